@@ -1,0 +1,106 @@
+/**
+ * User accounts in SQLite. A user's `id` is the token subject (`sub`) and never changes;
+ * `scopes` are the MCP scopes this user may grant, which cap what any token for them carries.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Db } from '../../../shared/database.ts';
+
+export interface User {
+  id: string;
+  username: string;
+  passwordHash: string | null;
+  scopes: string[];
+  disabled: boolean;
+  source: 'builtin' | 'config' | 'federated';
+  createdAt: number;
+  updatedAt: number;
+}
+
+interface UserRow {
+  id: string;
+  username: string;
+  password_hash: string | null;
+  scopes: string;
+  disabled: number;
+  source: User['source'];
+  created_at: number;
+  updated_at: number;
+}
+
+function toUser(row: UserRow | undefined): User | undefined {
+  if (!row) return undefined;
+  return {
+    id: row.id,
+    username: row.username,
+    passwordHash: row.password_hash,
+    scopes: row.scopes.split(' ').filter(Boolean),
+    disabled: row.disabled === 1,
+    source: row.source,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export class UserStore {
+  readonly #byId;
+  readonly #byUsername;
+  readonly #insert;
+  readonly #update;
+  readonly #count;
+  readonly #list;
+
+  constructor(db: Db) {
+    this.#byId = db.prepare('SELECT * FROM users WHERE id = ?');
+    this.#byUsername = db.prepare('SELECT * FROM users WHERE username = ?');
+    this.#insert = db.prepare(`INSERT INTO users (id, username, password_hash, scopes, disabled, source, created_at, updated_at)
+      VALUES (@id, @username, @passwordHash, @scopes, @disabled, @source, @now, @now)`);
+    this.#update = db.prepare(`UPDATE users SET password_hash = @passwordHash, scopes = @scopes, disabled = @disabled,
+      updated_at = @now WHERE id = @id`);
+    this.#count = db.prepare('SELECT count(*) FROM users').pluck();
+    this.#list = db.prepare('SELECT * FROM users ORDER BY username');
+  }
+
+  findById(id: string): User | undefined {
+    return toUser(this.#byId.get(id) as UserRow | undefined);
+  }
+
+  findByUsername(username: string): User | undefined {
+    return toUser(this.#byUsername.get(username) as UserRow | undefined);
+  }
+
+  count(): number {
+    return this.#count.get() as number;
+  }
+
+  list(): User[] {
+    return (this.#list.all() as UserRow[]).map((row) => toUser(row)!);
+  }
+
+  create(input: { username: string; passwordHash: string | null; scopes: string[]; disabled?: boolean; source?: User['source'] }): User {
+    const id = randomUUID();
+    this.#insert.run({
+      id,
+      username: input.username,
+      passwordHash: input.passwordHash,
+      scopes: input.scopes.join(' '),
+      disabled: input.disabled ? 1 : 0,
+      source: input.source ?? 'builtin',
+      now: Date.now(),
+    });
+    return this.findById(id)!;
+  }
+
+  update(id: string, changes: Partial<Pick<User, 'passwordHash' | 'scopes' | 'disabled'>>): User {
+    const user = this.findById(id);
+    if (!user) throw new Error(`no user ${id}`);
+    const next = { ...user, ...changes };
+    this.#update.run({
+      id,
+      passwordHash: next.passwordHash,
+      scopes: next.scopes.join(' '),
+      disabled: next.disabled ? 1 : 0,
+      now: Date.now(),
+    });
+    return this.findById(id)!;
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * Deletes expired oidc-provider rows so the database stays bounded. Runs in small batches so a
+ * large backlog never holds the write lock for long.
+ */
+import type { Db } from '../../../shared/database.ts';
+
+const BATCH = 1000;
+
+export function sweepExpired(db: Db, nowSeconds = Math.floor(Date.now() / 1000)): number {
+  const remove = db.prepare(`DELETE FROM oidc_models WHERE rowid IN (
+    SELECT rowid FROM oidc_models WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT ${BATCH})`);
+  let total = 0;
+  for (;;) {
+    const { changes } = remove.run(nowSeconds);
+    total += changes;
+    if (changes < BATCH) return total;
+  }
+}
+
+/** Sweeps every `intervalMs` (default one minute); returns a function that stops it. */
+export function startSweeper(db: Db, intervalMs = 60_000, onError: (err: unknown) => void = () => {}): () => void {
+  const timer = setInterval(() => {
+    try {
+      sweepExpired(db);
+    } catch (err) {
+      onError(err);
+    }
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}

@@ -1,0 +1,351 @@
+/**
+ * Gatehouse configuration: defaults → optional YAML file (`GATEHOUSE_CONFIG`, with `${VAR}`
+ * interpolation) → environment variables, validated once with zod.
+ *
+ * This is the only module that reads `process.env` (callers pass it in, so tests can too).
+ * A bad value throws a ConfigError whose message is one line naming the field (and the env var
+ * it came from, when it did) and what is expected.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import * as z from 'zod';
+import { parseDuration } from './duration.ts';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export const MCP_SCOPES = ['mcp:read', 'mcp:write', 'mcp:admin'] as const;
+export const OIDC_SCOPES = ['openid', 'profile', 'email', 'offline_access'] as const;
+export const ALL_SCOPES: readonly string[] = [...MCP_SCOPES, ...OIDC_SCOPES];
+
+// Env var → the config path it sets. Also used to name the env var in error messages.
+const ENV_FIELDS: Record<string, string[]> = {
+  AUTH_PORT: ['auth_server', 'port'],
+  ISSUER: ['auth_server', 'issuer'],
+  RESOURCE_PORT: ['resource_server', 'port'],
+  RESOURCE_URL: ['resource_server', 'resource'],
+  DATA_DIR: ['data_dir'],
+  KEYS_DIR: ['auth_server', 'signing', 'keys_dir'],
+  BOOTSTRAP_ADMIN_USERNAME: ['auth_server', 'bootstrap_admin', 'username'],
+  BOOTSTRAP_ADMIN_PASSWORD: ['auth_server', 'bootstrap_admin', 'password'],
+  LOG_LEVEL: ['log_level'],
+  LISTEN_HOST: ['listen_host'],
+  GATEHOUSE_DANGEROUSLY_ALLOW_HTTP_ISSUER: ['auth_server', 'dangerously_allow_http_issuer'],
+};
+
+const duration = (what: string) =>
+  z.union([z.string(), z.number()]).transform((value, ctx) => {
+    const seconds = parseDuration(value);
+    if (seconds === undefined) {
+      ctx.addIssue({ code: 'custom', message: `expected ${what} such as 90s, 15m, 1h or 30d, got ${JSON.stringify(value)}` });
+      return z.NEVER;
+    }
+    return seconds;
+  });
+
+const port = z.coerce
+  .number({ error: 'expected a port number' })
+  .int({ error: 'expected a whole port number' })
+  .min(0, { error: 'expected a port from 0 to 65535' })
+  .max(65535, { error: 'expected a port from 0 to 65535' });
+
+const booleanish = z.union([
+  z.boolean(),
+  z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1'),
+], { error: 'expected true or false' });
+
+/** An absolute http(s) URL with no query, fragment or trailing slash. */
+const issuerUrl = z.string().transform((value, ctx) => {
+  const url = URL.parse(value);
+  if (!url || !['http:', 'https:'].includes(url.protocol) || url.search || url.hash || value.endsWith('/') || url.username || url.password) {
+    ctx.addIssue({ code: 'custom', message: `expected an absolute http(s) URL without query, fragment or trailing slash, got ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
+  return value;
+});
+
+/** The canonical resource URL: absolute, with a path (e.g. https://mcp.example.com/mcp). */
+const resourceUrl = z.string().transform((value, ctx) => {
+  const url = URL.parse(value);
+  if (!url || !['http:', 'https:'].includes(url.protocol) || url.search || url.hash || url.pathname === '/' || value.endsWith('/')) {
+    ctx.addIssue({ code: 'custom', message: `expected an absolute http(s) URL with a path and no trailing slash, query or fragment (like https://mcp.example.com/mcp), got ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
+  return value;
+});
+
+const scopeList = z.array(z.enum(MCP_SCOPES, { error: `expected scopes from ${MCP_SCOPES.join(', ')}` }));
+
+const userEntry = z.strictObject({
+  username: z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/, { error: 'expected 1-64 letters, digits or . _ @ -' }),
+  password_hash: z.string().regex(/^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/, { error: 'expected a bcrypt hash ($2b$12$…)' }).optional(),
+  password_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, { error: 'expected the name of an environment variable' }).optional(),
+  scopes: scopeList.default(['mcp:read']),
+  disabled: booleanish.default(false),
+}).refine((u) => (u.password_hash === undefined) !== (u.password_env === undefined), {
+  error: 'expected exactly one of password_hash or password_env',
+});
+
+const schema = z.strictObject({
+  data_dir: z.string().min(1).default('./data'),
+  log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // The address both apps listen on. 127.0.0.1 keeps a zero-config start private to this machine.
+  listen_host: z.string().min(1).default('127.0.0.1'),
+  auth_server: z.strictObject({
+    port: port.default(4000),
+    issuer: issuerUrl.default('http://localhost:4000'),
+    mode: z.enum(['builtin', 'federated', 'both']).default('builtin'),
+    token_lifetime: duration('a duration').default(3600),
+    refresh_token_lifetime: duration('a duration').default(30 * 86400),
+    // Absolute cap on a chain of rotated refresh tokens, counted from the first sign-in.
+    refresh_token_absolute_lifetime: duration('a duration').default(90 * 86400),
+    session_lifetime: duration('a duration').default(14 * 86400),
+    default_scopes: scopeList.min(1).default(['mcp:read']),
+    bcrypt_cost: z.coerce.number().int().min(10, { error: 'expected a bcrypt cost from 10 to 15' }).max(15, { error: 'expected a bcrypt cost from 10 to 15' }).default(12),
+    signing: z.strictObject({
+      algorithm: z.literal('RS256', { error: 'only RS256 is supported' }).default('RS256'),
+      keys_dir: z.string().min(1).default('./keys'),
+    }).prefault({}),
+    registration: z.strictObject({
+      enabled: booleanish.default(true),
+      allowed_redirect_uris: z.array(z.url({ error: 'expected absolute URIs' })).default([
+        'https://claude.ai/api/mcp/auth_callback',
+        'https://claude.com/api/mcp/auth_callback',
+      ]),
+      allow_private_use_schemes: booleanish.default(true),
+      unused_client_lifetime: duration('a duration').default(86400),
+      max_body_bytes: z.coerce.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
+    }).prefault({}),
+    builtin: z.strictObject({
+      users: z.array(userEntry).default([]),
+    }).prefault({}),
+    bootstrap_admin: z.strictObject({
+      username: z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/).default('admin'),
+      password: z.string().min(12, { error: 'expected at least 12 characters' }).optional(),
+    }).prefault({}),
+    federated: z.unknown().optional(),
+    dangerously_allow_http_issuer: booleanish.default(false),
+  }).prefault({}),
+  resource_server: z.strictObject({
+    port: port.default(4001),
+    resource: resourceUrl.default('http://localhost:4001/mcp'),
+    issuer: issuerUrl.optional(),
+    jwks_uri: z.url().optional(),
+    allowed_origins: z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, { error: 'expected origins like http://localhost:6274' })).default([]),
+  }).prefault({}),
+});
+
+type RawConfig = z.output<typeof schema>;
+
+export interface BuiltinUser {
+  username: string;
+  /** A bcrypt hash, from `password_hash` or hashed at boot from `password_env`. */
+  passwordHash?: string;
+  password?: string;
+  scopes: string[];
+  disabled: boolean;
+}
+
+export interface AuthServerConfig {
+  port: number;
+  host: string;
+  issuer: string;
+  mode: 'builtin' | 'federated' | 'both';
+  /** Access token lifetime in seconds. */
+  accessTokenTtl: number;
+  /** Lifetime of each refresh token in seconds (renewed on rotation, up to the absolute cap). */
+  refreshTokenTtl: number;
+  refreshTokenAbsoluteTtl: number;
+  sessionTtl: number;
+  defaultScopes: string[];
+  bcryptCost: number;
+  keysDir: string;
+  databaseFile: string;
+  resource: string;
+  registration: {
+    enabled: boolean;
+    allowedRedirectUris: string[];
+    allowPrivateUseSchemes: boolean;
+    /** Seconds a registered client that never obtained a token is kept. */
+    unusedClientTtl: number;
+    maxBodyBytes: number;
+  };
+  users: BuiltinUser[];
+  bootstrapAdmin: { username: string; password?: string };
+  federated?: unknown;
+  dangerouslyAllowHttpIssuer: boolean;
+}
+
+export interface ResourceServerConfig {
+  port: number;
+  host: string;
+  resource: string;
+  issuer: string;
+  jwksUri: string;
+  allowedOrigins: string[];
+  databaseFile: string;
+}
+
+export interface GatehouseConfig {
+  logLevel: string;
+  authServer: AuthServerConfig;
+  resourceServer: ResourceServerConfig;
+}
+
+/** Replaces `${VAR}` in every string scalar of the parsed YAML (not in the raw text, so a value can never inject YAML). */
+function interpolate(value: unknown, env: NodeJS.ProcessEnv, path: string[]): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_match, name: string) => {
+      const replacement = env[name];
+      if (replacement === undefined) {
+        throw new ConfigError(`Invalid configuration: ${path.join('.')}: \${${name}} is used but the environment variable ${name} is not set`);
+      }
+      return replacement;
+    });
+  }
+  if (Array.isArray(value)) return value.map((item, i) => interpolate(item, env, [...path, String(i)]));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, env, [...path, k])]));
+  }
+  return value;
+}
+
+function readConfigFile(file: string, env: NodeJS.ProcessEnv): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`Invalid configuration: GATEHOUSE_CONFIG: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`Invalid configuration: ${file} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError(`Invalid configuration: ${file} must contain a YAML mapping at the top level`);
+  }
+  return interpolate(parsed, env, []) as Record<string, unknown>;
+}
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const child = node[key];
+    if (!child || typeof child !== 'object') node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[path.at(-1)!] = value;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, envSources: Map<string, string>): string {
+  const path = issue.path.map(String);
+  const field = path.join('.') || '(top level)';
+  // Name the env var when the bad value came from one (or from a parent of the path).
+  const source = [...envSources.entries()].find(([p]) => field === p || field.startsWith(`${p}.`))?.[1];
+  let message = issue.message;
+  if (issue.code === 'unrecognized_keys') {
+    message = `unknown field(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+  }
+  return `Invalid configuration: ${field}${source ? ` (from ${source})` : ''}: ${message}`;
+}
+
+/**
+ * Loads the configuration. `env` is the process environment; file paths are resolved against `cwd`.
+ * Throws ConfigError on the first problem found.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): GatehouseConfig {
+  const raw: Record<string, unknown> = env.GATEHOUSE_CONFIG ? readConfigFile(resolve(cwd, env.GATEHOUSE_CONFIG), env) : {};
+  const envSources = new Map<string, string>();
+  for (const [name, path] of Object.entries(ENV_FIELDS)) {
+    const value = env[name];
+    if (value === undefined || value === '') continue;
+    setPath(raw, path, value);
+    envSources.set(path.join('.'), name);
+  }
+  // ISSUER is also what the resource server trusts, unless the file says otherwise.
+  if (env.ISSUER) {
+    const rs = (raw.resource_server ??= {}) as Record<string, unknown>;
+    rs.issuer ??= env.ISSUER;
+  }
+
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    throw new ConfigError(describeIssue(result.error.issues[0]!, envSources));
+  }
+  return toConfig(result.data, env, cwd);
+}
+
+function toConfig(raw: RawConfig, env: NodeJS.ProcessEnv, cwd: string): GatehouseConfig {
+  const a = raw.auth_server;
+  const r = raw.resource_server;
+  const dataDir = resolve(cwd, raw.data_dir);
+
+  const issuerUrl = new URL(a.issuer);
+  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(issuerUrl.hostname);
+  if (issuerUrl.protocol === 'http:' && !loopback && !a.dangerously_allow_http_issuer) {
+    throw new ConfigError(
+      `Invalid configuration: auth_server.issuer: an http issuer is only allowed on a loopback host (got ${a.issuer}); use https, or set GATEHOUSE_DANGEROUSLY_ALLOW_HTTP_ISSUER=true for a test setup`,
+    );
+  }
+  if (a.refresh_token_absolute_lifetime < a.refresh_token_lifetime) {
+    throw new ConfigError('Invalid configuration: auth_server.refresh_token_absolute_lifetime: expected at least refresh_token_lifetime');
+  }
+
+  const users: BuiltinUser[] = a.builtin.users.map((user, i) => {
+    if (user.password_hash) {
+      return { username: user.username, passwordHash: user.password_hash, scopes: user.scopes, disabled: user.disabled };
+    }
+    const password = env[user.password_env!];
+    if (!password) {
+      throw new ConfigError(
+        `Invalid configuration: auth_server.builtin.users.${i}.password_env: the environment variable ${user.password_env} is not set`,
+      );
+    }
+    return { username: user.username, password, scopes: user.scopes, disabled: user.disabled };
+  });
+
+  const issuer = r.issuer ?? a.issuer;
+  return {
+    logLevel: raw.log_level,
+    authServer: {
+      port: a.port,
+      host: raw.listen_host,
+      issuer: a.issuer,
+      mode: a.mode,
+      accessTokenTtl: a.token_lifetime,
+      refreshTokenTtl: a.refresh_token_lifetime,
+      refreshTokenAbsoluteTtl: a.refresh_token_absolute_lifetime,
+      sessionTtl: a.session_lifetime,
+      defaultScopes: a.default_scopes,
+      bcryptCost: a.bcrypt_cost,
+      keysDir: resolve(cwd, a.signing.keys_dir),
+      databaseFile: resolve(dataDir, 'auth-server.db'),
+      resource: r.resource,
+      registration: {
+        enabled: a.registration.enabled,
+        allowedRedirectUris: a.registration.allowed_redirect_uris,
+        allowPrivateUseSchemes: a.registration.allow_private_use_schemes,
+        unusedClientTtl: a.registration.unused_client_lifetime,
+        maxBodyBytes: a.registration.max_body_bytes,
+      },
+      users,
+      bootstrapAdmin: { username: a.bootstrap_admin.username, password: a.bootstrap_admin.password },
+      federated: a.federated,
+      dangerouslyAllowHttpIssuer: a.dangerously_allow_http_issuer,
+    },
+    resourceServer: {
+      port: r.port,
+      host: raw.listen_host,
+      resource: r.resource,
+      issuer,
+      jwksUri: r.jwks_uri ?? `${issuer}/oauth/jwks`,
+      allowedOrigins: r.allowed_origins,
+      databaseFile: resolve(dataDir, 'resource-server.db'),
+    },
+  };
+}
