@@ -6,8 +6,7 @@
  * - `verifyOrDummy` compares against a fixed dummy hash of the same cost when there is no user,
  *   so an unknown username costs the same time as a wrong password (no user enumeration).
  */
-import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import bcrypt from 'bcryptjs';
 
@@ -25,7 +24,20 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
-const WORKER_URL = new URL(`./password-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+// The worker's body, kept as source so it runs the same under tsx, the compiled build and tests.
+// bcrypt here blocks neither the event loop nor libuv's pool (which oidc-provider's signing uses).
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const bcrypt = require(workerData.bcryptPath);
+parentPort.on('message', (job) => {
+  try {
+    const result = job.op === 'hash' ? bcrypt.hashSync(job.password, job.cost) : bcrypt.compareSync(job.password, job.hash);
+    parentPort.postMessage({ id: job.id, result });
+  } catch (err) {
+    parentPort.postMessage({ id: job.id, error: err.message });
+  }
+});`;
+const BCRYPT_PATH = createRequire(import.meta.url).resolve('bcryptjs');
 
 export class PasswordHasher {
   readonly cost: number;
@@ -41,7 +53,7 @@ export class PasswordHasher {
     // A dummy hash at the configured cost; salt is random, computed once at start.
     this.#dummyHash = bcrypt.hashSync(`dummy-${Math.random()}`, cost);
     for (let i = 0; i < threads; i += 1) {
-      const worker = new Worker(WORKER_URL);
+      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { bcryptPath: BCRYPT_PATH } });
       worker.unref();
       worker.on('message', (msg: { id: number; result?: string | boolean; error?: string }) => {
         const job = this.#pending.get(msg.id);

@@ -1,0 +1,109 @@
+/**
+ * Builds the auth-server from its configuration: database and migrations, keys, users, the
+ * oidc-provider instance and the Koa app around it. `main.ts` only calls this and listens; tests
+ * call it with their own config on an ephemeral port.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Router from '@koa/router';
+import Koa from 'koa';
+import mount from 'koa-mount';
+import type Provider from 'oidc-provider';
+import { MCP_SCOPES, type AuthServerConfig } from '../../shared/config.ts';
+import { MIGRATIONS_ROOT, migrate, openDatabase, type Db } from '../../shared/database.ts';
+import type { Logger } from '../../shared/logger.ts';
+import { applyConfiguredUsers, createBootstrapAdmin } from './accounts/apply-configured-users.ts';
+import { PasswordHasher } from './accounts/password-hasher.ts';
+import { UserStore } from './accounts/user-store.ts';
+import { createCsrf } from './http/csrf.ts';
+import { errorPages, providerErrorRenderer } from './http/error-pages.ts';
+import { prepareOAuthRequest } from './http/prepare-oauth-request.ts';
+import { registrationCors } from './http/registration-cors.ts';
+import { securityHeaders } from './http/security-headers.ts';
+import { interactionRoutes } from './interactions/interaction-routes.ts';
+import { loadOrCreateCookieKeys, loadOrCreateSigningKeys, toProviderJwks } from './keys/signing-keys.ts';
+import { createProvider } from './provider/create-provider.ts';
+import { startSweeper } from './provider/sweep-expired.ts';
+import { expireUnusedClients } from './registration/expire-unused-clients.ts';
+import { createRenderer, VIEWS_DIR } from './views/create-renderer.ts';
+
+export interface AuthServer {
+  app: Koa;
+  provider: Provider;
+  db: Db;
+  users: UserStore;
+  hasher: PasswordHasher;
+  /** Set when this start created the first admin with a generated password (show it once). */
+  bootstrap?: { username: string; generatedPassword?: string };
+  close(): Promise<void>;
+}
+
+const STYLESHEET = readFileSync(join(VIEWS_DIR, 'static', 'gatehouse.css'));
+
+export async function createAuthServer(config: AuthServerConfig, logger: Logger): Promise<AuthServer> {
+  const db = openDatabase(config.databaseFile);
+  migrate(db, join(MIGRATIONS_ROOT, 'auth-server'));
+
+  const { keys, created } = await loadOrCreateSigningKeys(config.keysDir);
+  if (created) logger.warn({ keysDir: config.keysDir }, 'no signing key found: generated a new RS256 key');
+  const cookieKeys = loadOrCreateCookieKeys(config.keysDir);
+
+  const users = new UserStore(db);
+  const hasher = new PasswordHasher(config.bcryptCost);
+  await applyConfiguredUsers(config, users, hasher);
+  const bootstrap = await createBootstrapAdmin(config, users, hasher);
+
+  const https = config.issuer.startsWith('https:');
+  const render = createRenderer(config.issuer);
+  const allowed = new Set(config.registration.allowedRedirectUris);
+  const provider = createProvider({
+    config,
+    db,
+    users,
+    jwks: toProviderJwks(keys),
+    cookieKeys,
+    redirectUriPolicy: { allowedRedirectUris: () => allowed, allowPrivateUseSchemes: config.registration.allowPrivateUseSchemes },
+    renderError: providerErrorRenderer(render, logger),
+  });
+  provider.on('server_error', (_ctx, err) => logger.error({ err }, 'oidc-provider server error'));
+  expireUnusedClients(provider, db, config.registration.unusedClientTtl);
+  const stopSweeper = startSweeper(db, 60_000, (err) => logger.error({ err }, 'sweeper failed'));
+
+  const app = new Koa({ keys: cookieKeys });
+  const csrf = createCsrf({ key: cookieKeys[0]!, secure: https });
+  const router = new Router();
+  router.get('/healthz', function healthz(ctx) {
+    ctx.body = { status: 'ok' };
+  });
+  router.get('/static/gatehouse.css', function stylesheet(ctx) {
+    ctx.type = 'text/css';
+    ctx.set('Cache-Control', 'public, max-age=3600');
+    ctx.body = STYLESHEET;
+  });
+
+  app.use(securityHeaders({ https }));
+  app.use(errorPages(render, logger));
+  app.use(router.routes());
+  app.use(interactionRoutes({ provider, users, hasher, csrf, render, resourceScopes: MCP_SCOPES }).routes());
+  app.use(registrationCors);
+  app.use(prepareOAuthRequest({
+    resource: config.resource,
+    defaultScopes: config.defaultScopes,
+    registrationBodyLimit: config.registration.maxBodyBytes,
+  }));
+  app.use(mount(provider));
+
+  return {
+    app,
+    provider,
+    db,
+    users,
+    hasher,
+    bootstrap,
+    async close() {
+      stopSweeper();
+      await hasher.close();
+      db.close();
+    },
+  };
+}

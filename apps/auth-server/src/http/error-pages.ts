@@ -1,0 +1,74 @@
+/**
+ * One place that turns errors into responses for Gatehouse's own routes, and the provider's
+ * `renderError` for browser-facing protocol errors that must not redirect to the client (unknown
+ * client, unregistered redirect URI, expired interaction).
+ *
+ * - 4xx: the RFC error code and a plain-words message.
+ * - 5xx: a generic message only; the error itself goes to the log, never to the client.
+ */
+import type { Context, Next } from 'koa';
+import type { Logger } from '../../../shared/logger.ts';
+import type { Render } from '../views/create-renderer.ts';
+
+const PLAIN_WORDS: Record<string, string> = {
+  invalid_client: 'This app is not registered with this server (or its registration has expired). Go back to the app and connect again.',
+  invalid_redirect_uri: 'This app asked to send you to an address it did not register. For your safety the request was stopped.',
+  invalid_request: 'The request was not valid.',
+  session_not_found: 'This sign-in page has expired or was opened in another browser. Go back to the app and start again.',
+  access_denied: 'Access was denied.',
+  server_error: 'Something went wrong on our side. Please try again.',
+};
+
+export function plainWords(code: string, description?: string): string {
+  return PLAIN_WORDS[code] ?? description ?? 'The request could not be completed.';
+}
+
+interface HttpError extends Error {
+  status?: number;
+  statusCode?: number;
+  expose?: boolean;
+  error?: string;
+  error_description?: string;
+}
+
+export function renderErrorPage(ctx: Context, render: Render, status: number, code: string, description?: string): void {
+  ctx.status = status;
+  ctx.type = 'html';
+  ctx.body = render('error.njk', {
+    title: 'Error',
+    heading: status >= 500 ? 'Something went wrong' : 'This request cannot continue',
+    message: plainWords(code, description),
+    code,
+  });
+}
+
+/** Koa middleware for Gatehouse's own routes. JSON for API paths, the error page otherwise. */
+export function errorPages(render: Render, logger: Logger) {
+  return async function errorPagesMiddleware(ctx: Context, next: Next): Promise<void> {
+    try {
+      await next();
+    } catch (caught) {
+      const err = caught as HttpError;
+      const status = err.status ?? err.statusCode ?? 500;
+      const exposed = status < 500 && err.expose !== false;
+      const code = exposed ? (err.error ?? (status === 413 ? 'invalid_request' : status === 404 ? 'not_found' : 'invalid_request')) : 'server_error';
+      const description = exposed ? (err.error_description ?? err.message) : undefined;
+      if (!exposed) logger.error({ err, path: ctx.path }, 'request failed');
+      if (ctx.path.startsWith('/oauth/') || ctx.path.startsWith('/api/') || !ctx.accepts('html')) {
+        ctx.status = status;
+        ctx.body = { error: code, ...(description ? { error_description: description } : {}) };
+        return;
+      }
+      renderErrorPage(ctx, render, status, code, description);
+    }
+  };
+}
+
+/** oidc-provider's `renderError` (only used for errors that must not go back to the client). */
+export function providerErrorRenderer(render: Render, logger: Logger) {
+  return async function renderProviderError(ctx: Context, out: { error: string; error_description?: string }, error: Error): Promise<void> {
+    const status = ctx.status >= 400 ? ctx.status : 400;
+    if (status >= 500) logger.error({ err: error }, 'provider error');
+    renderErrorPage(ctx, render, status, status >= 500 ? 'server_error' : out.error, status >= 500 ? undefined : out.error_description);
+  };
+}

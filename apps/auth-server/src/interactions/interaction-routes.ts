@@ -1,0 +1,182 @@
+/**
+ * The sign-in and consent pages oidc-provider sends the browser to (`/interaction/:uid`).
+ *
+ * - Every step first loads the interaction through the provider, which checks the interaction
+ *   cookie: a page opened in another browser, or after the interaction expired, gets the error page.
+ * - Forms carry a CSRF token bound to this browser and this interaction.
+ * - Sign-in failures of any kind (unknown user, wrong password, disabled user) get one generic
+ *   message, and an unknown user costs a dummy bcrypt compare, so nothing reveals which it was.
+ * - Consent grants at most what the user may grant and what they ticked; the rest is recorded
+ *   as rejected, so the provider does not ask again for it in this interaction.
+ */
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import type { PasswordHasher } from '../accounts/password-hasher.ts';
+import type { User, UserStore } from '../accounts/user-store.ts';
+import type { Csrf } from '../http/csrf.ts';
+import { readForm } from '../http/read-body.ts';
+import { isLoopbackHttpUri } from '../registration/redirect-uri-policy.ts';
+import type { Render } from '../views/create-renderer.ts';
+import { describeScope } from './scope-descriptions.ts';
+
+type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+export interface InteractionDeps {
+  provider: Provider;
+  users: UserStore;
+  hasher: PasswordHasher;
+  csrf: Csrf;
+  render: Render;
+  /** Resource scopes (mcp:*) this server knows. */
+  resourceScopes: readonly string[];
+}
+
+const FORM_LIMIT = 4096;
+const RECENT_REGISTRATION_SECONDS = 10 * 60;
+const SIGN_IN_FAILED = 'Incorrect username or password.';
+
+class InteractionError extends Error {
+  readonly expose = true;
+  constructor(readonly status: number, readonly error: string, readonly error_description?: string) {
+    super(error);
+  }
+}
+
+async function loadInteraction(ctx: Context, provider: Provider, prompt?: 'login' | 'consent'): Promise<Interaction> {
+  let interaction: Interaction;
+  try {
+    interaction = await provider.interactionDetails(ctx.req, ctx.res);
+  } catch {
+    throw new InteractionError(400, 'session_not_found');
+  }
+  if (interaction.uid !== ctx.params.uid) throw new InteractionError(400, 'session_not_found');
+  if (prompt && interaction.prompt.name !== prompt) throw new InteractionError(400, 'invalid_request', 'This step does not apply to the current sign-in.');
+  return interaction;
+}
+
+async function finish(ctx: Context, provider: Provider, result: Record<string, unknown>, merge: boolean): Promise<void> {
+  const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
+  ctx.status = 303;
+  ctx.redirect(returnTo);
+}
+
+export function interactionRoutes(deps: InteractionDeps): Router {
+  const { provider, users, hasher, csrf, render } = deps;
+  const router = new Router();
+  const purpose = (uid: string) => `interaction:${uid}`;
+
+  async function clientName(interaction: Interaction): Promise<{ name: string; client: Awaited<ReturnType<Provider['Client']['find']>> }> {
+    const client = await provider.Client.find(String(interaction.params.client_id));
+    return { name: client?.clientName ?? String(interaction.params.client_id), client };
+  }
+
+  async function renderLogin(ctx: Context, interaction: Interaction, extra: { error?: string; username?: string } = {}) {
+    const { name } = await clientName(interaction);
+    ctx.type = 'html';
+    ctx.body = render('login.njk', {
+      title: 'Sign in',
+      uid: interaction.uid,
+      csrf: csrf.issue(ctx, purpose(interaction.uid)),
+      clientName: name,
+      username: extra.username ?? '',
+      error: extra.error,
+    });
+  }
+
+  async function renderConsent(ctx: Context, interaction: Interaction, user: User) {
+    const { name, client } = await clientName(interaction);
+    const requested = String(interaction.params.scope ?? '').split(' ').filter(Boolean);
+    const resourceRequested = requested.filter((s) => deps.resourceScopes.includes(s));
+    const redirectUri = String(interaction.params.redirect_uri ?? '');
+    const warnings: string[] = [];
+    if (isLoopbackHttpUri(redirectUri)) {
+      warnings.push('This app returns to an address on your own computer. Continue only if you started connecting an app on this computer just now.');
+    }
+    const issuedAt = client?.metadata().client_id_issued_at as number | undefined;
+    if (issuedAt && Date.now() / 1000 - issuedAt < RECENT_REGISTRATION_SECONDS) {
+      warnings.push('This app registered itself with this server moments ago, and anyone can register an app. Continue only if you are connecting it yourself right now.');
+    }
+    ctx.type = 'html';
+    ctx.body = render('consent.njk', {
+      title: 'Allow access',
+      uid: interaction.uid,
+      csrf: csrf.issue(ctx, purpose(interaction.uid)),
+      clientName: name,
+      username: user.username,
+      redirectHost: URL.parse(redirectUri)?.host || redirectUri,
+      warnings,
+      scopes: [
+        ...resourceRequested.filter((s) => user.scopes.includes(s)),
+      ].map((scope) => ({ name: scope, description: describeScope(scope) })),
+      unavailable: resourceRequested.filter((s) => !user.scopes.includes(s)),
+    });
+  }
+
+  router.get('/interaction/:uid', async function showInteraction(ctx) {
+    const interaction = await loadInteraction(ctx, provider);
+    if (interaction.prompt.name === 'login') return renderLogin(ctx, interaction);
+    const user = users.findById(String(interaction.session?.accountId));
+    if (!user || user.disabled) return finish(ctx, provider, { error: 'access_denied', error_description: 'the account cannot be used' }, false);
+    return renderConsent(ctx, interaction, user);
+  });
+
+  router.post('/interaction/:uid/login', async function submitLogin(ctx) {
+    const interaction = await loadInteraction(ctx, provider, 'login');
+    const form = await readForm(ctx, FORM_LIMIT);
+    csrf.verify(ctx, purpose(interaction.uid), form.get('csrf')?.[0]);
+    const username = (form.get('username')?.[0] ?? '').trim().slice(0, 64);
+    const password = form.get('password')?.[0] ?? '';
+    const user = username ? users.findByUsername(username) : undefined;
+    const passwordOk = await hasher.verifyOrDummy(password, user?.passwordHash);
+    if (!user || !passwordOk || user.disabled) {
+      ctx.status = 400;
+      return renderLogin(ctx, interaction, { error: SIGN_IN_FAILED, username });
+    }
+    return finish(ctx, provider, { login: { accountId: user.id } }, false);
+  });
+
+  router.post('/interaction/:uid/consent', async function submitConsent(ctx) {
+    const interaction = await loadInteraction(ctx, provider, 'consent');
+    const form = await readForm(ctx, FORM_LIMIT);
+    csrf.verify(ctx, purpose(interaction.uid), form.get('csrf')?.[0]);
+    const decision = form.get('decision')?.[0];
+    if (decision === 'deny') {
+      return finish(ctx, provider, { error: 'access_denied', error_description: 'the user denied the request' }, false);
+    }
+    if (decision !== 'approve') throw new InteractionError(400, 'invalid_request', 'decision must be approve or deny');
+
+    const accountId = String(interaction.session?.accountId);
+    const user = users.findById(accountId);
+    if (!user || user.disabled) {
+      return finish(ctx, provider, { error: 'access_denied', error_description: 'the account cannot be used' }, false);
+    }
+    // Without the page's checkboxes (an automated client posting decision=approve), every
+    // scope the user may grant is granted; with them, only the ticked ones.
+    const chosen = form.has('scope_choice') ? new Set(form.get('scope') ?? []) : undefined;
+    const details = interaction.prompt.details as {
+      missingOIDCScope?: string[];
+      missingOIDCClaims?: string[];
+      missingResourceScopes?: Record<string, string[]>;
+    };
+
+    const grant = interaction.grantId
+      ? (await provider.Grant.find(interaction.grantId))!
+      : new provider.Grant({ accountId, clientId: String(interaction.params.client_id) });
+    if (details.missingOIDCScope) grant.addOIDCScope(details.missingOIDCScope.join(' '));
+    if (details.missingOIDCClaims) grant.addOIDCClaims(details.missingOIDCClaims);
+    for (const [indicator, scopes] of Object.entries(details.missingResourceScopes ?? {})) {
+      const granted = scopes.filter((s) => user.scopes.includes(s) && (!chosen || chosen.has(s)));
+      const rejected = scopes.filter((s) => !granted.includes(s));
+      if (granted.length) grant.addResourceScope(indicator, granted.join(' '));
+      if (rejected.length) grant.rejectResourceScope(indicator, rejected.join(' '));
+      if (!grant.getResourceScope(indicator)) {
+        return finish(ctx, provider, { error: 'access_denied', error_description: 'no permission was granted' }, false);
+      }
+    }
+    const grantId = await grant.save();
+    return finish(ctx, provider, { consent: { grantId } }, true);
+  });
+
+  return router;
+}

@@ -1,0 +1,162 @@
+/**
+ * The oidc-provider instance: Gatehouse's whole protocol surface. Our code lives only in the
+ * adapter, findAccount, policies and this configuration; /authorize, /token, PKCE, JWKS and token
+ * formats are the provider's.
+ *
+ * What this configuration decides (and why):
+ * - OAuth 2.1 authorization code only (`responseTypes: ['code']`), PKCE required for every client
+ *   (oidc-provider 9 supports only S256). Implicit/hybrid, DPoP, PAR, RP-initiated logout and dev
+ *   interactions are off: Gatehouse does not offer them.
+ * - Resource indicators (RFC 8707): the one resource is RESOURCE_URL; requests without `resource`
+ *   get it as the default, and the granted resource is used at the token endpoint, so every access
+ *   token is an RS256 `at+jwt` bound to it.
+ * - Refresh tokens go to every client registered for the `refresh_token` grant (MCP clients rarely
+ *   ask for `offline_access`), rotate on every use, outlive the browser session, and are capped by
+ *   an absolute lifetime counted from the first sign-in.
+ */
+import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { ALL_SCOPES, MCP_SCOPES, type AuthServerConfig } from '../../../shared/config.ts';
+import type { Db } from '../../../shared/database.ts';
+import type { UserStore } from '../accounts/user-store.ts';
+import { CLIENT_KIND, createClientMetadataValidator } from '../registration/client-metadata-policy.ts';
+import type { RedirectUriPolicy } from '../registration/redirect-uri-policy.ts';
+import { createSqliteAdapter } from './sqlite-adapter.ts';
+
+export interface ProviderDeps {
+  config: AuthServerConfig;
+  db: Db;
+  users: UserStore;
+  jwks: { keys: object[] };
+  cookieKeys: string[];
+  redirectUriPolicy: RedirectUriPolicy;
+  renderError: NonNullable<Configuration['renderError']>;
+}
+
+const epoch = () => Math.floor(Date.now() / 1000);
+
+export function createProvider(deps: ProviderDeps): Provider {
+  const { config, users } = deps;
+  const secureCookies = config.issuer.startsWith('https:');
+  const resourceScope = MCP_SCOPES.join(' ');
+
+  const configuration: Configuration = {
+    adapter: createSqliteAdapter(deps.db),
+    jwks: deps.jwks as Configuration['jwks'],
+    clients: [],
+    scopes: [...ALL_SCOPES],
+    claims: {
+      openid: ['sub'],
+      profile: ['preferred_username', 'name'],
+    },
+    responseTypes: ['code'],
+    pkce: { required: () => true },
+    clientAuthMethods: ['none', 'client_secret_post', 'client_secret_basic'],
+    clientDefaults: {
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'RS256',
+    },
+    enabledJWA: {
+      idTokenSigningAlgValues: ['RS256'],
+      userinfoSigningAlgValues: ['RS256'],
+      introspectionSigningAlgValues: ['RS256'],
+      authorizationSigningAlgValues: ['RS256'],
+    },
+    routes: {
+      authorization: '/oauth/authorize',
+      token: '/oauth/token',
+      registration: '/oauth/register',
+      jwks: '/oauth/jwks',
+      revocation: '/oauth/revoke',
+      introspection: '/oauth/introspect',
+      userinfo: '/oauth/userinfo',
+      end_session: '/oauth/end_session',
+    },
+    cookies: {
+      keys: deps.cookieKeys,
+      long: { signed: true, httpOnly: true, sameSite: 'lax', secure: secureCookies },
+      short: { signed: true, httpOnly: true, sameSite: 'lax', secure: secureCookies },
+    },
+    features: {
+      devInteractions: { enabled: false },
+      dPoP: { enabled: false },
+      pushedAuthorizationRequests: { enabled: false },
+      rpInitiatedLogout: { enabled: false },
+      registration: {
+        enabled: config.registration.enabled,
+        initialAccessToken: false,
+        issueRegistrationAccessToken: false,
+      },
+      revocation: { enabled: true },
+      introspection: { enabled: true },
+      userinfo: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => config.resource,
+        useGrantedResource: () => true,
+        getResourceServerInfo(_ctx, resourceIndicator) {
+          // Exact comparison: the trailing-slash form was normalised before the provider saw it.
+          if (resourceIndicator !== config.resource) throw new errors.InvalidTarget();
+          return {
+            scope: resourceScope,
+            audience: config.resource,
+            accessTokenFormat: 'jwt',
+            accessTokenTTL: config.accessTokenTtl,
+            jwt: { sign: { alg: 'RS256' } },
+          };
+        },
+      },
+    },
+    extraClientMetadata: {
+      properties: [CLIENT_KIND],
+      validator: createClientMetadataValidator(deps.redirectUriPolicy),
+    },
+    // Only origins a client registered a redirect URI on may call /token, /revoke and /introspect
+    // from a browser (e.g. MCP Inspector at http://localhost:6274).
+    clientBasedCORS(_ctx, origin, client) {
+      return client.redirectUris?.some((uri) => URL.parse(uri)?.origin === origin) ?? false;
+    },
+    async findAccount(_ctx, sub) {
+      const user = users.findById(sub);
+      // A disabled or deleted user gets no code exchange, refresh or userinfo.
+      if (!user || user.disabled) return undefined;
+      return {
+        accountId: user.id,
+        async claims() {
+          return { sub: user.id, preferred_username: user.username, name: user.username };
+        },
+      };
+    },
+    async extraTokenClaims(_ctx, token) {
+      if (!('accountId' in token) || typeof token.accountId !== 'string') return undefined;
+      const user = users.findById(token.accountId);
+      return user ? { preferred_username: user.username } : undefined;
+    },
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    expiresWithSession: async () => false,
+    rotateRefreshToken: () => true,
+    ttl: {
+      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.accessTokenTtl,
+      AuthorizationCode: 60,
+      IdToken: 3600,
+      Interaction: 3600,
+      Session: config.sessionTtl,
+      Grant: config.refreshTokenAbsoluteTtl,
+      RefreshToken(_ctx, token) {
+        const initiallyIssuedAt = (token as unknown as { iiat?: number }).iiat ?? epoch();
+        const untilAbsoluteCap = initiallyIssuedAt + config.refreshTokenAbsoluteTtl - epoch();
+        return Math.max(1, Math.min(config.refreshTokenTtl, untilAbsoluteCap));
+      },
+    },
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
+    renderError: deps.renderError,
+  };
+
+  const provider = new Provider(config.issuer, configuration);
+  return provider;
+}
+
+export type { KoaContextWithOIDC };

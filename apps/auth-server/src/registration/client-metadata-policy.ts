@@ -1,0 +1,49 @@
+/**
+ * Registration policy for Dynamic Client Registration (RFC 7591), applied through oidc-provider's
+ * synchronous `extraClientMetadata.validator`, which runs before the provider's own validation.
+ *
+ * On the registration endpoint only (stored clients are loaded unchanged):
+ * - `scope` is dropped: a client's DCR `scope` is what it asked for first, not a ceiling, and
+ *   unknown values (Claude has sent `claudeai`) must not fail the registration. What a token
+ *   carries is decided at authorization, capped by what the user may grant.
+ * - every redirect URI must pass the redirect URI policy (error `invalid_redirect_uri`);
+ * - a client with loopback or private-use redirect URIs is registered as `native`
+ *   (RFC 8252), so loopback URIs match on any port.
+ * - `gatehouse_client_kind` is set to `dcr` whatever the client sent.
+ */
+import { errors } from 'oidc-provider';
+import { checkRedirectUri, type RedirectUriPolicy } from './redirect-uri-policy.ts';
+
+export const CLIENT_KIND = 'gatehouse_client_kind';
+
+type Metadata = Record<string, unknown>;
+
+function invalidRedirectUri(description: string): Error {
+  const error = new errors.InvalidRedirectUri();
+  error.error_description = description;
+  return error;
+}
+
+export function createClientMetadataValidator(policy: RedirectUriPolicy) {
+  return function validateClientMetadata(ctx: unknown, key: string, _value: unknown, metadata: Metadata): void {
+    if (key !== CLIENT_KIND) return;
+    const route = (ctx as { oidc?: { route?: string } } | undefined)?.oidc?.route;
+    if (route !== 'registration') return;
+
+    metadata[CLIENT_KIND] = 'dcr';
+    delete metadata.scope;
+
+    const redirectUris = metadata.redirect_uris;
+    if (!Array.isArray(redirectUris) || redirectUris.length === 0) {
+      throw invalidRedirectUri('redirect_uris must contain at least one URI');
+    }
+    if (redirectUris.length > 20) throw invalidRedirectUri('at most 20 redirect_uris may be registered');
+    let native = false;
+    for (const uri of redirectUris) {
+      const verdict = checkRedirectUri(uri as string, policy);
+      if (!verdict.ok) throw invalidRedirectUri(verdict.reason);
+      native ||= verdict.native;
+    }
+    if (native) metadata.application_type = 'native';
+  };
+}

@@ -1,0 +1,19 @@
+/**
+ * Renders the nunjucks templates in views/ with autoescaping on. Every page gets the issuer's
+ * host for the layout; templates get only what they show.
+ */
+import { join } from 'node:path';
+import nunjucks from 'nunjucks';
+
+export const VIEWS_DIR = join(import.meta.dirname, '..', '..', '..', '..', 'views');
+
+export type Render = (template: string, context: Record<string, unknown>) => string;
+
+export function createRenderer(issuer: string): Render {
+  const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(VIEWS_DIR, { noCache: false }), {
+    autoescape: true,
+    throwOnUndefined: false,
+  });
+  const issuerHost = new URL(issuer).host;
+  return (template, context) => env.render(template, { ...context, issuerHost });
+}

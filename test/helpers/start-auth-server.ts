@@ -1,0 +1,88 @@
+/**
+ * Starts a real auth-server for a test: real SQLite file and keys in a temp dir, listening on
+ * 127.0.0.1 on an ephemeral port (the issuer is known only after listening, so the server is
+ * bound first and the app attached afterwards). `restart()` stops it and starts it again on the
+ * same port and the same files, as a process restart would.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, type GatehouseConfig } from '../../apps/shared/config.ts';
+import { createLogger } from '../../apps/shared/logger.ts';
+import { createAuthServer, type AuthServer } from '../../apps/auth-server/src/create-auth-server.ts';
+
+export const ADMIN_PASSWORD = 'correct horse battery staple';
+
+export interface StartOptions {
+  /** Extra environment for loadConfig (e.g. RESOURCE_URL, GATEHOUSE_CONFIG). */
+  env?: Record<string, string>;
+  /** Adjusts the loaded config before the server is built. */
+  configure?: (config: GatehouseConfig) => void;
+  /** Reuse an existing directory (data/ and keys/ inside it). */
+  dir?: string;
+}
+
+export interface TestAuthServer {
+  issuer: string;
+  dir: string;
+  config: GatehouseConfig;
+  auth: AuthServer;
+  restart(): Promise<void>;
+  close(): Promise<void>;
+}
+
+function listen(server: Server, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+export async function startAuthServer(options: StartOptions = {}): Promise<TestAuthServer> {
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'gatehouse-auth-'));
+  let server = createServer();
+  const port = await listen(server, 0);
+  const issuer = `http://127.0.0.1:${port}`;
+  const config = loadConfig({
+    DATA_DIR: join(dir, 'data'),
+    KEYS_DIR: join(dir, 'keys'),
+    ISSUER: issuer,
+    BOOTSTRAP_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    ...options.env,
+  }, dir);
+  config.authServer.bcryptCost = 10;
+  options.configure?.(config);
+
+  const logger = createLogger('auth-server', 'silent');
+  let auth = await createAuthServer(config.authServer, logger);
+  server.on('request', auth.app.callback());
+
+  const handle: TestAuthServer = {
+    issuer,
+    dir,
+    config,
+    auth,
+    async restart() {
+      await closeServer(server);
+      await auth.close();
+      server = createServer();
+      await listen(server, port);
+      auth = await createAuthServer(config.authServer, logger);
+      handle.auth = auth;
+      server.on('request', auth.app.callback());
+    },
+    async close() {
+      await closeServer(server);
+      await auth.close();
+      if (!options.dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return handle;
+}
