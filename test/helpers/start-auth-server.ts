@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type GatehouseConfig } from '../../apps/shared/config.ts';
-import { createLogger } from '../../apps/shared/logger.ts';
+import { createLogger, type Logger } from '../../apps/shared/logger.ts';
 import { createAuthServer, type AuthServer } from '../../apps/auth-server/src/create-auth-server.ts';
 
 export const ADMIN_PASSWORD = 'correct horse battery staple';
@@ -20,6 +20,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** Adjusts the loaded config before the server is built. */
   configure?: (config: GatehouseConfig) => void;
+  /** Where the server logs (default: nowhere). */
+  logger?: Logger;
   /** Reuse an existing directory (data/ and keys/ inside it). */
   dir?: string;
 }
@@ -60,7 +62,7 @@ export async function startAuthServer(options: StartOptions = {}): Promise<TestA
   config.authServer.bcryptCost = 10;
   options.configure?.(config);
 
-  const logger = createLogger('auth-server', 'silent');
+  const logger = options.logger ?? createLogger('auth-server', 'silent');
   let auth = await createAuthServer(config.authServer, logger);
   server.on('request', auth.app.callback());
 

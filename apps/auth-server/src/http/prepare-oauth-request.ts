@@ -6,6 +6,8 @@
  * - RFC 8707: `<resource>/` is the same resource as `<resource>` (SDKs append the slash to
  *   origin-only URLs). The provider compares resources exactly and the refresh grant consumes the
  *   old refresh token before it resolves `resource`, so the slash is removed here, first.
+ * - At /oauth/token, a `resource` other than ours is refused with `invalid_target` here, because
+ *   the provider would consume the refresh token (or code) before it noticed.
  * - An authorization request without `scope` gets the configured default scopes.
  *
  * Deliberately not done here: any other validation; the provider answers with RFC error codes.
@@ -53,6 +55,12 @@ export function prepareOAuthRequest(options: PrepareOptions) {
       if (ctx.is('application/x-www-form-urlencoded')) {
         const params = new URLSearchParams(body);
         const isToken = ctx.path === '/oauth/token';
+        if (isToken && params.getAll('resource').some((r) => r !== options.resource && r !== `${options.resource}/`)) {
+          ctx.status = 400;
+          ctx.set('Cache-Control', 'no-store');
+          ctx.body = { error: 'invalid_target', error_description: 'the requested resource is not served by this authorization server' };
+          return;
+        }
         setParsedBody(ctx, (isToken || isAuthorization) && normaliseParams(params, options, isAuthorization)
           ? params.toString()
           : body);

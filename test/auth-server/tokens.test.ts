@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { CLAUDE_DCR_BODY, connect, redeem, refresh, registerClient, type RegisteredClient } from '../helpers/oauth-flow.ts';
+import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+
+const RESOURCE = 'http://localhost:4001/mcp';
+
+async function post(issuer: string, path: string, params: Record<string, string>, headers: Record<string, string> = {}) {
+  const response = await fetch(`${issuer}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams(params),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) as Record<string, unknown> : {} };
+}
+
+async function signedInTokens(server: TestAuthServer, client: RegisteredClient, extra: Record<string, string> = {}) {
+  const result = await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD });
+  const tokens = await redeem(server.issuer, client, result, extra);
+  assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+  return tokens.body as { access_token: string; refresh_token: string };
+}
+
+describe('refresh tokens, revocation and introspection', () => {
+  let server: TestAuthServer;
+  before(async () => {
+    server = await startAuthServer();
+  });
+  after(() => server.close());
+
+  test('no refresh token for a client not registered for the refresh_token grant', async () => {
+    const client = await registerClient(server.issuer, { ...CLAUDE_DCR_BODY, grant_types: ['authorization_code'] });
+    const tokens = await signedInTokens(server, client);
+    assert.equal(tokens.refresh_token, undefined);
+  });
+
+  test('a public client revokes its own refresh token, which then stops working', async () => {
+    const client = await registerClient(server.issuer);
+    const tokens = await signedInTokens(server, client);
+    const revoked = await post(server.issuer, '/oauth/revoke', { token: tokens.refresh_token, client_id: client.client_id });
+    assert.equal(revoked.status, 200);
+    const after = await refresh(server.issuer, client, tokens.refresh_token);
+    assert.equal(after.status, 400);
+    assert.equal(after.body.error, 'invalid_grant');
+  });
+
+  test("a public client cannot revoke another client's refresh token", async () => {
+    const owner = await registerClient(server.issuer);
+    const other = await registerClient(server.issuer);
+    const tokens = await signedInTokens(server, owner);
+    const attempt = await post(server.issuer, '/oauth/revoke', { token: tokens.refresh_token, client_id: other.client_id });
+    assert.notEqual(attempt.status, 500);
+    const stillWorks = await refresh(server.issuer, owner, tokens.refresh_token);
+    assert.equal(stillWorks.status, 200, 'the owner keeps its refresh token');
+  });
+
+  test('introspection shows a refresh token to its own client only, and needs client authentication', async () => {
+    const owner = await registerClient(server.issuer);
+    const other = await registerClient(server.issuer);
+    const tokens = await signedInTokens(server, owner);
+
+    const own = await post(server.issuer, '/oauth/introspect', { token: tokens.refresh_token, client_id: owner.client_id });
+    assert.equal(own.status, 200);
+    assert.equal(own.body.active, true);
+    assert.equal(own.body.client_id, owner.client_id);
+    assert.equal(own.body.sub, server.auth.users.findByUsername('admin')!.id);
+
+    const foreign = await post(server.issuer, '/oauth/introspect', { token: tokens.refresh_token, client_id: other.client_id });
+    assert.equal(foreign.status, 200);
+    assert.equal(foreign.body.active, false);
+
+    const anonymous = await post(server.issuer, '/oauth/introspect', { token: tokens.refresh_token });
+    assert.equal(anonymous.status, 400);
+    assert.equal(anonymous.body.error, 'invalid_request');
+  });
+
+  test('a confidential client must authenticate to revoke and introspect', async () => {
+    const client = await registerClient(server.issuer, { ...CLAUDE_DCR_BODY, token_endpoint_auth_method: 'client_secret_post' });
+    assert.ok(client.client_secret);
+    const tokens = await signedInTokens(server, client, { client_secret: client.client_secret! });
+    const wrong = await post(server.issuer, '/oauth/introspect', { token: tokens.refresh_token, client_id: client.client_id, client_secret: 'wrong' });
+    assert.equal(wrong.status, 401);
+    assert.equal(wrong.body.error, 'invalid_client');
+    const right = await post(server.issuer, '/oauth/introspect', { token: tokens.refresh_token, client_id: client.client_id, client_secret: client.client_secret! });
+    assert.equal(right.body.active, true);
+    const revoke = await post(server.issuer, '/oauth/revoke', { token: tokens.refresh_token, client_id: client.client_id, client_secret: client.client_secret! });
+    assert.equal(revoke.status, 200);
+    const gone = await post(server.issuer, '/oauth/introspect', { token: tokens.refresh_token, client_id: client.client_id, client_secret: client.client_secret! });
+    assert.equal(gone.body.active, false);
+  });
+
+  test('refresh tokens are not tied to the browser session', async () => {
+    const client = await registerClient(server.issuer);
+    const result = await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD });
+    const tokens = await redeem(server.issuer, client, result);
+    // Ending every browser session must not end the client's refresh token.
+    server.auth.db.prepare("DELETE FROM oidc_models WHERE model = 'Session'").run();
+    const refreshed = await refresh(server.issuer, client, tokens.body.refresh_token as string);
+    assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));
+  });
+
+  test('refresh tokens never outlive the absolute lifetime, counted from sign-in', async () => {
+    const client = await registerClient(server.issuer);
+    const tokens = await signedInTokens(server, client);
+    const refreshed = await refresh(server.issuer, client, tokens.refresh_token);
+    assert.equal(refreshed.status, 200);
+    const introspected = await post(server.issuer, '/oauth/introspect', { token: refreshed.body.refresh_token as string, client_id: client.client_id });
+    const { iat, exp } = introspected.body as { iat: number; exp: number };
+    const { refreshTokenTtl } = server.config.authServer;
+    assert.ok(exp - iat <= refreshTokenTtl, `exp - iat = ${exp - iat}`);
+  });
+});
+
+describe('state survives a restart', () => {
+  test('a registered client and its refresh token work after the server restarts', async () => {
+    const server = await startAuthServer();
+    try {
+      const client = await registerClient(server.issuer);
+      const tokens = await signedInTokens(server, client);
+      const jwksBefore = await (await fetch(`${server.issuer}/oauth/jwks`)).json();
+
+      await server.restart();
+
+      const refreshed = await refresh(server.issuer, client, tokens.refresh_token);
+      assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));
+      const jwksAfter = await (await fetch(`${server.issuer}/oauth/jwks`)).json();
+      assert.deepEqual(jwksAfter, jwksBefore, 'the same signing key is reused');
+      const jwks = createRemoteJWKSet(new URL(`${server.issuer}/oauth/jwks`));
+      await jwtVerify(tokens.access_token, jwks, { issuer: server.issuer, audience: RESOURCE });
+
+      const again = await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD });
+      assert.ok(again.code, 'the client registered before the restart can still authorize');
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { ConfigError, loadConfig } from '../../apps/shared/config.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-config-'));
+
+function file(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+describe('configuration', () => {
+  test('zero config gives the documented defaults', () => {
+    const config = loadConfig({}, dir);
+    assert.equal(config.authServer.port, 4000);
+    assert.equal(config.authServer.issuer, 'http://localhost:4000');
+    assert.equal(config.resourceServer.port, 4001);
+    assert.equal(config.resourceServer.resource, 'http://localhost:4001/mcp');
+    assert.equal(config.authServer.resource, 'http://localhost:4001/mcp');
+    assert.equal(config.resourceServer.issuer, 'http://localhost:4000');
+    assert.equal(config.resourceServer.jwksUri, 'http://localhost:4000/oauth/jwks');
+    assert.equal(config.authServer.databaseFile, join(dir, 'data', 'auth-server.db'));
+    assert.equal(config.authServer.keysDir, join(dir, 'keys'));
+    assert.equal(config.authServer.bootstrapAdmin.username, 'admin');
+    assert.equal(config.authServer.bcryptCost, 12);
+    assert.equal(config.authServer.accessTokenTtl, 3600);
+    assert.deepEqual(config.authServer.registration.allowedRedirectUris, [
+      'https://claude.ai/api/mcp/auth_callback',
+      'https://claude.com/api/mcp/auth_callback',
+    ]);
+  });
+
+  test('the YAML file applies, with ${VAR} interpolation, and env vars override it', () => {
+    const path = file('gatehouse.yaml', `
+auth_server:
+  issuer: https://auth.example.com
+  token_lifetime: 15m
+  refresh_token_lifetime: 7d
+  registration:
+    allowed_redirect_uris: ["\${CALLBACK}"]
+  builtin:
+    users:
+      - { username: reader, password_env: READER_PASSWORD, scopes: [mcp:read] }
+resource_server:
+  resource: https://mcp.example.com/mcp
+`);
+    const config = loadConfig({ GATEHOUSE_CONFIG: path, CALLBACK: 'https://vscode.dev/redirect', READER_PASSWORD: 'reader-secret-pw', AUTH_PORT: '4100' }, dir);
+    assert.equal(config.authServer.issuer, 'https://auth.example.com');
+    assert.equal(config.resourceServer.issuer, 'https://auth.example.com', 'the resource server trusts the configured issuer');
+    assert.equal(config.authServer.accessTokenTtl, 900);
+    assert.equal(config.authServer.refreshTokenTtl, 7 * 86400);
+    assert.deepEqual(config.authServer.registration.allowedRedirectUris, ['https://vscode.dev/redirect']);
+    assert.equal(config.authServer.users[0]!.password, 'reader-secret-pw');
+    assert.equal(config.authServer.port, 4100, 'env beats defaults');
+    assert.equal(config.resourceServer.resource, 'https://mcp.example.com/mcp');
+
+    const overridden = loadConfig({ GATEHOUSE_CONFIG: path, CALLBACK: 'https://x.example/cb', READER_PASSWORD: 'p', ISSUER: 'https://other.example.com' }, dir);
+    assert.equal(overridden.authServer.issuer, 'https://other.example.com', 'env beats the file');
+  });
+
+  const bad: Array<[string, Record<string, string>, string | undefined, RegExp]> = [
+    ['a non-numeric port', { AUTH_PORT: 'abc' }, undefined, /^Invalid configuration: auth_server\.port \(from AUTH_PORT\): expected a port/],
+    ['a port out of range', { RESOURCE_PORT: '70000' }, undefined, /resource_server\.port \(from RESOURCE_PORT\): expected a port from 0 to 65535/],
+    ['an issuer with a trailing slash', { ISSUER: 'http://localhost:4000/' }, undefined, /auth_server\.issuer \(from ISSUER\): expected an absolute http\(s\) URL without/],
+    ['a plain-http issuer on a public host', { ISSUER: 'http://auth.example.com' }, undefined, /auth_server\.issuer: an http issuer is only allowed on a loopback host/],
+    ['a resource without a path', { RESOURCE_URL: 'https://mcp.example.com' }, undefined, /resource_server\.resource \(from RESOURCE_URL\): expected an absolute http\(s\) URL with a path/],
+    ['an unknown log level', { LOG_LEVEL: 'loud' }, undefined, /log_level \(from LOG_LEVEL\)/],
+    ['an unknown field in the file', {}, 'auth_server:\n  isuer: https://a.example.com\n', /auth_server: unknown field\(s\) "isuer"/],
+    ['a bad duration', {}, 'auth_server:\n  token_lifetime: forever\n', /auth_server\.token_lifetime: expected a duration such as 90s, 15m, 1h or 30d, got "forever"/],
+    ['an unknown scope for a user', {}, 'auth_server:\n  builtin:\n    users:\n      - { username: a, password_env: A, scopes: [root] }\n', /auth_server\.builtin\.users\.0\.scopes\.0: expected scopes from mcp:read, mcp:write, mcp:admin/],
+    ['a user with both password forms', {}, 'auth_server:\n  builtin:\n    users:\n      - { username: a, password_env: A, password_hash: "$2b$12$abcdefghijklmnopqrstuuJ0pWl1cWQ4vFo0Yzq1eLwH5h3b2dI6e" }\n', /auth_server\.builtin\.users\.0: expected exactly one of password_hash or password_env/],
+    ['a password_env that is not set', {}, 'auth_server:\n  builtin:\n    users:\n      - { username: a, password_env: MISSING_PW }\n', /auth_server\.builtin\.users\.0\.password_env: the environment variable MISSING_PW is not set/],
+    ['an unset ${VAR}', {}, 'auth_server:\n  issuer: ${NOPE}\n', /auth_server\.issuer: \$\{NOPE\} is used but the environment variable NOPE is not set/],
+    ['invalid YAML', {}, 'auth_server: [\n', /is not valid YAML/],
+    ['a YAML list at the top', {}, '- a\n- b\n', /must contain a YAML mapping/],
+    ['an unsupported signing algorithm', {}, 'auth_server:\n  signing: { algorithm: HS256 }\n', /auth_server\.signing\.algorithm: only RS256 is supported/],
+    ['a short bootstrap password', { BOOTSTRAP_ADMIN_PASSWORD: 'short' }, undefined, /auth_server\.bootstrap_admin\.password \(from BOOTSTRAP_ADMIN_PASSWORD\): expected at least 12 characters/],
+  ];
+  for (const [name, env, yaml, expected] of bad) {
+    test(`refuses ${name} with one line naming the field`, () => {
+      const withFile = yaml === undefined ? env : { ...env, GATEHOUSE_CONFIG: file(`bad-${name.replace(/\W+/g, '-')}.yaml`, yaml) };
+      assert.throws(() => loadConfig(withFile, dir), (err: unknown) => {
+        assert.ok(err instanceof ConfigError, String(err));
+        assert.match(err.message, expected);
+        assert.doesNotMatch(err.message, /\n/, 'one line');
+        return true;
+      });
+    });
+  }
+
+  test('a bad value stops the auth-server process with exit code 2 and that one line', () => {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'apps/auth-server/src/main.ts'], {
+      env: { PATH: process.env.PATH, AUTH_PORT: 'not-a-port', DATA_DIR: join(dir, 'data'), KEYS_DIR: join(dir, 'keys') },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    assert.equal(result.status, 2, result.stderr);
+    const lines = result.stderr.split('\n').filter((l) => l && !l.startsWith('oidc-provider WARNING'));
+    assert.deepEqual(lines, ['gatehouse auth-server: Invalid configuration: auth_server.port (from AUTH_PORT): expected a port number']);
+  });
+});
