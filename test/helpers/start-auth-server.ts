@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type GatehouseConfig } from '../../apps/shared/config.ts';
 import { createLogger, type Logger } from '../../apps/shared/logger.ts';
-import { createAuthServer, type AuthServer } from '../../apps/auth-server/src/create-auth-server.ts';
+import { createAuthServer, type AuthServer, type AuthServerOptions } from '../../apps/auth-server/src/create-auth-server.ts';
 
 export const ADMIN_PASSWORD = 'correct horse battery staple';
 
@@ -22,6 +22,8 @@ export interface StartOptions {
   configure?: (config: GatehouseConfig) => void;
   /** Where the server logs (default: nowhere). */
   logger?: Logger;
+  /** Replaces the SQLite adapter (benchmarks only). */
+  adapterOverride?: AuthServerOptions['adapter'];
   /** Reuse an existing directory (data/ and keys/ inside it). */
   dir?: string;
 }
@@ -63,7 +65,7 @@ export async function startAuthServer(options: StartOptions = {}): Promise<TestA
   options.configure?.(config);
 
   const logger = options.logger ?? createLogger('auth-server', 'silent');
-  let auth = await createAuthServer(config.authServer, logger);
+  let auth = await createAuthServer(config.authServer, logger, { adapter: options.adapterOverride });
   server.on('request', auth.app.callback());
 
   const handle: TestAuthServer = {
@@ -76,7 +78,7 @@ export async function startAuthServer(options: StartOptions = {}): Promise<TestA
       await auth.close();
       server = createServer();
       await listen(server, port);
-      auth = await createAuthServer(config.authServer, logger);
+      auth = await createAuthServer(config.authServer, logger, { adapter: options.adapterOverride });
       handle.auth = auth;
       server.on('request', auth.app.callback());
     },

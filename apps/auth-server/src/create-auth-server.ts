@@ -22,7 +22,7 @@ import { registrationCors } from './http/registration-cors.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { interactionRoutes } from './interactions/interaction-routes.ts';
 import { loadOrCreateCookieKeys, loadOrCreateSigningKeys, toProviderJwks } from './keys/signing-keys.ts';
-import { createProvider } from './provider/create-provider.ts';
+import { createProvider, type ProviderDeps } from './provider/create-provider.ts';
 import { startSweeper } from './provider/sweep-expired.ts';
 import { expireUnusedClients } from './registration/expire-unused-clients.ts';
 import { createRenderer, VIEWS_DIR } from './views/create-renderer.ts';
@@ -40,7 +40,12 @@ export interface AuthServer {
 
 const STYLESHEET = readFileSync(join(VIEWS_DIR, 'static', 'gatehouse.css'));
 
-export async function createAuthServer(config: AuthServerConfig, logger: Logger): Promise<AuthServer> {
+export interface AuthServerOptions {
+  /** Replaces the SQLite adapter for the provider's models (benchmarks compare against memory). */
+  adapter?: ProviderDeps['adapter'];
+}
+
+export async function createAuthServer(config: AuthServerConfig, logger: Logger, options: AuthServerOptions = {}): Promise<AuthServer> {
   const db = openDatabase(config.databaseFile);
   migrate(db, join(MIGRATIONS_ROOT, 'auth-server'));
 
@@ -64,6 +69,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger)
     cookieKeys,
     redirectUriPolicy: { allowedRedirectUris: () => allowed, allowPrivateUseSchemes: config.registration.allowPrivateUseSchemes },
     renderError: providerErrorRenderer(render, logger),
+    adapter: options.adapter,
   });
   provider.on('server_error', (_ctx, err) => logger.error({ err }, 'oidc-provider server error'));
   expireUnusedClients(provider, db, config.registration.unusedClientTtl);

@@ -30,6 +30,8 @@ export interface ProviderDeps {
   cookieKeys: string[];
   redirectUriPolicy: RedirectUriPolicy;
   renderError: NonNullable<Configuration['renderError']>;
+  /** Storage for the provider's models; default: the SQLite adapter on `db`. */
+  adapter?: Configuration['adapter'];
 }
 
 const epoch = () => Math.floor(Date.now() / 1000);
@@ -40,7 +42,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   const resourceScope = MCP_SCOPES.join(' ');
 
   const configuration: Configuration = {
-    adapter: createSqliteAdapter(deps.db),
+    adapter: deps.adapter ?? createSqliteAdapter(deps.db),
     jwks: deps.jwks as Configuration['jwks'],
     clients: [],
     scopes: [...ALL_SCOPES],

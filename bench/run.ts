@@ -1,0 +1,5 @@
+/** `npm run bench`: every benchmark, one after the other, printing figures and ratios. */
+import { benchRefreshGrants } from './refresh-grants.ts';
+
+console.log(`Gatehouse benchmarks — node ${process.version}, ${new Date().toISOString()}\n`);
+await benchRefreshGrants();

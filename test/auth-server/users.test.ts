@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import bcrypt from 'bcryptjs';
+import { decodeJwt } from 'jose';
+import { connect, redeem, registerClient } from '../helpers/oauth-flow.ts';
+import { Browser } from '../helpers/browser.ts';
+import { authorizeUrl, signIn } from '../helpers/oauth-flow.ts';
+import { createPkce } from '../helpers/pkce.ts';
+import { startAuthServer } from '../helpers/start-auth-server.ts';
+
+const RESOURCE = 'http://localhost:4001/mcp';
+
+/** Starts the real auth-server process and returns its stdout up to the "listening" log line. */
+function startProcess(dir: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'apps/auth-server/src/main.ts'], {
+      env: { PATH: process.env.PATH, AUTH_PORT: '0', DATA_DIR: join(dir, 'data'), KEYS_DIR: join(dir, 'keys') },
+    });
+    let out = '';
+    const timer = setTimeout(() => { child.kill(); reject(new Error(`no start: ${out}`)); }, 30_000);
+    child.stdout.on('data', (chunk) => {
+      out += String(chunk);
+      if (out.includes('auth-server listening')) {
+        clearTimeout(timer);
+        child.kill('SIGTERM');
+        child.once('exit', () => resolve(out));
+      }
+    });
+  });
+}
+
+describe('users', () => {
+  test('the first start creates the admin with a random password shown once; later starts do not', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bootstrap-'));
+    const first = await startProcess(dir);
+    const match = /created admin user "admin" with password: (\S+)/.exec(first);
+    assert.ok(match, first);
+    assert.ok(match[1]!.length >= 20, 'a strong random password');
+    const logLines = first.split('\n').filter((l) => l.startsWith('{'));
+    assert.ok(logLines.every((l) => !l.includes(match[1]!)), 'the password never appears in the JSON log');
+    const second = await startProcess(dir);
+    assert.doesNotMatch(second, /password/);
+  });
+
+  test('users declared in the config sign in with their scopes as a cap, and disabled ones cannot', async () => {
+    const hash = bcrypt.hashSync('writer-password', 10);
+    const server = await startAuthServer({
+      env: { READER_PASSWORD: 'reader-password' },
+      configure(config) {
+        config.authServer.users = [
+          { username: 'reader', password: 'reader-password', scopes: ['mcp:read'], disabled: false },
+          { username: 'writer', passwordHash: hash, scopes: ['mcp:read', 'mcp:write'], disabled: false },
+          { username: 'gone', passwordHash: hash, scopes: ['mcp:read'], disabled: true },
+        ];
+      },
+    });
+    try {
+      assert.equal(server.auth.users.findByUsername('admin'), undefined, 'no bootstrap admin when users exist');
+      const client = await registerClient(server.issuer);
+      for (const [username, password, expected] of [['reader', 'reader-password', 'mcp:read'], ['writer', 'writer-password', 'mcp:read mcp:write']] as const) {
+        const result = await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read mcp:write mcp:admin', resource: RESOURCE, username, password });
+        const tokens = await redeem(server.issuer, client, result);
+        assert.equal(decodeJwt(tokens.body.access_token as string).scope, expected, username);
+      }
+
+      const browser = new Browser(server.issuer);
+      const page = await browser.navigate(authorizeUrl(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE }, createPkce().challenge));
+      const after = await signIn(browser, page, 'gone', 'writer-password');
+      assert.equal(after.status, 400);
+      assert.match(after.html, /Incorrect username or password\./);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('a password_env user keeps its stored hash across restarts when the password is unchanged', async () => {
+    const server = await startAuthServer({
+      configure(config) {
+        config.authServer.users = [{ username: 'reader', password: 'reader-password', scopes: ['mcp:read'], disabled: false }];
+      },
+    });
+    try {
+      const before = server.auth.users.findByUsername('reader')!;
+      await server.restart();
+      const after = server.auth.users.findByUsername('reader')!;
+      assert.equal(after.passwordHash, before.passwordHash);
+      assert.equal(after.id, before.id, 'the subject never changes');
+    } finally {
+      await server.close();
+    }
+  });
+});
