@@ -32,6 +32,7 @@ const ENV_FIELDS: Record<string, string[]> = {
   BOOTSTRAP_ADMIN_PASSWORD: ['auth_server', 'bootstrap_admin', 'password'],
   LOG_LEVEL: ['log_level'],
   LISTEN_HOST: ['listen_host'],
+  TRUST_PROXY: ['trust_proxy'],
   GATEHOUSE_DANGEROUSLY_ALLOW_HTTP_ISSUER: ['auth_server', 'dangerously_allow_http_issuer'],
 };
 
@@ -93,6 +94,8 @@ const schema = z.strictObject({
   log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // The address both apps listen on. 127.0.0.1 keeps a zero-config start private to this machine.
   listen_host: z.string().min(1).default('127.0.0.1'),
+  // Trust X-Forwarded-For/-Proto/-Host from a reverse proxy that terminates TLS. Only behind one.
+  trust_proxy: booleanish.default(false),
   auth_server: z.strictObject({
     port: port.default(4000),
     issuer: issuerUrl.default('http://localhost:4000'),
@@ -125,6 +128,14 @@ const schema = z.strictObject({
       username: z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/).default('admin'),
       password: z.string().min(12, { error: 'expected at least 12 characters' }).optional(),
     }).prefault({}),
+    sign_in_throttle: z.strictObject({
+      // Failures counted per (username, client IP) and per client IP within `window`.
+      max_failures: z.coerce.number().int().min(1).max(1000).default(5),
+      max_failures_per_ip: z.coerce.number().int().min(1).max(100_000).default(50),
+      slow_down_after: z.coerce.number().int().min(0).max(1000).default(2),
+      window: duration('a duration').default(15 * 60),
+      lock_duration: duration('a duration').default(15 * 60),
+    }).prefault({}),
     federated: z.unknown().optional(),
     dangerously_allow_http_issuer: booleanish.default(false),
   }).prefault({}),
@@ -134,6 +145,12 @@ const schema = z.strictObject({
     issuer: issuerUrl.optional(),
     jwks_uri: z.url().optional(),
     allowed_origins: z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, { error: 'expected origins like http://localhost:6274' })).default([]),
+    max_body_bytes: z.coerce.number().int().min(1024, { error: 'expected at least 1024 bytes' }).max(16 * 1024 * 1024, { error: 'expected at most 16 MiB' }).default(256 * 1024),
+    // Verified access tokens kept in memory until they expire; 0 verifies every request afresh.
+    token_cache_size: z.coerce.number().int().min(0, { error: 'expected 0 or more entries' }).max(1_000_000, { error: 'expected at most 1000000 entries' }).default(10_000),
+    session_idle_timeout: duration('a duration').default(30 * 60),
+    max_sessions: z.coerce.number().int().min(1, { error: 'expected at least 1 session' }).max(1_000_000, { error: 'expected at most 1000000 sessions' }).default(10_000),
+    audit_retention: duration('a duration').default(30 * 86400),
   }).prefault({}),
 });
 
@@ -174,6 +191,16 @@ export interface AuthServerConfig {
   };
   users: BuiltinUser[];
   bootstrapAdmin: { username: string; password?: string };
+  signInThrottle: {
+    maxFailures: number;
+    maxFailuresPerIp: number;
+    slowDownAfter: number;
+    /** Seconds over which failures are counted. */
+    window: number;
+    /** Seconds a (username, IP) pair or an IP stays locked. */
+    lockDuration: number;
+  };
+  trustProxy: boolean;
   federated?: unknown;
   dangerouslyAllowHttpIssuer: boolean;
 }
@@ -186,6 +213,16 @@ export interface ResourceServerConfig {
   jwksUri: string;
   allowedOrigins: string[];
   databaseFile: string;
+  /** Largest accepted MCP request body, in bytes. */
+  maxBodyBytes: number;
+  /** How many verified access tokens are cached until their `exp`; 0 disables the cache. */
+  tokenCacheSize: number;
+  /** Seconds after its last request that an MCP session is closed. */
+  sessionIdleTtl: number;
+  /** Open MCP sessions kept at most; the least recently used is closed beyond that. */
+  maxSessions: number;
+  /** Seconds a tool-call audit record is kept. */
+  auditRetention: number;
 }
 
 export interface GatehouseConfig {
@@ -335,6 +372,14 @@ function toConfig(raw: RawConfig, env: NodeJS.ProcessEnv, cwd: string): Gatehous
       },
       users,
       bootstrapAdmin: { username: a.bootstrap_admin.username, password: a.bootstrap_admin.password },
+      signInThrottle: {
+        maxFailures: a.sign_in_throttle.max_failures,
+        maxFailuresPerIp: a.sign_in_throttle.max_failures_per_ip,
+        slowDownAfter: a.sign_in_throttle.slow_down_after,
+        window: a.sign_in_throttle.window,
+        lockDuration: a.sign_in_throttle.lock_duration,
+      },
+      trustProxy: raw.trust_proxy,
       federated: a.federated,
       dangerouslyAllowHttpIssuer: a.dangerously_allow_http_issuer,
     },
@@ -346,6 +391,11 @@ function toConfig(raw: RawConfig, env: NodeJS.ProcessEnv, cwd: string): Gatehous
       jwksUri: r.jwks_uri ?? `${issuer}/oauth/jwks`,
       allowedOrigins: r.allowed_origins,
       databaseFile: resolve(dataDir, 'resource-server.db'),
+      maxBodyBytes: r.max_body_bytes,
+      tokenCacheSize: r.token_cache_size,
+      sessionIdleTtl: r.session_idle_timeout,
+      maxSessions: r.max_sessions,
+      auditRetention: r.audit_retention,
     },
   };
 }

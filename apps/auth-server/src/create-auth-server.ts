@@ -14,6 +14,7 @@ import { MIGRATIONS_ROOT, migrate, openDatabase, type Db } from '../../shared/da
 import type { Logger } from '../../shared/logger.ts';
 import { applyConfiguredUsers, createBootstrapAdmin } from './accounts/apply-configured-users.ts';
 import { PasswordHasher } from './accounts/password-hasher.ts';
+import { SignInThrottle } from './accounts/sign-in-throttle.ts';
 import { UserStore } from './accounts/user-store.ts';
 import { createCsrf } from './http/csrf.ts';
 import { errorPages, providerErrorRenderer } from './http/error-pages.ts';
@@ -23,7 +24,7 @@ import { securityHeaders } from './http/security-headers.ts';
 import { interactionRoutes } from './interactions/interaction-routes.ts';
 import { loadOrCreateCookieKeys, loadOrCreateSigningKeys, toProviderJwks } from './keys/signing-keys.ts';
 import { createProvider, type ProviderDeps } from './provider/create-provider.ts';
-import { startSweeper } from './provider/sweep-expired.ts';
+import { startSweeper, sweepExpired } from './provider/sweep-expired.ts';
 import { expireUnusedClients } from './registration/expire-unused-clients.ts';
 import { createRenderer, VIEWS_DIR } from './views/create-renderer.ts';
 
@@ -73,9 +74,12 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   });
   provider.on('server_error', (_ctx, err) => logger.error({ err }, 'oidc-provider server error'));
   expireUnusedClients(provider, db, config.registration.unusedClientTtl);
-  const stopSweeper = startSweeper(db, 60_000, (err) => logger.error({ err }, 'sweeper failed'));
+  const throttle = new SignInThrottle(db, config.signInThrottle);
+  const stopSweeper = startSweeper([() => sweepExpired(db), () => throttle.prune()], 60_000, (err) => logger.error({ err }, 'sweeper failed'));
 
-  const app = new Koa({ keys: cookieKeys });
+  // Behind a TLS-terminating proxy, client IPs and the external scheme come from X-Forwarded-*.
+  provider.proxy = config.trustProxy;
+  const app = new Koa({ keys: cookieKeys, proxy: config.trustProxy });
   const csrf = createCsrf({ key: cookieKeys[0]!, secure: https });
   const router = new Router();
   router.get('/healthz', function healthz(ctx) {
@@ -90,7 +94,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   app.use(securityHeaders({ https }));
   app.use(errorPages(render, logger));
   app.use(router.routes());
-  app.use(interactionRoutes({ provider, users, hasher, csrf, render, resourceScopes: MCP_SCOPES }).routes());
+  app.use(interactionRoutes({ provider, users, hasher, throttle, csrf, render, resourceScopes: MCP_SCOPES }).routes());
   app.use(registrationCors);
   app.use(prepareOAuthRequest({
     resource: config.resource,

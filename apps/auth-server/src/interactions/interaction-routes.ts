@@ -4,15 +4,18 @@
  * - Every step first loads the interaction through the provider, which checks the interaction
  *   cookie: a page opened in another browser, or after the interaction expired, gets the error page.
  * - Forms carry a CSRF token bound to this browser and this interaction.
- * - Sign-in failures of any kind (unknown user, wrong password, disabled user) get one generic
- *   message, and an unknown user costs a dummy bcrypt compare, so nothing reveals which it was.
+ * - Sign-in failures of any kind (unknown user, wrong password, disabled user, locked out by the
+ *   throttle) get one generic message, and an unknown user costs a dummy bcrypt compare, so
+ *   nothing reveals which it was.
  * - Consent grants at most what the user may grant and what they ticked; the rest is recorded
  *   as rejected, so the provider does not ask again for it in this interaction.
  */
+import { setTimeout } from 'node:timers/promises';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { PasswordHasher } from '../accounts/password-hasher.ts';
+import type { SignInThrottle } from '../accounts/sign-in-throttle.ts';
 import type { User, UserStore } from '../accounts/user-store.ts';
 import type { Csrf } from '../http/csrf.ts';
 import { readForm } from '../http/read-body.ts';
@@ -26,6 +29,7 @@ export interface InteractionDeps {
   provider: Provider;
   users: UserStore;
   hasher: PasswordHasher;
+  throttle: SignInThrottle;
   csrf: Csrf;
   render: Render;
   /** Resource scopes (mcp:*) this server knows. */
@@ -62,7 +66,7 @@ async function finish(ctx: Context, provider: Provider, result: Record<string, u
 }
 
 export function interactionRoutes(deps: InteractionDeps): Router {
-  const { provider, users, hasher, csrf, render } = deps;
+  const { provider, users, hasher, throttle, csrf, render } = deps;
   const router = new Router();
   const purpose = (uid: string) => `interaction:${uid}`;
 
@@ -128,11 +132,16 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const username = (form.get('username')?.[0] ?? '').trim().slice(0, 64);
     const password = form.get('password')?.[0] ?? '';
     const user = username ? users.findByUsername(username) : undefined;
-    const passwordOk = await hasher.verifyOrDummy(password, user?.passwordHash);
-    if (!user || !passwordOk || user.disabled) {
+    const { locked, delayMs } = throttle.check(username, ctx.ip);
+    // A locked attempt still pays for a (dummy) compare, so it looks and takes like any failure.
+    const passwordOk = await hasher.verifyOrDummy(password, locked ? undefined : user?.passwordHash);
+    if (!user || !passwordOk || user.disabled || locked) {
+      if (!locked) throttle.recordFailure(username, ctx.ip);
+      await setTimeout(delayMs);
       ctx.status = 400;
       return renderLogin(ctx, interaction, { error: SIGN_IN_FAILED, username });
     }
+    throttle.recordSuccess(username, ctx.ip);
     return finish(ctx, provider, { login: { accountId: user.id } }, false);
   });
 

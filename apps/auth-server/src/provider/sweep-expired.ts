@@ -17,13 +17,15 @@ export function sweepExpired(db: Db, nowSeconds = Math.floor(Date.now() / 1000))
   }
 }
 
-/** Sweeps every `intervalMs` (default one minute); returns a function that stops it. */
-export function startSweeper(db: Db, intervalMs = 60_000, onError: (err: unknown) => void = () => {}): () => void {
+/** Runs the clean-up tasks every `intervalMs` (default one minute); returns a function that stops it. */
+export function startSweeper(tasks: Array<() => unknown>, intervalMs = 60_000, onError: (err: unknown) => void = () => {}): () => void {
   const timer = setInterval(() => {
-    try {
-      sweepExpired(db);
-    } catch (err) {
-      onError(err);
+    for (const task of tasks) {
+      try {
+        task();
+      } catch (err) {
+        onError(err);
+      }
     }
   }, intervalMs);
   timer.unref();
