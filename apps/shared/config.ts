@@ -126,7 +126,8 @@ const schema = z.strictObject({
     }).prefault({}),
     bootstrap_admin: z.strictObject({
       username: z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/).default('admin'),
-      password: z.string().min(12, { error: 'expected at least 12 characters' }).optional(),
+      password: z.string().min(12, { error: 'expected at least 12 characters' })
+        .refine((p) => Buffer.byteLength(p) <= 72, { error: 'expected at most 72 bytes (bcrypt ignores the rest)' }).optional(),
     }).prefault({}),
     sign_in_throttle: z.strictObject({
       // Failures counted per (username, client IP) and per client IP within `window`.
@@ -341,6 +342,11 @@ function toConfig(raw: RawConfig, env: NodeJS.ProcessEnv, cwd: string): Gatehous
     if (!password) {
       throw new ConfigError(
         `Invalid configuration: auth_server.builtin.users.${i}.password_env: the environment variable ${user.password_env} is not set`,
+      );
+    }
+    if (Buffer.byteLength(password) > 72) {
+      throw new ConfigError(
+        `Invalid configuration: auth_server.builtin.users.${i}.password_env: the password in ${user.password_env} is longer than 72 bytes, which bcrypt cannot use; choose a shorter one`,
       );
     }
     return { username: user.username, password, scopes: user.scopes, disabled: user.disabled };

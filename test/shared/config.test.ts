@@ -79,6 +79,8 @@ resource_server:
     ['invalid YAML', {}, 'auth_server: [\n', /is not valid YAML/],
     ['a YAML list at the top', {}, '- a\n- b\n', /must contain a YAML mapping/],
     ['an unsupported signing algorithm', {}, 'auth_server:\n  signing: { algorithm: HS256 }\n', /auth_server\.signing\.algorithm: only RS256 is supported/],
+    ['a bootstrap password over 72 bytes', { BOOTSTRAP_ADMIN_PASSWORD: 'é'.repeat(37) }, undefined, /auth_server\.bootstrap_admin\.password \(from BOOTSTRAP_ADMIN_PASSWORD\): expected at most 72 bytes/],
+    ['a password_env password over 72 bytes', { LONG_PW: 'x'.repeat(73) }, 'auth_server:\n  builtin:\n    users:\n      - { username: a, password_env: LONG_PW }\n', /users\.0\.password_env: the password in LONG_PW is longer than 72 bytes/],
     ['a short bootstrap password', { BOOTSTRAP_ADMIN_PASSWORD: 'short' }, undefined, /auth_server\.bootstrap_admin\.password \(from BOOTSTRAP_ADMIN_PASSWORD\): expected at least 12 characters/],
   ];
   for (const [name, env, yaml, expected] of bad) {
