@@ -1,0 +1,193 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { PasswordTooLongError } from '../../apps/auth-server/src/accounts/password-hasher.ts';
+import { Browser, formAction, inputValue, type PageResult } from '../helpers/browser.ts';
+import { authorizeUrl, connect, registerClient, signIn, type RegisteredClient } from '../helpers/oauth-flow.ts';
+import { createPkce } from '../helpers/pkce.ts';
+import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+
+const RESOURCE = 'http://localhost:4001/mcp';
+
+function loginPage(server: TestAuthServer, client: RegisteredClient, browser = new Browser(server.issuer)) {
+  return browser.navigate(authorizeUrl(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE }, createPkce().challenge)).then((page) => ({ page, browser }));
+}
+
+/** Posts the sign-in form as a given client IP (the server trusts X-Forwarded-For in these tests). */
+function signInFrom(browser: Browser, page: PageResult, ip: string, username: string, password: string): Promise<PageResult> {
+  const body = new URLSearchParams({ csrf: inputValue(page.html, 'csrf')!, username, password });
+  return browser.navigate(new URL(formAction(page.html), page.url), {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': ip },
+    body,
+  });
+}
+
+/** The page without what legitimately differs per request (csrf token, interaction id). */
+function normalised(html: string): string {
+  return html.replace(/name="csrf" value="[^"]+"/, '').replace(/\/interaction\/[\w-]+\//g, '/interaction/UID/');
+}
+
+describe('sign-in page security', () => {
+  let server: TestAuthServer;
+  let client: RegisteredClient;
+  before(async () => {
+    server = await startAuthServer({
+      configure(config) {
+        config.authServer.trustProxy = true;
+        config.authServer.signInThrottle = { maxFailures: 3, maxFailuresPerIp: 8, slowDownAfter: 1, window: 600, lockDuration: 2 };
+      },
+    });
+    client = await registerClient(server.issuer);
+    server.auth.users.create({ username: 'victim', passwordHash: await server.auth.hasher.hash('victim-password'), scopes: ['mcp:read'] });
+  });
+  after(() => server.close());
+
+  test('every HTML response carries the security headers', async () => {
+    const { page } = await loginPage(server, client);
+    const errorPage = await fetch(`${server.issuer}/oauth/authorize?client_id=unknown&response_type=code&redirect_uri=https://x.example/cb&code_challenge=abc&code_challenge_method=S256`);
+    const expiredInteraction = await fetch(`${server.issuer}/interaction/nope`);
+    for (const [name, headers] of [['sign-in', page.headers], ['unknown client', errorPage.headers], ['expired interaction', expiredInteraction.headers]] as const) {
+      assert.match(headers.get('content-type') ?? '', /text\/html/, name);
+      const csp = headers.get('content-security-policy') ?? '';
+      for (const directive of ["default-src 'self'", "frame-ancestors 'none'", "object-src 'none'", "base-uri 'none'"]) {
+        assert.ok(csp.includes(directive), `${name}: CSP lacks ${directive}: ${csp}`);
+      }
+      assert.equal(headers.get('x-frame-options'), 'DENY', name);
+      assert.equal(headers.get('referrer-policy'), 'no-referrer', name);
+      assert.equal(headers.get('x-content-type-options'), 'nosniff', name);
+      assert.equal(headers.get('cache-control'), 'no-store', name);
+      assert.equal(headers.get('strict-transport-security'), null, `${name}: no HSTS on an http issuer`);
+    }
+    assert.equal(errorPage.status, 400);
+    assert.equal(errorPage.headers.get('location'), null, 'an unknown client is never redirected to');
+  });
+
+  test('cookies are HttpOnly and SameSite (and not Secure on an http issuer)', async () => {
+    const response = await fetch(authorizeUrl(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE }, createPkce().challenge), { redirect: 'manual' });
+    const cookies = response.headers.getSetCookie();
+    assert.ok(cookies.length > 0);
+    for (const cookie of cookies) {
+      assert.match(cookie, /httponly/i, cookie);
+      assert.match(cookie, /samesite=(lax|strict)/i, cookie);
+      assert.doesNotMatch(cookie, /;\s*secure/i, cookie);
+    }
+  });
+
+  test('a fresh session id after sign-in (no session fixation)', async () => {
+    const browser = new Browser(server.issuer);
+    await connect(server.issuer, { browser, clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD });
+    const before = browser.cookieHeader(new URL(server.issuer)).match(/_session=([^;]+)/)?.[1];
+    assert.ok(before, 'a session cookie after the first sign-in');
+    await connect(server.issuer, { browser, clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD, extra: { prompt: 'login' } });
+    const afterSignIn = browser.cookieHeader(new URL(server.issuer)).match(/_session=([^;]+)/)?.[1];
+    assert.ok(afterSignIn);
+    assert.notEqual(afterSignIn, before, 'signing in again issues a new session id');
+  });
+
+  test('unknown user and wrong password look the same and take about as long', async () => {
+    const { page, browser } = await loginPage(server, client);
+    const timings = { unknown: [] as number[], wrong: [] as number[] };
+    let unknownPage = '';
+    let wrongPage = '';
+    for (let i = 0; i < 4; i += 1) {
+      const ip = `198.51.100.${10 + i}`;
+      let started = performance.now();
+      const unknown = await signInFrom(browser, page, ip, 'no-such-user', 'some password');
+      timings.unknown.push(performance.now() - started);
+      started = performance.now();
+      const wrong = await signInFrom(browser, page, `${ip}1`, 'admin', 'some password');
+      timings.wrong.push(performance.now() - started);
+      assert.equal(unknown.status, wrong.status);
+      unknownPage = normalised(unknown.html).replace('no-such-user', 'NAME');
+      wrongPage = normalised(wrong.html).replace('value="admin"', 'value="NAME"');
+    }
+    assert.equal(unknownPage, wrongPage, 'the same page for an unknown user and a wrong password');
+    const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+    assert.ok(median(timings.unknown) >= 0.5 * median(timings.wrong), `unknown user ${median(timings.unknown).toFixed(1)} ms vs wrong password ${median(timings.wrong).toFixed(1)} ms: a dummy compare must run`);
+  });
+
+  test('a locked pair answers exactly like a wrong password, other IPs are unaffected, and the lock ends', async () => {
+    const { page, browser } = await loginPage(server, client);
+    const attacker = '203.0.113.7';
+    let wrong: PageResult | undefined;
+    for (let i = 0; i < 3; i += 1) wrong = await signInFrom(browser, page, attacker, 'victim', `guess-${i}`);
+    const locked = await signInFrom(browser, page, attacker, 'victim', 'victim-password');
+    assert.equal(locked.status, wrong!.status);
+    assert.equal(normalised(locked.html), normalised(wrong!.html), 'the lock is not revealed');
+
+    const fromElsewhere = await signInFrom(browser, page, '192.0.2.44', 'victim', 'victim-password');
+    assert.ok(fromElsewhere.status >= 300 && fromElsewhere.status < 400 || /Allow access/.test(fromElsewhere.html), 'the real user elsewhere still signs in');
+
+    await new Promise((resolve) => setTimeout(resolve, 2200));
+    const { page: again, browser: browser2 } = await loginPage(server, client);
+    const afterLock = await signInFrom(browser2, again, attacker, 'victim', 'victim-password');
+    assert.match(afterLock.html, /Allow access/, 'the lock ended');
+  });
+
+  test('failures slow down before the lock', async () => {
+    const { page, browser } = await loginPage(server, client);
+    const ip = '203.0.113.99';
+    let started = performance.now();
+    await signInFrom(browser, page, ip, 'slowpoke', 'x');
+    const first = performance.now() - started;
+    started = performance.now();
+    await signInFrom(browser, page, ip, 'slowpoke', 'x');
+    const second = performance.now() - started;
+    assert.ok(second - first >= 200, `the second failure is held back (${first.toFixed(0)} ms → ${second.toFixed(0)} ms)`);
+  });
+
+  test('an IP that sprays many usernames is locked for all of them', async () => {
+    const { page, browser } = await loginPage(server, client);
+    const ip = '203.0.113.200';
+    for (let i = 0; i < 8; i += 1) await signInFrom(browser, page, ip, `spray-${i}`, 'Password1');
+    const blocked = await signInFrom(browser, page, ip, 'admin', ADMIN_PASSWORD);
+    assert.match(blocked.html, /Incorrect username or password\./);
+  });
+
+  test('passwords: no silent truncation at 72 bytes, and oversized forms are refused before hashing', async () => {
+    await assert.rejects(server.auth.hasher.hash('x'.repeat(73)), PasswordTooLongError);
+    await assert.rejects(server.auth.hasher.hash('é'.repeat(37)), PasswordTooLongError, '72 bytes, not 72 characters');
+    const exactly72 = 'p'.repeat(72);
+    server.auth.users.create({ username: 'longpw', passwordHash: await server.auth.hasher.hash(exactly72), scopes: ['mcp:read'] });
+    const { page, browser } = await loginPage(server, client);
+    const longer = await signInFrom(browser, page, '198.51.100.200', 'longpw', `${exactly72}EXTRA`);
+    assert.match(longer.html, /Incorrect username or password\./, 'a longer password whose first 72 bytes match is refused');
+    const exact = await signIn(browser, page, 'longpw', exactly72);
+    assert.match(exact.html, /Allow access/);
+
+    const { page: page2, browser: browser3 } = await loginPage(server, client);
+    const huge = await browser3.navigate(new URL(formAction(page2.html), page2.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ csrf: inputValue(page2.html, 'csrf')!, username: 'admin', password: 'x'.repeat(10_000) }),
+    });
+    assert.equal(huge.status, 413);
+    assert.doesNotMatch(huge.html, /at \S+\.ts:\d+/, 'no stack trace');
+  });
+});
+
+describe('pages on an https issuer', () => {
+  test('behind a TLS-terminating proxy: cookies are Secure and HSTS is sent', async () => {
+    const server = await startAuthServer({
+      configure(config) {
+        config.authServer.issuer = 'https://auth.example.test';
+        config.authServer.trustProxy = true;
+      },
+    });
+    try {
+      const client = await registerClient(`http://127.0.0.1:${new URL(server.issuer).port}`);
+      const base = `http://127.0.0.1:${new URL(server.issuer).port}`;
+      const response = await fetch(authorizeUrl(base, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE }, createPkce().challenge), {
+        redirect: 'manual',
+        headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'auth.example.test' },
+      });
+      const cookies = response.headers.getSetCookie();
+      assert.ok(cookies.length > 0);
+      for (const cookie of cookies) assert.match(cookie, /;\s*secure/i, cookie);
+      const page = await fetch(`${base}/interaction/nope`);
+      assert.match(page.headers.get('strict-transport-security') ?? '', /max-age=\d+/);
+    } finally {
+      await server.close();
+    }
+  });
+});
