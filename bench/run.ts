@@ -1,5 +1,8 @@
 /** `npm run bench`: every benchmark, one after the other, printing figures and ratios. */
 import { benchRefreshGrants } from './refresh-grants.ts';
+import { benchRefreshUnderSignIns } from './refresh-under-sign-ins.ts';
 
 console.log(`Gatehouse benchmarks — node ${process.version}, ${new Date().toISOString()}\n`);
 await benchRefreshGrants();
+console.log();
+await benchRefreshUnderSignIns();
