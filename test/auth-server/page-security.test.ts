@@ -191,3 +191,23 @@ describe('pages on an https issuer', () => {
     }
   });
 });
+
+describe('consent page content', () => {
+  test('lists identity scopes in words, and scopes the user cannot grant separately', async () => {
+    const server = await startAuthServer();
+    try {
+      const client = await registerClient(server.issuer);
+      server.auth.users.create({ username: 'reader', passwordHash: await server.auth.hasher.hash('reader-password'), scopes: ['mcp:read'] });
+      const browser = new Browser(server.issuer);
+      const page = await browser.navigate(authorizeUrl(server.issuer, { clientId: client.client_id, scope: 'openid profile mcp:read mcp:write', resource: RESOURCE }, createPkce().challenge));
+      const consent = await signIn(browser, page, 'reader', 'reader-password');
+      assert.match(consent.html, /Know who you are <code>openid<\/code>/);
+      assert.match(consent.html, /See your username <code>profile<\/code>/);
+      assert.match(consent.html, /name="scope" value="mcp:read"/);
+      assert.doesNotMatch(consent.html, /name="scope" value="mcp:write"/, 'no checkbox for a scope the user cannot grant');
+      assert.match(consent.html, /Your account cannot grant: <code>mcp:write<\/code>/);
+    } finally {
+      await server.close();
+    }
+  });
+});

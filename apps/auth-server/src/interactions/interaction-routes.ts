@@ -110,9 +110,8 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       username: user.username,
       redirectHost: URL.parse(redirectUri)?.host || redirectUri,
       warnings,
-      scopes: [
-        ...resourceRequested.filter((s) => user.scopes.includes(s)),
-      ].map((scope) => ({ name: scope, description: describeScope(scope) })),
+      scopes: resourceRequested.filter((s) => user.scopes.includes(s)).map((scope) => ({ name: scope, description: describeScope(scope) })),
+      identityScopes: requested.filter((s) => !deps.resourceScopes.includes(s)).map((scope) => ({ name: scope, description: describeScope(scope) })),
       unavailable: resourceRequested.filter((s) => !user.scopes.includes(s)),
     });
   }
