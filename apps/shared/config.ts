@@ -129,6 +129,14 @@ const schema = z.strictObject({
       password: z.string().min(12, { error: 'expected at least 12 characters' })
         .refine((p) => Buffer.byteLength(p) <= 72, { error: 'expected at most 72 bytes (bcrypt ignores the rest)' }).optional(),
     }).prefault({}),
+    client_id_metadata_documents: z.strictObject({
+      enabled: booleanish.default(true),
+      // Hosts whose documents are trusted; others follow `untrusted_hosts`.
+      trusted_hosts: z.array(z.string().regex(/^[a-z0-9.-]+(:\d+)?$/i, { error: 'expected host names like claude.ai' })).default(['claude.ai', 'claude.com']),
+      untrusted_hosts: z.enum(['allow', 'warn', 'refuse']).default('warn'),
+      cache_min: duration('a duration').default(60),
+      cache_max: duration('a duration').default(86400),
+    }).prefault({}),
     sign_in_throttle: z.strictObject({
       // Failures counted per (username, client IP) and per client IP within `window`.
       max_failures: z.coerce.number().int().min(1).max(1000).default(5),
@@ -192,6 +200,15 @@ export interface AuthServerConfig {
   };
   users: BuiltinUser[];
   bootstrapAdmin: { username: string; password?: string };
+  clientIdMetadataDocuments: {
+    enabled: boolean;
+    trustedHosts: string[];
+    /** What happens with a document on a host not in trustedHosts. */
+    untrustedHosts: 'allow' | 'warn' | 'refuse';
+    /** Seconds a fetched document is cached at least / at most (Cache-Control is honoured between). */
+    cacheMin: number;
+    cacheMax: number;
+  };
   signInThrottle: {
     maxFailures: number;
     maxFailuresPerIp: number;
@@ -378,6 +395,13 @@ function toConfig(raw: RawConfig, env: NodeJS.ProcessEnv, cwd: string): Gatehous
       },
       users,
       bootstrapAdmin: { username: a.bootstrap_admin.username, password: a.bootstrap_admin.password },
+      clientIdMetadataDocuments: {
+        enabled: a.client_id_metadata_documents.enabled,
+        trustedHosts: a.client_id_metadata_documents.trusted_hosts.map((h) => h.toLowerCase()),
+        untrustedHosts: a.client_id_metadata_documents.untrusted_hosts,
+        cacheMin: a.client_id_metadata_documents.cache_min,
+        cacheMax: a.client_id_metadata_documents.cache_max,
+      },
       signInThrottle: {
         maxFailures: a.sign_in_throttle.max_failures,
         maxFailuresPerIp: a.sign_in_throttle.max_failures_per_ip,

@@ -15,6 +15,8 @@ export class TestOAuthClientProvider implements OAuthClientProvider {
   savedTokens?: OAuthTokens;
   verifier = '';
   authorizationUrls: URL[] = [];
+  /** Set to use a Client ID Metadata Document instead of registering. */
+  clientMetadataUrl?: string;
 
   constructor(
     readonly redirectUrl: string,

@@ -123,3 +123,21 @@ export function redeem(issuer: string, client: { client_id: string }, result: Co
 export function refresh(issuer: string, client: { client_id: string }, refreshToken: string, extra: Record<string, string> = {}) {
   return tokenRequest(issuer, { grant_type: 'refresh_token', client_id: client.client_id, refresh_token: refreshToken, ...extra });
 }
+
+/** RFC 6749 §2.3.1: `client_secret_basic` form-urlencodes id and secret before base64. */
+export function clientSecretBasic(clientId: string, secret: string): Record<string, string> {
+  const encode = (value: string) => encodeURIComponent(value).replace(/%20/g, '+');
+  return { authorization: `Basic ${Buffer.from(`${encode(clientId)}:${encode(secret)}`).toString('base64')}` };
+}
+
+/** Opens /oauth/authorize in a browser and returns where it lands, without signing in. */
+export async function startAuthorization(issuer: string, request: AuthorizeRequest, browser = new Browser(issuer)): Promise<{ page: PageResult; verifier: string; browser: Browser }> {
+  const { verifier, challenge } = createPkce();
+  const page = await browser.navigate(authorizeUrl(issuer, request, challenge));
+  return { page, verifier, browser };
+}
+
+/** Fails when a response body shows a stack frame or a server file path. */
+export function assertNoStackTrace(body: string, what: string): void {
+  assert.doesNotMatch(body, /\n\s*at\s+\S+|\bat\s+\S+\s+\(|\bat\s+(?:file:\/\/|\/)|node:internal|node_modules|\.[cm]?[jt]s:\d+|\/(?:work|home|usr|tmp|var|app|src)\//, `${what} leaks a stack trace or a file path:\n${body.slice(0, 600)}`);
+}

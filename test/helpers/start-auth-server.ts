@@ -24,6 +24,8 @@ export interface StartOptions {
   logger?: Logger;
   /** Replaces the SQLite adapter (benchmarks only). */
   adapterOverride?: AuthServerOptions['adapter'];
+  /** Test-only fetch options for Client ID Metadata Documents (loopback, test CA). */
+  metadataFetch?: AuthServerOptions['metadataFetch'];
   /** Reuse an existing directory (data/ and keys/ inside it). */
   dir?: string;
 }
@@ -65,7 +67,8 @@ export async function startAuthServer(options: StartOptions = {}): Promise<TestA
   options.configure?.(config);
 
   const logger = options.logger ?? createLogger('auth-server', 'silent');
-  let auth = await createAuthServer(config.authServer, logger, { adapter: options.adapterOverride });
+  const serverOptions: AuthServerOptions = { adapter: options.adapterOverride, metadataFetch: options.metadataFetch };
+  let auth = await createAuthServer(config.authServer, logger, serverOptions);
   server.on('request', auth.app.callback());
 
   const handle: TestAuthServer = {
@@ -76,9 +79,11 @@ export async function startAuthServer(options: StartOptions = {}): Promise<TestA
     async restart() {
       await closeServer(server);
       await auth.close();
+      // Let clients see their pooled keep-alive sockets close before the port is reused.
+      await new Promise((resolve) => setTimeout(resolve, 100));
       server = createServer();
       await listen(server, port);
-      auth = await createAuthServer(config.authServer, logger, { adapter: options.adapterOverride });
+      auth = await createAuthServer(config.authServer, logger, serverOptions);
       handle.auth = auth;
       server.on('request', auth.app.callback());
     },

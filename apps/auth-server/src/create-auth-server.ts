@@ -16,6 +16,8 @@ import { applyConfiguredUsers, createBootstrapAdmin } from './accounts/apply-con
 import { PasswordHasher } from './accounts/password-hasher.ts';
 import { SignInThrottle } from './accounts/sign-in-throttle.ts';
 import { UserStore } from './accounts/user-store.ts';
+import { createMetadataFetch, metadataFetchScope, type MetadataFetchOptions } from './cimd/create-metadata-fetch.ts';
+import { createDocumentHostPolicy } from './cimd/document-host-policy.ts';
 import { createCsrf } from './http/csrf.ts';
 import { errorPages, providerErrorRenderer } from './http/error-pages.ts';
 import { prepareOAuthRequest } from './http/prepare-oauth-request.ts';
@@ -44,6 +46,8 @@ const STYLESHEET = readFileSync(join(VIEWS_DIR, 'static', 'gatehouse.css'));
 export interface AuthServerOptions {
   /** Replaces the SQLite adapter for the provider's models (benchmarks compare against memory). */
   adapter?: ProviderDeps['adapter'];
+  /** Test-only: let Client ID Metadata Documents come from 127.0.0.1 with a test CA. */
+  metadataFetch?: MetadataFetchOptions;
 }
 
 export async function createAuthServer(config: AuthServerConfig, logger: Logger, options: AuthServerOptions = {}): Promise<AuthServer> {
@@ -62,6 +66,11 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   const https = config.issuer.startsWith('https:');
   const render = createRenderer(config.issuer);
   const allowed = new Set(config.registration.allowedRedirectUris);
+  const documentHostPolicy = createDocumentHostPolicy(
+    config.clientIdMetadataDocuments,
+    undefined,
+    options.metadataFetch?.dangerouslyAllowLoopback,
+  );
   const provider = createProvider({
     config,
     db,
@@ -71,6 +80,8 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     redirectUriPolicy: { allowedRedirectUris: () => allowed, allowPrivateUseSchemes: config.registration.allowPrivateUseSchemes },
     renderError: providerErrorRenderer(render, logger),
     adapter: options.adapter,
+    documentHostPolicy,
+    metadataFetch: createMetadataFetch(options.metadataFetch),
   });
   provider.on('server_error', (_ctx, err) => logger.error({ err }, 'oidc-provider server error'));
   expireUnusedClients(provider, db, config.registration.unusedClientTtl);
@@ -94,13 +105,14 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   app.use(securityHeaders({ https }));
   app.use(errorPages(render, logger));
   app.use(router.routes());
-  app.use(interactionRoutes({ provider, users, hasher, throttle, csrf, render, resourceScopes: MCP_SCOPES }).routes());
+  app.use(interactionRoutes({ provider, users, hasher, throttle, csrf, render, documentHostPolicy, resourceScopes: MCP_SCOPES }).routes());
   app.use(registrationCors);
   app.use(prepareOAuthRequest({
     resource: config.resource,
     defaultScopes: config.defaultScopes,
     registrationBodyLimit: config.registration.maxBodyBytes,
   }));
+  app.use(metadataFetchScope);
   app.use(mount(provider));
 
   return {

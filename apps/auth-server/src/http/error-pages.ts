@@ -54,7 +54,8 @@ export function errorPages(render: Render, logger: Logger) {
       const code = exposed ? (err.error ?? (status === 413 ? 'invalid_request' : status === 404 ? 'not_found' : 'invalid_request')) : 'server_error';
       const description = exposed ? (err.error_description ?? err.message) : undefined;
       if (!exposed) logger.error({ err, path: ctx.path }, 'request failed');
-      if (ctx.path.startsWith('/oauth/') || ctx.path.startsWith('/api/') || !ctx.accepts('html')) {
+      // Case-insensitive, as oidc-provider routes /OAUTH/TOKEN to its token endpoint.
+      if (/^\/(?:oauth|api)\//i.test(ctx.path) || !ctx.accepts('html')) {
         ctx.status = status;
         ctx.body = { error: code, ...(description ? { error_description: description } : {}) };
         return;

@@ -23,6 +23,16 @@ export interface PrepareOptions {
 
 const DEFAULT_BODY_LIMIT = 16 * 1024;
 
+/**
+ * The route oidc-provider will dispatch `path` to: its router ignores ASCII case and one trailing
+ * slash (`/OAUTH/TOKEN/` is the token endpoint), so this middleware must match the same way or
+ * those spellings would skip it.
+ */
+function routeOf(path: string): string {
+  const lower = path.toLowerCase();
+  return lower.length > 1 && lower.endsWith('/') ? lower.slice(0, -1) : lower;
+}
+
 function normaliseParams(params: URLSearchParams, options: PrepareOptions, isAuthorization: boolean): boolean {
   let changed = false;
   const resources = params.getAll('resource');
@@ -45,16 +55,17 @@ function setParsedBody(ctx: Context, body: string): void {
 
 export function prepareOAuthRequest(options: PrepareOptions) {
   return async function prepareOAuthRequestMiddleware(ctx: Context, next: Next): Promise<void> {
-    const isAuthorization = ctx.path === '/oauth/authorize';
+    const route = routeOf(ctx.path);
+    const isAuthorization = route === '/oauth/authorize';
     if (isAuthorization && ctx.method === 'GET') {
       const params = new URLSearchParams(ctx.querystring);
       if (normaliseParams(params, options, true)) ctx.querystring = params.toString();
-    } else if (ctx.method === 'POST' && ctx.path.startsWith('/oauth/')) {
-      const limit = ctx.path === '/oauth/register' ? options.registrationBodyLimit : DEFAULT_BODY_LIMIT;
+    } else if (ctx.method === 'POST' && route.startsWith('/oauth/')) {
+      const limit = route === '/oauth/register' ? options.registrationBodyLimit : DEFAULT_BODY_LIMIT;
       const body = await readBody(ctx, limit);
       if (ctx.is('application/x-www-form-urlencoded')) {
         const params = new URLSearchParams(body);
-        const isToken = ctx.path === '/oauth/token';
+        const isToken = route === '/oauth/token';
         if (isToken && params.getAll('resource').some((r) => r !== options.resource && r !== `${options.resource}/`)) {
           ctx.status = 400;
           ctx.set('Cache-Control', 'no-store');

@@ -17,8 +17,10 @@ import type Provider from 'oidc-provider';
 import type { PasswordHasher } from '../accounts/password-hasher.ts';
 import type { SignInThrottle } from '../accounts/sign-in-throttle.ts';
 import type { User, UserStore } from '../accounts/user-store.ts';
+import type { DocumentHostPolicy } from '../cimd/document-host-policy.ts';
 import type { Csrf } from '../http/csrf.ts';
 import { readForm } from '../http/read-body.ts';
+import { isMetadataDocumentClientId } from '../registration/client-metadata-policy.ts';
 import { isLoopbackHttpUri } from '../registration/redirect-uri-policy.ts';
 import type { Render } from '../views/create-renderer.ts';
 import { describeScope } from './scope-descriptions.ts';
@@ -32,6 +34,7 @@ export interface InteractionDeps {
   throttle: SignInThrottle;
   csrf: Csrf;
   render: Render;
+  documentHostPolicy: DocumentHostPolicy;
   /** Resource scopes (mcp:*) this server knows. */
   resourceScopes: readonly string[];
 }
@@ -97,6 +100,11 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (isLoopbackHttpUri(redirectUri)) {
       warnings.push('This app returns to an address on your own computer. Continue only if you started connecting an app on this computer just now.');
     }
+    const clientId = String(interaction.params.client_id);
+    const documentHost = isMetadataDocumentClientId(clientId) ? new URL(clientId).host : undefined;
+    if (documentHost && deps.documentHostPolicy.needsWarning(clientId)) {
+      warnings.push(`This app describes itself with a document on ${documentHost}, which this server does not know. Continue only if you trust ${documentHost}.`);
+    }
     const issuedAt = client?.metadata().client_id_issued_at as number | undefined;
     if (issuedAt && Date.now() / 1000 - issuedAt < RECENT_REGISTRATION_SECONDS) {
       warnings.push('This app registered itself with this server moments ago, and anyone can register an app. Continue only if you are connecting it yourself right now.');
@@ -109,6 +117,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       clientName: name,
       username: user.username,
       redirectHost: URL.parse(redirectUri)?.host || redirectUri,
+      documentHost,
       warnings,
       scopes: resourceRequested.filter((s) => user.scopes.includes(s)).map((scope) => ({ name: scope, description: describeScope(scope) })),
       identityScopes: requested.filter((s) => !deps.resourceScopes.includes(s)).map((scope) => ({ name: scope, description: describeScope(scope) })),

@@ -18,6 +18,7 @@ import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'o
 import { ALL_SCOPES, MCP_SCOPES, type AuthServerConfig } from '../../../shared/config.ts';
 import type { Db } from '../../../shared/database.ts';
 import type { UserStore } from '../accounts/user-store.ts';
+import type { DocumentHostPolicy } from '../cimd/document-host-policy.ts';
 import { CLIENT_KIND, createClientMetadataValidator } from '../registration/client-metadata-policy.ts';
 import type { RedirectUriPolicy } from '../registration/redirect-uri-policy.ts';
 import { createSqliteAdapter } from './sqlite-adapter.ts';
@@ -30,6 +31,9 @@ export interface ProviderDeps {
   cookieKeys: string[];
   redirectUriPolicy: RedirectUriPolicy;
   renderError: NonNullable<Configuration['renderError']>;
+  documentHostPolicy: DocumentHostPolicy;
+  /** The fetch used for Client ID Metadata Documents (SSRF-guarded). */
+  metadataFetch: NonNullable<Configuration['fetch']>;
   /** Storage for the provider's models; default: the SQLite adapter on `db`. */
   adapter?: Configuration['adapter'];
 }
@@ -89,6 +93,15 @@ export function createProvider(deps: ProviderDeps): Provider {
         enabled: config.registration.enabled,
         initialAccessToken: false,
         issueRegistrationAccessToken: false,
+      },
+      // Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document-02), which
+      // the MCP authorization spec prefers to DCR. The provider validates the URL and document;
+      // our policy picks hosts and our fetch guards addresses.
+      clientIdMetadataDocument: {
+        enabled: config.clientIdMetadataDocuments.enabled,
+        ack: 'draft-02',
+        allowFetch: async (_ctx, clientId) => deps.documentHostPolicy.allowFetch(clientId),
+        cacheDuration: { min: config.clientIdMetadataDocuments.cacheMin, max: config.clientIdMetadataDocuments.cacheMax },
       },
       revocation: { enabled: true },
       introspection: { enabled: true },
@@ -155,6 +168,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },
     renderError: deps.renderError,
+    fetch: deps.metadataFetch,
   };
 
   const provider = new Provider(config.issuer, configuration);

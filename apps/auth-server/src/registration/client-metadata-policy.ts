@@ -2,6 +2,11 @@
  * Registration policy for Dynamic Client Registration (RFC 7591), applied through oidc-provider's
  * synchronous `extraClientMetadata.validator`, which runs before the provider's own validation.
  *
+ * For Client ID Metadata Document clients (client_id is an https URL), each time the document is
+ * turned into a client: only public-client auth (`none`, the default when absent), redirect URIs
+ * checked for safety but not against the DCR allow-list (trust comes from the document's host),
+ * and the same `scope` and `native` handling as below.
+ *
  * On the registration endpoint only (stored clients are loaded unchanged):
  * - `scope` is dropped: a client's DCR `scope` is what it asked for first, not a ceiling, and
  *   unknown values (Claude has sent `claudeai`) must not fail the registration. What a token
@@ -24,26 +29,48 @@ function invalidRedirectUri(description: string): Error {
   return error;
 }
 
+function invalidMetadata(description: string): Error {
+  return new errors.InvalidClientMetadata(description);
+}
+
+export function isMetadataDocumentClientId(clientId: unknown): clientId is string {
+  return typeof clientId === 'string' && clientId.startsWith('https://');
+}
+
+function applyRedirectUriPolicy(metadata: Metadata, policy: RedirectUriPolicy): void {
+  const redirectUris = metadata.redirect_uris;
+  if (!Array.isArray(redirectUris) || redirectUris.length === 0) {
+    throw invalidRedirectUri('redirect_uris must contain at least one URI');
+  }
+  if (redirectUris.length > 20) throw invalidRedirectUri('at most 20 redirect_uris may be registered');
+  let native = false;
+  for (const uri of redirectUris) {
+    const verdict = checkRedirectUri(uri as string, policy);
+    if (!verdict.ok) throw invalidRedirectUri(verdict.reason);
+    native ||= verdict.native;
+  }
+  if (native) metadata.application_type = 'native';
+}
+
 export function createClientMetadataValidator(policy: RedirectUriPolicy) {
+  const documentPolicy: RedirectUriPolicy = { ...policy, anyHttps: true };
   return function validateClientMetadata(ctx: unknown, key: string, _value: unknown, metadata: Metadata): void {
     if (key !== CLIENT_KIND) return;
+    if (isMetadataDocumentClientId(metadata.client_id)) {
+      metadata[CLIENT_KIND] = 'cimd';
+      delete metadata.scope;
+      metadata.token_endpoint_auth_method ??= 'none';
+      if (metadata.token_endpoint_auth_method !== 'none') {
+        throw invalidMetadata('client ID metadata documents must use token_endpoint_auth_method "none"');
+      }
+      applyRedirectUriPolicy(metadata, documentPolicy);
+      return;
+    }
     const route = (ctx as { oidc?: { route?: string } } | undefined)?.oidc?.route;
     if (route !== 'registration') return;
 
     metadata[CLIENT_KIND] = 'dcr';
     delete metadata.scope;
-
-    const redirectUris = metadata.redirect_uris;
-    if (!Array.isArray(redirectUris) || redirectUris.length === 0) {
-      throw invalidRedirectUri('redirect_uris must contain at least one URI');
-    }
-    if (redirectUris.length > 20) throw invalidRedirectUri('at most 20 redirect_uris may be registered');
-    let native = false;
-    for (const uri of redirectUris) {
-      const verdict = checkRedirectUri(uri as string, policy);
-      if (!verdict.ok) throw invalidRedirectUri(verdict.reason);
-      native ||= verdict.native;
-    }
-    if (native) metadata.application_type = 'native';
+    applyRedirectUriPolicy(metadata, policy);
   };
 }

@@ -14,6 +14,8 @@ export interface RedirectUriPolicy {
   /** Exact https redirect URIs that may be registered. Read per registration, so changes apply at once. */
   allowedRedirectUris(): ReadonlySet<string>;
   allowPrivateUseSchemes: boolean;
+  /** Any https URI is acceptable (Client ID Metadata Documents: trust comes from the document's host). */
+  anyHttps?: boolean;
 }
 
 export type RedirectUriVerdict = { ok: true; native: boolean } | { ok: false; reason: string };
@@ -41,7 +43,7 @@ export function checkRedirectUri(uri: string, policy: RedirectUriPolicy): Redire
     return { ok: false, reason: 'plain http redirect_uris are only allowed on loopback hosts (127.0.0.1, [::1], localhost)' };
   }
   if (url.protocol === 'https:') {
-    if (policy.allowedRedirectUris().has(uri)) return { ok: true, native: false };
+    if (policy.anyHttps || policy.allowedRedirectUris().has(uri)) return { ok: true, native: false };
     return { ok: false, reason: `${uri} is not an allowed redirect URI on this server; ask its administrator to allow it` };
   }
   if (policy.allowPrivateUseSchemes) return { ok: true, native: true };
