@@ -139,5 +139,5 @@ export async function startAuthorization(issuer: string, request: AuthorizeReque
 
 /** Fails when a response body shows a stack frame or a server file path. */
 export function assertNoStackTrace(body: string, what: string): void {
-  assert.doesNotMatch(body, /\n\s*at\s+\S+|\bat\s+\S+\s+\(|\bat\s+(?:file:\/\/|\/)|node:internal|node_modules|\.[cm]?[jt]s:\d+|\/(?:work|home|usr|tmp|var|app|src)\//, `${what} leaks a stack trace or a file path:\n${body.slice(0, 600)}`);
+  assert.doesNotMatch(body, /\n\s*at\s+\S+|\bat\s+(?:async\s+)?\S+\s+\(|\bat\s+(?:file:\/\/|\/)|node:internal|node_modules|\.[cm]?[jt]s:\d+|\/(?:work|home|usr|tmp|var|app|src)\//, `${what} leaks a stack trace or a file path:\n${body.slice(0, 600)}`);
 }
