@@ -89,6 +89,37 @@ const userEntry = z.strictObject({
   error: 'expected exactly one of password_hash or password_env',
 });
 
+const LOOPBACK_HOSTNAMES = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** An upstream OpenID provider for federated sign-in. */
+const upstreamEntry = z.strictObject({
+  id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, { error: 'expected a short lowercase id like google' }).optional(),
+  display_name: z.string().min(1).max(60).optional(),
+  upstream_issuer: z.string().transform((value, ctx) => {
+    const url = URL.parse(value);
+    if (!url || !['http:', 'https:'].includes(url.protocol) || url.search || url.hash) {
+      ctx.addIssue({ code: 'custom', message: `expected the upstream's issuer URL, got ${JSON.stringify(value)}` });
+      return z.NEVER;
+    }
+    if (url.protocol === 'http:' && !LOOPBACK_HOSTNAMES.has(url.hostname)) {
+      ctx.addIssue({ code: 'custom', message: 'expected an https issuer (plain http only on loopback, for local testing)' });
+      return z.NEVER;
+    }
+    return value;
+  }),
+  client_id: z.string().min(1),
+  // The secret comes from the environment only, never from the file.
+  client_secret_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, { error: 'expected the name of an environment variable' }).optional(),
+  scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/)).default(['openid', 'email', 'profile']),
+  allowed_domains: z.array(z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, { error: 'expected domains like example.com' })).default([]),
+  allowed_emails: z.array(z.email({ error: 'expected email addresses' })).default([]),
+  new_users: z.enum(['allow', 'pending']).default('allow'),
+  default_scopes: scopeList.default(['mcp:read']),
+  admin_users: z.array(z.string().min(1)).default([]),
+  admin_scopes: scopeList.default(['mcp:read', 'mcp:write', 'mcp:admin']),
+  timeout: duration('a duration').default(10),
+});
+
 const schema = z.strictObject({
   data_dir: z.string().min(1).default('./data'),
   log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -145,7 +176,8 @@ const schema = z.strictObject({
       window: duration('a duration').default(15 * 60),
       lock_duration: duration('a duration').default(15 * 60),
     }).prefault({}),
-    federated: z.unknown().optional(),
+    // One upstream (the form of DESIGN.md) or a list of them.
+    federated: z.union([upstreamEntry, z.array(upstreamEntry).min(1)]).optional(),
     dangerously_allow_http_issuer: booleanish.default(false),
   }).prefault({}),
   resource_server: z.strictObject({
@@ -172,6 +204,24 @@ export interface BuiltinUser {
   password?: string;
   scopes: string[];
   disabled: boolean;
+}
+
+export interface UpstreamConfig {
+  id: string;
+  displayName: string;
+  issuer: string;
+  clientId: string;
+  clientSecret?: string;
+  scopes: string[];
+  allowedDomains: string[];
+  allowedEmails: string[];
+  newUsers: 'allow' | 'pending';
+  defaultScopes: string[];
+  /** Emails or upstream subjects that get adminScopes. */
+  adminUsers: string[];
+  adminScopes: string[];
+  /** Seconds for each request to the upstream. */
+  timeout: number;
 }
 
 export interface AuthServerConfig {
@@ -219,7 +269,7 @@ export interface AuthServerConfig {
     lockDuration: number;
   };
   trustProxy: boolean;
-  federated?: unknown;
+  upstreams: UpstreamConfig[];
   dangerouslyAllowHttpIssuer: boolean;
 }
 
@@ -369,6 +419,37 @@ function toConfig(raw: RawConfig, env: NodeJS.ProcessEnv, cwd: string): Gatehous
     return { username: user.username, password, scopes: user.scopes, disabled: user.disabled };
   });
 
+  const entries = a.federated === undefined ? [] : Array.isArray(a.federated) ? a.federated : [a.federated];
+  const upstreams: UpstreamConfig[] = entries.map((entry, i) => {
+    const field = Array.isArray(a.federated) ? `auth_server.federated.${i}` : 'auth_server.federated';
+    const clientSecret = entry.client_secret_env ? env[entry.client_secret_env] : undefined;
+    if (entry.client_secret_env && !clientSecret) {
+      throw new ConfigError(`Invalid configuration: ${field}.client_secret_env: the environment variable ${entry.client_secret_env} is not set`);
+    }
+    const host = new URL(entry.upstream_issuer).host;
+    return {
+      id: entry.id ?? (entries.length === 1 ? 'upstream' : host.replace(/[^a-z0-9]+/gi, '-').toLowerCase().slice(0, 32)),
+      displayName: entry.display_name ?? host,
+      issuer: entry.upstream_issuer,
+      clientId: entry.client_id,
+      clientSecret,
+      scopes: entry.scopes.includes('openid') ? entry.scopes : ['openid', ...entry.scopes],
+      allowedDomains: entry.allowed_domains.map((d) => d.toLowerCase()),
+      allowedEmails: entry.allowed_emails.map((e) => e.toLowerCase()),
+      newUsers: entry.new_users,
+      defaultScopes: entry.default_scopes,
+      adminUsers: entry.admin_users.map((u) => u.toLowerCase()),
+      adminScopes: entry.admin_scopes,
+      timeout: entry.timeout,
+    };
+  });
+  if (new Set(upstreams.map((u) => u.id)).size !== upstreams.length) {
+    throw new ConfigError('Invalid configuration: auth_server.federated: upstream ids must be unique (set `id` on each)');
+  }
+  if (a.mode !== 'builtin' && upstreams.length === 0) {
+    throw new ConfigError(`Invalid configuration: auth_server.mode: "${a.mode}" needs at least one upstream under auth_server.federated`);
+  }
+
   const issuer = r.issuer ?? a.issuer;
   return {
     logLevel: raw.log_level,
@@ -410,7 +491,7 @@ function toConfig(raw: RawConfig, env: NodeJS.ProcessEnv, cwd: string): Gatehous
         lockDuration: a.sign_in_throttle.lock_duration,
       },
       trustProxy: raw.trust_proxy,
-      federated: a.federated,
+      upstreams,
       dangerouslyAllowHttpIssuer: a.dangerously_allow_http_issuer,
     },
     resourceServer: {

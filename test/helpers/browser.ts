@@ -18,36 +18,53 @@ export interface PageResult {
 }
 
 export class Browser {
-  #cookies = new Map<string, Cookie>();
+  /** Cookies per origin, keyed by name and path (as a browser scopes them). */
+  #jars = new Map<string, Map<string, Cookie>>();
+  readonly #follow: Set<string>;
 
-  constructor(readonly origin: string) {}
+  /** `origin`: the auth-server; `alsoFollow`: other origins navigation may pass through (an upstream IdP). */
+  constructor(readonly origin: string, alsoFollow: string[] = []) {
+    this.#follow = new Set([origin, ...alsoFollow.map((o) => new URL(o).origin)]);
+  }
+
+  #jar(origin: string): Map<string, Cookie> {
+    let jar = this.#jars.get(origin);
+    if (!jar) {
+      jar = new Map();
+      this.#jars.set(origin, jar);
+    }
+    return jar;
+  }
 
   cookieHeader(url: URL): string {
-    return [...this.#cookies.values()]
-      .filter((c) => url.pathname.startsWith(c.path))
+    return [...this.#jar(url.origin).values()]
+      .filter((c) => url.pathname === c.path || url.pathname.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`) || c.path === '/')
+      .sort((a, b) => b.path.length - a.path.length)
       .map((c) => `${c.name}=${c.value}`)
       .join('; ');
   }
 
   hasCookie(name: string): boolean {
-    return this.#cookies.has(name);
+    return [...this.#jar(this.origin).values()].some((c) => c.name === name);
   }
 
   clearCookies(): void {
-    this.#cookies.clear();
+    this.#jars.clear();
   }
 
-  #store(headers: Headers): void {
+  #store(origin: string, headers: Headers): void {
+    const jar = this.#jar(origin);
     for (const line of headers.getSetCookie()) {
       const [pair, ...attributes] = line.split(';');
       const eq = pair!.indexOf('=');
       const name = pair!.slice(0, eq).trim();
       const value = pair!.slice(eq + 1).trim();
       const pathAttr = attributes.map((a) => a.trim()).find((a) => a.toLowerCase().startsWith('path='));
+      const path = pathAttr ? pathAttr.slice(5) : '/';
       const expired = attributes.some((a) => /^max-age=0$/i.test(a.trim()) || /^expires=thu, 01 jan 1970/i.test(a.trim()));
-      const key = `${name}`;
-      if (expired || value === '') this.#cookies.delete(key);
-      else this.#cookies.set(key, { name, value, path: pathAttr ? pathAttr.slice(5) : '/' });
+      const key = `${name};${path}`;
+      if (expired || value === '') jar.delete(key);
+      else jar.set(key, { name, value, path });
     }
   }
 
@@ -56,22 +73,22 @@ export class Browser {
     const target = new URL(url, this.origin);
     const headers = new Headers(init.headers);
     const cookie = this.cookieHeader(target);
-    if (cookie && target.origin === this.origin) headers.set('cookie', cookie);
+    if (cookie) headers.set('cookie', cookie);
     const response = await fetch(target, { ...init, headers, redirect: 'manual' });
-    if (target.origin === this.origin) this.#store(response.headers);
+    this.#store(target.origin, response.headers);
     return response;
   }
 
   /**
-   * Follows redirects inside the server. Returns the page it lands on, or `{ status: 3xx, url }`
-   * when a redirect leaves the server (the client's callback URL is in `url`).
+   * Follows redirects through the server (and the origins it was told to follow). Returns the
+   * page it lands on, or `{ status: 3xx, url }` when a redirect leaves them (the client's callback).
    */
   async navigate(url: string | URL, init: RequestInit = {}): Promise<PageResult> {
     let response = await this.request(url, init);
     let current = new URL(url, this.origin);
-    for (let hops = 0; hops < 10 && response.status >= 300 && response.status < 400; hops += 1) {
+    for (let hops = 0; hops < 15 && response.status >= 300 && response.status < 400; hops += 1) {
       const next = new URL(response.headers.get('location')!, current);
-      if (next.origin !== this.origin) {
+      if (!this.#follow.has(next.origin)) {
         return { status: response.status, url: next.href, html: '', headers: response.headers };
       }
       current = next;

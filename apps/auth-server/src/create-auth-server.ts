@@ -18,6 +18,9 @@ import { SignInThrottle } from './accounts/sign-in-throttle.ts';
 import { UserStore } from './accounts/user-store.ts';
 import { createMetadataFetch, metadataFetchScope, type MetadataFetchOptions } from './cimd/create-metadata-fetch.ts';
 import { createDocumentHostPolicy } from './cimd/document-host-policy.ts';
+import { FederatedAccounts } from './federation/federated-accounts.ts';
+import { federatedSignInRoutes } from './federation/federated-sign-in-routes.ts';
+import { UpstreamClients } from './federation/upstream-clients.ts';
 import { createCsrf } from './http/csrf.ts';
 import { errorPages, providerErrorRenderer } from './http/error-pages.ts';
 import { prepareOAuthRequest } from './http/prepare-oauth-request.ts';
@@ -86,7 +89,12 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   provider.on('server_error', (_ctx, err) => logger.error({ err }, 'oidc-provider server error'));
   expireUnusedClients(provider, db, config.registration.unusedClientTtl);
   const throttle = new SignInThrottle(db, config.signInThrottle);
-  const stopSweeper = startSweeper([() => sweepExpired(db), () => throttle.prune()], 60_000, (err) => logger.error({ err }, 'sweeper failed'));
+  const sweepFederatedLogins = db.prepare('DELETE FROM federated_logins WHERE expires_at <= unixepoch()');
+  const stopSweeper = startSweeper(
+    [() => sweepExpired(db), () => throttle.prune(), () => sweepFederatedLogins.run()],
+    60_000,
+    (err) => logger.error({ err }, 'sweeper failed'),
+  );
 
   // Behind a TLS-terminating proxy, client IPs and the external scheme come from X-Forwarded-*.
   provider.proxy = config.trustProxy;
@@ -105,7 +113,17 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   app.use(securityHeaders({ https }));
   app.use(errorPages(render, logger));
   app.use(router.routes());
-  app.use(interactionRoutes({ provider, users, hasher, throttle, csrf, render, documentHostPolicy, resourceScopes: MCP_SCOPES }).routes());
+  const upstreams = new UpstreamClients(config.upstreams);
+  app.use(interactionRoutes({
+    provider, users, hasher, throttle, csrf, render, documentHostPolicy,
+    resourceScopes: MCP_SCOPES,
+    mode: config.mode,
+    upstreams: upstreams.list().map(({ id, displayName }) => ({ id, displayName })),
+  }).routes());
+  if (upstreams.list().length > 0) {
+    const accounts = new FederatedAccounts(db, users);
+    app.use(federatedSignInRoutes({ provider, db, issuer: config.issuer, upstreams, accounts, csrf, logger }).routes());
+  }
   app.use(registrationCors);
   app.use(prepareOAuthRequest({
     resource: config.resource,

@@ -11,6 +11,9 @@ export interface User {
   passwordHash: string | null;
   scopes: string[];
   disabled: boolean;
+  /** Waiting for an administrator's approval; cannot get tokens until approved. */
+  pending: boolean;
+  email: string | null;
   source: 'builtin' | 'config' | 'federated';
   createdAt: number;
   updatedAt: number;
@@ -22,6 +25,8 @@ interface UserRow {
   password_hash: string | null;
   scopes: string;
   disabled: number;
+  pending: number;
+  email: string | null;
   source: User['source'];
   created_at: number;
   updated_at: number;
@@ -35,6 +40,8 @@ function toUser(row: UserRow | undefined): User | undefined {
     passwordHash: row.password_hash,
     scopes: row.scopes.split(' ').filter(Boolean),
     disabled: row.disabled === 1,
+    pending: row.pending === 1,
+    email: row.email,
     source: row.source,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -52,16 +59,21 @@ export class UserStore {
   constructor(db: Db) {
     this.#byId = db.prepare('SELECT * FROM users WHERE id = ?');
     this.#byUsername = db.prepare('SELECT * FROM users WHERE username = ?');
-    this.#insert = db.prepare(`INSERT INTO users (id, username, password_hash, scopes, disabled, source, created_at, updated_at)
-      VALUES (@id, @username, @passwordHash, @scopes, @disabled, @source, @now, @now)`);
+    this.#insert = db.prepare(`INSERT INTO users (id, username, password_hash, scopes, disabled, pending, email, source, created_at, updated_at)
+      VALUES (@id, @username, @passwordHash, @scopes, @disabled, @pending, @email, @source, @now, @now)`);
     this.#update = db.prepare(`UPDATE users SET password_hash = @passwordHash, scopes = @scopes, disabled = @disabled,
-      updated_at = @now WHERE id = @id`);
+      pending = @pending, email = @email, updated_at = @now WHERE id = @id`);
     this.#count = db.prepare('SELECT count(*) FROM users').pluck();
     this.#list = db.prepare('SELECT * FROM users ORDER BY username');
   }
 
   findById(id: string): User | undefined {
     return toUser(this.#byId.get(id) as UserRow | undefined);
+  }
+
+  /** Whether the user may sign in and hold tokens (not disabled, not awaiting approval). */
+  static isActive(user: User | undefined): user is User {
+    return !!user && !user.disabled && !user.pending;
   }
 
   findByUsername(username: string): User | undefined {
@@ -76,7 +88,7 @@ export class UserStore {
     return (this.#list.all() as UserRow[]).map((row) => toUser(row)!);
   }
 
-  create(input: { username: string; passwordHash: string | null; scopes: string[]; disabled?: boolean; source?: User['source'] }): User {
+  create(input: { username: string; passwordHash: string | null; scopes: string[]; disabled?: boolean; pending?: boolean; email?: string | null; source?: User['source'] }): User {
     const id = randomUUID();
     this.#insert.run({
       id,
@@ -84,13 +96,15 @@ export class UserStore {
       passwordHash: input.passwordHash,
       scopes: input.scopes.join(' '),
       disabled: input.disabled ? 1 : 0,
+      pending: input.pending ? 1 : 0,
+      email: input.email ?? null,
       source: input.source ?? 'builtin',
       now: Date.now(),
     });
     return this.findById(id)!;
   }
 
-  update(id: string, changes: Partial<Pick<User, 'passwordHash' | 'scopes' | 'disabled'>>): User {
+  update(id: string, changes: Partial<Pick<User, 'passwordHash' | 'scopes' | 'disabled' | 'pending' | 'email'>>): User {
     const user = this.findById(id);
     if (!user) throw new Error(`no user ${id}`);
     const next = { ...user, ...changes };
@@ -99,6 +113,8 @@ export class UserStore {
       passwordHash: next.passwordHash,
       scopes: next.scopes.join(' '),
       disabled: next.disabled ? 1 : 0,
+      pending: next.pending ? 1 : 0,
+      email: next.email,
       now: Date.now(),
     });
     return this.findById(id)!;

@@ -50,7 +50,9 @@ export function errorPages(render: Render, logger: Logger) {
     } catch (caught) {
       const err = caught as HttpError;
       const status = err.status ?? err.statusCode ?? 500;
-      const exposed = status < 500 && err.expose !== false;
+      // 4xx are shown unless marked otherwise; a 5xx only when built to be shown (e.g. 502 with a
+      // message we wrote about an upstream), never an unexpected error's own message.
+      const exposed = err.expose === true || (status < 500 && err.expose !== false);
       const code = exposed ? (err.error ?? (status === 413 ? 'invalid_request' : status === 404 ? 'not_found' : 'invalid_request')) : 'server_error';
       const description = exposed ? (err.error_description ?? err.message) : undefined;
       if (!exposed) logger.error({ err, path: ctx.path }, 'request failed');

@@ -16,16 +16,17 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { PasswordHasher } from '../accounts/password-hasher.ts';
 import type { SignInThrottle } from '../accounts/sign-in-throttle.ts';
-import type { User, UserStore } from '../accounts/user-store.ts';
+import { UserStore, type User } from '../accounts/user-store.ts';
 import type { DocumentHostPolicy } from '../cimd/document-host-policy.ts';
 import type { Csrf } from '../http/csrf.ts';
+import { PageError } from '../http/page-error.ts';
 import { readForm } from '../http/read-body.ts';
 import { isMetadataDocumentClientId } from '../registration/client-metadata-policy.ts';
 import { isLoopbackHttpUri } from '../registration/redirect-uri-policy.ts';
 import type { Render } from '../views/create-renderer.ts';
 import { describeScope } from './scope-descriptions.ts';
 
-type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
+export type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
 
 export interface InteractionDeps {
   provider: Provider;
@@ -35,6 +36,9 @@ export interface InteractionDeps {
   csrf: Csrf;
   render: Render;
   documentHostPolicy: DocumentHostPolicy;
+  /** What the sign-in page offers: the password form, upstream buttons, or both. */
+  mode: 'builtin' | 'federated' | 'both';
+  upstreams: Array<{ id: string; displayName: string }>;
   /** Resource scopes (mcp:*) this server knows. */
   resourceScopes: readonly string[];
 }
@@ -43,26 +47,20 @@ const FORM_LIMIT = 4096;
 const RECENT_REGISTRATION_SECONDS = 10 * 60;
 const SIGN_IN_FAILED = 'Incorrect username or password.';
 
-class InteractionError extends Error {
-  readonly expose = true;
-  constructor(readonly status: number, readonly error: string, readonly error_description?: string) {
-    super(error);
-  }
-}
-
-async function loadInteraction(ctx: Context, provider: Provider, prompt?: 'login' | 'consent'): Promise<Interaction> {
+/** The interaction this browser's cookie points at; it must be `uid` (default: the route's). */
+export async function loadInteraction(ctx: Context, provider: Provider, prompt?: 'login' | 'consent', uid: string = ctx.params.uid!): Promise<Interaction> {
   let interaction: Interaction;
   try {
     interaction = await provider.interactionDetails(ctx.req, ctx.res);
   } catch {
-    throw new InteractionError(400, 'session_not_found');
+    throw new PageError(400, 'session_not_found');
   }
-  if (interaction.uid !== ctx.params.uid) throw new InteractionError(400, 'session_not_found');
-  if (prompt && interaction.prompt.name !== prompt) throw new InteractionError(400, 'invalid_request', 'This step does not apply to the current sign-in.');
+  if (interaction.uid !== uid) throw new PageError(400, 'session_not_found');
+  if (prompt && interaction.prompt.name !== prompt) throw new PageError(400, 'invalid_request', 'This step does not apply to the current sign-in.');
   return interaction;
 }
 
-async function finish(ctx: Context, provider: Provider, result: Record<string, unknown>, merge: boolean): Promise<void> {
+export async function finish(ctx: Context, provider: Provider, result: Record<string, unknown>, merge: boolean): Promise<void> {
   const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
   ctx.status = 303;
   ctx.redirect(returnTo);
@@ -88,6 +86,8 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       clientName: name,
       username: extra.username ?? '',
       error: extra.error,
+      builtin: deps.mode !== 'federated',
+      upstreams: deps.mode === 'builtin' ? [] : deps.upstreams,
     });
   }
 
@@ -129,7 +129,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const interaction = await loadInteraction(ctx, provider);
     if (interaction.prompt.name === 'login') return renderLogin(ctx, interaction);
     const user = users.findById(String(interaction.session?.accountId));
-    if (!user || user.disabled) return finish(ctx, provider, { error: 'access_denied', error_description: 'the account cannot be used' }, false);
+    if (!UserStore.isActive(user)) return finish(ctx, provider, { error: 'access_denied', error_description: 'the account cannot be used' }, false);
     return renderConsent(ctx, interaction, user);
   });
 
@@ -137,13 +137,14 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const interaction = await loadInteraction(ctx, provider, 'login');
     const form = await readForm(ctx, FORM_LIMIT);
     csrf.verify(ctx, purpose(interaction.uid), form.get('csrf')?.[0]);
+    if (deps.mode === 'federated') throw new PageError(400, 'invalid_request', 'Sign-in with a password is not offered on this server.');
     const username = (form.get('username')?.[0] ?? '').trim().slice(0, 64);
     const password = form.get('password')?.[0] ?? '';
     const user = username ? users.findByUsername(username) : undefined;
     const { locked, delayMs } = throttle.check(username, ctx.ip);
     // A locked attempt still pays for a (dummy) compare, so it looks and takes like any failure.
     const passwordOk = await hasher.verifyOrDummy(password, locked ? undefined : user?.passwordHash);
-    if (!user || !passwordOk || user.disabled || locked) {
+    if (!UserStore.isActive(user) || !passwordOk || locked) {
       if (!locked) throttle.recordFailure(username, ctx.ip);
       await setTimeout(delayMs);
       ctx.status = 400;
@@ -161,11 +162,11 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (decision === 'deny') {
       return finish(ctx, provider, { error: 'access_denied', error_description: 'the user denied the request' }, false);
     }
-    if (decision !== 'approve') throw new InteractionError(400, 'invalid_request', 'decision must be approve or deny');
+    if (decision !== 'approve') throw new PageError(400, 'invalid_request', 'decision must be approve or deny');
 
     const accountId = String(interaction.session?.accountId);
     const user = users.findById(accountId);
-    if (!user || user.disabled) {
+    if (!UserStore.isActive(user)) {
       return finish(ctx, provider, { error: 'access_denied', error_description: 'the account cannot be used' }, false);
     }
     // Without the page's checkboxes (an automated client posting decision=approve), every

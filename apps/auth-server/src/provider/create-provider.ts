@@ -17,7 +17,7 @@
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { ALL_SCOPES, MCP_SCOPES, type AuthServerConfig } from '../../../shared/config.ts';
 import type { Db } from '../../../shared/database.ts';
-import type { UserStore } from '../accounts/user-store.ts';
+import { UserStore } from '../accounts/user-store.ts';
 import type { DocumentHostPolicy } from '../cimd/document-host-policy.ts';
 import { CLIENT_KIND, createClientMetadataValidator } from '../registration/client-metadata-policy.ts';
 import type { RedirectUriPolicy } from '../registration/redirect-uri-policy.ts';
@@ -134,8 +134,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     async findAccount(_ctx, sub) {
       const user = users.findById(sub);
-      // A disabled or deleted user gets no code exchange, refresh or userinfo.
-      if (!user || user.disabled) return undefined;
+      // A disabled, pending or deleted user gets no code exchange, refresh or userinfo.
+      if (!UserStore.isActive(user)) return undefined;
       return {
         accountId: user.id,
         async claims() {

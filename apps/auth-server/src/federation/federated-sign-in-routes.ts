@@ -1,0 +1,153 @@
+/**
+ * Federated sign-in: "Sign in with <upstream>" on our sign-in page, and the callback at
+ * /oauth/callback. Gatehouse stays the authorization server MCP clients talk to; the upstream
+ * only tells us who the person is.
+ *
+ * - Start (POST, CSRF-checked): authorization code with PKCE S256, and a fresh `state` and
+ *   `nonce` stored server-side with the interaction they belong to (single use, 10 minutes).
+ * - Callback: the `state` must be one we issued and its interaction must be the one this
+ *   browser's interaction cookie points at (so a callback cannot be replayed into another
+ *   browser). openid-client then checks RFC 9207 `iss` when sent, redeems the code with the PKCE
+ *   verifier and validates the ID token (signature, `iss`, `aud`, `exp`, `nonce`).
+ * - Every failure ends on our error page with a plain message and no token.
+ */
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import * as oidc from 'openid-client';
+import type { UpstreamConfig } from '../../../shared/config.ts';
+import type { Db } from '../../../shared/database.ts';
+import type { Logger } from '../../../shared/logger.ts';
+import type { Csrf } from '../http/csrf.ts';
+import { PageError } from '../http/page-error.ts';
+import { readForm } from '../http/read-body.ts';
+import { finish, loadInteraction } from '../interactions/interaction-routes.ts';
+import { admit, type FederatedAccounts } from './federated-accounts.ts';
+import type { UpstreamClients } from './upstream-clients.ts';
+
+export interface FederatedSignInDeps {
+  provider: Provider;
+  db: Db;
+  issuer: string;
+  upstreams: UpstreamClients;
+  accounts: FederatedAccounts;
+  csrf: Csrf;
+  logger: Logger;
+}
+
+const LOGIN_TTL_SECONDS = 600;
+
+interface PendingLogin {
+  interaction_uid: string;
+  upstream_id: string;
+  code_verifier: string;
+  nonce: string;
+}
+
+const REFUSALS: Record<string, (upstream: UpstreamConfig) => string> = {
+  no_email: (u) => `${u.displayName} did not tell us your email address, which this server needs to let you in.`,
+  email_unverified: (u) => `Your email address is not verified at ${u.displayName}. Verify it there, then try again.`,
+  not_allowed: (u) => `Your ${u.displayName} account is not allowed to sign in here. Ask this server's administrator for access.`,
+};
+
+export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
+  const { provider, db, upstreams, accounts, csrf, logger } = deps;
+  const router = new Router();
+  const callbackUrl = `${deps.issuer}/oauth/callback`;
+  const insert = db.prepare(`INSERT INTO federated_logins (state, interaction_uid, upstream_id, code_verifier, nonce, expires_at)
+    VALUES (@state, @uid, @upstreamId, @verifier, @nonce, @expiresAt)`);
+  const take = db.prepare('DELETE FROM federated_logins WHERE state = ? AND expires_at > ? RETURNING interaction_uid, upstream_id, code_verifier, nonce');
+
+  async function configurationOf(upstream: UpstreamConfig): Promise<oidc.Configuration> {
+    try {
+      return await upstreams.configuration(upstream);
+    } catch (err) {
+      logger.warn({ err, upstream: upstream.id }, 'upstream discovery failed');
+      throw new PageError(502, 'upstream_unavailable', `We could not reach ${upstream.displayName} right now. Try again in a moment.`);
+    }
+  }
+
+  router.post('/interaction/:uid/federated/:upstream', async function startFederatedSignIn(ctx: Context) {
+    const interaction = await loadInteraction(ctx, provider, 'login');
+    const form = await readForm(ctx, 2048);
+    csrf.verify(ctx, `interaction:${interaction.uid}`, form.get('csrf')?.[0]);
+    const upstream = upstreams.get(String(ctx.params.upstream));
+    if (!upstream) throw new PageError(404, 'invalid_request', 'That sign-in option does not exist.');
+    const configuration = await configurationOf(upstream);
+
+    const verifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    const nonce = oidc.randomNonce();
+    insert.run({ state, uid: interaction.uid, upstreamId: upstream.id, verifier, nonce, expiresAt: Math.floor(Date.now() / 1000) + LOGIN_TTL_SECONDS });
+    const url = oidc.buildAuthorizationUrl(configuration, {
+      redirect_uri: callbackUrl,
+      scope: upstream.scopes.join(' '),
+      state,
+      nonce,
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+    });
+    ctx.status = 303;
+    ctx.redirect(url.href);
+  });
+
+  router.get('/oauth/callback', async function finishFederatedSignIn(ctx: Context) {
+    const state = typeof ctx.query.state === 'string' ? ctx.query.state : '';
+    const pending = state ? (take.get(state, Math.floor(Date.now() / 1000)) as PendingLogin | undefined) : undefined;
+    if (!pending) {
+      throw new PageError(400, 'invalid_request', 'This sign-in response does not belong to a sign-in started here (or it was already used). Go back to the app and start again.');
+    }
+    const interaction = await loadInteraction(ctx, provider, 'login', pending.interaction_uid);
+    const upstream = upstreams.get(pending.upstream_id);
+    if (!upstream) throw new PageError(400, 'invalid_request', 'That sign-in option is no longer offered.');
+
+    if (typeof ctx.query.error === 'string') {
+      const denied = ctx.query.error === 'access_denied';
+      throw new PageError(400, denied ? 'access_denied' : 'upstream_error', denied
+        ? `You did not allow the sign-in at ${upstream.displayName}, so you are not signed in.`
+        : `${upstream.displayName} could not sign you in (${ctx.query.error}).`);
+    }
+
+    const configuration = await configurationOf(upstream);
+    const currentUrl = new URL(`${callbackUrl}?${ctx.querystring}`);
+    let claims: oidc.IDToken & Record<string, unknown>;
+    try {
+      const tokens = await oidc.authorizationCodeGrant(configuration, currentUrl, {
+        pkceCodeVerifier: pending.code_verifier,
+        expectedState: state,
+        expectedNonce: pending.nonce,
+        idTokenExpected: true,
+      });
+      claims = { ...tokens.claims()! } as oidc.IDToken & Record<string, unknown>;
+      // Conformant providers may put email only in UserInfo (OIDC Core §5.4); ask it then,
+      // with the ID token's subject as the expected one.
+      if (claims.email === undefined && upstream.scopes.includes('email') && configuration.serverMetadata().userinfo_endpoint) {
+        const info = await oidc.fetchUserInfo(configuration, tokens.access_token, claims.sub);
+        if (info.email !== undefined) claims.email = info.email;
+        if (info.email_verified !== undefined) claims.email_verified = info.email_verified;
+      }
+    } catch (err) {
+      logger.warn({ err: { name: (err as Error).name, message: (err as Error).message, code: (err as { code?: string }).code }, upstream: upstream.id }, 'upstream sign-in failed');
+      const unreachable = err instanceof TypeError || (err as { name?: string }).name === 'TimeoutError' || (err as { name?: string }).name === 'AbortError';
+      throw unreachable
+        ? new PageError(502, 'upstream_unavailable', `We could not reach ${upstream.displayName} right now. Try again in a moment.`)
+        : new PageError(400, 'upstream_error', `The answer from ${upstream.displayName} could not be verified, so you are not signed in. Go back to the app and try again.`);
+    }
+
+    const admission = admit(upstream, claims);
+    if (!admission.ok) throw new PageError(403, 'access_denied', REFUSALS[admission.reason]!(upstream));
+    const linked = accounts.link(upstream, claims, admission.email);
+    if (linked.kind === 'conflict') {
+      throw new PageError(409, 'account_conflict', `An account named ${linked.username} already exists here. An administrator must link your ${upstream.displayName} sign-in to it before you can use it.`);
+    }
+    const { user } = linked;
+    if (user.disabled) throw new PageError(403, 'access_denied', 'This account is disabled.');
+    if (user.pending) {
+      throw new PageError(403, 'approval_pending', 'Your account was created and is waiting for an administrator to approve it. You can sign in once it is approved.');
+    }
+    await finish(ctx, provider, { login: { accountId: user.id, amr: ['fed'] } }, false);
+  });
+
+  return router;
+}
+

@@ -1,0 +1,14 @@
+/**
+ * An error meant to be shown: its RFC-style code and plain-words description reach the page (or
+ * the JSON body) through the error middleware, whatever its status.
+ */
+export class PageError extends Error {
+  readonly expose = true;
+  constructor(
+    readonly status: number,
+    readonly error: string,
+    readonly error_description?: string,
+  ) {
+    super(error);
+  }
+}
