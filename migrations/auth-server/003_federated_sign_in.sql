@@ -16,9 +16,11 @@ CREATE TABLE federated_identities (
 CREATE INDEX federated_identities_user_id ON federated_identities (user_id);
 
 -- One row per sign-in sent to an upstream, consumed by the callback (state is single-use).
+-- browser_binding is the value of a cookie set in the browser that started the sign-in.
 CREATE TABLE federated_logins (
   state           TEXT PRIMARY KEY,
   interaction_uid TEXT NOT NULL,
+  browser_binding TEXT NOT NULL,
   upstream_id     TEXT NOT NULL,
   code_verifier   TEXT NOT NULL,
   nonce           TEXT NOT NULL,

@@ -83,12 +83,12 @@ export class Browser {
    * Follows redirects through the server (and the origins it was told to follow). Returns the
    * page it lands on, or `{ status: 3xx, url }` when a redirect leaves them (the client's callback).
    */
-  async navigate(url: string | URL, init: RequestInit = {}): Promise<PageResult> {
+  async navigate(url: string | URL, init: RequestInit = {}, stopAt?: (next: URL) => boolean): Promise<PageResult> {
     let response = await this.request(url, init);
     let current = new URL(url, this.origin);
     for (let hops = 0; hops < 15 && response.status >= 300 && response.status < 400; hops += 1) {
       const next = new URL(response.headers.get('location')!, current);
-      if (!this.#follow.has(next.origin)) {
+      if (!this.#follow.has(next.origin) || stopAt?.(next)) {
         return { status: response.status, url: next.href, html: '', headers: response.headers };
       }
       current = next;
@@ -98,14 +98,14 @@ export class Browser {
   }
 
   /** Submits a form: fields are sent urlencoded to `action` (relative to the current page). */
-  async submit(action: string, fields: Record<string, string | string[]>, from: string): Promise<PageResult> {
+  async submit(action: string, fields: Record<string, string | string[]>, from: string, stopAt?: (next: URL) => boolean): Promise<PageResult> {
     const body = new URLSearchParams();
     for (const [k, v] of Object.entries(fields)) for (const item of [v].flat()) body.append(k, item);
     return this.navigate(new URL(action, from), {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body,
-    });
+    }, stopAt);
   }
 }
 

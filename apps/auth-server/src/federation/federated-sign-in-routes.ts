@@ -5,12 +5,16 @@
  *
  * - Start (POST, CSRF-checked): authorization code with PKCE S256, and a fresh `state` and
  *   `nonce` stored server-side with the interaction they belong to (single use, 10 minutes).
- * - Callback: the `state` must be one we issued and its interaction must be the one this
- *   browser's interaction cookie points at (so a callback cannot be replayed into another
- *   browser). openid-client then checks RFC 9207 `iss` when sent, redeems the code with the PKCE
+ * - Callback: the `state` must be one we issued, to this browser: the start sets a random
+ *   binding cookie (SameSite=Lax, so it comes back on the upstream's redirect; path-scoped to the
+ *   callback) whose value is stored with the state. A callback URL replayed in another browser is
+ *   refused. openid-client then checks RFC 9207 `iss` when sent, redeems the code with the PKCE
  *   verifier and validates the ID token (signature, `iss`, `aud`, `exp`, `nonce`).
+ * - On success the interaction gets its login result and the browser resumes it; the provider
+ *   checks its own resume cookie there, so the sign-in still finishes only in this browser.
  * - Every failure ends on our error page with a plain message and no token.
  */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
@@ -21,7 +25,7 @@ import type { Logger } from '../../../shared/logger.ts';
 import type { Csrf } from '../http/csrf.ts';
 import { PageError } from '../http/page-error.ts';
 import { readForm } from '../http/read-body.ts';
-import { finish, loadInteraction } from '../interactions/interaction-routes.ts';
+import { loadInteraction } from '../interactions/interaction-routes.ts';
 import { admit, type FederatedAccounts } from './federated-accounts.ts';
 import type { UpstreamClients } from './upstream-clients.ts';
 
@@ -36,9 +40,11 @@ export interface FederatedSignInDeps {
 }
 
 const LOGIN_TTL_SECONDS = 600;
+const BINDING_COOKIE = 'gatehouse.federated';
 
 interface PendingLogin {
   interaction_uid: string;
+  browser_binding: string;
   upstream_id: string;
   code_verifier: string;
   nonce: string;
@@ -54,9 +60,28 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
   const { provider, db, upstreams, accounts, csrf, logger } = deps;
   const router = new Router();
   const callbackUrl = `${deps.issuer}/oauth/callback`;
-  const insert = db.prepare(`INSERT INTO federated_logins (state, interaction_uid, upstream_id, code_verifier, nonce, expires_at)
-    VALUES (@state, @uid, @upstreamId, @verifier, @nonce, @expiresAt)`);
-  const take = db.prepare('DELETE FROM federated_logins WHERE state = ? AND expires_at > ? RETURNING interaction_uid, upstream_id, code_verifier, nonce');
+  const insert = db.prepare(`INSERT INTO federated_logins (state, interaction_uid, browser_binding, upstream_id, code_verifier, nonce, expires_at)
+    VALUES (@state, @uid, @binding, @upstreamId, @verifier, @nonce, @expiresAt)`);
+  const take = db.prepare('DELETE FROM federated_logins WHERE state = ? AND expires_at > ? RETURNING interaction_uid, browser_binding, upstream_id, code_verifier, nonce');
+  const secure = deps.issuer.startsWith('https:');
+
+  /** This browser's binding value, created on first use. */
+  function browserBinding(ctx: Context): string {
+    let binding = ctx.cookies.get(BINDING_COOKIE);
+    if (!binding || !/^[A-Za-z0-9_-]{43}$/.test(binding)) {
+      binding = randomBytes(32).toString('base64url');
+      ctx.cookies.set(BINDING_COOKIE, binding, {
+        httpOnly: true, sameSite: 'lax', secure, path: '/oauth/callback', maxAge: LOGIN_TTL_SECONDS * 1000, signed: false, overwrite: true,
+      });
+    }
+    return binding;
+  }
+
+  function sameBrowser(ctx: Context, expected: string): boolean {
+    const actual = Buffer.from(ctx.cookies.get(BINDING_COOKIE) ?? '');
+    const wanted = Buffer.from(expected);
+    return actual.length === wanted.length && timingSafeEqual(actual, wanted);
+  }
 
   async function configurationOf(upstream: UpstreamConfig): Promise<oidc.Configuration> {
     try {
@@ -78,7 +103,7 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
     const nonce = oidc.randomNonce();
-    insert.run({ state, uid: interaction.uid, upstreamId: upstream.id, verifier, nonce, expiresAt: Math.floor(Date.now() / 1000) + LOGIN_TTL_SECONDS });
+    insert.run({ state, uid: interaction.uid, binding: browserBinding(ctx), upstreamId: upstream.id, verifier, nonce, expiresAt: Math.floor(Date.now() / 1000) + LOGIN_TTL_SECONDS });
     const url = oidc.buildAuthorizationUrl(configuration, {
       redirect_uri: callbackUrl,
       scope: upstream.scopes.join(' '),
@@ -97,7 +122,11 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
     if (!pending) {
       throw new PageError(400, 'invalid_request', 'This sign-in response does not belong to a sign-in started here (or it was already used). Go back to the app and start again.');
     }
-    const interaction = await loadInteraction(ctx, provider, 'login', pending.interaction_uid);
+    if (!sameBrowser(ctx, pending.browser_binding)) {
+      throw new PageError(400, 'session_not_found', 'This sign-in was started in another browser. Go back to the app and start again.');
+    }
+    const interaction = await provider.Interaction.find(pending.interaction_uid);
+    if (!interaction) throw new PageError(400, 'session_not_found');
     const upstream = upstreams.get(pending.upstream_id);
     if (!upstream) throw new PageError(400, 'invalid_request', 'That sign-in option is no longer offered.');
 
@@ -145,7 +174,10 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
     if (user.pending) {
       throw new PageError(403, 'approval_pending', 'Your account was created and is waiting for an administrator to approve it. You can sign in once it is approved.');
     }
-    await finish(ctx, provider, { login: { accountId: user.id, amr: ['fed'] } }, false);
+    interaction.result = { login: { accountId: user.id, amr: ['fed'] } };
+    await interaction.save(interaction.exp - Math.floor(Date.now() / 1000));
+    ctx.status = 303;
+    ctx.redirect(interaction.returnTo);
   });
 
   return router;

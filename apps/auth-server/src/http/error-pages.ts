@@ -9,6 +9,7 @@
 import type { Context, Next } from 'koa';
 import type { Logger } from '../../../shared/logger.ts';
 import type { Render } from '../views/create-renderer.ts';
+import { PageError } from './page-error.ts';
 
 const PLAIN_WORDS: Record<string, string> = {
   invalid_client: 'This app is not registered with this server (or its registration has expired). Go back to the app and connect again.',
@@ -31,15 +32,24 @@ interface HttpError extends Error {
   error_description?: string;
 }
 
-export function renderErrorPage(ctx: Context, render: Render, status: number, code: string, description?: string): void {
+/** `plain`: the description is already written for people (our own PageErrors), show it as is. */
+export function renderErrorPage(ctx: Context, render: Render, status: number, code: string, description?: string, plain = false): void {
   ctx.status = status;
   ctx.type = 'html';
   ctx.body = render('error.njk', {
     title: 'Error',
     heading: status >= 500 ? 'Something went wrong' : 'This request cannot continue',
-    message: plainWords(code, description),
+    message: plain && description ? description : plainWords(code, description),
     code,
   });
+}
+
+/**
+ * OAuth endpoints answer in JSON; /oauth/callback is a page the browser lands on. Matched
+ * case-insensitively, as oidc-provider routes /OAUTH/TOKEN to its token endpoint.
+ */
+function isApiPath(path: string): boolean {
+  return /^\/oauth\//i.test(path) && !/^\/oauth\/callback\/?$/i.test(path);
 }
 
 /** Koa middleware for Gatehouse's own routes. JSON for API paths, the error page otherwise. */
@@ -56,13 +66,12 @@ export function errorPages(render: Render, logger: Logger) {
       const code = exposed ? (err.error ?? (status === 413 ? 'invalid_request' : status === 404 ? 'not_found' : 'invalid_request')) : 'server_error';
       const description = exposed ? (err.error_description ?? err.message) : undefined;
       if (!exposed) logger.error({ err, path: ctx.path }, 'request failed');
-      // Case-insensitive, as oidc-provider routes /OAUTH/TOKEN to its token endpoint.
-      if (/^\/(?:oauth|api)\//i.test(ctx.path) || !ctx.accepts('html')) {
+      if (isApiPath(ctx.path) || !ctx.accepts('html')) {
         ctx.status = status;
         ctx.body = { error: code, ...(description ? { error_description: description } : {}) };
         return;
       }
-      renderErrorPage(ctx, render, status, code, description);
+      renderErrorPage(ctx, render, status, code, description, caught instanceof PageError);
     }
   };
 }

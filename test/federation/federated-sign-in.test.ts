@@ -1,0 +1,286 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { decodeJwt } from 'jose';
+import type { UpstreamConfig } from '../../apps/shared/config.ts';
+import { Browser, formAction, inputValue, type PageResult } from '../helpers/browser.ts';
+import { authorizeUrl, CLAUDE_CALLBACK, decide, redeem, registerClient, type RegisteredClient } from '../helpers/oauth-flow.ts';
+import { createPkce } from '../helpers/pkce.ts';
+import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { startUpstreamIdp, type UpstreamIdp } from '../helpers/start-upstream-idp.ts';
+
+const RESOURCE = 'http://localhost:4001/mcp';
+
+const USERS = {
+  'alice@example.com': { email: 'alice@example.com', email_verified: true },
+  'admin@example.com': { email: 'admin@example.com', email_verified: true },
+  'mallory@other.test': { email: 'mallory@other.test', email_verified: true },
+  'carol@other.test': { email: 'carol@other.test', email_verified: true },
+  'unverified@example.com': { email: 'unverified@example.com', email_verified: false },
+  'taken@example.com': { email: 'taken@example.com', email_verified: true },
+  'newbie@example.com': { email: 'newbie@example.com', email_verified: true },
+};
+
+function upstreamConfig(idp: UpstreamIdp, overrides: Partial<UpstreamConfig> = {}): UpstreamConfig {
+  return {
+    id: 'test-idp',
+    displayName: 'Test IdP',
+    issuer: idp.issuer,
+    clientId: idp.clientId,
+    clientSecret: idp.clientSecret,
+    scopes: ['openid', 'email', 'profile'],
+    allowedDomains: ['example.com'],
+    allowedEmails: ['carol@other.test'],
+    newUsers: 'allow',
+    defaultScopes: ['mcp:read'],
+    adminUsers: ['admin@example.com'],
+    adminScopes: ['mcp:read', 'mcp:write', 'mcp:admin'],
+    timeout: 5,
+    ...overrides,
+  };
+}
+
+/** Starts Gatehouse with one upstream and a client registered; the upstream is told our callback. */
+async function startPair(overrides: Partial<UpstreamConfig> = {}, mode: 'federated' | 'both' = 'both') {
+  const idp = await startUpstreamIdp(USERS);
+  const server = await startAuthServer({
+    configure(config) {
+      config.authServer.mode = mode;
+      config.authServer.upstreams = [upstreamConfig(idp, overrides)];
+    },
+  });
+  await idp.allowClient(`${server.issuer}/oauth/callback`);
+  const client = await registerClient(server.issuer);
+  return { idp, server, client };
+}
+
+interface Flow {
+  browser: Browser;
+  verifier: string;
+  page: PageResult;
+}
+
+/** Authorize → "Sign in with Test IdP" → the upstream's login page. */
+async function toUpstreamLogin(server: TestAuthServer, idp: UpstreamIdp, client: RegisteredClient, scope = 'mcp:read mcp:write'): Promise<Flow> {
+  const browser = new Browser(server.issuer, [idp.issuer]);
+  const { verifier, challenge } = createPkce();
+  const signInPage = await browser.navigate(authorizeUrl(server.issuer, { clientId: client.client_id, scope, resource: RESOURCE }, challenge));
+  assert.match(signInPage.html, /Sign in with Test IdP/);
+  const action = /action="(\/interaction\/[^"]+\/federated\/test-idp)"/.exec(signInPage.html)![1]!;
+  const page = await browser.submit(action, { csrf: inputValue(signInPage.html, 'csrf')! }, signInPage.url);
+  return { browser, verifier, page };
+}
+
+/** Signs in at the upstream's development login page and approves there; lands back at Gatehouse. */
+async function upstreamSignIn(flow: Flow, login: string): Promise<PageResult> {
+  assert.match(flow.page.url, /\/interaction\//, `expected the upstream login page, got ${flow.page.status} ${flow.page.url}\n${flow.page.html.slice(0, 300)}`);
+  let page = await flow.browser.submit(formAction(flow.page.html), { prompt: 'login', login, password: 'anything' }, flow.page.url);
+  if (/name="prompt" value="consent"/.test(page.html)) {
+    page = await flow.browser.submit(formAction(page.html), { prompt: 'consent' }, page.url);
+  }
+  return page;
+}
+
+async function tokenFor(server: TestAuthServer, client: RegisteredClient, flow: Flow, consentPage: PageResult) {
+  const landed = await decide(flow.browser, consentPage, 'approve');
+  assert.ok(landed.url.startsWith(CLAUDE_CALLBACK), landed.url);
+  const code = new URL(landed.url).searchParams.get('code')!;
+  const tokens = await redeem(server.issuer, client, { code, verifier: flow.verifier, redirectUri: CLAUDE_CALLBACK, callback: new URL(landed.url), browser: flow.browser });
+  assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+  return decodeJwt(tokens.body.access_token as string);
+}
+
+function assertErrorPage(page: PageResult, status: number, message: RegExp) {
+  assert.equal(page.status, status, `${page.status} ${page.url}\n${page.html.slice(0, 500)}`);
+  assert.match(page.html, message);
+  assert.doesNotMatch(page.html, /name="decision"/, 'no consent, no token');
+}
+
+describe('federated sign-in against a real upstream OpenID provider', () => {
+  let pair: Awaited<ReturnType<typeof startPair>>;
+  before(async () => {
+    pair = await startPair();
+  });
+  after(async () => {
+    await pair.server.close();
+    await pair.idp.close();
+  });
+
+  test('sign in upstream → consent → a token whose sub is the linked local user, the same on the next sign-in', async () => {
+    const { server, idp, client } = pair;
+    const flow = await toUpstreamLogin(server, idp, client);
+    const consent = await upstreamSignIn(flow, 'alice@example.com');
+    assert.match(consent.html, /Allow access\?/, consent.html.slice(0, 500));
+    const claims = await tokenFor(server, client, flow, consent);
+    const alice = server.auth.users.findByUsername('alice@example.com')!;
+    assert.equal(claims.sub, alice.id);
+    assert.equal(alice.source, 'federated');
+    assert.equal(claims.scope, 'mcp:read', 'default_scopes cap the token');
+
+    const again = await toUpstreamLogin(server, idp, client);
+    const second = await tokenFor(server, client, again, await upstreamSignIn(again, 'alice@example.com'));
+    assert.equal(second.sub, alice.id, 'found by (issuer, subject), not created again');
+    assert.equal(server.auth.users.list().filter((u) => u.username === 'alice@example.com').length, 1);
+  });
+
+  test('admin_users get admin_scopes', async () => {
+    const { server, idp, client } = pair;
+    const flow = await toUpstreamLogin(server, idp, client, 'mcp:read mcp:write mcp:admin');
+    const claims = await tokenFor(server, client, flow, await upstreamSignIn(flow, 'admin@example.com'));
+    assert.equal(claims.scope, 'mcp:read mcp:write mcp:admin');
+  });
+
+  test('an exact email on allowed_emails may enter from another domain', async () => {
+    const { server, idp, client } = pair;
+    const flow = await toUpstreamLogin(server, idp, client);
+    assert.match((await upstreamSignIn(flow, 'carol@other.test')).html, /Allow access\?/);
+  });
+
+  const refusals: Array<[string, string, number, RegExp]> = [
+    ['an email outside allowed_domains', 'mallory@other.test', 403, /not allowed to sign in here/],
+    ['an unverified email', 'unverified@example.com', 403, /email address is not verified at Test IdP/],
+    ['an upstream user with no email', 'no-email-user', 403, /did not tell us your email address/],
+  ];
+  for (const [name, login, status, message] of refusals) {
+    test(`refuses ${name}`, async () => {
+      const { server, idp, client } = pair;
+      const flow = await toUpstreamLogin(server, idp, client);
+      assertErrorPage(await upstreamSignIn(flow, login), status, message);
+      assert.equal(server.auth.users.findByUsername(login), undefined, 'no local user is created');
+    });
+  }
+
+  test('an email that belongs to another local user is not merged', async () => {
+    const { server, idp, client } = pair;
+    const existing = server.auth.users.create({ username: 'taken@example.com', passwordHash: null, scopes: ['mcp:read', 'mcp:admin'] });
+    const flow = await toUpstreamLogin(server, idp, client);
+    assertErrorPage(await upstreamSignIn(flow, 'taken@example.com'), 409, /already exists here\. An administrator must link/);
+    assert.deepEqual(server.auth.users.findById(existing.id)!.scopes, ['mcp:read', 'mcp:admin'], 'the existing account is untouched');
+  });
+
+  test('the user cancelling at the upstream ends on our page with no token', async () => {
+    const { server, idp, client } = pair;
+    const flow = await toUpstreamLogin(server, idp, client);
+    const abort = /href="([^"]+\/abort)"/.exec(flow.page.html)![1]!;
+    assertErrorPage(await flow.browser.navigate(new URL(abort, flow.page.url)), 400, /You did not allow the sign-in at Test IdP/);
+  });
+
+  /** Runs the flow up to the upstream's redirect back to us and returns that callback URL unfollowed. */
+  async function callbackUrl(login: string): Promise<{ flow: Flow; callback: URL }> {
+    const { server, idp, client } = pair;
+    const flow = await toUpstreamLogin(server, idp, client);
+    const atCallback = (next: URL) => next.pathname === '/oauth/callback';
+    let page = await flow.browser.submit(formAction(flow.page.html), { prompt: 'login', login, password: 'x' }, flow.page.url, atCallback);
+    if (page.status === 200) page = await flow.browser.submit(formAction(page.html), { prompt: 'consent' }, page.url, atCallback);
+    const callback = new URL(page.url);
+    assert.equal(callback.pathname, '/oauth/callback', `${page.status} ${page.url}`);
+    return { flow, callback };
+  }
+
+  test('refuses a callback whose state was never issued (or is replayed)', async () => {
+    const { flow, callback } = await callbackUrl('alice@example.com');
+    const forged = new URL(callback);
+    forged.searchParams.set('state', 'not-a-state-we-issued');
+    assertErrorPage(await flow.browser.navigate(forged), 400, /does not belong to a sign-in started here/);
+    const first = await flow.browser.navigate(callback);
+    assert.match(first.html, /Allow access\?/);
+    assertErrorPage(await flow.browser.navigate(callback), 400, /does not belong to a sign-in started here/);
+  });
+
+  test('refuses a callback opened in another browser', async () => {
+    const { callback } = await callbackUrl('alice@example.com');
+    const other = new Browser(pair.server.issuer);
+    assertErrorPage(await other.navigate(callback), 400, /was started in another browser/);
+  });
+
+  test('refuses an authorization response with another iss (RFC 9207)', async () => {
+    const { flow, callback } = await callbackUrl('alice@example.com');
+    assert.equal(callback.searchParams.get('iss'), pair.idp.issuer, 'the upstream sends iss');
+    callback.searchParams.set('iss', 'https://evil.example');
+    assertErrorPage(await flow.browser.navigate(callback), 400, /could not be verified/);
+  });
+
+  test('refuses an ID token whose nonce is not the one sent', async () => {
+    const { flow, callback } = await callbackUrl('alice@example.com');
+    pair.server.auth.db.prepare("UPDATE federated_logins SET nonce = 'another-nonce' WHERE state = ?").run(callback.searchParams.get('state'));
+    assertErrorPage(await flow.browser.navigate(callback), 400, /could not be verified/);
+  });
+});
+
+describe('federated sign-in: modes, new users and failing upstreams', () => {
+  test('mode federated offers only the upstream, and refuses password sign-in', async () => {
+    const { server, idp, client } = await startPair({}, 'federated');
+    try {
+      const browser = new Browser(server.issuer);
+      const page = await browser.navigate(authorizeUrl(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE }, createPkce().challenge));
+      assert.match(page.html, /Sign in with Test IdP/);
+      assert.doesNotMatch(page.html, /name="password"/);
+      const uid = /\/interaction\/([^/]+)\/federated/.exec(page.html)![1];
+      const posted = await browser.submit(`/interaction/${uid}/login`, { csrf: inputValue(page.html, 'csrf')!, username: 'admin', password: 'correct horse battery staple' }, page.url);
+      assert.equal(posted.status, 400);
+    } finally {
+      await server.close();
+      await idp.close();
+    }
+  });
+
+  test('new_users: pending — the first sign-in waits for approval and gets no token until then', async () => {
+    const { server, idp, client } = await startPair({ newUsers: 'pending' });
+    try {
+      let flow = await toUpstreamLogin(server, idp, client);
+      assertErrorPage(await upstreamSignIn(flow, 'newbie@example.com'), 403, /waiting for an administrator to approve it/);
+      const newbie = server.auth.users.findByUsername('newbie@example.com')!;
+      assert.equal(newbie.pending, true);
+      server.auth.users.update(newbie.id, { pending: false });
+      flow = await toUpstreamLogin(server, idp, client);
+      const claims = await tokenFor(server, client, flow, await upstreamSignIn(flow, 'newbie@example.com'));
+      assert.equal(claims.sub, newbie.id);
+      flow = await toUpstreamLogin(server, idp, client);
+      assert.match((await upstreamSignIn(flow, 'admin@example.com')).html, /Allow access\?/, 'listed admins are not held back');
+    } finally {
+      await server.close();
+      await idp.close();
+    }
+  });
+
+  async function closedPort(): Promise<number> {
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address() as { port: number };
+    await new Promise((resolve) => probe.close(resolve));
+    return port;
+  }
+
+  test('an unreachable upstream, a slow one, and one whose metadata names another issuer end on the error page', async () => {
+    const silent = createServer(() => {}); // accepts connections, never answers
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const idp = await startUpstreamIdp(USERS);
+    const upstreams = [
+      ['unreachable', `http://127.0.0.1:${await closedPort()}`],
+      ['slow', `http://127.0.0.1:${(silent.address() as { port: number }).port}`],
+      ['wrong-issuer', idp.issuer.replace('127.0.0.1', 'localhost')],
+    ] as const;
+    const server = await startAuthServer({
+      configure(config) {
+        config.authServer.mode = 'both';
+        config.authServer.upstreams = upstreams.map(([id, issuer]) => ({ ...upstreamConfig(idp, { id, displayName: id, issuer }), timeout: 1 }));
+      },
+    });
+    await idp.allowClient(`${server.issuer}/oauth/callback`);
+    try {
+      const client = await registerClient(server.issuer);
+      for (const [id] of upstreams) {
+        const browser = new Browser(server.issuer);
+        const signInPage = await browser.navigate(authorizeUrl(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE }, createPkce().challenge));
+        const started = Date.now();
+        const page = await browser.submit(`${new URL(signInPage.url).pathname}/federated/${id}`.replace(/\/interaction\/([^/]+).*\/federated/, '/interaction/$1/federated'), { csrf: inputValue(signInPage.html, 'csrf')! }, signInPage.url);
+        assertErrorPage(page, 502, new RegExp(`could not reach ${id} right now`));
+        assert.ok(Date.now() - started < 4000, `${id}: gave up within the timeout`);
+      }
+    } finally {
+      await server.close();
+      await idp.close();
+      silent.close();
+    }
+  });
+});
