@@ -1,4 +1,5 @@
 /** `npm run bench`: every benchmark, one after the other, printing figures and ratios. */
+import { benchMcpWhoami } from './mcp-whoami.ts';
 import { benchRefreshGrants } from './refresh-grants.ts';
 import { benchRefreshUnderSignIns } from './refresh-under-sign-ins.ts';
 
@@ -6,3 +7,5 @@ console.log(`Gatehouse benchmarks — node ${process.version}, ${new Date().toIS
 await benchRefreshGrants();
 console.log();
 await benchRefreshUnderSignIns();
+console.log();
+await benchMcpWhoami();

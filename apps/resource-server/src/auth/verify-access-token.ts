@@ -1,0 +1,193 @@
+/**
+ * Verifies the JWT access tokens the Gatehouse auth-server issues for this resource (RFC 9068,
+ * "JWT Profile for OAuth 2.0 Access Tokens"), against the issuer's published JWKS.
+ *
+ * What is checked, in this order:
+ * - Size: at most `maxTokenLength` characters, before anything is decoded, so an oversized value
+ *   costs no base64 or JSON work and never triggers a JWKS fetch.
+ * - Header: no `jku`, `x5u`, `jwk` or `x5c`. Keys come only from the configured `jwksUri`; a key
+ *   or key URL named by the token itself is never fetched and never trusted (RFC 8725 §3.10).
+ * - Algorithm: `RS256` only (RFC 9068 §4; RFC 8725 §3.1). `none` in any casing, `HS256` made with
+ *   the public key as the secret, `PS256` and everything else fail before a key is looked up.
+ * - Signature: with the key the issuer's JWKS publishes for the header's `kid`. An unknown `kid`
+ *   refetches the JWKS at most once per `jwksCooldown`, each fetch bounded by `jwksTimeout`.
+ * - `typ`: `at+jwt` (or `application/at+jwt`), which is what keeps an ID token or any other JWT
+ *   signed by the same issuer from passing as an access token (RFC 9068 §2.1, §4).
+ * - `iss`: byte-for-byte the configured issuer (RFC 9068 §4).
+ * - `aud`: contains the configured resource, or its trailing-slash form that SDKs produce when they
+ *   normalise a URL (RFC 8707 §2; RFC 9068 §4). Other audiences next to it are tolerated.
+ * - `exp` (required), and `nbf` when present, with `clockTolerance` of leeway.
+ * - Presence and type: `sub`, `client_id` and `scope` are non-empty strings (this server needs all
+ *   three: whose data, which app, what it may do); `iat` and `jti` are present (RFC 9068 §2.2).
+ * - No `cnf` claim: a sender-constrained token (DPoP, RFC 9449 §6; mTLS, RFC 8705 §3) would need
+ *   its proof checked, which this server does not do, so such a token is refused rather than
+ *   accepted as a plain bearer token.
+ *
+ * What is deliberately NOT checked:
+ * - Revocation. A JWT access token is self-contained and not stored by the issuer, so it cannot be
+ *   introspected; it stays valid until `exp` even after its grant is revoked or its user disabled.
+ *   The auth-server keeps access token lifetimes short for that reason.
+ * - Which scope a request needs: callers compare `scopes` with what the tool asks for.
+ * - Token age beyond `exp` (`iat` is only required to exist), and `auth_time`/`acr`/`amr`
+ *   (RFC 9068 §2.2.1): no tool here asks for a recent or stronger sign-in.
+ *
+ * Verified tokens are cached until their `exp` (bounded; see TokenCache), so a repeated token costs
+ * one Map lookup instead of an RSA verification.
+ */
+import {
+  createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify,
+  type JWTPayload, type JWTVerifyGetKey, type ProtectedHeaderParameters,
+} from 'jose';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import { TokenCache } from './token-cache.ts';
+
+export interface AccessTokenVerifierOptions {
+  /** The issuer the tokens must name in `iss`, compared byte for byte. */
+  issuer: string;
+  /** This server's canonical resource URL (RFC 8707); `aud` must contain it or `${resource}/`. */
+  resource: string;
+  /** Where the issuer publishes its public keys. */
+  jwksUri: string;
+  /** How many verified tokens to keep until their `exp`. 0 disables the cache. Default is 10000. */
+  cacheSize?: number;
+  /** Longest accepted token, in characters, checked before decoding. Default is 8192. */
+  maxTokenLength?: number;
+  /** Leeway for `exp` and `nbf`, in seconds. Default is 5. */
+  clockTolerance?: number;
+  /** Timeout for one JWKS fetch, in milliseconds. Default is 5000. */
+  jwksTimeout?: number;
+  /** Minimum time between JWKS refetches caused by an unknown `kid`, in milliseconds. Default is 30000. */
+  jwksCooldown?: number;
+}
+
+/** An access token that passed every check, in the shape the MCP SDK passes to tool handlers. */
+export interface VerifiedAccessToken extends AuthInfo {
+  /** `exp`, in seconds since the epoch. */
+  expiresAt: number;
+  extra: {
+    /** `sub`: the user this token acts for. */
+    subject: string;
+    /** `preferred_username`, when the issuer included it. */
+    username?: string;
+    /** `jti`. */
+    tokenId: string;
+  };
+}
+
+export interface AccessTokenVerifier {
+  verifyAccessToken(token: string): Promise<VerifiedAccessToken>;
+}
+
+/**
+ * The token is not acceptable. `message` is a fixed, client-safe description (fit for the
+ * `error_description` of an RFC 6750 `invalid_token` challenge); `cause` holds jose's error.
+ */
+export class InvalidAccessTokenError extends Error {
+  override name = 'InvalidAccessTokenError';
+  readonly code = 'ERR_INVALID_ACCESS_TOKEN';
+}
+
+/** The issuer's JWKS could not be fetched or used; the token itself may be fine. */
+export class KeySetUnavailableError extends Error {
+  override name = 'KeySetUnavailableError';
+  readonly code = 'ERR_KEY_SET_UNAVAILABLE';
+}
+
+const FORBIDDEN_HEADER_PARAMETERS = ['jku', 'x5u', 'jwk', 'x5c'] as const;
+const REQUIRED_CLAIMS = ['iss', 'aud', 'exp', 'iat', 'jti', 'sub', 'client_id', 'scope'];
+
+export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): AccessTokenVerifier {
+  const {
+    issuer, resource, jwksUri,
+    cacheSize = 10_000, maxTokenLength = 8192, clockTolerance = 5, jwksTimeout = 5000, jwksCooldown = 30_000,
+  } = options;
+  if (!URL.canParse(jwksUri)) throw new TypeError('jwksUri must be an absolute URL');
+  if (!Number.isInteger(maxTokenLength) || maxTokenLength < 1) throw new TypeError('maxTokenLength must be a positive integer');
+
+  const keySet = createRemoteJWKSet(new URL(jwksUri), { timeoutDuration: jwksTimeout, cooldownDuration: jwksCooldown });
+  // A key that is not in the set is the token's problem; failing to get the set at all is ours.
+  const getKey: JWTVerifyGetKey = async (header, token) => {
+    try {
+      return await keySet(header, token);
+    } catch (err) {
+      if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) throw err;
+      throw new KeySetUnavailableError('the issuer key set could not be fetched', { cause: err });
+    }
+  };
+  const cache = new TokenCache<VerifiedAccessToken>(cacheSize);
+  const audience = [resource, `${resource}/`];
+
+  async function verifyAccessToken(token: string): Promise<VerifiedAccessToken> {
+    if (token.length > maxTokenLength) throw new InvalidAccessTokenError('the access token is too large');
+    const now = Math.floor(Date.now() / 1000);
+    const cached = cache.get(token, now);
+    if (cached) return cached;
+
+    let header: ProtectedHeaderParameters;
+    try {
+      header = decodeProtectedHeader(token);
+    } catch (err) {
+      throw new InvalidAccessTokenError('the access token is malformed', { cause: err });
+    }
+    const forbidden = FORBIDDEN_HEADER_PARAMETERS.find((name) => name in header);
+    if (forbidden) throw new InvalidAccessTokenError(`the access token header must not carry ${forbidden}`);
+
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, getKey, {
+        algorithms: ['RS256'],
+        typ: 'at+jwt',
+        issuer,
+        audience,
+        clockTolerance,
+        requiredClaims: REQUIRED_CLAIMS,
+      }));
+    } catch (err) {
+      if (err instanceof KeySetUnavailableError) throw err;
+      if (err instanceof errors.JOSEError) throw new InvalidAccessTokenError(describe(err), { cause: err });
+      throw err;
+    }
+
+    const { sub, client_id: clientId, scope, jti, exp, cnf, preferred_username: username } = payload;
+    if (!isText(sub) || !isText(clientId) || typeof scope !== 'string' || !isText(jti)) {
+      throw new InvalidAccessTokenError('the access token sub, client_id, scope or jti is empty or not a string');
+    }
+    if (cnf !== undefined) throw new InvalidAccessTokenError('sender-constrained access tokens are not supported');
+
+    const verified: VerifiedAccessToken = {
+      token,
+      clientId,
+      scopes: scope.split(' ').filter(Boolean),
+      expiresAt: exp!,
+      resource: new URL(resource),
+      extra: { subject: sub, tokenId: jti, ...(isText(username) ? { username } : {}) },
+    };
+    cache.set(token, verified);
+    return verified;
+  }
+
+  return { verifyAccessToken };
+}
+
+function isText(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0;
+}
+
+/** A fixed description per failure: never the token's own values, never a quote (RFC 6750 §3). */
+function describe(err: InstanceType<typeof errors.JOSEError>): string {
+  if (err instanceof errors.JWTExpired) return 'the access token has expired';
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    if (err.reason === 'missing') return `the access token has no ${err.claim} claim`;
+    switch (err.claim) {
+      case 'typ': return 'the token is not an access token (typ must be at+jwt)';
+      case 'aud': return 'the access token was issued for another resource';
+      case 'iss': return 'the access token was issued by another issuer';
+      case 'nbf': return 'the access token is not valid yet';
+      default: return `the access token ${err.claim} claim is not valid`;
+    }
+  }
+  if (err instanceof errors.JOSEAlgNotAllowed) return 'the access token must be signed with RS256';
+  if (err instanceof errors.JWSSignatureVerificationFailed) return 'the access token signature is not valid';
+  if (err instanceof errors.JWKSNoMatchingKey) return 'the access token is signed with a key the issuer does not publish';
+  return 'the access token is malformed';
+}

@@ -1,0 +1,21 @@
+/**
+ * Stands in for requireBearerToken when authentication is switched off in code (the benchmark's
+ * baseline): every request acts as one fixed caller holding every MCP scope. Nothing in the
+ * configuration can select this; see createResourceServer's `dangerouslyDisableAuthentication`.
+ */
+import type { Context, Next } from 'koa';
+import { MCP_SCOPES } from '../../../shared/config.ts';
+import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
+
+const ANONYMOUS: VerifiedAccessToken = Object.freeze({
+  token: '',
+  clientId: 'unauthenticated',
+  scopes: [...MCP_SCOPES],
+  expiresAt: 253402300799,
+  extra: { subject: 'anonymous', tokenId: 'none' },
+});
+
+export async function assumeAnonymousCaller(ctx: Context, next: Next): Promise<void> {
+  ctx.state.auth = ANONYMOUS;
+  await next();
+}

@@ -1,0 +1,35 @@
+/**
+ * The resource-server's one error middleware, outermost in the stack.
+ *
+ * - 4xx raised by Koa or a middleware: its status, an RFC 6749 §5.2-style `error` code and the
+ *   message, which Koa marks safe to show (`expose`).
+ * - Anything else: 500 `server_error` with no message, stack or SQL; the error goes to the log.
+ * - Unknown paths: 404 `not_found` as JSON rather than Koa's text body.
+ */
+import type { Context, Next } from 'koa';
+import type { Logger } from '../../../shared/logger.ts';
+
+interface HttpError extends Error {
+  status?: number;
+  expose?: boolean;
+}
+
+export function handleErrors(logger: Logger) {
+  return async function handleErrorsMiddleware(ctx: Context, next: Next): Promise<void> {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body == null && ctx.respond !== false) ctx.body = { error: 'not_found' };
+    } catch (caught) {
+      const err = caught as HttpError;
+      const status = typeof err.status === 'number' && err.status >= 400 && err.status < 600 ? err.status : 500;
+      if (status < 500 && err.expose) {
+        ctx.status = status;
+        ctx.body = { error: 'invalid_request', error_description: err.message };
+        return;
+      }
+      logger.error({ err, method: ctx.method, path: ctx.path }, 'request failed');
+      ctx.status = status < 500 ? 400 : 500;
+      ctx.body = { error: status < 500 ? 'invalid_request' : 'server_error' };
+    }
+  };
+}

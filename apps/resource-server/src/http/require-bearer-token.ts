@@ -1,0 +1,68 @@
+/**
+ * Authenticates every request to the MCP endpoint, whatever its method, with an OAuth 2.0 bearer
+ * token from the Authorization header (RFC 6750 §2.1; MCP 2025-11-25 authorization §Token
+ * Requirements: on every request, even within a session).
+ *
+ * - No token: 401 with a challenge that has no `error` (RFC 6750 §3.1), naming the metadata URL
+ *   and the baseline scope, which is how a client learns to start the OAuth flow.
+ * - A token in the query string (`access_token=`) or a form body is never read: OAuth 2.1 §5.2
+ *   and the MCP spec forbid tokens in URIs, so such a request is treated as carrying no token.
+ * - The scheme is matched case-insensitively (RFC 9110 §11.1); other schemes count as no token.
+ * - A token that fails verification: 401 `error="invalid_token"` with the verifier's reason.
+ * - The issuer's key set unreachable: 503. The token may be fine, and sending the user through
+ *   sign-in again would not help.
+ * - On success `ctx.state.auth` holds the VerifiedAccessToken.
+ */
+import type { Context, Next } from 'koa';
+import type { Logger } from '../../../shared/logger.ts';
+import {
+  InvalidAccessTokenError, KeySetUnavailableError, type AccessTokenVerifier,
+} from '../auth/verify-access-token.ts';
+import { bearerChallenge } from './bearer-challenge.ts';
+
+export interface RequireBearerTokenOptions {
+  verifier: AccessTokenVerifier;
+  resourceMetadataUrl: string;
+  /** Scopes named in the challenge when no token was sent: the least a client needs to start. */
+  baselineScopes: readonly string[];
+  logger: Logger;
+}
+
+// RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token.
+const BEARER = /^bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+const SCHEME = /^bearer(?: |$)/i;
+
+export function requireBearerToken({ verifier, resourceMetadataUrl, baselineScopes, logger }: RequireBearerTokenOptions) {
+  function refuse(ctx: Context, error: 'invalid_token' | undefined, errorDescription?: string): void {
+    ctx.status = 401;
+    ctx.set('WWW-Authenticate', bearerChallenge({ error, errorDescription, scopes: baselineScopes, resourceMetadataUrl }));
+    ctx.body = error
+      ? { error, error_description: errorDescription }
+      : { error_description: 'this MCP server requires an OAuth 2.0 access token in the Authorization header' };
+  }
+
+  return async function requireBearerTokenMiddleware(ctx: Context, next: Next): Promise<void> {
+    const header = ctx.get('authorization');
+    if (!SCHEME.test(header)) return refuse(ctx, undefined);
+    const token = BEARER.exec(header)?.[1];
+    if (!token) return refuse(ctx, 'invalid_token', 'the Authorization header does not hold a bearer token');
+
+    try {
+      ctx.state.auth = await verifier.verifyAccessToken(token);
+    } catch (err) {
+      if (err instanceof InvalidAccessTokenError) {
+        logger.debug({ reason: err.message, cause: (err.cause as Error | undefined)?.message }, 'access token refused');
+        return refuse(ctx, 'invalid_token', err.message);
+      }
+      if (err instanceof KeySetUnavailableError) {
+        logger.warn({ err: err.cause }, 'issuer key set unavailable');
+        ctx.status = 503;
+        ctx.set('Retry-After', '5');
+        ctx.body = { error: 'temporarily_unavailable', error_description: 'the access token cannot be checked right now; try again shortly' };
+        return;
+      }
+      throw err;
+    }
+    await next();
+  };
+}

@@ -1,0 +1,200 @@
+/**
+ * The MCP endpoint's HTTP behaviour before a request reaches MCP: the 401 challenge for every
+ * method, how the Authorization header is read, Origin checks and CORS, and the body cap.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestIssuer, type TestIssuer } from './support/test-issuer.ts';
+import { startResourceServer, type RunningResourceServer } from './support/start-resource-server.ts';
+import { INITIALIZE, mcpRequest, parseChallenge } from './support/mcp-http.ts';
+
+const METADATA_URL = 'http://localhost:4001/.well-known/oauth-protected-resource/mcp';
+const INSPECTOR = 'http://localhost:6274';
+
+describe('MCP endpoint without a usable token', () => {
+  let issuer: TestIssuer;
+  let server: RunningResourceServer;
+
+  before(async () => {
+    issuer = await startTestIssuer();
+    server = await startResourceServer({ issuer: issuer.issuer, config: { allowedOrigins: [INSPECTOR] } });
+  });
+  after(async () => {
+    await server?.close();
+    await issuer?.close();
+  });
+
+  const requests: Array<[string, { method: string; headers?: Record<string, string> }]> = [
+    ['POST', { method: 'POST' }],
+    ['GET', { method: 'GET' }],
+    ['DELETE', { method: 'DELETE' }],
+    ['POST with a session id', { method: 'POST', headers: { 'Mcp-Session-Id': 'no-such-session' } }],
+    ['GET with a session id', { method: 'GET', headers: { 'Mcp-Session-Id': 'no-such-session' } }],
+    ['DELETE with a session id', { method: 'DELETE', headers: { 'Mcp-Session-Id': 'no-such-session' } }],
+    ['POST with an unsupported MCP-Protocol-Version', { method: 'POST', headers: { 'MCP-Protocol-Version': '1999-01-01' } }],
+    ['POST with a body that is not JSON', { method: 'POST', headers: { 'Content-Type': 'text/plain' } }],
+  ];
+
+  for (const [name, request] of requests) {
+    test(`answers ${name} with 401 and a challenge without error`, async () => {
+      const response = await mcpRequest(server.mcpUrl, request);
+      assert.equal(response.status, 401);
+      const challenge = parseChallenge(response.headers.get('www-authenticate'));
+      assert.equal(challenge.scheme, 'Bearer');
+      assert.deepEqual(challenge.params, { scope: 'mcp:read', resource_metadata: METADATA_URL });
+    });
+  }
+
+  const authorizations: Array<[string, (token: string) => Record<string, string>, 'accepted' | 'no token' | 'invalid_token']> = [
+    ['the Bearer scheme', (token) => ({ Authorization: `Bearer ${token}` }), 'accepted'],
+    ['the scheme in lower case', (token) => ({ Authorization: `bearer ${token}` }), 'accepted'],
+    ['the scheme in upper case', (token) => ({ Authorization: `BEARER ${token}` }), 'accepted'],
+    ['the scheme in mixed case', (token) => ({ Authorization: `bEaReR ${token}` }), 'accepted'],
+    ['a Basic scheme', (token) => ({ Authorization: `Basic ${Buffer.from(`x:${token}`).toString('base64')}` }), 'no token'],
+    ['the token without a scheme', (token) => ({ Authorization: token }), 'no token'],
+    ['the scheme with no token', () => ({ Authorization: 'Bearer' }), 'invalid_token'],
+    ['the scheme with two tokens', (token) => ({ Authorization: `Bearer ${token} ${token}` }), 'invalid_token'],
+    ['a token with characters outside b64token', (token) => ({ Authorization: `Bearer ${token}!` }), 'invalid_token'],
+  ];
+
+  for (const [name, headers, expected] of authorizations) {
+    test(`Authorization with ${name}: ${expected}`, async () => {
+      const response = await mcpRequest(server.mcpUrl, { headers: headers(await issuer.mint()) });
+      if (expected === 'accepted') {
+        assert.equal(response.status, 200);
+        return;
+      }
+      assert.equal(response.status, 401);
+      const { params } = parseChallenge(response.headers.get('www-authenticate'));
+      assert.equal(params.error, expected === 'no token' ? undefined : 'invalid_token');
+    });
+  }
+
+  test('ignores an access token in the query string', async () => {
+    const response = await mcpRequest(`${server.mcpUrl}?access_token=${await issuer.mint()}`);
+    assert.equal(response.status, 401);
+    assert.equal(parseChallenge(response.headers.get('www-authenticate')).params.error, undefined);
+  });
+
+  test('ignores an access token in a form body', async () => {
+    const response = await fetch(server.mcpUrl, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json, text/event-stream' },
+      body: new URLSearchParams({ access_token: await issuer.mint() }),
+    });
+    assert.equal(response.status, 401);
+  });
+
+  test('refuses an unknown Origin with 403, token or not', async () => {
+    for (const token of [undefined, await issuer.mint()]) {
+      const response = await mcpRequest(server.mcpUrl, { token, headers: { Origin: 'https://evil.example' } });
+      assert.equal(response.status, 403);
+      assert.equal(response.headers.get('access-control-allow-origin'), null);
+    }
+  });
+
+  test('refuses Origin null with 403', async () => {
+    const response = await mcpRequest(server.mcpUrl, { token: await issuer.mint(), headers: { Origin: 'null' } });
+    assert.equal(response.status, 403);
+  });
+
+  test('lets an allowed Origin read the 401 challenge (CORS exposes WWW-Authenticate)', async () => {
+    const response = await mcpRequest(server.mcpUrl, { headers: { Origin: INSPECTOR } });
+    assert.equal(response.status, 401);
+    assert.equal(response.headers.get('access-control-allow-origin'), INSPECTOR);
+    assert.match(response.headers.get('access-control-expose-headers') ?? '', /WWW-Authenticate/);
+    assert.match(response.headers.get('access-control-expose-headers') ?? '', /Mcp-Session-Id/);
+    assert.equal(response.headers.get('access-control-allow-credentials'), null);
+  });
+
+  test('serves an allowed Origin with a token and exposes Mcp-Session-Id', async () => {
+    const response = await mcpRequest(server.mcpUrl, { token: await issuer.mint(), headers: { Origin: INSPECTOR } });
+    assert.equal(response.status, 200);
+    assert.ok(response.headers.get('mcp-session-id'));
+    assert.equal(response.headers.get('access-control-allow-origin'), INSPECTOR);
+    assert.match(response.headers.get('access-control-expose-headers') ?? '', /Mcp-Session-Id/);
+  });
+
+  test('answers an allowed Origin preflight without asking for a token', async () => {
+    const response = await fetch(server.mcpUrl, {
+      method: 'OPTIONS',
+      headers: { Origin: INSPECTOR, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization, content-type, mcp-protocol-version, mcp-session-id' },
+    });
+    assert.equal(response.status, 204);
+    assert.equal(response.headers.get('access-control-allow-origin'), INSPECTOR);
+    for (const header of ['Authorization', 'Content-Type', 'MCP-Protocol-Version', 'Mcp-Session-Id']) {
+      assert.match(response.headers.get('access-control-allow-headers') ?? '', new RegExp(header, 'i'));
+    }
+  });
+
+  test('refuses a preflight from an unknown Origin', async () => {
+    const response = await fetch(server.mcpUrl, {
+      method: 'OPTIONS',
+      headers: { Origin: 'https://evil.example', 'Access-Control-Request-Method': 'POST' },
+    });
+    assert.equal(response.status, 403);
+  });
+
+  test('serves requests without Origin (server-to-server clients)', async () => {
+    const response = await mcpRequest(server.mcpUrl, { token: await issuer.mint() });
+    assert.equal(response.status, 200);
+  });
+});
+
+describe('MCP endpoint request bodies', () => {
+  let issuer: TestIssuer;
+  let server: RunningResourceServer;
+
+  before(async () => {
+    issuer = await startTestIssuer();
+    server = await startResourceServer({ issuer: issuer.issuer, config: { maxBodyBytes: 4096 } });
+  });
+  after(async () => {
+    await server?.close();
+    await issuer?.close();
+  });
+
+  test('refuses a body over the cap with 413', async () => {
+    const body = { ...INITIALIZE, params: { ...INITIALIZE.params, padding: 'x'.repeat(5000) } };
+    const response = await mcpRequest(server.mcpUrl, { token: await issuer.mint(), body });
+    assert.equal(response.status, 413);
+  });
+
+  test('refuses a streamed body over the cap with 413', async () => {
+    const chunk = new TextEncoder().encode('x'.repeat(1024));
+    const body = new ReadableStream({
+      start(controller) {
+        for (let i = 0; i < 8; i += 1) controller.enqueue(chunk);
+        controller.close();
+      },
+    });
+    const response = await fetch(server.mcpUrl, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${await issuer.mint()}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+    assert.equal(response.status, 413);
+  });
+
+  test('accepts a body under the cap', async () => {
+    const response = await mcpRequest(server.mcpUrl, { token: await issuer.mint() });
+    assert.equal(response.status, 200);
+  });
+
+  test('answers malformed JSON with a JSON-RPC parse error', async () => {
+    const response = await mcpRequest(server.mcpUrl, { token: await issuer.mint(), body: '{"jsonrpc": "2.0",' });
+    assert.equal(response.status, 400);
+    assert.equal((await response.json()).error.code, -32700);
+  });
+
+  test('leaves other content types to the SDK (415)', async () => {
+    const response = await mcpRequest(server.mcpUrl, { token: await issuer.mint(), headers: { 'Content-Type': 'text/plain' } });
+    assert.equal(response.status, 415);
+  });
+
+  test('leaves other methods with a token to the SDK (405)', async () => {
+    const response = await fetch(server.mcpUrl, { method: 'PUT', headers: { Authorization: `Bearer ${await issuer.mint()}` } });
+    assert.equal(response.status, 405);
+  });
+});

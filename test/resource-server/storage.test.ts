@@ -1,0 +1,59 @@
+/**
+ * The resource-server's own tables on a real SQLite file: notes stay with their owner and are
+ * capped per user; the audit trail is swept after its retention.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MIGRATIONS_ROOT, migrate, openDatabase, type Db } from '../../apps/shared/database.ts';
+import { AuditStore } from '../../apps/resource-server/src/storage/audit-store.ts';
+import { MAX_NOTES_PER_USER, NoteLimitReachedError, NoteStore } from '../../apps/resource-server/src/storage/note-store.ts';
+
+describe('resource-server storage', () => {
+  let dir: string;
+  let db: Db;
+
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'gatehouse-rs-db-'));
+    db = openDatabase(join(dir, 'resource-server.db'));
+    migrate(db, join(MIGRATIONS_ROOT, 'resource-server'));
+  });
+  after(() => {
+    db?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('migrations apply once', () => {
+    assert.deepEqual(migrate(db, join(MIGRATIONS_ROOT, 'resource-server')), []);
+  });
+
+  test('caps the notes one user can keep, without affecting others', () => {
+    const notes = new NoteStore(db);
+    const insertMany = db.transaction(() => {
+      for (let i = 0; i < MAX_NOTES_PER_USER; i += 1) notes.create('hoarder', `note ${i}`, '');
+    });
+    insertMany();
+    assert.throws(() => notes.create('hoarder', 'one more', ''), NoteLimitReachedError);
+    assert.ok(notes.create('someone-else', 'fine', ''));
+  });
+
+  test('lists a user\'s notes newest first, up to the limit', () => {
+    const notes = new NoteStore(db);
+    notes.create('lister', 'old', '', 1_000);
+    notes.create('lister', 'new', '', 2_000);
+    assert.deepEqual(notes.list('lister', 1).map((note) => note.title), ['new']);
+    assert.deepEqual(notes.list('lister', 10).map((note) => note.title), ['new', 'old']);
+  });
+
+  test('sweeps audit records older than the retention', () => {
+    const audit = new AuditStore(db);
+    const now = Date.now();
+    const call = { subject: 's', clientId: 'c', tool: 'whoami', outcome: 'ok' as const };
+    audit.record({ ...call, tool: 'old' }, now - 8 * 86400_000);
+    audit.record({ ...call, tool: 'recent' }, now - 86400_000);
+    assert.equal(audit.sweep(7 * 86400, now), 1);
+    assert.deepEqual(audit.recent(10).map((entry) => entry.tool), ['recent']);
+  });
+});

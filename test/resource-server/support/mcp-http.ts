@@ -1,0 +1,60 @@
+/**
+ * Raw HTTP helpers for the MCP endpoint, for the checks the SDK client hides (status codes,
+ * headers): a JSON-RPC POST as the Streamable HTTP transport sends it, and a parser for
+ * `WWW-Authenticate: Bearer …` challenges.
+ */
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+
+export const INITIALIZE = {
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'gatehouse-test', version: '1.0.0' } },
+};
+
+export interface McpPostOptions {
+  token?: string;
+  headers?: Record<string, string>;
+  body?: unknown;
+  method?: string;
+}
+
+/** Sends one request to the MCP endpoint with the headers a Streamable HTTP client sends. */
+export function mcpRequest(url: string, { token, headers = {}, body, method = 'POST' }: McpPostOptions = {}): Promise<Response> {
+  const init: RequestInit = {
+    method,
+    headers: {
+      Accept: method === 'GET' ? 'text/event-stream' : 'application/json, text/event-stream',
+      ...(method === 'POST' ? { 'Content-Type': 'application/json' } : {}),
+      ...(token ? { Authorization: `Bearer ${token}` } : {}),
+      ...headers,
+    },
+  };
+  if (method === 'POST') init.body = typeof body === 'string' ? body : JSON.stringify(body ?? INITIALIZE);
+  return fetch(url, init);
+}
+
+export interface Challenge {
+  scheme: string;
+  params: Record<string, string>;
+}
+
+/** Parses a single `WWW-Authenticate` challenge with quoted parameters (RFC 9110 §11.6.1). */
+export function parseChallenge(header: string | null): Challenge {
+  if (!header) throw new Error('no WWW-Authenticate header');
+  const [, scheme = '', rest = ''] = /^(\S+)\s*(.*)$/.exec(header) ?? [];
+  const params: Record<string, string> = {};
+  for (const [, name, value] of rest.matchAll(/([a-z_]+)="([^"]*)"/g)) params[name!] = value!;
+  return { scheme, params };
+}
+
+/** A real MCP SDK client connected with a static bearer token (no OAuth provider). */
+export async function connectClient(mcpUrl: string, token: string): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
+  const client = new Client({ name: 'gatehouse-test', version: '1.0.0' });
+  const transport = new StreamableHTTPClientTransport(new URL(mcpUrl), {
+    requestInit: { headers: { Authorization: `Bearer ${token}` } },
+  });
+  await client.connect(transport);
+  return { client, transport };
+}

@@ -1,0 +1,67 @@
+/**
+ * Starts a real resource-server for a test: its own SQLite file in a fresh temp dir, migrations
+ * applied, listening on 127.0.0.1 port 0. The canonical resource URL is TEST_RESOURCE whatever the
+ * port, the way it is behind a proxy: everything absolute must come from configuration.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ResourceServerConfig } from '../../../apps/shared/config.ts';
+import { MIGRATIONS_ROOT, migrate, openDatabase, type Db } from '../../../apps/shared/database.ts';
+import { createLogger, type Logger } from '../../../apps/shared/logger.ts';
+import { createResourceServer } from '../../../apps/resource-server/src/create-resource-server.ts';
+import { TEST_RESOURCE } from './test-issuer.ts';
+
+export interface RunningResourceServer {
+  /** Base URL actually listened on, e.g. http://127.0.0.1:43121 */
+  baseUrl: string;
+  /** The MCP endpoint on that base URL. */
+  mcpUrl: string;
+  config: ResourceServerConfig;
+  db: Db;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  issuer: string;
+  config?: Partial<ResourceServerConfig>;
+  dangerouslyDisableAuthentication?: boolean;
+  maxSessionsPerUser?: number;
+  logLevel?: string;
+  /** Instead of a silent logger. */
+  logger?: Logger;
+}
+
+export async function startResourceServer({ issuer, config: overrides = {}, logLevel = 'silent', logger, ...options }: StartOptions): Promise<RunningResourceServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-rs-'));
+  const config: ResourceServerConfig = {
+    port: 0,
+    host: '127.0.0.1',
+    resource: TEST_RESOURCE,
+    issuer,
+    jwksUri: `${issuer}/oauth/jwks`,
+    allowedOrigins: [],
+    databaseFile: join(dir, 'resource-server.db'),
+    maxBodyBytes: 256 * 1024,
+    tokenCacheSize: 10_000,
+    sessionIdleTtl: 1800,
+    maxSessions: 10_000,
+    auditRetention: 30 * 86400,
+    ...overrides,
+  };
+  const db = openDatabase(config.databaseFile);
+  migrate(db, join(MIGRATIONS_ROOT, 'resource-server'));
+  const server = createResourceServer({ config, db, logger: logger ?? createLogger('resource-server', logLevel), ...options });
+  const baseUrl = await server.listen(0, '127.0.0.1');
+  return {
+    baseUrl,
+    mcpUrl: `${baseUrl}${new URL(config.resource).pathname}`,
+    config,
+    db,
+    async close() {
+      await server.close();
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

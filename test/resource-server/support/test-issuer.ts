@@ -1,0 +1,100 @@
+/**
+ * A stand-in for the auth-server in resource-server tests: a real RS256 key pair, its public JWKS
+ * served over HTTP on 127.0.0.1, and a minter for access tokens shaped like oidc-provider's
+ * (RFC 9068: typ at+jwt, iss, aud, sub, client_id, scope, iat, exp, jti, preferred_username).
+ * Every request it receives is recorded, so tests can assert what was (not) fetched.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload, type JWTHeaderParameters } from 'jose';
+
+/** The canonical resource URL tokens are minted for in tests (the server itself listens on port 0). */
+export const TEST_RESOURCE = 'http://localhost:4001/mcp';
+
+export interface MintOptions {
+  /** Claims merged over the defaults; a claim set to undefined is left out. */
+  claims?: Record<string, unknown>;
+  /** Header parameters merged over the defaults; a parameter set to undefined is left out. */
+  header?: Record<string, unknown>;
+  /** Signs with this key instead of the issuer's. */
+  key?: CryptoKey | Uint8Array;
+}
+
+export interface TestIssuer {
+  issuer: string;
+  jwksUri: string;
+  /** The current signing key's id, private key and public JWK. */
+  readonly kid: string;
+  readonly privateKey: CryptoKey;
+  readonly publicJwk: JWK;
+  /** Paths requested from this issuer so far. */
+  requests: string[];
+  /** Key rotation: publishes a new key next to the old one and signs with it from now on. */
+  rotateKey(): Promise<void>;
+  mint(options?: MintOptions): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function startTestIssuer(resource = TEST_RESOURCE): Promise<TestIssuer> {
+  const newKey = async () => {
+    const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
+    const kid = `test-${randomUUID()}`;
+    return { kid, privateKey, publicJwk: { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' } as JWK };
+  };
+  let current = await newKey();
+  const published: JWK[] = [current.publicJwk];
+  const requests: string[] = [];
+
+  const server: Server = createServer((req, res) => {
+    requests.push(req.url ?? '');
+    if (req.url === '/oauth/jwks') {
+      res.writeHead(200, { 'Content-Type': 'application/jwk-set+json' });
+      res.end(JSON.stringify({ keys: published }));
+      return;
+    }
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  async function mint({ claims = {}, header = {}, key = current.privateKey }: MintOptions = {}): Promise<string> {
+    const now = Math.floor(Date.now() / 1000);
+    const payload = withoutUndefined({
+      iss: issuer,
+      aud: resource,
+      sub: randomUUID(),
+      client_id: 'test-client',
+      scope: 'mcp:read mcp:write',
+      preferred_username: 'alice',
+      iat: now,
+      exp: now + 600,
+      jti: randomUUID(),
+      ...claims,
+    });
+    const protectedHeader = withoutUndefined({ alg: 'RS256', typ: 'at+jwt', kid: current.kid, ...header }) as JWTHeaderParameters;
+    return new SignJWT(payload as JWTPayload).setProtectedHeader(protectedHeader).sign(key);
+  }
+
+  return {
+    issuer,
+    jwksUri: `${issuer}/oauth/jwks`,
+    get kid() { return current.kid; },
+    get privateKey() { return current.privateKey; },
+    get publicJwk() { return current.publicJwk; },
+    requests,
+    async rotateKey() {
+      current = await newKey();
+      published.push(current.publicJwk);
+    },
+    mint,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}
+
+function withoutUndefined(record: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined));
+}

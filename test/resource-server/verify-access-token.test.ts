@@ -1,0 +1,181 @@
+/**
+ * The verifier on its own: what it returns, its cache, and how it uses (and refuses to use) the
+ * issuer's JWKS: fetched only from the configured URL, refetched on an unknown kid at most once
+ * per cooldown, with a timeout, and a failure to fetch kept apart from a bad token.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  createAccessTokenVerifier, InvalidAccessTokenError, KeySetUnavailableError, type AccessTokenVerifierOptions,
+} from '../../apps/resource-server/src/auth/verify-access-token.ts';
+import { TokenCache } from '../../apps/resource-server/src/auth/token-cache.ts';
+import { startTestIssuer, TEST_RESOURCE, type TestIssuer } from './support/test-issuer.ts';
+import { startResourceServer } from './support/start-resource-server.ts';
+import { mcpRequest } from './support/mcp-http.ts';
+
+async function listen(handler: Parameters<typeof createServer>[1]): Promise<{ url: string; server: Server }> {
+  const server = createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+function stop(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+describe('verifyAccessToken', () => {
+  let issuer: TestIssuer;
+  const verifierFor = (options: Partial<AccessTokenVerifierOptions> = {}) => createAccessTokenVerifier({
+    issuer: issuer.issuer, resource: TEST_RESOURCE, jwksUri: issuer.jwksUri, ...options,
+  });
+
+  before(async () => {
+    issuer = await startTestIssuer();
+  });
+  after(() => issuer?.close());
+
+  test('returns the caller as the token says: subject, username, client, scopes, expiry, resource', async () => {
+    const token = await issuer.mint({ claims: { sub: 'user-1', preferred_username: 'alice', client_id: 'claude', scope: 'mcp:read  mcp:write', exp: 2_000_000_000, jti: 'jti-1' } });
+    const verified = await verifierFor().verifyAccessToken(token);
+    assert.deepEqual(
+      { ...verified, resource: verified.resource?.href },
+      {
+        token,
+        clientId: 'claude',
+        scopes: ['mcp:read', 'mcp:write'],
+        expiresAt: 2_000_000_000,
+        resource: TEST_RESOURCE,
+        extra: { subject: 'user-1', username: 'alice', tokenId: 'jti-1' },
+      },
+    );
+  });
+
+  test('answers a repeated token from its cache', async () => {
+    const verifier = verifierFor();
+    const token = await issuer.mint();
+    assert.equal(await verifier.verifyAccessToken(token), await verifier.verifyAccessToken(token));
+  });
+
+  test('verifies every time when the cache size is 0', async () => {
+    const verifier = verifierFor({ cacheSize: 0 });
+    const token = await issuer.mint();
+    assert.notEqual(await verifier.verifyAccessToken(token), await verifier.verifyAccessToken(token));
+  });
+
+  test('does not answer from the cache once the token has expired', async () => {
+    const verifier = verifierFor({ clockTolerance: 0 });
+    const token = await issuer.mint({ claims: { exp: Math.floor(Date.now() / 1000) + 1 } });
+    await verifier.verifyAccessToken(token);
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    await assert.rejects(verifier.verifyAccessToken(token), InvalidAccessTokenError);
+  });
+
+  test('refuses an oversized token before decoding it, without fetching keys', async () => {
+    const fresh = await startTestIssuer();
+    try {
+      const verifier = createAccessTokenVerifier({ issuer: fresh.issuer, resource: TEST_RESOURCE, jwksUri: fresh.jwksUri, maxTokenLength: 2048 });
+      const token = await fresh.mint({ header: { kid: 'unknown' }, claims: { padding: 'x'.repeat(2048) } });
+      await assert.rejects(verifier.verifyAccessToken(token), { name: 'InvalidAccessTokenError', message: 'the access token is too large' });
+      assert.deepEqual(fresh.requests, []);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  test('accepts a token signed with a rotated-in key after one JWKS refetch', async () => {
+    const rotating = await startTestIssuer();
+    try {
+      const verifier = createAccessTokenVerifier({ issuer: rotating.issuer, resource: TEST_RESOURCE, jwksUri: rotating.jwksUri, jwksCooldown: 0 });
+      await verifier.verifyAccessToken(await rotating.mint());
+      assert.equal(rotating.requests.length, 1);
+      await rotating.rotateKey();
+      await verifier.verifyAccessToken(await rotating.mint());
+      assert.equal(rotating.requests.length, 2);
+    } finally {
+      await rotating.close();
+    }
+  });
+
+  test('refetches the JWKS for unknown kids at most once per cooldown', async () => {
+    const fresh = await startTestIssuer();
+    try {
+      const verifier = createAccessTokenVerifier({ issuer: fresh.issuer, resource: TEST_RESOURCE, jwksUri: fresh.jwksUri, jwksCooldown: 60_000 });
+      await verifier.verifyAccessToken(await fresh.mint());
+      for (const kid of ['unknown-1', 'unknown-2', 'unknown-3']) {
+        await assert.rejects(verifier.verifyAccessToken(await fresh.mint({ header: { kid } })), InvalidAccessTokenError);
+      }
+      assert.equal(fresh.requests.length, 1, 'no refetch within the cooldown');
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  test('reports an unreachable JWKS as KeySetUnavailableError, not as a bad token', async () => {
+    const { url, server } = await listen(() => undefined);
+    await stop(server);
+    const verifier = createAccessTokenVerifier({ issuer: issuer.issuer, resource: TEST_RESOURCE, jwksUri: `${url}/oauth/jwks` });
+    await assert.rejects(verifier.verifyAccessToken(await issuer.mint()), KeySetUnavailableError);
+  });
+
+  test('gives up on a JWKS that does not answer within the timeout', async () => {
+    const { url, server } = await listen(() => undefined);
+    try {
+      const verifier = createAccessTokenVerifier({ issuer: issuer.issuer, resource: TEST_RESOURCE, jwksUri: `${url}/oauth/jwks`, jwksTimeout: 200 });
+      const started = Date.now();
+      await assert.rejects(verifier.verifyAccessToken(await issuer.mint()), KeySetUnavailableError);
+      assert.ok(Date.now() - started < 2000, 'bounded by the timeout');
+    } finally {
+      await stop(server);
+    }
+  });
+
+  test('answers 503 without a challenge when the JWKS cannot be fetched', async () => {
+    const { url, server } = await listen((_req, res) => res.writeHead(500).end());
+    const resourceServer = await startResourceServer({ issuer: issuer.issuer, config: { jwksUri: `${url}/oauth/jwks` } });
+    try {
+      const response = await mcpRequest(resourceServer.mcpUrl, { token: await issuer.mint() });
+      assert.equal(response.status, 503);
+      assert.equal(response.headers.get('www-authenticate'), null);
+      assert.equal(response.headers.get('retry-after'), '5');
+      assert.equal((await response.json()).error, 'temporarily_unavailable');
+    } finally {
+      await resourceServer.close();
+      await stop(server);
+    }
+  });
+});
+
+describe('TokenCache', () => {
+  const entry = (expiresAt: number) => ({ expiresAt });
+
+  test('drops the least recently used entry beyond its size', () => {
+    const cache = new TokenCache<{ expiresAt: number }>(2);
+    cache.set('a', entry(100));
+    cache.set('b', entry(100));
+    cache.get('a', 0);
+    cache.set('c', entry(100));
+    assert.ok(cache.get('a', 0));
+    assert.equal(cache.get('b', 0), undefined);
+    assert.ok(cache.get('c', 0));
+    assert.equal(cache.size, 2);
+  });
+
+  test('forgets an entry at its expiry', () => {
+    const cache = new TokenCache<{ expiresAt: number }>(10);
+    cache.set('a', entry(100));
+    assert.ok(cache.get('a', 99));
+    assert.equal(cache.get('a', 100), undefined);
+    assert.equal(cache.size, 0);
+  });
+
+  test('stores nothing when its size is 0', () => {
+    const cache = new TokenCache<{ expiresAt: number }>(0);
+    cache.set('a', entry(100));
+    assert.equal(cache.get('a', 0), undefined);
+  });
+});
