@@ -1,0 +1,144 @@
+/**
+ * The whole connector journey with both real apps and the official MCP SDK client:
+ * 401 → discovery → DCR → authorize → sign in and consent through the real forms → token →
+ * initialize → tools → a 403 step-up challenge → a step-up authorization → token expiry and
+ * the client's own refresh.
+ */
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { auth, UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
+import { decodeJwt } from 'jose';
+import { createLogger } from '../../apps/shared/logger.ts';
+import { MIGRATIONS_ROOT, migrate, openDatabase, type Db } from '../../apps/shared/database.ts';
+import { createResourceServer, type ResourceServer } from '../../apps/resource-server/src/create-resource-server.ts';
+import { TestOAuthClientProvider } from '../helpers/mcp-oauth-client.ts';
+import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+function structured<T>(result: unknown): T {
+  return (result as { structuredContent: T }).structuredContent;
+}
+
+describe('an MCP client connects through Gatehouse (both apps, real SDK client)', () => {
+  let auth_: TestAuthServer;
+  let rs: ResourceServer;
+  let rsDb: Db;
+  let mcpUrl: string;
+  const provider = new TestOAuthClientProvider('http://127.0.0.1:53682/callback');
+
+  before(async () => {
+    const port = await freePort();
+    mcpUrl = `http://127.0.0.1:${port}/mcp`;
+    auth_ = await startAuthServer({
+      env: { RESOURCE_URL: mcpUrl },
+      configure(config) {
+        config.authServer.accessTokenTtl = 2;
+      },
+    });
+    const config = { ...auth_.config.resourceServer, port, issuer: auth_.issuer, jwksUri: `${auth_.issuer}/oauth/jwks`, resource: mcpUrl, databaseFile: `${auth_.dir}/data/resource-server.db` };
+    rsDb = openDatabase(config.databaseFile);
+    migrate(rsDb, `${MIGRATIONS_ROOT}/resource-server`);
+    rs = createResourceServer({ config, db: rsDb, logger: createLogger('resource-server', 'silent') });
+    await rs.listen(port, '127.0.0.1');
+  });
+  after(async () => {
+    await rs.close();
+    rsDb.close();
+    await auth_.close();
+  });
+
+  async function connected(): Promise<Client> {
+    const client = new Client({ name: 'gatehouse-e2e', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(mcpUrl), { authProvider: provider }));
+    return client;
+  }
+
+  test('first contact: 401, discovery, registration, sign-in, consent, then tools work as the signed-in user', async () => {
+    const first = new Client({ name: 'gatehouse-e2e', version: '1.0.0' });
+    const transport = new StreamableHTTPClientTransport(new URL(mcpUrl), { authProvider: provider });
+    await assert.rejects(first.connect(transport), UnauthorizedError, 'no token yet: the SDK must go and authorize');
+    assert.ok(provider.client?.client_id, 'registered by DCR');
+    const authorizationUrl = provider.authorizationUrls.at(-1)!;
+    assert.equal(authorizationUrl.origin, auth_.issuer, 'found the authorization server through the resource metadata');
+    assert.equal(authorizationUrl.searchParams.get('resource'), mcpUrl);
+    assert.equal(authorizationUrl.searchParams.get('scope'), 'mcp:read', "the 401's scope hint");
+
+    const callback = await provider.signInAt(auth_.issuer, 'admin', ADMIN_PASSWORD);
+    await transport.finishAuth(callback.searchParams.get('code')!);
+
+    const client = await connected();
+    const tools = (await client.listTools()).tools.map((t) => t.name).sort();
+    assert.deepEqual(tools, ['create_note', 'delete_note', 'get_note', 'list_notes', 'recent_activity', 'whoami']);
+    const me = structured<{ subject: string; username: string; client_id: string; scopes: string[] }>(await client.callTool({ name: 'whoami', arguments: {} }));
+    const admin = auth_.auth.users.findByUsername('admin')!;
+    assert.equal(me.subject, admin.id);
+    assert.equal(me.username, 'admin');
+    assert.equal(me.client_id, provider.client!.client_id);
+    assert.deepEqual(me.scopes, ['mcp:read']);
+    await client.close();
+  });
+
+  test('a read-only token calling create_note meets the 403 step-up challenge; stepping up grants mcp:write', async () => {
+    const raw = await fetch(mcpUrl, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${provider.savedTokens!.access_token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'create_note', arguments: { title: 't', body: 'b' } } }),
+    });
+    // The token (2 s, plus the resource server's 5 s leeway) is still good: this is about scope.
+    assert.equal(raw.status, 403);
+    const challenge = raw.headers.get('www-authenticate') ?? '';
+    assert.match(challenge, /^Bearer /);
+    assert.match(challenge, /error="insufficient_scope"/);
+    assert.match(challenge, /scope="[^"]*mcp:write[^"]*"/);
+    assert.match(challenge, /resource_metadata="http:\/\/127\.0\.0\.1:\d+\/\.well-known\/oauth-protected-resource\/mcp"/);
+
+    const client = await connected();
+    await assert.rejects(
+      client.callTool({ name: 'create_note', arguments: { title: 'Shopping', body: 'milk' } }),
+      (err: unknown) => err instanceof StreamableHTTPError && err.code === 403,
+      'refreshing cannot add a scope: the SDK reports the 403',
+    );
+    await client.close();
+
+    // Step up as a client does after the challenge: authorize again for more scopes.
+    provider.invalidateCredentials('tokens');
+    assert.equal(await auth(provider, { serverUrl: mcpUrl, scope: 'mcp:read mcp:write' }), 'REDIRECT');
+    const callback = await provider.signInAt(auth_.issuer, 'admin', ADMIN_PASSWORD);
+    assert.equal(await auth(provider, { serverUrl: mcpUrl, authorizationCode: callback.searchParams.get('code')! }), 'AUTHORIZED');
+    assert.equal(decodeJwt(provider.savedTokens!.access_token).scope, 'mcp:read mcp:write');
+
+    const stepped = await connected();
+    const created = structured<{ id: string }>(await stepped.callTool({ name: 'create_note', arguments: { title: 'Shopping', body: 'milk' } }));
+    const listed = structured<{ notes: Array<{ id: string; title: string }> }>(await stepped.callTool({ name: 'list_notes', arguments: {} }));
+    assert.ok(listed.notes.some((n) => n.id === created.id && n.title === 'Shopping'));
+    await stepped.close();
+  });
+
+  test('after the access token expires, the client refreshes by itself and carries on', async () => {
+    const client = await connected();
+    const before = provider.savedTokens!;
+    // Wait until the resource server refuses the old token (2 s lifetime plus its 5 s leeway).
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const probe = await fetch(mcpUrl, { method: 'POST', headers: { authorization: `Bearer ${before.access_token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{}' });
+      if (probe.status === 401) break;
+      assert.ok(Date.now() < deadline, 'the token never expired');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    const me = structured<{ username: string }>(await client.callTool({ name: 'whoami', arguments: {} }));
+    assert.equal(me.username, 'admin');
+    assert.notEqual(provider.savedTokens!.access_token, before.access_token, 'a new access token');
+    assert.notEqual(provider.savedTokens!.refresh_token, before.refresh_token, 'the refresh token rotated');
+    await client.close();
+  });
+});
