@@ -1,0 +1,105 @@
+/**
+ * Federated sign-in through the real pages in Chromium, and what the MCP server then sees:
+ * the token's subject is the linked local user, and `whoami` shows that user.
+ */
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Browser as Chromium } from 'playwright-core';
+import { createResourceServer, type ResourceServer } from '../../apps/resource-server/src/create-resource-server.ts';
+import { MIGRATIONS_ROOT, migrate, openDatabase, type Db } from '../../apps/shared/database.ts';
+import { createLogger } from '../../apps/shared/logger.ts';
+import { interceptCallback, launchChromium, screenshot } from '../helpers/chromium.ts';
+import { authorizeUrl, CLAUDE_CALLBACK, registerClient, tokenRequest } from '../helpers/oauth-flow.ts';
+import { createPkce } from '../helpers/pkce.ts';
+import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { startUpstreamIdp, type UpstreamIdp } from '../helpers/start-upstream-idp.ts';
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+describe('federated sign-in in Chromium, then the MCP server', () => {
+  let idp: UpstreamIdp;
+  let server: TestAuthServer;
+  let chromium: Chromium;
+  let rs: ResourceServer;
+  let rsDb: Db;
+  let mcpUrl: string;
+
+  before(async () => {
+    const port = await freePort();
+    mcpUrl = `http://127.0.0.1:${port}/mcp`;
+    idp = await startUpstreamIdp({ 'dana@example.com': { email: 'dana@example.com', email_verified: true } });
+    server = await startAuthServer({
+      env: { RESOURCE_URL: mcpUrl },
+      configure(config) {
+        config.authServer.mode = 'both';
+        config.authServer.upstreams = [{
+          id: 'test-idp', displayName: 'Test IdP', issuer: idp.issuer, clientId: idp.clientId, clientSecret: idp.clientSecret,
+          scopes: ['openid', 'email'], allowedDomains: ['example.com'], allowedEmails: [], newUsers: 'allow',
+          defaultScopes: ['mcp:read', 'mcp:write'], adminUsers: [], adminScopes: ['mcp:admin'], timeout: 5,
+        }];
+      },
+    });
+    await idp.allowClient(`${server.issuer}/oauth/callback`);
+    const config = { ...server.config.resourceServer, port, issuer: server.issuer, jwksUri: `${server.issuer}/oauth/jwks`, resource: mcpUrl, databaseFile: `${server.dir}/data/resource-server.db` };
+    rsDb = openDatabase(config.databaseFile);
+    migrate(rsDb, `${MIGRATIONS_ROOT}/resource-server`);
+    rs = createResourceServer({ config, db: rsDb, logger: createLogger('resource-server', 'silent') });
+    await rs.listen(port, '127.0.0.1');
+    chromium = await launchChromium();
+  });
+  after(async () => {
+    await chromium?.close();
+    await rs?.close();
+    rsDb?.close();
+    await server?.close();
+    await idp?.close();
+  });
+
+  test('click "Sign in with Test IdP", sign in there, approve here → whoami shows the linked user', async () => {
+    const client = await registerClient(server.issuer);
+    const context = await chromium.newContext();
+    const page = await context.newPage();
+    const callbacks = await interceptCallback(page, CLAUDE_CALLBACK);
+    const { verifier, challenge } = createPkce();
+    await page.goto(authorizeUrl(server.issuer, { clientId: client.client_id, scope: 'mcp:read mcp:write', resource: mcpUrl }, challenge).href);
+    await screenshot(page, 'sign-in-with-upstream');
+    await page.getByRole('button', { name: 'Sign in with Test IdP' }).click();
+
+    // The upstream's own (development) sign-in and consent pages.
+    await page.waitForURL(`${idp.issuer}/**`);
+    await page.locator('input[name="login"]').fill('dana@example.com');
+    await page.locator('input[name="password"]').fill('anything');
+    await page.locator('button[type="submit"]').first().click();
+    await page.locator('button[type="submit"]').first().click();
+
+    await page.getByRole('heading', { name: 'Allow access?' }).waitFor();
+    await screenshot(page, 'consent-after-upstream');
+    await page.getByRole('button', { name: 'Allow' }).click();
+    await page.waitForURL(`${CLAUDE_CALLBACK}**`);
+    await context.close();
+
+    const code = callbacks.at(-1)!.searchParams.get('code')!;
+    const tokens = await tokenRequest(server.issuer, { grant_type: 'authorization_code', client_id: client.client_id, code, code_verifier: verifier, redirect_uri: CLAUDE_CALLBACK });
+    assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+
+    const dana = server.auth.users.findByUsername('dana@example.com')!;
+    assert.ok(dana, 'the first federated sign-in created a local user');
+    const mcp = new Client({ name: 'federated-e2e', version: '1.0.0' });
+    await mcp.connect(new StreamableHTTPClientTransport(new URL(mcpUrl), {
+      requestInit: { headers: { authorization: `Bearer ${tokens.body.access_token as string}` } },
+    }));
+    const me = (await mcp.callTool({ name: 'whoami', arguments: {} })).structuredContent as { subject: string; username: string };
+    assert.equal(me.subject, dana.id);
+    assert.equal(me.username, 'dana@example.com');
+    await mcp.close();
+  });
+});
