@@ -211,3 +211,25 @@ describe('consent page content', () => {
     }
   });
 });
+
+describe('returning users', () => {
+  test('are not asked again for what they granted, but are asked for more', async () => {
+    const server = await startAuthServer();
+    try {
+      const client = await registerClient(server.issuer);
+      const browser = new Browser(server.issuer);
+      await connect(server.issuer, { browser, clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD });
+
+      const again = await browser.navigate(authorizeUrl(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE }, createPkce().challenge));
+      assert.ok(again.status >= 300 && again.status < 400, `straight back to the client, got ${again.status}`);
+      assert.ok(new URL(again.url).searchParams.get('code'));
+
+      const more = await browser.navigate(authorizeUrl(server.issuer, { clientId: client.client_id, scope: 'mcp:read mcp:write', resource: RESOURCE }, createPkce().challenge));
+      assert.match(more.html, /Allow access\?/, 'asked again for the added scope');
+      assert.match(more.html, /name="scope" value="mcp:write"/);
+      assert.doesNotMatch(more.html, /name="scope" value="mcp:read"/, 'only what is new is asked');
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -153,8 +153,8 @@ describe('sign-in and consent pages in Chromium', () => {
     try {
       const { challenge } = createPkce();
       await page.goto(authorizeUrl(server.issuer, { clientId: native.client_id, redirectUri, scope: 'mcp:read', resource: RESOURCE }, challenge).href);
-      // The username field has focus on load.
-      assert.equal(await page.evaluate(() => document.activeElement?.id), 'username');
+      // The username field has focus on load (autofocus is applied just after load).
+      await page.waitForFunction(() => document.activeElement?.id === 'username', undefined, { timeout: 3000 });
       await page.keyboard.type('admin');
       await page.keyboard.press('Tab');
       assert.equal(await page.evaluate(() => document.activeElement?.id), 'password');

@@ -94,7 +94,10 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   async function renderConsent(ctx: Context, interaction: Interaction, user: User) {
     const { name, client } = await clientName(interaction);
     const requested = String(interaction.params.scope ?? '').split(' ').filter(Boolean);
-    const resourceRequested = requested.filter((s) => deps.resourceScopes.includes(s));
+    // Only what this grant does not hold yet is asked; what it holds is listed as already allowed.
+    const missing = new Set(Object.values((interaction.prompt.details.missingResourceScopes ?? {}) as Record<string, string[]>).flat());
+    const resourceRequested = requested.filter((s) => deps.resourceScopes.includes(s) && missing.has(s));
+    const alreadyAllowed = requested.filter((s) => deps.resourceScopes.includes(s) && !missing.has(s));
     const redirectUri = String(interaction.params.redirect_uri ?? '');
     const warnings: string[] = [];
     if (isLoopbackHttpUri(redirectUri)) {
@@ -122,6 +125,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       scopes: resourceRequested.filter((s) => user.scopes.includes(s)).map((scope) => ({ name: scope, description: describeScope(scope) })),
       identityScopes: requested.filter((s) => !deps.resourceScopes.includes(s)).map((scope) => ({ name: scope, description: describeScope(scope) })),
       unavailable: resourceRequested.filter((s) => !user.scopes.includes(s)),
+      alreadyAllowed: alreadyAllowed.map((scope) => ({ name: scope, description: describeScope(scope) })),
     });
   }
 
