@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
@@ -51,6 +53,33 @@ describe('dynamic client registration (RFC 7591)', () => {
     assert.equal(response.status, 201, JSON.stringify(body));
     for (const field of ['x_vendor_field', 'software_flavour', 'tos_accepted_by']) {
       assert.equal(field in body, false, `${field} echoed in ${JSON.stringify(body)}`);
+    }
+  });
+
+  test('metadata for features not offered is dropped, so nothing is fetched or trusted from it', async () => {
+    const hits: string[] = [];
+    const trap = createServer((req, res) => {
+      hits.push(req.url ?? '');
+      res.end('[]');
+    });
+    await new Promise<void>((resolve) => trap.listen(0, '127.0.0.1', resolve));
+    const trapUrl = `http://127.0.0.1:${(trap.address() as AddressInfo).port}`;
+    try {
+      const response = await register(server.issuer, {
+        ...CLAUDE_DCR_BODY,
+        sector_identifier_uri: `${trapUrl}/sector.json`,
+        jwks_uri: `${trapUrl}/jwks.json`,
+        request_uris: [`${trapUrl}/request`],
+        post_logout_redirect_uris: [CLAUDE_CALLBACK],
+      });
+      const body = await readJson(response);
+      assert.equal(response.status, 201, JSON.stringify(body));
+      for (const field of ['sector_identifier_uri', 'jwks_uri', 'request_uris', 'post_logout_redirect_uris']) {
+        assert.equal(field in body, false, `${field} kept in ${JSON.stringify(body)}`);
+      }
+      assert.deepEqual(hits, [], 'no outbound request to URLs from the registration');
+    } finally {
+      trap.close();
     }
   });
 

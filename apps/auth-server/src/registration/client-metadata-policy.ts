@@ -15,11 +15,18 @@
  * - a client with loopback or private-use redirect URIs is registered as `native`
  *   (RFC 8252), so loopback URIs match on any port.
  * - `gatehouse_client_kind` is set to `dcr` whatever the client sent.
+ * - Metadata for features Gatehouse does not offer is dropped, in particular anything the provider
+ *   would fetch (`sector_identifier_uri`, `jwks_uri`) or trust later (`jwks`, `request_uris`).
  */
 import { errors } from 'oidc-provider';
 import { checkRedirectUri, type RedirectUriPolicy } from './redirect-uri-policy.ts';
 
 export const CLIENT_KIND = 'gatehouse_client_kind';
+
+const UNOFFERED_METADATA = [
+  'sector_identifier_uri', 'jwks_uri', 'jwks', 'request_uris', 'backchannel_logout_uri',
+  'backchannel_logout_session_required', 'post_logout_redirect_uris', 'initiate_login_uri',
+];
 
 type Metadata = Record<string, unknown>;
 
@@ -71,6 +78,7 @@ export function createClientMetadataValidator(policy: RedirectUriPolicy) {
 
     metadata[CLIENT_KIND] = 'dcr';
     delete metadata.scope;
+    for (const unused of UNOFFERED_METADATA) delete metadata[unused];
     applyRedirectUriPolicy(metadata, policy);
   };
 }
