@@ -1,27 +1,11 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { auth } from '@modelcontextprotocol/sdk/client/auth.js';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { TestOAuthClientProvider } from '../helpers/mcp-oauth-client.ts';
+import { startMetadataServer } from '../helpers/net.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
-
-/** Serves only the Protected Resource Metadata (RFC 9728) of an MCP server at `${origin}/mcp`. */
-async function startMetadataServer(issuer: () => string): Promise<{ server: Server; resource: string }> {
-  const server = createServer((req, res) => {
-    if (req.url === '/.well-known/oauth-protected-resource/mcp' || req.url === '/.well-known/oauth-protected-resource') {
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ resource: resource(), authorization_servers: [issuer()], scopes_supported: ['mcp:read', 'mcp:write', 'mcp:admin'], bearer_methods_supported: ['header'] }));
-      return;
-    }
-    res.statusCode = 404;
-    res.end();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const resource = () => `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
-  return { server, resource: resource() };
-}
 
 describe('the official MCP SDK client auth() against the auth-server', () => {
   let metadata: { server: Server; resource: string };

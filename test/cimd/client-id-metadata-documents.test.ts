@@ -1,31 +1,15 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { auth } from '@modelcontextprotocol/sdk/client/auth.js';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { Browser } from '../helpers/browser.ts';
 import { startDocumentServer, type DocumentServer } from '../helpers/document-server.ts';
 import { TestOAuthClientProvider } from '../helpers/mcp-oauth-client.ts';
+import { startMetadataServer } from '../helpers/net.ts';
 import { authorizeUrl, connect, redeem, refresh, signIn } from '../helpers/oauth-flow.ts';
 import { createPkce } from '../helpers/pkce.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
-
-/** The PRM of an MCP server at `${origin}/mcp` (only what the SDK's auth() reads). */
-async function startMetadataServer(issuer: () => string): Promise<{ server: Server; resource: string }> {
-  const server = createServer((req, res) => {
-    if (req.url?.startsWith('/.well-known/oauth-protected-resource')) {
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ resource: resource(), authorization_servers: [issuer()], scopes_supported: ['mcp:read', 'mcp:write'] }));
-      return;
-    }
-    res.statusCode = 404;
-    res.end();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const resource = () => `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
-  return { server, resource: resource() };
-}
 
 function claudeCodeDocument(url: string, extra: Record<string, unknown> = {}) {
   return {

@@ -5,25 +5,15 @@
  * the client's own refresh.
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { auth, UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { decodeJwt } from 'jose';
-import { createLogger } from '../../apps/shared/logger.ts';
-import { MIGRATIONS_ROOT, migrate, openDatabase, type Db } from '../../apps/shared/database.ts';
-import { createResourceServer, type ResourceServer } from '../../apps/resource-server/src/create-resource-server.ts';
 import { TestOAuthClientProvider } from '../helpers/mcp-oauth-client.ts';
+import { freePort } from '../helpers/net.ts';
+import { startResourceServerBeside } from '../helpers/start-resource-server-beside.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 function structured<T>(result: unknown): T {
   return (result as { structuredContent: T }).structuredContent;
@@ -31,8 +21,7 @@ function structured<T>(result: unknown): T {
 
 describe('an MCP client connects through Gatehouse (both apps, real SDK client)', () => {
   let auth_: TestAuthServer;
-  let rs: ResourceServer;
-  let rsDb: Db;
+  let rs: Awaited<ReturnType<typeof startResourceServerBeside>>;
   let mcpUrl: string;
   const provider = new TestOAuthClientProvider('http://127.0.0.1:53682/callback');
 
@@ -45,15 +34,10 @@ describe('an MCP client connects through Gatehouse (both apps, real SDK client)'
         config.authServer.accessTokenTtl = 2;
       },
     });
-    const config = { ...auth_.config.resourceServer, port, issuer: auth_.issuer, jwksUri: `${auth_.issuer}/oauth/jwks`, resource: mcpUrl, databaseFile: `${auth_.dir}/data/resource-server.db` };
-    rsDb = openDatabase(config.databaseFile);
-    migrate(rsDb, `${MIGRATIONS_ROOT}/resource-server`);
-    rs = createResourceServer({ config, db: rsDb, logger: createLogger('resource-server', 'silent') });
-    await rs.listen(port, '127.0.0.1');
+    rs = await startResourceServerBeside(auth_);
   });
   after(async () => {
     await rs.close();
-    rsDb.close();
     await auth_.close();
   });
 

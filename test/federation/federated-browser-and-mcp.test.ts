@@ -3,34 +3,23 @@
  * the token's subject is the linked local user, and `whoami` shows that user.
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Browser as Chromium } from 'playwright-core';
-import { createResourceServer, type ResourceServer } from '../../apps/resource-server/src/create-resource-server.ts';
-import { MIGRATIONS_ROOT, migrate, openDatabase, type Db } from '../../apps/shared/database.ts';
-import { createLogger } from '../../apps/shared/logger.ts';
 import { interceptCallback, launchChromium, screenshot } from '../helpers/chromium.ts';
 import { authorizeUrl, CLAUDE_CALLBACK, registerClient, tokenRequest } from '../helpers/oauth-flow.ts';
+import { freePort } from '../helpers/net.ts';
 import { createPkce } from '../helpers/pkce.ts';
+import { startResourceServerBeside } from '../helpers/start-resource-server-beside.ts';
 import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { startUpstreamIdp, type UpstreamIdp } from '../helpers/start-upstream-idp.ts';
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 describe('federated sign-in in Chromium, then the MCP server', () => {
   let idp: UpstreamIdp;
   let server: TestAuthServer;
   let chromium: Chromium;
-  let rs: ResourceServer;
-  let rsDb: Db;
+  let rs: Awaited<ReturnType<typeof startResourceServerBeside>>;
   let mcpUrl: string;
 
   before(async () => {
@@ -49,17 +38,12 @@ describe('federated sign-in in Chromium, then the MCP server', () => {
       },
     });
     await idp.allowClient(`${server.issuer}/oauth/callback`);
-    const config = { ...server.config.resourceServer, port, issuer: server.issuer, jwksUri: `${server.issuer}/oauth/jwks`, resource: mcpUrl, databaseFile: `${server.dir}/data/resource-server.db` };
-    rsDb = openDatabase(config.databaseFile);
-    migrate(rsDb, `${MIGRATIONS_ROOT}/resource-server`);
-    rs = createResourceServer({ config, db: rsDb, logger: createLogger('resource-server', 'silent') });
-    await rs.listen(port, '127.0.0.1');
+    rs = await startResourceServerBeside(server);
     chromium = await launchChromium();
   });
   after(async () => {
     await chromium?.close();
     await rs?.close();
-    rsDb?.close();
     await server?.close();
     await idp?.close();
   });

@@ -5,6 +5,7 @@ import { decodeJwt } from 'jose';
 import type { UpstreamConfig } from '../../apps/shared/config.ts';
 import { Browser, formAction, inputValue, type PageResult } from '../helpers/browser.ts';
 import { authorizeUrl, CLAUDE_CALLBACK, decide, redeem, registerClient, type RegisteredClient } from '../helpers/oauth-flow.ts';
+import { freePort } from '../helpers/net.ts';
 import { createPkce } from '../helpers/pkce.ts';
 import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { startUpstreamIdp, type UpstreamIdp } from '../helpers/start-upstream-idp.ts';
@@ -243,20 +244,13 @@ describe('federated sign-in: modes, new users and failing upstreams', () => {
     }
   });
 
-  async function closedPort(): Promise<number> {
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const { port } = probe.address() as { port: number };
-    await new Promise((resolve) => probe.close(resolve));
-    return port;
-  }
 
   test('an unreachable upstream, a slow one, and one whose metadata names another issuer end on the error page', async () => {
     const silent = createServer(() => {}); // accepts connections, never answers
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const idp = await startUpstreamIdp(USERS);
     const upstreams = [
-      ['unreachable', `http://127.0.0.1:${await closedPort()}`],
+      ['unreachable', `http://127.0.0.1:${await freePort()}`],
       ['slow', `http://127.0.0.1:${(silent.address() as { port: number }).port}`],
       ['wrong-issuer', idp.issuer.replace('127.0.0.1', 'localhost')],
     ] as const;

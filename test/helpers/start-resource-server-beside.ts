@@ -1,0 +1,33 @@
+/**
+ * Starts the real resource-server next to a test auth-server, on the port its RESOURCE_URL names
+ * (start the auth-server with RESOURCE_URL = `http://127.0.0.1:${port}/mcp`, port from freePort()).
+ */
+import { join } from 'node:path';
+import { createResourceServer } from '../../apps/resource-server/src/create-resource-server.ts';
+import { MIGRATIONS_ROOT, migrate, openDatabase } from '../../apps/shared/database.ts';
+import { createLogger } from '../../apps/shared/logger.ts';
+import type { TestAuthServer } from './start-auth-server.ts';
+
+export async function startResourceServerBeside(auth: TestAuthServer): Promise<{ mcpUrl: string; close(): Promise<void> }> {
+  const mcpUrl = auth.config.authServer.resource;
+  const port = Number(new URL(mcpUrl).port);
+  const config = {
+    ...auth.config.resourceServer,
+    port,
+    issuer: auth.issuer,
+    jwksUri: `${auth.issuer}/oauth/jwks`,
+    resource: mcpUrl,
+    databaseFile: join(auth.dir, 'data', 'resource-server.db'),
+  };
+  const db = openDatabase(config.databaseFile);
+  migrate(db, join(MIGRATIONS_ROOT, 'resource-server'));
+  const server = createResourceServer({ config, db, logger: createLogger('resource-server', 'silent') });
+  await server.listen(port, '127.0.0.1');
+  return {
+    mcpUrl,
+    async close() {
+      await server.close();
+      db.close();
+    },
+  };
+}
