@@ -101,15 +101,37 @@ describe('refresh tokens, revocation and introspection', () => {
     assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));
   });
 
-  test('refresh tokens never outlive the absolute lifetime, counted from sign-in', async () => {
+  test('each refresh token lives refresh_token_lifetime', async () => {
     const client = await registerClient(server.issuer);
     const tokens = await signedInTokens(server, client);
-    const refreshed = await refresh(server.issuer, client, tokens.refresh_token);
-    assert.equal(refreshed.status, 200);
-    const introspected = await post(server.issuer, '/oauth/introspect', { token: refreshed.body.refresh_token as string, client_id: client.client_id });
+    const introspected = await post(server.issuer, '/oauth/introspect', { token: tokens.refresh_token, client_id: client.client_id });
     const { iat, exp } = introspected.body as { iat: number; exp: number };
-    const { refreshTokenTtl } = server.config.authServer;
-    assert.ok(exp - iat <= refreshTokenTtl, `exp - iat = ${exp - iat}`);
+    assert.equal(exp - iat, server.config.authServer.refreshTokenTtl);
+  });
+});
+
+describe('the absolute refresh token lifetime', () => {
+  test('rotation never extends a refresh token past the cap counted from sign-in', async () => {
+    const server = await startAuthServer({
+      configure(config) {
+        config.authServer.refreshTokenTtl = 100;
+        config.authServer.refreshTokenAbsoluteTtl = 100;
+      },
+    });
+    try {
+      const client = await registerClient(server.issuer);
+      const tokens = await signedInTokens(server, client);
+      const first = await post(server.issuer, '/oauth/introspect', { token: tokens.refresh_token, client_id: client.client_id });
+      await new Promise((resolve) => setTimeout(resolve, 2100));
+      const refreshed = await refresh(server.issuer, client, tokens.refresh_token);
+      assert.equal(refreshed.status, 200);
+      const second = await post(server.issuer, '/oauth/introspect', { token: refreshed.body.refresh_token as string, client_id: client.client_id });
+      const signedInAt = first.body.iat as number;
+      assert.ok((second.body.exp as number) <= signedInAt + 100, `exp ${String(second.body.exp)} is past sign-in + 100 (${signedInAt + 100})`);
+      assert.ok((second.body.exp as number) < (second.body.iat as number) + 100, 'shorter than a fresh lifetime');
+    } finally {
+      await server.close();
+    }
   });
 });
 
