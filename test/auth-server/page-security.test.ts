@@ -233,3 +233,18 @@ describe('returning users', () => {
     }
   });
 });
+
+describe('CSRF refusals', () => {
+  test('a form posted without its token is refused with a message that says why', async () => {
+    const server = await startAuthServer();
+    try {
+      const client = await registerClient(server.issuer);
+      const { page, browser } = await loginPage(server, client);
+      const refused = await browser.submit(formAction(page.html), { username: 'admin', password: ADMIN_PASSWORD }, page.url);
+      assert.equal(refused.status, 403);
+      assert.match(refused.html, /The form expired or was not sent from this site/);
+    } finally {
+      await server.close();
+    }
+  });
+});

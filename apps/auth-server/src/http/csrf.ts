@@ -8,15 +8,15 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'koa';
+import { PageError } from './page-error.ts';
 
 const COOKIE = 'gatehouse.csrf';
 
-export class CsrfError extends Error {
+export class CsrfError extends PageError {
   override name = 'CsrfError';
-  readonly status = 403;
-  readonly expose = true;
-  readonly error = 'invalid_request';
-  readonly error_description = 'The form expired or was not sent from this site. Go back and try again.';
+  constructor() {
+    super(403, 'invalid_request', 'The form expired or was not sent from this site. Go back and try again.');
+  }
 }
 
 export function createCsrf(options: { key: string; secure: boolean }) {
