@@ -6,7 +6,7 @@
  * A bad value throws a ConfigError whose message is one line naming the field (and the env var
  * it came from, when it did) and what is expected.
  */
-import { readFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import * as z from 'zod';
@@ -21,7 +21,7 @@ export const OIDC_SCOPES = ['openid', 'profile', 'email', 'offline_access'] as c
 export const ALL_SCOPES: readonly string[] = [...MCP_SCOPES, ...OIDC_SCOPES];
 
 // Env var → the config path it sets. Also used to name the env var in error messages.
-const ENV_FIELDS: Record<string, string[]> = {
+export const ENV_FIELDS: Record<string, string[]> = {
   AUTH_PORT: ['auth_server', 'port'],
   ISSUER: ['auth_server', 'issuer'],
   RESOURCE_PORT: ['resource_server', 'port'],
@@ -34,6 +34,14 @@ const ENV_FIELDS: Record<string, string[]> = {
   LISTEN_HOST: ['listen_host'],
   TRUST_PROXY: ['trust_proxy'],
   GATEHOUSE_DANGEROUSLY_ALLOW_HTTP_ISSUER: ['auth_server', 'dangerously_allow_http_issuer'],
+  JWKS_URI: ['resource_server', 'jwks_uri'],
+  TLS_CERT_FILE: ['tls', 'cert_file'],
+  TLS_KEY_FILE: ['tls', 'key_file'],
+  METRICS_ENABLED: ['metrics', 'enabled'],
+  METRICS_HOST: ['metrics', 'host'],
+  AUTH_METRICS_PORT: ['metrics', 'auth_server_port'],
+  RESOURCE_METRICS_PORT: ['metrics', 'resource_server_port'],
+  SHUTDOWN_TIMEOUT: ['shutdown_timeout'],
 };
 
 const duration = (what: string) =>
@@ -127,9 +135,24 @@ const schema = z.strictObject({
   listen_host: z.string().min(1).default('127.0.0.1'),
   // Trust X-Forwarded-For/-Proto/-Host from a reverse proxy that terminates TLS. Only behind one.
   trust_proxy: booleanish.default(false),
+  // Serve https directly from these PEM files (both apps), instead of plain http behind a proxy.
+  tls: z.strictObject({
+    cert_file: z.string().min(1, { error: 'expected the path of a PEM certificate (chain) file' }),
+    key_file: z.string().min(1, { error: 'expected the path of a PEM private key file' }),
+  }).optional(),
+  // Prometheus metrics, each app on its own port, so the public ports never serve them.
+  metrics: z.strictObject({
+    enabled: booleanish.default(false),
+    host: z.string().min(1).optional(),
+    auth_server_port: port.default(9464),
+    resource_server_port: port.default(9465),
+  }).prefault({}),
+  // How long in-flight requests may run on after SIGTERM before their connections are closed.
+  shutdown_timeout: duration('a duration').default(10),
   auth_server: z.strictObject({
     port: port.default(4000),
-    issuer: issuerUrl.default('http://localhost:4000'),
+    // Default: http://localhost:<port>, so moving the port moves the issuer with it.
+    issuer: issuerUrl.optional(),
     mode: z.enum(['builtin', 'federated', 'both']).default('builtin'),
     token_lifetime: duration('a duration').default(3600),
     refresh_token_lifetime: duration('a duration').default(30 * 86400),
@@ -141,6 +164,14 @@ const schema = z.strictObject({
     signing: z.strictObject({
       algorithm: z.literal('RS256', { error: 'only RS256 is supported' }).default('RS256'),
       keys_dir: z.string().min(1).default('./keys'),
+      // How often a running server looks for a key file changed by `gatehouse keys rotate|retire`.
+      reload_interval: duration('a duration').default(5),
+    }).prefault({}),
+    audit: z.strictObject({
+      // Audit events older than this are deleted by the sweeper.
+      retention: duration('a duration').default(90 * 86400),
+      // At most this many events are kept (oldest deleted first), so a flood cannot fill the disk.
+      max_events: z.coerce.number().int().min(1000, { error: 'expected at least 1000 events' }).max(100_000_000, { error: 'expected at most 100000000 events' }).default(1_000_000),
     }).prefault({}),
     registration: z.strictObject({
       enabled: booleanish.default(true),
@@ -182,7 +213,8 @@ const schema = z.strictObject({
   }).prefault({}),
   resource_server: z.strictObject({
     port: port.default(4001),
-    resource: resourceUrl.default('http://localhost:4001/mcp'),
+    // Default: http://localhost:<port>/mcp.
+    resource: resourceUrl.optional(),
     issuer: issuerUrl.optional(),
     jwks_uri: z.url().optional(),
     allowed_origins: z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, { error: 'expected origins like http://localhost:6274' })).default([]),
@@ -238,6 +270,8 @@ export interface AuthServerConfig {
   defaultScopes: string[];
   bcryptCost: number;
   keysDir: string;
+  /** Seconds between checks of the key file for changes made by the CLI while the server runs. */
+  keysReloadInterval: number;
   databaseFile: string;
   resource: string;
   registration: {
@@ -271,6 +305,12 @@ export interface AuthServerConfig {
   trustProxy: boolean;
   upstreams: UpstreamConfig[];
   dangerouslyAllowHttpIssuer: boolean;
+  audit: {
+    /** Seconds an audit event is kept. */
+    retention: number;
+    /** Most events kept; the oldest beyond this are deleted. */
+    maxEvents: number;
+  };
 }
 
 export interface ResourceServerConfig {
@@ -293,8 +333,27 @@ export interface ResourceServerConfig {
   auditRetention: number;
 }
 
+export interface TlsFiles {
+  /** PEM certificate, with its intermediate chain. */
+  certFile: string;
+  /** PEM private key. */
+  keyFile: string;
+}
+
+export interface MetricsConfig {
+  host: string;
+  authServerPort: number;
+  resourceServerPort: number;
+}
+
 export interface GatehouseConfig {
   logLevel: string;
+  /** Set when both apps serve https themselves. */
+  tls?: TlsFiles;
+  /** Set when Prometheus metrics are on. */
+  metrics?: MetricsConfig;
+  /** Seconds in-flight requests get to finish after SIGTERM. */
+  shutdownTimeout: number;
   authServer: AuthServerConfig;
   resourceServer: ResourceServerConfig;
 }
@@ -347,7 +406,22 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
   node[path.at(-1)!] = value;
 }
 
-function describeIssue(issue: z.core.$ZodIssue, envSources: Map<string, string>): string {
+/**
+ * For a union (e.g. one upstream or a list of them), the branch that got furthest says best what
+ * is wrong: its issue, with the union's path in front.
+ */
+function mostSpecific(issue: z.core.$ZodIssue): z.core.$ZodIssue {
+  if (issue.code !== 'invalid_union' || issue.errors.length === 0) return issue;
+  const candidates = issue.errors.map((branch) => branch[0]).filter((i): i is z.core.$ZodIssue => i !== undefined);
+  const rank = (i: z.core.$ZodIssue) => i.path.length * 2 + (i.code === 'invalid_type' ? 0 : 1);
+  const best = candidates.sort((a, b) => rank(b) - rank(a))[0];
+  if (!best) return issue;
+  const inner = mostSpecific(best);
+  return { ...inner, path: [...issue.path, ...inner.path] } as z.core.$ZodIssue;
+}
+
+function describeIssue(reported: z.core.$ZodIssue, envSources: Map<string, string>): string {
+  const issue = mostSpecific(reported);
   const path = issue.path.map(String);
   const field = path.join('.') || '(top level)';
   // Name the env var when the bad value came from one (or from a parent of the path).
@@ -382,12 +456,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   if (!result.success) {
     throw new ConfigError(describeIssue(result.error.issues[0]!, envSources));
   }
-  return toConfig(result.data, env, cwd);
+  return toConfig(result.data, env, cwd, envSources);
 }
 
-function toConfig(raw: RawConfig, env: NodeJS.ProcessEnv, cwd: string): GatehouseConfig {
-  const a = raw.auth_server;
-  const r = raw.resource_server;
+function toConfig(raw: RawConfig, env: NodeJS.ProcessEnv, cwd: string, envSources: Map<string, string>): GatehouseConfig {
+  const a = { ...raw.auth_server, issuer: raw.auth_server.issuer ?? `http://localhost:${raw.auth_server.port}` };
+  const r = { ...raw.resource_server, resource: raw.resource_server.resource ?? `http://localhost:${raw.resource_server.port}/mcp` };
   const dataDir = resolve(cwd, raw.data_dir);
 
   const issuerUrl = new URL(a.issuer);
@@ -450,9 +524,31 @@ function toConfig(raw: RawConfig, env: NodeJS.ProcessEnv, cwd: string): Gatehous
     throw new ConfigError(`Invalid configuration: auth_server.mode: "${a.mode}" needs at least one upstream under auth_server.federated`);
   }
 
+  const tls = raw.tls && { certFile: resolve(cwd, raw.tls.cert_file), keyFile: resolve(cwd, raw.tls.key_file) };
+  if (tls) {
+    for (const [field, file] of [['cert_file', tls.certFile], ['key_file', tls.keyFile]] as const) {
+      try {
+        accessSync(file, fsConstants.R_OK);
+      } catch (err) {
+        const source = envSources.get(`tls.${field}`);
+        throw new ConfigError(`Invalid configuration: tls.${field}${source ? ` (from ${source})` : ''}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      }
+    }
+    for (const [field, url] of [['auth_server.issuer', a.issuer], ['resource_server.resource', r.resource]] as const) {
+      if (!url.startsWith('https:')) {
+        throw new ConfigError(`Invalid configuration: ${field}: expected an https URL when tls is set (the apps serve https), got ${url}`);
+      }
+    }
+  }
+
   const issuer = r.issuer ?? a.issuer;
   return {
     logLevel: raw.log_level,
+    tls,
+    metrics: raw.metrics.enabled
+      ? { host: raw.metrics.host ?? raw.listen_host, authServerPort: raw.metrics.auth_server_port, resourceServerPort: raw.metrics.resource_server_port }
+      : undefined,
+    shutdownTimeout: raw.shutdown_timeout,
     authServer: {
       port: a.port,
       host: raw.listen_host,
@@ -465,6 +561,7 @@ function toConfig(raw: RawConfig, env: NodeJS.ProcessEnv, cwd: string): Gatehous
       defaultScopes: a.default_scopes,
       bcryptCost: a.bcrypt_cost,
       keysDir: resolve(cwd, a.signing.keys_dir),
+      keysReloadInterval: a.signing.reload_interval,
       databaseFile: resolve(dataDir, 'auth-server.db'),
       resource: r.resource,
       registration: {
@@ -493,6 +590,7 @@ function toConfig(raw: RawConfig, env: NodeJS.ProcessEnv, cwd: string): Gatehous
       trustProxy: raw.trust_proxy,
       upstreams,
       dangerouslyAllowHttpIssuer: a.dangerously_allow_http_issuer,
+      audit: { retention: a.audit.retention, maxEvents: a.audit.max_events },
     },
     resourceServer: {
       port: r.port,

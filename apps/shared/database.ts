@@ -10,10 +10,11 @@
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
+import { PROJECT_ROOT } from './project-root.ts';
 
 export type Db = Database.Database;
 
-export const MIGRATIONS_ROOT = join(import.meta.dirname, '..', '..', 'migrations');
+export const MIGRATIONS_ROOT = join(PROJECT_ROOT, 'migrations');
 
 export function openDatabase(file: string): Db {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });

@@ -1,24 +1,37 @@
 /**
- * Structured JSON logs (pino). Secrets never reach a log line: the paths below are redacted
- * wherever they appear, and request logging records paths, not query strings or bodies.
+ * Structured JSON logs (pino), one object per line, at the level from config.
+ *
+ * Secrets never reach a log line:
+ * - request logging (observe-requests.ts) records the method and path, never the query string,
+ *   headers or bodies, which is where tokens, codes, verifiers, passwords and cookies travel;
+ * - as a second line of defence the fields below are redacted wherever a log call passes them.
+ *
+ * Human-facing output (the bootstrap admin password, the start-up banner) is written to the
+ * terminal directly by the entry points, never through this logger.
  */
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
-const REDACT = [
-  'password', '*.password', 'client_secret', '*.client_secret', 'token', '*.token',
-  'access_token', '*.access_token', 'refresh_token', '*.refresh_token', 'code', '*.code',
-  'authorization', '*.authorization', 'headers.authorization', 'headers.cookie', '*.headers.cookie',
-  'code_verifier', '*.code_verifier',
+const SECRET_FIELDS = [
+  'password', 'password_hash', 'client_secret', 'token', 'access_token', 'refresh_token', 'id_token',
+  'code', 'code_verifier', 'authorization', 'cookie', 'set-cookie',
 ];
 
-export function createLogger(name: string, level: string): Logger {
-  return pino({
+const REDACT = [
+  ...SECRET_FIELDS,
+  ...SECRET_FIELDS.map((field) => `*.${field}`),
+  'headers.authorization', 'headers.cookie', '*.headers.authorization', '*.headers.cookie', '*.headers["set-cookie"]',
+];
+
+/** `destination` defaults to stdout; tests pass a stream to read the lines back. */
+export function createLogger(name: string, level: string, destination?: DestinationStream): Logger {
+  const options = {
     name,
     level,
     base: { app: name },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: REDACT, censor: '[redacted]' },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

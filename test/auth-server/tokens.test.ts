@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { CLAUDE_DCR_BODY, connect, redeem, refresh, registerClient, type RegisteredClient } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 
@@ -154,6 +154,30 @@ describe('state survives a restart', () => {
 
       const again = await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD });
       assert.ok(again.code, 'the client registered before the restart can still authorize');
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("a user's grantable scopes cap every token", () => {
+  test('a scope taken from the user is gone from the next refresh and from a code redeemed afterwards', async () => {
+    const server = await startAuthServer();
+    try {
+      const writer = server.auth.users.create({ username: 'writer', passwordHash: await server.auth.hasher.hash('writer-password'), scopes: ['mcp:read', 'mcp:write'] });
+      const client = await registerClient(server.issuer);
+      const login = { clientId: client.client_id, scope: 'mcp:read mcp:write', resource: RESOURCE, username: 'writer', password: 'writer-password' };
+      const tokens = await redeem(server.issuer, client, await connect(server.issuer, login));
+      assert.equal(decodeJwt(tokens.body.access_token as string).scope, 'mcp:read mcp:write');
+
+      const pendingCode = await connect(server.issuer, login);
+      server.auth.users.update(writer.id, { scopes: ['mcp:read'] });
+
+      const refreshed = await refresh(server.issuer, client, tokens.body.refresh_token as string);
+      assert.equal(refreshed.status, 200);
+      assert.equal(decodeJwt(refreshed.body.access_token as string).scope, 'mcp:read');
+      const redeemed = await redeem(server.issuer, client, pendingCode);
+      assert.equal(decodeJwt(redeemed.body.access_token as string).scope, 'mcp:read');
     } finally {
       await server.close();
     }

@@ -63,7 +63,45 @@ resource_server:
     assert.equal(overridden.authServer.issuer, 'https://other.example.com', 'env beats the file');
   });
 
+  test('federated: the single-upstream form of DESIGN.md and a list of upstreams both load, secrets from the env', () => {
+    const single = file('single.yaml', `
+auth_server:
+  mode: both
+  federated:
+    upstream_issuer: https://accounts.google.com
+    client_id: \${GOOGLE_CLIENT_ID}
+    client_secret_env: GOOGLE_CLIENT_SECRET
+    scopes: [openid, email, profile]
+    allowed_domains: [example.com]
+    default_scopes: [mcp:read]
+    admin_users: [ops@example.com]
+    admin_scopes: [mcp:read, mcp:write, mcp:admin]
+`);
+    const one = loadConfig({ GATEHOUSE_CONFIG: single, GOOGLE_CLIENT_ID: 'gid', GOOGLE_CLIENT_SECRET: 'gsecret' }, dir).authServer;
+    assert.equal(one.mode, 'both');
+    assert.equal(one.upstreams.length, 1);
+    assert.deepEqual(
+      { id: one.upstreams[0]!.id, name: one.upstreams[0]!.displayName, clientId: one.upstreams[0]!.clientId, secret: one.upstreams[0]!.clientSecret, newUsers: one.upstreams[0]!.newUsers },
+      { id: 'upstream', name: 'accounts.google.com', clientId: 'gid', secret: 'gsecret', newUsers: 'allow' },
+    );
+
+    const list = file('list.yaml', `
+auth_server:
+  mode: federated
+  federated:
+    - { id: google, display_name: Google, upstream_issuer: https://accounts.google.com, client_id: a, client_secret_env: A_SECRET }
+    - { id: okta, display_name: Okta, upstream_issuer: https://example.okta.com, client_id: b, new_users: pending }
+`);
+    const many = loadConfig({ GATEHOUSE_CONFIG: list, A_SECRET: 's' }, dir).authServer;
+    assert.deepEqual(many.upstreams.map((u) => [u.id, u.displayName, u.newUsers, u.clientSecret]), [['google', 'Google', 'allow', 's'], ['okta', 'Okta', 'pending', undefined]]);
+  });
+
   const bad: Array<[string, Record<string, string>, string | undefined, RegExp]> = [
+    ['federated mode without an upstream', {}, 'auth_server:\n  mode: federated\n', /auth_server\.mode: "federated" needs at least one upstream/],
+    ['an upstream client secret written in the file', {}, 'auth_server:\n  federated:\n    upstream_issuer: https://a.example.com\n    client_id: x\n    client_secret: plain\n', /auth_server\.federated: unknown field\(s\) "client_secret"/],
+    ['an upstream secret env var that is not set', {}, 'auth_server:\n  federated:\n    upstream_issuer: https://a.example.com\n    client_id: x\n    client_secret_env: NOT_SET_SECRET\n', /auth_server\.federated\.client_secret_env: the environment variable NOT_SET_SECRET is not set/],
+    ['a plain-http upstream off loopback', {}, 'auth_server:\n  federated:\n    upstream_issuer: http://idp.example.com\n    client_id: x\n', /auth_server\.federated\.upstream_issuer: expected an https issuer/],
+    ['two upstreams with the same id', {}, 'auth_server:\n  federated:\n    - { id: a, upstream_issuer: https://a.example.com, client_id: x }\n    - { id: a, upstream_issuer: https://b.example.com, client_id: y }\n', /upstream ids must be unique/],
     ['a non-numeric port', { AUTH_PORT: 'abc' }, undefined, /^Invalid configuration: auth_server\.port \(from AUTH_PORT\): expected a port/],
     ['a port out of range', { RESOURCE_PORT: '70000' }, undefined, /resource_server\.port \(from RESOURCE_PORT\): expected a port from 0 to 65535/],
     ['an issuer with a trailing slash', { ISSUER: 'http://localhost:4000/' }, undefined, /auth_server\.issuer \(from ISSUER\): expected an absolute http\(s\) URL without/],
@@ -104,5 +142,18 @@ resource_server:
     assert.equal(result.status, 2, result.stderr);
     const lines = result.stderr.split('\n').filter((l) => l && !l.startsWith('oidc-provider WARNING'));
     assert.deepEqual(lines, ['gatehouse auth-server: Invalid configuration: auth_server.port (from AUTH_PORT): expected a port number']);
+  });
+});
+
+describe('defaults that follow the ports', () => {
+  test('moving AUTH_PORT / RESOURCE_PORT moves the default issuer and resource URL with them', () => {
+    const config = loadConfig({ AUTH_PORT: '5000', RESOURCE_PORT: '5001' }, dir);
+    assert.equal(config.authServer.issuer, 'http://localhost:5000');
+    assert.equal(config.resourceServer.issuer, 'http://localhost:5000');
+    assert.equal(config.resourceServer.jwksUri, 'http://localhost:5000/oauth/jwks');
+    assert.equal(config.resourceServer.resource, 'http://localhost:5001/mcp');
+    assert.equal(config.authServer.resource, 'http://localhost:5001/mcp');
+    const explicit = loadConfig({ AUTH_PORT: '5000', ISSUER: 'https://auth.example.com' }, dir);
+    assert.equal(explicit.authServer.issuer, 'https://auth.example.com', 'an explicit issuer wins');
   });
 });

@@ -7,15 +7,27 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Router from '@koa/router';
 import Koa from 'koa';
-import mount from 'koa-mount';
 import type Provider from 'oidc-provider';
 import { MCP_SCOPES, type AuthServerConfig } from '../../shared/config.ts';
 import { MIGRATIONS_ROOT, migrate, openDatabase, type Db } from '../../shared/database.ts';
+import { healthRoutes } from '../../shared/health-routes.ts';
 import type { Logger } from '../../shared/logger.ts';
+import { createMetricsRegistry, type Registry } from '../../shared/metrics.ts';
+import { observeRequests } from '../../shared/observe-requests.ts';
 import { applyConfiguredUsers, createBootstrapAdmin } from './accounts/apply-configured-users.ts';
+import { adminRoutes } from './admin/admin-routes.ts';
+import { createAdminServices, type AdminServices } from './admin/admin-services.ts';
+import { createAdminSession } from './admin/admin-session.ts';
+import { validateWithProvider } from './admin/client-registry.ts';
+import { trackClientUsage } from './admin/client-usage.ts';
+import { acceptHashedClientSecrets } from './admin/hashed-client-secrets.ts';
+import { ProviderHolder } from './admin/provider-holder.ts';
 import { PasswordHasher } from './accounts/password-hasher.ts';
 import { SignInThrottle } from './accounts/sign-in-throttle.ts';
 import { UserStore } from './accounts/user-store.ts';
+import { AuditLog } from './audit/audit-log.ts';
+import { recordProviderEvents } from './audit/record-provider-events.ts';
+import { createSignInRecorder } from './audit/record-sign-in.ts';
 import { createMetadataFetch, metadataFetchScope, type MetadataFetchOptions } from './cimd/create-metadata-fetch.ts';
 import { createDocumentHostPolicy } from './cimd/document-host-policy.ts';
 import { FederatedAccounts } from './federation/federated-accounts.ts';
@@ -27,7 +39,9 @@ import { prepareOAuthRequest } from './http/prepare-oauth-request.ts';
 import { registrationCors } from './http/registration-cors.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { interactionRoutes } from './interactions/interaction-routes.ts';
-import { loadOrCreateCookieKeys, loadOrCreateSigningKeys, toProviderJwks } from './keys/signing-keys.ts';
+import { loadOrCreateCookieKeys, loadOrCreateSigningKeys, toProviderJwks, type StoredKey } from './keys/signing-keys.ts';
+import { createAuthServerMetrics } from './ops/auth-server-metrics.ts';
+import { countProviderEvents } from './ops/count-provider-events.ts';
 import { createProvider, type ProviderDeps } from './provider/create-provider.ts';
 import { startSweeper, sweepExpired } from './provider/sweep-expired.ts';
 import { expireUnusedClients } from './registration/expire-unused-clients.ts';
@@ -39,6 +53,8 @@ export interface AuthServer {
   db: Db;
   users: UserStore;
   hasher: PasswordHasher;
+  /** Users, clients, grants, allow-lists, keys and the audit log, as the admin pages change them. */
+  admin: AdminServices;
   /** Set when this start created the first admin with a generated password (show it once). */
   bootstrap?: { username: string; generatedPassword?: string };
   close(): Promise<void>;
@@ -51,6 +67,8 @@ export interface AuthServerOptions {
   adapter?: ProviderDeps['adapter'];
   /** Test-only: let Client ID Metadata Documents come from 127.0.0.1 with a test CA. */
   metadataFetch?: MetadataFetchOptions;
+  /** Where the metrics go (served by the caller). Default is a registry nobody reads. */
+  registry?: Registry;
 }
 
 export async function createAuthServer(config: AuthServerConfig, logger: Logger, options: AuthServerOptions = {}): Promise<AuthServer> {
@@ -68,61 +86,105 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
 
   const https = config.issuer.startsWith('https:');
   const render = createRenderer(config.issuer);
-  const allowed = new Set(config.registration.allowedRedirectUris);
+  const audit = new AuditLog(db, config.audit);
+  const admin = createAdminServices({
+    db, config, users, audit,
+    hashPassword: (password) => hasher.hash(password),
+    validateClientMetadata: validateWithProvider(() => holder.current),
+    onKeysChanged: () => holder.reload(),
+  });
+  // Redirect URIs and trusted hosts: the config file's plus the admins' (read per use).
   const documentHostPolicy = createDocumentHostPolicy(
     config.clientIdMetadataDocuments,
-    undefined,
+    () => admin.trustedHosts.effective(),
     options.metadataFetch?.dangerouslyAllowLoopback,
   );
-  const provider = createProvider({
-    config,
-    db,
-    users,
-    jwks: toProviderJwks(keys),
-    cookieKeys,
-    redirectUriPolicy: { allowedRedirectUris: () => allowed, allowPrivateUseSchemes: config.registration.allowPrivateUseSchemes },
-    renderError: providerErrorRenderer(render, logger),
-    adapter: options.adapter,
-    documentHostPolicy,
-    metadataFetch: createMetadataFetch(options.metadataFetch),
-  });
-  provider.on('server_error', (_ctx, err) => logger.error({ err }, 'oidc-provider server error'));
-  expireUnusedClients(provider, db, config.registration.unusedClientTtl);
+  const metrics = createAuthServerMetrics(options.registry ?? createMetricsRegistry('auth-server'));
+  const metadataFetch = createMetadataFetch(options.metadataFetch);
+  // Built again, with the same configuration and listeners, whenever the signing keys change.
+  const buildProvider = (signingKeys: StoredKey[]): Provider => {
+    const built = createProvider({
+      config,
+      db,
+      users,
+      jwks: toProviderJwks(signingKeys),
+      cookieKeys,
+      redirectUriPolicy: { allowedRedirectUris: () => admin.redirectUris.effective(), allowPrivateUseSchemes: config.registration.allowPrivateUseSchemes },
+      renderError: providerErrorRenderer(render, logger),
+      adapter: options.adapter,
+      documentHostPolicy,
+      metadataFetch,
+    });
+    // Behind a TLS-terminating proxy, client IPs and the external scheme come from X-Forwarded-*.
+    built.proxy = config.trustProxy;
+    built.on('server_error', (_ctx, err) => logger.error({ err }, 'oidc-provider server error'));
+    countProviderEvents(built, metrics);
+    expireUnusedClients(built, db, config.registration.unusedClientTtl);
+    acceptHashedClientSecrets(built);
+    trackClientUsage(built, admin.clientUsage);
+    recordProviderEvents(built, audit, users);
+    return built;
+  };
+  const holder = new ProviderHolder(buildProvider, keys, config.keysDir, logger);
+  const provider = holder.provider;
+  const stopWatchingKeys = holder.watch(config.keysReloadInterval);
   const throttle = new SignInThrottle(db, config.signInThrottle);
   const sweepFederatedLogins = db.prepare('DELETE FROM federated_logins WHERE expires_at <= unixepoch()');
   const stopSweeper = startSweeper(
-    [() => sweepExpired(db), () => throttle.prune(), () => sweepFederatedLogins.run()],
+    [
+      () => sweepExpired(db), () => throttle.prune(), () => sweepFederatedLogins.run(),
+      () => audit.prune(), () => admin.clientUsage.prune(Date.now() - config.refreshTokenAbsoluteTtl * 1000),
+    ],
     60_000,
     (err) => logger.error({ err }, 'sweeper failed'),
   );
 
-  // Behind a TLS-terminating proxy, client IPs and the external scheme come from X-Forwarded-*.
-  provider.proxy = config.trustProxy;
   const app = new Koa({ keys: cookieKeys, proxy: config.trustProxy });
   const csrf = createCsrf({ key: cookieKeys[0]!, secure: https });
   const router = new Router();
-  router.get('/healthz', function healthz(ctx) {
-    ctx.body = { status: 'ok' };
-  });
   router.get('/static/gatehouse.css', function stylesheet(ctx) {
     ctx.type = 'text/css';
     ctx.set('Cache-Control', 'public, max-age=3600');
     ctx.body = STYLESHEET;
   });
 
+  app.use(observeRequests({ logger, requestDuration: metrics.requestDuration }));
   app.use(securityHeaders({ https }));
   app.use(errorPages(render, logger));
+  // Ready when the database answers a real query and a private signing key is loaded.
+  app.use(healthRoutes({
+    logger,
+    checks: {
+      database: () => db.prepare('SELECT count(*) FROM schema_migrations').pluck().get(),
+      keys: () => {
+        if (!keys.some((key) => key.jwk.d)) throw new Error('no private signing key is loaded');
+      },
+    },
+  }));
   app.use(router.routes());
+  app.use(adminRoutes({
+    services: admin,
+    session: createAdminSession({ provider, users, issuer: config.issuer }),
+    users, csrf, render,
+    accessTokenTtl: config.accessTokenTtl,
+  }).routes());
+  const recordSignIn = createSignInRecorder(audit);
   const upstreams = new UpstreamClients(config.upstreams);
   app.use(interactionRoutes({
     provider, users, hasher, throttle, csrf, render, documentHostPolicy,
     resourceScopes: MCP_SCOPES,
     mode: config.mode,
     upstreams: upstreams.list().map(({ id, displayName }) => ({ id, displayName })),
+    onSignIn: (result) => metrics.signIns.inc({ method: 'password', result }),
+    recordSignIn,
   }).routes());
   if (upstreams.list().length > 0) {
     const accounts = new FederatedAccounts(db, users);
-    app.use(federatedSignInRoutes({ provider, db, issuer: config.issuer, upstreams, accounts, csrf, logger }).routes());
+    app.use(federatedSignInRoutes({
+      provider, db, issuer: config.issuer, upstreams, accounts, csrf, logger,
+      onSignIn: (result) => metrics.signIns.inc({ method: 'federated', result }),
+      recordSignIn,
+    }).routes());
   }
   app.use(registrationCors);
   app.use(prepareOAuthRequest({
@@ -131,7 +193,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     registrationBodyLimit: config.registration.maxBodyBytes,
   }));
   app.use(metadataFetchScope);
-  app.use(mount(provider));
+  app.use(holder.middleware);
 
   return {
     app,
@@ -139,9 +201,11 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     db,
     users,
     hasher,
+    admin,
     bootstrap,
     async close() {
       stopSweeper();
+      stopWatchingKeys();
       await hasher.close();
       db.close();
     },

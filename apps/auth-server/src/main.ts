@@ -1,32 +1,55 @@
-/** auth-server entry point: load config → build the server → listen. */
+/**
+ * auth-server entry point: config → server → metrics (when on) → listen (http or https) →
+ * announce; on SIGTERM/SIGINT a graceful stop, then the database closes.
+ */
+import { announceReady } from '../../shared/announce-ready.ts';
 import { ConfigError, loadConfig } from '../../shared/config.ts';
+import { createHttpServer } from '../../shared/http-server.ts';
 import { createLogger } from '../../shared/logger.ts';
+import { createMetricsRegistry, serveMetrics } from '../../shared/metrics.ts';
+import { onShutdownSignal } from '../../shared/on-shutdown-signal.ts';
+import { servingWarnings } from '../../shared/serving-warnings.ts';
 import { createAuthServer } from './create-auth-server.ts';
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  const { authServer } = config;
   const logger = createLogger('auth-server', config.logLevel);
-  const server = await createAuthServer(config.authServer, logger);
-  const { port, host, issuer } = config.authServer;
-  const http = server.app.listen(port, host, () => {
-    logger.info({ issuer, listen: `${host}:${port}` }, 'auth-server listening');
-    if (server.bootstrap?.generatedPassword) {
-      // Shown once, on the terminal only: never through the (shipped, collected) JSON log.
-      process.stdout.write(`\nFirst start: created admin user "${server.bootstrap.username}" with password: ${server.bootstrap.generatedPassword}\nSign in at ${issuer} and change it.\n\n`);
-    }
+  for (const warning of servingWarnings(config)) logger.warn(warning);
+  const registry = config.metrics && createMetricsRegistry('auth-server', { processMetrics: true });
+  const server = await createAuthServer(authServer, logger, { registry });
+  const http = createHttpServer(server.app.callback(), config.tls);
+  const metrics = registry && await serveMetrics(registry, config.metrics!.host, config.metrics!.authServerPort);
+  // Installed before listening, so a signal that comes as soon as the port opens is handled.
+  const timeoutMs = config.shutdownTimeout * 1000;
+  onShutdownSignal(logger, timeoutMs + 5000, async () => {
+    const drained = await http.shutdown(timeoutMs);
+    if (!drained) logger.warn({ timeoutMs }, 'some requests were still running at the shutdown timeout and were cut off');
+    await metrics?.close();
+    await server.close();
   });
-  const stop = () => {
-    http.close(() => void server.close().then(() => process.exit(0)));
-    setTimeout(() => process.exit(1), 10_000).unref();
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+
+  const url = await http.listen(authServer.port, authServer.host);
+  logger.info({ issuer: authServer.issuer, listening: url, metrics: metrics?.url }, 'auth-server listening');
+  const generated = server.bootstrap?.generatedPassword;
+  announceReady({
+    app: 'auth-server',
+    listening: url,
+    publicUrl: authServer.issuer,
+    // Shown once, on the terminal only: never through the (shipped, collected) JSON log.
+    firstAdmin: generated ? { username: server.bootstrap!.username, password: generated } : undefined,
+  });
 }
 
 main().catch((err: unknown) => {
   if (err instanceof ConfigError) {
     process.stderr.write(`gatehouse auth-server: ${err.message}\n`);
     process.exit(2);
+  }
+  const { code, syscall, address, port } = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (syscall === 'listen' && (code === 'EADDRINUSE' || code === 'EACCES')) {
+    process.stderr.write(`gatehouse auth-server: cannot listen on ${address}:${port} (${code === 'EADDRINUSE' ? 'the port is in use' : 'permission denied'}); choose another port (AUTH_PORT, or the metrics port)\n`);
+    process.exit(1);
   }
   process.stderr.write(`gatehouse auth-server: failed to start: ${(err as Error).stack ?? err}\n`);
   process.exit(1);

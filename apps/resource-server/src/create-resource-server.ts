@@ -6,18 +6,20 @@
  * Every absolute URL it hands out comes from `config.resource`, never from the request's Host,
  * so behind a TLS-terminating proxy it names the external scheme and host.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import Router from '@koa/router';
-import Koa, { type Context } from 'koa';
-import type { ResourceServerConfig } from '../../shared/config.ts';
+import Koa from 'koa';
+import type { ResourceServerConfig, TlsFiles } from '../../shared/config.ts';
 import type { Db } from '../../shared/database.ts';
+import { healthRoutes } from '../../shared/health-routes.ts';
+import { createHttpServer } from '../../shared/http-server.ts';
 import type { Logger } from '../../shared/logger.ts';
+import { createMetricsRegistry, type Registry } from '../../shared/metrics.ts';
+import { observeRequests } from '../../shared/observe-requests.ts';
 import { createAccessTokenVerifier } from './auth/verify-access-token.ts';
 import { assumeAnonymousCaller } from './http/assume-anonymous-caller.ts';
 import { guardOrigin } from './http/guard-origin.ts';
 import { handleErrors } from './http/handle-errors.ts';
-import { logRequests } from './http/log-requests.ts';
 import { protectedResourceMetadata, protectedResourceMetadataUrl } from './http/protected-resource-metadata.ts';
 import { readJsonRpcBody } from './http/read-json-rpc-body.ts';
 import { requireBearerToken } from './http/require-bearer-token.ts';
@@ -26,6 +28,8 @@ import { serveMcpRequest } from './http/serve-mcp-request.ts';
 import { createMcpServer } from './mcp/create-mcp-server.ts';
 import { McpSessions } from './mcp/mcp-sessions.ts';
 import { BASELINE_SCOPES, TOOL_SCOPES } from './mcp/tool-table.ts';
+import { createJwksProbe } from './ops/probe-jwks.ts';
+import { createResourceServerMetrics } from './ops/resource-server-metrics.ts';
 import { AuditStore } from './storage/audit-store.ts';
 import { NoteStore } from './storage/note-store.ts';
 
@@ -42,6 +46,10 @@ export interface CreateResourceServerOptions {
   dangerouslyDisableAuthentication?: boolean;
   /** Most MCP sessions one user may hold open; older ones are closed beyond it. Default is 32. */
   maxSessionsPerUser?: number;
+  /** Serve https from these files. Default is plain http. */
+  tls?: TlsFiles;
+  /** Where the metrics go (served by the caller). Default is a registry nobody reads. */
+  registry?: Registry;
 }
 
 export interface ResourceServer {
@@ -51,19 +59,22 @@ export interface ResourceServer {
   listen(port: number, host: string): Promise<string>;
   /** Closes every MCP session and the HTTP server. The database stays open: its owner closes it. */
   close(): Promise<void>;
+  /**
+   * Stops accepting connections, lets in-flight requests finish (up to `timeoutMs`), then closes
+   * every MCP session and connection. Resolves to false when some request was cut off.
+   */
+  shutdown(timeoutMs: number): Promise<boolean>;
 }
 
 const AUDIT_SWEEP_INTERVAL_MS = 60 * 60 * 1000;
-
-async function healthz(ctx: Context): Promise<void> {
-  ctx.body = { status: 'ok' };
-}
 
 export function createResourceServer(options: CreateResourceServerOptions): ResourceServer {
   const { config, db, logger, dangerouslyDisableAuthentication = false, maxSessionsPerUser = 32 } = options;
   const notes = new NoteStore(db);
   const audit = new AuditStore(db);
   const resourceMetadataUrl = protectedResourceMetadataUrl(config.resource);
+  const metrics = createResourceServerMetrics(options.registry ?? createMetricsRegistry('resource-server'));
+  const onToolCall = (tool: string, outcome: string) => metrics.toolCalls.inc({ tool, outcome });
 
   if (dangerouslyDisableAuthentication) {
     logger.warn('AUTHENTICATION IS DISABLED: every MCP request is served as an anonymous caller with every scope. Never run this outside a benchmark.');
@@ -80,10 +91,11 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
       resourceMetadataUrl,
       baselineScopes: BASELINE_SCOPES,
       logger,
+      onTokenRefused: (reason) => metrics.tokenVerificationFailures.inc({ reason }),
     });
 
   const sessions = new McpSessions({
-    createServer: () => createMcpServer({ notes, audit, logger }),
+    createServer: () => createMcpServer({ notes, audit, logger, onToolCall }),
     idleTtlMs: config.sessionIdleTtl * 1000,
     maxSessions: config.maxSessions,
     maxSessionsPerSubject: maxSessionsPerUser,
@@ -95,7 +107,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
     guardOrigin(config.allowedOrigins), // 403 unknown Origin; CORS; preflight
     authenticate, //                       401 no or bad token; 503 key set unreachable
     readJsonRpcBody(config.maxBodyBytes), // 413 too large; 400 not JSON
-    requireToolScope({ toolScopes: TOOL_SCOPES, resourceMetadataUrl, audit }), // 403 insufficient_scope
+    requireToolScope({ toolScopes: TOOL_SCOPES, resourceMetadataUrl, audit, onToolCall }), // 403 insufficient_scope
     serveMcpRequest(sessions, logger), //   404 unknown session; the rest is the SDK transport's
   ];
 
@@ -107,12 +119,18 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   router.all(mcpPath, ...mcpEndpoint);
   router.get(metadataPaths, metadata);
   router.options(metadataPaths, metadata);
-  router.get('/healthz', healthz);
+
+  // Ready when the database answers a real query and the issuer's key set can be fetched.
+  const readiness = {
+    database: () => db.prepare('SELECT count(*) FROM schema_migrations').pluck().get(),
+    jwks: createJwksProbe({ jwksUri: config.jwksUri }),
+  };
 
   const app = new Koa();
   app.silent = true;
+  app.use(observeRequests({ logger, requestDuration: metrics.requestDuration }));
   app.use(handleErrors(logger));
-  app.use(logRequests(logger));
+  app.use(healthRoutes({ checks: readiness, logger }));
   app.use(router.routes());
   app.use(router.allowedMethods());
 
@@ -126,20 +144,15 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   sweepAudit();
   const auditSweeper = setInterval(sweepAudit, AUDIT_SWEEP_INTERVAL_MS).unref();
 
-  const httpServer = createServer(app.callback());
+  const http = createHttpServer(app.callback(), options.tls);
+  const httpServer = http.server;
 
   return {
     httpServer,
-    listen(port, host) {
-      return new Promise((resolve, reject) => {
-        httpServer.once('error', reject);
-        httpServer.listen(port, host, () => {
-          httpServer.off('error', reject);
-          const address = httpServer.address() as AddressInfo;
-          const hostPart = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-          resolve(`http://${hostPart}:${address.port}`);
-        });
-      });
+    listen: (port, host) => http.listen(port, host),
+    async shutdown(timeoutMs) {
+      clearInterval(auditSweeper);
+      return http.shutdown(timeoutMs, () => sessions.closeAll());
     },
     async close() {
       clearInterval(auditSweeper);

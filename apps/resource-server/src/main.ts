@@ -1,35 +1,50 @@
 /**
- * resource-server entry point: config → database → migrations → app → listen.
+ * resource-server entry point: config → database → migrations → app → metrics (when on) →
+ * listen (http or https) → announce; on SIGTERM/SIGINT a graceful stop, then the database closes.
  */
 import { join } from 'node:path';
+import { announceReady } from '../../shared/announce-ready.ts';
 import { ConfigError, loadConfig } from '../../shared/config.ts';
 import { MIGRATIONS_ROOT, migrate, openDatabase } from '../../shared/database.ts';
 import { createLogger } from '../../shared/logger.ts';
+import { createMetricsRegistry, serveMetrics } from '../../shared/metrics.ts';
+import { onShutdownSignal } from '../../shared/on-shutdown-signal.ts';
 import { createResourceServer } from './create-resource-server.ts';
 
-let config;
-try {
-  config = loadConfig(process.env);
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
-  console.error(err.message);
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const { resourceServer } = config;
+  const logger = createLogger('resource-server', config.logLevel);
+  const db = openDatabase(resourceServer.databaseFile);
+  migrate(db, join(MIGRATIONS_ROOT, 'resource-server'));
+
+  const registry = config.metrics && createMetricsRegistry('resource-server', { processMetrics: true });
+  const server = createResourceServer({ config: resourceServer, db, logger, tls: config.tls, registry });
+  const metrics = registry && await serveMetrics(registry, config.metrics!.host, config.metrics!.resourceServerPort);
+  // Installed before listening, so a signal that comes as soon as the port opens is handled.
+  const timeoutMs = config.shutdownTimeout * 1000;
+  onShutdownSignal(logger, timeoutMs + 5000, async () => {
+    const drained = await server.shutdown(timeoutMs);
+    if (!drained) logger.warn({ timeoutMs }, 'some requests were still running at the shutdown timeout and were cut off');
+    await metrics?.close();
+    db.close();
+  });
+
+  const url = await server.listen(resourceServer.port, resourceServer.host);
+  logger.info({ listening: url, resource: resourceServer.resource, issuer: resourceServer.issuer, metrics: metrics?.url }, 'resource-server started');
+  announceReady({ app: 'resource-server', listening: url, publicUrl: new URL(resourceServer.resource).origin, mcpUrl: resourceServer.resource });
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`gatehouse resource-server: ${err.message}\n`);
+    process.exit(2);
+  }
+  const { code, syscall, address, port } = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (syscall === 'listen' && (code === 'EADDRINUSE' || code === 'EACCES')) {
+    process.stderr.write(`gatehouse resource-server: cannot listen on ${address}:${port} (${code === 'EADDRINUSE' ? 'the port is in use' : 'permission denied'}); choose another port (RESOURCE_PORT, or the metrics port)\n`);
+    process.exit(1);
+  }
+  process.stderr.write(`gatehouse resource-server: failed to start: ${(err as Error).stack ?? err}\n`);
   process.exit(1);
-}
-
-const { resourceServer } = config;
-const logger = createLogger('resource-server', config.logLevel);
-const db = openDatabase(resourceServer.databaseFile);
-migrate(db, join(MIGRATIONS_ROOT, 'resource-server'));
-
-const server = createResourceServer({ config: resourceServer, db, logger });
-const url = await server.listen(resourceServer.port, resourceServer.host);
-logger.info({ listening: url, resource: resourceServer.resource, issuer: resourceServer.issuer }, 'resource-server started');
-
-async function shutdown(signal: string): Promise<void> {
-  logger.info({ signal }, 'resource-server stopping');
-  await server.close();
-  db.close();
-  process.exit(0);
-}
-process.once('SIGINT', () => void shutdown('SIGINT'));
-process.once('SIGTERM', () => void shutdown('SIGTERM'));
+});

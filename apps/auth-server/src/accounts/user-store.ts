@@ -55,6 +55,7 @@ export class UserStore {
   readonly #update;
   readonly #count;
   readonly #list;
+  readonly #search;
 
   constructor(db: Db) {
     this.#byId = db.prepare('SELECT * FROM users WHERE id = ?');
@@ -65,6 +66,7 @@ export class UserStore {
       pending = @pending, email = @email, updated_at = @now WHERE id = @id`);
     this.#count = db.prepare('SELECT count(*) FROM users').pluck();
     this.#list = db.prepare('SELECT * FROM users ORDER BY username');
+    this.#search = db.prepare("SELECT * FROM users WHERE username LIKE ? ESCAPE '\\' OR email LIKE ? ESCAPE '\\' ORDER BY username");
   }
 
   findById(id: string): User | undefined {
@@ -86,6 +88,12 @@ export class UserStore {
 
   list(): User[] {
     return (this.#list.all() as UserRow[]).map((row) => toUser(row)!);
+  }
+
+  /** Users whose username or email contains `text` (any case). */
+  search(text: string): User[] {
+    const pattern = `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    return (this.#search.all(pattern, pattern) as UserRow[]).map((row) => toUser(row)!);
   }
 
   create(input: { username: string; passwordHash: string | null; scopes: string[]; disabled?: boolean; pending?: boolean; email?: string | null; source?: User['source'] }): User {

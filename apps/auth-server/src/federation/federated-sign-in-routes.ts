@@ -25,7 +25,9 @@ import type { Logger } from '../../../shared/logger.ts';
 import type { Csrf } from '../http/csrf.ts';
 import { PageError } from '../http/page-error.ts';
 import { readForm } from '../http/read-body.ts';
+import type { SignInRecorder } from '../audit/record-sign-in.ts';
 import { loadInteraction } from '../interactions/interaction-routes.ts';
+import type { SignInResult } from '../ops/auth-server-metrics.ts';
 import { admit, type FederatedAccounts } from './federated-accounts.ts';
 import type { UpstreamClients } from './upstream-clients.ts';
 
@@ -37,6 +39,10 @@ export interface FederatedSignInDeps {
   accounts: FederatedAccounts;
   csrf: Csrf;
   logger: Logger;
+  /** Told the result of each federated sign-in that came back from the upstream (metrics). */
+  onSignIn?: (result: SignInResult) => void;
+  /** Told of each sign-in that came back from the upstream, with its user and reason (the audit log). */
+  recordSignIn?: SignInRecorder;
 }
 
 const LOGIN_TTL_SECONDS = 600;
@@ -157,6 +163,8 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
       }
     } catch (err) {
       logger.warn({ err: { name: (err as Error).name, message: (err as Error).message, code: (err as { code?: string }).code }, upstream: upstream.id }, 'upstream sign-in failed');
+      deps.onSignIn?.('error');
+      deps.recordSignIn?.(ctx, { method: 'federated', ok: false, reason: 'upstream_error', upstream: upstream.id, clientId: String(interaction.params.client_id) });
       const unreachable = err instanceof TypeError || (err as { name?: string }).name === 'TimeoutError' || (err as { name?: string }).name === 'AbortError';
       throw unreachable
         ? new PageError(502, 'upstream_unavailable', `We could not reach ${upstream.displayName} right now. Try again in a moment.`)
@@ -164,16 +172,27 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
     }
 
     const admission = admit(upstream, claims);
-    if (!admission.ok) throw new PageError(403, 'access_denied', REFUSALS[admission.reason]!(upstream));
+    if (!admission.ok) {
+      deps.onSignIn?.('refused');
+      deps.recordSignIn?.(ctx, { method: 'federated', ok: false, reason: admission.reason, upstream: upstream.id, clientId: String(interaction.params.client_id) });
+      throw new PageError(403, 'access_denied', REFUSALS[admission.reason]!(upstream));
+    }
     const linked = accounts.link(upstream, claims, admission.email);
     if (linked.kind === 'conflict') {
+      deps.onSignIn?.('refused');
+      deps.recordSignIn?.(ctx, { method: 'federated', ok: false, reason: 'account_conflict', upstream: upstream.id, clientId: String(interaction.params.client_id) });
       throw new PageError(409, 'account_conflict', `An account named ${linked.username} already exists here. An administrator must link your ${upstream.displayName} sign-in to it before you can use it.`);
     }
     const { user } = linked;
+    if (user.disabled || user.pending) deps.onSignIn?.('refused');
+    const audited = { method: 'federated', user, upstream: upstream.id, clientId: String(interaction.params.client_id) } as const;
+    if (user.disabled || user.pending) deps.recordSignIn?.(ctx, { ...audited, ok: false, reason: user.disabled ? 'account_disabled' : 'approval_pending' });
     if (user.disabled) throw new PageError(403, 'access_denied', 'This account is disabled.');
     if (user.pending) {
       throw new PageError(403, 'approval_pending', 'Your account was created and is waiting for an administrator to approve it. You can sign in once it is approved.');
     }
+    deps.onSignIn?.('success');
+    deps.recordSignIn?.(ctx, { ...audited, ok: true });
     interaction.result = { login: { accountId: user.id, amr: ['fed'] } };
     await interaction.save(interaction.exp - Math.floor(Date.now() / 1000));
     ctx.status = 303;

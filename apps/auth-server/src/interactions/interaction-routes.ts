@@ -15,12 +15,14 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { PasswordHasher } from '../accounts/password-hasher.ts';
+import type { SignInRecorder } from '../audit/record-sign-in.ts';
 import type { SignInThrottle } from '../accounts/sign-in-throttle.ts';
 import { UserStore, type User } from '../accounts/user-store.ts';
 import type { DocumentHostPolicy } from '../cimd/document-host-policy.ts';
 import type { Csrf } from '../http/csrf.ts';
 import { PageError } from '../http/page-error.ts';
 import { readForm } from '../http/read-body.ts';
+import type { SignInResult } from '../ops/auth-server-metrics.ts';
 import { isMetadataDocumentClientId } from '../registration/client-metadata-policy.ts';
 import { isLoopbackHttpUri } from '../registration/redirect-uri-policy.ts';
 import type { Render } from '../views/create-renderer.ts';
@@ -41,6 +43,10 @@ export interface InteractionDeps {
   upstreams: Array<{ id: string; displayName: string }>;
   /** Resource scopes (mcp:*) this server knows. */
   resourceScopes: readonly string[];
+  /** Told the result of each password sign-in (metrics). */
+  onSignIn?: (result: SignInResult) => void;
+  /** Told of each password sign-in attempt, with its user and reason (the audit log). */
+  recordSignIn?: SignInRecorder;
 }
 
 const FORM_LIMIT = 4096;
@@ -150,11 +156,18 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const passwordOk = await hasher.verifyOrDummy(password, locked ? undefined : user?.passwordHash);
     if (!UserStore.isActive(user) || !passwordOk || locked) {
       if (!locked) throttle.recordFailure(username, ctx.ip);
+      deps.onSignIn?.(locked ? 'locked' : 'failure');
+      deps.recordSignIn?.(ctx, {
+        method: 'password', ok: false, user, clientId: String(interaction.params.client_id),
+        reason: locked ? 'locked' : !user ? 'unknown_user' : !passwordOk ? 'wrong_password' : 'account_inactive',
+      });
       await setTimeout(delayMs);
       ctx.status = 400;
       return renderLogin(ctx, interaction, { error: SIGN_IN_FAILED, username });
     }
     throttle.recordSuccess(username, ctx.ip);
+    deps.onSignIn?.('success');
+    deps.recordSignIn?.(ctx, { method: 'password', ok: true, user, clientId: String(interaction.params.client_id) });
     return finish(ctx, provider, { login: { accountId: user.id } }, false);
   });
 

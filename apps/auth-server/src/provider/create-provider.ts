@@ -18,6 +18,7 @@ import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'o
 import { ALL_SCOPES, MCP_SCOPES, type AuthServerConfig } from '../../../shared/config.ts';
 import type { Db } from '../../../shared/database.ts';
 import { UserStore } from '../accounts/user-store.ts';
+import { internalClientMetadata, loadExistingGrant } from '../admin/internal-client.ts';
 import type { DocumentHostPolicy } from '../cimd/document-host-policy.ts';
 import { CLIENT_KIND, createClientMetadataValidator } from '../registration/client-metadata-policy.ts';
 import type { RedirectUriPolicy } from '../registration/redirect-uri-policy.ts';
@@ -40,15 +41,33 @@ export interface ProviderDeps {
 
 const epoch = () => Math.floor(Date.now() / 1000);
 
+/** Seconds an ID token is valid (a retired signing key must outlive it too). */
+export const ID_TOKEN_TTL = 3600;
+
 export function createProvider(deps: ProviderDeps): Provider {
   const { config, users } = deps;
   const secureCookies = config.issuer.startsWith('https:');
   const resourceScope = MCP_SCOPES.join(' ');
 
+  /**
+   * The scopes a token for our resource may carry. At the token endpoint (code exchange and every
+   * refresh) that is what the user may grant *now*: a scope taken from a user stops appearing in
+   * their next access token even though an older grant holds it. Elsewhere (authorization, where
+   * the consent page already applies the cap) all resource scopes.
+   */
+  function scopeFor(ctx: KoaContextWithOIDC): string {
+    const accountId = ctx.oidc.route === 'token' ? ctx.oidc.entities.Account?.accountId : undefined;
+    if (!accountId) return resourceScope;
+    const user = users.findById(accountId);
+    return MCP_SCOPES.filter((s) => user?.scopes.includes(s)).join(' ');
+  }
+
   const configuration: Configuration = {
     adapter: deps.adapter ?? createSqliteAdapter(deps.db),
     jwks: deps.jwks as Configuration['jwks'],
-    clients: [],
+    // Gatehouse's own first-party client, for signing in to the admin and account pages.
+    clients: [internalClientMetadata(config.issuer)],
+    loadExistingGrant,
     scopes: [...ALL_SCOPES],
     claims: {
       openid: ['sub'],
@@ -101,6 +120,8 @@ export function createProvider(deps: ProviderDeps): Provider {
         enabled: config.clientIdMetadataDocuments.enabled,
         ack: 'draft-02',
         allowFetch: async (_ctx, clientId) => deps.documentHostPolicy.allowFetch(clientId),
+        // Asked again for a cached document too, so a host an admin stops trusting is refused at once.
+        allowClient: async (_ctx, client) => deps.documentHostPolicy.allowFetch(client.clientId),
         cacheDuration: { min: config.clientIdMetadataDocuments.cacheMin, max: config.clientIdMetadataDocuments.cacheMax },
       },
       revocation: { enabled: true },
@@ -110,11 +131,11 @@ export function createProvider(deps: ProviderDeps): Provider {
         enabled: true,
         defaultResource: () => config.resource,
         useGrantedResource: () => true,
-        getResourceServerInfo(_ctx, resourceIndicator) {
+        getResourceServerInfo(ctx, resourceIndicator) {
           // Exact comparison: the trailing-slash form was normalised before the provider saw it.
           if (resourceIndicator !== config.resource) throw new errors.InvalidTarget();
           return {
-            scope: resourceScope,
+            scope: scopeFor(ctx),
             audience: config.resource,
             accessTokenFormat: 'jwt',
             accessTokenTTL: config.accessTokenTtl,
@@ -154,7 +175,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     ttl: {
       AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.accessTokenTtl,
       AuthorizationCode: 60,
-      IdToken: 3600,
+      IdToken: ID_TOKEN_TTL,
       Interaction: 3600,
       Session: config.sessionTtl,
       Grant: config.refreshTokenAbsoluteTtl,

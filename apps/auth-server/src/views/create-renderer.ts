@@ -4,8 +4,9 @@
  */
 import { join } from 'node:path';
 import nunjucks from 'nunjucks';
+import { PROJECT_ROOT } from '../../../shared/project-root.ts';
 
-export const VIEWS_DIR = join(import.meta.dirname, '..', '..', '..', '..', 'views');
+export const VIEWS_DIR = join(PROJECT_ROOT, 'views');
 
 export type Render = (template: string, context: Record<string, unknown>) => string;
 

@@ -18,7 +18,10 @@ export function handleErrors(logger: Logger) {
   return async function handleErrorsMiddleware(ctx: Context, next: Next): Promise<void> {
     try {
       await next();
-      if (ctx.status === 404 && ctx.body == null && ctx.respond !== false) ctx.body = { error: 'not_found' };
+      if (ctx.status === 404 && ctx.body == null && ctx.respond !== false) {
+        ctx.body = { error: 'not_found' };
+        ctx.status = 404; // assigning a body to a response whose status was never set makes it 200
+      }
     } catch (caught) {
       const err = caught as HttpError;
       const status = typeof err.status === 'number' && err.status >= 400 && err.status < 600 ? err.status : 500;

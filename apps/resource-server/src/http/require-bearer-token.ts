@@ -18,6 +18,7 @@ import type { Logger } from '../../../shared/logger.ts';
 import {
   InvalidAccessTokenError, KeySetUnavailableError, type AccessTokenVerifier,
 } from '../auth/verify-access-token.ts';
+import { tokenFailureReason } from '../ops/token-failure-reason.ts';
 import { bearerChallenge } from './bearer-challenge.ts';
 
 export interface RequireBearerTokenOptions {
@@ -26,13 +27,15 @@ export interface RequireBearerTokenOptions {
   /** Scopes named in the challenge when no token was sent: the least a client needs to start. */
   baselineScopes: readonly string[];
   logger: Logger;
+  /** Told why each presented token was refused (a short metric label, never the token). */
+  onTokenRefused?: (reason: string) => void;
 }
 
 // RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token.
 const BEARER = /^bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 const SCHEME = /^bearer(?: |$)/i;
 
-export function requireBearerToken({ verifier, resourceMetadataUrl, baselineScopes, logger }: RequireBearerTokenOptions) {
+export function requireBearerToken({ verifier, resourceMetadataUrl, baselineScopes, logger, onTokenRefused }: RequireBearerTokenOptions) {
   function refuse(ctx: Context, error: 'invalid_token' | undefined, errorDescription?: string): void {
     ctx.status = 401;
     ctx.set('WWW-Authenticate', bearerChallenge({ error, errorDescription, scopes: baselineScopes, resourceMetadataUrl }));
@@ -45,11 +48,15 @@ export function requireBearerToken({ verifier, resourceMetadataUrl, baselineScop
     const header = ctx.get('authorization');
     if (!SCHEME.test(header)) return refuse(ctx, undefined);
     const token = BEARER.exec(header)?.[1];
-    if (!token) return refuse(ctx, 'invalid_token', 'the Authorization header does not hold a bearer token');
+    if (!token) {
+      onTokenRefused?.('malformed');
+      return refuse(ctx, 'invalid_token', 'the Authorization header does not hold a bearer token');
+    }
 
     try {
       ctx.state.auth = await verifier.verifyAccessToken(token);
     } catch (err) {
+      onTokenRefused?.(tokenFailureReason(err));
       if (err instanceof InvalidAccessTokenError) {
         logger.debug({ reason: err.message, cause: (err.cause as Error | undefined)?.message }, 'access token refused');
         return refuse(ctx, 'invalid_token', err.message);

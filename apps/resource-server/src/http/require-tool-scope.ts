@@ -13,13 +13,15 @@ import type { Context, Next } from 'koa';
 import { MCP_SCOPES } from '../../../shared/config.ts';
 import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
 import type { McpScope } from '../mcp/tool-table.ts';
-import type { AuditStore } from '../storage/audit-store.ts';
+import type { AuditStore, ToolCallOutcome } from '../storage/audit-store.ts';
 import { bearerChallenge } from './bearer-challenge.ts';
 
 export interface RequireToolScopeOptions {
   toolScopes: ReadonlyMap<string, McpScope>;
   resourceMetadataUrl: string;
   audit: AuditStore;
+  /** Told about each call refused here, as it is recorded (metrics). */
+  onToolCall?: (tool: string, outcome: ToolCallOutcome) => void;
 }
 
 /** The tool names of the `tools/call` requests in a JSON-RPC message or batch. */
@@ -32,7 +34,7 @@ function calledTools(body: unknown): string[] {
   });
 }
 
-export function requireToolScope({ toolScopes, resourceMetadataUrl, audit }: RequireToolScopeOptions) {
+export function requireToolScope({ toolScopes, resourceMetadataUrl, audit, onToolCall }: RequireToolScopeOptions) {
   return async function requireToolScopeMiddleware(ctx: Context, next: Next): Promise<void> {
     const auth: VerifiedAccessToken = ctx.state.auth;
     const refused = calledTools(ctx.state.rpcBody).flatMap((tool) => {
@@ -43,6 +45,7 @@ export function requireToolScope({ toolScopes, resourceMetadataUrl, audit }: Req
 
     for (const { tool } of refused) {
       audit.record({ subject: auth.extra.subject, username: auth.extra.username, clientId: auth.clientId, tool, outcome: 'denied' });
+      onToolCall?.(tool, 'denied');
     }
     const needed = new Set<string>(refused.map(({ scope }) => scope));
     const description = `${refused.map(({ tool, scope }) => `${tool} needs ${scope}`).join(', ')}`;

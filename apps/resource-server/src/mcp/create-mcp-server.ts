@@ -24,6 +24,8 @@ export interface McpServerDependencies {
   notes: NoteStore;
   audit: AuditStore;
   logger: Logger;
+  /** Told the outcome of each tool call, as it is recorded (metrics). */
+  onToolCall?: (tool: string, outcome: ToolCallOutcome) => void;
 }
 
 const SERVER_INFO = { name: 'gatehouse', title: 'Gatehouse MCP', version: '0.1.0' };
@@ -48,7 +50,7 @@ export function createMcpServer(dependencies: McpServerDependencies): McpServer 
   return server;
 }
 
-function runTool(tool: ToolDefinition, args: unknown, token: VerifiedAccessToken | undefined, { notes, audit, logger }: McpServerDependencies): CallToolResult {
+function runTool(tool: ToolDefinition, args: unknown, token: VerifiedAccessToken | undefined, { notes, audit, logger, onToolCall }: McpServerDependencies): CallToolResult {
   if (!token) return toolError('This server only runs tools for an authenticated caller.');
   const caller: Caller = {
     subject: token.extra.subject,
@@ -57,7 +59,10 @@ function runTool(tool: ToolDefinition, args: unknown, token: VerifiedAccessToken
     scopes: token.scopes,
     expiresAt: token.expiresAt,
   };
-  const record = (outcome: ToolCallOutcome) => audit.record({ ...caller, tool: tool.name, outcome });
+  const record = (outcome: ToolCallOutcome) => {
+    audit.record({ ...caller, tool: tool.name, outcome });
+    onToolCall?.(tool.name, outcome);
+  };
 
   if (!caller.scopes.includes(tool.scope)) {
     record('denied');

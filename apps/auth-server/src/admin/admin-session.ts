@@ -1,0 +1,111 @@
+/**
+ * Who is signed in on the admin and account pages: the oidc-provider browser session (the
+ * `_session` cookie), read with `provider.Session.get(ctx)`, which works on our Koa context since
+ * the app and the provider share cookie keys.
+ *
+ * - No session (or its user is gone): a GET is sent to sign in through the provider itself, with
+ *   the internal client (internal-client.ts), and comes back to the page it asked for; a POST is
+ *   sent to sign in and then to the section's page (a form is never replayed). Never a 200 with data.
+ * - A signed-in user who is disabled or pending, or (for /admin) lacks `mcp:admin`: 403.
+ * - The callback (/admin/callback) accepts only a return path it stored itself, in a signed
+ *   cookie bound to `state`, and only under /admin or /account; the code it receives is destroyed.
+ * - Sign-out destroys the provider session.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { Context, Next } from 'koa';
+import type Provider from 'oidc-provider';
+import { UserStore, type User } from '../accounts/user-store.ts';
+import { PageError } from '../http/page-error.ts';
+import { INTERNAL_CALLBACK_PATH, INTERNAL_CLIENT_ID } from './internal-client.ts';
+import { isAdmin } from './user-admin.ts';
+
+const STATE_COOKIE = 'gatehouse.admin_sign_in';
+const STATE_TTL_MS = 10 * 60 * 1000;
+
+export type Access = 'admin' | 'user';
+
+export interface AdminSessionDeps {
+  provider: Provider;
+  users: UserStore;
+  issuer: string;
+}
+
+/** A local path under /admin or /account, never another origin (`//host`, `/\host`). */
+export function safeReturnPath(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value.length > 2000) return undefined;
+  if (!/^\/(admin|account)(\/|\?|$)/.test(value) || /[\\\s]/.test(value)) return undefined;
+  return value;
+}
+
+export function createAdminSession(deps: AdminSessionDeps) {
+  const { provider, users, issuer } = deps;
+  const secure = issuer.startsWith('https:');
+  const callbackUrl = `${issuer}${INTERNAL_CALLBACK_PATH}`;
+
+  async function signedInUser(ctx: Context): Promise<User | undefined> {
+    const session = await provider.Session.get(ctx);
+    return session.accountId ? users.findById(session.accountId) : undefined;
+  }
+
+  function sendToSignIn(ctx: Context, returnTo: string): void {
+    const state = randomBytes(24).toString('base64url');
+    // PKCE is required of every client; the code is never redeemed, so the verifier is not kept.
+    const challenge = createHash('sha256').update(randomBytes(32)).digest('base64url');
+    ctx.cookies.set(STATE_COOKIE, `${state}.${Buffer.from(returnTo).toString('base64url')}`, {
+      signed: true, httpOnly: true, sameSite: 'lax', secure, path: INTERNAL_CALLBACK_PATH, maxAge: STATE_TTL_MS, overwrite: true,
+    });
+    const url = new URL('/oauth/authorize', issuer);
+    url.search = new URLSearchParams({
+      client_id: INTERNAL_CLIENT_ID,
+      response_type: 'code',
+      redirect_uri: callbackUrl,
+      scope: 'openid',
+      state,
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    }).toString();
+    ctx.status = 303;
+    ctx.redirect(`${url.pathname}${url.search}`);
+  }
+
+  /** Middleware: the signed-in user with `access` goes on, as `ctx.state.user`. */
+  function requireSignedIn(access: Access) {
+    return async function requireSignedInMiddleware(ctx: Context, next: Next): Promise<void> {
+      const user = await signedInUser(ctx);
+      if (!user) {
+        const section = ctx.path.startsWith('/account') ? '/account' : '/admin';
+        return sendToSignIn(ctx, ctx.method === 'GET' ? (safeReturnPath(ctx.originalUrl) ?? section) : section);
+      }
+      if (!UserStore.isActive(user)) throw new PageError(403, 'access_denied', 'This account is disabled or waiting for approval, so it cannot use this page.');
+      if (access === 'admin' && !isAdmin(user)) {
+        throw new PageError(403, 'access_denied', 'Only administrators can open the administration pages. Your own connected apps are at /account.');
+      }
+      ctx.state.user = user;
+      await next();
+    };
+  }
+
+  async function finishSignIn(ctx: Context): Promise<void> {
+    const saved = ctx.cookies.get(STATE_COOKIE, { signed: true });
+    ctx.cookies.set(STATE_COOKIE, null, { path: INTERNAL_CALLBACK_PATH, signed: true });
+    if (typeof ctx.query.error === 'string') {
+      throw new PageError(403, 'access_denied', 'You are not signed in: the sign-in was cancelled or refused.');
+    }
+    const code = typeof ctx.query.code === 'string' ? ctx.query.code : undefined;
+    const issued = code ? await provider.AuthorizationCode.find(code) : undefined;
+    if (issued?.clientId === INTERNAL_CLIENT_ID) await issued.destroy();
+    const [state, encoded] = saved?.split('.') ?? [];
+    const returnTo = state && state === ctx.query.state ? safeReturnPath(Buffer.from(encoded ?? '', 'base64url').toString()) : undefined;
+    ctx.status = 303;
+    ctx.redirect(returnTo ?? '/admin');
+  }
+
+  async function signOut(ctx: Context): Promise<void> {
+    const session = await provider.Session.get(ctx);
+    if (session.accountId) await session.destroy();
+  }
+
+  return { signedInUser, requireSignedIn, finishSignIn, signOut };
+}
+
+export type AdminSession = ReturnType<typeof createAdminSession>;

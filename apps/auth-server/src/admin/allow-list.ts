@@ -1,0 +1,132 @@
+/**
+ * A list that the config file starts and administrators extend at runtime: exact https redirect
+ * URIs for Dynamic Client Registration, and trusted hosts for Client ID Metadata Documents.
+ *
+ * - The effective list is the config file's entries plus the table's rows, read on every use
+ *   (one small SELECT), so a change applies to the next registration without a restart, also
+ *   when the CLI made it while the server runs.
+ * - Entries from the config file cannot be removed here: the file would add them back at the
+ *   next start, so the error says to edit the file.
+ */
+import type { Db } from '../../../shared/database.ts';
+import type { AuditEventName, AuditLog } from '../audit/audit-log.ts';
+import type { ChangedBy } from './admin-actor.ts';
+import { AdminError } from './admin-error.ts';
+
+export interface AllowListEntry {
+  value: string;
+  source: 'config' | 'admin';
+  addedBy?: string;
+  /** Epoch ms. */
+  addedAt?: number;
+}
+
+interface ListSpec {
+  table: 'allowed_redirect_uris' | 'trusted_document_hosts';
+  column: 'uri' | 'host';
+  /** Returns the value to store, or throws AdminError saying what is wrong with it. */
+  normalise(value: string): string;
+  events: { added: AuditEventName; removed: AuditEventName };
+  what: string;
+}
+
+export class AllowList {
+  readonly #configured: ReadonlySet<string>;
+  readonly #spec: ListSpec;
+  readonly #audit: AuditLog;
+  readonly #values;
+  readonly #rows;
+  readonly #insert;
+  readonly #delete;
+
+  constructor(db: Db, configured: readonly string[], spec: ListSpec, audit: AuditLog) {
+    this.#configured = new Set(configured);
+    this.#spec = spec;
+    this.#audit = audit;
+    const { table, column } = spec;
+    this.#values = db.prepare(`SELECT ${column} FROM ${table}`).pluck();
+    this.#rows = db.prepare(`SELECT ${column} AS value, added_by, added_at FROM ${table} ORDER BY ${column}`);
+    this.#insert = db.prepare(`INSERT INTO ${table} (${column}, added_by, added_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`);
+    this.#delete = db.prepare(`DELETE FROM ${table} WHERE ${column} = ?`);
+  }
+
+  /** Config entries ∪ stored entries. */
+  effective(): ReadonlySet<string> {
+    return new Set([...this.#configured, ...(this.#values.all() as string[])]);
+  }
+
+  list(): AllowListEntry[] {
+    const stored = this.#rows.all() as Array<{ value: string; added_by: string; added_at: number }>;
+    const entries: AllowListEntry[] = [...this.#configured].map((value) => ({ value, source: 'config' }));
+    for (const row of stored) {
+      if (!this.#configured.has(row.value)) entries.push({ value: row.value, source: 'admin', addedBy: row.added_by, addedAt: row.added_at });
+    }
+    return entries.sort((a, b) => a.value.localeCompare(b.value));
+  }
+
+  /** Adds `raw` (normalised); false when it was already on the list. */
+  add(raw: string, by: ChangedBy): boolean {
+    const value = this.#spec.normalise(raw.trim());
+    if (this.#configured.has(value)) return false;
+    const added = this.#insert.run(value, by.actor.name, Date.now()).changes === 1;
+    if (added) this.#audit.record({ event: this.#spec.events.added, actor: by.actor, ip: by.ip, details: { [this.#spec.column]: value } });
+    return added;
+  }
+
+  remove(raw: string, by: ChangedBy): void {
+    const value = raw.trim();
+    if (this.#configured.has(value)) {
+      throw new AdminError(409, `${value} comes from the config file; remove it there (it would be added back at the next start).`);
+    }
+    if (this.#delete.run(value).changes === 0) throw new AdminError(404, `${value} is not on the list of ${this.#spec.what}.`);
+    this.#audit.record({ event: this.#spec.events.removed, actor: by.actor, ip: by.ip, details: { [this.#spec.column]: value } });
+  }
+}
+
+/** Only exact https URIs go on the list: loopback http and private-use schemes are allowed by rule. */
+export function normaliseAllowedRedirectUri(value: string): string {
+  const url = URL.parse(value);
+  if (!url || !/^https:\/\//i.test(value)) {
+    if (url && url.protocol === 'http:' && ['127.0.0.1', '[::1]', 'localhost'].includes(url.hostname)) {
+      throw new AdminError(400, 'Loopback http redirect URIs (127.0.0.1, [::1], localhost) are always allowed, on any port; there is no need to add them.');
+    }
+    if (url && !['http:', 'https:'].includes(url.protocol)) {
+      throw new AdminError(400, 'Only https redirect URIs go on the allow-list; private-use schemes (like cursor://) are governed by registration.allow_private_use_schemes.');
+    }
+    throw new AdminError(400, `${value || 'That'} is not an absolute https URI.`);
+  }
+  if (value.length > 2000) throw new AdminError(400, 'Redirect URIs are limited to 2000 characters.');
+  if (value.includes('#')) throw new AdminError(400, 'A redirect URI must not contain a fragment (#…).');
+  if (url.username || url.password) throw new AdminError(400, 'A redirect URI must not contain a user name or password.');
+  if (/\s/.test(value)) throw new AdminError(400, 'A redirect URI must not contain spaces.');
+  // Stored exactly as given: registration compares redirect URIs as exact strings.
+  return value;
+}
+
+export function normaliseTrustedHost(value: string): string {
+  const host = value.toLowerCase();
+  if (!/^[a-z0-9.-]+(:\d{1,5})?$/.test(host) || host.startsWith('.') || host.endsWith('.')) {
+    throw new AdminError(400, `${value || 'That'} is not a host name (like claude.ai, or example.com:8443).`);
+  }
+  return host;
+}
+
+export function createRedirectUriAllowList(db: Db, configured: readonly string[], audit: AuditLog): AllowList {
+  return new AllowList(db, configured, {
+    table: 'allowed_redirect_uris',
+    column: 'uri',
+    normalise: normaliseAllowedRedirectUri,
+    events: { added: 'redirect_uri.allowed', removed: 'redirect_uri.removed' },
+    what: 'allowed redirect URIs',
+  }, audit);
+}
+
+export function createTrustedHostList(db: Db, configured: readonly string[], audit: AuditLog): AllowList {
+  return new AllowList(db, configured, {
+    table: 'trusted_document_hosts',
+    column: 'host',
+    normalise: normaliseTrustedHost,
+    events: { added: 'trusted_host.added', removed: 'trusted_host.removed' },
+    what: 'trusted client metadata hosts',
+  }, audit);
+}

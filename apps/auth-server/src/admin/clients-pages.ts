@@ -1,0 +1,54 @@
+/** Admin pages: clients (list, create a static client, delete, purge unused registrations). */
+import type { AdminServices } from './admin-services.ts';
+import { done, field, formatTime, requiredField, type Handler, type RenderPage } from './admin-page.ts';
+import type { StaticClientAuthMethod } from './client-registry.ts';
+
+export function clientsPages(services: AdminServices, renderPage: RenderPage): Record<string, Handler> {
+  function listClients(request: Parameters<Handler>[0], created?: { clientId: string; clientSecret?: string }) {
+    const clients = services.clients.list().map((c) => ({
+      clientId: c.clientId,
+      kind: c.kind,
+      name: c.name,
+      redirectUris: c.redirectUris,
+      authMethod: c.authMethod,
+      createdAt: formatTime(c.createdAt),
+      lastUsedAt: formatTime(c.lastUsedAt),
+      unused: c.unused,
+      expiresAt: formatTime(c.expiresAt),
+      grantCount: c.grantCount,
+    }));
+    renderPage(request, 'admin/clients.njk', 'Clients', 'clients', {
+      clients,
+      unusedCount: clients.filter((c) => c.unused).length,
+      created,
+    });
+  }
+
+  return {
+    listClients(request) {
+      listClients(request);
+    },
+
+    createStaticClient(request) {
+      const created = services.clients.createStatic({
+        name: requiredField(request.form, 'client_name', 'A name'),
+        redirectUris: field(request.form, 'redirect_uris').split(/\s+/),
+        authMethod: (field(request.form, 'token_endpoint_auth_method') || 'client_secret_basic') as StaticClientAuthMethod,
+        clientId: field(request.form, 'client_id') || undefined,
+      }, request.by);
+      // The secret is shown in this response only (no redirect, so it is never in a URL; HTML is no-store).
+      request.ctx.status = 201;
+      listClients(request, created);
+    },
+
+    deleteClient(request) {
+      services.clients.remove(requiredField(request.form, 'client_id', 'A client id'), request.by);
+      done(request.ctx, '/admin/clients', 'client_deleted');
+    },
+
+    purgeUnusedClients(request) {
+      services.clients.purgeUnused(request.by);
+      done(request.ctx, '/admin/clients', 'clients_purged');
+    },
+  };
+}

@@ -1,0 +1,29 @@
+/** Admin pages: signing keys (list, rotate, retire). */
+import type { AdminServices } from './admin-services.ts';
+import { done, field, formatTime, requiredField, type Handler, type RenderPage } from './admin-page.ts';
+
+export function keysPages(services: AdminServices, renderPage: RenderPage): Record<string, Handler> {
+  return {
+    listKeys(request) {
+      const keys = services.keys.list().map((k) => ({
+        kid: k.kid,
+        status: k.status,
+        createdAt: formatTime(k.createdAt),
+        stoppedSigningAt: formatTime(k.stoppedSigningAt),
+        tokensValidUntil: formatTime(k.tokensValidUntil),
+        safeToRetire: k.safeToRetire,
+      }));
+      renderPage(request, 'admin/keys.njk', 'Signing keys', 'keys', { keys });
+    },
+
+    async rotateKeys(request) {
+      await services.keys.rotate(request.by);
+      done(request.ctx, '/admin/keys', 'key_rotated');
+    },
+
+    async retireKey(request) {
+      await services.keys.retire(requiredField(request.form, 'kid', 'A key id'), { force: field(request.form, 'confirm') === 'yes' }, request.by);
+      done(request.ctx, '/admin/keys', 'key_retired');
+    },
+  };
+}

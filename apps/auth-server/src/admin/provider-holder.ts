@@ -1,0 +1,113 @@
+/**
+ * Holds the current oidc-provider instance so signing keys can change while the server runs.
+ *
+ * oidc-provider reads its keystore once, at construction. Everything else it keeps (clients,
+ * grants, sessions, interactions, tokens) lives in SQLite, so loading new keys means building a
+ * new Provider from the same configuration and swapping it in: requests already running finish
+ * on the old instance, new ones reach the new one.
+ *
+ * - `provider` is a stable stand-in for whichever instance is current: property reads go to the
+ *   current instance, and its methods run bound to it (oidc-provider keys its internals by
+ *   instance). The routes that were given `provider` (sign-in, consent, federation) therefore
+ *   always use the current one without knowing about the swap.
+ * - `middleware` is what the Koa app mounts in place of `mount(provider)`.
+ * - Event listeners belong in `BuildProvider`, so every new instance gets them: one added
+ *   through the stand-in reaches only the instance current at that moment.
+ * - Key changes are picked up by `reload()` (called after a change made through the admin pages)
+ *   and by `watch()`, which polls the key file's modification time, so `gatehouse keys rotate`
+ *   run next to a running server takes effect within the poll interval.
+ */
+import { watchFile, unwatchFile } from 'node:fs';
+import { join } from 'node:path';
+import type { Context, Next } from 'koa';
+import mount from 'koa-mount';
+import type Provider from 'oidc-provider';
+import type { Logger } from '../../../shared/logger.ts';
+import { readSigningKeys, type StoredKey } from '../keys/signing-keys.ts';
+
+export type BuildProvider = (keys: StoredKey[]) => Provider;
+
+type Mounted = (ctx: Context, next: Next) => Promise<unknown>;
+const mountProvider = (provider: Provider) => mount(provider) as unknown as Mounted;
+
+const fingerprint = (keys: StoredKey[]) => keys.map((k) => k.jwk.kid).join(' ');
+
+function findDescriptor(object: object, property: PropertyKey): PropertyDescriptor | undefined {
+  for (let o: object | null = object; o; o = Object.getPrototypeOf(o) as object | null) {
+    const descriptor = Object.getOwnPropertyDescriptor(o, property);
+    if (descriptor) return descriptor;
+  }
+  return undefined;
+}
+
+export class ProviderHolder {
+  #current: Provider;
+  #mounted: Mounted;
+  #keys: string;
+  readonly #build: BuildProvider;
+  readonly #keysDir: string;
+  readonly #logger: Logger;
+  #reloading: Promise<void> = Promise.resolve();
+
+  /** The stand-in for the current provider (see the file comment). */
+  readonly provider: Provider;
+
+  constructor(build: BuildProvider, keys: StoredKey[], keysDir: string, logger: Logger) {
+    this.#build = build;
+    this.#keysDir = keysDir;
+    this.#logger = logger;
+    this.#current = build(keys);
+    this.#mounted = mountProvider(this.#current);
+    this.#keys = fingerprint(keys);
+    const current = () => this.#current;
+    this.provider = new Proxy({} as Provider, {
+      get(_target, property) {
+        const provider = current();
+        const descriptor = findDescriptor(provider, property);
+        if (descriptor && typeof descriptor.value === 'function' && property !== 'constructor') {
+          return (descriptor.value as (...args: unknown[]) => unknown).bind(provider);
+        }
+        return Reflect.get(provider, property, provider);
+      },
+      set(_target, property, value) {
+        return Reflect.set(current(), property, value, current());
+      },
+      has(_target, property) {
+        return property in current();
+      },
+    });
+  }
+
+  get current(): Provider {
+    return this.#current;
+  }
+
+  /** Koa middleware running the current provider (what `mount(provider)` was). */
+  get middleware() {
+    return (ctx: Context, next: Next) => this.#mounted(ctx, next);
+  }
+
+  /** Rebuilds the provider when the key file no longer matches the keys in use. */
+  reload(): Promise<void> {
+    this.#reloading = this.#reloading.then(() => {
+      const keys = readSigningKeys(this.#keysDir);
+      if (keys.length === 0 || fingerprint(keys) === this.#keys) return;
+      const provider = this.#build(keys);
+      this.#current = provider;
+      this.#mounted = mountProvider(provider);
+      this.#keys = fingerprint(keys);
+      this.#logger.info({ kids: this.#keys.split(' ') }, 'signing keys changed: now signing with the newest key');
+    }).catch((err: unknown) => {
+      this.#logger.error({ err }, 'could not load the changed signing keys; keeping the current ones');
+    });
+    return this.#reloading;
+  }
+
+  /** Polls the key file every `intervalSeconds`; returns a function that stops it. */
+  watch(intervalSeconds: number): () => void {
+    const file = join(this.#keysDir, 'signing-keys.json');
+    const listener = () => void this.reload();
+    watchFile(file, { interval: intervalSeconds * 1000, persistent: false }, listener);
+    return () => unwatchFile(file, listener);
+  }
+}

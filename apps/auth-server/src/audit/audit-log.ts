@@ -1,0 +1,185 @@
+/**
+ * The audit log: what happened, who did it, from which address and with which client.
+ *
+ * - Callers build `details` from fields known to be safe (names, ids, scopes, reasons). As a
+ *   second line of defence, keys that name credentials are dropped and long strings are cut, so
+ *   a password, token, code or secret never reaches the table by mistake.
+ * - Bounded: `prune` (run by the sweeper) deletes events past the retention and the oldest ones
+ *   beyond `maxEvents`.
+ * - Actors: a user (name and id), or `system` (the server itself, e.g. refresh reuse detected),
+ *   `cli` (the command line), `anonymous` (registration, which needs no sign-in).
+ */
+import type { Db } from '../../../shared/database.ts';
+
+/** Every event the log records, in the order the filter offers them. */
+export const AUDIT_EVENTS = [
+  'sign_in.success',
+  'sign_in.failure',
+  'token.issued',
+  'token.refreshed',
+  'refresh_token.reused',
+  'authorization_code.replayed',
+  'grant.revoked',
+  'client.registered',
+  'client.registration_refused',
+  'client.created',
+  'client.deleted',
+  'clients.purged',
+  'user.created',
+  'user.disabled',
+  'user.enabled',
+  'user.approved',
+  'user.password_reset',
+  'user.scopes_changed',
+  'redirect_uri.allowed',
+  'redirect_uri.removed',
+  'trusted_host.added',
+  'trusted_host.removed',
+  'key.rotated',
+  'key.retired',
+] as const;
+
+export type AuditEventName = (typeof AUDIT_EVENTS)[number];
+
+export interface Actor {
+  /** A username, or `system`, `cli`, `anonymous`. */
+  name: string;
+  /** The user's id when a user acted. */
+  id?: string;
+}
+
+export const SYSTEM: Actor = { name: 'system' };
+export const ANONYMOUS: Actor = { name: 'anonymous' };
+
+export interface AuditEntry {
+  event: AuditEventName;
+  actor: Actor;
+  ip?: string;
+  clientId?: string;
+  details?: Record<string, unknown>;
+}
+
+export interface AuditRecord {
+  id: number;
+  /** Epoch milliseconds. */
+  at: number;
+  event: string;
+  actor: string;
+  actorId: string | null;
+  ip: string | null;
+  clientId: string | null;
+  details: Record<string, unknown>;
+}
+
+export interface AuditFilter {
+  event?: string;
+  /** Exact actor name, any case. */
+  actor?: string;
+  clientId?: string;
+  /** Epoch ms, inclusive. */
+  since?: number;
+  /** Epoch ms, exclusive. */
+  until?: number;
+  /** Only events older than this id (paging backwards). */
+  beforeId?: number;
+  /** Only events newer than this id (following the log). */
+  afterId?: number;
+  /** Default 100, at most 1000. */
+  limit?: number;
+}
+
+interface Row {
+  id: number;
+  at: number;
+  event: string;
+  actor: string;
+  actor_id: string | null;
+  ip: string | null;
+  client_id: string | null;
+  details: string;
+}
+
+const CREDENTIAL_KEYS = new Set([
+  'access_token', 'refresh_token', 'id_token', 'token', 'code', 'code_verifier', 'authorization',
+  'cookie', 'registration_access_token', 'assertion', 'client_assertion',
+]);
+const CREDENTIAL_PATTERN = /password|secret/i;
+const MAX_STRING = 300;
+const MAX_ITEMS = 25;
+
+/** Drops credential-named keys and cuts long values (defence in depth; callers pass safe fields). */
+function scrub(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return value.length > MAX_STRING ? `${value.slice(0, MAX_STRING)}…` : value;
+  if (Array.isArray(value)) return value.slice(0, MAX_ITEMS).map((item) => scrub(item, depth + 1));
+  if (value && typeof value === 'object' && depth < 3) {
+    return Object.fromEntries(Object.entries(value)
+      .filter(([key]) => !CREDENTIAL_KEYS.has(key.toLowerCase()) && !CREDENTIAL_PATTERN.test(key))
+      .slice(0, MAX_ITEMS)
+      .map(([key, item]) => [key, scrub(item, depth + 1)]));
+  }
+  if (value && typeof value === 'object') return '[…]';
+  return value;
+}
+
+function toRecord(row: Row): AuditRecord {
+  return {
+    id: row.id,
+    at: row.at,
+    event: row.event,
+    actor: row.actor,
+    actorId: row.actor_id,
+    ip: row.ip,
+    clientId: row.client_id,
+    details: JSON.parse(row.details) as Record<string, unknown>,
+  };
+}
+
+export class AuditLog {
+  readonly #db: Db;
+  readonly #insert;
+  readonly #pruneOld;
+  readonly #pruneBeyond;
+
+  constructor(db: Db, readonly policy: { retention: number; maxEvents: number }) {
+    this.#db = db;
+    this.#insert = db.prepare(`INSERT INTO audit_events (at, event, actor, actor_id, ip, client_id, details)
+      VALUES (@at, @event, @actor, @actorId, @ip, @clientId, @details)`);
+    this.#pruneOld = db.prepare('DELETE FROM audit_events WHERE at < ?');
+    this.#pruneBeyond = db.prepare('DELETE FROM audit_events WHERE id <= (SELECT id FROM audit_events ORDER BY id DESC LIMIT 1 OFFSET ?)');
+  }
+
+  record(entry: AuditEntry): void {
+    this.#insert.run({
+      at: Date.now(),
+      event: entry.event,
+      actor: entry.actor.name.slice(0, 200),
+      actorId: entry.actor.id ?? null,
+      ip: entry.ip ?? null,
+      clientId: entry.clientId?.slice(0, 2000) ?? null,
+      details: JSON.stringify(scrub(entry.details ?? {})),
+    });
+  }
+
+  /** Newest first, unless `afterId` is given (then oldest first, for following the log). */
+  query(filter: AuditFilter = {}): AuditRecord[] {
+    const where: string[] = [];
+    const params: Record<string, unknown> = {};
+    if (filter.event) { where.push('event = @event'); params.event = filter.event; }
+    if (filter.actor) { where.push('actor = @actor COLLATE NOCASE'); params.actor = filter.actor; }
+    if (filter.clientId) { where.push('client_id = @clientId'); params.clientId = filter.clientId; }
+    if (filter.since !== undefined) { where.push('at >= @since'); params.since = filter.since; }
+    if (filter.until !== undefined) { where.push('at < @until'); params.until = filter.until; }
+    if (filter.beforeId !== undefined) { where.push('id < @beforeId'); params.beforeId = filter.beforeId; }
+    if (filter.afterId !== undefined) { where.push('id > @afterId'); params.afterId = filter.afterId; }
+    params.limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000);
+    const order = filter.afterId !== undefined ? 'ASC' : 'DESC';
+    const sql = `SELECT * FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id ${order} LIMIT @limit`;
+    return (this.#db.prepare(sql).all(params) as Row[]).map(toRecord);
+  }
+
+  /** Deletes events past the retention and beyond the cap; returns how many went. */
+  prune(now = Date.now()): number {
+    const old = this.#pruneOld.run(now - this.policy.retention * 1000).changes;
+    return old + this.#pruneBeyond.run(this.policy.maxEvents).changes;
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * Writes the provider's own events to the audit log:
+ *
+ * - `grant.success` at /token: `token.issued` (authorization code) or `token.refreshed`, with the
+ *   user as actor and the grant, scope and resource; never a token or code.
+ * - `grant.error` with "refresh token already used" / "authorization code already consumed":
+ *   oidc-provider has just revoked the whole grant (refresh_token.js, grant_source.js), which
+ *   signals a stolen or replayed credential: `refresh_token.reused` / `authorization_code.replayed`.
+ * - `grant.revoked`: the provider revoked a grant (after such a reuse, or a client revoking its
+ *   refresh token at /oauth/revoke). Revocations by admins and users are recorded where they happen.
+ * - `registration_create.success` / `.error`: `client.registered` / `client.registration_refused`.
+ */
+import type Provider from 'oidc-provider';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import type { UserStore } from '../accounts/user-store.ts';
+import { ANONYMOUS, SYSTEM, type Actor, type AuditLog } from './audit-log.ts';
+
+interface ProviderError extends Error {
+  error?: string;
+  error_description?: string;
+  error_detail?: string;
+}
+
+const REUSE: Record<string, 'refresh_token.reused' | 'authorization_code.replayed'> = {
+  'refresh token already used': 'refresh_token.reused',
+  'authorization code already consumed': 'authorization_code.replayed',
+};
+
+export function recordProviderEvents(provider: Provider, audit: AuditLog, users: UserStore): void {
+  const actorOf = (accountId: unknown): Actor => {
+    if (typeof accountId !== 'string') return SYSTEM;
+    const user = users.findById(accountId);
+    return { name: user?.username ?? accountId, id: accountId };
+  };
+
+  provider.on('grant.success', function recordTokens(ctx: KoaContextWithOIDC) {
+    const { oidc } = ctx;
+    const grantType = String(oidc.params?.grant_type ?? '');
+    const accessToken = oidc.entities.AccessToken;
+    audit.record({
+      event: grantType === 'refresh_token' ? 'token.refreshed' : 'token.issued',
+      actor: actorOf(oidc.entities.Grant?.accountId ?? accessToken?.accountId),
+      ip: ctx.ip,
+      clientId: oidc.client?.clientId,
+      details: {
+        grant_type: grantType,
+        grant_id: oidc.entities.Grant?.jti,
+        scope: accessToken?.scope,
+        resource: accessToken?.aud,
+        refresh_token_issued: Boolean(oidc.entities.RefreshToken) || undefined,
+      },
+    });
+  });
+
+  provider.on('grant.error', function recordReuse(ctx: KoaContextWithOIDC, err: ProviderError) {
+    const event = err.error_detail ? REUSE[err.error_detail] : undefined;
+    if (!event) return;
+    const { oidc } = ctx;
+    const source = oidc.entities.RefreshToken ?? oidc.entities.AuthorizationCode;
+    audit.record({
+      event,
+      actor: actorOf(source?.accountId),
+      ip: ctx.ip,
+      clientId: oidc.client?.clientId,
+      details: { grant_id: source?.grantId, grant_revoked: true },
+    });
+  });
+
+  provider.on('grant.revoked', function recordRevocation(ctx: KoaContextWithOIDC, grantId: string) {
+    const route = ctx.oidc?.route;
+    audit.record({
+      event: 'grant.revoked',
+      actor: SYSTEM,
+      ip: ctx.ip,
+      clientId: ctx.oidc?.client?.clientId,
+      details: {
+        grant_id: grantId,
+        reason: route === 'token' ? 'a used refresh token or code was presented again' : route === 'revocation' ? 'the client revoked its token' : route,
+      },
+    });
+  });
+
+  provider.on('registration_create.success', function recordRegistration(ctx: KoaContextWithOIDC, client) {
+    const metadata = client.metadata();
+    audit.record({
+      event: 'client.registered',
+      actor: ANONYMOUS,
+      ip: ctx.ip,
+      clientId: client.clientId,
+      details: {
+        client_name: metadata.client_name,
+        redirect_uris: metadata.redirect_uris,
+        token_endpoint_auth_method: metadata.token_endpoint_auth_method,
+        grant_types: metadata.grant_types,
+      },
+    });
+  });
+
+  provider.on('registration_create.error', function recordRefusedRegistration(ctx: KoaContextWithOIDC, err: ProviderError) {
+    audit.record({
+      event: 'client.registration_refused',
+      actor: ANONYMOUS,
+      ip: ctx.ip,
+      details: { error: err.error ?? 'server_error', error_description: err.error_description },
+    });
+  });
+}

@@ -1,0 +1,28 @@
+/**
+ * An oidc-provider instance for the CLI, built with the server's own configuration, only to
+ * validate the metadata of a client before it is stored (`gatehouse clients add`), exactly as the
+ * server will when it loads that client. It never listens, signs or fetches anything; without a
+ * key file yet (the server never started), it gets a throwaway key that is not written anywhere.
+ */
+import type Provider from 'oidc-provider';
+import type { AuthServerConfig } from '../../../shared/config.ts';
+import type { Db } from '../../../shared/database.ts';
+import type { UserStore } from '../accounts/user-store.ts';
+import { createDocumentHostPolicy } from '../cimd/document-host-policy.ts';
+import { generateSigningKey, readSigningKeys, toProviderJwks } from '../keys/signing-keys.ts';
+import { createProvider } from '../provider/create-provider.ts';
+
+export async function buildValidationProvider(config: AuthServerConfig, db: Db, users: UserStore): Promise<Provider> {
+  const keys = readSigningKeys(config.keysDir);
+  return createProvider({
+    config,
+    db,
+    users,
+    jwks: toProviderJwks(keys.length > 0 ? keys : [await generateSigningKey()]),
+    cookieKeys: ['unused-by-the-cli'],
+    redirectUriPolicy: { allowedRedirectUris: () => new Set(), allowPrivateUseSchemes: config.registration.allowPrivateUseSchemes },
+    renderError: async () => {},
+    documentHostPolicy: createDocumentHostPolicy(config.clientIdMetadataDocuments),
+    metadataFetch: () => Promise.reject(new Error('the CLI fetches nothing')),
+  });
+}

@@ -1,0 +1,98 @@
+/**
+ * What every CLI command gets: the configuration (loadConfig, the one reader of the environment),
+ * the admin services over the database (opened and migrated on first use, as the server does),
+ * output in text or `--json`, and secret input.
+ *
+ * The CLI works on the database and key files directly, never through the server's HTTP API, so
+ * it also works while the server is stopped. While it runs, changes are seen at once (the server
+ * reads them per request), and key changes within `signing.reload_interval`.
+ */
+import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import type Provider from 'oidc-provider';
+import type { AuthServerConfig, GatehouseConfig } from '../../../shared/config.ts';
+import { MIGRATIONS_ROOT, migrate, openDatabase, type Db } from '../../../shared/database.ts';
+import { PasswordHasher } from '../accounts/password-hasher.ts';
+import { UserStore } from '../accounts/user-store.ts';
+import { createAdminServices, type AdminServices } from '../admin/admin-services.ts';
+import type { ChangedBy } from '../admin/admin-actor.ts';
+import { validateWithProvider } from '../admin/client-registry.ts';
+import { AuditLog } from '../audit/audit-log.ts';
+import { buildValidationProvider } from './build-validation-provider.ts';
+import { readSecret, type SecretSource } from './read-secret.ts';
+
+export interface CliIo {
+  stdin: SecretSource['stdin'];
+  stdout: Writable;
+  stderr: Writable;
+}
+
+/** Changes made from the command line are audited with the actor `cli`. */
+export const CLI: ChangedBy = { actor: { name: 'cli' } };
+
+export class CliContext {
+  readonly config: AuthServerConfig;
+  #db?: Db;
+  #hasher?: PasswordHasher;
+  #services?: AdminServices;
+  #users?: UserStore;
+  #provider?: Provider;
+
+  constructor(config: GatehouseConfig, readonly io: CliIo, readonly json: boolean) {
+    this.config = config.authServer;
+  }
+
+  get db(): Db {
+    if (!this.#db) {
+      this.#db = openDatabase(this.config.databaseFile);
+      migrate(this.#db, join(MIGRATIONS_ROOT, 'auth-server'));
+    }
+    return this.#db;
+  }
+
+  get users(): UserStore {
+    return (this.#users ??= new UserStore(this.db));
+  }
+
+  /** bcrypt on its worker thread, at the configured cost. */
+  get hasher(): PasswordHasher {
+    return (this.#hasher ??= new PasswordHasher(this.config.bcryptCost));
+  }
+
+  get services(): AdminServices {
+    if (!this.#services) {
+      this.#services = createAdminServices({
+        db: this.db,
+        config: this.config,
+        users: this.users,
+        // The hasher is created on first use only: it hashes a dummy password when it starts.
+        hashPassword: (password) => this.hasher.hash(password),
+        audit: new AuditLog(this.db, this.config.audit),
+        validateClientMetadata: validateWithProvider(() => {
+          if (!this.#provider) throw new Error('call loadClientValidation() first');
+          return this.#provider;
+        }),
+      });
+    }
+    return this.#services;
+  }
+
+  /** Builds the provider that validates client metadata (before `services.clients.createStatic`). */
+  async loadClientValidation(): Promise<void> {
+    this.#provider ??= await buildValidationProvider(this.config, this.db, this.users);
+  }
+
+  readSecret(question: string, options: { confirm?: boolean } = {}): Promise<string> {
+    return readSecret({ stdin: this.io.stdin as Readable & SecretSource['stdin'], stderr: this.io.stderr }, question, options);
+  }
+
+  /** Prints `data` as JSON with --json, else the text `human` gives. */
+  print(data: unknown, human: () => string): void {
+    this.io.stdout.write(this.json ? `${JSON.stringify(data, null, 2)}\n` : `${human()}\n`);
+  }
+
+  async close(): Promise<void> {
+    await this.#hasher?.close();
+    this.#db?.close();
+  }
+}

@@ -1,0 +1,10 @@
+/** A CLI command group (`users`, `clients`, …): its subcommands and their usage lines. */
+import type { CliContext } from './cli-context.ts';
+
+export type Subcommand = (args: string[], context: CliContext) => Promise<void> | void;
+
+export interface CommandGroup {
+  /** One line per subcommand, shown by `gatehouse --help` and on usage errors. */
+  usage: string[];
+  subcommands: Record<string, Subcommand>;
+}

@@ -1,0 +1,41 @@
+/** `gatehouse redirects list|allow|remove` and `gatehouse hosts list|trust|remove`. */
+import type { AllowList } from '../../admin/allow-list.ts';
+import { CLI, type CliContext } from '../cli-context.ts';
+import type { CommandGroup } from '../command.ts';
+import { formatTable, isoTime } from '../format-table.ts';
+import { parseCommandLine } from '../parse-command-line.ts';
+
+function allowListCommand(group: string, list: (context: CliContext) => AllowList, what: { add: string; arg: string; key: string; note: string }): CommandGroup {
+  return {
+    usage: [
+      `${group} list`,
+      `${group} ${what.add} ${what.arg}${what.note}`,
+      `${group} remove ${what.arg}`,
+    ],
+    subcommands: {
+      list(args, context) {
+        parseCommandLine(args, {}, { min: 0, max: 0, names: '' });
+        const entries = list(context).list().map((e) => ({ [what.key]: e.value, source: e.source, added_by: e.addedBy, added_at: isoTime(e.addedAt) }));
+        context.print(entries, () => formatTable([what.key.toUpperCase(), 'SOURCE', 'ADDED BY', 'ADDED AT'], entries.map((e) => [e[what.key], e.source, e.added_by, e.added_at])));
+      },
+      [what.add](args, context) {
+        const { positionals } = parseCommandLine(args, {}, { min: 1, max: 1, names: what.arg });
+        const added = list(context).add(positionals[0]!, CLI);
+        context.print({ [what.key]: positionals[0], added }, () => (added ? `added ${positionals[0]}` : `${positionals[0]} was already on the list`));
+      },
+      remove(args, context) {
+        const { positionals } = parseCommandLine(args, {}, { min: 1, max: 1, names: what.arg });
+        list(context).remove(positionals[0]!, CLI);
+        context.print({ [what.key]: positionals[0], removed: true }, () => `removed ${positionals[0]}`);
+      },
+    },
+  };
+}
+
+export const redirectsCommand = allowListCommand('redirects', (c) => c.services.redirectUris, {
+  add: 'allow', arg: 'URI', key: 'uri', note: '            (exact https URI; applies to the next registration)',
+});
+
+export const hostsCommand = allowListCommand('hosts', (c) => c.services.trustedHosts, {
+  add: 'trust', arg: 'HOST', key: 'host', note: '             (trusted host for client ID metadata documents)',
+});

@@ -1,0 +1,60 @@
+/** `gatehouse audit tail`: the newest audit events, optionally following new ones. */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseDuration } from '../../../../shared/duration.ts';
+import type { AuditFilter, AuditRecord } from '../../audit/audit-log.ts';
+import { UsageError } from '../cli-errors.ts';
+import type { CommandGroup } from '../command.ts';
+import { isoTime } from '../format-table.ts';
+import { parseCommandLine } from '../parse-command-line.ts';
+
+const FOLLOW_POLL_MS = 1000;
+
+/** `1h`, `30m`, `2d` ago, or an ISO date. */
+function parseSince(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const seconds = parseDuration(value);
+  if (seconds !== undefined) return Date.now() - seconds * 1000;
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw new UsageError(`--since expects a duration like 1h or a date like 2026-01-31T14:00Z, got ${JSON.stringify(value)}`);
+  return ms;
+}
+
+function line(event: AuditRecord): string {
+  const details = Object.entries(event.details).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
+  return [isoTime(event.at), event.event, `actor=${event.actor}`, event.ip ? `ip=${event.ip}` : '', event.clientId ? `client=${event.clientId}` : '', details]
+    .filter(Boolean).join('  ');
+}
+
+const toJson = (e: AuditRecord) => JSON.stringify({ id: e.id, at: isoTime(e.at), event: e.event, actor: e.actor, actor_id: e.actorId, ip: e.ip, client_id: e.clientId, details: e.details });
+
+export const auditCommand: CommandGroup = {
+  usage: ['audit tail [-n COUNT] [--follow] [--event EVENT] [--actor NAME] [--client CLIENT_ID] [--since 1h|DATE]   (--json: one object per line)'],
+  subcommands: {
+    async tail(args, context) {
+      const { values } = parseCommandLine(args, {
+        lines: { type: 'string', short: 'n', default: '20' },
+        follow: { type: 'boolean', short: 'f', default: false },
+        event: { type: 'string' },
+        actor: { type: 'string' },
+        client: { type: 'string' },
+        since: { type: 'string' },
+      }, { min: 0, max: 0, names: '' });
+      const count = Number(values.lines);
+      if (!Number.isInteger(count) || count < 1 || count > 1000) throw new UsageError('-n expects a number from 1 to 1000');
+      const filter: AuditFilter = { event: values.event, actor: values.actor, clientId: values.client, since: parseSince(values.since) };
+      const { audit } = context.services;
+      const write = (e: AuditRecord) => context.io.stdout.write(`${context.json ? toJson(e) : line(e)}\n`);
+      const newest = audit.query({ ...filter, limit: count }).reverse();
+      newest.forEach(write);
+      if (!values.follow) return;
+      let lastId = newest.at(-1)?.id ?? audit.query({ limit: 1 })[0]?.id ?? 0;
+      for (;;) {
+        await sleep(FOLLOW_POLL_MS);
+        for (const event of audit.query({ ...filter, afterId: lastId, limit: 1000 })) {
+          write(event);
+          lastId = event.id;
+        }
+      }
+    },
+  },
+};

@@ -1,0 +1,68 @@
+/** `gatehouse clients list|add|remove|purge-unused`. */
+import type { StaticClientAuthMethod } from '../../admin/client-registry.ts';
+import { CLI } from '../cli-context.ts';
+import type { CommandGroup } from '../command.ts';
+import { formatTable, isoTime } from '../format-table.ts';
+import { parseCommandLine } from '../parse-command-line.ts';
+
+export const clientsCommand: CommandGroup = {
+  usage: [
+    'clients list',
+    'clients add --name NAME --redirect-uri URI [--redirect-uri URI…] [--auth-method client_secret_basic|client_secret_post|none] [--client-id ID]',
+    '                              (prints the client secret once; it is stored hashed)',
+    'clients remove CLIENT_ID      (revokes its grants: its refresh tokens stop at once)',
+    'clients purge-unused          (deletes registrations that never obtained a token)',
+  ],
+  subcommands: {
+    list(args, context) {
+      parseCommandLine(args, {}, { min: 0, max: 0, names: '' });
+      const clients = context.services.clients.list().map((c) => ({
+        client_id: c.clientId,
+        kind: c.kind,
+        client_name: c.name,
+        redirect_uris: c.redirectUris,
+        token_endpoint_auth_method: c.authMethod,
+        created_at: isoTime(c.createdAt),
+        last_used_at: isoTime(c.lastUsedAt),
+        unused: c.unused,
+        grants: c.grantCount,
+      }));
+      context.print(clients, () => formatTable(
+        ['CLIENT_ID', 'KIND', 'NAME', 'LAST USED', 'GRANTS', 'REDIRECT URIS'],
+        clients.map((c) => [c.client_id, c.unused ? `${c.kind} (unused)` : c.kind, c.client_name, c.last_used_at || 'never', c.grants, c.redirect_uris.join(' ')]),
+      ));
+    },
+
+    async add(args, context) {
+      const { values } = parseCommandLine(args, {
+        name: { type: 'string' },
+        'redirect-uri': { type: 'string', multiple: true },
+        'auth-method': { type: 'string', default: 'client_secret_basic' },
+        'client-id': { type: 'string' },
+      }, { min: 0, max: 0, names: '' });
+      await context.loadClientValidation();
+      const created = context.services.clients.createStatic({
+        name: values.name ?? '',
+        redirectUris: values['redirect-uri'] ?? [],
+        authMethod: values['auth-method'] as StaticClientAuthMethod,
+        clientId: values['client-id'],
+      }, CLI);
+      context.print({ client_id: created.clientId, client_secret: created.clientSecret }, () => [
+        `client_id: ${created.clientId}`,
+        created.clientSecret ? `client_secret: ${created.clientSecret}\n(shown only now: it is stored hashed)` : '(a public client: no secret, PKCE required)',
+      ].join('\n'));
+    },
+
+    remove(args, context) {
+      const { positionals } = parseCommandLine(args, {}, { min: 1, max: 1, names: 'CLIENT_ID' });
+      const { kind, grantsRevoked } = context.services.clients.remove(positionals[0]!, CLI);
+      context.print({ client_id: positionals[0], kind, grants_revoked: grantsRevoked }, () => `deleted ${positionals[0]} (${kind}); revoked ${grantsRevoked} grant(s)`);
+    },
+
+    'purge-unused'(args, context) {
+      parseCommandLine(args, {}, { min: 0, max: 0, names: '' });
+      const count = context.services.clients.purgeUnused(CLI);
+      context.print({ deleted: count }, () => `deleted ${count} unused registration(s)`);
+    },
+  },
+};

@@ -1,0 +1,45 @@
+/**
+ * `gatehouse keys list|rotate|retire`. The key file is changed in place (atomically); a running
+ * server notices within `signing.reload_interval` (default 5 s) and signs with the newest key.
+ */
+import { CLI } from '../cli-context.ts';
+import type { CommandGroup } from '../command.ts';
+import { formatTable, isoTime } from '../format-table.ts';
+import { parseCommandLine } from '../parse-command-line.ts';
+
+export const keysCommand: CommandGroup = {
+  usage: [
+    'keys list',
+    'keys rotate                   (a new key signs from now on; the old one stays published)',
+    'keys retire KID [--force]     (--force: even while tokens it signed may still be valid)',
+  ],
+  subcommands: {
+    list(args, context) {
+      parseCommandLine(args, {}, { min: 0, max: 0, names: '' });
+      const keys = context.services.keys.list().map((k) => ({
+        kid: k.kid,
+        status: k.status,
+        created_at: isoTime(k.createdAt),
+        tokens_valid_until: isoTime(k.tokensValidUntil),
+        safe_to_retire: k.safeToRetire,
+      }));
+      context.print(keys, () => formatTable(
+        ['KID', 'STATUS', 'CREATED', 'ITS TOKENS VALID UNTIL', 'SAFE TO RETIRE'],
+        keys.map((k) => [k.kid, k.status, k.created_at, k.tokens_valid_until, k.status === 'active' ? '' : k.safe_to_retire ? 'yes' : 'no']),
+      ));
+    },
+
+    async rotate(args, context) {
+      parseCommandLine(args, {}, { min: 0, max: 0, names: '' });
+      const key = await context.services.keys.rotate(CLI);
+      context.print({ kid: key.kid, status: key.status }, () =>
+        `new signing key ${key.kid}; a running server uses it within ${context.config.keysReloadInterval}s`);
+    },
+
+    async retire(args, context) {
+      const { values, positionals } = parseCommandLine(args, { force: { type: 'boolean', default: false } }, { min: 1, max: 1, names: 'KID' });
+      await context.services.keys.retire(positionals[0]!, { force: values.force }, CLI);
+      context.print({ kid: positionals[0], retired: true }, () => `retired ${positionals[0]}`);
+    },
+  },
+};

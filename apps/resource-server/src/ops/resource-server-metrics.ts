@@ -1,0 +1,37 @@
+/**
+ * The resource-server's Prometheus metrics. Created on every start, whether metrics are served
+ * or not, so the code that counts never asks whether anyone listens.
+ *
+ * - Token verification failures by reason (see tokenFailureReason): the share of `expired` is
+ *   normal client behaviour; `signature`, `unknown_key`, `issuer` or `audience` rising means
+ *   misconfiguration or someone probing. `key_set_unavailable` is the JWKS being unreachable.
+ * - Tool calls by tool and outcome (`ok`, `error`, `denied`): the same outcomes as the audit
+ *   table, counted where they are recorded.
+ */
+import { Counter, type Histogram } from 'prom-client';
+import { createRequestDuration, type Registry } from '../../../shared/metrics.ts';
+
+export interface ResourceServerMetrics {
+  tokenVerificationFailures: Counter<'reason'>;
+  toolCalls: Counter<'tool' | 'outcome'>;
+  requestDuration: Histogram<'method' | 'route' | 'status'>;
+}
+
+export function createResourceServerMetrics(registry: Registry): ResourceServerMetrics {
+  const registers = [registry];
+  return {
+    tokenVerificationFailures: new Counter({
+      name: 'gatehouse_token_verification_failures_total',
+      help: 'Bearer tokens refused at the MCP endpoint, by reason.',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    toolCalls: new Counter({
+      name: 'gatehouse_mcp_tool_calls_total',
+      help: 'MCP tool calls, by tool and outcome (ok, error, denied).',
+      labelNames: ['tool', 'outcome'] as const,
+      registers,
+    }),
+    requestDuration: createRequestDuration(registry),
+  };
+}

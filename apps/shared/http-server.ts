@@ -1,0 +1,87 @@
+/**
+ * The HTTP(S) server both apps listen with, and its graceful shutdown.
+ *
+ * - TLS: with `tls` set, https from the PEM files (read once, at creation; restart to pick up a
+ *   renewed certificate). Without it, plain http, for loopback use or behind a reverse proxy that
+ *   terminates TLS (whose forwarded headers an app trusts only when `trust_proxy` is set).
+ * - Shutdown, in order: stop accepting connections; close idle keep-alive connections and answer
+ *   every further response with `Connection: close`; wait for in-flight requests to end, up to
+ *   `timeoutMs`; run `beforeClosingConnections` (the resource server ends its MCP sessions there);
+ *   then close whatever connections remain.
+ * - Long-lived event streams (`text/event-stream` responses, e.g. an MCP client's GET stream) are
+ *   not waited for: they never end on their own. They are closed after the in-flight requests.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer as createHttp, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttps } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { TlsFiles } from './config.ts';
+
+export interface HttpServer {
+  readonly server: Server;
+  /** Starts listening; resolves to the base URL actually bound (useful with port 0). */
+  listen(port: number, host: string): Promise<string>;
+  /**
+   * Stops gracefully (see above). `timeoutMs` bounds the wait for in-flight requests. Resolves
+   * to true when every in-flight request ended in time, false when some were cut off.
+   */
+  shutdown(timeoutMs: number, beforeClosingConnections?: () => Promise<void>): Promise<boolean>;
+}
+
+const DRAIN_POLL_MS = 20;
+
+/** Whether a response is an event stream. Headers given to writeHead() alone are only in `_header`. */
+export function isEventStream(res: ServerResponse): boolean {
+  const type = res.getHeader('content-type');
+  if (type !== undefined) return String(type).startsWith('text/event-stream');
+  const head = (res as ServerResponse & { _header?: string | null })._header;
+  return typeof head === 'string' && /^content-type:\s*text\/event-stream/im.test(head);
+}
+
+export function createHttpServer(listener: RequestListener, tls?: TlsFiles): HttpServer {
+  const server: Server = tls
+    ? createHttps({ cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) }, listener)
+    : createHttp(listener);
+  const scheme = tls ? 'https' : 'http';
+  const inFlight = new Set<ServerResponse>();
+  let stopping = false;
+
+  // Before the app's own listener, so the header is set before the app can send its response.
+  server.prependListener('request', (_req, res: ServerResponse) => {
+    if (stopping && !res.headersSent) res.setHeader('Connection', 'close');
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
+  });
+  const busy = () => [...inFlight].filter((res) => !isEventStream(res)).length;
+
+  return {
+    server,
+    listen(port, host) {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          const address = server.address() as AddressInfo;
+          const hostPart = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+          resolve(`${scheme}://${hostPart}:${address.port}`);
+        });
+      });
+    },
+    async shutdown(timeoutMs, beforeClosingConnections) {
+      stopping = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
+      const deadline = performance.now() + timeoutMs;
+      while (busy() > 0 && performance.now() < deadline) {
+        server.closeIdleConnections();
+        await sleep(DRAIN_POLL_MS);
+      }
+      const drained = busy() === 0;
+      await beforeClosingConnections?.();
+      server.closeAllConnections();
+      await closed;
+      return drained;
+    },
+  };
+}

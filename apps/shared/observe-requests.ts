@@ -1,0 +1,64 @@
+/**
+ * Observes every request an app serves: gives it an id, logs one line when its response ends, and
+ * records its latency. Outermost in each app's middleware stack, so it sees final statuses.
+ *
+ * - Request id: a sane incoming `X-Request-Id` (one a proxy in front already assigned) is kept, so
+ *   lines correlate across hops; anything else (absent, too long, odd characters that could forge
+ *   log fields) is replaced by a random UUID. It is echoed in the `X-Request-Id` response header
+ *   and kept in `ctx.state.requestId`.
+ * - The log line carries method, path, status, duration and request id. Never the query string
+ *   (authorization requests, callbacks and misbehaving clients put codes, state and tokens there),
+ *   never headers or bodies. Health probes log at debug, everything else at info.
+ * - Latency goes to a histogram labelled by method, route template and status. The route is the
+ *   matched template (`/interaction/:uid`), never the raw path, which would carry ids and make
+ *   the label set unbounded. Long-lived event streams are logged but not timed.
+ * - Timing ends when the response is closed, so it covers handlers that write the Node response
+ *   themselves (`ctx.respond = false`, as the MCP transport does).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Context, Next } from 'koa';
+import type { Histogram } from 'prom-client';
+import { isEventStream } from './http-server.ts';
+import type { Logger } from './logger.ts';
+
+export interface ObserveRequestsOptions {
+  logger: Logger;
+  /** Request latency in seconds, labelled `method`, `route`, `status`. */
+  requestDuration?: Histogram<'method' | 'route' | 'status'>;
+}
+
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const PROBE_PATHS = new Set(['/healthz', '/readyz']);
+const MAX_LOGGED_PATH = 512;
+
+/** The route template a router matched, or a fixed placeholder: never the raw path. */
+function routeOf(ctx: Context, path: string, status: number): string {
+  const matched = (ctx as Context & { _matchedRoute?: unknown })._matchedRoute;
+  if (typeof matched === 'string') return matched;
+  if (PROBE_PATHS.has(path)) return path;
+  return status === 404 ? '(unmatched)' : '(other)';
+}
+
+export function observeRequests({ logger, requestDuration }: ObserveRequestsOptions) {
+  return async function observeRequestsMiddleware(ctx: Context, next: Next): Promise<void> {
+    const started = performance.now();
+    const incoming = ctx.get('x-request-id');
+    const requestId = SANE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    ctx.state.requestId = requestId;
+    ctx.set('X-Request-Id', requestId);
+    // Read now: koa-mount rewrites ctx.path while a mounted app runs. Capped: a client picks it.
+    const { method } = ctx;
+    const path = ctx.path.slice(0, MAX_LOGGED_PATH);
+
+    ctx.res.once('close', () => {
+      const seconds = (performance.now() - started) / 1000;
+      const status = ctx.res.headersSent ? ctx.res.statusCode : 0;
+      const stream = isEventStream(ctx.res);
+      const line = { requestId, method, path, status, ms: Math.round(seconds * 1000), ...(stream ? { stream } : {}), ...(status === 0 ? { aborted: true } : {}) };
+      if (PROBE_PATHS.has(path)) logger.debug(line, 'request');
+      else logger.info(line, 'request');
+      if (!stream) requestDuration?.observe({ method, route: routeOf(ctx, path, status), status: String(status) }, seconds);
+    });
+    await next();
+  };
+}

@@ -1,0 +1,125 @@
+/**
+ * The admin pages in Debian's Chromium, by clicking and typing as an administrator would:
+ * sign in, create a user, allow a redirect URI and register a client with it, revoke a grant
+ * (the client's refresh fails), rotate the signing key (old and new tokens both verify against
+ * /oauth/jwks). No CSP violation on the way.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
+import type { Browser as Chromium, BrowserContext, Page } from 'playwright-core';
+import { launchChromium, screenshot } from '../helpers/chromium.ts';
+import { refresh, registerClient } from '../helpers/oauth-flow.ts';
+import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { connectAs, RESOURCE } from './support/admin-browser.ts';
+
+const APP_CALLBACK = 'https://tools.example.com/oauth/callback';
+
+describe('admin pages in Chromium', () => {
+  let server: TestAuthServer;
+  let chromium: Chromium;
+  let context: BrowserContext;
+  let page: Page;
+  const violations: string[] = [];
+
+  before(async () => {
+    server = await startAuthServer();
+    chromium = await launchChromium();
+    context = await chromium.newContext();
+    page = await context.newPage();
+    page.on('console', (message) => {
+      if (/Content Security Policy|Refused to/i.test(message.text())) violations.push(message.text());
+    });
+  });
+  after(async () => {
+    await context?.close();
+    await chromium?.close();
+    await server?.close();
+  });
+
+  async function verifies(token: string): Promise<boolean> {
+    const jwks = await (await fetch(`${server.issuer}/oauth/jwks`)).json() as JSONWebKeySet;
+    try {
+      await jwtVerify(token, createLocalJWKSet(jwks), { issuer: server.issuer, audience: RESOURCE, typ: 'at+jwt' });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  test('opening /admin signs in on the real sign-in page and lands on the overview', async () => {
+    await page.goto(`${server.issuer}/admin`);
+    assert.equal(await page.title(), 'Sign in · Gatehouse');
+    await page.getByLabel('Username').fill('admin');
+    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Administration' }).waitFor();
+    assert.equal(new URL(page.url()).pathname, '/admin');
+    await screenshot(page, 'admin-overview');
+  });
+
+  test('create a user', async () => {
+    await page.getByRole('link', { name: 'Users', exact: true }).click();
+    await page.getByLabel('Username').fill('maya');
+    await page.getByLabel('Password').fill('maya password 123');
+    await page.getByRole('checkbox', { name: 'mcp:write' }).check();
+    await page.getByRole('button', { name: 'Create user' }).click();
+    await page.getByRole('heading', { name: 'maya' }).waitFor();
+    assert.match(await page.getByRole('status').innerText(), /The user was created/);
+    await screenshot(page, 'admin-user-created');
+    assert.deepEqual(server.auth.users.findByUsername('maya')!.scopes, ['mcp:read', 'mcp:write']);
+  });
+
+  test('allow a redirect URI, then register a client with it', async () => {
+    await page.getByRole('link', { name: 'Redirect URIs' }).click();
+    await page.getByLabel('Allow a redirect URI').fill(APP_CALLBACK);
+    await page.getByRole('button', { name: 'Allow', exact: true }).click();
+    assert.match(await page.getByRole('status').innerText(), /The redirect URI was allowed/);
+    const client = await registerClient(server.issuer, { client_name: 'Tools', redirect_uris: [APP_CALLBACK], grant_types: ['authorization_code', 'refresh_token'], token_endpoint_auth_method: 'none' });
+    await page.reload();
+    const row = page.getByRole('row', { name: new RegExp(APP_CALLBACK.replace(/[./]/g, '\\$&')) });
+    assert.match(await row.innerText(), /Tools/, 'the page shows the client using it');
+    await page.getByRole('link', { name: 'Clients' }).click();
+    assert.match(await page.locator('main').innerText(), new RegExp(client.client_id));
+    await screenshot(page, 'admin-clients');
+  });
+
+  test('revoke a grant: the client\'s refresh fails at once', async () => {
+    const client = await registerClient(server.issuer, { client_name: 'Revokable', redirect_uris: [APP_CALLBACK], grant_types: ['authorization_code', 'refresh_token'], token_endpoint_auth_method: 'none' });
+    const tokens = await connectAs(server, client, 'maya', 'maya password 123');
+    assert.equal((await refresh(server.issuer, client, tokens.refreshToken)).status, 200);
+    const current = server.auth.admin.grants.list({ clientId: client.client_id })[0]!;
+    await page.getByRole('link', { name: 'Connected apps' }).click();
+    await page.getByRole('button', { name: 'Revoke Revokable for maya' }).click();
+    assert.match(await page.getByRole('status').innerText(), /Access was revoked/);
+    await screenshot(page, 'admin-grant-revoked');
+    assert.equal(server.auth.admin.grants.find(current.grantId), undefined);
+    const latest = server.auth.db.prepare("SELECT id FROM oidc_models WHERE model = 'RefreshToken' AND grant_id = ? ORDER BY rowid DESC").pluck().get(current.grantId);
+    assert.equal(latest, undefined, 'no refresh token of the grant is left');
+    const denied = await refresh(server.issuer, client, tokens.refreshToken);
+    assert.equal(denied.status, 400);
+  });
+
+  test('rotate the signing key: the new key signs, old and new tokens both verify', async () => {
+    const client = await registerClient(server.issuer, { client_name: 'Keys', redirect_uris: [APP_CALLBACK], grant_types: ['authorization_code', 'refresh_token'], token_endpoint_auth_method: 'none' });
+    const before = await connectAs(server, client, 'maya', 'maya password 123');
+    await page.getByRole('link', { name: 'Keys' }).click();
+    await page.getByRole('button', { name: /Rotate/ }).click();
+    assert.match(await page.getByRole('status').innerText(), /A new signing key was created/);
+    assert.equal(await page.getByRole('cell', { name: 'retiring' }).count(), 1);
+    await screenshot(page, 'admin-keys-rotated');
+    const after = await connectAs(server, client, 'maya', 'maya password 123');
+    assert.notEqual(decodeProtectedHeader(after.accessToken).kid, decodeProtectedHeader(before.accessToken).kid);
+    assert.ok(await verifies(before.accessToken), 'the old token verifies');
+    assert.ok(await verifies(after.accessToken), 'the new token verifies');
+  });
+
+  test('the audit log shows what was done, and no page broke the CSP', async () => {
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    await page.getByLabel('Event').selectOption('key.rotated');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    assert.equal(await page.getByRole('cell', { name: 'key.rotated' }).count(), 1);
+    await screenshot(page, 'admin-audit');
+    assert.deepEqual(violations, []);
+  });
+});

@@ -1,0 +1,163 @@
+/**
+ * The audit log records what happened (sign-ins, tokens, refresh reuse, revocations,
+ * registrations, admin changes) with actor, IP and client, never a password, token, code or
+ * secret, and stays bounded.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { loadConfig } from '../../apps/shared/config.ts';
+import { MIGRATIONS_ROOT, migrate, openDatabase } from '../../apps/shared/database.ts';
+import { AuditLog } from '../../apps/auth-server/src/audit/audit-log.ts';
+import { Browser } from '../helpers/browser.ts';
+import { authorizeUrl, clientSecretBasic, connect, redeem, refresh, register, registerClient, signIn, tokenRequest } from '../helpers/oauth-flow.ts';
+import { createPkce } from '../helpers/pkce.ts';
+import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { auditEvents, createUser, post, RESOURCE, signInAt } from './support/admin-browser.ts';
+
+describe('audit log', () => {
+  let server: TestAuthServer;
+
+  before(async () => {
+    server = await startAuthServer();
+  });
+  after(async () => {
+    await server?.close();
+  });
+
+  test('a whole day of use leaves every kind of event, and not one secret, in the table', async () => {
+    const secrets: string[] = [ADMIN_PASSWORD];
+    const client = await registerClient(server.issuer);
+
+    // Failed sign-ins: a wrong password, and a password typed into the username field.
+    const browser = new Browser(server.issuer);
+    const page = await browser.navigate(authorizeUrl(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE }, createPkce().challenge));
+    const wrong = await signIn(browser, page, 'admin', 'wrong password for admin');
+    await signIn(browser, wrong, 'my secret password typed as a name', 'x');
+    secrets.push('wrong password for admin', 'my secret password typed as a name');
+
+    const result = await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read mcp:write', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD });
+    secrets.push(result.code, result.verifier);
+    const tokens = await redeem(server.issuer, client, result);
+    const first = tokens.body.refresh_token as string;
+    secrets.push(tokens.body.access_token as string, first);
+    const second = await refresh(server.issuer, client, first);
+    secrets.push(second.body.access_token as string, second.body.refresh_token as string);
+    // Reusing the rotated refresh token: the provider revokes the grant.
+    const reused = await refresh(server.issuer, client, first);
+    assert.equal(reused.status, 400);
+    assert.equal((await refresh(server.issuer, client, second.body.refresh_token as string)).status, 400, 'the grant is gone');
+    // Replaying a code (of another sign-in: the one above went with its grant).
+    const replayed = await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD });
+    secrets.push(replayed.code, ((await redeem(server.issuer, client, replayed)).body.refresh_token as string));
+    assert.equal((await redeem(server.issuer, client, replayed)).status, 400);
+
+    const confidential = await registerClient(server.issuer, { redirect_uris: ['https://claude.ai/api/mcp/auth_callback'], grant_types: ['authorization_code'], token_endpoint_auth_method: 'client_secret_post' });
+    secrets.push(confidential.client_secret!);
+    await tokenRequest(server.issuer, { grant_type: 'authorization_code', code: 'nope', redirect_uri: 'https://claude.ai/api/mcp/auth_callback', code_verifier: 'x'.repeat(43) }, clientSecretBasic(confidential.client_id, confidential.client_secret!));
+    assert.equal((await register(server.issuer, { redirect_uris: ['https://evil.example/cb'] })).status, 400);
+
+    const admin = await signInAt(server, 'admin', ADMIN_PASSWORD, '/admin/users');
+    await post(admin.browser, admin.page, '/admin/users', { username: 'lee', password: 'lee password 1234', scope: 'mcp:read' });
+    secrets.push('lee password 1234');
+    const lee = server.auth.users.findByUsername('lee')!;
+    await post(admin.browser, await admin.browser.navigate(`/admin/users/${lee.id}`), `/admin/users/${lee.id}/password`, { password: 'lee new password 12' });
+    secrets.push('lee new password 12');
+    const created = await post(admin.browser, await admin.browser.navigate('/admin/clients'), '/admin/clients', { client_name: 'Static', redirect_uris: 'https://static.example/cb' });
+    secrets.push(/id="created-client-secret">([^<]+)</.exec(created.html)![1]!);
+    await post(admin.browser, await admin.browser.navigate('/admin/keys'), '/admin/keys/rotate');
+    // Cookies (session, CSRF) must not be recorded either.
+    for (const cookie of browser.cookieHeader(new URL(server.issuer)).split('; ')) secrets.push(cookie.split('=')[1]!);
+    for (const cookie of admin.browser.cookieHeader(new URL(`${server.issuer}/admin`)).split('; ')) secrets.push(cookie.split('=')[1]!);
+
+    const events = new Set(server.auth.admin.audit.query({ limit: 1000 }).map((e) => e.event));
+    for (const expected of ['sign_in.failure', 'sign_in.success', 'token.issued', 'token.refreshed', 'refresh_token.reused', 'authorization_code.replayed',
+      'grant.revoked', 'client.registered', 'client.registration_refused', 'user.created', 'user.password_reset', 'client.created', 'key.rotated']) {
+      assert.ok(events.has(expected), `${expected} recorded`);
+    }
+    const dump = (server.auth.db.prepare('SELECT * FROM audit_events').all() as object[]).map((row) => JSON.stringify(row)).join('\n');
+    for (const secret of secrets.filter((s) => s && s.length >= 8)) {
+      assert.ok(!dump.includes(secret), `the audit table contains a secret: ${secret.slice(0, 12)}…`);
+    }
+  });
+
+  test('sign-in failures say why, with the user when known, and nothing typed for an unknown name', () => {
+    const failures = auditEvents(server, 'sign_in.failure');
+    const wrong = failures.find((e) => e.details.reason === 'wrong_password')!;
+    assert.equal(wrong.actor, 'admin');
+    assert.equal(wrong.ip, '127.0.0.1');
+    assert.ok(wrong.clientId);
+    const unknown = failures.find((e) => e.details.reason === 'unknown_user')!;
+    assert.equal(unknown.actor, 'anonymous');
+    assert.equal(unknown.actorId, null);
+  });
+
+  test('token events name the user, client, grant and scope; reuse names the revoked grant', () => {
+    const [reuse] = auditEvents(server, 'refresh_token.reused');
+    const issued = auditEvents(server, 'token.issued').find((e) => e.details.grant_id === reuse!.details.grant_id && e.details.grant_type === 'authorization_code');
+    assert.equal(issued!.actor, 'admin');
+    assert.equal(issued!.details.scope, 'mcp:read mcp:write');
+    assert.equal(issued!.details.resource, RESOURCE);
+    assert.ok(auditEvents(server, 'token.refreshed').some((e) => e.details.grant_id === reuse!.details.grant_id));
+    assert.equal(reuse!.clientId, issued!.clientId);
+    const revoked = auditEvents(server, 'grant.revoked').find((e) => e.details.grant_id === issued!.details.grant_id)!;
+    assert.equal(revoked.actor, 'system');
+    assert.match(String(revoked.details.reason), /presented again/);
+  });
+
+  test('credential-named details are dropped even if a caller passed them', () => {
+    server.auth.admin.audit.record({ event: 'user.created', actor: { name: 'test' }, details: { username: 'x', password: 'hunter2hunter2', nested: { client_secret: 's3cr3t-value', refresh_token: 'rt-value-123', ok: 'kept' } } });
+    const [event] = server.auth.admin.audit.query({ actor: 'test' });
+    assert.deepEqual(event!.details, { username: 'x', nested: { ok: 'kept' } });
+  });
+
+  test('a user created through the CLI modules is audited with its actor and no IP', async () => {
+    await createUser(server, 'quiet', 'quiet password 12', ['mcp:read']);
+    assert.equal(auditEvents(server, 'user.created').some((e) => e.details.username === 'quiet'), false, 'writing the store directly is not an admin change');
+    await server.auth.admin.users.create({ username: 'via-modules', password: 'module password 12', scopes: ['mcp:read'] }, { actor: { name: 'cli' } });
+    const [event] = auditEvents(server, 'user.created');
+    assert.equal(event!.actor, 'cli');
+    assert.equal(event!.ip, null);
+  });
+});
+
+describe('audit log retention', () => {
+  test('retention and the cap come from auth_server.audit, and a bad value names the field', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-audit-config-'));
+    try {
+      const file = join(dir, 'gatehouse.yaml');
+      writeFileSync(file, 'auth_server:\n  audit: { retention: 7d, max_events: 5000 }\n  signing: { reload_interval: 2s }\n');
+      const config = loadConfig({ GATEHOUSE_CONFIG: file }, dir).authServer;
+      assert.deepEqual(config.audit, { retention: 7 * 86400, maxEvents: 5000 });
+      assert.equal(config.keysReloadInterval, 2);
+      assert.deepEqual(loadConfig({}, dir).authServer.audit, { retention: 90 * 86400, maxEvents: 1_000_000 });
+      writeFileSync(file, 'auth_server:\n  audit: { max_events: 10 }\n');
+      assert.throws(() => loadConfig({ GATEHOUSE_CONFIG: file }, dir), /auth_server\.audit\.max_events: expected at least 1000 events/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+
+  test('prune removes events past the retention and the oldest beyond the cap', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-audit-'));
+    const db = openDatabase(join(dir, 'auth.db'));
+    try {
+      migrate(db, join(MIGRATIONS_ROOT, 'auth-server'));
+      const log = new AuditLog(db, { retention: 3600, maxEvents: 1000 });
+      const insert = db.prepare("INSERT INTO audit_events (at, event, actor, details) VALUES (?, 'key.rotated', 'cli', '{}')");
+      const now = Date.now();
+      for (let i = 0; i < 5; i += 1) insert.run(now - 7200_000);
+      for (let i = 0; i < 1200; i += 1) insert.run(now - 60_000 + i);
+      assert.equal(log.prune(now), 5 + 200);
+      assert.equal(db.prepare('SELECT count(*) FROM audit_events').pluck().get(), 1000);
+      assert.equal(db.prepare('SELECT min(at) FROM audit_events').pluck().get(), now - 60_000 + 200, 'the newest are kept');
+      assert.equal(log.prune(now), 0);
+    } finally {
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,173 @@
+/**
+ * Connected apps (all grants, and each user's own page), signing keys (rotate and retire while
+ * the server runs), the audit log page and sign-out, over HTTP.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
+import { Browser, type PageResult } from '../helpers/browser.ts';
+import { authorizeUrl, decide, redeem, refresh, registerClient, signIn, type RegisteredClient } from '../helpers/oauth-flow.ts';
+import { createPkce } from '../helpers/pkce.ts';
+import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { auditEvents, connectAs, createUser, csrfOf, grantIdOf, post, RESOURCE, signInAt } from './support/admin-browser.ts';
+
+describe('admin pages: connected apps, keys, audit log', () => {
+  let server: TestAuthServer;
+  let client: RegisteredClient;
+  let admin: { browser: Browser; page: PageResult };
+
+  before(async () => {
+    server = await startAuthServer();
+    client = await registerClient(server.issuer, {
+      client_name: 'Claude <img src=x onerror=alert(1)>',
+      redirect_uris: ['https://claude.ai/api/mcp/auth_callback'],
+      grant_types: ['authorization_code', 'refresh_token'],
+      token_endpoint_auth_method: 'none',
+    });
+    await createUser(server, 'jo', 'jo password 1234', ['mcp:read', 'mcp:write']);
+    await createUser(server, 'kim', 'kim password 1234', ['mcp:read']);
+    admin = await signInAt(server, 'admin', ADMIN_PASSWORD);
+  });
+  after(async () => {
+    await server?.close();
+  });
+
+  async function publishedKeys(): Promise<JSONWebKeySet> {
+    return await (await fetch(`${server.issuer}/oauth/jwks`)).json() as JSONWebKeySet;
+  }
+
+  async function verifies(token: string): Promise<boolean> {
+    try {
+      await jwtVerify(token, createLocalJWKSet(await publishedKeys()), { issuer: server.issuer, audience: RESOURCE, typ: 'at+jwt' });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  test('all grants are listed with user, app, scopes and last refresh; revoking one stops its refresh token at once', async () => {
+    const jo = await connectAs(server, client, 'jo', 'jo password 1234', 'mcp:read mcp:write');
+    const refreshed = await refresh(server.issuer, client, jo.refreshToken);
+    assert.equal(refreshed.status, 200);
+    const kim = await connectAs(server, client, 'kim', 'kim password 1234');
+
+    const page = await admin.browser.navigate('/admin/grants');
+    assert.match(page.html, /Claude &lt;img src=x onerror=alert\(1\)&gt;/, 'the client name is escaped');
+    assert.doesNotMatch(page.html, /<img/);
+    assert.match(page.html, /at most 60 minutes/);
+    const joGrant = server.auth.admin.grants.find(grantIdOf(server, jo.refreshToken))!;
+    assert.deepEqual(joGrant.scopes.sort(), ['mcp:read', 'mcp:write']);
+    assert.ok(joGrant.lastRefreshAt, 'the refresh is seen');
+    const joRow = page.html.slice(page.html.indexOf(`value="${joGrant.grantId}"`) - 900, page.html.indexOf(`value="${joGrant.grantId}"`));
+    assert.match(joRow, />jo<\/a>/);
+    assert.match(joRow, /UTC<\/td>\s*<td><form/, 'a last-refresh time is shown');
+
+    const filtered = await admin.browser.navigate('/admin/grants?user=kim');
+    assert.doesNotMatch(filtered.html, new RegExp(joGrant.grantId));
+
+    const after = await post(admin.browser, page, '/admin/grants/revoke', { grant_id: joGrant.grantId });
+    assert.match(after.html, /Access was revoked/);
+    const denied = await refresh(server.issuer, client, refreshed.body.refresh_token as string);
+    assert.equal(denied.status, 400);
+    assert.equal(denied.body.error, 'invalid_grant');
+    assert.equal((await refresh(server.issuer, client, kim.refreshToken)).status, 200, 'other grants are untouched');
+    assert.equal(auditEvents(server, 'grant.revoked')[0]!.details.grant_id, joGrant.grantId);
+    assert.equal((await post(admin.browser, after, '/admin/grants/revoke', { grant_id: joGrant.grantId })).status, 404);
+  });
+
+  test('a user sees only their own connected apps and can revoke them; not someone else\'s', async () => {
+    const mine = await connectAs(server, client, 'kim', 'kim password 1234');
+    const other = await connectAs(server, client, 'jo', 'jo password 1234');
+    const joGrant = { grantId: grantIdOf(server, other.refreshToken) };
+    const kimGrant = { grantId: grantIdOf(server, mine.refreshToken) };
+
+    const { browser, page } = await signInAt(server, 'kim', 'kim password 1234', '/account');
+    assert.match(page.html, /Your connected apps/);
+    assert.match(page.html, new RegExp(kimGrant.grantId));
+    assert.doesNotMatch(page.html, new RegExp(joGrant.grantId));
+    assert.doesNotMatch(page.html, /value="gatehouse"|>Gatehouse<\/td>/, 'Gatehouse\'s own sign-in is not listed');
+
+    const foreign = await post(browser, page, '/account/grants/revoke', { grant_id: joGrant.grantId });
+    assert.equal(foreign.status, 404);
+    assert.equal((await refresh(server.issuer, client, other.refreshToken)).status, 200, 'jo\'s grant is untouched');
+
+    const done = await post(browser, page, '/account/grants/revoke', { grant_id: kimGrant.grantId });
+    assert.match(done.html, /Access was revoked/);
+    assert.doesNotMatch(done.html, new RegExp(kimGrant.grantId));
+    assert.equal((await refresh(server.issuer, client, mine.refreshToken)).status, 400);
+    const [event] = auditEvents(server, 'grant.revoked');
+    assert.equal(event!.actor, 'kim');
+    assert.equal(event!.details.reason, 'revoked by the user');
+  });
+
+  test('rotating a key at runtime: the new key signs, old and new tokens both verify; retiring needs confirmation while old tokens may live', async () => {
+    const before = await connectAs(server, client, 'kim', 'kim password 1234');
+    const oldKid = decodeProtectedHeader(before.accessToken).kid!;
+    // A sign-in that is already on its sign-in page when the key changes finishes on the new provider.
+    const { verifier, challenge } = createPkce();
+    const inFlight = new Browser(server.issuer);
+    const signInPage = await inFlight.navigate(authorizeUrl(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE }, challenge));
+
+    const keysPage = await admin.browser.navigate('/admin/keys');
+    const rotated = await post(admin.browser, keysPage, '/admin/keys/rotate');
+    assert.match(rotated.html, /A new signing key was created/);
+    const keys = server.auth.admin.keys.list();
+    assert.deepEqual(keys.map((k) => k.status), ['active', 'retiring']);
+    assert.equal(keys[1]!.kid, oldKid);
+    assert.deepEqual((await publishedKeys()).keys.map((k) => k.kid).sort(), [oldKid, keys[0]!.kid].sort());
+
+    let page = await signIn(inFlight, signInPage, 'kim', 'kim password 1234');
+    if (page.html.includes('name="decision"')) page = await decide(inFlight, page, 'approve');
+    const code = new URL(page.url).searchParams.get('code')!;
+    const afterTokens = await redeem(server.issuer, client, { code, verifier, redirectUri: 'https://claude.ai/api/mcp/auth_callback', callback: new URL(page.url), browser: inFlight });
+    assert.equal(afterTokens.status, 200);
+    assert.equal(decodeProtectedHeader(afterTokens.body.access_token as string).kid, keys[0]!.kid, 'the new key signs');
+    assert.ok(await verifies(before.accessToken), 'a token signed before the rotation still verifies');
+    assert.ok(await verifies(afterTokens.body.access_token as string));
+    const refreshed = await refresh(server.issuer, client, before.refreshToken);
+    assert.equal(decodeProtectedHeader(refreshed.body.access_token as string).kid, keys[0]!.kid, 'refreshes are signed by the new key too');
+
+    const listed = await admin.browser.navigate('/admin/keys');
+    const csrf = csrfOf(listed, '/admin/keys/retire');
+    const active = await admin.browser.submit('/admin/keys/retire', { csrf, kid: keys[0]!.kid, confirm: 'yes' }, listed.url);
+    assert.equal(active.status, 409);
+    assert.match(active.html, /active key .* cannot be retired/);
+    const unconfirmed = await admin.browser.submit('/admin/keys/retire', { csrf, kid: oldKid }, listed.url);
+    assert.equal(unconfirmed.status, 409);
+    assert.match(unconfirmed.html, /may be valid until/);
+    assert.ok(await verifies(before.accessToken), 'still published');
+
+    const retired = await admin.browser.submit('/admin/keys/retire', { csrf, kid: oldKid, confirm: 'yes' }, listed.url);
+    assert.match(retired.html, /The key was retired/);
+    assert.deepEqual((await publishedKeys()).keys.map((k) => k.kid), [keys[0]!.kid]);
+    assert.equal(await verifies(before.accessToken), false, 'tokens of a retired key no longer verify');
+    assert.ok(await verifies(afterTokens.body.access_token as string));
+    assert.deepEqual(auditEvents(server, 'key.retired').map((e) => e.details), [{ kid: oldKid, forced: true }]);
+  });
+
+  test('the audit log page filters by event, actor and client, and shows no secrets', async () => {
+    const all = await admin.browser.navigate('/admin/audit');
+    assert.match(all.html, /sign_in\.success/);
+    assert.match(all.html, /token\.issued/);
+    const byEvent = await admin.browser.navigate('/admin/audit?event=user.created');
+    assert.doesNotMatch(byEvent.html, /<td>token\.issued<\/td>/);
+    const byActor = await admin.browser.navigate('/admin/audit?actor=KIM');
+    assert.match(byActor.html, /<td>kim<\/td>/);
+    assert.doesNotMatch(byActor.html, /<td>jo<\/td>/);
+    const byClient = await admin.browser.navigate(`/admin/audit?client=${encodeURIComponent(client.client_id)}&event=token.issued`);
+    assert.match(byClient.html, /<td>token\.issued<\/td>/);
+    const future = await admin.browser.navigate('/admin/audit?since=2999-01-01T00:00');
+    assert.match(future.html, /No event matches/);
+    const bad = await admin.browser.navigate('/admin/audit?since=yesterday');
+    assert.equal(bad.status, 400);
+  });
+
+  test('signing out ends the session: the next visit is sent to sign in', async () => {
+    const { browser, page } = await signInAt(server, 'admin', ADMIN_PASSWORD, '/admin');
+    const out = await post(browser, page, '/account/sign-out');
+    assert.match(out.html, /Signed out/);
+    const again = await browser.request('/admin');
+    assert.equal(again.status, 303);
+    assert.match(again.headers.get('location')!, /^\/oauth\/authorize\?/);
+  });
+});

@@ -1,0 +1,58 @@
+/**
+ * Drives the admin and account pages over HTTP like a browser: signs in through the real sign-in
+ * page, reads CSRF tokens from the pages, posts their forms.
+ */
+import assert from 'node:assert/strict';
+import { Browser, inputValue, type PageResult } from '../../helpers/browser.ts';
+import { connect, redeem, signIn, type RegisteredClient } from '../../helpers/oauth-flow.ts';
+import type { TestAuthServer } from '../../helpers/start-auth-server.ts';
+
+/** Opens `path`, signs in on the page it is sent to, and returns where it lands (the page itself). */
+export async function signInAt(server: TestAuthServer, username: string, password: string, path = '/admin', browser = new Browser(server.issuer)): Promise<{ browser: Browser; page: PageResult }> {
+  const start = await browser.navigate(path);
+  assert.match(start.url, /\/interaction\//, `expected the sign-in page, got ${start.status} ${start.url}`);
+  const page = await signIn(browser, start, username, password);
+  return { browser, page };
+}
+
+/** The CSRF token of the (first) form on `page` that posts to `action`. */
+export function csrfOf(page: PageResult, action: string): string {
+  const start = page.html.indexOf(`action="${action}"`);
+  assert.ok(start >= 0, `no form posting to ${action} on ${page.url}`);
+  const token = inputValue(page.html.slice(start), 'csrf');
+  assert.ok(token, `no csrf token in the form posting to ${action}`);
+  return token;
+}
+
+/** Posts the form of `page` whose action is `action`, with its CSRF token and `fields`. */
+export async function post(browser: Browser, page: PageResult, action: string, fields: Record<string, string | string[]> = {}): Promise<PageResult> {
+  return browser.submit(action, { csrf: csrfOf(page, action), ...fields }, page.url);
+}
+
+/** Creates a user directly in the store (fast set-up for tests that are not about creating users). */
+export async function createUser(server: TestAuthServer, username: string, password: string, scopes: string[]): Promise<string> {
+  const user = server.auth.users.create({ username, passwordHash: await server.auth.hasher.hash(password), scopes });
+  return user.id;
+}
+
+export const RESOURCE = 'http://localhost:4001/mcp';
+
+/** A DCR client signs `username` in (sign-in and consent pages) and redeems the code. */
+export async function connectAs(server: TestAuthServer, client: RegisteredClient, username: string, password: string, scope = 'mcp:read'): Promise<{ accessToken: string; refreshToken: string }> {
+  const result = await connect(server.issuer, { clientId: client.client_id, redirectUri: client.redirect_uris[0], scope, resource: RESOURCE, username, password });
+  const tokens = await redeem(server.issuer, client, result);
+  assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+  return { accessToken: tokens.body.access_token as string, refreshToken: tokens.body.refresh_token as string };
+}
+
+/** The audit events of one kind, newest first. */
+export function auditEvents(server: TestAuthServer, event: string) {
+  return server.auth.admin.audit.query({ event });
+}
+
+/** The grant a refresh token belongs to (the provider stores opaque tokens by their value). */
+export function grantIdOf(server: TestAuthServer, refreshToken: string): string {
+  const grantId = server.auth.db.prepare("SELECT grant_id FROM oidc_models WHERE model = 'RefreshToken' AND id = ?").pluck().get(refreshToken) as string | undefined;
+  assert.ok(grantId, 'no such refresh token');
+  return grantId;
+}

@@ -1,0 +1,148 @@
+/**
+ * The users pages over HTTP, as an admin uses them: create, search, scopes, password, disable,
+ * enable, approve; and the guards that keep admins from locking themselves out.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { decodeJwt } from 'jose';
+import type { Browser, PageResult } from '../helpers/browser.ts';
+import { refresh, registerClient, type RegisteredClient } from '../helpers/oauth-flow.ts';
+import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { auditEvents, connectAs, createUser, csrfOf, post, signInAt } from './support/admin-browser.ts';
+
+describe('admin pages: users', () => {
+  let server: TestAuthServer;
+  let client: RegisteredClient;
+  let admin: { browser: Browser; page: PageResult };
+
+  before(async () => {
+    server = await startAuthServer();
+    client = await registerClient(server.issuer);
+    admin = await signInAt(server, 'admin', ADMIN_PASSWORD, '/admin/users');
+  });
+  after(async () => {
+    await server?.close();
+  });
+
+  const usersPage = () => admin.browser.navigate('/admin/users');
+  const userPage = (id: string) => admin.browser.navigate(`/admin/users/${id}`);
+
+  test('creating a user with scopes: they can sign in and their tokens carry at most those scopes', async () => {
+    const page = await post(admin.browser, await usersPage(), '/admin/users', { username: 'dana', password: 'dana password 123', scope: ['mcp:read', 'mcp:write'] });
+    assert.equal(page.status, 200);
+    assert.match(page.url, /\/admin\/users\/[0-9a-f-]{36}\?notice=user_created$/);
+    assert.match(page.html, /The user was created\./);
+    const dana = server.auth.users.findByUsername('dana')!;
+    assert.deepEqual(dana.scopes, ['mcp:read', 'mcp:write']);
+    const { accessToken } = await connectAs(server, client, 'dana', 'dana password 123', 'mcp:read mcp:write mcp:admin');
+    assert.equal(decodeJwt(accessToken).scope, 'mcp:read mcp:write');
+    const [event] = auditEvents(server, 'user.created');
+    assert.equal(event!.actor, 'admin');
+    assert.equal(event!.details.username, 'dana');
+  });
+
+  const refusals: Array<[string, Record<string, string | string[]>, number, RegExp]> = [
+    ['a taken username', { username: 'admin', password: 'long enough password', scope: 'mcp:read' }, 409, /already exists/],
+    ['a name with spaces', { username: 'two words', password: 'long enough password', scope: 'mcp:read' }, 400, /Usernames are 1 to 64/],
+    ['a short password', { username: 'shorty', password: 'short', scope: 'mcp:read' }, 400, /at least 12 characters/],
+    ['a password over 72 bytes', { username: 'longy', password: 'ü'.repeat(37), scope: 'mcp:read' }, 400, /limited to 72 bytes/],
+    ['an unknown scope', { username: 'scopey', password: 'long enough password', scope: 'mcp:everything' }, 400, /Unknown scope mcp:everything/],
+  ];
+  for (const [what, fields, status, message] of refusals) {
+    test(`creating a user is refused with a clear message: ${what}`, async () => {
+      const page = await post(admin.browser, await usersPage(), '/admin/users', fields);
+      assert.equal(page.status, status);
+      assert.match(page.html, message);
+      if (fields.username !== 'admin') assert.equal(server.auth.users.findByUsername(String(fields.username)), undefined);
+    });
+  }
+
+  test('search finds users by part of the name or email, and escapes what it shows', async () => {
+    server.auth.users.create({ username: 'erin@example.com', passwordHash: null, scopes: ['mcp:read'], email: 'erin@example.com', source: 'federated' });
+    const found = await admin.browser.navigate('/admin/users?q=ERIN');
+    assert.match(found.html, /erin@example\.com/);
+    assert.doesNotMatch(found.html, />admin<\/a>/);
+    const none = await admin.browser.navigate(`/admin/users?q=${encodeURIComponent('<script>%_')}`);
+    assert.match(none.html, /No user matches/);
+    assert.match(none.html, /value="&lt;script&gt;%_"/);
+    assert.doesNotMatch(none.html, /<script>/);
+  });
+
+  test('removing a scope disconnects the apps that hold it; the user reconnects with what remains', async () => {
+    const id = await createUser(server, 'frank', 'frank password 12', ['mcp:read', 'mcp:write']);
+    const writer = await connectAs(server, client, 'frank', 'frank password 12', 'mcp:read mcp:write');
+    const otherClient = await registerClient(server.issuer);
+    const reader = await connectAs(server, otherClient, 'frank', 'frank password 12', 'mcp:read');
+    const page = await post(admin.browser, await userPage(id), `/admin/users/${id}/scopes`, { scope: 'mcp:read' });
+    assert.match(page.html, /The scopes were saved/);
+    assert.deepEqual(server.auth.users.findById(id)!.scopes, ['mcp:read']);
+    assert.equal((await refresh(server.issuer, client, writer.refreshToken)).status, 400, 'the grant holding mcp:write is revoked');
+    assert.equal((await refresh(server.issuer, otherClient, reader.refreshToken)).status, 200, 'the read-only grant is kept');
+    const again = await connectAs(server, client, 'frank', 'frank password 12', 'mcp:read mcp:write');
+    assert.equal(decodeJwt(again.accessToken).scope, 'mcp:read');
+  });
+
+  test('a new password works at once, the old one no longer does, and the user\'s sessions end', async () => {
+    const id = await createUser(server, 'gina', 'gina old password', ['mcp:read']);
+    const { browser } = await signInAt(server, 'gina', 'gina old password', '/account');
+    const page = await post(admin.browser, await userPage(id), `/admin/users/${id}/password`, { password: 'gina new password' });
+    assert.match(page.html, /The password was changed/);
+    assert.equal((await browser.request('/account')).status, 303, 'her browser session was ended');
+    await connectAs(server, client, 'gina', 'gina new password');
+    await assert.rejects(connectAs(server, client, 'gina', 'gina old password'), /expected a redirect to the client/);
+    const refused = await post(admin.browser, await userPage(id), `/admin/users/${id}/password`, { password: 'x'.repeat(73) });
+    assert.equal(refused.status, 400);
+    assert.match(refused.html, /limited to 72 bytes/);
+  });
+
+  test('disabling a user revokes every grant (refresh stops at once) and sign-in; enabling lets them back', async () => {
+    const id = await createUser(server, 'hank', 'hank password 12', ['mcp:read']);
+    const tokens = await connectAs(server, client, 'hank', 'hank password 12');
+    const page = await post(admin.browser, await userPage(id), `/admin/users/${id}/disable`);
+    assert.match(page.html, /The user was disabled/);
+    assert.match(page.html, /badge warn">disabled/);
+    const refreshed = await refresh(server.issuer, client, tokens.refreshToken);
+    assert.equal(refreshed.status, 400);
+    assert.equal(refreshed.body.error, 'invalid_grant');
+    await assert.rejects(connectAs(server, client, 'hank', 'hank password 12'), /expected a redirect to the client/);
+    const revoked = auditEvents(server, 'grant.revoked').filter((e) => e.details.account_id === id);
+    assert.equal(revoked.length, 1);
+    assert.equal(revoked[0]!.details.reason, 'user disabled');
+
+    await post(admin.browser, await userPage(id), `/admin/users/${id}/enable`);
+    assert.equal(server.auth.users.findById(id)!.disabled, false);
+    await connectAs(server, client, 'hank', 'hank password 12');
+  });
+
+  test('a pending federated user is listed for approval, and can get tokens once approved', async () => {
+    const ivy = server.auth.users.create({ username: 'ivy@example.com', passwordHash: await server.auth.hasher.hash('ivy password 123'), scopes: ['mcp:read'], pending: true, source: 'federated' });
+    const list = await usersPage();
+    assert.match(list.html, /Waiting for approval/);
+    assert.match(list.html, /Approve ivy@example\.com/);
+    await assert.rejects(connectAs(server, client, 'ivy@example.com', 'ivy password 123'), /expected a redirect/);
+    const page = await post(admin.browser, list, `/admin/users/${ivy.id}/approve`);
+    assert.match(page.html, /The user was approved/);
+    await connectAs(server, client, 'ivy@example.com', 'ivy password 123');
+  });
+
+  test('an admin cannot disable themselves or drop their own mcp:admin; another admin can, unless it is the last one', async () => {
+    const self = server.auth.users.findByUsername('admin')!;
+    const disable = await post(admin.browser, await userPage(self.id), `/admin/users/${self.id}/scopes`, { scope: ['mcp:read'] });
+    assert.equal(disable.status, 409);
+    assert.match(disable.html, /You cannot remove mcp:admin from yourself/);
+    const selfPage = await userPage(self.id);
+    assert.doesNotMatch(selfPage.html, /\/disable"/, 'no disable button on your own page');
+    const direct = await admin.browser.submit(`/admin/users/${self.id}/disable`, { csrf: csrfOf(selfPage, `/admin/users/${self.id}/scopes`) }, selfPage.url);
+    assert.equal(direct.status, 409);
+    assert.equal(server.auth.users.findById(self.id)!.disabled, false);
+
+    const otherId = await createUser(server, 'second-admin', 'second admin pass', ['mcp:read', 'mcp:admin']);
+    const other = await signInAt(server, 'second-admin', 'second admin pass', `/admin/users/${self.id}`);
+    const demoted = await post(other.browser, other.page, `/admin/users/${self.id}/scopes`, { scope: ['mcp:read'] });
+    assert.match(demoted.html, /The scopes were saved/);
+    // second-admin is now the only admin, and cannot remove its own mcp:admin either.
+    const last = await post(other.browser, await other.browser.navigate(`/admin/users/${otherId}`), `/admin/users/${otherId}/scopes`, { scope: ['mcp:read'] });
+    assert.equal(last.status, 409);
+    server.auth.users.update(self.id, { scopes: ['mcp:read', 'mcp:write', 'mcp:admin'] });
+  });
+});

@@ -1,0 +1,325 @@
+/**
+ * The `gatehouse` command line, run as the real binary (package.json "bin") against a temp data
+ * and keys directory: secrets only from stdin, --json output, exit codes 0/1/2; and next to a
+ * running server, whose refresh tokens and signing keys it changes.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import bcrypt from 'bcryptjs';
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
+import Database from 'better-sqlite3';
+import { refresh, registerClient } from '../helpers/oauth-flow.ts';
+import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { connectAs, RESOURCE } from '../admin/support/admin-browser.ts';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const BIN = join(ROOT, 'apps', 'auth-server', 'src', 'cli', 'gatehouse.js');
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function envFor(dir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: join(dir, 'data'), KEYS_DIR: join(dir, 'keys'), ...extra };
+}
+
+/** Runs the installed binary (its shebang, through tsx); `input` is written to stdin, which then closes. */
+function run(dir: string, args: string[], input = '', extraEnv: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(BIN, args, { cwd: ROOT, env: envFor(dir, extraEnv) });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => { stdout += String(chunk); });
+    child.stderr.on('data', (chunk) => { stderr += String(chunk); });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr: stderr.replace(/^oidc-provider WARNING: Unsupported runtime.*\n/m, '') }));
+    child.stdin.end(input);
+  });
+}
+
+function json<T>(result: Run): T {
+  assert.equal(result.code, 0, result.stderr);
+  return JSON.parse(result.stdout) as T;
+}
+
+describe('gatehouse CLI on its own data directory', () => {
+  let dir: string;
+  /** One read-only query on the CLI's database. */
+  function query<T>(sql: string, ...params: unknown[]): { get(): T; all(): T[] } {
+    const read = <R>(fn: (db: Database.Database) => R) => {
+      const db = new Database(join(dir, 'data', 'auth-server.db'), { readonly: true });
+      try {
+        return fn(db);
+      } finally {
+        db.close();
+      }
+    };
+    return {
+      get: () => read((db) => db.prepare(sql).pluck().get(...params) as T),
+      all: () => read((db) => db.prepare(sql).pluck().all(...params) as T[]),
+    };
+  }
+
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-'));
+  });
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('--help lists every command and exits 0; no command is a usage error (2)', async () => {
+    const help = await run(dir, ['--help']);
+    assert.equal(help.code, 0);
+    for (const command of ['users add', 'users list', 'users disable', 'users enable', 'users passwd', 'hash-password', 'clients add', 'clients list', 'clients remove',
+      'redirects allow', 'redirects list', 'redirects remove', 'grants list', 'grants revoke', 'keys list', 'keys rotate', 'keys retire', 'audit tail']) {
+      assert.match(help.stdout, new RegExp(`gatehouse ${command}`), command);
+    }
+    assert.equal((await run(dir, [])).code, 2);
+    const unknown = await run(dir, ['users', 'frobnicate']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown or missing subcommand: users frobnicate/);
+  });
+
+  test('users add reads the password from stdin; --json users list shows the user', async () => {
+    const added = await run(dir, ['users', 'add', 'root', '--scope', 'mcp:read,mcp:write,mcp:admin'], 'root password 1234\n');
+    assert.equal(added.code, 0, added.stderr);
+    assert.match(added.stdout, /created user root/);
+    const users = json<Array<{ username: string; scopes: string[]; status: string }>>(await run(dir, ['--json', 'users', 'list']));
+    assert.deepEqual(users.map((u) => [u.username, u.scopes, u.status]), [['root', ['mcp:read', 'mcp:write', 'mcp:admin'], 'active']]);
+    const hash = query<string>('SELECT password_hash FROM users WHERE username = ?', 'root').get();
+    assert.ok(bcrypt.compareSync('root password 1234', hash));
+  });
+
+  const refusedAdds: Array<[string, string[], string, number, RegExp]> = [
+    ['a password on the command line', ['users', 'add', 'eve', '--password', 'root password 1234'], '', 2, /never from the command line/],
+    ['a password= option', ['users', 'add', 'eve', '--password=root password 1234'], '', 2, /never from the command line/],
+    ['no password on stdin', ['users', 'add', 'eve'], '', 1, /no password on stdin/],
+    ['a password over 72 bytes', ['users', 'add', 'eve'], `${'€'.repeat(25)}\n`, 1, /limited to 72 bytes/],
+    ['a short password', ['users', 'add', 'eve'], 'short\n', 1, /at least 12 characters/],
+    ['an unknown scope', ['users', 'add', 'eve', '--scope', 'mcp:all'], 'long enough password\n', 1, /Unknown scope mcp:all/],
+    ['an unknown option', ['users', 'add', 'eve', '--admin'], 'long enough password\n', 2, /Unknown option '--admin'/],
+    ['a taken name', ['users', 'add', 'root'], 'long enough password\n', 1, /already exists/],
+  ];
+  for (const [what, args, input, code, message] of refusedAdds) {
+    test(`users add refuses ${what} (exit ${code})`, async () => {
+      const result = await run(dir, args, input);
+      assert.equal(result.code, code, result.stderr);
+      assert.match(result.stderr, message);
+      assert.equal(result.stdout, '');
+      assert.equal(query<number>("SELECT count(*) FROM users WHERE username = 'eve'").get(), 0);
+    });
+  }
+
+  /** Runs the binary on a pseudo-terminal (util-linux `script`), answering each prompt as it appears. */
+  function runOnTerminal(args: string[], answers: string[]): Promise<{ code: number; output: string }> {
+    return new Promise((resolve, reject) => {
+      const command = [BIN, ...args].map((a) => `'${a}'`).join(' ');
+      const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: ROOT, env: envFor(dir) });
+      let output = '';
+      let answered = 0;
+      child.stdout.on('data', (chunk) => {
+        output += String(chunk);
+        const prompts = (output.match(/(Password for \S+|Repeat it): /g) ?? []).length;
+        while (answered < prompts && answered < answers.length) child.stdin.write(`${answers[answered++]}\r`);
+      });
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code: code ?? -1, output }));
+    });
+  }
+
+  test('on a terminal the password is asked twice and never echoed', async () => {
+    const typed = await runOnTerminal(['users', 'add', 'termuser'], ['term password 1234', 'term password 1234']);
+    assert.equal(typed.code, 0, typed.output);
+    assert.match(typed.output, /Password for termuser: [\s\S]*Repeat it: [\s\S]*created user termuser/);
+    assert.doesNotMatch(typed.output, /term password/, 'not echoed');
+    const differ = await runOnTerminal(['users', 'add', 'termuser2'], ['term password 1234', 'another password']);
+    assert.equal(differ.code, 1);
+    assert.match(differ.output, /the two passwords differ/);
+    assert.equal(query<number>("SELECT count(*) FROM users WHERE username = 'termuser2'").get(), 0);
+  });
+
+  test('users passwd, disable and enable; the last admin cannot be disabled', async () => {
+    assert.equal((await run(dir, ['users', 'add', 'sam'], 'sam password 1234\n')).code, 0);
+    const changed = await run(dir, ['users', 'passwd', 'sam'], 'sam new password 1\n');
+    assert.equal(changed.code, 0, changed.stderr);
+    const hash = query<string>("SELECT password_hash FROM users WHERE username = 'sam'").get();
+    assert.ok(bcrypt.compareSync('sam new password 1', hash));
+    const disabled = json<{ status: string; grants_revoked: number }>(await run(dir, ['--json', 'users', 'disable', 'sam']));
+    assert.equal(disabled.status, 'disabled');
+    assert.equal(json<{ status: string }>(await run(dir, ['--json', 'users', 'enable', 'sam'])).status, 'active');
+    const last = await run(dir, ['users', 'disable', 'root']);
+    assert.equal(last.code, 1);
+    assert.match(last.stderr, /root is the last active administrator/);
+    const missing = await run(dir, ['users', 'disable', 'nobody']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /There is no user nobody/);
+  });
+
+  test('hash-password prints a bcrypt hash of the password on stdin, for the config file', async () => {
+    const result = await run(dir, ['hash-password'], 'config password 123\n');
+    assert.equal(result.code, 0, result.stderr);
+    const hash = result.stdout.trim();
+    assert.match(hash, /^\$2[aby]\$\d\d\$/);
+    assert.ok(bcrypt.compareSync('config password 123', hash));
+    assert.equal((await run(dir, ['hash-password'], `${'x'.repeat(73)}\n`)).code, 1);
+    assert.match(json<{ password_hash: string }>(await run(dir, ['--json', 'hash-password'], 'config password 123\n')).password_hash, /^\$2/);
+  });
+
+  test('redirects allow, list and remove; a loopback URI is refused with a reason', async () => {
+    assert.equal((await run(dir, ['redirects', 'allow', 'https://app.example.com/cb'])).code, 0);
+    const listed = json<Array<{ uri: string; source: string; added_by: string }>>(await run(dir, ['--json', 'redirects', 'list']));
+    const entry = listed.find((e) => e.uri === 'https://app.example.com/cb');
+    assert.equal(entry?.source, 'admin');
+    assert.equal(entry?.added_by, 'cli');
+    assert.ok(listed.some((e) => e.uri === 'https://claude.ai/api/mcp/auth_callback' && e.source === 'config'));
+    const loopback = await run(dir, ['redirects', 'allow', 'http://127.0.0.1:9000/cb']);
+    assert.equal(loopback.code, 1);
+    assert.match(loopback.stderr, /always allowed/);
+    assert.equal((await run(dir, ['redirects', 'remove', 'https://app.example.com/cb'])).code, 0);
+    assert.equal((await run(dir, ['redirects', 'remove', 'https://app.example.com/cb'])).code, 1);
+    assert.equal((await run(dir, ['redirects', 'remove', 'https://claude.ai/api/mcp/auth_callback'])).code, 1);
+  });
+
+  test('clients add prints the secret once (stored hashed); list and remove', async () => {
+    const created = json<{ client_id: string; client_secret: string }>(await run(dir, ['--json', 'clients', 'add', '--name', 'Reports', '--redirect-uri', 'https://reports.example.com/cb', '--client-id', 'reports']));
+    assert.equal(created.client_id, 'reports');
+    assert.ok(created.client_secret.length >= 43);
+    const stored = query<string>("SELECT payload FROM oidc_models WHERE model = 'Client' AND id = 'reports'").get();
+    assert.ok(!stored.includes(created.client_secret));
+    const list = json<Array<{ client_id: string; kind: string; redirect_uris: string[] }>>(await run(dir, ['--json', 'clients', 'list']));
+    assert.deepEqual(list.map((c) => [c.client_id, c.kind, c.redirect_uris]), [['reports', 'static', ['https://reports.example.com/cb']]]);
+    assert.doesNotMatch((await run(dir, ['clients', 'list'])).stdout, new RegExp(created.client_secret));
+    const bad = await run(dir, ['clients', 'add', '--name', 'Bad', '--redirect-uri', 'javascript:alert(1)']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /javascript: scheme is not allowed/);
+    assert.equal((await run(dir, ['clients', 'remove', 'reports'])).code, 0);
+    assert.equal((await run(dir, ['clients', 'remove', 'reports'])).code, 1);
+    assert.equal((await run(dir, ['clients', 'add', '--name', 'X', '--redirect-uri'])).code, 2, 'an option without its value');
+  });
+
+  test('audit tail shows the CLI\'s changes with actor cli, as text or JSON lines, filtered', async () => {
+    const text = await run(dir, ['audit', 'tail', '-n', '50']);
+    assert.equal(text.code, 0);
+    assert.match(text.stdout, /user\.created {2}actor=cli {2}user_id=\S+ username=root/);
+    const lines = (await run(dir, ['--json', 'audit', 'tail', '--event', 'client.created'])).stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; actor: string; client_id: string });
+    assert.deepEqual(lines.map((l) => [l.event, l.actor, l.client_id]), [['client.created', 'cli', 'reports']]);
+    assert.equal((await run(dir, ['audit', 'tail', '--since', 'soon'])).code, 2);
+    const dump = query<string>('SELECT details FROM audit_events').all().join('\n');
+    for (const secret of ['root password 1234', 'sam new password 1', 'config password 123']) assert.ok(!dump.includes(secret));
+  });
+
+  test('audit tail --follow prints events as they happen', async () => {
+    const child = spawn(BIN, ['audit', 'tail', '-n', '1', '--follow'], { cwd: ROOT, env: envFor(dir) });
+    let out = '';
+    child.stdout.on('data', (chunk) => { out += String(chunk); });
+    try {
+      for (let i = 0; i < 100 && !out.includes('\n'); i += 1) await sleep(100);
+      assert.equal((await run(dir, ['redirects', 'allow', 'https://followed.example/cb'])).code, 0);
+      for (let i = 0; i < 50 && !out.includes('followed.example'); i += 1) await sleep(100);
+      assert.match(out, /redirect_uri\.allowed {2}actor=cli {2}uri=https:\/\/followed\.example\/cb/);
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+
+  test('a bad configuration stops with its message and exit code 1', async () => {
+    const result = await run(dir, ['users', 'list'], '', { GATEHOUSE_CONFIG: join(dir, 'missing.yaml') });
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /GATEHOUSE_CONFIG: cannot read/);
+  });
+
+  test('npm run gatehouse runs the same CLI', async () => {
+    const result = await new Promise<Run>((resolve) => {
+      const child = spawn('npm', ['run', '-s', 'gatehouse', '--', '--json', 'users', 'list'], { cwd: ROOT, env: envFor(dir) });
+      let stdout = '';
+      child.stdout.on('data', (chunk) => { stdout += String(chunk); });
+      child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr: '' }));
+    });
+    assert.equal(result.code, 0);
+    assert.ok(json<Array<{ username: string }>>(result).some((u) => u.username === 'root'));
+  });
+});
+
+describe('gatehouse CLI next to a running server', () => {
+  let dir: string;
+  let server: TestAuthServer;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-live-'));
+    server = await startAuthServer({ dir, configure: (config) => { config.authServer.keysReloadInterval = 1; } });
+  });
+  after(async () => {
+    await server?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function publishedKids(): Promise<string[]> {
+    return ((await (await fetch(`${server.issuer}/oauth/jwks`)).json()) as JSONWebKeySet).keys.map((k) => k.kid!);
+  }
+
+  async function until(check: () => Promise<boolean>, what: string): Promise<void> {
+    for (let i = 0; i < 60; i += 1) {
+      if (await check()) return;
+      await sleep(100);
+    }
+    assert.fail(`timed out waiting until ${what}`);
+  }
+
+  test('grants list and revoke: the revoked client\'s refresh fails at once', async () => {
+    const client = await registerClient(server.issuer);
+    const tokens = await connectAs(server, client, 'admin', ADMIN_PASSWORD, 'mcp:read mcp:write');
+    const grants = json<Array<{ grant_id: string; user: string; client_id: string; scopes: string[] }>>(await run(dir, ['--json', 'grants', 'list', '--user', 'admin']));
+    assert.equal(grants.length, 1);
+    assert.equal(grants[0]!.client_id, client.client_id);
+    assert.deepEqual(grants[0]!.scopes.sort(), ['mcp:read', 'mcp:write']);
+    assert.equal((await run(dir, ['grants', 'revoke'])).code, 2, 'nothing to revoke named');
+    assert.equal((await run(dir, ['grants', 'revoke', 'no-such-grant'])).code, 1);
+    const revoked = await run(dir, ['grants', 'revoke', grants[0]!.grant_id]);
+    assert.equal(revoked.code, 0, revoked.stderr);
+    const refused = await refresh(server.issuer, client, tokens.refreshToken);
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body.error, 'invalid_grant');
+  });
+
+  test('users disable revokes the user\'s grants while the server runs', async () => {
+    assert.equal((await run(dir, ['users', 'add', 'tess'], 'tess password 12\n')).code, 0);
+    const client = await registerClient(server.issuer);
+    const tokens = await connectAs(server, client, 'tess', 'tess password 12');
+    const result = json<{ grants_revoked: number }>(await run(dir, ['--json', 'users', 'disable', 'tess']));
+    assert.equal(result.grants_revoked, 1);
+    assert.equal((await refresh(server.issuer, client, tokens.refreshToken)).status, 400);
+  });
+
+  test('keys rotate: the running server picks up the new key; old and new tokens verify; retire needs --force', async () => {
+    const client = await registerClient(server.issuer);
+    const before = await connectAs(server, client, 'admin', ADMIN_PASSWORD);
+    const oldKid = decodeProtectedHeader(before.accessToken).kid!;
+    const rotated = json<{ kid: string }>(await run(dir, ['--json', 'keys', 'rotate']));
+    await until(async () => (await publishedKids()).includes(rotated.kid), 'the server publishes the new key');
+    assert.deepEqual((await publishedKids()).sort(), [oldKid, rotated.kid].sort());
+    const after = await connectAs(server, client, 'admin', ADMIN_PASSWORD);
+    assert.equal(decodeProtectedHeader(after.accessToken).kid, rotated.kid);
+    const jwks = createLocalJWKSet(await (await fetch(`${server.issuer}/oauth/jwks`)).json() as JSONWebKeySet);
+    for (const token of [before.accessToken, after.accessToken]) await jwtVerify(token, jwks, { issuer: server.issuer, audience: RESOURCE });
+
+    const keys = json<Array<{ kid: string; status: string; safe_to_retire: boolean }>>(await run(dir, ['--json', 'keys', 'list']));
+    assert.deepEqual(keys.map((k) => [k.kid, k.status, k.safe_to_retire]), [[rotated.kid, 'active', false], [oldKid, 'retiring', false]]);
+    const active = await run(dir, ['keys', 'retire', rotated.kid, '--force']);
+    assert.equal(active.code, 1);
+    assert.match(active.stderr, /cannot be retired/);
+    const early = await run(dir, ['keys', 'retire', oldKid]);
+    assert.equal(early.code, 1);
+    assert.match(early.stderr, /may be valid until .*Confirm/);
+    assert.equal((await run(dir, ['keys', 'retire', oldKid, '--force'])).code, 0);
+    await until(async () => !(await publishedKids()).includes(oldKid), 'the server stops publishing the retired key');
+    const file = JSON.parse(readFileSync(join(dir, 'keys', 'signing-keys.json'), 'utf8')) as { keys: unknown[] };
+    assert.equal(file.keys.length, 1);
+  });
+});

@@ -1,0 +1,142 @@
+/**
+ * /healthz (alive) and /readyz (dependencies usable) on both apps, and readiness failing for the
+ * reasons it exists: a database that no longer answers, a key set that cannot be fetched.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createJwksProbe } from '../../apps/resource-server/src/ops/probe-jwks.ts';
+import { freePort } from '../helpers/net.ts';
+import { startResourceServer } from '../resource-server/support/start-resource-server.ts';
+import { startBothApps, type BothApps } from './support/start-both-apps.ts';
+
+async function health(url: string): Promise<{ status: number; body: Record<string, unknown>; cacheControl: string | null }> {
+  const response = await fetch(url);
+  return { status: response.status, body: await response.json() as Record<string, unknown>, cacheControl: response.headers.get('cache-control') };
+}
+
+/** A JWKS endpoint whose answer the test decides, counting hits. */
+async function startJwksServer(port = 0): Promise<{ url: string; hits: () => number; answer: (status: number, body: unknown) => void; hang: () => void; close: () => Promise<void> }> {
+  let reply: { status: number; body: unknown } | 'hang' = { status: 200, body: { keys: [{ kty: 'RSA', kid: 'k1', n: 'AQAB', e: 'AQAB' }] } };
+  let count = 0;
+  const server: Server = createServer((_req, res) => {
+    count += 1;
+    if (reply === 'hang') return;
+    res.writeHead(reply.status, { 'content-type': 'application/json' }).end(JSON.stringify(reply.body));
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/oauth/jwks`,
+    hits: () => count,
+    answer: (status, body) => { reply = { status, body }; },
+    hang: () => { reply = 'hang'; },
+    close: () => new Promise((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+describe('health endpoints of both apps', () => {
+  let apps: BothApps;
+  before(async () => {
+    apps = await startBothApps();
+  });
+  after(() => apps.close());
+
+  test('/healthz and /readyz answer 200, uncacheable, naming what readiness checked', async () => {
+    for (const [base, checks] of [[apps.issuer, { database: 'ok', keys: 'ok' }], [apps.resourceBase, { database: 'ok', jwks: 'ok' }]] as const) {
+      const alive = await health(`${base}/healthz`);
+      assert.equal(alive.status, 200);
+      assert.deepEqual(alive.body, { status: 'ok' });
+      assert.equal(alive.cacheControl, 'no-store');
+      const ready = await health(`${base}/readyz`);
+      assert.equal(ready.status, 200, JSON.stringify(ready.body));
+      assert.deepEqual(ready.body, { status: 'ready', checks });
+      assert.equal(ready.cacheControl, 'no-store');
+    }
+  });
+
+  test('readiness fails (503) when the database is no longer usable; liveness does not', async () => {
+    apps.auth.db.close();
+    apps.resourceDb.close();
+    const auth = await health(`${apps.issuer}/readyz`);
+    assert.equal(auth.status, 503);
+    assert.deepEqual(auth.body, { status: 'not_ready', checks: { database: 'failed', keys: 'ok' } }, 'no error message in the body');
+    const resource = await health(`${apps.resourceBase}/readyz`);
+    assert.equal(resource.status, 503);
+    assert.deepEqual(resource.body, { status: 'not_ready', checks: { database: 'failed', jwks: 'ok' } });
+    assert.equal((await health(`${apps.issuer}/healthz`)).status, 200);
+    assert.equal((await health(`${apps.resourceBase}/healthz`)).status, 200);
+    const warnings = apps.logLines.filter((l) => l.msg === 'readiness check failed');
+    assert.ok(warnings.some((l) => l.app === 'auth-server' && l.check === 'database' && l.level === 40), 'the reason is logged at warn');
+  });
+});
+
+describe('resource-server readiness and the issuer key set', () => {
+  test('is not ready while the JWKS is unreachable, and ready again as soon as it answers', async () => {
+    const port = await freePort();
+    const server = await startResourceServer({ issuer: `http://127.0.0.1:${port}`, config: { jwksUri: `http://127.0.0.1:${port}/oauth/jwks` } });
+    let jwks: Awaited<ReturnType<typeof startJwksServer>> | undefined;
+    try {
+      const down = await health(`${server.baseUrl}/readyz`);
+      assert.equal(down.status, 503);
+      assert.deepEqual(down.body, { status: 'not_ready', checks: { database: 'ok', jwks: 'failed' } });
+      assert.equal((await health(`${server.baseUrl}/healthz`)).status, 200, 'still alive');
+
+      jwks = await startJwksServer(port);
+      const up = await health(`${server.baseUrl}/readyz`);
+      assert.equal(up.status, 200, 'a failure is not cached');
+    } finally {
+      await jwks?.close();
+      await server.close();
+    }
+  });
+});
+
+describe('the JWKS probe', () => {
+  test('remembers a success for cacheMs, then fetches again', async () => {
+    const jwks = await startJwksServer();
+    try {
+      const probe = createJwksProbe({ jwksUri: jwks.url, cacheMs: 150 });
+      await probe();
+      await probe();
+      assert.equal(jwks.hits(), 1);
+      await sleep(200);
+      await probe();
+      assert.equal(jwks.hits(), 2);
+    } finally {
+      await jwks.close();
+    }
+  });
+
+  test('fails on an error status or a key set without keys, and does not remember failures', async () => {
+    const jwks = await startJwksServer();
+    try {
+      const probe = createJwksProbe({ jwksUri: jwks.url });
+      jwks.answer(500, { error: 'server_error' });
+      await assert.rejects(probe(), /answered 500/);
+      jwks.answer(200, { keys: [] });
+      await assert.rejects(probe(), /no keys/);
+      jwks.answer(200, { keys: [{ kty: 'RSA', kid: 'k2', n: 'AQAB', e: 'AQAB' }] });
+      await probe();
+      assert.equal(jwks.hits(), 3);
+    } finally {
+      await jwks.close();
+    }
+  });
+
+  test('gives up after timeoutMs when the JWKS does not answer', async () => {
+    const jwks = await startJwksServer();
+    try {
+      jwks.hang();
+      const started = performance.now();
+      await assert.rejects(createJwksProbe({ jwksUri: jwks.url, timeoutMs: 100 })());
+      assert.ok(performance.now() - started < 1000);
+    } finally {
+      await jwks.close();
+    }
+  });
+});

@@ -1,0 +1,88 @@
+/**
+ * The shared HTTP server's shutdown, with handlers that misbehave on purpose: a request that
+ * never finishes, and an event stream (which never finishes by design).
+ */
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createHttpServer } from '../../apps/shared/http-server.ts';
+import { isRefused } from './support/processes.ts';
+
+/** A GET on its own connection; resolves with the status and body, or the error that ended it. */
+function get(url: string): { response: Promise<{ status: number; body: string } | Error>; headers: Promise<void> } {
+  let headersArrived!: () => void;
+  const headers = new Promise<void>((resolve) => { headersArrived = resolve; });
+  const response = new Promise<{ status: number; body: string } | Error>((resolve) => {
+    const req = request(url, { agent: false }, (res) => {
+      headersArrived();
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => { body += chunk; });
+      res.once('end', () => resolve({ status: res.statusCode!, body }));
+      res.once('error', resolve);
+    });
+    req.once('error', resolve);
+    req.end();
+  });
+  return { response, headers };
+}
+
+describe('graceful shutdown of the HTTP server', () => {
+  test('waits for a slow request, not for an event stream; closes the stream after the hook runs', async () => {
+    const events: string[] = [];
+    const http = createHttpServer((req, res) => {
+      if (req.url === '/slow') {
+        setTimeout(() => res.end('slow done'), 300);
+      } else if (req.url === '/events') {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write('data: hello\n\n');
+        res.once('close', () => events.push('stream closed'));
+      }
+    });
+    const base = await http.listen(0, '127.0.0.1');
+    const port = Number(new URL(base).port);
+    const stream = get(`${base}/events`);
+    await stream.headers;
+    const slow = get(`${base}/slow`);
+    await sleep(50);
+
+    const started = performance.now();
+    const drained = await http.shutdown(5000, async () => {
+      events.push('hook');
+    });
+    const waited = performance.now() - started;
+
+    assert.equal(drained, true);
+    assert.deepEqual(await slow.response, { status: 200, body: 'slow done' });
+    assert.ok(waited >= 200 && waited < 2000, `waited ${waited} ms: for the slow request only`);
+    await stream.response;
+    await sleep(20);
+    assert.deepEqual(events, ['hook', 'stream closed'], 'the event stream is closed after the hook (where MCP sessions end)');
+    assert.ok(await isRefused(port));
+  });
+
+  test('cuts off a request still running at the timeout and reports it', async () => {
+    const http = createHttpServer(() => {
+      // never answers
+    });
+    const base = await http.listen(0, '127.0.0.1');
+    const stuck = get(`${base}/stuck`);
+    await sleep(50);
+    const started = performance.now();
+    const drained = await http.shutdown(200);
+    assert.equal(drained, false);
+    assert.ok(performance.now() - started < 2000, 'bounded by the timeout');
+    assert.ok(await stuck.response instanceof Error, 'the stuck request was cut off');
+  });
+
+  test('closes idle keep-alive connections at once', async () => {
+    const http = createHttpServer((_req, res) => res.end('ok'));
+    const base = await http.listen(0, '127.0.0.1');
+    // fetch keeps its connection open for reuse.
+    assert.equal(await (await fetch(base)).text(), 'ok');
+    const started = performance.now();
+    assert.equal(await http.shutdown(5000), true);
+    assert.ok(performance.now() - started < 1000, 'an idle connection does not hold the shutdown');
+  });
+});

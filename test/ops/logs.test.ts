@@ -1,0 +1,156 @@
+/**
+ * Structured logs: one JSON line per request with a request id, at the level from config, and
+ * never a secret. The redaction test runs a full connector flow through both apps with logging at
+ * `trace` (everything the code logs at any level), then searches every line for every secret the
+ * flow handled.
+ */
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import Koa from 'koa';
+import { loadConfig } from '../../apps/shared/config.ts';
+import { createHttpServer } from '../../apps/shared/http-server.ts';
+import { createLogger } from '../../apps/shared/logger.ts';
+import { observeRequests } from '../../apps/shared/observe-requests.ts';
+import { Browser } from '../helpers/browser.ts';
+import { CLAUDE_DCR_BODY, connect, redeem, refresh, registerClient, startAuthorization, signIn } from '../helpers/oauth-flow.ts';
+import { ADMIN_PASSWORD } from '../helpers/start-auth-server.ts';
+import { connectClient, mcpRequest } from '../resource-server/support/mcp-http.ts';
+import { startBothApps, type BothApps } from './support/start-both-apps.ts';
+
+/** Every cookie value the browser holds for the auth-server, whatever path it is scoped to. */
+function cookieValues(browser: Browser, issuer: string): string[] {
+  const paths = ['/', '/interaction/x', '/interaction/x/login', '/oauth/authorize/x', '/oauth/callback', '/admin'];
+  const values = paths.flatMap((path) => browser.cookieHeader(new URL(path, issuer)).split('; ').filter(Boolean).map((pair) => pair.slice(pair.indexOf('=') + 1)));
+  return [...new Set(values)].filter((value) => value.length >= 8);
+}
+
+describe('logs during a full flow at trace level', () => {
+  let apps: BothApps;
+  const secrets = new Map<string, string>();
+  const WRONG_PASSWORD = 'wrong-password-never-logged';
+
+  before(async () => {
+    apps = await startBothApps({ logLevel: 'trace' });
+    const { issuer, mcpUrl } = apps;
+
+    // A failed sign-in first: the password typed must not be logged either.
+    const publicClient = await registerClient(issuer, CLAUDE_DCR_BODY);
+    const attempt = await startAuthorization(issuer, { clientId: publicClient.client_id, scope: 'mcp:read', resource: mcpUrl });
+    const refused = await signIn(attempt.browser, attempt.page, 'admin', WRONG_PASSWORD);
+    assert.equal(refused.status, 400);
+    secrets.set('wrong password', WRONG_PASSWORD);
+
+    // The connector flow through the real forms: sign in, consent, code, token, refresh.
+    const result = await connect(issuer, { clientId: publicClient.client_id, scope: 'mcp:read mcp:write', resource: mcpUrl, username: 'admin', password: ADMIN_PASSWORD, browser: attempt.browser });
+    secrets.set('authorization code', result.code);
+    secrets.set('code_verifier', result.verifier);
+    secrets.set('admin password', ADMIN_PASSWORD);
+    const tokens = await redeem(issuer, publicClient, result);
+    assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+    secrets.set('access token', tokens.body.access_token as string);
+    secrets.set('refresh token', tokens.body.refresh_token as string);
+    const refreshed = await refresh(issuer, publicClient, tokens.body.refresh_token as string);
+    assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));
+    secrets.set('refreshed access token', refreshed.body.access_token as string);
+    secrets.set('rotated refresh token', refreshed.body.refresh_token as string);
+    // Reusing the rotated one: the provider revokes the grant (and must not log the token).
+    assert.equal((await refresh(issuer, publicClient, tokens.body.refresh_token as string)).status, 400);
+
+    // A confidential client, authenticating with client_secret_post.
+    const confidential = await registerClient(issuer, { ...CLAUDE_DCR_BODY, token_endpoint_auth_method: 'client_secret_post' });
+    assert.ok(confidential.client_secret);
+    secrets.set('client_secret', confidential.client_secret);
+    const second = await connect(issuer, { clientId: confidential.client_id, scope: 'mcp:read', resource: mcpUrl, username: 'admin', password: ADMIN_PASSWORD, browser: new Browser(issuer) });
+    secrets.set('second authorization code', second.code);
+    secrets.set('second code_verifier', second.verifier);
+    const secretTokens = await redeem(issuer, confidential, second, { client_secret: confidential.client_secret });
+    assert.equal(secretTokens.status, 200, JSON.stringify(secretTokens.body));
+    secrets.set('second access token', secretTokens.body.access_token as string);
+    for (const [i, value] of [...cookieValues(result.browser, issuer), ...cookieValues(second.browser, issuer)].entries()) secrets.set(`cookie value ${i}`, value);
+
+    // MCP calls with the token, a forged token, and a token in the query string (never read).
+    const { client } = await connectClient(mcpUrl, refreshed.body.access_token as string);
+    await client.callTool({ name: 'whoami', arguments: {} });
+    await client.callTool({ name: 'create_note', arguments: { title: 'Groceries', body: 'oat milk' } });
+    await client.close();
+    const access = refreshed.body.access_token as string;
+    const forged = `${access.slice(0, -8)}AAAAAAAA`;
+    secrets.set('forged token', forged);
+    assert.equal((await mcpRequest(mcpUrl, { token: forged })).status, 401);
+    assert.equal((await mcpRequest(`${mcpUrl}?access_token=${encodeURIComponent(access)}`)).status, 401);
+  });
+  after(() => apps.close());
+
+  test('no token, code, code_verifier, client secret, password or cookie value appears in any line', () => {
+    const text = apps.logText();
+    assert.ok(secrets.size >= 14, `collected ${secrets.size} secrets`);
+    for (const [what, value] of secrets) {
+      assert.ok(!text.includes(value), `the ${what} appears in the logs`);
+    }
+  });
+
+  test('the flow was logged: a line per request from both apps, and debug lines too', () => {
+    const lines = apps.logLines;
+    const requests = lines.filter((l) => l.msg === 'request');
+    for (const app of ['auth-server', 'resource-server']) {
+      assert.ok(requests.some((l) => l.app === app), `${app} logged requests`);
+    }
+    const token = requests.find((l) => l.path === '/oauth/token' && l.status === 200);
+    assert.ok(token, 'the token request is logged');
+    assert.equal(token.method, 'POST');
+    assert.equal(typeof token.ms, 'number');
+    assert.match(String(token.requestId), /^[0-9a-f-]{36}$/);
+    assert.ok(requests.some((l) => l.path === '/mcp' && l.method === 'POST' && l.status === 200), 'MCP calls are logged');
+    assert.ok(lines.some((l) => l.msg === 'access token refused' && l.level === 20), 'debug lines are written at trace level');
+    for (const line of requests) assert.ok(!String(line.path).includes('?'), `a path with a query string: ${line.path}`);
+    assert.ok(requests.some((l) => l.path === '/oauth/authorize'), 'authorization requests are logged by path only');
+  });
+});
+
+describe('request ids', () => {
+  let apps: BothApps;
+  before(async () => {
+    apps = await startBothApps();
+  });
+  after(() => apps.close());
+
+  for (const app of ['auth-server', 'resource-server'] as const) {
+    test(`${app}: keeps a sane incoming X-Request-Id, replaces any other, and logs it`, async () => {
+      const base = app === 'auth-server' ? apps.issuer : apps.resourceBase;
+      const id = `edge-7f3a.42:${app}_1`;
+      const kept = await fetch(`${base}/no-such-page`, { headers: { 'x-request-id': id } });
+      assert.equal(kept.headers.get('x-request-id'), id);
+      for (const bad of ['has spaces in it', 'x'.repeat(129), '{"level":60}']) {
+        const replaced = await fetch(`${base}/healthz`, { headers: { 'x-request-id': bad } });
+        assert.match(replaced.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/, `replaces ${bad}`);
+      }
+      const fresh = await fetch(`${base}/healthz`);
+      assert.match(fresh.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/, 'generated when absent');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const line = apps.logLines.find((l) => l.requestId === id);
+      assert.ok(line, 'the id is in the log line');
+      assert.equal(line.app, app);
+      assert.equal(line.status, 404);
+    });
+  }
+});
+
+describe('log level from config', () => {
+  for (const [level, expected] of [['info', 1], ['warn', 0]] as const) {
+    test(`LOG_LEVEL=${level}: ${expected ? 'a' : 'no'} request line`, async () => {
+      const lines: string[] = [];
+      const sink = new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } });
+      const config = loadConfig({ LOG_LEVEL: level });
+      const app = new Koa();
+      app.use(observeRequests({ logger: createLogger('auth-server', config.logLevel, sink) }));
+      app.use((ctx) => { ctx.body = 'ok'; });
+      const http = createHttpServer(app.callback());
+      const base = await http.listen(0, '127.0.0.1');
+      await (await fetch(`${base}/anything?secret=1`)).text();
+      await http.shutdown(1000);
+      assert.equal(lines.length, expected);
+      if (expected) assert.equal(JSON.parse(lines[0]!).path, '/anything');
+    });
+  }
+});

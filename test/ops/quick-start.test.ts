@@ -1,0 +1,123 @@
+/**
+ * The README's quick start, run as written (minus `npm install`, which has already run), from a
+ * fresh data directory: what a new operator sees on day one. Then a second start on the same
+ * data, and each app started alone.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { connect, registerClient } from '../helpers/oauth-flow.ts';
+import { freshSetup, isRefused, kill, REPO_ROOT, run, waitForOk, type RunningProcess, type Setup } from './support/processes.ts';
+
+/** The shell lines of the first code block under "## Quick start", comments removed. */
+function quickStartLines(): string[] {
+  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+  const section = readme.split(/^## /m).find((s) => s.startsWith('Quick start'));
+  assert.ok(section, 'README.md has a "## Quick start" section');
+  const block = /```(?:sh|bash|shell)\n([\s\S]*?)```/.exec(section)?.[1];
+  assert.ok(block, 'the quick start has a shell code block');
+  return block.split('\n').map((line) => line.replace(/#.*$/, '').trim()).filter(Boolean);
+}
+
+/** What runs the apps: the quick start's start line, without the `npm install` already done here. */
+function startCommand(): string[] {
+  const line = quickStartLines().find((l) => /\bnpm start\b/.test(l));
+  assert.ok(line, 'the quick start has a line that runs npm start');
+  const commands = line.split('&&').map((c) => c.trim());
+  assert.equal(commands[0], 'npm install', 'the start line installs first');
+  const rest = commands.filter((c) => c !== 'npm install');
+  assert.equal(rest.length, 1, `one command left to run: ${JSON.stringify(rest)}`);
+  return rest[0]!.split(/\s+/);
+}
+
+function walFiles(setup: Setup): string[] {
+  const dir = join(setup.dir, 'data');
+  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('-wal') || f.endsWith('-shm')) : [];
+}
+
+const PASSWORD_LINE = /created admin user "admin" with password: (\S+)/;
+
+/** The apps that logged their last line, `stopped`, which each writes just before exiting 0. */
+function stoppedApps(output: string): string[] {
+  return output.split('\n').filter((l) => l.startsWith('{') && JSON.parse(l).msg === 'stopped').map((l) => JSON.parse(l).app as string).sort();
+}
+
+/**
+ * npm, stopped by a signal, ends itself with that signal once its script has exited, as shells
+ * expect of Ctrl-C; an exit code is only reported for a script that ended on its own.
+ */
+function assertNpmStopped(result: { code: number | null; signal: NodeJS.Signals | null }, signal: NodeJS.Signals, output: string): void {
+  assert.ok(result.code === 0 || (result.code === null && result.signal === signal), `npm ended with ${result.code ?? result.signal}:\n${output}`);
+  assert.doesNotMatch(output, /gatehouse: \S+ exited/, 'the launcher saw no app fail');
+}
+
+describe('the README quick start', () => {
+  let setup: Setup;
+  const started: RunningProcess[] = [];
+  after(() => {
+    started.forEach(kill);
+    if (setup) rmSync(setup.dir, { recursive: true, force: true });
+  });
+
+  test('names `npm test` for the test suite, which package.json defines', () => {
+    assert.ok(quickStartLines().some((l) => /^npm test\b/.test(l)), 'the quick start shows npm test');
+    const scripts = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).scripts as Record<string, string>;
+    for (const name of ['start', 'start:auth', 'start:resource', 'test', 'build']) assert.ok(scripts[name], `package.json has a ${name} script`);
+  });
+
+  test('its start line, from a fresh clone: both apps up, URLs, MCP URL and the admin password printed; Ctrl-C stops both cleanly', async () => {
+    setup = await freshSetup();
+    const [command, ...args] = startCommand();
+    const app = run(command!, args, setup.env);
+    started.push(app);
+    const output = await app.waitForOutput(/Press Ctrl-C/);
+
+    assert.match(output, new RegExp(`auth-server\\s+${setup.issuer}\\s`), 'the auth-server URL');
+    assert.match(output, new RegExp(`resource-server\\s+http://127\\.0\\.0\\.1:${setup.resourcePort}\\s`), 'the resource-server URL');
+    assert.ok(output.includes(`MCP server URL for your client:  ${setup.mcpUrl}\n`), 'the MCP URL to paste into a client');
+    assert.ok(output.includes(`claude mcp add --transport http gatehouse ${setup.mcpUrl}\n`), 'the Claude Code command');
+    const password = PASSWORD_LINE.exec(output)?.[1];
+    assert.ok(password, `the first start prints the admin password:\n${output}`);
+    const jsonLines = output.split('\n').filter((l) => l.startsWith('{'));
+    assert.ok(jsonLines.length >= 2, 'the apps log JSON lines');
+    assert.ok(jsonLines.every((l) => !l.includes(password)), 'the password is not in any JSON log line');
+    assert.ok(jsonLines.every((l) => JSON.parse(l).metrics === undefined), 'metrics are off by default');
+
+    await waitForOk(`${setup.issuer}/healthz`, { proc: app });
+    await waitForOk(`http://127.0.0.1:${setup.resourcePort}/readyz`, { proc: app });
+    // The printed password is the admin's: it signs in.
+    const client = await registerClient(setup.issuer);
+    const signedIn = await connect(setup.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: setup.mcpUrl, username: 'admin', password });
+    assert.ok(signedIn.code);
+
+    app.signal('SIGINT', { group: true }); // what Ctrl-C in a terminal does
+    assertNpmStopped(await app.exited, 'SIGINT', app.output());
+    assert.deepEqual(stoppedApps(app.output()), ['auth-server', 'resource-server'], 'both apps stopped cleanly (exit 0)');
+    assert.ok(await isRefused(setup.authPort), 'the auth-server port is closed');
+    assert.ok(await isRefused(setup.resourcePort), 'the resource-server port is closed');
+    assert.deepEqual(walFiles(setup), [], 'both databases were closed cleanly (SQLite removes -wal/-shm on close)');
+  });
+
+  test('a second start on the same data prints no password; each app also starts alone', async () => {
+    assert.ok(setup, 'runs after the first start');
+    const auth = run('npm', ['run', 'start:auth'], setup.env);
+    const resource = run('npm', ['run', 'start:resource'], setup.env);
+    started.push(auth, resource);
+    const authOutput = await auth.waitForOutput(/Gatehouse is running:/);
+    const resourceOutput = await resource.waitForOutput(/Gatehouse is running:/);
+    assert.match(authOutput, new RegExp(`auth-server\\s+${setup.issuer}\\s`));
+    assert.match(resourceOutput, new RegExp(`MCP server URL for your client:  ${setup.mcpUrl.replaceAll('.', '\\.')}\\n`));
+    await waitForOk(`${setup.issuer}/readyz`, { proc: auth });
+    await waitForOk(`http://127.0.0.1:${setup.resourcePort}/readyz`, { proc: resource });
+    assert.doesNotMatch(authOutput, /password/, 'no password on a later start');
+
+    resource.signal('SIGINT', { group: true });
+    auth.signal('SIGINT', { group: true });
+    assertNpmStopped(await resource.exited, 'SIGINT', resource.output());
+    assertNpmStopped(await auth.exited, 'SIGINT', auth.output());
+    assert.deepEqual(stoppedApps(auth.output() + resource.output()), ['auth-server', 'resource-server'], 'both apps stopped cleanly (exit 0)');
+    assert.ok(await isRefused(setup.authPort));
+    assert.ok(await isRefused(setup.resourcePort));
+  });
+});

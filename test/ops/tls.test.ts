@@ -1,0 +1,186 @@
+/**
+ * TLS, both ways an operator can have it:
+ * - directly: both apps serve https from certificate and key files (a throwaway certificate made
+ *   by openssl at test time, trusted by the test and, through NODE_EXTRA_CA_CERTS, by the
+ *   resource server fetching the auth-server's keys);
+ * - behind a TLS-terminating proxy: forwarded headers count only when trust_proxy is set.
+ * And the configuration rules around them, including the refusal of a plain-http public issuer.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { loadConfig } from '../../apps/shared/config.ts';
+import { servingWarnings } from '../../apps/shared/serving-warnings.ts';
+import { makeTestCertificate } from '../helpers/document-server.ts';
+import { freePort } from '../helpers/net.ts';
+import { authorizeUrl, CLAUDE_DCR_BODY, registerClient } from '../helpers/oauth-flow.ts';
+import { createPkce } from '../helpers/pkce.ts';
+import { startAuthServer } from '../helpers/start-auth-server.ts';
+import { parseChallenge } from '../resource-server/support/mcp-http.ts';
+import { freshSetup, isRefused, kill, runApp, type RunningProcess, type Setup } from './support/processes.ts';
+
+describe('https served directly from certificate files (real processes)', () => {
+  let setup: Setup;
+  let auth: RunningProcess;
+  let resource: RunningProcess;
+  let tls: Agent;
+  let issuer: string;
+  let mcpUrl: string;
+  const metricsPorts = { auth: 0, resource: 0 };
+
+  const get = (url: string, init: Parameters<typeof undiciFetch>[1] = {}) => undiciFetch(url, { ...init, dispatcher: tls });
+
+  before(async () => {
+    const { cert, key } = makeTestCertificate();
+    setup = await freshSetup();
+    writeFileSync(join(setup.dir, 'cert.pem'), cert);
+    writeFileSync(join(setup.dir, 'key.pem'), key, { mode: 0o600 });
+    tls = new Agent({ connect: { ca: cert } });
+    issuer = `https://localhost:${setup.authPort}`;
+    mcpUrl = `https://localhost:${setup.resourcePort}/mcp`;
+    metricsPorts.auth = await freePort();
+    metricsPorts.resource = await freePort();
+    const env = {
+      ...setup.env,
+      ISSUER: issuer,
+      RESOURCE_URL: mcpUrl,
+      TLS_CERT_FILE: join(setup.dir, 'cert.pem'),
+      TLS_KEY_FILE: join(setup.dir, 'key.pem'),
+      // How a private CA is trusted by Node for outgoing requests (here: the resource server's JWKS fetch).
+      NODE_EXTRA_CA_CERTS: join(setup.dir, 'cert.pem'),
+      METRICS_ENABLED: 'true',
+      AUTH_METRICS_PORT: String(metricsPorts.auth),
+      RESOURCE_METRICS_PORT: String(metricsPorts.resource),
+    };
+    auth = runApp('auth-server', env);
+    resource = runApp('resource-server', env);
+    await auth.waitForOutput(/Gatehouse is running/);
+    await resource.waitForOutput(/Gatehouse is running/);
+  });
+  after(async () => {
+    kill(auth);
+    kill(resource);
+    await tls?.close();
+    rmSync(setup.dir, { recursive: true, force: true });
+  });
+
+  test('the auth-server speaks https with the certificate; sign-in cookies are Secure; plain http gets no answer', async () => {
+    assert.match(auth.output(), new RegExp(`listening on https://127\\.0\\.0\\.1:${setup.authPort}`));
+    const metadata = await (await get(`${issuer}/.well-known/oauth-authorization-server`)).json() as Record<string, string>;
+    assert.equal(metadata.issuer, issuer);
+    assert.equal(metadata.token_endpoint, `${issuer}/oauth/token`);
+
+    const registered = await get(`${issuer}/oauth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(CLAUDE_DCR_BODY) });
+    assert.equal(registered.status, 201);
+    const client = await registered.json() as { client_id: string };
+    const authorize = await get(authorizeUrl(issuer, { clientId: client.client_id, scope: 'mcp:read', resource: mcpUrl }, createPkce().challenge).href, { redirect: 'manual' });
+    assert.equal(authorize.status, 303);
+    const cookies = authorize.headers.getSetCookie();
+    assert.ok(cookies.length > 0);
+    for (const cookie of cookies) assert.match(cookie, /;\s*secure/i, cookie);
+    assert.match(authorize.headers.get('strict-transport-security') ?? '', /max-age=\d+/);
+
+    await assert.rejects(fetch(`http://127.0.0.1:${setup.authPort}/healthz`), 'no plain-http answer on the TLS port');
+  });
+
+  test('the resource-server speaks https, fetches the keys over https, and names https URLs in its challenge', async () => {
+    const ready = await get(`https://localhost:${setup.resourcePort}/readyz`);
+    assert.equal(ready.status, 200, await ready.text());
+    const challenge = await get(mcpUrl, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{}' });
+    assert.equal(challenge.status, 401);
+    assert.equal(parseChallenge(challenge.headers.get('www-authenticate')).params.resource_metadata, `https://localhost:${setup.resourcePort}/.well-known/oauth-protected-resource/mcp`);
+  });
+
+  test('metrics, switched on, are served on their own ports (plain http, for the scraper)', async () => {
+    for (const [port, app] of [[metricsPorts.auth, 'auth-server'], [metricsPorts.resource, 'resource-server']] as const) {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      assert.match(text, new RegExp(`^process_cpu_seconds_total\\{app="${app}"\\} `, 'm'), 'process metrics');
+      assert.match(text, /^gatehouse_http_request_duration_seconds_count\{/m, 'request latency');
+    }
+  });
+
+  test('SIGTERM stops both cleanly, metrics ports included', async () => {
+    auth.signal('SIGTERM');
+    resource.signal('SIGTERM');
+    assert.equal((await auth.exited).code, 0, auth.output());
+    assert.equal((await resource.exited).code, 0, resource.output());
+    for (const port of [setup.authPort, setup.resourcePort, metricsPorts.auth, metricsPorts.resource]) assert.ok(await isRefused(port), `port ${port} closed`);
+  });
+});
+
+describe('behind a TLS-terminating proxy', () => {
+  for (const trustProxy of [true, false]) {
+    test(`X-Forwarded-Proto ${trustProxy ? 'counts when trust_proxy is set' : 'is ignored without trust_proxy'}`, async () => {
+      const server = await startAuthServer({
+        configure(config) {
+          config.authServer.issuer = 'https://auth.example.test';
+          config.authServer.trustProxy = trustProxy;
+        },
+      });
+      try {
+        const base = `http://127.0.0.1:${new URL(server.issuer).port}`;
+        const client = await registerClient(base);
+        const response = await fetch(authorizeUrl(base, { clientId: client.client_id, scope: 'mcp:read', resource: 'http://localhost:4001/mcp' }, createPkce().challenge), {
+          redirect: 'manual',
+          headers: { 'x-forwarded-proto': 'https' },
+        });
+        await response.body?.cancel();
+        // Sign-in needs Secure cookies, which can only be set on a request known to be https.
+        if (trustProxy) assert.equal(response.status, 303);
+        else assert.notEqual(response.status, 303, 'a forwarded header from anyone must not make a plain-http request count as https');
+      } finally {
+        await server.close();
+      }
+    });
+  }
+});
+
+describe('TLS and issuer configuration', () => {
+  const { cert, key } = makeTestCertificate();
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-tls-'));
+  const certFile = join(dir, 'cert.pem');
+  const keyFile = join(dir, 'key.pem');
+  before(() => {
+    writeFileSync(certFile, cert);
+    writeFileSync(keyFile, key, { mode: 0o600 });
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const https = { ISSUER: 'https://auth.example.com', RESOURCE_URL: 'https://mcp.example.com/mcp' };
+
+  test('TLS_CERT_FILE and TLS_KEY_FILE turn https on, for both apps', () => {
+    const config = loadConfig({ ...https, TLS_CERT_FILE: certFile, TLS_KEY_FILE: keyFile });
+    assert.deepEqual(config.tls, { certFile, keyFile });
+    assert.equal(loadConfig({}).tls, undefined, 'off by default');
+  });
+
+  const refusals: Array<[string, Record<string, string>, RegExp]> = [
+    ['a certificate without a key', { ...https, TLS_CERT_FILE: certFile }, /^Invalid configuration: tls\.key_file: /],
+    ['a certificate file that cannot be read', { ...https, TLS_CERT_FILE: '/nonexistent/cert.pem', TLS_KEY_FILE: keyFile }, /^Invalid configuration: tls\.cert_file \(from TLS_CERT_FILE\): cannot read \/nonexistent\/cert\.pem \(ENOENT\)$/],
+    ['an http issuer with tls on', { TLS_CERT_FILE: certFile, TLS_KEY_FILE: keyFile, RESOURCE_URL: https.RESOURCE_URL }, /^Invalid configuration: auth_server\.issuer: expected an https URL when tls is set/],
+    ['an http resource with tls on', { TLS_CERT_FILE: certFile, TLS_KEY_FILE: keyFile, ISSUER: https.ISSUER }, /^Invalid configuration: resource_server\.resource: expected an https URL when tls is set/],
+    ['a plain-http issuer on a public host', { ISSUER: 'http://auth.example.com' }, /^Invalid configuration: auth_server\.issuer: an http issuer is only allowed on a loopback host/],
+  ];
+  for (const [what, env, message] of refusals) {
+    test(`refuses ${what} with one line naming the field`, () => {
+      assert.throws(() => loadConfig(env), (err: Error) => err.name === 'ConfigError' && message.test(err.message) && !err.message.includes('\n'));
+    });
+  }
+
+  test('the dangerous switch allows a plain-http public issuer, and boot warns about it', () => {
+    const config = loadConfig({ ISSUER: 'http://auth.example.com', GATEHOUSE_DANGEROUSLY_ALLOW_HTTP_ISSUER: 'true' });
+    assert.equal(config.authServer.issuer, 'http://auth.example.com');
+    const warnings = servingWarnings(config);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /GATEHOUSE_DANGEROUSLY_ALLOW_HTTP_ISSUER is on .* unencrypted/);
+    assert.deepEqual(servingWarnings(loadConfig({})), [], 'nothing to warn about on loopback');
+  });
+
+  test('boot warns when an https issuer is served as plain http without trusting a proxy', () => {
+    assert.match(servingWarnings(loadConfig(https))[0] ?? '', /TRUST_PROXY=true/);
+    assert.deepEqual(servingWarnings(loadConfig({ ...https, TRUST_PROXY: 'true' })), []);
+    assert.deepEqual(servingWarnings(loadConfig({ ...https, TLS_CERT_FILE: certFile, TLS_KEY_FILE: keyFile })), []);
+  });
+});
