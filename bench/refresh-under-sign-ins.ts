@@ -11,7 +11,7 @@ import { createPkce } from '../test/helpers/pkce.ts';
 import { ADMIN_PASSWORD, startAuthServer } from '../test/helpers/start-auth-server.ts';
 
 const SIGN_INS = 20;
-const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 300);
+const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 1000);
 const RESOURCE = 'http://localhost:4001/mcp';
 
 function percentile(values: number[], p: number): number {
@@ -59,9 +59,11 @@ export async function benchRefreshUnderSignIns(): Promise<void> {
     };
     const loops = Array.from({ length: SIGN_INS }, signInLoop);
     await new Promise((resolve) => setTimeout(resolve, 500)); // let the sign-ins pile up
+    const signInsBefore = signIns;
     const started = performance.now();
     const loaded = await sampleRefreshes(SAMPLES);
     const seconds = (performance.now() - started) / 1000;
+    const signInsDuring = signIns - signInsBefore;
     running = false;
     await Promise.all(loops);
 
@@ -70,7 +72,7 @@ export async function benchRefreshUnderSignIns(): Promise<void> {
     console.log(`refresh-token grant latency, ${SAMPLES} sequential grants each (bcrypt cost 12 on a worker thread)`);
     row('no sign-ins', idle);
     row(`${SIGN_INS} concurrent sign-ins`, loaded);
-    console.log(`  sign-ins completed during the loaded window: ${signIns} (${(signIns / seconds).toFixed(1)}/s)`);
+    console.log(`  sign-ins completed during the loaded window: ${signInsDuring} in ${seconds.toFixed(1)} s (${(signInsDuring / seconds).toFixed(1)}/s; each of the ${SIGN_INS} kept a sign-in queued for bcrypt throughout)`);
     const ratio = percentile(loaded, 99) / percentile(idle, 99);
     console.log(`  p99 under load / p99 idle = ${ratio.toFixed(2)} (target ≤ 2)`);
   } finally {
