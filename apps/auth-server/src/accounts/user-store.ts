@@ -73,6 +73,11 @@ export class UserStore {
     return toUser(this.#byId.get(id) as UserRow | undefined);
   }
 
+  /** How pages and the CLI describe an account's state. */
+  static status(user: User): 'disabled' | 'pending' | 'active' {
+    return user.disabled ? 'disabled' : user.pending ? 'pending' : 'active';
+  }
+
   /** Whether the user may sign in and hold tokens (not disabled, not awaiting approval). */
   static isActive(user: User | undefined): user is User {
     return !!user && !user.disabled && !user.pending;

@@ -1,6 +1,6 @@
 /** Admin pages: users (list and search, create, one user's details and changes). */
 import { MCP_SCOPES } from '../../../shared/config.ts';
-import type { User } from '../accounts/user-store.ts';
+import { UserStore, type User } from '../accounts/user-store.ts';
 import type { AdminServices } from './admin-services.ts';
 import { done, field, formatTime, requiredField, type Handler, type PageRequest, type RenderPage } from './admin-page.ts';
 
@@ -11,7 +11,7 @@ function describe(user: User) {
     email: user.email,
     scopes: user.scopes,
     source: user.source,
-    status: user.disabled ? 'disabled' : user.pending ? 'pending' : 'active',
+    status: UserStore.status(user),
     createdAt: formatTime(user.createdAt),
   };
 }

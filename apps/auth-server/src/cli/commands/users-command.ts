@@ -1,6 +1,6 @@
 /** `gatehouse users add|list|disable|enable|approve|passwd|scopes`. */
 import { MCP_SCOPES } from '../../../../shared/config.ts';
-import type { User } from '../../accounts/user-store.ts';
+import { UserStore, type User } from '../../accounts/user-store.ts';
 import { CLI } from '../cli-context.ts';
 import type { CommandGroup } from '../command.ts';
 import { formatTable, isoTime } from '../format-table.ts';
@@ -19,7 +19,7 @@ function toJson(user: User) {
     username: user.username,
     email: user.email,
     scopes: user.scopes,
-    status: user.disabled ? 'disabled' : user.pending ? 'pending' : 'active',
+    status: UserStore.status(user),
     source: user.source,
     created_at: isoTime(user.createdAt),
   };
