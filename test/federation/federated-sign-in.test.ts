@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
@@ -245,14 +246,22 @@ describe('federated sign-in: modes, new users and failing upstreams', () => {
   });
 
 
-  test('an unreachable upstream, a slow one, and one whose metadata names another issuer end on the error page', async () => {
+  test('an unreachable upstream, a slow one, one whose metadata names another issuer, and one answering over the size cap end on the error page', async () => {
     const silent = createServer(() => {}); // accepts connections, never answers
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    // Answers discovery with a document far over the 256 KiB cap (its issuer would even match).
+    const huge = createHttpServer((_req, res) => {
+      const issuer = `http://127.0.0.1:${(huge.address() as { port: number }).port}`;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ issuer, authorization_endpoint: `${issuer}/auth`, padding: 'x'.repeat(400 * 1024) }));
+    });
+    await new Promise<void>((resolve) => huge.listen(0, '127.0.0.1', resolve));
     const idp = await startUpstreamIdp(USERS);
     const upstreams = [
       ['unreachable', `http://127.0.0.1:${await freePort()}`],
       ['slow', `http://127.0.0.1:${(silent.address() as { port: number }).port}`],
       ['wrong-issuer', idp.issuer.replace('127.0.0.1', 'localhost')],
+      ['oversized', `http://127.0.0.1:${(huge.address() as { port: number }).port}`],
     ] as const;
     const server = await startAuthServer({
       configure(config) {
@@ -275,6 +284,7 @@ describe('federated sign-in: modes, new users and failing upstreams', () => {
       await server.close();
       await idp.close();
       silent.close();
+      huge.close();
     }
   });
 });
