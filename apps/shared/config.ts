@@ -224,6 +224,15 @@ const schema = z.strictObject({
     session_idle_timeout: duration('a duration').default(30 * 60),
     max_sessions: z.coerce.number().int().min(1, { error: 'expected at least 1 session' }).max(1_000_000, { error: 'expected at most 1000000 sessions' }).default(10_000),
     audit_retention: duration('a duration').default(30 * 86400),
+    // Longest access token lifetime accepted (exp - iat). Default: auth_server.token_lifetime.
+    max_token_lifetime: duration('a duration').optional(),
+    // The auth-server's revocation feed, followed so revoked tokens are refused within seconds.
+    revocation: z.strictObject({
+      feed_uri: z.url().optional(), // default: <issuer>/oauth/revocations
+      poll_interval: duration('a duration').default(2),
+      // Past this without a successful sync, tokens are refused with 503 (fail closed).
+      max_staleness: duration('a duration').default(30),
+    }).prefault({}),
   }).prefault({}),
 });
 
@@ -331,6 +340,15 @@ export interface ResourceServerConfig {
   maxSessions: number;
   /** Seconds a tool-call audit record is kept. */
   auditRetention: number;
+  /** Longest accepted access token lifetime (`exp - iat`), in seconds. */
+  maxTokenLifetime: number;
+  revocation: {
+    feedUri: string;
+    /** Seconds between polls of the revocation feed. */
+    pollInterval: number;
+    /** Seconds without a successful sync after which tokens are refused with 503. */
+    maxStaleness: number;
+  };
 }
 
 export interface TlsFiles {
@@ -471,6 +489,9 @@ function toConfig(raw: RawConfig, env: NodeJS.ProcessEnv, cwd: string, envSource
       `Invalid configuration: auth_server.issuer: an http issuer is only allowed on a loopback host (got ${a.issuer}); use https, or set GATEHOUSE_DANGEROUSLY_ALLOW_HTTP_ISSUER=true for a test setup`,
     );
   }
+  if (r.revocation.max_staleness <= r.revocation.poll_interval) {
+    throw new ConfigError('Invalid configuration: resource_server.revocation.max_staleness: expected more than poll_interval');
+  }
   if (a.refresh_token_absolute_lifetime < a.refresh_token_lifetime) {
     throw new ConfigError('Invalid configuration: auth_server.refresh_token_absolute_lifetime: expected at least refresh_token_lifetime');
   }
@@ -605,6 +626,12 @@ function toConfig(raw: RawConfig, env: NodeJS.ProcessEnv, cwd: string, envSource
       sessionIdleTtl: r.session_idle_timeout,
       maxSessions: r.max_sessions,
       auditRetention: r.audit_retention,
+      maxTokenLifetime: r.max_token_lifetime ?? a.token_lifetime,
+      revocation: {
+        feedUri: r.revocation.feed_uri ?? `${issuer}/oauth/revocations`,
+        pollInterval: r.revocation.poll_interval,
+        maxStaleness: r.revocation.max_staleness,
+      },
     },
   };
 }

@@ -105,7 +105,7 @@ describe('admin pages in Chromium', () => {
     const before = await connectAs(server, client, 'maya', 'maya password 123');
     await page.getByRole('link', { name: 'Keys' }).click();
     await page.getByRole('button', { name: /Rotate/ }).click();
-    assert.match(await page.getByRole('status').innerText(), /A new signing key was created/);
+    assert.match(await page.getByRole('status').innerText(), /Rotated: the next key \(already published\) signs from now on/);
     assert.equal(await page.getByRole('cell', { name: 'retiring' }).count(), 1);
     await screenshot(page, 'admin-keys-rotated');
     const after = await connectAs(server, client, 'maya', 'maya password 123');

@@ -110,11 +110,11 @@ describe('admin pages: connected apps, keys, audit log', () => {
 
     const keysPage = await admin.browser.navigate('/admin/keys');
     const rotated = await post(admin.browser, keysPage, '/admin/keys/rotate');
-    assert.match(rotated.html, /A new signing key was created/);
+    assert.match(rotated.html, /Rotated: the next key \(already published\) signs from now on/);
     const keys = server.auth.admin.keys.list();
-    assert.deepEqual(keys.map((k) => k.status), ['active', 'retiring']);
-    assert.equal(keys[1]!.kid, oldKid);
-    assert.deepEqual((await publishedKeys()).keys.map((k) => k.kid).sort(), [oldKid, keys[0]!.kid].sort());
+    assert.deepEqual(keys.map((k) => k.status), ['active', 'next', 'retiring']);
+    assert.equal(keys[2]!.kid, oldKid);
+    assert.deepEqual((await publishedKeys()).keys.map((k) => k.kid).sort(), [oldKid, keys[0]!.kid, keys[1]!.kid].sort());
 
     let page = await signIn(inFlight, signInPage, 'kim', 'kim password 1234');
     if (page.html.includes('name="decision"')) page = await decide(inFlight, page, 'approve');
@@ -132,6 +132,9 @@ describe('admin pages: connected apps, keys, audit log', () => {
     const active = await admin.browser.submit('/admin/keys/retire', { csrf, kid: keys[0]!.kid, confirm: 'yes' }, listed.url);
     assert.equal(active.status, 409);
     assert.match(active.html, /active key .* cannot be retired/);
+    const next = await admin.browser.submit('/admin/keys/retire', { csrf, kid: keys[1]!.kid, confirm: 'yes' }, listed.url);
+    assert.equal(next.status, 409);
+    assert.match(next.html, /next key .* cannot be retired/);
     const unconfirmed = await admin.browser.submit('/admin/keys/retire', { csrf, kid: oldKid }, listed.url);
     assert.equal(unconfirmed.status, 409);
     assert.match(unconfirmed.html, /may be valid until/);
@@ -139,7 +142,7 @@ describe('admin pages: connected apps, keys, audit log', () => {
 
     const retired = await admin.browser.submit('/admin/keys/retire', { csrf, kid: oldKid, confirm: 'yes' }, listed.url);
     assert.match(retired.html, /The key was retired/);
-    assert.deepEqual((await publishedKeys()).keys.map((k) => k.kid), [keys[0]!.kid]);
+    assert.deepEqual((await publishedKeys()).keys.map((k) => k.kid), [keys[0]!.kid, keys[1]!.kid]);
     assert.equal(await verifies(before.accessToken), false, 'tokens of a retired key no longer verify');
     assert.ok(await verifies(afterTokens.body.access_token as string));
     assert.deepEqual(auditEvents(server, 'key.retired').map((e) => e.details), [{ kid: oldKid, forced: true }]);

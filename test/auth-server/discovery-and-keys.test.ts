@@ -55,9 +55,11 @@ describe('authorization server metadata', () => {
     const response = await fetch(`${server.issuer}/oauth/jwks`, { headers: { origin: 'https://any.example' } });
     assert.equal(response.headers.get('access-control-allow-origin'), 'https://any.example');
     const { keys } = await response.json() as { keys: Record<string, unknown>[] };
-    assert.equal(keys.length, 1);
-    assert.equal(keys[0]!.kty, 'RSA');
-    for (const secret of ['d', 'p', 'q', 'dp', 'dq', 'qi']) assert.equal(keys[0]![secret], undefined, `private member ${secret} published`);
+    assert.equal(keys.length, 2, 'the active key and the next key');
+    for (const key of keys) {
+      assert.equal(key.kty, 'RSA');
+      for (const secret of ['d', 'p', 'q', 'dp', 'dq', 'qi']) assert.equal(key[secret], undefined, `private member ${secret} published`);
+    }
   });
 
   test('/healthz answers', async () => {
@@ -87,25 +89,27 @@ describe('signing keys', () => {
     }
   });
 
-  test('rotation: the new key signs, the old one stays published and its tokens still verify', async () => {
+  test('rotation: the next key (published beforehand) signs, the old one stays published and its tokens still verify', async () => {
     const server = await startAuthServer();
     try {
       const client = await registerClient(server.issuer);
       const login = { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD };
       const before = await redeem(server.issuer, client, await connect(server.issuer, login));
       const oldKid = decodeProtectedHeader(before.body.access_token as string).kid;
+      const publishedBefore = await (await fetch(`${server.issuer}/oauth/jwks`)).json() as { keys: { kid: string }[] };
 
       const keys = await rotateSigningKeys(server.config.authServer.keysDir);
-      assert.deepEqual(keys.map((k) => k.status), ['active', 'retiring']);
+      assert.deepEqual(keys.map((k) => k.status), ['active', 'next', 'retiring']);
       await server.restart();
 
       const after = await redeem(server.issuer, client, await connect(server.issuer, login));
       const newKid = decodeProtectedHeader(after.body.access_token as string).kid;
-      assert.notEqual(newKid, oldKid, 'the newest key signs');
+      assert.notEqual(newKid, oldKid, 'the promoted key signs');
       assert.equal(newKid, keys[0]!.jwk.kid);
+      assert.ok(publishedBefore.keys.some((k) => k.kid === newKid), 'the key that signs now was published before the rotation');
 
       const published = await (await fetch(`${server.issuer}/oauth/jwks`)).json() as { keys: { kid: string }[] };
-      assert.deepEqual(published.keys.map((k) => k.kid).sort(), [oldKid, newKid].sort());
+      assert.deepEqual(published.keys.map((k) => k.kid).sort(), [oldKid, newKid, keys[1]!.jwk.kid].sort());
       const jwks = createRemoteJWKSet(new URL(`${server.issuer}/oauth/jwks`));
       for (const token of [before.body.access_token, after.body.access_token]) {
         await jwtVerify(token as string, jwks, { issuer: server.issuer, audience: RESOURCE, typ: 'at+jwt' });

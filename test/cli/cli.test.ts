@@ -301,16 +301,20 @@ describe('gatehouse CLI next to a running server', () => {
     const client = await registerClient(server.issuer);
     const before = await connectAs(server, client, 'admin', ADMIN_PASSWORD);
     const oldKid = decodeProtectedHeader(before.accessToken).kid!;
+    const publishedBefore = await publishedKids();
     const rotated = json<{ kid: string }>(await run(dir, ['--json', 'keys', 'rotate']));
-    await until(async () => (await publishedKids()).includes(rotated.kid), 'the server publishes the new key');
-    assert.deepEqual((await publishedKids()).sort(), [oldKid, rotated.kid].sort());
+    assert.ok(publishedBefore.includes(rotated.kid), 'the key that signs after the rotation was published before it');
+    const keys = json<Array<{ kid: string; status: string; safe_to_retire: boolean }>>(await run(dir, ['--json', 'keys', 'list']));
+    const nextKid = keys.find((k) => k.status === 'next')!.kid;
+    assert.deepEqual(keys.map((k) => [k.kid, k.status, k.safe_to_retire]), [[rotated.kid, 'active', false], [nextKid, 'next', false], [oldKid, 'retiring', false]]);
+    // The server has loaded the rotated file once it publishes the new next key.
+    await until(async () => (await publishedKids()).includes(nextKid), 'the server loads the rotated keys');
+    assert.deepEqual((await publishedKids()).sort(), [oldKid, rotated.kid, nextKid].sort());
     const after = await connectAs(server, client, 'admin', ADMIN_PASSWORD);
     assert.equal(decodeProtectedHeader(after.accessToken).kid, rotated.kid);
     const jwks = createLocalJWKSet(await (await fetch(`${server.issuer}/oauth/jwks`)).json() as JSONWebKeySet);
     for (const token of [before.accessToken, after.accessToken]) await jwtVerify(token, jwks, { issuer: server.issuer, audience: RESOURCE });
 
-    const keys = json<Array<{ kid: string; status: string; safe_to_retire: boolean }>>(await run(dir, ['--json', 'keys', 'list']));
-    assert.deepEqual(keys.map((k) => [k.kid, k.status, k.safe_to_retire]), [[rotated.kid, 'active', false], [oldKid, 'retiring', false]]);
     const active = await run(dir, ['keys', 'retire', rotated.kid, '--force']);
     assert.equal(active.code, 1);
     assert.match(active.stderr, /cannot be retired/);
@@ -320,6 +324,6 @@ describe('gatehouse CLI next to a running server', () => {
     assert.equal((await run(dir, ['keys', 'retire', oldKid, '--force'])).code, 0);
     await until(async () => !(await publishedKids()).includes(oldKid), 'the server stops publishing the retired key');
     const file = JSON.parse(readFileSync(join(dir, 'keys', 'signing-keys.json'), 'utf8')) as { keys: unknown[] };
-    assert.equal(file.keys.length, 1);
+    assert.equal(file.keys.length, 2, 'the active and the next key remain');
   });
 });

@@ -16,6 +16,7 @@ export async function startResourceServerBeside(auth: TestAuthServer): Promise<{
     port,
     issuer: auth.issuer,
     jwksUri: `${auth.issuer}/oauth/jwks`,
+    revocation: { ...auth.config.resourceServer.revocation, feedUri: `${auth.issuer}/oauth/revocations` },
     resource: mcpUrl,
     databaseFile: join(auth.dir, 'data', 'resource-server.db'),
   };

@@ -36,7 +36,7 @@ export async function startUpstreamIdp(users: Record<string, UpstreamUser>): Pro
     clientId,
     clientSecret,
     async allowClient(redirectUri) {
-      const key = await generateSigningKey();
+      const key = await generateSigningKey('active');
       const provider = new Provider(issuer, {
         clients: [{ client_id: clientId, client_secret: clientSecret, redirect_uris: [redirectUri], token_endpoint_auth_method: 'client_secret_post' }],
         jwks: { keys: [key.jwk] },

@@ -73,13 +73,14 @@ describe('MCP tools', () => {
   });
 
   test('whoami shows the caller as the token says', async () => {
-    const { client } = await connectAs({ ...alice, client_id: 'claude-desktop', scope: 'mcp:read mcp:write', exp: 2_000_000_000 });
+    const exp = Math.floor(Date.now() / 1000) + 1800;
+    const { client } = await connectAs({ ...alice, client_id: 'claude-desktop', scope: 'mcp:read mcp:write', exp });
     assert.deepEqual(structured(await client.callTool({ name: 'whoami', arguments: {} })), {
       subject: alice.sub,
       username: 'alice',
       client_id: 'claude-desktop',
       scopes: ['mcp:read', 'mcp:write'],
-      expires_at: '2033-05-18T03:33:20.000Z',
+      expires_at: new Date(exp * 1000).toISOString(),
     });
   });
 

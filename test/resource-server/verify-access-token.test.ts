@@ -40,7 +40,8 @@ describe('verifyAccessToken', () => {
   after(() => issuer?.close());
 
   test('returns the caller as the token says: subject, username, client, scopes, expiry, resource', async () => {
-    const token = await issuer.mint({ claims: { sub: 'user-1', preferred_username: 'alice', client_id: 'claude', scope: 'mcp:read  mcp:write', exp: 2_000_000_000, jti: 'jti-1' } });
+    const exp = Math.floor(Date.now() / 1000) + 1800;
+    const token = await issuer.mint({ claims: { sub: 'user-1', preferred_username: 'alice', client_id: 'claude', scope: 'mcp:read  mcp:write', exp, jti: 'jti-1' } });
     const verified = await verifierFor().verifyAccessToken(token);
     assert.deepEqual(
       { ...verified, resource: verified.resource?.href },
@@ -48,7 +49,7 @@ describe('verifyAccessToken', () => {
         token,
         clientId: 'claude',
         scopes: ['mcp:read', 'mcp:write'],
-        expiresAt: 2_000_000_000,
+        expiresAt: exp,
         resource: TEST_RESOURCE,
         extra: { subject: 'user-1', username: 'alice', tokenId: 'jti-1' },
       },

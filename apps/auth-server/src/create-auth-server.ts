@@ -39,12 +39,13 @@ import { prepareOAuthRequest } from './http/prepare-oauth-request.ts';
 import { registrationCors } from './http/registration-cors.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { interactionRoutes } from './interactions/interaction-routes.ts';
-import { loadOrCreateCookieKeys, loadOrCreateSigningKeys, toProviderJwks, type StoredKey } from './keys/signing-keys.ts';
+import { activeKey, loadOrCreateCookieKeys, loadOrCreateSigningKeys, toProviderJwks, type StoredKey } from './keys/signing-keys.ts';
 import { createAuthServerMetrics } from './ops/auth-server-metrics.ts';
 import { countProviderEvents } from './ops/count-provider-events.ts';
 import { createProvider, type ProviderDeps } from './provider/create-provider.ts';
 import { startSweeper, sweepExpired } from './provider/sweep-expired.ts';
 import { expireUnusedClients } from './registration/expire-unused-clients.ts';
+import { revocationFeedRoute } from './revocation/revocation-feed-route.ts';
 import { createRenderer, VIEWS_DIR } from './views/create-renderer.ts';
 
 export interface AuthServer {
@@ -108,6 +109,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       db,
       users,
       jwks: toProviderJwks(signingKeys),
+      signingKid: activeKey(signingKeys)!.jwk.kid,
       cookieKeys,
       redirectUriPolicy: { allowedRedirectUris: () => admin.redirectUris.effective(), allowPrivateUseSchemes: config.registration.allowPrivateUseSchemes },
       renderError: providerErrorRenderer(render, logger),
@@ -123,6 +125,8 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     acceptHashedClientSecrets(built);
     trackClientUsage(built, admin.clientUsage);
     recordProviderEvents(built, audit, users);
+    // Refresh token reuse, code replay and /oauth/revoke end a grant inside the provider.
+    built.on('grant.revoked', (_ctx: unknown, grantId: string) => admin.revocations.revokeGrant(grantId));
     return built;
   };
   const holder = new ProviderHolder(buildProvider, keys, config.keysDir, logger);
@@ -134,6 +138,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     [
       () => sweepExpired(db), () => throttle.prune(), () => sweepFederatedLogins.run(),
       () => audit.prune(), () => admin.clientUsage.prune(Date.now() - config.refreshTokenAbsoluteTtl * 1000),
+      () => admin.revocations.prune(),
     ],
     60_000,
     (err) => logger.error({ err }, 'sweeper failed'),
@@ -186,6 +191,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       recordSignIn,
     }).routes());
   }
+  app.use(revocationFeedRoute(admin.revocations));
   app.use(registrationCors);
   app.use(prepareOAuthRequest({
     resource: config.resource,

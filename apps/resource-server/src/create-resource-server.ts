@@ -16,6 +16,7 @@ import { createHttpServer } from '../../shared/http-server.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { createMetricsRegistry, type Registry } from '../../shared/metrics.ts';
 import { observeRequests } from '../../shared/observe-requests.ts';
+import { RevocationFeedFollower } from './auth/follow-revocation-feed.ts';
 import { createAccessTokenVerifier } from './auth/verify-access-token.ts';
 import { assumeAnonymousCaller } from './http/assume-anonymous-caller.ts';
 import { guardOrigin } from './http/guard-origin.ts';
@@ -79,15 +80,27 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   if (dangerouslyDisableAuthentication) {
     logger.warn('AUTHENTICATION IS DISABLED: every MCP request is served as an anonymous caller with every scope. Never run this outside a benchmark.');
   }
+  const revocations = new RevocationFeedFollower({
+    feedUri: config.revocation.feedUri,
+    pollInterval: config.revocation.pollInterval * 1000,
+    maxStaleness: config.revocation.maxStaleness * 1000,
+    logger,
+    onKeysChanged: () => {
+      verifier.reloadKeys().catch((err: unknown) => logger.warn({ err }, 'could not reload the issuer key set after a key change'));
+    },
+  });
+  const verifier = createAccessTokenVerifier({
+    issuer: config.issuer,
+    resource: config.resource,
+    jwksUri: config.jwksUri,
+    cacheSize: config.tokenCacheSize,
+    maxTokenLifetime: config.maxTokenLifetime,
+    revocations,
+  });
   const authenticate = dangerouslyDisableAuthentication
     ? assumeAnonymousCaller
     : requireBearerToken({
-      verifier: createAccessTokenVerifier({
-        issuer: config.issuer,
-        resource: config.resource,
-        jwksUri: config.jwksUri,
-        cacheSize: config.tokenCacheSize,
-      }),
+      verifier,
       resourceMetadataUrl,
       baselineScopes: BASELINE_SCOPES,
       logger,
@@ -120,10 +133,12 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   router.get(metadataPaths, metadata);
   router.options(metadataPaths, metadata);
 
-  // Ready when the database answers a real query and the issuer's key set can be fetched.
+  // Ready when the database answers a real query, the issuer's key set can be fetched and the
+  // revocation list is current.
   const readiness = {
     database: () => db.prepare('SELECT count(*) FROM schema_migrations').pluck().get(),
     jwks: createJwksProbe({ jwksUri: config.jwksUri }),
+    revocations: () => revocations.assertCurrent(),
   };
 
   const app = new Koa();
@@ -149,13 +164,19 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
 
   return {
     httpServer,
-    listen: (port, host) => http.listen(port, host),
+    async listen(port, host) {
+      // The first sync before serving, so a normal start answers at once instead of 503.
+      if (!dangerouslyDisableAuthentication) await revocations.start();
+      return http.listen(port, host);
+    },
     async shutdown(timeoutMs) {
       clearInterval(auditSweeper);
+      revocations.stop();
       return http.shutdown(timeoutMs, () => sessions.closeAll());
     },
     async close() {
       clearInterval(auditSweeper);
+      revocations.stop();
       await sessions.closeAll();
       await new Promise<void>((resolve) => {
         httpServer.close(() => resolve());

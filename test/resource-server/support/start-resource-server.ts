@@ -47,6 +47,8 @@ export async function startResourceServer({ issuer, config: overrides = {}, logL
     sessionIdleTtl: 1800,
     maxSessions: 10_000,
     auditRetention: 30 * 86400,
+    maxTokenLifetime: 3600,
+    revocation: { feedUri: `${issuer}/oauth/revocations`, pollInterval: 0.2, maxStaleness: 30 },
     ...overrides,
   };
   const db = openDatabase(config.databaseFile);

@@ -2,11 +2,14 @@
  * A stand-in for the auth-server in resource-server tests: a real RS256 key pair, its public JWKS
  * served over HTTP on 127.0.0.1, and a minter for access tokens shaped like oidc-provider's
  * (RFC 9068: typ at+jwt, iss, aud, sub, client_id, scope, iat, exp, jti, preferred_username).
- * Every request it receives is recorded, so tests can assert what was (not) fetched.
+ * It also serves a revocation feed (/oauth/revocations) as the auth-server does, with entries a
+ * test adds through `revoke`. Every request except feed polls is recorded, so tests can assert
+ * what was (not) fetched; feed polls are counted apart.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { revocationValue, type RevocationEntry, type RevocationKind } from '../../../apps/shared/revocation-entry.ts';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload, type JWTHeaderParameters } from 'jose';
 
 /** The canonical resource URL tokens are minted for in tests (the server itself listens on port 0). */
@@ -28,8 +31,14 @@ export interface TestIssuer {
   readonly kid: string;
   readonly privateKey: CryptoKey;
   readonly publicJwk: JWK;
-  /** Paths requested from this issuer so far. */
+  /** Paths requested from this issuer so far (revocation feed polls apart). */
   requests: string[];
+  /** Revocation feed polls so far. */
+  readonly feedPolls: number;
+  /** Adds a feed entry (identifiers of sub/client/grant are hashed as the auth-server does). */
+  revoke(kind: RevocationKind, identifier?: string, issuedBefore?: number): void;
+  /** False makes the feed answer 503 (the auth-server unreachable). */
+  feedAvailable: boolean;
   /** Key rotation: publishes a new key next to the old one and signs with it from now on. */
   rotateKey(): Promise<void>;
   mint(options?: MintOptions): Promise<string>;
@@ -45,8 +54,21 @@ export async function startTestIssuer(resource = TEST_RESOURCE): Promise<TestIss
   let current = await newKey();
   const published: JWK[] = [current.publicJwk];
   const requests: string[] = [];
+  const feed: RevocationEntry[] = [];
+  let feedPolls = 0;
+  let feedAvailable = true;
 
   const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://issuer');
+    if (url.pathname === '/oauth/revocations') {
+      feedPolls++;
+      if (!feedAvailable) return void res.writeHead(503).end();
+      const after = Number(url.searchParams.get('after') ?? 0);
+      const entries = feed.filter((e) => e.seq > after);
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ feed: 'test-feed', entries, next: entries.at(-1)?.seq ?? after, complete: true }));
+      return;
+    }
     requests.push(req.url ?? '');
     if (req.url === '/oauth/jwks') {
       res.writeHead(200, { 'Content-Type': 'application/jwk-set+json' });
@@ -83,6 +105,13 @@ export async function startTestIssuer(resource = TEST_RESOURCE): Promise<TestIss
     get privateKey() { return current.privateKey; },
     get publicJwk() { return current.publicJwk; },
     requests,
+    get feedPolls() { return feedPolls; },
+    get feedAvailable() { return feedAvailable; },
+    set feedAvailable(value: boolean) { feedAvailable = value; },
+    revoke(kind, identifier = '', issuedBefore = Math.floor(Date.now() / 1000)) {
+      const value = kind === 'sub' || kind === 'client' || kind === 'grant' ? revocationValue(kind, identifier) : identifier;
+      feed.push({ seq: feed.length + 1, kind, value, issued_before: issuedBefore, expires_at: issuedBefore + 3600 });
+    },
     async rotateKey() {
       current = await newKey();
       published.push(current.publicJwk);

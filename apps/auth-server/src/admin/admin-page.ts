@@ -44,7 +44,7 @@ const NOTICES = {
   host_removed: 'The host is no longer trusted.',
   client_deleted: 'The client was deleted and its grants revoked.',
   clients_purged: 'Unused registrations were deleted.',
-  key_rotated: 'A new signing key was created and signs from now on. The previous key stays published.',
+  key_rotated: 'Rotated: the next key (already published) signs from now on, the previous key stays published, and a new next key was created.',
   key_retired: 'The key was retired and is no longer published.',
 } as const satisfies Record<string, string>;
 

@@ -7,6 +7,7 @@ import type { Db } from '../../../shared/database.ts';
 import type { UserStore } from '../accounts/user-store.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { ID_TOKEN_TTL } from '../provider/create-provider.ts';
+import { RevocationFeed } from '../revocation/revocation-feed.ts';
 import { createRedirectUriAllowList, createTrustedHostList, type AllowList } from './allow-list.ts';
 import { ClientRegistry, type ValidateClientMetadata } from './client-registry.ts';
 import { ClientUsage } from './client-usage.ts';
@@ -23,6 +24,8 @@ export interface AdminServices {
   redirectUris: AllowList;
   trustedHosts: AllowList;
   keys: SigningKeyAdmin;
+  /** What the resource server must refuse before tokens expire (grants, users, clients, keys). */
+  revocations: RevocationFeed;
 }
 
 export interface AdminServiceDeps {
@@ -39,16 +42,18 @@ export interface AdminServiceDeps {
 
 export function createAdminServices(deps: AdminServiceDeps): AdminServices {
   const { db, config, audit } = deps;
-  const grants = new GrantRegistry(db, audit);
+  const revocations = new RevocationFeed(db, { tokenLifetime: config.accessTokenTtl });
+  const grants = new GrantRegistry(db, audit, revocations);
   const clientUsage = new ClientUsage(db);
   return {
     audit,
     grants,
     clientUsage,
-    users: new UserAdmin(db, deps.users, deps.hashPassword, grants, audit),
-    clients: new ClientRegistry(db, clientUsage, grants, audit, deps.validateClientMetadata),
+    revocations,
+    users: new UserAdmin(db, deps.users, deps.hashPassword, grants, audit, revocations),
+    clients: new ClientRegistry(db, clientUsage, grants, audit, deps.validateClientMetadata, revocations),
     redirectUris: createRedirectUriAllowList(db, config.registration.allowedRedirectUris, audit),
     trustedHosts: createTrustedHostList(db, config.clientIdMetadataDocuments.trustedHosts, audit),
-    keys: new SigningKeyAdmin(config.keysDir, Math.max(config.accessTokenTtl, ID_TOKEN_TTL), audit, deps.onKeysChanged),
+    keys: new SigningKeyAdmin(config.keysDir, Math.max(config.accessTokenTtl, ID_TOKEN_TTL), audit, revocations, deps.onKeysChanged),
   };
 }

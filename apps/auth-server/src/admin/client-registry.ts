@@ -8,13 +8,14 @@
  *   stored hashed (hashed-client-secrets.ts), or public (PKCE only).
  * - `cimd`: Client ID Metadata Document clients seen at the token endpoint (client-usage.ts).
  *
- * Deleting a client removes its row and revokes its grants, so its refresh tokens stop at once
- * (its JWT access tokens live until they expire). A CIMD client cannot be deleted for good: its
+ * Deleting a client removes its row, revokes its grants (its refresh tokens stop at once) and
+ * puts it on the revocation feed (the resource server refuses its access tokens within seconds). A CIMD client cannot be deleted for good: its
  * grants are revoked and it is forgotten, and it may connect again if its host is allowed.
  */
 import type Provider from 'oidc-provider';
 import type { Db } from '../../../shared/database.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
+import type { RevocationFeed } from '../revocation/revocation-feed.ts';
 import { CLIENT_KIND } from '../registration/client-metadata-policy.ts';
 import { checkRedirectUri } from '../registration/redirect-uri-policy.ts';
 import type { ChangedBy } from './admin-actor.ts';
@@ -85,6 +86,7 @@ export class ClientRegistry {
     private readonly grants: GrantRegistry,
     private readonly audit: AuditLog,
     private readonly validate: ValidateClientMetadata,
+    private readonly revocations: RevocationFeed,
   ) {
     const visible = '(expires_at IS NULL OR expires_at > unixepoch())';
     this.#rows = db.prepare(`SELECT id, payload, expires_at FROM oidc_models WHERE model = 'Client' AND ${visible}`);
@@ -189,6 +191,7 @@ export class ClientRegistry {
 
   #deleteWithGrants(clientId: string, by: ChangedBy, reason: string): number {
     this.#delete.run(clientId);
+    this.revocations.revokeClient(clientId);
     this.usage.forget(clientId);
     return this.grants.revokeAll({ clientId }, by, reason);
   }

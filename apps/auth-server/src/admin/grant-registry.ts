@@ -3,11 +3,13 @@
  *
  * Revoking a grant deletes it and every row that carries its id (refresh tokens, codes), as the
  * adapter's `revokeByGrantId` does, so the client's next refresh fails at once. JWT access tokens
- * are not stored: those already issued stay valid until they expire (`token_lifetime`).
+ * are not stored, so the revocation also goes on the revocation feed, which the resource server
+ * follows to refuse the grant's access tokens within seconds.
  * Grants of the internal client (the admin pages' own sign-in) are not listed.
  */
 import type { Db } from '../../../shared/database.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
+import type { RevocationFeed } from '../revocation/revocation-feed.ts';
 import type { ChangedBy } from './admin-actor.ts';
 import { INTERNAL_CLIENT_ID } from './internal-client.ts';
 
@@ -63,13 +65,15 @@ function toSummary(row: GrantRow): GrantSummary {
 export class GrantRegistry {
   readonly #db: Db;
   readonly #audit: AuditLog;
+  readonly #revocations: RevocationFeed;
   readonly #find;
   readonly #revoke;
   readonly #idsFor;
 
-  constructor(db: Db, audit: AuditLog) {
+  constructor(db: Db, audit: AuditLog, revocations: RevocationFeed) {
     this.#db = db;
     this.#audit = audit;
+    this.#revocations = revocations;
     this.#find = db.prepare(`${GrantRegistry.#select} AND g.id = ?`);
     this.#revoke = db.prepare("DELETE FROM oidc_models WHERE (model = 'Grant' AND id = @grantId) OR grant_id = @grantId");
     this.#idsFor = db.prepare(`SELECT id FROM oidc_models WHERE model = 'Grant'
@@ -106,6 +110,7 @@ export class GrantRegistry {
   revoke(grantId: string, by: ChangedBy, reason: string): boolean {
     const grant = this.find(grantId);
     const removed = this.#revoke.run({ grantId }).changes > 0;
+    if (removed) this.#revocations.revokeGrant(grantId);
     if (removed && grant) {
       this.#audit.record({
         event: 'grant.revoked', actor: by.actor, ip: by.ip, clientId: grant.clientId,

@@ -30,7 +30,8 @@ export type BuildProvider = (keys: StoredKey[]) => Provider;
 type Mounted = (ctx: Context, next: Next) => Promise<unknown>;
 const mountProvider = (provider: Provider) => mount(provider) as unknown as Mounted;
 
-const fingerprint = (keys: StoredKey[]) => keys.map((k) => k.jwk.kid).join(' ');
+// Stages count too: a rotation changes which key signs without changing the set of kids.
+const fingerprint = (keys: StoredKey[]) => keys.map((k) => `${k.jwk.kid}:${k.status}`).join(' ');
 
 function findDescriptor(object: object, property: PropertyKey): PropertyDescriptor | undefined {
   for (let o: object | null = object; o; o = Object.getPrototypeOf(o) as object | null) {
@@ -96,7 +97,7 @@ export class ProviderHolder {
       this.#current = provider;
       this.#mounted = mountProvider(provider);
       this.#keys = fingerprint(keys);
-      this.#logger.info({ kids: this.#keys.split(' ') }, 'signing keys changed: now signing with the newest key');
+      this.#logger.info({ keys: this.#keys.split(' ') }, 'signing keys changed: now signing with the active key');
     }).catch((err: unknown) => {
       this.#logger.error({ err }, 'could not load the changed signing keys; keeping the current ones');
     });

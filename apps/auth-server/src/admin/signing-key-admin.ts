@@ -1,38 +1,36 @@
 /**
- * The signing keys as administrators see them: list, rotate, retire.
+ * The signing keys as administrators see them: list, rotate, retire (stages: keys/signing-keys.ts).
  *
- * - Rotate: a new key is put in front and signs from then on; the previous ones stay published
- *   (`retiring`) so the tokens they signed keep verifying.
- * - Retire: a retiring key leaves the published set. The active key cannot be retired. A key
- *   stopped signing when the next newer key was created; tokens it signed may be valid for the
- *   longest token lifetime after that (access tokens, `token_lifetime`; ID tokens, 1 h). Retiring
- *   earlier makes those tokens fail verification, so it needs `force`.
+ * - Rotate: the next key (published since the previous rotation, so every verifier knows it)
+ *   signs from now on; the active one becomes retiring; a new next key is published. The
+ *   revocation feed tells the resource server to reload the key set at once.
+ * - Retire: a retiring key leaves the published set, and the revocation feed makes the resource
+ *   server refuse every token it signed within seconds — including tokens forged with it, should
+ *   it have leaked. The active and the next key cannot be retired. A key stopped signing at the
+ *   rotation after it; tokens it signed may be valid for the longest token lifetime after that
+ *   (access tokens, `token_lifetime`; ID tokens, 1 h). Retiring earlier makes those tokens fail,
+ *   so it needs `force`.
  * - `onChange` runs after every write; the server uses it to load the new keys at once (a
  *   running server also notices a change made by the CLI, see ProviderHolder).
- * Writes go to a temp file renamed into place (mode 0600), as keys/signing-keys.ts does.
  */
-import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { AuditLog } from '../audit/audit-log.ts';
-import { readSigningKeys, rotateSigningKeys, type StoredKey } from '../keys/signing-keys.ts';
+import { readSigningKeys, rotateSigningKeys, writeSigningKeys, type KeyStage } from '../keys/signing-keys.ts';
+import type { RevocationFeed } from '../revocation/revocation-feed.ts';
 import type { ChangedBy } from './admin-actor.ts';
 import { AdminError } from './admin-error.ts';
 
 export interface KeySummary {
   kid: string;
-  status: 'active' | 'retiring';
+  status: KeyStage;
   /** Epoch ms. */
   createdAt: number;
-  /** When the next newer key took over signing (epoch ms); null for the active key. */
+  /** When it stopped signing (epoch ms); null for the active and the next key. */
   stoppedSigningAt: number | null;
-  /** Until when tokens this key signed may still be valid (epoch ms); null for the active key. */
+  /** Until when tokens this key signed may still be valid (epoch ms); null for the active and the next key. */
   tokensValidUntil: number | null;
   /** Whether retiring it now breaks no token that could still be valid. */
   safeToRetire: boolean;
 }
-
-const SIGNING_FILE = 'signing-keys.json';
 
 export class SigningKeyAdmin {
   constructor(
@@ -40,18 +38,22 @@ export class SigningKeyAdmin {
     /** Seconds the longest-lived token signed by a key stays valid. */
     private readonly tokenLifetime: number,
     private readonly audit: AuditLog,
+    private readonly revocations: RevocationFeed,
     private readonly onChange: () => Promise<void> = async () => {},
   ) {}
 
   list(now = Date.now()): KeySummary[] {
     const keys = readSigningKeys(this.keysDir);
     return keys.map((key, i) => {
-      const newer = i > 0 ? keys[i - 1]! : undefined;
-      const stoppedSigningAt = newer ? newer.created_at * 1000 : null;
+      let stoppedSigningAt: number | null = null;
+      if (key.status === 'retiring') {
+        // Files from before stages have no stopped_signing_at: the newer key's creation is when it took over.
+        stoppedSigningAt = (key.stopped_signing_at ?? keys[i - 1]?.created_at ?? key.created_at) * 1000;
+      }
       const tokensValidUntil = stoppedSigningAt === null ? null : stoppedSigningAt + this.tokenLifetime * 1000;
       return {
         kid: key.jwk.kid,
-        status: i === 0 ? 'active' : 'retiring',
+        status: key.status,
         createdAt: key.created_at * 1000,
         stoppedSigningAt,
         tokensValidUntil,
@@ -60,27 +62,27 @@ export class SigningKeyAdmin {
     });
   }
 
+  /** Rotates; returns the key that signs from now on. */
   async rotate(by: ChangedBy): Promise<KeySummary> {
-    mkdirSync(this.keysDir, { recursive: true, mode: 0o700 });
+    const previous = this.list().find((k) => k.status === 'active');
     const keys = await rotateSigningKeys(this.keysDir);
-    this.audit.record({ event: 'key.rotated', actor: by.actor, ip: by.ip, details: { kid: keys[0]!.jwk.kid, previous_kid: keys[1]?.jwk.kid } });
+    const active = keys.find((k) => k.status === 'active')!;
+    this.revocations.keysChanged();
+    this.audit.record({ event: 'key.rotated', actor: by.actor, ip: by.ip, details: { kid: active.jwk.kid, previous_kid: previous?.kid } });
     await this.onChange();
-    return this.list()[0]!;
+    return this.list().find((k) => k.kid === active.jwk.kid)!;
   }
 
   async retire(kid: string, options: { force: boolean }, by: ChangedBy): Promise<void> {
     const summary = this.list().find((k) => k.kid === kid);
     if (!summary) throw new AdminError(404, `There is no signing key ${kid}.`);
     if (summary.status === 'active') throw new AdminError(409, 'The active key signs every new token and cannot be retired; rotate first.');
+    if (summary.status === 'next') throw new AdminError(409, 'The next key is published ahead of signing and cannot be retired; rotate to replace the keys.');
     if (!summary.safeToRetire && !options.force) {
       throw new AdminError(409, `Tokens signed by ${kid} may be valid until ${new Date(summary.tokensValidUntil!).toISOString()}; retiring it now makes them fail. Confirm to retire it anyway.`);
     }
-    const keys: StoredKey[] = readSigningKeys(this.keysDir).filter((k) => k.jwk.kid !== kid);
-    const file = join(this.keysDir, SIGNING_FILE);
-    const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify({ keys }, null, 2)}\n`, { mode: 0o600 });
-    chmodSync(tmp, 0o600);
-    renameSync(tmp, file);
+    writeSigningKeys(this.keysDir, readSigningKeys(this.keysDir).filter((k) => k.jwk.kid !== kid));
+    this.revocations.retireKey(kid);
     this.audit.record({ event: 'key.retired', actor: by.actor, ip: by.ip, details: { kid, forced: !summary.safeToRetire } });
     await this.onChange();
   }

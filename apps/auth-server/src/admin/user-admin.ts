@@ -15,6 +15,7 @@ import type { Db } from '../../../shared/database.ts';
 import { MAX_PASSWORD_BYTES, PasswordTooLongError } from '../accounts/password-hasher.ts';
 import { UserStore, type User } from '../accounts/user-store.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
+import type { RevocationFeed } from '../revocation/revocation-feed.ts';
 import type { ChangedBy } from './admin-actor.ts';
 import { AdminError } from './admin-error.ts';
 import type { GrantRegistry } from './grant-registry.ts';
@@ -44,6 +45,7 @@ export class UserAdmin {
     private readonly hashPassword: (password: string) => Promise<string>,
     private readonly grants: GrantRegistry,
     private readonly audit: AuditLog,
+    private readonly revocations: RevocationFeed,
   ) {
     this.#endSessions = db.prepare("DELETE FROM oidc_models WHERE model = 'Session' AND json_extract(payload, '$.accountId') = ?");
   }
@@ -98,6 +100,7 @@ export class UserAdmin {
       const updated = this.users.update(user.id, { disabled: true });
       const grantsRevoked = this.grants.revokeAll({ accountId: user.id }, by, 'user disabled');
       this.#endSessions.run(user.id);
+      this.revocations.revokeSubject(user.id);
       this.audit.record({ event: 'user.disabled', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, grants_revoked: grantsRevoked } });
       return { user: updated, grantsRevoked };
     })();

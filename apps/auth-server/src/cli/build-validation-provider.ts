@@ -9,16 +9,18 @@ import type { AuthServerConfig } from '../../../shared/config.ts';
 import type { Db } from '../../../shared/database.ts';
 import type { UserStore } from '../accounts/user-store.ts';
 import { createDocumentHostPolicy } from '../cimd/document-host-policy.ts';
-import { generateSigningKey, readSigningKeys, toProviderJwks } from '../keys/signing-keys.ts';
+import { activeKey, generateSigningKey, readSigningKeys, toProviderJwks } from '../keys/signing-keys.ts';
 import { createProvider } from '../provider/create-provider.ts';
 
 export async function buildValidationProvider(config: AuthServerConfig, db: Db, users: UserStore): Promise<Provider> {
-  const keys = readSigningKeys(config.keysDir);
+  const stored = readSigningKeys(config.keysDir);
+  const keys = stored.length > 0 ? stored : [await generateSigningKey('active')];
   return createProvider({
     config,
     db,
     users,
-    jwks: toProviderJwks(keys.length > 0 ? keys : [await generateSigningKey()]),
+    jwks: toProviderJwks(keys),
+    signingKid: activeKey(keys)!.jwk.kid,
     cookieKeys: ['unused-by-the-cli'],
     redirectUriPolicy: { allowedRedirectUris: () => new Set(), allowPrivateUseSchemes: config.registration.allowPrivateUseSchemes },
     renderError: async () => {},

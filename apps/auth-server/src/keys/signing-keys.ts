@@ -2,9 +2,15 @@
  * The authorization server's signing keys: a private JWKS on disk (KEYS_DIR/signing-keys.json,
  * file mode 0600), generated on first start and reused afterwards.
  *
- * - Keys are kept newest first. oidc-provider signs with the first key that fits the algorithm,
- *   so the newest key signs; older keys stay published at /oauth/jwks (public parts only, which
- *   the provider strips itself) so tokens they signed keep verifying until they expire.
+ * Staged rotation (as Auth0 and Okta publish a next key ahead of use): every key is in one stage,
+ * and all of them are published at /oauth/jwks (public parts only, which the provider strips).
+ * - `next`: published, never signs. Verifiers learn it long before it signs, so a rotation never
+ *   meets a verifier that does not know the new key (and a JWKS refetch cooldown started by a
+ *   made-up `kid` cannot make the new key fail).
+ * - `active`: exactly one; signs every new token.
+ * - `retiring`: signed before the last rotation; stays published until its tokens have expired.
+ * Rotation moves next → active → retiring and creates a new next. A key file written before
+ * stages existed (newest first, no `next`) gains a `next` key at the next start.
  * - Writes go to a temp file that is renamed into place, so a crash never leaves half a key file.
  * - Keys are generated with the async generateKeyPair (the sync one has been seen to hang right
  *   after process start on these VMs).
@@ -17,10 +23,15 @@ import { calculateJwkThumbprint, type JWK } from 'jose';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 
+export type KeyStage = 'next' | 'active' | 'retiring';
+
 export interface StoredKey {
   jwk: JWK & { kid: string; alg: 'RS256'; use: 'sig' };
+  /** Epoch seconds. */
   created_at: number;
-  status: 'active' | 'retiring';
+  status: KeyStage;
+  /** Epoch seconds when it stopped signing (became `retiring`); absent in files from before stages. */
+  stopped_signing_at?: number;
 }
 
 interface KeyFile {
@@ -46,38 +57,70 @@ function readJson<T>(file: string): T | undefined {
   }
 }
 
-export async function generateSigningKey(): Promise<StoredKey> {
+const epoch = () => Math.floor(Date.now() / 1000);
+
+export async function generateSigningKey(status: KeyStage): Promise<StoredKey> {
   const { privateKey } = await generateKeyPairAsync('rsa', { modulusLength: 2048 });
   const jwk = privateKey.export({ format: 'jwk' }) as JWK;
   const kid = await calculateJwkThumbprint(jwk);
-  return { jwk: { ...jwk, kid, alg: 'RS256', use: 'sig' }, created_at: Math.floor(Date.now() / 1000), status: 'active' };
+  return { jwk: { ...jwk, kid, alg: 'RS256', use: 'sig' }, created_at: epoch(), status };
 }
 
 export function readSigningKeys(keysDir: string): StoredKey[] {
   return readJson<KeyFile>(join(keysDir, SIGNING_FILE))?.keys ?? [];
 }
 
-/** Loads the signing keys, creating the first one when there is none. */
-export async function loadOrCreateSigningKeys(keysDir: string): Promise<{ keys: StoredKey[]; created: boolean }> {
-  const existing = readSigningKeys(keysDir);
-  if (existing.length > 0) return { keys: existing, created: false };
+export function writeSigningKeys(keysDir: string, keys: StoredKey[]): void {
   mkdirSync(keysDir, { recursive: true, mode: 0o700 });
-  const keys = [await generateSigningKey()];
   writePrivateFile(join(keysDir, SIGNING_FILE), { keys } satisfies KeyFile);
-  return { keys, created: true };
 }
 
-/** Adds a new signing key in front; the previous ones stay published as `retiring`. */
+/** The key that signs: the `active` one (in a file from before stages, the first). */
+export function activeKey(keys: StoredKey[]): StoredKey | undefined {
+  return keys.find((k) => k.status === 'active') ?? keys[0];
+}
+
+/**
+ * Loads the signing keys, creating an active and a next key when there are none, and a next key
+ * when the file has none (written before stages existed).
+ */
+export async function loadOrCreateSigningKeys(keysDir: string): Promise<{ keys: StoredKey[]; created: boolean }> {
+  const existing = readSigningKeys(keysDir);
+  if (existing.length > 0 && existing.some((k) => k.status === 'next')) return { keys: existing, created: false };
+  const keys = existing.length > 0
+    ? [...existing, await generateSigningKey('next')]
+    : [await generateSigningKey('active'), await generateSigningKey('next')];
+  writeSigningKeys(keysDir, keys);
+  return { keys, created: existing.length === 0 };
+}
+
+/**
+ * Rotation: the next key (published since the previous rotation) becomes active, the active one
+ * retiring, and a new next key is created. Without a next key (a file from before stages) a new
+ * key becomes active at once, as rotation did before.
+ */
 export async function rotateSigningKeys(keysDir: string): Promise<StoredKey[]> {
-  const fresh = await generateSigningKey();
-  const keys = [fresh, ...readSigningKeys(keysDir).map((k) => ({ ...k, status: 'retiring' as const }))];
-  writePrivateFile(join(keysDir, SIGNING_FILE), { keys } satisfies KeyFile);
+  const current = readSigningKeys(keysDir);
+  const now = epoch();
+  const promoted = current.find((k) => k.status === 'next') ?? await generateSigningKey('active');
+  const keys: StoredKey[] = [
+    { ...promoted, status: 'active' },
+    await generateSigningKey('next'),
+    ...current
+      .filter((k) => k.jwk.kid !== promoted.jwk.kid)
+      .map((k) => (k.status === 'retiring' ? k : { ...k, status: 'retiring' as const, stopped_signing_at: now })),
+  ];
+  writeSigningKeys(keysDir, keys);
   return keys;
 }
 
-/** The private JWKS for oidc-provider's `jwks` option, newest (signing) key first. */
+/**
+ * The private JWKS for oidc-provider's `jwks` option: the active key first (the provider signs
+ * ID tokens with the first key that fits), then the next and retiring keys, published to verify.
+ */
 export function toProviderJwks(keys: StoredKey[]): { keys: JWK[] } {
-  return { keys: keys.map((k) => k.jwk) };
+  const active = activeKey(keys);
+  return { keys: [active, ...keys.filter((k) => k !== active)].filter((k) => k !== undefined).map((k) => k.jwk) };
 }
 
 /** Secrets that sign cookies (Koa `app.keys` and the provider's `cookies.keys`), created once. */

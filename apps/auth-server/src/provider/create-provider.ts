@@ -29,6 +29,8 @@ export interface ProviderDeps {
   db: Db;
   users: UserStore;
   jwks: { keys: object[] };
+  /** The active key's id: access tokens are signed with it, never with a next or retiring key. */
+  signingKid: string;
   cookieKeys: string[];
   redirectUriPolicy: RedirectUriPolicy;
   renderError: NonNullable<Configuration['renderError']>;
@@ -139,7 +141,7 @@ export function createProvider(deps: ProviderDeps): Provider {
             audience: config.resource,
             accessTokenFormat: 'jwt',
             accessTokenTTL: config.accessTokenTtl,
-            jwt: { sign: { alg: 'RS256' } },
+            jwt: { sign: { alg: 'RS256', kid: deps.signingKid } },
           };
         },
       },
@@ -164,10 +166,13 @@ export function createProvider(deps: ProviderDeps): Provider {
         },
       };
     },
+    // `gid` names the grant, so the resource server can refuse a revoked grant's access tokens
+    // when the revocation feed lists it (apps/shared/revocation-entry.ts).
     async extraTokenClaims(_ctx, token) {
       if (!('accountId' in token) || typeof token.accountId !== 'string') return undefined;
       const user = users.findById(token.accountId);
-      return user ? { preferred_username: user.username } : undefined;
+      const grantId = 'grantId' in token && typeof token.grantId === 'string' ? token.grantId : undefined;
+      return { ...(user ? { preferred_username: user.username } : {}), ...(grantId ? { gid: grantId } : {}) };
     },
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     expiresWithSession: async () => false,

@@ -17,28 +17,34 @@
  * - `aud`: contains the configured resource, or its trailing-slash form that SDKs produce when they
  *   normalise a URL (RFC 8707 §2; RFC 9068 §4). Other audiences next to it are tolerated.
  * - `exp` (required), and `nbf` when present, with `clockTolerance` of leeway.
+ * - Lifetime: `iat` is required, not in the future, and `exp - iat` is at most `maxTokenLifetime`
+ *   (plus leeway). The issuer never mints longer-lived tokens, so a longer one was forged with a
+ *   leaked key; refusing it also bounds how long a revocation entry must be kept.
  * - Presence and type: `sub`, `client_id` and `scope` are non-empty strings (this server needs all
  *   three: whose data, which app, what it may do); `iat` and `jti` are present (RFC 9068 §2.2).
  * - No `cnf` claim: a sender-constrained token (DPoP, RFC 9449 §6; mTLS, RFC 8705 §3) would need
  *   its proof checked, which this server does not do, so such a token is refused rather than
  *   accepted as a plain bearer token.
  *
+ * - Revocation, when `revocations` is given (the resource server always gives it): on every call,
+ *   cached or not, the token must not match the auth-server's revocation feed (its user, client,
+ *   grant `gid` or signing key revoked; follow-revocation-feed.ts), and that copy of the feed must
+ *   be current, or RevocationsUnavailableError is thrown (fail closed).
+ *
  * What is deliberately NOT checked:
- * - Revocation. A JWT access token is self-contained and not stored by the issuer, so it cannot be
- *   introspected; it stays valid until `exp` even after its grant is revoked or its user disabled.
- *   The auth-server keeps access token lifetimes short for that reason.
  * - Which scope a request needs: callers compare `scopes` with what the tool asks for.
- * - Token age beyond `exp` (`iat` is only required to exist), and `auth_time`/`acr`/`amr`
- *   (RFC 9068 §2.2.1): no tool here asks for a recent or stronger sign-in.
+ * - `auth_time`/`acr`/`amr` (RFC 9068 §2.2.1): no tool here asks for a recent or stronger sign-in.
  *
  * Verified tokens are cached until their `exp` (bounded; see TokenCache), so a repeated token costs
- * one Map lookup instead of an RSA verification.
+ * one Map lookup and the revocation check instead of an RSA verification.
  */
 import {
   createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify,
   type JWTPayload, type JWTVerifyGetKey, type ProtectedHeaderParameters,
 } from 'jose';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import type { RevocationFeedFollower } from './follow-revocation-feed.ts';
+import { tokenMatch, type TokenMatch } from './revocation-list.ts';
 import { TokenCache } from './token-cache.ts';
 
 export interface AccessTokenVerifierOptions {
@@ -58,6 +64,10 @@ export interface AccessTokenVerifierOptions {
   jwksTimeout?: number;
   /** Minimum time between JWKS refetches caused by an unknown `kid`, in milliseconds. Default is 30000. */
   jwksCooldown?: number;
+  /** Longest accepted `exp - iat`, in seconds (the issuer's access token lifetime). Default is 3600. */
+  maxTokenLifetime?: number;
+  /** The revocation feed to check every token against. Default: none (no revocation check). */
+  revocations?: Pick<RevocationFeedFollower, 'refuses'>;
 }
 
 /** An access token that passed every check, in the shape the MCP SDK passes to tool handlers. */
@@ -76,6 +86,14 @@ export interface VerifiedAccessToken extends AuthInfo {
 
 export interface AccessTokenVerifier {
   verifyAccessToken(token: string): Promise<VerifiedAccessToken>;
+  /** Fetches the issuer's JWKS now (after a rotation or retirement), whatever its cooldown. */
+  reloadKeys(): Promise<void>;
+}
+
+interface CachedToken {
+  verified: VerifiedAccessToken;
+  match: TokenMatch;
+  expiresAt: number;
 }
 
 /**
@@ -100,6 +118,7 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
   const {
     issuer, resource, jwksUri,
     cacheSize = 10_000, maxTokenLength = 8192, clockTolerance = 5, jwksTimeout = 5000, jwksCooldown = 30_000,
+    maxTokenLifetime = 3600, revocations,
   } = options;
   if (!URL.canParse(jwksUri)) throw new TypeError('jwksUri must be an absolute URL');
   if (!Number.isInteger(maxTokenLength) || maxTokenLength < 1) throw new TypeError('maxTokenLength must be a positive integer');
@@ -114,14 +133,19 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
       throw new KeySetUnavailableError('the issuer key set could not be fetched', { cause: err });
     }
   };
-  const cache = new TokenCache<VerifiedAccessToken>(cacheSize);
+  const cache = new TokenCache<CachedToken>(cacheSize);
   const audience = [resource, `${resource}/`];
+
+  function notRevoked(entry: CachedToken): VerifiedAccessToken {
+    if (revocations?.refuses(entry.match)) throw new InvalidAccessTokenError('the access token has been revoked');
+    return entry.verified;
+  }
 
   async function verifyAccessToken(token: string): Promise<VerifiedAccessToken> {
     if (token.length > maxTokenLength) throw new InvalidAccessTokenError('the access token is too large');
     const now = Math.floor(Date.now() / 1000);
     const cached = cache.get(token, now);
-    if (cached) return cached;
+    if (cached) return notRevoked(cached);
 
     let header: ProtectedHeaderParameters;
     try {
@@ -148,11 +172,14 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
       throw err;
     }
 
-    const { sub, client_id: clientId, scope, jti, exp, cnf, preferred_username: username } = payload;
-    if (!isText(sub) || !isText(clientId) || typeof scope !== 'string' || !isText(jti)) {
-      throw new InvalidAccessTokenError('the access token sub, client_id, scope or jti is empty or not a string');
+    const { sub, client_id: clientId, scope, jti, exp, iat, cnf, gid, preferred_username: username } = payload;
+    if (!isText(sub) || !isText(clientId) || typeof scope !== 'string' || !isText(jti) || (gid !== undefined && !isText(gid))) {
+      throw new InvalidAccessTokenError('the access token sub, client_id, scope, jti or gid is empty or not a string');
     }
     if (cnf !== undefined) throw new InvalidAccessTokenError('sender-constrained access tokens are not supported');
+    // jose checked that iat and exp are numbers; RFC 9068 §4 leaves their bounds to the resource server.
+    if (iat! > now + clockTolerance) throw new InvalidAccessTokenError('the access token iat is in the future');
+    if (exp! - iat! > maxTokenLifetime + clockTolerance) throw new InvalidAccessTokenError('the access token lifetime is longer than the issuer ever grants');
 
     const verified: VerifiedAccessToken = {
       token,
@@ -162,11 +189,17 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
       resource: new URL(resource),
       extra: { subject: sub, tokenId: jti, ...(isText(username) ? { username } : {}) },
     };
-    cache.set(token, verified);
-    return verified;
+    const entry: CachedToken = { verified, expiresAt: exp!, match: tokenMatch({ sub, clientId, grantId: gid, kid: header.kid, issuedAt: iat! }) };
+    const result = notRevoked(entry);
+    cache.set(token, entry);
+    return result;
   }
 
-  return { verifyAccessToken };
+  async function reloadKeys(): Promise<void> {
+    await keySet.reload();
+  }
+
+  return { verifyAccessToken, reloadKeys };
 }
 
 function isText(value: unknown): value is string {

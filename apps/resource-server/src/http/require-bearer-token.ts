@@ -9,12 +9,14 @@
  *   and the MCP spec forbid tokens in URIs, so such a request is treated as carrying no token.
  * - The scheme is matched case-insensitively (RFC 9110 §11.1); other schemes count as no token.
  * - A token that fails verification: 401 `error="invalid_token"` with the verifier's reason.
- * - The issuer's key set unreachable: 503. The token may be fine, and sending the user through
- *   sign-in again would not help.
+ * - The issuer's key set unreachable, or the revocation list not current (the auth-server's feed
+ *   unreachable for longer than allowed): 503. The token may be fine, and sending the user
+ *   through sign-in again would not help.
  * - On success `ctx.state.auth` holds the VerifiedAccessToken.
  */
 import type { Context, Next } from 'koa';
 import type { Logger } from '../../../shared/logger.ts';
+import { RevocationsUnavailableError } from '../auth/follow-revocation-feed.ts';
 import {
   InvalidAccessTokenError, KeySetUnavailableError, type AccessTokenVerifier,
 } from '../auth/verify-access-token.ts';
@@ -61,8 +63,9 @@ export function requireBearerToken({ verifier, resourceMetadataUrl, baselineScop
         logger.debug({ reason: err.message, cause: (err.cause as Error | undefined)?.message }, 'access token refused');
         return refuse(ctx, 'invalid_token', err.message);
       }
-      if (err instanceof KeySetUnavailableError) {
-        logger.warn({ err: err.cause }, 'issuer key set unavailable');
+      if (err instanceof KeySetUnavailableError || err instanceof RevocationsUnavailableError) {
+        if (err instanceof KeySetUnavailableError) logger.warn({ err: err.cause }, 'issuer key set unavailable');
+        else logger.warn('revocation list not current: refusing tokens until the feed is reachable');
         ctx.status = 503;
         ctx.set('Retry-After', '5');
         ctx.body = { error: 'temporarily_unavailable', error_description: 'the access token cannot be checked right now; try again shortly' };

@@ -4,6 +4,7 @@
  * checks it performs itself). Never the token's own values.
  */
 import { errors } from 'jose';
+import { RevocationsUnavailableError } from '../auth/follow-revocation-feed.ts';
 import { InvalidAccessTokenError, KeySetUnavailableError } from '../auth/verify-access-token.ts';
 
 const CLAIM_REASONS: Record<string, string> = {
@@ -15,11 +16,14 @@ const DESCRIPTION_REASONS: Array<[RegExp, string]> = [
   [/header must not carry/, 'forbidden_header'],
   [/sender-constrained/, 'sender_constrained'],
   [/empty or not a string/, 'invalid_claims'],
+  [/revoked/, 'revoked'],
+  [/lifetime|iat is in the future/, 'lifetime'],
   [/malformed/, 'malformed'],
 ];
 
 export function tokenFailureReason(err: unknown): string {
   if (err instanceof KeySetUnavailableError) return 'key_set_unavailable';
+  if (err instanceof RevocationsUnavailableError) return 'revocations_unavailable';
   if (!(err instanceof InvalidAccessTokenError)) return 'other';
   const cause = err.cause;
   if (cause instanceof errors.JWTExpired) return 'expired';

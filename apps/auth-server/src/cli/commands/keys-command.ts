@@ -1,6 +1,7 @@
 /**
  * `gatehouse keys list|rotate|retire`. The key file is changed in place (atomically); a running
- * server notices within `signing.reload_interval` (default 5 s) and signs with the newest key.
+ * server notices within `signing.reload_interval` (default 5 s) and signs with the active key.
+ * Stages (next → active → retiring) are explained in keys/signing-keys.ts.
  */
 import { CLI } from '../cli-context.ts';
 import type { CommandGroup } from '../command.ts';
@@ -10,7 +11,7 @@ import { parseCommandLine } from '../parse-command-line.ts';
 export const keysCommand: CommandGroup = {
   usage: [
     'keys list',
-    'keys rotate                   (a new key signs from now on; the old one stays published)',
+    'keys rotate                   (the next key signs from now on; the old one stays published)',
     'keys retire KID [--force]     (--force: even while tokens it signed may still be valid)',
   ],
   subcommands: {
@@ -25,7 +26,7 @@ export const keysCommand: CommandGroup = {
       }));
       context.print(keys, () => formatTable(
         ['KID', 'STATUS', 'CREATED', 'ITS TOKENS VALID UNTIL', 'SAFE TO RETIRE'],
-        keys.map((k) => [k.kid, k.status, k.created_at, k.tokens_valid_until, k.status === 'active' ? '' : k.safe_to_retire ? 'yes' : 'no']),
+        keys.map((k) => [k.kid, k.status, k.created_at, k.tokens_valid_until, k.status === 'retiring' ? (k.safe_to_retire ? 'yes' : 'no') : '']),
       ));
     },
 
@@ -33,7 +34,7 @@ export const keysCommand: CommandGroup = {
       parseCommandLine(args, {}, { min: 0, max: 0, names: '' });
       const key = await context.services.keys.rotate(CLI);
       context.print({ kid: key.kid, status: key.status }, () =>
-        `new signing key ${key.kid}; a running server uses it within ${context.config.keysReloadInterval}s`);
+        `now signing with ${key.kid} (published since the previous rotation); a running server switches within ${context.config.keysReloadInterval}s`);
     },
 
     async retire(args, context) {

@@ -1,0 +1,95 @@
+/**
+ * The auth-server's side of the revocation feed (format and meaning: apps/shared/revocation-entry.ts).
+ * Management code records a revocation here when it happens; `/oauth/revocations` serves the
+ * entries; the sweeper prunes those no unexpired token can match any more.
+ *
+ * - An entry is kept for the access token lifetime plus `LEEWAY_SECONDS` after it was recorded:
+ *   every token it refuses was issued before it, so expires within that time. Verifiers refuse
+ *   tokens whose lifetime exceeds the configured one, so a forged long-lived token cannot outlast
+ *   its entry.
+ * - Recording joins the caller's transaction when there is one (better-sqlite3 nests them), so an
+ *   entry is published exactly when the change it belongs to commits, and never without it.
+ * - Deliberately not here: deciding what to revoke. Callers (grant, user, client and key
+ *   administration, the provider's own grant revocations) know that.
+ */
+import type { Db } from '../../../shared/database.ts';
+import { revocationValue, type RevocationEntry, type RevocationFeedPage, type RevocationKind } from '../../../shared/revocation-entry.ts';
+
+/** Seconds an entry outlives the token lifetime: clock skew between the apps and the verifier's leeway. */
+export const LEEWAY_SECONDS = 60;
+/** Most entries one page of the feed carries. */
+export const MAX_PAGE = 1000;
+
+export interface RevocationFeedOptions {
+  /** Longest access token lifetime, in seconds. */
+  tokenLifetime: number;
+  /** Milliseconds since the epoch. Default is Date.now. */
+  now?: () => number;
+}
+
+export class RevocationFeed {
+  readonly #insert;
+  readonly #page;
+  readonly #prune;
+  readonly #feed: string;
+  readonly #tokenLifetime: number;
+  readonly #now: () => number;
+
+  constructor(db: Db, options: RevocationFeedOptions) {
+    this.#tokenLifetime = options.tokenLifetime;
+    this.#now = options.now ?? Date.now;
+    this.#insert = db.prepare('INSERT INTO revocations (kind, value, issued_before, expires_at) VALUES (?, ?, ?, ?)');
+    this.#page = db.prepare(`SELECT seq, kind, value, issued_before, expires_at FROM revocations
+      WHERE seq > @after AND expires_at > @now ORDER BY seq LIMIT @limit`);
+    this.#prune = db.prepare('DELETE FROM revocations WHERE expires_at <= ?');
+    this.#feed = db.prepare('SELECT feed FROM revocation_feed WHERE id = 1').pluck().get() as string;
+  }
+
+  /** Refuses every token of this user issued until now (disabled, deleted). */
+  revokeSubject(accountId: string): void {
+    this.#record('sub', revocationValue('sub', accountId));
+  }
+
+  /** Refuses every token of this client issued until now (deleted). */
+  revokeClient(clientId: string): void {
+    this.#record('client', revocationValue('client', clientId));
+  }
+
+  /** Refuses every token of this grant (revoked by an admin, the user, reuse detection or /oauth/revoke). */
+  revokeGrant(grantId: string): void {
+    this.#record('grant', revocationValue('grant', grantId));
+  }
+
+  /** Refuses every token signed with this key (retired on purpose). */
+  retireKey(kid: string): void {
+    this.#record('kid', kid);
+  }
+
+  /** Tells verifiers the key set changed (rotation), so they reload it before the new key signs. */
+  keysChanged(): void {
+    this.#record('keys', '');
+  }
+
+  /** Entries after `after`, oldest first, at most `limit` (≤ MAX_PAGE). */
+  page(after: number, limit = MAX_PAGE): RevocationFeedPage {
+    const take = Math.min(Math.max(1, limit), MAX_PAGE);
+    const entries = this.#page.all({ after, now: this.#seconds(), limit: take + 1 }) as RevocationEntry[];
+    const complete = entries.length <= take;
+    if (!complete) entries.length = take;
+    return { feed: this.#feed, entries, next: entries.at(-1)?.seq ?? after, complete };
+  }
+
+  /** Deletes the entries no unexpired token can match; returns how many. */
+  prune(): number {
+    return this.#prune.run(this.#seconds()).changes;
+  }
+
+  #seconds(): number {
+    return Math.floor(this.#now() / 1000);
+  }
+
+  #record(kind: RevocationKind, value: string): void {
+    const now = this.#seconds();
+    this.#insert.run(kind, value, now, now + this.#tokenLifetime + LEEWAY_SECONDS);
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * Follows the auth-server's revocation feed (`GET <issuer>/oauth/revocations?after=<cursor>`) so
+ * this server refuses revoked tokens within seconds, without a call to the auth-server per request.
+ *
+ * - Polls every `pollInterval`, reading pages until the feed says it is complete; each entry is
+ *   applied to the RevocationList once (the cursor is the last `seq` seen).
+ * - Fails closed: `assertCurrent()` throws RevocationsUnavailableError unless a complete sync
+ *   started no more than `maxStaleness` ago. A request then gets 503 rather than an answer that
+ *   may ignore a revocation. Before the first sync (just after start) that is the case too.
+ * - A feed with another `feed` id (a new auth-server database) starts the copy over from zero.
+ * - An entry that changes the key set (`keys` after a rotation, `kid` after a retirement) calls
+ *   `onKeysChanged`, which reloads the JWKS at once instead of after its cache time.
+ * - A response that is not the feed's JSON shape counts as a failed sync, never as "no revocations".
+ */
+import type { Logger } from '../../../shared/logger.ts';
+import { REVOCATION_KINDS, type RevocationEntry, type RevocationFeedPage } from '../../../shared/revocation-entry.ts';
+import { RevocationList, type TokenMatch } from './revocation-list.ts';
+
+export interface RevocationFeedOptions {
+  feedUri: string;
+  /** Time between polls, in milliseconds. Default is 2000. */
+  pollInterval?: number;
+  /** How old the last complete sync may be before tokens are refused with 503, in milliseconds. Default is 30000. */
+  maxStaleness?: number;
+  /** Timeout for one page fetch, in milliseconds. Default is 5000. */
+  timeout?: number;
+  onKeysChanged?: () => void;
+  logger?: Logger;
+  /** Milliseconds since the epoch. Default is Date.now. */
+  now?: () => number;
+}
+
+/** This server's copy of the revocation feed is too old to trust (the auth-server is unreachable). */
+export class RevocationsUnavailableError extends Error {
+  override name = 'RevocationsUnavailableError';
+  readonly code = 'ERR_REVOCATIONS_UNAVAILABLE';
+}
+
+const MAX_PAGES_PER_SYNC = 1000;
+
+function isPage(body: unknown): body is RevocationFeedPage {
+  const page = body as Partial<RevocationFeedPage> | null;
+  return typeof page === 'object' && page !== null && typeof page.feed === 'string' && Array.isArray(page.entries)
+    && Number.isSafeInteger(page.next) && typeof page.complete === 'boolean'
+    && page.entries.every((e: Partial<RevocationEntry>) => Number.isSafeInteger(e.seq) && typeof e.value === 'string'
+      && (REVOCATION_KINDS as readonly unknown[]).includes(e.kind) && Number.isSafeInteger(e.issued_before) && Number.isSafeInteger(e.expires_at));
+}
+
+export class RevocationFeedFollower {
+  readonly #list = new RevocationList();
+  readonly #feedUri: string;
+  readonly #pollInterval: number;
+  readonly #maxStaleness: number;
+  readonly #timeout: number;
+  readonly #onKeysChanged: () => void;
+  readonly #logger?: Logger;
+  readonly #now: () => number;
+  #feed?: string;
+  #cursor = 0;
+  #syncedAt = Number.NEGATIVE_INFINITY;
+  #timer?: NodeJS.Timeout;
+  #syncing?: Promise<void>;
+  #failing = false;
+  #stopped = false;
+
+  constructor(options: RevocationFeedOptions) {
+    if (!URL.canParse(options.feedUri)) throw new TypeError('feedUri must be an absolute URL');
+    this.#feedUri = options.feedUri;
+    this.#pollInterval = options.pollInterval ?? 2000;
+    this.#maxStaleness = options.maxStaleness ?? 30_000;
+    this.#timeout = options.timeout ?? 5000;
+    this.#onKeysChanged = options.onKeysChanged ?? (() => {});
+    this.#logger = options.logger;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Entries held now (for metrics and tests). */
+  get size(): number {
+    return this.#list.size;
+  }
+
+  /** Throws RevocationsUnavailableError when the copy is older than `maxStaleness`. */
+  assertCurrent(): void {
+    if (this.#now() - this.#syncedAt > this.#maxStaleness) {
+      throw new RevocationsUnavailableError('the revocation list could not be brought up to date');
+    }
+  }
+
+  /** Whether the feed refuses this token (after assertCurrent). */
+  refuses(token: TokenMatch): boolean {
+    this.assertCurrent();
+    return this.#list.refuses(token);
+  }
+
+  /** One sync (every page up to the end); concurrent callers share it. Rejects when it fails. */
+  sync(): Promise<void> {
+    this.#syncing ??= this.#syncOnce().finally(() => {
+      this.#syncing = undefined;
+    });
+    return this.#syncing;
+  }
+
+  /** Syncs once (a failure is logged, not thrown), then polls until stop(). */
+  async start(): Promise<void> {
+    await this.#poll();
+  }
+
+  stop(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#stopped = true;
+  }
+
+  async #poll(): Promise<void> {
+    if (this.#stopped) return;
+    try {
+      await this.sync();
+      if (this.#failing) this.#logger?.info('revocation feed reachable again');
+      this.#failing = false;
+    } catch (err) {
+      if (!this.#failing) this.#logger?.warn({ err, feedUri: this.#feedUri }, 'cannot read the revocation feed; tokens are refused with 503 once it is stale');
+      this.#failing = true;
+    }
+    if (this.#stopped) return;
+    this.#timer = setTimeout(() => void this.#poll(), this.#pollInterval);
+    this.#timer.unref();
+  }
+
+  async #syncOnce(): Promise<void> {
+    const startedAt = this.#now();
+    let keysChanged = false;
+    for (let pages = 0; pages < MAX_PAGES_PER_SYNC; pages++) {
+      const page = await this.#fetchPage(this.#cursor);
+      if (page.feed !== this.#feed) {
+        if (this.#feed !== undefined) this.#logger?.warn('the revocation feed was reset (a new auth-server database); reading it again from the start');
+        const restart = this.#feed !== undefined && this.#cursor !== 0;
+        this.#list.clear();
+        this.#feed = page.feed;
+        this.#cursor = 0;
+        keysChanged = true;
+        if (restart) continue;
+      }
+      keysChanged = this.#list.apply(page.entries) || keysChanged;
+      this.#cursor = Math.max(this.#cursor, page.next);
+      if (page.complete) {
+        this.#list.forgetExpired(Math.floor(startedAt / 1000));
+        this.#syncedAt = startedAt;
+        if (keysChanged) this.#onKeysChanged();
+        return;
+      }
+    }
+    throw new Error('the revocation feed did not end');
+  }
+
+  async #fetchPage(after: number): Promise<RevocationFeedPage> {
+    const url = new URL(this.#feedUri);
+    url.searchParams.set('after', String(after));
+    const response = await fetch(url, { signal: AbortSignal.timeout(this.#timeout), headers: { accept: 'application/json' }, redirect: 'error' });
+    if (!response.ok) throw new Error(`the revocation feed answered ${response.status}`);
+    const body: unknown = await response.json();
+    if (!isPage(body)) throw new Error('the revocation feed answered something that is not a feed page');
+    return body;
+  }
+}

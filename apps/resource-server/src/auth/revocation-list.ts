@@ -1,0 +1,92 @@
+/**
+ * The resource server's copy of the auth-server's revocation feed (apps/shared/revocation-entry.ts),
+ * and the question every request asks of it: is this token refused?
+ *
+ * - A token is refused when an entry names its `sub`, `client_id` or `gid` (hashed, as the feed
+ *   publishes them) and the token was issued at or before the entry's `issued_before`, or when an
+ *   entry names the key that signed it (`kid`).
+ * - Matching costs four Map lookups; the hashes are computed once per token (`tokenMatch`), when
+ *   the token is first verified, and cached with it.
+ * - Entries are forgotten after their `expires_at`: every token they could refuse has expired.
+ * - Deliberately not here: fetching the feed or knowing whether this copy is current
+ *   (follow-revocation-feed.ts does both).
+ */
+import { revocationValue, type RevocationEntry } from '../../../shared/revocation-entry.ts';
+
+/** What the feed can name about one token, hashed as the feed names it. */
+export interface TokenMatch {
+  sub: string;
+  client: string;
+  grant?: string;
+  kid?: string;
+  /** `iat`, epoch seconds. */
+  issuedAt: number;
+}
+
+export function tokenMatch(token: { sub: string; clientId: string; grantId?: string; kid?: string; issuedAt: number }): TokenMatch {
+  return {
+    sub: revocationValue('sub', token.sub),
+    client: revocationValue('client', token.clientId),
+    ...(token.grantId ? { grant: revocationValue('grant', token.grantId) } : {}),
+    ...(token.kid ? { kid: token.kid } : {}),
+    issuedAt: token.issuedAt,
+  };
+}
+
+interface Held {
+  issuedBefore: number;
+  expiresAt: number;
+}
+
+type MatchedKind = 'sub' | 'client' | 'grant' | 'kid';
+
+export class RevocationList {
+  readonly #entries: Record<MatchedKind, Map<string, Held>> = {
+    sub: new Map(), client: new Map(), grant: new Map(), kid: new Map(),
+  };
+
+  /** Number of entries held. */
+  get size(): number {
+    return Object.values(this.#entries).reduce((n, map) => n + map.size, 0);
+  }
+
+  /** Adds entries; returns whether any of them changes the key set (`keys` or `kid`). */
+  apply(entries: readonly RevocationEntry[]): boolean {
+    let keysChanged = false;
+    for (const entry of entries) {
+      if (entry.kind === 'keys') {
+        keysChanged = true;
+        continue;
+      }
+      const map = this.#entries[entry.kind];
+      if (!map) continue; // A kind this version does not know refuses nothing.
+      if (entry.kind === 'kid') keysChanged = true;
+      const held = map.get(entry.value);
+      // Of two entries for one value, the later cut-off covers the earlier one.
+      if (!held || held.issuedBefore <= entry.issued_before) {
+        map.set(entry.value, { issuedBefore: entry.issued_before, expiresAt: entry.expires_at });
+      }
+    }
+    return keysChanged;
+  }
+
+  refuses(token: TokenMatch): boolean {
+    if (token.kid !== undefined && this.#entries.kid.has(token.kid)) return true;
+    const before = (map: Map<string, Held>, value: string | undefined) => {
+      const held = value === undefined ? undefined : map.get(value);
+      return held !== undefined && token.issuedAt <= held.issuedBefore;
+    };
+    return before(this.#entries.sub, token.sub) || before(this.#entries.client, token.client) || before(this.#entries.grant, token.grant);
+  }
+
+  /** Drops entries whose `expires_at` has passed at `nowSeconds`. */
+  forgetExpired(nowSeconds: number): void {
+    for (const map of Object.values(this.#entries)) {
+      for (const [value, held] of map) if (held.expiresAt <= nowSeconds) map.delete(value);
+    }
+  }
+
+  clear(): void {
+    for (const map of Object.values(this.#entries)) map.clear();
+  }
+}

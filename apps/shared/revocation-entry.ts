@@ -1,0 +1,51 @@
+/**
+ * The revocation feed's wire format, shared by the auth-server (which publishes it at
+ * `/oauth/revocations`) and the resource server (which follows it).
+ *
+ * Access tokens are RS256 JWTs verified locally, so revoking a grant, disabling a user, deleting a
+ * client or retiring a key cannot reach a token that was already issued. The feed closes that gap
+ * the way a certificate revocation list does: it is an append-only list of entries, each saying
+ * "refuse access tokens that match this and were issued at or before `issued_before`", kept only
+ * while such a token could still be unexpired. Verifiers poll it with a cursor (`seq`).
+ *
+ * Kinds:
+ * - `sub`, `client`, `grant`: tokens whose `sub`, `client_id` or `gid` (the grant id) matches and
+ *   whose `iat` ≤ `issued_before`. The value is a hash of the identifier (see `revocationValue`),
+ *   so the public feed names no user, client or grant.
+ * - `kid`: every token signed with this key (the key was retired on purpose); the value is the kid.
+ * - `keys`: no token is refused; the key set changed (a rotation), so verifiers reload the JWKS.
+ */
+import { createHash } from 'node:crypto';
+
+export const REVOCATION_KINDS = ['sub', 'client', 'grant', 'kid', 'keys'] as const;
+export type RevocationKind = (typeof REVOCATION_KINDS)[number];
+
+export interface RevocationEntry {
+  /** Position in the feed; strictly increasing, never reused. */
+  seq: number;
+  kind: RevocationKind;
+  value: string;
+  /** Epoch seconds: tokens with `iat` at or before this are refused. */
+  issued_before: number;
+  /** Epoch seconds after which no matching token can be unexpired; the entry may be forgotten. */
+  expires_at: number;
+}
+
+export interface RevocationFeedPage {
+  /** Identifies this feed; a different value means the feed was reset and a follower starts over. */
+  feed: string;
+  entries: RevocationEntry[];
+  /** The cursor to ask with next (`?after=`). */
+  next: number;
+  /** False when more entries follow after `next`. */
+  complete: boolean;
+}
+
+/**
+ * The feed value for a token identifier: SHA-256 over a domain-separated string, base64url. The
+ * identifiers are not secrets; hashing keeps a public feed from listing which users, clients and
+ * grants were revoked, while a verifier holding a token can still compute the same value.
+ */
+export function revocationValue(kind: 'sub' | 'client' | 'grant', identifier: string): string {
+  return createHash('sha256').update(`gatehouse-revocation:${kind}:${identifier}`, 'utf8').digest('base64url');
+}
