@@ -112,6 +112,7 @@ const tokenRequests = (idp: UpstreamIdp) => idp.requests.filter((r) => r === 'PO
 
 function assertRefused(page: PageResult, message: RegExp) {
   assert.equal(page.status, 400, `${page.status} ${page.url}\n${page.html.slice(0, 500)}`);
+  assert.match(page.headers.get('content-type') ?? '', /^text\/html/, 'the error page a browser lands on, not an API error');
   assert.match(page.html, message);
   assert.doesNotMatch(page.html, /Allow access\?/, 'no consent, no token');
 }
