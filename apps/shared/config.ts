@@ -126,6 +126,9 @@ const upstreamEntry = z.strictObject({
   admin_users: z.array(z.string().min(1)).default([]),
   admin_scopes: scopeList.default(['mcp:read', 'mcp:write', 'mcp:admin']),
   timeout: duration('a duration').default(10),
+  // RFC 9700 §4.4.2: each upstream gets its own redirect URI (<issuer>/oauth/callback/<id>).
+  // true keeps the shared <issuer>/oauth/callback earlier releases used; single upstream only.
+  legacy_redirect_uri: booleanish.default(false),
 });
 
 const schema = z.strictObject({
@@ -263,6 +266,8 @@ export interface UpstreamConfig {
   adminScopes: string[];
   /** Seconds for each request to the upstream. */
   timeout: number;
+  /** Send the shared `<issuer>/oauth/callback` instead of `<issuer>/oauth/callback/<id>` (single upstream only). Default false. */
+  legacyRedirectUri?: boolean;
 }
 
 export interface AuthServerConfig {
@@ -536,10 +541,14 @@ function toConfig(raw: RawConfig, env: NodeJS.ProcessEnv, cwd: string, envSource
       adminUsers: entry.admin_users.map((u) => u.toLowerCase()),
       adminScopes: entry.admin_scopes,
       timeout: entry.timeout,
+      legacyRedirectUri: entry.legacy_redirect_uri,
     };
   });
   if (new Set(upstreams.map((u) => u.id)).size !== upstreams.length) {
     throw new ConfigError('Invalid configuration: auth_server.federated: upstream ids must be unique (set `id` on each)');
+  }
+  if (upstreams.length > 1 && upstreams.some((u) => u.legacyRedirectUri)) {
+    throw new ConfigError('Invalid configuration: auth_server.federated: legacy_redirect_uri is only allowed with a single upstream (several upstreams sharing one redirect URI allow a mix-up attack, RFC 9700 §4.4); register <issuer>/oauth/callback/<id> at each upstream instead');
   }
   if (a.mode !== 'builtin' && upstreams.length === 0) {
     throw new ConfigError(`Invalid configuration: auth_server.mode: "${a.mode}" needs at least one upstream under auth_server.federated`);

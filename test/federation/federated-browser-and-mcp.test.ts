@@ -37,7 +37,7 @@ describe('federated sign-in in Chromium, then the MCP server', () => {
         }];
       },
     });
-    await idp.allowClient(`${server.issuer}/oauth/callback`);
+    await idp.allowClient(`${server.issuer}/oauth/callback/test-idp`);
     rs = await startResourceServerBeside(server);
     chromium = await launchChromium();
   });

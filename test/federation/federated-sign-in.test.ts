@@ -51,7 +51,7 @@ async function startPair(overrides: Partial<UpstreamConfig> = {}, mode: 'federat
       config.authServer.upstreams = [upstreamConfig(idp, overrides)];
     },
   });
-  await idp.allowClient(`${server.issuer}/oauth/callback`);
+  await idp.allowClient(`${server.issuer}/oauth/callback/test-idp`);
   const client = await registerClient(server.issuer);
   return { idp, server, client };
 }
@@ -171,11 +171,11 @@ describe('federated sign-in against a real upstream OpenID provider', () => {
   async function callbackUrl(login: string): Promise<{ flow: Flow; callback: URL }> {
     const { server, idp, client } = pair;
     const flow = await toUpstreamLogin(server, idp, client);
-    const atCallback = (next: URL) => next.pathname === '/oauth/callback';
+    const atCallback = (next: URL) => next.pathname.startsWith('/oauth/callback');
     let page = await flow.browser.submit(formAction(flow.page.html), { prompt: 'login', login, password: 'x' }, flow.page.url, atCallback);
     if (page.status === 200) page = await flow.browser.submit(formAction(page.html), { prompt: 'consent' }, page.url, atCallback);
     const callback = new URL(page.url);
-    assert.equal(callback.pathname, '/oauth/callback', `${page.status} ${page.url}`);
+    assert.equal(callback.pathname, '/oauth/callback/test-idp', `${page.status} ${page.url}`);
     return { flow, callback };
   }
 
@@ -269,7 +269,7 @@ describe('federated sign-in: modes, new users and failing upstreams', () => {
         config.authServer.upstreams = upstreams.map(([id, issuer]) => ({ ...upstreamConfig(idp, { id, displayName: id, issuer }), timeout: 1 }));
       },
     });
-    await idp.allowClient(`${server.issuer}/oauth/callback`);
+    await idp.allowClient(upstreams.map(([id]) => `${server.issuer}/oauth/callback/${id}`));
     try {
       const client = await registerClient(server.issuer);
       for (const [id] of upstreams) {

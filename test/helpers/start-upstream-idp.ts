@@ -1,9 +1,15 @@
 /**
  * A real upstream OpenID provider for federated sign-in tests: oidc-provider with its built-in
  * development login and consent pages (any password), users given as login → claims. It listens
- * first, so its issuer is known; `allowClient` then registers Gatehouse's callback.
+ * first, so its issuer is known; `allowClient` then registers Gatehouse's callback(s).
+ *
+ * `requests` lists every request it served (`GET /token`…), so a test can tell that a code was
+ * never redeemed. With `issParameter: false` it behaves like an upstream that predates RFC 9207:
+ * its metadata does not advertise `authorization_response_iss_parameter_supported` and its
+ * authorization responses carry no `iss` (oidc-provider always sends it, so it is removed from the
+ * redirect on the way out).
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Provider from 'oidc-provider';
 import { generateSigningKey } from '../../apps/auth-server/src/keys/signing-keys.ts';
@@ -13,19 +19,29 @@ export interface UpstreamUser {
   email_verified?: boolean;
 }
 
+export interface UpstreamIdpOptions {
+  /** RFC 9207 support (advertised, and `iss` in authorization responses). Default true. */
+  issParameter?: boolean;
+}
+
 export interface UpstreamIdp {
   issuer: string;
   clientId: string;
   clientSecret: string;
-  allowClient(redirectUri: string): Promise<void>;
+  /** `METHOD /path` of every request served, in order. */
+  requests: string[];
+  allowClient(redirectUris: string | string[]): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function startUpstreamIdp(users: Record<string, UpstreamUser>): Promise<UpstreamIdp> {
+export async function startUpstreamIdp(users: Record<string, UpstreamUser>, options: UpstreamIdpOptions = {}): Promise<UpstreamIdp> {
+  const requests: string[] = [];
+  const record = (req: IncomingMessage) => requests.push(`${req.method} ${new URL(req.url!, 'http://x').pathname}`);
   const server: Server = createServer((_req, res) => {
     res.statusCode = 503;
     res.end();
   });
+  server.prependListener('request', record);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const clientId = 'gatehouse';
@@ -35,10 +51,11 @@ export async function startUpstreamIdp(users: Record<string, UpstreamUser>): Pro
     issuer,
     clientId,
     clientSecret,
-    async allowClient(redirectUri) {
+    requests,
+    async allowClient(redirectUris) {
       const key = await generateSigningKey('active');
       const provider = new Provider(issuer, {
-        clients: [{ client_id: clientId, client_secret: clientSecret, redirect_uris: [redirectUri], token_endpoint_auth_method: 'client_secret_post' }],
+        clients: [{ client_id: clientId, client_secret: clientSecret, redirect_uris: [redirectUris].flat(), token_endpoint_auth_method: 'client_secret_post' }],
         jwks: { keys: [key.jwk] },
         scopes: ['openid', 'email', 'profile'],
         claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
@@ -50,7 +67,24 @@ export async function startUpstreamIdp(users: Record<string, UpstreamUser>): Pro
           return { accountId: sub, claims: async () => ({ sub, name: sub, ...user }) };
         },
       });
+      if (options.issParameter === false) {
+        provider.use(async function withoutRfc9207(ctx, next) {
+          await next();
+          if (ctx.path === '/.well-known/openid-configuration' && ctx.body && typeof ctx.body === 'object') {
+            delete (ctx.body as Record<string, unknown>).authorization_response_iss_parameter_supported;
+          }
+          const location = ctx.response.get('location');
+          if (location) {
+            const url = new URL(location, issuer);
+            if (url.origin !== issuer && url.searchParams.has('iss')) {
+              url.searchParams.delete('iss');
+              ctx.response.set('location', url.href);
+            }
+          }
+        });
+      }
       server.removeAllListeners('request');
+      server.on('request', record);
       server.on('request', provider.callback());
     },
     close() {

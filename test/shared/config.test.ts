@@ -94,6 +94,9 @@ auth_server:
 `);
     const many = loadConfig({ GATEHOUSE_CONFIG: list, A_SECRET: 's' }, dir).authServer;
     assert.deepEqual(many.upstreams.map((u) => [u.id, u.displayName, u.newUsers, u.clientSecret]), [['google', 'Google', 'allow', 's'], ['okta', 'Okta', 'pending', undefined]]);
+    assert.deepEqual([...one.upstreams, ...many.upstreams].map((u) => u.legacyRedirectUri), [false, false, false], 'each upstream gets its own redirect URI by default');
+    const legacy = file('legacy.yaml', 'auth_server:\n  federated:\n    upstream_issuer: https://a.example.com\n    client_id: x\n    legacy_redirect_uri: true\n');
+    assert.equal(loadConfig({ GATEHOUSE_CONFIG: legacy }, dir).authServer.upstreams[0]!.legacyRedirectUri, true);
   });
 
   const bad: Array<[string, Record<string, string>, string | undefined, RegExp]> = [
@@ -102,6 +105,7 @@ auth_server:
     ['an upstream secret env var that is not set', {}, 'auth_server:\n  federated:\n    upstream_issuer: https://a.example.com\n    client_id: x\n    client_secret_env: NOT_SET_SECRET\n', /auth_server\.federated\.client_secret_env: the environment variable NOT_SET_SECRET is not set/],
     ['a plain-http upstream off loopback', {}, 'auth_server:\n  federated:\n    upstream_issuer: http://idp.example.com\n    client_id: x\n', /auth_server\.federated\.upstream_issuer: expected an https issuer/],
     ['two upstreams with the same id', {}, 'auth_server:\n  federated:\n    - { id: a, upstream_issuer: https://a.example.com, client_id: x }\n    - { id: a, upstream_issuer: https://b.example.com, client_id: y }\n', /upstream ids must be unique/],
+    ['the shared redirect URI with several upstreams', {}, 'auth_server:\n  federated:\n    - { id: a, upstream_issuer: https://a.example.com, client_id: x, legacy_redirect_uri: true }\n    - { id: b, upstream_issuer: https://b.example.com, client_id: y }\n', /auth_server\.federated: legacy_redirect_uri is only allowed with a single upstream .*mix-up/],
     ['a non-numeric port', { AUTH_PORT: 'abc' }, undefined, /^Invalid configuration: auth_server\.port \(from AUTH_PORT\): expected a port/],
     ['a port out of range', { RESOURCE_PORT: '70000' }, undefined, /resource_server\.port \(from RESOURCE_PORT\): expected a port from 0 to 65535/],
     ['an issuer with a trailing slash', { ISSUER: 'http://localhost:4000/' }, undefined, /auth_server\.issuer \(from ISSUER\): expected an absolute http\(s\) URL without/],

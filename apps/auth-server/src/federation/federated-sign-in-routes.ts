@@ -1,15 +1,25 @@
 /**
  * Federated sign-in: "Sign in with <upstream>" on our sign-in page, and the callback at
- * /oauth/callback. Gatehouse stays the authorization server MCP clients talk to; the upstream
- * only tells us who the person is.
+ * /oauth/callback/<upstream id>. Gatehouse stays the authorization server MCP clients talk to; the
+ * upstream only tells us who the person is.
  *
  * - Start (POST, CSRF-checked): authorization code with PKCE S256, and a fresh `state` and
- *   `nonce` stored server-side with the interaction they belong to (single use, 10 minutes).
- * - Callback: the `state` must be one we issued, to this browser: the start sets a random
- *   binding cookie (SameSite=Lax, so it comes back on the upstream's redirect; path-scoped to the
- *   callback) whose value is stored with the state. A callback URL replayed in another browser is
- *   refused. openid-client then checks RFC 9207 `iss` when sent, redeems the code with the PKCE
- *   verifier and validates the ID token (signature, `iss`, `aud`, `exp`, `nonce`).
+ *   `nonce` stored server-side with the interaction and the upstream they belong to (single use,
+ *   10 minutes). The redirect URI is the upstream's own (federated-redirect-uri.ts).
+ * - Callback, mix-up defence (RFC 9700 §4.4.2): the `state` is consumed first, then the response
+ *   must have arrived at the redirect URI of the upstream that `state` was sent to; a response
+ *   for another upstream is refused before any token request, and its state is gone, so it
+ *   cannot be replayed on the right path. The shared /oauth/callback is accepted only while there
+ *   is a single upstream (no mix-up is possible then).
+ * - The `state` must be one we issued, to this browser: the start sets a random binding cookie
+ *   (SameSite=Lax, so it comes back on the upstream's redirect; path-scoped to the callbacks)
+ *   whose value is stored with the state. A callback URL replayed in another browser is refused.
+ * - RFC 9207 `iss`: openid-client (oauth4webapi `validateAuthResponse`) requires it when the
+ *   upstream's metadata sets `authorization_response_iss_parameter_supported`, and compares it
+ *   with the upstream's issuer whenever it is present, before the token request. Error responses
+ *   go through the same check (RFC 9207 §2.4). Then it redeems the code with the PKCE verifier at
+ *   the redirect URI the response arrived at, and validates the ID token (signature, `iss`,
+ *   `aud`, `exp`, `nonce`).
  * - On success the interaction gets its login result and the browser resumes it; the provider
  *   checks its own resume cookie there, so the sign-in still finishes only in this browser.
  * - Every failure ends on our error page with a plain message and no token.
@@ -29,6 +39,7 @@ import type { SignInRecorder } from '../audit/record-sign-in.ts';
 import { loadInteraction } from '../interactions/interaction-routes.ts';
 import type { SignInResult } from '../ops/auth-server-metrics.ts';
 import { admit, type FederatedAccounts } from './federated-accounts.ts';
+import { federatedRedirectUri, SHARED_CALLBACK_PATH } from './federated-redirect-uri.ts';
 import type { UpstreamClients } from './upstream-clients.ts';
 
 export interface FederatedSignInDeps {
@@ -65,7 +76,12 @@ const REFUSALS: Record<string, (upstream: UpstreamConfig) => string> = {
 export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
   const { provider, db, upstreams, accounts, csrf, logger } = deps;
   const router = new Router();
-  const callbackUrl = `${deps.issuer}/oauth/callback`;
+  for (const upstream of upstreams.list()) {
+    // Operators register this at the upstream; several upstreams can no longer share one URI.
+    logger.info({ upstream: upstream.id, upstream_issuer: upstream.issuer, redirect_uri: federatedRedirectUri(deps.issuer, upstream) },
+      'federated sign-in: register this redirect URI at the upstream');
+  }
+  const soleUpstream = upstreams.list().length === 1 ? upstreams.list()[0] : undefined;
   const insert = db.prepare(`INSERT INTO federated_logins (state, interaction_uid, browser_binding, upstream_id, code_verifier, nonce, expires_at)
     VALUES (@state, @uid, @binding, @upstreamId, @verifier, @nonce, @expiresAt)`);
   const take = db.prepare('DELETE FROM federated_logins WHERE state = ? AND expires_at > ? RETURNING interaction_uid, browser_binding, upstream_id, code_verifier, nonce');
@@ -77,7 +93,7 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
     if (!binding || !/^[A-Za-z0-9_-]{43}$/.test(binding)) {
       binding = randomBytes(32).toString('base64url');
       ctx.cookies.set(BINDING_COOKIE, binding, {
-        httpOnly: true, sameSite: 'lax', secure, path: '/oauth/callback', maxAge: LOGIN_TTL_SECONDS * 1000, signed: false, overwrite: true,
+        httpOnly: true, sameSite: 'lax', secure, path: SHARED_CALLBACK_PATH, maxAge: LOGIN_TTL_SECONDS * 1000, signed: false, overwrite: true,
       });
     }
     return binding;
@@ -111,7 +127,7 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
     const nonce = oidc.randomNonce();
     insert.run({ state, uid: interaction.uid, binding: browserBinding(ctx), upstreamId: upstream.id, verifier, nonce, expiresAt: Math.floor(Date.now() / 1000) + LOGIN_TTL_SECONDS });
     const url = oidc.buildAuthorizationUrl(configuration, {
-      redirect_uri: callbackUrl,
+      redirect_uri: federatedRedirectUri(deps.issuer, upstream),
       scope: upstream.scopes.join(' '),
       state,
       nonce,
@@ -122,11 +138,21 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
     ctx.redirect(url.href);
   });
 
-  router.get('/oauth/callback', async function finishFederatedSignIn(ctx: Context) {
+  /** `arrivedFor`: the upstream whose redirect URI the response arrived at (none: the shared one, with several upstreams). */
+  async function finishFederatedSignIn(ctx: Context, arrivedFor: string | undefined, arrivedAt: string) {
     const state = typeof ctx.query.state === 'string' ? ctx.query.state : '';
+    // Consumed before any other check: a refused response cannot be replayed elsewhere.
     const pending = state ? (take.get(state, Math.floor(Date.now() / 1000)) as PendingLogin | undefined) : undefined;
+    if (arrivedFor === undefined) {
+      logger.warn({ upstreams: upstreams.list().map((u) => u.id) }, 'federated sign-in response at the shared /oauth/callback refused: several upstreams are configured');
+      throw new PageError(400, 'invalid_request', `This server offers several sign-in providers, so each must send you back to its own address (${deps.issuer}${SHARED_CALLBACK_PATH}/<provider id>). The administrator must register that address at the provider; until then this sign-in cannot finish.`);
+    }
     if (!pending) {
       throw new PageError(400, 'invalid_request', 'This sign-in response does not belong to a sign-in started here (or it was already used). Go back to the app and start again.');
+    }
+    if (pending.upstream_id !== arrivedFor) {
+      logger.warn({ upstream: pending.upstream_id, arrived_for: arrivedFor }, 'federated sign-in response arrived at another upstream\'s redirect URI (possible mix-up attack)');
+      throw new PageError(400, 'invalid_request', 'This sign-in response came back from a different sign-in provider than the one you chose, so it was not used. Go back to the app and start again.');
     }
     if (!sameBrowser(ctx, pending.browser_binding)) {
       throw new PageError(400, 'session_not_found', 'This sign-in was started in another browser. Go back to the app and start again.');
@@ -136,15 +162,10 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
     const upstream = upstreams.get(pending.upstream_id);
     if (!upstream) throw new PageError(400, 'invalid_request', 'That sign-in option is no longer offered.');
 
-    if (typeof ctx.query.error === 'string') {
-      const denied = ctx.query.error === 'access_denied';
-      throw new PageError(400, denied ? 'access_denied' : 'upstream_error', denied
-        ? `You did not allow the sign-in at ${upstream.displayName}, so you are not signed in.`
-        : `${upstream.displayName} could not sign you in (${ctx.query.error}).`);
-    }
-
     const configuration = await configurationOf(upstream);
-    const currentUrl = new URL(`${callbackUrl}?${ctx.querystring}`);
+    // openid-client sends the URL without its query as the token request's redirect_uri, which
+    // the upstream compares with the authorization request's (RFC 6749 §4.1.3).
+    const currentUrl = new URL(`${arrivedAt}?${ctx.querystring}`);
     let claims: oidc.IDToken & Record<string, unknown>;
     try {
       const tokens = await oidc.authorizationCodeGrant(configuration, currentUrl, {
@@ -162,6 +183,13 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
         if (info.email_verified !== undefined) claims.email_verified = info.email_verified;
       }
     } catch (err) {
+      if (err instanceof oidc.AuthorizationResponseError) {
+        // An error response whose iss (when sent) and state passed openid-client's checks.
+        const denied = err.error === 'access_denied';
+        throw new PageError(400, denied ? 'access_denied' : 'upstream_error', denied
+          ? `You did not allow the sign-in at ${upstream.displayName}, so you are not signed in.`
+          : `${upstream.displayName} could not sign you in (${err.error}).`);
+      }
       logger.warn({ err: { name: (err as Error).name, message: (err as Error).message, code: (err as { code?: string }).code }, upstream: upstream.id }, 'upstream sign-in failed');
       deps.onSignIn?.('error');
       deps.recordSignIn?.(ctx, { method: 'federated', ok: false, reason: 'upstream_error', upstream: upstream.id, clientId: String(interaction.params.client_id) });
@@ -197,6 +225,14 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
     await interaction.save(interaction.exp - Math.floor(Date.now() / 1000));
     ctx.status = 303;
     ctx.redirect(interaction.returnTo);
+  }
+
+  router.get(`${SHARED_CALLBACK_PATH}/:upstream`, async function finishAtUpstreamRedirectUri(ctx: Context) {
+    const id = String(ctx.params.upstream);
+    await finishFederatedSignIn(ctx, id, `${deps.issuer}${SHARED_CALLBACK_PATH}/${encodeURIComponent(id)}`);
+  });
+  router.get(SHARED_CALLBACK_PATH, async function finishAtSharedRedirectUri(ctx: Context) {
+    await finishFederatedSignIn(ctx, soleUpstream?.id, `${deps.issuer}${SHARED_CALLBACK_PATH}`);
   });
 
   return router;

@@ -45,11 +45,11 @@ export function renderErrorPage(ctx: Context, render: Render, status: number, co
 }
 
 /**
- * OAuth endpoints answer in JSON; /oauth/callback is a page the browser lands on. Matched
+ * OAuth endpoints answer in JSON; /oauth/callback[/<upstream>] is a page the browser lands on. Matched
  * case-insensitively, as oidc-provider routes /OAUTH/TOKEN to its token endpoint.
  */
 function isApiPath(path: string): boolean {
-  return /^\/oauth\//i.test(path) && !/^\/oauth\/callback\/?$/i.test(path);
+  return /^\/oauth\//i.test(path) && !/^\/oauth\/callback(\/[^/]+)?\/?$/i.test(path);
 }
 
 /** Koa middleware for Gatehouse's own routes. JSON for API paths, the error page otherwise. */
