@@ -79,6 +79,7 @@ describe('tokens the MCP endpoint refuses', () => {
     ['a token whose aud lists this resource among others', () => issuer.mint({ claims: { aud: ['https://other.example/api', TEST_RESOURCE] } })],
     ['a token without preferred_username', () => issuer.mint({ claims: { preferred_username: undefined } })],
     ['a token that expired 2 seconds ago (within the clock leeway)', () => issuer.mint({ claims: { exp: now() - 2 } })],
+    ['a token living exactly the configured lifetime', () => issuer.mint({ claims: { iat: now(), exp: now() + 3600 } })],
   ];
 
   for (const [name, mint] of accepted) {
@@ -142,6 +143,11 @@ describe('tokens the MCP endpoint refuses', () => {
     ['a token without scope', 'no scope claim', () => issuer.mint({ claims: { scope: undefined } })],
     ['a token whose scope is an array', 'empty or not a string', () => issuer.mint({ claims: { scope: ['mcp:read'] } })],
     ['a token without jti', 'no jti claim', () => issuer.mint({ claims: { jti: undefined } })],
+    ['a token without iat', 'no iat claim', () => issuer.mint({ claims: { iat: undefined } })],
+    ['a token issued in the future', 'iat is in the future', () => issuer.mint({ claims: { iat: now() + 600, exp: now() + 1200 } })],
+    ['a token living longer than the issuer grants (forged with a leaked key)', 'lifetime is longer', () => issuer.mint({ claims: { iat: now(), exp: now() + 3600 + 60 } })],
+    ['a token with a far-future exp', 'lifetime is longer', () => issuer.mint({ claims: { iat: now() - 10, exp: 4_000_000_000 } })],
+    ['a token whose gid is not a string', 'empty or not a string', () => issuer.mint({ claims: { gid: { id: 'g' } } })],
     ['a DPoP-bound token (cnf), which this server cannot check', 'sender-constrained', () => issuer.mint({ claims: { cnf: { jkt: randomUUID() } } })],
     ['an oversized token', 'too large', () => issuer.mint({ claims: { padding: 'x'.repeat(9000) } })],
     ['a value that is not a JWT', 'malformed', async () => 'not-a-jwt'],

@@ -39,7 +39,7 @@ export interface TestIssuer {
   revoke(kind: RevocationKind, identifier?: string, issuedBefore?: number): void;
   /** False makes the feed answer 503 (the auth-server unreachable). */
   feedAvailable: boolean;
-  /** Key rotation: publishes a new key next to the old one and signs with it from now on. */
+  /** Key rotation: publishes a new key next to the old one, signs with it from now on, and says so on the feed (as the auth-server does). */
   rotateKey(): Promise<void>;
   mint(options?: MintOptions): Promise<string>;
   close(): Promise<void>;
@@ -115,6 +115,7 @@ export async function startTestIssuer(resource = TEST_RESOURCE): Promise<TestIss
     async rotateKey() {
       current = await newKey();
       published.push(current.publicJwk);
+      feed.push({ seq: feed.length + 1, kind: 'keys', value: '', issued_before: Math.floor(Date.now() / 1000), expires_at: Math.floor(Date.now() / 1000) + 3600 });
     },
     mint,
     close: () => new Promise<void>((resolve) => {

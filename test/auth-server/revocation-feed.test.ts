@@ -1,0 +1,132 @@
+/**
+ * The auth-server's revocation feed (`GET /oauth/revocations`): what goes on it, what it looks
+ * like on the wire (hashed identifiers only), paging, bad input, and pruning. A real server with
+ * its SQLite database; the resource server's side is in test/resource-server/revocation-feed.test.ts
+ * and end to end in test/revocation/.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { decodeJwt } from 'jose';
+import { RevocationFeed } from '../../apps/auth-server/src/revocation/revocation-feed.ts';
+import { revocationValue, type RevocationFeedPage } from '../../apps/shared/revocation-entry.ts';
+import { connect, redeem, registerClient } from '../helpers/oauth-flow.ts';
+import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+
+const RESOURCE = 'http://localhost:4001/mcp';
+const BY = { actor: { name: 'test-admin', id: 'test-admin' }, ip: '127.0.0.1' };
+
+describe('the revocation feed', () => {
+  let server: TestAuthServer;
+  const feedUrl = (query = '') => `${server.issuer}/oauth/revocations${query}`;
+  const read = async (query = ''): Promise<RevocationFeedPage> => {
+    const response = await fetch(feedUrl(query));
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('cache-control'), 'no-store');
+    return await response.json() as RevocationFeedPage;
+  };
+
+  before(async () => {
+    server = await startAuthServer();
+  });
+  after(() => server?.close());
+
+  test('access tokens name their grant in gid, the value a grant revocation is published under', async () => {
+    const client = await registerClient(server.issuer);
+    const tokens = await redeem(server.issuer, client, await connect(server.issuer, {
+      clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD,
+    }));
+    const { gid } = decodeJwt(tokens.body.access_token as string);
+    const [grant] = server.auth.admin.grants.list({ clientId: client.client_id });
+    assert.equal(gid, grant!.grantId);
+
+    const { next } = await read();
+    assert.equal(server.auth.admin.grants.revoke(grant!.grantId, BY, 'test'), true);
+    const page = await read(`?after=${next}`);
+    assert.deepEqual(page.entries.map((e) => [e.kind, e.value]), [['grant', revocationValue('grant', grant!.grantId)]]);
+    assert.ok(!JSON.stringify(page).includes(grant!.grantId), 'the feed never names the grant itself');
+  });
+
+  test('disabling a user publishes the user (hashed) and each of their grants; deleting a client publishes the client', async () => {
+    const bob = await server.auth.admin.users.create({ username: 'bob', password: 'bob password 12345', scopes: ['mcp:read'] }, BY);
+    const client = await registerClient(server.issuer);
+    await redeem(server.issuer, client, await connect(server.issuer, {
+      clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'bob', password: 'bob password 12345',
+    }));
+    const { next } = await read();
+    server.auth.admin.users.disable('bob', BY);
+    const disabled = await read(`?after=${next}`);
+    assert.deepEqual(disabled.entries.map((e) => e.kind).sort(), ['grant', 'sub']);
+    assert.equal(disabled.entries.find((e) => e.kind === 'sub')!.value, revocationValue('sub', bob.id));
+    assert.ok(!JSON.stringify(disabled).includes(bob.id));
+
+    server.auth.admin.clients.remove(client.client_id, BY);
+    const deleted = await read(`?after=${disabled.next}`);
+    assert.deepEqual(deleted.entries.map((e) => [e.kind, e.value]), [['client', revocationValue('client', client.client_id)]]);
+  });
+
+  test('retiring a key publishes its kid; rotating tells verifiers to reload the key set', async () => {
+    const { next } = await read();
+    const active = await server.auth.admin.keys.rotate(BY);
+    const rotated = await read(`?after=${next}`);
+    assert.deepEqual(rotated.entries.map((e) => e.kind), ['keys']);
+    const retiring = server.auth.admin.keys.list().find((k) => k.status === 'retiring')!;
+    await server.auth.admin.keys.retire(retiring.kid, { force: true }, BY);
+    const retired = await read(`?after=${rotated.next}`);
+    assert.deepEqual(retired.entries.map((e) => [e.kind, e.value]), [['kid', retiring.kid]]);
+    assert.notEqual(retiring.kid, active.kid);
+  });
+
+  test('an entry lives for the token lifetime plus a minute and refuses tokens issued up to its creation', async () => {
+    const before = Math.floor(Date.now() / 1000);
+    server.auth.admin.revocations.revokeSubject('someone');
+    const entry = (await read()).entries.at(-1)!;
+    assert.ok(entry.issued_before >= before && entry.issued_before <= before + 1);
+    assert.equal(entry.expires_at, entry.issued_before + server.config.authServer.accessTokenTtl + 60);
+  });
+
+  test('pages: limit, next and complete let a follower read everything in order', async () => {
+    for (let i = 0; i < 3; i++) server.auth.admin.revocations.revokeClient(`paging-${i}`);
+    const all = await read();
+    const seen: number[] = [];
+    let after = 0;
+    for (;;) {
+      const page = await read(`?after=${after}&limit=2`);
+      assert.ok(page.entries.length <= 2);
+      seen.push(...page.entries.map((e) => e.seq));
+      after = page.next;
+      if (page.complete) break;
+    }
+    assert.deepEqual(seen, all.entries.map((e) => e.seq));
+    assert.deepEqual(seen, [...seen].sort((a, b) => a - b));
+    assert.equal(all.feed, (await read(`?after=${after}`)).feed, 'one feed id');
+  });
+
+  const badQueries = ['?after=-1', '?after=abc', '?after=1.5', '?after=99999999999999999999', '?limit=0', '?limit=x', '?after=1&after=2', '?after=%00'];
+  for (const query of badQueries) {
+    test(`refuses ${query} with 400 invalid_request`, async () => {
+      const response = await fetch(feedUrl(query));
+      assert.equal(response.status, 400);
+      assert.equal(((await response.json()) as { error: string }).error, 'invalid_request');
+    });
+  }
+
+  test('answers other methods with 405 and Allow', async () => {
+    const response = await fetch(feedUrl(), { method: 'POST', body: 'x' });
+    assert.equal(response.status, 405);
+    assert.equal(response.headers.get('allow'), 'GET, HEAD');
+  });
+
+  test('the sweeper prunes entries once no unexpired token can match them', () => {
+    let clock = Date.now();
+    const feed = new RevocationFeed(server.auth.db, { tokenLifetime: 10, now: () => clock });
+    feed.revokeSubject('pruned-user');
+    const value = revocationValue('sub', 'pruned-user');
+    const listed = () => feed.page(0).entries.some((e) => e.value === value);
+    assert.ok(listed());
+    clock += 69_000;
+    assert.ok(listed(), 'kept through the token lifetime and the leeway');
+    clock += 2000;
+    assert.equal(listed(), false, 'no longer served');
+    assert.ok(feed.prune() >= 1);
+  });
+});

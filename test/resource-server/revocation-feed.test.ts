@@ -1,0 +1,153 @@
+/**
+ * The resource server follows its issuer's revocation feed (apps/shared/revocation-entry.ts) and
+ * refuses what it lists on every request, cached tokens and open sessions included; and fails
+ * closed when its copy of the feed is stale. A real resource-server against the test issuer's
+ * feed (served over HTTP as the auth-server serves it) with real tokens.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { startTestIssuer, type TestIssuer } from './support/test-issuer.ts';
+import { startResourceServer, type RunningResourceServer } from './support/start-resource-server.ts';
+import { INITIALIZE, mcpRequest, parseChallenge } from './support/mcp-http.ts';
+
+const now = () => Math.floor(Date.now() / 1000);
+
+/** Polls until `check` is true (the server polls its feed every 200 ms here), at most 5 s. */
+async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = performance.now() + 5000;
+  while (performance.now() < deadline) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.fail(`not within 5 s: ${what}`);
+}
+
+async function status(server: RunningResourceServer, token: string): Promise<number> {
+  const response = await mcpRequest(server.mcpUrl, { token });
+  await response.arrayBuffer();
+  return response.status;
+}
+
+describe('the revocation feed at the MCP endpoint', () => {
+  let issuer: TestIssuer;
+  let server: RunningResourceServer;
+
+  before(async () => {
+    issuer = await startTestIssuer();
+    server = await startResourceServer({ issuer: issuer.issuer });
+  });
+  after(async () => {
+    await server?.close();
+    await issuer?.close();
+  });
+
+  // [what is revoked, the entry, the token it refuses, a token it must leave alone]
+  const cases: Array<[string, (ids: Ids) => void, (ids: Ids) => Record<string, unknown>, (ids: Ids) => Record<string, unknown>]> = [
+    ['a user (disabled)', (ids) => issuer.revoke('sub', ids.sub), (ids) => ({ sub: ids.sub }), () => ({ sub: randomUUID() })],
+    ['a client (deleted)', (ids) => issuer.revoke('client', ids.client), (ids) => ({ client_id: ids.client }), () => ({ client_id: randomUUID() })],
+    ['a grant (revoked)', (ids) => issuer.revoke('grant', ids.grant), (ids) => ({ gid: ids.grant }), () => ({ gid: randomUUID() })],
+  ];
+  interface Ids { sub: string; client: string; grant: string }
+
+  for (const [what, revoke, affected, unaffected] of cases) {
+    test(`refuses a cached token of ${what} once the feed lists it, and no other token`, async () => {
+      const ids: Ids = { sub: randomUUID(), client: randomUUID(), grant: randomUUID() };
+      const token = await issuer.mint({ claims: { ...affected(ids), iat: now() - 5 } });
+      const other = await issuer.mint({ claims: { ...unaffected(ids), iat: now() - 5 } });
+      assert.equal(await status(server, token), 200, 'accepted (and cached) before the revocation');
+      revoke(ids);
+      await eventually(async () => (await status(server, token)) === 401, 'the token is refused');
+      const response = await mcpRequest(server.mcpUrl, { token });
+      assert.match(parseChallenge(response.headers.get('www-authenticate')).params.error_description ?? '', /revoked/);
+      assert.equal(await status(server, other), 200, 'a token the entry does not name still works');
+    });
+  }
+
+  test('a user entry refuses tokens issued up to it, not tokens issued after it (a re-enabled user)', async () => {
+    const sub = randomUUID();
+    const cutOff = now() - 60;
+    const old = await issuer.mint({ claims: { sub, iat: cutOff - 1 } });
+    const newer = await issuer.mint({ claims: { sub, iat: cutOff + 30 } });
+    issuer.revoke('sub', sub, cutOff);
+    await eventually(async () => (await status(server, old)) === 401, 'the older token is refused');
+    assert.equal(await status(server, newer), 200);
+  });
+
+  test('a retired key: every token it signed is refused, whatever its iat', async () => {
+    const token = await issuer.mint();
+    assert.equal(await status(server, token), 200);
+    issuer.revoke('kid', issuer.kid);
+    await eventually(async () => (await status(server, token)) === 401, 'the token of the retired key is refused');
+    assert.equal(await status(server, await issuer.mint()), 401, 'a fresh token of that key too');
+    await issuer.rotateKey();
+    const fresh = await issuer.mint();
+    await eventually(async () => (await status(server, fresh)) === 200, 'a token of the new key is accepted: the keys entry reloaded the key set');
+  });
+
+  test('an open MCP session is refused as soon as its token is revoked', async () => {
+    const sub = randomUUID();
+    const token = await issuer.mint({ claims: { sub, iat: now() - 5 } });
+    const init = await mcpRequest(server.mcpUrl, { token });
+    assert.equal(init.status, 200);
+    const sessionId = init.headers.get('mcp-session-id')!;
+    await init.arrayBuffer();
+    const inSession = () => mcpRequest(server.mcpUrl, {
+      token,
+      headers: { 'mcp-session-id': sessionId, 'mcp-protocol-version': INITIALIZE.params.protocolVersion },
+      body: { jsonrpc: '2.0', id: 2, method: 'tools/list' },
+    });
+    assert.equal((await inSession()).status, 200);
+    issuer.revoke('sub', sub);
+    await eventually(async () => (await inSession()).status === 401, 'the session request is refused');
+  });
+});
+
+describe('when the revocation feed cannot be read', () => {
+  let issuer: TestIssuer;
+  let server: RunningResourceServer;
+
+  before(async () => {
+    issuer = await startTestIssuer();
+    server = await startResourceServer({
+      issuer: issuer.issuer,
+      config: { revocation: { feedUri: `${issuer.issuer}/oauth/revocations`, pollInterval: 0.1, maxStaleness: 0.5 } },
+    });
+  });
+  after(async () => {
+    await server?.close();
+    await issuer?.close();
+  });
+
+  test('fails closed with 503 once the copy is stale, and recovers when the feed answers again', async () => {
+    const token = await issuer.mint();
+    assert.equal(await status(server, token), 200);
+    issuer.feedAvailable = false;
+    await eventually(async () => (await status(server, token)) === 503, 'tokens are refused with 503');
+    const refused = await mcpRequest(server.mcpUrl, { token });
+    assert.ok(refused.headers.get('retry-after'));
+    assert.equal(refused.headers.get('www-authenticate'), null, 'no challenge: signing in again would not help');
+    assert.equal(((await refused.json()) as { error: string }).error, 'temporarily_unavailable');
+    const ready = await fetch(`${server.baseUrl}/readyz`);
+    assert.equal(ready.status, 503, 'not ready while the revocation list is stale');
+    await ready.arrayBuffer();
+
+    issuer.feedAvailable = true;
+    await eventually(async () => (await status(server, token)) === 200, 'tokens are accepted again');
+  });
+
+  test('a server that never read the feed refuses tokens with 503 rather than accept them unchecked', async () => {
+    const closed = await startTestIssuer();
+    closed.feedAvailable = false;
+    const blind = await startResourceServer({
+      issuer: closed.issuer,
+      config: { revocation: { feedUri: `${closed.issuer}/oauth/revocations`, pollInterval: 0.1, maxStaleness: 0.5 } },
+    });
+    try {
+      assert.equal(await status(blind, await closed.mint()), 503);
+    } finally {
+      await blind.close();
+      await closed.close();
+    }
+  });
+});
