@@ -35,6 +35,7 @@ export const ENV_FIELDS: Record<string, string[]> = {
   TRUST_PROXY: ['trust_proxy'],
   GATEHOUSE_DANGEROUSLY_ALLOW_HTTP_ISSUER: ['auth_server', 'dangerously_allow_http_issuer'],
   JWKS_URI: ['resource_server', 'jwks_uri'],
+  REVOCATION_FEED_URI: ['resource_server', 'revocation', 'feed_uri'],
   TLS_CERT_FILE: ['tls', 'cert_file'],
   TLS_KEY_FILE: ['tls', 'key_file'],
   METRICS_ENABLED: ['metrics', 'enabled'],
@@ -231,7 +232,7 @@ const schema = z.strictObject({
     max_token_lifetime: duration('a duration').optional(),
     // The auth-server's revocation feed, followed so revoked tokens are refused within seconds.
     revocation: z.strictObject({
-      feed_uri: z.url().optional(), // default: <issuer>/oauth/revocations
+      feed_uri: z.url().optional(), // default: beside jwks_uri (<issuer>/oauth/revocations)
       poll_interval: duration('a duration').default(2),
       // Past this without a successful sync, tokens are refused with 503 (fail closed).
       max_staleness: duration('a duration').default(30),
@@ -572,6 +573,10 @@ function toConfig(raw: RawConfig, env: NodeJS.ProcessEnv, cwd: string, envSource
   }
 
   const issuer = r.issuer ?? a.issuer;
+  const jwksUri = r.jwks_uri ?? `${issuer}/oauth/jwks`;
+  // The feed is served by the same auth-server as the key set, so it follows an internal JWKS_URI.
+  const feedUri = r.revocation.feed_uri
+    ?? (jwksUri.endsWith('/oauth/jwks') ? `${jwksUri.slice(0, -'/oauth/jwks'.length)}/oauth/revocations` : `${issuer}/oauth/revocations`);
   return {
     logLevel: raw.log_level,
     tls,
@@ -627,7 +632,7 @@ function toConfig(raw: RawConfig, env: NodeJS.ProcessEnv, cwd: string, envSource
       host: raw.listen_host,
       resource: r.resource,
       issuer,
-      jwksUri: r.jwks_uri ?? `${issuer}/oauth/jwks`,
+      jwksUri,
       allowedOrigins: r.allowed_origins,
       databaseFile: resolve(dataDir, 'resource-server.db'),
       maxBodyBytes: r.max_body_bytes,
@@ -637,7 +642,7 @@ function toConfig(raw: RawConfig, env: NodeJS.ProcessEnv, cwd: string, envSource
       auditRetention: r.audit_retention,
       maxTokenLifetime: r.max_token_lifetime ?? a.token_lifetime,
       revocation: {
-        feedUri: r.revocation.feed_uri ?? `${issuer}/oauth/revocations`,
+        feedUri,
         pollInterval: r.revocation.poll_interval,
         maxStaleness: r.revocation.max_staleness,
       },

@@ -168,13 +168,16 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  test('each resource server trusts its own auth-server: same issuer and resource, keys fetched over the compose network, started once it is healthy', () => {
+  test('each resource server trusts its own auth-server: same issuer and resource, keys and revocations fetched over the compose network, started once it is healthy', () => {
     for (const resource of services.filter((s) => s.app === 'resource-server')) {
       const jwks = new URL(resource.config.resourceServer.jwksUri);
       const auth = byName.get(jwks.hostname);
       assert.ok(auth && auth.app === 'auth-server', `${resource.name}: JWKS_URI names an auth-server service (${jwks.hostname})`);
       assert.equal(Number(jwks.port), auth.port);
       assert.equal(jwks.pathname, '/oauth/jwks');
+      const feed = new URL(resource.config.resourceServer.revocation.feedUri);
+      assert.equal(feed.host, jwks.host, `${resource.name}: the revocation feed is read from the same auth-server`);
+      assert.equal(feed.pathname, '/oauth/revocations');
       assert.equal(resource.config.resourceServer.issuer, auth.config.authServer.issuer);
       assert.equal(resource.config.resourceServer.resource, auth.config.authServer.resource);
       assert.deepEqual(resource.service.depends_on, { [auth.name]: { condition: 'service_healthy' } });

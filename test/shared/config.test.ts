@@ -124,6 +124,8 @@ auth_server:
     ['a bootstrap password over 72 bytes', { BOOTSTRAP_ADMIN_PASSWORD: 'é'.repeat(37) }, undefined, /auth_server\.bootstrap_admin\.password \(from BOOTSTRAP_ADMIN_PASSWORD\): expected at most 72 bytes/],
     ['a password_env password over 72 bytes', { LONG_PW: 'x'.repeat(73) }, 'auth_server:\n  builtin:\n    users:\n      - { username: a, password_env: LONG_PW }\n', /users\.0\.password_env: the password in LONG_PW is longer than 72 bytes/],
     ['a short bootstrap password', { BOOTSTRAP_ADMIN_PASSWORD: 'short' }, undefined, /auth_server\.bootstrap_admin\.password \(from BOOTSTRAP_ADMIN_PASSWORD\): expected at least 12 characters/],
+    ['a revocation staleness not above the poll interval', {}, 'resource_server:\n  revocation: { poll_interval: 10s, max_staleness: 10s }\n', /resource_server\.revocation\.max_staleness: expected more than poll_interval/],
+    ['a revocation feed URI that is not a URL', { REVOCATION_FEED_URI: 'feed' }, undefined, /resource_server\.revocation\.feed_uri \(from REVOCATION_FEED_URI\)/],
   ];
   for (const [name, env, yaml, expected] of bad) {
     test(`refuses ${name} with one line naming the field`, () => {
@@ -146,6 +148,24 @@ auth_server:
     assert.equal(result.status, 2, result.stderr);
     const lines = result.stderr.split('\n').filter((l) => l && !l.startsWith('oidc-provider WARNING'));
     assert.deepEqual(lines, ['gatehouse auth-server: Invalid configuration: auth_server.port (from AUTH_PORT): expected a port number']);
+  });
+});
+
+describe('revocation defaults', () => {
+  test('the resource server reads the feed beside its key set and accepts tokens as long-lived as the issuer makes them', () => {
+    const zero = loadConfig({}, dir).resourceServer;
+    assert.equal(zero.revocation.feedUri, 'http://localhost:4000/oauth/revocations');
+    assert.equal(zero.revocation.pollInterval, 2);
+    assert.equal(zero.revocation.maxStaleness, 30);
+    assert.equal(zero.maxTokenLifetime, 3600);
+
+    const internal = loadConfig({ JWKS_URI: 'http://auth-server:4000/oauth/jwks' }, dir).resourceServer;
+    assert.equal(internal.revocation.feedUri, 'http://auth-server:4000/oauth/revocations', 'follows an internal JWKS_URI');
+
+    const yaml = file('revocation.yaml', 'auth_server:\n  token_lifetime: 15m\nresource_server:\n  revocation: { feed_uri: "http://10.0.0.5:4000/oauth/revocations", poll_interval: 1s, max_staleness: 1m }\n');
+    const custom = loadConfig({ GATEHOUSE_CONFIG: yaml }, dir).resourceServer;
+    assert.equal(custom.maxTokenLifetime, 900, 'follows auth_server.token_lifetime');
+    assert.deepEqual(custom.revocation, { feedUri: 'http://10.0.0.5:4000/oauth/revocations', pollInterval: 1, maxStaleness: 60 });
   });
 });
 
