@@ -20,7 +20,7 @@ import { createAdminServices, type AdminServices } from './admin/admin-services.
 import { createAdminSession } from './admin/admin-session.ts';
 import { validateWithProvider } from './admin/client-registry.ts';
 import { trackClientUsage } from './admin/client-usage.ts';
-import { acceptHashedClientSecrets } from './admin/hashed-client-secrets.ts';
+import { acceptHashedClientSecrets } from './provider/hashed-client-secrets.ts';
 import { ProviderHolder } from './admin/provider-holder.ts';
 import { PasswordHasher } from './accounts/password-hasher.ts';
 import { SignInThrottle } from './accounts/sign-in-throttle.ts';
@@ -43,6 +43,7 @@ import { loadOrCreateCookieKeys, loadOrCreateSigningKeys, toProviderJwks, type S
 import { createAuthServerMetrics } from './ops/auth-server-metrics.ts';
 import { countProviderEvents } from './ops/count-provider-events.ts';
 import { createProvider, type ProviderDeps } from './provider/create-provider.ts';
+import { hashStoredSecrets } from './provider/hash-stored-secrets.ts';
 import { startSweeper, sweepExpired } from './provider/sweep-expired.ts';
 import { expireUnusedClients } from './registration/expire-unused-clients.ts';
 import { createRenderer, VIEWS_DIR } from './views/create-renderer.ts';
@@ -74,6 +75,8 @@ export interface AuthServerOptions {
 export async function createAuthServer(config: AuthServerConfig, logger: Logger, options: AuthServerOptions = {}): Promise<AuthServer> {
   const db = openDatabase(config.databaseFile);
   migrate(db, join(MIGRATIONS_ROOT, 'auth-server'));
+  const converted = hashStoredSecrets(db);
+  if (converted > 0) logger.info({ rows: converted }, 'stored tokens, sessions and client secrets of an earlier version replaced by their hashes');
 
   const { keys, created } = await loadOrCreateSigningKeys(config.keysDir);
   if (created) logger.warn({ keysDir: config.keysDir }, 'no signing key found: generated a new RS256 key');
