@@ -32,7 +32,7 @@ export function hashStoredSecrets(db: Db): number {
     WHERE (model IN (${models.map(() => '?').join(', ')}) AND json_extract(payload, '$.jti') IS NOT NULL)
        OR (model = 'Interaction' AND json_type(payload, '$.session.cookie') IS NOT NULL)
        OR (model = 'Client' AND json_type(payload, '$.client_secret') = 'text'
-           AND json_extract(payload, '$.client_secret') NOT LIKE 'sha256:%')`);
+           AND substr(json_extract(payload, '$.client_secret'), 1, 7) != 'sha256:')`);
   const rewrite = db.prepare('UPDATE oidc_models SET id = @newId, payload = @payload WHERE model = @model AND id = @id');
 
   const convert = db.transaction(() => {
