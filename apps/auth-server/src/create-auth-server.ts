@@ -20,7 +20,6 @@ import { createAdminServices, type AdminServices } from './admin/admin-services.
 import { createAdminSession } from './admin/admin-session.ts';
 import { validateWithProvider } from './admin/client-registry.ts';
 import { trackClientUsage } from './admin/client-usage.ts';
-import { acceptHashedClientSecrets } from './provider/hashed-client-secrets.ts';
 import { ProviderHolder } from './admin/provider-holder.ts';
 import { PasswordHasher } from './accounts/password-hasher.ts';
 import { SignInThrottle } from './accounts/sign-in-throttle.ts';
@@ -44,6 +43,7 @@ import { createAuthServerMetrics } from './ops/auth-server-metrics.ts';
 import { countProviderEvents } from './ops/count-provider-events.ts';
 import { createProvider, type ProviderDeps } from './provider/create-provider.ts';
 import { hashStoredSecrets } from './provider/hash-stored-secrets.ts';
+import { acceptHashedClientSecrets } from './provider/hashed-client-secrets.ts';
 import { startSweeper, sweepExpired } from './provider/sweep-expired.ts';
 import { expireUnusedClients } from './registration/expire-unused-clients.ts';
 import { createRenderer, VIEWS_DIR } from './views/create-renderer.ts';
