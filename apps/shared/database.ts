@@ -6,8 +6,13 @@
  *   process (the CLI) waits instead of failing.
  * - Migrations are numbered, forward-only `.sql` files. Each runs in its own transaction together
  *   with its row in `schema_migrations`, so a failed migration leaves nothing half-applied.
+ * - Only the owner may read the data: a directory this creates is 0700, and the database file and
+ *   its `-wal` and `-shm` are 0600, tightened at every open when an earlier version (or a copy)
+ *   left them looser. SQLite creates `-wal`/`-shm` with the mode of the database file (checked on
+ *   Debian's build), so a 0600 file made before SQLite opens it keeps its companions 0600 too.
+ *   Deliberately not done: tightening a directory that already exists (it may be shared, e.g. /tmp).
  */
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { PROJECT_ROOT } from './project-root.ts';
@@ -16,8 +21,27 @@ export type Db = Database.Database;
 
 export const MIGRATIONS_ROOT = join(PROJECT_ROOT, 'migrations');
 
+const OWNER_ONLY_FILE = 0o600;
+const OWNER_ONLY_DIR = 0o700;
+const COMPANIONS = ['-wal', '-shm'] as const;
+
+/** Makes the database file (creating it empty when missing) and existing companions owner-only. */
+function restrictDatabaseFiles(file: string): void {
+  mkdirSync(dirname(file), { recursive: true, mode: OWNER_ONLY_DIR });
+  // An empty file is a valid new database to SQLite; `open` with a mode applies only on creation.
+  closeSync(openSync(file, 'a', OWNER_ONLY_FILE));
+  chmodSync(file, OWNER_ONLY_FILE);
+  for (const suffix of COMPANIONS) {
+    try {
+      chmodSync(file + suffix, OWNER_ONLY_FILE);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+}
+
 export function openDatabase(file: string): Db {
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  if (file !== ':memory:') restrictDatabaseFiles(file);
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');

@@ -55,7 +55,7 @@ describe('admin pages: connected apps, keys, audit log', () => {
     assert.match(page.html, /Claude &lt;img src=x onerror=alert\(1\)&gt;/, 'the client name is escaped');
     assert.doesNotMatch(page.html, /<img/);
     assert.match(page.html, /at most 60 minutes/);
-    const joGrant = server.auth.admin.grants.find(grantIdOf(server, jo.refreshToken))!;
+    const joGrant = server.auth.admin.grants.find(await grantIdOf(server, jo.refreshToken))!;
     assert.deepEqual(joGrant.scopes.sort(), ['mcp:read', 'mcp:write']);
     assert.ok(joGrant.lastRefreshAt, 'the refresh is seen');
     const joRow = page.html.slice(page.html.indexOf(`value="${joGrant.grantId}"`) - 900, page.html.indexOf(`value="${joGrant.grantId}"`));
@@ -78,8 +78,8 @@ describe('admin pages: connected apps, keys, audit log', () => {
   test('a user sees only their own connected apps and can revoke them; not someone else\'s', async () => {
     const mine = await connectAs(server, client, 'kim', 'kim password 1234');
     const other = await connectAs(server, client, 'jo', 'jo password 1234');
-    const joGrant = { grantId: grantIdOf(server, other.refreshToken) };
-    const kimGrant = { grantId: grantIdOf(server, mine.refreshToken) };
+    const joGrant = { grantId: await grantIdOf(server, other.refreshToken) };
+    const kimGrant = { grantId: await grantIdOf(server, mine.refreshToken) };
 
     const { browser, page } = await signInAt(server, 'kim', 'kim password 1234', '/account');
     assert.match(page.html, /Your connected apps/);

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { PasswordTooLongError } from '../../apps/auth-server/src/accounts/password-hasher.ts';
 import { Browser, formAction, inputValue, type PageResult } from '../helpers/browser.ts';
@@ -234,7 +237,59 @@ describe('returning users', () => {
   });
 });
 
+/** Koa's signed-cookie signature (keygrip: HMAC-SHA1 of `name=value`, base64url). */
+function cookieSignature(key: string, name: string, value: string): string {
+  return createHmac('sha1', key).update(`${name}=${value}`).digest('base64url');
+}
+
 describe('CSRF refusals', () => {
+  // The sign-in form is posted with the page's own token and the browser's cookies, with only the
+  // CSRF cookie pair tampered with. Only a cookie signed with the server's cookie key passes.
+  const COOKIE = 'gatehouse.csrf';
+  const SIG = `${COOKIE}.sig`;
+  const cases: Array<[string, (pairs: Map<string, string>, serverKey: string) => void, 'accepted' | 'refused']> = [
+    ['the cookie as set', () => {}, 'accepted'],
+    ['the cookie re-signed with the server key', (pairs, key) => pairs.set(SIG, cookieSignature(key, COOKIE, pairs.get(COOKIE)!)), 'accepted'],
+    ['an unsigned cookie', (pairs) => pairs.delete(SIG), 'refused'],
+    ['an empty signature', (pairs) => pairs.set(SIG, ''), 'refused'],
+    ['a cookie signed with another key', (pairs) => pairs.set(SIG, cookieSignature('not-the-server-key', COOKIE, pairs.get(COOKIE)!)), 'refused'],
+    ['a signature taken from another cookie', (pairs) => pairs.set(SIG, pairs.get('_interaction.sig')!), 'refused'],
+    ['a changed value under the old signature', (pairs) => pairs.set(COOKIE, `${pairs.get(COOKIE)!.slice(0, -1)}${pairs.get(COOKIE)!.endsWith('A') ? 'B' : 'A'}`), 'refused'],
+  ];
+
+  test('a tampered, unsigned or foreign-signed CSRF cookie is refused', async () => {
+    const server = await startAuthServer();
+    try {
+      const client = await registerClient(server.issuer);
+      const serverKey = (JSON.parse(readFileSync(join(server.config.authServer.keysDir, 'cookie-keys.json'), 'utf8')) as { keys: string[] }).keys[0]!;
+      for (const [what, tamper, expected] of cases) {
+        const { page, browser } = await loginPage(server, client);
+        const action = new URL(formAction(page.html), page.url);
+        const pairs = new Map(browser.cookieHeader(action).split('; ').map((pair) => {
+          const eq = pair.indexOf('=');
+          return [pair.slice(0, eq), pair.slice(eq + 1)] as [string, string];
+        }));
+        assert.ok(pairs.has(COOKIE) && pairs.has(SIG), `the page set a signed CSRF cookie: ${[...pairs.keys()].join(', ')}`);
+        tamper(pairs, serverKey);
+        const response = await fetch(action, {
+          method: 'POST',
+          redirect: 'manual',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: [...pairs].map(([k, v]) => `${k}=${v}`).join('; ') },
+          body: new URLSearchParams({ csrf: inputValue(page.html, 'csrf')!, username: 'admin', password: ADMIN_PASSWORD }),
+        });
+        const text = await response.text();
+        if (expected === 'accepted') {
+          assert.ok(response.status >= 300 && response.status < 400, `${what}: expected the sign-in to go on, got ${response.status} ${text.slice(0, 200)}`);
+        } else {
+          assert.equal(response.status, 403, `${what}: ${text.slice(0, 200)}`);
+          assert.match(text, /The form expired or was not sent from this site/, what);
+        }
+      }
+    } finally {
+      await server.close();
+    }
+  });
+
   test('a form posted without its token is refused with a message that says why', async () => {
     const server = await startAuthServer();
     try {

@@ -44,6 +44,11 @@ export class Browser {
       .join('; ');
   }
 
+  /** The value of a cookie the auth-server set, if any (as an attacker reading the browser would see it). */
+  cookieValue(name: string): string | undefined {
+    return [...this.#jar(this.origin).values()].find((c) => c.name === name)?.value;
+  }
+
   hasCookie(name: string): boolean {
     return [...this.#jar(this.origin).values()].some((c) => c.name === name);
   }

@@ -120,8 +120,8 @@ export function redeem(issuer: string, client: { client_id: string }, result: Co
   });
 }
 
-export function refresh(issuer: string, client: { client_id: string }, refreshToken: string, extra: Record<string, string> = {}) {
-  return tokenRequest(issuer, { grant_type: 'refresh_token', client_id: client.client_id, refresh_token: refreshToken, ...extra });
+export function refresh(issuer: string, client: { client_id: string }, refreshToken: string, extra: Record<string, string> = {}, headers: Record<string, string> = {}) {
+  return tokenRequest(issuer, { grant_type: 'refresh_token', client_id: client.client_id, refresh_token: refreshToken, ...extra }, headers);
 }
 
 /** RFC 6749 §2.3.1: `client_secret_basic` form-urlencodes id and secret before base64. */

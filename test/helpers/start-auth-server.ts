@@ -5,7 +5,8 @@
  * same port and the same files, as a process restart would.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +29,8 @@ export interface StartOptions {
   metadataFetch?: AuthServerOptions['metadataFetch'];
   /** Reuse an existing directory (data/ and keys/ inside it). */
   dir?: string;
+  /** Serve https with this certificate; the issuer is then `https://localhost:<port>`. */
+  tls?: { key: string; cert: string };
 }
 
 export interface TestAuthServer {
@@ -53,9 +56,11 @@ function closeServer(server: Server): Promise<void> {
 
 export async function startAuthServer(options: StartOptions = {}): Promise<TestAuthServer> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'gatehouse-auth-'));
+  const { tls } = options;
+  const createServer = (): Server => (tls ? createHttpsServer(tls) : createHttpServer());
   let server = createServer();
   const port = await listen(server, 0);
-  const issuer = `http://127.0.0.1:${port}`;
+  const issuer = tls ? `https://localhost:${port}` : `http://127.0.0.1:${port}`;
   const config = loadConfig({
     DATA_DIR: join(dir, 'data'),
     KEYS_DIR: join(dir, 'keys'),

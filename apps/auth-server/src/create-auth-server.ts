@@ -20,7 +20,6 @@ import { createAdminServices, type AdminServices } from './admin/admin-services.
 import { createAdminSession } from './admin/admin-session.ts';
 import { validateWithProvider } from './admin/client-registry.ts';
 import { trackClientUsage } from './admin/client-usage.ts';
-import { acceptHashedClientSecrets } from './admin/hashed-client-secrets.ts';
 import { ProviderHolder } from './admin/provider-holder.ts';
 import { PasswordHasher } from './accounts/password-hasher.ts';
 import { SignInThrottle } from './accounts/sign-in-throttle.ts';
@@ -43,6 +42,8 @@ import { activeKey, loadOrCreateCookieKeys, loadOrCreateSigningKeys, toProviderJ
 import { createAuthServerMetrics } from './ops/auth-server-metrics.ts';
 import { countProviderEvents } from './ops/count-provider-events.ts';
 import { createProvider, type ProviderDeps } from './provider/create-provider.ts';
+import { hashStoredSecrets } from './provider/hash-stored-secrets.ts';
+import { acceptHashedClientSecrets } from './provider/hashed-client-secrets.ts';
 import { startSweeper, sweepExpired } from './provider/sweep-expired.ts';
 import { expireUnusedClients } from './registration/expire-unused-clients.ts';
 import { revocationFeedRoute } from './revocation/revocation-feed-route.ts';
@@ -75,6 +76,8 @@ export interface AuthServerOptions {
 export async function createAuthServer(config: AuthServerConfig, logger: Logger, options: AuthServerOptions = {}): Promise<AuthServer> {
   const db = openDatabase(config.databaseFile);
   migrate(db, join(MIGRATIONS_ROOT, 'auth-server'));
+  const converted = hashStoredSecrets(db);
+  if (converted > 0) logger.info({ rows: converted }, 'stored tokens, sessions and client secrets of an earlier version replaced by their hashes');
 
   const { keys, created } = await loadOrCreateSigningKeys(config.keysDir);
   if (created) logger.warn({ keysDir: config.keysDir }, 'no signing key found: generated a new RS256 key');

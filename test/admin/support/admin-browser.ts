@@ -50,9 +50,9 @@ export function auditEvents(server: TestAuthServer, event: string) {
   return server.auth.admin.audit.query({ event });
 }
 
-/** The grant a refresh token belongs to (the provider stores opaque tokens by their value). */
-export function grantIdOf(server: TestAuthServer, refreshToken: string): string {
-  const grantId = server.auth.db.prepare("SELECT grant_id FROM oidc_models WHERE model = 'RefreshToken' AND id = ?").pluck().get(refreshToken) as string | undefined;
+/** The grant a refresh token belongs to (looked up through the provider: the row is keyed by a hash). */
+export async function grantIdOf(server: TestAuthServer, refreshToken: string): Promise<string> {
+  const grantId = (await server.auth.provider.RefreshToken.find(refreshToken))?.grantId;
   assert.ok(grantId, 'no such refresh token');
   return grantId;
 }

@@ -5,7 +5,7 @@
  *   token it carries an expiry (registration/expire-unused-clients.ts): listed as unused, and
  *   purgeable at once.
  * - `static`: created by an administrator (a Client row too), with a secret shown once and
- *   stored hashed (hashed-client-secrets.ts), or public (PKCE only).
+ *   stored hashed (provider/hashed-client-secrets.ts), or public (PKCE only).
  * - `cimd`: Client ID Metadata Document clients seen at the token endpoint (client-usage.ts).
  *
  * Deleting a client removes its row, revokes its grants (its refresh tokens stop at once) and
@@ -22,7 +22,7 @@ import type { ChangedBy } from './admin-actor.ts';
 import { AdminError } from './admin-error.ts';
 import type { ClientUsage } from './client-usage.ts';
 import type { GrantRegistry } from './grant-registry.ts';
-import { generateClientSecret, hashClientSecret } from './hashed-client-secrets.ts';
+import { generateClientSecret, hashClientSecret } from '../provider/hashed-client-secrets.ts';
 import { INTERNAL_CLIENT_ID } from './internal-client.ts';
 
 export type ClientKind = 'dcr' | 'static' | 'cimd';

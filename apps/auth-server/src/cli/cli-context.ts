@@ -18,6 +18,7 @@ import { createAdminServices, type AdminServices } from '../admin/admin-services
 import type { ChangedBy } from '../admin/admin-actor.ts';
 import { validateWithProvider } from '../admin/client-registry.ts';
 import { AuditLog } from '../audit/audit-log.ts';
+import { hashStoredSecrets } from '../provider/hash-stored-secrets.ts';
 import { buildValidationProvider } from './build-validation-provider.ts';
 import { readSecret, type SecretSource } from './read-secret.ts';
 
@@ -46,6 +47,7 @@ export class CliContext {
     if (!this.#db) {
       this.#db = openDatabase(this.config.databaseFile);
       migrate(this.#db, join(MIGRATIONS_ROOT, 'auth-server'));
+      hashStoredSecrets(this.#db);
     }
     return this.#db;
   }

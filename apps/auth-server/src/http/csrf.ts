@@ -5,12 +5,21 @@
  * HMAC(key, secret ‖ purpose), where the purpose names what the form acts on (for example one
  * interaction). A token therefore works only in the browser it was issued to, and only for that
  * one interaction; it cannot be read or replayed by another site.
+ *
+ * The cookie is signed with the app's cookie keys (Koa's `signed: true`: an HMAC in a companion
+ * `.sig` cookie, keys[0] signs and every key in the list verifies, so keys rotate by prepending a
+ * new one), so a cookie planted by a sibling subdomain or a man-in-the-middle on http (cookie
+ * tossing) is refused: planting needs a signature only this server can make. On an https issuer
+ * it is named `__Host-…` (RFC 6265bis §4.1.3.2), which a browser accepts only when Secure, with
+ * Path=/ and no Domain: no other host can set or overwrite it. On http (loopback development)
+ * browsers refuse the prefix without Secure, so the plain name is used there.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'koa';
 import { PageError } from './page-error.ts';
 
 const COOKIE = 'gatehouse.csrf';
+const SECURE_COOKIE = `__Host-${COOKIE}`;
 
 export class CsrfError extends PageError {
   override name = 'CsrfError';
@@ -19,24 +28,34 @@ export class CsrfError extends PageError {
   }
 }
 
+/**
+ * `key` keys the form tokens; the cookie is signed with the Koa app's `keys` (`ctx.cookies`), so
+ * the app must have them set. `secure`: the issuer is https (Secure cookie, `__Host-` name).
+ */
 export function createCsrf(options: { key: string; secure: boolean }) {
+  const name = options.secure ? SECURE_COOKIE : COOKIE;
   const tokenFor = (secret: string, purpose: string) =>
     createHmac('sha256', options.key).update(`${secret}\0${purpose}`).digest('base64url');
+  // Unsigned, tampered or signed by a key no longer listed: as if there were no cookie. A secret
+  // set earlier in this same response wins, so a page with two forms gets tokens for one secret.
+  const issuedNow = new WeakMap<Context, string>();
+  const browserSecret = (ctx: Context): string | undefined => issuedNow.get(ctx) ?? ctx.cookies.get(name, { signed: true });
 
   return {
     /** The token to embed in a form acting on `purpose`; sets the browser secret when missing. */
     issue(ctx: Context, purpose: string): string {
-      let secret = ctx.cookies.get(COOKIE);
+      let secret = browserSecret(ctx);
       if (!secret || !/^[A-Za-z0-9_-]{43}$/.test(secret)) {
         secret = randomBytes(32).toString('base64url');
-        ctx.cookies.set(COOKIE, secret, { httpOnly: true, sameSite: 'strict', secure: options.secure, path: '/', signed: false, overwrite: true });
+        ctx.cookies.set(name, secret, { httpOnly: true, sameSite: 'strict', secure: options.secure, path: '/', signed: true, overwrite: true });
+        issuedNow.set(ctx, secret);
       }
       return tokenFor(secret, purpose);
     },
 
     /** Throws CsrfError unless `submitted` is this browser's token for `purpose`. */
     verify(ctx: Context, purpose: string, submitted: string | undefined): void {
-      const secret = ctx.cookies.get(COOKIE);
+      const secret = browserSecret(ctx);
       if (!secret || !submitted) throw new CsrfError();
       const expected = Buffer.from(tokenFor(secret, purpose));
       const actual = Buffer.from(submitted);

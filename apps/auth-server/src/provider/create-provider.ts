@@ -89,6 +89,10 @@ export function createProvider(deps: ProviderDeps): Provider {
       userinfoSigningAlgValues: ['RS256'],
       introspectionSigningAlgValues: ['RS256'],
       authorizationSigningAlgValues: ['RS256'],
+      // No HS* anywhere: the provider keys HMAC with the stored client secret, which is only a
+      // hash (hashed-client-secrets.ts), so whoever holds the database could forge with it.
+      clientAuthSigningAlgValues: ['RS256'],
+      requestObjectSigningAlgValues: ['RS256'],
     },
     routes: {
       authorization: '/oauth/authorize',
@@ -107,6 +111,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     features: {
       devInteractions: { enabled: false },
+      // Symmetric encryption (dir, A*KW) would be keyed with the stored, hashed client secret.
+      encryption: { enabled: false },
       dPoP: { enabled: false },
       pushedAuthorizationRequests: { enabled: false },
       rpInitiatedLogout: { enabled: false },

@@ -6,9 +6,14 @@
  * - Expired rows are invisible to `find*` at once and deleted later by the sweeper.
  * - `consume` stamps consumed_at; `find` reports it back as `payload.consumed`, which is how the
  *   provider detects authorization code replay and refresh token reuse.
+ * - Rows are kept in their stored form (stored-form.ts): bearer ids and client secrets only as
+ *   hashes. Every lookup by id hashes the id it is given. `findByUid` (sessions, by their
+ *   non-secret uid) cannot put the raw id back: the provider only reads such a session (to check
+ *   an interaction's or a token's session binding) and never saves it.
  */
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { Db } from '../../../shared/database.ts';
+import { fromStoredPayload, storedId, toStoredPayload } from './stored-form.ts';
 
 interface Row {
   payload: string;
@@ -55,8 +60,8 @@ export function createSqliteAdapter(db: Db): new (model: string) => Adapter {
     async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
       statements.upsert.run({
         model: this.model,
-        id,
-        payload: JSON.stringify(payload),
+        id: storedId(this.model, id),
+        payload: JSON.stringify(toStoredPayload(this.model, payload)),
         grantId: payload.grantId ?? null,
         uid: payload.uid ?? null,
         userCode: payload.userCode ?? null,
@@ -66,7 +71,8 @@ export function createSqliteAdapter(db: Db): new (model: string) => Adapter {
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
-      return toPayload(statements.find.get({ model: this.model, id, now: now() }) as Row | undefined);
+      const payload = toPayload(statements.find.get({ model: this.model, id: storedId(this.model, id), now: now() }) as Row | undefined);
+      return payload && fromStoredPayload(this.model, id, payload);
     }
 
     async findByUid(uid: string): Promise<AdapterPayload | undefined> {
@@ -78,11 +84,11 @@ export function createSqliteAdapter(db: Db): new (model: string) => Adapter {
     }
 
     async consume(id: string): Promise<void> {
-      statements.consume.run({ model: this.model, id, now: now() });
+      statements.consume.run({ model: this.model, id: storedId(this.model, id), now: now() });
     }
 
     async destroy(id: string): Promise<void> {
-      statements.destroy.run({ model: this.model, id });
+      statements.destroy.run({ model: this.model, id: storedId(this.model, id) });
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {

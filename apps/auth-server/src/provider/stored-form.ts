@@ -1,0 +1,57 @@
+/**
+ * How an oidc-provider model is kept at rest, so a copy of the database grants nothing.
+ *
+ * - Models whose id is a bearer credential (authorization codes, refresh tokens, opaque access
+ *   tokens, the session cookie's value, …) are stored under SHA-256(model ‖ 0 ‖ id), base64url,
+ *   and the raw id is removed from the payload (the provider puts it there as `jti`); a read puts
+ *   back the id it was looked up with. The ids are 256 random bits, so a fast unsalted hash is
+ *   right (as GitHub and Ory Hydra store tokens); the model in the hash keeps one model's id from
+ *   ever matching another's row.
+ * - Interactions keep their uid as id: it is no secret on its own (it is in the page URLs, in
+ *   the provider's `returnTo` inside the same payload, and in access logs), and resuming one needs
+ *   the browser's `_interaction`/`_interaction_resume` cookies, signed with keys kept outside
+ *   the database (KEYS_DIR). Their payload does carry the browser session's id (`session.cookie`,
+ *   recorded by the provider and never read by it or by us): that field is dropped.
+ * - Client secrets issued by Dynamic Client Registration are replaced by their `sha256:` hash
+ *   (see hashed-client-secrets.ts); secrets already hashed pass unchanged.
+ * Grants keep their id: a grant id alone obtains nothing, and the admin pages list and revoke
+ * grants by it.
+ */
+import { createHash } from 'node:crypto';
+import type { AdapterPayload } from 'oidc-provider';
+import { hashClientSecret, isHashedClientSecret } from './hashed-client-secrets.ts';
+
+/** Models whose id is a bearer credential. Some are off in Gatehouse; listed so turning one on stays safe. */
+export const HASHED_ID_MODELS: ReadonlySet<string> = new Set([
+  'AuthorizationCode', 'RefreshToken', 'AccessToken', 'ClientCredentials', 'Session',
+  'RegistrationAccessToken', 'InitialAccessToken', 'DeviceCode', 'BackchannelAuthenticationRequest',
+  'PushedAuthorizationRequest',
+]);
+
+/** The row id a model's id is stored under. */
+export function storedId(model: string, id: string): string {
+  if (!HASHED_ID_MODELS.has(model)) return id;
+  return createHash('sha256').update(model).update('\0').update(id).digest('base64url');
+}
+
+/** A copy of `payload` fit to store: no raw bearer id, no plain client secret. */
+export function toStoredPayload(model: string, payload: AdapterPayload): AdapterPayload {
+  if (HASHED_ID_MODELS.has(model)) {
+    const { jti: _jti, ...rest } = payload;
+    return rest;
+  }
+  if (model === 'Interaction' && payload.session && 'cookie' in payload.session) {
+    const { cookie: _cookie, ...session } = payload.session as Record<string, unknown>;
+    return { ...payload, session: session as AdapterPayload['session'] };
+  }
+  if (model === 'Client' && typeof payload.client_secret === 'string' && !isHashedClientSecret(payload.client_secret)) {
+    return { ...payload, client_secret: hashClientSecret(payload.client_secret) };
+  }
+  return payload;
+}
+
+/** The payload the provider stored, with the id it was looked up by put back as `jti`. */
+export function fromStoredPayload(model: string, id: string, payload: AdapterPayload): AdapterPayload {
+  if (HASHED_ID_MODELS.has(model)) payload.jti = id;
+  return payload;
+}
