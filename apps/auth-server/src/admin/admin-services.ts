@@ -46,7 +46,7 @@ export function createAdminServices(deps: AdminServiceDeps): AdminServices {
     grants,
     clientUsage,
     users: new UserAdmin(db, deps.users, deps.hashPassword, grants, audit),
-    clients: new ClientRegistry(db, clientUsage, grants, audit, deps.validateClientMetadata),
+    clients: new ClientRegistry(db, clientUsage, grants, audit, deps.validateClientMetadata, config.resource),
     redirectUris: createRedirectUriAllowList(db, config.registration.allowedRedirectUris, audit),
     trustedHosts: createTrustedHostList(db, config.clientIdMetadataDocuments.trustedHosts, audit),
     keys: new SigningKeyAdmin(config.keysDir, Math.max(config.accessTokenTtl, ID_TOKEN_TTL), audit, deps.onKeysChanged),
