@@ -28,6 +28,8 @@ export interface StartOptions {
   metadataFetch?: AuthServerOptions['metadataFetch'];
   /** Reuse an existing directory (data/ and keys/ inside it). */
   dir?: string;
+  /** The admin pages' and sign-in's clock (epoch ms), so tests move time instead of sleeping. */
+  now?: () => number;
 }
 
 export interface TestAuthServer {
@@ -67,7 +69,7 @@ export async function startAuthServer(options: StartOptions = {}): Promise<TestA
   options.configure?.(config);
 
   const logger = options.logger ?? createLogger('auth-server', 'silent');
-  const serverOptions: AuthServerOptions = { adapter: options.adapterOverride, metadataFetch: options.metadataFetch };
+  const serverOptions: AuthServerOptions = { adapter: options.adapterOverride, metadataFetch: options.metadataFetch, now: options.now };
   let auth = await createAuthServer(config.authServer, logger, serverOptions);
   server.on('request', auth.app.callback());
 

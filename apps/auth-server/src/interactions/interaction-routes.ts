@@ -50,6 +50,8 @@ export interface InteractionDeps {
   onSignIn?: (result: SignInResult) => void;
   /** Told of each password sign-in attempt, with its user and reason (the audit log). */
   recordSignIn?: SignInRecorder;
+  /** Epoch milliseconds now, recorded as the sign-in time (`auth_time`). Default: Date.now. */
+  now?: () => number;
 }
 
 const FORM_LIMIT = 4096;
@@ -178,7 +180,9 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     throttle.recordSuccess(username, ctx.ip);
     deps.onSignIn?.('success');
     deps.recordSignIn?.(ctx, { method: 'password', ok: true, user, clientId: String(interaction.params.client_id) });
-    return finish(ctx, provider, { login: { accountId: user.id } }, false);
+    // The sign-in time on the admin pages' clock, which their re-authentication compares with.
+    const ts = Math.floor((deps.now ?? Date.now)() / 1000);
+    return finish(ctx, provider, { login: { accountId: user.id, ts } }, false);
   });
 
   router.post('/interaction/:uid/consent', async function submitConsent(ctx) {
