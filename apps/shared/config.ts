@@ -214,6 +214,13 @@ const schema = z.strictObject({
     // One upstream (the form of DESIGN.md) or a list of them.
     federated: z.union([upstreamEntry, z.array(upstreamEntry).min(1)]).optional(),
     dangerously_allow_http_issuer: booleanish.default(false),
+    // Admin pages only (the browser session itself lives session_lifetime): admin access ends after
+    // idle_timeout without an admin request, and changes that add access, credentials or trust
+    // need a sign-in no older than reauthenticate_after.
+    admin: z.strictObject({
+      idle_timeout: duration('a duration').default(15 * 60),
+      reauthenticate_after: duration('a duration').default(5 * 60),
+    }).prefault({}),
   }).prefault({}),
   resource_server: z.strictObject({
     port: port.default(4001),
@@ -325,6 +332,12 @@ export interface AuthServerConfig {
     retention: number;
     /** Most events kept; the oldest beyond this are deleted. */
     maxEvents: number;
+  };
+  admin: {
+    /** Seconds without an admin request after which the admin pages ask for a fresh sign-in. */
+    idleTimeout: number;
+    /** Seconds a sign-in counts as recent enough for sensitive admin changes. */
+    reauthenticateAfter: number;
   };
 }
 
@@ -626,6 +639,7 @@ function toConfig(raw: RawConfig, env: NodeJS.ProcessEnv, cwd: string, envSource
       upstreams,
       dangerouslyAllowHttpIssuer: a.dangerously_allow_http_issuer,
       audit: { retention: a.audit.retention, maxEvents: a.audit.max_events },
+      admin: { idleTimeout: a.admin.idle_timeout, reauthenticateAfter: a.admin.reauthenticate_after },
     },
     resourceServer: {
       port: r.port,

@@ -107,6 +107,35 @@ describe('admin pages: redirect URIs and clients', () => {
     assert.equal((await open()).status, 400, 'refused again once the host is removed');
   });
 
+  test('a static client marked as resource server on the page may introspect another client\'s token; a public one cannot be marked', async () => {
+    const page = await post(admin.browser, await clientsPage(), '/admin/clients', {
+      client_name: 'Reports API', client_id: 'reports-api', token_endpoint_auth_method: 'client_secret_post',
+      redirect_uris: 'https://reports.example.com/cb', resource_server: 'yes',
+    });
+    assert.equal(page.status, 201);
+    const secret = /id="created-client-secret">([^<]+)</.exec(page.html)![1]!;
+    const row = page.html.slice(page.html.indexOf('<code class="note">reports-api</code>') - 300);
+    assert.match(row.slice(0, 600), /resource server<\/span>/, 'the list marks it');
+
+    const app = await registerClient(server.issuer);
+    const tokens = await connectAs(server, app, 'admin', ADMIN_PASSWORD);
+    const introspected = await tokenIntrospection({ token: tokens.refreshToken, client_id: 'reports-api', client_secret: secret });
+    assert.equal(introspected.active, true);
+    assert.equal(introspected.client_id, app.client_id);
+
+    const refused = await post(admin.browser, await clientsPage(), '/admin/clients', {
+      client_name: 'Public API', token_endpoint_auth_method: 'none', redirect_uris: 'https://public.example.com/cb', resource_server: 'yes',
+    });
+    assert.equal(refused.status, 400);
+    assert.match(refused.html, /A resource server must be a confidential client/);
+  });
+
+  async function tokenIntrospection(params: Record<string, string>): Promise<Record<string, unknown>> {
+    const response = await fetch(`${server.issuer}/oauth/introspect`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(params) });
+    assert.equal(response.status, 200);
+    return await response.json() as Record<string, unknown>;
+  }
+
   test('a static client: the secret is shown once, stored only as a hash, and authenticates at /token', async () => {
     const page = await post(admin.browser, await clientsPage(), '/admin/clients', {
       client_name: 'Internal <b>dashboard</b>',

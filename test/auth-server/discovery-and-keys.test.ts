@@ -41,11 +41,11 @@ describe('authorization server metadata', () => {
         jwks_uri: '/oauth/jwks',
         revocation_endpoint: '/oauth/revoke',
         introspection_endpoint: '/oauth/introspect',
-        userinfo_endpoint: '/oauth/userinfo',
       };
       for (const [field, suffix] of Object.entries(endpoints)) assert.equal(metadata[field], `${server.issuer}${suffix}`, field);
       // Switched off: nothing advertised that Gatehouse does not offer.
-      for (const absent of ['end_session_endpoint', 'pushed_authorization_request_endpoint', 'dpop_signing_alg_values_supported', 'device_authorization_endpoint']) {
+      // userinfo would refuse every (resource-bound JWT) access token this server issues.
+      for (const absent of ['userinfo_endpoint', 'userinfo_signing_alg_values_supported', 'end_session_endpoint', 'pushed_authorization_request_endpoint', 'dpop_signing_alg_values_supported', 'device_authorization_endpoint']) {
         assert.equal(metadata[absent], undefined, absent);
       }
     });

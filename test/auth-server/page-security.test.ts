@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { PasswordTooLongError } from '../../apps/auth-server/src/accounts/password-hasher.ts';
 import { Browser, formAction, inputValue, type PageResult } from '../helpers/browser.ts';
-import { authorizeUrl, connect, registerClient, signIn, type RegisteredClient } from '../helpers/oauth-flow.ts';
+import { decodeJwt } from 'jose';
+import { authorizeUrl, connect, decide, redeem, registerClient, signIn, type RegisteredClient } from '../helpers/oauth-flow.ts';
 import { createPkce } from '../helpers/pkce.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 
@@ -208,10 +209,68 @@ describe('consent page content', () => {
       assert.match(consent.html, /See your username <code>profile<\/code>/);
       assert.match(consent.html, /name="scope" value="mcp:read"/);
       assert.doesNotMatch(consent.html, /name="scope" value="mcp:write"/, 'no checkbox for a scope the user cannot grant');
-      assert.match(consent.html, /Your account cannot grant: <code>mcp:write<\/code>/);
+      assert.match(consent.html, /Your account cannot give this app: <code>mcp:write<\/code>\. Ask an administrator\./);
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('a consent page that can grant nothing new', () => {
+  let server: TestAuthServer;
+  before(async () => {
+    server = await startAuthServer();
+    server.auth.users.create({ username: 'reader', passwordHash: await server.auth.hasher.hash('reader-password'), scopes: ['mcp:read'] });
+  });
+  after(() => server.close());
+
+  async function consentFor(scope: string, browser = new Browser(server.issuer), client?: RegisteredClient) {
+    const registered = client ?? await registerClient(server.issuer);
+    const { verifier, challenge } = createPkce();
+    let page = await browser.navigate(authorizeUrl(server.issuer, { clientId: registered.client_id, scope, resource: RESOURCE }, challenge));
+    if (page.html.includes('name="password"')) page = await signIn(browser, page, 'reader', 'reader-password');
+    return { page, browser, client: registered, verifier };
+  }
+
+  const approveButton = /<button[^>]*value="approve"[^>]*>([^<]*)</;
+
+  test('shows no Allow button when the account lacks every scope asked for, says which, and the way back denies', async () => {
+    for (const scope of ['mcp:write', 'mcp:write mcp:admin', 'openid mcp:admin']) {
+      const { page, browser } = await consentFor(scope);
+      assert.doesNotMatch(page.html, approveButton, `${scope}: nothing to allow`);
+      assert.match(page.html, /Your account cannot give this app: <code>mcp:(write|admin)<\/code>/, scope);
+      assert.match(page.html, /Ask an administrator\./, scope);
+      assert.match(page.html, /<button[^>]*value="deny"[^>]*>Go back to the app</, scope);
+      const back = await decide(browser, page, 'deny');
+      assert.equal(new URL(back.url).searchParams.get('error'), 'access_denied', scope);
+    }
+  });
+
+  test('a forged approve on such a page still grants nothing', async () => {
+    const { page, browser } = await consentFor('mcp:write');
+    const forged = await decide(browser, page, 'approve');
+    assert.equal(new URL(forged.url).searchParams.get('error'), 'access_denied');
+  });
+
+  test('with a grant already holding some of the scopes: offers to continue with those, and the token carries only them', async () => {
+    const browser = new Browser(server.issuer);
+    const first = await consentFor('mcp:read', browser);
+    await decide(browser, first.page, 'approve');
+    const more = await consentFor('mcp:read mcp:write', browser, first.client);
+    assert.equal(more.page.html.match(approveButton)?.[1], 'Continue with what is already allowed');
+    assert.match(more.page.html, /Already allowed: .*<code>mcp:read<\/code>/);
+    assert.match(more.page.html, /Your account cannot give this app: <code>mcp:write<\/code>\. Ask an administrator\./);
+    const callback = await decide(browser, more.page, 'approve');
+    const code = new URL(callback.url).searchParams.get('code');
+    assert.ok(code, callback.url);
+    const tokens = await redeem(server.issuer, more.client, { code, verifier: more.verifier, redirectUri: more.client.redirect_uris[0]!, callback: new URL(callback.url), browser });
+    assert.equal(decodeJwt(tokens.body.access_token as string).scope, 'mcp:read');
+  });
+
+  test('when something new can be granted, Allow stays, beside the note on what the account lacks', async () => {
+    const { page } = await consentFor('mcp:read mcp:write');
+    assert.equal(page.html.match(approveButton)?.[1], 'Allow');
+    assert.match(page.html, /Your account cannot give this app: <code>mcp:write<\/code>/);
   });
 });
 

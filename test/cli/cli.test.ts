@@ -215,6 +215,16 @@ describe('gatehouse CLI on its own data directory', () => {
     for (const secret of ['root password 1234', 'sam new password 1', 'config password 123']) assert.ok(!dump.includes(secret));
   });
 
+  test('clients add --resource-server marks a confidential client (list shows it); a public one is refused', async () => {
+    await run(dir, ['clients', 'add', '--name', 'Reports API', '--redirect-uri', 'https://reports.example.com/cb', '--client-id', 'reports-api', '--resource-server']);
+    const list = json<Array<{ client_id: string; resource_server: boolean }>>(await run(dir, ['--json', 'clients', 'list']));
+    assert.equal(list.find((c) => c.client_id === 'reports-api')?.resource_server, true);
+    assert.match((await run(dir, ['clients', 'list'])).stdout, /reports-api\s+static \(resource server\)/);
+    const refused = await run(dir, ['clients', 'add', '--name', 'Public', '--redirect-uri', 'https://p.example.com/cb', '--auth-method', 'none', '--resource-server']);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /A resource server must be a confidential client/);
+  });
+
   test('audit tail --follow prints events as they happen', async () => {
     const child = spawn(BIN, ['audit', 'tail', '-n', '1', '--follow'], { cwd: ROOT, env: envFor(dir) });
     let out = '';

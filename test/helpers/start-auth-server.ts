@@ -31,6 +31,8 @@ export interface StartOptions {
   dir?: string;
   /** Serve https with this certificate; the issuer is then `https://localhost:<port>`. */
   tls?: { key: string; cert: string };
+  /** The admin pages' and sign-in's clock (epoch ms), so tests move time instead of sleeping. */
+  now?: () => number;
 }
 
 export interface TestAuthServer {
@@ -72,7 +74,7 @@ export async function startAuthServer(options: StartOptions = {}): Promise<TestA
   options.configure?.(config);
 
   const logger = options.logger ?? createLogger('auth-server', 'silent');
-  const serverOptions: AuthServerOptions = { adapter: options.adapterOverride, metadataFetch: options.metadataFetch };
+  const serverOptions: AuthServerOptions = { adapter: options.adapterOverride, metadataFetch: options.metadataFetch, now: options.now };
   let auth = await createAuthServer(config.authServer, logger, serverOptions);
   server.on('request', auth.app.callback());
 

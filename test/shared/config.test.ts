@@ -29,6 +29,7 @@ describe('configuration', () => {
     assert.equal(config.authServer.bootstrapAdmin.username, 'admin');
     assert.equal(config.authServer.bcryptCost, 12);
     assert.equal(config.authServer.accessTokenTtl, 3600);
+    assert.deepEqual(config.authServer.admin, { idleTimeout: 15 * 60, reauthenticateAfter: 5 * 60 });
     assert.deepEqual(config.authServer.registration.allowedRedirectUris, [
       'https://claude.ai/api/mcp/auth_callback',
       'https://claude.com/api/mcp/auth_callback',
@@ -120,6 +121,7 @@ auth_server:
     ['an unset ${VAR}', {}, 'auth_server:\n  issuer: ${NOPE}\n', /auth_server\.issuer: \$\{NOPE\} is used but the environment variable NOPE is not set/],
     ['invalid YAML', {}, 'auth_server: [\n', /is not valid YAML/],
     ['a YAML list at the top', {}, '- a\n- b\n', /must contain a YAML mapping/],
+    ['a bad admin idle timeout', {}, 'auth_server:\n  admin: { idle_timeout: soon }\n', /auth_server\.admin\.idle_timeout: expected a duration such as 90s, 15m, 1h or 30d, got "soon"/],
     ['an unsupported signing algorithm', {}, 'auth_server:\n  signing: { algorithm: HS256 }\n', /auth_server\.signing\.algorithm: only RS256 is supported/],
     ['a bootstrap password over 72 bytes', { BOOTSTRAP_ADMIN_PASSWORD: 'é'.repeat(37) }, undefined, /auth_server\.bootstrap_admin\.password \(from BOOTSTRAP_ADMIN_PASSWORD\): expected at most 72 bytes/],
     ['a password_env password over 72 bytes', { LONG_PW: 'x'.repeat(73) }, 'auth_server:\n  builtin:\n    users:\n      - { username: a, password_env: LONG_PW }\n', /users\.0\.password_env: the password in LONG_PW is longer than 72 bytes/],

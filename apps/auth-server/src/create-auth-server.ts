@@ -71,6 +71,8 @@ export interface AuthServerOptions {
   metadataFetch?: MetadataFetchOptions;
   /** Where the metrics go (served by the caller). Default is a registry nobody reads. */
   registry?: Registry;
+  /** Test-only: epoch milliseconds for the admin idle timeout, re-authentication and sign-in times. Default: Date.now. */
+  now?: () => number;
 }
 
 export async function createAuthServer(config: AuthServerConfig, logger: Logger, options: AuthServerOptions = {}): Promise<AuthServer> {
@@ -172,7 +174,10 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   app.use(router.routes());
   app.use(adminRoutes({
     services: admin,
-    session: createAdminSession({ provider, users, issuer: config.issuer }),
+    session: createAdminSession({
+      provider, users, issuer: config.issuer, now: options.now,
+      idleTimeout: config.admin.idleTimeout, reauthenticateAfter: config.admin.reauthenticateAfter,
+    }),
     users, csrf, render,
     accessTokenTtl: config.accessTokenTtl,
   }).routes());
@@ -185,6 +190,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     upstreams: upstreams.list().map(({ id, displayName }) => ({ id, displayName })),
     onSignIn: (result) => metrics.signIns.inc({ method: 'password', result }),
     recordSignIn,
+    now: options.now,
   }).routes());
   if (upstreams.list().length > 0) {
     const accounts = new FederatedAccounts(db, users);

@@ -46,6 +46,7 @@ const NOTICES = {
   clients_purged: 'Unused registrations were deleted.',
   key_rotated: 'Rotated: the next key (already published) signs from now on, the previous key stays published, and a new next key was created.',
   key_retired: 'The key was retired and is no longer published.',
+  signed_in_again: 'This change needs a recent sign-in, so you were asked to sign in again. Nothing was changed yet: submit the form again.',
 } as const satisfies Record<string, string>;
 
 export type NoticeCode = keyof typeof NOTICES;

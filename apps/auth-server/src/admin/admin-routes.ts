@@ -3,9 +3,16 @@
  * each route's access (`admin`: active user with mcp:admin; `user`: any active user) and handler.
  *
  * Every route runs: requireSignedIn(access) → (POST only) read the form and check its CSRF token
- * for the access level → the handler. State changes are POSTs only; a handler answers with a
- * page or a 303. Errors reach the shared error page (errorPages), with messages written for people.
- * The tests walk this table, so a new route cannot miss the access and CSRF checks.
+ * for the access level → (sensitive routes) requireRecentSignIn → the handler. State changes are
+ * POSTs only; a handler answers with a page or a 303. Errors reach the shared error page
+ * (errorPages), with messages written for people. The tests walk this table, so a new route
+ * cannot miss the access and CSRF checks.
+ *
+ * Sensitive routes (`reauthenticate`: the page to come back to after a fresh sign-in) are the
+ * changes that add access, credentials or trust: creating, enabling or approving users, changing
+ * scopes or passwords, creating clients (and their secrets), allowing redirect URIs or metadata
+ * document hosts, rotating or retiring signing keys. Changes that only take access away (disable,
+ * revoke, delete) stay one step, so responding to an incident is never slowed by a sign-in.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,33 +38,35 @@ export interface AdminRoute {
   path: string;
   access: Access;
   handler: string;
+  /** Sensitive: needs a recent sign-in; after a fresh one the browser returns to this page (`:id` filled in). */
+  reauthenticate?: string;
 }
 
 export const ADMIN_ROUTES: readonly AdminRoute[] = [
   { method: 'GET', path: '/admin', access: 'admin', handler: 'showOverview' },
   { method: 'GET', path: '/admin/users', access: 'admin', handler: 'listUsers' },
-  { method: 'POST', path: '/admin/users', access: 'admin', handler: 'createUser' },
+  { method: 'POST', path: '/admin/users', access: 'admin', handler: 'createUser', reauthenticate: '/admin/users' },
   { method: 'GET', path: '/admin/users/:id', access: 'admin', handler: 'showUser' },
-  { method: 'POST', path: '/admin/users/:id/scopes', access: 'admin', handler: 'setUserScopes' },
-  { method: 'POST', path: '/admin/users/:id/password', access: 'admin', handler: 'resetPassword' },
+  { method: 'POST', path: '/admin/users/:id/scopes', access: 'admin', handler: 'setUserScopes', reauthenticate: '/admin/users/:id' },
+  { method: 'POST', path: '/admin/users/:id/password', access: 'admin', handler: 'resetPassword', reauthenticate: '/admin/users/:id' },
   { method: 'POST', path: '/admin/users/:id/disable', access: 'admin', handler: 'disableUser' },
-  { method: 'POST', path: '/admin/users/:id/enable', access: 'admin', handler: 'enableUser' },
-  { method: 'POST', path: '/admin/users/:id/approve', access: 'admin', handler: 'approveUser' },
+  { method: 'POST', path: '/admin/users/:id/enable', access: 'admin', handler: 'enableUser', reauthenticate: '/admin/users/:id' },
+  { method: 'POST', path: '/admin/users/:id/approve', access: 'admin', handler: 'approveUser', reauthenticate: '/admin/users/:id' },
   { method: 'POST', path: '/admin/users/:id/revoke-grants', access: 'admin', handler: 'revokeUserGrants' },
   { method: 'GET', path: '/admin/redirect-uris', access: 'admin', handler: 'listRedirectUris' },
-  { method: 'POST', path: '/admin/redirect-uris', access: 'admin', handler: 'allowRedirectUri' },
+  { method: 'POST', path: '/admin/redirect-uris', access: 'admin', handler: 'allowRedirectUri', reauthenticate: '/admin/redirect-uris' },
   { method: 'POST', path: '/admin/redirect-uris/remove', access: 'admin', handler: 'removeRedirectUri' },
-  { method: 'POST', path: '/admin/trusted-hosts', access: 'admin', handler: 'trustHost' },
+  { method: 'POST', path: '/admin/trusted-hosts', access: 'admin', handler: 'trustHost', reauthenticate: '/admin/redirect-uris' },
   { method: 'POST', path: '/admin/trusted-hosts/remove', access: 'admin', handler: 'untrustHost' },
   { method: 'GET', path: '/admin/clients', access: 'admin', handler: 'listClients' },
-  { method: 'POST', path: '/admin/clients', access: 'admin', handler: 'createStaticClient' },
+  { method: 'POST', path: '/admin/clients', access: 'admin', handler: 'createStaticClient', reauthenticate: '/admin/clients' },
   { method: 'POST', path: '/admin/clients/delete', access: 'admin', handler: 'deleteClient' },
   { method: 'POST', path: '/admin/clients/purge-unused', access: 'admin', handler: 'purgeUnusedClients' },
   { method: 'GET', path: '/admin/grants', access: 'admin', handler: 'listGrants' },
   { method: 'POST', path: '/admin/grants/revoke', access: 'admin', handler: 'revokeGrant' },
   { method: 'GET', path: '/admin/keys', access: 'admin', handler: 'listKeys' },
-  { method: 'POST', path: '/admin/keys/rotate', access: 'admin', handler: 'rotateKeys' },
-  { method: 'POST', path: '/admin/keys/retire', access: 'admin', handler: 'retireKey' },
+  { method: 'POST', path: '/admin/keys/rotate', access: 'admin', handler: 'rotateKeys', reauthenticate: '/admin/keys' },
+  { method: 'POST', path: '/admin/keys/retire', access: 'admin', handler: 'retireKey', reauthenticate: '/admin/keys' },
   { method: 'GET', path: '/admin/audit', access: 'admin', handler: 'listAuditEvents' },
   { method: 'GET', path: '/account', access: 'user', handler: 'showAccount' },
   { method: 'POST', path: '/account/grants/revoke', access: 'user', handler: 'revokeOwnGrant' },
@@ -124,7 +133,12 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
     if (!handler) throw new Error(`admin route ${route.method} ${route.path}: no handler ${route.handler}`);
     const guard = session.requireSignedIn(route.access);
     if (route.method === 'GET') router.get(route.path, guard, run(handler));
-    else router.post(route.path, guard, checkedForm(route.access), run(handler));
+    else if (route.reauthenticate === undefined) router.post(route.path, guard, checkedForm(route.access), run(handler));
+    else {
+      const page = route.reauthenticate;
+      const recent = session.requireRecentSignIn((ctx) => page.replace(':id', encodeURIComponent(String(ctx.params.id))));
+      router.post(route.path, guard, checkedForm(route.access), recent, run(handler));
+    }
   }
   return router;
 }

@@ -51,7 +51,7 @@ export function createAdminServices(deps: AdminServiceDeps): AdminServices {
     clientUsage,
     revocations,
     users: new UserAdmin(db, deps.users, deps.hashPassword, grants, audit, revocations),
-    clients: new ClientRegistry(db, clientUsage, grants, audit, deps.validateClientMetadata, revocations),
+    clients: new ClientRegistry(db, clientUsage, grants, audit, deps.validateClientMetadata, config.resource, revocations),
     redirectUris: createRedirectUriAllowList(db, config.registration.allowedRedirectUris, audit),
     trustedHosts: createTrustedHostList(db, config.clientIdMetadataDocuments.trustedHosts, audit),
     keys: new SigningKeyAdmin(config.keysDir, Math.max(config.accessTokenTtl, ID_TOKEN_TTL), audit, revocations, deps.onKeysChanged),

@@ -10,11 +10,19 @@
  * - The callback (/admin/callback) accepts only a return path it stored itself, in a signed
  *   cookie bound to `state`, and only under /admin or /account; the code it receives is destroyed.
  * - Sign-out destroys the provider session.
+ * - Admin use has its own idle timeout (admin-activity.ts): after it, an admin page sends the
+ *   browser through a fresh sign-in (`prompt=login`, OIDC Core §3.1.2.1) before anything is shown
+ *   or changed.
+ * - Sensitive changes (requireRecentSignIn) need a sign-in (`loginTs`, the ID token's auth_time)
+ *   no older than `admin.reauthenticate_after`: otherwise the POST is not carried out, the browser
+ *   signs in afresh (password, or the upstream for federated admins) and comes back to the page
+ *   the form is on, to submit it again. A form is never replayed after a sign-in.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import { UserStore, type User } from '../accounts/user-store.ts';
+import { createAdminActivity } from './admin-activity.ts';
 import { PageError } from '../http/page-error.ts';
 import { INTERNAL_CALLBACK_PATH, INTERNAL_CLIENT_ID } from './internal-client.ts';
 import { isAdmin } from './user-admin.ts';
@@ -28,6 +36,12 @@ export interface AdminSessionDeps {
   provider: Provider;
   users: UserStore;
   issuer: string;
+  /** Seconds without an admin request after which admin access needs a fresh sign-in. */
+  idleTimeout: number;
+  /** Seconds a sign-in counts as recent for sensitive changes. */
+  reauthenticateAfter: number;
+  /** Epoch milliseconds now (tests move it). Default: Date.now. */
+  now?: () => number;
 }
 
 /** A local path under /admin or /account, never another origin (`//host`, `/\host`). */
@@ -41,13 +55,17 @@ export function createAdminSession(deps: AdminSessionDeps) {
   const { provider, users, issuer } = deps;
   const secure = issuer.startsWith('https:');
   const callbackUrl = `${issuer}${INTERNAL_CALLBACK_PATH}`;
+  const nowMs = deps.now ?? Date.now;
+  const now = () => Math.floor(nowMs() / 1000);
+  const activity = createAdminActivity({ idleTimeout: deps.idleTimeout, now, secure });
 
   async function signedInUser(ctx: Context): Promise<User | undefined> {
     const session = await provider.Session.get(ctx);
     return session.accountId ? users.findById(session.accountId) : undefined;
   }
 
-  function sendToSignIn(ctx: Context, returnTo: string): void {
+  /** `fresh`: the provider must show the sign-in even though the browser has a session. */
+  function sendToSignIn(ctx: Context, returnTo: string, fresh = false): void {
     const state = randomBytes(24).toString('base64url');
     // PKCE is required of every client; the code is never redeemed, so the verifier is not kept.
     const challenge = createHash('sha256').update(randomBytes(32)).digest('base64url');
@@ -63,6 +81,7 @@ export function createAdminSession(deps: AdminSessionDeps) {
       state,
       code_challenge: challenge,
       code_challenge_method: 'S256',
+      ...(fresh ? { prompt: 'login' } : {}),
     }).toString();
     ctx.status = 303;
     ctx.redirect(`${url.pathname}${url.search}`);
@@ -71,16 +90,36 @@ export function createAdminSession(deps: AdminSessionDeps) {
   /** Middleware: the signed-in user with `access` goes on, as `ctx.state.user`. */
   function requireSignedIn(access: Access) {
     return async function requireSignedInMiddleware(ctx: Context, next: Next): Promise<void> {
-      const user = await signedInUser(ctx);
-      if (!user) {
-        const section = ctx.path.startsWith('/account') ? '/account' : '/admin';
-        return sendToSignIn(ctx, ctx.method === 'GET' ? (safeReturnPath(ctx.originalUrl) ?? section) : section);
-      }
+      const session = await provider.Session.get(ctx);
+      const user = session.accountId ? users.findById(session.accountId) : undefined;
+      const section = ctx.path.startsWith('/account') ? '/account' : '/admin';
+      const returnTo = ctx.method === 'GET' ? (safeReturnPath(ctx.originalUrl) ?? section) : section;
+      if (!user) return sendToSignIn(ctx, returnTo);
       if (!UserStore.isActive(user)) throw new PageError(403, 'access_denied', 'This account is disabled or waiting for approval, so it cannot use this page.');
-      if (access === 'admin' && !isAdmin(user)) {
-        throw new PageError(403, 'access_denied', 'Only administrators can open the administration pages. Your own connected apps are at /account.');
+      if (access === 'admin') {
+        if (!isAdmin(user)) {
+          throw new PageError(403, 'access_denied', 'Only administrators can open the administration pages. Your own connected apps are at /account.');
+        }
+        if (activity.isIdle(ctx, session)) return sendToSignIn(ctx, returnTo, true);
+        activity.touch(ctx, session);
       }
       ctx.state.user = user;
+      ctx.state.signedInAt = session.loginTs;
+      await next();
+    };
+  }
+
+  /**
+   * Middleware for sensitive changes, after requireSignedIn and the CSRF check: a sign-in older
+   * than `reauthenticateAfter` is sent to sign in afresh and back to `returnTo` (the form's page).
+   */
+  function requireRecentSignIn(returnTo: (ctx: Context) => string) {
+    return async function requireRecentSignInMiddleware(ctx: Context, next: Next): Promise<void> {
+      const signedInAt = ctx.state.signedInAt as number | undefined;
+      if (signedInAt === undefined || now() - signedInAt > deps.reauthenticateAfter) {
+        const page = safeReturnPath(returnTo(ctx)) ?? '/admin';
+        return sendToSignIn(ctx, `${page}${page.includes('?') ? '&' : '?'}notice=signed_in_again`, true);
+      }
       await next();
     };
   }
@@ -105,7 +144,7 @@ export function createAdminSession(deps: AdminSessionDeps) {
     if (session.accountId) await session.destroy();
   }
 
-  return { signedInUser, requireSignedIn, finishSignIn, signOut };
+  return { signedInUser, requireSignedIn, requireRecentSignIn, finishSignIn, signOut };
 }
 
 export type AdminSession = ReturnType<typeof createAdminSession>;

@@ -5,7 +5,9 @@
  *   token it carries an expiry (registration/expire-unused-clients.ts): listed as unused, and
  *   purgeable at once.
  * - `static`: created by an administrator (a Client row too), with a secret shown once and
- *   stored hashed (provider/hashed-client-secrets.ts), or public (PKCE only).
+ *   stored hashed (provider/hashed-client-secrets.ts), or public (PKCE only). A confidential static
+ *   client may be marked as the resource server for our resource: it may then introspect the
+ *   tokens other clients hold for that resource (provider/introspection-policy.ts).
  * - `cimd`: Client ID Metadata Document clients seen at the token endpoint (client-usage.ts).
  *
  * Deleting a client removes its row, revokes its grants (its refresh tokens stop at once) and
@@ -16,7 +18,7 @@ import type Provider from 'oidc-provider';
 import type { Db } from '../../../shared/database.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { RevocationFeed } from '../revocation/revocation-feed.ts';
-import { CLIENT_KIND } from '../registration/client-metadata-policy.ts';
+import { CLIENT_KIND, RESOURCE_SERVER_FOR } from '../registration/client-metadata-policy.ts';
 import { checkRedirectUri } from '../registration/redirect-uri-policy.ts';
 import type { ChangedBy } from './admin-actor.ts';
 import { AdminError } from './admin-error.ts';
@@ -41,6 +43,8 @@ export interface ClientSummary {
   unused: boolean;
   expiresAt: number | null;
   grantCount: number;
+  /** Marked by an administrator as the resource server for our resource. */
+  resourceServer: boolean;
 }
 
 export type StaticClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
@@ -51,6 +55,8 @@ export interface StaticClientInput {
   authMethod: StaticClientAuthMethod;
   /** Chosen id; default: a random one. */
   clientId?: string;
+  /** Mark it as the resource server for our resource (confidential clients only). */
+  resourceServer?: boolean;
 }
 
 /** Validates metadata as the provider would load it, returning what to store (oidc-provider's Client schema). */
@@ -86,6 +92,8 @@ export class ClientRegistry {
     private readonly grants: GrantRegistry,
     private readonly audit: AuditLog,
     private readonly validate: ValidateClientMetadata,
+    /** Our resource (RESOURCE_URL): what a client marked as resource server serves. */
+    private readonly resource: string,
     private readonly revocations: RevocationFeed,
   ) {
     const visible = '(expires_at IS NULL OR expires_at > unixepoch())';
@@ -116,6 +124,7 @@ export class ClientRegistry {
         unused: false,
         expiresAt: null,
         grantCount: counts.get(use.clientId) ?? 0,
+        resourceServer: false,
       }));
     return [...stored, ...seen].sort((a, b) => (b.lastUsedAt ?? b.createdAt ?? 0) - (a.lastUsedAt ?? a.createdAt ?? 0));
   }
@@ -136,6 +145,7 @@ export class ClientRegistry {
       unused: kind === 'dcr' && row.expires_at !== null,
       expiresAt: row.expires_at === null ? null : row.expires_at * 1000,
       grantCount: counts.get(row.id) ?? 0,
+      resourceServer: kind === 'static' && metadata[RESOURCE_SERVER_FOR] === this.resource,
     };
   }
 
@@ -162,6 +172,9 @@ export class ClientRegistry {
     if (clientId === INTERNAL_CLIENT_ID || this.#row.get(clientId) || this.usage.all().has(clientId)) {
       throw new AdminError(409, `A client with the id ${clientId} already exists.`);
     }
+    if (input.resourceServer && input.authMethod === 'none') {
+      throw new AdminError(400, 'A resource server must be a confidential client (with a secret): a public client cannot prove who is introspecting.');
+    }
     const clientSecret = input.authMethod === 'none' ? undefined : generateClientSecret();
     let metadata: Record<string, unknown>;
     try {
@@ -176,6 +189,7 @@ export class ClientRegistry {
         application_type: native ? 'native' : 'web',
         ...(clientSecret ? { client_secret: hashClientSecret(clientSecret), client_secret_expires_at: 0 } : {}),
         [CLIENT_KIND]: 'static',
+        ...(input.resourceServer ? { [RESOURCE_SERVER_FOR]: this.resource } : {}),
       });
     } catch (err) {
       const description = (err as { error_description?: string }).error_description ?? (err as Error).message;
@@ -184,7 +198,7 @@ export class ClientRegistry {
     this.#insert.run(clientId, JSON.stringify(metadata));
     this.audit.record({
       event: 'client.created', actor: by.actor, ip: by.ip, clientId,
-      details: { client_name: name, redirect_uris: redirectUris, token_endpoint_auth_method: input.authMethod },
+      details: { client_name: name, redirect_uris: redirectUris, token_endpoint_auth_method: input.authMethod, resource_server: Boolean(input.resourceServer) },
     });
     return { clientId, clientSecret };
   }

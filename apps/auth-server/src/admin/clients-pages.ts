@@ -16,6 +16,7 @@ export function clientsPages(services: AdminServices, renderPage: RenderPage): R
       unused: c.unused,
       expiresAt: formatTime(c.expiresAt),
       grantCount: c.grantCount,
+      resourceServer: c.resourceServer,
     }));
     renderPage(request, 'admin/clients.njk', 'Clients', 'clients', {
       clients,
@@ -35,6 +36,7 @@ export function clientsPages(services: AdminServices, renderPage: RenderPage): R
         redirectUris: field(request.form, 'redirect_uris').split(/\s+/),
         authMethod: (field(request.form, 'token_endpoint_auth_method') || 'client_secret_basic') as StaticClientAuthMethod,
         clientId: field(request.form, 'client_id') || undefined,
+        resourceServer: field(request.form, 'resource_server') === 'yes',
       }, request.by);
       // The secret is shown in this response only (no redirect, so it is never in a URL; HTML is no-store).
       request.ctx.status = 201;

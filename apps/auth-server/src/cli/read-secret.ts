@@ -25,10 +25,11 @@ async function readFirstLine(stdin: Readable): Promise<string> {
 
 function promptHidden(source: SecretSource, question: string): Promise<string> {
   const { stdin, stderr } = source;
+  // Echo goes off before the prompt shows: input typed (or pasted) the moment it appears is hidden too.
+  stdin.setRawMode?.(true);
   stderr.write(question);
   return new Promise((resolve, reject) => {
     let value = '';
-    stdin.setRawMode?.(true);
     stdin.resume();
     const finish = (error?: Error) => {
       stdin.setRawMode?.(false);

@@ -133,6 +133,9 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
       nonce,
       code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
       code_challenge_method: 'S256',
+      // OIDC Core §3.1.2.1: a sign-in asked to be fresh (the admin pages' re-authentication sends
+      // prompt=login) asks the upstream for a fresh one too, instead of accepting its SSO session.
+      ...(interaction.prompt.reasons.includes('login_prompt') ? { prompt: 'login' } : {}),
     });
     ctx.status = 303;
     ctx.redirect(url.href);

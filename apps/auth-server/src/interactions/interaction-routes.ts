@@ -9,6 +9,9 @@
  *   nothing reveals which it was.
  * - Consent grants at most what the user may grant and what they ticked; the rest is recorded
  *   as rejected, so the provider does not ask again for it in this interaction.
+ * - A consent page that could grant nothing new (the account lacks every scope asked for) shows
+ *   no Allow button: it names the scopes the account cannot have, and offers to continue with
+ *   what the app already holds, if anything, or to go back to the app.
  */
 import { setTimeout } from 'node:timers/promises';
 import Router from '@koa/router';
@@ -47,6 +50,8 @@ export interface InteractionDeps {
   onSignIn?: (result: SignInResult) => void;
   /** Told of each password sign-in attempt, with its user and reason (the audit log). */
   recordSignIn?: SignInRecorder;
+  /** Epoch milliseconds now, recorded as the sign-in time (`auth_time`). Default: Date.now. */
+  now?: () => number;
 }
 
 const FORM_LIMIT = 4096;
@@ -118,6 +123,11 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (issuedAt && Date.now() / 1000 - issuedAt < RECENT_REGISTRATION_SECONDS) {
       warnings.push('This app registered itself with this server moments ago, and anyone can register an app. Continue only if you are connecting it yourself right now.');
     }
+    // What approving would add: a page that can add nothing must not offer an Allow button; it
+    // says which scopes the account lacks, and offers to continue with what is already allowed.
+    const grantable = resourceRequested.filter((s) => user.scopes.includes(s));
+    const unavailable = resourceRequested.filter((s) => !user.scopes.includes(s));
+    const nothingNew = grantable.length === 0 && unavailable.length > 0;
     ctx.type = 'html';
     ctx.body = render('consent.njk', {
       title: 'Allow access',
@@ -128,10 +138,12 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       redirectHost: URL.parse(redirectUri)?.host || redirectUri,
       documentHost,
       warnings,
-      scopes: resourceRequested.filter((s) => user.scopes.includes(s)).map((scope) => ({ name: scope, description: describeScope(scope) })),
+      scopes: grantable.map((scope) => ({ name: scope, description: describeScope(scope) })),
       identityScopes: requested.filter((s) => !deps.resourceScopes.includes(s)).map((scope) => ({ name: scope, description: describeScope(scope) })),
-      unavailable: resourceRequested.filter((s) => !user.scopes.includes(s)),
+      unavailable,
       alreadyAllowed: alreadyAllowed.map((scope) => ({ name: scope, description: describeScope(scope) })),
+      offerAllow: !nothingNew,
+      offerContinue: nothingNew && alreadyAllowed.length > 0,
     });
   }
 
@@ -168,7 +180,9 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     throttle.recordSuccess(username, ctx.ip);
     deps.onSignIn?.('success');
     deps.recordSignIn?.(ctx, { method: 'password', ok: true, user, clientId: String(interaction.params.client_id) });
-    return finish(ctx, provider, { login: { accountId: user.id } }, false);
+    // The sign-in time on the admin pages' clock, which their re-authentication compares with.
+    const ts = Math.floor((deps.now ?? Date.now)() / 1000);
+    return finish(ctx, provider, { login: { accountId: user.id, ts } }, false);
   });
 
   router.post('/interaction/:uid/consent', async function submitConsent(ctx) {

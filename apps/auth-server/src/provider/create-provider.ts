@@ -10,6 +10,11 @@
  * - Resource indicators (RFC 8707): the one resource is RESOURCE_URL; requests without `resource`
  *   get it as the default, and the granted resource is used at the token endpoint, so every access
  *   token is an RS256 `at+jwt` bound to it.
+ * - No userinfo endpoint: every access token is a JWT bound to the MCP resource, and the provider's
+ *   userinfo refuses any token with an audience, so it would refuse every token Gatehouse issues.
+ *   With userinfo off, discovery does not list it and the ID token carries the profile claims.
+ * - Introspection (RFC 7662): see introspection-policy.ts for who sees what, and
+ *   answer-structured-tokens-inactive.ts for JWTs.
  * - Refresh tokens go to every client registered for the `refresh_token` grant (MCP clients rarely
  *   ask for `offline_access`), rotate on every use, outlive the browser session, and are capped by
  *   an absolute lifetime counted from the first sign-in.
@@ -20,8 +25,10 @@ import type { Db } from '../../../shared/database.ts';
 import { UserStore } from '../accounts/user-store.ts';
 import { internalClientMetadata, loadExistingGrant } from '../admin/internal-client.ts';
 import type { DocumentHostPolicy } from '../cimd/document-host-policy.ts';
-import { CLIENT_KIND, createClientMetadataValidator } from '../registration/client-metadata-policy.ts';
+import { CLIENT_KIND, createClientMetadataValidator, RESOURCE_SERVER_FOR } from '../registration/client-metadata-policy.ts';
 import type { RedirectUriPolicy } from '../registration/redirect-uri-policy.ts';
+import { answerStructuredTokensInactive } from './answer-structured-tokens-inactive.ts';
+import { createIntrospectionPolicy } from './introspection-policy.ts';
 import { createSqliteAdapter } from './sqlite-adapter.ts';
 
 export interface ProviderDeps {
@@ -86,7 +93,6 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     enabledJWA: {
       idTokenSigningAlgValues: ['RS256'],
-      userinfoSigningAlgValues: ['RS256'],
       introspectionSigningAlgValues: ['RS256'],
       authorizationSigningAlgValues: ['RS256'],
       // No HS* anywhere: the provider keys HMAC with the stored client secret, which is only a
@@ -101,7 +107,6 @@ export function createProvider(deps: ProviderDeps): Provider {
       jwks: '/oauth/jwks',
       revocation: '/oauth/revoke',
       introspection: '/oauth/introspect',
-      userinfo: '/oauth/userinfo',
       end_session: '/oauth/end_session',
     },
     cookies: {
@@ -133,8 +138,8 @@ export function createProvider(deps: ProviderDeps): Provider {
         cacheDuration: { min: config.clientIdMetadataDocuments.cacheMin, max: config.clientIdMetadataDocuments.cacheMax },
       },
       revocation: { enabled: true },
-      introspection: { enabled: true },
-      userinfo: { enabled: true },
+      introspection: { enabled: true, allowedPolicy: createIntrospectionPolicy(config.resource) },
+      userinfo: { enabled: false },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => config.resource,
@@ -153,7 +158,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       },
     },
     extraClientMetadata: {
-      properties: [CLIENT_KIND],
+      properties: [CLIENT_KIND, RESOURCE_SERVER_FOR],
       validator: createClientMetadataValidator(deps.redirectUriPolicy),
     },
     // Only origins a client registered a redirect URI on may call /token, /revoke and /introspect
@@ -163,7 +168,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     async findAccount(_ctx, sub) {
       const user = users.findById(sub);
-      // A disabled, pending or deleted user gets no code exchange, refresh or userinfo.
+      // A disabled, pending or deleted user gets no code exchange or refresh.
       if (!UserStore.isActive(user)) return undefined;
       return {
         accountId: user.id,
@@ -204,6 +209,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   };
 
   const provider = new Provider(config.issuer, configuration);
+  provider.use(answerStructuredTokensInactive);
   return provider;
 }
 

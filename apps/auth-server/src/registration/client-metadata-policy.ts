@@ -14,7 +14,9 @@
  * - every redirect URI must pass the redirect URI policy (error `invalid_redirect_uri`);
  * - a client with loopback or private-use redirect URIs is registered as `native`
  *   (RFC 8252), so loopback URIs match on any port.
- * - `gatehouse_client_kind` is set to `dcr` whatever the client sent.
+ * - `gatehouse_client_kind` is set to `dcr` whatever the client sent, and
+ *   `gatehouse_resource_server` is dropped: only an administrator makes a client a resource server
+ *   (client-registry.ts), since that lets it introspect other clients' tokens.
  * - Metadata for features Gatehouse does not offer is dropped, in particular anything the provider
  *   would fetch (`sector_identifier_uri`, `jwks_uri`) or trust later (`jwks`, `request_uris`).
  */
@@ -22,6 +24,8 @@ import { errors } from 'oidc-provider';
 import { checkRedirectUri, type RedirectUriPolicy } from './redirect-uri-policy.ts';
 
 export const CLIENT_KIND = 'gatehouse_client_kind';
+/** The resource URL an admin-created confidential client serves (RFC 7662 §4: it may introspect tokens for it). */
+export const RESOURCE_SERVER_FOR = 'gatehouse_resource_server';
 
 const UNOFFERED_METADATA = [
   'sector_identifier_uri', 'jwks_uri', 'jwks', 'request_uris', 'backchannel_logout_uri',
@@ -62,9 +66,14 @@ function applyRedirectUriPolicy(metadata: Metadata, policy: RedirectUriPolicy): 
 export function createClientMetadataValidator(policy: RedirectUriPolicy) {
   const documentPolicy: RedirectUriPolicy = { ...policy, anyHttps: true };
   return function validateClientMetadata(ctx: unknown, key: string, _value: unknown, metadata: Metadata): void {
+    if (key === RESOURCE_SERVER_FOR) {
+      if (metadata[key] !== undefined && typeof metadata[key] !== 'string') throw invalidMetadata(`${key} must be a URL string`);
+      return;
+    }
     if (key !== CLIENT_KIND) return;
     if (isMetadataDocumentClientId(metadata.client_id)) {
       metadata[CLIENT_KIND] = 'cimd';
+      delete metadata[RESOURCE_SERVER_FOR];
       delete metadata.scope;
       metadata.token_endpoint_auth_method ??= 'none';
       if (metadata.token_endpoint_auth_method !== 'none') {
@@ -77,6 +86,7 @@ export function createClientMetadataValidator(policy: RedirectUriPolicy) {
     if (route !== 'registration') return;
 
     metadata[CLIENT_KIND] = 'dcr';
+    delete metadata[RESOURCE_SERVER_FOR];
     delete metadata.scope;
     for (const unused of UNOFFERED_METADATA) delete metadata[unused];
     applyRedirectUriPolicy(metadata, policy);

@@ -8,8 +8,9 @@ import { parseCommandLine } from '../parse-command-line.ts';
 export const clientsCommand: CommandGroup = {
   usage: [
     'clients list',
-    'clients add --name NAME --redirect-uri URI [--redirect-uri URI…] [--auth-method client_secret_basic|client_secret_post|none] [--client-id ID]',
-    '                              (prints the client secret once; it is stored hashed)',
+    'clients add --name NAME --redirect-uri URI [--redirect-uri URI…] [--auth-method client_secret_basic|client_secret_post|none] [--client-id ID] [--resource-server]',
+    '                              (prints the client secret once; it is stored hashed;',
+    '                               --resource-server: it may introspect tokens for RESOURCE_URL)',
     'clients remove CLIENT_ID      (revokes its grants: its refresh tokens stop at once)',
     'clients purge-unused          (deletes registrations that never obtained a token)',
   ],
@@ -26,10 +27,11 @@ export const clientsCommand: CommandGroup = {
         last_used_at: isoTime(c.lastUsedAt),
         unused: c.unused,
         grants: c.grantCount,
+        resource_server: c.resourceServer,
       }));
       context.print(clients, () => formatTable(
         ['CLIENT_ID', 'KIND', 'NAME', 'LAST USED', 'GRANTS', 'REDIRECT URIS'],
-        clients.map((c) => [c.client_id, c.unused ? `${c.kind} (unused)` : c.kind, c.client_name, c.last_used_at || 'never', c.grants, c.redirect_uris.join(' ')]),
+        clients.map((c) => [c.client_id, c.unused ? `${c.kind} (unused)` : c.resource_server ? `${c.kind} (resource server)` : c.kind, c.client_name, c.last_used_at || 'never', c.grants, c.redirect_uris.join(' ')]),
       ));
     },
 
@@ -39,6 +41,7 @@ export const clientsCommand: CommandGroup = {
         'redirect-uri': { type: 'string', multiple: true },
         'auth-method': { type: 'string', default: 'client_secret_basic' },
         'client-id': { type: 'string' },
+        'resource-server': { type: 'boolean', default: false },
       }, { min: 0, max: 0, names: '' });
       await context.loadClientValidation();
       const created = context.services.clients.createStatic({
@@ -46,6 +49,7 @@ export const clientsCommand: CommandGroup = {
         redirectUris: values['redirect-uri'] ?? [],
         authMethod: values['auth-method'] as StaticClientAuthMethod,
         clientId: values['client-id'],
+        resourceServer: values['resource-server'],
       }, CLI);
       context.print({ client_id: created.clientId, client_secret: created.clientSecret }, () => [
         `client_id: ${created.clientId}`,
