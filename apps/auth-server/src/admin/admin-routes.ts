@@ -47,6 +47,8 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
   { method: 'GET', path: '/admin/redirect-uris', access: 'admin', handler: 'listRedirectUris' },
   { method: 'POST', path: '/admin/redirect-uris', access: 'admin', handler: 'allowRedirectUri' },
   { method: 'POST', path: '/admin/redirect-uris/remove', access: 'admin', handler: 'removeRedirectUri' },
+  { method: 'POST', path: '/admin/redirect-schemes', access: 'admin', handler: 'allowRedirectScheme' },
+  { method: 'POST', path: '/admin/redirect-schemes/remove', access: 'admin', handler: 'removeRedirectScheme' },
   { method: 'POST', path: '/admin/trusted-hosts', access: 'admin', handler: 'trustHost' },
   { method: 'POST', path: '/admin/trusted-hosts/remove', access: 'admin', handler: 'untrustHost' },
   { method: 'GET', path: '/admin/clients', access: 'admin', handler: 'listClients' },
