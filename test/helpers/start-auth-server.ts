@@ -28,6 +28,10 @@ export interface StartOptions {
   metadataFetch?: AuthServerOptions['metadataFetch'];
   /** Reuse an existing directory (data/ and keys/ inside it). */
   dir?: string;
+  /** Epoch ms for the rate limits. */
+  clock?: () => number;
+  /** Where the server's metrics go. */
+  registry?: AuthServerOptions['registry'];
 }
 
 export interface TestAuthServer {
@@ -64,10 +68,12 @@ export async function startAuthServer(options: StartOptions = {}): Promise<TestA
     ...options.env,
   }, dir);
   config.authServer.bcryptCost = 10;
+  // Tests send far more from 127.0.0.1 than any person would; rate-limit tests switch them on.
+  config.authServer.rateLimits.enabled = false;
   options.configure?.(config);
 
   const logger = options.logger ?? createLogger('auth-server', 'silent');
-  const serverOptions: AuthServerOptions = { adapter: options.adapterOverride, metadataFetch: options.metadataFetch };
+  const serverOptions: AuthServerOptions = { adapter: options.adapterOverride, metadataFetch: options.metadataFetch, clock: options.clock, registry: options.registry };
   let auth = await createAuthServer(config.authServer, logger, serverOptions);
   server.on('request', auth.app.callback());
 

@@ -35,7 +35,9 @@ import { federatedSignInRoutes } from './federation/federated-sign-in-routes.ts'
 import { UpstreamClients } from './federation/upstream-clients.ts';
 import { createCsrf } from './http/csrf.ts';
 import { errorPages, providerErrorRenderer } from './http/error-pages.ts';
+import { limitRequests } from './http/limit-requests.ts';
 import { prepareOAuthRequest } from './http/prepare-oauth-request.ts';
+import { RateLimiter } from './http/rate-limiter.ts';
 import { registrationCors } from './http/registration-cors.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { interactionRoutes } from './interactions/interaction-routes.ts';
@@ -45,6 +47,7 @@ import { countProviderEvents } from './ops/count-provider-events.ts';
 import { createProvider, type ProviderDeps } from './provider/create-provider.ts';
 import { startSweeper, sweepExpired } from './provider/sweep-expired.ts';
 import { expireUnusedClients } from './registration/expire-unused-clients.ts';
+import { PendingRegistrations } from './registration/pending-registrations.ts';
 import { createRenderer, VIEWS_DIR } from './views/create-renderer.ts';
 
 export interface AuthServer {
@@ -69,6 +72,8 @@ export interface AuthServerOptions {
   metadataFetch?: MetadataFetchOptions;
   /** Where the metrics go (served by the caller). Default is a registry nobody reads. */
   registry?: Registry;
+  /** Epoch ms for the rate limits (tests move time on). Default Date.now. */
+  clock?: () => number;
 }
 
 export async function createAuthServer(config: AuthServerConfig, logger: Logger, options: AuthServerOptions = {}): Promise<AuthServer> {
@@ -133,17 +138,24 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   const provider = holder.provider;
   const stopWatchingKeys = holder.watch(config.keysReloadInterval);
   const throttle = new SignInThrottle(db, config.signInThrottle);
+  const clock = options.clock ?? Date.now;
+  const rateLimiter = new RateLimiter(db);
+  const { registration: registrationLimit, token: tokenLimit, signIn: signInLimit } = config.rateLimits;
+  const longestWindow = Math.max(registrationLimit.window, tokenLimit.window, signInLimit.window);
   const sweepFederatedLogins = db.prepare('DELETE FROM federated_logins WHERE expires_at <= unixepoch()');
   const stopSweeper = startSweeper(
     [
       () => sweepExpired(db), () => throttle.prune(), () => sweepFederatedLogins.run(),
       () => audit.prune(), () => admin.clientUsage.prune(Date.now() - config.refreshTokenAbsoluteTtl * 1000),
+      () => rateLimiter.prune(longestWindow, clock()),
     ],
     60_000,
     (err) => logger.error({ err }, 'sweeper failed'),
   );
 
-  const app = new Koa({ keys: cookieKeys, proxy: config.trustProxy });
+  // Behind a proxy, only the last X-Forwarded-For entry (added by our proxy) is trusted: earlier
+  // ones are whatever the client sent, and would let it pick its own rate-limit bucket.
+  const app = new Koa({ keys: cookieKeys, proxy: config.trustProxy, maxIpsCount: 1 });
   const csrf = createCsrf({ key: cookieKeys[0]!, secure: https });
   const router = new Router();
   router.get('/static/gatehouse.css', function stylesheet(ctx) {
@@ -164,6 +176,16 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
         if (!keys.some((key) => key.jwk.d)) throw new Error('no private signing key is loaded');
       },
     },
+  }));
+  app.use(registrationCors);
+  app.use(limitRequests({
+    limiter: rateLimiter,
+    limits: config.rateLimits.enabled ? config.rateLimits : undefined,
+    pending: new PendingRegistrations(db),
+    maxPendingClients: config.registration.maxPendingClients,
+    clock,
+    logger,
+    onLimited: (limit) => metrics.rateLimited.inc({ limit }),
   }));
   app.use(router.routes());
   app.use(adminRoutes({
@@ -190,7 +212,6 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       recordSignIn,
     }).routes());
   }
-  app.use(registrationCors);
   app.use(prepareOAuthRequest({
     resource: config.resource,
     defaultScopes: config.defaultScopes,
