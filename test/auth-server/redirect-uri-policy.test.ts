@@ -189,3 +189,28 @@ describe('redirect URIs are byte-exact RFC 3986', () => {
     });
   }
 });
+
+describe('registrations stored before dangerous schemes were refused', () => {
+  let server: TestAuthServer;
+  before(async () => {
+    server = await startAuthServer();
+  });
+  after(() => server.close());
+
+  test('a stored registration with a microsoft-edge: redirect URI no longer redirects anywhere, even with prompt=none', async () => {
+    const client = await registerClient(server.issuer, { ...CLAUDE_DCR_BODY, redirect_uris: ['com.example.app:/cb'] });
+    const evil = 'microsoft-edge:https://evil.example/';
+    // What a registration accepted by the earlier policy left in the database.
+    const stored = server.auth.db.prepare("SELECT payload FROM oidc_models WHERE model = 'Client' AND id = ?").pluck().get(client.client_id) as string;
+    const payload = JSON.parse(stored) as Record<string, unknown>;
+    payload.redirect_uris = [evil];
+    server.auth.db.prepare("UPDATE oidc_models SET payload = ? WHERE model = 'Client' AND id = ?").run(JSON.stringify(payload), client.client_id);
+
+    const { page } = await startAuthorization(server.issuer, {
+      clientId: client.client_id, redirectUri: evil, scope: 'mcp:read', resource: RESOURCE, extra: { prompt: 'none' },
+    });
+    assert.equal(page.headers.get('location'), null, `redirected to ${page.headers.get('location')}`);
+    assert.ok(page.status >= 400 && page.status < 500, String(page.status));
+    assertNoStackTrace(page.html, 'authorization with a stored dangerous redirect URI');
+  });
+});
