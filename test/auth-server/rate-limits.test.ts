@@ -4,6 +4,9 @@
  * and past a limit the answer is 429 with Retry-After. Time is moved by an injected clock.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../../apps/shared/config.ts';
 import { createMetricsRegistry } from '../../apps/shared/metrics.ts';
@@ -49,6 +52,24 @@ describe('defaults', () => {
     assert.deepEqual(config.rateLimits.signIn, { max: 120, window: 60 });
     assert.equal(config.registration.maxPendingClients, 10_000);
   });
+
+  const badValues: Array<[string, string, RegExp]> = [
+    ['a zero limit', 'auth_server: { rate_limits: { registration: { max: 0 } } }', /auth_server\.rate_limits\.registration\.max/],
+    ['a window that is not a duration', 'auth_server: { rate_limits: { token: { window: soon } } }', /auth_server\.rate_limits\.token\.window/],
+    ['an unknown limit', 'auth_server: { rate_limits: { authorize: { max: 5 } } }', /auth_server\.rate_limits: unknown field/],
+    ['a scheme name with a colon', 'auth_server: { registration: { allowed_schemes: ["myapp:"] } }', /auth_server\.registration\.allowed_schemes\.0/],
+  ];
+  for (const [name, yaml, message] of badValues) {
+    test(`the config refuses ${name}, naming the field`, () => {
+      const dir = mkdtempSync(join(tmpdir(), 'gatehouse-limits-'));
+      try {
+        writeFileSync(join(dir, 'config.yml'), yaml);
+        assert.throws(() => loadConfig({ GATEHOUSE_CONFIG: join(dir, 'config.yml') }, dir), message);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });
 
 describe('registration rate limit per client IP', () => {
