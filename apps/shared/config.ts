@@ -86,6 +86,11 @@ const resourceUrl = z.string().transform((value, ctx) => {
   return value;
 });
 
+const rateLimit = (max: number, window: number) => z.strictObject({
+  max: z.coerce.number().int().min(1, { error: 'expected at least 1 request' }).max(1_000_000).default(max),
+  window: duration('a duration').default(window),
+}).prefault({});
+
 const scopeList = z.array(z.enum(MCP_SCOPES, { error: `expected scopes from ${MCP_SCOPES.join(', ')}` }));
 
 const userEntry = z.strictObject({
@@ -183,9 +188,20 @@ const schema = z.strictObject({
         'https://claude.ai/api/mcp/auth_callback',
         'https://claude.com/api/mcp/auth_callback',
       ]),
+      // Off: only https and loopback http. On: reverse-domain, known MCP client and `allowed_schemes`.
       allow_private_use_schemes: booleanish.default(true),
+      allowed_schemes: z.array(z.string().regex(/^[A-Za-z][A-Za-z0-9+.-]*$/, { error: 'expected URI scheme names like myapp' })).default([]),
       unused_client_lifetime: duration('a duration').default(86400),
       max_body_bytes: z.coerce.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
+      // Registrations not yet used for a token, server-wide; past it /oauth/register answers 429.
+      max_pending_clients: z.coerce.number().int().min(1).max(10_000_000).default(10_000),
+    }).prefault({}),
+    // Token buckets per client IP: `max` requests at once, refilled evenly over `window`.
+    rate_limits: z.strictObject({
+      enabled: booleanish.default(true),
+      registration: rateLimit(20, 600),   // POST /oauth/register
+      token: rateLimit(600, 60),          // POST /oauth/token, /oauth/revoke, /oauth/introspect
+      sign_in: rateLimit(120, 60),        // POST /interaction/… (sign-in, consent, federated)
     }).prefault({}),
     builtin: z.strictObject({
       users: z.array(userEntry).default([]),
@@ -300,9 +316,20 @@ export interface AuthServerConfig {
     enabled: boolean;
     allowedRedirectUris: string[];
     allowPrivateUseSchemes: boolean;
+    /** Private-use schemes allowed beyond reverse-domain names and known MCP clients (lowercase). */
+    allowedSchemes: string[];
     /** Seconds a registered client that never obtained a token is kept. */
     unusedClientTtl: number;
     maxBodyBytes: number;
+    /** Registrations not yet used for a token, at most, server-wide. */
+    maxPendingClients: number;
+  };
+  /** Per client IP; each allows `max` requests at once, refilled evenly over `window` seconds. */
+  rateLimits: {
+    enabled: boolean;
+    registration: { max: number; window: number };
+    token: { max: number; window: number };
+    signIn: { max: number; window: number };
   };
   users: BuiltinUser[];
   bootstrapAdmin: { username: string; password?: string };
@@ -616,8 +643,16 @@ function toConfig(raw: RawConfig, env: NodeJS.ProcessEnv, cwd: string, envSource
         enabled: a.registration.enabled,
         allowedRedirectUris: a.registration.allowed_redirect_uris,
         allowPrivateUseSchemes: a.registration.allow_private_use_schemes,
+        allowedSchemes: a.registration.allowed_schemes.map((s) => s.toLowerCase()),
         unusedClientTtl: a.registration.unused_client_lifetime,
         maxBodyBytes: a.registration.max_body_bytes,
+        maxPendingClients: a.registration.max_pending_clients,
+      },
+      rateLimits: {
+        enabled: a.rate_limits.enabled,
+        registration: a.rate_limits.registration,
+        token: a.rate_limits.token,
+        signIn: a.rate_limits.sign_in,
       },
       users,
       bootstrapAdmin: { username: a.bootstrap_admin.username, password: a.bootstrap_admin.password },

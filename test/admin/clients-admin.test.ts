@@ -81,6 +81,21 @@ describe('admin pages: redirect URIs and clients', () => {
     assert.equal((await register(server.issuer, { ...appBody, redirect_uris: ['https://claude.ai/api/mcp/auth_callback'] })).status, 201);
   });
 
+  test('an allowed private-use scheme applies to the next registration; a dangerous one is refused on the page', async () => {
+    const body = { ...appBody, redirect_uris: ['myapp://callback'] };
+    assert.equal((await register(server.issuer, body)).status, 400);
+    const added = await post(admin.browser, await redirectsPage(), '/admin/redirect-schemes', { scheme: 'myapp' });
+    assert.match(added.html, /The scheme was allowed/);
+    assert.match(added.html, /<code>myapp:<\/code>/);
+    assert.equal((await register(server.issuer, body)).status, 201);
+    assert.equal(auditEvents(server, 'redirect_scheme.allowed')[0]!.details.scheme, 'myapp');
+    const refused = await post(admin.browser, await redirectsPage(), '/admin/redirect-schemes', { scheme: 'microsoft-edge' });
+    assert.equal(refused.status, 400);
+    assert.match(refused.html, /never allowed/);
+    await post(admin.browser, await redirectsPage(), '/admin/redirect-schemes/remove', { scheme: 'myapp' });
+    assert.equal((await register(server.issuer, body)).status, 400, 'the next registration is refused again');
+  });
+
   test('trusting a document host lets its Client ID Metadata Document clients in at once; the client is then listed and can be deleted', async () => {
     const callback = 'http://127.0.0.1:47001/callback';
     const clientId = docs.json('/cimd-app.json', { client_id: `${docs.origin}/cimd-app.json`, client_name: 'Metadata App', redirect_uris: [callback], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none' });
@@ -176,7 +191,7 @@ describe('admin pages: redirect URIs and clients', () => {
   });
 
   test('static clients are refused with a clear message for unsafe redirect URIs', async () => {
-    for (const [uris, message] of [['javascript:alert(1)', /javascript: scheme is not allowed/], ['http://app.example.com/cb', /only allowed on loopback/], ['', /A client needs 1 to 20 redirect URIs/]] as const) {
+    for (const [uris, message] of [['javascript:alert(1)', /javascript: scheme is never allowed/], ['http://app.example.com/cb', /only allowed on loopback/], ['', /A client needs 1 to 20 redirect URIs/]] as const) {
       const page = await post(admin.browser, await clientsPage(), '/admin/clients', { client_name: 'Bad', redirect_uris: uris });
       assert.equal(page.status, 400, uris);
       assert.match(page.html, message);

@@ -78,7 +78,7 @@ describe('gatehouse CLI on its own data directory', () => {
     const help = await run(dir, ['--help']);
     assert.equal(help.code, 0);
     for (const command of ['users add', 'users list', 'users disable', 'users enable', 'users passwd', 'hash-password', 'clients add', 'clients list', 'clients remove',
-      'redirects allow', 'redirects list', 'redirects remove', 'grants list', 'grants revoke', 'keys list', 'keys rotate', 'keys retire', 'audit tail']) {
+      'redirects allow', 'redirects list', 'redirects remove', 'schemes allow', 'schemes list', 'schemes remove', 'grants list', 'grants revoke', 'keys list', 'keys rotate', 'keys retire', 'audit tail']) {
       assert.match(help.stdout, new RegExp(`gatehouse ${command}`), command);
     }
     assert.equal((await run(dir, [])).code, 2);
@@ -187,6 +187,20 @@ describe('gatehouse CLI on its own data directory', () => {
     assert.equal((await run(dir, ['redirects', 'remove', 'https://claude.ai/api/mcp/auth_callback'])).code, 1);
   });
 
+  test('schemes allow, list and remove; a dangerous scheme is refused with a reason', async () => {
+    const added = await run(dir, ['schemes', 'allow', 'MyApp']);
+    assert.equal(added.code, 0, added.stderr);
+    const listed = json<Array<{ scheme: string; source: string; added_by: string }>>(await run(dir, ['--json', 'schemes', 'list']));
+    assert.deepEqual(listed.map((e) => [e.scheme, e.source, e.added_by]), [['myapp', 'admin', 'cli']]);
+    for (const dangerous of ['microsoft-edge', 'ms-msdt', 'x-safari-https', 'javascript']) {
+      const refused = await run(dir, ['schemes', 'allow', dangerous]);
+      assert.equal(refused.code, 1, dangerous);
+      assert.match(refused.stderr, /never allowed/, dangerous);
+    }
+    assert.equal((await run(dir, ['schemes', 'remove', 'myapp'])).code, 0);
+    assert.equal((await run(dir, ['schemes', 'remove', 'myapp'])).code, 1);
+  });
+
   test('clients add prints the secret once (stored hashed); list and remove', async () => {
     const created = json<{ client_id: string; client_secret: string }>(await run(dir, ['--json', 'clients', 'add', '--name', 'Reports', '--redirect-uri', 'https://reports.example.com/cb', '--client-id', 'reports']));
     assert.equal(created.client_id, 'reports');
@@ -198,7 +212,7 @@ describe('gatehouse CLI on its own data directory', () => {
     assert.doesNotMatch((await run(dir, ['clients', 'list'])).stdout, new RegExp(created.client_secret));
     const bad = await run(dir, ['clients', 'add', '--name', 'Bad', '--redirect-uri', 'javascript:alert(1)']);
     assert.equal(bad.code, 1);
-    assert.match(bad.stderr, /javascript: scheme is not allowed/);
+    assert.match(bad.stderr, /javascript: scheme is never allowed/);
     assert.equal((await run(dir, ['clients', 'remove', 'reports'])).code, 0);
     assert.equal((await run(dir, ['clients', 'remove', 'reports'])).code, 1);
     assert.equal((await run(dir, ['clients', 'add', '--name', 'X', '--redirect-uri'])).code, 2, 'an option without its value');

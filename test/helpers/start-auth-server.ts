@@ -33,6 +33,8 @@ export interface StartOptions {
   tls?: { key: string; cert: string };
   /** The admin pages' and sign-in's clock (epoch ms), so tests move time instead of sleeping. */
   now?: () => number;
+  /** Where the server's metrics go. */
+  registry?: AuthServerOptions['registry'];
 }
 
 export interface TestAuthServer {
@@ -71,10 +73,12 @@ export async function startAuthServer(options: StartOptions = {}): Promise<TestA
     ...options.env,
   }, dir);
   config.authServer.bcryptCost = 10;
+  // Tests send far more from 127.0.0.1 than any person would; rate-limit tests switch them on.
+  config.authServer.rateLimits.enabled = false;
   options.configure?.(config);
 
   const logger = options.logger ?? createLogger('auth-server', 'silent');
-  const serverOptions: AuthServerOptions = { adapter: options.adapterOverride, metadataFetch: options.metadataFetch, now: options.now };
+  const serverOptions: AuthServerOptions = { adapter: options.adapterOverride, metadataFetch: options.metadataFetch, now: options.now, registry: options.registry };
   let auth = await createAuthServer(config.authServer, logger, serverOptions);
   server.on('request', auth.app.callback());
 

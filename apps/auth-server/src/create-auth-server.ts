@@ -34,7 +34,9 @@ import { federatedSignInRoutes } from './federation/federated-sign-in-routes.ts'
 import { UpstreamClients } from './federation/upstream-clients.ts';
 import { createCsrf } from './http/csrf.ts';
 import { errorPages, providerErrorRenderer } from './http/error-pages.ts';
+import { limitRequests } from './http/limit-requests.ts';
 import { prepareOAuthRequest } from './http/prepare-oauth-request.ts';
+import { RateLimiter } from './http/rate-limiter.ts';
 import { registrationCors } from './http/registration-cors.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { interactionRoutes } from './interactions/interaction-routes.ts';
@@ -47,6 +49,7 @@ import { acceptHashedClientSecrets } from './provider/hashed-client-secrets.ts';
 import { startSweeper, sweepExpired } from './provider/sweep-expired.ts';
 import { expireUnusedClients } from './registration/expire-unused-clients.ts';
 import { revocationFeedRoute } from './revocation/revocation-feed-route.ts';
+import { PendingRegistrations } from './registration/pending-registrations.ts';
 import { createRenderer, VIEWS_DIR } from './views/create-renderer.ts';
 
 export interface AuthServer {
@@ -71,7 +74,7 @@ export interface AuthServerOptions {
   metadataFetch?: MetadataFetchOptions;
   /** Where the metrics go (served by the caller). Default is a registry nobody reads. */
   registry?: Registry;
-  /** Test-only: epoch milliseconds for the admin idle timeout, re-authentication and sign-in times. Default: Date.now. */
+  /** Epoch milliseconds for the rate limits, the admin idle timeout, re-authentication and sign-in times (tests move time on). Default: Date.now. */
   now?: () => number;
 }
 
@@ -116,7 +119,11 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       jwks: toProviderJwks(signingKeys),
       signingKid: activeKey(signingKeys)!.jwk.kid,
       cookieKeys,
-      redirectUriPolicy: { allowedRedirectUris: () => admin.redirectUris.effective(), allowPrivateUseSchemes: config.registration.allowPrivateUseSchemes },
+      redirectUriPolicy: {
+        allowedRedirectUris: () => admin.redirectUris.effective(),
+        allowedSchemes: () => admin.redirectSchemes.effective(),
+        allowPrivateUseSchemes: config.registration.allowPrivateUseSchemes,
+      },
       renderError: providerErrorRenderer(render, logger),
       adapter: options.adapter,
       documentHostPolicy,
@@ -138,18 +145,25 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   const provider = holder.provider;
   const stopWatchingKeys = holder.watch(config.keysReloadInterval);
   const throttle = new SignInThrottle(db, config.signInThrottle);
+  const clock = options.now ?? Date.now;
+  const rateLimiter = new RateLimiter(db);
+  const { registration: registrationLimit, token: tokenLimit, signIn: signInLimit } = config.rateLimits;
+  const longestWindow = Math.max(registrationLimit.window, tokenLimit.window, signInLimit.window);
   const sweepFederatedLogins = db.prepare('DELETE FROM federated_logins WHERE expires_at <= unixepoch()');
   const stopSweeper = startSweeper(
     [
       () => sweepExpired(db), () => throttle.prune(), () => sweepFederatedLogins.run(),
       () => audit.prune(), () => admin.clientUsage.prune(Date.now() - config.refreshTokenAbsoluteTtl * 1000),
       () => admin.revocations.prune(),
+      () => rateLimiter.prune(longestWindow, clock()),
     ],
     60_000,
     (err) => logger.error({ err }, 'sweeper failed'),
   );
 
-  const app = new Koa({ keys: cookieKeys, proxy: config.trustProxy });
+  // Behind a proxy, only the last X-Forwarded-For entry (added by our proxy) is trusted: earlier
+  // ones are whatever the client sent, and would let it pick its own rate-limit bucket.
+  const app = new Koa({ keys: cookieKeys, proxy: config.trustProxy, maxIpsCount: 1 });
   const csrf = createCsrf({ key: cookieKeys[0]!, secure: https });
   const router = new Router();
   router.get('/static/gatehouse.css', function stylesheet(ctx) {
@@ -170,6 +184,16 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
         if (!keys.some((key) => key.jwk.d)) throw new Error('no private signing key is loaded');
       },
     },
+  }));
+  app.use(registrationCors);
+  app.use(limitRequests({
+    limiter: rateLimiter,
+    limits: config.rateLimits.enabled ? config.rateLimits : undefined,
+    pending: new PendingRegistrations(db),
+    maxPendingClients: config.registration.maxPendingClients,
+    clock,
+    logger,
+    onLimited: (limit) => metrics.rateLimited.inc({ limit }),
   }));
   app.use(router.routes());
   app.use(adminRoutes({
@@ -201,7 +225,6 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     }).routes());
   }
   app.use(revocationFeedRoute(admin.revocations));
-  app.use(registrationCors);
   app.use(prepareOAuthRequest({
     resource: config.resource,
     defaultScopes: config.defaultScopes,

@@ -56,6 +56,8 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
   { method: 'GET', path: '/admin/redirect-uris', access: 'admin', handler: 'listRedirectUris' },
   { method: 'POST', path: '/admin/redirect-uris', access: 'admin', handler: 'allowRedirectUri', reauthenticate: '/admin/redirect-uris' },
   { method: 'POST', path: '/admin/redirect-uris/remove', access: 'admin', handler: 'removeRedirectUri' },
+  { method: 'POST', path: '/admin/redirect-schemes', access: 'admin', handler: 'allowRedirectScheme', reauthenticate: '/admin/redirect-uris' },
+  { method: 'POST', path: '/admin/redirect-schemes/remove', access: 'admin', handler: 'removeRedirectScheme' },
   { method: 'POST', path: '/admin/trusted-hosts', access: 'admin', handler: 'trustHost', reauthenticate: '/admin/redirect-uris' },
   { method: 'POST', path: '/admin/trusted-hosts/remove', access: 'admin', handler: 'untrustHost' },
   { method: 'GET', path: '/admin/clients', access: 'admin', handler: 'listClients' },

@@ -8,7 +8,7 @@ import type { UserStore } from '../accounts/user-store.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { ID_TOKEN_TTL } from '../provider/create-provider.ts';
 import { RevocationFeed } from '../revocation/revocation-feed.ts';
-import { createRedirectUriAllowList, createTrustedHostList, type AllowList } from './allow-list.ts';
+import { createRedirectSchemeAllowList, createRedirectUriAllowList, createTrustedHostList, type AllowList } from './allow-list.ts';
 import { ClientRegistry, type ValidateClientMetadata } from './client-registry.ts';
 import { ClientUsage } from './client-usage.ts';
 import { GrantRegistry } from './grant-registry.ts';
@@ -22,6 +22,8 @@ export interface AdminServices {
   clients: ClientRegistry;
   clientUsage: ClientUsage;
   redirectUris: AllowList;
+  /** Private-use redirect URI schemes (RFC 8252 §7.1) beyond reverse-domain names and known MCP clients. */
+  redirectSchemes: AllowList;
   trustedHosts: AllowList;
   keys: SigningKeyAdmin;
   /** What the resource server must refuse before tokens expire (grants, users, clients, keys). */
@@ -53,6 +55,7 @@ export function createAdminServices(deps: AdminServiceDeps): AdminServices {
     users: new UserAdmin(db, deps.users, deps.hashPassword, grants, audit, revocations),
     clients: new ClientRegistry(db, clientUsage, grants, audit, deps.validateClientMetadata, config.resource, revocations),
     redirectUris: createRedirectUriAllowList(db, config.registration.allowedRedirectUris, audit),
+    redirectSchemes: createRedirectSchemeAllowList(db, config.registration.allowedSchemes, audit),
     trustedHosts: createTrustedHostList(db, config.clientIdMetadataDocuments.trustedHosts, audit),
     keys: new SigningKeyAdmin(config.keysDir, Math.max(config.accessTokenTtl, ID_TOKEN_TTL), audit, revocations, deps.onKeysChanged),
   };

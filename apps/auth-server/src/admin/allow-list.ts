@@ -1,6 +1,7 @@
 /**
  * A list that the config file starts and administrators extend at runtime: exact https redirect
- * URIs for Dynamic Client Registration, and trusted hosts for Client ID Metadata Documents.
+ * URIs and private-use redirect URI schemes for Dynamic Client Registration, and trusted hosts for
+ * Client ID Metadata Documents.
  *
  * - The effective list is the config file's entries plus the table's rows, read on every use
  *   (one small SELECT), so a change applies to the next registration without a restart, also
@@ -11,6 +12,8 @@
 import type { Db } from '../../../shared/database.ts';
 import type { AuditEventName, AuditLog } from '../audit/audit-log.ts';
 import type { ChangedBy } from './admin-actor.ts';
+import { findUriDefect } from '../registration/find-uri-defect.ts';
+import { isDangerousScheme, isSchemeName } from '../registration/redirect-uri-schemes.ts';
 import { AdminError } from './admin-error.ts';
 
 export interface AllowListEntry {
@@ -22,8 +25,8 @@ export interface AllowListEntry {
 }
 
 interface ListSpec {
-  table: 'allowed_redirect_uris' | 'trusted_document_hosts';
-  column: 'uri' | 'host';
+  table: 'allowed_redirect_uris' | 'trusted_document_hosts' | 'allowed_redirect_schemes';
+  column: 'uri' | 'host' | 'scheme';
   /** Returns the value to store, or throws AdminError saying what is wrong with it. */
   normalise(value: string): string;
   events: { added: AuditEventName; removed: AuditEventName };
@@ -91,16 +94,30 @@ export function normaliseAllowedRedirectUri(value: string): string {
       throw new AdminError(400, 'Loopback http redirect URIs (127.0.0.1, [::1], localhost) are always allowed, on any port; there is no need to add them.');
     }
     if (url && !['http:', 'https:'].includes(url.protocol)) {
-      throw new AdminError(400, 'Only https redirect URIs go on the allow-list; private-use schemes (like cursor://) are governed by registration.allow_private_use_schemes.');
+      throw new AdminError(400, 'Only https redirect URIs go on this list; allow a private-use scheme (like myapp:) on the list of allowed schemes instead.');
     }
     throw new AdminError(400, `${value || 'That'} is not an absolute https URI.`);
   }
   if (value.length > 2000) throw new AdminError(400, 'Redirect URIs are limited to 2000 characters.');
   if (value.includes('#')) throw new AdminError(400, 'A redirect URI must not contain a fragment (#…).');
   if (url.username || url.password) throw new AdminError(400, 'A redirect URI must not contain a user name or password.');
-  if (/\s/.test(value)) throw new AdminError(400, 'A redirect URI must not contain spaces.');
+  const defect = findUriDefect(value);
+  if (defect) throw new AdminError(400, `Registration would refuse this URI: ${defect}.`);
   // Stored exactly as given: registration compares redirect URIs as exact strings.
   return value;
+}
+
+/** A private-use scheme name, lowercase, without `:` or `://`; never one of the dangerous schemes. */
+export function normaliseAllowedScheme(value: string): string {
+  const scheme = value.toLowerCase().replace(/:(\/\/)?$/, '');
+  if (!isSchemeName(scheme)) throw new AdminError(400, `${value || 'That'} is not a URI scheme name (like myapp).`);
+  if (scheme === 'http' || scheme === 'https') {
+    throw new AdminError(400, 'https redirect URIs are allowed one by one on the list of redirect URIs, and loopback http always is.');
+  }
+  if (isDangerousScheme(scheme)) {
+    throw new AdminError(400, `The ${scheme}: scheme opens a browser, runs content or starts a system handler; it is never allowed as a redirect URI.`);
+  }
+  return scheme;
 }
 
 export function normaliseTrustedHost(value: string): string {
@@ -128,5 +145,15 @@ export function createTrustedHostList(db: Db, configured: readonly string[], aud
     normalise: normaliseTrustedHost,
     events: { added: 'trusted_host.added', removed: 'trusted_host.removed' },
     what: 'trusted client metadata hosts',
+  }, audit);
+}
+
+export function createRedirectSchemeAllowList(db: Db, configured: readonly string[], audit: AuditLog): AllowList {
+  return new AllowList(db, configured, {
+    table: 'allowed_redirect_schemes',
+    column: 'scheme',
+    normalise: normaliseAllowedScheme,
+    events: { added: 'redirect_scheme.allowed', removed: 'redirect_scheme.removed' },
+    what: 'allowed redirect URI schemes',
   }, audit);
 }

@@ -163,7 +163,9 @@ export class ClientRegistry {
     let native = false;
     for (const uri of redirectUris) {
       // An administrator vouches for the client, so any https URI is acceptable; the safety rules still apply.
-      const verdict = checkRedirectUri(uri, { allowedRedirectUris: () => new Set(), allowPrivateUseSchemes: true, anyHttps: true });
+      const verdict = checkRedirectUri(uri, {
+        allowedRedirectUris: () => new Set(), allowedSchemes: () => new Set(), allowPrivateUseSchemes: true, anyHttps: true, anyPrivateUseScheme: true,
+      });
       if (!verdict.ok) throw new AdminError(400, verdict.reason);
       native ||= verdict.native;
     }

@@ -1,7 +1,9 @@
 /**
  * Admin pages: the redirect URI allow-list for Dynamic Client Registration (with the clients
- * that use each URI) and the trusted hosts for Client ID Metadata Documents.
+ * that use each URI), the private-use schemes allowed beyond the built-in rules, and the trusted
+ * hosts for Client ID Metadata Documents.
  */
+import { KNOWN_CLIENT_SCHEMES } from '../registration/redirect-uri-schemes.ts';
 import type { AdminServices } from './admin-services.ts';
 import { done, formatTime, requiredField, type Handler, type RenderPage } from './admin-page.ts';
 
@@ -16,13 +18,19 @@ export function redirectUrisPages(services: AdminServices, renderPage: RenderPag
         addedAt: formatTime(entry.addedAt),
         clients: clients.filter((c) => c.redirectUris.includes(entry.value)).map((c) => ({ clientId: c.clientId, name: c.name })),
       }));
+      const schemes = services.redirectSchemes.list().map((entry) => ({
+        scheme: entry.value,
+        source: entry.source,
+        addedBy: entry.addedBy,
+        addedAt: formatTime(entry.addedAt),
+      }));
       const hosts = services.trustedHosts.list().map((entry) => ({
         host: entry.value,
         source: entry.source,
         addedBy: entry.addedBy,
         addedAt: formatTime(entry.addedAt),
       }));
-      renderPage(request, 'admin/redirect-uris.njk', 'Redirect URIs', 'redirect-uris', { uris, hosts });
+      renderPage(request, 'admin/redirect-uris.njk', 'Redirect URIs', 'redirect-uris', { uris, schemes, knownSchemes: [...KNOWN_CLIENT_SCHEMES], hosts });
     },
 
     allowRedirectUri(request) {
@@ -33,6 +41,16 @@ export function redirectUrisPages(services: AdminServices, renderPage: RenderPag
     removeRedirectUri(request) {
       services.redirectUris.remove(requiredField(request.form, 'uri', 'A redirect URI'), request.by);
       done(request.ctx, '/admin/redirect-uris', 'redirect_uri_removed');
+    },
+
+    allowRedirectScheme(request) {
+      const added = services.redirectSchemes.add(requiredField(request.form, 'scheme', 'A scheme'), request.by);
+      done(request.ctx, '/admin/redirect-uris', added ? 'scheme_added' : 'scheme_exists');
+    },
+
+    removeRedirectScheme(request) {
+      services.redirectSchemes.remove(requiredField(request.form, 'scheme', 'A scheme'), request.by);
+      done(request.ctx, '/admin/redirect-uris', 'scheme_removed');
     },
 
     trustHost(request) {

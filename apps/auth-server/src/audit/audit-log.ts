@@ -33,6 +33,8 @@ export const AUDIT_EVENTS = [
   'user.scopes_changed',
   'redirect_uri.allowed',
   'redirect_uri.removed',
+  'redirect_scheme.allowed',
+  'redirect_scheme.removed',
   'trusted_host.added',
   'trusted_host.removed',
   'key.rotated',

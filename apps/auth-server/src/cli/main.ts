@@ -11,7 +11,7 @@ import { AdminError } from '../admin/admin-error.ts';
 import { CliContext, type CliIo } from './cli-context.ts';
 import { CliError, EXIT, UsageError } from './cli-errors.ts';
 import type { CommandGroup } from './command.ts';
-import { hostsCommand, redirectsCommand } from './commands/allow-list-commands.ts';
+import { hostsCommand, redirectsCommand, schemesCommand } from './commands/allow-list-commands.ts';
 import { auditCommand } from './commands/audit-command.ts';
 import { clientsCommand } from './commands/clients-command.ts';
 import { grantsCommand } from './commands/grants-command.ts';
@@ -24,6 +24,7 @@ const GROUPS: Record<string, CommandGroup> = {
   'hash-password': hashPasswordCommand,
   clients: clientsCommand,
   redirects: redirectsCommand,
+  schemes: schemesCommand,
   hosts: hostsCommand,
   grants: grantsCommand,
   keys: keysCommand,

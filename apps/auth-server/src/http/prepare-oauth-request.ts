@@ -28,7 +28,7 @@ const DEFAULT_BODY_LIMIT = 16 * 1024;
  * slash (`/OAUTH/TOKEN/` is the token endpoint), so this middleware must match the same way or
  * those spellings would skip it.
  */
-function routeOf(path: string): string {
+export function routeOf(path: string): string {
   const lower = path.toLowerCase();
   return lower.length > 1 && lower.endsWith('/') ? lower.slice(0, -1) : lower;
 }

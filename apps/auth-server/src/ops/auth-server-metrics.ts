@@ -19,6 +19,7 @@ export interface AuthServerMetrics {
   tokensIssued: Counter<'grant_type'>;
   refreshTokenReuse: Counter;
   registrations: Counter<'result'>;
+  rateLimited: Counter<'limit'>;
   requestDuration: Histogram<'method' | 'route' | 'status'>;
 }
 
@@ -46,6 +47,12 @@ export function createAuthServerMetrics(registry: Registry): AuthServerMetrics {
       name: 'gatehouse_client_registrations_total',
       help: 'Dynamic Client Registration requests, by result (created, refused).',
       labelNames: ['result'] as const,
+      registers,
+    }),
+    rateLimited: new Counter({
+      name: 'gatehouse_rate_limited_total',
+      help: 'Requests refused with 429, by limit (registration, token, sign_in, pending_registrations).',
+      labelNames: ['limit'] as const,
       registers,
     }),
     requestDuration: createRequestDuration(registry),

@@ -7,7 +7,10 @@
  * checked for safety but not against the DCR allow-list (trust comes from the document's host),
  * and the same `scope` and `native` handling as below.
  *
- * On the registration endpoint only (stored clients are loaded unchanged):
+ * A stored DCR client with a redirect URI of a dangerous scheme (registered before such schemes
+ * were refused) no longer loads: the provider answers invalid_client_metadata and redirects nowhere.
+ *
+ * On the registration endpoint only (stored clients are loaded unchanged otherwise):
  * - `scope` is dropped: a client's DCR `scope` is what it asked for first, not a ceiling, and
  *   unknown values (Claude has sent `claudeai`) must not fail the registration. What a token
  *   carries is decided at authorization, capped by what the user may grant.
@@ -22,6 +25,7 @@
  */
 import { errors } from 'oidc-provider';
 import { checkRedirectUri, type RedirectUriPolicy } from './redirect-uri-policy.ts';
+import { isDangerousScheme } from './redirect-uri-schemes.ts';
 
 export const CLIENT_KIND = 'gatehouse_client_kind';
 /** The resource URL an admin-created confidential client serves (RFC 7662 §4: it may introspect tokens for it). */
@@ -63,6 +67,15 @@ function applyRedirectUriPolicy(metadata: Metadata, policy: RedirectUriPolicy): 
   if (native) metadata.application_type = 'native';
 }
 
+function refuseDangerousSchemes(redirectUris: unknown): void {
+  for (const uri of Array.isArray(redirectUris) ? redirectUris : []) {
+    const scheme = typeof uri === 'string' ? URL.parse(uri)?.protocol.slice(0, -1) : undefined;
+    if (scheme && isDangerousScheme(scheme) && scheme !== 'http' && scheme !== 'https') {
+      throw invalidRedirectUri(`the ${scheme}: scheme is never allowed in redirect_uris`);
+    }
+  }
+}
+
 export function createClientMetadataValidator(policy: RedirectUriPolicy) {
   const documentPolicy: RedirectUriPolicy = { ...policy, anyHttps: true };
   return function validateClientMetadata(ctx: unknown, key: string, _value: unknown, metadata: Metadata): void {
@@ -83,7 +96,10 @@ export function createClientMetadataValidator(policy: RedirectUriPolicy) {
       return;
     }
     const route = (ctx as { oidc?: { route?: string } } | undefined)?.oidc?.route;
-    if (route !== 'registration') return;
+    if (route !== 'registration') {
+      if (metadata[CLIENT_KIND] === 'dcr') refuseDangerousSchemes(metadata.redirect_uris);
+      return;
+    }
 
     metadata[CLIENT_KIND] = 'dcr';
     delete metadata[RESOURCE_SERVER_FOR];

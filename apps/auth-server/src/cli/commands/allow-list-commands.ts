@@ -1,4 +1,4 @@
-/** `gatehouse redirects list|allow|remove` and `gatehouse hosts list|trust|remove`. */
+/** `gatehouse redirects list|allow|remove`, `gatehouse schemes list|allow|remove` and `gatehouse hosts list|trust|remove`. */
 import type { AllowList } from '../../admin/allow-list.ts';
 import { CLI, type CliContext } from '../cli-context.ts';
 import type { CommandGroup } from '../command.ts';
@@ -34,6 +34,10 @@ function allowListCommand(group: string, list: (context: CliContext) => AllowLis
 
 export const redirectsCommand = allowListCommand('redirects', (c) => c.services.redirectUris, {
   add: 'allow', arg: 'URI', key: 'uri', note: '            (exact https URI; applies to the next registration)',
+});
+
+export const schemesCommand = allowListCommand('schemes', (c) => c.services.redirectSchemes, {
+  add: 'allow', arg: 'SCHEME', key: 'scheme', note: '       (private-use redirect URI scheme, like myapp)',
 });
 
 export const hostsCommand = allowListCommand('hosts', (c) => c.services.trustedHosts, {
