@@ -14,6 +14,7 @@ import { healthRoutes } from '../../shared/health-routes.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { createMetricsRegistry, type Registry } from '../../shared/metrics.ts';
 import { observeRequests } from '../../shared/observe-requests.ts';
+import { rejectMalformedHost } from '../../shared/reject-malformed-host.ts';
 import { applyConfiguredUsers, createBootstrapAdmin } from './accounts/apply-configured-users.ts';
 import { adminRoutes } from './admin/admin-routes.ts';
 import { createAdminServices, type AdminServices } from './admin/admin-services.ts';
@@ -43,6 +44,7 @@ import { loadOrCreateCookieKeys, loadOrCreateSigningKeys, toProviderJwks, type S
 import { createAuthServerMetrics } from './ops/auth-server-metrics.ts';
 import { countProviderEvents } from './ops/count-provider-events.ts';
 import { createProvider, type ProviderDeps } from './provider/create-provider.ts';
+import { pinUrlsToIssuer } from './provider/pin-urls-to-issuer.ts';
 import { startSweeper, sweepExpired } from './provider/sweep-expired.ts';
 import { expireUnusedClients } from './registration/expire-unused-clients.ts';
 import { createRenderer, VIEWS_DIR } from './views/create-renderer.ts';
@@ -117,6 +119,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     });
     // Behind a TLS-terminating proxy, client IPs and the external scheme come from X-Forwarded-*.
     built.proxy = config.trustProxy;
+    pinUrlsToIssuer(built);
     built.on('server_error', (_ctx, err) => logger.error({ err }, 'oidc-provider server error'));
     countProviderEvents(built, metrics);
     expireUnusedClients(built, db, config.registration.unusedClientTtl);
@@ -149,6 +152,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   });
 
   app.use(observeRequests({ logger, requestDuration: metrics.requestDuration }));
+  app.use(rejectMalformedHost({ trustProxy: config.trustProxy }));
   app.use(securityHeaders({ https }));
   app.use(errorPages(render, logger));
   // Ready when the database answers a real query and a private signing key is loaded.

@@ -16,6 +16,7 @@ import { createHttpServer } from '../../shared/http-server.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { createMetricsRegistry, type Registry } from '../../shared/metrics.ts';
 import { observeRequests } from '../../shared/observe-requests.ts';
+import { rejectMalformedHost } from '../../shared/reject-malformed-host.ts';
 import { createAccessTokenVerifier } from './auth/verify-access-token.ts';
 import { assumeAnonymousCaller } from './http/assume-anonymous-caller.ts';
 import { guardOrigin } from './http/guard-origin.ts';
@@ -129,6 +130,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   const app = new Koa();
   app.silent = true;
   app.use(observeRequests({ logger, requestDuration: metrics.requestDuration }));
+  app.use(rejectMalformedHost({ trustProxy: false }));
   app.use(handleErrors(logger));
   app.use(healthRoutes({ checks: readiness, logger }));
   app.use(router.routes());
