@@ -13,6 +13,7 @@ import { MIGRATIONS_ROOT, migrate, openDatabase, type Db } from '../../shared/da
 import { healthRoutes } from '../../shared/health-routes.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { createMetricsRegistry, type Registry } from '../../shared/metrics.ts';
+import { answerMethodNotAllowed, type KnownRoute } from '../../shared/answer-method-not-allowed.ts';
 import { observeRequests } from '../../shared/observe-requests.ts';
 import { rejectMalformedHost } from '../../shared/reject-malformed-host.ts';
 import { applyConfiguredUsers, createBootstrapAdmin } from './accounts/apply-configured-users.ts';
@@ -63,6 +64,20 @@ export interface AuthServer {
 }
 
 const STYLESHEET = readFileSync(join(VIEWS_DIR, 'static', 'gatehouse.css'));
+
+/**
+ * Paths served by something other than a @koa/router route, with their methods, for 405 answers:
+ * oidc-provider's endpoints (its router folds case and drops one trailing slash) and the probes.
+ */
+const OTHER_ROUTES: KnownRoute[] = [
+  { path: /^\/\.well-known\/(openid-configuration|oauth-authorization-server)\/?$/i, methods: ['GET'] },
+  { path: /^\/oauth\/authorize\/?$/i, methods: ['GET', 'POST'] },
+  { path: /^\/oauth\/authorize\/[^/]+\/?$/i, methods: ['GET'] },
+  { path: /^\/oauth\/(token|register|revoke|introspect)\/?$/i, methods: ['POST'] },
+  { path: /^\/oauth\/jwks\/?$/i, methods: ['GET'] },
+  { path: /^\/oauth\/userinfo\/?$/i, methods: ['GET', 'POST'] },
+  { path: /^\/(healthz|readyz)$/, methods: ['GET'] },
+];
 
 export interface AuthServerOptions {
   /** Replaces the SQLite adapter for the provider's models (benchmarks compare against memory). */
@@ -155,6 +170,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   app.use(rejectMalformedHost({ trustProxy: config.trustProxy }));
   app.use(securityHeaders({ https }));
   app.use(errorPages(render, logger));
+  app.use(answerMethodNotAllowed(OTHER_ROUTES));
   // Ready when the database answers a real query and a private signing key is loaded.
   app.use(healthRoutes({
     logger,

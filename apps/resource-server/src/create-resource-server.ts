@@ -15,6 +15,7 @@ import { healthRoutes } from '../../shared/health-routes.ts';
 import { createHttpServer } from '../../shared/http-server.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { createMetricsRegistry, type Registry } from '../../shared/metrics.ts';
+import { answerMethodNotAllowed } from '../../shared/answer-method-not-allowed.ts';
 import { observeRequests } from '../../shared/observe-requests.ts';
 import { rejectMalformedHost } from '../../shared/reject-malformed-host.ts';
 import { createAccessTokenVerifier } from './auth/verify-access-token.ts';
@@ -117,7 +118,8 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   const metadata = protectedResourceMetadata({ resource: config.resource, issuer: config.issuer });
 
   const router = new Router();
-  router.all(mcpPath, ...mcpEndpoint);
+  // The Streamable HTTP transport's methods (MCP transports §2), and OPTIONS for CORS preflights.
+  for (const method of ['get', 'post', 'delete', 'options'] as const) router[method](mcpPath, ...mcpEndpoint);
   router.get(metadataPaths, metadata);
   router.options(metadataPaths, metadata);
 
@@ -132,9 +134,9 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   app.use(observeRequests({ logger, requestDuration: metrics.requestDuration }));
   app.use(rejectMalformedHost({ trustProxy: false }));
   app.use(handleErrors(logger));
+  app.use(answerMethodNotAllowed([{ path: /^\/(healthz|readyz)$/, methods: ['GET'] }]));
   app.use(healthRoutes({ checks: readiness, logger }));
   app.use(router.routes());
-  app.use(router.allowedMethods());
 
   const sweepAudit = () => {
     try {
