@@ -14,6 +14,7 @@ import { healthRoutes } from '../../shared/health-routes.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { createMetricsRegistry, type Registry } from '../../shared/metrics.ts';
 import { answerMethodNotAllowed, type KnownRoute } from '../../shared/answer-method-not-allowed.ts';
+import { logAppErrors } from '../../shared/log-app-errors.ts';
 import { observeRequests } from '../../shared/observe-requests.ts';
 import { rejectMalformedHost } from '../../shared/reject-malformed-host.ts';
 import { applyConfiguredUsers, createBootstrapAdmin } from './accounts/apply-configured-users.ts';
@@ -158,6 +159,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   );
 
   const app = new Koa({ keys: cookieKeys, proxy: config.trustProxy });
+  logAppErrors(app, logger);
   const csrf = createCsrf({ key: cookieKeys[0]!, secure: https });
   const router = new Router();
   router.get('/static/gatehouse.css', function stylesheet(ctx) {

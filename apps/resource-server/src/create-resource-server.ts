@@ -16,6 +16,7 @@ import { createHttpServer } from '../../shared/http-server.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { createMetricsRegistry, type Registry } from '../../shared/metrics.ts';
 import { answerMethodNotAllowed } from '../../shared/answer-method-not-allowed.ts';
+import { logAppErrors } from '../../shared/log-app-errors.ts';
 import { observeRequests } from '../../shared/observe-requests.ts';
 import { rejectMalformedHost } from '../../shared/reject-malformed-host.ts';
 import { createAccessTokenVerifier } from './auth/verify-access-token.ts';
@@ -130,7 +131,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   };
 
   const app = new Koa();
-  app.silent = true;
+  logAppErrors(app, logger);
   app.use(observeRequests({ logger, requestDuration: metrics.requestDuration }));
   app.use(rejectMalformedHost({ trustProxy: false }));
   app.use(handleErrors(logger));
