@@ -8,8 +8,8 @@
  * file path or `Error:` in the body; and, from both apps' own JSON logs (which also see requests
  * whose answer we never read), no response >= 500 and no line at error level. Both apps must
  * still answer afterwards. The seed is printed with every failure; replay with FUZZ_SEED=<seed>.
- * Some requests use a real client, interaction, access token and MCP session, to get past the
- * first checks.
+ * Some requests use a real client, interaction, access token, MCP session and signed-in admin
+ * (cookie and CSRF token), to get past the first checks.
  */
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
@@ -18,6 +18,7 @@ import { createLogger } from '../../apps/shared/logger.ts';
 import { assertNoStackTrace, connect, redeem, registerClient, startAuthorization, CLAUDE_DCR_BODY } from '../helpers/oauth-flow.ts';
 import { rawBytes, rawRequest, type RawRequest, type RawResponse } from '../helpers/raw-http.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { csrfOf, signInAt } from '../admin/support/admin-browser.ts';
 import { INITIALIZE } from '../resource-server/support/mcp-http.ts';
 import { startResourceServer, type RunningResourceServer } from '../resource-server/support/start-resource-server.ts';
 import { TEST_RESOURCE } from '../resource-server/support/test-issuer.ts';
@@ -116,12 +117,15 @@ describe(`fuzzing every endpoint with hostile requests (seed ${SEED})`, () => {
       body: JSON.stringify(INITIALIZE),
     });
     await initialized.body?.cancel();
+    const admin = await signInAt(auth, 'admin', ADMIN_PASSWORD, '/admin/users');
     known = {
       clientId: client.client_id,
       interactionUid: interactionUrl.pathname.split('/')[2]!,
       interactionCookie: pending.browser.cookieHeader(interactionUrl),
       accessToken: tokens.body.access_token as string,
       mcpSessionId: initialized.headers.get('mcp-session-id') ?? 'none',
+      adminCookie: admin.browser.cookieHeader(new URL('/admin/users', auth.issuer)),
+      adminCsrf: csrfOf(admin.page, '/admin/users'),
     };
     assert.match(interactionUrl.pathname, /^\/interaction\/[^/]+$/);
   });
@@ -167,7 +171,7 @@ describe(`fuzzing every DCR metadata field with wrong JSON types (seed ${SEED})`
 
   test('every field, many wrong types: 201 or a 4xx with an RFC 7591 error, never a 5xx', async () => {
     const random = createRandom(SEED + 1);
-    const known: Known = { clientId: 'x', interactionUid: 'x', interactionCookie: '', accessToken: 'x', mcpSessionId: 'x' };
+    const known: Known = { clientId: 'x', interactionUid: 'x', interactionCookie: '', accessToken: 'x', mcpSessionId: 'x', adminCookie: '', adminCsrf: '' };
     const requests: RawRequest[] = DCR_FIELDS.flatMap((field) => Array.from({ length: 8 }, () => ({
       method: 'POST',
       path: '/oauth/register',

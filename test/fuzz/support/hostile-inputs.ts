@@ -28,6 +28,9 @@ export interface Known {
   interactionCookie: string;
   accessToken: string;
   mcpSessionId: string;
+  /** A signed-in admin's cookies and the CSRF token of the admin forms. */
+  adminCookie: string;
+  adminCsrf: string;
 }
 
 /** Mostly the methods endpoints serve, so most requests get past routing; the rest to test 405s. */
@@ -87,6 +90,18 @@ function hostileParams(random: Random, known: Known): string {
   return pairs.join('&');
 }
 
+const ADMIN_FIELDS = ['username', 'password', 'scope', 'client_id', 'client_name', 'redirect_uris', 'token_endpoint_auth_method', 'uri', 'host', 'kid', 'grant_id', 'confirm'];
+
+/** An admin or account form with the real CSRF token, so the handlers behind the check run. */
+function adminForm(random: Random, known: Known): string {
+  const pairs = [`csrf=${random.chance(0.9) ? known.adminCsrf : 'x'}`];
+  for (let i = 1 + random.int(4); i > 0; i--) {
+    const name = random.pick(ADMIN_FIELDS);
+    pairs.push(`${name}=${encode(random, random.chance(0.3) ? random.pick(['mcp:read', 'mcp:admin', 'yes', 'none', 'example.com', 'http://127.0.0.1:1/cb']) : hostileString(random, known))}`);
+  }
+  return pairs.join('&');
+}
+
 function deepNesting(random: Random): string {
   const depth = random.pick([100, 1000, 5000]);
   return random.chance(0.5) ? `${'['.repeat(depth)}${']'.repeat(depth)}` : `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
@@ -125,6 +140,8 @@ function jsonRpcBody(random: Random, known: Known): unknown {
 }
 
 function hostileBody(random: Random, known: Known, path: string): { body: string | Buffer; contentType?: string } {
+  if (/^\/(admin|account)/i.test(path) && random.chance(0.6)) return { body: adminForm(random, known), contentType: 'application/x-www-form-urlencoded' };
+  if (/^\/mcp/i.test(path) && random.chance(0.6)) return { body: JSON.stringify(jsonRpcBody(random, known)), contentType: 'application/json' };
   switch (random.int(8)) {
     case 0: return { body: JSON.stringify(path.startsWith('/mcp') ? jsonRpcBody(random, known) : registrationWithOneBadField(random, known, random.pick(DCR_FIELDS))), contentType: 'application/json' };
     case 1: return { body: JSON.stringify(hostileJson(random, known)), contentType: random.pick(['application/json', 'application/json; charset=utf-16', 'text/json']) };
@@ -151,13 +168,16 @@ function hostileHeaders(random: Random, known: Known, path: string): Record<stri
       `Basic ${Buffer.from('%zz:%').toString('base64')}`, 'DPoP x', 'Negotiate abc', 'Bearer a b c',
     ]);
   }
-  if (random.chance(0.3)) {
+  if (/^\/(admin|account)/i.test(path) && random.chance(0.7)) {
+    headers.cookie = known.adminCookie;
+  } else if (random.chance(0.3)) {
     headers.cookie = random.pick([known.interactionCookie, known.interactionCookie, 'gatehouse.csrf=x', '_interaction=x; _interaction.sig=y', '=;;=', 'a=%zz', `_session=${'a'.repeat(4000)}`]);
   }
   if (random.chance(0.2)) headers['x-forwarded-for'] = random.pick(['1.2.3.4', 'x', '::1, 10.0.0.1', '999.999.999.999']);
   if (random.chance(0.2)) headers['x-forwarded-host'] = random.pick(['evil.example', 'a:b:c', '']);
   if (random.chance(0.2)) headers['x-forwarded-proto'] = random.pick(['https', 'gopher', 'https, http']);
-  if (random.chance(0.3)) headers.accept = random.pick(['text/html', 'application/json', 'text/event-stream', '*/*', 'application/json, text/event-stream', 'x/y;q=abc']);
+  if (mcp && random.chance(0.7)) headers.accept = 'application/json, text/event-stream';
+  else if (random.chance(0.3)) headers.accept = random.pick(['text/html', 'application/json', 'text/event-stream', '*/*', 'application/json, text/event-stream', 'x/y;q=abc']);
   if (mcp || random.chance(0.05)) {
     if (random.chance(0.5)) headers['mcp-session-id'] = random.pick([known.mcpSessionId, known.mcpSessionId, 'nope', '', 'a'.repeat(300)]);
     if (random.chance(0.3)) headers['mcp-protocol-version'] = random.pick(['2025-11-25', '2025-03-26', '1900-01-01', 'x']);
