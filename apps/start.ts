@@ -11,11 +11,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { formatBanner, READY_MESSAGE, type ReadyAnnouncement } from './shared/announce-ready.ts';
 import { ConfigError, loadConfig } from './shared/config.ts';
+import { assertServable } from './shared/serving-warnings.ts';
 
 const apps = ['auth-server', 'resource-server'] as const;
 
 try {
-  loadConfig();
+  assertServable(loadConfig());
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err;
   process.stderr.write(`gatehouse: ${err.message}\n`);

@@ -1,26 +1,53 @@
 /**
- * Set-ups that start but are unsafe or will not work, found at boot so the operator reads about
- * them in the first lines of the log rather than from a user's failed sign-in.
+ * Set-ups that start but are unsafe, or would start and not work, found at boot so the operator
+ * reads about them in the first lines of the log rather than from a user's failed sign-in.
  *
+ * Warnings (`servingWarnings`, for one app):
  * - The dangerous http-issuer switch is on: sign-in pages, codes and tokens would cross the
  *   network unencrypted (STYLE: unsafe switches warn at boot).
- * - The issuer is https but the auth-server neither serves TLS itself nor trusts a proxy's
- *   `X-Forwarded-Proto`: it then sees every request as plain http and refuses to set the Secure
- *   cookies sign-in needs (oidc-provider answers 500 on /oauth/authorize).
+ * - The app listens on an interface other than loopback and speaks plain http to clients (its
+ *   public URL is http): anyone on that network reaches the sign-in page, or the MCP endpoint
+ *   with its bearer tokens, without TLS (RFC 9700 §2.6 / OAuth 2.1 §1.5: TLS is required). In a
+ *   container, where 0.0.0.0 is the norm, publish the port on loopback only or put a proxy first.
+ *
+ * Refusal (`assertServable`): the issuer is https but the auth-server neither serves TLS itself
+ * nor trusts a proxy's `X-Forwarded-Proto`. It then sees every request as plain http, refuses to
+ * set the Secure cookies sign-in needs (oidc-provider answers 500 on /oauth/authorize), and no
+ * setting of that combination works, so there is no switch to force it.
  */
-import type { GatehouseConfig } from './config.ts';
+import { ConfigError, type GatehouseConfig } from './config.ts';
 
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+const LOOPBACK_HOSTNAMES = new Set(['localhost', '127.0.0.1', '[::1]']);
+const LOOPBACK_INTERFACES = new Set(['localhost', '::1', '[::1]']);
 
-export function servingWarnings(config: GatehouseConfig): string[] {
-  const { authServer } = config;
-  const issuer = new URL(authServer.issuer);
+function isLoopbackInterface(host: string): boolean {
+  return LOOPBACK_INTERFACES.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+export function servingWarnings(config: GatehouseConfig, app: 'auth-server' | 'resource-server'): string[] {
   const warnings: string[] = [];
-  if (authServer.dangerouslyAllowHttpIssuer && issuer.protocol === 'http:' && !LOOPBACK.has(issuer.hostname)) {
-    warnings.push(`GATEHOUSE_DANGEROUSLY_ALLOW_HTTP_ISSUER is on and the issuer ${authServer.issuer} is plain http: passwords, authorization codes and tokens cross the network unencrypted. Only for a test set-up.`);
-  }
-  if (issuer.protocol === 'https:' && !config.tls && !authServer.trustProxy) {
-    warnings.push(`the issuer ${authServer.issuer} is https, but this server serves plain http and does not trust X-Forwarded-Proto: sign-in will fail. Behind a TLS-terminating proxy set TRUST_PROXY=true; to serve https here set TLS_CERT_FILE and TLS_KEY_FILE.`);
+  if (app === 'auth-server') {
+    const { authServer } = config;
+    const issuer = new URL(authServer.issuer);
+    if (authServer.dangerouslyAllowHttpIssuer && issuer.protocol === 'http:' && !LOOPBACK_HOSTNAMES.has(issuer.hostname)) {
+      warnings.push(`GATEHOUSE_DANGEROUSLY_ALLOW_HTTP_ISSUER is on and the issuer ${authServer.issuer} is plain http: passwords, authorization codes and tokens cross the network unencrypted. Only for a test set-up.`);
+    }
+    if (issuer.protocol === 'http:' && !isLoopbackInterface(authServer.host)) {
+      warnings.push(`listening on ${authServer.host} (not loopback) with the plain-http issuer ${authServer.issuer}: anyone on that network can reach sign-in, codes and tokens without TLS. Set LISTEN_HOST=127.0.0.1, or publish the port on loopback only, and put a TLS-terminating proxy in front for anything else.`);
+    }
+  } else {
+    const { resourceServer } = config;
+    if (new URL(resourceServer.resource).protocol === 'http:' && !isLoopbackInterface(resourceServer.host)) {
+      warnings.push(`listening on ${resourceServer.host} (not loopback) with the plain-http resource ${resourceServer.resource}: anyone on that network can see bearer tokens without TLS. Set LISTEN_HOST=127.0.0.1, or publish the port on loopback only, and put a TLS-terminating proxy in front for anything else.`);
+    }
   }
   return warnings;
+}
+
+/** Throws a ConfigError naming the fields when the auth-server could start but not sign anyone in. */
+export function assertServable(config: GatehouseConfig): void {
+  const { issuer, trustProxy } = config.authServer;
+  if (issuer.startsWith('https:') && !config.tls && !trustProxy) {
+    throw new ConfigError(`Invalid configuration: auth_server.issuer (${issuer}) is https, but this server serves plain http (no tls.cert_file/tls.key_file) and does not trust a proxy (trust_proxy is false), so it cannot set the Secure cookies sign-in needs. Behind a TLS-terminating proxy set TRUST_PROXY=true; to serve https here set TLS_CERT_FILE and TLS_KEY_FILE.`);
+  }
 }

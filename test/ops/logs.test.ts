@@ -14,6 +14,7 @@ import { createLogger } from '../../apps/shared/logger.ts';
 import { observeRequests } from '../../apps/shared/observe-requests.ts';
 import { Browser } from '../helpers/browser.ts';
 import { CLAUDE_DCR_BODY, connect, redeem, refresh, registerClient, startAuthorization, signIn } from '../helpers/oauth-flow.ts';
+import { rawBytes } from '../helpers/raw-http.ts';
 import { ADMIN_PASSWORD } from '../helpers/start-auth-server.ts';
 import { connectClient, mcpRequest } from '../resource-server/support/mcp-http.ts';
 import { startBothApps, type BothApps } from './support/start-both-apps.ts';
@@ -153,4 +154,45 @@ describe('log level from config', () => {
       if (expected) assert.equal(JSON.parse(lines[0]!).path, '/anything');
     });
   }
+});
+
+describe('clients that break the connection', () => {
+  let apps: BothApps;
+  before(async () => {
+    apps = await startBothApps();
+  });
+  after(() => apps.close());
+
+  test('a malformed chunked body and a client that hangs up mid-body leave one JSON line each at info, nothing at error, nothing on stderr', async () => {
+    const stderr: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    // Koa's default error listener prints a multi-line stack there; collect whatever arrives.
+    process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      stderr.push(String(chunk));
+      return (write as (...args: unknown[]) => boolean)(chunk, ...rest);
+    }) as typeof process.stderr.write;
+    try {
+      const targets: Array<[string, string]> = [
+        [apps.issuer, '/oauth/token'], [apps.issuer, '/oauth/register'], [apps.issuer, '/interaction/x/login'],
+        [apps.resourceBase, '/mcp'],
+      ];
+      for (const [base, path] of targets) {
+        const head = `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n`;
+        await rawBytes(base, `${head}Transfer-Encoding: chunked\r\n\r\n5\r\n{"a":\r\nzz\r\nxyz\r\n0\r\n\r\n`);
+        await rawBytes(base, `${head}Content-Length: 100\r\n\r\n{"a":`, { hangUpAfterMs: 50 });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    } finally {
+      process.stderr.write = write;
+    }
+    assert.deepEqual(stderr.filter((chunk) => !chunk.includes('oidc-provider WARNING')), [], 'nothing written to stderr');
+    const lines = apps.logText().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+    assert.deepEqual(lines.filter((line) => Number(line.level) >= 50), [], 'no line at error level');
+    const clientTrouble = lines.filter((line) => line.msg === 'request aborted by the client' || line.msg === 'client connection error');
+    assert.ok(clientTrouble.length >= 4, `client trouble is logged: ${JSON.stringify(clientTrouble)}`);
+    for (const line of clientTrouble) {
+      assert.equal(line.level, 30);
+      assert.match(String(line.reason), /^(ECONNRESET|HPE_[A-Z_]+|aborted)$/);
+    }
+  });
 });

@@ -13,14 +13,14 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { loadConfig } from '../../apps/shared/config.ts';
-import { servingWarnings } from '../../apps/shared/serving-warnings.ts';
+import { assertServable, servingWarnings } from '../../apps/shared/serving-warnings.ts';
 import { makeTestCertificate } from '../helpers/document-server.ts';
 import { freePort } from '../helpers/net.ts';
 import { authorizeUrl, CLAUDE_DCR_BODY, registerClient } from '../helpers/oauth-flow.ts';
 import { createPkce } from '../helpers/pkce.ts';
 import { startAuthServer } from '../helpers/start-auth-server.ts';
 import { parseChallenge } from '../resource-server/support/mcp-http.ts';
-import { freshSetup, isRefused, kill, runApp, type RunningProcess, type Setup } from './support/processes.ts';
+import { freshSetup, isRefused, kill, run, runApp, type RunningProcess, type Setup } from './support/processes.ts';
 
 describe('https served directly from certificate files (real processes)', () => {
   let setup: Setup;
@@ -172,15 +172,54 @@ describe('TLS and issuer configuration', () => {
   test('the dangerous switch allows a plain-http public issuer, and boot warns about it', () => {
     const config = loadConfig({ ISSUER: 'http://auth.example.com', GATEHOUSE_DANGEROUSLY_ALLOW_HTTP_ISSUER: 'true' });
     assert.equal(config.authServer.issuer, 'http://auth.example.com');
-    const warnings = servingWarnings(config);
+    const warnings = servingWarnings(config, 'auth-server');
     assert.equal(warnings.length, 1);
     assert.match(warnings[0]!, /GATEHOUSE_DANGEROUSLY_ALLOW_HTTP_ISSUER is on .* unencrypted/);
-    assert.deepEqual(servingWarnings(loadConfig({})), [], 'nothing to warn about on loopback');
+    assert.deepEqual(servingWarnings(loadConfig({}), 'auth-server'), [], 'nothing to warn about on loopback');
+    assert.deepEqual(servingWarnings(loadConfig({}), 'resource-server'), [], 'nothing to warn about on loopback');
   });
 
-  test('boot warns when an https issuer is served as plain http without trusting a proxy', () => {
-    assert.match(servingWarnings(loadConfig(https))[0] ?? '', /TRUST_PROXY=true/);
-    assert.deepEqual(servingWarnings(loadConfig({ ...https, TRUST_PROXY: 'true' })), []);
-    assert.deepEqual(servingWarnings(loadConfig({ ...https, TLS_CERT_FILE: certFile, TLS_KEY_FILE: keyFile })), []);
+  const plainHttpOffLoopback: Array<[string, Record<string, string>, 'auth-server' | 'resource-server', RegExp | undefined]> = [
+    ['auth-server on 0.0.0.0, http issuer', { LISTEN_HOST: '0.0.0.0' }, 'auth-server', /^listening on 0\.0\.0\.0 \(not loopback\) with the plain-http issuer http:\/\/localhost:4000: .*LISTEN_HOST=127\.0\.0\.1/],
+    ['resource-server on ::, http resource', { LISTEN_HOST: '::' }, 'resource-server', /^listening on :: \(not loopback\) with the plain-http resource http:\/\/localhost:4001\/mcp: .*bearer tokens/],
+    ['auth-server on 127.0.0.2, http issuer', { LISTEN_HOST: '127.0.0.2' }, 'auth-server', undefined],
+    ['auth-server on ::1, http issuer', { LISTEN_HOST: '::1' }, 'auth-server', undefined],
+    ['auth-server on 0.0.0.0 behind a proxy, https issuer', { ...https, LISTEN_HOST: '0.0.0.0', TRUST_PROXY: 'true' }, 'auth-server', undefined],
+    ['resource-server on 0.0.0.0, https resource', { ...https, LISTEN_HOST: '0.0.0.0' }, 'resource-server', undefined],
+  ];
+  for (const [what, env, app, warning] of plainHttpOffLoopback) {
+    test(`${warning ? 'warns at boot' : 'does not warn'}: ${what}`, () => {
+      const warnings = servingWarnings(loadConfig(env), app);
+      if (warning) {
+        assert.equal(warnings.length, 1, warnings.join('\n'));
+        assert.match(warnings[0]!, warning);
+      } else {
+        assert.deepEqual(warnings, []);
+      }
+    });
+  }
+
+  test('refuses to boot an https issuer served as plain http without trusting a proxy, naming the fields', () => {
+    assert.throws(() => assertServable(loadConfig(https)), (err: Error) => err.name === 'ConfigError'
+      && /^Invalid configuration: auth_server\.issuer \(https:\/\/auth\.example\.com\) is https, .*tls\.cert_file.*trust_proxy.*TRUST_PROXY=true.*TLS_CERT_FILE and TLS_KEY_FILE\.$/.test(err.message)
+      && !err.message.includes('\n'));
+    assertServable(loadConfig({ ...https, TRUST_PROXY: 'true' }));
+    assertServable(loadConfig({ ...https, TLS_CERT_FILE: certFile, TLS_KEY_FILE: keyFile }));
+    assertServable(loadConfig({}));
+  });
+
+  test('npm start, and the auth-server alone, refuse that set-up with one line, exit 2', async () => {
+    const setup = await freshSetup(https);
+    try {
+      const launcher = run(process.execPath, ['--import', 'tsx', 'apps/start.ts'], setup.env);
+      assert.equal((await launcher.exited).code, 2, launcher.output());
+      assert.match(launcher.output().trim(), /^gatehouse: Invalid configuration: auth_server\.issuer \(https:\/\/auth\.example\.com\) is https, [^\n]*$/);
+      const app = runApp('auth-server', setup.env);
+      assert.equal((await app.exited).code, 2, app.output());
+      // (Node 20 adds oidc-provider's own "Unsupported runtime" line before it.)
+      assert.match(app.output(), /^gatehouse auth-server: Invalid configuration: auth_server\.issuer \(https:\/\/auth\.example\.com\) is https, [^\n]*\n$/m);
+    } finally {
+      rmSync(setup.dir, { recursive: true, force: true });
+    }
   });
 });

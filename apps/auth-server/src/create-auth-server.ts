@@ -13,7 +13,10 @@ import { MIGRATIONS_ROOT, migrate, openDatabase, type Db } from '../../shared/da
 import { healthRoutes } from '../../shared/health-routes.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { createMetricsRegistry, type Registry } from '../../shared/metrics.ts';
+import { answerMethodNotAllowed, type KnownRoute } from '../../shared/answer-method-not-allowed.ts';
+import { logAppErrors } from '../../shared/log-app-errors.ts';
 import { observeRequests } from '../../shared/observe-requests.ts';
+import { rejectMalformedHost } from '../../shared/reject-malformed-host.ts';
 import { applyConfiguredUsers, createBootstrapAdmin } from './accounts/apply-configured-users.ts';
 import { adminRoutes } from './admin/admin-routes.ts';
 import { createAdminServices, type AdminServices } from './admin/admin-services.ts';
@@ -46,6 +49,7 @@ import { countProviderEvents } from './ops/count-provider-events.ts';
 import { createProvider, type ProviderDeps } from './provider/create-provider.ts';
 import { hashStoredSecrets } from './provider/hash-stored-secrets.ts';
 import { acceptHashedClientSecrets } from './provider/hashed-client-secrets.ts';
+import { pinUrlsToIssuer } from './provider/pin-urls-to-issuer.ts';
 import { startSweeper, sweepExpired } from './provider/sweep-expired.ts';
 import { expireUnusedClients } from './registration/expire-unused-clients.ts';
 import { revocationFeedRoute } from './revocation/revocation-feed-route.ts';
@@ -66,6 +70,19 @@ export interface AuthServer {
 }
 
 const STYLESHEET = readFileSync(join(VIEWS_DIR, 'static', 'gatehouse.css'));
+
+/**
+ * Paths served by something other than a @koa/router route, with their methods, for 405 answers:
+ * oidc-provider's endpoints (its router folds case and drops one trailing slash) and the probes.
+ */
+const OTHER_ROUTES: KnownRoute[] = [
+  { path: /^\/\.well-known\/(openid-configuration|oauth-authorization-server)\/?$/i, methods: ['GET'] },
+  { path: /^\/oauth\/authorize\/?$/i, methods: ['GET', 'POST'] },
+  { path: /^\/oauth\/authorize\/[^/]+\/?$/i, methods: ['GET'] },
+  { path: /^\/oauth\/(token|register|revoke|introspect)\/?$/i, methods: ['POST'] },
+  { path: /^\/oauth\/jwks\/?$/i, methods: ['GET'] },
+  { path: /^\/(healthz|readyz)$/, methods: ['GET'] },
+];
 
 export interface AuthServerOptions {
   /** Replaces the SQLite adapter for the provider's models (benchmarks compare against memory). */
@@ -131,6 +148,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     });
     // Behind a TLS-terminating proxy, client IPs and the external scheme come from X-Forwarded-*.
     built.proxy = config.trustProxy;
+    pinUrlsToIssuer(built);
     built.on('server_error', (_ctx, err) => logger.error({ err }, 'oidc-provider server error'));
     countProviderEvents(built, metrics);
     expireUnusedClients(built, db, config.registration.unusedClientTtl);
@@ -164,6 +182,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   // Behind a proxy, only the last X-Forwarded-For entry (added by our proxy) is trusted: earlier
   // ones are whatever the client sent, and would let it pick its own rate-limit bucket.
   const app = new Koa({ keys: cookieKeys, proxy: config.trustProxy, maxIpsCount: 1 });
+  logAppErrors(app, logger);
   const csrf = createCsrf({ key: cookieKeys[0]!, secure: https });
   const router = new Router();
   router.get('/static/gatehouse.css', function stylesheet(ctx) {
@@ -173,8 +192,10 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   });
 
   app.use(observeRequests({ logger, requestDuration: metrics.requestDuration }));
+  app.use(rejectMalformedHost({ trustProxy: config.trustProxy }));
   app.use(securityHeaders({ https }));
   app.use(errorPages(render, logger));
+  app.use(answerMethodNotAllowed(OTHER_ROUTES));
   // Ready when the database answers a real query and a private signing key is loaded.
   app.use(healthRoutes({
     logger,

@@ -8,14 +8,15 @@ import { createHttpServer } from '../../shared/http-server.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { createMetricsRegistry, serveMetrics } from '../../shared/metrics.ts';
 import { onShutdownSignal } from '../../shared/on-shutdown-signal.ts';
-import { servingWarnings } from '../../shared/serving-warnings.ts';
+import { assertServable, servingWarnings } from '../../shared/serving-warnings.ts';
 import { createAuthServer } from './create-auth-server.ts';
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  assertServable(config);
   const { authServer } = config;
   const logger = createLogger('auth-server', config.logLevel);
-  for (const warning of servingWarnings(config)) logger.warn(warning);
+  for (const warning of servingWarnings(config, 'auth-server')) logger.warn(warning);
   const registry = config.metrics && createMetricsRegistry('auth-server', { processMetrics: true });
   const server = await createAuthServer(authServer, logger, { registry });
   const http = createHttpServer(server.app.callback(), config.tls);

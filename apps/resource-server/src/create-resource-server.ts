@@ -15,7 +15,10 @@ import { healthRoutes } from '../../shared/health-routes.ts';
 import { createHttpServer } from '../../shared/http-server.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { createMetricsRegistry, type Registry } from '../../shared/metrics.ts';
+import { answerMethodNotAllowed } from '../../shared/answer-method-not-allowed.ts';
+import { logAppErrors } from '../../shared/log-app-errors.ts';
 import { observeRequests } from '../../shared/observe-requests.ts';
+import { rejectMalformedHost } from '../../shared/reject-malformed-host.ts';
 import { RevocationFeedFollower } from './auth/follow-revocation-feed.ts';
 import { createAccessTokenVerifier } from './auth/verify-access-token.ts';
 import { assumeAnonymousCaller } from './http/assume-anonymous-caller.ts';
@@ -129,7 +132,8 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   const metadata = protectedResourceMetadata({ resource: config.resource, issuer: config.issuer });
 
   const router = new Router();
-  router.all(mcpPath, ...mcpEndpoint);
+  // The Streamable HTTP transport's methods (MCP transports §2), and OPTIONS for CORS preflights.
+  for (const method of ['get', 'post', 'delete', 'options'] as const) router[method](mcpPath, ...mcpEndpoint);
   router.get(metadataPaths, metadata);
   router.options(metadataPaths, metadata);
 
@@ -142,12 +146,13 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   };
 
   const app = new Koa();
-  app.silent = true;
+  logAppErrors(app, logger);
   app.use(observeRequests({ logger, requestDuration: metrics.requestDuration }));
+  app.use(rejectMalformedHost({ trustProxy: false }));
   app.use(handleErrors(logger));
+  app.use(answerMethodNotAllowed([{ path: /^\/(healthz|readyz)$/, methods: ['GET'] }]));
   app.use(healthRoutes({ checks: readiness, logger }));
   app.use(router.routes());
-  app.use(router.allowedMethods());
 
   const sweepAudit = () => {
     try {

@@ -9,12 +9,14 @@ import { MIGRATIONS_ROOT, migrate, openDatabase } from '../../shared/database.ts
 import { createLogger } from '../../shared/logger.ts';
 import { createMetricsRegistry, serveMetrics } from '../../shared/metrics.ts';
 import { onShutdownSignal } from '../../shared/on-shutdown-signal.ts';
+import { servingWarnings } from '../../shared/serving-warnings.ts';
 import { createResourceServer } from './create-resource-server.ts';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const { resourceServer } = config;
   const logger = createLogger('resource-server', config.logLevel);
+  for (const warning of servingWarnings(config, 'resource-server')) logger.warn(warning);
   const db = openDatabase(resourceServer.databaseFile);
   migrate(db, join(MIGRATIONS_ROOT, 'resource-server'));
 

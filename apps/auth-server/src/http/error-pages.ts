@@ -5,8 +5,11 @@
  *
  * - 4xx: the RFC error code and a plain-words message.
  * - 5xx: a generic message only; the error itself goes to the log, never to the client.
+ * - The client went away or sent malformed HTTP mid-request: logged at info, answered 400 (if
+ *   anyone is still listening), never counted as our failure.
  */
 import type { Context, Next } from 'koa';
+import { isClientConnectionError } from '../../../shared/is-client-connection-error.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import type { Render } from '../views/create-renderer.ts';
 import { PageError } from './page-error.ts';
@@ -59,6 +62,12 @@ export function errorPages(render: Render, logger: Logger) {
       await next();
     } catch (caught) {
       const err = caught as HttpError;
+      if (isClientConnectionError(caught)) {
+        logger.info({ requestId: ctx.state.requestId as string | undefined, path: ctx.path.slice(0, 512), reason: (err as { code?: string }).code ?? err.message }, 'request aborted by the client');
+        ctx.status = 400;
+        ctx.body = { error: 'invalid_request' };
+        return;
+      }
       const status = err.status ?? err.statusCode ?? 500;
       // 4xx are shown unless marked otherwise; a 5xx only when built to be shown (e.g. 502 with a
       // message we wrote about an upstream), never an unexpected error's own message.

@@ -9,10 +9,17 @@
  * - At /oauth/token, a `resource` other than ours is refused with `invalid_target` here, because
  *   the provider would consume the refresh token (or code) before it noticed.
  * - An authorization request without `scope` gets the configured default scopes.
+ * - The resume endpoint (`/oauth/authorize/<uid>`) takes no parameters (the request lives in the
+ *   interaction session), so its query string is dropped: the provider's error handler would
+ *   otherwise look up the query's `client_id` and then read parameters that were never parsed
+ *   (500 on `/oauth/authorize/x?client_id=<a registered client>`).
+ * - DCR: a JSON body with a non-string `*_alg`/`*_enc` member is refused with
+ *   `invalid_client_metadata` (RFC 7591 §3.2.2): the provider reads those before validating them.
  *
  * Deliberately not done here: any other validation; the provider answers with RFC error codes.
  */
 import type { Context, Next } from 'koa';
+import { nonStringAlgorithmField } from '../registration/non-string-algorithm-field.ts';
 import { readBody } from './read-body.ts';
 
 export interface PrepareOptions {
@@ -48,6 +55,25 @@ function normaliseParams(params: URLSearchParams, options: PrepareOptions, isAut
   return changed;
 }
 
+/** The member of a JSON registration body that would crash the provider, if any. */
+function malformedRegistrationField(body: string): string | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return undefined; // the provider answers invalid_request itself
+  }
+  return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)
+    ? nonStringAlgorithmField(parsed as Record<string, unknown>)
+    : undefined;
+}
+
+function refuse(ctx: Context, error: string, description: string): void {
+  ctx.status = 400;
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = { error, error_description: description };
+}
+
 /** oidc-provider reads `ctx.request.body` when the stream was already consumed. */
 function setParsedBody(ctx: Context, body: string): void {
   (ctx.request as { body?: unknown }).body = body;
@@ -57,7 +83,9 @@ export function prepareOAuthRequest(options: PrepareOptions) {
   return async function prepareOAuthRequestMiddleware(ctx: Context, next: Next): Promise<void> {
     const route = routeOf(ctx.path);
     const isAuthorization = route === '/oauth/authorize';
-    if (isAuthorization && ctx.method === 'GET') {
+    if (/^\/oauth\/authorize\/[^/]+$/.test(route)) {
+      ctx.querystring = '';
+    } else if (isAuthorization && ctx.method === 'GET') {
       const params = new URLSearchParams(ctx.querystring);
       if (normaliseParams(params, options, true)) ctx.querystring = params.toString();
     } else if (ctx.method === 'POST' && route.startsWith('/oauth/')) {
@@ -67,15 +95,18 @@ export function prepareOAuthRequest(options: PrepareOptions) {
         const params = new URLSearchParams(body);
         const isToken = route === '/oauth/token';
         if (isToken && params.getAll('resource').some((r) => r !== options.resource && r !== `${options.resource}/`)) {
-          ctx.status = 400;
-          ctx.set('Cache-Control', 'no-store');
-          ctx.body = { error: 'invalid_target', error_description: 'the requested resource is not served by this authorization server' };
+          refuse(ctx, 'invalid_target', 'the requested resource is not served by this authorization server');
           return;
         }
         setParsedBody(ctx, (isToken || isAuthorization) && normaliseParams(params, options, isAuthorization)
           ? params.toString()
           : body);
       } else {
+        const malformed = route === '/oauth/register' ? malformedRegistrationField(body) : undefined;
+        if (malformed) {
+          refuse(ctx, 'invalid_client_metadata', `${malformed} must be a string`);
+          return;
+        }
         setParsedBody(ctx, body);
       }
     }

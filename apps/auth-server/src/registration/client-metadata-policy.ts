@@ -22,8 +22,12 @@
  *   (client-registry.ts), since that lets it introspect other clients' tokens.
  * - Metadata for features Gatehouse does not offer is dropped, in particular anything the provider
  *   would fetch (`sector_identifier_uri`, `jwks_uri`) or trust later (`jwks`, `request_uris`).
+ *
+ * On both (documents and registrations): a `*_alg`/`*_enc` member that is not a string is refused
+ * with `invalid_client_metadata` before the provider's schema, which would crash on it (500).
  */
 import { errors } from 'oidc-provider';
+import { nonStringAlgorithmField } from './non-string-algorithm-field.ts';
 import { checkRedirectUri, type RedirectUriPolicy } from './redirect-uri-policy.ts';
 import { isDangerousScheme } from './redirect-uri-schemes.ts';
 
@@ -84,6 +88,8 @@ export function createClientMetadataValidator(policy: RedirectUriPolicy) {
       return;
     }
     if (key !== CLIENT_KIND) return;
+    const malformed = nonStringAlgorithmField(metadata);
+    if (malformed) throw invalidMetadata(`${malformed} must be a string`);
     if (isMetadataDocumentClientId(metadata.client_id)) {
       metadata[CLIENT_KIND] = 'cimd';
       delete metadata[RESOURCE_SERVER_FOR];

@@ -5,8 +5,11 @@
  *   message, which Koa marks safe to show (`expose`).
  * - Anything else: 500 `server_error` with no message, stack or SQL; the error goes to the log.
  * - Unknown paths: 404 `not_found` as JSON rather than Koa's text body.
+ * - The client went away or sent malformed HTTP mid-request: logged at info, answered 400 (if
+ *   anyone is still listening), never counted as our failure.
  */
 import type { Context, Next } from 'koa';
+import { isClientConnectionError } from '../../../shared/is-client-connection-error.ts';
 import type { Logger } from '../../../shared/logger.ts';
 
 interface HttpError extends Error {
@@ -24,6 +27,12 @@ export function handleErrors(logger: Logger) {
       }
     } catch (caught) {
       const err = caught as HttpError;
+      if (isClientConnectionError(caught)) {
+        logger.info({ requestId: ctx.state.requestId as string | undefined, method: ctx.method, path: ctx.path.slice(0, 512), reason: (err as { code?: string }).code ?? err.message }, 'request aborted by the client');
+        ctx.status = 400;
+        ctx.body = { error: 'invalid_request' };
+        return;
+      }
       const status = typeof err.status === 'number' && err.status >= 400 && err.status < 600 ? err.status : 500;
       if (status < 500 && err.expose) {
         ctx.status = status;

@@ -1,0 +1,34 @@
+/**
+ * Refuses a request whose `Host` is not a host with an optional port, with
+ * `400 invalid_request`, before any code can hand it to `new URL` (which throws on `Host: a:b:c`).
+ *
+ * - RFC 9112 §3.2: a server MUST answer 400 to a request whose Host has an invalid value. Node
+ *   already refuses an HTTP/1.1 request with no Host at all.
+ * - With `trustProxy`, Koa reads `X-Forwarded-Host` before `Host`, so its first value is held to
+ *   the same rule; without it that header is ignored everywhere and not checked.
+ *
+ * Deliberately not checked: whether the host is ours. Nothing absolute is built from it: the
+ * apps' URLs come from configuration (issuer, resource).
+ */
+import type { Context, Next } from 'koa';
+
+/** RFC 3986 §3.2.2-3: reg-name or IPv4 (unreserved, pct-encoded, sub-delims) or an IP literal. */
+const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]+)(?::\d{1,5})?$/;
+
+function isValidHost(value: string): boolean {
+  return HOST.test(value) && URL.canParse(`http://${value}/`);
+}
+
+export function rejectMalformedHost(options: { trustProxy: boolean }) {
+  return async function rejectMalformedHostMiddleware(ctx: Context, next: Next): Promise<void> {
+    const host = ctx.get('host');
+    const forwarded = options.trustProxy ? ctx.get('x-forwarded-host').split(',')[0]!.trim() : '';
+    if ((host && !isValidHost(host)) || (forwarded && !isValidHost(forwarded))) {
+      ctx.status = 400;
+      ctx.set('Connection', 'close');
+      ctx.body = { error: 'invalid_request', error_description: 'the Host header is not a valid host' };
+      return;
+    }
+    await next();
+  };
+}
