@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { generateKeyPair, importJWK, SignJWT, type JWK, type JSONWebKeySet } from 'jose';
+import { decodeJwt, generateKeyPair, importJWK, SignJWT, type JWK, type JSONWebKeySet } from 'jose';
 import type { Browser, PageResult } from '../helpers/browser.ts';
 import { TestOAuthClientProvider } from '../helpers/mcp-oauth-client.ts';
 import { freePort } from '../helpers/net.ts';
@@ -23,7 +23,7 @@ import { refresh } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { startResourceServerBeside } from '../helpers/start-resource-server-beside.ts';
 import { createUser, post, signInAt } from '../admin/support/admin-browser.ts';
-import { measureRefusal } from './support/measure-refusal.ts';
+import { measureRefusal, revokedRefusal } from './support/measure-refusal.ts';
 import { McpSession, type Answer } from './support/mcp-session.ts';
 import { recordRequests } from './support/record-requests.ts';
 import { describeTokens, signInThroughSdk, type Connection } from './support/sign-in-through-sdk.ts';
@@ -212,6 +212,27 @@ describe('revocation in seconds: each trigger refuses open MCP sessions within 5
     assert.equal(write.error, 'insufficient_scope');
     assert.equal((await otherWriter.call('create_note', { title: 'other', body: 'still allowed' })).status, 200, 'another user\'s mcp:write is untouched');
     await assertServed({ bystander });
+  });
+
+  test('a token minted for a grant just after its revocation (a refresh already under way) is refused too', async () => {
+    await user('ray');
+    const victim = await signIn(claude, 'ray');
+    const raySession = await session(victim.accessToken);
+    await measureRefusal('grant revoked by an admin (race)', mcpUrl, [{ name: 'ray', session: raySession }], async () => {
+      await post(admin.browser, await admin.browser.navigate('/admin/grants'), '/admin/grants/revoke', { grant_id: victim.grantId });
+    });
+    // What the provider mints when a refresh checked the grant before the revocation and signs
+    // after it: the grant's claims, signed by the active key, with an iat after the revocation.
+    const stored = JSON.parse(readFileSync(join(server.dir, 'keys', 'signing-keys.json'), 'utf8')) as { keys: Array<{ status: string; jwk: JWK & { kid: string } }> };
+    const active = stored.keys.find((k) => k.status === 'active')!.jwk;
+    const iat = Math.floor(Date.now() / 1000) + 1;
+    const { iat: _iat, exp: _exp, jti: _jti, ...claims } = decodeJwt(victim.accessToken);
+    const late = await new SignJWT({ ...claims, jti: randomUUID() })
+      .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: active.kid })
+      .setIssuedAt(iat).setExpirationTime(iat + 3600)
+      .sign(await importJWK(active, 'RS256'));
+    const answer = await McpSession.probe(mcpUrl, late);
+    assert.ok(revokedRefusal(answer), `a token naming the revoked grant is refused whenever it was minted: ${JSON.stringify(answer)}`);
   });
 
   test('MCP calls never reach the auth-server: during a burst of calls only the feed\'s own polls arrive there', async () => {
