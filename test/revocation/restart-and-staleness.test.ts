@@ -148,12 +148,15 @@ describe('the revocation feed across restarts and outages', () => {
     await revokeOnAdminPage(victim.grantId);
 
     const unavailable = (a: Answer) => a.status === 503;
+    const lastSync = relay.lastAnsweredAt;
     const stale = await callUntil(deeSession, unavailable, (a) => a.status === 200, (MAX_STALENESS + 2) * 1000);
     const staleAfter = Math.round(performance.now() - downAt);
-    console.log(`revocation: feed unreachable → 503 after ${staleAfter} ms (max_staleness ${MAX_STALENESS} s)`);
-    // The last sync was at most one poll interval (2 s) before the outage began.
-    assert.ok(staleAfter >= (MAX_STALENESS - 2) * 1000 - 500, `served until the list is stale, not before: ${staleAfter} ms`);
-    assert.ok(staleAfter <= MAX_STALENESS * 1000 + 500, `fail closed by max_staleness: ${staleAfter} ms`);
+    const sinceLastSync = Math.round(performance.now() - lastSync);
+    console.log(`revocation: feed unreachable → 503 after ${staleAfter} ms, ${sinceLastSync} ms after the last successful sync (max_staleness ${MAX_STALENESS} s)`);
+    // Served while the copy is current, refused once it is older than max_staleness (probed every
+    // ~100 ms; the copy's age counts from when the poll began, a few ms before its answer).
+    assert.ok(sinceLastSync >= MAX_STALENESS * 1000 - 200, `not refused before max_staleness: ${sinceLastSync} ms`);
+    assert.ok(sinceLastSync <= MAX_STALENESS * 1000 + 1000, `fail closed at max_staleness: ${sinceLastSync} ms`);
     assert.equal(stale.answer.error, 'temporarily_unavailable');
     assert.match(stale.answer.retryAfter ?? '', /^[1-9][0-9]*$/, 'Retry-After in seconds');
     for (const answer of [await cySession.call(), await McpSession.probe(mcpUrl, unseen.accessToken)]) {

@@ -10,15 +10,23 @@ import type { AddressInfo } from 'node:net';
 export interface FeedRelay {
   /** The feed's URL through the relay (`resource_server.revocation.feed_uri`). */
   feedUri: string;
+  /** performance.now() when the last feed page was fully sent (the resource server's last good poll). */
+  readonly lastAnsweredAt: number;
   down(): Promise<void>;
   up(): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function startFeedRelay(issuer: string): Promise<FeedRelay> {
+  let lastAnsweredAt = Number.NaN;
   const relay = (server: Server) => server.on('request', (req, res) => {
     fetch(new URL(req.url!, issuer), { headers: { accept: req.headers.accept ?? '*/*' } }).then(async (upstream) => {
       res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/octet-stream' });
+      if (upstream.ok) {
+        res.once('finish', () => {
+          lastAnsweredAt = performance.now();
+        });
+      }
       res.end(Buffer.from(await upstream.arrayBuffer()));
     }, () => {
       res.writeHead(502).end();
@@ -39,6 +47,9 @@ export async function startFeedRelay(issuer: string): Promise<FeedRelay> {
   };
   return {
     feedUri: `http://127.0.0.1:${port}/oauth/revocations`,
+    get lastAnsweredAt() {
+      return lastAnsweredAt;
+    },
     down: stop,
     async up() {
       if (server) return;
