@@ -17,7 +17,7 @@ import { freePort } from '../helpers/net.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { startResourceServerBeside } from '../helpers/start-resource-server-beside.ts';
 import { createUser, post, signInAt } from '../admin/support/admin-browser.ts';
-import { startFeedRelay, type FeedRelay } from './support/feed-relay.ts';
+import { startFeedRelay, type FeedRelay, type Imposter } from './support/feed-relay.ts';
 import { revokedRefusal } from './support/measure-refusal.ts';
 import { McpSession, type Answer } from './support/mcp-session.ts';
 import { signInThroughSdk, type Connection } from './support/sign-in-through-sdk.ts';
@@ -173,4 +173,26 @@ describe('the revocation feed across restarts and outages', () => {
     assert.ok(revokedRefusal(await McpSession.probe(mcpUrl, victim.accessToken)));
     assert.equal((await McpSession.probe(mcpUrl, unseen.accessToken)).status, 200);
   });
+
+  // A feed that answers, but not with a feed page, is as good as none: never "no revocations".
+  const imposters: Array<[string, Imposter]> = [
+    ['a 500', [500, 'application/json', '{"error":"server_error"}']],
+    ['an HTML page with 200 (a captive proxy)', [200, 'text/html', '<html><body>Sign in to the Wi-Fi</body></html>']],
+    ['JSON that is not a page', [200, 'application/json', '{"entries":"none"}']],
+    ['a page whose entries are malformed', [200, 'application/json', '{"feed":"x","entries":[{"seq":"1","kind":"grant","value":"v","issued_before":1,"expires_at":2}],"next":1,"complete":true}']],
+    ['an empty page from another feed that never completes', [200, 'application/json', '{"feed":"other","entries":[],"next":0,"complete":false}']],
+  ];
+  for (const [what, imposter] of imposters) {
+    test(`a feed that answers ${what} fails closed within max_staleness and recovers`, async () => {
+      const { accessToken } = await signIn('gus');
+      const gus = await session(accessToken);
+      relay.impersonate(imposter);
+      const started = performance.now();
+      const stale = await callUntil(gus, (a) => a.status === 503, (a) => a.status === 200, (MAX_STALENESS + 2) * 1000);
+      assert.equal(stale.answer.error, 'temporarily_unavailable');
+      assert.ok(performance.now() - started <= (MAX_STALENESS + 1) * 1000);
+      await relay.up();
+      await callUntil(gus, (a) => a.status === 200, (a) => a.status === 503, 2000 + 1000);
+    });
+  }
 });
