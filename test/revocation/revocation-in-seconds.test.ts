@@ -317,6 +317,15 @@ describe('revocation in seconds: each trigger refuses open MCP sessions within 5
     const created = server.auth.admin.keys.list().find((k) => k.status === 'next')!;
     assert.notEqual(created.kid, next.kid);
     assert.ok(!jwksBefore.keys.some((k) => k.kid === created.kid), 'the new next key is new; it signs nothing until the next rotation');
+
+    // The rotation's feed entry makes the resource server fetch the key set, new next key
+    // included, at its next poll. (A second rotation before that would promote a key it does not
+    // know yet, and its tokens would be refused until then: the test after this one rotates.)
+    const deadline = performance.now() + 5000;
+    while (!served.slice(since).some((r) => r.path === '/oauth/jwks')) {
+      assert.ok(performance.now() < deadline, 'the resource server did not reload the key set after the rotation');
+      await delay(10);
+    }
   });
 
   test('retiring a signing key (forced) refuses its tokens within 5 s, tokens forged with its private key included', async () => {
