@@ -19,7 +19,7 @@ import { decodeJwt, generateKeyPair, importJWK, SignJWT, type JWK, type JSONWebK
 import type { Browser, PageResult } from '../helpers/browser.ts';
 import { TestOAuthClientProvider } from '../helpers/mcp-oauth-client.ts';
 import { freePort } from '../helpers/net.ts';
-import { CLAUDE_DCR_BODY, connect, redeem, refresh, registerClient } from '../helpers/oauth-flow.ts';
+import { connect, redeem, refresh, registerClient } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { startResourceServerBeside } from '../helpers/start-resource-server-beside.ts';
 import { createUser, post, signInAt } from '../admin/support/admin-browser.ts';
@@ -177,7 +177,7 @@ describe('revocation in seconds: each trigger refuses open MCP sessions within 5
 
   test('replaying an authorization code kills the grant it started: its access token is refused', async () => {
     await user('cody');
-    const app = await registerClient(server.issuer, { ...CLAUDE_DCR_BODY, client_name: 'replayed', scope: undefined });
+    const app = await registerClient(server.issuer);
     const flow = await connect(server.issuer, { clientId: app.client_id, scope: 'mcp:read', resource: mcpUrl, username: 'cody', password: PASSWORD });
     const redeemed = await redeem(server.issuer, app, flow);
     assert.equal(redeemed.status, 200);
