@@ -11,7 +11,9 @@
  * Kinds:
  * - `sub`, `client`, `grant`: tokens whose `sub`, `client_id` or `gid` (the grant id) matches and
  *   whose `iat` ≤ `issued_before`. The value is a hash of the identifier (see `revocationValue`),
- *   so the public feed names no user, client or grant.
+ *   so the public feed names no user, client or grant. A `grant` entry's `issued_before` is its
+ *   `expires_at`: every token of a revoked grant is refused, even one minted just after the
+ *   revocation by a token request that was already under way.
  * - `kid`: every token signed with this key (the key was retired on purpose); the value is the kid.
  * - `keys`: no token is refused; the key set changed (a rotation), so verifiers reload the JWKS.
  */

@@ -1,17 +1,24 @@
 /**
  * Starts the real resource-server next to a test auth-server, on the port its RESOURCE_URL names
  * (start the auth-server with RESOURCE_URL = `http://127.0.0.1:${port}/mcp`, port from freePort()).
+ * `configure` adjusts its config before it starts (e.g. the revocation feed's staleness). Closing
+ * and calling this again is a restart: a new process state on the same port and database file.
  */
 import { join } from 'node:path';
 import { createResourceServer } from '../../apps/resource-server/src/create-resource-server.ts';
 import { MIGRATIONS_ROOT, migrate, openDatabase } from '../../apps/shared/database.ts';
 import { createLogger } from '../../apps/shared/logger.ts';
+import type { ResourceServerConfig } from '../../apps/shared/config.ts';
 import type { TestAuthServer } from './start-auth-server.ts';
 
-export async function startResourceServerBeside(auth: TestAuthServer): Promise<{ mcpUrl: string; close(): Promise<void> }> {
+export interface BesideOptions {
+  configure?: (config: ResourceServerConfig) => void;
+}
+
+export async function startResourceServerBeside(auth: TestAuthServer, options: BesideOptions = {}): Promise<{ mcpUrl: string; close(): Promise<void> }> {
   const mcpUrl = auth.config.authServer.resource;
   const port = Number(new URL(mcpUrl).port);
-  const config = {
+  const config: ResourceServerConfig = {
     ...auth.config.resourceServer,
     port,
     issuer: auth.issuer,
@@ -20,6 +27,7 @@ export async function startResourceServerBeside(auth: TestAuthServer): Promise<{
     resource: mcpUrl,
     databaseFile: join(auth.dir, 'data', 'resource-server.db'),
   };
+  options.configure?.(config);
   const db = openDatabase(config.databaseFile);
   migrate(db, join(MIGRATIONS_ROOT, 'resource-server'));
   const server = createResourceServer({ config, db, logger: createLogger('resource-server', 'silent') });

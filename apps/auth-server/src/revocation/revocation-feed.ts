@@ -55,9 +55,14 @@ export class RevocationFeed {
     this.#record('client', revocationValue('client', clientId));
   }
 
-  /** Refuses every token of this grant (revoked by an admin, the user, reuse detection or /oauth/revoke). */
+  /**
+   * Refuses every token of this grant (revoked by an admin, the user, reuse detection or
+   * /oauth/revoke), whenever it was issued. The provider checks the grant when a token request
+   * starts and sets `iat` when it mints, so a refresh in flight can mint a token in the second
+   * after the revocation; a grant id is never reused, so no legitimate token is refused with it.
+   */
   revokeGrant(grantId: string): void {
-    this.#record('grant', revocationValue('grant', grantId));
+    this.#record('grant', revocationValue('grant', grantId), { everyToken: true });
   }
 
   /** Refuses every token signed with this key (retired on purpose). */
@@ -88,8 +93,10 @@ export class RevocationFeed {
     return Math.floor(this.#now() / 1000);
   }
 
-  #record(kind: RevocationKind, value: string): void {
+  #record(kind: RevocationKind, value: string, options: { everyToken?: boolean } = {}): void {
     const now = this.#seconds();
-    this.#insert.run(kind, value, now, now + this.#tokenLifetime + LEEWAY_SECONDS);
+    const expiresAt = now + this.#tokenLifetime + LEEWAY_SECONDS;
+    // everyToken: the entry's expiry as cut-off catches every token of a grant that is gone.
+    this.#insert.run(kind, value, options.everyToken ? expiresAt : now, expiresAt);
   }
 }

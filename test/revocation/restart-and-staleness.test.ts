@@ -1,0 +1,198 @@
+/**
+ * The revocation feed when things go wrong (issue 11): a resource server that was down while a
+ * grant was revoked enforces it from its first request after starting again (its copy of the feed
+ * starts from cursor 0), and one that cannot read the feed fails closed — 503
+ * `temporarily_unavailable` with Retry-After once its copy is older than `max_staleness` — and
+ * serves again, revocations made meanwhile included, once the feed is back.
+ *
+ * Real apps, the MCP SDK client, users signed in through the real pages; the feed's outage is a
+ * closed port (see FeedRelay).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Browser, PageResult } from '../helpers/browser.ts';
+import { TestOAuthClientProvider } from '../helpers/mcp-oauth-client.ts';
+import { freePort } from '../helpers/net.ts';
+import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { startResourceServerBeside } from '../helpers/start-resource-server-beside.ts';
+import { createUser, post, signInAt } from '../admin/support/admin-browser.ts';
+import { startFeedRelay, type FeedRelay, type Imposter } from './support/feed-relay.ts';
+import { revokedRefusal } from './support/measure-refusal.ts';
+import { McpSession, type Answer } from './support/mcp-session.ts';
+import { signInThroughSdk, type Connection } from './support/sign-in-through-sdk.ts';
+
+const PASSWORD = 'a long test password';
+/** Seconds; small so the test sees it pass. The poll interval stays at its default (2 s). */
+const MAX_STALENESS = 4;
+
+describe('the revocation feed across restarts and outages', () => {
+  let server: TestAuthServer;
+  let relay: FeedRelay;
+  let rs: Awaited<ReturnType<typeof startResourceServerBeside>> | undefined;
+  let mcpUrl: string;
+  let admin: { browser: Browser; page: PageResult };
+  const app = new TestOAuthClientProvider('http://localhost:53682/callback');
+  const open: McpSession[] = [];
+
+  const startResourceServer = () => startResourceServerBeside(server, {
+    configure(config) {
+      config.revocation.feedUri = relay.feedUri;
+      config.revocation.maxStaleness = MAX_STALENESS;
+    },
+  });
+
+  /** Creates the user on first use, then signs them in through the client app. */
+  async function signIn(username: string): Promise<Connection> {
+    if (!server.auth.users.findByUsername(username)) await createUser(server, username, PASSWORD, ['mcp:read']);
+    return signInThroughSdk(app, { issuer: server.issuer, mcpUrl }, username, PASSWORD);
+  }
+
+  async function session(token: string): Promise<McpSession> {
+    const opened = await McpSession.require(mcpUrl, token);
+    open.push(opened);
+    assert.equal((await opened.call()).status, 200);
+    return opened;
+  }
+
+  async function revokeOnAdminPage(grantId: string): Promise<void> {
+    const page = await admin.browser.navigate('/admin/grants');
+    assert.match((await post(admin.browser, page, '/admin/grants/revoke', { grant_id: grantId })).html, /Access was revoked/);
+  }
+
+  /** Calls every ~100 ms until `until` holds; every other answer must be `meanwhile`. Returns ms. */
+  async function callUntil(s: McpSession, until: (a: Answer) => boolean, meanwhile: (a: Answer) => boolean, limitMs: number): Promise<{ ms: number; answer: Answer }> {
+    const started = performance.now();
+    for (;;) {
+      const answer = await s.call();
+      const ms = Math.round(performance.now() - started);
+      if (until(answer)) return { ms, answer };
+      assert.ok(meanwhile(answer), `unexpected answer after ${ms} ms: ${JSON.stringify(answer)}`);
+      assert.ok(ms < limitMs, `still ${JSON.stringify(answer)} after ${ms} ms`);
+      await delay(100);
+    }
+  }
+
+  before(async () => {
+    const port = await freePort();
+    mcpUrl = `http://127.0.0.1:${port}/mcp`;
+    server = await startAuthServer({ env: { RESOURCE_URL: mcpUrl } });
+    relay = await startFeedRelay(server.issuer);
+    rs = await startResourceServer();
+    admin = await signInAt(server, 'admin', ADMIN_PASSWORD);
+  });
+  after(async () => {
+    for (const s of open) await s.client.close();
+    await rs?.close();
+    await relay?.close();
+    await server?.close();
+  });
+
+  test('a grant revoked while the resource server was down is refused by its first request after it starts again', async () => {
+    const victim = await signIn('ann');
+    const other = await signIn('bob');
+    const annSession = await session(victim.accessToken);
+    await session(other.accessToken);
+
+    await rs!.close();
+    rs = undefined;
+    await revokeOnAdminPage(victim.grantId);
+    const started = performance.now();
+    rs = await startResourceServer();
+
+    const first = await McpSession.probe(mcpUrl, victim.accessToken);
+    console.log(`revocation: resource server restarted → the revoked token refused on its first request, ${Math.round(performance.now() - started)} ms after the start began`);
+    assert.ok(revokedRefusal(first), `refused at once: ${JSON.stringify(first)}`);
+    assert.ok(revokedRefusal(await annSession.call()), 'the client\'s session from before the restart is refused too');
+    assert.equal((await McpSession.probe(mcpUrl, other.accessToken)).status, 200, 'another user is served at once after the restart');
+  });
+
+  test('a resource server that starts while the feed is unreachable refuses with 503 until its first sync, then enforces what it missed', async () => {
+    const victim = await signIn('eve');
+    const other = await signIn('fay');
+    await rs!.close();
+    rs = undefined;
+    await revokeOnAdminPage(victim.grantId);
+    await relay.down();
+    rs = await startResourceServer();
+
+    for (const token of [victim.accessToken, other.accessToken]) {
+      const answer = await McpSession.probe(mcpUrl, token);
+      assert.equal(answer.status, 503, `no copy of the feed yet: fail closed, whatever the token (${JSON.stringify(answer)})`);
+      assert.equal(answer.error, 'temporarily_unavailable');
+    }
+    await relay.up();
+    const started = performance.now();
+    for (;;) {
+      const answer = await McpSession.probe(mcpUrl, other.accessToken);
+      if (answer.status === 200) break;
+      assert.equal(answer.status, 503);
+      assert.ok(performance.now() - started < 2000 + 1000, 'served again within a poll interval of the feed coming back');
+      await delay(100);
+    }
+    assert.ok(revokedRefusal(await McpSession.probe(mcpUrl, victim.accessToken)), 'the revocation it missed is enforced');
+  });
+
+  test('with the feed unreachable, tokens are served until max_staleness, then refused with 503 and Retry-After; once it is back, a revocation made meanwhile is enforced', async () => {
+    const victim = await signIn('cy');
+    const other = await signIn('dee');
+    const unseen = await signIn('dee');
+    const cySession = await session(victim.accessToken);
+    const deeSession = await session(other.accessToken);
+
+    await relay.down();
+    const downAt = performance.now();
+    // Within max_staleness nothing changes, and a token never seen before is served too: the
+    // resource server asks the auth-server nothing per request.
+    assert.equal((await McpSession.probe(mcpUrl, unseen.accessToken)).status, 200);
+    await revokeOnAdminPage(victim.grantId);
+
+    const unavailable = (a: Answer) => a.status === 503;
+    const lastSync = relay.lastAnsweredAt;
+    const stale = await callUntil(deeSession, unavailable, (a) => a.status === 200, (MAX_STALENESS + 2) * 1000);
+    const staleAfter = Math.round(performance.now() - downAt);
+    const sinceLastSync = Math.round(performance.now() - lastSync);
+    console.log(`revocation: feed unreachable → 503 after ${staleAfter} ms, ${sinceLastSync} ms after the last successful sync (max_staleness ${MAX_STALENESS} s)`);
+    // Served while the copy is current, refused once it is older than max_staleness (probed every
+    // ~100 ms; the copy's age counts from when the poll began, a few ms before its answer).
+    assert.ok(sinceLastSync >= MAX_STALENESS * 1000 - 200, `not refused before max_staleness: ${sinceLastSync} ms`);
+    assert.ok(sinceLastSync <= MAX_STALENESS * 1000 + 1000, `fail closed at max_staleness: ${sinceLastSync} ms`);
+    assert.equal(stale.answer.error, 'temporarily_unavailable');
+    assert.match(stale.answer.retryAfter ?? '', /^[1-9][0-9]*$/, 'Retry-After in seconds');
+    for (const answer of [await cySession.call(), await McpSession.probe(mcpUrl, unseen.accessToken)]) {
+      assert.equal(answer.status, 503, 'every token, the revoked one included, waits for a current list');
+      assert.equal(answer.error, 'temporarily_unavailable');
+    }
+    const ready = await fetch(new URL('/readyz', mcpUrl));
+    assert.equal(ready.status, 503, 'not ready while the revocation list is stale');
+
+    await relay.up();
+    const back = await callUntil(deeSession, (a) => a.status === 200, unavailable, 2000 + 1000);
+    console.log(`revocation: feed back → served again after ${back.ms} ms`);
+    assert.ok(revokedRefusal(await cySession.call()), 'the grant revoked during the outage is refused');
+    assert.ok(revokedRefusal(await McpSession.probe(mcpUrl, victim.accessToken)));
+    assert.equal((await McpSession.probe(mcpUrl, unseen.accessToken)).status, 200);
+  });
+
+  // A feed that answers, but not with a feed page, is as good as none: never "no revocations".
+  const imposters: Array<[string, Imposter]> = [
+    ['a 500', [500, 'application/json', '{"error":"server_error"}']],
+    ['an HTML page with 200 (a captive proxy)', [200, 'text/html', '<html><body>Sign in to the Wi-Fi</body></html>']],
+    ['JSON that is not a page', [200, 'application/json', '{"entries":"none"}']],
+    ['a page whose entries are malformed', [200, 'application/json', '{"feed":"x","entries":[{"seq":"1","kind":"grant","value":"v","issued_before":1,"expires_at":2}],"next":1,"complete":true}']],
+    ['an empty page from another feed that never completes', [200, 'application/json', '{"feed":"other","entries":[],"next":0,"complete":false}']],
+  ];
+  for (const [what, imposter] of imposters) {
+    test(`a feed that answers ${what} fails closed within max_staleness and recovers`, async () => {
+      const { accessToken } = await signIn('gus');
+      const gus = await session(accessToken);
+      relay.impersonate(imposter);
+      const started = performance.now();
+      const stale = await callUntil(gus, (a) => a.status === 503, (a) => a.status === 200, (MAX_STALENESS + 2) * 1000);
+      assert.equal(stale.answer.error, 'temporarily_unavailable');
+      assert.ok(performance.now() - started <= (MAX_STALENESS + 1) * 1000);
+      await relay.up();
+      await callUntil(gus, (a) => a.status === 200, (a) => a.status === 503, 2000 + 1000);
+    });
+  }
+});
