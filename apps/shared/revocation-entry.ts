@@ -39,6 +39,11 @@ export interface RevocationFeedPage {
   entries: RevocationEntry[];
   /** The cursor to ask with next (`?after=`). */
   next: number;
+  /**
+   * The highest `seq` this feed ever assigned. A follower whose cursor is beyond it is following a
+   * feed that went backwards (a database restored from a backup) and starts over.
+   */
+  latest: number;
   /** False when more entries follow after `next`. */
   complete: boolean;
 }

@@ -103,6 +103,27 @@ describe('the revocation feed at the MCP endpoint', () => {
   });
 });
 
+describe('a feed that goes backwards (the auth-server database restored from a backup)', () => {
+  test('is read again from the start, so revocations made after the restore are enforced', async () => {
+    const issuer = await startTestIssuer();
+    const server = await startResourceServer({ issuer: issuer.issuer });
+    try {
+      for (let i = 0; i < 5; i++) issuer.revoke('sub', randomUUID());
+      const before = issuer.feedPolls;
+      await eventually(async () => issuer.feedPolls > before + 1, 'the server read the five entries');
+      issuer.restoreFeed(1);
+      const sub = randomUUID();
+      const token = await issuer.mint({ claims: { sub, iat: now() - 5 } });
+      assert.equal(await status(server, token), 200);
+      issuer.revoke('sub', sub); // seq 2, behind the server's cursor (5)
+      await eventually(async () => (await status(server, token)) === 401, 'the revocation made after the restore is enforced');
+    } finally {
+      await server.close();
+      await issuer.close();
+    }
+  });
+});
+
 describe('when the revocation feed cannot be read', () => {
   let issuer: TestIssuer;
   let server: RunningResourceServer;

@@ -39,6 +39,8 @@ export interface TestIssuer {
   revoke(kind: RevocationKind, identifier?: string, issuedBefore?: number): void;
   /** False makes the feed answer 503 (the auth-server unreachable). */
   feedAvailable: boolean;
+  /** Keeps only the first `count` feed entries, as restoring an older backup of the auth-server database would. */
+  restoreFeed(count: number): void;
   /** Key rotation: publishes a new key next to the old one, signs with it from now on, and says so on the feed (as the auth-server does). */
   rotateKey(): Promise<void>;
   mint(options?: MintOptions): Promise<string>;
@@ -66,7 +68,7 @@ export async function startTestIssuer(resource = TEST_RESOURCE): Promise<TestIss
       const after = Number(url.searchParams.get('after') ?? 0);
       const entries = feed.filter((e) => e.seq > after);
       res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ feed: 'test-feed', entries, next: entries.at(-1)?.seq ?? after, complete: true }));
+      res.end(JSON.stringify({ feed: 'test-feed', entries, next: entries.at(-1)?.seq ?? after, latest: feed.length, complete: true }));
       return;
     }
     requests.push(req.url ?? '');
@@ -108,6 +110,9 @@ export async function startTestIssuer(resource = TEST_RESOURCE): Promise<TestIss
     get feedPolls() { return feedPolls; },
     get feedAvailable() { return feedAvailable; },
     set feedAvailable(value: boolean) { feedAvailable = value; },
+    restoreFeed(count) {
+      feed.length = count;
+    },
     revoke(kind, identifier = '', issuedBefore = Math.floor(Date.now() / 1000)) {
       const value = kind === 'sub' || kind === 'client' || kind === 'grant' ? revocationValue(kind, identifier) : identifier;
       feed.push({ seq: feed.length + 1, kind, value, issued_before: issuedBefore, expires_at: issuedBefore + 3600 });

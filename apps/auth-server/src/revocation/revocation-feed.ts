@@ -31,6 +31,7 @@ export class RevocationFeed {
   readonly #insert;
   readonly #page;
   readonly #prune;
+  readonly #latest;
   readonly #feed: string;
   readonly #tokenLifetime: number;
   readonly #now: () => number;
@@ -42,6 +43,8 @@ export class RevocationFeed {
     this.#page = db.prepare(`SELECT seq, kind, value, issued_before, expires_at FROM revocations
       WHERE seq > @after AND expires_at > @now ORDER BY seq LIMIT @limit`);
     this.#prune = db.prepare('DELETE FROM revocations WHERE expires_at <= ?');
+    // AUTOINCREMENT keeps the highest seq ever used in sqlite_sequence, pruned rows included.
+    this.#latest = db.prepare("SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'revocations'), 0)").pluck();
     this.#feed = db.prepare('SELECT feed FROM revocation_feed WHERE id = 1').pluck().get() as string;
   }
 
@@ -81,7 +84,7 @@ export class RevocationFeed {
     const entries = this.#page.all({ after, now: this.#seconds(), limit: take + 1 }) as RevocationEntry[];
     const complete = entries.length <= take;
     if (!complete) entries.length = take;
-    return { feed: this.#feed, entries, next: entries.at(-1)?.seq ?? after, complete };
+    return { feed: this.#feed, entries, next: entries.at(-1)?.seq ?? after, latest: this.#latest.get() as number, complete };
   }
 
   /** Deletes the entries no unexpired token can match; returns how many. */

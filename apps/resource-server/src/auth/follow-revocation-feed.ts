@@ -7,7 +7,8 @@
  * - Fails closed: `assertCurrent()` throws RevocationsUnavailableError unless a complete sync
  *   started no more than `maxStaleness` ago. A request then gets 503 rather than an answer that
  *   may ignore a revocation. Before the first sync (just after start) that is the case too.
- * - A feed with another `feed` id (a new auth-server database) starts the copy over from zero.
+ * - A feed with another `feed` id (a new auth-server database), or one whose `latest` is behind
+ *   the cursor (a database restored from a backup), starts the copy over from zero.
  * - An entry that changes the key set (`keys` after a rotation, `kid` after a retirement) calls
  *   `onKeysChanged`, which reloads the JWKS at once instead of after its cache time.
  * - A response that is not the feed's JSON shape counts as a failed sync, never as "no revocations".
@@ -41,7 +42,7 @@ const MAX_PAGES_PER_SYNC = 1000;
 function isPage(body: unknown): body is RevocationFeedPage {
   const page = body as Partial<RevocationFeedPage> | null;
   return typeof page === 'object' && page !== null && typeof page.feed === 'string' && Array.isArray(page.entries)
-    && Number.isSafeInteger(page.next) && typeof page.complete === 'boolean'
+    && Number.isSafeInteger(page.next) && Number.isSafeInteger(page.latest) && typeof page.complete === 'boolean'
     && page.entries.every((e: Partial<RevocationEntry>) => Number.isSafeInteger(e.seq) && typeof e.value === 'string'
       && (REVOCATION_KINDS as readonly unknown[]).includes(e.kind) && Number.isSafeInteger(e.issued_before) && Number.isSafeInteger(e.expires_at));
 }
@@ -131,8 +132,8 @@ export class RevocationFeedFollower {
     let keysChanged = false;
     for (let pages = 0; pages < MAX_PAGES_PER_SYNC; pages++) {
       const page = await this.#fetchPage(this.#cursor);
-      if (page.feed !== this.#feed) {
-        if (this.#feed !== undefined) this.#logger?.warn('the revocation feed was reset (a new auth-server database); reading it again from the start');
+      if (page.feed !== this.#feed || page.latest < this.#cursor) {
+        if (this.#feed !== undefined) this.#logger?.warn('the revocation feed was reset (a new or restored auth-server database); reading it again from the start');
         const restart = this.#feed !== undefined && this.#cursor !== 0;
         this.#list.clear();
         this.#feed = page.feed;
