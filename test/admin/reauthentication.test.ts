@@ -78,7 +78,7 @@ describe('admin re-authentication and idle timeout', () => {
 
   test('the sensitive routes are the changes that add access, credentials or trust', () => {
     assert.deepEqual(sensitive.map((r) => r.handler).sort(), [
-      'allowRedirectUri', 'approveUser', 'createStaticClient', 'createUser', 'enableUser', 'resetPassword', 'retireKey', 'rotateKeys', 'setUserScopes', 'trustHost',
+      'allowRedirectScheme', 'allowRedirectUri', 'approveUser', 'createStaticClient', 'createUser', 'enableUser', 'resetPassword', 'retireKey', 'rotateKeys', 'setUserScopes', 'trustHost',
     ]);
   });
 

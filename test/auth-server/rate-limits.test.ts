@@ -202,7 +202,20 @@ describe('token, revocation, introspection and sign-in form rate limits', () => 
     assert.equal((await post('/oauth/token', '192.0.2.60')).status, 429);
   });
 
-  test('GET requests are never limited', async () => {
+  test('authorization requests (each keeps an interaction for an hour) share the sign-in bucket and get the 429 page past it', async () => {
+    const authorize = async () => {
+      const response = await fetch(`${server.issuer}/oauth/authorize?client_id=nobody&response_type=code`, { headers: from('203.0.113.85'), redirect: 'manual' });
+      return { status: response.status, text: await response.text(), headers: response.headers };
+    };
+    for (let i = 0; i < 2; i += 1) assert.notEqual((await authorize()).status, 429);
+    const refused = await authorize();
+    assert.equal(refused.status, 429);
+    assert.ok(refused.headers.get('retry-after'));
+    assert.match(refused.headers.get('content-type') ?? '', /^text\/html/);
+    assertNoStackTrace(refused.text, '/oauth/authorize');
+  });
+
+  test('other GET requests are never limited', async () => {
     for (let i = 0; i < 10; i += 1) {
       const response = await fetch(`${server.issuer}/.well-known/oauth-authorization-server`, { headers: from('203.0.113.90') });
       assert.equal(response.status, 200);

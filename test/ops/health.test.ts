@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createJwksProbe } from '../../apps/resource-server/src/ops/probe-jwks.ts';
 import { freePort } from '../helpers/net.ts';
 import { startResourceServer } from '../resource-server/support/start-resource-server.ts';
+import { startTestIssuer } from '../resource-server/support/test-issuer.ts';
 import { startBothApps, type BothApps } from './support/start-both-apps.ts';
 
 async function health(url: string): Promise<{ status: number; body: Record<string, unknown>; cacheControl: string | null }> {
@@ -47,7 +48,7 @@ describe('health endpoints of both apps', () => {
   after(() => apps.close());
 
   test('/healthz and /readyz answer 200, uncacheable, naming what readiness checked', async () => {
-    for (const [base, checks] of [[apps.issuer, { database: 'ok', keys: 'ok' }], [apps.resourceBase, { database: 'ok', jwks: 'ok' }]] as const) {
+    for (const [base, checks] of [[apps.issuer, { database: 'ok', keys: 'ok' }], [apps.resourceBase, { database: 'ok', jwks: 'ok', revocations: 'ok' }]] as const) {
       const alive = await health(`${base}/healthz`);
       assert.equal(alive.status, 200);
       assert.deepEqual(alive.body, { status: 'ok' });
@@ -67,7 +68,7 @@ describe('health endpoints of both apps', () => {
     assert.deepEqual(auth.body, { status: 'not_ready', checks: { database: 'failed', keys: 'ok' } }, 'no error message in the body');
     const resource = await health(`${apps.resourceBase}/readyz`);
     assert.equal(resource.status, 503);
-    assert.deepEqual(resource.body, { status: 'not_ready', checks: { database: 'failed', jwks: 'ok' } });
+    assert.deepEqual(resource.body, { status: 'not_ready', checks: { database: 'failed', jwks: 'ok', revocations: 'ok' } });
     assert.equal((await health(`${apps.issuer}/healthz`)).status, 200);
     assert.equal((await health(`${apps.resourceBase}/healthz`)).status, 200);
     const warnings = apps.logLines.filter((l) => l.msg === 'readiness check failed');
@@ -78,12 +79,16 @@ describe('health endpoints of both apps', () => {
 describe('resource-server readiness and the issuer key set', () => {
   test('is not ready while the JWKS is unreachable, and ready again as soon as it answers', async () => {
     const port = await freePort();
-    const server = await startResourceServer({ issuer: `http://127.0.0.1:${port}`, config: { jwksUri: `http://127.0.0.1:${port}/oauth/jwks` } });
+    const feed = await startTestIssuer(); // the revocation feed answers; only the key set is down
+    const server = await startResourceServer({
+      issuer: `http://127.0.0.1:${port}`,
+      config: { jwksUri: `http://127.0.0.1:${port}/oauth/jwks`, revocation: { feedUri: `${feed.issuer}/oauth/revocations`, pollInterval: 0.2, maxStaleness: 30 } },
+    });
     let jwks: Awaited<ReturnType<typeof startJwksServer>> | undefined;
     try {
       const down = await health(`${server.baseUrl}/readyz`);
       assert.equal(down.status, 503);
-      assert.deepEqual(down.body, { status: 'not_ready', checks: { database: 'ok', jwks: 'failed' } });
+      assert.deepEqual(down.body, { status: 'not_ready', checks: { database: 'ok', jwks: 'failed', revocations: 'ok' } });
       assert.equal((await health(`${server.baseUrl}/healthz`)).status, 200, 'still alive');
 
       jwks = await startJwksServer(port);
@@ -92,6 +97,7 @@ describe('resource-server readiness and the issuer key set', () => {
     } finally {
       await jwks?.close();
       await server.close();
+      await feed.close();
     }
   });
 });

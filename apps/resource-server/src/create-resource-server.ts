@@ -71,6 +71,8 @@ export interface ResourceServer {
 }
 
 const AUDIT_SWEEP_INTERVAL_MS = 60 * 60 * 1000;
+/** Longest a start waits for the first read of the revocation feed. */
+const FIRST_SYNC_WAIT_MS = 5000;
 
 export function createResourceServer(options: CreateResourceServerOptions): ResourceServer {
   const { config, db, logger, dangerouslyDisableAuthentication = false, maxSessionsPerUser = 32 } = options;
@@ -170,9 +172,11 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   return {
     httpServer,
     async listen(port, host) {
-      // The first sync before serving, so a normal start answers at once instead of 503.
-      if (!dangerouslyDisableAuthentication) await revocations.start();
-      return http.listen(port, host);
+      const url = await http.listen(port, host);
+      // Serve only once the revocation list is current (until then tokens get 503), waiting a
+      // little for an auth-server that starts at the same moment; /readyz tells the rest.
+      if (!dangerouslyDisableAuthentication) await revocations.start(Math.min(FIRST_SYNC_WAIT_MS, config.revocation.maxStaleness * 1000));
+      return url;
     },
     async shutdown(timeoutMs) {
       clearInterval(auditSweeper);

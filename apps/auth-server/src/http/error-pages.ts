@@ -48,11 +48,12 @@ export function renderErrorPage(ctx: Context, render: Render, status: number, co
 }
 
 /**
- * OAuth endpoints answer in JSON; /oauth/callback[/<upstream>] is a page the browser lands on. Matched
- * case-insensitively, as oidc-provider routes /OAUTH/TOKEN to its token endpoint.
+ * OAuth endpoints answer in JSON; /oauth/authorize[/<uid>] and /oauth/callback[/<upstream>] are
+ * pages a browser is on. Matched case-insensitively, as oidc-provider routes /OAUTH/TOKEN to its
+ * token endpoint.
  */
 function isApiPath(path: string): boolean {
-  return /^\/oauth\//i.test(path) && !/^\/oauth\/callback(\/[^/]+)?\/?$/i.test(path);
+  return /^\/oauth\//i.test(path) && !/^\/oauth\/(callback|authorize)(\/[^/]+)?\/?$/i.test(path);
 }
 
 /** Koa middleware for Gatehouse's own routes. JSON for API paths, the error page otherwise. */

@@ -5,8 +5,10 @@
  * - POST /oauth/register: `registration` (default 20 at once, refilled over 10 minutes; Claude
  *   registers once per connect, so a person reconnecting never gets near it), then the pending cap.
  * - POST /oauth/token, /oauth/revoke, /oauth/introspect: `token` (default 600 per minute).
- * - POST /interaction/… (sign-in, consent, federated sign-in): `signIn` (default 120 per minute;
- *   wrong passwords are limited much sooner by the sign-in throttle).
+ * - POST /interaction/… (sign-in, consent, federated sign-in) and /oauth/authorize (GET or POST:
+ *   each starts an interaction the server keeps for an hour, so a flood of them would fill the
+ *   database): `signIn` (default 120 per minute; wrong passwords are limited much sooner by the
+ *   sign-in throttle).
  * - Past a limit: 429 (RFC 6585 §4) with Retry-After and `temporarily_unavailable` (RFC 6749
  *   §4.1.2.1: "temporary overloading"), as JSON on /oauth/* and as the error page on the forms.
  *   Nothing reaches the provider, so a flood writes no audit rows: it is counted in a metric and
@@ -14,7 +16,7 @@
  * - The client IP is `ctx.ip`: with trust_proxy, the address the proxy in front of us saw (the
  *   last X-Forwarded-For entry; the app is built with maxIpsCount 1, as earlier entries are the
  *   client's to invent). IPv6 clients are limited per /64, the block one subscriber gets.
- * Deliberately not limited: GETs (cheap, and the provider's own pages), /admin (signed in).
+ * Deliberately not limited: other GETs (cheap, and they store nothing), /admin (signed in).
  */
 import type { Context, Next } from 'koa';
 import type { Logger } from '../../../shared/logger.ts';
@@ -56,7 +58,7 @@ export function clientAddressKey(ip: string): string {
 function limitOf(route: string): 'registration' | 'token' | 'signIn' | undefined {
   if (route === '/oauth/register') return 'registration';
   if (TOKEN_ROUTES.has(route)) return 'token';
-  if (route.startsWith('/interaction/')) return 'signIn';
+  if (route.startsWith('/interaction/') || route === '/oauth/authorize') return 'signIn';
   return undefined;
 }
 
@@ -81,7 +83,8 @@ export function limitRequests(options: LimitRequestsOptions) {
   }
 
   return async function limitRequestsMiddleware(ctx: Context, next: Next): Promise<void> {
-    const name = ctx.method === 'POST' ? limitOf(routeOf(ctx.path)) : undefined;
+    const route = routeOf(ctx.path);
+    const name = ctx.method === 'POST' || (ctx.method === 'GET' && route === '/oauth/authorize') ? limitOf(route) : undefined;
     if (!name) return next();
     const now = options.clock();
     if (options.limits) {

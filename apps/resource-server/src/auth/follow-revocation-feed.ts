@@ -38,6 +38,7 @@ export class RevocationsUnavailableError extends Error {
 }
 
 const MAX_PAGES_PER_SYNC = 1000;
+const STARTUP_RETRY_MS = 250;
 
 function isPage(body: unknown): body is RevocationFeedPage {
   const page = body as Partial<RevocationFeedPage> | null;
@@ -61,8 +62,9 @@ export class RevocationFeedFollower {
   #syncedAt = Number.NEGATIVE_INFINITY;
   #timer?: NodeJS.Timeout;
   #syncing?: Promise<void>;
-  #failing = false;
+  #warned = false;
   #stopped = false;
+  #startedAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: RevocationFeedOptions) {
     if (!URL.canParse(options.feedUri)) throw new TypeError('feedUri must be an absolute URL');
@@ -101,9 +103,18 @@ export class RevocationFeedFollower {
     return this.#syncing;
   }
 
-  /** Syncs once (a failure is logged, not thrown), then polls until stop(). */
-  async start(): Promise<void> {
-    await this.#poll();
+  /**
+   * Syncs, retrying every `STARTUP_RETRY_MS` until it succeeds or `wait` milliseconds have passed
+   * (both apps often start together, and the auth-server may not answer yet), then polls until
+   * stop(). Never rejects: until a sync succeeds, tokens are refused with 503.
+   */
+  async start(wait = 0): Promise<void> {
+    this.#startedAt = this.#now();
+    const deadline = this.#startedAt + wait;
+    while (!this.#stopped && !(await this.#trySync()) && this.#now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(STARTUP_RETRY_MS, Math.max(0, deadline - this.#now()))));
+    }
+    this.#schedule();
   }
 
   stop(): void {
@@ -112,19 +123,33 @@ export class RevocationFeedFollower {
     this.#stopped = true;
   }
 
-  async #poll(): Promise<void> {
+  #schedule(): void {
     if (this.#stopped) return;
+    this.#timer = setTimeout(() => void this.#trySync().then(() => this.#schedule()), this.#pollInterval);
+    this.#timer.unref();
+  }
+
+  /**
+   * One sync; true when it succeeded. A failure is logged at warn only once it matters — when the
+   * copy has gone stale and tokens are refused — so the auth-server starting a moment later than
+   * this server, or one missed poll, is not reported as trouble.
+   */
+  async #trySync(): Promise<boolean> {
     try {
       await this.sync();
-      if (this.#failing) this.#logger?.info('revocation feed reachable again');
-      this.#failing = false;
+      if (this.#warned) this.#logger?.info('revocation feed readable again: tokens are served');
+      this.#warned = false;
+      return true;
     } catch (err) {
-      if (!this.#failing) this.#logger?.warn({ err, feedUri: this.#feedUri }, 'cannot read the revocation feed; tokens are refused with 503 once it is stale');
-      this.#failing = true;
+      const stale = this.#now() - Math.max(this.#syncedAt, this.#startedAt) > this.#maxStaleness;
+      if (stale && !this.#warned) {
+        this.#logger?.warn({ err, feedUri: this.#feedUri }, 'cannot read the revocation feed: tokens are refused with 503 until it can be read');
+        this.#warned = true;
+      } else {
+        this.#logger?.debug({ err, feedUri: this.#feedUri }, 'revocation feed not readable');
+      }
+      return false;
     }
-    if (this.#stopped) return;
-    this.#timer = setTimeout(() => void this.#poll(), this.#pollInterval);
-    this.#timer.unref();
   }
 
   async #syncOnce(): Promise<void> {
