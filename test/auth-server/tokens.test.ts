@@ -56,6 +56,17 @@ describe('refresh tokens, revocation and introspection', () => {
     assert.equal(stillWorks.status, 200, 'the owner keeps its refresh token');
   });
 
+  test("a confidential client is told it may not revoke another client's refresh token (RFC 7009 §2.1), which keeps working", async () => {
+    const owner = await registerClient(server.issuer);
+    const other = await registerClient(server.issuer, { ...CLAUDE_DCR_BODY, token_endpoint_auth_method: 'client_secret_post' });
+    const tokens = await signedInTokens(server, owner);
+    const attempt = await post(server.issuer, '/oauth/revoke', { token: tokens.refresh_token, client_id: other.client_id, client_secret: other.client_secret! });
+    assert.equal(attempt.status, 400);
+    assert.equal(attempt.body.error, 'invalid_request');
+    const stillWorks = await refresh(server.issuer, owner, tokens.refresh_token);
+    assert.equal(stillWorks.status, 200, 'the owner keeps its refresh token');
+  });
+
   test('introspection shows a refresh token to its own client only, and needs client authentication', async () => {
     const owner = await registerClient(server.issuer);
     const other = await registerClient(server.issuer);

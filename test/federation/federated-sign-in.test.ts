@@ -189,6 +189,16 @@ describe('federated sign-in against a real upstream OpenID provider', () => {
     assertErrorPage(await flow.browser.navigate(callback), 400, /does not belong to a sign-in started here/);
   });
 
+  test('stores only a hash of the browser binding, never the cookie value itself', async () => {
+    const { flow, callback } = await callbackUrl('alice@example.com');
+    const cookie = flow.browser.cookieValue('gatehouse.federated');
+    assert.ok(cookie, 'the binding cookie is set');
+    const row = pair.server.auth.db.prepare('SELECT browser_binding FROM federated_logins WHERE state = ?').get(callback.searchParams.get('state')) as { browser_binding: string };
+    assert.notEqual(row.browser_binding, cookie);
+    assert.ok(!JSON.stringify(pair.server.auth.db.prepare('SELECT * FROM federated_logins').all()).includes(cookie));
+    assert.match((await flow.browser.navigate(callback)).html, /Allow access\?/, 'the same browser still finishes');
+  });
+
   test('refuses a callback opened in another browser', async () => {
     const { callback } = await callbackUrl('alice@example.com');
     const other = new Browser(pair.server.issuer);

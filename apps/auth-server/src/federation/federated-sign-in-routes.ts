@@ -24,7 +24,7 @@
  *   checks its own resume cookie there, so the sign-in still finishes only in this browser.
  * - Every failure ends on our error page with a plain message and no token.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
@@ -99,9 +99,14 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
     return binding;
   }
 
-  function sameBrowser(ctx: Context, expected: string): boolean {
-    const actual = Buffer.from(ctx.cookies.get(BINDING_COOKIE) ?? '');
-    const wanted = Buffer.from(expected);
+  // Only a hash of the binding is stored: a copy of the database cannot be turned into the cookie.
+  function hashBinding(binding: string): string {
+    return createHash('sha256').update(binding, 'utf8').digest('base64url');
+  }
+
+  function sameBrowser(ctx: Context, expectedHash: string): boolean {
+    const actual = Buffer.from(hashBinding(ctx.cookies.get(BINDING_COOKIE) ?? ''));
+    const wanted = Buffer.from(expectedHash);
     return actual.length === wanted.length && timingSafeEqual(actual, wanted);
   }
 
@@ -125,7 +130,7 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
     const nonce = oidc.randomNonce();
-    insert.run({ state, uid: interaction.uid, binding: browserBinding(ctx), upstreamId: upstream.id, verifier, nonce, expiresAt: Math.floor(Date.now() / 1000) + LOGIN_TTL_SECONDS });
+    insert.run({ state, uid: interaction.uid, binding: hashBinding(browserBinding(ctx)), upstreamId: upstream.id, verifier, nonce, expiresAt: Math.floor(Date.now() / 1000) + LOGIN_TTL_SECONDS });
     const url = oidc.buildAuthorizationUrl(configuration, {
       redirect_uri: federatedRedirectUri(deps.issuer, upstream),
       scope: upstream.scopes.join(' '),

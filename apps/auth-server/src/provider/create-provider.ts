@@ -137,7 +137,16 @@ export function createProvider(deps: ProviderDeps): Provider {
         allowClient: async (_ctx, client) => deps.documentHostPolicy.allowFetch(client.clientId),
         cacheDuration: { min: config.clientIdMetadataDocuments.cacheMin, max: config.clientIdMetadataDocuments.cacheMax },
       },
-      revocation: { enabled: true },
+      revocation: {
+        enabled: true,
+        // RFC 7009 §2.1: only the client a token was issued to may revoke it; a confidential
+        // client is told so, a public one (which proves nothing) gets the ordinary 200.
+        allowedPolicy(_ctx, client, token) {
+          if (token.clientId === client.clientId) return true;
+          if (client.clientAuthMethod === 'none') return false;
+          throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+        },
+      },
       introspection: { enabled: true, allowedPolicy: createIntrospectionPolicy(config.resource) },
       userinfo: { enabled: false },
       resourceIndicators: {
