@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { PasswordTooLongError } from '../../apps/auth-server/src/accounts/password-hasher.ts';
+import { SignInThrottle } from '../../apps/auth-server/src/accounts/sign-in-throttle.ts';
 import { Browser, formAction, inputValue, type PageResult } from '../helpers/browser.ts';
 import { decodeJwt } from 'jose';
 import { authorizeUrl, connect, decide, redeem, registerClient, signIn, type RegisteredClient } from '../helpers/oauth-flow.ts';
@@ -129,15 +130,20 @@ describe('sign-in page security', () => {
   });
 
   test('failures slow down before the lock', async () => {
+    // The throttle's own view says how long an answer is held; the answer over HTTP must take at
+    // least that long. (Comparing two wall-clock durations would depend on the machine's load.)
+    const throttle = new SignInThrottle(server.auth.db, server.config.authServer.signInThrottle);
     const { page, browser } = await loginPage(server, client);
     const ip = '203.0.113.99';
-    let started = performance.now();
+    assert.equal(throttle.check('slowpoke', ip).delayMs, 0, 'the first failure is not held');
     await signInFrom(browser, page, ip, 'slowpoke', 'x');
-    const first = performance.now() - started;
-    started = performance.now();
+    const hold = throttle.check('slowpoke', ip).delayMs;
+    assert.equal(hold, 250, 'after slow_down_after failures, the next answer is held 250 ms');
+    const started = performance.now();
     await signInFrom(browser, page, ip, 'slowpoke', 'x');
     const second = performance.now() - started;
-    assert.ok(second - first >= 200, `the second failure is held back (${first.toFixed(0)} ms → ${second.toFixed(0)} ms)`);
+    assert.ok(second >= hold, `the second failure is held back at least ${hold} ms (took ${second.toFixed(0)} ms)`);
+    assert.equal(throttle.check('slowpoke', ip).delayMs, 500, 'and each further failure doubles the hold');
   });
 
   test('an IP that sprays many usernames is locked for all of them', async () => {
