@@ -11,7 +11,8 @@
  * Kinds:
  * - `sub`, `client`, `grant`: tokens whose `sub`, `client_id` or `gid` (the grant id) matches and
  *   whose `iat` ≤ `issued_before`. The value is a hash of the identifier (see `revocationValue`),
- *   so the public feed names no user, client or grant. A `grant` entry's `issued_before` is its
+ *   so the public feed names no user, client or grant.
+ * - `token`: the one access token whose `jti` matches (revoked by its client at /oauth/revoke). A `grant` entry's `issued_before` is its
  *   `expires_at`: every token of a revoked grant is refused, even one minted just after the
  *   revocation by a token request that was already under way.
  * - `kid`: every token signed with this key (the key was retired on purpose); the value is the kid.
@@ -19,7 +20,7 @@
  */
 import { createHash } from 'node:crypto';
 
-export const REVOCATION_KINDS = ['sub', 'client', 'grant', 'kid', 'keys'] as const;
+export const REVOCATION_KINDS = ['sub', 'client', 'grant', 'token', 'kid', 'keys'] as const;
 export type RevocationKind = (typeof REVOCATION_KINDS)[number];
 
 export interface RevocationEntry {
@@ -53,6 +54,6 @@ export interface RevocationFeedPage {
  * identifiers are not secrets; hashing keeps a public feed from listing which users, clients and
  * grants were revoked, while a verifier holding a token can still compute the same value.
  */
-export function revocationValue(kind: 'sub' | 'client' | 'grant', identifier: string): string {
+export function revocationValue(kind: 'sub' | 'client' | 'grant' | 'token', identifier: string): string {
   return createHash('sha256').update(`gatehouse-revocation:${kind}:${identifier}`, 'utf8').digest('base64url');
 }

@@ -6,10 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { decodeJwt } from 'jose';
+import { decodeJwt, generateKeyPair, SignJWT } from 'jose';
 import { RevocationFeed } from '../../apps/auth-server/src/revocation/revocation-feed.ts';
 import { revocationValue, type RevocationFeedPage } from '../../apps/shared/revocation-entry.ts';
-import { connect, redeem, registerClient } from '../helpers/oauth-flow.ts';
+import { CLAUDE_DCR_BODY, connect, redeem, refresh, registerClient } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 
 const RESOURCE = 'http://localhost:4001/mcp';
@@ -18,6 +18,9 @@ const BY = { actor: { name: 'test-admin', id: 'test-admin' }, ip: '127.0.0.1' };
 describe('the revocation feed', () => {
   let server: TestAuthServer;
   const feedUrl = (query = '') => `${server.issuer}/oauth/revocations${query}`;
+  const revoke = (params: Record<string, string>) => fetch(`${server.issuer}/oauth/revoke`, {
+    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(params),
+  });
   const read = async (query = ''): Promise<RevocationFeedPage> => {
     const response = await fetch(feedUrl(query));
     assert.equal(response.status, 200);
@@ -44,6 +47,52 @@ describe('the revocation feed', () => {
     const page = await read(`?after=${next}`);
     assert.deepEqual(page.entries.map((e) => [e.kind, e.value]), [['grant', revocationValue('grant', grant!.grantId)]]);
     assert.ok(!JSON.stringify(page).includes(grant!.grantId), 'the feed never names the grant itself');
+  });
+
+  test('a client revokes its own JWT access token at /oauth/revoke: the feed lists that token alone, the grant lives on', async () => {
+    const client = await registerClient(server.issuer);
+    const tokens = await redeem(server.issuer, client, await connect(server.issuer, {
+      clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD,
+    }));
+    const accessToken = tokens.body.access_token as string;
+    const { jti } = decodeJwt(accessToken);
+    const { next } = await read();
+    const revoked = await revoke({ token: accessToken, token_type_hint: 'access_token', client_id: client.client_id });
+    assert.equal(revoked.status, 200);
+    const page = await read(`?after=${next}`);
+    assert.deepEqual(page.entries.map((e) => [e.kind, e.value]), [['token', revocationValue('token', jti!)]]);
+    const refreshed = await refresh(server.issuer, client, tokens.body.refresh_token as string);
+    assert.equal(refreshed.status, 200, 'the grant and its refresh token stay');
+  });
+
+  test("another client's JWT access token: a public client gets 200 and nothing changes, a confidential one is told it may not", async () => {
+    const owner = await registerClient(server.issuer);
+    const tokens = await redeem(server.issuer, owner, await connect(server.issuer, {
+      clientId: owner.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD,
+    }));
+    const accessToken = tokens.body.access_token as string;
+    const publicOther = await registerClient(server.issuer);
+    const confidentialOther = await registerClient(server.issuer, { ...CLAUDE_DCR_BODY, token_endpoint_auth_method: 'client_secret_post' });
+    const { next } = await read();
+    assert.equal((await revoke({ token: accessToken, client_id: publicOther.client_id })).status, 200);
+    const told = await revoke({ token: accessToken, client_id: confidentialOther.client_id, client_secret: confidentialOther.client_secret! });
+    assert.equal(told.status, 400);
+    assert.equal(((await told.json()) as { error: string }).error, 'invalid_request');
+    const wrongSecret = await revoke({ token: accessToken, client_id: confidentialOther.client_id, client_secret: 'wrong' });
+    assert.equal(wrongSecret.status, 401, 'client authentication still comes first');
+    assert.deepEqual((await read(`?after=${next}`)).entries, [], 'nothing was revoked');
+  });
+
+  test('a JWT that is not one of ours gets the ordinary 200 and changes nothing (RFC 7009 §2.2)', async () => {
+    const client = await registerClient(server.issuer);
+    const { privateKey } = await generateKeyPair('RS256');
+    const now = Math.floor(Date.now() / 1000);
+    const forged = await new SignJWT({ client_id: client.client_id, scope: 'mcp:read', jti: 'forged-jti', sub: 'x' })
+      .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: 'not-ours' }).setIssuer(server.issuer).setIssuedAt(now).setExpirationTime(now + 600).sign(privateKey);
+    const { next } = await read();
+    assert.equal((await revoke({ token: forged, client_id: client.client_id })).status, 200);
+    assert.equal((await revoke({ token: 'eyJhbGciOiJSUzI1NiJ9.e30.', client_id: client.client_id })).status, 200);
+    assert.deepEqual((await read(`?after=${next}`)).entries, []);
   });
 
   test('disabling a user publishes the user (hashed) and each of their grants; deleting a client publishes the client', async () => {

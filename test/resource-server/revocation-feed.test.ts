@@ -47,12 +47,13 @@ describe('the revocation feed at the MCP endpoint', () => {
     ['a user (disabled)', (ids) => issuer.revoke('sub', ids.sub), (ids) => ({ sub: ids.sub }), () => ({ sub: randomUUID() })],
     ['a client (deleted)', (ids) => issuer.revoke('client', ids.client), (ids) => ({ client_id: ids.client }), () => ({ client_id: randomUUID() })],
     ['a grant (revoked)', (ids) => issuer.revoke('grant', ids.grant), (ids) => ({ gid: ids.grant }), () => ({ gid: randomUUID() })],
+    ['one token (revoked by its client)', (ids) => issuer.revoke('token', ids.jti), (ids) => ({ jti: ids.jti }), (ids) => ({ sub: ids.sub, gid: ids.grant })],
   ];
-  interface Ids { sub: string; client: string; grant: string }
+  interface Ids { sub: string; client: string; grant: string; jti: string }
 
   for (const [what, revoke, affected, unaffected] of cases) {
     test(`refuses a cached token of ${what} once the feed lists it, and no other token`, async () => {
-      const ids: Ids = { sub: randomUUID(), client: randomUUID(), grant: randomUUID() };
+      const ids: Ids = { sub: randomUUID(), client: randomUUID(), grant: randomUUID(), jti: randomUUID() };
       const token = await issuer.mint({ claims: { ...affected(ids), iat: now() - 5 } });
       const other = await issuer.mint({ claims: { ...unaffected(ids), iat: now() - 5 } });
       assert.equal(await status(server, token), 200, 'accepted (and cached) before the revocation');

@@ -175,6 +175,25 @@ describe('revocation in seconds: each trigger refuses open MCP sessions within 5
     await assertServed({ 'the same user in another app': inVsCode, bystander });
   });
 
+  test('revoking the access token itself at /oauth/revoke refuses that token only; the grant lives on', async () => {
+    await user('tess');
+    const victim = await signIn(claude, 'tess');
+    const inClaude = await session(victim.accessToken);
+
+    await measureRefusal('/oauth/revoke of the access token', mcpUrl, [{ name: 'tess in Claude', session: inClaude }], async () => {
+      const response = await fetch(`${server.issuer}/oauth/revoke`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token: victim.accessToken, token_type_hint: 'access_token', client_id: victim.clientId }),
+      });
+      assert.equal(response.status, 200);
+    });
+    const refreshed = await refresh(server.issuer, { client_id: victim.clientId }, victim.refreshToken);
+    assert.equal(refreshed.status, 200, 'the refresh token still works');
+    const fresh = await session(refreshed.body.access_token as string);
+    await assertServed({ 'the next access token of the same grant': fresh, bystander });
+  });
+
   test('replaying an authorization code kills the grant it started: its access token is refused', async () => {
     await user('cody');
     const app = await registerClient(server.issuer);

@@ -43,7 +43,7 @@ import { RateLimiter } from './http/rate-limiter.ts';
 import { registrationCors } from './http/registration-cors.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { interactionRoutes } from './interactions/interaction-routes.ts';
-import { activeKey, loadOrCreateCookieKeys, loadOrCreateSigningKeys, toProviderJwks, type StoredKey } from './keys/signing-keys.ts';
+import { activeKey, loadOrCreateCookieKeys, loadOrCreateSigningKeys, toProviderJwks, toPublicJwks, type StoredKey } from './keys/signing-keys.ts';
 import { createAuthServerMetrics } from './ops/auth-server-metrics.ts';
 import { countProviderEvents } from './ops/count-provider-events.ts';
 import { createProvider, type ProviderDeps } from './provider/create-provider.ts';
@@ -53,6 +53,7 @@ import { pinUrlsToIssuer } from './provider/pin-urls-to-issuer.ts';
 import { startSweeper, sweepExpired } from './provider/sweep-expired.ts';
 import { expireUnusedClients } from './registration/expire-unused-clients.ts';
 import { revocationFeedRoute } from './revocation/revocation-feed-route.ts';
+import { revokeJwtAccessTokens } from './revocation/revoke-jwt-access-tokens.ts';
 import { PendingRegistrations } from './registration/pending-registrations.ts';
 import { createRenderer, VIEWS_DIR } from './views/create-renderer.ts';
 
@@ -157,6 +158,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     recordProviderEvents(built, audit, users);
     // Refresh token reuse, code replay and /oauth/revoke end a grant inside the provider.
     built.on('grant.revoked', (_ctx: unknown, grantId: string) => admin.revocations.revokeGrant(grantId));
+    built.use(revokeJwtAccessTokens({ issuer: config.issuer, jwks: toPublicJwks(signingKeys), feed: admin.revocations }));
     return built;
   };
   const holder = new ProviderHolder(buildProvider, keys, config.keysDir, logger);

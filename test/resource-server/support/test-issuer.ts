@@ -35,7 +35,7 @@ export interface TestIssuer {
   requests: string[];
   /** Revocation feed polls so far. */
   readonly feedPolls: number;
-  /** Adds a feed entry (identifiers of sub/client/grant are hashed as the auth-server does). */
+  /** Adds a feed entry (identifiers of sub/client/grant/token are hashed as the auth-server does). */
   revoke(kind: RevocationKind, identifier?: string, issuedBefore?: number): void;
   /** False makes the feed answer 503 (the auth-server unreachable). */
   feedAvailable: boolean;
@@ -114,7 +114,7 @@ export async function startTestIssuer(resource = TEST_RESOURCE): Promise<TestIss
       feed.length = count;
     },
     revoke(kind, identifier = '', issuedBefore = Math.floor(Date.now() / 1000)) {
-      const value = kind === 'sub' || kind === 'client' || kind === 'grant' ? revocationValue(kind, identifier) : identifier;
+      const value = kind === 'sub' || kind === 'client' || kind === 'grant' || kind === 'token' ? revocationValue(kind, identifier) : identifier;
       feed.push({ seq: feed.length + 1, kind, value, issued_before: issuedBefore, expires_at: issuedBefore + 3600 });
     },
     async rotateKey() {

@@ -123,6 +123,11 @@ export function toProviderJwks(keys: StoredKey[]): { keys: JWK[] } {
   return { keys: [active, ...keys.filter((k) => k !== active)].filter((k) => k !== undefined).map((k) => k.jwk) };
 }
 
+/** The public JWKS (what /oauth/jwks publishes), for verifying this server's own tokens. */
+export function toPublicJwks(keys: StoredKey[]): { keys: JWK[] } {
+  return { keys: keys.map(({ jwk: { kty, n, e, kid, alg, use } }) => ({ kty, n, e, kid, alg, use })) };
+}
+
 /** Secrets that sign cookies (Koa `app.keys` and the provider's `cookies.keys`), created once. */
 export function loadOrCreateCookieKeys(keysDir: string): string[] {
   const file = join(keysDir, COOKIE_FILE);

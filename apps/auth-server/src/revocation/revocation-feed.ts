@@ -68,6 +68,11 @@ export class RevocationFeed {
     this.#record('grant', revocationValue('grant', grantId), { everyToken: true });
   }
 
+  /** Refuses one access token, by its `jti` (its client revoked it at /oauth/revoke). */
+  revokeToken(jti: string): void {
+    this.#record('token', revocationValue('token', jti));
+  }
+
   /** Refuses every token signed with this key (retired on purpose). */
   retireKey(kid: string): void {
     this.#record('kid', kid);

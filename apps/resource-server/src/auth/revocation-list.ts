@@ -4,7 +4,7 @@
  *
  * - A token is refused when an entry names its `sub`, `client_id` or `gid` (hashed, as the feed
  *   publishes them) and the token was issued at or before the entry's `issued_before`, or when an
- *   entry names the key that signed it (`kid`).
+ *   entry names the token itself (`jti`, hashed) or the key that signed it (`kid`).
  * - Matching costs four Map lookups; the hashes are computed once per token (`tokenMatch`), when
  *   the token is first verified, and cached with it.
  * - Entries are forgotten after their `expires_at`: every token they could refuse has expired.
@@ -18,15 +18,17 @@ export interface TokenMatch {
   sub: string;
   client: string;
   grant?: string;
+  token: string;
   kid?: string;
   /** `iat`, epoch seconds. */
   issuedAt: number;
 }
 
-export function tokenMatch(token: { sub: string; clientId: string; grantId?: string; kid?: string; issuedAt: number }): TokenMatch {
+export function tokenMatch(token: { sub: string; clientId: string; grantId?: string; jti: string; kid?: string; issuedAt: number }): TokenMatch {
   return {
     sub: revocationValue('sub', token.sub),
     client: revocationValue('client', token.clientId),
+    token: revocationValue('token', token.jti),
     ...(token.grantId ? { grant: revocationValue('grant', token.grantId) } : {}),
     ...(token.kid ? { kid: token.kid } : {}),
     issuedAt: token.issuedAt,
@@ -38,11 +40,11 @@ interface Held {
   expiresAt: number;
 }
 
-type MatchedKind = 'sub' | 'client' | 'grant' | 'kid';
+type MatchedKind = 'sub' | 'client' | 'grant' | 'token' | 'kid';
 
 export class RevocationList {
   readonly #entries: Record<MatchedKind, Map<string, Held>> = {
-    sub: new Map(), client: new Map(), grant: new Map(), kid: new Map(),
+    sub: new Map(), client: new Map(), grant: new Map(), token: new Map(), kid: new Map(),
   };
 
   /** Number of entries held. */
@@ -72,6 +74,7 @@ export class RevocationList {
 
   refuses(token: TokenMatch): boolean {
     if (token.kid !== undefined && this.#entries.kid.has(token.kid)) return true;
+    if (this.#entries.token.has(token.token)) return true;
     const before = (map: Map<string, Held>, value: string | undefined) => {
       const held = value === undefined ? undefined : map.get(value);
       return held !== undefined && token.issuedAt <= held.issuedBefore;

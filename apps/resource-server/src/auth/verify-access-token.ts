@@ -189,7 +189,7 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
       resource: new URL(resource),
       extra: { subject: sub, tokenId: jti, ...(isText(username) ? { username } : {}) },
     };
-    const entry: CachedToken = { verified, expiresAt: exp!, match: tokenMatch({ sub, clientId, grantId: gid, kid: header.kid, issuedAt: iat! }) };
+    const entry: CachedToken = { verified, expiresAt: exp!, match: tokenMatch({ sub, clientId, grantId: gid, jti, kid: header.kid, issuedAt: iat! }) };
     const result = notRevoked(entry);
     cache.set(token, entry);
     return result;
