@@ -1,0 +1,29 @@
+/**
+ * Gatehouse's resource server as the MCP benchmark runs it, in a process of its own: the real
+ * resource-server (SQLite in a temp dir, the revocation feed followed) trusting a test issuer
+ * that runs beside it (its JWKS and feed), and a token that issuer minted for the client.
+ *
+ * Run alone: npx tsx bench/gatehouse-mcp-server.ts   (prints {"mcpUrl": …, "token": …})
+ */
+import { pathToFileURL } from 'node:url';
+import { startResourceServer } from '../test/resource-server/support/start-resource-server.ts';
+import { startTestIssuer } from '../test/resource-server/support/test-issuer.ts';
+
+export async function startGatehouseMcpServer(): Promise<{ mcpUrl: string; token: string; close(): Promise<void> }> {
+  const issuer = await startTestIssuer();
+  const server = await startResourceServer({ issuer: issuer.issuer });
+  const token = await issuer.mint({ claims: { scope: 'mcp:read mcp:write mcp:admin' } });
+  return {
+    mcpUrl: server.mcpUrl,
+    token,
+    async close() {
+      await server.close();
+      await issuer.close();
+    },
+  };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { mcpUrl, token } = await startGatehouseMcpServer();
+  console.log(JSON.stringify({ mcpUrl, token }));
+}
