@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { startTestIssuer, type TestIssuer } from './support/test-issuer.ts';
-import { startResourceServer, type RunningResourceServer } from './support/start-resource-server.ts';
+import { startResourceServer, useIssuerAndServer, type RunningResourceServer } from './support/start-resource-server.ts';
 import { connectClient, mcpRequest } from './support/mcp-http.ts';
 
 describe('authentication switched off in code', () => {
@@ -42,19 +42,9 @@ describe('authentication switched off in code', () => {
 });
 
 describe('authentication by default', () => {
-  let issuer: TestIssuer;
-  let server: RunningResourceServer;
-
-  before(async () => {
-    issuer = await startTestIssuer();
-    server = await startResourceServer({ issuer: issuer.issuer });
-  });
-  after(async () => {
-    await server?.close();
-    await issuer?.close();
-  });
+  const suite = useIssuerAndServer();
 
   test('is on when the option is not given', async () => {
-    assert.equal((await mcpRequest(server.mcpUrl)).status, 401);
+    assert.equal((await mcpRequest(suite.server.mcpUrl)).status, 401);
   });
 });

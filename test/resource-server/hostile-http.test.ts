@@ -3,22 +3,12 @@
  * have get 405 with Allow (not @koa/router's 501 on every path), a malformed Host gets 400.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { rawRequest } from '../helpers/raw-http.ts';
-import { startResourceServer, type RunningResourceServer } from './support/start-resource-server.ts';
-import { startTestIssuer, type TestIssuer } from './support/test-issuer.ts';
+import { useIssuerAndServer } from './support/start-resource-server.ts';
 
 describe('hostile HTTP input at the resource-server', () => {
-  let issuer: TestIssuer;
-  let server: RunningResourceServer;
-  before(async () => {
-    issuer = await startTestIssuer();
-    server = await startResourceServer({ issuer: issuer.issuer });
-  });
-  after(async () => {
-    await server?.close();
-    await issuer?.close();
-  });
+  const suite = useIssuerAndServer();
 
   const wrongMethods: Array<[string, string, string]> = [
     ['TRACE', '/mcp', 'HEAD, GET, POST, DELETE, OPTIONS'],
@@ -32,7 +22,7 @@ describe('hostile HTTP input at the resource-server', () => {
   ];
   for (const [method, path, allow] of wrongMethods) {
     test(`answers ${method} ${path} with 405 and Allow: ${allow}`, async () => {
-      const response = await rawRequest(server.baseUrl, { method, path });
+      const response = await rawRequest(suite.server.baseUrl, { method, path });
       assert.equal(response.status, 405, response.body.slice(0, 200));
       assert.equal(response.headers.allow, allow);
       assert.equal(JSON.parse(response.body).error, 'invalid_request');
@@ -41,7 +31,7 @@ describe('hostile HTTP input at the resource-server', () => {
 
   test('an unknown method on a path that does not exist is 404, not 501', async () => {
     for (const method of ['TRACE', 'PROPFIND', 'GET']) {
-      const response = await rawRequest(server.baseUrl, { method, path: '/nowhere' });
+      const response = await rawRequest(suite.server.baseUrl, { method, path: '/nowhere' });
       assert.equal(response.status, 404, method);
       assert.deepEqual(JSON.parse(response.body), { error: 'not_found' });
     }
@@ -50,7 +40,7 @@ describe('hostile HTTP input at the resource-server', () => {
   for (const host of ['a:b:c', 'evil.example:99999', '[zz]']) {
     test(`refuses Host ${JSON.stringify(host)} with 400 invalid_request`, async () => {
       for (const path of ['/mcp', '/.well-known/oauth-protected-resource/mcp', '/healthz']) {
-        const response = await rawRequest(server.baseUrl, { method: path === '/mcp' ? 'POST' : 'GET', path, headers: { host } });
+        const response = await rawRequest(suite.server.baseUrl, { method: path === '/mcp' ? 'POST' : 'GET', path, headers: { host } });
         assert.equal(response.status, 400, `${path}: ${response.body.slice(0, 200)}`);
         assert.equal(JSON.parse(response.body).error, 'invalid_request');
       }

@@ -5,37 +5,27 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestIssuer, type TestIssuer } from './support/test-issuer.ts';
-import { startResourceServer, type RunningResourceServer } from './support/start-resource-server.ts';
+import { startResourceServer, useIssuerAndServer, type RunningResourceServer } from './support/start-resource-server.ts';
 import { mcpRequest, parseChallenge } from './support/mcp-http.ts';
 
 describe('protected resource metadata', () => {
-  let issuer: TestIssuer;
-  let server: RunningResourceServer;
-
-  before(async () => {
-    issuer = await startTestIssuer();
-    server = await startResourceServer({ issuer: issuer.issuer });
-  });
-  after(async () => {
-    await server?.close();
-    await issuer?.close();
-  });
+  const suite = useIssuerAndServer();
 
   for (const path of ['/.well-known/oauth-protected-resource/mcp', '/.well-known/oauth-protected-resource']) {
     test(`serves the document at ${path}`, async () => {
-      const response = await fetch(`${server.baseUrl}${path}`);
+      const response = await fetch(`${suite.server.baseUrl}${path}`);
       assert.equal(response.status, 200);
       assert.match(response.headers.get('content-type') ?? '', /^application\/json/);
       const document = await response.json();
       assert.equal(document.resource, 'http://localhost:4001/mcp');
-      assert.deepEqual(document.authorization_servers, [issuer.issuer]);
+      assert.deepEqual(document.authorization_servers, [suite.issuer.issuer]);
       assert.deepEqual(document.scopes_supported, ['mcp:read', 'mcp:write', 'mcp:admin']);
       assert.deepEqual(document.bearer_methods_supported, ['header']);
     });
   }
 
   test('is readable from any origin', async () => {
-    const response = await fetch(`${server.baseUrl}/.well-known/oauth-protected-resource/mcp`, {
+    const response = await fetch(`${suite.server.baseUrl}/.well-known/oauth-protected-resource/mcp`, {
       headers: { Origin: 'http://localhost:6274', 'MCP-Protocol-Version': '2025-11-25' },
     });
     assert.equal(response.status, 200);
@@ -43,7 +33,7 @@ describe('protected resource metadata', () => {
   });
 
   test('answers a CORS preflight that asks for MCP-Protocol-Version', async () => {
-    const response = await fetch(`${server.baseUrl}/.well-known/oauth-protected-resource/mcp`, {
+    const response = await fetch(`${suite.server.baseUrl}/.well-known/oauth-protected-resource/mcp`, {
       method: 'OPTIONS',
       headers: { Origin: 'http://localhost:6274', 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'mcp-protocol-version' },
     });
@@ -53,13 +43,13 @@ describe('protected resource metadata', () => {
   });
 
   test('the 401 challenge points at the path-inserted metadata URL', async () => {
-    const response = await mcpRequest(server.mcpUrl);
+    const response = await mcpRequest(suite.server.mcpUrl);
     const { params } = parseChallenge(response.headers.get('www-authenticate'));
     assert.equal(params.resource_metadata, 'http://localhost:4001/.well-known/oauth-protected-resource/mcp');
   });
 
   test('answers /healthz', async () => {
-    const response = await fetch(`${server.baseUrl}/healthz`);
+    const response = await fetch(`${suite.server.baseUrl}/healthz`);
     assert.equal(response.status, 200);
     assert.deepEqual(await response.json(), { status: 'ok' });
   });

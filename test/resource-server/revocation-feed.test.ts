@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { startTestIssuer, type TestIssuer } from './support/test-issuer.ts';
-import { startResourceServer, type RunningResourceServer } from './support/start-resource-server.ts';
+import { startResourceServer, useIssuerAndServer, type RunningResourceServer } from './support/start-resource-server.ts';
 import { INITIALIZE, mcpRequest, parseChallenge } from './support/mcp-http.ts';
 
 const now = () => Math.floor(Date.now() / 1000);
@@ -30,76 +30,66 @@ async function status(server: RunningResourceServer, token: string): Promise<num
 }
 
 describe('the revocation feed at the MCP endpoint', () => {
-  let issuer: TestIssuer;
-  let server: RunningResourceServer;
-
-  before(async () => {
-    issuer = await startTestIssuer();
-    server = await startResourceServer({ issuer: issuer.issuer });
-  });
-  after(async () => {
-    await server?.close();
-    await issuer?.close();
-  });
+  const suite = useIssuerAndServer();
 
   // [what is revoked, the entry, the token it refuses, a token it must leave alone]
   const cases: Array<[string, (ids: Ids) => void, (ids: Ids) => Record<string, unknown>, (ids: Ids) => Record<string, unknown>]> = [
-    ['a user (disabled)', (ids) => issuer.revoke('sub', ids.sub), (ids) => ({ sub: ids.sub }), () => ({ sub: randomUUID() })],
-    ['a client (deleted)', (ids) => issuer.revoke('client', ids.client), (ids) => ({ client_id: ids.client }), () => ({ client_id: randomUUID() })],
-    ['a grant (revoked)', (ids) => issuer.revoke('grant', ids.grant), (ids) => ({ gid: ids.grant }), () => ({ gid: randomUUID() })],
-    ['one token (revoked by its client)', (ids) => issuer.revoke('token', ids.jti), (ids) => ({ jti: ids.jti }), (ids) => ({ sub: ids.sub, gid: ids.grant })],
+    ['a user (disabled)', (ids) => suite.issuer.revoke('sub', ids.sub), (ids) => ({ sub: ids.sub }), () => ({ sub: randomUUID() })],
+    ['a client (deleted)', (ids) => suite.issuer.revoke('client', ids.client), (ids) => ({ client_id: ids.client }), () => ({ client_id: randomUUID() })],
+    ['a grant (revoked)', (ids) => suite.issuer.revoke('grant', ids.grant), (ids) => ({ gid: ids.grant }), () => ({ gid: randomUUID() })],
+    ['one token (revoked by its client)', (ids) => suite.issuer.revoke('token', ids.jti), (ids) => ({ jti: ids.jti }), (ids) => ({ sub: ids.sub, gid: ids.grant })],
   ];
   interface Ids { sub: string; client: string; grant: string; jti: string }
 
   for (const [what, revoke, affected, unaffected] of cases) {
     test(`refuses a cached token of ${what} once the feed lists it, and no other token`, async () => {
       const ids: Ids = { sub: randomUUID(), client: randomUUID(), grant: randomUUID(), jti: randomUUID() };
-      const token = await issuer.mint({ claims: { ...affected(ids), iat: now() - 5 } });
-      const other = await issuer.mint({ claims: { ...unaffected(ids), iat: now() - 5 } });
-      assert.equal(await status(server, token), 200, 'accepted (and cached) before the revocation');
+      const token = await suite.issuer.mint({ claims: { ...affected(ids), iat: now() - 5 } });
+      const other = await suite.issuer.mint({ claims: { ...unaffected(ids), iat: now() - 5 } });
+      assert.equal(await status(suite.server, token), 200, 'accepted (and cached) before the revocation');
       revoke(ids);
-      await eventually(async () => (await status(server, token)) === 401, 'the token is refused');
-      const response = await mcpRequest(server.mcpUrl, { token });
+      await eventually(async () => (await status(suite.server, token)) === 401, 'the token is refused');
+      const response = await mcpRequest(suite.server.mcpUrl, { token });
       assert.match(parseChallenge(response.headers.get('www-authenticate')).params.error_description ?? '', /revoked/);
-      assert.equal(await status(server, other), 200, 'a token the entry does not name still works');
+      assert.equal(await status(suite.server, other), 200, 'a token the entry does not name still works');
     });
   }
 
   test('a user entry refuses tokens issued up to it, not tokens issued after it (a re-enabled user)', async () => {
     const sub = randomUUID();
     const cutOff = now() - 60;
-    const old = await issuer.mint({ claims: { sub, iat: cutOff - 1 } });
-    const newer = await issuer.mint({ claims: { sub, iat: cutOff + 30 } });
-    issuer.revoke('sub', sub, cutOff);
-    await eventually(async () => (await status(server, old)) === 401, 'the older token is refused');
-    assert.equal(await status(server, newer), 200);
+    const old = await suite.issuer.mint({ claims: { sub, iat: cutOff - 1 } });
+    const newer = await suite.issuer.mint({ claims: { sub, iat: cutOff + 30 } });
+    suite.issuer.revoke('sub', sub, cutOff);
+    await eventually(async () => (await status(suite.server, old)) === 401, 'the older token is refused');
+    assert.equal(await status(suite.server, newer), 200);
   });
 
   test('a retired key: every token it signed is refused, whatever its iat', async () => {
-    const token = await issuer.mint();
-    assert.equal(await status(server, token), 200);
-    issuer.revoke('kid', issuer.kid);
-    await eventually(async () => (await status(server, token)) === 401, 'the token of the retired key is refused');
-    assert.equal(await status(server, await issuer.mint()), 401, 'a fresh token of that key too');
-    await issuer.rotateKey();
-    const fresh = await issuer.mint();
-    await eventually(async () => (await status(server, fresh)) === 200, 'a token of the new key is accepted: the keys entry reloaded the key set');
+    const token = await suite.issuer.mint();
+    assert.equal(await status(suite.server, token), 200);
+    suite.issuer.revoke('kid', suite.issuer.kid);
+    await eventually(async () => (await status(suite.server, token)) === 401, 'the token of the retired key is refused');
+    assert.equal(await status(suite.server, await suite.issuer.mint()), 401, 'a fresh token of that key too');
+    await suite.issuer.rotateKey();
+    const fresh = await suite.issuer.mint();
+    await eventually(async () => (await status(suite.server, fresh)) === 200, 'a token of the new key is accepted: the keys entry reloaded the key set');
   });
 
   test('an open MCP session is refused as soon as its token is revoked', async () => {
     const sub = randomUUID();
-    const token = await issuer.mint({ claims: { sub, iat: now() - 5 } });
-    const init = await mcpRequest(server.mcpUrl, { token });
+    const token = await suite.issuer.mint({ claims: { sub, iat: now() - 5 } });
+    const init = await mcpRequest(suite.server.mcpUrl, { token });
     assert.equal(init.status, 200);
     const sessionId = init.headers.get('mcp-session-id')!;
     await init.arrayBuffer();
-    const inSession = () => mcpRequest(server.mcpUrl, {
+    const inSession = () => mcpRequest(suite.server.mcpUrl, {
       token,
       headers: { 'mcp-session-id': sessionId, 'mcp-protocol-version': INITIALIZE.params.protocolVersion },
       body: { jsonrpc: '2.0', id: 2, method: 'tools/list' },
     });
     assert.equal((await inSession()).status, 200);
-    issuer.revoke('sub', sub);
+    suite.issuer.revoke('sub', sub);
     await eventually(async () => (await inSession()).status === 401, 'the session request is refused');
   });
 });

@@ -4,13 +4,14 @@
  * port, the way it is behind a proxy: everything absolute must come from configuration.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { after, before } from 'node:test';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ResourceServerConfig } from '../../../apps/shared/config.ts';
 import { MIGRATIONS_ROOT, migrate, openDatabase, type Db } from '../../../apps/shared/database.ts';
 import { createLogger, type Logger } from '../../../apps/shared/logger.ts';
 import { createResourceServer } from '../../../apps/resource-server/src/create-resource-server.ts';
-import { TEST_RESOURCE } from './test-issuer.ts';
+import { startTestIssuer, TEST_RESOURCE, type TestIssuer } from './test-issuer.ts';
 
 export interface RunningResourceServer {
   /** Base URL actually listened on, e.g. http://127.0.0.1:43121 */
@@ -66,4 +67,21 @@ export async function startResourceServer({ issuer, config: overrides = {}, logL
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * For a `describe` block: a test issuer and a resource server trusting it, started before its
+ * tests and closed after them. Read them from the returned object inside the tests.
+ */
+export function useIssuerAndServer(): { issuer: TestIssuer; server: RunningResourceServer } {
+  const running = {} as { issuer: TestIssuer; server: RunningResourceServer };
+  before(async () => {
+    running.issuer = await startTestIssuer();
+    running.server = await startResourceServer({ issuer: running.issuer.issuer });
+  });
+  after(async () => {
+    await running.server?.close();
+    await running.issuer?.close();
+  });
+  return running;
 }
