@@ -103,7 +103,8 @@ const userEntry = z.strictObject({
   error: 'expected exactly one of password_hash or password_env',
 });
 
-const LOOPBACK_HOSTNAMES = new Set(['localhost', '127.0.0.1', '[::1]']);
+/** Host names of URLs that stay on this machine (plain http is allowed for them). */
+export const LOOPBACK_HOSTNAMES: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /** An upstream OpenID provider for federated sign-in. */
 const upstreamEntry = z.strictObject({
@@ -529,7 +530,7 @@ function toConfig(raw: RawConfig, env: NodeJS.ProcessEnv, cwd: string, envSource
   const dataDir = resolve(cwd, raw.data_dir);
 
   const issuerUrl = new URL(a.issuer);
-  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(issuerUrl.hostname);
+  const loopback = LOOPBACK_HOSTNAMES.has(issuerUrl.hostname);
   if (issuerUrl.protocol === 'http:' && !loopback && !a.dangerously_allow_http_issuer) {
     throw new ConfigError(
       `Invalid configuration: auth_server.issuer: an http issuer is only allowed on a loopback host (got ${a.issuer}); use https, or set GATEHOUSE_DANGEROUSLY_ALLOW_HTTP_ISSUER=true for a test setup`,

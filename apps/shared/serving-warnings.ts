@@ -15,9 +15,8 @@
  * set the Secure cookies sign-in needs (oidc-provider answers 500 on /oauth/authorize), and no
  * setting of that combination works, so there is no switch to force it.
  */
-import { ConfigError, type GatehouseConfig } from './config.ts';
+import { ConfigError, LOOPBACK_HOSTNAMES, type GatehouseConfig } from './config.ts';
 
-const LOOPBACK_HOSTNAMES = new Set(['localhost', '127.0.0.1', '[::1]']);
 const LOOPBACK_INTERFACES = new Set(['localhost', '::1', '[::1]']);
 
 function isLoopbackInterface(host: string): boolean {

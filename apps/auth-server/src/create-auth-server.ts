@@ -52,9 +52,9 @@ import { acceptHashedClientSecrets } from './provider/hashed-client-secrets.ts';
 import { pinUrlsToIssuer } from './provider/pin-urls-to-issuer.ts';
 import { startSweeper, sweepExpired } from './provider/sweep-expired.ts';
 import { expireUnusedClients } from './registration/expire-unused-clients.ts';
+import { PendingRegistrations } from './registration/pending-registrations.ts';
 import { revocationFeedRoute } from './revocation/revocation-feed-route.ts';
 import { revokeJwtAccessTokens } from './revocation/revoke-jwt-access-tokens.ts';
-import { PendingRegistrations } from './registration/pending-registrations.ts';
 import { createRenderer, VIEWS_DIR } from './views/create-renderer.ts';
 
 export interface AuthServer {
@@ -165,7 +165,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   const provider = holder.provider;
   const stopWatchingKeys = holder.watch(config.keysReloadInterval);
   const throttle = new SignInThrottle(db, config.signInThrottle);
-  const clock = options.now ?? Date.now;
+  const now = options.now ?? Date.now;
   const rateLimiter = new RateLimiter(db);
   const { registration: registrationLimit, token: tokenLimit, signIn: signInLimit } = config.rateLimits;
   const longestWindow = Math.max(registrationLimit.window, tokenLimit.window, signInLimit.window);
@@ -175,7 +175,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       () => sweepExpired(db), () => throttle.prune(), () => sweepFederatedLogins.run(),
       () => audit.prune(), () => admin.clientUsage.prune(Date.now() - config.refreshTokenAbsoluteTtl * 1000),
       () => admin.revocations.prune(),
-      () => rateLimiter.prune(longestWindow, clock()),
+      () => rateLimiter.prune(longestWindow, now()),
     ],
     60_000,
     (err) => logger.error({ err }, 'sweeper failed'),
@@ -214,7 +214,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     limits: config.rateLimits.enabled ? config.rateLimits : undefined,
     pending: new PendingRegistrations(db),
     maxPendingClients: config.registration.maxPendingClients,
-    clock,
+    clock: now,
     logger,
     onLimited: (limit) => metrics.rateLimited.inc({ limit }),
   }));
@@ -222,7 +222,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   app.use(adminRoutes({
     services: admin,
     session: createAdminSession({
-      provider, users, issuer: config.issuer, now: options.now,
+      provider, users, issuer: config.issuer, now,
       idleTimeout: config.admin.idleTimeout, reauthenticateAfter: config.admin.reauthenticateAfter,
     }),
     users, csrf, render,
@@ -237,7 +237,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     upstreams: upstreams.list().map(({ id, displayName }) => ({ id, displayName })),
     onSignIn: (result) => metrics.signIns.inc({ method: 'password', result }),
     recordSignIn,
-    now: options.now,
+    now,
   }).routes());
   if (upstreams.list().length > 0) {
     const accounts = new FederatedAccounts(db, users);
