@@ -106,6 +106,50 @@ const userEntry = z.strictObject({
 /** Host names of URLs that stay on this machine (plain http is allowed for them). */
 export const LOOPBACK_HOSTNAMES: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '[::1]']);
 
+const environmentName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, { error: 'expected the name of an environment variable' });
+const mcpScope = z.enum(MCP_SCOPES, { error: `expected one of the resource's scopes: ${MCP_SCOPES.join(', ')}` });
+
+/**
+ * An MCP server put behind the gateway: a stdio command Gatehouse starts, or a Streamable HTTP URL.
+ * Fields of the other kind are refused rather than ignored, so a misplaced line is noticed.
+ */
+const gatewayServerEntry = z.strictObject({
+  name: z.string().regex(/^[a-z0-9-]{1,32}$/, { error: 'expected 1-32 lowercase letters, digits or - (tools appear as <name>__<tool>)' }),
+  command: z.string().min(1, { error: 'expected a command' }).optional(),
+  args: z.array(z.string()).optional(),
+  env: z.record(environmentName, z.union([z.string(), z.number(), z.boolean()]).transform(String)).optional(),
+  cwd: z.string().min(1).optional(),
+  per_user: booleanish.optional(),
+  // per_user only: a user's process is stopped after this long without a call.
+  idle_timeout: duration('a duration').optional(),
+  url: z.string().transform((value, ctx) => {
+    const url = URL.parse(value);
+    if (!url || !['http:', 'https:'].includes(url.protocol) || url.hash || url.username || url.password) {
+      ctx.addIssue({ code: 'custom', message: `expected the server's http(s) URL without fragment or credentials, got ${JSON.stringify(value)}` });
+      return z.NEVER;
+    }
+    return value;
+  }).optional(),
+  headers: z.record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: 'expected an HTTP header name' }), z.string()).optional(),
+  forward_identity: booleanish.optional(),
+  timeout: duration('a duration').default(30),
+  scopes: z.strictObject({
+    default: mcpScope,
+    tools: z.record(z.string().min(1), mcpScope).default({}),
+  }, { error: 'expected scopes: { default: <scope>, tools: { <tool>: <scope> } }' }),
+}).superRefine((entry, ctx) => {
+  if ((entry.command === undefined) === (entry.url === undefined)) {
+    ctx.addIssue({ code: 'custom', path: ['command'], message: 'expected exactly one of command (a stdio server) or url (a Streamable HTTP server)' });
+    return;
+  }
+  const foreign = entry.command === undefined
+    ? (['args', 'env', 'cwd', 'per_user', 'idle_timeout'] as const).filter((key) => entry[key] !== undefined)
+    : (['headers', 'forward_identity'] as const).filter((key) => entry[key] !== undefined);
+  for (const key of foreign) {
+    ctx.addIssue({ code: 'custom', path: [key], message: `only applies to ${entry.command === undefined ? 'a stdio server (command)' : 'an HTTP server (url)'}` });
+  }
+});
+
 /** An upstream OpenID provider for federated sign-in. */
 const upstreamEntry = z.strictObject({
   id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, { error: 'expected a short lowercase id like google' }).optional(),
@@ -254,6 +298,25 @@ const schema = z.strictObject({
     audit_retention: duration('a duration').default(30 * 86400),
     // Longest access token lifetime accepted (exp - iat). Default: auth_server.token_lifetime.
     max_token_lifetime: duration('a duration').optional(),
+    // The gateway: Gatehouse's own tools and the MCP servers put behind it (README: Protect your MCP servers).
+    built_in_tools: booleanish.default(true),
+    servers: z.array(gatewayServerEntry).default([]).superRefine((servers, ctx) => {
+      const seen = new Set<string>();
+      servers.forEach((server, i) => {
+        if (seen.has(server.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `the name ${server.name} is used by another server` });
+        seen.add(server.name);
+      });
+    }),
+    // stdio processes at most: in all, and per_user processes for one user.
+    max_processes: z.coerce.number().int().min(1, { error: 'expected at least 1 process' }).max(10_000).default(64),
+    max_processes_per_user: z.coerce.number().int().min(1, { error: 'expected at least 1 process' }).max(1_000).default(4),
+    // How the resource server authenticates to the auth-server's token endpoint to exchange a
+    // caller's token for a short-lived one naming an upstream (forward_identity). A confidential
+    // client an administrator registered as this resource's server.
+    identity_client: z.strictObject({
+      client_id: z.string().min(1),
+      client_secret_env: environmentName,
+    }).optional(),
     // The auth-server's revocation feed, followed so revoked tokens are refused within seconds.
     revocation: z.strictObject({
       feed_uri: z.url().optional(), // default: beside jwks_uri (<issuer>/oauth/revocations)
@@ -369,6 +432,49 @@ export interface AuthServerConfig {
   };
 }
 
+/** How the gateway needs a scope for one server's tools, prompts and resources. */
+export interface GatewayScopes {
+  /** Needed by every tool not in `tools`, and by the server's prompts and resources. */
+  default: McpScope;
+  /** Upstream tool name (as the server names it) → the scope it needs. */
+  tools: Record<string, McpScope>;
+}
+
+interface GatewayServerCommon {
+  name: string;
+  /** Seconds each request to the server may take. */
+  timeout: number;
+  scopes: GatewayScopes;
+}
+
+/** A stdio MCP server Gatehouse starts. */
+export interface StdioServerConfig extends GatewayServerCommon {
+  transport: 'stdio';
+  command: string;
+  args: string[];
+  /** The child's environment beyond the MCP SDK's minimal default (PATH, HOME, USER, …). */
+  env: Record<string, string>;
+  cwd?: string;
+  /** One process per signed-in user instead of one shared by everyone. */
+  perUser: boolean;
+  /** Seconds a per-user process may sit without a call before it is stopped. */
+  idleTimeout: number;
+}
+
+/** A Streamable HTTP MCP server Gatehouse calls. */
+export interface HttpServerConfig extends GatewayServerCommon {
+  transport: 'http';
+  url: string;
+  /** The server's own credentials, sent on every request. */
+  headers: Record<string, string>;
+  /** Send a short-lived token naming the caller, issued for this server's URL. */
+  forwardIdentity: boolean;
+}
+
+export type GatewayServerConfig = StdioServerConfig | HttpServerConfig;
+
+export type McpScope = (typeof MCP_SCOPES)[number];
+
 export interface ResourceServerConfig {
   port: number;
   host: string;
@@ -389,6 +495,16 @@ export interface ResourceServerConfig {
   auditRetention: number;
   /** Longest accepted access token lifetime (`exp - iat`), in seconds. */
   maxTokenLifetime: number;
+  /** Serve Gatehouse's own tools (whoami, notes, recent_activity) beside the servers'. */
+  builtInTools: boolean;
+  /** MCP servers put behind the gateway, in configuration order (which settles collisions). */
+  servers: GatewayServerConfig[];
+  /** stdio processes at most, in all. */
+  maxProcesses: number;
+  /** per_user stdio processes at most for one user. */
+  maxProcessesPerUser: number;
+  /** Set when a server has forward_identity: the resource server's client at the auth-server. */
+  identityClient?: { clientId: string; clientSecret: string; tokenEndpoint: string };
   revocation: {
     feedUri: string;
     /** Seconds between polls of the revocation feed. */
@@ -615,9 +731,38 @@ function toConfig(raw: RawConfig, env: NodeJS.ProcessEnv, cwd: string, envSource
 
   const issuer = r.issuer ?? a.issuer;
   const jwksUri = r.jwks_uri ?? `${issuer}/oauth/jwks`;
-  // The feed is served by the same auth-server as the key set, so it follows an internal JWKS_URI.
-  const feedUri = r.revocation.feed_uri
-    ?? (jwksUri.endsWith('/oauth/jwks') ? `${jwksUri.slice(0, -'/oauth/jwks'.length)}/oauth/revocations` : `${issuer}/oauth/revocations`);
+  // The feed and the token endpoint are served by the same auth-server as the key set, so they
+  // follow an internal JWKS_URI.
+  const besideJwks = (path: string) => (jwksUri.endsWith('/oauth/jwks') ? `${jwksUri.slice(0, -'/oauth/jwks'.length)}${path}` : `${issuer}${path}`);
+  const feedUri = r.revocation.feed_uri ?? besideJwks('/oauth/revocations');
+
+  const servers: GatewayServerConfig[] = r.servers.map((server): GatewayServerConfig => {
+    const common = { name: server.name, timeout: server.timeout, scopes: server.scopes };
+    if (server.command !== undefined) {
+      return {
+        ...common,
+        transport: 'stdio',
+        command: server.command,
+        args: server.args ?? [],
+        env: server.env ?? {},
+        cwd: server.cwd === undefined ? undefined : resolve(cwd, server.cwd),
+        perUser: server.per_user ?? false,
+        idleTimeout: server.idle_timeout ?? 10 * 60,
+      };
+    }
+    return { ...common, transport: 'http', url: server.url!, headers: server.headers ?? {}, forwardIdentity: server.forward_identity ?? false };
+  });
+  const forwarding = r.servers.findIndex((server) => server.forward_identity);
+  let identityClient: ResourceServerConfig['identityClient'];
+  if (r.identity_client) {
+    const clientSecret = env[r.identity_client.client_secret_env];
+    if (!clientSecret) {
+      throw new ConfigError(`Invalid configuration: resource_server.identity_client.client_secret_env: the environment variable ${r.identity_client.client_secret_env} is not set`);
+    }
+    identityClient = { clientId: r.identity_client.client_id, clientSecret, tokenEndpoint: besideJwks('/oauth/token') };
+  } else if (forwarding >= 0) {
+    throw new ConfigError(`Invalid configuration: resource_server.servers.${forwarding}.forward_identity: needs resource_server.identity_client (the confidential client, registered as this resource's server, that the gateway uses to obtain identity tokens)`);
+  }
   return {
     logLevel: raw.log_level,
     tls,
@@ -691,6 +836,11 @@ function toConfig(raw: RawConfig, env: NodeJS.ProcessEnv, cwd: string, envSource
       maxSessions: r.max_sessions,
       auditRetention: r.audit_retention,
       maxTokenLifetime: r.max_token_lifetime ?? a.token_lifetime,
+      builtInTools: r.built_in_tools,
+      servers,
+      maxProcesses: r.max_processes,
+      maxProcessesPerUser: r.max_processes_per_user,
+      identityClient,
       revocation: {
         feedUri,
         pollInterval: r.revocation.poll_interval,

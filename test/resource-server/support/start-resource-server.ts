@@ -49,6 +49,10 @@ export async function startResourceServer({ issuer, config: overrides = {}, logL
     maxSessions: 10_000,
     auditRetention: 30 * 86400,
     maxTokenLifetime: 3600,
+    builtInTools: true,
+    servers: [],
+    maxProcesses: 64,
+    maxProcessesPerUser: 4,
     revocation: { feedUri: `${issuer}/oauth/revocations`, pollInterval: 0.2, maxStaleness: 30 },
     ...overrides,
   };

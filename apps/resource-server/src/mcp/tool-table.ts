@@ -8,11 +8,11 @@
  * else it throws is reported to the caller as a generic failure and logged.
  */
 import * as z from 'zod';
-import type { MCP_SCOPES } from '../../../shared/config.ts';
+import type { McpScope } from '../../../shared/config.ts';
 import type { AuditStore } from '../storage/audit-store.ts';
 import { MAX_NOTES_PER_USER, NoteLimitReachedError, type NoteStore } from '../storage/note-store.ts';
 
-export type McpScope = (typeof MCP_SCOPES)[number];
+export type { McpScope };
 
 /** Who is calling, as the access token says. */
 export interface Caller {
