@@ -16,11 +16,10 @@
  *
  * Run: npx tsx bench/mcp-whoami.ts   (BENCH_CONCURRENCY sets the calls in flight, default 16)
  */
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { startServerProcess } from './start-server-process.ts';
 
 const WARMUP_CALLS = 1000;
 const CALLS_PER_ROUND = 400;
@@ -37,21 +36,6 @@ interface Variant {
   close(): Promise<void>;
   call(): Promise<void>;
   rates: number[];
-}
-
-/** Starts `bench/<script>` in its own Node process; resolves to the JSON line it prints first. */
-async function startServerProcess(script: string): Promise<{ started: Started; close(): Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL(script, import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const first = createInterface({ input: child.stdout })[Symbol.asyncIterator]().next();
-  const exited = new Promise<never>((_resolve, reject) => child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`))));
-  const { value } = await Promise.race([first, exited]);
-  return {
-    started: JSON.parse(value as string) as Started,
-    close: () => new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    }),
-  };
 }
 
 /**
@@ -114,7 +98,7 @@ export async function benchMcpWhoami(): Promise<void> {
   const variants: Variant[] = [];
   try {
     for (const [label, script] of [['gatehouse', './gatehouse-mcp-server.ts'], ['bare', './bare-mcp-server.ts']] as const) {
-      const server = await startServerProcess(script);
+      const server = await startServerProcess<Started>(script);
       const session = await openSession(server.started);
       variants.push({
         label,
