@@ -1,4 +1,5 @@
 /** `npm run bench`: every benchmark, one after the other, printing figures and ratios. */
+import { benchGatewayEcho } from './gateway-echo.ts';
 import { benchMcpWhoami } from './mcp-whoami.ts';
 import { benchRefreshGrants } from './refresh-grants.ts';
 import { benchRefreshUnderSignIns } from './refresh-under-sign-ins.ts';
@@ -9,3 +10,5 @@ console.log();
 await benchRefreshUnderSignIns();
 console.log();
 await benchMcpWhoami();
+console.log();
+await benchGatewayEcho();

@@ -1,0 +1,45 @@
+/**
+ * Gatehouse as the gateway benchmark runs it, in a process of its own: the real resource-server
+ * (SQLite in a temp dir, the revocation feed followed, built-in tools on as by default) with one
+ * Streamable HTTP server behind it, `everything`, trusting a test issuer that runs beside it; and
+ * a token that issuer minted with the scope the server's tools need.
+ *
+ * Run alone: npx tsx bench/gatehouse-gateway-server.ts <upstream MCP URL>   (prints {"mcpUrl": …, "token": …})
+ */
+import { pathToFileURL } from 'node:url';
+import type { HttpServerConfig } from '../apps/shared/config.ts';
+import { startResourceServer } from '../test/resource-server/support/start-resource-server.ts';
+import { startTestIssuer } from '../test/resource-server/support/test-issuer.ts';
+
+/** The name the upstream's tools appear under: `everything__echo`. */
+export const UPSTREAM_NAME = 'everything';
+
+export async function startGatehouseGateway(upstreamUrl: string): Promise<{ mcpUrl: string; token: string; close(): Promise<void> }> {
+  const upstream: HttpServerConfig = {
+    name: UPSTREAM_NAME,
+    transport: 'http',
+    url: upstreamUrl,
+    headers: {},
+    forwardIdentity: false,
+    timeout: 30,
+    scopes: { default: 'mcp:read', tools: {} },
+  };
+  const issuer = await startTestIssuer();
+  const server = await startResourceServer({ issuer: issuer.issuer, config: { servers: [upstream] } });
+  const token = await issuer.mint({ claims: { scope: 'mcp:read' } });
+  return {
+    mcpUrl: server.mcpUrl,
+    token,
+    async close() {
+      await server.close();
+      await issuer.close();
+    },
+  };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const upstreamUrl = process.argv[2];
+  if (!upstreamUrl) throw new TypeError('usage: gatehouse-gateway-server.ts <upstream MCP URL>');
+  const { mcpUrl, token } = await startGatehouseGateway(upstreamUrl);
+  console.log(JSON.stringify({ mcpUrl, token }));
+}
