@@ -46,6 +46,12 @@ export interface GatewaySessionListener {
 
 export type NamedKind = 'tools' | 'prompts';
 
+export interface ServerDescription extends UpstreamStatus {
+  scopes: GatewayServerConfig['scopes'];
+  /** The exposed tool names and their scopes, as last listed; absent before any list. */
+  tools?: Array<{ name: string; scope: McpScope }>;
+}
+
 export interface Route {
   upstream: Upstream;
   /** The name the upstream knows it by. */
@@ -61,6 +67,8 @@ export class Gateway {
   /** Exposed name → upstream name, learned from lists (needed for shortened names). */
   readonly #learned: Record<NamedKind, Map<string, string>> = { tools: new Map(), prompts: new Map() };
   readonly #warnedShortened = new Set<string>();
+  /** Each server's tool names (upstream form) as last listed. */
+  readonly #lastTools = new Map<Upstream, string[]>();
   /** Resource URI → its server, and each server's URI templates, from the lists seen. */
   readonly #resourceOwners = new Map<string, Upstream>();
   readonly #templates = new Map<string, { upstream: Upstream; template: UriTemplate }>();
@@ -85,6 +93,21 @@ export class Gateway {
     return this.upstreams.map((upstream) => upstream.status());
   }
 
+  /**
+   * Each server's state with its configured scopes and the tools it last listed (with the scope
+   * each needs), for the admin pages. Tools are known once some caller listed them.
+   */
+  describe(): ServerDescription[] {
+    return this.upstreams.map((upstream) => {
+      const tools = this.#lastTools.get(upstream);
+      return {
+        ...upstream.status(),
+        scopes: upstream.config.scopes,
+        ...(tools ? { tools: tools.map((name) => ({ name: exposedName(upstream.config.name, name), scope: this.scopeFor('tools', upstream, name) })) } : {}),
+      };
+    });
+  }
+
   upstream(name: string): Upstream | undefined {
     return this.#byName.get(name);
   }
@@ -104,6 +127,7 @@ export class Gateway {
 
   /** The exposed form of an upstream's list, remembering the way back for shortened names. */
   expose(upstream: Upstream, kind: NamedKind, items: readonly ListItem[]): ListItem[] {
+    if (kind === 'tools') this.#lastTools.set(upstream, items.map((item) => String(item.name)));
     return items.map((item) => {
       const original = String(item.name);
       const name = exposedName(upstream.config.name, original);

@@ -19,7 +19,7 @@ import type { Logger } from '../../../shared/logger.ts';
 import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
 import { scopesServerMaySee, type CallContext, type ListChangeListener, type Upstream, type UpstreamStatus } from './upstream.ts';
 import { UpstreamConnection } from './upstream-connection.ts';
-import { UpstreamUnavailableError } from './upstream-errors.ts';
+import { describeConnectionFailure, UpstreamUnavailableError } from './upstream-errors.ts';
 
 /** Issues the token that names the caller to an upstream (see identity-tokens.ts). */
 export interface IdentityTokenSource {
@@ -155,18 +155,10 @@ export class HttpUpstream implements Upstream {
   }
 
   #unreachable(err: unknown): UpstreamUnavailableError {
-    const reason = describeFailure(err);
+    const reason = describeConnectionFailure(err);
     if (this.#state !== 'down' || this.#reason !== reason) this.#options.logger.warn({ server: this.config.name, reason }, 'mcp server unreachable');
     this.#state = 'down';
     this.#reason = reason;
     return new UpstreamUnavailableError(this.config.name, reason);
   }
-}
-
-/** A connection failure in words: the socket error code when there is one (never a stack). */
-function describeFailure(err: unknown): string {
-  const cause = (err as { cause?: { code?: unknown } })?.cause;
-  if (typeof cause?.code === 'string') return `cannot reach it (${cause.code})`;
-  const message = err instanceof Error ? err.message : String(err);
-  return message.length > 200 ? `${message.slice(0, 200)}…` : message;
 }

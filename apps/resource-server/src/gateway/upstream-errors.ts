@@ -15,3 +15,19 @@ export class UpstreamUnavailableError extends Error {
 export class ProcessLimitError extends Error {
   override name = 'ProcessLimitError';
 }
+
+/**
+ * A connection failure in words, never a stack or a secret: the socket error code found along the
+ * error's causes (ECONNREFUSED, ENOTFOUND, …), else its first 200 characters.
+ */
+export function describeConnectionFailure(err: unknown): string {
+  let innermost = err;
+  for (let cause: unknown = err, depth = 0; cause && depth < 5; cause = (cause as { cause?: unknown }).cause, depth += 1) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === 'string') return `cannot reach it (${code})`;
+    innermost = cause;
+  }
+  const text = (value: unknown) => (value instanceof Error ? value.message : String(value));
+  const message = innermost === err ? text(err) : `${text(err)}: ${text(innermost)}`;
+  return message.length > 200 ? `${message.slice(0, 200)}…` : message;
+}

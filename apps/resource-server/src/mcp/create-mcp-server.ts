@@ -42,7 +42,7 @@ import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
 import type { Gateway } from '../gateway/gateway.ts';
 import type { CallContext, Upstream } from '../gateway/upstream.ts';
 import type { CallingClient, ListItem, ListKind } from '../gateway/upstream-connection.ts';
-import { ProcessLimitError, UpstreamUnavailableError } from '../gateway/upstream-errors.ts';
+import { describeConnectionFailure, ProcessLimitError, UpstreamUnavailableError } from '../gateway/upstream-errors.ts';
 import type { RequiredScopeLookup } from '../http/require-tool-scope.ts';
 import type { ToolCallOutcome } from '../storage/audit-store.ts';
 import { BUILT_IN_SERVER, BUILT_IN_TOOL_DEFINITIONS, callBuiltInTool, isBuiltInTool, toolError, type BuiltInToolDependencies } from './built-in-tools.ts';
@@ -292,9 +292,7 @@ function describeFailure(err: unknown, upstream: Upstream): string {
     }
     return `The ${name} server refused the call: ${err.message.replace(/^MCP error -?\d+: /, '')}`;
   }
-  const cause = (err as { cause?: { code?: unknown } })?.cause;
-  const reason = typeof cause?.code === 'string' ? cause.code : (err as Error)?.message ?? String(err);
-  return `The ${name} server could not be reached: ${reason.length > 200 ? `${reason.slice(0, 200)}…` : reason}.`;
+  return `The ${name} server could not be reached: ${describeConnectionFailure(err)}.`;
 }
 
 /**
