@@ -40,6 +40,8 @@ export async function startGatehouseGateway(upstreamUrl: string): Promise<{ mcpU
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const upstreamUrl = process.argv[2];
   if (!upstreamUrl) throw new TypeError('usage: gatehouse-gateway-server.ts <upstream MCP URL>');
-  const { mcpUrl, token } = await startGatehouseGateway(upstreamUrl);
+  const { mcpUrl, token, close } = await startGatehouseGateway(upstreamUrl);
+  // A clean exit on SIGTERM, so that a CPU profile (--cpu-prof) is written.
+  process.once('SIGTERM', () => void close().finally(() => process.exit(0)));
   console.log(JSON.stringify({ mcpUrl, token }));
 }

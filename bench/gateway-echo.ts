@@ -16,18 +16,22 @@
  *   the median over rounds, the ratio the median of per-round ratios (a shared VM's speed drifts;
  *   rounds measured back to back compare like with like), latency quantiles are over every call.
  *
- * Run: npx tsx bench/gateway-echo.ts   (BENCH_CONCURRENCY sets the calls in flight, default 16)
+ * Run: npx tsx bench/gateway-echo.ts   (BENCH_CONCURRENCY sets the calls in flight, default 16;
+ * BENCH_CPU_PROF_DIR=<dir> makes the Gatehouse process write a CPU profile there, to open in
+ * Chrome DevTools or read with bench/top-self-time.ts)
  */
 import { pathToFileURL } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UPSTREAM_NAME } from './gatehouse-gateway-server.ts';
+import { processCpuSeconds } from './process-cpu-seconds.ts';
 import { startEverythingServer } from './start-everything-server.ts';
 import { startServerProcess } from './start-server-process.ts';
 
 const WARMUP_CALLS = 1000;
 const ROUNDS = 20;
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const CPU_PROFILE_DIR = process.env.BENCH_CPU_PROF_DIR;
 const LOADS = [
   { inFlight: 1, callsPerRound: 150 },
   { inFlight: CONCURRENCY, callsPerRound: 400 },
@@ -45,11 +49,17 @@ interface Side {
   label: string;
   call(): Promise<void>;
   close(): Promise<void>;
+  /** The Gatehouse process, whose CPU time is counted during this side's rounds. */
+  gatehousePid?: number;
 }
 
 interface Sample {
   rates: number[];
   latencies: number[];
+  calls: number;
+  /** CPU seconds used during this side's rounds by the Gatehouse process and by the upstream. */
+  gatehouseCpu: number;
+  upstreamCpu: number;
 }
 
 /**
@@ -134,9 +144,11 @@ const median = (values: number[]) => quantile(values, 0.5);
 export async function benchGatewayEcho(): Promise<void> {
   const upstream = await startEverythingServer();
   const sides: Side[] = [];
-  const samples = LOADS.map(() => [{ rates: [], latencies: [] }, { rates: [], latencies: [] }] as [Sample, Sample]);
+  const sample = (): Sample => ({ rates: [], latencies: [], calls: 0, gatehouseCpu: 0, upstreamCpu: 0 });
+  const samples = LOADS.map(() => [sample(), sample()] as [Sample, Sample]);
+  let cpuKnown = processCpuSeconds(upstream.pid) !== undefined;
   try {
-    const gatehouse = await startServerProcess<Started>('./gatehouse-gateway-server.ts', [upstream.mcpUrl]);
+    const gatehouse = await startServerProcess<Started>('./gatehouse-gateway-server.ts', [upstream.mcpUrl], CPU_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROFILE_DIR}`] : []);
     const viaGatehouse = await openSession(gatehouse.started, `${UPSTREAM_NAME}__echo`).catch(async (error: unknown) => {
       await gatehouse.close();
       throw error;
@@ -144,6 +156,7 @@ export async function benchGatewayEcho(): Promise<void> {
     sides.push({
       label: 'gatehouse (authenticated)',
       call: viaGatehouse.call,
+      gatehousePid: gatehouse.pid,
       async close() {
         await viaGatehouse.client.close();
         await gatehouse.close();
@@ -157,9 +170,18 @@ export async function benchGatewayEcho(): Promise<void> {
       for (let round = 0; round < ROUNDS; round += 1) {
         for (let i = 0; i < sides.length; i += 1) {
           const s = (round + i) % sides.length;
-          const { rate, latencies } = await measure(sides[s]!.call, callsPerRound, inFlight);
-          samples[load]![s]!.rates.push(rate);
-          samples[load]![s]!.latencies.push(...latencies);
+          const side = sides[s]!;
+          const cpu = () => [side.gatehousePid === undefined ? 0 : processCpuSeconds(side.gatehousePid), processCpuSeconds(upstream.pid)];
+          const before = cpu();
+          const { rate, latencies } = await measure(side.call, callsPerRound, inFlight);
+          const after = cpu();
+          const into = samples[load]![s]!;
+          into.rates.push(rate);
+          into.latencies.push(...latencies);
+          into.calls += callsPerRound;
+          if ([...before, ...after].some((seconds) => seconds === undefined)) cpuKnown = false;
+          into.gatehouseCpu += after[0]! - before[0]!;
+          into.upstreamCpu += after[1]! - before[1]!;
         }
       }
     }
@@ -170,7 +192,8 @@ export async function benchGatewayEcho(): Promise<void> {
 
   const ms = (value: number) => `${value.toFixed(2).padStart(7)} ms`;
   console.log(`gateway tools/call echo: server-everything over Streamable HTTP, through Gatehouse vs direct`);
-  console.log(`  (${ROUNDS} rounds per load, sides alternating; rates: medians over rounds; latency quantiles over every call)`);
+  console.log(`  (${ROUNDS} rounds per load, sides alternating; rates: medians over rounds; latency quantiles over every call;`);
+  console.log('   CPU per call: user + system time of each server process during its side\'s rounds, over their calls)');
   for (const [load, { inFlight, callsPerRound }] of LOADS.entries()) {
     const [gatehouse, direct] = samples[load]!;
     const ratios = gatehouse.rates.map((rate, round) => rate / direct.rates[round]!);
@@ -186,6 +209,11 @@ export async function benchGatewayEcho(): Promise<void> {
     const latencyNote = inFlight === 1 ? `   (target ≤ ${TARGET_ADDED_P50_MS} ms)${addedP50 <= TARGET_ADDED_P50_MS ? '' : '   ABOVE TARGET'}` : '';
     console.log(`    ratio gatehouse/direct     ${ratio.toFixed(3)}${ratioNote}   middle half of per-round ratios ${quantile(ratios, 0.25).toFixed(2)}–${quantile(ratios, 0.75).toFixed(2)}`);
     console.log(`    added by gatehouse         p50 ${ms(addedP50)}   p99 ${ms(p99[0] - p99[1])}${latencyNote}`);
+    if (cpuKnown) {
+      const perCall = (seconds: number, calls: number) => `${((seconds * 1000) / calls).toFixed(2)} ms`;
+      console.log(`    CPU per call               gatehouse process ${perCall(gatehouse.gatehouseCpu, gatehouse.calls)};`
+        + ` upstream ${perCall(gatehouse.upstreamCpu, gatehouse.calls)} via gatehouse, ${perCall(direct.upstreamCpu, direct.calls)} direct`);
+    }
   }
 }
 

@@ -20,6 +20,7 @@ const START_TIMEOUT_MS = 15_000;
 export interface EverythingServer {
   /** Its MCP endpoint, e.g. http://127.0.0.1:40123/mcp */
   mcpUrl: string;
+  pid: number;
   close(): Promise<void>;
 }
 
@@ -50,6 +51,7 @@ export async function startEverythingServer(): Promise<EverythingServer> {
   }
   return {
     mcpUrl: `http://127.0.0.1:${port}/mcp`,
+    pid: child.pid!,
     close: () => new Promise<void>((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) return resolve();
       child.once('exit', () => resolve());
