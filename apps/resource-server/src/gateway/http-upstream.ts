@@ -20,6 +20,7 @@ import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
 import { scopesServerMaySee, type CallContext, type ListChangeListener, type Upstream, type UpstreamStatus } from './upstream.ts';
 import { UpstreamConnection } from './upstream-connection.ts';
 import { describeConnectionFailure, UpstreamUnavailableError } from './upstream-errors.ts';
+import { isolateAbortSignals } from './isolate-abort-signals.ts';
 
 /** Issues the token that names the caller to an upstream (see identity-tokens.ts). */
 export interface IdentityTokenSource {
@@ -129,7 +130,7 @@ export class HttpUpstream implements Upstream {
       }
       return send(input, { ...init, headers, redirect: 'error' });
     };
-    return new StreamableHTTPClientTransport(new URL(url), { fetch: fetchForUpstream });
+    return new StreamableHTTPClientTransport(new URL(url), { fetch: isolateAbortSignals(fetchForUpstream) });
   }
 
   /** Connects once with no caller and disconnects: can the server be reached and initialized? */
