@@ -20,6 +20,7 @@ import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
 import { scopesServerMaySee, type CallContext, type ListChangeListener, type Upstream, type UpstreamStatus } from './upstream.ts';
 import { UpstreamConnection } from './upstream-connection.ts';
 import { describeConnectionFailure, UpstreamUnavailableError } from './upstream-errors.ts';
+import { fetchThroughUndiciRequest } from './fetch-through-undici-request.ts';
 import { isolateAbortSignals } from './isolate-abort-signals.ts';
 
 /** Issues the token that names the caller to an upstream (see identity-tokens.ts). */
@@ -118,7 +119,7 @@ export class HttpUpstream implements Upstream {
   /** A transport whose every request carries only what this server should see. */
   #transport(callerOf?: () => VerifiedAccessToken): StreamableHTTPClientTransport {
     const { headers: configured, forwardIdentity, url } = this.config;
-    const send = this.#options.fetch ?? fetch;
+    const send = this.#options.fetch ?? fetchThroughUndiciRequest;
     const identity = this.#options.identity;
     const fetchForUpstream: FetchLike = async (input, init) => {
       const headers = new Headers(init?.headers);
