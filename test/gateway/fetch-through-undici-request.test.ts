@@ -107,6 +107,18 @@ describe('fetchThroughUndiciRequest', () => {
     assert.equal(second!.headers['content-type'], 'text/plain;charset=UTF-8', 'a string body without a type is sent as fetch sends it');
   });
 
+  test('adds the Accept and User-Agent fetch adds when they are absent, and keeps them when given', async () => {
+    received.length = 0;
+    await fetch(`${base}/json`, { redirect: 'error' }).then((response) => response.text());
+    await fetchThroughUndiciRequest(`${base}/json`, { redirect: 'error' }).then((response) => response.text());
+    await fetchThroughUndiciRequest(`${base}/json`, { redirect: 'error', headers: { Accept: 'application/json, text/event-stream', 'User-Agent': 'probe' } }).then((response) => response.text());
+    const [byFetch, ours, given] = received;
+    assert.equal(ours!.headers.accept, byFetch!.headers.accept);
+    assert.equal(ours!.headers['user-agent'], byFetch!.headers['user-agent']);
+    assert.equal(given!.headers.accept, 'application/json, text/event-stream');
+    assert.equal(given!.headers['user-agent'], 'probe');
+  });
+
   test('refuses a request whose signal is already aborted, with its reason', async () => {
     const controller = new AbortController();
     controller.abort();

@@ -15,8 +15,9 @@
  *   is undici's error with its code (ECONNREFUSED, UND_ERR_SOCKET, …), as fetch's does;
  * - an aborted signal rejects with its reason, before the answer or while its body is read.
  * Any other redirect mode or body type goes to fetch itself. Not reproduced: the Fetch standard's
- * CORS, cookies, its list of blocked ports and transparent decompression (nothing asks for a
- * compressed answer) — none of which a server-to-server call relies on.
+ * CORS (and its Sec-Fetch-Mode and Accept-Language headers), cookies, its list of blocked ports and
+ * transparent decompression (no Accept-Encoding is sent, so no compressed answer is asked for) —
+ * none of which a server-to-server call relies on.
  */
 import { STATUS_CODES } from 'node:http';
 import { Readable } from 'node:stream';
@@ -34,8 +35,11 @@ export const fetchThroughUndiciRequest: FetchLike = async function fetchThroughU
 
   const headers: Record<string, string> = {};
   new Headers(init.headers).forEach((value, name) => void (headers[name] = value));
-  // As fetch does for a string body sent without a type (Fetch §5 "extract a body").
+  // The headers fetch adds when absent that a server may look at: a string body's type (Fetch §5
+  // "extract a body"), Accept, and Node's User-Agent (some front ends refuse requests without one).
   if (typeof body === 'string' && !('content-type' in headers)) headers['content-type'] = 'text/plain;charset=UTF-8';
+  headers.accept ??= '*/*';
+  headers['user-agent'] ??= 'node';
   let answer: Awaited<ReturnType<typeof request>>;
   try {
     answer = await request(input, { method: method as never, headers, body: body ?? undefined, signal: signal ?? undefined });
