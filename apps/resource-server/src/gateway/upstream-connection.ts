@@ -200,7 +200,7 @@ export class UpstreamConnection {
       if (!caller) {
         throw new McpError(ErrorCode.InvalidRequest, `Gatehouse relays ${request.method} only during a tool call of a single client session`);
       }
-      if (!caller.capabilities?.[capability]) {
+      if (!callerSupports(caller.capabilities, capability, request)) {
         throw new McpError(ErrorCode.InvalidRequest, `The calling client does not support ${capability}`);
       }
       return caller.sendRequest(request, ResultSchema.loose(), { signal: extra.signal });
@@ -227,4 +227,18 @@ export class UpstreamConnection {
     this.#options.logger.debug({ server: this.#options.server }, 'upstream connection closed');
     this.#options.onClose?.();
   }
+}
+
+/**
+ * Whether the calling client declared what `request` needs. URL-mode elicitation needs
+ * `elicitation.url`; form mode is what an `elicitation` capability without modes means
+ * (MCP 2025-11-25 client/elicitation §Capabilities).
+ */
+function callerSupports(capabilities: ClientCapabilities | undefined, capability: 'sampling' | 'elicitation', request: ServerRequest): boolean {
+  const declared = capabilities?.[capability] as Record<string, unknown> | undefined;
+  if (!declared) return false;
+  if (capability !== 'elicitation') return true;
+  const mode = String((request.params as { mode?: unknown } | undefined)?.mode ?? 'form');
+  const modes = Object.keys(declared);
+  return modes.length === 0 ? mode === 'form' : mode in declared;
 }
