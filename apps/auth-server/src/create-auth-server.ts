@@ -135,6 +135,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       db,
       users,
       jwks: toProviderJwks(signingKeys),
+      publicJwks: toPublicJwks(signingKeys),
       signingKid: activeKey(signingKeys)!.jwk.kid,
       cookieKeys,
       redirectUriPolicy: {
