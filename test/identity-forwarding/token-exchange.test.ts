@@ -270,6 +270,29 @@ describe('token exchange: identity tokens for upstream MCP servers', () => {
       }
     });
 
+    test('a token its own client revoked at /oauth/revoke (on the revocation feed): invalid_grant', async () => {
+      const token = await userToken('admin', ADMIN_PASSWORD, 'mcp:read');
+      assert.equal((await exchange(gateway, forUpstream(token))).status, 200);
+      const revoked = await fetch(`${server.issuer}/oauth/revoke`, {
+        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token, client_id: owner.client_id, client_secret: owner.client_secret! }),
+      });
+      assert.equal(revoked.status, 200);
+      const answer = await exchange(gateway, forUpstream(token));
+      assert.equal(answer.status, 400, JSON.stringify(answer.body));
+      assert.equal(answer.body.error, 'invalid_grant');
+    });
+
+    test('a token of a user an admin disabled: invalid_grant', async () => {
+      await server.auth.admin.users.create({ username: 'carol', password: 'carol password long enough', scopes: ['mcp:read'] }, CLI);
+      const token = await userToken('carol', 'carol password long enough', 'mcp:read');
+      assert.equal((await exchange(gateway, forUpstream(token))).status, 200);
+      server.auth.admin.users.disable('carol', CLI);
+      const answer = await exchange(gateway, forUpstream(token));
+      assert.equal(answer.status, 400, JSON.stringify(answer.body));
+      assert.equal(answer.body.error, 'invalid_grant');
+    });
+
     test('asking for a scope the subject token lacks: invalid_scope', async () => {
       const readOnly = await userToken('admin', ADMIN_PASSWORD, 'mcp:read');
       for (const scope of ['mcp:write', 'mcp:read mcp:write', 'mcp:admin', 'openid', 'unknown']) {
@@ -303,5 +326,31 @@ describe('token exchange: identity tokens for upstream MCP servers', () => {
     const answer = await tokenRequest(server.issuer, { grant_type: 'refresh_token', refresh_token: 'x', resource: UPSTREAM, client_id: owner.client_id, client_secret: owner.client_secret! });
     assert.equal(answer.status, 400);
     assert.equal(answer.body.error, 'invalid_target');
+  });
+});
+
+describe('token exchange: the token endpoint\'s rate limit applies', () => {
+  let server: TestAuthServer;
+  before(async () => {
+    server = await startAuthServer({
+      configure: (c) => {
+        c.authServer.rateLimits = { ...c.authServer.rateLimits, enabled: true, token: { max: 2, window: 3600 } };
+      },
+    });
+  });
+  after(() => server.close());
+
+  test('past the limit a token exchange gets 429 like any token request', async () => {
+    const created = server.auth.admin.clients.createStatic({
+      name: 'Gateway', redirectUris: ['https://rs.example/cb'], authMethod: 'client_secret_basic', resourceServer: true, upstreamAudiences: [UPSTREAM],
+    }, CLI);
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i += 1) {
+      const answer = await tokenRequest(server.issuer, {
+        grant_type: TOKEN_EXCHANGE, subject_token: 'not-a-token', subject_token_type: ACCESS_TOKEN_TYPE, resource: UPSTREAM,
+      }, clientSecretBasic(created.clientId, created.clientSecret!));
+      statuses.push(answer.status);
+    }
+    assert.deepEqual(statuses, [400, 400, 429]);
   });
 });

@@ -145,6 +145,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       },
       renderError: providerErrorRenderer(render, logger),
       adapter: options.adapter,
+      revocations: admin.revocations,
       documentHostPolicy,
       metadataFetch,
     });

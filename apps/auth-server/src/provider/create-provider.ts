@@ -30,6 +30,7 @@ import { internalClientMetadata, loadExistingGrant } from '../admin/internal-cli
 import type { DocumentHostPolicy } from '../cimd/document-host-policy.ts';
 import { CLIENT_KIND, createClientMetadataValidator, RESOURCE_SERVER_FOR, UPSTREAM_AUDIENCES } from '../registration/client-metadata-policy.ts';
 import type { RedirectUriPolicy } from '../registration/redirect-uri-policy.ts';
+import type { RevocationFeed } from '../revocation/revocation-feed.ts';
 import { answerUnauthorizedClient } from '../token-exchange/answer-unauthorized-client.ts';
 import { registerTokenExchangeGrant } from '../token-exchange/token-exchange-grant.ts';
 import { answerStructuredTokensInactive } from './answer-structured-tokens-inactive.ts';
@@ -51,6 +52,8 @@ export interface ProviderDeps {
   documentHostPolicy: DocumentHostPolicy;
   /** The fetch used for Client ID Metadata Documents (SSRF-guarded). */
   metadataFetch: NonNullable<Configuration['fetch']>;
+  /** What the revocation feed refuses (token exchange checks subject tokens against it). */
+  revocations?: Pick<RevocationFeed, 'refuses'>;
   /** Storage for the provider's models; default: the SQLite adapter on `db`. */
   adapter?: Configuration['adapter'];
 }
@@ -234,6 +237,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     jwks: deps.jwks,
     signingKid: deps.signingKid,
     publicJwks: deps.publicJwks as JSONWebKeySet,
+    isRevoked: deps.revocations ? (token) => deps.revocations!.refuses(token) : undefined,
   });
   return provider;
 }

@@ -29,7 +29,7 @@ import type { UserStore } from '../accounts/user-store.ts';
 import { RESOURCE_SERVER_FOR, UPSTREAM_AUDIENCES } from '../registration/client-metadata-policy.ts';
 import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT_TYPE } from './token-exchange-grant-type.ts';
 import { upstreamAudienceDefect } from './upstream-audience-defect.ts';
-import { createSubjectTokenVerifier } from './verify-subject-token.ts';
+import { createSubjectTokenVerifier, type SubjectTokenVerifierOptions } from './verify-subject-token.ts';
 
 /** Seconds an identity token lives at most. */
 export const IDENTITY_TOKEN_TTL = 300;
@@ -52,6 +52,8 @@ export interface TokenExchangeOptions {
   signingKid: string;
   /** This server's public keys, as /oauth/jwks publishes them. */
   publicJwks: JSONWebKeySet;
+  /** Whether the revocation feed refuses a subject token. */
+  isRevoked?: SubjectTokenVerifierOptions['isRevoked'];
 }
 
 const PARAMETERS = ['subject_token', 'subject_token_type', 'actor_token', 'actor_token_type', 'requested_token_type', 'audience', 'resource', 'scope'];
@@ -76,6 +78,7 @@ export function registerTokenExchangeGrant(provider: Provider, options: TokenExc
     jwks: options.publicJwks,
     users: options.users,
     findGrant: (grantId) => provider.Grant.find(grantId),
+    isRevoked: options.isRevoked,
   });
   const signingJwk = options.jwks.keys.find((k) => (k as JWK).kid === options.signingKid) as JWK | undefined;
   if (!signingJwk) throw new Error('the active signing key is not in the provider JWKS');

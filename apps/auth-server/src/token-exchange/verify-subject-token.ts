@@ -10,10 +10,11 @@
  *   client, disabling a user or taking a scope away all delete the grants concerned
  *   (admin/grant-registry.ts, user-admin.ts).
  * - Its user is still enabled and not pending.
+ * - No revocation feed entry refuses it (`isRevoked`): a token its client revoked at /oauth/revoke,
+ *   a user disabled or a client deleted since it was issued, a key retired on purpose.
  *
- * Deliberately not checked: a single access token revoked by its own client at /oauth/revoke (only
- * its `jti` goes on the revocation feed, with no lookup here); such an exchange still needs the
- * resource server to accept the token first, and it refuses it within seconds.
+ * Deliberately not checked: whether the user may still grant each scope (taking a scope away
+ * revokes the grants that hold it, caught above).
  */
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import { errors } from 'oidc-provider';
@@ -37,6 +38,8 @@ export interface SubjectTokenVerifierOptions {
   users: UserStore;
   /** The stored grant's owner, or undefined when there is no such grant (revoked, expired). */
   findGrant: (grantId: string) => Promise<{ accountId?: string; clientId?: string } | undefined>;
+  /** Whether the revocation feed refuses the token (default: nothing is refused). */
+  isRevoked?: (token: { sub: string; clientId: string; grantId: string; jti: string; kid: string; iat: number }) => boolean;
 }
 
 function invalidGrant(description: string): Error {
@@ -50,20 +53,25 @@ export function createSubjectTokenVerifier(options: SubjectTokenVerifierOptions)
 
   return async function verifySubjectToken(token: string): Promise<SubjectToken> {
     let payload;
+    let protectedHeader;
     try {
-      ({ payload } = await jwtVerify(token, keys, {
+      ({ payload, protectedHeader } = await jwtVerify(token, keys, {
         issuer: options.issuer,
         audience: options.resource,
         typ: 'at+jwt',
         algorithms: ['RS256'],
-        requiredClaims: ['exp', 'sub', 'client_id', 'gid'],
+        requiredClaims: ['exp', 'iat', 'jti', 'sub', 'client_id', 'gid'],
       }));
     } catch {
       throw invalidGrant('subject_token is not a valid, unexpired access token issued by this server for its resource');
     }
-    const { sub, client_id: clientId, gid, scope, exp } = payload;
-    if (typeof sub !== 'string' || typeof clientId !== 'string' || typeof gid !== 'string' || typeof exp !== 'number') {
-      throw invalidGrant('subject_token lacks sub, client_id or its grant');
+    const { sub, client_id: clientId, gid, scope, exp, iat, jti } = payload;
+    if (typeof sub !== 'string' || typeof clientId !== 'string' || typeof gid !== 'string' || typeof exp !== 'number'
+      || typeof iat !== 'number' || typeof jti !== 'string') {
+      throw invalidGrant('subject_token lacks sub, client_id, jti or its grant');
+    }
+    if (options.isRevoked?.({ sub, clientId, grantId: gid, jti, kid: String(protectedHeader.kid), iat })) {
+      throw invalidGrant('subject_token was revoked');
     }
     const grant = await options.findGrant(gid);
     if (!grant || grant.accountId !== sub || grant.clientId !== clientId) throw invalidGrant('the grant of subject_token was revoked');
