@@ -327,6 +327,25 @@ describe('token exchange: identity tokens for upstream MCP servers', () => {
     assert.equal(answer.status, 400);
     assert.equal(answer.body.error, 'invalid_target');
   });
+
+  // Last in this suite: it changes the server's keys.
+  test('after a key rotation identity tokens are signed by the new active key, like access tokens; a retired key\'s tokens are refused', async () => {
+    const before = decodeProtectedHeader(adminToken).kid;
+    const active = await server.auth.admin.keys.rotate(CLI);
+    assert.notEqual(active.kid, before);
+    const answer = await exchange(gateway, forUpstream(adminToken));
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    const identity = answer.body.access_token as string;
+    assert.equal(decodeProtectedHeader(identity).kid, active.kid);
+    const fresh = await userToken('admin', ADMIN_PASSWORD, 'mcp:read');
+    assert.equal(decodeProtectedHeader(fresh).kid, active.kid);
+    await jwtVerify(identity, createRemoteJWKSet(new URL(`${server.issuer}/oauth/jwks`)), { issuer: server.issuer, audience: UPSTREAM, typ: 'at+jwt' });
+
+    await server.auth.admin.keys.retire(before!, { force: true }, CLI);
+    const refused = await exchange(gateway, forUpstream(adminToken));
+    assert.equal(refused.status, 400, JSON.stringify(refused.body));
+    assert.equal(refused.body.error, 'invalid_grant');
+  });
 });
 
 describe('token exchange: the token endpoint\'s rate limit applies', () => {

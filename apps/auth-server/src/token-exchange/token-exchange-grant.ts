@@ -80,9 +80,11 @@ export function registerTokenExchangeGrant(provider: Provider, options: TokenExc
     findGrant: (grantId) => provider.Grant.find(grantId),
     isRevoked: options.isRevoked,
   });
-  const signingJwk = options.jwks.keys.find((k) => (k as JWK).kid === options.signingKid) as JWK | undefined;
-  if (!signingJwk) throw new Error('the active signing key is not in the provider JWKS');
-  const signingKey = importJWK(signingJwk, 'RS256');
+  const found = options.jwks.keys.find((k) => (k as JWK).kid === options.signingKid) as JWK | undefined;
+  if (!found) throw new Error('the active signing key is not in the provider JWKS');
+  const signingJwk: JWK = found;
+  // Imported at the first exchange, not at construction: a rejection then reaches a request.
+  let signingKey: ReturnType<typeof importJWK> | undefined;
 
   function upstreamAudience(ctx: KoaContextWithOIDC): string {
     const resource = ctx.oidc.params?.resource as string | string[] | undefined;
@@ -141,7 +143,7 @@ export function registerTokenExchangeGrant(provider: Provider, options: TokenExc
       .setIssuedAt(iat)
       .setExpirationTime(exp)
       .setJti(randomUUID())
-      .sign(await signingKey);
+      .sign(await (signingKey ??= importJWK(signingJwk, 'RS256')));
 
     ctx.body = {
       access_token: accessToken,
