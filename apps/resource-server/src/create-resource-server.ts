@@ -30,7 +30,7 @@ import { requireBearerToken } from './http/require-bearer-token.ts';
 import { requireToolScope } from './http/require-tool-scope.ts';
 import { serveMcpRequest } from './http/serve-mcp-request.ts';
 import { Gateway } from './gateway/gateway.ts';
-import type { IdentityTokenSource } from './gateway/http-upstream.ts';
+import { createIdentityTokens, type IdentityTokens } from './gateway/identity-tokens.ts';
 import { createMcpServer, requiredScopeLookup, type ToolCallEvent } from './mcp/create-mcp-server.ts';
 import { McpSessions } from './mcp/mcp-sessions.ts';
 import { BASELINE_SCOPES } from './mcp/tool-table.ts';
@@ -57,7 +57,7 @@ export interface CreateResourceServerOptions {
   /** Where the metrics go (served by the caller). Default is a registry nobody reads. */
   registry?: Registry;
   /** Issues identity tokens for forward_identity servers. Default: from config.identityClient. */
-  identity?: IdentityTokenSource;
+  identity?: IdentityTokens;
 }
 
 export interface ResourceServer {
@@ -89,7 +89,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
     servers: config.servers,
     maxProcesses: config.maxProcesses,
     maxProcessesPerUser: config.maxProcessesPerUser,
-    identity: options.identity,
+    identity: options.identity ?? (config.identityClient && createIdentityTokens(config.identityClient)),
     logger,
   });
 
