@@ -176,7 +176,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   app.use(rejectMalformedHost({ trustProxy: false }));
   app.use(handleErrors(logger));
   app.use(answerMethodNotAllowed([{ path: /^\/(healthz|readyz)$/, methods: ['GET'] }]));
-  app.use(healthRoutes({ checks: readiness, logger, details: () => ({ servers: serverStates(gateway) }) }));
+  app.use(healthRoutes({ checks: readiness, logger, details: () => (config.servers.length > 0 ? { servers: serverStates(gateway) } : {}) }));
   app.use(router.routes());
 
   const sweepAudit = () => {
