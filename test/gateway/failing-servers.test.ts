@@ -1,0 +1,157 @@
+/**
+ * Servers that fail (issue 12, behaviour 4): one unreachable at boot (an HTTP URL nobody listens
+ * on, a command that does not exist), one that hangs past its timeout, one that crashes in the
+ * middle of a call. Each makes only its own tools fail, as an MCP tool error that names the
+ * server, never an HTTP 5xx; the other servers and the built-in tools keep working; a crashed
+ * server is started again; /readyz stays 200 and reports each server's state. Process limits:
+ * past the per-user or the total number of processes, a call that needs a new one is a tool error
+ * naming the limit.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { freePort } from '../helpers/net.ts';
+import { startTestIssuer, type TestIssuer } from '../resource-server/support/test-issuer.ts';
+import { startResourceServer, type RunningResourceServer } from '../resource-server/support/start-resource-server.ts';
+import { connectAs, errorText, readiness, resultText, rpc, waitFor, waitForServers, type ToolResult } from './support/gateway-client.ts';
+import { EVERYTHING, httpServer, SCRIPTED, stdioServer } from './support/upstreams.ts';
+
+describe('a server that is down, hangs or crashes fails only its own tools', { timeout: 90_000 }, () => {
+  let issuer: TestIssuer;
+  let server: RunningResourceServer;
+  let client: Client;
+  let token: string;
+  let sessionId: string;
+
+  before(async () => {
+    issuer = await startTestIssuer();
+    const nobody = await freePort();
+    server = await startResourceServer({
+      issuer: issuer.issuer,
+      config: {
+        servers: [
+          stdioServer('everything', EVERYTHING, ['stdio'], { timeout: 1.5 }),
+          stdioServer('scripted', SCRIPTED),
+          httpServer('gone', `http://127.0.0.1:${nobody}/mcp`, { timeout: 2 }),
+          { ...stdioServer('missing', SCRIPTED), command: '/nonexistent/gatehouse-test/mcp-server', args: [] },
+        ],
+      },
+    });
+    token = await issuer.mint({ claims: { scope: 'mcp:read mcp:write' } });
+    await waitForServers(server.baseUrl, { everything: 'ready', scripted: 'ready', gone: 'down', missing: 'down' });
+    const connected = await connectAs(server.mcpUrl, token);
+    client = connected.client;
+    sessionId = (connected.transport as StreamableHTTPClientTransport).sessionId!;
+  });
+  after(async () => {
+    await client?.close();
+    await server?.close();
+    await issuer?.close();
+  });
+
+  test('/readyz stays 200 with servers down, and reports each server\'s state', { timeout: 15_000 }, async () => {
+    const { status, body } = await readiness(server.baseUrl);
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.equal(body.status, 'ready');
+    assert.equal(body.servers?.everything?.state, 'ready');
+    assert.equal(body.servers?.scripted?.state, 'ready');
+    assert.equal(body.servers?.gone?.state, 'down');
+    assert.equal(body.servers?.missing?.state, 'down');
+  });
+
+  // [server, a tool name under it]
+  const downServers: Array<[string, string]> = [['gone', 'gone__echo'], ['missing', 'missing__echo-meta']];
+  for (const [name, tool] of downServers) {
+    test(`a call to the ${name} server, down since boot, is a tool error naming it, in an HTTP 200`, { timeout: 15_000 }, async () => {
+      assert.match(errorText(await client.callTool({ name: tool, arguments: {} })), new RegExp(`The ${name} server`));
+      const response = await rpc(server.mcpUrl, token, sessionId, 'tools/call', { name: tool, arguments: {} });
+      assert.equal(response.status, 200, 'never a 5xx for an upstream\'s failure');
+      assert.match(await response.text(), /"isError":\s*true/);
+    });
+  }
+
+  test('the other servers and the built-in tools keep working beside the down ones', { timeout: 15_000 }, async () => {
+    const names = (await client.listTools()).tools.map((tool) => tool.name);
+    assert.ok(names.includes('everything__echo') && names.includes('scripted__echo-meta') && names.includes('whoami'));
+    assert.equal(resultText(await client.callTool({ name: 'everything__echo', arguments: { message: 'still here' } })), 'Echo: still here');
+    resultText(await client.callTool({ name: 'whoami', arguments: {} }));
+  });
+
+  test('a call that runs past the server\'s timeout is a tool error naming the server, and the server stays usable', { timeout: 15_000 }, async () => {
+    const started = Date.now();
+    const result = await client.callTool({ name: 'everything__trigger-long-running-operation', arguments: { duration: 8, steps: 2 } });
+    const text = errorText(result);
+    assert.match(text, /The everything server/);
+    assert.match(text, /tim(e|ed) ?out/i);
+    assert.ok(Date.now() - started < 6000, `given up after the 1.5 s timeout, not after the 8 s operation (${Date.now() - started} ms)`);
+    assert.equal(resultText(await client.callTool({ name: 'everything__echo', arguments: { message: 'after' } })), 'Echo: after');
+  });
+
+  test('a server that crashes in the middle of a call fails that call, and is started again for later calls', { timeout: 30_000 }, async () => {
+    const crashed = await client.callTool({ name: 'scripted__crash', arguments: {} });
+    assert.match(errorText(crashed), /The scripted server/);
+    assert.equal(resultText(await client.callTool({ name: 'everything__echo', arguments: { message: 'unaffected' } })), 'Echo: unaffected');
+    let last: ToolResult | undefined;
+    await waitFor('the scripted server to be back', async () => {
+      last = await client.callTool({ name: 'scripted__echo-meta', arguments: {} });
+      if (last.isError) assert.match(errorText(last), /The scripted server/, 'while it restarts, its calls say which server');
+      return !last.isError;
+    }, 20_000, 250);
+    await waitForServers(server.baseUrl, { scripted: 'ready' });
+    const { status } = await readiness(server.baseUrl);
+    assert.equal(status, 200);
+  });
+});
+
+describe('process limits for per_user servers', { timeout: 60_000 }, () => {
+  let issuer: TestIssuer;
+  let server: RunningResourceServer;
+  const clients: Client[] = [];
+
+  before(async () => {
+    issuer = await startTestIssuer();
+    server = await startResourceServer({
+      issuer: issuer.issuer,
+      config: {
+        maxProcessesPerUser: 1,
+        maxProcesses: 2,
+        servers: [
+          stdioServer('pa', EVERYTHING, ['stdio'], { perUser: true }),
+          stdioServer('pb', EVERYTHING, ['stdio'], { perUser: true }),
+        ],
+      },
+    });
+  });
+  after(async () => {
+    for (const client of clients) await client.close();
+    await server?.close();
+    await issuer?.close();
+  });
+
+  const users = new Map<string, Client>();
+  async function as(user: string): Promise<Client> {
+    let client = users.get(user);
+    if (!client) {
+      client = (await connectAs(server.mcpUrl, await issuer.mint({ claims: { sub: randomUUID(), preferred_username: user } }))).client;
+      users.set(user, client);
+      clients.push(client);
+    }
+    return client;
+  }
+  const echo = async (user: string, tool: string) => (await as(user)).callTool({ name: tool, arguments: { message: user } });
+
+  test('a user at max_processes_per_user gets a tool error naming the limit for a call that needs another process', { timeout: 20_000 }, async () => {
+    assert.equal(resultText(await echo('u1', 'pa__echo')), 'Echo: u1');
+    assert.match(errorText(await echo('u1', 'pb__echo')), /limit/i);
+    assert.equal(resultText(await echo('u1', 'pa__echo')), 'Echo: u1', 'the process the user has keeps working');
+  });
+
+  test('at max_processes in all, a new user\'s first call is a tool error naming the limit; users with a process carry on', { timeout: 20_000 }, async () => {
+    assert.equal(resultText(await echo('u2', 'pa__echo')), 'Echo: u2');
+    assert.match(errorText(await echo('u3', 'pa__echo')), /limit/i);
+    assert.equal(resultText(await echo('u1', 'pa__echo')), 'Echo: u1');
+    assert.equal(resultText(await echo('u2', 'pa__echo')), 'Echo: u2');
+  });
+});
