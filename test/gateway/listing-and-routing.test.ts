@@ -3,8 +3,8 @@
  * `<server>__<name>` (shortened predictably past 64 characters, with a warning), everything else
  * in their definitions passed through unchanged (compared with what the same servers list to the
  * SDK client directly), resources routed back to their server by URI with the first server in
- * configuration order owning a URI two servers list, list changes relayed, and the built-in
- * tools switched off by configuration.
+ * configuration order owning a URI two servers list, list changes relayed, a server's stderr
+ * in the log, and the built-in tools switched off by configuration.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -43,7 +43,7 @@ describe('the gateway lists and routes the servers\' tools, prompts and resource
 
   before(async () => {
     issuer = await startTestIssuer();
-    const logger = createLogger('resource-server', 'warn', { write: (line: string) => void logLines.push(JSON.parse(line)) });
+    const logger = createLogger('resource-server', 'debug', { write: (line: string) => void logLines.push(JSON.parse(line)) });
     // Configuration order settles collisions: scripted lists COLLIDING_URI before everything does.
     server = await startResourceServer({
       issuer: issuer.issuer,
@@ -96,6 +96,13 @@ describe('the gateway lists and routes the servers\' tools, prompts and resource
     assert.ok(!names.includes(full));
     assert.equal(resultText(await client.callTool({ name: short, arguments: {} })), 'long name reached');
     assert.ok(logLines.some((line) => line.level === 40 && JSON.stringify(line).includes(LONG_TOOL_NAME)), `a warning names the tool: ${JSON.stringify(logLines)}`);
+  });
+
+  test('a server\'s stderr goes to the log, with the server\'s name', { timeout: 10_000 }, async () => {
+    await waitFor('the scripted server\'s stderr line in the log', () => logLines.some((line) => {
+      const text = JSON.stringify(line);
+      return text.includes('scripted server starting') && text.includes('"scripted"');
+    }), 5000);
   });
 
   test('tools/call routes to the right server and keeps the server\'s structured result', { timeout: 20_000 }, async () => {
