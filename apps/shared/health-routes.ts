@@ -19,9 +19,11 @@ export interface HealthRoutesOptions {
   logger: Logger;
   /** Longest a single check may take, in milliseconds. Default is 3000. */
   checkTimeoutMs?: number;
+  /** Facts reported beside the checks in /readyz that do not decide readiness. */
+  details?: () => Record<string, unknown>;
 }
 
-export function healthRoutes({ checks, logger, checkTimeoutMs = 3000 }: HealthRoutesOptions) {
+export function healthRoutes({ checks, logger, checkTimeoutMs = 3000, details }: HealthRoutesOptions) {
   async function run(name: string, check: ReadinessCheck): Promise<'ok' | 'failed'> {
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -53,6 +55,6 @@ export function healthRoutes({ checks, logger, checkTimeoutMs = 3000 }: HealthRo
     const ready = results.every((result) => result === 'ok');
     ctx.set('Cache-Control', 'no-store');
     ctx.status = ready ? 200 : 503;
-    ctx.body = { status: ready ? 'ready' : 'not_ready', checks: Object.fromEntries(names.map((name, i) => [name, results[i]])) };
+    ctx.body = { status: ready ? 'ready' : 'not_ready', checks: Object.fromEntries(names.map((name, i) => [name, results[i]])), ...details?.() };
   };
 }

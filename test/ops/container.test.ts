@@ -185,6 +185,21 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  test('the example MCP server is reached by the resource-server over the compose network only, pinned to the version the tests run', () => {
+    const example = compose.services['mcp-everything'] as Service & { image?: string; environment?: Record<string, string> };
+    assert.ok(example, 'an mcp-everything service');
+    assert.equal(example.ports, undefined, 'not published: clients reach its tools only through Gatehouse');
+    const resource = byName.get('resource-server')!;
+    const [server] = resource.config.resourceServer.servers;
+    assert.ok(server && server.transport === 'http', 'the resource-server gates one HTTP server');
+    const url = new URL(server.url);
+    assert.equal(url.hostname, 'mcp-everything');
+    assert.equal(url.port, String(example.environment?.PORT), 'on the port the example server listens on');
+    assert.ok(!server.forwardIdentity && Object.keys(server.headers).length === 0, 'no credentials needed on the compose network');
+    const pinned = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).devDependencies['@modelcontextprotocol/server-everything'] as string;
+    assert.ok(example.command?.includes(`@modelcontextprotocol/server-everything@${pinned}`), `runs server-everything ${pinned} (${JSON.stringify(example.command)})`);
+  });
+
   test('federated profile: the upstream IdP shares the auth-server\'s network, so its issuer URL is the same from browser and server', () => {
     const idp = compose.services['upstream-idp'];
     assert.ok(idp, 'an upstream-idp service');

@@ -34,8 +34,25 @@ describe('README.md for operators', () => {
     }
   });
 
+  test('its gateway example is a valid configuration with the servers it describes', () => {
+    const section = readme.split(/^## /m).find((part) => part.startsWith('Protect your MCP servers\n'));
+    assert.ok(section, 'a "Protect your MCP servers" section');
+    const example = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
+    assert.ok(example, 'with a yaml example');
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-readme-'));
+    try {
+      writeFileSync(join(dir, 'gateway.yml'), example);
+      const env = { GATEHOUSE_CONFIG: join(dir, 'gateway.yml'), EVERYTHING_KEY: 'k', GATEWAY_CLIENT_SECRET: 's' };
+      const { servers, identityClient } = loadConfig(env, dir).resourceServer;
+      assert.deepEqual(servers.map(({ name, transport }) => `${name}:${transport}`), ['files:stdio', 'everything:http']);
+      assert.equal(identityClient?.clientId, 'gatehouse-gateway');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('covers what an operator needs on day one', () => {
-    for (const heading of ['Quick start', 'Connect a client', 'Running with Docker', 'Configuration', 'TLS', 'Logs', 'Metrics', 'Health checks', 'Signing keys and rotation', 'Backup and restore', 'Upgrading', 'Production checklist']) {
+    for (const heading of ['Quick start', 'Connect a client', 'Protect your MCP servers', 'Running with Docker', 'Configuration', 'TLS', 'Logs', 'Metrics', 'Health checks', 'Signing keys and rotation', 'Backup and restore', 'Upgrading', 'Production checklist']) {
       assert.match(readme, new RegExp(`^## ${heading}$`, 'm'), `a "${heading}" section`);
     }
     assert.ok(readme.includes('claude mcp add --transport http gatehouse http://localhost:4001/mcp'), 'how to add it to Claude Code');

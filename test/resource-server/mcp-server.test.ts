@@ -15,6 +15,7 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { MIGRATIONS_ROOT, migrate, openDatabase, type Db } from '../../apps/shared/database.ts';
 import { createMcpServer } from '../../apps/resource-server/src/mcp/create-mcp-server.ts';
+import { Gateway } from '../../apps/resource-server/src/gateway/gateway.ts';
 import { AuditStore } from '../../apps/resource-server/src/storage/audit-store.ts';
 import { NoteStore } from '../../apps/resource-server/src/storage/note-store.ts';
 import type { VerifiedAccessToken } from '../../apps/resource-server/src/auth/verify-access-token.ts';
@@ -40,7 +41,8 @@ describe('MCP server', () => {
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
     const send = clientSide.send.bind(clientSide);
     clientSide.send = (message, options) => send(message, { ...options, authInfo });
-    await createMcpServer({ notes, audit, logger }).connect(serverSide);
+    const gateway = new Gateway({ servers: [], maxProcesses: 1, maxProcessesPerUser: 1, logger });
+    await createMcpServer({ notes, audit, logger, gateway, builtInTools: true, subject: 'user-1' }).connect(serverSide);
     const client = new Client({ name: 'in-memory', version: '1.0.0' });
     await client.connect(clientSide);
     return { client, audit };

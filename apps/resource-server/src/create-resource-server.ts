@@ -29,9 +29,11 @@ import { readJsonRpcBody } from './http/read-json-rpc-body.ts';
 import { requireBearerToken } from './http/require-bearer-token.ts';
 import { requireToolScope } from './http/require-tool-scope.ts';
 import { serveMcpRequest } from './http/serve-mcp-request.ts';
-import { createMcpServer } from './mcp/create-mcp-server.ts';
+import { Gateway } from './gateway/gateway.ts';
+import type { IdentityTokenSource } from './gateway/http-upstream.ts';
+import { createMcpServer, requiredScopeLookup, type ToolCallEvent } from './mcp/create-mcp-server.ts';
 import { McpSessions } from './mcp/mcp-sessions.ts';
-import { BASELINE_SCOPES, TOOL_SCOPES } from './mcp/tool-table.ts';
+import { BASELINE_SCOPES } from './mcp/tool-table.ts';
 import { createJwksProbe } from './ops/probe-jwks.ts';
 import { createResourceServerMetrics } from './ops/resource-server-metrics.ts';
 import { AuditStore } from './storage/audit-store.ts';
@@ -54,6 +56,8 @@ export interface CreateResourceServerOptions {
   tls?: TlsFiles;
   /** Where the metrics go (served by the caller). Default is a registry nobody reads. */
   registry?: Registry;
+  /** Issues identity tokens for forward_identity servers. Default: from config.identityClient. */
+  identity?: IdentityTokenSource;
 }
 
 export interface ResourceServer {
@@ -80,7 +84,14 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   const audit = new AuditStore(db);
   const resourceMetadataUrl = protectedResourceMetadataUrl(config.resource);
   const metrics = createResourceServerMetrics(options.registry ?? createMetricsRegistry('resource-server'));
-  const onToolCall = (tool: string, outcome: string) => metrics.toolCalls.inc({ tool, outcome });
+  const onToolCall = ({ server, tool, outcome }: ToolCallEvent) => metrics.toolCalls.inc({ server, tool, outcome });
+  const gateway = new Gateway({
+    servers: config.servers,
+    maxProcesses: config.maxProcesses,
+    maxProcessesPerUser: config.maxProcessesPerUser,
+    identity: options.identity,
+    logger,
+  });
 
   if (dangerouslyDisableAuthentication) {
     logger.warn('AUTHENTICATION IS DISABLED: every MCP request is served as an anonymous caller with every scope. Never run this outside a benchmark.');
@@ -113,7 +124,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
     });
 
   const sessions = new McpSessions({
-    createServer: () => createMcpServer({ notes, audit, logger, onToolCall }),
+    createServer: (subject) => createMcpServer({ notes, audit, logger, onToolCall, gateway, builtInTools: config.builtInTools, subject }),
     idleTtlMs: config.sessionIdleTtl * 1000,
     maxSessions: config.maxSessions,
     maxSessionsPerSubject: maxSessionsPerUser,
@@ -125,7 +136,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
     guardOrigin(config.allowedOrigins), // 403 unknown Origin; CORS; preflight
     authenticate, //                       401 no or bad token; 503 key set unreachable
     readJsonRpcBody(config.maxBodyBytes), // 413 too large; 400 not JSON
-    requireToolScope({ toolScopes: TOOL_SCOPES, resourceMetadataUrl, audit, onToolCall }), // 403 insufficient_scope
+    requireToolScope({ requiredScope: requiredScopeLookup(gateway, config.builtInTools), resourceMetadataUrl, audit, onToolCall }), // 403 insufficient_scope
     serveMcpRequest(sessions, logger), //   404 unknown session; the rest is the SDK transport's
   ];
 
@@ -140,7 +151,8 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   router.options(metadataPaths, metadata);
 
   // Ready when the database answers a real query, the issuer's key set can be fetched and the
-  // revocation list is current.
+  // revocation list is current. Each MCP server's state is reported beside, but a server that is
+  // down does not make the gateway unready: only its own tools fail.
   const readiness = {
     database: () => db.prepare('SELECT count(*) FROM schema_migrations').pluck().get(),
     jwks: createJwksProbe({ jwksUri: config.jwksUri }),
@@ -153,7 +165,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   app.use(rejectMalformedHost({ trustProxy: false }));
   app.use(handleErrors(logger));
   app.use(answerMethodNotAllowed([{ path: /^\/(healthz|readyz)$/, methods: ['GET'] }]));
-  app.use(healthRoutes({ checks: readiness, logger }));
+  app.use(healthRoutes({ checks: readiness, logger, details: () => ({ servers: serverStates(gateway) }) }));
   app.use(router.routes());
 
   const sweepAudit = () => {
@@ -173,6 +185,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
     httpServer,
     async listen(port, host) {
       const url = await http.listen(port, host);
+      gateway.start();
       // Serve only once the revocation list is current (until then tokens get 503), waiting a
       // little for an auth-server that starts at the same moment; /readyz tells the rest.
       if (!dangerouslyDisableAuthentication) await revocations.start(Math.min(FIRST_SYNC_WAIT_MS, config.revocation.maxStaleness * 1000));
@@ -181,16 +194,28 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
     async shutdown(timeoutMs) {
       clearInterval(auditSweeper);
       revocations.stop();
-      return http.shutdown(timeoutMs, () => sessions.closeAll());
+      return http.shutdown(timeoutMs, async () => {
+        await sessions.closeAll();
+        await gateway.close();
+      });
     },
     async close() {
       clearInterval(auditSweeper);
       revocations.stop();
       await sessions.closeAll();
+      await gateway.close();
       await new Promise<void>((resolve) => {
         httpServer.close(() => resolve());
         httpServer.closeAllConnections();
       });
     },
   };
+}
+
+/** Each MCP server's state for /readyz: no tool names, no URLs (the endpoint is public). */
+function serverStates(gateway: Gateway): Record<string, Record<string, unknown>> {
+  return Object.fromEntries(gateway.status().map(({ name, transport, perUser, state, processes }) => [
+    name,
+    { transport, ...(transport === 'stdio' ? { per_user: perUser, processes } : {}), state },
+  ]));
 }

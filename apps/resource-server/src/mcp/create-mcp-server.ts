@@ -1,85 +1,321 @@
 /**
- * Builds one MCP server (one per session: the SDK binds a server to one transport) exposing every
- * tool in TOOL_TABLE.
+ * Builds the MCP server of one session (the SDK binds a server to one transport): Gatehouse's own
+ * tools (when `built_in_tools` is on) and every configured server's tools, prompts and resources
+ * behind one endpoint.
  *
- * Around each handler:
- * - The caller comes from the verified access token the transport passes along (`authInfo`), never
- *   from tool arguments.
- * - The tool's scope is checked again. The HTTP layer already answers 403 for a missing scope so
- *   clients can step up; this keeps a tool closed even if a request reached it another way.
- * - Each call is recorded in the audit table with its outcome.
- * - Errors become MCP tool errors (`isError: true`, MCP 2025-11-25 server/tools §Error Handling),
- *   not transport failures. Only ToolError messages reach the caller; anything unexpected is logged
- *   and reported as a generic failure, so SQL or stack details never leave the server.
+ * - Upstream items pass through unchanged (descriptions, schemas, annotations, `_meta`); only
+ *   tool and prompt names get their `<server>__` prefix. Resource URIs keep their form and are
+ *   routed back to the server that listed them (gateway.ts).
+ * - Every request is checked against the caller's scopes again here (the HTTP layer answers 403
+ *   first, so clients can step up; this keeps a tool closed if a request reached it another way).
+ * - The caller's token never leaves Gatehouse. A stdio server learns who calls from
+ *   `_meta["gatehouse/user"]` (set here; a client's own value under that key is dropped); an HTTP
+ *   server only from the identity token http-upstream.ts sends.
+ * - A server that is down, over a limit or too slow fails only its own call, as an MCP tool error
+ *   naming it (MCP 2025-11-25 server/tools §Error Handling); protocol errors the upstream answers
+ *   (an unknown tool, bad params) pass through as the same JSON-RPC error.
+ * - Each tool call is audited (who, server, tool, outcome, duration) and counted.
  */
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import type { Logger } from '../../../shared/logger.ts';
+import { randomUUID } from 'node:crypto';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import {
+  CallToolRequestSchema,
+  CallToolResultSchema,
+  ErrorCode,
+  GetPromptRequestSchema,
+  GetPromptResultSchema,
+  ListPromptsRequestSchema,
+  ListResourcesRequestSchema,
+  ListResourceTemplatesRequestSchema,
+  ListToolsRequestSchema,
+  McpError,
+  ReadResourceRequestSchema,
+  ReadResourceResultSchema,
+  type CallToolResult,
+  type GetPromptResult,
+  type ReadResourceResult,
+  type ServerNotification,
+  type ServerRequest,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
-import type { AuditStore, ToolCallOutcome } from '../storage/audit-store.ts';
-import type { NoteStore } from '../storage/note-store.ts';
-import { TOOL_TABLE, ToolError, type Caller, type ToolDefinition } from './tool-table.ts';
+import type { Gateway } from '../gateway/gateway.ts';
+import type { CallContext, Upstream } from '../gateway/upstream.ts';
+import type { CallingClient, ListItem, ListKind } from '../gateway/upstream-connection.ts';
+import { describeConnectionFailure, ProcessLimitError, UpstreamUnavailableError } from '../gateway/upstream-errors.ts';
+import type { RequiredScopeLookup } from '../http/require-tool-scope.ts';
+import type { ToolCallOutcome } from '../storage/audit-store.ts';
+import { BUILT_IN_SERVER, BUILT_IN_TOOL_DEFINITIONS, callBuiltInTool, isBuiltInTool, toolError, type BuiltInToolDependencies } from './built-in-tools.ts';
+import { TOOL_SCOPES } from './tool-table.ts';
 
-export interface McpServerDependencies {
-  notes: NoteStore;
-  audit: AuditStore;
-  logger: Logger;
-  /** Told the outcome of each tool call, as it is recorded (metrics). */
-  onToolCall?: (tool: string, outcome: ToolCallOutcome) => void;
+export interface ToolCallEvent {
+  server: string;
+  tool: string;
+  outcome: ToolCallOutcome;
 }
 
-const SERVER_INFO = { name: 'gatehouse', title: 'Gatehouse MCP', version: '0.1.0' };
-const INSTRUCTIONS = 'Private notes for the signed-in user (list_notes, get_note, create_note, delete_note), '
-  + 'whoami to see which account and scopes this connection has, and recent_activity for administrators.';
+export interface McpServerDependencies extends BuiltInToolDependencies {
+  gateway: Gateway;
+  builtInTools: boolean;
+  /** The user whose session this is (their per-user servers' list changes reach it). */
+  subject: string;
+  /** Told the outcome of each tool call, as it is recorded (metrics). */
+  onToolCall?: (call: ToolCallEvent) => void;
+}
 
-export function createMcpServer(dependencies: McpServerDependencies): McpServer {
-  const server = new McpServer(SERVER_INFO, { capabilities: { tools: {} }, instructions: INSTRUCTIONS });
-  for (const tool of TOOL_TABLE) {
-    server.registerTool(
-      tool.name,
-      {
-        title: tool.title,
-        description: `${tool.description} Needs the ${tool.scope} scope.`,
-        inputSchema: tool.inputSchema,
-        outputSchema: tool.outputSchema,
-        annotations: tool.annotations,
-      },
-      (args, extra) => runTool(tool, args, extra.authInfo as VerifiedAccessToken | undefined, dependencies),
-    );
+type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+const SERVER_INFO = { name: 'gatehouse', title: 'Gatehouse MCP', version: '0.1.0' };
+const BUILT_IN_INSTRUCTIONS = 'Private notes for the signed-in user (list_notes, get_note, create_note, delete_note), '
+  + 'whoami to see which account and scopes this connection has, and recent_activity for administrators.';
+/** Longest a list waits for one server; a slower server's items are left out of that answer. */
+const MAX_LIST_WAIT_MS = 10_000;
+
+export function createMcpServer(dependencies: McpServerDependencies): Server {
+  const { gateway, builtInTools, audit, logger, onToolCall } = dependencies;
+  const sessionKey = randomUUID();
+  const servers = gateway.upstreams.map((upstream) => upstream.config.name);
+  const instructions = [
+    builtInTools ? BUILT_IN_INSTRUCTIONS : '',
+    servers.length > 0 ? `Tools and prompts of the servers ${servers.join(', ')} are named <server>__<name>.` : '',
+  ].filter(Boolean).join(' ');
+  const server = new Server(SERVER_INFO, {
+    capabilities: {
+      tools: { listChanged: true },
+      ...(servers.length > 0 ? { prompts: { listChanged: true }, resources: { listChanged: true }, logging: {} } : {}),
+    },
+    ...(instructions ? { instructions } : {}),
+  });
+
+  gateway.attach(sessionKey, {
+    subject: dependencies.subject,
+    listChanged(kind) {
+      const send = kind === 'tools' ? server.sendToolListChanged() : kind === 'prompts' ? server.sendPromptListChanged() : server.sendResourceListChanged();
+      send.catch(() => { /* the client is gone */ });
+    },
+  });
+  server.onclose = () => {
+    gateway.endSession(sessionKey).catch(() => { /* logged by the gateway */ });
+  };
+
+  const contextOf = (extra: Extra): CallContext => ({ sessionKey, caller: tokenOf(extra) });
+  const callingClient = (extra: Extra): CallingClient => ({
+    sessionKey,
+    capabilities: server.getClientCapabilities(),
+    sendNotification: extra.sendNotification,
+    sendRequest: extra.sendRequest,
+  });
+
+  /** Each server's items of one kind; a server that cannot answer in time is left out. */
+  async function gather(kind: ListKind, extra: Extra): Promise<Array<{ upstream: Upstream; items: ListItem[] }>> {
+    return Promise.all(gateway.upstreams.map(async (upstream) => {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const listing = upstream.connectionFor(contextOf(extra)).then((connection) => connection.list(kind));
+        const wait = Math.min(MAX_LIST_WAIT_MS, upstream.config.timeout * 1000);
+        const items = await Promise.race([listing, new Promise<never>((_resolve, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer within ${wait / 1000} s`)), wait);
+        })]);
+        return { upstream, items };
+      } catch (err) {
+        logger.warn({ server: upstream.config.name, list: kind, reason: (err as Error).message }, 'an mcp server\'s list is left out');
+        return { upstream, items: [] };
+      } finally {
+        clearTimeout(timer);
+      }
+    }));
   }
+
+  function record(call: ToolCallEvent, token: VerifiedAccessToken, startedAt: number): void {
+    audit.record({
+      subject: token.extra.subject,
+      username: token.extra.username,
+      clientId: token.clientId,
+      server: call.server,
+      tool: call.tool,
+      outcome: call.outcome,
+      durationMs: Math.round(performance.now() - startedAt),
+    });
+    onToolCall?.(call);
+  }
+
+  /** Sends one request to `upstream` for the caller, relaying progress and server requests. */
+  async function forward<T extends typeof CallToolResultSchema | typeof GetPromptResultSchema | typeof ReadResourceResultSchema>(
+    upstream: Upstream,
+    method: 'tools/call' | 'prompts/get' | 'resources/read',
+    params: Record<string, unknown>,
+    schema: T,
+    extra: Extra,
+  ) {
+    const connection = await upstream.connectionFor(contextOf(extra));
+    const progressToken = extra._meta?.progressToken;
+    try {
+      return await connection.request(method, { ...params, _meta: upstreamMeta(upstream, extra, tokenOf(extra)) }, schema, callingClient(extra), {
+        signal: extra.signal,
+        progressToken,
+      });
+    } catch (err) {
+      // A broken HTTP session is dropped, so the next call opens a fresh one.
+      if (!(err instanceof McpError) && upstream.config.transport === 'http') await upstream.endSession(sessionKey);
+      throw err;
+    }
+  }
+
+  server.setRequestHandler(ListToolsRequestSchema, async (_request, extra) => {
+    const listed = await gather('tools', extra);
+    const upstreamTools = listed.flatMap(({ upstream, items }) => gateway.expose(upstream, 'tools', items));
+    return { tools: [...(builtInTools ? BUILT_IN_TOOL_DEFINITIONS : []), ...upstreamTools] as never };
+  });
+
+  server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
+    const token = extra.authInfo as VerifiedAccessToken | undefined;
+    if (!token) return toolError('This server only runs tools for an authenticated caller.');
+    const { name, arguments: args } = request.params;
+    const startedAt = performance.now();
+    if (builtInTools && isBuiltInTool(name)) {
+      return callBuiltInTool(name, args, token, (outcome) => record({ server: BUILT_IN_SERVER, tool: name, outcome }, token, startedAt), dependencies);
+    }
+    const route = gateway.route('tools', name) ?? await gateway.learn('tools', name, contextOf(extra)).catch(() => undefined);
+    if (!route) throw new McpError(ErrorCode.InvalidParams, `Tool ${name} not found`);
+    const call = (outcome: ToolCallOutcome) => record({ server: route.upstream.config.name, tool: name, outcome }, token, startedAt);
+
+    const scope = gateway.scopeFor('tools', route.upstream, route.name);
+    if (!token.scopes.includes(scope)) {
+      call('denied');
+      return toolError(`${name} needs the ${scope} scope, which this access token does not have.`);
+    }
+    try {
+      const result = await forward(route.upstream, 'tools/call', { name: route.name, arguments: args }, CallToolResultSchema, extra) as CallToolResult;
+      call(result.isError ? 'error' : 'ok');
+      return result;
+    } catch (err) {
+      call('error');
+      return toolError(describeFailure(err, route.upstream));
+    }
+  });
+
+  if (servers.length === 0) return server;
+  // Prompts and resources come only from the servers behind the gateway.
+  server.setRequestHandler(ListPromptsRequestSchema, async (_request, extra) => {
+    const listed = await gather('prompts', extra);
+    return { prompts: listed.flatMap(({ upstream, items }) => gateway.expose(upstream, 'prompts', items)) as never };
+  });
+
+  server.setRequestHandler(GetPromptRequestSchema, async (request, extra) => {
+    const { name, arguments: args } = request.params;
+    const route = gateway.route('prompts', name) ?? await gateway.learn('prompts', name, contextOf(extra)).catch(() => undefined);
+    if (!route) throw new McpError(ErrorCode.InvalidParams, `Prompt ${name} not found`);
+    requireScope(tokenOf(extra), gateway.scopeFor('prompts', route.upstream), name);
+    return protocolFailure(route.upstream, () => forward(route.upstream, 'prompts/get', { name: route.name, ...(args ? { arguments: args } : {}) }, GetPromptResultSchema, extra) as Promise<GetPromptResult>);
+  });
+
+  server.setRequestHandler(ListResourcesRequestSchema, async (_request, extra) => {
+    const listed = await gather('resources', extra);
+    return { resources: gateway.claimResources(listed) as never };
+  });
+
+  server.setRequestHandler(ListResourceTemplatesRequestSchema, async (_request, extra) => {
+    const listed = await gather('resourceTemplates', extra);
+    return { resourceTemplates: gateway.claimResourceTemplates(listed) as never };
+  });
+
+  server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) => {
+    const { uri } = request.params;
+    let upstream = gateway.resourceOwner(uri);
+    if (!upstream) {
+      // Nothing listed yet in this process (a client that remembered a URI): learn the lists.
+      gateway.claimResources(await gather('resources', extra));
+      gateway.claimResourceTemplates(await gather('resourceTemplates', extra));
+      upstream = gateway.resourceOwner(uri);
+    }
+    // MCP 2025-11-25 server/resources §Error Handling: -32002 for a resource not found.
+    if (!upstream) throw new McpError(-32002, `Resource ${uri} not found`);
+    requireScope(tokenOf(extra), gateway.scopeFor('resources', upstream), uri);
+    const owner = upstream;
+    return protocolFailure(owner, () => forward(owner, 'resources/read', { uri }, ReadResourceResultSchema, extra) as Promise<ReadResourceResult>);
+  });
+
   return server;
 }
 
-function runTool(tool: ToolDefinition, args: unknown, token: VerifiedAccessToken | undefined, { notes, audit, logger, onToolCall }: McpServerDependencies): CallToolResult {
-  if (!token) return toolError('This server only runs tools for an authenticated caller.');
-  const caller: Caller = {
-    subject: token.extra.subject,
-    username: token.extra.username,
-    clientId: token.clientId,
-    scopes: token.scopes,
-    expiresAt: token.expiresAt,
-  };
-  const record = (outcome: ToolCallOutcome) => {
-    audit.record({ ...caller, tool: tool.name, outcome });
-    onToolCall?.(tool.name, outcome);
-  };
+function tokenOf(extra: Extra): VerifiedAccessToken {
+  const token = extra.authInfo as VerifiedAccessToken | undefined;
+  if (!token) throw new McpError(ErrorCode.InvalidRequest, 'This server only answers an authenticated caller.');
+  return token;
+}
 
-  if (!caller.scopes.includes(tool.scope)) {
-    record('denied');
-    return toolError(`${tool.name} needs the ${tool.scope} scope, which this access token does not have.`);
-  }
-  try {
-    const output = tool.run(args as Parameters<ToolDefinition['run']>[0], { caller, notes, audit });
-    record('ok');
-    return { content: [{ type: 'text', text: JSON.stringify(output, null, 2) }], structuredContent: output };
-  } catch (err) {
-    record('error');
-    if (err instanceof ToolError) return toolError(err.message);
-    logger.error({ err, tool: tool.name }, 'tool failed');
-    return toolError(`${tool.name} failed because of a problem on the server. Please try again later.`);
+function requireScope(token: VerifiedAccessToken, scope: string, what: string): void {
+  if (!token.scopes.includes(scope)) {
+    throw new McpError(ErrorCode.InvalidRequest, `${what} needs the ${scope} scope, which this access token does not have.`);
   }
 }
 
-function toolError(text: string): CallToolResult {
-  return { content: [{ type: 'text', text }], isError: true };
+/** The `_meta` an upstream sees: the client's own, less its progress token and any forged identity. */
+function upstreamMeta(upstream: Upstream, extra: Extra, token: VerifiedAccessToken): Record<string, unknown> | undefined {
+  const { progressToken: _progressToken, 'gatehouse/user': _forged, ...meta } = (extra._meta ?? {}) as Record<string, unknown>;
+  if (upstream.config.transport !== 'stdio') return Object.keys(meta).length > 0 ? meta : undefined;
+  return {
+    ...meta,
+    'gatehouse/user': { sub: token.extra.subject, username: token.extra.username, scopes: [...token.scopes], client_id: token.clientId },
+  };
+}
+
+/** For requests without a tool-error form: the upstream's protocol error, or ours naming it. */
+async function protocolFailure<T>(upstream: Upstream, send: () => Promise<T>): Promise<T> {
+  try {
+    return await send();
+  } catch (err) {
+    if (err instanceof McpError && !isTransportFailure(err)) throw passThrough(err);
+    throw new McpError(ErrorCode.InternalError, describeFailure(err, upstream));
+  }
+}
+
+function isTransportFailure(err: McpError): boolean {
+  return err.code === ErrorCode.RequestTimeout || err.code === ErrorCode.ConnectionClosed;
+}
+
+/** The upstream's JSON-RPC error as it sent it (the SDK prefixes the message with its code). */
+function passThrough(err: McpError): McpError {
+  return new McpError(err.code, err.message.replace(/^MCP error -?\d+: /, ''), err.data);
+}
+
+/** Why a call to `upstream` failed, in words naming the server, never with a stack or a secret. */
+function describeFailure(err: unknown, upstream: Upstream): string {
+  const { name, timeout } = upstream.config;
+  if (err instanceof UpstreamUnavailableError || err instanceof ProcessLimitError) return err.message;
+  if (err instanceof McpError) {
+    if (err.code === ErrorCode.RequestTimeout) return `The ${name} server did not answer within ${timeout} s.`;
+    if (err.code === ErrorCode.ConnectionClosed) {
+      return upstream.config.transport === 'stdio'
+        ? `The ${name} server stopped while handling the call; it is being restarted.`
+        : `The connection to the ${name} server closed during the call.`;
+    }
+    return `The ${name} server refused the call: ${err.message.replace(/^MCP error -?\d+: /, '')}`;
+  }
+  return `The ${name} server could not be reached: ${describeConnectionFailure(err)}.`;
+}
+
+/**
+ * The scope a JSON-RPC request needs, when it names something this gateway knows: a built-in tool,
+ * an upstream tool or prompt, or a resource URI seen in a list. For the HTTP layer's 403.
+ */
+export function requiredScopeLookup(gateway: Gateway, builtInTools: boolean): RequiredScopeLookup {
+  return (method, params) => {
+    const name = typeof params.name === 'string' ? params.name : undefined;
+    if (method === 'tools/call' && name !== undefined) {
+      const builtIn = builtInTools ? TOOL_SCOPES.get(name) : undefined;
+      if (builtIn) return { what: name, scope: builtIn, tool: { server: BUILT_IN_SERVER, name } };
+      const route = gateway.route('tools', name);
+      return route && { what: name, scope: gateway.scopeFor('tools', route.upstream, route.name), tool: { server: route.upstream.config.name, name } };
+    }
+    if (method === 'prompts/get' && name !== undefined) {
+      const route = gateway.route('prompts', name);
+      return route && { what: name, scope: gateway.scopeFor('prompts', route.upstream) };
+    }
+    if (method === 'resources/read' && typeof params.uri === 'string') {
+      const owner = gateway.resourceOwner(params.uri);
+      return owner && { what: params.uri, scope: gateway.scopeFor('resources', owner) };
+    }
+    return undefined;
+  };
 }

@@ -12,7 +12,7 @@
  *   opening sessions in a loop only ever evicts their own.
  */
 import { randomUUID } from 'node:crypto';
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { Logger } from '../../../shared/logger.ts';
 
@@ -20,12 +20,13 @@ export interface McpSession {
   readonly id: string;
   readonly subject: string;
   readonly transport: StreamableHTTPServerTransport;
-  readonly server: McpServer;
+  readonly server: Server;
   lastUsed: number;
 }
 
 export interface McpSessionsOptions {
-  createServer: () => McpServer;
+  /** A fresh MCP server for a session of `subject`. */
+  createServer: (subject: string) => Server;
   /** Milliseconds without a request after which a session is closed. */
   idleTtlMs: number;
   maxSessions: number;
@@ -65,10 +66,9 @@ export class McpSessions {
    * otherwise the transport answers 400 and the caller must `discard` it.
    */
   async start(subject: string): Promise<{ transport: StreamableHTTPServerTransport; discard: () => Promise<void> }> {
-    const server = this.#options.createServer();
+    const server = this.#options.createServer(subject);
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: randomUUID,
-      enableJsonResponse: true,
       onsessioninitialized: (id): void => this.#register({ id, subject, transport, server, lastUsed: Date.now() }),
     });
     transport.onerror = (err) => this.#options.logger.debug({ reason: err.message }, 'mcp transport refused a request');

@@ -5,15 +5,15 @@
  * - Token verification failures by reason (see tokenFailureReason): the share of `expired` is
  *   normal client behaviour; `signature`, `unknown_key`, `issuer` or `audience` rising means
  *   misconfiguration or someone probing. `key_set_unavailable` is the JWKS being unreachable.
- * - Tool calls by tool and outcome (`ok`, `error`, `denied`): the same outcomes as the audit
- *   table, counted where they are recorded.
+ * - Tool calls by server (`gatehouse` for the built-in tools), tool and outcome (`ok`, `error`,
+ *   `denied`): the same outcomes as the audit table, counted where they are recorded.
  */
 import { Counter, type Histogram } from 'prom-client';
 import { createRequestDuration, type Registry } from '../../../shared/metrics.ts';
 
 export interface ResourceServerMetrics {
   tokenVerificationFailures: Counter<'reason'>;
-  toolCalls: Counter<'tool' | 'outcome'>;
+  toolCalls: Counter<'server' | 'tool' | 'outcome'>;
   requestDuration: Histogram<'method' | 'route' | 'status'>;
 }
 
@@ -28,8 +28,8 @@ export function createResourceServerMetrics(registry: Registry): ResourceServerM
     }),
     toolCalls: new Counter({
       name: 'gatehouse_mcp_tool_calls_total',
-      help: 'MCP tool calls, by tool and outcome (ok, error, denied).',
-      labelNames: ['tool', 'outcome'] as const,
+      help: 'MCP tool calls, by server, tool and outcome (ok, error, denied).',
+      labelNames: ['server', 'tool', 'outcome'] as const,
       registers,
     }),
     requestDuration: createRequestDuration(registry),

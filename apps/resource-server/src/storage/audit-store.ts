@@ -1,6 +1,6 @@
 /**
- * The record of tool calls this server handled: who (token subject, username, client), which tool,
- * the outcome, and when. Read back by the `recent_activity` tool; rows older than the retention
+ * The record of tool calls this server handled: who (token subject, username, client), which
+ * server (`gatehouse` for the built-in tools) and tool, the outcome, how long it took, and when. Read back by the `recent_activity` tool; rows older than the retention
  * are swept so the table stays bounded.
  *
  * Arguments and results are deliberately not recorded: they may be private note contents.
@@ -13,8 +13,11 @@ export interface ToolCallRecord {
   subject: string;
   username?: string;
   clientId: string;
+  /** The server the tool belongs to; `gatehouse` for the built-in tools. */
+  server?: string;
   tool: string;
   outcome: ToolCallOutcome;
+  durationMs?: number;
 }
 
 export interface ToolCallEntry {
@@ -36,8 +39,8 @@ export class AuditStore {
   readonly #sweep;
 
   constructor(db: Db) {
-    this.#insert = db.prepare<[number, string, string | null, string, string, string]>(
-      'INSERT INTO tool_calls (at, subject, username, client_id, tool, outcome) VALUES (?, ?, ?, ?, ?, ?)',
+    this.#insert = db.prepare<[number, string, string | null, string, string | null, string, string, number | null]>(
+      'INSERT INTO tool_calls (at, subject, username, client_id, server, tool, outcome, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.#recent = db.prepare<[number], ToolCallRow>(
       'SELECT at, subject, username, client_id, tool, outcome FROM tool_calls ORDER BY id DESC LIMIT ?',
@@ -46,7 +49,7 @@ export class AuditStore {
   }
 
   record(call: ToolCallRecord, now = Date.now()): void {
-    this.#insert.run(now, call.subject, call.username ?? null, call.clientId, call.tool, call.outcome);
+    this.#insert.run(now, call.subject, call.username ?? null, call.clientId, call.server ?? null, call.tool, call.outcome, call.durationMs ?? null);
   }
 
   /** The newest `limit` calls, newest first. */

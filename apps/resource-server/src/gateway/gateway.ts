@@ -1,0 +1,231 @@
+/**
+ * The gateway: every configured MCP server, with what the per-session MCP servers ask of them —
+ * which server and upstream name an exposed name stands for, the scope it needs, a connection for
+ * a caller — and what the operator asks (each server's state).
+ *
+ * - Names: tools and prompts are exposed as `<server>__<name>` (exposed-name.ts); the mapping
+ *   back is learned from each list and, for names that were not shortened, read off the name.
+ * - Scopes: a tool needs `scopes.tools[<its upstream name>]`, else the server's `scopes.default`;
+ *   prompts and resources need `scopes.default`.
+ * - Resources keep their URIs. A URI (or URI template) listed by two servers belongs to the one
+ *   configured first; the later server's copy is left out of the lists. A read goes to the
+ *   server that listed the URI, else to the first server with a template matching it.
+ * - List changes an upstream announces reach the sessions that share its connection: every
+ *   session for a shared stdio server, the user's sessions for a per-user one, the one session
+ *   for an HTTP server.
+ */
+import type { GatewayServerConfig, McpScope } from '../../../shared/config.ts';
+import type { Logger } from '../../../shared/logger.ts';
+import { HttpUpstream, type IdentityTokenSource } from './http-upstream.ts';
+import { exposedName, splitExposedName } from './exposed-name.ts';
+import { PerUserStdioUpstream } from './per-user-stdio-upstream.ts';
+import { ProcessBudget } from './process-budget.ts';
+import { SharedStdioUpstream } from './shared-stdio-upstream.ts';
+import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
+import type { CallContext, ListChangeAudience, Upstream, UpstreamStatus } from './upstream.ts';
+import type { ListItem } from './upstream-connection.ts';
+
+/** Resource URIs and templates remembered at most (the lists are re-read when forgotten). */
+const MAX_REMEMBERED_URIS = 10_000;
+
+export interface GatewayOptions {
+  servers: readonly GatewayServerConfig[];
+  maxProcesses: number;
+  maxProcessesPerUser: number;
+  /** Needed when a server has forward_identity. */
+  identity?: IdentityTokenSource;
+  logger: Logger;
+  now?: () => number;
+}
+
+/** Told when a list this session shows has changed. */
+export interface GatewaySessionListener {
+  subject: string;
+  listChanged(kind: 'tools' | 'prompts' | 'resources'): void;
+}
+
+export type NamedKind = 'tools' | 'prompts';
+
+export interface ServerDescription extends UpstreamStatus {
+  scopes: GatewayServerConfig['scopes'];
+  /** The exposed tool names and their scopes, as last listed; absent before any list. */
+  tools?: Array<{ name: string; scope: McpScope }>;
+}
+
+export interface Route {
+  upstream: Upstream;
+  /** The name the upstream knows it by. */
+  name: string;
+}
+
+export class Gateway {
+  /** In configuration order, which settles resource URI collisions (first server wins). */
+  readonly upstreams: readonly Upstream[];
+  readonly #byName: ReadonlyMap<string, Upstream>;
+  readonly #logger: Logger;
+  readonly #sessions = new Map<string, GatewaySessionListener>();
+  /** Exposed name → upstream name, learned from lists (needed for shortened names). */
+  readonly #learned: Record<NamedKind, Map<string, string>> = { tools: new Map(), prompts: new Map() };
+  readonly #warnedShortened = new Set<string>();
+  /** Each server's tool names (upstream form) as last listed. */
+  readonly #lastTools = new Map<Upstream, string[]>();
+  /** Resource URI → its server, and each server's URI templates, from the lists seen. */
+  readonly #resourceOwners = new Map<string, Upstream>();
+  readonly #templates = new Map<string, { upstream: Upstream; template: UriTemplate }>();
+
+  constructor({ servers, maxProcesses, maxProcessesPerUser, identity, logger, now }: GatewayOptions) {
+    this.#logger = logger;
+    const budget = new ProcessBudget(maxProcesses, maxProcessesPerUser);
+    const onListChanged = (kind: 'tools' | 'prompts' | 'resources', audience: ListChangeAudience) => this.#listChanged(kind, audience);
+    this.upstreams = servers.map((config): Upstream => {
+      if (config.transport === 'http') return new HttpUpstream(config, { logger, onListChanged, identity });
+      if (config.perUser) return new PerUserStdioUpstream(config, { budget, logger, onListChanged, now });
+      return new SharedStdioUpstream(config, { budget, logger, onListChanged });
+    });
+    this.#byName = new Map(this.upstreams.map((upstream) => [upstream.config.name, upstream]));
+  }
+
+  start(): void {
+    for (const upstream of this.upstreams) upstream.start();
+  }
+
+  status(): UpstreamStatus[] {
+    return this.upstreams.map((upstream) => upstream.status());
+  }
+
+  /**
+   * Each server's state with its configured scopes and the tools it last listed (with the scope
+   * each needs), for the admin pages. Tools are known once some caller listed them.
+   */
+  describe(): ServerDescription[] {
+    return this.upstreams.map((upstream) => {
+      const tools = this.#lastTools.get(upstream);
+      return {
+        ...upstream.status(),
+        scopes: upstream.config.scopes,
+        ...(tools ? { tools: tools.map((name) => ({ name: exposedName(upstream.config.name, name), scope: this.scopeFor('tools', upstream, name) })) } : {}),
+      };
+    });
+  }
+
+  upstream(name: string): Upstream | undefined {
+    return this.#byName.get(name);
+  }
+
+  /** Follows a session's list changes until its end. */
+  attach(sessionKey: string, listener: GatewaySessionListener): void {
+    this.#sessions.set(sessionKey, listener);
+  }
+
+  /** A session ended: forget it and close what each server opened for it alone. */
+  async endSession(sessionKey: string): Promise<void> {
+    this.#sessions.delete(sessionKey);
+    await Promise.all(this.upstreams.map((upstream) => upstream.endSession(sessionKey).catch((err: unknown) => {
+      this.#logger.debug({ server: upstream.config.name, reason: (err as Error).message }, 'ending an upstream session failed');
+    })));
+  }
+
+  /** The exposed form of an upstream's list, remembering the way back for shortened names. */
+  expose(upstream: Upstream, kind: NamedKind, items: readonly ListItem[]): ListItem[] {
+    if (kind === 'tools') this.#lastTools.set(upstream, items.map((item) => String(item.name)));
+    return items.map((item) => {
+      const original = String(item.name);
+      const name = exposedName(upstream.config.name, original);
+      if (name !== `${upstream.config.name}__${original}`) {
+        this.#learned[kind].set(name, original);
+        if (!this.#warnedShortened.has(name)) {
+          this.#warnedShortened.add(name);
+          this.#logger.warn({ server: upstream.config.name, name: original, exposedAs: name }, 'an upstream name is longer than 64 characters with its server prefix; it was shortened');
+        }
+      }
+      return { ...item, name };
+    });
+  }
+
+  /**
+   * The server and upstream name an exposed name stands for. A shortened name not yet learned
+   * needs the server's list first (`learn`); without it the route is undefined.
+   */
+  route(kind: NamedKind, exposed: string): Route | undefined {
+    const parts = splitExposedName(exposed);
+    const upstream = parts && this.#byName.get(parts.server);
+    if (!parts || !upstream) return undefined;
+    const learned = this.#learned[kind].get(exposed);
+    if (learned !== undefined) return { upstream, name: learned };
+    return exposedName(upstream.config.name, parts.rest) === exposed ? { upstream, name: parts.rest } : undefined;
+  }
+
+  /** Lists `kind` of the server `exposed` names, so a shortened name can be routed. */
+  async learn(kind: NamedKind, exposed: string, context: CallContext): Promise<Route | undefined> {
+    const upstream = this.#byName.get(splitExposedName(exposed)?.server ?? '');
+    if (!upstream) return undefined;
+    const connection = await upstream.connectionFor(context);
+    this.expose(upstream, kind, await connection.list(kind));
+    return this.route(kind, exposed);
+  }
+
+  /** The scope a route needs. */
+  scopeFor(kind: NamedKind | 'resources', upstream: Upstream, name?: string): McpScope {
+    const { scopes } = upstream.config;
+    return (kind === 'tools' && name !== undefined ? scopes.tools[name] : undefined) ?? scopes.default;
+  }
+
+  /** Merges each server's resources (config order), keeping the first server's copy of a URI. */
+  claimResources(listed: ReadonlyArray<{ upstream: Upstream; items: readonly ListItem[] }>): ListItem[] {
+    return this.#claim(listed, 'uri', (uri, upstream) => {
+      if (this.#resourceOwners.size >= MAX_REMEMBERED_URIS) this.#resourceOwners.clear();
+      this.#resourceOwners.set(uri, upstream);
+    });
+  }
+
+  claimResourceTemplates(listed: ReadonlyArray<{ upstream: Upstream; items: readonly ListItem[] }>): ListItem[] {
+    return this.#claim(listed, 'uriTemplate', (uriTemplate, upstream) => {
+      if (this.#templates.has(uriTemplate) || this.#templates.size >= MAX_REMEMBERED_URIS) return;
+      try {
+        this.#templates.set(uriTemplate, { upstream, template: new UriTemplate(uriTemplate) });
+      } catch {
+        this.#logger.warn({ server: upstream.config.name, uriTemplate }, 'an mcp server listed a URI template that cannot be parsed');
+      }
+    });
+  }
+
+  /** The server a resource URI belongs to: the one that listed it, else the first template match. */
+  resourceOwner(uri: string): Upstream | undefined {
+    const listed = this.#resourceOwners.get(uri);
+    if (listed) return listed;
+    const order = (upstream: Upstream) => this.upstreams.indexOf(upstream);
+    const matches = [...this.#templates.values()].filter(({ template }) => template.match(uri) !== null);
+    return matches.sort((a, b) => order(a.upstream) - order(b.upstream))[0]?.upstream;
+  }
+
+  async close(): Promise<void> {
+    this.#sessions.clear();
+    await Promise.all(this.upstreams.map((upstream) => upstream.close()));
+  }
+
+  #claim(listed: ReadonlyArray<{ upstream: Upstream; items: readonly ListItem[] }>, key: 'uri' | 'uriTemplate', remember: (value: string, upstream: Upstream) => void): ListItem[] {
+    const seen = new Map<string, Upstream>();
+    const merged: ListItem[] = [];
+    for (const { upstream, items } of listed) {
+      for (const item of items) {
+        const value = String(item[key]);
+        const first = seen.get(value);
+        if (first) {
+          if (first !== upstream) this.#logger.debug({ [key]: value, kept: first.config.name, hidden: upstream.config.name }, 'two mcp servers list the same resource; the first configured keeps it');
+          continue;
+        }
+        seen.set(value, upstream);
+        remember(value, upstream);
+        merged.push(item);
+      }
+    }
+    return merged;
+  }
+
+  #listChanged(kind: 'tools' | 'prompts' | 'resources', audience: ListChangeAudience): void {
+    for (const [key, session] of this.#sessions) {
+      const concerned = 'all' in audience || ('subject' in audience ? session.subject === audience.subject : key === audience.sessionKey);
+      if (concerned) session.listChanged(kind);
+    }
+  }
+}

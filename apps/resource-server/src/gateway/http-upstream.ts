@@ -1,0 +1,164 @@
+/**
+ * A Streamable HTTP MCP server: one upstream session per caller session (the SDK client follows
+ * the upstream: with `Mcp-Session-Id` when it issues one, stateless when not), ended with the
+ * caller's session (a DELETE, MCP 2025-11-25 transports §Session Management).
+ *
+ * No token passthrough (MCP 2025-11-25 security best practices §Token Passthrough): every request
+ * is built here, carrying only the configured `headers` (the server's own credentials) and, with
+ * `forward_identity`, a short-lived token the auth-server issued for this server's URL naming the
+ * caller. Nothing of the caller's request (its Authorization header, cookies) is copied.
+ * Redirects are refused, so the configured headers cannot be sent to another host.
+ *
+ * Its state is the outcome of the last attempt to reach it: a probe at boot (repeated every 30 s
+ * while it is down) and every connection opened for a caller since.
+ */
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { HttpServerConfig } from '../../../shared/config.ts';
+import type { Logger } from '../../../shared/logger.ts';
+import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
+import { scopesServerMaySee, type CallContext, type ListChangeListener, type Upstream, type UpstreamStatus } from './upstream.ts';
+import { UpstreamConnection } from './upstream-connection.ts';
+import { describeConnectionFailure, UpstreamUnavailableError } from './upstream-errors.ts';
+
+/** Issues the token that names the caller to an upstream (see identity-tokens.ts). */
+export interface IdentityTokenSource {
+  tokenFor(caller: VerifiedAccessToken, audience: string, scopes: readonly string[], signal?: AbortSignal): Promise<string>;
+}
+
+export interface HttpUpstreamOptions {
+  logger: Logger;
+  onListChanged: ListChangeListener;
+  /** Required when the server has forward_identity. */
+  identity?: IdentityTokenSource;
+  fetch?: FetchLike;
+}
+
+interface UpstreamSession {
+  connection: Promise<UpstreamConnection>;
+  /** The caller's latest token: a session outlives one token when the client refreshes. */
+  caller: VerifiedAccessToken;
+  transport?: StreamableHTTPClientTransport;
+}
+
+const PROBE_INTERVAL_MS = 30_000;
+
+export class HttpUpstream implements Upstream {
+  readonly config: HttpServerConfig;
+  readonly #options: HttpUpstreamOptions;
+  readonly #sessions = new Map<string, UpstreamSession>();
+  #state: 'starting' | 'ready' | 'down' = 'starting';
+  #reason: string | undefined;
+  #prober: NodeJS.Timeout | undefined;
+
+  constructor(config: HttpServerConfig, options: HttpUpstreamOptions) {
+    if (config.forwardIdentity && !options.identity) throw new Error(`${config.name}: forward_identity needs an identity token source`);
+    this.config = config;
+    this.#options = options;
+  }
+
+  start(): void {
+    this.#probe();
+    this.#prober = setInterval(() => {
+      if (this.#state === 'down') this.#probe();
+    }, PROBE_INTERVAL_MS).unref();
+  }
+
+  async connectionFor({ sessionKey, caller }: CallContext): Promise<UpstreamConnection> {
+    const existing = this.#sessions.get(sessionKey);
+    if (existing) {
+      existing.caller = caller;
+      const connection = await existing.connection.catch(() => undefined);
+      if (connection && !connection.closed) return connection;
+      this.#sessions.delete(sessionKey);
+    }
+    const session: UpstreamSession = { caller, connection: Promise.resolve(undefined as never) };
+    session.transport = this.#transport(() => session.caller);
+    session.connection = UpstreamConnection.open({
+      server: this.config.name,
+      transport: session.transport,
+      timeoutMs: this.config.timeout * 1000,
+      logger: this.#options.logger,
+      onListChanged: (kind) => this.#options.onListChanged(kind, { sessionKey }),
+      onClose: () => {
+        if (this.#sessions.get(sessionKey) === session) this.#sessions.delete(sessionKey);
+      },
+    });
+    this.#sessions.set(sessionKey, session);
+    try {
+      const connection = await session.connection;
+      this.#reachable();
+      return connection;
+    } catch (err) {
+      this.#sessions.delete(sessionKey);
+      throw this.#unreachable(err);
+    }
+  }
+
+  async endSession(sessionKey: string): Promise<void> {
+    const session = this.#sessions.get(sessionKey);
+    if (!session) return;
+    this.#sessions.delete(sessionKey);
+    const connection = await session.connection.catch(() => undefined);
+    if (!connection) return;
+    await session.transport?.terminateSession().catch(() => { /* the upstream may have ended it already */ });
+    await connection.close();
+  }
+
+  status(): UpstreamStatus {
+    return { name: this.config.name, transport: 'http', perUser: false, state: this.#state, ...(this.#reason ? { reason: this.#reason } : {}) };
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#prober);
+    await Promise.all([...this.#sessions.keys()].map((key) => this.endSession(key)));
+  }
+
+  /** A transport whose every request carries only what this server should see. */
+  #transport(callerOf?: () => VerifiedAccessToken): StreamableHTTPClientTransport {
+    const { headers: configured, forwardIdentity, url } = this.config;
+    const send = this.#options.fetch ?? fetch;
+    const identity = this.#options.identity;
+    const fetchForUpstream: FetchLike = async (input, init) => {
+      const headers = new Headers(init?.headers);
+      for (const [name, value] of Object.entries(configured)) headers.set(name, value);
+      if (forwardIdentity && callerOf && identity) {
+        const caller = callerOf();
+        const token = await identity.tokenFor(caller, url, scopesServerMaySee(this.config, caller.scopes), init?.signal ?? undefined);
+        headers.set('Authorization', `Bearer ${token}`);
+      }
+      return send(input, { ...init, headers, redirect: 'error' });
+    };
+    return new StreamableHTTPClientTransport(new URL(url), { fetch: fetchForUpstream });
+  }
+
+  /** Connects once with no caller and disconnects: can the server be reached and initialized? */
+  #probe(): void {
+    const transport = this.#transport();
+    UpstreamConnection.open({ server: this.config.name, transport, timeoutMs: this.config.timeout * 1000, logger: this.#options.logger })
+      .then(async (connection) => {
+        this.#reachable();
+        await transport.terminateSession().catch(() => { /* stateless servers have no session to end */ });
+        await connection.close();
+      })
+      .catch((err: unknown) => {
+        // A server that wants the forwarded identity answers an anonymous probe with 401: it is up.
+        if (this.config.forwardIdentity && /\b401\b/.test(String((err as Error).message))) this.#reachable();
+        else this.#unreachable(err);
+      });
+  }
+
+  #reachable(): void {
+    if (this.#state !== 'ready') this.#options.logger.info({ server: this.config.name }, 'mcp server reachable');
+    this.#state = 'ready';
+    this.#reason = undefined;
+  }
+
+  #unreachable(err: unknown): UpstreamUnavailableError {
+    const reason = describeConnectionFailure(err);
+    if (this.#state !== 'down' || this.#reason !== reason) this.#options.logger.warn({ server: this.config.name, reason }, 'mcp server unreachable');
+    this.#state = 'down';
+    this.#reason = reason;
+    return new UpstreamUnavailableError(this.config.name, reason);
+  }
+}

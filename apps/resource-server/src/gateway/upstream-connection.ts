@@ -1,0 +1,244 @@
+/**
+ * One MCP client connection from the gateway to an upstream server (a stdio process or a Streamable
+ * HTTP session), and the relay of what the upstream sends back on its own.
+ *
+ * Requests and notifications from the upstream (MCP 2025-11-25 client features: sampling,
+ * elicitation; utilities: logging) name no caller: on a connection several callers may share, the
+ * only link is the call in progress. So they go to the calling client of the call in flight, and
+ * only when every call in flight on this connection comes from one client session; otherwise (no
+ * call, or calls of several sessions at once) a request is refused with an MCP error and a
+ * notification is dropped, so nothing of one caller's reaches another.
+ *
+ * A sampling or elicitation request is relayed only when the calling client declared that
+ * capability at initialize (MCP 2025-11-25 client/sampling §Capabilities); otherwise the upstream
+ * gets an MCP error, as a client without the capability would give.
+ *
+ * List results are fetched whole (every page) and cached until the upstream says the list changed.
+ */
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ErrorCode,
+  ListPromptsResultSchema,
+  ListResourcesResultSchema,
+  ListResourceTemplatesResultSchema,
+  ListToolsResultSchema,
+  LoggingMessageNotificationSchema,
+  McpError,
+  PromptListChangedNotificationSchema,
+  ResourceListChangedNotificationSchema,
+  ResultSchema,
+  ToolListChangedNotificationSchema,
+  type ClientCapabilities,
+  type ServerNotification,
+  type ServerRequest,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { z } from 'zod';
+import type { Logger } from '../../../shared/logger.ts';
+
+export type ListKind = 'tools' | 'prompts' | 'resources' | 'resourceTemplates';
+
+/** What a list of each kind holds, as the upstream sends it (fields pass through untouched). */
+export interface ListItem {
+  name?: string;
+  uri?: string;
+  uriTemplate?: string;
+  [field: string]: unknown;
+}
+
+const LISTS: Record<ListKind, { method: string; field: string; schema: z.ZodType }> = {
+  tools: { method: 'tools/list', field: 'tools', schema: ListToolsResultSchema },
+  prompts: { method: 'prompts/list', field: 'prompts', schema: ListPromptsResultSchema },
+  resources: { method: 'resources/list', field: 'resources', schema: ListResourcesResultSchema },
+  resourceTemplates: { method: 'resources/templates/list', field: 'resourceTemplates', schema: ListResourceTemplatesResultSchema },
+};
+
+/** More pages than this from one list request is treated as a misbehaving upstream. */
+const MAX_LIST_PAGES = 50;
+
+/** The calling side of a call in flight: where the upstream's own requests and notifications go. */
+export interface CallingClient {
+  /** The caller's MCP session (the gateway's own id for it). */
+  sessionKey: string;
+  /** What the calling client declared at initialize. */
+  capabilities: ClientCapabilities | undefined;
+  sendNotification(notification: ServerNotification): Promise<void>;
+  sendRequest<T extends z.ZodType>(request: ServerRequest, schema: T, options?: RequestOptions): Promise<z.output<T>>;
+}
+
+export interface UpstreamConnectionOptions {
+  server: string;
+  transport: Transport;
+  /** Milliseconds each request (initialize included) may take. */
+  timeoutMs: number;
+  logger: Logger;
+  /** Told when the upstream says a list changed (after the cached copy is dropped). */
+  onListChanged?: (kind: 'tools' | 'prompts' | 'resources') => void;
+  /** Told once when the connection ends, for whatever reason. */
+  onClose?: () => void;
+}
+
+const CLIENT_INFO = { name: 'gatehouse-gateway', version: '0.1.0' };
+// Declared so upstreams offer their sampling and elicitation tools; each request is then relayed
+// only to a calling client that declared the same capability.
+const CLIENT_CAPABILITIES: ClientCapabilities = { sampling: {}, elicitation: { form: {}, url: {} } };
+
+export class UpstreamConnection {
+  readonly client: Client;
+  readonly #options: UpstreamConnectionOptions;
+  readonly #inFlight = new Set<CallingClient>();
+  readonly #lists = new Map<ListKind, Promise<ListItem[]>>();
+  #closed = false;
+
+  private constructor(options: UpstreamConnectionOptions) {
+    this.#options = options;
+    this.client = new Client(CLIENT_INFO, { capabilities: CLIENT_CAPABILITIES });
+    this.#relayUpstreamRequests();
+  }
+
+  /** Connects and initializes; rejects (and closes the transport) when the upstream does not answer. */
+  static async open(options: UpstreamConnectionOptions): Promise<UpstreamConnection> {
+    const connection = new UpstreamConnection(options);
+    connection.client.onclose = () => connection.#ended();
+    try {
+      await connection.client.connect(options.transport, { timeout: options.timeoutMs });
+    } catch (err) {
+      await connection.close();
+      throw err;
+    }
+    return connection;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get busy(): boolean {
+    return this.#inFlight.size > 0;
+  }
+
+  /**
+   * Sends `method` with `params` for `caller`, whose client receives the upstream's progress,
+   * logging, sampling and elicitation while the call lasts. `signal` (the caller's cancellation)
+   * makes the SDK send `notifications/cancelled` upstream.
+   */
+  async request<T extends z.ZodType>(
+    method: 'tools/call' | 'prompts/get' | 'resources/read',
+    params: Record<string, unknown>,
+    schema: T,
+    caller: CallingClient,
+    { signal, progressToken }: { signal?: AbortSignal; progressToken?: string | number },
+  ): Promise<z.output<T>> {
+    this.#inFlight.add(caller);
+    try {
+      return await this.client.request({ method, params } as never, schema, {
+        signal,
+        timeout: this.#options.timeoutMs,
+        // The SDK puts its own progress token on the upstream request; progress comes back under
+        // the caller's token.
+        ...(progressToken === undefined ? {} : {
+          onprogress: (progress) => {
+            caller.sendNotification({ method: 'notifications/progress', params: { ...progress, progressToken } })
+              .catch(() => { /* the caller went away; the call's own result reports the rest */ });
+          },
+        }),
+      });
+    } finally {
+      this.#inFlight.delete(caller);
+    }
+  }
+
+  /** Every item of one list, fetched once and cached until the upstream reports a change. */
+  list(kind: ListKind): Promise<ListItem[]> {
+    let cached = this.#lists.get(kind);
+    if (!cached) {
+      cached = this.#fetchList(kind);
+      this.#lists.set(kind, cached);
+      cached.catch(() => this.#lists.delete(kind));
+    }
+    return cached;
+  }
+
+  /** Whether the upstream offers `kind` at all (its initialize result's capabilities). */
+  offers(kind: ListKind): boolean {
+    const capabilities = this.client.getServerCapabilities();
+    return Boolean(kind === 'resourceTemplates' ? capabilities?.resources : capabilities?.[kind]);
+  }
+
+  async close(): Promise<void> {
+    await this.client.close().catch(() => { /* already gone */ });
+    this.#ended();
+  }
+
+  async #fetchList(kind: ListKind): Promise<ListItem[]> {
+    if (!this.offers(kind)) return [];
+    const { method, field, schema } = LISTS[kind];
+    const items: ListItem[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < MAX_LIST_PAGES; page += 1) {
+      const result = await this.client.request({ method, params: cursor ? { cursor } : {} } as never, schema, { timeout: this.#options.timeoutMs }) as Record<string, unknown>;
+      items.push(...(result[field] as ListItem[]));
+      cursor = typeof result.nextCursor === 'string' ? result.nextCursor : undefined;
+      if (!cursor) return items;
+    }
+    throw new Error(`its ${method} answered more than ${MAX_LIST_PAGES} pages`);
+  }
+
+  /** The one calling client the upstream's own messages may go to, if there is exactly one. */
+  #soleCaller(): CallingClient | undefined {
+    const callers = [...this.#inFlight];
+    const sessions = new Set(callers.map((caller) => caller.sessionKey));
+    return sessions.size === 1 ? callers.at(-1) : undefined;
+  }
+
+  #relayUpstreamRequests(): void {
+    const relay = (capability: 'sampling' | 'elicitation') => async (request: ServerRequest, extra: { signal: AbortSignal }) => {
+      const caller = this.#soleCaller();
+      if (!caller) {
+        throw new McpError(ErrorCode.InvalidRequest, `Gatehouse relays ${request.method} only during a tool call of a single client session`);
+      }
+      if (!callerSupports(caller.capabilities, capability, request)) {
+        throw new McpError(ErrorCode.InvalidRequest, `The calling client does not support ${capability}`);
+      }
+      return caller.sendRequest(request, ResultSchema.loose(), { signal: extra.signal });
+    };
+    this.client.setRequestHandler(CreateMessageRequestSchema, relay('sampling') as never);
+    this.client.setRequestHandler(ElicitRequestSchema, relay('elicitation') as never);
+
+    this.client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) => {
+      this.#soleCaller()?.sendNotification(notification).catch(() => { /* the caller went away */ });
+    });
+    const changed = (kind: 'tools' | 'prompts' | 'resources') => () => {
+      this.#lists.delete(kind);
+      if (kind === 'resources') this.#lists.delete('resourceTemplates');
+      this.#options.onListChanged?.(kind);
+    };
+    this.client.setNotificationHandler(ToolListChangedNotificationSchema, changed('tools'));
+    this.client.setNotificationHandler(PromptListChangedNotificationSchema, changed('prompts'));
+    this.client.setNotificationHandler(ResourceListChangedNotificationSchema, changed('resources'));
+  }
+
+  #ended(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#options.logger.debug({ server: this.#options.server }, 'upstream connection closed');
+    this.#options.onClose?.();
+  }
+}
+
+/**
+ * Whether the calling client declared what `request` needs. URL-mode elicitation needs
+ * `elicitation.url`; form mode is what an `elicitation` capability without modes means
+ * (MCP 2025-11-25 client/elicitation §Capabilities).
+ */
+function callerSupports(capabilities: ClientCapabilities | undefined, capability: 'sampling' | 'elicitation', request: ServerRequest): boolean {
+  const declared = capabilities?.[capability] as Record<string, unknown> | undefined;
+  if (!declared) return false;
+  if (capability !== 'elicitation') return true;
+  const mode = String((request.params as { mode?: unknown } | undefined)?.mode ?? 'form');
+  const modes = Object.keys(declared);
+  return modes.length === 0 ? mode === 'form' : mode in declared;
+}

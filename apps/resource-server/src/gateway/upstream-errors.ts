@@ -1,0 +1,33 @@
+/**
+ * Why a call to an upstream MCP server did not happen or did not finish, in words for the caller.
+ * The gateway turns these into MCP tool errors (`isError: true`) naming the server, never into
+ * an HTTP 5xx: one server being down must not break the others.
+ */
+export class UpstreamUnavailableError extends Error {
+  override name = 'UpstreamUnavailableError';
+
+  constructor(readonly server: string, reason: string) {
+    super(`The ${server} server is unavailable: ${reason}.`);
+  }
+}
+
+/** A process limit stops a new per-user process from starting. */
+export class ProcessLimitError extends Error {
+  override name = 'ProcessLimitError';
+}
+
+/**
+ * A connection failure in words, never a stack or a secret: the socket error code found along the
+ * error's causes (ECONNREFUSED, ENOTFOUND, …), else its first 200 characters.
+ */
+export function describeConnectionFailure(err: unknown): string {
+  let innermost = err;
+  for (let cause: unknown = err, depth = 0; cause && depth < 5; cause = (cause as { cause?: unknown }).cause, depth += 1) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === 'string') return `cannot reach it (${code})`;
+    innermost = cause;
+  }
+  const text = (value: unknown) => (value instanceof Error ? value.message : String(value));
+  const message = innermost === err ? text(err) : `${text(err)}: ${text(innermost)}`;
+  return message.length > 200 ? `${message.slice(0, 200)}…` : message;
+}
