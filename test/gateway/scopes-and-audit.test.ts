@@ -84,6 +84,14 @@ describe('per-call scopes, the 403 step-up challenge, audit and metrics for the 
     }
   });
 
+  test('a resource read before any list (the owner not yet known) is still refused without the scope, and nothing is read', { timeout: 15_000 }, async () => {
+    const { token, sessionId } = await connect('mcp:read');
+    const response = await rpc(server.mcpUrl, token, sessionId, 'resources/read', { uri: 'scripted://note/1' });
+    const body = await response.text();
+    assert.ok(response.status === 403 || /needs the mcp:write scope/.test(body), `refused: ${response.status} ${body}`);
+    assert.doesNotMatch(body, /note 1/, 'the server was not asked');
+  });
+
   // [token scope, method, params, the scope the challenge must ask for, what its description names]
   const refusals: Array<[string, string, Record<string, unknown>, string, RegExp]> = [
     ['mcp:read', 'tools/call', { name: 'everything__get-sum', arguments: { a: 1, b: 2 } }, 'mcp:read mcp:write', /everything__get-sum/],
@@ -98,7 +106,9 @@ describe('per-call scopes, the 403 step-up challenge, audit and metrics for the 
   ];
   for (const [scope, method, params, wanted, names] of refusals) {
     test(`${method} ${JSON.stringify(params.name ?? params.uri)} with "${scope}" gets 403 insufficient_scope asking for "${wanted}"`, { timeout: 15_000 }, async () => {
-      const { token, sessionId } = await connect(scope);
+      const { client, token, sessionId } = await connect(scope);
+      // As a client does: it calls what it saw listed.
+      await Promise.all([client.listTools(), client.listPrompts(), client.listResources(), client.listResourceTemplates()]);
       const response = await rpc(server.mcpUrl, token, sessionId, method, params);
       assert.equal(response.status, 403);
       const challenge = parseChallenge(response.headers.get('www-authenticate'));
