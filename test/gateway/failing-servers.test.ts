@@ -13,6 +13,7 @@ import { freePort } from '../helpers/net.ts';
 import { startTestIssuer, type TestIssuer } from '../resource-server/support/test-issuer.ts';
 import { startResourceServer, type RunningResourceServer } from '../resource-server/support/start-resource-server.ts';
 import { connectAs, errorText, readiness, resultText, rpc, waitFor, waitForServers, type ToolResult } from './support/gateway-client.ts';
+import { startRecordingUpstream, type RecordingUpstream } from './support/recording-upstream.ts';
 import { EVERYTHING, httpServer, SCRIPTED, stdioServer } from './support/upstreams.ts';
 
 describe('a server that is down, hangs or crashes fails only its own tools', { timeout: 90_000 }, () => {
@@ -21,10 +22,13 @@ describe('a server that is down, hangs or crashes fails only its own tools', { t
   let client: Client;
   let token: string;
   let sessionId: string;
+  let latePort: number;
+  let late: RecordingUpstream | undefined;
 
   before(async () => {
     issuer = await startTestIssuer();
     const nobody = await freePort();
+    latePort = await freePort();
     server = await startResourceServer({
       issuer: issuer.issuer,
       config: {
@@ -32,12 +36,13 @@ describe('a server that is down, hangs or crashes fails only its own tools', { t
           stdioServer('everything', EVERYTHING, ['stdio'], { timeout: 1.5 }),
           stdioServer('scripted', SCRIPTED),
           httpServer('gone', `http://127.0.0.1:${nobody}/mcp`, { timeout: 2 }),
+          httpServer('late', `http://127.0.0.1:${latePort}/mcp`, { timeout: 2 }),
           { ...stdioServer('missing', SCRIPTED), command: '/nonexistent/gatehouse-test/mcp-server', args: [] },
         ],
       },
     });
     token = await issuer.mint({ claims: { scope: 'mcp:read mcp:write' } });
-    await waitForServers(server.baseUrl, { everything: 'ready', scripted: 'ready', gone: 'down', missing: 'down' });
+    await waitForServers(server.baseUrl, { everything: 'ready', scripted: 'ready', gone: 'down', missing: 'down', late: 'down' });
     const connected = await connectAs(server.mcpUrl, token);
     client = connected.client;
     sessionId = (connected.transport as StreamableHTTPClientTransport).sessionId!;
@@ -45,6 +50,7 @@ describe('a server that is down, hangs or crashes fails only its own tools', { t
   after(async () => {
     await client?.close();
     await server?.close();
+    await late?.close();
     await issuer?.close();
   });
 
@@ -99,5 +105,12 @@ describe('a server that is down, hangs or crashes fails only its own tools', { t
     await waitForServers(server.baseUrl, { scripted: 'ready' });
     const { status } = await readiness(server.baseUrl);
     assert.equal(status, 200);
+  });
+
+  test('an HTTP server down at boot is used as soon as it answers, and /readyz says so', { timeout: 15_000 }, async () => {
+    assert.match(errorText(await client.callTool({ name: 'late__echo', arguments: { text: 'early' } })), /The late server/);
+    late = await startRecordingUpstream(latePort);
+    assert.equal(resultText(await client.callTool({ name: 'late__echo', arguments: { text: 'now' } })), 'now');
+    assert.equal((await readiness(server.baseUrl)).body.servers?.late?.state, 'ready');
   });
 });

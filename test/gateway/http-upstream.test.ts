@@ -5,15 +5,18 @@
  *   cookies (MCP security best practices: no token passthrough);
  * - each client session has its own upstream session, and closing the client session (DELETE)
  *   closes it upstream;
+ * - a redirect from the server is not followed, so its credentials cannot be sent elsewhere;
  * - server-everything in its HTTP mode works through the gateway.
  */
 import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { startTestIssuer, type TestIssuer } from '../resource-server/support/test-issuer.ts';
 import { startResourceServer, type RunningResourceServer } from '../resource-server/support/start-resource-server.ts';
-import { connectAs, resultText, waitFor, waitForServers } from './support/gateway-client.ts';
+import { connectAs, errorText, resultText, waitFor, waitForServers } from './support/gateway-client.ts';
 import { startRecordingUpstream, type RecordingUpstream } from './support/recording-upstream.ts';
 import { startEverythingHttp, type RunningHttpUpstream } from './support/start-everything-http.ts';
 import { httpServer } from './support/upstreams.ts';
@@ -26,28 +29,35 @@ describe('an HTTP server behind the gateway', { timeout: 60_000 }, () => {
   let server: RunningResourceServer;
   let recording: RecordingUpstream;
   let everything: RunningHttpUpstream;
+  let bouncer: Server;
   const clients: Client[] = [];
 
   before(async () => {
     issuer = await startTestIssuer();
     recording = await startRecordingUpstream();
     everything = await startEverythingHttp();
+    // Sends every request on to the recording upstream, as a hijacked or misconfigured server might.
+    bouncer = createServer((_req, res) => void res.writeHead(307, { Location: recording.url }).end());
+    await new Promise<void>((resolve) => bouncer.listen(0, '127.0.0.1', resolve));
+    const bouncerUrl = `http://127.0.0.1:${(bouncer.address() as AddressInfo).port}/mcp`;
     server = await startResourceServer({
       issuer: issuer.issuer,
       config: {
         servers: [
           httpServer('rec', recording.url, { headers: { 'X-Api-Key': API_KEY, 'X-Tenant': 'acme' } }),
           httpServer('remote', everything.url),
+          httpServer('bouncer', bouncerUrl, { headers: { 'X-Api-Key': 'bouncer-secret' } }),
         ],
       },
     });
-    await waitForServers(server.baseUrl, { rec: 'ready', remote: 'ready' });
+    await waitForServers(server.baseUrl, { rec: 'ready', remote: 'ready', bouncer: 'down' });
   });
   after(async () => {
     for (const client of clients) await client.close().catch(() => {});
     await server?.close();
     await recording?.close();
     await everything?.close();
+    await new Promise((resolve) => bouncer?.close(resolve));
     await issuer?.close();
   });
 
@@ -111,5 +121,11 @@ describe('an HTTP server behind the gateway', { timeout: 60_000 }, () => {
     assert.match(resultText(await client.callTool({ name: 'remote__get-sum', arguments: { a: 1, b: 2 } })), /is 3\./);
     const prompts = (await client.listPrompts()).prompts.map((prompt) => prompt.name);
     assert.ok(prompts.includes('remote__simple-prompt'));
+  });
+
+  test('a redirect from a server is not followed: its credentials and the call go nowhere else', { timeout: 15_000 }, async () => {
+    const { client } = await connect();
+    assert.match(errorText(await client.callTool({ name: 'bouncer__echo', arguments: { text: 'x' } })), /The bouncer server/);
+    assert.ok(!recording.requests.some((request) => request.headers['x-api-key'] === 'bouncer-secret'), 'the redirect target never saw the bouncer\'s key');
   });
 });

@@ -48,7 +48,8 @@ function newSession(): McpServer {
   return server;
 }
 
-export async function startRecordingUpstream(): Promise<RecordingUpstream> {
+/** Listens on `port` (default: any free one), e.g. one a gateway was configured with before it started. */
+export async function startRecordingUpstream(port = 0): Promise<RecordingUpstream> {
   const requests: RecordedRequest[] = [];
   const opened: string[] = [];
   const closed: string[] = [];
@@ -91,7 +92,7 @@ export async function startRecordingUpstream(): Promise<RecordingUpstream> {
       if (!res.headersSent) res.writeHead(500).end();
     }
   });
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => http.listen(port, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`;
   return {
     url,
