@@ -120,6 +120,7 @@ describe('progress, cancellation, sampling and logging through the gateway', { t
       // server-everything sends the first one at once, then one every 5 s.
       await waitFor('a logging notification', () => messages.length > 0, 7000);
       assert.match(String(messages[0]), /message/i);
+      await waitFor('a second logging notification, sent between calls', () => messages.length > 1, 7000);
     } finally {
       await client.callTool({ name: 'remote__toggle-simulated-logging', arguments: {} });
     }

@@ -7,7 +7,9 @@
  * only link is the call in progress. So they go to the calling client of the call in flight, and
  * only when every call in flight on this connection comes from one client session; otherwise (no
  * call, or calls of several sessions at once) a request is refused with an MCP error and a
- * notification is dropped, so nothing of one caller's reaches another.
+ * notification is dropped, so nothing of one caller's reaches another. A connection opened for one
+ * client session alone (an HTTP server's) has no such doubt: between calls, its notifications go
+ * to that session's own stream (e.g. server-everything's simulated logging, every 5 s).
  *
  * A sampling or elicitation request is relayed only when the calling client declared that
  * capability at initialize (MCP 2025-11-25 client/sampling §Capabilities); otherwise the upstream
@@ -66,6 +68,8 @@ export interface CallingClient {
   /** What the calling client declared at initialize. */
   capabilities: ClientCapabilities | undefined;
   sendNotification(notification: ServerNotification): Promise<void>;
+  /** Sends outside any request, on the session's own stream (MCP transports §Listening for Messages). */
+  notifySession(notification: ServerNotification): Promise<void>;
   sendRequest<T extends z.ZodType>(request: ServerRequest, schema: T, options?: RequestOptions): Promise<z.output<T>>;
 }
 
@@ -79,6 +83,8 @@ export interface UpstreamConnectionOptions {
   onListChanged?: (kind: 'tools' | 'prompts' | 'resources') => void;
   /** Told once when the connection ends, for whatever reason. */
   onClose?: () => void;
+  /** The connection serves one client session only: between calls, notifications go to it. */
+  dedicated?: boolean;
 }
 
 const CLIENT_INFO = { name: 'gatehouse-gateway', version: '0.1.0' };
@@ -90,6 +96,8 @@ export class UpstreamConnection {
   readonly client: Client;
   readonly #options: UpstreamConnectionOptions;
   readonly #inFlight = new Set<CallingClient>();
+  /** The latest caller, on a dedicated connection: always the same session. */
+  #owner: CallingClient | undefined;
   readonly #lists = new Map<ListKind, Promise<ListItem[]>>();
   #closed = false;
 
@@ -133,6 +141,7 @@ export class UpstreamConnection {
     { signal, progressToken }: { signal?: AbortSignal; progressToken?: string | number },
   ): Promise<z.output<T>> {
     this.#inFlight.add(caller);
+    if (this.#options.dedicated) this.#owner = caller;
     try {
       return await this.client.request({ method, params } as never, schema, {
         signal,
@@ -209,7 +218,9 @@ export class UpstreamConnection {
     this.client.setRequestHandler(ElicitRequestSchema, relay('elicitation') as never);
 
     this.client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) => {
-      this.#soleCaller()?.sendNotification(notification).catch(() => { /* the caller went away */ });
+      const caller = this.#soleCaller();
+      const sent = caller ? caller.sendNotification(notification) : this.#owner?.notifySession(notification);
+      sent?.catch(() => { /* the caller went away */ });
     });
     const changed = (kind: 'tools' | 'prompts' | 'resources') => () => {
       this.#lists.delete(kind);
