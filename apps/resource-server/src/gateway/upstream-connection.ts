@@ -30,11 +30,13 @@ import {
   ListToolsResultSchema,
   LoggingMessageNotificationSchema,
   McpError,
+  ProgressNotificationSchema,
   PromptListChangedNotificationSchema,
   ResourceListChangedNotificationSchema,
   ResultSchema,
   ToolListChangedNotificationSchema,
   type ClientCapabilities,
+  type ProgressNotification,
   type ServerNotification,
   type ServerRequest,
 } from '@modelcontextprotocol/sdk/types.js';
@@ -99,6 +101,9 @@ export class UpstreamConnection {
   /** The latest caller, on a dedicated connection: always the same session. */
   #owner: CallingClient | undefined;
   readonly #lists = new Map<ListKind, Promise<ListItem[]>>();
+  /** Progress token sent upstream → relays that call's progress to its caller. */
+  readonly #progress = new Map<string, (progress: Omit<ProgressNotification['params'], 'progressToken'>) => void>();
+  #progressCount = 0;
   #closed = false;
 
   private constructor(options: UpstreamConnectionOptions) {
@@ -142,21 +147,24 @@ export class UpstreamConnection {
   ): Promise<z.output<T>> {
     this.#inFlight.add(caller);
     if (this.#options.dedicated) this.#owner = caller;
-    try {
-      return await this.client.request({ method, params } as never, schema, {
-        signal,
-        timeout: this.#options.timeoutMs,
-        // The SDK puts its own progress token on the upstream request; progress comes back under
-        // the caller's token.
-        ...(progressToken === undefined ? {} : {
-          onprogress: (progress) => {
-            caller.sendNotification({ method: 'notifications/progress', params: { ...progress, progressToken } })
-              .catch(() => { /* the caller went away; the call's own result reports the rest */ });
-          },
-        }),
+    // Our own progress token on the upstream request; progress comes back under the caller's.
+    // Not the SDK's `onprogress`: the SDK runs notification handlers a microtask late but drops
+    // a request's progress handler at once when its result arrives, so the last progress of a
+    // call, read in the same chunk as its result (stdio), would be lost.
+    const upstreamToken = progressToken === undefined ? undefined : `gatehouse-${++this.#progressCount}`;
+    if (upstreamToken !== undefined) {
+      this.#progress.set(upstreamToken, (progress) => {
+        caller.sendNotification({ method: 'notifications/progress', params: { ...progress, progressToken: progressToken! } })
+          .catch(() => { /* the caller went away; the call's own result reports the rest */ });
       });
+    }
+    try {
+      const sent = upstreamToken === undefined ? params : { ...params, _meta: { ...(params._meta as object | undefined), progressToken: upstreamToken } };
+      return await this.client.request({ method, params: sent } as never, schema, { signal, timeout: this.#options.timeoutMs });
     } finally {
       this.#inFlight.delete(caller);
+      // Progress read just before the result is handled by now (its microtask came first).
+      if (upstreamToken !== undefined) this.#progress.delete(upstreamToken);
     }
   }
 
@@ -217,6 +225,10 @@ export class UpstreamConnection {
     this.client.setRequestHandler(CreateMessageRequestSchema, relay('sampling') as never);
     this.client.setRequestHandler(ElicitRequestSchema, relay('elicitation') as never);
 
+    this.client.setNotificationHandler(ProgressNotificationSchema, (notification) => {
+      const { progressToken, ...progress } = notification.params;
+      this.#progress.get(String(progressToken))?.(progress);
+    });
     this.client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) => {
       const caller = this.#soleCaller();
       const sent = caller ? caller.sendNotification(notification) : this.#owner?.notifySession(notification);
