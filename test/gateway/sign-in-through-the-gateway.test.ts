@@ -3,7 +3,10 @@
  * auth-server (DCR, the sign-in and consent forms, PKCE), and reaches the tools, prompts and
  * resources of real MCP servers behind Gatehouse: server-everything and server-filesystem (on a
  * temp dir) over stdio. A write the read-only token may not make meets the 403 step-up
- * challenge; after stepping up, it succeeds and the file is on disk.
+ * challenge; after stepping up, it succeeds and the file is on disk. An HTTP server with
+ * forward_identity (a recording upstream) gets an identity token from the auth-server's token
+ * exchange, never the caller's: it verifies with jose against the JWKS with the upstream's URL as
+ * audience and names the signed-in user.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,20 +16,23 @@ import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { auth, UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
-import { decodeJwt } from 'jose';
+import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
+import { CLI } from '../../apps/auth-server/src/cli/cli-context.ts';
 import { TestOAuthClientProvider } from '../helpers/mcp-oauth-client.ts';
 import { freePort } from '../helpers/net.ts';
 import { startResourceServerBeside } from '../helpers/start-resource-server-beside.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { parseChallenge } from '../resource-server/support/mcp-http.ts';
 import { resultText, rpc, waitForServers } from './support/gateway-client.ts';
-import { EVERYTHING, FILESYSTEM, stdioServer } from './support/upstreams.ts';
+import { startRecordingUpstream, type RecordingUpstream } from './support/recording-upstream.ts';
+import { EVERYTHING, FILESYSTEM, httpServer, stdioServer } from './support/upstreams.ts';
 
 describe('an MCP client signs in and uses MCP servers behind the gateway', { timeout: 60_000 }, () => {
   let authServer: TestAuthServer;
   let rs: Awaited<ReturnType<typeof startResourceServerBeside>>;
   let mcpUrl: string;
   let share: string;
+  let recording: RecordingUpstream;
   const provider = new TestOAuthClientProvider('http://127.0.0.1:53682/callback');
 
   before(async () => {
@@ -35,21 +41,31 @@ describe('an MCP client signs in and uses MCP servers behind the gateway', { tim
     const port = await freePort();
     mcpUrl = `http://127.0.0.1:${port}/mcp`;
     authServer = await startAuthServer({ env: { RESOURCE_URL: mcpUrl } });
+    recording = await startRecordingUpstream();
+    // What an administrator does for forward_identity: register the resource server's own client,
+    // with the upstreams it may ask identity tokens for.
+    const gatewayClient = authServer.auth.admin.clients.createStatic({
+      name: 'Gatehouse gateway', redirectUris: ['https://rs.example/cb'], authMethod: 'client_secret_basic',
+      resourceServer: true, upstreamAudiences: [recording.url],
+    }, CLI);
     rs = await startResourceServerBeside(authServer, {
       configure(config) {
+        config.identityClient = { clientId: gatewayClient.clientId, clientSecret: gatewayClient.clientSecret!, tokenEndpoint: `${authServer.issuer}/oauth/token` };
         config.servers = [
           stdioServer('everything', EVERYTHING, ['stdio']),
           stdioServer('files', FILESYSTEM, [share], {
             scopes: { default: 'mcp:read', tools: { write_file: 'mcp:write', edit_file: 'mcp:write', move_file: 'mcp:write', create_directory: 'mcp:write' } },
           }),
+          httpServer('rec', recording.url, { forwardIdentity: true }),
         ];
       },
     });
-    await waitForServers(new URL(mcpUrl).origin, { everything: 'ready', files: 'ready' });
+    await waitForServers(new URL(mcpUrl).origin, { everything: 'ready', files: 'ready', rec: 'ready' });
   });
   after(async () => {
     await rs?.close();
     await authServer?.close();
+    await recording?.close();
     rmSync(share, { recursive: true, force: true });
   });
 
@@ -80,6 +96,30 @@ describe('an MCP client signs in and uses MCP servers behind the gateway', { tim
     assert.equal(resultText(await client.callTool({ name: 'files__read_text_file', arguments: { path: join(share, 'hello.txt') } })), 'hello from the share\n');
     const me = (await client.callTool({ name: 'whoami', arguments: {} })).structuredContent as { username: string };
     assert.equal(me.username, 'admin', 'the built-in tools still answer beside the servers\'');
+    await client.close();
+  });
+
+  test('an HTTP server with forward_identity gets a short-lived identity token for its own URL naming the user, never the caller\'s token', { timeout: 20_000 }, async () => {
+    const client = await connected();
+    const callerToken = provider.savedTokens!.access_token;
+    const from = recording.requests.length;
+    assert.equal(resultText(await client.callTool({ name: 'rec__echo', arguments: { text: 'who am I' } })), 'who am I');
+    const call = recording.requests.slice(from).find((request) => request.rpcMethods.includes('tools/call'));
+    assert.ok(call, 'the call reached the upstream');
+    const [scheme, identityToken] = String(call.headers.authorization).split(' ');
+    assert.equal(scheme, 'Bearer');
+    assert.notEqual(identityToken, callerToken);
+    for (const request of recording.requests) assert.ok(!JSON.stringify(request.headers).includes(callerToken), 'the caller\'s token never reaches the upstream');
+
+    // What the README tells an upstream to do: verify against Gatehouse's JWKS, with its own URL as audience.
+    const { payload, protectedHeader } = await jwtVerify(identityToken!, createRemoteJWKSet(new URL(`${authServer.issuer}/oauth/jwks`)), {
+      issuer: authServer.issuer, audience: recording.url, algorithms: ['RS256'],
+    });
+    assert.equal(protectedHeader.typ, 'at+jwt');
+    assert.equal(payload.sub, authServer.auth.users.findByUsername('admin')!.id);
+    assert.equal(payload.scope, 'mcp:read', 'the caller\'s scopes this server may see');
+    assert.ok(payload.exp! - payload.iat! <= 300, 'at most 5 minutes');
+    await assert.rejects(jwtVerify(identityToken!, createRemoteJWKSet(new URL(`${authServer.issuer}/oauth/jwks`)), { audience: mcpUrl }), 'not usable at Gatehouse\'s own /mcp');
     await client.close();
   });
 
