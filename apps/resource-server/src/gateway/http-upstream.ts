@@ -79,6 +79,7 @@ export class HttpUpstream implements Upstream {
       timeoutMs: this.config.timeout * 1000,
       logger: this.#options.logger,
       onListChanged: (kind) => this.#options.onListChanged(kind, { sessionKey }),
+      dedicated: true,
       onClose: () => {
         if (this.#sessions.get(sessionKey) === session) this.#sessions.delete(sessionKey);
       },

@@ -103,6 +103,7 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
     sessionKey,
     capabilities: server.getClientCapabilities(),
     sendNotification: extra.sendNotification,
+    notifySession: (notification) => server.notification(notification),
     sendRequest: extra.sendRequest,
   });
 
