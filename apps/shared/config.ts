@@ -36,6 +36,7 @@ export const ENV_FIELDS: Record<string, string[]> = {
   GATEHOUSE_DANGEROUSLY_ALLOW_HTTP_ISSUER: ['auth_server', 'dangerously_allow_http_issuer'],
   JWKS_URI: ['resource_server', 'jwks_uri'],
   REVOCATION_FEED_URI: ['resource_server', 'revocation', 'feed_uri'],
+  GATEWAY_STATUS_URI: ['auth_server', 'gateway_status_uri'],
   TLS_CERT_FILE: ['tls', 'cert_file'],
   TLS_KEY_FILE: ['tls', 'key_file'],
   METRICS_ENABLED: ['metrics', 'enabled'],
@@ -282,6 +283,10 @@ const schema = z.strictObject({
       idle_timeout: duration('a duration').default(15 * 60),
       reauthenticate_after: duration('a duration').default(5 * 60),
     }).prefault({}),
+    // Where the admin pages read the gateway's MCP servers (the resource server's /gateway/servers).
+    // Default: beside the resource URL; set it when this server reaches the resource server by
+    // another name (e.g. http://resource-server:4001/gateway/servers on a compose network).
+    gateway_status_uri: z.url({ protocol: /^https?$/, error: 'expected an absolute http(s) URL' }).optional(),
   }).prefault({}),
   resource_server: z.strictObject({
     port: port.default(4001),
@@ -430,6 +435,8 @@ export interface AuthServerConfig {
     /** Seconds a sign-in counts as recent enough for sensitive admin changes. */
     reauthenticateAfter: number;
   };
+  /** The resource server's GET /gateway/servers, read by the admin pages with a minted mcp:admin token. */
+  gatewayStatusUri: string;
 }
 
 /** How the gateway needs a scope for one server's tools, prompts and resources. */
@@ -821,6 +828,7 @@ function toConfig(raw: RawConfig, env: NodeJS.ProcessEnv, cwd: string, envSource
       dangerouslyAllowHttpIssuer: a.dangerously_allow_http_issuer,
       audit: { retention: a.audit.retention, maxEvents: a.audit.max_events },
       admin: { idleTimeout: a.admin.idle_timeout, reauthenticateAfter: a.admin.reauthenticate_after },
+      gatewayStatusUri: a.gateway_status_uri ?? `${new URL(r.resource).origin}/gateway/servers`,
     },
     resourceServer: {
       port: r.port,

@@ -8,8 +8,12 @@
  *   every further response with `Connection: close`; wait for in-flight requests to end, up to
  *   `timeoutMs`; run `beforeClosingConnections` (the resource server ends its MCP sessions there);
  *   then close whatever connections remain.
- * - Long-lived event streams (`text/event-stream` responses, e.g. an MCP client's GET stream) are
- *   not waited for: they never end on their own. They are closed after the in-flight requests.
+ * - Long-lived event streams (a GET answered with `text/event-stream`, e.g. an MCP client's
+ *   server-to-client stream) are not waited for: they never end on their own. They are closed
+ *   after the in-flight requests. A POST answered as an event stream (an MCP response) ends with
+ *   its answer and is waited for like any request.
+ * - `Connection: close` wins over a `Connection: keep-alive` an app passes to writeHead (the MCP
+ *   SDK does for event streams), so no client reuses a connection of a stopping server.
  */
 import { readFileSync } from 'node:fs';
 import { createServer as createHttp, type RequestListener, type Server, type ServerResponse } from 'node:http';
@@ -39,6 +43,26 @@ export function isEventStream(res: ServerResponse): boolean {
   return typeof head === 'string' && /^content-type:\s*text\/event-stream/im.test(head);
 }
 
+/** A GET answered with an event stream: open until the client or the server closes it. */
+function isLongLivedStream(res: ServerResponse): boolean {
+  return res.req?.method === 'GET' && isEventStream(res);
+}
+
+/** Answers `res` with `Connection: close`, even if the app names another value in writeHead. */
+function closeAfter(res: ServerResponse): void {
+  if (res.headersSent) return;
+  res.setHeader('Connection', 'close');
+  const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => ServerResponse;
+  res.writeHead = ((...args: unknown[]) => {
+    const rewritten = args.map((arg) => {
+      if (!arg || typeof arg !== 'object' || Array.isArray(arg)) return arg;
+      const headers = Object.fromEntries(Object.entries(arg).filter(([name]) => name.toLowerCase() !== 'connection'));
+      return { ...headers, Connection: 'close' };
+    });
+    return writeHead(...rewritten);
+  }) as ServerResponse['writeHead'];
+}
+
 export function createHttpServer(listener: RequestListener, tls?: TlsFiles): HttpServer {
   const server: Server = tls
     ? createHttps({ cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) }, listener)
@@ -49,11 +73,11 @@ export function createHttpServer(listener: RequestListener, tls?: TlsFiles): Htt
 
   // Before the app's own listener, so the header is set before the app can send its response.
   server.prependListener('request', (_req, res: ServerResponse) => {
-    if (stopping && !res.headersSent) res.setHeader('Connection', 'close');
+    if (stopping) closeAfter(res);
     inFlight.add(res);
     res.once('close', () => inFlight.delete(res));
   });
-  const busy = () => [...inFlight].filter((res) => !isEventStream(res)).length;
+  const busy = () => [...inFlight].filter((res) => !isLongLivedStream(res)).length;
 
   return {
     server,
@@ -71,7 +95,7 @@ export function createHttpServer(listener: RequestListener, tls?: TlsFiles): Htt
     async shutdown(timeoutMs, beforeClosingConnections) {
       stopping = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
+      for (const res of inFlight) closeAfter(res);
       const deadline = performance.now() + timeoutMs;
       while (busy() > 0 && performance.now() < deadline) {
         server.closeIdleConnections();

@@ -11,7 +11,9 @@
  *   never headers or bodies. Health probes log at debug, everything else at info.
  * - Latency goes to a histogram labelled by method, route template and status. The route is the
  *   matched template (`/interaction/:uid`), never the raw path, which would carry ids and make
- *   the label set unbounded. Long-lived event streams are logged but not timed.
+ *   the label set unbounded. Long-lived event streams (a GET that opens one) are logged but not
+ *   timed; a POST answered as a stream (an MCP response, MCP 2025-11-25 transports §Sending
+ *   Messages) ends with its answer and is timed like any request.
  * - Timing ends when the response is closed, so it covers handlers that write the Node response
  *   themselves (`ctx.respond = false`, as the MCP transport does).
  */
@@ -57,7 +59,7 @@ export function observeRequests({ logger, requestDuration }: ObserveRequestsOpti
       const line = { requestId, method, path, status, ms: Math.round(seconds * 1000), ...(stream ? { stream } : {}), ...(status === 0 ? { aborted: true } : {}) };
       if (PROBE_PATHS.has(path)) logger.debug(line, 'request');
       else logger.info(line, 'request');
-      if (!stream) requestDuration?.observe({ method, route: routeOf(ctx, path, status), status: String(status) }, seconds);
+      if (!(stream && method === 'GET')) requestDuration?.observe({ method, route: routeOf(ctx, path, status), status: String(status) }, seconds);
     });
     await next();
   };

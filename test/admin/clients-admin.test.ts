@@ -145,6 +145,25 @@ describe('admin pages: redirect URIs and clients', () => {
     assert.match(refused.html, /A resource server must be a confidential client/);
   });
 
+  test('the upstream audiences of a resource server are set on the page, one per line, and listed with it; our own resource is refused', async () => {
+    const page = await post(admin.browser, await clientsPage(), '/admin/clients', {
+      client_name: 'Gateway', client_id: 'gateway-rs', token_endpoint_auth_method: 'client_secret_basic',
+      redirect_uris: 'https://gw.example.com/cb', resource_server: 'yes',
+      upstream_audiences: 'http://127.0.0.1:3001/mcp\r\nhttps://tools.example.com/mcp\n',
+    });
+    assert.equal(page.status, 201, page.html.slice(0, 400));
+    assert.deepEqual(server.auth.admin.clients.find('gateway-rs')?.upstreamAudiences, ['http://127.0.0.1:3001/mcp', 'https://tools.example.com/mcp']);
+    const row = page.html.slice(page.html.indexOf('<code class="note">gateway-rs</code>'));
+    assert.match(row.slice(0, 1200), /<code>https:\/\/tools\.example\.com\/mcp<\/code>/);
+
+    const refused = await post(admin.browser, await clientsPage(), '/admin/clients', {
+      client_name: 'Bad gateway', token_endpoint_auth_method: 'client_secret_basic', redirect_uris: 'https://bad.example.com/cb', resource_server: 'yes',
+      upstream_audiences: server.config.authServer.resource,
+    });
+    assert.equal(refused.status, 400);
+    assert.match(refused.html, /Upstream audience refused/);
+  });
+
   async function tokenIntrospection(params: Record<string, string>): Promise<Record<string, unknown>> {
     const response = await fetch(`${server.issuer}/oauth/introspect`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(params) });
     assert.equal(response.status, 200);

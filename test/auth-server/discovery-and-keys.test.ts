@@ -28,7 +28,8 @@ describe('authorization server metadata', () => {
       assert.equal(metadata.issuer, server.issuer, 'issuer byte for byte');
       assert.deepEqual(metadata.code_challenge_methods_supported, ['S256']);
       assert.deepEqual(metadata.response_types_supported, ['code']);
-      assert.deepEqual(metadata.grant_types_supported, ['authorization_code', 'refresh_token']);
+      // RFC 8693 token exchange is for the resource server only, but oidc-provider lists every registered grant.
+      assert.deepEqual(metadata.grant_types_supported, ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:token-exchange']);
       assert.deepEqual([...(metadata.token_endpoint_auth_methods_supported as string[])].sort(), ['client_secret_basic', 'client_secret_post', 'none']);
       assert.equal(metadata.authorization_response_iss_parameter_supported, true);
       for (const scope of ['mcp:read', 'mcp:write', 'mcp:admin', 'openid', 'profile', 'email', 'offline_access']) {

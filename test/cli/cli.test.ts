@@ -239,6 +239,22 @@ describe('gatehouse CLI on its own data directory', () => {
     assert.match(refused.stderr, /A resource server must be a confidential client/);
   });
 
+  test('clients add --upstream-audience (repeatable) lists the upstreams a resource server may get identity tokens for; our own resource is refused', async () => {
+    const added = await run(dir, ['clients', 'add', '--name', 'Gateway', '--redirect-uri', 'https://gw.example.com/cb', '--client-id', 'gateway-rs', '--resource-server',
+      '--upstream-audience', 'http://127.0.0.1:3001/mcp', '--upstream-audience', 'https://tools.example.com/mcp']);
+    assert.equal(added.code, 0, added.stderr);
+    const list = json<Array<{ client_id: string; upstream_audiences: string[] }>>(await run(dir, ['--json', 'clients', 'list']));
+    assert.deepEqual(list.find((c) => c.client_id === 'gateway-rs')?.upstream_audiences, ['http://127.0.0.1:3001/mcp', 'https://tools.example.com/mcp']);
+    for (const args of [
+      ['--resource-server', '--upstream-audience', 'http://localhost:4001/mcp'],
+      ['--upstream-audience', 'http://127.0.0.1:3001/mcp'],
+    ]) {
+      const refused = await run(dir, ['clients', 'add', '--name', 'Refused', '--redirect-uri', 'https://r.example.com/cb', ...args]);
+      assert.equal(refused.code, 1, args.join(' '));
+      assert.match(refused.stderr, /Upstream audience refused|Only a resource server/);
+    }
+  });
+
   test('audit tail --follow prints events as they happen', async () => {
     const child = spawn(BIN, ['audit', 'tail', '-n', '1', '--follow'], { cwd: ROOT, env: envFor(dir) });
     let out = '';

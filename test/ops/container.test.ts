@@ -200,6 +200,16 @@ describe('docker-compose.yml', () => {
     assert.ok(example.command?.includes(`@modelcontextprotocol/server-everything@${pinned}`), `runs server-everything ${pinned} (${JSON.stringify(example.command)})`);
   });
 
+  test('each auth-server reads the gateway\'s MCP servers from the resource server that trusts it, over the compose network', () => {
+    for (const resource of services.filter((s) => s.app === 'resource-server')) {
+      const auth = byName.get(new URL(resource.config.resourceServer.jwksUri).hostname)!;
+      const status = new URL(auth.config.authServer.gatewayStatusUri);
+      assert.equal(status.hostname, resource.name, `${auth.name}: GATEWAY_STATUS_URI names ${resource.name}`);
+      assert.equal(Number(status.port), resource.port);
+      assert.equal(status.pathname, '/gateway/servers');
+    }
+  });
+
   test('federated profile: the upstream IdP shares the auth-server\'s network, so its issuer URL is the same from browser and server', () => {
     const idp = compose.services['upstream-idp'];
     assert.ok(idp, 'an upstream-idp service');

@@ -15,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CLAUDE_DCR_BODY, connect, redeem, registerClient } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD } from '../helpers/start-auth-server.ts';
-import { INITIALIZE } from '../resource-server/support/mcp-http.ts';
+import { INITIALIZE, jsonRpcMessageOf } from '../resource-server/support/mcp-http.ts';
 import { freshSetup, kill, runApp, waitForOk, waitUntilRefused, type RunningProcess, type Setup } from './support/processes.ts';
 
 interface SlowRequest {
@@ -91,7 +91,7 @@ describe('graceful shutdown on SIGTERM (real processes)', () => {
 
     const response = await slow.finish();
     assert.equal(response.status, 200, response.body);
-    assert.equal(JSON.parse(response.body).result.serverInfo.name, 'gatehouse');
+    assert.equal((jsonRpcMessageOf(response.body).result?.serverInfo as { name: string }).name, 'gatehouse');
     assert.equal(response.headers.connection, 'close', 'the connection is not kept alive while stopping');
 
     const { code } = await resource.exited;

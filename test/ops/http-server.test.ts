@@ -62,6 +62,54 @@ describe('graceful shutdown of the HTTP server', () => {
     assert.ok(await isRefused(port));
   });
 
+  test('waits for a POST answered as an event stream (an MCP tool call in flight)', async () => {
+    const http = createHttpServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream', connection: 'keep-alive' });
+      setTimeout(() => res.end('event: message\ndata: {"result":{}}\n\n'), 300);
+    });
+    const base = await http.listen(0, '127.0.0.1');
+    const answer = new Promise<{ body: string; connection: string | undefined }>((resolve, reject) => {
+      const req = request(`${base}/mcp`, { method: 'POST', agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => { body += chunk; });
+        res.once('end', () => resolve({ body, connection: res.headers.connection }));
+      });
+      req.once('error', reject);
+      req.end();
+    });
+    await sleep(50);
+    const drained = await http.shutdown(5000);
+    assert.equal(drained, true, 'nothing was cut off');
+    const { body } = await answer;
+    assert.match(body, /data: \{"result":\{\}\}/, 'the whole answer arrived');
+  });
+
+  test('a response begun while stopping says Connection: close even when the app passes keep-alive to writeHead', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => { release = resolve; });
+    const http = createHttpServer((_req, res) => {
+      gate.then(() => {
+        res.writeHead(200, { 'content-type': 'text/event-stream', Connection: 'keep-alive' });
+        res.end('data: {}\n\n');
+      });
+    });
+    const base = await http.listen(0, '127.0.0.1');
+    const answer = new Promise<string | undefined>((resolve, reject) => {
+      const req = request(`${base}/mcp`, { method: 'POST', agent: false }, (res) => {
+        res.resume();
+        res.once('end', () => resolve(res.headers.connection));
+      });
+      req.once('error', reject);
+      req.end();
+    });
+    await sleep(50);
+    const stopped = http.shutdown(5000);
+    release();
+    assert.equal(await answer, 'close');
+    assert.equal(await stopped, true);
+  });
+
   test('cuts off a request still running at the timeout and reports it', async () => {
     const http = createHttpServer(() => {
       // never answers

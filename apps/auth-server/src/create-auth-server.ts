@@ -21,6 +21,7 @@ import { applyConfiguredUsers, createBootstrapAdmin } from './accounts/apply-con
 import { adminRoutes } from './admin/admin-routes.ts';
 import { createAdminServices, type AdminServices } from './admin/admin-services.ts';
 import { createAdminSession } from './admin/admin-session.ts';
+import { GatewayStatus } from './admin/gateway-status.ts';
 import { validateWithProvider } from './admin/client-registry.ts';
 import { trackClientUsage } from './admin/client-usage.ts';
 import { ProviderHolder } from './admin/provider-holder.ts';
@@ -135,6 +136,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       db,
       users,
       jwks: toProviderJwks(signingKeys),
+      publicJwks: toPublicJwks(signingKeys),
       signingKid: activeKey(signingKeys)!.jwk.kid,
       cookieKeys,
       redirectUriPolicy: {
@@ -144,6 +146,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       },
       renderError: providerErrorRenderer(render, logger),
       adapter: options.adapter,
+      revocations: admin.revocations,
       documentHostPolicy,
       metadataFetch,
     });
@@ -227,6 +230,9 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     }),
     users, csrf, render,
     accessTokenTtl: config.accessTokenTtl,
+    gatewayStatus: new GatewayStatus({
+      uri: config.gatewayStatusUri, issuer: config.issuer, resource: config.resource, signingKey: () => holder.signingKey, logger,
+    }),
   }).routes());
   const recordSignIn = createSignInRecorder(audit);
   const upstreams = new UpstreamClients(config.upstreams);

@@ -1,7 +1,7 @@
 /**
  * Builds the resource-server from its configuration: an HTTP server (Koa) with the MCP endpoint,
- * the Protected Resource Metadata and a health check. Listening is left to the caller, so tests
- * and the benchmark can start it on port 0.
+ * the Protected Resource Metadata, a health check and the gateway's server list (for admins).
+ * Listening is left to the caller, so tests and the benchmark can start it on port 0.
  *
  * Every absolute URL it hands out comes from `config.resource`, never from the request's Host,
  * so behind a TLS-terminating proxy it names the external scheme and host.
@@ -22,15 +22,17 @@ import { rejectMalformedHost } from '../../shared/reject-malformed-host.ts';
 import { RevocationFeedFollower } from './auth/follow-revocation-feed.ts';
 import { createAccessTokenVerifier } from './auth/verify-access-token.ts';
 import { assumeAnonymousCaller } from './http/assume-anonymous-caller.ts';
+import { describeGatewayServers, GATEWAY_SERVERS_PATH } from './http/describe-gateway-servers.ts';
 import { guardOrigin } from './http/guard-origin.ts';
 import { handleErrors } from './http/handle-errors.ts';
 import { protectedResourceMetadata, protectedResourceMetadataUrl } from './http/protected-resource-metadata.ts';
 import { readJsonRpcBody } from './http/read-json-rpc-body.ts';
 import { requireBearerToken } from './http/require-bearer-token.ts';
+import { requireScope } from './http/require-scope.ts';
 import { requireToolScope } from './http/require-tool-scope.ts';
 import { serveMcpRequest } from './http/serve-mcp-request.ts';
 import { Gateway } from './gateway/gateway.ts';
-import type { IdentityTokenSource } from './gateway/http-upstream.ts';
+import { createIdentityTokens, type IdentityTokens } from './gateway/identity-tokens.ts';
 import { createMcpServer, requiredScopeLookup, type ToolCallEvent } from './mcp/create-mcp-server.ts';
 import { McpSessions } from './mcp/mcp-sessions.ts';
 import { BASELINE_SCOPES } from './mcp/tool-table.ts';
@@ -57,7 +59,7 @@ export interface CreateResourceServerOptions {
   /** Where the metrics go (served by the caller). Default is a registry nobody reads. */
   registry?: Registry;
   /** Issues identity tokens for forward_identity servers. Default: from config.identityClient. */
-  identity?: IdentityTokenSource;
+  identity?: IdentityTokens;
 }
 
 export interface ResourceServer {
@@ -89,7 +91,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
     servers: config.servers,
     maxProcesses: config.maxProcesses,
     maxProcessesPerUser: config.maxProcessesPerUser,
-    identity: options.identity,
+    identity: options.identity ?? (config.identityClient && createIdentityTokens(config.identityClient)),
     logger,
   });
 
@@ -140,6 +142,14 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
     serveMcpRequest(sessions, logger), //   404 unknown session; the rest is the SDK transport's
   ];
 
+  // What the admin pages show of the gateway: the same guard and token check, and mcp:admin.
+  const gatewayServersEndpoint = [
+    guardOrigin(config.allowedOrigins),
+    authenticate,
+    requireScope({ scope: 'mcp:admin', resourceMetadataUrl }), // 403 insufficient_scope
+    describeGatewayServers(gateway),
+  ];
+
   const mcpPath = new URL(config.resource).pathname;
   const metadataPaths = ['/.well-known/oauth-protected-resource', `/.well-known/oauth-protected-resource${mcpPath}`];
   const metadata = protectedResourceMetadata({ resource: config.resource, issuer: config.issuer });
@@ -148,6 +158,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   // The Streamable HTTP transport's methods (MCP transports §2), and OPTIONS for CORS preflights.
   for (const method of ['get', 'post', 'delete', 'options'] as const) router[method](mcpPath, ...mcpEndpoint);
   router.get(metadataPaths, metadata);
+  router.get(GATEWAY_SERVERS_PATH, ...gatewayServersEndpoint);
   router.options(metadataPaths, metadata);
 
   // Ready when the database answers a real query, the issuer's key set can be fetched and the
@@ -165,7 +176,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   app.use(rejectMalformedHost({ trustProxy: false }));
   app.use(handleErrors(logger));
   app.use(answerMethodNotAllowed([{ path: /^\/(healthz|readyz)$/, methods: ['GET'] }]));
-  app.use(healthRoutes({ checks: readiness, logger, details: () => ({ servers: serverStates(gateway) }) }));
+  app.use(healthRoutes({ checks: readiness, logger, details: () => (config.servers.length > 0 ? { servers: serverStates(gateway) } : {}) }));
   app.use(router.routes());
 
   const sweepAudit = () => {

@@ -58,3 +58,14 @@ export async function connectClient(mcpUrl: string, token: string): Promise<{ cl
   await client.connect(transport);
   return { client, transport };
 }
+
+/**
+ * The JSON-RPC message of a POST's answer, whether sent as `application/json` or as the one
+ * `message` event of a `text/event-stream` (MCP 2025-11-25 transports §Sending Messages).
+ */
+export function jsonRpcMessageOf(body: string): { result?: Record<string, unknown>; error?: { code: number; message: string }; [field: string]: unknown } {
+  if (body.trimStart().startsWith('{')) return JSON.parse(body);
+  const data = body.split('\n').filter((line) => line.startsWith('data:')).map((line) => line.slice('data:'.length).trim());
+  if (data.length === 0) throw new Error(`no JSON-RPC message in ${JSON.stringify(body.slice(0, 200))}`);
+  return JSON.parse(data.at(-1)!);
+}

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { ResourceServerConfig } from '../../../apps/shared/config.ts';
 import { MIGRATIONS_ROOT, migrate, openDatabase, type Db } from '../../../apps/shared/database.ts';
 import { createLogger, type Logger } from '../../../apps/shared/logger.ts';
+import type { Registry } from '../../../apps/shared/metrics.ts';
 import { createResourceServer } from '../../../apps/resource-server/src/create-resource-server.ts';
 import { startTestIssuer, TEST_RESOURCE, type TestIssuer } from './test-issuer.ts';
 
@@ -31,6 +32,8 @@ export interface StartOptions {
   logLevel?: string;
   /** Instead of a silent logger. */
   logger?: Logger;
+  /** Where the server's metrics go, for tests that read them. */
+  registry?: Registry;
 }
 
 export async function startResourceServer({ issuer, config: overrides = {}, logLevel = 'silent', logger, ...options }: StartOptions): Promise<RunningResourceServer> {

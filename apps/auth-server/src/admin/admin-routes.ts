@@ -25,12 +25,14 @@ import { VIEWS_DIR, type Render } from '../views/create-renderer.ts';
 import { CSRF_PURPOSE, createPageRenderer, type Form, type Handler } from './admin-page.ts';
 import type { AdminServices } from './admin-services.ts';
 import type { Access, AdminSession } from './admin-session.ts';
+import type { GatewayStatus } from './gateway-status.ts';
 import { auditPages } from './audit-pages.ts';
 import { clientsPages } from './clients-pages.ts';
 import { grantsPages } from './grants-pages.ts';
 import { keysPages } from './keys-pages.ts';
 import { overviewPage } from './overview-page.ts';
 import { redirectUrisPages } from './redirect-uris-pages.ts';
+import { serversPages } from './servers-pages.ts';
 import { usersPages } from './users-pages.ts';
 
 export interface AdminRoute {
@@ -69,6 +71,7 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
   { method: 'GET', path: '/admin/keys', access: 'admin', handler: 'listKeys' },
   { method: 'POST', path: '/admin/keys/rotate', access: 'admin', handler: 'rotateKeys', reauthenticate: '/admin/keys' },
   { method: 'POST', path: '/admin/keys/retire', access: 'admin', handler: 'retireKey', reauthenticate: '/admin/keys' },
+  { method: 'GET', path: '/admin/servers', access: 'admin', handler: 'listServers' },
   { method: 'GET', path: '/admin/audit', access: 'admin', handler: 'listAuditEvents' },
   { method: 'GET', path: '/account', access: 'user', handler: 'showAccount' },
   { method: 'POST', path: '/account/grants/revoke', access: 'user', handler: 'revokeOwnGrant' },
@@ -83,6 +86,8 @@ export interface AdminRoutesDeps {
   render: Render;
   /** Seconds (shown where revocation is explained: access tokens outlive it). */
   accessTokenTtl: number;
+  /** The MCP servers behind the resource server's gateway. */
+  gatewayStatus: GatewayStatus;
 }
 
 const FORM_LIMIT = 16 * 1024;
@@ -98,6 +103,7 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
     ...clientsPages(services, renderPage),
     ...grantsPages(services, deps.users, renderPage, deps.accessTokenTtl),
     ...keysPages(services, renderPage),
+    ...serversPages(deps.gatewayStatus, renderPage),
     ...auditPages(services, renderPage),
     async signOut({ ctx }) {
       await session.signOut(ctx);

@@ -53,7 +53,7 @@ export function createAdminServices(deps: AdminServiceDeps): AdminServices {
     clientUsage,
     revocations,
     users: new UserAdmin(db, deps.users, deps.hashPassword, grants, audit, revocations),
-    clients: new ClientRegistry(db, clientUsage, grants, audit, deps.validateClientMetadata, config.resource, revocations),
+    clients: new ClientRegistry(db, clientUsage, grants, audit, deps.validateClientMetadata, config.resource, revocations, config.issuer),
     redirectUris: createRedirectUriAllowList(db, config.registration.allowedRedirectUris, audit),
     redirectSchemes: createRedirectSchemeAllowList(db, config.registration.allowedSchemes, audit),
     trustedHosts: createTrustedHostList(db, config.clientIdMetadataDocuments.trustedHosts, audit),

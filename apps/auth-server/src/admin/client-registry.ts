@@ -7,7 +7,9 @@
  * - `static`: created by an administrator (a Client row too), with a secret shown once and
  *   stored hashed (provider/hashed-client-secrets.ts), or public (PKCE only). A confidential static
  *   client may be marked as the resource server for our resource: it may then introspect the
- *   tokens other clients hold for that resource (provider/introspection-policy.ts).
+ *   tokens other clients hold for that resource (provider/introspection-policy.ts), and exchange
+ *   a caller's token for an identity token addressed to one of the upstream URLs the admin listed
+ *   for it (token-exchange/token-exchange-grant.ts).
  * - `cimd`: Client ID Metadata Document clients seen at the token endpoint (client-usage.ts).
  *
  * Deleting a client removes its row, revokes its grants (its refresh tokens stop at once) and
@@ -18,7 +20,8 @@ import type Provider from 'oidc-provider';
 import type { Db } from '../../../shared/database.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { RevocationFeed } from '../revocation/revocation-feed.ts';
-import { CLIENT_KIND, RESOURCE_SERVER_FOR } from '../registration/client-metadata-policy.ts';
+import { CLIENT_KIND, MAX_UPSTREAM_AUDIENCES, RESOURCE_SERVER_FOR, UPSTREAM_AUDIENCES } from '../registration/client-metadata-policy.ts';
+import { upstreamAudienceDefect } from '../token-exchange/upstream-audience-defect.ts';
 import { checkRedirectUri } from '../registration/redirect-uri-policy.ts';
 import type { ChangedBy } from './admin-actor.ts';
 import { AdminError } from './admin-error.ts';
@@ -45,6 +48,8 @@ export interface ClientSummary {
   grantCount: number;
   /** Marked by an administrator as the resource server for our resource. */
   resourceServer: boolean;
+  /** The upstream MCP server URLs it may obtain identity tokens for (RFC 8693 token exchange). */
+  upstreamAudiences: string[];
 }
 
 export type StaticClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
@@ -57,6 +62,8 @@ export interface StaticClientInput {
   clientId?: string;
   /** Mark it as the resource server for our resource (confidential clients only). */
   resourceServer?: boolean;
+  /** Upstream URLs it may obtain identity tokens for (resource servers only); exact strings. */
+  upstreamAudiences?: string[];
 }
 
 /** Validates metadata as the provider would load it, returning what to store (oidc-provider's Client schema). */
@@ -95,6 +102,8 @@ export class ClientRegistry {
     /** Our resource (RESOURCE_URL): what a client marked as resource server serves. */
     private readonly resource: string,
     private readonly revocations: RevocationFeed,
+    /** This server's issuer: never an upstream audience. */
+    private readonly issuer: string,
   ) {
     const visible = '(expires_at IS NULL OR expires_at > unixepoch())';
     this.#rows = db.prepare(`SELECT id, payload, expires_at FROM oidc_models WHERE model = 'Client' AND ${visible}`);
@@ -125,6 +134,7 @@ export class ClientRegistry {
         expiresAt: null,
         grantCount: counts.get(use.clientId) ?? 0,
         resourceServer: false,
+        upstreamAudiences: [],
       }));
     return [...stored, ...seen].sort((a, b) => (b.lastUsedAt ?? b.createdAt ?? 0) - (a.lastUsedAt ?? a.createdAt ?? 0));
   }
@@ -146,6 +156,7 @@ export class ClientRegistry {
       expiresAt: row.expires_at === null ? null : row.expires_at * 1000,
       grantCount: counts.get(row.id) ?? 0,
       resourceServer: kind === 'static' && metadata[RESOURCE_SERVER_FOR] === this.resource,
+      upstreamAudiences: Array.isArray(metadata[UPSTREAM_AUDIENCES]) ? (metadata[UPSTREAM_AUDIENCES] as string[]) : [],
     };
   }
 
@@ -177,6 +188,7 @@ export class ClientRegistry {
     if (input.resourceServer && input.authMethod === 'none') {
       throw new AdminError(400, 'A resource server must be a confidential client (with a secret): a public client cannot prove who is introspecting.');
     }
+    const upstreamAudiences = this.#upstreamAudiences(input);
     const clientSecret = input.authMethod === 'none' ? undefined : generateClientSecret();
     let metadata: Record<string, unknown>;
     try {
@@ -192,6 +204,7 @@ export class ClientRegistry {
         ...(clientSecret ? { client_secret: hashClientSecret(clientSecret), client_secret_expires_at: 0 } : {}),
         [CLIENT_KIND]: 'static',
         ...(input.resourceServer ? { [RESOURCE_SERVER_FOR]: this.resource } : {}),
+        ...(upstreamAudiences.length > 0 ? { [UPSTREAM_AUDIENCES]: upstreamAudiences } : {}),
       });
     } catch (err) {
       const description = (err as { error_description?: string }).error_description ?? (err as Error).message;
@@ -200,9 +213,23 @@ export class ClientRegistry {
     this.#insert.run(clientId, JSON.stringify(metadata));
     this.audit.record({
       event: 'client.created', actor: by.actor, ip: by.ip, clientId,
-      details: { client_name: name, redirect_uris: redirectUris, token_endpoint_auth_method: input.authMethod, resource_server: Boolean(input.resourceServer) },
+      details: { client_name: name, redirect_uris: redirectUris, token_endpoint_auth_method: input.authMethod, resource_server: Boolean(input.resourceServer),
+        ...(upstreamAudiences.length > 0 ? { upstream_audiences: upstreamAudiences } : {}),
+      },
     });
     return { clientId, clientSecret };
+  }
+
+  #upstreamAudiences(input: StaticClientInput): string[] {
+    const audiences = [...new Set((input.upstreamAudiences ?? []).map((u) => u.trim()).filter(Boolean))];
+    if (audiences.length === 0) return [];
+    if (!input.resourceServer) throw new AdminError(400, 'Only a resource server may obtain identity tokens for upstream servers: mark it as resource server too.');
+    if (audiences.length > MAX_UPSTREAM_AUDIENCES) throw new AdminError(400, `A client may list at most ${MAX_UPSTREAM_AUDIENCES} upstream audiences.`);
+    for (const audience of audiences) {
+      const defect = upstreamAudienceDefect(audience, { issuer: this.issuer, resource: this.resource });
+      if (defect) throw new AdminError(400, `Upstream audience refused: ${defect}.`);
+    }
+    return audiences;
   }
 
   #deleteWithGrants(clientId: string, by: ChangedBy, reason: string): number {

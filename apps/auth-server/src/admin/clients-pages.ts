@@ -17,6 +17,7 @@ export function clientsPages(services: AdminServices, renderPage: RenderPage): R
       expiresAt: formatTime(c.expiresAt),
       grantCount: c.grantCount,
       resourceServer: c.resourceServer,
+      upstreamAudiences: c.upstreamAudiences,
     }));
     renderPage(request, 'admin/clients.njk', 'Clients', 'clients', {
       clients,
@@ -37,6 +38,7 @@ export function clientsPages(services: AdminServices, renderPage: RenderPage): R
         authMethod: (field(request.form, 'token_endpoint_auth_method') || 'client_secret_basic') as StaticClientAuthMethod,
         clientId: field(request.form, 'client_id') || undefined,
         resourceServer: field(request.form, 'resource_server') === 'yes',
+        upstreamAudiences: field(request.form, 'upstream_audiences').split(/\s+/),
       }, request.by);
       // The secret is shown in this response only (no redirect, so it is never in a URL; HTML is no-store).
       request.ctx.status = 201;

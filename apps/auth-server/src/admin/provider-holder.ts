@@ -23,7 +23,7 @@ import type { Context, Next } from 'koa';
 import mount from 'koa-mount';
 import type Provider from 'oidc-provider';
 import type { Logger } from '../../../shared/logger.ts';
-import { readSigningKeys, type StoredKey } from '../keys/signing-keys.ts';
+import { activeKey, readSigningKeys, type StoredKey } from '../keys/signing-keys.ts';
 
 export type BuildProvider = (keys: StoredKey[]) => Provider;
 
@@ -45,6 +45,7 @@ export class ProviderHolder {
   #current: Provider;
   #mounted: Mounted;
   #keys: string;
+  #signingKey: StoredKey;
   readonly #build: BuildProvider;
   readonly #keysDir: string;
   readonly #logger: Logger;
@@ -60,6 +61,7 @@ export class ProviderHolder {
     this.#current = build(keys);
     this.#mounted = mountProvider(this.#current);
     this.#keys = fingerprint(keys);
+    this.#signingKey = activeKey(keys)!;
     const current = () => this.#current;
     this.provider = new Proxy({} as Provider, {
       get(_target, property) {
@@ -83,6 +85,14 @@ export class ProviderHolder {
     return this.#current;
   }
 
+  /**
+   * The key the current provider signs access tokens with, for tokens this server mints itself
+   * in the provider's format (the admin pages' mcp:admin token for the resource server).
+   */
+  get signingKey(): StoredKey {
+    return this.#signingKey;
+  }
+
   /** Koa middleware running the current provider (what `mount(provider)` was). */
   get middleware() {
     return (ctx: Context, next: Next) => this.#mounted(ctx, next);
@@ -97,6 +107,7 @@ export class ProviderHolder {
       this.#current = provider;
       this.#mounted = mountProvider(provider);
       this.#keys = fingerprint(keys);
+      this.#signingKey = activeKey(keys)!;
       this.#logger.info({ keys: this.#keys.split(' ') }, 'signing keys changed: now signing with the active key');
     }).catch((err: unknown) => {
       this.#logger.error({ err }, 'could not load the changed signing keys; keeping the current ones');

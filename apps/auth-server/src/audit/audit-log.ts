@@ -17,6 +17,7 @@ export const AUDIT_EVENTS = [
   'sign_in.failure',
   'token.issued',
   'token.refreshed',
+  'token.exchanged',
   'refresh_token.reused',
   'authorization_code.replayed',
   'grant.revoked',

@@ -3,6 +3,9 @@
  *
  * - `grant.success` at /token: `token.issued` (authorization code) or `token.refreshed`, with the
  *   user as actor and the grant, scope and resource; never a token or code.
+ * - `token_exchange.success` (emitted by token-exchange-grant.ts): `token.exchanged`, with the
+ *   user as actor, the exchanging resource server as client, and the upstream audience, the
+ *   caller's client and the scope; the token exchange's own `grant.success` is not recorded twice.
  * - `grant.error` with "refresh token already used" / "authorization code already consumed":
  *   oidc-provider has just revoked the whole grant (refresh_token.js, grant_source.js), which
  *   signals a stolen or replayed credential: `refresh_token.reused` / `authorization_code.replayed`.
@@ -10,9 +13,12 @@
  *   refresh token at /oauth/revoke). Revocations by admins and users are recorded where they happen.
  * - `registration_create.success` / `.error`: `client.registered` / `client.registration_refused`.
  */
+import type { EventEmitter } from 'node:events';
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { UserStore } from '../accounts/user-store.ts';
+import type { TokenExchanged } from '../token-exchange/token-exchange-grant.ts';
+import { TOKEN_EXCHANGE_GRANT_TYPE } from '../token-exchange/token-exchange-grant-type.ts';
 import { ANONYMOUS, SYSTEM, type Actor, type AuditLog } from './audit-log.ts';
 
 interface ProviderError extends Error {
@@ -36,6 +42,7 @@ export function recordProviderEvents(provider: Provider, audit: AuditLog, users:
   provider.on('grant.success', function recordTokens(ctx: KoaContextWithOIDC) {
     const { oidc } = ctx;
     const grantType = String(oidc.params?.grant_type ?? '');
+    if (grantType === TOKEN_EXCHANGE_GRANT_TYPE) return;
     const accessToken = oidc.entities.AccessToken;
     audit.record({
       event: grantType === 'refresh_token' ? 'token.refreshed' : 'token.issued',
@@ -49,6 +56,17 @@ export function recordProviderEvents(provider: Provider, audit: AuditLog, users:
         resource: accessToken?.aud,
         refresh_token_issued: Boolean(oidc.entities.RefreshToken) || undefined,
       },
+    });
+  });
+
+  // Our own event: oidc-provider's typings list only its own names.
+  (provider as unknown as EventEmitter).on('token_exchange.success', function recordExchange(ctx: KoaContextWithOIDC, exchanged: TokenExchanged) {
+    audit.record({
+      event: 'token.exchanged',
+      actor: actorOf(exchanged.accountId),
+      ip: ctx.ip,
+      clientId: ctx.oidc.client?.clientId,
+      details: { audience: exchanged.audience, subject_client_id: exchanged.subjectClientId, scope: exchanged.scope },
     });
   });
 

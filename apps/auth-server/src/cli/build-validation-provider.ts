@@ -9,7 +9,7 @@ import type { AuthServerConfig } from '../../../shared/config.ts';
 import type { Db } from '../../../shared/database.ts';
 import type { UserStore } from '../accounts/user-store.ts';
 import { createDocumentHostPolicy } from '../cimd/document-host-policy.ts';
-import { activeKey, generateSigningKey, readSigningKeys, toProviderJwks } from '../keys/signing-keys.ts';
+import { activeKey, generateSigningKey, readSigningKeys, toProviderJwks, toPublicJwks } from '../keys/signing-keys.ts';
 import { createProvider } from '../provider/create-provider.ts';
 
 export async function buildValidationProvider(config: AuthServerConfig, db: Db, users: UserStore): Promise<Provider> {
@@ -20,6 +20,7 @@ export async function buildValidationProvider(config: AuthServerConfig, db: Db, 
     db,
     users,
     jwks: toProviderJwks(keys),
+    publicJwks: toPublicJwks(keys),
     signingKid: activeKey(keys)!.jwk.kid,
     cookieKeys: ['unused-by-the-cli'],
     redirectUriPolicy: { allowedRedirectUris: () => new Set(), allowedSchemes: () => new Set(), allowPrivateUseSchemes: config.registration.allowPrivateUseSchemes },

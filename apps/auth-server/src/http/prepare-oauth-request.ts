@@ -7,7 +7,9 @@
  *   origin-only URLs). The provider compares resources exactly and the refresh grant consumes the
  *   old refresh token before it resolves `resource`, so the slash is removed here, first.
  * - At /oauth/token, a `resource` other than ours is refused with `invalid_target` here, because
- *   the provider would consume the refresh token (or code) before it noticed.
+ *   the provider would consume the refresh token (or code) before it noticed. Not for the token
+ *   exchange grant: its `resource` names an upstream, and it consumes nothing
+ *   (token-exchange/token-exchange-grant.ts checks it).
  * - An authorization request without `scope` gets the configured default scopes.
  * - The resume endpoint (`/oauth/authorize/<uid>`) takes no parameters (the request lives in the
  *   interaction session), so its query string is dropped: the provider's error handler would
@@ -20,6 +22,7 @@
  */
 import type { Context, Next } from 'koa';
 import { nonStringAlgorithmField } from '../registration/non-string-algorithm-field.ts';
+import { TOKEN_EXCHANGE_GRANT_TYPE } from '../token-exchange/token-exchange-grant-type.ts';
 import { readBody } from './read-body.ts';
 
 export interface PrepareOptions {
@@ -94,7 +97,8 @@ export function prepareOAuthRequest(options: PrepareOptions) {
       if (ctx.is('application/x-www-form-urlencoded')) {
         const params = new URLSearchParams(body);
         const isToken = route === '/oauth/token';
-        if (isToken && params.getAll('resource').some((r) => r !== options.resource && r !== `${options.resource}/`)) {
+        const namesUpstream = params.get('grant_type') === TOKEN_EXCHANGE_GRANT_TYPE;
+        if (isToken && !namesUpstream && params.getAll('resource').some((r) => r !== options.resource && r !== `${options.resource}/`)) {
           refuse(ctx, 'invalid_target', 'the requested resource is not served by this authorization server');
           return;
         }

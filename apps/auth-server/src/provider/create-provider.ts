@@ -15,18 +15,24 @@
  *   With userinfo off, discovery does not list it and the ID token carries the profile claims.
  * - Introspection (RFC 7662): see introspection-policy.ts for who sees what, and
  *   answer-structured-tokens-inactive.ts for JWTs.
+ * - RFC 8693 token exchange: the resource server trades a caller's token for a short-lived
+ *   identity token for one upstream MCP server (token-exchange/token-exchange-grant.ts).
  * - Refresh tokens go to every client registered for the `refresh_token` grant (MCP clients rarely
  *   ask for `offline_access`), rotate on every use, outlive the browser session, and are capped by
  *   an absolute lifetime counted from the first sign-in.
  */
+import type { JSONWebKeySet } from 'jose';
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { ALL_SCOPES, MCP_SCOPES, type AuthServerConfig } from '../../../shared/config.ts';
 import type { Db } from '../../../shared/database.ts';
 import { UserStore } from '../accounts/user-store.ts';
 import { internalClientMetadata, loadExistingGrant } from '../admin/internal-client.ts';
 import type { DocumentHostPolicy } from '../cimd/document-host-policy.ts';
-import { CLIENT_KIND, createClientMetadataValidator, RESOURCE_SERVER_FOR } from '../registration/client-metadata-policy.ts';
+import { CLIENT_KIND, createClientMetadataValidator, RESOURCE_SERVER_FOR, UPSTREAM_AUDIENCES } from '../registration/client-metadata-policy.ts';
 import type { RedirectUriPolicy } from '../registration/redirect-uri-policy.ts';
+import type { RevocationFeed } from '../revocation/revocation-feed.ts';
+import { answerUnauthorizedClient } from '../token-exchange/answer-unauthorized-client.ts';
+import { registerTokenExchangeGrant } from '../token-exchange/token-exchange-grant.ts';
 import { answerStructuredTokensInactive } from './answer-structured-tokens-inactive.ts';
 import { createIntrospectionPolicy } from './introspection-policy.ts';
 import { createSqliteAdapter } from './sqlite-adapter.ts';
@@ -36,6 +42,8 @@ export interface ProviderDeps {
   db: Db;
   users: UserStore;
   jwks: { keys: object[] };
+  /** The same keys' public parts, as /oauth/jwks publishes them (to verify our own tokens). */
+  publicJwks: { keys: object[] };
   /** The active key's id: access tokens are signed with it, never with a next or retiring key. */
   signingKid: string;
   cookieKeys: string[];
@@ -44,6 +52,8 @@ export interface ProviderDeps {
   documentHostPolicy: DocumentHostPolicy;
   /** The fetch used for Client ID Metadata Documents (SSRF-guarded). */
   metadataFetch: NonNullable<Configuration['fetch']>;
+  /** What the revocation feed refuses (token exchange checks subject tokens against it). */
+  revocations?: Pick<RevocationFeed, 'refuses'>;
   /** Storage for the provider's models; default: the SQLite adapter on `db`. */
   adapter?: Configuration['adapter'];
 }
@@ -167,7 +177,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       },
     },
     extraClientMetadata: {
-      properties: [CLIENT_KIND, RESOURCE_SERVER_FOR],
+      properties: [CLIENT_KIND, RESOURCE_SERVER_FOR, UPSTREAM_AUDIENCES],
       validator: createClientMetadataValidator(deps.redirectUriPolicy),
     },
     // Only origins a client registered a redirect URI on may call /token, /revoke and /introspect
@@ -219,6 +229,16 @@ export function createProvider(deps: ProviderDeps): Provider {
 
   const provider = new Provider(config.issuer, configuration);
   provider.use(answerStructuredTokensInactive);
+  provider.use(answerUnauthorizedClient);
+  registerTokenExchangeGrant(provider, {
+    issuer: config.issuer,
+    resource: config.resource,
+    users,
+    jwks: deps.jwks,
+    signingKid: deps.signingKid,
+    publicJwks: deps.publicJwks as JSONWebKeySet,
+    isRevoked: deps.revocations ? (token) => deps.revocations!.refuses(token) : undefined,
+  });
   return provider;
 }
 

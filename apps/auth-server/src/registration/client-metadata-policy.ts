@@ -18,22 +18,36 @@
  * - a client with loopback or private-use redirect URIs is registered as `native`
  *   (RFC 8252), so loopback URIs match on any port.
  * - `gatehouse_client_kind` is set to `dcr` whatever the client sent, and
- *   `gatehouse_resource_server` is dropped: only an administrator makes a client a resource server
- *   (client-registry.ts), since that lets it introspect other clients' tokens.
+ *   `gatehouse_resource_server` and `gatehouse_upstream_audiences` are dropped: only an
+ *   administrator makes a client a resource server (client-registry.ts), since that lets it
+ *   introspect other clients' tokens and exchange them for identity tokens.
  * - Metadata for features Gatehouse does not offer is dropped, in particular anything the provider
  *   would fetch (`sector_identifier_uri`, `jwks_uri`) or trust later (`jwks`, `request_uris`).
  *
  * On both (documents and registrations): a `*_alg`/`*_enc` member that is not a string is refused
  * with `invalid_client_metadata` before the provider's schema, which would crash on it (500).
+ *
+ * On every client, each time it is loaded: the token exchange grant (RFC 8693) is in its
+ * `grant_types` exactly when it is a confidential static client marked as a resource server, so a
+ * client can neither register for it nor keep it after losing the mark; clients marked before the
+ * grant existed get it without being edited.
  */
 import { errors } from 'oidc-provider';
 import { nonStringAlgorithmField } from './non-string-algorithm-field.ts';
 import { checkRedirectUri, type RedirectUriPolicy } from './redirect-uri-policy.ts';
 import { isDangerousScheme } from './redirect-uri-schemes.ts';
+import { TOKEN_EXCHANGE_GRANT_TYPE } from '../token-exchange/token-exchange-grant-type.ts';
 
 export const CLIENT_KIND = 'gatehouse_client_kind';
 /** The resource URL an admin-created confidential client serves (RFC 7662 §4: it may introspect tokens for it). */
 export const RESOURCE_SERVER_FOR = 'gatehouse_resource_server';
+/**
+ * The upstream URLs a resource server may obtain identity tokens for (RFC 8693 token exchange,
+ * RFC 8707 `resource`), compared as exact strings. Set by an administrator only.
+ */
+export const UPSTREAM_AUDIENCES = 'gatehouse_upstream_audiences';
+/** Most upstream audiences one client may list. */
+export const MAX_UPSTREAM_AUDIENCES = 100;
 
 const UNOFFERED_METADATA = [
   'sector_identifier_uri', 'jwks_uri', 'jwks', 'request_uris', 'backchannel_logout_uri',
@@ -80,37 +94,70 @@ function refuseDangerousSchemes(redirectUris: unknown): void {
   }
 }
 
+function checkUpstreamAudiences(value: unknown): void {
+  if (value === undefined) return;
+  if (!Array.isArray(value) || value.length > MAX_UPSTREAM_AUDIENCES || !value.every((v) => typeof v === 'string')) {
+    throw invalidMetadata(`${UPSTREAM_AUDIENCES} must be an array of at most ${MAX_UPSTREAM_AUDIENCES} URL strings`);
+  }
+}
+
+/** Grants the token exchange grant to confidential static resource servers, and takes it from everyone else. */
+function applyTokenExchangeGrant(metadata: Metadata): void {
+  const grantTypes = Array.isArray(metadata.grant_types) ? (metadata.grant_types as unknown[]) : undefined;
+  const others = grantTypes?.filter((g) => g !== TOKEN_EXCHANGE_GRANT_TYPE);
+  const exchanges = metadata[CLIENT_KIND] === 'static'
+    && typeof metadata[RESOURCE_SERVER_FOR] === 'string'
+    && metadata.token_endpoint_auth_method !== 'none';
+  if (exchanges) {
+    // A fresh array: the provider's defaults array is shared by every client without grant_types.
+    metadata.grant_types = [...(others ?? ['authorization_code']), TOKEN_EXCHANGE_GRANT_TYPE];
+  } else if (others && others.length !== grantTypes!.length) {
+    metadata.grant_types = others;
+  }
+}
+
 export function createClientMetadataValidator(policy: RedirectUriPolicy) {
   const documentPolicy: RedirectUriPolicy = { ...policy, anyHttps: true };
-  return function validateClientMetadata(ctx: unknown, key: string, _value: unknown, metadata: Metadata): void {
+  return function validateClientMetadata(ctx: unknown, key: string, value: unknown, metadata: Metadata): void {
     if (key === RESOURCE_SERVER_FOR) {
       if (metadata[key] !== undefined && typeof metadata[key] !== 'string') throw invalidMetadata(`${key} must be a URL string`);
       return;
     }
+    if (key === UPSTREAM_AUDIENCES) {
+      checkUpstreamAudiences(value);
+      return;
+    }
     if (key !== CLIENT_KIND) return;
-    const malformed = nonStringAlgorithmField(metadata);
-    if (malformed) throw invalidMetadata(`${malformed} must be a string`);
-    if (isMetadataDocumentClientId(metadata.client_id)) {
-      metadata[CLIENT_KIND] = 'cimd';
-      delete metadata[RESOURCE_SERVER_FOR];
-      delete metadata.scope;
-      metadata.token_endpoint_auth_method ??= 'none';
-      if (metadata.token_endpoint_auth_method !== 'none') {
-        throw invalidMetadata('client ID metadata documents must use token_endpoint_auth_method "none"');
-      }
-      applyRedirectUriPolicy(metadata, documentPolicy);
-      return;
-    }
-    const route = (ctx as { oidc?: { route?: string } } | undefined)?.oidc?.route;
-    if (route !== 'registration') {
-      if (metadata[CLIENT_KIND] === 'dcr') refuseDangerousSchemes(metadata.redirect_uris);
-      return;
-    }
-
-    metadata[CLIENT_KIND] = 'dcr';
-    delete metadata[RESOURCE_SERVER_FOR];
-    delete metadata.scope;
-    for (const unused of UNOFFERED_METADATA) delete metadata[unused];
-    applyRedirectUriPolicy(metadata, policy);
+    settleClientKind(ctx, metadata, policy, documentPolicy);
+    applyTokenExchangeGrant(metadata);
   };
+}
+
+function settleClientKind(ctx: unknown, metadata: Metadata, policy: RedirectUriPolicy, documentPolicy: RedirectUriPolicy): void {
+  const malformed = nonStringAlgorithmField(metadata);
+  if (malformed) throw invalidMetadata(`${malformed} must be a string`);
+  if (isMetadataDocumentClientId(metadata.client_id)) {
+    metadata[CLIENT_KIND] = 'cimd';
+    delete metadata[RESOURCE_SERVER_FOR];
+    delete metadata[UPSTREAM_AUDIENCES];
+    delete metadata.scope;
+    metadata.token_endpoint_auth_method ??= 'none';
+    if (metadata.token_endpoint_auth_method !== 'none') {
+      throw invalidMetadata('client ID metadata documents must use token_endpoint_auth_method "none"');
+    }
+    applyRedirectUriPolicy(metadata, documentPolicy);
+    return;
+  }
+  const route = (ctx as { oidc?: { route?: string } } | undefined)?.oidc?.route;
+  if (route !== 'registration') {
+    if (metadata[CLIENT_KIND] === 'dcr') refuseDangerousSchemes(metadata.redirect_uris);
+    return;
+  }
+
+  metadata[CLIENT_KIND] = 'dcr';
+  delete metadata[RESOURCE_SERVER_FOR];
+  delete metadata[UPSTREAM_AUDIENCES];
+  delete metadata.scope;
+  for (const unused of UNOFFERED_METADATA) delete metadata[unused];
+  applyRedirectUriPolicy(metadata, policy);
 }

@@ -32,6 +32,7 @@ export class RevocationFeed {
   readonly #page;
   readonly #prune;
   readonly #latest;
+  readonly #refuses;
   readonly #feed: string;
   readonly #tokenLifetime: number;
   readonly #now: () => number;
@@ -46,6 +47,9 @@ export class RevocationFeed {
     // AUTOINCREMENT keeps the highest seq ever used in sqlite_sequence, pruned rows included.
     this.#latest = db.prepare("SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'revocations'), 0)").pluck();
     this.#feed = db.prepare('SELECT feed FROM revocation_feed WHERE id = 1').pluck().get() as string;
+    this.#refuses = db.prepare(`SELECT 1 FROM revocations WHERE expires_at > @now AND issued_before >= @iat AND (
+      (kind = 'sub' AND value = @sub) OR (kind = 'client' AND value = @client) OR (kind = 'grant' AND value = @grant)
+      OR (kind = 'token' AND value = @token) OR (kind = 'kid' AND value = @kid)) LIMIT 1`).pluck();
   }
 
   /** Refuses every token of this user issued until now (disabled, deleted). */
@@ -81,6 +85,22 @@ export class RevocationFeed {
   /** Tells verifiers the key set changed (rotation), so they reload it before the new key signs. */
   keysChanged(): void {
     this.#record('keys', '');
+  }
+
+  /**
+   * Whether an entry refuses this access token, as a verifier following the feed would decide
+   * (token exchange checks its subject token here, so it never outlives what the feed refuses).
+   */
+  refuses(token: { sub: string; clientId: string; grantId: string; jti: string; kid: string; iat: number }): boolean {
+    return this.#refuses.get({
+      now: this.#seconds(),
+      iat: token.iat,
+      sub: revocationValue('sub', token.sub),
+      client: revocationValue('client', token.clientId),
+      grant: revocationValue('grant', token.grantId),
+      token: revocationValue('token', token.jti),
+      kid: token.kid,
+    }) !== undefined;
   }
 
   /** Entries after `after`, oldest first, at most `limit` (≤ MAX_PAGE). */

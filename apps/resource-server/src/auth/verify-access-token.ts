@@ -68,6 +68,8 @@ export interface AccessTokenVerifierOptions {
   maxTokenLifetime?: number;
   /** The revocation feed to check every token against. Default: none (no revocation check). */
   revocations?: Pick<RevocationFeedFollower, 'refuses'>;
+  /** The clock, in epoch milliseconds. Default is Date.now. */
+  now?: () => number;
 }
 
 /** An access token that passed every check, in the shape the MCP SDK passes to tool handlers. */
@@ -118,7 +120,7 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
   const {
     issuer, resource, jwksUri,
     cacheSize = 10_000, maxTokenLength = 8192, clockTolerance = 5, jwksTimeout = 5000, jwksCooldown = 30_000,
-    maxTokenLifetime = 3600, revocations,
+    maxTokenLifetime = 3600, revocations, now: clock = Date.now,
   } = options;
   if (!URL.canParse(jwksUri)) throw new TypeError('jwksUri must be an absolute URL');
   if (!Number.isInteger(maxTokenLength) || maxTokenLength < 1) throw new TypeError('maxTokenLength must be a positive integer');
@@ -143,7 +145,8 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
 
   async function verifyAccessToken(token: string): Promise<VerifiedAccessToken> {
     if (token.length > maxTokenLength) throw new InvalidAccessTokenError('the access token is too large');
-    const now = Math.floor(Date.now() / 1000);
+    const nowMs = clock();
+    const now = Math.floor(nowMs / 1000);
     const cached = cache.get(token, now);
     if (cached) return notRevoked(cached);
 
@@ -164,6 +167,7 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
         issuer,
         audience,
         clockTolerance,
+        currentDate: new Date(nowMs),
         requiredClaims: REQUIRED_CLAIMS,
       }));
     } catch (err) {

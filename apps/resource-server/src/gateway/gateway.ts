@@ -16,7 +16,8 @@
  */
 import type { GatewayServerConfig, McpScope } from '../../../shared/config.ts';
 import type { Logger } from '../../../shared/logger.ts';
-import { HttpUpstream, type IdentityTokenSource } from './http-upstream.ts';
+import { HttpUpstream } from './http-upstream.ts';
+import type { IdentityTokens } from './identity-tokens.ts';
 import { exposedName, splitExposedName } from './exposed-name.ts';
 import { PerUserStdioUpstream } from './per-user-stdio-upstream.ts';
 import { ProcessBudget } from './process-budget.ts';
@@ -33,7 +34,7 @@ export interface GatewayOptions {
   maxProcesses: number;
   maxProcessesPerUser: number;
   /** Needed when a server has forward_identity. */
-  identity?: IdentityTokenSource;
+  identity?: IdentityTokens;
   logger: Logger;
   now?: () => number;
 }

@@ -17,22 +17,18 @@ import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { HttpServerConfig } from '../../../shared/config.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
+import type { IdentityTokens } from './identity-tokens.ts';
 import { scopesServerMaySee, type CallContext, type ListChangeListener, type Upstream, type UpstreamStatus } from './upstream.ts';
 import { UpstreamConnection } from './upstream-connection.ts';
 import { describeConnectionFailure, UpstreamUnavailableError } from './upstream-errors.ts';
 import { fetchThroughUndiciRequest } from './fetch-through-undici-request.ts';
 import { isolateAbortSignals } from './isolate-abort-signals.ts';
 
-/** Issues the token that names the caller to an upstream (see identity-tokens.ts). */
-export interface IdentityTokenSource {
-  tokenFor(caller: VerifiedAccessToken, audience: string, scopes: readonly string[], signal?: AbortSignal): Promise<string>;
-}
-
 export interface HttpUpstreamOptions {
   logger: Logger;
   onListChanged: ListChangeListener;
   /** Required when the server has forward_identity. */
-  identity?: IdentityTokenSource;
+  identity?: IdentityTokens;
   fetch?: FetchLike;
 }
 
@@ -67,6 +63,9 @@ export class HttpUpstream implements Upstream {
   }
 
   async connectionFor({ sessionKey, caller }: CallContext): Promise<UpstreamConnection> {
+    if (this.config.forwardIdentity && scopesServerMaySee(this.config, caller.scopes).length === 0) {
+      throw new UpstreamUnavailableError(this.config.name, 'this access token carries none of the scopes it accepts');
+    }
     const existing = this.#sessions.get(sessionKey);
     if (existing) {
       existing.caller = caller;
@@ -82,6 +81,7 @@ export class HttpUpstream implements Upstream {
       timeoutMs: this.config.timeout * 1000,
       logger: this.#options.logger,
       onListChanged: (kind) => this.#options.onListChanged(kind, { sessionKey }),
+      dedicated: true,
       onClose: () => {
         if (this.#sessions.get(sessionKey) === session) this.#sessions.delete(sessionKey);
       },
@@ -93,6 +93,9 @@ export class HttpUpstream implements Upstream {
       return connection;
     } catch (err) {
       this.#sessions.delete(sessionKey);
+      // The auth-server refusing or failing the exchange says nothing about the upstream.
+      const identityFailure = causes(err).find((cause) => cause instanceof IdentityTokenError);
+      if (identityFailure) throw new UpstreamUnavailableError(this.config.name, (identityFailure as Error).message);
       throw this.#unreachable(err);
     }
   }
@@ -126,7 +129,12 @@ export class HttpUpstream implements Upstream {
       for (const [name, value] of Object.entries(configured)) headers.set(name, value);
       if (forwardIdentity && callerOf && identity) {
         const caller = callerOf();
-        const token = await identity.tokenFor(caller, url, scopesServerMaySee(this.config, caller.scopes), init?.signal ?? undefined);
+        let token: string;
+        try {
+          token = await identity.tokenFor(caller, url, scopesServerMaySee(this.config, caller.scopes), init?.signal ?? undefined);
+        } catch (err) {
+          throw new IdentityTokenError(`Gatehouse could not obtain an identity token for it (${(err as Error).message})`, { cause: err });
+        }
         headers.set('Authorization', `Bearer ${token}`);
       }
       return send(input, { ...init, headers, redirect: 'error' });
@@ -163,4 +171,16 @@ export class HttpUpstream implements Upstream {
     this.#reason = reason;
     return new UpstreamUnavailableError(this.config.name, reason);
   }
+}
+
+/** The exchange for the caller's identity token failed (see identity-tokens.ts). */
+class IdentityTokenError extends Error {
+  override name = 'IdentityTokenError';
+}
+
+/** An error and its causes, outermost first (bounded). */
+function causes(err: unknown): unknown[] {
+  const chain: unknown[] = [];
+  for (let cause = err; cause && chain.length < 5; cause = (cause as { cause?: unknown }).cause) chain.push(cause);
+  return chain;
 }

@@ -7,7 +7,9 @@
  * only link is the call in progress. So they go to the calling client of the call in flight, and
  * only when every call in flight on this connection comes from one client session; otherwise (no
  * call, or calls of several sessions at once) a request is refused with an MCP error and a
- * notification is dropped, so nothing of one caller's reaches another.
+ * notification is dropped, so nothing of one caller's reaches another. A connection opened for one
+ * client session alone (an HTTP server's) has no such doubt: between calls, its notifications go
+ * to that session's own stream (e.g. server-everything's simulated logging, every 5 s).
  *
  * A sampling or elicitation request is relayed only when the calling client declared that
  * capability at initialize (MCP 2025-11-25 client/sampling §Capabilities); otherwise the upstream
@@ -28,11 +30,13 @@ import {
   ListToolsResultSchema,
   LoggingMessageNotificationSchema,
   McpError,
+  ProgressNotificationSchema,
   PromptListChangedNotificationSchema,
   ResourceListChangedNotificationSchema,
   ResultSchema,
   ToolListChangedNotificationSchema,
   type ClientCapabilities,
+  type ProgressNotification,
   type ServerNotification,
   type ServerRequest,
 } from '@modelcontextprotocol/sdk/types.js';
@@ -66,6 +70,8 @@ export interface CallingClient {
   /** What the calling client declared at initialize. */
   capabilities: ClientCapabilities | undefined;
   sendNotification(notification: ServerNotification): Promise<void>;
+  /** Sends outside any request, on the session's own stream (MCP transports §Listening for Messages). */
+  notifySession(notification: ServerNotification): Promise<void>;
   sendRequest<T extends z.ZodType>(request: ServerRequest, schema: T, options?: RequestOptions): Promise<z.output<T>>;
 }
 
@@ -79,6 +85,8 @@ export interface UpstreamConnectionOptions {
   onListChanged?: (kind: 'tools' | 'prompts' | 'resources') => void;
   /** Told once when the connection ends, for whatever reason. */
   onClose?: () => void;
+  /** The connection serves one client session only: between calls, notifications go to it. */
+  dedicated?: boolean;
 }
 
 const CLIENT_INFO = { name: 'gatehouse-gateway', version: '0.1.0' };
@@ -90,7 +98,12 @@ export class UpstreamConnection {
   readonly client: Client;
   readonly #options: UpstreamConnectionOptions;
   readonly #inFlight = new Set<CallingClient>();
+  /** The latest caller, on a dedicated connection: always the same session. */
+  #owner: CallingClient | undefined;
   readonly #lists = new Map<ListKind, Promise<ListItem[]>>();
+  /** Progress token sent upstream → relays that call's progress to its caller. */
+  readonly #progress = new Map<string, (progress: Omit<ProgressNotification['params'], 'progressToken'>) => void>();
+  #progressCount = 0;
   #closed = false;
 
   private constructor(options: UpstreamConnectionOptions) {
@@ -133,21 +146,25 @@ export class UpstreamConnection {
     { signal, progressToken }: { signal?: AbortSignal; progressToken?: string | number },
   ): Promise<z.output<T>> {
     this.#inFlight.add(caller);
-    try {
-      return await this.client.request({ method, params } as never, schema, {
-        signal,
-        timeout: this.#options.timeoutMs,
-        // The SDK puts its own progress token on the upstream request; progress comes back under
-        // the caller's token.
-        ...(progressToken === undefined ? {} : {
-          onprogress: (progress) => {
-            caller.sendNotification({ method: 'notifications/progress', params: { ...progress, progressToken } })
-              .catch(() => { /* the caller went away; the call's own result reports the rest */ });
-          },
-        }),
+    if (this.#options.dedicated) this.#owner = caller;
+    // Our own progress token on the upstream request; progress comes back under the caller's.
+    // Not the SDK's `onprogress`: the SDK runs notification handlers a microtask late but drops
+    // a request's progress handler at once when its result arrives, so the last progress of a
+    // call, read in the same chunk as its result (stdio), would be lost.
+    const upstreamToken = progressToken === undefined ? undefined : `gatehouse-${++this.#progressCount}`;
+    if (upstreamToken !== undefined) {
+      this.#progress.set(upstreamToken, (progress) => {
+        caller.sendNotification({ method: 'notifications/progress', params: { ...progress, progressToken: progressToken! } })
+          .catch(() => { /* the caller went away; the call's own result reports the rest */ });
       });
+    }
+    try {
+      const sent = upstreamToken === undefined ? params : { ...params, _meta: { ...(params._meta as object | undefined), progressToken: upstreamToken } };
+      return await this.client.request({ method, params: sent } as never, schema, { signal, timeout: this.#options.timeoutMs });
     } finally {
       this.#inFlight.delete(caller);
+      // Progress read just before the result is handled by now (its microtask came first).
+      if (upstreamToken !== undefined) this.#progress.delete(upstreamToken);
     }
   }
 
@@ -200,7 +217,7 @@ export class UpstreamConnection {
       if (!caller) {
         throw new McpError(ErrorCode.InvalidRequest, `Gatehouse relays ${request.method} only during a tool call of a single client session`);
       }
-      if (!caller.capabilities?.[capability]) {
+      if (!callerSupports(caller.capabilities, capability, request)) {
         throw new McpError(ErrorCode.InvalidRequest, `The calling client does not support ${capability}`);
       }
       return caller.sendRequest(request, ResultSchema.loose(), { signal: extra.signal });
@@ -208,8 +225,14 @@ export class UpstreamConnection {
     this.client.setRequestHandler(CreateMessageRequestSchema, relay('sampling') as never);
     this.client.setRequestHandler(ElicitRequestSchema, relay('elicitation') as never);
 
+    this.client.setNotificationHandler(ProgressNotificationSchema, (notification) => {
+      const { progressToken, ...progress } = notification.params;
+      this.#progress.get(String(progressToken))?.(progress);
+    });
     this.client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) => {
-      this.#soleCaller()?.sendNotification(notification).catch(() => { /* the caller went away */ });
+      const caller = this.#soleCaller();
+      const sent = caller ? caller.sendNotification(notification) : this.#owner?.notifySession(notification);
+      sent?.catch(() => { /* the caller went away */ });
     });
     const changed = (kind: 'tools' | 'prompts' | 'resources') => () => {
       this.#lists.delete(kind);
@@ -227,4 +250,18 @@ export class UpstreamConnection {
     this.#options.logger.debug({ server: this.#options.server }, 'upstream connection closed');
     this.#options.onClose?.();
   }
+}
+
+/**
+ * Whether the calling client declared what `request` needs. URL-mode elicitation needs
+ * `elicitation.url`; form mode is what an `elicitation` capability without modes means
+ * (MCP 2025-11-25 client/elicitation §Capabilities).
+ */
+function callerSupports(capabilities: ClientCapabilities | undefined, capability: 'sampling' | 'elicitation', request: ServerRequest): boolean {
+  const declared = capabilities?.[capability] as Record<string, unknown> | undefined;
+  if (!declared) return false;
+  if (capability !== 'elicitation') return true;
+  const mode = String((request.params as { mode?: unknown } | undefined)?.mode ?? 'form');
+  const modes = Object.keys(declared);
+  return modes.length === 0 ? mode === 'form' : mode in declared;
 }

@@ -103,11 +103,18 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
     sessionKey,
     capabilities: server.getClientCapabilities(),
     sendNotification: extra.sendNotification,
+    notifySession: (notification) => server.notification(notification),
     sendRequest: extra.sendRequest,
   });
 
   /** Each server's items of one kind; a server that cannot answer in time is left out. */
   async function gather(kind: ListKind, extra: Extra): Promise<Array<{ upstream: Upstream; items: ListItem[] }>> {
+    const answers = await gatherAnswers(kind, extra);
+    return answers.filter((answer): answer is { upstream: Upstream; items: ListItem[] } => answer.items !== undefined);
+  }
+
+  /** Each server's items of one kind, or undefined for a server that could not answer in time. */
+  async function gatherAnswers(kind: ListKind, extra: Extra): Promise<Array<{ upstream: Upstream; items: ListItem[] | undefined }>> {
     return Promise.all(gateway.upstreams.map(async (upstream) => {
       let timer: NodeJS.Timeout | undefined;
       try {
@@ -119,7 +126,7 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
         return { upstream, items };
       } catch (err) {
         logger.warn({ server: upstream.config.name, list: kind, reason: (err as Error).message }, 'an mcp server\'s list is left out');
-        return { upstream, items: [] };
+        return { upstream, items: undefined };
       } finally {
         clearTimeout(timer);
       }

@@ -8,9 +8,11 @@ import { parseCommandLine } from '../parse-command-line.ts';
 export const clientsCommand: CommandGroup = {
   usage: [
     'clients list',
-    'clients add --name NAME --redirect-uri URI [--redirect-uri URI…] [--auth-method client_secret_basic|client_secret_post|none] [--client-id ID] [--resource-server]',
+    'clients add --name NAME --redirect-uri URI [--redirect-uri URI…] [--auth-method client_secret_basic|client_secret_post|none] [--client-id ID] [--resource-server] [--upstream-audience URL…]',
     '                              (prints the client secret once; it is stored hashed;',
-    '                               --resource-server: it may introspect tokens for RESOURCE_URL)',
+    '                               --resource-server: it may introspect tokens for RESOURCE_URL;',
+    '                               --upstream-audience: with --resource-server, an upstream MCP server URL',
+    '                               it may obtain identity tokens for, exactly as the gateway config spells it)',
     'clients remove CLIENT_ID      (revokes its grants: its refresh tokens stop at once)',
     'clients purge-unused          (deletes registrations that never obtained a token)',
   ],
@@ -28,6 +30,7 @@ export const clientsCommand: CommandGroup = {
         unused: c.unused,
         grants: c.grantCount,
         resource_server: c.resourceServer,
+        upstream_audiences: c.upstreamAudiences,
       }));
       context.print(clients, () => formatTable(
         ['CLIENT_ID', 'KIND', 'NAME', 'LAST USED', 'GRANTS', 'REDIRECT URIS'],
@@ -42,6 +45,7 @@ export const clientsCommand: CommandGroup = {
         'auth-method': { type: 'string', default: 'client_secret_basic' },
         'client-id': { type: 'string' },
         'resource-server': { type: 'boolean', default: false },
+        'upstream-audience': { type: 'string', multiple: true },
       }, { min: 0, max: 0, names: '' });
       await context.loadClientValidation();
       const created = context.services.clients.createStatic({
@@ -50,6 +54,7 @@ export const clientsCommand: CommandGroup = {
         authMethod: values['auth-method'] as StaticClientAuthMethod,
         clientId: values['client-id'],
         resourceServer: values['resource-server'],
+        upstreamAudiences: values['upstream-audience'],
       }, CLI);
       context.print({ client_id: created.clientId, client_secret: created.clientSecret }, () => [
         `client_id: ${created.clientId}`,

@@ -1,0 +1,94 @@
+/**
+ * stdio server processes (issue 12, behaviour 4): per_user processes are limited per user and in
+ * all (past a limit, a call that needs a new process is a tool error naming the limit, while
+ * users who have one carry on), and a user's process is stopped after idle_timeout without a call
+ * (the next call starts a fresh one).
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { startTestIssuer, type TestIssuer } from '../resource-server/support/test-issuer.ts';
+import { startResourceServer, type RunningResourceServer } from '../resource-server/support/start-resource-server.ts';
+import { connectAs, errorText, readiness, resultText, waitForServers } from './support/gateway-client.ts';
+import { EVERYTHING, SCRIPTED, stdioServer } from './support/upstreams.ts';
+
+describe('process limits for per_user servers', { timeout: 60_000 }, () => {
+  let issuer: TestIssuer;
+  let server: RunningResourceServer;
+  const clients: Client[] = [];
+
+  before(async () => {
+    issuer = await startTestIssuer();
+    server = await startResourceServer({
+      issuer: issuer.issuer,
+      config: {
+        maxProcessesPerUser: 1,
+        maxProcesses: 2,
+        servers: [
+          stdioServer('pa', EVERYTHING, ['stdio'], { perUser: true }),
+          stdioServer('pb', EVERYTHING, ['stdio'], { perUser: true }),
+        ],
+      },
+    });
+  });
+  after(async () => {
+    for (const client of clients) await client.close();
+    await server?.close();
+    await issuer?.close();
+  });
+
+  const users = new Map<string, Client>();
+  async function as(user: string): Promise<Client> {
+    let client = users.get(user);
+    if (!client) {
+      client = (await connectAs(server.mcpUrl, await issuer.mint({ claims: { sub: randomUUID(), preferred_username: user } }))).client;
+      users.set(user, client);
+      clients.push(client);
+    }
+    return client;
+  }
+  const echo = async (user: string, tool: string) => (await as(user)).callTool({ name: tool, arguments: { message: user } });
+
+  test('a user at max_processes_per_user gets a tool error naming the limit for a call that needs another process', { timeout: 20_000 }, async () => {
+    assert.equal(resultText(await echo('u1', 'pa__echo')), 'Echo: u1');
+    assert.match(errorText(await echo('u1', 'pb__echo')), /limit/i);
+    assert.equal(resultText(await echo('u1', 'pa__echo')), 'Echo: u1', 'the process the user has keeps working');
+  });
+
+  test('at max_processes in all, a new user\'s first call is a tool error naming the limit; users with a process carry on', { timeout: 20_000 }, async () => {
+    assert.equal(resultText(await echo('u2', 'pa__echo')), 'Echo: u2');
+    assert.match(errorText(await echo('u3', 'pa__echo')), /limit/i);
+    assert.equal(resultText(await echo('u1', 'pa__echo')), 'Echo: u1');
+    assert.equal(resultText(await echo('u2', 'pa__echo')), 'Echo: u2');
+  });
+});
+
+describe('idle per_user processes', { timeout: 30_000 }, () => {
+  let issuer: TestIssuer;
+  let server: RunningResourceServer;
+  let client: Client;
+
+  before(async () => {
+    issuer = await startTestIssuer();
+    server = await startResourceServer({
+      issuer: issuer.issuer,
+      config: { servers: [stdioServer('scratch', SCRIPTED, [], { perUser: true, idleTimeout: 1 })] },
+    });
+    client = (await connectAs(server.mcpUrl, await issuer.mint({ claims: { sub: randomUUID(), preferred_username: 'idler' } }))).client;
+  });
+  after(async () => {
+    await client?.close();
+    await server?.close();
+    await issuer?.close();
+  });
+
+  test('a user\'s process is stopped after idle_timeout without a call, and the next call starts a fresh one', { timeout: 20_000 }, async () => {
+    // add-tool counts in the process's memory: added-1 again means a new process.
+    assert.equal(resultText(await client.callTool({ name: 'scratch__add-tool', arguments: {} })), 'added-1');
+    assert.equal(resultText(await client.callTool({ name: 'scratch__add-tool', arguments: {} })), 'added-2', 'the same process while in use');
+    assert.equal((await readiness(server.baseUrl)).body.servers?.scratch?.state, 'ready');
+    await waitForServers(server.baseUrl, { scratch: 'idle' }, 10_000);
+    assert.equal(resultText(await client.callTool({ name: 'scratch__add-tool', arguments: {} })), 'added-1', 'a fresh process');
+  });
+});

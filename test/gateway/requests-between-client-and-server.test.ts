@@ -1,0 +1,128 @@
+/**
+ * What travels between the calling client and a server during a call (issue 12, behaviour 5):
+ * progress notifications reach the caller; cancelling the call reaches the server; a server's
+ * sampling request is relayed to a caller that declared `sampling` and answered by it, and
+ * refused with an error for a caller that did not; logging notifications reach the caller.
+ * Over stdio (server-everything, the scripted server) and Streamable HTTP (server-everything in
+ * its HTTP mode).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { CreateMessageRequestSchema, LoggingMessageNotificationSchema, McpError, type CreateMessageRequest, type Progress } from '@modelcontextprotocol/sdk/types.js';
+import { startTestIssuer, type TestIssuer } from '../resource-server/support/test-issuer.ts';
+import { startResourceServer, type RunningResourceServer } from '../resource-server/support/start-resource-server.ts';
+import { connectAs, resultText, waitFor, waitForServers, type ConnectOptions } from './support/gateway-client.ts';
+import { startEverythingHttp, type RunningHttpUpstream } from './support/start-everything-http.ts';
+import { EVERYTHING, httpServer, SCRIPTED, stdioServer } from './support/upstreams.ts';
+
+describe('progress, cancellation, sampling and logging through the gateway', { timeout: 60_000 }, () => {
+  let issuer: TestIssuer;
+  let server: RunningResourceServer;
+  let everythingHttp: RunningHttpUpstream;
+  const clients: Client[] = [];
+
+  before(async () => {
+    issuer = await startTestIssuer();
+    everythingHttp = await startEverythingHttp();
+    server = await startResourceServer({
+      issuer: issuer.issuer,
+      config: {
+        servers: [
+          stdioServer('everything', EVERYTHING, ['stdio'], { scopes: { default: 'mcp:read', tools: {} } }),
+          httpServer('remote', everythingHttp.url),
+          stdioServer('scripted', SCRIPTED),
+        ],
+      },
+    });
+    await waitForServers(server.baseUrl, { everything: 'ready', remote: 'ready', scripted: 'ready' });
+  });
+  after(async () => {
+    for (const client of clients) await client.close();
+    await server?.close();
+    await everythingHttp?.close();
+    await issuer?.close();
+  });
+
+  async function connect(options: ConnectOptions = {}): Promise<Client> {
+    const { client } = await connectAs(server.mcpUrl, await issuer.mint(), options);
+    clients.push(client);
+    return client;
+  }
+
+  for (const name of ['everything', 'remote']) {
+    test(`progress notifications of a long-running call on ${name} reach the caller`, { timeout: 15_000 }, async () => {
+      const client = await connect();
+      const progress: Progress[] = [];
+      const result = await client.callTool(
+        { name: `${name}__trigger-long-running-operation`, arguments: { duration: 1, steps: 4 } },
+        undefined,
+        { onprogress: (update) => void progress.push(update) },
+      );
+      assert.match(resultText(result), /Long running operation completed/);
+      assert.deepEqual(progress.map((p) => [p.progress, p.total]), [[1, 4], [2, 4], [3, 4], [4, 4]]);
+    });
+  }
+
+  test('cancelling a call reaches the server, and the gateway carries on', { timeout: 15_000 }, async () => {
+    const client = await connect();
+    const count = async () => ((await client.callTool({ name: 'scripted__cancellations', arguments: {} })).structuredContent as { cancelled: number }).cancelled;
+    const before = await count();
+    const controller = new AbortController();
+    const call = client.callTool({ name: 'scripted__wait-for-cancel', arguments: {} }, undefined, {
+      signal: controller.signal,
+      // The server says it has started: cancel now, while it runs.
+      onprogress: () => controller.abort('the user pressed stop'),
+    });
+    await assert.rejects(call);
+    await waitFor('the server to see the cancellation', async () => (await count()) === before + 1, 5000);
+    assert.equal(resultText(await client.callTool({ name: 'everything__echo', arguments: { message: 'next' } })), 'Echo: next');
+  });
+
+  test('a sampling request from a server reaches a caller that declared sampling, and its answer goes back', { timeout: 15_000 }, async () => {
+    const client = await connect({ capabilities: { sampling: {} } });
+    const asked: CreateMessageRequest['params'][] = [];
+    client.setRequestHandler(CreateMessageRequestSchema, async (request) => {
+      asked.push(request.params);
+      return { model: 'test-model', role: 'assistant', content: { type: 'text', text: 'a sampled answer' } };
+    });
+    const result = await client.callTool({ name: 'everything__trigger-sampling-request', arguments: { prompt: 'say something', maxTokens: 20 } });
+    assert.match(resultText(result), /a sampled answer/);
+    assert.match(resultText(result), /test-model/);
+    assert.equal(asked.length, 1);
+    assert.match(JSON.stringify(asked[0]!.messages), /say something/);
+    assert.equal(asked[0]!.maxTokens, 20);
+  });
+
+  test('a sampling request for a caller that did not declare sampling is refused with an error', { timeout: 15_000 }, async () => {
+    const client = await connect();
+    const started = Date.now();
+    const outcome = await client.callTool({ name: 'everything__trigger-sampling-request', arguments: { prompt: 'say something' } }).then(
+      (result) => {
+        assert.equal(result.isError, true, `expected an error, got ${JSON.stringify(result.content)}`);
+        return JSON.stringify(result.content);
+      },
+      (err: unknown) => {
+        assert.ok(err instanceof McpError, String(err));
+        return err.message;
+      },
+    );
+    assert.match(outcome, /does not support sampling/);
+    assert.ok(Date.now() - started < 10_000, 'refused, not left to time out');
+  });
+
+  test('logging notifications from a server reach the caller', { timeout: 15_000 }, async () => {
+    const client = await connect();
+    const messages: unknown[] = [];
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) => void messages.push(notification.params.data));
+    resultText(await client.callTool({ name: 'remote__toggle-simulated-logging', arguments: {} }));
+    try {
+      // server-everything sends the first one at once, then one every 5 s.
+      await waitFor('a logging notification', () => messages.length > 0, 7000);
+      assert.match(String(messages[0]), /message/i);
+      await waitFor('a second logging notification, sent between calls', () => messages.length > 1, 7000);
+    } finally {
+      await client.callTool({ name: 'remote__toggle-simulated-logging', arguments: {} });
+    }
+  });
+});

@@ -1,0 +1,110 @@
+/**
+ * A real Streamable HTTP MCP server (the MCP SDK's McpServer and StreamableHTTPServerTransport on
+ * node:http, one session per initialize) that records the method, headers and JSON-RPC methods
+ * of every request it gets, and which sessions were opened and closed. What the gateway sends
+ * upstream is read from here, so a test can prove what never arrives (the caller's token,
+ * cookies). Its one tool, `echo`, answers with the session it ran in.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import * as z from 'zod';
+
+export interface RecordedRequest {
+  method: string;
+  headers: IncomingHttpHeaders;
+  /** JSON-RPC methods in a POST body (a batch gives several). */
+  rpcMethods: string[];
+}
+
+export interface RecordingUpstream {
+  url: string;
+  requests: RecordedRequest[];
+  /** Session ids, in the order the sessions were initialized. */
+  opened: string[];
+  /** Session ids whose session was closed (DELETE, or the transport closing). */
+  closed: string[];
+  close(): Promise<void>;
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function newSession(): McpServer {
+  const server = new McpServer({ name: 'recording-upstream', version: '1.0.0' });
+  server.registerTool('echo', {
+    description: 'Echoes its text, with the upstream session it ran in.',
+    inputSchema: { text: z.string() },
+    outputSchema: { text: z.string(), session: z.string() },
+  }, async ({ text }, extra) => ({
+    content: [{ type: 'text', text }],
+    structuredContent: { text, session: extra.sessionId ?? '' },
+  }));
+  return server;
+}
+
+/** Listens on `port` (default: any free one), e.g. one a gateway was configured with before it started. */
+export async function startRecordingUpstream(port = 0): Promise<RecordingUpstream> {
+  const requests: RecordedRequest[] = [];
+  const opened: string[] = [];
+  const closed: string[] = [];
+  const transports = new Map<string, StreamableHTTPServerTransport>();
+
+  const http = createServer(async (req, res) => {
+    try {
+      const body = req.method === 'POST' ? await readBody(req) : '';
+      let parsed: unknown;
+      try {
+        parsed = body ? JSON.parse(body) : undefined;
+      } catch {
+        parsed = undefined;
+      }
+      const messages = (Array.isArray(parsed) ? parsed : parsed ? [parsed] : []) as Array<{ method?: unknown }>;
+      requests.push({ method: req.method ?? '', headers: req.headers, rpcMethods: messages.flatMap((m) => (typeof m.method === 'string' ? [m.method] : [])) });
+
+      const sessionId = req.headers['mcp-session-id'];
+      let transport = typeof sessionId === 'string' ? transports.get(sessionId) : undefined;
+      if (!transport) {
+        if (typeof sessionId === 'string' || !messages.some((m) => m.method === 'initialize')) {
+          res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null }));
+          return;
+        }
+        const created: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+          sessionIdGenerator: () => randomUUID(),
+          onsessioninitialized: (id) => {
+            opened.push(id);
+            transports.set(id, created);
+          },
+        });
+        created.onclose = () => {
+          if (created.sessionId && transports.delete(created.sessionId)) closed.push(created.sessionId);
+        };
+        await newSession().connect(created);
+        transport = created;
+      }
+      await transport.handleRequest(req, res, parsed);
+    } catch {
+      if (!res.headersSent) res.writeHead(500).end();
+    }
+  });
+  await new Promise<void>((resolve) => http.listen(port, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`;
+  return {
+    url,
+    requests,
+    opened,
+    closed,
+    async close() {
+      for (const transport of transports.values()) await transport.close();
+      await new Promise<void>((resolve) => {
+        http.close(() => resolve());
+        http.closeAllConnections();
+      });
+    },
+  };
+}

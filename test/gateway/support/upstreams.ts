@@ -1,0 +1,55 @@
+/**
+ * The real MCP servers the gateway's tests put behind Gatehouse, and the server entries that
+ * start them without the network: the reference servers installed as dev dependencies (pinned in
+ * package.json), run by this very node binary, and the scripted fixture server.
+ */
+import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import type { GatewayScopes, HttpServerConfig, StdioServerConfig } from '../../../apps/shared/config.ts';
+
+const modules = new URL('../../../node_modules/@modelcontextprotocol/', import.meta.url);
+
+/** Entry points of the reference servers (`node <path>` runs them). */
+export const EVERYTHING = fileURLToPath(new URL('server-everything/dist/index.js', modules));
+export const FILESYSTEM = fileURLToPath(new URL('server-filesystem/dist/index.js', modules));
+export const MEMORY = fileURLToPath(new URL('server-memory/dist/index.js', modules));
+/** test/gateway/fixtures/scripted-server.mjs: the tools the reference servers lack. */
+export const SCRIPTED = fileURLToPath(new URL('../fixtures/scripted-server.mjs', import.meta.url));
+
+/** Names the scripted server uses (kept in step with fixtures/scripted-server.mjs). */
+export const LONG_TOOL_NAME = 'summarise-the-quarterly-report-for-every-region-in-the-company';
+export const COLLIDING_URI = 'demo://resource/static/document/features.md';
+
+const READ: GatewayScopes = { default: 'mcp:read', tools: {} };
+
+/** A stdio server entry running `node <script> ...args`, shared, mcp:read for everything. */
+export function stdioServer(name: string, script: string, args: string[] = [], overrides: Partial<StdioServerConfig> = {}): StdioServerConfig {
+  return {
+    name,
+    transport: 'stdio',
+    command: process.execPath,
+    args: [script, ...args],
+    env: {},
+    perUser: false,
+    idleTimeout: 600,
+    timeout: 30,
+    scopes: READ,
+    ...overrides,
+  };
+}
+
+/** A Streamable HTTP server entry, mcp:read for everything, no headers. */
+export function httpServer(name: string, url: string, overrides: Partial<HttpServerConfig> = {}): HttpServerConfig {
+  return { name, transport: 'http', url, headers: {}, forwardIdentity: false, timeout: 30, scopes: READ, ...overrides };
+}
+
+/**
+ * The name a tool or prompt has at the gateway: `<server>__<name>`, or, past 64 characters
+ * (a limit some clients apply), its first 55 characters, `_` and the first 8 hex digits of the
+ * SHA-256 of the full name.
+ */
+export function gatewayName(server: string, name: string): string {
+  const full = `${server}__${name}`;
+  if (full.length <= 64) return full;
+  return `${full.slice(0, 55)}_${createHash('sha256').update(full).digest('hex').slice(0, 8)}`;
+}
