@@ -53,7 +53,9 @@ describe('MCP server', () => {
     db = openDatabase(join(dir, 'resource-server.db'));
     migrate(db, join(MIGRATIONS_ROOT, 'resource-server'));
   });
-  after(() => {
+  after(async () => {
+    // Audit records are written at the next turn of the event loop: let the last ones land.
+    await new Promise((resolve) => setImmediate(resolve));
     db?.close();
     rmSync(dir, { recursive: true, force: true });
   });

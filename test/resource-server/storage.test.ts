@@ -56,4 +56,33 @@ describe('resource-server storage', () => {
     assert.equal(audit.sweep(7 * 86400, now), 1);
     assert.deepEqual(audit.recent(10).map((entry) => entry.tool), ['recent']);
   });
+
+  test('tool calls finishing in one turn of the event loop are written together, in one transaction, and reads see them at once', async () => {
+    const audit = new AuditStore(db);
+    const call = { subject: 'batch', clientId: 'c', server: 'files', tool: 'files__read', outcome: 'ok' as const, durationMs: 3 };
+    const count = () => db.prepare("SELECT count(*) FROM tool_calls WHERE subject = 'batch'").pluck().get() as number;
+    audit.record(call);
+    audit.record(call);
+    audit.record(call);
+    assert.equal(count(), 0, 'not written on the request path');
+    const other = openDatabase(join(dir, 'resource-server.db'));
+    const seenBefore = other.pragma('data_version', { simple: true }) as number;
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(count(), 3, 'written at the next turn');
+    assert.equal((other.pragma('data_version', { simple: true }) as number) - seenBefore, 1, 'in one commit');
+    other.close();
+    audit.record({ ...call, tool: 'files__write' });
+    assert.equal(audit.recent(1)[0]!.tool, 'files__write', 'a read flushes what is queued first');
+  });
+
+  test('a queued write that fails is reported, not thrown into the event loop', async () => {
+    const scratch = openDatabase(join(dir, 'scratch.db'));
+    migrate(scratch, join(MIGRATIONS_ROOT, 'resource-server'));
+    const failures: unknown[] = [];
+    const audit = new AuditStore(scratch, (err) => failures.push(err));
+    audit.record({ subject: 's', clientId: 'c', tool: 'whoami', outcome: 'ok' });
+    scratch.close();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(failures.length, 1);
+  });
 });

@@ -83,7 +83,7 @@ const FIRST_SYNC_WAIT_MS = 5000;
 export function createResourceServer(options: CreateResourceServerOptions): ResourceServer {
   const { config, db, logger, dangerouslyDisableAuthentication = false, maxSessionsPerUser = 32 } = options;
   const notes = new NoteStore(db);
-  const audit = new AuditStore(db);
+  const audit = new AuditStore(db, (err) => logger.error({ err }, 'writing tool-call audit records failed'));
   const resourceMetadataUrl = protectedResourceMetadataUrl(config.resource);
   const metrics = createResourceServerMetrics(options.registry ?? createMetricsRegistry('resource-server'));
   const onToolCall = ({ server, tool, outcome }: ToolCallEvent) => metrics.toolCalls.inc({ server, tool, outcome });
@@ -208,6 +208,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
       return http.shutdown(timeoutMs, async () => {
         await sessions.closeAll();
         await gateway.close();
+        audit.flush();
       });
     },
     async close() {
@@ -215,6 +216,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
       revocations.stop();
       await sessions.closeAll();
       await gateway.close();
+      audit.flush();
       await new Promise<void>((resolve) => {
         httpServer.close(() => resolve());
         httpServer.closeAllConnections();

@@ -4,6 +4,12 @@
  * are swept so the table stays bounded.
  *
  * Arguments and results are deliberately not recorded: they may be private note contents.
+ *
+ * Records are written off the request path: `record` queues the row and the queue is written in
+ * one transaction on the next turn of the event loop (setImmediate), so calls finishing together
+ * share one commit instead of one each. Reads flush first, so they always see every call recorded
+ * so far; `flush` at shutdown writes what is left. A crash can lose at most the rows of that one
+ * turn.
  */
 import type { Db } from '../../../shared/database.ts';
 
@@ -33,32 +39,62 @@ interface ToolCallRow extends Omit<ToolCallEntry, 'at'> {
   at: number;
 }
 
+type InsertRow = [number, string, string | null, string, string | null, string, string, number | null];
+
 export class AuditStore {
   readonly #insert;
+  readonly #insertAll;
   readonly #recent;
   readonly #sweep;
+  #pending: InsertRow[] = [];
+  readonly #onWriteError: (err: unknown) => void;
 
-  constructor(db: Db) {
-    this.#insert = db.prepare<[number, string, string | null, string, string | null, string, string, number | null]>(
+  /** `onWriteError` is told when a queued write fails (it happens after the call was answered). */
+  constructor(db: Db, onWriteError: (err: unknown) => void = (err) => { throw err; }) {
+    this.#onWriteError = onWriteError;
+    this.#insert = db.prepare<InsertRow>(
       'INSERT INTO tool_calls (at, subject, username, client_id, server, tool, outcome, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     );
+    this.#insertAll = db.transaction((rows: InsertRow[]) => {
+      for (const row of rows) this.#insert.run(...row);
+    });
     this.#recent = db.prepare<[number], ToolCallRow>(
       'SELECT at, subject, username, client_id, tool, outcome FROM tool_calls ORDER BY id DESC LIMIT ?',
     );
     this.#sweep = db.prepare<[number]>('DELETE FROM tool_calls WHERE at < ?');
   }
 
+  /** Queues the record; it is written at the next turn of the event loop (or by `flush`). */
   record(call: ToolCallRecord, now = Date.now()): void {
-    this.#insert.run(now, call.subject, call.username ?? null, call.clientId, call.server ?? null, call.tool, call.outcome, call.durationMs ?? null);
+    if (this.#pending.length === 0) {
+      setImmediate(() => {
+        try {
+          this.flush();
+        } catch (err) {
+          this.#onWriteError(err);
+        }
+      });
+    }
+    this.#pending.push([now, call.subject, call.username ?? null, call.clientId, call.server ?? null, call.tool, call.outcome, call.durationMs ?? null]);
+  }
+
+  /** Writes every queued record, in one transaction. */
+  flush(): void {
+    if (this.#pending.length === 0) return;
+    const rows = this.#pending;
+    this.#pending = [];
+    this.#insertAll(rows);
   }
 
   /** The newest `limit` calls, newest first. */
   recent(limit: number): ToolCallEntry[] {
+    this.flush();
     return this.#recent.all(limit).map((row) => ({ ...row, at: new Date(row.at).toISOString() }));
   }
 
   /** Deletes records older than `maxAgeSeconds`; returns how many went. */
   sweep(maxAgeSeconds: number, now = Date.now()): number {
+    this.flush();
     return this.#sweep.run(now - maxAgeSeconds * 1000).changes;
   }
 }
