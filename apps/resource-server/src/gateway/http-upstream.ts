@@ -12,31 +12,30 @@
  * Its state is the outcome of the last attempt to reach it: a probe at boot (repeated every 30 s
  * while it is down) and every connection opened for a caller since.
  */
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { Dispatcher } from 'undici';
 import type { HttpServerConfig } from '../../../shared/config.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
+import { HttpClientTransport } from './http-client-transport.ts';
 import type { IdentityTokens } from './identity-tokens.ts';
 import { scopesServerMaySee, type CallContext, type ListChangeListener, type Upstream, type UpstreamStatus } from './upstream.ts';
 import { UpstreamConnection } from './upstream-connection.ts';
 import { describeConnectionFailure, UpstreamUnavailableError } from './upstream-errors.ts';
-import { fetchThroughUndiciRequest } from './fetch-through-undici-request.ts';
-import { isolateAbortSignals } from './isolate-abort-signals.ts';
 
 export interface HttpUpstreamOptions {
   logger: Logger;
   onListChanged: ListChangeListener;
   /** Required when the server has forward_identity. */
   identity?: IdentityTokens;
-  fetch?: FetchLike;
+  /** Where upstream requests go through (tests may pass an agent). Default: undici's global one. */
+  dispatcher?: Dispatcher;
 }
 
 interface UpstreamSession {
   connection: Promise<UpstreamConnection>;
   /** The caller's latest token: a session outlives one token when the client refreshes. */
   caller: VerifiedAccessToken;
-  transport?: StreamableHTTPClientTransport;
+  transport?: HttpClientTransport;
 }
 
 const PROBE_INTERVAL_MS = 30_000;
@@ -120,26 +119,23 @@ export class HttpUpstream implements Upstream {
   }
 
   /** A transport whose every request carries only what this server should see. */
-  #transport(callerOf?: () => VerifiedAccessToken): StreamableHTTPClientTransport {
-    const { headers: configured, forwardIdentity, url } = this.config;
-    const send = this.#options.fetch ?? fetchThroughUndiciRequest;
+  #transport(callerOf?: () => VerifiedAccessToken): HttpClientTransport {
+    const { forwardIdentity, url } = this.config;
+    // Lower case, so the transport's own headers (content-type, accept) and the identity replace
+    // a configured one of the same name instead of being sent beside it.
+    const configured = Object.fromEntries(Object.entries(this.config.headers).map(([name, value]) => [name.toLowerCase(), value]));
     const identity = this.#options.identity;
-    const fetchForUpstream: FetchLike = async (input, init) => {
-      const headers = new Headers(init?.headers);
-      for (const [name, value] of Object.entries(configured)) headers.set(name, value);
-      if (forwardIdentity && callerOf && identity) {
-        const caller = callerOf();
-        let token: string;
-        try {
-          token = await identity.tokenFor(caller, url, scopesServerMaySee(this.config, caller.scopes), init?.signal ?? undefined);
-        } catch (err) {
-          throw new IdentityTokenError(`Gatehouse could not obtain an identity token for it (${(err as Error).message})`, { cause: err });
-        }
-        headers.set('Authorization', `Bearer ${token}`);
+    const headersFor = async (signal: AbortSignal): Promise<Record<string, string>> => {
+      if (!forwardIdentity || !callerOf || !identity) return { ...configured };
+      const caller = callerOf();
+      try {
+        const token = await identity.tokenFor(caller, url, scopesServerMaySee(this.config, caller.scopes), signal);
+        return { ...configured, authorization: `Bearer ${token}` };
+      } catch (err) {
+        throw new IdentityTokenError(`Gatehouse could not obtain an identity token for it (${(err as Error).message})`, { cause: err });
       }
-      return send(input, { ...init, headers, redirect: 'error' });
     };
-    return new StreamableHTTPClientTransport(new URL(url), { fetch: isolateAbortSignals(fetchForUpstream) });
+    return new HttpClientTransport({ url: new URL(url), headersFor, dispatcher: this.#options.dispatcher });
   }
 
   /** Connects once with no caller and disconnects: can the server be reached and initialized? */

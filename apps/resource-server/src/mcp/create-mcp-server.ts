@@ -20,17 +20,15 @@ import { randomUUID } from 'node:crypto';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import {
   CallToolRequestSchema,
-  CallToolResultSchema,
   ErrorCode,
   GetPromptRequestSchema,
-  GetPromptResultSchema,
   ListPromptsRequestSchema,
   ListResourcesRequestSchema,
   ListResourceTemplatesRequestSchema,
   ListToolsRequestSchema,
   McpError,
   ReadResourceRequestSchema,
-  ReadResourceResultSchema,
+  ResultSchema,
   type CallToolResult,
   type GetPromptResult,
   type ReadResourceResult,
@@ -68,6 +66,12 @@ type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 const SERVER_INFO = { name: 'gatehouse', title: 'Gatehouse MCP', version: '0.1.0' };
 const BUILT_IN_INSTRUCTIONS = 'Private notes for the signed-in user (list_notes, get_note, create_note, delete_note), '
   + 'whoami to see which account and scopes this connection has, and recent_activity for administrators.';
+/**
+ * What an upstream's answer is checked against: a JSON-RPC result object, passed on as it came.
+ * The calling client validates it against the method's full schema, as it would from the server
+ * directly; validating it here too would cost every call a second deep parse.
+ */
+const PASS_THROUGH = ResultSchema.loose();
 /** Longest a list waits for one server; a slower server's items are left out of that answer. */
 const MAX_LIST_WAIT_MS = 10_000;
 
@@ -147,17 +151,11 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
   }
 
   /** Sends one request to `upstream` for the caller, relaying progress and server requests. */
-  async function forward<T extends typeof CallToolResultSchema | typeof GetPromptResultSchema | typeof ReadResourceResultSchema>(
-    upstream: Upstream,
-    method: 'tools/call' | 'prompts/get' | 'resources/read',
-    params: Record<string, unknown>,
-    schema: T,
-    extra: Extra,
-  ) {
+  async function forward(upstream: Upstream, method: 'tools/call' | 'prompts/get' | 'resources/read', params: Record<string, unknown>, extra: Extra) {
     const connection = await upstream.connectionFor(contextOf(extra));
     const progressToken = extra._meta?.progressToken;
     try {
-      return await connection.request(method, { ...params, _meta: upstreamMeta(upstream, extra, tokenOf(extra)) }, schema, callingClient(extra), {
+      return await connection.request(method, { ...params, _meta: upstreamMeta(upstream, extra, tokenOf(extra)) }, PASS_THROUGH, callingClient(extra), {
         signal: extra.signal,
         progressToken,
       });
@@ -192,7 +190,7 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
       return toolError(`${name} needs the ${scope} scope, which this access token does not have.`);
     }
     try {
-      const result = await forward(route.upstream, 'tools/call', { name: route.name, arguments: args }, CallToolResultSchema, extra) as CallToolResult;
+      const result = await forward(route.upstream, 'tools/call', { name: route.name, arguments: args }, extra) as CallToolResult;
       call(result.isError ? 'error' : 'ok');
       return result;
     } catch (err) {
@@ -213,7 +211,7 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
     const route = gateway.route('prompts', name) ?? await gateway.learn('prompts', name, contextOf(extra)).catch(() => undefined);
     if (!route) throw new McpError(ErrorCode.InvalidParams, `Prompt ${name} not found`);
     requireScope(tokenOf(extra), gateway.scopeFor('prompts', route.upstream), name);
-    return protocolFailure(route.upstream, () => forward(route.upstream, 'prompts/get', { name: route.name, ...(args ? { arguments: args } : {}) }, GetPromptResultSchema, extra) as Promise<GetPromptResult>);
+    return protocolFailure(route.upstream, () => forward(route.upstream, 'prompts/get', { name: route.name, ...(args ? { arguments: args } : {}) }, extra) as Promise<GetPromptResult>);
   });
 
   server.setRequestHandler(ListResourcesRequestSchema, async (_request, extra) => {
@@ -239,7 +237,7 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
     if (!upstream) throw new McpError(-32002, `Resource ${uri} not found`);
     requireScope(tokenOf(extra), gateway.scopeFor('resources', upstream), uri);
     const owner = upstream;
-    return protocolFailure(owner, () => forward(owner, 'resources/read', { uri }, ReadResourceResultSchema, extra) as Promise<ReadResourceResult>);
+    return protocolFailure(owner, () => forward(owner, 'resources/read', { uri }, extra) as Promise<ReadResourceResult>);
   });
 
   return server;

@@ -1,0 +1,245 @@
+/**
+ * The gateway's MCP client transport for Streamable HTTP upstreams (MCP 2025-11-25 transports
+ * §Streamable HTTP), on undici's `request` and Node streams.
+ *
+ * Why not the SDK's StreamableHTTPClientTransport: it goes through fetch, a Response and three web
+ * streams (TextDecoderStream, an EventSource parser) for every message, which cost the gateway
+ * more CPU per relayed call than the upstream spends answering it (bench/gateway-echo.ts). This
+ * transport does what a gateway needs and no more:
+ * - each message is one POST with `Accept: application/json, text/event-stream`, the session's
+ *   `Mcp-Session-Id` (taken from the initialize answer) and `MCP-Protocol-Version`; a 202 has no
+ *   body; a JSON answer or an event stream carries the response and any messages before it;
+ * - after `notifications/initialized`, one GET event stream for messages outside any call (list
+ *   changes, logs), reopened after a drop (up to 3 times in a row); a 405 means the server has none;
+ * - `terminateSession` sends DELETE (MCP transports §Session Management).
+ * Every request carries only the headers `headersFor` gives (the server's own credentials, the
+ * forwarded identity): nothing of the caller's. Redirects are not followed (a 3xx is an error), so
+ * those headers never reach another host. Answers are capped (MAX_MESSAGE_BYTES per message).
+ * Not supported, as the gateway does not use them: resuming a stream (`Last-Event-ID`), OAuth.
+ */
+import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { request, type Dispatcher } from 'undici';
+
+/** Largest JSON-RPC message (or JSON answer) accepted from an upstream. */
+export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+const MAX_STREAM_RETRIES = 3;
+
+/**
+ * An upstream answered a message with an HTTP error status. Its body is not quoted: a server may
+ * echo the request's headers (its own credentials, the identity token) there, and this message
+ * reaches callers.
+ */
+export class UpstreamHttpError extends Error {
+  override name = 'UpstreamHttpError';
+
+  constructor(readonly status: number) {
+    super(`it answered HTTP ${status}`);
+  }
+}
+
+export interface HttpClientTransportOptions {
+  url: URL;
+  /** The headers of each request to the upstream (computed per request: an identity token expires). */
+  headersFor: (signal: AbortSignal) => Promise<Record<string, string>>;
+  dispatcher?: Dispatcher;
+}
+
+export class HttpClientTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: (message: JSONRPCMessage) => void;
+  sessionId?: string;
+
+  readonly #options: HttpClientTransportOptions;
+  readonly #closing = new AbortController();
+  #protocolVersion: string | undefined;
+  #closed = false;
+
+  constructor(options: HttpClientTransportOptions) {
+    this.#options = options;
+  }
+
+  async start(): Promise<void> {
+    // Nothing to open: every message is its own request.
+  }
+
+  setProtocolVersion(version: string): void {
+    this.#protocolVersion = version;
+  }
+
+  async send(message: JSONRPCMessage, _options?: TransportSendOptions): Promise<void> {
+    const answer = await this.#request('POST', JSON.stringify(message), { 'content-type': 'application/json', accept: 'application/json, text/event-stream' });
+    const sessionId = answer.headers['mcp-session-id'];
+    if (typeof sessionId === 'string' && sessionId) this.sessionId = sessionId;
+
+    if (answer.statusCode === 202) {
+      await answer.body.dump();
+      if ('method' in message && message.method === 'notifications/initialized') this.#openEventStream(0);
+      return;
+    }
+    if (answer.statusCode < 200 || answer.statusCode > 299) {
+      await answer.body.dump();
+      throw new UpstreamHttpError(answer.statusCode);
+    }
+    const type = String(answer.headers['content-type'] ?? '');
+    if (type.startsWith('text/event-stream')) {
+      // The response comes on the stream, after any requests and notifications of the call; the
+      // SDK's Protocol waits for it by id.
+      this.#readEvents(answer.body).catch((err: unknown) => this.#failed(err));
+      return;
+    }
+    if (type.startsWith('application/json')) {
+      const parsed = JSON.parse(await readCapped(answer.body)) as JSONRPCMessage | JSONRPCMessage[];
+      for (const one of Array.isArray(parsed) ? parsed : [parsed]) this.onmessage?.(one);
+      return;
+    }
+    await answer.body.dump();
+    throw new Error(`it answered with the content type ${JSON.stringify(type.slice(0, 100))}, not JSON or an event stream`);
+  }
+
+  /** Ends the upstream session (DELETE); a server that keeps no sessions answers 405, which is fine. */
+  async terminateSession(): Promise<void> {
+    if (!this.sessionId || this.#closed) return;
+    const answer = await this.#request('DELETE', undefined, {});
+    await answer.body.dump();
+    if (answer.statusCode !== 405 && (answer.statusCode < 200 || answer.statusCode > 299)) throw new UpstreamHttpError(answer.statusCode);
+    this.sessionId = undefined;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closing.abort(new Error('the connection to the upstream was closed'));
+    this.onclose?.();
+  }
+
+  async #request(method: 'POST' | 'GET' | 'DELETE', body: string | undefined, extra: Record<string, string>): Promise<Dispatcher.ResponseData> {
+    const headers = { ...(await this.#options.headersFor(this.#closing.signal)), ...extra };
+    if (this.sessionId) headers['mcp-session-id'] = this.sessionId;
+    if (this.#protocolVersion) headers['mcp-protocol-version'] = this.#protocolVersion;
+    return request(this.#options.url, { method, headers, body, signal: this.#closing.signal, dispatcher: this.#options.dispatcher });
+  }
+
+  /** The server's own stream, for messages outside any call. */
+  #openEventStream(failures: number): void {
+    if (this.#closed || failures > MAX_STREAM_RETRIES) return;
+    this.#request('GET', undefined, { accept: 'text/event-stream' })
+      .then(async (answer) => {
+        const type = String(answer.headers['content-type'] ?? '');
+        if (answer.statusCode !== 200 || !type.startsWith('text/event-stream')) {
+          await answer.body.dump();
+          if (answer.statusCode !== 405) throw new UpstreamHttpError(answer.statusCode);
+          return;
+        }
+        await this.#readEvents(answer.body);
+        this.#reopen(0);
+      })
+      .catch((err: unknown) => {
+        if (this.#closed) return;
+        this.onerror?.(err as Error);
+        this.#reopen(failures + 1);
+      });
+  }
+
+  #reopen(failures: number): void {
+    if (this.#closed) return;
+    setTimeout(() => this.#openEventStream(failures), 1000 * (failures + 1)).unref();
+  }
+
+  /** Delivers each `message` event of a stream until it ends. */
+  async #readEvents(body: Readable): Promise<void> {
+    const parser = new EventStreamParser((data) => this.onmessage?.(JSON.parse(data) as JSONRPCMessage));
+    const decoder = new StringDecoder('utf8');
+    try {
+      for await (const chunk of body) parser.push(decoder.write(chunk as Buffer));
+    } catch (err) {
+      body.destroy();
+      throw err;
+    }
+  }
+
+  #failed(err: unknown): void {
+    if (!this.#closed) this.onerror?.(err as Error);
+  }
+}
+
+/**
+ * Server-sent events (HTML Living Standard §9.2.6, "Interpreting an event stream"), for what MCP
+ * sends: `data` lines (joined with newlines), an `event` name (only `message`, or none, carries
+ * JSON-RPC), comments and `id`/`retry` ignored; lines end in CRLF, LF or CR.
+ */
+export class EventStreamParser {
+  readonly #deliver: (data: string) => void;
+  #buffer = '';
+  #data: string[] = [];
+  #dataLength = 0;
+  #event = '';
+
+  constructor(deliver: (data: string) => void) {
+    this.#deliver = deliver;
+  }
+
+  push(chunk: string): void {
+    this.#buffer += chunk;
+    let start = 0;
+    for (;;) {
+      const end = this.#lineEnd(start);
+      if (end === -1) break;
+      this.#line(this.#buffer.slice(start, end));
+      start = end + (this.#buffer[end] === '\r' && this.#buffer[end + 1] === '\n' ? 2 : 1);
+    }
+    this.#buffer = this.#buffer.slice(start);
+    if (this.#buffer.length + this.#dataLength > MAX_MESSAGE_BYTES) {
+      throw new Error(`an event of the upstream's stream is longer than ${MAX_MESSAGE_BYTES} bytes`);
+    }
+  }
+
+  /** The index of the next line end, or -1; a CR last in the buffer waits for a possible LF. */
+  #lineEnd(from: number): number {
+    for (let i = from; i < this.#buffer.length; i += 1) {
+      const c = this.#buffer[i];
+      if (c === '\n') return i;
+      if (c === '\r') return i + 1 < this.#buffer.length ? i : -1;
+    }
+    return -1;
+  }
+
+  #line(line: string): void {
+    if (line === '') {
+      // An empty data buffer dispatches nothing (servers send `data:` alone to prime a stream).
+      const data = this.#data.join('\n');
+      if (data !== '' && (this.#event === '' || this.#event === 'message')) this.#deliver(data);
+      this.#data = [];
+      this.#dataLength = 0;
+      this.#event = '';
+      return;
+    }
+    if (line.startsWith(':')) return;
+    const colon = line.indexOf(':');
+    const field = colon === -1 ? line : line.slice(0, colon);
+    let value = colon === -1 ? '' : line.slice(colon + 1);
+    if (value.startsWith(' ')) value = value.slice(1);
+    if (field === 'data') {
+      this.#data.push(value);
+      this.#dataLength += value.length;
+    } else if (field === 'event') {
+      this.#event = value;
+    }
+  }
+}
+
+async function readCapped(body: Readable): Promise<string> {
+  const decoder = new StringDecoder('utf8');
+  let text = '';
+  for await (const chunk of body) {
+    text += decoder.write(chunk as Buffer);
+    if (text.length > MAX_MESSAGE_BYTES) {
+      body.destroy();
+      throw new Error(`its answer is longer than ${MAX_MESSAGE_BYTES} bytes`);
+    }
+  }
+  return text;
+}

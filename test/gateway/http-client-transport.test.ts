@@ -1,0 +1,129 @@
+/**
+ * The gateway's Streamable HTTP client transport on its own, against a real node:http server that
+ * answers what a hostile or unusual upstream might: event streams cut anywhere, priming events,
+ * comments and other event types, error statuses that echo credentials, redirects, oversized
+ * messages. (The transport against real MCP servers is in http-upstream.test.ts and
+ * requests-between-client-and-server.test.ts.)
+ */
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { EventStreamParser, HttpClientTransport, MAX_MESSAGE_BYTES, UpstreamHttpError } from '../../apps/resource-server/src/gateway/http-client-transport.ts';
+
+function parse(chunks: string[]): string[] {
+  const delivered: string[] = [];
+  const parser = new EventStreamParser((data) => delivered.push(data));
+  for (const chunk of chunks) parser.push(chunk);
+  return delivered;
+}
+
+describe('event stream parsing (HTML §9.2.6)', () => {
+  const cases: Array<[string, string[], string[]]> = [
+    ['one message event', ['event: message\ndata: {"a":1}\n\n'], ['{"a":1}']],
+    ['no event name means message', ['data: {"a":1}\n\n'], ['{"a":1}']],
+    ['a priming event with empty data dispatches nothing', ['id: 1\ndata: \n\n', 'data: {"b":2}\n\n'], ['{"b":2}']],
+    ['several data lines join with a newline', ['data: {"a":\ndata: 1}\n\n'], ['{"a":\n1}']],
+    ['CRLF line ends', ['data: {"a":1}\r\n\r\n'], ['{"a":1}']],
+    ['CR line ends (a last CR waits for a possible LF)', ['data: {"a":1}\r\r', 'data: {"b":2}\r\r'], ['{"a":1}']],
+    ['a CRLF split across chunks', ['data: {"a":1}\r', '\n\r', '\n'], ['{"a":1}']],
+    ['an event cut at every character', [...'data: {"a":1}\n\n'], ['{"a":1}']],
+    ['comments and id/retry fields are ignored', [': keep-alive\nid: 7\nretry: 1000\ndata: {"a":1}\n\n'], ['{"a":1}']],
+    ['events of another type are not JSON-RPC', ['event: ping\ndata: x\n\nevent: message\ndata: {"a":1}\n\n'], ['{"a":1}']],
+    ['no space after the colon', ['data:{"a":1}\n\n'], ['{"a":1}']],
+    ['an unfinished event is not dispatched', ['data: {"a":1}\n'], []],
+  ];
+  for (const [name, chunks, expected] of cases) {
+    test(name, () => assert.deepEqual(parse(chunks), expected));
+  }
+
+  test('an event longer than the limit is refused, not buffered without end', () => {
+    const parser = new EventStreamParser(() => assert.fail('nothing is delivered'));
+    const line = `data: ${'x'.repeat(1024 * 1024)}\n`;
+    assert.throws(() => {
+      for (let i = 0; i <= MAX_MESSAGE_BYTES / (1024 * 1024); i += 1) parser.push(line);
+    }, /longer than/);
+  });
+});
+
+describe('the transport against an unusual upstream', () => {
+  let url: URL;
+  const seen: Array<{ method: string; headers: IncomingMessage['headers'] }> = [];
+  let answer: (req: IncomingMessage, res: ServerResponse) => void = () => {};
+  const server = createServer((req, res) => {
+    seen.push({ method: req.method!, headers: req.headers });
+    req.resume();
+    req.once('end', () => answer(req, res));
+  });
+
+  before(async () => {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`);
+  });
+  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  const initialize: JSONRPCMessage = { jsonrpc: '2.0', id: 1, method: 'initialize', params: {} };
+  const transportWith = (headers: Record<string, string> = {}) => new HttpClientTransport({ url, headersFor: async () => headers });
+
+  test('takes the session id from the answer and sends it, with the protocol version, on every later request', async () => {
+    answer = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'abc' });
+      res.end(JSON.stringify({ jsonrpc: '2.0', id: 1, result: {} }));
+    };
+    const transport = transportWith({ 'x-api-key': 'k' });
+    const received: JSONRPCMessage[] = [];
+    transport.onmessage = (message) => received.push(message);
+    await transport.send(initialize);
+    assert.deepEqual(received, [{ jsonrpc: '2.0', id: 1, result: {} }]);
+    transport.setProtocolVersion('2025-11-25');
+    answer = (_req, res) => res.writeHead(202).end();
+    await transport.send({ jsonrpc: '2.0', method: 'notifications/roots/list_changed' });
+    const last = seen.at(-1)!.headers;
+    assert.equal(last['mcp-session-id'], 'abc');
+    assert.equal(last['mcp-protocol-version'], '2025-11-25');
+    assert.equal(last['x-api-key'], 'k');
+    await transport.close();
+  });
+
+  const refusals: Array<[string, (req: IncomingMessage, res: ServerResponse) => void, RegExp]> = [
+    ['an error status, without quoting a body that echoes the credentials', (req, res) => res.writeHead(401, { 'content-type': 'text/plain' }).end(`bad key ${req.headers['x-api-key']}`), /^it answered HTTP 401$/],
+    ['a redirect, not followed', (_req, res) => res.writeHead(307, { location: 'http://127.0.0.1:1/elsewhere' }).end(), /^it answered HTTP 307$/],
+    ['neither JSON nor an event stream', (_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>'), /content type "text\/html"/],
+  ];
+  for (const [name, respond, message] of refusals) {
+    test(`refuses ${name}`, async () => {
+      answer = respond;
+      const count = seen.length;
+      const transport = transportWith({ 'x-api-key': 'secret-key' });
+      await assert.rejects(transport.send(initialize), (err: Error) => message.test(err.message) && !err.message.includes('secret-key'));
+      assert.equal(seen.length, count + 1, 'one request, nothing followed');
+      await transport.close();
+    });
+  }
+
+  test('an HTTP error is an UpstreamHttpError with its status', async () => {
+    answer = (_req, res) => res.writeHead(503).end();
+    const transport = transportWith();
+    await assert.rejects(transport.send(initialize), (err: unknown) => err instanceof UpstreamHttpError && err.status === 503);
+    await transport.close();
+  });
+
+  test('closing stops a stream still being read and says so once', async () => {
+    answer = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: {"jsonrpc":"2.0","method":"notifications/message","params":{}}\n\n');
+    };
+    const transport = transportWith();
+    const received: JSONRPCMessage[] = [];
+    let closes = 0;
+    transport.onmessage = (message) => received.push(message);
+    transport.onclose = () => { closes += 1; };
+    await transport.send(initialize);
+    for (let i = 0; i < 100 && received.length === 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.equal(received.length, 1, 'the event before the response arrived');
+    await transport.close();
+    await transport.close();
+    assert.equal(closes, 1);
+  });
+});
