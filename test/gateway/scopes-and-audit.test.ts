@@ -64,7 +64,12 @@ describe('per-call scopes, the 403 step-up challenge, audit and metrics for the 
     return { client, token, sessionId: (transport as StreamableHTTPClientTransport).sessionId! };
   }
 
-  function rows(tool: string): ToolCallRow[] {
+  /**
+   * The audit rows of `tool`. Rows are written at the turn of the event loop after the call (in
+   * order of setImmediate, queued before the answer went out), so one turn later they are there.
+   */
+  async function rows(tool: string): Promise<ToolCallRow[]> {
+    await new Promise((resolve) => setImmediate(resolve));
     return server.db.prepare('SELECT * FROM tool_calls WHERE tool = ? ORDER BY id').all(tool) as ToolCallRow[];
   }
 
@@ -139,13 +144,13 @@ describe('per-call scopes, the 403 step-up challenge, audit and metrics for the 
   });
 
   test('a refused call never reaches the server, and is audited as denied', { timeout: 15_000 }, async () => {
-    const before = rows('scripted__add-tool').length;
+    const before = (await rows('scripted__add-tool')).length;
     const { client, token, sessionId } = await connect('mcp:read');
     const response = await rpc(server.mcpUrl, token, sessionId, 'tools/call', { name: 'scripted__add-tool', arguments: {} });
     assert.equal(response.status, 403);
     const names = (await client.listTools()).tools.map((tool) => tool.name);
     assert.ok(!names.some((name) => name.startsWith('scripted__added-')), 'add-tool did not run');
-    const added = rows('scripted__add-tool').slice(before);
+    const added = (await rows('scripted__add-tool')).slice(before);
     assert.equal(added.length, 1);
     assert.equal(added[0]!.outcome, 'denied');
     assert.equal(added[0]!.server, 'scripted');
@@ -157,19 +162,19 @@ describe('per-call scopes, the 403 step-up challenge, audit and metrics for the 
     resultText(await client.callTool({ name: 'everything__echo', arguments: { message: 'audit me' } }));
     // Arguments the server refuses: the server's own tool error, which is an error outcome.
     errorText(await client.callTool({ name: 'everything__get-sum', arguments: { a: 'one', b: 2 } }));
-    const ok = rows('everything__echo').at(-1)!;
+    const ok = (await rows('everything__echo')).at(-1)!;
     const { subject, username, client_id, tool, server: serverName, outcome } = ok;
     assert.deepEqual({ subject, username, client_id, tool, server: serverName, outcome }, {
       subject: alice.sub, username: 'alice', client_id: 'claude-desktop', tool: 'everything__echo', server: 'everything', outcome: 'ok',
     });
     assert.equal(typeof ok.duration_ms, 'number');
     assert.ok(ok.duration_ms! >= 0 && ok.duration_ms! < 10_000);
-    const failed = rows('everything__get-sum').at(-1)!;
+    const failed = (await rows('everything__get-sum')).at(-1)!;
     assert.equal(failed.outcome, 'error');
     assert.equal(failed.server, 'everything');
-    const builtIn = server.db.prepare('SELECT count(*) FROM tool_calls WHERE tool = ?').pluck().get('whoami') as number;
+    const builtIn = (await rows('whoami')).length;
     resultText(await client.callTool({ name: 'whoami', arguments: {} }));
-    assert.equal(server.db.prepare('SELECT count(*) FROM tool_calls WHERE tool = ?').pluck().get('whoami'), builtIn + 1, 'built-in calls are still audited');
+    assert.equal((await rows('whoami')).length, builtIn + 1, 'built-in calls are still audited');
   });
 
   test('the metrics count calls by server, tool and outcome', { timeout: 15_000 }, async () => {
