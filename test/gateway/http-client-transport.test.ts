@@ -109,6 +109,29 @@ describe('the transport against an unusual upstream', () => {
     await transport.close();
   });
 
+  test('many calls in flight on one session raise no listener-leak warning', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    let pending: Array<() => void> = [];
+    answer = (req, res) => {
+      pending.push(() => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: 1, result: {} })));
+      if (pending.length === 20) {
+        for (const release of pending) release();
+        pending = [];
+      }
+    };
+    const transport = transportWith();
+    try {
+      await Promise.all(Array.from({ length: 20 }, () => transport.send(initialize)));
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map((w) => w.message), []);
+    } finally {
+      process.off('warning', onWarning);
+      await transport.close();
+    }
+  });
+
   test('closing stops a stream still being read and says so once', async () => {
     answer = (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });

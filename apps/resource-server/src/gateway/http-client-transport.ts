@@ -17,6 +17,7 @@
  * those headers never reach another host. Answers are capped (MAX_MESSAGE_BYTES per message).
  * Not supported, as the gateway does not use them: resuming a stream (`Last-Event-ID`), OAuth.
  */
+import { setMaxListeners } from 'node:events';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
@@ -60,6 +61,9 @@ export class HttpClientTransport implements Transport {
 
   constructor(options: HttpClientTransportOptions) {
     this.#options = options;
+    // Each request in flight listens on this signal until it completes (undici removes it then):
+    // as many listeners as calls in flight on the session, which is no leak.
+    setMaxListeners(0, this.#closing.signal);
   }
 
   async start(): Promise<void> {
