@@ -2,13 +2,28 @@ import { createServer, type Server } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 
+/**
+ * Ports freePort picks from: below the kernel's ephemeral range (Linux 32768–60999, macOS 49152+),
+ * so no `listen(0)` and no outgoing connection of another test (there are hundreds at once) can
+ * take the port between this probe and the server's own listen.
+ */
+const FIXED_PORTS = { from: 20_000, to: 32_000 };
+
 /** A port that was free a moment ago on 127.0.0.1 (for servers that must know their URL before they start). */
 export async function freePort(): Promise<number> {
-  const probe = createTcpServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const port = FIXED_PORTS.from + Math.floor(Math.random() * (FIXED_PORTS.to - FIXED_PORTS.from));
+    const probe = createTcpServer();
+    const bound = await new Promise<boolean>((resolve) => {
+      probe.once('error', () => resolve(false));
+      probe.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (bound) {
+      await new Promise((resolve) => probe.close(resolve));
+      return port;
+    }
+  }
+  throw new Error(`no free port between ${FIXED_PORTS.from} and ${FIXED_PORTS.to} after 50 tries`);
 }
 
 /**
