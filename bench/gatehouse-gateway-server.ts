@@ -8,8 +8,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import type { HttpServerConfig } from '../apps/shared/config.ts';
-import { startResourceServer } from '../test/resource-server/support/start-resource-server.ts';
-import { startTestIssuer } from '../test/resource-server/support/test-issuer.ts';
+import { startGatehouseMcpServer } from './gatehouse-mcp-server.ts';
 
 /** The name the upstream's tools appear under: `everything__echo`. */
 export const UPSTREAM_NAME = 'everything';
@@ -24,17 +23,7 @@ export async function startGatehouseGateway(upstreamUrl: string): Promise<{ mcpU
     timeout: 30,
     scopes: { default: 'mcp:read', tools: {} },
   };
-  const issuer = await startTestIssuer();
-  const server = await startResourceServer({ issuer: issuer.issuer, config: { servers: [upstream] } });
-  const token = await issuer.mint({ claims: { scope: 'mcp:read' } });
-  return {
-    mcpUrl: server.mcpUrl,
-    token,
-    async close() {
-      await server.close();
-      await issuer.close();
-    },
-  };
+  return startGatehouseMcpServer({ config: { servers: [upstream] }, scope: 'mcp:read' });
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

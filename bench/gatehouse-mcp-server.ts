@@ -6,13 +6,21 @@
  * Run alone: npx tsx bench/gatehouse-mcp-server.ts   (prints {"mcpUrl": …, "token": …})
  */
 import { pathToFileURL } from 'node:url';
+import type { ResourceServerConfig } from '../apps/shared/config.ts';
 import { startResourceServer } from '../test/resource-server/support/start-resource-server.ts';
 import { startTestIssuer } from '../test/resource-server/support/test-issuer.ts';
 
-export async function startGatehouseMcpServer(): Promise<{ mcpUrl: string; token: string; close(): Promise<void> }> {
+export interface GatehouseMcpServerOptions {
+  /** Configuration over the test defaults (e.g. servers behind the gateway). */
+  config?: Partial<ResourceServerConfig>;
+  /** The scopes of the client's token. Default: every MCP scope. */
+  scope?: string;
+}
+
+export async function startGatehouseMcpServer({ config, scope = 'mcp:read mcp:write mcp:admin' }: GatehouseMcpServerOptions = {}): Promise<{ mcpUrl: string; token: string; close(): Promise<void> }> {
   const issuer = await startTestIssuer();
-  const server = await startResourceServer({ issuer: issuer.issuer });
-  const token = await issuer.mint({ claims: { scope: 'mcp:read mcp:write mcp:admin' } });
+  const server = await startResourceServer({ issuer: issuer.issuer, config });
+  const token = await issuer.mint({ claims: { scope } });
   return {
     mcpUrl: server.mcpUrl,
     token,

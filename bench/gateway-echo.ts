@@ -21,9 +21,9 @@
  * Chrome DevTools or read with bench/top-self-time.ts)
  */
 import { pathToFileURL } from 'node:url';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { UPSTREAM_NAME } from './gatehouse-gateway-server.ts';
+import { median, openMcpSession, quantile, type Started } from './mcp-session.ts';
 import { processCpuSeconds } from './process-cpu-seconds.ts';
 import { startEverythingServer } from './start-everything-server.ts';
 import { startServerProcess } from './start-server-process.ts';
@@ -39,11 +39,6 @@ const LOADS = [
 const MESSAGE = 'through the gate';
 const TARGET_RATIO = 0.5;
 const TARGET_ADDED_P50_MS = 1;
-
-interface Started {
-  mcpUrl: string;
-  token?: string;
-}
 
 interface Side {
   label: string;
@@ -63,12 +58,6 @@ interface Sample {
 }
 
 /**
- * The SDK client passes one AbortSignal to every fetch; undici adds a listener to it per request
- * and drops it only when the request is garbage-collected (see bench/mcp-whoami.ts).
- */
-const fetchWithoutSharedSignal: typeof fetch = (input, init) => fetch(input, { ...init, signal: undefined });
-
-/**
  * The JSON-RPC messages of a POST's answer: one JSON body, or the `data` of each SSE event
  * (Streamable HTTP, MCP 2025-06-18 "Sending Messages to the Server": the server picks either).
  * An event with empty data is skipped: a server with an event store opens the stream with one,
@@ -84,18 +73,8 @@ function parseMessages(contentType: string, text: string): unknown[] {
 }
 
 /** Opens a session with the SDK client; returns a function making one echo call in it. */
-async function openSession({ mcpUrl, token }: Started, tool: string): Promise<{ client: Client; call(): Promise<void> }> {
-  const client = new Client({ name: 'bench-gateway-echo', version: '1.0.0' });
-  const auth: Record<string, string> = token ? { Authorization: `Bearer ${token}` } : {};
-  const transport = new StreamableHTTPClientTransport(new URL(mcpUrl), { requestInit: { headers: auth }, fetch: fetchWithoutSharedSignal });
-  await client.connect(transport);
-  const headers = {
-    ...auth,
-    'Content-Type': 'application/json',
-    Accept: 'application/json, text/event-stream',
-    'Mcp-Session-Id': transport.sessionId!,
-    'Mcp-Protocol-Version': transport.protocolVersion!,
-  };
+async function openSession(started: Started, tool: string): Promise<{ client: Client; call(): Promise<void> }> {
+  const { client, post } = await openMcpSession(started, 'bench-gateway-echo');
   const expected = `Echo: ${MESSAGE}`;
   let id = 0;
   return {
@@ -103,7 +82,7 @@ async function openSession({ mcpUrl, token }: Started, tool: string): Promise<{ 
     async call() {
       id += 1;
       const callId = id;
-      const response = await fetch(mcpUrl, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: callId, method: 'tools/call', params: { name: tool, arguments: { message: MESSAGE } } }) });
+      const response = await post({ jsonrpc: '2.0', id: callId, method: 'tools/call', params: { name: tool, arguments: { message: MESSAGE } } });
       const text = await response.text();
       const answer = response.status === 200
         ? parseMessages(response.headers.get('content-type') ?? '', text).find((message) => (message as { id?: unknown }).id === callId) as
@@ -132,14 +111,6 @@ async function measure(call: () => Promise<void>, calls: number, inFlight: numbe
   await Promise.all(Array.from({ length: inFlight }, worker));
   return { rate: calls / ((performance.now() - started) / 1000), latencies };
 }
-
-/** The value below which `fraction` of `values` lie (nearest rank). */
-function quantile(values: number[], fraction: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))]!;
-}
-
-const median = (values: number[]) => quantile(values, 0.5);
 
 export async function benchGatewayEcho(): Promise<void> {
   const upstream = await startEverythingServer();

@@ -17,19 +17,14 @@
  * Run: npx tsx bench/mcp-whoami.ts   (BENCH_CONCURRENCY sets the calls in flight, default 16)
  */
 import { pathToFileURL } from 'node:url';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { median, openMcpSession, quantile, type Started } from './mcp-session.ts';
 import { startServerProcess } from './start-server-process.ts';
 
 const WARMUP_CALLS = 1000;
 const CALLS_PER_ROUND = 400;
 const ROUNDS = 30;
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
-
-interface Started {
-  mcpUrl: string;
-  token?: string;
-}
 
 interface Variant {
   label: string;
@@ -38,32 +33,15 @@ interface Variant {
   rates: number[];
 }
 
-/**
- * The SDK client passes one AbortSignal to every fetch; undici adds a listener to it per request
- * and drops it only when the request is garbage-collected, so many back-to-back calls pile up
- * listeners on the client side. The benchmark measures the server, so it fetches without it.
- */
-const fetchWithoutSharedSignal: typeof fetch = (input, init) => fetch(input, { ...init, signal: undefined });
-
 /** Opens a session with the SDK client; returns a function making one whoami call in it. */
-async function openSession({ mcpUrl, token }: Started): Promise<{ client: Client; call(): Promise<void> }> {
-  const client = new Client({ name: 'bench-mcp-whoami', version: '1.0.0' });
-  const auth: Record<string, string> = token ? { Authorization: `Bearer ${token}` } : {};
-  const transport = new StreamableHTTPClientTransport(new URL(mcpUrl), { requestInit: { headers: auth }, fetch: fetchWithoutSharedSignal });
-  await client.connect(transport);
-  const headers = {
-    ...auth,
-    'Content-Type': 'application/json',
-    Accept: 'application/json, text/event-stream',
-    'Mcp-Session-Id': transport.sessionId!,
-    'Mcp-Protocol-Version': transport.protocolVersion!,
-  };
+async function openSession(started: Started): Promise<{ client: Client; call(): Promise<void> }> {
+  const { client, post } = await openMcpSession(started, 'bench-mcp-whoami');
   let id = 0;
   return {
     client,
     async call() {
       id += 1;
-      const response = await fetch(mcpUrl, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'whoami', arguments: {} } }) });
+      const response = await post({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'whoami', arguments: {} } });
       const text = await response.text();
       if (response.status !== 200 || !text.includes('"structuredContent"') || text.includes('"isError":true')) {
         throw new Error(`whoami failed: ${response.status} ${text.slice(0, 200)}`);
@@ -85,14 +63,6 @@ async function measure(call: () => Promise<void>, calls: number): Promise<number
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   return calls / ((performance.now() - started) / 1000);
 }
-
-/** The value below which `fraction` of `values` lie (nearest rank). */
-function quantile(values: number[], fraction: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))]!;
-}
-
-const median = (values: number[]) => quantile(values, 0.5);
 
 export async function benchMcpWhoami(): Promise<void> {
   const variants: Variant[] = [];

@@ -20,7 +20,7 @@ import { HttpClientTransport } from './http-client-transport.ts';
 import type { IdentityTokens } from './identity-tokens.ts';
 import { scopesServerMaySee, type CallContext, type ListChangeListener, type Upstream, type UpstreamStatus } from './upstream.ts';
 import { UpstreamConnection } from './upstream-connection.ts';
-import { describeConnectionFailure, UpstreamUnavailableError } from './upstream-errors.ts';
+import { causes, describeConnectionFailure, UpstreamUnavailableError } from './upstream-errors.ts';
 
 export interface HttpUpstreamOptions {
   logger: Logger;
@@ -172,11 +172,4 @@ export class HttpUpstream implements Upstream {
 /** The exchange for the caller's identity token failed (see identity-tokens.ts). */
 class IdentityTokenError extends Error {
   override name = 'IdentityTokenError';
-}
-
-/** An error and its causes, outermost first (bounded). */
-function causes(err: unknown): unknown[] {
-  const chain: unknown[] = [];
-  for (let cause = err; cause && chain.length < 5; cause = (cause as { cause?: unknown }).cause) chain.push(cause);
-  return chain;
 }

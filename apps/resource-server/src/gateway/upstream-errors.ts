@@ -21,13 +21,18 @@ export class ProcessLimitError extends Error {
  * error's causes (ECONNREFUSED, ENOTFOUND, …), else its first 200 characters.
  */
 export function describeConnectionFailure(err: unknown): string {
-  let innermost = err;
-  for (let cause: unknown = err, depth = 0; cause && depth < 5; cause = (cause as { cause?: unknown }).cause, depth += 1) {
-    const code = (cause as { code?: unknown }).code;
-    if (typeof code === 'string') return `cannot reach it (${code})`;
-    innermost = cause;
-  }
+  const chain = causes(err);
+  const code = chain.map((cause) => (cause as { code?: unknown }).code).find((value) => typeof value === 'string');
+  if (code) return `cannot reach it (${String(code)})`;
+  const innermost = chain.at(-1);
   const text = (value: unknown) => (value instanceof Error ? value.message : String(value));
   const message = innermost === err ? text(err) : `${text(err)}: ${text(innermost)}`;
   return message.length > 200 ? `${message.slice(0, 200)}…` : message;
+}
+
+/** An error and its causes, outermost first (at most 5). */
+export function causes(err: unknown): unknown[] {
+  const chain: unknown[] = [];
+  for (let cause = err; cause && chain.length < 5; cause = (cause as { cause?: unknown }).cause) chain.push(cause);
+  return chain;
 }

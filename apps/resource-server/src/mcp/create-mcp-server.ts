@@ -113,13 +113,7 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
 
   /** Each server's items of one kind; a server that cannot answer in time is left out. */
   async function gather(kind: ListKind, extra: Extra): Promise<Array<{ upstream: Upstream; items: ListItem[] }>> {
-    const answers = await gatherAnswers(kind, extra);
-    return answers.filter((answer): answer is { upstream: Upstream; items: ListItem[] } => answer.items !== undefined);
-  }
-
-  /** Each server's items of one kind, or undefined for a server that could not answer in time. */
-  async function gatherAnswers(kind: ListKind, extra: Extra): Promise<Array<{ upstream: Upstream; items: ListItem[] | undefined }>> {
-    return Promise.all(gateway.upstreams.map(async (upstream) => {
+    const answers = await Promise.all(gateway.upstreams.map(async (upstream) => {
       let timer: NodeJS.Timeout | undefined;
       try {
         const listing = upstream.connectionFor(contextOf(extra)).then((connection) => connection.list(kind));
@@ -135,6 +129,7 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
         clearTimeout(timer);
       }
     }));
+    return answers.filter((answer): answer is { upstream: Upstream; items: ListItem[] } => answer.items !== undefined);
   }
 
   function record(call: ToolCallEvent, token: VerifiedAccessToken, startedAt: number): void {
