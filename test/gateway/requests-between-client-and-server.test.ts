@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { CreateMessageRequestSchema, LoggingMessageNotificationSchema, McpError, type CreateMessageRequest, type Progress } from '@modelcontextprotocol/sdk/types.js';
+import { CreateMessageRequestSchema, ElicitRequestSchema, LoggingMessageNotificationSchema, McpError, type CreateMessageRequest, type ElicitRequest, type Progress } from '@modelcontextprotocol/sdk/types.js';
 import { startTestIssuer, type TestIssuer } from '../resource-server/support/test-issuer.ts';
 import { startResourceServer, type RunningResourceServer } from '../resource-server/support/start-resource-server.ts';
 import { connectAs, resultText, waitFor, waitForServers, type ConnectOptions } from './support/gateway-client.ts';
@@ -92,6 +92,34 @@ describe('progress, cancellation, sampling and logging through the gateway', { t
     assert.equal(asked.length, 1);
     assert.match(JSON.stringify(asked[0]!.messages), /say something/);
     assert.equal(asked[0]!.maxTokens, 20);
+  });
+
+  test('an elicitation request from a server reaches a caller that declared elicitation, and its answer goes back', { timeout: 15_000 }, async () => {
+    const client = await connect({ capabilities: { elicitation: {} } });
+    const asked: ElicitRequest['params'][] = [];
+    client.setRequestHandler(ElicitRequestSchema, async (request) => {
+      asked.push(request.params);
+      return { action: 'decline' };
+    });
+    const result = await client.callTool({ name: 'everything__trigger-elicitation-request', arguments: {} });
+    assert.match(resultText(result), /declined to provide/);
+    assert.equal(asked.length, 1);
+    assert.match(String(asked[0]!.message), /provide inputs/);
+  });
+
+  test('an elicitation request for a caller that did not declare elicitation is refused with an error', { timeout: 15_000 }, async () => {
+    const client = await connect();
+    const outcome = await client.callTool({ name: 'everything__trigger-elicitation-request', arguments: {} }).then(
+      (result) => {
+        assert.equal(result.isError, true, `expected an error, got ${JSON.stringify(result.content)}`);
+        return JSON.stringify(result.content);
+      },
+      (err: unknown) => {
+        assert.ok(err instanceof McpError, String(err));
+        return err.message;
+      },
+    );
+    assert.match(outcome, /does not support elicitation/);
   });
 
   test('a sampling request for a caller that did not declare sampling is refused with an error', { timeout: 15_000 }, async () => {
