@@ -13,18 +13,19 @@ import { ADMIN_ROUTES, type AdminRoute } from '../../apps/auth-server/src/admin/
 import { Browser, type PageResult } from '../helpers/browser.ts';
 import { connect, registerClient, signIn } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { TestClock } from '../helpers/test-clock.ts';
 import { createUser, csrfOf, post, RESOURCE, signInAt } from './support/admin-browser.ts';
 
 const MINUTE = 60_000;
 
 describe('admin re-authentication and idle timeout', () => {
   let server: TestAuthServer;
-  let offset = 0;
+  const clock = new TestClock();
   let targetId: string;
-  const later = (ms: number) => { offset += ms; };
+  const later = (ms: number) => clock.advance(ms / 1000);
 
   before(async () => {
-    server = await startAuthServer({ now: () => Date.now() + offset });
+    server = await startAuthServer({ clock });
     targetId = await createUser(server, 'target', 'target password 123', ['mcp:read']);
   });
   after(() => server.close());

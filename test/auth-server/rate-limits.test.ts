@@ -12,14 +12,9 @@ import { loadConfig } from '../../apps/shared/config.ts';
 import { createMetricsRegistry } from '../../apps/shared/metrics.ts';
 import { assertNoStackTrace, CLAUDE_DCR_BODY, connect, redeem, register, registerClient } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { TestClock } from '../helpers/test-clock.ts';
 
 const RESOURCE = 'http://localhost:4001/mcp';
-
-/** A clock the server reads; tests move it instead of sleeping. */
-function testClock() {
-  let now = Date.now();
-  return { now: () => now, advance: (seconds: number) => { now += seconds * 1000; } };
-}
 
 function from(ip: string): Record<string, string> {
   return { 'x-forwarded-for': ip };
@@ -73,12 +68,12 @@ describe('defaults', () => {
 });
 
 describe('registration rate limit per client IP', () => {
-  const clock = testClock();
+  const clock = new TestClock();
   const registry = createMetricsRegistry('auth-server');
   let server: TestAuthServer;
   before(async () => {
     server = await startAuthServer({
-      now: clock.now,
+      clock,
       registry,
       configure: (c) => {
         c.authServer.trustProxy = true;
@@ -148,11 +143,11 @@ describe('registration rate limit per client IP', () => {
 });
 
 describe('token, revocation, introspection and sign-in form rate limits', () => {
-  const clock = testClock();
+  const clock = new TestClock();
   let server: TestAuthServer;
   before(async () => {
     server = await startAuthServer({
-      now: clock.now,
+      clock,
       configure: (c) => {
         c.authServer.trustProxy = true;
         c.authServer.rateLimits = { enabled: true, registration: { max: 20, window: 600 }, token: { max: 3, window: 60 }, signIn: { max: 2, window: 60 } };

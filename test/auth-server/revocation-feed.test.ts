@@ -11,6 +11,7 @@ import { RevocationFeed } from '../../apps/auth-server/src/revocation/revocation
 import { revocationValue, type RevocationFeedPage } from '../../apps/shared/revocation-entry.ts';
 import { CLAUDE_DCR_BODY, connect, redeem, refresh, registerClient } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { TestClock } from '../helpers/test-clock.ts';
 
 const RESOURCE = 'http://localhost:4001/mcp';
 const BY = { actor: { name: 'test-admin', id: 'test-admin' }, ip: '127.0.0.1' };
@@ -166,15 +167,15 @@ describe('the revocation feed', () => {
   });
 
   test('the sweeper prunes entries once no unexpired token can match them', () => {
-    let clock = Date.now();
-    const feed = new RevocationFeed(server.auth.db, { tokenLifetime: 10, now: () => clock });
+    const clock = new TestClock();
+    const feed = new RevocationFeed(server.auth.db, { tokenLifetime: 10, clock });
     feed.revokeSubject('pruned-user');
     const value = revocationValue('sub', 'pruned-user');
     const listed = () => feed.page(0).entries.some((e) => e.value === value);
     assert.ok(listed());
-    clock += 69_000;
+    clock.advance(69);
     assert.ok(listed(), 'kept through the token lifetime and the leeway');
-    clock += 2000;
+    clock.advance(2);
     assert.equal(listed(), false, 'no longer served');
     assert.ok(feed.prune() >= 1);
   });

@@ -31,8 +31,8 @@ export interface StartOptions {
   dir?: string;
   /** Serve https with this certificate; the issuer is then `https://localhost:<port>`. */
   tls?: { key: string; cert: string };
-  /** The admin pages' and sign-in's clock (epoch ms), so tests move time instead of sleeping. */
-  now?: () => number;
+  /** The server's clock (a TestClock), so tests move time instead of sleeping. Default: the system clock. */
+  clock?: AuthServerOptions['clock'];
   /** Where the server's metrics go. */
   registry?: AuthServerOptions['registry'];
 }
@@ -78,7 +78,7 @@ export async function startAuthServer(options: StartOptions = {}): Promise<TestA
   options.configure?.(config);
 
   const logger = options.logger ?? createLogger('auth-server', 'silent');
-  const serverOptions: AuthServerOptions = { adapter: options.adapterOverride, metadataFetch: options.metadataFetch, now: options.now, registry: options.registry };
+  const serverOptions: AuthServerOptions = { adapter: options.adapterOverride, metadataFetch: options.metadataFetch, clock: options.clock, registry: options.registry };
   let auth = await createAuthServer(config.authServer, logger, serverOptions);
   server.on('request', auth.app.callback());
 

@@ -9,6 +9,7 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import type Provider from 'oidc-provider';
 import { MCP_SCOPES, type AuthServerConfig } from '../../shared/config.ts';
+import { systemClock, type Clock } from '../../shared/clock.ts';
 import { MIGRATIONS_ROOT, migrate, openDatabase, type Db } from '../../shared/database.ts';
 import { healthRoutes } from '../../shared/health-routes.ts';
 import type { Logger } from '../../shared/logger.ts';
@@ -93,17 +94,23 @@ export interface AuthServerOptions {
   metadataFetch?: MetadataFetchOptions;
   /** Where the metrics go (served by the caller). Default is a registry nobody reads. */
   registry?: Registry;
-  /** Epoch milliseconds for the rate limits, the admin idle timeout, re-authentication and sign-in times (tests move time on). Default: Date.now. */
-  now?: () => number;
+  /**
+   * "Now" for everything this server decides by time: stored expiries, the refresh token cap,
+   * sign-in throttling, rate limits, the admin idle timeout and re-authentication, key stages,
+   * revocation entries, the audit log. Tests pass a clock they move. oidc-provider keeps its own
+   * `Date.now()` (apps/shared/clock.ts says where the two meet). Default: systemClock.
+   */
+  clock?: Clock;
 }
 
 export async function createAuthServer(config: AuthServerConfig, logger: Logger, options: AuthServerOptions = {}): Promise<AuthServer> {
+  const clock = options.clock ?? systemClock;
   const db = openDatabase(config.databaseFile);
   migrate(db, join(MIGRATIONS_ROOT, 'auth-server'));
   const converted = hashStoredSecrets(db);
   if (converted > 0) logger.info({ rows: converted }, 'stored tokens, sessions and client secrets of an earlier version replaced by their hashes');
 
-  const { keys, created } = await loadOrCreateSigningKeys(config.keysDir);
+  const { keys, created } = await loadOrCreateSigningKeys(config.keysDir, clock);
   if (created) logger.warn({ keysDir: config.keysDir }, 'no signing key found: generated a new RS256 key');
   const cookieKeys = loadOrCreateCookieKeys(config.keysDir);
 
@@ -114,12 +121,13 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
 
   const https = config.issuer.startsWith('https:');
   const render = createRenderer(config.issuer);
-  const audit = new AuditLog(db, config.audit);
+  const audit = new AuditLog(db, config.audit, clock);
   const admin = createAdminServices({
     db, config, users, audit,
     hashPassword: (password) => hasher.hash(password),
     validateClientMetadata: validateWithProvider(() => holder.current),
     onKeysChanged: () => holder.reload(),
+    clock,
   });
   // Redirect URIs and trusted hosts: the config file's plus the admins' (read per use).
   const documentHostPolicy = createDocumentHostPolicy(
@@ -149,13 +157,14 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       revocations: admin.revocations,
       documentHostPolicy,
       metadataFetch,
+      clock,
     });
     // Behind a TLS-terminating proxy, client IPs and the external scheme come from X-Forwarded-*.
     built.proxy = config.trustProxy;
     pinUrlsToIssuer(built);
     built.on('server_error', (_ctx, err) => logger.error({ err }, 'oidc-provider server error'));
     countProviderEvents(built, metrics);
-    expireUnusedClients(built, db, config.registration.unusedClientTtl);
+    expireUnusedClients(built, db, config.registration.unusedClientTtl, clock);
     acceptHashedClientSecrets(built);
     trackClientUsage(built, admin.clientUsage);
     recordProviderEvents(built, audit, users);
@@ -167,18 +176,17 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   const holder = new ProviderHolder(buildProvider, keys, config.keysDir, logger);
   const provider = holder.provider;
   const stopWatchingKeys = holder.watch(config.keysReloadInterval);
-  const throttle = new SignInThrottle(db, config.signInThrottle);
-  const now = options.now ?? Date.now;
+  const throttle = new SignInThrottle(db, config.signInThrottle, clock);
   const rateLimiter = new RateLimiter(db);
   const { registration: registrationLimit, token: tokenLimit, signIn: signInLimit } = config.rateLimits;
   const longestWindow = Math.max(registrationLimit.window, tokenLimit.window, signInLimit.window);
-  const sweepFederatedLogins = db.prepare('DELETE FROM federated_logins WHERE expires_at <= unixepoch()');
+  const sweepFederatedLogins = db.prepare('DELETE FROM federated_logins WHERE expires_at <= ?');
   const stopSweeper = startSweeper(
     [
-      () => sweepExpired(db), () => throttle.prune(), () => sweepFederatedLogins.run(),
-      () => audit.prune(), () => admin.clientUsage.prune(Date.now() - config.refreshTokenAbsoluteTtl * 1000),
+      () => sweepExpired(db, clock.epochSeconds()), () => throttle.prune(), () => sweepFederatedLogins.run(clock.epochSeconds()),
+      () => audit.prune(), () => admin.clientUsage.prune(clock.now() - config.refreshTokenAbsoluteTtl * 1000),
       () => admin.revocations.prune(),
-      () => rateLimiter.prune(longestWindow, now()),
+      () => rateLimiter.prune(longestWindow, clock.now()),
     ],
     60_000,
     (err) => logger.error({ err }, 'sweeper failed'),
@@ -217,7 +225,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     limits: config.rateLimits.enabled ? config.rateLimits : undefined,
     pending: new PendingRegistrations(db),
     maxPendingClients: config.registration.maxPendingClients,
-    clock: now,
+    clock,
     logger,
     onLimited: (limit) => metrics.rateLimited.inc({ limit }),
   }));
@@ -225,7 +233,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   app.use(adminRoutes({
     services: admin,
     session: createAdminSession({
-      provider, users, issuer: config.issuer, now,
+      provider, users, issuer: config.issuer, clock,
       idleTimeout: config.admin.idleTimeout, reauthenticateAfter: config.admin.reauthenticateAfter,
     }),
     users, csrf, render,
@@ -243,7 +251,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     upstreams: upstreams.list().map(({ id, displayName }) => ({ id, displayName })),
     onSignIn: (result) => metrics.signIns.inc({ method: 'password', result }),
     recordSignIn,
-    now,
+    clock,
   }).routes());
   if (upstreams.list().length > 0) {
     const accounts = new FederatedAccounts(db, users);
@@ -251,6 +259,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       provider, db, issuer: config.issuer, upstreams, accounts, csrf, logger,
       onSignIn: (result) => metrics.signIns.inc({ method: 'federated', result }),
       recordSignIn,
+      clock,
     }).routes());
   }
   app.use(revocationFeedRoute(admin.revocations));

@@ -11,6 +11,7 @@
  * Deliberately not handled here: distributed attacks from many IPs against one account beyond
  * the per-pair limit (that needs a second factor, not a lock that would let attackers lock users out).
  */
+import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { AuthServerConfig } from '../../../shared/config.ts';
 import type { Db } from '../../../shared/database.ts';
 
@@ -21,7 +22,6 @@ interface Row {
 }
 
 const MAX_DELAY_MS = 4000;
-const epoch = () => Math.floor(Date.now() / 1000);
 
 export class SignInThrottle {
   readonly #policy: AuthServerConfig['signInThrottle'];
@@ -29,9 +29,12 @@ export class SignInThrottle {
   readonly #put;
   readonly #clear;
   readonly #prune;
+  readonly #clock: Clock;
 
-  constructor(db: Db, policy: AuthServerConfig['signInThrottle']) {
+  /** `clock`: windows and locks are counted on it (tests move it to end a lock). */
+  constructor(db: Db, policy: AuthServerConfig['signInThrottle'], clock: Clock = systemClock) {
     this.#policy = policy;
+    this.#clock = clock;
     this.#get = db.prepare('SELECT failures, window_started_at, locked_until FROM sign_in_failures WHERE key = ?');
     this.#put = db.prepare(`INSERT INTO sign_in_failures (key, failures, window_started_at, locked_until) VALUES (@key, @failures, @windowStartedAt, @lockedUntil)
       ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, window_started_at = excluded.window_started_at, locked_until = excluded.locked_until`);
@@ -53,7 +56,7 @@ export class SignInThrottle {
 
   /** Whether this attempt is locked out, and how long to hold the answer to a failure. */
   check(username: string, ip: string): { locked: boolean; delayMs: number } {
-    const now = epoch();
+    const now = this.#clock.epochSeconds();
     const pair = this.#current(SignInThrottle.#pairKey(username, ip), now);
     const byIp = this.#current(`ip:${ip}`, now);
     const locked = [pair, byIp].some((row) => row?.locked_until !== null && row?.locked_until !== undefined && row.locked_until > now);
@@ -64,7 +67,7 @@ export class SignInThrottle {
   }
 
   recordFailure(username: string, ip: string): void {
-    const now = epoch();
+    const now = this.#clock.epochSeconds();
     this.#count(SignInThrottle.#pairKey(username, ip), this.#policy.maxFailures, now);
     this.#count(`ip:${ip}`, this.#policy.maxFailuresPerIp, now);
   }
@@ -87,7 +90,7 @@ export class SignInThrottle {
     this.#clear.run(SignInThrottle.#pairKey(username, ip));
   }
 
-  prune(now = epoch()): void {
+  prune(now = this.#clock.epochSeconds()): void {
     this.#prune.run({ windowStart: now - this.#policy.window, now });
   }
 }

@@ -2,6 +2,7 @@
  * The administration modules over one database, as both the admin pages and the CLI use them
  * (the CLI works on the database directly, never through the server's HTTP interface).
  */
+import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { AuthServerConfig } from '../../../shared/config.ts';
 import type { Db } from '../../../shared/database.ts';
 import type { UserStore } from '../accounts/user-store.ts';
@@ -40,23 +41,25 @@ export interface AdminServiceDeps {
   validateClientMetadata: ValidateClientMetadata;
   /** Runs after the key file changed (the server loads the new keys). */
   onKeysChanged?: () => Promise<void>;
+  /** Revocation entries, key stages and client registrations are stamped and expired on it. Default: systemClock. */
+  clock?: Clock;
 }
 
 export function createAdminServices(deps: AdminServiceDeps): AdminServices {
-  const { db, config, audit } = deps;
-  const revocations = new RevocationFeed(db, { tokenLifetime: config.accessTokenTtl });
+  const { db, config, audit, clock = systemClock } = deps;
+  const revocations = new RevocationFeed(db, { tokenLifetime: config.accessTokenTtl, clock });
   const grants = new GrantRegistry(db, audit, revocations);
-  const clientUsage = new ClientUsage(db);
+  const clientUsage = new ClientUsage(db, clock);
   return {
     audit,
     grants,
     clientUsage,
     revocations,
     users: new UserAdmin(db, deps.users, deps.hashPassword, grants, audit, revocations),
-    clients: new ClientRegistry(db, clientUsage, grants, audit, deps.validateClientMetadata, config.resource, revocations, config.issuer),
+    clients: new ClientRegistry(db, clientUsage, grants, audit, deps.validateClientMetadata, config.resource, revocations, config.issuer, clock),
     redirectUris: createRedirectUriAllowList(db, config.registration.allowedRedirectUris, audit),
     redirectSchemes: createRedirectSchemeAllowList(db, config.registration.allowedSchemes, audit),
     trustedHosts: createTrustedHostList(db, config.clientIdMetadataDocuments.trustedHosts, audit),
-    keys: new SigningKeyAdmin(config.keysDir, Math.max(config.accessTokenTtl, ID_TOKEN_TTL), audit, revocations, deps.onKeysChanged),
+    keys: new SigningKeyAdmin(config.keysDir, Math.max(config.accessTokenTtl, ID_TOKEN_TTL), audit, revocations, deps.onKeysChanged, clock),
   };
 }

@@ -21,6 +21,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
+import type { Clock } from '../../../shared/clock.ts';
 import { UserStore, type User } from '../accounts/user-store.ts';
 import { createAdminActivity } from './admin-activity.ts';
 import { PageError } from '../http/page-error.ts';
@@ -40,8 +41,8 @@ export interface AdminSessionDeps {
   idleTimeout: number;
   /** Seconds a sign-in counts as recent for sensitive changes. */
   reauthenticateAfter: number;
-  /** Epoch milliseconds now (tests move it). Default: Date.now. */
-  now?: () => number;
+  /** The idle timeout and the sign-in's age are counted on it. */
+  clock: Clock;
 }
 
 /** A local path under /admin or /account, never another origin (`//host`, `/\host`). */
@@ -55,8 +56,7 @@ export function createAdminSession(deps: AdminSessionDeps) {
   const { provider, users, issuer } = deps;
   const secure = issuer.startsWith('https:');
   const callbackUrl = `${issuer}${INTERNAL_CALLBACK_PATH}`;
-  const nowMs = deps.now ?? Date.now;
-  const now = () => Math.floor(nowMs() / 1000);
+  const now = () => deps.clock.epochSeconds();
   const activity = createAdminActivity({ idleTimeout: deps.idleTimeout, now, secure });
 
   async function signedInUser(ctx: Context): Promise<User | undefined> {

@@ -17,6 +17,7 @@
  * grants are revoked and it is forgotten, and it may connect again if its host is allowed.
  */
 import type Provider from 'oidc-provider';
+import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { Db } from '../../../shared/database.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { RevocationFeed } from '../revocation/revocation-feed.ts';
@@ -104,8 +105,10 @@ export class ClientRegistry {
     private readonly revocations: RevocationFeed,
     /** This server's issuer: never an upstream audience. */
     private readonly issuer: string,
+    /** Stamps `client_id_issued_at`; an expired client is hidden on it, as the SQLite adapter hides it. */
+    private readonly clock: Clock = systemClock,
   ) {
-    const visible = '(expires_at IS NULL OR expires_at > unixepoch())';
+    const visible = '(expires_at IS NULL OR expires_at > @now)';
     this.#rows = db.prepare(`SELECT id, payload, expires_at FROM oidc_models WHERE model = 'Client' AND ${visible}`);
     this.#row = db.prepare(`SELECT id, payload, expires_at FROM oidc_models WHERE model = 'Client' AND id = ? AND ${visible}`);
     this.#insert = db.prepare("INSERT INTO oidc_models (model, id, payload) VALUES ('Client', ?, ?)");
@@ -116,8 +119,8 @@ export class ClientRegistry {
 
   list(): ClientSummary[] {
     const usage = this.usage.all();
-    const counts = new Map((this.#grantCounts.all() as Array<{ client_id: string; n: number }>).map((r) => [r.client_id, r.n]));
-    const stored = (this.#rows.all() as ClientRow[]).map((row) => this.#summarise(row, usage, counts));
+    const counts = new Map((this.#grantCounts.all({ now: this.clock.epochSeconds() }) as Array<{ client_id: string; n: number }>).map((r) => [r.client_id, r.n]));
+    const stored = (this.#rows.all({ now: this.clock.epochSeconds() }) as ClientRow[]).map((row) => this.#summarise(row, usage, counts));
     const storedIds = new Set(stored.map((c) => c.clientId));
     const seen: ClientSummary[] = [...usage.values()]
       .filter((use) => use.kind === 'cimd' && !storedIds.has(use.clientId))
@@ -182,7 +185,7 @@ export class ClientRegistry {
     }
     const clientId = input.clientId?.trim() || `static-${generateClientSecret().slice(0, 16)}`;
     if (!CLIENT_ID.test(clientId)) throw new AdminError(400, 'A client id is 3 to 64 letters, digits or . _ - (starting with a letter or digit).');
-    if (clientId === INTERNAL_CLIENT_ID || this.#row.get(clientId) || this.usage.all().has(clientId)) {
+    if (clientId === INTERNAL_CLIENT_ID || this.#row.get(clientId, { now: this.clock.epochSeconds() }) || this.usage.all().has(clientId)) {
       throw new AdminError(409, `A client with the id ${clientId} already exists.`);
     }
     if (input.resourceServer && input.authMethod === 'none') {
@@ -195,7 +198,7 @@ export class ClientRegistry {
       metadata = this.validate({
         client_id: clientId,
         client_name: name,
-        client_id_issued_at: Math.floor(Date.now() / 1000),
+        client_id_issued_at: this.clock.epochSeconds(),
         redirect_uris: redirectUris,
         grant_types: ['authorization_code', 'refresh_token'],
         response_types: ['code'],

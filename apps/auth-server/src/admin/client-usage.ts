@@ -8,6 +8,7 @@
  * a minute old: "last used" is accurate to a minute.
  */
 import type Provider from 'oidc-provider';
+import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { Db } from '../../../shared/database.ts';
 import { CLIENT_KIND } from '../registration/client-metadata-policy.ts';
 
@@ -49,7 +50,8 @@ export class ClientUsage {
   readonly #forget;
   readonly #prune;
 
-  constructor(db: Db) {
+  /** `clock` stamps each use. */
+  constructor(db: Db, private readonly clock: Clock = systemClock) {
     this.#upsert = db.prepare(`INSERT INTO client_usage (client_id, kind, client_name, redirect_uris, first_used_at, last_used_at)
       VALUES (@clientId, @kind, @clientName, @redirectUris, @now, @now)
       ON CONFLICT (client_id) DO UPDATE SET last_used_at = excluded.last_used_at, client_name = excluded.client_name,
@@ -60,7 +62,7 @@ export class ClientUsage {
     this.#prune = db.prepare("DELETE FROM client_usage WHERE kind = 'cimd' AND last_used_at < ?");
   }
 
-  record(client: { clientId: string; metadata(): Record<string, unknown> }, now = Date.now()): void {
+  record(client: { clientId: string; metadata(): Record<string, unknown> }, now = this.clock.now()): void {
     const metadata = client.metadata();
     const kind = typeof metadata[CLIENT_KIND] === 'string' ? (metadata[CLIENT_KIND] as string) : 'dcr';
     const described = kind === 'cimd';

@@ -13,6 +13,7 @@
  * - `onChange` runs after every write; the server uses it to load the new keys at once (a
  *   running server also notices a change made by the CLI, see ProviderHolder).
  */
+import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { readSigningKeys, rotateSigningKeys, writeSigningKeys, type KeyStage } from '../keys/signing-keys.ts';
 import type { RevocationFeed } from '../revocation/revocation-feed.ts';
@@ -40,9 +41,11 @@ export class SigningKeyAdmin {
     private readonly audit: AuditLog,
     private readonly revocations: RevocationFeed,
     private readonly onChange: () => Promise<void> = async () => {},
+    /** Stamps rotations and decides when a retiring key is safe to retire. */
+    private readonly clock: Clock = systemClock,
   ) {}
 
-  list(now = Date.now()): KeySummary[] {
+  list(now = this.clock.now()): KeySummary[] {
     const keys = readSigningKeys(this.keysDir);
     return keys.map((key, i) => {
       let stoppedSigningAt: number | null = null;
@@ -65,7 +68,7 @@ export class SigningKeyAdmin {
   /** Rotates; returns the key that signs from now on. */
   async rotate(by: ChangedBy): Promise<KeySummary> {
     const previous = this.list().find((k) => k.status === 'active');
-    const keys = await rotateSigningKeys(this.keysDir);
+    const keys = await rotateSigningKeys(this.keysDir, this.clock);
     const active = keys.find((k) => k.status === 'active')!;
     this.revocations.keysChanged();
     this.audit.record({ event: 'key.rotated', actor: by.actor, ip: by.ip, details: { kid: active.jwk.kid, previous_kid: previous?.kid } });

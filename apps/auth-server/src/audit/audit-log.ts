@@ -9,6 +9,7 @@
  * - Actors: a user (name and id), or `system` (the server itself, e.g. refresh reuse detected),
  *   `cli` (the command line), `anonymous` (registration, which needs no sign-in).
  */
+import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { Db } from '../../../shared/database.ts';
 
 /** Every event the log records, in the order the filter offers them. */
@@ -143,7 +144,8 @@ export class AuditLog {
   readonly #pruneOld;
   readonly #pruneBeyond;
 
-  constructor(db: Db, readonly policy: { retention: number; maxEvents: number }) {
+  /** `clock` stamps events and ages them out. */
+  constructor(db: Db, readonly policy: { retention: number; maxEvents: number }, private readonly clock: Clock = systemClock) {
     this.#db = db;
     this.#insert = db.prepare(`INSERT INTO audit_events (at, event, actor, actor_id, ip, client_id, details)
       VALUES (@at, @event, @actor, @actorId, @ip, @clientId, @details)`);
@@ -153,7 +155,7 @@ export class AuditLog {
 
   record(entry: AuditEntry): void {
     this.#insert.run({
-      at: Date.now(),
+      at: this.clock.now(),
       event: entry.event,
       actor: entry.actor.name.slice(0, 200),
       actorId: entry.actor.id ?? null,
@@ -181,7 +183,7 @@ export class AuditLog {
   }
 
   /** Deletes events past the retention and beyond the cap; returns how many went. */
-  prune(now = Date.now()): number {
+  prune(now = this.clock.now()): number {
     const old = this.#pruneOld.run(now - this.policy.retention * 1000).changes;
     return old + this.#pruneBeyond.run(this.policy.maxEvents).changes;
   }

@@ -29,6 +29,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import * as oidc from 'openid-client';
+import type { Clock } from '../../../shared/clock.ts';
 import type { UpstreamConfig } from '../../../shared/config.ts';
 import type { Db } from '../../../shared/database.ts';
 import type { Logger } from '../../../shared/logger.ts';
@@ -54,6 +55,8 @@ export interface FederatedSignInDeps {
   onSignIn?: (result: SignInResult) => void;
   /** Told of each sign-in that came back from the upstream, with its user and reason (the audit log). */
   recordSignIn?: SignInRecorder;
+  /** Pending sign-ins expire on it, and it stamps the sign-in time. */
+  clock: Clock;
 }
 
 const LOGIN_TTL_SECONDS = 600;
@@ -130,7 +133,7 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
     const nonce = oidc.randomNonce();
-    insert.run({ state, uid: interaction.uid, binding: hashBinding(browserBinding(ctx)), upstreamId: upstream.id, verifier, nonce, expiresAt: Math.floor(Date.now() / 1000) + LOGIN_TTL_SECONDS });
+    insert.run({ state, uid: interaction.uid, binding: hashBinding(browserBinding(ctx)), upstreamId: upstream.id, verifier, nonce, expiresAt: deps.clock.epochSeconds() + LOGIN_TTL_SECONDS });
     const url = oidc.buildAuthorizationUrl(configuration, {
       redirect_uri: federatedRedirectUri(deps.issuer, upstream),
       scope: upstream.scopes.join(' '),
@@ -150,7 +153,7 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
   async function finishFederatedSignIn(ctx: Context, arrivedFor: string | undefined, arrivedAt: string) {
     const state = typeof ctx.query.state === 'string' ? ctx.query.state : '';
     // Consumed before any other check: a refused response cannot be replayed elsewhere.
-    const pending = state ? (take.get(state, Math.floor(Date.now() / 1000)) as PendingLogin | undefined) : undefined;
+    const pending = state ? (take.get(state, deps.clock.epochSeconds()) as PendingLogin | undefined) : undefined;
     if (arrivedFor === undefined) {
       logger.warn({ upstreams: upstreams.list().map((u) => u.id) }, 'federated sign-in response at the shared /oauth/callback refused: several upstreams are configured');
       throw new PageError(400, 'invalid_request', `This server offers several sign-in providers, so each must send you back to its own address (${deps.issuer}${SHARED_CALLBACK_PATH}/<provider id>). The administrator must register that address at the provider; until then this sign-in cannot finish.`);
@@ -229,8 +232,10 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
     }
     deps.onSignIn?.('success');
     deps.recordSignIn?.(ctx, { ...audited, ok: true });
-    interaction.result = { login: { accountId: user.id, amr: ['fed'] } };
-    await interaction.save(interaction.exp - Math.floor(Date.now() / 1000));
+    // The sign-in time on our clock, which the admin pages' re-authentication compares with.
+    interaction.result = { login: { accountId: user.id, amr: ['fed'], ts: deps.clock.epochSeconds() } };
+    // `exp` is the provider's; the adapter stores our now + this TTL, which is `exp` again.
+    await interaction.save(interaction.exp - deps.clock.epochSeconds());
     ctx.status = 303;
     ctx.redirect(interaction.returnTo);
   }

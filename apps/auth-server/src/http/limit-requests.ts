@@ -19,6 +19,7 @@
  * Deliberately not limited: other GETs (cheap, and they store nothing), /admin (signed in).
  */
 import type { Context, Next } from 'koa';
+import type { Clock } from '../../../shared/clock.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import type { PendingRegistrations } from '../registration/pending-registrations.ts';
 import { PageError } from './page-error.ts';
@@ -33,8 +34,8 @@ export interface LimitRequestsOptions {
   limits: { registration: RateLimit; token: RateLimit; signIn: RateLimit } | undefined;
   pending: PendingRegistrations;
   maxPendingClients: number;
-  /** Epoch ms. */
-  clock: () => number;
+  /** Buckets refill and log lines are spaced on it. */
+  clock: Clock;
   logger: Logger;
   onLimited: (limit: LimitName) => void;
 }
@@ -67,7 +68,7 @@ export function limitRequests(options: LimitRequestsOptions) {
 
   function refuse(ctx: Context, limit: LimitName, retryAfter: number, description: string): never {
     options.onLimited(limit);
-    const now = options.clock();
+    const now = options.clock.now();
     const logged = lastLogged.get(limit);
     if (!logged || now - logged.at >= LOG_EVERY_MS) {
       options.logger.warn({ limit, ip: ctx.ip, suppressed: logged?.suppressed ?? 0 }, 'rate limit reached');
@@ -86,7 +87,7 @@ export function limitRequests(options: LimitRequestsOptions) {
     const route = routeOf(ctx.path);
     const name = ctx.method === 'POST' || (ctx.method === 'GET' && route === '/oauth/authorize') ? limitOf(route) : undefined;
     if (!name) return next();
-    const now = options.clock();
+    const now = options.clock.now();
     if (options.limits) {
       const wait = options.limiter.take(`${name}:${clientAddressKey(ctx.ip)}`, options.limits[name], now);
       if (wait > 0) refuse(ctx, name === 'signIn' ? 'sign_in' : name, wait, `Too many requests from this address; try again in ${wait} seconds.`);

@@ -17,6 +17,7 @@ import { setTimeout } from 'node:timers/promises';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
+import type { Clock } from '../../../shared/clock.ts';
 import type { PasswordHasher } from '../accounts/password-hasher.ts';
 import type { SignInRecorder } from '../audit/record-sign-in.ts';
 import type { SignInThrottle } from '../accounts/sign-in-throttle.ts';
@@ -50,8 +51,8 @@ export interface InteractionDeps {
   onSignIn?: (result: SignInResult) => void;
   /** Told of each password sign-in attempt, with its user and reason (the audit log). */
   recordSignIn?: SignInRecorder;
-  /** Epoch milliseconds now, recorded as the sign-in time (`auth_time`). Default: Date.now. */
-  now?: () => number;
+  /** Stamps the sign-in time (`auth_time`) and tells a client registered moments ago. */
+  clock: Clock;
 }
 
 const FORM_LIMIT = 4096;
@@ -120,7 +121,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       warnings.push(`This app describes itself with a document on ${documentHost}, which this server does not know. Continue only if you trust ${documentHost}.`);
     }
     const issuedAt = client?.metadata().client_id_issued_at as number | undefined;
-    if (issuedAt && Date.now() / 1000 - issuedAt < RECENT_REGISTRATION_SECONDS) {
+    if (issuedAt && deps.clock.epochSeconds() - issuedAt < RECENT_REGISTRATION_SECONDS) {
       warnings.push('This app registered itself with this server moments ago, and anyone can register an app. Continue only if you are connecting it yourself right now.');
     }
     // What approving would add: a page that can add nothing must not offer an Allow button; it
@@ -180,8 +181,8 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     throttle.recordSuccess(username, ctx.ip);
     deps.onSignIn?.('success');
     deps.recordSignIn?.(ctx, { method: 'password', ok: true, user, clientId: String(interaction.params.client_id) });
-    // The sign-in time on the admin pages' clock, which their re-authentication compares with.
-    const ts = Math.floor((deps.now ?? Date.now)() / 1000);
+    // The sign-in time on our clock, which the admin pages' re-authentication compares with.
+    const ts = deps.clock.epochSeconds();
     return finish(ctx, provider, { login: { accountId: user.id, ts } }, false);
   });
 

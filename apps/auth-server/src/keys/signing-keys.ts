@@ -20,6 +20,7 @@ import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { calculateJwkThumbprint, type JWK } from 'jose';
+import { systemClock, type Clock } from '../../../shared/clock.ts';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 
@@ -57,13 +58,12 @@ function readJson<T>(file: string): T | undefined {
   }
 }
 
-const epoch = () => Math.floor(Date.now() / 1000);
-
-export async function generateSigningKey(status: KeyStage): Promise<StoredKey> {
+/** `clock` stamps `created_at`. */
+export async function generateSigningKey(status: KeyStage, clock: Clock = systemClock): Promise<StoredKey> {
   const { privateKey } = await generateKeyPairAsync('rsa', { modulusLength: 2048 });
   const jwk = privateKey.export({ format: 'jwk' }) as JWK;
   const kid = await calculateJwkThumbprint(jwk);
-  return { jwk: { ...jwk, kid, alg: 'RS256', use: 'sig' }, created_at: epoch(), status };
+  return { jwk: { ...jwk, kid, alg: 'RS256', use: 'sig' }, created_at: clock.epochSeconds(), status };
 }
 
 export function readSigningKeys(keysDir: string): StoredKey[] {
@@ -84,12 +84,12 @@ export function activeKey(keys: StoredKey[]): StoredKey | undefined {
  * Loads the signing keys, creating an active and a next key when there are none, and a next key
  * when the file has none (written before stages existed).
  */
-export async function loadOrCreateSigningKeys(keysDir: string): Promise<{ keys: StoredKey[]; created: boolean }> {
+export async function loadOrCreateSigningKeys(keysDir: string, clock: Clock = systemClock): Promise<{ keys: StoredKey[]; created: boolean }> {
   const existing = readSigningKeys(keysDir);
   if (existing.length > 0 && existing.some((k) => k.status === 'next')) return { keys: existing, created: false };
   const keys = existing.length > 0
-    ? [...existing, await generateSigningKey('next')]
-    : [await generateSigningKey('active'), await generateSigningKey('next')];
+    ? [...existing, await generateSigningKey('next', clock)]
+    : [await generateSigningKey('active', clock), await generateSigningKey('next', clock)];
   writeSigningKeys(keysDir, keys);
   return { keys, created: existing.length === 0 };
 }
@@ -99,13 +99,13 @@ export async function loadOrCreateSigningKeys(keysDir: string): Promise<{ keys: 
  * retiring, and a new next key is created. Without a next key (a file from before stages) a new
  * key becomes active at once, as rotation did before.
  */
-export async function rotateSigningKeys(keysDir: string): Promise<StoredKey[]> {
+export async function rotateSigningKeys(keysDir: string, clock: Clock = systemClock): Promise<StoredKey[]> {
   const current = readSigningKeys(keysDir);
-  const now = epoch();
-  const promoted = current.find((k) => k.status === 'next') ?? await generateSigningKey('active');
+  const now = clock.epochSeconds();
+  const promoted = current.find((k) => k.status === 'next') ?? await generateSigningKey('active', clock);
   const keys: StoredKey[] = [
     { ...promoted, status: 'active' },
-    await generateSigningKey('next'),
+    await generateSigningKey('next', clock),
     ...current
       .filter((k) => k.jwk.kid !== promoted.jwk.kid)
       .map((k) => (k.status === 'retiring' ? k : { ...k, status: 'retiring' as const, stopped_signing_at: now })),

@@ -23,6 +23,7 @@
  */
 import type { JSONWebKeySet } from 'jose';
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { systemClock, type Clock } from '../../../shared/clock.ts';
 import { ALL_SCOPES, MCP_SCOPES, type AuthServerConfig } from '../../../shared/config.ts';
 import type { Db } from '../../../shared/database.ts';
 import { UserStore } from '../accounts/user-store.ts';
@@ -56,15 +57,20 @@ export interface ProviderDeps {
   revocations?: Pick<RevocationFeed, 'refuses'>;
   /** Storage for the provider's models; default: the SQLite adapter on `db`. */
   adapter?: Configuration['adapter'];
+  /**
+   * Our clock: the SQLite adapter's expiries, the refresh token cap and token exchange read it.
+   * The provider itself keeps reading `Date.now()` (token iat/exp, its own expiry checks).
+   * Default: systemClock.
+   */
+  clock?: Clock;
 }
-
-const epoch = () => Math.floor(Date.now() / 1000);
 
 /** Seconds an ID token is valid (a retired signing key must outlive it too). */
 export const ID_TOKEN_TTL = 3600;
 
 export function createProvider(deps: ProviderDeps): Provider {
   const { config, users } = deps;
+  const clock = deps.clock ?? systemClock;
   const secureCookies = config.issuer.startsWith('https:');
   const resourceScope = MCP_SCOPES.join(' ');
 
@@ -82,7 +88,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   }
 
   const configuration: Configuration = {
-    adapter: deps.adapter ?? createSqliteAdapter(deps.db),
+    adapter: deps.adapter ?? createSqliteAdapter(deps.db, clock),
     jwks: deps.jwks as Configuration['jwks'],
     // Gatehouse's own first-party client, for signing in to the admin and account pages.
     clients: [internalClientMetadata(config.issuer)],
@@ -214,9 +220,12 @@ export function createProvider(deps: ProviderDeps): Provider {
       Interaction: 3600,
       Session: config.sessionTtl,
       Grant: config.refreshTokenAbsoluteTtl,
+      // Where the clocks meet: `iiat` is stamped by the provider (Date.now), the time left is
+      // counted on ours, so a test that moves our clock on sees the cap shorten the lifetime.
       RefreshToken(_ctx, token) {
-        const initiallyIssuedAt = (token as unknown as { iiat?: number }).iiat ?? epoch();
-        const untilAbsoluteCap = initiallyIssuedAt + config.refreshTokenAbsoluteTtl - epoch();
+        const now = clock.epochSeconds();
+        const initiallyIssuedAt = (token as unknown as { iiat?: number }).iiat ?? now;
+        const untilAbsoluteCap = initiallyIssuedAt + config.refreshTokenAbsoluteTtl - now;
         return Math.max(1, Math.min(config.refreshTokenTtl, untilAbsoluteCap));
       },
     },
@@ -238,6 +247,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     signingKid: deps.signingKid,
     publicJwks: deps.publicJwks as JSONWebKeySet,
     isRevoked: deps.revocations ? (token) => deps.revocations!.refuses(token) : undefined,
+    clock,
   });
   return provider;
 }

@@ -3,7 +3,11 @@
  *
  * - Every call is one prepared statement; the statements are prepared once per database and
  *   shared by all models (this is on the hot path of every token request).
- * - Expired rows are invisible to `find*` at once and deleted later by the sweeper.
+ * - Expired rows are invisible to `find*` at once and deleted later by the sweeper. Expiry is on
+ *   our clock (`expires_at` = our now + the provider's `expiresIn`), so a test that moves the clock
+ *   past a token's lifetime sees the provider find nothing, as after a real wait. The provider
+ *   still checks `exp` in the payload against its own `Date.now()`; moving our clock back does
+ *   not revive a token it considers expired.
  * - `consume` stamps consumed_at; `find` reports it back as `payload.consumed`, which is how the
  *   provider detects authorization code replay and refresh token reuse.
  * - Rows are kept in their stored form (stored-form.ts): bearer ids and client secrets only as
@@ -12,6 +16,7 @@
  *   an interaction's or a token's session binding) and never saves it.
  */
 import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { Db } from '../../../shared/database.ts';
 import { fromStoredPayload, storedId, toStoredPayload } from './stored-form.ts';
 
@@ -19,8 +24,6 @@ interface Row {
   payload: string;
   consumed_at: number | null;
 }
-
-const now = () => Math.floor(Date.now() / 1000);
 
 function prepareStatements(db: Db) {
   const visible = '(expires_at IS NULL OR expires_at > @now)';
@@ -51,8 +54,9 @@ function toPayload(row: Row | undefined): AdapterPayload | undefined {
 }
 
 /** Returns the adapter class to pass as oidc-provider's `adapter` option. */
-export function createSqliteAdapter(db: Db): new (model: string) => Adapter {
+export function createSqliteAdapter(db: Db, clock: Clock = systemClock): new (model: string) => Adapter {
   const statements: Statements = prepareStatements(db);
+  const now = () => clock.epochSeconds();
 
   return class SqliteAdapter implements Adapter {
     constructor(private readonly model: string) {}

@@ -6,7 +6,8 @@ import type { Db } from '../../../shared/database.ts';
 
 const BATCH = 1000;
 
-export function sweepExpired(db: Db, nowSeconds = Math.floor(Date.now() / 1000)): number {
+/** `nowSeconds`: epoch seconds (clock.epochSeconds()). */
+export function sweepExpired(db: Db, nowSeconds: number): number {
   const remove = db.prepare(`DELETE FROM oidc_models WHERE rowid IN (
     SELECT rowid FROM oidc_models WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT ${BATCH})`);
   let total = 0;

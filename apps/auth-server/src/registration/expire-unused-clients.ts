@@ -4,14 +4,15 @@
  * its first successful token request clears it, and the sweeper deletes the ones that expire.
  */
 import type Provider from 'oidc-provider';
+import type { Clock } from '../../../shared/clock.ts';
 import type { Db } from '../../../shared/database.ts';
 
-export function expireUnusedClients(provider: Provider, db: Db, lifetimeSeconds: number): void {
+export function expireUnusedClients(provider: Provider, db: Db, lifetimeSeconds: number, clock: Clock): void {
   const setExpiry = db.prepare("UPDATE oidc_models SET expires_at = ? WHERE model = 'Client' AND id = ?");
   const clearExpiry = db.prepare("UPDATE oidc_models SET expires_at = NULL WHERE model = 'Client' AND id = ? AND expires_at IS NOT NULL");
 
   provider.on('registration_create.success', (_ctx, client) => {
-    setExpiry.run(Math.floor(Date.now() / 1000) + lifetimeSeconds, client.clientId);
+    setExpiry.run(clock.epochSeconds() + lifetimeSeconds, client.clientId);
   });
   provider.on('grant.success', (ctx) => {
     const clientId = ctx.oidc.client?.clientId;

@@ -12,6 +12,7 @@
  * - Deliberately not here: deciding what to revoke. Callers (grant, user, client and key
  *   administration, the provider's own grant revocations) know that.
  */
+import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { Db } from '../../../shared/database.ts';
 import { revocationValue, type RevocationEntry, type RevocationFeedPage, type RevocationKind } from '../../../shared/revocation-entry.ts';
 
@@ -23,8 +24,8 @@ export const MAX_PAGE = 1000;
 export interface RevocationFeedOptions {
   /** Longest access token lifetime, in seconds. */
   tokenLifetime: number;
-  /** Milliseconds since the epoch. Default is Date.now. */
-  now?: () => number;
+  /** Stamps entries and expires them. Default is systemClock. */
+  clock?: Clock;
 }
 
 export class RevocationFeed {
@@ -35,11 +36,11 @@ export class RevocationFeed {
   readonly #refuses;
   readonly #feed: string;
   readonly #tokenLifetime: number;
-  readonly #now: () => number;
+  readonly #clock: Clock;
 
   constructor(db: Db, options: RevocationFeedOptions) {
     this.#tokenLifetime = options.tokenLifetime;
-    this.#now = options.now ?? Date.now;
+    this.#clock = options.clock ?? systemClock;
     this.#insert = db.prepare('INSERT INTO revocations (kind, value, issued_before, expires_at) VALUES (?, ?, ?, ?)');
     this.#page = db.prepare(`SELECT seq, kind, value, issued_before, expires_at FROM revocations
       WHERE seq > @after AND expires_at > @now ORDER BY seq LIMIT @limit`);
@@ -118,7 +119,7 @@ export class RevocationFeed {
   }
 
   #seconds(): number {
-    return Math.floor(this.#now() / 1000);
+    return this.#clock.epochSeconds();
   }
 
   #record(kind: RevocationKind, value: string, options: { everyToken?: boolean } = {}): void {

@@ -25,6 +25,7 @@ import { randomUUID } from 'node:crypto';
 import { importJWK, SignJWT, type JSONWebKeySet, type JWK } from 'jose';
 import type Provider from 'oidc-provider';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Clock } from '../../../shared/clock.ts';
 import type { UserStore } from '../accounts/user-store.ts';
 import { RESOURCE_SERVER_FOR, UPSTREAM_AUDIENCES } from '../registration/client-metadata-policy.ts';
 import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT_TYPE } from './token-exchange-grant-type.ts';
@@ -54,11 +55,11 @@ export interface TokenExchangeOptions {
   publicJwks: JSONWebKeySet;
   /** Whether the revocation feed refuses a subject token. */
   isRevoked?: SubjectTokenVerifierOptions['isRevoked'];
+  /** The identity token's iat/exp and the subject token's expiry check read it. */
+  clock: Clock;
 }
 
 const PARAMETERS = ['subject_token', 'subject_token_type', 'actor_token', 'actor_token_type', 'requested_token_type', 'audience', 'resource', 'scope'];
-
-const epoch = () => Math.floor(Date.now() / 1000);
 
 function withDescription<E extends Error>(error: E, description: string): E {
   (error as E & { error_description: string }).error_description = description;
@@ -79,6 +80,7 @@ export function registerTokenExchangeGrant(provider: Provider, options: TokenExc
     users: options.users,
     findGrant: (grantId) => provider.Grant.find(grantId),
     isRevoked: options.isRevoked,
+    clock: options.clock,
   });
   const found = options.jwks.keys.find((k) => (k as JWK).kid === options.signingKid) as JWK | undefined;
   if (!found) throw new Error('the active signing key is not in the provider JWKS');
@@ -127,7 +129,7 @@ export function registerTokenExchangeGrant(provider: Provider, options: TokenExc
     const subject = await verifySubjectToken(subjectToken);
     const scope = grantedScopes(ctx, subject.scopes).join(' ');
 
-    const iat = epoch();
+    const iat = options.clock.epochSeconds();
     const exp = Math.min(iat + IDENTITY_TOKEN_TTL, subject.exp);
     if (exp <= iat) throw withDescription(new errors.InvalidGrant(), 'subject_token has expired');
     const accessToken = await new SignJWT({

@@ -18,6 +18,7 @@
  */
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import { errors } from 'oidc-provider';
+import type { Clock } from '../../../shared/clock.ts';
 import { UserStore, type User } from '../accounts/user-store.ts';
 
 export interface SubjectToken {
@@ -40,6 +41,8 @@ export interface SubjectTokenVerifierOptions {
   findGrant: (grantId: string) => Promise<{ accountId?: string; clientId?: string } | undefined>;
   /** Whether the revocation feed refuses the token (default: nothing is refused). */
   isRevoked?: (token: { sub: string; clientId: string; grantId: string; jti: string; kid: string; iat: number }) => boolean;
+  /** Whose "now" `exp` is checked against. */
+  clock: Clock;
 }
 
 function invalidGrant(description: string): Error {
@@ -61,6 +64,7 @@ export function createSubjectTokenVerifier(options: SubjectTokenVerifierOptions)
         typ: 'at+jwt',
         algorithms: ['RS256'],
         requiredClaims: ['exp', 'iat', 'jti', 'sub', 'client_id', 'gid'],
+        currentDate: new Date(options.clock.now()),
       }));
     } catch {
       throw invalidGrant('subject_token is not a valid, unexpired access token issued by this server for its resource');

@@ -1,0 +1,32 @@
+/**
+ * A clock tests move instead of sleeping (apps/shared/clock.ts). It stands still until told:
+ * `advance(seconds)` is the only way time passes, so a test of a 2-second lock or a 1-second idle
+ * timeout takes no wall time and cannot race the machine's load.
+ *
+ * It moves only our code's time. oidc-provider and the timers (`setTimeout`, `setInterval`) keep
+ * real time: a test that advances past a token's lifetime sees our adapter, verifier and policies
+ * treat it as expired, not the provider's own checks, and no interval fires early.
+ */
+import type { Clock } from '../../apps/shared/clock.ts';
+
+export class TestClock implements Clock {
+  #ms: number;
+
+  /** Starts at `startMs` (epoch milliseconds), the wall clock's now by default. */
+  constructor(startMs = Date.now()) {
+    this.#ms = startMs;
+  }
+
+  now(): number {
+    return this.#ms;
+  }
+
+  epochSeconds(): number {
+    return Math.floor(this.#ms / 1000);
+  }
+
+  /** Moves time on by `seconds` (fractions allowed). */
+  advance(seconds: number): void {
+    this.#ms += seconds * 1000;
+  }
+}
