@@ -8,11 +8,14 @@ import { join } from 'node:path';
 import { createResourceServer } from '../../apps/resource-server/src/create-resource-server.ts';
 import { MIGRATIONS_ROOT, migrate, openDatabase } from '../../apps/shared/database.ts';
 import { createLogger } from '../../apps/shared/logger.ts';
+import type { Clock } from '../../apps/shared/clock.ts';
 import type { ResourceServerConfig } from '../../apps/shared/config.ts';
 import type { TestAuthServer } from './start-auth-server.ts';
 
 export interface BesideOptions {
   configure?: (config: ResourceServerConfig) => void;
+  /** The resource server's clock (a TestClock; often the auth-server's too). Default: the system clock. */
+  clock?: Clock;
 }
 
 export async function startResourceServerBeside(auth: TestAuthServer, options: BesideOptions = {}): Promise<{ mcpUrl: string; close(): Promise<void> }> {
@@ -30,7 +33,7 @@ export async function startResourceServerBeside(auth: TestAuthServer, options: B
   options.configure?.(config);
   const db = openDatabase(config.databaseFile);
   migrate(db, join(MIGRATIONS_ROOT, 'resource-server'));
-  const server = createResourceServer({ config, db, logger: createLogger('resource-server', 'silent') });
+  const server = createResourceServer({ config, db, logger: createLogger('resource-server', 'silent'), clock: options.clock });
   await server.listen(port, '127.0.0.1');
   return {
     mcpUrl,

@@ -29,4 +29,9 @@ export class TestClock implements Clock {
   advance(seconds: number): void {
     this.#ms += seconds * 1000;
   }
+
+  /** Sets the time to `epochMs` (tests that compute an exact instant, such as one second before a deadline). */
+  set(epochMs: number): void {
+    this.#ms = epochMs;
+  }
 }

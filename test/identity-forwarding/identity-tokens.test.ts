@@ -16,6 +16,7 @@ import { createAccessTokenVerifier, type VerifiedAccessToken } from '../../apps/
 import { createIdentityTokens, REFRESH_MARGIN } from '../../apps/resource-server/src/gateway/identity-tokens.ts';
 import { CLAUDE_DCR_BODY, connect, redeem, registerClient } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { TestClock } from '../helpers/test-clock.ts';
 
 const RESOURCE = 'http://localhost:4001/mcp';
 const UPSTREAM = 'http://127.0.0.1:3001/mcp';
@@ -30,12 +31,11 @@ describe('identity tokens: the resource server obtains them by token exchange', 
   let auth: TestAuthServer;
   let gateway: { clientId: string; clientSecret: string };
   let caller: VerifiedAccessToken;
-  let clock = Date.now();
-  const now = () => clock;
+  const clock = new TestClock();
 
   const exchanges = () => auth.auth.admin.audit.query({ event: 'token.exchanged', limit: 1000 }).length;
   const identityTokens = (overrides: Partial<Parameters<typeof createIdentityTokens>[0]> = {}) => createIdentityTokens({
-    tokenEndpoint: `${auth.issuer}/oauth/token`, ...gateway, now, ...overrides,
+    tokenEndpoint: `${auth.issuer}/oauth/token`, ...gateway, clock, ...overrides,
   });
 
   before(async () => {
@@ -89,21 +89,21 @@ describe('identity tokens: the resource server obtains them by token exchange', 
 
   test(`a cached token is handed out until ${REFRESH_MARGIN}s before its exp, then a fresh one is obtained`, async () => {
     const tokens = identityTokens();
-    const start = clock;
+    const start = clock.now();
     const first = await tokens.tokenFor(caller, UPSTREAM, ['mcp:write']);
     // expires_in (RFC 8693 §2.2.1) counts from when the answer arrived, on the resource server's clock.
     const { exp, iat } = decodeJwt(first);
     const stale = Math.floor(start / 1000) + exp! - iat! - REFRESH_MARGIN;
     try {
-      clock = (stale - 1) * 1000;
+      clock.set((stale - 1) * 1000);
       assert.equal(await tokens.tokenFor(caller, UPSTREAM, ['mcp:write']), first);
       const before = exchanges();
-      clock = stale * 1000;
+      clock.set(stale * 1000);
       const second = await tokens.tokenFor(caller, UPSTREAM, ['mcp:write']);
       assert.equal(exchanges(), before + 1);
       assert.notEqual(second, first);
     } finally {
-      clock = start;
+      clock.set(start);
     }
   });
 

@@ -9,6 +9,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { startTestIssuer, type TestIssuer } from './support/test-issuer.ts';
 import { startResourceServer, type RunningResourceServer } from './support/start-resource-server.ts';
 import { connectClient, mcpRequest } from './support/mcp-http.ts';
+import { TestClock } from '../helpers/test-clock.ts';
 
 const TOOLS_LIST = { jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} };
 
@@ -149,22 +150,30 @@ describe('MCP session limits', () => {
 });
 
 describe('MCP session idle timeout', () => {
+  const clock = new TestClock();
   let issuer: TestIssuer;
   let server: RunningResourceServer;
 
   before(async () => {
     issuer = await startTestIssuer();
-    server = await startResourceServer({ issuer: issuer.issuer, config: { sessionIdleTtl: 1 } });
+    // The revocation copy's age is on the same clock: a long max_staleness keeps it current
+    // while the test moves time on faster than the feed is polled.
+    const revocation = { feedUri: `${issuer.issuer}/oauth/revocations`, pollInterval: 0.2, maxStaleness: 3600 };
+    server = await startResourceServer({ issuer: issuer.issuer, config: { sessionIdleTtl: 60, revocation }, clock });
   });
   after(async () => {
     await server?.close();
     await issuer?.close();
   });
 
-  test('closes a session left idle past its timeout', async () => {
+  test('closes a session left idle past its timeout, and not before', async () => {
     const token = await issuer.mint({ claims: { sub: randomUUID() } });
     const sessionId = await openSession(server.mcpUrl, token);
-    await new Promise((resolve) => setTimeout(resolve, 2500));
+    clock.advance(59);
+    assert.equal((await inSession(server.mcpUrl, sessionId, token)).status, 200, 'a request within the timeout keeps it');
+    clock.advance(59);
+    assert.equal((await inSession(server.mcpUrl, sessionId, token)).status, 200, 'idle time counts from the last request');
+    clock.advance(60);
     assert.equal((await inSession(server.mcpUrl, sessionId, token)).status, 404);
   });
 });

@@ -11,6 +11,7 @@ import {
   createAccessTokenVerifier, InvalidAccessTokenError, KeySetUnavailableError, type AccessTokenVerifierOptions,
 } from '../../apps/resource-server/src/auth/verify-access-token.ts';
 import { TokenCache } from '../../apps/resource-server/src/auth/token-cache.ts';
+import { TestClock } from '../helpers/test-clock.ts';
 import { startTestIssuer, TEST_RESOURCE, type TestIssuer } from './support/test-issuer.ts';
 import { startResourceServer } from './support/start-resource-server.ts';
 import { mcpRequest } from './support/mcp-http.ts';
@@ -69,11 +70,11 @@ describe('verifyAccessToken', () => {
   });
 
   test('does not answer from the cache once the token has expired', async () => {
-    let clock = Date.now();
-    const verifier = verifierFor({ clockTolerance: 0, now: () => clock });
-    const token = await issuer.mint({ claims: { exp: Math.floor(clock / 1000) + 1 } });
+    const clock = new TestClock();
+    const verifier = verifierFor({ clockTolerance: 0, clock });
+    const token = await issuer.mint({ claims: { exp: clock.epochSeconds() + 1 } });
     await verifier.verifyAccessToken(token);
-    clock += 2000;
+    clock.advance(2);
     await assert.rejects(verifier.verifyAccessToken(token), InvalidAccessTokenError);
   });
 

@@ -9,6 +9,7 @@
 import type { Server } from 'node:http';
 import Router from '@koa/router';
 import Koa from 'koa';
+import { systemClock, type Clock } from '../../shared/clock.ts';
 import type { ResourceServerConfig, TlsFiles } from '../../shared/config.ts';
 import type { Db } from '../../shared/database.ts';
 import { healthRoutes } from '../../shared/health-routes.ts';
@@ -60,6 +61,12 @@ export interface CreateResourceServerOptions {
   registry?: Registry;
   /** Issues identity tokens for forward_identity servers. Default: from config.identityClient. */
   identity?: IdentityTokens;
+  /**
+   * "Now" for token checks (exp, nbf, iat), the revocation list's staleness, MCP session and
+   * per-user process idle timeouts, process restart backoff, identity token reuse and the audit
+   * records. Tests pass a clock they move; timers stay real (apps/shared/clock.ts). Default: systemClock.
+   */
+  clock?: Clock;
 }
 
 export interface ResourceServer {
@@ -81,9 +88,9 @@ const AUDIT_SWEEP_INTERVAL_MS = 60 * 60 * 1000;
 const FIRST_SYNC_WAIT_MS = 5000;
 
 export function createResourceServer(options: CreateResourceServerOptions): ResourceServer {
-  const { config, db, logger, dangerouslyDisableAuthentication = false, maxSessionsPerUser = 32 } = options;
+  const { config, db, logger, dangerouslyDisableAuthentication = false, maxSessionsPerUser = 32, clock = systemClock } = options;
   const notes = new NoteStore(db);
-  const audit = new AuditStore(db, (err) => logger.error({ err }, 'writing tool-call audit records failed'));
+  const audit = new AuditStore(db, (err) => logger.error({ err }, 'writing tool-call audit records failed'), clock);
   const resourceMetadataUrl = protectedResourceMetadataUrl(config.resource);
   const metrics = createResourceServerMetrics(options.registry ?? createMetricsRegistry('resource-server'));
   const onToolCall = ({ server, tool, outcome }: ToolCallEvent) => metrics.toolCalls.inc({ server, tool, outcome });
@@ -91,8 +98,9 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
     servers: config.servers,
     maxProcesses: config.maxProcesses,
     maxProcessesPerUser: config.maxProcessesPerUser,
-    identity: options.identity ?? (config.identityClient && createIdentityTokens(config.identityClient)),
+    identity: options.identity ?? (config.identityClient && createIdentityTokens({ ...config.identityClient, clock })),
     logger,
+    clock,
   });
 
   if (dangerouslyDisableAuthentication) {
@@ -103,6 +111,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
     pollInterval: config.revocation.pollInterval * 1000,
     maxStaleness: config.revocation.maxStaleness * 1000,
     logger,
+    clock,
     onKeysChanged: () => {
       verifier.reloadKeys().catch((err: unknown) => logger.warn({ err }, 'could not reload the issuer key set after a key change'));
     },
@@ -114,6 +123,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
     cacheSize: config.tokenCacheSize,
     maxTokenLifetime: config.maxTokenLifetime,
     revocations,
+    clock,
   });
   const authenticate = dangerouslyDisableAuthentication
     ? assumeAnonymousCaller
@@ -131,6 +141,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
     maxSessions: config.maxSessions,
     maxSessionsPerSubject: maxSessionsPerUser,
     logger,
+    clock,
   });
 
   // The MCP endpoint's chain, outermost first. Each step answers on its own or passes on.

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { after, before } from 'node:test';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Clock } from '../../../apps/shared/clock.ts';
 import type { ResourceServerConfig } from '../../../apps/shared/config.ts';
 import { MIGRATIONS_ROOT, migrate, openDatabase, type Db } from '../../../apps/shared/database.ts';
 import { createLogger, type Logger } from '../../../apps/shared/logger.ts';
@@ -34,6 +35,8 @@ export interface StartOptions {
   logger?: Logger;
   /** Where the server's metrics go, for tests that read them. */
   registry?: Registry;
+  /** The server's clock (a TestClock), so tests move time instead of sleeping. Default: the system clock. */
+  clock?: Clock;
 }
 
 export async function startResourceServer({ issuer, config: overrides = {}, logLevel = 'silent', logger, ...options }: StartOptions): Promise<RunningResourceServer> {

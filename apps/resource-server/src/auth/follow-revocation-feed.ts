@@ -13,6 +13,7 @@
  *   `onKeysChanged`, which reloads the JWKS at once instead of after its cache time.
  * - A response that is not the feed's JSON shape counts as a failed sync, never as "no revocations".
  */
+import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import { REVOCATION_KINDS, type RevocationEntry, type RevocationFeedPage } from '../../../shared/revocation-entry.ts';
 import { RevocationList, type TokenMatch } from './revocation-list.ts';
@@ -27,8 +28,11 @@ export interface RevocationFeedOptions {
   timeout?: number;
   onKeysChanged?: () => void;
   logger?: Logger;
-  /** Milliseconds since the epoch. Default is Date.now. */
-  now?: () => number;
+  /**
+   * Staleness and entry expiry are counted on it (polls run on real timers, so a moved clock
+   * makes the copy stale until the next poll). Default is systemClock.
+   */
+  clock?: Clock;
 }
 
 /** This server's copy of the revocation feed is too old to trust (the auth-server is unreachable). */
@@ -56,7 +60,7 @@ export class RevocationFeedFollower {
   readonly #timeout: number;
   readonly #onKeysChanged: () => void;
   readonly #logger?: Logger;
-  readonly #now: () => number;
+  readonly #clock: Clock;
   #feed?: string;
   #cursor = 0;
   #syncedAt = Number.NEGATIVE_INFINITY;
@@ -74,7 +78,7 @@ export class RevocationFeedFollower {
     this.#timeout = options.timeout ?? 5000;
     this.#onKeysChanged = options.onKeysChanged ?? (() => {});
     this.#logger = options.logger;
-    this.#now = options.now ?? Date.now;
+    this.#clock = options.clock ?? systemClock;
   }
 
   /** Entries held now (for metrics and tests). */
@@ -84,7 +88,7 @@ export class RevocationFeedFollower {
 
   /** Throws RevocationsUnavailableError when the copy is older than `maxStaleness`. */
   assertCurrent(): void {
-    if (this.#now() - this.#syncedAt > this.#maxStaleness) {
+    if (this.#clock.now() - this.#syncedAt > this.#maxStaleness) {
       throw new RevocationsUnavailableError('the revocation list could not be brought up to date');
     }
   }
@@ -109,10 +113,11 @@ export class RevocationFeedFollower {
    * stop(). Never rejects: until a sync succeeds, tokens are refused with 503.
    */
   async start(wait = 0): Promise<void> {
-    this.#startedAt = this.#now();
-    const deadline = this.#startedAt + wait;
-    while (!this.#stopped && !(await this.#trySync()) && this.#now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, Math.min(STARTUP_RETRY_MS, Math.max(0, deadline - this.#now()))));
+    this.#startedAt = this.#clock.now();
+    // A wait on real timers, so its deadline is real time too (a test's clock may stand still).
+    const deadline = performance.now() + wait;
+    while (!this.#stopped && !(await this.#trySync()) && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(STARTUP_RETRY_MS, Math.max(0, deadline - performance.now()))));
     }
     this.#schedule();
   }
@@ -141,7 +146,7 @@ export class RevocationFeedFollower {
       this.#warned = false;
       return true;
     } catch (err) {
-      const stale = this.#now() - Math.max(this.#syncedAt, this.#startedAt) > this.#maxStaleness;
+      const stale = this.#clock.now() - Math.max(this.#syncedAt, this.#startedAt) > this.#maxStaleness;
       if (stale && !this.#warned) {
         this.#logger?.warn({ err, feedUri: this.#feedUri }, 'cannot read the revocation feed: tokens are refused with 503 until it can be read');
         this.#warned = true;
@@ -153,7 +158,7 @@ export class RevocationFeedFollower {
   }
 
   async #syncOnce(): Promise<void> {
-    const startedAt = this.#now();
+    const startedAt = this.#clock.now();
     let keysChanged = false;
     for (let pages = 0; pages < MAX_PAGES_PER_SYNC; pages++) {
       const page = await this.#fetchPage(this.#cursor);

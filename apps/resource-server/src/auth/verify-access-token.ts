@@ -43,6 +43,7 @@ import {
   type JWTPayload, type JWTVerifyGetKey, type ProtectedHeaderParameters,
 } from 'jose';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { RevocationFeedFollower } from './follow-revocation-feed.ts';
 import { tokenMatch, type TokenMatch } from './revocation-list.ts';
 import { TokenCache } from './token-cache.ts';
@@ -68,8 +69,8 @@ export interface AccessTokenVerifierOptions {
   maxTokenLifetime?: number;
   /** The revocation feed to check every token against. Default: none (no revocation check). */
   revocations?: Pick<RevocationFeedFollower, 'refuses'>;
-  /** The clock, in epoch milliseconds. Default is Date.now. */
-  now?: () => number;
+  /** `exp`, `nbf`, `iat` and cached entries are judged on it. Default is systemClock. */
+  clock?: Clock;
 }
 
 /** An access token that passed every check, in the shape the MCP SDK passes to tool handlers. */
@@ -120,7 +121,7 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
   const {
     issuer, resource, jwksUri,
     cacheSize = 10_000, maxTokenLength = 8192, clockTolerance = 5, jwksTimeout = 5000, jwksCooldown = 30_000,
-    maxTokenLifetime = 3600, revocations, now: clock = Date.now,
+    maxTokenLifetime = 3600, revocations, clock = systemClock,
   } = options;
   if (!URL.canParse(jwksUri)) throw new TypeError('jwksUri must be an absolute URL');
   if (!Number.isInteger(maxTokenLength) || maxTokenLength < 1) throw new TypeError('maxTokenLength must be a positive integer');
@@ -145,7 +146,7 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
 
   async function verifyAccessToken(token: string): Promise<VerifiedAccessToken> {
     if (token.length > maxTokenLength) throw new InvalidAccessTokenError('the access token is too large');
-    const nowMs = clock();
+    const nowMs = clock.now();
     const now = Math.floor(nowMs / 1000);
     const cached = cache.get(token, now);
     if (cached) return notRevoked(cached);

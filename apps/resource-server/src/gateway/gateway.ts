@@ -14,6 +14,7 @@
  *   session for a shared stdio server, the user's sessions for a per-user one, the one session
  *   for an HTTP server.
  */
+import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { GatewayServerConfig, McpScope } from '../../../shared/config.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import { HttpUpstream } from './http-upstream.ts';
@@ -36,7 +37,8 @@ export interface GatewayOptions {
   /** Needed when a server has forward_identity. */
   identity?: IdentityTokens;
   logger: Logger;
-  now?: () => number;
+  /** The processes' idle timeouts and restart backoff are counted on it. Default: systemClock. */
+  clock?: Clock;
 }
 
 /** Told when a list this session shows has changed. */
@@ -74,14 +76,14 @@ export class Gateway {
   readonly #resourceOwners = new Map<string, Upstream>();
   readonly #templates = new Map<string, { upstream: Upstream; template: UriTemplate }>();
 
-  constructor({ servers, maxProcesses, maxProcessesPerUser, identity, logger, now }: GatewayOptions) {
+  constructor({ servers, maxProcesses, maxProcessesPerUser, identity, logger, clock = systemClock }: GatewayOptions) {
     this.#logger = logger;
     const budget = new ProcessBudget(maxProcesses, maxProcessesPerUser);
     const onListChanged = (kind: 'tools' | 'prompts' | 'resources', audience: ListChangeAudience) => this.#listChanged(kind, audience);
     this.upstreams = servers.map((config): Upstream => {
       if (config.transport === 'http') return new HttpUpstream(config, { logger, onListChanged, identity });
-      if (config.perUser) return new PerUserStdioUpstream(config, { budget, logger, onListChanged, now });
-      return new SharedStdioUpstream(config, { budget, logger, onListChanged });
+      if (config.perUser) return new PerUserStdioUpstream(config, { budget, logger, onListChanged, clock });
+      return new SharedStdioUpstream(config, { budget, logger, onListChanged, clock });
     });
     this.#byName = new Map(this.upstreams.map((upstream) => [upstream.config.name, upstream]));
   }

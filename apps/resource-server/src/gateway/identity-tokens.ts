@@ -21,6 +21,7 @@
  * this module only carries it), and deciding which scopes an upstream may see (the gateway does).
  */
 import { createHash } from 'node:crypto';
+import { systemClock, type Clock } from '../../../shared/clock.ts';
 import { TokenCache } from '../auth/token-cache.ts';
 import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
 
@@ -36,8 +37,8 @@ export interface IdentityTokensOptions {
   clientSecret: string;
   /** Default: the global fetch. */
   fetch?: typeof fetch;
-  /** Epoch milliseconds. Default is Date.now. */
-  now?: () => number;
+  /** Cached tokens expire on it. Default is systemClock. */
+  clock?: Clock;
   /** Most identity tokens kept. Default is 10 000. */
   maxEntries?: number;
   /** Milliseconds one exchange may take, response included. Default is 10 000. */
@@ -113,7 +114,7 @@ export function createIdentityTokens(options: IdentityTokensOptions): IdentityTo
   if (!endpoint || (endpoint.protocol !== 'http:' && endpoint.protocol !== 'https:')) throw new TypeError('tokenEndpoint must be an absolute http(s) URL');
   if (!options.clientId || !options.clientSecret) throw new TypeError('clientId and clientSecret must not be empty');
   const fetchImpl = options.fetch ?? fetch;
-  const now = options.now ?? Date.now;
+  const clock = options.clock ?? systemClock;
   const timeout = options.timeout ?? 10_000;
   const cache = new TokenCache<Cached>(options.maxEntries ?? 10_000);
   const inFlight = new Map<string, Promise<string>>();
@@ -165,7 +166,7 @@ export function createIdentityTokens(options: IdentityTokensOptions): IdentityTo
       throw failure(audience, 'the auth-server answered something that is not a token exchange response (RFC 8693 §2.2.1)', [caller.token, String(token)]);
     }
     // Never past the caller's own token: the identity token stands for it.
-    const expiresAt = Math.min(Math.floor(now() / 1000) + expiresIn, caller.expiresAt) - REFRESH_MARGIN;
+    const expiresAt = Math.min(clock.epochSeconds() + expiresIn, caller.expiresAt) - REFRESH_MARGIN;
     return { token, expiresAt };
   }
 
@@ -175,7 +176,7 @@ export function createIdentityTokens(options: IdentityTokensOptions): IdentityTo
       if (wanted.length === 0) return Promise.reject(new TypeError('an identity token carries at least one scope'));
       const scope = wanted.join(' ');
       const key = createHash('sha256').update(`${caller.token}\n${audience}\n${scope}`).digest('base64url');
-      const cached = cache.get(key, Math.floor(now() / 1000));
+      const cached = cache.get(key, clock.epochSeconds());
       if (cached) return Promise.resolve(cached.token);
       let pending = inFlight.get(key);
       if (!pending) {

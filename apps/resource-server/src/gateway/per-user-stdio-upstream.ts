@@ -4,6 +4,7 @@
  * (GATEHOUSE_USER_SUB, GATEHOUSE_USERNAME), is restarted with backoff while they use it, and is
  * stopped after `idle_timeout` without a call. Bounded by the ProcessBudget.
  */
+import type { Clock } from '../../../shared/clock.ts';
 import type { StdioServerConfig } from '../../../shared/config.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import type { ProcessBudget } from './process-budget.ts';
@@ -21,20 +22,21 @@ export interface PerUserStdioUpstreamOptions {
   budget: ProcessBudget;
   logger: Logger;
   onListChanged: ListChangeListener;
-  now?: () => number;
+  /** Idle time is counted on it (the idle sweep runs on a real timer). */
+  clock: Clock;
 }
 
 export class PerUserStdioUpstream implements Upstream {
   readonly config: StdioServerConfig;
   readonly #options: PerUserStdioUpstreamOptions;
-  readonly #now: () => number;
+  readonly #clock: Clock;
   readonly #processes = new Map<string, UserProcess>();
   readonly #sweeper: NodeJS.Timeout;
 
   constructor(config: StdioServerConfig, options: PerUserStdioUpstreamOptions) {
     this.config = config;
     this.#options = options;
-    this.#now = options.now ?? Date.now;
+    this.#clock = options.clock;
     const idleMs = config.idleTimeout * 1000;
     this.#sweeper = setInterval(() => this.stopIdle(), Math.max(250, Math.min(idleMs / 2, 60_000))).unref();
   }
@@ -53,18 +55,18 @@ export class PerUserStdioUpstream implements Upstream {
         extraEnv: { GATEHOUSE_USER_SUB: subject, GATEHOUSE_USERNAME: caller.extra.username ?? '' },
         logger: this.#options.logger,
         onListChanged: (kind) => this.#options.onListChanged(kind, { subject }),
-        now: this.#now,
+        clock: this.#clock,
       });
-      entry = { process, release, lastUsed: this.#now() };
+      entry = { process, release, lastUsed: this.#clock.now() };
       this.#processes.set(subject, entry);
       process.start();
     }
-    entry.lastUsed = this.#now();
+    entry.lastUsed = this.#clock.now();
     return entry.process.connection();
   }
 
   /** Stops the processes of users idle for `idle_timeout` (none with a call in flight). */
-  stopIdle(now = this.#now()): void {
+  stopIdle(now = this.#clock.now()): void {
     for (const [subject, entry] of this.#processes) {
       if (now - entry.lastUsed < this.config.idleTimeout * 1000 || entry.process.busy) continue;
       this.#processes.delete(subject);

@@ -3,6 +3,7 @@
  * (restarted with backoff by SupervisedProcess). Callers are told apart only by the
  * `_meta["gatehouse/user"]` of each request.
  */
+import type { Clock } from '../../../shared/clock.ts';
 import type { StdioServerConfig } from '../../../shared/config.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import type { ProcessBudget } from './process-budget.ts';
@@ -18,10 +19,10 @@ export class SharedStdioUpstream implements Upstream {
   #release: (() => void) | undefined;
   #notStarted: string | undefined;
 
-  constructor(config: StdioServerConfig, { budget, logger, onListChanged }: { budget: ProcessBudget; logger: Logger; onListChanged: ListChangeListener }) {
+  constructor(config: StdioServerConfig, { budget, logger, onListChanged, clock }: { budget: ProcessBudget; logger: Logger; onListChanged: ListChangeListener; clock: Clock }) {
     this.config = config;
     this.#budget = budget;
-    this.#process = new SupervisedProcess({ config, logger, onListChanged: (kind) => onListChanged(kind, { all: true }) });
+    this.#process = new SupervisedProcess({ config, logger, onListChanged: (kind) => onListChanged(kind, { all: true }), clock });
   }
 
   start(): void {

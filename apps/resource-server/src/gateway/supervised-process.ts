@@ -9,6 +9,7 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { StdioServerConfig } from '../../../shared/config.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import { UpstreamConnection } from './upstream-connection.ts';
@@ -29,12 +30,13 @@ export interface SupervisedProcessOptions {
   extraEnv?: Record<string, string>;
   logger: Logger;
   onListChanged?: (kind: 'tools' | 'prompts' | 'resources') => void;
-  now?: () => number;
+  /** Restart backoff and the "stable" run are counted on it (the restart timer is real). Default: systemClock. */
+  clock?: Clock;
 }
 
 export class SupervisedProcess {
   readonly #options: SupervisedProcessOptions;
-  readonly #now: () => number;
+  readonly #clock: Clock;
   #state: ProcessState = 'stopped';
   #reason: string | undefined;
   #connection: UpstreamConnection | undefined;
@@ -46,7 +48,7 @@ export class SupervisedProcess {
 
   constructor(options: SupervisedProcessOptions) {
     this.#options = options;
-    this.#now = options.now ?? Date.now;
+    this.#clock = options.clock ?? systemClock;
   }
 
   get state(): ProcessState {
@@ -78,7 +80,7 @@ export class SupervisedProcess {
         // fall through to the down report below
       }
     }
-    const retryIn = Math.max(0, Math.ceil((this.#restartAt - this.#now()) / 1000));
+    const retryIn = Math.max(0, Math.ceil((this.#restartAt - this.#clock.now()) / 1000));
     throw new UpstreamUnavailableError(this.#options.config.name, `${this.#reason ?? 'it is not running'}; it is restarted in ${retryIn} s`);
   }
 
@@ -104,7 +106,7 @@ export class SupervisedProcess {
       stderr: 'pipe',
     });
     this.#logStderr(transport.stderr as Readable | null);
-    const startedAt = this.#now();
+    const startedAt = this.#clock.now();
     let opened: UpstreamConnection | undefined;
     try {
       const connection = opened = await UpstreamConnection.open({
@@ -136,7 +138,7 @@ export class SupervisedProcess {
     // An exit during the start is reported by the start itself.
     if (this.#stopped || !connection || connection !== this.#connection) return;
     this.#connection = undefined;
-    if (this.#now() - startedAt >= STABLE_AFTER_MS) this.#failures = 0;
+    if (this.#clock.now() - startedAt >= STABLE_AFTER_MS) this.#failures = 0;
     this.#down('it exited');
   }
 
@@ -145,7 +147,7 @@ export class SupervisedProcess {
     this.#reason = reason;
     const delay = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** this.#failures);
     this.#failures += 1;
-    this.#restartAt = this.#now() + delay;
+    this.#restartAt = this.#clock.now() + delay;
     this.#options.logger.warn({ server: this.#options.config.name, reason, restartInMs: delay }, 'mcp server is down');
     clearTimeout(this.#restartTimer);
     this.#restartTimer = setTimeout(() => this.start(), delay).unref();

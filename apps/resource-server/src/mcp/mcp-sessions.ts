@@ -7,13 +7,15 @@
  *   (404, which the spec reserves for "start a new session"), so a leaked session id is useless
  *   without that user's token (MCP 2025-11-25 security best practices §Session Hijacking: bind
  *   the session to the user, never use it for authentication).
- * - Bounded: a session idle for `idleTtlMs` is closed; beyond `maxSessions` in all, or
+ * - Bounded: a session idle for `idleTtlMs` is closed (by a sweep, or when it is next asked for,
+ *   whichever comes first, so the timeout holds to the request and not to the sweep); beyond `maxSessions` in all, or
  *   `maxSessionsPerSubject` for one user, the least recently used one is closed, so one user
  *   opening sessions in a loop only ever evicts their own.
  */
 import { randomUUID } from 'node:crypto';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { Clock } from '../../../shared/clock.ts';
 import type { Logger } from '../../../shared/logger.ts';
 
 export interface McpSession {
@@ -21,6 +23,7 @@ export interface McpSession {
   readonly subject: string;
   readonly transport: StreamableHTTPServerTransport;
   readonly server: Server;
+  /** Epoch ms of its last request. */
   lastUsed: number;
 }
 
@@ -32,6 +35,8 @@ export interface McpSessionsOptions {
   maxSessions: number;
   maxSessionsPerSubject: number;
   logger: Logger;
+  /** Idle time is counted on it; the sweep itself runs on a real timer. */
+  clock: Clock;
 }
 
 export class McpSessions {
@@ -54,8 +59,13 @@ export class McpSessions {
   find(id: string, subject: string): McpSession | undefined {
     const session = this.#sessions.get(id);
     if (!session || session.subject !== subject) return undefined;
+    const now = this.#options.clock.now();
+    if (now - session.lastUsed >= this.#options.idleTtlMs) {
+      this.#close(session, 'idle');
+      return undefined;
+    }
     this.#sessions.delete(id);
-    session.lastUsed = Date.now();
+    session.lastUsed = now;
     this.#sessions.set(id, session);
     return session;
   }
@@ -69,7 +79,7 @@ export class McpSessions {
     const server = this.#options.createServer(subject);
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: randomUUID,
-      onsessioninitialized: (id): void => this.#register({ id, subject, transport, server, lastUsed: Date.now() }),
+      onsessioninitialized: (id): void => this.#register({ id, subject, transport, server, lastUsed: this.#options.clock.now() }),
     });
     transport.onerror = (err) => this.#options.logger.debug({ reason: err.message }, 'mcp transport refused a request');
     transport.onclose = () => {
@@ -84,7 +94,7 @@ export class McpSessions {
     };
   }
 
-  closeIdle(now = Date.now()): void {
+  closeIdle(now = this.#options.clock.now()): void {
     for (const session of this.#sessions.values()) {
       if (now - session.lastUsed < this.#options.idleTtlMs) break;
       this.#close(session, 'idle');

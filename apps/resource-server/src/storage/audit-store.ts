@@ -11,6 +11,7 @@
  * so far; `flush` at shutdown writes what is left. A crash can lose at most the rows of that one
  * turn.
  */
+import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { Db } from '../../../shared/database.ts';
 
 export type ToolCallOutcome = 'ok' | 'error' | 'denied';
@@ -48,10 +49,15 @@ export class AuditStore {
   readonly #sweep;
   #pending: InsertRow[] = [];
   readonly #onWriteError: (err: unknown) => void;
+  readonly #clock: Clock;
 
-  /** `onWriteError` is told when a queued write fails (it happens after the call was answered). */
-  constructor(db: Db, onWriteError: (err: unknown) => void = (err) => { throw err; }) {
+  /**
+   * `onWriteError` is told when a queued write fails (it happens after the call was answered);
+   * `clock` stamps records and ages them out.
+   */
+  constructor(db: Db, onWriteError: (err: unknown) => void = (err) => { throw err; }, clock: Clock = systemClock) {
     this.#onWriteError = onWriteError;
+    this.#clock = clock;
     this.#insert = db.prepare<InsertRow>(
       'INSERT INTO tool_calls (at, subject, username, client_id, server, tool, outcome, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     );
@@ -65,7 +71,7 @@ export class AuditStore {
   }
 
   /** Queues the record; it is written at the next turn of the event loop (or by `flush`). */
-  record(call: ToolCallRecord, now = Date.now()): void {
+  record(call: ToolCallRecord, now = this.#clock.now()): void {
     if (this.#pending.length === 0) {
       setImmediate(() => {
         try {
@@ -93,7 +99,7 @@ export class AuditStore {
   }
 
   /** Deletes records older than `maxAgeSeconds`; returns how many went. */
-  sweep(maxAgeSeconds: number, now = Date.now()): number {
+  sweep(maxAgeSeconds: number, now = this.#clock.now()): number {
     this.flush();
     return this.#sweep.run(now - maxAgeSeconds * 1000).changes;
   }
