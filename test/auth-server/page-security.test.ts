@@ -10,6 +10,7 @@ import { decodeJwt } from 'jose';
 import { authorizeUrl, connect, decide, redeem, registerClient, signIn, type RegisteredClient } from '../helpers/oauth-flow.ts';
 import { createPkce } from '../helpers/pkce.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { TestClock } from '../helpers/test-clock.ts';
 
 const RESOURCE = 'http://localhost:4001/mcp';
 
@@ -33,13 +34,15 @@ function normalised(html: string): string {
 }
 
 describe('sign-in page security', () => {
+  const clock = new TestClock();
   let server: TestAuthServer;
   let client: RegisteredClient;
   before(async () => {
     server = await startAuthServer({
+      clock,
       configure(config) {
         config.authServer.trustProxy = true;
-        config.authServer.signInThrottle = { maxFailures: 3, maxFailuresPerIp: 8, slowDownAfter: 1, window: 600, lockDuration: 2 };
+        config.authServer.signInThrottle = { maxFailures: 3, maxFailuresPerIp: 8, slowDownAfter: 1, window: 600, lockDuration: 60 };
       },
     });
     client = await registerClient(server.issuer);
@@ -123,26 +126,30 @@ describe('sign-in page security', () => {
     const fromElsewhere = await signInFrom(browser, page, '192.0.2.44', 'victim', 'victim-password');
     assert.ok(fromElsewhere.status >= 300 && fromElsewhere.status < 400 || /Allow access/.test(fromElsewhere.html), 'the real user elsewhere still signs in');
 
-    await new Promise((resolve) => setTimeout(resolve, 2200));
+    // Held answers move the server's clock too (4 s each while locked): about 45 s in, then 69 s.
+    clock.advance(40);
+    const { page: during, browser: browser1 } = await loginPage(server, client);
+    const stillLocked = await signInFrom(browser1, during, attacker, 'victim', 'victim-password');
+    assert.equal(normalised(stillLocked.html), normalised(wrong!.html), 'still locked within lock_duration (60 s)');
+    clock.advance(20);
     const { page: again, browser: browser2 } = await loginPage(server, client);
     const afterLock = await signInFrom(browser2, again, attacker, 'victim', 'victim-password');
     assert.match(afterLock.html, /Allow access/, 'the lock ended');
   });
 
   test('failures slow down before the lock', async () => {
-    // The throttle's own view says how long an answer is held; the answer over HTTP must take at
-    // least that long. (Comparing two wall-clock durations would depend on the machine's load.)
-    const throttle = new SignInThrottle(server.auth.db, server.config.authServer.signInThrottle);
+    // The throttle's own view says how long an answer is held; the server holds it on its clock,
+    // which a test clock moves on by exactly that (nothing else moves it): no wall-clock timing.
+    const throttle = new SignInThrottle(server.auth.db, server.config.authServer.signInThrottle, clock);
     const { page, browser } = await loginPage(server, client);
     const ip = '203.0.113.99';
     assert.equal(throttle.check('slowpoke', ip).delayMs, 0, 'the first failure is not held');
     await signInFrom(browser, page, ip, 'slowpoke', 'x');
     const hold = throttle.check('slowpoke', ip).delayMs;
     assert.equal(hold, 250, 'after slow_down_after failures, the next answer is held 250 ms');
-    const started = performance.now();
+    const started = clock.now();
     await signInFrom(browser, page, ip, 'slowpoke', 'x');
-    const second = performance.now() - started;
-    assert.ok(second >= hold, `the second failure is held back at least ${hold} ms (took ${second.toFixed(0)} ms)`);
+    assert.equal(clock.now() - started, hold, `the second failure is held back ${hold} ms`);
     assert.equal(throttle.check('slowpoke', ip).delayMs, 500, 'and each further failure doubles the hold');
   });
 

@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { CLAUDE_DCR_BODY, connect, redeem, refresh, registerClient, type RegisteredClient } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { TestClock } from '../helpers/test-clock.ts';
 
 const RESOURCE = 'http://localhost:4001/mcp';
 
@@ -123,7 +124,9 @@ describe('refresh tokens, revocation and introspection', () => {
 
 describe('the absolute refresh token lifetime', () => {
   test('rotation never extends a refresh token past the cap counted from sign-in', async () => {
+    const clock = new TestClock();
     const server = await startAuthServer({
+      clock,
       configure(config) {
         config.authServer.refreshTokenTtl = 100;
         config.authServer.refreshTokenAbsoluteTtl = 100;
@@ -133,7 +136,8 @@ describe('the absolute refresh token lifetime', () => {
       const client = await registerClient(server.issuer);
       const tokens = await signedInTokens(server, client);
       const first = await post(server.issuer, '/oauth/introspect', { token: tokens.refresh_token, client_id: client.client_id });
-      await new Promise((resolve) => setTimeout(resolve, 2100));
+      // 30 s after sign-in on our clock, which the cap counts the time left on (create-provider.ts).
+      clock.set(((first.body.iat as number) + 30) * 1000);
       const refreshed = await refresh(server.issuer, client, tokens.refresh_token);
       assert.equal(refreshed.status, 200);
       const second = await post(server.issuer, '/oauth/introspect', { token: refreshed.body.refresh_token as string, client_id: client.client_id });

@@ -13,7 +13,6 @@
  *   no Allow button: it names the scopes the account cannot have, and offers to continue with
  *   what the app already holds, if anything, or to go back to the app.
  */
-import { setTimeout } from 'node:timers/promises';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
@@ -51,7 +50,7 @@ export interface InteractionDeps {
   onSignIn?: (result: SignInResult) => void;
   /** Told of each password sign-in attempt, with its user and reason (the audit log). */
   recordSignIn?: SignInRecorder;
-  /** Stamps the sign-in time (`auth_time`) and tells a client registered moments ago. */
+  /** Stamps the sign-in time (`auth_time`), tells a client registered moments ago, and holds failed answers. */
   clock: Clock;
 }
 
@@ -174,7 +173,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
         method: 'password', ok: false, user, clientId: String(interaction.params.client_id),
         reason: locked ? 'locked' : !user ? 'unknown_user' : !passwordOk ? 'wrong_password' : 'account_inactive',
       });
-      await setTimeout(delayMs);
+      await deps.clock.wait(delayMs);
       ctx.status = 400;
       return renderLogin(ctx, interaction, { error: SIGN_IN_FAILED, username });
     }
