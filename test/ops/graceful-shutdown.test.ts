@@ -12,7 +12,6 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { request, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { CLAUDE_DCR_BODY, connect, redeem, registerClient } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD } from '../helpers/start-auth-server.ts';
 import { INITIALIZE, jsonRpcMessageOf } from '../resource-server/support/mcp-http.ts';
@@ -23,15 +22,20 @@ interface SlowRequest {
   finish(): Promise<{ status: number; headers: IncomingMessage['headers']; body: string }>;
 }
 
-/** Starts a POST on a fresh connection and sends its headers and half its body. */
+/**
+ * Starts a POST on a fresh connection, sends its headers and half its body, and resolves once the
+ * server has parsed the headers and started on the request: it asks `Expect: 100-continue`, and
+ * Node's server answers `100 Continue` just as it hands the request to the app (RFC 9110 §10.1.1).
+ */
 async function startSlowPost(url: string, body: string, headers: Record<string, string>): Promise<SlowRequest> {
   const bytes = Buffer.from(body);
   const half = Math.floor(bytes.length / 2);
   const req = request(url, {
     method: 'POST',
     agent: false,
-    headers: { ...headers, 'content-length': String(bytes.length) },
+    headers: { ...headers, 'content-length': String(bytes.length), expect: '100-continue' },
   });
+  const started = new Promise((resolve) => req.once('continue', resolve));
   const response = new Promise<{ status: number; headers: IncomingMessage['headers']; body: string }>((resolve, reject) => {
     req.once('response', (res) => {
       let text = '';
@@ -43,9 +47,7 @@ async function startSlowPost(url: string, body: string, headers: Record<string, 
   });
   req.flushHeaders();
   req.write(bytes.subarray(0, half));
-  await new Promise((resolve) => req.once('socket', (socket) => (socket.connecting ? socket.once('connect', resolve) : resolve(undefined))));
-  // Let the server parse the headers and start on the request.
-  await sleep(150);
+  await Promise.race([started, response]);
   return {
     finish() {
       req.end(bytes.subarray(half));

@@ -1,13 +1,24 @@
 /**
  * The shared HTTP server's shutdown, with handlers that misbehave on purpose: a request that
  * never finishes, and an event stream (which never finishes by design).
+ *
+ * No sleeps: each handler says when a request reached it and answers only when the test lets it,
+ * after the shutdown has begun (new connections refused). What is asserted is the order of
+ * events, not how long anything took; the two upper bounds left (2 s and 1 s against a 5 s
+ * timeout) are one-sided and far from what a loaded machine needs.
  */
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createHttpServer } from '../../apps/shared/http-server.ts';
-import { isRefused } from './support/processes.ts';
+import { isRefused, waitUntilRefused } from './support/processes.ts';
+
+/** A promise and the function that resolves it. */
+function signal(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((done) => { resolve = done; });
+  return { promise, resolve };
+}
 
 /** A GET on its own connection; resolves with the status and body, or the error that ended it. */
 function get(url: string): { response: Promise<{ status: number; body: string } | Error>; headers: Promise<void> } {
@@ -31,13 +42,23 @@ function get(url: string): { response: Promise<{ status: number; body: string } 
 describe('graceful shutdown of the HTTP server', () => {
   test('waits for a slow request, not for an event stream; closes the stream after the hook runs', async () => {
     const events: string[] = [];
+    const slowArrived = signal();
+    const streamClosed = signal();
+    let answerSlow!: () => void;
     const http = createHttpServer((req, res) => {
       if (req.url === '/slow') {
-        setTimeout(() => res.end('slow done'), 300);
+        answerSlow = () => {
+          events.push('slow answered');
+          res.end('slow done');
+        };
+        slowArrived.resolve();
       } else if (req.url === '/events') {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         res.write('data: hello\n\n');
-        res.once('close', () => events.push('stream closed'));
+        res.once('close', () => {
+          events.push('stream closed');
+          streamClosed.resolve();
+        });
       }
     });
     const base = await http.listen(0, '127.0.0.1');
@@ -45,29 +66,33 @@ describe('graceful shutdown of the HTTP server', () => {
     const stream = get(`${base}/events`);
     await stream.headers;
     const slow = get(`${base}/slow`);
-    await sleep(50);
+    await slowArrived.promise;
 
-    const started = performance.now();
-    const drained = await http.shutdown(5000, async () => {
+    const stopped = http.shutdown(5000, async () => {
       events.push('hook');
     });
-    const waited = performance.now() - started;
+    await waitUntilRefused(port);
+    answerSlow();
 
-    assert.equal(drained, true);
+    // Waiting for the event stream would hold the shutdown to its 5 s timeout and report false.
+    assert.equal(await stopped, true);
     assert.deepEqual(await slow.response, { status: 200, body: 'slow done' });
-    assert.ok(waited >= 200 && waited < 2000, `waited ${waited} ms: for the slow request only`);
     await stream.response;
-    await sleep(20);
-    assert.deepEqual(events, ['hook', 'stream closed'], 'the event stream is closed after the hook (where MCP sessions end)');
+    await streamClosed.promise;
+    assert.deepEqual(events, ['slow answered', 'hook', 'stream closed'], 'the slow request is waited for; the event stream is closed after the hook (where MCP sessions end)');
     assert.ok(await isRefused(port));
   });
 
   test('waits for a POST answered as an event stream (an MCP tool call in flight)', async () => {
+    const arrived = signal();
+    const answerNow = signal();
     const http = createHttpServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream', connection: 'keep-alive' });
-      setTimeout(() => res.end('event: message\ndata: {"result":{}}\n\n'), 300);
+      arrived.resolve();
+      void answerNow.promise.then(() => res.end('event: message\ndata: {"result":{}}\n\n'));
     });
     const base = await http.listen(0, '127.0.0.1');
+    const port = Number(new URL(base).port);
     const answer = new Promise<{ body: string; connection: string | undefined }>((resolve, reject) => {
       const req = request(`${base}/mcp`, { method: 'POST', agent: false }, (res) => {
         let body = '';
@@ -78,9 +103,11 @@ describe('graceful shutdown of the HTTP server', () => {
       req.once('error', reject);
       req.end();
     });
-    await sleep(50);
-    const drained = await http.shutdown(5000);
-    assert.equal(drained, true, 'nothing was cut off');
+    await arrived.promise;
+    const stopped = http.shutdown(5000);
+    await waitUntilRefused(port);
+    answerNow.resolve();
+    assert.equal(await stopped, true, 'nothing was cut off');
     const { body } = await answer;
     assert.match(body, /data: \{"result":\{\}\}/, 'the whole answer arrived');
   });
@@ -88,8 +115,10 @@ describe('graceful shutdown of the HTTP server', () => {
   test('a response begun while stopping says Connection: close even when the app passes keep-alive to writeHead', async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => { release = resolve; });
+    const arrived = signal();
     const http = createHttpServer((_req, res) => {
-      gate.then(() => {
+      arrived.resolve();
+      void gate.then(() => {
         res.writeHead(200, { 'content-type': 'text/event-stream', Connection: 'keep-alive' });
         res.end('data: {}\n\n');
       });
@@ -103,7 +132,7 @@ describe('graceful shutdown of the HTTP server', () => {
       req.once('error', reject);
       req.end();
     });
-    await sleep(50);
+    await arrived.promise;
     const stopped = http.shutdown(5000);
     release();
     assert.equal(await answer, 'close');
@@ -111,12 +140,13 @@ describe('graceful shutdown of the HTTP server', () => {
   });
 
   test('cuts off a request still running at the timeout and reports it', async () => {
+    const arrived = signal();
     const http = createHttpServer(() => {
-      // never answers
+      arrived.resolve(); // and never answers
     });
     const base = await http.listen(0, '127.0.0.1');
     const stuck = get(`${base}/stuck`);
-    await sleep(50);
+    await arrived.promise;
     const started = performance.now();
     const drained = await http.shutdown(200);
     assert.equal(drained, false);
