@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createJwksProbe } from '../../apps/resource-server/src/ops/probe-jwks.ts';
 import { freePort } from '../helpers/net.ts';
+import { TestClock } from '../helpers/test-clock.ts';
 import { startResourceServer } from '../resource-server/support/start-resource-server.ts';
 import { startTestIssuer } from '../resource-server/support/test-issuer.ts';
 import { startBothApps, type BothApps } from './support/start-both-apps.ts';
@@ -106,11 +106,13 @@ describe('the JWKS probe', () => {
   test('remembers a success for cacheMs, then fetches again', async () => {
     const jwks = await startJwksServer();
     try {
-      const probe = createJwksProbe({ jwksUri: jwks.url, cacheMs: 150 });
+      const clock = new TestClock();
+      const probe = createJwksProbe({ jwksUri: jwks.url, cacheMs: 10_000, clock });
       await probe();
+      clock.advance(9.5);
       await probe();
       assert.equal(jwks.hits(), 1);
-      await sleep(200);
+      clock.advance(0.5);
       await probe();
       assert.equal(jwks.hits(), 2);
     } finally {

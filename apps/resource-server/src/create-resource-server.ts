@@ -177,7 +177,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   // down does not make the gateway unready: only its own tools fail.
   const readiness = {
     database: () => db.prepare('SELECT count(*) FROM schema_migrations').pluck().get(),
-    jwks: createJwksProbe({ jwksUri: config.jwksUri }),
+    jwks: createJwksProbe({ jwksUri: config.jwksUri, clock }),
     revocations: () => revocations.assertCurrent(),
   };
 
