@@ -12,7 +12,8 @@ import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/cl
 import { freePort } from '../helpers/net.ts';
 import { startTestIssuer, type TestIssuer } from '../resource-server/support/test-issuer.ts';
 import { startResourceServer, type RunningResourceServer } from '../resource-server/support/start-resource-server.ts';
-import { connectAs, errorText, readiness, resultText, rpc, waitFor, waitForServers, type ToolResult } from './support/gateway-client.ts';
+import { connectAs, errorText, readiness, resultText, rpc, waitForServers, type ToolResult } from './support/gateway-client.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 import { startRecordingUpstream, type RecordingUpstream } from './support/recording-upstream.ts';
 import { EVERYTHING, httpServer, SCRIPTED, stdioServer } from './support/upstreams.ts';
 

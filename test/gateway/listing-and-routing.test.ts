@@ -14,7 +14,8 @@ import { McpError, ToolListChangedNotificationSchema, type Prompt, type Resource
 import { createLogger } from '../../apps/shared/logger.ts';
 import { startTestIssuer, type TestIssuer } from '../resource-server/support/test-issuer.ts';
 import { startResourceServer, type RunningResourceServer } from '../resource-server/support/start-resource-server.ts';
-import { connectAs, errorText, resultText, waitFor, waitForServers } from './support/gateway-client.ts';
+import { connectAs, errorText, resultText, waitForServers } from './support/gateway-client.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 import { COLLIDING_URI, EVERYTHING, gatewayName, LONG_TOOL_NAME, SCRIPTED, stdioServer } from './support/upstreams.ts';
 
 const BUILT_IN = ['whoami', 'list_notes', 'get_note', 'create_note', 'delete_note', 'recent_activity'];

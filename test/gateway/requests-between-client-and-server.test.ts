@@ -12,7 +12,8 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { CreateMessageRequestSchema, ElicitRequestSchema, LoggingMessageNotificationSchema, McpError, type CreateMessageRequest, type ElicitRequest, type Progress } from '@modelcontextprotocol/sdk/types.js';
 import { startTestIssuer, type TestIssuer } from '../resource-server/support/test-issuer.ts';
 import { startResourceServer, type RunningResourceServer } from '../resource-server/support/start-resource-server.ts';
-import { connectAs, resultText, waitFor, waitForServers, type ConnectOptions } from './support/gateway-client.ts';
+import { connectAs, resultText, waitForServers, type ConnectOptions } from './support/gateway-client.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 import { startEverythingHttp, type RunningHttpUpstream } from './support/start-everything-http.ts';
 import { EVERYTHING, httpServer, SCRIPTED, stdioServer } from './support/upstreams.ts';
 

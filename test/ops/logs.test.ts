@@ -16,6 +16,7 @@ import { Browser } from '../helpers/browser.ts';
 import { CLAUDE_DCR_BODY, connect, redeem, refresh, registerClient, startAuthorization, signIn } from '../helpers/oauth-flow.ts';
 import { rawBytes } from '../helpers/raw-http.ts';
 import { ADMIN_PASSWORD } from '../helpers/start-auth-server.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 import { connectClient, mcpRequest } from '../resource-server/support/mcp-http.ts';
 import { startBothApps, type BothApps } from './support/start-both-apps.ts';
 
@@ -128,9 +129,7 @@ describe('request ids', () => {
       }
       const fresh = await fetch(`${base}/healthz`);
       assert.match(fresh.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/, 'generated when absent');
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      const line = apps.logLines.find((l) => l.requestId === id);
-      assert.ok(line, 'the id is in the log line');
+      const line = await waitFor('the log line with the kept id', () => apps.logLines.find((l) => l.requestId === id), 5000);
       assert.equal(line.app, app);
       assert.equal(line.status, 404);
     });
@@ -164,6 +163,8 @@ describe('clients that break the connection', () => {
   after(() => apps.close());
 
   test('a malformed chunked body and a client that hangs up mid-body leave one JSON line each at info, nothing at error, nothing on stderr', async () => {
+    const logLines = () => apps.logText().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+    const troubleLines = () => logLines().filter((line) => line.msg === 'request aborted by the client' || line.msg === 'client connection error');
     const stderr: string[] = [];
     const write = process.stderr.write.bind(process.stderr);
     // Koa's default error listener prints a multi-line stack there; collect whatever arrives.
@@ -181,14 +182,14 @@ describe('clients that break the connection', () => {
         await rawBytes(base, `${head}Transfer-Encoding: chunked\r\n\r\n5\r\n{"a":\r\nzz\r\nxyz\r\n0\r\n\r\n`);
         await rawBytes(base, `${head}Content-Length: 100\r\n\r\n{"a":`, { hangUpAfterMs: 50 });
       }
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      // The servers log a broken connection when they notice it, after the client has gone.
+      await waitFor('a line for each broken request', () => troubleLines().length >= targets.length * 2, 5000);
     } finally {
       process.stderr.write = write;
     }
     assert.deepEqual(stderr.filter((chunk) => !chunk.includes('oidc-provider WARNING')), [], 'nothing written to stderr');
-    const lines = apps.logText().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
-    assert.deepEqual(lines.filter((line) => Number(line.level) >= 50), [], 'no line at error level');
-    const clientTrouble = lines.filter((line) => line.msg === 'request aborted by the client' || line.msg === 'client connection error');
+    assert.deepEqual(logLines().filter((line) => Number(line.level) >= 50), [], 'no line at error level');
+    const clientTrouble = troubleLines();
     assert.ok(clientTrouble.length >= 4, `client trouble is logged: ${JSON.stringify(clientTrouble)}`);
     for (const line of clientTrouble) {
       assert.equal(line.level, 30);

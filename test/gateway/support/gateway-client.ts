@@ -1,13 +1,14 @@
 /**
  * What the gateway's tests do as an MCP client: connect the real SDK client with a bearer token
  * (and the capabilities a test declares), read tool results, send one raw JSON-RPC request in a
- * session to see the HTTP status and headers the SDK hides, read /readyz, and wait for a
- * condition with a bounded poll instead of a fixed sleep.
+ * session to see the HTTP status and headers the SDK hides, read /readyz, and wait for the
+ * servers' states with a bounded poll instead of a fixed sleep.
  */
 import assert from 'node:assert/strict';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
+import { waitFor } from '../../helpers/wait-for.ts';
 
 export type ToolResult = Awaited<ReturnType<Client['callTool']>>;
 
@@ -65,22 +66,6 @@ export interface Readiness {
 export async function readiness(baseUrl: string): Promise<Readiness> {
   const response = await fetch(`${baseUrl}/readyz`);
   return { status: response.status, body: await response.json() as Readiness['body'] };
-}
-
-/** Polls `probe` until it returns a truthy value (returned), failing after `timeoutMs`. */
-export async function waitFor<T>(what: string, probe: () => Promise<T> | T, timeoutMs = 10_000, intervalMs = 100): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value) return value as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
 }
 
 /** Waits until /readyz reports each named server in one of the given states; returns the last readiness. */
