@@ -14,6 +14,8 @@ import { TestOAuthClientProvider } from '../helpers/mcp-oauth-client.ts';
 import { freePort } from '../helpers/net.ts';
 import { startResourceServerBeside } from '../helpers/start-resource-server-beside.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { TestClock } from '../helpers/test-clock.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 function structured<T>(result: unknown): T {
   return (result as { structuredContent: T }).structuredContent;
@@ -34,7 +36,9 @@ describe('an MCP client connects through Gatehouse (both apps, real SDK client)'
         config.authServer.accessTokenTtl = 2;
       },
     });
-    rs = await startResourceServerBeside(auth_);
+    // The resource server's clock runs ahead by its verifier's leeway (5 s), so a 2 s token is
+    // refused 2 s after it was issued instead of 7: the expiry test waits the token's lifetime only.
+    rs = await startResourceServerBeside(auth_, { clock: TestClock.ahead(5) });
   });
   after(async () => {
     await rs.close();
@@ -111,14 +115,13 @@ describe('an MCP client connects through Gatehouse (both apps, real SDK client)'
   test('after the access token expires, the client refreshes by itself and carries on', async () => {
     const client = await connected();
     const before = provider.savedTokens!;
-    // Wait until the resource server refuses the old token (2 s lifetime plus its 5 s leeway).
-    const deadline = Date.now() + 15_000;
-    for (;;) {
+    // The provider's token lifetime runs on real time: wait until the resource server refuses the
+    // old token (its 2 s lifetime; the resource server's clock is ahead by its leeway).
+    await waitFor('the resource server to refuse the expired token', async () => {
       const probe = await fetch(mcpUrl, { method: 'POST', headers: { authorization: `Bearer ${before.access_token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{}' });
-      if (probe.status === 401) break;
-      assert.ok(Date.now() < deadline, 'the token never expired');
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
+      await probe.arrayBuffer();
+      return probe.status === 401;
+    }, 15_000, 100);
     const me = structured<{ username: string }>(await client.callTool({ name: 'whoami', arguments: {} }));
     assert.equal(me.username, 'admin');
     assert.notEqual(provider.savedTokens!.access_token, before.access_token, 'a new access token');
