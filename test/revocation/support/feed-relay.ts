@@ -16,6 +16,8 @@ export interface FeedRelay {
   feedUri: string;
   /** performance.now() when the last feed page was fully sent (the resource server's last good poll). */
   readonly lastAnsweredAt: number;
+  /** How many requests were answered by an imposter so far. */
+  readonly imposterAnswers: number;
   down(): Promise<void>;
   /** Answers every request with `imposter` until up(). */
   impersonate(imposter: Imposter): void;
@@ -26,9 +28,13 @@ export interface FeedRelay {
 export async function startFeedRelay(issuer: string): Promise<FeedRelay> {
   let lastAnsweredAt = Number.NaN;
   let imposter: Imposter | undefined;
+  let imposterAnswers = 0;
   const relay = (server: Server) => server.on('request', (req, res) => {
     if (imposter) {
       const [status, contentType, body] = imposter;
+      res.once('finish', () => {
+        imposterAnswers += 1;
+      });
       res.writeHead(status, { 'content-type': contentType }).end(body);
       return;
     }
@@ -61,6 +67,9 @@ export async function startFeedRelay(issuer: string): Promise<FeedRelay> {
     feedUri: `http://127.0.0.1:${port}/oauth/revocations`,
     get lastAnsweredAt() {
       return lastAnsweredAt;
+    },
+    get imposterAnswers() {
+      return imposterAnswers;
     },
     down: stop,
     impersonate(answer) {
