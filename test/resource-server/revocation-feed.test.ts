@@ -10,18 +10,9 @@ import { randomUUID } from 'node:crypto';
 import { startTestIssuer, type TestIssuer } from './support/test-issuer.ts';
 import { startResourceServer, useIssuerAndServer, type RunningResourceServer } from './support/start-resource-server.ts';
 import { INITIALIZE, mcpRequest, parseChallenge } from './support/mcp-http.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 const now = () => Math.floor(Date.now() / 1000);
-
-/** Polls until `check` is true (the server polls its feed every 200 ms here), at most 5 s. */
-async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = performance.now() + 5000;
-  while (performance.now() < deadline) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  assert.fail(`not within 5 s: ${what}`);
-}
 
 async function status(server: RunningResourceServer, token: string): Promise<number> {
   const response = await mcpRequest(server.mcpUrl, { token });
@@ -48,7 +39,7 @@ describe('the revocation feed at the MCP endpoint', () => {
       const other = await suite.issuer.mint({ claims: { ...unaffected(ids), iat: now() - 5 } });
       assert.equal(await status(suite.server, token), 200, 'accepted (and cached) before the revocation');
       revoke(ids);
-      await eventually(async () => (await status(suite.server, token)) === 401, 'the token is refused');
+      await waitFor('the token is refused', async () => (await status(suite.server, token)) === 401, 5000);
       const response = await mcpRequest(suite.server.mcpUrl, { token });
       assert.match(parseChallenge(response.headers.get('www-authenticate')).params.error_description ?? '', /revoked/);
       assert.equal(await status(suite.server, other), 200, 'a token the entry does not name still works');
@@ -61,7 +52,7 @@ describe('the revocation feed at the MCP endpoint', () => {
     const old = await suite.issuer.mint({ claims: { sub, iat: cutOff - 1 } });
     const newer = await suite.issuer.mint({ claims: { sub, iat: cutOff + 30 } });
     suite.issuer.revoke('sub', sub, cutOff);
-    await eventually(async () => (await status(suite.server, old)) === 401, 'the older token is refused');
+    await waitFor('the older token is refused', async () => (await status(suite.server, old)) === 401, 5000);
     assert.equal(await status(suite.server, newer), 200);
   });
 
@@ -69,11 +60,11 @@ describe('the revocation feed at the MCP endpoint', () => {
     const token = await suite.issuer.mint();
     assert.equal(await status(suite.server, token), 200);
     suite.issuer.revoke('kid', suite.issuer.kid);
-    await eventually(async () => (await status(suite.server, token)) === 401, 'the token of the retired key is refused');
+    await waitFor('the token of the retired key is refused', async () => (await status(suite.server, token)) === 401, 5000);
     assert.equal(await status(suite.server, await suite.issuer.mint()), 401, 'a fresh token of that key too');
     await suite.issuer.rotateKey();
     const fresh = await suite.issuer.mint();
-    await eventually(async () => (await status(suite.server, fresh)) === 200, 'a token of the new key is accepted: the keys entry reloaded the key set');
+    await waitFor('a token of the new key is accepted: the keys entry reloaded the key set', async () => (await status(suite.server, fresh)) === 200, 5000);
   });
 
   test('an open MCP session is refused as soon as its token is revoked', async () => {
@@ -90,7 +81,7 @@ describe('the revocation feed at the MCP endpoint', () => {
     });
     assert.equal((await inSession()).status, 200);
     suite.issuer.revoke('sub', sub);
-    await eventually(async () => (await inSession()).status === 401, 'the session request is refused');
+    await waitFor('the session request is refused', async () => (await inSession()).status === 401, 5000);
   });
 });
 
@@ -101,13 +92,13 @@ describe('a feed that goes backwards (the auth-server database restored from a b
     try {
       for (let i = 0; i < 5; i++) issuer.revoke('sub', randomUUID());
       const before = issuer.feedPolls;
-      await eventually(async () => issuer.feedPolls > before + 1, 'the server read the five entries');
+      await waitFor('the server read the five entries', async () => issuer.feedPolls > before + 1, 5000);
       issuer.restoreFeed(1);
       const sub = randomUUID();
       const token = await issuer.mint({ claims: { sub, iat: now() - 5 } });
       assert.equal(await status(server, token), 200);
       issuer.revoke('sub', sub); // seq 2, behind the server's cursor (5)
-      await eventually(async () => (await status(server, token)) === 401, 'the revocation made after the restore is enforced');
+      await waitFor('the revocation made after the restore is enforced', async () => (await status(server, token)) === 401, 5000);
     } finally {
       await server.close();
       await issuer.close();
@@ -135,7 +126,7 @@ describe('when the revocation feed cannot be read', () => {
     const token = await issuer.mint();
     assert.equal(await status(server, token), 200);
     issuer.feedAvailable = false;
-    await eventually(async () => (await status(server, token)) === 503, 'tokens are refused with 503');
+    await waitFor('tokens are refused with 503', async () => (await status(server, token)) === 503, 5000);
     const refused = await mcpRequest(server.mcpUrl, { token });
     assert.ok(refused.headers.get('retry-after'));
     assert.equal(refused.headers.get('www-authenticate'), null, 'no challenge: signing in again would not help');
@@ -145,7 +136,7 @@ describe('when the revocation feed cannot be read', () => {
     await ready.arrayBuffer();
 
     issuer.feedAvailable = true;
-    await eventually(async () => (await status(server, token)) === 200, 'tokens are accepted again');
+    await waitFor('tokens are accepted again', async () => (await status(server, token)) === 200, 5000);
   });
 
   test('a server that never read the feed refuses tokens with 503 rather than accept them unchecked', async () => {
