@@ -8,7 +8,9 @@ import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet
 import { Browser, type PageResult } from '../helpers/browser.ts';
 import { authorizeUrl, decide, redeem, refresh, registerClient, signIn, type RegisteredClient } from '../helpers/oauth-flow.ts';
 import { createPkce } from '../helpers/pkce.ts';
+import { ID_TOKEN_TTL } from '../../apps/auth-server/src/provider/create-provider.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { TestClock } from '../helpers/test-clock.ts';
 import { auditEvents, connectAs, createUser, csrfOf, grantIdOf, post, RESOURCE, signInAt } from './support/admin-browser.ts';
 
 describe('admin pages: connected apps, keys, audit log', () => {
@@ -172,5 +174,33 @@ describe('admin pages: connected apps, keys, audit log', () => {
     const again = await browser.request('/admin');
     assert.equal(again.status, 303);
     assert.match(again.headers.get('location')!, /^\/oauth\/authorize\?/);
+  });
+});
+
+describe('key stages over time', () => {
+  test('a retiring key needs confirmation while its tokens may live, and none once the longest token lifetime has passed', async () => {
+    const clock = new TestClock();
+    const server = await startAuthServer({ clock });
+    try {
+      const keys = server.auth.admin.keys;
+      const by = { actor: { name: 'test' } };
+      const oldKid = keys.list().find((k) => k.status === 'active')!.kid;
+      await keys.rotate(by);
+      const retiring = keys.list().find((k) => k.kid === oldKid)!;
+      assert.equal(retiring.status, 'retiring');
+      assert.equal(retiring.stoppedSigningAt, Math.floor(clock.now() / 1000) * 1000, 'stopped signing at the rotation, on the server clock');
+      const lifetime = (retiring.tokensValidUntil! - retiring.stoppedSigningAt!) / 1000;
+      assert.equal(lifetime, Math.max(server.config.authServer.accessTokenTtl, ID_TOKEN_TTL));
+
+      clock.advance(lifetime - 1);
+      assert.equal(keys.list().find((k) => k.kid === oldKid)!.safeToRetire, false);
+      await assert.rejects(keys.retire(oldKid, { force: false }, by), (err: { status?: number; error_description?: string }) => err.status === 409 && /may be valid until/.test(err.error_description ?? ''));
+      clock.advance(1);
+      assert.equal(keys.list().find((k) => k.kid === oldKid)!.safeToRetire, true);
+      await keys.retire(oldKid, { force: false }, by);
+      assert.deepEqual(auditEvents(server, 'key.retired').map((e) => e.details), [{ kid: oldKid, forced: false }]);
+    } finally {
+      await server.close();
+    }
   });
 });
