@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -32,8 +32,18 @@ interface Run {
   stderr: string;
 }
 
+/**
+ * A temp directory for the CLI's data and keys, with a config file setting bcrypt's lowest cost
+ * (as startAuthServer does): the CLI hashes a dozen passwords here, and the cost is not under test.
+ */
+function makeCliDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  writeFileSync(join(dir, 'gatehouse.yaml'), 'auth_server:\n  bcrypt_cost: 10\n');
+  return dir;
+}
+
 function envFor(dir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: join(dir, 'data'), KEYS_DIR: join(dir, 'keys'), ...extra };
+  return { PATH: process.env.PATH, HOME: process.env.HOME, GATEHOUSE_CONFIG: join(dir, 'gatehouse.yaml'), DATA_DIR: join(dir, 'data'), KEYS_DIR: join(dir, 'keys'), ...extra };
 }
 
 /** Runs one command line in-process, as the binary would; `input` is stdin (a pipe, not a terminal), which then ends. */
@@ -75,7 +85,7 @@ describe('gatehouse CLI on its own data directory', () => {
   }
 
   before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-'));
+    dir = makeCliDir('gatehouse-cli-');
   });
   after(() => {
     rmSync(dir, { recursive: true, force: true });
@@ -310,7 +320,7 @@ describe('gatehouse CLI next to a running server', () => {
   let server: TestAuthServer;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-live-'));
+    dir = makeCliDir('gatehouse-cli-live-');
     server = await startAuthServer({ dir, configure: (config) => { config.authServer.keysReloadInterval = 1; } });
   });
   after(async () => {
