@@ -29,24 +29,25 @@ export class FakeTerminal {
         this.raw = mode;
       },
     });
-    const show = (chunk: Buffer | string) => {
+    const show = (chunk: Buffer | string, prompts: boolean) => {
       const text = String(chunk);
       this.screen += text;
-      if (!PROMPT.test(text) || pending.length === 0) return;
+      if (!prompts || !PROMPT.test(text) || pending.length === 0) return;
       if (!this.raw) this.promptsWhileEchoing.push(text);
-      this.type(`${pending.shift()}\r`);
+      this.#type(`${pending.shift()}\r`);
     };
-    const screen = () => new Writable({
+    const screen = (prompts: boolean) => new Writable({
       write(chunk: Buffer | string, _encoding, callback) {
-        show(chunk);
+        show(chunk, prompts);
         callback();
       },
     });
-    this.stdout = screen();
-    this.stderr = screen();
+    this.stdout = screen(false);
+    // The CLI prompts on stderr, so that stdout stays the command's output.
+    this.stderr = screen(true);
   }
 
-  type(keys: string): void {
+  #type(keys: string): void {
     if (!this.raw) this.screen += keys.replace(/\r/g, '\r\n');
     this.stdin.write(keys);
   }
