@@ -51,8 +51,9 @@ const SECRET_OPTION = /^--?(password|passwd|pass|secret|client-secret)(=|$)/i;
 
 /**
  * Runs `argv` (the arguments after `gatehouse`) and resolves to the exit code; it never exits the
- * process. `env` goes to loadConfig, the one reader of the environment. Everything the command
- * opened (database, bcrypt worker, the validation provider) is closed before it resolves.
+ * process. `env` goes to loadConfig, the one reader of the environment. The database and the
+ * bcrypt worker the command opened are closed before it resolves (the provider that validates
+ * client metadata holds nothing open: it never listens), so it can run many times in one process.
  */
 export async function run(argv: string[], io: CliIo, env: NodeJS.ProcessEnv): Promise<number> {
   const json = argv.includes('--json');
