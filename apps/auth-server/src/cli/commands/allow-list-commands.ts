@@ -1,5 +1,5 @@
 /** `gatehouse redirects list|allow|remove`, `gatehouse schemes list|allow|remove` and `gatehouse hosts list|trust|remove`. */
-import type { AllowList } from '../../admin/allow-list.ts';
+import type { AllowList } from '../../management/allow-list.ts';
 import { CLI, type CliContext } from '../cli-context.ts';
 import type { CommandGroup } from '../command.ts';
 import { formatTable, isoTime } from '../format-table.ts';

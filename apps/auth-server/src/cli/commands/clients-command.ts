@@ -1,5 +1,5 @@
 /** `gatehouse clients list|add|remove|purge-unused`. */
-import type { StaticClientAuthMethod } from '../../admin/client-registry.ts';
+import type { StaticClientAuthMethod } from '../../management/client-registry.ts';
 import { CLI } from '../cli-context.ts';
 import type { CommandGroup } from '../command.ts';
 import { formatTable, isoTime } from '../format-table.ts';

@@ -3,9 +3,9 @@
  * that use each URI), the private-use schemes allowed beyond the built-in rules, and the trusted
  * hosts for Client ID Metadata Documents.
  */
-import { KNOWN_CLIENT_SCHEMES } from '../registration/redirect-uri-schemes.ts';
-import type { AdminServices } from './admin-services.ts';
-import { done, formatTime, requiredField, type Handler, type RenderPage } from './admin-page.ts';
+import { KNOWN_CLIENT_SCHEMES } from '../../registration/redirect-uri-schemes.ts';
+import type { AdminServices } from '../../management/admin-services.ts';
+import { done, formatTime, requiredField, type Handler, type RenderPage } from '../page-handler.ts';
 
 export function redirectUrisPages(services: AdminServices, renderPage: RenderPage): Record<string, Handler> {
   return {

@@ -1,6 +1,6 @@
 /** Admin pages: signing keys (list, rotate, retire). */
-import type { AdminServices } from './admin-services.ts';
-import { done, field, formatTime, requiredField, type Handler, type RenderPage } from './admin-page.ts';
+import type { AdminServices } from '../../management/admin-services.ts';
+import { done, field, formatTime, requiredField, type Handler, type RenderPage } from '../page-handler.ts';
 
 export function keysPages(services: AdminServices, renderPage: RenderPage): Record<string, Handler> {
   return {

@@ -1,7 +1,7 @@
 /** Admin pages: clients (list, create a static client, delete, purge unused registrations). */
-import type { AdminServices } from './admin-services.ts';
-import { done, field, formatTime, requiredField, type Handler, type RenderPage } from './admin-page.ts';
-import type { StaticClientAuthMethod } from './client-registry.ts';
+import type { AdminServices } from '../../management/admin-services.ts';
+import { done, field, formatTime, requiredField, type Handler, type RenderPage } from '../page-handler.ts';
+import type { StaticClientAuthMethod } from '../../management/client-registry.ts';
 
 export function clientsPages(services: AdminServices, renderPage: RenderPage): Record<string, Handler> {
   function listClients(request: Parameters<Handler>[0], created?: { clientId: string; clientSecret?: string }) {

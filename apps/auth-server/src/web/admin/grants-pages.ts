@@ -3,10 +3,10 @@
  * Revoking stops the grant's refresh tokens at once; JWT access tokens already issued stay valid
  * until they expire, which both pages say.
  */
-import type { User } from '../accounts/user-store.ts';
-import { PageError } from '../http/page-error.ts';
-import type { AdminServices } from './admin-services.ts';
-import { done, formatTime, requiredField, type Handler, type RenderPage } from './admin-page.ts';
+import type { User } from '../../accounts/user-store.ts';
+import { PageError } from '../../http/page-error.ts';
+import type { AdminServices } from '../../management/admin-services.ts';
+import { done, formatTime, requiredField, type Handler, type RenderPage } from '../page-handler.ts';
 
 export function grantsPages(services: AdminServices, users: { findById(id: string): User | undefined }, renderPage: RenderPage, accessTokenTtl: number): Record<string, Handler> {
   function describeGrants(filter: { accountId?: string; clientId?: string }) {
