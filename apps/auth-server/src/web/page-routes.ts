@@ -26,6 +26,7 @@ import { CSRF_PURPOSE, createPageRenderer, type Form, type Handler } from './pag
 import type { AdminServices } from '../management/admin-services.ts';
 import type { Access, PageSession } from './page-session.ts';
 import type { GatewayStatus } from './admin/gateway-status.ts';
+import { accountPages } from './account/account-pages.ts';
 import { auditPages } from './admin/audit-pages.ts';
 import { clientsPages } from './admin/clients-pages.ts';
 import { grantsPages } from './admin/grants-pages.ts';
@@ -98,18 +99,14 @@ export function pageRoutes(deps: PageRoutesDeps): Router {
   const renderPage = createPageRenderer(render, csrf);
   const handlers: Record<string, Handler> = {
     ...overviewPage(services, renderPage),
-    ...usersPages(services, renderPage),
+    ...usersPages(services, deps.users, renderPage),
     ...redirectUrisPages(services, renderPage),
     ...clientsPages(services, renderPage),
     ...grantsPages(services, deps.users, renderPage, deps.accessTokenTtl),
     ...keysPages(services, renderPage),
     ...serversPages(deps.gatewayStatus, renderPage),
     ...auditPages(services, renderPage),
-    async signOut({ ctx }) {
-      await session.signOut(ctx);
-      ctx.type = 'html';
-      ctx.body = render('admin/signed-out.njk', { title: 'Signed out' });
-    },
+    ...accountPages({ services, users: deps.users, renderPage, render, accessTokenTtl: deps.accessTokenTtl, endSession: session.signOut }),
   };
 
   function checkedForm(access: Access) {

@@ -1,28 +1,13 @@
 /**
- * Connected apps: every grant (admins), and each user's own (the account page), with revocation.
- * Revoking stops the grant's refresh tokens at once; JWT access tokens already issued stay valid
- * until they expire, which both pages say.
+ * Admin pages: every connected app (grant), with revocation. Revoking stops the grant's refresh
+ * tokens at once; JWT access tokens already issued stay valid until they expire, which the page says.
  */
-import type { User } from '../../accounts/user-store.ts';
 import { PageError } from '../../http/page-error.ts';
 import type { AdminServices } from '../../management/admin-services.ts';
+import { describeGrants, type UserLookup } from '../../management/describe-grants.ts';
 import { done, formatTime, requiredField, type Handler, type RenderPage } from '../page-handler.ts';
 
-export function grantsPages(services: AdminServices, users: { findById(id: string): User | undefined }, renderPage: RenderPage, accessTokenTtl: number): Record<string, Handler> {
-  function describeGrants(filter: { accountId?: string; clientId?: string }) {
-    const clientNames = new Map(services.clients.list().map((c) => [c.clientId, c.name]));
-    return services.grants.list(filter).map((g) => ({
-      grantId: g.grantId,
-      accountId: g.accountId,
-      username: users.findById(g.accountId)?.username ?? g.accountId,
-      clientId: g.clientId,
-      clientName: clientNames.get(g.clientId) ?? g.clientId,
-      scopes: g.scopes,
-      createdAt: formatTime(g.createdAt),
-      lastRefreshAt: formatTime(g.lastRefreshAt),
-      expiresAt: formatTime(g.expiresAt),
-    }));
-  }
+export function grantsPages(services: AdminServices, users: UserLookup, renderPage: RenderPage, accessTokenTtl: number): Record<string, Handler> {
   const accessTokenMinutes = Math.max(1, Math.round(accessTokenTtl / 60));
 
   return {
@@ -33,7 +18,7 @@ export function grantsPages(services: AdminServices, users: { findById(id: strin
         clientId: typeof query.client === 'string' && query.client ? query.client : undefined,
       };
       renderPage(request, 'admin/grants.njk', 'Connected apps', 'grants', {
-        grants: describeGrants(filter),
+        grants: describeGrants(services, users, filter, formatTime),
         filter: { user: query.user ?? '', client: query.client ?? '' },
         accessTokenMinutes,
       });
@@ -45,22 +30,6 @@ export function grantsPages(services: AdminServices, users: { findById(id: strin
         throw new PageError(404, 'not_found', 'That grant does not exist (any more).');
       }
       done(request.ctx, '/admin/grants', 'grants_revoked');
-    },
-
-    showAccount(request) {
-      renderPage(request, 'admin/account.njk', 'Connected apps', 'account', {
-        grants: describeGrants({ accountId: request.user.id }),
-        accessTokenMinutes,
-      });
-    },
-
-    revokeOwnGrant(request) {
-      const grantId = requiredField(request.form, 'grant_id', 'A grant id');
-      const grant = services.grants.find(grantId);
-      // Someone else's grant answers like a missing one.
-      if (!grant || grant.accountId !== request.user.id) throw new PageError(404, 'not_found', 'That app is not connected to your account (any more).');
-      services.grants.revoke(grantId, request.by, 'revoked by the user');
-      done(request.ctx, '/account', 'grants_revoked');
     },
   };
 }
