@@ -41,6 +41,7 @@ const RULES: Array<{ name: string; breaks: (from: string, to: string) => boolean
   { name: 'management/ imports neither web/ nor cli/', breaks: (from, to) => under(from, `${AUTH}/management`) && [`${AUTH}/web`, `${AUTH}/cli`].some((room) => under(to, room)) },
   { name: 'cli/ does not import web/', breaks: (from, to) => under(from, `${AUTH}/cli`) && under(to, `${AUTH}/web`) },
   { name: 'web/admin/ and web/account/ do not import each other', breaks: (from, to) => (under(from, `${AUTH}/web/admin`) && under(to, `${AUTH}/web/account`)) || (under(from, `${AUTH}/web/account`) && under(to, `${AUTH}/web/admin`)) },
+  { name: 'from web/, web/admin/ and web/account/ import only page-handler.ts', breaks: (from, to) => [`${AUTH}/web/admin`, `${AUTH}/web/account`].some((room) => under(from, room)) && dirname(to) === `${AUTH}/web` && to !== `${AUTH}/web/page-handler.ts` },
   { name: 'only web/ and create-auth-server.ts import web/', breaks: (from, to) => under(to, `${AUTH}/web`) && !under(from, `${AUTH}/web`) && from !== `${AUTH}/create-auth-server.ts` },
   { name: 'only web/, cli/ and create-auth-server.ts import management/', breaks: (from, to) => under(to, `${AUTH}/management`) && ![`${AUTH}/management`, `${AUTH}/web`, `${AUTH}/cli`, `${AUTH}/create-auth-server.ts`].some((room) => under(from, room)) },
   { name: 'the auth server does not import the resource server', breaks: (from, to) => under(from, 'apps/auth-server') && under(to, 'apps/resource-server') },
