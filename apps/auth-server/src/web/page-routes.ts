@@ -97,16 +97,17 @@ const STYLESHEET = readFileSync(join(VIEWS_DIR, 'admin', 'admin.css'));
 export function pageRoutes(deps: PageRoutesDeps): Router {
   const { services, session, csrf, render } = deps;
   const renderPage = createPageRenderer(render, csrf);
+  const accessTokenMinutes = Math.max(1, Math.round(deps.accessTokenTtl / 60));
   const handlers: Record<string, Handler> = {
     ...overviewPage(services, renderPage),
     ...usersPages(services, deps.users, renderPage),
     ...redirectUrisPages(services, renderPage),
     ...clientsPages(services, renderPage),
-    ...grantsPages(services, deps.users, renderPage, deps.accessTokenTtl),
+    ...grantsPages(services, deps.users, renderPage, accessTokenMinutes),
     ...keysPages(services, renderPage),
     ...serversPages(deps.gatewayStatus, renderPage),
     ...auditPages(services, renderPage),
-    ...accountPages({ services, users: deps.users, renderPage, render, accessTokenTtl: deps.accessTokenTtl, endSession: session.signOut }),
+    ...accountPages({ services, users: deps.users, renderPage, render, accessTokenMinutes, endSession: session.signOut }),
   };
 
   function checkedForm(access: Access) {

@@ -16,21 +16,20 @@ export interface AccountPagesDeps {
   renderPage: RenderPage;
   /** For the signed-out page, which has no signed-in user to render for. */
   render: Render;
-  /** Seconds (shown where revocation is explained: access tokens outlive it). */
-  accessTokenTtl: number;
+  /** The access token lifetime, shown where revocation is explained: access tokens outlive it. */
+  accessTokenMinutes: number;
   /** Ends the browser's provider session. */
   endSession: (ctx: Context) => Promise<void>;
 }
 
 export function accountPages(deps: AccountPagesDeps): Record<string, Handler> {
   const { services, renderPage } = deps;
-  const accessTokenMinutes = Math.max(1, Math.round(deps.accessTokenTtl / 60));
 
   return {
     showAccount(request) {
       renderPage(request, 'admin/account.njk', 'Connected apps', 'account', {
         grants: describeGrants(services, deps.users, { accountId: request.user.id }, formatTime),
-        accessTokenMinutes,
+        accessTokenMinutes: deps.accessTokenMinutes,
       });
     },
 

@@ -7,9 +7,7 @@ import type { AdminServices } from '../../management/admin-services.ts';
 import { describeGrants, type UserLookup } from '../../management/describe-grants.ts';
 import { done, formatTime, requiredField, type Handler, type RenderPage } from '../page-handler.ts';
 
-export function grantsPages(services: AdminServices, users: UserLookup, renderPage: RenderPage, accessTokenTtl: number): Record<string, Handler> {
-  const accessTokenMinutes = Math.max(1, Math.round(accessTokenTtl / 60));
-
+export function grantsPages(services: AdminServices, users: UserLookup, renderPage: RenderPage, accessTokenMinutes: number): Record<string, Handler> {
   return {
     listGrants(request) {
       const { query } = request.ctx;
