@@ -1,13 +1,14 @@
 /**
  * `gatehouse`: the administration command line. Runs one command line: config (from `env`) →
- * context → one command; the commands live in commands/, over the same modules as the admin
- * pages (admin/). main.ts runs it as a process; tests run it in-process with their own streams.
+ * context → one command; the commands live in commands/, over the management/ services the admin
+ * pages (web/admin/) use too. main.ts runs it as a process; tests run it in-process with their
+ * own streams.
  *
  * Exit codes: 0 done, 1 failed or refused (with a message), 2 the command line was wrong.
  * Passwords come from a prompt or stdin, never from arguments.
  */
 import { ConfigError, loadConfig } from '../../../shared/config.ts';
-import { AdminError } from '../admin/admin-error.ts';
+import { AdminError } from '../management/admin-error.ts';
 import { CliContext, type CliIo } from './cli-context.ts';
 import { CliError, EXIT, UsageError } from './cli-errors.ts';
 import type { CommandGroup } from './command.ts';
