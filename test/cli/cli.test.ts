@@ -349,7 +349,8 @@ describe('gatehouse CLI next to a running server', () => {
     assert.deepEqual(grants[0]!.scopes.sort(), ['mcp:read', 'mcp:write']);
     assert.equal((await run(dir, ['grants', 'revoke'])).code, 2, 'nothing to revoke named');
     assert.equal((await run(dir, ['grants', 'revoke', 'no-such-grant'])).code, 1);
-    const revoked = await run(dir, ['grants', 'revoke', grants[0]!.grant_id]);
+    // `--` ends the options: a grant id or a kid (base64url) starts with '-' one time in 64.
+    const revoked = await run(dir, ['grants', 'revoke', '--', grants[0]!.grant_id]);
     assert.equal(revoked.code, 0, revoked.stderr);
     const refused = await refresh(server.issuer, client, tokens.refreshToken);
     assert.equal(refused.status, 400);
@@ -383,13 +384,13 @@ describe('gatehouse CLI next to a running server', () => {
     const jwks = createLocalJWKSet(await (await fetch(`${server.issuer}/oauth/jwks`)).json() as JSONWebKeySet);
     for (const token of [before.accessToken, after.accessToken]) await jwtVerify(token, jwks, { issuer: server.issuer, audience: RESOURCE });
 
-    const active = await run(dir, ['keys', 'retire', rotated.kid, '--force']);
+    const active = await run(dir, ['keys', 'retire', '--force', '--', rotated.kid]);
     assert.equal(active.code, 1);
     assert.match(active.stderr, /cannot be retired/);
-    const early = await run(dir, ['keys', 'retire', oldKid]);
+    const early = await run(dir, ['keys', 'retire', '--', oldKid]);
     assert.equal(early.code, 1);
     assert.match(early.stderr, /may be valid until .*Confirm/);
-    assert.equal((await run(dir, ['keys', 'retire', oldKid, '--force'])).code, 0);
+    assert.equal((await run(dir, ['keys', 'retire', '--force', '--', oldKid])).code, 0);
     await until(async () => !(await publishedKids()).includes(oldKid), 'the server stops publishing the retired key');
     const file = JSON.parse(readFileSync(join(dir, 'keys', 'signing-keys.json'), 'utf8')) as { keys: unknown[] };
     assert.equal(file.keys.length, 2, 'the active and the next key remain');
