@@ -9,7 +9,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { ENV_FIELDS, loadConfig } from '../../apps/shared/config.ts';
+import { ENV_FIELDS } from '../../apps/shared/config/config-fields.ts';
+import { loadConfig } from '../../apps/shared/config/load-config.ts';
 import { REPO_ROOT } from './support/processes.ts';
 
 const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');

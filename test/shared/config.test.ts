@@ -4,7 +4,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { ConfigError, loadConfig } from '../../apps/shared/config.ts';
+import { ConfigError } from '../../apps/shared/config/config-error.ts';
+import { loadConfig } from '../../apps/shared/config/load-config.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-config-'));
 

@@ -1,5 +1,5 @@
 /** Admin pages: users (list and search, create, one user's details and changes). */
-import { MCP_SCOPES } from '../../../shared/config.ts';
+import { MCP_SCOPES } from '../../../shared/mcp-scopes.ts';
 import { UserStore, type User } from '../accounts/user-store.ts';
 import type { AdminServices } from './admin-services.ts';
 import { done, field, formatTime, requiredField, type Handler, type PageRequest, type RenderPage } from './admin-page.ts';

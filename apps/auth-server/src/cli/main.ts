@@ -6,7 +6,8 @@
  * Passwords come from a prompt or stdin, never from arguments.
  */
 import { realpathSync } from 'node:fs';
-import { ConfigError, loadConfig } from '../../../shared/config.ts';
+import { ConfigError } from '../../../shared/config/config-error.ts';
+import { loadAuthServerConfig } from '../../../shared/config/load-config.ts';
 import { AdminError } from '../admin/admin-error.ts';
 import { CliContext, type CliIo } from './cli-context.ts';
 import { CliError, EXIT, UsageError } from './cli-errors.ts';
@@ -73,7 +74,7 @@ export async function run(argv: string[], io: CliIo, env: NodeJS.ProcessEnv = pr
 
   let context: CliContext | undefined;
   try {
-    context = new CliContext(loadConfig(env), io, json);
+    context = new CliContext(loadAuthServerConfig(env), io, json);
     await subcommand(args.slice(args[0] === 'hash-password' ? 1 : 2), context);
     return EXIT.ok;
   } catch (err) {

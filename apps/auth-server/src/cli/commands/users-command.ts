@@ -1,5 +1,5 @@
 /** `gatehouse users add|list|disable|enable|approve|passwd|scopes`. */
-import { MCP_SCOPES } from '../../../../shared/config.ts';
+import { MCP_SCOPES } from '../../../../shared/mcp-scopes.ts';
 import { UserStore, type User } from '../../accounts/user-store.ts';
 import { CLI } from '../cli-context.ts';
 import type { CommandGroup } from '../command.ts';
