@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { listConfigFields } from '../../apps/shared/config/config-fields.ts';
 import { ConfigError } from '../../apps/shared/config/config-error.ts';
 import { loadAuthServerConfig, loadConfig, loadResourceServerConfig } from '../../apps/shared/config/load-config.ts';
 
@@ -209,5 +210,17 @@ describe('each app loads its own section', () => {
     assert.deepEqual([resourceServer.issuer, resourceServer.maxTokenLifetime], ['http://localhost:5000', 600]);
     assert.throws(() => loadAuthServerConfig({ RESOURCE_URL: 'https://mcp.example.com' }, dir), /resource_server\.resource \(from RESOURCE_URL\): expected an absolute http\(s\) URL with a path/);
     assert.throws(() => loadResourceServerConfig({ ISSUER: 'https://auth.example.com/' }, dir), /auth_server\.issuer \(from ISSUER\): expected an absolute http\(s\) URL without/);
+  });
+});
+
+describe('annotations', () => {
+  test('every field of the schema says what it is for, and each env var sets one field', () => {
+    const fields = listConfigFields();
+    assert.ok(fields.length > 100, `${fields.length} fields`);
+    assert.deepEqual(fields.filter((field) => !field.note.description).map((field) => field.path), [], 'fields without a description');
+    const envs = fields.flatMap((field) => (field.note.env ? [field.note.env] : []));
+    assert.equal(new Set(envs).size, envs.length, 'no env var sets two fields');
+    assert.deepEqual(fields.find((field) => field.path === 'auth_server.token_lifetime')?.defaultValue, '1h');
+    assert.deepEqual(fields.find((field) => field.path === 'auth_server.port')?.note.env, 'AUTH_PORT');
   });
 });

@@ -217,7 +217,7 @@ export function authServerSection(context: LoadContext) {
       admin: { idleTimeout: a.admin.idle_timeout, reauthenticateAfter: a.admin.reauthenticate_after },
       gatewayStatusUri: a.gateway_status_uri,
     };
-  });
+  }).meta({ description: 'the authorization server: sign-in, tokens, registration, admin pages' } satisfies FieldNote);
 }
 
 export type AuthServerSection = z.output<ReturnType<typeof authServerSection>>;

@@ -12,8 +12,8 @@ export interface ConfigField {
   /** Dotted path; `[]` marks the entries of a list (`auth_server.builtin.users[].username`). */
   path: string;
   note: FieldNote;
-  /** The default as written in the file (durations as `90s`, `15m`, `1h`, `30d`), or the note's prose. */
-  default?: string;
+  /** A constant default as written in the file (durations as `90s`, `15m`, `1h`, `30d`); a derived one is `note.default`. */
+  defaultValue?: string;
   /** A field of one entry of a list (a user, an upstream, a gateway server). */
   inList: boolean;
 }
@@ -34,15 +34,17 @@ function formatDuration(seconds: number): string {
 }
 
 /** Through default/optional/transform wrappers: the default (if any) and the schema that holds the fields. */
-function unwrap(schema: Schema): { inner: Schema; defaultValue?: unknown } {
+function unwrap(schema: Schema): { inner: Schema; defaultValue?: unknown; isDuration: boolean } {
   let inner = schema;
   let defaultValue: unknown;
+  let isDuration = false;
   for (;;) {
+    if (inner === duration) isDuration = true;
     const def = inner._zod.def as z.core.$ZodTypeDef & { innerType?: Schema; in?: Schema; defaultValue?: unknown };
     if (def.type === 'default') defaultValue = def.defaultValue;
     if (def.type === 'default' || def.type === 'prefault' || def.type === 'optional' || def.type === 'nullable') inner = def.innerType!;
     else if (def.type === 'pipe') inner = def.in!;
-    else return { inner, defaultValue };
+    else return { inner, defaultValue, isDuration };
   }
 }
 
@@ -52,7 +54,8 @@ function objectsWithin(schema: Schema): Array<{ object: z.core.$ZodObject; inLis
   const def = inner._zod.def as z.core.$ZodTypeDef & { element?: Schema; options?: Schema[]; shape?: Record<string, Schema> };
   if (def.type === 'object') return [{ object: inner as z.core.$ZodObject, inList: false }];
   if (def.type === 'array') return objectsWithin(def.element!).map(({ object }) => ({ object, inList: true }));
-  if (def.type === 'union') return def.options!.flatMap(objectsWithin);
+  // One entry or a list of them (`federated`): documented as list entries.
+  if (def.type === 'union') return def.options!.flatMap(objectsWithin).map(({ object }) => ({ object, inList: true }));
   return [];
 }
 
@@ -61,11 +64,11 @@ function walk(shape: Record<string, Schema>, prefix: string, inList: boolean, in
     const path = `${prefix}${key}`;
     if (into.has(path)) continue;
     const note = (z.globalRegistry.get(schema) ?? { description: '' }) as FieldNote;
-    const { inner, defaultValue } = unwrap(schema);
+    const { inner, defaultValue, isDuration } = unwrap(schema);
     const isObject = (inner._zod.def.type as string) === 'object';
-    const written = note.default ?? (isObject || defaultValue === undefined ? undefined
-      : inner === duration ? formatDuration(defaultValue as number) : JSON.stringify(defaultValue).replace(/^"(.*)"$/, '$1'));
-    into.set(path, { path, note, default: written, inList });
+    const written = isObject || defaultValue === undefined ? undefined
+        : isDuration ? formatDuration(defaultValue as number) : JSON.stringify(defaultValue).replace(/^"(.*)"$/, '$1');
+    into.set(path, { path, note, defaultValue: written, inList });
     for (const { object, inList: entries } of objectsWithin(schema)) {
       walk(object._zod.def.shape, `${path}${entries ? '[]' : ''}.`, inList || entries, into);
     }

@@ -89,7 +89,7 @@ export function resourceServerSection(context: LoadContext) {
       }
     }
     return { ...r, resource: r.resource ?? defaultResource(r.port), identityClient };
-  });
+  }).meta({ description: 'the MCP resource server and gateway: token checks, sessions, the servers behind it' } satisfies FieldNote);
 }
 
 type ResourceServerSection = z.output<ReturnType<typeof resourceServerSection>>;
