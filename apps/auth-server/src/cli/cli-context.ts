@@ -14,18 +14,25 @@ import type { AuthServerAppConfig, AuthServerConfig } from '../../../shared/conf
 import { MIGRATIONS_ROOT, migrate, openDatabase, type Db } from '../../../shared/database.ts';
 import { PasswordHasher } from '../accounts/password-hasher.ts';
 import { UserStore } from '../accounts/user-store.ts';
-import { createAdminServices, type AdminServices } from '../admin/admin-services.ts';
-import type { ChangedBy } from '../admin/admin-actor.ts';
-import { validateWithProvider } from '../admin/client-registry.ts';
+import { createAdminServices, type AdminServices } from '../management/admin-services.ts';
+import type { ChangedBy } from '../management/admin-actor.ts';
+import { validateWithProvider } from '../management/client-registry.ts';
 import { AuditLog } from '../audit/audit-log.ts';
 import { hashStoredSecrets } from '../provider/hash-stored-secrets.ts';
 import { buildValidationProvider } from './build-validation-provider.ts';
 import { readSecret, type SecretSource } from './read-secret.ts';
 
+/** The process's streams for the binary (main.ts); a test's own streams in-process. */
 export interface CliIo {
+  /** A terminal (`isTTY`, `setRawMode`) for password prompts, or a pipe whose first line is the password. */
   stdin: SecretSource['stdin'];
   stdout: Writable;
   stderr: Writable;
+  /**
+   * Ends a command that runs until it is stopped (`audit tail --follow`), which then exits 0. The
+   * binary passes none: Ctrl-C ends the process.
+   */
+  signal?: AbortSignal;
 }
 
 /** Changes made from the command line are audited with the actor `cli`. */

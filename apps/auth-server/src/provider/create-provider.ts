@@ -27,7 +27,7 @@ import type { AuthServerConfig } from '../../../shared/config/load-config.ts';
 import { ALL_SCOPES, MCP_SCOPES } from '../../../shared/mcp-scopes.ts';
 import type { Db } from '../../../shared/database.ts';
 import { UserStore } from '../accounts/user-store.ts';
-import { internalClientMetadata, loadExistingGrant } from '../admin/internal-client.ts';
+import { internalClientMetadata, loadExistingGrant } from './internal-client.ts';
 import type { DocumentHostPolicy } from '../cimd/document-host-policy.ts';
 import { CLIENT_KIND, createClientMetadataValidator, RESOURCE_SERVER_FOR, UPSTREAM_AUDIENCES } from '../registration/client-metadata-policy.ts';
 import type { RedirectUriPolicy } from '../registration/redirect-uri-policy.ts';

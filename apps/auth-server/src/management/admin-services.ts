@@ -1,0 +1,62 @@
+/**
+ * The administration modules over one database, as both the admin pages and the CLI use them
+ * (the CLI works on the database directly, never through the server's HTTP interface).
+ */
+import type { AuthServerConfig } from '../../../shared/config/load-config.ts';
+import type { Db } from '../../../shared/database.ts';
+import type { UserStore } from '../accounts/user-store.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { ID_TOKEN_TTL } from '../provider/create-provider.ts';
+import { RevocationFeed } from '../revocation/revocation-feed.ts';
+import { createRedirectSchemeAllowList, createRedirectUriAllowList, createTrustedHostList, type AllowList } from './allow-list.ts';
+import { ClientRegistry, type ValidateClientMetadata } from './client-registry.ts';
+import { ClientUsage } from '../provider/client-usage.ts';
+import { GrantRegistry } from './grant-registry.ts';
+import { SigningKeyAdmin } from './signing-key-admin.ts';
+import { UserAdmin } from './user-admin.ts';
+
+export interface AdminServices {
+  audit: AuditLog;
+  users: UserAdmin;
+  grants: GrantRegistry;
+  clients: ClientRegistry;
+  clientUsage: ClientUsage;
+  redirectUris: AllowList;
+  /** Private-use redirect URI schemes (RFC 8252 §7.1) beyond reverse-domain names and known MCP clients. */
+  redirectSchemes: AllowList;
+  trustedHosts: AllowList;
+  keys: SigningKeyAdmin;
+  /** What the resource server must refuse before tokens expire (grants, users, clients, keys). */
+  revocations: RevocationFeed;
+}
+
+export interface AdminServiceDeps {
+  db: Db;
+  config: AuthServerConfig;
+  users: UserStore;
+  /** bcrypt at the configured cost (PasswordHasher#hash). */
+  hashPassword: (password: string) => Promise<string>;
+  audit: AuditLog;
+  validateClientMetadata: ValidateClientMetadata;
+  /** Runs after the key file changed (the server loads the new keys). */
+  onKeysChanged?: () => Promise<void>;
+}
+
+export function createAdminServices(deps: AdminServiceDeps): AdminServices {
+  const { db, config, audit } = deps;
+  const revocations = new RevocationFeed(db, { tokenLifetime: config.accessTokenTtl });
+  const grants = new GrantRegistry(db, audit, revocations);
+  const clientUsage = new ClientUsage(db);
+  return {
+    audit,
+    grants,
+    clientUsage,
+    revocations,
+    users: new UserAdmin(db, deps.users, deps.hashPassword, grants, audit, revocations),
+    clients: new ClientRegistry(db, clientUsage, grants, audit, deps.validateClientMetadata, config.resource, revocations, config.issuer),
+    redirectUris: createRedirectUriAllowList(db, config.registration.allowedRedirectUris, audit),
+    redirectSchemes: createRedirectSchemeAllowList(db, config.registration.allowedSchemes, audit),
+    trustedHosts: createTrustedHostList(db, config.clientIdMetadataDocuments.trustedHosts, audit),
+    keys: new SigningKeyAdmin(config.keysDir, Math.max(config.accessTokenTtl, ID_TOKEN_TTL), audit, revocations, deps.onKeysChanged),
+  };
+}

@@ -1,0 +1,263 @@
+/**
+ * Every client the server knows, for the admin pages and the CLI:
+ *
+ * - `dcr`: registered by Dynamic Client Registration (a provider Client row). Until its first
+ *   token it carries an expiry (registration/expire-unused-clients.ts): listed as unused, and
+ *   purgeable at once.
+ * - `static`: created by an administrator (a Client row too), with a secret shown once and
+ *   stored hashed (provider/hashed-client-secrets.ts), or public (PKCE only). A confidential static
+ *   client may be marked as the resource server for our resource: it may then introspect the
+ *   tokens other clients hold for that resource (provider/introspection-policy.ts), and exchange
+ *   a caller's token for an identity token addressed to one of the upstream URLs the admin listed
+ *   for it (token-exchange/token-exchange-grant.ts).
+ * - `cimd`: Client ID Metadata Document clients seen at the token endpoint (client-usage.ts).
+ *
+ * Deleting a client removes its row, revokes its grants (its refresh tokens stop at once) and
+ * puts it on the revocation feed (the resource server refuses its access tokens within seconds). A CIMD client cannot be deleted for good: its
+ * grants are revoked and it is forgotten, and it may connect again if its host is allowed.
+ */
+import type Provider from 'oidc-provider';
+import type { Db } from '../../../shared/database.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { RevocationFeed } from '../revocation/revocation-feed.ts';
+import { CLIENT_KIND, MAX_UPSTREAM_AUDIENCES, RESOURCE_SERVER_FOR, UPSTREAM_AUDIENCES } from '../registration/client-metadata-policy.ts';
+import { upstreamAudienceDefect } from '../token-exchange/upstream-audience-defect.ts';
+import { checkRedirectUri } from '../registration/redirect-uri-policy.ts';
+import type { ChangedBy } from './admin-actor.ts';
+import { AdminError } from './admin-error.ts';
+import type { ClientUsage } from '../provider/client-usage.ts';
+import type { GrantRegistry } from './grant-registry.ts';
+import { generateClientSecret, hashClientSecret } from '../provider/hashed-client-secrets.ts';
+import { INTERNAL_CLIENT_ID } from '../provider/internal-client.ts';
+
+export type ClientKind = 'dcr' | 'static' | 'cimd';
+
+export interface ClientSummary {
+  clientId: string;
+  kind: ClientKind;
+  name: string | null;
+  redirectUris: string[];
+  authMethod: string;
+  /** Epoch ms, when known. */
+  createdAt: number | null;
+  firstUsedAt: number | null;
+  lastUsedAt: number | null;
+  /** A registration that never obtained a token (and will expire at `expiresAt`). */
+  unused: boolean;
+  expiresAt: number | null;
+  grantCount: number;
+  /** Marked by an administrator as the resource server for our resource. */
+  resourceServer: boolean;
+  /** The upstream MCP server URLs it may obtain identity tokens for (RFC 8693 token exchange). */
+  upstreamAudiences: string[];
+}
+
+export type StaticClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
+
+export interface StaticClientInput {
+  name: string;
+  redirectUris: string[];
+  authMethod: StaticClientAuthMethod;
+  /** Chosen id; default: a random one. */
+  clientId?: string;
+  /** Mark it as the resource server for our resource (confidential clients only). */
+  resourceServer?: boolean;
+  /** Upstream URLs it may obtain identity tokens for (resource servers only); exact strings. */
+  upstreamAudiences?: string[];
+}
+
+/** Validates metadata as the provider would load it, returning what to store (oidc-provider's Client schema). */
+export type ValidateClientMetadata = (metadata: Record<string, unknown>) => Record<string, unknown>;
+
+/** Validation by oidc-provider's own Client schema (the same the provider applies when it loads the client). */
+export function validateWithProvider(provider: () => Provider): ValidateClientMetadata {
+  return (metadata) => {
+    const Client = provider().Client as unknown as new (metadata: Record<string, unknown>) => { metadata(): Record<string, unknown> };
+    return new Client(metadata).metadata();
+  };
+}
+
+interface ClientRow {
+  id: string;
+  payload: string;
+  expires_at: number | null;
+}
+
+const CLIENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$/;
+const AUTH_METHODS: readonly string[] = ['client_secret_basic', 'client_secret_post', 'none'];
+
+export class ClientRegistry {
+  readonly #rows;
+  readonly #row;
+  readonly #insert;
+  readonly #delete;
+  readonly #grantCounts;
+
+  constructor(
+    private readonly db: Db,
+    private readonly usage: ClientUsage,
+    private readonly grants: GrantRegistry,
+    private readonly audit: AuditLog,
+    private readonly validate: ValidateClientMetadata,
+    /** Our resource (RESOURCE_URL): what a client marked as resource server serves. */
+    private readonly resource: string,
+    private readonly revocations: RevocationFeed,
+    /** This server's issuer: never an upstream audience. */
+    private readonly issuer: string,
+  ) {
+    const visible = '(expires_at IS NULL OR expires_at > unixepoch())';
+    this.#rows = db.prepare(`SELECT id, payload, expires_at FROM oidc_models WHERE model = 'Client' AND ${visible}`);
+    this.#row = db.prepare(`SELECT id, payload, expires_at FROM oidc_models WHERE model = 'Client' AND id = ? AND ${visible}`);
+    this.#insert = db.prepare("INSERT INTO oidc_models (model, id, payload) VALUES ('Client', ?, ?)");
+    this.#delete = db.prepare("DELETE FROM oidc_models WHERE model = 'Client' AND id = ?");
+    this.#grantCounts = db.prepare(`SELECT json_extract(payload, '$.clientId') AS client_id, count(*) AS n FROM oidc_models
+      WHERE model = 'Grant' AND ${visible} GROUP BY 1`);
+  }
+
+  list(): ClientSummary[] {
+    const usage = this.usage.all();
+    const counts = new Map((this.#grantCounts.all() as Array<{ client_id: string; n: number }>).map((r) => [r.client_id, r.n]));
+    const stored = (this.#rows.all() as ClientRow[]).map((row) => this.#summarise(row, usage, counts));
+    const storedIds = new Set(stored.map((c) => c.clientId));
+    const seen: ClientSummary[] = [...usage.values()]
+      .filter((use) => use.kind === 'cimd' && !storedIds.has(use.clientId))
+      .map((use) => ({
+        clientId: use.clientId,
+        kind: 'cimd',
+        name: use.clientName,
+        redirectUris: use.redirectUris,
+        authMethod: 'none',
+        createdAt: null,
+        firstUsedAt: use.firstUsedAt,
+        lastUsedAt: use.lastUsedAt,
+        unused: false,
+        expiresAt: null,
+        grantCount: counts.get(use.clientId) ?? 0,
+        resourceServer: false,
+        upstreamAudiences: [],
+      }));
+    return [...stored, ...seen].sort((a, b) => (b.lastUsedAt ?? b.createdAt ?? 0) - (a.lastUsedAt ?? a.createdAt ?? 0));
+  }
+
+  #summarise(row: ClientRow, usage: ReturnType<ClientUsage['all']>, counts: Map<string, number>): ClientSummary {
+    const metadata = JSON.parse(row.payload) as Record<string, unknown>;
+    const kind = metadata[CLIENT_KIND] === 'static' ? 'static' : 'dcr';
+    const use = usage.get(row.id);
+    return {
+      clientId: row.id,
+      kind,
+      name: typeof metadata.client_name === 'string' ? metadata.client_name : null,
+      redirectUris: Array.isArray(metadata.redirect_uris) ? (metadata.redirect_uris as string[]) : [],
+      authMethod: typeof metadata.token_endpoint_auth_method === 'string' ? metadata.token_endpoint_auth_method : 'client_secret_basic',
+      createdAt: typeof metadata.client_id_issued_at === 'number' ? metadata.client_id_issued_at * 1000 : null,
+      firstUsedAt: use?.firstUsedAt ?? null,
+      lastUsedAt: use?.lastUsedAt ?? null,
+      unused: kind === 'dcr' && row.expires_at !== null,
+      expiresAt: row.expires_at === null ? null : row.expires_at * 1000,
+      grantCount: counts.get(row.id) ?? 0,
+      resourceServer: kind === 'static' && metadata[RESOURCE_SERVER_FOR] === this.resource,
+      upstreamAudiences: Array.isArray(metadata[UPSTREAM_AUDIENCES]) ? (metadata[UPSTREAM_AUDIENCES] as string[]) : [],
+    };
+  }
+
+  find(clientId: string): ClientSummary | undefined {
+    return this.list().find((c) => c.clientId === clientId);
+  }
+
+  /** Creates a static client; the secret (for confidential clients) is returned here only. */
+  createStatic(input: StaticClientInput, by: ChangedBy): { clientId: string; clientSecret?: string } {
+    const name = input.name.trim();
+    if (!name || name.length > 100) throw new AdminError(400, 'A client needs a name of 1 to 100 characters.');
+    if (!AUTH_METHODS.includes(input.authMethod)) throw new AdminError(400, `The authentication method must be one of ${AUTH_METHODS.join(', ')}.`);
+    const redirectUris = [...new Set(input.redirectUris.map((u) => u.trim()).filter(Boolean))];
+    if (redirectUris.length === 0 || redirectUris.length > 20) throw new AdminError(400, 'A client needs 1 to 20 redirect URIs.');
+    let native = false;
+    for (const uri of redirectUris) {
+      // An administrator vouches for the client, so any https URI is acceptable; the safety rules still apply.
+      const verdict = checkRedirectUri(uri, {
+        allowedRedirectUris: () => new Set(), allowedSchemes: () => new Set(), allowPrivateUseSchemes: true, anyHttps: true, anyPrivateUseScheme: true,
+      });
+      if (!verdict.ok) throw new AdminError(400, verdict.reason);
+      native ||= verdict.native;
+    }
+    const clientId = input.clientId?.trim() || `static-${generateClientSecret().slice(0, 16)}`;
+    if (!CLIENT_ID.test(clientId)) throw new AdminError(400, 'A client id is 3 to 64 letters, digits or . _ - (starting with a letter or digit).');
+    if (clientId === INTERNAL_CLIENT_ID || this.#row.get(clientId) || this.usage.all().has(clientId)) {
+      throw new AdminError(409, `A client with the id ${clientId} already exists.`);
+    }
+    if (input.resourceServer && input.authMethod === 'none') {
+      throw new AdminError(400, 'A resource server must be a confidential client (with a secret): a public client cannot prove who is introspecting.');
+    }
+    const upstreamAudiences = this.#upstreamAudiences(input);
+    const clientSecret = input.authMethod === 'none' ? undefined : generateClientSecret();
+    let metadata: Record<string, unknown>;
+    try {
+      metadata = this.validate({
+        client_id: clientId,
+        client_name: name,
+        client_id_issued_at: Math.floor(Date.now() / 1000),
+        redirect_uris: redirectUris,
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        token_endpoint_auth_method: input.authMethod,
+        application_type: native ? 'native' : 'web',
+        ...(clientSecret ? { client_secret: hashClientSecret(clientSecret), client_secret_expires_at: 0 } : {}),
+        [CLIENT_KIND]: 'static',
+        ...(input.resourceServer ? { [RESOURCE_SERVER_FOR]: this.resource } : {}),
+        ...(upstreamAudiences.length > 0 ? { [UPSTREAM_AUDIENCES]: upstreamAudiences } : {}),
+      });
+    } catch (err) {
+      const description = (err as { error_description?: string }).error_description ?? (err as Error).message;
+      throw new AdminError(400, `The client was refused: ${description}`);
+    }
+    this.#insert.run(clientId, JSON.stringify(metadata));
+    this.audit.record({
+      event: 'client.created', actor: by.actor, ip: by.ip, clientId,
+      details: { client_name: name, redirect_uris: redirectUris, token_endpoint_auth_method: input.authMethod, resource_server: Boolean(input.resourceServer),
+        ...(upstreamAudiences.length > 0 ? { upstream_audiences: upstreamAudiences } : {}),
+      },
+    });
+    return { clientId, clientSecret };
+  }
+
+  #upstreamAudiences(input: StaticClientInput): string[] {
+    const audiences = [...new Set((input.upstreamAudiences ?? []).map((u) => u.trim()).filter(Boolean))];
+    if (audiences.length === 0) return [];
+    if (!input.resourceServer) throw new AdminError(400, 'Only a resource server may obtain identity tokens for upstream servers: mark it as resource server too.');
+    if (audiences.length > MAX_UPSTREAM_AUDIENCES) throw new AdminError(400, `A client may list at most ${MAX_UPSTREAM_AUDIENCES} upstream audiences.`);
+    for (const audience of audiences) {
+      const defect = upstreamAudienceDefect(audience, { issuer: this.issuer, resource: this.resource });
+      if (defect) throw new AdminError(400, `Upstream audience refused: ${defect}.`);
+    }
+    return audiences;
+  }
+
+  #deleteWithGrants(clientId: string, by: ChangedBy, reason: string): number {
+    this.#delete.run(clientId);
+    this.revocations.revokeClient(clientId);
+    this.usage.forget(clientId);
+    return this.grants.revokeAll({ clientId }, by, reason);
+  }
+
+  remove(clientId: string, by: ChangedBy): { kind: ClientKind; grantsRevoked: number } {
+    if (clientId === INTERNAL_CLIENT_ID) throw new AdminError(409, 'This is Gatehouse\'s own sign-in client; it cannot be deleted.');
+    const client = this.find(clientId);
+    if (!client) throw new AdminError(404, `There is no client ${clientId}.`);
+    const grantsRevoked = this.db.transaction(() => this.#deleteWithGrants(clientId, by, 'client deleted'))();
+    this.audit.record({
+      event: 'client.deleted', actor: by.actor, ip: by.ip, clientId,
+      details: { kind: client.kind, client_name: client.name, grants_revoked: grantsRevoked },
+    });
+    return { kind: client.kind, grantsRevoked };
+  }
+
+  /** Deletes every registration that never obtained a token; returns how many. */
+  purgeUnused(by: ChangedBy): number {
+    const unused = this.list().filter((c) => c.unused);
+    this.db.transaction(() => {
+      for (const client of unused) this.#deleteWithGrants(client.clientId, by, 'unused client purged');
+    })();
+    this.audit.record({ event: 'clients.purged', actor: by.actor, ip: by.ip, details: { count: unused.length, client_ids: unused.map((c) => c.clientId) } });
+    return unused.length;
+  }
+}

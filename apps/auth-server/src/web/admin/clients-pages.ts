@@ -1,0 +1,46 @@
+/** Admin pages: clients (list, create a static client, delete, purge unused registrations). */
+import type { AdminServices } from '../../management/admin-services.ts';
+import { done, field, formatTime, requiredField, type Handler, type RenderPage } from '../page-handler.ts';
+import type { StaticClientAuthMethod } from '../../management/client-registry.ts';
+import { describeClient } from '../../management/describe-client.ts';
+
+export function clientsPages(services: AdminServices, renderPage: RenderPage): Record<string, Handler> {
+  function listClients(request: Parameters<Handler>[0], created?: { clientId: string; clientSecret?: string }) {
+    const clients = services.clients.list().map((c) => describeClient(c, formatTime));
+    renderPage(request, 'admin/clients.njk', 'Clients', 'clients', {
+      clients,
+      unusedCount: clients.filter((c) => c.unused).length,
+      created,
+    });
+  }
+
+  return {
+    listClients(request) {
+      listClients(request);
+    },
+
+    createStaticClient(request) {
+      const created = services.clients.createStatic({
+        name: requiredField(request.form, 'client_name', 'A name'),
+        redirectUris: field(request.form, 'redirect_uris').split(/\s+/),
+        authMethod: (field(request.form, 'token_endpoint_auth_method') || 'client_secret_basic') as StaticClientAuthMethod,
+        clientId: field(request.form, 'client_id') || undefined,
+        resourceServer: field(request.form, 'resource_server') === 'yes',
+        upstreamAudiences: field(request.form, 'upstream_audiences').split(/\s+/),
+      }, request.by);
+      // The secret is shown in this response only (no redirect, so it is never in a URL; HTML is no-store).
+      request.ctx.status = 201;
+      listClients(request, created);
+    },
+
+    deleteClient(request) {
+      services.clients.remove(requiredField(request.form, 'client_id', 'A client id'), request.by);
+      done(request.ctx, '/admin/clients', 'client_deleted');
+    },
+
+    purgeUnusedClients(request) {
+      services.clients.purgeUnused(request.by);
+      done(request.ctx, '/admin/clients', 'clients_purged');
+    },
+  };
+}

@@ -1,0 +1,25 @@
+/** The admin start page: what needs attention, in numbers, with links to each section. */
+import type { AdminServices } from '../../management/admin-services.ts';
+import { formatTime, type Handler, type RenderPage } from '../page-handler.ts';
+
+export function overviewPage(services: AdminServices, renderPage: RenderPage): Record<string, Handler> {
+  return {
+    showOverview(request) {
+      const users = services.users.list();
+      const clients = services.clients.list();
+      const keys = services.keys.list();
+      renderPage(request, 'admin/overview.njk', 'Administration', 'overview', {
+        counts: {
+          users: users.length,
+          pending: users.filter((u) => u.pending && !u.disabled).length,
+          disabled: users.filter((u) => u.disabled).length,
+          clients: clients.length,
+          unused: clients.filter((c) => c.unused).length,
+          grants: services.grants.list().length,
+          keys: keys.length,
+        },
+        recent: services.audit.query({ limit: 10 }).map((e) => ({ at: formatTime(e.at), event: e.event, actor: e.actor, clientId: e.clientId })),
+      });
+    },
+  };
+}

@@ -1,0 +1,77 @@
+/** Admin pages: users (list and search, create, one user's details and changes). */
+import { MCP_SCOPES } from '../../../../shared/mcp-scopes.ts';
+import type { User } from '../../accounts/user-store.ts';
+import type { AdminServices } from '../../management/admin-services.ts';
+import { describeGrants, type UserLookup } from '../../management/describe-grants.ts';
+import { describeUser } from '../../management/describe-user.ts';
+import { done, field, formatTime, requiredField, type Handler, type PageRequest, type RenderPage } from '../page-handler.ts';
+
+export function usersPages(services: AdminServices, userLookup: UserLookup, renderPage: RenderPage): Record<string, Handler> {
+  const userPath = (request: PageRequest) => `/admin/users/${encodeURIComponent(String(request.ctx.params.id))}`;
+  const describeRow = (user: User) => describeUser(user, formatTime);
+  const target = (request: PageRequest) => services.users.get(String(request.ctx.params.id));
+
+  return {
+    listUsers(request) {
+      const search = typeof request.ctx.query.q === 'string' ? request.ctx.query.q.slice(0, 100) : '';
+      const users = services.users.list(search);
+      renderPage(request, 'admin/users.njk', 'Users', 'users', {
+        search,
+        users: users.map(describeRow),
+        pending: users.filter((u) => u.pending && !u.disabled).map(describeRow),
+        allScopes: MCP_SCOPES,
+      });
+    },
+
+    async createUser(request) {
+      const user = await services.users.create({
+        username: requiredField(request.form, 'username', 'A username'),
+        password: field(request.form, 'password'),
+        scopes: request.form.get('scope') ?? [],
+      }, request.by);
+      done(request.ctx, `/admin/users/${encodeURIComponent(user.id)}`, 'user_created');
+    },
+
+    showUser(request) {
+      const user = target(request);
+      const grants = describeGrants(services, userLookup, { accountId: user.id }, formatTime);
+      renderPage(request, 'admin/user.njk', user.username, 'users', {
+        target: describeRow(user),
+        isSelf: user.id === request.user.id,
+        grants,
+        allScopes: MCP_SCOPES,
+      });
+    },
+
+    setUserScopes(request) {
+      services.users.setScopes(String(request.ctx.params.id), request.form.get('scope') ?? [], request.by);
+      done(request.ctx, userPath(request), 'scopes_changed');
+    },
+
+    async resetPassword(request) {
+      await services.users.setPassword(String(request.ctx.params.id), field(request.form, 'password'), request.by);
+      done(request.ctx, userPath(request), 'password_reset');
+    },
+
+    disableUser(request) {
+      services.users.disable(String(request.ctx.params.id), request.by);
+      done(request.ctx, userPath(request), 'user_disabled');
+    },
+
+    enableUser(request) {
+      services.users.enable(String(request.ctx.params.id), request.by);
+      done(request.ctx, userPath(request), 'user_enabled');
+    },
+
+    approveUser(request) {
+      services.users.approve(String(request.ctx.params.id), request.by);
+      done(request.ctx, userPath(request), 'user_approved');
+    },
+
+    revokeUserGrants(request) {
+      const user = target(request);
+      services.grants.revokeAll({ accountId: user.id }, request.by, 'revoked by an administrator');
+      done(request.ctx, userPath(request), 'grants_revoked');
+    },
+  };
+}

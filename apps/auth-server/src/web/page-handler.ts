@@ -1,0 +1,104 @@
+/**
+ * What every admin and account page handler gets, and how it answers: a rendered page (with the
+ * CSRF tokens its forms need and the navigation), or a 303 back to a page with a notice.
+ *
+ * Notices travel as a fixed code in the query string (`?notice=user_created`) and are looked up
+ * here, so no text from the URL is ever shown.
+ */
+import type { Context } from 'koa';
+import type { User } from '../accounts/user-store.ts';
+import type { Csrf } from '../http/csrf.ts';
+import type { Render } from '../views/create-renderer.ts';
+import type { ChangedBy } from '../management/admin-actor.ts';
+import { AdminError } from '../management/admin-error.ts';
+import { isAdmin } from '../management/user-admin.ts';
+
+export type Form = Map<string, string[]>;
+
+export interface PageRequest {
+  ctx: Context;
+  /** The signed-in user. */
+  user: User;
+  /** The submitted form (empty for a GET). */
+  form: Form;
+  by: ChangedBy;
+}
+
+export type Handler = (request: PageRequest) => Promise<void> | void;
+
+export const CSRF_PURPOSE = { admin: 'admin', user: 'account' } as const;
+
+const NOTICES = {
+  user_created: 'The user was created.',
+  user_disabled: 'The user was disabled; their apps were disconnected and their sessions ended.',
+  user_enabled: 'The user was enabled.',
+  user_approved: 'The user was approved and can sign in now.',
+  password_reset: 'The password was changed; the user\'s other sessions were ended.',
+  scopes_changed: 'The scopes were saved. Apps holding a removed scope were disconnected.',
+  grants_revoked: 'Access was revoked. Refresh tokens stopped working at once; access tokens already issued work until they expire.',
+  redirect_uri_added: 'The redirect URI was allowed. It applies to the next registration.',
+  redirect_uri_exists: 'That redirect URI was already allowed.',
+  redirect_uri_removed: 'The redirect URI was removed. Clients already registered with it keep it.',
+  scheme_added: 'The scheme was allowed. It applies to the next registration.',
+  scheme_exists: 'That scheme was already allowed.',
+  scheme_removed: 'The scheme was removed. Clients already registered with it keep it.',
+  host_added: 'The host was trusted.',
+  host_exists: 'That host was already trusted.',
+  host_removed: 'The host is no longer trusted.',
+  client_deleted: 'The client was deleted and its grants revoked.',
+  clients_purged: 'Unused registrations were deleted.',
+  key_rotated: 'Rotated: the next key (already published) signs from now on, the previous key stays published, and a new next key was created.',
+  key_retired: 'The key was retired and is no longer published.',
+  signed_in_again: 'This change needs a recent sign-in, so you were asked to sign in again. Nothing was changed yet: submit the form again.',
+} as const satisfies Record<string, string>;
+
+export type NoticeCode = keyof typeof NOTICES;
+
+export function notice(ctx: Context): string | undefined {
+  const code = ctx.query.notice;
+  return typeof code === 'string' && Object.hasOwn(NOTICES, code) ? NOTICES[code as NoticeCode] : undefined;
+}
+
+/** Answers a form post: 303 to `path` with a notice. */
+export function done(ctx: Context, path: string, code: NoticeCode): void {
+  ctx.status = 303;
+  ctx.redirect(`${path}${path.includes('?') ? '&' : '?'}notice=${encodeURIComponent(code)}`);
+}
+
+/** `2026-11-24 09:05 UTC`, or an empty string. */
+export function formatTime(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined) return '';
+  return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+export function field(form: Form, name: string): string {
+  return form.get(name)?.[0] ?? '';
+}
+
+export function requiredField(form: Form, name: string, label: string): string {
+  const value = field(form, name).trim();
+  if (!value) throw new AdminError(400, `${label} is required.`);
+  return value;
+}
+
+export type Section = 'overview' | 'users' | 'clients' | 'redirect-uris' | 'grants' | 'keys' | 'servers' | 'audit' | 'account';
+
+export function createPageRenderer(render: Render, csrf: Csrf) {
+  return function renderPage(request: PageRequest, template: string, title: string, section: Section, context: Record<string, unknown> = {}): void {
+    const { ctx, user } = request;
+    const admin = isAdmin(user);
+    ctx.type = 'html';
+    ctx.body = render(template, {
+      title,
+      section,
+      signedInAs: user.username,
+      isAdmin: admin,
+      csrf: admin ? csrf.issue(ctx, CSRF_PURPOSE.admin) : undefined,
+      accountCsrf: csrf.issue(ctx, CSRF_PURPOSE.user),
+      notice: notice(ctx),
+      ...context,
+    });
+  };
+}
+
+export type RenderPage = ReturnType<typeof createPageRenderer>;

@@ -1,0 +1,150 @@
+/**
+ * The administration pages (/admin/…) and the account page (/account), declared once as a table:
+ * each route's access (`admin`: active user with mcp:admin; `user`: any active user) and handler.
+ *
+ * Every route runs: requireSignedIn(access) → (POST only) read the form and check its CSRF token
+ * for the access level → (sensitive routes) requireRecentSignIn → the handler. State changes are
+ * POSTs only; a handler answers with a page or a 303. Errors reach the shared error page
+ * (errorPages), with messages written for people. The tests walk this table, so a new route
+ * cannot miss the access and CSRF checks.
+ *
+ * Sensitive routes (`reauthenticate`: the page to come back to after a fresh sign-in) are the
+ * changes that add access, credentials or trust: creating, enabling or approving users, changing
+ * scopes or passwords, creating clients (and their secrets), allowing redirect URIs or metadata
+ * document hosts, rotating or retiring signing keys. Changes that only take access away (disable,
+ * revoke, delete) stay one step, so responding to an incident is never slowed by a sign-in.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type { User, UserStore } from '../accounts/user-store.ts';
+import type { Csrf } from '../http/csrf.ts';
+import { readForm } from '../http/read-body.ts';
+import { VIEWS_DIR, type Render } from '../views/create-renderer.ts';
+import { CSRF_PURPOSE, createPageRenderer, type Form, type Handler } from './page-handler.ts';
+import type { AdminServices } from '../management/admin-services.ts';
+import type { Access, PageSession } from './page-session.ts';
+import type { GatewayStatus } from './admin/gateway-status.ts';
+import { accountPages } from './account/account-pages.ts';
+import { auditPages } from './admin/audit-pages.ts';
+import { clientsPages } from './admin/clients-pages.ts';
+import { grantsPages } from './admin/grants-pages.ts';
+import { keysPages } from './admin/keys-pages.ts';
+import { overviewPage } from './admin/overview-page.ts';
+import { redirectUrisPages } from './admin/redirect-uris-pages.ts';
+import { serversPages } from './admin/servers-pages.ts';
+import { usersPages } from './admin/users-pages.ts';
+
+export interface PageRoute {
+  method: 'GET' | 'POST';
+  path: string;
+  access: Access;
+  handler: string;
+  /** Sensitive: needs a recent sign-in; after a fresh one the browser returns to this page (`:id` filled in). */
+  reauthenticate?: string;
+}
+
+export const PAGE_ROUTES: readonly PageRoute[] = [
+  { method: 'GET', path: '/admin', access: 'admin', handler: 'showOverview' },
+  { method: 'GET', path: '/admin/users', access: 'admin', handler: 'listUsers' },
+  { method: 'POST', path: '/admin/users', access: 'admin', handler: 'createUser', reauthenticate: '/admin/users' },
+  { method: 'GET', path: '/admin/users/:id', access: 'admin', handler: 'showUser' },
+  { method: 'POST', path: '/admin/users/:id/scopes', access: 'admin', handler: 'setUserScopes', reauthenticate: '/admin/users/:id' },
+  { method: 'POST', path: '/admin/users/:id/password', access: 'admin', handler: 'resetPassword', reauthenticate: '/admin/users/:id' },
+  { method: 'POST', path: '/admin/users/:id/disable', access: 'admin', handler: 'disableUser' },
+  { method: 'POST', path: '/admin/users/:id/enable', access: 'admin', handler: 'enableUser', reauthenticate: '/admin/users/:id' },
+  { method: 'POST', path: '/admin/users/:id/approve', access: 'admin', handler: 'approveUser', reauthenticate: '/admin/users/:id' },
+  { method: 'POST', path: '/admin/users/:id/revoke-grants', access: 'admin', handler: 'revokeUserGrants' },
+  { method: 'GET', path: '/admin/redirect-uris', access: 'admin', handler: 'listRedirectUris' },
+  { method: 'POST', path: '/admin/redirect-uris', access: 'admin', handler: 'allowRedirectUri', reauthenticate: '/admin/redirect-uris' },
+  { method: 'POST', path: '/admin/redirect-uris/remove', access: 'admin', handler: 'removeRedirectUri' },
+  { method: 'POST', path: '/admin/redirect-schemes', access: 'admin', handler: 'allowRedirectScheme', reauthenticate: '/admin/redirect-uris' },
+  { method: 'POST', path: '/admin/redirect-schemes/remove', access: 'admin', handler: 'removeRedirectScheme' },
+  { method: 'POST', path: '/admin/trusted-hosts', access: 'admin', handler: 'trustHost', reauthenticate: '/admin/redirect-uris' },
+  { method: 'POST', path: '/admin/trusted-hosts/remove', access: 'admin', handler: 'untrustHost' },
+  { method: 'GET', path: '/admin/clients', access: 'admin', handler: 'listClients' },
+  { method: 'POST', path: '/admin/clients', access: 'admin', handler: 'createStaticClient', reauthenticate: '/admin/clients' },
+  { method: 'POST', path: '/admin/clients/delete', access: 'admin', handler: 'deleteClient' },
+  { method: 'POST', path: '/admin/clients/purge-unused', access: 'admin', handler: 'purgeUnusedClients' },
+  { method: 'GET', path: '/admin/grants', access: 'admin', handler: 'listGrants' },
+  { method: 'POST', path: '/admin/grants/revoke', access: 'admin', handler: 'revokeGrant' },
+  { method: 'GET', path: '/admin/keys', access: 'admin', handler: 'listKeys' },
+  { method: 'POST', path: '/admin/keys/rotate', access: 'admin', handler: 'rotateKeys', reauthenticate: '/admin/keys' },
+  { method: 'POST', path: '/admin/keys/retire', access: 'admin', handler: 'retireKey', reauthenticate: '/admin/keys' },
+  { method: 'GET', path: '/admin/servers', access: 'admin', handler: 'listServers' },
+  { method: 'GET', path: '/admin/audit', access: 'admin', handler: 'listAuditEvents' },
+  { method: 'GET', path: '/account', access: 'user', handler: 'showAccount' },
+  { method: 'POST', path: '/account/grants/revoke', access: 'user', handler: 'revokeOwnGrant' },
+  { method: 'POST', path: '/account/sign-out', access: 'user', handler: 'signOut' },
+];
+
+export interface PageRoutesDeps {
+  services: AdminServices;
+  session: PageSession;
+  users: UserStore;
+  csrf: Csrf;
+  render: Render;
+  /** Seconds (shown where revocation is explained: access tokens outlive it). */
+  accessTokenTtl: number;
+  /** The MCP servers behind the resource server's gateway. */
+  gatewayStatus: GatewayStatus;
+}
+
+const FORM_LIMIT = 16 * 1024;
+const STYLESHEET = readFileSync(join(VIEWS_DIR, 'admin', 'admin.css'));
+
+export function pageRoutes(deps: PageRoutesDeps): Router {
+  const { services, session, csrf, render } = deps;
+  const renderPage = createPageRenderer(render, csrf);
+  const accessTokenMinutes = Math.max(1, Math.round(deps.accessTokenTtl / 60));
+  const handlers: Record<string, Handler> = {
+    ...overviewPage(services, renderPage),
+    ...usersPages(services, deps.users, renderPage),
+    ...redirectUrisPages(services, renderPage),
+    ...clientsPages(services, renderPage),
+    ...grantsPages(services, deps.users, renderPage, accessTokenMinutes),
+    ...keysPages(services, renderPage),
+    ...serversPages(deps.gatewayStatus, renderPage),
+    ...auditPages(services, renderPage),
+    ...accountPages({ services, users: deps.users, renderPage, render, accessTokenMinutes, endSession: session.signOut }),
+  };
+
+  function checkedForm(access: Access) {
+    return async function readCheckedForm(ctx: Context, next: () => Promise<unknown>) {
+      const form = await readForm(ctx, FORM_LIMIT);
+      csrf.verify(ctx, CSRF_PURPOSE[access], form.get('csrf')?.[0]);
+      ctx.state.form = form;
+      await next();
+    };
+  }
+
+  function run(handler: Handler) {
+    return async function runPageHandler(ctx: Context) {
+      const user = ctx.state.user as User;
+      const form = (ctx.state.form as Form | undefined) ?? new Map();
+      await handler({ ctx, user, form, by: { actor: { name: user.username, id: user.id }, ip: ctx.ip } });
+    };
+  }
+
+  const router = new Router();
+  router.get('/admin/static/admin.css', function adminStylesheet(ctx) {
+    ctx.type = 'text/css';
+    ctx.set('Cache-Control', 'public, max-age=3600');
+    ctx.body = STYLESHEET;
+  });
+  router.get('/admin/callback', session.finishSignIn);
+  for (const route of PAGE_ROUTES) {
+    const handler = handlers[route.handler];
+    if (!handler) throw new Error(`admin route ${route.method} ${route.path}: no handler ${route.handler}`);
+    const guard = session.requireSignedIn(route.access);
+    if (route.method === 'GET') router.get(route.path, guard, run(handler));
+    else if (route.reauthenticate === undefined) router.post(route.path, guard, checkedForm(route.access), run(handler));
+    else {
+      const page = route.reauthenticate;
+      const recent = session.requireRecentSignIn((ctx) => page.replace(':id', encodeURIComponent(String(ctx.params.id))));
+      router.post(route.path, guard, checkedForm(route.access), recent, run(handler));
+    }
+  }
+  return router;
+}

@@ -1,0 +1,150 @@
+/**
+ * Who is signed in on the admin and account pages: the oidc-provider browser session (the
+ * `_session` cookie), read with `provider.Session.get(ctx)`, which works on our Koa context since
+ * the app and the provider share cookie keys.
+ *
+ * - No session (or its user is gone): a GET is sent to sign in through the provider itself, with
+ *   the internal client (internal-client.ts), and comes back to the page it asked for; a POST is
+ *   sent to sign in and then to the section's page (a form is never replayed). Never a 200 with data.
+ * - A signed-in user who is disabled or pending, or (for /admin) lacks `mcp:admin`: 403.
+ * - The callback (/admin/callback) accepts only a return path it stored itself, in a signed
+ *   cookie bound to `state`, and only under /admin or /account; the code it receives is destroyed.
+ * - Sign-out destroys the provider session.
+ * - Admin use has its own idle timeout (admin-activity.ts): after it, an admin page sends the
+ *   browser through a fresh sign-in (`prompt=login`, OIDC Core §3.1.2.1) before anything is shown
+ *   or changed.
+ * - Sensitive changes (requireRecentSignIn) need a sign-in (`loginTs`, the ID token's auth_time)
+ *   no older than `admin.reauthenticate_after`: otherwise the POST is not carried out, the browser
+ *   signs in afresh (password, or the upstream for federated admins) and comes back to the page
+ *   the form is on, to submit it again. A form is never replayed after a sign-in.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { Context, Next } from 'koa';
+import type Provider from 'oidc-provider';
+import { UserStore, type User } from '../accounts/user-store.ts';
+import { createAdminActivity } from './admin-activity.ts';
+import { PageError } from '../http/page-error.ts';
+import { INTERNAL_CALLBACK_PATH, INTERNAL_CLIENT_ID } from '../provider/internal-client.ts';
+import { isAdmin } from '../management/user-admin.ts';
+
+const STATE_COOKIE = 'gatehouse.admin_sign_in';
+const STATE_TTL_MS = 10 * 60 * 1000;
+
+export type Access = 'admin' | 'user';
+
+export interface PageSessionDeps {
+  provider: Provider;
+  users: UserStore;
+  issuer: string;
+  /** Seconds without an admin request after which admin access needs a fresh sign-in. */
+  idleTimeout: number;
+  /** Seconds a sign-in counts as recent for sensitive changes. */
+  reauthenticateAfter: number;
+  /** Epoch milliseconds now (tests move it). Default: Date.now. */
+  now?: () => number;
+}
+
+/** A local path under /admin or /account, never another origin (`//host`, `/\host`). */
+export function safeReturnPath(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value.length > 2000) return undefined;
+  if (!/^\/(admin|account)(\/|\?|$)/.test(value) || /[\\\s]/.test(value)) return undefined;
+  return value;
+}
+
+export function createPageSession(deps: PageSessionDeps) {
+  const { provider, users, issuer } = deps;
+  const secure = issuer.startsWith('https:');
+  const callbackUrl = `${issuer}${INTERNAL_CALLBACK_PATH}`;
+  const nowMs = deps.now ?? Date.now;
+  const now = () => Math.floor(nowMs() / 1000);
+  const activity = createAdminActivity({ idleTimeout: deps.idleTimeout, now, secure });
+
+  async function signedInUser(ctx: Context): Promise<User | undefined> {
+    const session = await provider.Session.get(ctx);
+    return session.accountId ? users.findById(session.accountId) : undefined;
+  }
+
+  /** `fresh`: the provider must show the sign-in even though the browser has a session. */
+  function sendToSignIn(ctx: Context, returnTo: string, fresh = false): void {
+    const state = randomBytes(24).toString('base64url');
+    // PKCE is required of every client; the code is never redeemed, so the verifier is not kept.
+    const challenge = createHash('sha256').update(randomBytes(32)).digest('base64url');
+    ctx.cookies.set(STATE_COOKIE, `${state}.${Buffer.from(returnTo).toString('base64url')}`, {
+      signed: true, httpOnly: true, sameSite: 'lax', secure, path: INTERNAL_CALLBACK_PATH, maxAge: STATE_TTL_MS, overwrite: true,
+    });
+    const url = new URL('/oauth/authorize', issuer);
+    url.search = new URLSearchParams({
+      client_id: INTERNAL_CLIENT_ID,
+      response_type: 'code',
+      redirect_uri: callbackUrl,
+      scope: 'openid',
+      state,
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      ...(fresh ? { prompt: 'login' } : {}),
+    }).toString();
+    ctx.status = 303;
+    ctx.redirect(`${url.pathname}${url.search}`);
+  }
+
+  /** Middleware: the signed-in user with `access` goes on, as `ctx.state.user`. */
+  function requireSignedIn(access: Access) {
+    return async function requireSignedInMiddleware(ctx: Context, next: Next): Promise<void> {
+      const session = await provider.Session.get(ctx);
+      const user = session.accountId ? users.findById(session.accountId) : undefined;
+      const section = ctx.path.startsWith('/account') ? '/account' : '/admin';
+      const returnTo = ctx.method === 'GET' ? (safeReturnPath(ctx.originalUrl) ?? section) : section;
+      if (!user) return sendToSignIn(ctx, returnTo);
+      if (!UserStore.isActive(user)) throw new PageError(403, 'access_denied', 'This account is disabled or waiting for approval, so it cannot use this page.');
+      if (access === 'admin') {
+        if (!isAdmin(user)) {
+          throw new PageError(403, 'access_denied', 'Only administrators can open the administration pages. Your own connected apps are at /account.');
+        }
+        if (activity.isIdle(ctx, session)) return sendToSignIn(ctx, returnTo, true);
+        activity.touch(ctx, session);
+      }
+      ctx.state.user = user;
+      ctx.state.signedInAt = session.loginTs;
+      await next();
+    };
+  }
+
+  /**
+   * Middleware for sensitive changes, after requireSignedIn and the CSRF check: a sign-in older
+   * than `reauthenticateAfter` is sent to sign in afresh and back to `returnTo` (the form's page).
+   */
+  function requireRecentSignIn(returnTo: (ctx: Context) => string) {
+    return async function requireRecentSignInMiddleware(ctx: Context, next: Next): Promise<void> {
+      const signedInAt = ctx.state.signedInAt as number | undefined;
+      if (signedInAt === undefined || now() - signedInAt > deps.reauthenticateAfter) {
+        const page = safeReturnPath(returnTo(ctx)) ?? '/admin';
+        return sendToSignIn(ctx, `${page}${page.includes('?') ? '&' : '?'}notice=signed_in_again`, true);
+      }
+      await next();
+    };
+  }
+
+  async function finishSignIn(ctx: Context): Promise<void> {
+    const saved = ctx.cookies.get(STATE_COOKIE, { signed: true });
+    ctx.cookies.set(STATE_COOKIE, null, { path: INTERNAL_CALLBACK_PATH, signed: true });
+    if (typeof ctx.query.error === 'string') {
+      throw new PageError(403, 'access_denied', 'You are not signed in: the sign-in was cancelled or refused.');
+    }
+    const code = typeof ctx.query.code === 'string' ? ctx.query.code : undefined;
+    const issued = code ? await provider.AuthorizationCode.find(code) : undefined;
+    if (issued?.clientId === INTERNAL_CLIENT_ID) await issued.destroy();
+    const [state, encoded] = saved?.split('.') ?? [];
+    const returnTo = state && state === ctx.query.state ? safeReturnPath(Buffer.from(encoded ?? '', 'base64url').toString()) : undefined;
+    ctx.status = 303;
+    ctx.redirect(returnTo ?? '/admin');
+  }
+
+  async function signOut(ctx: Context): Promise<void> {
+    const session = await provider.Session.get(ctx);
+    if (session.accountId) await session.destroy();
+  }
+
+  return { signedInUser, requireSignedIn, requireRecentSignIn, finishSignIn, signOut };
+}
+
+export type PageSession = ReturnType<typeof createPageSession>;
