@@ -213,6 +213,28 @@ describe('each app loads its own section', () => {
   });
 });
 
+describe('a plain-http issuer off loopback', () => {
+  // Both apps: the auth-server would issue tokens naming it, the resource server would trust them.
+  const refusals: Array<[string, Record<string, string>, RegExp]> = [
+    ['ISSUER', { ISSUER: 'http://auth.example.com' }, /^Invalid configuration: auth_server\.issuer: an http issuer is only allowed on a loopback host/],
+    ['the resource server\'s own issuer', { GATEHOUSE_CONFIG: 'rs-http-issuer.yaml' }, /^Invalid configuration: resource_server\.issuer: an http issuer is only allowed on a loopback host/],
+  ];
+  for (const [what, env, message] of refusals) {
+    test(`is refused by the resource server too, from ${what}`, () => {
+      file('rs-http-issuer.yaml', 'resource_server:\n  issuer: http://auth.example.com\n');
+      assert.throws(() => loadResourceServerConfig(env, dir), (err: unknown) => err instanceof ConfigError && message.test(err.message));
+    });
+  }
+
+  test('starts both apps with the dangerous switch, and an internal http jwks_uri needs no switch', () => {
+    const env = { ISSUER: 'http://auth.example.com', GATEHOUSE_DANGEROUSLY_ALLOW_HTTP_ISSUER: 'true' };
+    assert.equal(loadAuthServerConfig(env, dir).authServer.issuer, 'http://auth.example.com');
+    assert.equal(loadResourceServerConfig(env, dir).resourceServer.issuer, 'http://auth.example.com');
+    const internal = loadResourceServerConfig({ ISSUER: 'https://auth.example.com', JWKS_URI: 'http://auth-server:4000/oauth/jwks' }, dir);
+    assert.equal(internal.resourceServer.jwksUri, 'http://auth-server:4000/oauth/jwks');
+  });
+});
+
 describe('annotations', () => {
   test('every field of the schema says what it is for, and each env var sets one field', () => {
     const fields = listConfigFields();

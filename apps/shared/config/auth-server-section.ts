@@ -30,7 +30,21 @@ export const authServerPeerFields = {
     .meta({ description: 'issuer URL, no trailing slash (plain http only on loopback); also what the resource server trusts', env: 'ISSUER', default: '`http://localhost:4000` (follows `AUTH_PORT`)' } satisfies FieldNote),
   token_lifetime: duration.default(3600)
     .meta({ description: 'access tokens (JWT; revoked through the revocation feed, keep short)' } satisfies FieldNote),
+  dangerously_allow_http_issuer: booleanish.default(false)
+    .meta({ description: 'allow a plain-http issuer off loopback (test set-ups only; warns at boot)', env: 'GATEHOUSE_DANGEROUSLY_ALLOW_HTTP_ISSUER' } satisfies FieldNote),
 };
+
+/**
+ * Refuses a plain-http issuer off loopback unless the dangerous switch is on: the issuer names
+ * where tokens come from, for the auth-server that issues them and the resource server that trusts
+ * them alike (its keys may still be fetched over an internal http `jwks_uri`).
+ */
+export function requireHttpsIssuer(issuer: string, allowed: boolean, path: string[], ctx: z.core.$RefinementCtx): boolean {
+  const url = new URL(issuer);
+  if (url.protocol !== 'http:' || isLoopbackHostname(url.hostname) || allowed) return true;
+  ctx.addIssue({ code: 'custom', path, params: CROSS_FIELD, message: `an http issuer is only allowed on a loopback host (got ${issuer}); use https, or set GATEHOUSE_DANGEROUSLY_ALLOW_HTTP_ISSUER=true for a test setup` });
+  return false;
+}
 
 function authServerFields(context: LoadContext) {
   return {
@@ -126,8 +140,6 @@ function authServerFields(context: LoadContext) {
     }).prefault({}).meta({ description: 'password guessing' } satisfies FieldNote),
     federated: federatedUpstreams(context)
       .meta({ description: 'upstream OpenID providers (one, or a list)' } satisfies FieldNote),
-    dangerously_allow_http_issuer: booleanish.default(false)
-      .meta({ description: 'allow a plain-http issuer off loopback (test set-ups only; warns at boot)', env: 'GATEHOUSE_DANGEROUSLY_ALLOW_HTTP_ISSUER' } satisfies FieldNote),
     admin: z.strictObject({
       idle_timeout: duration.default(15 * 60)
         .meta({ description: 'unused this long, admin pages ask for a fresh sign-in' } satisfies FieldNote),
@@ -142,10 +154,7 @@ function authServerFields(context: LoadContext) {
 export function authServerSection(context: LoadContext) {
   return z.strictObject(authServerFields(context)).transform((a, ctx) => {
     const issuer = a.issuer ?? defaultIssuer(a.port);
-    if (new URL(issuer).protocol === 'http:' && !isLoopbackHostname(new URL(issuer).hostname) && !a.dangerously_allow_http_issuer) {
-      ctx.addIssue({ code: 'custom', path: ['issuer'], params: CROSS_FIELD, message: `an http issuer is only allowed on a loopback host (got ${issuer}); use https, or set GATEHOUSE_DANGEROUSLY_ALLOW_HTTP_ISSUER=true for a test setup` });
-      return z.NEVER;
-    }
+    if (!requireHttpsIssuer(issuer, a.dangerously_allow_http_issuer, ['issuer'], ctx)) return z.NEVER;
     if (a.refresh_token_absolute_lifetime < a.refresh_token_lifetime) {
       ctx.addIssue({ code: 'custom', path: ['refresh_token_absolute_lifetime'], params: CROSS_FIELD, message: 'expected at least refresh_token_lifetime' });
       return z.NEVER;

@@ -13,7 +13,7 @@
  */
 import { resolve } from 'node:path';
 import * as z from 'zod';
-import { authServerPeerFields, authServerSection, defaultIssuer } from './auth-server-section.ts';
+import { authServerPeerFields, authServerSection, defaultIssuer, requireHttpsIssuer } from './auth-server-section.ts';
 import { ENV_FIELDS } from './config-fields.ts';
 import { ConfigError } from './config-error.ts';
 import { describeIssue } from './describe-issue.ts';
@@ -62,12 +62,17 @@ function resourceServerApp(context: LoadContext) {
   }).transform((c, ctx) => {
     if (!requireHttpsWithTls(c.tls, ['resource_server', 'resource'], c.resource_server.resource, ctx)) return z.NEVER;
     const authServer = c.auth_server;
+    const authIssuer = authServer.issuer ?? defaultIssuer(authServer.port);
+    const trusted = c.resource_server.issuer ?? authIssuer;
+    // ISSUER sets both; name the resource server's own field only when it says something else.
+    const trustedField = trusted === authIssuer ? ['auth_server', 'issuer'] : ['resource_server', 'issuer'];
+    if (!requireHttpsIssuer(trusted, authServer.dangerously_allow_http_issuer, trustedField, ctx)) return z.NEVER;
     return {
       ...toSharedConfig(c),
       resourceServer: resourceServerConfig(c.resource_server, {
         host: c.listen_host,
         dataDir: c.data_dir,
-        authIssuer: authServer.issuer ?? defaultIssuer(authServer.port),
+        authIssuer,
         authTokenLifetime: authServer.token_lifetime,
       }),
     };
