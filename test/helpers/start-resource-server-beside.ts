@@ -9,7 +9,7 @@ import { createResourceServer } from '../../apps/resource-server/src/create-reso
 import { MIGRATIONS_ROOT, migrate, openDatabase } from '../../apps/shared/database.ts';
 import { createLogger } from '../../apps/shared/logger.ts';
 import type { Clock } from '../../apps/shared/clock.ts';
-import type { ResourceServerConfig } from '../../apps/shared/config.ts';
+import type { ResourceServerConfig } from '../../apps/shared/config/resource-server-section.ts';
 import type { TestAuthServer } from './start-auth-server.ts';
 
 export interface BesideOptions {

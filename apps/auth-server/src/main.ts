@@ -3,7 +3,8 @@
  * announce; on SIGTERM/SIGINT a graceful stop, then the database closes.
  */
 import { announceReady } from '../../shared/announce-ready.ts';
-import { ConfigError, loadConfig } from '../../shared/config.ts';
+import { ConfigError } from '../../shared/config/config-error.ts';
+import { loadAuthServerConfig } from '../../shared/config/load-config.ts';
 import { createHttpServer } from '../../shared/http-server.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { createMetricsRegistry, serveMetrics } from '../../shared/metrics.ts';
@@ -12,7 +13,7 @@ import { assertServable, servingWarnings } from '../../shared/serving-warnings.t
 import { createAuthServer } from './create-auth-server.ts';
 
 async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = loadAuthServerConfig();
   assertServable(config);
   const { authServer } = config;
   const logger = createLogger('auth-server', config.logLevel);

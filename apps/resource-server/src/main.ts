@@ -4,7 +4,8 @@
  */
 import { join } from 'node:path';
 import { announceReady } from '../../shared/announce-ready.ts';
-import { ConfigError, loadConfig } from '../../shared/config.ts';
+import { ConfigError } from '../../shared/config/config-error.ts';
+import { loadResourceServerConfig } from '../../shared/config/load-config.ts';
 import { MIGRATIONS_ROOT, migrate, openDatabase } from '../../shared/database.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { createMetricsRegistry, serveMetrics } from '../../shared/metrics.ts';
@@ -13,7 +14,7 @@ import { servingWarnings } from '../../shared/serving-warnings.ts';
 import { createResourceServer } from './create-resource-server.ts';
 
 async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = loadResourceServerConfig();
   const { resourceServer } = config;
   const logger = createLogger('resource-server', config.logLevel);
   for (const warning of servingWarnings(config, 'resource-server')) logger.warn(warning);

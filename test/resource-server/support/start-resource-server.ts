@@ -8,7 +8,7 @@ import { after, before } from 'node:test';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Clock } from '../../../apps/shared/clock.ts';
-import type { ResourceServerConfig } from '../../../apps/shared/config.ts';
+import type { ResourceServerConfig } from '../../../apps/shared/config/resource-server-section.ts';
 import { MIGRATIONS_ROOT, migrate, openDatabase, type Db } from '../../../apps/shared/database.ts';
 import { createLogger, type Logger } from '../../../apps/shared/logger.ts';
 import type { Registry } from '../../../apps/shared/metrics.ts';

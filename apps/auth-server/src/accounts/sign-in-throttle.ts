@@ -12,7 +12,7 @@
  * the per-pair limit (that needs a second factor, not a lock that would let attackers lock users out).
  */
 import { systemClock, type Clock } from '../../../shared/clock.ts';
-import type { AuthServerConfig } from '../../../shared/config.ts';
+import type { AuthServerConfig } from '../../../shared/config/load-config.ts';
 import type { Db } from '../../../shared/database.ts';
 
 interface Row {

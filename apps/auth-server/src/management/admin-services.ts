@@ -3,7 +3,7 @@
  * (the CLI works on the database directly, never through the server's HTTP interface).
  */
 import { systemClock, type Clock } from '../../../shared/clock.ts';
-import type { AuthServerConfig } from '../../../shared/config.ts';
+import type { AuthServerConfig } from '../../../shared/config/load-config.ts';
 import type { Db } from '../../../shared/database.ts';
 import type { UserStore } from '../accounts/user-store.ts';
 import type { AuditLog } from '../audit/audit-log.ts';

@@ -15,7 +15,8 @@
  *   for an HTTP server.
  */
 import { systemClock, type Clock } from '../../../shared/clock.ts';
-import type { GatewayServerConfig, McpScope } from '../../../shared/config.ts';
+import type { GatewayServerConfig } from '../../../shared/config/gateway-servers.ts';
+import type { McpScope } from '../../../shared/mcp-scopes.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import { HttpUpstream } from './http-upstream.ts';
 import type { IdentityTokens } from './identity-tokens.ts';

@@ -5,7 +5,7 @@
  * stopped after `idle_timeout` without a call. Bounded by the ProcessBudget.
  */
 import type { Clock } from '../../../shared/clock.ts';
-import type { StdioServerConfig } from '../../../shared/config.ts';
+import type { StdioServerConfig } from '../../../shared/config/gateway-servers.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import type { ProcessBudget } from './process-budget.ts';
 import { SupervisedProcess } from './supervised-process.ts';

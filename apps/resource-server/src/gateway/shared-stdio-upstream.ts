@@ -4,7 +4,7 @@
  * `_meta["gatehouse/user"]` of each request.
  */
 import type { Clock } from '../../../shared/clock.ts';
-import type { StdioServerConfig } from '../../../shared/config.ts';
+import type { StdioServerConfig } from '../../../shared/config/gateway-servers.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import type { ProcessBudget } from './process-budget.ts';
 import { SupervisedProcess } from './supervised-process.ts';

@@ -4,7 +4,7 @@
  * configuration can select this; see createResourceServer's `dangerouslyDisableAuthentication`.
  */
 import type { Context, Next } from 'koa';
-import { MCP_SCOPES } from '../../../shared/config.ts';
+import { MCP_SCOPES } from '../../../shared/mcp-scopes.ts';
 import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
 
 const ANONYMOUS: VerifiedAccessToken = Object.freeze({

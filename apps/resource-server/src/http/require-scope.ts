@@ -9,7 +9,7 @@
  * - Deliberately not checked here: anything about the token beyond its `scopes`.
  */
 import type { Context, Next } from 'koa';
-import { MCP_SCOPES, type McpScope } from '../../../shared/config.ts';
+import { MCP_SCOPES, type McpScope } from '../../../shared/mcp-scopes.ts';
 import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
 import { bearerChallenge } from './bearer-challenge.ts';
 

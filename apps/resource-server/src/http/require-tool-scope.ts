@@ -11,7 +11,7 @@
  * answers it (and checks scopes again).
  */
 import type { Context, Next } from 'koa';
-import { MCP_SCOPES } from '../../../shared/config.ts';
+import { MCP_SCOPES } from '../../../shared/mcp-scopes.ts';
 import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
 import type { ToolCallEvent } from '../mcp/create-mcp-server.ts';
 import type { AuditStore } from '../storage/audit-store.ts';
