@@ -10,7 +10,8 @@
  *   answers it (415 for another content type).
  */
 import type { IncomingMessage } from 'node:http';
-import type { Context, Next } from 'koa';
+import type { Context, Next, ParameterizedContext } from 'koa';
+import type { JsonRpcBodyState } from './resource-server-state.ts';
 
 export function readJsonRpcBody(maxBytes: number) {
   if (!Number.isInteger(maxBytes) || maxBytes < 1) throw new TypeError('maxBytes must be a positive integer');
@@ -20,7 +21,7 @@ export function readJsonRpcBody(maxBytes: number) {
     ctx.body = { jsonrpc: '2.0', error: { code, message }, id: null };
   }
 
-  return async function readJsonRpcBodyMiddleware(ctx: Context, next: Next): Promise<void> {
+  return async function readJsonRpcBodyMiddleware(ctx: ParameterizedContext<JsonRpcBodyState>, next: Next): Promise<void> {
     if (ctx.method !== 'POST' || !ctx.is('application/json')) return next();
 
     const tooLarge = () => {

@@ -15,7 +15,7 @@
  *   through sign-in again would not help.
  * - On success `ctx.state.auth` holds the VerifiedAccessToken.
  */
-import type { Context, Next } from 'koa';
+import type { Next, ParameterizedContext } from 'koa';
 import type { Logger } from '../../../shared/logger.ts';
 import { RevocationsUnavailableError } from '../auth/follow-revocation-feed.ts';
 import {
@@ -23,6 +23,7 @@ import {
 } from '../auth/verify-access-token.ts';
 import { tokenFailureReason, type TokenFailureReason } from '../ops/token-failure-reason.ts';
 import { bearerChallenge } from './bearer-challenge.ts';
+import type { AuthenticatedState } from './resource-server-state.ts';
 
 export interface RequireBearerTokenOptions {
   verifier: AccessTokenVerifier;
@@ -39,7 +40,7 @@ const BEARER = /^bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 const SCHEME = /^bearer(?: |$)/i;
 
 export function requireBearerToken({ verifier, resourceMetadataUrl, baselineScopes, logger, onTokenRefused }: RequireBearerTokenOptions) {
-  function refuse(ctx: Context, error: 'invalid_token' | undefined, errorDescription?: string): void {
+  function refuse(ctx: ParameterizedContext, error: 'invalid_token' | undefined, errorDescription?: string): void {
     ctx.status = 401;
     ctx.set('WWW-Authenticate', bearerChallenge({ error, errorDescription, scopes: baselineScopes, resourceMetadataUrl }));
     ctx.body = error
@@ -47,7 +48,7 @@ export function requireBearerToken({ verifier, resourceMetadataUrl, baselineScop
       : { error_description: 'this MCP server requires an OAuth 2.0 access token in the Authorization header' };
   }
 
-  return async function requireBearerTokenMiddleware(ctx: Context, next: Next): Promise<void> {
+  return async function requireBearerTokenMiddleware(ctx: ParameterizedContext<AuthenticatedState>, next: Next): Promise<void> {
     const header = ctx.get('authorization');
     if (!SCHEME.test(header)) return refuse(ctx, undefined);
     const token = BEARER.exec(header)?.[1];
