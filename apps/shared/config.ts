@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import * as z from 'zod';
 import { parseDuration } from './duration.ts';
+import { USERNAME } from './username.ts';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -95,7 +96,7 @@ const rateLimit = (max: number, window: number) => z.strictObject({
 const scopeList = z.array(z.enum(MCP_SCOPES, { error: `expected scopes from ${MCP_SCOPES.join(', ')}` }));
 
 const userEntry = z.strictObject({
-  username: z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/, { error: 'expected 1-64 letters, digits or . _ @ -' }),
+  username: z.string().regex(USERNAME, { error: 'expected 1-64 letters, digits or . _ @ -' }),
   password_hash: z.string().regex(/^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/, { error: 'expected a bcrypt hash ($2b$12$…)' }).optional(),
   password_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, { error: 'expected the name of an environment variable' }).optional(),
   scopes: scopeList.default(['mcp:read']),
@@ -253,7 +254,7 @@ const schema = z.strictObject({
       users: z.array(userEntry).default([]),
     }).prefault({}),
     bootstrap_admin: z.strictObject({
-      username: z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/).default('admin'),
+      username: z.string().regex(USERNAME).default('admin'),
       password: z.string().min(12, { error: 'expected at least 12 characters' })
         .refine((p) => Buffer.byteLength(p) <= 72, { error: 'expected at most 72 bytes (bcrypt ignores the rest)' }).optional(),
     }).prefault({}),

@@ -12,6 +12,7 @@
  */
 import { MCP_SCOPES } from '../../../shared/config.ts';
 import type { Db } from '../../../shared/database.ts';
+import { USERNAME } from '../../../shared/username.ts';
 import { MAX_PASSWORD_BYTES, PasswordTooLongError } from '../accounts/password-hasher.ts';
 import { UserStore, type User } from '../accounts/user-store.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
@@ -21,7 +22,6 @@ import { AdminError } from './admin-error.ts';
 import type { GrantRegistry } from './grant-registry.ts';
 
 export const ADMIN_SCOPE = 'mcp:admin';
-const USERNAME = /^[A-Za-z0-9._@-]{1,64}$/;
 const MIN_PASSWORD_LENGTH = 12;
 
 export function isAdmin(user: User | undefined): user is User {
