@@ -20,16 +20,17 @@
  * - Lifetime: `iat` is required, not in the future, and `exp - iat` is at most `maxTokenLifetime`
  *   (plus leeway). The issuer never mints longer-lived tokens, so a longer one was forged with a
  *   leaked key; refusing it also bounds how long a revocation entry must be kept.
- * - Presence and type: `sub`, `client_id` and `scope` are non-empty strings (this server needs all
- *   three: whose data, which app, what it may do); `iat` and `jti` are present (RFC 9068 §2.2).
+ * - Presence and type: `sub`, `client_id` and `jti` are non-empty strings, `scope` is a string
+ *   (this server needs them: whose data, which app, what it may do); `iat` is present (RFC 9068
+ *   §2.2). An empty `scope` passes: such a token opens no tool (the scope checks answer 403).
  * - No `cnf` claim: a sender-constrained token (DPoP, RFC 9449 §6; mTLS, RFC 8705 §3) would need
  *   its proof checked, which this server does not do, so such a token is refused rather than
  *   accepted as a plain bearer token.
  *
  * - Revocation, when `revocations` is given (the resource server always gives it): on every call,
  *   cached or not, the token must not match the auth-server's revocation feed (its user, client,
- *   grant `gid` or signing key revoked; follow-revocation-feed.ts), and that copy of the feed must
- *   be current, or RevocationsUnavailableError is thrown (fail closed).
+ *   grant `gid`, signing key or the token itself revoked; follow-revocation-feed.ts), and that
+ *   copy of the feed must be current, or RevocationsUnavailableError is thrown (fail closed).
  *
  * What is deliberately NOT checked:
  * - Which scope a request needs: callers compare `scopes` with what the tool asks for.
