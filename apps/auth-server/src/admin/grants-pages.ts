@@ -1,7 +1,7 @@
 /**
  * Connected apps: every grant (admins), and each user's own (the account page), with revocation.
- * Revoking stops the grant's refresh tokens at once; JWT access tokens already issued stay valid
- * until they expire, which both pages say.
+ * Revoking stops the grant's refresh tokens at once and puts the grant on the revocation feed, so
+ * the resource server refuses its access tokens within seconds (grant-registry.ts).
  */
 import type { User } from '../accounts/user-store.ts';
 import { PageError } from '../http/page-error.ts';
