@@ -62,7 +62,7 @@ describe('logs during a full flow at trace level', () => {
     const confidential = await registerClient(issuer, { ...CLAUDE_DCR_BODY, token_endpoint_auth_method: 'client_secret_post' });
     assert.ok(confidential.client_secret);
     secrets.set('client_secret', confidential.client_secret);
-    const second = await connect(issuer, { clientId: confidential.client_id, scope: 'mcp:read', resource: mcpUrl, username: 'admin', password: ADMIN_PASSWORD, browser: new Browser(issuer) });
+    const second = await connect(issuer, { clientId: confidential.client_id, scope: 'mcp:read mcp:write', resource: mcpUrl, username: 'admin', password: ADMIN_PASSWORD, browser: new Browser(issuer) });
     secrets.set('second authorization code', second.code);
     secrets.set('second code_verifier', second.verifier);
     const secretTokens = await redeem(issuer, confidential, second, { client_secret: confidential.client_secret });
@@ -71,7 +71,9 @@ describe('logs during a full flow at trace level', () => {
     for (const [i, value] of [...cookieValues(result.browser, issuer), ...cookieValues(second.browser, issuer)].entries()) secrets.set(`cookie value ${i}`, value);
 
     // MCP calls with the token, a forged token, and a token in the query string (never read).
-    const { client } = await connectClient(mcpUrl, refreshed.body.access_token as string);
+    // The second grant's token: the reuse above revoked the first grant, and the resource server
+    // refuses its tokens as soon as its next revocation-feed poll lands.
+    const { client } = await connectClient(mcpUrl, secretTokens.body.access_token as string);
     await client.callTool({ name: 'whoami', arguments: {} });
     await client.callTool({ name: 'create_note', arguments: { title: 'Groceries', body: 'oat milk' } });
     await client.close();

@@ -87,7 +87,13 @@ describe('https served directly from certificate files (real processes)', () => 
   });
 
   test('the resource-server speaks https, fetches the keys over https, and names https URLs in its challenge', async () => {
-    const ready = await get(`https://localhost:${setup.resourcePort}/readyz`);
+    // Ready once its first revocation-feed fetch over https has succeeded; on a busy machine the
+    // first one can fail (the auth-server still starting), and the next poll retries it.
+    let ready = await get(`https://localhost:${setup.resourcePort}/readyz`);
+    for (let i = 0; i < 100 && ready.status !== 200; i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      ready = await get(`https://localhost:${setup.resourcePort}/readyz`);
+    }
     assert.equal(ready.status, 200, await ready.text());
     const challenge = await get(mcpUrl, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{}' });
     assert.equal(challenge.status, 401);
