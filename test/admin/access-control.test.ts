@@ -1,13 +1,13 @@
 /**
- * Who reaches the admin and account pages, over HTTP, for every route in ADMIN_ROUTES (the table
+ * Who reaches the admin and account pages, over HTTP, for every route in PAGE_ROUTES (the table
  * the router is built from, so a new route cannot skip these checks):
  * no session → sent to sign in (never a 200 with data); non-admin → 403 on /admin; disabled → 403;
  * every POST refuses a missing, foreign or wrong-purpose CSRF token and changes nothing.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ADMIN_ROUTES, type AdminRoute } from '../../apps/auth-server/src/admin/admin-routes.ts';
-import { safeReturnPath } from '../../apps/auth-server/src/admin/admin-session.ts';
+import { PAGE_ROUTES, type PageRoute } from '../../apps/auth-server/src/web/page-routes.ts';
+import { safeReturnPath } from '../../apps/auth-server/src/web/page-session.ts';
 import { Browser, type PageResult } from '../helpers/browser.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { createUser, csrfOf, signInAt } from './support/admin-browser.ts';
@@ -28,10 +28,10 @@ describe('admin pages: access control and CSRF', () => {
     await server?.close();
   });
 
-  const pathOf = (route: AdminRoute) => route.path.replace(':id', readerId);
-  const routeName = (route: AdminRoute) => `${route.method} ${route.path}`;
+  const pathOf = (route: PageRoute) => route.path.replace(':id', readerId);
+  const routeName = (route: PageRoute) => `${route.method} ${route.path}`;
 
-  function send(browser: Browser | undefined, route: AdminRoute, fields: Record<string, string> = {}): Promise<Response> {
+  function send(browser: Browser | undefined, route: PageRoute, fields: Record<string, string> = {}): Promise<Response> {
     const init: RequestInit = route.method === 'POST'
       ? { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' }, body: new URLSearchParams(fields) }
       : { headers: { accept: 'text/html' } };
@@ -39,14 +39,14 @@ describe('admin pages: access control and CSRF', () => {
   }
 
   test('the route table covers both sections and every state change is a POST', () => {
-    assert.ok(ADMIN_ROUTES.filter((r) => r.method === 'POST').length >= 15);
-    assert.ok(ADMIN_ROUTES.some((r) => r.access === 'user'));
-    for (const route of ADMIN_ROUTES) {
+    assert.ok(PAGE_ROUTES.filter((r) => r.method === 'POST').length >= 15);
+    assert.ok(PAGE_ROUTES.some((r) => r.access === 'user'));
+    for (const route of PAGE_ROUTES) {
       if (route.method === 'GET') assert.match(route.handler, /^(show|list)/, `${routeName(route)} only shows`);
     }
   });
 
-  for (const route of ADMIN_ROUTES) {
+  for (const route of PAGE_ROUTES) {
     test(`without a session, ${routeName(route)} sends the browser to sign in`, async () => {
       const response = await send(undefined, route);
       assert.equal(response.status, 303);
@@ -101,7 +101,7 @@ describe('admin pages: access control and CSRF', () => {
     assert.equal(page.status, 200);
     assert.match(page.html, /Your connected apps/);
     assert.doesNotMatch(page.html, /href="\/admin\/users"/, 'no admin navigation for a non-admin');
-    for (const route of ADMIN_ROUTES.filter((r) => r.access === 'admin')) {
+    for (const route of PAGE_ROUTES.filter((r) => r.access === 'admin')) {
       const response = await send(browser, route);
       assert.equal(response.status, 403, routeName(route));
       assert.doesNotMatch(await response.text(), /<table/, routeName(route));
@@ -113,7 +113,7 @@ describe('admin pages: access control and CSRF', () => {
     const { browser } = await signInAt(server, 'soon-disabled', READER_PASSWORD, '/admin');
     for (const change of [{ disabled: true, pending: false }, { disabled: false, pending: true }]) {
       server.auth.users.update(id, change);
-      for (const route of ADMIN_ROUTES) {
+      for (const route of PAGE_ROUTES) {
         assert.equal((await send(browser, route)).status, 403, `${JSON.stringify(change)} ${routeName(route)}`);
       }
     }
@@ -151,7 +151,7 @@ describe('admin pages: access control and CSRF', () => {
       };
     }
 
-    for (const route of ADMIN_ROUTES.filter((r) => r.method === 'POST')) {
+    for (const route of PAGE_ROUTES.filter((r) => r.method === 'POST')) {
       test(`${routeName(route)} refuses a missing, foreign or wrong-purpose token and changes nothing`, async () => {
         const t = await tokens();
         const wrongPurpose = route.access === 'admin' ? t.account : t.admin;

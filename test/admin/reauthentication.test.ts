@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ADMIN_ROUTES, type AdminRoute } from '../../apps/auth-server/src/admin/admin-routes.ts';
+import { PAGE_ROUTES, type PageRoute } from '../../apps/auth-server/src/web/page-routes.ts';
 import { Browser, type PageResult } from '../helpers/browser.ts';
 import { connect, registerClient, signIn } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
@@ -73,8 +73,8 @@ describe('admin re-authentication and idle timeout', () => {
     assert.deepEqual(server.auth.users.findById(targetId)!.scopes, ['mcp:write']);
   });
 
-  const sensitive = ADMIN_ROUTES.filter((r) => r.reauthenticate !== undefined);
-  const pathOf = (route: AdminRoute) => route.path.replace(':id', targetId);
+  const sensitive = PAGE_ROUTES.filter((r) => r.reauthenticate !== undefined);
+  const pathOf = (route: PageRoute) => route.path.replace(':id', targetId);
 
   test('the sensitive routes are the changes that add access, credentials or trust', () => {
     assert.deepEqual(sensitive.map((r) => r.handler).sort(), [

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { CLI } from '../../apps/auth-server/src/cli/cli-context.ts';
-import { AdminError } from '../../apps/auth-server/src/admin/admin-error.ts';
+import { AdminError } from '../../apps/auth-server/src/management/admin-error.ts';
 import {
   assertNoStackTrace, CLAUDE_CALLBACK, CLAUDE_DCR_BODY, decide, register, registerClient, signIn, startAuthorization, tokenRequest,
 } from '../helpers/oauth-flow.ts';

@@ -18,13 +18,13 @@ import { logAppErrors } from '../../shared/log-app-errors.ts';
 import { observeRequests } from '../../shared/observe-requests.ts';
 import { rejectMalformedHost } from '../../shared/reject-malformed-host.ts';
 import { applyConfiguredUsers, createBootstrapAdmin } from './accounts/apply-configured-users.ts';
-import { adminRoutes } from './admin/admin-routes.ts';
-import { createAdminServices, type AdminServices } from './admin/admin-services.ts';
-import { createAdminSession } from './admin/admin-session.ts';
-import { GatewayStatus } from './admin/gateway-status.ts';
-import { validateWithProvider } from './admin/client-registry.ts';
-import { trackClientUsage } from './admin/client-usage.ts';
-import { ProviderHolder } from './admin/provider-holder.ts';
+import { pageRoutes } from './web/page-routes.ts';
+import { createAdminServices, type AdminServices } from './management/admin-services.ts';
+import { createPageSession } from './web/page-session.ts';
+import { GatewayStatus } from './web/admin/gateway-status.ts';
+import { validateWithProvider } from './management/client-registry.ts';
+import { trackClientUsage } from './provider/client-usage.ts';
+import { ProviderHolder } from './provider/provider-holder.ts';
 import { PasswordHasher } from './accounts/password-hasher.ts';
 import { SignInThrottle } from './accounts/sign-in-throttle.ts';
 import { UserStore } from './accounts/user-store.ts';
@@ -222,9 +222,9 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     onLimited: (limit) => metrics.rateLimited.inc({ limit }),
   }));
   app.use(router.routes());
-  app.use(adminRoutes({
+  app.use(pageRoutes({
     services: admin,
-    session: createAdminSession({
+    session: createPageSession({
       provider, users, issuer: config.issuer, now,
       idleTimeout: config.admin.idleTimeout, reauthenticateAfter: config.admin.reauthenticateAfter,
     }),

@@ -14,9 +14,9 @@ import type { AuthServerConfig, GatehouseConfig } from '../../../shared/config.t
 import { MIGRATIONS_ROOT, migrate, openDatabase, type Db } from '../../../shared/database.ts';
 import { PasswordHasher } from '../accounts/password-hasher.ts';
 import { UserStore } from '../accounts/user-store.ts';
-import { createAdminServices, type AdminServices } from '../admin/admin-services.ts';
-import type { ChangedBy } from '../admin/admin-actor.ts';
-import { validateWithProvider } from '../admin/client-registry.ts';
+import { createAdminServices, type AdminServices } from '../management/admin-services.ts';
+import type { ChangedBy } from '../management/admin-actor.ts';
+import { validateWithProvider } from '../management/client-registry.ts';
 import { AuditLog } from '../audit/audit-log.ts';
 import { hashStoredSecrets } from '../provider/hash-stored-secrets.ts';
 import { buildValidationProvider } from './build-validation-provider.ts';

@@ -7,7 +7,7 @@
  */
 import { realpathSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../../../shared/config.ts';
-import { AdminError } from '../admin/admin-error.ts';
+import { AdminError } from '../management/admin-error.ts';
 import { CliContext, type CliIo } from './cli-context.ts';
 import { CliError, EXIT, UsageError } from './cli-errors.ts';
 import type { CommandGroup } from './command.ts';

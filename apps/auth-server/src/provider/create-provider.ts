@@ -26,7 +26,7 @@ import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'o
 import { ALL_SCOPES, MCP_SCOPES, type AuthServerConfig } from '../../../shared/config.ts';
 import type { Db } from '../../../shared/database.ts';
 import { UserStore } from '../accounts/user-store.ts';
-import { internalClientMetadata, loadExistingGrant } from '../admin/internal-client.ts';
+import { internalClientMetadata, loadExistingGrant } from './internal-client.ts';
 import type { DocumentHostPolicy } from '../cimd/document-host-policy.ts';
 import { CLIENT_KIND, createClientMetadataValidator, RESOURCE_SERVER_FOR, UPSTREAM_AUDIENCES } from '../registration/client-metadata-policy.ts';
 import type { RedirectUriPolicy } from '../registration/redirect-uri-policy.ts';

@@ -8,7 +8,7 @@
  *   (RFC 9068 §4), `iss`, `aud` = our resource, not expired, with `sub`, `client_id`, `gid`.
  * - Its grant (`gid`) still exists, for that user and that client: revoking a grant, deleting a
  *   client, disabling a user or taking a scope away all delete the grants concerned
- *   (admin/grant-registry.ts, user-admin.ts).
+ *   (management/grant-registry.ts, user-admin.ts).
  * - Its user is still enabled and not pending.
  * - No revocation feed entry refuses it (`isRevoked`): a token its client revoked at /oauth/revoke,
  *   a user disabled or a client deleted since it was issued, a key retired on purpose.

@@ -1,9 +1,11 @@
 /** `gatehouse redirects list|allow|remove`, `gatehouse schemes list|allow|remove` and `gatehouse hosts list|trust|remove`. */
-import type { AllowList } from '../../admin/allow-list.ts';
+import type { AllowList } from '../../management/allow-list.ts';
+import { describeAllowListEntry } from '../../management/describe-allow-list-entry.ts';
 import { CLI, type CliContext } from '../cli-context.ts';
 import type { CommandGroup } from '../command.ts';
 import { formatTable, isoTime } from '../format-table.ts';
 import { parseCommandLine } from '../parse-command-line.ts';
+import { snakeCaseKeys } from '../snake-case-keys.ts';
 
 function allowListCommand(group: string, list: (context: CliContext) => AllowList, what: { add: string; arg: string; key: string; note: string }): CommandGroup {
   return {
@@ -15,7 +17,7 @@ function allowListCommand(group: string, list: (context: CliContext) => AllowLis
     subcommands: {
       list(args, context) {
         parseCommandLine(args, {}, { min: 0, max: 0, names: '' });
-        const entries = list(context).list().map((e) => ({ [what.key]: e.value, source: e.source, added_by: e.addedBy, added_at: isoTime(e.addedAt) }));
+        const entries = list(context).list().map((e) => snakeCaseKeys(describeAllowListEntry(what.key, e, isoTime)));
         context.print(entries, () => formatTable([what.key.toUpperCase(), 'SOURCE', 'ADDED BY', 'ADDED AT'], entries.map((e) => [e[what.key], e.source, e.added_by, e.added_at])));
       },
       [what.add](args, context) {

@@ -1,9 +1,11 @@
 /** `gatehouse clients list|add|remove|purge-unused`. */
-import type { StaticClientAuthMethod } from '../../admin/client-registry.ts';
+import type { StaticClientAuthMethod } from '../../management/client-registry.ts';
+import { describeClient } from '../../management/describe-client.ts';
 import { CLI } from '../cli-context.ts';
 import type { CommandGroup } from '../command.ts';
 import { formatTable, isoTime } from '../format-table.ts';
 import { parseCommandLine } from '../parse-command-line.ts';
+import { snakeCaseKeys } from '../snake-case-keys.ts';
 
 export const clientsCommand: CommandGroup = {
   usage: [
@@ -19,19 +21,7 @@ export const clientsCommand: CommandGroup = {
   subcommands: {
     list(args, context) {
       parseCommandLine(args, {}, { min: 0, max: 0, names: '' });
-      const clients = context.services.clients.list().map((c) => ({
-        client_id: c.clientId,
-        kind: c.kind,
-        client_name: c.name,
-        redirect_uris: c.redirectUris,
-        token_endpoint_auth_method: c.authMethod,
-        created_at: isoTime(c.createdAt),
-        last_used_at: isoTime(c.lastUsedAt),
-        unused: c.unused,
-        grants: c.grantCount,
-        resource_server: c.resourceServer,
-        upstream_audiences: c.upstreamAudiences,
-      }));
+      const clients = context.services.clients.list().map((c) => snakeCaseKeys(describeClient(c, isoTime)));
       context.print(clients, () => formatTable(
         ['CLIENT_ID', 'KIND', 'NAME', 'LAST USED', 'GRANTS', 'REDIRECT URIS'],
         clients.map((c) => [c.client_id, c.unused ? `${c.kind} (unused)` : c.resource_server ? `${c.kind} (resource server)` : c.kind, c.client_name, c.last_used_at || 'never', c.grants, c.redirect_uris.join(' ')]),

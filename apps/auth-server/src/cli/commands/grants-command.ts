@@ -1,9 +1,11 @@
 /** `gatehouse grants list|revoke`. */
+import { describeGrants } from '../../management/describe-grants.ts';
 import { CLI } from '../cli-context.ts';
 import { CliError, UsageError } from '../cli-errors.ts';
 import type { CommandGroup } from '../command.ts';
 import { formatTable, isoTime } from '../format-table.ts';
 import { parseCommandLine } from '../parse-command-line.ts';
+import { snakeCaseKeys } from '../snake-case-keys.ts';
 
 const filterOptions = { user: { type: 'string' }, client: { type: 'string' } } as const;
 
@@ -18,14 +20,7 @@ export const grantsCommand: CommandGroup = {
       const { values } = parseCommandLine(args, filterOptions, { min: 0, max: 0, names: '' });
       const { services, users } = context;
       const accountId = values.user ? services.users.get(values.user).id : undefined;
-      const grants = services.grants.list({ accountId, clientId: values.client }).map((g) => ({
-        grant_id: g.grantId,
-        user: users.findById(g.accountId)?.username ?? g.accountId,
-        client_id: g.clientId,
-        scopes: g.scopes,
-        created_at: isoTime(g.createdAt),
-        last_refresh_at: isoTime(g.lastRefreshAt),
-      }));
+      const grants = describeGrants(services, users, { accountId, clientId: values.client }, isoTime).map(snakeCaseKeys);
       context.print(grants, () => formatTable(
         ['GRANT_ID', 'USER', 'CLIENT_ID', 'SCOPES', 'CREATED', 'LAST REFRESH'],
         grants.map((g) => [g.grant_id, g.user, g.client_id, g.scopes.join(' '), g.created_at, g.last_refresh_at || 'never']),

@@ -3,10 +3,12 @@
  * server notices within `signing.reload_interval` (default 5 s) and signs with the active key.
  * Stages (next → active → retiring) are explained in keys/signing-keys.ts.
  */
+import { describeKey } from '../../management/describe-key.ts';
 import { CLI } from '../cli-context.ts';
 import type { CommandGroup } from '../command.ts';
 import { formatTable, isoTime } from '../format-table.ts';
 import { parseCommandLine } from '../parse-command-line.ts';
+import { snakeCaseKeys } from '../snake-case-keys.ts';
 
 export const keysCommand: CommandGroup = {
   usage: [
@@ -17,13 +19,7 @@ export const keysCommand: CommandGroup = {
   subcommands: {
     list(args, context) {
       parseCommandLine(args, {}, { min: 0, max: 0, names: '' });
-      const keys = context.services.keys.list().map((k) => ({
-        kid: k.kid,
-        status: k.status,
-        created_at: isoTime(k.createdAt),
-        tokens_valid_until: isoTime(k.tokensValidUntil),
-        safe_to_retire: k.safeToRetire,
-      }));
+      const keys = context.services.keys.list().map((k) => snakeCaseKeys(describeKey(k, isoTime)));
       context.print(keys, () => formatTable(
         ['KID', 'STATUS', 'CREATED', 'ITS TOKENS VALID UNTIL', 'SAFE TO RETIRE'],
         keys.map((k) => [k.kid, k.status, k.created_at, k.tokens_valid_until, k.status === 'retiring' ? (k.safe_to_retire ? 'yes' : 'no') : '']),

@@ -1,10 +1,12 @@
 /** `gatehouse users add|list|disable|enable|approve|passwd|scopes`. */
 import { MCP_SCOPES } from '../../../../shared/config.ts';
-import { UserStore, type User } from '../../accounts/user-store.ts';
+import type { User } from '../../accounts/user-store.ts';
+import { describeUser } from '../../management/describe-user.ts';
 import { CLI } from '../cli-context.ts';
 import type { CommandGroup } from '../command.ts';
 import { formatTable, isoTime } from '../format-table.ts';
 import { parseCommandLine } from '../parse-command-line.ts';
+import { snakeCaseKeys } from '../snake-case-keys.ts';
 
 const scopeOption = { scope: { type: 'string', multiple: true, short: 's' } } as const;
 
@@ -13,17 +15,7 @@ function scopesFrom(values: string[] | undefined): string[] {
   return (values ?? ['mcp:read']).flatMap((v) => v.split(/[\s,]+/)).filter(Boolean);
 }
 
-function toJson(user: User) {
-  return {
-    id: user.id,
-    username: user.username,
-    email: user.email,
-    scopes: user.scopes,
-    status: UserStore.status(user),
-    source: user.source,
-    created_at: isoTime(user.createdAt),
-  };
-}
+const toJson = (user: User) => snakeCaseKeys(describeUser(user, isoTime));
 
 const configNote = (user: User) => (user.source === 'config' ? '\nnote: this user comes from the config file, whose values return at the next start' : '');
 

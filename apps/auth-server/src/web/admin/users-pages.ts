@@ -1,23 +1,14 @@
 /** Admin pages: users (list and search, create, one user's details and changes). */
-import { MCP_SCOPES } from '../../../shared/config.ts';
-import { UserStore, type User } from '../accounts/user-store.ts';
-import type { AdminServices } from './admin-services.ts';
-import { done, field, formatTime, requiredField, type Handler, type PageRequest, type RenderPage } from './admin-page.ts';
+import { MCP_SCOPES } from '../../../../shared/config.ts';
+import type { User } from '../../accounts/user-store.ts';
+import type { AdminServices } from '../../management/admin-services.ts';
+import { describeGrants, type UserLookup } from '../../management/describe-grants.ts';
+import { describeUser } from '../../management/describe-user.ts';
+import { done, field, formatTime, requiredField, type Handler, type PageRequest, type RenderPage } from '../page-handler.ts';
 
-function describe(user: User) {
-  return {
-    id: user.id,
-    username: user.username,
-    email: user.email,
-    scopes: user.scopes,
-    source: user.source,
-    status: UserStore.status(user),
-    createdAt: formatTime(user.createdAt),
-  };
-}
-
-export function usersPages(services: AdminServices, renderPage: RenderPage): Record<string, Handler> {
+export function usersPages(services: AdminServices, userLookup: UserLookup, renderPage: RenderPage): Record<string, Handler> {
   const userPath = (request: PageRequest) => `/admin/users/${encodeURIComponent(String(request.ctx.params.id))}`;
+  const describeRow = (user: User) => describeUser(user, formatTime);
   const target = (request: PageRequest) => services.users.get(String(request.ctx.params.id));
 
   return {
@@ -26,8 +17,8 @@ export function usersPages(services: AdminServices, renderPage: RenderPage): Rec
       const users = services.users.list(search);
       renderPage(request, 'admin/users.njk', 'Users', 'users', {
         search,
-        users: users.map(describe),
-        pending: users.filter((u) => u.pending && !u.disabled).map(describe),
+        users: users.map(describeRow),
+        pending: users.filter((u) => u.pending && !u.disabled).map(describeRow),
         allScopes: MCP_SCOPES,
       });
     },
@@ -43,17 +34,9 @@ export function usersPages(services: AdminServices, renderPage: RenderPage): Rec
 
     showUser(request) {
       const user = target(request);
-      const clientNames = new Map(services.clients.list().map((c) => [c.clientId, c.name]));
-      const grants = services.grants.list({ accountId: user.id }).map((g) => ({
-        grantId: g.grantId,
-        clientId: g.clientId,
-        clientName: clientNames.get(g.clientId) ?? g.clientId,
-        scopes: g.scopes,
-        createdAt: formatTime(g.createdAt),
-        lastRefreshAt: formatTime(g.lastRefreshAt),
-      }));
+      const grants = describeGrants(services, userLookup, { accountId: user.id }, formatTime);
       renderPage(request, 'admin/user.njk', user.username, 'users', {
-        target: describe(user),
+        target: describeRow(user),
         isSelf: user.id === request.user.id,
         grants,
         allScopes: MCP_SCOPES,

@@ -1,6 +1,6 @@
 /** The admin start page: what needs attention, in numbers, with links to each section. */
-import type { AdminServices } from './admin-services.ts';
-import { formatTime, type Handler, type RenderPage } from './admin-page.ts';
+import type { AdminServices } from '../../management/admin-services.ts';
+import { formatTime, type Handler, type RenderPage } from '../page-handler.ts';
 
 export function overviewPage(services: AdminServices, renderPage: RenderPage): Record<string, Handler> {
   return {

@@ -11,7 +11,7 @@ import type { Db } from '../../../shared/database.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { RevocationFeed } from '../revocation/revocation-feed.ts';
 import type { ChangedBy } from './admin-actor.ts';
-import { INTERNAL_CLIENT_ID } from './internal-client.ts';
+import { INTERNAL_CLIENT_ID } from '../provider/internal-client.ts';
 
 export interface GrantSummary {
   grantId: string;

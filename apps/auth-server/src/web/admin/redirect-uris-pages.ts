@@ -3,33 +3,21 @@
  * that use each URI), the private-use schemes allowed beyond the built-in rules, and the trusted
  * hosts for Client ID Metadata Documents.
  */
-import { KNOWN_CLIENT_SCHEMES } from '../registration/redirect-uri-schemes.ts';
-import type { AdminServices } from './admin-services.ts';
-import { done, formatTime, requiredField, type Handler, type RenderPage } from './admin-page.ts';
+import { KNOWN_CLIENT_SCHEMES } from '../../registration/redirect-uri-schemes.ts';
+import type { AdminServices } from '../../management/admin-services.ts';
+import { describeAllowListEntry } from '../../management/describe-allow-list-entry.ts';
+import { done, formatTime, requiredField, type Handler, type RenderPage } from '../page-handler.ts';
 
 export function redirectUrisPages(services: AdminServices, renderPage: RenderPage): Record<string, Handler> {
   return {
     listRedirectUris(request) {
       const clients = services.clients.list();
       const uris = services.redirectUris.list().map((entry) => ({
-        uri: entry.value,
-        source: entry.source,
-        addedBy: entry.addedBy,
-        addedAt: formatTime(entry.addedAt),
+        ...describeAllowListEntry('uri', entry, formatTime),
         clients: clients.filter((c) => c.redirectUris.includes(entry.value)).map((c) => ({ clientId: c.clientId, name: c.name })),
       }));
-      const schemes = services.redirectSchemes.list().map((entry) => ({
-        scheme: entry.value,
-        source: entry.source,
-        addedBy: entry.addedBy,
-        addedAt: formatTime(entry.addedAt),
-      }));
-      const hosts = services.trustedHosts.list().map((entry) => ({
-        host: entry.value,
-        source: entry.source,
-        addedBy: entry.addedBy,
-        addedAt: formatTime(entry.addedAt),
-      }));
+      const schemes = services.redirectSchemes.list().map((entry) => describeAllowListEntry('scheme', entry, formatTime));
+      const hosts = services.trustedHosts.list().map((entry) => describeAllowListEntry('host', entry, formatTime));
       renderPage(request, 'admin/redirect-uris.njk', 'Redirect URIs', 'redirect-uris', { uris, schemes, knownSchemes: [...KNOWN_CLIENT_SCHEMES], hosts });
     },
 

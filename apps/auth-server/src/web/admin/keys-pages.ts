@@ -1,18 +1,12 @@
 /** Admin pages: signing keys (list, rotate, retire). */
-import type { AdminServices } from './admin-services.ts';
-import { done, field, formatTime, requiredField, type Handler, type RenderPage } from './admin-page.ts';
+import type { AdminServices } from '../../management/admin-services.ts';
+import { describeKey } from '../../management/describe-key.ts';
+import { done, field, formatTime, requiredField, type Handler, type RenderPage } from '../page-handler.ts';
 
 export function keysPages(services: AdminServices, renderPage: RenderPage): Record<string, Handler> {
   return {
     listKeys(request) {
-      const keys = services.keys.list().map((k) => ({
-        kid: k.kid,
-        status: k.status,
-        createdAt: formatTime(k.createdAt),
-        stoppedSigningAt: formatTime(k.stoppedSigningAt),
-        tokensValidUntil: formatTime(k.tokensValidUntil),
-        safeToRetire: k.safeToRetire,
-      }));
+      const keys = services.keys.list().map((k) => describeKey(k, formatTime));
       renderPage(request, 'admin/keys.njk', 'Signing keys', 'keys', { keys });
     },
 

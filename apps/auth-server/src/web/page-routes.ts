@@ -22,20 +22,21 @@ import type { User, UserStore } from '../accounts/user-store.ts';
 import type { Csrf } from '../http/csrf.ts';
 import { readForm } from '../http/read-body.ts';
 import { VIEWS_DIR, type Render } from '../views/create-renderer.ts';
-import { CSRF_PURPOSE, createPageRenderer, type Form, type Handler } from './admin-page.ts';
-import type { AdminServices } from './admin-services.ts';
-import type { Access, AdminSession } from './admin-session.ts';
-import type { GatewayStatus } from './gateway-status.ts';
-import { auditPages } from './audit-pages.ts';
-import { clientsPages } from './clients-pages.ts';
-import { grantsPages } from './grants-pages.ts';
-import { keysPages } from './keys-pages.ts';
-import { overviewPage } from './overview-page.ts';
-import { redirectUrisPages } from './redirect-uris-pages.ts';
-import { serversPages } from './servers-pages.ts';
-import { usersPages } from './users-pages.ts';
+import { CSRF_PURPOSE, createPageRenderer, type Form, type Handler } from './page-handler.ts';
+import type { AdminServices } from '../management/admin-services.ts';
+import type { Access, PageSession } from './page-session.ts';
+import type { GatewayStatus } from './admin/gateway-status.ts';
+import { accountPages } from './account/account-pages.ts';
+import { auditPages } from './admin/audit-pages.ts';
+import { clientsPages } from './admin/clients-pages.ts';
+import { grantsPages } from './admin/grants-pages.ts';
+import { keysPages } from './admin/keys-pages.ts';
+import { overviewPage } from './admin/overview-page.ts';
+import { redirectUrisPages } from './admin/redirect-uris-pages.ts';
+import { serversPages } from './admin/servers-pages.ts';
+import { usersPages } from './admin/users-pages.ts';
 
-export interface AdminRoute {
+export interface PageRoute {
   method: 'GET' | 'POST';
   path: string;
   access: Access;
@@ -44,7 +45,7 @@ export interface AdminRoute {
   reauthenticate?: string;
 }
 
-export const ADMIN_ROUTES: readonly AdminRoute[] = [
+export const PAGE_ROUTES: readonly PageRoute[] = [
   { method: 'GET', path: '/admin', access: 'admin', handler: 'showOverview' },
   { method: 'GET', path: '/admin/users', access: 'admin', handler: 'listUsers' },
   { method: 'POST', path: '/admin/users', access: 'admin', handler: 'createUser', reauthenticate: '/admin/users' },
@@ -78,9 +79,9 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
   { method: 'POST', path: '/account/sign-out', access: 'user', handler: 'signOut' },
 ];
 
-export interface AdminRoutesDeps {
+export interface PageRoutesDeps {
   services: AdminServices;
-  session: AdminSession;
+  session: PageSession;
   users: UserStore;
   csrf: Csrf;
   render: Render;
@@ -93,23 +94,20 @@ export interface AdminRoutesDeps {
 const FORM_LIMIT = 16 * 1024;
 const STYLESHEET = readFileSync(join(VIEWS_DIR, 'admin', 'admin.css'));
 
-export function adminRoutes(deps: AdminRoutesDeps): Router {
+export function pageRoutes(deps: PageRoutesDeps): Router {
   const { services, session, csrf, render } = deps;
   const renderPage = createPageRenderer(render, csrf);
+  const accessTokenMinutes = Math.max(1, Math.round(deps.accessTokenTtl / 60));
   const handlers: Record<string, Handler> = {
     ...overviewPage(services, renderPage),
-    ...usersPages(services, renderPage),
+    ...usersPages(services, deps.users, renderPage),
     ...redirectUrisPages(services, renderPage),
     ...clientsPages(services, renderPage),
-    ...grantsPages(services, deps.users, renderPage, deps.accessTokenTtl),
+    ...grantsPages(services, deps.users, renderPage, accessTokenMinutes),
     ...keysPages(services, renderPage),
     ...serversPages(deps.gatewayStatus, renderPage),
     ...auditPages(services, renderPage),
-    async signOut({ ctx }) {
-      await session.signOut(ctx);
-      ctx.type = 'html';
-      ctx.body = render('admin/signed-out.njk', { title: 'Signed out' });
-    },
+    ...accountPages({ services, users: deps.users, renderPage, render, accessTokenMinutes, endSession: session.signOut }),
   };
 
   function checkedForm(access: Access) {
@@ -136,7 +134,7 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
     ctx.body = STYLESHEET;
   });
   router.get('/admin/callback', session.finishSignIn);
-  for (const route of ADMIN_ROUTES) {
+  for (const route of PAGE_ROUTES) {
     const handler = handlers[route.handler];
     if (!handler) throw new Error(`admin route ${route.method} ${route.path}: no handler ${route.handler}`);
     const guard = session.requireSignedIn(route.access);

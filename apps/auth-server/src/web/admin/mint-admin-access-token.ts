@@ -16,7 +16,7 @@
  */
 import { createPrivateKey, randomBytes, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { SignJWT } from 'jose';
-import type { StoredKey } from '../keys/signing-keys.ts';
+import type { StoredKey } from '../../keys/signing-keys.ts';
 
 export interface AdminAccessTokenRequest {
   /** The provider's active signing key. */

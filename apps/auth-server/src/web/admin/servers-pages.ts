@@ -8,7 +8,7 @@
  * the useful part (a 5xx would read as this server failing).
  */
 import type { GatewayServer, GatewayStatus } from './gateway-status.ts';
-import type { Handler, RenderPage } from './admin-page.ts';
+import type { Handler, RenderPage } from '../page-handler.ts';
 
 function kindOf(server: GatewayServer): string {
   if (server.transport === 'http') return 'HTTP';

@@ -16,9 +16,9 @@
  *   not a hot path.
  */
 import * as z from 'zod';
-import type { Logger } from '../../../shared/logger.ts';
-import type { StoredKey } from '../keys/signing-keys.ts';
-import { INTERNAL_CLIENT_ID } from './internal-client.ts';
+import type { Logger } from '../../../../shared/logger.ts';
+import type { StoredKey } from '../../keys/signing-keys.ts';
+import { INTERNAL_CLIENT_ID } from '../../provider/internal-client.ts';
 import { mintAdminAccessToken } from './mint-admin-access-token.ts';
 
 /** One MCP server as the resource server describes it. */

@@ -25,10 +25,10 @@ import { upstreamAudienceDefect } from '../token-exchange/upstream-audience-defe
 import { checkRedirectUri } from '../registration/redirect-uri-policy.ts';
 import type { ChangedBy } from './admin-actor.ts';
 import { AdminError } from './admin-error.ts';
-import type { ClientUsage } from './client-usage.ts';
+import type { ClientUsage } from '../provider/client-usage.ts';
 import type { GrantRegistry } from './grant-registry.ts';
 import { generateClientSecret, hashClientSecret } from '../provider/hashed-client-secrets.ts';
-import { INTERNAL_CLIENT_ID } from './internal-client.ts';
+import { INTERNAL_CLIENT_ID } from '../provider/internal-client.ts';
 
 export type ClientKind = 'dcr' | 'static' | 'cimd';
 

@@ -9,9 +9,9 @@ import type { Context } from 'koa';
 import type { User } from '../accounts/user-store.ts';
 import type { Csrf } from '../http/csrf.ts';
 import type { Render } from '../views/create-renderer.ts';
-import type { ChangedBy } from './admin-actor.ts';
-import { AdminError } from './admin-error.ts';
-import { isAdmin } from './user-admin.ts';
+import type { ChangedBy } from '../management/admin-actor.ts';
+import { AdminError } from '../management/admin-error.ts';
+import { isAdmin } from '../management/user-admin.ts';
 
 export type Form = Map<string, string[]>;
 

@@ -1,24 +1,12 @@
 /** Admin pages: clients (list, create a static client, delete, purge unused registrations). */
-import type { AdminServices } from './admin-services.ts';
-import { done, field, formatTime, requiredField, type Handler, type RenderPage } from './admin-page.ts';
-import type { StaticClientAuthMethod } from './client-registry.ts';
+import type { AdminServices } from '../../management/admin-services.ts';
+import { done, field, formatTime, requiredField, type Handler, type RenderPage } from '../page-handler.ts';
+import type { StaticClientAuthMethod } from '../../management/client-registry.ts';
+import { describeClient } from '../../management/describe-client.ts';
 
 export function clientsPages(services: AdminServices, renderPage: RenderPage): Record<string, Handler> {
   function listClients(request: Parameters<Handler>[0], created?: { clientId: string; clientSecret?: string }) {
-    const clients = services.clients.list().map((c) => ({
-      clientId: c.clientId,
-      kind: c.kind,
-      name: c.name,
-      redirectUris: c.redirectUris,
-      authMethod: c.authMethod,
-      createdAt: formatTime(c.createdAt),
-      lastUsedAt: formatTime(c.lastUsedAt),
-      unused: c.unused,
-      expiresAt: formatTime(c.expiresAt),
-      grantCount: c.grantCount,
-      resourceServer: c.resourceServer,
-      upstreamAudiences: c.upstreamAudiences,
-    }));
+    const clients = services.clients.list().map((c) => describeClient(c, formatTime));
     renderPage(request, 'admin/clients.njk', 'Clients', 'clients', {
       clients,
       unusedCount: clients.filter((c) => c.unused).length,

@@ -10,7 +10,7 @@ import { ID_TOKEN_TTL } from '../provider/create-provider.ts';
 import { RevocationFeed } from '../revocation/revocation-feed.ts';
 import { createRedirectSchemeAllowList, createRedirectUriAllowList, createTrustedHostList, type AllowList } from './allow-list.ts';
 import { ClientRegistry, type ValidateClientMetadata } from './client-registry.ts';
-import { ClientUsage } from './client-usage.ts';
+import { ClientUsage } from '../provider/client-usage.ts';
 import { GrantRegistry } from './grant-registry.ts';
 import { SigningKeyAdmin } from './signing-key-admin.ts';
 import { UserAdmin } from './user-admin.ts';

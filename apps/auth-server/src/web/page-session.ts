@@ -24,15 +24,15 @@ import type Provider from 'oidc-provider';
 import { UserStore, type User } from '../accounts/user-store.ts';
 import { createAdminActivity } from './admin-activity.ts';
 import { PageError } from '../http/page-error.ts';
-import { INTERNAL_CALLBACK_PATH, INTERNAL_CLIENT_ID } from './internal-client.ts';
-import { isAdmin } from './user-admin.ts';
+import { INTERNAL_CALLBACK_PATH, INTERNAL_CLIENT_ID } from '../provider/internal-client.ts';
+import { isAdmin } from '../management/user-admin.ts';
 
 const STATE_COOKIE = 'gatehouse.admin_sign_in';
 const STATE_TTL_MS = 10 * 60 * 1000;
 
 export type Access = 'admin' | 'user';
 
-export interface AdminSessionDeps {
+export interface PageSessionDeps {
   provider: Provider;
   users: UserStore;
   issuer: string;
@@ -51,7 +51,7 @@ export function safeReturnPath(value: unknown): string | undefined {
   return value;
 }
 
-export function createAdminSession(deps: AdminSessionDeps) {
+export function createPageSession(deps: PageSessionDeps) {
   const { provider, users, issuer } = deps;
   const secure = issuer.startsWith('https:');
   const callbackUrl = `${issuer}${INTERNAL_CALLBACK_PATH}`;
@@ -147,4 +147,4 @@ export function createAdminSession(deps: AdminSessionDeps) {
   return { signedInUser, requireSignedIn, requireRecentSignIn, finishSignIn, signOut };
 }
 
-export type AdminSession = ReturnType<typeof createAdminSession>;
+export type PageSession = ReturnType<typeof createPageSession>;

@@ -1,8 +1,8 @@
 /** Admin pages: the audit log, filtered by event, actor, client and time, newest first, paged. */
-import { AUDIT_EVENTS, type AuditFilter } from '../audit/audit-log.ts';
-import { AdminError } from './admin-error.ts';
-import type { AdminServices } from './admin-services.ts';
-import { formatTime, type Handler, type RenderPage } from './admin-page.ts';
+import { AUDIT_EVENTS, type AuditFilter } from '../../audit/audit-log.ts';
+import { AdminError } from '../../management/admin-error.ts';
+import type { AdminServices } from '../../management/admin-services.ts';
+import { formatTime, type Handler, type RenderPage } from '../page-handler.ts';
 
 const PAGE_SIZE = 100;
 

@@ -1,0 +1,52 @@
+/**
+ * The end-user account pages (/account): the signed-in user's own connected apps, revoking one,
+ * and signing out. Revoking stops the grant's refresh tokens at once and puts the grant on the
+ * revocation feed, so the resource server refuses its access tokens within seconds
+ * (management/grant-registry.ts).
+ */
+import type { Context } from 'koa';
+import { PageError } from '../../http/page-error.ts';
+import type { AdminServices } from '../../management/admin-services.ts';
+import { describeGrants, type UserLookup } from '../../management/describe-grants.ts';
+import type { Render } from '../../views/create-renderer.ts';
+import { done, formatTime, requiredField, type Handler, type RenderPage } from '../page-handler.ts';
+
+export interface AccountPagesDeps {
+  services: AdminServices;
+  users: UserLookup;
+  renderPage: RenderPage;
+  /** For the signed-out page, which has no signed-in user to render for. */
+  render: Render;
+  /** The access token lifetime, shown where revocation is explained: access tokens outlive it. */
+  accessTokenMinutes: number;
+  /** Ends the browser's provider session. */
+  endSession: (ctx: Context) => Promise<void>;
+}
+
+export function accountPages(deps: AccountPagesDeps): Record<string, Handler> {
+  const { services, renderPage } = deps;
+
+  return {
+    showAccount(request) {
+      renderPage(request, 'admin/account.njk', 'Connected apps', 'account', {
+        grants: describeGrants(services, deps.users, { accountId: request.user.id }, formatTime),
+        accessTokenMinutes: deps.accessTokenMinutes,
+      });
+    },
+
+    revokeOwnGrant(request) {
+      const grantId = requiredField(request.form, 'grant_id', 'A grant id');
+      const grant = services.grants.find(grantId);
+      // Someone else's grant answers like a missing one.
+      if (!grant || grant.accountId !== request.user.id) throw new PageError(404, 'not_found', 'That app is not connected to your account (any more).');
+      services.grants.revoke(grantId, request.by, 'revoked by the user');
+      done(request.ctx, '/account', 'grants_revoked');
+    },
+
+    async signOut({ ctx }) {
+      await deps.endSession(ctx);
+      ctx.type = 'html';
+      ctx.body = deps.render('admin/signed-out.njk', { title: 'Signed out' });
+    },
+  };
+}

@@ -1,0 +1,34 @@
+/**
+ * Admin pages: every connected app (grant), with revocation. Revoking stops the grant's refresh
+ * tokens at once and puts the grant on the revocation feed, so the resource server refuses its
+ * access tokens within seconds (management/grant-registry.ts).
+ */
+import { PageError } from '../../http/page-error.ts';
+import type { AdminServices } from '../../management/admin-services.ts';
+import { describeGrants, type UserLookup } from '../../management/describe-grants.ts';
+import { done, formatTime, requiredField, type Handler, type RenderPage } from '../page-handler.ts';
+
+export function grantsPages(services: AdminServices, users: UserLookup, renderPage: RenderPage, accessTokenMinutes: number): Record<string, Handler> {
+  return {
+    listGrants(request) {
+      const { query } = request.ctx;
+      const filter = {
+        accountId: typeof query.user === 'string' && query.user ? services.users.get(query.user).id : undefined,
+        clientId: typeof query.client === 'string' && query.client ? query.client : undefined,
+      };
+      renderPage(request, 'admin/grants.njk', 'Connected apps', 'grants', {
+        grants: describeGrants(services, users, filter, formatTime),
+        filter: { user: query.user ?? '', client: query.client ?? '' },
+        accessTokenMinutes,
+      });
+    },
+
+    revokeGrant(request) {
+      const grantId = requiredField(request.form, 'grant_id', 'A grant id');
+      if (!services.grants.revoke(grantId, request.by, 'revoked by an administrator')) {
+        throw new PageError(404, 'not_found', 'That grant does not exist (any more).');
+      }
+      done(request.ctx, '/admin/grants', 'grants_revoked');
+    },
+  };
+}
