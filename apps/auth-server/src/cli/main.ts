@@ -1,6 +1,6 @@
 /**
  * `gatehouse`: the administration command line. Wires config → context → one command; the
- * commands live in commands/, over the same modules as the admin pages (admin/).
+ * commands live in commands/, over the same modules as the admin pages (management/).
  *
  * Exit codes: 0 done, 1 failed or refused (with a message), 2 the command line was wrong.
  * Passwords come from a prompt or stdin, never from arguments.

@@ -4,7 +4,7 @@
  * the app and the provider share cookie keys.
  *
  * - No session (or its user is gone): a GET is sent to sign in through the provider itself, with
- *   the internal client (internal-client.ts), and comes back to the page it asked for; a POST is
+ *   the internal client (provider/internal-client.ts), and comes back to the page it asked for; a POST is
  *   sent to sign in and then to the section's page (a form is never replayed). Never a 200 with data.
  * - A signed-in user who is disabled or pending, or (for /admin) lacks `mcp:admin`: 403.
  * - The callback (/admin/callback) accepts only a return path it stored itself, in a signed
