@@ -1,13 +1,16 @@
 /**
- * The `gatehouse` command line, run as the real binary (package.json "bin") against a temp data
- * and keys directory: secrets only from stdin, --json output, exit codes 0/1/2; and next to a
- * running server, whose refresh tokens and signing keys it changes.
+ * The `gatehouse` command line against a temp data and keys directory: secrets only from stdin or
+ * a prompt that never echoes, --json output, exit codes 0/1/2; and next to a running server, whose
+ * refresh tokens and signing keys it changes. Commands run in-process through the CLI's run()
+ * (what the binary calls), each on a fresh context that closes what it opened; two smoke tests
+ * spawn the real binary (on a pseudo-terminal) and `npm run gatehouse`.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import bcrypt from 'bcryptjs';
@@ -16,6 +19,9 @@ import Database from 'better-sqlite3';
 import { refresh, registerClient } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { connectAs, RESOURCE } from '../admin/support/admin-browser.ts';
+import { run as runGatehouse } from '../../apps/auth-server/src/cli/run.ts';
+import { CapturedOutput } from './support/captured-output.ts';
+import { FakeTerminal } from './support/fake-terminal.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const BIN = join(ROOT, 'apps', 'auth-server', 'src', 'cli', 'gatehouse.js');
@@ -26,22 +32,33 @@ interface Run {
   stderr: string;
 }
 
-function envFor(dir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: join(dir, 'data'), KEYS_DIR: join(dir, 'keys'), ...extra };
+/**
+ * A temp directory for the CLI's data and keys, with a config file setting bcrypt's lowest cost
+ * (as startAuthServer does): the CLI hashes a dozen passwords here, and the cost is not under test.
+ */
+function makeCliDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  writeFileSync(join(dir, 'gatehouse.yaml'), 'auth_server:\n  bcrypt_cost: 10\n');
+  return dir;
 }
 
-/** Runs the installed binary (its shebang, through tsx); `input` is written to stdin, which then closes. */
-function run(dir: string, args: string[], input = '', extraEnv: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(BIN, args, { cwd: ROOT, env: envFor(dir, extraEnv) });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => { stdout += String(chunk); });
-    child.stderr.on('data', (chunk) => { stderr += String(chunk); });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr: stderr.replace(/^oidc-provider WARNING: Unsupported runtime.*\n/m, '') }));
-    child.stdin.end(input);
-  });
+function envFor(dir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH, HOME: process.env.HOME, GATEHOUSE_CONFIG: join(dir, 'gatehouse.yaml'), DATA_DIR: join(dir, 'data'), KEYS_DIR: join(dir, 'keys'), ...extra };
+}
+
+/** Runs one command line in-process, as the binary would; `input` is stdin (a pipe, not a terminal), which then ends. */
+async function run(dir: string, args: string[], input = '', extraEnv: Record<string, string> = {}): Promise<Run> {
+  const stdout = new CapturedOutput();
+  const stderr = new CapturedOutput();
+  const code = await runGatehouse(args, { stdin: Readable.from(input ? [input] : []), stdout, stderr }, envFor(dir, extraEnv));
+  return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+/** Runs one command line in-process on a terminal that types `answers` the instant each prompt shows. */
+async function runOnTerminal(dir: string, args: string[], answers: string[]): Promise<{ code: number; terminal: FakeTerminal }> {
+  const terminal = new FakeTerminal(answers);
+  const code = await runGatehouse(args, terminal, envFor(dir));
+  return { code, terminal };
 }
 
 function json<T>(result: Run): T {
@@ -68,7 +85,7 @@ describe('gatehouse CLI on its own data directory', () => {
   }
 
   before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-'));
+    dir = makeCliDir('gatehouse-cli-');
   });
   after(() => {
     rmSync(dir, { recursive: true, force: true });
@@ -117,31 +134,16 @@ describe('gatehouse CLI on its own data directory', () => {
     });
   }
 
-  /** Runs the binary on a pseudo-terminal (util-linux `script`), answering each prompt as it appears. */
-  function runOnTerminal(args: string[], answers: string[]): Promise<{ code: number; output: string }> {
-    return new Promise((resolve, reject) => {
-      const command = [BIN, ...args].map((a) => `'${a}'`).join(' ');
-      const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: ROOT, env: envFor(dir) });
-      let output = '';
-      let answered = 0;
-      child.stdout.on('data', (chunk) => {
-        output += String(chunk);
-        const prompts = (output.match(/(Password for \S+|Repeat it): /g) ?? []).length;
-        while (answered < prompts && answered < answers.length) child.stdin.write(`${answers[answered++]}\r`);
-      });
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code: code ?? -1, output }));
-    });
-  }
-
-  test('on a terminal the password is asked twice and never echoed', async () => {
-    const typed = await runOnTerminal(['users', 'add', 'termuser'], ['term password 1234', 'term password 1234']);
-    assert.equal(typed.code, 0, typed.output);
-    assert.match(typed.output, /Password for termuser: [\s\S]*Repeat it: [\s\S]*created user termuser/);
-    assert.doesNotMatch(typed.output, /term password/, 'not echoed');
-    const differ = await runOnTerminal(['users', 'add', 'termuser2'], ['term password 1234', 'another password']);
+  test('on a terminal the password is asked twice and never echoed, even when typed the instant the prompt shows', async () => {
+    const typed = await runOnTerminal(dir, ['users', 'add', 'termuser'], ['term password 1234', 'term password 1234']);
+    assert.equal(typed.code, 0, typed.terminal.screen);
+    assert.match(typed.terminal.screen, /Password for termuser: [\s\S]*Repeat it: [\s\S]*created user termuser/);
+    assert.deepEqual(typed.terminal.promptsWhileEchoing, [], 'echo is off before each prompt is written');
+    assert.doesNotMatch(typed.terminal.screen, /term password/, 'not echoed');
+    assert.equal(typed.terminal.raw, false, 'the terminal is given back in its normal mode');
+    const differ = await runOnTerminal(dir, ['users', 'add', 'termuser2'], ['term password 1234', 'another password']);
     assert.equal(differ.code, 1);
-    assert.match(differ.output, /the two passwords differ/);
+    assert.match(differ.terminal.screen, /the two passwords differ/);
     assert.equal(query<number>("SELECT count(*) FROM users WHERE username = 'termuser2'").get(), 0);
   });
 
@@ -255,24 +257,50 @@ describe('gatehouse CLI on its own data directory', () => {
     }
   });
 
-  test('audit tail --follow prints events as they happen', async () => {
-    const child = spawn(BIN, ['audit', 'tail', '-n', '1', '--follow'], { cwd: ROOT, env: envFor(dir) });
-    let out = '';
-    child.stdout.on('data', (chunk) => { out += String(chunk); });
+  test('audit tail --follow prints events as they happen, until it is stopped', async () => {
+    const stop = new AbortController();
+    const out = new CapturedOutput();
+    const following = runGatehouse(['audit', 'tail', '-n', '1', '--follow'], { stdin: Readable.from([]), stdout: out, stderr: new CapturedOutput(), signal: stop.signal }, envFor(dir));
     try {
-      for (let i = 0; i < 100 && !out.includes('\n'); i += 1) await sleep(100);
+      await out.until(/\n/);
       assert.equal((await run(dir, ['redirects', 'allow', 'https://followed.example/cb'])).code, 0);
-      for (let i = 0; i < 50 && !out.includes('followed.example'); i += 1) await sleep(100);
-      assert.match(out, /redirect_uri\.allowed {2}actor=cli {2}uri=https:\/\/followed\.example\/cb/);
+      await out.until(/followed\.example/);
+      assert.match(out.text, /redirect_uri\.allowed {2}actor=cli {2}uri=https:\/\/followed\.example\/cb/);
     } finally {
-      child.kill('SIGTERM');
+      stop.abort();
     }
+    assert.equal(await following, 0, 'stopping it ends it normally');
   });
 
   test('a bad configuration stops with its message and exit code 1', async () => {
     const result = await run(dir, ['users', 'list'], '', { GATEHOUSE_CONFIG: join(dir, 'missing.yaml') });
     assert.equal(result.code, 1);
     assert.match(result.stderr, /GATEHOUSE_CONFIG: cannot read/);
+  });
+
+  /** Runs the installed binary (its shebang, through tsx) on a pseudo-terminal (util-linux `script`), answering each prompt as it appears. */
+  function spawnOnTerminal(args: string[], answers: string[]): Promise<{ code: number; output: string }> {
+    return new Promise((resolve, reject) => {
+      const command = [BIN, ...args].map((a) => `'${a}'`).join(' ');
+      const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: ROOT, env: envFor(dir) });
+      let output = '';
+      let answered = 0;
+      child.stdout.on('data', (chunk) => {
+        output += String(chunk);
+        const prompts = (output.match(/(Password for \S+|Repeat it): /g) ?? []).length;
+        while (answered < prompts && answered < answers.length) child.stdin.write(`${answers[answered++]}\r`);
+      });
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code: code ?? -1, output }));
+    });
+  }
+
+  test('the gatehouse binary on a real terminal: the password prompt does not echo, and the user is stored', async () => {
+    const typed = await spawnOnTerminal(['users', 'add', 'ttyuser'], ['tty password 1234', 'tty password 1234']);
+    assert.equal(typed.code, 0, typed.output);
+    assert.match(typed.output, /Password for ttyuser: [\s\S]*Repeat it: [\s\S]*created user ttyuser/);
+    assert.doesNotMatch(typed.output, /tty password/, 'not echoed');
+    assert.ok(bcrypt.compareSync('tty password 1234', query<string>("SELECT password_hash FROM users WHERE username = 'ttyuser'").get()));
   });
 
   test('npm run gatehouse runs the same CLI', async () => {
@@ -292,7 +320,7 @@ describe('gatehouse CLI next to a running server', () => {
   let server: TestAuthServer;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-live-'));
+    dir = makeCliDir('gatehouse-cli-live-');
     server = await startAuthServer({ dir, configure: (config) => { config.authServer.keysReloadInterval = 1; } });
   });
   after(async () => {
@@ -321,7 +349,8 @@ describe('gatehouse CLI next to a running server', () => {
     assert.deepEqual(grants[0]!.scopes.sort(), ['mcp:read', 'mcp:write']);
     assert.equal((await run(dir, ['grants', 'revoke'])).code, 2, 'nothing to revoke named');
     assert.equal((await run(dir, ['grants', 'revoke', 'no-such-grant'])).code, 1);
-    const revoked = await run(dir, ['grants', 'revoke', grants[0]!.grant_id]);
+    // `--` ends the options: a grant id or a kid (base64url) starts with '-' one time in 64.
+    const revoked = await run(dir, ['grants', 'revoke', '--', grants[0]!.grant_id]);
     assert.equal(revoked.code, 0, revoked.stderr);
     const refused = await refresh(server.issuer, client, tokens.refreshToken);
     assert.equal(refused.status, 400);
@@ -355,13 +384,13 @@ describe('gatehouse CLI next to a running server', () => {
     const jwks = createLocalJWKSet(await (await fetch(`${server.issuer}/oauth/jwks`)).json() as JSONWebKeySet);
     for (const token of [before.accessToken, after.accessToken]) await jwtVerify(token, jwks, { issuer: server.issuer, audience: RESOURCE });
 
-    const active = await run(dir, ['keys', 'retire', rotated.kid, '--force']);
+    const active = await run(dir, ['keys', 'retire', '--force', '--', rotated.kid]);
     assert.equal(active.code, 1);
     assert.match(active.stderr, /cannot be retired/);
-    const early = await run(dir, ['keys', 'retire', oldKid]);
+    const early = await run(dir, ['keys', 'retire', '--', oldKid]);
     assert.equal(early.code, 1);
     assert.match(early.stderr, /may be valid until .*Confirm/);
-    assert.equal((await run(dir, ['keys', 'retire', oldKid, '--force'])).code, 0);
+    assert.equal((await run(dir, ['keys', 'retire', '--force', '--', oldKid])).code, 0);
     await until(async () => !(await publishedKids()).includes(oldKid), 'the server stops publishing the retired key');
     const file = JSON.parse(readFileSync(join(dir, 'keys', 'signing-keys.json'), 'utf8')) as { keys: unknown[] };
     assert.equal(file.keys.length, 2, 'the active and the next key remain');

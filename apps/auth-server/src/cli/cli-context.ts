@@ -22,10 +22,17 @@ import { hashStoredSecrets } from '../provider/hash-stored-secrets.ts';
 import { buildValidationProvider } from './build-validation-provider.ts';
 import { readSecret, type SecretSource } from './read-secret.ts';
 
+/** The process's streams for the binary (main.ts); a test's own streams in-process. */
 export interface CliIo {
+  /** A terminal (`isTTY`, `setRawMode`) for password prompts, or a pipe whose first line is the password. */
   stdin: SecretSource['stdin'];
   stdout: Writable;
   stderr: Writable;
+  /**
+   * Ends a command that runs until it is stopped (`audit tail --follow`), which then exits 0. The
+   * binary passes none: Ctrl-C ends the process.
+   */
+  signal?: AbortSignal;
 }
 
 /** Changes made from the command line are audited with the actor `cli`. */

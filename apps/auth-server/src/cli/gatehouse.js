@@ -3,5 +3,4 @@
 import { register } from 'tsx/esm/api';
 
 register();
-const { run } = await import('./main.ts');
-process.exitCode = await run(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
+await import('./main.ts');

@@ -49,7 +49,12 @@ export const auditCommand: CommandGroup = {
       if (!values.follow) return;
       let lastId = newest.at(-1)?.id ?? audit.query({ limit: 1 })[0]?.id ?? 0;
       for (;;) {
-        await sleep(FOLLOW_POLL_MS);
+        try {
+          await sleep(FOLLOW_POLL_MS, undefined, { signal: context.io.signal });
+        } catch (err) {
+          if (context.io.signal?.aborted) return;
+          throw err;
+        }
         for (const event of audit.query({ ...filter, afterId: lastId, limit: 1000 })) {
           write(event);
           lastId = event.id;
