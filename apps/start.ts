@@ -10,7 +10,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { formatBanner, READY_MESSAGE, type ReadyAnnouncement } from './shared/announce-ready.ts';
-import { ConfigError, loadConfig } from './shared/config.ts';
+import { ConfigError } from './shared/config/config-error.ts';
+import { loadConfig } from './shared/config/load-config.ts';
 import { assertServable } from './shared/serving-warnings.ts';
 
 const apps = ['auth-server', 'resource-server'] as const;

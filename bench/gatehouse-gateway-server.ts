@@ -7,7 +7,7 @@
  * Run alone: npx tsx bench/gatehouse-gateway-server.ts <upstream MCP URL>   (prints {"mcpUrl": …, "token": …})
  */
 import { pathToFileURL } from 'node:url';
-import type { HttpServerConfig } from '../apps/shared/config.ts';
+import type { HttpServerConfig } from '../apps/shared/config/gateway-servers.ts';
 import { startGatehouseMcpServer } from './gatehouse-mcp-server.ts';
 
 /** The name the upstream's tools appear under: `everything__echo`. */

@@ -6,7 +6,7 @@
  * Run alone: npx tsx bench/gatehouse-mcp-server.ts   (prints {"mcpUrl": …, "token": …})
  */
 import { pathToFileURL } from 'node:url';
-import type { ResourceServerConfig } from '../apps/shared/config.ts';
+import type { ResourceServerConfig } from '../apps/shared/config/resource-server-section.ts';
 import { startResourceServer } from '../test/resource-server/support/start-resource-server.ts';
 import { startTestIssuer } from '../test/resource-server/support/test-issuer.ts';
 

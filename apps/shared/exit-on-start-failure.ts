@@ -11,7 +11,7 @@
  *
  * Errors after start are not handled here: Node's default applies (the stack on stderr, exit 1).
  */
-import { ConfigError } from './config.ts';
+import { ConfigError } from './config/config-error.ts';
 
 export function exitOnStartFailure(app: 'auth-server' | 'resource-server', portSettings: string): (err: unknown) => never {
   const say = (line: string) => process.stderr.write(`gatehouse ${app}: ${line}\n`);

@@ -20,7 +20,7 @@ import { createServer as createHttp, type RequestListener, type Server, type Ser
 import { createServer as createHttps } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { TlsFiles } from './config.ts';
+import type { TlsFiles } from './config/shared-section.ts';
 
 export interface HttpServer {
   readonly server: Server;

@@ -15,27 +15,26 @@
  * set the Secure cookies sign-in needs (oidc-provider answers 500 on /oauth/authorize), and no
  * setting of that combination works, so there is no switch to force it.
  */
-import { ConfigError, LOOPBACK_HOSTNAMES, type GatehouseConfig } from './config.ts';
+import { ConfigError } from './config/config-error.ts';
+import type { AuthServerAppConfig, GatehouseConfig, ResourceServerAppConfig } from './config/load-config.ts';
+import { isLoopbackHostname, isLoopbackInterface } from './loopback-hosts.ts';
 
-const LOOPBACK_INTERFACES = new Set(['localhost', '::1', '[::1]']);
-
-function isLoopbackInterface(host: string): boolean {
-  return LOOPBACK_INTERFACES.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
-
-export function servingWarnings(config: GatehouseConfig, app: 'auth-server' | 'resource-server'): string[] {
+export function servingWarnings(config: Pick<AuthServerAppConfig, 'authServer'>, app: 'auth-server'): string[];
+export function servingWarnings(config: Pick<ResourceServerAppConfig, 'resourceServer'>, app: 'resource-server'): string[];
+export function servingWarnings(config: GatehouseConfig, app: 'auth-server' | 'resource-server'): string[];
+export function servingWarnings(config: Partial<Pick<GatehouseConfig, 'authServer' | 'resourceServer'>>, app: 'auth-server' | 'resource-server'): string[] {
   const warnings: string[] = [];
   if (app === 'auth-server') {
-    const { authServer } = config;
+    const authServer = config.authServer!;
     const issuer = new URL(authServer.issuer);
-    if (authServer.dangerouslyAllowHttpIssuer && issuer.protocol === 'http:' && !LOOPBACK_HOSTNAMES.has(issuer.hostname)) {
+    if (authServer.dangerouslyAllowHttpIssuer && issuer.protocol === 'http:' && !isLoopbackHostname(issuer.hostname)) {
       warnings.push(`GATEHOUSE_DANGEROUSLY_ALLOW_HTTP_ISSUER is on and the issuer ${authServer.issuer} is plain http: passwords, authorization codes and tokens cross the network unencrypted. Only for a test set-up.`);
     }
     if (issuer.protocol === 'http:' && !isLoopbackInterface(authServer.host)) {
       warnings.push(`listening on ${authServer.host} (not loopback) with the plain-http issuer ${authServer.issuer}: anyone on that network can reach sign-in, codes and tokens without TLS. Set LISTEN_HOST=127.0.0.1, or publish the port on loopback only, and put a TLS-terminating proxy in front for anything else.`);
     }
   } else {
-    const { resourceServer } = config;
+    const resourceServer = config.resourceServer!;
     if (new URL(resourceServer.resource).protocol === 'http:' && !isLoopbackInterface(resourceServer.host)) {
       warnings.push(`listening on ${resourceServer.host} (not loopback) with the plain-http resource ${resourceServer.resource}: anyone on that network can see bearer tokens without TLS. Set LISTEN_HOST=127.0.0.1, or publish the port on loopback only, and put a TLS-terminating proxy in front for anything else.`);
     }
@@ -44,7 +43,7 @@ export function servingWarnings(config: GatehouseConfig, app: 'auth-server' | 'r
 }
 
 /** Throws a ConfigError naming the fields when the auth-server could start but not sign anyone in. */
-export function assertServable(config: GatehouseConfig): void {
+export function assertServable(config: Pick<AuthServerAppConfig, 'tls' | 'authServer'>): void {
   const { issuer, trustProxy } = config.authServer;
   if (issuer.startsWith('https:') && !config.tls && !trustProxy) {
     throw new ConfigError(`Invalid configuration: auth_server.issuer (${issuer}) is https, but this server serves plain http (no tls.cert_file/tls.key_file) and does not trust a proxy (trust_proxy is false), so it cannot set the Secure cookies sign-in needs. Behind a TLS-terminating proxy set TRUST_PROXY=true; to serve https here set TLS_CERT_FILE and TLS_KEY_FILE.`);

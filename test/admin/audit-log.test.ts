@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { loadConfig } from '../../apps/shared/config.ts';
+import { loadConfig } from '../../apps/shared/config/load-config.ts';
 import { MIGRATIONS_ROOT, migrate, openDatabase } from '../../apps/shared/database.ts';
 import { AuditLog } from '../../apps/auth-server/src/audit/audit-log.ts';
 import { Browser } from '../helpers/browser.ts';

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
-import type { GatewayServerConfig } from '../../apps/shared/config.ts';
+import type { GatewayServerConfig } from '../../apps/shared/config/gateway-servers.ts';
 import { PROJECT_ROOT } from '../../apps/shared/project-root.ts';
 import type { Browser, PageResult } from '../helpers/browser.ts';
 import { freePort } from '../helpers/net.ts';

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { loadConfig } from '../../apps/shared/config.ts';
+import { loadConfig } from '../../apps/shared/config/load-config.ts';
 import { createMetricsRegistry } from '../../apps/shared/metrics.ts';
 import { assertNoStackTrace, CLAUDE_DCR_BODY, connect, redeem, register, registerClient } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';

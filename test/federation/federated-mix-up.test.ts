@@ -13,7 +13,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import type { UpstreamConfig } from '../../apps/shared/config.ts';
+import type { UpstreamConfig } from '../../apps/shared/config/federated-upstreams.ts';
 import { createLogger } from '../../apps/shared/logger.ts';
 import { Browser, formAction, inputValue, type PageResult } from '../helpers/browser.ts';
 import { authorizeUrl, registerClient, type RegisteredClient } from '../helpers/oauth-flow.ts';

@@ -3,7 +3,7 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
-import type { UpstreamConfig } from '../../apps/shared/config.ts';
+import type { UpstreamConfig } from '../../apps/shared/config/federated-upstreams.ts';
 import { Browser, formAction, inputValue, type PageResult } from '../helpers/browser.ts';
 import { authorizeUrl, CLAUDE_CALLBACK, decide, redeem, registerClient, type RegisteredClient } from '../helpers/oauth-flow.ts';
 import { freePort } from '../helpers/net.ts';

@@ -10,7 +10,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, type GatehouseConfig } from '../../apps/shared/config.ts';
+import { loadConfig, type GatehouseConfig } from '../../apps/shared/config/load-config.ts';
 import { createLogger, type Logger } from '../../apps/shared/logger.ts';
 import { createAuthServer, type AuthServer, type AuthServerOptions } from '../../apps/auth-server/src/create-auth-server.ts';
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { createResourceServer } from '../../apps/resource-server/src/create-resource-server.ts';
 import { MIGRATIONS_ROOT, migrate, openDatabase } from '../../apps/shared/database.ts';
 import { createLogger } from '../../apps/shared/logger.ts';
-import type { ResourceServerConfig } from '../../apps/shared/config.ts';
+import type { ResourceServerConfig } from '../../apps/shared/config/resource-server-section.ts';
 import type { TestAuthServer } from './start-auth-server.ts';
 
 export interface BesideOptions {

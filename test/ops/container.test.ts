@@ -1,7 +1,7 @@
 /**
  * Dockerfile and docker-compose.yml, checked without a Docker engine: both files are parsed and
  * everything they refer to is checked against the code it must agree with. Environment names
- * against what config.ts reads; ports, volumes and health checks against the configuration each
+ * against what the configuration reads; ports, volumes and health checks against the configuration each
  * service's environment actually loads to; commands against the build output; health check
  * scripts run for real against running apps.
  */
@@ -11,7 +11,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import { ENV_FIELDS, loadConfig, type GatehouseConfig } from '../../apps/shared/config.ts';
+import { ENV_FIELDS } from '../../apps/shared/config/config-fields.ts';
+import { loadConfig, type GatehouseConfig } from '../../apps/shared/config/load-config.ts';
 import { freePort } from '../helpers/net.ts';
 import { REPO_ROOT } from './support/processes.ts';
 import { startBothApps, type BothApps } from './support/start-both-apps.ts';
@@ -47,7 +48,7 @@ const IMAGE_WORKDIR = '/app';
 
 interface GatehouseService {
   name: string;
-  /** Variables this service's configuration reads: config.ts's ENV_FIELDS, GATEHOUSE_CONFIG and secrets its file names. */
+  /** Variables this service's configuration reads: the config schema's ENV_FIELDS, GATEHOUSE_CONFIG and secrets its file names. */
   readable: Set<string>;
   app: 'auth-server' | 'resource-server';
   service: Service;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import Koa from 'koa';
-import { loadConfig } from '../../apps/shared/config.ts';
+import { loadConfig } from '../../apps/shared/config/load-config.ts';
 import { createHttpServer } from '../../apps/shared/http-server.ts';
 import { createLogger } from '../../apps/shared/logger.ts';
 import { observeRequests } from '../../apps/shared/observe-requests.ts';

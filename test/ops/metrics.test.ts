@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { generateKeyPair, SignJWT } from 'jose';
-import { loadConfig } from '../../apps/shared/config.ts';
+import { loadConfig } from '../../apps/shared/config/load-config.ts';
 import { createMetricsRegistry, serveMetrics } from '../../apps/shared/metrics.ts';
 import { Browser } from '../helpers/browser.ts';
 import { CLAUDE_DCR_BODY, connect, redeem, refresh, register, registerClient, signIn, startAuthorization } from '../helpers/oauth-flow.ts';

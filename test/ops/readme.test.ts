@@ -1,25 +1,61 @@
 /**
- * The operator's README against the code: every environment variable config.ts reads is
- * documented, and the configuration reference, loaded as a config file, gives exactly the
- * defaults (so no documented default is wrong and no documented field is unknown). The quick
- * start itself is run in quick-start.test.ts.
+ * The operator's README against the code: its env var table is the one the config schema's
+ * annotations generate; its configuration reference names exactly the schema's fields and, loaded
+ * as a config file, gives exactly the defaults (so no documented default is wrong and no documented
+ * field is unknown). The quick start itself is run in quick-start.test.ts.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { ENV_FIELDS, loadConfig } from '../../apps/shared/config.ts';
+import { ENV_FIELDS, listConfigFields } from '../../apps/shared/config/config-fields.ts';
+import { loadConfig } from '../../apps/shared/config/load-config.ts';
+import { ENV_TABLE_END, ENV_TABLE_START, formatEnvVarTable } from '../../scripts/config-env-table.ts';
 import { REPO_ROOT } from './support/processes.ts';
 
 const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
 
 describe('README.md for operators', () => {
-  test('documents every environment variable config.ts reads, in its table', () => {
+  test('documents every environment variable the configuration reads, in its table', () => {
     const tableRows = readme.split('\n').filter((line) => line.startsWith('| `'));
     for (const name of [...Object.keys(ENV_FIELDS), 'GATEHOUSE_CONFIG']) {
       assert.ok(tableRows.some((row) => row.startsWith(`| \`${name}\` |`)), `${name} has a row in the env var table`);
     }
+  });
+
+  test('its env var table is the one the config schema generates (run scripts/config-env-table.ts --write)', () => {
+    const table = readme.slice(readme.indexOf(ENV_TABLE_START) + ENV_TABLE_START.length, readme.indexOf(ENV_TABLE_END)).trim();
+    assert.equal(table, formatEnvVarTable());
+  });
+
+  test('its configuration reference names every field of the schema, and no other', () => {
+    const block = /<!-- config-reference[^>]*-->\n```yaml\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+    const documented = new Set<string>();
+    const parents: string[] = [];
+    for (const line of block.split('\n')) {
+      // A key, at its depth (2 spaces a level), also when commented out (`# issuer: …`).
+      const match = /^( *)(?:# )?([a-z_]+):(.*)$/.exec(line);
+      if (!match) continue;
+      const [, indent, key, rest] = match as unknown as [string, string, string, string];
+      parents.length = indent.length / 2;
+      const path = [...parents, key].join('.');
+      documented.add(path);
+      parents.push(key);
+      // An inline mapping (`{ max: 20, window: 10m }`) names its fields too.
+      const inline = /^\s*\{(.*)\}/.exec(rest.split(' #')[0]!)?.[1];
+      for (const [, child] of inline?.matchAll(/(?:^|,)\s*([a-z_]+):/g) ?? []) documented.add(`${path}.${child}`);
+    }
+    const fields = new Set(listConfigFields().filter((field) => !field.inList).map((field) => field.path));
+    assert.deepEqual([...fields].filter((path) => !documented.has(path)), [], 'schema fields missing from the reference');
+    assert.deepEqual([...documented].filter((path) => !fields.has(path)), [], 'reference fields the schema does not have');
+  });
+
+  test('shows every field of a user, an upstream and a gateway server in a YAML example', () => {
+    const examples = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]).join('\n');
+    const missing = listConfigFields().filter((field) => field.inList)
+      .filter((field) => !new RegExp(`(^|[\\s{,-])${field.path.split('.').at(-1)}:`, 'm').test(examples));
+    assert.deepEqual(missing.map((field) => field.path), []);
   });
 
   test('its configuration reference is a valid config file that yields exactly the defaults', () => {

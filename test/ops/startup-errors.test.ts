@@ -3,10 +3,11 @@
  * wrong, not a stack trace: a port already taken, a configuration value the apps cannot use.
  */
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { freshSetup, run, runApp } from './support/processes.ts';
+import { freshSetup, kill, run, runApp, waitForOk, type RunningProcess } from './support/processes.ts';
 
 describe('start-up errors', () => {
   test('a port already in use: one line naming the address and the setting, exit 1', async () => {
@@ -32,6 +33,28 @@ describe('start-up errors', () => {
       assert.equal(code, 2);
       assert.equal(launcher.output().trim(), 'gatehouse: Invalid configuration: resource_server.resource (from RESOURCE_URL): expected an absolute http(s) URL with a path and no trailing slash, query or fragment (like https://mcp.example.com/mcp), got "http://localhost:4001/"');
     } finally {
+      rmSync(setup.dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a mistake in the auth_server section stops the auth-server naming the field, and the resource server starts', async () => {
+    const setup = await freshSetup();
+    const configFile = join(setup.dir, 'gatehouse.yaml');
+    writeFileSync(configFile, 'auth_server:\n  builtin:\n    users:\n      - { username: reader, password_env: READER_PASSWORD_NOT_SET }\n');
+    const env = { ...setup.env, GATEHOUSE_CONFIG: configFile };
+    let resourceServer: RunningProcess | undefined;
+    try {
+      const authServer = runApp('auth-server', env);
+      assert.equal((await authServer.exited).code, 2);
+      const lines = authServer.output().split('\n').filter((line) => line && !line.startsWith('oidc-provider WARNING'));
+      assert.deepEqual(lines, ['gatehouse auth-server: Invalid configuration: auth_server.builtin.users.0.password_env: the environment variable READER_PASSWORD_NOT_SET is not set']);
+
+      resourceServer = runApp('resource-server', env);
+      await waitForOk(`http://127.0.0.1:${setup.resourcePort}/healthz`, { proc: resourceServer });
+      resourceServer.signal('SIGTERM');
+      assert.equal((await resourceServer.exited).code, 0);
+    } finally {
+      kill(resourceServer);
       rmSync(setup.dir, { recursive: true, force: true });
     }
   });

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Agent, fetch as undiciFetch } from 'undici';
-import { loadConfig } from '../../apps/shared/config.ts';
+import { loadConfig } from '../../apps/shared/config/load-config.ts';
 import { assertServable, servingWarnings } from '../../apps/shared/serving-warnings.ts';
 import { makeTestCertificate } from '../helpers/document-server.ts';
 import { freePort } from '../helpers/net.ts';

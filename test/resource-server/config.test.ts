@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig } from '../../apps/shared/config.ts';
+import { ConfigError } from '../../apps/shared/config/config-error.ts';
+import { loadConfig } from '../../apps/shared/config/load-config.ts';
 
 describe('resource_server configuration', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-rs-config-'));

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { StdioServerConfig } from '../../apps/shared/config.ts';
+import type { StdioServerConfig } from '../../apps/shared/config/gateway-servers.ts';
 import { PROJECT_ROOT } from '../../apps/shared/project-root.ts';
 import { startTestIssuer, type TestIssuer } from './support/test-issuer.ts';
 import { startResourceServer, type RunningResourceServer } from './support/start-resource-server.ts';

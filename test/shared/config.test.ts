@@ -4,7 +4,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { ConfigError, loadConfig } from '../../apps/shared/config.ts';
+import { listConfigFields } from '../../apps/shared/config/config-fields.ts';
+import { ConfigError } from '../../apps/shared/config/config-error.ts';
+import { loadAuthServerConfig, loadConfig, loadResourceServerConfig } from '../../apps/shared/config/load-config.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-config-'));
 
@@ -181,5 +183,66 @@ describe('defaults that follow the ports', () => {
     assert.equal(config.authServer.resource, 'http://localhost:5001/mcp');
     const explicit = loadConfig({ AUTH_PORT: '5000', ISSUER: 'https://auth.example.com' }, dir);
     assert.equal(explicit.authServer.issuer, 'https://auth.example.com', 'an explicit issuer wins');
+  });
+});
+
+describe('each app loads its own section', () => {
+  const cases: Array<[string, string, 'auth-server' | 'resource-server', RegExp]> = [
+    ['an auth-server user whose password_env is unset', 'auth_server:\n  builtin:\n    users:\n      - { username: a, password_env: UNSET_PW }\n', 'auth-server', /^Invalid configuration: auth_server\.builtin\.users\.0\.password_env: the environment variable UNSET_PW is not set$/],
+    ['an upstream whose client secret env var is unset', 'auth_server:\n  federated: { upstream_issuer: https://a.example.com, client_id: x, client_secret_env: UNSET_SECRET }\n', 'auth-server', /^Invalid configuration: auth_server\.federated\.client_secret_env: /],
+    ['a gateway identity client whose secret env var is unset', 'resource_server:\n  identity_client: { client_id: gw, client_secret_env: UNSET_SECRET }\n', 'resource-server', /^Invalid configuration: resource_server\.identity_client\.client_secret_env: the environment variable UNSET_SECRET is not set$/],
+    ['a bad gateway server', 'resource_server:\n  servers: [{ name: Files, command: node, scopes: { default: mcp:read } }]\n', 'resource-server', /^Invalid configuration: resource_server\.servers\.0\.name: /],
+  ];
+  for (const [what, yaml, refusing, message] of cases) {
+    test(`${what}: the ${refusing} refuses naming the field, the other app loads`, () => {
+      const env = { GATEHOUSE_CONFIG: file(`own-section-${what.replace(/\W+/g, '-')}.yaml`, yaml) };
+      const [refuse, load] = refusing === 'auth-server' ? [loadAuthServerConfig, loadResourceServerConfig] : [loadResourceServerConfig, loadAuthServerConfig];
+      assert.throws(() => refuse(env, dir), (err: unknown) => err instanceof ConfigError && message.test(err.message));
+      assert.doesNotThrow(() => load(env, dir));
+      assert.throws(() => loadConfig(env, dir), (err: unknown) => err instanceof ConfigError && message.test(err.message), 'npm start checks both');
+    });
+  }
+
+  test("each app still follows the other's URL and lifetime for its defaults, checked as strictly", () => {
+    const env = { AUTH_PORT: '5000', RESOURCE_URL: 'https://mcp.example.com/mcp', GATEHOUSE_CONFIG: file('peer.yaml', 'auth_server:\n  token_lifetime: 10m\n') };
+    assert.equal(loadAuthServerConfig(env, dir).authServer.resource, 'https://mcp.example.com/mcp');
+    const { resourceServer } = loadResourceServerConfig(env, dir);
+    assert.deepEqual([resourceServer.issuer, resourceServer.maxTokenLifetime], ['http://localhost:5000', 600]);
+    assert.throws(() => loadAuthServerConfig({ RESOURCE_URL: 'https://mcp.example.com' }, dir), /resource_server\.resource \(from RESOURCE_URL\): expected an absolute http\(s\) URL with a path/);
+    assert.throws(() => loadResourceServerConfig({ ISSUER: 'https://auth.example.com/' }, dir), /auth_server\.issuer \(from ISSUER\): expected an absolute http\(s\) URL without/);
+  });
+});
+
+describe('a plain-http issuer off loopback', () => {
+  // Both apps: the auth-server would issue tokens naming it, the resource server would trust them.
+  const refusals: Array<[string, Record<string, string>, RegExp]> = [
+    ['ISSUER', { ISSUER: 'http://auth.example.com' }, /^Invalid configuration: auth_server\.issuer: an http issuer is only allowed on a loopback host/],
+    ['the resource server\'s own issuer', { GATEHOUSE_CONFIG: 'rs-http-issuer.yaml' }, /^Invalid configuration: resource_server\.issuer: an http issuer is only allowed on a loopback host/],
+  ];
+  for (const [what, env, message] of refusals) {
+    test(`is refused by the resource server too, from ${what}`, () => {
+      file('rs-http-issuer.yaml', 'resource_server:\n  issuer: http://auth.example.com\n');
+      assert.throws(() => loadResourceServerConfig(env, dir), (err: unknown) => err instanceof ConfigError && message.test(err.message));
+    });
+  }
+
+  test('starts both apps with the dangerous switch, and an internal http jwks_uri needs no switch', () => {
+    const env = { ISSUER: 'http://auth.example.com', GATEHOUSE_DANGEROUSLY_ALLOW_HTTP_ISSUER: 'true' };
+    assert.equal(loadAuthServerConfig(env, dir).authServer.issuer, 'http://auth.example.com');
+    assert.equal(loadResourceServerConfig(env, dir).resourceServer.issuer, 'http://auth.example.com');
+    const internal = loadResourceServerConfig({ ISSUER: 'https://auth.example.com', JWKS_URI: 'http://auth-server:4000/oauth/jwks' }, dir);
+    assert.equal(internal.resourceServer.jwksUri, 'http://auth-server:4000/oauth/jwks');
+  });
+});
+
+describe('annotations', () => {
+  test('every field of the schema says what it is for, and each env var sets one field', () => {
+    const fields = listConfigFields();
+    assert.ok(fields.length > 100, `${fields.length} fields`);
+    assert.deepEqual(fields.filter((field) => !field.note.description).map((field) => field.path), [], 'fields without a description');
+    const envs = fields.flatMap((field) => (field.note.env ? [field.note.env] : []));
+    assert.equal(new Set(envs).size, envs.length, 'no env var sets two fields');
+    assert.deepEqual(fields.find((field) => field.path === 'auth_server.token_lifetime')?.defaultValue, '1h');
+    assert.deepEqual(fields.find((field) => field.path === 'auth_server.port')?.note.env, 'AUTH_PORT');
   });
 });

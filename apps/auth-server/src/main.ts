@@ -3,7 +3,7 @@
  * announce; on SIGTERM/SIGINT a graceful stop, then the database closes.
  */
 import { announceReady } from '../../shared/announce-ready.ts';
-import { loadConfig } from '../../shared/config.ts';
+import { loadAuthServerConfig } from '../../shared/config/load-config.ts';
 import { createHttpServer } from '../../shared/http-server.ts';
 import { exitOnStartFailure } from '../../shared/exit-on-start-failure.ts';
 import { createLogger } from '../../shared/logger.ts';
@@ -13,7 +13,7 @@ import { assertServable, servingWarnings } from '../../shared/serving-warnings.t
 import { createAuthServer } from './create-auth-server.ts';
 
 async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = loadAuthServerConfig();
   assertServable(config);
   const { authServer } = config;
   const logger = createLogger('auth-server', config.logLevel);

@@ -9,7 +9,8 @@
 import type { Server } from 'node:http';
 import Router from '@koa/router';
 import Koa, { type Middleware } from 'koa';
-import type { ResourceServerConfig, TlsFiles } from '../../shared/config.ts';
+import type { ResourceServerConfig } from '../../shared/config/resource-server-section.ts';
+import type { TlsFiles } from '../../shared/config/shared-section.ts';
 import type { Db } from '../../shared/database.ts';
 import { healthRoutes } from '../../shared/health-routes.ts';
 import { createHttpServer } from '../../shared/http-server.ts';

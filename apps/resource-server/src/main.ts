@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { announceReady } from '../../shared/announce-ready.ts';
-import { loadConfig } from '../../shared/config.ts';
+import { loadResourceServerConfig } from '../../shared/config/load-config.ts';
 import { MIGRATIONS_ROOT, migrate, openDatabase } from '../../shared/database.ts';
 import { exitOnStartFailure } from '../../shared/exit-on-start-failure.ts';
 import { createLogger } from '../../shared/logger.ts';
@@ -14,7 +14,7 @@ import { servingWarnings } from '../../shared/serving-warnings.ts';
 import { createResourceServer } from './create-resource-server.ts';
 
 async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = loadResourceServerConfig();
   const { resourceServer } = config;
   const logger = createLogger('resource-server', config.logLevel);
   for (const warning of servingWarnings(config, 'resource-server')) logger.warn(warning);

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import type { GatewayScopes, HttpServerConfig, StdioServerConfig } from '../../../apps/shared/config.ts';
+import type { GatewayScopes, HttpServerConfig, StdioServerConfig } from '../../../apps/shared/config/gateway-servers.ts';
 
 const modules = new URL('../../../node_modules/@modelcontextprotocol/', import.meta.url);
 

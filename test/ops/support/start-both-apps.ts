@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createAuthServer, type AuthServer } from '../../../apps/auth-server/src/create-auth-server.ts';
 import { createResourceServer, type ResourceServer } from '../../../apps/resource-server/src/create-resource-server.ts';
-import { loadConfig, type GatehouseConfig } from '../../../apps/shared/config.ts';
+import { loadConfig, type GatehouseConfig } from '../../../apps/shared/config/load-config.ts';
 import { MIGRATIONS_ROOT, migrate, openDatabase, type Db } from '../../../apps/shared/database.ts';
 import { createHttpServer, type HttpServer } from '../../../apps/shared/http-server.ts';
 import { createLogger } from '../../../apps/shared/logger.ts';

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { after, before } from 'node:test';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ResourceServerConfig } from '../../../apps/shared/config.ts';
+import type { ResourceServerConfig } from '../../../apps/shared/config/resource-server-section.ts';
 import { MIGRATIONS_ROOT, migrate, openDatabase, type Db } from '../../../apps/shared/database.ts';
 import { createLogger, type Logger } from '../../../apps/shared/logger.ts';
 import type { Registry } from '../../../apps/shared/metrics.ts';

@@ -3,7 +3,7 @@
  * bootstrap admin when there is no user at all.
  */
 import { randomBytes } from 'node:crypto';
-import type { AuthServerConfig } from '../../../shared/config.ts';
+import type { AuthServerConfig } from '../../../shared/config/load-config.ts';
 import type { PasswordHasher } from './password-hasher.ts';
 import type { UserStore } from './user-store.ts';
 

@@ -11,7 +11,7 @@
  * Deliberately not handled here: distributed attacks from many IPs against one account beyond
  * the per-pair limit (that needs a second factor, not a lock that would let attackers lock users out).
  */
-import type { AuthServerConfig } from '../../../shared/config.ts';
+import type { AuthServerConfig } from '../../../shared/config/load-config.ts';
 import type { Db } from '../../../shared/database.ts';
 
 interface Row {

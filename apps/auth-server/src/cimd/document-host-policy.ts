@@ -8,7 +8,7 @@
  *   choice: `allow`, `warn` (allowed, with a warning on the consent page) or `refuse`.
  */
 import { isIP } from 'node:net';
-import type { AuthServerConfig } from '../../../shared/config.ts';
+import type { AuthServerConfig } from '../../../shared/config/load-config.ts';
 import { isSpecialUseAddress } from './special-use-addresses.ts';
 
 export interface DocumentHostPolicy {

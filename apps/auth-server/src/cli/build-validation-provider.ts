@@ -5,7 +5,7 @@
  * key file yet (the server never started), it gets a throwaway key that is not written anywhere.
  */
 import type Provider from 'oidc-provider';
-import type { AuthServerConfig } from '../../../shared/config.ts';
+import type { AuthServerConfig } from '../../../shared/config/load-config.ts';
 import type { Db } from '../../../shared/database.ts';
 import type { UserStore } from '../accounts/user-store.ts';
 import { createDocumentHostPolicy } from '../cimd/document-host-policy.ts';

@@ -10,7 +10,7 @@
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type Provider from 'oidc-provider';
-import type { AuthServerConfig, GatehouseConfig } from '../../../shared/config.ts';
+import type { AuthServerAppConfig, AuthServerConfig } from '../../../shared/config/load-config.ts';
 import { MIGRATIONS_ROOT, migrate, openDatabase, type Db } from '../../../shared/database.ts';
 import { PasswordHasher } from '../accounts/password-hasher.ts';
 import { UserStore } from '../accounts/user-store.ts';
@@ -46,7 +46,7 @@ export class CliContext {
   #users?: UserStore;
   #provider?: Provider;
 
-  constructor(config: GatehouseConfig, readonly io: CliIo, readonly json: boolean) {
+  constructor(config: AuthServerAppConfig, readonly io: CliIo, readonly json: boolean) {
     this.config = config.authServer;
   }
 

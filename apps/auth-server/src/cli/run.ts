@@ -7,7 +7,8 @@
  * Exit codes: 0 done, 1 failed or refused (with a message), 2 the command line was wrong.
  * Passwords come from a prompt or stdin, never from arguments.
  */
-import { ConfigError, loadConfig } from '../../../shared/config.ts';
+import { ConfigError } from '../../../shared/config/config-error.ts';
+import { loadAuthServerConfig } from '../../../shared/config/load-config.ts';
 import { AdminError } from '../management/admin-error.ts';
 import { CliContext, type CliIo } from './cli-context.ts';
 import { CliError, EXIT, UsageError } from './cli-errors.ts';
@@ -52,7 +53,7 @@ const SECRET_OPTION = /^--?(password|passwd|pass|secret|client-secret)(=|$)/i;
 
 /**
  * Runs `argv` (the arguments after `gatehouse`) and resolves to the exit code; it never exits the
- * process. `env` goes to loadConfig, the one reader of the environment. The database and the
+ * process. `env` goes to loadAuthServerConfig, the one reader of the environment. The database and the
  * bcrypt worker the command opened are closed before it resolves (the provider that validates
  * client metadata holds nothing open: it never listens), so it can run many times in one process.
  */
@@ -80,7 +81,7 @@ export async function run(argv: string[], io: CliIo, env: NodeJS.ProcessEnv): Pr
 
   let context: CliContext | undefined;
   try {
-    context = new CliContext(loadConfig(env), io, json);
+    context = new CliContext(loadAuthServerConfig(env), io, json);
     await subcommand(args.slice(args[0] === 'hash-password' ? 1 : 2), context);
     return EXIT.ok;
   } catch (err) {

@@ -13,7 +13,7 @@
  * approval (admins listed in the config do not).
  */
 import type { IDToken } from 'openid-client';
-import type { UpstreamConfig } from '../../../shared/config.ts';
+import type { UpstreamConfig } from '../../../shared/config/federated-upstreams.ts';
 import type { Db } from '../../../shared/database.ts';
 import { USERNAME_MAX_LENGTH } from '../../../shared/username.ts';
 import type { User, UserStore } from '../accounts/user-store.ts';

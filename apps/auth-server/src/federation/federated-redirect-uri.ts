@@ -8,7 +8,7 @@
  * `<issuer>/oauth/callback/<id>`. The shared `<issuer>/oauth/callback` of earlier releases stays
  * available to a single upstream (`legacy_redirect_uri`), where no mix-up is possible.
  */
-import type { UpstreamConfig } from '../../../shared/config.ts';
+import type { UpstreamConfig } from '../../../shared/config/federated-upstreams.ts';
 
 export const SHARED_CALLBACK_PATH = '/oauth/callback';
 

@@ -29,7 +29,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import * as oidc from 'openid-client';
-import type { UpstreamConfig } from '../../../shared/config.ts';
+import type { UpstreamConfig } from '../../../shared/config/federated-upstreams.ts';
 import type { Db } from '../../../shared/database.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import type { Csrf } from '../http/csrf.ts';

@@ -7,7 +7,7 @@
  * size cap; plain http is only possible for loopback issuers (config refuses it elsewhere).
  */
 import * as oidc from 'openid-client';
-import type { UpstreamConfig } from '../../../shared/config.ts';
+import type { UpstreamConfig } from '../../../shared/config/federated-upstreams.ts';
 
 const MAX_RESPONSE_BYTES = 256 * 1024;
 

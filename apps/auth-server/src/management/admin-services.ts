@@ -2,7 +2,7 @@
  * The administration modules over one database, as both the admin pages and the CLI use them
  * (the CLI works on the database directly, never through the server's HTTP interface).
  */
-import type { AuthServerConfig } from '../../../shared/config.ts';
+import type { AuthServerConfig } from '../../../shared/config/load-config.ts';
 import type { Db } from '../../../shared/database.ts';
 import type { UserStore } from '../accounts/user-store.ts';
 import type { AuditLog } from '../audit/audit-log.ts';

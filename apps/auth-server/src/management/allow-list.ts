@@ -10,6 +10,7 @@
  *   next start, so the error says to edit the file.
  */
 import type { Db } from '../../../shared/database.ts';
+import { isLoopbackHostname } from '../../../shared/loopback-hosts.ts';
 import type { AuditEventName, AuditLog } from '../audit/audit-log.ts';
 import type { ChangedBy } from './admin-actor.ts';
 import { findUriDefect } from '../registration/find-uri-defect.ts';
@@ -90,7 +91,7 @@ export class AllowList {
 export function normaliseAllowedRedirectUri(value: string): string {
   const url = URL.parse(value);
   if (!url || !/^https:\/\//i.test(value)) {
-    if (url && url.protocol === 'http:' && ['127.0.0.1', '[::1]', 'localhost'].includes(url.hostname)) {
+    if (url && url.protocol === 'http:' && isLoopbackHostname(url.hostname)) {
       throw new AdminError(400, 'Loopback http redirect URIs (127.0.0.1, [::1], localhost) are always allowed, on any port; there is no need to add them.');
     }
     if (url && !['http:', 'https:'].includes(url.protocol)) {

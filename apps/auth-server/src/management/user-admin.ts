@@ -12,7 +12,7 @@
  * - Passwords are refused over 72 bytes (bcrypt would ignore the rest) and under 12 characters.
  * Users from the config file can be changed here, but the file's values return at the next start.
  */
-import { MCP_SCOPES } from '../../../shared/config.ts';
+import { MCP_SCOPES } from '../../../shared/mcp-scopes.ts';
 import type { Db } from '../../../shared/database.ts';
 import { USERNAME } from '../../../shared/username.ts';
 import { MAX_PASSWORD_BYTES, PasswordTooLongError } from '../accounts/password-hasher.ts';

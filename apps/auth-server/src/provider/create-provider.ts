@@ -23,7 +23,8 @@
  */
 import type { JSONWebKeySet } from 'jose';
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
-import { ALL_SCOPES, MCP_SCOPES, type AuthServerConfig } from '../../../shared/config.ts';
+import type { AuthServerConfig } from '../../../shared/config/load-config.ts';
+import { ALL_SCOPES, MCP_SCOPES } from '../../../shared/mcp-scopes.ts';
 import type { Db } from '../../../shared/database.ts';
 import { UserStore } from '../accounts/user-store.ts';
 import { internalClientMetadata, loadExistingGrant } from './internal-client.ts';

@@ -12,6 +12,7 @@
  * - Never: fragments (RFC 6749 §3.1.2), userinfo.
  * Deliberately not checked here: reachability of the URI, or who owns an https host or a scheme.
  */
+import { isLoopbackHostname } from '../../../shared/loopback-hosts.ts';
 import { findUriDefect } from './find-uri-defect.ts';
 import { isDangerousScheme, isReverseDomainScheme, KNOWN_CLIENT_SCHEMES } from './redirect-uri-schemes.ts';
 
@@ -32,11 +33,10 @@ export type RedirectUriVerdict = { ok: true; native: boolean } | { ok: false; re
 
 /** Per URI; browsers and proxies commonly handle 2000 characters, and no real callback needs more. */
 export const MAX_REDIRECT_URI_LENGTH = 2000;
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
 
 export function isLoopbackHttpUri(uri: string): boolean {
   const url = URL.parse(uri);
-  return url?.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname);
+  return url?.protocol === 'http:' && isLoopbackHostname(url.hostname);
 }
 
 function checkPrivateUseScheme(scheme: string, policy: RedirectUriPolicy): RedirectUriVerdict {
@@ -63,7 +63,7 @@ export function checkRedirectUri(uri: string, policy: RedirectUriPolicy): Redire
   if (url.username || url.password) return { ok: false, reason: 'redirect_uris must not contain userinfo' };
 
   if (url.protocol === 'http:') {
-    if (LOOPBACK_HOSTS.has(url.hostname)) return { ok: true, native: true };
+    if (isLoopbackHostname(url.hostname)) return { ok: true, native: true };
     return { ok: false, reason: 'plain http redirect_uris are only allowed on loopback hosts (127.0.0.1, [::1], localhost)' };
   }
   if (url.protocol === 'https:') {

@@ -14,7 +14,8 @@
  *   session for a shared stdio server, the user's sessions for a per-user one, the one session
  *   for an HTTP server.
  */
-import type { GatewayServerConfig, McpScope } from '../../../shared/config.ts';
+import type { GatewayServerConfig } from '../../../shared/config/gateway-servers.ts';
+import type { McpScope } from '../../../shared/mcp-scopes.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import { HttpUpstream } from './http-upstream.ts';
 import type { IdentityTokens } from './identity-tokens.ts';

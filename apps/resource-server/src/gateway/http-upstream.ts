@@ -13,7 +13,7 @@
  * while it is down) and every connection opened for a caller since.
  */
 import type { Dispatcher } from 'undici';
-import type { HttpServerConfig } from '../../../shared/config.ts';
+import type { HttpServerConfig } from '../../../shared/config/gateway-servers.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
 import { HttpClientTransport } from './http-client-transport.ts';

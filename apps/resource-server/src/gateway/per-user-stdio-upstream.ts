@@ -4,7 +4,7 @@
  * (GATEHOUSE_USER_SUB, GATEHOUSE_USERNAME), is restarted with backoff while they use it, and is
  * stopped after `idle_timeout` without a call. Bounded by the ProcessBudget.
  */
-import type { StdioServerConfig } from '../../../shared/config.ts';
+import type { StdioServerConfig } from '../../../shared/config/gateway-servers.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import type { ProcessBudget } from './process-budget.ts';
 import { SupervisedProcess } from './supervised-process.ts';

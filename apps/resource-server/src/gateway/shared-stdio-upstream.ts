@@ -3,7 +3,7 @@
  * (restarted with backoff by SupervisedProcess). Callers are told apart only by the
  * `_meta["gatehouse/user"]` of each request.
  */
-import type { StdioServerConfig } from '../../../shared/config.ts';
+import type { StdioServerConfig } from '../../../shared/config/gateway-servers.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import type { ProcessBudget } from './process-budget.ts';
 import { SupervisedProcess } from './supervised-process.ts';

@@ -9,7 +9,7 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import type { StdioServerConfig } from '../../../shared/config.ts';
+import type { StdioServerConfig } from '../../../shared/config/gateway-servers.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import { UpstreamConnection } from './upstream-connection.ts';
 import { UpstreamUnavailableError } from './upstream-errors.ts';

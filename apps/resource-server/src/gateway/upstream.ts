@@ -2,7 +2,7 @@
  * What the gateway needs from each configured MCP server, whatever its kind: a connection for a
  * caller, the end of a caller's session, and its state for /readyz and the admin pages.
  */
-import type { GatewayServerConfig } from '../../../shared/config.ts';
+import type { GatewayServerConfig } from '../../../shared/config/gateway-servers.ts';
 import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
 import type { UpstreamConnection } from './upstream-connection.ts';
 

@@ -4,7 +4,7 @@
  * configuration can select this; see createResourceServer's `dangerouslyDisableAuthentication`.
  */
 import type { Next, ParameterizedContext } from 'koa';
-import { MCP_SCOPES } from '../../../shared/config.ts';
+import { MCP_SCOPES } from '../../../shared/mcp-scopes.ts';
 import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
 import type { AuthenticatedState } from './resource-server-state.ts';
 

@@ -10,7 +10,7 @@
  * - Public and cookie-less, so readable from any origin (browser clients such as MCP Inspector).
  */
 import type { Context, Next } from 'koa';
-import { MCP_SCOPES } from '../../../shared/config.ts';
+import { MCP_SCOPES } from '../../../shared/mcp-scopes.ts';
 
 export interface ProtectedResourceMetadataOptions {
   resource: string;

@@ -9,7 +9,7 @@
  * - Deliberately not checked here: anything about the token beyond its `scopes`.
  */
 import type { Next, ParameterizedContext } from 'koa';
-import { MCP_SCOPES, type McpScope } from '../../../shared/config.ts';
+import { MCP_SCOPES, type McpScope } from '../../../shared/mcp-scopes.ts';
 import { bearerChallenge } from './bearer-challenge.ts';
 import type { AuthenticatedState } from './resource-server-state.ts';
 

@@ -11,7 +11,7 @@
  * answers it (and checks scopes again).
  */
 import type { Next, ParameterizedContext } from 'koa';
-import { MCP_SCOPES } from '../../../shared/config.ts';
+import { MCP_SCOPES } from '../../../shared/mcp-scopes.ts';
 import type { ToolCallEvent } from '../mcp/create-mcp-server.ts';
 import type { AuditStore } from '../storage/audit-store.ts';
 import { bearerChallenge } from './bearer-challenge.ts';

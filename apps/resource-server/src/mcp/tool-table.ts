@@ -9,7 +9,7 @@
  * else it throws is reported to the caller as a generic failure and logged.
  */
 import * as z from 'zod';
-import type { McpScope } from '../../../shared/config.ts';
+import type { McpScope } from '../../../shared/mcp-scopes.ts';
 import type { AuditStore } from '../storage/audit-store.ts';
 import { MAX_NOTES_PER_USER, NoteLimitReachedError, type NoteStore } from '../storage/note-store.ts';
 

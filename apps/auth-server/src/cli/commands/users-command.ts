@@ -1,5 +1,5 @@
 /** `gatehouse users add|list|disable|enable|approve|passwd|scopes`. */
-import { MCP_SCOPES } from '../../../../shared/config.ts';
+import { MCP_SCOPES } from '../../../../shared/mcp-scopes.ts';
 import type { User } from '../../accounts/user-store.ts';
 import { describeUser } from '../../management/describe-user.ts';
 import { CLI } from '../cli-context.ts';

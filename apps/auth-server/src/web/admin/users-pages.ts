@@ -1,5 +1,5 @@
 /** Admin pages: users (list and search, create, one user's details and changes). */
-import { MCP_SCOPES } from '../../../../shared/config.ts';
+import { MCP_SCOPES } from '../../../../shared/mcp-scopes.ts';
 import type { User } from '../../accounts/user-store.ts';
 import type { AdminServices } from '../../management/admin-services.ts';
 import { describeGrants, type UserLookup } from '../../management/describe-grants.ts';

@@ -1,0 +1,233 @@
+/**
+ * `auth_server`: the authorization server's own fields, checked and turned into the shape its code
+ * uses. The fields it takes from elsewhere (listen host, proxy trust, data dir, the resource URL)
+ * are added by `loadAuthServerConfig`.
+ */
+import { resolve } from 'node:path';
+import * as z from 'zod';
+import { isLoopbackHostname } from '../loopback-hosts.ts';
+import { USERNAME } from '../username.ts';
+import { builtinUser } from './builtin-users.ts';
+import { federatedUpstreams } from './federated-upstreams.ts';
+import { booleanish, CROSS_FIELD, duration, issuerUrl, port, scopeList, type FieldNote } from './field-schemas.ts';
+import type { LoadContext } from './load-context.ts';
+
+/** The issuer when none is configured, so moving the port moves the issuer with it. */
+export const defaultIssuer = (port: number) => `http://localhost:${port}`;
+
+/** Token buckets per client IP: `max` requests at once, refilled evenly over `window` (seconds). */
+const rateLimit = (max: number, window: number, description: string) => z.strictObject({
+  max: z.coerce.number().int().min(1, { error: 'expected at least 1 request' }).max(1_000_000).default(max)
+    .meta({ description: 'requests at once' } satisfies FieldNote),
+  window: duration.default(window)
+    .meta({ description: 'over which `max` refills' } satisfies FieldNote),
+}).prefault({}).meta({ description } satisfies FieldNote);
+
+/** Fields the resource server also reads (for its defaults), with the same checks. */
+export const authServerPeerFields = {
+  port: port.default(4000)
+    .meta({ description: 'auth-server port', env: 'AUTH_PORT' } satisfies FieldNote),
+  issuer: issuerUrl.optional()
+    .meta({ description: 'issuer URL, no trailing slash (plain http only on loopback); also what the resource server trusts', env: 'ISSUER', default: '`http://localhost:4000` (follows `AUTH_PORT`)' } satisfies FieldNote),
+  token_lifetime: duration.default(3600)
+    .meta({ description: 'access tokens (JWT; revoked through the revocation feed, keep short)' } satisfies FieldNote),
+  dangerously_allow_http_issuer: booleanish.default(false)
+    .meta({ description: 'allow a plain-http issuer off loopback (test set-ups only; warns at boot)', env: 'GATEHOUSE_DANGEROUSLY_ALLOW_HTTP_ISSUER' } satisfies FieldNote),
+};
+
+/**
+ * Refuses a plain-http issuer off loopback unless the dangerous switch is on: the issuer names
+ * where tokens come from, for the auth-server that issues them and the resource server that trusts
+ * them alike (its keys may still be fetched over an internal http `jwks_uri`).
+ */
+export function requireHttpsIssuer(issuer: string, allowed: boolean, path: string[], ctx: z.core.$RefinementCtx): boolean {
+  const url = new URL(issuer);
+  if (url.protocol !== 'http:' || isLoopbackHostname(url.hostname) || allowed) return true;
+  ctx.addIssue({ code: 'custom', path, params: CROSS_FIELD, message: `an http issuer is only allowed on a loopback host (got ${issuer}); use https, or set GATEHOUSE_DANGEROUSLY_ALLOW_HTTP_ISSUER=true for a test setup` });
+  return false;
+}
+
+function authServerFields(context: LoadContext) {
+  return {
+    ...authServerPeerFields,
+    mode: z.enum(['builtin', 'federated', 'both']).default('builtin')
+      .meta({ description: 'builtin | federated | both: what the sign-in page offers' } satisfies FieldNote),
+    refresh_token_lifetime: duration.default(30 * 86400)
+      .meta({ description: 'each refresh token; renewed on rotation, up to refresh_token_absolute_lifetime' } satisfies FieldNote),
+    refresh_token_absolute_lifetime: duration.default(90 * 86400)
+      .meta({ description: 'cap on a chain of rotated refresh tokens, counted from the first sign-in' } satisfies FieldNote),
+    session_lifetime: duration.default(14 * 86400)
+      .meta({ description: 'browser sign-in session' } satisfies FieldNote),
+    default_scopes: scopeList.min(1).default(['mcp:read'])
+      .meta({ description: 'for requests without `scope`' } satisfies FieldNote),
+    bcrypt_cost: z.coerce.number().int().min(10, { error: 'expected a bcrypt cost from 10 to 15' }).max(15, { error: 'expected a bcrypt cost from 10 to 15' }).default(12)
+      .meta({ description: 'bcrypt work factor of stored passwords' } satisfies FieldNote),
+    signing: z.strictObject({
+      algorithm: z.literal('RS256', { error: 'only RS256 is supported' }).default('RS256')
+        .meta({ description: 'of access and ID tokens' } satisfies FieldNote),
+      keys_dir: z.string().min(1).default('./keys').transform((dir) => resolve(context.cwd, dir))
+        .meta({ description: 'signing and cookie keys (private, mode 0600; back them up, never commit them)', env: 'KEYS_DIR' } satisfies FieldNote),
+      reload_interval: duration.default(5)
+        .meta({ description: 'how often a running server looks for a key file changed by `gatehouse keys rotate|retire`' } satisfies FieldNote),
+    }).prefault({}).meta({ description: 'token signing keys' } satisfies FieldNote),
+    audit: z.strictObject({
+      retention: duration.default(90 * 86400)
+        .meta({ description: 'older audit events are deleted by the sweeper' } satisfies FieldNote),
+      // So a flood of events cannot fill the disk.
+      max_events: z.coerce.number().int().min(1000, { error: 'expected at least 1000 events' }).max(100_000_000, { error: 'expected at most 100000000 events' }).default(1_000_000)
+        .meta({ description: 'and the oldest beyond this many' } satisfies FieldNote),
+    }).prefault({}).meta({ description: 'the audit log' } satisfies FieldNote),
+    registration: z.strictObject({
+      enabled: booleanish.default(true)
+        .meta({ description: 'anonymous Dynamic Client Registration (RFC 7591), as Claude needs' } satisfies FieldNote),
+      allowed_redirect_uris: z.array(z.url({ error: 'expected absolute URIs' })).default([
+        'https://claude.ai/api/mcp/auth_callback',
+        'https://claude.com/api/mcp/auth_callback',
+      ]).meta({ description: 'exact https URIs; loopback http is allowed on any port' } satisfies FieldNote),
+      allow_private_use_schemes: booleanish.default(true)
+        .meta({ description: 'false: only https and loopback http; true: also reverse-domain, known MCP client and allowed_schemes' } satisfies FieldNote),
+      allowed_schemes: z.array(z.string().regex(/^[A-Za-z][A-Za-z0-9+.-]*$/, { error: 'expected URI scheme names like myapp' })).default([])
+        .transform((schemes) => schemes.map((s) => s.toLowerCase()))
+        .meta({ description: 'extra private-use schemes, e.g. [myapp]' } satisfies FieldNote),
+      unused_client_lifetime: duration.default(86400)
+        .meta({ description: 'registrations that never get a token are removed after this' } satisfies FieldNote),
+      max_body_bytes: z.coerce.number().int().min(1024).max(1024 * 1024).default(16 * 1024)
+        .meta({ description: 'largest registration request' } satisfies FieldNote),
+      max_pending_clients: z.coerce.number().int().min(1).max(10_000_000).default(10_000)
+        .meta({ description: 'registrations not yet used for a token, server-wide; past it /oauth/register answers 429' } satisfies FieldNote),
+    }).prefault({}).meta({ description: 'Dynamic Client Registration' } satisfies FieldNote),
+    rate_limits: z.strictObject({
+      enabled: booleanish.default(true)
+        .meta({ description: 'false: no per-IP limits (max_pending_clients still applies)' } satisfies FieldNote),
+      registration: rateLimit(20, 600, 'POST /oauth/register'),
+      token: rateLimit(600, 60, 'POST /oauth/token, /oauth/revoke, /oauth/introspect'),
+      sign_in: rateLimit(120, 60, 'POST /interaction/… (sign-in, consent, federated)'),
+    }).prefault({}).meta({ description: 'token buckets per client IP (IPv6: per /64)' } satisfies FieldNote),
+    builtin: z.strictObject({
+      users: z.array(builtinUser(context)).default([])
+        .meta({ description: 'users created or updated at every start' } satisfies FieldNote),
+    }).prefault({}).meta({ description: 'password sign-in' } satisfies FieldNote),
+    bootstrap_admin: z.strictObject({
+      username: z.string().regex(USERNAME).default('admin')
+        .meta({ description: 'first admin, created when no user exists', env: 'BOOTSTRAP_ADMIN_USERNAME' } satisfies FieldNote),
+      password: z.string().min(12, { error: 'expected at least 12 characters' })
+        .refine((p) => Buffer.byteLength(p) <= 72, { error: 'expected at most 72 bytes (bcrypt ignores the rest)' }).optional()
+        .meta({ description: 'its password (12+ characters)', env: 'BOOTSTRAP_ADMIN_PASSWORD', default: 'random, printed once' } satisfies FieldNote),
+    }).prefault({}).meta({ description: 'the first admin' } satisfies FieldNote),
+    client_id_metadata_documents: z.strictObject({
+      enabled: booleanish.default(true)
+        .meta({ description: 'accept URLs as client_id (OAuth Client ID Metadata Documents)' } satisfies FieldNote),
+      trusted_hosts: z.array(z.string().regex(/^[a-z0-9.-]+(:\d+)?$/i, { error: 'expected host names like claude.ai' })).default(['claude.ai', 'claude.com'])
+        .transform((hosts) => hosts.map((h) => h.toLowerCase()))
+        .meta({ description: 'hosts whose documents are trusted' } satisfies FieldNote),
+      untrusted_hosts: z.enum(['allow', 'warn', 'refuse']).default('warn')
+        .meta({ description: 'allow | warn (on the consent page) | refuse a document on another host' } satisfies FieldNote),
+      cache_min: duration.default(60)
+        .meta({ description: 'a fetched document is cached at least this long' } satisfies FieldNote),
+      cache_max: duration.default(86400)
+        .meta({ description: 'and at most this long (Cache-Control is honoured between)' } satisfies FieldNote),
+    }).prefault({}).meta({ description: 'client metadata documents' } satisfies FieldNote),
+    sign_in_throttle: z.strictObject({
+      max_failures: z.coerce.number().int().min(1).max(1000).default(5)
+        .meta({ description: 'failures per (username, client IP) within window before a lock' } satisfies FieldNote),
+      max_failures_per_ip: z.coerce.number().int().min(1).max(100_000).default(50)
+        .meta({ description: 'failures per client IP within window before a lock' } satisfies FieldNote),
+      slow_down_after: z.coerce.number().int().min(0).max(1000).default(2)
+        .meta({ description: 'failures after which each answer is delayed' } satisfies FieldNote),
+      window: duration.default(15 * 60)
+        .meta({ description: 'over which failures are counted' } satisfies FieldNote),
+      lock_duration: duration.default(15 * 60)
+        .meta({ description: 'how long a (username, IP) pair or an IP stays locked' } satisfies FieldNote),
+    }).prefault({}).meta({ description: 'password guessing' } satisfies FieldNote),
+    federated: federatedUpstreams(context)
+      .meta({ description: 'upstream OpenID providers (one, or a list)' } satisfies FieldNote),
+    admin: z.strictObject({
+      idle_timeout: duration.default(15 * 60)
+        .meta({ description: 'unused this long, admin pages ask for a fresh sign-in' } satisfies FieldNote),
+      reauthenticate_after: duration.default(5 * 60)
+        .meta({ description: 'changes that add access, credentials or trust need a sign-in younger than this' } satisfies FieldNote),
+    }).prefault({}).meta({ description: 'the admin pages only (the browser session itself lives session_lifetime)' } satisfies FieldNote),
+    gateway_status_uri: z.url({ protocol: /^https?$/, error: 'expected an absolute http(s) URL' }).optional()
+      .meta({ description: 'where the auth-server\'s admin page "MCP servers" reads the gateway\'s servers (e.g. over an internal network)', env: 'GATEWAY_STATUS_URI', default: '`<origin of RESOURCE_URL>/gateway/servers`' } satisfies FieldNote),
+  };
+}
+
+export function authServerSection(context: LoadContext) {
+  return z.strictObject(authServerFields(context)).transform((a, ctx) => {
+    const issuer = a.issuer ?? defaultIssuer(a.port);
+    if (!requireHttpsIssuer(issuer, a.dangerously_allow_http_issuer, ['issuer'], ctx)) return z.NEVER;
+    if (a.refresh_token_absolute_lifetime < a.refresh_token_lifetime) {
+      ctx.addIssue({ code: 'custom', path: ['refresh_token_absolute_lifetime'], params: CROSS_FIELD, message: 'expected at least refresh_token_lifetime' });
+      return z.NEVER;
+    }
+    if (a.mode !== 'builtin' && a.federated.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['mode'], params: CROSS_FIELD, message: `"${a.mode}" needs at least one upstream under auth_server.federated` });
+      return z.NEVER;
+    }
+    const defaultScopes: string[] = a.default_scopes;
+    return {
+      port: a.port,
+      issuer,
+      mode: a.mode,
+      /** Access token lifetime in seconds. */
+      accessTokenTtl: a.token_lifetime,
+      /** Lifetime of each refresh token in seconds (renewed on rotation, up to the absolute cap). */
+      refreshTokenTtl: a.refresh_token_lifetime,
+      refreshTokenAbsoluteTtl: a.refresh_token_absolute_lifetime,
+      sessionTtl: a.session_lifetime,
+      defaultScopes,
+      bcryptCost: a.bcrypt_cost,
+      keysDir: a.signing.keys_dir,
+      /** Seconds between checks of the key file for changes made by the CLI while the server runs. */
+      keysReloadInterval: a.signing.reload_interval,
+      registration: {
+        enabled: a.registration.enabled,
+        allowedRedirectUris: a.registration.allowed_redirect_uris,
+        allowPrivateUseSchemes: a.registration.allow_private_use_schemes,
+        /** Private-use schemes allowed beyond reverse-domain names and known MCP clients (lowercase). */
+        allowedSchemes: a.registration.allowed_schemes,
+        /** Seconds a registered client that never obtained a token is kept. */
+        unusedClientTtl: a.registration.unused_client_lifetime,
+        maxBodyBytes: a.registration.max_body_bytes,
+        /** Registrations not yet used for a token, at most, server-wide. */
+        maxPendingClients: a.registration.max_pending_clients,
+      },
+      /** Per client IP; each allows `max` requests at once, refilled evenly over `window` seconds. */
+      rateLimits: {
+        enabled: a.rate_limits.enabled,
+        registration: a.rate_limits.registration,
+        token: a.rate_limits.token,
+        signIn: a.rate_limits.sign_in,
+      },
+      users: a.builtin.users,
+      bootstrapAdmin: { username: a.bootstrap_admin.username, password: a.bootstrap_admin.password },
+      clientIdMetadataDocuments: {
+        enabled: a.client_id_metadata_documents.enabled,
+        trustedHosts: a.client_id_metadata_documents.trusted_hosts,
+        /** What happens with a document on a host not in trustedHosts. */
+        untrustedHosts: a.client_id_metadata_documents.untrusted_hosts,
+        /** Seconds a fetched document is cached at least / at most (Cache-Control is honoured between). */
+        cacheMin: a.client_id_metadata_documents.cache_min,
+        cacheMax: a.client_id_metadata_documents.cache_max,
+      },
+      signInThrottle: {
+        maxFailures: a.sign_in_throttle.max_failures,
+        maxFailuresPerIp: a.sign_in_throttle.max_failures_per_ip,
+        slowDownAfter: a.sign_in_throttle.slow_down_after,
+        /** Seconds over which failures are counted. */
+        window: a.sign_in_throttle.window,
+        /** Seconds a (username, IP) pair or an IP stays locked. */
+        lockDuration: a.sign_in_throttle.lock_duration,
+      },
+      upstreams: a.federated,
+      dangerouslyAllowHttpIssuer: a.dangerously_allow_http_issuer,
+      /** Seconds an audit event is kept, and the most events kept (the oldest beyond are deleted). */
+      audit: { retention: a.audit.retention, maxEvents: a.audit.max_events },
+      /** Seconds: admin access ends after idleTimeout without an admin request; sensitive changes need a sign-in younger than reauthenticateAfter. */
+      admin: { idleTimeout: a.admin.idle_timeout, reauthenticateAfter: a.admin.reauthenticate_after },
+      gatewayStatusUri: a.gateway_status_uri,
+    };
+  }).meta({ description: 'the authorization server: sign-in, tokens, registration, admin pages' } satisfies FieldNote);
+}
+
+export type AuthServerSection = z.output<ReturnType<typeof authServerSection>>;

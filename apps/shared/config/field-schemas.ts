@@ -1,0 +1,74 @@
+/**
+ * The value kinds configuration fields are made of, each with the one-line "expected …" its
+ * refusal prints. Values from the environment arrive as strings, so numbers and booleans coerce.
+ */
+import * as z from 'zod';
+import { parseDuration } from '../duration.ts';
+import { MCP_SCOPES } from '../mcp-scopes.ts';
+
+/**
+ * What each field says about itself (zod `.meta()`), read by `listConfigFields` for the README
+ * check and the env var table. `default` is prose for a default that is derived, not a constant.
+ */
+export interface FieldNote {
+  description: string;
+  /** The environment variable that sets this field. */
+  env?: string;
+  default?: string;
+}
+
+/** Whole seconds, written `90s`, `15m`, `1h`, `30d` or as a number of seconds. */
+export const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const seconds = parseDuration(value);
+  if (seconds === undefined) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration such as 90s, 15m, 1h or 30d, got ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
+  return seconds;
+});
+
+export const port = z.coerce
+  .number({ error: 'expected a port number' })
+  .int({ error: 'expected a whole port number' })
+  .min(0, { error: 'expected a port from 0 to 65535' })
+  .max(65535, { error: 'expected a port from 0 to 65535' });
+
+export const booleanish = z.union([
+  z.boolean(),
+  z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1'),
+], { error: 'expected true or false' });
+
+export const environmentName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, { error: 'expected the name of an environment variable' });
+
+/** An absolute http(s) URL with no query, fragment, credentials or trailing slash. */
+export const issuerUrl = z.string().transform((value, ctx) => {
+  const url = URL.parse(value);
+  if (!url || !['http:', 'https:'].includes(url.protocol) || url.search || url.hash || value.endsWith('/') || url.username || url.password) {
+    ctx.addIssue({ code: 'custom', message: `expected an absolute http(s) URL without query, fragment or trailing slash, got ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
+  return value;
+});
+
+/** The canonical resource URL (RFC 8707 §2): absolute, with a path (e.g. https://mcp.example.com/mcp). */
+export const resourceUrl = z.string().transform((value, ctx) => {
+  const url = URL.parse(value);
+  if (!url || !['http:', 'https:'].includes(url.protocol) || url.search || url.hash || url.pathname === '/' || value.endsWith('/')) {
+    ctx.addIssue({ code: 'custom', message: `expected an absolute http(s) URL with a path and no trailing slash, query or fragment (like https://mcp.example.com/mcp), got ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
+  return value;
+});
+
+export const scopeList = z.array(z.enum(MCP_SCOPES, { error: `expected scopes from ${MCP_SCOPES.join(', ')}` }));
+
+/**
+ * A refusal that involves more than the one field it is reported on: the message names the other
+ * field itself, so no env var is named as "the" source.
+ */
+export const CROSS_FIELD = { crossField: true } as const;
+
+/** `{ [key]: value }` when the value is set, else `{}`: spread into a result, an optional property of its inferred type. */
+export function whenSet<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}

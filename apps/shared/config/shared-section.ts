@@ -1,0 +1,79 @@
+/**
+ * The top-level fields both apps read: where data lives, logging, the listen address, proxy
+ * trust, TLS, metrics and the shutdown window.
+ */
+import { accessSync, constants as fsConstants } from 'node:fs';
+import { resolve } from 'node:path';
+import * as z from 'zod';
+import { booleanish, duration, port, type FieldNote } from './field-schemas.ts';
+import type { LoadContext } from './load-context.ts';
+
+/** A PEM file the app must be able to read at boot, as an absolute path. */
+function readableFile(context: LoadContext, expected: string) {
+  return z.string().min(1, { error: expected }).transform((value, ctx) => {
+    const file = resolve(context.cwd, value);
+    try {
+      accessSync(file, fsConstants.R_OK);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})` });
+      return z.NEVER;
+    }
+    return file;
+  });
+}
+
+export function sharedFields(context: LoadContext) {
+  return {
+    data_dir: z.string().min(1).default('./data').transform((dir) => resolve(context.cwd, dir))
+      .meta({ description: 'SQLite databases (`auth-server.db`, `resource-server.db`)', env: 'DATA_DIR' } satisfies FieldNote),
+    log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')
+      .meta({ description: '`fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`', env: 'LOG_LEVEL' } satisfies FieldNote),
+    // 127.0.0.1 keeps a zero-config start private to this machine.
+    listen_host: z.string().min(1).default('127.0.0.1')
+      .meta({ description: 'address both apps listen on (`0.0.0.0` in a container)', env: 'LISTEN_HOST' } satisfies FieldNote),
+    trust_proxy: booleanish.default(false)
+      .meta({ description: 'trust `X-Forwarded-For`/`-Proto`/`-Host`: set it behind a TLS-terminating proxy, never without one', env: 'TRUST_PROXY' } satisfies FieldNote),
+    tls: z.strictObject({
+      cert_file: readableFile(context, 'expected the path of a PEM certificate (chain) file')
+        .meta({ description: 'PEM certificate chain: both apps serve https themselves', env: 'TLS_CERT_FILE' } satisfies FieldNote),
+      key_file: readableFile(context, 'expected the path of a PEM private key file')
+        .meta({ description: 'PEM private key for it', env: 'TLS_KEY_FILE' } satisfies FieldNote),
+    }).transform((tls) => ({ certFile: tls.cert_file, keyFile: tls.key_file })).optional()
+      .meta({ description: 'serve https directly from these PEM files (both apps), instead of plain http behind a proxy' } satisfies FieldNote),
+    metrics: z.strictObject({
+      enabled: booleanish.default(false)
+        .meta({ description: 'serve Prometheus metrics on the ports below', env: 'METRICS_ENABLED' } satisfies FieldNote),
+      host: z.string().min(1).optional()
+        .meta({ description: 'address the metrics ports listen on', env: 'METRICS_HOST', default: '`LISTEN_HOST`' } satisfies FieldNote),
+      auth_server_port: port.default(9464)
+        .meta({ description: 'auth-server metrics port', env: 'AUTH_METRICS_PORT' } satisfies FieldNote),
+      resource_server_port: port.default(9465)
+        .meta({ description: 'resource-server metrics port', env: 'RESOURCE_METRICS_PORT' } satisfies FieldNote),
+    }).prefault({})
+      .meta({ description: 'Prometheus metrics, each app on its own port, so the public ports never serve them' } satisfies FieldNote),
+    shutdown_timeout: duration.default(10)
+      .meta({ description: 'how long in-flight requests may finish after SIGTERM', env: 'SHUTDOWN_TIMEOUT' } satisfies FieldNote),
+  };
+}
+
+type SharedFields = z.output<z.ZodObject<ReturnType<typeof sharedFields>>>;
+
+/** The shared part of each app's configuration, in the shape the code uses. */
+export function toSharedConfig(shared: SharedFields) {
+  const { metrics } = shared;
+  return {
+    logLevel: shared.log_level,
+    /** Set when both apps serve https themselves. */
+    tls: shared.tls,
+    /** Set when Prometheus metrics are on. */
+    metrics: metrics.enabled
+      ? { host: metrics.host ?? shared.listen_host, authServerPort: metrics.auth_server_port, resourceServerPort: metrics.resource_server_port }
+      : undefined,
+    /** Seconds in-flight requests get to finish after SIGTERM. */
+    shutdownTimeout: shared.shutdown_timeout,
+  };
+}
+
+export type SharedConfig = ReturnType<typeof toSharedConfig>;
+export type TlsFiles = NonNullable<SharedConfig['tls']>;
+export type MetricsConfig = NonNullable<SharedConfig['metrics']>;
