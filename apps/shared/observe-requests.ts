@@ -18,7 +18,7 @@
  *   themselves (`ctx.respond = false`, as the MCP transport does).
  */
 import { randomUUID } from 'node:crypto';
-import type { Context, Next } from 'koa';
+import type { Context, Next, ParameterizedContext } from 'koa';
 import type { Histogram } from 'prom-client';
 import { isEventStream } from './http-server.ts';
 import type { Logger } from './logger.ts';
@@ -27,6 +27,11 @@ export interface ObserveRequestsOptions {
   logger: Logger;
   /** Request latency in seconds, labelled `method`, `route`, `status`. */
   requestDuration?: Histogram<'method' | 'route' | 'status'>;
+}
+
+/** What observeRequests puts in `ctx.state`. */
+export interface RequestIdState {
+  requestId: string;
 }
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -42,7 +47,7 @@ function routeOf(ctx: Context, path: string, status: number): string {
 }
 
 export function observeRequests({ logger, requestDuration }: ObserveRequestsOptions) {
-  return async function observeRequestsMiddleware(ctx: Context, next: Next): Promise<void> {
+  return async function observeRequestsMiddleware(ctx: ParameterizedContext<RequestIdState>, next: Next): Promise<void> {
     const started = performance.now();
     const incoming = ctx.get('x-request-id');
     const requestId = SANE_REQUEST_ID.test(incoming) ? incoming : randomUUID();

@@ -11,10 +11,10 @@
  * Kinds:
  * - `sub`, `client`, `grant`: tokens whose `sub`, `client_id` or `gid` (the grant id) matches and
  *   whose `iat` ≤ `issued_before`. The value is a hash of the identifier (see `revocationValue`),
- *   so the public feed names no user, client or grant.
- * - `token`: the one access token whose `jti` matches (revoked by its client at /oauth/revoke). A `grant` entry's `issued_before` is its
+ *   so the public feed names no user, client or grant. A `grant` entry's `issued_before` is its
  *   `expires_at`: every token of a revoked grant is refused, even one minted just after the
  *   revocation by a token request that was already under way.
+ * - `token`: the one access token whose `jti` matches (revoked by its client at /oauth/revoke).
  * - `kid`: every token signed with this key (the key was retired on purpose); the value is the kid.
  * - `keys`: no token is refused; the key set changed (a rotation), so verifiers reload the JWKS.
  */

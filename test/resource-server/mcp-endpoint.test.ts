@@ -158,6 +158,7 @@ describe('MCP endpoint request bodies', () => {
     const body = { ...INITIALIZE, params: { ...INITIALIZE.params, padding: 'x'.repeat(5000) } };
     const response = await mcpRequest(server.mcpUrl, { token: await issuer.mint(), body });
     assert.equal(response.status, 413);
+    assert.equal(response.headers.get('connection'), 'close', 'the unread body is not left on a kept-alive connection');
   });
 
   test('refuses a streamed body over the cap with 413', async () => {
@@ -175,6 +176,7 @@ describe('MCP endpoint request bodies', () => {
       duplex: 'half',
     } as RequestInit);
     assert.equal(response.status, 413);
+    assert.equal(response.headers.get('connection'), 'close', 'the unread body is not left on a kept-alive connection');
   });
 
   test('accepts a body under the cap', async () => {

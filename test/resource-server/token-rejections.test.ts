@@ -1,8 +1,8 @@
 /**
  * Every way a token must be refused at the MCP endpoint, each with a real forged or mis-issued
  * token, sent over HTTP to a real resource-server that trusts a real (test) issuer's JWKS.
- * Each must get 401 with `error="invalid_token"`; the valid controls must get through, so the
- * table cannot pass by refusing everything.
+ * Each must get 401 with `error="invalid_token"` and be counted under its reason code; the valid
+ * controls must get through, so the table cannot pass by refusing everything.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +10,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { base64url, exportJWK, exportSPKI, generateKeyPair, importJWK, SignJWT, type CryptoKey, type JWK } from 'jose';
+import { createMetricsRegistry } from '../../apps/shared/metrics.ts';
+import type { InvalidAccessTokenReason } from '../../apps/resource-server/src/auth/verify-access-token.ts';
 import { startTestIssuer, TEST_RESOURCE, type TestIssuer } from './support/test-issuer.ts';
 import { startResourceServer, type RunningResourceServer } from './support/start-resource-server.ts';
 import { mcpRequest, parseChallenge } from './support/mcp-http.ts';
@@ -58,11 +60,14 @@ describe('tokens the MCP endpoint refuses', () => {
   let issuer: TestIssuer;
   let attacker: Attacker;
   let server: RunningResourceServer;
+  const registry = createMetricsRegistry('resource-server');
+  const refusals = async (reason: string) => (await registry.getSingleMetric('gatehouse_token_verification_failures_total')?.get())
+    ?.values.find((v) => v.labels.reason === reason)?.value ?? 0;
 
   before(async () => {
     issuer = await startTestIssuer();
     attacker = await startAttacker();
-    server = await startResourceServer({ issuer: issuer.issuer });
+    server = await startResourceServer({ issuer: issuer.issuer, registry });
   });
   after(async () => {
     await server?.close();
@@ -89,79 +94,82 @@ describe('tokens the MCP endpoint refuses', () => {
     });
   }
 
-  // [what is sent, a phrase the refusal must give as its reason, how to make it]
-  const refused: Array<[string, string, () => Promise<string>]> = [
-    ...['none', 'None', 'NONE', 'nOnE'].map((alg): [string, string, () => Promise<string>] => [
-      `an unsigned token with alg ${alg}`, 'signed with RS256',
+  // [what is sent, a phrase the refusal must give as its description, its reason code (the metric label), how to make it]
+  const refused: Array<[string, string, InvalidAccessTokenReason, () => Promise<string>]> = [
+    ...['none', 'None', 'NONE', 'nOnE'].map((alg): [string, string, InvalidAccessTokenReason, () => Promise<string>] => [
+      `an unsigned token with alg ${alg}`, 'signed with RS256', 'algorithm',
       async () => unsigned({ alg, typ: 'at+jwt', kid: issuer.kid }, claimsOf(await issuer.mint())),
     ]),
-    ['an HS256 token keyed with the issuer public JWK', 'signed with RS256', async () => new SignJWT(claimsOf(await issuer.mint()))
+    ['an HS256 token keyed with the issuer public JWK', 'signed with RS256', 'algorithm', async () => new SignJWT(claimsOf(await issuer.mint()))
       .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid: issuer.kid })
       .sign(new TextEncoder().encode(JSON.stringify(issuer.publicJwk)))],
-    ['an HS256 token keyed with the issuer public key PEM', 'signed with RS256', async () => new SignJWT(claimsOf(await issuer.mint()))
+    ['an HS256 token keyed with the issuer public key PEM', 'signed with RS256', 'algorithm', async () => new SignJWT(claimsOf(await issuer.mint()))
       .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid: issuer.kid })
       .sign(new TextEncoder().encode(await exportSPKI(await importJWK(issuer.publicJwk, 'RS256') as CryptoKey)))],
-    ['a PS256 token signed with the issuer own key', 'signed with RS256', async () => issuer.mint({
+    ['a PS256 token signed with the issuer own key', 'signed with RS256', 'algorithm', async () => issuer.mint({
       header: { alg: 'PS256' }, key: await importJWK({ ...(await exportJWK(issuer.privateKey)), alg: 'PS256' }, 'PS256') as CryptoKey,
     })],
-    ['a token with a jku header pointing at an attacker JWKS', 'jku', () => issuer.mint({
+    ['a token with a jku header pointing at an attacker JWKS', 'jku', 'forbidden_header', () => issuer.mint({
       header: { kid: attacker.kid, jku: `${attacker.url}/jku-jwks` }, key: attacker.privateKey,
     })],
-    ['a token with an x5u header pointing at an attacker', 'x5u', () => issuer.mint({
+    ['a token with an x5u header pointing at an attacker', 'x5u', 'forbidden_header', () => issuer.mint({
       header: { kid: attacker.kid, x5u: `${attacker.url}/x5u-cert` }, key: attacker.privateKey,
     })],
-    ['a token carrying its own signing key in a jwk header', 'jwk', () => issuer.mint({
+    ['a token carrying its own signing key in a jwk header', 'jwk', 'forbidden_header', () => issuer.mint({
       header: { kid: attacker.kid, jwk: { kty: attacker.publicJwk.kty, n: attacker.publicJwk.n, e: attacker.publicJwk.e } }, key: attacker.privateKey,
     })],
-    ['a token carrying a certificate chain in an x5c header', 'x5c', () => issuer.mint({
+    ['a token carrying a certificate chain in an x5c header', 'x5c', 'forbidden_header', () => issuer.mint({
       header: { x5c: ['MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA'] },
     })],
-    ['a token signed by another key under the issuer kid', 'signature', () => issuer.mint({ key: attacker.privateKey })],
-    ['a token signed by a key the issuer does not publish', 'does not publish', () => issuer.mint({ header: { kid: 'unknown-kid' }, key: attacker.privateKey })],
-    ['a token whose payload was changed after signing', 'signature', async () => {
+    ['a token signed by another key under the issuer kid', 'signature', 'signature', () => issuer.mint({ key: attacker.privateKey })],
+    ['a token signed by a key the issuer does not publish', 'does not publish', 'unknown_key', () => issuer.mint({ header: { kid: 'unknown-kid' }, key: attacker.privateKey })],
+    ['a token whose payload was changed after signing', 'signature', 'signature', async () => {
       const [header, , signature] = (await issuer.mint({ claims: { scope: 'mcp:read' } })).split('.');
       const forged = { ...claimsOf(await issuer.mint()), scope: 'mcp:read mcp:write mcp:admin' };
       return `${header}.${base64url.encode(JSON.stringify(forged))}.${signature}`;
     }],
-    ['an ID token (typ JWT, aud the client, no client_id or scope)', 'not an access token', () => issuer.mint({
+    ['an ID token (typ JWT, aud the client, no client_id or scope)', 'not an access token', 'not_access_token', () => issuer.mint({
       header: { typ: 'JWT' }, claims: { aud: 'test-client', client_id: undefined, scope: undefined, nonce: 'n', auth_time: now() },
     })],
-    ['an access-token-shaped JWT with typ JWT', 'not an access token', () => issuer.mint({ header: { typ: 'JWT' } })],
-    ['a token without typ', 'not an access token', () => issuer.mint({ header: { typ: undefined } })],
-    ['a token without client_id', 'no client_id claim', () => issuer.mint({ claims: { client_id: undefined } })],
-    ['a token for another resource', 'another resource', () => issuer.mint({ claims: { aud: 'http://localhost:4001/other' } })],
-    ['a token for a resource that only starts like this one', 'another resource', () => issuer.mint({ claims: { aud: `${TEST_RESOURCE}-evil` } })],
-    ['a token for the same resource over https', 'another resource', () => issuer.mint({ claims: { aud: TEST_RESOURCE.replace('http:', 'https:') } })],
-    ['a token without aud', 'no aud claim', () => issuer.mint({ claims: { aud: undefined } })],
-    ['a token from another issuer', 'another issuer', () => issuer.mint({ claims: { iss: 'https://evil.example' } })],
-    ['a token whose iss has a trailing slash', 'another issuer', () => issuer.mint({ claims: { iss: `${issuer.issuer}/` } })],
-    ['an expired token', 'expired', () => issuer.mint({ claims: { iat: now() - 3600, exp: now() - 60 } })],
-    ['a token that is not valid yet (nbf)', 'not valid yet', () => issuer.mint({ claims: { nbf: now() + 60 } })],
-    ['a token without exp', 'no exp claim', () => issuer.mint({ claims: { exp: undefined } })],
-    ['a token without sub', 'no sub claim', () => issuer.mint({ claims: { sub: undefined } })],
-    ['a token with an empty sub', 'empty or not a string', () => issuer.mint({ claims: { sub: '' } })],
-    ['a token without scope', 'no scope claim', () => issuer.mint({ claims: { scope: undefined } })],
-    ['a token whose scope is an array', 'empty or not a string', () => issuer.mint({ claims: { scope: ['mcp:read'] } })],
-    ['a token without jti', 'no jti claim', () => issuer.mint({ claims: { jti: undefined } })],
-    ['a token without iat', 'no iat claim', () => issuer.mint({ claims: { iat: undefined } })],
-    ['a token issued in the future', 'iat is in the future', () => issuer.mint({ claims: { iat: now() + 600, exp: now() + 1200 } })],
-    ['a token living longer than the issuer grants (forged with a leaked key)', 'lifetime is longer', () => issuer.mint({ claims: { iat: now(), exp: now() + 3600 + 60 } })],
-    ['a token with a far-future exp', 'lifetime is longer', () => issuer.mint({ claims: { iat: now() - 10, exp: 4_000_000_000 } })],
-    ['a token whose gid is not a string', 'empty or not a string', () => issuer.mint({ claims: { gid: { id: 'g' } } })],
-    ['a DPoP-bound token (cnf), which this server cannot check', 'sender-constrained', () => issuer.mint({ claims: { cnf: { jkt: randomUUID() } } })],
-    ['an oversized token', 'too large', () => issuer.mint({ claims: { padding: 'x'.repeat(9000) } })],
-    ['a value that is not a JWT', 'malformed', async () => 'not-a-jwt'],
-    ['a JWT with garbage segments', 'malformed', async () => 'abc.def.ghi'],
+    ['an access-token-shaped JWT with typ JWT', 'not an access token', 'not_access_token', () => issuer.mint({ header: { typ: 'JWT' } })],
+    ['a token without typ', 'not an access token', 'not_access_token', () => issuer.mint({ header: { typ: undefined } })],
+    ['a token without client_id', 'no client_id claim', 'missing_claim', () => issuer.mint({ claims: { client_id: undefined } })],
+    ['a token for another resource', 'another resource', 'audience', () => issuer.mint({ claims: { aud: 'http://localhost:4001/other' } })],
+    ['a token for a resource that only starts like this one', 'another resource', 'audience', () => issuer.mint({ claims: { aud: `${TEST_RESOURCE}-evil` } })],
+    ['a token for the same resource over https', 'another resource', 'audience', () => issuer.mint({ claims: { aud: TEST_RESOURCE.replace('http:', 'https:') } })],
+    ['a token without aud', 'no aud claim', 'missing_claim', () => issuer.mint({ claims: { aud: undefined } })],
+    ['a token from another issuer', 'another issuer', 'issuer', () => issuer.mint({ claims: { iss: 'https://evil.example' } })],
+    ['a token whose iss has a trailing slash', 'another issuer', 'issuer', () => issuer.mint({ claims: { iss: `${issuer.issuer}/` } })],
+    ['an expired token', 'expired', 'expired', () => issuer.mint({ claims: { iat: now() - 3600, exp: now() - 60 } })],
+    ['a token that is not valid yet (nbf)', 'not valid yet', 'not_yet_valid', () => issuer.mint({ claims: { nbf: now() + 60 } })],
+    ['a token without exp', 'no exp claim', 'missing_claim', () => issuer.mint({ claims: { exp: undefined } })],
+    ['a token without sub', 'no sub claim', 'missing_claim', () => issuer.mint({ claims: { sub: undefined } })],
+    ['a token with an empty sub', 'empty or not a string', 'invalid_claims', () => issuer.mint({ claims: { sub: '' } })],
+    ['a token without scope', 'no scope claim', 'missing_claim', () => issuer.mint({ claims: { scope: undefined } })],
+    ['a token whose scope is an array', 'empty or not a string', 'invalid_claims', () => issuer.mint({ claims: { scope: ['mcp:read'] } })],
+    ['a token without jti', 'no jti claim', 'missing_claim', () => issuer.mint({ claims: { jti: undefined } })],
+    ['a token without iat', 'no iat claim', 'missing_claim', () => issuer.mint({ claims: { iat: undefined } })],
+    ['a token whose exp is not a number', 'exp claim is not valid', 'invalid_claims', () => issuer.mint({ claims: { exp: String(now() + 60) } })],
+    ['a token issued in the future', 'iat is in the future', 'lifetime', () => issuer.mint({ claims: { iat: now() + 600, exp: now() + 1200 } })],
+    ['a token living longer than the issuer grants (forged with a leaked key)', 'lifetime is longer', 'lifetime', () => issuer.mint({ claims: { iat: now(), exp: now() + 3600 + 60 } })],
+    ['a token with a far-future exp', 'lifetime is longer', 'lifetime', () => issuer.mint({ claims: { iat: now() - 10, exp: 4_000_000_000 } })],
+    ['a token whose gid is not a string', 'empty or not a string', 'invalid_claims', () => issuer.mint({ claims: { gid: { id: 'g' } } })],
+    ['a DPoP-bound token (cnf), which this server cannot check', 'sender-constrained', 'sender_constrained', () => issuer.mint({ claims: { cnf: { jkt: randomUUID() } } })],
+    ['an oversized token', 'too large', 'too_large', () => issuer.mint({ claims: { padding: 'x'.repeat(9000) } })],
+    ['a value that is not a JWT', 'malformed', 'malformed', async () => 'not-a-jwt'],
+    ['a JWT with garbage segments', 'malformed', 'malformed', async () => 'abc.def.ghi'],
   ];
 
-  for (const [name, reason, mint] of refused) {
-    test(`refuses ${name} with 401 invalid_token`, async () => {
+  for (const [name, description, reason, mint] of refused) {
+    test(`refuses ${name} with 401 invalid_token, counted as ${reason}`, async () => {
+      const before = await refusals(reason);
       const response = await mcpRequest(server.mcpUrl, { token: await mint() });
       assert.equal(response.status, 401);
       const challenge = parseChallenge(response.headers.get('www-authenticate'));
       assert.equal(challenge.scheme, 'Bearer');
       assert.equal(challenge.params.error, 'invalid_token');
-      assert.match(challenge.params.error_description ?? '', new RegExp(reason));
+      assert.match(challenge.params.error_description ?? '', new RegExp(description));
+      assert.equal(await refusals(reason), before + 1);
       assert.equal(challenge.params.resource_metadata, 'http://localhost:4001/.well-known/oauth-protected-resource/mcp');
       assert.equal(challenge.params.scope, 'mcp:read');
     });

@@ -75,7 +75,7 @@ describe('verifyAccessToken', () => {
     const token = await issuer.mint({ claims: { exp: clock.epochSeconds() + 1 } });
     await verifier.verifyAccessToken(token);
     clock.advance(2);
-    await assert.rejects(verifier.verifyAccessToken(token), InvalidAccessTokenError);
+    await assert.rejects(verifier.verifyAccessToken(token), (err) => err instanceof InvalidAccessTokenError && err.reason === 'expired');
   });
 
   test('refuses an oversized token before decoding it, without fetching keys', async () => {
@@ -83,7 +83,7 @@ describe('verifyAccessToken', () => {
     try {
       const verifier = createAccessTokenVerifier({ issuer: fresh.issuer, resource: TEST_RESOURCE, jwksUri: fresh.jwksUri, maxTokenLength: 2048 });
       const token = await fresh.mint({ header: { kid: 'unknown' }, claims: { padding: 'x'.repeat(2048) } });
-      await assert.rejects(verifier.verifyAccessToken(token), { name: 'InvalidAccessTokenError', message: 'the access token is too large' });
+      await assert.rejects(verifier.verifyAccessToken(token), { name: 'InvalidAccessTokenError', reason: 'too_large', message: 'the access token is too large' });
       assert.deepEqual(fresh.requests, []);
     } finally {
       await fresh.close();
@@ -110,7 +110,7 @@ describe('verifyAccessToken', () => {
       const verifier = createAccessTokenVerifier({ issuer: fresh.issuer, resource: TEST_RESOURCE, jwksUri: fresh.jwksUri, jwksCooldown: 60_000 });
       await verifier.verifyAccessToken(await fresh.mint());
       for (const kid of ['unknown-1', 'unknown-2', 'unknown-3']) {
-        await assert.rejects(verifier.verifyAccessToken(await fresh.mint({ header: { kid } })), InvalidAccessTokenError);
+        await assert.rejects(verifier.verifyAccessToken(await fresh.mint({ header: { kid } })), (err) => err instanceof InvalidAccessTokenError && err.reason === 'unknown_key');
       }
       assert.equal(fresh.requests.length, 1, 'no refetch within the cooldown');
     } finally {

@@ -17,7 +17,7 @@ import type { Logger } from '../../shared/logger.ts';
 import { createMetricsRegistry, type Registry } from '../../shared/metrics.ts';
 import { answerMethodNotAllowed, type KnownRoute } from '../../shared/answer-method-not-allowed.ts';
 import { logAppErrors } from '../../shared/log-app-errors.ts';
-import { observeRequests } from '../../shared/observe-requests.ts';
+import { observeRequests, type RequestIdState } from '../../shared/observe-requests.ts';
 import { rejectMalformedHost } from '../../shared/reject-malformed-host.ts';
 import { applyConfiguredUsers, createBootstrapAdmin } from './accounts/apply-configured-users.ts';
 import { pageRoutes } from './web/page-routes.ts';
@@ -195,7 +195,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
 
   // Behind a proxy, only the last X-Forwarded-For entry (added by our proxy) is trusted: earlier
   // ones are whatever the client sent, and would let it pick its own rate-limit bucket.
-  const app = new Koa({ keys: cookieKeys, proxy: config.trustProxy, maxIpsCount: 1 });
+  const app = new Koa<RequestIdState>({ keys: cookieKeys, proxy: config.trustProxy, maxIpsCount: 1 });
   logAppErrors(app, logger);
   const csrf = createCsrf({ key: cookieKeys[0]!, secure: https });
   const router = new Router();

@@ -3,9 +3,9 @@
  * announce; on SIGTERM/SIGINT a graceful stop, then the database closes.
  */
 import { announceReady } from '../../shared/announce-ready.ts';
-import { ConfigError } from '../../shared/config/config-error.ts';
 import { loadAuthServerConfig } from '../../shared/config/load-config.ts';
 import { createHttpServer } from '../../shared/http-server.ts';
+import { exitOnStartFailure } from '../../shared/exit-on-start-failure.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { createMetricsRegistry, serveMetrics } from '../../shared/metrics.ts';
 import { onShutdownSignal } from '../../shared/on-shutdown-signal.ts';
@@ -43,16 +43,4 @@ async function main(): Promise<void> {
   });
 }
 
-main().catch((err: unknown) => {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`gatehouse auth-server: ${err.message}\n`);
-    process.exit(2);
-  }
-  const { code, syscall, address, port } = err as NodeJS.ErrnoException & { address?: string; port?: number };
-  if (syscall === 'listen' && (code === 'EADDRINUSE' || code === 'EACCES')) {
-    process.stderr.write(`gatehouse auth-server: cannot listen on ${address}:${port} (${code === 'EADDRINUSE' ? 'the port is in use' : 'permission denied'}); choose another port (AUTH_PORT, or the metrics port)\n`);
-    process.exit(1);
-  }
-  process.stderr.write(`gatehouse auth-server: failed to start: ${(err as Error).stack ?? err}\n`);
-  process.exit(1);
-});
+main().catch(exitOnStartFailure('auth-server', 'AUTH_PORT, or the metrics port'));

@@ -8,7 +8,7 @@
  */
 import type { Server } from 'node:http';
 import Router from '@koa/router';
-import Koa from 'koa';
+import Koa, { type Middleware } from 'koa';
 import { systemClock, type Clock } from '../../shared/clock.ts';
 import type { ResourceServerConfig } from '../../shared/config/resource-server-section.ts';
 import type { TlsFiles } from '../../shared/config/shared-section.ts';
@@ -31,6 +31,7 @@ import { protectedResourceMetadata, protectedResourceMetadataUrl } from './http/
 import { readJsonRpcBody } from './http/read-json-rpc-body.ts';
 import { requireBearerToken } from './http/require-bearer-token.ts';
 import { requireScope } from './http/require-scope.ts';
+import type { AuthenticatedState, McpRequestState, ResourceServerState } from './http/resource-server-state.ts';
 import { requireToolScope } from './http/require-tool-scope.ts';
 import { serveMcpRequest } from './http/serve-mcp-request.ts';
 import { Gateway } from './gateway/gateway.ts';
@@ -146,7 +147,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   });
 
   // The MCP endpoint's chain, outermost first. Each step answers on its own or passes on.
-  const mcpEndpoint = [
+  const mcpEndpoint: Array<Middleware<McpRequestState>> = [
     guardOrigin(config.allowedOrigins), // 403 unknown Origin; CORS; preflight
     authenticate, //                       401 no or bad token; 503 key set unreachable
     readJsonRpcBody(config.maxBodyBytes), // 413 too large; 400 not JSON
@@ -155,7 +156,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   ];
 
   // What the admin pages show of the gateway: the same guard and token check, and mcp:admin.
-  const gatewayServersEndpoint = [
+  const gatewayServersEndpoint: Array<Middleware<AuthenticatedState>> = [
     guardOrigin(config.allowedOrigins),
     authenticate,
     requireScope({ scope: 'mcp:admin', resourceMetadataUrl }), // 403 insufficient_scope
@@ -166,7 +167,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   const metadataPaths = ['/.well-known/oauth-protected-resource', `/.well-known/oauth-protected-resource${mcpPath}`];
   const metadata = protectedResourceMetadata({ resource: config.resource, issuer: config.issuer });
 
-  const router = new Router();
+  const router = new Router<ResourceServerState>();
   // The Streamable HTTP transport's methods (MCP transports §2), and OPTIONS for CORS preflights.
   for (const method of ['get', 'post', 'delete', 'options'] as const) router[method](mcpPath, ...mcpEndpoint);
   router.get(metadataPaths, metadata);
@@ -182,7 +183,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
     revocations: () => revocations.assertCurrent(),
   };
 
-  const app = new Koa();
+  const app = new Koa<ResourceServerState>();
   logAppErrors(app, logger);
   app.use(observeRequests({ logger, requestDuration: metrics.requestDuration }));
   app.use(rejectMalformedHost({ trustProxy: false }));

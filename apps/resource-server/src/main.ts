@@ -4,9 +4,9 @@
  */
 import { join } from 'node:path';
 import { announceReady } from '../../shared/announce-ready.ts';
-import { ConfigError } from '../../shared/config/config-error.ts';
 import { loadResourceServerConfig } from '../../shared/config/load-config.ts';
 import { MIGRATIONS_ROOT, migrate, openDatabase } from '../../shared/database.ts';
+import { exitOnStartFailure } from '../../shared/exit-on-start-failure.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { createMetricsRegistry, serveMetrics } from '../../shared/metrics.ts';
 import { onShutdownSignal } from '../../shared/on-shutdown-signal.ts';
@@ -38,16 +38,4 @@ async function main(): Promise<void> {
   announceReady({ app: 'resource-server', listening: url, publicUrl: new URL(resourceServer.resource).origin, mcpUrl: resourceServer.resource });
 }
 
-main().catch((err: unknown) => {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`gatehouse resource-server: ${err.message}\n`);
-    process.exit(2);
-  }
-  const { code, syscall, address, port } = err as NodeJS.ErrnoException & { address?: string; port?: number };
-  if (syscall === 'listen' && (code === 'EADDRINUSE' || code === 'EACCES')) {
-    process.stderr.write(`gatehouse resource-server: cannot listen on ${address}:${port} (${code === 'EADDRINUSE' ? 'the port is in use' : 'permission denied'}); choose another port (RESOURCE_PORT, or the metrics port)\n`);
-    process.exit(1);
-  }
-  process.stderr.write(`gatehouse resource-server: failed to start: ${(err as Error).stack ?? err}\n`);
-  process.exit(1);
-});
+main().catch(exitOnStartFailure('resource-server', 'RESOURCE_PORT, or the metrics port'));

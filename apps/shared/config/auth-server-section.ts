@@ -6,6 +6,7 @@
 import { resolve } from 'node:path';
 import * as z from 'zod';
 import { isLoopbackHostname } from '../loopback-hosts.ts';
+import { USERNAME } from '../username.ts';
 import { builtinUser } from './builtin-users.ts';
 import { federatedUpstreams } from './federated-upstreams.ts';
 import { booleanish, CROSS_FIELD, duration, issuerUrl, port, scopeList, type FieldNote } from './field-schemas.ts';
@@ -107,7 +108,7 @@ function authServerFields(context: LoadContext) {
         .meta({ description: 'users created or updated at every start' } satisfies FieldNote),
     }).prefault({}).meta({ description: 'password sign-in' } satisfies FieldNote),
     bootstrap_admin: z.strictObject({
-      username: z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/).default('admin')
+      username: z.string().regex(USERNAME).default('admin')
         .meta({ description: 'first admin, created when no user exists', env: 'BOOTSTRAP_ADMIN_USERNAME' } satisfies FieldNote),
       password: z.string().min(12, { error: 'expected at least 12 characters' })
         .refine((p) => Buffer.byteLength(p) <= 72, { error: 'expected at most 72 bytes (bcrypt ignores the rest)' }).optional()

@@ -3,12 +3,13 @@
  * password comes as a bcrypt hash or, by name, from an environment variable (read here, once).
  */
 import * as z from 'zod';
+import { USERNAME } from '../username.ts';
 import { booleanish, environmentName, scopeList, whenSet, type FieldNote } from './field-schemas.ts';
 import type { LoadContext } from './load-context.ts';
 
 export function builtinUser(context: LoadContext) {
   return z.strictObject({
-    username: z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/, { error: 'expected 1-64 letters, digits or . _ @ -' })
+    username: z.string().regex(USERNAME, { error: 'expected 1-64 letters, digits or . _ @ -' })
       .meta({ description: 'the name to sign in with' } satisfies FieldNote),
     password_hash: z.string().regex(/^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/, { error: 'expected a bcrypt hash ($2b$12$…)' }).optional()
       .meta({ description: 'a bcrypt hash (`gatehouse hash-password`)' } satisfies FieldNote),

@@ -15,6 +15,7 @@
 import type { IDToken } from 'openid-client';
 import type { UpstreamConfig } from '../../../shared/config/federated-upstreams.ts';
 import type { Db } from '../../../shared/database.ts';
+import { USERNAME_MAX_LENGTH } from '../../../shared/username.ts';
 import type { User, UserStore } from '../accounts/user-store.ts';
 
 export type Admission = { ok: true; email?: string } | { ok: false; reason: 'no_email' | 'email_unverified' | 'not_allowed' };
@@ -66,7 +67,7 @@ export class FederatedAccounts {
       return { kind: 'user', user, created: false };
     }
 
-    const username = (email ?? `${upstream.id}-${subject}`).slice(0, 64);
+    const username = (email ?? `${upstream.id}-${subject}`).slice(0, USERNAME_MAX_LENGTH);
     if (this.users.findByUsername(username)) return { kind: 'conflict', username };
     const user = this.db.transaction(() => {
       const created = this.users.create({

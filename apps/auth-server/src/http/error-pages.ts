@@ -8,9 +8,10 @@
  * - The client went away or sent malformed HTTP mid-request: logged at info, answered 400 (if
  *   anyone is still listening), never counted as our failure.
  */
-import type { Context, Next } from 'koa';
+import type { Context, Next, ParameterizedContext } from 'koa';
 import { isClientConnectionError } from '../../../shared/is-client-connection-error.ts';
 import type { Logger } from '../../../shared/logger.ts';
+import type { RequestIdState } from '../../../shared/observe-requests.ts';
 import type { Render } from '../views/create-renderer.ts';
 import { PageError } from './page-error.ts';
 
@@ -58,13 +59,13 @@ function isApiPath(path: string): boolean {
 
 /** Koa middleware for Gatehouse's own routes. JSON for API paths, the error page otherwise. */
 export function errorPages(render: Render, logger: Logger) {
-  return async function errorPagesMiddleware(ctx: Context, next: Next): Promise<void> {
+  return async function errorPagesMiddleware(ctx: ParameterizedContext<RequestIdState>, next: Next): Promise<void> {
     try {
       await next();
     } catch (caught) {
       const err = caught as HttpError;
       if (isClientConnectionError(caught)) {
-        logger.info({ requestId: ctx.state.requestId as string | undefined, path: ctx.path.slice(0, 512), reason: (err as { code?: string }).code ?? err.message }, 'request aborted by the client');
+        logger.info({ requestId: ctx.state.requestId, path: ctx.path.slice(0, 512), reason: (err as { code?: string }).code ?? err.message }, 'request aborted by the client');
         ctx.status = 400;
         ctx.body = { error: 'invalid_request' };
         return;

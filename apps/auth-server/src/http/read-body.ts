@@ -1,13 +1,10 @@
 /**
- * Reads a request body into a string, refusing more than `limit` bytes (by Content-Length at
- * once, or while streaming when the client sends none or lies).
- *
- * A refused body is left unread, so the answer closes the connection: kept alive, Node would
- * first read and discard the rest of the body (however large it was declared), and a client that
- * stopped sending a chunked body would have its next request on that connection taken for body
- * bytes and hang until the socket times out.
+ * The auth-server's capped body reads (readCappedBody): an oversized body becomes a
+ * BodyTooLargeError, which the error middleware answers 413 `invalid_request` (JSON on /oauth/*,
+ * a page elsewhere).
  */
 import type { Context } from 'koa';
+import { readCappedBody } from '../../../shared/read-capped-body.ts';
 
 export class BodyTooLargeError extends Error {
   override name = 'BodyTooLargeError';
@@ -18,22 +15,10 @@ export class BodyTooLargeError extends Error {
   }
 }
 
-function tooLarge(ctx: Context, limit: number): BodyTooLargeError {
-  ctx.set('Connection', 'close');
-  return new BodyTooLargeError(limit);
-}
-
 export async function readBody(ctx: Context, limit: number): Promise<string> {
-  const declared = ctx.request.length;
-  if (declared !== undefined && declared > limit) throw tooLarge(ctx, limit);
-  const chunks: Buffer[] = [];
-  let received = 0;
-  for await (const chunk of ctx.req) {
-    received += (chunk as Buffer).length;
-    if (received > limit) throw tooLarge(ctx, limit);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks, received).toString('utf8');
+  const body = await readCappedBody(ctx, limit);
+  if (!body) throw new BodyTooLargeError(limit);
+  return body.toString('utf8');
 }
 
 /** Parses an application/x-www-form-urlencoded body; a repeated field keeps its first value. */

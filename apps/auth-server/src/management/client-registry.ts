@@ -10,7 +10,7 @@
  *   tokens other clients hold for that resource (provider/introspection-policy.ts), and exchange
  *   a caller's token for an identity token addressed to one of the upstream URLs the admin listed
  *   for it (token-exchange/token-exchange-grant.ts).
- * - `cimd`: Client ID Metadata Document clients seen at the token endpoint (client-usage.ts).
+ * - `cimd`: Client ID Metadata Document clients seen at the token endpoint (provider/client-usage.ts).
  *
  * Deleting a client removes its row, revokes its grants (its refresh tokens stop at once) and
  * puts it on the revocation feed (the resource server refuses its access tokens within seconds). A CIMD client cannot be deleted for good: its

@@ -2,8 +2,10 @@
  * Changes to user accounts, shared by the admin pages and the CLI; each one is audited.
  *
  * - Disabling a user revokes all their grants (their apps' refresh tokens stop at once) and ends
- *   their browser sessions. Removing a scope revokes the grants that hold it: the provider does
- *   not re-check a user's scopes on refresh, so a grant would otherwise keep issuing it.
+ *   their browser sessions. Removing a scope revokes the grants that hold it: a refresh would
+ *   already leave the scope out (create-provider.ts caps every token at the user's scopes now),
+ *   but access tokens issued with it stay valid until they expire unless their grant goes on the
+ *   revocation feed, which the resource server follows.
  * - A new password ends the user's browser sessions (other than the one making the change).
  * - Nobody can lock the administrators out: the last active admin cannot be disabled or lose
  *   `mcp:admin`, and an admin cannot do either to themselves over the web.
@@ -12,6 +14,7 @@
  */
 import { MCP_SCOPES } from '../../../shared/mcp-scopes.ts';
 import type { Db } from '../../../shared/database.ts';
+import { USERNAME } from '../../../shared/username.ts';
 import { MAX_PASSWORD_BYTES, PasswordTooLongError } from '../accounts/password-hasher.ts';
 import { UserStore, type User } from '../accounts/user-store.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
@@ -21,7 +24,6 @@ import { AdminError } from './admin-error.ts';
 import type { GrantRegistry } from './grant-registry.ts';
 
 export const ADMIN_SCOPE = 'mcp:admin';
-const USERNAME = /^[A-Za-z0-9._@-]{1,64}$/;
 const MIN_PASSWORD_LENGTH = 12;
 
 export function isAdmin(user: User | undefined): user is User {

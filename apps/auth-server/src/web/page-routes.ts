@@ -17,14 +17,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Router from '@koa/router';
-import type { Context } from 'koa';
-import type { User, UserStore } from '../accounts/user-store.ts';
+import type { Next, ParameterizedContext } from 'koa';
+import type { UserStore } from '../accounts/user-store.ts';
 import type { Csrf } from '../http/csrf.ts';
 import { readForm } from '../http/read-body.ts';
 import { VIEWS_DIR, type Render } from '../views/create-renderer.ts';
-import { CSRF_PURPOSE, createPageRenderer, type Form, type Handler } from './page-handler.ts';
+import { CSRF_PURPOSE, createPageRenderer, type Handler } from './page-handler.ts';
 import type { AdminServices } from '../management/admin-services.ts';
 import type { Access, PageSession } from './page-session.ts';
+import type { PageFormState, PageState } from './page-state.ts';
 import type { GatewayStatus } from './admin/gateway-status.ts';
 import { accountPages } from './account/account-pages.ts';
 import { auditPages } from './admin/audit-pages.ts';
@@ -111,7 +112,7 @@ export function pageRoutes(deps: PageRoutesDeps): Router {
   };
 
   function checkedForm(access: Access) {
-    return async function readCheckedForm(ctx: Context, next: () => Promise<unknown>) {
+    return async function readCheckedForm(ctx: ParameterizedContext<PageFormState>, next: Next) {
       const form = await readForm(ctx, FORM_LIMIT);
       csrf.verify(ctx, CSRF_PURPOSE[access], form.get('csrf')?.[0]);
       ctx.state.form = form;
@@ -120,9 +121,8 @@ export function pageRoutes(deps: PageRoutesDeps): Router {
   }
 
   function run(handler: Handler) {
-    return async function runPageHandler(ctx: Context) {
-      const user = ctx.state.user as User;
-      const form = (ctx.state.form as Form | undefined) ?? new Map();
+    return async function runPageHandler(ctx: ParameterizedContext<PageState>) {
+      const { user, form = new Map() } = ctx.state;
       await handler({ ctx, user, form, by: { actor: { name: user.username, id: user.id }, ip: ctx.ip } });
     };
   }

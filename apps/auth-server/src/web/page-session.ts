@@ -4,7 +4,7 @@
  * the app and the provider share cookie keys.
  *
  * - No session (or its user is gone): a GET is sent to sign in through the provider itself, with
- *   the internal client (internal-client.ts), and comes back to the page it asked for; a POST is
+ *   the internal client (provider/internal-client.ts), and comes back to the page it asked for; a POST is
  *   sent to sign in and then to the section's page (a form is never replayed). Never a 200 with data.
  * - A signed-in user who is disabled or pending, or (for /admin) lacks `mcp:admin`: 403.
  * - The callback (/admin/callback) accepts only a return path it stored itself, in a signed
@@ -19,12 +19,13 @@
  *   the form is on, to submit it again. A form is never replayed after a sign-in.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { Context, Next } from 'koa';
+import type { Context, Next, ParameterizedContext } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Clock } from '../../../shared/clock.ts';
 import { UserStore, type User } from '../accounts/user-store.ts';
 import { createAdminActivity } from './admin-activity.ts';
 import { PageError } from '../http/page-error.ts';
+import type { SignedInState } from './page-state.ts';
 import { INTERNAL_CALLBACK_PATH, INTERNAL_CLIENT_ID } from '../provider/internal-client.ts';
 import { isAdmin } from '../management/user-admin.ts';
 
@@ -89,7 +90,7 @@ export function createPageSession(deps: PageSessionDeps) {
 
   /** Middleware: the signed-in user with `access` goes on, as `ctx.state.user`. */
   function requireSignedIn(access: Access) {
-    return async function requireSignedInMiddleware(ctx: Context, next: Next): Promise<void> {
+    return async function requireSignedInMiddleware(ctx: ParameterizedContext<SignedInState>, next: Next): Promise<void> {
       const session = await provider.Session.get(ctx);
       const user = session.accountId ? users.findById(session.accountId) : undefined;
       const section = ctx.path.startsWith('/account') ? '/account' : '/admin';
@@ -114,8 +115,8 @@ export function createPageSession(deps: PageSessionDeps) {
    * than `reauthenticateAfter` is sent to sign in afresh and back to `returnTo` (the form's page).
    */
   function requireRecentSignIn(returnTo: (ctx: Context) => string) {
-    return async function requireRecentSignInMiddleware(ctx: Context, next: Next): Promise<void> {
-      const signedInAt = ctx.state.signedInAt as number | undefined;
+    return async function requireRecentSignInMiddleware(ctx: ParameterizedContext<SignedInState>, next: Next): Promise<void> {
+      const { signedInAt } = ctx.state;
       if (signedInAt === undefined || now() - signedInAt > deps.reauthenticateAfter) {
         const page = safeReturnPath(returnTo(ctx)) ?? '/admin';
         return sendToSignIn(ctx, `${page}${page.includes('?') ? '&' : '?'}notice=signed_in_again`, true);

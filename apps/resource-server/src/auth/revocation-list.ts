@@ -5,7 +5,7 @@
  * - A token is refused when an entry names its `sub`, `client_id` or `gid` (hashed, as the feed
  *   publishes them) and the token was issued at or before the entry's `issued_before`, or when an
  *   entry names the token itself (`jti`, hashed) or the key that signed it (`kid`).
- * - Matching costs four Map lookups; the hashes are computed once per token (`tokenMatch`), when
+ * - Matching costs at most five Map lookups; the hashes are computed once per token (`tokenMatch`), when
  *   the token is first verified, and cached with it.
  * - Entries are forgotten after their `expires_at`: every token they could refuse has expired.
  * - Deliberately not here: fetching the feed or knowing whether this copy is current

@@ -20,16 +20,17 @@
  * - Lifetime: `iat` is required, not in the future, and `exp - iat` is at most `maxTokenLifetime`
  *   (plus leeway). The issuer never mints longer-lived tokens, so a longer one was forged with a
  *   leaked key; refusing it also bounds how long a revocation entry must be kept.
- * - Presence and type: `sub`, `client_id` and `scope` are non-empty strings (this server needs all
- *   three: whose data, which app, what it may do); `iat` and `jti` are present (RFC 9068 §2.2).
+ * - Presence and type: `sub`, `client_id` and `jti` are non-empty strings, `scope` is a string
+ *   (this server needs them: whose data, which app, what it may do); `iat` is present (RFC 9068
+ *   §2.2). An empty `scope` passes: such a token opens no tool (the scope checks answer 403).
  * - No `cnf` claim: a sender-constrained token (DPoP, RFC 9449 §6; mTLS, RFC 8705 §3) would need
  *   its proof checked, which this server does not do, so such a token is refused rather than
  *   accepted as a plain bearer token.
  *
  * - Revocation, when `revocations` is given (the resource server always gives it): on every call,
  *   cached or not, the token must not match the auth-server's revocation feed (its user, client,
- *   grant `gid` or signing key revoked; follow-revocation-feed.ts), and that copy of the feed must
- *   be current, or RevocationsUnavailableError is thrown (fail closed).
+ *   grant `gid`, signing key or the token itself revoked; follow-revocation-feed.ts), and that
+ *   copy of the feed must be current, or RevocationsUnavailableError is thrown (fail closed).
  *
  * What is deliberately NOT checked:
  * - Which scope a request needs: callers compare `scopes` with what the tool asks for.
@@ -100,12 +101,42 @@ interface CachedToken {
 }
 
 /**
- * The token is not acceptable. `message` is a fixed, client-safe description (fit for the
- * `error_description` of an RFC 6750 `invalid_token` challenge); `cause` holds jose's error.
+ * Why a token was refused: stable, for code, logs and the metric label (as jose's `code`), where
+ * the message is prose for the client. One value per check above:
+ * - `too_large`: longer than `maxTokenLength`.
+ * - `malformed`: not a compact JWS, or its header or payload is not a JSON object.
+ * - `forbidden_header`: a `jku`, `x5u`, `jwk` or `x5c` header.
+ * - `algorithm`: not RS256.
+ * - `unknown_key`: a `kid` the issuer's JWKS does not publish.
+ * - `signature`: the signature does not verify.
+ * - `not_access_token`: `typ` is not `at+jwt`.
+ * - `issuer`: another `iss`.
+ * - `audience`: an `aud` without this resource.
+ * - `expired`: `exp` passed (beyond the leeway).
+ * - `not_yet_valid`: `nbf` in the future.
+ * - `missing_claim`: a required claim is absent.
+ * - `invalid_claims`: `sub`, `client_id`, `scope`, `jti` or `gid` empty or not a string, or a
+ *   time claim that is not a number.
+ * - `lifetime`: `iat` in the future, or `exp - iat` longer than `maxTokenLifetime`.
+ * - `sender_constrained`: a `cnf` claim.
+ * - `revoked`: the revocation feed names the token's user, client, grant or key.
+ */
+export type InvalidAccessTokenReason =
+  | 'too_large' | 'malformed' | 'forbidden_header' | 'algorithm' | 'unknown_key' | 'signature'
+  | 'not_access_token' | 'issuer' | 'audience' | 'expired' | 'not_yet_valid' | 'missing_claim'
+  | 'invalid_claims' | 'lifetime' | 'sender_constrained' | 'revoked';
+
+/**
+ * The token is not acceptable. `reason` says which check refused it; `message` is a fixed,
+ * client-safe description (fit for the `error_description` of an RFC 6750 `invalid_token`
+ * challenge); `cause` holds jose's error.
  */
 export class InvalidAccessTokenError extends Error {
   override name = 'InvalidAccessTokenError';
   readonly code = 'ERR_INVALID_ACCESS_TOKEN';
+  constructor(readonly reason: InvalidAccessTokenReason, message: string, options?: ErrorOptions) {
+    super(message, options);
+  }
 }
 
 /** The issuer's JWKS could not be fetched or used; the token itself may be fine. */
@@ -140,12 +171,12 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
   const audience = [resource, `${resource}/`];
 
   function notRevoked(entry: CachedToken): VerifiedAccessToken {
-    if (revocations?.refuses(entry.match)) throw new InvalidAccessTokenError('the access token has been revoked');
+    if (revocations?.refuses(entry.match)) throw new InvalidAccessTokenError('revoked', 'the access token has been revoked');
     return entry.verified;
   }
 
   async function verifyAccessToken(token: string): Promise<VerifiedAccessToken> {
-    if (token.length > maxTokenLength) throw new InvalidAccessTokenError('the access token is too large');
+    if (token.length > maxTokenLength) throw new InvalidAccessTokenError('too_large', 'the access token is too large');
     const nowMs = clock.now();
     const now = Math.floor(nowMs / 1000);
     const cached = cache.get(token, now);
@@ -155,10 +186,10 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
     try {
       header = decodeProtectedHeader(token);
     } catch (err) {
-      throw new InvalidAccessTokenError('the access token is malformed', { cause: err });
+      throw new InvalidAccessTokenError('malformed', 'the access token is malformed', { cause: err });
     }
     const forbidden = FORBIDDEN_HEADER_PARAMETERS.find((name) => name in header);
-    if (forbidden) throw new InvalidAccessTokenError(`the access token header must not carry ${forbidden}`);
+    if (forbidden) throw new InvalidAccessTokenError('forbidden_header', `the access token header must not carry ${forbidden}`);
 
     let payload: JWTPayload;
     try {
@@ -173,18 +204,18 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
       }));
     } catch (err) {
       if (err instanceof KeySetUnavailableError) throw err;
-      if (err instanceof errors.JOSEError) throw new InvalidAccessTokenError(describe(err), { cause: err });
+      if (err instanceof errors.JOSEError) throw refusal(err);
       throw err;
     }
 
     const { sub, client_id: clientId, scope, jti, exp, iat, cnf, gid, preferred_username: username } = payload;
     if (!isText(sub) || !isText(clientId) || typeof scope !== 'string' || !isText(jti) || (gid !== undefined && !isText(gid))) {
-      throw new InvalidAccessTokenError('the access token sub, client_id, scope, jti or gid is empty or not a string');
+      throw new InvalidAccessTokenError('invalid_claims', 'the access token sub, client_id, scope, jti or gid is empty or not a string');
     }
-    if (cnf !== undefined) throw new InvalidAccessTokenError('sender-constrained access tokens are not supported');
+    if (cnf !== undefined) throw new InvalidAccessTokenError('sender_constrained', 'sender-constrained access tokens are not supported');
     // jose checked that iat and exp are numbers; RFC 9068 §4 leaves their bounds to the resource server.
-    if (iat! > now + clockTolerance) throw new InvalidAccessTokenError('the access token iat is in the future');
-    if (exp! - iat! > maxTokenLifetime + clockTolerance) throw new InvalidAccessTokenError('the access token lifetime is longer than the issuer ever grants');
+    if (iat! > now + clockTolerance) throw new InvalidAccessTokenError('lifetime', 'the access token iat is in the future');
+    if (exp! - iat! > maxTokenLifetime + clockTolerance) throw new InvalidAccessTokenError('lifetime', 'the access token lifetime is longer than the issuer ever grants');
 
     const verified: VerifiedAccessToken = {
       token,
@@ -211,21 +242,27 @@ function isText(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0;
 }
 
-/** A fixed description per failure: never the token's own values, never a quote (RFC 6750 §3). */
-function describe(err: InstanceType<typeof errors.JOSEError>): string {
-  if (err instanceof errors.JWTExpired) return 'the access token has expired';
+/**
+ * jose's failure as ours: a reason and a fixed description, never the token's own values, never a
+ * quote (RFC 6750 §3).
+ */
+function refusal(err: InstanceType<typeof errors.JOSEError>): InvalidAccessTokenError {
+  const refuse = (reason: InvalidAccessTokenReason, description: string) => new InvalidAccessTokenError(reason, description, { cause: err });
+  if (err instanceof errors.JWTExpired) return refuse('expired', 'the access token has expired');
   if (err instanceof errors.JWTClaimValidationFailed) {
-    if (err.reason === 'missing') return `the access token has no ${err.claim} claim`;
-    switch (err.claim) {
-      case 'typ': return 'the token is not an access token (typ must be at+jwt)';
-      case 'aud': return 'the access token was issued for another resource';
-      case 'iss': return 'the access token was issued by another issuer';
-      case 'nbf': return 'the access token is not valid yet';
-      default: return `the access token ${err.claim} claim is not valid`;
+    if (err.reason === 'missing') return refuse('missing_claim', `the access token has no ${err.claim} claim`);
+    if (err.reason === 'check_failed') {
+      switch (err.claim) {
+        case 'typ': return refuse('not_access_token', 'the token is not an access token (typ must be at+jwt)');
+        case 'aud': return refuse('audience', 'the access token was issued for another resource');
+        case 'iss': return refuse('issuer', 'the access token was issued by another issuer');
+        case 'nbf': return refuse('not_yet_valid', 'the access token is not valid yet');
+      }
     }
+    return refuse('invalid_claims', `the access token ${err.claim} claim is not valid`);
   }
-  if (err instanceof errors.JOSEAlgNotAllowed) return 'the access token must be signed with RS256';
-  if (err instanceof errors.JWSSignatureVerificationFailed) return 'the access token signature is not valid';
-  if (err instanceof errors.JWKSNoMatchingKey) return 'the access token is signed with a key the issuer does not publish';
-  return 'the access token is malformed';
+  if (err instanceof errors.JOSEAlgNotAllowed) return refuse('algorithm', 'the access token must be signed with RS256');
+  if (err instanceof errors.JWSSignatureVerificationFailed) return refuse('signature', 'the access token signature is not valid');
+  if (err instanceof errors.JWKSNoMatchingKey) return refuse('unknown_key', 'the access token is signed with a key the issuer does not publish');
+  return refuse('malformed', 'the access token is malformed');
 }

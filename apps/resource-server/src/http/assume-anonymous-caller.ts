@@ -3,9 +3,10 @@
  * baseline): every request acts as one fixed caller holding every MCP scope. Nothing in the
  * configuration can select this; see createResourceServer's `dangerouslyDisableAuthentication`.
  */
-import type { Context, Next } from 'koa';
+import type { Next, ParameterizedContext } from 'koa';
 import { MCP_SCOPES } from '../../../shared/mcp-scopes.ts';
 import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
+import type { AuthenticatedState } from './resource-server-state.ts';
 
 const ANONYMOUS: VerifiedAccessToken = Object.freeze({
   token: '',
@@ -15,7 +16,7 @@ const ANONYMOUS: VerifiedAccessToken = Object.freeze({
   extra: { subject: 'anonymous', tokenId: 'none' },
 });
 
-export async function assumeAnonymousCaller(ctx: Context, next: Next): Promise<void> {
+export async function assumeAnonymousCaller(ctx: ParameterizedContext<AuthenticatedState>, next: Next): Promise<void> {
   ctx.state.auth = ANONYMOUS;
   await next();
 }

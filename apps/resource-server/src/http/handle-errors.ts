@@ -8,9 +8,10 @@
  * - The client went away or sent malformed HTTP mid-request: logged at info, answered 400 (if
  *   anyone is still listening), never counted as our failure.
  */
-import type { Context, Next } from 'koa';
+import type { Next, ParameterizedContext } from 'koa';
 import { isClientConnectionError } from '../../../shared/is-client-connection-error.ts';
 import type { Logger } from '../../../shared/logger.ts';
+import type { ResourceServerState } from './resource-server-state.ts';
 
 interface HttpError extends Error {
   status?: number;
@@ -18,7 +19,7 @@ interface HttpError extends Error {
 }
 
 export function handleErrors(logger: Logger) {
-  return async function handleErrorsMiddleware(ctx: Context, next: Next): Promise<void> {
+  return async function handleErrorsMiddleware(ctx: ParameterizedContext<ResourceServerState>, next: Next): Promise<void> {
     try {
       await next();
       if (ctx.status === 404 && ctx.body == null && ctx.respond !== false) {
@@ -28,7 +29,7 @@ export function handleErrors(logger: Logger) {
     } catch (caught) {
       const err = caught as HttpError;
       if (isClientConnectionError(caught)) {
-        logger.info({ requestId: ctx.state.requestId as string | undefined, method: ctx.method, path: ctx.path.slice(0, 512), reason: (err as { code?: string }).code ?? err.message }, 'request aborted by the client');
+        logger.info({ requestId: ctx.state.requestId, method: ctx.method, path: ctx.path.slice(0, 512), reason: (err as { code?: string }).code ?? err.message }, 'request aborted by the client');
         ctx.status = 400;
         ctx.body = { error: 'invalid_request' };
         return;

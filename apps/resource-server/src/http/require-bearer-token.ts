@@ -8,20 +8,22 @@
  * - A token in the query string (`access_token=`) or a form body is never read: OAuth 2.1 §5.2
  *   and the MCP spec forbid tokens in URIs, so such a request is treated as carrying no token.
  * - The scheme is matched case-insensitively (RFC 9110 §11.1); other schemes count as no token.
- * - A token that fails verification: 401 `error="invalid_token"` with the verifier's reason.
+ * - A token that fails verification: 401 `error="invalid_token"` with the verifier's description;
+ *   its `reason` code goes to the log and to `onTokenRefused` (the metric label).
  * - The issuer's key set unreachable, or the revocation list not current (the auth-server's feed
  *   unreachable for longer than allowed): 503. The token may be fine, and sending the user
  *   through sign-in again would not help.
  * - On success `ctx.state.auth` holds the VerifiedAccessToken.
  */
-import type { Context, Next } from 'koa';
+import type { Next, ParameterizedContext } from 'koa';
 import type { Logger } from '../../../shared/logger.ts';
 import { RevocationsUnavailableError } from '../auth/follow-revocation-feed.ts';
 import {
   InvalidAccessTokenError, KeySetUnavailableError, type AccessTokenVerifier,
 } from '../auth/verify-access-token.ts';
-import { tokenFailureReason } from '../ops/token-failure-reason.ts';
+import { tokenFailureReason, type TokenFailureReason } from '../ops/token-failure-reason.ts';
 import { bearerChallenge } from './bearer-challenge.ts';
+import type { AuthenticatedState } from './resource-server-state.ts';
 
 export interface RequireBearerTokenOptions {
   verifier: AccessTokenVerifier;
@@ -30,7 +32,7 @@ export interface RequireBearerTokenOptions {
   baselineScopes: readonly string[];
   logger: Logger;
   /** Told why each presented token was refused (a short metric label, never the token). */
-  onTokenRefused?: (reason: string) => void;
+  onTokenRefused?: (reason: TokenFailureReason) => void;
 }
 
 // RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token.
@@ -38,7 +40,7 @@ const BEARER = /^bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 const SCHEME = /^bearer(?: |$)/i;
 
 export function requireBearerToken({ verifier, resourceMetadataUrl, baselineScopes, logger, onTokenRefused }: RequireBearerTokenOptions) {
-  function refuse(ctx: Context, error: 'invalid_token' | undefined, errorDescription?: string): void {
+  function refuse(ctx: ParameterizedContext, error: 'invalid_token' | undefined, errorDescription?: string): void {
     ctx.status = 401;
     ctx.set('WWW-Authenticate', bearerChallenge({ error, errorDescription, scopes: baselineScopes, resourceMetadataUrl }));
     ctx.body = error
@@ -46,7 +48,7 @@ export function requireBearerToken({ verifier, resourceMetadataUrl, baselineScop
       : { error_description: 'this MCP server requires an OAuth 2.0 access token in the Authorization header' };
   }
 
-  return async function requireBearerTokenMiddleware(ctx: Context, next: Next): Promise<void> {
+  return async function requireBearerTokenMiddleware(ctx: ParameterizedContext<AuthenticatedState>, next: Next): Promise<void> {
     const header = ctx.get('authorization');
     if (!SCHEME.test(header)) return refuse(ctx, undefined);
     const token = BEARER.exec(header)?.[1];
@@ -60,7 +62,7 @@ export function requireBearerToken({ verifier, resourceMetadataUrl, baselineScop
     } catch (err) {
       onTokenRefused?.(tokenFailureReason(err));
       if (err instanceof InvalidAccessTokenError) {
-        logger.debug({ reason: err.message, cause: (err.cause as Error | undefined)?.message }, 'access token refused');
+        logger.debug({ reason: err.reason, description: err.message, cause: (err.cause as Error | undefined)?.message }, 'access token refused');
         return refuse(ctx, 'invalid_token', err.message);
       }
       if (err instanceof KeySetUnavailableError || err instanceof RevocationsUnavailableError) {

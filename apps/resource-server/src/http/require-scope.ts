@@ -8,10 +8,10 @@
  *   their requested scope with the challenge's, so naming only the new one would lose the rest).
  * - Deliberately not checked here: anything about the token beyond its `scopes`.
  */
-import type { Context, Next } from 'koa';
+import type { Next, ParameterizedContext } from 'koa';
 import { MCP_SCOPES, type McpScope } from '../../../shared/mcp-scopes.ts';
-import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
 import { bearerChallenge } from './bearer-challenge.ts';
+import type { AuthenticatedState } from './resource-server-state.ts';
 
 export interface RequireScopeOptions {
   scope: McpScope;
@@ -19,8 +19,8 @@ export interface RequireScopeOptions {
 }
 
 export function requireScope({ scope, resourceMetadataUrl }: RequireScopeOptions) {
-  return async function requireScopeMiddleware(ctx: Context, next: Next): Promise<void> {
-    const auth: VerifiedAccessToken = ctx.state.auth;
+  return async function requireScopeMiddleware(ctx: ParameterizedContext<AuthenticatedState>, next: Next): Promise<void> {
+    const { auth } = ctx.state;
     if (auth.scopes.includes(scope)) return next();
     const description = `this resource needs ${scope}`;
     ctx.status = 403;

@@ -10,12 +10,12 @@
  * inspected; everything else (initialize, lists, unknown names) passes to the MCP server, which
  * answers it (and checks scopes again).
  */
-import type { Context, Next } from 'koa';
+import type { Next, ParameterizedContext } from 'koa';
 import { MCP_SCOPES } from '../../../shared/mcp-scopes.ts';
-import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
 import type { ToolCallEvent } from '../mcp/create-mcp-server.ts';
 import type { AuditStore } from '../storage/audit-store.ts';
 import { bearerChallenge } from './bearer-challenge.ts';
+import type { McpRequestState } from './resource-server-state.ts';
 
 /** What one JSON-RPC request needs: its tool (for the audit), prompt or resource, and the scope. */
 export interface RequiredScope {
@@ -48,9 +48,9 @@ function requests(body: unknown): Array<{ method: string; params: Record<string,
 }
 
 export function requireToolScope({ requiredScope, resourceMetadataUrl, audit, onToolCall }: RequireToolScopeOptions) {
-  return async function requireToolScopeMiddleware(ctx: Context, next: Next): Promise<void> {
-    const auth: VerifiedAccessToken = ctx.state.auth;
-    const refused = requests(ctx.state.rpcBody).flatMap(({ method, params }) => {
+  return async function requireToolScopeMiddleware(ctx: ParameterizedContext<McpRequestState>, next: Next): Promise<void> {
+    const { auth, rpcBody } = ctx.state;
+    const refused = requests(rpcBody).flatMap(({ method, params }) => {
       const needed = requiredScope(method, params);
       return needed && !auth.scopes.includes(needed.scope) ? [needed] : [];
     });

@@ -11,15 +11,15 @@
  * Koa steps aside (`ctx.respond = false`) because the transport writes the Node response itself.
  */
 import type { IncomingMessage } from 'node:http';
-import type { Context } from 'koa';
+import type { ParameterizedContext } from 'koa';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { Logger } from '../../../shared/logger.ts';
-import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
 import type { McpSessions } from '../mcp/mcp-sessions.ts';
+import type { McpRequestState } from './resource-server-state.ts';
 
 export function serveMcpRequest(sessions: McpSessions, logger: Logger) {
-  return async function serveMcpRequestMiddleware(ctx: Context): Promise<void> {
-    const auth: VerifiedAccessToken = ctx.state.auth;
+  return async function serveMcpRequestMiddleware(ctx: ParameterizedContext<McpRequestState>): Promise<void> {
+    const { auth } = ctx.state;
     const sessionId = ctx.get('mcp-session-id');
 
     let transport;

@@ -168,7 +168,7 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
   });
 
   server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
-    const token = extra.authInfo as VerifiedAccessToken | undefined;
+    const token = callerOf(extra);
     if (!token) return toolError('This server only runs tools for an authenticated caller.');
     const { name, arguments: args } = request.params;
     const startedAt = performance.now();
@@ -238,8 +238,16 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
   return server;
 }
 
+/**
+ * The caller serveMcpRequest handed the transport (as `req.auth`, from `ctx.state.auth`). The SDK
+ * types it as its own AuthInfo; it is always the VerifiedAccessToken that AuthInfo was made from.
+ */
+function callerOf(extra: Extra): VerifiedAccessToken | undefined {
+  return extra.authInfo as VerifiedAccessToken | undefined;
+}
+
 function tokenOf(extra: Extra): VerifiedAccessToken {
-  const token = extra.authInfo as VerifiedAccessToken | undefined;
+  const token = callerOf(extra);
   if (!token) throw new McpError(ErrorCode.InvalidRequest, 'This server only answers an authenticated caller.');
   return token;
 }

@@ -1,8 +1,9 @@
 /**
- * Every MCP tool this server offers, with the one scope each needs: the single place that says
- * which scope opens which tool. The HTTP layer reads it to answer `403 insufficient_scope` before
- * a call reaches the MCP server (so clients can step up), and the MCP server reads it again
- * around each handler.
+ * Gatehouse's own (built-in) MCP tools, with the one scope each needs: the single place that says
+ * which scope opens which built-in tool (a tool of a server behind the gateway takes its scope
+ * from that server's configured `scopes`, gateway.ts). The HTTP layer reads it to answer
+ * `403 insufficient_scope` before a call reaches the MCP server (so clients can step up), and the
+ * MCP server reads it again around each handler.
  *
  * A handler throws ToolError for an outcome the caller should read (a missing note); anything
  * else it throws is reported to the caller as a generic failure and logged.

@@ -1,7 +1,8 @@
 /**
  * The end-user account pages (/account): the signed-in user's own connected apps, revoking one,
- * and signing out. Revoking stops the grant's refresh tokens at once; JWT access tokens already
- * issued stay valid until they expire, which the page says.
+ * and signing out. Revoking stops the grant's refresh tokens at once and puts the grant on the
+ * revocation feed, so the resource server refuses its access tokens within seconds
+ * (management/grant-registry.ts).
  */
 import type { Context } from 'koa';
 import { PageError } from '../../http/page-error.ts';

@@ -1,6 +1,7 @@
 /**
  * Admin pages: every connected app (grant), with revocation. Revoking stops the grant's refresh
- * tokens at once; JWT access tokens already issued stay valid until they expire, which the page says.
+ * tokens at once and puts the grant on the revocation feed, so the resource server refuses its
+ * access tokens within seconds (management/grant-registry.ts).
  */
 import { PageError } from '../../http/page-error.ts';
 import type { AdminServices } from '../../management/admin-services.ts';
