@@ -7,8 +7,8 @@
  */
 import { pathToFileURL } from 'node:url';
 import type { ResourceServerConfig } from '../apps/shared/config/resource-server-section.ts';
-import { startResourceServer } from '../test/resource-server/support/start-resource-server.ts';
-import { startTestIssuer } from '../test/resource-server/support/test-issuer.ts';
+import { startResourceServer } from '../test/helpers/start-resource-server.ts';
+import { startTestIssuer } from '../test/helpers/test-issuer.ts';
 
 export interface GatehouseMcpServerOptions {
   /** Configuration over the test defaults (e.g. servers behind the gateway). */

@@ -18,7 +18,7 @@ import { freePort } from '../helpers/net.ts';
 import { assertNoStackTrace, connect, redeem, registerClient } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { startResourceServerBeside } from '../helpers/start-resource-server-beside.ts';
-import { connectClient } from '../resource-server/support/mcp-http.ts';
+import { connectClient } from '../helpers/mcp-http.ts';
 import { createUser, post, signInAt } from './support/admin-browser.ts';
 
 const MEMORY_SERVER = join(PROJECT_ROOT, 'node_modules', '@modelcontextprotocol', 'server-memory', 'dist', 'index.js');

@@ -16,8 +16,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { startTestIssuer, type TestIssuer } from '../resource-server/support/test-issuer.ts';
-import { startResourceServer, type RunningResourceServer } from '../resource-server/support/start-resource-server.ts';
+import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
+import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
 import { connectAs, resultText, waitForServers } from './support/gateway-client.ts';
 import { EVERYTHING, MEMORY, SCRIPTED, stdioServer } from './support/upstreams.ts';
 

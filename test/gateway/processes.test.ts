@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { startTestIssuer, type TestIssuer } from '../resource-server/support/test-issuer.ts';
-import { startResourceServer, type RunningResourceServer } from '../resource-server/support/start-resource-server.ts';
+import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
+import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
 import { connectAs, errorText, readiness, resultText, waitForServers } from './support/gateway-client.ts';
 import { EVERYTHING, SCRIPTED, stdioServer } from './support/upstreams.ts';
 

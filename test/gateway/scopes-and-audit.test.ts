@@ -12,9 +12,9 @@ import { after, before, describe, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPError, type StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { createMetricsRegistry, type Registry } from '../../apps/shared/metrics.ts';
-import { parseChallenge } from '../resource-server/support/mcp-http.ts';
-import { startTestIssuer, type TestIssuer } from '../resource-server/support/test-issuer.ts';
-import { startResourceServer, type RunningResourceServer } from '../resource-server/support/start-resource-server.ts';
+import { parseChallenge } from '../helpers/mcp-http.ts';
+import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
+import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
 import { connectAs, errorText, resultText, rpc, waitForServers } from './support/gateway-client.ts';
 import { COLLIDING_URI, EVERYTHING, SCRIPTED, stdioServer } from './support/upstreams.ts';
 

@@ -22,7 +22,7 @@ import { TestOAuthClientProvider } from '../helpers/mcp-oauth-client.ts';
 import { freePort } from '../helpers/net.ts';
 import { startResourceServerBeside } from '../helpers/start-resource-server-beside.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
-import { parseChallenge } from '../resource-server/support/mcp-http.ts';
+import { parseChallenge } from '../helpers/mcp-http.ts';
 import { resultText, rpc, waitForServers } from './support/gateway-client.ts';
 import { startRecordingUpstream, type RecordingUpstream } from './support/recording-upstream.ts';
 import { EVERYTHING, FILESYSTEM, httpServer, stdioServer } from './support/upstreams.ts';

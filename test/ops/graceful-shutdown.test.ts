@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CLAUDE_DCR_BODY, connect, redeem, registerClient } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD } from '../helpers/start-auth-server.ts';
-import { INITIALIZE, jsonRpcMessageOf } from '../resource-server/support/mcp-http.ts';
+import { INITIALIZE, jsonRpcMessageOf } from '../helpers/mcp-http.ts';
 import { freshSetup, kill, runApp, waitForOk, waitUntilRefused, type RunningProcess, type Setup } from './support/processes.ts';
 
 interface SlowRequest {

@@ -9,8 +9,8 @@ import { after, before, describe, test } from 'node:test';
 import { createJwksProbe } from '../../apps/resource-server/src/ops/probe-jwks.ts';
 import { freePort } from '../helpers/net.ts';
 import { TestClock } from '../helpers/test-clock.ts';
-import { startResourceServer } from '../resource-server/support/start-resource-server.ts';
-import { startTestIssuer } from '../resource-server/support/test-issuer.ts';
+import { startResourceServer } from '../helpers/start-resource-server.ts';
+import { startTestIssuer } from '../helpers/test-issuer.ts';
 import { startBothApps, type BothApps } from './support/start-both-apps.ts';
 
 async function health(url: string): Promise<{ status: number; body: Record<string, unknown>; cacheControl: string | null }> {

@@ -17,7 +17,7 @@ import { CLAUDE_DCR_BODY, connect, redeem, refresh, registerClient, startAuthori
 import { rawBytes } from '../helpers/raw-http.ts';
 import { ADMIN_PASSWORD } from '../helpers/start-auth-server.ts';
 import { waitFor } from '../helpers/wait-for.ts';
-import { connectClient, mcpRequest } from '../resource-server/support/mcp-http.ts';
+import { connectClient, mcpRequest } from '../helpers/mcp-http.ts';
 import { startBothApps, type BothApps } from './support/start-both-apps.ts';
 
 /** Every cookie value the browser holds for the auth-server, whatever path it is scoped to. */

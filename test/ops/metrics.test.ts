@@ -12,7 +12,7 @@ import { createMetricsRegistry, serveMetrics } from '../../apps/shared/metrics.t
 import { Browser } from '../helpers/browser.ts';
 import { CLAUDE_DCR_BODY, connect, redeem, refresh, register, registerClient, signIn, startAuthorization } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD } from '../helpers/start-auth-server.ts';
-import { connectClient, mcpRequest } from '../resource-server/support/mcp-http.ts';
+import { connectClient, mcpRequest } from '../helpers/mcp-http.ts';
 import { startBothApps, type BothApps } from './support/start-both-apps.ts';
 
 interface Sample {

@@ -19,7 +19,7 @@ import { freePort } from '../helpers/net.ts';
 import { authorizeUrl, CLAUDE_DCR_BODY, registerClient } from '../helpers/oauth-flow.ts';
 import { createPkce } from '../helpers/pkce.ts';
 import { startAuthServer } from '../helpers/start-auth-server.ts';
-import { parseChallenge } from '../resource-server/support/mcp-http.ts';
+import { parseChallenge } from '../helpers/mcp-http.ts';
 import { freshSetup, isRefused, kill, run, runApp, type RunningProcess, type Setup } from './support/processes.ts';
 
 describe('https served directly from certificate files (real processes)', () => {

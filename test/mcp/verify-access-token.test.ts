@@ -12,9 +12,9 @@ import {
 } from '../../apps/resource-server/src/auth/verify-access-token.ts';
 import { TokenCache } from '../../apps/resource-server/src/auth/token-cache.ts';
 import { TestClock } from '../helpers/test-clock.ts';
-import { startTestIssuer, TEST_RESOURCE, type TestIssuer } from './support/test-issuer.ts';
-import { startResourceServer } from './support/start-resource-server.ts';
-import { mcpRequest } from './support/mcp-http.ts';
+import { startTestIssuer, TEST_RESOURCE, type TestIssuer } from '../helpers/test-issuer.ts';
+import { startResourceServer } from '../helpers/start-resource-server.ts';
+import { mcpRequest } from '../helpers/mcp-http.ts';
 
 async function listen(handler: Parameters<typeof createServer>[1]): Promise<{ url: string; server: Server }> {
   const server = createServer(handler);

@@ -10,9 +10,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { StdioServerConfig } from '../../apps/shared/config/gateway-servers.ts';
 import { PROJECT_ROOT } from '../../apps/shared/project-root.ts';
-import { startTestIssuer, type TestIssuer } from './support/test-issuer.ts';
-import { startResourceServer, type RunningResourceServer } from './support/start-resource-server.ts';
-import { connectClient, mcpRequest, parseChallenge } from './support/mcp-http.ts';
+import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
+import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
+import { connectClient, mcpRequest, parseChallenge } from '../helpers/mcp-http.ts';
 
 const MEMORY_SERVER = join(PROJECT_ROOT, 'node_modules', '@modelcontextprotocol', 'server-memory', 'dist', 'index.js');
 const METADATA_URL = 'http://localhost:4001/.well-known/oauth-protected-resource/mcp';

@@ -6,9 +6,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { startTestIssuer, type TestIssuer } from './support/test-issuer.ts';
-import { startResourceServer, type RunningResourceServer } from './support/start-resource-server.ts';
-import { connectClient, mcpRequest } from './support/mcp-http.ts';
+import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
+import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
+import { connectClient, mcpRequest } from '../helpers/mcp-http.ts';
 import { TestClock } from '../helpers/test-clock.ts';
 
 const TOOLS_LIST = { jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} };

@@ -1,7 +1,7 @@
 /**
  * The auth-server's revocation feed (`GET /oauth/revocations`): what goes on it, what it looks
  * like on the wire (hashed identifiers only), paging, bad input, and pruning. A real server with
- * its SQLite database; the resource server's side is in test/resource-server/revocation-feed.test.ts
+ * its SQLite database; the resource server's side is in test/revocation/revocation-feed-at-the-mcp-endpoint.test.ts
  * and end to end in test/revocation/.
  */
 import assert from 'node:assert/strict';

@@ -4,9 +4,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestIssuer, type TestIssuer } from './support/test-issuer.ts';
-import { startResourceServer, type RunningResourceServer } from './support/start-resource-server.ts';
-import { INITIALIZE, mcpRequest, parseChallenge } from './support/mcp-http.ts';
+import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
+import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
+import { INITIALIZE, mcpRequest, parseChallenge } from '../helpers/mcp-http.ts';
 
 const METADATA_URL = 'http://localhost:4001/.well-known/oauth-protected-resource/mcp';
 const INSPECTOR = 'http://localhost:6274';

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { startTestIssuer, type TestIssuer } from './support/test-issuer.ts';
-import { startResourceServer, useIssuerAndServer, type RunningResourceServer } from './support/start-resource-server.ts';
-import { connectClient, mcpRequest } from './support/mcp-http.ts';
+import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
+import { startResourceServer, useIssuerAndServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
+import { connectClient, mcpRequest } from '../helpers/mcp-http.ts';
 
 describe('authentication switched off in code', () => {
   let issuer: TestIssuer;

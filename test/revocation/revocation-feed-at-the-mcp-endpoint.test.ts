@@ -7,9 +7,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { startTestIssuer, type TestIssuer } from './support/test-issuer.ts';
-import { startResourceServer, useIssuerAndServer, type RunningResourceServer } from './support/start-resource-server.ts';
-import { INITIALIZE, mcpRequest, parseChallenge } from './support/mcp-http.ts';
+import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
+import { startResourceServer, useIssuerAndServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
+import { INITIALIZE, mcpRequest, parseChallenge } from '../helpers/mcp-http.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
 const now = () => Math.floor(Date.now() / 1000);

@@ -11,7 +11,7 @@ import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { openDatabase } from '../../apps/shared/database.ts';
 import { CLAUDE_DCR_BODY, registerClient } from '../helpers/oauth-flow.ts';
-import { freshSetup, kill, runApp, type RunningProcess } from '../ops/support/processes.ts';
+import { freshSetup, kill, runApp, type RunningProcess } from './support/processes.ts';
 
 const mode = (path: string) => (statSync(path).mode & 0o777).toString(8);
 

@@ -7,12 +7,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { after, before } from 'node:test';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Clock } from '../../../apps/shared/clock.ts';
-import type { ResourceServerConfig } from '../../../apps/shared/config/resource-server-section.ts';
-import { MIGRATIONS_ROOT, migrate, openDatabase, type Db } from '../../../apps/shared/database.ts';
-import { createLogger, type Logger } from '../../../apps/shared/logger.ts';
-import type { Registry } from '../../../apps/shared/metrics.ts';
-import { createResourceServer } from '../../../apps/resource-server/src/create-resource-server.ts';
+import type { Clock } from '../../apps/shared/clock.ts';
+import type { ResourceServerConfig } from '../../apps/shared/config/resource-server-section.ts';
+import { MIGRATIONS_ROOT, migrate, openDatabase, type Db } from '../../apps/shared/database.ts';
+import { createLogger, type Logger } from '../../apps/shared/logger.ts';
+import type { Registry } from '../../apps/shared/metrics.ts';
+import { createResourceServer } from '../../apps/resource-server/src/create-resource-server.ts';
 import { startTestIssuer, TEST_RESOURCE, type TestIssuer } from './test-issuer.ts';
 
 export interface RunningResourceServer {

@@ -12,9 +12,9 @@ import { randomUUID } from 'node:crypto';
 import { base64url, exportJWK, exportSPKI, generateKeyPair, importJWK, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { createMetricsRegistry } from '../../apps/shared/metrics.ts';
 import type { InvalidAccessTokenReason } from '../../apps/resource-server/src/auth/verify-access-token.ts';
-import { startTestIssuer, TEST_RESOURCE, type TestIssuer } from './support/test-issuer.ts';
-import { startResourceServer, type RunningResourceServer } from './support/start-resource-server.ts';
-import { mcpRequest, parseChallenge } from './support/mcp-http.ts';
+import { startTestIssuer, TEST_RESOURCE, type TestIssuer } from '../helpers/test-issuer.ts';
+import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
+import { mcpRequest, parseChallenge } from '../helpers/mcp-http.ts';
 
 /** A server an attacker controls: serves the attacker's JWKS and records every hit. */
 interface Attacker {

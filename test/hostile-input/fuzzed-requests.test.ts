@@ -19,9 +19,9 @@ import { assertNoStackTrace, connect, redeem, registerClient, startAuthorization
 import { rawBytes, rawRequest, type RawRequest, type RawResponse } from '../helpers/raw-http.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { csrfOf, signInAt } from '../admin/support/admin-browser.ts';
-import { INITIALIZE } from '../resource-server/support/mcp-http.ts';
-import { startResourceServer, type RunningResourceServer } from '../resource-server/support/start-resource-server.ts';
-import { TEST_RESOURCE } from '../resource-server/support/test-issuer.ts';
+import { INITIALIZE } from '../helpers/mcp-http.ts';
+import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
+import { TEST_RESOURCE } from '../helpers/test-issuer.ts';
 import { brokenFraming, createRandom, DCR_FIELDS, hostileRequest, registrationWithOneBadField, type Known } from './support/hostile-inputs.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261130);

@@ -4,9 +4,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestIssuer, type TestIssuer } from './support/test-issuer.ts';
-import { startResourceServer, useIssuerAndServer, type RunningResourceServer } from './support/start-resource-server.ts';
-import { mcpRequest, parseChallenge } from './support/mcp-http.ts';
+import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
+import { startResourceServer, useIssuerAndServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
+import { mcpRequest, parseChallenge } from '../helpers/mcp-http.ts';
 
 describe('protected resource metadata', () => {
   const suite = useIssuerAndServer();

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { revocationValue, type RevocationEntry, type RevocationKind } from '../../../apps/shared/revocation-entry.ts';
+import { revocationValue, type RevocationEntry, type RevocationKind } from '../../apps/shared/revocation-entry.ts';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload, type JWTHeaderParameters } from 'jose';
 
 /** The canonical resource URL tokens are minted for in tests (the server itself listens on port 0). */

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { rawRequest } from '../helpers/raw-http.ts';
-import { useIssuerAndServer } from './support/start-resource-server.ts';
+import { useIssuerAndServer } from '../helpers/start-resource-server.ts';
 
 describe('hostile HTTP input at the resource-server', () => {
   const suite = useIssuerAndServer();

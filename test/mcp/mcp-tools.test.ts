@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPError, type StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { startTestIssuer, type TestIssuer } from './support/test-issuer.ts';
-import { startResourceServer, type RunningResourceServer } from './support/start-resource-server.ts';
-import { connectClient, mcpRequest, parseChallenge } from './support/mcp-http.ts';
+import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
+import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
+import { connectClient, mcpRequest, parseChallenge } from '../helpers/mcp-http.ts';
 
 type ToolResult = Awaited<ReturnType<Client['callTool']>>;
 
