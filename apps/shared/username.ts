@@ -3,7 +3,7 @@
  * fits and a name never needs quoting on a command line or escaping in a log line.
  *
  * Held to by every name an operator chooses: the users and the bootstrap admin in the
- * configuration (config.ts), and the users created on the admin pages and with the CLI (both
+ * configuration (apps/shared/config/), and the users created on the admin pages and with the CLI (both
  * through the auth-server's management/user-admin.ts). Deliberately not held to by federated
  * users: they are named by their upstream's email (or `<upstream>-<sub>`), which may carry other
  * characters (`+`), cut to USERNAME_MAX_LENGTH; refusing such a name would refuse the person.
