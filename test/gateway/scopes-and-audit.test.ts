@@ -65,11 +65,11 @@ describe('per-call scopes, the 403 step-up challenge, audit and metrics for the 
   }
 
   /**
-   * The audit rows of `tool`. Rows are written at the turn of the event loop after the call (in
-   * order of setImmediate, queued before the answer went out), so one turn later they are there.
+   * The audit rows of `tool`. Rows are written two turns of the event loop after the call
+   * (AuditStore), so two turns after the answer arrived they are there.
    */
   async function rows(tool: string): Promise<ToolCallRow[]> {
-    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
     return server.db.prepare('SELECT * FROM tool_calls WHERE tool = ? ORDER BY id').all(tool) as ToolCallRow[];
   }
 

@@ -3,6 +3,7 @@
  * applied, listening on 127.0.0.1 port 0. The canonical resource URL is TEST_RESOURCE whatever the
  * port, the way it is behind a proxy: everything absolute must come from configuration.
  */
+import type { Server } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { after, before } from 'node:test';
 import { tmpdir } from 'node:os';
@@ -22,6 +23,8 @@ export interface RunningResourceServer {
   mcpUrl: string;
   config: ResourceServerConfig;
   db: Db;
+  /** The Node HTTP server, for tests that watch its connections. */
+  httpServer: Server;
   close(): Promise<void>;
 }
 
@@ -71,6 +74,7 @@ export async function startResourceServer({ issuer, config: overrides = {}, logL
     mcpUrl: `${baseUrl}${new URL(config.resource).pathname}`,
     config,
     db,
+    httpServer: server.httpServer,
     async close() {
       await server.close();
       db.close();

@@ -54,8 +54,8 @@ describe('MCP server', () => {
     migrate(db, join(MIGRATIONS_ROOT, 'resource-server'));
   });
   after(async () => {
-    // Audit records are written at the next turn of the event loop: let the last ones land.
-    await new Promise((resolve) => setImmediate(resolve));
+    // Audit records are written two turns of the event loop later: let the last ones land.
+    await new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
     db?.close();
     rmSync(dir, { recursive: true, force: true });
   });

@@ -57,7 +57,7 @@ describe('resource-server storage', () => {
     assert.deepEqual(audit.recent(10).map((entry) => entry.tool), ['recent']);
   });
 
-  test('tool calls finishing in one turn of the event loop are written together, in one transaction, and reads see them at once', async () => {
+  test('tool calls finishing in one turn of the event loop are written together, in one transaction, after that turn\'s answers, and reads see them at once', async () => {
     const audit = new AuditStore(db);
     const call = { subject: 'batch', clientId: 'c', server: 'files', tool: 'files__read', outcome: 'ok' as const, durationMs: 3 };
     const count = () => db.prepare("SELECT count(*) FROM tool_calls WHERE subject = 'batch'").pluck().get() as number;
@@ -68,7 +68,9 @@ describe('resource-server storage', () => {
     const other = openDatabase(join(dir, 'resource-server.db'));
     const seenBefore = other.pragma('data_version', { simple: true }) as number;
     await new Promise((resolve) => setImmediate(resolve));
-    assert.equal(count(), 3, 'written at the next turn');
+    assert.equal(count(), 0, 'not at the next turn either, where the answers of the recording turn are sent');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(count(), 3, 'written at the turn after');
     assert.equal((other.pragma('data_version', { simple: true }) as number) - seenBefore, 1, 'in one commit');
     other.close();
     audit.record({ ...call, tool: 'files__write' });
@@ -82,7 +84,7 @@ describe('resource-server storage', () => {
     const audit = new AuditStore(scratch, (err) => failures.push(err));
     audit.record({ subject: 's', clientId: 'c', tool: 'whoami', outcome: 'ok' });
     scratch.close();
-    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
     assert.equal(failures.length, 1);
   });
 });

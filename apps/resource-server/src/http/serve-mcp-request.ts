@@ -13,6 +13,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { ParameterizedContext } from 'koa';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import { coalesceWrites } from './coalesce-writes.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import type { McpSessions } from '../mcp/mcp-sessions.ts';
 import type { McpRequestState } from './resource-server-state.ts';
@@ -38,6 +39,7 @@ export function serveMcpRequest(sessions: McpSessions, logger: Logger) {
     // The transport reads the caller from `req.auth` and passes it to tool handlers as `authInfo`.
     (ctx.req as IncomingMessage & { auth?: AuthInfo }).auth = auth;
     ctx.respond = false;
+    coalesceWrites(ctx.res);
     try {
       await transport.handleRequest(ctx.req, ctx.res, ctx.state.rpcBody);
     } catch (err) {

@@ -6,10 +6,12 @@
  * Arguments and results are deliberately not recorded: they may be private note contents.
  *
  * Records are written off the request path: `record` queues the row and the queue is written in
- * one transaction on the next turn of the event loop (setImmediate), so calls finishing together
- * share one commit instead of one each. Reads flush first, so they always see every call recorded
- * so far; `flush` at shutdown writes what is left. A crash can lose at most the rows of that one
- * turn.
+ * one transaction two turns of the event loop later (setImmediate twice), so calls finishing
+ * together share one commit instead of one each, and the commit runs after the answers of the turn
+ * they were recorded in have left (the MCP endpoint sends a turn's writes at its end,
+ * http/coalesce-writes.ts): a call is recorded before its answer is written. Reads flush first, so
+ * they always see every call recorded so far; `flush` at shutdown writes what is left. A crash can
+ * lose at most the rows of those turns.
  */
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { Db } from '../../../shared/database.ts';
@@ -70,16 +72,16 @@ export class AuditStore {
     this.#sweep = db.prepare<[number]>('DELETE FROM tool_calls WHERE at < ?');
   }
 
-  /** Queues the record; it is written at the next turn of the event loop (or by `flush`). */
+  /** Queues the record; it is written two turns of the event loop later (or by `flush`). */
   record(call: ToolCallRecord, now = this.#clock.now()): void {
     if (this.#pending.length === 0) {
-      setImmediate(() => {
+      setImmediate(() => setImmediate(() => {
         try {
           this.flush();
         } catch (err) {
           this.#onWriteError(err);
         }
-      });
+      }));
     }
     this.#pending.push([now, call.subject, call.username ?? null, call.clientId, call.server ?? null, call.tool, call.outcome, call.durationMs ?? null]);
   }
