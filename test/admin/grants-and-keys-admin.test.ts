@@ -56,6 +56,7 @@ describe('admin pages: connected apps, keys, audit log', () => {
     const page = await admin.browser.navigate('/admin/grants');
     assert.match(page.html, /Claude &lt;img src=x onerror=alert\(1\)&gt;/, 'the client name is escaped');
     assert.doesNotMatch(page.html, /<img/);
+    assert.match(page.html, /refuses its access tokens within seconds/, 'the page says what revocation does at the MCP server (test/revocation shows it)');
     assert.match(page.html, /at most 60 minutes/);
     const joGrant = server.auth.admin.grants.find(await grantIdOf(server, jo.refreshToken))!;
     assert.deepEqual(joGrant.scopes.sort(), ['mcp:read', 'mcp:write']);

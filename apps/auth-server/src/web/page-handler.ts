@@ -35,7 +35,7 @@ const NOTICES = {
   user_approved: 'The user was approved and can sign in now.',
   password_reset: 'The password was changed; the user\'s other sessions were ended.',
   scopes_changed: 'The scopes were saved. Apps holding a removed scope were disconnected.',
-  grants_revoked: 'Access was revoked. Refresh tokens stopped working at once; access tokens already issued work until they expire.',
+  grants_revoked: 'Access was revoked. Refresh tokens stopped working at once, and the MCP server refuses the access tokens already issued within seconds.',
   redirect_uri_added: 'The redirect URI was allowed. It applies to the next registration.',
   redirect_uri_exists: 'That redirect URI was already allowed.',
   redirect_uri_removed: 'The redirect URI was removed. Clients already registered with it keep it.',

@@ -108,7 +108,7 @@ export function pageRoutes(deps: PageRoutesDeps): Router {
     ...keysPages(services, renderPage),
     ...serversPages(deps.gatewayStatus, renderPage),
     ...auditPages(services, renderPage),
-    ...accountPages({ services, users: deps.users, renderPage, render, accessTokenMinutes, endSession: session.signOut }),
+    ...accountPages({ services, users: deps.users, renderPage, render, endSession: session.signOut }),
   };
 
   function checkedForm(access: Access) {

@@ -210,7 +210,7 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
 
     const { sub, client_id: clientId, scope, jti, exp, iat, cnf, gid, preferred_username: username } = payload;
     if (!isText(sub) || !isText(clientId) || typeof scope !== 'string' || !isText(jti) || (gid !== undefined && !isText(gid))) {
-      throw new InvalidAccessTokenError('invalid_claims', 'the access token sub, client_id, scope, jti or gid is empty or not a string');
+      throw new InvalidAccessTokenError('invalid_claims', 'the access token sub, client_id, jti or gid is empty or not a string, or its scope is not a string');
     }
     if (cnf !== undefined) throw new InvalidAccessTokenError('sender_constrained', 'sender-constrained access tokens are not supported');
     // jose checked that iat and exp are numbers; RFC 9068 §4 leaves their bounds to the resource server.

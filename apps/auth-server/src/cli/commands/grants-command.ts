@@ -13,7 +13,7 @@ export const grantsCommand: CommandGroup = {
   usage: [
     'grants list [--user USERNAME] [--client CLIENT_ID]',
     'grants revoke GRANT_ID | --user USERNAME | --client CLIENT_ID',
-    '                              (refresh tokens stop at once; access tokens live until they expire)',
+    '                              (refresh tokens stop at once; the MCP server refuses its access tokens within seconds)',
   ],
   subcommands: {
     list(args, context) {

@@ -17,8 +17,6 @@ export interface AccountPagesDeps {
   renderPage: RenderPage;
   /** For the signed-out page, which has no signed-in user to render for. */
   render: Render;
-  /** The access token lifetime, shown where revocation is explained: access tokens outlive it. */
-  accessTokenMinutes: number;
   /** Ends the browser's provider session. */
   endSession: (ctx: Context) => Promise<void>;
 }
@@ -30,7 +28,6 @@ export function accountPages(deps: AccountPagesDeps): Record<string, Handler> {
     showAccount(request) {
       renderPage(request, 'admin/account.njk', 'Connected apps', 'account', {
         grants: describeGrants(services, deps.users, { accountId: request.user.id }, formatTime),
-        accessTokenMinutes: deps.accessTokenMinutes,
       });
     },
 
