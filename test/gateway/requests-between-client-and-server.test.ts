@@ -17,6 +17,20 @@ import { waitFor } from '../helpers/wait-for.ts';
 import { startEverythingHttp, type RunningHttpUpstream } from './support/start-everything-http.ts';
 import { EVERYTHING, httpServer, SCRIPTED, stdioServer } from './support/upstreams.ts';
 
+/** What a refused call says: a tool error's content, or the JSON-RPC error's message. */
+function refusalOf(call: ReturnType<Client['callTool']>): Promise<string> {
+  return call.then(
+    (result) => {
+      assert.equal(result.isError, true, `expected an error, got ${JSON.stringify(result.content)}`);
+      return JSON.stringify(result.content);
+    },
+    (err: unknown) => {
+      assert.ok(err instanceof McpError, String(err));
+      return err.message;
+    },
+  );
+}
+
 describe('progress, cancellation, sampling and logging through the gateway', { timeout: 60_000 }, () => {
   let issuer: TestIssuer;
   let server: RunningResourceServer;
@@ -110,32 +124,14 @@ describe('progress, cancellation, sampling and logging through the gateway', { t
 
   test('an elicitation request for a caller that did not declare elicitation is refused with an error', { timeout: 15_000 }, async () => {
     const client = await connect();
-    const outcome = await client.callTool({ name: 'everything__trigger-elicitation-request', arguments: {} }).then(
-      (result) => {
-        assert.equal(result.isError, true, `expected an error, got ${JSON.stringify(result.content)}`);
-        return JSON.stringify(result.content);
-      },
-      (err: unknown) => {
-        assert.ok(err instanceof McpError, String(err));
-        return err.message;
-      },
-    );
+    const outcome = await refusalOf(client.callTool({ name: 'everything__trigger-elicitation-request', arguments: {} }));
     assert.match(outcome, /does not support elicitation/);
   });
 
   test('a sampling request for a caller that did not declare sampling is refused with an error', { timeout: 15_000 }, async () => {
     const client = await connect();
     const started = Date.now();
-    const outcome = await client.callTool({ name: 'everything__trigger-sampling-request', arguments: { prompt: 'say something' } }).then(
-      (result) => {
-        assert.equal(result.isError, true, `expected an error, got ${JSON.stringify(result.content)}`);
-        return JSON.stringify(result.content);
-      },
-      (err: unknown) => {
-        assert.ok(err instanceof McpError, String(err));
-        return err.message;
-      },
-    );
+    const outcome = await refusalOf(client.callTool({ name: 'everything__trigger-sampling-request', arguments: { prompt: 'say something' } }));
     assert.match(outcome, /does not support sampling/);
     assert.ok(Date.now() - started < 10_000, 'refused, not left to time out');
   });
