@@ -1,9 +1,9 @@
 /**
  * Sends what an MCP answer writes in one turn of the event loop together, at the end of that turn.
  *
- * The MCP SDK's transport answers a POST as an event stream and writes its head as soon as the
- * stream starts, in the same turn in which the gateway dispatches the call to its upstream server;
- * undici sends that upstream request at the end of the turn (setImmediate). Written at once, the
+ * The MCP SDK's transport answers a POST as an event stream and writes its head (flushHeaders)
+ * as soon as the stream starts, in the same turn in which the gateway dispatches the call to its
+ * upstream server; undici sends that upstream request at the end of the turn (setImmediate). Written at once, the
  * head's socket write (on loopback a system call in which the kernel also does the receiver's TCP
  * work) would delay the upstream request, which is the call's critical path. Corked at the first
  * write of a turn and uncorked by a setImmediate queued after undici's, the head leaves just after
@@ -29,17 +29,14 @@ export function coalesceWrites(res: ServerResponse): void {
     res.cork();
     setImmediate(uncork);
   };
-  const { writeHead, write, end } = res;
-  res.writeHead = function coalescedWriteHead(this: ServerResponse, ...args: Parameters<typeof writeHead>) {
+  // `end` needs no wrapper: Node uncorks fully on end, so it sends what the turn corked with it.
+  const { flushHeaders, write } = res;
+  res.flushHeaders = function coalescedFlushHeaders(this: ServerResponse) {
     corkThisTurn();
-    return writeHead.apply(this, args);
-  } as typeof writeHead;
+    flushHeaders.call(this);
+  };
   res.write = function coalescedWrite(this: ServerResponse, ...args: Parameters<typeof write>) {
     corkThisTurn();
     return write.apply(this, args as never);
   } as typeof write;
-  res.end = function coalescedEnd(this: ServerResponse, ...args: Parameters<typeof end>) {
-    corkThisTurn();
-    return end.apply(this, args as never);
-  } as typeof end;
 }
