@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../../apps/shared/config/load-config.ts';
-import { MIGRATIONS_ROOT, migrate, openDatabase } from '../../apps/shared/database.ts';
+import { migrationsDir } from '../../apps/shared/storage/open-database.ts';
+import { migrateSqlite, SqliteDatabase } from '../../apps/shared/storage/sqlite-database.ts';
 import { AuditLog } from '../../apps/auth-server/src/audit/audit-log.ts';
 import { Browser } from '../helpers/browser.ts';
 import { authorizeUrl, clientSecretBasic, connect, redeem, refresh, register, registerClient, signIn, tokenRequest } from '../helpers/oauth-flow.ts';
@@ -143,9 +144,10 @@ describe('audit log retention', () => {
 
   test('prune removes events past the retention and the oldest beyond the cap', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-audit-'));
-    const db = openDatabase(join(dir, 'auth.db'));
+    const database = new SqliteDatabase(join(dir, 'auth.db'));
+    const db = database.handle;
     try {
-      migrate(db, join(MIGRATIONS_ROOT, 'auth-server'));
+      migrateSqlite(database, migrationsDir('sqlite', 'auth-server'));
       const log = new AuditLog(db, { retention: 3600, maxEvents: 1000 });
       const insert = db.prepare("INSERT INTO audit_events (at, event, actor, details) VALUES (?, 'key.rotated', 'cli', '{}')");
       const now = Date.now();

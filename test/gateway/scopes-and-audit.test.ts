@@ -70,7 +70,7 @@ describe('per-call scopes, the 403 step-up challenge, audit and metrics for the 
    */
   async function rows(tool: string): Promise<ToolCallRow[]> {
     await new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
-    return server.db.prepare('SELECT * FROM tool_calls WHERE tool = ? ORDER BY id').all(tool) as ToolCallRow[];
+    return server.db.all<ToolCallRow>('SELECT * FROM tool_calls WHERE tool = ? ORDER BY id', [tool]);
   }
 
   async function counted(labels: Record<string, string>): Promise<number> {

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { createResourceServer } from '../../apps/resource-server/src/create-resource-server.ts';
-import { MIGRATIONS_ROOT, migrate, openDatabase } from '../../apps/shared/database.ts';
+import { openDatabase } from '../../apps/shared/storage/open-database.ts';
 import { createLogger } from '../../apps/shared/logger.ts';
 import type { Clock } from '../../apps/shared/clock.ts';
 import type { ResourceServerConfig } from '../../apps/shared/config/resource-server-section.ts';
@@ -29,17 +29,17 @@ export async function startResourceServerBeside(auth: TestAuthServer, options: B
     revocation: { ...auth.config.resourceServer.revocation, feedUri: `${auth.issuer}/oauth/revocations` },
     resource: mcpUrl,
     databaseFile: join(auth.dir, 'data', 'resource-server.db'),
+    database: { ...auth.config.resourceServer.database, sqliteFile: join(auth.dir, 'data', 'resource-server.db') },
   };
   options.configure?.(config);
-  const db = openDatabase(config.databaseFile);
-  migrate(db, join(MIGRATIONS_ROOT, 'resource-server'));
+  const db = await openDatabase(config.database, 'resource-server');
   const server = createResourceServer({ config, db, logger: createLogger('resource-server', 'silent'), clock: options.clock });
   await server.listen(port, '127.0.0.1');
   return {
     mcpUrl,
     async close() {
       await server.close();
-      db.close();
+      await db.close();
     },
   };
 }

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Clock } from '../../apps/shared/clock.ts';
 import type { ResourceServerConfig } from '../../apps/shared/config/resource-server-section.ts';
-import { MIGRATIONS_ROOT, migrate, openDatabase, type Db } from '../../apps/shared/database.ts';
+import { openDatabase } from '../../apps/shared/storage/open-database.ts';
+import type { SqlDatabase } from '../../apps/shared/storage/sql-database.ts';
 import { createLogger, type Logger } from '../../apps/shared/logger.ts';
 import type { Registry } from '../../apps/shared/metrics.ts';
 import { createResourceServer } from '../../apps/resource-server/src/create-resource-server.ts';
@@ -22,7 +23,7 @@ export interface RunningResourceServer {
   /** The MCP endpoint on that base URL. */
   mcpUrl: string;
   config: ResourceServerConfig;
-  db: Db;
+  db: SqlDatabase;
   /** The Node HTTP server, for tests that watch its connections. */
   httpServer: Server;
   close(): Promise<void>;
@@ -52,6 +53,7 @@ export async function startResourceServer({ issuer, config: overrides = {}, logL
     jwksUri: `${issuer}/oauth/jwks`,
     allowedOrigins: [],
     databaseFile: join(dir, 'resource-server.db'),
+    database: { sqliteFile: join(dir, 'resource-server.db') },
     maxBodyBytes: 256 * 1024,
     tokenCacheSize: 10_000,
     sessionIdleTtl: 1800,
@@ -65,8 +67,7 @@ export async function startResourceServer({ issuer, config: overrides = {}, logL
     revocation: { feedUri: `${issuer}/oauth/revocations`, pollInterval: 0.2, maxStaleness: 30 },
     ...overrides,
   };
-  const db = openDatabase(config.databaseFile);
-  migrate(db, join(MIGRATIONS_ROOT, 'resource-server'));
+  const db = await openDatabase(config.database, 'resource-server');
   const server = createResourceServer({ config, db, logger: logger ?? createLogger('resource-server', logLevel), ...options });
   const baseUrl = await server.listen(0, '127.0.0.1');
   return {
@@ -77,7 +78,7 @@ export async function startResourceServer({ issuer, config: overrides = {}, logL
     httpServer: server.httpServer,
     async close() {
       await server.close();
-      db.close();
+      await db.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };

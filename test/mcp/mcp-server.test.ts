@@ -13,7 +13,9 @@ import { pino } from 'pino';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import { MIGRATIONS_ROOT, migrate, openDatabase, type Db } from '../../apps/shared/database.ts';
+import type { Db } from '../../apps/shared/database.ts';
+import { migrationsDir } from '../../apps/shared/storage/open-database.ts';
+import { migrateSqlite, SqliteDatabase } from '../../apps/shared/storage/sqlite-database.ts';
 import { createMcpServer } from '../../apps/resource-server/src/mcp/create-mcp-server.ts';
 import { Gateway } from '../../apps/resource-server/src/gateway/gateway.ts';
 import { AuditStore } from '../../apps/resource-server/src/storage/audit-store.ts';
@@ -50,8 +52,9 @@ describe('MCP server', () => {
 
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'gatehouse-rs-mcp-'));
-    db = openDatabase(join(dir, 'resource-server.db'));
-    migrate(db, join(MIGRATIONS_ROOT, 'resource-server'));
+    const database = new SqliteDatabase(join(dir, 'resource-server.db'));
+    migrateSqlite(database, migrationsDir('sqlite', 'resource-server'));
+    db = database.handle;
   });
   after(async () => {
     // Audit records are written two turns of the event loop later: let the last ones land.

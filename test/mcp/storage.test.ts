@@ -7,18 +7,22 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MIGRATIONS_ROOT, migrate, openDatabase, type Db } from '../../apps/shared/database.ts';
+import type { Db } from '../../apps/shared/database.ts';
+import { migrationsDir } from '../../apps/shared/storage/open-database.ts';
+import { migrateSqlite, SqliteDatabase } from '../../apps/shared/storage/sqlite-database.ts';
 import { AuditStore } from '../../apps/resource-server/src/storage/audit-store.ts';
 import { MAX_NOTES_PER_USER, NoteLimitReachedError, NoteStore } from '../../apps/resource-server/src/storage/note-store.ts';
 
 describe('resource-server storage', () => {
   let dir: string;
   let db: Db;
+  let database: SqliteDatabase;
 
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'gatehouse-rs-db-'));
-    db = openDatabase(join(dir, 'resource-server.db'));
-    migrate(db, join(MIGRATIONS_ROOT, 'resource-server'));
+    database = new SqliteDatabase(join(dir, 'resource-server.db'));
+    migrateSqlite(database, migrationsDir('sqlite', 'resource-server'));
+    db = database.handle;
   });
   after(() => {
     db?.close();
@@ -26,7 +30,7 @@ describe('resource-server storage', () => {
   });
 
   test('migrations apply once', () => {
-    assert.deepEqual(migrate(db, join(MIGRATIONS_ROOT, 'resource-server')), []);
+    assert.deepEqual(migrateSqlite(database, migrationsDir('sqlite', 'resource-server')), []);
   });
 
   test('caps the notes one user can keep, without affecting others', () => {
@@ -65,7 +69,7 @@ describe('resource-server storage', () => {
     audit.record(call);
     audit.record(call);
     assert.equal(count(), 0, 'not written on the request path');
-    const other = openDatabase(join(dir, 'resource-server.db'));
+    const other = new SqliteDatabase(join(dir, 'resource-server.db')).handle;
     const seenBefore = other.pragma('data_version', { simple: true }) as number;
     await new Promise((resolve) => setImmediate(resolve));
     assert.equal(count(), 0, 'not at the next turn either, where the answers of the recording turn are sent');
@@ -78,8 +82,9 @@ describe('resource-server storage', () => {
   });
 
   test('a queued write that fails is reported, not thrown into the event loop', async () => {
-    const scratch = openDatabase(join(dir, 'scratch.db'));
-    migrate(scratch, join(MIGRATIONS_ROOT, 'resource-server'));
+    const scratchDatabase = new SqliteDatabase(join(dir, 'scratch.db'));
+    migrateSqlite(scratchDatabase, migrationsDir('sqlite', 'resource-server'));
+    const scratch = scratchDatabase.handle;
     const failures: unknown[] = [];
     const audit = new AuditStore(scratch, (err) => failures.push(err));
     audit.record({ subject: 's', clientId: 'c', tool: 'whoami', outcome: 'ok' });

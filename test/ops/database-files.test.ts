@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { openDatabase } from '../../apps/shared/database.ts';
+import { SqliteDatabase } from '../../apps/shared/storage/sqlite-database.ts';
 import { CLAUDE_DCR_BODY, registerClient } from '../helpers/oauth-flow.ts';
 import { freshSetup, kill, runApp, type RunningProcess } from './support/processes.ts';
 
@@ -63,7 +63,7 @@ describe('database file permissions', () => {
       assert.equal(mode(file + suffix), '644');
     }
 
-    const db = openDatabase(file);
+    const db = new SqliteDatabase(file).handle;
     try {
       db.prepare('INSERT INTO t VALUES (2)').run();
       for (const suffix of ['', '-wal', '-shm']) assert.equal(mode(file + suffix), '600', `old.db${suffix}`);
@@ -80,7 +80,7 @@ describe('database file permissions', () => {
     const shared = join(dir, 'shared');
     mkdirSync(shared, { mode: 0o755 });
     chmodSync(shared, 0o755);
-    const db = openDatabase(join(shared, 'new', 'deeper', 'app.db'));
+    const db = new SqliteDatabase(join(shared, 'new', 'deeper', 'app.db')).handle;
     db.close();
     assert.equal(mode(shared), '755', 'an existing directory may be shared: not changed');
     assert.equal(mode(join(shared, 'new')), '700');

@@ -11,7 +11,9 @@ import type Provider from 'oidc-provider';
 import { systemClock, type Clock } from '../../shared/clock.ts';
 import type { AuthServerConfig } from '../../shared/config/load-config.ts';
 import { MCP_SCOPES } from '../../shared/mcp-scopes.ts';
-import { MIGRATIONS_ROOT, migrate, openDatabase, type Db } from '../../shared/database.ts';
+import { sqliteHandle, type Db } from '../../shared/database.ts';
+import { openDatabase } from '../../shared/storage/open-database.ts';
+import type { SqlDatabase } from '../../shared/storage/sql-database.ts';
 import { healthRoutes } from '../../shared/health-routes.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { createMetricsRegistry, type Registry } from '../../shared/metrics.ts';
@@ -63,6 +65,9 @@ import { createRenderer, VIEWS_DIR } from './views/create-renderer.ts';
 export interface AuthServer {
   app: Koa;
   provider: Provider;
+  /** The app's database (SQLite or PostgreSQL). */
+  database: SqlDatabase;
+  /** Transitional: the SQLite handle, for code not yet on `database`. */
   db: Db;
   users: UserStore;
   hasher: PasswordHasher;
@@ -106,8 +111,9 @@ export interface AuthServerOptions {
 
 export async function createAuthServer(config: AuthServerConfig, logger: Logger, options: AuthServerOptions = {}): Promise<AuthServer> {
   const clock = options.clock ?? systemClock;
-  const db = openDatabase(config.databaseFile);
-  migrate(db, join(MIGRATIONS_ROOT, 'auth-server'));
+  const database = await openDatabase(config.database, 'auth-server');
+  // Transitional: the stores not yet on SqlDatabase use the SQLite handle.
+  const db = sqliteHandle(database);
   const converted = hashStoredSecrets(db);
   if (converted > 0) logger.info({ rows: converted }, 'stored tokens, sessions and client secrets of an earlier version replaced by their hashes');
 
@@ -214,7 +220,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   app.use(healthRoutes({
     logger,
     checks: {
-      database: () => db.prepare('SELECT count(*) FROM schema_migrations').pluck().get(),
+      database: () => database.get('SELECT count(*) AS n FROM schema_migrations'),
       keys: () => {
         if (!keys.some((key) => key.jwk.d)) throw new Error('no private signing key is loaded');
       },
@@ -275,6 +281,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   return {
     app,
     provider,
+    database,
     db,
     users,
     hasher,
@@ -284,7 +291,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       stopSweeper();
       stopWatchingKeys();
       await hasher.close();
-      db.close();
+      await database.close();
     },
   };
 }

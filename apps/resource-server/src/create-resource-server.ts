@@ -12,7 +12,8 @@ import Koa, { type Middleware } from 'koa';
 import { systemClock, type Clock } from '../../shared/clock.ts';
 import type { ResourceServerConfig } from '../../shared/config/resource-server-section.ts';
 import type { TlsFiles } from '../../shared/config/shared-section.ts';
-import type { Db } from '../../shared/database.ts';
+import { sqliteHandle } from '../../shared/database.ts';
+import type { SqlDatabase } from '../../shared/storage/sql-database.ts';
 import { healthRoutes } from '../../shared/health-routes.ts';
 import { createHttpServer } from '../../shared/http-server.ts';
 import type { Logger } from '../../shared/logger.ts';
@@ -46,8 +47,8 @@ import { NoteStore } from './storage/note-store.ts';
 
 export interface CreateResourceServerOptions {
   config: ResourceServerConfig;
-  /** An open, migrated database (migrations/resource-server). */
-  db: Db;
+  /** An open, migrated database (migrations/<dialect>/resource-server). */
+  db: SqlDatabase;
   logger: Logger;
   /**
    * Serves every MCP request as one anonymous caller holding every scope, with no token check at
@@ -91,8 +92,10 @@ const FIRST_SYNC_WAIT_MS = 5000;
 
 export function createResourceServer(options: CreateResourceServerOptions): ResourceServer {
   const { config, db, logger, dangerouslyDisableAuthentication = false, maxSessionsPerUser = 32, clock = systemClock } = options;
-  const notes = new NoteStore(db);
-  const audit = new AuditStore(db, (err) => logger.error({ err }, 'writing tool-call audit records failed'), clock);
+  // Transitional: the stores not yet on SqlDatabase use the SQLite handle.
+  const raw = sqliteHandle(db);
+  const notes = new NoteStore(raw);
+  const audit = new AuditStore(raw, (err) => logger.error({ err }, 'writing tool-call audit records failed'), clock);
   const resourceMetadataUrl = protectedResourceMetadataUrl(config.resource);
   const metrics = createResourceServerMetrics(options.registry ?? createMetricsRegistry('resource-server'));
   const onToolCall = ({ server, tool, outcome }: ToolCallEvent) => metrics.toolCalls.inc({ server, tool, outcome });
@@ -178,7 +181,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   // revocation list is current. Each MCP server's state is reported beside, but a server that is
   // down does not make the gateway unready: only its own tools fail.
   const readiness = {
-    database: () => db.prepare('SELECT count(*) FROM schema_migrations').pluck().get(),
+    database: () => db.get('SELECT count(*) AS n FROM schema_migrations'),
     jwks: createJwksProbe({ jwksUri: config.jwksUri, clock }),
     revocations: () => revocations.assertCurrent(),
   };

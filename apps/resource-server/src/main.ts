@@ -2,10 +2,9 @@
  * resource-server entry point: config → database → migrations → app → metrics (when on) →
  * listen (http or https) → announce; on SIGTERM/SIGINT a graceful stop, then the database closes.
  */
-import { join } from 'node:path';
 import { announceReady } from '../../shared/announce-ready.ts';
 import { loadResourceServerConfig } from '../../shared/config/load-config.ts';
-import { MIGRATIONS_ROOT, migrate, openDatabase } from '../../shared/database.ts';
+import { openDatabase } from '../../shared/storage/open-database.ts';
 import { exitOnStartFailure } from '../../shared/exit-on-start-failure.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { createMetricsRegistry, serveMetrics } from '../../shared/metrics.ts';
@@ -18,8 +17,7 @@ async function main(): Promise<void> {
   const { resourceServer } = config;
   const logger = createLogger('resource-server', config.logLevel);
   for (const warning of servingWarnings(config, 'resource-server')) logger.warn(warning);
-  const db = openDatabase(resourceServer.databaseFile);
-  migrate(db, join(MIGRATIONS_ROOT, 'resource-server'));
+  const db = await openDatabase(resourceServer.database, 'resource-server');
 
   const registry = config.metrics && createMetricsRegistry('resource-server', { processMetrics: true });
   const server = createResourceServer({ config: resourceServer, db, logger, tls: config.tls, registry });
@@ -30,7 +28,7 @@ async function main(): Promise<void> {
     const drained = await server.shutdown(timeoutMs);
     if (!drained) logger.warn({ timeoutMs }, 'some requests were still running at the shutdown timeout and were cut off');
     await metrics?.close();
-    db.close();
+    await db.close();
   });
 
   const url = await server.listen(resourceServer.port, resourceServer.host);

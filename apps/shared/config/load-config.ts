@@ -22,12 +22,18 @@ import type { LoadContext } from './load-context.ts';
 import { readConfigFile } from './read-config-file.ts';
 import { defaultResource, resourceServerConfig, resourceServerPeerFields, resourceServerSection } from './resource-server-section.ts';
 import { sharedFields, toSharedConfig } from './shared-section.ts';
+import type { DatabaseSettings } from '../storage/open-database.ts';
 
 /** With tls set the apps serve https, so their public URLs must be https too. */
 function requireHttpsWithTls(tls: unknown, field: string[], url: string, ctx: z.core.$RefinementCtx): boolean {
   if (!tls || url.startsWith('https:')) return true;
   ctx.addIssue({ code: 'custom', path: field, params: CROSS_FIELD, message: `expected an https URL when tls is set (the apps serve https), got ${url}` });
   return false;
+}
+
+/** PostgreSQL when configured, else the app's SQLite file in `data_dir`. */
+function databaseSettings(c: { data_dir: string } & Parameters<typeof toSharedConfig>[0], sqliteFileName: string): DatabaseSettings {
+  return { postgres: toSharedConfig(c).postgres, sqliteFile: resolve(c.data_dir, sqliteFileName) };
 }
 
 function authServerApp(context: LoadContext) {
@@ -46,6 +52,7 @@ function authServerApp(context: LoadContext) {
         host: c.listen_host,
         trustProxy: c.trust_proxy,
         databaseFile: resolve(c.data_dir, 'auth-server.db'),
+        database: databaseSettings(c, 'auth-server.db'),
         resource,
         /** The resource server's GET /gateway/servers, read by the admin pages with a minted mcp:admin token. */
         gatewayStatusUri: a.gatewayStatusUri ?? `${new URL(resource).origin}/gateway/servers`,
@@ -72,6 +79,7 @@ function resourceServerApp(context: LoadContext) {
       resourceServer: resourceServerConfig(c.resource_server, {
         host: c.listen_host,
         dataDir: c.data_dir,
+        database: databaseSettings(c, 'resource-server.db'),
         authIssuer,
         authTokenLifetime: authServer.token_lifetime,
       }),

@@ -8,6 +8,7 @@ import * as z from 'zod';
 import { booleanish, CROSS_FIELD, duration, environmentName, issuerUrl, port, resourceUrl, whenSet, type FieldNote } from './field-schemas.ts';
 import { gatewayServers } from './gateway-servers.ts';
 import type { LoadContext } from './load-context.ts';
+import type { DatabaseSettings } from '../storage/open-database.ts';
 
 /** The resource URL when none is configured, so moving the port moves it with it. */
 export const defaultResource = (port: number) => `http://localhost:${port}/mcp`;
@@ -98,6 +99,8 @@ type ResourceServerSection = z.output<ReturnType<typeof resourceServerSection>>;
 export interface ResourceServerSurroundings {
   host: string;
   dataDir: string;
+  /** PostgreSQL, or the SQLite file in dataDir. */
+  database: DatabaseSettings;
   /** auth_server.issuer (or its default) and auth_server.token_lifetime. */
   authIssuer: string;
   authTokenLifetime: number;
@@ -117,6 +120,7 @@ export function resourceServerConfig(r: ResourceServerSection, around: ResourceS
     jwksUri,
     allowedOrigins: r.allowed_origins,
     databaseFile: resolve(around.dataDir, 'resource-server.db'),
+    database: around.database,
     /** Largest accepted MCP request body, in bytes. */
     maxBodyBytes: r.max_body_bytes,
     /** How many verified access tokens are cached until their `exp`; 0 disables the cache. */

@@ -22,10 +22,35 @@ function readableFile(context: LoadContext, expected: string) {
   });
 }
 
+/** postgres://… or postgresql://…, kept as given (node-postgres reads `sslmode` and friends). */
+const postgresUrl = z.string().transform((value, ctx) => {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    // reported below
+  }
+  if (!url || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') || !url.hostname && !url.searchParams.get('host')) {
+    // Never echo the value: it usually carries the database password.
+    ctx.addIssue({ code: 'custom', message: 'expected a PostgreSQL URL such as postgres://user:password@host:5432/gatehouse' });
+    return z.NEVER;
+  }
+  return value;
+});
+
 export function sharedFields(context: LoadContext) {
   return {
     data_dir: z.string().min(1).default('./data').transform((dir) => resolve(context.cwd, dir))
       .meta({ description: 'SQLite databases (`auth-server.db`, `resource-server.db`)', env: 'DATA_DIR' } satisfies FieldNote),
+    database: z.strictObject({
+      url: postgresUrl.optional()
+        .meta({ description: 'PostgreSQL for both apps (`postgres://user:password@host/db?sslmode=verify-full`); unset: SQLite in `DATA_DIR`', env: 'DATABASE_URL' } satisfies FieldNote),
+      max_connections: z.coerce.number().int().min(1).max(1000).default(10)
+        .meta({ description: 'PostgreSQL connections each app process keeps at most', env: 'DATABASE_MAX_CONNECTIONS' } satisfies FieldNote),
+      statement_timeout: duration.default(5)
+        .meta({ description: 'a PostgreSQL statement running longer is cancelled', env: 'DATABASE_STATEMENT_TIMEOUT' } satisfies FieldNote),
+    }).prefault({})
+      .meta({ description: 'where both apps keep their data: SQLite files by default, one PostgreSQL database for replicas' } satisfies FieldNote),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')
       .meta({ description: '`fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`', env: 'LOG_LEVEL' } satisfies FieldNote),
     // 127.0.0.1 keeps a zero-config start private to this machine.
@@ -60,9 +85,13 @@ type SharedFields = z.output<z.ZodObject<ReturnType<typeof sharedFields>>>;
 
 /** The shared part of each app's configuration, in the shape the code uses. */
 export function toSharedConfig(shared: SharedFields) {
-  const { metrics } = shared;
+  const { metrics, database } = shared;
   return {
     logLevel: shared.log_level,
+    /** Set when both apps keep their data in PostgreSQL (several replicas); unset: SQLite. */
+    postgres: database.url
+      ? { url: database.url, maxConnections: database.max_connections, statementTimeoutMs: database.statement_timeout * 1000 }
+      : undefined,
     /** Set when both apps serve https themselves. */
     tls: shared.tls,
     /** Set when Prometheus metrics are on. */

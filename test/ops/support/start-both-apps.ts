@@ -10,7 +10,8 @@ import { Writable } from 'node:stream';
 import { createAuthServer, type AuthServer } from '../../../apps/auth-server/src/create-auth-server.ts';
 import { createResourceServer, type ResourceServer } from '../../../apps/resource-server/src/create-resource-server.ts';
 import { loadConfig, type GatehouseConfig } from '../../../apps/shared/config/load-config.ts';
-import { MIGRATIONS_ROOT, migrate, openDatabase, type Db } from '../../../apps/shared/database.ts';
+import type { SqlDatabase } from '../../../apps/shared/storage/sql-database.ts';
+import { openDatabase } from '../../../apps/shared/storage/open-database.ts';
 import { createHttpServer, type HttpServer } from '../../../apps/shared/http-server.ts';
 import { createLogger } from '../../../apps/shared/logger.ts';
 import { createMetricsRegistry, type Registry } from '../../../apps/shared/metrics.ts';
@@ -24,7 +25,7 @@ export interface BothApps {
   config: GatehouseConfig;
   auth: AuthServer;
   resource: ResourceServer;
-  resourceDb: Db;
+  resourceDb: SqlDatabase;
   registries: { auth: Registry; resource: Registry };
   /** Every log line both apps wrote, parsed. */
   logLines: Array<Record<string, unknown>>;
@@ -66,8 +67,7 @@ export async function startBothApps({ logLevel = 'info', env = {} }: { logLevel?
   const authHttp: HttpServer = createHttpServer(auth.app.callback());
   await authHttp.listen(authPort, '127.0.0.1');
 
-  const resourceDb = openDatabase(config.resourceServer.databaseFile);
-  migrate(resourceDb, join(MIGRATIONS_ROOT, 'resource-server'));
+  const resourceDb = await openDatabase(config.resourceServer.database, 'resource-server');
   const resource = createResourceServer({ config: config.resourceServer, db: resourceDb, logger: capture('resource-server'), registry: registries.resource });
   const resourceBase = await resource.listen(resourcePort, '127.0.0.1');
 
@@ -88,7 +88,7 @@ export async function startBothApps({ logLevel = 'info', env = {} }: { logLevel?
     logText: () => written.join(''),
     async close() {
       await resource.close();
-      resourceDb.close();
+      await resourceDb.close();
       await authHttp.shutdown(1000);
       await auth.close();
       rmSync(dir, { recursive: true, force: true });

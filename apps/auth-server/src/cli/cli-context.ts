@@ -7,11 +7,12 @@
  * it also works while the server is stopped. While it runs, changes are seen at once (the server
  * reads them per request), and key changes within `signing.reload_interval`.
  */
-import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type Provider from 'oidc-provider';
 import type { AuthServerAppConfig, AuthServerConfig } from '../../../shared/config/load-config.ts';
-import { MIGRATIONS_ROOT, migrate, openDatabase, type Db } from '../../../shared/database.ts';
+import type { Db } from '../../../shared/database.ts';
+import { migrationsDir } from '../../../shared/storage/open-database.ts';
+import { migrateSqlite, SqliteDatabase } from '../../../shared/storage/sqlite-database.ts';
 import { PasswordHasher } from '../accounts/password-hasher.ts';
 import { UserStore } from '../accounts/user-store.ts';
 import { createAdminServices, type AdminServices } from '../management/admin-services.ts';
@@ -40,7 +41,7 @@ export const CLI: ChangedBy = { actor: { name: 'cli' } };
 
 export class CliContext {
   readonly config: AuthServerConfig;
-  #db?: Db;
+  #database?: SqliteDatabase;
   #hasher?: PasswordHasher;
   #services?: AdminServices;
   #users?: UserStore;
@@ -51,12 +52,13 @@ export class CliContext {
   }
 
   get db(): Db {
-    if (!this.#db) {
-      this.#db = openDatabase(this.config.databaseFile);
-      migrate(this.#db, join(MIGRATIONS_ROOT, 'auth-server'));
-      hashStoredSecrets(this.#db);
+    if (!this.#database) {
+      if (this.config.database.postgres) throw new Error('the command line does not run on PostgreSQL yet');
+      this.#database = new SqliteDatabase(this.config.database.sqliteFile);
+      migrateSqlite(this.#database, migrationsDir('sqlite', 'auth-server'));
+      hashStoredSecrets(this.#database.handle);
     }
-    return this.#db;
+    return this.#database.handle;
   }
 
   get users(): UserStore {
@@ -102,6 +104,6 @@ export class CliContext {
 
   async close(): Promise<void> {
     await this.#hasher?.close();
-    this.#db?.close();
+    await this.#database?.close();
   }
 }

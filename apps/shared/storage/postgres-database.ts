@@ -1,0 +1,176 @@
+/**
+ * The PostgreSQL backend (node-postgres): one database shared by every replica of both apps.
+ *
+ * - A bounded pool per process (`max` connections); a statement that runs longer than
+ *   `statementTimeoutMs` is cancelled by the server, and waiting for a free connection is
+ *   bounded too, so a stuck database turns into errors (503 from the health check), not a pile
+ *   of hung requests.
+ * - TLS as libpq spells it in the URL: `?sslmode=require` (encrypted), `verify-full` (and
+ *   `sslrootcert=/path/ca.pem`) to check the server's certificate, as managed databases document.
+ * - BIGINT (`int8`) and NUMERIC come back as numbers, as on SQLite: every integer stored is an
+ *   epoch time or a count far below 2^53.
+ * - Migrations run under a session advisory lock, so replicas starting together apply each file
+ *   once; every file runs in a transaction with its row in `schema_migrations` (PostgreSQL's DDL
+ *   is transactional), so a failed migration leaves nothing half-applied.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { migrationFiles } from './sqlite-database.ts';
+import type { SqlDatabase, SqlExecutor, SqlParams, SqlRunResult } from './sql-database.ts';
+import { toPostgresPlaceholders } from './to-postgres-placeholders.ts';
+
+const INT8 = 20;
+const NUMERIC = 1700;
+/** pg_advisory_lock key taken while migrating: "gatehous" in ASCII, so it is recognisable. */
+const MIGRATION_LOCK = '7449363237540164979';
+
+export interface PostgresOptions {
+  /** postgres://user:password@host:port/database?sslmode=… */
+  url: string;
+  /** Connections this process keeps at most. Default is 10. */
+  maxConnections?: number;
+  /** In milliseconds; the server cancels a statement that runs longer. Default is 5000. */
+  statementTimeoutMs?: number;
+  /** In milliseconds; how long a query waits for a free or new connection. Default is 5000. */
+  connectTimeoutMs?: number;
+}
+
+function parseNumber(value: string): number {
+  return Number(value);
+}
+
+const types = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === INT8 || oid === NUMERIC) return parseNumber;
+    return pg.types.getTypeParser(oid, format);
+  },
+};
+
+/** The URL without its password, for logs and errors. */
+export function redactDatabaseUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'postgres://…';
+  }
+}
+
+function executor(client: pg.Pool | pg.PoolClient): SqlExecutor {
+  return {
+    dialect: 'postgres',
+    async all<Row>(sql: string, params?: SqlParams): Promise<Row[]> {
+      const { text, values } = toPostgresPlaceholders(sql, params);
+      return (await client.query(text, values)).rows as Row[];
+    },
+    async get<Row>(sql: string, params?: SqlParams): Promise<Row | undefined> {
+      const { text, values } = toPostgresPlaceholders(sql, params);
+      return (await client.query(text, values)).rows[0] as Row | undefined;
+    },
+    async run(sql: string, params?: SqlParams): Promise<SqlRunResult> {
+      const { text, values } = toPostgresPlaceholders(sql, params);
+      return { changes: (await client.query(text, values)).rowCount ?? 0 };
+    },
+  };
+}
+
+export class PostgresDatabase implements SqlDatabase {
+  readonly dialect = 'postgres' as const;
+  readonly location: string;
+  readonly pool: pg.Pool;
+  readonly #executor: SqlExecutor;
+
+  constructor(options: PostgresOptions) {
+    this.location = redactDatabaseUrl(options.url);
+    this.pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.maxConnections ?? 10,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+      statement_timeout: options.statementTimeoutMs ?? 5000,
+      // A transaction left open by a crashed request must not hold its locks for ever.
+      idle_in_transaction_session_timeout: 60_000,
+      application_name: 'gatehouse',
+      types,
+    });
+    // An idle connection the server dropped: the pool replaces it; nothing is in flight on it.
+    this.pool.on('error', () => {});
+    this.#executor = executor(this.pool);
+  }
+
+  all<Row>(sql: string, params?: SqlParams): Promise<Row[]> {
+    return this.#executor.all<Row>(sql, params);
+  }
+
+  get<Row>(sql: string, params?: SqlParams): Promise<Row | undefined> {
+    return this.#executor.get<Row>(sql, params);
+  }
+
+  run(sql: string, params?: SqlParams): Promise<SqlRunResult> {
+    return this.#executor.run(sql, params);
+  }
+
+  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      try {
+        const result = await fn(executor(client));
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
+        throw err;
+      }
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+/**
+ * Applies every migration in `dir` not yet recorded for `app`; returns the names applied now.
+ * Both apps share the database, so `schema_migrations` is keyed by (app, version).
+ */
+export async function migratePostgres(db: PostgresDatabase, app: string, dir: string, clock: () => number = Date.now): Promise<string[]> {
+  const client = await db.pool.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    try {
+      await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+        app        TEXT NOT NULL,
+        version    TEXT NOT NULL,
+        applied_at BIGINT NOT NULL,
+        PRIMARY KEY (app, version)
+      )`);
+      const { rows } = await client.query<{ version: string }>('SELECT version FROM schema_migrations WHERE app = $1', [app]);
+      const applied = new Set(rows.map((row) => row.version));
+      const ran: string[] = [];
+      for (const file of migrationFiles(dir)) {
+        if (applied.has(file)) continue;
+        const sql = readFileSync(join(dir, file), 'utf8');
+        await client.query('BEGIN');
+        try {
+          await client.query(sql);
+          await client.query('INSERT INTO schema_migrations (app, version, applied_at) VALUES ($1, $2, $3)', [app, file, clock()]);
+          await client.query('COMMIT');
+        } catch (err) {
+          await client.query('ROLLBACK');
+          throw err;
+        }
+        ran.push(file);
+      }
+      return ran;
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
+    }
+  } finally {
+    client.release();
+  }
+}

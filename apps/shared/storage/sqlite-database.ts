@@ -1,0 +1,181 @@
+/**
+ * The SQLite backend (better-sqlite3): the embedded default, one file per app in `DATA_DIR`.
+ *
+ * - WAL journal, `synchronous=NORMAL` (durable across process crashes; a power loss may drop the
+ *   last transactions but never corrupts the file), foreign keys on, a busy timeout so a second
+ *   process (the CLI) waits instead of failing.
+ * - Only the owner may read the data: a directory this creates is 0700, and the database file and
+ *   its `-wal` and `-shm` are 0600, tightened at every open when an earlier version (or a copy)
+ *   left them looser. SQLite creates `-wal`/`-shm` with the mode of the database file (checked on
+ *   Debian's build), so a 0600 file made before SQLite opens it keeps its companions 0600 too.
+ *   Deliberately not done: tightening a directory that already exists (it may be shared, e.g. /tmp).
+ * - Statements are prepared once per SQL text and kept.
+ * - Transactions: one connection serves the whole process, so while a transaction is open (it may
+ *   await between statements) every other statement waits for it to end instead of slipping into
+ *   it. `BEGIN IMMEDIATE` takes the write lock at once, so two processes never deadlock upgrading.
+ */
+import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { SqlDatabase, SqlExecutor, SqlParams, SqlRunResult, SqlValue } from './sql-database.ts';
+
+const OWNER_ONLY_FILE = 0o600;
+const OWNER_ONLY_DIR = 0o700;
+const COMPANIONS = ['-wal', '-shm'] as const;
+/** Statements kept prepared; beyond this the cache starts over (only generated SQL gets here). */
+const MAX_CACHED_STATEMENTS = 500;
+
+/** Makes the database file (creating it empty when missing) and existing companions owner-only. */
+function restrictDatabaseFiles(file: string): void {
+  mkdirSync(dirname(file), { recursive: true, mode: OWNER_ONLY_DIR });
+  // An empty file is a valid new database to SQLite; `open` with a mode applies only on creation.
+  closeSync(openSync(file, 'a', OWNER_ONLY_FILE));
+  chmodSync(file, OWNER_ONLY_FILE);
+  for (const suffix of COMPANIONS) {
+    try {
+      chmodSync(file + suffix, OWNER_ONLY_FILE);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+}
+
+function toSqlite(value: SqlValue): string | number | bigint | Buffer | null {
+  if (value === undefined) return null;
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  return value;
+}
+
+/** better-sqlite3's binding: an array spreads into `?`s, an object binds `@name`s. */
+function bind(params: SqlParams | undefined): unknown[] {
+  if (params === undefined) return [];
+  if (Array.isArray(params)) return params.map(toSqlite);
+  const named: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(params)) named[key] = toSqlite(value as SqlValue);
+  return [named];
+}
+
+export class SqliteDatabase implements SqlDatabase {
+  readonly dialect = 'sqlite' as const;
+  readonly location: string;
+  /** The better-sqlite3 handle, for what only SQLite has (backups, pragmas, the migration copy). */
+  readonly handle: Database.Database;
+  readonly #statements = new Map<string, Database.Statement>();
+  /** Settles when the open transaction ends; null when none is open. */
+  #transaction: Promise<void> | null = null;
+  readonly #direct: SqlExecutor;
+
+  constructor(file: string) {
+    if (file !== ':memory:') restrictDatabaseFiles(file);
+    this.location = file;
+    this.handle = new Database(file);
+    this.handle.pragma('journal_mode = WAL');
+    this.handle.pragma('synchronous = NORMAL');
+    this.handle.pragma('foreign_keys = ON');
+    this.handle.pragma('busy_timeout = 5000');
+    this.#direct = {
+      dialect: 'sqlite',
+      all: async (sql, params) => this.#all(sql, params),
+      get: async (sql, params) => this.#get(sql, params),
+      run: async (sql, params) => this.#run(sql, params),
+    };
+  }
+
+  async all<Row>(sql: string, params?: SqlParams): Promise<Row[]> {
+    while (this.#transaction) await this.#transaction;
+    return this.#all<Row>(sql, params);
+  }
+
+  async get<Row>(sql: string, params?: SqlParams): Promise<Row | undefined> {
+    while (this.#transaction) await this.#transaction;
+    return this.#get<Row>(sql, params);
+  }
+
+  async run(sql: string, params?: SqlParams): Promise<SqlRunResult> {
+    while (this.#transaction) await this.#transaction;
+    return this.#run(sql, params);
+  }
+
+  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    while (this.#transaction) await this.#transaction;
+    let end!: () => void;
+    this.#transaction = new Promise<void>((resolve) => (end = resolve));
+    try {
+      this.handle.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await fn(this.#direct);
+        this.handle.exec('COMMIT');
+        return result;
+      } catch (err) {
+        if (this.handle.inTransaction) this.handle.exec('ROLLBACK');
+        throw err;
+      }
+    } finally {
+      this.#transaction = null;
+      end();
+    }
+  }
+
+  /** Runs a script of several statements (migrations); no parameters. */
+  exec(sql: string): void {
+    this.handle.exec(sql);
+  }
+
+  async close(): Promise<void> {
+    while (this.#transaction) await this.#transaction;
+    if (this.handle.open) this.handle.close();
+  }
+
+  #prepare(sql: string): Database.Statement {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      if (this.#statements.size >= MAX_CACHED_STATEMENTS) this.#statements.clear();
+      statement = this.handle.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  #all<Row>(sql: string, params?: SqlParams): Row[] {
+    return this.#prepare(sql).all(...bind(params)) as Row[];
+  }
+
+  #get<Row>(sql: string, params?: SqlParams): Row | undefined {
+    return this.#prepare(sql).get(...bind(params)) as Row | undefined;
+  }
+
+  #run(sql: string, params?: SqlParams): SqlRunResult {
+    return { changes: this.#prepare(sql).run(...bind(params)).changes };
+  }
+}
+
+/**
+ * Applies every migration in `dir` not yet recorded in `schema_migrations`; returns the names
+ * applied now. Numbered, forward-only `.sql` files; each runs in its own transaction together
+ * with its row, so a failed migration leaves nothing half-applied.
+ */
+export function migrateSqlite(db: SqliteDatabase, dir: string, clock: () => number = Date.now): string[] {
+  const handle = db.handle;
+  handle.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version TEXT PRIMARY KEY,
+    applied_at INTEGER NOT NULL
+  ) STRICT`);
+  const applied = new Set(handle.prepare('SELECT version FROM schema_migrations').pluck().all() as string[]);
+  const record = handle.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)');
+  const ran: string[] = [];
+  for (const file of migrationFiles(dir)) {
+    if (applied.has(file)) continue;
+    const sql = readFileSync(join(dir, file), 'utf8');
+    handle.transaction(() => {
+      handle.exec(sql);
+      record.run(file, clock());
+    })();
+    ran.push(file);
+  }
+  return ran;
+}
+
+/** The migration files in `dir`, in the order they apply (`NNN_name.sql`). */
+export function migrationFiles(dir: string): string[] {
+  return readdirSync(dir).filter((f) => /^\d{3,}_[a-z0-9_-]+\.sql$/.test(f)).sort();
+}

@@ -1,0 +1,10 @@
+export declare const SUPERUSER: string;
+export interface PostgresCluster {
+  /** The superuser's URL to the `postgres` database. */
+  url: string;
+  port: number;
+  /** A new empty database; resolves to its URL. */
+  createDatabase(prefix?: string): Promise<string>;
+  stop(): Promise<void>;
+}
+export declare function startPostgresCluster(): Promise<PostgresCluster>;
