@@ -7,4 +7,5 @@ export interface PostgresCluster {
   createDatabase(prefix?: string): Promise<string>;
   stop(): Promise<void>;
 }
-export declare function startPostgresCluster(): Promise<PostgresCluster>;
+export declare function startPostgresCluster(options?: { unref?: boolean }): Promise<PostgresCluster>;
+export declare function createDatabaseAt(adminUrl: string, prefix?: string): Promise<string>;

@@ -58,8 +58,27 @@ async function waitUntilReady(url, child, log) {
   }
 }
 
-/** Starts a cluster; resolves to { url, port, createDatabase(), stop() }. */
-export async function startPostgresCluster() {
+/** Creates a new empty database on the cluster `adminUrl` points to; resolves to its URL. */
+export async function createDatabaseAt(adminUrl, prefix = 'gatehouse') {
+  const name = `${prefix}_${process.pid}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/**
+ * Starts a cluster; resolves to { url, port, createDatabase(), stop() }. With `{ unref: true }`
+ * it does not keep the process alive, and is killed when the process exits (a test file run on
+ * its own, without scripts/run-tests.mjs).
+ */
+export async function startPostgresCluster({ unref = false } = {}) {
   const bin = binDir();
   const { prefix, uid, gid } = asServerUser();
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-pg-'));
@@ -87,26 +106,30 @@ export async function startPostgresCluster() {
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
-  let count = 0;
+  // The postmaster's pid: under runuser the child is runuser, not postgres.
+  const pidFile = join(data, 'postmaster.pid');
+  const postmaster = () => (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').split('\n')[0]) : child.pid);
+  if (unref) {
+    child.unref();
+    child.stderr.unref?.();
+    child.stderr.destroy();
+    const pid = postmaster();
+    process.once('exit', () => {
+      try {
+        process.kill(pid, 'SIGQUIT');
+      } catch {
+        // already gone
+      }
+      rmSync(dir, { recursive: true, force: true });
+    });
+  }
   return {
     url,
     port,
     /** A new empty database; resolves to its URL. */
-    async createDatabase(prefix = 'gatehouse') {
-      const name = `${prefix}_${process.pid}_${++count}_${Math.random().toString(36).slice(2, 8)}`;
-      const client = new pg.Client({ connectionString: url });
-      await client.connect();
-      try {
-        await client.query(`CREATE DATABASE "${name}"`);
-      } finally {
-        await client.end();
-      }
-      return `postgres://${SUPERUSER}@127.0.0.1:${port}/${name}`;
-    },
+    createDatabase: (prefix) => createDatabaseAt(url, prefix),
     async stop() {
-      // The postmaster's pid: under runuser the child is runuser, not postgres.
-      const pidFile = join(data, 'postmaster.pid');
-      const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').split('\n')[0]) : child.pid;
+      const pid = postmaster();
       const exited = child.exitCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', resolve));
       try {
         process.kill(pid, 'SIGINT');
