@@ -1,5 +1,6 @@
 /**
- * Starts a real auth-server for a test: real SQLite file and keys in a temp dir, listening on
+ * Starts a real auth-server for a test: real SQLite file (or PostgreSQL database, with
+ * `backend: 'postgres'`) and keys in a temp dir, listening on
  * 127.0.0.1 on an ephemeral port (the issuer is known only after listening, so the server is
  * bound first and the app attached afterwards). `restart()` stops it and starts it again on the
  * same port and the same files, as a process restart would.
@@ -13,6 +14,7 @@ import { join } from 'node:path';
 import { loadConfig, type GatehouseConfig } from '../../apps/shared/config/load-config.ts';
 import { createLogger, type Logger } from '../../apps/shared/logger.ts';
 import { createAuthServer, type AuthServer, type AuthServerOptions } from '../../apps/auth-server/src/create-auth-server.ts';
+import { createTestPostgresDatabase, type TestBackend } from './test-database.ts';
 
 export const ADMIN_PASSWORD = 'correct horse battery staple';
 
@@ -35,6 +37,10 @@ export interface StartOptions {
   clock?: AuthServerOptions['clock'];
   /** Where the server's metrics go. */
   registry?: AuthServerOptions['registry'];
+  /** Default 'sqlite'. 'postgres': a new database in the test cluster, unless `databaseUrl` names one. */
+  backend?: TestBackend;
+  /** A PostgreSQL database to share with other servers (replicas); implies backend 'postgres'. */
+  databaseUrl?: string;
 }
 
 export interface TestAuthServer {
@@ -75,6 +81,12 @@ export async function startAuthServer(options: StartOptions = {}): Promise<TestA
   config.authServer.bcryptCost = 10;
   // Tests send far more from 127.0.0.1 than any person would; rate-limit tests switch them on.
   config.authServer.rateLimits.enabled = false;
+  const databaseUrl = options.databaseUrl ?? (options.backend === 'postgres' ? await createTestPostgresDatabase() : undefined);
+  if (databaseUrl) {
+    const postgres = { url: databaseUrl, maxConnections: 5 };
+    config.authServer.database = { ...config.authServer.database, postgres };
+    config.resourceServer.database = { ...config.resourceServer.database, postgres };
+  }
   options.configure?.(config);
 
   const logger = options.logger ?? createLogger('auth-server', 'silent');

@@ -12,6 +12,7 @@ import type { Clock } from '../../apps/shared/clock.ts';
 import type { ResourceServerConfig } from '../../apps/shared/config/resource-server-section.ts';
 import { openDatabase } from '../../apps/shared/storage/open-database.ts';
 import type { SqlDatabase } from '../../apps/shared/storage/sql-database.ts';
+import { testDatabaseSettings, type TestBackend } from './test-database.ts';
 import { createLogger, type Logger } from '../../apps/shared/logger.ts';
 import type { Registry } from '../../apps/shared/metrics.ts';
 import { createResourceServer } from '../../apps/resource-server/src/create-resource-server.ts';
@@ -41,9 +42,13 @@ export interface StartOptions {
   registry?: Registry;
   /** The server's clock (a TestClock), so tests move time instead of sleeping. Default: the system clock. */
   clock?: Clock;
+  /** Default 'sqlite'. 'postgres': a new database in the test cluster, unless `databaseUrl` names one. */
+  backend?: TestBackend;
+  /** A PostgreSQL database to share with other servers (replicas); implies backend 'postgres'. */
+  databaseUrl?: string;
 }
 
-export async function startResourceServer({ issuer, config: overrides = {}, logLevel = 'silent', logger, ...options }: StartOptions): Promise<RunningResourceServer> {
+export async function startResourceServer({ issuer, config: overrides = {}, logLevel = 'silent', logger, backend, databaseUrl, ...options }: StartOptions): Promise<RunningResourceServer> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-rs-'));
   const config: ResourceServerConfig = {
     port: 0,
@@ -53,7 +58,7 @@ export async function startResourceServer({ issuer, config: overrides = {}, logL
     jwksUri: `${issuer}/oauth/jwks`,
     allowedOrigins: [],
     databaseFile: join(dir, 'resource-server.db'),
-    database: { sqliteFile: join(dir, 'resource-server.db') },
+    database: await testDatabaseSettings(databaseUrl ? 'postgres' : backend ?? 'sqlite', join(dir, 'resource-server.db'), databaseUrl),
     maxBodyBytes: 256 * 1024,
     tokenCacheSize: 10_000,
     sessionIdleTtl: 1800,

@@ -31,7 +31,7 @@ export async function createTestPostgresDatabase(): Promise<string> {
 }
 
 /** Database settings for an app under test: `sqliteFile` on SQLite, a new database on PostgreSQL. */
-export async function testDatabaseSettings(backend: TestBackend, sqliteFile: string): Promise<DatabaseSettings> {
+export async function testDatabaseSettings(backend: TestBackend, sqliteFile: string, postgresUrl?: string): Promise<DatabaseSettings> {
   if (backend === 'sqlite') return { sqliteFile };
-  return { sqliteFile, postgres: { url: await createTestPostgresDatabase(), maxConnections: 5 } };
+  return { sqliteFile, postgres: { url: postgresUrl ?? await createTestPostgresDatabase(), maxConnections: 5 } };
 }
