@@ -112,7 +112,7 @@ describe('admin pages: access control and CSRF', () => {
     const id = await createUser(server, 'soon-disabled', READER_PASSWORD, ['mcp:read', 'mcp:admin']);
     const { browser } = await signInAt(server, 'soon-disabled', READER_PASSWORD, '/admin');
     for (const change of [{ disabled: true, pending: false }, { disabled: false, pending: true }]) {
-      server.auth.users.update(id, change);
+      await server.auth.users.update(id, change);
       for (const route of PAGE_ROUTES) {
         assert.equal((await send(browser, route)).status, 403, `${JSON.stringify(change)} ${routeName(route)}`);
       }
@@ -163,7 +163,7 @@ describe('admin pages: access control and CSRF', () => {
           assert.match(await response.text(), /Error code: <code>invalid_request<\/code>/, `${label} token`);
         }
         assert.equal(auditCount(), before, 'no change was made');
-        assert.equal(server.auth.users.findByUsername('csrf-user'), undefined);
+        assert.equal(await server.auth.users.findByUsername('csrf-user'), undefined);
         assert.equal((await admin.browser.request('/admin')).status, 200, 'still signed in');
       });
     }

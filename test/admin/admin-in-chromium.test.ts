@@ -67,7 +67,7 @@ describe('admin pages in Chromium', () => {
     await page.getByRole('heading', { name: 'maya' }).waitFor();
     assert.match(await page.getByRole('status').innerText(), /The user was created/);
     await screenshot(page, 'admin-user-created');
-    assert.deepEqual(server.auth.users.findByUsername('maya')!.scopes, ['mcp:read', 'mcp:write']);
+    assert.deepEqual((await server.auth.users.findByUsername('maya'))!.scopes, ['mcp:read', 'mcp:write']);
   });
 
   test('allow a redirect URI, then register a client with it', async () => {

@@ -63,7 +63,7 @@ describe('audit log', () => {
     const admin = await signInAt(server, 'admin', ADMIN_PASSWORD, '/admin/users');
     await post(admin.browser, admin.page, '/admin/users', { username: 'lee', password: 'lee password 1234', scope: 'mcp:read' });
     secrets.push('lee password 1234');
-    const lee = server.auth.users.findByUsername('lee')!;
+    const lee = (await server.auth.users.findByUsername('lee'))!;
     await post(admin.browser, await admin.browser.navigate(`/admin/users/${lee.id}`), `/admin/users/${lee.id}/password`, { password: 'lee new password 12' });
     secrets.push('lee new password 12');
     const created = await post(admin.browser, await admin.browser.navigate('/admin/clients'), '/admin/clients', { client_name: 'Static', redirect_uris: 'https://static.example/cb' });

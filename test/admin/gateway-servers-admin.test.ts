@@ -181,7 +181,7 @@ describe('admin page: MCP servers, when the status URI answers something else', 
     const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet(jwks), {
       issuer: auth.issuer, audience: auth.config.authServer.resource, typ: 'at+jwt', algorithms: ['RS256'],
     });
-    const adminUser = auth.auth.users.findByUsername('admin')!;
+    const adminUser = (await auth.auth.users.findByUsername('admin'))!;
     assert.equal(protectedHeader.kid, auth.auth.admin.keys.list().find((key) => key.status === 'active')!.kid);
     assert.equal(payload.sub, adminUser.id);
     assert.equal(payload.client_id, 'gatehouse');

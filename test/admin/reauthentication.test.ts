@@ -50,7 +50,7 @@ describe('admin re-authentication and idle timeout', () => {
     later(6 * MINUTE);
     const fields = { csrf: csrfOf(page, '/admin/users'), username: 'second-admin', password: 'second admin password', scope: 'mcp:admin' };
     assertFreshSignIn(await postForm(browser, '/admin/users', fields), 'create admin');
-    assert.equal(server.auth.users.findByUsername('second-admin'), undefined, 'not created before the sign-in');
+    assert.equal(await server.auth.users.findByUsername('second-admin'), undefined, 'not created before the sign-in');
 
     const again = await post(browser, page, '/admin/users', { username: 'second-admin', password: 'second admin password', scope: 'mcp:admin' });
     assert.match(again.html, /name="password"/, 'the sign-in form, not a silent pass');
@@ -58,11 +58,11 @@ describe('admin re-authentication and idle timeout', () => {
     assert.equal(back.status, 200);
     assert.equal(new URL(back.url).pathname, '/admin/users');
     assert.match(back.html, /Nothing was changed yet: submit the form again\./);
-    assert.equal(server.auth.users.findByUsername('second-admin'), undefined, 'the form was not replayed');
+    assert.equal(await server.auth.users.findByUsername('second-admin'), undefined, 'the form was not replayed');
 
     const created = await post(browser, back, '/admin/users', { username: 'second-admin', password: 'second admin password', scope: ['mcp:read', 'mcp:admin'] });
     assert.equal(created.status, 200);
-    assert.ok(server.auth.users.findByUsername('second-admin')?.scopes.includes('mcp:admin'));
+    assert.ok((await server.auth.users.findByUsername('second-admin'))?.scopes.includes('mcp:admin'));
   });
 
   test('a sign-in younger than reauthenticate_after is not asked again', async () => {
@@ -71,7 +71,7 @@ describe('admin re-authentication and idle timeout', () => {
     const response = await postForm(browser, `/admin/users/${targetId}/scopes`, { csrf: csrfOf(page, `/admin/users/${targetId}/scopes`), scope: 'mcp:write' });
     assert.equal(response.status, 303);
     assert.match(response.headers.get('location')!, /notice=scopes_changed/);
-    assert.deepEqual(server.auth.users.findById(targetId)!.scopes, ['mcp:write']);
+    assert.deepEqual((await server.auth.users.findById(targetId))!.scopes, ['mcp:write']);
   });
 
   const sensitive = PAGE_ROUTES.filter((r) => r.reauthenticate !== undefined);
@@ -108,8 +108,8 @@ describe('admin re-authentication and idle timeout', () => {
     const response = await postForm(browser, `/admin/users/${targetId}/disable`, { csrf: csrfOf(page, `/admin/users/${targetId}/disable`) });
     assert.equal(response.status, 303);
     assert.match(response.headers.get('location')!, /notice=user_disabled/);
-    assert.equal(server.auth.users.findById(targetId)!.disabled, true);
-    server.auth.users.update(targetId, { disabled: false });
+    assert.equal((await server.auth.users.findById(targetId))!.disabled, true);
+    await server.auth.users.update(targetId, { disabled: false });
   });
 
   test('admin access ends after the idle timeout, while the browser session (and /account) lives on', async () => {
@@ -137,6 +137,6 @@ describe('admin re-authentication and idle timeout', () => {
     const page: PageResult = await browser.navigate('/admin/users');
     assert.match(page.html, /name="password"/, 'the admin page asks for the password first');
     assert.doesNotMatch(page.html, /action="\/admin\/users"/);
-    assert.equal(server.auth.users.findByUsername('sneaky-admin'), undefined);
+    assert.equal(await server.auth.users.findByUsername('sneaky-admin'), undefined);
   });
 });

@@ -32,7 +32,7 @@ describe('admin pages: users', () => {
     assert.equal(page.status, 200);
     assert.match(page.url, /\/admin\/users\/[0-9a-f-]{36}\?notice=user_created$/);
     assert.match(page.html, /The user was created\./);
-    const dana = server.auth.users.findByUsername('dana')!;
+    const dana = (await server.auth.users.findByUsername('dana'))!;
     assert.deepEqual(dana.scopes, ['mcp:read', 'mcp:write']);
     const { accessToken } = await connectAs(server, client, 'dana', 'dana password 123', 'mcp:read mcp:write mcp:admin');
     assert.equal(decodeJwt(accessToken).scope, 'mcp:read mcp:write');
@@ -53,12 +53,12 @@ describe('admin pages: users', () => {
       const page = await post(admin.browser, await usersPage(), '/admin/users', fields);
       assert.equal(page.status, status);
       assert.match(page.html, message);
-      if (fields.username !== 'admin') assert.equal(server.auth.users.findByUsername(String(fields.username)), undefined);
+      if (fields.username !== 'admin') assert.equal(await server.auth.users.findByUsername(String(fields.username)), undefined);
     });
   }
 
   test('search finds users by part of the name or email, and escapes what it shows', async () => {
-    server.auth.users.create({ username: 'erin@example.com', passwordHash: null, scopes: ['mcp:read'], email: 'erin@example.com', source: 'federated' });
+    await server.auth.users.create({ username: 'erin@example.com', passwordHash: null, scopes: ['mcp:read'], email: 'erin@example.com', source: 'federated' });
     const found = await admin.browser.navigate('/admin/users?q=ERIN');
     assert.match(found.html, /erin@example\.com/);
     assert.doesNotMatch(found.html, />admin<\/a>/);
@@ -75,7 +75,7 @@ describe('admin pages: users', () => {
     const reader = await connectAs(server, otherClient, 'frank', 'frank password 12', 'mcp:read');
     const page = await post(admin.browser, await userPage(id), `/admin/users/${id}/scopes`, { scope: 'mcp:read' });
     assert.match(page.html, /The scopes were saved/);
-    assert.deepEqual(server.auth.users.findById(id)!.scopes, ['mcp:read']);
+    assert.deepEqual((await server.auth.users.findById(id))!.scopes, ['mcp:read']);
     assert.equal((await refresh(server.issuer, client, writer.refreshToken)).status, 400, 'the grant holding mcp:write is revoked');
     assert.equal((await refresh(server.issuer, otherClient, reader.refreshToken)).status, 200, 'the read-only grant is kept');
     const again = await connectAs(server, client, 'frank', 'frank password 12', 'mcp:read mcp:write');
@@ -110,12 +110,12 @@ describe('admin pages: users', () => {
     assert.equal(revoked[0]!.details.reason, 'user disabled');
 
     await post(admin.browser, await userPage(id), `/admin/users/${id}/enable`);
-    assert.equal(server.auth.users.findById(id)!.disabled, false);
+    assert.equal((await server.auth.users.findById(id))!.disabled, false);
     await connectAs(server, client, 'hank', 'hank password 12');
   });
 
   test('a pending federated user is listed for approval, and can get tokens once approved', async () => {
-    const ivy = server.auth.users.create({ username: 'ivy@example.com', passwordHash: await server.auth.hasher.hash('ivy password 123'), scopes: ['mcp:read'], pending: true, source: 'federated' });
+    const ivy = (await server.auth.users.create({ username: 'ivy@example.com', passwordHash: await server.auth.hasher.hash('ivy password 123'), scopes: ['mcp:read'], pending: true, source: 'federated' }))!;
     const list = await usersPage();
     assert.match(list.html, /Waiting for approval/);
     assert.match(list.html, /Approve ivy@example\.com/);
@@ -126,7 +126,7 @@ describe('admin pages: users', () => {
   });
 
   test('an admin cannot disable themselves or drop their own mcp:admin; another admin can, unless it is the last one', async () => {
-    const self = server.auth.users.findByUsername('admin')!;
+    const self = (await server.auth.users.findByUsername('admin'))!;
     const disable = await post(admin.browser, await userPage(self.id), `/admin/users/${self.id}/scopes`, { scope: ['mcp:read'] });
     assert.equal(disable.status, 409);
     assert.match(disable.html, /You cannot remove mcp:admin from yourself/);
@@ -134,7 +134,7 @@ describe('admin pages: users', () => {
     assert.doesNotMatch(selfPage.html, /\/disable"/, 'no disable button on your own page');
     const direct = await admin.browser.submit(`/admin/users/${self.id}/disable`, { csrf: csrfOf(selfPage, `/admin/users/${self.id}/scopes`) }, selfPage.url);
     assert.equal(direct.status, 409);
-    assert.equal(server.auth.users.findById(self.id)!.disabled, false);
+    assert.equal((await server.auth.users.findById(self.id))!.disabled, false);
 
     const otherId = await createUser(server, 'second-admin', 'second admin pass', ['mcp:read', 'mcp:admin']);
     const other = await signInAt(server, 'second-admin', 'second admin pass', `/admin/users/${self.id}`);
@@ -143,6 +143,6 @@ describe('admin pages: users', () => {
     // second-admin is now the only admin, and cannot remove its own mcp:admin either.
     const last = await post(other.browser, await other.browser.navigate(`/admin/users/${otherId}`), `/admin/users/${otherId}/scopes`, { scope: ['mcp:read'] });
     assert.equal(last.status, 409);
-    server.auth.users.update(self.id, { scopes: ['mcp:read', 'mcp:write', 'mcp:admin'] });
+    await server.auth.users.update(self.id, { scopes: ['mcp:read', 'mcp:write', 'mcp:admin'] });
   });
 });

@@ -45,7 +45,7 @@ describe("Claude's connector flow against the real auth-server", () => {
     assert.equal(payload.client_id, client.client_id);
     assert.equal(payload.scope, 'mcp:read mcp:write');
     assert.equal(payload.preferred_username, 'admin');
-    const admin = server.auth.users.findByUsername('admin')!;
+    const admin = (await server.auth.users.findByUsername('admin'))!;
     assert.equal(payload.sub, admin.id);
     for (const claim of ['iat', 'exp', 'jti']) assert.ok(payload[claim], `claim ${claim}`);
     assert.equal(payload.exp! - payload.iat!, 3600);

@@ -68,7 +68,7 @@ describe('an MCP client connects through Gatehouse (both apps, real SDK client)'
     const tools = (await client.listTools()).tools.map((t) => t.name).sort();
     assert.deepEqual(tools, ['create_note', 'delete_note', 'get_note', 'list_notes', 'recent_activity', 'whoami']);
     const me = structured<{ subject: string; username: string; client_id: string; scopes: string[] }>(await client.callTool({ name: 'whoami', arguments: {} }));
-    const admin = auth_.auth.users.findByUsername('admin')!;
+    const admin = (await auth_.auth.users.findByUsername('admin'))!;
     assert.equal(me.subject, admin.id);
     assert.equal(me.username, 'admin');
     assert.equal(me.client_id, provider.client!.client_id);

@@ -35,7 +35,7 @@ function assertNoToken(response: { body: Record<string, unknown> }): void {
 }
 
 async function createUser(server: TestAuthServer, username: string, password: string, scopes: string[]) {
-  return server.auth.users.create({ username, passwordHash: await server.auth.hasher.hash(password), scopes });
+  return (await server.auth.users.create({ username, passwordHash: await server.auth.hasher.hash(password), scopes }))!;
 }
 
 describe('PKCE S256 is required', () => {
@@ -318,7 +318,7 @@ describe('consent, sign-in and error pages', () => {
     ['an unknown user', async () => ({ username: 'nobody-here', password: ADMIN_PASSWORD })],
     ['a disabled user with the right password', async (s) => {
       const user = await createUser(s, 'former-colleague', 'former-password-1', ['mcp:read']);
-      s.auth.users.update(user.id, { disabled: true });
+      await s.auth.users.update(user.id, { disabled: true });
       return { username: 'former-colleague', password: 'former-password-1' };
     }],
   ];
@@ -342,7 +342,7 @@ describe('consent, sign-in and error pages', () => {
     assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
     const pending = await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, ...credentials, browser: first.browser });
 
-    server.auth.users.update(user.id, { disabled: true });
+    await server.auth.users.update(user.id, { disabled: true });
 
     const refreshed = await refresh(server.issuer, client, tokens.body.refresh_token as string);
     assert.equal(refreshed.status, 400);

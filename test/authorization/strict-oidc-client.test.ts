@@ -37,7 +37,7 @@ describe('a strict OpenID client (openid-client)', () => {
     const tokens = await oidc.authorizationCodeGrant(config, new URL(callback.url), { pkceCodeVerifier: verifier, expectedState: state });
 
     const claims = tokens.claims()!;
-    assert.equal(claims.sub, server.auth.users.findByUsername('admin')!.id);
+    assert.equal(claims.sub, (await server.auth.users.findByUsername('admin'))!.id);
     assert.equal(claims.preferred_username, 'admin', 'the profile claims are in the ID token');
     await assert.rejects(oidc.fetchUserInfo(config, tokens.access_token, claims.sub), /userinfo_endpoint/);
     const direct = await fetch(`${server.issuer}/oauth/userinfo`, { headers: { authorization: `Bearer ${tokens.access_token}` } });

@@ -75,7 +75,7 @@ describe('federated sign-in in Chromium, then the MCP server', () => {
     const tokens = await tokenRequest(server.issuer, { grant_type: 'authorization_code', client_id: client.client_id, code, code_verifier: verifier, redirect_uri: CLAUDE_CALLBACK });
     assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
 
-    const dana = server.auth.users.findByUsername('dana@example.com')!;
+    const dana = (await server.auth.users.findByUsername('dana@example.com'))!;
     assert.ok(dana, 'the first federated sign-in created a local user');
     const mcp = new Client({ name: 'federated-e2e', version: '1.0.0' });
     await mcp.connect(new StreamableHTTPClientTransport(new URL(mcpUrl), {

@@ -218,7 +218,7 @@ describe('federated sign-in with three upstreams, one of them an attacker (mix-u
       const attempt = await attacker.navigate(finish);
       assert.equal(attempt.status, 400, `${attempt.status} ${attempt.url}`);
       assert.doesNotMatch(attempt.html, /Allow access\?/);
-      assert.equal(server.auth.users.findByUsername(victimLogin), undefined, 'no session, no account as the victim');
+      assert.equal(await server.auth.users.findByUsername(victimLogin), undefined, 'no session, no account as the victim');
     });
   }
 

@@ -114,7 +114,7 @@ describe('federated sign-in against a real upstream OpenID provider', () => {
     const consent = await upstreamSignIn(flow, 'alice@example.com');
     assert.match(consent.html, /Allow access\?/, consent.html.slice(0, 500));
     const claims = await tokenFor(server, client, flow, consent);
-    const alice = server.auth.users.findByUsername('alice@example.com')!;
+    const alice = (await server.auth.users.findByUsername('alice@example.com'))!;
     assert.equal(claims.sub, alice.id);
     assert.equal(alice.source, 'federated');
     assert.equal(claims.scope, 'mcp:read', 'default_scopes cap the token');
@@ -122,7 +122,7 @@ describe('federated sign-in against a real upstream OpenID provider', () => {
     const again = await toUpstreamLogin(server, idp, client);
     const second = await tokenFor(server, client, again, await upstreamSignIn(again, 'alice@example.com'));
     assert.equal(second.sub, alice.id, 'found by (issuer, subject), not created again');
-    assert.equal(server.auth.users.list().filter((u) => u.username === 'alice@example.com').length, 1);
+    assert.equal((await server.auth.users.list()).filter((u) => u.username === 'alice@example.com').length, 1);
   });
 
   test('admin_users get admin_scopes', async () => {
@@ -148,16 +148,16 @@ describe('federated sign-in against a real upstream OpenID provider', () => {
       const { server, idp, client } = pair;
       const flow = await toUpstreamLogin(server, idp, client);
       assertErrorPage(await upstreamSignIn(flow, login), status, message);
-      assert.equal(server.auth.users.findByUsername(login), undefined, 'no local user is created');
+      assert.equal(await server.auth.users.findByUsername(login), undefined, 'no local user is created');
     });
   }
 
   test('an email that belongs to another local user is not merged', async () => {
     const { server, idp, client } = pair;
-    const existing = server.auth.users.create({ username: 'taken@example.com', passwordHash: null, scopes: ['mcp:read', 'mcp:admin'] });
+    const existing = (await server.auth.users.create({ username: 'taken@example.com', passwordHash: null, scopes: ['mcp:read', 'mcp:admin'] }))!;
     const flow = await toUpstreamLogin(server, idp, client);
     assertErrorPage(await upstreamSignIn(flow, 'taken@example.com'), 409, /already exists here\. An administrator must link/);
-    assert.deepEqual(server.auth.users.findById(existing.id)!.scopes, ['mcp:read', 'mcp:admin'], 'the existing account is untouched');
+    assert.deepEqual((await server.auth.users.findById(existing.id))!.scopes, ['mcp:read', 'mcp:admin'], 'the existing account is untouched');
   });
 
   test('the user cancelling at the upstream ends on our page with no token', async () => {
@@ -193,9 +193,10 @@ describe('federated sign-in against a real upstream OpenID provider', () => {
     const { flow, callback } = await callbackUrl('alice@example.com');
     const cookie = flow.browser.cookieValue('gatehouse.federated');
     assert.ok(cookie, 'the binding cookie is set');
-    const row = pair.server.auth.db.prepare('SELECT browser_binding FROM federated_logins WHERE state = ?').get(callback.searchParams.get('state')) as { browser_binding: string };
+    const row = await pair.server.auth.database.get<{ browser_binding: string }>('SELECT browser_binding FROM federated_logins WHERE state = ?', [callback.searchParams.get('state')]);
+    assert.ok(row, 'the pending sign-in is stored');
     assert.notEqual(row.browser_binding, cookie);
-    assert.ok(!JSON.stringify(pair.server.auth.db.prepare('SELECT * FROM federated_logins').all()).includes(cookie));
+    assert.ok(!JSON.stringify(await pair.server.auth.database.all('SELECT * FROM federated_logins')).includes(cookie));
     assert.match((await flow.browser.navigate(callback)).html, /Allow access\?/, 'the same browser still finishes');
   });
 
@@ -214,7 +215,7 @@ describe('federated sign-in against a real upstream OpenID provider', () => {
 
   test('refuses an ID token whose nonce is not the one sent', async () => {
     const { flow, callback } = await callbackUrl('alice@example.com');
-    pair.server.auth.db.prepare("UPDATE federated_logins SET nonce = 'another-nonce' WHERE state = ?").run(callback.searchParams.get('state'));
+    await pair.server.auth.database.run("UPDATE federated_logins SET nonce = 'another-nonce' WHERE state = ?", [callback.searchParams.get('state')]);
     assertErrorPage(await flow.browser.navigate(callback), 400, /could not be verified/);
   });
 });
@@ -241,9 +242,9 @@ describe('federated sign-in: modes, new users and failing upstreams', () => {
     try {
       let flow = await toUpstreamLogin(server, idp, client);
       assertErrorPage(await upstreamSignIn(flow, 'newbie@example.com'), 403, /waiting for an administrator to approve it/);
-      const newbie = server.auth.users.findByUsername('newbie@example.com')!;
+      const newbie = (await server.auth.users.findByUsername('newbie@example.com'))!;
       assert.equal(newbie.pending, true);
-      server.auth.users.update(newbie.id, { pending: false });
+      await server.auth.users.update(newbie.id, { pending: false });
       flow = await toUpstreamLogin(server, idp, client);
       const claims = await tokenFor(server, client, flow, await upstreamSignIn(flow, 'newbie@example.com'));
       assert.equal(claims.sub, newbie.id);

@@ -116,7 +116,7 @@ describe('an MCP client signs in and uses MCP servers behind the gateway', { tim
       issuer: authServer.issuer, audience: recording.url, algorithms: ['RS256'],
     });
     assert.equal(protectedHeader.typ, 'at+jwt');
-    assert.equal(payload.sub, authServer.auth.users.findByUsername('admin')!.id);
+    assert.equal(payload.sub, (await authServer.auth.users.findByUsername('admin'))!.id);
     assert.equal(payload.scope, 'mcp:read', 'the caller\'s scopes this server may see');
     assert.ok(payload.exp! - payload.iat! <= 300, 'at most 5 minutes');
     await assert.rejects(jwtVerify(identityToken!, createRemoteJWKSet(new URL(`${authServer.issuer}/oauth/jwks`)), { audience: mcpUrl }), 'not usable at Gatehouse\'s own /mcp');

@@ -88,7 +88,7 @@ describe('token exchange: identity tokens for upstream MCP servers', () => {
     const { payload, protectedHeader } = await jwtVerify(answer.body.access_token as string, jwks, {
       issuer: server.issuer, audience: UPSTREAM, typ: 'at+jwt', algorithms: ['RS256'],
     });
-    const admin = server.auth.users.findByUsername('admin')!;
+    const admin = (await server.auth.users.findByUsername('admin'))!;
     assert.equal(protectedHeader.kid, decodeProtectedHeader(adminToken).kid, 'signed with the same active key as access tokens');
     assert.equal(payload.sub, admin.id);
     assert.equal(payload.aud, UPSTREAM);
@@ -259,14 +259,14 @@ describe('token exchange: identity tokens for upstream MCP servers', () => {
       await server.auth.admin.users.create({ username: 'bob', password: 'bob password long enough', scopes: ['mcp:read'] }, CLI);
       const token = await userToken('bob', 'bob password long enough', 'mcp:read');
       assert.equal((await exchange(gateway, forUpstream(token))).status, 200);
-      const bob = server.auth.users.findByUsername('bob')!;
-      server.auth.users.update(bob.id, { disabled: true });
+      const bob = (await server.auth.users.findByUsername('bob'))!;
+      await server.auth.users.update(bob.id, { disabled: true });
       try {
         const answer = await exchange(gateway, forUpstream(token));
         assert.equal(answer.status, 400, JSON.stringify(answer.body));
         assert.equal(answer.body.error, 'invalid_grant');
       } finally {
-        server.auth.users.update(bob.id, { disabled: false });
+        await server.auth.users.update(bob.id, { disabled: false });
       }
     });
 
@@ -287,7 +287,7 @@ describe('token exchange: identity tokens for upstream MCP servers', () => {
       await server.auth.admin.users.create({ username: 'carol', password: 'carol password long enough', scopes: ['mcp:read'] }, CLI);
       const token = await userToken('carol', 'carol password long enough', 'mcp:read');
       assert.equal((await exchange(gateway, forUpstream(token))).status, 200);
-      server.auth.admin.users.disable('carol', CLI);
+      await server.auth.admin.users.disable('carol', CLI);
       const answer = await exchange(gateway, forUpstream(token));
       assert.equal(answer.status, 400, JSON.stringify(answer.body));
       assert.equal(answer.body.error, 'invalid_grant');

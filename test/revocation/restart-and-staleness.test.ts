@@ -62,7 +62,7 @@ describe('the revocation feed across restarts and outages', () => {
 
   /** Creates the user on first use, then signs them in through the client app. */
   async function signIn(username: string): Promise<Connection> {
-    if (!server.auth.users.findByUsername(username)) await createUser(server, username, PASSWORD, ['mcp:read']);
+    if (!(await server.auth.users.findByUsername(username))) await createUser(server, username, PASSWORD, ['mcp:read']);
     return signInThroughSdk(app, { issuer: server.issuer, mcpUrl }, username, PASSWORD);
   }
 

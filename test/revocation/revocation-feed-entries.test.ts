@@ -97,13 +97,13 @@ describe('the revocation feed', () => {
   });
 
   test('disabling a user publishes the user (hashed) and each of their grants; deleting a client publishes the client', async () => {
-    const bob = await server.auth.admin.users.create({ username: 'bob', password: 'bob password 12345', scopes: ['mcp:read'] }, BY);
+    const bob = (await server.auth.admin.users.create({ username: 'bob', password: 'bob password 12345', scopes: ['mcp:read'] }, BY))!;
     const client = await registerClient(server.issuer);
     await redeem(server.issuer, client, await connect(server.issuer, {
       clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'bob', password: 'bob password 12345',
     }));
     const { next } = await read();
-    server.auth.admin.users.disable('bob', BY);
+    await server.auth.admin.users.disable('bob', BY);
     const disabled = await read(`?after=${next}`);
     assert.deepEqual(disabled.entries.map((e) => e.kind).sort(), ['grant', 'sub']);
     assert.equal(disabled.entries.find((e) => e.kind === 'sub')!.value, revocationValue('sub', bob.id));

@@ -21,7 +21,7 @@ describe('the revocation feed endpoint', () => {
 
   before(async () => {
     server = await startAuthServer();
-    const admin = server.auth.users.findByUsername('admin')!;
+    const admin = (await server.auth.users.findByUsername('admin'))!;
     for (const grantId of grants) server.auth.admin.revocations.revokeGrant(grantId);
     server.auth.admin.revocations.revokeSubject(admin.id);
   });
@@ -45,7 +45,7 @@ describe('the revocation feed endpoint', () => {
     assert.deepEqual([empty.entries, empty.next, empty.complete], [[], rest.next, true], 'nothing new: same cursor');
 
     const whole = (await read('')).body;
-    for (const id of [...grants, server.auth.users.findByUsername('admin')!.id]) assert.ok(!whole.includes(id), 'ids are hashed');
+    for (const id of [...grants, (await server.auth.users.findByUsername('admin'))!.id]) assert.ok(!whole.includes(id), 'ids are hashed');
   });
 
   const hostile: Array<[string, string]> = [

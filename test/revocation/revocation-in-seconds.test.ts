@@ -235,7 +235,7 @@ describe('revocation in seconds: each trigger refuses open MCP sessions within 5
     const page = await admin.browser.navigate(`/admin/users/${id}`);
     await measureRefusal('scope removed', mcpUrl, [{ name: 'sam', session: writer }], async () => {
       await post(admin.browser, page, `/admin/users/${id}/scopes`, { scope: ['mcp:read'] });
-      assert.deepEqual(server.auth.users.findById(id)!.scopes, ['mcp:read']);
+      assert.deepEqual((await server.auth.users.findById(id))!.scopes, ['mcp:read']);
     });
     assert.equal((await refresh(server.issuer, { client_id: victim.clientId }, victim.refreshToken)).body.error, 'invalid_grant', 'the grant that held mcp:write cannot be refreshed');
     const again = await signIn(claude, 'sam', 'mcp:read mcp:write');

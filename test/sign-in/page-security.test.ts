@@ -46,7 +46,7 @@ describe('sign-in page security', () => {
       },
     });
     client = await registerClient(server.issuer);
-    server.auth.users.create({ username: 'victim', passwordHash: await server.auth.hasher.hash('victim-password'), scopes: ['mcp:read'] });
+    await server.auth.users.create({ username: 'victim', passwordHash: await server.auth.hasher.hash('victim-password'), scopes: ['mcp:read'] });
   });
   after(() => server.close());
 
@@ -140,17 +140,17 @@ describe('sign-in page security', () => {
   test('failures slow down before the lock', async () => {
     // The throttle's own view says how long an answer is held; the server holds it on its clock,
     // which a test clock moves on by exactly that (nothing else moves it): no wall-clock timing.
-    const throttle = new SignInThrottle(server.auth.db, server.config.authServer.signInThrottle, clock);
+    const throttle = new SignInThrottle(server.auth.database, server.config.authServer.signInThrottle, clock);
     const { page, browser } = await loginPage(server, client);
     const ip = '203.0.113.99';
-    assert.equal(throttle.check('slowpoke', ip).delayMs, 0, 'the first failure is not held');
+    assert.equal((await throttle.check('slowpoke', ip)).delayMs, 0, 'the first failure is not held');
     await signInFrom(browser, page, ip, 'slowpoke', 'x');
-    const hold = throttle.check('slowpoke', ip).delayMs;
+    const hold = (await throttle.check('slowpoke', ip)).delayMs;
     assert.equal(hold, 250, 'after slow_down_after failures, the next answer is held 250 ms');
     const started = clock.now();
     await signInFrom(browser, page, ip, 'slowpoke', 'x');
     assert.equal(clock.now() - started, hold, `the second failure is held back ${hold} ms`);
-    assert.equal(throttle.check('slowpoke', ip).delayMs, 500, 'and each further failure doubles the hold');
+    assert.equal((await throttle.check('slowpoke', ip)).delayMs, 500, 'and each further failure doubles the hold');
   });
 
   test('an IP that sprays many usernames is locked for all of them', async () => {
@@ -165,7 +165,7 @@ describe('sign-in page security', () => {
     await assert.rejects(server.auth.hasher.hash('x'.repeat(73)), PasswordTooLongError);
     await assert.rejects(server.auth.hasher.hash('é'.repeat(37)), PasswordTooLongError, '72 bytes, not 72 characters');
     const exactly72 = 'p'.repeat(72);
-    server.auth.users.create({ username: 'longpw', passwordHash: await server.auth.hasher.hash(exactly72), scopes: ['mcp:read'] });
+    await server.auth.users.create({ username: 'longpw', passwordHash: await server.auth.hasher.hash(exactly72), scopes: ['mcp:read'] });
     const { page, browser } = await loginPage(server, client);
     const longer = await signInFrom(browser, page, '198.51.100.200', 'longpw', `${exactly72}EXTRA`);
     assert.match(longer.html, /Incorrect username or password\./, 'a longer password whose first 72 bytes match is refused');
@@ -214,7 +214,7 @@ describe('consent page content', () => {
     const server = await startAuthServer();
     try {
       const client = await registerClient(server.issuer);
-      server.auth.users.create({ username: 'reader', passwordHash: await server.auth.hasher.hash('reader-password'), scopes: ['mcp:read'] });
+      await server.auth.users.create({ username: 'reader', passwordHash: await server.auth.hasher.hash('reader-password'), scopes: ['mcp:read'] });
       const browser = new Browser(server.issuer);
       const page = await browser.navigate(authorizeUrl(server.issuer, { clientId: client.client_id, scope: 'openid profile mcp:read mcp:write', resource: RESOURCE }, createPkce().challenge));
       const consent = await signIn(browser, page, 'reader', 'reader-password');
@@ -233,7 +233,7 @@ describe('a consent page that can grant nothing new', () => {
   let server: TestAuthServer;
   before(async () => {
     server = await startAuthServer();
-    server.auth.users.create({ username: 'reader', passwordHash: await server.auth.hasher.hash('reader-password'), scopes: ['mcp:read'] });
+    await server.auth.users.create({ username: 'reader', passwordHash: await server.auth.hasher.hash('reader-password'), scopes: ['mcp:read'] });
   });
   after(() => server.close());
 

@@ -127,7 +127,7 @@ describe('sign-in and consent pages in Chromium', () => {
   });
 
   test('after too many failures even the right password is refused, with the same message', async () => {
-    server.auth.users.create({ username: 'locky', passwordHash: await server.auth.hasher.hash('locky-password'), scopes: ['mcp:read'] });
+    await server.auth.users.create({ username: 'locky', passwordHash: await server.auth.hasher.hash('locky-password'), scopes: ['mcp:read'] });
     const { page, context } = await open();
     for (let i = 0; i < 3; i += 1) await signInByClicking(page, 'locky', `wrong-${i}`);
     await signInByClicking(page, 'locky', 'locky-password');

@@ -59,7 +59,7 @@ describe('users', () => {
       },
     });
     try {
-      assert.equal(server.auth.users.findByUsername('admin'), undefined, 'no bootstrap admin when users exist');
+      assert.equal(await server.auth.users.findByUsername('admin'), undefined, 'no bootstrap admin when users exist');
       const client = await registerClient(server.issuer);
       for (const [username, password, expected] of [['reader', 'reader-password', 'mcp:read'], ['writer', 'writer-password', 'mcp:read mcp:write']] as const) {
         const result = await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read mcp:write mcp:admin', resource: RESOURCE, username, password });
@@ -84,9 +84,9 @@ describe('users', () => {
       },
     });
     try {
-      const before = server.auth.users.findByUsername('reader')!;
+      const before = (await server.auth.users.findByUsername('reader'))!;
       await server.restart();
-      const after = server.auth.users.findByUsername('reader')!;
+      const after = (await server.auth.users.findByUsername('reader'))!;
       assert.equal(after.passwordHash, before.passwordHash);
       assert.equal(after.id, before.id, 'the subject never changes');
     } finally {

@@ -60,7 +60,7 @@ describe('introspection: who may see a token', () => {
     assert.equal(seen.status, 200);
     assert.equal(seen.body.active, true);
     assert.equal(seen.body.client_id, owner.client_id);
-    assert.equal(seen.body.sub, server.auth.users.findByUsername('admin')!.id);
+    assert.equal(seen.body.sub, (await server.auth.users.findByUsername('admin'))!.id);
   });
 
   test('any other confidential client gets {"active": false}: another DCR client, a static client that is no resource server', async () => {

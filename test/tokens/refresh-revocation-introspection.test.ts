@@ -77,7 +77,7 @@ describe('refresh tokens, revocation and introspection', () => {
     assert.equal(own.status, 200);
     assert.equal(own.body.active, true);
     assert.equal(own.body.client_id, owner.client_id);
-    assert.equal(own.body.sub, server.auth.users.findByUsername('admin')!.id);
+    assert.equal(own.body.sub, (await server.auth.users.findByUsername('admin'))!.id);
 
     const foreign = await post(server.issuer, '/oauth/introspect', { token: tokens.refresh_token, client_id: other.client_id });
     assert.equal(foreign.status, 200);
@@ -179,14 +179,14 @@ describe("a user's grantable scopes cap every token", () => {
   test('a scope taken from the user is gone from the next refresh and from a code redeemed afterwards', async () => {
     const server = await startAuthServer();
     try {
-      const writer = server.auth.users.create({ username: 'writer', passwordHash: await server.auth.hasher.hash('writer-password'), scopes: ['mcp:read', 'mcp:write'] });
+      const writer = (await server.auth.users.create({ username: 'writer', passwordHash: await server.auth.hasher.hash('writer-password'), scopes: ['mcp:read', 'mcp:write'] }))!;
       const client = await registerClient(server.issuer);
       const login = { clientId: client.client_id, scope: 'mcp:read mcp:write', resource: RESOURCE, username: 'writer', password: 'writer-password' };
       const tokens = await redeem(server.issuer, client, await connect(server.issuer, login));
       assert.equal(decodeJwt(tokens.body.access_token as string).scope, 'mcp:read mcp:write');
 
       const pendingCode = await connect(server.issuer, login);
-      server.auth.users.update(writer.id, { scopes: ['mcp:read'] });
+      await server.auth.users.update(writer.id, { scopes: ['mcp:read'] });
 
       const refreshed = await refresh(server.issuer, client, tokens.body.refresh_token as string);
       assert.equal(refreshed.status, 200);

@@ -38,6 +38,7 @@ import { createSignInRecorder } from './audit/record-sign-in.ts';
 import { createMetadataFetch, metadataFetchScope, type MetadataFetchOptions } from './cimd/create-metadata-fetch.ts';
 import { createDocumentHostPolicy } from './cimd/document-host-policy.ts';
 import { FederatedAccounts } from './federation/federated-accounts.ts';
+import { FederatedLogins } from './federation/federated-logins.ts';
 import { federatedSignInRoutes } from './federation/federated-sign-in-routes.ts';
 import { UpstreamClients } from './federation/upstream-clients.ts';
 import { createCsrf } from './http/csrf.ts';
@@ -121,7 +122,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   if (created) logger.warn({ keysDir: config.keysDir }, 'no signing key found: generated a new RS256 key');
   const cookieKeys = loadOrCreateCookieKeys(config.keysDir);
 
-  const users = new UserStore(db);
+  const users = new UserStore(database);
   const hasher = new PasswordHasher(config.bcryptCost);
   await applyConfiguredUsers(config, users, hasher);
   const bootstrap = await createBootstrapAdmin(config, users, hasher);
@@ -183,14 +184,14 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   const holder = new ProviderHolder(buildProvider, keys, config.keysDir, logger);
   const provider = holder.provider;
   const stopWatchingKeys = holder.watch(config.keysReloadInterval);
-  const throttle = new SignInThrottle(db, config.signInThrottle, clock);
-  const rateLimiter = new RateLimiter(db);
+  const throttle = new SignInThrottle(database, config.signInThrottle, clock);
+  const rateLimiter = new RateLimiter(database);
   const { registration: registrationLimit, token: tokenLimit, signIn: signInLimit } = config.rateLimits;
   const longestWindow = Math.max(registrationLimit.window, tokenLimit.window, signInLimit.window);
-  const sweepFederatedLogins = db.prepare('DELETE FROM federated_logins WHERE expires_at <= ?');
+  const federatedLogins = new FederatedLogins(database);
   const stopSweeper = startSweeper(
     [
-      () => sweepExpired(db, clock.epochSeconds()), () => throttle.prune(), () => sweepFederatedLogins.run(clock.epochSeconds()),
+      () => sweepExpired(db, clock.epochSeconds()), () => throttle.prune(), () => federatedLogins.sweep(clock.epochSeconds()),
       () => audit.prune(), () => admin.clientUsage.prune(clock.now() - config.refreshTokenAbsoluteTtl * 1000),
       () => admin.revocations.prune(),
       () => rateLimiter.prune(longestWindow, clock.now()),
@@ -261,9 +262,9 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     clock,
   }).routes());
   if (upstreams.list().length > 0) {
-    const accounts = new FederatedAccounts(db, users);
+    const accounts = new FederatedAccounts(database, users);
     app.use(federatedSignInRoutes({
-      provider, db, issuer: config.issuer, upstreams, accounts, csrf, logger,
+      provider, logins: federatedLogins, issuer: config.issuer, upstreams, accounts, csrf, logger,
       onSignIn: (result) => metrics.signIns.inc({ method: 'federated', result }),
       recordSignIn,
       clock,

@@ -31,7 +31,7 @@ export async function post(browser: Browser, page: PageResult, action: string, f
 
 /** Creates a user directly in the store (fast set-up for tests that are not about creating users). */
 export async function createUser(server: TestAuthServer, username: string, password: string, scopes: string[]): Promise<string> {
-  const user = server.auth.users.create({ username, passwordHash: await server.auth.hasher.hash(password), scopes });
+  const user = (await server.auth.users.create({ username, passwordHash: await server.auth.hasher.hash(password), scopes }))!;
   return user.id;
 }
 

@@ -8,14 +8,18 @@
  *   is unaffected, attempts during a lock do not extend it, and every lock ends. So nobody can
  *   lock a user out for good.
  * - Callers answer a locked attempt exactly like a wrong password: the lock is never revealed.
+ * - Replicas share the counters: a failure is counted by one upsert that reads and writes the
+ *   row in the database (never read here and written back), so failures spread over several
+ *   replicas add up, and a lock reached through one replica holds on all of them.
  * Deliberately not handled here: distributed attacks from many IPs against one account beyond
  * the per-pair limit (that needs a second factor, not a lock that would let attackers lock users out).
  */
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { AuthServerConfig } from '../../../shared/config/load-config.ts';
-import type { Db } from '../../../shared/database.ts';
+import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
 
 interface Row {
+  key: string;
   failures: number;
   window_started_at: number;
   locked_until: number | null;
@@ -23,31 +27,41 @@ interface Row {
 
 const MAX_DELAY_MS = 4000;
 
+/**
+ * One failure, counted in the database. A row under a lock is left alone (the WHERE of the
+ * update: attempts during a lock do not extend it); a row whose window ran out starts a new
+ * window at 1. Reaching `limit` locks the key and resets its count. SET expressions read the
+ * row as it was, on both engines. Parameters are cast: PostgreSQL cannot infer a type for a
+ * bare parameter in CASE … ELSE NULL.
+ */
+const IN_WINDOW = 'CAST(@now AS BIGINT) - sign_in_failures.window_started_at < CAST(@window AS BIGINT)';
+/** The stored row's failures with this one. */
+const NEXT = `(CASE WHEN ${IN_WINDOW} THEN sign_in_failures.failures + 1 ELSE 1 END)`;
+const LOCKS = `${NEXT} >= CAST(@limit AS INTEGER)`;
+const COUNT_FAILURE = `INSERT INTO sign_in_failures (key, failures, window_started_at, locked_until)
+  VALUES (@key, CAST(@firstFailures AS INTEGER), CAST(@now AS BIGINT), CAST(@firstLockedUntil AS BIGINT))
+  ON CONFLICT (key) DO UPDATE SET
+    failures = CASE WHEN ${LOCKS} THEN 0 ELSE ${NEXT} END,
+    window_started_at = CASE WHEN ${IN_WINDOW} THEN sign_in_failures.window_started_at ELSE CAST(@now AS BIGINT) END,
+    locked_until = CASE WHEN ${LOCKS} THEN CAST(@lockedUntil AS BIGINT) ELSE NULL END
+  WHERE sign_in_failures.locked_until IS NULL OR sign_in_failures.locked_until <= CAST(@now AS BIGINT)`;
+
 export class SignInThrottle {
   readonly #policy: AuthServerConfig['signInThrottle'];
-  readonly #get;
-  readonly #put;
-  readonly #clear;
-  readonly #prune;
   readonly #clock: Clock;
 
   /** `clock`: windows and locks are counted on it (tests move it to end a lock). */
-  constructor(db: Db, policy: AuthServerConfig['signInThrottle'], clock: Clock = systemClock) {
+  constructor(private readonly db: SqlDatabase, policy: AuthServerConfig['signInThrottle'], clock: Clock = systemClock) {
     this.#policy = policy;
     this.#clock = clock;
-    this.#get = db.prepare('SELECT failures, window_started_at, locked_until FROM sign_in_failures WHERE key = ?');
-    this.#put = db.prepare(`INSERT INTO sign_in_failures (key, failures, window_started_at, locked_until) VALUES (@key, @failures, @windowStartedAt, @lockedUntil)
-      ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, window_started_at = excluded.window_started_at, locked_until = excluded.locked_until`);
-    this.#clear = db.prepare('DELETE FROM sign_in_failures WHERE key = ?');
-    this.#prune = db.prepare('DELETE FROM sign_in_failures WHERE window_started_at < @windowStart AND (locked_until IS NULL OR locked_until < @now)');
   }
 
   static #pairKey(username: string, ip: string): string {
     return `user:${username.toLowerCase()}|ip:${ip}`;
   }
 
-  #current(key: string, now: number): Row | undefined {
-    const row = this.#get.get(key) as Row | undefined;
+  /** Whether `row` still counts: under a lock, or inside its window. */
+  #current(row: Row | undefined, now: number): Row | undefined {
     if (!row) return undefined;
     const locked = row.locked_until !== null && row.locked_until > now;
     if (!locked && now - row.window_started_at >= this.#policy.window) return undefined;
@@ -55,10 +69,12 @@ export class SignInThrottle {
   }
 
   /** Whether this attempt is locked out, and how long to hold the answer to a failure. */
-  check(username: string, ip: string): { locked: boolean; delayMs: number } {
+  async check(username: string, ip: string): Promise<{ locked: boolean; delayMs: number }> {
     const now = this.#clock.epochSeconds();
-    const pair = this.#current(SignInThrottle.#pairKey(username, ip), now);
-    const byIp = this.#current(`ip:${ip}`, now);
+    const pairKey = SignInThrottle.#pairKey(username, ip);
+    const rows = await this.db.all<Row>('SELECT key, failures, window_started_at, locked_until FROM sign_in_failures WHERE key IN (?, ?)', [pairKey, `ip:${ip}`]);
+    const pair = this.#current(rows.find((row) => row.key === pairKey), now);
+    const byIp = this.#current(rows.find((row) => row.key === `ip:${ip}`), now);
     const locked = [pair, byIp].some((row) => row?.locked_until !== null && row?.locked_until !== undefined && row.locked_until > now);
     const failures = pair?.failures ?? 0;
     const excess = failures - this.#policy.slowDownAfter;
@@ -66,31 +82,31 @@ export class SignInThrottle {
     return { locked, delayMs: locked ? MAX_DELAY_MS : delayMs };
   }
 
-  recordFailure(username: string, ip: string): void {
+  async recordFailure(username: string, ip: string): Promise<void> {
     const now = this.#clock.epochSeconds();
-    this.#count(SignInThrottle.#pairKey(username, ip), this.#policy.maxFailures, now);
-    this.#count(`ip:${ip}`, this.#policy.maxFailuresPerIp, now);
+    await this.#count(SignInThrottle.#pairKey(username, ip), this.#policy.maxFailures, now);
+    await this.#count(`ip:${ip}`, this.#policy.maxFailuresPerIp, now);
   }
 
-  #count(key: string, limit: number, now: number): void {
-    const row = this.#current(key, now);
-    if (row?.locked_until && row.locked_until > now) return; // attempts during a lock do not extend it
-    const failures = (row?.failures ?? 0) + 1;
-    const lock = failures >= limit;
-    this.#put.run({
-      key,
-      failures: lock ? 0 : failures,
-      windowStartedAt: row?.window_started_at ?? now,
-      lockedUntil: lock ? now + this.#policy.lockDuration : null,
+  async #count(key: string, limit: number, now: number): Promise<void> {
+    const lockedUntil = now + this.#policy.lockDuration;
+    const firstLocks = limit <= 1;
+    await this.db.run(COUNT_FAILURE, {
+      key, now, limit, lockedUntil,
+      window: this.#policy.window,
+      firstFailures: firstLocks ? 0 : 1,
+      firstLockedUntil: firstLocks ? lockedUntil : null,
     });
   }
 
   /** A successful sign-in clears its (username, IP) record; the IP's count runs out by itself. */
-  recordSuccess(username: string, ip: string): void {
-    this.#clear.run(SignInThrottle.#pairKey(username, ip));
+  async recordSuccess(username: string, ip: string): Promise<void> {
+    await this.db.run('DELETE FROM sign_in_failures WHERE key = ?', [SignInThrottle.#pairKey(username, ip)]);
   }
 
-  prune(now = this.#clock.epochSeconds()): void {
-    this.#prune.run({ windowStart: now - this.#policy.window, now });
+  async prune(now = this.#clock.epochSeconds()): Promise<void> {
+    await this.db.run('DELETE FROM sign_in_failures WHERE window_started_at < @windowStart AND (locked_until IS NULL OR locked_until < @now)', {
+      windowStart: now - this.#policy.window, now,
+    });
   }
 }

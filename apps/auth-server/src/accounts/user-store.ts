@@ -1,9 +1,20 @@
 /**
- * User accounts in SQLite. A user's `id` is the token subject (`sub`) and never changes;
- * `scopes` are the MCP scopes this user may grant, which cap what any token for them carries.
+ * User accounts, on SQLite or PostgreSQL. A user's `id` is the token subject (`sub`) and never
+ * changes; `scopes` are the MCP scopes this user may grant, which cap what any token for them carries.
+ *
+ * - Usernames are unique and compared case-insensitively on both engines, as `lower(username)`
+ *   (the `users_username_lower` index). Operators' names are ASCII (shared/username.ts); for a
+ *   federated name with other letters, SQLite's lower() folds ASCII only where PostgreSQL's folds
+ *   them all, so such names may differ in case on SQLite only.
+ * - Replicas share the table, so nothing here reads a row to write it back: `create` is one
+ *   INSERT that does nothing when the name is taken (the caller reads back the winner), and
+ *   `update` writes only the columns it is given, in one UPDATE … RETURNING. Two admins changing
+ *   different things about one user at the same moment on two replicas both keep their change.
+ * - No cache: every call reads the database, so a change made on one replica (or by the CLI) is
+ *   seen by the next request on any replica.
  */
 import { randomUUID } from 'node:crypto';
-import type { Db } from '../../../shared/database.ts';
+import type { SqlDatabase, SqlExecutor } from '../../../shared/storage/sql-database.ts';
 
 export interface User {
   id: string;
@@ -19,6 +30,18 @@ export interface User {
   updatedAt: number;
 }
 
+export type NewUser = {
+  username: string;
+  passwordHash: string | null;
+  scopes: string[];
+  disabled?: boolean;
+  pending?: boolean;
+  email?: string | null;
+  source?: User['source'];
+};
+
+export type UserChanges = Partial<Pick<User, 'passwordHash' | 'scopes' | 'disabled' | 'pending' | 'email'>>;
+
 interface UserRow {
   id: string;
   username: string;
@@ -32,8 +55,7 @@ interface UserRow {
   updated_at: number;
 }
 
-function toUser(row: UserRow | undefined): User | undefined {
-  if (!row) return undefined;
+function toUser(row: UserRow): User {
   return {
     id: row.id,
     username: row.username,
@@ -48,29 +70,27 @@ function toUser(row: UserRow | undefined): User | undefined {
   };
 }
 
+/** Each changeable field's column and how it is stored; `update` builds its SET from these only. */
+const COLUMNS: { [K in keyof Required<UserChanges>]: { column: string; store: (value: User[K]) => string | number | null } } = {
+  passwordHash: { column: 'password_hash', store: (v) => v },
+  scopes: { column: 'scopes', store: (v) => v.join(' ') },
+  disabled: { column: 'disabled', store: (v) => (v ? 1 : 0) },
+  pending: { column: 'pending', store: (v) => (v ? 1 : 0) },
+  email: { column: 'email', store: (v) => v },
+};
+
+/** `%`, `_` and `\` in a search text match themselves, not any text. */
+function containsPattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
 export class UserStore {
-  readonly #byId;
-  readonly #byUsername;
-  readonly #insert;
-  readonly #update;
-  readonly #count;
-  readonly #list;
-  readonly #search;
+  readonly #search: string;
 
-  constructor(db: Db) {
-    this.#byId = db.prepare('SELECT * FROM users WHERE id = ?');
-    this.#byUsername = db.prepare('SELECT * FROM users WHERE username = ?');
-    this.#insert = db.prepare(`INSERT INTO users (id, username, password_hash, scopes, disabled, pending, email, source, created_at, updated_at)
-      VALUES (@id, @username, @passwordHash, @scopes, @disabled, @pending, @email, @source, @now, @now)`);
-    this.#update = db.prepare(`UPDATE users SET password_hash = @passwordHash, scopes = @scopes, disabled = @disabled,
-      pending = @pending, email = @email, updated_at = @now WHERE id = @id`);
-    this.#count = db.prepare('SELECT count(*) FROM users').pluck();
-    this.#list = db.prepare('SELECT * FROM users ORDER BY username');
-    this.#search = db.prepare("SELECT * FROM users WHERE username LIKE ? ESCAPE '\\' OR email LIKE ? ESCAPE '\\' ORDER BY username");
-  }
-
-  findById(id: string): User | undefined {
-    return toUser(this.#byId.get(id) as UserRow | undefined);
+  constructor(private readonly db: SqlDatabase) {
+    // SQLite's LIKE already ignores ASCII case; PostgreSQL's does not, ILIKE does.
+    const like = db.dialect === 'postgres' ? 'ILIKE' : 'LIKE';
+    this.#search = `SELECT * FROM users WHERE username ${like} ? ESCAPE '\\' OR email ${like} ? ESCAPE '\\' ORDER BY lower(username)`;
   }
 
   /** How pages and the CLI describe an account's state. */
@@ -83,28 +103,44 @@ export class UserStore {
     return !!user && !user.disabled && !user.pending;
   }
 
-  findByUsername(username: string): User | undefined {
-    return toUser(this.#byUsername.get(username) as UserRow | undefined);
+  async findById(id: string): Promise<User | undefined> {
+    const row = await this.db.get<UserRow>('SELECT * FROM users WHERE id = ?', [id]);
+    return row && toUser(row);
   }
 
-  count(): number {
-    return this.#count.get() as number;
+  /** Any case: `Alice` finds `alice`. */
+  async findByUsername(username: string, tx: SqlExecutor = this.db): Promise<User | undefined> {
+    const row = await tx.get<UserRow>('SELECT * FROM users WHERE lower(username) = lower(?)', [username]);
+    return row && toUser(row);
   }
 
-  list(): User[] {
-    return (this.#list.all() as UserRow[]).map((row) => toUser(row)!);
+  async count(): Promise<number> {
+    const row = await this.db.get<{ n: number }>('SELECT count(*) AS n FROM users');
+    return Number(row?.n ?? 0);
   }
 
-  /** Users whose username or email contains `text` (any case). */
-  search(text: string): User[] {
-    const pattern = `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    return (this.#search.all(pattern, pattern) as UserRow[]).map((row) => toUser(row)!);
+  async list(): Promise<User[]> {
+    return (await this.db.all<UserRow>('SELECT * FROM users ORDER BY lower(username)')).map(toUser);
   }
 
-  create(input: { username: string; passwordHash: string | null; scopes: string[]; disabled?: boolean; pending?: boolean; email?: string | null; source?: User['source'] }): User {
-    const id = randomUUID();
-    this.#insert.run({
-      id,
+  /** Users whose username or email contains `text` (any case; `%` and `_` are plain characters). */
+  async search(text: string): Promise<User[]> {
+    const pattern = containsPattern(text);
+    return (await this.db.all<UserRow>(this.#search, [pattern, pattern])).map(toUser);
+  }
+
+  /**
+   * Creates the user, or does nothing and returns undefined when the username is taken (in any
+   * case), e.g. by another replica a moment earlier. `tx`: the transaction it is part of.
+   */
+  async create(input: NewUser, tx: SqlExecutor = this.db): Promise<User | undefined> {
+    const now = Date.now();
+    // No conflict target: the unique index is on lower(username) on PostgreSQL and a NOCASE
+    // column on SQLite; the primary key is a fresh UUID, so the name is the only possible conflict.
+    const row = await tx.get<UserRow>(`INSERT INTO users (id, username, password_hash, scopes, disabled, pending, email, source, created_at, updated_at)
+      VALUES (@id, @username, @passwordHash, @scopes, @disabled, @pending, @email, @source, @now, @now)
+      ON CONFLICT DO NOTHING RETURNING *`, {
+      id: randomUUID(),
       username: input.username,
       passwordHash: input.passwordHash,
       scopes: input.scopes.join(' '),
@@ -112,24 +148,38 @@ export class UserStore {
       pending: input.pending ? 1 : 0,
       email: input.email ?? null,
       source: input.source ?? 'builtin',
-      now: Date.now(),
+      now,
     });
-    return this.findById(id)!;
+    return row && toUser(row);
   }
 
-  update(id: string, changes: Partial<Pick<User, 'passwordHash' | 'scopes' | 'disabled' | 'pending' | 'email'>>): User {
-    const user = this.findById(id);
-    if (!user) throw new Error(`no user ${id}`);
-    const next = { ...user, ...changes };
-    this.#update.run({
-      id,
-      passwordHash: next.passwordHash,
-      scopes: next.scopes.join(' '),
-      disabled: next.disabled ? 1 : 0,
-      pending: next.pending ? 1 : 0,
-      email: next.email,
-      now: Date.now(),
+  /**
+   * Adds `scopes` to what the user may grant, keeping the rest: read and written in one
+   * transaction, the row locked on PostgreSQL, so a change made meanwhile on another replica is
+   * not overwritten. Undefined when there is no such user.
+   */
+  async addScopes(id: string, scopes: readonly string[]): Promise<User | undefined> {
+    const lock = this.db.dialect === 'postgres' ? ' FOR UPDATE' : '';
+    return this.db.transaction(async (tx) => {
+      const row = await tx.get<UserRow>(`SELECT * FROM users WHERE id = ?${lock}`, [id]);
+      if (!row) return undefined;
+      const user = toUser(row);
+      if (scopes.every((s) => user.scopes.includes(s))) return user;
+      return this.update(id, { scopes: [...new Set([...user.scopes, ...scopes])] }, tx);
     });
-    return this.findById(id)!;
+  }
+
+  /** Writes only the fields in `changes`; undefined when there is no such user. */
+  async update(id: string, changes: UserChanges, tx: SqlExecutor = this.db): Promise<User | undefined> {
+    const params: Record<string, string | number | null> = { id, now: Date.now() };
+    const sets = ['updated_at = @now'];
+    for (const key of Object.keys(COLUMNS) as (keyof UserChanges)[]) {
+      if (!(key in changes) || changes[key] === undefined) continue;
+      const { column, store } = COLUMNS[key] as { column: string; store: (value: unknown) => string | number | null };
+      sets.push(`${column} = @${key}`);
+      params[key] = store(changes[key]);
+    }
+    const row = await tx.get<UserRow>(`UPDATE users SET ${sets.join(', ')} WHERE id = @id RETURNING *`, params);
+    return row && toUser(row);
   }
 }

@@ -19,7 +19,7 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { UserStore } from '../accounts/user-store.ts';
 import type { TokenExchanged } from '../token-exchange/token-exchange-grant.ts';
 import { TOKEN_EXCHANGE_GRANT_TYPE } from '../token-exchange/token-exchange-grant-type.ts';
-import { ANONYMOUS, SYSTEM, type Actor, type AuditLog } from './audit-log.ts';
+import { ANONYMOUS, SYSTEM, type Actor, type AuditEntry, type AuditLog } from './audit-log.ts';
 
 interface ProviderError extends Error {
   error?: string;
@@ -33,10 +33,20 @@ const REUSE: Record<string, 'refresh_token.reused' | 'authorization_code.replaye
 };
 
 export function recordProviderEvents(provider: Provider, audit: AuditLog, users: UserStore): void {
-  const actorOf = (accountId: unknown): Actor => {
+  const actorOf = async (accountId: unknown): Promise<Actor> => {
     if (typeof accountId !== 'string') return SYSTEM;
-    const user = users.findById(accountId);
+    const user = await users.findById(accountId);
     return { name: user?.username ?? accountId, id: accountId };
+  };
+  /**
+   * Records `entry` with the user as actor. The provider emits its events synchronously and the
+   * user is read from the database, so the row follows a moment later; a failure is reported as
+   * the provider's server_error (logged), as a failed write of the listener itself would be.
+   */
+  const recordAsUser = (ctx: KoaContextWithOIDC, accountId: unknown, entry: Omit<AuditEntry, 'actor'>): void => {
+    actorOf(accountId)
+      .then((actor) => audit.record({ ...entry, actor }))
+      .catch((err: unknown) => provider.emit('server_error', ctx, err));
   };
 
   provider.on('grant.success', function recordTokens(ctx: KoaContextWithOIDC) {
@@ -44,9 +54,8 @@ export function recordProviderEvents(provider: Provider, audit: AuditLog, users:
     const grantType = String(oidc.params?.grant_type ?? '');
     if (grantType === TOKEN_EXCHANGE_GRANT_TYPE) return;
     const accessToken = oidc.entities.AccessToken;
-    audit.record({
+    recordAsUser(ctx, oidc.entities.Grant?.accountId ?? accessToken?.accountId, {
       event: grantType === 'refresh_token' ? 'token.refreshed' : 'token.issued',
-      actor: actorOf(oidc.entities.Grant?.accountId ?? accessToken?.accountId),
       ip: ctx.ip,
       clientId: oidc.client?.clientId,
       details: {
@@ -61,9 +70,8 @@ export function recordProviderEvents(provider: Provider, audit: AuditLog, users:
 
   // Our own event: oidc-provider's typings list only its own names.
   (provider as unknown as EventEmitter).on('token_exchange.success', function recordExchange(ctx: KoaContextWithOIDC, exchanged: TokenExchanged) {
-    audit.record({
+    recordAsUser(ctx, exchanged.accountId, {
       event: 'token.exchanged',
-      actor: actorOf(exchanged.accountId),
       ip: ctx.ip,
       clientId: ctx.oidc.client?.clientId,
       details: { audience: exchanged.audience, subject_client_id: exchanged.subjectClientId, scope: exchanged.scope },
@@ -75,9 +83,8 @@ export function recordProviderEvents(provider: Provider, audit: AuditLog, users:
     if (!event) return;
     const { oidc } = ctx;
     const source = oidc.entities.RefreshToken ?? oidc.entities.AuthorizationCode;
-    audit.record({
+    recordAsUser(ctx, source?.accountId, {
       event,
-      actor: actorOf(source?.accountId),
       ip: ctx.ip,
       clientId: oidc.client?.clientId,
       details: { grant_id: source?.grantId, grant_revoked: true },

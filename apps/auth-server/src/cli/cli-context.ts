@@ -5,14 +5,15 @@
  *
  * The CLI works on the database and key files directly, never through the server's HTTP API, so
  * it also works while the server is stopped. While it runs, changes are seen at once (the server
- * reads them per request), and key changes within `signing.reload_interval`.
+ * reads them per request), and key changes within `signing.reload_interval`. With `DATABASE_URL`
+ * (or `database.url`) it works on that PostgreSQL database, the one every replica uses.
  */
 import type { Readable, Writable } from 'node:stream';
 import type Provider from 'oidc-provider';
 import type { AuthServerAppConfig, AuthServerConfig } from '../../../shared/config/load-config.ts';
-import type { Db } from '../../../shared/database.ts';
-import { migrationsDir } from '../../../shared/storage/open-database.ts';
-import { migrateSqlite, SqliteDatabase } from '../../../shared/storage/sqlite-database.ts';
+import { sqliteHandle, type Db } from '../../../shared/database.ts';
+import { openDatabase } from '../../../shared/storage/open-database.ts';
+import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
 import { PasswordHasher } from '../accounts/password-hasher.ts';
 import { UserStore } from '../accounts/user-store.ts';
 import { createAdminServices, type AdminServices } from '../management/admin-services.ts';
@@ -41,7 +42,7 @@ export const CLI: ChangedBy = { actor: { name: 'cli' } };
 
 export class CliContext {
   readonly config: AuthServerConfig;
-  #database?: SqliteDatabase;
+  #database?: SqlDatabase;
   #hasher?: PasswordHasher;
   #services?: AdminServices;
   #users?: UserStore;
@@ -51,18 +52,28 @@ export class CliContext {
     this.config = config.authServer;
   }
 
+  /**
+   * Opens the server's database (SQLite file or PostgreSQL) and brings its schema up to date, as
+   * the server does at start. run.ts calls it before every command that uses the database.
+   */
+  async openDatabase(): Promise<void> {
+    if (this.#database) return;
+    this.#database = await openDatabase(this.config.database, 'auth-server');
+    if (this.#database.dialect === 'sqlite') hashStoredSecrets(sqliteHandle(this.#database));
+  }
+
+  get database(): SqlDatabase {
+    if (!this.#database) throw new Error('call openDatabase() first');
+    return this.#database;
+  }
+
+  /** Transitional: the SQLite handle, for the stores not yet on `database`. */
   get db(): Db {
-    if (!this.#database) {
-      if (this.config.database.postgres) throw new Error('the command line does not run on PostgreSQL yet');
-      this.#database = new SqliteDatabase(this.config.database.sqliteFile);
-      migrateSqlite(this.#database, migrationsDir('sqlite', 'auth-server'));
-      hashStoredSecrets(this.#database.handle);
-    }
-    return this.#database.handle;
+    return sqliteHandle(this.database);
   }
 
   get users(): UserStore {
-    return (this.#users ??= new UserStore(this.db));
+    return (this.#users ??= new UserStore(this.database));
   }
 
   /** bcrypt on its worker thread, at the configured cost. */

@@ -7,4 +7,6 @@ export interface CommandGroup {
   /** One line per subcommand, shown by `gatehouse --help` and on usage errors. */
   usage: string[];
   subcommands: Record<string, Subcommand>;
+  /** False for a command that never touches the database (it is then not opened, nor created). Default true. */
+  usesDatabase?: boolean;
 }

@@ -82,6 +82,7 @@ export async function run(argv: string[], io: CliIo, env: NodeJS.ProcessEnv): Pr
   let context: CliContext | undefined;
   try {
     context = new CliContext(loadAuthServerConfig(env), io, json);
+    if (group.usesDatabase !== false) await context.openDatabase();
     await subcommand(args.slice(args[0] === 'hash-password' ? 1 : 2), context);
     return EXIT.ok;
   } catch (err) {

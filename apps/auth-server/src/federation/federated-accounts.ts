@@ -14,7 +14,7 @@
  */
 import type { IDToken } from 'openid-client';
 import type { UpstreamConfig } from '../../../shared/config/federated-upstreams.ts';
-import type { Db } from '../../../shared/database.ts';
+import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
 import { USERNAME_MAX_LENGTH } from '../../../shared/username.ts';
 import type { User, UserStore } from '../accounts/user-store.ts';
 
@@ -40,47 +40,66 @@ export function admit(upstream: UpstreamConfig, claims: IDToken & Record<string,
   return { ok: false, reason: 'not_allowed' };
 }
 
-export class FederatedAccounts {
-  readonly #find;
-  readonly #insert;
-  readonly #touch;
+/** Thrown inside the linking transaction to roll back the user it created: another replica linked this identity first. */
+class LinkedElsewhere extends Error {}
 
-  constructor(private readonly db: Db, private readonly users: UserStore) {
-    this.#find = db.prepare('SELECT user_id FROM federated_identities WHERE issuer = ? AND subject = ?').pluck();
-    this.#insert = db.prepare(`INSERT INTO federated_identities (issuer, subject, user_id, upstream_id, email, created_at, last_login_at)
-      VALUES (@issuer, @subject, @userId, @upstreamId, @email, @now, @now)`);
-    this.#touch = db.prepare('UPDATE federated_identities SET last_login_at = @now, email = @email WHERE issuer = @issuer AND subject = @subject');
+export class FederatedAccounts {
+  constructor(private readonly db: SqlDatabase, private readonly users: UserStore) {}
+
+  async #linkedUser(issuer: string, subject: string): Promise<User | undefined> {
+    const row = await this.db.get<{ user_id: string }>('SELECT user_id FROM federated_identities WHERE issuer = ? AND subject = ?', [issuer, subject]);
+    return row ? this.users.findById(row.user_id) : undefined;
   }
 
-  link(upstream: UpstreamConfig, claims: IDToken & Record<string, unknown>, email: string | undefined): LinkResult {
+  async link(upstream: UpstreamConfig, claims: IDToken & Record<string, unknown>, email: string | undefined): Promise<LinkResult> {
     const subject = claims.sub;
     const isAdmin = upstream.adminUsers.includes(subject.toLowerCase()) || (email !== undefined && upstream.adminUsers.includes(email));
     const scopes = [...new Set([...upstream.defaultScopes, ...(isAdmin ? upstream.adminScopes : [])])];
     const now = Date.now();
 
-    const linkedId = this.#find.get(upstream.issuer, subject) as string | undefined;
-    const linked = linkedId ? this.users.findById(linkedId) : undefined;
-    if (linked) {
-      this.#touch.run({ now, email: email ?? null, issuer: upstream.issuer, subject });
-      const missing = isAdmin && upstream.adminScopes.some((s) => !linked.scopes.includes(s));
-      const user = missing ? this.users.update(linked.id, { scopes: [...new Set([...linked.scopes, ...upstream.adminScopes])] }) : linked;
-      return { kind: 'user', user, created: false };
-    }
+    const linked = await this.#linkedUser(upstream.issuer, subject);
+    if (linked) return { kind: 'user', user: await this.#signedInAgain(upstream, linked, subject, email, isAdmin, now), created: false };
 
     const username = (email ?? `${upstream.id}-${subject}`).slice(0, USERNAME_MAX_LENGTH);
-    if (this.users.findByUsername(username)) return { kind: 'conflict', username };
-    const user = this.db.transaction(() => {
-      const created = this.users.create({
-        username,
-        passwordHash: null,
-        scopes,
-        email: email ?? null,
-        pending: upstream.newUsers === 'pending' && !isAdmin,
-        source: 'federated',
+    // The user and the identity are created together or not at all. Two first sign-ins of one
+    // person on two replicas: the unique username, then the primary key (issuer, subject) make
+    // the second wait for the first and then insert nothing; it then finds the first one's link.
+    let created: User | undefined;
+    try {
+      created = await this.db.transaction(async (tx) => {
+        const user = await this.users.create({
+          username,
+          passwordHash: null,
+          scopes,
+          email: email ?? null,
+          pending: upstream.newUsers === 'pending' && !isAdmin,
+          source: 'federated',
+        }, tx);
+        if (!user) return undefined;
+        const identity = await tx.get(`INSERT INTO federated_identities (issuer, subject, user_id, upstream_id, email, created_at, last_login_at)
+          VALUES (@issuer, @subject, @userId, @upstreamId, @email, @now, @now) ON CONFLICT (issuer, subject) DO NOTHING RETURNING user_id`, {
+          issuer: upstream.issuer, subject, userId: user.id, upstreamId: upstream.id, email: email ?? null, now,
+        });
+        if (!identity) throw new LinkedElsewhere();
+        return user;
       });
-      this.#insert.run({ issuer: upstream.issuer, subject, userId: created.id, upstreamId: upstream.id, email: email ?? null, now });
-      return created;
-    })();
-    return { kind: 'user', user, created: true };
+    } catch (err) {
+      if (!(err instanceof LinkedElsewhere)) throw err;
+    }
+    if (created) return { kind: 'user', user: created, created: true };
+    // The name was taken: by this very identity, linked a moment ago elsewhere, or by someone else.
+    const raced = await this.#linkedUser(upstream.issuer, subject);
+    if (raced) return { kind: 'user', user: raced, created: false };
+    return { kind: 'conflict', username };
+  }
+
+  /** Records the sign-in, and gives a configured admin the admin scopes they lack. */
+  async #signedInAgain(upstream: UpstreamConfig, linked: User, subject: string, email: string | undefined, isAdmin: boolean, now: number): Promise<User> {
+    await this.db.run('UPDATE federated_identities SET last_login_at = @now, email = @email WHERE issuer = @issuer AND subject = @subject', {
+      now, email: email ?? null, issuer: upstream.issuer, subject,
+    });
+    const missing = isAdmin && upstream.adminScopes.some((s) => !linked.scopes.includes(s));
+    if (!missing) return linked;
+    return (await this.users.addScopes(linked.id, upstream.adminScopes)) ?? linked;
   }
 }

@@ -31,7 +31,6 @@ import type Provider from 'oidc-provider';
 import * as oidc from 'openid-client';
 import type { Clock } from '../../../shared/clock.ts';
 import type { UpstreamConfig } from '../../../shared/config/federated-upstreams.ts';
-import type { Db } from '../../../shared/database.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import type { Csrf } from '../http/csrf.ts';
 import { PageError } from '../http/page-error.ts';
@@ -40,12 +39,14 @@ import type { SignInRecorder } from '../audit/record-sign-in.ts';
 import { loadInteraction } from '../interactions/interaction-routes.ts';
 import type { SignInResult } from '../ops/auth-server-metrics.ts';
 import { admit, type FederatedAccounts } from './federated-accounts.ts';
+import type { FederatedLogins } from './federated-logins.ts';
 import { federatedRedirectUri, SHARED_CALLBACK_PATH } from './federated-redirect-uri.ts';
 import type { UpstreamClients } from './upstream-clients.ts';
 
 export interface FederatedSignInDeps {
   provider: Provider;
-  db: Db;
+  /** Sign-ins in flight, shared by the replicas (the callback may reach another one). */
+  logins: FederatedLogins;
   issuer: string;
   upstreams: UpstreamClients;
   accounts: FederatedAccounts;
@@ -62,14 +63,6 @@ export interface FederatedSignInDeps {
 const LOGIN_TTL_SECONDS = 600;
 const BINDING_COOKIE = 'gatehouse.federated';
 
-interface PendingLogin {
-  interaction_uid: string;
-  browser_binding: string;
-  upstream_id: string;
-  code_verifier: string;
-  nonce: string;
-}
-
 const REFUSALS: Record<string, (upstream: UpstreamConfig) => string> = {
   no_email: (u) => `${u.displayName} did not tell us your email address, which this server needs to let you in.`,
   email_unverified: (u) => `Your email address is not verified at ${u.displayName}. Verify it there, then try again.`,
@@ -77,7 +70,7 @@ const REFUSALS: Record<string, (upstream: UpstreamConfig) => string> = {
 };
 
 export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
-  const { provider, db, upstreams, accounts, csrf, logger } = deps;
+  const { provider, logins, upstreams, accounts, csrf, logger } = deps;
   const router = new Router();
   for (const upstream of upstreams.list()) {
     // Operators register this at the upstream; several upstreams can no longer share one URI.
@@ -85,9 +78,6 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
       'federated sign-in: register this redirect URI at the upstream');
   }
   const soleUpstream = upstreams.list().length === 1 ? upstreams.list()[0] : undefined;
-  const insert = db.prepare(`INSERT INTO federated_logins (state, interaction_uid, browser_binding, upstream_id, code_verifier, nonce, expires_at)
-    VALUES (@state, @uid, @binding, @upstreamId, @verifier, @nonce, @expiresAt)`);
-  const take = db.prepare('DELETE FROM federated_logins WHERE state = ? AND expires_at > ? RETURNING interaction_uid, browser_binding, upstream_id, code_verifier, nonce');
   const secure = deps.issuer.startsWith('https:');
 
   /** This browser's binding value, created on first use. */
@@ -133,7 +123,9 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
     const nonce = oidc.randomNonce();
-    insert.run({ state, uid: interaction.uid, binding: hashBinding(browserBinding(ctx)), upstreamId: upstream.id, verifier, nonce, expiresAt: deps.clock.epochSeconds() + LOGIN_TTL_SECONDS });
+    await logins.put(state, {
+      interactionUid: interaction.uid, browserBinding: hashBinding(browserBinding(ctx)), upstreamId: upstream.id, codeVerifier: verifier, nonce,
+    }, deps.clock.epochSeconds() + LOGIN_TTL_SECONDS);
     const url = oidc.buildAuthorizationUrl(configuration, {
       redirect_uri: federatedRedirectUri(deps.issuer, upstream),
       scope: upstream.scopes.join(' '),
@@ -153,7 +145,7 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
   async function finishFederatedSignIn(ctx: Context, arrivedFor: string | undefined, arrivedAt: string) {
     const state = typeof ctx.query.state === 'string' ? ctx.query.state : '';
     // Consumed before any other check: a refused response cannot be replayed elsewhere.
-    const pending = state ? (take.get(state, deps.clock.epochSeconds()) as PendingLogin | undefined) : undefined;
+    const pending = state ? await logins.take(state, deps.clock.epochSeconds()) : undefined;
     if (arrivedFor === undefined) {
       logger.warn({ upstreams: upstreams.list().map((u) => u.id) }, 'federated sign-in response at the shared /oauth/callback refused: several upstreams are configured');
       throw new PageError(400, 'invalid_request', `This server offers several sign-in providers, so each must send you back to its own address (${deps.issuer}${SHARED_CALLBACK_PATH}/<provider id>). The administrator must register that address at the provider; until then this sign-in cannot finish.`);
@@ -161,16 +153,16 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
     if (!pending) {
       throw new PageError(400, 'invalid_request', 'This sign-in response does not belong to a sign-in started here (or it was already used). Go back to the app and start again.');
     }
-    if (pending.upstream_id !== arrivedFor) {
-      logger.warn({ upstream: pending.upstream_id, arrived_for: arrivedFor }, 'federated sign-in response arrived at another upstream\'s redirect URI (possible mix-up attack)');
+    if (pending.upstreamId !== arrivedFor) {
+      logger.warn({ upstream: pending.upstreamId, arrived_for: arrivedFor }, 'federated sign-in response arrived at another upstream\'s redirect URI (possible mix-up attack)');
       throw new PageError(400, 'invalid_request', 'This sign-in response came back from a different sign-in provider than the one you chose, so it was not used. Go back to the app and start again.');
     }
-    if (!sameBrowser(ctx, pending.browser_binding)) {
+    if (!sameBrowser(ctx, pending.browserBinding)) {
       throw new PageError(400, 'session_not_found', 'This sign-in was started in another browser. Go back to the app and start again.');
     }
-    const interaction = await provider.Interaction.find(pending.interaction_uid);
+    const interaction = await provider.Interaction.find(pending.interactionUid);
     if (!interaction) throw new PageError(400, 'session_not_found');
-    const upstream = upstreams.get(pending.upstream_id);
+    const upstream = upstreams.get(pending.upstreamId);
     if (!upstream) throw new PageError(400, 'invalid_request', 'That sign-in option is no longer offered.');
 
     const configuration = await configurationOf(upstream);
@@ -180,7 +172,7 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
     let claims: oidc.IDToken & Record<string, unknown>;
     try {
       const tokens = await oidc.authorizationCodeGrant(configuration, currentUrl, {
-        pkceCodeVerifier: pending.code_verifier,
+        pkceCodeVerifier: pending.codeVerifier,
         expectedState: state,
         expectedNonce: pending.nonce,
         idTokenExpected: true,
@@ -216,7 +208,7 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
       deps.recordSignIn?.(ctx, { method: 'federated', ok: false, reason: admission.reason, upstream: upstream.id, clientId: String(interaction.params.client_id) });
       throw new PageError(403, 'access_denied', REFUSALS[admission.reason]!(upstream));
     }
-    const linked = accounts.link(upstream, claims, admission.email);
+    const linked = await accounts.link(upstream, claims, admission.email);
     if (linked.kind === 'conflict') {
       deps.onSignIn?.('refused');
       deps.recordSignIn?.(ctx, { method: 'federated', ok: false, reason: 'account_conflict', upstream: upstream.id, clientId: String(interaction.params.client_id) });

@@ -89,7 +89,7 @@ export function limitRequests(options: LimitRequestsOptions) {
     if (!name) return next();
     const now = options.clock.now();
     if (options.limits) {
-      const wait = options.limiter.take(`${name}:${clientAddressKey(ctx.ip)}`, options.limits[name], now);
+      const wait = await options.limiter.take(`${name}:${clientAddressKey(ctx.ip)}`, options.limits[name], now);
       if (wait > 0) refuse(ctx, name === 'signIn' ? 'sign_in' : name, wait, `Too many requests from this address; try again in ${wait} seconds.`);
     }
     if (name === 'registration') {

@@ -1,15 +1,16 @@
 /**
- * Token buckets in SQLite, so counts survive a restart and replicas on one database could share
- * them. A bucket holds at most `max` tokens and refills evenly, `max` per `window` seconds: a
- * client may send `max` requests at once, then one every `window / max` seconds.
+ * Token buckets in the database, so counts survive a restart and every replica on one database
+ * shares them. A bucket holds at most `max` tokens and refills evenly, `max` per `window`
+ * seconds: a client may send `max` requests at once, then one every `window / max` seconds.
  *
- * - Taking a token reads and writes the row in one IMMEDIATE transaction (another process cannot
- *   interleave). A refused request writes nothing, so a flood costs reads only.
+ * - Taking a token is one upsert that refills and takes in the database (the refill is computed
+ *   from the row as it is there, never read here and written back), so two replicas taking from
+ *   one bucket at the same instant take two tokens. A refused request writes nothing.
  * - Time comes from the caller (epoch ms), so tests drive it; a clock that went back counts as
- *   no time passed.
+ *   no time passed. Replicas' clocks may differ by a little: the bucket never moves back in time.
  * Deliberately not done here: choosing the key (see limit-requests.ts) or answering the request.
  */
-import type { Db } from '../../../shared/database.ts';
+import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
 
 export interface RateLimit {
   /** Requests allowed at once (the bucket's size). */
@@ -23,37 +24,43 @@ interface Bucket {
   updated_at: number;
 }
 
-export class RateLimiter {
-  readonly #get;
-  readonly #put;
-  readonly #prune;
-  readonly #take;
+/**
+ * The refilled bucket, as SQL over the stored row. SQLite's multi-argument min()/max() are
+ * PostgreSQL's LEAST/GREATEST. Parameters are cast: PostgreSQL would otherwise type `@perMs`
+ * as the BIGINT it is multiplied with.
+ */
+function takeStatement(dialect: SqlDatabase['dialect']): string {
+  const [least, greatest] = dialect === 'postgres' ? ['LEAST', 'GREATEST'] : ['min', 'max'];
+  const now = 'CAST(@now AS BIGINT)';
+  const refilled = `${least}(CAST(@max AS DOUBLE PRECISION), rate_limit_buckets.tokens
+    + ${greatest}(0, ${now} - rate_limit_buckets.updated_at) * CAST(@perMs AS DOUBLE PRECISION))`;
+  return `INSERT INTO rate_limit_buckets (key, tokens, updated_at) VALUES (@key, CAST(@max AS DOUBLE PRECISION) - 1, ${now})
+    ON CONFLICT (key) DO UPDATE SET tokens = ${refilled} - 1, updated_at = ${greatest}(${now}, rate_limit_buckets.updated_at)
+    WHERE ${refilled} >= 1
+    RETURNING tokens`;
+}
 
-  constructor(db: Db) {
-    this.#get = db.prepare('SELECT tokens, updated_at FROM rate_limit_buckets WHERE key = ?');
-    this.#put = db.prepare(`INSERT INTO rate_limit_buckets (key, tokens, updated_at) VALUES (?, ?, ?)
-      ON CONFLICT (key) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at`);
-    this.#prune = db.prepare('DELETE FROM rate_limit_buckets WHERE updated_at < ?');
-    this.#take = db.transaction((key: string, limit: RateLimit, now: number): number => {
-      const perMs = limit.max / (limit.window * 1000);
-      const bucket = this.#get.get(key) as Bucket | undefined;
-      const elapsed = bucket ? Math.max(0, now - bucket.updated_at) : 0;
-      const tokens = bucket ? Math.min(limit.max, bucket.tokens + elapsed * perMs) : limit.max;
-      if (tokens >= 1) {
-        this.#put.run(key, tokens - 1, bucket ? Math.max(now, bucket.updated_at) : now);
-        return 0;
-      }
-      return Math.max(1, Math.ceil((1 - tokens) / perMs / 1000));
-    });
+export class RateLimiter {
+  readonly #take: string;
+
+  constructor(private readonly db: SqlDatabase) {
+    this.#take = takeStatement(db.dialect);
   }
 
   /** Takes one token from `key`'s bucket: 0 when allowed, else the seconds until one is free. */
-  take(key: string, limit: RateLimit, now: number): number {
-    return this.#take.immediate(key, limit, now);
+  async take(key: string, limit: RateLimit, now: number): Promise<number> {
+    const perMs = limit.max / (limit.window * 1000);
+    const taken = await this.db.get(this.#take, { key, max: limit.max, perMs, now });
+    if (taken) return 0;
+    // Refused: only Retry-After is left to compute, from the bucket as it is now.
+    const bucket = await this.db.get<Bucket>('SELECT tokens, updated_at FROM rate_limit_buckets WHERE key = ?', [key]);
+    if (!bucket) return 1;
+    const tokens = Math.min(limit.max, bucket.tokens + Math.max(0, now - bucket.updated_at) * perMs);
+    return Math.max(1, Math.ceil((1 - tokens) / perMs / 1000));
   }
 
   /** Deletes buckets untouched for `longestWindow` seconds: they are full again, like no row. */
-  prune(longestWindow: number, now: number): number {
-    return this.#prune.run(now - longestWindow * 1000).changes;
+  async prune(longestWindow: number, now: number): Promise<number> {
+    return (await this.db.run('DELETE FROM rate_limit_buckets WHERE updated_at < ?', [now - longestWindow * 1000])).changes;
   }
 }

@@ -150,7 +150,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   router.get('/interaction/:uid', async function showInteraction(ctx) {
     const interaction = await loadInteraction(ctx, provider);
     if (interaction.prompt.name === 'login') return renderLogin(ctx, interaction);
-    const user = users.findById(String(interaction.session?.accountId));
+    const user = await users.findById(String(interaction.session?.accountId));
     if (!UserStore.isActive(user)) return finish(ctx, provider, { error: 'access_denied', error_description: 'the account cannot be used' }, false);
     return renderConsent(ctx, interaction, user);
   });
@@ -162,12 +162,13 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (deps.mode === 'federated') throw new PageError(400, 'invalid_request', 'Sign-in with a password is not offered on this server.');
     const username = (form.get('username')?.[0] ?? '').trim().slice(0, 64);
     const password = form.get('password')?.[0] ?? '';
-    const user = username ? users.findByUsername(username) : undefined;
-    const { locked, delayMs } = throttle.check(username, ctx.ip);
+    const user = username ? await users.findByUsername(username) : undefined;
+    const { locked, delayMs } = await throttle.check(username, ctx.ip);
     // A locked attempt still pays for a (dummy) compare, so it looks and takes like any failure.
     const passwordOk = await hasher.verifyOrDummy(password, locked ? undefined : user?.passwordHash);
     if (!UserStore.isActive(user) || !passwordOk || locked) {
-      if (!locked) throttle.recordFailure(username, ctx.ip);
+      // Counted before the answer goes out, so the next attempt, on any replica, sees it.
+      if (!locked) await throttle.recordFailure(username, ctx.ip);
       deps.onSignIn?.(locked ? 'locked' : 'failure');
       deps.recordSignIn?.(ctx, {
         method: 'password', ok: false, user, clientId: String(interaction.params.client_id),
@@ -177,7 +178,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       ctx.status = 400;
       return renderLogin(ctx, interaction, { error: SIGN_IN_FAILED, username });
     }
-    throttle.recordSuccess(username, ctx.ip);
+    await throttle.recordSuccess(username, ctx.ip);
     deps.onSignIn?.('success');
     deps.recordSignIn?.(ctx, { method: 'password', ok: true, user, clientId: String(interaction.params.client_id) });
     // The sign-in time on our clock, which the admin pages' re-authentication compares with.
@@ -196,7 +197,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (decision !== 'approve') throw new PageError(400, 'invalid_request', 'decision must be approve or deny');
 
     const accountId = String(interaction.session?.accountId);
-    const user = users.findById(accountId);
+    const user = await users.findById(accountId);
     if (!UserStore.isActive(user)) {
       return finish(ctx, provider, { error: 'access_denied', error_description: 'the account cannot be used' }, false);
     }

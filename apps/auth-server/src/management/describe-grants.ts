@@ -8,15 +8,19 @@ import type { GrantFilter } from './grant-registry.ts';
 import type { TimeFormat } from './time-format.ts';
 
 export interface UserLookup {
-  findById(id: string): User | undefined;
+  findById(id: string): Promise<User | undefined>;
 }
 
-export function describeGrants(services: AdminServices, users: UserLookup, filter: GrantFilter, time: TimeFormat) {
+export async function describeGrants(services: AdminServices, users: UserLookup, filter: GrantFilter, time: TimeFormat) {
   const clientNames = new Map(services.clients.list().map((c) => [c.clientId, c.name]));
-  return services.grants.list(filter).map((g) => ({
+  const grants = services.grants.list(filter);
+  // Each user once, however many grants they hold.
+  const names = new Map<string, string | undefined>();
+  for (const accountId of new Set(grants.map((g) => g.accountId))) names.set(accountId, (await users.findById(accountId))?.username);
+  return grants.map((g) => ({
     grantId: g.grantId,
     /** The username. */
-    user: users.findById(g.accountId)?.username ?? g.accountId,
+    user: names.get(g.accountId) ?? g.accountId,
     accountId: g.accountId,
     clientId: g.clientId,
     clientName: clientNames.get(g.clientId) ?? g.clientId,
@@ -27,4 +31,4 @@ export function describeGrants(services: AdminServices, users: UserLookup, filte
   }));
 }
 
-export type GrantRow = ReturnType<typeof describeGrants>[number];
+export type GrantRow = Awaited<ReturnType<typeof describeGrants>>[number];

@@ -16,7 +16,7 @@ import { MCP_SCOPES } from '../../../shared/mcp-scopes.ts';
 import type { Db } from '../../../shared/database.ts';
 import { USERNAME } from '../../../shared/username.ts';
 import { MAX_PASSWORD_BYTES, PasswordTooLongError } from '../accounts/password-hasher.ts';
-import { UserStore, type User } from '../accounts/user-store.ts';
+import { UserStore, type User, type UserChanges } from '../accounts/user-store.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { RevocationFeed } from '../revocation/revocation-feed.ts';
 import type { ChangedBy } from './admin-actor.ts';
@@ -52,14 +52,21 @@ export class UserAdmin {
     this.#endSessions = db.prepare("DELETE FROM oidc_models WHERE model = 'Session' AND json_extract(payload, '$.accountId') = ?");
   }
 
-  list(search?: string): User[] {
+  list(search?: string): Promise<User[]> {
     return search?.trim() ? this.users.search(search.trim()) : this.users.list();
   }
 
-  /** By id or, failing that, by username. */
-  get(idOrUsername: string): User {
-    const user = this.users.findById(idOrUsername) ?? this.users.findByUsername(idOrUsername);
+  /** By id or, failing that, by username (any case). */
+  async get(idOrUsername: string): Promise<User> {
+    const user = (await this.users.findById(idOrUsername)) ?? (await this.users.findByUsername(idOrUsername));
     if (!user) throw new AdminError(404, `There is no user ${idOrUsername}.`);
+    return user;
+  }
+
+  /** The user after `changes`; a user deleted meanwhile is reported as missing. */
+  async #updated(id: string, changes: UserChanges): Promise<User> {
+    const user = await this.users.update(id, changes);
+    if (!user) throw new AdminError(404, `There is no user ${id}.`);
     return user;
   }
 
@@ -79,27 +86,35 @@ export class UserAdmin {
     const username = input.username.trim();
     if (!USERNAME.test(username)) throw new AdminError(400, 'Usernames are 1 to 64 letters, digits or . _ @ -');
     const scopes = parseScopes(input.scopes);
-    if (this.users.findByUsername(username)) throw new AdminError(409, `A user named ${username} already exists.`);
+    const taken = () => new AdminError(409, `A user named ${username} already exists.`);
+    if (await this.users.findByUsername(username)) throw taken();
     const passwordHash = await this.#hash(input.password);
-    const user = this.users.create({ username, passwordHash, scopes, source: 'builtin' });
+    // Checked again by the insert itself: another replica (or the CLI) may have taken the name meanwhile.
+    const user = await this.users.create({ username, passwordHash, scopes, source: 'builtin' });
+    if (!user) throw taken();
     this.audit.record({ event: 'user.created', actor: by.actor, ip: by.ip, details: { user_id: user.id, username, scopes } });
     return user;
   }
 
-  #refuseLockout(user: User, by: ChangedBy, change: string): void {
+  async #refuseLockout(user: User, by: ChangedBy, change: string): Promise<void> {
     if (by.actor.id === user.id) throw new AdminError(409, `You cannot ${change} yourself; ask another administrator.`);
-    const otherAdmins = this.users.list().filter((u) => u.id !== user.id && isAdmin(u));
+    const otherAdmins = (await this.users.list()).filter((u) => u.id !== user.id && isAdmin(u));
     if (isAdmin(user) && otherAdmins.length === 0) {
       throw new AdminError(409, `${user.username} is the last active administrator; make someone else an administrator first.`);
     }
   }
 
-  disable(idOrUsername: string, by: ChangedBy): { user: User; grantsRevoked: number } {
-    const user = this.get(idOrUsername);
+  async disable(idOrUsername: string, by: ChangedBy): Promise<{ user: User; grantsRevoked: number }> {
+    const user = await this.get(idOrUsername);
     if (user.disabled) return { user, grantsRevoked: 0 };
-    this.#refuseLockout(user, by, 'disable');
+    await this.#refuseLockout(user, by, 'disable');
+    // Disabled first and committed: from then on findAccount refuses the user's code exchanges and
+    // refreshes on every replica, so even a crash before the grants below are revoked leaves no
+    // way to a new token.
+    const updated = await this.#updated(user.id, { disabled: true });
+    // Transitional: grants, sessions, the revocation feed and the audit log are still on the
+    // SQLite handle, so they share its transaction, not the user's.
     return this.db.transaction(() => {
-      const updated = this.users.update(user.id, { disabled: true });
       const grantsRevoked = this.grants.revokeAll({ accountId: user.id }, by, 'user disabled');
       this.#endSessions.run(user.id);
       this.revocations.revokeSubject(user.id);
@@ -108,38 +123,39 @@ export class UserAdmin {
     })();
   }
 
-  enable(idOrUsername: string, by: ChangedBy): User {
-    const user = this.get(idOrUsername);
+  async enable(idOrUsername: string, by: ChangedBy): Promise<User> {
+    const user = await this.get(idOrUsername);
     if (!user.disabled) return user;
-    const updated = this.users.update(user.id, { disabled: false });
+    const updated = await this.#updated(user.id, { disabled: false });
     this.audit.record({ event: 'user.enabled', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username } });
     return updated;
   }
 
-  approve(idOrUsername: string, by: ChangedBy): User {
-    const user = this.get(idOrUsername);
+  async approve(idOrUsername: string, by: ChangedBy): Promise<User> {
+    const user = await this.get(idOrUsername);
     if (!user.pending) return user;
-    const updated = this.users.update(user.id, { pending: false });
+    const updated = await this.#updated(user.id, { pending: false });
     this.audit.record({ event: 'user.approved', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username } });
     return updated;
   }
 
   async setPassword(idOrUsername: string, password: string, by: ChangedBy): Promise<User> {
-    const user = this.get(idOrUsername);
+    const user = await this.get(idOrUsername);
     const passwordHash = await this.#hash(password);
-    const updated = this.users.update(user.id, { passwordHash });
+    const updated = await this.#updated(user.id, { passwordHash });
     const sessionsEnded = by.actor.id === user.id ? 0 : this.#endSessions.run(user.id).changes;
     this.audit.record({ event: 'user.password_reset', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, sessions_ended: sessionsEnded } });
     return updated;
   }
 
-  setScopes(idOrUsername: string, requested: readonly string[], by: ChangedBy): { user: User; grantsRevoked: number } {
-    const user = this.get(idOrUsername);
+  async setScopes(idOrUsername: string, requested: readonly string[], by: ChangedBy): Promise<{ user: User; grantsRevoked: number }> {
+    const user = await this.get(idOrUsername);
     const scopes = parseScopes(requested);
     const removed = user.scopes.filter((s) => !scopes.includes(s));
-    if (removed.includes(ADMIN_SCOPE)) this.#refuseLockout(user, by, `remove ${ADMIN_SCOPE} from`);
+    if (removed.includes(ADMIN_SCOPE)) await this.#refuseLockout(user, by, `remove ${ADMIN_SCOPE} from`);
+    // The scopes first, committed: the next refresh on any replica is capped by them (create-provider.ts).
+    const updated = await this.#updated(user.id, { scopes });
     return this.db.transaction(() => {
-      const updated = this.users.update(user.id, { scopes });
       const holding = this.grants.list({ accountId: user.id }).filter((g) => g.scopes.some((s) => removed.includes(s)));
       const reason = `scope ${removed.join(' ')} removed from the user`;
       const grantsRevoked = holding.filter((g) => this.grants.revoke(g.grantId, by, reason)).length;

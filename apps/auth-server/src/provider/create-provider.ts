@@ -81,10 +81,10 @@ export function createProvider(deps: ProviderDeps): Provider {
    * their next access token even though an older grant holds it. Elsewhere (authorization, where
    * the consent page already applies the cap) all resource scopes.
    */
-  function scopeFor(ctx: KoaContextWithOIDC): string {
+  async function scopeFor(ctx: KoaContextWithOIDC): Promise<string> {
     const accountId = ctx.oidc.route === 'token' ? ctx.oidc.entities.Account?.accountId : undefined;
     if (!accountId) return resourceScope;
-    const user = users.findById(accountId);
+    const user = await users.findById(accountId);
     return MCP_SCOPES.filter((s) => user?.scopes.includes(s)).join(' ');
   }
 
@@ -170,11 +170,11 @@ export function createProvider(deps: ProviderDeps): Provider {
         enabled: true,
         defaultResource: () => config.resource,
         useGrantedResource: () => true,
-        getResourceServerInfo(ctx, resourceIndicator) {
+        async getResourceServerInfo(ctx, resourceIndicator) {
           // Exact comparison: the trailing-slash form was normalised before the provider saw it.
           if (resourceIndicator !== config.resource) throw new errors.InvalidTarget();
           return {
-            scope: scopeFor(ctx),
+            scope: await scopeFor(ctx),
             audience: config.resource,
             accessTokenFormat: 'jwt',
             accessTokenTTL: config.accessTokenTtl,
@@ -193,7 +193,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       return client.redirectUris?.some((uri) => URL.parse(uri)?.origin === origin) ?? false;
     },
     async findAccount(_ctx, sub) {
-      const user = users.findById(sub);
+      const user = await users.findById(sub);
       // A disabled, pending or deleted user gets no code exchange or refresh.
       if (!UserStore.isActive(user)) return undefined;
       return {
@@ -207,7 +207,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     // when the revocation feed lists it (apps/shared/revocation-entry.ts).
     async extraTokenClaims(_ctx, token) {
       if (!('accountId' in token) || typeof token.accountId !== 'string') return undefined;
-      const user = users.findById(token.accountId);
+      const user = await users.findById(token.accountId);
       const grantId = 'grantId' in token && typeof token.grantId === 'string' ? token.grantId : undefined;
       return { ...(user ? { preferred_username: user.username } : {}), ...(grantId ? { gid: grantId } : {}) };
     },

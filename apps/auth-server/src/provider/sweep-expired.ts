@@ -23,7 +23,9 @@ export function startSweeper(tasks: Array<() => unknown>, intervalMs = 60_000, o
   const timer = setInterval(() => {
     for (const task of tasks) {
       try {
-        task();
+        // A store on SqlDatabase answers with a promise: its failure is reported the same way.
+        const done = task();
+        if (done instanceof Promise) done.catch(onError);
       } catch (err) {
         onError(err);
       }

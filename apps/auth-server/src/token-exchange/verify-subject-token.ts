@@ -79,7 +79,7 @@ export function createSubjectTokenVerifier(options: SubjectTokenVerifierOptions)
     }
     const grant = await options.findGrant(gid);
     if (!grant || grant.accountId !== sub || grant.clientId !== clientId) throw invalidGrant('the grant of subject_token was revoked');
-    const user = options.users.findById(sub);
+    const user = await options.users.findById(sub);
     if (!UserStore.isActive(user)) throw invalidGrant('the user of subject_token is disabled');
     return { user, clientId, scopes: typeof scope === 'string' ? scope.split(' ').filter(Boolean) : [], exp };
   };

@@ -62,7 +62,7 @@ export function createPageSession(deps: PageSessionDeps) {
 
   async function signedInUser(ctx: Context): Promise<User | undefined> {
     const session = await provider.Session.get(ctx);
-    return session.accountId ? users.findById(session.accountId) : undefined;
+    return session.accountId ? await users.findById(session.accountId) : undefined;
   }
 
   /** `fresh`: the provider must show the sign-in even though the browser has a session. */
@@ -92,7 +92,7 @@ export function createPageSession(deps: PageSessionDeps) {
   function requireSignedIn(access: Access) {
     return async function requireSignedInMiddleware(ctx: ParameterizedContext<SignedInState>, next: Next): Promise<void> {
       const session = await provider.Session.get(ctx);
-      const user = session.accountId ? users.findById(session.accountId) : undefined;
+      const user = session.accountId ? await users.findById(session.accountId) : undefined;
       const section = ctx.path.startsWith('/account') ? '/account' : '/admin';
       const returnTo = ctx.method === 'GET' ? (safeReturnPath(ctx.originalUrl) ?? section) : section;
       if (!user) return sendToSignIn(ctx, returnTo);

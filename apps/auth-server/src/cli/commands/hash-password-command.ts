@@ -5,6 +5,7 @@ import { MAX_PASSWORD_BYTES, PasswordTooLongError } from '../../accounts/passwor
 import { parseCommandLine } from '../parse-command-line.ts';
 
 export const hashPasswordCommand: CommandGroup = {
+  usesDatabase: false,
   usage: ['hash-password                 (password from a prompt or stdin; prints a bcrypt hash for the config file)'],
   subcommands: {
     async ''(args, context) {

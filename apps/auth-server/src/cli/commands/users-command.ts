@@ -30,9 +30,9 @@ export const usersCommand: CommandGroup = {
     'users scopes USERNAME --scope SCOPE[,SCOPE…]',
   ],
   subcommands: {
-    list(args, context) {
+    async list(args, context) {
       const { values } = parseCommandLine(args, { search: { type: 'string' } }, { min: 0, max: 0, names: '' });
-      const users = context.services.users.list(values.search).map(toJson);
+      const users = (await context.services.users.list(values.search)).map(toJson);
       context.print(users, () => formatTable(
         ['USERNAME', 'STATUS', 'SCOPES', 'SOURCE', 'ID'],
         users.map((u) => [u.username, u.status, u.scopes.join(','), u.source, u.id]),
@@ -46,35 +46,35 @@ export const usersCommand: CommandGroup = {
       context.print(toJson(user), () => `created user ${user.username} (${user.id}) with scopes ${user.scopes.join(' ')}`);
     },
 
-    disable(args, context) {
+    async disable(args, context) {
       const { positionals } = parseCommandLine(args, {}, { min: 1, max: 1, names: 'USERNAME' });
-      const { user, grantsRevoked } = context.services.users.disable(positionals[0]!, CLI);
+      const { user, grantsRevoked } = await context.services.users.disable(positionals[0]!, CLI);
       context.print({ ...toJson(user), grants_revoked: grantsRevoked }, () => `disabled ${user.username}; revoked ${grantsRevoked} grant(s)${configNote(user)}`);
     },
 
-    enable(args, context) {
+    async enable(args, context) {
       const { positionals } = parseCommandLine(args, {}, { min: 1, max: 1, names: 'USERNAME' });
-      const user = context.services.users.enable(positionals[0]!, CLI);
+      const user = await context.services.users.enable(positionals[0]!, CLI);
       context.print(toJson(user), () => `enabled ${user.username}${configNote(user)}`);
     },
 
-    approve(args, context) {
+    async approve(args, context) {
       const { positionals } = parseCommandLine(args, {}, { min: 1, max: 1, names: 'USERNAME' });
-      const user = context.services.users.approve(positionals[0]!, CLI);
+      const user = await context.services.users.approve(positionals[0]!, CLI);
       context.print(toJson(user), () => `approved ${user.username}`);
     },
 
     async passwd(args, context) {
       const { positionals } = parseCommandLine(args, {}, { min: 1, max: 1, names: 'USERNAME' });
-      const user = context.services.users.get(positionals[0]!);
+      const user = await context.services.users.get(positionals[0]!);
       const password = await context.readSecret(`New password for ${user.username}: `, { confirm: true });
       await context.services.users.setPassword(user.id, password, CLI);
       context.print(toJson(user), () => `changed the password of ${user.username}; their browser sessions were ended${configNote(user)}`);
     },
 
-    scopes(args, context) {
+    async scopes(args, context) {
       const { values, positionals } = parseCommandLine(args, scopeOption, { min: 1, max: 1, names: 'USERNAME' });
-      const { user, grantsRevoked } = context.services.users.setScopes(positionals[0]!, scopesFrom(values.scope), CLI);
+      const { user, grantsRevoked } = await context.services.users.setScopes(positionals[0]!, scopesFrom(values.scope), CLI);
       context.print({ ...toJson(user), grants_revoked: grantsRevoked }, () => `${user.username} may grant ${user.scopes.join(' ') || 'nothing'}; revoked ${grantsRevoked} grant(s) holding a removed scope${configNote(user)}`);
     },
   },

@@ -25,9 +25,9 @@ export function accountPages(deps: AccountPagesDeps): Record<string, Handler> {
   const { services, renderPage } = deps;
 
   return {
-    showAccount(request) {
+    async showAccount(request) {
       renderPage(request, 'admin/account.njk', 'Connected apps', 'account', {
-        grants: describeGrants(services, deps.users, { accountId: request.user.id }, formatTime),
+        grants: await describeGrants(services, deps.users, { accountId: request.user.id }, formatTime),
       });
     },
 

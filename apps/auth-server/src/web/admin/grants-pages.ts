@@ -10,14 +10,14 @@ import { done, formatTime, requiredField, type Handler, type RenderPage } from '
 
 export function grantsPages(services: AdminServices, users: UserLookup, renderPage: RenderPage, accessTokenMinutes: number): Record<string, Handler> {
   return {
-    listGrants(request) {
+    async listGrants(request) {
       const { query } = request.ctx;
       const filter = {
-        accountId: typeof query.user === 'string' && query.user ? services.users.get(query.user).id : undefined,
+        accountId: typeof query.user === 'string' && query.user ? (await services.users.get(query.user)).id : undefined,
         clientId: typeof query.client === 'string' && query.client ? query.client : undefined,
       };
       renderPage(request, 'admin/grants.njk', 'Connected apps', 'grants', {
-        grants: describeGrants(services, users, filter, formatTime),
+        grants: await describeGrants(services, users, filter, formatTime),
         filter: { user: query.user ?? '', client: query.client ?? '' },
         accessTokenMinutes,
       });

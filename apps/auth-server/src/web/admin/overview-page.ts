@@ -4,8 +4,8 @@ import { formatTime, type Handler, type RenderPage } from '../page-handler.ts';
 
 export function overviewPage(services: AdminServices, renderPage: RenderPage): Record<string, Handler> {
   return {
-    showOverview(request) {
-      const users = services.users.list();
+    async showOverview(request) {
+      const users = await services.users.list();
       const clients = services.clients.list();
       const keys = services.keys.list();
       renderPage(request, 'admin/overview.njk', 'Administration', 'overview', {

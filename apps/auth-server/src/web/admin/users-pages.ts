@@ -12,9 +12,9 @@ export function usersPages(services: AdminServices, userLookup: UserLookup, rend
   const target = (request: PageRequest) => services.users.get(String(request.ctx.params.id));
 
   return {
-    listUsers(request) {
+    async listUsers(request) {
       const search = typeof request.ctx.query.q === 'string' ? request.ctx.query.q.slice(0, 100) : '';
-      const users = services.users.list(search);
+      const users = await services.users.list(search);
       renderPage(request, 'admin/users.njk', 'Users', 'users', {
         search,
         users: users.map(describeRow),
@@ -32,9 +32,9 @@ export function usersPages(services: AdminServices, userLookup: UserLookup, rend
       done(request.ctx, `/admin/users/${encodeURIComponent(user.id)}`, 'user_created');
     },
 
-    showUser(request) {
-      const user = target(request);
-      const grants = describeGrants(services, userLookup, { accountId: user.id }, formatTime);
+    async showUser(request) {
+      const user = await target(request);
+      const grants = await describeGrants(services, userLookup, { accountId: user.id }, formatTime);
       renderPage(request, 'admin/user.njk', user.username, 'users', {
         target: describeRow(user),
         isSelf: user.id === request.user.id,
@@ -43,8 +43,8 @@ export function usersPages(services: AdminServices, userLookup: UserLookup, rend
       });
     },
 
-    setUserScopes(request) {
-      services.users.setScopes(String(request.ctx.params.id), request.form.get('scope') ?? [], request.by);
+    async setUserScopes(request) {
+      await services.users.setScopes(String(request.ctx.params.id), request.form.get('scope') ?? [], request.by);
       done(request.ctx, userPath(request), 'scopes_changed');
     },
 
@@ -53,23 +53,23 @@ export function usersPages(services: AdminServices, userLookup: UserLookup, rend
       done(request.ctx, userPath(request), 'password_reset');
     },
 
-    disableUser(request) {
-      services.users.disable(String(request.ctx.params.id), request.by);
+    async disableUser(request) {
+      await services.users.disable(String(request.ctx.params.id), request.by);
       done(request.ctx, userPath(request), 'user_disabled');
     },
 
-    enableUser(request) {
-      services.users.enable(String(request.ctx.params.id), request.by);
+    async enableUser(request) {
+      await services.users.enable(String(request.ctx.params.id), request.by);
       done(request.ctx, userPath(request), 'user_enabled');
     },
 
-    approveUser(request) {
-      services.users.approve(String(request.ctx.params.id), request.by);
+    async approveUser(request) {
+      await services.users.approve(String(request.ctx.params.id), request.by);
       done(request.ctx, userPath(request), 'user_approved');
     },
 
-    revokeUserGrants(request) {
-      const user = target(request);
+    async revokeUserGrants(request) {
+      const user = await target(request);
       services.grants.revokeAll({ accountId: user.id }, request.by, 'revoked by an administrator');
       done(request.ctx, userPath(request), 'grants_revoked');
     },
