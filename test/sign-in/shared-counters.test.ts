@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { SignInThrottle } from '../../apps/auth-server/src/accounts/sign-in-throttle.ts';
+import { FederatedLogins } from '../../apps/auth-server/src/federation/federated-logins.ts';
+import { RateLimiter } from '../../apps/auth-server/src/http/rate-limiter.ts';
+import { TEST_BACKENDS } from '../helpers/test-database.ts';
+import { TestClock } from '../helpers/test-clock.ts';
+import { openTwoReplicas, type TwoReplicas } from '../helpers/two-replicas-database.ts';
+
+const POLICY = { maxFailures: 5, maxFailuresPerIp: 1000, slowDownAfter: 100, window: 600, lockDuration: 60 };
+
+/** Alternates `count` calls between the two replicas, all at once. */
+function spread<T>(count: number, replicas: [T, T], call: (replica: T, i: number) => Promise<unknown>): Promise<unknown[]> {
+  return Promise.all(Array.from({ length: count }, (_, i) => call(replicas[i % 2]!, i)));
+}
+
+for (const backend of TEST_BACKENDS) {
+  describe(`counters shared by replicas (${backend})`, () => {
+    let replicas: TwoReplicas;
+    before(async () => {
+      replicas = await openTwoReplicas(backend);
+    });
+    after(async () => {
+      await replicas.close();
+    });
+
+    test('sign-in failures spread over two replicas add up to a lock that both enforce', async () => {
+      const clock = new TestClock();
+      const throttles: [SignInThrottle, SignInThrottle] = [
+        new SignInThrottle(replicas.first, POLICY, clock),
+        new SignInThrottle(replicas.second, POLICY, clock),
+      ];
+      const ip = '198.51.100.7';
+      await spread(POLICY.maxFailures - 1, throttles, (t) => t.recordFailure('victim', ip));
+      for (const t of throttles) assert.equal((await t.check('Victim', ip)).locked, false, 'not yet');
+      await throttles[1].recordFailure('VICTIM', ip);
+      for (const t of throttles) assert.equal((await t.check('victim', ip)).locked, true, 'locked on both replicas, whatever the case');
+      // Attempts during the lock do not extend it.
+      clock.advance(POLICY.lockDuration - 1);
+      await throttles[0].recordFailure('victim', ip);
+      clock.advance(1);
+      for (const t of throttles) assert.equal((await t.check('victim', ip)).locked, false, 'the lock ends on time on both');
+    });
+
+    test('failures arriving at the same instant on both replicas are each counted', async () => {
+      const throttles: [SignInThrottle, SignInThrottle] = [
+        new SignInThrottle(replicas.first, { ...POLICY, maxFailures: 1000 }),
+        new SignInThrottle(replicas.second, { ...POLICY, maxFailures: 1000 }),
+      ];
+      await spread(40, throttles, (t) => t.recordFailure('burst', '198.51.100.8'));
+      const row = await replicas.first.get<{ failures: number }>('SELECT failures FROM sign_in_failures WHERE key = ?', ['user:burst|ip:198.51.100.8']);
+      assert.equal(row?.failures, 40);
+    });
+
+    test('a rate limit counts requests taken through both replicas, even at the same instant', async () => {
+      const limiters: [RateLimiter, RateLimiter] = [new RateLimiter(replicas.first), new RateLimiter(replicas.second)];
+      const limit = { max: 10, window: 600 };
+      const now = Date.now();
+      const waits = (await spread(30, limiters, (l) => l.take('registration:203.0.113.5', limit, now))) as number[];
+      assert.equal(waits.filter((w) => w === 0).length, limit.max, 'exactly max requests pass');
+      assert.ok(waits.filter((w) => w > 0).every((w) => w === 60), 'the rest wait for one token (600 s / 10)');
+      // 60 s later, one token is back: one request passes, on either replica.
+      assert.equal(await limiters[1].take('registration:203.0.113.5', limit, now + 60_000), 0);
+      assert.ok((await limiters[0].take('registration:203.0.113.5', limit, now + 60_000)) > 0);
+      // A clock that went back counts as no time passed.
+      assert.ok((await limiters[0].take('registration:203.0.113.5', limit, now)) > 0);
+    });
+
+    test('a federated sign-in state is taken once, by one replica only', async () => {
+      const logins: [FederatedLogins, FederatedLogins] = [new FederatedLogins(replicas.first), new FederatedLogins(replicas.second)];
+      const now = Math.floor(Date.now() / 1000);
+      const login = { interactionUid: 'uid-1', browserBinding: 'hash', upstreamId: 'corp', codeVerifier: 'verifier', nonce: 'nonce' };
+      await logins[0].put('state-1', login, now + 600);
+      const taken = await spread(10, logins, (l) => l.take('state-1', now));
+      assert.deepEqual(taken.filter(Boolean), [login], 'exactly one take gets it');
+      await logins[1].put('state-2', login, now + 600);
+      assert.equal(await logins[0].take('state-2', now + 600), undefined, 'an expired one is not handed out');
+      assert.equal(await logins[1].sweep(now + 600), 1, 'and is swept');
+    });
+  });
+}
