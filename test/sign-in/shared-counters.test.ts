@@ -31,25 +31,35 @@ for (const backend of TEST_BACKENDS) {
         new SignInThrottle(replicas.second, POLICY, clock),
       ];
       const ip = '198.51.100.7';
-      await spread(POLICY.maxFailures - 1, throttles, (t) => t.recordFailure('victim', ip));
-      for (const t of throttles) assert.equal((await t.check('Victim', ip)).locked, false, 'not yet');
-      await throttles[1].recordFailure('VICTIM', ip);
-      for (const t of throttles) assert.equal((await t.check('victim', ip)).locked, true, 'locked on both replicas, whatever the case');
+      for (let i = 0; i < POLICY.maxFailures; i += 1) {
+        assert.equal((await throttles[i % 2]!.attempt(i % 2 ? 'Victim' : 'victim', ip)).locked, false, `attempt ${i + 1} may check its password`);
+      }
+      for (const t of throttles) assert.equal((await t.attempt('VICTIM', ip)).locked, true, 'locked on both replicas, whatever the case');
       // Attempts during the lock do not extend it.
       clock.advance(POLICY.lockDuration - 1);
-      await throttles[0].recordFailure('victim', ip);
+      assert.equal((await throttles[0].attempt('victim', ip)).locked, true);
       clock.advance(1);
       for (const t of throttles) assert.equal((await t.check('victim', ip)).locked, false, 'the lock ends on time on both');
     });
 
-    test('failures arriving at the same instant on both replicas are each counted', async () => {
-      const throttles: [SignInThrottle, SignInThrottle] = [
-        new SignInThrottle(replicas.first, { ...POLICY, maxFailures: 1000 }),
-        new SignInThrottle(replicas.second, { ...POLICY, maxFailures: 1000 }),
-      ];
-      await spread(40, throttles, (t) => t.recordFailure('burst', '198.51.100.8'));
-      const row = await replicas.first.get<{ failures: number }>('SELECT failures FROM sign_in_failures WHERE key = ?', ['user:burst|ip:198.51.100.8']);
-      assert.equal(row?.failures, 40);
+    test('of attempts sent to both replicas at the same instant, only max_failures get their password checked', async () => {
+      const throttles: [SignInThrottle, SignInThrottle] = [new SignInThrottle(replicas.first, POLICY), new SignInThrottle(replicas.second, POLICY)];
+      const answers = (await spread(40, throttles, (t) => t.attempt('burst', '198.51.100.8'))) as Array<{ locked: boolean }>;
+      assert.equal(answers.filter((a) => !a.locked).length, POLICY.maxFailures);
+    });
+
+    test('a success gives back what its attempt counted against the IP, and clears its pair', async () => {
+      const throttles = [new SignInThrottle(replicas.first, { ...POLICY, maxFailuresPerIp: 3 }), new SignInThrottle(replicas.second, { ...POLICY, maxFailuresPerIp: 3 })];
+      const ip = '198.51.100.9';
+      await throttles[0]!.attempt('wrong', ip);
+      for (const name of ['right-1', 'right-2', 'right-3']) {
+        assert.equal((await throttles[1]!.attempt(name, ip)).locked, false, name);
+        await throttles[0]!.recordSuccess(name, ip);
+      }
+      assert.equal((await throttles[1]!.check('wrong', ip)).locked, false, 'three sign-ins that succeeded are no failures of the IP');
+      await throttles[0]!.attempt('wrong', ip);
+      await throttles[1]!.attempt('wrong', ip);
+      assert.equal((await throttles[0]!.check('anyone', ip)).locked, true, 'three failures lock the IP');
     });
 
     test('a rate limit counts requests taken through both replicas, even at the same instant', async () => {

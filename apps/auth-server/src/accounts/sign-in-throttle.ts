@@ -8,9 +8,10 @@
  *   is unaffected, attempts during a lock do not extend it, and every lock ends. So nobody can
  *   lock a user out for good.
  * - Callers answer a locked attempt exactly like a wrong password: the lock is never revealed.
- * - Replicas share the counters: a failure is counted by one upsert that reads and writes the
- *   row in the database (never read here and written back), so failures spread over several
- *   replicas add up, and a lock reached through one replica holds on all of them.
+ * - Replicas share the counters: an attempt is counted, before its password is checked, by one
+ *   upsert that increments the row in the database and returns it (never read here and written
+ *   back), so failures spread over several replicas add up, a lock reached through one replica
+ *   holds on all of them, and a burst of attempts sent at once gets no more guesses than the limit.
  * Deliberately not handled here: distributed attacks from many IPs against one account beyond
  * the per-pair limit (that needs a second factor, not a lock that would let attackers lock users out).
  */
@@ -44,7 +45,8 @@ const COUNT_FAILURE = `INSERT INTO sign_in_failures (key, failures, window_start
     failures = CASE WHEN ${LOCKS} THEN 0 ELSE ${NEXT} END,
     window_started_at = CASE WHEN ${IN_WINDOW} THEN sign_in_failures.window_started_at ELSE CAST(@now AS BIGINT) END,
     locked_until = CASE WHEN ${LOCKS} THEN CAST(@lockedUntil AS BIGINT) ELSE NULL END
-  WHERE sign_in_failures.locked_until IS NULL OR sign_in_failures.locked_until <= CAST(@now AS BIGINT)`;
+  WHERE sign_in_failures.locked_until IS NULL OR sign_in_failures.locked_until <= CAST(@now AS BIGINT)
+  RETURNING failures, locked_until`;
 
 export class SignInThrottle {
   readonly #policy: AuthServerConfig['signInThrottle'];
@@ -68,7 +70,7 @@ export class SignInThrottle {
     return row;
   }
 
-  /** Whether this attempt is locked out, and how long to hold the answer to a failure. */
+  /** How the (username, IP) pair and the IP stand now: locked, and how long a failure would be held. */
   async check(username: string, ip: string): Promise<{ locked: boolean; delayMs: number }> {
     const now = this.#clock.epochSeconds();
     const pairKey = SignInThrottle.#pairKey(username, ip);
@@ -76,32 +78,54 @@ export class SignInThrottle {
     const pair = this.#current(rows.find((row) => row.key === pairKey), now);
     const byIp = this.#current(rows.find((row) => row.key === `ip:${ip}`), now);
     const locked = [pair, byIp].some((row) => row?.locked_until !== null && row?.locked_until !== undefined && row.locked_until > now);
-    const failures = pair?.failures ?? 0;
-    const excess = failures - this.#policy.slowDownAfter;
-    const delayMs = excess >= 0 ? Math.min(MAX_DELAY_MS, 250 * 2 ** excess) : 0;
-    return { locked, delayMs: locked ? MAX_DELAY_MS : delayMs };
+    return { locked, delayMs: locked ? MAX_DELAY_MS : this.#delay(pair?.failures ?? 0) };
   }
 
-  async recordFailure(username: string, ip: string): Promise<void> {
+  /**
+   * Counts a sign-in attempt before its password is checked, as a failure until `recordSuccess`
+   * says otherwise. Counting first bounds the guesses: of many attempts sent at once, to one
+   * replica or several, only `maxFailures` get their password checked; the rest find the lock.
+   * `locked`: a lock was in force, so the password must not be checked (and nothing was counted
+   * for the pair when the pair was locked; an attempt refused for its IP's lock still counts for
+   * its pair). `delayMs`: how long to hold the answer if it fails.
+   */
+  async attempt(username: string, ip: string): Promise<{ locked: boolean; delayMs: number }> {
     const now = this.#clock.epochSeconds();
-    await this.#count(SignInThrottle.#pairKey(username, ip), this.#policy.maxFailures, now);
-    await this.#count(`ip:${ip}`, this.#policy.maxFailuresPerIp, now);
+    const pair = await this.#count(SignInThrottle.#pairKey(username, ip), this.#policy.maxFailures, now);
+    if (!pair) return { locked: true, delayMs: MAX_DELAY_MS };
+    const byIp = await this.#count(`ip:${ip}`, this.#policy.maxFailuresPerIp, now);
+    if (!byIp) return { locked: true, delayMs: MAX_DELAY_MS };
+    return { locked: false, delayMs: this.#delay(pair.failuresBefore) };
   }
 
-  async #count(key: string, limit: number, now: number): Promise<void> {
+  /** How long to hold a failure that follows `failures` others of its pair. */
+  #delay(failures: number): number {
+    const excess = failures - this.#policy.slowDownAfter;
+    return excess >= 0 ? Math.min(MAX_DELAY_MS, 250 * 2 ** excess) : 0;
+  }
+
+  /** Counts one failure for `key`; undefined when `key` is locked (nothing is counted then). */
+  async #count(key: string, limit: number, now: number): Promise<{ failuresBefore: number } | undefined> {
     const lockedUntil = now + this.#policy.lockDuration;
     const firstLocks = limit <= 1;
-    await this.db.run(COUNT_FAILURE, {
+    const row = await this.db.get<Pick<Row, 'failures' | 'locked_until'>>(COUNT_FAILURE, {
       key, now, limit, lockedUntil,
       window: this.#policy.window,
       firstFailures: firstLocks ? 0 : 1,
       firstLockedUntil: firstLocks ? lockedUntil : null,
     });
+    if (!row) return undefined;
+    // This failure set the lock (and reset the count): it was the limit-th.
+    return { failuresBefore: row.locked_until !== null ? limit - 1 : row.failures - 1 };
   }
 
-  /** A successful sign-in clears its (username, IP) record; the IP's count runs out by itself. */
+  /**
+   * A successful sign-in clears its (username, IP) record and gives back what `attempt` counted
+   * against the IP (a lock already set stays: it runs out by itself).
+   */
   async recordSuccess(username: string, ip: string): Promise<void> {
     await this.db.run('DELETE FROM sign_in_failures WHERE key = ?', [SignInThrottle.#pairKey(username, ip)]);
+    await this.db.run('UPDATE sign_in_failures SET failures = failures - 1 WHERE key = ? AND failures > 0', [`ip:${ip}`]);
   }
 
   async prune(now = this.#clock.epochSeconds()): Promise<void> {

@@ -163,12 +163,11 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const username = (form.get('username')?.[0] ?? '').trim().slice(0, 64);
     const password = form.get('password')?.[0] ?? '';
     const user = username ? await users.findByUsername(username) : undefined;
-    const { locked, delayMs } = await throttle.check(username, ctx.ip);
+    // Counted before the password is checked, so the next attempt, on any replica, already sees it.
+    const { locked, delayMs } = await throttle.attempt(username, ctx.ip);
     // A locked attempt still pays for a (dummy) compare, so it looks and takes like any failure.
     const passwordOk = await hasher.verifyOrDummy(password, locked ? undefined : user?.passwordHash);
     if (!UserStore.isActive(user) || !passwordOk || locked) {
-      // Counted before the answer goes out, so the next attempt, on any replica, sees it.
-      if (!locked) await throttle.recordFailure(username, ctx.ip);
       deps.onSignIn?.(locked ? 'locked' : 'failure');
       deps.recordSignIn?.(ctx, {
         method: 'password', ok: false, user, clientId: String(interaction.params.client_id),
