@@ -4,10 +4,10 @@ import { formatTime, type Handler, type RenderPage } from '../page-handler.ts';
 
 export function overviewPage(services: AdminServices, renderPage: RenderPage): Record<string, Handler> {
   return {
-    showOverview(request) {
+    async showOverview(request) {
       const users = services.users.list();
       const clients = services.clients.list();
-      const keys = services.keys.list();
+      const keys = await services.keys.list();
       renderPage(request, 'admin/overview.njk', 'Administration', 'overview', {
         counts: {
           users: users.length,
