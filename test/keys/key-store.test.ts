@@ -14,6 +14,7 @@ import { ConfigError } from '../../apps/shared/config/config-error.ts';
 import { openDatabase } from '../../apps/shared/storage/open-database.ts';
 import type { SqlDatabase } from '../../apps/shared/storage/sql-database.ts';
 import type { KeyStore } from '../../apps/auth-server/src/keys/key-store.ts';
+import type { DatabaseKeyStore } from '../../apps/auth-server/src/keys/database-key-store.ts';
 import { KeyDecryptionError } from '../../apps/auth-server/src/keys/key-encryption.ts';
 import { loadStartingKeys, openKeyStore } from '../../apps/auth-server/src/keys/open-key-store.ts';
 import { createTestPostgresDatabase, TEST_BACKENDS, testDatabaseSettings, type TestBackend } from '../helpers/test-database.ts';
@@ -194,6 +195,22 @@ describe('key store on PostgreSQL (replicas)', { skip: !TEST_BACKENDS.includes('
       return true;
     });
     assert.equal((await wrong.database.all('SELECT kid FROM signing_keys')).length, 2, 'and creates no keys of its own');
+  });
+
+  test('an embedded setup\'s key files import into an empty database unchanged, and only into an empty one', async () => {
+    const sqlite = await openDatabase({ sqliteFile: ':memory:' }, 'auth-server');
+    opened.push(sqlite);
+    const files = openKeyStore({ keysDir: join(dir, 'import-keys'), keyEncryptionKey: undefined }, sqlite);
+    await files.loadOrCreateSigningKeys();
+    const signingKeys = await files.rotateSigningKeys();
+    const cookieKeys = await files.loadOrCreateCookieKeys();
+    const { store } = await replicaOn(await newDatabase(), newEncryptionKey());
+    const database = store as DatabaseKeyStore;
+    assert.equal(await database.importKeys(signingKeys, cookieKeys), true);
+    assert.deepEqual(await store.readSigningKeys(), signingKeys, 'stages, stamps and private parts kept');
+    assert.deepEqual(await store.loadOrCreateCookieKeys(), cookieKeys, 'cookies signed before the move stay valid');
+    assert.equal(await database.importKeys((await files.rotateSigningKeys()), cookieKeys), false, 'a store with keys is left alone');
+    assert.deepEqual(await store.readSigningKeys(), signingKeys);
   });
 
   test('PostgreSQL without an encryption key is a configuration error naming the field', async () => {

@@ -110,6 +110,31 @@ export class DatabaseKeyStore implements KeyStore {
     return rows.map((row) => this.encryption.decrypt(row.secret, cookieKeyName(row.position)));
   }
 
+  /**
+   * Copies the keys of an embedded setup (FileKeyStore) in, for moving it to PostgreSQL without
+   * signing anyone out. Only into an empty store: false, and nothing written, when it has signing
+   * keys already. A retiring key from before stages gets the `stopped_signing_at` SigningKeyAdmin
+   * assumed for it (when the newer key was created).
+   */
+  async importKeys(signingKeys: StoredKey[], cookieKeys: string[]): Promise<boolean> {
+    if (!signingKeys.some((k) => k.status === 'active') || !signingKeys.some((k) => k.status === 'next')) {
+      throw new TypeError('expected an active and a next key (a key file gains its next key when the server starts)');
+    }
+    return this.db.transaction(async (tx) => {
+      await tx.run('LOCK TABLE signing_keys, cookie_keys IN SHARE ROW EXCLUSIVE MODE');
+      if (await tx.get('SELECT kid FROM signing_keys LIMIT 1')) return false;
+      for (const [i, key] of signingKeys.entries()) {
+        const stoppedSigningAt = key.status === 'retiring' ? key.stopped_signing_at ?? signingKeys[i - 1]?.created_at ?? key.created_at : undefined;
+        await tx.run(INSERT_SIGNING_KEY, this.#toRow({ ...key, ...(stoppedSigningAt === undefined ? {} : { stopped_signing_at: stoppedSigningAt }) }));
+      }
+      await tx.run('DELETE FROM cookie_keys');
+      for (const [position, secret] of cookieKeys.entries()) {
+        await tx.run('INSERT INTO cookie_keys (position, secret, created_at) VALUES (?, ?, ?)', [position, this.encryption.encrypt(secret, cookieKeyName(position)), this.clock.epochSeconds()]);
+      }
+      return true;
+    });
+  }
+
   watch(intervalSeconds: number, onChange: () => void): () => void {
     const timer = setInterval(onChange, intervalSeconds * 1000);
     timer.unref();
