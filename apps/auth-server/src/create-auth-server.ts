@@ -48,7 +48,8 @@ import { RateLimiter } from './http/rate-limiter.ts';
 import { registrationCors } from './http/registration-cors.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { interactionRoutes } from './interactions/interaction-routes.ts';
-import { loadStartingKeys, openKeyStore } from './keys/open-key-store.ts';
+import type { KeyStore } from './keys/key-store.ts';
+import { loadStartingKeys, openKeyStore, type StartingKeys } from './keys/open-key-store.ts';
 import { activeKey, toProviderJwks, toPublicJwks, type StoredKey } from './keys/signing-keys.ts';
 import { createAuthServerMetrics } from './ops/auth-server-metrics.ts';
 import { countProviderEvents } from './ops/count-provider-events.ts';
@@ -114,19 +115,21 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   const clock = options.clock ?? systemClock;
   const database = await openDatabase(config.database, 'auth-server');
   // Before anything else reads the database: a missing or wrong key encryption key stops the start here.
-  const { keyStore, signingKeys: keys, created, cookieKeys } = await (async () => {
-    const store = openKeyStore(config, database, clock);
-    return { keyStore: store, ...await loadStartingKeys(store) };
-  })().catch(async (err: unknown) => {
+  let keyStore: KeyStore;
+  let starting: StartingKeys;
+  try {
+    keyStore = openKeyStore(config, database, clock);
+    starting = await loadStartingKeys(keyStore);
+  } catch (err) {
     await database.close();
     throw err;
-  });
+  }
+  const { signingKeys: keys, created, cookieKeys } = starting;
   if (created) logger.warn({ keys: keyStore.location }, 'no signing key found: generated a new RS256 key');
   // Transitional: the stores not yet on SqlDatabase use the SQLite handle.
   const db = sqliteHandle(database);
   const converted = hashStoredSecrets(db);
   if (converted > 0) logger.info({ rows: converted }, 'stored tokens, sessions and client secrets of an earlier version replaced by their hashes');
-
 
   const users = new UserStore(db);
   const hasher = new PasswordHasher(config.bcryptCost);
