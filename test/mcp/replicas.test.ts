@@ -1,0 +1,151 @@
+/**
+ * Two resource-server replicas on one PostgreSQL database, no sticky sessions: the real MCP SDK
+ * client's requests alternate between them (a round-robin fetch, as a load balancer would send
+ * them), and the session, its notes, its subject binding, its end and the tool-call audit are the
+ * same whichever replica answers.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
+import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
+import { createTestPostgresDatabase, TEST_BACKENDS } from '../helpers/test-database.ts';
+import { jsonRpcMessageOf, mcpRequest } from '../helpers/mcp-http.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+
+interface Structured<T> {
+  structuredContent?: T;
+}
+
+/** A fetch that sends each request to the next replica in turn, and counts what each received. */
+function roundRobin(replicas: RunningResourceServer[]): { fetch: FetchLike; served: Map<string, string[]> } {
+  const served = new Map(replicas.map((replica) => [replica.baseUrl, [] as string[]]));
+  let next = 0;
+  const fetchNext: FetchLike = (url, init) => {
+    const replica = replicas[next++ % replicas.length]!;
+    const target = new URL(url);
+    target.host = new URL(replica.baseUrl).host;
+    served.get(replica.baseUrl)!.push(`${init?.method ?? 'GET'} ${new Headers(init?.headers).get('mcp-session-id') ? 'in session' : 'no session'}`);
+    return fetch(target, init);
+  };
+  return { fetch: fetchNext, served };
+}
+
+/** One tools/call sent to one replica inside `sessionId`; its JSON-RPC answer. */
+async function callOn(replica: RunningResourceServer, sessionId: string, token: string, name: string, args: Record<string, unknown> = {}) {
+  const response = await mcpRequest(replica.mcpUrl, {
+    token,
+    headers: { 'Mcp-Session-Id': sessionId, 'MCP-Protocol-Version': '2025-11-25' },
+    body: { jsonrpc: '2.0', id: randomUUID(), method: 'tools/call', params: { name, arguments: args } },
+  });
+  return { status: response.status, message: response.status === 200 ? jsonRpcMessageOf(await response.text()) : undefined };
+}
+
+describe('MCP sessions across replicas (postgres)', { skip: !TEST_BACKENDS.includes('postgres') && 'needs PostgreSQL' }, () => {
+  let issuer: TestIssuer;
+  let a: RunningResourceServer;
+  let b: RunningResourceServer;
+  /** A third replica, outside the round-robin: it holds no session until asked for one. */
+  let c: RunningResourceServer;
+  const clients: Client[] = [];
+
+  before(async () => {
+    issuer = await startTestIssuer();
+    const databaseUrl = await createTestPostgresDatabase();
+    a = await startResourceServer({ issuer: issuer.issuer, databaseUrl });
+    b = await startResourceServer({ issuer: issuer.issuer, databaseUrl });
+    c = await startResourceServer({ issuer: issuer.issuer, databaseUrl });
+  });
+  after(async () => {
+    for (const client of clients) await client.close().catch(() => {});
+    await a?.close();
+    await b?.close();
+    await c?.close();
+    await issuer?.close();
+  });
+
+  async function connectAlternating(token: string) {
+    const { fetch, served } = roundRobin([a, b]);
+    const client = new Client({ name: 'gatehouse-test', version: '1.0.0' });
+    const transport = new StreamableHTTPClientTransport(new URL(a.mcpUrl), { requestInit: { headers: { Authorization: `Bearer ${token}` } }, fetch });
+    await client.connect(transport);
+    clients.push(client);
+    return { client, transport, served };
+  }
+
+  test('a session opened on one replica continues on the other, request after request', async () => {
+    const alice = randomUUID();
+    const token = await issuer.mint({ claims: { sub: alice, preferred_username: 'alice', scope: 'mcp:read mcp:write' } });
+    const { client, served } = await connectAlternating(token);
+
+    assert.ok((await client.listTools()).tools.some((tool) => tool.name === 'whoami'));
+    const me = await client.callTool({ name: 'whoami', arguments: {} }) as Structured<{ subject: string }>;
+    assert.equal(me.structuredContent?.subject, alice);
+    const created = await client.callTool({ name: 'create_note', arguments: { title: 'Written on one', body: 'read on the other' } }) as Structured<{ id: string }>;
+    const note = await client.callTool({ name: 'get_note', arguments: { id: created.structuredContent!.id } }) as Structured<{ body: string }>;
+    assert.equal(note.structuredContent?.body, 'read on the other');
+    const listed = await client.callTool({ name: 'list_notes', arguments: {} }) as Structured<{ notes: Array<{ title: string }> }>;
+    assert.deepEqual(listed.structuredContent?.notes.map((n) => n.title), ['Written on one']);
+
+    for (const [replica, requests] of served) {
+      assert.ok(requests.filter((request) => request === 'POST in session').length >= 2, `${replica} served requests inside the session: ${requests.join(', ')}`);
+    }
+  });
+
+  test('refuses another user\'s token with the session id on every replica (404), and the owner continues', async () => {
+    const owner = randomUUID();
+    const token = await issuer.mint({ claims: { sub: owner } });
+    const { client, transport } = await connectAlternating(token);
+    const intruder = await issuer.mint({ claims: { sub: randomUUID() } });
+    // a and b hold the session in memory; c would have to rebuild it from the database.
+    for (const replica of [a, b, c]) {
+      const answer = await callOn(replica, transport.sessionId!, intruder, 'whoami');
+      assert.equal(answer.status, 404, `on ${replica.baseUrl}`);
+    }
+    assert.ok((await client.listTools()).tools.length > 0);
+    const onC = await callOn(c, transport.sessionId!, token, 'whoami');
+    assert.equal((onC.message?.result?.structuredContent as { subject: string }).subject, owner);
+  });
+
+  test('a DELETE on one replica ends the session on the other too', async () => {
+    const token = await issuer.mint({ claims: { sub: randomUUID() } });
+    const { transport } = await connectAlternating(token);
+    const sessionId = transport.sessionId!;
+    // Both replicas hold it in memory now (the client's requests alternated).
+    assert.equal((await callOn(a, sessionId, token, 'whoami')).status, 200);
+    assert.equal((await callOn(b, sessionId, token, 'whoami')).status, 200);
+    const deleted = await mcpRequest(b.mcpUrl, { method: 'DELETE', token, headers: { 'Mcp-Session-Id': sessionId, 'MCP-Protocol-Version': '2025-11-25' } });
+    assert.equal(deleted.status, 200);
+    assert.equal((await callOn(a, sessionId, token, 'whoami')).status, 404);
+    assert.equal((await callOn(b, sessionId, token, 'whoami')).status, 404);
+  });
+
+  test('recent_activity on one replica shows the calls made on the other', async () => {
+    const admin = randomUUID();
+    const token = await issuer.mint({ claims: { sub: admin, scope: 'mcp:read mcp:admin' } });
+    const { transport } = await connectAlternating(token);
+    const call = await callOn(a, transport.sessionId!, token, 'whoami');
+    assert.equal(call.status, 200);
+    // Replica A commits its batch two turns of its event loop after answering; B reads the table.
+    await waitFor('the call made on replica A in replica B\'s recent_activity', async () => {
+      const activity = await callOn(b, transport.sessionId!, token, 'recent_activity', { limit: 50 });
+      const calls = (activity.message?.result?.structuredContent as { calls: Array<{ subject: string; tool: string }> } | undefined)?.calls ?? [];
+      return calls.some((entry) => entry.subject === admin && entry.tool === 'whoami');
+    });
+  });
+
+  test('a session survives the replica that opened it going away', async () => {
+    const token = await issuer.mint({ claims: { sub: randomUUID() } });
+    const d = await startResourceServer({ issuer: issuer.issuer, databaseUrl: a.config.database.postgres!.url });
+    const opened = await mcpRequest(d.mcpUrl, { token });
+    const sessionId = opened.headers.get('mcp-session-id')!;
+    await opened.text();
+    await d.close();
+    const answer = await callOn(b, sessionId, token, 'whoami');
+    assert.equal(answer.status, 200);
+    assert.ok(answer.message?.result, JSON.stringify(answer.message));
+  });
+});
