@@ -2,7 +2,8 @@
  * Two resource-server replicas on one PostgreSQL database, no sticky sessions: the real MCP SDK
  * client's requests alternate between them (a round-robin fetch, as a load balancer would send
  * them), and the session, its notes, its subject binding, its end and the tool-call audit are the
- * same whichever replica answers.
+ * same whichever replica answers; an HTTP server behind the gateway gets one upstream session
+ * per replica that serves the client's session, opened when that replica first needs it.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,20 +16,31 @@ import { startResourceServer, type RunningResourceServer } from '../helpers/star
 import { createTestPostgresDatabase, TEST_BACKENDS } from '../helpers/test-database.ts';
 import { jsonRpcMessageOf, mcpRequest } from '../helpers/mcp-http.ts';
 import { waitFor } from '../helpers/wait-for.ts';
+import { startRecordingUpstream, type RecordingUpstream } from '../gateway/support/recording-upstream.ts';
+import { httpServer } from '../gateway/support/upstreams.ts';
+import { waitForServers } from '../gateway/support/gateway-client.ts';
 
 interface Structured<T> {
   structuredContent?: T;
 }
 
-/** A fetch that sends each request to the next replica in turn, and counts what each received. */
-function roundRobin(replicas: RunningResourceServer[]): { fetch: FetchLike; served: Map<string, string[]> } {
-  const served = new Map(replicas.map((replica) => [replica.baseUrl, [] as string[]]));
+interface Served {
+  replica: string;
+  /** e.g. `POST tools/call`, `GET`, `DELETE`. */
+  request: string;
+  inSession: boolean;
+}
+
+/** A fetch that sends each request to the next replica in turn, and records which served what. */
+function roundRobin(replicas: RunningResourceServer[]): { fetch: FetchLike; served: Served[] } {
+  const served: Served[] = [];
   let next = 0;
   const fetchNext: FetchLike = (url, init) => {
     const replica = replicas[next++ % replicas.length]!;
     const target = new URL(url);
     target.host = new URL(replica.baseUrl).host;
-    served.get(replica.baseUrl)!.push(`${init?.method ?? 'GET'} ${new Headers(init?.headers).get('mcp-session-id') ? 'in session' : 'no session'}`);
+    const rpc = typeof init?.body === 'string' ? (JSON.parse(init.body) as { method?: string }).method : undefined;
+    served.push({ replica: replica.baseUrl, request: [init?.method ?? 'GET', rpc].filter(Boolean).join(' '), inSession: new Headers(init?.headers).has('mcp-session-id') });
     return fetch(target, init);
   };
   return { fetch: fetchNext, served };
@@ -84,14 +96,18 @@ describe('MCP sessions across replicas (postgres)', { skip: !TEST_BACKENDS.inclu
     assert.ok((await client.listTools()).tools.some((tool) => tool.name === 'whoami'));
     const me = await client.callTool({ name: 'whoami', arguments: {} }) as Structured<{ subject: string }>;
     assert.equal(me.structuredContent?.subject, alice);
+    const lastCall = () => served.findLast((entry) => entry.request === 'POST tools/call')!.replica;
     const created = await client.callTool({ name: 'create_note', arguments: { title: 'Written on one', body: 'read on the other' } }) as Structured<{ id: string }>;
+    const writtenOn = lastCall();
     const note = await client.callTool({ name: 'get_note', arguments: { id: created.structuredContent!.id } }) as Structured<{ body: string }>;
     assert.equal(note.structuredContent?.body, 'read on the other');
+    assert.notEqual(lastCall(), writtenOn, 'written on one replica, read on the other');
     const listed = await client.callTool({ name: 'list_notes', arguments: {} }) as Structured<{ notes: Array<{ title: string }> }>;
     assert.deepEqual(listed.structuredContent?.notes.map((n) => n.title), ['Written on one']);
 
-    for (const [replica, requests] of served) {
-      assert.ok(requests.filter((request) => request === 'POST in session').length >= 2, `${replica} served requests inside the session: ${requests.join(', ')}`);
+    for (const replica of [a, b]) {
+      const calls = served.filter((entry) => entry.replica === replica.baseUrl && entry.inSession && entry.request === 'POST tools/call');
+      assert.ok(calls.length >= 1, `${replica.baseUrl} served tool calls inside the session: ${JSON.stringify(served)}`);
     }
   });
 
@@ -147,5 +163,47 @@ describe('MCP sessions across replicas (postgres)', { skip: !TEST_BACKENDS.inclu
     const answer = await callOn(b, sessionId, token, 'whoami');
     assert.equal(answer.status, 200);
     assert.ok(answer.message?.result, JSON.stringify(answer.message));
+  });
+});
+
+describe('an HTTP server behind gateway replicas (postgres)', { skip: !TEST_BACKENDS.includes('postgres') && 'needs PostgreSQL', timeout: 60_000 }, () => {
+  let issuer: TestIssuer;
+  let recording: RecordingUpstream;
+  const replicas: RunningResourceServer[] = [];
+  let client: Client | undefined;
+
+  before(async () => {
+    issuer = await startTestIssuer();
+    recording = await startRecordingUpstream();
+    const databaseUrl = await createTestPostgresDatabase();
+    for (let i = 0; i < 2; i += 1) {
+      const replica = await startResourceServer({ issuer: issuer.issuer, databaseUrl, config: { servers: [httpServer('rec', recording.url)] } });
+      replicas.push(replica);
+      await waitForServers(replica.baseUrl, { rec: 'ready' });
+    }
+  });
+  after(async () => {
+    await client?.close().catch(() => {});
+    for (const replica of replicas) await replica.close();
+    await recording?.close();
+    await issuer?.close();
+  });
+
+  test('each replica opens its own upstream session when the client\'s session first reaches it, and keeps using it', async () => {
+    const token = await issuer.mint({ claims: { scope: 'mcp:read mcp:write' } });
+    const { fetch, served } = roundRobin(replicas);
+    client = new Client({ name: 'gatehouse-test', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(replicas[0]!.mcpUrl), { requestInit: { headers: { Authorization: `Bearer ${token}` } }, fetch }));
+    const upstreamSessions = new Map<string, Set<string>>();
+    for (let i = 0; i < 6; i += 1) {
+      const result = await client.callTool({ name: 'rec__echo', arguments: { text: `call ${i}` } }) as Structured<{ text: string; session: string }>;
+      assert.equal(result.structuredContent?.text, `call ${i}`);
+      const { replica } = served.findLast((entry) => entry.request === 'POST tools/call')!;
+      upstreamSessions.set(replica, (upstreamSessions.get(replica) ?? new Set()).add(result.structuredContent!.session));
+    }
+    assert.equal(upstreamSessions.size, 2, 'both replicas served calls');
+    for (const [replica, sessions] of upstreamSessions) assert.equal(sessions.size, 1, `${replica} kept one upstream session`);
+    const [first, second] = [...upstreamSessions.values()].map((sessions) => [...sessions][0]);
+    assert.notEqual(first, second);
   });
 });
