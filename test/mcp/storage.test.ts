@@ -165,6 +165,17 @@ for (const backend of TEST_BACKENDS) {
         assert.equal(await store.end(id), false);
       });
 
+      test('records a session\'s use at most once a second, however often it is asked for', async () => {
+        const store = new McpSessionStore(db);
+        const dave = randomUUID();
+        const { id } = await open(store, dave, 10_000);
+        assert.equal((await store.touch(id, dave, 0, 10_999))?.lastUsedAt, 10_000, 'within the interval: read, not written');
+        const stored = async () => (await db.get<{ at: number }>('SELECT last_used_at AS at FROM mcp_sessions WHERE id = ?', [id]))?.at;
+        assert.equal(await stored(), 10_000);
+        assert.equal((await store.touch(id, dave, 0, 11_000))?.lastUsedAt, 11_000);
+        assert.equal(await stored(), 11_000);
+      });
+
       test('opening beyond a user\'s limit ends their least recently used session, and nobody else\'s', async () => {
         const store = new McpSessionStore(db);
         const [alice, bob] = [randomUUID(), randomUUID()];

@@ -8,8 +8,8 @@
  *   oldest first, then the least recently used of all). On PostgreSQL it takes a transaction
  *   advisory lock, so two replicas opening sessions at the same instant cannot both stay under a
  *   limit they together exceed; SQLite's `BEGIN IMMEDIATE` already admits one writer at a time.
- * - `touch` checks and marks a session used in one `UPDATE … RETURNING`: a session that another
- *   replica ended, evicted or let idle out is simply not returned.
+ * - `touch` reads the row on every request, so a session that another replica ended, evicted or
+ *   let idle out is not returned, and records the use at most once a second.
  */
 import type { InitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { SqlDatabase, SqlExecutor } from '../../../shared/storage/sql-database.ts';
@@ -44,6 +44,9 @@ interface SessionRow {
 /** Transaction advisory lock key taken while a session opens, on PostgreSQL: "mcp-sess" in ASCII. */
 const OPEN_LOCK = '7882267113340367731';
 
+/** Milliseconds: a session's last use is recorded at most this often. */
+export const TOUCH_INTERVAL_MS = 1000;
+
 const RETURNED = 'id, subject, protocol_version, initialize_params, created_at, last_used_at';
 
 export class McpSessionStore {
@@ -74,13 +77,24 @@ export class McpSessionStore {
    * The session `id` of `subject`, marked used at `now`, unless it was last used at or before
    * `idleSince` (then it has timed out); undefined when it does not exist, belongs to someone else
    * or has timed out.
+   *
+   * Checked on every request, but written at most once per TOUCH_INTERVAL_MS per session: a busy
+   * session costs one indexed read per request, not a row version (and, on PostgreSQL, index
+   * entries to vacuum) per request. The idle timeout is therefore exact to within that interval.
+   * A session ended between the read and the write is still served this once (as a request that
+   * came a moment earlier would have been).
    */
   async touch(id: string, subject: string, idleSince: number, now: number): Promise<McpSessionRecord | undefined> {
     const row = await this.#db.get<SessionRow>(
-      `UPDATE mcp_sessions SET last_used_at = @now WHERE id = @id AND subject = @subject AND last_used_at > @idleSince RETURNING ${RETURNED}`,
-      { id, subject, idleSince, now },
+      `SELECT ${RETURNED} FROM mcp_sessions WHERE id = ? AND subject = ? AND last_used_at > ?`,
+      [id, subject, idleSince],
     );
-    return row && recordOf(row);
+    if (!row) return undefined;
+    if (now - row.last_used_at >= TOUCH_INTERVAL_MS) {
+      await this.#db.run('UPDATE mcp_sessions SET last_used_at = ? WHERE id = ? AND last_used_at < ?', [now, id, now]);
+      row.last_used_at = now;
+    }
+    return recordOf(row);
   }
 
   /** Ends the session; true when it existed. */
