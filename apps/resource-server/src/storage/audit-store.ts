@@ -3,7 +3,8 @@
  * server (`gatehouse` for the built-in tools) and tool, the outcome, how long it took, and when.
  * Read back by the `recent_activity` tool; rows older than the retention are swept so the table
  * stays bounded. With replicas on one PostgreSQL database, every replica writes to and reads the
- * same table, so `recent_activity` on one shows the calls made on the others.
+ * same table, so `recent_activity` on one shows the calls made on the others, once their batch
+ * has committed (milliseconds after their answers, see below).
  *
  * Arguments and results are deliberately not recorded: they may be private note contents.
  *
