@@ -16,6 +16,7 @@ import { startResourceServer, type RunningResourceServer } from '../helpers/star
 import { createTestPostgresDatabase, TEST_BACKENDS } from '../helpers/test-database.ts';
 import { jsonRpcMessageOf, mcpRequest } from '../helpers/mcp-http.ts';
 import { waitFor } from '../helpers/wait-for.ts';
+import { TestClock } from '../helpers/test-clock.ts';
 import { startRecordingUpstream, type RecordingUpstream } from '../gateway/support/recording-upstream.ts';
 import { httpServer } from '../gateway/support/upstreams.ts';
 import { waitForServers } from '../gateway/support/gateway-client.ts';
@@ -163,6 +164,59 @@ describe('MCP sessions across replicas (postgres)', { skip: !TEST_BACKENDS.inclu
     const answer = await callOn(b, sessionId, token, 'whoami');
     assert.equal(answer.status, 200);
     assert.ok(answer.message?.result, JSON.stringify(answer.message));
+  });
+});
+
+describe('MCP session limits across replicas (postgres)', { skip: !TEST_BACKENDS.includes('postgres') && 'needs PostgreSQL' }, () => {
+  let clock: TestClock;
+  let issuer: TestIssuer;
+  let a: RunningResourceServer;
+  let b: RunningResourceServer;
+
+  before(async () => {
+    clock = new TestClock();
+    issuer = await startTestIssuer();
+    const databaseUrl = await createTestPostgresDatabase();
+    // The revocation copy's age is on the same clock: a long max_staleness keeps it current.
+    const config = { sessionIdleTtl: 60, revocation: { feedUri: `${issuer.issuer}/oauth/revocations`, pollInterval: 0.2, maxStaleness: 3600 } };
+    a = await startResourceServer({ issuer: issuer.issuer, databaseUrl, clock, maxSessionsPerUser: 2, config });
+    b = await startResourceServer({ issuer: issuer.issuer, databaseUrl, clock, maxSessionsPerUser: 2, config });
+  });
+  after(async () => {
+    await a?.close();
+    await b?.close();
+    await issuer?.close();
+  });
+
+  async function open(replica: RunningResourceServer, token: string): Promise<string> {
+    const response = await mcpRequest(replica.mcpUrl, { token });
+    assert.equal(response.status, 200);
+    await response.text();
+    return response.headers.get('mcp-session-id')!;
+  }
+
+  test('idle time counts from the last request on any replica', async () => {
+    const token = await issuer.mint({ claims: { sub: randomUUID() } });
+    const sessionId = await open(a, token);
+    clock.advance(59);
+    assert.equal((await callOn(b, sessionId, token, 'whoami')).status, 200);
+    clock.advance(59);
+    assert.equal((await callOn(a, sessionId, token, 'whoami')).status, 200, 'used on b 59 s ago, though idle on a for 118 s');
+    clock.advance(60);
+    assert.equal((await callOn(b, sessionId, token, 'whoami')).status, 404);
+    assert.equal((await callOn(a, sessionId, token, 'whoami')).status, 404);
+  });
+
+  test('a user\'s sessions opened on different replicas count against one limit', async () => {
+    const token = await issuer.mint({ claims: { sub: randomUUID() } });
+    const first = await open(a, token);
+    const second = await open(b, token);
+    const third = await open(a, token);
+    assert.equal((await callOn(a, first, token, 'whoami')).status, 404, 'the oldest is gone on the replica that opened it');
+    assert.equal((await callOn(b, first, token, 'whoami')).status, 404);
+    for (const replica of [a, b]) {
+      for (const sessionId of [second, third]) assert.equal((await callOn(replica, sessionId, token, 'whoami')).status, 200);
+    }
   });
 });
 
