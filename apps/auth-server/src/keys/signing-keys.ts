@@ -137,11 +137,16 @@ export function toPublicJwks(keys: StoredKey[]): { keys: JWK[] } {
   return { keys: keys.map(({ jwk: { kty, n, e, kid, alg, use } }) => ({ kty, n, e, kid, alg, use })) };
 }
 
+/** The cookie keys in KEYS_DIR; none before the first start. */
+export function readCookieKeys(keysDir: string): string[] {
+  return readJson<{ keys: string[] }>(join(keysDir, COOKIE_FILE))?.keys ?? [];
+}
+
 /** Secrets that sign cookies (Koa `app.keys` and the provider's `cookies.keys`), created once. */
 export function loadOrCreateCookieKeys(keysDir: string): string[] {
   const file = join(keysDir, COOKIE_FILE);
-  const existing = readJson<{ keys: string[] }>(file)?.keys;
-  if (existing?.length) return existing;
+  const existing = readCookieKeys(keysDir);
+  if (existing.length) return existing;
   mkdirSync(keysDir, { recursive: true, mode: 0o700 });
   const keys = [randomBytes(32).toString('base64url')];
   writePrivateFile(file, { keys });
