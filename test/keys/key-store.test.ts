@@ -15,6 +15,7 @@ import { openDatabase } from '../../apps/shared/storage/open-database.ts';
 import type { SqlDatabase } from '../../apps/shared/storage/sql-database.ts';
 import type { KeyStore } from '../../apps/auth-server/src/keys/key-store.ts';
 import type { DatabaseKeyStore } from '../../apps/auth-server/src/keys/database-key-store.ts';
+import { importKeyFiles, KeyImportRefused } from '../../apps/auth-server/src/keys/import-key-files.ts';
 import { KeyDecryptionError } from '../../apps/auth-server/src/keys/key-encryption.ts';
 import { loadStartingKeys, openKeyStore } from '../../apps/auth-server/src/keys/open-key-store.ts';
 import { createTestPostgresDatabase, TEST_BACKENDS, testDatabaseSettings, type TestBackend } from '../helpers/test-database.ts';
@@ -211,6 +212,22 @@ describe('key store on PostgreSQL (replicas)', { skip: !TEST_BACKENDS.includes('
     assert.deepEqual(await store.loadOrCreateCookieKeys(), cookieKeys, 'cookies signed before the move stay valid');
     assert.equal(await database.importKeys((await files.rotateSigningKeys()), cookieKeys), false, 'a store with keys is left alone');
     assert.deepEqual(await store.readSigningKeys(), signingKeys);
+  });
+
+  test('importing key files: the same keys already in place are reported, other keys are refused', async () => {
+    const keysDir = join(dir, 'import-again');
+    const sqlite = await openDatabase({ sqliteFile: ':memory:' }, 'auth-server');
+    opened.push(sqlite);
+    const files = openKeyStore({ keysDir, keyEncryptionKey: undefined }, sqlite);
+    await files.loadOrCreateSigningKeys();
+    await files.loadOrCreateCookieKeys();
+    const key = newEncryptionKey();
+    const { database } = await replicaOn(await newDatabase(), key);
+    assert.deepEqual(await importKeyFiles({ keysDir, keyEncryptionKey: key }, database), { signingKeys: 2, cookieKeys: 1 });
+    assert.deepEqual(await importKeyFiles({ keysDir, keyEncryptionKey: key }, database), { signingKeys: 2, cookieKeys: 1 }, 'a rerun finds them in place');
+    const { database: other, store } = await replicaOn(await newDatabase(), key);
+    await store.loadOrCreateSigningKeys();
+    await assert.rejects(importKeyFiles({ keysDir, keyEncryptionKey: key }, other), KeyImportRefused);
   });
 
   test('PostgreSQL without an encryption key is a configuration error naming the field', async () => {
