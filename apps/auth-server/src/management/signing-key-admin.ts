@@ -73,8 +73,8 @@ export class SigningKeyAdmin {
     const previous = (await this.list()).find((k) => k.status === 'active');
     const keys = await this.store.rotateSigningKeys();
     const active = keys.find((k) => k.status === 'active')!;
-    this.revocations.keysChanged();
-    this.audit.record({ event: 'key.rotated', actor: by.actor, ip: by.ip, details: { kid: active.jwk.kid, previous_kid: previous?.kid } });
+    await this.revocations.keysChanged();
+    await this.audit.record({ event: 'key.rotated', actor: by.actor, ip: by.ip, details: { kid: active.jwk.kid, previous_kid: previous?.kid } });
     await this.onChange();
     return (await this.list()).find((k) => k.kid === active.jwk.kid)!;
   }
@@ -87,9 +87,11 @@ export class SigningKeyAdmin {
     if (!summary.safeToRetire && !options.force) {
       throw new AdminError(409, `Tokens signed by ${kid} may be valid until ${new Date(summary.tokensValidUntil!).toISOString()}; retiring it now makes them fail. Confirm to retire it anyway.`);
     }
+    // Its tokens are refused before the key leaves the published set: a crash in between leaves
+    // the key published but its tokens refused, never the key gone and its tokens still accepted.
+    await this.revocations.retireKey(kid);
     if (!await this.store.removeRetiringKey(kid)) throw new AdminError(404, `There is no signing key ${kid}.`);
-    this.revocations.retireKey(kid);
-    this.audit.record({ event: 'key.retired', actor: by.actor, ip: by.ip, details: { kid, forced: !summary.safeToRetire } });
+    await this.audit.record({ event: 'key.retired', actor: by.actor, ip: by.ip, details: { kid, forced: !summary.safeToRetire } });
     await this.onChange();
   }
 }
