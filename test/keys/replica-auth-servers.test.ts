@@ -91,16 +91,24 @@ describe('signing keys of two auth-server replicas on one PostgreSQL database', 
     await waitFor('replica B to stop publishing the retired key', async () => !(await kids(b)).includes(oldKid));
   });
 
-  test('gatehouse keys rotate on PostgreSQL: every replica signs with the promoted key', async () => {
+  test('gatehouse keys list/rotate/retire on PostgreSQL: every replica follows', async () => {
     const env = { PATH: process.env.PATH, DATA_DIR: join(cliDir, 'data'), KEYS_DIR: join(cliDir, 'keys'), DATABASE_URL: databaseUrl, GATEHOUSE_KEY_ENCRYPTION_KEY: KEY_ENCRYPTION_KEY };
-    const stdout = new CapturedOutput();
-    const stderr = new CapturedOutput();
-    const code = await runGatehouse(['--json', 'keys', 'rotate'], { stdin: Readable.from([]), stdout, stderr }, env);
-    assert.equal(code, 0, stderr.text);
-    const { kid } = JSON.parse(stdout.text) as { kid: string };
+    const gatehouse = async <T>(...args: string[]): Promise<T> => {
+      const stdout = new CapturedOutput();
+      const stderr = new CapturedOutput();
+      const code = await runGatehouse(['--json', 'keys', ...args], { stdin: Readable.from([]), stdout, stderr }, env);
+      assert.equal(code, 0, stderr.text);
+      return JSON.parse(stdout.text) as T;
+    };
+    const listed = await gatehouse<Array<{ kid: string; status: string }>>('list');
+    assert.deepEqual(listed.map((k) => k.kid).sort(), await kids(a), 'the CLI lists the keys the replicas publish');
+    const { kid } = await gatehouse<{ kid: string }>('rotate');
     for (const server of [a, b]) {
       await waitFor(`${server.issuer} to sign with ${kid}`, async () => decodeProtectedHeader(await tokenFrom(server)).kid === kid, 15_000, 300);
     }
+    const retiring = (await gatehouse<Array<{ kid: string; status: string }>>('list')).find((k) => k.status === 'retiring')!.kid;
+    await gatehouse('retire', '--force', '--', retiring);
+    for (const server of [a, b]) await waitFor(`${server.issuer} to stop publishing ${retiring}`, async () => !(await kids(server)).includes(retiring));
     assert.equal(existsSync(join(cliDir, 'keys', 'signing-keys.json')), false, 'the CLI wrote no key file');
   });
 });
