@@ -152,7 +152,7 @@ describe('admin pages: redirect URIs and clients', () => {
       upstream_audiences: 'http://127.0.0.1:3001/mcp\r\nhttps://tools.example.com/mcp\n',
     });
     assert.equal(page.status, 201, page.html.slice(0, 400));
-    assert.deepEqual(server.auth.admin.clients.find('gateway-rs')?.upstreamAudiences, ['http://127.0.0.1:3001/mcp', 'https://tools.example.com/mcp']);
+    assert.deepEqual((await server.auth.admin.clients.find('gateway-rs'))?.upstreamAudiences, ['http://127.0.0.1:3001/mcp', 'https://tools.example.com/mcp']);
     const row = page.html.slice(page.html.indexOf('<code class="note">gateway-rs</code>'));
     assert.match(row.slice(0, 1200), /<code>https:\/\/tools\.example\.com\/mcp<\/code>/);
 

@@ -58,7 +58,7 @@ describe('admin pages: connected apps, keys, audit log', () => {
     assert.doesNotMatch(page.html, /<img/);
     assert.match(page.html, /refuses its access tokens within seconds/, 'the page says what revocation does at the MCP server (test/revocation shows it)');
     assert.match(page.html, /at most 60 minutes/);
-    const joGrant = server.auth.admin.grants.find(await grantIdOf(server, jo.refreshToken))!;
+    const joGrant = (await server.auth.admin.grants.find(await grantIdOf(server, jo.refreshToken)))!;
     assert.deepEqual(joGrant.scopes.sort(), ['mcp:read', 'mcp:write']);
     assert.ok(joGrant.lastRefreshAt, 'the refresh is seen');
     const joRow = page.html.slice(page.html.indexOf(`value="${joGrant.grantId}"`) - 900, page.html.indexOf(`value="${joGrant.grantId}"`));

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
-import { sweepExpired } from '../../apps/auth-server/src/provider/sweep-expired.ts';
+import { ModelStore } from '../../apps/auth-server/src/provider/model-store.ts';
 import {
   assertNoStackTrace, CLAUDE_CALLBACK, CLAUDE_DCR_BODY, clientSecretBasic, connect, redeem, refresh, register,
   registerClient, startAuthorization, tokenRequest,
@@ -441,7 +441,7 @@ describe('unused registrations expire', () => {
     assert.match(before.page.html, /name="password"/, 'the unused client works until it expires');
 
     // Past the unused-client lifetime, long before the grant and refresh token expire.
-    const swept = sweepExpired(server.auth.db, Math.floor(Date.now() / 1000) + 2 * UNUSED_CLIENT_TTL);
+    const swept = await new ModelStore(server.auth.database).sweepExpired(Math.floor(Date.now() / 1000) + 2 * UNUSED_CLIENT_TTL);
     assert.ok(swept >= 1, `swept ${swept} rows`);
 
     const gone = await startAuthorization(server.issuer, { clientId: unused.client_id, scope: 'mcp:read', resource: RESOURCE });

@@ -189,7 +189,7 @@ describe('upgrading a database written in plain by an earlier version', () => {
         'authorization code': result.code, 'refresh token': refreshToken, 'client secret': secret,
         'other client secret': other.client_secret!, 'session cookie value': sessionId,
       });
-      assert.equal(hashStoredSecrets(server.auth.db), 0, 'done once: a second run converts nothing');
+      assert.equal(await hashStoredSecrets(server.auth.database), 0, 'done once: a second run converts nothing');
 
       const refreshed = await refresh(server.issuer, client, refreshToken, { client_secret: secret });
       assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));

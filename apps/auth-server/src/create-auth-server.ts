@@ -55,7 +55,8 @@ import { createProvider, type ProviderDeps } from './provider/create-provider.ts
 import { hashStoredSecrets } from './provider/hash-stored-secrets.ts';
 import { acceptHashedClientSecrets } from './provider/hashed-client-secrets.ts';
 import { pinUrlsToIssuer } from './provider/pin-urls-to-issuer.ts';
-import { startSweeper, sweepExpired } from './provider/sweep-expired.ts';
+import { ModelStore } from './provider/model-store.ts';
+import { startSweeper } from './provider/start-sweeper.ts';
 import { expireUnusedClients } from './registration/expire-unused-clients.ts';
 import { PendingRegistrations } from './registration/pending-registrations.ts';
 import { revocationFeedRoute } from './revocation/revocation-feed-route.ts';
@@ -94,7 +95,7 @@ const OTHER_ROUTES: KnownRoute[] = [
 ];
 
 export interface AuthServerOptions {
-  /** Replaces the SQLite adapter for the provider's models (benchmarks compare against memory). */
+  /** Replaces the database adapter for the provider's models (benchmarks compare against memory). */
   adapter?: ProviderDeps['adapter'];
   /** Test-only: let Client ID Metadata Documents come from 127.0.0.1 with a test CA. */
   metadataFetch?: MetadataFetchOptions;
@@ -114,7 +115,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   const database = await openDatabase(config.database, 'auth-server');
   // Transitional: the stores not yet on SqlDatabase use the SQLite handle.
   const db = sqliteHandle(database);
-  const converted = hashStoredSecrets(db);
+  const converted = await hashStoredSecrets(database);
   if (converted > 0) logger.info({ rows: converted }, 'stored tokens, sessions and client secrets of an earlier version replaced by their hashes');
 
   const { keys, created } = await loadOrCreateSigningKeys(config.keysDir, clock);
@@ -129,8 +130,9 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   const https = config.issuer.startsWith('https:');
   const render = createRenderer(config.issuer);
   const audit = new AuditLog(db, config.audit, clock);
+  const models = new ModelStore(database, clock);
   const admin = createAdminServices({
-    db, config, users, audit,
+    db, database, models, config, users, audit,
     hashPassword: (password) => hasher.hash(password),
     validateClientMetadata: validateWithProvider(() => holder.current),
     onKeysChanged: () => holder.reload(),
@@ -148,7 +150,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   const buildProvider = (signingKeys: StoredKey[]): Provider => {
     const built = createProvider({
       config,
-      db,
+      database,
       users,
       jwks: toProviderJwks(signingKeys),
       publicJwks: toPublicJwks(signingKeys),
@@ -171,7 +173,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     pinUrlsToIssuer(built);
     built.on('server_error', (_ctx, err) => logger.error({ err }, 'oidc-provider server error'));
     countProviderEvents(built, metrics);
-    expireUnusedClients(built, db, config.registration.unusedClientTtl, clock);
+    expireUnusedClients(built, models, config.registration.unusedClientTtl, clock);
     acceptHashedClientSecrets(built);
     trackClientUsage(built, admin.clientUsage);
     recordProviderEvents(built, audit, users);
@@ -190,7 +192,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   const sweepFederatedLogins = db.prepare('DELETE FROM federated_logins WHERE expires_at <= ?');
   const stopSweeper = startSweeper(
     [
-      () => sweepExpired(db, clock.epochSeconds()), () => throttle.prune(), () => sweepFederatedLogins.run(clock.epochSeconds()),
+      () => models.sweepExpired(clock.epochSeconds()), () => throttle.prune(), () => sweepFederatedLogins.run(clock.epochSeconds()),
       () => audit.prune(), () => admin.clientUsage.prune(clock.now() - config.refreshTokenAbsoluteTtl * 1000),
       () => admin.revocations.prune(),
       () => rateLimiter.prune(longestWindow, clock.now()),
@@ -230,7 +232,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   app.use(limitRequests({
     limiter: rateLimiter,
     limits: config.rateLimits.enabled ? config.rateLimits : undefined,
-    pending: new PendingRegistrations(db),
+    pending: new PendingRegistrations(models),
     maxPendingClients: config.registration.maxPendingClients,
     clock,
     logger,

@@ -6,18 +6,18 @@
  */
 import type Provider from 'oidc-provider';
 import type { AuthServerConfig } from '../../../shared/config/load-config.ts';
-import type { Db } from '../../../shared/database.ts';
+import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
 import type { UserStore } from '../accounts/user-store.ts';
 import { createDocumentHostPolicy } from '../cimd/document-host-policy.ts';
 import { activeKey, generateSigningKey, readSigningKeys, toProviderJwks, toPublicJwks } from '../keys/signing-keys.ts';
 import { createProvider } from '../provider/create-provider.ts';
 
-export async function buildValidationProvider(config: AuthServerConfig, db: Db, users: UserStore): Promise<Provider> {
+export async function buildValidationProvider(config: AuthServerConfig, database: SqlDatabase, users: UserStore): Promise<Provider> {
   const stored = readSigningKeys(config.keysDir);
   const keys = stored.length > 0 ? stored : [await generateSigningKey('active')];
   return createProvider({
     config,
-    db,
+    database,
     users,
     jwks: toProviderJwks(keys),
     publicJwks: toPublicJwks(keys),

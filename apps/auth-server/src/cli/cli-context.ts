@@ -13,13 +13,13 @@ import type { AuthServerAppConfig, AuthServerConfig } from '../../../shared/conf
 import type { Db } from '../../../shared/database.ts';
 import { migrationsDir } from '../../../shared/storage/open-database.ts';
 import { migrateSqlite, SqliteDatabase } from '../../../shared/storage/sqlite-database.ts';
+import { ModelStore } from '../provider/model-store.ts';
 import { PasswordHasher } from '../accounts/password-hasher.ts';
 import { UserStore } from '../accounts/user-store.ts';
 import { createAdminServices, type AdminServices } from '../management/admin-services.ts';
 import type { ChangedBy } from '../management/admin-actor.ts';
 import { validateWithProvider } from '../management/client-registry.ts';
 import { AuditLog } from '../audit/audit-log.ts';
-import { hashStoredSecrets } from '../provider/hash-stored-secrets.ts';
 import { buildValidationProvider } from './build-validation-provider.ts';
 import { readSecret, type SecretSource } from './read-secret.ts';
 
@@ -52,13 +52,21 @@ export class CliContext {
   }
 
   get db(): Db {
+    return this.database.handle;
+  }
+
+  /**
+   * Opened and migrated on first use. Rows an earlier version stored in plain are converted by
+   * the server at its start (provider/hash-stored-secrets.ts), not here: nothing the CLI does
+   * looks a row up by a hashed id.
+   */
+  get database(): SqliteDatabase {
     if (!this.#database) {
       if (this.config.database.postgres) throw new Error('the command line does not run on PostgreSQL yet');
       this.#database = new SqliteDatabase(this.config.database.sqliteFile);
       migrateSqlite(this.#database, migrationsDir('sqlite', 'auth-server'));
-      hashStoredSecrets(this.#database.handle);
     }
-    return this.#database.handle;
+    return this.#database;
   }
 
   get users(): UserStore {
@@ -74,6 +82,8 @@ export class CliContext {
     if (!this.#services) {
       this.#services = createAdminServices({
         db: this.db,
+        database: this.database,
+        models: new ModelStore(this.database),
         config: this.config,
         users: this.users,
         // The hasher is created on first use only: it hashes a dummy password when it starts.
@@ -90,7 +100,7 @@ export class CliContext {
 
   /** Builds the provider that validates client metadata (before `services.clients.createStatic`). */
   async loadClientValidation(): Promise<void> {
-    this.#provider ??= await buildValidationProvider(this.config, this.db, this.users);
+    this.#provider ??= await buildValidationProvider(this.config, this.database, this.users);
   }
 
   readSecret(question: string, options: { confirm?: boolean } = {}): Promise<string> {
