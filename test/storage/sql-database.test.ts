@@ -1,0 +1,155 @@
+/**
+ * The storage seam both backends implement (apps/shared/storage): the same statements, values and
+ * transaction rules on SQLite and on a real PostgreSQL, and migrations that replicas starting
+ * together apply once.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { openDatabase } from '../../apps/shared/storage/open-database.ts';
+import type { SqlDatabase } from '../../apps/shared/storage/sql-database.ts';
+import { toPostgresPlaceholders } from '../../apps/shared/storage/to-postgres-placeholders.ts';
+import { redactDatabaseUrl } from '../../apps/shared/storage/postgres-database.ts';
+import { TEST_BACKENDS, testDatabaseSettings } from '../helpers/test-database.ts';
+
+describe('placeholders for PostgreSQL', () => {
+  const cases: Array<{ name: string; sql: string; params?: unknown; text?: string; values?: unknown[]; error?: RegExp }> = [
+    { name: 'positional ? in order', sql: 'SELECT * FROM t WHERE a = ? AND b = ?', params: ['x', 2], text: 'SELECT * FROM t WHERE a = $1 AND b = $2', values: ['x', 2] },
+    { name: 'a name used twice gets one number', sql: 'UPDATE t SET a = @now, b = @now WHERE id = @id', params: { now: 5, id: 'k' }, text: 'UPDATE t SET a = $1, b = $1 WHERE id = $2', values: [5, 'k'] },
+    { name: 'a ? inside quotes stays', sql: "SELECT '?', \"a?\" FROM t WHERE x = ?", params: [1], text: "SELECT '?', \"a?\" FROM t WHERE x = $1", values: [1] },
+    { name: 'a doubled quote stays inside the literal', sql: "SELECT 'it''s ?' WHERE x = ?", params: [1], text: "SELECT 'it''s ?' WHERE x = $1", values: [1] },
+    { name: 'an @ inside quotes stays', sql: "SELECT * FROM t WHERE email LIKE '%@example.com' AND id = @id", params: { id: 'k' }, text: "SELECT * FROM t WHERE email LIKE '%@example.com' AND id = $1", values: ['k'] },
+    { name: 'comments are copied', sql: 'SELECT 1 -- why?\nWHERE a = ?', params: [1], text: 'SELECT 1 -- why?\nWHERE a = $1', values: [1] },
+    { name: 'booleans become 1/0 and undefined NULL', sql: 'INSERT INTO t VALUES (?, ?, ?)', params: [true, false, undefined], values: [1, 0, null] },
+    { name: 'a missing named value is refused', sql: 'SELECT @a, @b', params: { a: 1 }, error: /missing a value for @b/ },
+    { name: 'too few positional values are refused', sql: 'SELECT ?, ?', params: [1], error: /expected 2 values, got 1/ },
+    { name: 'both styles in one statement are refused', sql: 'SELECT ?, @a', params: [1], error: /either \? or @name/ },
+    { name: 'named placeholders with an array are refused', sql: 'SELECT @a', params: [1], error: /need an object/ },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const run = () => toPostgresPlaceholders(c.sql, c.params as never);
+      if (c.error) {
+        assert.throws(run, c.error);
+        return;
+      }
+      const result = run();
+      if (c.text) assert.equal(result.text, c.text);
+      assert.deepEqual(result.values, c.values);
+    });
+  }
+
+  test('a database URL is logged without its password', () => {
+    assert.equal(redactDatabaseUrl('postgres://gh:s3cret@db:5432/gatehouse?sslmode=require'), 'postgres://gh:***@db:5432/gatehouse?sslmode=require');
+    assert.doesNotMatch(redactDatabaseUrl('not a url s3cret'), /s3cret/);
+  });
+});
+
+for (const backend of TEST_BACKENDS) {
+  describe(`the storage seam (${backend})`, () => {
+    let dir: string;
+    let db: SqlDatabase;
+
+    before(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'gatehouse-storage-'));
+      db = await openDatabase(await testDatabaseSettings(backend, join(dir, 'auth-server.db')), 'auth-server');
+      await db.run(`CREATE TABLE seam_test (
+        id TEXT PRIMARY KEY, n BIGINT, flag INTEGER NOT NULL DEFAULT 0, ratio DOUBLE PRECISION, data ${backend === 'postgres' ? 'BYTEA' : 'BLOB'}
+      )`);
+    });
+    after(async () => {
+      await db?.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    test('reads back what it wrote, with the same types on both engines', async () => {
+      const at = Date.UTC(2026, 11, 1) + 0.0;
+      await db.run('INSERT INTO seam_test (id, n, flag, ratio, data) VALUES (@id, @n, @flag, @ratio, @data)', { id: 'a', n: at, flag: true, ratio: 0.5, data: Buffer.from([1, 2, 3]) });
+      const row = await db.get<{ id: string; n: number; flag: number; ratio: number; data: Buffer }>('SELECT * FROM seam_test WHERE id = ?', ['a']);
+      assert.deepEqual({ ...row, data: [...row!.data] }, { id: 'a', n: at, flag: 1, ratio: 0.5, data: [1, 2, 3] });
+      const count = await db.get<{ n: number }>('SELECT count(*) AS n FROM seam_test');
+      assert.equal(count?.n, 1, 'count(*) is a number, not a string');
+      assert.equal(await db.get('SELECT * FROM seam_test WHERE id = ?', ['missing']), undefined);
+    });
+
+    test('run reports how many rows changed; upserts and RETURNING work the same', async () => {
+      const upsert = 'INSERT INTO seam_test (id, n) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET n = seam_test.n + excluded.n RETURNING n';
+      assert.deepEqual(await db.all(upsert, ['counter', 1]), [{ n: 1 }]);
+      assert.deepEqual(await db.all(upsert, ['counter', 1]), [{ n: 2 }]);
+      assert.equal((await db.run('UPDATE seam_test SET flag = 1 WHERE id = ?', ['counter'])).changes, 1);
+      assert.equal((await db.run('UPDATE seam_test SET flag = 1 WHERE id = ?', ['nobody'])).changes, 0);
+    });
+
+    test('a transaction commits when it resolves and leaves nothing behind when it throws', async () => {
+      await db.transaction(async (tx) => {
+        await tx.run('INSERT INTO seam_test (id, n) VALUES (?, ?)', ['kept', 1]);
+      });
+      await assert.rejects(db.transaction(async (tx) => {
+        await tx.run('INSERT INTO seam_test (id, n) VALUES (?, ?)', ['lost', 1]);
+        await tx.run('UPDATE seam_test SET n = 99 WHERE id = ?', ['kept']);
+        throw new Error('changed my mind');
+      }), /changed my mind/);
+      assert.deepEqual(await db.all('SELECT id, n FROM seam_test WHERE id IN (?, ?) ORDER BY id', ['kept', 'lost']), [{ id: 'kept', n: 1 }]);
+    });
+
+    test('a statement outside a transaction never slips into it (nor is it rolled back with it)', async () => {
+      let inside!: () => void;
+      const opened = new Promise<void>((resolve) => (inside = resolve));
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const failing = db.transaction(async (tx) => {
+        await tx.run('INSERT INTO seam_test (id, n) VALUES (?, ?)', ['tx-row', 1]);
+        inside();
+        await held;
+        throw new Error('roll back');
+      });
+      await opened;
+      const outside = db.run('INSERT INTO seam_test (id, n) VALUES (?, ?)', ['outside-row', 1]);
+      release();
+      await assert.rejects(failing, /roll back/);
+      await outside;
+      assert.deepEqual(await db.all("SELECT id FROM seam_test WHERE id IN ('tx-row', 'outside-row')"), [{ id: 'outside-row' }]);
+    });
+
+    test('concurrent transactions each see a consistent count (no lost update)', async () => {
+      await db.run('INSERT INTO seam_test (id, n) VALUES (?, 0)', ['shared']);
+      const lock = backend === 'postgres' ? ' FOR UPDATE' : '';
+      await Promise.all(Array.from({ length: 20 }, () => db.transaction(async (tx) => {
+        const row = await tx.get<{ n: number }>(`SELECT n FROM seam_test WHERE id = ?${lock}`, ['shared']);
+        await tx.run('UPDATE seam_test SET n = ? WHERE id = ?', [row!.n + 1, 'shared']);
+      })));
+      assert.deepEqual(await db.get('SELECT n FROM seam_test WHERE id = ?', ['shared']), { n: 20 });
+    });
+
+    test('an SQL error rejects with the engine\'s error and the database stays usable', async () => {
+      await assert.rejects(db.run('INSERT INTO no_such_table VALUES (1)'));
+      await assert.rejects(db.transaction(async (tx) => tx.run('INSERT INTO no_such_table VALUES (1)')));
+      assert.deepEqual(await db.get('SELECT 1 AS one'), { one: 1 });
+    });
+  });
+}
+
+if (TEST_BACKENDS.includes('postgres')) {
+  describe('migrations on PostgreSQL', () => {
+    test('replicas starting together apply each migration once, and a later start applies none', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'gatehouse-storage-'));
+      const settings = await testDatabaseSettings('postgres', join(dir, 'unused.db'));
+      try {
+        const replicas = await Promise.all([1, 2, 3].map(() => openDatabase(settings, 'auth-server')));
+        const resource = await openDatabase(settings, 'resource-server');
+        const applied = await replicas[0]!.all<{ app: string; version: string }>('SELECT app, version FROM schema_migrations ORDER BY app, version');
+        assert.deepEqual(applied.filter((row) => row.app === 'auth-server').map((row) => row.version).slice(0, 1), ['001_initial.sql']);
+        const versions = applied.map((row) => `${row.app}/${row.version}`);
+        assert.equal(new Set(versions).size, versions.length, 'no migration recorded twice');
+        assert.ok(versions.includes('resource-server/001_initial.sql'), 'both apps share the database and its migration table');
+        const feeds = await replicas[1]!.all('SELECT feed FROM revocation_feed');
+        assert.equal(feeds.length, 1, 'the one-row table was seeded once');
+        await Promise.all([...replicas, resource].map((db) => db.close()));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+}
