@@ -94,8 +94,8 @@ describe('admin pages in Chromium', () => {
     assert.match(await page.getByRole('status').innerText(), /Access was revoked/);
     await screenshot(page, 'admin-grant-revoked');
     assert.equal(await server.auth.admin.grants.find(current.grantId), undefined);
-    const latest = server.auth.db.prepare("SELECT id FROM oidc_models WHERE model = 'RefreshToken' AND grant_id = ? ORDER BY rowid DESC").pluck().get(current.grantId);
-    assert.equal(latest, undefined, 'no refresh token of the grant is left');
+    const left = await server.auth.database.get("SELECT id FROM oidc_models WHERE model = 'RefreshToken' AND grant_id = ?", [current.grantId]);
+    assert.equal(left, undefined, 'no refresh token of the grant is left');
     const denied = await refresh(server.issuer, client, tokens.refreshToken);
     assert.equal(denied.status, 400);
   });

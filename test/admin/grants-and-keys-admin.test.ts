@@ -11,15 +11,16 @@ import { createPkce } from '../helpers/pkce.ts';
 import { ID_TOKEN_TTL } from '../../apps/auth-server/src/provider/create-provider.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { TestClock } from '../helpers/test-clock.ts';
+import { TEST_BACKENDS } from '../helpers/test-database.ts';
 import { auditEvents, connectAs, createUser, csrfOf, grantIdOf, post, RESOURCE, signInAt } from './support/admin-browser.ts';
 
-describe('admin pages: connected apps, keys, audit log', () => {
+for (const backend of TEST_BACKENDS) describe(`admin pages: connected apps, keys, audit log (${backend})`, () => {
   let server: TestAuthServer;
   let client: RegisteredClient;
   let admin: { browser: Browser; page: PageResult };
 
   before(async () => {
-    server = await startAuthServer();
+    server = await startAuthServer({ backend });
     client = await registerClient(server.issuer, {
       client_name: 'Claude <img src=x onerror=alert(1)>',
       redirect_uris: ['https://claude.ai/api/mcp/auth_callback'],

@@ -163,7 +163,7 @@ describe('token exchange: identity tokens for upstream MCP servers', () => {
       }, 400, 'unauthorized_client'],
       ['a resource server marked for another resource (RESOURCE_URL changed since)', async () => {
         const stale = await staticClient('Old gateway', { resourceServer: true, upstreamAudiences: [UPSTREAM] });
-        server.auth.db.prepare("UPDATE oidc_models SET payload = json_set(payload, '$.gatehouse_resource_server', 'https://old.example/mcp') WHERE model = 'Client' AND id = ?").run(stale.client_id);
+        await server.auth.database.run("UPDATE oidc_models SET payload = json_set(payload, '$.gatehouse_resource_server', 'https://old.example/mcp') WHERE model = 'Client' AND id = ?", [stale.client_id]);
         return stale;
       }, 400, 'unauthorized_client'],
     ];

@@ -9,6 +9,7 @@ import {
   registerClient, startAuthorization, tokenRequest,
 } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { TEST_BACKENDS } from '../helpers/test-database.ts';
 
 const RESOURCE = 'http://localhost:4001/mcp';
 const CLAUDE_COM_CALLBACK = 'https://claude.com/api/mcp/auth_callback';
@@ -419,13 +420,13 @@ describe('CORS for browser-based clients (MCP Inspector)', () => {
   }
 });
 
-describe('unused registrations expire', () => {
+for (const backend of TEST_BACKENDS) describe(`unused registrations expire (${backend})`, () => {
   const UNUSED_CLIENT_TTL = 60;
   let server: TestAuthServer;
   before(async () => {
     // Expired rows are invisible at once (the adapter compares whole seconds), so the lifetime must
     // outlast one sign-in; the sweep below then runs with a clock past it.
-    server = await startAuthServer({ configure: (c) => { c.authServer.registration.unusedClientTtl = UNUSED_CLIENT_TTL; } });
+    server = await startAuthServer({ backend, configure: (c) => { c.authServer.registration.unusedClientTtl = UNUSED_CLIENT_TTL; } });
   });
   after(() => server.close());
 

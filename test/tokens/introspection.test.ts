@@ -83,7 +83,7 @@ describe('introspection: who may see a token', () => {
 
   test('a resource server marked for another resource (RESOURCE_URL changed since) sees nothing', async () => {
     const stale = await staticClient('Old resource server', false);
-    server.auth.db.prepare("UPDATE oidc_models SET payload = json_set(payload, '$.gatehouse_resource_server', 'https://old.example/mcp') WHERE model = 'Client' AND id = ?").run(stale.client_id);
+    await server.auth.database.run("UPDATE oidc_models SET payload = json_set(payload, '$.gatehouse_resource_server', 'https://old.example/mcp') WHERE model = 'Client' AND id = ?", [stale.client_id]);
     assert.deepEqual((await introspect(stale, { token: tokens.refresh_token })).body, { active: false });
   });
 
