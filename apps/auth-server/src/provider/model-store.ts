@@ -55,6 +55,32 @@ interface GrantRow {
 const SWEEP_BATCH = 1000;
 const VISIBLE = '(expires_at IS NULL OR expires_at > @now)';
 
+/**
+ * The filter as SQL conditions, only for the fields given (a `@x IS NULL OR …` form would leave
+ * PostgreSQL unable to type an unused parameter, and the planner unable to use the index).
+ */
+function grantConditions(filter: GrantFilter, alias: string): { where: string; params: Record<string, string> } {
+  let where = '';
+  const params: Record<string, string> = {};
+  if (filter.accountId !== undefined) {
+    where += ` AND ${alias}account_id = @accountId`;
+    params.accountId = filter.accountId;
+  }
+  if (filter.clientId !== undefined) {
+    where += ` AND ${alias}client_id = @clientId`;
+    params.clientId = filter.clientId;
+  }
+  if (filter.exceptClientId !== undefined) {
+    where += ` AND ${alias}client_id <> @exceptClientId`;
+    params.exceptClientId = filter.exceptClientId;
+  }
+  if (filter.grantId !== undefined) {
+    where += ` AND ${alias}id = @grantId`;
+    params.grantId = filter.grantId;
+  }
+  return { where, params };
+}
+
 export class ModelStore {
   constructor(private readonly db: SqlDatabase, private readonly clock: Clock = systemClock) {}
 
@@ -63,20 +89,11 @@ export class ModelStore {
    * the latest consumed_at among the grant's refresh tokens.
    */
   async grants(filter: GrantFilter = {}): Promise<StoredGrant[]> {
+    const { where, params } = grantConditions(filter, 'g.');
     const rows = await this.db.all<GrantRow>(`SELECT g.id, g.account_id, g.client_id, g.expires_at,
         (SELECT max(r.consumed_at) FROM oidc_models r WHERE r.grant_id = g.id AND r.model = 'RefreshToken') AS last_refresh
       FROM oidc_models g
-      WHERE g.model = 'Grant' AND (g.expires_at IS NULL OR g.expires_at > @now)
-        AND (@accountId IS NULL OR g.account_id = @accountId)
-        AND (@clientId IS NULL OR g.client_id = @clientId)
-        AND (@exceptClientId IS NULL OR g.client_id <> @exceptClientId)
-        AND (@grantId IS NULL OR g.id = @grantId)`, {
-      now: this.clock.epochSeconds(),
-      accountId: filter.accountId ?? null,
-      clientId: filter.clientId ?? null,
-      exceptClientId: filter.exceptClientId ?? null,
-      grantId: filter.grantId ?? null,
-    });
+      WHERE g.model = 'Grant' AND (g.expires_at IS NULL OR g.expires_at > @now)${where}`, { ...params, now: this.clock.epochSeconds() });
     const facts = await readGrantFacts(this.db, rows.map((row) => row.id));
     return rows.flatMap((row) => {
       const fact = facts.get(row.id);
@@ -99,11 +116,8 @@ export class ModelStore {
 
   /** Ids of every stored grant of an account and/or a client (expired ones too: they go with it). */
   async grantIds(filter: { accountId?: string; clientId?: string }): Promise<string[]> {
-    const rows = await this.db.all<{ id: string }>(`SELECT id FROM oidc_models WHERE model = 'Grant'
-      AND (@accountId IS NULL OR account_id = @accountId) AND (@clientId IS NULL OR client_id = @clientId)`, {
-      accountId: filter.accountId ?? null,
-      clientId: filter.clientId ?? null,
-    });
+    const { where, params } = grantConditions(filter, '');
+    const rows = await this.db.all<{ id: string }>(`SELECT id FROM oidc_models WHERE model = 'Grant'${where}`, params);
     return rows.map((row) => row.id);
   }
 
