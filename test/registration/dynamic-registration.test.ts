@@ -436,6 +436,9 @@ for (const backend of TEST_BACKENDS) describe(`unused registrations expire (${ba
     const result = await connect(server.issuer, { clientId: used.client_id, scope: 'mcp:read', resource: RESOURCE, ...admin });
     const tokens = await redeem(server.issuer, used, result);
     assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+    const stored = await new ModelStore(server.auth.database).clients();
+    assert.equal(stored.find((c) => c.clientId === used.client_id)?.expiresAt, null, 'its expiry is gone by the time the tokens arrive');
+    assert.notEqual(stored.find((c) => c.clientId === unused.client_id)?.expiresAt, null);
 
     // Before the sweep both can start an authorization.
     const before = await startAuthorization(server.issuer, { clientId: unused.client_id, scope: 'mcp:read', resource: RESOURCE });

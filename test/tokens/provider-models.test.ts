@@ -13,6 +13,8 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { openDatabase } from '../../apps/shared/storage/open-database.ts';
 import type { SqlDatabase } from '../../apps/shared/storage/sql-database.ts';
 import { createDatabaseAdapter } from '../../apps/auth-server/src/provider/database-adapter.ts';
+import { ClientUsage } from '../../apps/auth-server/src/provider/client-usage.ts';
+import { CLIENT_KIND } from '../../apps/auth-server/src/registration/client-metadata-policy.ts';
 import { ModelStore } from '../../apps/auth-server/src/provider/model-store.ts';
 import { storedId } from '../../apps/auth-server/src/provider/stored-form.ts';
 import { TestClock } from '../helpers/test-clock.ts';
@@ -155,5 +157,15 @@ for (const backend of TEST_BACKENDS) describe(`provider models (${backend})`, ()
     assert.ok(await models.sweepExpired(clock.epochSeconds()) >= 1);
     assert.equal((await replicaB.get('SELECT 1 AS found FROM oidc_models WHERE model = ? AND id = ?', ['Client', 'dcr-10'])), undefined, 'and swept');
     assert.equal(await models.clientExists('dcr-11'), true);
+  });
+
+  test('two replicas recording the same client\'s first use at once: one row, no error, the first use kept', async () => {
+    const client = { clientId: 'cimd-12', metadata: () => ({ [CLIENT_KIND]: 'cimd', client_name: 'Twelve', redirect_uris: ['https://12.example/cb'] }) };
+    const usageA = new ClientUsage(replicaA, clock);
+    const usageB = new ClientUsage(replicaB, clock);
+    await Promise.all([usageA.record(client, NOW * 1000), usageB.record(client, NOW * 1000)]);
+    await usageB.record(client, NOW * 1000 + 120_000);
+    const use = (await usageA.all()).get('cimd-12');
+    assert.deepEqual(use && { first: use.firstUsedAt, last: use.lastUsedAt, name: use.clientName }, { first: NOW * 1000, last: NOW * 1000 + 120_000, name: 'Twelve' });
   });
 });
