@@ -15,6 +15,7 @@ import type { SqlDatabase } from '../../apps/shared/storage/sql-database.ts';
 import { createDatabaseAdapter } from '../../apps/auth-server/src/provider/database-adapter.ts';
 import { ClientUsage } from '../../apps/auth-server/src/provider/client-usage.ts';
 import { CLIENT_KIND } from '../../apps/auth-server/src/registration/client-metadata-policy.ts';
+import { hashStoredSecrets } from '../../apps/auth-server/src/provider/hash-stored-secrets.ts';
 import { ModelStore } from '../../apps/auth-server/src/provider/model-store.ts';
 import { storedId } from '../../apps/auth-server/src/provider/stored-form.ts';
 import { TestClock } from '../helpers/test-clock.ts';
@@ -167,5 +168,22 @@ for (const backend of TEST_BACKENDS) describe(`provider models (${backend})`, ()
     await usageB.record(client, NOW * 1000 + 120_000);
     const use = (await usageA.all()).get('cimd-12');
     assert.deepEqual(use && { first: use.firstUsedAt, last: use.lastUsedAt, name: use.clientName }, { first: NOW * 1000, last: NOW * 1000 + 120_000, name: 'Twelve' });
+  });
+
+  test('two replicas starting together convert an earlier version\'s plain rows once, and neither fails', async () => {
+    // A refresh token as an earlier version stored it: its raw id as key and as `jti`.
+    await replicaA.run('INSERT INTO oidc_models (model, id, payload, grant_id, expires_at) VALUES (?, ?, ?, ?, ?)', [
+      'RefreshToken', 'plain-refresh-token', JSON.stringify({ jti: 'plain-refresh-token', kind: 'RefreshToken', grantId: 'grant-plain' }), 'grant-plain', NOW + 3600,
+    ]);
+    // Two SQLite connections in one process cannot interleave: the second's BEGIN IMMEDIATE blocks
+    // the event loop the first needs to commit. SQLite runs one server process; a second one (the
+    // CLI) waits in its own process. So there the two starts are one after the other.
+    const converted = backend === 'postgres'
+      ? await Promise.all([hashStoredSecrets(replicaA), hashStoredSecrets(replicaB)])
+      : [await hashStoredSecrets(replicaA), await hashStoredSecrets(replicaB)];
+    assert.deepEqual(converted.sort(), [0, 1], 'one replica converted the row, the other found it done');
+    assert.equal((await replicaB.get<{ n: number }>('SELECT count(*) AS n FROM data_conversions'))!.n, 1);
+    assert.equal(await replicaA.get('SELECT 1 AS found FROM oidc_models WHERE id = ?', ['plain-refresh-token']), undefined, 'the raw id is gone');
+    assert.equal((await new adapterB('RefreshToken').find('plain-refresh-token'))?.grantId, 'grant-plain', 'found by its hash');
   });
 });
