@@ -9,6 +9,7 @@ import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
 import type { ModelStore } from '../provider/model-store.ts';
 import type { UserStore } from '../accounts/user-store.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
+import type { KeyStore } from '../keys/key-store.ts';
 import { ID_TOKEN_TTL } from '../provider/create-provider.ts';
 import { RevocationFeed } from '../revocation/revocation-feed.ts';
 import { createRedirectSchemeAllowList, createRedirectUriAllowList, createTrustedHostList, type AllowList } from './allow-list.ts';
@@ -43,8 +44,10 @@ export interface AdminServiceDeps {
   /** bcrypt at the configured cost (PasswordHasher#hash). */
   hashPassword: (password: string) => Promise<string>;
   audit: AuditLog;
+  /** Where the signing keys are (keys/open-key-store.ts). */
+  keyStore: KeyStore;
   validateClientMetadata: ValidateClientMetadata;
-  /** Runs after the key file changed (the server loads the new keys). */
+  /** Runs after the signing keys changed (the server loads the new keys). */
   onKeysChanged?: () => Promise<void>;
   /** Revocation entries, key stages and client registrations are stamped and expired on it. Default: systemClock. */
   clock?: Clock;
@@ -65,6 +68,6 @@ export function createAdminServices(deps: AdminServiceDeps): AdminServices {
     redirectUris: createRedirectUriAllowList(db, config.registration.allowedRedirectUris, audit),
     redirectSchemes: createRedirectSchemeAllowList(db, config.registration.allowedSchemes, audit),
     trustedHosts: createTrustedHostList(db, config.clientIdMetadataDocuments.trustedHosts, audit),
-    keys: new SigningKeyAdmin(config.keysDir, Math.max(config.accessTokenTtl, ID_TOKEN_TTL), audit, revocations, deps.onKeysChanged, clock),
+    keys: new SigningKeyAdmin(deps.keyStore, Math.max(config.accessTokenTtl, ID_TOKEN_TTL), audit, revocations, deps.onKeysChanged, clock),
   };
 }
