@@ -82,10 +82,9 @@ if (TEST_BACKENDS.includes('postgres')) describe('concurrent redemption on two r
 
   before(async () => {
     first = await startAuthServer({ backend: 'postgres' });
-    // A replica: the same database, key files and issuer (a load balancer's one address).
+    // A replica: the same database (keys included, on PostgreSQL) and issuer (a load balancer's one address).
     second = await startAuthServer({
       databaseUrl: first.config.authServer.database.postgres!.url,
-      dir: first.dir,
       configure: (config) => { config.authServer.issuer = first.config.authServer.issuer; },
     });
   });
