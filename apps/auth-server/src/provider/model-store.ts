@@ -8,10 +8,12 @@
  *
  * - Visibility follows the adapter: a row whose `expires_at` (epoch seconds, our clock) has
  *   passed is not listed, though the sweeper deletes it only later.
- * - Every change is one statement, so it is atomic across replicas without a transaction.
+ * - Every change is one statement, so it is atomic across replicas without a transaction. The
+ *   deletions also take a caller's transaction (`tx`), so what is published about them (the
+ *   revocation feed, the audit log) can commit with them.
  */
 import { systemClock, type Clock } from '../../../shared/clock.ts';
-import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
+import type { SqlDatabase, SqlExecutor } from '../../../shared/storage/sql-database.ts';
 import { insertClient, readClientMetadata, readGrantFacts } from './database-adapter.ts';
 
 export interface StoredGrant {
@@ -115,9 +117,9 @@ export class ModelStore {
   }
 
   /** Ids of every stored grant of an account and/or a client (expired ones too: they go with it). */
-  async grantIds(filter: { accountId?: string; clientId?: string }): Promise<string[]> {
+  async grantIds(filter: { accountId?: string; clientId?: string }, tx: SqlExecutor = this.db): Promise<string[]> {
     const { where, params } = grantConditions(filter, '');
-    const rows = await this.db.all<{ id: string }>(`SELECT id FROM oidc_models WHERE model = 'Grant'${where}`, params);
+    const rows = await tx.all<{ id: string }>(`SELECT id FROM oidc_models WHERE model = 'Grant'${where}`, params);
     return rows.map((row) => row.id);
   }
 
@@ -126,8 +128,8 @@ export class ModelStore {
    * `revokeByGrantId` does; whether the grant itself was there. One statement: a concurrent
    * refresh either finds the grant whole or not at all.
    */
-  async deleteGrant(grantId: string): Promise<boolean> {
-    const removed = await this.db.all<{ model: string }>(
+  async deleteGrant(grantId: string, tx: SqlExecutor = this.db): Promise<boolean> {
+    const removed = await tx.all<{ model: string }>(
       "DELETE FROM oidc_models WHERE (model = 'Grant' AND id = @grantId) OR grant_id = @grantId RETURNING model",
       { grantId },
     );
@@ -144,8 +146,8 @@ export class ModelStore {
   }
 
   /** Ends every browser session of an account (the provider's Session rows). */
-  async deleteSessions(accountId: string): Promise<number> {
-    return (await this.db.run("DELETE FROM oidc_models WHERE model = 'Session' AND account_id = ?", [accountId])).changes;
+  async deleteSessions(accountId: string, tx: SqlExecutor = this.db): Promise<number> {
+    return (await tx.run("DELETE FROM oidc_models WHERE model = 'Session' AND account_id = ?", [accountId])).changes;
   }
 
   /** Every stored client still valid (registrations pending first use until they expire). */
@@ -174,9 +176,9 @@ export class ModelStore {
   }
 
   /** `onlyPending`: only while the registration is pending first use (has an expiry). */
-  async deleteClient(clientId: string, options: { onlyPending?: boolean } = {}): Promise<boolean> {
+  async deleteClient(clientId: string, options: { onlyPending?: boolean } = {}, tx: SqlExecutor = this.db): Promise<boolean> {
     const pending = options.onlyPending ? ' AND expires_at IS NOT NULL' : '';
-    return (await this.db.run(`DELETE FROM oidc_models WHERE model = 'Client' AND id = ?${pending}`, [clientId])).changes > 0;
+    return (await tx.run(`DELETE FROM oidc_models WHERE model = 'Client' AND id = ?${pending}`, [clientId])).changes > 0;
   }
 
   /** Gives a fresh registration an expiry (epoch seconds), cleared by its first token. */
