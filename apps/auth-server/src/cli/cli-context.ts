@@ -14,6 +14,7 @@ import type { AuthServerAppConfig, AuthServerConfig } from '../../../shared/conf
 import { sqliteHandle, type Db } from '../../../shared/database.ts';
 import { openDatabase } from '../../../shared/storage/open-database.ts';
 import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
+import { ModelStore } from '../provider/model-store.ts';
 import { PasswordHasher } from '../accounts/password-hasher.ts';
 import { UserStore } from '../accounts/user-store.ts';
 import { createAdminServices, type AdminServices } from '../management/admin-services.ts';
@@ -22,7 +23,6 @@ import { validateWithProvider } from '../management/client-registry.ts';
 import { AuditLog } from '../audit/audit-log.ts';
 import type { KeyStore } from '../keys/key-store.ts';
 import { openKeyStore } from '../keys/open-key-store.ts';
-import { hashStoredSecrets } from '../provider/hash-stored-secrets.ts';
 import { buildValidationProvider } from './build-validation-provider.ts';
 import { readSecret, type SecretSource } from './read-secret.ts';
 
@@ -62,7 +62,6 @@ export class CliContext {
   async openDatabase(): Promise<void> {
     if (this.#database) return;
     this.#database = await openDatabase(this.config.database, 'auth-server');
-    if (this.#database.dialect === 'sqlite') hashStoredSecrets(sqliteHandle(this.#database));
   }
 
   get database(): SqlDatabase {
@@ -97,6 +96,8 @@ export class CliContext {
     if (!this.#services) {
       this.#services = createAdminServices({
         db: this.db,
+        database: this.database,
+        models: new ModelStore(this.database),
         config: this.config,
         users: this.users,
         // The hasher is created on first use only: it hashes a dummy password when it starts.
@@ -114,7 +115,7 @@ export class CliContext {
 
   /** Builds the provider that validates client metadata (before `services.clients.createStatic`). */
   async loadClientValidation(): Promise<void> {
-    this.#provider ??= await buildValidationProvider(this.config, this.db, this.users, this.keyStore);
+    this.#provider ??= await buildValidationProvider(this.config, this.database, this.users, this.keyStore);
   }
 
   readSecret(question: string, options: { confirm?: boolean } = {}): Promise<string> {

@@ -5,6 +5,8 @@
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { AuthServerConfig } from '../../../shared/config/load-config.ts';
 import type { Db } from '../../../shared/database.ts';
+import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
+import type { ModelStore } from '../provider/model-store.ts';
 import type { UserStore } from '../accounts/user-store.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { KeyStore } from '../keys/key-store.ts';
@@ -34,6 +36,9 @@ export interface AdminServices {
 
 export interface AdminServiceDeps {
   db: Db;
+  database: SqlDatabase;
+  /** The provider's stored models (grants, clients), asked through their columns. */
+  models: ModelStore;
   config: AuthServerConfig;
   users: UserStore;
   /** bcrypt at the configured cost (PasswordHasher#hash). */
@@ -49,17 +54,17 @@ export interface AdminServiceDeps {
 }
 
 export function createAdminServices(deps: AdminServiceDeps): AdminServices {
-  const { db, config, audit, clock = systemClock } = deps;
+  const { db, database, models, config, audit, clock = systemClock } = deps;
   const revocations = new RevocationFeed(db, { tokenLifetime: config.accessTokenTtl, clock });
-  const grants = new GrantRegistry(db, audit, revocations);
-  const clientUsage = new ClientUsage(db, clock);
+  const grants = new GrantRegistry(models, audit, revocations);
+  const clientUsage = new ClientUsage(database, clock);
   return {
     audit,
     grants,
     clientUsage,
     revocations,
-    users: new UserAdmin(db, deps.users, deps.hashPassword, grants, audit, revocations),
-    clients: new ClientRegistry(db, clientUsage, grants, audit, deps.validateClientMetadata, config.resource, revocations, config.issuer, clock),
+    users: new UserAdmin(deps.users, deps.hashPassword, grants, audit, revocations, models),
+    clients: new ClientRegistry(models, clientUsage, grants, audit, deps.validateClientMetadata, config.resource, revocations, config.issuer, clock),
     redirectUris: createRedirectUriAllowList(db, config.registration.allowedRedirectUris, audit),
     redirectSchemes: createRedirectSchemeAllowList(db, config.registration.allowedSchemes, audit),
     trustedHosts: createTrustedHostList(db, config.clientIdMetadataDocuments.trustedHosts, audit),

@@ -12,8 +12,8 @@ export interface UserLookup {
 }
 
 export async function describeGrants(services: AdminServices, users: UserLookup, filter: GrantFilter, time: TimeFormat) {
-  const clientNames = new Map(services.clients.list().map((c) => [c.clientId, c.name]));
-  const grants = services.grants.list(filter);
+  const clientNames = new Map((await services.clients.list()).map((c) => [c.clientId, c.name]));
+  const grants = await services.grants.list(filter);
   // Each user once, however many grants they hold.
   const names = new Map<string, string | undefined>();
   for (const accountId of new Set(grants.map((g) => g.accountId))) names.set(accountId, (await users.findById(accountId))?.username);

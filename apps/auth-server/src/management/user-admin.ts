@@ -13,7 +13,6 @@
  * Users from the config file can be changed here, but the file's values return at the next start.
  */
 import { MCP_SCOPES } from '../../../shared/mcp-scopes.ts';
-import type { Db } from '../../../shared/database.ts';
 import { USERNAME } from '../../../shared/username.ts';
 import { MAX_PASSWORD_BYTES, PasswordTooLongError } from '../accounts/password-hasher.ts';
 import { UserStore, type User, type UserChanges } from '../accounts/user-store.ts';
@@ -22,6 +21,7 @@ import type { RevocationFeed } from '../revocation/revocation-feed.ts';
 import type { ChangedBy } from './admin-actor.ts';
 import { AdminError } from './admin-error.ts';
 import type { GrantRegistry } from './grant-registry.ts';
+import type { ModelStore } from '../provider/model-store.ts';
 
 export const ADMIN_SCOPE = 'mcp:admin';
 const MIN_PASSWORD_LENGTH = 12;
@@ -38,19 +38,16 @@ export function parseScopes(scopes: readonly string[]): string[] {
 }
 
 export class UserAdmin {
-  readonly #endSessions;
-
   constructor(
-    private readonly db: Db,
     private readonly users: UserStore,
     /** bcrypt (PasswordHasher#hash): throws PasswordTooLongError over 72 bytes. */
     private readonly hashPassword: (password: string) => Promise<string>,
     private readonly grants: GrantRegistry,
     private readonly audit: AuditLog,
     private readonly revocations: RevocationFeed,
-  ) {
-    this.#endSessions = db.prepare("DELETE FROM oidc_models WHERE model = 'Session' AND json_extract(payload, '$.accountId') = ?");
-  }
+    /** The provider's stored models: a user's browser sessions are ended there. */
+    private readonly models: ModelStore,
+  ) {}
 
   list(search?: string): Promise<User[]> {
     return search?.trim() ? this.users.search(search.trim()) : this.users.list();
@@ -112,15 +109,11 @@ export class UserAdmin {
     // refreshes on every replica, so even a crash before the grants below are revoked leaves no
     // way to a new token.
     const updated = await this.#updated(user.id, { disabled: true });
-    // Transitional: grants, sessions, the revocation feed and the audit log are still on the
-    // SQLite handle, so they share its transaction, not the user's.
-    return this.db.transaction(() => {
-      const grantsRevoked = this.grants.revokeAll({ accountId: user.id }, by, 'user disabled');
-      this.#endSessions.run(user.id);
-      this.revocations.revokeSubject(user.id);
-      this.audit.record({ event: 'user.disabled', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, grants_revoked: grantsRevoked } });
-      return { user: updated, grantsRevoked };
-    })();
+    const grantsRevoked = await this.grants.revokeAll({ accountId: user.id }, by, 'user disabled');
+    await this.models.deleteSessions(user.id);
+    await this.revocations.revokeSubject(user.id);
+    await this.audit.record({ event: 'user.disabled', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, grants_revoked: grantsRevoked } });
+    return { user: updated, grantsRevoked };
   }
 
   async enable(idOrUsername: string, by: ChangedBy): Promise<User> {
@@ -143,7 +136,7 @@ export class UserAdmin {
     const user = await this.get(idOrUsername);
     const passwordHash = await this.#hash(password);
     const updated = await this.#updated(user.id, { passwordHash });
-    const sessionsEnded = by.actor.id === user.id ? 0 : this.#endSessions.run(user.id).changes;
+    const sessionsEnded = by.actor.id === user.id ? 0 : await this.models.deleteSessions(user.id);
     this.audit.record({ event: 'user.password_reset', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, sessions_ended: sessionsEnded } });
     return updated;
   }
@@ -155,12 +148,11 @@ export class UserAdmin {
     if (removed.includes(ADMIN_SCOPE)) await this.#refuseLockout(user, by, `remove ${ADMIN_SCOPE} from`);
     // The scopes first, committed: the next refresh on any replica is capped by them (create-provider.ts).
     const updated = await this.#updated(user.id, { scopes });
-    return this.db.transaction(() => {
-      const holding = this.grants.list({ accountId: user.id }).filter((g) => g.scopes.some((s) => removed.includes(s)));
-      const reason = `scope ${removed.join(' ')} removed from the user`;
-      const grantsRevoked = holding.filter((g) => this.grants.revoke(g.grantId, by, reason)).length;
-      this.audit.record({ event: 'user.scopes_changed', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, from: user.scopes, to: scopes, grants_revoked: grantsRevoked } });
-      return { user: updated, grantsRevoked };
-    })();
+    const holding = (await this.grants.list({ accountId: user.id })).filter((g) => g.scopes.some((s) => removed.includes(s)));
+    const reason = `scope ${removed.join(' ')} removed from the user`;
+    let grantsRevoked = 0;
+    for (const grant of holding) if (await this.grants.revoke(grant.grantId, by, reason)) grantsRevoked += 1;
+    await this.audit.record({ event: 'user.scopes_changed', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, from: user.scopes, to: scopes, grants_revoked: grantsRevoked } });
+    return { user: updated, grantsRevoked };
   }
 }

@@ -34,13 +34,13 @@ export const grantsCommand: CommandGroup = {
       const { services } = context;
       let revoked: number;
       if (positionals[0]) {
-        if (!services.grants.revoke(positionals[0], CLI, 'revoked from the command line')) {
+        if (!await services.grants.revoke(positionals[0], CLI, 'revoked from the command line')) {
           throw new CliError(`there is no grant ${positionals[0]}`);
         }
         revoked = 1;
       } else {
         const filter = values.user ? { accountId: (await services.users.get(values.user)).id } : { clientId: values.client! };
-        revoked = services.grants.revokeAll(filter, CLI, 'revoked from the command line');
+        revoked = await services.grants.revokeAll(filter, CLI, 'revoked from the command line');
       }
       context.print({ revoked }, () => `revoked ${revoked} grant(s)`);
     },

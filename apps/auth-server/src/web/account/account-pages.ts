@@ -31,12 +31,12 @@ export function accountPages(deps: AccountPagesDeps): Record<string, Handler> {
       });
     },
 
-    revokeOwnGrant(request) {
+    async revokeOwnGrant(request) {
       const grantId = requiredField(request.form, 'grant_id', 'A grant id');
-      const grant = services.grants.find(grantId);
+      const grant = await services.grants.find(grantId);
       // Someone else's grant answers like a missing one.
       if (!grant || grant.accountId !== request.user.id) throw new PageError(404, 'not_found', 'That app is not connected to your account (any more).');
-      services.grants.revoke(grantId, request.by, 'revoked by the user');
+      await services.grants.revoke(grantId, request.by, 'revoked by the user');
       done(request.ctx, '/account', 'grants_revoked');
     },
 

@@ -23,9 +23,9 @@ export function grantsPages(services: AdminServices, users: UserLookup, renderPa
       });
     },
 
-    revokeGrant(request) {
+    async revokeGrant(request) {
       const grantId = requiredField(request.form, 'grant_id', 'A grant id');
-      if (!services.grants.revoke(grantId, request.by, 'revoked by an administrator')) {
+      if (!await services.grants.revoke(grantId, request.by, 'revoked by an administrator')) {
         throw new PageError(404, 'not_found', 'That grant does not exist (any more).');
       }
       done(request.ctx, '/admin/grants', 'grants_revoked');

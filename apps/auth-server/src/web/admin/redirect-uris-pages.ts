@@ -10,8 +10,8 @@ import { done, formatTime, requiredField, type Handler, type RenderPage } from '
 
 export function redirectUrisPages(services: AdminServices, renderPage: RenderPage): Record<string, Handler> {
   return {
-    listRedirectUris(request) {
-      const clients = services.clients.list();
+    async listRedirectUris(request) {
+      const clients = await services.clients.list();
       const uris = services.redirectUris.list().map((entry) => ({
         ...describeAllowListEntry('uri', entry, formatTime),
         clients: clients.filter((c) => c.redirectUris.includes(entry.value)).map((c) => ({ clientId: c.clientId, name: c.name })),

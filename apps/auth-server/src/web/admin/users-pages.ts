@@ -70,7 +70,7 @@ export function usersPages(services: AdminServices, userLookup: UserLookup, rend
 
     async revokeUserGrants(request) {
       const user = await target(request);
-      services.grants.revokeAll({ accountId: user.id }, request.by, 'revoked by an administrator');
+      await services.grants.revokeAll({ accountId: user.id }, request.by, 'revoked by an administrator');
       done(request.ctx, userPath(request), 'grants_revoked');
     },
   };
