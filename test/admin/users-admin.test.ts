@@ -9,6 +9,9 @@ import type { Browser, PageResult } from '../helpers/browser.ts';
 import { refresh, registerClient, type RegisteredClient } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { auditEvents, connectAs, createUser, csrfOf, post, signInAt } from './support/admin-browser.ts';
+import type { ChangedBy } from '../../apps/auth-server/src/management/admin-actor.ts';
+import type { AdminError } from '../../apps/auth-server/src/management/admin-error.ts';
+import { isAdmin } from '../../apps/auth-server/src/management/user-admin.ts';
 
 describe('admin pages: users', () => {
   let server: TestAuthServer;
@@ -144,5 +147,43 @@ describe('admin pages: users', () => {
     const last = await post(other.browser, await other.browser.navigate(`/admin/users/${otherId}`), `/admin/users/${otherId}/scopes`, { scope: ['mcp:read'] });
     assert.equal(last.status, 409);
     await server.auth.users.update(self.id, { scopes: ['mcp:read', 'mcp:write', 'mcp:admin'] });
+  });
+});
+
+describe('admins demoting each other at the same moment', () => {
+  let server: TestAuthServer;
+  before(async () => {
+    server = await startAuthServer();
+  });
+  after(async () => {
+    await server?.close();
+  });
+
+  /** Two admins, each disabling (or demoting) the other at once, as two replicas would serve them. */
+  async function eachAtOnce(change: (target: string, by: ChangedBy) => Promise<unknown>) {
+    const users = server.auth.users;
+    const adminNamed = async (name: string) => {
+      const user = (await users.findByUsername(name)) ?? (await users.create({ username: name, passwordHash: null, scopes: [] }))!;
+      return (await users.update(user.id, { scopes: ['mcp:read', 'mcp:admin'], disabled: false }))!;
+    };
+    const [alice, bob] = [await adminNamed('alice'), await adminNamed('bob')];
+    // The bootstrap admin steps aside: alice and bob are the only admins.
+    await users.update((await users.findByUsername('admin'))!.id, { scopes: ['mcp:read'] });
+    const results = await Promise.allSettled([
+      change('bob', { actor: { name: 'alice', id: alice.id } }),
+      change('alice', { actor: { name: 'bob', id: bob.id } }),
+    ]);
+    const admins = (await users.list()).filter(isAdmin).map((u) => u.username);
+    assert.ok(admins.length >= 1, `an admin is left (results: ${results.map((r) => r.status).join(', ')})`);
+    const refusals = results.flatMap((r) => (r.status === 'rejected' ? [String((r.reason as AdminError).error_description)] : []));
+    assert.ok(refusals.length >= 1 && refusals.every((m) => /last active administrator/.test(m)), `refused as the last admin: ${refusals.join(' | ')}`);
+  }
+
+  test('disabling: at least one stays an active admin', async () => {
+    await eachAtOnce((target, by) => server.auth.admin.users.disable(target, by));
+  });
+
+  test('removing mcp:admin: at least one keeps it', async () => {
+    await eachAtOnce((target, by) => server.auth.admin.users.setScopes(target, ['mcp:read'], by));
   });
 });

@@ -37,6 +37,10 @@ export function parseScopes(scopes: readonly string[]): string[] {
   return MCP_SCOPES.filter((s) => scopes.includes(s));
 }
 
+function lastAdmin(user: User): AdminError {
+  return new AdminError(409, `${user.username} is the last active administrator; make someone else an administrator first.`);
+}
+
 export class UserAdmin {
   constructor(
     private readonly users: UserStore,
@@ -96,9 +100,19 @@ export class UserAdmin {
   async #refuseLockout(user: User, by: ChangedBy, change: string): Promise<void> {
     if (by.actor.id === user.id) throw new AdminError(409, `You cannot ${change} yourself; ask another administrator.`);
     const otherAdmins = (await this.users.list()).filter((u) => u.id !== user.id && isAdmin(u));
-    if (isAdmin(user) && otherAdmins.length === 0) {
-      throw new AdminError(409, `${user.username} is the last active administrator; make someone else an administrator first.`);
-    }
+    if (isAdmin(user) && otherAdmins.length === 0) throw lastAdmin(user);
+  }
+
+  /**
+   * Checked again once the change to `user` (an admin before it) is committed: two admins
+   * demoting each other at the same moment, on two replicas, both passed `#refuseLockout`. A
+   * change that left no active admin is undone (`revert`) and refused, so at least one admin
+   * stays: if both look after both committed, both are undone.
+   */
+  async #keepAnAdmin(user: User, revert: UserChanges): Promise<void> {
+    if (!isAdmin(user) || (await this.users.list()).some(isAdmin)) return;
+    await this.users.update(user.id, revert);
+    throw lastAdmin(user);
   }
 
   async disable(idOrUsername: string, by: ChangedBy): Promise<{ user: User; grantsRevoked: number }> {
@@ -109,6 +123,7 @@ export class UserAdmin {
     // refreshes on every replica, so even a crash before the grants below are revoked leaves no
     // way to a new token.
     const updated = await this.#updated(user.id, { disabled: true });
+    await this.#keepAnAdmin(user, { disabled: false });
     const grantsRevoked = await this.grants.revokeAll({ accountId: user.id }, by, 'user disabled');
     await this.models.deleteSessions(user.id);
     await this.revocations.revokeSubject(user.id);
@@ -148,6 +163,7 @@ export class UserAdmin {
     if (removed.includes(ADMIN_SCOPE)) await this.#refuseLockout(user, by, `remove ${ADMIN_SCOPE} from`);
     // The scopes first, committed: the next refresh on any replica is capped by them (create-provider.ts).
     const updated = await this.#updated(user.id, { scopes });
+    if (removed.includes(ADMIN_SCOPE)) await this.#keepAnAdmin(user, { scopes: user.scopes });
     const holding = (await this.grants.list({ accountId: user.id })).filter((g) => g.scopes.some((s) => removed.includes(s)));
     const reason = `scope ${removed.join(' ')} removed from the user`;
     let grantsRevoked = 0;
