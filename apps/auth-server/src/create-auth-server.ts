@@ -24,6 +24,7 @@ import { rejectMalformedHost } from '../../shared/reject-malformed-host.ts';
 import { applyConfiguredUsers, createBootstrapAdmin } from './accounts/apply-configured-users.ts';
 import { pageRoutes } from './web/page-routes.ts';
 import { createAdminServices, type AdminServices } from './management/admin-services.ts';
+import { AllowListSnapshot } from './management/allow-list-snapshot.ts';
 import { createPageSession } from './web/page-session.ts';
 import { GatewayStatus } from './web/admin/gateway-status.ts';
 import { validateWithProvider } from './management/client-registry.ts';
@@ -58,6 +59,7 @@ import { pinUrlsToIssuer } from './provider/pin-urls-to-issuer.ts';
 import { startSweeper, sweepExpired } from './provider/sweep-expired.ts';
 import { expireUnusedClients } from './registration/expire-unused-clients.ts';
 import { PendingRegistrations } from './registration/pending-registrations.ts';
+import { publishProviderRevocations } from './revocation/publish-provider-revocations.ts';
 import { revocationFeedRoute } from './revocation/revocation-feed-route.ts';
 import { revokeJwtAccessTokens } from './revocation/revoke-jwt-access-tokens.ts';
 import { createRenderer, VIEWS_DIR } from './views/create-renderer.ts';
@@ -128,15 +130,20 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
 
   const https = config.issuer.startsWith('https:');
   const render = createRenderer(config.issuer);
-  const audit = new AuditLog(db, config.audit, clock);
+  const audit = new AuditLog(database, config.audit, clock);
   const admin = createAdminServices({
-    db, config, users, audit,
+    db, database, config, users, audit,
     hashPassword: (password) => hasher.hash(password),
     validateClientMetadata: validateWithProvider(() => holder.current),
     onKeysChanged: () => holder.reload(),
     clock,
   });
-  // Redirect URIs and trusted hosts: the config file's plus the admins' (read per use).
+  // Trusted hosts: the config file's plus the admins', read per use. Redirect URIs and schemes are
+  // read by the provider's synchronous validator, so from snapshots that follow the table
+  // (allow-list-snapshot.ts: changes on another replica apply within about 2 seconds).
+  const onSnapshotError = (err: unknown) => logger.error({ err }, 'reloading an allow-list failed; the last one loaded stays in use');
+  const allowedRedirectUris = await AllowListSnapshot.follow(admin.redirectUris, { onError: onSnapshotError });
+  const allowedSchemes = await AllowListSnapshot.follow(admin.redirectSchemes, { onError: onSnapshotError });
   const documentHostPolicy = createDocumentHostPolicy(
     config.clientIdMetadataDocuments,
     () => admin.trustedHosts.effective(),
@@ -155,8 +162,8 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       signingKid: activeKey(signingKeys)!.jwk.kid,
       cookieKeys,
       redirectUriPolicy: {
-        allowedRedirectUris: () => admin.redirectUris.effective(),
-        allowedSchemes: () => admin.redirectSchemes.effective(),
+        allowedRedirectUris: () => allowedRedirectUris.current(),
+        allowedSchemes: () => allowedSchemes.current(),
         allowPrivateUseSchemes: config.registration.allowPrivateUseSchemes,
       },
       renderError: providerErrorRenderer(render, logger),
@@ -174,9 +181,9 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     expireUnusedClients(built, db, config.registration.unusedClientTtl, clock);
     acceptHashedClientSecrets(built);
     trackClientUsage(built, admin.clientUsage);
-    recordProviderEvents(built, audit, users);
+    recordProviderEvents(built, audit, users, logger);
     // Refresh token reuse, code replay and /oauth/revoke end a grant inside the provider.
-    built.on('grant.revoked', (_ctx: unknown, grantId: string) => admin.revocations.revokeGrant(grantId));
+    publishProviderRevocations(built, admin.revocations);
     built.use(revokeJwtAccessTokens({ issuer: config.issuer, jwks: toPublicJwks(signingKeys), feed: admin.revocations }));
     return built;
   };
@@ -188,15 +195,16 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   const { registration: registrationLimit, token: tokenLimit, signIn: signInLimit } = config.rateLimits;
   const longestWindow = Math.max(registrationLimit.window, tokenLimit.window, signInLimit.window);
   const sweepFederatedLogins = db.prepare('DELETE FROM federated_logins WHERE expires_at <= ?');
+  const sweepFailed = (err: unknown) => logger.error({ err }, 'sweeper failed');
   const stopSweeper = startSweeper(
     [
       () => sweepExpired(db, clock.epochSeconds()), () => throttle.prune(), () => sweepFederatedLogins.run(clock.epochSeconds()),
-      () => audit.prune(), () => admin.clientUsage.prune(clock.now() - config.refreshTokenAbsoluteTtl * 1000),
-      () => admin.revocations.prune(),
+      () => audit.prune().catch(sweepFailed), () => admin.clientUsage.prune(clock.now() - config.refreshTokenAbsoluteTtl * 1000),
+      () => admin.revocations.prune().catch(sweepFailed),
       () => rateLimiter.prune(longestWindow, clock.now()),
     ],
     60_000,
-    (err) => logger.error({ err }, 'sweeper failed'),
+    sweepFailed,
   );
 
   // Behind a proxy, only the last X-Forwarded-For entry (added by our proxy) is trusted: earlier
@@ -249,7 +257,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       uri: config.gatewayStatusUri, issuer: config.issuer, resource: config.resource, signingKey: () => holder.signingKey, logger,
     }),
   }).routes());
-  const recordSignIn = createSignInRecorder(audit);
+  const recordSignIn = createSignInRecorder(audit, logger);
   const upstreams = new UpstreamClients(config.upstreams);
   app.use(interactionRoutes({
     provider, users, hasher, throttle, csrf, render, documentHostPolicy,
@@ -290,6 +298,8 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     async close() {
       stopSweeper();
       stopWatchingKeys();
+      allowedRedirectUris.stop();
+      allowedSchemes.stop();
       await hasher.close();
       await database.close();
     },

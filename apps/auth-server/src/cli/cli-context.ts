@@ -12,6 +12,7 @@ import type Provider from 'oidc-provider';
 import type { AuthServerAppConfig, AuthServerConfig } from '../../../shared/config/load-config.ts';
 import type { Db } from '../../../shared/database.ts';
 import { migrationsDir } from '../../../shared/storage/open-database.ts';
+import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
 import { migrateSqlite, SqliteDatabase } from '../../../shared/storage/sqlite-database.ts';
 import { PasswordHasher } from '../accounts/password-hasher.ts';
 import { UserStore } from '../accounts/user-store.ts';
@@ -61,6 +62,12 @@ export class CliContext {
     return this.#database.handle;
   }
 
+  /** The same database behind the SqlDatabase interface, for the stores already on it. */
+  get database(): SqlDatabase {
+    void this.db;
+    return this.#database!;
+  }
+
   get users(): UserStore {
     return (this.#users ??= new UserStore(this.db));
   }
@@ -74,11 +81,12 @@ export class CliContext {
     if (!this.#services) {
       this.#services = createAdminServices({
         db: this.db,
+        database: this.database,
         config: this.config,
         users: this.users,
         // The hasher is created on first use only: it hashes a dummy password when it starts.
         hashPassword: (password) => this.hasher.hash(password),
-        audit: new AuditLog(this.db, this.config.audit),
+        audit: new AuditLog(this.database, this.config.audit),
         validateClientMetadata: validateWithProvider(() => {
           if (!this.#provider) throw new Error('call loadClientValidation() first');
           return this.#provider;

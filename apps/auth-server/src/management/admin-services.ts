@@ -5,6 +5,7 @@
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { AuthServerConfig } from '../../../shared/config/load-config.ts';
 import type { Db } from '../../../shared/database.ts';
+import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
 import type { UserStore } from '../accounts/user-store.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { ID_TOKEN_TTL } from '../provider/create-provider.ts';
@@ -33,6 +34,8 @@ export interface AdminServices {
 
 export interface AdminServiceDeps {
   db: Db;
+  /** The app's database: the audit log, allow-lists and revocation feed live there. */
+  database: SqlDatabase;
   config: AuthServerConfig;
   users: UserStore;
   /** bcrypt at the configured cost (PasswordHasher#hash). */
@@ -47,7 +50,7 @@ export interface AdminServiceDeps {
 
 export function createAdminServices(deps: AdminServiceDeps): AdminServices {
   const { db, config, audit, clock = systemClock } = deps;
-  const revocations = new RevocationFeed(db, { tokenLifetime: config.accessTokenTtl, clock });
+  const revocations = new RevocationFeed(deps.database, { tokenLifetime: config.accessTokenTtl, clock });
   const grants = new GrantRegistry(db, audit, revocations);
   const clientUsage = new ClientUsage(db, clock);
   return {
@@ -57,9 +60,9 @@ export function createAdminServices(deps: AdminServiceDeps): AdminServices {
     revocations,
     users: new UserAdmin(db, deps.users, deps.hashPassword, grants, audit, revocations),
     clients: new ClientRegistry(db, clientUsage, grants, audit, deps.validateClientMetadata, config.resource, revocations, config.issuer, clock),
-    redirectUris: createRedirectUriAllowList(db, config.registration.allowedRedirectUris, audit),
-    redirectSchemes: createRedirectSchemeAllowList(db, config.registration.allowedSchemes, audit),
-    trustedHosts: createTrustedHostList(db, config.clientIdMetadataDocuments.trustedHosts, audit),
+    redirectUris: createRedirectUriAllowList(deps.database, config.registration.allowedRedirectUris, audit, clock),
+    redirectSchemes: createRedirectSchemeAllowList(deps.database, config.registration.allowedSchemes, audit, clock),
+    trustedHosts: createTrustedHostList(deps.database, config.clientIdMetadataDocuments.trustedHosts, audit, clock),
     keys: new SigningKeyAdmin(config.keysDir, Math.max(config.accessTokenTtl, ID_TOKEN_TTL), audit, revocations, deps.onKeysChanged, clock),
   };
 }

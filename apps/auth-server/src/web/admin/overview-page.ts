@@ -4,7 +4,7 @@ import { formatTime, type Handler, type RenderPage } from '../page-handler.ts';
 
 export function overviewPage(services: AdminServices, renderPage: RenderPage): Record<string, Handler> {
   return {
-    showOverview(request) {
+    async showOverview(request) {
       const users = services.users.list();
       const clients = services.clients.list();
       const keys = services.keys.list();
@@ -18,7 +18,7 @@ export function overviewPage(services: AdminServices, renderPage: RenderPage): R
           grants: services.grants.list().length,
           keys: keys.length,
         },
-        recent: services.audit.query({ limit: 10 }).map((e) => ({ at: formatTime(e.at), event: e.event, actor: e.actor, clientId: e.clientId })),
+        recent: (await services.audit.query({ limit: 10 })).map((e) => ({ at: formatTime(e.at), event: e.event, actor: e.actor, clientId: e.clientId })),
       });
     },
   };
