@@ -1,14 +1,15 @@
 /**
  * Two auth-server replicas on one PostgreSQL database (issue 14): what an admin does through one
- * reaches the other. A grant revoked or a user disabled through A is in B's revocation feed (so
- * resource servers following either refuse the tokens); a redirect URI allowed through A is
+ * reaches the other. A grant revoked or a user disabled through A, or a grant the provider on A
+ * ends after a refresh token reuse, is in B's revocation feed by the time A answers (so resource
+ * servers following either refuse the tokens); a redirect URI allowed through A is
  * accepted by Dynamic Client Registration on B within ALLOW_LIST_REFRESH_MS.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ALLOW_LIST_REFRESH_MS } from '../../apps/auth-server/src/management/allow-list-snapshot.ts';
 import { revocationValue, type RevocationFeedPage } from '../../apps/shared/revocation-entry.ts';
-import { connect, redeem, register, registerClient } from '../helpers/oauth-flow.ts';
+import { connect, redeem, refresh, register, registerClient } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { createTestPostgresDatabase } from '../helpers/test-database.ts';
 import { waitFor } from '../helpers/wait-for.ts';
@@ -50,6 +51,20 @@ describe('two auth-server replicas on one PostgreSQL database', () => {
     const [grant] = await a.auth.admin.grants.list({ clientId: client.client_id });
     const { next } = await feedOf(b);
     assert.equal(await a.auth.admin.grants.revoke(grant!.grantId, BY, 'test'), true);
+    const page = await feedOf(b, next);
+    assert.deepEqual(page.entries.map((e) => [e.kind, e.value]), [['grant', revocationValue('grant', grant!.grantId)]]);
+  });
+
+  test('a refresh token reused on A: B\'s feed lists the grant by the time A answers', async () => {
+    const client = await registerClient(a.issuer);
+    const tokens = await redeem(a.issuer, client, await connect(a.issuer, {
+      clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD,
+    }));
+    const first = tokens.body.refresh_token as string;
+    const [grant] = await a.auth.admin.grants.list({ clientId: client.client_id });
+    assert.equal((await refresh(a.issuer, client, first)).status, 200);
+    const { next } = await feedOf(b);
+    assert.equal((await refresh(a.issuer, client, first)).status, 400, 'reuse ends the grant');
     const page = await feedOf(b, next);
     assert.deepEqual(page.entries.map((e) => [e.kind, e.value]), [['grant', revocationValue('grant', grant!.grantId)]]);
   });
