@@ -5,7 +5,8 @@
  *
  * The CLI works on the database and key files directly, never through the server's HTTP API, so
  * it also works while the server is stopped. While it runs, changes are seen at once (the server
- * reads them per request), and key changes within `signing.reload_interval`.
+ * reads them per request), redirect URIs and schemes within 2 seconds (allow-list-snapshot.ts),
+ * and key changes within `signing.reload_interval`.
  */
 import type { Readable, Writable } from 'node:stream';
 import type Provider from 'oidc-provider';

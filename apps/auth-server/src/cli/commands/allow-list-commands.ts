@@ -35,7 +35,7 @@ function allowListCommand(group: string, list: (context: CliContext) => AllowLis
 }
 
 export const redirectsCommand = allowListCommand('redirects', (c) => c.services.redirectUris, {
-  add: 'allow', arg: 'URI', key: 'uri', note: '            (exact https URI; applies to the next registration)',
+  add: 'allow', arg: 'URI', key: 'uri', note: '            (exact https URI; a running server applies it within 2 s)',
 });
 
 export const schemesCommand = allowListCommand('schemes', (c) => c.services.redirectSchemes, {
