@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import { loadConfig } from '../../apps/shared/config/load-config.ts';
 import { AuditLog } from '../../apps/auth-server/src/audit/audit-log.ts';
+import { AuditLogFollower, SETTLE_MS } from '../../apps/auth-server/src/audit/audit-log-follower.ts';
 import { Browser } from '../helpers/browser.ts';
 import { authorizeUrl, clientSecretBasic, connect, redeem, refresh, register, registerClient, signIn, tokenRequest } from '../helpers/oauth-flow.ts';
 import { openAuthDatabase, type TestAuthDatabase } from '../helpers/open-auth-database.ts';
@@ -187,6 +188,48 @@ for (const backend of TEST_BACKENDS) {
       }), /the change failed/);
       assert.deepEqual(await log.query(), []);
     });
+
+    test('a follower returns each new event once, oldest first, and not those shown before it started', async () => {
+      await log.record({ event: 'key.rotated', actor: { name: 'cli' }, details: { n: 0 } });
+      const shown = await log.query({ limit: 1 });
+      const follower = new AuditLogFollower(log, {}, { afterId: shown[0]!.id, shown, clock });
+      assert.deepEqual(await follower.next(), []);
+      for (let i = 1; i <= 3; i += 1) await log.record({ event: 'key.rotated', actor: { name: 'cli' }, details: { n: i } });
+      assert.deepEqual((await follower.next()).map((e) => e.details.n), [1, 2, 3]);
+      assert.deepEqual(await follower.next(), []);
+      clock.advance(SETTLE_MS / 1000 + 1);
+      await log.record({ event: 'user.created', actor: { name: 'Ann' } });
+      await log.record({ event: 'key.rotated', actor: { name: 'ann' } });
+      assert.deepEqual((await follower.next()).map((e) => e.event), ['user.created', 'key.rotated']);
+      const filtered = new AuditLogFollower(log, { event: 'user.created' }, { afterId: 0, clock });
+      assert.deepEqual((await filtered.next()).map((e) => e.actor), ['Ann']);
+    });
+
+    if (backend === 'postgres') {
+      test('a follower returns an event whose lower id commits after a higher one was returned', async () => {
+        const follower = new AuditLogFollower(log, {}, { afterId: 0, clock });
+        let commit!: () => void;
+        const held = new Promise<void>((resolve) => (commit = resolve));
+        let written!: () => void;
+        const lateWritten = new Promise<void>((resolve) => (written = resolve));
+        const late = database.db.transaction(async (tx) => {
+          await log.record({ event: 'user.disabled', actor: { name: 'late' } }, tx);
+          written();
+          await held;
+        });
+        await lateWritten;
+        try {
+          await log.record({ event: 'user.enabled', actor: { name: 'early' } });
+          assert.deepEqual((await follower.next()).map((e) => e.actor), ['early']);
+        } finally {
+          commit();
+          await late;
+        }
+        const [event] = await follower.next();
+        assert.equal(event?.actor, 'late', 'the lower id, committed later, is not skipped');
+        assert.deepEqual(await follower.next(), []);
+      });
+    }
 
     test('prune removes events past the retention and the oldest beyond the cap', async () => {
       const now = clock.now();

@@ -9,10 +9,10 @@
  * - Actors: a user (name and id), or `system` (the server itself, e.g. refresh reuse detected),
  *   `cli` (the command line), `anonymous` (registration, which needs no sign-in).
  * - Shared by every replica (one table on PostgreSQL). Ids come from the table's identity /
- *   rowid; on PostgreSQL a concurrent writer may commit a lower id after a higher one is visible,
- *   so following the log by `afterId` can miss an event written in that instant (`audit tail
- *   --follow`; the pages page backwards and see it on the next load). Writes take no lock for it:
- *   every token issued is audited, and serialising those across replicas costs more than it buys.
+ *   rowid; on PostgreSQL a concurrent writer may commit a lower id after a higher one is visible.
+ *   Writes take no lock to prevent that (every token issued is audited, and serialising those
+ *   across replicas costs more than it buys): a follower reads recent events again instead
+ *   (audit-log-follower.ts); the pages page backwards and see such an event on the next load.
  */
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { SqlDatabase, SqlExecutor } from '../../../shared/storage/sql-database.ts';
