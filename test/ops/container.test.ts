@@ -74,6 +74,7 @@ function gatehouseServices(): GatehouseService[] {
     assert.ok(app, `${name}: runs an app main (${JSON.stringify(service.command)})`);
     const env = Object.fromEntries(Object.entries(service.environment ?? {}).map(([k, v]) => [k, interpolate(String(v ?? ''))]));
     const configEnv = { ...env };
+    for (const [key, value] of Object.entries(OPERATOR_SET)) if (key in env && env[key] === '') configEnv[key] = value;
     const readable = new Set([...Object.keys(ENV_FIELDS), 'GATEHOUSE_CONFIG']);
     if (env.GATEHOUSE_CONFIG) {
       const file = hostPathOf(service, env.GATEHOUSE_CONFIG);
@@ -94,6 +95,34 @@ function secretEnvNames(value: unknown): string[] {
   return Object.entries(value).flatMap(([key, v]) => (key === 'client_secret_env' || key === 'password_env') && typeof v === 'string' ? [v] : secretEnvNames(v));
 }
 
+/**
+ * Variables the operator must set before starting a profile (the compose file leaves them empty
+ * on purpose), with a value of the right form, so the configuration can be loaded here.
+ */
+const OPERATOR_SET: Record<string, string> = {
+  GATEHOUSE_KEY_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
+};
+
+// ---- ops/replicas/nginx.conf: which services a load-balancer port forwards to ---------------
+
+const NGINX_CONF = join(REPO_ROOT, 'ops', 'replicas', 'nginx.conf');
+
+/** `listen` port → the `host:port` servers of the upstream it proxies to, from the nginx.conf. */
+function nginxRoutes(conf: string): Map<number, string[]> {
+  const text = conf.replace(/#.*$/gm, '');
+  const upstreams = new Map<string, string[]>();
+  for (const [, name, body] of text.matchAll(/upstream\s+(\w+)\s*\{([^}]*)\}/g)) {
+    upstreams.set(name!, [...body!.matchAll(/^\s*server\s+([\w.-]+:\d+)/gm)].map((m) => m[1]!));
+  }
+  const routes = new Map<number, string[]>();
+  for (const [, body] of text.matchAll(/server\s*\{((?:[^{}]|\{[^{}]*\})*)\}/g)) {
+    const port = /listen\s+(\d+)/.exec(body!)?.[1];
+    const upstream = /proxy_pass\s+http:\/\/(\w+)/.exec(body!)?.[1];
+    if (port && upstream) routes.set(Number(port), upstreams.get(upstream) ?? []);
+  }
+  return routes;
+}
+
 /** `fetch('http://127.0.0.1:PORT/PATH')` out of a health check's node -e script. */
 function healthUrlOf(service: Service): URL {
   const check = service.healthcheck?.test ?? [];
@@ -106,11 +135,22 @@ function healthUrlOf(service: Service): URL {
 describe('docker-compose.yml', () => {
   const services = gatehouseServices();
   const byName = new Map(services.map((s) => [s.name, s]));
+  const balancer = compose.services['gatehouse-lb'];
+  const routes = nginxRoutes(readFileSync(NGINX_CONF, 'utf8'));
+  /** The app services a URL of the compose network reaches: the service itself, or the replicas behind the load balancer. */
+  const reached = (url: URL): GatehouseService[] => {
+    if (url.hostname === 'gatehouse-lb') return (routes.get(Number(url.port)) ?? []).map((server) => byName.get(server.split(':')[0]!)!);
+    const service = byName.get(url.hostname);
+    return service ? [service] : [];
+  };
+  const replicated = (s: GatehouseService) => s.service.profiles?.includes('replicas') ?? false;
 
-  test('runs auth-server and resource-server, plus a federated profile beside them', () => {
+  test('runs auth-server and resource-server, plus a federated profile and a replicas profile beside them', () => {
     assert.deepEqual(services.filter((s) => !s.service.profiles).map((s) => `${s.name}:${s.app}`).sort(), ['auth-server:auth-server', 'resource-server:resource-server']);
     const federated = services.filter((s) => s.service.profiles?.includes('federated'));
     assert.deepEqual(federated.map((s) => s.app).sort(), ['auth-server', 'resource-server']);
+    assert.deepEqual(services.filter(replicated).map((s) => `${s.name}:${s.app}`).sort(),
+      ['auth-server-1:auth-server', 'auth-server-2:auth-server', 'resource-server-1:resource-server', 'resource-server-2:resource-server']);
   });
 
   test('each app service runs a main the build produces, with a restart policy and a stop grace period', () => {
@@ -132,19 +172,31 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  test('published ports are the ports the apps listen on, on loopback only', () => {
+  test('published ports are the ports the apps listen on, on loopback only; replicas are reached only through the load balancer', () => {
     for (const { name, service, port } of services) {
+      if (replicated({ name, service } as GatehouseService)) {
+        assert.equal(service.ports, undefined, `${name}: not published`);
+        continue;
+      }
       const published = (service.ports ?? []).map((p) => p.split(':'));
       const own = published.find(([, , container]) => Number(container) === port);
       assert.ok(own, `${name}: publishes its port ${port} (${JSON.stringify(service.ports)})`);
       for (const [host] of published) assert.equal(host, '127.0.0.1', `${name}: published on loopback only`);
     }
+    const balanced = (balancer?.ports ?? []).map((p) => p.split(':'));
+    assert.deepEqual(balanced.map(([host]) => host), ['127.0.0.1', '127.0.0.1'], 'the load balancer is published on loopback only');
+    assert.deepEqual(balanced.map(([, hostPort, container]) => Number(hostPort) === Number(container) && routes.has(Number(container))), [true, true], 'on the ports nginx listens on');
     const hostPorts = Object.values(compose.services).flatMap((s) => (s.ports ?? []).map((p) => p.split(':')[1]));
     assert.equal(new Set(hostPorts).size, hostPorts.length, 'the default and federated stacks can run side by side');
   });
 
-  test('data and keys live in named volumes, mounted where the configuration puts them', () => {
+  test('data and keys live in named volumes, mounted where the configuration puts them; replicas on PostgreSQL keep nothing on disk', () => {
     for (const { name, service, app, config } of services) {
+      if (replicated({ name, service } as GatehouseService)) {
+        assert.ok(config.authServer.database.postgres && config.resourceServer.database.postgres, `${name}: on PostgreSQL`);
+        assert.ok((service.volumes ?? []).every((v) => v.endsWith(':ro')), `${name}: no writable volume (${JSON.stringify(service.volumes)})`);
+        continue;
+      }
       const mounts = new Map((service.volumes ?? []).map((v) => v.split(':')).map(([source, target]) => [target!, source!]));
       const dataDir = posix.dirname(app === 'auth-server' ? config.authServer.databaseFile : config.resourceServer.databaseFile);
       const dataVolume = mounts.get(dataDir);
@@ -172,17 +224,19 @@ describe('docker-compose.yml', () => {
   test('each resource server trusts its own auth-server: same issuer and resource, keys and revocations fetched over the compose network, started once it is healthy', () => {
     for (const resource of services.filter((s) => s.app === 'resource-server')) {
       const jwks = new URL(resource.config.resourceServer.jwksUri);
-      const auth = byName.get(jwks.hostname);
-      assert.ok(auth && auth.app === 'auth-server', `${resource.name}: JWKS_URI names an auth-server service (${jwks.hostname})`);
-      assert.equal(Number(jwks.port), auth.port);
+      const auths = reached(jwks);
+      assert.ok(auths.length > 0 && auths.every((auth) => auth.app === 'auth-server'), `${resource.name}: JWKS_URI reaches auth-server services (${jwks.host})`);
+      if (jwks.hostname !== 'gatehouse-lb') assert.equal(Number(jwks.port), auths[0]!.port);
       assert.equal(jwks.pathname, '/oauth/jwks');
       const feed = new URL(resource.config.resourceServer.revocation.feedUri);
       assert.equal(feed.host, jwks.host, `${resource.name}: the revocation feed is read from the same auth-server`);
       assert.equal(feed.pathname, '/oauth/revocations');
-      assert.equal(resource.config.resourceServer.issuer, auth.config.authServer.issuer);
-      assert.equal(resource.config.resourceServer.resource, auth.config.authServer.resource);
-      assert.deepEqual(resource.service.depends_on, { [auth.name]: { condition: 'service_healthy' } });
-      assert.deepEqual(resource.service.profiles, auth.service.profiles);
+      for (const auth of auths) {
+        assert.equal(resource.config.resourceServer.issuer, auth.config.authServer.issuer);
+        assert.equal(resource.config.resourceServer.resource, auth.config.authServer.resource);
+        assert.deepEqual(resource.service.profiles, auth.service.profiles);
+        assert.deepEqual((resource.service.depends_on as Record<string, { condition: string }>)[auth.name], { condition: 'service_healthy' });
+      }
     }
   });
 
@@ -203,12 +257,47 @@ describe('docker-compose.yml', () => {
 
   test('each auth-server reads the gateway\'s MCP servers from the resource server that trusts it, over the compose network', () => {
     for (const resource of services.filter((s) => s.app === 'resource-server')) {
-      const auth = byName.get(new URL(resource.config.resourceServer.jwksUri).hostname)!;
-      const status = new URL(auth.config.authServer.gatewayStatusUri);
-      assert.equal(status.hostname, resource.name, `${auth.name}: GATEWAY_STATUS_URI names ${resource.name}`);
-      assert.equal(Number(status.port), resource.port);
-      assert.equal(status.pathname, '/gateway/servers');
+      for (const auth of reached(new URL(resource.config.resourceServer.jwksUri))) {
+        const status = new URL(auth.config.authServer.gatewayStatusUri);
+        assert.ok(reached(status).includes(resource), `${auth.name}: GATEWAY_STATUS_URI reaches ${resource.name}`);
+        if (status.hostname !== 'gatehouse-lb') assert.equal(Number(status.port), resource.port);
+        assert.equal(status.pathname, '/gateway/servers');
+      }
     }
+  });
+
+  test('replicas profile: every replica on one PostgreSQL database, behind a round-robin nginx whose upstreams are the replicas', () => {
+    const replicas = services.filter(replicated);
+    const urls = new Set(replicas.map((s) => (s.app === 'auth-server' ? s.config.authServer : s.config.resourceServer).database.postgres?.url));
+    assert.equal(urls.size, 1, 'one database URL for all of them');
+    const url = new URL([...urls][0]!);
+    const postgres = compose.services.postgres as Service & { environment: Record<string, string> };
+    assert.ok(postgres?.profiles?.includes('replicas'), 'a postgres service in the profile');
+    assert.match(postgres.image ?? '', /^postgres:\d+\.\d+/, 'pinned to a release');
+    assert.equal(postgres.ports, undefined, 'the database is not published');
+    assert.deepEqual([url.hostname, url.port, url.username, url.pathname], ['postgres', '5432', postgres.environment.POSTGRES_USER, `/${postgres.environment.POSTGRES_DB}`]);
+    for (const replica of replicas) {
+      assert.deepEqual((replica.service.depends_on as Record<string, { condition: string }>).postgres, { condition: 'service_healthy' }, `${replica.name}: starts once the database is ready`);
+      assert.equal(replica.config.authServer.trustProxy, true, `${replica.name}: behind the balancer, trusts its X-Forwarded-*`);
+    }
+    const conf = readFileSync(NGINX_CONF, 'utf8').replace(/#.*$/gm, '');
+    assert.doesNotMatch(conf, /\b(ip_hash|hash|sticky|least_conn)\b/, 'round-robin, no affinity');
+    assert.doesNotMatch(conf, /non_idempotent/, 'a POST (token request, tool call) is never retried on the other replica');
+    const auth = replicas.filter((s) => s.app === 'auth-server');
+    const resource = replicas.filter((s) => s.app === 'resource-server');
+    const issuer = new URL(auth[0]!.config.authServer.issuer);
+    const mcp = new URL(resource[0]!.config.resourceServer.resource);
+    assert.deepEqual(routes.get(Number(issuer.port))?.sort(), auth.map((s) => `${s.name}:${s.port}`).sort(), 'the issuer\'s port balances over the auth-servers');
+    assert.deepEqual(routes.get(Number(mcp.port))?.sort(), resource.map((s) => `${s.name}:${s.port}`).sort(), 'the MCP URL\'s port balances over the resource servers');
+    assert.ok(balancer?.volumes?.includes('./ops/replicas/nginx.conf:/etc/nginx/nginx.conf:ro'), 'nginx runs this configuration');
+    assert.match(balancer?.image ?? '', /^nginx:\d+\.\d+\.\d+/, 'nginx pinned to a release');
+    for (const name of replicas.map((s) => s.name)) assert.ok((balancer?.depends_on as string[]).includes(name), `the balancer starts after ${name} exists`);
+  });
+
+  test('replicas profile: the auth-servers refuse to start until the operator sets the key encryption key', () => {
+    const replica = byName.get('auth-server-1')!;
+    assert.equal(replica.env.GATEHOUSE_KEY_ENCRYPTION_KEY, '', 'left for the operator to set');
+    assert.throws(() => loadConfig({ ...replica.env }, IMAGE_WORKDIR), /key_encryption_key|GATEHOUSE_KEY_ENCRYPTION_KEY/);
   });
 
   test('federated profile: the upstream IdP shares the auth-server\'s network, so its issuer URL is the same from browser and server', () => {

@@ -19,6 +19,7 @@ import { clientsCommand } from './commands/clients-command.ts';
 import { grantsCommand } from './commands/grants-command.ts';
 import { hashPasswordCommand } from './commands/hash-password-command.ts';
 import { keysCommand } from './commands/keys-command.ts';
+import { migrateToPostgresCommand } from './commands/migrate-to-postgres-command.ts';
 import { usersCommand } from './commands/users-command.ts';
 
 const GROUPS: Record<string, CommandGroup> = {
@@ -31,6 +32,7 @@ const GROUPS: Record<string, CommandGroup> = {
   grants: grantsCommand,
   keys: keysCommand,
   audit: auditCommand,
+  'migrate-to-postgres': migrateToPostgresCommand,
 };
 
 export function usage(): string {
@@ -72,9 +74,11 @@ export async function run(argv: string[], io: CliIo, env: NodeJS.ProcessEnv): Pr
     return fail(EXIT.usage, 'passwords and secrets are read from a prompt or from stdin, never from the command line');
   }
   const group = GROUPS[args[0]!];
-  const subcommandName = args[0] === 'hash-password' ? '' : (args[1] ?? '');
+  // A group with a '' subcommand is a command of its own (`hash-password`, `migrate-to-postgres`).
+  const single = group?.subcommands[''] !== undefined;
+  const subcommandName = single ? '' : (args[1] ?? '');
   const subcommand = group?.subcommands[subcommandName];
-  if (!group || !subcommand || (subcommandName === '' && args[0] !== 'hash-password')) {
+  if (!group || !subcommand || (subcommandName === '' && !single)) {
     const known = group ? group.usage.map(usageLine).join('\n') : usage();
     return fail(EXIT.usage, `${group ? 'unknown or missing subcommand' : 'unknown command'}: ${args.slice(0, 2).join(' ')}\n${known}`);
   }
@@ -82,7 +86,7 @@ export async function run(argv: string[], io: CliIo, env: NodeJS.ProcessEnv): Pr
   let context: CliContext | undefined;
   try {
     context = new CliContext(loadAuthServerConfig(env), io, json);
-    await subcommand(args.slice(args[0] === 'hash-password' ? 1 : 2), context);
+    await subcommand(args.slice(single ? 1 : 2), context);
     return EXIT.ok;
   } catch (err) {
     if (err instanceof UsageError) return fail(EXIT.usage, `${err.message}\n${group.usage.map(usageLine).join('\n')}`);

@@ -1,0 +1,60 @@
+/**
+ * `gatehouse migrate-to-postgres`: moves an existing SQLite deployment (both apps' databases in
+ * DATA_DIR) into the PostgreSQL database DATABASE_URL names. Run it with the apps stopped, then
+ * start them with DATABASE_URL set. Each app's tables are copied in one transaction and verified
+ * by counting; a target that already holds data is refused, so running it twice changes nothing.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { copySqliteToPostgres, MigrationCopyError, type CopiedTable } from '../../../../shared/storage/copy-sqlite-to-postgres.ts';
+import { migrationsDir, type AppName } from '../../../../shared/storage/open-database.ts';
+import { migratePostgres, PostgresDatabase } from '../../../../shared/storage/postgres-database.ts';
+import { migrateSqlite, SqliteDatabase } from '../../../../shared/storage/sqlite-database.ts';
+import { CliError } from '../cli-errors.ts';
+import type { CommandGroup } from '../command.ts';
+import { formatTable } from '../format-table.ts';
+import { parseCommandLine } from '../parse-command-line.ts';
+
+async function copyApp(app: AppName, file: string, target: PostgresDatabase): Promise<CopiedTable[]> {
+  const source = new SqliteDatabase(file);
+  try {
+    migrateSqlite(source, migrationsDir('sqlite', app));
+    await migratePostgres(target, app, migrationsDir('postgres', app));
+    return await copySqliteToPostgres(source, target);
+  } catch (err) {
+    if (err instanceof MigrationCopyError) throw new CliError(`${app}: ${err.message}; nothing was copied for it`);
+    throw err;
+  } finally {
+    await source.close();
+  }
+}
+
+export const migrateToPostgresCommand: CommandGroup = {
+  usage: ['migrate-to-postgres           (copies the SQLite databases in DATA_DIR into DATABASE_URL; run with the apps stopped)'],
+  subcommands: {
+    async ''(args, context) {
+      parseCommandLine(args, {}, { min: 0, max: 0, names: '' });
+      const { database } = context.config;
+      if (!database.postgres) throw new CliError('set DATABASE_URL (or database.url) to the PostgreSQL database to copy into');
+      const files: Array<[AppName, string]> = [
+        ['auth-server', database.sqliteFile],
+        ['resource-server', join(dirname(database.sqliteFile), 'resource-server.db')],
+      ];
+      const present = files.filter(([, file]) => existsSync(file));
+      if (present.length === 0) throw new CliError(`no SQLite database in ${dirname(database.sqliteFile)} (DATA_DIR)`);
+      const target = new PostgresDatabase(database.postgres);
+      const copied: Array<CopiedTable & { app: AppName }> = [];
+      try {
+        for (const [app, file] of present) {
+          for (const table of await copyApp(app, file, target)) copied.push({ app, ...table });
+        }
+      } finally {
+        await target.close();
+      }
+      context.print({ database: target.location, tables: copied }, () => [
+        `Copied into ${target.location} (every table counted after the copy: the counts match):`,
+        formatTable(['APP', 'TABLE', 'ROWS'], copied.map((t) => [t.app, t.table, String(t.rows)])),
+      ].join('\n'));
+    },
+  },
+};

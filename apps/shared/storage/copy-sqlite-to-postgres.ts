@@ -1,0 +1,103 @@
+/**
+ * Copies an app's SQLite database into its PostgreSQL schema (`gatehouse migrate-to-postgres`).
+ *
+ * - Both sides must be at the latest migration of their backend: the caller migrates them first.
+ *   Every SQLite table then has a PostgreSQL counterpart with at least its columns; a column
+ *   missing on the PostgreSQL side stops the copy (nothing would be silently dropped).
+ * - Refuses a target that already holds data, apart from rows its own migrations seeded
+ *   (`SEEDED`), which the source's rows replace: the revocation feed keeps its id, so resource
+ *   servers following it do not start over.
+ * - One transaction for the whole app: the counts of every table are compared inside it, before
+ *   the commit, so a copy either lands complete and verified or not at all.
+ * - The source is read in one read transaction, so all tables come from one consistent snapshot.
+ *   Stop the apps first all the same: what they write after the snapshot is not copied.
+ * - Identity columns (audit ids, revocation seqs, tool-call ids) keep their values, and their
+ *   sequences continue after the largest copied value.
+ */
+import type { PostgresDatabase } from './postgres-database.ts';
+import type { SqlExecutor, SqlValue } from './sql-database.ts';
+import type { SqliteDatabase } from './sqlite-database.ts';
+
+/** One-row tables a migration fills in: replaced by the source's rows. */
+const SEEDED = new Set(['revocation_feed']);
+/** Tables referenced by foreign keys are copied before the others. */
+const FIRST = ['users'];
+const BATCH_ROWS = 200;
+
+export interface CopiedTable {
+  table: string;
+  rows: number;
+}
+
+export class MigrationCopyError extends Error {}
+
+function sqliteTables(source: SqliteDatabase): string[] {
+  const names = source.handle.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations'").pluck().all() as string[];
+  return names.sort((a, b) => {
+    const rank = (name: string) => (FIRST.includes(name) ? FIRST.indexOf(name) : FIRST.length);
+    return rank(a) - rank(b) || a.localeCompare(b);
+  });
+}
+
+async function targetColumns(tx: SqlExecutor, table: string): Promise<Map<string, { identity: boolean }>> {
+  const rows = await tx.all<{ column_name: string; is_identity: string }>(
+    'SELECT column_name, is_identity FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ?',
+    [table],
+  );
+  return new Map(rows.map((row) => [row.column_name, { identity: row.is_identity === 'YES' }]));
+}
+
+async function copyTable(source: SqliteDatabase, tx: SqlExecutor, table: string): Promise<number> {
+  const target = await targetColumns(tx, table);
+  if (target.size === 0) throw new MigrationCopyError(`table ${table} has no counterpart in PostgreSQL`);
+  const columns = (source.handle.prepare(`PRAGMA table_info("${table}")`).all() as Array<{ name: string }>).map((c) => c.name);
+  const missing = columns.filter((name) => !target.has(name));
+  if (missing.length > 0) throw new MigrationCopyError(`table ${table}: PostgreSQL has no column ${missing.join(', ')}`);
+
+  const existing = (await tx.get<{ n: number }>(`SELECT count(*) AS n FROM ${table}`))!.n;
+  if (existing > 0) {
+    if (!SEEDED.has(table)) throw new MigrationCopyError(`table ${table} in PostgreSQL already holds ${existing} rows: migrate into an empty database`);
+    await tx.run(`DELETE FROM ${table}`);
+  }
+
+  const list = columns.join(', ');
+  const row = `(${columns.map(() => '?').join(', ')})`;
+  let copied = 0;
+  let batch: SqlValue[] = [];
+  const flush = async () => {
+    const rows = batch.length / columns.length;
+    if (rows === 0) return;
+    await tx.run(`INSERT INTO ${table} (${list}) VALUES ${Array.from({ length: rows }, () => row).join(', ')}`, batch);
+    copied += rows;
+    batch = [];
+  };
+  for (const values of source.handle.prepare(`SELECT ${list} FROM "${table}"`).raw().iterate() as Iterable<SqlValue[]>) {
+    batch.push(...values);
+    if (batch.length >= BATCH_ROWS * columns.length) await flush();
+  }
+  await flush();
+
+  for (const [column, { identity }] of target) {
+    if (!identity || copied === 0) continue;
+    await tx.get(`SELECT setval(pg_get_serial_sequence(?, ?), (SELECT max(${column}) FROM ${table}))`, [table, column]);
+  }
+  const count = (await tx.get<{ n: number }>(`SELECT count(*) AS n FROM ${table}`))!.n;
+  const expected = (source.handle.prepare(`SELECT count(*) FROM "${table}"`).pluck().get() as number);
+  if (count !== expected) throw new MigrationCopyError(`table ${table}: ${count} rows in PostgreSQL after the copy, ${expected} in SQLite`);
+  return copied;
+}
+
+/** Copies every table of `source` into `target` in one transaction; returns the rows per table. */
+export async function copySqliteToPostgres(source: SqliteDatabase, target: PostgresDatabase): Promise<CopiedTable[]> {
+  // A read transaction: every table is read from one snapshot, even if something writes meanwhile.
+  source.handle.exec('BEGIN');
+  try {
+    return await target.transaction(async (tx) => {
+      const copied: CopiedTable[] = [];
+      for (const table of sqliteTables(source)) copied.push({ table, rows: await copyTable(source, tx, table) });
+      return copied;
+    });
+  } finally {
+    source.handle.exec('COMMIT');
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * The deployment of the compose "replicas" profile, on this machine: two auth-servers and two
+ * resource servers (real processes) on one PostgreSQL database, behind nginx running the shipped
+ * round-robin configuration. No sticky sessions: whichever replica a request lands on answers
+ * it as the other would.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { auth } from '@modelcontextprotocol/sdk/client/auth.js';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { run as runGatehouse } from '../../apps/auth-server/src/cli/run.ts';
+import { CapturedOutput } from '../cli/support/captured-output.ts';
+import { TestOAuthClientProvider } from '../helpers/mcp-oauth-client.ts';
+import { connect, redeem, refresh, registerClient, signIn, startAuthorization, tokenRequest, type RegisteredClient } from '../helpers/oauth-flow.ts';
+import { TEST_BACKENDS } from '../helpers/test-database.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+import { REPLICA_HEADER, startReplicaSet, type ReplicaSet } from './support/replica-set.ts';
+
+const CALLBACK = 'http://127.0.0.1:33418/callback';
+const ALICE = { username: 'alice', password: 'alice replicated password' };
+
+async function gatehouse(set: ReplicaSet, args: string[], input = ''): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = new CapturedOutput();
+  const stderr = new CapturedOutput();
+  const code = await runGatehouse(args, { stdin: Readable.from(input ? [input] : []), stdout, stderr }, set.env);
+  return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+/** fetch that remembers which replica answered each request (the test nginx's header). */
+function recordingFetch(seen: string[]): typeof fetch {
+  return async (input, init) => {
+    const response = await fetch(input, init);
+    seen.push(response.headers.get(REPLICA_HEADER) ?? 'none');
+    return response;
+  };
+}
+
+const portOf = (upstream: string) => Number(upstream.split(':').at(-1));
+
+describe('two replicas of each app on one PostgreSQL, behind a round-robin load balancer', { skip: !TEST_BACKENDS.includes('postgres') && 'PostgreSQL is not among GATEHOUSE_TEST_BACKENDS', timeout: 300_000 }, () => {
+  let set: ReplicaSet;
+  let client: RegisteredClient;
+
+  before(async () => {
+    set = await startReplicaSet();
+    const added = await gatehouse(set, ['users', 'add', ALICE.username, '--scope', 'mcp:read,mcp:write'], `${ALICE.password}\n`);
+    assert.equal(added.code, 0, added.stderr);
+    client = await registerClient(set.issuer, { client_name: 'replica test', redirect_uris: [CALLBACK], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'] });
+  });
+  after(() => set?.close());
+
+  /** Signs alice in through the balancer and redeems the code; returns the tokens. */
+  async function tokensFor(scope = 'mcp:read mcp:write') {
+    const result = await connect(set.issuer, { clientId: client.client_id, redirectUri: CALLBACK, scope, resource: set.mcpUrl, ...ALICE });
+    const tokens = await redeem(set.issuer, client, result);
+    assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+    return { accessToken: tokens.body.access_token as string, refreshToken: tokens.body.refresh_token as string };
+  }
+
+  test('the MCP SDK client connects end to end (discovery, registration, sign-in, code, tools), its requests spread over both replicas of each app', async () => {
+    const seen: string[] = [];
+    const app = new TestOAuthClientProvider(CALLBACK);
+    assert.equal(await auth(app, { serverUrl: set.mcpUrl, scope: 'mcp:read mcp:write', fetchFn: recordingFetch(seen) }), 'REDIRECT');
+    const callback = await app.signInAt(set.issuer, ALICE.username, ALICE.password);
+    assert.equal(await auth(app, { serverUrl: set.mcpUrl, authorizationCode: callback.searchParams.get('code')!, fetchFn: recordingFetch(seen) }), 'AUTHORIZED');
+
+    const mcpSeen: string[] = [];
+    const mcp = new Client({ name: 'replica-test', version: '1.0.0' });
+    await mcp.connect(new StreamableHTTPClientTransport(new URL(set.mcpUrl), { authProvider: app, fetch: recordingFetch(mcpSeen) }));
+    const tools = await mcp.listTools();
+    assert.ok(tools.tools.some((tool) => tool.name === 'whoami'));
+    for (let i = 0; i < 4; i += 1) {
+      const note = await mcp.callTool({ name: 'create_note', arguments: { title: `note ${i}`, body: 'written through the balancer' } });
+      assert.notEqual(note.isError, true, JSON.stringify(note));
+    }
+    const listed = await mcp.callTool({ name: 'list_notes', arguments: {} });
+    assert.match(JSON.stringify(listed.content), /note 0[\s\S]*note 3|note 3[\s\S]*note 0/, 'every note, whichever replica wrote it');
+    await mcp.close();
+
+    const authPorts = new Set(seen.map(portOf));
+    assert.ok(set.auth.every((replica) => authPorts.has(replica.port)), `both auth-servers answered the client (${[...authPorts]})`);
+    const sessionPorts = mcpSeen.filter((upstream) => upstream !== 'none').map(portOf);
+    assert.ok(set.resource.every((replica) => sessionPorts.includes(replica.port)), `both resource servers served the one MCP session (${sessionPorts})`);
+    assert.ok(sessionPorts.some((port, i) => i > 0 && port !== sessionPorts[i - 1]), 'consecutive requests of the session landed on different replicas');
+  });
+
+  test('the same refresh token sent to both auth-servers at the same instant: one wins, the other gets invalid_grant, and the family is revoked', async () => {
+    const { refreshToken } = await tokensFor();
+    const [a, b] = await Promise.all(set.auth.map((replica) => refresh(replica.url, client, refreshToken)));
+    const statuses = [a!.status, b!.status].sort();
+    assert.deepEqual(statuses, [200, 400], `exactly one wins: ${JSON.stringify([a!.body, b!.body])}`);
+    const loser = a!.status === 400 ? a! : b!;
+    const winner = a!.status === 200 ? a! : b!;
+    assert.equal(loser.body.error, 'invalid_grant');
+    const next = await refresh(set.issuer, client, winner.body.refresh_token as string);
+    assert.equal(next.status, 400, 'a reused refresh token revokes its whole family, the winner\'s new token too');
+  });
+
+  test('an MCP session begun on one resource server continues on the other, for its own user only', async () => {
+    const { accessToken } = await tokensFor();
+    const [first, second] = set.resource;
+    const mcp = new Client({ name: 'replica-test', version: '1.0.0' });
+    const transport = new StreamableHTTPClientTransport(new URL(`${first.url}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${accessToken}` } } });
+    await mcp.connect(transport);
+    const sessionId = transport.sessionId!;
+    const call = (url: string, token: string) => fetch(`${url}/mcp`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, 'Mcp-Session-Id': sessionId, 'MCP-Protocol-Version': transport.protocolVersion ?? '2025-11-25', 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'whoami', arguments: {} } }),
+    });
+    const onSecond = await call(second.url, accessToken);
+    assert.equal(onSecond.status, 200, await onSecond.clone().text());
+    assert.match(await onSecond.text(), /alice/);
+    const other = await gatehouse(set, ['users', 'add', 'mallory', '--scope', 'mcp:read'], 'mallory password 123\n');
+    assert.equal(other.code, 0, other.stderr);
+    const mallory = await connect(set.issuer, { clientId: client.client_id, redirectUri: CALLBACK, scope: 'mcp:read', resource: set.mcpUrl, username: 'mallory', password: 'mallory password 123' });
+    const malloryToken = (await redeem(set.issuer, client, mallory)).body.access_token as string;
+    assert.equal((await call(second.url, malloryToken)).status, 404, 'another user\'s token does not reach the session');
+    await mcp.close();
+  });
+
+  test('a lockout reached through both auth-servers holds on both', async () => {
+    const added = await gatehouse(set, ['users', 'add', 'bob', '--scope', 'mcp:read'], 'bob right password\n');
+    assert.equal(added.code, 0, added.stderr);
+    const attempt = async (issuer: string, password: string) => {
+      const { page, browser } = await startAuthorization(issuer, { clientId: client.client_id, redirectUri: CALLBACK, scope: 'mcp:read', resource: set.mcpUrl });
+      return signIn(browser, page, 'bob', password);
+    };
+    // Five failures (the default max_failures), alternating between the replicas.
+    for (let i = 0; i < 5; i += 1) await attempt(set.auth[i % 2]!.url, 'wrong password');
+    for (const replica of set.auth) {
+      const page = await attempt(replica.url, 'bob right password');
+      assert.match(page.html, /too many|locked|try again later/i, `${replica.name} refuses the right password while locked`);
+    }
+  });
+
+  test('a key rotated through one replica signs on the other, and both publish the same key set', async () => {
+    const before = await tokensFor();
+    const oldKid = decodeProtectedHeader(before.accessToken).kid;
+    const rotated = await gatehouse(set, ['--json', 'keys', 'rotate']);
+    assert.equal(rotated.code, 0, rotated.stderr);
+    for (const replica of set.auth) {
+      await waitFor(`${replica.name} signs with the new key`, async () => {
+        const result = await connect(replica.url, { clientId: client.client_id, redirectUri: CALLBACK, scope: 'mcp:read', resource: set.mcpUrl, ...ALICE });
+        const tokens = await redeem(replica.url, client, result);
+        return decodeProtectedHeader(tokens.body.access_token as string).kid !== oldKid ? tokens.body.access_token as string : undefined;
+      }, 20_000, 500);
+    }
+    const [one, two] = await Promise.all(set.auth.map(async (replica) => (await fetch(`${replica.url}/oauth/jwks`)).json()));
+    assert.deepEqual(one, two, 'the same JWKS from both');
+    const jwks = createRemoteJWKSet(new URL(`${set.auth[1].url}/oauth/jwks`));
+    await jwtVerify(before.accessToken, jwks, { issuer: set.issuer });
+  });
+
+  test('one auth-server killed with SIGKILL under load: every acknowledged registration and refresh token still works', async () => {
+    const chains = await Promise.all(Array.from({ length: 4 }, () => tokensFor('mcp:read')));
+    const acknowledged = chains.map((chain) => chain.refreshToken);
+    const registered: string[] = [];
+    let stop = false;
+    const load = async (i: number) => {
+      while (!stop) {
+        const response = await refresh(set.issuer, client, acknowledged[i]!).catch(() => undefined);
+        if (response?.status === 200) acknowledged[i] = response.body.refresh_token as string;
+        const registration = await fetch(`${set.issuer}/oauth/register`, {
+          method: 'POST', headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ client_name: `load ${i}`, redirect_uris: [CALLBACK], token_endpoint_auth_method: 'none' }),
+        }).catch(() => undefined);
+        if (registration?.status === 201) registered.push(((await registration.json()) as { client_id: string }).client_id);
+      }
+    };
+    const running = chains.map((_chain, i) => load(i));
+    await waitFor('some load', () => registered.length >= 4, 30_000);
+    set.auth[0].process.signal('SIGKILL');
+    await waitFor('more load after the kill', () => registered.length >= 12, 30_000);
+    stop = true;
+    await Promise.all(running);
+    for (const token of acknowledged) {
+      const response = await refresh(set.auth[1].url, client, token);
+      assert.equal(response.status, 200, `an acknowledged refresh token works after the crash: ${JSON.stringify(response.body)}`);
+    }
+    for (const clientId of registered) {
+      const response = await tokenRequest(set.auth[1].url, { grant_type: 'refresh_token', refresh_token: 'x', client_id: clientId });
+      assert.notEqual(response.body.error, 'invalid_client', `acknowledged registration ${clientId} exists`);
+    }
+    await set.restart(set.auth[0]);
+  });
+
+  test('on PostgreSQL nothing is written to DATA_DIR or KEYS_DIR', () => {
+    for (const dir of [set.env.DATA_DIR!, set.env.KEYS_DIR!]) {
+      let entries: string[] = [];
+      try {
+        entries = readdirSync(dir);
+      } catch {
+        // never created: as expected
+      }
+      assert.deepEqual(entries, [], `${dir} stays empty`);
+    }
+  });
+});

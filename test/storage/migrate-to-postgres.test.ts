@@ -1,0 +1,117 @@
+/**
+ * `gatehouse migrate-to-postgres`: an existing SQLite deployment (both apps, with real sign-ins,
+ * grants, a tool call and a note) is copied into a new PostgreSQL database, every table counted
+ * on both sides; running it again is refused and changes nothing.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { run as runGatehouse } from '../../apps/auth-server/src/cli/run.ts';
+import { CapturedOutput } from '../cli/support/captured-output.ts';
+import { createUser } from '../admin/support/admin-browser.ts';
+import { connectClient } from '../helpers/mcp-http.ts';
+import { freePort } from '../helpers/net.ts';
+import { connect, redeem, refresh, registerClient } from '../helpers/oauth-flow.ts';
+import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { startResourceServerBeside } from '../helpers/start-resource-server-beside.ts';
+import { createTestPostgresDatabase, TEST_BACKENDS } from '../helpers/test-database.ts';
+
+interface Copied {
+  database: string;
+  tables: Array<{ app: string; table: string; rows: number }>;
+}
+
+async function gatehouse(dir: string, args: string[], databaseUrl: string) {
+  const stdout = new CapturedOutput();
+  const stderr = new CapturedOutput();
+  const env = { DATA_DIR: join(dir, 'data'), KEYS_DIR: join(dir, 'keys'), DATABASE_URL: databaseUrl };
+  const code = await runGatehouse(args, { stdin: Readable.from([]), stdout, stderr }, env);
+  return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+function sqliteCounts(file: string): Map<string, number> {
+  const db = new Database(file, { readonly: true });
+  try {
+    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations'").pluck().all() as string[];
+    return new Map(tables.map((table) => [table, db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number]));
+  } finally {
+    db.close();
+  }
+}
+
+async function postgresCount(url: string, table: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return Number((await client.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);
+  } finally {
+    await client.end();
+  }
+}
+
+describe('gatehouse migrate-to-postgres', { skip: !TEST_BACKENDS.includes('postgres') && 'PostgreSQL is not among GATEHOUSE_TEST_BACKENDS' }, () => {
+  let server: TestAuthServer;
+  let dir: string;
+  let databaseUrl: string;
+
+  before(async () => {
+    const mcpUrl = `http://127.0.0.1:${await freePort()}/mcp`;
+    dir = mkdtempSync(join(tmpdir(), 'gatehouse-migrate-'));
+    server = await startAuthServer({ dir, env: { RESOURCE_URL: mcpUrl } });
+    const resource = await startResourceServerBeside(server);
+    await createUser(server, 'alice', 'alice password 1', ['mcp:read', 'mcp:write']);
+    const client = await registerClient(server.issuer);
+    const signedIn = await connect(server.issuer, { clientId: client.client_id, redirectUri: client.redirect_uris[0], scope: 'mcp:read mcp:write', resource: mcpUrl, username: 'alice', password: 'alice password 1' });
+    const tokens = await redeem(server.issuer, client, signedIn);
+    assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+    assert.equal((await refresh(server.issuer, client, tokens.body.refresh_token as string)).status, 200);
+    const { client: mcp } = await connectClient(resource.mcpUrl, tokens.body.access_token as string);
+    await mcp.callTool({ name: 'create_note', arguments: { title: 'moved', body: 'to PostgreSQL' } });
+    await mcp.close();
+    await resource.close();
+    // Stopped as the README says; the directory (its own) stays for the copy.
+    await server.close();
+    databaseUrl = await createTestPostgresDatabase();
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('copies every table of both apps, and the counts match on both sides', async () => {
+    const result = await gatehouse(dir, ['--json', 'migrate-to-postgres'], databaseUrl);
+    assert.equal(result.code, 0, result.stderr);
+    const copied = JSON.parse(result.stdout) as Copied;
+    assert.doesNotMatch(result.stdout, /password|secret/i, 'the database URL is shown without credentials');
+    for (const [app, file] of [['auth-server', 'auth-server.db'], ['resource-server', 'resource-server.db']] as const) {
+      const source = sqliteCounts(join(dir, 'data', file));
+      const reported = new Map(copied.tables.filter((t) => t.app === app).map((t) => [t.table, t.rows]));
+      assert.deepEqual([...reported.keys()].sort(), [...source.keys()].sort(), `${app}: every table`);
+      for (const [table, rows] of source) {
+        assert.equal(reported.get(table), rows, `${app}.${table}: reported`);
+        assert.equal(await postgresCount(databaseUrl, table), rows, `${app}.${table}: in PostgreSQL`);
+      }
+    }
+    const rowsOf = (table: string) => copied.tables.find((t) => t.table === table)?.rows ?? 0;
+    assert.ok(rowsOf('users') >= 2 && rowsOf('oidc_models') > 0 && rowsOf('audit_events') > 0 && rowsOf('notes') === 1 && rowsOf('tool_calls') >= 1, 'real data was moved');
+  });
+
+  test('a second run is refused, naming the table that already holds data, and changes nothing', async () => {
+    const before = await postgresCount(databaseUrl, 'users');
+    const result = await gatehouse(dir, ['migrate-to-postgres'], databaseUrl);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /already holds \d+ rows: migrate into an empty database/);
+    assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+    assert.equal(await postgresCount(databaseUrl, 'users'), before);
+  });
+
+  test('without DATABASE_URL it says what to set', async () => {
+    const stdout = new CapturedOutput();
+    const stderr = new CapturedOutput();
+    const code = await runGatehouse(['migrate-to-postgres'], { stdin: Readable.from([]), stdout, stderr }, { DATA_DIR: join(dir, 'data'), KEYS_DIR: join(dir, 'keys') });
+    assert.equal(code, 1);
+    assert.match(stderr.text, /set DATABASE_URL/);
+  });
+});
