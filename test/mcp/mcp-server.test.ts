@@ -13,9 +13,8 @@ import { pino } from 'pino';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import type { Db } from '../../apps/shared/database.ts';
-import { migrationsDir } from '../../apps/shared/storage/open-database.ts';
-import { migrateSqlite, SqliteDatabase } from '../../apps/shared/storage/sqlite-database.ts';
+import { openDatabase } from '../../apps/shared/storage/open-database.ts';
+import type { SqlDatabase } from '../../apps/shared/storage/sql-database.ts';
 import { createMcpServer } from '../../apps/resource-server/src/mcp/create-mcp-server.ts';
 import { Gateway } from '../../apps/resource-server/src/gateway/gateway.ts';
 import { AuditStore } from '../../apps/resource-server/src/storage/audit-store.ts';
@@ -33,13 +32,13 @@ function errorText(result: Awaited<ReturnType<Client['callTool']>>): string {
 
 describe('MCP server', () => {
   let dir: string;
-  let db: Db;
+  let db: SqlDatabase;
   const logged: string[] = [];
   const logger = pino({ level: 'error' }, new Writable({ write(chunk, _encoding, done) { logged.push(String(chunk)); done(); } }));
 
   /** A client whose every request reaches the server carrying `authInfo`, as the HTTP transport passes it. */
   async function connect(authInfo: AuthInfo | undefined, notes = new NoteStore(db)): Promise<{ client: Client; audit: AuditStore }> {
-    const audit = new AuditStore(db);
+    const audit = new AuditStore(db, (err) => assert.fail(String(err)));
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
     const send = clientSide.send.bind(clientSide);
     clientSide.send = (message, options) => send(message, { ...options, authInfo });
@@ -50,23 +49,21 @@ describe('MCP server', () => {
     return { client, audit };
   }
 
-  before(() => {
+  before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'gatehouse-rs-mcp-'));
-    const database = new SqliteDatabase(join(dir, 'resource-server.db'));
-    migrateSqlite(database, migrationsDir('sqlite', 'resource-server'));
-    db = database.handle;
+    db = await openDatabase({ sqliteFile: join(dir, 'resource-server.db') }, 'resource-server');
   });
   after(async () => {
     // Audit records are written two turns of the event loop later: let the last ones land.
     await new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
-    db?.close();
+    await db?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
   test('refuses a tool whose scope the token lacks, even past the HTTP layer, and records it', async () => {
     const { client, audit } = await connect(tokenWith(['mcp:read']));
     assert.match(errorText(await client.callTool({ name: 'create_note', arguments: { title: 'x' } })), /needs the mcp:write scope/);
-    assert.deepEqual(audit.recent(1).map(({ tool, outcome }) => ({ tool, outcome })), [{ tool: 'create_note', outcome: 'denied' }]);
+    assert.deepEqual((await audit.recent(1)).map(({ tool, outcome }) => ({ tool, outcome })), [{ tool: 'create_note', outcome: 'denied' }]);
     await client.close();
   });
 
@@ -78,7 +75,7 @@ describe('MCP server', () => {
 
   test('reports an unexpected failure generically and logs it', async () => {
     const broken = new NoteStore(db);
-    broken.list = () => {
+    broken.list = async () => {
       throw new Error('SQLITE_CORRUPT: database disk image is malformed');
     };
     const { client } = await connect(tokenWith(['mcp:read']), broken);

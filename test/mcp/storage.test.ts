@@ -1,95 +1,225 @@
 /**
- * The resource-server's own tables on a real SQLite file: notes stay with their owner and are
- * capped per user; the audit trail is swept after its retention.
+ * The resource-server's own tables, on each backend: notes stay with their owner and are capped
+ * per user (also when replicas create at once), the audit trail is written in batches off the
+ * request path and swept after its retention, and MCP session records obey their limits.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Db } from '../../apps/shared/database.ts';
-import { migrationsDir } from '../../apps/shared/storage/open-database.ts';
+import { migrationsDir, openDatabase, type DatabaseSettings } from '../../apps/shared/storage/open-database.ts';
+import { migratePostgres, PostgresDatabase } from '../../apps/shared/storage/postgres-database.ts';
+import type { SqlDatabase } from '../../apps/shared/storage/sql-database.ts';
 import { migrateSqlite, SqliteDatabase } from '../../apps/shared/storage/sqlite-database.ts';
 import { AuditStore } from '../../apps/resource-server/src/storage/audit-store.ts';
+import { McpSessionStore } from '../../apps/resource-server/src/storage/mcp-session-store.ts';
 import { MAX_NOTES_PER_USER, NoteLimitReachedError, NoteStore } from '../../apps/resource-server/src/storage/note-store.ts';
+import { TEST_BACKENDS, testDatabaseSettings } from '../helpers/test-database.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
-describe('resource-server storage', () => {
-  let dir: string;
-  let db: Db;
-  let database: SqliteDatabase;
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+const failOnWrite = (err: unknown) => assert.fail(`audit write failed: ${String(err)}`);
+const INITIALIZE_PARAMS = { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'test', version: '1' } };
 
-  before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'gatehouse-rs-db-'));
-    database = new SqliteDatabase(join(dir, 'resource-server.db'));
-    migrateSqlite(database, migrationsDir('sqlite', 'resource-server'));
-    db = database.handle;
-  });
-  after(() => {
-    db?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+for (const backend of TEST_BACKENDS) {
+  describe(`resource-server storage (${backend})`, () => {
+    let dir: string;
+    let settings: DatabaseSettings;
+    let db: SqlDatabase;
+    /**
+     * Another replica's connection to the same database. SQLite serves one process (a second
+     * handle in this process would wait synchronously on the first's open transaction), so there
+     * it is the same handle, and the races below interleave in one process.
+     */
+    let replica: SqlDatabase;
 
-  test('migrations apply once', () => {
-    assert.deepEqual(migrateSqlite(database, migrationsDir('sqlite', 'resource-server')), []);
-  });
-
-  test('caps the notes one user can keep, without affecting others', () => {
-    const notes = new NoteStore(db);
-    const insertMany = db.transaction(() => {
-      for (let i = 0; i < MAX_NOTES_PER_USER; i += 1) notes.create('hoarder', `note ${i}`, '');
+    before(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'gatehouse-rs-db-'));
+      settings = await testDatabaseSettings(backend, join(dir, 'resource-server.db'));
+      db = await openDatabase(settings, 'resource-server');
+      replica = backend === 'postgres' ? await openDatabase(settings, 'resource-server') : db;
     });
-    insertMany();
-    assert.throws(() => notes.create('hoarder', 'one more', ''), NoteLimitReachedError);
-    assert.ok(notes.create('someone-else', 'fine', ''));
-  });
+    after(async () => {
+      if (replica !== db) await replica?.close();
+      await db?.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
 
-  test('lists a user\'s notes newest first, up to the limit', () => {
-    const notes = new NoteStore(db);
-    notes.create('lister', 'old', '', 1_000);
-    notes.create('lister', 'new', '', 2_000);
-    assert.deepEqual(notes.list('lister', 1).map((note) => note.title), ['new']);
-    assert.deepEqual(notes.list('lister', 10).map((note) => note.title), ['new', 'old']);
-  });
+    test('migrations apply once', async () => {
+      const again = db instanceof SqliteDatabase
+        ? migrateSqlite(db, migrationsDir('sqlite', 'resource-server'))
+        : await migratePostgres(db as PostgresDatabase, 'resource-server', migrationsDir('postgres', 'resource-server'));
+      assert.deepEqual(again, []);
+    });
 
-  test('sweeps audit records older than the retention', () => {
-    const audit = new AuditStore(db);
-    const now = Date.now();
-    const call = { subject: 's', clientId: 'c', tool: 'whoami', outcome: 'ok' as const };
-    audit.record({ ...call, tool: 'old' }, now - 8 * 86400_000);
-    audit.record({ ...call, tool: 'recent' }, now - 86400_000);
-    assert.equal(audit.sweep(7 * 86400, now), 1);
-    assert.deepEqual(audit.recent(10).map((entry) => entry.tool), ['recent']);
-  });
+    test('caps the notes one user can keep, without affecting others', async () => {
+      const notes = new NoteStore(db);
+      await fillNotes(db, 'hoarder', MAX_NOTES_PER_USER - 1);
+      assert.ok(await notes.create('hoarder', 'the last one', ''));
+      await assert.rejects(notes.create('hoarder', 'one more', ''), NoteLimitReachedError);
+      assert.ok(await notes.create('someone-else', 'fine', ''));
+    });
 
-  test('tool calls finishing in one turn of the event loop are written together, in one transaction, after that turn\'s answers, and reads see them at once', async () => {
-    const audit = new AuditStore(db);
-    const call = { subject: 'batch', clientId: 'c', server: 'files', tool: 'files__read', outcome: 'ok' as const, durationMs: 3 };
-    const count = () => db.prepare("SELECT count(*) FROM tool_calls WHERE subject = 'batch'").pluck().get() as number;
-    audit.record(call);
-    audit.record(call);
-    audit.record(call);
-    assert.equal(count(), 0, 'not written on the request path');
-    const other = new SqliteDatabase(join(dir, 'resource-server.db')).handle;
-    const seenBefore = other.pragma('data_version', { simple: true }) as number;
-    await new Promise((resolve) => setImmediate(resolve));
-    assert.equal(count(), 0, 'not at the next turn either, where the answers of the recording turn are sent');
-    await new Promise((resolve) => setImmediate(resolve));
-    assert.equal(count(), 3, 'written at the turn after');
-    assert.equal((other.pragma('data_version', { simple: true }) as number) - seenBefore, 1, 'in one commit');
-    other.close();
-    audit.record({ ...call, tool: 'files__write' });
-    assert.equal(audit.recent(1)[0]!.tool, 'files__write', 'a read flushes what is queued first');
-  });
+    test('keeps the cap when two replicas create one user\'s notes at the same instant', async () => {
+      const owner = randomUUID();
+      await fillNotes(db, owner, MAX_NOTES_PER_USER - 2);
+      await warmUp(db, replica);
+      const stores = [new NoteStore(db), new NoteStore(replica)];
+      const attempts = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => stores[i % 2]!.create(owner, `race ${i}`, '')));
+      assert.equal(attempts.filter((attempt) => attempt.status === 'fulfilled').length, 2);
+      const count = await db.get<{ n: number }>('SELECT count(*) AS n FROM notes WHERE owner_sub = ?', [owner]);
+      assert.equal(count?.n, MAX_NOTES_PER_USER);
+    });
 
-  test('a queued write that fails is reported, not thrown into the event loop', async () => {
-    const scratchDatabase = new SqliteDatabase(join(dir, 'scratch.db'));
-    migrateSqlite(scratchDatabase, migrationsDir('sqlite', 'resource-server'));
-    const scratch = scratchDatabase.handle;
-    const failures: unknown[] = [];
-    const audit = new AuditStore(scratch, (err) => failures.push(err));
-    audit.record({ subject: 's', clientId: 'c', tool: 'whoami', outcome: 'ok' });
-    scratch.close();
-    await new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
-    assert.equal(failures.length, 1);
+    test('lists a user\'s notes newest first, up to the limit, and reads and deletes only the owner\'s', async () => {
+      const notes = new NoteStore(db);
+      await notes.create('lister', 'old', '', 1_000);
+      const newer = await notes.create('lister', 'new', 'text', 2_000);
+      assert.deepEqual((await notes.list('lister', 1)).map((note) => note.title), ['new']);
+      assert.deepEqual((await notes.list('lister', 10)).map((note) => note.title), ['new', 'old']);
+      assert.equal(await notes.get('intruder', newer.id), undefined);
+      assert.equal(await notes.delete('intruder', newer.id), false);
+      assert.deepEqual(await notes.get('lister', newer.id), { id: newer.id, title: 'new', body: 'text', created_at: new Date(2_000).toISOString() });
+      assert.equal(await notes.delete('lister', newer.id), true);
+    });
+
+    test('sweeps audit records older than the retention', async () => {
+      const audit = new AuditStore(db, failOnWrite);
+      const now = Date.now();
+      const subject = randomUUID();
+      const call = { subject, clientId: 'c', tool: 'whoami', outcome: 'ok' as const };
+      audit.record({ ...call, tool: 'old' }, now - 8 * 86400_000);
+      audit.record({ ...call, tool: 'recent' }, now - 86400_000);
+      assert.equal(await audit.sweep(7 * 86400, now), 1);
+      assert.deepEqual((await audit.recent(10)).filter((entry) => entry.subject === subject).map((entry) => entry.tool), ['recent']);
+    });
+
+    test('tool calls finishing in one turn of the event loop are written together, in one transaction, after that turn\'s answers, and reads see them at once', async () => {
+      const audit = new AuditStore(db, failOnWrite);
+      const subject = randomUUID();
+      const call = { subject, clientId: 'c', server: 'files', tool: 'files__read', outcome: 'ok' as const, durationMs: 3 };
+      const count = async () => (await db.get<{ n: number }>('SELECT count(*) AS n FROM tool_calls WHERE subject = ?', [subject]))!.n;
+      audit.record(call);
+      audit.record(call);
+      audit.record(call);
+      if (db instanceof SqliteDatabase) {
+        // A statement on SQLite runs at once, so the turns can be watched one by one.
+        assert.equal(await count(), 0, 'not written on the request path');
+        const other = new SqliteDatabase(db.location).handle;
+        const seenBefore = other.pragma('data_version', { simple: true }) as number;
+        await nextTurn();
+        assert.equal(await count(), 0, 'not at the next turn either, where the answers of the recording turn are sent');
+        await nextTurn();
+        assert.equal(await count(), 3, 'written at the turn after');
+        assert.equal((other.pragma('data_version', { simple: true }) as number) - seenBefore, 1, 'in one commit');
+        other.close();
+      } else {
+        await audit.flush();
+        // Rows written by one transaction carry its id in xmin.
+        const transactions = await db.get<{ n: number }>('SELECT count(DISTINCT xmin::text) AS n FROM tool_calls WHERE subject = ?', [subject]);
+        assert.equal(transactions?.n, 1, 'in one transaction');
+        assert.equal(await count(), 3);
+      }
+      audit.record({ ...call, tool: 'files__write' });
+      assert.equal((await audit.recent(1))[0]!.tool, 'files__write', 'a read flushes what is queued first');
+    });
+
+    test('a read on one replica sees the calls recorded on another', async () => {
+      const subject = randomUUID();
+      new AuditStore(db, failOnWrite).record({ subject, clientId: 'c', tool: 'whoami', outcome: 'ok' });
+      const other = new AuditStore(replica, failOnWrite);
+      await waitFor('the call recorded on the first replica', async () => (await other.recent(20)).some((entry) => entry.subject === subject));
+    });
+
+    test('a queued write that fails is reported, not thrown into the event loop', async () => {
+      const scratch = await openDatabase(await testDatabaseSettings(backend, join(dir, 'scratch.db')), 'resource-server');
+      const failures: unknown[] = [];
+      const audit = new AuditStore(scratch, (err) => failures.push(err));
+      audit.record({ subject: 's', clientId: 'c', tool: 'whoami', outcome: 'ok' });
+      await scratch.close();
+      await waitFor('the failure to be reported', () => failures.length === 1);
+      await audit.flush();
+      assert.equal(failures.length, 1);
+    });
+
+    describe('MCP session records', () => {
+      const limits = { maxSessions: 1000, maxSessionsPerSubject: 2 };
+      const open = (store: McpSessionStore, subject: string, now: number, overrides: Partial<typeof limits> = {}) => {
+        const id = randomUUID();
+        return store.open({ id, subject, protocolVersion: '2025-11-25', initializeParams: INITIALIZE_PARAMS }, { ...limits, ...overrides }, now).then((ended) => ({ id, ended }));
+      };
+
+      test('a session is found only for its subject, until it idles out or ends, and stores the client\'s initialize', async () => {
+        const store = new McpSessionStore(db);
+        const alice = randomUUID();
+        const { id } = await open(store, alice, 1_000);
+        assert.equal(await store.touch(id, randomUUID(), 0, 1_500), undefined, 'another subject');
+        const found = await new McpSessionStore(replica).touch(id, alice, 1_000 - 60_000, 2_000);
+        assert.deepEqual(found, { id, subject: alice, protocolVersion: '2025-11-25', initializeParams: INITIALIZE_PARAMS, createdAt: 1_000, lastUsedAt: 2_000 });
+        assert.equal(await store.touch(id, alice, 2_000, 3_000), undefined, 'last used at the idle limit: timed out');
+        assert.ok(await store.touch(id, alice, 1_999, 3_000), 'a touch that finds nothing changes nothing');
+        assert.equal(await store.end(id), true);
+        assert.equal(await store.touch(id, alice, 0, 4_000), undefined, 'ended');
+        assert.equal(await store.end(id), false);
+      });
+
+      test('records a session\'s use at most once a second, however often it is asked for', async () => {
+        const store = new McpSessionStore(db);
+        const dave = randomUUID();
+        const { id } = await open(store, dave, 10_000);
+        assert.equal((await store.touch(id, dave, 0, 10_999))?.lastUsedAt, 10_000, 'within the interval: read, not written');
+        const stored = async () => (await db.get<{ at: number }>('SELECT last_used_at AS at FROM mcp_sessions WHERE id = ?', [id]))?.at;
+        assert.equal(await stored(), 10_000);
+        assert.equal((await store.touch(id, dave, 0, 11_000))?.lastUsedAt, 11_000);
+        assert.equal(await stored(), 11_000);
+      });
+
+      test('opening beyond a user\'s limit ends their least recently used session, and nobody else\'s', async () => {
+        const store = new McpSessionStore(db);
+        const [alice, bob] = [randomUUID(), randomUUID()];
+        const bobs = await open(store, bob, 1_000);
+        const first = await open(store, alice, 1_000);
+        const second = await open(store, alice, 1_000);
+        await store.touch(first.id, alice, 0, 2_000);
+        const third = await open(store, alice, 2_000);
+        assert.deepEqual(third.ended, [second.id], 'the one used least recently, not the one opened first');
+        assert.ok(await store.touch(first.id, alice, 0, 3_000));
+        assert.ok(await store.touch(bobs.id, bob, 0, 3_000));
+      });
+
+      test('opening beyond the overall limit ends the least recently used session', async () => {
+        const scratch = await openDatabase(await testDatabaseSettings(backend, join(dir, 'sessions.db')), 'resource-server');
+        const store = new McpSessionStore(scratch);
+        const opened = [];
+        for (let i = 0; i < 3; i += 1) opened.push(await open(store, randomUUID(), 1_000 + i, { maxSessions: 2 }));
+        assert.deepEqual(opened.map(({ ended }) => ended), [[], [], [opened[0]!.id]]);
+        assert.equal(await store.endIdle(1_001), 1, 'idle sessions are swept');
+        await scratch.close();
+      });
+
+      test('two replicas opening one user\'s sessions at the same instant stay within the limit', async () => {
+        const stores = [new McpSessionStore(db), new McpSessionStore(replica)];
+        const carol = randomUUID();
+        await warmUp(db, replica);
+        await Promise.all(Array.from({ length: 8 }, (_, i) => open(stores[i % 2]!, carol, 5_000)));
+        const count = await db.get<{ n: number }>('SELECT count(*) AS n FROM mcp_sessions WHERE subject = ?', [carol]);
+        assert.equal(count?.n, limits.maxSessionsPerSubject);
+      });
+    });
   });
-});
+}
+
+/** Opens every pooled connection first, so the racing transactions start together. */
+async function warmUp(...databases: SqlDatabase[]): Promise<void> {
+  await Promise.all(databases.flatMap((database) => Array.from({ length: 5 }, () => database.transaction((tx) => tx.get('SELECT 1')))));
+}
+
+/** `count` notes for `owner` in one statement per 200 (the cap's worth through `create` would be slow). */
+async function fillNotes(db: SqlDatabase, owner: string, count: number): Promise<void> {
+  for (let start = 0; start < count; start += 200) {
+    const rows = Array.from({ length: Math.min(200, count - start) }, (_, i) => [randomUUID(), owner, `note ${start + i}`, '', start + i]);
+    await db.run(`INSERT INTO notes (id, owner_sub, title, body, created_at) VALUES ${rows.map(() => '(?, ?, ?, ?, ?)').join(', ')}`, rows.flat());
+  }
+}

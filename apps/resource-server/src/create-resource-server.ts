@@ -12,7 +12,6 @@ import Koa, { type Middleware } from 'koa';
 import { systemClock, type Clock } from '../../shared/clock.ts';
 import type { ResourceServerConfig } from '../../shared/config/resource-server-section.ts';
 import type { TlsFiles } from '../../shared/config/shared-section.ts';
-import { sqliteHandle } from '../../shared/database.ts';
 import type { SqlDatabase } from '../../shared/storage/sql-database.ts';
 import { healthRoutes } from '../../shared/health-routes.ts';
 import { createHttpServer } from '../../shared/http-server.ts';
@@ -43,6 +42,7 @@ import { BASELINE_SCOPES } from './mcp/tool-table.ts';
 import { createJwksProbe } from './ops/probe-jwks.ts';
 import { createResourceServerMetrics } from './ops/resource-server-metrics.ts';
 import { AuditStore } from './storage/audit-store.ts';
+import { McpSessionStore } from './storage/mcp-session-store.ts';
 import { NoteStore } from './storage/note-store.ts';
 
 export interface CreateResourceServerOptions {
@@ -92,10 +92,8 @@ const FIRST_SYNC_WAIT_MS = 5000;
 
 export function createResourceServer(options: CreateResourceServerOptions): ResourceServer {
   const { config, db, logger, dangerouslyDisableAuthentication = false, maxSessionsPerUser = 32, clock = systemClock } = options;
-  // Transitional: the stores not yet on SqlDatabase use the SQLite handle.
-  const raw = sqliteHandle(db);
-  const notes = new NoteStore(raw);
-  const audit = new AuditStore(raw, (err) => logger.error({ err }, 'writing tool-call audit records failed'), clock);
+  const notes = new NoteStore(db);
+  const audit = new AuditStore(db, (err) => logger.error({ err }, 'writing tool-call audit records failed'), clock);
   const resourceMetadataUrl = protectedResourceMetadataUrl(config.resource);
   const metrics = createResourceServerMetrics(options.registry ?? createMetricsRegistry('resource-server'));
   const onToolCall = ({ server, tool, outcome }: ToolCallEvent) => metrics.toolCalls.inc({ server, tool, outcome });
@@ -142,6 +140,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
 
   const sessions = new McpSessions({
     createServer: (subject) => createMcpServer({ notes, audit, logger, onToolCall, gateway, builtInTools: config.builtInTools, subject }),
+    store: new McpSessionStore(db),
     idleTtlMs: config.sessionIdleTtl * 1000,
     maxSessions: config.maxSessions,
     maxSessionsPerSubject: maxSessionsPerUser,
@@ -196,11 +195,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   app.use(router.routes());
 
   const sweepAudit = () => {
-    try {
-      audit.sweep(config.auditRetention);
-    } catch (err) {
-      logger.error({ err }, 'audit sweep failed');
-    }
+    audit.sweep(config.auditRetention).catch((err: unknown) => logger.error({ err }, 'audit sweep failed'));
   };
   sweepAudit();
   const auditSweeper = setInterval(sweepAudit, AUDIT_SWEEP_INTERVAL_MS).unref();
@@ -224,7 +219,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
       return http.shutdown(timeoutMs, async () => {
         await sessions.closeAll();
         await gateway.close();
-        audit.flush();
+        await audit.flush();
       });
     },
     async close() {
@@ -232,7 +227,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
       revocations.stop();
       await sessions.closeAll();
       await gateway.close();
-      audit.flush();
+      await audit.flush();
       await new Promise<void>((resolve) => {
         httpServer.close(() => resolve());
         httpServer.closeAllConnections();

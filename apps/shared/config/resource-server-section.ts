@@ -37,7 +37,7 @@ function resourceServerFields(context: LoadContext) {
     session_idle_timeout: duration.default(30 * 60)
       .meta({ description: 'an MCP session is closed this long after its last request' } satisfies FieldNote),
     max_sessions: z.coerce.number().int().min(1, { error: 'expected at least 1 session' }).max(1_000_000, { error: 'expected at most 1000000 sessions' }).default(10_000)
-      .meta({ description: 'open MCP sessions kept at most; the least recently used is closed beyond that' } satisfies FieldNote),
+      .meta({ description: 'open MCP sessions kept at most (across all replicas); the least recently used is closed beyond that' } satisfies FieldNote),
     audit_retention: duration.default(30 * 86400)
       .meta({ description: 'how long a tool-call record is kept' } satisfies FieldNote),
     max_token_lifetime: duration.optional()

@@ -1,8 +1,9 @@
 /**
  * Hands an authenticated request to the MCP SDK's Streamable HTTP transport for its session.
  *
- * - With `Mcp-Session-Id`: the session must exist and belong to the token's subject; otherwise
- *   404 (MCP 2025-11-25 transports §Session Management: the client then starts a new session).
+ * - With `Mcp-Session-Id`: the session must exist (on any replica) and belong to the token's
+ *   subject; otherwise 404 (MCP 2025-11-25 transports §Session Management: the client then starts
+ *   a new session).
  * - Without: a fresh transport, which opens a session if the request is `initialize` and answers
  *   400 otherwise.
  * - Everything else is the SDK's: Accept and Content-Type checks, JSON-RPC validation, the 400 for
@@ -26,14 +27,14 @@ export function serveMcpRequest(sessions: McpSessions, logger: Logger) {
     let transport;
     let discard: (() => Promise<void>) | undefined;
     if (sessionId) {
-      transport = sessions.find(sessionId, auth.extra.subject)?.transport;
+      transport = (await sessions.find(sessionId, auth.extra.subject))?.transport;
       if (!transport) {
         ctx.status = 404;
         ctx.body = { jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null };
         return;
       }
     } else {
-      ({ transport, discard } = await sessions.start(auth.extra.subject));
+      ({ transport, discard } = await sessions.start(auth.extra.subject, ctx.state.rpcBody));
     }
 
     // The transport reads the caller from `req.auth` and passes it to tool handlers as `authInfo`.

@@ -59,7 +59,7 @@ export function isBuiltInTool(name: string): boolean {
 export type RecordToolCall = (outcome: ToolCallOutcome) => void;
 
 /** Runs built-in tool `name` for the token's caller; `record` is told the outcome. */
-export function callBuiltInTool(name: string, args: unknown, token: VerifiedAccessToken, record: RecordToolCall, { notes, audit, logger }: BuiltInToolDependencies): CallToolResult {
+export async function callBuiltInTool(name: string, args: unknown, token: VerifiedAccessToken, record: RecordToolCall, { notes, audit, logger }: BuiltInToolDependencies): Promise<CallToolResult> {
   const tool = BUILT_IN_TOOLS.get(name)!;
   const caller: Caller = {
     subject: token.extra.subject,
@@ -77,7 +77,7 @@ export function callBuiltInTool(name: string, args: unknown, token: VerifiedAcce
     return toolError(`Input validation error: Invalid arguments for tool ${name}: ${getParseErrorMessage(parsed.error)}`);
   }
   try {
-    const output = tool.table.run(parsed.data as Parameters<ToolDefinition['run']>[0], { caller, notes, audit });
+    const output = await tool.table.run(parsed.data as Parameters<ToolDefinition['run']>[0], { caller, notes, audit });
     record('ok');
     return { content: [{ type: 'text', text: JSON.stringify(output, null, 2) }], structuredContent: output };
   } catch (err) {

@@ -51,7 +51,7 @@ export interface ToolDefinition<Input extends z.ZodRawShape = z.ZodRawShape, Out
   inputSchema: Input;
   outputSchema: Output;
   annotations: ToolAnnotations;
-  run(args: z.infer<z.ZodObject<Input>>, context: ToolContext): z.infer<z.ZodObject<Output>>;
+  run(args: z.infer<z.ZodObject<Input>>, context: ToolContext): z.infer<z.ZodObject<Output>> | Promise<z.infer<z.ZodObject<Output>>>;
 }
 
 function defineTool<Input extends z.ZodRawShape, Output extends z.ZodRawShape>(tool: ToolDefinition<Input, Output>): ToolDefinition {
@@ -97,8 +97,8 @@ const listNotes = defineTool({
   },
   outputSchema: { notes: z.array(z.object(noteSummary)) },
   annotations: { readOnlyHint: true, openWorldHint: false },
-  run({ limit }, { caller, notes }) {
-    return { notes: notes.list(caller.subject, limit) };
+  async run({ limit }, { caller, notes }) {
+    return { notes: await notes.list(caller.subject, limit) };
   },
 });
 
@@ -110,8 +110,8 @@ const getNote = defineTool({
   inputSchema: { id: noteId },
   outputSchema: { ...noteSummary, body: z.string() },
   annotations: { readOnlyHint: true, openWorldHint: false },
-  run({ id }, { caller, notes }) {
-    const note = notes.get(caller.subject, id);
+  async run({ id }, { caller, notes }) {
+    const note = await notes.get(caller.subject, id);
     if (!note) throw new ToolError(`You have no note with id ${id}.`);
     return note;
   },
@@ -128,9 +128,9 @@ const createNote = defineTool({
   },
   outputSchema: noteSummary,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
-  run({ title, body }, { caller, notes }) {
+  async run({ title, body }, { caller, notes }) {
     try {
-      const { id, created_at } = notes.create(caller.subject, title, body);
+      const { id, created_at } = await notes.create(caller.subject, title, body);
       return { id, title, created_at };
     } catch (err) {
       if (err instanceof NoteLimitReachedError) throw new ToolError(`Cannot create the note: ${err.message}.`);
@@ -147,8 +147,8 @@ const deleteNote = defineTool({
   inputSchema: { id: noteId },
   outputSchema: { deleted: z.string().describe('The id of the deleted note.') },
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
-  run({ id }, { caller, notes }) {
-    if (!notes.delete(caller.subject, id)) throw new ToolError(`You have no note with id ${id}.`);
+  async run({ id }, { caller, notes }) {
+    if (!await notes.delete(caller.subject, id)) throw new ToolError(`You have no note with id ${id}.`);
     return { deleted: id };
   },
 });
@@ -172,8 +172,8 @@ const recentActivity = defineTool({
     })),
   },
   annotations: { readOnlyHint: true, openWorldHint: false },
-  run({ limit }, { audit }) {
-    return { calls: audit.recent(limit) };
+  async run({ limit }, { audit }) {
+    return { calls: await audit.recent(limit) };
   },
 });
 

@@ -1,20 +1,24 @@
 /**
  * The record of tool calls this server handled: who (token subject, username, client), which
- * server (`gatehouse` for the built-in tools) and tool, the outcome, how long it took, and when. Read back by the `recent_activity` tool; rows older than the retention
- * are swept so the table stays bounded.
+ * server (`gatehouse` for the built-in tools) and tool, the outcome, how long it took, and when.
+ * Read back by the `recent_activity` tool; rows older than the retention are swept so the table
+ * stays bounded. With replicas on one PostgreSQL database, every replica writes to and reads the
+ * same table, so `recent_activity` on one shows the calls made on the others, once their batch
+ * has committed (milliseconds after their answers, see below).
  *
  * Arguments and results are deliberately not recorded: they may be private note contents.
  *
  * Records are written off the request path: `record` queues the row and the queue is written in
  * one transaction two turns of the event loop later (setImmediate twice), so calls finishing
- * together share one commit instead of one each, and the commit runs after the answers of the turn
- * they were recorded in have left (the MCP endpoint sends a turn's writes at its end,
- * http/coalesce-writes.ts): a call is recorded before its answer is written. Reads flush first, so
- * they always see every call recorded so far; `flush` at shutdown writes what is left. A crash can
- * lose at most the rows of those turns.
+ * together share one commit instead of one each, and the commit starts after the answers of the
+ * turn they were recorded in have left (the MCP endpoint sends a turn's writes at its end,
+ * http/coalesce-writes.ts). Reads flush first and wait for writes already under way, so they
+ * always see every call recorded so far; `flush` at shutdown writes what is left. A crash can
+ * lose at most the rows of those turns; a failed write is reported to `onWriteError`, never
+ * thrown into the event loop.
  */
 import { systemClock, type Clock } from '../../../shared/clock.ts';
-import type { Db } from '../../../shared/database.ts';
+import type { SqlDatabase, SqlValue } from '../../../shared/storage/sql-database.ts';
 
 export type ToolCallOutcome = 'ok' | 'error' | 'denied';
 
@@ -44,12 +48,15 @@ interface ToolCallRow extends Omit<ToolCallEntry, 'at'> {
 
 type InsertRow = [number, string, string | null, string, string | null, string, string, number | null];
 
+const COLUMNS = '(at, subject, username, client_id, server, tool, outcome, duration_ms)';
+/** Rows per INSERT: 8 values each stays far below both engines' limit on bound parameters. */
+const ROWS_PER_STATEMENT = 200;
+
 export class AuditStore {
-  readonly #insert;
-  readonly #insertAll;
-  readonly #recent;
-  readonly #sweep;
+  readonly #db: SqlDatabase;
   #pending: InsertRow[] = [];
+  /** Settles when every write started so far has ended (failed ones included). */
+  #writing: Promise<void> = Promise.resolve();
   readonly #onWriteError: (err: unknown) => void;
   readonly #clock: Clock;
 
@@ -57,52 +64,51 @@ export class AuditStore {
    * `onWriteError` is told when a queued write fails (it happens after the call was answered);
    * `clock` stamps records and ages them out.
    */
-  constructor(db: Db, onWriteError: (err: unknown) => void = (err) => { throw err; }, clock: Clock = systemClock) {
+  constructor(db: SqlDatabase, onWriteError: (err: unknown) => void, clock: Clock = systemClock) {
+    this.#db = db;
     this.#onWriteError = onWriteError;
     this.#clock = clock;
-    this.#insert = db.prepare<InsertRow>(
-      'INSERT INTO tool_calls (at, subject, username, client_id, server, tool, outcome, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-    );
-    this.#insertAll = db.transaction((rows: InsertRow[]) => {
-      for (const row of rows) this.#insert.run(...row);
-    });
-    this.#recent = db.prepare<[number], ToolCallRow>(
-      'SELECT at, subject, username, client_id, tool, outcome FROM tool_calls ORDER BY id DESC LIMIT ?',
-    );
-    this.#sweep = db.prepare<[number]>('DELETE FROM tool_calls WHERE at < ?');
   }
 
   /** Queues the record; it is written two turns of the event loop later (or by `flush`). */
   record(call: ToolCallRecord, now = this.#clock.now()): void {
-    if (this.#pending.length === 0) {
-      setImmediate(() => setImmediate(() => {
-        try {
-          this.flush();
-        } catch (err) {
-          this.#onWriteError(err);
-        }
-      }));
-    }
+    if (this.#pending.length === 0) setImmediate(() => setImmediate(() => void this.flush()));
     this.#pending.push([now, call.subject, call.username ?? null, call.clientId, call.server ?? null, call.tool, call.outcome, call.durationMs ?? null]);
   }
 
-  /** Writes every queued record, in one transaction. */
-  flush(): void {
-    if (this.#pending.length === 0) return;
-    const rows = this.#pending;
-    this.#pending = [];
-    this.#insertAll(rows);
+  /**
+   * Writes every queued record in one transaction, after the writes already under way; resolves
+   * when all of them have ended. Never rejects: a failure goes to `onWriteError`.
+   */
+  flush(): Promise<void> {
+    if (this.#pending.length > 0) {
+      const rows = this.#pending;
+      this.#pending = [];
+      this.#writing = this.#writing.then(() => this.#insert(rows)).catch((err: unknown) => this.#onWriteError(err));
+    }
+    return this.#writing;
   }
 
   /** The newest `limit` calls, newest first. */
-  recent(limit: number): ToolCallEntry[] {
-    this.flush();
-    return this.#recent.all(limit).map((row) => ({ ...row, at: new Date(row.at).toISOString() }));
+  async recent(limit: number): Promise<ToolCallEntry[]> {
+    await this.flush();
+    const rows = await this.#db.all<ToolCallRow>('SELECT at, subject, username, client_id, tool, outcome FROM tool_calls ORDER BY id DESC LIMIT ?', [limit]);
+    return rows.map((row) => ({ ...row, at: new Date(row.at).toISOString() }));
   }
 
   /** Deletes records older than `maxAgeSeconds`; returns how many went. */
-  sweep(maxAgeSeconds: number, now = this.#clock.now()): number {
-    this.flush();
-    return this.#sweep.run(now - maxAgeSeconds * 1000).changes;
+  async sweep(maxAgeSeconds: number, now = this.#clock.now()): Promise<number> {
+    await this.flush();
+    return (await this.#db.run('DELETE FROM tool_calls WHERE at < ?', [now - maxAgeSeconds * 1000])).changes;
+  }
+
+  async #insert(rows: InsertRow[]): Promise<void> {
+    await this.#db.transaction(async (tx) => {
+      for (let start = 0; start < rows.length; start += ROWS_PER_STATEMENT) {
+        const chunk = rows.slice(start, start + ROWS_PER_STATEMENT);
+        const values = chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
+        await tx.run(`INSERT INTO tool_calls ${COLUMNS} VALUES ${values}`, chunk.flat() as SqlValue[]);
+      }
+    });
   }
 }

@@ -1,0 +1,131 @@
+/**
+ * The MCP sessions' records: which subject a session belongs to, what the client sent in its
+ * `initialize` (so any replica can rebuild the session's MCP server), and when it was last used.
+ * The database is the one authority on whether a session exists: a replica's in-memory session
+ * is only a cache of what a row here says, checked on every request (`touch`).
+ *
+ * - Opening is one transaction that also closes the sessions beyond the limits (the subject's own
+ *   oldest first, then the least recently used of all). On PostgreSQL it takes a transaction
+ *   advisory lock, so two replicas opening sessions at the same instant cannot both stay under a
+ *   limit they together exceed; SQLite's `BEGIN IMMEDIATE` already admits one writer at a time.
+ * - `touch` reads the row on every request, so a session that another replica ended, evicted or
+ *   let idle out is not returned, and records the use at most once a second.
+ */
+import type { InitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { SqlDatabase, SqlExecutor } from '../../../shared/storage/sql-database.ts';
+
+export type InitializeParams = InitializeRequest['params'];
+
+export interface McpSessionRecord {
+  id: string;
+  subject: string;
+  /** The protocol version negotiated at initialize. */
+  protocolVersion: string;
+  initializeParams: InitializeParams;
+  /** Epoch milliseconds. */
+  createdAt: number;
+  lastUsedAt: number;
+}
+
+export interface SessionLimits {
+  maxSessions: number;
+  maxSessionsPerSubject: number;
+}
+
+interface SessionRow {
+  id: string;
+  subject: string;
+  protocol_version: string;
+  initialize_params: string;
+  created_at: number;
+  last_used_at: number;
+}
+
+/** Transaction advisory lock key taken while a session opens, on PostgreSQL: "mcp-sess" in ASCII. */
+const OPEN_LOCK = '7882267113340367731';
+
+/** Milliseconds: a session's last use is recorded at most this often. */
+export const TOUCH_INTERVAL_MS = 1000;
+
+const RETURNED = 'id, subject, protocol_version, initialize_params, created_at, last_used_at';
+
+export class McpSessionStore {
+  readonly #db: SqlDatabase;
+
+  constructor(db: SqlDatabase) {
+    this.#db = db;
+  }
+
+  /**
+   * Records a new session (used now) and ends the oldest ones beyond `limits`; returns the ids
+   * ended, so their in-memory state here can go too.
+   */
+  async open(session: Omit<McpSessionRecord, 'createdAt' | 'lastUsedAt'>, limits: SessionLimits, now: number): Promise<string[]> {
+    return this.#db.transaction(async (tx) => {
+      if (tx.dialect === 'postgres') await tx.get('SELECT pg_advisory_xact_lock(?)', [OPEN_LOCK]);
+      await tx.run(
+        'INSERT INTO mcp_sessions (id, subject, protocol_version, initialize_params, created_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?)',
+        [session.id, session.subject, session.protocolVersion, JSON.stringify(session.initializeParams), now, now],
+      );
+      const own = await endOldest(tx, limits.maxSessionsPerSubject, 'WHERE subject = ?', [session.subject]);
+      const all = await endOldest(tx, limits.maxSessions, '', []);
+      return [...own, ...all];
+    });
+  }
+
+  /**
+   * The session `id` of `subject`, marked used at `now`, unless it was last used at or before
+   * `idleSince` (then it has timed out); undefined when it does not exist, belongs to someone else
+   * or has timed out.
+   *
+   * Checked on every request, but written at most once per TOUCH_INTERVAL_MS per session: a busy
+   * session costs one indexed read per request, not a row version (and, on PostgreSQL, index
+   * entries to vacuum) per request. The idle timeout is therefore exact to within that interval.
+   * A session ended between the read and the write is still served this once (as a request that
+   * came a moment earlier would have been).
+   */
+  async touch(id: string, subject: string, idleSince: number, now: number): Promise<McpSessionRecord | undefined> {
+    const row = await this.#db.get<SessionRow>(
+      `SELECT ${RETURNED} FROM mcp_sessions WHERE id = ? AND subject = ? AND last_used_at > ?`,
+      [id, subject, idleSince],
+    );
+    if (!row) return undefined;
+    if (now - row.last_used_at >= TOUCH_INTERVAL_MS) {
+      await this.#db.run('UPDATE mcp_sessions SET last_used_at = ? WHERE id = ? AND last_used_at < ?', [now, id, now]);
+      row.last_used_at = now;
+    }
+    return recordOf(row);
+  }
+
+  /** Ends the session; true when it existed. */
+  async end(id: string): Promise<boolean> {
+    return (await this.#db.run('DELETE FROM mcp_sessions WHERE id = ?', [id])).changes === 1;
+  }
+
+  /** Ends every session last used at or before `idleSince`; returns how many went. */
+  async endIdle(idleSince: number): Promise<number> {
+    return (await this.#db.run('DELETE FROM mcp_sessions WHERE last_used_at <= ?', [idleSince])).changes;
+  }
+}
+
+/** Deletes the least recently used sessions matching `where` beyond `limit`; returns their ids. */
+async function endOldest(tx: SqlExecutor, limit: number, where: string, params: string[]): Promise<string[]> {
+  const count = Number((await tx.get<{ n: number }>(`SELECT count(*) AS n FROM mcp_sessions ${where}`, params))?.n ?? 0);
+  if (count <= limit) return [];
+  const ended = await tx.all<{ id: string }>(
+    `DELETE FROM mcp_sessions WHERE seq IN (SELECT seq FROM mcp_sessions ${where} ORDER BY last_used_at, seq LIMIT ?) RETURNING id`,
+    [...params, count - limit],
+  );
+  return ended.map((row) => row.id);
+}
+
+function recordOf(row: SessionRow): McpSessionRecord {
+  return {
+    id: row.id,
+    subject: row.subject,
+    protocolVersion: row.protocol_version,
+    initializeParams: JSON.parse(row.initialize_params) as InitializeParams,
+    createdAt: row.created_at,
+    lastUsedAt: row.last_used_at,
+  };
+}
