@@ -91,7 +91,14 @@ export async function startAuthServer(options: StartOptions = {}): Promise<TestA
 
   const logger = options.logger ?? createLogger('auth-server', 'silent');
   const serverOptions: AuthServerOptions = { adapter: options.adapterOverride, metadataFetch: options.metadataFetch, clock: options.clock, registry: options.registry };
-  let auth = await createAuthServer(config.authServer, logger, serverOptions);
+  let auth: AuthServer;
+  try {
+    auth = await createAuthServer(config.authServer, logger, serverOptions);
+  } catch (err) {
+    // A server that failed to start must not keep the test process alive with its open port.
+    await closeServer(server);
+    throw err;
+  }
   server.on('request', auth.app.callback());
 
   const handle: TestAuthServer = {
