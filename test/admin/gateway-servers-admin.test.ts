@@ -182,7 +182,7 @@ describe('admin page: MCP servers, when the status URI answers something else', 
       issuer: auth.issuer, audience: auth.config.authServer.resource, typ: 'at+jwt', algorithms: ['RS256'],
     });
     const adminUser = auth.auth.users.findByUsername('admin')!;
-    assert.equal(protectedHeader.kid, auth.auth.admin.keys.list().find((key) => key.status === 'active')!.kid);
+    assert.equal(protectedHeader.kid, (await auth.auth.admin.keys.list()).find((key) => key.status === 'active')!.kid);
     assert.equal(payload.sub, adminUser.id);
     assert.equal(payload.client_id, 'gatehouse');
     assert.equal(payload.scope, 'mcp:admin');
@@ -194,12 +194,12 @@ describe('admin page: MCP servers, when the status URI answers something else', 
   });
 
   test('after a key rotation the token is signed with the new active key, which the resource server already knows as the next one', async () => {
-    const activeKid = () => auth.auth.admin.keys.list().find((key) => key.status === 'active')!.kid;
-    const next = auth.auth.admin.keys.list().find((key) => key.status === 'next')!.kid;
-    const before = activeKid();
+    const activeKid = async () => (await auth.auth.admin.keys.list()).find((key) => key.status === 'active')!.kid;
+    const next = (await auth.auth.admin.keys.list()).find((key) => key.status === 'next')!.kid;
+    const before = await activeKid();
     const keys = await admin.browser.navigate('/admin/keys');
     assert.equal((await post(admin.browser, keys, '/admin/keys/rotate')).status, 200);
-    assert.equal(activeKid(), next);
+    assert.equal(await activeKid(), next);
     behaviour = json(200, { servers: [] });
     received = [];
     await admin.browser.navigate('/admin/servers');

@@ -114,7 +114,7 @@ describe('admin pages: connected apps, keys, audit log', () => {
     const keysPage = await admin.browser.navigate('/admin/keys');
     const rotated = await post(admin.browser, keysPage, '/admin/keys/rotate');
     assert.match(rotated.html, /Rotated: the next key \(already published\) signs from now on/);
-    const keys = server.auth.admin.keys.list();
+    const keys = await server.auth.admin.keys.list();
     assert.deepEqual(keys.map((k) => k.status), ['active', 'next', 'retiring']);
     assert.equal(keys[2]!.kid, oldKid);
     assert.deepEqual((await publishedKeys()).keys.map((k) => k.kid).sort(), [oldKid, keys[0]!.kid, keys[1]!.kid].sort());
@@ -185,19 +185,19 @@ describe('key stages over time', () => {
     try {
       const keys = server.auth.admin.keys;
       const by = { actor: { name: 'test' } };
-      const oldKid = keys.list().find((k) => k.status === 'active')!.kid;
+      const oldKid = (await keys.list()).find((k) => k.status === 'active')!.kid;
       await keys.rotate(by);
-      const retiring = keys.list().find((k) => k.kid === oldKid)!;
+      const retiring = (await keys.list()).find((k) => k.kid === oldKid)!;
       assert.equal(retiring.status, 'retiring');
       assert.equal(retiring.stoppedSigningAt, Math.floor(clock.now() / 1000) * 1000, 'stopped signing at the rotation, on the server clock');
       const lifetime = (retiring.tokensValidUntil! - retiring.stoppedSigningAt!) / 1000;
       assert.equal(lifetime, Math.max(server.config.authServer.accessTokenTtl, ID_TOKEN_TTL));
 
       clock.advance(lifetime - 1);
-      assert.equal(keys.list().find((k) => k.kid === oldKid)!.safeToRetire, false);
+      assert.equal((await keys.list()).find((k) => k.kid === oldKid)!.safeToRetire, false);
       await assert.rejects(keys.retire(oldKid, { force: false }, by), (err: { status?: number; error_description?: string }) => err.status === 409 && /may be valid until/.test(err.error_description ?? ''));
       clock.advance(1);
-      assert.equal(keys.list().find((k) => k.kid === oldKid)!.safeToRetire, true);
+      assert.equal((await keys.list()).find((k) => k.kid === oldKid)!.safeToRetire, true);
       await keys.retire(oldKid, { force: false }, by);
       assert.deepEqual((await auditEvents(server, 'key.retired')).map((e) => e.details), [{ kid: oldKid, forced: false }]);
     } finally {

@@ -17,6 +17,11 @@ import { createAuthServer, type AuthServer, type AuthServerOptions } from '../..
 import { createTestPostgresDatabase, type TestBackend } from './test-database.ts';
 
 export const ADMIN_PASSWORD = 'correct horse battery staple';
+/**
+ * GATEHOUSE_KEY_ENCRYPTION_KEY of every test server on PostgreSQL unless a test sets its own: one
+ * value for all, so servers started on one database as replicas can read each other's keys.
+ */
+export const TEST_KEY_ENCRYPTION_KEY = Buffer.from('gatehouse test key encryption k!').toString('base64');
 
 export interface StartOptions {
   /** Extra environment for loadConfig (e.g. RESOURCE_URL, GATEHOUSE_CONFIG). */
@@ -71,7 +76,9 @@ export async function startAuthServer(options: StartOptions = {}): Promise<TestA
   let server = createServer();
   const port = await listen(server, 0);
   const issuer = tls ? `https://localhost:${port}` : `http://127.0.0.1:${port}`;
+  const databaseUrl = options.databaseUrl ?? (options.backend === 'postgres' ? await createTestPostgresDatabase() : undefined);
   const config = loadConfig({
+    ...(databaseUrl ? { GATEHOUSE_KEY_ENCRYPTION_KEY: TEST_KEY_ENCRYPTION_KEY } : {}),
     DATA_DIR: join(dir, 'data'),
     KEYS_DIR: join(dir, 'keys'),
     ISSUER: issuer,
@@ -81,7 +88,6 @@ export async function startAuthServer(options: StartOptions = {}): Promise<TestA
   config.authServer.bcryptCost = 10;
   // Tests send far more from 127.0.0.1 than any person would; rate-limit tests switch them on.
   config.authServer.rateLimits.enabled = false;
-  const databaseUrl = options.databaseUrl ?? (options.backend === 'postgres' ? await createTestPostgresDatabase() : undefined);
   if (databaseUrl) {
     const postgres = { url: databaseUrl, maxConnections: 5 };
     config.authServer.database = { ...config.authServer.database, postgres };

@@ -75,6 +75,9 @@ function gatehouseServices(): GatehouseService[] {
     const env = Object.fromEntries(Object.entries(service.environment ?? {}).map(([k, v]) => [k, interpolate(String(v ?? ''))]));
     const configEnv = { ...env };
     for (const [key, value] of Object.entries(OPERATOR_SET)) if (key in env && env[key] === '') configEnv[key] = value;
+    // loadConfig checks both apps, and the auth-server's part needs its key encryption key on
+    // PostgreSQL; the resource server itself reads none (loadResourceServerConfig), so none is set.
+    if (app === 'resource-server' && env.DATABASE_URL) configEnv.GATEHOUSE_KEY_ENCRYPTION_KEY ??= OPERATOR_SET.GATEHOUSE_KEY_ENCRYPTION_KEY!;
     const readable = new Set([...Object.keys(ENV_FIELDS), 'GATEHOUSE_CONFIG']);
     if (env.GATEHOUSE_CONFIG) {
       const file = hostPathOf(service, env.GATEHOUSE_CONFIG);

@@ -117,7 +117,7 @@ describe('the revocation feed', () => {
     const active = await server.auth.admin.keys.rotate(BY);
     const rotated = await read(`?after=${next}`);
     assert.deepEqual(rotated.entries.map((e) => e.kind), ['keys']);
-    const retiring = server.auth.admin.keys.list().find((k) => k.status === 'retiring')!;
+    const retiring = (await server.auth.admin.keys.list()).find((k) => k.status === 'retiring')!;
     await server.auth.admin.keys.retire(retiring.kid, { force: true }, BY);
     const retired = await read(`?after=${rotated.next}`);
     assert.deepEqual(retired.entries.map((e) => [e.kind, e.value]), [['kid', retiring.kid]]);

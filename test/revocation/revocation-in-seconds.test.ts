@@ -299,7 +299,7 @@ describe('revocation in seconds: each trigger refuses open MCP sessions within 5
 
   test('staged rotation: after a made-up kid started the JWKS cooldown, a token from the newly active key is accepted at once', async () => {
     const jwksBefore = await (await fetch(`${server.issuer}/oauth/jwks`)).json() as JSONWebKeySet;
-    const next = server.auth.admin.keys.list().find((k) => k.status === 'next')!;
+    const next = (await server.auth.admin.keys.list()).find((k) => k.status === 'next')!;
     assert.ok(jwksBefore.keys.some((k) => k.kid === next.kid), 'the next key is published before it signs');
 
     // A kid nobody publishes makes the verifier refetch the JWKS (unless it did within its cooldown);
@@ -333,7 +333,7 @@ describe('revocation in seconds: each trigger refuses open MCP sessions within 5
       assert.deepEqual(window.filter((r) => r.path === '/oauth/jwks'), [], 'accepted with the key set fetched before the rotation');
     }
     console.log(`revocation: staged rotation → a token of the new key accepted ${elapsed} ms after the rotation (first try, ${window.filter((r) => r.path === '/oauth/jwks').length} JWKS fetch)`);
-    const created = server.auth.admin.keys.list().find((k) => k.status === 'next')!;
+    const created = (await server.auth.admin.keys.list()).find((k) => k.status === 'next')!;
     assert.notEqual(created.kid, next.kid);
     assert.ok(!jwksBefore.keys.some((k) => k.kid === created.kid), 'the new next key is new; it signs nothing until the next rotation');
 

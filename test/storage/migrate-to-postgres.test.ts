@@ -4,6 +4,7 @@
  * on both sides; running it again is refused and changes nothing.
  */
 import assert from 'node:assert/strict';
+import { createSecretKey } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,24 +13,28 @@ import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { run as runGatehouse } from '../../apps/auth-server/src/cli/run.ts';
+import { openKeyStore } from '../../apps/auth-server/src/keys/open-key-store.ts';
+import { readCookieKeys, readSigningKeys } from '../../apps/auth-server/src/keys/signing-keys.ts';
+import { openDatabase } from '../../apps/shared/storage/open-database.ts';
 import { CapturedOutput } from '../cli/support/captured-output.ts';
 import { createUser } from '../admin/support/admin-browser.ts';
 import { connectClient } from '../helpers/mcp-http.ts';
 import { freePort } from '../helpers/net.ts';
 import { connect, redeem, refresh, registerClient } from '../helpers/oauth-flow.ts';
-import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { startAuthServer, TEST_KEY_ENCRYPTION_KEY, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { startResourceServerBeside } from '../helpers/start-resource-server-beside.ts';
 import { createTestPostgresDatabase, TEST_BACKENDS } from '../helpers/test-database.ts';
 
 interface Copied {
   database: string;
   tables: Array<{ app: string; table: string; rows: number }>;
+  keys: { signing_keys: number; cookie_keys: number };
 }
 
 async function gatehouse(dir: string, args: string[], databaseUrl: string) {
   const stdout = new CapturedOutput();
   const stderr = new CapturedOutput();
-  const env = { DATA_DIR: join(dir, 'data'), KEYS_DIR: join(dir, 'keys'), DATABASE_URL: databaseUrl };
+  const env = { DATA_DIR: join(dir, 'data'), KEYS_DIR: join(dir, 'keys'), DATABASE_URL: databaseUrl, GATEHOUSE_KEY_ENCRYPTION_KEY: TEST_KEY_ENCRYPTION_KEY };
   const code = await runGatehouse(args, { stdin: Readable.from([]), stdout, stderr }, env);
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
@@ -95,7 +100,22 @@ describe('gatehouse migrate-to-postgres', { skip: !TEST_BACKENDS.includes('postg
       }
     }
     const rowsOf = (table: string) => copied.tables.find((t) => t.table === table)?.rows ?? 0;
+    assert.deepEqual(copied.keys, { signing_keys: 2, cookie_keys: 1 });
     assert.ok(rowsOf('users') >= 2 && rowsOf('oidc_models') > 0 && rowsOf('audit_events') > 0 && rowsOf('notes') === 1 && rowsOf('tool_calls') >= 1, 'real data was moved');
+  });
+
+  test('moves the signing and cookie keys, encrypted, so tokens and cookies issued before stay valid', async () => {
+    const files = readSigningKeys(join(dir, 'keys'));
+    const database = await openDatabase({ sqliteFile: join(dir, 'unused.db'), postgres: { url: databaseUrl } }, 'auth-server');
+    try {
+      const store = openKeyStore({ keysDir: join(dir, 'keys'), keyEncryptionKey: createSecretKey(Buffer.from(TEST_KEY_ENCRYPTION_KEY, 'base64')) }, database);
+      assert.deepEqual(await store.readSigningKeys(), files, 'the same keys in the same stages');
+      assert.deepEqual(await store.loadOrCreateCookieKeys(), readCookieKeys(join(dir, 'keys')));
+      const rows = await database.all<{ private_jwk: string }>('SELECT private_jwk FROM signing_keys');
+      for (const key of files) assert.ok(rows.every((row) => !row.private_jwk.includes(key.jwk.d!)), 'encrypted');
+    } finally {
+      await database.close();
+    }
   });
 
   test('a second run is refused, naming the table that already holds data, and changes nothing', async () => {

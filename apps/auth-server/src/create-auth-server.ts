@@ -49,7 +49,9 @@ import { RateLimiter } from './http/rate-limiter.ts';
 import { registrationCors } from './http/registration-cors.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { interactionRoutes } from './interactions/interaction-routes.ts';
-import { activeKey, loadOrCreateCookieKeys, loadOrCreateSigningKeys, toProviderJwks, toPublicJwks, type StoredKey } from './keys/signing-keys.ts';
+import type { KeyStore } from './keys/key-store.ts';
+import { loadStartingKeys, openKeyStore, type StartingKeys } from './keys/open-key-store.ts';
+import { activeKey, toProviderJwks, toPublicJwks, type StoredKey } from './keys/signing-keys.ts';
 import { createAuthServerMetrics } from './ops/auth-server-metrics.ts';
 import { countProviderEvents } from './ops/count-provider-events.ts';
 import { createProvider, type ProviderDeps } from './provider/create-provider.ts';
@@ -114,14 +116,22 @@ export interface AuthServerOptions {
 export async function createAuthServer(config: AuthServerConfig, logger: Logger, options: AuthServerOptions = {}): Promise<AuthServer> {
   const clock = options.clock ?? systemClock;
   const database = await openDatabase(config.database, 'auth-server');
+  // Before anything else reads the database: a missing or wrong key encryption key stops the start here.
+  let keyStore: KeyStore;
+  let starting: StartingKeys;
+  try {
+    keyStore = openKeyStore(config, database, clock);
+    starting = await loadStartingKeys(keyStore);
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
+  const { signingKeys: keys, created, cookieKeys } = starting;
+  if (created) logger.warn({ keys: keyStore.location }, 'no signing key found: generated a new RS256 key');
   // Transitional: the stores not yet on SqlDatabase use the SQLite handle.
   const db = sqliteHandle(database);
   const converted = hashStoredSecrets(db);
   if (converted > 0) logger.info({ rows: converted }, 'stored tokens, sessions and client secrets of an earlier version replaced by their hashes');
-
-  const { keys, created } = await loadOrCreateSigningKeys(config.keysDir, clock);
-  if (created) logger.warn({ keysDir: config.keysDir }, 'no signing key found: generated a new RS256 key');
-  const cookieKeys = loadOrCreateCookieKeys(config.keysDir);
 
   const users = new UserStore(db);
   const hasher = new PasswordHasher(config.bcryptCost);
@@ -132,7 +142,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   const render = createRenderer(config.issuer);
   const audit = new AuditLog(database, config.audit, clock);
   const admin = createAdminServices({
-    db, database, config, users, audit,
+    db, database, config, users, audit, keyStore,
     hashPassword: (password) => hasher.hash(password),
     validateClientMetadata: validateWithProvider(() => holder.current),
     onKeysChanged: () => holder.reload(),
@@ -187,7 +197,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     built.use(revokeJwtAccessTokens({ issuer: config.issuer, jwks: toPublicJwks(signingKeys), feed: admin.revocations }));
     return built;
   };
-  const holder = new ProviderHolder(buildProvider, keys, config.keysDir, logger);
+  const holder = new ProviderHolder(buildProvider, keys, keyStore, logger);
   const provider = holder.provider;
   const stopWatchingKeys = holder.watch(config.keysReloadInterval);
   const throttle = new SignInThrottle(db, config.signInThrottle, clock);

@@ -3,6 +3,7 @@
  * uses. The fields it takes from elsewhere (listen host, proxy trust, data dir, the resource URL)
  * are added by `loadAuthServerConfig`.
  */
+import { createSecretKey, type KeyObject } from 'node:crypto';
 import { resolve } from 'node:path';
 import * as z from 'zod';
 import { isLoopbackHostname } from '../loopback-hosts.ts';
@@ -22,6 +23,25 @@ const rateLimit = (max: number, window: number, description: string) => z.strict
   window: duration.default(window)
     .meta({ description: 'over which `max` refills' } satisfies FieldNote),
 }).prefault({}).meta({ description } satisfies FieldNote);
+
+/** Why `key_encryption_key` is refused when missing; also said by the auth-server when it opens PostgreSQL without one. */
+export const KEY_ENCRYPTION_KEY_REQUIRED = 'required when database.url (DATABASE_URL) is set: the signing and cookie keys are then kept in PostgreSQL, encrypted with it; generate one with `openssl rand -base64 32` and give every replica the same';
+
+/**
+ * 32 random bytes, as base64 (what `openssl rand -base64 32` prints) or 64 hex digits, turned
+ * into a KeyObject at once: it prints as `SecretKeyObject` and serialises to `{}`, so logging the
+ * configuration never shows it. A refusal never echoes the value.
+ */
+const keyEncryptionKey = z.string().transform((value, ctx): KeyObject => {
+  const text = value.trim();
+  const bytes = /^[0-9a-f]{64}$/i.test(text) ? Buffer.from(text, 'hex')
+    : /^[A-Za-z0-9+/_-]{43}=?$/.test(text) ? Buffer.from(text, 'base64') : undefined;
+  if (bytes?.length !== 32) {
+    ctx.addIssue({ code: 'custom', message: 'expected 32 random bytes as base64 (`openssl rand -base64 32`) or as 64 hex digits' });
+    return z.NEVER;
+  }
+  return createSecretKey(bytes);
+});
 
 /** Fields the resource server also reads (for its defaults), with the same checks. */
 export const authServerPeerFields = {
@@ -62,13 +82,15 @@ function authServerFields(context: LoadContext) {
       .meta({ description: 'for requests without `scope`' } satisfies FieldNote),
     bcrypt_cost: z.coerce.number().int().min(10, { error: 'expected a bcrypt cost from 10 to 15' }).max(15, { error: 'expected a bcrypt cost from 10 to 15' }).default(12)
       .meta({ description: 'bcrypt work factor of stored passwords' } satisfies FieldNote),
+    key_encryption_key: keyEncryptionKey.optional()
+      .meta({ description: 'encrypts the signing and cookie keys kept in PostgreSQL (32 bytes, base64 or hex: `openssl rand -base64 32`); required with `database.url`, the same on every replica', env: 'GATEHOUSE_KEY_ENCRYPTION_KEY' } satisfies FieldNote),
     signing: z.strictObject({
       algorithm: z.literal('RS256', { error: 'only RS256 is supported' }).default('RS256')
         .meta({ description: 'of access and ID tokens' } satisfies FieldNote),
       keys_dir: z.string().min(1).default('./keys').transform((dir) => resolve(context.cwd, dir))
-        .meta({ description: 'signing and cookie keys (private, mode 0600; back them up, never commit them)', env: 'KEYS_DIR' } satisfies FieldNote),
+        .meta({ description: 'signing and cookie keys without `database.url` (private, mode 0600; back them up, never commit them); with it they are in PostgreSQL', env: 'KEYS_DIR' } satisfies FieldNote),
       reload_interval: duration.default(5)
-        .meta({ description: 'how often a running server looks for a key file changed by `gatehouse keys rotate|retire`' } satisfies FieldNote),
+        .meta({ description: 'how often a running server looks for keys changed by `gatehouse keys rotate|retire` or another replica' } satisfies FieldNote),
     }).prefault({}).meta({ description: 'token signing keys' } satisfies FieldNote),
     audit: z.strictObject({
       retention: duration.default(90 * 86400)
@@ -178,8 +200,10 @@ export function authServerSection(context: LoadContext) {
       defaultScopes,
       bcryptCost: a.bcrypt_cost,
       keysDir: a.signing.keys_dir,
-      /** Seconds between checks of the key file for changes made by the CLI while the server runs. */
+      /** Seconds between checks for key changes made by the CLI or another replica while the server runs. */
       keysReloadInterval: a.signing.reload_interval,
+      /** AES-256-GCM key for the private parts of keys kept in PostgreSQL; unset on SQLite, where keys are files. */
+      keyEncryptionKey: a.key_encryption_key,
       registration: {
         enabled: a.registration.enabled,
         allowedRedirectUris: a.registration.allowed_redirect_uris,

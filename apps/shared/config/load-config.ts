@@ -13,7 +13,7 @@
  */
 import { resolve } from 'node:path';
 import * as z from 'zod';
-import { authServerPeerFields, authServerSection, defaultIssuer, requireHttpsIssuer } from './auth-server-section.ts';
+import { authServerPeerFields, authServerSection, defaultIssuer, KEY_ENCRYPTION_KEY_REQUIRED, requireHttpsIssuer } from './auth-server-section.ts';
 import { ENV_FIELDS } from './config-fields.ts';
 import { ConfigError } from './config-error.ts';
 import { describeIssue } from './describe-issue.ts';
@@ -44,6 +44,11 @@ function authServerApp(context: LoadContext) {
   }).transform((c, ctx) => {
     const a = c.auth_server;
     if (!requireHttpsWithTls(c.tls, ['auth_server', 'issuer'], a.issuer, ctx)) return z.NEVER;
+    const database = databaseSettings(c, 'auth-server.db');
+    if (database.postgres && !a.keyEncryptionKey) {
+      ctx.addIssue({ code: 'custom', path: ['auth_server', 'key_encryption_key'], params: CROSS_FIELD, message: KEY_ENCRYPTION_KEY_REQUIRED });
+      return z.NEVER;
+    }
     const resource = c.resource_server.resource ?? defaultResource(c.resource_server.port);
     return {
       ...toSharedConfig(c),
@@ -52,7 +57,7 @@ function authServerApp(context: LoadContext) {
         host: c.listen_host,
         trustProxy: c.trust_proxy,
         databaseFile: resolve(c.data_dir, 'auth-server.db'),
-        database: databaseSettings(c, 'auth-server.db'),
+        database,
         resource,
         /** The resource server's GET /gateway/servers, read by the admin pages with a minted mcp:admin token. */
         gatewayStatusUri: a.gatewayStatusUri ?? `${new URL(resource).origin}/gateway/servers`,

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../helpers/net.ts';
@@ -54,6 +54,8 @@ async function startNginx(dir: string, ports: Record<string, number>): Promise<C
       : rewrite(conf, from, `127.0.0.1:${port}`);
   }
   conf = rewrite(conf, 'pid /tmp/nginx.pid;', `pid ${dir}/nginx.pid;`);
+  // /dev/stderr cannot be opened when the test run's output goes to a file.
+  conf = rewrite(conf, 'error_log /dev/stderr warn;', `error_log ${dir}/error.log warn;`);
   const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((kind) => {
     const path = join(dir, kind);
     mkdirSync(path);
@@ -66,8 +68,8 @@ async function startNginx(dir: string, ports: Record<string, number>): Promise<C
   const child = spawn('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk));
-  await waitFor(`nginx listening (${stderr})`, async () => {
-    if (child.exitCode !== null) throw new Error(`nginx exited: ${stderr}`);
+  await waitFor('nginx listening', async () => {
+    if (child.exitCode !== null) throw new Error(`nginx exited: ${stderr}${existsSync(join(dir, 'error.log')) ? readFileSync(join(dir, 'error.log'), 'utf8') : ''}`);
     return fetch(`http://127.0.0.1:${ports['listen 4200']}/healthz`).then(() => true, () => false);
   }, 15_000);
   return child;

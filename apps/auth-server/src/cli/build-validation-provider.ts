@@ -1,19 +1,20 @@
 /**
  * An oidc-provider instance for the CLI, built with the server's own configuration, only to
  * validate the metadata of a client before it is stored (`gatehouse clients add`), exactly as the
- * server will when it loads that client. It never listens, signs or fetches anything; without a
- * key file yet (the server never started), it gets a throwaway key that is not written anywhere.
+ * server will when it loads that client. It never listens, signs or fetches anything; without
+ * stored keys yet (the server never started), it gets a throwaway key that is not stored anywhere.
  */
 import type Provider from 'oidc-provider';
 import type { AuthServerConfig } from '../../../shared/config/load-config.ts';
 import type { Db } from '../../../shared/database.ts';
 import type { UserStore } from '../accounts/user-store.ts';
 import { createDocumentHostPolicy } from '../cimd/document-host-policy.ts';
-import { activeKey, generateSigningKey, readSigningKeys, toProviderJwks, toPublicJwks } from '../keys/signing-keys.ts';
+import type { KeyStore } from '../keys/key-store.ts';
+import { activeKey, generateSigningKey, toProviderJwks, toPublicJwks } from '../keys/signing-keys.ts';
 import { createProvider } from '../provider/create-provider.ts';
 
-export async function buildValidationProvider(config: AuthServerConfig, db: Db, users: UserStore): Promise<Provider> {
-  const stored = readSigningKeys(config.keysDir);
+export async function buildValidationProvider(config: AuthServerConfig, db: Db, users: UserStore, keyStore: KeyStore): Promise<Provider> {
+  const stored = await keyStore.readSigningKeys();
   const keys = stored.length > 0 ? stored : [await generateSigningKey('active')];
   return createProvider({
     config,

@@ -3,7 +3,7 @@
  * the admin services over the database (opened and migrated on first use, as the server does),
  * output in text or `--json`, and secret input.
  *
- * The CLI works on the database and key files directly, never through the server's HTTP API, so
+ * The CLI works on the database and key store directly, never through the server's HTTP API, so
  * it also works while the server is stopped. While it runs, changes are seen at once (the server
  * reads them per request), redirect URIs and schemes within 2 seconds (allow-list-snapshot.ts),
  * and key changes within `signing.reload_interval`.
@@ -21,6 +21,8 @@ import { createAdminServices, type AdminServices } from '../management/admin-ser
 import type { ChangedBy } from '../management/admin-actor.ts';
 import { validateWithProvider } from '../management/client-registry.ts';
 import { AuditLog } from '../audit/audit-log.ts';
+import type { KeyStore } from '../keys/key-store.ts';
+import { openKeyStore } from '../keys/open-key-store.ts';
 import { hashStoredSecrets } from '../provider/hash-stored-secrets.ts';
 import { buildValidationProvider } from './build-validation-provider.ts';
 import { readSecret, type SecretSource } from './read-secret.ts';
@@ -48,6 +50,7 @@ export class CliContext {
   #services?: AdminServices;
   #users?: UserStore;
   #provider?: Provider;
+  #keyStore?: KeyStore;
 
   constructor(config: AuthServerAppConfig, readonly io: CliIo, readonly json: boolean) {
     this.config = config.authServer;
@@ -69,6 +72,15 @@ export class CliContext {
     return this.#database!;
   }
 
+  /** The signing keys where the server keeps them: KEYS_DIR on SQLite, the database on PostgreSQL. */
+  get keyStore(): KeyStore {
+    if (!this.#keyStore) {
+      void this.db;
+      this.#keyStore = openKeyStore(this.config, this.#database!);
+    }
+    return this.#keyStore;
+  }
+
   get users(): UserStore {
     return (this.#users ??= new UserStore(this.db));
   }
@@ -88,6 +100,7 @@ export class CliContext {
         // The hasher is created on first use only: it hashes a dummy password when it starts.
         hashPassword: (password) => this.hasher.hash(password),
         audit: new AuditLog(this.database, this.config.audit),
+        keyStore: this.keyStore,
         validateClientMetadata: validateWithProvider(() => {
           if (!this.#provider) throw new Error('call loadClientValidation() first');
           return this.#provider;
@@ -99,7 +112,7 @@ export class CliContext {
 
   /** Builds the provider that validates client metadata (before `services.clients.createStatic`). */
   async loadClientValidation(): Promise<void> {
-    this.#provider ??= await buildValidationProvider(this.config, this.db, this.users);
+    this.#provider ??= await buildValidationProvider(this.config, this.db, this.users, this.keyStore);
   }
 
   readSecret(question: string, options: { confirm?: boolean } = {}): Promise<string> {

@@ -95,21 +95,30 @@ export async function loadOrCreateSigningKeys(keysDir: string, clock: Clock = sy
 }
 
 /**
- * Rotation: the next key (published since the previous rotation) becomes active, the active one
- * retiring, and a new next key is created. Without a next key (a file from before stages) a new
- * key becomes active at once, as rotation did before.
+ * Rotation as one step on a key set: the next key (published since the previous rotation) becomes
+ * active, the active one retiring (stamped `now`, epoch seconds), and `fresh` the new next key.
+ * Both key stores apply it (the file store here, the database store in SQL).
+ */
+export function promoteNextKey(current: StoredKey[], fresh: StoredKey, now: number): StoredKey[] {
+  const next = current.find((k) => k.status === 'next');
+  if (!next) throw new Error('there is no next key to promote');
+  return [
+    { ...next, status: 'active' },
+    { ...fresh, status: 'next' },
+    ...current
+      .filter((k) => k !== next)
+      .map((k) => (k.status === 'retiring' ? k : { ...k, status: 'retiring' as const, stopped_signing_at: now })),
+  ];
+}
+
+/**
+ * Rotates the key file. Without a next key (a file from before stages) a new key becomes active
+ * at once, as rotation did before.
  */
 export async function rotateSigningKeys(keysDir: string, clock: Clock = systemClock): Promise<StoredKey[]> {
   const current = readSigningKeys(keysDir);
-  const now = clock.epochSeconds();
-  const promoted = current.find((k) => k.status === 'next') ?? await generateSigningKey('active', clock);
-  const keys: StoredKey[] = [
-    { ...promoted, status: 'active' },
-    await generateSigningKey('next', clock),
-    ...current
-      .filter((k) => k.jwk.kid !== promoted.jwk.kid)
-      .map((k) => (k.status === 'retiring' ? k : { ...k, status: 'retiring' as const, stopped_signing_at: now })),
-  ];
+  const staged = current.some((k) => k.status === 'next') ? current : [...current, await generateSigningKey('next', clock)];
+  const keys = promoteNextKey(staged, await generateSigningKey('next', clock), clock.epochSeconds());
   writeSigningKeys(keysDir, keys);
   return keys;
 }
@@ -128,11 +137,16 @@ export function toPublicJwks(keys: StoredKey[]): { keys: JWK[] } {
   return { keys: keys.map(({ jwk: { kty, n, e, kid, alg, use } }) => ({ kty, n, e, kid, alg, use })) };
 }
 
+/** The cookie keys in KEYS_DIR; none before the first start. */
+export function readCookieKeys(keysDir: string): string[] {
+  return readJson<{ keys: string[] }>(join(keysDir, COOKIE_FILE))?.keys ?? [];
+}
+
 /** Secrets that sign cookies (Koa `app.keys` and the provider's `cookies.keys`), created once. */
 export function loadOrCreateCookieKeys(keysDir: string): string[] {
   const file = join(keysDir, COOKIE_FILE);
-  const existing = readJson<{ keys: string[] }>(file)?.keys;
-  if (existing?.length) return existing;
+  const existing = readCookieKeys(keysDir);
+  if (existing.length) return existing;
   mkdirSync(keysDir, { recursive: true, mode: 0o700 });
   const keys = [randomBytes(32).toString('base64url')];
   writePrivateFile(file, { keys });

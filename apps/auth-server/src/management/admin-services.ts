@@ -8,6 +8,7 @@ import type { Db } from '../../../shared/database.ts';
 import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
 import type { UserStore } from '../accounts/user-store.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
+import type { KeyStore } from '../keys/key-store.ts';
 import { ID_TOKEN_TTL } from '../provider/create-provider.ts';
 import { RevocationFeed } from '../revocation/revocation-feed.ts';
 import { createRedirectSchemeAllowList, createRedirectUriAllowList, createTrustedHostList, type AllowList } from './allow-list.ts';
@@ -41,8 +42,10 @@ export interface AdminServiceDeps {
   /** bcrypt at the configured cost (PasswordHasher#hash). */
   hashPassword: (password: string) => Promise<string>;
   audit: AuditLog;
+  /** Where the signing keys are (keys/open-key-store.ts). */
+  keyStore: KeyStore;
   validateClientMetadata: ValidateClientMetadata;
-  /** Runs after the key file changed (the server loads the new keys). */
+  /** Runs after the signing keys changed (the server loads the new keys). */
   onKeysChanged?: () => Promise<void>;
   /** Revocation entries, key stages and client registrations are stamped and expired on it. Default: systemClock. */
   clock?: Clock;
@@ -63,6 +66,6 @@ export function createAdminServices(deps: AdminServiceDeps): AdminServices {
     redirectUris: createRedirectUriAllowList(deps.database, config.registration.allowedRedirectUris, audit, clock),
     redirectSchemes: createRedirectSchemeAllowList(deps.database, config.registration.allowedSchemes, audit, clock),
     trustedHosts: createTrustedHostList(deps.database, config.clientIdMetadataDocuments.trustedHosts, audit, clock),
-    keys: new SigningKeyAdmin(config.keysDir, Math.max(config.accessTokenTtl, ID_TOKEN_TTL), audit, revocations, deps.onKeysChanged, clock),
+    keys: new SigningKeyAdmin(deps.keyStore, Math.max(config.accessTokenTtl, ID_TOKEN_TTL), audit, revocations, deps.onKeysChanged, clock),
   };
 }

@@ -11,11 +11,14 @@
  *   (access tokens, `token_lifetime`; ID tokens, 1 h). Retiring earlier makes those tokens fail,
  *   so it needs `force`.
  * - `onChange` runs after every write; the server uses it to load the new keys at once (a
- *   running server also notices a change made by the CLI, see ProviderHolder).
+ *   running server also notices a change made by the CLI or another replica, see ProviderHolder).
+ * - Each change is one atomic step in the key store, so two admins (or replicas) rotating at once
+ *   rotate twice, one after the other, and a key retired meanwhile by someone else is a 404.
  */
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
-import { readSigningKeys, rotateSigningKeys, writeSigningKeys, type KeyStage } from '../keys/signing-keys.ts';
+import type { KeyStore } from '../keys/key-store.ts';
+import type { KeyStage } from '../keys/signing-keys.ts';
 import type { RevocationFeed } from '../revocation/revocation-feed.ts';
 import type { ChangedBy } from './admin-actor.ts';
 import { AdminError } from './admin-error.ts';
@@ -35,7 +38,7 @@ export interface KeySummary {
 
 export class SigningKeyAdmin {
   constructor(
-    private readonly keysDir: string,
+    private readonly store: KeyStore,
     /** Seconds the longest-lived token signed by a key stays valid. */
     private readonly tokenLifetime: number,
     private readonly audit: AuditLog,
@@ -45,8 +48,8 @@ export class SigningKeyAdmin {
     private readonly clock: Clock = systemClock,
   ) {}
 
-  list(now = this.clock.now()): KeySummary[] {
-    const keys = readSigningKeys(this.keysDir);
+  async list(now = this.clock.now()): Promise<KeySummary[]> {
+    const keys = await this.store.readSigningKeys();
     return keys.map((key, i) => {
       let stoppedSigningAt: number | null = null;
       if (key.status === 'retiring') {
@@ -67,26 +70,28 @@ export class SigningKeyAdmin {
 
   /** Rotates; returns the key that signs from now on. */
   async rotate(by: ChangedBy): Promise<KeySummary> {
-    const previous = this.list().find((k) => k.status === 'active');
-    const keys = await rotateSigningKeys(this.keysDir, this.clock);
+    const previous = (await this.list()).find((k) => k.status === 'active');
+    const keys = await this.store.rotateSigningKeys();
     const active = keys.find((k) => k.status === 'active')!;
-    this.revocations.keysChanged();
-    this.audit.record({ event: 'key.rotated', actor: by.actor, ip: by.ip, details: { kid: active.jwk.kid, previous_kid: previous?.kid } });
+    await this.revocations.keysChanged();
+    await this.audit.record({ event: 'key.rotated', actor: by.actor, ip: by.ip, details: { kid: active.jwk.kid, previous_kid: previous?.kid } });
     await this.onChange();
-    return this.list().find((k) => k.kid === active.jwk.kid)!;
+    return (await this.list()).find((k) => k.kid === active.jwk.kid)!;
   }
 
   async retire(kid: string, options: { force: boolean }, by: ChangedBy): Promise<void> {
-    const summary = this.list().find((k) => k.kid === kid);
+    const summary = (await this.list()).find((k) => k.kid === kid);
     if (!summary) throw new AdminError(404, `There is no signing key ${kid}.`);
     if (summary.status === 'active') throw new AdminError(409, 'The active key signs every new token and cannot be retired; rotate first.');
     if (summary.status === 'next') throw new AdminError(409, 'The next key is published ahead of signing and cannot be retired; rotate to replace the keys.');
     if (!summary.safeToRetire && !options.force) {
       throw new AdminError(409, `Tokens signed by ${kid} may be valid until ${new Date(summary.tokensValidUntil!).toISOString()}; retiring it now makes them fail. Confirm to retire it anyway.`);
     }
-    writeSigningKeys(this.keysDir, readSigningKeys(this.keysDir).filter((k) => k.jwk.kid !== kid));
-    this.revocations.retireKey(kid);
-    this.audit.record({ event: 'key.retired', actor: by.actor, ip: by.ip, details: { kid, forced: !summary.safeToRetire } });
+    // Its tokens are refused before the key leaves the published set: a crash in between leaves
+    // the key published but its tokens refused, never the key gone and its tokens still accepted.
+    await this.revocations.retireKey(kid);
+    if (!await this.store.removeRetiringKey(kid)) throw new AdminError(404, `There is no signing key ${kid}.`);
+    await this.audit.record({ event: 'key.retired', actor: by.actor, ip: by.ip, details: { kid, forced: !summary.safeToRetire } });
     await this.onChange();
   }
 }

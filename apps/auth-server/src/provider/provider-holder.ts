@@ -2,7 +2,7 @@
  * Holds the current oidc-provider instance so signing keys can change while the server runs.
  *
  * oidc-provider reads its keystore once, at construction. Everything else it keeps (clients,
- * grants, sessions, interactions, tokens) lives in SQLite, so loading new keys means building a
+ * grants, sessions, interactions, tokens) lives in the database, so loading new keys means building a
  * new Provider from the same configuration and swapping it in: requests already running finish
  * on the old instance, new ones reach the new one.
  *
@@ -14,16 +14,16 @@
  * - Event listeners belong in `BuildProvider`, so every new instance gets them: one added
  *   through the stand-in reaches only the instance current at that moment.
  * - Key changes are picked up by `reload()` (called after a change made through the admin pages)
- *   and by `watch()`, which polls the key file's modification time, so `gatehouse keys rotate`
- *   run next to a running server takes effect within the poll interval.
+ *   and by `watch()`, which asks the key store to poll: the key file's modification time on
+ *   SQLite, the keys table on PostgreSQL. So `gatehouse keys rotate`, or a rotation made on
+ *   another replica, takes effect here within the poll interval (`signing.reload_interval`).
  */
-import { watchFile, unwatchFile } from 'node:fs';
-import { join } from 'node:path';
 import type { Context, Next } from 'koa';
 import mount from 'koa-mount';
 import type Provider from 'oidc-provider';
 import type { Logger } from '../../../shared/logger.ts';
-import { activeKey, readSigningKeys, type StoredKey } from '../keys/signing-keys.ts';
+import type { KeyStore } from '../keys/key-store.ts';
+import { activeKey, type StoredKey } from '../keys/signing-keys.ts';
 
 export type BuildProvider = (keys: StoredKey[]) => Provider;
 
@@ -47,16 +47,16 @@ export class ProviderHolder {
   #keys: string;
   #signingKey: StoredKey;
   readonly #build: BuildProvider;
-  readonly #keysDir: string;
+  readonly #store: KeyStore;
   readonly #logger: Logger;
   #reloading: Promise<void> = Promise.resolve();
 
   /** The stand-in for the current provider (see the file comment). */
   readonly provider: Provider;
 
-  constructor(build: BuildProvider, keys: StoredKey[], keysDir: string, logger: Logger) {
+  constructor(build: BuildProvider, keys: StoredKey[], store: KeyStore, logger: Logger) {
     this.#build = build;
-    this.#keysDir = keysDir;
+    this.#store = store;
     this.#logger = logger;
     this.#current = build(keys);
     this.#mounted = mountProvider(this.#current);
@@ -98,10 +98,10 @@ export class ProviderHolder {
     return (ctx: Context, next: Next) => this.#mounted(ctx, next);
   }
 
-  /** Rebuilds the provider when the key file no longer matches the keys in use. */
+  /** Rebuilds the provider when the stored keys no longer match the keys in use. */
   reload(): Promise<void> {
-    this.#reloading = this.#reloading.then(() => {
-      const keys = readSigningKeys(this.#keysDir);
+    this.#reloading = this.#reloading.then(async () => {
+      const keys = await this.#store.readSigningKeys();
       if (keys.length === 0 || fingerprint(keys) === this.#keys) return;
       const provider = this.#build(keys);
       this.#current = provider;
@@ -115,11 +115,8 @@ export class ProviderHolder {
     return this.#reloading;
   }
 
-  /** Polls the key file every `intervalSeconds`; returns a function that stops it. */
+  /** Looks for changed keys every `intervalSeconds`; returns a function that stops it. */
   watch(intervalSeconds: number): () => void {
-    const file = join(this.#keysDir, 'signing-keys.json');
-    const listener = () => void this.reload();
-    watchFile(file, { interval: intervalSeconds * 1000, persistent: false }, listener);
-    return () => unwatchFile(file, listener);
+    return this.#store.watch(intervalSeconds, () => void this.reload());
   }
 }

@@ -1,6 +1,7 @@
 /**
- * `gatehouse keys list|rotate|retire`. The key file is changed in place (atomically); a running
- * server notices within `signing.reload_interval` (default 5 s) and signs with the active key.
+ * `gatehouse keys list|rotate|retire`, on the server's key store: the key file (changed in place,
+ * atomically) or, on PostgreSQL, the database. Running servers (every replica) notice within
+ * `signing.reload_interval` (default 5 s) and sign with the active key.
  * Stages (next → active → retiring) are explained in keys/signing-keys.ts.
  */
 import { describeKey } from '../../management/describe-key.ts';
@@ -17,9 +18,9 @@ export const keysCommand: CommandGroup = {
     'keys retire KID [--force]     (--force: even while tokens it signed may still be valid)',
   ],
   subcommands: {
-    list(args, context) {
+    async list(args, context) {
       parseCommandLine(args, {}, { min: 0, max: 0, names: '' });
-      const keys = context.services.keys.list().map((k) => snakeCaseKeys(describeKey(k, isoTime)));
+      const keys = (await context.services.keys.list()).map((k) => snakeCaseKeys(describeKey(k, isoTime)));
       context.print(keys, () => formatTable(
         ['KID', 'STATUS', 'CREATED', 'ITS TOKENS VALID UNTIL', 'SAFE TO RETIRE'],
         keys.map((k) => [k.kid, k.status, k.created_at, k.tokens_valid_until, k.status === 'retiring' ? (k.safe_to_retire ? 'yes' : 'no') : '']),

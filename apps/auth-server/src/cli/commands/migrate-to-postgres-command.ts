@@ -3,6 +3,8 @@
  * DATA_DIR) into the PostgreSQL database DATABASE_URL names. Run it with the apps stopped, then
  * start them with DATABASE_URL set. Each app's tables are copied in one transaction and verified
  * by counting; a target that already holds data is refused, so running it twice changes nothing.
+ * The signing and cookie keys in KEYS_DIR move too, encrypted (keys/import-key-files.ts), so
+ * nobody is signed out by the move.
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -10,6 +12,7 @@ import { copySqliteToPostgres, MigrationCopyError, type CopiedTable } from '../.
 import { migrationsDir, type AppName } from '../../../../shared/storage/open-database.ts';
 import { migratePostgres, PostgresDatabase } from '../../../../shared/storage/postgres-database.ts';
 import { migrateSqlite, SqliteDatabase } from '../../../../shared/storage/sqlite-database.ts';
+import { importKeyFiles, KeyImportRefused, type ImportedKeys } from '../../keys/import-key-files.ts';
 import { CliError } from '../cli-errors.ts';
 import type { CommandGroup } from '../command.ts';
 import { formatTable } from '../format-table.ts';
@@ -44,16 +47,23 @@ export const migrateToPostgresCommand: CommandGroup = {
       if (present.length === 0) throw new CliError(`no SQLite database in ${dirname(database.sqliteFile)} (DATA_DIR)`);
       const target = new PostgresDatabase(database.postgres);
       const copied: Array<CopiedTable & { app: AppName }> = [];
+      let keys: ImportedKeys;
       try {
+        // Keys before tables: a run stopped by a table finds them in place the next time.
+        await migratePostgres(target, 'auth-server', migrationsDir('postgres', 'auth-server'));
+        keys = await importKeyFiles(context.config, target).catch((err: unknown) => {
+          throw err instanceof KeyImportRefused ? new CliError(err.message) : err;
+        });
         for (const [app, file] of present) {
           for (const table of await copyApp(app, file, target)) copied.push({ app, ...table });
         }
       } finally {
         await target.close();
       }
-      context.print({ database: target.location, tables: copied }, () => [
+      context.print({ database: target.location, tables: copied, keys: { signing_keys: keys.signingKeys, cookie_keys: keys.cookieKeys } }, () => [
         `Copied into ${target.location} (every table counted after the copy: the counts match):`,
         formatTable(['APP', 'TABLE', 'ROWS'], copied.map((t) => [t.app, t.table, String(t.rows)])),
+        `Keys from ${context.config.keysDir}, encrypted with GATEHOUSE_KEY_ENCRYPTION_KEY: ${keys.signingKeys} signing, ${keys.cookieKeys} cookie.`,
       ].join('\n'));
     },
   },

@@ -5,8 +5,8 @@ import { done, field, formatTime, requiredField, type Handler, type RenderPage }
 
 export function keysPages(services: AdminServices, renderPage: RenderPage): Record<string, Handler> {
   return {
-    listKeys(request) {
-      const keys = services.keys.list().map((k) => describeKey(k, formatTime));
+    async listKeys(request) {
+      const keys = (await services.keys.list()).map((k) => describeKey(k, formatTime));
       renderPage(request, 'admin/keys.njk', 'Signing keys', 'keys', { keys });
     },
 

@@ -7,7 +7,7 @@ export function overviewPage(services: AdminServices, renderPage: RenderPage): R
     async showOverview(request) {
       const users = services.users.list();
       const clients = services.clients.list();
-      const keys = services.keys.list();
+      const keys = await services.keys.list();
       renderPage(request, 'admin/overview.njk', 'Administration', 'overview', {
         counts: {
           users: users.length,
