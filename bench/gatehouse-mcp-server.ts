@@ -3,7 +3,7 @@
  * resource-server (SQLite in a temp dir, the revocation feed followed) trusting a test issuer
  * that runs beside it (its JWKS and feed), and a token that issuer minted for the client.
  *
- * Run alone: npx tsx bench/gatehouse-mcp-server.ts   (prints {"mcpUrl": …, "token": …})
+ * Run alone: npx tsx bench/gatehouse-mcp-server.ts [--database-url postgres://…]   (prints {"mcpUrl": …, "token": …})
  */
 import { pathToFileURL } from 'node:url';
 import type { ResourceServerConfig } from '../apps/shared/config/resource-server-section.ts';
@@ -15,11 +15,13 @@ export interface GatehouseMcpServerOptions {
   config?: Partial<ResourceServerConfig>;
   /** The scopes of the client's token. Default: every MCP scope. */
   scope?: string;
+  /** A PostgreSQL database to keep the data in. Default: SQLite in a temp dir. */
+  databaseUrl?: string;
 }
 
-export async function startGatehouseMcpServer({ config, scope = 'mcp:read mcp:write mcp:admin' }: GatehouseMcpServerOptions = {}): Promise<{ mcpUrl: string; token: string; close(): Promise<void> }> {
+export async function startGatehouseMcpServer({ config, scope = 'mcp:read mcp:write mcp:admin', databaseUrl }: GatehouseMcpServerOptions = {}): Promise<{ mcpUrl: string; token: string; close(): Promise<void> }> {
   const issuer = await startTestIssuer();
-  const server = await startResourceServer({ issuer: issuer.issuer, config });
+  const server = await startResourceServer({ issuer: issuer.issuer, config, databaseUrl });
   const token = await issuer.mint({ claims: { scope } });
   return {
     mcpUrl: server.mcpUrl,
@@ -32,6 +34,8 @@ export async function startGatehouseMcpServer({ config, scope = 'mcp:read mcp:wr
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { mcpUrl, token } = await startGatehouseMcpServer();
+  // `--database-url URL`: on PostgreSQL (bench/storage-backends.ts).
+  const at = process.argv.indexOf('--database-url');
+  const { mcpUrl, token } = await startGatehouseMcpServer({ databaseUrl: at > 0 ? process.argv[at + 1] : undefined });
   console.log(JSON.stringify({ mcpUrl, token }));
 }

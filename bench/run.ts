@@ -3,6 +3,7 @@ import { benchGatewayEcho } from './gateway-echo.ts';
 import { benchMcpWhoami } from './mcp-whoami.ts';
 import { benchRefreshGrants } from './refresh-grants.ts';
 import { benchRefreshUnderSignIns } from './refresh-under-sign-ins.ts';
+import { benchStorageBackends } from './storage-backends.ts';
 
 console.log(`Gatehouse benchmarks — node ${process.version}, ${new Date().toISOString()}\n`);
 await benchRefreshGrants();
@@ -12,3 +13,5 @@ console.log();
 await benchMcpWhoami();
 console.log();
 await benchGatewayEcho();
+console.log();
+await benchStorageBackends();

@@ -88,14 +88,14 @@ describe('admin pages in Chromium', () => {
     const client = await registerClient(server.issuer, { client_name: 'Revokable', redirect_uris: [APP_CALLBACK], grant_types: ['authorization_code', 'refresh_token'], token_endpoint_auth_method: 'none' });
     const tokens = await connectAs(server, client, 'maya', 'maya password 123');
     assert.equal((await refresh(server.issuer, client, tokens.refreshToken)).status, 200);
-    const current = server.auth.admin.grants.list({ clientId: client.client_id })[0]!;
+    const current = (await server.auth.admin.grants.list({ clientId: client.client_id }))[0]!;
     await page.getByRole('link', { name: 'Connected apps' }).click();
     await page.getByRole('button', { name: 'Revoke Revokable for maya' }).click();
     assert.match(await page.getByRole('status').innerText(), /Access was revoked/);
     await screenshot(page, 'admin-grant-revoked');
-    assert.equal(server.auth.admin.grants.find(current.grantId), undefined);
-    const latest = server.auth.db.prepare("SELECT id FROM oidc_models WHERE model = 'RefreshToken' AND grant_id = ? ORDER BY rowid DESC").pluck().get(current.grantId);
-    assert.equal(latest, undefined, 'no refresh token of the grant is left');
+    assert.equal(await server.auth.admin.grants.find(current.grantId), undefined);
+    const left = await server.auth.database.get("SELECT id FROM oidc_models WHERE model = 'RefreshToken' AND grant_id = ?", [current.grantId]);
+    assert.equal(left, undefined, 'no refresh token of the grant is left');
     const denied = await refresh(server.issuer, client, tokens.refreshToken);
     assert.equal(denied.status, 400);
   });

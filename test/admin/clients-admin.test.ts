@@ -10,11 +10,12 @@ import { startDocumentServer, type DocumentServer } from '../helpers/document-se
 import { authorizeUrl, clientSecretBasic, connect, redeem, refresh, register, registerClient, tokenRequest } from '../helpers/oauth-flow.ts';
 import { createPkce } from '../helpers/pkce.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { TEST_BACKENDS } from '../helpers/test-database.ts';
 import { auditEvents, connectAs, csrfOf, post, RESOURCE, signInAt } from './support/admin-browser.ts';
 
 const APP_CALLBACK = 'https://app.example.com/oauth/callback';
 
-describe('admin pages: redirect URIs and clients', () => {
+for (const backend of TEST_BACKENDS) describe(`admin pages: redirect URIs and clients (${backend})`, () => {
   let server: TestAuthServer;
   let docs: DocumentServer;
   let admin: { browser: Browser; page: PageResult };
@@ -22,6 +23,7 @@ describe('admin pages: redirect URIs and clients', () => {
   before(async () => {
     docs = await startDocumentServer();
     server = await startAuthServer({
+      backend,
       metadataFetch: { dangerouslyAllowLoopback: true, ca: docs.ca },
       configure(config) {
         config.authServer.clientIdMetadataDocuments.trustedHosts = [];
@@ -152,7 +154,7 @@ describe('admin pages: redirect URIs and clients', () => {
       upstream_audiences: 'http://127.0.0.1:3001/mcp\r\nhttps://tools.example.com/mcp\n',
     });
     assert.equal(page.status, 201, page.html.slice(0, 400));
-    assert.deepEqual(server.auth.admin.clients.find('gateway-rs')?.upstreamAudiences, ['http://127.0.0.1:3001/mcp', 'https://tools.example.com/mcp']);
+    assert.deepEqual((await server.auth.admin.clients.find('gateway-rs'))?.upstreamAudiences, ['http://127.0.0.1:3001/mcp', 'https://tools.example.com/mcp']);
     const row = page.html.slice(page.html.indexOf('<code class="note">gateway-rs</code>'));
     assert.match(row.slice(0, 1200), /<code>https:\/\/tools\.example\.com\/mcp<\/code>/);
 
@@ -182,7 +184,7 @@ describe('admin pages: redirect URIs and clients', () => {
     assert.ok(secret && secret.length >= 43, 'the secret is on the page');
     assert.match(page.html, /Internal &lt;b&gt;dashboard&lt;\/b&gt;/, 'names are escaped');
     assert.equal((await clientsPage()).html.includes(secret), false, 'never shown again');
-    const stored = server.auth.db.prepare("SELECT payload FROM oidc_models WHERE model = 'Client' AND id = 'dashboard'").pluck().get() as string;
+    const { payload: stored } = (await server.auth.database.get<{ payload: string }>("SELECT payload FROM oidc_models WHERE model = 'Client' AND id = 'dashboard'"))!;
     assert.ok(!stored.includes(secret), 'the secret itself is not stored');
     assert.match(JSON.parse(stored).client_secret, /^sha256:/);
 

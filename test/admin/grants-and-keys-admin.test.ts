@@ -11,15 +11,16 @@ import { createPkce } from '../helpers/pkce.ts';
 import { ID_TOKEN_TTL } from '../../apps/auth-server/src/provider/create-provider.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { TestClock } from '../helpers/test-clock.ts';
+import { TEST_BACKENDS } from '../helpers/test-database.ts';
 import { auditEvents, connectAs, createUser, csrfOf, grantIdOf, post, RESOURCE, signInAt } from './support/admin-browser.ts';
 
-describe('admin pages: connected apps, keys, audit log', () => {
+for (const backend of TEST_BACKENDS) describe(`admin pages: connected apps, keys, audit log (${backend})`, () => {
   let server: TestAuthServer;
   let client: RegisteredClient;
   let admin: { browser: Browser; page: PageResult };
 
   before(async () => {
-    server = await startAuthServer();
+    server = await startAuthServer({ backend });
     client = await registerClient(server.issuer, {
       client_name: 'Claude <img src=x onerror=alert(1)>',
       redirect_uris: ['https://claude.ai/api/mcp/auth_callback'],
@@ -58,7 +59,7 @@ describe('admin pages: connected apps, keys, audit log', () => {
     assert.doesNotMatch(page.html, /<img/);
     assert.match(page.html, /refuses its access tokens within seconds/, 'the page says what revocation does at the MCP server (test/revocation shows it)');
     assert.match(page.html, /at most 60 minutes/);
-    const joGrant = server.auth.admin.grants.find(await grantIdOf(server, jo.refreshToken))!;
+    const joGrant = (await server.auth.admin.grants.find(await grantIdOf(server, jo.refreshToken)))!;
     assert.deepEqual(joGrant.scopes.sort(), ['mcp:read', 'mcp:write']);
     assert.ok(joGrant.lastRefreshAt, 'the refresh is seen');
     const joRow = page.html.slice(page.html.indexOf(`value="${joGrant.grantId}"`) - 900, page.html.indexOf(`value="${joGrant.grantId}"`));

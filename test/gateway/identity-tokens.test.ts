@@ -40,7 +40,7 @@ describe('identity tokens: the resource server obtains them by token exchange', 
 
   before(async () => {
     auth = await startAuthServer();
-    const created = auth.auth.admin.clients.createStatic({
+    const created = await auth.auth.admin.clients.createStatic({
       name: 'Gatehouse gateway', redirectUris: ['https://rs.example/cb'], authMethod: 'client_secret_basic',
       resourceServer: true, upstreamAudiences: [UPSTREAM, OTHER_UPSTREAM],
     }, CLI);
@@ -123,7 +123,7 @@ describe('identity tokens: the resource server obtains them by token exchange', 
       ['a scope the caller lacks', () => identityTokens().tokenFor(caller, UPSTREAM, ['mcp:admin']), /refused: invalid_scope: /],
       ['a wrong client secret', () => identityTokens({ clientSecret: 'wrong secret' }).tokenFor(caller, UPSTREAM, ['mcp:read']), /refused: invalid_client/],
       ['a client that is no resource server', async () => {
-        const plain = auth.auth.admin.clients.createStatic({ name: 'Plain', redirectUris: ['https://p.example/cb'], authMethod: 'client_secret_basic' }, CLI);
+        const plain = await auth.auth.admin.clients.createStatic({ name: 'Plain', redirectUris: ['https://p.example/cb'], authMethod: 'client_secret_basic' }, CLI);
         return identityTokens({ clientId: plain.clientId, clientSecret: plain.clientSecret! }).tokenFor(caller, UPSTREAM, ['mcp:read']);
       }, /refused: unauthorized_client/],
       ['a caller token the auth-server does not accept', () => identityTokens().tokenFor({ ...caller, token: `${caller.token.slice(0, -4)}AAAA` }, UPSTREAM, ['mcp:read']), /refused: invalid_grant: /],

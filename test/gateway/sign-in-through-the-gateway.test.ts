@@ -44,7 +44,7 @@ describe('an MCP client signs in and uses MCP servers behind the gateway', { tim
     recording = await startRecordingUpstream();
     // What an administrator does for forward_identity: register the resource server's own client,
     // with the upstreams it may ask identity tokens for.
-    const gatewayClient = authServer.auth.admin.clients.createStatic({
+    const gatewayClient = await authServer.auth.admin.clients.createStatic({
       name: 'Gatehouse gateway', redirectUris: ['https://rs.example/cb'], authMethod: 'client_secret_basic',
       resourceServer: true, upstreamAudiences: [recording.url],
     }, CLI);

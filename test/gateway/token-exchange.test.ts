@@ -44,8 +44,8 @@ describe('token exchange: identity tokens for upstream MCP servers', () => {
     subject_token: subject, subject_token_type: ACCESS_TOKEN_TYPE, resource: UPSTREAM, ...extra,
   });
 
-  function staticClient(name: string, options: { resourceServer?: boolean; authMethod?: 'client_secret_basic' | 'none'; upstreamAudiences?: string[] } = {}): Caller {
-    const created = server.auth.admin.clients.createStatic({
+  async function staticClient(name: string, options: { resourceServer?: boolean; authMethod?: 'client_secret_basic' | 'none'; upstreamAudiences?: string[] } = {}): Promise<Caller> {
+    const created = await server.auth.admin.clients.createStatic({
       name, redirectUris: ['https://rs.example/cb'], authMethod: options.authMethod ?? 'client_secret_basic',
       resourceServer: options.resourceServer, upstreamAudiences: options.upstreamAudiences,
     }, CLI);
@@ -70,7 +70,7 @@ describe('token exchange: identity tokens for upstream MCP servers', () => {
   before(async () => {
     server = await startAuthServer();
     owner = await registerClient(server.issuer, { ...CLAUDE_DCR_BODY, token_endpoint_auth_method: 'client_secret_post' });
-    gateway = staticClient('Gatehouse gateway', { resourceServer: true, upstreamAudiences: [UPSTREAM, OTHER_UPSTREAM] });
+    gateway = await staticClient('Gatehouse gateway', { resourceServer: true, upstreamAudiences: [UPSTREAM, OTHER_UPSTREAM] });
     adminToken = await userToken('admin', ADMIN_PASSWORD, 'mcp:read mcp:write');
   });
   after(() => server.close());
@@ -162,8 +162,8 @@ describe('token exchange: identity tokens for upstream MCP servers', () => {
         return registered;
       }, 400, 'unauthorized_client'],
       ['a resource server marked for another resource (RESOURCE_URL changed since)', async () => {
-        const stale = staticClient('Old gateway', { resourceServer: true, upstreamAudiences: [UPSTREAM] });
-        server.auth.db.prepare("UPDATE oidc_models SET payload = json_set(payload, '$.gatehouse_resource_server', 'https://old.example/mcp') WHERE model = 'Client' AND id = ?").run(stale.client_id);
+        const stale = await staticClient('Old gateway', { resourceServer: true, upstreamAudiences: [UPSTREAM] });
+        await server.auth.database.run("UPDATE oidc_models SET payload = json_set(payload, '$.gatehouse_resource_server', 'https://old.example/mcp') WHERE model = 'Client' AND id = ?", [stale.client_id]);
         return stale;
       }, 400, 'unauthorized_client'],
     ];
@@ -202,7 +202,7 @@ describe('token exchange: identity tokens for upstream MCP servers', () => {
       });
     }
 
-    test('an admin cannot list our issuer or resource as an upstream, nor give one to a client that is no resource server', () => {
+    test('an admin cannot list our issuer or resource as an upstream, nor give one to a client that is no resource server', async () => {
       const refusals: Array<[string, { resourceServer: boolean; upstreamAudiences: string[] }]> = [
         ['issuer', { resourceServer: true, upstreamAudiences: [server.issuer] }],
         ['resource', { resourceServer: true, upstreamAudiences: [RESOURCE] }],
@@ -211,7 +211,7 @@ describe('token exchange: identity tokens for upstream MCP servers', () => {
         ['not a resource server', { resourceServer: false, upstreamAudiences: [UPSTREAM] }],
       ];
       for (const [label, input] of refusals) {
-        assert.throws(() => staticClient(`refused ${label}`, input), (err: Error & { status?: number }) => err.status === 400, label);
+        await assert.rejects(() => staticClient(`refused ${label}`, input), (err: Error & { status?: number }) => err.status === 400, label);
       }
     });
   });
@@ -249,7 +249,7 @@ describe('token exchange: identity tokens for upstream MCP servers', () => {
     test('a token whose grant was revoked: invalid_grant', async () => {
       const token = await userToken('admin', ADMIN_PASSWORD, 'mcp:read');
       assert.equal((await exchange(gateway, forUpstream(token))).status, 200);
-      assert.ok(server.auth.admin.grants.revoke(decodeJwt(token).gid as string, CLI, 'test'));
+      assert.ok(await server.auth.admin.grants.revoke(decodeJwt(token).gid as string, CLI, 'test'));
       const answer = await exchange(gateway, forUpstream(token));
       assert.equal(answer.status, 400, JSON.stringify(answer.body));
       assert.equal(answer.body.error, 'invalid_grant');
@@ -287,7 +287,7 @@ describe('token exchange: identity tokens for upstream MCP servers', () => {
       await server.auth.admin.users.create({ username: 'carol', password: 'carol password long enough', scopes: ['mcp:read'] }, CLI);
       const token = await userToken('carol', 'carol password long enough', 'mcp:read');
       assert.equal((await exchange(gateway, forUpstream(token))).status, 200);
-      server.auth.admin.users.disable('carol', CLI);
+      await server.auth.admin.users.disable('carol', CLI);
       const answer = await exchange(gateway, forUpstream(token));
       assert.equal(answer.status, 400, JSON.stringify(answer.body));
       assert.equal(answer.body.error, 'invalid_grant');
@@ -360,7 +360,7 @@ describe('token exchange: the token endpoint\'s rate limit applies', () => {
   after(() => server.close());
 
   test('past the limit a token exchange gets 429 like any token request', async () => {
-    const created = server.auth.admin.clients.createStatic({
+    const created = await server.auth.admin.clients.createStatic({
       name: 'Gateway', redirectUris: ['https://rs.example/cb'], authMethod: 'client_secret_basic', resourceServer: true, upstreamAudiences: [UPSTREAM],
     }, CLI);
     const statuses: number[] = [];

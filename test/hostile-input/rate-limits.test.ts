@@ -12,6 +12,7 @@ import { loadConfig } from '../../apps/shared/config/load-config.ts';
 import { createMetricsRegistry } from '../../apps/shared/metrics.ts';
 import { assertNoStackTrace, CLAUDE_DCR_BODY, connect, redeem, register, registerClient } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { TEST_BACKENDS } from '../helpers/test-database.ts';
 import { TestClock } from '../helpers/test-clock.ts';
 
 const RESOURCE = 'http://localhost:4001/mcp';
@@ -219,11 +220,11 @@ describe('token, revocation, introspection and sign-in form rate limits', () => 
   });
 });
 
-describe('cap on registrations pending first use', () => {
+for (const backend of TEST_BACKENDS) describe(`cap on registrations pending first use (${backend})`, () => {
   let server: TestAuthServer;
   before(async () => {
     // Per-IP limits stay off (the helper's default): the cap is server-wide, whatever the IPs.
-    server = await startAuthServer({ configure: (c) => { c.authServer.registration.maxPendingClients = 3; } });
+    server = await startAuthServer({ backend, configure: (c) => { c.authServer.registration.maxPendingClients = 3; } });
   });
   after(() => server.close());
 

@@ -3,12 +3,13 @@ import type { AddressInfo } from 'node:net';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
-import { sweepExpired } from '../../apps/auth-server/src/provider/sweep-expired.ts';
+import { ModelStore } from '../../apps/auth-server/src/provider/model-store.ts';
 import {
   assertNoStackTrace, CLAUDE_CALLBACK, CLAUDE_DCR_BODY, clientSecretBasic, connect, redeem, refresh, register,
   registerClient, startAuthorization, tokenRequest,
 } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { TEST_BACKENDS } from '../helpers/test-database.ts';
 
 const RESOURCE = 'http://localhost:4001/mcp';
 const CLAUDE_COM_CALLBACK = 'https://claude.com/api/mcp/auth_callback';
@@ -419,13 +420,13 @@ describe('CORS for browser-based clients (MCP Inspector)', () => {
   }
 });
 
-describe('unused registrations expire', () => {
+for (const backend of TEST_BACKENDS) describe(`unused registrations expire (${backend})`, () => {
   const UNUSED_CLIENT_TTL = 60;
   let server: TestAuthServer;
   before(async () => {
     // Expired rows are invisible at once (the adapter compares whole seconds), so the lifetime must
     // outlast one sign-in; the sweep below then runs with a clock past it.
-    server = await startAuthServer({ configure: (c) => { c.authServer.registration.unusedClientTtl = UNUSED_CLIENT_TTL; } });
+    server = await startAuthServer({ backend, configure: (c) => { c.authServer.registration.unusedClientTtl = UNUSED_CLIENT_TTL; } });
   });
   after(() => server.close());
 
@@ -435,13 +436,16 @@ describe('unused registrations expire', () => {
     const result = await connect(server.issuer, { clientId: used.client_id, scope: 'mcp:read', resource: RESOURCE, ...admin });
     const tokens = await redeem(server.issuer, used, result);
     assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+    const stored = await new ModelStore(server.auth.database).clients();
+    assert.equal(stored.find((c) => c.clientId === used.client_id)?.expiresAt, null, 'its expiry is gone by the time the tokens arrive');
+    assert.notEqual(stored.find((c) => c.clientId === unused.client_id)?.expiresAt, null);
 
     // Before the sweep both can start an authorization.
     const before = await startAuthorization(server.issuer, { clientId: unused.client_id, scope: 'mcp:read', resource: RESOURCE });
     assert.match(before.page.html, /name="password"/, 'the unused client works until it expires');
 
     // Past the unused-client lifetime, long before the grant and refresh token expire.
-    const swept = sweepExpired(server.auth.db, Math.floor(Date.now() / 1000) + 2 * UNUSED_CLIENT_TTL);
+    const swept = await new ModelStore(server.auth.database).sweepExpired(Math.floor(Date.now() / 1000) + 2 * UNUSED_CLIENT_TTL);
     assert.ok(swept >= 1, `swept ${swept} rows`);
 
     const gone = await startAuthorization(server.issuer, { clientId: unused.client_id, scope: 'mcp:read', resource: RESOURCE });

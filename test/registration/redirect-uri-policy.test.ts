@@ -201,10 +201,10 @@ describe('registrations stored before dangerous schemes were refused', () => {
     const client = await registerClient(server.issuer, { ...CLAUDE_DCR_BODY, redirect_uris: ['com.example.app:/cb'] });
     const evil = 'microsoft-edge:https://evil.example/';
     // What a registration accepted by the earlier policy left in the database.
-    const stored = server.auth.db.prepare("SELECT payload FROM oidc_models WHERE model = 'Client' AND id = ?").pluck().get(client.client_id) as string;
+    const { payload: stored } = (await server.auth.database.get<{ payload: string }>("SELECT payload FROM oidc_models WHERE model = 'Client' AND id = ?", [client.client_id]))!;
     const payload = JSON.parse(stored) as Record<string, unknown>;
     payload.redirect_uris = [evil];
-    server.auth.db.prepare("UPDATE oidc_models SET payload = ? WHERE model = 'Client' AND id = ?").run(JSON.stringify(payload), client.client_id);
+    await server.auth.database.run("UPDATE oidc_models SET payload = ? WHERE model = 'Client' AND id = ?", [JSON.stringify(payload), client.client_id]);
 
     const { page } = await startAuthorization(server.issuer, {
       clientId: client.client_id, redirectUri: evil, scope: 'mcp:read', resource: RESOURCE, extra: { prompt: 'none' },

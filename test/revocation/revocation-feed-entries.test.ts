@@ -38,11 +38,11 @@ describe('the revocation feed', () => {
       clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD,
     }));
     const { gid } = decodeJwt(tokens.body.access_token as string);
-    const [grant] = server.auth.admin.grants.list({ clientId: client.client_id });
+    const [grant] = await server.auth.admin.grants.list({ clientId: client.client_id });
     assert.equal(gid, grant!.grantId);
 
     const { next } = await read();
-    assert.equal(server.auth.admin.grants.revoke(grant!.grantId, BY, 'test'), true);
+    assert.equal(await server.auth.admin.grants.revoke(grant!.grantId, BY, 'test'), true);
     const page = await read(`?after=${next}`);
     assert.deepEqual(page.entries.map((e) => [e.kind, e.value]), [['grant', revocationValue('grant', grant!.grantId)]]);
     assert.ok(!JSON.stringify(page).includes(grant!.grantId), 'the feed never names the grant itself');
@@ -101,13 +101,13 @@ describe('the revocation feed', () => {
       clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'bob', password: 'bob password 12345',
     }));
     const { next } = await read();
-    server.auth.admin.users.disable('bob', BY);
+    await server.auth.admin.users.disable('bob', BY);
     const disabled = await read(`?after=${next}`);
     assert.deepEqual(disabled.entries.map((e) => e.kind).sort(), ['grant', 'sub']);
     assert.equal(disabled.entries.find((e) => e.kind === 'sub')!.value, revocationValue('sub', bob.id));
     assert.ok(!JSON.stringify(disabled).includes(bob.id));
 
-    server.auth.admin.clients.remove(client.client_id, BY);
+    await server.auth.admin.clients.remove(client.client_id, BY);
     const deleted = await read(`?after=${disabled.next}`);
     assert.deepEqual(deleted.entries.map((e) => [e.kind, e.value]), [['client', revocationValue('client', client.client_id)]]);
   });

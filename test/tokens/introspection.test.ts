@@ -27,8 +27,8 @@ describe('introspection: who may see a token', () => {
     return { status: response.status, body: await response.json() as Record<string, unknown> };
   }
 
-  function staticClient(name: string, resourceServerFlag: boolean): Caller {
-    const created = server.auth.admin.clients.createStatic({
+  async function staticClient(name: string, resourceServerFlag: boolean): Promise<Caller> {
+    const created = await server.auth.admin.clients.createStatic({
       name, redirectUris: ['https://rs.example/cb'], authMethod: 'client_secret_post', resourceServer: resourceServerFlag,
     }, CLI);
     return { client_id: created.clientId, client_secret: created.clientSecret };
@@ -39,8 +39,8 @@ describe('introspection: who may see a token', () => {
     const confidential = { ...CLAUDE_DCR_BODY, token_endpoint_auth_method: 'client_secret_post' };
     owner = await registerClient(server.issuer, confidential);
     otherDcr = await registerClient(server.issuer, confidential);
-    resourceServer = staticClient('MCP resource server', true);
-    plainStatic = staticClient('Some static app', false);
+    resourceServer = await staticClient('MCP resource server', true);
+    plainStatic = await staticClient('Some static app', false);
     const result = await connect(server.issuer, { clientId: owner.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD });
     const redeemed = await redeem(server.issuer, owner, result, { client_secret: owner.client_secret! });
     assert.equal(redeemed.status, 200, JSON.stringify(redeemed.body));
@@ -82,13 +82,13 @@ describe('introspection: who may see a token', () => {
   });
 
   test('a resource server marked for another resource (RESOURCE_URL changed since) sees nothing', async () => {
-    const stale = staticClient('Old resource server', false);
-    server.auth.db.prepare("UPDATE oidc_models SET payload = json_set(payload, '$.gatehouse_resource_server', 'https://old.example/mcp') WHERE model = 'Client' AND id = ?").run(stale.client_id);
+    const stale = await staticClient('Old resource server', false);
+    await server.auth.database.run("UPDATE oidc_models SET payload = json_set(payload, '$.gatehouse_resource_server', 'https://old.example/mcp') WHERE model = 'Client' AND id = ?", [stale.client_id]);
     assert.deepEqual((await introspect(stale, { token: tokens.refresh_token })).body, { active: false });
   });
 
-  test('an admin cannot mark a public client as resource server', () => {
-    assert.throws(() => server.auth.admin.clients.createStatic({ name: 'public rs', redirectUris: ['https://rs.example/cb'], authMethod: 'none', resourceServer: true }, CLI), (err: Error & { error_description?: string }) => /confidential/.test(err.error_description ?? ''));
+  test('an admin cannot mark a public client as resource server', async () => {
+    await assert.rejects(() => server.auth.admin.clients.createStatic({ name: 'public rs', redirectUris: ['https://rs.example/cb'], authMethod: 'none', resourceServer: true }, CLI), (err: Error & { error_description?: string }) => /confidential/.test(err.error_description ?? ''));
   });
 
   describe('a token the server does not know is inactive, whatever its type hint (RFC 7662 §2.2)', () => {

@@ -4,6 +4,7 @@ import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { CLAUDE_DCR_BODY, connect, redeem, refresh, registerClient, type RegisteredClient } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { TestClock } from '../helpers/test-clock.ts';
+import { TEST_BACKENDS } from '../helpers/test-database.ts';
 
 const RESOURCE = 'http://localhost:4001/mcp';
 
@@ -24,10 +25,10 @@ async function signedInTokens(server: TestAuthServer, client: RegisteredClient, 
   return tokens.body as { access_token: string; refresh_token: string };
 }
 
-describe('refresh tokens, revocation and introspection', () => {
+for (const backend of TEST_BACKENDS) describe(`refresh tokens, revocation and introspection (${backend})`, () => {
   let server: TestAuthServer;
   before(async () => {
-    server = await startAuthServer();
+    server = await startAuthServer({ backend });
   });
   after(() => server.close());
 
@@ -108,7 +109,7 @@ describe('refresh tokens, revocation and introspection', () => {
     const result = await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD });
     const tokens = await redeem(server.issuer, client, result);
     // Ending every browser session must not end the client's refresh token.
-    server.auth.db.prepare("DELETE FROM oidc_models WHERE model = 'Session'").run();
+    await server.auth.database.run("DELETE FROM oidc_models WHERE model = 'Session'");
     const refreshed = await refresh(server.issuer, client, tokens.body.refresh_token as string);
     assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));
   });
@@ -122,10 +123,11 @@ describe('refresh tokens, revocation and introspection', () => {
   });
 });
 
-describe('the absolute refresh token lifetime', () => {
+for (const backend of TEST_BACKENDS) describe(`the absolute refresh token lifetime (${backend})`, () => {
   test('rotation never extends a refresh token past the cap counted from sign-in', async () => {
     const clock = new TestClock();
     const server = await startAuthServer({
+      backend,
       clock,
       configure(config) {
         config.authServer.refreshTokenTtl = 100;
@@ -150,9 +152,9 @@ describe('the absolute refresh token lifetime', () => {
   });
 });
 
-describe('state survives a restart', () => {
+for (const backend of TEST_BACKENDS) describe(`state survives a restart (${backend})`, () => {
   test('a registered client and its refresh token work after the server restarts', async () => {
-    const server = await startAuthServer();
+    const server = await startAuthServer({ backend });
     try {
       const client = await registerClient(server.issuer);
       const tokens = await signedInTokens(server, client);

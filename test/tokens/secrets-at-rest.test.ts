@@ -105,8 +105,8 @@ describe('secrets at rest', () => {
       const client = await registerClient(server.issuer, { ...CLAUDE_DCR_BODY, token_endpoint_auth_method: method });
       const secret = client.client_secret!;
       assert.match(secret, /^[A-Za-z0-9_-]{40,}$/, 'the registration response carries the plain secret');
-      const stored = server.auth.db.prepare("SELECT json_extract(payload, '$.client_secret') FROM oidc_models WHERE model = 'Client' AND id = ?").pluck().get(client.client_id);
-      assert.equal(stored, hashClientSecret(secret));
+      const { payload } = (await server.auth.database.get<{ payload: string }>("SELECT payload FROM oidc_models WHERE model = 'Client' AND id = ?", [client.client_id]))!;
+      assert.equal(JSON.parse(payload).client_secret, hashClientSecret(secret));
 
       const result = await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD });
       const post = method === 'client_secret_post';
@@ -172,16 +172,17 @@ describe('upgrading a database written in plain by an earlier version', () => {
 
       // Put every row back the way the earlier version wrote it: raw id as key and as `jti`,
       // the session id inside interactions, plain client secrets, no conversion recorded.
-      const db = server.auth.db;
-      const unhash = db.prepare("UPDATE oidc_models SET id = @raw, payload = json_set(payload, '$.jti', @raw) WHERE model = @model AND id = @stored");
+      // Earlier versions ran on SQLite only: its JSON functions write what they wrote.
+      const db = server.auth.database;
+      const unhash = "UPDATE oidc_models SET id = @raw, payload = json_set(payload, '$.jti', @raw) WHERE model = @model AND id = @stored";
       for (const [model, raw] of [['RefreshToken', refreshToken], ['AuthorizationCode', result.code], ['Session', sessionId]] as const) {
-        assert.equal(unhash.run({ model, raw, stored: storedId(model, raw) }).changes, 1, model);
+        assert.equal((await db.run(unhash, { model, raw, stored: storedId(model, raw) })).changes, 1, model);
       }
-      assert.equal(db.prepare("UPDATE oidc_models SET payload = json_set(payload, '$.session.cookie', ?) WHERE model = 'Interaction' AND json_extract(payload, '$.session.uid') IS NOT NULL").run(sessionId).changes, 1);
+      assert.equal((await db.run("UPDATE oidc_models SET payload = json_set(payload, '$.session.cookie', ?) WHERE model = 'Interaction' AND json_extract(payload, '$.session.uid') IS NOT NULL", [sessionId])).changes, 1);
       for (const { client_id: id, client_secret: plain } of [client, other]) {
-        db.prepare("UPDATE oidc_models SET payload = json_set(payload, '$.client_secret', ?) WHERE model = 'Client' AND id = ?").run(plain, id);
+        await db.run("UPDATE oidc_models SET payload = json_set(payload, '$.client_secret', ?) WHERE model = 'Client' AND id = ?", [plain!, id]);
       }
-      db.prepare('DELETE FROM data_conversions').run();
+      await db.run('DELETE FROM data_conversions');
 
       await server.restart();
 
@@ -189,7 +190,7 @@ describe('upgrading a database written in plain by an earlier version', () => {
         'authorization code': result.code, 'refresh token': refreshToken, 'client secret': secret,
         'other client secret': other.client_secret!, 'session cookie value': sessionId,
       });
-      assert.equal(hashStoredSecrets(server.auth.db), 0, 'done once: a second run converts nothing');
+      assert.equal(await hashStoredSecrets(server.auth.database), 0, 'done once: a second run converts nothing');
 
       const refreshed = await refresh(server.issuer, client, refreshToken, { client_secret: secret });
       assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));

@@ -58,7 +58,8 @@ import { createProvider, type ProviderDeps } from './provider/create-provider.ts
 import { hashStoredSecrets } from './provider/hash-stored-secrets.ts';
 import { acceptHashedClientSecrets } from './provider/hashed-client-secrets.ts';
 import { pinUrlsToIssuer } from './provider/pin-urls-to-issuer.ts';
-import { startSweeper, sweepExpired } from './provider/sweep-expired.ts';
+import { ModelStore } from './provider/model-store.ts';
+import { startSweeper } from './provider/start-sweeper.ts';
 import { expireUnusedClients } from './registration/expire-unused-clients.ts';
 import { PendingRegistrations } from './registration/pending-registrations.ts';
 import { publishProviderRevocations } from './revocation/publish-provider-revocations.ts';
@@ -98,7 +99,7 @@ const OTHER_ROUTES: KnownRoute[] = [
 ];
 
 export interface AuthServerOptions {
-  /** Replaces the SQLite adapter for the provider's models (benchmarks compare against memory). */
+  /** Replaces the database adapter for the provider's models (benchmarks compare against memory). */
   adapter?: ProviderDeps['adapter'];
   /** Test-only: let Client ID Metadata Documents come from 127.0.0.1 with a test CA. */
   metadataFetch?: MetadataFetchOptions;
@@ -130,7 +131,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   if (created) logger.warn({ keys: keyStore.location }, 'no signing key found: generated a new RS256 key');
   // Transitional: the stores not yet on SqlDatabase use the SQLite handle.
   const db = sqliteHandle(database);
-  const converted = hashStoredSecrets(db);
+  const converted = await hashStoredSecrets(database);
   if (converted > 0) logger.info({ rows: converted }, 'stored tokens, sessions and client secrets of an earlier version replaced by their hashes');
 
   const users = new UserStore(db);
@@ -141,8 +142,9 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   const https = config.issuer.startsWith('https:');
   const render = createRenderer(config.issuer);
   const audit = new AuditLog(database, config.audit, clock);
+  const models = new ModelStore(database, clock);
   const admin = createAdminServices({
-    db, database, config, users, audit, keyStore,
+    db, database, models, config, users, audit, keyStore,
     hashPassword: (password) => hasher.hash(password),
     validateClientMetadata: validateWithProvider(() => holder.current),
     onKeysChanged: () => holder.reload(),
@@ -165,7 +167,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   const buildProvider = (signingKeys: StoredKey[]): Provider => {
     const built = createProvider({
       config,
-      db,
+      database,
       users,
       jwks: toProviderJwks(signingKeys),
       publicJwks: toPublicJwks(signingKeys),
@@ -188,7 +190,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     pinUrlsToIssuer(built);
     built.on('server_error', (_ctx, err) => logger.error({ err }, 'oidc-provider server error'));
     countProviderEvents(built, metrics);
-    expireUnusedClients(built, db, config.registration.unusedClientTtl, clock);
+    expireUnusedClients(built, models, config.registration.unusedClientTtl, clock);
     acceptHashedClientSecrets(built);
     trackClientUsage(built, admin.clientUsage);
     recordProviderEvents(built, audit, users, logger);
@@ -208,9 +210,9 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   const sweepFailed = (err: unknown) => logger.error({ err }, 'sweeper failed');
   const stopSweeper = startSweeper(
     [
-      () => sweepExpired(db, clock.epochSeconds()), () => throttle.prune(), () => sweepFederatedLogins.run(clock.epochSeconds()),
-      () => audit.prune().catch(sweepFailed), () => admin.clientUsage.prune(clock.now() - config.refreshTokenAbsoluteTtl * 1000),
-      () => admin.revocations.prune().catch(sweepFailed),
+      () => models.sweepExpired(clock.epochSeconds()), () => throttle.prune(), () => sweepFederatedLogins.run(clock.epochSeconds()),
+      () => audit.prune(), () => admin.clientUsage.prune(clock.now() - config.refreshTokenAbsoluteTtl * 1000),
+      () => admin.revocations.prune(),
       () => rateLimiter.prune(longestWindow, clock.now()),
     ],
     60_000,
@@ -248,7 +250,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   app.use(limitRequests({
     limiter: rateLimiter,
     limits: config.rateLimits.enabled ? config.rateLimits : undefined,
-    pending: new PendingRegistrations(db),
+    pending: new PendingRegistrations(models),
     maxPendingClients: config.registration.maxPendingClients,
     clock,
     logger,

@@ -6,19 +6,19 @@
  */
 import type Provider from 'oidc-provider';
 import type { AuthServerConfig } from '../../../shared/config/load-config.ts';
-import type { Db } from '../../../shared/database.ts';
+import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
 import type { UserStore } from '../accounts/user-store.ts';
 import { createDocumentHostPolicy } from '../cimd/document-host-policy.ts';
 import type { KeyStore } from '../keys/key-store.ts';
 import { activeKey, generateSigningKey, toProviderJwks, toPublicJwks } from '../keys/signing-keys.ts';
 import { createProvider } from '../provider/create-provider.ts';
 
-export async function buildValidationProvider(config: AuthServerConfig, db: Db, users: UserStore, keyStore: KeyStore): Promise<Provider> {
+export async function buildValidationProvider(config: AuthServerConfig, database: SqlDatabase, users: UserStore, keyStore: KeyStore): Promise<Provider> {
   const stored = await keyStore.readSigningKeys();
   const keys = stored.length > 0 ? stored : [await generateSigningKey('active')];
   return createProvider({
     config,
-    db,
+    database,
     users,
     jwks: toProviderJwks(keys),
     publicJwks: toPublicJwks(keys),

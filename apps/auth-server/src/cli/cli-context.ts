@@ -13,8 +13,8 @@ import type Provider from 'oidc-provider';
 import type { AuthServerAppConfig, AuthServerConfig } from '../../../shared/config/load-config.ts';
 import type { Db } from '../../../shared/database.ts';
 import { migrationsDir } from '../../../shared/storage/open-database.ts';
-import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
 import { migrateSqlite, SqliteDatabase } from '../../../shared/storage/sqlite-database.ts';
+import { ModelStore } from '../provider/model-store.ts';
 import { PasswordHasher } from '../accounts/password-hasher.ts';
 import { UserStore } from '../accounts/user-store.ts';
 import { createAdminServices, type AdminServices } from '../management/admin-services.ts';
@@ -23,7 +23,6 @@ import { validateWithProvider } from '../management/client-registry.ts';
 import { AuditLog } from '../audit/audit-log.ts';
 import type { KeyStore } from '../keys/key-store.ts';
 import { openKeyStore } from '../keys/open-key-store.ts';
-import { hashStoredSecrets } from '../provider/hash-stored-secrets.ts';
 import { buildValidationProvider } from './build-validation-provider.ts';
 import { readSecret, type SecretSource } from './read-secret.ts';
 
@@ -57,19 +56,21 @@ export class CliContext {
   }
 
   get db(): Db {
+    return this.database.handle;
+  }
+
+  /**
+   * Opened and migrated on first use. Rows an earlier version stored in plain are converted by
+   * the server at its start (provider/hash-stored-secrets.ts), not here: nothing the CLI does
+   * looks a row up by a hashed id.
+   */
+  get database(): SqliteDatabase {
     if (!this.#database) {
       if (this.config.database.postgres) throw new Error('the command line does not run on PostgreSQL yet');
       this.#database = new SqliteDatabase(this.config.database.sqliteFile);
       migrateSqlite(this.#database, migrationsDir('sqlite', 'auth-server'));
-      hashStoredSecrets(this.#database.handle);
     }
-    return this.#database.handle;
-  }
-
-  /** The same database behind the SqlDatabase interface, for the stores already on it. */
-  get database(): SqlDatabase {
-    void this.db;
-    return this.#database!;
+    return this.#database;
   }
 
   /** The signing keys where the server keeps them: KEYS_DIR on SQLite, the database on PostgreSQL. */
@@ -95,6 +96,7 @@ export class CliContext {
       this.#services = createAdminServices({
         db: this.db,
         database: this.database,
+        models: new ModelStore(this.database),
         config: this.config,
         users: this.users,
         // The hasher is created on first use only: it hashes a dummy password when it starts.
@@ -112,7 +114,7 @@ export class CliContext {
 
   /** Builds the provider that validates client metadata (before `services.clients.createStatic`). */
   async loadClientValidation(): Promise<void> {
-    this.#provider ??= await buildValidationProvider(this.config, this.db, this.users, this.keyStore);
+    this.#provider ??= await buildValidationProvider(this.config, this.database, this.users, this.keyStore);
   }
 
   readSecret(question: string, options: { confirm?: boolean } = {}): Promise<string> {

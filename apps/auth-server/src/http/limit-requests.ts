@@ -93,7 +93,7 @@ export function limitRequests(options: LimitRequestsOptions) {
       if (wait > 0) refuse(ctx, name === 'signIn' ? 'sign_in' : name, wait, `Too many requests from this address; try again in ${wait} seconds.`);
     }
     if (name === 'registration') {
-      const pendingWait = options.pending.retryAfter(options.maxPendingClients, now);
+      const pendingWait = await options.pending.retryAfter(options.maxPendingClients, now);
       if (pendingWait > 0) {
         refuse(ctx, 'pending_registrations', pendingWait, 'Too many registrations are waiting for first use on this server; try again later.');
       }

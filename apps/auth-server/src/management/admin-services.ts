@@ -6,6 +6,7 @@ import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { AuthServerConfig } from '../../../shared/config/load-config.ts';
 import type { Db } from '../../../shared/database.ts';
 import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
+import type { ModelStore } from '../provider/model-store.ts';
 import type { UserStore } from '../accounts/user-store.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { KeyStore } from '../keys/key-store.ts';
@@ -35,8 +36,10 @@ export interface AdminServices {
 
 export interface AdminServiceDeps {
   db: Db;
-  /** The app's database: the audit log, allow-lists and revocation feed live there. */
+  /** The app's database: the audit log, allow-lists, revocation feed and client usage live there. */
   database: SqlDatabase;
+  /** The provider's stored models (grants, clients), asked through their columns. */
+  models: ModelStore;
   config: AuthServerConfig;
   users: UserStore;
   /** bcrypt at the configured cost (PasswordHasher#hash). */
@@ -52,20 +55,20 @@ export interface AdminServiceDeps {
 }
 
 export function createAdminServices(deps: AdminServiceDeps): AdminServices {
-  const { db, config, audit, clock = systemClock } = deps;
-  const revocations = new RevocationFeed(deps.database, { tokenLifetime: config.accessTokenTtl, clock });
-  const grants = new GrantRegistry(db, audit, revocations);
-  const clientUsage = new ClientUsage(db, clock);
+  const { db, database, models, config, audit, clock = systemClock } = deps;
+  const revocations = new RevocationFeed(database, { tokenLifetime: config.accessTokenTtl, clock });
+  const grants = new GrantRegistry(models, audit, revocations);
+  const clientUsage = new ClientUsage(database, clock);
   return {
     audit,
     grants,
     clientUsage,
     revocations,
-    users: new UserAdmin(db, deps.users, deps.hashPassword, grants, audit, revocations),
-    clients: new ClientRegistry(db, clientUsage, grants, audit, deps.validateClientMetadata, config.resource, revocations, config.issuer, clock),
-    redirectUris: createRedirectUriAllowList(deps.database, config.registration.allowedRedirectUris, audit, clock),
-    redirectSchemes: createRedirectSchemeAllowList(deps.database, config.registration.allowedSchemes, audit, clock),
-    trustedHosts: createTrustedHostList(deps.database, config.clientIdMetadataDocuments.trustedHosts, audit, clock),
+    users: new UserAdmin(db, deps.users, deps.hashPassword, grants, audit, revocations, models),
+    clients: new ClientRegistry(models, clientUsage, grants, audit, deps.validateClientMetadata, config.resource, revocations, config.issuer, clock),
+    redirectUris: createRedirectUriAllowList(database, config.registration.allowedRedirectUris, audit, clock),
+    redirectSchemes: createRedirectSchemeAllowList(database, config.registration.allowedSchemes, audit, clock),
+    trustedHosts: createTrustedHostList(database, config.clientIdMetadataDocuments.trustedHosts, audit, clock),
     keys: new SigningKeyAdmin(deps.keyStore, Math.max(config.accessTokenTtl, ID_TOKEN_TTL), audit, revocations, deps.onKeysChanged, clock),
   };
 }

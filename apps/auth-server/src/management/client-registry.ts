@@ -18,7 +18,6 @@
  */
 import type Provider from 'oidc-provider';
 import { systemClock, type Clock } from '../../../shared/clock.ts';
-import type { Db } from '../../../shared/database.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { RevocationFeed } from '../revocation/revocation-feed.ts';
 import { CLIENT_KIND, MAX_UPSTREAM_AUDIENCES, RESOURCE_SERVER_FOR, UPSTREAM_AUDIENCES } from '../registration/client-metadata-policy.ts';
@@ -26,10 +25,11 @@ import { upstreamAudienceDefect } from '../token-exchange/upstream-audience-defe
 import { checkRedirectUri } from '../registration/redirect-uri-policy.ts';
 import type { ChangedBy } from './admin-actor.ts';
 import { AdminError } from './admin-error.ts';
-import type { ClientUsage } from '../provider/client-usage.ts';
+import type { ClientUsage, ClientUse } from '../provider/client-usage.ts';
 import type { GrantRegistry } from './grant-registry.ts';
 import { generateClientSecret, hashClientSecret } from '../provider/hashed-client-secrets.ts';
 import { INTERNAL_CLIENT_ID } from '../provider/internal-client.ts';
+import type { ModelStore, StoredClient } from '../provider/model-store.ts';
 
 export type ClientKind = 'dcr' | 'static' | 'cimd';
 
@@ -78,24 +78,12 @@ export function validateWithProvider(provider: () => Provider): ValidateClientMe
   };
 }
 
-interface ClientRow {
-  id: string;
-  payload: string;
-  expires_at: number | null;
-}
-
 const CLIENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$/;
 const AUTH_METHODS: readonly string[] = ['client_secret_basic', 'client_secret_post', 'none'];
 
 export class ClientRegistry {
-  readonly #rows;
-  readonly #row;
-  readonly #insert;
-  readonly #delete;
-  readonly #grantCounts;
-
   constructor(
-    private readonly db: Db,
+    private readonly models: ModelStore,
     private readonly usage: ClientUsage,
     private readonly grants: GrantRegistry,
     private readonly audit: AuditLog,
@@ -105,22 +93,14 @@ export class ClientRegistry {
     private readonly revocations: RevocationFeed,
     /** This server's issuer: never an upstream audience. */
     private readonly issuer: string,
-    /** Stamps `client_id_issued_at`; an expired client is hidden on it, as the SQLite adapter hides it. */
+    /** Stamps `client_id_issued_at`. */
     private readonly clock: Clock = systemClock,
-  ) {
-    const visible = '(expires_at IS NULL OR expires_at > @now)';
-    this.#rows = db.prepare(`SELECT id, payload, expires_at FROM oidc_models WHERE model = 'Client' AND ${visible}`);
-    this.#row = db.prepare(`SELECT id, payload, expires_at FROM oidc_models WHERE model = 'Client' AND id = ? AND ${visible}`);
-    this.#insert = db.prepare("INSERT INTO oidc_models (model, id, payload) VALUES ('Client', ?, ?)");
-    this.#delete = db.prepare("DELETE FROM oidc_models WHERE model = 'Client' AND id = ?");
-    this.#grantCounts = db.prepare(`SELECT json_extract(payload, '$.clientId') AS client_id, count(*) AS n FROM oidc_models
-      WHERE model = 'Grant' AND ${visible} GROUP BY 1`);
-  }
+  ) {}
 
-  list(): ClientSummary[] {
-    const usage = this.usage.all();
-    const counts = new Map((this.#grantCounts.all({ now: this.clock.epochSeconds() }) as Array<{ client_id: string; n: number }>).map((r) => [r.client_id, r.n]));
-    const stored = (this.#rows.all({ now: this.clock.epochSeconds() }) as ClientRow[]).map((row) => this.#summarise(row, usage, counts));
+  async list(): Promise<ClientSummary[]> {
+    const usage = await this.usage.all();
+    const counts = await this.models.grantCountsByClient();
+    const stored = (await this.models.clients()).map((client) => this.#summarise(client, usage, counts));
     const storedIds = new Set(stored.map((c) => c.clientId));
     const seen: ClientSummary[] = [...usage.values()]
       .filter((use) => use.kind === 'cimd' && !storedIds.has(use.clientId))
@@ -142,12 +122,12 @@ export class ClientRegistry {
     return [...stored, ...seen].sort((a, b) => (b.lastUsedAt ?? b.createdAt ?? 0) - (a.lastUsedAt ?? a.createdAt ?? 0));
   }
 
-  #summarise(row: ClientRow, usage: ReturnType<ClientUsage['all']>, counts: Map<string, number>): ClientSummary {
-    const metadata = JSON.parse(row.payload) as Record<string, unknown>;
+  #summarise(client: StoredClient, usage: Map<string, ClientUse>, counts: Map<string, number>): ClientSummary {
+    const { clientId, metadata, expiresAt } = client;
     const kind = metadata[CLIENT_KIND] === 'static' ? 'static' : 'dcr';
-    const use = usage.get(row.id);
+    const use = usage.get(clientId);
     return {
-      clientId: row.id,
+      clientId,
       kind,
       name: typeof metadata.client_name === 'string' ? metadata.client_name : null,
       redirectUris: Array.isArray(metadata.redirect_uris) ? (metadata.redirect_uris as string[]) : [],
@@ -155,20 +135,20 @@ export class ClientRegistry {
       createdAt: typeof metadata.client_id_issued_at === 'number' ? metadata.client_id_issued_at * 1000 : null,
       firstUsedAt: use?.firstUsedAt ?? null,
       lastUsedAt: use?.lastUsedAt ?? null,
-      unused: kind === 'dcr' && row.expires_at !== null,
-      expiresAt: row.expires_at === null ? null : row.expires_at * 1000,
-      grantCount: counts.get(row.id) ?? 0,
+      unused: kind === 'dcr' && expiresAt !== null,
+      expiresAt,
+      grantCount: counts.get(clientId) ?? 0,
       resourceServer: kind === 'static' && metadata[RESOURCE_SERVER_FOR] === this.resource,
       upstreamAudiences: Array.isArray(metadata[UPSTREAM_AUDIENCES]) ? (metadata[UPSTREAM_AUDIENCES] as string[]) : [],
     };
   }
 
-  find(clientId: string): ClientSummary | undefined {
-    return this.list().find((c) => c.clientId === clientId);
+  async find(clientId: string): Promise<ClientSummary | undefined> {
+    return (await this.list()).find((c) => c.clientId === clientId);
   }
 
   /** Creates a static client; the secret (for confidential clients) is returned here only. */
-  createStatic(input: StaticClientInput, by: ChangedBy): { clientId: string; clientSecret?: string } {
+  async createStatic(input: StaticClientInput, by: ChangedBy): Promise<{ clientId: string; clientSecret?: string }> {
     const name = input.name.trim();
     if (!name || name.length > 100) throw new AdminError(400, 'A client needs a name of 1 to 100 characters.');
     if (!AUTH_METHODS.includes(input.authMethod)) throw new AdminError(400, `The authentication method must be one of ${AUTH_METHODS.join(', ')}.`);
@@ -185,7 +165,7 @@ export class ClientRegistry {
     }
     const clientId = input.clientId?.trim() || `static-${generateClientSecret().slice(0, 16)}`;
     if (!CLIENT_ID.test(clientId)) throw new AdminError(400, 'A client id is 3 to 64 letters, digits or . _ - (starting with a letter or digit).');
-    if (clientId === INTERNAL_CLIENT_ID || this.#row.get(clientId, { now: this.clock.epochSeconds() }) || this.usage.all().has(clientId)) {
+    if (clientId === INTERNAL_CLIENT_ID || await this.models.clientExists(clientId) || (await this.usage.all()).has(clientId)) {
       throw new AdminError(409, `A client with the id ${clientId} already exists.`);
     }
     if (input.resourceServer && input.authMethod === 'none') {
@@ -213,8 +193,9 @@ export class ClientRegistry {
       const description = (err as { error_description?: string }).error_description ?? (err as Error).message;
       throw new AdminError(400, `The client was refused: ${description}`);
     }
-    this.#insert.run(clientId, JSON.stringify(metadata));
-    this.audit.record({
+    // One conditional insert: of two administrators choosing the same id at once, one gets the 409.
+    if (!await this.models.addClient(clientId, metadata)) throw new AdminError(409, `A client with the id ${clientId} already exists.`);
+    await this.audit.record({
       event: 'client.created', actor: by.actor, ip: by.ip, clientId,
       details: { client_name: name, redirect_uris: redirectUris, token_endpoint_auth_method: input.authMethod, resource_server: Boolean(input.resourceServer),
         ...(upstreamAudiences.length > 0 ? { upstream_audiences: upstreamAudiences } : {}),
@@ -235,19 +216,28 @@ export class ClientRegistry {
     return audiences;
   }
 
-  #deleteWithGrants(clientId: string, by: ChangedBy, reason: string): number {
-    this.#delete.run(clientId);
-    this.revocations.revokeClient(clientId);
-    this.usage.forget(clientId);
+  /**
+   * The client row goes first (its refresh tokens then fail at once), then the feed entry, the
+   * usage record and its grants. No transaction spans them: each step is one statement, and a
+   * crash between steps leaves grants of a client that no longer exists, which nothing can use.
+   */
+  async #deleteWithGrants(clientId: string, by: ChangedBy, reason: string): Promise<number> {
+    await this.models.deleteClient(clientId);
+    return this.#afterDelete(clientId, by, reason);
+  }
+
+  async #afterDelete(clientId: string, by: ChangedBy, reason: string): Promise<number> {
+    await this.revocations.revokeClient(clientId);
+    await this.usage.forget(clientId);
     return this.grants.revokeAll({ clientId }, by, reason);
   }
 
-  remove(clientId: string, by: ChangedBy): { kind: ClientKind; grantsRevoked: number } {
+  async remove(clientId: string, by: ChangedBy): Promise<{ kind: ClientKind; grantsRevoked: number }> {
     if (clientId === INTERNAL_CLIENT_ID) throw new AdminError(409, 'This is Gatehouse\'s own sign-in client; it cannot be deleted.');
-    const client = this.find(clientId);
+    const client = await this.find(clientId);
     if (!client) throw new AdminError(404, `There is no client ${clientId}.`);
-    const grantsRevoked = this.db.transaction(() => this.#deleteWithGrants(clientId, by, 'client deleted'))();
-    this.audit.record({
+    const grantsRevoked = await this.#deleteWithGrants(clientId, by, 'client deleted');
+    await this.audit.record({
       event: 'client.deleted', actor: by.actor, ip: by.ip, clientId,
       details: { kind: client.kind, client_name: client.name, grants_revoked: grantsRevoked },
     });
@@ -255,12 +245,17 @@ export class ClientRegistry {
   }
 
   /** Deletes every registration that never obtained a token; returns how many. */
-  purgeUnused(by: ChangedBy): number {
-    const unused = this.list().filter((c) => c.unused);
-    this.db.transaction(() => {
-      for (const client of unused) this.#deleteWithGrants(client.clientId, by, 'unused client purged');
-    })();
-    this.audit.record({ event: 'clients.purged', actor: by.actor, ip: by.ip, details: { count: unused.length, client_ids: unused.map((c) => c.clientId) } });
+  async purgeUnused(by: ChangedBy): Promise<number> {
+    const candidates = (await this.list()).filter((c) => c.unused);
+    const unused: ClientSummary[] = [];
+    for (const client of candidates) {
+      // Only while still pending: a registration that got its first token meanwhile (on any
+      // replica) has handed out tokens and stays.
+      if (!await this.models.deleteClient(client.clientId, { onlyPending: true })) continue;
+      await this.#afterDelete(client.clientId, by, 'unused client purged');
+      unused.push(client);
+    }
+    await this.audit.record({ event: 'clients.purged', actor: by.actor, ip: by.ip, details: { count: unused.length, client_ids: unused.map((c) => c.clientId) } });
     return unused.length;
   }
 }

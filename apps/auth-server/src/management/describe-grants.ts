@@ -11,9 +11,9 @@ export interface UserLookup {
   findById(id: string): User | undefined;
 }
 
-export function describeGrants(services: AdminServices, users: UserLookup, filter: GrantFilter, time: TimeFormat) {
-  const clientNames = new Map(services.clients.list().map((c) => [c.clientId, c.name]));
-  return services.grants.list(filter).map((g) => ({
+export async function describeGrants(services: AdminServices, users: UserLookup, filter: GrantFilter, time: TimeFormat) {
+  const clientNames = new Map((await services.clients.list()).map((c) => [c.clientId, c.name]));
+  return (await services.grants.list(filter)).map((g) => ({
     grantId: g.grantId,
     /** The username. */
     user: users.findById(g.accountId)?.username ?? g.accountId,
@@ -27,4 +27,4 @@ export function describeGrants(services: AdminServices, users: UserLookup, filte
   }));
 }
 
-export type GrantRow = ReturnType<typeof describeGrants>[number];
+export type GrantRow = Awaited<ReturnType<typeof describeGrants>>[number];

@@ -22,6 +22,7 @@ import type { RevocationFeed } from '../revocation/revocation-feed.ts';
 import type { ChangedBy } from './admin-actor.ts';
 import { AdminError } from './admin-error.ts';
 import type { GrantRegistry } from './grant-registry.ts';
+import type { ModelStore } from '../provider/model-store.ts';
 
 export const ADMIN_SCOPE = 'mcp:admin';
 const MIN_PASSWORD_LENGTH = 12;
@@ -38,8 +39,6 @@ export function parseScopes(scopes: readonly string[]): string[] {
 }
 
 export class UserAdmin {
-  readonly #endSessions;
-
   constructor(
     private readonly db: Db,
     private readonly users: UserStore,
@@ -48,9 +47,9 @@ export class UserAdmin {
     private readonly grants: GrantRegistry,
     private readonly audit: AuditLog,
     private readonly revocations: RevocationFeed,
-  ) {
-    this.#endSessions = db.prepare("DELETE FROM oidc_models WHERE model = 'Session' AND json_extract(payload, '$.accountId') = ?");
-  }
+    /** The provider's stored models: a user's browser sessions are ended there. */
+    private readonly models: ModelStore,
+  ) {}
 
   list(search?: string): User[] {
     return search?.trim() ? this.users.search(search.trim()) : this.users.list();
@@ -94,18 +93,17 @@ export class UserAdmin {
     }
   }
 
-  disable(idOrUsername: string, by: ChangedBy): { user: User; grantsRevoked: number } {
+  /** The user is disabled first (no refresh succeeds from then on), then their grants and sessions go. */
+  async disable(idOrUsername: string, by: ChangedBy): Promise<{ user: User; grantsRevoked: number }> {
     const user = this.get(idOrUsername);
     if (user.disabled) return { user, grantsRevoked: 0 };
     this.#refuseLockout(user, by, 'disable');
-    return this.db.transaction(() => {
-      const updated = this.users.update(user.id, { disabled: true });
-      const grantsRevoked = this.grants.revokeAll({ accountId: user.id }, by, 'user disabled');
-      this.#endSessions.run(user.id);
-      this.revocations.revokeSubject(user.id);
-      this.audit.record({ event: 'user.disabled', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, grants_revoked: grantsRevoked } });
-      return { user: updated, grantsRevoked };
-    })();
+    const updated = this.users.update(user.id, { disabled: true });
+    const grantsRevoked = await this.grants.revokeAll({ accountId: user.id }, by, 'user disabled');
+    await this.models.deleteSessions(user.id);
+    this.revocations.revokeSubject(user.id);
+    this.audit.record({ event: 'user.disabled', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, grants_revoked: grantsRevoked } });
+    return { user: updated, grantsRevoked };
   }
 
   enable(idOrUsername: string, by: ChangedBy): User {
@@ -128,23 +126,22 @@ export class UserAdmin {
     const user = this.get(idOrUsername);
     const passwordHash = await this.#hash(password);
     const updated = this.users.update(user.id, { passwordHash });
-    const sessionsEnded = by.actor.id === user.id ? 0 : this.#endSessions.run(user.id).changes;
+    const sessionsEnded = by.actor.id === user.id ? 0 : await this.models.deleteSessions(user.id);
     this.audit.record({ event: 'user.password_reset', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, sessions_ended: sessionsEnded } });
     return updated;
   }
 
-  setScopes(idOrUsername: string, requested: readonly string[], by: ChangedBy): { user: User; grantsRevoked: number } {
+  async setScopes(idOrUsername: string, requested: readonly string[], by: ChangedBy): Promise<{ user: User; grantsRevoked: number }> {
     const user = this.get(idOrUsername);
     const scopes = parseScopes(requested);
     const removed = user.scopes.filter((s) => !scopes.includes(s));
     if (removed.includes(ADMIN_SCOPE)) this.#refuseLockout(user, by, `remove ${ADMIN_SCOPE} from`);
-    return this.db.transaction(() => {
-      const updated = this.users.update(user.id, { scopes });
-      const holding = this.grants.list({ accountId: user.id }).filter((g) => g.scopes.some((s) => removed.includes(s)));
-      const reason = `scope ${removed.join(' ')} removed from the user`;
-      const grantsRevoked = holding.filter((g) => this.grants.revoke(g.grantId, by, reason)).length;
-      this.audit.record({ event: 'user.scopes_changed', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, from: user.scopes, to: scopes, grants_revoked: grantsRevoked } });
-      return { user: updated, grantsRevoked };
-    })();
+    const updated = this.users.update(user.id, { scopes });
+    const holding = (await this.grants.list({ accountId: user.id })).filter((g) => g.scopes.some((s) => removed.includes(s)));
+    const reason = `scope ${removed.join(' ')} removed from the user`;
+    let grantsRevoked = 0;
+    for (const grant of holding) if (await this.grants.revoke(grant.grantId, by, reason)) grantsRevoked += 1;
+    this.audit.record({ event: 'user.scopes_changed', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, from: user.scopes, to: scopes, grants_revoked: grantsRevoked } });
+    return { user: updated, grantsRevoked };
   }
 }

@@ -5,11 +5,13 @@
  * in the list at all.
  *
  * The write happens on every token request, so it is skipped while the stored time is less than
- * a minute old: "last used" is accurate to a minute.
+ * a minute old: "last used" is accurate to a minute. It is one upsert, so replicas recording the
+ * same client at once neither fail nor lose the first use; it commits before the token response
+ * goes out (a provider middleware awaits it), so a CIMD client that obtained tokens is listed.
  */
 import type Provider from 'oidc-provider';
 import { systemClock, type Clock } from '../../../shared/clock.ts';
-import type { Db } from '../../../shared/database.ts';
+import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
 import { CLIENT_KIND } from '../registration/client-metadata-policy.ts';
 
 export interface ClientUse {
@@ -44,29 +46,21 @@ function toUse(row: Row): ClientUse {
   };
 }
 
+const UPSERT = `INSERT INTO client_usage (client_id, kind, client_name, redirect_uris, first_used_at, last_used_at)
+  VALUES (@clientId, @kind, @clientName, @redirectUris, @now, @now)
+  ON CONFLICT (client_id) DO UPDATE SET last_used_at = excluded.last_used_at, client_name = excluded.client_name,
+    redirect_uris = excluded.redirect_uris, kind = excluded.kind
+  WHERE excluded.last_used_at >= client_usage.last_used_at + ${RESOLUTION_MS}`;
+
 export class ClientUsage {
-  readonly #upsert;
-  readonly #all;
-  readonly #forget;
-  readonly #prune;
-
   /** `clock` stamps each use. */
-  constructor(db: Db, private readonly clock: Clock = systemClock) {
-    this.#upsert = db.prepare(`INSERT INTO client_usage (client_id, kind, client_name, redirect_uris, first_used_at, last_used_at)
-      VALUES (@clientId, @kind, @clientName, @redirectUris, @now, @now)
-      ON CONFLICT (client_id) DO UPDATE SET last_used_at = excluded.last_used_at, client_name = excluded.client_name,
-        redirect_uris = excluded.redirect_uris, kind = excluded.kind
-      WHERE excluded.last_used_at >= client_usage.last_used_at + ${RESOLUTION_MS}`);
-    this.#all = db.prepare('SELECT * FROM client_usage');
-    this.#forget = db.prepare('DELETE FROM client_usage WHERE client_id = ?');
-    this.#prune = db.prepare("DELETE FROM client_usage WHERE kind = 'cimd' AND last_used_at < ?");
-  }
+  constructor(private readonly db: SqlDatabase, private readonly clock: Clock = systemClock) {}
 
-  record(client: { clientId: string; metadata(): Record<string, unknown> }, now = this.clock.now()): void {
+  async record(client: { clientId: string; metadata(): Record<string, unknown> }, now = this.clock.now()): Promise<void> {
     const metadata = client.metadata();
     const kind = typeof metadata[CLIENT_KIND] === 'string' ? (metadata[CLIENT_KIND] as string) : 'dcr';
     const described = kind === 'cimd';
-    this.#upsert.run({
+    await this.db.run(UPSERT, {
       clientId: client.clientId,
       kind,
       clientName: described && typeof metadata.client_name === 'string' ? metadata.client_name : null,
@@ -75,27 +69,31 @@ export class ClientUsage {
     });
   }
 
-  all(): Map<string, ClientUse> {
-    return new Map((this.#all.all() as Row[]).map((row) => [row.client_id, toUse(row)]));
+  async all(): Promise<Map<string, ClientUse>> {
+    return new Map((await this.db.all<Row>('SELECT * FROM client_usage')).map((row) => [row.client_id, toUse(row)]));
   }
 
-  forget(clientId: string): void {
-    this.#forget.run(clientId);
+  async forget(clientId: string): Promise<void> {
+    await this.db.run('DELETE FROM client_usage WHERE client_id = ?', [clientId]);
   }
 
   /**
    * Forgets Client ID Metadata Document clients unused since `before` (epoch ms): none of their
    * grants can outlive the refresh tokens' absolute lifetime. Other clients go with their row.
    */
-  prune(before: number): number {
-    return this.#prune.run(before).changes;
+  async prune(before: number): Promise<number> {
+    return (await this.db.run("DELETE FROM client_usage WHERE kind = 'cimd' AND last_used_at < ?", [before])).changes;
   }
 }
 
-/** Records the client of every successful token request. */
+/**
+ * Records the client of every successful token request, before the response goes out: a
+ * provider middleware rather than a `grant.success` listener, whose promise nobody awaits.
+ */
 export function trackClientUsage(provider: Provider, usage: ClientUsage): void {
-  provider.on('grant.success', function recordClientUse(ctx) {
-    const client = ctx.oidc.client;
-    if (client) usage.record(client);
+  provider.use(async function recordClientUse(ctx, next) {
+    await next();
+    const client = ctx.oidc?.client;
+    if (ctx.oidc?.route === 'token' && ctx.status === 200 && client) await usage.record(client);
   });
 }

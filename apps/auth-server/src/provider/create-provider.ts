@@ -26,7 +26,7 @@ import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'o
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { AuthServerConfig } from '../../../shared/config/load-config.ts';
 import { ALL_SCOPES, MCP_SCOPES } from '../../../shared/mcp-scopes.ts';
-import type { Db } from '../../../shared/database.ts';
+import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
 import { UserStore } from '../accounts/user-store.ts';
 import { internalClientMetadata, loadExistingGrant } from './internal-client.ts';
 import type { DocumentHostPolicy } from '../cimd/document-host-policy.ts';
@@ -37,11 +37,11 @@ import { answerUnauthorizedClient } from '../token-exchange/answer-unauthorized-
 import { registerTokenExchangeGrant } from '../token-exchange/token-exchange-grant.ts';
 import { answerStructuredTokensInactive } from './answer-structured-tokens-inactive.ts';
 import { createIntrospectionPolicy } from './introspection-policy.ts';
-import { createSqliteAdapter } from './sqlite-adapter.ts';
+import { createDatabaseAdapter } from './database-adapter.ts';
 
 export interface ProviderDeps {
   config: AuthServerConfig;
-  db: Db;
+  database: SqlDatabase;
   users: UserStore;
   jwks: { keys: object[] };
   /** The same keys' public parts, as /oauth/jwks publishes them (to verify our own tokens). */
@@ -56,10 +56,10 @@ export interface ProviderDeps {
   metadataFetch: NonNullable<Configuration['fetch']>;
   /** What the revocation feed refuses (token exchange checks subject tokens against it). */
   revocations?: Pick<RevocationFeed, 'refuses'>;
-  /** Storage for the provider's models; default: the SQLite adapter on `db`. */
+  /** Storage for the provider's models; default: the database adapter on `database`. */
   adapter?: Configuration['adapter'];
   /**
-   * Our clock: the SQLite adapter's expiries, the refresh token cap and token exchange read it.
+   * Our clock: the database adapter's expiries, the refresh token cap and token exchange read it.
    * The provider itself keeps reading `Date.now()` (token iat/exp, its own expiry checks).
    * Default: systemClock.
    */
@@ -89,7 +89,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   }
 
   const configuration: Configuration = {
-    adapter: deps.adapter ?? createSqliteAdapter(deps.db, clock),
+    adapter: deps.adapter ?? createDatabaseAdapter(deps.database, clock),
     jwks: deps.jwks as Configuration['jwks'],
     // Gatehouse's own first-party client, for signing in to the admin and account pages.
     clients: [internalClientMetadata(config.issuer)],

@@ -4,57 +4,51 @@
  *
  * - Runs at start, after the migrations, in one transaction with its row in `data_conversions`
  *   (migration 006): it happens completely or not at all, and never twice. A migration file
- *   cannot do it, since SQLite's SQL has no SHA-256.
- * - Rows are recognised as plain by content, not by the marker alone: a row of a hashed-id model
- *   whose payload still has `jti`, an interaction with `session.cookie`, a client secret without
- *   the `sha256:` prefix. So even a second run would change nothing.
- * - The freed space and the WAL are wiped afterwards (`secure_delete`, a truncating checkpoint),
- *   so the plain values do not survive in the file's free pages.
+ *   cannot do it, since SQLite's SQL has no SHA-256. Replicas starting together each try; the
+ *   one that inserts the marker first converts, and the others find it done. On PostgreSQL the
+ *   marker row's unique key makes a second converter wait for the first, then fail its insert,
+ *   so the conversion runs once.
+ * - Rows are recognised as plain by content, not by the marker alone (database-adapter.ts reads
+ *   the payloads): even a second run would change nothing.
+ * - On SQLite the freed space and the WAL are wiped afterwards (`secure_delete`, a truncating
+ *   checkpoint), so the plain values do not survive in the file's free pages. PostgreSQL has no
+ *   such switch; a deployment moved from an old SQLite file is converted before it is copied.
  * Returns how many rows it converted (0 when already done).
  */
-import type { AdapterPayload } from 'oidc-provider';
-import type { Db } from '../../../shared/database.ts';
-import { HASHED_ID_MODELS, storedId, toStoredPayload } from './stored-form.ts';
+import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
+import { SqliteDatabase } from '../../../shared/storage/sqlite-database.ts';
+import { convertPlainRows } from './database-adapter.ts';
 
 const CONVERSION = 'hash-stored-secrets';
 
-interface PlainRow {
-  model: string;
-  id: string;
-  payload: string;
-}
-
-export function hashStoredSecrets(db: Db): number {
-  const done = db.prepare('SELECT 1 FROM data_conversions WHERE name = ?').pluck();
-  const record = db.prepare('INSERT INTO data_conversions (name, completed_at) VALUES (?, ?)');
-  const models = [...HASHED_ID_MODELS];
-  const plainRows = db.prepare(`SELECT model, id, payload FROM oidc_models
-    WHERE (model IN (${models.map(() => '?').join(', ')}) AND json_extract(payload, '$.jti') IS NOT NULL)
-       OR (model = 'Interaction' AND json_type(payload, '$.session.cookie') IS NOT NULL)
-       OR (model = 'Client' AND json_type(payload, '$.client_secret') = 'text'
-           AND substr(json_extract(payload, '$.client_secret'), 1, 7) != 'sha256:')`);
-  const rewrite = db.prepare('UPDATE oidc_models SET id = @newId, payload = @payload WHERE model = @model AND id = @id');
-
-  const convert = db.transaction(() => {
-    if (done.get(CONVERSION)) return 0;
-    const rows = plainRows.all(...models) as PlainRow[];
-    for (const row of rows) {
-      const payload = toStoredPayload(row.model, JSON.parse(row.payload) as AdapterPayload);
-      rewrite.run({ model: row.model, id: row.id, newId: storedId(row.model, row.id), payload: JSON.stringify(payload) });
-    }
-    record.run(CONVERSION, Date.now());
-    return rows.length;
+export async function hashStoredSecrets(db: SqlDatabase, now: () => number = Date.now): Promise<number> {
+  if (await db.get('SELECT 1 AS done FROM data_conversions WHERE name = ?', [CONVERSION])) return 0;
+  const convert = () => db.transaction(async (tx) => {
+    if (await tx.get('SELECT 1 AS done FROM data_conversions WHERE name = ?', [CONVERSION])) return 0;
+    // The marker first: on PostgreSQL a concurrent converter now waits on this row's key.
+    await tx.run('INSERT INTO data_conversions (name, completed_at) VALUES (?, ?)', [CONVERSION, now()]);
+    return convertPlainRows(tx);
   });
+  if (!(db instanceof SqliteDatabase)) {
+    try {
+      return await convert();
+    } catch (err) {
+      // Another replica recorded the conversion while this one tried: it is done.
+      if (await db.get('SELECT 1 AS done FROM data_conversions WHERE name = ?', [CONVERSION])) return 0;
+      throw err;
+    }
+  }
 
   // The plain values must not linger in freed space or in old WAL frames: overwrite what the
   // rewrite frees with zeros, then fold the WAL into the file and empty it.
-  const secureDelete = db.pragma('secure_delete', { simple: true }) as number;
-  db.pragma('secure_delete = ON');
+  const handle = db.handle;
+  const secureDelete = handle.pragma('secure_delete', { simple: true }) as number;
+  handle.pragma('secure_delete = ON');
   try {
-    const converted = convert.immediate();
-    if (converted > 0) db.pragma('wal_checkpoint(TRUNCATE)');
+    const converted = await convert();
+    if (converted > 0) handle.pragma('wal_checkpoint(TRUNCATE)');
     return converted;
   } finally {
-    db.pragma(`secure_delete = ${secureDelete ? 'ON' : 'OFF'}`);
+    handle.pragma(`secure_delete = ${secureDelete ? 'ON' : 'OFF'}`);
   }
 }

@@ -2,20 +2,31 @@
  * Claude registers a new client on every connect, so registrations that never obtain a token
  * must not pile up. A freshly registered client gets an expiry (`registration.unused_client_lifetime`);
  * its first successful token request clears it, and the sweeper deletes the ones that expire.
+ *
+ * Both changes are made by a provider middleware after the provider answered and before the
+ * answer goes out, so a client that obtained tokens has lost its expiry by the time it holds them
+ * (a `grant.success` listener's promise would be awaited by nobody). A crash right after a
+ * registration leaves that one client without expiry: it stays, as any used client does.
  */
 import type Provider from 'oidc-provider';
 import type { Clock } from '../../../shared/clock.ts';
-import type { Db } from '../../../shared/database.ts';
 
-export function expireUnusedClients(provider: Provider, db: Db, lifetimeSeconds: number, clock: Clock): void {
-  const setExpiry = db.prepare("UPDATE oidc_models SET expires_at = ? WHERE model = 'Client' AND id = ?");
-  const clearExpiry = db.prepare("UPDATE oidc_models SET expires_at = NULL WHERE model = 'Client' AND id = ? AND expires_at IS NOT NULL");
+/** What this needs from the stored clients (provider/model-store.ts answers it). */
+export interface ClientExpiries {
+  expireClientAt(clientId: string, expiresAt: number): Promise<void>;
+  keepClient(clientId: string): Promise<void>;
+}
 
-  provider.on('registration_create.success', (_ctx, client) => {
-    setExpiry.run(clock.epochSeconds() + lifetimeSeconds, client.clientId);
-  });
-  provider.on('grant.success', (ctx) => {
-    const clientId = ctx.oidc.client?.clientId;
-    if (clientId) clearExpiry.run(clientId);
+export function expireUnusedClients(provider: Provider, clients: ClientExpiries, lifetimeSeconds: number, clock: Clock): void {
+  provider.use(async function expireUnusedClient(ctx, next) {
+    await next();
+    const route = ctx.oidc?.route;
+    if (route === 'registration' && ctx.status === 201) {
+      const clientId = (ctx.body as { client_id?: unknown } | undefined)?.client_id;
+      if (typeof clientId === 'string') await clients.expireClientAt(clientId, clock.epochSeconds() + lifetimeSeconds);
+    } else if (route === 'token' && ctx.status === 200) {
+      const clientId = ctx.oidc?.client?.clientId;
+      if (clientId) await clients.keepClient(clientId);
+    }
   });
 }

@@ -2,24 +2,24 @@
  * Registrations not yet used for a token (pending first use): Dynamic Client Registration clients
  * whose expiry expire-unused-clients.ts set and no token request has cleared yet. A server-wide
  * cap on them bounds what anonymous registration can store, whatever the number of client IPs.
+ *
+ * Counted in the shared database on every registration, so replicas share the cap; two replicas
+ * admitting a registration at the same instant may each pass it by one (no lock is worth that).
  */
-import type { Db } from '../../../shared/database.ts';
+
+/** What the count needs from the stored clients (provider/model-store.ts answers it). */
+export interface PendingClientCounts {
+  pendingClients(nowSeconds: number): Promise<{ count: number; nextExpiry: number | null }>;
+}
 
 export class PendingRegistrations {
-  readonly #count;
-  readonly #nextExpiry;
-
-  constructor(db: Db) {
-    const pending = "FROM oidc_models WHERE model = 'Client' AND expires_at IS NOT NULL AND expires_at > ?";
-    this.#count = db.prepare(`SELECT count(*) ${pending}`).pluck();
-    this.#nextExpiry = db.prepare(`SELECT min(expires_at) ${pending}`).pluck();
-  }
+  constructor(private readonly clients: PendingClientCounts) {}
 
   /** 0 when another registration fits under `max`, else the seconds until the next pending one expires. */
-  retryAfter(max: number, nowMs: number): number {
+  async retryAfter(max: number, nowMs: number): Promise<number> {
     const now = Math.floor(nowMs / 1000);
-    if ((this.#count.get(now) as number) < max) return 0;
-    const next = this.#nextExpiry.get(now) as number | null;
-    return Math.max(1, (next ?? now + 60) - now);
+    const { count, nextExpiry } = await this.clients.pendingClients(now);
+    if (count < max) return 0;
+    return Math.max(1, (nextExpiry ?? now + 60) - now);
   }
 }

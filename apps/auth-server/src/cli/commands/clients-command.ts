@@ -19,9 +19,9 @@ export const clientsCommand: CommandGroup = {
     'clients purge-unused          (deletes registrations that never obtained a token)',
   ],
   subcommands: {
-    list(args, context) {
+    async list(args, context) {
       parseCommandLine(args, {}, { min: 0, max: 0, names: '' });
-      const clients = context.services.clients.list().map((c) => snakeCaseKeys(describeClient(c, isoTime)));
+      const clients = (await context.services.clients.list()).map((c) => snakeCaseKeys(describeClient(c, isoTime)));
       context.print(clients, () => formatTable(
         ['CLIENT_ID', 'KIND', 'NAME', 'LAST USED', 'GRANTS', 'REDIRECT URIS'],
         clients.map((c) => [c.client_id, c.unused ? `${c.kind} (unused)` : c.resource_server ? `${c.kind} (resource server)` : c.kind, c.client_name, c.last_used_at || 'never', c.grants, c.redirect_uris.join(' ')]),
@@ -38,7 +38,7 @@ export const clientsCommand: CommandGroup = {
         'upstream-audience': { type: 'string', multiple: true },
       }, { min: 0, max: 0, names: '' });
       await context.loadClientValidation();
-      const created = context.services.clients.createStatic({
+      const created = await context.services.clients.createStatic({
         name: values.name ?? '',
         redirectUris: values['redirect-uri'] ?? [],
         authMethod: values['auth-method'] as StaticClientAuthMethod,
@@ -52,15 +52,15 @@ export const clientsCommand: CommandGroup = {
       ].join('\n'));
     },
 
-    remove(args, context) {
+    async remove(args, context) {
       const { positionals } = parseCommandLine(args, {}, { min: 1, max: 1, names: 'CLIENT_ID' });
-      const { kind, grantsRevoked } = context.services.clients.remove(positionals[0]!, CLI);
+      const { kind, grantsRevoked } = await context.services.clients.remove(positionals[0]!, CLI);
       context.print({ client_id: positionals[0], kind, grants_revoked: grantsRevoked }, () => `deleted ${positionals[0]} (${kind}); revoked ${grantsRevoked} grant(s)`);
     },
 
-    'purge-unused'(args, context) {
+    async 'purge-unused'(args, context) {
       parseCommandLine(args, {}, { min: 0, max: 0, names: '' });
-      const count = context.services.clients.purgeUnused(CLI);
+      const count = await context.services.clients.purgeUnused(CLI);
       context.print({ deleted: count }, () => `deleted ${count} unused registration(s)`);
     },
   },

@@ -46,9 +46,9 @@ export const usersCommand: CommandGroup = {
       context.print(toJson(user), () => `created user ${user.username} (${user.id}) with scopes ${user.scopes.join(' ')}`);
     },
 
-    disable(args, context) {
+    async disable(args, context) {
       const { positionals } = parseCommandLine(args, {}, { min: 1, max: 1, names: 'USERNAME' });
-      const { user, grantsRevoked } = context.services.users.disable(positionals[0]!, CLI);
+      const { user, grantsRevoked } = await context.services.users.disable(positionals[0]!, CLI);
       context.print({ ...toJson(user), grants_revoked: grantsRevoked }, () => `disabled ${user.username}; revoked ${grantsRevoked} grant(s)${configNote(user)}`);
     },
 
@@ -72,9 +72,9 @@ export const usersCommand: CommandGroup = {
       context.print(toJson(user), () => `changed the password of ${user.username}; their browser sessions were ended${configNote(user)}`);
     },
 
-    scopes(args, context) {
+    async scopes(args, context) {
       const { values, positionals } = parseCommandLine(args, scopeOption, { min: 1, max: 1, names: 'USERNAME' });
-      const { user, grantsRevoked } = context.services.users.setScopes(positionals[0]!, scopesFrom(values.scope), CLI);
+      const { user, grantsRevoked } = await context.services.users.setScopes(positionals[0]!, scopesFrom(values.scope), CLI);
       context.print({ ...toJson(user), grants_revoked: grantsRevoked }, () => `${user.username} may grant ${user.scopes.join(' ') || 'nothing'}; revoked ${grantsRevoked} grant(s) holding a removed scope${configNote(user)}`);
     },
   },

@@ -25,18 +25,18 @@ export function accountPages(deps: AccountPagesDeps): Record<string, Handler> {
   const { services, renderPage } = deps;
 
   return {
-    showAccount(request) {
+    async showAccount(request) {
       renderPage(request, 'admin/account.njk', 'Connected apps', 'account', {
-        grants: describeGrants(services, deps.users, { accountId: request.user.id }, formatTime),
+        grants: await describeGrants(services, deps.users, { accountId: request.user.id }, formatTime),
       });
     },
 
-    revokeOwnGrant(request) {
+    async revokeOwnGrant(request) {
       const grantId = requiredField(request.form, 'grant_id', 'A grant id');
-      const grant = services.grants.find(grantId);
+      const grant = await services.grants.find(grantId);
       // Someone else's grant answers like a missing one.
       if (!grant || grant.accountId !== request.user.id) throw new PageError(404, 'not_found', 'That app is not connected to your account (any more).');
-      services.grants.revoke(grantId, request.by, 'revoked by the user');
+      await services.grants.revoke(grantId, request.by, 'revoked by the user');
       done(request.ctx, '/account', 'grants_revoked');
     },
 

@@ -5,8 +5,8 @@ import type { StaticClientAuthMethod } from '../../management/client-registry.ts
 import { describeClient } from '../../management/describe-client.ts';
 
 export function clientsPages(services: AdminServices, renderPage: RenderPage): Record<string, Handler> {
-  function listClients(request: Parameters<Handler>[0], created?: { clientId: string; clientSecret?: string }) {
-    const clients = services.clients.list().map((c) => describeClient(c, formatTime));
+  async function listClients(request: Parameters<Handler>[0], created?: { clientId: string; clientSecret?: string }) {
+    const clients = (await services.clients.list()).map((c) => describeClient(c, formatTime));
     renderPage(request, 'admin/clients.njk', 'Clients', 'clients', {
       clients,
       unusedCount: clients.filter((c) => c.unused).length,
@@ -15,12 +15,12 @@ export function clientsPages(services: AdminServices, renderPage: RenderPage): R
   }
 
   return {
-    listClients(request) {
-      listClients(request);
+    async listClients(request) {
+      await listClients(request);
     },
 
-    createStaticClient(request) {
-      const created = services.clients.createStatic({
+    async createStaticClient(request) {
+      const created = await services.clients.createStatic({
         name: requiredField(request.form, 'client_name', 'A name'),
         redirectUris: field(request.form, 'redirect_uris').split(/\s+/),
         authMethod: (field(request.form, 'token_endpoint_auth_method') || 'client_secret_basic') as StaticClientAuthMethod,
@@ -30,16 +30,16 @@ export function clientsPages(services: AdminServices, renderPage: RenderPage): R
       }, request.by);
       // The secret is shown in this response only (no redirect, so it is never in a URL; HTML is no-store).
       request.ctx.status = 201;
-      listClients(request, created);
+      await listClients(request, created);
     },
 
-    deleteClient(request) {
-      services.clients.remove(requiredField(request.form, 'client_id', 'A client id'), request.by);
+    async deleteClient(request) {
+      await services.clients.remove(requiredField(request.form, 'client_id', 'A client id'), request.by);
       done(request.ctx, '/admin/clients', 'client_deleted');
     },
 
-    purgeUnusedClients(request) {
-      services.clients.purgeUnused(request.by);
+    async purgeUnusedClients(request) {
+      await services.clients.purgeUnused(request.by);
       done(request.ctx, '/admin/clients', 'clients_purged');
     },
   };

@@ -10,22 +10,22 @@ import { done, formatTime, requiredField, type Handler, type RenderPage } from '
 
 export function grantsPages(services: AdminServices, users: UserLookup, renderPage: RenderPage, accessTokenMinutes: number): Record<string, Handler> {
   return {
-    listGrants(request) {
+    async listGrants(request) {
       const { query } = request.ctx;
       const filter = {
         accountId: typeof query.user === 'string' && query.user ? services.users.get(query.user).id : undefined,
         clientId: typeof query.client === 'string' && query.client ? query.client : undefined,
       };
       renderPage(request, 'admin/grants.njk', 'Connected apps', 'grants', {
-        grants: describeGrants(services, users, filter, formatTime),
+        grants: await describeGrants(services, users, filter, formatTime),
         filter: { user: query.user ?? '', client: query.client ?? '' },
         accessTokenMinutes,
       });
     },
 
-    revokeGrant(request) {
+    async revokeGrant(request) {
       const grantId = requiredField(request.form, 'grant_id', 'A grant id');
-      if (!services.grants.revoke(grantId, request.by, 'revoked by an administrator')) {
+      if (!await services.grants.revoke(grantId, request.by, 'revoked by an administrator')) {
         throw new PageError(404, 'not_found', 'That grant does not exist (any more).');
       }
       done(request.ctx, '/admin/grants', 'grants_revoked');

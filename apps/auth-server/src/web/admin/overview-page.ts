@@ -6,7 +6,7 @@ export function overviewPage(services: AdminServices, renderPage: RenderPage): R
   return {
     async showOverview(request) {
       const users = services.users.list();
-      const clients = services.clients.list();
+      const clients = await services.clients.list();
       const keys = await services.keys.list();
       renderPage(request, 'admin/overview.njk', 'Administration', 'overview', {
         counts: {
@@ -15,7 +15,7 @@ export function overviewPage(services: AdminServices, renderPage: RenderPage): R
           disabled: users.filter((u) => u.disabled).length,
           clients: clients.length,
           unused: clients.filter((c) => c.unused).length,
-          grants: services.grants.list().length,
+          grants: (await services.grants.list()).length,
           keys: keys.length,
         },
         recent: (await services.audit.query({ limit: 10 })).map((e) => ({ at: formatTime(e.at), event: e.event, actor: e.actor, clientId: e.clientId })),

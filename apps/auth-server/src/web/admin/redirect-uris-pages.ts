@@ -11,7 +11,7 @@ import { done, formatTime, requiredField, type Handler, type RenderPage } from '
 export function redirectUrisPages(services: AdminServices, renderPage: RenderPage): Record<string, Handler> {
   return {
     async listRedirectUris(request) {
-      const clients = services.clients.list();
+      const clients = await services.clients.list();
       const uris = (await services.redirectUris.list()).map((entry) => ({
         ...describeAllowListEntry('uri', entry, formatTime),
         clients: clients.filter((c) => c.redirectUris.includes(entry.value)).map((c) => ({ clientId: c.clientId, name: c.name })),

@@ -32,9 +32,9 @@ export function usersPages(services: AdminServices, userLookup: UserLookup, rend
       done(request.ctx, `/admin/users/${encodeURIComponent(user.id)}`, 'user_created');
     },
 
-    showUser(request) {
+    async showUser(request) {
       const user = target(request);
-      const grants = describeGrants(services, userLookup, { accountId: user.id }, formatTime);
+      const grants = await describeGrants(services, userLookup, { accountId: user.id }, formatTime);
       renderPage(request, 'admin/user.njk', user.username, 'users', {
         target: describeRow(user),
         isSelf: user.id === request.user.id,
@@ -43,8 +43,8 @@ export function usersPages(services: AdminServices, userLookup: UserLookup, rend
       });
     },
 
-    setUserScopes(request) {
-      services.users.setScopes(String(request.ctx.params.id), request.form.get('scope') ?? [], request.by);
+    async setUserScopes(request) {
+      await services.users.setScopes(String(request.ctx.params.id), request.form.get('scope') ?? [], request.by);
       done(request.ctx, userPath(request), 'scopes_changed');
     },
 
@@ -53,8 +53,8 @@ export function usersPages(services: AdminServices, userLookup: UserLookup, rend
       done(request.ctx, userPath(request), 'password_reset');
     },
 
-    disableUser(request) {
-      services.users.disable(String(request.ctx.params.id), request.by);
+    async disableUser(request) {
+      await services.users.disable(String(request.ctx.params.id), request.by);
       done(request.ctx, userPath(request), 'user_disabled');
     },
 
@@ -68,9 +68,9 @@ export function usersPages(services: AdminServices, userLookup: UserLookup, rend
       done(request.ctx, userPath(request), 'user_approved');
     },
 
-    revokeUserGrants(request) {
+    async revokeUserGrants(request) {
       const user = target(request);
-      services.grants.revokeAll({ accountId: user.id }, request.by, 'revoked by an administrator');
+      await services.grants.revokeAll({ accountId: user.id }, request.by, 'revoked by an administrator');
       done(request.ctx, userPath(request), 'grants_revoked');
     },
   };

@@ -1,0 +1,235 @@
+/**
+ * oidc-provider adapter over the app's database (SQLite or PostgreSQL): every model in one
+ * table, keyed by (model, id). The only module that reads or writes `oidc_models.payload`, the
+ * provider's own format; everything else asks model-store.ts, which queries real columns.
+ *
+ * - Beside the payload, `upsert` writes what others query as columns: grant_id, uid, user_code,
+ *   account_id and client_id (a Client row's own id), so "disable user → revoke grants" cannot
+ *   silently break when the provider's payload changes in an upgrade.
+ * - Expired rows are invisible to `find*` at once and deleted later by the sweeper. Expiry is on
+ *   our clock (`expires_at` = our now + the provider's `expiresIn`), so a test that moves the clock
+ *   past a token's lifetime sees the provider find nothing, as after a real wait. The provider
+ *   still checks `exp` in the payload against its own `Date.now()`; moving our clock back does
+ *   not revive a token it considers expired.
+ * - `consume` is one conditional UPDATE (`… AND consumed_at IS NULL`): of two requests redeeming
+ *   the same code or refresh token at once (two replicas, or two requests in one process that
+ *   both found it unconsumed), exactly one changes the row. The other is a reuse the provider
+ *   could not see: it is treated as the provider treats a replay it sees (the grant's rows are
+ *   deleted and `grant.revoked` is emitted, which the revocation feed and the audit log follow)
+ *   and fails with invalid_grant, before anything is issued.
+ * - Rows are kept in their stored form (stored-form.ts): bearer ids and client secrets only as
+ *   hashes. Every lookup by id hashes the id it is given. `findByUid` (sessions, by their
+ *   non-secret uid) cannot put the raw id back: the provider only reads such a session (to check
+ *   an interaction's or a token's session binding) and never saves it.
+ * - Also here, because they read payloads: the facts the admin pages show about grants and
+ *   clients (`readGrantFacts`, `readClientMetadata`), inserting an administrator's client, and
+ *   the one-time conversion of rows an earlier version stored in plain.
+ */
+import Provider, { errors, type Adapter, type AdapterPayload, type KoaContextWithOIDC } from 'oidc-provider';
+import { systemClock, type Clock } from '../../../shared/clock.ts';
+import type { SqlDatabase, SqlExecutor } from '../../../shared/storage/sql-database.ts';
+import { fromStoredPayload, HASHED_ID_MODELS, storedId, toStoredPayload } from './stored-form.ts';
+import { isHashedClientSecret } from './hashed-client-secrets.ts';
+
+interface Row {
+  payload: string;
+  consumed_at: number | null;
+}
+
+const VISIBLE = '(expires_at IS NULL OR expires_at > @now)';
+const UPSERT = `
+  INSERT INTO oidc_models (model, id, payload, grant_id, uid, user_code, account_id, client_id, consumed_at, expires_at)
+  VALUES (@model, @id, @payload, @grantId, @uid, @userCode, @accountId, @clientId, @consumedAt, @expiresAt)
+  ON CONFLICT (model, id) DO UPDATE SET
+    payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
+    user_code = excluded.user_code, account_id = excluded.account_id, client_id = excluded.client_id,
+    expires_at = excluded.expires_at,
+    consumed_at = COALESCE(excluded.consumed_at, oidc_models.consumed_at)`;
+const FIND = `SELECT payload, consumed_at FROM oidc_models WHERE model = @model AND id = @id AND ${VISIBLE}`;
+const FIND_BY_UID = `SELECT payload, consumed_at FROM oidc_models WHERE model = @model AND uid = @uid AND ${VISIBLE}`;
+const FIND_BY_USER_CODE = `SELECT payload, consumed_at FROM oidc_models WHERE model = @model AND user_code = @userCode AND ${VISIBLE}`;
+const CONSUME = 'UPDATE oidc_models SET consumed_at = @now WHERE model = @model AND id = @id AND consumed_at IS NULL';
+const GRANT_OF = 'SELECT grant_id FROM oidc_models WHERE model = @model AND id = @id';
+const DESTROY = 'DELETE FROM oidc_models WHERE model = @model AND id = @id';
+const REVOKE_BY_GRANT_ID = 'DELETE FROM oidc_models WHERE grant_id = @grantId';
+const REVOKE_GRANT = "DELETE FROM oidc_models WHERE grant_id = @grantId OR (model = 'Grant' AND id = @grantId)";
+
+/** The error detail oidc-provider gives a replay it detects itself (the audit log keys on it). */
+const REUSE_DETAIL: Record<string, string> = {
+  RefreshToken: 'refresh token already used',
+  AuthorizationCode: 'authorization code already consumed',
+};
+
+function toPayload(row: Row | undefined): AdapterPayload | undefined {
+  if (!row) return undefined;
+  const payload = JSON.parse(row.payload) as AdapterPayload;
+  if (row.consumed_at !== null) payload.consumed = row.consumed_at;
+  return payload;
+}
+
+/**
+ * The request being served, if any: oidc-provider keeps it in an AsyncLocalStorage around its
+ * routes (`Provider.ctx`, lib/provider.js). The adapter's interface carries no context.
+ */
+function currentContext(): KoaContextWithOIDC | undefined {
+  return (Provider as unknown as { ctx?: KoaContextWithOIDC }).ctx;
+}
+
+/** Returns the adapter class to pass as oidc-provider's `adapter` option. */
+export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemClock): new (model: string) => Adapter {
+  const now = () => clock.epochSeconds();
+
+  /**
+   * A code or refresh token someone else consumed between our read and our consume: revoke its
+   * grant as oidc-provider does for a replay (lib/helpers/revoke.js deletes the grant's rows and
+   * emits `grant.revoked`), then refuse. When the row is already gone, a concurrent replay
+   * revoked the grant first.
+   */
+  async function refuseConcurrentReuse(model: string, id: string): Promise<never> {
+    const row = await db.get<{ grant_id: string | null }>(GRANT_OF, { model, id });
+    const grantId = row?.grant_id;
+    if (grantId) {
+      await db.run(REVOKE_GRANT, { grantId });
+      const ctx = currentContext();
+      ctx?.oidc?.provider.emit('grant.revoked', ctx, grantId);
+    }
+    throw new errors.InvalidGrant(REUSE_DETAIL[model] ?? `${model} already consumed`);
+  }
+
+  return class DatabaseAdapter implements Adapter {
+    constructor(private readonly model: string) {}
+
+    async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+      await db.run(UPSERT, {
+        model: this.model,
+        id: storedId(this.model, id),
+        payload: JSON.stringify(toStoredPayload(this.model, payload)),
+        grantId: payload.grantId ?? null,
+        uid: payload.uid ?? null,
+        userCode: payload.userCode ?? null,
+        accountId: payload.accountId ?? null,
+        clientId: this.model === 'Client' ? id : payload.clientId ?? null,
+        consumedAt: typeof payload.consumed === 'number' ? payload.consumed : null,
+        expiresAt: typeof expiresIn === 'number' ? now() + expiresIn : null,
+      });
+    }
+
+    async find(id: string): Promise<AdapterPayload | undefined> {
+      const payload = toPayload(await db.get<Row>(FIND, { model: this.model, id: storedId(this.model, id), now: now() }));
+      return payload && fromStoredPayload(this.model, id, payload);
+    }
+
+    async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+      return toPayload(await db.get<Row>(FIND_BY_UID, { model: this.model, uid, now: now() }));
+    }
+
+    async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+      return toPayload(await db.get<Row>(FIND_BY_USER_CODE, { model: this.model, userCode, now: now() }));
+    }
+
+    async consume(id: string): Promise<void> {
+      const stored = storedId(this.model, id);
+      const { changes } = await db.run(CONSUME, { model: this.model, id: stored, now: now() });
+      if (changes === 0) await refuseConcurrentReuse(this.model, stored);
+    }
+
+    async destroy(id: string): Promise<void> {
+      await db.run(DESTROY, { model: this.model, id: storedId(this.model, id) });
+    }
+
+    async revokeByGrantId(grantId: string): Promise<void> {
+      await db.run(REVOKE_BY_GRANT_ID, { grantId });
+    }
+  };
+}
+
+/** What a grant's payload says, for the admin pages. */
+export interface GrantFacts {
+  /** Resource scopes and OpenID scopes granted. */
+  scopes: string[];
+  /** Epoch seconds (the provider's `iat`). */
+  issuedAt: number;
+}
+
+interface GrantPayload {
+  iat: number;
+  openid?: { scope?: string };
+  resources?: Record<string, string>;
+}
+
+/** Ids per statement: far below both engines' limit on bound values. */
+const IDS_PER_QUERY = 500;
+
+async function payloadsOf(db: SqlExecutor, model: string, ids: readonly string[]): Promise<Map<string, unknown>> {
+  const found = new Map<string, unknown>();
+  for (let start = 0; start < ids.length; start += IDS_PER_QUERY) {
+    const chunk = ids.slice(start, start + IDS_PER_QUERY);
+    const rows = await db.all<{ id: string; payload: string }>(
+      `SELECT id, payload FROM oidc_models WHERE model = ? AND id IN (${chunk.map(() => '?').join(', ')})`,
+      [model, ...chunk],
+    );
+    for (const row of rows) found.set(row.id, JSON.parse(row.payload));
+  }
+  return found;
+}
+
+/** Scopes and issue time of the given grants (those still stored). */
+export async function readGrantFacts(db: SqlExecutor, grantIds: readonly string[]): Promise<Map<string, GrantFacts>> {
+  const facts = new Map<string, GrantFacts>();
+  for (const [id, value] of await payloadsOf(db, 'Grant', grantIds)) {
+    const payload = value as GrantPayload;
+    const scopes = new Set<string>();
+    for (const scope of Object.values(payload.resources ?? {}).flatMap((s) => s.split(' '))) if (scope) scopes.add(scope);
+    for (const scope of (payload.openid?.scope ?? '').split(' ')) if (scope) scopes.add(scope);
+    facts.set(id, { scopes: [...scopes], issuedAt: payload.iat });
+  }
+  return facts;
+}
+
+/** The stored metadata (RFC 7591 names, secrets hashed) of the given clients. */
+export async function readClientMetadata(db: SqlExecutor, clientIds: readonly string[]): Promise<Map<string, Record<string, unknown>>> {
+  return (await payloadsOf(db, 'Client', clientIds)) as Map<string, Record<string, unknown>>;
+}
+
+/**
+ * Stores a client an administrator created (metadata already validated, secret already hashed);
+ * false when a client with this id exists. One statement, so two replicas cannot both create it.
+ */
+export async function insertClient(db: SqlExecutor, clientId: string, metadata: Record<string, unknown>): Promise<boolean> {
+  const { changes } = await db.run(
+    `INSERT INTO oidc_models (model, id, payload, client_id) VALUES ('Client', ?, ?, ?) ON CONFLICT (model, id) DO NOTHING`,
+    [clientId, JSON.stringify(toStoredPayload('Client', metadata as AdapterPayload)), clientId],
+  );
+  return changes === 1;
+}
+
+/** Whether a stored row still holds something an earlier version kept in plain. */
+function isPlain(model: string, payload: AdapterPayload): boolean {
+  if (HASHED_ID_MODELS.has(model)) return payload.jti !== undefined;
+  if (model === 'Interaction') return payload.session !== undefined && 'cookie' in payload.session;
+  if (model === 'Client') return typeof payload.client_secret === 'string' && !isHashedClientSecret(payload.client_secret);
+  return false;
+}
+
+/**
+ * Rewrites every row still in an earlier version's plain form into its stored form (hashed id,
+ * no `jti`, no session id, hashed client secret); returns how many. Reads every candidate row:
+ * meant to run once per database (hash-stored-secrets.ts keeps the record), inside its transaction.
+ */
+export async function convertPlainRows(tx: SqlExecutor): Promise<number> {
+  const models = [...HASHED_ID_MODELS, 'Interaction', 'Client'];
+  const rows = await tx.all<{ model: string; id: string; payload: string }>(
+    `SELECT model, id, payload FROM oidc_models WHERE model IN (${models.map(() => '?').join(', ')})`,
+    models,
+  );
+  let converted = 0;
+  for (const row of rows) {
+    const payload = JSON.parse(row.payload) as AdapterPayload;
+    if (!isPlain(row.model, payload)) continue;
+    await tx.run('UPDATE oidc_models SET id = @newId, payload = @payload WHERE model = @model AND id = @id', {
+      model: row.model, id: row.id, newId: storedId(row.model, row.id), payload: JSON.stringify(toStoredPayload(row.model, payload)),
+    });
+    converted += 1;
+  }
+  return converted;
+}

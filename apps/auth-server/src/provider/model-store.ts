@@ -1,0 +1,213 @@
+/**
+ * Every question about the provider's stored models other than the provider's own: the grants of
+ * an account or a client, the clients and their registrations pending first use, and the
+ * deletions the admin pages, the registration policy and the sweeper make. Asked through the
+ * real columns the adapter writes (account_id, client_id, grant_id, consumed_at, expires_at),
+ * never through the payload, whose format only database-adapter.ts knows (it also reads the
+ * few payload facts the admin pages show).
+ *
+ * - Visibility follows the adapter: a row whose `expires_at` (epoch seconds, our clock) has
+ *   passed is not listed, though the sweeper deletes it only later.
+ * - Every change is one statement, so it is atomic across replicas without a transaction. The
+ *   deletions also take a caller's transaction (`tx`), so what is published about them (the
+ *   revocation feed, the audit log) can commit with them.
+ */
+import { systemClock, type Clock } from '../../../shared/clock.ts';
+import type { SqlDatabase, SqlExecutor } from '../../../shared/storage/sql-database.ts';
+import { insertClient, readClientMetadata, readGrantFacts } from './database-adapter.ts';
+
+export interface StoredGrant {
+  grantId: string;
+  accountId: string;
+  clientId: string;
+  /** Resource scopes and OpenID scopes granted. */
+  scopes: string[];
+  /** Epoch ms. */
+  createdAt: number;
+  expiresAt: number | null;
+  /** When a refresh token of this grant was last used (epoch ms), if ever. */
+  lastRefreshAt: number | null;
+}
+
+export interface StoredClient {
+  clientId: string;
+  /** Its stored metadata (RFC 7591 names; a secret only as its hash). */
+  metadata: Record<string, unknown>;
+  /** Epoch ms; set while a registration is pending first use. */
+  expiresAt: number | null;
+}
+
+export interface GrantFilter {
+  accountId?: string;
+  clientId?: string;
+  /** Leave this client's grants out (the internal client's, on the admin pages). */
+  exceptClientId?: string;
+  grantId?: string;
+}
+
+interface GrantRow {
+  id: string;
+  account_id: string;
+  client_id: string;
+  expires_at: number | null;
+  last_refresh: number | null;
+}
+
+/** Rows the sweeper deletes per statement, so a backlog never holds a write lock for long. */
+const SWEEP_BATCH = 1000;
+const VISIBLE = '(expires_at IS NULL OR expires_at > @now)';
+
+/**
+ * The filter as SQL conditions, only for the fields given (a `@x IS NULL OR …` form would leave
+ * PostgreSQL unable to type an unused parameter, and the planner unable to use the index).
+ */
+function grantConditions(filter: GrantFilter, alias: string): { where: string; params: Record<string, string> } {
+  let where = '';
+  const params: Record<string, string> = {};
+  if (filter.accountId !== undefined) {
+    where += ` AND ${alias}account_id = @accountId`;
+    params.accountId = filter.accountId;
+  }
+  if (filter.clientId !== undefined) {
+    where += ` AND ${alias}client_id = @clientId`;
+    params.clientId = filter.clientId;
+  }
+  if (filter.exceptClientId !== undefined) {
+    where += ` AND ${alias}client_id <> @exceptClientId`;
+    params.exceptClientId = filter.exceptClientId;
+  }
+  if (filter.grantId !== undefined) {
+    where += ` AND ${alias}id = @grantId`;
+    params.grantId = filter.grantId;
+  }
+  return { where, params };
+}
+
+export class ModelStore {
+  constructor(private readonly db: SqlDatabase, private readonly clock: Clock = systemClock) {}
+
+  /**
+   * Grants still valid, newest first. A refresh is when a refresh token was consumed (rotated):
+   * the latest consumed_at among the grant's refresh tokens.
+   */
+  async grants(filter: GrantFilter = {}): Promise<StoredGrant[]> {
+    const { where, params } = grantConditions(filter, 'g.');
+    const rows = await this.db.all<GrantRow>(`SELECT g.id, g.account_id, g.client_id, g.expires_at,
+        (SELECT max(r.consumed_at) FROM oidc_models r WHERE r.grant_id = g.id AND r.model = 'RefreshToken') AS last_refresh
+      FROM oidc_models g
+      WHERE g.model = 'Grant' AND (g.expires_at IS NULL OR g.expires_at > @now)${where}`, { ...params, now: this.clock.epochSeconds() });
+    const facts = await readGrantFacts(this.db, rows.map((row) => row.id));
+    return rows.flatMap((row) => {
+      const fact = facts.get(row.id);
+      if (!fact) return []; // revoked between the two reads
+      return [{
+        grantId: row.id,
+        accountId: row.account_id,
+        clientId: row.client_id,
+        scopes: fact.scopes,
+        createdAt: fact.issuedAt * 1000,
+        expiresAt: row.expires_at === null ? null : row.expires_at * 1000,
+        lastRefreshAt: row.last_refresh === null ? null : row.last_refresh * 1000,
+      }];
+    }).sort((a, b) => b.createdAt - a.createdAt);
+  }
+
+  async grant(grantId: string): Promise<StoredGrant | undefined> {
+    return (await this.grants({ grantId }))[0];
+  }
+
+  /** Ids of every stored grant of an account and/or a client (expired ones too: they go with it). */
+  async grantIds(filter: { accountId?: string; clientId?: string }, tx: SqlExecutor = this.db): Promise<string[]> {
+    const { where, params } = grantConditions(filter, '');
+    const rows = await tx.all<{ id: string }>(`SELECT id FROM oidc_models WHERE model = 'Grant'${where}`, params);
+    return rows.map((row) => row.id);
+  }
+
+  /**
+   * Deletes a grant and every row that carries its id (refresh tokens, codes), as the adapter's
+   * `revokeByGrantId` does; whether the grant itself was there. One statement: a concurrent
+   * refresh either finds the grant whole or not at all.
+   */
+  async deleteGrant(grantId: string, tx: SqlExecutor = this.db): Promise<boolean> {
+    const removed = await tx.all<{ model: string }>(
+      "DELETE FROM oidc_models WHERE (model = 'Grant' AND id = @grantId) OR grant_id = @grantId RETURNING model",
+      { grantId },
+    );
+    return removed.some((row) => row.model === 'Grant');
+  }
+
+  /** Valid grants per client id. */
+  async grantCountsByClient(): Promise<Map<string, number>> {
+    const rows = await this.db.all<{ client_id: string; n: number }>(
+      `SELECT client_id, count(*) AS n FROM oidc_models WHERE model = 'Grant' AND ${VISIBLE} GROUP BY client_id`,
+      { now: this.clock.epochSeconds() },
+    );
+    return new Map(rows.map((row) => [row.client_id, Number(row.n)]));
+  }
+
+  /** Ends every browser session of an account (the provider's Session rows). */
+  async deleteSessions(accountId: string, tx: SqlExecutor = this.db): Promise<number> {
+    return (await tx.run("DELETE FROM oidc_models WHERE model = 'Session' AND account_id = ?", [accountId])).changes;
+  }
+
+  /** Every stored client still valid (registrations pending first use until they expire). */
+  async clients(): Promise<StoredClient[]> {
+    const rows = await this.db.all<{ id: string; expires_at: number | null }>(
+      `SELECT id, expires_at FROM oidc_models WHERE model = 'Client' AND ${VISIBLE}`,
+      { now: this.clock.epochSeconds() },
+    );
+    const metadata = await readClientMetadata(this.db, rows.map((row) => row.id));
+    return rows.flatMap((row) => {
+      const stored = metadata.get(row.id);
+      return stored ? [{ clientId: row.id, metadata: stored, expiresAt: row.expires_at === null ? null : row.expires_at * 1000 }] : [];
+    });
+  }
+
+  async clientExists(clientId: string): Promise<boolean> {
+    const row = await this.db.get(`SELECT 1 AS found FROM oidc_models WHERE model = 'Client' AND id = @clientId AND ${VISIBLE}`, {
+      clientId, now: this.clock.epochSeconds(),
+    });
+    return row !== undefined;
+  }
+
+  /** Stores an administrator's client; false when the id is taken (expired rows included, until swept). */
+  addClient(clientId: string, metadata: Record<string, unknown>): Promise<boolean> {
+    return insertClient(this.db, clientId, metadata);
+  }
+
+  /** `onlyPending`: only while the registration is pending first use (has an expiry). */
+  async deleteClient(clientId: string, options: { onlyPending?: boolean } = {}, tx: SqlExecutor = this.db): Promise<boolean> {
+    const pending = options.onlyPending ? ' AND expires_at IS NOT NULL' : '';
+    return (await tx.run(`DELETE FROM oidc_models WHERE model = 'Client' AND id = ?${pending}`, [clientId])).changes > 0;
+  }
+
+  /** Gives a fresh registration an expiry (epoch seconds), cleared by its first token. */
+  async expireClientAt(clientId: string, expiresAt: number): Promise<void> {
+    await this.db.run("UPDATE oidc_models SET expires_at = ? WHERE model = 'Client' AND id = ?", [expiresAt, clientId]);
+  }
+
+  /** A registration obtained a token: it stays. */
+  async keepClient(clientId: string): Promise<void> {
+    await this.db.run("UPDATE oidc_models SET expires_at = NULL WHERE model = 'Client' AND id = ? AND expires_at IS NOT NULL", [clientId]);
+  }
+
+  /** Registrations pending first use, and when the next of them expires (epoch seconds). */
+  async pendingClients(nowSeconds: number): Promise<{ count: number; nextExpiry: number | null }> {
+    const row = await this.db.get<{ n: number; next_expiry: number | null }>(
+      "SELECT count(*) AS n, min(expires_at) AS next_expiry FROM oidc_models WHERE model = 'Client' AND expires_at IS NOT NULL AND expires_at > ?",
+      [nowSeconds],
+    );
+    return { count: Number(row?.n ?? 0), nextExpiry: row?.next_expiry ?? null };
+  }
+
+  /** Deletes expired rows in batches; returns how many. `nowSeconds`: epoch seconds. */
+  async sweepExpired(nowSeconds: number): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const { changes } = await this.db.run(`DELETE FROM oidc_models WHERE (model, id) IN (
+        SELECT model, id FROM oidc_models WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT ${SWEEP_BATCH})`, [nowSeconds]);
+      total += changes;
+      if (changes < SWEEP_BATCH) return total;
+    }
+  }
+}
