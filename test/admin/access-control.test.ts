@@ -138,7 +138,7 @@ describe('admin pages: access control and CSRF', () => {
   });
 
   describe('CSRF on every POST route', () => {
-    const auditCount = () => server.auth.db.prepare('SELECT count(*) FROM audit_events WHERE actor_id IS NOT NULL AND event NOT LIKE \'sign_in.%\'').pluck().get() as number;
+    const auditCount = async () => (await server.auth.database.get<{ n: number }>("SELECT count(*) AS n FROM audit_events WHERE actor_id IS NOT NULL AND event NOT LIKE 'sign_in.%'"))!.n;
 
     async function tokens() {
       const adminPage = await admin.browser.navigate('/admin/users');
@@ -155,14 +155,14 @@ describe('admin pages: access control and CSRF', () => {
       test(`${routeName(route)} refuses a missing, foreign or wrong-purpose token and changes nothing`, async () => {
         const t = await tokens();
         const wrongPurpose = route.access === 'admin' ? t.account : t.admin;
-        const before = auditCount();
+        const before = await auditCount();
         const fields = { uri: 'https://csrf.example/cb', host: 'csrf.example', username: 'csrf-user', password: 'csrf password 1234', scope: 'mcp:read', client_id: 'x', grant_id: 'x', kid: 'x', client_name: 'x', redirect_uris: 'https://csrf.example/cb' };
         for (const [label, csrf] of [['missing', undefined], ['another browser\'s', t.otherBrowser], ['wrong purpose', wrongPurpose], ['garbage', 'A'.repeat(43)]] as const) {
           const response = await send(admin.browser, route, csrf === undefined ? fields : { ...fields, csrf });
           assert.equal(response.status, 403, `${label} token`);
           assert.match(await response.text(), /Error code: <code>invalid_request<\/code>/, `${label} token`);
         }
-        assert.equal(auditCount(), before, 'no change was made');
+        assert.equal(await auditCount(), before, 'no change was made');
         assert.equal(await server.auth.users.findByUsername('csrf-user'), undefined);
         assert.equal((await admin.browser.request('/admin')).status, 200, 'still signed in');
       });

@@ -7,15 +7,17 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import { loadConfig } from '../../apps/shared/config/load-config.ts';
-import { migrationsDir } from '../../apps/shared/storage/open-database.ts';
-import { migrateSqlite, SqliteDatabase } from '../../apps/shared/storage/sqlite-database.ts';
 import { AuditLog } from '../../apps/auth-server/src/audit/audit-log.ts';
+import { AuditLogFollower, SETTLE_MS } from '../../apps/auth-server/src/audit/audit-log-follower.ts';
 import { Browser } from '../helpers/browser.ts';
 import { authorizeUrl, clientSecretBasic, connect, redeem, refresh, register, registerClient, signIn, tokenRequest } from '../helpers/oauth-flow.ts';
+import { openAuthDatabase, type TestAuthDatabase } from '../helpers/open-auth-database.ts';
 import { createPkce } from '../helpers/pkce.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { TEST_BACKENDS } from '../helpers/test-database.ts';
+import { TestClock } from '../helpers/test-clock.ts';
 import { auditEvents, createUser, post, RESOURCE, signInAt } from './support/admin-browser.ts';
 
 describe('audit log', () => {
@@ -73,19 +75,19 @@ describe('audit log', () => {
     for (const cookie of browser.cookieHeader(new URL(server.issuer)).split('; ')) secrets.push(cookie.split('=')[1]!);
     for (const cookie of admin.browser.cookieHeader(new URL(`${server.issuer}/admin`)).split('; ')) secrets.push(cookie.split('=')[1]!);
 
-    const events = new Set(server.auth.admin.audit.query({ limit: 1000 }).map((e) => e.event));
+    const events = new Set((await server.auth.admin.audit.query({ limit: 1000 })).map((e) => e.event));
     for (const expected of ['sign_in.failure', 'sign_in.success', 'token.issued', 'token.refreshed', 'refresh_token.reused', 'authorization_code.replayed',
       'grant.revoked', 'client.registered', 'client.registration_refused', 'user.created', 'user.password_reset', 'client.created', 'key.rotated']) {
       assert.ok(events.has(expected), `${expected} recorded`);
     }
-    const dump = (server.auth.db.prepare('SELECT * FROM audit_events').all() as object[]).map((row) => JSON.stringify(row)).join('\n');
+    const dump = (await server.auth.database.all('SELECT * FROM audit_events')).map((row) => JSON.stringify(row)).join('\n');
     for (const secret of secrets.filter((s) => s && s.length >= 8)) {
       assert.ok(!dump.includes(secret), `the audit table contains a secret: ${secret.slice(0, 12)}…`);
     }
   });
 
-  test('sign-in failures say why, with the user when known, and nothing typed for an unknown name', () => {
-    const failures = auditEvents(server, 'sign_in.failure');
+  test('sign-in failures say why, with the user when known, and nothing typed for an unknown name', async () => {
+    const failures = (await auditEvents(server, 'sign_in.failure'));
     const wrong = failures.find((e) => e.details.reason === 'wrong_password')!;
     assert.equal(wrong.actor, 'admin');
     assert.equal(wrong.ip, '127.0.0.1');
@@ -95,30 +97,30 @@ describe('audit log', () => {
     assert.equal(unknown.actorId, null);
   });
 
-  test('token events name the user, client, grant and scope; reuse names the revoked grant', () => {
-    const [reuse] = auditEvents(server, 'refresh_token.reused');
-    const issued = auditEvents(server, 'token.issued').find((e) => e.details.grant_id === reuse!.details.grant_id && e.details.grant_type === 'authorization_code');
+  test('token events name the user, client, grant and scope; reuse names the revoked grant', async () => {
+    const [reuse] = (await auditEvents(server, 'refresh_token.reused'));
+    const issued = (await auditEvents(server, 'token.issued')).find((e) => e.details.grant_id === reuse!.details.grant_id && e.details.grant_type === 'authorization_code');
     assert.equal(issued!.actor, 'admin');
     assert.equal(issued!.details.scope, 'mcp:read mcp:write');
     assert.equal(issued!.details.resource, RESOURCE);
-    assert.ok(auditEvents(server, 'token.refreshed').some((e) => e.details.grant_id === reuse!.details.grant_id));
+    assert.ok((await auditEvents(server, 'token.refreshed')).some((e) => e.details.grant_id === reuse!.details.grant_id));
     assert.equal(reuse!.clientId, issued!.clientId);
-    const revoked = auditEvents(server, 'grant.revoked').find((e) => e.details.grant_id === issued!.details.grant_id)!;
+    const revoked = (await auditEvents(server, 'grant.revoked')).find((e) => e.details.grant_id === issued!.details.grant_id)!;
     assert.equal(revoked.actor, 'system');
     assert.match(String(revoked.details.reason), /presented again/);
   });
 
-  test('credential-named details are dropped even if a caller passed them', () => {
-    server.auth.admin.audit.record({ event: 'user.created', actor: { name: 'test' }, details: { username: 'x', password: 'hunter2hunter2', nested: { client_secret: 's3cr3t-value', refresh_token: 'rt-value-123', ok: 'kept' } } });
-    const [event] = server.auth.admin.audit.query({ actor: 'test' });
+  test('credential-named details are dropped even if a caller passed them', async () => {
+    await server.auth.admin.audit.record({ event: 'user.created', actor: { name: 'test' }, details: { username: 'x', password: 'hunter2hunter2', nested: { client_secret: 's3cr3t-value', refresh_token: 'rt-value-123', ok: 'kept' } } });
+    const [event] = await server.auth.admin.audit.query({ actor: 'test' });
     assert.deepEqual(event!.details, { username: 'x', nested: { ok: 'kept' } });
   });
 
   test('a user created through the CLI modules is audited with its actor and no IP', async () => {
     await createUser(server, 'quiet', 'quiet password 12', ['mcp:read']);
-    assert.equal(auditEvents(server, 'user.created').some((e) => e.details.username === 'quiet'), false, 'writing the store directly is not an admin change');
+    assert.equal((await auditEvents(server, 'user.created')).some((e) => e.details.username === 'quiet'), false, 'writing the store directly is not an admin change');
     await server.auth.admin.users.create({ username: 'via-modules', password: 'module password 12', scopes: ['mcp:read'] }, { actor: { name: 'cli' } });
-    const [event] = auditEvents(server, 'user.created');
+    const [event] = (await auditEvents(server, 'user.created'));
     assert.equal(event!.actor, 'cli');
     assert.equal(event!.ip, null);
   });
@@ -140,26 +142,106 @@ describe('audit log retention', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
-
-
-  test('prune removes events past the retention and the oldest beyond the cap', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-audit-'));
-    const database = new SqliteDatabase(join(dir, 'auth.db'));
-    const db = database.handle;
-    try {
-      migrateSqlite(database, migrationsDir('sqlite', 'auth-server'));
-      const log = new AuditLog(db, { retention: 3600, maxEvents: 1000 });
-      const insert = db.prepare("INSERT INTO audit_events (at, event, actor, details) VALUES (?, 'key.rotated', 'cli', '{}')");
-      const now = Date.now();
-      for (let i = 0; i < 5; i += 1) insert.run(now - 7200_000);
-      for (let i = 0; i < 1200; i += 1) insert.run(now - 60_000 + i);
-      assert.equal(log.prune(now), 5 + 200);
-      assert.equal(db.prepare('SELECT count(*) FROM audit_events').pluck().get(), 1000);
-      assert.equal(db.prepare('SELECT min(at) FROM audit_events').pluck().get(), now - 60_000 + 200, 'the newest are kept');
-      assert.equal(log.prune(now), 0);
-    } finally {
-      db.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
 });
+
+for (const backend of TEST_BACKENDS) {
+  describe(`the audit log's store (${backend})`, () => {
+    let database: TestAuthDatabase;
+    let log: AuditLog;
+    const clock = new TestClock();
+
+    beforeEach(async () => {
+      database = await openAuthDatabase(backend);
+      log = new AuditLog(database.db, { retention: 3600, maxEvents: 1000 }, clock);
+    });
+    afterEach(() => database?.close());
+
+    test('writes events and finds them by event, actor in any case, client and time', async () => {
+      await log.record({ event: 'user.created', actor: { name: 'Alice', id: 'u1' }, ip: '192.0.2.1', details: { username: 'bob' } });
+      clock.advance(10);
+      const t = clock.now();
+      await log.record({ event: 'client.deleted', actor: { name: 'cli' }, clientId: 'app-1' });
+      await log.record({ event: 'user.created', actor: { name: 'ALICE', id: 'u1' }, clientId: 'app-2' });
+
+      const all = await log.query();
+      assert.deepEqual(all.map((e) => [e.event, e.actor]), [['user.created', 'ALICE'], ['client.deleted', 'cli'], ['user.created', 'Alice']], 'newest first');
+      assert.deepEqual(all[2], { id: all[2]!.id, at: t - 10_000, event: 'user.created', actor: 'Alice', actorId: 'u1', ip: '192.0.2.1', clientId: null, details: { username: 'bob' } });
+      assert.deepEqual((await log.query({ actor: 'alice' })).map((e) => e.actor), ['ALICE', 'Alice'], 'actor matches in any case');
+      assert.deepEqual((await log.query({ actor: 'ALIce', event: 'user.created', clientId: 'app-2' })).map((e) => e.clientId), ['app-2']);
+      assert.deepEqual((await log.query({ since: t })).map((e) => e.event), ['user.created', 'client.deleted']);
+      assert.deepEqual((await log.query({ until: t })).map((e) => e.actor), ['Alice']);
+      assert.deepEqual((await log.query({ limit: 1 })).length, 1);
+    });
+
+    test('pages backwards by beforeId and follows forwards by afterId, oldest first', async () => {
+      for (let i = 0; i < 5; i += 1) await log.record({ event: 'key.rotated', actor: { name: 'cli' }, details: { n: i } });
+      const [newest, second] = await log.query({ limit: 2 });
+      assert.deepEqual((await log.query({ beforeId: second!.id, limit: 2 })).map((e) => e.details.n), [2, 1]);
+      assert.deepEqual((await log.query({ afterId: second!.id - 2 })).map((e) => e.details.n), [2, 3, 4]);
+      assert.deepEqual(await log.query({ afterId: newest!.id }), []);
+    });
+
+    test('an event written in a transaction that rolls back is not kept', async () => {
+      await assert.rejects(database.db.transaction(async (tx) => {
+        await log.record({ event: 'user.disabled', actor: { name: 'cli' } }, tx);
+        throw new Error('the change failed');
+      }), /the change failed/);
+      assert.deepEqual(await log.query(), []);
+    });
+
+    test('a follower returns each new event once, oldest first, and not those shown before it started', async () => {
+      await log.record({ event: 'key.rotated', actor: { name: 'cli' }, details: { n: 0 } });
+      const shown = await log.query({ limit: 1 });
+      const follower = new AuditLogFollower(log, {}, { afterId: shown[0]!.id, shown, clock });
+      assert.deepEqual(await follower.next(), []);
+      for (let i = 1; i <= 3; i += 1) await log.record({ event: 'key.rotated', actor: { name: 'cli' }, details: { n: i } });
+      assert.deepEqual((await follower.next()).map((e) => e.details.n), [1, 2, 3]);
+      assert.deepEqual(await follower.next(), []);
+      clock.advance(SETTLE_MS / 1000 + 1);
+      await log.record({ event: 'user.created', actor: { name: 'Ann' } });
+      await log.record({ event: 'key.rotated', actor: { name: 'ann' } });
+      assert.deepEqual((await follower.next()).map((e) => e.event), ['user.created', 'key.rotated']);
+      const filtered = new AuditLogFollower(log, { event: 'user.created' }, { afterId: 0, clock });
+      assert.deepEqual((await filtered.next()).map((e) => e.actor), ['Ann']);
+    });
+
+    if (backend === 'postgres') {
+      test('a follower returns an event whose lower id commits after a higher one was returned', async () => {
+        const follower = new AuditLogFollower(log, {}, { afterId: 0, clock });
+        let commit!: () => void;
+        const held = new Promise<void>((resolve) => (commit = resolve));
+        let written!: () => void;
+        const lateWritten = new Promise<void>((resolve) => (written = resolve));
+        const late = database.db.transaction(async (tx) => {
+          await log.record({ event: 'user.disabled', actor: { name: 'late' } }, tx);
+          written();
+          await held;
+        });
+        await lateWritten;
+        try {
+          await log.record({ event: 'user.enabled', actor: { name: 'early' } });
+          assert.deepEqual((await follower.next()).map((e) => e.actor), ['early']);
+        } finally {
+          commit();
+          await late;
+        }
+        const [event] = await follower.next();
+        assert.equal(event?.actor, 'late', 'the lower id, committed later, is not skipped');
+        assert.deepEqual(await follower.next(), []);
+      });
+    }
+
+    test('prune removes events past the retention and the oldest beyond the cap', async () => {
+      const now = clock.now();
+      const insert = 'INSERT INTO audit_events (at, event, actor, details) VALUES (?, \'key.rotated\', \'cli\', \'{}\')';
+      await database.db.transaction(async (tx) => {
+        for (let i = 0; i < 5; i += 1) await tx.run(insert, [now - 7200_000]);
+        for (let i = 0; i < 1200; i += 1) await tx.run(insert, [now - 60_000 + i]);
+      });
+      assert.equal(await log.prune(now), 5 + 200);
+      const left = await database.db.get<{ n: number; oldest: number }>('SELECT count(*) AS n, min(at) AS oldest FROM audit_events');
+      assert.deepEqual(left, { n: 1000, oldest: now - 60_000 + 200 }, 'the newest are kept');
+      assert.equal(await log.prune(now), 0);
+    });
+  });
+}

@@ -75,7 +75,7 @@ for (const backend of TEST_BACKENDS) describe(`admin pages: connected apps, keys
     assert.equal(denied.status, 400);
     assert.equal(denied.body.error, 'invalid_grant');
     assert.equal((await refresh(server.issuer, client, kim.refreshToken)).status, 200, 'other grants are untouched');
-    assert.equal(auditEvents(server, 'grant.revoked')[0]!.details.grant_id, joGrant.grantId);
+    assert.equal((await auditEvents(server, 'grant.revoked'))[0]!.details.grant_id, joGrant.grantId);
     assert.equal((await post(admin.browser, after, '/admin/grants/revoke', { grant_id: joGrant.grantId })).status, 404);
   });
 
@@ -99,7 +99,7 @@ for (const backend of TEST_BACKENDS) describe(`admin pages: connected apps, keys
     assert.match(done.html, /Access was revoked/);
     assert.doesNotMatch(done.html, new RegExp(kimGrant.grantId));
     assert.equal((await refresh(server.issuer, client, mine.refreshToken)).status, 400);
-    const [event] = auditEvents(server, 'grant.revoked');
+    const [event] = (await auditEvents(server, 'grant.revoked'));
     assert.equal(event!.actor, 'kim');
     assert.equal(event!.details.reason, 'revoked by the user');
   });
@@ -149,7 +149,7 @@ for (const backend of TEST_BACKENDS) describe(`admin pages: connected apps, keys
     assert.deepEqual((await publishedKeys()).keys.map((k) => k.kid), [keys[0]!.kid, keys[1]!.kid]);
     assert.equal(await verifies(before.accessToken), false, 'tokens of a retired key no longer verify');
     assert.ok(await verifies(afterTokens.body.access_token as string));
-    assert.deepEqual(auditEvents(server, 'key.retired').map((e) => e.details), [{ kid: oldKid, forced: true }]);
+    assert.deepEqual((await auditEvents(server, 'key.retired')).map((e) => e.details), [{ kid: oldKid, forced: true }]);
   });
 
   test('the audit log page filters by event, actor and client, and shows no secrets', async () => {
@@ -200,7 +200,7 @@ describe('key stages over time', () => {
       clock.advance(1);
       assert.equal((await keys.list()).find((k) => k.kid === oldKid)!.safeToRetire, true);
       await keys.retire(oldKid, { force: false }, by);
-      assert.deepEqual(auditEvents(server, 'key.retired').map((e) => e.details), [{ kid: oldKid, forced: false }]);
+      assert.deepEqual((await auditEvents(server, 'key.retired')).map((e) => e.details), [{ kid: oldKid, forced: false }]);
     } finally {
       await server.close();
     }

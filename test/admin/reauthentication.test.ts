@@ -43,7 +43,7 @@ describe('admin re-authentication and idle timeout', () => {
     assert.equal(location.searchParams.get('prompt'), 'login', what);
   }
 
-  const changes = () => server.auth.db.prepare("SELECT count(*) FROM audit_events WHERE event NOT LIKE 'sign_in.%'").pluck().get() as number;
+  const changes = async () => (await server.auth.database.get<{ n: number }>("SELECT count(*) AS n FROM audit_events WHERE event NOT LIKE 'sign_in.%'"))!.n;
 
   test('an old sign-in must sign in again before creating an admin; nothing is created before, and the page comes back', async () => {
     const { browser, page } = await signInAt(server, 'admin', ADMIN_PASSWORD, '/admin/users');
@@ -88,14 +88,14 @@ describe('admin re-authentication and idle timeout', () => {
       const { browser, page } = await signInAt(server, 'admin', ADMIN_PASSWORD, '/admin/users');
       later(10 * MINUTE);
       await browser.navigate('/admin/users');
-      const before = changes();
+      const before = await changes();
       const fields = {
         csrf: csrfOf(page, '/admin/users'), uri: 'https://stepup.example/cb', host: 'stepup.example', username: 'stepup-user',
         password: 'stepup password 1234', scope: 'mcp:admin', kid: 'x', client_name: 'x', redirect_uris: 'https://stepup.example/cb',
       };
       const response = await postForm(browser, pathOf(route), fields);
       assertFreshSignIn(response, route.path);
-      assert.equal(changes(), before, 'no change was made');
+      assert.equal(await changes(), before, 'no change was made');
       const returnTo = await browser.navigate(response.headers.get('location')!);
       const back = await signIn(browser, returnTo, 'admin', ADMIN_PASSWORD);
       assert.equal(new URL(back.url).pathname, route.reauthenticate!.replace(':id', targetId), 'back on the form\'s page');

@@ -39,7 +39,7 @@ describe('admin pages: users', () => {
     assert.deepEqual(dana.scopes, ['mcp:read', 'mcp:write']);
     const { accessToken } = await connectAs(server, client, 'dana', 'dana password 123', 'mcp:read mcp:write mcp:admin');
     assert.equal(decodeJwt(accessToken).scope, 'mcp:read mcp:write');
-    const [event] = auditEvents(server, 'user.created');
+    const [event] = (await auditEvents(server, 'user.created'));
     assert.equal(event!.actor, 'admin');
     assert.equal(event!.details.username, 'dana');
   });
@@ -108,7 +108,7 @@ describe('admin pages: users', () => {
     assert.equal(refreshed.status, 400);
     assert.equal(refreshed.body.error, 'invalid_grant');
     await assert.rejects(connectAs(server, client, 'hank', 'hank password 12'), /expected a redirect to the client/);
-    const revoked = auditEvents(server, 'grant.revoked').filter((e) => e.details.account_id === id);
+    const revoked = (await auditEvents(server, 'grant.revoked')).filter((e) => e.details.account_id === id);
     assert.equal(revoked.length, 1);
     assert.equal(revoked[0]!.details.reason, 'user disabled');
 

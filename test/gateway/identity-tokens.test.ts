@@ -33,7 +33,7 @@ describe('identity tokens: the resource server obtains them by token exchange', 
   let caller: VerifiedAccessToken;
   const clock = new TestClock();
 
-  const exchanges = () => auth.auth.admin.audit.query({ event: 'token.exchanged', limit: 1000 }).length;
+  const exchanges = async () => (await auth.auth.admin.audit.query({ event: 'token.exchanged', limit: 1000 })).length;
   const identityTokens = (overrides: Partial<Parameters<typeof createIdentityTokens>[0]> = {}) => createIdentityTokens({
     tokenEndpoint: `${auth.issuer}/oauth/token`, ...gateway, clock, ...overrides,
   });
@@ -68,23 +68,23 @@ describe('identity tokens: the resource server obtains them by token exchange', 
 
   test('reuses a token for the same caller, audience and scopes; asks again for another audience or scope set', async () => {
     const tokens = identityTokens();
-    const before = exchanges();
+    const before = (await exchanges());
     const first = await tokens.tokenFor(caller, UPSTREAM, ['mcp:read', 'mcp:write']);
     assert.equal(await tokens.tokenFor(caller, UPSTREAM, ['mcp:write', 'mcp:read', 'mcp:read']), first);
-    assert.equal(exchanges(), before + 1, 'the second call made no request');
+    assert.equal((await exchanges()), before + 1, 'the second call made no request');
     const other = await tokens.tokenFor(caller, OTHER_UPSTREAM, ['mcp:read', 'mcp:write']);
     assert.equal(decodeJwt(other).aud, OTHER_UPSTREAM);
     const narrower = await tokens.tokenFor(caller, UPSTREAM, ['mcp:read']);
     assert.equal(decodeJwt(narrower).scope, 'mcp:read');
-    assert.equal(exchanges(), before + 3);
+    assert.equal((await exchanges()), before + 3);
   });
 
   test('concurrent requests for one key share one exchange', async () => {
     const tokens = identityTokens();
-    const before = exchanges();
+    const before = (await exchanges());
     const all = await Promise.all(Array.from({ length: 8 }, () => tokens.tokenFor(caller, OTHER_UPSTREAM, ['mcp:write'])));
     assert.equal(new Set(all).size, 1);
-    assert.equal(exchanges(), before + 1);
+    assert.equal((await exchanges()), before + 1);
   });
 
   test(`a cached token is handed out until ${REFRESH_MARGIN}s before its exp, then a fresh one is obtained`, async () => {
@@ -97,10 +97,10 @@ describe('identity tokens: the resource server obtains them by token exchange', 
     try {
       clock.set((stale - 1) * 1000);
       assert.equal(await tokens.tokenFor(caller, UPSTREAM, ['mcp:write']), first);
-      const before = exchanges();
+      const before = (await exchanges());
       clock.set(stale * 1000);
       const second = await tokens.tokenFor(caller, UPSTREAM, ['mcp:write']);
-      assert.equal(exchanges(), before + 1);
+      assert.equal((await exchanges()), before + 1);
       assert.notEqual(second, first);
     } finally {
       clock.set(start);

@@ -129,12 +129,12 @@ describe('token exchange: identity tokens for upstream MCP servers', () => {
 
   test('each exchange is in the audit log with the user as actor and the upstream as audience', async () => {
     await exchange(gateway, forUpstream(adminToken, { scope: 'mcp:read' }));
-    const [latest] = server.auth.admin.audit.query({ event: 'token.exchanged', limit: 1 });
+    const [latest] = await server.auth.admin.audit.query({ event: 'token.exchanged', limit: 1 });
     assert.ok(latest);
     assert.equal(latest.actor, 'admin');
     assert.equal(latest.clientId, gateway.client_id);
     assert.deepEqual(latest.details, { audience: UPSTREAM, subject_client_id: owner.client_id, scope: 'mcp:read' });
-    assert.equal(server.auth.admin.audit.query({ event: 'token.issued' }).filter((e) => e.details.grant_type === TOKEN_EXCHANGE).length, 0);
+    assert.equal((await server.auth.admin.audit.query({ event: 'token.issued' })).filter((e) => e.details.grant_type === TOKEN_EXCHANGE).length, 0);
   });
 
   test('discovery lists the grant type (oidc-provider advertises registered grants itself)', async () => {

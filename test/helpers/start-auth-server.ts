@@ -101,7 +101,7 @@ export async function startAuthServer(options: StartOptions = {}): Promise<TestA
   try {
     auth = await createAuthServer(config.authServer, logger, serverOptions);
   } catch (err) {
-    // A server that cannot start must not keep its port listening: the test file would never end.
+    // A server that failed to start must not keep the test process alive with its open port.
     await closeServer(server);
     throw err;
   }

@@ -128,14 +128,14 @@ describe('registration rate limit per client IP', () => {
   test('a refused registration from a browser can be read by it (CORS), and a flood writes no audit rows', async () => {
     clock.advance(600);
     for (let i = 0; i < 20; i += 1) await registerFrom(server, '192.0.2.50');
-    const audited = () => server.auth.db.prepare('SELECT count(*) FROM audit_events').pluck().get() as number;
-    const before = audited();
+    const audited = async () => (await server.auth.database.get<{ n: number }>('SELECT count(*) AS n FROM audit_events'))!.n;
+    const before = await audited();
     for (let i = 0; i < 50; i += 1) {
       const refused = await registerFrom(server, '192.0.2.50', { origin: 'http://localhost:6274' });
       assertLimited(refused);
       assert.equal(refused.headers.get('access-control-allow-origin'), '*');
     }
-    assert.equal(audited(), before, 'no audit row per refused request');
+    assert.equal(await audited(), before, 'no audit row per refused request');
     const metric = await registry.getSingleMetricAsString('gatehouse_rate_limited_total');
     assert.match(metric, /gatehouse_rate_limited_total\{limit="registration",app="auth-server"\} (\d+)/);
     const counted = Number(/limit="registration"[^}]*\} (\d+)/.exec(metric)![1]);

@@ -61,7 +61,7 @@ describe('health endpoints of both apps', () => {
   });
 
   test('readiness fails (503) when the database is no longer usable; liveness does not', async () => {
-    apps.auth.db.close();
+    await apps.auth.database.close();
     apps.resourceDb.close();
     const auth = await health(`${apps.issuer}/readyz`);
     assert.equal(auth.status, 503);

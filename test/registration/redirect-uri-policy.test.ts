@@ -80,16 +80,16 @@ describe('private-use redirect URI schemes (RFC 8252 §7.1)', () => {
 
   test('refuses a scheme that is neither reverse-domain, known nor allowed, and accepts it once an admin allows it', async () => {
     await assertRefused(server, ['myapp://callback']);
-    assert.equal(server.auth.admin.redirectSchemes.add('MyApp', CLI), true);
+    assert.equal(await server.auth.admin.redirectSchemes.add('MyApp', CLI), true);
     await assertAccepted(server, ['myapp://callback']);
     await assertRefused(server, ['otherapp://callback']);
-    server.auth.admin.redirectSchemes.remove('myapp', CLI);
+    await server.auth.admin.redirectSchemes.remove('myapp', CLI);
     await assertRefused(server, ['myapp://callback']);
   });
 
   for (const scheme of ['microsoft-edge', 'ms-search', 'javascript', 'x-safari-https', 'https', 'not a scheme']) {
-    test(`an admin cannot allow ${JSON.stringify(scheme)}`, () => {
-      assert.throws(() => server.auth.admin.redirectSchemes.add(scheme, CLI), (err) => err instanceof AdminError && err.status === 400);
+    test(`an admin cannot allow ${JSON.stringify(scheme)}`, async () => {
+      await assert.rejects(server.auth.admin.redirectSchemes.add(scheme, CLI), (err) => err instanceof AdminError && err.status === 400);
     });
   }
 
@@ -154,9 +154,9 @@ describe('redirect URIs are byte-exact RFC 3986', () => {
     await assertAccepted(server, Array.from({ length: 20 }, (_, i) => `${loopback}/cb${i}`));
   });
 
-  test('an admin cannot allow an https URI that registration would refuse', () => {
+  test('an admin cannot allow an https URI that registration would refuse', async () => {
     for (const uri of ['https://app.example/c b', 'HTTPS://app.example/cb', 'https://app.example:443/cb', 'https://app.example/cb?code=x']) {
-      assert.throws(() => server.auth.admin.redirectUris.add(uri, CLI), (err) => err instanceof AdminError && err.status === 400, uri);
+      await assert.rejects(server.auth.admin.redirectUris.add(uri, CLI), (err) => err instanceof AdminError && err.status === 400, uri);
     }
   });
 

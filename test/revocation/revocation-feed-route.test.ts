@@ -22,8 +22,8 @@ describe('the revocation feed endpoint', () => {
   before(async () => {
     server = await startAuthServer();
     const admin = (await server.auth.users.findByUsername('admin'))!;
-    for (const grantId of grants) server.auth.admin.revocations.revokeGrant(grantId);
-    server.auth.admin.revocations.revokeSubject(admin.id);
+    for (const grantId of grants) await server.auth.admin.revocations.revokeGrant(grantId);
+    await server.auth.admin.revocations.revokeSubject(admin.id);
   });
   after(async () => {
     await server?.close();

@@ -275,7 +275,7 @@ describe('revocation in seconds: each trigger refuses open MCP sessions within 5
     const maxSession = await session(victim.accessToken);
     await measureRefusal('1,200 grants revoked at once, the user\'s last', mcpUrl, [{ name: 'max', session: maxSession }], async () => {
       // As when a client used by many is deleted: one entry per grant, more than MAX_PAGE (1,000).
-      for (let i = 0; i < 1200; i++) server.auth.admin.revocations.revokeGrant(randomUUID());
+      for (let i = 0; i < 1200; i++) await server.auth.admin.revocations.revokeGrant(randomUUID());
       await post(admin.browser, await admin.browser.navigate('/admin/grants'), '/admin/grants/revoke', { grant_id: victim.grantId });
     });
     await assertServed({ bystander });

@@ -11,7 +11,6 @@ import type Provider from 'oidc-provider';
 import { systemClock, type Clock } from '../../shared/clock.ts';
 import type { AuthServerConfig } from '../../shared/config/load-config.ts';
 import { MCP_SCOPES } from '../../shared/mcp-scopes.ts';
-import { sqliteHandle, type Db } from '../../shared/database.ts';
 import { openDatabase } from '../../shared/storage/open-database.ts';
 import type { SqlDatabase } from '../../shared/storage/sql-database.ts';
 import { healthRoutes } from '../../shared/health-routes.ts';
@@ -24,6 +23,7 @@ import { rejectMalformedHost } from '../../shared/reject-malformed-host.ts';
 import { applyConfiguredUsers, createBootstrapAdmin } from './accounts/apply-configured-users.ts';
 import { pageRoutes } from './web/page-routes.ts';
 import { createAdminServices, type AdminServices } from './management/admin-services.ts';
+import { AllowListSnapshot } from './management/allow-list-snapshot.ts';
 import { createPageSession } from './web/page-session.ts';
 import { GatewayStatus } from './web/admin/gateway-status.ts';
 import { validateWithProvider } from './management/client-registry.ts';
@@ -62,6 +62,7 @@ import { ModelStore } from './provider/model-store.ts';
 import { startSweeper } from './provider/start-sweeper.ts';
 import { expireUnusedClients } from './registration/expire-unused-clients.ts';
 import { PendingRegistrations } from './registration/pending-registrations.ts';
+import { publishProviderRevocations } from './revocation/publish-provider-revocations.ts';
 import { revocationFeedRoute } from './revocation/revocation-feed-route.ts';
 import { revokeJwtAccessTokens } from './revocation/revoke-jwt-access-tokens.ts';
 import { createRenderer, VIEWS_DIR } from './views/create-renderer.ts';
@@ -71,8 +72,6 @@ export interface AuthServer {
   provider: Provider;
   /** The app's database (SQLite or PostgreSQL). */
   database: SqlDatabase;
-  /** Transitional: the SQLite handle, for code not yet on `database`. */
-  db: Db;
   users: UserStore;
   hasher: PasswordHasher;
   /** Users, clients, grants, allow-lists, keys and the audit log, as the admin pages change them. */
@@ -128,8 +127,6 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   }
   const { signingKeys: keys, created, cookieKeys } = starting;
   if (created) logger.warn({ keys: keyStore.location }, 'no signing key found: generated a new RS256 key');
-  // Transitional: the stores not yet on SqlDatabase use the SQLite handle.
-  const db = sqliteHandle(database);
   const converted = await hashStoredSecrets(database);
   if (converted > 0) logger.info({ rows: converted }, 'stored tokens, sessions and client secrets of an earlier version replaced by their hashes');
 
@@ -140,16 +137,21 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
 
   const https = config.issuer.startsWith('https:');
   const render = createRenderer(config.issuer);
-  const audit = new AuditLog(db, config.audit, clock);
+  const audit = new AuditLog(database, config.audit, clock);
   const models = new ModelStore(database, clock);
   const admin = createAdminServices({
-    db, database, models, config, users, audit, keyStore,
+    database, models, config, users, audit, keyStore,
     hashPassword: (password) => hasher.hash(password),
     validateClientMetadata: validateWithProvider(() => holder.current),
     onKeysChanged: () => holder.reload(),
     clock,
   });
-  // Redirect URIs and trusted hosts: the config file's plus the admins' (read per use).
+  // Trusted hosts: the config file's plus the admins', read per use. Redirect URIs and schemes are
+  // read by the provider's synchronous validator, so from snapshots that follow the table
+  // (allow-list-snapshot.ts: changes on another replica apply within about 2 seconds).
+  const onSnapshotError = (err: unknown) => logger.error({ err }, 'reloading an allow-list failed; the last one loaded stays in use');
+  const allowedRedirectUris = await AllowListSnapshot.follow(admin.redirectUris, { onError: onSnapshotError });
+  const allowedSchemes = await AllowListSnapshot.follow(admin.redirectSchemes, { onError: onSnapshotError });
   const documentHostPolicy = createDocumentHostPolicy(
     config.clientIdMetadataDocuments,
     () => admin.trustedHosts.effective(),
@@ -168,8 +170,8 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       signingKid: activeKey(signingKeys)!.jwk.kid,
       cookieKeys,
       redirectUriPolicy: {
-        allowedRedirectUris: () => admin.redirectUris.effective(),
-        allowedSchemes: () => admin.redirectSchemes.effective(),
+        allowedRedirectUris: () => allowedRedirectUris.current(),
+        allowedSchemes: () => allowedSchemes.current(),
         allowPrivateUseSchemes: config.registration.allowPrivateUseSchemes,
       },
       renderError: providerErrorRenderer(render, logger),
@@ -187,9 +189,9 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     expireUnusedClients(built, models, config.registration.unusedClientTtl, clock);
     acceptHashedClientSecrets(built);
     trackClientUsage(built, admin.clientUsage);
-    recordProviderEvents(built, audit, users);
+    recordProviderEvents(built, audit, users, logger);
     // Refresh token reuse, code replay and /oauth/revoke end a grant inside the provider.
-    built.on('grant.revoked', (_ctx: unknown, grantId: string) => admin.revocations.revokeGrant(grantId));
+    publishProviderRevocations(built, admin.revocations);
     built.use(revokeJwtAccessTokens({ issuer: config.issuer, jwks: toPublicJwks(signingKeys), feed: admin.revocations }));
     return built;
   };
@@ -201,6 +203,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   const { registration: registrationLimit, token: tokenLimit, signIn: signInLimit } = config.rateLimits;
   const longestWindow = Math.max(registrationLimit.window, tokenLimit.window, signInLimit.window);
   const federatedLogins = new FederatedLogins(database);
+  const sweepFailed = (err: unknown) => logger.error({ err }, 'sweeper failed');
   const stopSweeper = startSweeper(
     [
       () => models.sweepExpired(clock.epochSeconds()), () => throttle.prune(), () => federatedLogins.sweep(clock.epochSeconds()),
@@ -209,7 +212,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       () => rateLimiter.prune(longestWindow, clock.now()),
     ],
     60_000,
-    (err) => logger.error({ err }, 'sweeper failed'),
+    sweepFailed,
   );
 
   // Behind a proxy, only the last X-Forwarded-For entry (added by our proxy) is trusted: earlier
@@ -262,7 +265,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       uri: config.gatewayStatusUri, issuer: config.issuer, resource: config.resource, signingKey: () => holder.signingKey, logger,
     }),
   }).routes());
-  const recordSignIn = createSignInRecorder(audit);
+  const recordSignIn = createSignInRecorder(audit, logger);
   const upstreams = new UpstreamClients(config.upstreams);
   app.use(interactionRoutes({
     provider, users, hasher, throttle, csrf, render, documentHostPolicy,
@@ -295,7 +298,6 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     app,
     provider,
     database,
-    db,
     users,
     hasher,
     admin,
@@ -303,6 +305,8 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     async close() {
       stopSweeper();
       stopWatchingKeys();
+      allowedRedirectUris.stop();
+      allowedSchemes.stop();
       await hasher.close();
       await database.close();
     },

@@ -8,9 +8,14 @@
  *   beyond `maxEvents`.
  * - Actors: a user (name and id), or `system` (the server itself, e.g. refresh reuse detected),
  *   `cli` (the command line), `anonymous` (registration, which needs no sign-in).
+ * - Shared by every replica (one table on PostgreSQL). Ids come from the table's identity /
+ *   rowid; on PostgreSQL a concurrent writer may commit a lower id after a higher one is visible.
+ *   Writes take no lock to prevent that (every token issued is audited, and serialising those
+ *   across replicas costs more than it buys): a follower reads recent events again instead
+ *   (audit-log-follower.ts); the pages page backwards and see such an event on the next load.
  */
 import { systemClock, type Clock } from '../../../shared/clock.ts';
-import type { Db } from '../../../shared/database.ts';
+import type { SqlDatabase, SqlExecutor } from '../../../shared/storage/sql-database.ts';
 
 /** Every event the log records, in the order the filter offers them. */
 export const AUDIT_EVENTS = [
@@ -138,23 +143,23 @@ function toRecord(row: Row): AuditRecord {
   };
 }
 
+const INSERT = `INSERT INTO audit_events (at, event, actor, actor_id, ip, client_id, details)
+  VALUES (@at, @event, @actor, @actorId, @ip, @clientId, @details)`;
+
 export class AuditLog {
-  readonly #db: Db;
-  readonly #insert;
-  readonly #pruneOld;
-  readonly #pruneBeyond;
+  readonly #db: SqlDatabase;
 
   /** `clock` stamps events and ages them out. */
-  constructor(db: Db, readonly policy: { retention: number; maxEvents: number }, private readonly clock: Clock = systemClock) {
+  constructor(db: SqlDatabase, readonly policy: { retention: number; maxEvents: number }, private readonly clock: Clock = systemClock) {
     this.#db = db;
-    this.#insert = db.prepare(`INSERT INTO audit_events (at, event, actor, actor_id, ip, client_id, details)
-      VALUES (@at, @event, @actor, @actorId, @ip, @clientId, @details)`);
-    this.#pruneOld = db.prepare('DELETE FROM audit_events WHERE at < ?');
-    this.#pruneBeyond = db.prepare('DELETE FROM audit_events WHERE id <= (SELECT id FROM audit_events ORDER BY id DESC LIMIT 1 OFFSET ?)');
   }
 
-  record(entry: AuditEntry): void {
-    this.#insert.run({
+  /**
+   * Writes one event; pass the caller's transaction as `tx` so the event commits (or rolls back)
+   * with the change it records.
+   */
+  async record(entry: AuditEntry, tx: SqlExecutor = this.#db): Promise<void> {
+    await tx.run(INSERT, {
       at: this.clock.now(),
       event: entry.event,
       actor: entry.actor.name.slice(0, 200),
@@ -166,11 +171,16 @@ export class AuditLog {
   }
 
   /** Newest first, unless `afterId` is given (then oldest first, for following the log). */
-  query(filter: AuditFilter = {}): AuditRecord[] {
+  async query(filter: AuditFilter = {}): Promise<AuditRecord[]> {
     const where: string[] = [];
-    const params: Record<string, unknown> = {};
+    const params: Record<string, string | number> = {};
     if (filter.event) { where.push('event = @event'); params.event = filter.event; }
-    if (filter.actor) { where.push('actor = @actor COLLATE NOCASE'); params.actor = filter.actor; }
+    // Any case, each engine in the form its index serves: PostgreSQL's is on lower(actor),
+    // SQLite's on actor COLLATE NOCASE.
+    if (filter.actor) {
+      where.push(this.#db.dialect === 'postgres' ? 'lower(actor) = lower(@actor)' : 'actor = @actor COLLATE NOCASE');
+      params.actor = filter.actor;
+    }
     if (filter.clientId) { where.push('client_id = @clientId'); params.clientId = filter.clientId; }
     if (filter.since !== undefined) { where.push('at >= @since'); params.since = filter.since; }
     if (filter.until !== undefined) { where.push('at < @until'); params.until = filter.until; }
@@ -178,13 +188,18 @@ export class AuditLog {
     if (filter.afterId !== undefined) { where.push('id > @afterId'); params.afterId = filter.afterId; }
     params.limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000);
     const order = filter.afterId !== undefined ? 'ASC' : 'DESC';
-    const sql = `SELECT * FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id ${order} LIMIT @limit`;
-    return (this.#db.prepare(sql).all(params) as Row[]).map(toRecord);
+    const sql = `SELECT id, at, event, actor, actor_id, ip, client_id, details FROM audit_events
+      ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id ${order} LIMIT @limit`;
+    return (await this.#db.all<Row>(sql, params)).map(toRecord);
   }
 
   /** Deletes events past the retention and beyond the cap; returns how many went. */
-  prune(now = this.clock.now()): number {
-    const old = this.#pruneOld.run(now - this.policy.retention * 1000).changes;
-    return old + this.#pruneBeyond.run(this.policy.maxEvents).changes;
+  async prune(now = this.clock.now()): Promise<number> {
+    const old = await this.#db.run('DELETE FROM audit_events WHERE at < ?', [now - this.policy.retention * 1000]);
+    const beyond = await this.#db.run(
+      'DELETE FROM audit_events WHERE id <= (SELECT id FROM audit_events ORDER BY id DESC LIMIT 1 OFFSET ?)',
+      [this.policy.maxEvents],
+    );
+    return old.changes + beyond.changes;
   }
 }

@@ -12,10 +12,16 @@
  * - `grant.revoked`: the provider revoked a grant (after such a reuse, or a client revoking its
  *   refresh token at /oauth/revoke). Revocations by admins and users are recorded where they happen.
  * - `registration_create.success` / `.error`: `client.registered` / `client.registration_refused`.
+ *
+ * The provider's events are synchronous and the write is not: each event is written in the
+ * background, a failure is logged, and the response does not wait for it (an audit row hands
+ * nothing out; the revocation a `grant.revoked` needs is waited for in
+ * revocation/publish-provider-revocations.ts).
  */
 import type { EventEmitter } from 'node:events';
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
+import type { Logger } from '../../../shared/logger.ts';
 import type { UserStore } from '../accounts/user-store.ts';
 import type { TokenExchanged } from '../token-exchange/token-exchange-grant.ts';
 import { TOKEN_EXCHANGE_GRANT_TYPE } from '../token-exchange/token-exchange-grant-type.ts';
@@ -32,21 +38,17 @@ const REUSE: Record<string, 'refresh_token.reused' | 'authorization_code.replaye
   'authorization code already consumed': 'authorization_code.replayed',
 };
 
-export function recordProviderEvents(provider: Provider, audit: AuditLog, users: UserStore): void {
+export function recordProviderEvents(provider: Provider, audit: AuditLog, users: Pick<UserStore, 'findById'>, logger: Pick<Logger, 'error'>): void {
   const actorOf = async (accountId: unknown): Promise<Actor> => {
     if (typeof accountId !== 'string') return SYSTEM;
     const user = await users.findById(accountId);
     return { name: user?.username ?? accountId, id: accountId };
   };
-  /**
-   * Records `entry` with the user as actor. The provider emits its events synchronously and the
-   * user is read from the database, so the row follows a moment later; a failure is reported as
-   * the provider's server_error (logged), as a failed write of the listener itself would be.
-   */
-  const recordAsUser = (ctx: KoaContextWithOIDC, accountId: unknown, entry: Omit<AuditEntry, 'actor'>): void => {
-    actorOf(accountId)
+  /** Writes `entry` once its actor is known; a failure is logged, never thrown into the provider. */
+  const write = (accountId: unknown, entry: Omit<AuditEntry, 'actor'> & { actor?: Actor }): void => {
+    (entry.actor ? Promise.resolve(entry.actor) : actorOf(accountId))
       .then((actor) => audit.record({ ...entry, actor }))
-      .catch((err: unknown) => provider.emit('server_error', ctx, err));
+      .catch((err: unknown) => logger.error({ err, event: entry.event }, 'writing a provider event to the audit log failed'));
   };
 
   provider.on('grant.success', function recordTokens(ctx: KoaContextWithOIDC) {
@@ -54,7 +56,7 @@ export function recordProviderEvents(provider: Provider, audit: AuditLog, users:
     const grantType = String(oidc.params?.grant_type ?? '');
     if (grantType === TOKEN_EXCHANGE_GRANT_TYPE) return;
     const accessToken = oidc.entities.AccessToken;
-    recordAsUser(ctx, oidc.entities.Grant?.accountId ?? accessToken?.accountId, {
+    write(oidc.entities.Grant?.accountId ?? accessToken?.accountId, {
       event: grantType === 'refresh_token' ? 'token.refreshed' : 'token.issued',
       ip: ctx.ip,
       clientId: oidc.client?.clientId,
@@ -70,7 +72,7 @@ export function recordProviderEvents(provider: Provider, audit: AuditLog, users:
 
   // Our own event: oidc-provider's typings list only its own names.
   (provider as unknown as EventEmitter).on('token_exchange.success', function recordExchange(ctx: KoaContextWithOIDC, exchanged: TokenExchanged) {
-    recordAsUser(ctx, exchanged.accountId, {
+    write(exchanged.accountId, {
       event: 'token.exchanged',
       ip: ctx.ip,
       clientId: ctx.oidc.client?.clientId,
@@ -83,7 +85,7 @@ export function recordProviderEvents(provider: Provider, audit: AuditLog, users:
     if (!event) return;
     const { oidc } = ctx;
     const source = oidc.entities.RefreshToken ?? oidc.entities.AuthorizationCode;
-    recordAsUser(ctx, source?.accountId, {
+    write(source?.accountId, {
       event,
       ip: ctx.ip,
       clientId: oidc.client?.clientId,
@@ -93,7 +95,7 @@ export function recordProviderEvents(provider: Provider, audit: AuditLog, users:
 
   provider.on('grant.revoked', function recordRevocation(ctx: KoaContextWithOIDC, grantId: string) {
     const route = ctx.oidc?.route;
-    audit.record({
+    write(undefined, {
       event: 'grant.revoked',
       actor: SYSTEM,
       ip: ctx.ip,
@@ -107,7 +109,7 @@ export function recordProviderEvents(provider: Provider, audit: AuditLog, users:
 
   provider.on('registration_create.success', function recordRegistration(ctx: KoaContextWithOIDC, client) {
     const metadata = client.metadata();
-    audit.record({
+    write(undefined, {
       event: 'client.registered',
       actor: ANONYMOUS,
       ip: ctx.ip,
@@ -122,7 +124,7 @@ export function recordProviderEvents(provider: Provider, audit: AuditLog, users:
   });
 
   provider.on('registration_create.error', function recordRefusedRegistration(ctx: KoaContextWithOIDC, err: ProviderError) {
-    audit.record({
+    write(undefined, {
       event: 'client.registration_refused',
       actor: ANONYMOUS,
       ip: ctx.ip,

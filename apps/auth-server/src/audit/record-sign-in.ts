@@ -2,8 +2,13 @@
  * Sign-in attempts for the audit log, reported by the password form (interactions) and the
  * federated callback. A failed attempt with an unknown username records no username at all: what
  * was typed may be a password entered in the wrong field.
+ *
+ * The returned promise settles once the event is written and never rejects: a failed write is
+ * logged, and the sign-in goes on (refusing sign-ins because the audit table is unwritable would
+ * turn a logging fault into an outage).
  */
 import type { Context } from 'koa';
+import type { Logger } from '../../../shared/logger.ts';
 import type { User } from '../accounts/user-store.ts';
 import { ANONYMOUS, type AuditLog } from './audit-log.ts';
 
@@ -20,16 +25,16 @@ export interface SignInAttempt {
   upstream?: string;
 }
 
-export type SignInRecorder = (ctx: Context, attempt: SignInAttempt) => void;
+export type SignInRecorder = (ctx: Context, attempt: SignInAttempt) => Promise<void>;
 
-export function createSignInRecorder(audit: AuditLog): SignInRecorder {
-  return function recordSignIn(ctx, attempt) {
-    audit.record({
+export function createSignInRecorder(audit: AuditLog, logger: Pick<Logger, 'error'>): SignInRecorder {
+  return async function recordSignIn(ctx, attempt) {
+    await audit.record({
       event: attempt.ok ? 'sign_in.success' : 'sign_in.failure',
       actor: attempt.user ? { name: attempt.user.username, id: attempt.user.id } : ANONYMOUS,
       ip: ctx.ip,
       clientId: attempt.clientId,
       details: { method: attempt.method, reason: attempt.reason, upstream: attempt.upstream },
-    });
+    }).catch((err: unknown) => logger.error({ err, event: 'sign_in' }, 'writing a sign-in attempt to the audit log failed'));
   };
 }

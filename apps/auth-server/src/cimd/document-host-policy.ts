@@ -6,34 +6,36 @@
  * - A literal special-use IP as host is refused before any connection is tried.
  * - Hosts on the trusted list (default: Claude's) are fetched; others follow the configured
  *   choice: `allow`, `warn` (allowed, with a warning on the consent page) or `refuse`.
+ * - The trusted list is read per decision (the server's: config ∪ the admins' table), so a host
+ *   an admin adds or removes on any replica applies at once everywhere.
  */
 import { isIP } from 'node:net';
 import type { AuthServerConfig } from '../../../shared/config/load-config.ts';
 import { isSpecialUseAddress } from './special-use-addresses.ts';
 
 export interface DocumentHostPolicy {
-  allowFetch(clientId: string): boolean;
+  allowFetch(clientId: string): Promise<boolean>;
   /** True when the consent page must warn about this client's document host. */
-  needsWarning(clientId: string): boolean;
+  needsWarning(clientId: string): Promise<boolean>;
 }
 
 export function createDocumentHostPolicy(
   settings: AuthServerConfig['clientIdMetadataDocuments'],
-  trustedHosts: () => ReadonlySet<string> = () => new Set(settings.trustedHosts),
+  trustedHosts: () => Promise<ReadonlySet<string>> = async () => new Set(settings.trustedHosts),
   allowLoopback = false,
 ): DocumentHostPolicy {
-  const trusted = (url: URL) => trustedHosts().has(url.host.toLowerCase());
+  const trusted = async (url: URL) => (await trustedHosts()).has(url.host.toLowerCase());
   return {
-    allowFetch(clientId) {
+    async allowFetch(clientId) {
       const url = URL.parse(clientId);
       if (!url || url.pathname === '/' || url.pathname === '') return false;
       const host = url.hostname.replace(/^\[|\]$/g, '');
       if (isIP(host) && isSpecialUseAddress(host, allowLoopback)) return false;
-      return trusted(url) || settings.untrustedHosts !== 'refuse';
+      return settings.untrustedHosts !== 'refuse' || await trusted(url);
     },
-    needsWarning(clientId) {
+    async needsWarning(clientId) {
       const url = URL.parse(clientId);
-      return !!url && !trusted(url) && settings.untrustedHosts === 'warn';
+      return !!url && settings.untrustedHosts === 'warn' && !(await trusted(url));
     },
   };
 }

@@ -5,16 +5,17 @@
  *
  * The CLI works on the database and key store directly, never through the server's HTTP API, so
  * it also works while the server is stopped. While it runs, changes are seen at once (the server
- * reads them per request), and key changes within `signing.reload_interval`. With `DATABASE_URL`
- * (or `database.url`) it works on that PostgreSQL database, the one every replica uses.
+ * reads them per request), redirect URIs and schemes within 2 seconds (allow-list-snapshot.ts),
+ * and key changes within `signing.reload_interval`. With `DATABASE_URL` (or `database.url`) it
+ * works on that PostgreSQL database, the one every replica uses.
  */
 import type { Readable, Writable } from 'node:stream';
 import type Provider from 'oidc-provider';
 import type { AuthServerAppConfig, AuthServerConfig } from '../../../shared/config/load-config.ts';
-import { sqliteHandle, type Db } from '../../../shared/database.ts';
 import { openDatabase } from '../../../shared/storage/open-database.ts';
 import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
 import { ModelStore } from '../provider/model-store.ts';
+import { hashStoredSecrets } from '../provider/hash-stored-secrets.ts';
 import { PasswordHasher } from '../accounts/password-hasher.ts';
 import { UserStore } from '../accounts/user-store.ts';
 import { createAdminServices, type AdminServices } from '../management/admin-services.ts';
@@ -62,16 +63,13 @@ export class CliContext {
   async openDatabase(): Promise<void> {
     if (this.#database) return;
     this.#database = await openDatabase(this.config.database, 'auth-server');
+    // As the server does at start: rows an earlier version stored in plain get their hashes.
+    await hashStoredSecrets(this.#database);
   }
 
   get database(): SqlDatabase {
     if (!this.#database) throw new Error('call openDatabase() first');
     return this.#database;
-  }
-
-  /** Transitional: the SQLite handle, for the stores not yet on `database`. */
-  get db(): Db {
-    return sqliteHandle(this.database);
   }
 
   /** The signing keys where the server keeps them: KEYS_DIR on SQLite, the database on PostgreSQL. */
@@ -95,14 +93,13 @@ export class CliContext {
   get services(): AdminServices {
     if (!this.#services) {
       this.#services = createAdminServices({
-        db: this.db,
         database: this.database,
         models: new ModelStore(this.database),
         config: this.config,
         users: this.users,
         // The hasher is created on first use only: it hashes a dummy password when it starts.
         hashPassword: (password) => this.hasher.hash(password),
-        audit: new AuditLog(this.db, this.config.audit),
+        audit: new AuditLog(this.database, this.config.audit),
         keyStore: this.keyStore,
         validateClientMetadata: validateWithProvider(() => {
           if (!this.#provider) throw new Error('call loadClientValidation() first');

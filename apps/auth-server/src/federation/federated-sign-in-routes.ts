@@ -195,7 +195,7 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
       }
       logger.warn({ err: { name: (err as Error).name, message: (err as Error).message, code: (err as { code?: string }).code }, upstream: upstream.id }, 'upstream sign-in failed');
       deps.onSignIn?.('error');
-      deps.recordSignIn?.(ctx, { method: 'federated', ok: false, reason: 'upstream_error', upstream: upstream.id, clientId: String(interaction.params.client_id) });
+      await deps.recordSignIn?.(ctx, { method: 'federated', ok: false, reason: 'upstream_error', upstream: upstream.id, clientId: String(interaction.params.client_id) });
       const unreachable = err instanceof TypeError || (err as { name?: string }).name === 'TimeoutError' || (err as { name?: string }).name === 'AbortError';
       throw unreachable
         ? new PageError(502, 'upstream_unavailable', `We could not reach ${upstream.displayName} right now. Try again in a moment.`)
@@ -205,25 +205,25 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
     const admission = admit(upstream, claims);
     if (!admission.ok) {
       deps.onSignIn?.('refused');
-      deps.recordSignIn?.(ctx, { method: 'federated', ok: false, reason: admission.reason, upstream: upstream.id, clientId: String(interaction.params.client_id) });
+      await deps.recordSignIn?.(ctx, { method: 'federated', ok: false, reason: admission.reason, upstream: upstream.id, clientId: String(interaction.params.client_id) });
       throw new PageError(403, 'access_denied', REFUSALS[admission.reason]!(upstream));
     }
     const linked = await accounts.link(upstream, claims, admission.email);
     if (linked.kind === 'conflict') {
       deps.onSignIn?.('refused');
-      deps.recordSignIn?.(ctx, { method: 'federated', ok: false, reason: 'account_conflict', upstream: upstream.id, clientId: String(interaction.params.client_id) });
+      await deps.recordSignIn?.(ctx, { method: 'federated', ok: false, reason: 'account_conflict', upstream: upstream.id, clientId: String(interaction.params.client_id) });
       throw new PageError(409, 'account_conflict', `An account named ${linked.username} already exists here. An administrator must link your ${upstream.displayName} sign-in to it before you can use it.`);
     }
     const { user } = linked;
     if (user.disabled || user.pending) deps.onSignIn?.('refused');
     const audited = { method: 'federated', user, upstream: upstream.id, clientId: String(interaction.params.client_id) } as const;
-    if (user.disabled || user.pending) deps.recordSignIn?.(ctx, { ...audited, ok: false, reason: user.disabled ? 'account_disabled' : 'approval_pending' });
+    if (user.disabled || user.pending) await deps.recordSignIn?.(ctx, { ...audited, ok: false, reason: user.disabled ? 'account_disabled' : 'approval_pending' });
     if (user.disabled) throw new PageError(403, 'access_denied', 'This account is disabled.');
     if (user.pending) {
       throw new PageError(403, 'approval_pending', 'Your account was created and is waiting for an administrator to approve it. You can sign in once it is approved.');
     }
     deps.onSignIn?.('success');
-    deps.recordSignIn?.(ctx, { ...audited, ok: true });
+    await deps.recordSignIn?.(ctx, { ...audited, ok: true });
     // The sign-in time on our clock, which the admin pages' re-authentication compares with.
     interaction.result = { login: { accountId: user.id, amr: ['fed'], ts: deps.clock.epochSeconds() } };
     // `exp` is the provider's; the adapter stores our now + this TTL, which is `exp` again.

@@ -116,7 +116,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     }
     const clientId = String(interaction.params.client_id);
     const documentHost = isMetadataDocumentClientId(clientId) ? new URL(clientId).host : undefined;
-    if (documentHost && deps.documentHostPolicy.needsWarning(clientId)) {
+    if (documentHost && await deps.documentHostPolicy.needsWarning(clientId)) {
       warnings.push(`This app describes itself with a document on ${documentHost}, which this server does not know. Continue only if you trust ${documentHost}.`);
     }
     const issuedAt = client?.metadata().client_id_issued_at as number | undefined;
@@ -169,7 +169,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const passwordOk = await hasher.verifyOrDummy(password, locked ? undefined : user?.passwordHash);
     if (!UserStore.isActive(user) || !passwordOk || locked) {
       deps.onSignIn?.(locked ? 'locked' : 'failure');
-      deps.recordSignIn?.(ctx, {
+      await deps.recordSignIn?.(ctx, {
         method: 'password', ok: false, user, clientId: String(interaction.params.client_id),
         reason: locked ? 'locked' : !user ? 'unknown_user' : !passwordOk ? 'wrong_password' : 'account_inactive',
       });
@@ -179,7 +179,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     }
     await throttle.recordSuccess(username, ctx.ip);
     deps.onSignIn?.('success');
-    deps.recordSignIn?.(ctx, { method: 'password', ok: true, user, clientId: String(interaction.params.client_id) });
+    await deps.recordSignIn?.(ctx, { method: 'password', ok: true, user, clientId: String(interaction.params.client_id) });
     // The sign-in time on our clock, which the admin pages' re-authentication compares with.
     const ts = deps.clock.epochSeconds();
     return finish(ctx, provider, { login: { accountId: user.id, ts } }, false);

@@ -4,7 +4,6 @@
  */
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { AuthServerConfig } from '../../../shared/config/load-config.ts';
-import type { Db } from '../../../shared/database.ts';
 import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
 import type { ModelStore } from '../provider/model-store.ts';
 import type { UserStore } from '../accounts/user-store.ts';
@@ -35,7 +34,7 @@ export interface AdminServices {
 }
 
 export interface AdminServiceDeps {
-  db: Db;
+  /** The app's database: the audit log, allow-lists, revocation feed and client usage live there. */
   database: SqlDatabase;
   /** The provider's stored models (grants, clients), asked through their columns. */
   models: ModelStore;
@@ -54,8 +53,8 @@ export interface AdminServiceDeps {
 }
 
 export function createAdminServices(deps: AdminServiceDeps): AdminServices {
-  const { db, database, models, config, audit, clock = systemClock } = deps;
-  const revocations = new RevocationFeed(db, { tokenLifetime: config.accessTokenTtl, clock });
+  const { database, models, config, audit, clock = systemClock } = deps;
+  const revocations = new RevocationFeed(database, { tokenLifetime: config.accessTokenTtl, clock });
   const grants = new GrantRegistry(models, audit, revocations);
   const clientUsage = new ClientUsage(database, clock);
   return {
@@ -65,9 +64,9 @@ export function createAdminServices(deps: AdminServiceDeps): AdminServices {
     revocations,
     users: new UserAdmin(deps.users, deps.hashPassword, grants, audit, revocations, models),
     clients: new ClientRegistry(models, clientUsage, grants, audit, deps.validateClientMetadata, config.resource, revocations, config.issuer, clock),
-    redirectUris: createRedirectUriAllowList(db, config.registration.allowedRedirectUris, audit),
-    redirectSchemes: createRedirectSchemeAllowList(db, config.registration.allowedSchemes, audit),
-    trustedHosts: createTrustedHostList(db, config.clientIdMetadataDocuments.trustedHosts, audit),
+    redirectUris: createRedirectUriAllowList(database, config.registration.allowedRedirectUris, audit, clock),
+    redirectSchemes: createRedirectSchemeAllowList(database, config.registration.allowedSchemes, audit, clock),
+    trustedHosts: createTrustedHostList(database, config.clientIdMetadataDocuments.trustedHosts, audit, clock),
     keys: new SigningKeyAdmin(deps.keyStore, Math.max(config.accessTokenTtl, ID_TOKEN_TTL), audit, revocations, deps.onKeysChanged, clock),
   };
 }

@@ -4,12 +4,14 @@
  * Client ID Metadata Documents.
  *
  * - The effective list is the config file's entries plus the table's rows, read on every use
- *   (one small SELECT), so a change applies to the next registration without a restart, also
- *   when the CLI made it while the server runs.
+ *   (one small SELECT), so a change applies to the next use without a restart, on every replica,
+ *   also when the CLI made it while the server runs. Where the reader must be synchronous (the
+ *   provider's client metadata validator), an AllowListSnapshot follows the list instead.
  * - Entries from the config file cannot be removed here: the file would add them back at the
  *   next start, so the error says to edit the file.
  */
-import type { Db } from '../../../shared/database.ts';
+import { systemClock, type Clock } from '../../../shared/clock.ts';
+import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
 import { isLoopbackHostname } from '../../../shared/loopback-hosts.ts';
 import type { AuditEventName, AuditLog } from '../audit/audit-log.ts';
 import type { ChangedBy } from './admin-actor.ts';
@@ -35,32 +37,33 @@ interface ListSpec {
 }
 
 export class AllowList {
+  readonly #db: SqlDatabase;
   readonly #configured: ReadonlySet<string>;
   readonly #spec: ListSpec;
   readonly #audit: AuditLog;
-  readonly #values;
-  readonly #rows;
-  readonly #insert;
-  readonly #delete;
+  readonly #clock: Clock;
+  readonly #listeners = new Set<() => Promise<void>>();
 
-  constructor(db: Db, configured: readonly string[], spec: ListSpec, audit: AuditLog) {
+  constructor(db: SqlDatabase, configured: readonly string[], spec: ListSpec, audit: AuditLog, clock: Clock = systemClock) {
+    this.#db = db;
     this.#configured = new Set(configured);
     this.#spec = spec;
     this.#audit = audit;
-    const { table, column } = spec;
-    this.#values = db.prepare(`SELECT ${column} FROM ${table}`).pluck();
-    this.#rows = db.prepare(`SELECT ${column} AS value, added_by, added_at FROM ${table} ORDER BY ${column}`);
-    this.#insert = db.prepare(`INSERT INTO ${table} (${column}, added_by, added_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`);
-    this.#delete = db.prepare(`DELETE FROM ${table} WHERE ${column} = ?`);
+    this.#clock = clock;
   }
 
-  /** Config entries ∪ stored entries. */
-  effective(): ReadonlySet<string> {
-    return new Set([...this.#configured, ...(this.#values.all() as string[])]);
+  /** Config entries ∪ stored entries, as the database has them now. */
+  async effective(): Promise<ReadonlySet<string>> {
+    const { table, column } = this.#spec;
+    const rows = await this.#db.all<{ value: string }>(`SELECT ${column} AS value FROM ${table}`);
+    return new Set([...this.#configured, ...rows.map((row) => row.value)]);
   }
 
-  list(): AllowListEntry[] {
-    const stored = this.#rows.all() as Array<{ value: string; added_by: string; added_at: number }>;
+  async list(): Promise<AllowListEntry[]> {
+    const { table, column } = this.#spec;
+    const stored = await this.#db.all<{ value: string; added_by: string; added_at: number }>(
+      `SELECT ${column} AS value, added_by, added_at FROM ${table} ORDER BY ${column}`,
+    );
     const entries: AllowListEntry[] = [...this.#configured].map((value) => ({ value, source: 'config' }));
     for (const row of stored) {
       if (!this.#configured.has(row.value)) entries.push({ value: row.value, source: 'admin', addedBy: row.added_by, addedAt: row.added_at });
@@ -68,22 +71,47 @@ export class AllowList {
     return entries.sort((a, b) => a.value.localeCompare(b.value));
   }
 
-  /** Adds `raw` (normalised); false when it was already on the list. */
-  add(raw: string, by: ChangedBy): boolean {
+  /**
+   * Adds `raw` (normalised); false when it was already on the list. The row and its audit event
+   * commit together; this process's snapshots are refreshed before it returns.
+   */
+  async add(raw: string, by: ChangedBy): Promise<boolean> {
     const value = this.#spec.normalise(raw.trim());
     if (this.#configured.has(value)) return false;
-    const added = this.#insert.run(value, by.actor.name, Date.now()).changes === 1;
-    if (added) this.#audit.record({ event: this.#spec.events.added, actor: by.actor, ip: by.ip, details: { [this.#spec.column]: value } });
+    const { table, column } = this.#spec;
+    const added = await this.#db.transaction(async (tx) => {
+      const inserted = await tx.run(`INSERT INTO ${table} (${column}, added_by, added_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+        [value, by.actor.name, this.#clock.now()]);
+      if (inserted.changes === 0) return false;
+      await this.#audit.record({ event: this.#spec.events.added, actor: by.actor, ip: by.ip, details: { [column]: value } }, tx);
+      return true;
+    });
+    if (added) await this.#changed();
     return added;
   }
 
-  remove(raw: string, by: ChangedBy): void {
+  async remove(raw: string, by: ChangedBy): Promise<void> {
     const value = raw.trim();
     if (this.#configured.has(value)) {
       throw new AdminError(409, `${value} comes from the config file; remove it there (it would be added back at the next start).`);
     }
-    if (this.#delete.run(value).changes === 0) throw new AdminError(404, `${value} is not on the list of ${this.#spec.what}.`);
-    this.#audit.record({ event: this.#spec.events.removed, actor: by.actor, ip: by.ip, details: { [this.#spec.column]: value } });
+    const { table, column } = this.#spec;
+    await this.#db.transaction(async (tx) => {
+      const deleted = await tx.run(`DELETE FROM ${table} WHERE ${column} = ?`, [value]);
+      if (deleted.changes === 0) throw new AdminError(404, `${value} is not on the list of ${this.#spec.what}.`);
+      await this.#audit.record({ event: this.#spec.events.removed, actor: by.actor, ip: by.ip, details: { [column]: value } }, tx);
+    });
+    await this.#changed();
+  }
+
+  /** Runs `listener` after every change made through this object (an AllowListSnapshot reloads). */
+  onChange(listener: () => Promise<void>): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async #changed(): Promise<void> {
+    await Promise.all([...this.#listeners].map((listener) => listener()));
   }
 }
 
@@ -129,32 +157,32 @@ export function normaliseTrustedHost(value: string): string {
   return host;
 }
 
-export function createRedirectUriAllowList(db: Db, configured: readonly string[], audit: AuditLog): AllowList {
+export function createRedirectUriAllowList(db: SqlDatabase, configured: readonly string[], audit: AuditLog, clock?: Clock): AllowList {
   return new AllowList(db, configured, {
     table: 'allowed_redirect_uris',
     column: 'uri',
     normalise: normaliseAllowedRedirectUri,
     events: { added: 'redirect_uri.allowed', removed: 'redirect_uri.removed' },
     what: 'allowed redirect URIs',
-  }, audit);
+  }, audit, clock);
 }
 
-export function createTrustedHostList(db: Db, configured: readonly string[], audit: AuditLog): AllowList {
+export function createTrustedHostList(db: SqlDatabase, configured: readonly string[], audit: AuditLog, clock?: Clock): AllowList {
   return new AllowList(db, configured, {
     table: 'trusted_document_hosts',
     column: 'host',
     normalise: normaliseTrustedHost,
     events: { added: 'trusted_host.added', removed: 'trusted_host.removed' },
     what: 'trusted client metadata hosts',
-  }, audit);
+  }, audit, clock);
 }
 
-export function createRedirectSchemeAllowList(db: Db, configured: readonly string[], audit: AuditLog): AllowList {
+export function createRedirectSchemeAllowList(db: SqlDatabase, configured: readonly string[], audit: AuditLog, clock?: Clock): AllowList {
   return new AllowList(db, configured, {
     table: 'allowed_redirect_schemes',
     column: 'scheme',
     normalise: normaliseAllowedScheme,
     events: { added: 'redirect_scheme.allowed', removed: 'redirect_scheme.removed' },
     what: 'allowed redirect URI schemes',
-  }, audit);
+  }, audit, clock);
 }

@@ -31,6 +31,6 @@ export function revocationFeedRoute(feed: RevocationFeed) {
       ctx.body = { error: 'invalid_request', error_description: 'after and limit must be whole numbers (limit at least 1)' };
       return;
     }
-    ctx.body = feed.page(Number(after), Number(limit));
+    ctx.body = await feed.page(Number(after), Number(limit));
   };
 }

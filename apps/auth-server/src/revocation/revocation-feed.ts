@@ -7,13 +7,23 @@
  *   every token it refuses was issued before it, so expires within that time. Verifiers refuse
  *   tokens whose lifetime exceeds the configured one, so a forged long-lived token cannot outlast
  *   its entry.
- * - Recording joins the caller's transaction when there is one (better-sqlite3 nests them), so an
- *   entry is published exactly when the change it belongs to commits, and never without it.
+ * - Recording joins the caller's transaction when it passes one (`tx`), so an entry is published
+ *   exactly when the change it belongs to commits, and never without it.
+ * - Seqs become visible in seq order, so a follower's cursor never passes an entry that commits
+ *   later. SQLite has one writer at a time, so that holds by itself. On PostgreSQL an identity
+ *   value is taken when the row is inserted but seen when its transaction commits: two writers on
+ *   two replicas could take 10 and 11 and commit 11 first, and a follower that read 11 would never
+ *   ask for 10 again. So every insert first takes a transaction-scoped advisory lock
+ *   (`FEED_LOCK`), held until its transaction ends: writers of the feed take seqs and commit one
+ *   after another. The lock is released after the commit is visible, so whoever reads seq N can
+ *   already read every seq below it.
+ * - Nothing is cached in-process except the feed id, which never changes for a database: every
+ *   replica serves the same page for the same cursor.
  * - Deliberately not here: deciding what to revoke. Callers (grant, user, client and key
  *   administration, the provider's own grant revocations) know that.
  */
 import { systemClock, type Clock } from '../../../shared/clock.ts';
-import type { Db } from '../../../shared/database.ts';
+import type { SqlDatabase, SqlExecutor } from '../../../shared/storage/sql-database.ts';
 import { revocationValue, type RevocationEntry, type RevocationFeedPage, type RevocationKind } from '../../../shared/revocation-entry.ts';
 
 /** Seconds an entry outlives the token lifetime: clock skew between the apps and the verifier's leeway. */
@@ -28,39 +38,44 @@ export interface RevocationFeedOptions {
   clock?: Clock;
 }
 
+/**
+ * pg_advisory_xact_lock key serialising the feed's writers (see above): "gh-revoc" in ASCII, so it
+ * is recognisable in pg_locks and distinct from the migration lock.
+ */
+const FEED_LOCK = '7451255552836267875';
+const TAKE_FEED_LOCK = `SELECT pg_advisory_xact_lock(${FEED_LOCK}) AS locked`;
+
+const INSERT = 'INSERT INTO revocations (kind, value, issued_before, expires_at) VALUES (?, ?, ?, ?)';
+
+/** The highest seq ever assigned, pruned rows and (on PostgreSQL) rolled-back inserts included. */
+const LATEST = {
+  // AUTOINCREMENT keeps the highest seq ever used in sqlite_sequence.
+  sqlite: "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'revocations'), 0) AS latest",
+  // The identity's sequence; NULL until its first use. Never below a committed seq.
+  postgres: "SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('revocations', 'seq')), 0) AS latest",
+};
+
 export class RevocationFeed {
-  readonly #insert;
-  readonly #page;
-  readonly #prune;
-  readonly #latest;
-  readonly #refuses;
-  readonly #feed: string;
+  readonly #db: SqlDatabase;
   readonly #tokenLifetime: number;
   readonly #clock: Clock;
+  /** The feed id: written by the first migration, never changed, so read once. */
+  #feed?: Promise<string>;
 
-  constructor(db: Db, options: RevocationFeedOptions) {
+  constructor(db: SqlDatabase, options: RevocationFeedOptions) {
+    this.#db = db;
     this.#tokenLifetime = options.tokenLifetime;
     this.#clock = options.clock ?? systemClock;
-    this.#insert = db.prepare('INSERT INTO revocations (kind, value, issued_before, expires_at) VALUES (?, ?, ?, ?)');
-    this.#page = db.prepare(`SELECT seq, kind, value, issued_before, expires_at FROM revocations
-      WHERE seq > @after AND expires_at > @now ORDER BY seq LIMIT @limit`);
-    this.#prune = db.prepare('DELETE FROM revocations WHERE expires_at <= ?');
-    // AUTOINCREMENT keeps the highest seq ever used in sqlite_sequence, pruned rows included.
-    this.#latest = db.prepare("SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'revocations'), 0)").pluck();
-    this.#feed = db.prepare('SELECT feed FROM revocation_feed WHERE id = 1').pluck().get() as string;
-    this.#refuses = db.prepare(`SELECT 1 FROM revocations WHERE expires_at > @now AND issued_before >= @iat AND (
-      (kind = 'sub' AND value = @sub) OR (kind = 'client' AND value = @client) OR (kind = 'grant' AND value = @grant)
-      OR (kind = 'token' AND value = @token) OR (kind = 'kid' AND value = @kid)) LIMIT 1`).pluck();
   }
 
   /** Refuses every token of this user issued until now (disabled, deleted). */
-  revokeSubject(accountId: string): void {
-    this.#record('sub', revocationValue('sub', accountId));
+  revokeSubject(accountId: string, tx?: SqlExecutor): Promise<void> {
+    return this.#record('sub', revocationValue('sub', accountId), {}, tx);
   }
 
   /** Refuses every token of this client issued until now (deleted). */
-  revokeClient(clientId: string): void {
-    this.#record('client', revocationValue('client', clientId));
+  revokeClient(clientId: string, tx?: SqlExecutor): Promise<void> {
+    return this.#record('client', revocationValue('client', clientId), {}, tx);
   }
 
   /**
@@ -69,31 +84,33 @@ export class RevocationFeed {
    * starts and sets `iat` when it mints, so a refresh in flight can mint a token in the second
    * after the revocation; a grant id is never reused, so no legitimate token is refused with it.
    */
-  revokeGrant(grantId: string): void {
-    this.#record('grant', revocationValue('grant', grantId), { everyToken: true });
+  revokeGrant(grantId: string, tx?: SqlExecutor): Promise<void> {
+    return this.#record('grant', revocationValue('grant', grantId), { everyToken: true }, tx);
   }
 
   /** Refuses one access token, by its `jti` (its client revoked it at /oauth/revoke). */
-  revokeToken(jti: string): void {
-    this.#record('token', revocationValue('token', jti));
+  revokeToken(jti: string, tx?: SqlExecutor): Promise<void> {
+    return this.#record('token', revocationValue('token', jti), {}, tx);
   }
 
   /** Refuses every token signed with this key (retired on purpose). */
-  retireKey(kid: string): void {
-    this.#record('kid', kid);
+  retireKey(kid: string, tx?: SqlExecutor): Promise<void> {
+    return this.#record('kid', kid, {}, tx);
   }
 
   /** Tells verifiers the key set changed (rotation), so they reload it before the new key signs. */
-  keysChanged(): void {
-    this.#record('keys', '');
+  keysChanged(tx?: SqlExecutor): Promise<void> {
+    return this.#record('keys', '', {}, tx);
   }
 
   /**
    * Whether an entry refuses this access token, as a verifier following the feed would decide
    * (token exchange checks its subject token here, so it never outlives what the feed refuses).
    */
-  refuses(token: { sub: string; clientId: string; grantId: string; jti: string; kid: string; iat: number }): boolean {
-    return this.#refuses.get({
+  async refuses(token: { sub: string; clientId: string; grantId: string; jti: string; kid: string; iat: number }): Promise<boolean> {
+    const row = await this.#db.get(`SELECT 1 AS refused FROM revocations WHERE expires_at > @now AND issued_before >= @iat AND (
+      (kind = 'sub' AND value = @sub) OR (kind = 'client' AND value = @client) OR (kind = 'grant' AND value = @grant)
+      OR (kind = 'token' AND value = @token) OR (kind = 'kid' AND value = @kid)) LIMIT 1`, {
       now: this.#seconds(),
       iat: token.iat,
       sub: revocationValue('sub', token.sub),
@@ -101,31 +118,61 @@ export class RevocationFeed {
       grant: revocationValue('grant', token.grantId),
       token: revocationValue('token', token.jti),
       kid: token.kid,
-    }) !== undefined;
+    });
+    return row !== undefined;
   }
 
   /** Entries after `after`, oldest first, at most `limit` (≤ MAX_PAGE). */
-  page(after: number, limit = MAX_PAGE): RevocationFeedPage {
+  async page(after: number, limit = MAX_PAGE): Promise<RevocationFeedPage> {
     const take = Math.min(Math.max(1, limit), MAX_PAGE);
-    const entries = this.#page.all({ after, now: this.#seconds(), limit: take + 1 }) as RevocationEntry[];
+    const feed = await this.#feedId();
+    const entries = await this.#db.all<RevocationEntry>(`SELECT seq, kind, value, issued_before, expires_at FROM revocations
+      WHERE seq > @after AND expires_at > @now ORDER BY seq LIMIT @limit`, { after, now: this.#seconds(), limit: take + 1 });
+    // Read after the entries, so `latest` is never below the last of them.
+    const { latest } = (await this.#db.get<{ latest: number }>(LATEST[this.#db.dialect]))!;
     const complete = entries.length <= take;
     if (!complete) entries.length = take;
-    return { feed: this.#feed, entries, next: entries.at(-1)?.seq ?? after, latest: this.#latest.get() as number, complete };
+    return { feed, entries, next: entries.at(-1)?.seq ?? after, latest, complete };
   }
 
   /** Deletes the entries no unexpired token can match; returns how many. */
-  prune(): number {
-    return this.#prune.run(this.#seconds()).changes;
+  async prune(): Promise<number> {
+    return (await this.#db.run('DELETE FROM revocations WHERE expires_at <= ?', [this.#seconds()])).changes;
+  }
+
+  #feedId(): Promise<string> {
+    // A failed read is not kept: the next page asks again.
+    this.#feed ??= this.#db.get<{ feed: string }>('SELECT feed FROM revocation_feed WHERE id = 1').then(
+      (row) => row!.feed,
+      (err: unknown) => {
+        this.#feed = undefined;
+        throw err;
+      },
+    );
+    return this.#feed;
   }
 
   #seconds(): number {
     return this.#clock.epochSeconds();
   }
 
-  #record(kind: RevocationKind, value: string, options: { everyToken?: boolean } = {}): void {
+  async #record(kind: RevocationKind, value: string, options: { everyToken?: boolean }, tx?: SqlExecutor): Promise<void> {
     const now = this.#seconds();
     const expiresAt = now + this.#tokenLifetime + LEEWAY_SECONDS;
     // everyToken: the entry's expiry as cut-off catches every token of a grant that is gone.
-    this.#insert.run(kind, value, options.everyToken ? expiresAt : now, expiresAt);
+    const row = [kind, value, options.everyToken ? expiresAt : now, expiresAt];
+    if (tx) return insertInOrder(tx, row);
+    // One statement on SQLite's single writer is already in order; run at once, not queued.
+    if (this.#db.dialect === 'sqlite') {
+      await this.#db.run(INSERT, row);
+      return;
+    }
+    await this.#db.transaction((own) => insertInOrder(own, row));
   }
+}
+
+/** Inserts one entry inside `tx`, after taking the feed's lock on PostgreSQL (see the top). */
+async function insertInOrder(tx: SqlExecutor, row: Array<string | number>): Promise<void> {
+  if (tx.dialect === 'postgres') await tx.get(TAKE_FEED_LOCK);
+  await tx.run(INSERT, row);
 }

@@ -50,7 +50,8 @@ export function revokeJwtAccessTokens({ issuer, jwks, feed }: RevokeJwtAccessTok
       ctx.body = { error: 'invalid_request', error_description: 'client is not authorized to revoke the presented token' };
       return;
     }
-    if (payload && payload.client_id === client.clientId) feed.revokeToken(payload.jti!);
+    // Committed before the 200 goes out: the client is told the token is revoked only once it is.
+    if (payload && payload.client_id === client.clientId) await feed.revokeToken(payload.jti!);
     ctx.status = 200;
     ctx.body = '';
   };

@@ -40,7 +40,7 @@ export interface SubjectTokenVerifierOptions {
   /** The stored grant's owner, or undefined when there is no such grant (revoked, expired). */
   findGrant: (grantId: string) => Promise<{ accountId?: string; clientId?: string } | undefined>;
   /** Whether the revocation feed refuses the token (default: nothing is refused). */
-  isRevoked?: (token: { sub: string; clientId: string; grantId: string; jti: string; kid: string; iat: number }) => boolean;
+  isRevoked?: (token: { sub: string; clientId: string; grantId: string; jti: string; kid: string; iat: number }) => Promise<boolean>;
   /** Whose "now" `exp` is checked against. */
   clock: Clock;
 }
@@ -74,7 +74,7 @@ export function createSubjectTokenVerifier(options: SubjectTokenVerifierOptions)
       || typeof iat !== 'number' || typeof jti !== 'string') {
       throw invalidGrant('subject_token lacks sub, client_id, jti or its grant');
     }
-    if (options.isRevoked?.({ sub, clientId, grantId: gid, jti, kid: String(protectedHeader.kid), iat })) {
+    if (await options.isRevoked?.({ sub, clientId, grantId: gid, jti, kid: String(protectedHeader.kid), iat })) {
       throw invalidGrant('subject_token was revoked');
     }
     const grant = await options.findGrant(gid);

@@ -15,19 +15,19 @@ function allowListCommand(group: string, list: (context: CliContext) => AllowLis
       `${group} remove ${what.arg}`,
     ],
     subcommands: {
-      list(args, context) {
+      async list(args, context) {
         parseCommandLine(args, {}, { min: 0, max: 0, names: '' });
-        const entries = list(context).list().map((e) => snakeCaseKeys(describeAllowListEntry(what.key, e, isoTime)));
+        const entries = (await list(context).list()).map((e) => snakeCaseKeys(describeAllowListEntry(what.key, e, isoTime)));
         context.print(entries, () => formatTable([what.key.toUpperCase(), 'SOURCE', 'ADDED BY', 'ADDED AT'], entries.map((e) => [e[what.key], e.source, e.added_by, e.added_at])));
       },
-      [what.add](args, context) {
+      async [what.add](args, context) {
         const { positionals } = parseCommandLine(args, {}, { min: 1, max: 1, names: what.arg });
-        const added = list(context).add(positionals[0]!, CLI);
+        const added = await list(context).add(positionals[0]!, CLI);
         context.print({ [what.key]: positionals[0], added }, () => (added ? `added ${positionals[0]}` : `${positionals[0]} was already on the list`));
       },
-      remove(args, context) {
+      async remove(args, context) {
         const { positionals } = parseCommandLine(args, {}, { min: 1, max: 1, names: what.arg });
-        list(context).remove(positionals[0]!, CLI);
+        await list(context).remove(positionals[0]!, CLI);
         context.print({ [what.key]: positionals[0], removed: true }, () => `removed ${positionals[0]}`);
       },
     },
@@ -35,7 +35,7 @@ function allowListCommand(group: string, list: (context: CliContext) => AllowLis
 }
 
 export const redirectsCommand = allowListCommand('redirects', (c) => c.services.redirectUris, {
-  add: 'allow', arg: 'URI', key: 'uri', note: '            (exact https URI; applies to the next registration)',
+  add: 'allow', arg: 'URI', key: 'uri', note: '            (exact https URI; a running server applies it within 2 s)',
 });
 
 export const schemesCommand = allowListCommand('schemes', (c) => c.services.redirectSchemes, {

@@ -2,6 +2,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseDuration } from '../../../../shared/duration.ts';
 import type { AuditFilter, AuditRecord } from '../../audit/audit-log.ts';
+import { AuditLogFollower } from '../../audit/audit-log-follower.ts';
 import { UsageError } from '../cli-errors.ts';
 import type { CommandGroup } from '../command.ts';
 import { isoTime } from '../format-table.ts';
@@ -44,10 +45,11 @@ export const auditCommand: CommandGroup = {
       const filter: AuditFilter = { event: values.event, actor: values.actor, clientId: values.client, since: parseSince(values.since) };
       const { audit } = context.services;
       const write = (e: AuditRecord) => context.io.stdout.write(`${context.json ? toJson(e) : line(e)}\n`);
-      const newest = audit.query({ ...filter, limit: count }).reverse();
+      const newest = (await audit.query({ ...filter, limit: count })).reverse();
       newest.forEach(write);
       if (!values.follow) return;
-      let lastId = newest.at(-1)?.id ?? audit.query({ limit: 1 })[0]?.id ?? 0;
+      const afterId = newest.at(-1)?.id ?? (await audit.query({ limit: 1 }))[0]?.id ?? 0;
+      const follower = new AuditLogFollower(audit, filter, { afterId, shown: newest });
       for (;;) {
         try {
           await sleep(FOLLOW_POLL_MS, undefined, { signal: context.io.signal });
@@ -55,10 +57,7 @@ export const auditCommand: CommandGroup = {
           if (context.io.signal?.aborted) return;
           throw err;
         }
-        for (const event of audit.query({ ...filter, afterId: lastId, limit: 1000 })) {
-          write(event);
-          lastId = event.id;
-        }
+        (await follower.next()).forEach(write);
       }
     },
   },

@@ -17,7 +17,7 @@ function parseTime(value: unknown, label: string): number | undefined {
 
 export function auditPages(services: AdminServices, renderPage: RenderPage): Record<string, Handler> {
   return {
-    listAuditEvents(request) {
+    async listAuditEvents(request) {
       const q = request.ctx.query;
       const text = (name: string) => (typeof q[name] === 'string' ? (q[name] as string).trim().slice(0, 2000) : '');
       const before = Number(text('before'));
@@ -30,7 +30,7 @@ export function auditPages(services: AdminServices, renderPage: RenderPage): Rec
         beforeId: Number.isSafeInteger(before) && before > 0 ? before : undefined,
         limit: PAGE_SIZE,
       };
-      const events = services.audit.query(filter);
+      const events = await services.audit.query(filter);
       const next = new URLSearchParams();
       for (const name of ['event', 'actor', 'client', 'since', 'until']) if (text(name)) next.set(name, text(name));
       if (events.length === PAGE_SIZE) next.set('before', String(events.at(-1)!.id));

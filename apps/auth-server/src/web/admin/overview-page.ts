@@ -18,7 +18,7 @@ export function overviewPage(services: AdminServices, renderPage: RenderPage): R
           grants: (await services.grants.list()).length,
           keys: keys.length,
         },
-        recent: services.audit.query({ limit: 10 }).map((e) => ({ at: formatTime(e.at), event: e.event, actor: e.actor, clientId: e.clientId })),
+        recent: (await services.audit.query({ limit: 10 })).map((e) => ({ at: formatTime(e.at), event: e.event, actor: e.actor, clientId: e.clientId })),
       });
     },
   };

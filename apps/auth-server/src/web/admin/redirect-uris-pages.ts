@@ -12,42 +12,42 @@ export function redirectUrisPages(services: AdminServices, renderPage: RenderPag
   return {
     async listRedirectUris(request) {
       const clients = await services.clients.list();
-      const uris = services.redirectUris.list().map((entry) => ({
+      const uris = (await services.redirectUris.list()).map((entry) => ({
         ...describeAllowListEntry('uri', entry, formatTime),
         clients: clients.filter((c) => c.redirectUris.includes(entry.value)).map((c) => ({ clientId: c.clientId, name: c.name })),
       }));
-      const schemes = services.redirectSchemes.list().map((entry) => describeAllowListEntry('scheme', entry, formatTime));
-      const hosts = services.trustedHosts.list().map((entry) => describeAllowListEntry('host', entry, formatTime));
+      const schemes = (await services.redirectSchemes.list()).map((entry) => describeAllowListEntry('scheme', entry, formatTime));
+      const hosts = (await services.trustedHosts.list()).map((entry) => describeAllowListEntry('host', entry, formatTime));
       renderPage(request, 'admin/redirect-uris.njk', 'Redirect URIs', 'redirect-uris', { uris, schemes, knownSchemes: [...KNOWN_CLIENT_SCHEMES], hosts });
     },
 
-    allowRedirectUri(request) {
-      const added = services.redirectUris.add(requiredField(request.form, 'uri', 'A redirect URI'), request.by);
+    async allowRedirectUri(request) {
+      const added = await services.redirectUris.add(requiredField(request.form, 'uri', 'A redirect URI'), request.by);
       done(request.ctx, '/admin/redirect-uris', added ? 'redirect_uri_added' : 'redirect_uri_exists');
     },
 
-    removeRedirectUri(request) {
-      services.redirectUris.remove(requiredField(request.form, 'uri', 'A redirect URI'), request.by);
+    async removeRedirectUri(request) {
+      await services.redirectUris.remove(requiredField(request.form, 'uri', 'A redirect URI'), request.by);
       done(request.ctx, '/admin/redirect-uris', 'redirect_uri_removed');
     },
 
-    allowRedirectScheme(request) {
-      const added = services.redirectSchemes.add(requiredField(request.form, 'scheme', 'A scheme'), request.by);
+    async allowRedirectScheme(request) {
+      const added = await services.redirectSchemes.add(requiredField(request.form, 'scheme', 'A scheme'), request.by);
       done(request.ctx, '/admin/redirect-uris', added ? 'scheme_added' : 'scheme_exists');
     },
 
-    removeRedirectScheme(request) {
-      services.redirectSchemes.remove(requiredField(request.form, 'scheme', 'A scheme'), request.by);
+    async removeRedirectScheme(request) {
+      await services.redirectSchemes.remove(requiredField(request.form, 'scheme', 'A scheme'), request.by);
       done(request.ctx, '/admin/redirect-uris', 'scheme_removed');
     },
 
-    trustHost(request) {
-      const added = services.trustedHosts.add(requiredField(request.form, 'host', 'A host'), request.by);
+    async trustHost(request) {
+      const added = await services.trustedHosts.add(requiredField(request.form, 'host', 'A host'), request.by);
       done(request.ctx, '/admin/redirect-uris', added ? 'host_added' : 'host_exists');
     },
 
-    untrustHost(request) {
-      services.trustedHosts.remove(requiredField(request.form, 'host', 'A host'), request.by);
+    async untrustHost(request) {
+      await services.trustedHosts.remove(requiredField(request.form, 'host', 'A host'), request.by);
       done(request.ctx, '/admin/redirect-uris', 'host_removed');
     },
   };

@@ -1,0 +1,134 @@
+/**
+ * The revocation feed's store on both backends: entries in seq order with the cursor fields a
+ * follower needs, what an entry refuses, entries that join the caller's transaction, pruning, and
+ * (PostgreSQL) seqs that become visible in order when writers on two connections overlap.
+ * The route and what goes on the feed when: revocation-feed-entries.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import { LEEWAY_SECONDS, RevocationFeed } from '../../apps/auth-server/src/revocation/revocation-feed.ts';
+import { revocationValue } from '../../apps/shared/revocation-entry.ts';
+import { openAuthDatabase, type TestAuthDatabase } from '../helpers/open-auth-database.ts';
+import { TEST_BACKENDS } from '../helpers/test-database.ts';
+import { TestClock } from '../helpers/test-clock.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+
+const TOKEN_LIFETIME = 10;
+
+for (const backend of TEST_BACKENDS) {
+  describe(`the revocation feed's store (${backend})`, () => {
+    let database: TestAuthDatabase;
+    let feed: RevocationFeed;
+    let clock: TestClock;
+
+    beforeEach(async () => {
+      database = await openAuthDatabase(backend);
+      clock = new TestClock();
+      feed = new RevocationFeed(database.db, { tokenLifetime: TOKEN_LIFETIME, clock });
+    });
+    afterEach(() => database?.close());
+
+    test('lists entries in seq order, pages them, and says the highest seq assigned', async () => {
+      await feed.revokeSubject('user-1');
+      await feed.revokeClient('client-1');
+      await feed.revokeGrant('grant-1');
+      await feed.revokeToken('jti-1');
+      await feed.retireKey('kid-1');
+      await feed.keysChanged();
+      const all = await feed.page(0);
+      assert.deepEqual(all.entries.map((e) => [e.kind, e.value]), [
+        ['sub', revocationValue('sub', 'user-1')], ['client', revocationValue('client', 'client-1')],
+        ['grant', revocationValue('grant', 'grant-1')], ['token', revocationValue('token', 'jti-1')], ['kid', 'kid-1'], ['keys', ''],
+      ]);
+      const seqs = all.entries.map((e) => e.seq);
+      assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b));
+      assert.equal(new Set(seqs).size, seqs.length);
+      assert.equal(all.complete, true);
+      assert.equal(all.next, seqs.at(-1));
+      assert.equal(all.latest, seqs.at(-1));
+      assert.match(all.feed, /^[0-9a-f]{32}$/);
+
+      const first = await feed.page(0, 4);
+      assert.deepEqual([first.entries.length, first.complete, first.next], [4, false, seqs[3]]);
+      const rest = await feed.page(first.next, 4);
+      assert.deepEqual(rest.entries.map((e) => e.seq), seqs.slice(4));
+      assert.equal(rest.complete, true);
+      assert.deepEqual((await feed.page(all.next)).entries, []);
+    });
+
+    test('an entry refuses tokens issued until it was written; a grant entry every token of the grant', async () => {
+      const now = clock.epochSeconds();
+      const token = { sub: 'user-2', clientId: 'client-2', grantId: 'grant-2', jti: 'jti-2', kid: 'kid-2', iat: now };
+      assert.equal(await feed.refuses(token), false);
+      await feed.revokeSubject('user-2');
+      assert.equal(await feed.refuses(token), true);
+      assert.equal(await feed.refuses({ ...token, iat: now + 1 }), false, 'a token issued after the entry is not refused');
+      assert.equal(await feed.refuses({ ...token, sub: 'someone-else' }), false);
+      await feed.revokeGrant('grant-3');
+      assert.equal(await feed.refuses({ ...token, sub: 'x', grantId: 'grant-3', iat: now + TOKEN_LIFETIME }), true);
+      const [, grant] = (await feed.page(0)).entries;
+      assert.deepEqual([grant!.issued_before, grant!.expires_at], [now + TOKEN_LIFETIME + LEEWAY_SECONDS, now + TOKEN_LIFETIME + LEEWAY_SECONDS]);
+    });
+
+    test('an entry written in the transaction of a change that rolls back is never published', async () => {
+      await assert.rejects(database.db.transaction(async (tx) => {
+        await feed.revokeSubject('kept-enabled', tx);
+        throw new Error('disabling failed');
+      }), /disabling failed/);
+      assert.deepEqual((await feed.page(0)).entries, []);
+      await database.db.transaction((tx) => feed.revokeSubject('disabled', tx));
+      assert.deepEqual((await feed.page(0)).entries.map((e) => e.value), [revocationValue('sub', 'disabled')]);
+    });
+
+    test('the sweeper prunes entries once no unexpired token can match them; latest keeps the highest seq', async () => {
+      await feed.revokeSubject('pruned-user');
+      const { latest } = await feed.page(0);
+      const listed = async () => (await feed.page(0)).entries.some((e) => e.value === revocationValue('sub', 'pruned-user'));
+      assert.ok(await listed());
+      clock.advance(TOKEN_LIFETIME + LEEWAY_SECONDS - 1);
+      assert.ok(await listed(), 'kept through the token lifetime and the leeway');
+      assert.equal(await feed.prune(), 0);
+      clock.advance(2);
+      assert.equal(await listed(), false, 'no longer served');
+      assert.equal(await feed.prune(), 1);
+      assert.equal((await feed.page(0)).latest, latest, 'a follower past the pruned entries is not sent back to the start');
+    });
+
+    test('another replica on the same database serves the same feed', async () => {
+      await feed.revokeClient('shared');
+      const other = new RevocationFeed(await database.reopen(), { tokenLifetime: TOKEN_LIFETIME, clock });
+      await other.revokeClient('from-the-other');
+      assert.deepEqual(await other.page(0), await feed.page(0));
+    });
+
+    if (backend === 'postgres') {
+      test('a writer holding a lower seq uncommitted holds back later writers, so a follower never passes it', async () => {
+        let release!: () => void;
+        const held = new Promise<void>((resolve) => (release = resolve));
+        let written!: () => void;
+        const firstWritten = new Promise<void>((resolve) => (written = resolve));
+        const first = database.db.transaction(async (tx) => {
+          await feed.revokeSubject('first', tx);
+          written();
+          await held;
+        });
+        await firstWritten;
+        let secondDone = false;
+        const second = feed.revokeSubject('second').then(() => (secondDone = true));
+        try {
+          const waiting = async () => (await database.db.get<{ n: number }>(
+            "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"))!.n > 0;
+          await waitFor('the second writer to commit or wait for the first', async () => secondDone || await waiting());
+          assert.deepEqual((await feed.page(0)).entries, [], 'no entry is visible while a lower seq is uncommitted');
+        } finally {
+          release();
+          await first;
+          await second;
+        }
+        const { entries } = await feed.page(0);
+        assert.deepEqual(entries.map((e) => e.value), [revocationValue('sub', 'first'), revocationValue('sub', 'second')]);
+        assert.ok(entries[0]!.seq < entries[1]!.seq);
+      });
+    }
+  });
+}
