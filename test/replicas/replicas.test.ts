@@ -126,16 +126,29 @@ describe('two replicas of each app on one PostgreSQL, behind a round-robin load 
   test('a lockout reached through both auth-servers holds on both', async () => {
     const added = await gatehouse(set, ['users', 'add', 'bob', '--scope', 'mcp:read'], 'bob right password\n');
     assert.equal(added.code, 0, added.stderr);
-    const attempt = async (issuer: string, password: string) => {
-      const { page, browser } = await startAuthorization(issuer, { clientId: client.client_id, redirectUri: CALLBACK, scope: 'mcp:read', resource: set.mcpUrl });
-      return signIn(browser, page, 'bob', password);
+    /** One sign-in through the balancer: whether it got past the password, and which replica judged it. */
+    const attempt = async (password: string) => {
+      const { page, browser } = await startAuthorization(set.issuer, { clientId: client.client_id, redirectUri: CALLBACK, scope: 'mcp:read', resource: set.mcpUrl });
+      const result = await signIn(browser, page, 'bob', password);
+      return { signedIn: !result.html.includes('name="password"'), replica: portOf(result.headers.get(REPLICA_HEADER) ?? '') };
     };
-    // Five failures (the default max_failures), alternating between the replicas.
-    for (let i = 0; i < 5; i += 1) await attempt(set.auth[i % 2]!.url, 'wrong password');
-    for (const replica of set.auth) {
-      const page = await attempt(replica.url, 'bob right password');
-      assert.match(page.html, /too many|locked|try again later/i, `${replica.name} refuses the right password while locked`);
+    assert.equal((await attempt('bob right password')).signedIn, true, 'the right password works before the lock');
+    // Five failures (the default max_failures) through the balancer, so both replicas count some.
+    const judged = new Set<number>();
+    for (let i = 0; i < 5; i += 1) {
+      const failed = await attempt('wrong password');
+      assert.equal(failed.signedIn, false);
+      judged.add(failed.replica);
     }
+    assert.equal(judged.size, 2, 'the failures were judged by both replicas');
+    // The lock is not revealed: the right password is refused like a wrong one, by each replica.
+    const refusedBy = new Set<number>();
+    for (let i = 0; i < 6 && refusedBy.size < 2; i += 1) {
+      const locked = await attempt('bob right password');
+      assert.equal(locked.signedIn, false, `replica on port ${locked.replica} refuses the right password while locked`);
+      refusedBy.add(locked.replica);
+    }
+    assert.equal(refusedBy.size, 2, 'both replicas refused it');
   });
 
   test('a key rotated through one replica signs on the other, and both publish the same key set', async () => {
@@ -145,7 +158,8 @@ describe('two replicas of each app on one PostgreSQL, behind a round-robin load 
     assert.equal(rotated.code, 0, rotated.stderr);
     for (const replica of set.auth) {
       await waitFor(`${replica.name} signs with the new key`, async () => {
-        const result = await connect(replica.url, { clientId: client.client_id, redirectUri: CALLBACK, scope: 'mcp:read', resource: set.mcpUrl, ...ALICE });
+        // Signed in through the balancer (the pages name the public issuer); the code is redeemed at this replica.
+        const result = await connect(set.issuer, { clientId: client.client_id, redirectUri: CALLBACK, scope: 'mcp:read', resource: set.mcpUrl, ...ALICE });
         const tokens = await redeem(replica.url, client, result);
         return decodeProtectedHeader(tokens.body.access_token as string).kid !== oldKid ? tokens.body.access_token as string : undefined;
       }, 20_000, 500);
@@ -158,13 +172,25 @@ describe('two replicas of each app on one PostgreSQL, behind a round-robin load 
 
   test('one auth-server killed with SIGKILL under load: every acknowledged registration and refresh token still works', async () => {
     const chains = await Promise.all(Array.from({ length: 4 }, () => tokensFor('mcp:read')));
-    const acknowledged = chains.map((chain) => chain.refreshToken);
+    /** Per chain, the refresh token of the last 200 answer, while the client has not sent it again. */
+    const acknowledged: Array<string | undefined> = chains.map((chain) => chain.refreshToken);
+    let inDoubt = 0;
     const registered: string[] = [];
     let stop = false;
     const load = async (i: number) => {
-      while (!stop) {
-        const response = await refresh(set.issuer, client, acknowledged[i]!).catch(() => undefined);
-        if (response?.status === 200) acknowledged[i] = response.body.refresh_token as string;
+      while (!stop && acknowledged[i]) {
+        const sent = acknowledged[i]!;
+        const response = await refresh(set.issuer, client, sent).catch(() => undefined);
+        if (response?.status === 200) {
+          acknowledged[i] = response.body.refresh_token as string;
+        } else {
+          // No answer (the replica died holding the request: 502 from the balancer): the token
+          // sent may have been consumed, as on any lost connection. OAuth 2.1 §4.3.1 leaves
+          // such a client to sign in again; it is not an acknowledged token any more.
+          assert.ok(!response || response.status >= 500, `only a request cut by the crash may fail: ${JSON.stringify(response?.body)}`);
+          acknowledged[i] = undefined;
+          inDoubt += 1;
+        }
         const registration = await fetch(`${set.issuer}/oauth/register`, {
           method: 'POST', headers: { 'Content-Type': 'application/json' },
           body: JSON.stringify({ client_name: `load ${i}`, redirect_uris: [CALLBACK], token_endpoint_auth_method: 'none' }),
@@ -175,16 +201,19 @@ describe('two replicas of each app on one PostgreSQL, behind a round-robin load 
     const running = chains.map((_chain, i) => load(i));
     await waitFor('some load', () => registered.length >= 4, 30_000);
     set.auth[0].process.signal('SIGKILL');
-    await waitFor('more load after the kill', () => registered.length >= 12, 30_000);
+    const atKill = registered.length;
+    await waitFor('more load after the kill', () => registered.length >= atKill + 8 || acknowledged.every((token) => !token), 30_000);
     stop = true;
     await Promise.all(running);
-    for (const token of acknowledged) {
+    assert.ok(inDoubt < chains.length, 'at most the requests in flight at the kill were cut');
+    for (const token of acknowledged.filter((t): t is string => !!t)) {
       const response = await refresh(set.auth[1].url, client, token);
       assert.equal(response.status, 200, `an acknowledged refresh token works after the crash: ${JSON.stringify(response.body)}`);
     }
+    const clientError = async (clientId: string) => (await tokenRequest(set.auth[1].url, { grant_type: 'refresh_token', refresh_token: 'x', client_id: clientId })).body.error;
+    assert.equal(await clientError('never-registered'), 'invalid_client', 'an unknown client is refused as such');
     for (const clientId of registered) {
-      const response = await tokenRequest(set.auth[1].url, { grant_type: 'refresh_token', refresh_token: 'x', client_id: clientId });
-      assert.notEqual(response.body.error, 'invalid_client', `acknowledged registration ${clientId} exists`);
+      assert.notEqual(await clientError(clientId), 'invalid_client', `acknowledged registration ${clientId} exists`);
     }
     await set.restart(set.auth[0]);
   });
