@@ -123,6 +123,15 @@ for (const backend of TEST_BACKENDS) {
       assert.deepEqual(await db.get('SELECT n FROM seam_test WHERE id = ?', ['shared']), { n: 20 });
     });
 
+    // On SQLite only: PostgreSQL runs such a statement on another pooled connection.
+    if (backend === 'sqlite') test('a statement inside a transaction that forgets its tx fails at once instead of waiting for itself', async () => {
+      await assert.rejects(db.transaction(async () => {
+        await db.run('INSERT INTO seam_test (id, n) VALUES (?, ?)', ['forgot-tx', 1]);
+      }), /must use its tx/);
+      await assert.rejects(db.transaction(async () => db.transaction(async () => undefined)), /must use its tx/, 'nor can it open another');
+      assert.equal(await db.get('SELECT id FROM seam_test WHERE id = ?', ['forgot-tx']), undefined);
+    });
+
     test('an SQL error rejects with the engine\'s error and the database stays usable', async () => {
       await assert.rejects(db.run('INSERT INTO no_such_table VALUES (1)'));
       await assert.rejects(db.transaction(async (tx) => tx.run('INSERT INTO no_such_table VALUES (1)')));

@@ -14,6 +14,7 @@
  *   await between statements) every other statement waits for it to end instead of slipping into
  *   it. `BEGIN IMMEDIATE` takes the write lock at once, so two processes never deadlock upgrading.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -22,6 +23,9 @@ import type { SqlDatabase, SqlExecutor, SqlParams, SqlRunResult, SqlValue } from
 const OWNER_ONLY_FILE = 0o600;
 const OWNER_ONLY_DIR = 0o700;
 const COMPANIONS = ['-wal', '-shm'] as const;
+/** The database whose transaction the running code is inside, if any. */
+const insideTransaction = new AsyncLocalStorage<SqliteDatabase>();
+
 /** Statements kept prepared; beyond this the cache starts over (only generated SQL gets here). */
 const MAX_CACHED_STATEMENTS = 500;
 
@@ -82,28 +86,28 @@ export class SqliteDatabase implements SqlDatabase {
   }
 
   async all<Row>(sql: string, params?: SqlParams): Promise<Row[]> {
-    while (this.#transaction) await this.#transaction;
+    while (this.#transaction) await this.#transactionEnd();
     return this.#all<Row>(sql, params);
   }
 
   async get<Row>(sql: string, params?: SqlParams): Promise<Row | undefined> {
-    while (this.#transaction) await this.#transaction;
+    while (this.#transaction) await this.#transactionEnd();
     return this.#get<Row>(sql, params);
   }
 
   async run(sql: string, params?: SqlParams): Promise<SqlRunResult> {
-    while (this.#transaction) await this.#transaction;
+    while (this.#transaction) await this.#transactionEnd();
     return this.#run(sql, params);
   }
 
   async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    while (this.#transaction) await this.#transaction;
+    while (this.#transaction) await this.#transactionEnd();
     let end!: () => void;
     this.#transaction = new Promise<void>((resolve) => (end = resolve));
     try {
       this.handle.exec('BEGIN IMMEDIATE');
       try {
-        const result = await fn(this.#direct);
+        const result = await insideTransaction.run(this, () => fn(this.#direct));
         this.handle.exec('COMMIT');
         return result;
       } catch (err) {
@@ -116,13 +120,25 @@ export class SqliteDatabase implements SqlDatabase {
     }
   }
 
+  /**
+   * The open transaction's end, to wait for. Callers check again after it (another waiter may
+   * have opened the next transaction first). Code running inside the open transaction that uses
+   * the database instead of its `tx` would wait for itself for ever: it gets an error instead.
+   */
+  #transactionEnd(): Promise<void> {
+    if (insideTransaction.getStore() === this) {
+      throw new Error('a statement inside a transaction must use its tx: the database waits for the transaction to end');
+    }
+    return this.#transaction!;
+  }
+
   /** Runs a script of several statements (migrations); no parameters. */
   exec(sql: string): void {
     this.handle.exec(sql);
   }
 
   async close(): Promise<void> {
-    while (this.#transaction) await this.#transaction;
+    while (this.#transaction) await this.#transactionEnd();
     if (this.handle.open) this.handle.close();
   }
 
