@@ -11,8 +11,8 @@ import { after, before, describe, test } from 'node:test';
 import { openDatabase } from '../../apps/shared/storage/open-database.ts';
 import type { SqlDatabase } from '../../apps/shared/storage/sql-database.ts';
 import { toPostgresPlaceholders } from '../../apps/shared/storage/to-postgres-placeholders.ts';
-import { redactDatabaseUrl } from '../../apps/shared/storage/postgres-database.ts';
-import { TEST_BACKENDS, testDatabaseSettings } from '../helpers/test-database.ts';
+import { PostgresDatabase, redactDatabaseUrl } from '../../apps/shared/storage/postgres-database.ts';
+import { createTestPostgresDatabase, TEST_BACKENDS, testDatabaseSettings } from '../helpers/test-database.ts';
 
 describe('placeholders for PostgreSQL', () => {
   const cases: Array<{ name: string; sql: string; params?: unknown; text?: string; values?: unknown[]; error?: RegExp }> = [
@@ -141,6 +141,41 @@ for (const backend of TEST_BACKENDS) {
 }
 
 if (TEST_BACKENDS.includes('postgres')) {
+  describe('connection settings on PostgreSQL', () => {
+    test('sslmode in the URL reaches the driver: require refuses a server without TLS, and says so', async () => {
+      const url = new URL(await createTestPostgresDatabase());
+      url.searchParams.set('sslmode', 'require');
+      const db = new PostgresDatabase({ url: url.toString(), connectTimeoutMs: 2000 });
+      try {
+        await assert.rejects(db.get('SELECT 1 AS one'), /SSL/i);
+      } finally {
+        await db.close();
+      }
+    });
+
+    test('a statement running longer than statement_timeout is cancelled by the server', async () => {
+      const db = new PostgresDatabase({ url: await createTestPostgresDatabase(), statementTimeoutMs: 200 });
+      try {
+        await assert.rejects(db.get('SELECT pg_sleep(2)'), /statement timeout/);
+        assert.deepEqual(await db.get('SELECT 1 AS one'), { one: 1 }, 'the pool goes on');
+      } finally {
+        await db.close();
+      }
+    });
+
+    test('the pool is bounded: with max_connections 2, a third concurrent query waits instead of opening a connection', async () => {
+      const url = await createTestPostgresDatabase();
+      const db = new PostgresDatabase({ url, maxConnections: 2 });
+      try {
+        const sessions = async () => (await db.get<{ n: number }>("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'gatehouse'"))!.n;
+        await Promise.all(Array.from({ length: 6 }, () => db.get('SELECT pg_sleep(0.05)')));
+        assert.ok(await sessions() <= 2, 'never more than two connections');
+      } finally {
+        await db.close();
+      }
+    });
+  });
+
   describe('migrations on PostgreSQL', () => {
     test('replicas starting together apply each migration once, and a later start applies none', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'gatehouse-storage-'));
