@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
+import { decodeProtectedHeader } from 'jose';
 import pg from 'pg';
 import { run as runGatehouse } from '../../apps/auth-server/src/cli/run.ts';
 import { openKeyStore } from '../../apps/auth-server/src/keys/open-key-store.ts';
@@ -63,18 +64,24 @@ describe('gatehouse migrate-to-postgres', { skip: !TEST_BACKENDS.includes('postg
   let server: TestAuthServer;
   let dir: string;
   let databaseUrl: string;
+  let mcpUrl: string;
+  let client: Awaited<ReturnType<typeof registerClient>>;
+  /** What alice's client holds when the deployment is moved. */
+  let held: { accessToken: string; refreshToken: string };
 
   before(async () => {
-    const mcpUrl = `http://127.0.0.1:${await freePort()}/mcp`;
+    mcpUrl = `http://127.0.0.1:${await freePort()}/mcp`;
     dir = mkdtempSync(join(tmpdir(), 'gatehouse-migrate-'));
     server = await startAuthServer({ dir, env: { RESOURCE_URL: mcpUrl } });
     const resource = await startResourceServerBeside(server);
     await createUser(server, 'alice', 'alice password 1', ['mcp:read', 'mcp:write']);
-    const client = await registerClient(server.issuer);
+    client = await registerClient(server.issuer);
     const signedIn = await connect(server.issuer, { clientId: client.client_id, redirectUri: client.redirect_uris[0], scope: 'mcp:read mcp:write', resource: mcpUrl, username: 'alice', password: 'alice password 1' });
     const tokens = await redeem(server.issuer, client, signedIn);
     assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
-    assert.equal((await refresh(server.issuer, client, tokens.body.refresh_token as string)).status, 200);
+    const refreshed = await refresh(server.issuer, client, tokens.body.refresh_token as string);
+    assert.equal(refreshed.status, 200);
+    held = { accessToken: refreshed.body.access_token as string, refreshToken: refreshed.body.refresh_token as string };
     const { client: mcp } = await connectClient(resource.mcpUrl, tokens.body.access_token as string);
     await mcp.callTool({ name: 'create_note', arguments: { title: 'moved', body: 'to PostgreSQL' } });
     await mcp.close();
@@ -115,6 +122,28 @@ describe('gatehouse migrate-to-postgres', { skip: !TEST_BACKENDS.includes('postg
       for (const key of files) assert.ok(rows.every((row) => !row.private_jwk.includes(key.jwk.d!)), 'encrypted');
     } finally {
       await database.close();
+    }
+  });
+
+  test('started on PostgreSQL afterwards, the apps carry on: the client\'s refresh token, the same signing key, the user\'s notes', async () => {
+    const moved = await startAuthServer({ dir, databaseUrl, env: { RESOURCE_URL: mcpUrl } });
+    try {
+      assert.equal(moved.auth.database.dialect, 'postgres');
+      const next = await refresh(moved.issuer, client, held.refreshToken);
+      assert.equal(next.status, 200, `the refresh token issued on SQLite works on PostgreSQL: ${JSON.stringify(next.body)}`);
+      const accessToken = next.body.access_token as string;
+      assert.equal(decodeProtectedHeader(accessToken).kid, decodeProtectedHeader(held.accessToken).kid, 'signed with the key moved from KEYS_DIR');
+      const resource = await startResourceServerBeside(moved, { configure: (config) => { config.database = { ...config.database, postgres: { url: databaseUrl } }; } });
+      try {
+        const { client: mcp } = await connectClient(resource.mcpUrl, accessToken);
+        const notes = await mcp.callTool({ name: 'list_notes', arguments: {} });
+        assert.match(JSON.stringify(notes.content), /moved/, 'the note written on SQLite');
+        await mcp.close();
+      } finally {
+        await resource.close();
+      }
+    } finally {
+      await moved.close();
     }
   });
 
