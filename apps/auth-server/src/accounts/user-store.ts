@@ -84,8 +84,22 @@ function containsPattern(text: string): string {
   return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
+/**
+ * How long `findById` may answer from memory, in milliseconds. A token request reads its user
+ * four times (scope policy, findAccount, token claims, audit actor); on PostgreSQL each read is a
+ * round trip. Changes made through this store clear their entry at once, so this process sees
+ * them on its next read (a change inside a caller's transaction once it commits, within this
+ * bound on PostgreSQL); a change made by another replica or the CLI is seen within this bound.
+ * Disabling a user or revoking a grant also deletes the grants themselves, which is never cached.
+ */
+const USER_FRESH_MS = 1000;
+const MAX_CACHED_USERS = 10_000;
+
 export class UserStore {
   readonly #search: string;
+  readonly #recent = new Map<string, { user: User | undefined; at: number }>();
+  /** Counts this store's writes: a read that overlapped one is not kept. */
+  #writes = 0;
 
   constructor(private readonly db: SqlDatabase) {
     // SQLite's LIKE already ignores ASCII case; PostgreSQL's does not, ILIKE does.
@@ -104,8 +118,17 @@ export class UserStore {
   }
 
   async findById(id: string): Promise<User | undefined> {
+    const now = Date.now();
+    const recent = this.#recent.get(id);
+    if (recent && now - recent.at < USER_FRESH_MS) return recent.user;
+    const writes = this.#writes;
     const row = await this.db.get<UserRow>('SELECT * FROM users WHERE id = ?', [id]);
-    return row && toUser(row);
+    const user = row && toUser(row);
+    if (writes === this.#writes) {
+      if (this.#recent.size >= MAX_CACHED_USERS) this.#recent.clear();
+      this.#recent.set(id, { user, at: now });
+    }
+    return user;
   }
 
   /** Any case: `Alice` finds `alice`. */
@@ -179,7 +202,12 @@ export class UserStore {
       sets.push(`${column} = @${key}`);
       params[key] = store(changes[key]);
     }
+    this.#writes += 1;
+    this.#recent.delete(id);
     const row = await tx.get<UserRow>(`UPDATE users SET ${sets.join(', ')} WHERE id = @id RETURNING *`, params);
+    // Again once written: a read that overlapped the write is not kept.
+    this.#writes += 1;
+    this.#recent.delete(id);
     return row && toUser(row);
   }
 }
