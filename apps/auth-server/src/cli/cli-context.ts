@@ -5,8 +5,9 @@
  *
  * The CLI works on the database and key store directly, never through the server's HTTP API, so
  * it also works while the server is stopped. While it runs, changes are seen at once (the server
- * reads them per request), redirect URIs and schemes within 2 seconds (allow-list-snapshot.ts),
- * and key changes within `signing.reload_interval`. With `DATABASE_URL` (or `database.url`) it
+ * reads them per request), a user's record within 1 second (user-store.ts), redirect URIs and
+ * schemes within 2 seconds (allow-list-snapshot.ts), and key changes within
+ * `signing.reload_interval`. With `DATABASE_URL` (or `database.url`) it
  * works on that PostgreSQL database, the one every replica uses.
  */
 import type { Readable, Writable } from 'node:stream';
