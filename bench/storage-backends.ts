@@ -24,7 +24,7 @@ import { CapturedOutput } from '../test/cli/support/captured-output.ts';
 import { connect, redeem, refresh, registerClient, type RegisteredClient } from '../test/helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer } from '../test/helpers/start-auth-server.ts';
 import { startReplicaSet } from '../test/replicas/support/replica-set.ts';
-import { median, openMcpSession, quantile, type Started } from './mcp-session.ts';
+import { median, openMcpSession, quantile, type McpSession, type Started } from './mcp-session.ts';
 import { startServerProcess } from './start-server-process.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
@@ -67,6 +67,14 @@ async function compare(title: string, unit: string, count: number, a: Side, b: S
   const verdict = target === undefined ? '' : `   (target ≥ ${target})${ratio >= target ? '' : '   BELOW TARGET'}`;
   console.log(`  ratio ${`${b.label}/${a.label}`.padEnd(24)} ${ratio.toFixed(3)}${verdict}`);
   console.log(`    middle half of the per-round ratios: ${quantile(ratios, 0.25).toFixed(2)}–${quantile(ratios, 0.75).toFixed(2)}`);
+}
+
+let callId = 0;
+/** One tools/call whoami in the session `post` belongs to; throws unless it succeeded. */
+async function callWhoami(post: McpSession['post']): Promise<void> {
+  const response = await post({ jsonrpc: '2.0', id: ++callId, method: 'tools/call', params: { name: 'whoami', arguments: {} } });
+  const text = await response.text();
+  if (response.status !== 200 || text.includes('"isError":true')) throw new Error(`whoami failed: ${response.status} ${text.slice(0, 200)}`);
 }
 
 /** CONCURRENCY refresh-token chains of one client, each rotating its own token. */
@@ -115,16 +123,7 @@ async function oneReplicaEachBackend(createDatabase: () => Promise<string>): Pro
   try {
     const sides = await Promise.all(servers.map(async (server, i) => {
       const { post } = await openMcpSession(server.started, 'bench-storage-backends');
-      let id = 0;
-      return {
-        label: i === 0 ? 'SQLite' : 'PostgreSQL',
-        rates: [] as number[],
-        async op() {
-          const response = await post({ jsonrpc: '2.0', id: ++id, method: 'tools/call', params: { name: 'whoami', arguments: {} } });
-          const text = await response.text();
-          if (response.status !== 200 || text.includes('"isError":true')) throw new Error(`whoami failed: ${response.status} ${text.slice(0, 200)}`);
-        },
-      };
+      return { label: i === 0 ? 'SQLite' : 'PostgreSQL', rates: [] as number[], op: () => callWhoami(post) };
     }));
     await compare('tools/call whoami/s, one resource server', 'calls/s', CALLS_PER_ROUND, sides[0]!, sides[1]!, 0.7);
   } finally {
@@ -150,15 +149,9 @@ async function twoReplicasAgainstOne(): Promise<void> {
     const [rs1, rs2] = set.resource;
     const session = await openMcpSession({ mcpUrl: `${rs1.url}/mcp`, token }, 'bench-replicas');
     const other = await openMcpSession({ mcpUrl: `${rs2.url}/mcp`, token }, 'bench-replicas');
-    let id = 0;
-    const call = async (post: typeof session.post) => {
-      const response = await post({ jsonrpc: '2.0', id: ++id, method: 'tools/call', params: { name: 'whoami', arguments: {} } });
-      const text = await response.text();
-      if (response.status !== 200 || text.includes('"isError":true')) throw new Error(`whoami failed: ${response.status} ${text.slice(0, 200)}`);
-    };
     await compare('tools/call whoami/s on PostgreSQL, resource-server replicas', 'calls/s', CALLS_PER_ROUND,
-      { label: 'one replica', op: () => call(session.post), rates: [] },
-      { label: 'two replicas', op: (lane) => call(lane % 2 === 0 ? session.post : other.post), rates: [] });
+      { label: 'one replica', op: () => callWhoami(session.post), rates: [] },
+      { label: 'two replicas', op: (lane) => callWhoami(lane % 2 === 0 ? session.post : other.post), rates: [] });
     await session.client.close();
     await other.client.close();
   } finally {
