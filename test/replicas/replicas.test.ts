@@ -171,7 +171,10 @@ describe('two replicas of each app on one PostgreSQL, behind a round-robin load 
   });
 
   test('one auth-server killed with SIGKILL under load: every acknowledged registration and refresh token still works', async () => {
-    const chains = await Promise.all(Array.from({ length: 4 }, () => tokensFor('mcp:read')));
+    // Eight chains: each has at most one request in flight when the replica dies, and with
+    // round-robin some of them are on the survivor, so tokens are left to check afterwards.
+    const chains: Array<{ refreshToken: string }> = [];
+    for (let i = 0; i < 8; i += 1) chains.push(await tokensFor('mcp:read'));
     /** Per chain, the refresh token of the last 200 answer, while the client has not sent it again. */
     const acknowledged: Array<string | undefined> = chains.map((chain) => chain.refreshToken);
     let inDoubt = 0;
@@ -205,7 +208,7 @@ describe('two replicas of each app on one PostgreSQL, behind a round-robin load 
     await waitFor('more load after the kill', () => registered.length >= atKill + 8 || acknowledged.every((token) => !token), 30_000);
     stop = true;
     await Promise.all(running);
-    assert.ok(inDoubt < chains.length, 'at most the requests in flight at the kill were cut');
+    assert.ok(acknowledged.some(Boolean), `some chains outlived the crash to be checked (${inDoubt} of ${chains.length} were cut)`);
     for (const token of acknowledged.filter((t): t is string => !!t)) {
       const response = await refresh(set.auth[1].url, client, token);
       assert.equal(response.status, 200, `an acknowledged refresh token works after the crash: ${JSON.stringify(response.body)}`);
