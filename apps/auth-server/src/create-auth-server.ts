@@ -35,7 +35,7 @@ import { UserStore } from './accounts/user-store.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import { recordProviderEvents } from './audit/record-provider-events.ts';
 import { createSignInRecorder } from './audit/record-sign-in.ts';
-import { createMetadataFetch, metadataFetchScope, type MetadataFetchOptions } from './cimd/create-metadata-fetch.ts';
+import { createMetadataFetch, type MetadataFetchOptions } from './cimd/create-metadata-fetch.ts';
 import { createDocumentHostPolicy } from './cimd/document-host-policy.ts';
 import { FederatedAccounts } from './federation/federated-accounts.ts';
 import { FederatedLogins } from './federation/federated-logins.ts';
@@ -291,7 +291,6 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     defaultScopes: config.defaultScopes,
     registrationBodyLimit: config.registration.maxBodyBytes,
   }));
-  app.use(metadataFetchScope);
   app.use(holder.middleware);
 
   return {
