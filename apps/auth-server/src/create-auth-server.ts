@@ -48,6 +48,7 @@ import { prepareOAuthRequest } from './http/prepare-oauth-request.ts';
 import { RateLimiter } from './http/rate-limiter.ts';
 import { registrationCors } from './http/registration-cors.ts';
 import { securityHeaders } from './http/security-headers.ts';
+import { shortcutTokenEndpoints } from './http/shortcut-token-endpoints.ts';
 import { interactionRoutes } from './interactions/interaction-routes.ts';
 import type { KeyStore } from './keys/key-store.ts';
 import { loadStartingKeys, openKeyStore, type StartingKeys } from './keys/open-key-store.ts';
@@ -227,10 +228,27 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     ctx.body = STYLESHEET;
   });
 
+  // One instance of each, in the full stack and in the token endpoints' shortcut.
+  const rateLimits = limitRequests({
+    limiter: rateLimiter,
+    limits: config.rateLimits.enabled ? config.rateLimits : undefined,
+    pending: new PendingRegistrations(models),
+    maxPendingClients: config.registration.maxPendingClients,
+    clock,
+    logger,
+    onLimited: (limit) => metrics.rateLimited.inc({ limit }),
+  });
+  const prepareOAuth = prepareOAuthRequest({
+    resource: config.resource,
+    defaultScopes: config.defaultScopes,
+    registrationBodyLimit: config.registration.maxBodyBytes,
+  });
+
   app.use(observeRequests({ logger, requestDuration: metrics.requestDuration }));
   app.use(rejectMalformedHost({ trustProxy: config.trustProxy }));
   app.use(securityHeaders({ https }));
   app.use(errorPages(render, logger));
+  app.use(shortcutTokenEndpoints([rateLimits, prepareOAuth, holder.middleware]));
   app.use(answerMethodNotAllowed(OTHER_ROUTES));
   // Ready when the database answers a real query and a private signing key is loaded.
   app.use(healthRoutes({
@@ -243,15 +261,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     },
   }));
   app.use(registrationCors);
-  app.use(limitRequests({
-    limiter: rateLimiter,
-    limits: config.rateLimits.enabled ? config.rateLimits : undefined,
-    pending: new PendingRegistrations(models),
-    maxPendingClients: config.registration.maxPendingClients,
-    clock,
-    logger,
-    onLimited: (limit) => metrics.rateLimited.inc({ limit }),
-  }));
+  app.use(rateLimits);
   app.use(router.routes());
   app.use(pageRoutes({
     services: admin,
@@ -286,11 +296,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     }).routes());
   }
   app.use(revocationFeedRoute(admin.revocations));
-  app.use(prepareOAuthRequest({
-    resource: config.resource,
-    defaultScopes: config.defaultScopes,
-    registrationBodyLimit: config.registration.maxBodyBytes,
-  }));
+  app.use(prepareOAuth);
   app.use(holder.middleware);
 
   return {
