@@ -45,7 +45,8 @@ import { createCsrf } from './http/csrf.ts';
 import { errorPages, providerErrorRenderer } from './http/error-pages.ts';
 import { limitRequests } from './http/limit-requests.ts';
 import { prepareOAuthRequest } from './http/prepare-oauth-request.ts';
-import { RateLimiter } from './http/rate-limiter.ts';
+import { LocalRateLimiter } from './http/local-rate-limiter.ts';
+import { RateLimiter, type TokenBuckets } from './http/rate-limiter.ts';
 import { registrationCors } from './http/registration-cors.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { shortcutTokenEndpoints } from './http/shortcut-token-endpoints.ts';
@@ -200,7 +201,11 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   const provider = holder.provider;
   const stopWatchingKeys = holder.watch(config.keysReloadInterval);
   const throttle = new SignInThrottle(database, config.signInThrottle, clock);
-  const rateLimiter = new RateLimiter(database);
+  // SQLite: counted in this process, written every second (local-rate-limiter.ts); PostgreSQL:
+  // counted in the database, so replicas share each count at once.
+  const rateLimiter: TokenBuckets = database.dialect === 'sqlite'
+    ? new LocalRateLimiter(database, { onFlushError: (err) => logger.error({ err }, 'writing rate limit counts failed; retrying with the next batch') })
+    : new RateLimiter(database);
   const { registration: registrationLimit, token: tokenLimit, signIn: signInLimit } = config.rateLimits;
   const longestWindow = Math.max(registrationLimit.window, tokenLimit.window, signInLimit.window);
   const federatedLogins = new FederatedLogins(database);
@@ -312,6 +317,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       stopWatchingKeys();
       allowedRedirectUris.stop();
       allowedSchemes.stop();
+      await rateLimiter.close();
       await hasher.close();
       await database.close();
     },
