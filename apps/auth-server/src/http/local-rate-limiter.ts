@@ -26,8 +26,6 @@ import type { RateLimit, TokenBuckets } from './rate-limiter.ts';
 interface Bucket {
   tokens: number;
   updatedAt: number;
-  /** Taken from since the last write. */
-  dirty: boolean;
 }
 
 export interface LocalRateLimiterOptions {
@@ -48,6 +46,8 @@ export class LocalRateLimiter implements TokenBuckets {
   readonly #onFlushError: (err: unknown) => void;
   /** In least-recently-used order (a used key is moved to the end). */
   readonly #buckets = new Map<string, Bucket>();
+  /** Keys taken from since the last write. */
+  readonly #changed = new Set<string>();
   /** Reads from the database in flight, so two first takes of one key read it once. */
   readonly #loading = new Map<string, Promise<Bucket>>();
   readonly #timer: NodeJS.Timeout;
@@ -71,22 +71,25 @@ export class LocalRateLimiter implements TokenBuckets {
     if (tokens < 1) return Math.max(1, Math.ceil((1 - tokens) / perMs / 1000));
     bucket.tokens = tokens - 1;
     bucket.updatedAt = Math.max(now, bucket.updatedAt);
-    bucket.dirty = true;
+    this.#changed.add(key);
     return 0;
   }
 
   /** Writes every changed bucket, in one transaction. */
   flush(): Promise<void> {
     this.#flushing = this.#flushing.then(async () => {
-      const changed = [...this.#buckets].filter(([, bucket]) => bucket.dirty);
-      if (changed.length === 0) return;
-      for (const [, bucket] of changed) bucket.dirty = false;
+      if (this.#changed.size === 0) return;
+      const changed = [...this.#changed];
+      this.#changed.clear();
       try {
         await this.#db.transaction(async (tx) => {
-          for (const [key, bucket] of changed) await tx.run(UPSERT, [key, bucket.tokens, bucket.updatedAt]);
+          for (const key of changed) {
+            const bucket = this.#buckets.get(key)!;
+            await tx.run(UPSERT, [key, bucket.tokens, bucket.updatedAt]);
+          }
         });
       } catch (err) {
-        for (const [, bucket] of changed) bucket.dirty = true;
+        for (const key of changed) this.#changed.add(key);
         this.#onFlushError(err);
       }
       this.#evict();
@@ -98,7 +101,7 @@ export class LocalRateLimiter implements TokenBuckets {
   async prune(longestWindow: number, now: number): Promise<number> {
     await this.flush();
     const cutoff = now - longestWindow * 1000;
-    for (const [key, bucket] of this.#buckets) if (!bucket.dirty && bucket.updatedAt < cutoff) this.#buckets.delete(key);
+    for (const [key, bucket] of this.#buckets) if (!this.#changed.has(key) && bucket.updatedAt < cutoff) this.#buckets.delete(key);
     return (await this.#db.run('DELETE FROM rate_limit_buckets WHERE updated_at < ?', [cutoff])).changes;
   }
 
@@ -112,7 +115,7 @@ export class LocalRateLimiter implements TokenBuckets {
     let loading = this.#loading.get(key);
     if (!loading) {
       loading = this.#db.get<{ tokens: number; updated_at: number }>('SELECT tokens, updated_at FROM rate_limit_buckets WHERE key = ?', [key])
-        .then((row) => this.#buckets.get(key) ?? { tokens: row?.tokens ?? Infinity, updatedAt: row?.updated_at ?? 0, dirty: false })
+        .then((row) => this.#buckets.get(key) ?? { tokens: row?.tokens ?? Infinity, updatedAt: row?.updated_at ?? 0 })
         .finally(() => this.#loading.delete(key));
       this.#loading.set(key, loading);
     }
@@ -121,9 +124,9 @@ export class LocalRateLimiter implements TokenBuckets {
 
   /** Drops the least recently used written buckets past `maxKeys`. */
   #evict(): void {
-    for (const [key, bucket] of this.#buckets) {
+    for (const key of this.#buckets.keys()) {
       if (this.#buckets.size <= this.#maxKeys) return;
-      if (!bucket.dirty) this.#buckets.delete(key);
+      if (!this.#changed.has(key)) this.#buckets.delete(key);
     }
   }
 }
