@@ -53,22 +53,25 @@ const CONSUME = 'UPDATE oidc_models SET consumed_at = @now WHERE model = @model 
 
 /**
  * What a consumed refresh token keeps of its payload: what oidc-provider reads of it before it
- * sees `consumed` (lib/actions/grants/refresh_token.js: expiry, the scope check, sender and
- * session bindings), so that presenting it again still reaches the reuse branch and revokes the
- * grant. The rest (claims, resource, acr, amr, nonce, …) is never read again: a tombstone of
- * about 100 bytes instead of about 430 (kind, grant, account and client stay in their columns).
+ * sees `consumed` (lib/actions/grants/refresh_token.js: expiry, the scope check, sender
+ * bindings; the session binding only when the token expires with its session), so that
+ * presenting it again still reaches the reuse branch and revokes the grant. The rest (claims,
+ * resource, acr, amr, iat, nonce, …) is never read again: a tombstone payload of about 40 bytes
+ * instead of about 300 (kind, grant, account and client stay in their columns).
  */
-const TOMBSTONE_FIELDS = ['exp', 'iat', 'scope', 'expiresWithSession', 'sessionUid', 'x5t#S256', 'jkt', 'attestationJkt'];
+const TOMBSTONE_FIELDS = ['exp', 'scope', 'expiresWithSession', 'x5t#S256', 'jkt', 'attestationJkt'];
 /**
  * The consume of a refresh token, shrinking its payload to its tombstone in the same statement.
  * SQLite: json_patch onto '{}' drops the fields the token does not have (RFC 7396: null removes).
  */
 const CONSUME_TO_TOMBSTONE = {
   sqlite: `UPDATE oidc_models SET consumed_at = @now,
-    payload = json_patch('{}', json_object(${TOMBSTONE_FIELDS.map((f) => `'${f}', payload -> '$."${f}"'`).join(', ')}))
+    payload = json_patch('{}', json_object(${TOMBSTONE_FIELDS.map((f) => `'${f}', payload -> '$."${f}"'`).join(', ')},
+      'sessionUid', CASE WHEN payload ->> '$.expiresWithSession' THEN payload -> '$.sessionUid' END))
     WHERE model = @model AND id = @id AND consumed_at IS NULL`,
   postgres: `UPDATE oidc_models SET consumed_at = @now,
-    payload = (SELECT jsonb_strip_nulls(jsonb_build_object(${TOMBSTONE_FIELDS.map((f) => `'${f}', p -> '${f}'`).join(', ')}))::text
+    payload = (SELECT jsonb_strip_nulls(jsonb_build_object(${TOMBSTONE_FIELDS.map((f) => `'${f}', p -> '${f}'`).join(', ')},
+      'sessionUid', CASE WHEN p ->> 'expiresWithSession' = 'true' THEN p -> 'sessionUid' END))::text
       FROM (SELECT payload::jsonb AS p) AS stored)
     WHERE model = @model AND id = @id AND consumed_at IS NULL`,
 };
