@@ -8,9 +8,10 @@
  * approves the consent page, redeems its code and refreshes once: one grant (the session's grant
  * for that client). Sessions and clients are shared, as they are in use; grants are what grows.
  *
- * At each checkpoint (1k, 10k grants by default) it prints: refresh grants/s on 8 chains for a
- * few seconds, the server's CPU per refresh and its RSS, then bytes on disk per grant (database
- * + WAL after a TRUNCATE checkpoint taken from this process) with the share of each table.
+ * At each checkpoint (1k, 10k grants by default) it prints bytes on disk per grant (database +
+ * WAL after a TRUNCATE checkpoint taken from this process) with the share of each table and
+ * index, then refresh grants/s on 8 chains for a few seconds, the server's CPU per refresh and
+ * its RSS (bytes come first: those refreshes rotate tokens, which leaves tombstones behind).
  * Rows that expired (authorization codes after 60 s) are counted as they lie: the sweeper runs
  * once a minute, so some are already gone and some not.
  *
@@ -20,8 +21,7 @@ import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Browser } from '../test/helpers/browser.ts';
-import { authorizeUrl, connect, redeem, refresh, registerClient, signIn, type RegisteredClient } from '../test/helpers/oauth-flow.ts';
-import { createPkce } from '../test/helpers/pkce.ts';
+import { connect, redeem, refresh, registerClient, type RegisteredClient } from '../test/helpers/oauth-flow.ts';
 import { freshSetup, kill, runApp, waitForOk } from '../test/ops/support/processes.ts';
 import { processCpuSeconds } from './process-cpu-seconds.ts';
 
@@ -122,29 +122,25 @@ export async function benchDiskPerGrant(): Promise<void> {
     console.log(`bytes on disk per issued-and-refreshed grant (real auth-server process, SQLite; ${CLIENTS} clients, a new browser session every ${GRANTS_PER_SESSION} grants)`);
     const chains: Chain[] = [];
     // One browser per worker (concurrent authorizations in one browser session would overwrite
-    // each other's session record); each signs in anew after GRANTS_PER_SESSION grants, and never
-    // authorizes the same client twice in one session (that would reuse the session's grant).
-    const signedIn = async () => {
-      const browser = new Browser(setup.issuer);
-      const page = await browser.navigate(authorizeUrl(setup.issuer, { clientId: clients[0]!.client_id, redirectUri: CALLBACK, scope: 'mcp:read', resource: setup.mcpUrl }, createPkce().challenge));
-      await signIn(browser, page, 'admin', PASSWORD);
-      return browser;
-    };
-    const workers = Array.from({ length: CONCURRENCY }, () => ({ browser: undefined as Browser | undefined, made: 0 }));
+    // each other's session record); a fresh one (a new sign-in, in the first grant's flow) every
+    // GRANTS_PER_SESSION grants, never authorizing the same client twice in one session (that
+    // would reuse the session's grant).
+    const workers = Array.from({ length: CONCURRENCY }, () => ({ browser: new Browser(setup.issuer), made: 0 }));
     let next = 0;
     for (const target of CHECKPOINTS) {
       await Promise.all(workers.map(async (worker) => {
         while (next < target) {
           next += 1;
-          if (worker.made % GRANTS_PER_SESSION === 0) worker.browser = await signedIn();
+          if (worker.made % GRANTS_PER_SESSION === 0) worker.browser = new Browser(setup.issuer);
           const client = clients[worker.made % CLIENTS]!;
           worker.made += 1;
-          chains.push(await newGrant(setup.issuer, worker.browser!, client, setup.mcpUrl));
+          chains.push(await newGrant(setup.issuer, worker.browser, client, setup.mcpUrl));
         }
       }));
+      // Bytes first: the refreshes measured next rotate tokens, which leaves tombstones behind.
+      const usage = diskUsage(file);
       const { rate, cpuMs } = await refreshRate(setup.issuer, pid, chains);
       const rss = rssBytes(pid);
-      const usage = diskUsage(file);
       console.log(`  ${String(target).padStart(6)} grants: ${(usage.total / target).toFixed(0).padStart(5)} B/grant (${(usage.total / 1024 / 1024).toFixed(1)} MiB)   refresh ${rate.toFixed(0)}/s, ${cpuMs.toFixed(2)} ms CPU/refresh   RSS ${(rss / 1024 / 1024).toFixed(0)} MiB`);
       console.log(`    by table/index: ${usage.byObject.slice(0, 8).map((o) => `${o.name} ${(o.bytes / target).toFixed(0)}`).join(', ')}  (B/grant)`);
       console.log(`    oidc_models rows: ${usage.rowsByModel.map((m) => `${m.model} ${m.rows} (payload ${(m.payloadBytes / Math.max(1, m.rows)).toFixed(0)} B)`).join(', ')}`);
