@@ -96,6 +96,7 @@ export async function startBareOidcProvider(chains: number): Promise<{ issuer: s
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { issuer, clientId, refreshTokens } = await startBareOidcProvider(Number(process.argv[2] ?? 16));
+  const { issuer, clientId, refreshTokens, close } = await startBareOidcProvider(Number(process.argv[2] ?? 16));
+  process.once('SIGTERM', () => void close().finally(() => process.exit(0)));
   console.log(JSON.stringify({ issuer, clientId, refreshTokens }));
 }

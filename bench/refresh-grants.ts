@@ -17,7 +17,7 @@
  *   in-memory Map adapter, to show what storage costs.
  *
  * Run: npx tsx bench/refresh-grants.ts   (BENCH_SECONDS, BENCH_ROUNDS, BENCH_CHAINS;
- *      BENCH_CPU_PROF_DIR=dir writes each server's CPU profile there)
+ *      BENCH_CPU_PROF_DIR=dir writes CPU profiles of each server's threads into dir/<server>/; the largest is its main thread)
  */
 import { pathToFileURL } from 'node:url';
 import { generateKeyPair, SignJWT } from 'jose';
@@ -44,7 +44,7 @@ interface Side {
   grants: number;
 }
 
-const profileArgs = (name: string) => (process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`, `--cpu-prof-name=${name}.cpuprofile`] : []);
+const profileArgs = (name: string) => (process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}/${name}`] : []);
 
 async function startGatehouse(label: string, args: string[] = []): Promise<Side> {
   const server = await startServerProcess<{ issuer: string }>('./gatehouse-auth-server.ts', args, profileArgs(label.replace(/\W+/g, '-')));
