@@ -15,9 +15,10 @@
  * Rows that expired (authorization codes after 60 s) are counted as they lie: the sweeper runs
  * once a minute, so some are already gone and some not.
  *
- * Run: npx tsx bench/disk-per-grant.ts   (BENCH_GRANTS=1000,10000,100000 for more checkpoints)
+ * Run: npx tsx bench/disk-per-grant.ts   (BENCH_GRANTS=1000,10000,100000 for more checkpoints;
+ * BENCH_KEEP_DB=<file> keeps a copy of the database as it was at the last checkpoint, to look into)
  */
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Browser } from '../test/helpers/browser.ts';
@@ -142,6 +143,7 @@ export async function benchDiskPerGrant(): Promise<void> {
       }));
       // Bytes first: the refreshes measured next rotate tokens, which leaves tombstones behind.
       const usage = diskUsage(file);
+      if (process.env.BENCH_KEEP_DB) copyFileSync(file, process.env.BENCH_KEEP_DB);
       const { rate, cpuMs } = await refreshRate(setup.issuer, pid, chains);
       const rss = rssBytes(pid);
       console.log(`  ${String(target).padStart(6)} grants: ${(usage.total / target).toFixed(0).padStart(5)} B/grant (${(usage.total / 1024 / 1024).toFixed(1)} MiB)   refresh ${rate.toFixed(0)}/s, ${cpuMs.toFixed(2)} ms CPU/refresh   RSS ${(rss / 1024 / 1024).toFixed(0)} MiB`);

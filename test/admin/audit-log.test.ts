@@ -110,6 +110,22 @@ describe('audit log', () => {
     assert.match(String(revoked.details.reason), /presented again/);
   });
 
+  test('a refresh records its scope and resource only when they differ from its grant', async () => {
+    const client = await registerClient(server.issuer);
+    const result = await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read mcp:write', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD });
+    const tokens = await redeem(server.issuer, client, result);
+    const same = await refresh(server.issuer, client, tokens.body.refresh_token as string);
+    const narrowed = await refresh(server.issuer, client, same.body.refresh_token as string, { scope: 'mcp:read' });
+    assert.equal(narrowed.status, 200);
+    const ofClient = (await server.auth.admin.audit.query({ clientId: client.client_id })).reverse();
+    const issued = ofClient.find((e) => e.event === 'token.issued')!;
+    assert.deepEqual(issued.details, { grant_type: 'authorization_code', grant_id: issued.details.grant_id, scope: 'mcp:read mcp:write', resource: RESOURCE });
+    assert.deepEqual(ofClient.filter((e) => e.event === 'token.refreshed').map((e) => e.details), [
+      { grant_id: issued.details.grant_id },
+      { grant_id: issued.details.grant_id, scope: 'mcp:read', resource: RESOURCE },
+    ]);
+  });
+
   test('credential-named details are dropped even if a caller passed them', async () => {
     await server.auth.admin.audit.record({ event: 'user.created', actor: { name: 'test' }, details: { username: 'x', password: 'hunter2hunter2', nested: { client_secret: 's3cr3t-value', refresh_token: 'rt-value-123', ok: 'kept' } } });
     const [event] = await server.auth.admin.audit.query({ actor: 'test' });

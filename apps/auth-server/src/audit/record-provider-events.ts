@@ -2,7 +2,9 @@
  * Writes the provider's own events to the audit log:
  *
  * - `grant.success` at /token: `token.issued` (authorization code) or `token.refreshed`, with the
- *   user as actor and the grant, scope and resource; never a token or code.
+ *   user as actor and the grant, scope and resource (on a refresh only when they differ from the
+ *   grant's), and `refresh_token_issued: false` when no refresh token came with it; never a token
+ *   or code.
  * - `token_exchange.success` (emitted by token-exchange-grant.ts): `token.exchanged`, with the
  *   user as actor, the exchanging resource server as client, and the upstream audience, the
  *   caller's client and the scope; the token exchange's own `grant.success` is not recorded twice.
@@ -56,16 +58,25 @@ export function recordProviderEvents(provider: Provider, audit: AuditLog, users:
     const grantType = String(oidc.params?.grant_type ?? '');
     if (grantType === TOKEN_EXCHANGE_GRANT_TYPE) return;
     const accessToken = oidc.entities.AccessToken;
-    write(oidc.entities.Grant?.accountId ?? accessToken?.accountId, {
-      event: grantType === 'refresh_token' ? 'token.refreshed' : 'token.issued',
+    const grant = oidc.entities.Grant;
+    const refreshed = grantType === 'refresh_token';
+    const resource = typeof accessToken?.aud === 'string' ? accessToken.aud : undefined;
+    // A refresh is recorded as what differs from its grant: the grant's token.issued event
+    // (same grant_id) holds its scope and resource. Issued and refreshed are both two events
+    // per grant, about 120 bytes less on disk each (bench/disk-per-grant.ts).
+    const sameAsGrant = refreshed && resource !== undefined && grant?.resources !== undefined
+      && Object.keys(grant.resources).length === 1 && grant.getResourceScope(resource) === accessToken?.scope;
+    write(grant?.accountId ?? accessToken?.accountId, {
+      event: refreshed ? 'token.refreshed' : 'token.issued',
       ip: ctx.ip,
       clientId: oidc.client?.clientId,
       details: {
-        grant_type: grantType,
-        grant_id: oidc.entities.Grant?.jti,
-        scope: accessToken?.scope,
-        resource: accessToken?.aud,
-        refresh_token_issued: Boolean(oidc.entities.RefreshToken) || undefined,
+        grant_type: refreshed ? undefined : grantType,
+        grant_id: grant?.jti,
+        scope: sameAsGrant ? undefined : accessToken?.scope,
+        resource: sameAsGrant ? undefined : accessToken?.aud,
+        // Almost every grant gets one (rotation is on): recorded when it did not.
+        refresh_token_issued: oidc.entities.RefreshToken ? undefined : false,
       },
     });
   });
