@@ -186,4 +186,24 @@ for (const backend of TEST_BACKENDS) describe(`provider models (${backend})`, ()
     assert.equal(await replicaA.get('SELECT 1 AS found FROM oidc_models WHERE id = ?', ['plain-refresh-token']), undefined, 'the raw id is gone');
     assert.equal((await new adapterB('RefreshToken').find('plain-refresh-token'))?.grantId, 'grant-plain', 'found by its hash');
   });
+
+  if (backend === 'sqlite') {
+    test('space freed by short-lived rows is used again, not left as holes among grants', async () => {
+      const codes = new adapterA('AuthorizationCode');
+      const grants = new adapterA('Grant');
+      const refreshTokens = new adapterA('RefreshToken');
+      const filler = 'x'.repeat(400);
+      // Eight flows in flight at once: each code is deleted after later grants were written. Left
+      // among the grants, the codes' space stays unused (about 21 % of the table); found again by
+      // the next code, about 8 %.
+      for (let i = 0; i < 600; i += 1) {
+        await codes.upsert(`churn-code-${i}`, { kind: 'AuthorizationCode', grantId: `churn-grant-${i}`, filler } as AdapterPayload, 60);
+        await grants.upsert(`churn-grant-${i}`, { accountId: 'churn', clientId: 'churn-app', kind: 'Grant', jti: `churn-grant-${i}`, iat: NOW, exp: NOW + 3600 } as AdapterPayload, 3600);
+        await refreshTokens.upsert(`churn-refresh-token-${i}`, { accountId: 'churn', clientId: 'churn-app', kind: 'RefreshToken', grantId: `churn-grant-${i}`, iat: NOW, exp: NOW + 3600 } as AdapterPayload, 3600);
+        if (i >= 8) await codes.destroy(`churn-code-${i - 8}`);
+      }
+      const table = (await replicaA.get<{ bytes: number; unused: number }>("SELECT sum(pgsize) AS bytes, sum(unused) AS unused FROM dbstat WHERE name = 'oidc_models'"))!;
+      assert.ok(table.unused < table.bytes * 0.14, `${table.unused} of ${table.bytes} bytes of oidc_models unused`);
+    });
+  }
 });
