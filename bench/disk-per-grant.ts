@@ -53,7 +53,7 @@ function rssBytes(pid: number): number {
 }
 
 /** Bytes of the database file and its WAL after a TRUNCATE checkpoint, and pages per table/index. */
-function diskUsage(file: string): { total: number; byObject: Array<{ name: string; bytes: number; unused: number }>; rowsByModel: Array<{ model: string; rows: number; payloadBytes: number }> } {
+function diskUsage(file: string): { total: number; wal: number; freePages: number; byObject: Array<{ name: string; bytes: number; unused: number }>; rowsByModel: Array<{ model: string; rows: number; payloadBytes: number }> } {
   if (!existsSync(file)) throw new Error(`no database at ${file}`);
   const db = new Database(file);
   try {
@@ -63,7 +63,11 @@ function diskUsage(file: string): { total: number; byObject: Array<{ name: strin
     const byObject = db.prepare('SELECT name, sum(pgsize) AS bytes, sum(unused) AS unused FROM dbstat GROUP BY name ORDER BY bytes DESC').all() as Array<{ name: string; bytes: number; unused: number }>;
     const rowsByModel = db.prepare('SELECT model, count(*) AS rows, sum(length(payload)) AS payloadBytes FROM oidc_models GROUP BY model ORDER BY rows DESC').all() as Array<{ model: string; rows: number; payloadBytes: number }>;
     const size = (path: string) => (existsSync(path) ? statSync(path).size : 0);
-    return { total: size(file) + size(`${file}-wal`), byObject, rowsByModel };
+    // Shown apart, as they swing from run to run: the WAL (a checkpoint the server's own writes
+    // kept from truncating), and the free pages a sweep just left (expired codes deleted in bulk;
+    // the next minute's rows reuse them).
+    const freePages = (db.pragma('freelist_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number);
+    return { total: size(file) + size(`${file}-wal`), wal: size(`${file}-wal`), freePages, byObject, rowsByModel };
   } finally {
     db.close();
   }
@@ -146,7 +150,7 @@ export async function benchDiskPerGrant(): Promise<void> {
       if (process.env.BENCH_KEEP_DB) copyFileSync(file, process.env.BENCH_KEEP_DB);
       const { rate, cpuMs } = await refreshRate(setup.issuer, pid, chains);
       const rss = rssBytes(pid);
-      console.log(`  ${String(target).padStart(6)} grants: ${(usage.total / target).toFixed(0).padStart(5)} B/grant (${(usage.total / 1024 / 1024).toFixed(1)} MiB)   refresh ${rate.toFixed(0)}/s, ${cpuMs.toFixed(2)} ms CPU/refresh   RSS ${(rss / 1024 / 1024).toFixed(0)} MiB`);
+      console.log(`  ${String(target).padStart(6)} grants: ${(usage.total / target).toFixed(0).padStart(5)} B/grant (${(usage.total / 1024 / 1024).toFixed(1)} MiB, of which WAL ${(usage.wal / 1024 / 1024).toFixed(1)} MiB, free pages ${(usage.freePages / 1024 / 1024).toFixed(1)} MiB)   refresh ${rate.toFixed(0)}/s, ${cpuMs.toFixed(2)} ms CPU/refresh   RSS ${(rss / 1024 / 1024).toFixed(0)} MiB`);
       console.log(`    by table/index (B/grant, of which unused): ${usage.byObject.slice(0, 9).map((o) => `${o.name} ${(o.bytes / target).toFixed(0)} (${(o.unused / target).toFixed(0)})`).join(', ')}`);
       console.log(`    oidc_models rows: ${usage.rowsByModel.map((m) => `${m.model} ${m.rows} (payload ${(m.payloadBytes / Math.max(1, m.rows)).toFixed(0)} B)`).join(', ')}`);
     }
