@@ -21,8 +21,8 @@
  *   change by it first. Latency quantiles are over every measured call.
  *
  * Run: npx tsx bench/mcp-whoami.ts   (BENCH_CONCURRENCY sets the calls in flight, default 16;
- * BENCH_CPU_PROF_DIR=<dir> makes both server processes write a CPU profile there, to read with
- * bench/top-self-time.ts)
+ * BENCH_CPU_PROF_DIR=<dir> writes CPU profiles of each server's threads into <dir>/<server>/, the
+ * largest being its main thread, to read with bench/top-self-time.ts)
  */
 import { pathToFileURL } from 'node:url';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -86,10 +86,14 @@ async function measure(call: () => Promise<void>, calls: number): Promise<{ rate
 
 export async function benchMcpWhoami(): Promise<void> {
   const variants: Variant[] = [];
-  const execArgv = CPU_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROFILE_DIR}`] : [];
+  const profileArgs = (name: string) => (CPU_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROFILE_DIR}/${name}`] : []);
+  const servers = [
+    ['gatehouse (authenticated)', './gatehouse-mcp-server.ts', 'gatehouse'],
+    ['bare MCP SDK server, no auth', './bare-mcp-server.ts', 'bare'],
+  ] as const;
   try {
-    for (const [label, script] of [['gatehouse (authenticated)', './gatehouse-mcp-server.ts'], ['bare MCP SDK server, no auth', './bare-mcp-server.ts']] as const) {
-      const server = await startServerProcess<Started>(script, [], execArgv);
+    for (const [label, script, name] of servers) {
+      const server = await startServerProcess<Started>(script, [], profileArgs(name));
       const session = await openSession(server.started);
       variants.push({
         label,
