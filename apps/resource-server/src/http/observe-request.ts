@@ -7,8 +7,8 @@
  *
  * The line goes through a child logger without redaction: it holds only the fixed fields above
  * (the path is the configured MCP path, never a query string), and the app logger's wildcard
- * redaction paths otherwise run a redactor over every field of it, about 4 % of a `tools/call`'s
- * CPU (bench/mcp-whoami.ts profile).
+ * redaction paths otherwise run a redactor over every field of it: about 23 µs of the 27 µs a line
+ * takes (100k lines to /dev/null), some 4 % of a `tools/call`'s 0.5 ms of CPU.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
