@@ -153,11 +153,12 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
     clock,
   });
 
-  // The MCP endpoint's chain, outermost first. Each step answers on its own or passes on.
+  // The MCP endpoint's chain, run in this order (serve-mcp-endpoint.ts). Each step answers on its
+  // own or passes on.
   const originGuard = guardOrigin(config.allowedOrigins);
   const mcpEndpoint = serveMcpEndpoint({
-    guardOrigin: originGuard, //                   403 unknown Origin; CORS; preflight
-    authenticate, //                               401 no or bad token; 503 key set unreachable
+    guardOrigin: originGuard, // 403 unknown Origin; CORS; preflight
+    authenticate, // 401 no or bad token; 503 key set unreachable
     readJsonRpcBody: readJsonRpcBody(config.maxBodyBytes), // 413 too large; 400 not JSON
     requireToolScope: requireToolScope({ requiredScope: requiredScopeLookup(gateway, config.builtInTools), resourceMetadataUrl, audit, onToolCall }), // 403 insufficient_scope
     serveMcpRequest: serveMcpRequest(sessions, logger), // 404 unknown session; the rest is the SDK transport's
@@ -204,6 +205,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   sweepAudit();
   const auditSweeper = setInterval(sweepAudit, AUDIT_SWEEP_INTERVAL_MS).unref();
 
+  // The MCP path goes to the endpoint above without Koa; every other path to the Koa app.
   const listener = mcpRequestListener({
     mcpPath,
     endpoint: mcpEndpoint,
