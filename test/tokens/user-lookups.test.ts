@@ -40,6 +40,7 @@ describe('user lookups on the token path', () => {
     lookups.length = 0;
     const response = await refresh(server.issuer, client, refreshToken);
     assert.equal(response.status, 200, JSON.stringify(response.body));
+    await server.auth.admin.audit.flush();
     assert.deepEqual(lookups, [admin.id], 'one lookup for the scope policy, findAccount, the claims and the audit actor');
     const claims = decodeJwt(response.body.access_token as string);
     assert.deepEqual([claims.sub, claims.preferred_username, claims.scope], [admin.id, 'admin', 'mcp:read mcp:write']);

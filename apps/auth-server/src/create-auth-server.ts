@@ -308,6 +308,8 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       allowedRedirectUris.stop();
       allowedSchemes.stop();
       await hasher.close();
+      // Events of requests that have been answered may still be queued (audit-log.ts).
+      await audit.flush();
       await database.close();
     },
   };

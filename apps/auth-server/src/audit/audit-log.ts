@@ -13,9 +13,16 @@
  *   Writes take no lock to prevent that (every token issued is audited, and serialising those
  *   across replicas costs more than it buys): a follower reads recent events again instead
  *   (audit-log-follower.ts); the pages page backwards and see such an event on the next load.
+ * - Two ways in. `record` writes at once, in the caller's transaction when given one: admin
+ *   changes, whose event must commit with the change. `enqueue` is for events on the request path
+ *   (every token issued, sign-ins): they are written off it, all those of one event-loop turn in
+ *   one INSERT (batched-writes.ts), and `close()` flushes them, so a clean stop loses none; a
+ *   kill -9 may lose the last turn's (an audit row hands nothing out). Readers that must see an
+ *   event just queued call `flush()` first.
  */
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { SqlDatabase, SqlExecutor } from '../../../shared/storage/sql-database.ts';
+import { BatchedWrites } from './batched-writes.ts';
 
 /** Every event the log records, in the order the filter offers them. */
 export const AUDIT_EVENTS = [
@@ -143,23 +150,87 @@ function toRecord(row: Row): AuditRecord {
   };
 }
 
+/** An event as stored, before the table gives it an id. */
+type NewRow = {
+  at: number;
+  event: string;
+  actor: string;
+  actorId: string | null;
+  ip: string | null;
+  clientId: string | null;
+  details: string;
+};
+
 const INSERT = `INSERT INTO audit_events (at, event, actor, actor_id, ip, client_id, details)
   VALUES (@at, @event, @actor, @actorId, @ip, @clientId, @details)`;
 
+/**
+ * Many events in one statement, whatever their number: one SQL text to prepare, and one commit
+ * instead of one per event (on SQLite each commit appends the table's and its four indexes'
+ * pages to the WAL). The rows come as one JSON array, in order, so ids follow that order.
+ */
+const INSERT_MANY = {
+  sqlite: `INSERT INTO audit_events (at, event, actor, actor_id, ip, client_id, details)
+    SELECT value ->> 'at', value ->> 'event', value ->> 'actor', value ->> 'actorId', value ->> 'ip', value ->> 'clientId', value ->> 'details'
+    FROM json_each(@rows) ORDER BY key`,
+  postgres: `INSERT INTO audit_events (at, event, actor, actor_id, ip, client_id, details)
+    SELECT (e.value ->> 'at')::bigint, e.value ->> 'event', e.value ->> 'actor', e.value ->> 'actorId', e.value ->> 'ip', e.value ->> 'clientId', e.value ->> 'details'
+    FROM jsonb_array_elements(@rows::jsonb) WITH ORDINALITY AS e(value, n) ORDER BY e.n`,
+};
+
+export interface AuditQueueOptions {
+  /** Queued events beyond which `room()` holds request paths back. Default is 1000. */
+  maxQueued?: number;
+}
+
 export class AuditLog {
   readonly #db: SqlDatabase;
+  readonly #queue: BatchedWrites<NewRow>;
 
   /** `clock` stamps events and ages them out. */
-  constructor(db: SqlDatabase, readonly policy: { retention: number; maxEvents: number }, private readonly clock: Clock = systemClock) {
+  constructor(
+    db: SqlDatabase,
+    readonly policy: { retention: number; maxEvents: number },
+    private readonly clock: Clock = systemClock,
+    options: AuditQueueOptions = {},
+  ) {
     this.#db = db;
+    this.#queue = new BatchedWrites({
+      maxQueued: options.maxQueued,
+      writeMany: async (rows) => {
+        await db.run(INSERT_MANY[db.dialect], { rows: JSON.stringify(rows) });
+      },
+    });
   }
 
   /**
-   * Writes one event; pass the caller's transaction as `tx` so the event commits (or rolls back)
-   * with the change it records.
+   * Writes one event now; pass the caller's transaction as `tx` so the event commits (or rolls
+   * back) with the change it records.
    */
   async record(entry: AuditEntry, tx: SqlExecutor = this.#db): Promise<void> {
-    await tx.run(INSERT, {
+    await tx.run(INSERT, this.#toRow(entry));
+  }
+
+  /**
+   * Stamps the event now and writes it with the others of this event-loop turn; resolves once
+   * it is committed, rejects if it could not be written.
+   */
+  enqueue(entry: AuditEntry): Promise<void> {
+    return this.#queue.add(this.#toRow(entry));
+  }
+
+  /** Resolves once the queue is below its bound: awaited before answering, it is back-pressure. */
+  room(): Promise<void> {
+    return this.#queue.room();
+  }
+
+  /** Resolves once every event queued so far is written. */
+  flush(): Promise<void> {
+    return this.#queue.flush();
+  }
+
+  #toRow(entry: AuditEntry): NewRow {
+    return {
       at: this.clock.now(),
       event: entry.event,
       actor: entry.actor.name.slice(0, 200),
@@ -167,7 +238,7 @@ export class AuditLog {
       ip: entry.ip ?? null,
       clientId: entry.clientId?.slice(0, 2000) ?? null,
       details: JSON.stringify(scrub(entry.details ?? {})),
-    });
+    };
   }
 
   /** Newest first, unless `afterId` is given (then oldest first, for following the log). */

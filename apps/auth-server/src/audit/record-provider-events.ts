@@ -13,10 +13,11 @@
  *   refresh token at /oauth/revoke). Revocations by admins and users are recorded where they happen.
  * - `registration_create.success` / `.error`: `client.registered` / `client.registration_refused`.
  *
- * The provider's events are synchronous and the write is not: each event is written in the
- * background, a failure is logged, and the response does not wait for it (an audit row hands
- * nothing out; the revocation a `grant.revoked` needs is waited for in
- * revocation/publish-provider-revocations.ts). The actor is looked up once per request
+ * The provider's events are synchronous and the write is not: each event is queued for the
+ * audit log's next batch (audit-log.ts), a failure is logged, and the response does not wait
+ * for the write (an audit row hands nothing out; the revocation a `grant.revoked` needs is
+ * waited for in revocation/publish-provider-revocations.ts). It waits only while the queue is
+ * full: back-pressure, so events are never dropped. The actor is looked up once per request
  * (find-user-once.ts): the token's claims already read that user.
  */
 import type { EventEmitter } from 'node:events';
@@ -46,12 +47,17 @@ export function recordProviderEvents(provider: Provider, audit: AuditLog, users:
     const user = await findUserOnce(users, ctx, accountId);
     return { name: user?.username ?? accountId, id: accountId };
   };
-  /** Writes `entry` once its actor is known; a failure is logged, never thrown into the provider. */
+  /** Queues `entry` once its actor is known; a failure is logged, never thrown into the provider. */
   const write = (ctx: KoaContextWithOIDC, accountId: unknown, entry: Omit<AuditEntry, 'actor'> & { actor?: Actor }): void => {
     (entry.actor ? Promise.resolve(entry.actor) : actorOf(ctx, accountId))
-      .then((actor) => audit.record({ ...entry, actor }))
+      .then((actor) => audit.enqueue({ ...entry, actor }))
       .catch((err: unknown) => logger.error({ err, event: entry.event }, 'writing a provider event to the audit log failed'));
   };
+
+  provider.use(async function waitForAuditRoom(_ctx, next) {
+    await next();
+    await audit.room();
+  });
 
   provider.on('grant.success', function recordTokens(ctx: KoaContextWithOIDC) {
     const { oidc } = ctx;
