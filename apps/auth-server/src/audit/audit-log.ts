@@ -16,7 +16,7 @@
  * - Two ways in. `record` writes at once, in the caller's transaction when given one: admin
  *   changes, whose event must commit with the change. `enqueue` is for events on the request path
  *   (every token issued, sign-ins): they are written off it, all those of one event-loop turn in
- *   one INSERT (batched-writes.ts), and `close()` flushes them, so a clean stop loses none; a
+ *   one commit (batched-writes.ts), and `close()` flushes them, so a clean stop loses none; a
  *   kill -9 may lose the last turn's (an audit row hands nothing out). Readers that must see an
  *   event just queued call `flush()` first.
  */
@@ -165,18 +165,25 @@ const INSERT = `INSERT INTO audit_events (at, event, actor, actor_id, ip, client
   VALUES (@at, @event, @actor, @actorId, @ip, @clientId, @details)`;
 
 /**
- * Many events in one statement, whatever their number: one SQL text to prepare, and one commit
- * instead of one per event (on SQLite each commit appends the table's and its four indexes'
- * pages to the WAL). The rows come as one JSON array, in order, so ids follow that order.
+ * Many events in one write, committed once. SQLite: the one-row INSERT, repeated in a transaction
+ * (per event, about 20 µs of CPU in batches of 4 and 12 µs in batches of 16, against 35 µs for
+ * an INSERT committed alone; measured with 20k rows in the table: every commit appends the
+ * table's and its four indexes' pages to the WAL). PostgreSQL: one statement for the whole batch,
+ * the rows as one JSON array (one round trip instead of one per event), in order, so ids follow it.
  */
-const INSERT_MANY = {
-  sqlite: `INSERT INTO audit_events (at, event, actor, actor_id, ip, client_id, details)
-    SELECT value ->> 'at', value ->> 'event', value ->> 'actor', value ->> 'actorId', value ->> 'ip', value ->> 'clientId', value ->> 'details'
-    FROM json_each(@rows) ORDER BY key`,
-  postgres: `INSERT INTO audit_events (at, event, actor, actor_id, ip, client_id, details)
-    SELECT (e.value ->> 'at')::bigint, e.value ->> 'event', e.value ->> 'actor', e.value ->> 'actorId', e.value ->> 'ip', e.value ->> 'clientId', e.value ->> 'details'
-    FROM jsonb_array_elements(@rows::jsonb) WITH ORDINALITY AS e(value, n) ORDER BY e.n`,
-};
+const INSERT_MANY_POSTGRES = `INSERT INTO audit_events (at, event, actor, actor_id, ip, client_id, details)
+  SELECT (e.value ->> 'at')::bigint, e.value ->> 'event', e.value ->> 'actor', e.value ->> 'actorId', e.value ->> 'ip', e.value ->> 'clientId', e.value ->> 'details'
+  FROM jsonb_array_elements(@rows::jsonb) WITH ORDINALITY AS e(value, n) ORDER BY e.n`;
+
+async function insertMany(db: SqlDatabase, rows: NewRow[]): Promise<void> {
+  if (db.dialect === 'postgres') {
+    await db.run(INSERT_MANY_POSTGRES, { rows: JSON.stringify(rows) });
+    return;
+  }
+  await db.transaction(async (tx) => {
+    for (const row of rows) await tx.run(INSERT, row);
+  });
+}
 
 export interface AuditQueueOptions {
   /** Queued events beyond which `room()` holds request paths back. Default is 1000. */
@@ -197,9 +204,7 @@ export class AuditLog {
     this.#db = db;
     this.#queue = new BatchedWrites({
       maxQueued: options.maxQueued,
-      writeMany: async (rows) => {
-        await db.run(INSERT_MANY[db.dialect], { rows: JSON.stringify(rows) });
-      },
+      writeMany: (rows) => insertMany(db, rows),
     });
   }
 
