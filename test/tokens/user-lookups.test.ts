@@ -8,16 +8,17 @@ import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import { connect, redeem, refresh, registerClient, type RegisteredClient } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { TEST_BACKENDS } from '../helpers/test-database.ts';
 
 const RESOURCE = 'http://localhost:4001/mcp';
 
-describe('user lookups on the token path', () => {
+for (const backend of TEST_BACKENDS) describe(`user lookups on the token path (${backend})`, () => {
   let server: TestAuthServer;
   let client: RegisteredClient;
   let lookups: string[];
 
   before(async () => {
-    server = await startAuthServer();
+    server = await startAuthServer({ backend });
     client = await registerClient(server.issuer);
     const { users } = server.auth;
     const findById = users.findById.bind(users);
