@@ -205,6 +205,30 @@ for (const backend of TEST_BACKENDS) {
       assert.deepEqual((await filtered.next()).map((e) => e.actor), ['Ann']);
     });
 
+    test('events queued off the request path are written together, in order, stamped when queued, and flush() waits for them', async () => {
+      const queuedAt = clock.now();
+      const written = ['first', 'second', 'third'].map((name) => log.enqueue({ event: 'sign_in.failure', actor: { name }, ip: '192.0.2.7', details: { reason: 'wrong_password', password: 'not kept' } }));
+      clock.advance(30);
+      await log.flush();
+      await Promise.all(written);
+      const events = await log.query({ afterId: 0 });
+      assert.deepEqual(events.map((e) => [e.actor, e.at, e.ip, e.details]), ['first', 'second', 'third'].map((name) => [name, queuedAt, '192.0.2.7', { reason: 'wrong_password' }]));
+      assert.ok(events[0]!.id < events[1]!.id && events[1]!.id < events[2]!.id, 'ids follow the order they were queued in');
+    });
+
+    test('a full queue holds room() back until the next write takes the queue, and drops no event', async () => {
+      const small = new AuditLog(database.db, { retention: 3600, maxEvents: 1000 }, clock, { maxQueued: 2 });
+      let roomy = false;
+      await small.room();
+      const written = [1, 2, 3].map((n) => small.enqueue({ event: 'token.refreshed', actor: { name: 'system' }, details: { n } }));
+      const room = small.room().then(() => (roomy = true));
+      await Promise.resolve();
+      assert.equal(roomy, false, 'room() waits while the queue is full');
+      await room;
+      await Promise.all(written);
+      assert.deepEqual((await small.query({ afterId: 0 })).map((e) => e.details.n), [1, 2, 3]);
+    });
+
     if (backend === 'postgres') {
       test('a follower returns an event whose lower id commits after a higher one was returned', async () => {
         const follower = new AuditLogFollower(log, {}, { afterId: 0, clock });

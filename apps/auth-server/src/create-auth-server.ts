@@ -319,6 +319,8 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       allowedSchemes.stop();
       await rateLimiter.close();
       await hasher.close();
+      // Events of requests that have been answered may still be queued (audit-log.ts).
+      await audit.flush();
       await database.close();
     },
   };
