@@ -6,7 +6,9 @@
  *   p99 ratio shows whether hashing stalls token signing (target ≤ 1.5);
  * - sign-ins per second with nothing else running (target: ≥ 2× one thread);
  * - the server's CPU per refresh and per sign-in (the server runs in a process of its own, so its
- *   CPU time, hashing threads included, is read alone; steadier than rates on a shared machine).
+ *   CPU time, hashing threads included, is read alone; steadier than rates on a shared machine),
+ *   the cores it got while sign-ins ran, and how long its main thread waited for a CPU per grant
+ *   (run-queue-wait-seconds.ts): the delay hashing adds to the event loop, measured directly.
  * Each figure is the median over rounds; the machine's load average is printed, as other work on
  * it moves every rate.
  *
@@ -19,6 +21,7 @@ import { authorizeUrl, connect, redeem, refresh, registerClient, signIn, type Re
 import { createPkce } from '../test/helpers/pkce.ts';
 import { ADMIN_PASSWORD } from '../test/helpers/start-auth-server.ts';
 import { processCpuSeconds } from './process-cpu-seconds.ts';
+import { runQueueWaitSeconds } from './run-queue-wait-seconds.ts';
 import { startServerProcess } from './start-server-process.ts';
 
 const SIGN_INS = 20;
@@ -41,6 +44,11 @@ interface Round {
   signInsPerSecondLoaded: number;
   cpuMsPerRefresh: number;
   cpuMsPerSignIn: number;
+  /** Server CPU time per wall-clock second while sign-ins ran alone: the cores it got. */
+  coresDuringSignIns: number;
+  /** How long the server's main thread waited for a CPU, per grant, with no sign-ins and during them. */
+  waitMsPerRefreshIdle: number;
+  waitMsPerRefreshLoaded: number;
 }
 
 function percentile(values: number[], p: number): number {
@@ -54,6 +62,7 @@ async function measure(setup: Setup): Promise<Round> {
   const server = await startServerProcess<{ issuer: string }>('sign-ins-auth-server.ts', setup.threads ? ['--threads', String(setup.threads)] : []);
   const { issuer } = server.started;
   const cpu = () => processCpuSeconds(server.pid) ?? Number.NaN;
+  const wait = () => runQueueWaitSeconds(server.pid) ?? Number.NaN;
   try {
     const client: RegisteredClient = await registerClient(issuer);
     const login = { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD };
@@ -73,8 +82,10 @@ async function measure(setup: Setup): Promise<Round> {
 
     await sampleRefreshes(50); // warm-up
     let cpuBefore = cpu();
+    let waitBefore = wait();
     const idle = await sampleRefreshes(SAMPLES);
     const cpuMsPerRefresh = ((cpu() - cpuBefore) * 1000) / SAMPLES;
+    const waitMsPerRefreshIdle = ((wait() - waitBefore) * 1000) / SAMPLES;
 
     let running = true;
     let signIns = 0;
@@ -96,14 +107,21 @@ async function measure(setup: Setup): Promise<Round> {
       let started = performance.now();
       await new Promise((resolve) => setTimeout(resolve, SIGN_IN_SECONDS * 1000));
       const signInsAlone = signIns - counted;
-      const signInsPerSecond = signInsAlone / ((performance.now() - started) / 1000);
+      const seconds = (performance.now() - started) / 1000;
+      const signInsPerSecond = signInsAlone / seconds;
       const cpuMsPerSignIn = ((cpu() - cpuBefore) * 1000) / signInsAlone;
+      const coresDuringSignIns = (cpu() - cpuBefore) / seconds;
       // Refreshes while they go on.
       counted = signIns;
       started = performance.now();
+      waitBefore = wait();
       const loaded = await sampleRefreshes(SAMPLES);
+      const waitMsPerRefreshLoaded = ((wait() - waitBefore) * 1000) / SAMPLES;
       const signInsPerSecondLoaded = (signIns - counted) / ((performance.now() - started) / 1000);
-      return { idle, loaded, signInsPerSecond, signInsPerSecondLoaded, cpuMsPerRefresh, cpuMsPerSignIn };
+      return {
+        idle, loaded, signInsPerSecond, signInsPerSecondLoaded, cpuMsPerRefresh, cpuMsPerSignIn, coresDuringSignIns,
+        waitMsPerRefreshIdle, waitMsPerRefreshLoaded,
+      };
     } finally {
       running = false;
       await Promise.all(loops);
@@ -137,7 +155,8 @@ export async function benchRefreshUnderSignIns(): Promise<void> {
     console.log(`  ${setup.label}`);
     console.log(`    refresh, no sign-ins        p50 ${ms(of((r) => percentile(r.idle, 50)))}   p99 ${ms(of((r) => percentile(r.idle, 99)))}   server CPU ${of((r) => r.cpuMsPerRefresh).toFixed(2)} ms/grant`);
     console.log(`    refresh, ${SIGN_INS} sign-ins running  p50 ${ms(of((r) => percentile(r.loaded, 50)))}   p99 ${ms(of((r) => percentile(r.loaded, 99)))}   p99 ratio ${p99Ratio.toFixed(2)}`);
-    console.log(`    sign-ins alone ${of((r) => r.signInsPerSecond).toFixed(1)}/s (server CPU ${of((r) => r.cpuMsPerSignIn).toFixed(0)} ms/sign-in, hashing included); while refreshing ${of((r) => r.signInsPerSecondLoaded).toFixed(1)}/s`);
+    console.log(`    main thread waited for a CPU ${of((r) => r.waitMsPerRefreshIdle).toFixed(2)} ms/grant with no sign-ins, ${of((r) => r.waitMsPerRefreshLoaded).toFixed(2)} ms/grant during them`);
+    console.log(`    sign-ins alone ${of((r) => r.signInsPerSecond).toFixed(1)}/s (server CPU ${of((r) => r.cpuMsPerSignIn).toFixed(0)} ms/sign-in, hashing included; the server got ${of((r) => r.coresDuringSignIns).toFixed(2)} cores); while refreshing ${of((r) => r.signInsPerSecondLoaded).toFixed(1)}/s`);
   }
   const one = summary.get(setups[0]!)!;
   const pool = summary.get(setups[1]!)!;
