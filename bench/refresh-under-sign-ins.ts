@@ -13,7 +13,8 @@
  * it moves every rate.
  *
  * Run: npx tsx bench/refresh-under-sign-ins.ts   (or `npm run bench` for every benchmark)
- *      BENCH_ROUNDS (default 2), BENCH_SAMPLES refreshes per phase (500), BENCH_SECONDS of sign-ins alone (8)
+ *      BENCH_ROUNDS (default 2), BENCH_SAMPLES refreshes per phase (500), BENCH_SECONDS of sign-ins alone (8),
+ *      BENCH_CPU_PROF_DIR: the server writes CPU profiles there, a folder per setup and round
  */
 import { availableParallelism, loadavg } from 'node:os';
 import { Browser } from '../test/helpers/browser.ts';
@@ -58,8 +59,10 @@ function percentile(values: number[], p: number): number {
 const median = (values: number[]) => percentile(values, 50);
 const load = () => loadavg().map((value) => value.toFixed(1)).join(' ');
 
-async function measure(setup: Setup): Promise<Round> {
-  const server = await startServerProcess<{ issuer: string }>('sign-ins-auth-server.ts', setup.threads ? ['--threads', String(setup.threads)] : []);
+async function measure(setup: Setup, round: number): Promise<Round> {
+  const args = setup.threads ? ['--threads', String(setup.threads)] : [];
+  const profileDir = process.env.BENCH_CPU_PROF_DIR && `${process.env.BENCH_CPU_PROF_DIR}/${setup.threads ?? 'default'}-threads-${round}`;
+  const server = await startServerProcess<{ issuer: string }>('sign-ins-auth-server.ts', args, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
   const { issuer } = server.started;
   const cpu = () => processCpuSeconds(server.pid) ?? Number.NaN;
   const wait = () => runQueueWaitSeconds(server.pid) ?? Number.NaN;
@@ -140,7 +143,7 @@ export async function benchRefreshUnderSignIns(): Promise<void> {
   const loadBefore = load();
   for (let round = 0; round < ROUNDS; round += 1) {
     // Alternate which goes first, so a neighbour's burst does not always hit the same one.
-    for (const setup of round % 2 === 0 ? setups : [...setups].reverse()) rounds.get(setup)!.push(await measure(setup));
+    for (const setup of round % 2 === 0 ? setups : [...setups].reverse()) rounds.get(setup)!.push(await measure(setup, round));
   }
 
   console.log(`sign-ins at bcrypt cost 12 and refresh-token grants (${ROUNDS} rounds, medians; ${SAMPLES} sequential grants per phase, ${SIGN_INS} concurrent sign-ins)`);
