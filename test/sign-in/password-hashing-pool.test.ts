@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { HashWorkerPool } from '../../apps/auth-server/src/accounts/hash-worker-pool.ts';
 import { PasswordHasher } from '../../apps/auth-server/src/accounts/password-hasher.ts';
 import { ConfigError } from '../../apps/shared/config/config-error.ts';
 import { loadConfig } from '../../apps/shared/config/load-config.ts';
@@ -128,6 +129,20 @@ describe('password hashing pool', () => {
     await interrupted;
     await assert.rejects(hasher.verify('quick password', QUICK_HASH), /closed/);
     for (const tid of tids) assert.ok(!existsSync(`/proc/self/task/${tid}`), `thread ${tid} has ended`);
+  });
+
+  test('a worker that cannot start rejects the jobs waiting for it, and is not restarted in a loop', async () => {
+    const pool = new HashWorkerPool(2, { bcryptPath: join(tmpdir(), 'no-such-bcryptjs.js') });
+    try {
+      await assert.rejects(pool.run({ op: 'compare', password: 'quick password', hash: QUICK_HASH }), /Cannot find module/);
+      await until(() => pool.stats().length === 0, 'both workers have failed');
+      // Nothing restarts them by itself; the next job does, and is answered, not left waiting.
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(pool.stats().length, 0);
+      await assert.rejects(pool.run({ op: 'compare', password: 'quick password', hash: QUICK_HASH }), /Cannot find module/);
+    } finally {
+      await pool.close();
+    }
   });
 
   describe('a sign-in whose hashing worker crashes', () => {

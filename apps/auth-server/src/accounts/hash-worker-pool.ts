@@ -74,16 +74,23 @@ interface Slot {
   job?: Job;
 }
 
+export interface HashWorkerPoolOptions {
+  /** The bcryptjs module the workers load. Tests give a missing one, for workers that cannot start. */
+  bcryptPath?: string;
+}
+
 export class HashWorkerPool {
   readonly size: number;
+  readonly #bcryptPath: string;
   #slots: (Slot | undefined)[];
   #queue: Job[] = [];
   #closed = false;
 
   /** `size`: worker threads, at least 1. */
-  constructor(size: number) {
+  constructor(size: number, { bcryptPath = BCRYPT_PATH }: HashWorkerPoolOptions = {}) {
     if (!Number.isInteger(size) || size < 1) throw new TypeError('size must be a positive integer');
     this.size = size;
+    this.#bcryptPath = bcryptPath;
     this.#slots = Array.from({ length: size }, (_, index) => this.#start(index));
   }
 
@@ -95,6 +102,7 @@ export class HashWorkerPool {
     });
   }
 
+  /** The live workers (one that could not start is left out until the next job starts it again). */
   stats(): HashWorkerStats[] {
     return this.#slots.flatMap((slot) => slot ? [{ threadId: slot.worker.threadId, tid: slot.tid, served: slot.served, busy: Boolean(slot.job) }] : []);
   }
@@ -115,7 +123,7 @@ export class HashWorkerPool {
   }
 
   #start(index: number): Slot {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { bcryptPath: BCRYPT_PATH, nice: HASHING_NICE } });
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { bcryptPath: this.#bcryptPath, nice: HASHING_NICE } });
     // An idle pool does not keep the process alive; a worker holding a job does (see #dispatch).
     worker.unref();
     const slot: Slot = { worker, started: false, served: 0 };
