@@ -6,8 +6,9 @@
  * - Each worker lowers its own thread to nice 19 (Linux: the thread id comes from
  *   /proc/thread-self). The kernel then runs the server's main thread and the signer whenever
  *   they want a core and gives hashing every idle cycle, so sign-ins stop costing token latency
- *   (bench/refresh-under-sign-ins.ts: refresh p99 during 20 sign-ins, nice 0 vs 19). Where
- *   there is no /proc (macOS), workers keep the normal priority.
+ *   (bench/refresh-under-sign-ins.ts prints refresh p99 and the main thread's wait for a CPU,
+ *   with and without sign-ins). The price: on a machine kept busy by other work, sign-ins get
+ *   only what is left. Where there is no /proc (macOS), workers keep the normal priority.
  * - One queue for the pool; a job goes to a worker with nothing to do (the least busy), never
  *   round-robin onto one still hashing while another waits idle.
  * - A worker that dies is replaced; the job it held is rejected (the caller answers with its
