@@ -1,4 +1,5 @@
 /** `npm run bench`: every benchmark, one after the other, printing figures and ratios. */
+import { benchDiskPerGrant } from './disk-per-grant.ts';
 import { benchGatewayEcho } from './gateway-echo.ts';
 import { benchMcpWhoami } from './mcp-whoami.ts';
 import { benchRefreshGrants } from './refresh-grants.ts';
@@ -15,3 +16,5 @@ console.log();
 await benchGatewayEcho();
 console.log();
 await benchStorageBackends();
+console.log();
+await benchDiskPerGrant();

@@ -4,7 +4,8 @@
  * Secrets never reach a log line:
  * - request logging (observe-requests.ts) records the method and path, never the query string,
  *   headers or bodies, which is where tokens, codes, verifiers, passwords and cookies travel;
- * - as a second line of defence the fields below are redacted wherever a log call passes them.
+ * - as a second line of defence the fields below are redacted wherever a log call passes them,
+ *   except on lines written through `withoutRedaction` (fixed fields, none of them secret).
  *
  * Human-facing output (the bootstrap admin password, the start-up banner) is written to the
  * terminal directly by the entry points, never through this logger.
@@ -34,4 +35,15 @@ export function createLogger(name: string, level: string, destination?: Destinat
     redact: { paths: REDACT, censor: '[redacted]' },
   };
   return destination ? pino(options, destination) : pino(options);
+}
+
+/**
+ * The same logger, to the same destination, without the redaction pass: only for lines whose
+ * fields are fixed and hold no secret (the request line: id, method, path, status, duration).
+ * The wildcard paths above send every field of every line through the redactor; on the request
+ * line that cost 23 µs of the 27 µs it takes to write it (measured: 100k lines to /dev/null),
+ * about 2 % of a refresh grant's CPU, and redacted nothing, since no field is named like a secret.
+ */
+export function withoutRedaction(logger: Logger): Logger {
+  return logger.child({}, { redact: [] });
 }

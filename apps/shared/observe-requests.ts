@@ -21,7 +21,7 @@ import { randomUUID } from 'node:crypto';
 import type { Context, Next, ParameterizedContext } from 'koa';
 import type { Histogram } from 'prom-client';
 import { isEventStream } from './http-server.ts';
-import type { Logger } from './logger.ts';
+import { withoutRedaction, type Logger } from './logger.ts';
 
 export interface ObserveRequestsOptions {
   logger: Logger;
@@ -47,6 +47,8 @@ function routeOf(ctx: Context, path: string, status: number): string {
 }
 
 export function observeRequests({ logger, requestDuration }: ObserveRequestsOptions) {
+  // The line's fields are the fixed ones below, none a secret (logger.ts).
+  const requestLog = withoutRedaction(logger);
   return async function observeRequestsMiddleware(ctx: ParameterizedContext<RequestIdState>, next: Next): Promise<void> {
     const started = performance.now();
     const incoming = ctx.get('x-request-id');
@@ -62,8 +64,8 @@ export function observeRequests({ logger, requestDuration }: ObserveRequestsOpti
       const status = ctx.res.headersSent ? ctx.res.statusCode : 0;
       const stream = isEventStream(ctx.res);
       const line = { requestId, method, path, status, ms: Math.round(seconds * 1000), ...(stream ? { stream } : {}), ...(status === 0 ? { aborted: true } : {}) };
-      if (PROBE_PATHS.has(path)) logger.debug(line, 'request');
-      else logger.info(line, 'request');
+      if (PROBE_PATHS.has(path)) requestLog.debug(line, 'request');
+      else requestLog.info(line, 'request');
       if (!(stream && method === 'GET')) requestDuration?.observe({ method, route: routeOf(ctx, path, status), status: String(status) }, seconds);
     });
     await next();

@@ -15,7 +15,8 @@ import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { run as runGatehouse } from '../../apps/auth-server/src/cli/run.ts';
 import { CapturedOutput } from '../cli/support/captured-output.ts';
 import { TestOAuthClientProvider } from '../helpers/mcp-oauth-client.ts';
-import { connect, redeem, refresh, registerClient, signIn, startAuthorization, tokenRequest, type RegisteredClient } from '../helpers/oauth-flow.ts';
+import { connect, redeem, refresh, registerClient, signIn, startAuthorization, type RegisteredClient } from '../helpers/oauth-flow.ts';
+import { assertAcknowledgedSurvived, startRefreshLoad } from '../helpers/refresh-load.ts';
 import { TEST_BACKENDS } from '../helpers/test-database.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { REPLICA_HEADER, startReplicaSet, type ReplicaSet } from './support/replica-set.ts';
@@ -173,51 +174,15 @@ describe('two replicas of each app on one PostgreSQL, behind a round-robin load 
   test('one auth-server killed with SIGKILL under load: every acknowledged registration and refresh token still works', async () => {
     // Eight chains: each has at most one request in flight when the replica dies, and with
     // round-robin some of them are on the survivor, so tokens are left to check afterwards.
-    const chains: Array<{ refreshToken: string }> = [];
-    for (let i = 0; i < 8; i += 1) chains.push(await tokensFor('mcp:read'));
-    /** Per chain, the refresh token of the last 200 answer, while the client has not sent it again. */
-    const acknowledged: Array<string | undefined> = chains.map((chain) => chain.refreshToken);
-    let inDoubt = 0;
-    const registered: string[] = [];
-    let stop = false;
-    const load = async (i: number) => {
-      while (!stop && acknowledged[i]) {
-        const sent = acknowledged[i]!;
-        const response = await refresh(set.issuer, client, sent).catch(() => undefined);
-        if (response?.status === 200) {
-          acknowledged[i] = response.body.refresh_token as string;
-        } else {
-          // No answer (the replica died holding the request: 502 from the balancer): the token
-          // sent may have been consumed, as on any lost connection. OAuth 2.1 §4.3.1 leaves
-          // such a client to sign in again; it is not an acknowledged token any more.
-          assert.ok(!response || response.status >= 500, `only a request cut by the crash may fail: ${JSON.stringify(response?.body)}`);
-          acknowledged[i] = undefined;
-          inDoubt += 1;
-        }
-        const registration = await fetch(`${set.issuer}/oauth/register`, {
-          method: 'POST', headers: { 'Content-Type': 'application/json' },
-          body: JSON.stringify({ client_name: `load ${i}`, redirect_uris: [CALLBACK], token_endpoint_auth_method: 'none' }),
-        }).catch(() => undefined);
-        if (registration?.status === 201) registered.push(((await registration.json()) as { client_id: string }).client_id);
-      }
-    };
-    const running = chains.map((_chain, i) => load(i));
-    await waitFor('some load', () => registered.length >= 4, 30_000);
+    const tokens: string[] = [];
+    for (let i = 0; i < 8; i += 1) tokens.push((await tokensFor('mcp:read')).refreshToken);
+    const load = startRefreshLoad(set.issuer, client, tokens, CALLBACK);
+    await waitFor('some load', () => load.registered.length >= 4, 30_000);
     set.auth[0].process.signal('SIGKILL');
-    const atKill = registered.length;
-    await waitFor('more load after the kill', () => registered.length >= atKill + 8 || acknowledged.every((token) => !token), 30_000);
-    stop = true;
-    await Promise.all(running);
-    assert.ok(acknowledged.some(Boolean), `some chains outlived the crash to be checked (${inDoubt} of ${chains.length} were cut)`);
-    for (const token of acknowledged.filter((t): t is string => !!t)) {
-      const response = await refresh(set.auth[1].url, client, token);
-      assert.equal(response.status, 200, `an acknowledged refresh token works after the crash: ${JSON.stringify(response.body)}`);
-    }
-    const clientError = async (clientId: string) => (await tokenRequest(set.auth[1].url, { grant_type: 'refresh_token', refresh_token: 'x', client_id: clientId })).body.error;
-    assert.equal(await clientError('never-registered'), 'invalid_client', 'an unknown client is refused as such');
-    for (const clientId of registered) {
-      assert.notEqual(await clientError(clientId), 'invalid_client', `acknowledged registration ${clientId} exists`);
-    }
+    const atKill = load.registered.length;
+    await waitFor('more load after the kill', () => load.registered.length >= atKill + 8 || load.inDoubt() === tokens.length, 30_000);
+    await load.stop();
+    await assertAcknowledgedSurvived(set.auth[1].url, client, load);
     await set.restart(set.auth[0]);
   });
 

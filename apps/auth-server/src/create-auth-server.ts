@@ -35,7 +35,7 @@ import { UserStore } from './accounts/user-store.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import { recordProviderEvents } from './audit/record-provider-events.ts';
 import { createSignInRecorder } from './audit/record-sign-in.ts';
-import { createMetadataFetch, metadataFetchScope, type MetadataFetchOptions } from './cimd/create-metadata-fetch.ts';
+import { createMetadataFetch, type MetadataFetchOptions } from './cimd/create-metadata-fetch.ts';
 import { createDocumentHostPolicy } from './cimd/document-host-policy.ts';
 import { FederatedAccounts } from './federation/federated-accounts.ts';
 import { FederatedLogins } from './federation/federated-logins.ts';
@@ -45,9 +45,11 @@ import { createCsrf } from './http/csrf.ts';
 import { errorPages, providerErrorRenderer } from './http/error-pages.ts';
 import { limitRequests } from './http/limit-requests.ts';
 import { prepareOAuthRequest } from './http/prepare-oauth-request.ts';
-import { RateLimiter } from './http/rate-limiter.ts';
+import { LocalRateLimiter } from './http/local-rate-limiter.ts';
+import { RateLimiter, type TokenBuckets } from './http/rate-limiter.ts';
 import { registrationCors } from './http/registration-cors.ts';
 import { securityHeaders } from './http/security-headers.ts';
+import { shortcutTokenEndpoints } from './http/shortcut-token-endpoints.ts';
 import { interactionRoutes } from './interactions/interaction-routes.ts';
 import type { KeyStore } from './keys/key-store.ts';
 import { loadStartingKeys, openKeyStore, type StartingKeys } from './keys/open-key-store.ts';
@@ -199,7 +201,11 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   const provider = holder.provider;
   const stopWatchingKeys = holder.watch(config.keysReloadInterval);
   const throttle = new SignInThrottle(database, config.signInThrottle, clock);
-  const rateLimiter = new RateLimiter(database);
+  // SQLite: counted in this process, written every second (local-rate-limiter.ts); PostgreSQL:
+  // counted in the database, so replicas share each count at once.
+  const rateLimiter: TokenBuckets = database.dialect === 'sqlite'
+    ? new LocalRateLimiter(database, { onFlushError: (err) => logger.error({ err }, 'writing rate limit counts failed; retrying with the next batch') })
+    : new RateLimiter(database);
   const { registration: registrationLimit, token: tokenLimit, signIn: signInLimit } = config.rateLimits;
   const longestWindow = Math.max(registrationLimit.window, tokenLimit.window, signInLimit.window);
   const federatedLogins = new FederatedLogins(database);
@@ -227,10 +233,27 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     ctx.body = STYLESHEET;
   });
 
+  // One instance of each, in the full stack and in the token endpoints' shortcut.
+  const rateLimits = limitRequests({
+    limiter: rateLimiter,
+    limits: config.rateLimits.enabled ? config.rateLimits : undefined,
+    pending: new PendingRegistrations(models),
+    maxPendingClients: config.registration.maxPendingClients,
+    clock,
+    logger,
+    onLimited: (limit) => metrics.rateLimited.inc({ limit }),
+  });
+  const prepareOAuth = prepareOAuthRequest({
+    resource: config.resource,
+    defaultScopes: config.defaultScopes,
+    registrationBodyLimit: config.registration.maxBodyBytes,
+  });
+
   app.use(observeRequests({ logger, requestDuration: metrics.requestDuration }));
   app.use(rejectMalformedHost({ trustProxy: config.trustProxy }));
   app.use(securityHeaders({ https }));
   app.use(errorPages(render, logger));
+  app.use(shortcutTokenEndpoints([rateLimits, prepareOAuth, holder.middleware]));
   app.use(answerMethodNotAllowed(OTHER_ROUTES));
   // Ready when the database answers a real query and a private signing key is loaded.
   app.use(healthRoutes({
@@ -243,15 +266,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     },
   }));
   app.use(registrationCors);
-  app.use(limitRequests({
-    limiter: rateLimiter,
-    limits: config.rateLimits.enabled ? config.rateLimits : undefined,
-    pending: new PendingRegistrations(models),
-    maxPendingClients: config.registration.maxPendingClients,
-    clock,
-    logger,
-    onLimited: (limit) => metrics.rateLimited.inc({ limit }),
-  }));
+  app.use(rateLimits);
   app.use(router.routes());
   app.use(pageRoutes({
     services: admin,
@@ -286,12 +301,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     }).routes());
   }
   app.use(revocationFeedRoute(admin.revocations));
-  app.use(prepareOAuthRequest({
-    resource: config.resource,
-    defaultScopes: config.defaultScopes,
-    registrationBodyLimit: config.registration.maxBodyBytes,
-  }));
-  app.use(metadataFetchScope);
+  app.use(prepareOAuth);
   app.use(holder.middleware);
 
   return {
@@ -307,6 +317,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       stopWatchingKeys();
       allowedRedirectUris.stop();
       allowedSchemes.stop();
+      await rateLimiter.close();
       await hasher.close();
       await database.close();
     },

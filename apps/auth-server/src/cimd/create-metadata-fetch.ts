@@ -9,15 +9,19 @@
  *
  * Within one request a failed fetch is remembered and not tried again: oidc-provider looks the
  * client up a second time while rendering the error, which would double the wait on a slow host.
- * Nothing is remembered across requests.
+ * Nothing is remembered across requests. The memory is keyed on the request oidc-provider is
+ * serving (`Provider.ctx`, its own AsyncLocalStorage around its routes), not on a scope of ours:
+ * every further AsyncLocalStorage in the process is paid on every promise of every request (one
+ * more propagation per promise in Node's init hook), while documents are fetched only on the few
+ * requests that name a URL client_id. A lookup outside the provider's routes (our interaction
+ * pages) remembers nothing, as before.
  *
  * `dangerouslyAllowLoopback` and `ca` exist for tests that serve documents from 127.0.0.1 with
  * a test certificate; they are code options, never configuration.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import type { Context, Next } from 'koa';
 import type { LookupFunction } from 'node:net';
+import Provider from 'oidc-provider';
 import { Agent, buildConnector, fetch as undiciFetch } from 'undici';
 import { isSpecialUseAddress } from './special-use-addresses.ts';
 
@@ -32,11 +36,19 @@ export class SpecialUseAddressError extends Error {
   readonly code = 'ERR_SPECIAL_USE_ADDRESS';
 }
 
-const failuresThisRequest = new AsyncLocalStorage<Map<string, Promise<Response>>>();
+/** Failed fetches by URL, per request; an entry goes with its request. */
+const failuresByRequest = new WeakMap<object, Map<string, Promise<Response>>>();
 
-/** Koa middleware that opens the per-request scope for remembered fetch failures. */
-export function metadataFetchScope(_ctx: Context, next: Next): Promise<void> {
-  return failuresThisRequest.run(new Map(), next);
+/** The failures remembered for the request being served, if oidc-provider is serving one. */
+function failuresThisRequest(): Map<string, Promise<Response>> | undefined {
+  const request = (Provider as unknown as { ctx?: object }).ctx;
+  if (!request) return undefined;
+  let failures = failuresByRequest.get(request);
+  if (!failures) {
+    failures = new Map();
+    failuresByRequest.set(request, failures);
+  }
+  return failures;
 }
 
 export function createMetadataFetch(options: MetadataFetchOptions = {}): (url: string | URL | Request, init?: RequestInit) => Promise<Response> {
@@ -71,7 +83,7 @@ export function createMetadataFetch(options: MetadataFetchOptions = {}): (url: s
   return function fetchClientMetadata(url, init) {
     // The provider sets its own dispatcher; ours replaces it.
     const href = url instanceof Request ? url.url : String(url);
-    const failures = failuresThisRequest.getStore();
+    const failures = failuresThisRequest();
     const failed = failures?.get(href);
     if (failed) return failed;
     const { dispatcher: _ignored, ...rest } = (init ?? {}) as RequestInit & { dispatcher?: unknown };

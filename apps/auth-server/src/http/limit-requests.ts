@@ -24,12 +24,12 @@ import type { Logger } from '../../../shared/logger.ts';
 import type { PendingRegistrations } from '../registration/pending-registrations.ts';
 import { PageError } from './page-error.ts';
 import { routeOf } from './prepare-oauth-request.ts';
-import type { RateLimit, RateLimiter } from './rate-limiter.ts';
+import type { RateLimit, TokenBuckets } from './rate-limiter.ts';
 
 export type LimitName = 'registration' | 'token' | 'sign_in' | 'pending_registrations';
 
 export interface LimitRequestsOptions {
-  limiter: RateLimiter;
+  limiter: TokenBuckets;
   /** Per-IP limits; undefined when switched off (the pending cap still applies). */
   limits: { registration: RateLimit; token: RateLimit; signIn: RateLimit } | undefined;
   pending: PendingRegistrations;

@@ -19,6 +19,16 @@ export interface RateLimit {
   window: number;
 }
 
+/** What limit-requests.ts takes tokens from: this class, or local-rate-limiter.ts on SQLite. */
+export interface TokenBuckets {
+  /** Takes one token from `key`'s bucket: 0 when allowed, else the seconds until one is free. */
+  take(key: string, limit: RateLimit, now: number): Promise<number>;
+  /** Deletes buckets untouched for `longestWindow` seconds: they are full again, like no row. */
+  prune(longestWindow: number, now: number): Promise<number>;
+  /** Writes what is not written yet. */
+  close(): Promise<void>;
+}
+
 interface Bucket {
   tokens: number;
   updated_at: number;
@@ -40,7 +50,7 @@ function takeStatement(dialect: SqlDatabase['dialect']): string {
     RETURNING tokens`;
 }
 
-export class RateLimiter {
+export class RateLimiter implements TokenBuckets {
   readonly #take: string;
 
   constructor(private readonly db: SqlDatabase) {
@@ -63,4 +73,7 @@ export class RateLimiter {
   async prune(longestWindow: number, now: number): Promise<number> {
     return (await this.db.run('DELETE FROM rate_limit_buckets WHERE updated_at < ?', [now - longestWindow * 1000])).changes;
   }
+
+  /** Nothing to write: every take is in the database already. */
+  async close(): Promise<void> {}
 }

@@ -16,7 +16,8 @@
  *   both found it unconsumed), exactly one changes the row. The other is a reuse the provider
  *   could not see: it is treated as the provider treats a replay it sees (the grant's rows are
  *   deleted and `grant.revoked` is emitted, which the revocation feed and the audit log follow)
- *   and fails with invalid_grant, before anything is issued.
+ *   and fails with invalid_grant, before anything is issued. A consumed refresh token shrinks to
+ *   a tombstone in that same statement (what reuse detection needs, see TOMBSTONE_FIELDS).
  * - Rows are kept in their stored form (stored-form.ts): bearer ids and client secrets only as
  *   hashes. Every lookup by id hashes the id it is given. `findByUid` (sessions, by their
  *   non-secret uid) cannot put the raw id back: the provider only reads such a session (to check
@@ -28,10 +29,10 @@
 import Provider, { errors, type Adapter, type AdapterPayload, type KoaContextWithOIDC } from 'oidc-provider';
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { SqlDatabase, SqlExecutor } from '../../../shared/storage/sql-database.ts';
-import { fromStoredPayload, HASHED_ID_MODELS, storedId, toStoredPayload } from './stored-form.ts';
+import { fromStoredPayload, HASHED_ID_MODELS, storedId, toStoredPayload, type StoredColumns } from './stored-form.ts';
 import { isHashedClientSecret } from './hashed-client-secrets.ts';
 
-interface Row {
+interface Row extends StoredColumns {
   payload: string;
   consumed_at: number | null;
 }
@@ -45,10 +46,35 @@ const UPSERT = `
     user_code = excluded.user_code, account_id = excluded.account_id, client_id = excluded.client_id,
     expires_at = excluded.expires_at,
     consumed_at = COALESCE(excluded.consumed_at, oidc_models.consumed_at)`;
-const FIND = `SELECT payload, consumed_at FROM oidc_models WHERE model = @model AND id = @id AND ${VISIBLE}`;
+const FIND = `SELECT payload, consumed_at, grant_id, account_id, client_id FROM oidc_models WHERE model = @model AND id = @id AND ${VISIBLE}`;
 const FIND_BY_UID = `SELECT payload, consumed_at FROM oidc_models WHERE model = @model AND uid = @uid AND ${VISIBLE}`;
 const FIND_BY_USER_CODE = `SELECT payload, consumed_at FROM oidc_models WHERE model = @model AND user_code = @userCode AND ${VISIBLE}`;
 const CONSUME = 'UPDATE oidc_models SET consumed_at = @now WHERE model = @model AND id = @id AND consumed_at IS NULL';
+
+/**
+ * What a consumed refresh token keeps of its payload: what oidc-provider reads of it before it
+ * sees `consumed` (lib/actions/grants/refresh_token.js: expiry, the scope check, sender
+ * bindings; the session binding only when the token expires with its session), so that
+ * presenting it again still reaches the reuse branch and revokes the grant. The rest (claims,
+ * resource, acr, amr, iat, nonce, …) is never read again: a tombstone payload of about 40 bytes
+ * instead of about 300 (kind, grant, account and client stay in their columns).
+ */
+const TOMBSTONE_FIELDS = ['exp', 'scope', 'expiresWithSession', 'x5t#S256', 'jkt', 'attestationJkt'];
+/**
+ * The consume of a refresh token, shrinking its payload to its tombstone in the same statement.
+ * SQLite: json_patch onto '{}' drops the fields the token does not have (RFC 7396: null removes).
+ */
+const CONSUME_TO_TOMBSTONE = {
+  sqlite: `UPDATE oidc_models SET consumed_at = @now,
+    payload = json_patch('{}', json_object(${TOMBSTONE_FIELDS.map((f) => `'${f}', payload -> '$."${f}"'`).join(', ')},
+      'sessionUid', CASE WHEN payload ->> '$.expiresWithSession' THEN payload -> '$.sessionUid' END))
+    WHERE model = @model AND id = @id AND consumed_at IS NULL`,
+  postgres: `UPDATE oidc_models SET consumed_at = @now,
+    payload = (SELECT jsonb_strip_nulls(jsonb_build_object(${TOMBSTONE_FIELDS.map((f) => `'${f}', p -> '${f}'`).join(', ')},
+      'sessionUid', CASE WHEN p ->> 'expiresWithSession' = 'true' THEN p -> 'sessionUid' END))::text
+      FROM (SELECT payload::jsonb AS p) AS stored)
+    WHERE model = @model AND id = @id AND consumed_at IS NULL`,
+};
 const GRANT_OF = 'SELECT grant_id FROM oidc_models WHERE model = @model AND id = @id';
 const DESTROY = 'DELETE FROM oidc_models WHERE model = @model AND id = @id';
 const REVOKE_BY_GRANT_ID = 'DELETE FROM oidc_models WHERE grant_id = @grantId';
@@ -60,7 +86,7 @@ const REUSE_DETAIL: Record<string, string> = {
   AuthorizationCode: 'authorization code already consumed',
 };
 
-function toPayload(row: Row | undefined): AdapterPayload | undefined {
+function toPayload(row: Pick<Row, 'payload' | 'consumed_at'> | undefined): AdapterPayload | undefined {
   if (!row) return undefined;
   const payload = JSON.parse(row.payload) as AdapterPayload;
   if (row.consumed_at !== null) payload.consumed = row.consumed_at;
@@ -115,8 +141,9 @@ export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemCloc
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
-      const payload = toPayload(await db.get<Row>(FIND, { model: this.model, id: storedId(this.model, id), now: now() }));
-      return payload && fromStoredPayload(this.model, id, payload);
+      const row = await db.get<Row>(FIND, { model: this.model, id: storedId(this.model, id), now: now() });
+      const payload = toPayload(row);
+      return payload && fromStoredPayload(this.model, id, payload, row!);
     }
 
     async findByUid(uid: string): Promise<AdapterPayload | undefined> {
@@ -129,7 +156,8 @@ export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemCloc
 
     async consume(id: string): Promise<void> {
       const stored = storedId(this.model, id);
-      const { changes } = await db.run(CONSUME, { model: this.model, id: stored, now: now() });
+      const consume = this.model === 'RefreshToken' ? CONSUME_TO_TOMBSTONE[db.dialect] : CONSUME;
+      const { changes } = await db.run(consume, { model: this.model, id: stored, now: now() });
       if (changes === 0) await refuseConcurrentReuse(this.model, stored);
     }
 

@@ -16,6 +16,10 @@
  *   (see hashed-client-secrets.ts); secrets already hashed pass unchanged.
  * Grants keep their id: a grant id alone obtains nothing, and the admin pages list and revoke
  * grants by it.
+ * - Grants, codes and refresh tokens (the rows that grow with use) leave out of the payload what
+ *   the row already holds: `kind` (the model), `jti` (the id), and `grantId`, `accountId` and
+ *   `clientId` (real columns). A read puts them back. About 120 bytes less per row, and no
+ *   second copy that could disagree with the columns. Rows stored in full earlier read the same.
  */
 import { createHash } from 'node:crypto';
 import type { AdapterPayload } from 'oidc-provider';
@@ -28,6 +32,16 @@ export const HASHED_ID_MODELS: ReadonlySet<string> = new Set([
   'PushedAuthorizationRequest',
 ]);
 
+/** Models whose payload leaves out what the row's columns hold (see above). */
+const SLIM_MODELS: ReadonlySet<string> = new Set(['Grant', 'AuthorizationCode', 'RefreshToken']);
+
+/** The columns beside the payload that a slim payload's fields are put back from. */
+export interface StoredColumns {
+  grant_id: string | null;
+  account_id: string | null;
+  client_id: string | null;
+}
+
 /** The row id a model's id is stored under. */
 export function storedId(model: string, id: string): string {
   if (!HASHED_ID_MODELS.has(model)) return id;
@@ -36,6 +50,10 @@ export function storedId(model: string, id: string): string {
 
 /** A copy of `payload` fit to store: no raw bearer id, no plain client secret. */
 export function toStoredPayload(model: string, payload: AdapterPayload): AdapterPayload {
+  if (SLIM_MODELS.has(model)) {
+    const { jti: _jti, kind: _kind, grantId: _grantId, accountId: _accountId, clientId: _clientId, ...rest } = payload;
+    return rest;
+  }
   if (HASHED_ID_MODELS.has(model)) {
     const { jti: _jti, ...rest } = payload;
     return rest;
@@ -51,7 +69,13 @@ export function toStoredPayload(model: string, payload: AdapterPayload): Adapter
 }
 
 /** The payload the provider stored, with the id it was looked up by put back as `jti`. */
-export function fromStoredPayload(model: string, id: string, payload: AdapterPayload): AdapterPayload {
-  if (HASHED_ID_MODELS.has(model)) payload.jti = id;
+export function fromStoredPayload(model: string, id: string, payload: AdapterPayload, columns: StoredColumns): AdapterPayload {
+  if (SLIM_MODELS.has(model)) {
+    payload.kind = model;
+    if (columns.grant_id !== null) payload.grantId = columns.grant_id;
+    if (columns.account_id !== null) payload.accountId = columns.account_id;
+    if (columns.client_id !== null) payload.clientId = columns.client_id;
+  }
+  if (HASHED_ID_MODELS.has(model) || SLIM_MODELS.has(model)) payload.jti = id;
   return payload;
 }

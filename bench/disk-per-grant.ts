@@ -1,0 +1,161 @@
+/**
+ * Bytes on disk per issued-and-refreshed grant, and whether refresh throughput and memory stay
+ * flat as grants pile up (issue 15 point 5: ≤ 2 KB per grant after 10k grants).
+ *
+ * The real auth-server (apps/auth-server/src/main.ts, SQLite in a temp dir) runs in a process of
+ * its own. Grants come from the real flow: CLIENTS clients register by DCR; browsers sign in
+ * (one sign-in per GRANTS_PER_SESSION grants), and each (browser, client) pair authorizes,
+ * approves the consent page, redeems its code and refreshes once: one grant (the session's grant
+ * for that client). Sessions and clients are shared, as they are in use; grants are what grows.
+ *
+ * At each checkpoint (1k, 10k grants by default) it prints bytes on disk per grant (database +
+ * WAL after a TRUNCATE checkpoint taken from this process) with the share of each table and
+ * index, then refresh grants/s on 8 chains for a few seconds, the server's CPU per refresh and
+ * its RSS (bytes come first: those refreshes rotate tokens, which leaves tombstones behind).
+ * Rows that expired (authorization codes after 60 s) are counted as they lie: the sweeper runs
+ * once a minute, so some are already gone and some not.
+ *
+ * Run: npx tsx bench/disk-per-grant.ts   (BENCH_GRANTS=1000,10000,100000 for more checkpoints)
+ */
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { Browser } from '../test/helpers/browser.ts';
+import { connect, redeem, refresh, registerClient, type RegisteredClient } from '../test/helpers/oauth-flow.ts';
+import { freshSetup, kill, runApp, waitForOk } from '../test/ops/support/processes.ts';
+import { processCpuSeconds } from './process-cpu-seconds.ts';
+
+const CHECKPOINTS = (process.env.BENCH_GRANTS ?? '1000,10000').split(',').map(Number);
+const CLIENTS = 100;
+/** Grants per browser session: a session records every client it authorized, so it grows with them. */
+const GRANTS_PER_SESSION = 20;
+const CONCURRENCY = 8;
+const RATE_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const PASSWORD = 'disk per grant bench password';
+const CALLBACK = 'http://127.0.0.1:33418/callback';
+
+interface Chain {
+  client: RegisteredClient;
+  refreshToken: string;
+}
+
+/** The server's resident set size, from /proc (NaN where there is none). */
+function rssBytes(pid: number): number {
+  let status = '';
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return NaN;
+  }
+  const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
+  return kb ? Number(kb) * 1024 : NaN;
+}
+
+/** Bytes of the database file and its WAL after a TRUNCATE checkpoint, and pages per table/index. */
+function diskUsage(file: string): { total: number; byObject: Array<{ name: string; bytes: number; unused: number }>; rowsByModel: Array<{ model: string; rows: number; payloadBytes: number }> } {
+  if (!existsSync(file)) throw new Error(`no database at ${file}`);
+  const db = new Database(file);
+  try {
+    db.pragma('busy_timeout = 5000');
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    // `unused`: bytes of those pages that hold nothing (free space left by rows that shrank or went).
+    const byObject = db.prepare('SELECT name, sum(pgsize) AS bytes, sum(unused) AS unused FROM dbstat GROUP BY name ORDER BY bytes DESC').all() as Array<{ name: string; bytes: number; unused: number }>;
+    const rowsByModel = db.prepare('SELECT model, count(*) AS rows, sum(length(payload)) AS payloadBytes FROM oidc_models GROUP BY model ORDER BY rows DESC').all() as Array<{ model: string; rows: number; payloadBytes: number }>;
+    const size = (path: string) => (existsSync(path) ? statSync(path).size : 0);
+    return { total: size(file) + size(`${file}-wal`), byObject, rowsByModel };
+  } finally {
+    db.close();
+  }
+}
+
+/** Authorize → (consent) → code → token → one refresh, through the real pages and endpoints. */
+async function newGrant(issuer: string, browser: Browser, client: RegisteredClient, resource: string): Promise<Chain> {
+  const result = await connect(issuer, { clientId: client.client_id, redirectUri: CALLBACK, scope: 'mcp:read', resource, username: 'admin', password: PASSWORD, browser });
+  const tokens = await redeem(issuer, client, result);
+  if (tokens.status !== 200) throw new Error(`code exchange failed: ${JSON.stringify(tokens.body)}`);
+  const refreshed = await refresh(issuer, client, tokens.body.refresh_token as string);
+  if (refreshed.status !== 200) throw new Error(`refresh failed: ${JSON.stringify(refreshed.body)}`);
+  return { client, refreshToken: refreshed.body.refresh_token as string };
+}
+
+/** Refresh grants/s over `chains` (CONCURRENCY at a time) for RATE_SECONDS, and server CPU per refresh. */
+async function refreshRate(issuer: string, pid: number, chains: Chain[]): Promise<{ rate: number; cpuMs: number }> {
+  const lanes = chains.slice(0, CONCURRENCY);
+  const run = async (seconds: number) => {
+    const until = Date.now() + seconds * 1000;
+    let count = 0;
+    await Promise.all(lanes.map(async (chain) => {
+      while (Date.now() < until) {
+        const response = await refresh(issuer, chain.client, chain.refreshToken);
+        if (response.status !== 200) throw new Error(`refresh failed: ${JSON.stringify(response.body)}`);
+        chain.refreshToken = response.body.refresh_token as string;
+        count += 1;
+      }
+    }));
+    return count;
+  };
+  await run(1);
+  const cpuBefore = processCpuSeconds(pid) ?? NaN;
+  const started = performance.now();
+  const count = await run(RATE_SECONDS);
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = (processCpuSeconds(pid) ?? NaN) - cpuBefore;
+  return { rate: count / seconds, cpuMs: (cpu / count) * 1000 };
+}
+
+export async function benchDiskPerGrant(): Promise<void> {
+  const setup = await freshSetup({ BOOTSTRAP_ADMIN_PASSWORD: PASSWORD, LOG_LEVEL: 'warn' });
+  const configFile = join(setup.dir, 'gatehouse.yaml');
+  writeFileSync(configFile, [
+    'auth_server:',
+    '  bcrypt_cost: 10',
+    '  rate_limits: { enabled: false }',
+    // Concurrent sign-ins of one user from one address count as attempts until each succeeds.
+    '  sign_in_throttle: { max_failures: 1000, max_failures_per_ip: 100000 }',
+  ].join('\n'));
+  const server = runApp('auth-server', { ...setup.env, GATEHOUSE_CONFIG: configFile });
+  try {
+    await waitForOk(`${setup.issuer}/healthz`, { proc: server, timeoutMs: 60_000 });
+    const pid = server.child.pid!;
+    const file = join(setup.env.DATA_DIR!, 'auth-server.db');
+    const clients: RegisteredClient[] = [];
+    for (let i = 0; i < CLIENTS; i += 1) {
+      clients.push(await registerClient(setup.issuer, { client_name: `bench ${i}`, redirect_uris: [CALLBACK], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'] }));
+    }
+    console.log(`bytes on disk per issued-and-refreshed grant (real auth-server process, SQLite; ${CLIENTS} clients, a new browser session every ${GRANTS_PER_SESSION} grants)`);
+    const chains: Chain[] = [];
+    // One browser per worker (concurrent authorizations in one browser session would overwrite
+    // each other's session record); a fresh one (a new sign-in, in the first grant's flow) every
+    // GRANTS_PER_SESSION grants, never authorizing the same client twice in one session (that
+    // would reuse the session's grant).
+    const workers = Array.from({ length: CONCURRENCY }, () => ({ browser: new Browser(setup.issuer), made: 0 }));
+    let next = 0;
+    for (const target of CHECKPOINTS) {
+      await Promise.all(workers.map(async (worker) => {
+        while (next < target) {
+          next += 1;
+          if (worker.made % GRANTS_PER_SESSION === 0) worker.browser = new Browser(setup.issuer);
+          const client = clients[worker.made % CLIENTS]!;
+          worker.made += 1;
+          chains.push(await newGrant(setup.issuer, worker.browser, client, setup.mcpUrl));
+        }
+      }));
+      // Bytes first: the refreshes measured next rotate tokens, which leaves tombstones behind.
+      const usage = diskUsage(file);
+      const { rate, cpuMs } = await refreshRate(setup.issuer, pid, chains);
+      const rss = rssBytes(pid);
+      console.log(`  ${String(target).padStart(6)} grants: ${(usage.total / target).toFixed(0).padStart(5)} B/grant (${(usage.total / 1024 / 1024).toFixed(1)} MiB)   refresh ${rate.toFixed(0)}/s, ${cpuMs.toFixed(2)} ms CPU/refresh   RSS ${(rss / 1024 / 1024).toFixed(0)} MiB`);
+      console.log(`    by table/index (B/grant, of which unused): ${usage.byObject.slice(0, 9).map((o) => `${o.name} ${(o.bytes / target).toFixed(0)} (${(o.unused / target).toFixed(0)})`).join(', ')}`);
+      console.log(`    oidc_models rows: ${usage.rowsByModel.map((m) => `${m.model} ${m.rows} (payload ${(m.payloadBytes / Math.max(1, m.rows)).toFixed(0)} B)`).join(', ')}`);
+    }
+  } finally {
+    server.signal('SIGTERM');
+    await Promise.race([server.exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+    kill(server);
+    rmSync(setup.dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await benchDiskPerGrant();
+}

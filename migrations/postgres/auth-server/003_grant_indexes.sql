@@ -1,0 +1,10 @@
+-- As on SQLite (migrations/sqlite/auth-server/009_grant_indexes.sql): the account and client
+-- columns are asked about only for grants (the admin pages, "revoke this user's or this client's
+-- grants") and for sessions by account (ending a user's sessions): indexes on exactly those rows,
+-- instead of on every code and refresh token too. Every query on them names its model as a
+-- literal, so the planner uses these.
+DROP INDEX oidc_models_account_id;
+DROP INDEX oidc_models_client_id;
+CREATE INDEX oidc_models_grant_account ON oidc_models (account_id) WHERE model = 'Grant';
+CREATE INDEX oidc_models_grant_client ON oidc_models (client_id) WHERE model = 'Grant';
+CREATE INDEX oidc_models_session_account ON oidc_models (account_id) WHERE model = 'Session';
