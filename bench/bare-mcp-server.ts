@@ -66,6 +66,8 @@ export async function startBareMcpServer(port = 0): Promise<{ mcpUrl: string; cl
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { mcpUrl } = await startBareMcpServer(Number(process.argv[2] ?? 0));
+  const { mcpUrl, close } = await startBareMcpServer(Number(process.argv[2] ?? 0));
+  // A clean exit on SIGTERM, so that a CPU profile (--cpu-prof) is written.
+  process.once('SIGTERM', () => void close().finally(() => process.exit(0)));
   console.log(JSON.stringify({ mcpUrl }));
 }

@@ -3,9 +3,15 @@
  * resource-server (SQLite in a temp dir, the revocation feed followed) trusting a test issuer
  * that runs beside it (its JWKS and feed), and a token that issuer minted for the client.
  *
+ * As deployed by default: one JSON log line per request at info (written to /dev/null, so the
+ * line is built and written as in production but nobody's terminal pays for it), the revocation
+ * feed polled every 2 s (the config default), metrics counted into a registry nobody reads.
+ *
  * Run alone: npx tsx bench/gatehouse-mcp-server.ts [--database-url postgres://…]   (prints {"mcpUrl": …, "token": …})
  */
 import { pathToFileURL } from 'node:url';
+import { pino } from 'pino';
+import { createLogger } from '../apps/shared/logger.ts';
 import type { ResourceServerConfig } from '../apps/shared/config/resource-server-section.ts';
 import { startResourceServer } from '../test/helpers/start-resource-server.ts';
 import { startTestIssuer } from '../test/helpers/test-issuer.ts';
@@ -21,7 +27,9 @@ export interface GatehouseMcpServerOptions {
 
 export async function startGatehouseMcpServer({ config, scope = 'mcp:read mcp:write mcp:admin', databaseUrl }: GatehouseMcpServerOptions = {}): Promise<{ mcpUrl: string; token: string; close(): Promise<void> }> {
   const issuer = await startTestIssuer();
-  const server = await startResourceServer({ issuer: issuer.issuer, config, databaseUrl });
+  const revocation = { feedUri: `${issuer.issuer}/oauth/revocations`, pollInterval: 2, maxStaleness: 30 };
+  const logger = createLogger('resource-server', 'info', pino.destination({ dest: '/dev/null', sync: false }));
+  const server = await startResourceServer({ issuer: issuer.issuer, config: { revocation, ...config }, databaseUrl, logger });
   const token = await issuer.mint({ claims: { scope } });
   return {
     mcpUrl: server.mcpUrl,
@@ -36,6 +44,8 @@ export async function startGatehouseMcpServer({ config, scope = 'mcp:read mcp:wr
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   // `--database-url URL`: on PostgreSQL (bench/storage-backends.ts).
   const at = process.argv.indexOf('--database-url');
-  const { mcpUrl, token } = await startGatehouseMcpServer({ databaseUrl: at > 0 ? process.argv[at + 1] : undefined });
+  const { mcpUrl, token, close } = await startGatehouseMcpServer({ databaseUrl: at > 0 ? process.argv[at + 1] : undefined });
+  // A clean exit on SIGTERM, so that a CPU profile (--cpu-prof) is written.
+  process.once('SIGTERM', () => void close().finally(() => process.exit(0)));
   console.log(JSON.stringify({ mcpUrl, token }));
 }

@@ -1,41 +1,81 @@
 /**
- * Token endpoint latency while people sign in: p50 and p99 of refresh-token grants with no
- * sign-ins, then while 20 concurrent sign-ins (bcrypt cost 12) run, in one run. bcrypt runs on a
- * worker thread, so the ratio of the two p99s shows whether hashing stalls token signing.
+ * Sign-ins and the token endpoint at once, at bcrypt cost 12, with one hashing thread (what
+ * Gatehouse had) and with the default pool (one thread per core, at the lowest OS priority), in
+ * one run, alternating:
+ * - refresh-token grant p50/p99 with no sign-ins, then while 20 sign-ins run concurrently; their
+ *   p99 ratio shows whether hashing stalls token signing (target ≤ 1.5);
+ * - sign-ins per second with nothing else running (target: ≥ 2× one thread);
+ * - the server's CPU per refresh and per sign-in (the server runs in a process of its own, so its
+ *   CPU time, hashing threads included, is read alone; steadier than rates on a shared machine),
+ *   the cores it got while sign-ins ran, and how long its main thread waited for a CPU per grant
+ *   (run-queue-wait-seconds.ts): the delay hashing adds to the event loop, measured directly.
+ * Each figure is the median over rounds; the machine's load average is printed, as other work on
+ * it moves every rate.
  *
  * Run: npx tsx bench/refresh-under-sign-ins.ts   (or `npm run bench` for every benchmark)
+ *      BENCH_ROUNDS (default 2), BENCH_SAMPLES refreshes per phase (500), BENCH_SECONDS of sign-ins alone (8),
+ *      BENCH_CPU_PROF_DIR: the server writes CPU profiles there, a folder per setup and round
  */
+import { availableParallelism, loadavg } from 'node:os';
 import { Browser } from '../test/helpers/browser.ts';
-import { authorizeUrl, connect, redeem, refresh, registerClient, signIn } from '../test/helpers/oauth-flow.ts';
+import { authorizeUrl, connect, redeem, refresh, registerClient, signIn, type RegisteredClient } from '../test/helpers/oauth-flow.ts';
 import { createPkce } from '../test/helpers/pkce.ts';
-import { ADMIN_PASSWORD, startAuthServer } from '../test/helpers/start-auth-server.ts';
+import { ADMIN_PASSWORD } from '../test/helpers/start-auth-server.ts';
+import { processCpuSeconds } from './process-cpu-seconds.ts';
+import { runQueueWaitSeconds } from './run-queue-wait-seconds.ts';
+import { startServerProcess } from './start-server-process.ts';
 
 const SIGN_INS = 20;
-const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 1000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 500);
+const SIGN_IN_SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const RESOURCE = 'http://localhost:4001/mcp';
+
+interface Setup {
+  label: string;
+  /** password_hash_threads; undefined: the default. */
+  threads?: number;
+}
+
+interface Round {
+  idle: number[];
+  loaded: number[];
+  signInsPerSecond: number;
+  /** Sign-ins per second while the loaded refreshes ran. */
+  signInsPerSecondLoaded: number;
+  cpuMsPerRefresh: number;
+  cpuMsPerSignIn: number;
+  /** Server CPU time per wall-clock second while sign-ins ran alone: the cores it got. */
+  coresDuringSignIns: number;
+  /** How long the server's main thread waited for a CPU, per grant, with no sign-ins and during them. */
+  waitMsPerRefreshIdle: number;
+  waitMsPerRefreshLoaded: number;
+}
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
+const median = (values: number[]) => percentile(values, 50);
+const load = () => loadavg().map((value) => value.toFixed(1)).join(' ');
 
-export async function benchRefreshUnderSignIns(): Promise<void> {
-  const server = await startAuthServer({
-    configure(config) {
-      config.authServer.bcryptCost = 12;
-      config.authServer.signInThrottle.maxFailuresPerIp = 1_000_000;
-    },
-  });
+async function measure(setup: Setup, round: number): Promise<Round> {
+  const args = setup.threads ? ['--threads', String(setup.threads)] : [];
+  const profileDir = process.env.BENCH_CPU_PROF_DIR && `${process.env.BENCH_CPU_PROF_DIR}/${setup.threads ?? 'default'}-threads-${round}`;
+  const server = await startServerProcess<{ issuer: string }>('sign-ins-auth-server.ts', args, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
+  const { issuer } = server.started;
+  const cpu = () => processCpuSeconds(server.pid) ?? Number.NaN;
+  const wait = () => runQueueWaitSeconds(server.pid) ?? Number.NaN;
   try {
-    const client = await registerClient(server.issuer);
+    const client: RegisteredClient = await registerClient(issuer);
     const login = { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD };
-    let refreshToken = (await redeem(server.issuer, client, await connect(server.issuer, login))).body.refresh_token as string;
+    let refreshToken = (await redeem(issuer, client, await connect(issuer, login))).body.refresh_token as string;
 
     const sampleRefreshes = async (count: number) => {
       const latencies: number[] = [];
       for (let i = 0; i < count; i += 1) {
         const started = performance.now();
-        const response = await refresh(server.issuer, client, refreshToken);
+        const response = await refresh(issuer, client, refreshToken);
         latencies.push(performance.now() - started);
         if (response.status !== 200) throw new Error(`refresh failed: ${JSON.stringify(response.body)}`);
         refreshToken = response.body.refresh_token as string;
@@ -44,40 +84,87 @@ export async function benchRefreshUnderSignIns(): Promise<void> {
     };
 
     await sampleRefreshes(50); // warm-up
+    let cpuBefore = cpu();
+    let waitBefore = wait();
     const idle = await sampleRefreshes(SAMPLES);
+    const cpuMsPerRefresh = ((cpu() - cpuBefore) * 1000) / SAMPLES;
+    const waitMsPerRefreshIdle = ((wait() - waitBefore) * 1000) / SAMPLES;
 
     let running = true;
     let signIns = 0;
     const signInLoop = async () => {
       while (running) {
-        const browser = new Browser(server.issuer);
-        const page = await browser.navigate(authorizeUrl(server.issuer, login, createPkce().challenge));
+        const browser = new Browser(issuer);
+        const page = await browser.navigate(authorizeUrl(issuer, login, createPkce().challenge));
         const consent = await signIn(browser, page, 'admin', ADMIN_PASSWORD);
-        if (!consent.html.includes('name="decision"')) throw new Error('sign-in failed under load');
+        if (!consent.html.includes('name="decision"')) throw new Error(`sign-in failed under load (${consent.status})`);
         signIns += 1;
       }
     };
     const loops = Array.from({ length: SIGN_INS }, signInLoop);
-    await new Promise((resolve) => setTimeout(resolve, 500)); // let the sign-ins pile up
-    const signInsBefore = signIns;
-    const started = performance.now();
-    const loaded = await sampleRefreshes(SAMPLES);
-    const seconds = (performance.now() - started) / 1000;
-    const signInsDuring = signIns - signInsBefore;
-    running = false;
-    await Promise.all(loops);
-
-    const row = (label: string, values: number[]) =>
-      console.log(`  ${label.padEnd(30)} p50 ${percentile(values, 50).toFixed(1).padStart(6)} ms   p99 ${percentile(values, 99).toFixed(1).padStart(6)} ms`);
-    console.log(`refresh-token grant latency, ${SAMPLES} sequential grants each (bcrypt cost 12 on a worker thread)`);
-    row('no sign-ins', idle);
-    row(`${SIGN_INS} concurrent sign-ins`, loaded);
-    console.log(`  sign-ins completed during the loaded window: ${signInsDuring} in ${seconds.toFixed(1)} s (${(signInsDuring / seconds).toFixed(1)}/s; each of the ${SIGN_INS} kept a sign-in queued for bcrypt throughout)`);
-    const ratio = percentile(loaded, 99) / percentile(idle, 99);
-    console.log(`  p99 under load / p99 idle = ${ratio.toFixed(2)} (target ≤ 2)`);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1000)); // let the sign-ins pile up
+      // Sign-ins alone.
+      let counted = signIns;
+      cpuBefore = cpu();
+      let started = performance.now();
+      await new Promise((resolve) => setTimeout(resolve, SIGN_IN_SECONDS * 1000));
+      const signInsAlone = signIns - counted;
+      const seconds = (performance.now() - started) / 1000;
+      const signInsPerSecond = signInsAlone / seconds;
+      const cpuMsPerSignIn = ((cpu() - cpuBefore) * 1000) / signInsAlone;
+      const coresDuringSignIns = (cpu() - cpuBefore) / seconds;
+      // Refreshes while they go on.
+      counted = signIns;
+      started = performance.now();
+      waitBefore = wait();
+      const loaded = await sampleRefreshes(SAMPLES);
+      const waitMsPerRefreshLoaded = ((wait() - waitBefore) * 1000) / SAMPLES;
+      const signInsPerSecondLoaded = (signIns - counted) / ((performance.now() - started) / 1000);
+      return {
+        idle, loaded, signInsPerSecond, signInsPerSecondLoaded, cpuMsPerRefresh, cpuMsPerSignIn, coresDuringSignIns,
+        waitMsPerRefreshIdle, waitMsPerRefreshLoaded,
+      };
+    } finally {
+      running = false;
+      await Promise.all(loops);
+    }
   } finally {
     await server.close();
   }
+}
+
+export async function benchRefreshUnderSignIns(): Promise<void> {
+  const setups: Setup[] = [
+    { label: '1 hashing thread', threads: 1 },
+    { label: `${availableParallelism()} threads (default)` },
+  ];
+  const rounds = new Map<Setup, Round[]>(setups.map((setup) => [setup, []]));
+  const loadBefore = load();
+  for (let round = 0; round < ROUNDS; round += 1) {
+    // Alternate which goes first, so a neighbour's burst does not always hit the same one.
+    for (const setup of round % 2 === 0 ? setups : [...setups].reverse()) rounds.get(setup)!.push(await measure(setup, round));
+  }
+
+  console.log(`sign-ins at bcrypt cost 12 and refresh-token grants (${ROUNDS} rounds, medians; ${SAMPLES} sequential grants per phase, ${SIGN_INS} concurrent sign-ins)`);
+  console.log(`  load average before ${loadBefore}, after ${load()} (${availableParallelism()} cores)`);
+  const ms = (value: number) => `${value.toFixed(1).padStart(6)} ms`;
+  const summary = new Map<Setup, { p99Ratio: number; signInsPerSecond: number }>();
+  for (const setup of setups) {
+    const results = rounds.get(setup)!;
+    const of = (pick: (r: Round) => number) => median(results.map(pick));
+    const p99Ratio = of((r) => percentile(r.loaded, 99) / percentile(r.idle, 99));
+    summary.set(setup, { p99Ratio, signInsPerSecond: of((r) => r.signInsPerSecond) });
+    console.log(`  ${setup.label}`);
+    console.log(`    refresh, no sign-ins        p50 ${ms(of((r) => percentile(r.idle, 50)))}   p99 ${ms(of((r) => percentile(r.idle, 99)))}   server CPU ${of((r) => r.cpuMsPerRefresh).toFixed(2)} ms/grant`);
+    console.log(`    refresh, ${SIGN_INS} sign-ins running  p50 ${ms(of((r) => percentile(r.loaded, 50)))}   p99 ${ms(of((r) => percentile(r.loaded, 99)))}   p99 ratio ${p99Ratio.toFixed(2)}`);
+    console.log(`    main thread waited for a CPU ${of((r) => r.waitMsPerRefreshIdle).toFixed(2)} ms/grant with no sign-ins, ${of((r) => r.waitMsPerRefreshLoaded).toFixed(2)} ms/grant during them`);
+    console.log(`    sign-ins alone ${of((r) => r.signInsPerSecond).toFixed(1)}/s (server CPU ${of((r) => r.cpuMsPerSignIn).toFixed(0)} ms/sign-in, hashing included; the server got ${of((r) => r.coresDuringSignIns).toFixed(2)} cores); while refreshing ${of((r) => r.signInsPerSecondLoaded).toFixed(1)}/s`);
+  }
+  const one = summary.get(setups[0]!)!;
+  const pool = summary.get(setups[1]!)!;
+  console.log(`  default pool: refresh p99 during sign-ins / idle = ${pool.p99Ratio.toFixed(2)} (target ≤ 1.5; one thread ${one.p99Ratio.toFixed(2)})`);
+  console.log(`  default pool: sign-ins/s vs one thread = ${(pool.signInsPerSecond / one.signInsPerSecond).toFixed(2)}× (target ≥ 2)`);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

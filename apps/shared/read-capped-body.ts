@@ -15,15 +15,26 @@
  * Deliberately not done here: decoding (the bytes are returned as they came), any Content-Type
  * check, `Content-Encoding` (a compressed body is refused by the callers' parsers).
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'koa';
 
 /** The whole body, or undefined when it is over `maxBytes` (the response is then `Connection: close`). */
 export async function readCappedBody(ctx: Context, maxBytes: number): Promise<Buffer | undefined> {
-  const declared = ctx.request.length;
-  const body = declared !== undefined && declared > maxBytes ? undefined : await readAtMost(ctx.req, maxBytes);
-  if (!body) ctx.set('Connection', 'close');
+  return readCappedRequestBody(ctx.req, ctx.res, maxBytes);
+}
+
+/** readCappedBody for a handler without Koa (the resource server's MCP endpoint). */
+export async function readCappedRequestBody(req: IncomingMessage, res: ServerResponse, maxBytes: number): Promise<Buffer | undefined> {
+  const declared = declaredLength(req);
+  const body = declared !== undefined && declared > maxBytes ? undefined : await readAtMost(req, maxBytes);
+  if (!body) res.setHeader('Connection', 'close');
   return body;
+}
+
+/** Content-Length as a number, as Koa's `ctx.request.length` reads it. */
+function declaredLength(req: IncomingMessage): number | undefined {
+  const parsed = Number.parseInt(req.headers['content-length'] ?? '', 10);
+  return Number.isNaN(parsed) ? undefined : parsed;
 }
 
 function readAtMost(req: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {

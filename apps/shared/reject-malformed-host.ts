@@ -15,7 +15,7 @@ import type { Context, Next } from 'koa';
 /** RFC 3986 §3.2.2-3: reg-name or IPv4 (unreserved, pct-encoded, sub-delims) or an IP literal. */
 const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]+)(?::\d{1,5})?$/;
 
-function isValidHost(value: string): boolean {
+export function isValidHost(value: string): boolean {
   return HOST.test(value) && URL.canParse(`http://${value}/`);
 }
 

@@ -117,6 +117,7 @@ describe('audit log', () => {
     const same = await refresh(server.issuer, client, tokens.body.refresh_token as string);
     const narrowed = await refresh(server.issuer, client, same.body.refresh_token as string, { scope: 'mcp:read' });
     assert.equal(narrowed.status, 200);
+    await server.auth.admin.audit.flush();
     const ofClient = (await server.auth.admin.audit.query({ clientId: client.client_id })).reverse();
     const issued = ofClient.find((e) => e.event === 'token.issued')!;
     assert.deepEqual(issued.details, { grant_type: 'authorization_code', grant_id: issued.details.grant_id, scope: 'mcp:read mcp:write', resource: RESOURCE });
@@ -219,6 +220,30 @@ for (const backend of TEST_BACKENDS) {
       assert.deepEqual((await follower.next()).map((e) => e.event), ['user.created', 'key.rotated']);
       const filtered = new AuditLogFollower(log, { event: 'user.created' }, { afterId: 0, clock });
       assert.deepEqual((await filtered.next()).map((e) => e.actor), ['Ann']);
+    });
+
+    test('events queued off the request path are written together, in order, stamped when queued, and flush() waits for them', async () => {
+      const queuedAt = clock.now();
+      const written = ['first', 'second', 'third'].map((name) => log.enqueue({ event: 'sign_in.failure', actor: { name }, ip: '192.0.2.7', details: { reason: 'wrong_password', password: 'not kept' } }));
+      clock.advance(30);
+      await log.flush();
+      await Promise.all(written);
+      const events = await log.query({ afterId: 0 });
+      assert.deepEqual(events.map((e) => [e.actor, e.at, e.ip, e.details]), ['first', 'second', 'third'].map((name) => [name, queuedAt, '192.0.2.7', { reason: 'wrong_password' }]));
+      assert.ok(events[0]!.id < events[1]!.id && events[1]!.id < events[2]!.id, 'ids follow the order they were queued in');
+    });
+
+    test('a full queue holds room() back until the next write takes the queue, and drops no event', async () => {
+      const small = new AuditLog(database.db, { retention: 3600, maxEvents: 1000 }, clock, { maxQueued: 2 });
+      let roomy = false;
+      await small.room();
+      const written = [1, 2, 3].map((n) => small.enqueue({ event: 'token.refreshed', actor: { name: 'system' }, details: { n } }));
+      const room = small.room().then(() => (roomy = true));
+      await Promise.resolve();
+      assert.equal(roomy, false, 'room() waits while the queue is full');
+      await room;
+      await Promise.all(written);
+      assert.deepEqual((await small.query({ afterId: 0 })).map((e) => e.details.n), [1, 2, 3]);
     });
 
     if (backend === 'postgres') {

@@ -8,6 +8,11 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { createLogger } from '../../apps/shared/logger.ts';
+import { PerUserStdioUpstream } from '../../apps/resource-server/src/gateway/per-user-stdio-upstream.ts';
+import { ProcessBudget } from '../../apps/resource-server/src/gateway/process-budget.ts';
+import type { CallContext } from '../../apps/resource-server/src/gateway/upstream.ts';
+import { TestClock } from '../helpers/test-clock.ts';
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
 import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
 import { connectAs, errorText, readiness, resultText, waitForServers } from './support/gateway-client.ts';
@@ -90,5 +95,28 @@ describe('idle per_user processes', { timeout: 30_000 }, () => {
     assert.equal((await readiness(server.baseUrl)).body.servers?.scratch?.state, 'ready');
     await waitForServers(server.baseUrl, { scratch: 'idle' }, 10_000);
     assert.equal(resultText(await client.callTool({ name: 'scratch__add-tool', arguments: {} })), 'added-1', 'a fresh process');
+  });
+});
+
+describe('a per_user process still starting', () => {
+  test('is not stopped as idle, however long its start takes: the call waiting for it gets its answer', { timeout: 20_000 }, async () => {
+    const clock = new TestClock();
+    const upstream = new PerUserStdioUpstream(stdioServer('scratch', SCRIPTED, [], { perUser: true, idleTimeout: 1 }), {
+      budget: new ProcessBudget(10, 10),
+      logger: createLogger('resource-server', 'silent'),
+      onListChanged: () => {},
+      clock,
+    });
+    try {
+      const caller = { extra: { subject: randomUUID(), username: 'slow-starter' } } as unknown as CallContext['caller'];
+      const connecting = upstream.connectionFor({ sessionKey: 'session', caller });
+      // The idle sweep comes round while the process is still starting, long after the call came.
+      clock.advance(60);
+      upstream.stopIdle();
+      const connection = await connecting;
+      assert.equal(connection.closed, false);
+    } finally {
+      await upstream.close();
+    }
   });
 });

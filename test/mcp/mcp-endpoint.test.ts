@@ -4,6 +4,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../apps/shared/logger.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
 import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
 import { INITIALIZE, mcpRequest, parseChallenge } from '../helpers/mcp-http.ts';
@@ -198,5 +201,43 @@ describe('MCP endpoint request bodies', () => {
   test('leaves other methods with a token to the SDK (405)', async () => {
     const response = await fetch(server.mcpUrl, { method: 'PUT', headers: { Authorization: `Bearer ${await issuer.mint()}` } });
     assert.equal(response.status, 405);
+  });
+});
+
+describe('MCP endpoint requests as observed', () => {
+  let issuer: TestIssuer;
+  let server: RunningResourceServer;
+  const lines: Array<Record<string, unknown>> = [];
+
+  before(async () => {
+    issuer = await startTestIssuer();
+    const sink = new Writable({ write(chunk, _encoding, done) { lines.push(JSON.parse(String(chunk)) as Record<string, unknown>); done(); } });
+    server = await startResourceServer({ issuer: issuer.issuer, logger: createLogger('resource-server', 'info', sink) });
+  });
+  after(async () => {
+    await server?.close();
+    await issuer?.close();
+  });
+
+  test('keeps a sane X-Request-Id, replaces any other, and logs one line per request with its status, never the query', async () => {
+    const id = 'edge-7f3a.42:mcp_1';
+    const kept = await mcpRequest(`${server.mcpUrl}?access_token=secret-in-query`, { token: await issuer.mint(), headers: { 'X-Request-Id': id } });
+    assert.equal(kept.status, 200);
+    assert.equal(kept.headers.get('x-request-id'), id);
+    const replaced = await mcpRequest(server.mcpUrl, { headers: { 'X-Request-Id': 'has spaces in it' } });
+    assert.match(replaced.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
+    const line = await waitFor('the line of the request with the kept id', () => lines.find((l) => l.requestId === id && l.msg === 'request'));
+    assert.deepEqual({ method: line.method, path: line.path, status: line.status, stream: line.stream, level: line.level }, { method: 'POST', path: '/mcp', status: 200, stream: true, level: 30 });
+    await waitFor('the 401 line', () => lines.find((l) => l.requestId === replaced.headers.get('x-request-id') && l.status === 401));
+    assert.ok(!JSON.stringify(lines).includes('secret-in-query'));
+  });
+
+  test('serves the MCP path with a trailing slash or in another case, as one route', async () => {
+    for (const path of ['/mcp/', '/MCP', '/Mcp?x=1']) {
+      const response = await mcpRequest(`${server.baseUrl}${path}`);
+      assert.equal(response.status, 401, path);
+      assert.ok(response.headers.get('www-authenticate'), path);
+    }
+    assert.equal((await mcpRequest(`${server.baseUrl}/mcp/x`)).status, 404);
   });
 });

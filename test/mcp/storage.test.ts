@@ -126,6 +126,23 @@ for (const backend of TEST_BACKENDS) {
       assert.equal((await audit.recent(1))[0]!.tool, 'files__write', 'a read flushes what is queued first');
     });
 
+    test('a batch larger than one INSERT holds is still written in one commit', async () => {
+      const audit = new AuditStore(db, failOnWrite);
+      const subject = randomUUID();
+      const other = db instanceof SqliteDatabase ? new SqliteDatabase(db.location).handle : undefined;
+      const seenBefore = other?.pragma('data_version', { simple: true }) as number;
+      for (let i = 0; i < 450; i += 1) audit.record({ subject, clientId: 'c', tool: 'whoami', outcome: 'ok' });
+      await audit.flush();
+      assert.equal((await db.get<{ n: number }>('SELECT count(*) AS n FROM tool_calls WHERE subject = ?', [subject]))!.n, 450);
+      if (other) {
+        assert.equal((other.pragma('data_version', { simple: true }) as number) - seenBefore, 1, 'in one commit');
+        other.close();
+      } else {
+        const transactions = await db.get<{ n: number }>('SELECT count(DISTINCT xmin::text) AS n FROM tool_calls WHERE subject = ?', [subject]);
+        assert.equal(transactions?.n, 1, 'in one transaction');
+      }
+    });
+
     test('a read on one replica sees the calls recorded on another', async () => {
       const subject = randomUUID();
       new AuditStore(db, failOnWrite).record({ subject, clientId: 'c', tool: 'whoami', outcome: 'ok' });

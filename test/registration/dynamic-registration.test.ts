@@ -458,4 +458,17 @@ for (const backend of TEST_BACKENDS) describe(`unused registrations expire (${ba
     const refreshed = await refresh(server.issuer, used, tokens.body.refresh_token as string);
     assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));
   });
+
+  test('each registration\'s first token clears its own expiry, also once this server has kept other clients', async () => {
+    const expiryOf = async (clientId: string) => (await new ModelStore(server.auth.database).clients()).find((c) => c.clientId === clientId)?.expiresAt;
+    const earlier = await registerClient(server.issuer);
+    const earlierTokens = await redeem(server.issuer, earlier, await connect(server.issuer, { clientId: earlier.client_id, scope: 'mcp:read', resource: RESOURCE, ...admin }));
+    assert.equal((await refresh(server.issuer, earlier, earlierTokens.body.refresh_token as string)).status, 200);
+    const later = await registerClient(server.issuer);
+    assert.notEqual(await expiryOf(later.client_id), null, 'a fresh registration has an expiry');
+    const tokens = await redeem(server.issuer, later, await connect(server.issuer, { clientId: later.client_id, scope: 'mcp:read', resource: RESOURCE, ...admin }));
+    assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+    assert.equal(await expiryOf(later.client_id), null);
+    assert.equal(await expiryOf(earlier.client_id), null);
+  });
 });

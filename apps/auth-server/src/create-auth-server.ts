@@ -133,7 +133,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   if (converted > 0) logger.info({ rows: converted }, 'stored tokens, sessions and client secrets of an earlier version replaced by their hashes');
 
   const users = new UserStore(database);
-  const hasher = new PasswordHasher(config.bcryptCost);
+  const hasher = new PasswordHasher(config.bcryptCost, { threads: config.passwordHashThreads });
   await applyConfiguredUsers(config, users, hasher);
   const bootstrap = await createBootstrapAdmin(config, users, hasher);
 
@@ -319,6 +319,8 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       allowedSchemes.stop();
       await rateLimiter.close();
       await hasher.close();
+      // Events of requests that have been answered may still be queued (audit-log.ts).
+      await audit.flush();
       await database.close();
     },
   };

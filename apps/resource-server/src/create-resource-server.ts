@@ -1,6 +1,7 @@
 /**
- * Builds the resource-server from its configuration: an HTTP server (Koa) with the MCP endpoint,
- * the Protected Resource Metadata, a health check and the gateway's server list (for admins).
+ * Builds the resource-server from its configuration: an HTTP server with the MCP endpoint (plain
+ * Node handlers: every tool call takes it), and a Koa app beside it for the Protected Resource
+ * Metadata, the health checks and the gateway's server list (for admins).
  * Listening is left to the caller, so tests and the benchmark can start it on port 0.
  *
  * Every absolute URL it hands out comes from `config.resource`, never from the request's Host,
@@ -23,16 +24,20 @@ import { observeRequests } from '../../shared/observe-requests.ts';
 import { rejectMalformedHost } from '../../shared/reject-malformed-host.ts';
 import { RevocationFeedFollower } from './auth/follow-revocation-feed.ts';
 import { createAccessTokenVerifier } from './auth/verify-access-token.ts';
+import { authenticationMiddleware, originGuardMiddleware } from './http/as-koa-middleware.ts';
 import { assumeAnonymousCaller } from './http/assume-anonymous-caller.ts';
 import { describeGatewayServers, GATEWAY_SERVERS_PATH } from './http/describe-gateway-servers.ts';
 import { guardOrigin } from './http/guard-origin.ts';
 import { handleErrors } from './http/handle-errors.ts';
+import { mcpRequestListener } from './http/mcp-request-listener.ts';
+import { observeRequest } from './http/observe-request.ts';
 import { protectedResourceMetadata, protectedResourceMetadataUrl } from './http/protected-resource-metadata.ts';
 import { readJsonRpcBody } from './http/read-json-rpc-body.ts';
 import { requireBearerToken } from './http/require-bearer-token.ts';
 import { requireScope } from './http/require-scope.ts';
-import type { AuthenticatedState, McpRequestState, ResourceServerState } from './http/resource-server-state.ts';
+import type { AuthenticatedState, ResourceServerState } from './http/resource-server-state.ts';
 import { requireToolScope } from './http/require-tool-scope.ts';
+import { serveMcpEndpoint } from './http/serve-mcp-endpoint.ts';
 import { serveMcpRequest } from './http/serve-mcp-request.ts';
 import { Gateway } from './gateway/gateway.ts';
 import { createIdentityTokens, type IdentityTokens } from './gateway/identity-tokens.ts';
@@ -148,19 +153,21 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
     clock,
   });
 
-  // The MCP endpoint's chain, outermost first. Each step answers on its own or passes on.
-  const mcpEndpoint: Array<Middleware<McpRequestState>> = [
-    guardOrigin(config.allowedOrigins), // 403 unknown Origin; CORS; preflight
-    authenticate, //                       401 no or bad token; 503 key set unreachable
-    readJsonRpcBody(config.maxBodyBytes), // 413 too large; 400 not JSON
-    requireToolScope({ requiredScope: requiredScopeLookup(gateway, config.builtInTools), resourceMetadataUrl, audit, onToolCall }), // 403 insufficient_scope
-    serveMcpRequest(sessions, logger), //   404 unknown session; the rest is the SDK transport's
-  ];
+  // The MCP endpoint's chain, run in this order (serve-mcp-endpoint.ts). Each step answers on its
+  // own or passes on.
+  const originGuard = guardOrigin(config.allowedOrigins);
+  const mcpEndpoint = serveMcpEndpoint({
+    guardOrigin: originGuard, // 403 unknown Origin; CORS; preflight
+    authenticate, // 401 no or bad token; 503 key set unreachable
+    readJsonRpcBody: readJsonRpcBody(config.maxBodyBytes), // 413 too large; 400 not JSON
+    requireToolScope: requireToolScope({ requiredScope: requiredScopeLookup(gateway, config.builtInTools), resourceMetadataUrl, audit, onToolCall }), // 403 insufficient_scope
+    serveMcpRequest: serveMcpRequest(sessions, logger), // 404 unknown session; the rest is the SDK transport's
+  });
 
   // What the admin pages show of the gateway: the same guard and token check, and mcp:admin.
   const gatewayServersEndpoint: Array<Middleware<AuthenticatedState>> = [
-    guardOrigin(config.allowedOrigins),
-    authenticate,
+    originGuardMiddleware(originGuard),
+    authenticationMiddleware(authenticate),
     requireScope({ scope: 'mcp:admin', resourceMetadataUrl }), // 403 insufficient_scope
     describeGatewayServers(gateway),
   ];
@@ -170,8 +177,6 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   const metadata = protectedResourceMetadata({ resource: config.resource, issuer: config.issuer });
 
   const router = new Router<ResourceServerState>();
-  // The Streamable HTTP transport's methods (MCP transports §2), and OPTIONS for CORS preflights.
-  for (const method of ['get', 'post', 'delete', 'options'] as const) router[method](mcpPath, ...mcpEndpoint);
   router.get(metadataPaths, metadata);
   router.get(GATEWAY_SERVERS_PATH, ...gatewayServersEndpoint);
   router.options(metadataPaths, metadata);
@@ -200,7 +205,15 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   sweepAudit();
   const auditSweeper = setInterval(sweepAudit, AUDIT_SWEEP_INTERVAL_MS).unref();
 
-  const http = createHttpServer(app.callback(), options.tls);
+  // The MCP path goes to the endpoint above without Koa; every other path to the Koa app.
+  const listener = mcpRequestListener({
+    mcpPath,
+    endpoint: mcpEndpoint,
+    otherwise: app.callback(),
+    observe: observeRequest({ logger, requestDuration: metrics.requestDuration }),
+    logger,
+  });
+  const http = createHttpServer(listener, options.tls);
   const httpServer = http.server;
 
   return {

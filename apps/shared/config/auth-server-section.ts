@@ -4,6 +4,7 @@
  * are added by `loadAuthServerConfig`.
  */
 import { createSecretKey, type KeyObject } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import * as z from 'zod';
 import { isLoopbackHostname } from '../loopback-hosts.ts';
@@ -82,6 +83,8 @@ function authServerFields(context: LoadContext) {
       .meta({ description: 'for requests without `scope`' } satisfies FieldNote),
     bcrypt_cost: z.coerce.number().int().min(10, { error: 'expected a bcrypt cost from 10 to 15' }).max(15, { error: 'expected a bcrypt cost from 10 to 15' }).default(12)
       .meta({ description: 'bcrypt work factor of stored passwords' } satisfies FieldNote),
+    password_hash_threads: z.coerce.number().int().min(1, { error: 'expected from 1 to 256 threads' }).max(256, { error: 'expected from 1 to 256 threads' }).default(() => availableParallelism())
+      .meta({ description: 'bcrypt worker threads, at the lowest OS priority so token requests come first', default: 'one per core' } satisfies FieldNote),
     key_encryption_key: keyEncryptionKey.optional()
       .meta({ description: 'encrypts the signing and cookie keys kept in PostgreSQL (32 bytes, base64 or hex: `openssl rand -base64 32`); required with `database.url`, the same on every replica', env: 'GATEHOUSE_KEY_ENCRYPTION_KEY' } satisfies FieldNote),
     signing: z.strictObject({
@@ -199,6 +202,8 @@ export function authServerSection(context: LoadContext) {
       sessionTtl: a.session_lifetime,
       defaultScopes,
       bcryptCost: a.bcrypt_cost,
+      /** Worker threads that hash passwords (accounts/hash-worker-pool.ts). */
+      passwordHashThreads: a.password_hash_threads,
       keysDir: a.signing.keys_dir,
       /** Seconds between checks for key changes made by the CLI or another replica while the server runs. */
       keysReloadInterval: a.signing.reload_interval,

@@ -86,8 +86,8 @@ function containsPattern(text: string): string {
 
 /**
  * How long `findById` may answer from memory, in milliseconds. A token request reads its user
- * four times (scope policy, findAccount, token claims, audit actor); on PostgreSQL each read is a
- * round trip. Changes made through this store clear their entry at once, so this process sees
+ * once (find-user-once.ts), but requests follow each other closely, and on PostgreSQL each read
+ * is a round trip. Changes made through this store clear their entry at once, so this process sees
  * them on its next read (a change inside a caller's transaction once it commits, within this
  * bound on PostgreSQL); a change made by another replica or the CLI is seen within this bound.
  * Disabling a user or revoking a grant also deletes the grants themselves, which is never cached.

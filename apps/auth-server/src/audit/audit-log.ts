@@ -13,9 +13,16 @@
  *   Writes take no lock to prevent that (every token issued is audited, and serialising those
  *   across replicas costs more than it buys): a follower reads recent events again instead
  *   (audit-log-follower.ts); the pages page backwards and see such an event on the next load.
+ * - Two ways in. `record` writes at once, in the caller's transaction when given one: admin
+ *   changes, whose event must commit with the change. `enqueue` is for events on the request path
+ *   (every token issued, sign-ins): they are written off it, all those of one event-loop turn in
+ *   one commit (batched-writes.ts), and `close()` flushes them, so a clean stop loses none; a
+ *   kill -9 may lose the last turn's (an audit row hands nothing out). Readers that must see an
+ *   event just queued call `flush()` first.
  */
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { SqlDatabase, SqlExecutor } from '../../../shared/storage/sql-database.ts';
+import { BatchedWrites } from './batched-writes.ts';
 
 /** Every event the log records, in the order the filter offers them. */
 export const AUDIT_EVENTS = [
@@ -143,23 +150,98 @@ function toRecord(row: Row): AuditRecord {
   };
 }
 
+/** An event as stored, before the table gives it an id. */
+type NewRow = {
+  at: number;
+  event: string;
+  actor: string;
+  actorId: string | null;
+  ip: string | null;
+  clientId: string | null;
+  details: string;
+};
+
 const INSERT = `INSERT INTO audit_events (at, event, actor, actor_id, ip, client_id, details)
   VALUES (@at, @event, @actor, @actorId, @ip, @clientId, @details)`;
 
+/**
+ * Many events in one write, committed once. SQLite: the one-row INSERT, repeated in a transaction
+ * (per event, about 20 µs of CPU in batches of 4 and 12 µs in batches of 16, against 35 µs for
+ * an INSERT committed alone; measured with 20k rows in the table: every commit appends the
+ * table's and its four indexes' pages to the WAL). PostgreSQL: one statement for the whole batch,
+ * the rows as one JSON array (one round trip instead of one per event), in order, so ids follow it.
+ */
+const INSERT_MANY_POSTGRES = `INSERT INTO audit_events (at, event, actor, actor_id, ip, client_id, details)
+  SELECT (e.value ->> 'at')::bigint, e.value ->> 'event', e.value ->> 'actor', e.value ->> 'actorId', e.value ->> 'ip', e.value ->> 'clientId', e.value ->> 'details'
+  FROM jsonb_array_elements(@rows::jsonb) WITH ORDINALITY AS e(value, n) ORDER BY e.n`;
+
+async function insertMany(db: SqlDatabase, rows: NewRow[]): Promise<void> {
+  if (db.dialect === 'postgres') {
+    await db.run(INSERT_MANY_POSTGRES, { rows: JSON.stringify(rows) });
+    return;
+  }
+  // A lone event commits on its own: a transaction around one INSERT costs more than it saves
+  // (65 µs against 42 µs, bench/audit-writes.ts).
+  if (rows.length === 1) {
+    await db.run(INSERT, rows[0]!);
+    return;
+  }
+  await db.transaction(async (tx) => {
+    for (const row of rows) await tx.run(INSERT, row);
+  });
+}
+
+export interface AuditQueueOptions {
+  /** Queued events beyond which `room()` holds request paths back. Default is 1000. */
+  maxQueued?: number;
+}
+
 export class AuditLog {
   readonly #db: SqlDatabase;
+  readonly #queue: BatchedWrites<NewRow>;
 
   /** `clock` stamps events and ages them out. */
-  constructor(db: SqlDatabase, readonly policy: { retention: number; maxEvents: number }, private readonly clock: Clock = systemClock) {
+  constructor(
+    db: SqlDatabase,
+    readonly policy: { retention: number; maxEvents: number },
+    private readonly clock: Clock = systemClock,
+    options: AuditQueueOptions = {},
+  ) {
     this.#db = db;
+    this.#queue = new BatchedWrites({
+      maxQueued: options.maxQueued,
+      writeMany: (rows) => insertMany(db, rows),
+    });
   }
 
   /**
-   * Writes one event; pass the caller's transaction as `tx` so the event commits (or rolls back)
-   * with the change it records.
+   * Writes one event now; pass the caller's transaction as `tx` so the event commits (or rolls
+   * back) with the change it records.
    */
   async record(entry: AuditEntry, tx: SqlExecutor = this.#db): Promise<void> {
-    await tx.run(INSERT, {
+    await tx.run(INSERT, this.#toRow(entry));
+  }
+
+  /**
+   * Stamps the event now and writes it with the others of this event-loop turn; resolves once
+   * it is committed, rejects if it could not be written.
+   */
+  enqueue(entry: AuditEntry): Promise<void> {
+    return this.#queue.add(this.#toRow(entry));
+  }
+
+  /** Resolves once the queue is below its bound: awaited before answering, it is back-pressure. */
+  room(): Promise<void> {
+    return this.#queue.room();
+  }
+
+  /** Resolves once every event queued so far is written. */
+  flush(): Promise<void> {
+    return this.#queue.flush();
+  }
+
+  #toRow(entry: AuditEntry): NewRow {
+    return {
       at: this.clock.now(),
       event: entry.event,
       actor: entry.actor.name.slice(0, 200),
@@ -167,7 +249,7 @@ export class AuditLog {
       ip: entry.ip ?? null,
       clientId: entry.clientId?.slice(0, 2000) ?? null,
       details: JSON.stringify(scrub(entry.details ?? {})),
-    });
+    };
   }
 
   /** Newest first, unless `afterId` is given (then oldest first, for following the log). */

@@ -15,15 +15,18 @@
  *   refresh token at /oauth/revoke). Revocations by admins and users are recorded where they happen.
  * - `registration_create.success` / `.error`: `client.registered` / `client.registration_refused`.
  *
- * The provider's events are synchronous and the write is not: each event is written in the
- * background, a failure is logged, and the response does not wait for it (an audit row hands
- * nothing out; the revocation a `grant.revoked` needs is waited for in
- * revocation/publish-provider-revocations.ts).
+ * The provider's events are synchronous and the write is not: each event is queued for the
+ * audit log's next batch (audit-log.ts), a failure is logged, and the response does not wait
+ * for the write (an audit row hands nothing out; the revocation a `grant.revoked` needs is
+ * waited for in revocation/publish-provider-revocations.ts). It waits only while the queue is
+ * full: back-pressure, so events are never dropped. The actor is looked up once per request
+ * (find-user-once.ts): the token's claims already read that user.
  */
 import type { EventEmitter } from 'node:events';
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from '../../../shared/logger.ts';
+import { findUserOnce } from '../accounts/find-user-once.ts';
 import type { UserStore } from '../accounts/user-store.ts';
 import type { TokenExchanged } from '../token-exchange/token-exchange-grant.ts';
 import { TOKEN_EXCHANGE_GRANT_TYPE } from '../token-exchange/token-exchange-grant-type.ts';
@@ -41,17 +44,22 @@ const REUSE: Record<string, 'refresh_token.reused' | 'authorization_code.replaye
 };
 
 export function recordProviderEvents(provider: Provider, audit: AuditLog, users: Pick<UserStore, 'findById'>, logger: Pick<Logger, 'error'>): void {
-  const actorOf = async (accountId: unknown): Promise<Actor> => {
+  const actorOf = async (ctx: KoaContextWithOIDC, accountId: unknown): Promise<Actor> => {
     if (typeof accountId !== 'string') return SYSTEM;
-    const user = await users.findById(accountId);
+    const user = await findUserOnce(users, ctx, accountId);
     return { name: user?.username ?? accountId, id: accountId };
   };
-  /** Writes `entry` once its actor is known; a failure is logged, never thrown into the provider. */
-  const write = (accountId: unknown, entry: Omit<AuditEntry, 'actor'> & { actor?: Actor }): void => {
-    (entry.actor ? Promise.resolve(entry.actor) : actorOf(accountId))
-      .then((actor) => audit.record({ ...entry, actor }))
+  /** Queues `entry` once its actor is known; a failure is logged, never thrown into the provider. */
+  const write = (ctx: KoaContextWithOIDC, accountId: unknown, entry: Omit<AuditEntry, 'actor'> & { actor?: Actor }): void => {
+    (entry.actor ? Promise.resolve(entry.actor) : actorOf(ctx, accountId))
+      .then((actor) => audit.enqueue({ ...entry, actor }))
       .catch((err: unknown) => logger.error({ err, event: entry.event }, 'writing a provider event to the audit log failed'));
   };
+
+  provider.use(async function waitForAuditRoom(_ctx, next) {
+    await next();
+    await audit.room();
+  });
 
   provider.on('grant.success', function recordTokens(ctx: KoaContextWithOIDC) {
     const { oidc } = ctx;
@@ -62,11 +70,11 @@ export function recordProviderEvents(provider: Provider, audit: AuditLog, users:
     const refreshed = grantType === 'refresh_token';
     const resource = typeof accessToken?.aud === 'string' ? accessToken.aud : undefined;
     // A refresh is recorded as what differs from its grant: the grant's token.issued event
-    // (same grant_id) holds its scope and resource. Issued and refreshed are both two events
-    // per grant, about 120 bytes less on disk each (bench/disk-per-grant.ts).
+    // (same grant_id) holds its scope and resource. About 120 bytes less on disk per refresh
+    // (bench/disk-per-grant.ts).
     const sameAsGrant = refreshed && resource !== undefined && grant?.resources !== undefined
       && Object.keys(grant.resources).length === 1 && grant.getResourceScope(resource) === accessToken?.scope;
-    write(grant?.accountId ?? accessToken?.accountId, {
+    write(ctx, grant?.accountId ?? accessToken?.accountId, {
       event: refreshed ? 'token.refreshed' : 'token.issued',
       ip: ctx.ip,
       clientId: oidc.client?.clientId,
@@ -83,7 +91,7 @@ export function recordProviderEvents(provider: Provider, audit: AuditLog, users:
 
   // Our own event: oidc-provider's typings list only its own names.
   (provider as unknown as EventEmitter).on('token_exchange.success', function recordExchange(ctx: KoaContextWithOIDC, exchanged: TokenExchanged) {
-    write(exchanged.accountId, {
+    write(ctx, exchanged.accountId, {
       event: 'token.exchanged',
       ip: ctx.ip,
       clientId: ctx.oidc.client?.clientId,
@@ -96,7 +104,7 @@ export function recordProviderEvents(provider: Provider, audit: AuditLog, users:
     if (!event) return;
     const { oidc } = ctx;
     const source = oidc.entities.RefreshToken ?? oidc.entities.AuthorizationCode;
-    write(source?.accountId, {
+    write(ctx, source?.accountId, {
       event,
       ip: ctx.ip,
       clientId: oidc.client?.clientId,
@@ -106,7 +114,7 @@ export function recordProviderEvents(provider: Provider, audit: AuditLog, users:
 
   provider.on('grant.revoked', function recordRevocation(ctx: KoaContextWithOIDC, grantId: string) {
     const route = ctx.oidc?.route;
-    write(undefined, {
+    write(ctx, undefined, {
       event: 'grant.revoked',
       actor: SYSTEM,
       ip: ctx.ip,
@@ -120,7 +128,7 @@ export function recordProviderEvents(provider: Provider, audit: AuditLog, users:
 
   provider.on('registration_create.success', function recordRegistration(ctx: KoaContextWithOIDC, client) {
     const metadata = client.metadata();
-    write(undefined, {
+    write(ctx, undefined, {
       event: 'client.registered',
       actor: ANONYMOUS,
       ip: ctx.ip,
@@ -135,7 +143,7 @@ export function recordProviderEvents(provider: Provider, audit: AuditLog, users:
   });
 
   provider.on('registration_create.error', function recordRefusedRegistration(ctx: KoaContextWithOIDC, err: ProviderError) {
-    write(undefined, {
+    write(ctx, undefined, {
       event: 'client.registration_refused',
       actor: ANONYMOUS,
       ip: ctx.ip,

@@ -3,9 +3,11 @@
  * federated callback. A failed attempt with an unknown username records no username at all: what
  * was typed may be a password entered in the wrong field.
  *
- * The returned promise settles once the event is written and never rejects: a failed write is
- * logged, and the sign-in goes on (refusing sign-ins because the audit table is unwritable would
- * turn a logging fault into an outage).
+ * The event goes in the audit log's next batch with the others of its event-loop turn, and the
+ * returned promise settles once that batch is written, so the answer to a sign-in goes out after
+ * its event is committed. It never rejects: a failed write is logged, and the sign-in goes on
+ * (refusing sign-ins because the audit table is unwritable would turn a logging fault into an
+ * outage).
  */
 import type { Context } from 'koa';
 import type { Logger } from '../../../shared/logger.ts';
@@ -29,7 +31,7 @@ export type SignInRecorder = (ctx: Context, attempt: SignInAttempt) => Promise<v
 
 export function createSignInRecorder(audit: AuditLog, logger: Pick<Logger, 'error'>): SignInRecorder {
   return async function recordSignIn(ctx, attempt) {
-    await audit.record({
+    await audit.enqueue({
       event: attempt.ok ? 'sign_in.success' : 'sign_in.failure',
       actor: attempt.user ? { name: attempt.user.username, id: attempt.user.id } : ANONYMOUS,
       ip: ctx.ip,

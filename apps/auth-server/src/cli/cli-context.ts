@@ -88,7 +88,7 @@ export class CliContext {
 
   /** bcrypt on its worker thread, at the configured cost. */
   get hasher(): PasswordHasher {
-    return (this.#hasher ??= new PasswordHasher(this.config.bcryptCost));
+    return (this.#hasher ??= new PasswordHasher(this.config.bcryptCost, { threads: 1 }));
   }
 
   get services(): AdminServices {

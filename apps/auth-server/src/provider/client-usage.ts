@@ -4,10 +4,13 @@
  * their document), so their name and redirect URIs are kept here too: that is how they appear
  * in the list at all.
  *
- * The write happens on every token request, so it is skipped while the stored time is less than
- * a minute old: "last used" is accurate to a minute. It is one upsert, so replicas recording the
- * same client at once neither fail nor lose the first use; it commits before the token response
- * goes out (a provider middleware awaits it), so a CIMD client that obtained tokens is listed.
+ * "Last used" is accurate to a minute (RESOLUTION_MS): a use less than a minute after the one
+ * stored changes nothing. This process remembers when it last stored each client's use and sends
+ * no statement at all until a minute has passed (a busy client refreshing many times a second
+ * would otherwise cost one upsert per token request); the upsert itself skips a row another
+ * replica stamped less than a minute ago. It is one upsert, so replicas recording the same client
+ * at once neither fail nor lose the first use; it commits before the token response goes out (a
+ * provider middleware awaits it), so a CIMD client that obtained tokens is listed.
  */
 import type Provider from 'oidc-provider';
 import { systemClock, type Clock } from '../../../shared/clock.ts';
@@ -33,7 +36,10 @@ interface Row {
   last_used_at: number;
 }
 
-const RESOLUTION_MS = 60_000;
+/** How far apart two stored uses of one client are at least, in milliseconds. */
+export const RESOLUTION_MS = 60_000;
+/** Clients whose last stored use this process remembers; beyond this it starts over. */
+const MAX_REMEMBERED = 10_000;
 
 function toUse(row: Row): ClientUse {
   return {
@@ -53,10 +59,15 @@ const UPSERT = `INSERT INTO client_usage (client_id, kind, client_name, redirect
   WHERE excluded.last_used_at >= client_usage.last_used_at + ${RESOLUTION_MS}`;
 
 export class ClientUsage {
+  /** When this process last stored each client's use (epoch ms). */
+  readonly #stored = new Map<string, number>();
+
   /** `clock` stamps each use. */
   constructor(private readonly db: SqlDatabase, private readonly clock: Clock = systemClock) {}
 
   async record(client: { clientId: string; metadata(): Record<string, unknown> }, now = this.clock.now()): Promise<void> {
+    const stored = this.#stored.get(client.clientId);
+    if (stored !== undefined && now >= stored && now < stored + RESOLUTION_MS) return;
     const metadata = client.metadata();
     const kind = typeof metadata[CLIENT_KIND] === 'string' ? (metadata[CLIENT_KIND] as string) : 'dcr';
     const described = kind === 'cimd';
@@ -67,6 +78,8 @@ export class ClientUsage {
       redirectUris: described && Array.isArray(metadata.redirect_uris) ? JSON.stringify(metadata.redirect_uris) : null,
       now,
     });
+    if (this.#stored.size >= MAX_REMEMBERED) this.#stored.clear();
+    this.#stored.set(client.clientId, now);
   }
 
   async all(): Promise<Map<string, ClientUse>> {
@@ -74,6 +87,7 @@ export class ClientUsage {
   }
 
   async forget(clientId: string): Promise<void> {
+    this.#stored.delete(clientId);
     await this.db.run('DELETE FROM client_usage WHERE client_id = ?', [clientId]);
   }
 

@@ -27,6 +27,7 @@ import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { AuthServerConfig } from '../../../shared/config/load-config.ts';
 import { ALL_SCOPES, MCP_SCOPES } from '../../../shared/mcp-scopes.ts';
 import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
+import { findUserOnce } from '../accounts/find-user-once.ts';
 import { UserStore } from '../accounts/user-store.ts';
 import { internalClientMetadata, loadExistingGrant } from './internal-client.ts';
 import type { DocumentHostPolicy } from '../cimd/document-host-policy.ts';
@@ -84,7 +85,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   async function scopeFor(ctx: KoaContextWithOIDC): Promise<string> {
     const accountId = ctx.oidc.route === 'token' ? ctx.oidc.entities.Account?.accountId : undefined;
     if (!accountId) return resourceScope;
-    const user = await users.findById(accountId);
+    const user = await findUserOnce(users, ctx, accountId);
     return MCP_SCOPES.filter((s) => user?.scopes.includes(s)).join(' ');
   }
 
@@ -192,8 +193,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     clientBasedCORS(_ctx, origin, client) {
       return client.redirectUris?.some((uri) => URL.parse(uri)?.origin === origin) ?? false;
     },
-    async findAccount(_ctx, sub) {
-      const user = await users.findById(sub);
+    async findAccount(ctx, sub) {
+      const user = await findUserOnce(users, ctx, sub);
       // A disabled, pending or deleted user gets no code exchange or refresh.
       if (!UserStore.isActive(user)) return undefined;
       return {
@@ -205,9 +206,9 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     // `gid` names the grant, so the resource server can refuse a revoked grant's access tokens
     // when the revocation feed lists it (apps/shared/revocation-entry.ts).
-    async extraTokenClaims(_ctx, token) {
+    async extraTokenClaims(ctx, token) {
       if (!('accountId' in token) || typeof token.accountId !== 'string') return undefined;
-      const user = await users.findById(token.accountId);
+      const user = await findUserOnce(users, ctx, token.accountId);
       const grantId = 'grantId' in token && typeof token.grantId === 'string' ? token.grantId : undefined;
       return { ...(user ? { preferred_username: user.username } : {}), ...(grantId ? { gid: grantId } : {}) };
     },

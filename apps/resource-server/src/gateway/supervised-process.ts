@@ -59,8 +59,9 @@ export class SupervisedProcess {
     return this.#reason;
   }
 
+  /** A call in flight, or a start that callers are waiting for: either way, not idle. */
   get busy(): boolean {
-    return this.#connection?.busy ?? false;
+    return this.#starting !== undefined || (this.#connection?.busy ?? false);
   }
 
   start(): void {

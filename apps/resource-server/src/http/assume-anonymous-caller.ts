@@ -3,10 +3,9 @@
  * baseline): every request acts as one fixed caller holding every MCP scope. Nothing in the
  * configuration can select this; see createResourceServer's `dangerouslyDisableAuthentication`.
  */
-import type { Next, ParameterizedContext } from 'koa';
 import { MCP_SCOPES } from '../../../shared/mcp-scopes.ts';
 import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
-import type { AuthenticatedState } from './resource-server-state.ts';
+import type { Authenticate } from './require-bearer-token.ts';
 
 const ANONYMOUS: VerifiedAccessToken = Object.freeze({
   token: '',
@@ -16,7 +15,6 @@ const ANONYMOUS: VerifiedAccessToken = Object.freeze({
   extra: { subject: 'anonymous', tokenId: 'none' },
 });
 
-export async function assumeAnonymousCaller(ctx: ParameterizedContext<AuthenticatedState>, next: Next): Promise<void> {
-  ctx.state.auth = ANONYMOUS;
-  await next();
-}
+export const assumeAnonymousCaller: Authenticate = async function assumeAnonymousCaller() {
+  return ANONYMOUS;
+};

@@ -13,37 +13,41 @@
  * Done here rather than with the SDK transport's `allowedOrigins`, which runs only inside a
  * session's transport, i.e. after authentication, and sets no CORS headers.
  */
-import type { Context, Next } from 'koa';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { answerJson } from './answer-json.ts';
 
 const ALLOWED_METHODS = 'GET, POST, DELETE';
 const ALLOWED_HEADERS = 'Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID';
 const EXPOSED_HEADERS = 'WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version';
 
-export function guardOrigin(allowedOrigins: readonly string[]) {
+/** Answers the request (403, or a preflight's 204) and returns false, or sets its CORS headers and returns true. */
+export type OriginGuard = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+export function guardOrigin(allowedOrigins: readonly string[]): OriginGuard {
   const allowed = new Set(allowedOrigins);
 
-  return async function guardOriginMiddleware(ctx: Context, next: Next): Promise<void> {
-    const origin = ctx.get('origin');
-    ctx.vary('Origin');
+  return function guardOriginStep(req, res) {
+    const origin = req.headers.origin;
+    res.setHeader('Vary', 'Origin');
     if (origin && !allowed.has(origin)) {
-      ctx.status = 403;
-      ctx.body = { jsonrpc: '2.0', error: { code: -32000, message: 'Forbidden: origin not allowed' }, id: null };
-      return;
+      answerJson(res, 403, { jsonrpc: '2.0', error: { code: -32000, message: 'Forbidden: origin not allowed' }, id: null });
+      return false;
     }
     if (origin) {
-      ctx.set('Access-Control-Allow-Origin', origin);
-      ctx.set('Access-Control-Expose-Headers', EXPOSED_HEADERS);
+      res.setHeader('Access-Control-Allow-Origin', origin);
+      res.setHeader('Access-Control-Expose-Headers', EXPOSED_HEADERS);
     }
-    if (ctx.method === 'OPTIONS') {
-      ctx.set('Allow', `${ALLOWED_METHODS}, OPTIONS`);
+    if (req.method === 'OPTIONS') {
+      res.setHeader('Allow', `${ALLOWED_METHODS}, OPTIONS`);
       if (origin) {
-        ctx.set('Access-Control-Allow-Methods', ALLOWED_METHODS);
-        ctx.set('Access-Control-Allow-Headers', ALLOWED_HEADERS);
-        ctx.set('Access-Control-Max-Age', '600');
+        res.setHeader('Access-Control-Allow-Methods', ALLOWED_METHODS);
+        res.setHeader('Access-Control-Allow-Headers', ALLOWED_HEADERS);
+        res.setHeader('Access-Control-Max-Age', '600');
       }
-      ctx.status = 204;
-      return;
+      res.statusCode = 204;
+      res.end();
+      return false;
     }
-    await next();
+    return true;
   };
 }

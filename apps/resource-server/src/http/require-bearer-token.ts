@@ -13,17 +13,18 @@
  * - The issuer's key set unreachable, or the revocation list not current (the auth-server's feed
  *   unreachable for longer than allowed): 503. The token may be fine, and sending the user
  *   through sign-in again would not help.
- * - On success `ctx.state.auth` holds the VerifiedAccessToken.
+ * - On success it resolves to the VerifiedAccessToken; on a refusal it has answered and resolves
+ *   to undefined.
  */
-import type { Next, ParameterizedContext } from 'koa';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../../shared/logger.ts';
 import { RevocationsUnavailableError } from '../auth/follow-revocation-feed.ts';
 import {
-  InvalidAccessTokenError, KeySetUnavailableError, type AccessTokenVerifier,
+  InvalidAccessTokenError, KeySetUnavailableError, type AccessTokenVerifier, type VerifiedAccessToken,
 } from '../auth/verify-access-token.ts';
 import { tokenFailureReason, type TokenFailureReason } from '../ops/token-failure-reason.ts';
+import { answerJson } from './answer-json.ts';
 import { bearerChallenge } from './bearer-challenge.ts';
-import type { AuthenticatedState } from './resource-server-state.ts';
 
 export interface RequireBearerTokenOptions {
   verifier: AccessTokenVerifier;
@@ -35,46 +36,47 @@ export interface RequireBearerTokenOptions {
   onTokenRefused?: (reason: TokenFailureReason) => void;
 }
 
+/** The verified token of the request, or undefined once the request has been answered with a refusal. */
+export type Authenticate = (req: IncomingMessage, res: ServerResponse) => Promise<VerifiedAccessToken | undefined>;
+
 // RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token.
 const BEARER = /^bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 const SCHEME = /^bearer(?: |$)/i;
 
-export function requireBearerToken({ verifier, resourceMetadataUrl, baselineScopes, logger, onTokenRefused }: RequireBearerTokenOptions) {
-  function refuse(ctx: ParameterizedContext, error: 'invalid_token' | undefined, errorDescription?: string): void {
-    ctx.status = 401;
-    ctx.set('WWW-Authenticate', bearerChallenge({ error, errorDescription, scopes: baselineScopes, resourceMetadataUrl }));
-    ctx.body = error
+export function requireBearerToken({ verifier, resourceMetadataUrl, baselineScopes, logger, onTokenRefused }: RequireBearerTokenOptions): Authenticate {
+  function refuse(res: ServerResponse, error: 'invalid_token' | undefined, errorDescription?: string): undefined {
+    res.setHeader('WWW-Authenticate', bearerChallenge({ error, errorDescription, scopes: baselineScopes, resourceMetadataUrl }));
+    answerJson(res, 401, error
       ? { error, error_description: errorDescription }
-      : { error_description: 'this MCP server requires an OAuth 2.0 access token in the Authorization header' };
+      : { error_description: 'this MCP server requires an OAuth 2.0 access token in the Authorization header' });
+    return undefined;
   }
 
-  return async function requireBearerTokenMiddleware(ctx: ParameterizedContext<AuthenticatedState>, next: Next): Promise<void> {
-    const header = ctx.get('authorization');
-    if (!SCHEME.test(header)) return refuse(ctx, undefined);
+  return async function requireBearerTokenStep(req, res) {
+    const header = req.headers.authorization ?? '';
+    if (!SCHEME.test(header)) return refuse(res, undefined);
     const token = BEARER.exec(header)?.[1];
     if (!token) {
       onTokenRefused?.('malformed');
-      return refuse(ctx, 'invalid_token', 'the Authorization header does not hold a bearer token');
+      return refuse(res, 'invalid_token', 'the Authorization header does not hold a bearer token');
     }
 
     try {
-      ctx.state.auth = await verifier.verifyAccessToken(token);
+      return await verifier.verifyAccessToken(token);
     } catch (err) {
       onTokenRefused?.(tokenFailureReason(err));
       if (err instanceof InvalidAccessTokenError) {
         logger.debug({ reason: err.reason, description: err.message, cause: (err.cause as Error | undefined)?.message }, 'access token refused');
-        return refuse(ctx, 'invalid_token', err.message);
+        return refuse(res, 'invalid_token', err.message);
       }
       if (err instanceof KeySetUnavailableError || err instanceof RevocationsUnavailableError) {
         if (err instanceof KeySetUnavailableError) logger.warn({ err: err.cause }, 'issuer key set unavailable');
         else logger.warn('revocation list not current: refusing tokens until the feed is reachable');
-        ctx.status = 503;
-        ctx.set('Retry-After', '5');
-        ctx.body = { error: 'temporarily_unavailable', error_description: 'the access token cannot be checked right now; try again shortly' };
-        return;
+        res.setHeader('Retry-After', '5');
+        answerJson(res, 503, { error: 'temporarily_unavailable', error_description: 'the access token cannot be checked right now; try again shortly' });
+        return undefined;
       }
       throw err;
     }
-    await next();
   };
 }

@@ -10,12 +10,13 @@
  * inspected; everything else (initialize, lists, unknown names) passes to the MCP server, which
  * answers it (and checks scopes again).
  */
-import type { Next, ParameterizedContext } from 'koa';
+import type { ServerResponse } from 'node:http';
 import { MCP_SCOPES } from '../../../shared/mcp-scopes.ts';
 import type { ToolCallEvent } from '../mcp/create-mcp-server.ts';
+import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
 import type { AuditStore } from '../storage/audit-store.ts';
+import { answerJson } from './answer-json.ts';
 import { bearerChallenge } from './bearer-challenge.ts';
-import type { McpRequestState } from './resource-server-state.ts';
 
 /** What one JSON-RPC request needs: its tool (for the audit), prompt or resource, and the scope. */
 export interface RequiredScope {
@@ -47,14 +48,16 @@ function requests(body: unknown): Array<{ method: string; params: Record<string,
   });
 }
 
-export function requireToolScope({ requiredScope, resourceMetadataUrl, audit, onToolCall }: RequireToolScopeOptions) {
-  return async function requireToolScopeMiddleware(ctx: ParameterizedContext<McpRequestState>, next: Next): Promise<void> {
-    const { auth, rpcBody } = ctx.state;
+/** Answers 403 and returns false when the token lacks a scope the body's requests need; else true. */
+export type RequireToolScope = (res: ServerResponse, auth: VerifiedAccessToken, rpcBody: unknown) => boolean;
+
+export function requireToolScope({ requiredScope, resourceMetadataUrl, audit, onToolCall }: RequireToolScopeOptions): RequireToolScope {
+  return function requireToolScopeStep(res, auth, rpcBody) {
     const refused = requests(rpcBody).flatMap(({ method, params }) => {
       const needed = requiredScope(method, params);
       return needed && !auth.scopes.includes(needed.scope) ? [needed] : [];
     });
-    if (refused.length === 0) return next();
+    if (refused.length === 0) return true;
 
     for (const { tool } of refused) {
       if (!tool) continue;
@@ -63,13 +66,13 @@ export function requireToolScope({ requiredScope, resourceMetadataUrl, audit, on
     }
     const needed = new Set<string>(refused.map(({ scope }) => scope));
     const description = `${refused.map(({ what, scope }) => `${what} needs ${scope}`).join(', ')}`;
-    ctx.status = 403;
-    ctx.set('WWW-Authenticate', bearerChallenge({
+    res.setHeader('WWW-Authenticate', bearerChallenge({
       error: 'insufficient_scope',
       errorDescription: description,
       scopes: MCP_SCOPES.filter((scope) => needed.has(scope) || auth.scopes.includes(scope)),
       resourceMetadataUrl,
     }));
-    ctx.body = { error: 'insufficient_scope', error_description: description };
+    answerJson(res, 403, { error: 'insufficient_scope', error_description: description });
+    return false;
   };
 }

@@ -18,7 +18,7 @@
  * thrown into the event loop.
  */
 import { systemClock, type Clock } from '../../../shared/clock.ts';
-import type { SqlDatabase, SqlValue } from '../../../shared/storage/sql-database.ts';
+import type { SqlDatabase, SqlExecutor, SqlValue } from '../../../shared/storage/sql-database.ts';
 
 export type ToolCallOutcome = 'ok' | 'error' | 'denied';
 
@@ -102,13 +102,23 @@ export class AuditStore {
     return (await this.#db.run('DELETE FROM tool_calls WHERE at < ?', [now - maxAgeSeconds * 1000])).changes;
   }
 
+  /**
+   * A batch that fits one statement is that statement alone: one INSERT is atomic by itself, and
+   * an explicit transaction around it costs two more statements (on PostgreSQL, two more round
+   * trips). Only a larger batch needs one, so that it commits whole.
+   */
   async #insert(rows: InsertRow[]): Promise<void> {
+    if (rows.length <= ROWS_PER_STATEMENT) {
+      await insertChunk(this.#db, rows);
+      return;
+    }
     await this.#db.transaction(async (tx) => {
-      for (let start = 0; start < rows.length; start += ROWS_PER_STATEMENT) {
-        const chunk = rows.slice(start, start + ROWS_PER_STATEMENT);
-        const values = chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
-        await tx.run(`INSERT INTO tool_calls ${COLUMNS} VALUES ${values}`, chunk.flat() as SqlValue[]);
-      }
+      for (let start = 0; start < rows.length; start += ROWS_PER_STATEMENT) await insertChunk(tx, rows.slice(start, start + ROWS_PER_STATEMENT));
     });
   }
+}
+
+async function insertChunk(db: SqlExecutor, rows: InsertRow[]): Promise<void> {
+  const values = rows.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
+  await db.run(`INSERT INTO tool_calls ${COLUMNS} VALUES ${values}`, rows.flat() as SqlValue[]);
 }

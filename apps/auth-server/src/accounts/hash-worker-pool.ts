@@ -1,0 +1,180 @@
+/**
+ * bcrypt on a pool of worker threads that run at the lowest OS priority.
+ *
+ * - One worker per core by default, so a burst of sign-ins uses every core. None of it runs on
+ *   the event loop or on libuv's pool, where oidc-provider signs tokens (WebCrypto).
+ * - Each worker lowers its own thread to nice 19 (Linux: the thread id comes from
+ *   /proc/thread-self). The kernel then runs the server's main thread and the signer whenever
+ *   they want a core and gives hashing every idle cycle, so sign-ins stop costing token latency
+ *   (bench/refresh-under-sign-ins.ts prints refresh p99 and the main thread's wait for a CPU,
+ *   with and without sign-ins). The price: on a machine kept busy by other work, sign-ins get
+ *   only what is left. Where there is no /proc (macOS), workers keep the normal priority.
+ * - One queue for the pool; a job goes to a worker with nothing to do (the least busy), never
+ *   round-robin onto one still hashing while another waits idle.
+ * - A worker that dies is replaced; the job it held is rejected (the caller answers with its
+ *   ordinary error), queued jobs go to the others. A worker that dies before it has started
+ *   (a broken install) rejects the queue and is started again by the next job, not in a loop.
+ * - `close()` rejects what is queued or running and ends every worker.
+ * Worker threads rather than child processes: the kernel schedules a nice 19 thread exactly as a
+ * nice 19 process, a thread costs a few MB instead of a Node process, and threads cannot outlive
+ * the server, even after a kill -9.
+ */
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+
+export type HashJob =
+  | { op: 'hash'; password: string; cost: number }
+  | { op: 'compare'; password: string; hash: string };
+
+export interface HashWorkerStats {
+  /** The Node threadId (changes when a worker is replaced). */
+  threadId: number;
+  /** The thread's id in the OS (Linux), once the worker has started. */
+  tid?: number;
+  /** Jobs this worker has finished. */
+  served: number;
+  busy: boolean;
+}
+
+/** The nice value of hashing threads: the lowest priority there is. */
+const HASHING_NICE = 19;
+
+// The worker's body, kept as source so it runs the same under tsx, the compiled build and tests.
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const bcrypt = require(workerData.bcryptPath);
+let tid;
+try {
+  tid = Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop());
+  require('node:os').setPriority(tid, workerData.nice);
+} catch {
+  // No /proc (not Linux) or no permission: hash at the normal priority.
+}
+parentPort.postMessage({ started: true, tid });
+parentPort.on('message', (job) => {
+  try {
+    const result = job.op === 'hash' ? bcrypt.hashSync(job.password, job.cost) : bcrypt.compareSync(job.password, job.hash);
+    parentPort.postMessage({ result });
+  } catch (err) {
+    parentPort.postMessage({ error: err.message });
+  }
+});`;
+const BCRYPT_PATH = createRequire(import.meta.url).resolve('bcryptjs');
+
+interface Job {
+  message: HashJob;
+  resolve: (value: string | boolean) => void;
+  reject: (err: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  started: boolean;
+  tid?: number;
+  served: number;
+  job?: Job;
+}
+
+export interface HashWorkerPoolOptions {
+  /** The bcryptjs module the workers load. Tests give a missing one, for workers that cannot start. */
+  bcryptPath?: string;
+}
+
+export class HashWorkerPool {
+  readonly size: number;
+  readonly #bcryptPath: string;
+  #slots: (Slot | undefined)[];
+  #queue: Job[] = [];
+  #closed = false;
+
+  /** `size`: worker threads, at least 1. */
+  constructor(size: number, { bcryptPath = BCRYPT_PATH }: HashWorkerPoolOptions = {}) {
+    if (!Number.isInteger(size) || size < 1) throw new TypeError('size must be a positive integer');
+    this.size = size;
+    this.#bcryptPath = bcryptPath;
+    this.#slots = Array.from({ length: size }, (_, index) => this.#start(index));
+  }
+
+  run(message: HashJob): Promise<string | boolean> {
+    if (this.#closed) return Promise.reject(new Error('the password hasher is closed'));
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ message, resolve, reject });
+      this.#dispatch();
+    });
+  }
+
+  /** The live workers (one that could not start is left out until the next job starts it again). */
+  stats(): HashWorkerStats[] {
+    return this.#slots.flatMap((slot) => slot ? [{ threadId: slot.worker.threadId, tid: slot.tid, served: slot.served, busy: Boolean(slot.job) }] : []);
+  }
+
+  /** Tests: ends worker `index` as a crash would, to show it is replaced and its job rejected. */
+  crashWorker(index: number): Promise<number> {
+    return this.#slots[index]!.worker.terminate();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const closed = new Error('the password hasher is closed');
+    for (const job of this.#queue.splice(0)) job.reject(closed);
+    const slots = this.#slots.filter((slot) => slot !== undefined);
+    this.#slots = [];
+    for (const slot of slots) slot.job?.reject(closed);
+    await Promise.all(slots.map((slot) => slot.worker.terminate()));
+  }
+
+  #start(index: number): Slot {
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { bcryptPath: this.#bcryptPath, nice: HASHING_NICE } });
+    // An idle pool does not keep the process alive; a worker holding a job does (see #dispatch).
+    worker.unref();
+    const slot: Slot = { worker, started: false, served: 0 };
+    let crash: Error | undefined;
+    worker.on('message', (msg: { started?: true; tid?: number; result?: string | boolean; error?: string }) => {
+      if (msg.started) {
+        slot.started = true;
+        slot.tid = msg.tid;
+        return;
+      }
+      const job = slot.job;
+      slot.job = undefined;
+      slot.served += 1;
+      worker.unref();
+      if (msg.error !== undefined) job?.reject(new Error(msg.error));
+      else job?.resolve(msg.result!);
+      this.#dispatch();
+    });
+    worker.on('error', (err) => {
+      crash = err;
+    });
+    worker.on('exit', (code) => {
+      if (this.#slots[index] !== slot) return; // closed, or already replaced
+      const err = crash ?? new Error(`a password hashing worker exited with code ${code}`);
+      slot.job?.reject(err);
+      if (slot.started) {
+        this.#slots[index] = this.#start(index);
+      } else {
+        this.#slots[index] = undefined;
+        for (const job of this.#queue.splice(0)) job.reject(err);
+      }
+      this.#dispatch();
+    });
+    return slot;
+  }
+
+  #dispatch(): void {
+    while (this.#queue.length > 0 && !this.#closed) {
+      let index = this.#slots.findIndex((slot) => slot && !slot.job);
+      if (index < 0) {
+        // Every live worker is busy; a slot emptied by a failed start gets a new worker.
+        index = this.#slots.indexOf(undefined);
+        if (index < 0) return;
+        this.#slots[index] = this.#start(index);
+      }
+      const slot = this.#slots[index]!;
+      const job = this.#queue.shift()!;
+      slot.job = job;
+      slot.worker.ref();
+      slot.worker.postMessage(job.message);
+    }
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * Rows written off the request path, many in one statement: `add` queues a row, and the rows
+ * queued during one event-loop turn are written together (`writeMany`) once that turn's I/O
+ * callbacks have run (`setImmediate`). One write is in flight at a time; rows queued meanwhile
+ * go in the next one, so under load a write carries everything that arrived while the last one
+ * ran, and rows commit in the order they were added.
+ *
+ * - Bounded: `room()` resolves once fewer than `maxQueued` rows wait. Callers that produce rows
+ *   on a request await it before answering, so a writer that falls behind slows the requests
+ *   down (back-pressure) instead of the queue growing or rows being dropped. `add` itself never
+ *   refuses a row: the rows beyond the bound are at most one per request in flight.
+ * - A failed write is tried again row by row, so one row the database refuses does not take the
+ *   others with it; each row's promise settles with its own outcome.
+ * - `flush()` writes everything queued so far and resolves once it is committed: the owner
+ *   calls it before closing the database, so a clean stop loses no row.
+ * - Deliberately not covered: a kill -9 loses the rows of the current turn and of the write in
+ *   flight. Only rows that hand nothing out may go through here.
+ */
+
+interface Queued<Row> {
+  row: Row;
+  /** Settles once the row is written (or refused). */
+  written: Promise<void>;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+export interface BatchedWritesOptions<Row> {
+  /** Writes `rows` in one statement (or transaction), in order; rejects if nothing was written. */
+  writeMany(rows: Row[]): Promise<void>;
+  /** Rows that may wait before `room()` holds its callers back. Default is 1000. */
+  maxQueued?: number;
+}
+
+export class BatchedWrites<Row> {
+  readonly #writeMany: (rows: Row[]) => Promise<void>;
+  readonly #maxQueued: number;
+  #queued: Queued<Row>[] = [];
+  /** A write is scheduled for the end of this turn, or in flight. */
+  #draining = false;
+  /** Settles when the write in flight ends. */
+  #inFlight: Promise<void> = Promise.resolve();
+  /** Callers of `room()` waiting for the queue to be taken by the next write. */
+  #waitingForRoom: (() => void)[] = [];
+
+  constructor(options: BatchedWritesOptions<Row>) {
+    this.#writeMany = options.writeMany;
+    this.#maxQueued = options.maxQueued ?? 1000;
+  }
+
+  /** Queues `row`; resolves once it is committed, rejects if the database refused it. */
+  add(row: Row): Promise<void> {
+    let settle!: Pick<Queued<Row>, 'resolve' | 'reject'>;
+    const written = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+    this.#queued.push({ row, written, ...settle });
+    if (!this.#draining) {
+      this.#draining = true;
+      setImmediate(() => void this.#drain());
+    }
+    return written;
+  }
+
+  /** Resolves at once while fewer than `maxQueued` rows wait; else when the next write takes them. */
+  room(): Promise<void> {
+    if (this.#queued.length < this.#maxQueued) return Promise.resolve();
+    return new Promise((resolve) => this.#waitingForRoom.push(resolve));
+  }
+
+  /** Resolves once every row queued so far is written (or refused). */
+  async flush(): Promise<void> {
+    await Promise.allSettled([this.#inFlight, ...this.#queued.map((queued) => queued.written)]);
+  }
+
+  /** Writes batch after batch until the queue is empty. */
+  async #drain(): Promise<void> {
+    while (this.#queued.length > 0) {
+      const batch = this.#queued;
+      this.#queued = [];
+      for (const wake of this.#waitingForRoom.splice(0)) wake();
+      this.#inFlight = this.#write(batch);
+      await this.#inFlight;
+    }
+    this.#draining = false;
+  }
+
+  /** Never rejects: each row's own promise carries its outcome. */
+  async #write(batch: Queued<Row>[]): Promise<void> {
+    try {
+      await this.#writeMany(batch.map((queued) => queued.row));
+      for (const queued of batch) queued.resolve();
+      return;
+    } catch (err) {
+      if (batch.length === 1) return batch[0]!.reject(err);
+    }
+    for (const queued of batch) {
+      await this.#writeMany([queued.row]).then(queued.resolve, queued.reject);
+    }
+  }
+}

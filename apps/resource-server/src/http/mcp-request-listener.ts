@@ -1,0 +1,91 @@
+/**
+ * The resource server's request listener: requests for the MCP endpoint go to its plain handler
+ * (serve-mcp-endpoint.ts), every other request to the Koa app (metadata, health, the gateway's
+ * server list, 404s).
+ *
+ * For the MCP path it does what the Koa app's outer middleware did, with the same answers:
+ * - observeRequest: request id, one log line, latency (observe-request.ts).
+ * - A malformed `Host`: 400 `invalid_request` with `Connection: close` (RFC 9112 §3.2, as
+ *   rejectMalformedHost without a trusted proxy).
+ * - A method the endpoint does not serve: 405 with `Allow` (RFC 9110 §15.5.6), as
+ *   answerMethodNotAllowed did for the router's routes (GET implies HEAD).
+ * - Errors, as handleErrors: a client that went away or sent malformed HTTP is logged at info and
+ *   answered 400 if anyone is still listening; anything else is logged at error and answered
+ *   `500 server_error`, never with its message.
+ *
+ * The path is matched as the router matched its route: case-insensitively, one trailing slash
+ * allowed, query ignored.
+ */
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { isClientConnectionError } from '../../../shared/is-client-connection-error.ts';
+import type { Logger } from '../../../shared/logger.ts';
+import { isValidHost } from '../../../shared/reject-malformed-host.ts';
+import { answerJson } from './answer-json.ts';
+import type { ObserveRequest } from './observe-request.ts';
+import type { McpEndpoint } from './serve-mcp-endpoint.ts';
+
+export interface McpRequestListenerOptions {
+  /** The MCP endpoint's path, e.g. `/mcp`. */
+  mcpPath: string;
+  endpoint: McpEndpoint;
+  /** Every other request (the Koa app's callback). */
+  otherwise: RequestListener;
+  observe: ObserveRequest;
+  logger: Logger;
+}
+
+/** The Streamable HTTP transport's methods (MCP transports §2), HEAD with GET, OPTIONS for CORS preflights. */
+const SERVED_METHODS = new Set(['HEAD', 'GET', 'POST', 'DELETE', 'OPTIONS']);
+const ALLOW = [...SERVED_METHODS].join(', ');
+
+export function mcpRequestListener({ mcpPath, endpoint, otherwise, observe, logger }: McpRequestListenerOptions): RequestListener {
+  const path = mcpPath.toLowerCase();
+  const isMcpPath = (pathname: string) => {
+    const lower = pathname.toLowerCase();
+    return lower === path || lower === `${path}/`;
+  };
+
+  async function serve(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
+    const method = req.method ?? '';
+    const served = SERVED_METHODS.has(method);
+    // The router counted a method it had no route for under no template.
+    const requestId = observe(req, res, pathname, served ? mcpPath : '(other)');
+    const host = req.headers.host;
+    if (host && !isValidHost(host)) {
+      res.setHeader('Connection', 'close');
+      return answerJson(res, 400, { error: 'invalid_request', error_description: 'the Host header is not a valid host' });
+    }
+    if (!served) {
+      res.setHeader('Allow', ALLOW);
+      return answerJson(res, 405, { error: 'invalid_request', error_description: `${method} is not allowed here` });
+    }
+    try {
+      await endpoint(req, res);
+    } catch (err) {
+      if (isClientConnectionError(err)) {
+        const reason = (err as { code?: string }).code ?? (err as Error).message;
+        logger.info({ requestId, method, path: pathname.slice(0, 512), reason }, 'request aborted by the client');
+        if (!res.headersSent) answerJson(res, 400, { error: 'invalid_request' });
+        return;
+      }
+      logger.error({ err, method, path: pathname }, 'request failed');
+      if (res.headersSent) res.destroy();
+      else answerJson(res, 500, { error: 'server_error' });
+    }
+  }
+
+  return function resourceServerRequest(req, res) {
+    const pathname = pathOf(req.url ?? '/');
+    if (pathname !== undefined && isMcpPath(pathname)) void serve(req, res, pathname);
+    else otherwise(req, res);
+  };
+}
+
+/** The path of a request target: origin-form (`/mcp?…`) or absolute-form (`http://host/mcp`). */
+function pathOf(target: string): string | undefined {
+  if (target.startsWith('/')) {
+    const query = target.indexOf('?');
+    return query === -1 ? target : target.slice(0, query);
+  }
+  return URL.canParse(target) ? new URL(target).pathname : undefined;
+}

@@ -1,0 +1,43 @@
+/**
+ * The MCP endpoint (every method on the resource path) as one Node request handler: the steps of
+ * its chain in order, each answering on its own or passing on. Outermost first:
+ *
+ * 1. guardOrigin: 403 unknown Origin; CORS headers; preflights answered.
+ * 2. authenticate (requireBearerToken): 401 no or bad token; 503 key set or revocations unavailable.
+ * 3. readJsonRpcBody: 413 too large; 400 not JSON.
+ * 4. requireToolScope: 403 insufficient_scope for a tool, prompt or resource.
+ * 5. serveMcpRequest: 404 unknown session; the rest is the SDK transport's.
+ *
+ * Plain functions rather than Koa middleware, because this is every tool call's path: Koa's
+ * context, koa-compose and the router cost about a tenth of a `tools/call` (bench/mcp-whoami.ts).
+ * What Koa's outer middleware did for this path (request id and log line, Host check, 405, errors)
+ * is mcp-request-listener.ts's.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { OriginGuard } from './guard-origin.ts';
+import type { ReadJsonRpcBody } from './read-json-rpc-body.ts';
+import type { Authenticate } from './require-bearer-token.ts';
+import type { RequireToolScope } from './require-tool-scope.ts';
+import type { ServeMcpRequest } from './serve-mcp-request.ts';
+
+export interface McpEndpointSteps {
+  guardOrigin: OriginGuard;
+  authenticate: Authenticate;
+  readJsonRpcBody: ReadJsonRpcBody;
+  requireToolScope: RequireToolScope;
+  serveMcpRequest: ServeMcpRequest;
+}
+
+export type McpEndpoint = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+export function serveMcpEndpoint(steps: McpEndpointSteps): McpEndpoint {
+  return async function mcpEndpoint(req, res) {
+    if (!steps.guardOrigin(req, res)) return;
+    const auth = await steps.authenticate(req, res);
+    if (!auth) return;
+    const body = await steps.readJsonRpcBody(req, res);
+    if (!body) return;
+    if (!steps.requireToolScope(res, auth, body.rpcBody)) return;
+    await steps.serveMcpRequest(req, res, auth, body.rpcBody);
+  };
+}
