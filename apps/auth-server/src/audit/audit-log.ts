@@ -151,15 +151,7 @@ function toRecord(row: Row): AuditRecord {
 }
 
 /** An event as stored, before the table gives it an id. */
-type NewRow = {
-  at: number;
-  event: string;
-  actor: string;
-  actorId: string | null;
-  ip: string | null;
-  clientId: string | null;
-  details: string;
-};
+type NewRow = Omit<AuditRecord, 'id' | 'details'> & { details: string };
 
 const INSERT = `INSERT INTO audit_events (at, event, actor, actor_id, ip, client_id, details)
   VALUES (@at, @event, @actor, @actorId, @ip, @clientId, @details)`;
