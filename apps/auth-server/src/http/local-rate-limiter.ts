@@ -21,7 +21,7 @@
  *   CLI takes no tokens; replicas are PostgreSQL's).
  */
 import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
-import type { RateLimit, TokenBuckets } from './rate-limiter.ts';
+import { refilledTokens, secondsUntilToken, type RateLimit, type TokenBuckets } from './rate-limiter.ts';
 
 interface Bucket {
   tokens: number;
@@ -66,9 +66,8 @@ export class LocalRateLimiter implements TokenBuckets {
     const bucket = this.#buckets.get(key) ?? await this.#load(key);
     this.#buckets.delete(key);
     this.#buckets.set(key, bucket);
-    const perMs = limit.max / (limit.window * 1000);
-    const tokens = Math.min(limit.max, bucket.tokens + Math.max(0, now - bucket.updatedAt) * perMs);
-    if (tokens < 1) return Math.max(1, Math.ceil((1 - tokens) / perMs / 1000));
+    const tokens = refilledTokens(bucket.tokens, bucket.updatedAt, limit, now);
+    if (tokens < 1) return secondsUntilToken(tokens, limit);
     bucket.tokens = tokens - 1;
     bucket.updatedAt = Math.max(now, bucket.updatedAt);
     this.#changed.add(key);

@@ -34,6 +34,19 @@ interface Bucket {
   updated_at: number;
 }
 
+/** Tokens added per millisecond. */
+export const refillPerMs = (limit: RateLimit): number => limit.max / (limit.window * 1000);
+
+/** The tokens a bucket holds at `now`: refilled since `updatedAt`, at most `max`; time never runs back. */
+export function refilledTokens(tokens: number, updatedAt: number, limit: RateLimit, now: number): number {
+  return Math.min(limit.max, tokens + Math.max(0, now - updatedAt) * refillPerMs(limit));
+}
+
+/** Whole seconds (at least 1) until a bucket holding `tokens` has one to give: Retry-After. */
+export function secondsUntilToken(tokens: number, limit: RateLimit): number {
+  return Math.max(1, Math.ceil((1 - tokens) / refillPerMs(limit) / 1000));
+}
+
 /**
  * The refilled bucket, as SQL over the stored row. SQLite's multi-argument min()/max() are
  * PostgreSQL's LEAST/GREATEST. Parameters are cast: PostgreSQL would otherwise type `@perMs`
@@ -59,14 +72,12 @@ export class RateLimiter implements TokenBuckets {
 
   /** Takes one token from `key`'s bucket: 0 when allowed, else the seconds until one is free. */
   async take(key: string, limit: RateLimit, now: number): Promise<number> {
-    const perMs = limit.max / (limit.window * 1000);
-    const taken = await this.db.get(this.#take, { key, max: limit.max, perMs, now });
+    const taken = await this.db.get(this.#take, { key, max: limit.max, perMs: refillPerMs(limit), now });
     if (taken) return 0;
     // Refused: only Retry-After is left to compute, from the bucket as it is now.
     const bucket = await this.db.get<Bucket>('SELECT tokens, updated_at FROM rate_limit_buckets WHERE key = ?', [key]);
     if (!bucket) return 1;
-    const tokens = Math.min(limit.max, bucket.tokens + Math.max(0, now - bucket.updated_at) * perMs);
-    return Math.max(1, Math.ceil((1 - tokens) / perMs / 1000));
+    return secondsUntilToken(refilledTokens(bucket.tokens, bucket.updated_at, limit, now), limit);
   }
 
   /** Deletes buckets untouched for `longestWindow` seconds: they are full again, like no row. */
