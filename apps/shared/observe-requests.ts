@@ -18,6 +18,7 @@
  *   themselves (`ctx.respond = false`, as the MCP transport does).
  */
 import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import type { Context, Next, ParameterizedContext } from 'koa';
 import type { Histogram } from 'prom-client';
 import { isEventStream } from './http-server.ts';
@@ -46,28 +47,52 @@ function routeOf(ctx: Context, path: string, status: number): string {
   return status === 404 ? '(unmatched)' : '(other)';
 }
 
+/** One request as `observeResponse` sees it, whoever routes it (Koa, or a plain Node handler). */
+export interface ObservedRequest {
+  method: string;
+  path: string;
+  /** The `X-Request-Id` the request came with, if any. */
+  incomingId: string | undefined;
+  /** The route template it is counted under, asked once the response has closed. */
+  route(path: string, status: number): string;
+}
+
+/**
+ * Gives the request its id (set as `X-Request-Id` on `res`), and once `res` closes logs its line
+ * on `requestLog` and records its latency. Returns the id. For apps that answer some requests
+ * without Koa (the resource server's MCP endpoint); observeRequests is this for Koa.
+ */
+export function observeResponse(res: ServerResponse, request: ObservedRequest, requestLog: Logger, requestDuration?: ObserveRequestsOptions['requestDuration']): string {
+  const started = performance.now();
+  const requestId = request.incomingId !== undefined && SANE_REQUEST_ID.test(request.incomingId) ? request.incomingId : randomUUID();
+  res.setHeader('X-Request-Id', requestId);
+  const { method } = request;
+  // Capped: a client picks it.
+  const path = request.path.slice(0, MAX_LOGGED_PATH);
+
+  res.once('close', () => {
+    const seconds = (performance.now() - started) / 1000;
+    const status = res.headersSent ? res.statusCode : 0;
+    const stream = isEventStream(res);
+    const line = { requestId, method, path, status, ms: Math.round(seconds * 1000), ...(stream ? { stream } : {}), ...(status === 0 ? { aborted: true } : {}) };
+    if (PROBE_PATHS.has(path)) requestLog.debug(line, 'request');
+    else requestLog.info(line, 'request');
+    if (!(stream && method === 'GET')) requestDuration?.observe({ method, route: request.route(path, status), status: String(status) }, seconds);
+  });
+  return requestId;
+}
+
 export function observeRequests({ logger, requestDuration }: ObserveRequestsOptions) {
   // The line's fields are the fixed ones below, none a secret (logger.ts).
   const requestLog = withoutRedaction(logger);
   return async function observeRequestsMiddleware(ctx: ParameterizedContext<RequestIdState>, next: Next): Promise<void> {
-    const started = performance.now();
-    const incoming = ctx.get('x-request-id');
-    const requestId = SANE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    ctx.state.requestId = requestId;
-    ctx.set('X-Request-Id', requestId);
-    // Read now: koa-mount rewrites ctx.path while a mounted app runs. Capped: a client picks it.
-    const { method } = ctx;
-    const path = ctx.path.slice(0, MAX_LOGGED_PATH);
-
-    ctx.res.once('close', () => {
-      const seconds = (performance.now() - started) / 1000;
-      const status = ctx.res.headersSent ? ctx.res.statusCode : 0;
-      const stream = isEventStream(ctx.res);
-      const line = { requestId, method, path, status, ms: Math.round(seconds * 1000), ...(stream ? { stream } : {}), ...(status === 0 ? { aborted: true } : {}) };
-      if (PROBE_PATHS.has(path)) requestLog.debug(line, 'request');
-      else requestLog.info(line, 'request');
-      if (!(stream && method === 'GET')) requestDuration?.observe({ method, route: routeOf(ctx, path, status), status: String(status) }, seconds);
-    });
+    // Read now: koa-mount rewrites ctx.path while a mounted app runs.
+    ctx.state.requestId = observeResponse(ctx.res, {
+      method: ctx.method,
+      path: ctx.path,
+      incomingId: ctx.get('x-request-id'),
+      route: (path, status) => routeOf(ctx, path, status),
+    }, requestLog, requestDuration);
     await next();
   };
 }
