@@ -43,7 +43,10 @@ function httpsUrl(what: string) {
 }
 
 const jwkSet = z.object({
-  keys: z.array(z.looseObject({ kty: z.string() })).min(1, { error: 'expected at least one key' }),
+  keys: z.array(z.looseObject({
+    kty: z.string().meta({ description: 'key type (RFC 7517 §4.1): RSA, EC or OKP' } satisfies FieldNote),
+  })).min(1, { error: 'expected at least one key' })
+    .meta({ description: 'public JWKs (RFC 7517 §5), as the IdP publishes them' } satisfies FieldNote),
 }, { error: 'expected a JWK Set ({ "keys": [...] })' }).transform((set, ctx) => {
   // Public keys only: a private member here would mean the IdP's signing key was pasted.
   if (set.keys.some((key) => 'd' in key || key.kty === 'oct')) {
