@@ -62,9 +62,13 @@ const DOCUMENT_AUTH_METHODS: ReadonlySet<string> = new Set(['none', 'private_key
 const REGISTRATION_AUTH_METHODS: ReadonlySet<string> = new Set(['none', 'client_secret_post', 'client_secret_basic']);
 const AUTH_METHOD_CHOICES = 'token_endpoint_auth_methods_supported';
 
+/** Only a private_key_jwt client signs assertions; on any other the provider would refuse the field. */
+const ASSERTION_SIGNING_METADATA = ['token_endpoint_auth_signing_alg', 'token_endpoint_auth_signing_alg_values_supported'];
+
 const UNOFFERED_METADATA = [
   'sector_identifier_uri', 'jwks_uri', 'jwks', 'request_uris', 'backchannel_logout_uri',
   'backchannel_logout_session_required', 'post_logout_redirect_uris', 'initiate_login_uri',
+  ...ASSERTION_SIGNING_METADATA,
 ];
 
 type Metadata = Record<string, unknown>;
@@ -180,6 +184,9 @@ function settleClientKind(ctx: unknown, metadata: Metadata, policy: RedirectUriP
     delete metadata.scope;
     narrowAuthMethods(metadata, DOCUMENT_AUTH_METHODS, 'client ID metadata documents');
     if (metadata[AUTH_METHOD_CHOICES] === undefined) metadata.token_endpoint_auth_method ??= 'none';
+    // The provider's choice: the declared method, else the first listed (all listed are ours now).
+    const method = metadata.token_endpoint_auth_method ?? (metadata[AUTH_METHOD_CHOICES] as string[])[0];
+    if (method !== 'private_key_jwt') for (const field of ASSERTION_SIGNING_METADATA) delete metadata[field];
     applyRedirectUriPolicy(metadata, documentPolicy);
     return;
   }
