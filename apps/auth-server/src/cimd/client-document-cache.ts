@@ -61,14 +61,16 @@ export interface ClientDocumentCache {
 /** Seconds a failure (with no usable copy) is answered from memory. */
 export const FAILURE_MEMORY_SECONDS = 5;
 const MAX_ENTRIES = 1000;
-/** Bytes read of a body at most; the provider applies its own, smaller cap to what we hand it. */
-const MAX_BODY_BYTES = 64 * 1024;
+/**
+ * Bytes read of a body at most (held per URL, MAX_ENTRIES of them): a client's JWK Set of a few
+ * keys fits many times over; the provider caps a document at 5 KiB itself.
+ */
+const MAX_BODY_BYTES = 16 * 1024;
 
 interface GoodCopy {
   body: string;
   kind: 'document' | 'jwks';
   /** Epoch ms, our clock. */
-  fetchedAt: number;
   freshUntil: number;
   servable: boolean;
 }
@@ -111,14 +113,14 @@ async function readCapped(response: Response): Promise<string> {
     size += value.byteLength;
     if (size > MAX_BODY_BYTES) {
       await reader.cancel();
-      throw new FetchFailure('body too large', () => Promise.resolve(new Response('x'.repeat(MAX_BODY_BYTES + 1), { status: 200 })));
+      throw new FetchFailure('body too large', () => Promise.reject(new Error('response too large')));
     }
     chunks.push(value);
   }
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function describe(err: unknown): string {
+function describeFailure(err: unknown): string {
   const { name, code } = (err ?? {}) as { name?: string; code?: string };
   if (name === 'TimeoutError' || name === 'AbortError') return 'timeout';
   const cause = (err as { cause?: { code?: string; name?: string } } | undefined)?.cause;
@@ -140,7 +142,7 @@ export function createClientDocumentCache(fetchOnce: Fetch, options: ClientDocum
     try {
       response = await fetchOnce(url, init);
     } catch (err) {
-      throw new FetchFailure(describe(err), () => Promise.reject(err));
+      throw new FetchFailure(describeFailure(err), () => Promise.reject(err));
     }
     if (response.status !== 200) {
       await response.body?.cancel();
@@ -152,7 +154,7 @@ export function createClientDocumentCache(fetchOnce: Fetch, options: ClientDocum
       body = await readCapped(response);
     } catch (err) {
       if (err instanceof FetchFailure) throw err;
-      throw new FetchFailure(describe(err), () => Promise.reject(err));
+      throw new FetchFailure(describeFailure(err), () => Promise.reject(err));
     }
     let parsed: unknown;
     try {
@@ -161,13 +163,13 @@ export function createClientDocumentCache(fetchOnce: Fetch, options: ClientDocum
       parsed = undefined;
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-      throw new FetchFailure('not a JSON object', () => Promise.resolve(new Response(body, { status: 200 })));
+      throw new FetchFailure('not a JSON object', () => Promise.resolve(new Response('not a JSON object', { status: 200 })));
     }
     const now = clock.now();
     const isJwks = Array.isArray((parsed as { keys?: unknown }).keys);
     const declared = declaredMaxAge(response, now) ?? options.cacheMin;
     const seconds = isJwks ? options.cacheMin : Math.max(options.cacheMin, Math.min(options.cacheMax, declared));
-    return { body, kind: isJwks ? 'jwks' : 'document', fetchedAt: now, freshUntil: now + seconds * 1000, servable: isJwks };
+    return { body, kind: isJwks ? 'jwks' : 'document', freshUntil: now + seconds * 1000, servable: isJwks };
   }
 
   /** The last good copy while it is within max_stale, else the failure as it happened. */
