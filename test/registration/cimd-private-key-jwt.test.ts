@@ -14,6 +14,8 @@ import { startMetadataServer } from '../helpers/net.ts';
 import { assertNoStackTrace, authorizeUrl, connect, redeem, refresh, register, tokenRequest } from '../helpers/oauth-flow.ts';
 import { createPkce } from '../helpers/pkce.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { TEST_BACKENDS } from '../helpers/test-database.ts';
+import type { GatehouseConfig } from '../../apps/shared/config/load-config.ts';
 import { CHATGPT_ID, CHATGPT_REDIRECT_URI, chatgptDocument, ClientKey, JWT_BEARER_ASSERTION } from './support/chatgpt-client.ts';
 
 describe('CIMD clients with private_key_jwt (ChatGPT)', () => {
@@ -223,6 +225,42 @@ describe('CIMD clients with private_key_jwt (ChatGPT)', () => {
         assert.equal(page.headers.get('location'), null, 'never redirected');
         assert.doesNotMatch(page.html, /name="password"/);
       });
+    }
+  });
+});
+
+if (TEST_BACKENDS.includes('postgres')) describe('CIMD private_key_jwt on two replicas (postgres)', () => {
+  let docs: DocumentServer;
+  let first: TestAuthServer;
+  let second: TestAuthServer;
+
+  before(async () => {
+    docs = await startDocumentServer();
+    const trustDocs = (config: GatehouseConfig) => { config.authServer.clientIdMetadataDocuments.trustedHosts = [new URL(docs.origin).host]; };
+    first = await startAuthServer({ backend: 'postgres', metadataFetch: { dangerouslyAllowLoopback: true, ca: docs.ca }, configure: trustDocs });
+    // A replica: the same database and issuer (a load balancer's one address).
+    second = await startAuthServer({
+      databaseUrl: first.config.authServer.database.postgres!.url,
+      metadataFetch: { dangerouslyAllowLoopback: true, ca: docs.ca },
+      configure: (config) => { trustDocs(config); config.authServer.issuer = first.config.authServer.issuer; },
+    });
+  });
+  after(async () => {
+    await second.close();
+    await first.close();
+    await docs.close();
+  });
+
+  test('one client assertion sent to both replicas at once is accepted by one; the other answers invalid_client', async () => {
+    const key = await ClientKey.generate('RS256');
+    const jwksUri = docs.json('/oauth/jwks.json', key.jwks());
+    const clientId = docs.json(`/oauth/${CHATGPT_ID}/client.json`, chatgptDocument(`${docs.origin}/oauth/${CHATGPT_ID}/client.json`, jwksUri));
+    const tokenEndpoint = `${first.config.authServer.issuer}/oauth/token`;
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const params = { grant_type: 'refresh_token', refresh_token: 'not-a-token', ...await key.authParams(clientId, tokenEndpoint) };
+      const answers = await Promise.all([tokenRequest(first.issuer, params), tokenRequest(second.issuer, params)]);
+      // Authenticated, then refused for the made-up refresh token (400 invalid_grant); or refused as a replay.
+      assert.deepEqual(answers.map((a) => `${a.status} ${a.body.error as string}`).sort(), ['400 invalid_grant', '401 invalid_client'], `attempt ${attempt}`);
     }
   });
 });
