@@ -77,7 +77,9 @@ describe('CIMD clients with private_key_jwt (ChatGPT)', () => {
     assert.equal(payload.client_id, clientId);
     assert.ok(tokens.body.refresh_token, 'a refresh token without offline_access');
 
-    const refreshed = await refresh(server.issuer, { client_id: clientId }, tokens.body.refresh_token as string, await key.authParams(clientId, tokenEndpoint));
+    // RFC 7521 §4.2: client_id is optional beside an assertion; its sub names the client.
+    const { client_id: _omitted, ...withoutClientId } = await key.authParams(clientId, tokenEndpoint);
+    const refreshed = await tokenRequest(server.issuer, { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token as string, ...withoutClientId });
     assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));
     const again = await jwtVerify(refreshed.body.access_token as string, jwks, { issuer: server.issuer, audience: metadata.resource });
     assert.equal(again.payload.client_id, clientId, 'still bound to our resource after refresh');

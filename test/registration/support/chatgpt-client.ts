@@ -11,8 +11,11 @@
  *   `client_uri` https://chatgpt.com/, `redirect_uris` [https://chatgpt.com/connector/oauth/<id>],
  *   `jwks_uri` https://chatgpt.com/oauth/jwks.json, grant types authorization_code and
  *   refresh_token.
- * The assertion's exact claims as ChatGPT sends them were not found published; these are the ones
- * RFC 7523 §3 requires (iss = sub = client_id, aud = the token endpoint, exp, jti) plus iat.
+ * Its client assertion: `aud` is the advertised `token_endpoint`, byte for byte
+ * (Artexis10/exomem#380, a server that got it wrong logged ChatGPT's `aud`); its JWK Set holds an
+ * RSA key with a kid like `cimd-20260428030119` (engram-app/Engram#1633). The other claims were not
+ * found published; these are the ones RFC 7523 §3 requires (iss = sub = client_id, exp, jti) plus
+ * iat.
  */
 import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
@@ -57,7 +60,7 @@ export class ClientKey {
 
   static async generate(alg: 'RS256' | 'ES256' = 'RS256'): Promise<ClientKey> {
     const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
-    const jwk = { ...(await exportJWK(publicKey)), kid: randomUUID(), alg, use: 'sig' };
+    const jwk = { ...(await exportJWK(publicKey)), kid: `cimd-${randomUUID()}`, alg, use: 'sig' };
     return new ClientKey(alg, privateKey, jwk);
   }
 
