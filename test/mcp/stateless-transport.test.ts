@@ -46,7 +46,7 @@ describe('MCP 2026-07-28: stateless requests beside session-based clients (both 
     authServer = await startAuthServer({ env: { RESOURCE_URL: mcpUrl } });
     rs = await startResourceServerBeside(authServer, {
       configure(config) {
-        config.servers = [stdioServer('everything', EVERYTHING, ['stdio'])];
+        config.servers = [stdioServer('everything', EVERYTHING, ['stdio'], { scopes: { default: 'mcp:read', tools: { 'get-sum': 'mcp:write' } } })];
       },
     });
     await waitForServers(new URL(mcpUrl).origin, { everything: 'ready' });
@@ -144,6 +144,39 @@ describe('MCP 2026-07-28: stateless requests beside session-based clients (both 
     const { status, rpc } = await send(statelessRequest(5, 'tools/call', { name: 'everything__echo', arguments: { message: 'hello 2026' } }, 'everything__echo'));
     assert.equal(status, 200);
     assert.match(JSON.stringify(rpc.result!.content), /hello 2026/);
+  });
+
+  test('a gateway tool the token has no scope for meets the 403 step-up challenge', async () => {
+    const { status, headers } = await send(statelessRequest(10, 'tools/call', { name: 'everything__get-sum', arguments: { a: 1, b: 2 } }, 'everything__get-sum'));
+    assert.equal(status, 403);
+    const challenge = parseChallenge(headers.get('www-authenticate'));
+    assert.equal(challenge.params.error, 'insufficient_scope');
+    assert.equal(challenge.params.scope, 'mcp:read mcp:write');
+  });
+
+  test('progress for the request\'s progressToken streams as SSE before the answer (§Receiving Messages)', { timeout: 15_000 }, async () => {
+    const request = statelessRequest(11, 'tools/call', { name: 'everything__trigger-long-running-operation', arguments: { duration: 0.4, steps: 2 } }, 'everything__trigger-long-running-operation');
+    (request.body.params._meta as Record<string, unknown>).progressToken = 'p-11';
+    const response = await fetch(mcpUrl, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', Authorization: `Bearer ${readToken}`, ...request.headers as Record<string, string> },
+      body: JSON.stringify(request.body),
+    });
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type') ?? '', /^text\/event-stream/);
+    const events = (await response.text()).split('\n').filter((line) => line.startsWith('data:')).map((line) => JSON.parse(line.slice(5)) as Rpc & { method?: string; params?: Record<string, unknown> });
+    assert.deepEqual(events.slice(0, -1).map((event) => [event.method, event.params?.progressToken, event.params?.progress]), [['notifications/progress', 'p-11', 1], ['notifications/progress', 'p-11', 2]]);
+    const last = events.at(-1)!;
+    assert.equal(last.id, 11);
+    assert.match(JSON.stringify(last.result?.content), /Long running operation completed/);
+  });
+
+  test('a server\'s sampling request is refused at once for a stateless caller (no Multi Round-Trip Requests on SDK 1.32)', { timeout: 15_000 }, async () => {
+    const started = Date.now();
+    const { status, rpc } = await send(statelessRequest(12, 'tools/call', { name: 'everything__trigger-sampling-request', arguments: { prompt: 'say something' } }, 'everything__trigger-sampling-request'));
+    assert.equal(status, 200);
+    assert.match(JSON.stringify(rpc.result ?? rpc.error), /does not support sampling/);
+    assert.ok(Date.now() - started < 10_000, 'refused, not left to time out');
   });
 
   test('an Mcp-Name in the Base64 form is decoded before it is compared (§Value Encoding)', async () => {

@@ -1,8 +1,12 @@
 /**
  * Hands an authenticated MCP 2026-07-28 request (checked by check-mcp-request-metadata.ts) to
- * answerStatelessRequest and sends its answer: one JSON object (transports/streamable-http
- * §Sending Messages: a server answers a request with `application/json` or an SSE stream), 404
- * for `-32601` (§Protocol Version Header), 202 with no body for a notification.
+ * answerStatelessRequest and sends its answer (transports/streamable-http §Sending Messages: a
+ * server answers a request with `application/json` or an SSE stream scoped to it):
+ *
+ * - One JSON object, unless progress for the request's `progressToken` comes first: then an SSE
+ *   stream (`X-Accel-Buffering: no`, §Receiving Messages) carrying each progress notification and
+ *   ending with the answer.
+ * - 404 for `-32601` (§Protocol Version Header), 202 with no body for a notification.
  *
  * - No session: an `Mcp-Session-Id` the client sends anyway is ignored, and none is issued
  *   (§Backward Compatibility: "ignore it, and do not mint or echo session IDs").
@@ -25,9 +29,22 @@ export function serveStatelessRequest(answer: AnswerStatelessRequest, logger: Lo
       if (!res.writableFinished) closed.abort();
     };
     res.once('close', onClose);
+    let streaming = false;
+    const onProgress = (notification: Record<string, unknown>) => {
+      if (closed.signal.aborted) return;
+      if (!streaming) {
+        streaming = true;
+        res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no' });
+      }
+      res.write(sseEvent(notification));
+    };
     try {
-      const answered = await answer(request, auth, closed.signal);
+      const answered = await answer(request, auth, closed.signal, onProgress);
       if (!answered || closed.signal.aborted) return;
+      if (streaming) {
+        res.end(sseEvent(answered.body));
+        return;
+      }
       if (!answered.body) {
         res.writeHead(answered.status).end();
         return;
@@ -41,4 +58,9 @@ export function serveStatelessRequest(answer: AnswerStatelessRequest, logger: Lo
       res.off('close', onClose);
     }
   };
+}
+
+/** One SSE event carrying a JSON-RPC message, as the MCP SDK's transport writes them. */
+function sseEvent(message: unknown): string {
+  return `event: message\ndata: ${JSON.stringify(message)}\n\n`;
 }

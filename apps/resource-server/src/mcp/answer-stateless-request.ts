@@ -18,12 +18,15 @@
  *   which the HTTP step sends with status 404 (transports/streamable-http §Protocol Version Header).
  * - A notification is accepted and dropped: the revision defines no client notification over
  *   Streamable HTTP (§Sending Messages); cancellation is the client closing its response.
+ * - Progress for the request's own `progressToken` is handed to `onProgress` as it comes (the HTTP
+ *   step streams it, §Receiving Messages); every other server notification (list changes, logs)
+ *   is dropped: they need `subscriptions/listen` or `logLevel`, which this path does not serve.
  *
  * What SDK 1.32 cannot give this path (it needs a 2026-07-28 SDK, e.g. @modelcontextprotocol/server
  * 2.x): server-to-client requests as Multi Round-Trip Requests (SEP-2322) — so the implicit
- * initialize declares no sampling, elicitation or roots and the gateway relays none; progress and
- * log notifications on a per-request SSE stream (the answer is one JSON object);
- * `subscriptions/listen` (so `server/discover` advertises no `listChanged`).
+ * initialize declares no sampling, elicitation or roots and the gateway relays none; log
+ * notifications (`_meta.logLevel`); `subscriptions/listen` (so `server/discover` advertises no
+ * `listChanged`).
  */
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
@@ -47,8 +50,16 @@ export interface StatelessAnswer {
   body?: Record<string, unknown>;
 }
 
-/** The answer, or undefined when `signal` aborted (the client went away) before it. */
-export type AnswerStatelessRequest = (request: StatelessRequest, auth: VerifiedAccessToken, signal: AbortSignal) => Promise<StatelessAnswer | undefined>;
+/**
+ * The answer, or undefined when `signal` aborted (the client went away) before it. `onProgress`
+ * gets each `notifications/progress` for the request's progress token before the answer.
+ */
+export type AnswerStatelessRequest = (
+  request: StatelessRequest,
+  auth: VerifiedAccessToken,
+  signal: AbortSignal,
+  onProgress?: (notification: Record<string, unknown>) => void,
+) => Promise<StatelessAnswer | undefined>;
 
 /** How long a client may reuse a list (in milliseconds): tool lists change rarely, and calls are checked anyway. */
 const LIST_TTL_MS = 60_000;
@@ -67,7 +78,7 @@ const IMPLICIT_INITIALIZE_ID = 'gatehouse-implicit-initialize';
 const ENVELOPE_KEYS: readonly string[] = [META.protocolVersion, META.clientInfo, META.clientCapabilities, META.logLevel];
 
 export function statelessRequestAnswerer(createServer: (subject: string) => Server): AnswerStatelessRequest {
-  return async function answerStatelessRequest(request, auth, signal) {
+  return async function answerStatelessRequest(request, auth, signal, onProgress) {
     const { id, method, params } = request.message;
     if (id === undefined) return { status: 202 };
     if (method === 'initialize') {
@@ -75,7 +86,11 @@ export function statelessRequestAnswerer(createServer: (subject: string) => Serv
     }
 
     const server = createServer(auth.extra.subject);
-    const exchange = await openExchange(server, auth);
+    const progressToken = (params._meta as { progressToken?: unknown } | undefined)?.progressToken;
+    const exchange = await openExchange(server, auth, (notification) => {
+      const { method: kind, params: about } = notification as { method?: string; params?: { progressToken?: unknown } };
+      if (kind === 'notifications/progress' && progressToken !== undefined && about?.progressToken === progressToken) onProgress?.(notification);
+    });
     try {
       const initialized = await exchange.request({
         jsonrpc: '2.0',
@@ -109,13 +124,16 @@ interface Exchange {
   notify(message: JSONRPCMessage): Promise<void>;
 }
 
-/** Connects `server` to the client end of an in-memory pair that sends as `auth`. */
-async function openExchange(server: Server, auth: VerifiedAccessToken): Promise<Exchange> {
+/** Connects `server` to the client end of an in-memory pair that sends as `auth`; notifications go to `onNotification`. */
+async function openExchange(server: Server, auth: VerifiedAccessToken, onNotification: (message: Record<string, unknown>) => void): Promise<Exchange> {
   const [client, serverEnd] = InMemoryTransport.createLinkedPair();
   const pending = new Map<string | number, (answer: Record<string, unknown>) => void>();
   client.onmessage = (message) => {
     const { id, method } = message as { id?: string | number; method?: string };
-    if (id === undefined) return; // a notification (progress, log): there is no stream to put it on
+    if (id === undefined) {
+      onNotification(message as Record<string, unknown>);
+      return;
+    }
     if (method === undefined) {
       pending.get(id)?.(message as Record<string, unknown>);
       pending.delete(id);
