@@ -179,6 +179,18 @@ describe('MCP 2026-07-28: stateless requests beside session-based clients (both 
     assert.ok(Date.now() - started < 10_000, 'refused, not left to time out');
   });
 
+  test('prompts/get and resources/read carry their name and URI in Mcp-Name, as the body does', async () => {
+    const prompt = await send(statelessRequest(13, 'prompts/get', { name: 'everything__simple-prompt' }, 'everything__simple-prompt'));
+    assert.equal(prompt.status, 200, JSON.stringify(prompt.rpc));
+    assert.ok(Array.isArray(prompt.rpc.result!.messages));
+    const listed = await send(statelessRequest(14, 'resources/list'));
+    const uri = (listed.rpc.result!.resources as Array<{ uri: string }>)[0]!.uri;
+    const read = await send(statelessRequest(15, 'resources/read', { uri }, uri));
+    assert.equal(read.status, 200, JSON.stringify(read.rpc));
+    assert.equal(read.rpc.result!.cacheScope, 'private');
+    assert.equal(read.rpc.result!.ttlMs, 0, 'resource contents are live');
+  });
+
   test('an Mcp-Name in the Base64 form is decoded before it is compared (§Value Encoding)', async () => {
     const encoded = `=?base64?${Buffer.from('whoami').toString('base64')}?=`;
     const { status, rpc } = await send(statelessRequest(6, 'tools/call', { name: 'whoami', arguments: {} }, encoded));
@@ -216,6 +228,8 @@ describe('MCP 2026-07-28: stateless requests beside session-based clients (both 
     ['Mcp-Name names create_note while the body calls whoami', () => statelessRequest(21, 'tools/call', whoami, 'create_note'), 400, -32020],
     ['Mcp-Method says tools/list while the body calls a tool', () => ({ ...statelessRequest(22, 'tools/call', whoami, 'whoami'), headers: { 'MCP-Protocol-Version': REVISION, 'Mcp-Method': 'tools/list', 'Mcp-Name': 'whoami' } }), 400, -32020],
     ['no Mcp-Name on a tools/call', () => statelessRequest(23, 'tools/call', whoami), 400, -32020],
+    ['Mcp-Name naming another prompt', () => statelessRequest(34, 'prompts/get', { name: 'everything__simple-prompt' }, 'everything__args-prompt'), 400, -32020],
+    ['Mcp-Name naming another resource URI', () => statelessRequest(35, 'resources/read', { uri: 'demo://resource/static/document/a.md' }, 'demo://resource/static/document/b.md'), 400, -32020],
     ['no Mcp-Method', () => ({ ...statelessRequest(24, 'tools/list'), headers: { 'MCP-Protocol-Version': REVISION } }), 400, -32020],
     ['no MCP-Protocol-Version header', () => ({ ...statelessRequest(25, 'tools/list'), headers: { 'Mcp-Method': 'tools/list' } }), 400, -32020],
     ['MCP-Protocol-Version disagreeing with the envelope', () => ({ ...statelessRequest(26, 'tools/list'), headers: { 'MCP-Protocol-Version': '2025-11-25', 'Mcp-Method': 'tools/list' } }), 400, -32020],
