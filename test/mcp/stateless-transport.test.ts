@@ -21,7 +21,8 @@ import { connect, redeem, registerClient } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { startResourceServerBeside } from '../helpers/start-resource-server-beside.ts';
 import { waitForServers } from '../gateway/support/gateway-client.ts';
-import { EVERYTHING, stdioServer } from '../gateway/support/upstreams.ts';
+import { EVERYTHING, SCRIPTED, stdioServer } from '../gateway/support/upstreams.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 const REVISION = '2026-07-28';
 const CLIENT_INFO = { name: 'ExampleClient', version: '1.0.0' };
@@ -46,10 +47,13 @@ describe('MCP 2026-07-28: stateless requests beside session-based clients (both 
     authServer = await startAuthServer({ env: { RESOURCE_URL: mcpUrl } });
     rs = await startResourceServerBeside(authServer, {
       configure(config) {
-        config.servers = [stdioServer('everything', EVERYTHING, ['stdio'], { scopes: { default: 'mcp:read', tools: { 'get-sum': 'mcp:write' } } })];
+        config.servers = [
+          stdioServer('everything', EVERYTHING, ['stdio'], { scopes: { default: 'mcp:read', tools: { 'get-sum': 'mcp:write' } } }),
+          stdioServer('scripted', SCRIPTED),
+        ];
       },
     });
-    await waitForServers(new URL(mcpUrl).origin, { everything: 'ready' });
+    await waitForServers(new URL(mcpUrl).origin, { everything: 'ready', scripted: 'ready' });
     const client = await registerClient(authServer.issuer);
     const flow = await connect(authServer.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: mcpUrl, username: 'admin', password: ADMIN_PASSWORD });
     const token = await redeem(authServer.issuer, client, flow);
@@ -169,6 +173,29 @@ describe('MCP 2026-07-28: stateless requests beside session-based clients (both 
     const last = events.at(-1)!;
     assert.equal(last.id, 11);
     assert.match(JSON.stringify(last.result?.content), /Long running operation completed/);
+  });
+
+  test('closing the request cancels the call at the server behind the gateway (§Cancellation)', { timeout: 15_000 }, async () => {
+    const cancellations = async () => {
+      const { rpc } = await send(statelessRequest(16, 'tools/call', { name: 'scripted__cancellations', arguments: {} }, 'scripted__cancellations'));
+      return (rpc.result!.structuredContent as { cancelled: number }).cancelled;
+    };
+    const before = await cancellations();
+    const request = statelessRequest(17, 'tools/call', { name: 'scripted__wait-for-cancel', arguments: {} }, 'scripted__wait-for-cancel');
+    (request.body.params._meta as Record<string, unknown>).progressToken = 'p-17';
+    const closing = new AbortController();
+    const response = await fetch(mcpUrl, {
+      method: 'POST',
+      signal: closing.signal,
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', Authorization: `Bearer ${readToken}`, ...request.headers as Record<string, string> },
+      body: JSON.stringify(request.body),
+    });
+    // Its progress says the call is running: the client goes away now.
+    const reader = response.body!.getReader();
+    const { value } = await reader.read();
+    assert.match(new TextDecoder().decode(value), /notifications\/progress/);
+    closing.abort();
+    await waitFor('the server behind the gateway to see the cancellation', async () => (await cancellations()) === before + 1, 5000);
   });
 
   test('a server\'s sampling request is refused at once for a stateless caller (no Multi Round-Trip Requests on SDK 1.32)', { timeout: 15_000 }, async () => {
