@@ -87,11 +87,11 @@ export function statelessRequestAnswerer(createServer: (subject: string) => Serv
 
     const server = createServer(auth.extra.subject);
     const progressToken = (params._meta as { progressToken?: unknown } | undefined)?.progressToken;
-    const exchange = await openExchange(server, auth, (notification) => {
-      const { method: kind, params: about } = notification as { method?: string; params?: { progressToken?: unknown } };
-      if (kind === 'notifications/progress' && progressToken !== undefined && about?.progressToken === progressToken) onProgress?.(notification);
-    });
     try {
+      const exchange = await openExchange(server, auth, (notification) => {
+        const { method: kind, params: about } = notification as { method?: string; params?: { progressToken?: unknown } };
+        if (kind === 'notifications/progress' && progressToken !== undefined && about?.progressToken === progressToken) onProgress?.(notification);
+      });
       const initialized = await exchange.request({
         jsonrpc: '2.0',
         id: IMPLICIT_INITIALIZE_ID,
