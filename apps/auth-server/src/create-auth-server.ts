@@ -35,6 +35,7 @@ import { UserStore } from './accounts/user-store.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import { recordProviderEvents } from './audit/record-provider-events.ts';
 import { createSignInRecorder } from './audit/record-sign-in.ts';
+import { createClientDocumentCache } from './cimd/client-document-cache.ts';
 import { createMetadataFetch, type MetadataFetchOptions } from './cimd/create-metadata-fetch.ts';
 import { createDocumentHostPolicy } from './cimd/document-host-policy.ts';
 import { FederatedAccounts } from './federation/federated-accounts.ts';
@@ -163,11 +164,20 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     options.metadataFetch?.dangerouslyAllowLoopback,
   );
   const metrics = createAuthServerMetrics(options.registry ?? createMetricsRegistry('auth-server'));
-  const metadataFetch = createMetadataFetch(options.metadataFetch);
-  // ID-JAG (id-jag/): IdP keys come through the same SSRF-guarded fetch as metadata documents.
+  const clientDocuments = createClientDocumentCache(createMetadataFetch(options.metadataFetch), {
+    clock,
+    logger,
+    cacheMin: config.clientIdMetadataDocuments.cacheMin,
+    cacheMax: config.clientIdMetadataDocuments.cacheMax,
+    maxStale: config.clientIdMetadataDocuments.maxStale,
+  });
+  // ID-JAG (id-jag/): IdP keys come through the same SSRF guard as client documents (jose caches
+  // the key sets itself, so not through the document cache).
   const accounts = new FederatedAccounts(database, users);
   const idJagReplays = new IdJagReplays(database);
-  const idJag = { trustedIdps: admin.trustedIdps, replays: idJagReplays, accounts, signingKeysOf: createIdpSigningKeys(metadataFetch) };
+  const idJag = {
+    trustedIdps: admin.trustedIdps, replays: idJagReplays, accounts, signingKeysOf: createIdpSigningKeys(createMetadataFetch(options.metadataFetch)),
+  };
   // Built again, with the same configuration and listeners, whenever the signing keys change.
   const buildProvider = (signingKeys: StoredKey[]): Provider => {
     const built = createProvider({
@@ -187,7 +197,8 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       adapter: options.adapter,
       revocations: admin.revocations,
       documentHostPolicy,
-      metadataFetch,
+      metadataFetch: clientDocuments.fetch,
+      onDocumentAccepted: clientDocuments.accepted,
       idJag,
       clock,
     });
