@@ -75,7 +75,10 @@ function describeJoseFailure(err: unknown): string {
     if (err.claim === 'nbf') return 'the assertion is not yet valid';
     return `the assertion ${err.claim} claim is missing or invalid`;
   }
-  if (err instanceof joseErrors.JWKSTimeout || err instanceof joseErrors.JWKSInvalid || err instanceof TypeError) return 'the IdP\'s signing keys could not be loaded';
+  // Anything but jose's own verdict on the token came from fetching the keys (refused address,
+  // network; a status other than 200 is jose's generic error).
+  if (err instanceof joseErrors.JWKSTimeout || err instanceof joseErrors.JWKSInvalid || !(err instanceof joseErrors.JOSEError)
+    || err.code === 'ERR_JOSE_GENERIC') return 'the IdP\'s signing keys could not be loaded';
   return 'the assertion is not a valid signed JWT';
 }
 
