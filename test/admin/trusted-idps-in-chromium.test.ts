@@ -104,6 +104,12 @@ describe('trusted IdPs in the admin pages, in Chromium', () => {
     assert.equal(event?.actor, 'admin');
   });
 
+  test('the client registered for the grant shows it on the clients page', async () => {
+    await page.getByRole('link', { name: 'Clients', exact: true }).click();
+    const row = page.getByRole('row', { name: new RegExp(agent.client_id) });
+    assert.match(await row.innerText(), /enterprise sign-in/);
+  });
+
   test('a form posted without its CSRF token changes nothing', async () => {
     const response = await page.request.post(`${server.issuer}/admin/trusted-idps`, {
       form: { issuer: added.issuer, jwks_uri: added.jwksUri, new_users: 'allow' },

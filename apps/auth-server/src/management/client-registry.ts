@@ -52,6 +52,8 @@ export interface ClientSummary {
   resourceServer: boolean;
   /** The upstream MCP server URLs it may obtain identity tokens for (RFC 8693 token exchange). */
   upstreamAudiences: string[];
+  /** Registered for the jwt-bearer grant: may present enterprise IdPs' identity assertions (ID-JAG). */
+  idJag: boolean;
 }
 
 export type StaticClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
@@ -121,6 +123,7 @@ export class ClientRegistry {
         grantCount: counts.get(use.clientId) ?? 0,
         resourceServer: false,
         upstreamAudiences: [],
+        idJag: false,
       }));
     return [...stored, ...seen].sort((a, b) => (b.lastUsedAt ?? b.createdAt ?? 0) - (a.lastUsedAt ?? a.createdAt ?? 0));
   }
@@ -143,6 +146,7 @@ export class ClientRegistry {
       grantCount: counts.get(clientId) ?? 0,
       resourceServer: kind === 'static' && metadata[RESOURCE_SERVER_FOR] === this.resource,
       upstreamAudiences: Array.isArray(metadata[UPSTREAM_AUDIENCES]) ? (metadata[UPSTREAM_AUDIENCES] as string[]) : [],
+      idJag: Array.isArray(metadata.grant_types) && metadata.grant_types.includes(JWT_BEARER_GRANT_TYPE),
     };
   }
 
