@@ -12,6 +12,8 @@
  *   client that follows the 307 as fetch does (same method, same body) gets its answer.
  */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -26,6 +28,7 @@ import { createPkce } from '../helpers/pkce.ts';
 import { startResourceServer } from '../helpers/start-resource-server.ts';
 import { startResourceServerBeside } from '../helpers/start-resource-server-beside.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { TestClock } from '../helpers/test-clock.ts';
 import { startTestIssuer } from '../helpers/test-issuer.ts';
 
 const admin = { username: 'admin', password: ADMIN_PASSWORD };
@@ -223,6 +226,35 @@ describe('guessed endpoints when the metadata says otherwise or cannot be read',
       await Promise.all([unreachable.close(), notFound.close(), mismatched.close()]);
       await otherIssuer.close();
       await issuer.close();
+    }
+  });
+
+  test('a burst while the metadata fails costs the auth-server one fetch; the next try comes after 5 s', async () => {
+    let fetches = 0;
+    const failing = createServer((_req, res) => {
+      fetches += 1;
+      res.statusCode = 500;
+      res.end();
+    });
+    await new Promise<void>((resolve) => failing.listen(0, '127.0.0.1', resolve));
+    const clock = new TestClock();
+    const issuer = await startTestIssuer();
+    const server = await startResourceServer({
+      issuer: issuer.issuer, clock,
+      config: { authorizationServerMetadataUri: `http://127.0.0.1:${(failing.address() as AddressInfo).port}/.well-known/oauth-authorization-server` },
+    });
+    try {
+      const burst = await Promise.all(Array.from({ length: 10 }, () => fetch(`${server.baseUrl}/token`, { method: 'POST', redirect: 'manual' })));
+      assert.deepEqual(burst.map((response) => response.status), Array(10).fill(503));
+      assert.equal((await fetch(`${server.baseUrl}/authorize`, { redirect: 'manual' })).status, 503);
+      assert.equal(fetches, 1);
+      clock.advance(5);
+      assert.equal((await fetch(`${server.baseUrl}/register`, { method: 'POST', redirect: 'manual' })).status, 503);
+      assert.equal(fetches, 2);
+    } finally {
+      await server.close();
+      await issuer.close();
+      failing.close();
     }
   });
 });

@@ -8,7 +8,9 @@
  * - Fetched from `metadataUri`, which follows an internal `JWKS_URI` (config:
  *   authorizationServerMetadataUri), while the endpoints it names are the public ones.
  * - RFC 8414 §3.3: the document's `issuer` must be the configured issuer, or it is not used.
- * - A success is kept for `cacheMs`; a failure is not kept, so the next request tries again.
+ * - A success is kept for `cacheMs`. A failure is kept for `retryAfterMs`, and requests arriving
+ *   while a fetch is under way share it: a burst of guessed requests while the auth-server is down
+ *   costs it one fetch, not one each.
  * - Deliberately not checked: that the endpoints are on the issuer's origin (RFC 8414 lets them
  *   be anywhere; the issuer check already says whose document it is).
  */
@@ -28,6 +30,8 @@ export interface AuthorizationServerEndpointsOptions {
   timeoutMs?: number;
   /** How long a fetched document is used before fetching again, in milliseconds. Default is 300000 (5 minutes). */
   cacheMs?: number;
+  /** How long a failed fetch is answered from memory before trying again, in milliseconds. Default is 5000. */
+  retryAfterMs?: number;
   /** What `cacheMs` is counted on. Default is systemClock. */
   clock?: Clock;
 }
@@ -37,8 +41,12 @@ export type ReadAuthorizationServerEndpoints = () => Promise<AuthorizationServer
 
 const isHttpUrl = (value: unknown): value is string => typeof value === 'string' && /^https?:$/.test(URL.parse(value)?.protocol ?? '');
 
-export function authorizationServerEndpoints({ metadataUri, issuer, timeoutMs = 3000, cacheMs = 300_000, clock = systemClock }: AuthorizationServerEndpointsOptions): ReadAuthorizationServerEndpoints {
+export function authorizationServerEndpoints({
+  metadataUri, issuer, timeoutMs = 3000, cacheMs = 300_000, retryAfterMs = 5000, clock = systemClock,
+}: AuthorizationServerEndpointsOptions): ReadAuthorizationServerEndpoints {
   let cached: { endpoints: AuthorizationServerEndpoints; until: number } | undefined;
+  let failed: { error: unknown; until: number } | undefined;
+  let inFlight: Promise<AuthorizationServerEndpoints> | undefined;
 
   async function fetchEndpoints(): Promise<AuthorizationServerEndpoints> {
     const response = await fetch(metadataUri, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
@@ -52,8 +60,20 @@ export function authorizationServerEndpoints({ metadataUri, issuer, timeoutMs = 
 
   return async function readAuthorizationServerEndpoints() {
     if (cached && clock.now() < cached.until) return cached.endpoints;
-    const endpoints = await fetchEndpoints();
-    cached = { endpoints, until: clock.now() + cacheMs };
-    return endpoints;
+    if (failed && clock.now() < failed.until) throw failed.error;
+    inFlight ??= fetchEndpoints().then(
+      (endpoints) => {
+        cached = { endpoints, until: clock.now() + cacheMs };
+        failed = undefined;
+        return endpoints;
+      },
+      (error: unknown) => {
+        failed = { error, until: clock.now() + retryAfterMs };
+        throw error;
+      },
+    ).finally(() => {
+      inFlight = undefined;
+    });
+    return inFlight;
   };
 }
