@@ -192,6 +192,40 @@ describe('the MCP origin as Claude uses it (both apps)', () => {
   });
 });
 
+describe('hostile requests at / get exactly what they get at /mcp', () => {
+  const hostile: Array<[string, (token: string) => { token?: string; headers?: Record<string, string>; body?: unknown; method?: string }, number]> = [
+    ['an unknown Origin', (token) => ({ token, headers: { Origin: 'https://evil.example' } }), 403],
+    ['Origin null', (token) => ({ token, headers: { Origin: 'null' } }), 403],
+    ['a body over the cap', (token) => ({ token, body: { ...INITIALIZE, params: { ...INITIALIZE.params, padding: 'x'.repeat(5000) } } }), 413],
+    ['malformed JSON', (token) => ({ token, body: '{"jsonrpc": "2.0", "id": 1,' }), 400],
+    ['a token for another resource', () => ({ token: 'FOREIGN' }), 401],
+    ['a token in the query string only', () => ({}), 401],
+    ['a read-only token calling create_note', (token) => ({ token, headers: { 'mcp-protocol-version': '2025-06-18' }, body: { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'create_note', arguments: { title: 't' } } } }), 403],
+  ];
+
+  for (const [name, request, status] of hostile) {
+    test(`${name}: ${status} at both, never a 5xx`, async () => {
+      const issuer = await startTestIssuer();
+      const server = await startResourceServer({ issuer: issuer.issuer, config: { maxBodyBytes: 4096 } });
+      try {
+        const token = await issuer.mint({ claims: { scope: 'mcp:read' } });
+        const foreign = await issuer.mint({ claims: { aud: 'https://other.example/mcp' } });
+        const options = request(token);
+        if (options.token === 'FOREIGN') options.token = foreign;
+        for (const url of [server.mcpUrl, `${server.baseUrl}/`, `${server.baseUrl}/?access_token=${token}`]) {
+          const response = await mcpRequest(url, options);
+          assert.equal(response.status, status, url);
+          const body = await response.text();
+          assert.doesNotMatch(body, /\n\s+at |node_modules/, url);
+        }
+      } finally {
+        await server.close();
+        await issuer.close();
+      }
+    });
+  }
+});
+
 describe('guessed endpoints when the metadata says otherwise or cannot be read', () => {
   test('/register with registration switched off is 404, /token still redirects', async () => {
     const port = await freePort();
