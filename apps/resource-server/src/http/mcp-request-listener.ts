@@ -16,10 +16,11 @@
  * The path is matched as the router matched its route: case-insensitively, one trailing slash
  * allowed, query ignored.
  *
- * The origin root (`/`) is the MCP endpoint too, for MCP requests only (isMcpRequestAtRoot in
- * serve-at-root.ts): Claude sends them there after authorization (root-path-requests.ts says which
- * reports). Same chain, so the same token check and audience (the configured resource) and the
- * same 401 challenge. A browser opening `/` gets a short page naming the MCP URL instead.
+ * The origin root (`/`) is the MCP endpoint too, for MCP requests only (serve-at-root.ts says
+ * which, and which client reports it answers): Claude sends them there after authorization. Same
+ * chain, so the same token check and audience (the configured resource) and the same 401
+ * challenge. It is tested after the MCP path, so `/mcp` pays nothing for it. A browser opening
+ * `/` gets a short page naming the MCP URL instead (the Koa app's).
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { isClientConnectionError } from '../../../shared/is-client-connection-error.ts';
