@@ -177,6 +177,20 @@ describe('the MCP origin as Claude uses it (both apps)', () => {
       assert.ok(tokens.refresh_token);
     });
 
+    test('a client_secret_basic client following /token across origins loses its Authorization header (Fetch): 400 invalid_request, never a 5xx', async () => {
+      const basic = await registerClient(authServer.issuer, { ...CLAUDE_DCR_BODY, token_endpoint_auth_method: 'client_secret_basic' });
+      const result = await connect(authServer.issuer, { clientId: basic.client_id, scope: 'mcp:read', resource: mcpUrl, ...admin });
+      const credentials = Buffer.from(`${encodeURIComponent(basic.client_id)}:${encodeURIComponent(basic.client_secret!)}`).toString('base64');
+      const followed = await fetch(`${origin}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${credentials}` },
+        body: new URLSearchParams({ grant_type: 'authorization_code', code: result.code, code_verifier: result.verifier, redirect_uri: CLAUDE_CALLBACK }),
+      });
+      // The provider sees no client authentication at all (RFC 6749 §5.2 invalid_request).
+      assert.equal(followed.status, 400);
+      assert.deepEqual(await followed.json(), { error: 'invalid_request', error_description: 'no client authentication mechanism provided' });
+    });
+
     test('matched as the router matches (any case, one trailing slash); other methods and deeper paths are not redirected', async () => {
       const token = (await metadata()).token_endpoint;
       for (const path of ['/TOKEN', '/token/', '/Token/']) {

@@ -12,8 +12,12 @@
  *   with its form body, or to `/register` with its JSON, arrives as the same POST. Not 308: nothing
  *   here is permanent (the auth-server may move), and no cache should keep it.
  * - The endpoints come from the auth-server's metadata (authorization-server-endpoints.ts), never
- *   from the request. Only the query string is carried over, as it came: a redirect moves no
- *   credential of ours (the client re-sends its own body and Authorization header, as fetch does).
+ *   from the request. Only the query string is carried over, as it came; the client re-sends its
+ *   own body. Not its Authorization header when the auth-server is on another origin: fetch drops
+ *   it on a cross-origin redirect (Fetch §4.4 HTTP-redirect fetch), so a `client_secret_basic`
+ *   client that guessed `/token` is told it sent no client authentication (`400
+ *   invalid_request`). Claude, the client that guesses, authenticates in the body (`none` or
+ *   `client_secret_post`).
  * - Metadata not reachable: 503 `temporarily_unavailable` with Retry-After (the client may retry;
  *   guessing endpoints here would be guessing twice). No registration endpoint (DCR off): 404.
  * - Matched as the router matches (any case, one trailing slash); GET, HEAD and POST only. Other
