@@ -170,8 +170,8 @@ auth_server:
     assert.equal(decodeJwt(narrow.body.access_token as string).scope, 'mcp:read');
   });
 
-  test('a resource parameter naming our resource (also with the trailing slash SDKs add) is accepted', async () => {
-    for (const value of [resource, `${resource}/`]) {
+  test('a resource naming our resource in the spellings clients send (trailing slash, tracking query) is accepted', async () => {
+    for (const value of [resource, `${resource}/`, `${resource}?utm_source=chatgpt.com`]) {
       const answer = await presentAssertion(server.issuer, agent, await acme.mint(forAgent({ resource: value })), { resource: value });
       assert.equal(answer.status, 200, `${value}: ${answer.text}`);
       assert.equal(decodeJwt(answer.body.access_token as string).aud, resource);

@@ -13,8 +13,8 @@
  * - `sub`, `jti`, `client_id` present (draft §3: REQUIRED); `client_id` is the authenticated
  *   client (draft §4.4.1), and on the IdP's `allowed_client_ids` when it has that list.
  * - `resource` (draft §3: OPTIONAL, a string or an array): when present it must name our MCP
- *   resource (RFC 8707 §2, MCP EMA §7.6.2), after the same `<resource>/` normalisation the token
- *   and authorization endpoints apply (http/prepare-oauth-request.ts).
+ *   resource (RFC 8707 §2, MCP EMA §7.6.2), in the spellings the token and authorization
+ *   endpoints accept for it (http/own-resource.ts: one trailing slash, a query or fragment).
  * - `scope` (OPTIONAL): a string of scopes this server knows (MCP EMA §7.6.2: an unknown scope
  *   is rejected, not ignored).
  *
@@ -27,6 +27,7 @@ import { decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVe
 import { errors } from 'oidc-provider';
 import type { Clock } from '../../../shared/clock.ts';
 import { ALL_SCOPES } from '../../../shared/mcp-scopes.ts';
+import { isOwnResource } from '../http/own-resource.ts';
 import { ID_JAG_TYP } from './id-jag-grant-type.ts';
 import type { TrustedIdp, TrustedIdps } from './trusted-idps.ts';
 
@@ -61,10 +62,6 @@ export function invalidGrant(description: string): Error {
   return error;
 }
 
-/** RFC 8707 §2 as the endpoints apply it: `<resource>/` is our resource too. */
-function isOurResource(value: unknown, resource: string): boolean {
-  return value === resource || value === `${resource}/`;
-}
 
 function describeJoseFailure(err: unknown): string {
   if (err instanceof joseErrors.JWTExpired) return 'the assertion has expired';
@@ -126,7 +123,7 @@ export function createIdJagVerifier(options: IdJagVerifierOptions) {
     }
     if (resource !== undefined) {
       const resources = Array.isArray(resource) ? resource : [resource];
-      if (!resources.some((r) => isOurResource(r, options.resource))) throw invalidGrant('the assertion resource is not this server\'s MCP resource');
+      if (!resources.some((r) => typeof r === 'string' && isOwnResource(r, options.resource))) throw invalidGrant('the assertion resource is not this server\'s MCP resource');
     }
     if (scope !== undefined && typeof scope !== 'string') throw invalidGrant('the assertion scope is not a string');
     const scopes = scope === undefined ? undefined : [...new Set(scope.split(' ').filter(Boolean))];
