@@ -150,6 +150,11 @@ export class ClientRegistry {
     };
   }
 
+  /** The names of these clients, for pages that list client ids (the audit log): one lookup for a whole page. */
+  names(clientIds: readonly string[]): Promise<Map<string, string>> {
+    return this.models.clientNames(clientIds);
+  }
+
   async find(clientId: string): Promise<ClientSummary | undefined> {
     return (await this.list()).find((c) => c.clientId === clientId);
   }
