@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -154,6 +154,15 @@ describe('gatehouse doctor against a good local deployment', () => {
     assert.match(run.stdout, /^ {2}SKIP {2}registration +not checked \(--no-register\)/m);
     assert.match(run.stdout, /No check failed; \d warning\(s\)/);
     assert.ok(!run.stdout.includes('\u001b['), 'no ANSI colour codes in a pipe');
+  });
+
+  test('the README\'s doctor section names every check it reports', async () => {
+    const readme = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
+    const section = /## Check a deployment: gatehouse doctor\n([\s\S]*?)\n## /.exec(readme)?.[1] ?? '';
+    const { report } = await doctorJson([good.mcpUrl, '--no-register']);
+    for (const id of [...report.checks.map((c) => c.id), 'auth-address', 'auth-https']) {
+      assert.ok(section.includes(`\`${id}\``), `README names ${id}`);
+    }
   });
 
   test('registration creates one test client and says so; --no-register creates none', async () => {
