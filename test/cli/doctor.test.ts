@@ -262,9 +262,13 @@ describe('gatehouse doctor against servers that are not a deployment', () => {
     selfSigned = await startDocumentServer();
     hung = createTcpServer((socket) => { sockets.add(socket); });
     await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+    // Answers POST /<status> with that status (a proxy in front of a stopped or misrouted server), anything else 404.
     recorder = createServer((req, res) => {
       requests.push({ method: req.method, url: req.url, headers: req.headers });
-      res.statusCode = 404;
+      const status = /^\/(\d{3})$/.exec(req.url ?? '')?.[1];
+      res.statusCode = req.method === 'POST' && status ? Number(status) : 404;
+      if (res.statusCode === 301) res.setHeader('location', 'https://mcp.example.com/mcp');
+      if (res.statusCode === 405) res.setHeader('allow', 'GET');
       res.end();
     });
     await new Promise<void>((resolve) => recorder.listen(0, '127.0.0.1', resolve));
@@ -312,6 +316,24 @@ describe('gatehouse doctor against servers that are not a deployment', () => {
     assert.match(endpoint.fix ?? '', /did not answer/);
     assert.ok(performance.now() - started < 15_000, 'ended near the timeout');
   });
+
+  const answers: Array<[number, RegExp, RegExp]> = [
+    [405, /POST is not allowed here \(405\)/, /check that the proxy forwards POST/],
+    [502, /unavailable \(502\)/, /down or the proxy cannot reach it/],
+    [500, /server error \(500\)/, /see its log/],
+    [301, /redirects \(301\)/, /paste the final URL \(https:\/\/mcp\.example\.com\/mcp\)/],
+    [200, /answers 200 without any token/, /does not ask for sign-in/],
+  ];
+  for (const [status, summary, fix] of answers) {
+    test(`an MCP URL that answers ${status} fails mcp-endpoint with its likely cause`, async () => {
+      const { run, report } = await doctorJson([`http://127.0.0.1:${(recorder.address() as AddressInfo).port}/${status}`, '--no-register']);
+      assert.equal(run.code, 1, run.stderr);
+      const endpoint = check(report, 'mcp-endpoint');
+      assert.equal(endpoint.status, 'fail');
+      assert.match(endpoint.summary, summary);
+      assert.match(endpoint.fix ?? '', fix);
+    });
+  }
 
   test('it sends no credentials: no Authorization, no Cookie on any request', async () => {
     requests.length = 0;
