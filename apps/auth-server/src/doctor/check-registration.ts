@@ -14,7 +14,7 @@ import { jsonObject, ProbeError, type Probe } from './http-probe.ts';
 
 export const CLAUDE_CALLBACKS = ['https://claude.ai/api/mcp/auth_callback', 'https://claude.com/api/mcp/auth_callback'] as const;
 
-/** What claude.ai sends to the registration endpoint (public client; `claudeai` is its own scope). */
+/** What claude.ai sends to the registration endpoint (public client; `claudeai` is its own scope), named so an admin recognises the test client. */
 function claudeRegistration(redirectUris: readonly string[]) {
   return {
     client_name: 'Claude (gatehouse doctor check, never used)',
