@@ -35,6 +35,7 @@ import { UserStore } from './accounts/user-store.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import { recordProviderEvents } from './audit/record-provider-events.ts';
 import { createSignInRecorder } from './audit/record-sign-in.ts';
+import { createClientDocumentCache } from './cimd/client-document-cache.ts';
 import { createMetadataFetch, type MetadataFetchOptions } from './cimd/create-metadata-fetch.ts';
 import { createDocumentHostPolicy } from './cimd/document-host-policy.ts';
 import { FederatedAccounts } from './federation/federated-accounts.ts';
@@ -91,7 +92,8 @@ const STYLESHEET = readFileSync(join(VIEWS_DIR, 'static', 'gatehouse.css'));
  */
 const OTHER_ROUTES: KnownRoute[] = [
   { path: /^\/\.well-known\/(openid-configuration|oauth-authorization-server)\/?$/i, methods: ['GET'] },
-  { path: /^\/oauth\/authorize\/?$/i, methods: ['GET', 'POST'] },
+  // GET only: the provider's `enableHttpPostMethods` is off, so a POST here would find nothing.
+  { path: /^\/oauth\/authorize\/?$/i, methods: ['GET'] },
   { path: /^\/oauth\/authorize\/[^/]+\/?$/i, methods: ['GET'] },
   { path: /^\/oauth\/(token|register|revoke|introspect)\/?$/i, methods: ['POST'] },
   { path: /^\/oauth\/jwks\/?$/i, methods: ['GET'] },
@@ -160,7 +162,13 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     options.metadataFetch?.dangerouslyAllowLoopback,
   );
   const metrics = createAuthServerMetrics(options.registry ?? createMetricsRegistry('auth-server'));
-  const metadataFetch = createMetadataFetch(options.metadataFetch);
+  const clientDocuments = createClientDocumentCache(createMetadataFetch(options.metadataFetch), {
+    clock,
+    logger,
+    cacheMin: config.clientIdMetadataDocuments.cacheMin,
+    cacheMax: config.clientIdMetadataDocuments.cacheMax,
+    maxStale: config.clientIdMetadataDocuments.maxStale,
+  });
   // Built again, with the same configuration and listeners, whenever the signing keys change.
   const buildProvider = (signingKeys: StoredKey[]): Provider => {
     const built = createProvider({
@@ -180,7 +188,8 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       adapter: options.adapter,
       revocations: admin.revocations,
       documentHostPolicy,
-      metadataFetch,
+      metadataFetch: clientDocuments.fetch,
+      onDocumentAccepted: clientDocuments.accepted,
       clock,
     });
     // Behind a TLS-terminating proxy, client IPs and the external scheme come from X-Forwarded-*.

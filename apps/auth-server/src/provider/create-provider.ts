@@ -55,6 +55,8 @@ export interface ProviderDeps {
   documentHostPolicy: DocumentHostPolicy;
   /** The fetch used for Client ID Metadata Documents (SSRF-guarded). */
   metadataFetch: NonNullable<Configuration['fetch']>;
+  /** Told the URL of each Client ID Metadata Document the provider accepted (client-document-cache.ts). */
+  onDocumentAccepted?: (url: string) => void;
   /** What the revocation feed refuses (token exchange checks subject tokens against it). */
   revocations?: Pick<RevocationFeed, 'refuses'>;
   /** Storage for the provider's models; default: the database adapter on `database`. */
@@ -102,7 +104,9 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     responseTypes: ['code'],
     pkce: { required: () => true },
-    clientAuthMethods: ['none', 'client_secret_post', 'client_secret_basic'],
+    // private_key_jwt (RFC 7523 §2.2): Client ID Metadata Document clients such as ChatGPT sign a
+    // client assertion with a key their document publishes; DCR clients cannot register keys.
+    clientAuthMethods: ['none', 'client_secret_post', 'client_secret_basic', 'private_key_jwt'],
     clientDefaults: {
       grant_types: ['authorization_code'],
       response_types: ['code'],
@@ -115,7 +119,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       authorizationSigningAlgValues: ['RS256'],
       // No HS* anywhere: the provider keys HMAC with the stored client secret, which is only a
       // hash (hashed-client-secrets.ts), so whoever holds the database could forge with it.
-      clientAuthSigningAlgValues: ['RS256'],
+      clientAuthSigningAlgValues: ['RS256', 'ES256'],
       requestObjectSigningAlgValues: ['RS256'],
     },
     routes: {
@@ -152,9 +156,20 @@ export function createProvider(deps: ProviderDeps): Provider {
         ack: 'draft-02',
         allowFetch: async (_ctx, clientId) => deps.documentHostPolicy.allowFetch(clientId),
         // Asked again for a cached document too, so a host an admin stops trusting is refused at once.
-        allowClient: async (_ctx, client) => deps.documentHostPolicy.allowFetch(client.clientId),
+        // Called only for a document the provider accepted: from then on it may be served from memory.
+        async allowClient(_ctx, client) {
+          const allowed = await deps.documentHostPolicy.allowFetch(client.clientId);
+          if (allowed) deps.onDocumentAccepted?.(client.clientId);
+          return allowed;
+        },
         cacheDuration: { min: config.clientIdMetadataDocuments.cacheMin, max: config.clientIdMetadataDocuments.cacheMax },
       },
+      // OpenID Connect RP Metadata Choices 1.0: a client may list the methods it can use
+      // (`token_endpoint_auth_methods_supported`, ChatGPT's document lists none and
+      // private_key_jwt); the provider keeps the declared one when it is supported, else the first
+      // listed one it supports. client-metadata-policy.ts first narrows the list to what the client
+      // kind may use.
+      rpMetadataChoices: { enabled: true },
       revocation: {
         enabled: true,
         // RFC 7009 §2.1: only the client a token was issued to may revoke it; a confidential
@@ -172,7 +187,8 @@ export function createProvider(deps: ProviderDeps): Provider {
         defaultResource: () => config.resource,
         useGrantedResource: () => true,
         async getResourceServerInfo(ctx, resourceIndicator) {
-          // Exact comparison: the trailing-slash form was normalised before the provider saw it.
+          // Exact comparison: the trailing-slash, query and fragment forms were normalised before the
+          // provider saw it (http/own-resource.ts).
           if (resourceIndicator !== config.resource) throw new errors.InvalidTarget();
           return {
             scope: await scopeFor(ctx),
