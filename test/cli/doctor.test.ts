@@ -112,7 +112,7 @@ describe('gatehouse doctor against a good local deployment', () => {
     assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
     assert.equal(report.url, good.mcpUrl);
     assert.equal(report.ok, true);
-    for (const id of ['mcp-endpoint', 'prm', 'prm-paths', 'prm-resource', 'as-metadata', 'issuer', 'pkce', 'cimd', 'refresh',
+    for (const id of ['mcp-endpoint', 'mcp-root', 'prm', 'prm-paths', 'prm-resource', 'as-metadata', 'issuer', 'pkce', 'cimd', 'refresh',
       'registration', 'claude-callbacks', 'cors', 'jwks', 'clock', 'resource-server-jwks']) {
       assert.equal(check(report, id).status, 'ok', `${id}: ${JSON.stringify(check(report, id))}`);
     }
@@ -334,6 +334,15 @@ describe('gatehouse doctor against servers that are not a deployment', () => {
       assert.match(endpoint.fix ?? '', fix);
     });
   }
+
+  test('an origin root that does not answer MCP requests is a warning that names Claude\'s habit', async () => {
+    // The recorder answers POST /201 with 201 (an MCP endpoint that asks for nothing: fails on its own) and POST / with 404.
+    const { report } = await doctorJson([`http://127.0.0.1:${(recorder.address() as AddressInfo).port}/201`, '--no-register']);
+    const root = check(report, 'mcp-root');
+    assert.equal(root.status, 'warn');
+    assert.match(root.summary, /origin root does not answer MCP requests \(nothing at this path \(404\)\)/);
+    assert.match(root.fix ?? '', /claude\.ai and Claude Desktop .*\(anthropics\/claude-ai-mcp#62\)/);
+  });
 
   test('it sends no credentials: no Authorization, no Cookie on any request', async () => {
     requests.length = 0;

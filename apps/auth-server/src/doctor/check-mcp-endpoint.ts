@@ -29,6 +29,21 @@ export const INITIALIZE = {
   params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'gatehouse-doctor', version: '1.0.0' } },
 };
 
+/**
+ * `mcp-root`: the origin root answers an MCP POST with the same 401 challenge. After sign-in,
+ * Claude (web and Desktop) has been seen to send its MCP requests to the connector's origin root
+ * instead of the published path (anthropics/claude-ai-mcp#62), and gives up on a 404. A warning:
+ * other clients are unaffected. Not run when the MCP URL is the root itself.
+ */
+export async function checkMcpRoot(probe: Probe, mcpUrl: URL): Promise<CheckResult | undefined> {
+  if (mcpUrl.pathname === '/') return undefined;
+  const root = `${mcpUrl.origin}/`;
+  const { result } = await checkMcpEndpoint(probe, root);
+  if (result.status === 'ok') return ok('mcp-root', 'the origin root answers MCP requests too, as Claude sometimes sends them there', result.detail);
+  return warn('mcp-root', `the origin root does not answer MCP requests (${result.summary})`, result.detail,
+    `After sign-in, claude.ai and Claude Desktop have been seen to send MCP requests to ${root} instead of the MCP path (anthropics/claude-ai-mcp#62) and to give up there. Serve the MCP endpoint at the root too (Gatehouse's resource server does), or route POST / on this host to it.`);
+}
+
 export async function checkMcpEndpoint(probe: Probe, mcpUrl: string): Promise<McpEndpointCheck> {
   let answer: ProbeAnswer;
   try {

@@ -16,7 +16,7 @@ import { checkAuthorizationServerMetadata } from './check-authorization-server-m
 import { checkClock } from './check-clock.ts';
 import { checkCors, type CorsTarget } from './check-cors.ts';
 import { checkJwks, checkResourceServerJwks } from './check-jwks.ts';
-import { checkMcpEndpoint } from './check-mcp-endpoint.ts';
+import { checkMcpEndpoint, checkMcpRoot } from './check-mcp-endpoint.ts';
 import { checkProtectedResourceMetadata } from './check-protected-resource-metadata.ts';
 import { checkRegistration } from './check-registration.ts';
 import { checkTransport } from './check-transport.ts';
@@ -49,6 +49,8 @@ export async function runDoctor(mcpUrl: string, { register = true, timeoutMs = 1
   const endpoint = await checkMcpEndpoint(probe, mcpUrl);
   checks.push(endpoint.result);
   if (!endpoint.answer) return skipRest(checks, 'the MCP URL does not answer', report);
+  const root = await checkMcpRoot(probe, url);
+  if (root) checks.push(root);
 
   const resource = await checkProtectedResourceMetadata(probe, mcpUrl, endpoint.resourceMetadataUrl);
   checks.push(...resource.results);
