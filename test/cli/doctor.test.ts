@@ -269,6 +269,12 @@ describe('gatehouse doctor against servers that are not a deployment', () => {
       res.statusCode = req.method === 'POST' && status ? Number(status) : 404;
       if (res.statusCode === 301) res.setHeader('location', 'https://mcp.example.com/mcp');
       if (res.statusCode === 405) res.setHeader('allow', 'GET');
+      if (res.statusCode === 200) {
+        // An unprotected MCP server answering with an event stream it keeps open.
+        res.setHeader('content-type', 'text/event-stream');
+        res.write('event: message\ndata: {}\n\n');
+        return;
+      }
       res.end();
     });
     await new Promise<void>((resolve) => recorder.listen(0, '127.0.0.1', resolve));

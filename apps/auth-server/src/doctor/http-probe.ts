@@ -35,7 +35,10 @@ export function createProbe(timeoutMs: number, now: () => number = Date.now): Pr
     const signal = AbortSignal.timeout(timeoutMs);
     try {
       const response = await fetch(url, { ...init, redirect: 'manual', signal });
-      const text = await response.text();
+      // An event stream may stay open for as long as the server likes: its status and headers are the answer.
+      const streaming = (response.headers.get('content-type') ?? '').startsWith('text/event-stream');
+      if (streaming) await response.body?.cancel();
+      const text = streaming ? '' : await response.text();
       return { url, status: response.status, headers: response.headers, text, sentAt, receivedAt: now() };
     } catch (err) {
       throw describeFetchError(err, url, timeoutMs);
