@@ -9,6 +9,15 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, PageResult } from '../helpers/browser.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { csrfOf, post, signInAt } from './support/admin-browser.ts';
+import { PAGE_ROUTES } from '../../apps/auth-server/src/web/page-routes.ts';
+
+test('every form post names the page that shows its refusals, and that page is a GET of the same access', () => {
+  for (const route of PAGE_ROUTES.filter((r) => r.method === 'POST')) {
+    const page = PAGE_ROUTES.find((r) => r.method === 'GET' && r.handler === route.formPage);
+    assert.ok(page, `${route.path} names no page (formPage)`);
+    assert.equal(page.access, route.access, route.path);
+  }
+});
 
 interface Case {
   what: string;

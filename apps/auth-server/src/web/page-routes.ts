@@ -5,9 +5,10 @@
  * Every route runs: requireSignedIn(access) → (POST only) read the form and check its CSRF token
  * for the access level → (sensitive routes) requireRecentSignIn → the handler. State changes are
  * POSTs only; a handler answers with a page or a 303. A post the management layer refuses (an
- * AdminError) shows its form's page again, input kept and the message by the field (refused-form.ts),
- * with the error's status; other errors reach the shared error page (errorPages). The tests walk this table, so a new route
- * cannot miss the access and CSRF checks.
+ * AdminError) shows its form's page again (`formPage`), input kept and the message by the field
+ * (refused-form.ts), with the error's status; other errors reach the shared error page
+ * (errorPages). The tests walk this table, so a new route cannot miss the access and CSRF checks,
+ * nor a page to show its refusals on.
  *
  * Sensitive routes (`reauthenticate`: the page to come back to after a fresh sign-in) are the
  * changes that add access, credentials or trust: creating, enabling or approving users, changing
