@@ -91,9 +91,10 @@ export async function run(argv: string[], io: CliIo, env: NodeJS.ProcessEnv): Pr
     io.stderr.write(`gatehouse: ${message}\n`);
     return code;
   };
-  if (args.length === 0 || HELP.has(args[0]!) || args[0] === 'help') {
+  if (args.length === 0) return fail(EXIT.usage, `no command given\n${usage()}`);
+  if (HELP.has(args[0]!) || args[0] === 'help') {
     io.stdout.write(`${usage()}\n`);
-    return args.length === 0 ? EXIT.usage : EXIT.ok;
+    return EXIT.ok;
   }
   if (options.some((a) => SECRET_OPTION.test(a))) {
     return fail(EXIT.usage, 'passwords and secrets are read from a prompt or from stdin, never from the command line');
