@@ -281,6 +281,16 @@ describe('gatehouse CLI on its own data directory', () => {
     // The whole of stdout is the JSON: `npm run gatehouse -- …` would print npm's header lines first.
     assert.ok(json<Array<{ username: string }>>(result).some((u) => u.username === 'root'));
   });
+
+  test('the README and the help text write the command as npx gatehouse, never as npm run without -s (its header would break a pipe)', async () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    assert.doesNotMatch(readme, /npm run gatehouse(?! *-s)/, 'npm run gatehouse without -s');
+    assert.doesNotMatch(readme, /^gatehouse /m, 'a bare gatehouse command line (not on PATH in a clone)');
+    assert.match(readme, /^npx gatehouse --json users list \|/m, 'a piped example');
+    const help = (await run(dir, ['--help'])).stdout;
+    const commandLines = help.split('\n').filter((line) => /^ {2}\S/.test(line));
+    assert.ok(commandLines.length > 20 && commandLines.every((line) => line.startsWith('  npx gatehouse ')), help);
+  });
 });
 
 describe('gatehouse CLI next to a running server', () => {
@@ -357,7 +367,7 @@ describe('gatehouse CLI next to a running server', () => {
     assert.match(active.stderr, /cannot be retired/);
     const early = await run(dir, ['keys', 'retire', '--', oldKid]);
     assert.equal(early.code, 1);
-    assert.match(early.stderr, /may be valid until .*Confirm/);
+    assert.match(early.stderr, /may be valid until .*To retire it anyway: npx gatehouse keys retire --force --/);
     assert.equal((await run(dir, ['keys', 'retire', '--force', '--', oldKid])).code, 0);
     await until(async () => !(await publishedKids()).includes(oldKid), 'the server stops publishing the retired key');
     const file = JSON.parse(readFileSync(join(dir, 'keys', 'signing-keys.json'), 'utf8')) as { keys: unknown[] };
