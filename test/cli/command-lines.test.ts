@@ -28,6 +28,8 @@ const CASES: Case[] = [
   { args: ['clients', 'add', '--name', 'Reports 2'], code: 2, stderr: /missing --redirect-uri\n {2}npx gatehouse clients add --name NAME/ },
   { args: ['clients', 'add', '--redirect-uri', 'https://r2.example.com/cb'], code: 2, stderr: /missing --name/ },
   { args: ['clients', 'add', '--name', 'R2', '--redirect-uri', 'https://r2.example.com/cb', '--auth-method', 'basic'], code: 2, stderr: /--auth-method is one of client_secret_basic, client_secret_post, none, not "basic"/ },
+  { args: ['idps', 'add', '--jwks-uri', 'https://idp.example.com/jwks'], code: 2, stderr: /missing --issuer\n {2}npx gatehouse idps add/ },
+  { args: ['idps', 'add', '--issuer', 'https://idp.example.com'], code: 2, stderr: /give exactly one of --jwks-uri or --jwks-file/ },
   // keys retire says how to confirm.
   { args: ['keys', 'retire', 'RETIRING_KID'], code: 1, stderr: /may be valid until .*To retire it anyway: npx gatehouse keys retire --force -- RETIRING_KID/ },
   { args: ['keys', 'retire', 'no-such-kid'], code: 1, stderr: /there is no signing key no-such-kid; `npx gatehouse keys list` shows them/ },
@@ -79,7 +81,7 @@ describe('gatehouse command lines', () => {
   /** Everything a command could change, as the CLI reads it back. */
   async function snapshot(): Promise<Record<string, string>> {
     const state: Record<string, string> = {};
-    for (const what of [['users', 'list'], ['clients', 'list'], ['keys', 'list'], ['redirects', 'list'], ['grants', 'list'], ['audit', 'tail', '-n', '1000']]) {
+    for (const what of [['users', 'list'], ['clients', 'list'], ['keys', 'list'], ['redirects', 'list'], ['grants', 'list'], ['idps', 'list'], ['audit', 'tail', '-n', '1000']]) {
       state[what.join(' ')] = await cli(['--json', ...what]);
     }
     return state;

@@ -19,6 +19,7 @@ import { auditCommand } from './commands/audit-command.ts';
 import { clientsCommand } from './commands/clients-command.ts';
 import { grantsCommand } from './commands/grants-command.ts';
 import { hashPasswordCommand } from './commands/hash-password-command.ts';
+import { idpsCommand } from './commands/idps-command.ts';
 import { keysCommand } from './commands/keys-command.ts';
 import { migrateToPostgresCommand } from './commands/migrate-to-postgres-command.ts';
 import { usersCommand } from './commands/users-command.ts';
@@ -30,6 +31,7 @@ const GROUPS: Record<string, CommandGroup> = {
   redirects: redirectsCommand,
   schemes: schemesCommand,
   hosts: hostsCommand,
+  idps: idpsCommand,
   grants: grantsCommand,
   keys: keysCommand,
   audit: auditCommand,
