@@ -92,7 +92,7 @@ describe('gatehouse CLI on its own data directory', () => {
     ['no password on stdin', ['users', 'add', 'eve'], '', 1, /no password on stdin/],
     ['a password over 72 bytes', ['users', 'add', 'eve'], `${'€'.repeat(25)}\n`, 1, /limited to 72 bytes/],
     ['a short password', ['users', 'add', 'eve'], 'short\n', 1, /at least 12 characters/],
-    ['an unknown scope', ['users', 'add', 'eve', '--scope', 'mcp:all'], 'long enough password\n', 1, /Unknown scope mcp:all/],
+    ['an unknown scope', ['users', 'add', 'eve', '--scope', 'mcp:all'], 'long enough password\n', 2, /unknown scope mcp:all; the scopes are mcp:read, mcp:write, mcp:admin/],
     ['an unknown option', ['users', 'add', 'eve', '--admin'], 'long enough password\n', 2, /Unknown option '--admin'/],
     ['a taken name', ['users', 'add', 'root'], 'long enough password\n', 1, /already exists/],
   ];

@@ -25,11 +25,13 @@ const CASES: Case[] = [
   { args: ['users', 'scopes', 'bob'], code: 2, stderr: /missing --scope\n {2}npx gatehouse users scopes USERNAME --scope/ },
   { args: ['users', 'scopes', 'bob', '--scope='], code: 2, stderr: /--scope is empty/ },
   { args: ['users', 'scopes', 'bob', '--scope', ' , '], code: 2, stderr: /--scope is empty/ },
+  { args: ['users', 'scopes', 'bob', '--scope', 'mcp:read,mcp:all'], code: 2, stderr: /unknown scope mcp:all; the scopes are mcp:read, mcp:write, mcp:admin \(or none\)/ },
   { args: ['clients', 'add', '--name', 'Reports 2'], code: 2, stderr: /missing --redirect-uri\n {2}npx gatehouse clients add --name NAME/ },
   { args: ['clients', 'add', '--redirect-uri', 'https://r2.example.com/cb'], code: 2, stderr: /missing --name/ },
   { args: ['clients', 'add', '--name', 'R2', '--redirect-uri', 'https://r2.example.com/cb', '--auth-method', 'basic'], code: 2, stderr: /--auth-method is one of client_secret_basic, client_secret_post, none, not "basic"/ },
   { args: ['idps', 'add', '--jwks-uri', 'https://idp.example.com/jwks'], code: 2, stderr: /missing --issuer\n {2}npx gatehouse idps add/ },
   { args: ['idps', 'add', '--issuer', 'https://idp.example.com'], code: 2, stderr: /give exactly one of --jwks-uri or --jwks-file/ },
+  { args: ['idps', 'add', '--issuer', 'https://idp.example.com', '--jwks-uri', 'https://idp.example.com/jwks', '--new-users', 'maybe'], code: 2, stderr: /--new-users is one of refuse, pending, allow, not "maybe"/ },
   // keys retire says how to confirm.
   { args: ['keys', 'retire', 'RETIRING_KID'], code: 1, stderr: /may be valid until .*To retire it anyway: npx gatehouse keys retire --force -- RETIRING_KID/ },
   { args: ['keys', 'retire', 'no-such-kid'], code: 1, stderr: /there is no signing key no-such-kid; `npx gatehouse keys list` shows them/ },

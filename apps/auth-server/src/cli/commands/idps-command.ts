@@ -4,6 +4,7 @@
  * at its next token request (the rows are read per use).
  */
 import { readFileSync } from 'node:fs';
+import { NEW_USER_POLICIES } from '../../../../shared/config/id-jag-section.ts';
 import { describeTrustedIdp } from '../../management/describe-trusted-idp.ts';
 import { CLI } from '../cli-context.ts';
 import { CliError, UsageError } from '../cli-errors.ts';
@@ -51,6 +52,9 @@ export const idpsCommand: CommandGroup = {
         'client-id': { type: 'string', multiple: true },
       }, { min: 0, max: 0, names: '', required: ['issuer'] });
       if ((values['jwks-uri'] === undefined) === (values['jwks-file'] === undefined)) throw new UsageError('give exactly one of --jwks-uri or --jwks-file');
+      if (!(NEW_USER_POLICIES as readonly string[]).includes(values['new-users'])) {
+        throw new UsageError(`--new-users is one of ${NEW_USER_POLICIES.join(', ')}, not ${JSON.stringify(values['new-users'])}`);
+      }
       const id = await context.services.trustedIdpAdmin.add({
         issuer: values.issuer!,
         ...(values.id ? { id: values.id } : {}),

@@ -21,7 +21,10 @@ const NEW_USER_SCOPES = ['mcp:read'];
 function scopesFrom(values: string[]): string[] {
   const scopes = values.flatMap((v) => v.split(/[\s,]+/)).filter(Boolean);
   if (scopes.length === 0) throw new UsageError('--scope is empty; name the scopes (like --scope mcp:read,mcp:write), or --scope none for no scope');
-  return scopes.length === 1 && scopes[0] === 'none' ? [] : scopes;
+  if (scopes.length === 1 && scopes[0] === 'none') return [];
+  const unknown = scopes.filter((s) => !(MCP_SCOPES as readonly string[]).includes(s));
+  if (unknown.length > 0) throw new UsageError(`unknown scope ${unknown.join(', ')}; the scopes are ${MCP_SCOPES.join(', ')} (or none)`);
+  return scopes;
 }
 
 const toJson = (user: User) => snakeCaseKeys(describeUser(user, isoTime));
