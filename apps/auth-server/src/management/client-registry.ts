@@ -84,7 +84,8 @@ export function validateWithProvider(provider: () => Provider): ValidateClientMe
 }
 
 const CLIENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$/;
-const AUTH_METHODS: readonly string[] = ['client_secret_basic', 'client_secret_post', 'none'];
+/** The token endpoint authentication methods a static client may use. */
+export const AUTH_METHODS: readonly string[] = ['client_secret_basic', 'client_secret_post', 'none'];
 
 export class ClientRegistry {
   constructor(
