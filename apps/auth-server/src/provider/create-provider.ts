@@ -39,6 +39,9 @@ import { registerTokenExchangeGrant } from '../token-exchange/token-exchange-gra
 import { answerStructuredTokensInactive } from './answer-structured-tokens-inactive.ts';
 import { createIntrospectionPolicy } from './introspection-policy.ts';
 import { createDatabaseAdapter } from './database-adapter.ts';
+import { isClientCredentialsRequest, settleServiceAccountScope } from './service-account-scope.ts';
+import { serviceTokenClaims } from './service-token-claims.ts';
+import { SERVICE_ACCOUNT, SERVICE_DISABLED } from '../registration/service-account-policy.ts';
 
 export interface ProviderDeps {
   config: AuthServerConfig;
@@ -102,7 +105,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     responseTypes: ['code'],
     pkce: { required: () => true },
-    clientAuthMethods: ['none', 'client_secret_post', 'client_secret_basic'],
+    clientAuthMethods: ['none', 'client_secret_post', 'client_secret_basic', 'private_key_jwt'],
     clientDefaults: {
       grant_types: ['authorization_code'],
       response_types: ['code'],
@@ -115,7 +118,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       authorizationSigningAlgValues: ['RS256'],
       // No HS* anywhere: the provider keys HMAC with the stored client secret, which is only a
       // hash (hashed-client-secrets.ts), so whoever holds the database could forge with it.
-      clientAuthSigningAlgValues: ['RS256'],
+      clientAuthSigningAlgValues: ['RS256', 'ES256'],
       requestObjectSigningAlgValues: ['RS256'],
     },
     routes: {
@@ -155,6 +158,8 @@ export function createProvider(deps: ProviderDeps): Provider {
         allowClient: async (_ctx, client) => deps.documentHostPolicy.allowFetch(client.clientId),
         cacheDuration: { min: config.clientIdMetadataDocuments.cacheMin, max: config.clientIdMetadataDocuments.cacheMax },
       },
+      // RFC 6749 §4.4, for service accounts only (registration/service-account-policy.ts).
+      clientCredentials: { enabled: true },
       revocation: {
         enabled: true,
         // RFC 7009 §2.1: only the client a token was issued to may revoke it; a confidential
@@ -175,7 +180,7 @@ export function createProvider(deps: ProviderDeps): Provider {
           // Exact comparison: the trailing-slash form was normalised before the provider saw it.
           if (resourceIndicator !== config.resource) throw new errors.InvalidTarget();
           return {
-            scope: await scopeFor(ctx),
+            scope: isClientCredentialsRequest(ctx) ? settleServiceAccountScope(ctx) : await scopeFor(ctx),
             audience: config.resource,
             accessTokenFormat: 'jwt',
             accessTokenTTL: config.accessTokenTtl,
@@ -185,7 +190,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       },
     },
     extraClientMetadata: {
-      properties: [CLIENT_KIND, RESOURCE_SERVER_FOR, UPSTREAM_AUDIENCES],
+      properties: [CLIENT_KIND, RESOURCE_SERVER_FOR, UPSTREAM_AUDIENCES, SERVICE_ACCOUNT, SERVICE_DISABLED],
       validator: createClientMetadataValidator(deps.redirectUriPolicy),
     },
     // Only origins a client registered a redirect URI on may call /token, /revoke and /introspect
@@ -207,6 +212,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     // `gid` names the grant, so the resource server can refuse a revoked grant's access tokens
     // when the revocation feed lists it (apps/shared/revocation-entry.ts).
     async extraTokenClaims(ctx, token) {
+      if (token.kind === 'ClientCredentials') return serviceTokenClaims(ctx.oidc.client);
       if (!('accountId' in token) || typeof token.accountId !== 'string') return undefined;
       const user = await findUserOnce(users, ctx, token.accountId);
       const grantId = 'grantId' in token && typeof token.grantId === 'string' ? token.grantId : undefined;
@@ -217,6 +223,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     rotateRefreshToken: () => true,
     ttl: {
       AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.accessTokenTtl,
+      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.accessTokenTtl,
       AuthorizationCode: 60,
       IdToken: ID_TOKEN_TTL,
       Interaction: 3600,

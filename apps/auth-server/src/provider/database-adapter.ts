@@ -70,6 +70,21 @@ const UPSERT = {
   INSERT INTO oidc_models (model, id, payload, grant_id, uid, user_code, account_id, client_id, consumed_at, expires_at)
   VALUES (@model, @id, @payload, @grantId, @uid, @userCode, @accountId, @clientId, @consumedAt, @expiresAt)${UPSERT_CONFLICT}`,
 };
+/**
+ * Replay detection (client assertion `jti`s, RFC 7523 §3 item 7): oidc-provider's
+ * `ReplayDetection.unique` finds and then saves, so two replicas given the same assertion at
+ * once would both find nothing. Its save is therefore an insert that succeeds only when no live
+ * row has that id (an expired one not yet swept is replaced); otherwise the upsert refuses the
+ * assertion exactly as `unique` would have (lib/shared/jwt_client_auth.js).
+ */
+const ONCE_MODELS: ReadonlySet<string> = new Set(['ReplayDetection']);
+const ONCE_CONFLICT = `
+  ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, expires_at = excluded.expires_at
+    WHERE oidc_models.expires_at IS NOT NULL AND oidc_models.expires_at <= @now`;
+const INSERT_ONCE = {
+  sqlite: UPSERT.sqlite.replace(UPSERT_CONFLICT, ONCE_CONFLICT),
+  postgres: UPSERT.postgres.replace(UPSERT_CONFLICT, ONCE_CONFLICT),
+};
 const FIND = `SELECT payload, consumed_at, grant_id, account_id, client_id FROM oidc_models WHERE model = @model AND id = @id AND ${VISIBLE}`;
 const FIND_BY_UID = `SELECT payload, consumed_at FROM oidc_models WHERE model = @model AND uid = @uid AND ${VISIBLE}`;
 const FIND_BY_USER_CODE = `SELECT payload, consumed_at FROM oidc_models WHERE model = @model AND user_code = @userCode AND ${VISIBLE}`;
@@ -150,7 +165,9 @@ export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemCloc
     constructor(private readonly model: string) {}
 
     async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
-      await db.run(UPSERT[db.dialect], {
+      const once = ONCE_MODELS.has(this.model);
+      const { changes } = await db.run((once ? INSERT_ONCE : UPSERT)[db.dialect], {
+        ...(once ? { now: now() } : {}),
         model: this.model,
         id: storedId(this.model, id),
         payload: JSON.stringify(toStoredPayload(this.model, payload)),
@@ -162,6 +179,7 @@ export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemCloc
         consumedAt: typeof payload.consumed === 'number' ? payload.consumed : null,
         expiresAt: typeof expiresIn === 'number' ? now() + expiresIn : null,
       });
+      if (once && changes === 0) throw new errors.InvalidClientAuth('client assertion tokens must only be used once');
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
@@ -251,6 +269,18 @@ export async function insertClient(db: SqlExecutor, clientId: string, metadata: 
   const { changes } = await db.run(
     `INSERT INTO oidc_models (model, id, payload, client_id) VALUES ('Client', ?, ?, ?) ON CONFLICT (model, id) DO NOTHING`,
     [clientId, JSON.stringify(toStoredPayload('Client', metadata as AdapterPayload)), clientId],
+  );
+  return changes === 1;
+}
+
+/**
+ * Replaces the metadata of a client an administrator created (already validated, secret already
+ * hashed); false when there is no such client.
+ */
+export async function replaceClientMetadata(db: SqlExecutor, clientId: string, metadata: Record<string, unknown>): Promise<boolean> {
+  const { changes } = await db.run(
+    "UPDATE oidc_models SET payload = ? WHERE model = 'Client' AND id = ?",
+    [JSON.stringify(toStoredPayload('Client', metadata as AdapterPayload)), clientId],
   );
   return changes === 1;
 }
