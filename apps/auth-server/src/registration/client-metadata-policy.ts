@@ -54,6 +54,8 @@ export const MAX_UPSTREAM_AUDIENCES = 100;
 const UNOFFERED_METADATA = [
   'sector_identifier_uri', 'jwks_uri', 'jwks', 'request_uris', 'backchannel_logout_uri',
   'backchannel_logout_session_required', 'post_logout_redirect_uris', 'initiate_login_uri',
+  // Only meaningful with private_key_jwt, which needs the keys dropped above.
+  'token_endpoint_auth_signing_alg',
 ];
 
 type Metadata = Record<string, unknown>;
