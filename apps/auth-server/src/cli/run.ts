@@ -20,12 +20,14 @@ import { grantsCommand } from './commands/grants-command.ts';
 import { hashPasswordCommand } from './commands/hash-password-command.ts';
 import { keysCommand } from './commands/keys-command.ts';
 import { migrateToPostgresCommand } from './commands/migrate-to-postgres-command.ts';
+import { servicesCommand } from './commands/services-command.ts';
 import { usersCommand } from './commands/users-command.ts';
 
 const GROUPS: Record<string, CommandGroup> = {
   users: usersCommand,
   'hash-password': hashPasswordCommand,
   clients: clientsCommand,
+  services: servicesCommand,
   redirects: redirectsCommand,
   schemes: schemesCommand,
   hosts: hostsCommand,

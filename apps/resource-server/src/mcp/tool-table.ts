@@ -71,8 +71,8 @@ const whoami = defineTool({
   description: 'Shows who this connection acts for, as its access token says: the user (subject and username) or the service account, the app (client id), the granted scopes and when the token expires.',
   inputSchema: {},
   outputSchema: {
-    acts_for: z.string().describe('"user <username or subject>", or "service <name> (client_id <id>)" for a service account'),
-    kind: z.enum(['user', 'service']),
+    kind: z.literal('service').optional().describe('present for a service account (client credentials): no user'),
+    acts_for: z.string().optional().describe('for a service account: "service <name> (client_id <id>)"'),
     subject: z.string(),
     service: z.string().optional(),
     username: z.string().optional(),
@@ -83,8 +83,7 @@ const whoami = defineTool({
   annotations: { readOnlyHint: true, openWorldHint: false },
   run(_args, { caller }) {
     return {
-      acts_for: caller.service ? `service ${caller.service} (client_id ${caller.clientId})` : `user ${caller.username ?? caller.subject}`,
-      kind: caller.service ? 'service' as const : 'user' as const,
+      ...(caller.service ? { kind: 'service' as const, acts_for: `service ${caller.service} (client_id ${caller.clientId})` } : {}),
       subject: caller.subject,
       ...(caller.service ? { service: caller.service } : {}),
       ...(caller.username ? { username: caller.username } : {}),
