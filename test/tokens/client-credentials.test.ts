@@ -131,6 +131,17 @@ for (const backend of TEST_BACKENDS) {
       assert.equal(inBody.body.refresh_token, undefined);
     });
 
+    test('issuance is audited: token.issued, actor service, the service account as client, scope and resource', async () => {
+      const answer = await tokenRequest(server.issuer, { grant_type: 'client_credentials', resource: RESOURCE, scope: 'mcp:read' }, clientSecretBasic(secretService.clientId, secretService.clientSecret));
+      assert.equal(answer.status, 200);
+      await server.auth.admin.audit.flush();
+      const events = await server.auth.admin.audit.query({ event: 'token.issued' });
+      const event = events.find((e) => e.clientId === secretService.clientId);
+      assert.ok(event, JSON.stringify(events));
+      assert.equal(event.actor, 'service');
+      assert.deepEqual([event.details.grant_type, event.details.scope, event.details.resource, event.details.refresh_token_issued], ['client_credentials', 'mcp:read', RESOURCE, false]);
+    });
+
     test('the secret is stored hashed, never in plain', async () => {
       const stored = await server.auth.admin.clients.find(secretService.clientId);
       assert.ok(stored);

@@ -61,7 +61,7 @@ export const AUDIT_EVENTS = [
 export type AuditEventName = (typeof AUDIT_EVENTS)[number];
 
 export interface Actor {
-  /** A username, or `system`, `cli`, `anonymous`. */
+  /** A username, or `system`, `cli`, `anonymous`, `service`. */
   name: string;
   /** The user's id when a user acted. */
   id?: string;
@@ -69,6 +69,8 @@ export interface Actor {
 
 export const SYSTEM: Actor = { name: 'system' };
 export const ANONYMOUS: Actor = { name: 'anonymous' };
+/** A service account acting for itself (client credentials); the entry's client names which. */
+export const SERVICE: Actor = { name: 'service' };
 
 export interface AuditEntry {
   event: AuditEventName;
