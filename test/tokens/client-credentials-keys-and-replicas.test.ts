@@ -57,6 +57,17 @@ describe('a service account with a jwks_uri', () => {
     assert.ok((docs.hits.get('/service/jwks.json') ?? 0) >= 1);
   });
 
+  test('a Client ID Metadata Document listing client_credentials does not get the grant: unauthorized_client', async () => {
+    // Shaped like Claude Code's document (https://claude.ai/oauth/claude-code-client-metadata), plus the grant.
+    const url = docs.json('/cimd/script-client.json', {
+      client_id: `${docs.origin}/cimd/script-client.json`, client_name: 'Script', redirect_uris: ['http://localhost/callback'],
+      grant_types: ['authorization_code', 'refresh_token', 'client_credentials'], response_types: ['code'], token_endpoint_auth_method: 'none',
+    });
+    const answer = await tokenRequest(loopbackAllowed.issuer, { grant_type: 'client_credentials', client_id: url, resource: RESOURCE });
+    assert.equal(answer.status, 400, JSON.stringify(answer.body));
+    assert.equal(answer.body.error, 'unauthorized_client');
+  });
+
   test('a jwks_uri on a special-use address is never fetched (SSRF guard): invalid_client, no 5xx', async () => {
     const before = docs.hits.get('/service/jwks.json') ?? 0;
     const { clientId } = await guarded.auth.admin.serviceAccounts.create({ name: 'Keys on loopback', authMethod: 'private_key_jwt', scopes: ['mcp:read'], jwksUri }, CLI);
