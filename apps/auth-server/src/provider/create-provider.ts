@@ -17,6 +17,11 @@
  *   answer-structured-tokens-inactive.ts for JWTs.
  * - RFC 8693 token exchange: the resource server trades a caller's token for a short-lived
  *   identity token for one upstream MCP server (token-exchange/token-exchange-grant.ts).
+ * - RFC 6749 §4.4 client credentials (MCP extension `io.modelcontextprotocol/oauth-client-credentials`)
+ *   for service accounts an administrator created, and no other client
+ *   (registration/service-account-policy.ts); they authenticate with `private_key_jwt` (RFC 7523
+ *   §2.2; RS256 or ES256, never HS*) or a client secret. Their token is the same audience-bound
+ *   RS256 `at+jwt`, `sub` = their client id, no refresh token (RFC 6749 §4.4.3).
  * - Refresh tokens go to every client registered for the `refresh_token` grant (MCP clients rarely
  *   ask for `offline_access`), rotate on every use, outlive the browser session, and are capped by
  *   an absolute lifetime counted from the first sign-in.
