@@ -32,8 +32,7 @@ describe('authorization server metadata', () => {
       // client_credentials: service accounts only (MCP oauth-client-credentials extension).
       assert.deepEqual([...(metadata.grant_types_supported as string[])].sort(), ['authorization_code', 'client_credentials', 'refresh_token', 'urn:ietf:params:oauth:grant-type:token-exchange']);
       assert.deepEqual([...(metadata.token_endpoint_auth_methods_supported as string[])].sort(), ['client_secret_basic', 'client_secret_post', 'none', 'private_key_jwt']);
-      // The extension requires it with JWT client authentication; never HS* (hashed-client-secrets.ts).
-      assert.deepEqual(metadata.token_endpoint_auth_signing_alg_values_supported, ['RS256', 'ES256']);
+      assert.deepEqual(metadata.token_endpoint_auth_signing_alg_values_supported, ['RS256', 'ES256'], 'private_key_jwt: asymmetric only');
       assert.equal(metadata.authorization_response_iss_parameter_supported, true);
       for (const scope of ['mcp:read', 'mcp:write', 'mcp:admin', 'openid', 'profile', 'email', 'offline_access']) {
         assert.ok((metadata.scopes_supported as string[]).includes(scope), scope);

@@ -130,6 +130,17 @@ describe('MCP endpoint without a usable token', () => {
     }
   });
 
+  test('a preflight allows the MCP 2026-07-28 request metadata headers a browser client sends', async () => {
+    const response = await fetch(server.mcpUrl, {
+      method: 'OPTIONS',
+      headers: { Origin: INSPECTOR, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization, content-type, mcp-protocol-version, mcp-method, mcp-name, mcp-param-region, x-other' },
+    });
+    assert.equal(response.status, 204);
+    const allowed = (response.headers.get('access-control-allow-headers') ?? '').toLowerCase().split(/,\s*/);
+    for (const header of ['mcp-method', 'mcp-name', 'mcp-param-region']) assert.ok(allowed.includes(header), `${header} in ${allowed.join(', ')}`);
+    assert.ok(!allowed.includes('x-other'), 'only the MCP headers it asks for are added');
+  });
+
   test('refuses a preflight from an unknown Origin', async () => {
     const response = await fetch(server.mcpUrl, {
       method: 'OPTIONS',

@@ -109,7 +109,7 @@ describe('Client ID Metadata Documents', () => {
     ['a document over the size cap', (url) => ({ path: '/huge.json', respond: (d) => d.json('/huge.json', claudeCodeDocument(url, { client_name: 'x'.repeat(6000) })) })],
     ['a document with a client_secret', (url) => ({ path: '/secret.json', respond: (d) => d.json('/secret.json', claudeCodeDocument(url, { client_secret: 'shh' })) })],
     ['a document asking for client_secret_post', (url) => ({ path: '/post.json', respond: (d) => d.json('/post.json', claudeCodeDocument(url, { token_endpoint_auth_method: 'client_secret_post' })) })],
-    ['a document asking for private_key_jwt', (url) => ({ path: '/pkjwt.json', respond: (d) => d.json('/pkjwt.json', claudeCodeDocument(url, { token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [] } })) })],
+    ['a document asking for private_key_jwt without publishing keys', (url) => ({ path: '/pkjwt.json', respond: (d) => d.json('/pkjwt.json', claudeCodeDocument(url, { token_endpoint_auth_method: 'private_key_jwt' })) })],
     ['a document whose id_token_signed_response_alg is not a string', (url) => ({ path: '/alg.json', respond: (d) => d.json('/alg.json', claudeCodeDocument(url, { id_token_signed_response_alg: { toString: 1 } })) })],
     ['a redirect URI the document does not list', (url) => ({ path: '/listed.json', respond: (d) => d.json('/listed.json', claudeCodeDocument(url)), redirectUri: 'https://evil.example/callback' })],
     ['a document that is not JSON', () => ({ path: '/html.json', respond: (d) => d.handle('/html.json', (_req, res) => { res.end('<html>'); }) })],

@@ -108,6 +108,22 @@ for (const backend of TEST_BACKENDS) describe(`provider models (${backend})`, ()
     assert.equal((outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult).reason.error_detail, 'authorization code already consumed');
   });
 
+  test('a client assertion\'s replay marker written on two replicas at once: one write wins, the other is refused as a replay', async () => {
+    const marker = { iss: 'https://client.example/client.json', jti: 'marker-1', kind: 'ReplayDetection' } as AdapterPayload;
+    const outcomes = await Promise.allSettled([
+      new adapterA('ReplayDetection').upsert('marker-1', marker, 60),
+      new adapterB('ReplayDetection').upsert('marker-1', marker, 60),
+    ]);
+    assert.deepEqual(outcomes.map((o) => o.status).sort(), ['fulfilled', 'rejected']);
+    const refused = (outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult).reason as errors.InvalidClientAuth;
+    assert.ok(refused instanceof errors.InvalidClientAuth, String(refused));
+    assert.equal(refused.statusCode, 401);
+
+    await new adapterA('ReplayDetection').upsert('marker-2', marker, 0);
+    await new adapterB('ReplayDetection').upsert('marker-2', marker, 60);
+    assert.ok(await new adapterA('ReplayDetection').find('marker-2'), 'an expired marker is replaced');
+  });
+
   test('grants are listed by account and by client with their scopes, newest first, and deleted with their rows', async () => {
     const older = await grantWithRefreshToken('user-5', 'client-5a', 'mcp:read');
     const newer = await grantWithRefreshToken('user-5', 'client-5b', 'mcp:read mcp:write');

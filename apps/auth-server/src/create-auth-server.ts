@@ -35,6 +35,7 @@ import { UserStore } from './accounts/user-store.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import { recordProviderEvents } from './audit/record-provider-events.ts';
 import { createSignInRecorder } from './audit/record-sign-in.ts';
+import { createClientDocumentCache } from './cimd/client-document-cache.ts';
 import { createMetadataFetch, type MetadataFetchOptions } from './cimd/create-metadata-fetch.ts';
 import { createDocumentHostPolicy } from './cimd/document-host-policy.ts';
 import { FederatedAccounts } from './federation/federated-accounts.ts';
@@ -160,7 +161,13 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     options.metadataFetch?.dangerouslyAllowLoopback,
   );
   const metrics = createAuthServerMetrics(options.registry ?? createMetricsRegistry('auth-server'));
-  const metadataFetch = createMetadataFetch(options.metadataFetch);
+  const clientDocuments = createClientDocumentCache(createMetadataFetch(options.metadataFetch), {
+    clock,
+    logger,
+    cacheMin: config.clientIdMetadataDocuments.cacheMin,
+    cacheMax: config.clientIdMetadataDocuments.cacheMax,
+    maxStale: config.clientIdMetadataDocuments.maxStale,
+  });
   // Built again, with the same configuration and listeners, whenever the signing keys change.
   const buildProvider = (signingKeys: StoredKey[]): Provider => {
     const built = createProvider({
@@ -180,7 +187,8 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       adapter: options.adapter,
       revocations: admin.revocations,
       documentHostPolicy,
-      metadataFetch,
+      metadataFetch: clientDocuments.fetch,
+      onDocumentAccepted: clientDocuments.accepted,
       clock,
     });
     // Behind a TLS-terminating proxy, client IPs and the external scheme come from X-Forwarded-*.

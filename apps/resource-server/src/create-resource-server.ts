@@ -26,6 +26,7 @@ import { RevocationFeedFollower } from './auth/follow-revocation-feed.ts';
 import { createAccessTokenVerifier } from './auth/verify-access-token.ts';
 import { authenticationMiddleware, originGuardMiddleware } from './http/as-koa-middleware.ts';
 import { assumeAnonymousCaller } from './http/assume-anonymous-caller.ts';
+import { checkMcpRequestMetadata } from './http/check-mcp-request-metadata.ts';
 import { describeGatewayServers, GATEWAY_SERVERS_PATH } from './http/describe-gateway-servers.ts';
 import { guardOrigin } from './http/guard-origin.ts';
 import { handleErrors } from './http/handle-errors.ts';
@@ -39,8 +40,10 @@ import type { AuthenticatedState, ResourceServerState } from './http/resource-se
 import { requireToolScope } from './http/require-tool-scope.ts';
 import { serveMcpEndpoint } from './http/serve-mcp-endpoint.ts';
 import { serveMcpRequest } from './http/serve-mcp-request.ts';
+import { serveStatelessRequest } from './http/serve-stateless-request.ts';
 import { Gateway } from './gateway/gateway.ts';
 import { createIdentityTokens, type IdentityTokens } from './gateway/identity-tokens.ts';
+import { statelessRequestAnswerer } from './mcp/answer-stateless-request.ts';
 import { createMcpServer, requiredScopeLookup, type ToolCallEvent } from './mcp/create-mcp-server.ts';
 import { McpSessions } from './mcp/mcp-sessions.ts';
 import { BASELINE_SCOPES } from './mcp/tool-table.ts';
@@ -143,8 +146,9 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
       onTokenRefused: (reason) => metrics.tokenVerificationFailures.inc({ reason }),
     });
 
+  const createServer = (subject: string) => createMcpServer({ notes, audit, logger, onToolCall, gateway, builtInTools: config.builtInTools, subject });
   const sessions = new McpSessions({
-    createServer: (subject) => createMcpServer({ notes, audit, logger, onToolCall, gateway, builtInTools: config.builtInTools, subject }),
+    createServer,
     store: new McpSessionStore(db),
     idleTtlMs: config.sessionIdleTtl * 1000,
     maxSessions: config.maxSessions,
@@ -160,7 +164,9 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
     guardOrigin: originGuard, // 403 unknown Origin; CORS; preflight
     authenticate, // 401 no or bad token; 503 key set unreachable
     readJsonRpcBody: readJsonRpcBody(config.maxBodyBytes), // 413 too large; 400 not JSON
+    checkMcpRequestMetadata: checkMcpRequestMetadata(), // 400 headers disagree with the body; 2026-07-28 or a session
     requireToolScope: requireToolScope({ requiredScope: requiredScopeLookup(gateway, config.builtInTools), resourceMetadataUrl, audit, onToolCall }), // 403 insufficient_scope
+    serveStatelessRequest: serveStatelessRequest(statelessRequestAnswerer(createServer), logger), // 2026-07-28: no session
     serveMcpRequest: serveMcpRequest(sessions, logger), // 404 unknown session; the rest is the SDK transport's
   });
 

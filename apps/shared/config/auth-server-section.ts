@@ -151,6 +151,8 @@ function authServerFields(context: LoadContext) {
         .meta({ description: 'a fetched document is cached at least this long' } satisfies FieldNote),
       cache_max: duration.default(86400)
         .meta({ description: 'and at most this long (Cache-Control is honoured between)' } satisfies FieldNote),
+      max_stale: duration.default(86400)
+        .meta({ description: 'when a refetch fails, the last good document is served this long past its freshness' } satisfies FieldNote),
     }).prefault({}).meta({ description: 'client metadata documents' } satisfies FieldNote),
     sign_in_throttle: z.strictObject({
       max_failures: z.coerce.number().int().min(1).max(1000).default(5)
@@ -238,6 +240,8 @@ export function authServerSection(context: LoadContext) {
         /** Seconds a fetched document is cached at least / at most (Cache-Control is honoured between). */
         cacheMin: a.client_id_metadata_documents.cache_min,
         cacheMax: a.client_id_metadata_documents.cache_max,
+        /** Seconds past its freshness the last good document is served while refetches fail. */
+        maxStale: a.client_id_metadata_documents.max_stale,
       },
       signInThrottle: {
         maxFailures: a.sign_in_throttle.max_failures,

@@ -3,25 +3,23 @@
  * redirects, caps the body (5 KiB), times out after 2.5 s and validates the document; this adds
  * the address check where it cannot be dodged:
  *
+ * - a URL whose host is a special-use IP literal is refused before any connection is tried (a
+ *   link-local or private address may not answer at all, and the request would wait for its
+ *   timeout);
  * - names are resolved by our `lookup`, which refuses special-use addresses before connecting;
  * - after connecting, the socket's actual remote address is checked again (this also covers IP
  *   literals, which skip DNS, and rules out DNS rebinding between check and connect).
  *
- * Within one request a failed fetch is remembered and not tried again: oidc-provider looks the
- * client up a second time while rendering the error, which would double the wait on a slow host.
- * Nothing is remembered across requests. The memory is keyed on the request oidc-provider is
- * serving (`Provider.ctx`, its own AsyncLocalStorage around its routes), not on a scope of ours:
- * every further AsyncLocalStorage in the process is paid on every promise of every request (one
- * more propagation per promise in Node's init hook), while documents are fetched only on the few
- * requests that name a URL client_id. A lookup outside the provider's routes (our interaction
- * pages) remembers nothing, as before.
+ * oidc-provider fetches every client-named URL through this one function: Client ID Metadata
+ * Documents and the `jwks_uri` of a private_key_jwt client (lib/models/client.js), so the same
+ * guard covers both. What is remembered of the answers, and for how long, is
+ * client-document-cache.ts, in front of this.
  *
  * `dangerouslyAllowLoopback` and `ca` exist for tests that serve documents from 127.0.0.1 with
  * a test certificate; they are code options, never configuration.
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import type { LookupFunction } from 'node:net';
-import Provider from 'oidc-provider';
+import { isIP, type LookupFunction } from 'node:net';
 import { Agent, buildConnector, fetch as undiciFetch } from 'undici';
 import { isSpecialUseAddress } from './special-use-addresses.ts';
 
@@ -34,21 +32,6 @@ export interface MetadataFetchOptions {
 export class SpecialUseAddressError extends Error {
   override name = 'SpecialUseAddressError';
   readonly code = 'ERR_SPECIAL_USE_ADDRESS';
-}
-
-/** Failed fetches by URL, per request; an entry goes with its request. */
-const failuresByRequest = new WeakMap<object, Map<string, Promise<Response>>>();
-
-/** The failures remembered for the request being served, if oidc-provider is serving one. */
-function failuresThisRequest(): Map<string, Promise<Response>> | undefined {
-  const request = (Provider as unknown as { ctx?: object }).ctx;
-  if (!request) return undefined;
-  let failures = failuresByRequest.get(request);
-  if (!failures) {
-    failures = new Map();
-    failuresByRequest.set(request, failures);
-  }
-  return failures;
 }
 
 export function createMetadataFetch(options: MetadataFetchOptions = {}): (url: string | URL | Request, init?: RequestInit) => Promise<Response> {
@@ -81,14 +64,13 @@ export function createMetadataFetch(options: MetadataFetchOptions = {}): (url: s
   });
 
   return function fetchClientMetadata(url, init) {
-    // The provider sets its own dispatcher; ours replaces it.
     const href = url instanceof Request ? url.url : String(url);
-    const failures = failuresThisRequest();
-    const failed = failures?.get(href);
-    if (failed) return failed;
+    const host = URL.parse(href)?.hostname.replace(/^\[|\]$/g, '') ?? '';
+    if (isIP(host) && isSpecialUseAddress(host, allowLoopback)) {
+      return Promise.reject(new SpecialUseAddressError(`refusing to fetch from special-use address ${host}`));
+    }
+    // The provider sets its own dispatcher; ours replaces it.
     const { dispatcher: _ignored, ...rest } = (init ?? {}) as RequestInit & { dispatcher?: unknown };
-    const response = undiciFetch(href, { ...(rest as object), dispatcher: agent }) as unknown as Promise<Response>;
-    response.catch(() => failures?.set(href, response));
-    return response;
+    return undiciFetch(href, { ...(rest as object), dispatcher: agent }) as unknown as Promise<Response>;
   };
 }

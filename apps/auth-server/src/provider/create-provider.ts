@@ -63,6 +63,8 @@ export interface ProviderDeps {
   documentHostPolicy: DocumentHostPolicy;
   /** The fetch used for Client ID Metadata Documents (SSRF-guarded). */
   metadataFetch: NonNullable<Configuration['fetch']>;
+  /** Told the URL of each Client ID Metadata Document the provider accepted (client-document-cache.ts). */
+  onDocumentAccepted?: (url: string) => void;
   /** What the revocation feed refuses (token exchange checks subject tokens against it). */
   revocations?: Pick<RevocationFeed, 'refuses'>;
   /** Storage for the provider's models; default: the database adapter on `database`. */
@@ -110,6 +112,9 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     responseTypes: ['code'],
     pkce: { required: () => true },
+    // private_key_jwt (RFC 7523 §2.2): Client ID Metadata Document clients such as ChatGPT sign a
+    // client assertion with a key their document publishes, and so do service accounts with the
+    // keys an administrator registered; DCR clients cannot register keys.
     clientAuthMethods: ['none', 'client_secret_post', 'client_secret_basic', 'private_key_jwt'],
     clientDefaults: {
       grant_types: ['authorization_code'],
@@ -160,11 +165,22 @@ export function createProvider(deps: ProviderDeps): Provider {
         ack: 'draft-02',
         allowFetch: async (_ctx, clientId) => deps.documentHostPolicy.allowFetch(clientId),
         // Asked again for a cached document too, so a host an admin stops trusting is refused at once.
-        allowClient: async (_ctx, client) => deps.documentHostPolicy.allowFetch(client.clientId),
+        // Called only for a document the provider accepted: from then on it may be served from memory.
+        async allowClient(_ctx, client) {
+          const allowed = await deps.documentHostPolicy.allowFetch(client.clientId);
+          if (allowed) deps.onDocumentAccepted?.(client.clientId);
+          return allowed;
+        },
         cacheDuration: { min: config.clientIdMetadataDocuments.cacheMin, max: config.clientIdMetadataDocuments.cacheMax },
       },
       // RFC 6749 §4.4, for service accounts only (registration/service-account-policy.ts).
       clientCredentials: { enabled: true },
+      // OpenID Connect RP Metadata Choices 1.0: a client may list the methods it can use
+      // (`token_endpoint_auth_methods_supported`, ChatGPT's document lists none and
+      // private_key_jwt); the provider keeps the declared one when it is supported, else the first
+      // listed one it supports. client-metadata-policy.ts first narrows the list to what the client
+      // kind may use.
+      rpMetadataChoices: { enabled: true },
       revocation: {
         enabled: true,
         // RFC 7009 §2.1: only the client a token was issued to may revoke it; a confidential

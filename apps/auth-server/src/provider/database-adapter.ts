@@ -18,6 +18,8 @@
  *   deleted and `grant.revoked` is emitted, which the revocation feed and the audit log follow)
  *   and fails with invalid_grant, before anything is issued. A consumed refresh token shrinks to
  *   a tombstone in that same statement (what reuse detection needs, see TOMBSTONE_FIELDS).
+ * - A client assertion's replay marker (`ReplayDetection`) is written only where no live one is,
+ *   so one assertion presented on two replicas at once is accepted once (INSERT_REPLAY_MARKER).
  * - Rows are kept in their stored form (stored-form.ts): bearer ids and client secrets only as
  *   hashes. Every lookup by id hashes the id it is given. `findByUid` (sessions, by their
  *   non-secret uid) cannot put the raw id back: the provider only reads such a session (to check
@@ -71,19 +73,15 @@ const UPSERT = {
   VALUES (@model, @id, @payload, @grantId, @uid, @userCode, @accountId, @clientId, @consumedAt, @expiresAt)${UPSERT_CONFLICT}`,
 };
 /**
- * Replay detection (client assertion `jti`s, RFC 7523 §3 item 7): oidc-provider's
- * `ReplayDetection.unique` finds and then saves, so two replicas given the same assertion at
- * once would both find nothing. Its save is therefore an insert that succeeds only when no live
- * row has that id (an expired one not yet swept is replaced); otherwise the upsert refuses the
- * assertion exactly as `unique` would have (lib/shared/jwt_client_auth.js).
+ * A replay marker (a client assertion's jti, RFC 7523 §3 item 7: used once) is written only where
+ * no live one is: oidc-provider checks with `find` and then saves (lib/models/replay_detection.js),
+ * so two replicas given one assertion at once could both find nothing. Of two such writes, exactly
+ * one changes a row; the other is refused as the provider refuses a replay it sees. Only client
+ * assertions write markers here (DPoP, CIBA and client attestation are off).
  */
-const ONCE_MODELS: ReadonlySet<string> = new Set(['ReplayDetection']);
-const ONCE_CONFLICT = `
-  ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, expires_at = excluded.expires_at
-    WHERE oidc_models.expires_at IS NOT NULL AND oidc_models.expires_at <= @now`;
-const INSERT_ONCE = {
-  sqlite: UPSERT.sqlite.replace(UPSERT_CONFLICT, ONCE_CONFLICT),
-  postgres: UPSERT.postgres.replace(UPSERT_CONFLICT, ONCE_CONFLICT),
+const INSERT_REPLAY_MARKER = {
+  sqlite: `${UPSERT.sqlite} WHERE oidc_models.expires_at <= @now`,
+  postgres: `${UPSERT.postgres} WHERE oidc_models.expires_at <= @now`,
 };
 const FIND = `SELECT payload, consumed_at, grant_id, account_id, client_id FROM oidc_models WHERE model = @model AND id = @id AND ${VISIBLE}`;
 const FIND_BY_UID = `SELECT payload, consumed_at FROM oidc_models WHERE model = @model AND uid = @uid AND ${VISIBLE}`;
@@ -165,9 +163,8 @@ export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemCloc
     constructor(private readonly model: string) {}
 
     async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
-      const once = ONCE_MODELS.has(this.model);
-      const { changes } = await db.run((once ? INSERT_ONCE : UPSERT)[db.dialect], {
-        ...(once ? { now: now() } : {}),
+      const replayMarker = this.model === 'ReplayDetection';
+      const { changes } = await db.run((replayMarker ? INSERT_REPLAY_MARKER : UPSERT)[db.dialect], {
         model: this.model,
         id: storedId(this.model, id),
         payload: JSON.stringify(toStoredPayload(this.model, payload)),
@@ -178,8 +175,9 @@ export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemCloc
         clientId: this.model === 'Client' ? id : payload.clientId ?? null,
         consumedAt: typeof payload.consumed === 'number' ? payload.consumed : null,
         expiresAt: typeof expiresIn === 'number' ? now() + expiresIn : null,
+        ...(replayMarker ? { now: now() } : {}),
       });
-      if (once && changes === 0) throw new errors.InvalidClientAuth('client assertion tokens must only be used once');
+      if (replayMarker && changes === 0) throw new errors.InvalidClientAuth('client assertion tokens must only be used once');
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {

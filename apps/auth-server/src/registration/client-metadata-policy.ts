@@ -3,9 +3,16 @@
  * synchronous `extraClientMetadata.validator`, which runs before the provider's own validation.
  *
  * For Client ID Metadata Document clients (client_id is an https URL), each time the document is
- * turned into a client: only public-client auth (`none`, the default when absent), redirect URIs
- * checked for safety but not against the DCR allow-list (trust comes from the document's host),
- * and the same `scope` and `native` handling as below.
+ * turned into a client: token endpoint auth `none` (the default when absent) or `private_key_jwt`
+ * with the document's `jwks`/`jwks_uri` (RFC 7523 §2.2; the draft forbids shared secrets), redirect
+ * URIs checked for safety but not against the DCR allow-list (trust comes from the document's
+ * host), and the same `scope` and `native` handling as below.
+ *
+ * A client may list the auth methods it can use in `token_endpoint_auth_methods_supported`
+ * (OpenID Connect RP Metadata Choices 1.0; ChatGPT's document lists `none` and `private_key_jwt`).
+ * The list is narrowed here to what the client's kind may use, and a declared method outside that
+ * is dropped, so the provider's choice (the declared method, else the first listed) lands on one
+ * we accept; a list with nothing we accept is refused with `invalid_client_metadata`.
  *
  * A stored DCR client with a redirect URI of a dangerous scheme (registered before such schemes
  * were refused) no longer loads: the provider answers invalid_client_metadata and redirects nowhere.
@@ -51,11 +58,19 @@ export const UPSTREAM_AUDIENCES = 'gatehouse_upstream_audiences';
 /** Most upstream audiences one client may list. */
 export const MAX_UPSTREAM_AUDIENCES = 100;
 
+/** What a client metadata document may authenticate with at the token endpoint. */
+const DOCUMENT_AUTH_METHODS: ReadonlySet<string> = new Set(['none', 'private_key_jwt']);
+/** What a registered client may (it cannot register keys: `jwks`/`jwks_uri` are dropped). */
+const REGISTRATION_AUTH_METHODS: ReadonlySet<string> = new Set(['none', 'client_secret_post', 'client_secret_basic']);
+const AUTH_METHOD_CHOICES = 'token_endpoint_auth_methods_supported';
+
+/** Only a private_key_jwt client signs assertions; on any other the provider would refuse the field. */
+const ASSERTION_SIGNING_METADATA = ['token_endpoint_auth_signing_alg', 'token_endpoint_auth_signing_alg_values_supported'];
+
 const UNOFFERED_METADATA = [
   'sector_identifier_uri', 'jwks_uri', 'jwks', 'request_uris', 'backchannel_logout_uri',
   'backchannel_logout_session_required', 'post_logout_redirect_uris', 'initiate_login_uri',
-  // Only meaningful with private_key_jwt, which needs the keys dropped above.
-  'token_endpoint_auth_signing_alg',
+  ...ASSERTION_SIGNING_METADATA,
 ];
 
 type Metadata = Record<string, unknown>;
@@ -72,6 +87,30 @@ function invalidMetadata(description: string): Error {
 
 export function isMetadataDocumentClientId(clientId: unknown): clientId is string {
   return typeof clientId === 'string' && clientId.startsWith('https://');
+}
+
+/**
+ * Narrows `token_endpoint_auth_methods_supported` to `accepted` and drops a declared method
+ * outside it, so the provider's choice is one we accept. Without a list, a declared method outside
+ * `accepted` is refused.
+ */
+function narrowAuthMethods(metadata: Metadata, accepted: ReadonlySet<string>, what: string): void {
+  const listed = metadata[AUTH_METHOD_CHOICES];
+  const names = [...accepted].join(', ');
+  if (listed === undefined) {
+    const declared = metadata.token_endpoint_auth_method;
+    if (declared !== undefined && !accepted.has(declared as string)) {
+      throw invalidMetadata(`${what} must use token_endpoint_auth_method ${names}`);
+    }
+    return;
+  }
+  if (!Array.isArray(listed) || !listed.every((m) => typeof m === 'string')) {
+    throw invalidMetadata(`${AUTH_METHOD_CHOICES} must be an array of strings`);
+  }
+  const usable = listed.filter((m) => accepted.has(m));
+  if (usable.length === 0) throw invalidMetadata(`${AUTH_METHOD_CHOICES} lists none of ${names}`);
+  metadata[AUTH_METHOD_CHOICES] = usable;
+  if (!accepted.has(metadata.token_endpoint_auth_method as string)) delete metadata.token_endpoint_auth_method;
 }
 
 function applyRedirectUriPolicy(metadata: Metadata, policy: RedirectUriPolicy): void {
@@ -151,10 +190,11 @@ function settleClientKind(ctx: unknown, metadata: Metadata, policy: RedirectUriP
     delete metadata[UPSTREAM_AUDIENCES];
     delete metadata[SERVICE_ACCOUNT];
     delete metadata.scope;
-    metadata.token_endpoint_auth_method ??= 'none';
-    if (metadata.token_endpoint_auth_method !== 'none') {
-      throw invalidMetadata('client ID metadata documents must use token_endpoint_auth_method "none"');
-    }
+    narrowAuthMethods(metadata, DOCUMENT_AUTH_METHODS, 'client ID metadata documents');
+    if (metadata[AUTH_METHOD_CHOICES] === undefined) metadata.token_endpoint_auth_method ??= 'none';
+    // The provider's choice: the declared method, else the first listed (all listed are ours now).
+    const method = metadata.token_endpoint_auth_method ?? (metadata[AUTH_METHOD_CHOICES] as string[])[0];
+    if (method !== 'private_key_jwt') for (const field of ASSERTION_SIGNING_METADATA) delete metadata[field];
     applyRedirectUriPolicy(metadata, documentPolicy);
     return;
   }
@@ -174,5 +214,6 @@ function settleClientKind(ctx: unknown, metadata: Metadata, policy: RedirectUriP
   delete metadata[SERVICE_ACCOUNT];
   delete metadata.scope;
   for (const unused of UNOFFERED_METADATA) delete metadata[unused];
+  narrowAuthMethods(metadata, REGISTRATION_AUTH_METHODS, 'registered clients');
   applyRedirectUriPolicy(metadata, policy);
 }

@@ -8,7 +8,9 @@
  *   `WWW-Authenticate` and `Mcp-Session-Id`, which a browser client must read to start the OAuth
  *   flow and to keep its session. No credentials: the token travels in a header, not a cookie.
  * - Preflights (`OPTIONS`) carry no token by design (Fetch §CORS-preflight), so they are answered
- *   here and never reach the bearer check.
+ *   here and never reach the bearer check. They allow the MCP 2026-07-28 request metadata headers
+ *   a browser client sends (transports/streamable-http §Request Metadata): `Mcp-Method`,
+ *   `Mcp-Name`, and the `Mcp-Param-{Name}` headers it asks for (their names depend on the tool).
  *
  * Done here rather than with the SDK transport's `allowedOrigins`, which runs only inside a
  * session's transport, i.e. after authentication, and sets no CORS headers.
@@ -17,7 +19,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { answerJson } from './answer-json.ts';
 
 const ALLOWED_METHODS = 'GET, POST, DELETE';
-const ALLOWED_HEADERS = 'Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID';
+const ALLOWED_HEADERS = 'Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID, Mcp-Method, Mcp-Name';
+/** An `Mcp-Param-{Name}` header name: `{Name}` is an RFC 9110 §5.1 token. */
+const MCP_PARAM_HEADER = /^mcp-param-[!#$%&'*+.^_`|~0-9a-z-]+$/i;
 const EXPOSED_HEADERS = 'WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version';
 
 /** Answers the request (403, or a preflight's 204) and returns false, or sets its CORS headers and returns true. */
@@ -41,7 +45,7 @@ export function guardOrigin(allowedOrigins: readonly string[]): OriginGuard {
       res.setHeader('Allow', `${ALLOWED_METHODS}, OPTIONS`);
       if (origin) {
         res.setHeader('Access-Control-Allow-Methods', ALLOWED_METHODS);
-        res.setHeader('Access-Control-Allow-Headers', ALLOWED_HEADERS);
+        res.setHeader('Access-Control-Allow-Headers', allowedHeaders(req.headers['access-control-request-headers']));
         res.setHeader('Access-Control-Max-Age', '600');
       }
       res.statusCode = 204;
@@ -50,4 +54,10 @@ export function guardOrigin(allowedOrigins: readonly string[]): OriginGuard {
     }
     return true;
   };
+}
+
+/** The fixed list, plus the `Mcp-Param-*` names the preflight asks for. */
+function allowedHeaders(requested: string | undefined): string {
+  const params = (requested ?? '').split(',').map((name) => name.trim()).filter((name) => MCP_PARAM_HEADER.test(name));
+  return params.length === 0 ? ALLOWED_HEADERS : `${ALLOWED_HEADERS}, ${params.join(', ')}`;
 }

@@ -5,8 +5,11 @@
  * 1. guardOrigin: 403 unknown Origin; CORS headers; preflights answered.
  * 2. authenticate (requireBearerToken): 401 no or bad token; 503 key set or revocations unavailable.
  * 3. readJsonRpcBody: 413 too large; 400 not JSON.
- * 4. requireToolScope: 403 insufficient_scope for a tool, prompt or resource.
- * 5. serveMcpRequest: 404 unknown session; the rest is the SDK transport's.
+ * 4. checkMcpRequestMetadata: 400 when `Mcp-Method` / `Mcp-Name` / `MCP-Protocol-Version`
+ *    disagree with the body or a 2026-07-28 request's version is not served; which era it is.
+ * 5. requireToolScope: 403 insufficient_scope for a tool, prompt or resource (either era).
+ * 6. serveStatelessRequest for a 2026-07-28 request (no session); otherwise serveMcpRequest:
+ *    404 unknown session, the rest is the SDK transport's.
  *
  * Plain functions rather than Koa middleware, because this is every tool call's path: Koa's
  * context, koa-compose and the router cost about a tenth of a `tools/call` (bench/mcp-whoami.ts).
@@ -15,16 +18,20 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { OriginGuard } from './guard-origin.ts';
+import type { CheckMcpRequestMetadata } from './check-mcp-request-metadata.ts';
 import type { ReadJsonRpcBody } from './read-json-rpc-body.ts';
 import type { Authenticate } from './require-bearer-token.ts';
 import type { RequireToolScope } from './require-tool-scope.ts';
 import type { ServeMcpRequest } from './serve-mcp-request.ts';
+import type { ServeStatelessRequest } from './serve-stateless-request.ts';
 
 export interface McpEndpointSteps {
   guardOrigin: OriginGuard;
   authenticate: Authenticate;
   readJsonRpcBody: ReadJsonRpcBody;
+  checkMcpRequestMetadata: CheckMcpRequestMetadata;
   requireToolScope: RequireToolScope;
+  serveStatelessRequest: ServeStatelessRequest;
   serveMcpRequest: ServeMcpRequest;
 }
 
@@ -37,7 +44,10 @@ export function serveMcpEndpoint(steps: McpEndpointSteps): McpEndpoint {
     if (!auth) return;
     const body = await steps.readJsonRpcBody(req, res);
     if (!body) return;
+    const route = steps.checkMcpRequestMetadata(req, res, body.rpcBody);
+    if (!route) return;
     if (!steps.requireToolScope(res, auth, body.rpcBody)) return;
-    await steps.serveMcpRequest(req, res, auth, body.rpcBody);
+    if (route.stateless) await steps.serveStatelessRequest(req, res, auth, route.stateless);
+    else await steps.serveMcpRequest(req, res, auth, body.rpcBody);
   };
 }
