@@ -100,6 +100,30 @@ describe('a service account calling MCP tools through the MCP SDK (client creden
     assert.equal(byBackup?.service, 'Backup job');
   });
 
+  test('a stateless MCP 2026-07-28 request with a service account\'s token: whoami shows the service', async () => {
+    const token = await fetch(`${server.issuer}/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${secretService.clientId}:${secretService.clientSecret}`).toString('base64')}` },
+      body: new URLSearchParams({ grant_type: 'client_credentials', resource: mcpUrl }),
+    }).then(async (r) => (await r.json() as { access_token: string }).access_token);
+    // As test/mcp/stateless-transport.test.ts sends it: no initialize, no session, the envelope in _meta.
+    const response = await fetch(mcpUrl, {
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', Authorization: `Bearer ${token}`,
+        'MCP-Protocol-Version': '2026-07-28', 'Mcp-Method': 'tools/call', 'Mcp-Name': 'whoami',
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'whoami', arguments: {}, _meta: {
+        'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+        'io.modelcontextprotocol/clientInfo': { name: 'backup-job', version: '1.0.0' },
+        'io.modelcontextprotocol/clientCapabilities': {},
+      } } }),
+    });
+    assert.equal(response.status, 200);
+    const rpc = await response.json() as { result?: { structuredContent?: Record<string, unknown> } };
+    assert.equal(rpc.result?.structuredContent?.acts_for, `service Backup job (client_id ${secretService.clientId})`, JSON.stringify(rpc));
+  });
+
   test('disabling the service account refuses the token it holds within seconds', async () => {
     const { clientId, clientSecret } = await server.auth.admin.serviceAccounts.create({ name: 'Soon paused', authMethod: 'client_secret_basic', scopes: ['mcp:read'] }, CLI);
     const token = await fetch(`${server.issuer}/oauth/token`, {
