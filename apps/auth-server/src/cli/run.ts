@@ -18,6 +18,7 @@ import { auditCommand } from './commands/audit-command.ts';
 import { clientsCommand } from './commands/clients-command.ts';
 import { grantsCommand } from './commands/grants-command.ts';
 import { hashPasswordCommand } from './commands/hash-password-command.ts';
+import { idpsCommand } from './commands/idps-command.ts';
 import { keysCommand } from './commands/keys-command.ts';
 import { migrateToPostgresCommand } from './commands/migrate-to-postgres-command.ts';
 import { servicesCommand } from './commands/services-command.ts';
@@ -31,6 +32,7 @@ const GROUPS: Record<string, CommandGroup> = {
   redirects: redirectsCommand,
   schemes: schemesCommand,
   hosts: hostsCommand,
+  idps: idpsCommand,
   grants: grantsCommand,
   keys: keysCommand,
   audit: auditCommand,

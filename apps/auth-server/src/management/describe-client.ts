@@ -25,6 +25,8 @@ export function describeClient(client: ClientSummary, time: TimeFormat) {
     serviceAccount: client.serviceAccount,
     scopes: client.scopes,
     disabled: client.disabled,
+    /** May present enterprise IdPs' identity assertions (ID-JAG, jwt-bearer grant). */
+    idJag: client.idJag,
   };
 }
 
