@@ -16,6 +16,7 @@ import type { CommandGroup } from './command.ts';
 import { hostsCommand, redirectsCommand, schemesCommand } from './commands/allow-list-commands.ts';
 import { auditCommand } from './commands/audit-command.ts';
 import { clientsCommand } from './commands/clients-command.ts';
+import { doctorCommand } from './commands/doctor-command.ts';
 import { grantsCommand } from './commands/grants-command.ts';
 import { hashPasswordCommand } from './commands/hash-password-command.ts';
 import { idpsCommand } from './commands/idps-command.ts';
@@ -37,6 +38,7 @@ const GROUPS: Record<string, CommandGroup> = {
   keys: keysCommand,
   audit: auditCommand,
   'migrate-to-postgres': migrateToPostgresCommand,
+  doctor: doctorCommand,
 };
 
 export function usage(): string {
@@ -89,7 +91,7 @@ export async function run(argv: string[], io: CliIo, env: NodeJS.ProcessEnv): Pr
 
   let context: CliContext | undefined;
   try {
-    context = new CliContext(loadAuthServerConfig(env), io, json);
+    context = new CliContext(group.usesConfig === false ? undefined : loadAuthServerConfig(env), io, json);
     if (group.usesDatabase !== false) await context.openDatabase();
     await subcommand(args.slice(single ? 1 : 2), context);
     return EXIT.ok;
