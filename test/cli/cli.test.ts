@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
@@ -67,7 +67,8 @@ describe('gatehouse CLI on its own data directory', () => {
     const help = await run(dir, ['--help']);
     assert.equal(help.code, 0);
     for (const command of ['users add', 'users list', 'users disable', 'users enable', 'users passwd', 'hash-password', 'clients add', 'clients list', 'clients remove',
-      'redirects allow', 'redirects list', 'redirects remove', 'schemes allow', 'schemes list', 'schemes remove', 'grants list', 'grants revoke', 'keys list', 'keys rotate', 'keys retire', 'audit tail']) {
+      'redirects allow', 'redirects list', 'redirects remove', 'schemes allow', 'schemes list', 'schemes remove', 'grants list', 'grants revoke', 'keys list', 'keys rotate', 'keys retire', 'audit tail',
+      'services add', 'services scopes', 'services disable', 'services enable']) {
       assert.match(help.stdout, new RegExp(`gatehouse ${command}`), command);
     }
     assert.equal((await run(dir, [])).code, 2);
@@ -201,6 +202,43 @@ describe('gatehouse CLI on its own data directory', () => {
     assert.equal((await run(dir, ['audit', 'tail', '--since', 'soon'])).code, 2);
     const dump = query<string>('SELECT details FROM audit_events').all().join('\n');
     for (const secret of ['root password 1234', 'sam new password 1', 'config password 123']) assert.ok(!dump.includes(secret));
+  });
+
+  test('services add / scopes / disable / enable: a machine client for client credentials, listed by clients list, removed by clients remove', async () => {
+    const { generateKeyPair, exportJWK } = await import('jose');
+    const { publicKey } = await generateKeyPair('RS256', { extractable: true });
+    const jwksFile = join(dir, 'report-jwks.json');
+    writeFileSync(jwksFile, JSON.stringify({ keys: [{ ...await exportJWK(publicKey), kid: 'r1' }] }));
+    const byKey = json<{ client_id: string; client_secret?: string }>(await run(dir, ['--json', 'services', 'add', '--name', 'Nightly report', '--client-id', 'nightly-report', '--scope', 'mcp:read', '--scope', 'mcp:write', '--jwks-file', jwksFile]));
+    assert.deepEqual(byKey, { client_id: 'nightly-report' });
+    const bySecret = json<{ client_id: string; client_secret: string }>(await run(dir, ['--json', 'services', 'add', '--name', 'Backup', '--auth-method', 'client_secret_basic', '--scope', 'mcp:read']));
+    assert.ok(bySecret.client_id.startsWith('svc-') && bySecret.client_secret.length >= 43);
+    assert.ok(!query<string>("SELECT payload FROM oidc_models WHERE model = 'Client' AND id = ?", bySecret.client_id).get().includes(bySecret.client_secret));
+
+    assert.equal((await run(dir, ['services', 'scopes', 'nightly-report', '--scope', 'mcp:read'])).code, 0);
+    assert.equal((await run(dir, ['services', 'disable', 'nightly-report'])).code, 0);
+    const listed = json<Array<{ client_id: string; service_account: boolean; scopes: string[]; disabled: boolean }>>(await run(dir, ['--json', 'clients', 'list']));
+    const report = listed.find((c) => c.client_id === 'nightly-report');
+    assert.deepEqual([report?.service_account, report?.scopes, report?.disabled], [true, ['mcp:read'], true]);
+    assert.match((await run(dir, ['clients', 'list'])).stdout, /nightly-report\s+static \(service account, disabled: mcp:read\)/);
+    assert.equal((await run(dir, ['services', 'enable', 'nightly-report'])).code, 0);
+
+    // Exit 1: refused by the service accounts; exit 2: a wrong command line (command-lines.test.ts has more).
+    const refusals: Array<[string[], 1 | 2, RegExp]> = [
+      [['services', 'add', '--name', 'X', '--scope', 'mcp:read'], 1, /jwks: private_key_jwt needs either a JWK Set or a jwks_uri/],
+      [['services', 'add', '--name', 'X', '--scope', 'openid', '--auth-method', 'client_secret_basic'], 2, /unknown scope openid; the scopes are/],
+      [['services', 'add', '--name', 'X', '--scope', 'mcp:read', '--jwks-file', join(dir, 'missing.json')], 1, /--jwks-file: cannot read/],
+      [['services', 'disable', 'no-such-service'], 1, /There is no service account no-such-service/],
+      [['services', 'scopes', 'nightly-report', '--scope', 'none'], 1, /scopes: a service account needs at least one scope/],
+      [['services', 'scopes', 'nightly-report'], 2, /missing --scope/],
+    ];
+    for (const [args, code, message] of refusals) {
+      const refused = await run(dir, args);
+      assert.equal(refused.code, code, args.join(' '));
+      assert.match(refused.stderr, message);
+    }
+    assert.equal((await run(dir, ['clients', 'remove', 'nightly-report'])).code, 0);
+    assert.equal((await run(dir, ['services', 'enable', 'nightly-report'])).code, 1);
   });
 
   test('clients add --resource-server marks a confidential client (list shows it); a public one is refused', async () => {

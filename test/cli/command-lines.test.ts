@@ -32,6 +32,11 @@ const CASES: Case[] = [
   { args: ['idps', 'add', '--jwks-uri', 'https://idp.example.com/jwks'], code: 2, stderr: /missing --issuer\n {2}npx gatehouse idps add/ },
   { args: ['idps', 'add', '--issuer', 'https://idp.example.com'], code: 2, stderr: /give exactly one of --jwks-uri or --jwks-file/ },
   { args: ['idps', 'add', '--issuer', 'https://idp.example.com', '--jwks-uri', 'https://idp.example.com/jwks', '--new-users', 'maybe'], code: 2, stderr: /--new-users is one of refuse, pending, allow, not "maybe"/ },
+  { args: ['services', 'scopes', 'svc-1'], code: 2, stderr: /missing --scope\n {2}npx gatehouse services scopes CLIENT_ID --scope/ },
+  { args: ['services', 'scopes', 'svc-1', '--scope='], code: 2, stderr: /--scope is empty/ },
+  { args: ['services', 'add', '--name', 'Nightly'], code: 2, stderr: /missing --scope\n {2}npx gatehouse services add --name NAME/ },
+  { args: ['services', 'add', '--scope', 'mcp:read'], code: 2, stderr: /missing --name/ },
+  { args: ['services', 'add', '--name', 'Nightly', '--scope', 'mcp:read', '--auth-method', 'basic'], code: 2, stderr: /--auth-method is one of private_key_jwt, client_secret_basic, not "basic"/ },
   // keys retire says how to confirm.
   { args: ['keys', 'retire', 'RETIRING_KID'], code: 1, stderr: /may be valid until .*To retire it anyway: npx gatehouse keys retire --force -- RETIRING_KID/ },
   { args: ['keys', 'retire', 'no-such-kid'], code: 1, stderr: /there is no signing key no-such-kid; `npx gatehouse keys list` shows them/ },

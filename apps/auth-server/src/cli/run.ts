@@ -23,12 +23,14 @@ import { hashPasswordCommand } from './commands/hash-password-command.ts';
 import { idpsCommand } from './commands/idps-command.ts';
 import { keysCommand } from './commands/keys-command.ts';
 import { migrateToPostgresCommand } from './commands/migrate-to-postgres-command.ts';
+import { servicesCommand } from './commands/services-command.ts';
 import { usersCommand } from './commands/users-command.ts';
 
 const GROUPS: Record<string, CommandGroup> = {
   users: usersCommand,
   'hash-password': hashPasswordCommand,
   clients: clientsCommand,
+  services: servicesCommand,
   redirects: redirectsCommand,
   schemes: schemesCommand,
   hosts: hostsCommand,

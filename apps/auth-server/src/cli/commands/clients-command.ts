@@ -28,7 +28,8 @@ export const clientsCommand: CommandGroup = {
       const clients = (await context.services.clients.list()).map((c) => snakeCaseKeys(describeClient(c, isoTime)));
       context.print(clients, () => formatTable(
         ['CLIENT_ID', 'KIND', 'NAME', 'LAST USED', 'GRANTS', 'REDIRECT URIS'],
-        clients.map((c) => [c.client_id, c.unused ? `${c.kind} (unused)` : c.resource_server ? `${c.kind} (resource server)` : c.kind, c.client_name, c.last_used_at || 'never', c.grants, c.redirect_uris.join(' ')]),
+        clients.map((c) => [c.client_id, c.unused ? `${c.kind} (unused)` : c.resource_server ? `${c.kind} (resource server)`
+          : c.service_account ? `${c.kind} (service account${c.disabled ? ', disabled' : ''}: ${c.scopes.join(' ')})` : c.kind, c.client_name, c.last_used_at || 'never', c.grants, c.redirect_uris.join(' ')]),
       ));
     },
 

@@ -3,29 +3,14 @@ import { MCP_SCOPES } from '../../../../shared/mcp-scopes.ts';
 import type { User } from '../../accounts/user-store.ts';
 import { describeUser } from '../../management/describe-user.ts';
 import { CLI } from '../cli-context.ts';
-import { UsageError } from '../cli-errors.ts';
 import type { CommandGroup } from '../command.ts';
 import { formatTable, isoTime } from '../format-table.ts';
 import { parseCommandLine } from '../parse-command-line.ts';
+import { scopeOption, scopesFrom } from '../scope-option.ts';
 import { snakeCaseKeys } from '../snake-case-keys.ts';
-
-const scopeOption = { scope: { type: 'string', multiple: true, short: 's' } } as const;
 
 /** A new user may grant only this unless `--scope` says more. */
 const NEW_USER_SCOPES = ['mcp:read'];
-
-/**
- * `--scope a --scope b` or `--scope a,b`; `--scope none` for no scope at all. An empty value is a
- * usage error, not "no scopes": `--scope "$SCOPES"` with an unset variable must not strip a user.
- */
-function scopesFrom(values: string[]): string[] {
-  const scopes = values.flatMap((v) => v.split(/[\s,]+/)).filter(Boolean);
-  if (scopes.length === 0) throw new UsageError('--scope is empty; name the scopes (like --scope mcp:read,mcp:write), or --scope none for no scope');
-  if (scopes.length === 1 && scopes[0] === 'none') return [];
-  const unknown = scopes.filter((s) => !(MCP_SCOPES as readonly string[]).includes(s));
-  if (unknown.length > 0) throw new UsageError(`unknown scope ${unknown.join(', ')}; the scopes are ${MCP_SCOPES.join(', ')} (or none)`);
-  return scopes;
-}
 
 const toJson = (user: User) => snakeCaseKeys(describeUser(user, isoTime));
 
