@@ -34,7 +34,8 @@ const readmes = tracked.filter((file) => file === 'README.md' || (file.startsWit
 function pathsIn(text: string): string[] {
   const links = [...text.matchAll(/\]\(([^)\s#]+)[^)]*\)/g)].map((m) => m[1]!).filter((target) => !/^[a-z][a-z+.-]*:/.test(target));
   const quoted = [...text.matchAll(/`([^`\s]+)`/g)].map((m) => m[1]!.replace(/[.,:;]$/, ''))
-    .filter((word) => !/^[a-z][a-z+.-]*:|^\/|^\$|^--?/.test(word))
+    // Not paths: URLs, absolute paths, variables, options, and scoped npm module specifiers (`@scope/pkg/x.js`).
+    .filter((word) => !/^[a-z][a-z+.-]*:|^\/|^\$|^--?|^@[\w.-]+\//.test(word))
     .filter((word) => (word.includes('/') && (TOP_FOLDERS.test(word) || word.endsWith('/') || FILE_NAME.test(posix.basename(word)))) || FILE_NAME.test(word));
   return [...new Set([...links, ...quoted])];
 }
