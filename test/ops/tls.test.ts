@@ -68,7 +68,8 @@ describe('https served directly from certificate files (real processes)', () => 
   });
 
   test('the auth-server speaks https with the certificate; sign-in cookies are Secure; plain http gets no answer', async () => {
-    assert.match(auth.output(), new RegExp(`listening on https://127\\.0\\.0\\.1:${setup.authPort}`));
+    assert.match(auth.output(), new RegExp(`"listening":"https://127\\.0\\.0\\.1:${setup.authPort}"`));
+    assert.match(auth.output(), new RegExp(`\\(listening on 127\\.0\\.0\\.1:${setup.authPort}, https\\)`));
     const metadata = await (await get(`${issuer}/.well-known/oauth-authorization-server`)).json() as Record<string, string>;
     assert.equal(metadata.issuer, issuer);
     assert.equal(metadata.token_endpoint, `${issuer}/oauth/token`);
