@@ -38,7 +38,9 @@ describe('an MCP client connects through Gatehouse (both apps, real SDK client)'
     });
     // The resource server's clock runs ahead by its verifier's leeway (5 s), so a 2 s token is
     // refused 2 s after it was issued instead of 7: the expiry test waits the token's lifetime only.
-    rs = await startResourceServerBeside(auth_, { clock: TestClock.ahead(5) });
+    // challenge_scopes: minimal, so the first authorization asks for mcp:read only and the 403
+    // step-up below is reached (the default, all, asks for every scope up front).
+    rs = await startResourceServerBeside(auth_, { clock: TestClock.ahead(5), configure: (config) => { config.challengeScopes = 'minimal'; } });
   });
   after(async () => {
     await rs.close();

@@ -29,6 +29,14 @@ describe('resource_server configuration', () => {
     assert.equal(config.sessionIdleTtl, 1800);
     assert.equal(config.maxSessions, 10_000);
     assert.equal(config.auditRetention, 30 * 86400);
+    assert.equal(config.challengeScopes, 'all');
+    assert.equal(config.authorizationServerMetadataUri, 'http://localhost:4000/.well-known/oauth-authorization-server');
+  });
+
+  test('challenge_scopes takes minimal, and the metadata URL follows an internal JWKS_URI', () => {
+    const config = loadYaml(['resource_server:', '  challenge_scopes: minimal', '  jwks_uri: http://auth-server:4000/oauth/jwks'].join('\n'));
+    assert.equal(config.challengeScopes, 'minimal');
+    assert.equal(config.authorizationServerMetadataUri, 'http://auth-server:4000/.well-known/oauth-authorization-server');
   });
 
   test('reads its fields from the config file', () => {
@@ -58,6 +66,7 @@ describe('resource_server configuration', () => {
     ['a negative token cache size', 'token_cache_size: -1', /resource_server\.token_cache_size/],
     ['a session timeout that is not a duration', 'session_idle_timeout: soon', /resource_server\.session_idle_timeout: expected a duration/],
     ['zero sessions', 'max_sessions: 0', /resource_server\.max_sessions/],
+    ['challenge_scopes that is neither all nor minimal', 'challenge_scopes: some', /resource_server\.challenge_scopes: expected all or minimal/],
   ];
   for (const [name, line, message] of mistakes) {
     test(`refuses ${name}, naming the field`, () => {

@@ -74,7 +74,8 @@ describe('GET /gateway/servers', () => {
     const mcp = await mcpRequest(server.mcpUrl);
     assert.equal(mcp.status, 401);
     assert.equal(response.headers.get('www-authenticate'), mcp.headers.get('www-authenticate'));
-    assert.deepEqual(parseChallenge(response.headers.get('www-authenticate')).params, { scope: 'mcp:read', resource_metadata: METADATA_URL });
+    // challenge_scopes: all (the default): every scope the built-in tools and the server's tools use.
+    assert.deepEqual(parseChallenge(response.headers.get('www-authenticate')).params, { scope: 'mcp:read mcp:write mcp:admin', resource_metadata: METADATA_URL });
     assert.doesNotMatch(await response.text(), /memory/);
   });
 

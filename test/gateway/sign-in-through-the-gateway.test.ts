@@ -50,6 +50,8 @@ describe('an MCP client signs in and uses MCP servers behind the gateway', { tim
     }, CLI);
     rs = await startResourceServerBeside(authServer, {
       configure(config) {
+        // minimal: the first sign-in asks for mcp:read only, so the 403 step-up below is reached.
+        config.challengeScopes = 'minimal';
         config.identityClient = { clientId: gatewayClient.clientId, clientSecret: gatewayClient.clientSecret!, tokenEndpoint: `${authServer.issuer}/oauth/token` };
         config.servers = [
           stdioServer('everything', EVERYTHING, ['stdio']),

@@ -26,6 +26,7 @@ export async function startResourceServerBeside(auth: TestAuthServer, options: B
     port,
     issuer: auth.issuer,
     jwksUri: `${auth.issuer}/oauth/jwks`,
+    authorizationServerMetadataUri: `${auth.issuer}/.well-known/oauth-authorization-server`,
     revocation: { ...auth.config.resourceServer.revocation, feedUri: `${auth.issuer}/oauth/revocations` },
     resource: mcpUrl,
     databaseFile: join(auth.dir, 'data', 'resource-server.db'),

@@ -44,7 +44,8 @@ describe('MCP endpoint without a usable token', () => {
       assert.equal(response.status, 401);
       const challenge = parseChallenge(response.headers.get('www-authenticate'));
       assert.equal(challenge.scheme, 'Bearer');
-      assert.deepEqual(challenge.params, { scope: 'mcp:read', resource_metadata: METADATA_URL });
+      // challenge_scopes: all (the default): every scope the built-in tools use.
+      assert.deepEqual(challenge.params, { scope: 'mcp:read mcp:write mcp:admin', resource_metadata: METADATA_URL });
     });
   }
 

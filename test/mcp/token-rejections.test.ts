@@ -171,7 +171,8 @@ describe('tokens the MCP endpoint refuses', () => {
       assert.match(challenge.params.error_description ?? '', new RegExp(description));
       assert.equal(await refusals(reason), before + 1);
       assert.equal(challenge.params.resource_metadata, 'http://localhost:4001/.well-known/oauth-protected-resource/mcp');
-      assert.equal(challenge.params.scope, 'mcp:read');
+      // challenge_scopes: all (the default): every scope the built-in tools use.
+      assert.equal(challenge.params.scope, 'mcp:read mcp:write mcp:admin');
     });
   }
 

@@ -100,7 +100,8 @@ const STYLESHEET = readFileSync(join(VIEWS_DIR, 'static', 'gatehouse.css'));
  */
 const OTHER_ROUTES: KnownRoute[] = [
   { path: /^\/\.well-known\/(openid-configuration|oauth-authorization-server)\/?$/i, methods: ['GET'] },
-  { path: /^\/oauth\/authorize\/?$/i, methods: ['GET', 'POST'] },
+  // GET only: the provider's `enableHttpPostMethods` is off, so a POST here would find nothing.
+  { path: /^\/oauth\/authorize\/?$/i, methods: ['GET'] },
   { path: /^\/oauth\/authorize\/[^/]+\/?$/i, methods: ['GET'] },
   { path: /^\/oauth\/(token|register|revoke|introspect)\/?$/i, methods: ['POST'] },
   { path: /^\/oauth\/jwks\/?$/i, methods: ['GET'] },

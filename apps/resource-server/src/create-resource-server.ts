@@ -26,6 +26,7 @@ import { RevocationFeedFollower } from './auth/follow-revocation-feed.ts';
 import { createAccessTokenVerifier } from './auth/verify-access-token.ts';
 import { authenticationMiddleware, originGuardMiddleware } from './http/as-koa-middleware.ts';
 import { assumeAnonymousCaller } from './http/assume-anonymous-caller.ts';
+import { authorizationServerEndpoints } from './http/authorization-server-endpoints.ts';
 import { checkMcpRequestMetadata } from './http/check-mcp-request-metadata.ts';
 import { describeGatewayServers, GATEWAY_SERVERS_PATH } from './http/describe-gateway-servers.ts';
 import { guardOrigin } from './http/guard-origin.ts';
@@ -34,10 +35,12 @@ import { mcpRequestListener } from './http/mcp-request-listener.ts';
 import { observeRequest } from './http/observe-request.ts';
 import { protectedResourceMetadata, protectedResourceMetadataUrl } from './http/protected-resource-metadata.ts';
 import { readJsonRpcBody } from './http/read-json-rpc-body.ts';
+import { redirectToAuthorizationServer } from './http/redirect-to-authorization-server.ts';
 import { requireBearerToken } from './http/require-bearer-token.ts';
 import { requireScope } from './http/require-scope.ts';
 import type { AuthenticatedState, ResourceServerState } from './http/resource-server-state.ts';
 import { requireToolScope } from './http/require-tool-scope.ts';
+import { rootPage } from './http/serve-at-root.ts';
 import { serveMcpEndpoint } from './http/serve-mcp-endpoint.ts';
 import { serveMcpRequest } from './http/serve-mcp-request.ts';
 import { serveStatelessRequest } from './http/serve-stateless-request.ts';
@@ -46,7 +49,7 @@ import { createIdentityTokens, type IdentityTokens } from './gateway/identity-to
 import { statelessRequestAnswerer } from './mcp/answer-stateless-request.ts';
 import { createMcpServer, requiredScopeLookup, type ToolCallEvent } from './mcp/create-mcp-server.ts';
 import { McpSessions } from './mcp/mcp-sessions.ts';
-import { BASELINE_SCOPES } from './mcp/tool-table.ts';
+import { advertisedScopes } from './mcp/advertised-scopes.ts';
 import { createJwksProbe } from './ops/probe-jwks.ts';
 import { createResourceServerMetrics } from './ops/resource-server-metrics.ts';
 import { AuditStore } from './storage/audit-store.ts';
@@ -103,6 +106,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   const notes = new NoteStore(db);
   const audit = new AuditStore(db, (err) => logger.error({ err }, 'writing tool-call audit records failed'), clock);
   const resourceMetadataUrl = protectedResourceMetadataUrl(config.resource);
+  const scopes = advertisedScopes(config.challengeScopes, config.builtInTools, config.servers);
   const metrics = createResourceServerMetrics(options.registry ?? createMetricsRegistry('resource-server'));
   const onToolCall = ({ server, tool, outcome }: ToolCallEvent) => metrics.toolCalls.inc({ server, tool, outcome });
   const gateway = new Gateway({
@@ -141,7 +145,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
     : requireBearerToken({
       verifier,
       resourceMetadataUrl,
-      baselineScopes: BASELINE_SCOPES,
+      challengeScopes: scopes.challenge,
       logger,
       onTokenRefused: (reason) => metrics.tokenVerificationFailures.inc({ reason }),
     });
@@ -180,12 +184,14 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
 
   const mcpPath = new URL(config.resource).pathname;
   const metadataPaths = ['/.well-known/oauth-protected-resource', `/.well-known/oauth-protected-resource${mcpPath}`];
-  const metadata = protectedResourceMetadata({ resource: config.resource, issuer: config.issuer });
+  const metadata = protectedResourceMetadata({ resource: config.resource, issuer: config.issuer, scopesSupported: scopes.supported });
 
   const router = new Router<ResourceServerState>();
   router.get(metadataPaths, metadata);
   router.get(GATEWAY_SERVERS_PATH, ...gatewayServersEndpoint);
   router.options(metadataPaths, metadata);
+  // A browser at the origin root; MCP requests there never reach Koa (serve-at-root.ts).
+  router.get('/', rootPage(config.resource));
 
   // Ready when the database answers a real query, the issuer's key set can be fetched and the
   // revocation list is current. Each MCP server's state is reported beside, but a server that is
@@ -203,6 +209,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   app.use(handleErrors(logger));
   app.use(answerMethodNotAllowed([{ path: /^\/(healthz|readyz)$/, methods: ['GET'] }]));
   app.use(healthRoutes({ checks: readiness, logger, details: () => (config.servers.length > 0 ? { servers: serverStates(gateway) } : {}) }));
+  app.use(redirectToAuthorizationServer(authorizationServerEndpoints({ metadataUri: config.authorizationServerMetadataUri, issuer: config.issuer, clock }), logger));
   app.use(router.routes());
 
   const sweepAudit = () => {

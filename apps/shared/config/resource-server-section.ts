@@ -42,6 +42,8 @@ function resourceServerFields(context: LoadContext) {
       .meta({ description: 'how long a tool-call record is kept' } satisfies FieldNote),
     max_token_lifetime: duration.optional()
       .meta({ description: 'longest access token lifetime accepted (exp - iat); longer-lived tokens are refused', default: 'auth_server.token_lifetime' } satisfies FieldNote),
+    challenge_scopes: z.enum(['all', 'minimal'], { error: 'expected all or minimal' }).default('all')
+      .meta({ description: "scopes the 401 challenge and the PRM's scopes_supported name: `all` (every scope a tool uses, so the first sign-in asks for everything and the user unticks what they refuse: for clients that cannot step up on 403), or `minimal` (mcp:read; more by 403 step-up)" } satisfies FieldNote),
     built_in_tools: booleanish.default(true)
       .meta({ description: "serve Gatehouse's own tools (whoami, notes, recent_activity) beside the servers'" } satisfies FieldNote),
     servers: gatewayServers(context)
@@ -118,6 +120,8 @@ export function resourceServerConfig(r: ResourceServerSection, around: ResourceS
     resource: r.resource,
     issuer,
     jwksUri,
+    /** The auth-server's RFC 8414 metadata, fetched to redirect guessed endpoints (follows JWKS_URI). */
+    authorizationServerMetadataUri: besideJwks('/.well-known/oauth-authorization-server'),
     allowedOrigins: r.allowed_origins,
     databaseFile: resolve(around.dataDir, 'resource-server.db'),
     database: around.database,
@@ -133,6 +137,8 @@ export function resourceServerConfig(r: ResourceServerSection, around: ResourceS
     auditRetention: r.audit_retention,
     /** Longest accepted access token lifetime (`exp - iat`), in seconds. */
     maxTokenLifetime: r.max_token_lifetime ?? around.authTokenLifetime,
+    /** What the 401 challenge and the PRM ask for: every scope a tool uses, or the baseline. */
+    challengeScopes: r.challenge_scopes,
     /** Serve Gatehouse's own tools (whoami, notes, recent_activity) beside the servers'. */
     builtInTools: r.built_in_tools,
     /** MCP servers put behind the gateway, in configuration order (which settles collisions). */

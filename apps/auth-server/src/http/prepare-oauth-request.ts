@@ -3,9 +3,10 @@
  *
  * - Caps request bodies (DCR at `registration.max_body_bytes`, other endpoints at 16 KiB) with
  *   413 `invalid_request` instead of the provider's 56 KiB.
- * - RFC 8707: `<resource>/` is the same resource as `<resource>` (SDKs append the slash to
- *   origin-only URLs). The provider compares resources exactly and the refresh grant consumes the
- *   old refresh token before it resolves `resource`, so the slash is removed here, first.
+ * - RFC 8707: `<resource>/`, `<resource>?…` and `<resource>#…` are the same resource as
+ *   `<resource>` (own-resource.ts says which spellings and why). The provider compares resources
+ *   exactly and the refresh grant consumes the old refresh token before it resolves `resource`, so
+ *   they are replaced by the configured URL here, first.
  * - At /oauth/token, a `resource` other than ours is refused with `invalid_target` here, because
  *   the provider would consume the refresh token (or code) before it noticed. Not for the token
  *   exchange grant: its `resource` names an upstream, and it consumes nothing
@@ -23,6 +24,7 @@
 import type { Context, Next } from 'koa';
 import { nonStringAlgorithmField } from '../registration/non-string-algorithm-field.ts';
 import { TOKEN_EXCHANGE_GRANT_TYPE } from '../token-exchange/token-exchange-grant-type.ts';
+import { isOwnResource } from './own-resource.ts';
 import { readBody } from './read-body.ts';
 
 export interface PrepareOptions {
@@ -46,9 +48,9 @@ export function routeOf(path: string): string {
 function normaliseParams(params: URLSearchParams, options: PrepareOptions, isAuthorization: boolean): boolean {
   let changed = false;
   const resources = params.getAll('resource');
-  if (resources.includes(`${options.resource}/`)) {
+  if (resources.some((value) => value !== options.resource && isOwnResource(value, options.resource))) {
     params.delete('resource');
-    for (const value of resources) params.append('resource', value === `${options.resource}/` ? options.resource : value);
+    for (const value of resources) params.append('resource', isOwnResource(value, options.resource) ? options.resource : value);
     changed = true;
   }
   if (isAuthorization && !params.get('scope')?.trim()) {
@@ -98,7 +100,7 @@ export function prepareOAuthRequest(options: PrepareOptions) {
         const params = new URLSearchParams(body);
         const isToken = route === '/oauth/token';
         const namesUpstream = params.get('grant_type') === TOKEN_EXCHANGE_GRANT_TYPE;
-        if (isToken && !namesUpstream && params.getAll('resource').some((r) => r !== options.resource && r !== `${options.resource}/`)) {
+        if (isToken && !namesUpstream && params.getAll('resource').some((r) => !isOwnResource(r, options.resource))) {
           refuse(ctx, 'invalid_target', 'the requested resource is not served by this authorization server');
           return;
         }

@@ -187,7 +187,8 @@ export function createProvider(deps: ProviderDeps): Provider {
         defaultResource: () => config.resource,
         useGrantedResource: () => true,
         async getResourceServerInfo(ctx, resourceIndicator) {
-          // Exact comparison: the trailing-slash form was normalised before the provider saw it.
+          // Exact comparison: the trailing-slash, query and fragment forms were normalised before the
+          // provider saw it (http/own-resource.ts).
           if (resourceIndicator !== config.resource) throw new errors.InvalidTarget();
           return {
             scope: await scopeFor(ctx),

@@ -15,6 +15,12 @@
  *
  * The path is matched as the router matched its route: case-insensitively, one trailing slash
  * allowed, query ignored.
+ *
+ * The origin root (`/`) is the MCP endpoint too, for MCP requests only (serve-at-root.ts says
+ * which, and which client reports it answers): Claude sends them there after authorization. Same
+ * chain, so the same token check and audience (the configured resource) and the same 401
+ * challenge. It is tested after the MCP path, so `/mcp` pays nothing for it. A browser opening
+ * `/` gets a short page naming the MCP URL instead (the Koa app's).
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { isClientConnectionError } from '../../../shared/is-client-connection-error.ts';
@@ -23,6 +29,7 @@ import { isValidHost } from '../../../shared/reject-malformed-host.ts';
 import { answerJson } from './answer-json.ts';
 import type { ObserveRequest } from './observe-request.ts';
 import type { McpEndpoint } from './serve-mcp-endpoint.ts';
+import { isMcpRequestAtRoot } from './serve-at-root.ts';
 
 export interface McpRequestListenerOptions {
   /** The MCP endpoint's path, e.g. `/mcp`. */
@@ -45,11 +52,11 @@ export function mcpRequestListener({ mcpPath, endpoint, otherwise, observe, logg
     return lower === path || lower === `${path}/`;
   };
 
-  async function serve(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
+  async function serve(req: IncomingMessage, res: ServerResponse, pathname: string, route: string): Promise<void> {
     const method = req.method ?? '';
     const served = SERVED_METHODS.has(method);
     // The router counted a method it had no route for under no template.
-    const requestId = observe(req, res, pathname, served ? mcpPath : '(other)');
+    const requestId = observe(req, res, pathname, served ? route : '(other)');
     const host = req.headers.host;
     if (host && !isValidHost(host)) {
       res.setHeader('Connection', 'close');
@@ -76,7 +83,8 @@ export function mcpRequestListener({ mcpPath, endpoint, otherwise, observe, logg
 
   return function resourceServerRequest(req, res) {
     const pathname = pathOf(req.url ?? '/');
-    if (pathname !== undefined && isMcpPath(pathname)) void serve(req, res, pathname);
+    if (pathname !== undefined && isMcpPath(pathname)) void serve(req, res, pathname, mcpPath);
+    else if (pathname === '/' && isMcpRequestAtRoot(req)) void serve(req, res, pathname, '/');
     else otherwise(req, res);
   };
 }

@@ -10,11 +10,12 @@
  * - Public and cookie-less, so readable from any origin (browser clients such as MCP Inspector).
  */
 import type { Context, Next } from 'koa';
-import { MCP_SCOPES } from '../../../shared/mcp-scopes.ts';
 
 export interface ProtectedResourceMetadataOptions {
   resource: string;
   issuer: string;
+  /** `scopes_supported`, by `challenge_scopes` (mcp/advertised-scopes.ts). */
+  scopesSupported: readonly string[];
 }
 
 /** The path-inserted metadata URL for `resource` (RFC 9728 §3.1). */
@@ -23,11 +24,11 @@ export function protectedResourceMetadataUrl(resource: string): string {
   return `${url.origin}/.well-known/oauth-protected-resource${url.pathname}`;
 }
 
-export function protectedResourceMetadata({ resource, issuer }: ProtectedResourceMetadataOptions) {
+export function protectedResourceMetadata({ resource, issuer, scopesSupported }: ProtectedResourceMetadataOptions) {
   const document = JSON.stringify({
     resource,
     authorization_servers: [issuer],
-    scopes_supported: [...MCP_SCOPES],
+    scopes_supported: [...scopesSupported],
     bearer_methods_supported: ['header'],
     resource_name: 'Gatehouse MCP',
   });

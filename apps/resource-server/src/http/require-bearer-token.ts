@@ -4,7 +4,7 @@
  * Requirements: on every request, even within a session).
  *
  * - No token: 401 with a challenge that has no `error` (RFC 6750 §3.1), naming the metadata URL
- *   and the baseline scope, which is how a client learns to start the OAuth flow.
+ *   and the scopes to ask for (challenge_scopes), which is how a client learns to start the OAuth flow.
  * - A token in the query string (`access_token=`) or a form body is never read: OAuth 2.1 §5.2
  *   and the MCP spec forbid tokens in URIs, so such a request is treated as carrying no token.
  * - The scheme is matched case-insensitively (RFC 9110 §11.1); other schemes count as no token.
@@ -29,8 +29,8 @@ import { bearerChallenge } from './bearer-challenge.ts';
 export interface RequireBearerTokenOptions {
   verifier: AccessTokenVerifier;
   resourceMetadataUrl: string;
-  /** Scopes named in the challenge when no token was sent: the least a client needs to start. */
-  baselineScopes: readonly string[];
+  /** Scopes named in the 401 challenge: what a client should ask for (challenge_scopes, mcp/advertised-scopes.ts). */
+  challengeScopes: readonly string[];
   logger: Logger;
   /** Told why each presented token was refused (a short metric label, never the token). */
   onTokenRefused?: (reason: TokenFailureReason) => void;
@@ -43,9 +43,9 @@ export type Authenticate = (req: IncomingMessage, res: ServerResponse) => Promis
 const BEARER = /^bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 const SCHEME = /^bearer(?: |$)/i;
 
-export function requireBearerToken({ verifier, resourceMetadataUrl, baselineScopes, logger, onTokenRefused }: RequireBearerTokenOptions): Authenticate {
+export function requireBearerToken({ verifier, resourceMetadataUrl, challengeScopes, logger, onTokenRefused }: RequireBearerTokenOptions): Authenticate {
   function refuse(res: ServerResponse, error: 'invalid_token' | undefined, errorDescription?: string): undefined {
-    res.setHeader('WWW-Authenticate', bearerChallenge({ error, errorDescription, scopes: baselineScopes, resourceMetadataUrl }));
+    res.setHeader('WWW-Authenticate', bearerChallenge({ error, errorDescription, scopes: challengeScopes, resourceMetadataUrl }));
     answerJson(res, 401, error
       ? { error, error_description: errorDescription }
       : { error_description: 'this MCP server requires an OAuth 2.0 access token in the Authorization header' });

@@ -1,0 +1,44 @@
+/**
+ * The resource server's origin root (`/`): the MCP endpoint for MCP requests, a short page for a
+ * person who opens it in a browser.
+ *
+ * Why `/` serves MCP at all: after authorization, Claude (web and Desktop) sends its MCP requests
+ * to the connector's origin root instead of the resource path the PRM published
+ * (anthropics/claude-ai-mcp#62, #806: "POST / -> 404, GET / -> 404, Claude gives up"). The same
+ * endpoint answers there (mcp-request-listener.ts), so the token is checked against the configured
+ * resource exactly as at `/mcp`, and a request without one gets the same 401 challenge, naming the
+ * configured PRM URL.
+ *
+ * What counts as an MCP request at `/` (MCP 2025-11-25 transports §Streamable HTTP):
+ * - POST (JSON-RPC messages), DELETE (ending a session), OPTIONS (a browser client's preflight).
+ * - GET or HEAD that accepts `text/event-stream` (the server-to-client stream) or carries an
+ *   `Authorization` header. Any other GET (a browser asking for HTML) gets rootPage instead, so a
+ *   person who pastes the MCP origin into a browser learns which URL to give their client.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Context } from 'koa';
+
+export function isMcpRequestAtRoot(req: IncomingMessage): boolean {
+  const method = req.method;
+  if (method === 'POST' || method === 'DELETE' || method === 'OPTIONS') return true;
+  if (method !== 'GET' && method !== 'HEAD') return false;
+  return req.headers.authorization !== undefined || (req.headers.accept ?? '').toLowerCase().includes('text/event-stream');
+}
+
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** `GET /` from a browser: what this server is and the URL to connect an MCP client to. */
+export function rootPage(resource: string) {
+  const html = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Gatehouse MCP</title></head>
+<body><h1>Gatehouse MCP</h1><p>This is an MCP server. To use its tools, add this URL to your MCP client (Claude, ChatGPT, VS Code, Cursor, …):</p>
+<p><code>${escapeHtml(resource)}</code></p></body></html>
+`;
+  return function rootPageMiddleware(ctx: Context): void {
+    ctx.set('Content-Security-Policy', "default-src 'none'");
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    ctx.set('Cache-Control', 'public, max-age=300');
+    ctx.type = 'text/html; charset=utf-8';
+    ctx.body = html;
+  };
+}
