@@ -15,7 +15,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { AuthServerConfig } from '../../../shared/config/load-config.ts';
-import type { AuditLog } from '../audit/audit-log.ts';
 import type { PasswordHasher } from './password-hasher.ts';
 import type { UserStore } from './user-store.ts';
 
@@ -37,8 +36,13 @@ export async function createBootstrapAdmin(config: AuthServerConfig, users: User
   return created ? { username, generatedPassword: generated } : undefined;
 }
 
+/** The audit log's query, as far as it is read here (audit/audit-log.ts; accounts/ imports no other room). */
+export interface SignInRecords {
+  query(filter: { event: 'sign_in.success'; actor: string; limit: number }): Promise<unknown[]>;
+}
+
 /** The bootstrap admin's username while it is an active admin with no sign-in on record; else undefined. */
-export async function unusedBootstrapAdmin(config: AuthServerConfig, users: UserStore, audit: AuditLog): Promise<string | undefined> {
+export async function unusedBootstrapAdmin(config: AuthServerConfig, users: UserStore, audit: SignInRecords): Promise<string | undefined> {
   const user = await users.findByUsername(config.bootstrapAdmin.username);
   if (!user || user.disabled || user.pending || user.source !== 'builtin' || !user.scopes.includes('mcp:admin')) return undefined;
   const signIns = await audit.query({ event: 'sign_in.success', actor: user.username, limit: 1 });
