@@ -5,11 +5,16 @@
  * new password; after a sign-in, starts say nothing about it.
  */
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { connect, registerClient } from '../helpers/oauth-flow.ts';
+import { createAuthServer } from '../../apps/auth-server/src/create-auth-server.ts';
+import { loadConfig } from '../../apps/shared/config/load-config.ts';
+import { createHttpServer } from '../../apps/shared/http-server.ts';
+import { createLogger } from '../../apps/shared/logger.ts';
 import { openDatabase } from '../../apps/shared/storage/open-database.ts';
 import { freshSetup, kill, run, waitForOk, type RunningProcess, type Setup } from './support/processes.ts';
 
@@ -81,5 +86,25 @@ describe('the first admin', () => {
     assert.doesNotMatch(laterOutput, /passwd|password/, 'once the admin signed in, nothing about its password');
     assert.match(laterOutput, new RegExp(`Admin pages: {2}${setup.issuer.replaceAll('.', '\\.')}/admin\\n`), 'the admin URL on every start');
     await stop(later);
+  });
+
+  test('the auth-server is not ready until the first-admin step has run, so a probe never lets that sign-in fail', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-first-admin-'));
+    const config = loadConfig({ DATA_DIR: join(dir, 'data'), KEYS_DIR: join(dir, 'keys'), BOOTSTRAP_ADMIN_PASSWORD: 'correct horse battery staple' }, dir);
+    config.authServer.bcryptCost = 10;
+    const server = await createAuthServer(config.authServer, createLogger('auth-server', 'silent'));
+    const http = createHttpServer(server.app.callback());
+    try {
+      const base = await http.listen(0, '127.0.0.1');
+      const before = await fetch(`${base}/readyz`);
+      assert.equal(before.status, 503);
+      assert.equal((await before.json() as { checks: Record<string, string> }).checks.users, 'failed');
+      assert.equal((await server.createBootstrapAdmin())?.username, 'admin');
+      assert.equal((await fetch(`${base}/readyz`)).status, 200);
+    } finally {
+      await http.shutdown(1000);
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

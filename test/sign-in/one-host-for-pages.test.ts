@@ -78,6 +78,7 @@ describe('one host for pages', () => {
     { what: 'another X-Forwarded-Host', path: '/admin?x=1', host: '127.0.0.1:{port}', forwardedHost: 'gatehouse.example.com', redirected: true },
     { what: 'the first of several X-Forwarded-Host values', path: '/', host: '127.0.0.1:{port}', forwardedHost: 'gatehouse.example.com, {issuerHost}', redirected: true },
     { what: 'X-Forwarded-Host naming the issuer host', path: '/admin', host: 'gatehouse.example.com', forwardedHost: '{issuerHost}', redirected: false },
+    { what: 'X-Forwarded-Host naming the issuer without its port (nginx $host)', path: '/admin', host: 'gatehouse.example.com', forwardedHost: '127.0.0.1', redirected: false },
     { what: 'no X-Forwarded-Host, the proxy\'s upstream Host', path: '/admin', host: 'localhost:1', redirected: false },
     { what: 'a token request with another X-Forwarded-Host', method: 'POST', path: '/oauth/token', host: '127.0.0.1:{port}', forwardedHost: 'gatehouse.example.com', redirected: false },
   ];

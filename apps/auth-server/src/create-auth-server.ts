@@ -146,6 +146,10 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   const hasher = new PasswordHasher(config.bcryptCost, { threads: config.passwordHashThreads });
   await applyConfiguredUsers(config, users, hasher);
 
+  // Readiness waits for the first-admin step (main.ts runs it once listening): a probe that said
+  // ready before it would let the first sign-in as that admin fail.
+  let firstAdminSettled = false;
+
   const https = config.issuer.startsWith('https:');
   const render = createRenderer(config.issuer);
   const audit = new AuditLog(database, config.audit, clock);
@@ -272,13 +276,17 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   app.use(errorPages(render, logger));
   app.use(shortcutTokenEndpoints([rateLimits, prepareOAuth, holder.middleware]));
   app.use(answerMethodNotAllowed(OTHER_ROUTES));
-  // Ready when the database answers a real query and a private signing key is loaded.
+  // Ready when the database answers a real query, a private signing key is loaded and the
+  // first-admin step has run.
   app.use(healthRoutes({
     logger,
     checks: {
       database: () => database.get('SELECT count(*) AS n FROM schema_migrations'),
       keys: () => {
         if (!keys.some((key) => key.jwk.d)) throw new Error('no private signing key is loaded');
+      },
+      users: () => {
+        if (!firstAdminSettled) throw new Error('the first admin is not created yet');
       },
     },
   }));
@@ -329,7 +337,11 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     users,
     hasher,
     admin,
-    createBootstrapAdmin: () => createBootstrapAdmin(config, users, hasher),
+    async createBootstrapAdmin() {
+      const created = await createBootstrapAdmin(config, users, hasher);
+      firstAdminSettled = true;
+      return created;
+    },
     unusedBootstrapAdmin: () => unusedBootstrapAdmin(config, users, audit),
     async close() {
       stopSweeper();

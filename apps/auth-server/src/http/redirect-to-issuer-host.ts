@@ -13,7 +13,7 @@
  *   301/308, because browsers keep a permanent redirect and would send people to an old host
  *   after the issuer changed.
  * - Which host the browser used: with `trust_proxy`, the first `X-Forwarded-Host`; any other host
- *   there is redirected. Otherwise `Host`, and only when it names this machine another way
+ *   there is redirected (a value without a port, as nginx's `$host` gives, by its name only). Otherwise `Host`, and only when it names this machine another way
  *   (`localhost`, `127.0.0.1`, `[::1]`) on the issuer's own port, as a browser talking to the
  *   server directly does. A `Host` set by a proxy in front (often its upstream address, such as
  *   `127.0.0.1:4000` for the issuer `https://auth.example.com`) is left alone: redirecting it
@@ -37,7 +37,12 @@ export function redirectToIssuerHost(options: { issuer: string; trustProxy: bool
 
   function isOtherHost(ctx: Context): boolean {
     const forwarded = options.trustProxy ? ctx.get('x-forwarded-host').split(',')[0]!.trim() : '';
-    if (forwarded) return parseHost(issuer.protocol, forwarded)?.host !== issuer.host;
+    if (forwarded) {
+      const used = parseHost(issuer.protocol, forwarded);
+      // nginx's `$host` drops the port: a port-less value is compared by name only, or it would loop.
+      if (!used) return false;
+      return /:\d+$/.test(forwarded) ? used.host !== issuer.host : used.hostname !== issuer.hostname;
+    }
     const direct = parseHost(issuer.protocol, ctx.get('host'));
     return issuerIsLoopback && direct !== undefined && isLoopbackHostname(direct.hostname)
       && direct.port === issuer.port && direct.hostname !== issuer.hostname;
