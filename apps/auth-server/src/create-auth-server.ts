@@ -21,7 +21,7 @@ import { logAppErrors } from '../../shared/log-app-errors.ts';
 import { observeRequests, type RequestIdState } from '../../shared/observe-requests.ts';
 import { rejectMalformedHost } from '../../shared/reject-malformed-host.ts';
 import { applyConfiguredUsers } from './accounts/apply-configured-users.ts';
-import { createBootstrapAdmin, unusedBootstrapAdmin, type BootstrapAdmin } from './accounts/bootstrap-admin.ts';
+import { prepareBootstrapAdmin, storeBootstrapAdmin, unusedBootstrapAdmin, type BootstrapAdmin } from './accounts/bootstrap-admin.ts';
 import { homePage } from './web/home-page.ts';
 import { pageRoutes } from './web/page-routes.ts';
 import { createAdminServices, type AdminServices } from './management/admin-services.ts';
@@ -145,6 +145,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   const users = new UserStore(database);
   const hasher = new PasswordHasher(config.bcryptCost, { threads: config.passwordHashThreads });
   await applyConfiguredUsers(config, users, hasher);
+  let preparedAdmin = await prepareBootstrapAdmin(config, users, hasher);
 
   // Readiness waits for the first-admin step (main.ts runs it once listening): a probe that said
   // ready before it would let the first sign-in as that admin fail.
@@ -338,7 +339,8 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     hasher,
     admin,
     async createBootstrapAdmin() {
-      const created = await createBootstrapAdmin(config, users, hasher);
+      const created = await storeBootstrapAdmin(preparedAdmin, users);
+      preparedAdmin = undefined;
       firstAdminSettled = true;
       return created;
     },

@@ -1,7 +1,8 @@
 /**
  * The first admin: created when no user exists, and pointed out while it has never signed in.
  *
- * - Created only once the server can serve: main.ts calls `createBootstrapAdmin` after `listen`
+ * - Stored only once the server can serve: createAuthServer hashes its password ahead
+ *   (`prepareBootstrapAdmin`), and the insert (`storeBootstrapAdmin`) runs after `listen`
  *   succeeded. A start that fails before then (port taken, unreadable key) creates nobody, so the
  *   next start creates the admin and shows its generated password. Created earlier, the failed
  *   start made an admin whose password nobody ever saw, and no later start could show it.
@@ -26,14 +27,35 @@ export interface BootstrapAdmin {
   generatedPassword?: string;
 }
 
-/** Creates the first admin when no user exists; undefined when nothing was created. */
-export async function createBootstrapAdmin(config: AuthServerConfig, users: UserStore, hasher: PasswordHasher): Promise<BootstrapAdmin | undefined> {
+/** The first admin, password already hashed, ready to be stored in one quick insert. */
+export interface PreparedAdmin extends BootstrapAdmin {
+  passwordHash: string;
+}
+
+/**
+ * When no user exists: the first admin with its password hashed. Done before listening, so the
+ * slow part (bcrypt) is over when the port opens and storing it takes one insert: on SQLite that
+ * completes before the server handles its first request.
+ */
+export async function prepareBootstrapAdmin(config: AuthServerConfig, users: UserStore, hasher: PasswordHasher): Promise<PreparedAdmin | undefined> {
   if ((await users.count()) > 0) return undefined;
   const { username } = config.bootstrapAdmin;
   const generated = config.bootstrapAdmin.password ? undefined : randomBytes(18).toString('base64url');
   const password = config.bootstrapAdmin.password ?? generated!;
-  const created = await users.create({ username, passwordHash: await hasher.hash(password), scopes: ADMIN_SCOPES, source: 'builtin' });
-  return created ? { username, generatedPassword: generated } : undefined;
+  return { username, generatedPassword: generated, passwordHash: await hasher.hash(password) };
+}
+
+/** Stores a prepared first admin if still no user exists; undefined when nothing was created. */
+export async function storeBootstrapAdmin(prepared: PreparedAdmin | undefined, users: UserStore): Promise<BootstrapAdmin | undefined> {
+  if (!prepared || (await users.count()) > 0) return undefined;
+  const { username, generatedPassword, passwordHash } = prepared;
+  const created = await users.create({ username, passwordHash, scopes: ADMIN_SCOPES, source: 'builtin' });
+  return created ? { username, generatedPassword } : undefined;
+}
+
+/** Creates the first admin when no user exists; undefined when nothing was created. */
+export async function createBootstrapAdmin(config: AuthServerConfig, users: UserStore, hasher: PasswordHasher): Promise<BootstrapAdmin | undefined> {
+  return storeBootstrapAdmin(await prepareBootstrapAdmin(config, users, hasher), users);
 }
 
 /** The audit log's query, as far as it is read here (audit/audit-log.ts; accounts/ imports no other room). */
