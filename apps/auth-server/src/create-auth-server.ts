@@ -42,6 +42,9 @@ import { createMetadataFetch, type MetadataFetchOptions } from './cimd/create-me
 import { createDocumentHostPolicy } from './cimd/document-host-policy.ts';
 import { FederatedAccounts } from './federation/federated-accounts.ts';
 import { FederatedLogins } from './federation/federated-logins.ts';
+import { IdJagReplays } from './id-jag/id-jag-replays.ts';
+import { createIdpSigningKeys } from './id-jag/idp-signing-keys.ts';
+import { recordIdJagExchanges } from './audit/record-id-jag-exchanges.ts';
 import { federatedSignInRoutes } from './federation/federated-sign-in-routes.ts';
 import { UpstreamClients } from './federation/upstream-clients.ts';
 import { createCsrf } from './http/csrf.ts';
@@ -181,6 +184,13 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     cacheMax: config.clientIdMetadataDocuments.cacheMax,
     maxStale: config.clientIdMetadataDocuments.maxStale,
   });
+  // ID-JAG (id-jag/): IdP keys come through the same SSRF guard as client documents (jose caches
+  // the key sets itself, so not through the document cache).
+  const accounts = new FederatedAccounts(database, users);
+  const idJagReplays = new IdJagReplays(database);
+  const idJag = {
+    trustedIdps: admin.trustedIdps, replays: idJagReplays, accounts, signingKeysOf: createIdpSigningKeys(createMetadataFetch(options.metadataFetch)),
+  };
   // Built again, with the same configuration and listeners, whenever the signing keys change.
   const buildProvider = (signingKeys: StoredKey[]): Provider => {
     const built = createProvider({
@@ -202,6 +212,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       documentHostPolicy,
       metadataFetch: clientDocuments.fetch,
       onDocumentAccepted: clientDocuments.accepted,
+      idJag,
       clock,
     });
     // Behind a TLS-terminating proxy, client IPs and the external scheme come from X-Forwarded-*.
@@ -213,6 +224,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     acceptHashedClientSecrets(built);
     trackClientUsage(built, admin.clientUsage);
     recordProviderEvents(built, audit, users, logger);
+    recordIdJagExchanges(built, audit, logger);
     // Refresh token reuse, code replay and /oauth/revoke end a grant inside the provider.
     publishProviderRevocations(built, admin.revocations);
     built.use(revokeJwtAccessTokens({ issuer: config.issuer, jwks: toPublicJwks(signingKeys), feed: admin.revocations }));
@@ -236,6 +248,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       () => models.sweepExpired(clock.epochSeconds()), () => throttle.prune(), () => federatedLogins.sweep(clock.epochSeconds()),
       () => audit.prune(), () => admin.clientUsage.prune(clock.now() - config.refreshTokenAbsoluteTtl * 1000),
       () => admin.revocations.prune(),
+      () => idJagReplays.sweep(clock.epochSeconds()),
       () => rateLimiter.prune(longestWindow, clock.now()),
     ],
     60_000,
@@ -319,7 +332,6 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     clock,
   }).routes());
   if (upstreams.list().length > 0) {
-    const accounts = new FederatedAccounts(database, users);
     app.use(federatedSignInRoutes({
       provider, logins: federatedLogins, issuer: config.issuer, upstreams, accounts, csrf, logger,
       onSignIn: (result) => metrics.signIns.inc({ method: 'federated', result }),

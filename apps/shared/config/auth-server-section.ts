@@ -11,6 +11,7 @@ import { isLoopbackHostname } from '../loopback-hosts.ts';
 import { USERNAME } from '../username.ts';
 import { builtinUser } from './builtin-users.ts';
 import { federatedUpstreams } from './federated-upstreams.ts';
+import { idJagSection } from './id-jag-section.ts';
 import { booleanish, CROSS_FIELD, duration, issuerUrl, port, scopeList, type FieldNote } from './field-schemas.ts';
 import type { LoadContext } from './load-context.ts';
 
@@ -168,6 +169,7 @@ function authServerFields(context: LoadContext) {
     }).prefault({}).meta({ description: 'password guessing' } satisfies FieldNote),
     federated: federatedUpstreams(context)
       .meta({ description: 'upstream OpenID providers (one, or a list)' } satisfies FieldNote),
+    id_jag: idJagSection,
     admin: z.strictObject({
       idle_timeout: duration.default(15 * 60)
         .meta({ description: 'unused this long, admin pages ask for a fresh sign-in' } satisfies FieldNote),
@@ -255,6 +257,8 @@ export function authServerSection(context: LoadContext) {
         lockDuration: a.sign_in_throttle.lock_duration,
       },
       upstreams: a.federated,
+      /** Enterprise IdPs whose ID-JAGs the jwt-bearer grant accepts (id-jag/), and its time bounds. */
+      idJag: a.id_jag,
       dangerouslyAllowHttpIssuer: a.dangerously_allow_http_issuer,
       dangerouslyAllowHttpsIssuerWithoutTls: a.dangerously_allow_https_issuer_without_tls,
       /** Seconds an audit event is kept, and the most events kept (the oldest beyond are deleted). */

@@ -31,6 +31,8 @@ export const AUDIT_EVENTS = [
   'token.issued',
   'token.refreshed',
   'token.exchanged',
+  'id_jag.accepted',
+  'id_jag.refused',
   'refresh_token.reused',
   'authorization_code.replayed',
   'grant.revoked',
@@ -51,6 +53,8 @@ export const AUDIT_EVENTS = [
   'redirect_scheme.removed',
   'trusted_host.added',
   'trusted_host.removed',
+  'trusted_idp.added',
+  'trusted_idp.removed',
   'key.rotated',
   'key.retired',
 ] as const;

@@ -29,6 +29,7 @@ import type { Logger } from '../../../shared/logger.ts';
 import { findUserOnce } from '../accounts/find-user-once.ts';
 import type { UserStore } from '../accounts/user-store.ts';
 import type { TokenExchanged } from '../token-exchange/token-exchange-grant.ts';
+import { JWT_BEARER_GRANT_TYPE } from '../id-jag/id-jag-grant-type.ts';
 import { TOKEN_EXCHANGE_GRANT_TYPE } from '../token-exchange/token-exchange-grant-type.ts';
 import { ANONYMOUS, SYSTEM, type Actor, type AuditEntry, type AuditLog } from './audit-log.ts';
 
@@ -64,7 +65,8 @@ export function recordProviderEvents(provider: Provider, audit: AuditLog, users:
   provider.on('grant.success', function recordTokens(ctx: KoaContextWithOIDC) {
     const { oidc } = ctx;
     const grantType = String(oidc.params?.grant_type ?? '');
-    if (grantType === TOKEN_EXCHANGE_GRANT_TYPE) return;
+    // Each records its own event (token.exchanged, id_jag.accepted: record-id-jag-exchanges.ts).
+    if (grantType === TOKEN_EXCHANGE_GRANT_TYPE || grantType === JWT_BEARER_GRANT_TYPE) return;
     const accessToken = oidc.entities.AccessToken;
     const grant = oidc.entities.Grant;
     const refreshed = grantType === 'refresh_token';

@@ -9,6 +9,10 @@ import type { AuthServerConfig } from '../../../shared/config/load-config.ts';
 import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
 import type { UserStore } from '../accounts/user-store.ts';
 import { createDocumentHostPolicy } from '../cimd/document-host-policy.ts';
+import { FederatedAccounts } from '../federation/federated-accounts.ts';
+import { IdJagReplays } from '../id-jag/id-jag-replays.ts';
+import { createIdpSigningKeys } from '../id-jag/idp-signing-keys.ts';
+import { TrustedIdps } from '../id-jag/trusted-idps.ts';
 import type { KeyStore } from '../keys/key-store.ts';
 import { activeKey, generateSigningKey, toProviderJwks, toPublicJwks } from '../keys/signing-keys.ts';
 import { createProvider } from '../provider/create-provider.ts';
@@ -28,5 +32,11 @@ export async function buildValidationProvider(config: AuthServerConfig, database
     renderError: async () => {},
     documentHostPolicy: createDocumentHostPolicy(config.clientIdMetadataDocuments),
     metadataFetch: () => Promise.reject(new Error('the CLI fetches nothing')),
+    idJag: {
+      trustedIdps: new TrustedIdps(database, config.idJag.trustedIdps),
+      replays: new IdJagReplays(database),
+      accounts: new FederatedAccounts(database, users),
+      signingKeysOf: createIdpSigningKeys(() => Promise.reject(new Error('the CLI fetches nothing'))),
+    },
   });
 }

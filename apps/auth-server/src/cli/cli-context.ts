@@ -45,7 +45,7 @@ export interface CliIo {
 export const CLI: ChangedBy = { actor: { name: 'cli' } };
 
 export class CliContext {
-  readonly config: AuthServerConfig;
+  readonly #config?: AuthServerConfig;
   #database?: SqlDatabase;
   #hasher?: PasswordHasher;
   #services?: AdminServices;
@@ -53,8 +53,14 @@ export class CliContext {
   #provider?: Provider;
   #keyStore?: KeyStore;
 
-  constructor(config: AuthServerAppConfig, readonly io: CliIo, readonly json: boolean) {
-    this.config = config.authServer;
+  /** `config` is undefined for a command that reads no local configuration (CommandGroup.usesConfig). */
+  constructor(config: AuthServerAppConfig | undefined, readonly io: CliIo, readonly json: boolean) {
+    this.#config = config?.authServer;
+  }
+
+  get config(): AuthServerConfig {
+    if (!this.#config) throw new Error('this command reads no configuration (usesConfig: false)');
+    return this.#config;
   }
 
   /**

@@ -9,4 +9,6 @@ export interface CommandGroup {
   subcommands: Record<string, Subcommand>;
   /** False for a command that never touches the database (it is then not opened, nor created). Default true. */
   usesDatabase?: boolean;
+  /** False for a command that needs no local configuration either (doctor: only its URL). Default true. */
+  usesConfig?: boolean;
 }

@@ -16,8 +16,10 @@ import type { CommandGroup } from './command.ts';
 import { hostsCommand, redirectsCommand, schemesCommand } from './commands/allow-list-commands.ts';
 import { auditCommand } from './commands/audit-command.ts';
 import { clientsCommand } from './commands/clients-command.ts';
+import { doctorCommand } from './commands/doctor-command.ts';
 import { grantsCommand } from './commands/grants-command.ts';
 import { hashPasswordCommand } from './commands/hash-password-command.ts';
+import { idpsCommand } from './commands/idps-command.ts';
 import { keysCommand } from './commands/keys-command.ts';
 import { migrateToPostgresCommand } from './commands/migrate-to-postgres-command.ts';
 import { usersCommand } from './commands/users-command.ts';
@@ -29,10 +31,12 @@ const GROUPS: Record<string, CommandGroup> = {
   redirects: redirectsCommand,
   schemes: schemesCommand,
   hosts: hostsCommand,
+  idps: idpsCommand,
   grants: grantsCommand,
   keys: keysCommand,
   audit: auditCommand,
   'migrate-to-postgres': migrateToPostgresCommand,
+  doctor: doctorCommand,
 };
 
 export function usage(): string {
@@ -85,7 +89,7 @@ export async function run(argv: string[], io: CliIo, env: NodeJS.ProcessEnv): Pr
 
   let context: CliContext | undefined;
   try {
-    context = new CliContext(loadAuthServerConfig(env), io, json);
+    context = new CliContext(group.usesConfig === false ? undefined : loadAuthServerConfig(env), io, json);
     if (group.usesDatabase !== false) await context.openDatabase();
     await subcommand(args.slice(single ? 1 : 2), context);
     return EXIT.ok;

@@ -20,6 +20,9 @@ import type { User, UserStore } from '../accounts/user-store.ts';
 
 export type Admission = { ok: true; email?: string } | { ok: false; reason: 'no_email' | 'email_unverified' | 'not_allowed' };
 
+/** What linking reads of an upstream: federated sign-in's upstreams, and the trusted IdPs of ID-JAG (id-jag/). */
+export type LinkingUpstream = Pick<UpstreamConfig, 'id' | 'issuer' | 'newUsers' | 'defaultScopes' | 'adminUsers' | 'adminScopes'>;
+
 export type LinkResult =
   | { kind: 'user'; user: User; created: boolean }
   | { kind: 'conflict'; username: string };
@@ -46,12 +49,17 @@ class LinkedElsewhere extends Error {}
 export class FederatedAccounts {
   constructor(private readonly db: SqlDatabase, private readonly users: UserStore) {}
 
+  /** The local user linked to (issuer, subject), without linking or creating anyone. */
+  async findLinked(issuer: string, subject: string): Promise<User | undefined> {
+    return this.#linkedUser(issuer, subject);
+  }
+
   async #linkedUser(issuer: string, subject: string): Promise<User | undefined> {
     const row = await this.db.get<{ user_id: string }>('SELECT user_id FROM federated_identities WHERE issuer = ? AND subject = ?', [issuer, subject]);
     return row ? this.users.findById(row.user_id) : undefined;
   }
 
-  async link(upstream: UpstreamConfig, claims: IDToken & Record<string, unknown>, email: string | undefined): Promise<LinkResult> {
+  async link(upstream: LinkingUpstream, claims: Pick<IDToken, 'sub'>, email: string | undefined): Promise<LinkResult> {
     const subject = claims.sub;
     const isAdmin = upstream.adminUsers.includes(subject.toLowerCase()) || (email !== undefined && upstream.adminUsers.includes(email));
     const scopes = [...new Set([...upstream.defaultScopes, ...(isAdmin ? upstream.adminScopes : [])])];
@@ -94,7 +102,7 @@ export class FederatedAccounts {
   }
 
   /** Records the sign-in, and gives a configured admin the admin scopes they lack. */
-  async #signedInAgain(upstream: UpstreamConfig, linked: User, subject: string, email: string | undefined, isAdmin: boolean, now: number): Promise<User> {
+  async #signedInAgain(upstream: LinkingUpstream, linked: User, subject: string, email: string | undefined, isAdmin: boolean, now: number): Promise<User> {
     await this.db.run('UPDATE federated_identities SET last_login_at = @now, email = @email WHERE issuer = @issuer AND subject = @subject', {
       now, email: email ?? null, issuer: upstream.issuer, subject,
     });

@@ -15,6 +15,8 @@ import { createRedirectSchemeAllowList, createRedirectUriAllowList, createTruste
 import { ClientRegistry, type ValidateClientMetadata } from './client-registry.ts';
 import { ClientUsage } from '../provider/client-usage.ts';
 import { GrantRegistry } from './grant-registry.ts';
+import { TrustedIdps } from '../id-jag/trusted-idps.ts';
+import { TrustedIdpAdmin } from './trusted-idp-admin.ts';
 import { SigningKeyAdmin } from './signing-key-admin.ts';
 import { UserAdmin } from './user-admin.ts';
 
@@ -29,6 +31,10 @@ export interface AdminServices {
   redirectSchemes: AllowList;
   trustedHosts: AllowList;
   keys: SigningKeyAdmin;
+  /** Enterprise IdPs whose ID-JAGs are accepted (config file and admin-added), as the grant reads them. */
+  trustedIdps: TrustedIdps;
+  /** Adding and removing trusted IdPs. */
+  trustedIdpAdmin: TrustedIdpAdmin;
   /** What the resource server must refuse before tokens expire (grants, users, clients, keys). */
   revocations: RevocationFeed;
 }
@@ -57,6 +63,7 @@ export function createAdminServices(deps: AdminServiceDeps): AdminServices {
   const revocations = new RevocationFeed(database, { tokenLifetime: config.accessTokenTtl, clock });
   const grants = new GrantRegistry(models, audit, revocations);
   const clientUsage = new ClientUsage(database, clock);
+  const trustedIdps = new TrustedIdps(database, config.idJag.trustedIdps);
   return {
     audit,
     grants,
@@ -67,6 +74,8 @@ export function createAdminServices(deps: AdminServiceDeps): AdminServices {
     redirectUris: createRedirectUriAllowList(database, config.registration.allowedRedirectUris, audit, clock),
     redirectSchemes: createRedirectSchemeAllowList(database, config.registration.allowedSchemes, audit, clock),
     trustedHosts: createTrustedHostList(database, config.clientIdMetadataDocuments.trustedHosts, audit, clock),
+    trustedIdps,
+    trustedIdpAdmin: new TrustedIdpAdmin(database, trustedIdps, audit, clock),
     keys: new SigningKeyAdmin(deps.keyStore, Math.max(config.accessTokenTtl, ID_TOKEN_TTL), audit, revocations, deps.onKeysChanged, clock),
   };
 }

@@ -27,6 +27,7 @@ import type { ChangedBy } from './admin-actor.ts';
 import { AdminError } from './admin-error.ts';
 import type { ClientUsage, ClientUse } from '../provider/client-usage.ts';
 import type { GrantRegistry } from './grant-registry.ts';
+import { JWT_BEARER_GRANT_TYPE } from '../id-jag/id-jag-grant-type.ts';
 import { generateClientSecret, hashClientSecret } from '../provider/hashed-client-secrets.ts';
 import { INTERNAL_CLIENT_ID } from '../provider/internal-client.ts';
 import type { ModelStore, StoredClient } from '../provider/model-store.ts';
@@ -51,6 +52,8 @@ export interface ClientSummary {
   resourceServer: boolean;
   /** The upstream MCP server URLs it may obtain identity tokens for (RFC 8693 token exchange). */
   upstreamAudiences: string[];
+  /** Registered for the jwt-bearer grant: may present enterprise IdPs' identity assertions (ID-JAG). */
+  idJag: boolean;
 }
 
 export type StaticClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
@@ -65,6 +68,8 @@ export interface StaticClientInput {
   resourceServer?: boolean;
   /** Upstream URLs it may obtain identity tokens for (resource servers only); exact strings. */
   upstreamAudiences?: string[];
+  /** May present enterprise IdPs' identity assertions (ID-JAG) at the jwt-bearer grant (id-jag/). */
+  idJag?: boolean;
 }
 
 /** Validates metadata as the provider would load it, returning what to store (oidc-provider's Client schema). */
@@ -118,6 +123,7 @@ export class ClientRegistry {
         grantCount: counts.get(use.clientId) ?? 0,
         resourceServer: false,
         upstreamAudiences: [],
+        idJag: false,
       }));
     return [...stored, ...seen].sort((a, b) => (b.lastUsedAt ?? b.createdAt ?? 0) - (a.lastUsedAt ?? a.createdAt ?? 0));
   }
@@ -140,6 +146,7 @@ export class ClientRegistry {
       grantCount: counts.get(clientId) ?? 0,
       resourceServer: kind === 'static' && metadata[RESOURCE_SERVER_FOR] === this.resource,
       upstreamAudiences: Array.isArray(metadata[UPSTREAM_AUDIENCES]) ? (metadata[UPSTREAM_AUDIENCES] as string[]) : [],
+      idJag: Array.isArray(metadata.grant_types) && metadata.grant_types.includes(JWT_BEARER_GRANT_TYPE),
     };
   }
 
@@ -180,7 +187,7 @@ export class ClientRegistry {
         client_name: name,
         client_id_issued_at: this.clock.epochSeconds(),
         redirect_uris: redirectUris,
-        grant_types: ['authorization_code', 'refresh_token'],
+        grant_types: ['authorization_code', 'refresh_token', ...(input.idJag ? [JWT_BEARER_GRANT_TYPE] : [])],
         response_types: ['code'],
         token_endpoint_auth_method: input.authMethod,
         application_type: native ? 'native' : 'web',
@@ -199,6 +206,7 @@ export class ClientRegistry {
       event: 'client.created', actor: by.actor, ip: by.ip, clientId,
       details: { client_name: name, redirect_uris: redirectUris, token_endpoint_auth_method: input.authMethod, resource_server: Boolean(input.resourceServer),
         ...(upstreamAudiences.length > 0 ? { upstream_audiences: upstreamAudiences } : {}),
+        ...(input.idJag ? { id_jag: true } : {}),
       },
     });
     return { clientId, clientSecret };

@@ -21,6 +21,8 @@ export function describeClient(client: ClientSummary, time: TimeFormat) {
     grants: client.grantCount,
     resourceServer: client.resourceServer,
     upstreamAudiences: client.upstreamAudiences,
+    /** May present enterprise IdPs' identity assertions (ID-JAG, jwt-bearer grant). */
+    idJag: client.idJag,
   };
 }
 

@@ -17,6 +17,8 @@
  *   answer-structured-tokens-inactive.ts for JWTs.
  * - RFC 8693 token exchange: the resource server trades a caller's token for a short-lived
  *   identity token for one upstream MCP server (token-exchange/token-exchange-grant.ts).
+ * - Enterprise-managed authorization: an ID-JAG from a trusted IdP at the jwt-bearer grant
+ *   (id-jag/id-jag-grant.ts), offered and advertised only while an IdP is trusted.
  * - Refresh tokens go to every client registered for the `refresh_token` grant (MCP clients rarely
  *   ask for `offline_access`), rotate on every use, outlive the browser session, and are capped by
  *   an absolute lifetime counted from the first sign-in.
@@ -36,6 +38,9 @@ import type { RedirectUriPolicy } from '../registration/redirect-uri-policy.ts';
 import type { RevocationFeed } from '../revocation/revocation-feed.ts';
 import { answerUnauthorizedClient } from '../token-exchange/answer-unauthorized-client.ts';
 import { registerTokenExchangeGrant } from '../token-exchange/token-exchange-grant.ts';
+import { advertiseIdJag } from '../id-jag/advertise-id-jag.ts';
+import { answerIdJagRefusals } from '../id-jag/answer-id-jag-refusals.ts';
+import { registerIdJagGrant, type IdJagGrantOptions, type ResourceServerInfo } from '../id-jag/id-jag-grant.ts';
 import { answerStructuredTokensInactive } from './answer-structured-tokens-inactive.ts';
 import { createIntrospectionPolicy } from './introspection-policy.ts';
 import { createDatabaseAdapter } from './database-adapter.ts';
@@ -59,6 +64,8 @@ export interface ProviderDeps {
   onDocumentAccepted?: (url: string) => void;
   /** What the revocation feed refuses (token exchange checks subject tokens against it). */
   revocations?: Pick<RevocationFeed, 'refuses'>;
+  /** Trusted IdPs, replay store, account linking and IdP keys of the ID-JAG grant (id-jag/). */
+  idJag: Pick<IdJagGrantOptions, 'trustedIdps' | 'replays' | 'accounts' | 'signingKeysOf'>;
   /** Storage for the provider's models; default: the database adapter on `database`. */
   adapter?: Configuration['adapter'];
   /**
@@ -90,6 +97,14 @@ export function createProvider(deps: ProviderDeps): Provider {
     const user = await findUserOnce(users, ctx, accountId);
     return MCP_SCOPES.filter((s) => user?.scopes.includes(s)).join(' ');
   }
+
+  const resourceServerInfo = (scope: string): ResourceServerInfo => ({
+    scope,
+    audience: config.resource,
+    accessTokenFormat: 'jwt',
+    accessTokenTTL: config.accessTokenTtl,
+    jwt: { sign: { alg: 'RS256', kid: deps.signingKid } },
+  });
 
   const configuration: Configuration = {
     adapter: deps.adapter ?? createDatabaseAdapter(deps.database, clock),
@@ -190,13 +205,7 @@ export function createProvider(deps: ProviderDeps): Provider {
           // Exact comparison: the trailing-slash, query and fragment forms were normalised before the
           // provider saw it (http/own-resource.ts).
           if (resourceIndicator !== config.resource) throw new errors.InvalidTarget();
-          return {
-            scope: await scopeFor(ctx),
-            audience: config.resource,
-            accessTokenFormat: 'jwt',
-            accessTokenTTL: config.accessTokenTtl,
-            jwt: { sign: { alg: 'RS256', kid: deps.signingKid } },
-          };
+          return resourceServerInfo(await scopeFor(ctx));
         },
       },
     },
@@ -266,6 +275,20 @@ export function createProvider(deps: ProviderDeps): Provider {
     publicJwks: deps.publicJwks as JSONWebKeySet,
     isRevoked: deps.revocations ? (token) => deps.revocations!.refuses(token) : undefined,
     clock,
+  });
+  const idJagOffered = () => deps.idJag.trustedIdps.any();
+  provider.use(advertiseIdJag(idJagOffered));
+  provider.use(answerIdJagRefusals(idJagOffered));
+  registerIdJagGrant(provider, {
+    ...deps.idJag,
+    issuer: config.issuer,
+    resource: config.resource,
+    defaultScopes: config.defaultScopes,
+    resourceServerInfo,
+    accessTokenTtl: config.accessTokenTtl,
+    clock,
+    clockSkew: config.idJag.clockSkew,
+    maxAssertionAge: config.idJag.maxAssertionAge,
   });
   return provider;
 }

@@ -45,6 +45,8 @@ const NOTICES = {
   host_added: 'The host was trusted.',
   host_exists: 'That host was already trusted.',
   host_removed: 'The host is no longer trusted.',
+  idp_added: 'The IdP is trusted: its identity assertions are accepted from the next token request, on every replica.',
+  idp_removed: 'The IdP is no longer trusted. Access tokens already issued through it live until they expire.',
   client_deleted: 'The client was deleted and its grants revoked.',
   clients_purged: 'Unused registrations were deleted.',
   key_rotated: 'Rotated: the next key (already published) signs from now on, the previous key stays published, and a new next key was created.',
@@ -81,7 +83,7 @@ export function requiredField(form: Form, name: string, label: string): string {
   return value;
 }
 
-export type Section = 'overview' | 'users' | 'clients' | 'redirect-uris' | 'grants' | 'keys' | 'servers' | 'audit' | 'account';
+export type Section = 'overview' | 'users' | 'clients' | 'redirect-uris' | 'trusted-idps' | 'grants' | 'keys' | 'servers' | 'audit' | 'account';
 
 export function createPageRenderer(render: Render, csrf: Csrf) {
   return function renderPage(request: PageRequest, template: string, title: string, section: Section, context: Record<string, unknown> = {}): void {

@@ -34,6 +34,7 @@ import { grantsPages } from './admin/grants-pages.ts';
 import { keysPages } from './admin/keys-pages.ts';
 import { overviewPage } from './admin/overview-page.ts';
 import { redirectUrisPages } from './admin/redirect-uris-pages.ts';
+import { trustedIdpsPages } from './admin/trusted-idps-pages.ts';
 import { serversPages } from './admin/servers-pages.ts';
 import { usersPages } from './admin/users-pages.ts';
 
@@ -64,6 +65,9 @@ export const PAGE_ROUTES: readonly PageRoute[] = [
   { method: 'POST', path: '/admin/redirect-schemes/remove', access: 'admin', handler: 'removeRedirectScheme' },
   { method: 'POST', path: '/admin/trusted-hosts', access: 'admin', handler: 'trustHost', reauthenticate: '/admin/redirect-uris' },
   { method: 'POST', path: '/admin/trusted-hosts/remove', access: 'admin', handler: 'untrustHost' },
+  { method: 'GET', path: '/admin/trusted-idps', access: 'admin', handler: 'listTrustedIdps' },
+  { method: 'POST', path: '/admin/trusted-idps', access: 'admin', handler: 'addTrustedIdp', reauthenticate: '/admin/trusted-idps' },
+  { method: 'POST', path: '/admin/trusted-idps/remove', access: 'admin', handler: 'removeTrustedIdp' },
   { method: 'GET', path: '/admin/clients', access: 'admin', handler: 'listClients' },
   { method: 'POST', path: '/admin/clients', access: 'admin', handler: 'createStaticClient', reauthenticate: '/admin/clients' },
   { method: 'POST', path: '/admin/clients/delete', access: 'admin', handler: 'deleteClient' },
@@ -103,6 +107,7 @@ export function pageRoutes(deps: PageRoutesDeps): Router {
     ...overviewPage(services, renderPage),
     ...usersPages(services, deps.users, renderPage),
     ...redirectUrisPages(services, renderPage),
+    ...trustedIdpsPages(services, renderPage),
     ...clientsPages(services, renderPage),
     ...grantsPages(services, deps.users, renderPage, accessTokenMinutes),
     ...keysPages(services, renderPage),

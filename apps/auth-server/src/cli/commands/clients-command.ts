@@ -10,11 +10,12 @@ import { snakeCaseKeys } from '../snake-case-keys.ts';
 export const clientsCommand: CommandGroup = {
   usage: [
     'clients list',
-    'clients add --name NAME --redirect-uri URI [--redirect-uri URI…] [--auth-method client_secret_basic|client_secret_post|none] [--client-id ID] [--resource-server] [--upstream-audience URL…]',
+    'clients add --name NAME --redirect-uri URI [--redirect-uri URI…] [--auth-method client_secret_basic|client_secret_post|none] [--client-id ID] [--resource-server] [--upstream-audience URL…] [--id-jag]',
     '                              (prints the client secret once; it is stored hashed;',
     '                               --resource-server: it may introspect tokens for RESOURCE_URL;',
     '                               --upstream-audience: with --resource-server, an upstream MCP server URL',
-    '                               it may obtain identity tokens for, exactly as the gateway config spells it)',
+    '                               it may obtain identity tokens for, exactly as the gateway config spells it;',
+    '                               --id-jag: it may present enterprise IdPs\' identity assertions, see `idps`)',
     'clients remove CLIENT_ID      (revokes its grants: its refresh tokens stop at once)',
     'clients purge-unused          (deletes registrations that never obtained a token)',
   ],
@@ -36,6 +37,7 @@ export const clientsCommand: CommandGroup = {
         'client-id': { type: 'string' },
         'resource-server': { type: 'boolean', default: false },
         'upstream-audience': { type: 'string', multiple: true },
+        'id-jag': { type: 'boolean', default: false },
       }, { min: 0, max: 0, names: '' });
       await context.loadClientValidation();
       const created = await context.services.clients.createStatic({
@@ -45,6 +47,7 @@ export const clientsCommand: CommandGroup = {
         clientId: values['client-id'],
         resourceServer: values['resource-server'],
         upstreamAudiences: values['upstream-audience'],
+        idJag: values['id-jag'],
       }, CLI);
       context.print({ client_id: created.clientId, client_secret: created.clientSecret }, () => [
         `client_id: ${created.clientId}`,

@@ -27,6 +27,7 @@ export function clientsPages(services: AdminServices, renderPage: RenderPage): R
         clientId: field(request.form, 'client_id') || undefined,
         resourceServer: field(request.form, 'resource_server') === 'yes',
         upstreamAudiences: field(request.form, 'upstream_audiences').split(/\s+/),
+        idJag: field(request.form, 'id_jag') === 'yes',
       }, request.by);
       // The secret is shown in this response only (no redirect, so it is never in a URL; HTML is no-store).
       request.ctx.status = 201;

@@ -1,0 +1,106 @@
+/**
+ * `gatehouse doctor <MCP URL>`: checks a deployment from the outside, the way Claude and the other
+ * MCP clients will meet it, in their order: the host and its certificate, the MCP URL's 401
+ * challenge, the Protected Resource Metadata, the authorization server's metadata and what it
+ * advertises, registration, CORS, clocks and keys. Each check says what it saw and, when
+ * something is wrong, how to fix it (doctor-check.ts).
+ *
+ * It needs only the URL: no local configuration, no database, no credentials (it sends none), so
+ * it checks any deployment, Gatehouse or not. It writes nothing, except the one test client a
+ * registration creates (unless `register` is false). A check that depends on one that failed is
+ * reported as not checked rather than failing twice.
+ */
+import { checkAddress } from './check-address.ts';
+import { checkAdvertisedCapabilities } from './check-advertised-capabilities.ts';
+import { checkAuthorizationServerMetadata } from './check-authorization-server-metadata.ts';
+import { checkClock } from './check-clock.ts';
+import { checkCors, type CorsTarget } from './check-cors.ts';
+import { checkJwks, checkResourceServerJwks } from './check-jwks.ts';
+import { checkMcpEndpoint, checkMcpRoot } from './check-mcp-endpoint.ts';
+import { checkProtectedResourceMetadata } from './check-protected-resource-metadata.ts';
+import { checkRegistration } from './check-registration.ts';
+import { checkTransport } from './check-transport.ts';
+import { skip, type CheckResult, type DoctorReport } from './doctor-check.ts';
+import { createProbe } from './http-probe.ts';
+
+export interface DoctorOptions {
+  /** Register a test client as Claude would (checks DCR and Claude's callbacks). Default is true. */
+  register?: boolean;
+  /** Longest one request (or DNS lookup, or TLS handshake) may take, in milliseconds. Default is 10000. */
+  timeoutMs?: number;
+}
+
+/** The checks that need the authorization server's metadata, skipped with one reason when it is missing. */
+const AFTER_METADATA = ['as-metadata', 'issuer', 'pkce', 'cimd', 'refresh', 'token-lifetime', 'registration', 'claude-callbacks', 'cors', 'jwks'];
+
+export async function runDoctor(mcpUrl: string, { register = true, timeoutMs = 10_000 }: DoctorOptions = {}): Promise<DoctorReport> {
+  const checks: CheckResult[] = [];
+  const report = (): DoctorReport => ({ url: mcpUrl, ok: checks.every((c) => c.status !== 'fail'), checks });
+  const probe = createProbe(timeoutMs);
+  const url = new URL(mcpUrl);
+
+  const address = await checkAddress('mcp', url, timeoutMs);
+  checks.push(address.result);
+  if (!address.resolved) return skipRest(checks, 'the MCP URL\'s host does not resolve', report);
+  const transport = await checkTransport('mcp', url, address.loopbackOnly, timeoutMs);
+  checks.push(transport.result);
+  if (!transport.usable) return skipRest(checks, 'no client can connect to the MCP URL', report);
+
+  const endpoint = await checkMcpEndpoint(probe, mcpUrl);
+  checks.push(endpoint.result);
+  if (!endpoint.answer) return skipRest(checks, 'the MCP URL does not answer', report);
+  const root = await checkMcpRoot(probe, url);
+  if (root) checks.push(root);
+
+  const resource = await checkProtectedResourceMetadata(probe, mcpUrl, endpoint.resourceMetadataUrl);
+  checks.push(...resource.results);
+  const issuer = resource.metadata?.authorization_servers[0];
+  if (!issuer) return skipRest(checks, 'no resource metadata names the authorization server', report);
+
+  const issuerUrl = URL.canParse(issuer) ? new URL(issuer) : undefined;
+  // The authorization server on another host or port gets its own checks, unless they would
+  // only repeat what the MCP URL's said (same host name, same finding).
+  if (issuerUrl && issuerUrl.origin !== url.origin) {
+    let authAddress = address;
+    if (issuerUrl.hostname !== url.hostname) {
+      authAddress = await checkAddress('auth', issuerUrl, timeoutMs);
+      checks.push(authAddress.result);
+      if (!authAddress.resolved) return skipRest(checks, 'the authorization server\'s host does not resolve', report);
+    }
+    const authTransport = await checkTransport('auth', issuerUrl, authAddress.loopbackOnly, timeoutMs);
+    if (authTransport.result.status === 'ok' || authTransport.result.summary !== transport.result.summary) checks.push(authTransport.result);
+    if (!authTransport.usable) return skipRest(checks, 'no client can connect to the authorization server', report);
+  }
+
+  const server = await checkAuthorizationServerMetadata(probe, issuer);
+  checks.push(...server.results);
+  const { metadata } = server;
+  if (metadata) {
+    checks.push(...checkAdvertisedCapabilities(metadata));
+    checks.push(...await checkRegistration(probe, metadata, register));
+    checks.push(await checkCors(probe, corsTargets(resource.metadataUrl!, server.metadataUrl!, metadata)));
+    checks.push(await checkJwks(probe, metadata.jwks_uri));
+  }
+  checks.push(checkClock([{ server: 'resource server', answer: endpoint.answer }, { server: 'authorization server', answer: server.answer }]));
+  checks.push(await checkResourceServerJwks(probe, url));
+  return skipRest(checks, 'the authorization server\'s metadata was not found', report);
+}
+
+/** Adds a `skip` for each check not run yet, so the list always has the same checks. */
+function skipRest(checks: CheckResult[], reason: string, report: () => DoctorReport): DoctorReport {
+  const ran = new Set(checks.map((c) => c.id));
+  const all = ['mcp-address', 'mcp-https', 'mcp-endpoint', 'prm', 'prm-paths', 'prm-resource', ...AFTER_METADATA, 'clock', 'resource-server-jwks'];
+  for (const id of all) if (!ran.has(id)) checks.push(skip(id, `not checked: ${reason}`));
+  return report();
+}
+
+function corsTargets(resourceMetadataUrl: string, serverMetadataUrl: string, metadata: Record<string, unknown>): CorsTarget[] {
+  // The MCP SDK's browser client sends MCP-Protocol-Version on discovery, and JSON or form bodies.
+  const targets: CorsTarget[] = [
+    { name: 'resource metadata', url: resourceMetadataUrl, method: 'GET', headers: ['mcp-protocol-version'] },
+    { name: 'authorization server metadata', url: serverMetadataUrl, method: 'GET', headers: ['mcp-protocol-version'] },
+  ];
+  if (typeof metadata.registration_endpoint === 'string') targets.push({ name: 'registration', url: metadata.registration_endpoint, method: 'POST', headers: ['content-type'] });
+  if (typeof metadata.token_endpoint === 'string') targets.push({ name: 'token', url: metadata.token_endpoint, method: 'POST', headers: ['content-type'] });
+  return targets;
+}

@@ -1,0 +1,172 @@
+/**
+ * The doctor's judgements that a local test deployment cannot show end to end: who can reach an
+ * address (public, private, CGNAT, link-local, IPv6 only), plain http off loopback, clocks that
+ * drift (from the Date header, against this machine's clock, injected here), how a
+ * WWW-Authenticate challenge is read, CORS preflight answers and issuer mismatches a proxy
+ * produces (from a table of answers instead of the network). Table-driven, on the checks' own
+ * functions.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { checkAddress } from '../../apps/auth-server/src/doctor/check-address.ts';
+import { checkAuthorizationServerMetadata, metadataUrls } from '../../apps/auth-server/src/doctor/check-authorization-server-metadata.ts';
+import { checkClock } from '../../apps/auth-server/src/doctor/check-clock.ts';
+import { checkCors } from '../../apps/auth-server/src/doctor/check-cors.ts';
+import { checkTransport } from '../../apps/auth-server/src/doctor/check-transport.ts';
+import type { Probe, ProbeAnswer } from '../../apps/auth-server/src/doctor/http-probe.ts';
+import { parseBearerChallenge } from '../../apps/auth-server/src/doctor/parse-bearer-challenge.ts';
+
+describe('mcp-address: who can reach the host', () => {
+  const cases: Array<[string, string, 'ok' | 'warn' | 'fail', RegExp]> = [
+    ['a public IPv4 address', '203.0.114.7', 'ok', /public IPv4 address/],
+    ['loopback', '127.0.0.1', 'warn', /only this machine: claude\.ai and Claude Desktop/],
+    ['a private LAN address', '192.168.1.20', 'warn', /only machines on the same private network/],
+    ['10/8', '10.0.0.5', 'warn', /private network/],
+    ['CGNAT (100.64/10, e.g. Tailscale)', '100.101.102.103', 'warn', /carrier-grade NAT or VPN/],
+    ['link-local', '169.254.10.1', 'warn', /same network link/],
+    ['a documentation range', '192.0.2.1', 'warn', /special-use/],
+    ['a public IPv6 address only (no A record)', '[2606:4700:4700::1111]', 'fail', /no IPv4 address \(no A record\)/],
+    ['IPv6 loopback', '[::1]', 'warn', /only this machine/],
+  ];
+  for (const [what, host, status, summary] of cases) {
+    test(`${what} (${host}) → ${status}`, async () => {
+      const { result } = await checkAddress('mcp', new URL(`https://${host}/mcp`), 1000);
+      assert.equal(result.status, status, JSON.stringify(result));
+      assert.match(result.summary, summary);
+      if (status !== 'ok') assert.ok(result.fix, 'says what to do');
+    });
+  }
+});
+
+describe('mcp-https: plain http', () => {
+  test('on loopback it is a warning: local clients connect', async () => {
+    const { result } = await checkTransport('mcp', new URL('http://127.0.0.1:4001/mcp'), true, 1000);
+    assert.equal(result.status, 'warn');
+  });
+  test('on any other address it fails: tokens in clear text, and claude.ai refuses it', async () => {
+    const { result } = await checkTransport('mcp', new URL('http://192.168.1.20:4001/mcp'), false, 1000);
+    assert.equal(result.status, 'fail');
+    assert.match(result.detail ?? '', /clear text/);
+    assert.match(result.fix ?? '', /TLS_CERT_FILE and TLS_KEY_FILE .* TRUST_PROXY=true/);
+  });
+});
+
+describe('clock: the Date header against this machine', () => {
+  const NOW = Date.parse('2026-12-01T12:00:00Z');
+  /** An answer sent at NOW, received 40 ms later, whose server clock was `offsetSeconds` off. */
+  const answer = (offsetSeconds: number): ProbeAnswer => ({
+    url: 'https://mcp.example.com/mcp',
+    status: 401,
+    headers: new Headers({ date: new Date(NOW + 20 + offsetSeconds * 1000).toUTCString() }),
+    text: '',
+    sentAt: NOW,
+    receivedAt: NOW + 40,
+  });
+  const cases: Array<[string, number, number, 'ok' | 'warn' | 'fail']> = [
+    ['both in sync', 0, 0, 'ok'],
+    ['within the Date header\'s one-second resolution', 1, 0, 'ok'],
+    ['the resource server 45 s ahead', 45, 0, 'warn'],
+    ['the auth-server 10 minutes behind', 0, -600, 'fail'],
+  ];
+  for (const [what, resourceOffset, authOffset, status] of cases) {
+    test(`${what} → ${status}`, () => {
+      const result = checkClock([{ server: 'resource server', answer: answer(resourceOffset) }, { server: 'authorization server', answer: answer(authOffset) }]);
+      assert.equal(result.status, status, JSON.stringify(result));
+      if (status === 'fail') assert.match(result.summary, /tokens would be refused as expired or not yet valid/);
+      if (status !== 'ok') assert.match(result.fix ?? '', /NTP/);
+    });
+  }
+  test('both servers equally off: probably this machine\'s clock, and it says so', () => {
+    const result = checkClock([{ server: 'resource server', answer: answer(120) }, { server: 'authorization server', answer: answer(121) }]);
+    assert.equal(result.status, 'warn');
+    assert.match(result.detail ?? '', /this machine's clock is probably the one that is off/);
+  });
+  test('no Date header: not checked', () => {
+    const result = checkClock([{ server: 'resource server', answer: { ...answer(0), headers: new Headers() } }]);
+    assert.equal(result.status, 'skip');
+  });
+});
+
+describe('reading the WWW-Authenticate challenge', () => {
+  const cases: Array<[string, Record<string, string> | undefined]> = [
+    ['Bearer scope="mcp:read", resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp"',
+      { scope: 'mcp:read', resource_metadata: 'https://mcp.example.com/.well-known/oauth-protected-resource/mcp' }],
+    ['bearer resource_metadata=https://x.example/prm', { resource_metadata: 'https://x.example/prm' }],
+    ['Bearer', {}],
+    ['DPoP algs="ES256", Bearer error="invalid_token", error_description="a \\"quoted\\" word"', { error: 'invalid_token', error_description: 'a "quoted" word' }],
+    ['Basic realm="admin"', undefined],
+  ];
+  for (const [header, expected] of cases) {
+    test(header, () => {
+      assert.deepEqual(parseBearerChallenge(header), expected);
+    });
+  }
+});
+
+/** A probe that answers from a table (URL → status, headers, body) instead of the network. */
+function fakeProbe(routes: Record<string, { status: number; headers?: Record<string, string>; body?: unknown }>): Probe {
+  return async (url) => {
+    const route = routes[url] ?? { status: 404 };
+    return {
+      url,
+      status: route.status,
+      headers: new Headers(route.headers),
+      text: route.body === undefined ? '' : JSON.stringify(route.body),
+      sentAt: 0,
+      receivedAt: 0,
+    };
+  };
+}
+
+describe('cors: preflights from MCP Inspector\'s origin', () => {
+  const url = 'https://auth.example.com/oauth/token';
+  const target = { name: 'token', url, method: 'POST' as const, headers: ['content-type'] };
+  const allowing = { 'access-control-allow-origin': 'http://localhost:6274', 'access-control-allow-methods': 'POST', 'access-control-allow-headers': 'Content-Type' };
+  const cases: Array<[string, { status: number; headers?: Record<string, string> }, 'ok' | 'warn', RegExp]> = [
+    ['allowed for the origin', { status: 204, headers: allowing }, 'ok', /may call token/],
+    ['allowed for any origin, methods not listed (POST is safelisted)', { status: 204, headers: { 'access-control-allow-origin': '*', 'access-control-allow-headers': '*' } }, 'ok', /may call token/],
+    ['not answered (a proxy drops OPTIONS)', { status: 405 }, 'warn', /answered 405/],
+    ['no Access-Control-Allow-Origin', { status: 204, headers: { 'access-control-allow-methods': 'POST' } }, 'warn', /no Access-Control-Allow-Origin/],
+    ['another origin allowed', { status: 204, headers: { ...allowing, 'access-control-allow-origin': 'https://app.example.com' } }, 'warn', /no Access-Control-Allow-Origin for http:\/\/localhost:6274/],
+    ['the method not allowed', { status: 204, headers: { ...allowing, 'access-control-allow-methods': 'GET' } }, 'warn', /POST not in Access-Control-Allow-Methods/],
+    ['the header not allowed', { status: 204, headers: { ...allowing, 'access-control-allow-headers': 'Authorization' } }, 'warn', /headers not allowed: content-type/],
+  ];
+  for (const [what, answer, status, detail] of cases) {
+    test(`${what} → ${status}`, async () => {
+      const result = await checkCors(fakeProbe({ [url]: answer }), [target]);
+      assert.equal(result.status, status, JSON.stringify(result));
+      assert.match(`${result.summary}\n${result.detail ?? ''}`, detail);
+      if (status === 'warn') assert.match(result.fix ?? '', /Claude is not affected/);
+    });
+  }
+});
+
+describe('issuer: the metadata against the URL it was fetched for', () => {
+  const issuer = 'https://auth.example.com';
+  const metadataAt = (said: string) => fakeProbe({
+    [`${issuer}/.well-known/oauth-authorization-server`]: { status: 200, body: { issuer: said } },
+    [`${issuer}/.well-known/openid-configuration`]: { status: 200, body: { issuer: said } },
+  });
+  const cases: Array<[string, string, 'ok' | 'fail', RegExp | undefined]> = [
+    ['identical', issuer, 'ok', undefined],
+    ['a trailing slash', `${issuer}/`, 'fail', /differ by a trailing slash/],
+    ['http behind a TLS proxy', 'http://auth.example.com', 'fail', /TRUST_PROXY=true/],
+    ['the internal host a proxy forwards to, unset ISSUER', 'http://127.0.0.1:4000', 'fail', /set ISSUER=https:\/\/auth\.example\.com on it, and behind a TLS-terminating proxy also TRUST_PROXY=true/],
+    ['another host', 'https://login.example.com', 'fail', /Set the auth-server's ISSUER and the resource server's issuer/],
+  ];
+  for (const [what, said, status, fix] of cases) {
+    test(`${what} → ${status}`, async () => {
+      const { results } = await checkAuthorizationServerMetadata(metadataAt(said), issuer);
+      const result = results.find((r) => r.id === 'issuer')!;
+      assert.equal(result.status, status, JSON.stringify(result));
+      if (fix) assert.match(result.fix ?? '', fix);
+    });
+  }
+  test('an issuer with a path is looked up where RFC 8414 and OpenID Connect put it', () => {
+    assert.deepEqual(metadataUrls(new URL('https://example.com/tenant1')).map((u) => u.url), [
+      'https://example.com/.well-known/oauth-authorization-server/tenant1',
+      'https://example.com/.well-known/openid-configuration/tenant1',
+      'https://example.com/tenant1/.well-known/openid-configuration',
+    ]);
+  });
+});

@@ -1,0 +1,101 @@
+/**
+ * `gatehouse idps` and `gatehouse clients add --id-jag` next to a running server on the same data
+ * directory: an IdP trusted from the command line is accepted by the server at its next token
+ * request, listed beside the config file's, removed again; the config file's cannot be removed;
+ * a refused entry exits 1 with a message; --json output.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { run as runGatehouse } from '../../apps/auth-server/src/cli/run.ts';
+import { clientSecretBasic } from '../helpers/oauth-flow.ts';
+import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { startEnterpriseIdp, type EnterpriseIdp } from '../helpers/start-enterprise-idp.ts';
+import { CapturedOutput } from './support/captured-output.ts';
+
+const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+
+describe('gatehouse idps next to a running server', () => {
+  let dir: string;
+  let server: TestAuthServer;
+  let fromFile: EnterpriseIdp;
+  let fromCli: EnterpriseIdp;
+
+  async function gatehouse(...args: string[]) {
+    const stdout = new CapturedOutput();
+    const stderr = new CapturedOutput();
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, GATEHOUSE_CONFIG: join(dir, 'gatehouse.yaml'), DATA_DIR: join(dir, 'data'), KEYS_DIR: join(dir, 'keys') };
+    const code = await runGatehouse(args, { stdin: Readable.from([]), stdout, stderr }, env);
+    return { code, stdout: stdout.text, stderr: stderr.text };
+  }
+
+  before(async () => {
+    [fromFile, fromCli] = await Promise.all([startEnterpriseIdp('file'), startEnterpriseIdp('cli')]);
+    dir = mkdtempSync(join(tmpdir(), 'gatehouse-idps-'));
+    writeFileSync(join(dir, 'gatehouse.yaml'), `auth_server:\n  bcrypt_cost: 10\n  id_jag:\n    trusted_idps:\n      - { id: file, issuer: "${fromFile.issuer}", jwks_uri: "${fromFile.jwksUri}" }\n`);
+    server = await startAuthServer({ dir, env: { GATEHOUSE_CONFIG: join(dir, 'gatehouse.yaml') }, metadataFetch: { dangerouslyAllowLoopback: true } });
+  });
+  after(async () => {
+    await server?.close();
+    await Promise.all([fromFile?.close(), fromCli?.close()]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('trust an IdP and register a client for the grant from the command line; the server accepts its assertions; remove it again', async () => {
+    const created = await gatehouse('--json', 'clients', 'add', '--name', 'agent', '--redirect-uri', 'https://agent.example/cb', '--id-jag');
+    assert.equal(created.code, 0, created.stderr);
+    const agent = JSON.parse(created.stdout) as { client_id: string; client_secret: string };
+
+    const jwksFile = join(dir, 'cli-keys.json');
+    writeFileSync(jwksFile, JSON.stringify(fromCli.jwks));
+    const added = await gatehouse('idps', 'add', '--issuer', fromCli.issuer, '--id', 'cli', '--jwks-file', jwksFile, '--new-users', 'allow', '--scope', 'mcp:read', '--client-id', agent.client_id);
+    assert.equal(added.code, 0, added.stderr);
+    assert.match(added.stdout, /trusted .* \(cli\)/);
+
+    const listed = JSON.parse((await gatehouse('--json', 'idps', 'list')).stdout) as Array<Record<string, string>>;
+    assert.deepEqual(listed.map((idp) => [idp.id, idp.source]).sort(), [['cli', 'admin'], ['file', 'config']]);
+    assert.match(listed.find((idp) => idp.id === 'cli')!.keys!, /^inline: cli-rs, cli-es$/);
+
+    const present = async () => {
+      const assertion = await fromCli.mint({ aud: server.issuer, client_id: agent.client_id, sub: 'cli-user', scope: 'mcp:read' });
+      const response = await fetch(`${server.issuer}/oauth/token`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', ...clientSecretBasic(agent.client_id, agent.client_secret) },
+        body: new URLSearchParams({ grant_type: JWT_BEARER, assertion }).toString(),
+      });
+      return { status: response.status, body: await response.json() as Record<string, unknown> };
+    };
+    const accepted = await present();
+    assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
+
+    const removed = await gatehouse('idps', 'remove', 'cli');
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.equal((await present()).body.error, 'invalid_grant');
+  });
+
+  test('refuses to remove the config file\'s IdP, and refuses unfit entries, with exit code 1 and a message', async () => {
+    const fromConfig = await gatehouse('idps', 'remove', fromFile.issuer);
+    assert.equal(fromConfig.code, 1);
+    assert.match(fromConfig.stderr, /config file/);
+    const cases: Array<[string[], RegExp]> = [
+      [['--issuer', 'https://idp.example.com'], /exactly one of jwks_uri and jwks/],
+      [['--issuer', 'http://idp.example.com', '--jwks-uri', 'http://idp.example.com/keys'], /https/],
+      [['--issuer', 'https://idp.example.com', '--jwks-uri', 'https://idp.example.com/keys', '--algorithm', 'HS256'], /algorithms/],
+      [['--issuer', 'https://idp.example.com', '--jwks-uri', 'https://idp.example.com/keys', '--new-users', 'maybe'], /new_users/],
+      [['--issuer', fromFile.issuer, '--jwks-uri', fromFile.jwksUri], /config file/],
+    ];
+    for (const [args, message] of cases) {
+      const result = await gatehouse('idps', 'add', ...args);
+      assert.equal(result.code, 1, `${args.join(' ')}: ${result.stdout}`);
+      assert.match(result.stderr, message, args.join(' '));
+    }
+    const privateKey = join(dir, 'private.json');
+    writeFileSync(privateKey, JSON.stringify({ keys: [{ kty: 'oct', k: 'c2VjcmV0' }] }));
+    const symmetric = await gatehouse('idps', 'add', '--issuer', 'https://idp.example.com', '--jwks-file', privateKey);
+    assert.equal(symmetric.code, 1);
+    assert.match(symmetric.stderr, /public keys only/);
+  });
+});
