@@ -1,7 +1,8 @@
 /**
  * The admin pages in Debian's Chromium, by clicking and typing as an administrator would:
  * sign in, create a user, allow a redirect URI and register a client with it, revoke a grant
- * (the client's refresh fails), rotate the signing key (old and new tokens both verify against
+ * (the client's refresh fails), create and disable a service account (its secret gets a client
+ * credentials token, then no more), rotate the signing key (old and new tokens both verify against
  * /oauth/jwks). No CSP violation on the way.
  */
 import assert from 'node:assert/strict';
@@ -9,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import type { Browser as Chromium, BrowserContext, Page } from 'playwright-core';
 import { launchChromium, screenshot } from '../helpers/chromium.ts';
-import { refresh, registerClient } from '../helpers/oauth-flow.ts';
+import { clientSecretBasic, refresh, registerClient, tokenRequest } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { connectAs, RESOURCE } from './support/admin-browser.ts';
 
@@ -98,6 +99,26 @@ describe('admin pages in Chromium', () => {
     assert.equal(left, undefined, 'no refresh token of the grant is left');
     const denied = await refresh(server.issuer, client, tokens.refreshToken);
     assert.equal(denied.status, 400);
+  });
+
+  test('create a service account: its secret is shown once and gets a client credentials token with its scopes', async () => {
+    await page.getByRole('link', { name: 'Clients' }).click();
+    await page.getByRole('link', { name: 'service accounts' }).click();
+    await page.getByRole('heading', { name: 'Service accounts' }).waitFor();
+    await page.getByLabel('Name').fill('Nightly report');
+    await page.getByLabel('Authentication').selectOption('client_secret_basic');
+    await page.getByRole('checkbox', { name: 'mcp:write' }).check();
+    await page.getByRole('button', { name: 'Create service account' }).click();
+    await page.getByRole('heading', { name: 'Service account created' }).waitFor();
+    const clientId = (await page.locator('#created-client-id').innerText()).trim();
+    const secret = (await page.locator('#created-client-secret').innerText()).trim();
+    await screenshot(page, 'admin-service-account-created');
+    const answer = await tokenRequest(server.issuer, { grant_type: 'client_credentials', resource: RESOURCE }, clientSecretBasic(clientId, secret));
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.equal(answer.body.scope, 'mcp:read mcp:write');
+    await page.getByRole('button', { name: 'Disable Nightly report' }).click();
+    assert.match(await page.getByRole('status').innerText(), /The service account was changed/);
+    assert.equal((await tokenRequest(server.issuer, { grant_type: 'client_credentials', resource: RESOURCE }, clientSecretBasic(clientId, secret))).body.error, 'unauthorized_client');
   });
 
   test('rotate the signing key: the new key signs, old and new tokens both verify', async () => {

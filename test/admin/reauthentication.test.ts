@@ -79,7 +79,8 @@ describe('admin re-authentication and idle timeout', () => {
 
   test('the sensitive routes are the changes that add access, credentials or trust', () => {
     assert.deepEqual(sensitive.map((r) => r.handler).sort(), [
-      'addTrustedIdp', 'allowRedirectScheme', 'allowRedirectUri', 'approveUser', 'createStaticClient', 'createUser', 'enableUser', 'resetPassword', 'retireKey', 'rotateKeys', 'setUserScopes', 'trustHost',
+      'addTrustedIdp', 'allowRedirectScheme', 'allowRedirectUri', 'approveUser', 'createServiceAccount', 'createStaticClient', 'createUser', 'enableServiceAccount', 'enableUser', 'resetPassword',
+      'retireKey', 'rotateKeys', 'setServiceAccountScopes', 'setUserScopes', 'trustHost',
     ]);
   });
 

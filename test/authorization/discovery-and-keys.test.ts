@@ -29,7 +29,8 @@ describe('authorization server metadata', () => {
       assert.deepEqual(metadata.code_challenge_methods_supported, ['S256']);
       assert.deepEqual(metadata.response_types_supported, ['code']);
       // RFC 8693 token exchange is for the resource server only, but oidc-provider lists every registered grant.
-      assert.deepEqual(metadata.grant_types_supported, ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:token-exchange']);
+      // client_credentials: service accounts only (MCP oauth-client-credentials extension).
+      assert.deepEqual([...(metadata.grant_types_supported as string[])].sort(), ['authorization_code', 'client_credentials', 'refresh_token', 'urn:ietf:params:oauth:grant-type:token-exchange']);
       assert.deepEqual([...(metadata.token_endpoint_auth_methods_supported as string[])].sort(), ['client_secret_basic', 'client_secret_post', 'none', 'private_key_jwt']);
       assert.deepEqual(metadata.token_endpoint_auth_signing_alg_values_supported, ['RS256', 'ES256'], 'private_key_jwt: asymmetric only');
       assert.equal(metadata.authorization_response_iss_parameter_supported, true);

@@ -3,12 +3,11 @@
  * a prompt that never echoes, --json output, exit codes 0/1/2; and next to a running server, whose
  * refresh tokens and signing keys it changes. Commands run in-process through the CLI's run()
  * (what the binary calls), each on a fresh context that closes what it opened; two smoke tests
- * spawn the real binary (on a pseudo-terminal) and `npm run gatehouse`.
+ * spawn the real binary (on a pseudo-terminal) and `npx gatehouse` (the form the README uses).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
@@ -21,38 +20,11 @@ import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers
 import { connectAs, RESOURCE } from '../admin/support/admin-browser.ts';
 import { run as runGatehouse } from '../../apps/auth-server/src/cli/run.ts';
 import { CapturedOutput } from './support/captured-output.ts';
+import { BIN, envFor, makeCliDir, ROOT, runCli, spawnCli, type CliResult as Run } from './support/cli-runner.ts';
 import { FakeTerminal } from './support/fake-terminal.ts';
 
-const ROOT = join(import.meta.dirname, '..', '..');
-const BIN = join(ROOT, 'apps', 'auth-server', 'src', 'cli', 'gatehouse.js');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * A temp directory for the CLI's data and keys, with a config file setting bcrypt's lowest cost
- * (as startAuthServer does): the CLI hashes a dozen passwords here, and the cost is not under test.
- */
-function makeCliDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  writeFileSync(join(dir, 'gatehouse.yaml'), 'auth_server:\n  bcrypt_cost: 10\n');
-  return dir;
-}
-
-function envFor(dir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH, HOME: process.env.HOME, GATEHOUSE_CONFIG: join(dir, 'gatehouse.yaml'), DATA_DIR: join(dir, 'data'), KEYS_DIR: join(dir, 'keys'), ...extra };
-}
-
 /** Runs one command line in-process, as the binary would; `input` is stdin (a pipe, not a terminal), which then ends. */
-async function run(dir: string, args: string[], input = '', extraEnv: Record<string, string> = {}): Promise<Run> {
-  const stdout = new CapturedOutput();
-  const stderr = new CapturedOutput();
-  const code = await runGatehouse(args, { stdin: Readable.from(input ? [input] : []), stdout, stderr }, envFor(dir, extraEnv));
-  return { code, stdout: stdout.text, stderr: stderr.text };
-}
+const run = runCli;
 
 /** Runs one command line in-process on a terminal that types `answers` the instant each prompt shows. */
 async function runOnTerminal(dir: string, args: string[], answers: string[]): Promise<{ code: number; terminal: FakeTerminal }> {
@@ -95,13 +67,14 @@ describe('gatehouse CLI on its own data directory', () => {
     const help = await run(dir, ['--help']);
     assert.equal(help.code, 0);
     for (const command of ['users add', 'users list', 'users disable', 'users enable', 'users passwd', 'hash-password', 'clients add', 'clients list', 'clients remove',
-      'redirects allow', 'redirects list', 'redirects remove', 'schemes allow', 'schemes list', 'schemes remove', 'grants list', 'grants revoke', 'keys list', 'keys rotate', 'keys retire', 'audit tail']) {
+      'redirects allow', 'redirects list', 'redirects remove', 'schemes allow', 'schemes list', 'schemes remove', 'grants list', 'grants revoke', 'keys list', 'keys rotate', 'keys retire', 'audit tail',
+      'services add', 'services scopes', 'services disable', 'services enable']) {
       assert.match(help.stdout, new RegExp(`gatehouse ${command}`), command);
     }
     assert.equal((await run(dir, [])).code, 2);
     const unknown = await run(dir, ['users', 'frobnicate']);
     assert.equal(unknown.code, 2);
-    assert.match(unknown.stderr, /unknown or missing subcommand: users frobnicate/);
+    assert.match(unknown.stderr, /unknown subcommand: users frobnicate/);
   });
 
   test('users add reads the password from stdin; --json users list shows the user', async () => {
@@ -120,7 +93,7 @@ describe('gatehouse CLI on its own data directory', () => {
     ['no password on stdin', ['users', 'add', 'eve'], '', 1, /no password on stdin/],
     ['a password over 72 bytes', ['users', 'add', 'eve'], `${'€'.repeat(25)}\n`, 1, /limited to 72 bytes/],
     ['a short password', ['users', 'add', 'eve'], 'short\n', 1, /at least 12 characters/],
-    ['an unknown scope', ['users', 'add', 'eve', '--scope', 'mcp:all'], 'long enough password\n', 1, /Unknown scope mcp:all/],
+    ['an unknown scope', ['users', 'add', 'eve', '--scope', 'mcp:all'], 'long enough password\n', 2, /unknown scope mcp:all; the scopes are mcp:read, mcp:write, mcp:admin/],
     ['an unknown option', ['users', 'add', 'eve', '--admin'], 'long enough password\n', 2, /Unknown option '--admin'/],
     ['a taken name', ['users', 'add', 'root'], 'long enough password\n', 1, /already exists/],
   ];
@@ -231,6 +204,43 @@ describe('gatehouse CLI on its own data directory', () => {
     for (const secret of ['root password 1234', 'sam new password 1', 'config password 123']) assert.ok(!dump.includes(secret));
   });
 
+  test('services add / scopes / disable / enable: a machine client for client credentials, listed by clients list, removed by clients remove', async () => {
+    const { generateKeyPair, exportJWK } = await import('jose');
+    const { publicKey } = await generateKeyPair('RS256', { extractable: true });
+    const jwksFile = join(dir, 'report-jwks.json');
+    writeFileSync(jwksFile, JSON.stringify({ keys: [{ ...await exportJWK(publicKey), kid: 'r1' }] }));
+    const byKey = json<{ client_id: string; client_secret?: string }>(await run(dir, ['--json', 'services', 'add', '--name', 'Nightly report', '--client-id', 'nightly-report', '--scope', 'mcp:read', '--scope', 'mcp:write', '--jwks-file', jwksFile]));
+    assert.deepEqual(byKey, { client_id: 'nightly-report' });
+    const bySecret = json<{ client_id: string; client_secret: string }>(await run(dir, ['--json', 'services', 'add', '--name', 'Backup', '--auth-method', 'client_secret_basic', '--scope', 'mcp:read']));
+    assert.ok(bySecret.client_id.startsWith('svc-') && bySecret.client_secret.length >= 43);
+    assert.ok(!query<string>("SELECT payload FROM oidc_models WHERE model = 'Client' AND id = ?", bySecret.client_id).get().includes(bySecret.client_secret));
+
+    assert.equal((await run(dir, ['services', 'scopes', 'nightly-report', '--scope', 'mcp:read'])).code, 0);
+    assert.equal((await run(dir, ['services', 'disable', 'nightly-report'])).code, 0);
+    const listed = json<Array<{ client_id: string; service_account: boolean; scopes: string[]; disabled: boolean }>>(await run(dir, ['--json', 'clients', 'list']));
+    const report = listed.find((c) => c.client_id === 'nightly-report');
+    assert.deepEqual([report?.service_account, report?.scopes, report?.disabled], [true, ['mcp:read'], true]);
+    assert.match((await run(dir, ['clients', 'list'])).stdout, /nightly-report\s+static \(service account, disabled: mcp:read\)/);
+    assert.equal((await run(dir, ['services', 'enable', 'nightly-report'])).code, 0);
+
+    // Exit 1: refused by the service accounts; exit 2: a wrong command line (command-lines.test.ts has more).
+    const refusals: Array<[string[], 1 | 2, RegExp]> = [
+      [['services', 'add', '--name', 'X', '--scope', 'mcp:read'], 1, /jwks: private_key_jwt needs either a JWK Set or a jwks_uri/],
+      [['services', 'add', '--name', 'X', '--scope', 'openid', '--auth-method', 'client_secret_basic'], 2, /unknown scope openid; the scopes are/],
+      [['services', 'add', '--name', 'X', '--scope', 'mcp:read', '--jwks-file', join(dir, 'missing.json')], 1, /--jwks-file: cannot read/],
+      [['services', 'disable', 'no-such-service'], 1, /There is no service account no-such-service/],
+      [['services', 'scopes', 'nightly-report', '--scope', 'none'], 1, /scopes: a service account needs at least one scope/],
+      [['services', 'scopes', 'nightly-report'], 2, /missing --scope/],
+    ];
+    for (const [args, code, message] of refusals) {
+      const refused = await run(dir, args);
+      assert.equal(refused.code, code, args.join(' '));
+      assert.match(refused.stderr, message);
+    }
+    assert.equal((await run(dir, ['clients', 'remove', 'nightly-report'])).code, 0);
+    assert.equal((await run(dir, ['services', 'enable', 'nightly-report'])).code, 1);
+  });
+
   test('clients add --resource-server marks a confidential client (list shows it); a public one is refused', async () => {
     await run(dir, ['clients', 'add', '--name', 'Reports API', '--redirect-uri', 'https://reports.example.com/cb', '--client-id', 'reports-api', '--resource-server']);
     const list = json<Array<{ client_id: string; resource_server: boolean }>>(await run(dir, ['--json', 'clients', 'list']));
@@ -303,15 +313,21 @@ describe('gatehouse CLI on its own data directory', () => {
     assert.ok(bcrypt.compareSync('tty password 1234', query<string>("SELECT password_hash FROM users WHERE username = 'ttyuser'").get()));
   });
 
-  test('npm run gatehouse runs the same CLI', async () => {
-    const result = await new Promise<Run>((resolve) => {
-      const child = spawn('npm', ['run', '-s', 'gatehouse', '--', '--json', 'users', 'list'], { cwd: ROOT, env: envFor(dir) });
-      let stdout = '';
-      child.stdout.on('data', (chunk) => { stdout += String(chunk); });
-      child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr: '' }));
-    });
-    assert.equal(result.code, 0);
+  test('npx gatehouse, as the README writes it, runs the same CLI and prints only its output: --json pipes into a JSON parser', async () => {
+    const result = await spawnCli(dir, ['--json', 'users', 'list'], { command: ['npx', '--offline', 'gatehouse'] });
+    assert.equal(result.code, 0, result.stderr);
+    // The whole of stdout is the JSON: `npm run gatehouse -- …` would print npm's header lines first.
     assert.ok(json<Array<{ username: string }>>(result).some((u) => u.username === 'root'));
+  });
+
+  test('the README and the help text write the command as npx gatehouse, never as npm run without -s (its header would break a pipe)', async () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    assert.doesNotMatch(readme, /npm run gatehouse(?! *-s)/, 'npm run gatehouse without -s');
+    assert.doesNotMatch(readme, /^gatehouse /m, 'a bare gatehouse command line (not on PATH in a clone)');
+    assert.match(readme, /^npx gatehouse --json users list \|/m, 'a piped example');
+    const help = (await run(dir, ['--help'])).stdout;
+    const commandLines = help.split('\n').filter((line) => /^ {2}\S/.test(line));
+    assert.ok(commandLines.length > 20 && commandLines.every((line) => line.startsWith('  npx gatehouse ')), help);
   });
 });
 
@@ -389,7 +405,7 @@ describe('gatehouse CLI next to a running server', () => {
     assert.match(active.stderr, /cannot be retired/);
     const early = await run(dir, ['keys', 'retire', '--', oldKid]);
     assert.equal(early.code, 1);
-    assert.match(early.stderr, /may be valid until .*Confirm/);
+    assert.match(early.stderr, /may be valid until .*To retire it anyway: npx gatehouse keys retire --force --/);
     assert.equal((await run(dir, ['keys', 'retire', '--force', '--', oldKid])).code, 0);
     await until(async () => !(await publishedKids()).includes(oldKid), 'the server stops publishing the retired key');
     const file = JSON.parse(readFileSync(join(dir, 'keys', 'signing-keys.json'), 'utf8')) as { keys: unknown[] };

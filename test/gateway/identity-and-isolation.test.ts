@@ -18,7 +18,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
 import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
-import { connectAs, resultText, waitForServers } from './support/gateway-client.ts';
+import { connectAs, resultText, errorText, waitForServers } from './support/gateway-client.ts';
 import { EVERYTHING, MEMORY, SCRIPTED, stdioServer } from './support/upstreams.ts';
 
 const CANARY = 'GATEHOUSE_TEST_CANARY_SECRET';
@@ -143,5 +143,25 @@ describe('the caller\'s identity reaches stdio servers in _meta and, per user, i
     }));
     assert.ok(existsSync(join(memoryDir, `${bob.sub}.jsonl`)), 'bob\'s own process wrote bob\'s own file');
     assert.doesNotMatch(resultText(await aliceClient.callTool({ name: 'memory__read_graph', arguments: {} })), /Bob notes/);
+  });
+
+  // A service account (client credentials, RFC 9068 §2.2: sub = client_id) is no user: the
+  // gateway forwards no identity for it (README, "Forwarded identity").
+  const service = { sub: 'svc-nightly-report', client_id: 'svc-nightly-report', gatehouse_service: 'Nightly report', scope: 'mcp:read mcp:write' };
+
+  test('a service account\'s calls to a stdio server carry no gatehouse/user, and it still gets its answer', { timeout: 15_000 }, async () => {
+    const client = await as(service);
+    const { meta } = (await client.callTool({ name: 'scripted__echo-meta', arguments: {} })).structuredContent as { meta: Record<string, unknown> };
+    assert.equal(meta['gatehouse/user'], undefined);
+    const forged = await client.callTool({ name: 'scripted__echo-meta', arguments: {}, _meta: { 'gatehouse/user': { sub: bob.sub } } as Record<string, unknown> });
+    assert.equal((forged.structuredContent as { meta: Record<string, unknown> }).meta['gatehouse/user'], undefined, 'nor one it forged');
+  });
+
+  test('a per_user server is unavailable to a service account: a tool error, and no process started for it', { timeout: 15_000 }, async () => {
+    const client = await as(service);
+    assert.match(errorText(await client.callTool({ name: 'own-env__get-env', arguments: {} })), /service account is no user/);
+    assert.ok(!existsSync(join(memoryDir, `${service.sub}.jsonl`)));
+    assert.match(errorText(await client.callTool({ name: 'memory__read_graph', arguments: {} })), /service account is no user/);
+    assert.ok(!existsSync(join(memoryDir, `${service.sub}.jsonl`)), 'no memory process ran as the service');
   });
 });

@@ -16,6 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { auth, UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
+import { ClientCredentialsProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { CLI } from '../../apps/auth-server/src/cli/cli-context.ts';
 import { TestOAuthClientProvider } from '../helpers/mcp-oauth-client.ts';
@@ -122,6 +123,22 @@ describe('an MCP client signs in and uses MCP servers behind the gateway', { tim
     assert.equal(payload.scope, 'mcp:read', 'the caller\'s scopes this server may see');
     assert.ok(payload.exp! - payload.iat! <= 300, 'at most 5 minutes');
     await assert.rejects(jwtVerify(identityToken!, createRemoteJWKSet(new URL(`${authServer.issuer}/oauth/jwks`)), { audience: mcpUrl }), 'not usable at Gatehouse\'s own /mcp');
+    await client.close();
+  });
+
+  test('a service account (client credentials) gets no identity token: the forward_identity server is unavailable to it, the others serve it', { timeout: 20_000 }, async () => {
+    const { clientId, clientSecret } = await authServer.auth.admin.serviceAccounts.create({ name: 'Nightly report', authMethod: 'client_secret_basic', scopes: ['mcp:read'] }, CLI);
+    const client = new Client({ name: 'nightly-report-script', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(mcpUrl), {
+      authProvider: new ClientCredentialsProvider({ clientId, clientSecret: clientSecret!, expectedIssuer: authServer.issuer }),
+    }));
+    const from = recording.requests.length;
+    const refused = await client.callTool({ name: 'rec__echo', arguments: { text: 'who am I' } });
+    assert.equal(refused.isError, true);
+    assert.match(JSON.stringify(refused.content), /service account has none/);
+    assert.ok(!recording.requests.slice(from).some((request) => request.rpcMethods.includes('tools/call')), 'the call never reached the upstream');
+    assert.equal((await authServer.auth.admin.audit.query({ event: 'token.exchanged', clientId })).length, 0);
+    assert.equal(resultText(await client.callTool({ name: 'everything__echo', arguments: { message: 'hi' } })), 'Echo: hi');
     await client.close();
   });
 

@@ -246,6 +246,15 @@ describe('token exchange: identity tokens for upstream MCP servers', () => {
       });
     }
 
+    test('a service account\'s own access token (client credentials, no user, no grant): invalid_grant', async () => {
+      const service = await server.auth.admin.serviceAccounts.create({ name: 'Nightly report', authMethod: 'client_secret_basic', scopes: ['mcp:read'] }, CLI);
+      const issued = await tokenRequest(server.issuer, { grant_type: 'client_credentials', resource: RESOURCE }, clientSecretBasic(service.clientId, service.clientSecret!));
+      assert.equal(issued.status, 200, JSON.stringify(issued.body));
+      const answer = await exchange(gateway, forUpstream(issued.body.access_token as string));
+      assert.equal(answer.status, 400, JSON.stringify(answer.body));
+      assert.equal(answer.body.error, 'invalid_grant');
+    });
+
     test('a token whose grant was revoked: invalid_grant', async () => {
       const token = await userToken('admin', ADMIN_PASSWORD, 'mcp:read');
       assert.equal((await exchange(gateway, forUpstream(token))).status, 200);

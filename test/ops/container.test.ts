@@ -148,6 +148,16 @@ describe('docker-compose.yml', () => {
   };
   const replicated = (s: GatehouseService) => s.service.profiles?.includes('replicas') ?? false;
 
+  test('its comments name README sections that exist', () => {
+    // A comment may break a section name across lines: read the comments as one text.
+    const comments = readFileSync(join(REPO_ROOT, 'docker-compose.yml'), 'utf8').split('\n')
+      .map((line) => /^\s*#\s?(.*)$/.exec(line)?.[1]?.trim()).filter((text) => text !== undefined).join(' ');
+    const named = [...comments.matchAll(/README(?:\.md)?[,:]\s*"([^"]+)"/g)].map((m) => m[1]!.replace(/\s+/g, ' '));
+    assert.ok(named.length >= 3, `sections named: ${named.join(', ')}`);
+    const headings = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8').split('\n').filter((line) => /^#{2,4} /.test(line)).map((line) => line.replace(/^#+ /, ''));
+    for (const section of named) assert.ok(headings.includes(section), `README.md has a section "${section}"`);
+  });
+
   test('runs auth-server and resource-server, plus a federated profile and a replicas profile beside them', () => {
     assert.deepEqual(services.filter((s) => !s.service.profiles).map((s) => `${s.name}:${s.app}`).sort(), ['auth-server:auth-server', 'resource-server:resource-server']);
     const federated = services.filter((s) => s.service.profiles?.includes('federated'));

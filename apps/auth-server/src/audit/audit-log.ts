@@ -41,6 +41,9 @@ export const AUDIT_EVENTS = [
   'client.created',
   'client.deleted',
   'clients.purged',
+  'service_account.scopes_changed',
+  'service_account.disabled',
+  'service_account.enabled',
   'user.created',
   'user.disabled',
   'user.enabled',
@@ -62,7 +65,7 @@ export const AUDIT_EVENTS = [
 export type AuditEventName = (typeof AUDIT_EVENTS)[number];
 
 export interface Actor {
-  /** A username, or `system`, `cli`, `anonymous`. */
+  /** A username, or `system`, `cli`, `anonymous`, `service`. */
   name: string;
   /** The user's id when a user acted. */
   id?: string;
@@ -70,6 +73,8 @@ export interface Actor {
 
 export const SYSTEM: Actor = { name: 'system' };
 export const ANONYMOUS: Actor = { name: 'anonymous' };
+/** A service account acting for itself (client credentials); the entry's client names which. */
+export const SERVICE: Actor = { name: 'service' };
 
 export interface AuditEntry {
   event: AuditEventName;

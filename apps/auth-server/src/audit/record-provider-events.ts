@@ -5,6 +5,8 @@
  *   user as actor and the grant, scope and resource (on a refresh only when they differ from the
  *   grant's), and `refresh_token_issued: false` when no refresh token came with it; never a token
  *   or code.
+ *   A client credentials token (a service account, no user) is `token.issued` with actor `service`,
+ *   the service account as client, and its scope and resource.
  * - `token_exchange.success` (emitted by token-exchange-grant.ts): `token.exchanged`, with the
  *   user as actor, the exchanging resource server as client, and the upstream audience, the
  *   caller's client and the scope; the token exchange's own `grant.success` is not recorded twice.
@@ -31,7 +33,7 @@ import type { UserStore } from '../accounts/user-store.ts';
 import type { TokenExchanged } from '../token-exchange/token-exchange-grant.ts';
 import { JWT_BEARER_GRANT_TYPE } from '../id-jag/id-jag-grant-type.ts';
 import { TOKEN_EXCHANGE_GRANT_TYPE } from '../token-exchange/token-exchange-grant-type.ts';
-import { ANONYMOUS, SYSTEM, type Actor, type AuditEntry, type AuditLog } from './audit-log.ts';
+import { ANONYMOUS, SERVICE, SYSTEM, type Actor, type AuditEntry, type AuditLog } from './audit-log.ts';
 
 interface ProviderError extends Error {
   error?: string;
@@ -67,7 +69,8 @@ export function recordProviderEvents(provider: Provider, audit: AuditLog, users:
     const grantType = String(oidc.params?.grant_type ?? '');
     // Each records its own event (token.exchanged, id_jag.accepted: record-id-jag-exchanges.ts).
     if (grantType === TOKEN_EXCHANGE_GRANT_TYPE || grantType === JWT_BEARER_GRANT_TYPE) return;
-    const accessToken = oidc.entities.AccessToken;
+    const service = oidc.entities.ClientCredentials;
+    const accessToken = oidc.entities.AccessToken ?? service;
     const grant = oidc.entities.Grant;
     const refreshed = grantType === 'refresh_token';
     const resource = typeof accessToken?.aud === 'string' ? accessToken.aud : undefined;
@@ -76,7 +79,8 @@ export function recordProviderEvents(provider: Provider, audit: AuditLog, users:
     // (bench/disk-per-grant.ts).
     const sameAsGrant = refreshed && resource !== undefined && grant?.resources !== undefined
       && Object.keys(grant.resources).length === 1 && grant.getResourceScope(resource) === accessToken?.scope;
-    write(ctx, grant?.accountId ?? accessToken?.accountId, {
+    write(ctx, grant?.accountId ?? oidc.entities.AccessToken?.accountId, {
+      ...(service ? { actor: SERVICE } : {}),
       event: refreshed ? 'token.refreshed' : 'token.issued',
       ip: ctx.ip,
       clientId: oidc.client?.clientId,

@@ -1,7 +1,7 @@
 /**
- * `gatehouse` as a process (`npm run gatehouse`, `node dist/…/cli/main.js`, and the package's bin
- * through gatehouse.js): the CLI (run.ts) with this process's arguments, streams and environment;
- * its result is the exit code.
+ * `gatehouse` as a process (`npx gatehouse`, the package's bin, through gatehouse.js from a clone;
+ * `node dist/…/cli/main.js` in the image): the CLI (run.ts) with this process's arguments,
+ * streams and environment; its result is the exit code.
  */
 // First: it must be in place before oidc-provider is loaded (quiet-provider-notices.ts says why).
 import '../provider/quiet-provider-notices.ts';

@@ -1,13 +1,28 @@
 /**
- * Parses one command's arguments with node:util parseArgs (strict: an unknown option or a wrong
- * number of arguments is a UsageError, exit code 2).
+ * Parses one command's arguments with node:util parseArgs (strict: an unknown option, a missing
+ * required option or a wrong number of arguments is a UsageError, exit code 2).
+ *
+ * - `--` ends the options: what follows is an argument even when it starts with `-` (a client id,
+ *   a grant id or a kid may). `--option=value` takes a value starting with `-` too.
+ * - A required option is never given a default: a command that changes data does only what its
+ *   command line says (`users scopes bob` without `--scope` must not strip bob's scopes).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from './cli-errors.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
-export function parseCommandLine<O extends Options>(args: string[], options: O, positionals: { min: number; max: number; names: string }) {
+interface Expected<O extends Options> {
+  /** How many arguments (not options) the command takes. */
+  min: number;
+  max: number;
+  /** The arguments as the usage line names them, for the message when one is missing. */
+  names: string;
+  /** Options without which the command must not run. */
+  required?: ReadonlyArray<keyof O & string>;
+}
+
+export function parseCommandLine<O extends Options>(args: string[], options: O, expected: Expected<O>) {
   let parsed;
   try {
     parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
@@ -15,7 +30,9 @@ export function parseCommandLine<O extends Options>(args: string[], options: O, 
     throw new UsageError((err as Error).message);
   }
   const count = parsed.positionals.length;
-  if (count < positionals.min) throw new UsageError(`missing ${positionals.names}`);
-  if (count > positionals.max) throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[positionals.max])}`);
+  if (count < expected.min) throw new UsageError(`missing ${expected.names}`);
+  if (count > expected.max) throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[expected.max])}`);
+  const missing = (expected.required ?? []).filter((name) => (parsed.values as Record<string, unknown>)[name] === undefined);
+  if (missing.length > 0) throw new UsageError(`missing ${missing.map((name) => `--${name}`).join(' and ')}`);
   return parsed;
 }

@@ -13,6 +13,7 @@ import { AdminError } from '../management/admin-error.ts';
 import { CliContext, type CliIo } from './cli-context.ts';
 import { CliError, EXIT, UsageError } from './cli-errors.ts';
 import type { CommandGroup } from './command.ts';
+import { INVOCATION } from './invocation.ts';
 import { hostsCommand, redirectsCommand, schemesCommand } from './commands/allow-list-commands.ts';
 import { auditCommand } from './commands/audit-command.ts';
 import { clientsCommand } from './commands/clients-command.ts';
@@ -22,12 +23,14 @@ import { hashPasswordCommand } from './commands/hash-password-command.ts';
 import { idpsCommand } from './commands/idps-command.ts';
 import { keysCommand } from './commands/keys-command.ts';
 import { migrateToPostgresCommand } from './commands/migrate-to-postgres-command.ts';
+import { servicesCommand } from './commands/services-command.ts';
 import { usersCommand } from './commands/users-command.ts';
 
 const GROUPS: Record<string, CommandGroup> = {
   users: usersCommand,
   'hash-password': hashPasswordCommand,
   clients: clientsCommand,
+  services: servicesCommand,
   redirects: redirectsCommand,
   schemes: schemesCommand,
   hosts: hostsCommand,
@@ -42,20 +45,43 @@ const GROUPS: Record<string, CommandGroup> = {
 export function usage(): string {
   const lines = Object.values(GROUPS).flatMap((g) => g.usage).map(usageLine);
   return [
-    'usage: gatehouse [--json] COMMAND …',
+    `usage: ${INVOCATION} [--json] COMMAND …`,
     '',
     ...lines,
     '',
     'Works on the auth-server\'s database and key files, found through the same configuration as the',
     'server (GATEHOUSE_CONFIG, DATA_DIR, KEYS_DIR, …), whether the server runs or not.',
-    '--json prints machine-readable output. Exit codes: 0 done, 1 failed, 2 wrong command line.',
+    '--json prints machine-readable output (npx keeps stdout clean for a pipe, unlike `npm run`).',
+    'An argument that starts with - goes after -- (`… clients remove -- -x1`), or as --option=-value.',
+    'COMMAND --help shows one command. Exit codes: 0 done, 1 failed or refused, 2 wrong command line.',
   ].join('\n');
 }
 
 /** Continuation lines (starting with spaces) explain the line above. */
-const usageLine = (line: string) => (line.startsWith(' ') ? `            ${line}` : `  gatehouse ${line}`);
+const usageLine = (line: string) => (line.startsWith(' ') ? `                ${line}` : `  ${INVOCATION} ${line}`);
+
+/** The usage lines of one subcommand (with their continuation lines), or of the whole group. */
+function usageOf(group: CommandGroup, command: string): string {
+  const own: string[] = [];
+  let inside = false;
+  for (const line of group.usage) {
+    if (!line.startsWith(' ')) inside = line === command || line.startsWith(`${command} `);
+    if (inside) own.push(line);
+  }
+  return (own.length > 0 ? own : group.usage).map(usageLine).join('\n');
+}
 
 const SECRET_OPTION = /^--?(password|passwd|pass|secret|client-secret)(=|$)/i;
+const HELP = new Set(['--help', '-h']);
+
+/**
+ * Splits off `--` and what follows it: those are arguments (a client id may start with `-`),
+ * never options, so `--json`, `--help` and the secret check look only at what comes before.
+ */
+function splitAtEndOfOptions(argv: string[]): { options: string[]; rest: string[] } {
+  const end = argv.indexOf('--');
+  return end === -1 ? { options: argv, rest: [] } : { options: argv.slice(0, end), rest: argv.slice(end) };
+}
 
 /**
  * Runs `argv` (the arguments after `gatehouse`) and resolves to the exit code; it never exits the
@@ -64,27 +90,36 @@ const SECRET_OPTION = /^--?(password|passwd|pass|secret|client-secret)(=|$)/i;
  * client metadata holds nothing open: it never listens), so it can run many times in one process.
  */
 export async function run(argv: string[], io: CliIo, env: NodeJS.ProcessEnv): Promise<number> {
-  const json = argv.includes('--json');
-  const args = argv.filter((a) => a !== '--json');
+  const { options, rest } = splitAtEndOfOptions(argv);
+  const json = options.includes('--json');
+  const args = [...options.filter((a) => a !== '--json'), ...rest];
   const fail = (code: number, message: string) => {
     io.stderr.write(`gatehouse: ${message}\n`);
     return code;
   };
-  if (args.length === 0 || args[0] === '--help' || args[0] === '-h' || args[0] === 'help') {
+  if (args.length === 0) return fail(EXIT.usage, `no command given\n${usage()}`);
+  if (HELP.has(args[0]!) || args[0] === 'help') {
     io.stdout.write(`${usage()}\n`);
-    return args.length === 0 ? EXIT.usage : EXIT.ok;
+    return EXIT.ok;
   }
-  if (args.some((a) => SECRET_OPTION.test(a))) {
+  if (options.some((a) => SECRET_OPTION.test(a))) {
     return fail(EXIT.usage, 'passwords and secrets are read from a prompt or from stdin, never from the command line');
   }
-  const group = GROUPS[args[0]!];
+  const groupName = args[0]!;
+  const group = Object.hasOwn(GROUPS, groupName) ? GROUPS[groupName] : undefined;
   // A group with a '' subcommand is a command of its own (`hash-password`, `migrate-to-postgres`).
   const single = group?.subcommands[''] !== undefined;
   const subcommandName = single ? '' : (args[1] ?? '');
-  const subcommand = group?.subcommands[subcommandName];
+  const command = single ? groupName : `${groupName} ${subcommandName}`;
+  if (group && options.some((a) => HELP.has(a))) {
+    io.stdout.write(`${usageOf(group, command)}\n`);
+    return EXIT.ok;
+  }
+  const subcommand = group && Object.hasOwn(group.subcommands, subcommandName) ? group.subcommands[subcommandName] : undefined;
   if (!group || !subcommand || (subcommandName === '' && !single)) {
     const known = group ? group.usage.map(usageLine).join('\n') : usage();
-    return fail(EXIT.usage, `${group ? 'unknown or missing subcommand' : 'unknown command'}: ${args.slice(0, 2).join(' ')}\n${known}`);
+    const what = !group ? `unknown command: ${groupName}` : subcommandName === '' ? `missing subcommand after ${groupName}` : `unknown subcommand: ${command}`;
+    return fail(EXIT.usage, `${what}\n${known}`);
   }
 
   let context: CliContext | undefined;
@@ -94,7 +129,7 @@ export async function run(argv: string[], io: CliIo, env: NodeJS.ProcessEnv): Pr
     await subcommand(args.slice(single ? 1 : 2), context);
     return EXIT.ok;
   } catch (err) {
-    if (err instanceof UsageError) return fail(EXIT.usage, `${err.message}\n${group.usage.map(usageLine).join('\n')}`);
+    if (err instanceof UsageError) return fail(EXIT.usage, `${err.message}\n${usageOf(group, command)}`);
     if (err instanceof AdminError) return fail(EXIT.failure, err.error_description ?? err.message);
     if (err instanceof CliError || err instanceof ConfigError) return fail(EXIT.failure, err.message);
     return fail(EXIT.failure, `failed: ${(err as Error).stack ?? String(err)}`);

@@ -15,6 +15,7 @@ import { createRedirectSchemeAllowList, createRedirectUriAllowList, createTruste
 import { ClientRegistry, type ValidateClientMetadata } from './client-registry.ts';
 import { ClientUsage } from '../provider/client-usage.ts';
 import { GrantRegistry } from './grant-registry.ts';
+import { ServiceAccounts } from './service-accounts.ts';
 import { TrustedIdps } from '../id-jag/trusted-idps.ts';
 import { TrustedIdpAdmin } from './trusted-idp-admin.ts';
 import { SigningKeyAdmin } from './signing-key-admin.ts';
@@ -25,6 +26,8 @@ export interface AdminServices {
   users: UserAdmin;
   grants: GrantRegistry;
   clients: ClientRegistry;
+  /** Machine clients (client credentials): create, scopes, disable; deleted as any client. */
+  serviceAccounts: ServiceAccounts;
   clientUsage: ClientUsage;
   redirectUris: AllowList;
   /** Private-use redirect URI schemes (RFC 8252 §7.1) beyond reverse-domain names and known MCP clients. */
@@ -70,6 +73,7 @@ export function createAdminServices(deps: AdminServiceDeps): AdminServices {
     clientUsage,
     revocations,
     users: new UserAdmin(deps.users, deps.hashPassword, grants, audit, revocations, models),
+    serviceAccounts: new ServiceAccounts(models, audit, deps.validateClientMetadata, revocations, clock),
     clients: new ClientRegistry(models, clientUsage, grants, audit, deps.validateClientMetadata, config.resource, revocations, config.issuer, clock),
     redirectUris: createRedirectUriAllowList(database, config.registration.allowedRedirectUris, audit, clock),
     redirectSchemes: createRedirectSchemeAllowList(database, config.registration.allowedSchemes, audit, clock),

@@ -11,6 +11,8 @@
  *   a caller's token for an identity token addressed to one of the upstream URLs the admin listed
  *   for it (token-exchange/token-exchange-grant.ts).
  * - `cimd`: Client ID Metadata Document clients seen at the token endpoint (provider/client-usage.ts).
+ * A static client may also be a service account (client credentials; created, rescoped and
+ * disabled by service-accounts.ts, listed and deleted here like any client).
  *
  * Deleting a client removes its row, revokes its grants (its refresh tokens stop at once) and
  * puts it on the revocation feed (the resource server refuses its access tokens within seconds). A CIMD client cannot be deleted for good: its
@@ -22,6 +24,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { RevocationFeed } from '../revocation/revocation-feed.ts';
 import { CLIENT_KIND, MAX_UPSTREAM_AUDIENCES, RESOURCE_SERVER_FOR, UPSTREAM_AUDIENCES } from '../registration/client-metadata-policy.ts';
 import { upstreamAudienceDefect } from '../token-exchange/upstream-audience-defect.ts';
+import { SERVICE_ACCOUNT, SERVICE_DISABLED, serviceScopes } from '../registration/service-account-policy.ts';
 import { checkRedirectUri } from '../registration/redirect-uri-policy.ts';
 import type { ChangedBy } from './admin-actor.ts';
 import { AdminError } from './admin-error.ts';
@@ -52,6 +55,11 @@ export interface ClientSummary {
   resourceServer: boolean;
   /** The upstream MCP server URLs it may obtain identity tokens for (RFC 8693 token exchange). */
   upstreamAudiences: string[];
+  /** A service account (client credentials, service-accounts.ts), with its MCP scopes. */
+  serviceAccount: boolean;
+  scopes: string[];
+  /** A service account an administrator disabled. */
+  disabled: boolean;
   /** Registered for the jwt-bearer grant: may present enterprise IdPs' identity assertions (ID-JAG). */
   idJag: boolean;
 }
@@ -84,7 +92,8 @@ export function validateWithProvider(provider: () => Provider): ValidateClientMe
 }
 
 const CLIENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$/;
-const AUTH_METHODS: readonly string[] = ['client_secret_basic', 'client_secret_post', 'none'];
+/** The token endpoint authentication methods a static client may use. */
+export const AUTH_METHODS: readonly string[] = ['client_secret_basic', 'client_secret_post', 'none'];
 
 export class ClientRegistry {
   constructor(
@@ -123,6 +132,9 @@ export class ClientRegistry {
         grantCount: counts.get(use.clientId) ?? 0,
         resourceServer: false,
         upstreamAudiences: [],
+        serviceAccount: false,
+        scopes: [],
+        disabled: false,
         idJag: false,
       }));
     return [...stored, ...seen].sort((a, b) => (b.lastUsedAt ?? b.createdAt ?? 0) - (a.lastUsedAt ?? a.createdAt ?? 0));
@@ -146,6 +158,9 @@ export class ClientRegistry {
       grantCount: counts.get(clientId) ?? 0,
       resourceServer: kind === 'static' && metadata[RESOURCE_SERVER_FOR] === this.resource,
       upstreamAudiences: Array.isArray(metadata[UPSTREAM_AUDIENCES]) ? (metadata[UPSTREAM_AUDIENCES] as string[]) : [],
+      serviceAccount: kind === 'static' && metadata[SERVICE_ACCOUNT] === true,
+      scopes: kind === 'static' && metadata[SERVICE_ACCOUNT] === true ? serviceScopes(metadata.scope) : [],
+      disabled: metadata[SERVICE_DISABLED] === true,
       idJag: Array.isArray(metadata.grant_types) && metadata.grant_types.includes(JWT_BEARER_GRANT_TYPE),
     };
   }

@@ -21,6 +21,10 @@ export function describeClient(client: ClientSummary, time: TimeFormat) {
     grants: client.grantCount,
     resourceServer: client.resourceServer,
     upstreamAudiences: client.upstreamAudiences,
+    /** A service account (client credentials): its MCP scopes, and whether it is disabled. */
+    serviceAccount: client.serviceAccount,
+    scopes: client.scopes,
+    disabled: client.disabled,
     /** May present enterprise IdPs' identity assertions (ID-JAG, jwt-bearer grant). */
     idJag: client.idJag,
   };

@@ -17,6 +17,11 @@
  *   answer-structured-tokens-inactive.ts for JWTs.
  * - RFC 8693 token exchange: the resource server trades a caller's token for a short-lived
  *   identity token for one upstream MCP server (token-exchange/token-exchange-grant.ts).
+ * - RFC 6749 §4.4 client credentials (MCP extension `io.modelcontextprotocol/oauth-client-credentials`)
+ *   for service accounts an administrator created, and no other client
+ *   (registration/service-account-policy.ts); they authenticate with `private_key_jwt` (RFC 7523
+ *   §2.2; RS256 or ES256, never HS*) or a client secret. Their token is the same audience-bound
+ *   RS256 `at+jwt`, `sub` = their client id, no refresh token (RFC 6749 §4.4.3).
  * - Enterprise-managed authorization: an ID-JAG from a trusted IdP at the jwt-bearer grant
  *   (id-jag/id-jag-grant.ts), offered and advertised only while an IdP is trusted.
  * - Refresh tokens go to every client registered for the `refresh_token` grant (MCP clients rarely
@@ -44,6 +49,9 @@ import { registerIdJagGrant, type IdJagGrantOptions, type ResourceServerInfo } f
 import { answerStructuredTokensInactive } from './answer-structured-tokens-inactive.ts';
 import { createIntrospectionPolicy } from './introspection-policy.ts';
 import { createDatabaseAdapter } from './database-adapter.ts';
+import { isClientCredentialsRequest, settleServiceAccountScope } from './service-account-scope.ts';
+import { serviceTokenClaims } from './service-token-claims.ts';
+import { SERVICE_ACCOUNT, SERVICE_DISABLED } from '../registration/service-account-policy.ts';
 
 export interface ProviderDeps {
   config: AuthServerConfig;
@@ -120,7 +128,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     responseTypes: ['code'],
     pkce: { required: () => true },
     // private_key_jwt (RFC 7523 §2.2): Client ID Metadata Document clients such as ChatGPT sign a
-    // client assertion with a key their document publishes; DCR clients cannot register keys.
+    // client assertion with a key their document publishes, and so do service accounts with the
+    // keys an administrator registered; DCR clients cannot register keys.
     clientAuthMethods: ['none', 'client_secret_post', 'client_secret_basic', 'private_key_jwt'],
     clientDefaults: {
       grant_types: ['authorization_code'],
@@ -179,6 +188,8 @@ export function createProvider(deps: ProviderDeps): Provider {
         },
         cacheDuration: { min: config.clientIdMetadataDocuments.cacheMin, max: config.clientIdMetadataDocuments.cacheMax },
       },
+      // RFC 6749 §4.4, for service accounts only (registration/service-account-policy.ts).
+      clientCredentials: { enabled: true },
       // OpenID Connect RP Metadata Choices 1.0: a client may list the methods it can use
       // (`token_endpoint_auth_methods_supported`, ChatGPT's document lists none and
       // private_key_jwt); the provider keeps the declared one when it is supported, else the first
@@ -205,12 +216,12 @@ export function createProvider(deps: ProviderDeps): Provider {
           // Exact comparison: the trailing-slash, query and fragment forms were normalised before the
           // provider saw it (http/own-resource.ts).
           if (resourceIndicator !== config.resource) throw new errors.InvalidTarget();
-          return resourceServerInfo(await scopeFor(ctx));
+          return resourceServerInfo(isClientCredentialsRequest(ctx) ? settleServiceAccountScope(ctx) : await scopeFor(ctx));
         },
       },
     },
     extraClientMetadata: {
-      properties: [CLIENT_KIND, RESOURCE_SERVER_FOR, UPSTREAM_AUDIENCES],
+      properties: [CLIENT_KIND, RESOURCE_SERVER_FOR, UPSTREAM_AUDIENCES, SERVICE_ACCOUNT, SERVICE_DISABLED],
       validator: createClientMetadataValidator(deps.redirectUriPolicy),
     },
     // Only origins a client registered a redirect URI on may call /token, /revoke and /introspect
@@ -232,6 +243,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     // `gid` names the grant, so the resource server can refuse a revoked grant's access tokens
     // when the revocation feed lists it (apps/shared/revocation-entry.ts).
     async extraTokenClaims(ctx, token) {
+      if (token.kind === 'ClientCredentials') return serviceTokenClaims(ctx.oidc.client);
       if (!('accountId' in token) || typeof token.accountId !== 'string') return undefined;
       const user = await findUserOnce(users, ctx, token.accountId);
       const grantId = 'grantId' in token && typeof token.grantId === 'string' ? token.grantId : undefined;
@@ -242,6 +254,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     rotateRefreshToken: () => true,
     ttl: {
       AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.accessTokenTtl,
+      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.accessTokenTtl,
       AuthorizationCode: 60,
       IdToken: ID_TOKEN_TTL,
       Interaction: 3600,

@@ -271,6 +271,18 @@ export async function insertClient(db: SqlExecutor, clientId: string, metadata: 
   return changes === 1;
 }
 
+/**
+ * Replaces the metadata of a client an administrator created (already validated, secret already
+ * hashed); false when there is no such client.
+ */
+export async function replaceClientMetadata(db: SqlExecutor, clientId: string, metadata: Record<string, unknown>): Promise<boolean> {
+  const { changes } = await db.run(
+    "UPDATE oidc_models SET payload = ? WHERE model = 'Client' AND id = ?",
+    [JSON.stringify(toStoredPayload('Client', metadata as AdapterPayload)), clientId],
+  );
+  return changes === 1;
+}
+
 /** Whether a stored row still holds something an earlier version kept in plain. */
 function isPlain(model: string, payload: AdapterPayload): boolean {
   if (HASHED_ID_MODELS.has(model)) return payload.jti !== undefined;

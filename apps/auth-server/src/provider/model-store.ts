@@ -14,7 +14,7 @@
  */
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { SqlDatabase, SqlExecutor } from '../../../shared/storage/sql-database.ts';
-import { insertClient, readClientMetadata, readGrantFacts } from './database-adapter.ts';
+import { insertClient, readClientMetadata, readGrantFacts, replaceClientMetadata } from './database-adapter.ts';
 
 export interface StoredGrant {
   grantId: string;
@@ -173,6 +173,16 @@ export class ModelStore {
   /** Stores an administrator's client; false when the id is taken (expired rows included, until swept). */
   addClient(clientId: string, metadata: Record<string, unknown>): Promise<boolean> {
     return insertClient(this.db, clientId, metadata);
+  }
+
+  /** The stored metadata of one client (secrets hashed), if it exists. */
+  async clientMetadata(clientId: string): Promise<Record<string, unknown> | undefined> {
+    return (await readClientMetadata(this.db, [clientId])).get(clientId);
+  }
+
+  /** Replaces an administrator's client's metadata; false when there is no such client. */
+  replaceClient(clientId: string, metadata: Record<string, unknown>): Promise<boolean> {
+    return replaceClientMetadata(this.db, clientId, metadata);
   }
 
   /** `onlyPending`: only while the registration is pending first use (has an expiry). */

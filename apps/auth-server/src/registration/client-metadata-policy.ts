@@ -37,13 +37,15 @@
  * On every client, each time it is loaded: the token exchange grant (RFC 8693) is in its
  * `grant_types` exactly when it is a confidential static client marked as a resource server, so a
  * client can neither register for it nor keep it after losing the mark; clients marked before the
- * grant existed get it without being edited.
+ * grant existed get it without being edited. Likewise the client credentials grant, for service
+ * accounts only (service-account-policy.ts); a registration asking for it is refused.
  */
 import { errors } from 'oidc-provider';
 import { nonStringAlgorithmField } from './non-string-algorithm-field.ts';
 import { checkRedirectUri, type RedirectUriPolicy } from './redirect-uri-policy.ts';
 import { isDangerousScheme } from './redirect-uri-schemes.ts';
 import { TOKEN_EXCHANGE_GRANT_TYPE } from '../token-exchange/token-exchange-grant-type.ts';
+import { applyClientCredentialsGrant, asksForClientCredentials, SERVICE_ACCOUNT, SERVICE_DISABLED } from './service-account-policy.ts';
 
 export const CLIENT_KIND = 'gatehouse_client_kind';
 /** The resource URL an admin-created confidential client serves (RFC 7662 §4: it may introspect tokens for it). */
@@ -168,9 +170,14 @@ export function createClientMetadataValidator(policy: RedirectUriPolicy) {
       checkUpstreamAudiences(value);
       return;
     }
+    if (key === SERVICE_ACCOUNT || key === SERVICE_DISABLED) {
+      if (value !== undefined && typeof value !== 'boolean') throw invalidMetadata(`${key} must be a boolean`);
+      return;
+    }
     if (key !== CLIENT_KIND) return;
     settleClientKind(ctx, metadata, policy, documentPolicy);
     applyTokenExchangeGrant(metadata);
+    applyClientCredentialsGrant(metadata, metadata[CLIENT_KIND]);
   };
 }
 
@@ -181,6 +188,7 @@ function settleClientKind(ctx: unknown, metadata: Metadata, policy: RedirectUriP
     metadata[CLIENT_KIND] = 'cimd';
     delete metadata[RESOURCE_SERVER_FOR];
     delete metadata[UPSTREAM_AUDIENCES];
+    delete metadata[SERVICE_ACCOUNT];
     delete metadata.scope;
     narrowAuthMethods(metadata, DOCUMENT_AUTH_METHODS, 'client ID metadata documents');
     if (metadata[AUTH_METHOD_CHOICES] === undefined) metadata.token_endpoint_auth_method ??= 'none';
@@ -196,9 +204,14 @@ function settleClientKind(ctx: unknown, metadata: Metadata, policy: RedirectUriP
     return;
   }
 
+  // RFC 6749 §4.4 / MCP oauth-client-credentials: only pre-registered (admin-created) clients.
+  if (asksForClientCredentials(metadata)) {
+    throw invalidMetadata('the client_credentials grant is only for service accounts an administrator creates');
+  }
   metadata[CLIENT_KIND] = 'dcr';
   delete metadata[RESOURCE_SERVER_FOR];
   delete metadata[UPSTREAM_AUDIENCES];
+  delete metadata[SERVICE_ACCOUNT];
   delete metadata.scope;
   for (const unused of UNOFFERED_METADATA) delete metadata[unused];
   narrowAuthMethods(metadata, REGISTRATION_AUTH_METHODS, 'registered clients');

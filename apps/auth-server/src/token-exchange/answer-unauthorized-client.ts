@@ -3,27 +3,32 @@
  * `unauthorized_client`. oidc-provider answers `invalid_request` ("requested grant type is not
  * allowed for this client") before any grant handler runs; for the token exchange grant, where
  * that is the answer every client but the resource server gets, it is turned into
- * `unauthorized_client`. The provider raises it only after client authentication, so a failed or
- * missing authentication still gets its 401 `invalid_client`.
+ * `unauthorized_client`. The same for the client credentials grant, which only service accounts
+ * may use (registration/service-account-policy.ts): a DCR, CIMD, public or disabled client asking
+ * for it is an authenticated client not allowed this grant. The provider raises it only after
+ * client authentication, so a failed or missing authentication still gets its 401 `invalid_client`.
  *
  * Deliberately left alone: the same answer for the provider's own grants (existing clients rely on it).
  */
 import type { Next } from 'koa';
 import type { KoaContextWithOIDC } from 'oidc-provider';
+import { CLIENT_CREDENTIALS, SERVICE_ACCOUNT, SERVICE_DISABLED } from '../registration/service-account-policy.ts';
 import { TOKEN_EXCHANGE_GRANT_TYPE } from './token-exchange-grant-type.ts';
 
 const NOT_ALLOWED = 'requested grant type is not allowed for this client';
 
+function whyNot(ctx: KoaContextWithOIDC, grantType: unknown): string | undefined {
+  if (grantType === TOKEN_EXCHANGE_GRANT_TYPE) return 'only the resource server registered for this resource may exchange tokens';
+  if (grantType !== CLIENT_CREDENTIALS) return undefined;
+  const metadata = ctx.oidc.client?.metadata();
+  if (metadata?.[SERVICE_ACCOUNT] === true && metadata[SERVICE_DISABLED] === true) return 'this service account is disabled';
+  return 'only service accounts created by an administrator may use the client_credentials grant';
+}
+
 export async function answerUnauthorizedClient(ctx: KoaContextWithOIDC, next: Next): Promise<void> {
   await next();
   const body = ctx.body as { error?: unknown; error_description?: unknown } | undefined;
-  if (
-    ctx.oidc?.route === 'token'
-    && ctx.oidc.params?.grant_type === TOKEN_EXCHANGE_GRANT_TYPE
-    && ctx.status === 400
-    && body?.error === 'invalid_request'
-    && body.error_description === NOT_ALLOWED
-  ) {
-    ctx.body = { error: 'unauthorized_client', error_description: 'only the resource server registered for this resource may exchange tokens' };
-  }
+  if (ctx.oidc?.route !== 'token' || ctx.status !== 400 || body?.error !== 'invalid_request' || body.error_description !== NOT_ALLOWED) return;
+  const description = whyNot(ctx, ctx.oidc.params?.grant_type);
+  if (description) ctx.body = { error: 'unauthorized_client', error_description: description };
 }

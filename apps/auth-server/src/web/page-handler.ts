@@ -49,6 +49,7 @@ const NOTICES = {
   idp_removed: 'The IdP is no longer trusted. Access tokens already issued through it live until they expire.',
   client_deleted: 'The client was deleted and its grants revoked.',
   clients_purged: 'Unused registrations were deleted.',
+  service_account_changed: 'The service account was changed. Tokens it held stop working within seconds if it lost a scope or was disabled.',
   key_rotated: 'Rotated: the next key (already published) signs from now on, the previous key stays published, and a new next key was created.',
   key_retired: 'The key was retired and is no longer published.',
   signed_in_again: 'This change needs a recent sign-in, so you were asked to sign in again. Nothing was changed yet: submit the form again.',

@@ -30,6 +30,7 @@ import type { GatewayStatus } from './admin/gateway-status.ts';
 import { accountPages } from './account/account-pages.ts';
 import { auditPages } from './admin/audit-pages.ts';
 import { clientsPages } from './admin/clients-pages.ts';
+import { serviceAccountsPages } from './admin/service-accounts-pages.ts';
 import { grantsPages } from './admin/grants-pages.ts';
 import { keysPages } from './admin/keys-pages.ts';
 import { overviewPage } from './admin/overview-page.ts';
@@ -72,6 +73,11 @@ export const PAGE_ROUTES: readonly PageRoute[] = [
   { method: 'POST', path: '/admin/clients', access: 'admin', handler: 'createStaticClient', reauthenticate: '/admin/clients' },
   { method: 'POST', path: '/admin/clients/delete', access: 'admin', handler: 'deleteClient' },
   { method: 'POST', path: '/admin/clients/purge-unused', access: 'admin', handler: 'purgeUnusedClients' },
+  { method: 'GET', path: '/admin/service-accounts', access: 'admin', handler: 'listServiceAccounts' },
+  { method: 'POST', path: '/admin/service-accounts', access: 'admin', handler: 'createServiceAccount', reauthenticate: '/admin/service-accounts' },
+  { method: 'POST', path: '/admin/service-accounts/scopes', access: 'admin', handler: 'setServiceAccountScopes', reauthenticate: '/admin/service-accounts' },
+  { method: 'POST', path: '/admin/service-accounts/disable', access: 'admin', handler: 'disableServiceAccount' },
+  { method: 'POST', path: '/admin/service-accounts/enable', access: 'admin', handler: 'enableServiceAccount', reauthenticate: '/admin/service-accounts' },
   { method: 'GET', path: '/admin/grants', access: 'admin', handler: 'listGrants' },
   { method: 'POST', path: '/admin/grants/revoke', access: 'admin', handler: 'revokeGrant' },
   { method: 'GET', path: '/admin/keys', access: 'admin', handler: 'listKeys' },
@@ -109,6 +115,7 @@ export function pageRoutes(deps: PageRoutesDeps): Router {
     ...redirectUrisPages(services, renderPage),
     ...trustedIdpsPages(services, renderPage),
     ...clientsPages(services, renderPage),
+    ...serviceAccountsPages(services, renderPage),
     ...grantsPages(services, deps.users, renderPage, accessTokenMinutes),
     ...keysPages(services, renderPage),
     ...serversPages(deps.gatewayStatus, renderPage),

@@ -23,6 +23,9 @@
  * - Presence and type: `sub`, `client_id` and `jti` are non-empty strings, `scope` is a string
  *   (this server needs them: whose data, which app, what it may do); `iat` is present (RFC 9068
  *   §2.2). An empty `scope` passes: such a token opens no tool (the scope checks answer 403).
+ * - A service account's token (client credentials, RFC 6749 §4.4) carries `gatehouse_service`
+ *   (apps/shared/service-claim.ts), a non-empty string, and then `sub` must equal `client_id`
+ *   (RFC 9068 §2.2: no user, the client is the subject); anything else is `invalid_claims`.
  * - No `cnf` claim: a sender-constrained token (DPoP, RFC 9449 §6; mTLS, RFC 8705 §3) would need
  *   its proof checked, which this server does not do, so such a token is refused rather than
  *   accepted as a plain bearer token.
@@ -45,6 +48,7 @@ import {
 } from 'jose';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { systemClock, type Clock } from '../../../shared/clock.ts';
+import { SERVICE_CLAIM } from '../../../shared/service-claim.ts';
 import type { RevocationFeedFollower } from './follow-revocation-feed.ts';
 import { tokenMatch, type TokenMatch } from './revocation-list.ts';
 import { TokenCache } from './token-cache.ts';
@@ -79,10 +83,12 @@ export interface VerifiedAccessToken extends AuthInfo {
   /** `exp`, in seconds since the epoch. */
   expiresAt: number;
   extra: {
-    /** `sub`: the user this token acts for. */
+    /** `sub`: the user this token acts for, or the service account's client id. */
     subject: string;
     /** `preferred_username`, when the issuer included it. */
     username?: string;
+    /** The service account's name when the token acts for one (no user): `sub` is then its client id. */
+    service?: string;
     /** `jti`. */
     tokenId: string;
   };
@@ -212,6 +218,10 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
     if (!isText(sub) || !isText(clientId) || typeof scope !== 'string' || !isText(jti) || (gid !== undefined && !isText(gid))) {
       throw new InvalidAccessTokenError('invalid_claims', 'the access token sub, client_id, jti or gid is empty or not a string, or its scope is not a string');
     }
+    const service = payload[SERVICE_CLAIM];
+    if (service !== undefined && (!isText(service) || sub !== clientId)) {
+      throw new InvalidAccessTokenError('invalid_claims', 'the access token names a service account but its sub is not its client_id');
+    }
     if (cnf !== undefined) throw new InvalidAccessTokenError('sender_constrained', 'sender-constrained access tokens are not supported');
     // jose checked that iat and exp are numbers; RFC 9068 §4 leaves their bounds to the resource server.
     if (iat! > now + clockTolerance) throw new InvalidAccessTokenError('lifetime', 'the access token iat is in the future');
@@ -223,7 +233,7 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
       scopes: scope.split(' ').filter(Boolean),
       expiresAt: exp!,
       resource: new URL(resource),
-      extra: { subject: sub, tokenId: jti, ...(isText(username) ? { username } : {}) },
+      extra: { subject: sub, tokenId: jti, ...(isText(username) ? { username } : {}), ...(isText(service) ? { service } : {}) },
     };
     const entry: CachedToken = { verified, expiresAt: exp!, match: tokenMatch({ sub, clientId, grantId: gid, jti, kid: header.kid, issuedAt: iat! }) };
     const result = notRevoked(entry);

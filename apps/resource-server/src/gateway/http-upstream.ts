@@ -62,6 +62,11 @@ export class HttpUpstream implements Upstream {
   }
 
   async connectionFor({ sessionKey, caller }: CallContext): Promise<UpstreamConnection> {
+    // A service account has no user to name: no identity token is asked for it (the auth-server's
+    // token exchange would refuse its token too: it has no grant).
+    if (this.config.forwardIdentity && caller.extra.service) {
+      throw new UpstreamUnavailableError(this.config.name, 'it needs a user\'s identity, and a service account has none');
+    }
     if (this.config.forwardIdentity && scopesServerMaySee(this.config, caller.scopes).length === 0) {
       throw new UpstreamUnavailableError(this.config.name, 'this access token carries none of the scopes it accepts');
     }

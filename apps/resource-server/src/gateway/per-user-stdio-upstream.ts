@@ -3,12 +3,16 @@
  * user's process starts at their first request to it, gets their identity in its environment
  * (GATEHOUSE_USER_SUB, GATEHOUSE_USERNAME), is restarted with backoff while they use it, and is
  * stopped after `idle_timeout` without a call. Bounded by the ProcessBudget.
+ *
+ * A service account (client credentials) is no user: it gets no process here, and its calls are
+ * refused as the server being unavailable to it (the gateway forwards no identity for a service).
  */
 import type { Clock } from '../../../shared/clock.ts';
 import type { StdioServerConfig } from '../../../shared/config/gateway-servers.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import type { ProcessBudget } from './process-budget.ts';
 import { SupervisedProcess } from './supervised-process.ts';
+import { UpstreamUnavailableError } from './upstream-errors.ts';
 import type { CallContext, ListChangeListener, Upstream, UpstreamStatus } from './upstream.ts';
 import type { UpstreamConnection } from './upstream-connection.ts';
 
@@ -46,6 +50,7 @@ export class PerUserStdioUpstream implements Upstream {
   }
 
   connectionFor({ caller }: CallContext): Promise<UpstreamConnection> {
+    if (caller.extra.service) throw new UpstreamUnavailableError(this.config.name, 'it runs one process per user, and a service account is no user');
     const subject = caller.extra.subject;
     let entry = this.#processes.get(subject);
     if (!entry) {

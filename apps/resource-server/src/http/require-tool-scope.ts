@@ -61,7 +61,7 @@ export function requireToolScope({ requiredScope, resourceMetadataUrl, audit, on
 
     for (const { tool } of refused) {
       if (!tool) continue;
-      audit.record({ subject: auth.extra.subject, username: auth.extra.username, clientId: auth.clientId, server: tool.server, tool: tool.name, outcome: 'denied' });
+      audit.record({ subject: auth.extra.subject, username: auth.extra.username, service: auth.extra.service, clientId: auth.clientId, server: tool.server, tool: tool.name, outcome: 'denied' });
       onToolCall?.({ server: tool.server, tool: tool.name, outcome: 'denied' });
     }
     const needed = new Set<string>(refused.map(({ scope }) => scope));

@@ -64,6 +64,7 @@ export async function callBuiltInTool(name: string, args: unknown, token: Verifi
   const caller: Caller = {
     subject: token.extra.subject,
     username: token.extra.username,
+    service: token.extra.service,
     clientId: token.clientId,
     scopes: token.scopes,
     expiresAt: token.expiresAt,

@@ -136,6 +136,7 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
     audit.record({
       subject: token.extra.subject,
       username: token.extra.username,
+      service: token.extra.service,
       clientId: token.clientId,
       server: call.server,
       tool: call.tool,
@@ -258,10 +259,14 @@ function requireScope(token: VerifiedAccessToken, scope: string, what: string): 
   }
 }
 
-/** The `_meta` an upstream sees: the client's own, less its progress token and any forged identity. */
+/**
+ * The `_meta` an upstream sees: the client's own, less its progress token and any forged identity.
+ * A stdio upstream also gets `gatehouse/user`, but only for a user: a service account's call
+ * carries no identity (it is no user, and its client id must not pass for one).
+ */
 function upstreamMeta(upstream: Upstream, extra: Extra, token: VerifiedAccessToken): Record<string, unknown> | undefined {
   const { progressToken: _progressToken, 'gatehouse/user': _forged, ...meta } = (extra._meta ?? {}) as Record<string, unknown>;
-  if (upstream.config.transport !== 'stdio') return Object.keys(meta).length > 0 ? meta : undefined;
+  if (upstream.config.transport !== 'stdio' || token.extra.service) return Object.keys(meta).length > 0 ? meta : undefined;
   return {
     ...meta,
     'gatehouse/user': { sub: token.extra.subject, username: token.extra.username, scopes: [...token.scopes], client_id: token.clientId },

@@ -19,6 +19,8 @@ export type { McpScope };
 export interface Caller {
   subject: string;
   username?: string;
+  /** A service account's name (client credentials): no user, `subject` is its client id. */
+  service?: string;
   clientId: string;
   scopes: readonly string[];
   /** Token `exp`, in seconds since the epoch. */
@@ -66,10 +68,13 @@ const whoami = defineTool({
   name: 'whoami',
   scope: 'mcp:read',
   title: 'Who am I',
-  description: 'Shows who this connection acts for, as its access token says: the user (subject and username), the app (client id), the granted scopes and when the token expires.',
+  description: 'Shows who this connection acts for, as its access token says: the user (subject and username) or the service account, the app (client id), the granted scopes and when the token expires.',
   inputSchema: {},
   outputSchema: {
+    kind: z.literal('service').optional().describe('present for a service account (client credentials): no user'),
+    acts_for: z.string().optional().describe('for a service account: "service <name> (client_id <id>)"'),
     subject: z.string(),
+    service: z.string().optional(),
     username: z.string().optional(),
     client_id: z.string(),
     scopes: z.array(z.string()),
@@ -78,7 +83,9 @@ const whoami = defineTool({
   annotations: { readOnlyHint: true, openWorldHint: false },
   run(_args, { caller }) {
     return {
+      ...(caller.service ? { kind: 'service' as const, acts_for: `service ${caller.service} (client_id ${caller.clientId})` } : {}),
       subject: caller.subject,
+      ...(caller.service ? { service: caller.service } : {}),
       ...(caller.username ? { username: caller.username } : {}),
       client_id: caller.clientId,
       scopes: [...caller.scopes],
@@ -157,7 +164,7 @@ const recentActivity = defineTool({
   name: 'recent_activity',
   scope: 'mcp:admin',
   title: 'Recent tool activity',
-  description: 'For administrators: the most recent tool calls on this server, newest first, with who made each (user and app), which tool, its outcome (ok, error, or denied for lack of scope) and when.',
+  description: 'For administrators: the most recent tool calls on this server, newest first, with who made each (user or service account, and app), which tool, its outcome (ok, error, or denied for lack of scope) and when.',
   inputSchema: {
     limit: z.number().int().min(1).max(200).default(50).describe('How many calls to return, 1 to 200 (default 50).'),
   },
@@ -166,6 +173,7 @@ const recentActivity = defineTool({
       at: z.string().describe('ISO 8601 time'),
       subject: z.string(),
       username: z.string().nullable(),
+      service: z.string().nullable().describe('the service account\'s name when no user made the call'),
       client_id: z.string(),
       tool: z.string(),
       outcome: z.enum(['ok', 'error', 'denied']),

@@ -1,5 +1,5 @@
 /**
- * The record of tool calls this server handled: who (token subject, username, client), which
+ * The record of tool calls this server handled: who (token subject, username or service account, client), which
  * server (`gatehouse` for the built-in tools) and tool, the outcome, how long it took, and when.
  * Read back by the `recent_activity` tool; rows older than the retention are swept so the table
  * stays bounded. With replicas on one PostgreSQL database, every replica writes to and reads the
@@ -25,6 +25,8 @@ export type ToolCallOutcome = 'ok' | 'error' | 'denied';
 export interface ToolCallRecord {
   subject: string;
   username?: string;
+  /** The service account's name when no user made the call. */
+  service?: string;
   clientId: string;
   /** The server the tool belongs to; `gatehouse` for the built-in tools. */
   server?: string;
@@ -37,6 +39,7 @@ export interface ToolCallEntry {
   at: string;
   subject: string;
   username: string | null;
+  service: string | null;
   client_id: string;
   tool: string;
   outcome: ToolCallOutcome;
@@ -46,10 +49,10 @@ interface ToolCallRow extends Omit<ToolCallEntry, 'at'> {
   at: number;
 }
 
-type InsertRow = [number, string, string | null, string, string | null, string, string, number | null];
+type InsertRow = [number, string, string | null, string | null, string, string | null, string, string, number | null];
 
-const COLUMNS = '(at, subject, username, client_id, server, tool, outcome, duration_ms)';
-/** Rows per INSERT: 8 values each stays far below both engines' limit on bound parameters. */
+const COLUMNS = '(at, subject, username, service, client_id, server, tool, outcome, duration_ms)';
+/** Rows per INSERT: 9 values each stays far below both engines' limit on bound parameters. */
 const ROWS_PER_STATEMENT = 200;
 
 export class AuditStore {
@@ -73,7 +76,7 @@ export class AuditStore {
   /** Queues the record; it is written two turns of the event loop later (or by `flush`). */
   record(call: ToolCallRecord, now = this.#clock.now()): void {
     if (this.#pending.length === 0) setImmediate(() => setImmediate(() => void this.flush()));
-    this.#pending.push([now, call.subject, call.username ?? null, call.clientId, call.server ?? null, call.tool, call.outcome, call.durationMs ?? null]);
+    this.#pending.push([now, call.subject, call.username ?? null, call.service ?? null, call.clientId, call.server ?? null, call.tool, call.outcome, call.durationMs ?? null]);
   }
 
   /**
@@ -92,7 +95,7 @@ export class AuditStore {
   /** The newest `limit` calls, newest first. */
   async recent(limit: number): Promise<ToolCallEntry[]> {
     await this.flush();
-    const rows = await this.#db.all<ToolCallRow>('SELECT at, subject, username, client_id, tool, outcome FROM tool_calls ORDER BY id DESC LIMIT ?', [limit]);
+    const rows = await this.#db.all<ToolCallRow>('SELECT at, subject, username, service, client_id, tool, outcome FROM tool_calls ORDER BY id DESC LIMIT ?', [limit]);
     return rows.map((row) => ({ ...row, at: new Date(row.at).toISOString() }));
   }
 
@@ -119,6 +122,6 @@ export class AuditStore {
 }
 
 async function insertChunk(db: SqlExecutor, rows: InsertRow[]): Promise<void> {
-  const values = rows.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
+  const values = rows.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
   await db.run(`INSERT INTO tool_calls ${COLUMNS} VALUES ${values}`, rows.flat() as SqlValue[]);
 }

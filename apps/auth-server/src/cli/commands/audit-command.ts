@@ -1,7 +1,7 @@
 /** `gatehouse audit tail`: the newest audit events, optionally following new ones. */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseDuration } from '../../../../shared/duration.ts';
-import type { AuditFilter, AuditRecord } from '../../audit/audit-log.ts';
+import { AUDIT_EVENTS, type AuditFilter, type AuditRecord } from '../../audit/audit-log.ts';
 import { AuditLogFollower } from '../../audit/audit-log-follower.ts';
 import { UsageError } from '../cli-errors.ts';
 import type { CommandGroup } from '../command.ts';
@@ -9,6 +9,12 @@ import { isoTime } from '../format-table.ts';
 import { parseCommandLine } from '../parse-command-line.ts';
 
 const FOLLOW_POLL_MS = 1000;
+
+/** An event the log records; a typo would otherwise show nothing, as if nothing had happened. */
+function parseEvent(value: string | undefined): string | undefined {
+  if (value === undefined || (AUDIT_EVENTS as readonly string[]).includes(value)) return value;
+  throw new UsageError(`unknown event ${JSON.stringify(value)}; the events are:\n  ${AUDIT_EVENTS.join('\n  ')}`);
+}
 
 /** `1h`, `30m`, `2d` ago, or an ISO date. */
 function parseSince(value: string | undefined): number | undefined {
@@ -42,7 +48,7 @@ export const auditCommand: CommandGroup = {
       }, { min: 0, max: 0, names: '' });
       const count = Number(values.lines);
       if (!Number.isInteger(count) || count < 1 || count > 1000) throw new UsageError('-n expects a number from 1 to 1000');
-      const filter: AuditFilter = { event: values.event, actor: values.actor, clientId: values.client, since: parseSince(values.since) };
+      const filter: AuditFilter = { event: parseEvent(values.event), actor: values.actor, clientId: values.client, since: parseSince(values.since) };
       const { audit } = context.services;
       const write = (e: AuditRecord) => context.io.stdout.write(`${context.json ? toJson(e) : line(e)}\n`);
       const newest = (await audit.query({ ...filter, limit: count })).reverse();

@@ -1,5 +1,6 @@
 /** `gatehouse clients list|add|remove|purge-unused`. */
-import type { StaticClientAuthMethod } from '../../management/client-registry.ts';
+import { AUTH_METHODS, type StaticClientAuthMethod } from '../../management/client-registry.ts';
+import { UsageError } from '../cli-errors.ts';
 import { describeClient } from '../../management/describe-client.ts';
 import { CLI } from '../cli-context.ts';
 import type { CommandGroup } from '../command.ts';
@@ -7,10 +8,12 @@ import { formatTable, isoTime } from '../format-table.ts';
 import { parseCommandLine } from '../parse-command-line.ts';
 import { snakeCaseKeys } from '../snake-case-keys.ts';
 
+const isAuthMethod = (value: string): value is StaticClientAuthMethod => AUTH_METHODS.includes(value);
+
 export const clientsCommand: CommandGroup = {
   usage: [
     'clients list',
-    'clients add --name NAME --redirect-uri URI [--redirect-uri URI…] [--auth-method client_secret_basic|client_secret_post|none] [--client-id ID] [--resource-server] [--upstream-audience URL…] [--id-jag]',
+    'clients add --name NAME --redirect-uri URI [--redirect-uri URI…] [--auth-method client_secret_basic (default)|client_secret_post|none] [--client-id ID] [--resource-server] [--upstream-audience URL…] [--id-jag]',
     '                              (prints the client secret once; it is stored hashed;',
     '                               --resource-server: it may introspect tokens for RESOURCE_URL;',
     '                               --upstream-audience: with --resource-server, an upstream MCP server URL',
@@ -25,7 +28,8 @@ export const clientsCommand: CommandGroup = {
       const clients = (await context.services.clients.list()).map((c) => snakeCaseKeys(describeClient(c, isoTime)));
       context.print(clients, () => formatTable(
         ['CLIENT_ID', 'KIND', 'NAME', 'LAST USED', 'GRANTS', 'REDIRECT URIS'],
-        clients.map((c) => [c.client_id, c.unused ? `${c.kind} (unused)` : c.resource_server ? `${c.kind} (resource server)` : c.kind, c.client_name, c.last_used_at || 'never', c.grants, c.redirect_uris.join(' ')]),
+        clients.map((c) => [c.client_id, c.unused ? `${c.kind} (unused)` : c.resource_server ? `${c.kind} (resource server)`
+          : c.service_account ? `${c.kind} (service account${c.disabled ? ', disabled' : ''}: ${c.scopes.join(' ')})` : c.kind, c.client_name, c.last_used_at || 'never', c.grants, c.redirect_uris.join(' ')]),
       ));
     },
 
@@ -38,12 +42,14 @@ export const clientsCommand: CommandGroup = {
         'resource-server': { type: 'boolean', default: false },
         'upstream-audience': { type: 'string', multiple: true },
         'id-jag': { type: 'boolean', default: false },
-      }, { min: 0, max: 0, names: '' });
+      }, { min: 0, max: 0, names: '', required: ['name', 'redirect-uri'] });
+      const authMethod = values['auth-method'];
+      if (!isAuthMethod(authMethod)) throw new UsageError(`--auth-method is one of ${AUTH_METHODS.join(', ')}, not ${JSON.stringify(authMethod)}`);
       await context.loadClientValidation();
       const created = await context.services.clients.createStatic({
-        name: values.name ?? '',
-        redirectUris: values['redirect-uri'] ?? [],
-        authMethod: values['auth-method'] as StaticClientAuthMethod,
+        name: values.name!,
+        redirectUris: values['redirect-uri']!,
+        authMethod,
         clientId: values['client-id'],
         resourceServer: values['resource-server'],
         upstreamAudiences: values['upstream-audience'],

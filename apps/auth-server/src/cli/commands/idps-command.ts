@@ -4,9 +4,10 @@
  * at its next token request (the rows are read per use).
  */
 import { readFileSync } from 'node:fs';
+import { NEW_USER_POLICIES } from '../../../../shared/config/id-jag-section.ts';
 import { describeTrustedIdp } from '../../management/describe-trusted-idp.ts';
 import { CLI } from '../cli-context.ts';
-import { CliError } from '../cli-errors.ts';
+import { CliError, UsageError } from '../cli-errors.ts';
 import type { CommandGroup } from '../command.ts';
 import { formatTable, isoTime } from '../format-table.ts';
 import { parseCommandLine } from '../parse-command-line.ts';
@@ -49,9 +50,13 @@ export const idpsCommand: CommandGroup = {
         'new-users': { type: 'string', default: 'refuse' },
         scope: { type: 'string', multiple: true },
         'client-id': { type: 'string', multiple: true },
-      }, { min: 0, max: 0, names: '' });
+      }, { min: 0, max: 0, names: '', required: ['issuer'] });
+      if ((values['jwks-uri'] === undefined) === (values['jwks-file'] === undefined)) throw new UsageError('give exactly one of --jwks-uri or --jwks-file');
+      if (!(NEW_USER_POLICIES as readonly string[]).includes(values['new-users'])) {
+        throw new UsageError(`--new-users is one of ${NEW_USER_POLICIES.join(', ')}, not ${JSON.stringify(values['new-users'])}`);
+      }
       const id = await context.services.trustedIdpAdmin.add({
-        issuer: values.issuer ?? '',
+        issuer: values.issuer!,
         ...(values.id ? { id: values.id } : {}),
         ...(values['jwks-uri'] ? { jwks_uri: values['jwks-uri'] } : {}),
         ...(values['jwks-file'] ? { jwks: readJwks(values['jwks-file']) } : {}),

@@ -6,8 +6,10 @@
  */
 import { describeKey } from '../../management/describe-key.ts';
 import { CLI } from '../cli-context.ts';
+import { CliError } from '../cli-errors.ts';
 import type { CommandGroup } from '../command.ts';
 import { formatTable, isoTime } from '../format-table.ts';
+import { INVOCATION } from '../invocation.ts';
 import { parseCommandLine } from '../parse-command-line.ts';
 import { snakeCaseKeys } from '../snake-case-keys.ts';
 
@@ -15,7 +17,7 @@ export const keysCommand: CommandGroup = {
   usage: [
     'keys list',
     'keys rotate                   (the next key signs from now on; the old one stays published)',
-    'keys retire KID [--force]     (--force: even while tokens it signed may still be valid)',
+    'keys retire [--force] KID     (--force: even while tokens it signed may still be valid)',
   ],
   subcommands: {
     async list(args, context) {
@@ -36,7 +38,15 @@ export const keysCommand: CommandGroup = {
 
     async retire(args, context) {
       const { values, positionals } = parseCommandLine(args, { force: { type: 'boolean', default: false } }, { min: 1, max: 1, names: 'KID' });
-      await context.services.keys.retire(positionals[0]!, { force: values.force }, CLI);
+      const kid = positionals[0]!;
+      const key = (await context.services.keys.list()).find((k) => k.kid === kid);
+      if (!key) throw new CliError(`there is no signing key ${kid}; \`${INVOCATION} keys list\` shows them`);
+      // keys.retire refuses this too, but in the admin page's words ("Confirm"): here, the flag that confirms.
+      if (key?.status === 'retiring' && !key.safeToRetire && !values.force) {
+        throw new CliError(`tokens signed by ${kid} may be valid until ${isoTime(key.tokensValidUntil)}; retiring it now makes them fail. `
+          + `To retire it anyway: ${INVOCATION} keys retire --force -- ${kid}`);
+      }
+      await context.services.keys.retire(kid, { force: values.force }, CLI);
       context.print({ kid: positionals[0], retired: true }, () => `retired ${positionals[0]}`);
     },
   },

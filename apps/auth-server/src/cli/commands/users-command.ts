@@ -6,14 +6,11 @@ import { CLI } from '../cli-context.ts';
 import type { CommandGroup } from '../command.ts';
 import { formatTable, isoTime } from '../format-table.ts';
 import { parseCommandLine } from '../parse-command-line.ts';
+import { scopeOption, scopesFrom } from '../scope-option.ts';
 import { snakeCaseKeys } from '../snake-case-keys.ts';
 
-const scopeOption = { scope: { type: 'string', multiple: true, short: 's' } } as const;
-
-/** `--scope a --scope b` or `--scope a,b`; default mcp:read. */
-function scopesFrom(values: string[] | undefined): string[] {
-  return (values ?? ['mcp:read']).flatMap((v) => v.split(/[\s,]+/)).filter(Boolean);
-}
+/** A new user may grant only this unless `--scope` says more. */
+const NEW_USER_SCOPES = ['mcp:read'];
 
 const toJson = (user: User) => snakeCaseKeys(describeUser(user, isoTime));
 
@@ -22,12 +19,12 @@ const configNote = (user: User) => (user.source === 'config' ? '\nnote: this use
 export const usersCommand: CommandGroup = {
   usage: [
     'users list [--search TEXT]',
-    `users add USERNAME [--scope ${MCP_SCOPES.join(',')}]     (password from a prompt or stdin)`,
+    `users add USERNAME [--scope ${MCP_SCOPES.join(',')}]     (default ${NEW_USER_SCOPES.join(',')}; password from a prompt or stdin)`,
     'users disable USERNAME        (revokes their grants, ends their sessions)',
     'users enable USERNAME',
     'users approve USERNAME        (a federated user waiting for approval)',
     'users passwd USERNAME         (password from a prompt or stdin)',
-    'users scopes USERNAME --scope SCOPE[,SCOPE…]',
+    'users scopes USERNAME --scope SCOPE[,SCOPE…]|none   (replaces the scopes; revokes grants holding a removed one)',
   ],
   subcommands: {
     async list(args, context) {
@@ -42,26 +39,33 @@ export const usersCommand: CommandGroup = {
     async add(args, context) {
       const { values, positionals } = parseCommandLine(args, scopeOption, { min: 1, max: 1, names: 'USERNAME' });
       const password = await context.readSecret(`Password for ${positionals[0]}: `, { confirm: true });
-      const user = await context.services.users.create({ username: positionals[0]!, password, scopes: scopesFrom(values.scope) }, CLI);
+      const user = await context.services.users.create({ username: positionals[0]!, password, scopes: values.scope ? scopesFrom(values.scope) : NEW_USER_SCOPES }, CLI);
       context.print(toJson(user), () => `created user ${user.username} (${user.id}) with scopes ${user.scopes.join(' ')}`);
     },
 
     async disable(args, context) {
       const { positionals } = parseCommandLine(args, {}, { min: 1, max: 1, names: 'USERNAME' });
+      const changed = !(await context.services.users.get(positionals[0]!)).disabled;
       const { user, grantsRevoked } = await context.services.users.disable(positionals[0]!, CLI);
-      context.print({ ...toJson(user), grants_revoked: grantsRevoked }, () => `disabled ${user.username}; revoked ${grantsRevoked} grant(s)${configNote(user)}`);
+      context.print({ ...toJson(user), changed, grants_revoked: grantsRevoked }, () => (changed
+        ? `disabled ${user.username}; revoked ${grantsRevoked} grant(s)${configNote(user)}`
+        : `${user.username} was already disabled; nothing changed`));
     },
 
     async enable(args, context) {
       const { positionals } = parseCommandLine(args, {}, { min: 1, max: 1, names: 'USERNAME' });
+      const changed = (await context.services.users.get(positionals[0]!)).disabled;
       const user = await context.services.users.enable(positionals[0]!, CLI);
-      context.print(toJson(user), () => `enabled ${user.username}${configNote(user)}`);
+      context.print({ ...toJson(user), changed }, () => (changed ? `enabled ${user.username}${configNote(user)}` : `${user.username} was not disabled; nothing changed`));
     },
 
     async approve(args, context) {
       const { positionals } = parseCommandLine(args, {}, { min: 1, max: 1, names: 'USERNAME' });
+      const changed = (await context.services.users.get(positionals[0]!)).pending;
       const user = await context.services.users.approve(positionals[0]!, CLI);
-      context.print(toJson(user), () => `approved ${user.username}`);
+      context.print({ ...toJson(user), changed }, () => (changed
+        ? `approved ${user.username}`
+        : `${user.username} is not waiting for approval (${toJson(user).status}); nothing changed`));
     },
 
     async passwd(args, context) {
@@ -73,8 +77,8 @@ export const usersCommand: CommandGroup = {
     },
 
     async scopes(args, context) {
-      const { values, positionals } = parseCommandLine(args, scopeOption, { min: 1, max: 1, names: 'USERNAME' });
-      const { user, grantsRevoked } = await context.services.users.setScopes(positionals[0]!, scopesFrom(values.scope), CLI);
+      const { values, positionals } = parseCommandLine(args, scopeOption, { min: 1, max: 1, names: 'USERNAME', required: ['scope'] });
+      const { user, grantsRevoked } = await context.services.users.setScopes(positionals[0]!, scopesFrom(values.scope!), CLI);
       context.print({ ...toJson(user), grants_revoked: grantsRevoked }, () => `${user.username} may grant ${user.scopes.join(' ') || 'nothing'}; revoked ${grantsRevoked} grant(s) holding a removed scope${configNote(user)}`);
     },
   },

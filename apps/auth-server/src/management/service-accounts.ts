@@ -1,0 +1,168 @@
+/**
+ * Service accounts: the machine clients of the MCP extension
+ * `io.modelcontextprotocol/oauth-client-credentials` (scripts and services calling MCP tools
+ * without a person). Each is a static client (a provider Client row) that only an administrator
+ * creates here, marked `gatehouse_service_account`, whose only grant is `client_credentials`
+ * (RFC 6749 §4.4; registration/service-account-policy.ts enforces that on every load) and whose
+ * `scope` is the set of MCP scopes the administrator gave it. Its tokens name it as `sub` and
+ * `client_id`.
+ *
+ * - Authentication: `private_key_jwt` (RFC 7523 §2.2, the extension's RECOMMENDED method) with
+ *   the service's public keys pasted as a JWK Set (`jwks`) or an https `jwks_uri` the provider
+ *   fetches through the SSRF-guarded fetch (cimd/create-metadata-fetch.ts); or
+ *   `client_secret_basic` with a generated secret shown once and stored hashed
+ *   (provider/hashed-client-secrets.ts).
+ * - Scopes can be changed; taking one away, or disabling the account, puts the client on the
+ *   revocation feed, so its access tokens stop at the resource server within seconds (a service
+ *   has no grant or refresh token to revoke). Deleting is ClientRegistry.remove, as for any client.
+ * - A client id is never UUID-shaped: `sub` of a user token is the user's UUID, and a service's
+ *   `sub` is its client id, so the two can never name the same subject at the resource server.
+ */
+import { systemClock, type Clock } from '../../../shared/clock.ts';
+import { MCP_SCOPES } from '../../../shared/mcp-scopes.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { generateClientSecret, hashClientSecret } from '../provider/hashed-client-secrets.ts';
+import { INTERNAL_CLIENT_ID } from '../provider/internal-client.ts';
+import type { ModelStore } from '../provider/model-store.ts';
+import { CLIENT_KIND } from '../registration/client-metadata-policy.ts';
+import { SERVICE_ACCOUNT, SERVICE_AUTH_METHODS, SERVICE_DISABLED, serviceScopes } from '../registration/service-account-policy.ts';
+import type { RevocationFeed } from '../revocation/revocation-feed.ts';
+import type { ChangedBy } from './admin-actor.ts';
+import { AdminError } from './admin-error.ts';
+import type { ValidateClientMetadata } from './client-registry.ts';
+import { checkPublicJwks } from './check-public-jwks.ts';
+
+export type ServiceAuthMethod = 'private_key_jwt' | 'client_secret_basic';
+
+export interface ServiceAccountInput {
+  name: string;
+  authMethod: ServiceAuthMethod;
+  /** MCP scopes (at least one). */
+  scopes: string[];
+  /** private_key_jwt: the public keys as JWK Set JSON text (or `jwksUri`). */
+  jwks?: string;
+  /** private_key_jwt: an https URL serving the JWK Set (or `jwks`). */
+  jwksUri?: string;
+  /** Chosen id; default: `svc-` and random characters. */
+  clientId?: string;
+}
+
+const CLIENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export class ServiceAccounts {
+  constructor(
+    private readonly models: ModelStore,
+    private readonly audit: AuditLog,
+    private readonly validate: ValidateClientMetadata,
+    private readonly revocations: RevocationFeed,
+    private readonly clock: Clock = systemClock,
+  ) {}
+
+  /** Creates a service account; the secret (client_secret_basic) is returned here only. */
+  async create(input: ServiceAccountInput, by: ChangedBy): Promise<{ clientId: string; clientSecret?: string }> {
+    const name = input.name.trim();
+    if (!name || name.length > 100) throw new AdminError(400, 'name: a service account needs a name of 1 to 100 characters.');
+    if (!SERVICE_AUTH_METHODS.includes(input.authMethod)) {
+      throw new AdminError(400, `auth_method: must be one of ${SERVICE_AUTH_METHODS.join(', ')}.`);
+    }
+    const scopes = checkScopes(input.scopes);
+    const keys = input.authMethod === 'private_key_jwt' ? checkKeys(input) : {};
+    const clientId = input.clientId?.trim() || `svc-${generateClientSecret().slice(0, 16)}`;
+    if (!CLIENT_ID.test(clientId) || UUID.test(clientId)) {
+      throw new AdminError(400, 'client_id: 3 to 64 letters, digits or . _ - (starting with a letter or digit), and not a UUID.');
+    }
+    if (clientId === INTERNAL_CLIENT_ID || await this.models.clientExists(clientId)) {
+      throw new AdminError(409, `A client with the id ${clientId} already exists.`);
+    }
+    const clientSecret = input.authMethod === 'client_secret_basic' ? generateClientSecret() : undefined;
+    const metadata = this.#validated({
+      client_id: clientId,
+      client_name: name,
+      client_id_issued_at: this.clock.epochSeconds(),
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+      token_endpoint_auth_method: input.authMethod,
+      scope: scopes.join(' '),
+      ...keys,
+      ...(clientSecret ? { client_secret: hashClientSecret(clientSecret), client_secret_expires_at: 0 } : {}),
+      [CLIENT_KIND]: 'static',
+      [SERVICE_ACCOUNT]: true,
+    });
+    // One conditional insert: of two administrators choosing the same id at once, one gets the 409.
+    if (!await this.models.addClient(clientId, metadata)) throw new AdminError(409, `A client with the id ${clientId} already exists.`);
+    await this.audit.record({
+      event: 'client.created', actor: by.actor, ip: by.ip, clientId,
+      details: {
+        client_name: name, service_account: true, token_endpoint_auth_method: input.authMethod, scope: scopes.join(' '),
+        ...('jwks_uri' in keys ? { jwks_uri: keys.jwks_uri } : {}),
+      },
+    });
+    return { clientId, clientSecret };
+  }
+
+  /** Sets the account's scopes; taking one away also stops the tokens it holds now. */
+  async setScopes(clientId: string, requested: string[], by: ChangedBy): Promise<void> {
+    const stored = await this.#find(clientId);
+    const scopes = checkScopes(requested);
+    const before = serviceScopes(stored.scope);
+    await this.#replace(clientId, { ...stored, scope: scopes.join(' ') });
+    if (before.some((scope) => !scopes.includes(scope))) await this.revocations.revokeClient(clientId);
+    await this.audit.record({
+      event: 'service_account.scopes_changed', actor: by.actor, ip: by.ip, clientId,
+      details: { from: before.join(' '), to: scopes.join(' ') },
+    });
+  }
+
+  /** Disables (no token, current tokens refused) or enables the account. */
+  async setDisabled(clientId: string, disabled: boolean, by: ChangedBy): Promise<void> {
+    const stored = await this.#find(clientId);
+    const { [SERVICE_DISABLED]: _was, ...rest } = stored;
+    await this.#replace(clientId, disabled ? { ...rest, [SERVICE_DISABLED]: true } : rest);
+    if (disabled) await this.revocations.revokeClient(clientId);
+    await this.audit.record({ event: disabled ? 'service_account.disabled' : 'service_account.enabled', actor: by.actor, ip: by.ip, clientId });
+  }
+
+  async #find(clientId: string): Promise<Record<string, unknown>> {
+    const stored = await this.models.clientMetadata(clientId);
+    if (!stored || stored[SERVICE_ACCOUNT] !== true) throw new AdminError(404, `There is no service account ${clientId}.`);
+    return stored;
+  }
+
+  async #replace(clientId: string, metadata: Record<string, unknown>): Promise<void> {
+    if (!await this.models.replaceClient(clientId, this.#validated(metadata))) throw new AdminError(404, `There is no service account ${clientId}.`);
+  }
+
+  /** The provider's own schema check, so what is stored is what the provider will load. */
+  #validated(metadata: Record<string, unknown>): Record<string, unknown> {
+    try {
+      return this.validate(metadata);
+    } catch (err) {
+      const description = (err as { error_description?: string }).error_description ?? (err as Error).message;
+      throw new AdminError(400, `The service account was refused: ${description}`);
+    }
+  }
+}
+
+function checkScopes(requested: string[]): string[] {
+  const unknown = requested.find((scope) => !(MCP_SCOPES as readonly string[]).includes(scope));
+  if (unknown !== undefined) throw new AdminError(400, `scopes: ${unknown} is not one of ${MCP_SCOPES.join(', ')}.`);
+  const scopes = serviceScopes(requested.join(' '));
+  if (scopes.length === 0) throw new AdminError(400, 'scopes: a service account needs at least one scope.');
+  return scopes;
+}
+
+function checkKeys(input: ServiceAccountInput): { jwks: object } | { jwks_uri: string } {
+  const jwks = input.jwks?.trim();
+  const jwksUri = input.jwksUri?.trim();
+  if (Boolean(jwks) === Boolean(jwksUri)) throw new AdminError(400, 'jwks: private_key_jwt needs either a JWK Set or a jwks_uri, not both.');
+  if (jwksUri) {
+    const url = URL.parse(jwksUri);
+    if (!url || url.protocol !== 'https:' || url.username || url.password || url.hash) {
+      throw new AdminError(400, 'jwks_uri: must be an https URL without credentials or fragment.');
+    }
+    return { jwks_uri: url.href };
+  }
+  return { jwks: checkPublicJwks(jwks!) };
+}
