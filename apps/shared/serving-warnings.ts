@@ -10,25 +10,31 @@
  *   with its bearer tokens, without TLS (RFC 9700 §2.6 / OAuth 2.1 §1.5: TLS is required). In a
  *   container, where 0.0.0.0 is the norm, publish the port on loopback only or put a proxy first.
  *
+ * - The dangerous https-without-TLS switch is on (below): it started, but cannot sign anyone in.
+ *
  * Refusal (`assertServable`): the issuer is https but the auth-server neither serves TLS itself
  * nor trusts a proxy's `X-Forwarded-Proto`. It then sees every request as plain http, refuses to
- * set the Secure cookies sign-in needs (oidc-provider answers 500 on /oauth/authorize), and no
- * setting of that combination works, so there is no switch to force it.
+ * set the Secure cookies sign-in needs (oidc-provider answers 500 on /oauth/authorize), while it
+ * would otherwise start and say it runs. `GATEHOUSE_DANGEROUSLY_ALLOW_HTTPS_ISSUER_WITHOUT_TLS`
+ * starts it anyway (metadata, keys, registration and tokens still answer), with a warning.
  */
 import { ConfigError } from './config/config-error.ts';
 import type { AuthServerAppConfig, GatehouseConfig, ResourceServerAppConfig } from './config/load-config.ts';
 import { isLoopbackHostname, isLoopbackInterface } from './loopback-hosts.ts';
 
-export function servingWarnings(config: Pick<AuthServerAppConfig, 'authServer'>, app: 'auth-server'): string[];
+export function servingWarnings(config: Pick<AuthServerAppConfig, 'authServer' | 'tls'>, app: 'auth-server'): string[];
 export function servingWarnings(config: Pick<ResourceServerAppConfig, 'resourceServer'>, app: 'resource-server'): string[];
 export function servingWarnings(config: GatehouseConfig, app: 'auth-server' | 'resource-server'): string[];
-export function servingWarnings(config: Partial<Pick<GatehouseConfig, 'authServer' | 'resourceServer'>>, app: 'auth-server' | 'resource-server'): string[] {
+export function servingWarnings(config: Partial<Pick<GatehouseConfig, 'authServer' | 'resourceServer' | 'tls'>>, app: 'auth-server' | 'resource-server'): string[] {
   const warnings: string[] = [];
   if (app === 'auth-server') {
     const authServer = config.authServer!;
     const issuer = new URL(authServer.issuer);
     if (authServer.dangerouslyAllowHttpIssuer && issuer.protocol === 'http:' && !isLoopbackHostname(issuer.hostname)) {
       warnings.push(`GATEHOUSE_DANGEROUSLY_ALLOW_HTTP_ISSUER is on and the issuer ${authServer.issuer} is plain http: passwords, authorization codes and tokens cross the network unencrypted. Only for a test set-up.`);
+    }
+    if (authServer.dangerouslyAllowHttpsIssuerWithoutTls && servedAsPlainHttp({ tls: config.tls, authServer })) {
+      warnings.push(`GATEHOUSE_DANGEROUSLY_ALLOW_HTTPS_ISSUER_WITHOUT_TLS is on: the issuer ${authServer.issuer} is https, but this server serves plain http and trusts no proxy, so browser sign-in fails (its Secure cookies cannot be set over plain http). Only for a test set-up; set TRUST_PROXY=true behind a TLS-terminating proxy, or TLS_CERT_FILE and TLS_KEY_FILE.`);
     }
     if (issuer.protocol === 'http:' && !isLoopbackInterface(authServer.host)) {
       warnings.push(`listening on ${authServer.host} (not loopback) with the plain-http issuer ${authServer.issuer}: anyone on that network can reach sign-in, codes and tokens without TLS. Set LISTEN_HOST=127.0.0.1, or publish the port on loopback only, and put a TLS-terminating proxy in front for anything else.`);
@@ -42,10 +48,15 @@ export function servingWarnings(config: Partial<Pick<GatehouseConfig, 'authServe
   return warnings;
 }
 
+/** An https issuer, but neither TLS served here nor a trusted proxy to say requests came as https. */
+function servedAsPlainHttp(config: Pick<AuthServerAppConfig, 'tls' | 'authServer'>): boolean {
+  return config.authServer.issuer.startsWith('https:') && !config.tls && !config.authServer.trustProxy;
+}
+
 /** Throws a ConfigError naming the fields when the auth-server could start but not sign anyone in. */
 export function assertServable(config: Pick<AuthServerAppConfig, 'tls' | 'authServer'>): void {
-  const { issuer, trustProxy } = config.authServer;
-  if (issuer.startsWith('https:') && !config.tls && !trustProxy) {
+  const { issuer, dangerouslyAllowHttpsIssuerWithoutTls } = config.authServer;
+  if (servedAsPlainHttp(config) && !dangerouslyAllowHttpsIssuerWithoutTls) {
     throw new ConfigError(`Invalid configuration: auth_server.issuer (${issuer}) is https, but this server serves plain http (no tls.cert_file/tls.key_file) and does not trust a proxy (trust_proxy is false), so it cannot set the Secure cookies sign-in needs. Behind a TLS-terminating proxy set TRUST_PROXY=true; to serve https here set TLS_CERT_FILE and TLS_KEY_FILE.`);
   }
 }

@@ -100,6 +100,8 @@ export async function startAuthServer(options: StartOptions = {}): Promise<TestA
   let auth: AuthServer;
   try {
     auth = await createAuthServer(config.authServer, logger, serverOptions);
+    // As main.ts does once listening (the port is already bound here).
+    await auth.createBootstrapAdmin();
   } catch (err) {
     // A server that failed to start must not keep the test process alive with its open port.
     await closeServer(server);
@@ -120,6 +122,7 @@ export async function startAuthServer(options: StartOptions = {}): Promise<TestA
       server = createServer();
       await listen(server, port);
       auth = await createAuthServer(config.authServer, logger, serverOptions);
+      await auth.createBootstrapAdmin();
       handle.auth = auth;
       server.on('request', auth.app.callback());
     },

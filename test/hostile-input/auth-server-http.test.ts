@@ -57,7 +57,8 @@ describe('hostile HTTP input at the auth-server', () => {
       for (const accept of ['text/html', 'application/json']) {
         const response = await rawRequest(server.issuer, { path, headers: { accept } });
         assert.equal(response.status, 400, `${path} (${accept}): ${response.body.slice(0, 200)}`);
-        assert.match(response.body, /Error code: <code>invalid_request<\/code>/, response.body);
+        // A gone interaction is an expired sign-in link to the person (issue 17, trap 7).
+        assert.match(response.body, /Error code: <code>session_not_found<\/code>/, response.body);
         assertNoStackTrace(response.body, path);
       }
     }

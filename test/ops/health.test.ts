@@ -48,7 +48,7 @@ describe('health endpoints of both apps', () => {
   after(() => apps.close());
 
   test('/healthz and /readyz answer 200, uncacheable, naming what readiness checked', async () => {
-    for (const [base, checks] of [[apps.issuer, { database: 'ok', keys: 'ok' }], [apps.resourceBase, { database: 'ok', jwks: 'ok', revocations: 'ok' }]] as const) {
+    for (const [base, checks] of [[apps.issuer, { database: 'ok', keys: 'ok', users: 'ok' }], [apps.resourceBase, { database: 'ok', jwks: 'ok', revocations: 'ok' }]] as const) {
       const alive = await health(`${base}/healthz`);
       assert.equal(alive.status, 200);
       assert.deepEqual(alive.body, { status: 'ok' });
@@ -65,7 +65,7 @@ describe('health endpoints of both apps', () => {
     apps.resourceDb.close();
     const auth = await health(`${apps.issuer}/readyz`);
     assert.equal(auth.status, 503);
-    assert.deepEqual(auth.body, { status: 'not_ready', checks: { database: 'failed', keys: 'ok' } }, 'no error message in the body');
+    assert.deepEqual(auth.body, { status: 'not_ready', checks: { database: 'failed', keys: 'ok', users: 'ok' } }, 'no error message in the body');
     const resource = await health(`${apps.resourceBase}/readyz`);
     assert.equal(resource.status, 503);
     assert.deepEqual(resource.body, { status: 'not_ready', checks: { database: 'failed', jwks: 'ok', revocations: 'ok' } });

@@ -20,6 +20,20 @@ function quickStartLines(): string[] {
   return block.split('\n').map((line) => line.replace(/#.*$/, '').trim()).filter(Boolean);
 }
 
+/** The quick start's closing check: the `gatehouse doctor` line of its second shell block. */
+function doctorCommand(mcpUrl: string): string[] {
+  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+  const section = readme.split(/^## /m).find((s) => s.startsWith('Quick start'))!;
+  const blocks = [...section.matchAll(/```(?:sh|bash|shell)\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  const line = blocks.slice(1).flatMap((b) => b.split('\n')).map((l) => l.replace(/#.*$/, '').trim()).find((l) => /\bgatehouse doctor\b/.test(l));
+  assert.ok(line, 'the quick start ends with a gatehouse doctor line');
+  const words = line.split(/\s+/);
+  const url = words.findIndex((w) => w.startsWith('http'));
+  assert.equal(words[url], 'http://localhost:4001/mcp', 'it checks the MCP URL a default start prints');
+  // This test's apps listen on free ports: the same command on this setup's MCP URL.
+  return words.map((w, i) => (i === url ? mcpUrl : w));
+}
+
 /** What runs the apps: the quick start's start line, without the `npm install` already done here. */
 function startCommand(): string[] {
   const line = quickStartLines().find((l) => /\bnpm start\b/.test(l));
@@ -90,6 +104,11 @@ describe('the README quick start', () => {
     const client = await registerClient(setup.issuer);
     const signedIn = await connect(setup.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: setup.mcpUrl, username: 'admin', password });
     assert.ok(signedIn.code);
+
+    // The quick start's last step: the doctor finds nothing a local client would trip on.
+    const [doctor, ...doctorArgs] = doctorCommand(setup.mcpUrl);
+    const checked = run(doctor!, doctorArgs, setup.env);
+    assert.equal((await checked.exited).code, 0, `gatehouse doctor on a fresh start:\n${checked.output()}`);
 
     app.signal('SIGINT', { group: true }); // what Ctrl-C in a terminal does
     assertNpmStopped(await app.exited, 'SIGINT', app.output());

@@ -68,7 +68,8 @@ describe('https served directly from certificate files (real processes)', () => 
   });
 
   test('the auth-server speaks https with the certificate; sign-in cookies are Secure; plain http gets no answer', async () => {
-    assert.match(auth.output(), new RegExp(`listening on https://127\\.0\\.0\\.1:${setup.authPort}`));
+    assert.match(auth.output(), new RegExp(`"listening":"https://127\\.0\\.0\\.1:${setup.authPort}"`));
+    assert.match(auth.output(), new RegExp(`\\(listening on 127\\.0\\.0\\.1:${setup.authPort}, https\\)`));
     const metadata = await (await get(`${issuer}/.well-known/oauth-authorization-server`)).json() as Record<string, string>;
     assert.equal(metadata.issuer, issuer);
     assert.equal(metadata.token_endpoint, `${issuer}/oauth/token`);
@@ -212,6 +213,49 @@ describe('TLS and issuer configuration', () => {
     assertServable(loadConfig({ ...https, TRUST_PROXY: 'true' }));
     assertServable(loadConfig({ ...https, TLS_CERT_FILE: certFile, TLS_KEY_FILE: keyFile }));
     assertServable(loadConfig({}));
+  });
+
+  // Issue 17, trap 6: which set-ups of an https issuer start, and which say what to set instead.
+  const SWITCH = 'GATEHOUSE_DANGEROUSLY_ALLOW_HTTPS_ISSUER_WITHOUT_TLS';
+  const httpsIssuerSetups: Array<[string, Record<string, string>, 'refused' | 'starts' | 'starts with a warning']> = [
+    ['https issuer, no TLS files, no trusted proxy', https, 'refused'],
+    ['https issuer with TLS files', { ...https, TLS_CERT_FILE: certFile, TLS_KEY_FILE: keyFile }, 'starts'],
+    ['https issuer behind a trusted proxy', { ...https, TRUST_PROXY: 'true' }, 'starts'],
+    ['https issuer with the dangerous switch', { ...https, [SWITCH]: 'true' }, 'starts with a warning'],
+    ['https issuer behind a trusted proxy, switch on for nothing', { ...https, TRUST_PROXY: 'true', [SWITCH]: 'true' }, 'starts'],
+    ['the default http loopback issuer', {}, 'starts'],
+  ];
+  for (const [what, env, outcome] of httpsIssuerSetups) {
+    test(`${what}: ${outcome}`, () => {
+      const config = loadConfig(env);
+      if (outcome === 'refused') {
+        assert.throws(() => assertServable(config), (err: Error) => err.name === 'ConfigError'
+          && /set TRUST_PROXY=true; to serve https here set TLS_CERT_FILE and TLS_KEY_FILE\.$/.test(err.message));
+        return;
+      }
+      assertServable(config);
+      const warnings = servingWarnings(config, 'auth-server');
+      if (outcome === 'starts') assert.deepEqual(warnings, []);
+      else {
+        assert.equal(warnings.length, 1, warnings.join('\n'));
+        assert.match(warnings[0]!, new RegExp(`^${SWITCH} is on: the issuer https://auth\\.example\\.com is https, .*browser sign-in fails.*TRUST_PROXY=true.*TLS_CERT_FILE and TLS_KEY_FILE\\.$`));
+      }
+    });
+  }
+
+  test('with the dangerous switch the auth-server starts, and its log says what does not work', async () => {
+    const setup = await freshSetup({ ...https, [SWITCH]: 'true' });
+    const app = runApp('auth-server', setup.env);
+    try {
+      const output = await app.waitForOutput(/Gatehouse is running/);
+      const warning = output.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).find((l) => l.level === 40 && String(l.msg).startsWith(SWITCH));
+      assert.ok(warning, `a warning in the log:\n${output}`);
+      app.signal('SIGTERM');
+      assert.equal((await app.exited).code, 0);
+    } finally {
+      kill(app);
+      rmSync(setup.dir, { recursive: true, force: true });
+    }
   });
 
   test('npm start, and the auth-server alone, refuse that set-up with one line, exit 2', async () => {

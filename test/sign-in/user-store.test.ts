@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createBootstrapAdmin, applyConfiguredUsers } from '../../apps/auth-server/src/accounts/apply-configured-users.ts';
+import { applyConfiguredUsers } from '../../apps/auth-server/src/accounts/apply-configured-users.ts';
+import { createBootstrapAdmin } from '../../apps/auth-server/src/accounts/bootstrap-admin.ts';
 import { PasswordHasher } from '../../apps/auth-server/src/accounts/password-hasher.ts';
 import { UserStore } from '../../apps/auth-server/src/accounts/user-store.ts';
 import type { AuthServerConfig } from '../../apps/shared/config/load-config.ts';

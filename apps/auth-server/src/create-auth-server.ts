@@ -20,7 +20,9 @@ import { answerMethodNotAllowed, type KnownRoute } from '../../shared/answer-met
 import { logAppErrors } from '../../shared/log-app-errors.ts';
 import { observeRequests, type RequestIdState } from '../../shared/observe-requests.ts';
 import { rejectMalformedHost } from '../../shared/reject-malformed-host.ts';
-import { applyConfiguredUsers, createBootstrapAdmin } from './accounts/apply-configured-users.ts';
+import { applyConfiguredUsers } from './accounts/apply-configured-users.ts';
+import { prepareBootstrapAdmin, storeBootstrapAdmin, unusedBootstrapAdmin, type BootstrapAdmin } from './accounts/bootstrap-admin.ts';
+import { homePage } from './web/home-page.ts';
 import { pageRoutes } from './web/page-routes.ts';
 import { createAdminServices, type AdminServices } from './management/admin-services.ts';
 import { AllowListSnapshot } from './management/allow-list-snapshot.ts';
@@ -51,6 +53,7 @@ import { limitRequests } from './http/limit-requests.ts';
 import { prepareOAuthRequest } from './http/prepare-oauth-request.ts';
 import { LocalRateLimiter } from './http/local-rate-limiter.ts';
 import { RateLimiter, type TokenBuckets } from './http/rate-limiter.ts';
+import { redirectToIssuerHost } from './http/redirect-to-issuer-host.ts';
 import { registrationCors } from './http/registration-cors.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { shortcutTokenEndpoints } from './http/shortcut-token-endpoints.ts';
@@ -82,8 +85,13 @@ export interface AuthServer {
   hasher: PasswordHasher;
   /** Users, clients, grants, allow-lists, keys and the audit log, as the admin pages change them. */
   admin: AdminServices;
-  /** Set when this start created the first admin with a generated password (show it once). */
-  bootstrap?: { username: string; generatedPassword?: string };
+  /**
+   * Creates the first admin when no user exists. Call it once the server listens, so a start that
+   * fails creates no admin whose password nobody saw (accounts/bootstrap-admin.ts).
+   */
+  createBootstrapAdmin(): Promise<BootstrapAdmin | undefined>;
+  /** The bootstrap admin's username while it has never signed in (the banner says how to reset it). */
+  unusedBootstrapAdmin(): Promise<string | undefined>;
   close(): Promise<void>;
 }
 
@@ -140,7 +148,11 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   const users = new UserStore(database);
   const hasher = new PasswordHasher(config.bcryptCost, { threads: config.passwordHashThreads });
   await applyConfiguredUsers(config, users, hasher);
-  const bootstrap = await createBootstrapAdmin(config, users, hasher);
+  let preparedAdmin = await prepareBootstrapAdmin(config, users, hasher);
+
+  // Readiness waits for the first-admin step (main.ts runs it once listening): a probe that said
+  // ready before it would let the first sign-in as that admin fail.
+  let firstAdminSettled = false;
 
   const https = config.issuer.startsWith('https:');
   const render = createRenderer(config.issuer);
@@ -274,10 +286,12 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   app.use(observeRequests({ logger, requestDuration: metrics.requestDuration }));
   app.use(rejectMalformedHost({ trustProxy: config.trustProxy }));
   app.use(securityHeaders({ https }));
+  app.use(redirectToIssuerHost({ issuer: config.issuer, trustProxy: config.trustProxy }));
   app.use(errorPages(render, logger));
   app.use(shortcutTokenEndpoints([rateLimits, prepareOAuth, holder.middleware]));
   app.use(answerMethodNotAllowed(OTHER_ROUTES));
-  // Ready when the database answers a real query and a private signing key is loaded.
+  // Ready when the database answers a real query, a private signing key is loaded and the
+  // first-admin step has run.
   app.use(healthRoutes({
     logger,
     checks: {
@@ -285,11 +299,15 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       keys: () => {
         if (!keys.some((key) => key.jwk.d)) throw new Error('no private signing key is loaded');
       },
+      users: () => {
+        if (!firstAdminSettled) throw new Error('the first admin is not created yet');
+      },
     },
   }));
   app.use(registrationCors);
   app.use(rateLimits);
   app.use(router.routes());
+  app.use(homePage({ render, mcpUrl: config.resource }).routes());
   app.use(pageRoutes({
     services: admin,
     session: createPageSession({
@@ -332,7 +350,13 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     users,
     hasher,
     admin,
-    bootstrap,
+    async createBootstrapAdmin() {
+      const created = await storeBootstrapAdmin(preparedAdmin, users);
+      preparedAdmin = undefined;
+      firstAdminSettled = true;
+      return created;
+    },
+    unusedBootstrapAdmin: () => unusedBootstrapAdmin(config, users, audit),
     async close() {
       stopSweeper();
       stopWatchingKeys();

@@ -1,7 +1,9 @@
 /**
- * auth-server entry point: config → server → metrics (when on) → listen (http or https) →
- * announce; on SIGTERM/SIGINT a graceful stop, then the database closes.
+ * auth-server entry point: config → server → metrics (when on) → listen (http or https) → first
+ * admin (only once listening) → announce; on SIGTERM/SIGINT a graceful stop, then the database closes.
  */
+// First: it must be in place before oidc-provider is loaded (quiet-provider-notices.ts says why).
+import './provider/quiet-provider-notices.ts';
 import { announceReady } from '../../shared/announce-ready.ts';
 import { loadAuthServerConfig } from '../../shared/config/load-config.ts';
 import { createHttpServer } from '../../shared/http-server.ts';
@@ -33,13 +35,16 @@ async function main(): Promise<void> {
 
   const url = await http.listen(authServer.port, authServer.host);
   logger.info({ issuer: authServer.issuer, listening: url, metrics: metrics?.url }, 'auth-server listening');
-  const generated = server.bootstrap?.generatedPassword;
+  // Only now that it serves: a start that failed earlier created no admin whose password nobody saw.
+  const created = await server.createBootstrapAdmin();
+  const generated = created?.generatedPassword;
   announceReady({
     app: 'auth-server',
     listening: url,
     publicUrl: authServer.issuer,
     // Shown once, on the terminal only: never through the (shipped, collected) JSON log.
-    firstAdmin: generated ? { username: server.bootstrap!.username, password: generated } : undefined,
+    firstAdmin: generated ? { username: created.username, password: generated } : undefined,
+    unusedAdmin: generated ? undefined : await server.unusedBootstrapAdmin(),
   });
 }
 

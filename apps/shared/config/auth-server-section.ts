@@ -178,6 +178,8 @@ function authServerFields(context: LoadContext) {
       reauthenticate_after: duration.default(5 * 60)
         .meta({ description: 'changes that add access, credentials or trust need a sign-in younger than this' } satisfies FieldNote),
     }).prefault({}).meta({ description: 'the admin pages only (the browser session itself lives session_lifetime)' } satisfies FieldNote),
+    dangerously_allow_https_issuer_without_tls: booleanish.default(false)
+      .meta({ description: 'start with an https issuer although this server serves plain http and trusts no proxy (browser sign-in then fails; test set-ups only; warns at boot)', env: 'GATEHOUSE_DANGEROUSLY_ALLOW_HTTPS_ISSUER_WITHOUT_TLS' } satisfies FieldNote),
     gateway_status_uri: z.url({ protocol: /^https?$/, error: 'expected an absolute http(s) URL' }).optional()
       .meta({ description: 'where the auth-server\'s admin page "MCP servers" reads the gateway\'s servers (e.g. over an internal network)', env: 'GATEWAY_STATUS_URI', default: '`<origin of RESOURCE_URL>/gateway/servers`' } satisfies FieldNote),
   };
@@ -260,6 +262,7 @@ export function authServerSection(context: LoadContext) {
       /** Enterprise IdPs whose ID-JAGs the jwt-bearer grant accepts (id-jag/), and its time bounds. */
       idJag: a.id_jag,
       dangerouslyAllowHttpIssuer: a.dangerously_allow_http_issuer,
+      dangerouslyAllowHttpsIssuerWithoutTls: a.dangerously_allow_https_issuer_without_tls,
       /** Seconds an audit event is kept, and the most events kept (the oldest beyond are deleted). */
       audit: { retention: a.audit.retention, maxEvents: a.audit.max_events },
       /** Seconds: admin access ends after idleTimeout without an admin request; sensitive changes need a sign-in younger than reauthenticateAfter. */

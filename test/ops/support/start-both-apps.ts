@@ -66,6 +66,7 @@ export async function startBothApps({ logLevel = 'info', env = {} }: { logLevel?
   const auth = await createAuthServer(config.authServer, capture('auth-server'), { registry: registries.auth });
   const authHttp: HttpServer = createHttpServer(auth.app.callback());
   await authHttp.listen(authPort, '127.0.0.1');
+  await auth.createBootstrapAdmin();
 
   const resourceDb = await openDatabase(config.resourceServer.database, 'resource-server');
   const resource = createResourceServer({ config: config.resourceServer, db: resourceDb, logger: capture('resource-server'), registry: registries.resource });

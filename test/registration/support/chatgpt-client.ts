@@ -50,15 +50,18 @@ export interface AssertionClaims {
   exp?: number;
 }
 
+/** What a client key signs with: ChatGPT's RS256, ES256, and PS256 to show what the server refuses. */
+export type ClientKeyAlg = 'RS256' | 'ES256' | 'PS256';
+
 /** A client's signing key: its public JWK Set, and client assertions signed with it. */
 export class ClientKey {
   private constructor(
-    readonly alg: 'RS256' | 'ES256',
+    readonly alg: ClientKeyAlg,
     private readonly privateKey: CryptoKey,
     readonly publicJwk: JWK,
   ) {}
 
-  static async generate(alg: 'RS256' | 'ES256' = 'RS256'): Promise<ClientKey> {
+  static async generate(alg: ClientKeyAlg = 'RS256'): Promise<ClientKey> {
     const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
     const jwk = { ...(await exportJWK(publicKey)), kid: `cimd-${randomUUID()}`, alg, use: 'sig' };
     return new ClientKey(alg, privateKey, jwk);

@@ -9,6 +9,7 @@
  *   anyone is still listening), never counted as our failure.
  */
 import type { Context, Next, ParameterizedContext } from 'koa';
+import { errors } from 'oidc-provider';
 import { isClientConnectionError } from '../../../shared/is-client-connection-error.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import type { RequestIdState } from '../../../shared/observe-requests.ts';
@@ -19,7 +20,7 @@ const PLAIN_WORDS: Record<string, string> = {
   invalid_client: 'This app is not registered with this server (or its registration has expired). Go back to the app and connect again.',
   invalid_redirect_uri: 'This app asked to send you to an address it did not register. For your safety the request was stopped.',
   invalid_request: 'The request was not valid.',
-  session_not_found: 'This sign-in page has expired or was opened in another browser. Go back to the app and start again.',
+  session_not_found: 'This sign-in link has expired, or was opened in another browser. Go back to the app you were connecting and start again from there.',
   access_denied: 'Access was denied.',
   server_error: 'Something went wrong on our side. Please try again.',
 };
@@ -75,7 +76,8 @@ export function errorPages(render: Render, logger: Logger) {
       // message we wrote about an upstream), never an unexpected error's own message.
       const exposed = err.expose === true || (status < 500 && err.expose !== false);
       const code = exposed ? (err.error ?? (status === 413 ? 'invalid_request' : status === 404 ? 'not_found' : 'invalid_request')) : 'server_error';
-      const description = exposed ? (err.error_description ?? err.message) : undefined;
+      // A PageError's message is its code: only a description written for people is shown as one.
+      const description = !exposed ? undefined : caught instanceof PageError ? err.error_description : (err.error_description ?? err.message);
       if (!exposed) logger.error({ err, path: ctx.path }, 'request failed');
       if (isApiPath(ctx.path) || !ctx.accepts('html')) {
         ctx.status = status;
@@ -92,6 +94,9 @@ export function providerErrorRenderer(render: Render, logger: Logger) {
   return async function renderProviderError(ctx: Context, out: { error: string; error_description?: string }, error: Error): Promise<void> {
     const status = ctx.status >= 400 ? ctx.status : 400;
     if (status >= 500) logger.error({ err: error }, 'provider error');
-    renderErrorPage(ctx, render, status, status >= 500 ? 'server_error' : out.error, status >= 500 ? undefined : out.error_description);
+    // A stale /oauth/authorize/<uid> (interaction gone, or its cookie missing) is an
+    // invalid_request to the provider; to the person it is an expired sign-in link.
+    const code = status >= 500 ? 'server_error' : error instanceof errors.SessionNotFound ? 'session_not_found' : out.error;
+    renderErrorPage(ctx, render, status, code, status >= 500 || code === 'session_not_found' ? undefined : out.error_description);
   };
 }

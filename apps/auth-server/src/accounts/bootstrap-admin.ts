@@ -1,0 +1,72 @@
+/**
+ * The first admin: created when no user exists, and pointed out while it has never signed in.
+ *
+ * - Stored only once the server can serve: createAuthServer hashes its password ahead
+ *   (`prepareBootstrapAdmin`), and the insert (`storeBootstrapAdmin`) runs after `listen`
+ *   succeeded. A start that fails before then (port taken, unreadable key) creates nobody, so the
+ *   next start creates the admin and shows its generated password. Created earlier, the failed
+ *   start made an admin whose password nobody ever saw, and no later start could show it.
+ * - Replicas starting together on one database: the insert does nothing when the name is taken,
+ *   so the admin exists once, and only the replica whose insert won shows a generated password
+ *   (the others' were never stored).
+ * - `unusedBootstrapAdmin`: while that admin has no successful sign-in in the audit log, each
+ *   start says how to set a new password, in case the one shown was lost anyway (terminal
+ *   closed, process killed between creating and printing). The audit log keeps sign-ins for
+ *   `audit.retention`: an admin idle for longer than that is pointed out again, which is harmless.
+ */
+import { randomBytes } from 'node:crypto';
+import type { AuthServerConfig } from '../../../shared/config/load-config.ts';
+import type { PasswordHasher } from './password-hasher.ts';
+import type { UserStore } from './user-store.ts';
+
+const ADMIN_SCOPES = ['mcp:read', 'mcp:write', 'mcp:admin'];
+
+export interface BootstrapAdmin {
+  username: string;
+  /** Set when no password was configured: show it once, on the terminal, never in the log. */
+  generatedPassword?: string;
+}
+
+/** The first admin, password already hashed, ready to be stored in one quick insert. */
+export interface PreparedAdmin extends BootstrapAdmin {
+  passwordHash: string;
+}
+
+/**
+ * When no user exists: the first admin with its password hashed. Done before listening, so the
+ * slow part (bcrypt) is over when the port opens and storing it takes one insert: on SQLite that
+ * completes before the server handles its first request.
+ */
+export async function prepareBootstrapAdmin(config: AuthServerConfig, users: UserStore, hasher: PasswordHasher): Promise<PreparedAdmin | undefined> {
+  if ((await users.count()) > 0) return undefined;
+  const { username } = config.bootstrapAdmin;
+  const generated = config.bootstrapAdmin.password ? undefined : randomBytes(18).toString('base64url');
+  const password = config.bootstrapAdmin.password ?? generated!;
+  return { username, generatedPassword: generated, passwordHash: await hasher.hash(password) };
+}
+
+/** Stores a prepared first admin if still no user exists; undefined when nothing was created. */
+export async function storeBootstrapAdmin(prepared: PreparedAdmin | undefined, users: UserStore): Promise<BootstrapAdmin | undefined> {
+  if (!prepared || (await users.count()) > 0) return undefined;
+  const { username, generatedPassword, passwordHash } = prepared;
+  const created = await users.create({ username, passwordHash, scopes: ADMIN_SCOPES, source: 'builtin' });
+  return created ? { username, generatedPassword } : undefined;
+}
+
+/** Creates the first admin when no user exists; undefined when nothing was created. */
+export async function createBootstrapAdmin(config: AuthServerConfig, users: UserStore, hasher: PasswordHasher): Promise<BootstrapAdmin | undefined> {
+  return storeBootstrapAdmin(await prepareBootstrapAdmin(config, users, hasher), users);
+}
+
+/** The audit log's query, as far as it is read here (audit/audit-log.ts; accounts/ imports no other room). */
+export interface SignInRecords {
+  query(filter: { event: 'sign_in.success'; actor: string; limit: number }): Promise<unknown[]>;
+}
+
+/** The bootstrap admin's username while it is an active admin with no sign-in on record; else undefined. */
+export async function unusedBootstrapAdmin(config: AuthServerConfig, users: UserStore, audit: SignInRecords): Promise<string | undefined> {
+  const user = await users.findByUsername(config.bootstrapAdmin.username);
+  if (!user || user.disabled || user.pending || user.source !== 'builtin' || !user.scopes.includes('mcp:admin')) return undefined;
+  const signIns = await audit.query({ event: 'sign_in.success', actor: user.username, limit: 1 });
+  return signIns.length === 0 ? user.username : undefined;
+}

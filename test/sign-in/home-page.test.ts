@@ -1,0 +1,73 @@
+/**
+ * Issue 17, trap 2: the banner's URL, the auth-server's `/`, is a page, not a bare 404: what the
+ * server is, the MCP URL to paste into a client (the configured resource, with a Copy button that
+ * works under the CSP), and the ways to "My apps" and the admin pages.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser as Chromium, BrowserContext } from 'playwright-core';
+import { launchChromium, screenshot } from '../helpers/chromium.ts';
+import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+
+const MCP_URL = 'https://mcp.example.com/mcp';
+
+describe('the home page', () => {
+  let server: TestAuthServer;
+  let chromium: Chromium;
+  before(async () => {
+    server = await startAuthServer({ env: { RESOURCE_URL: MCP_URL } });
+    chromium = await launchChromium();
+  });
+  after(async () => {
+    await chromium?.close();
+    await server?.close();
+  });
+
+  test('GET / is an HTML page with the configured MCP URL and links to My apps and the admin pages', async () => {
+    const response = await fetch(`${server.issuer}/`);
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type')!, /^text\/html/);
+    assert.equal(response.headers.get('cache-control'), 'no-store');
+    const html = await response.text();
+    assert.match(html, /<title>Home · Gatehouse<\/title>/);
+    assert.ok(html.includes(`<input id="mcp-url" type="text" value="${MCP_URL}" readonly`), 'the MCP URL to paste');
+    assert.ok(html.includes(`claude mcp add --transport http gatehouse ${MCP_URL}`), 'the Claude Code command');
+    assert.match(html, /<a href="\/account">Sign in to see My apps<\/a>/);
+    assert.match(html, /<a href="\/admin">Admin pages<\/a>/);
+    assert.equal((await fetch(`${server.issuer}/`, { method: 'HEAD' })).status, 200);
+  });
+
+  test('the Copy button script is served as JavaScript from this origin, as the CSP requires', async () => {
+    const page = await fetch(`${server.issuer}/`);
+    assert.match(page.headers.get('content-security-policy')!, /script-src 'self'/);
+    const script = await fetch(`${server.issuer}/static/copy-button.js`);
+    assert.equal(script.status, 200);
+    assert.match(script.headers.get('content-type')!, /^text\/javascript/);
+    assert.match(await script.text(), /navigator\.clipboard\.writeText/);
+  });
+
+  for (const [name, viewport] of [['desktop', { width: 1280, height: 800 }], ['phone', { width: 375, height: 740 }]] as const) {
+    test(`in Chromium at ${name} width: the Copy button copies the MCP URL, nothing overflows, no CSP violation`, async () => {
+      let context: BrowserContext | undefined;
+      try {
+        context = await chromium.newContext({ viewport, permissions: ['clipboard-read', 'clipboard-write'] });
+        const page = await context.newPage();
+        const violations: string[] = [];
+        page.on('console', (message) => {
+          if (/Content Security Policy|Refused to/i.test(message.text())) violations.push(message.text());
+        });
+        await page.goto(`${server.issuer}/`);
+        const copy = page.getByRole('button', { name: 'Copy' });
+        await copy.click();
+        await page.getByRole('button', { name: 'Copied' }).waitFor();
+        assert.equal(await page.evaluate(() => navigator.clipboard.readText()), MCP_URL);
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+        assert.equal(overflow, 0, 'no horizontal scrolling');
+        assert.deepEqual(violations, []);
+        await screenshot(page, `home-page-${name}`);
+      } finally {
+        await context?.close();
+      }
+    });
+  }
+});
