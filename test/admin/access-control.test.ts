@@ -121,10 +121,10 @@ describe('admin pages: access control and CSRF', () => {
 
   test('notices come from a fixed list: nothing from the URL is shown', async () => {
     const shown = await admin.browser.navigate('/admin/users?notice=user_created');
-    assert.match(shown.html, /class="notice" role="status">The user was created\.</);
+    assert.match(shown.html, /class="notice success" role="status">The user was created\.</);
     for (const code of ['constructor', '__proto__', 'toString', '<script>alert(1)</script>', 'Your account is hacked']) {
       const page = await admin.browser.navigate(`/admin/users?notice=${encodeURIComponent(code)}`);
-      assert.doesNotMatch(page.html, /class="notice"/, code);
+      assert.doesNotMatch(page.html, /class="notice/, code);
     }
   });
 

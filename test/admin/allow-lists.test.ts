@@ -44,8 +44,8 @@ for (const backend of TEST_BACKENDS) {
       assert.equal(await list.add('https://app.example/cb', BY), false, 'already on the list');
       assert.equal(await list.add(CONFIGURED, BY), false, 'the config file has it');
       assert.deepEqual(await list.list(), [
-        { value: 'https://app.example/cb', source: 'admin', addedBy: 'alice', addedAt: clock.now() },
-        { value: CONFIGURED, source: 'config' },
+        { value: 'https://app.example/cb', source: 'admin', builtInDefault: false, addedBy: 'alice', addedAt: clock.now() },
+        { value: CONFIGURED, source: 'config', builtInDefault: false },
       ]);
       assert.deepEqual([...await list.effective()].sort(), ['https://app.example/cb', CONFIGURED]);
       await list.remove('https://app.example/cb', BY);

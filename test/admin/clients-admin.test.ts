@@ -74,12 +74,12 @@ for (const backend of TEST_BACKENDS) describe(`admin pages: redirect URIs and cl
     });
   }
 
-  test('a redirect URI from the config file cannot be removed here', async () => {
+  test('a built-in default redirect URI cannot be removed here: the page says which config key removes it', async () => {
     // The page offers no remove button for it; the form is posted anyway, with the page's token.
     const list = await redirectsPage();
     const page = await admin.browser.submit('/admin/redirect-uris/remove', { csrf: csrfOf(list, '/admin/redirect-uris'), uri: 'https://claude.ai/api/mcp/auth_callback' }, list.url);
     assert.equal(page.status, 409);
-    assert.match(page.html, /comes from the config file/);
+    assert.match(page.html, /is a built-in default; to remove it, list only the entries to keep under auth_server\.registration\.allowed_redirect_uris in the config file/);
     assert.equal((await register(server.issuer, { ...appBody, redirect_uris: ['https://claude.ai/api/mcp/auth_callback'] })).status, 201);
   });
 

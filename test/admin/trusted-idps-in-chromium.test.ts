@@ -73,13 +73,15 @@ describe('trusted IdPs in the admin pages, in Chromium', () => {
     assert.equal(await row.getByRole('button', { name: /Remove|Stop trusting/ }).count(), 0);
   });
 
-  test('a refused entry is explained on an error page, not a 5xx', async () => {
+  test('a refused entry is explained by its field on the same form, input kept, not a 5xx', async () => {
     await page.getByLabel(/^Issuer/).fill('http://idp.example.com');
     await page.getByLabel('Its JWKS URL').fill('http://idp.example.com/jwks');
     const [response] = await Promise.all([page.waitForResponse((r) => r.request().method() === 'POST'), page.getByRole('button', { name: 'Trust' }).click()]);
     assert.equal(response.status(), 400);
-    assert.match(await page.locator('main').innerText(), /https/);
-    await page.goBack();
+    await page.locator('#addTrustedIdp-issuer-error').waitFor();
+    assert.match(await page.locator('#addTrustedIdp-issuer-error').innerText(), /https/);
+    assert.equal(await page.getByLabel(/^Issuer/).inputValue(), 'http://idp.example.com');
+    assert.equal(await page.getByLabel('Its JWKS URL').inputValue(), 'http://idp.example.com/jwks');
   });
 
   test('trust an IdP by its JWKS URL: its assertions are accepted at once; remove it: refused again', async () => {

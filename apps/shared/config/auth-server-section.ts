@@ -15,6 +15,11 @@ import { idJagSection } from './id-jag-section.ts';
 import { booleanish, CROSS_FIELD, duration, issuerUrl, port, scopeList, type FieldNote } from './field-schemas.ts';
 import type { LoadContext } from './load-context.ts';
 
+/** Claude's connector callbacks: allowed unless the config file lists its own redirect URIs. */
+export const DEFAULT_ALLOWED_REDIRECT_URIS = ['https://claude.ai/api/mcp/auth_callback', 'https://claude.com/api/mcp/auth_callback'] as const;
+/** Claude's client metadata document hosts: trusted unless the config file lists its own. */
+export const DEFAULT_TRUSTED_HOSTS = ['claude.ai', 'claude.com'] as const;
+
 /** The issuer when none is configured, so moving the port moves the issuer with it. */
 export const defaultIssuer = (port: number) => `http://localhost:${port}`;
 
@@ -106,10 +111,7 @@ function authServerFields(context: LoadContext) {
     registration: z.strictObject({
       enabled: booleanish.default(true)
         .meta({ description: 'anonymous Dynamic Client Registration (RFC 7591), as Claude needs' } satisfies FieldNote),
-      allowed_redirect_uris: z.array(z.url({ error: 'expected absolute URIs' })).default([
-        'https://claude.ai/api/mcp/auth_callback',
-        'https://claude.com/api/mcp/auth_callback',
-      ]).meta({ description: 'exact https URIs; loopback http is allowed on any port' } satisfies FieldNote),
+      allowed_redirect_uris: z.array(z.url({ error: 'expected absolute URIs' })).default([...DEFAULT_ALLOWED_REDIRECT_URIS]).meta({ description: 'exact https URIs; loopback http is allowed on any port' } satisfies FieldNote),
       allow_private_use_schemes: booleanish.default(true)
         .meta({ description: 'false: only https and loopback http; true: also reverse-domain, known MCP client and allowed_schemes' } satisfies FieldNote),
       allowed_schemes: z.array(z.string().regex(/^[A-Za-z][A-Za-z0-9+.-]*$/, { error: 'expected URI scheme names like myapp' })).default([])
@@ -143,7 +145,7 @@ function authServerFields(context: LoadContext) {
     client_id_metadata_documents: z.strictObject({
       enabled: booleanish.default(true)
         .meta({ description: 'accept URLs as client_id (OAuth Client ID Metadata Documents)' } satisfies FieldNote),
-      trusted_hosts: z.array(z.string().regex(/^[a-z0-9.-]+(:\d+)?$/i, { error: 'expected host names like claude.ai' })).default(['claude.ai', 'claude.com'])
+      trusted_hosts: z.array(z.string().regex(/^[a-z0-9.-]+(:\d+)?$/i, { error: 'expected host names like claude.ai' })).default([...DEFAULT_TRUSTED_HOSTS])
         .transform((hosts) => hosts.map((h) => h.toLowerCase()))
         .meta({ description: 'hosts whose documents are trusted' } satisfies FieldNote),
       untrusted_hosts: z.enum(['allow', 'warn', 'refuse']).default('warn')

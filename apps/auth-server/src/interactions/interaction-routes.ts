@@ -30,6 +30,7 @@ import { isMetadataDocumentClientId } from '../registration/client-metadata-poli
 import { isLoopbackHttpUri } from '../registration/redirect-uri-policy.ts';
 import type { Render } from '../views/create-renderer.ts';
 import { describeScope } from './scope-descriptions.ts';
+import { consentWarning } from './consent-warning.ts';
 
 export type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
 
@@ -110,19 +111,14 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const resourceRequested = requested.filter((s) => deps.resourceScopes.includes(s) && missing.has(s));
     const alreadyAllowed = requested.filter((s) => deps.resourceScopes.includes(s) && !missing.has(s));
     const redirectUri = String(interaction.params.redirect_uri ?? '');
-    const warnings: string[] = [];
-    if (isLoopbackHttpUri(redirectUri)) {
-      warnings.push('This app returns to an address on your own computer. Continue only if you started connecting an app on this computer just now.');
-    }
     const clientId = String(interaction.params.client_id);
     const documentHost = isMetadataDocumentClientId(clientId) ? new URL(clientId).host : undefined;
-    if (documentHost && await deps.documentHostPolicy.needsWarning(clientId)) {
-      warnings.push(`This app describes itself with a document on ${documentHost}, which this server does not know. Continue only if you trust ${documentHost}.`);
-    }
     const issuedAt = client?.metadata().client_id_issued_at as number | undefined;
-    if (issuedAt && deps.clock.epochSeconds() - issuedAt < RECENT_REGISTRATION_SECONDS) {
-      warnings.push('This app registered itself with this server moments ago, and anyone can register an app. Continue only if you are connecting it yourself right now.');
-    }
+    const warning = consentWarning({
+      loopback: isLoopbackHttpUri(redirectUri),
+      unknownDocumentHost: documentHost && await deps.documentHostPolicy.needsWarning(clientId) ? documentHost : undefined,
+      justRegistered: Boolean(issuedAt && deps.clock.epochSeconds() - issuedAt < RECENT_REGISTRATION_SECONDS),
+    });
     // What approving would add: a page that can add nothing must not offer an Allow button; it
     // says which scopes the account lacks, and offers to continue with what is already allowed.
     const grantable = resourceRequested.filter((s) => user.scopes.includes(s));
@@ -137,7 +133,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       username: user.username,
       redirectHost: URL.parse(redirectUri)?.host || redirectUri,
       documentHost,
-      warnings,
+      warning,
       scopes: grantable.map((scope) => ({ name: scope, description: describeScope(scope) })),
       identityScopes: requested.filter((s) => !deps.resourceScopes.includes(s)).map((scope) => ({ name: scope, description: describeScope(scope) })),
       unavailable,

@@ -1,6 +1,8 @@
 /**
  * A refused administrative request, with a message written for the person who made it. The web
- * pages show it on the error page (it is a PageError); the CLI prints it and exits with 1.
+ * pages show it next to the form field it is about (`field`, the name the form and the wire give
+ * it: `username`, `redirect_uris`, `uri`, …) and keep the rest of the input; the CLI prints it and
+ * exits with 1.
  */
 import { PageError } from '../http/page-error.ts';
 
@@ -8,7 +10,7 @@ const CODES: Record<number, string> = { 400: 'invalid_request', 404: 'not_found'
 
 export class AdminError extends PageError {
   override name = 'AdminError';
-  constructor(status: 400 | 404 | 409, description: string) {
+  constructor(status: 400 | 404 | 409, description: string, readonly field?: string) {
     super(status, CODES[status]!, description);
   }
 }

@@ -9,6 +9,10 @@
  *   provider's client metadata validator), an AllowListSnapshot follows the list instead.
  * - Entries from the config file cannot be removed here: the file would add them back at the
  *   next start, so the error says to edit the file.
+ * - A list the config file did not set holds the built-in defaults (Claude's callbacks and
+ *   hosts): they are marked `builtInDefault`, and removing one means listing, in the file, the
+ *   entries to keep (`configKey`). A file that repeats the defaults word for word is shown the
+ *   same way: it has the same effect, and the same change removes one.
  */
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
@@ -18,10 +22,13 @@ import type { ChangedBy } from './admin-actor.ts';
 import { findUriDefect } from '../registration/find-uri-defect.ts';
 import { isDangerousScheme, isSchemeName } from '../registration/redirect-uri-schemes.ts';
 import { AdminError } from './admin-error.ts';
+import { DEFAULT_ALLOWED_REDIRECT_URIS, DEFAULT_TRUSTED_HOSTS } from '../../../shared/config/auth-server-section.ts';
 
 export interface AllowListEntry {
   value: string;
   source: 'config' | 'admin';
+  /** From the config side, but the built-in default rather than a list the file sets. */
+  builtInDefault: boolean;
   addedBy?: string;
   /** Epoch ms. */
   addedAt?: number;
@@ -34,6 +41,10 @@ interface ListSpec {
   normalise(value: string): string;
   events: { added: AuditEventName; removed: AuditEventName };
   what: string;
+  /** The config file key that replaces the configured entries (dotted, as the file nests it). */
+  configKey: string;
+  /** What that key holds when the file does not set it. */
+  defaults: readonly string[];
 }
 
 export class AllowList {
@@ -43,6 +54,8 @@ export class AllowList {
   readonly #audit: AuditLog;
   readonly #clock: Clock;
   readonly #listeners = new Set<() => Promise<void>>();
+  /** The configured entries are the built-in defaults (see the file comment). */
+  readonly #configuredAreDefaults: boolean;
 
   constructor(db: SqlDatabase, configured: readonly string[], spec: ListSpec, audit: AuditLog, clock: Clock = systemClock) {
     this.#db = db;
@@ -50,6 +63,12 @@ export class AllowList {
     this.#spec = spec;
     this.#audit = audit;
     this.#clock = clock;
+    this.#configuredAreDefaults = configured.length === spec.defaults.length && spec.defaults.every((value) => this.#configured.has(value));
+  }
+
+  /** The config file key that replaces the configured entries. */
+  get configKey(): string {
+    return this.#spec.configKey;
   }
 
   /** Config entries ∪ stored entries, as the database has them now. */
@@ -64,9 +83,9 @@ export class AllowList {
     const stored = await this.#db.all<{ value: string; added_by: string; added_at: number }>(
       `SELECT ${column} AS value, added_by, added_at FROM ${table} ORDER BY ${column}`,
     );
-    const entries: AllowListEntry[] = [...this.#configured].map((value) => ({ value, source: 'config' }));
+    const entries: AllowListEntry[] = [...this.#configured].map((value) => ({ value, source: 'config', builtInDefault: this.#configuredAreDefaults }));
     for (const row of stored) {
-      if (!this.#configured.has(row.value)) entries.push({ value: row.value, source: 'admin', addedBy: row.added_by, addedAt: row.added_at });
+      if (!this.#configured.has(row.value)) entries.push({ value: row.value, source: 'admin', builtInDefault: false, addedBy: row.added_by, addedAt: row.added_at });
     }
     return entries.sort((a, b) => a.value.localeCompare(b.value));
   }
@@ -92,6 +111,9 @@ export class AllowList {
 
   async remove(raw: string, by: ChangedBy): Promise<void> {
     const value = raw.trim();
+    if (this.#configured.has(value) && this.#configuredAreDefaults) {
+      throw new AdminError(409, `${value} is a built-in default; to remove it, list only the entries to keep under ${this.#spec.configKey} in the config file ([] for none) and restart.`);
+    }
     if (this.#configured.has(value)) {
       throw new AdminError(409, `${value} comes from the config file; remove it there (it would be added back at the next start).`);
     }
@@ -120,18 +142,18 @@ export function normaliseAllowedRedirectUri(value: string): string {
   const url = URL.parse(value);
   if (!url || !/^https:\/\//i.test(value)) {
     if (url && url.protocol === 'http:' && isLoopbackHostname(url.hostname)) {
-      throw new AdminError(400, 'Loopback http redirect URIs (127.0.0.1, [::1], localhost) are always allowed, on any port; there is no need to add them.');
+      throw new AdminError(400, 'Loopback http redirect URIs (127.0.0.1, [::1], localhost) are always allowed, on any port; there is no need to add them.', 'uri');
     }
     if (url && !['http:', 'https:'].includes(url.protocol)) {
-      throw new AdminError(400, 'Only https redirect URIs go on this list; allow a private-use scheme (like myapp:) on the list of allowed schemes instead.');
+      throw new AdminError(400, 'Only https redirect URIs go on this list; allow a private-use scheme (like myapp:) on the list of allowed schemes instead.', 'uri');
     }
-    throw new AdminError(400, `${value || 'That'} is not an absolute https URI.`);
+    throw new AdminError(400, `${value || 'That'} is not an absolute https URI.`, 'uri');
   }
-  if (value.length > 2000) throw new AdminError(400, 'Redirect URIs are limited to 2000 characters.');
-  if (value.includes('#')) throw new AdminError(400, 'A redirect URI must not contain a fragment (#…).');
-  if (url.username || url.password) throw new AdminError(400, 'A redirect URI must not contain a user name or password.');
+  if (value.length > 2000) throw new AdminError(400, 'Redirect URIs are limited to 2000 characters.', 'uri');
+  if (value.includes('#')) throw new AdminError(400, 'A redirect URI must not contain a fragment (#…).', 'uri');
+  if (url.username || url.password) throw new AdminError(400, 'A redirect URI must not contain a user name or password.', 'uri');
   const defect = findUriDefect(value);
-  if (defect) throw new AdminError(400, `Registration would refuse this URI: ${defect}.`);
+  if (defect) throw new AdminError(400, `Registration would refuse this URI: ${defect}.`, 'uri');
   // Stored exactly as given: registration compares redirect URIs as exact strings.
   return value;
 }
@@ -139,12 +161,12 @@ export function normaliseAllowedRedirectUri(value: string): string {
 /** A private-use scheme name, lowercase, without `:` or `://`; never one of the dangerous schemes. */
 export function normaliseAllowedScheme(value: string): string {
   const scheme = value.toLowerCase().replace(/:(\/\/)?$/, '');
-  if (!isSchemeName(scheme)) throw new AdminError(400, `${value || 'That'} is not a URI scheme name (like myapp).`);
+  if (!isSchemeName(scheme)) throw new AdminError(400, `${value || 'That'} is not a URI scheme name (like myapp).`, 'scheme');
   if (scheme === 'http' || scheme === 'https') {
-    throw new AdminError(400, 'https redirect URIs are allowed one by one on the list of redirect URIs, and loopback http always is.');
+    throw new AdminError(400, 'https redirect URIs are allowed one by one on the list of redirect URIs, and loopback http always is.', 'scheme');
   }
   if (isDangerousScheme(scheme)) {
-    throw new AdminError(400, `The ${scheme}: scheme opens a browser, runs content or starts a system handler; it is never allowed as a redirect URI.`);
+    throw new AdminError(400, `The ${scheme}: scheme opens a browser, runs content or starts a system handler; it is never allowed as a redirect URI.`, 'scheme');
   }
   return scheme;
 }
@@ -152,7 +174,7 @@ export function normaliseAllowedScheme(value: string): string {
 export function normaliseTrustedHost(value: string): string {
   const host = value.toLowerCase();
   if (!/^[a-z0-9.-]+(:\d{1,5})?$/.test(host) || host.startsWith('.') || host.endsWith('.')) {
-    throw new AdminError(400, `${value || 'That'} is not a host name (like claude.ai, or example.com:8443).`);
+    throw new AdminError(400, `${value || 'That'} is not a host name (like claude.ai, or example.com:8443).`, 'host');
   }
   return host;
 }
@@ -164,6 +186,8 @@ export function createRedirectUriAllowList(db: SqlDatabase, configured: readonly
     normalise: normaliseAllowedRedirectUri,
     events: { added: 'redirect_uri.allowed', removed: 'redirect_uri.removed' },
     what: 'allowed redirect URIs',
+    configKey: 'auth_server.registration.allowed_redirect_uris',
+    defaults: DEFAULT_ALLOWED_REDIRECT_URIS,
   }, audit, clock);
 }
 
@@ -174,6 +198,8 @@ export function createTrustedHostList(db: SqlDatabase, configured: readonly stri
     normalise: normaliseTrustedHost,
     events: { added: 'trusted_host.added', removed: 'trusted_host.removed' },
     what: 'trusted client metadata hosts',
+    configKey: 'auth_server.client_id_metadata_documents.trusted_hosts',
+    defaults: DEFAULT_TRUSTED_HOSTS,
   }, audit, clock);
 }
 
@@ -184,5 +210,7 @@ export function createRedirectSchemeAllowList(db: SqlDatabase, configured: reado
     normalise: normaliseAllowedScheme,
     events: { added: 'redirect_scheme.allowed', removed: 'redirect_scheme.removed' },
     what: 'allowed redirect URI schemes',
+    configKey: 'auth_server.registration.allowed_schemes',
+    defaults: [],
   }, audit, clock);
 }

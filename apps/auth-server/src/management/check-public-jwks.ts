@@ -21,19 +21,19 @@ export function checkPublicJwks(text: string): { keys: object[] } {
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw new AdminError(400, 'jwks: not valid JSON; paste a JWK Set such as {"keys": [ … ]}.');
+    throw new AdminError(400, 'jwks: not valid JSON; paste a JWK Set such as {"keys": [ … ]}.', 'jwks');
   }
   const keys = (parsed as { keys?: unknown } | null)?.keys;
   if (!Array.isArray(keys) || keys.length === 0 || keys.length > MAX_KEYS) {
-    throw new AdminError(400, `jwks: a JWK Set is {"keys": [ … ]} with 1 to ${MAX_KEYS} public keys.`);
+    throw new AdminError(400, `jwks: a JWK Set is {"keys": [ … ]} with 1 to ${MAX_KEYS} public keys.`, 'jwks');
   }
   for (const key of keys as unknown[]) {
-    if (typeof key !== 'object' || key === null || Array.isArray(key)) throw new AdminError(400, 'jwks: every key must be a JSON object (a JWK).');
+    if (typeof key !== 'object' || key === null || Array.isArray(key)) throw new AdminError(400, 'jwks: every key must be a JSON object (a JWK).', 'jwks');
     const jwk = key as Record<string, unknown>;
     const secret = PRIVATE_MEMBERS.find((member) => member in jwk);
-    if (secret) throw new AdminError(400, `jwks: a key carries the private member "${secret}"; paste only the public keys.`);
+    if (secret) throw new AdminError(400, `jwks: a key carries the private member "${secret}"; paste only the public keys.`, 'jwks');
     const usable = jwk.kty === 'RSA' || (jwk.kty === 'EC' && jwk.crv === 'P-256');
-    if (!usable) throw new AdminError(400, 'jwks: only RSA keys (RS256) and EC P-256 keys (ES256) are accepted.');
+    if (!usable) throw new AdminError(400, 'jwks: only RSA keys (RS256) and EC P-256 keys (ES256) are accepted.', 'jwks');
   }
   return { keys: keys as object[] };
 }

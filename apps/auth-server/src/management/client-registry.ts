@@ -165,6 +165,11 @@ export class ClientRegistry {
     };
   }
 
+  /** The names of these clients, for pages that list client ids (the audit log): one lookup for a whole page. */
+  names(clientIds: readonly string[]): Promise<Map<string, string>> {
+    return this.models.clientNames(clientIds);
+  }
+
   async find(clientId: string): Promise<ClientSummary | undefined> {
     return (await this.list()).find((c) => c.clientId === clientId);
   }
@@ -172,26 +177,26 @@ export class ClientRegistry {
   /** Creates a static client; the secret (for confidential clients) is returned here only. */
   async createStatic(input: StaticClientInput, by: ChangedBy): Promise<{ clientId: string; clientSecret?: string }> {
     const name = input.name.trim();
-    if (!name || name.length > 100) throw new AdminError(400, 'A client needs a name of 1 to 100 characters.');
-    if (!AUTH_METHODS.includes(input.authMethod)) throw new AdminError(400, `The authentication method must be one of ${AUTH_METHODS.join(', ')}.`);
+    if (!name || name.length > 100) throw new AdminError(400, 'A client needs a name of 1 to 100 characters.', 'client_name');
+    if (!AUTH_METHODS.includes(input.authMethod)) throw new AdminError(400, `The authentication method must be one of ${AUTH_METHODS.join(', ')}.`, 'token_endpoint_auth_method');
     const redirectUris = [...new Set(input.redirectUris.map((u) => u.trim()).filter(Boolean))];
-    if (redirectUris.length === 0 || redirectUris.length > 20) throw new AdminError(400, 'A client needs 1 to 20 redirect URIs.');
+    if (redirectUris.length === 0 || redirectUris.length > 20) throw new AdminError(400, 'A client needs 1 to 20 redirect URIs.', 'redirect_uris');
     let native = false;
     for (const uri of redirectUris) {
       // An administrator vouches for the client, so any https URI is acceptable; the safety rules still apply.
       const verdict = checkRedirectUri(uri, {
         allowedRedirectUris: () => new Set(), allowedSchemes: () => new Set(), allowPrivateUseSchemes: true, anyHttps: true, anyPrivateUseScheme: true,
       });
-      if (!verdict.ok) throw new AdminError(400, verdict.reason);
+      if (!verdict.ok) throw new AdminError(400, `${uri} was refused: ${verdict.reason}.`, 'redirect_uris');
       native ||= verdict.native;
     }
     const clientId = input.clientId?.trim() || `static-${generateClientSecret().slice(0, 16)}`;
-    if (!CLIENT_ID.test(clientId)) throw new AdminError(400, 'A client id is 3 to 64 letters, digits or . _ - (starting with a letter or digit).');
+    if (!CLIENT_ID.test(clientId)) throw new AdminError(400, 'A client id is 3 to 64 letters, digits or . _ - (starting with a letter or digit).', 'client_id');
     if (clientId === INTERNAL_CLIENT_ID || await this.models.clientExists(clientId) || (await this.usage.all()).has(clientId)) {
-      throw new AdminError(409, `A client with the id ${clientId} already exists.`);
+      throw new AdminError(409, `A client with the id ${clientId} already exists.`, 'client_id');
     }
     if (input.resourceServer && input.authMethod === 'none') {
-      throw new AdminError(400, 'A resource server must be a confidential client (with a secret): a public client cannot prove who is introspecting.');
+      throw new AdminError(400, 'A resource server must be a confidential client (with a secret): a public client cannot prove who is introspecting.', 'token_endpoint_auth_method');
     }
     const upstreamAudiences = this.#upstreamAudiences(input);
     const clientSecret = input.authMethod === 'none' ? undefined : generateClientSecret();
@@ -216,7 +221,7 @@ export class ClientRegistry {
       throw new AdminError(400, `The client was refused: ${description}`);
     }
     // One conditional insert: of two administrators choosing the same id at once, one gets the 409.
-    if (!await this.models.addClient(clientId, metadata)) throw new AdminError(409, `A client with the id ${clientId} already exists.`);
+    if (!await this.models.addClient(clientId, metadata)) throw new AdminError(409, `A client with the id ${clientId} already exists.`, 'client_id');
     await this.audit.record({
       event: 'client.created', actor: by.actor, ip: by.ip, clientId,
       details: { client_name: name, redirect_uris: redirectUris, token_endpoint_auth_method: input.authMethod, resource_server: Boolean(input.resourceServer),
@@ -230,11 +235,11 @@ export class ClientRegistry {
   #upstreamAudiences(input: StaticClientInput): string[] {
     const audiences = [...new Set((input.upstreamAudiences ?? []).map((u) => u.trim()).filter(Boolean))];
     if (audiences.length === 0) return [];
-    if (!input.resourceServer) throw new AdminError(400, 'Only a resource server may obtain identity tokens for upstream servers: mark it as resource server too.');
-    if (audiences.length > MAX_UPSTREAM_AUDIENCES) throw new AdminError(400, `A client may list at most ${MAX_UPSTREAM_AUDIENCES} upstream audiences.`);
+    if (!input.resourceServer) throw new AdminError(400, 'Only a resource server may obtain identity tokens for upstream servers: mark it as resource server too.', 'upstream_audiences');
+    if (audiences.length > MAX_UPSTREAM_AUDIENCES) throw new AdminError(400, `A client may list at most ${MAX_UPSTREAM_AUDIENCES} upstream audiences.`, 'upstream_audiences');
     for (const audience of audiences) {
       const defect = upstreamAudienceDefect(audience, { issuer: this.issuer, resource: this.resource });
-      if (defect) throw new AdminError(400, `Upstream audience refused: ${defect}.`);
+      if (defect) throw new AdminError(400, `Upstream audience refused: ${defect}.`, 'upstream_audiences');
     }
     return audiences;
   }

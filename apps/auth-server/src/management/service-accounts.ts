@@ -62,18 +62,18 @@ export class ServiceAccounts {
   /** Creates a service account; the secret (client_secret_basic) is returned here only. */
   async create(input: ServiceAccountInput, by: ChangedBy): Promise<{ clientId: string; clientSecret?: string }> {
     const name = input.name.trim();
-    if (!name || name.length > 100) throw new AdminError(400, 'name: a service account needs a name of 1 to 100 characters.');
+    if (!name || name.length > 100) throw new AdminError(400, 'name: a service account needs a name of 1 to 100 characters.', 'client_name');
     if (!SERVICE_AUTH_METHODS.includes(input.authMethod)) {
-      throw new AdminError(400, `auth_method: must be one of ${SERVICE_AUTH_METHODS.join(', ')}.`);
+      throw new AdminError(400, `auth_method: must be one of ${SERVICE_AUTH_METHODS.join(', ')}.`, 'token_endpoint_auth_method');
     }
     const scopes = checkScopes(input.scopes);
     const keys = input.authMethod === 'private_key_jwt' ? checkKeys(input) : {};
     const clientId = input.clientId?.trim() || `svc-${generateClientSecret().slice(0, 16)}`;
     if (!CLIENT_ID.test(clientId) || UUID.test(clientId)) {
-      throw new AdminError(400, 'client_id: 3 to 64 letters, digits or . _ - (starting with a letter or digit), and not a UUID.');
+      throw new AdminError(400, 'client_id: 3 to 64 letters, digits or . _ - (starting with a letter or digit), and not a UUID.', 'client_id');
     }
     if (clientId === INTERNAL_CLIENT_ID || await this.models.clientExists(clientId)) {
-      throw new AdminError(409, `A client with the id ${clientId} already exists.`);
+      throw new AdminError(409, `A client with the id ${clientId} already exists.`, 'client_id');
     }
     const clientSecret = input.authMethod === 'client_secret_basic' ? generateClientSecret() : undefined;
     const metadata = this.#validated({
@@ -91,7 +91,7 @@ export class ServiceAccounts {
       [SERVICE_ACCOUNT]: true,
     });
     // One conditional insert: of two administrators choosing the same id at once, one gets the 409.
-    if (!await this.models.addClient(clientId, metadata)) throw new AdminError(409, `A client with the id ${clientId} already exists.`);
+    if (!await this.models.addClient(clientId, metadata)) throw new AdminError(409, `A client with the id ${clientId} already exists.`, 'client_id');
     await this.audit.record({
       event: 'client.created', actor: by.actor, ip: by.ip, clientId,
       details: {
@@ -147,20 +147,20 @@ export class ServiceAccounts {
 
 function checkScopes(requested: string[]): string[] {
   const unknown = requested.find((scope) => !(MCP_SCOPES as readonly string[]).includes(scope));
-  if (unknown !== undefined) throw new AdminError(400, `scopes: ${unknown} is not one of ${MCP_SCOPES.join(', ')}.`);
+  if (unknown !== undefined) throw new AdminError(400, `scopes: ${unknown} is not one of ${MCP_SCOPES.join(', ')}.`, 'scope');
   const scopes = serviceScopes(requested.join(' '));
-  if (scopes.length === 0) throw new AdminError(400, 'scopes: a service account needs at least one scope.');
+  if (scopes.length === 0) throw new AdminError(400, 'scopes: a service account needs at least one scope.', 'scope');
   return scopes;
 }
 
 function checkKeys(input: ServiceAccountInput): { jwks: object } | { jwks_uri: string } {
   const jwks = input.jwks?.trim();
   const jwksUri = input.jwksUri?.trim();
-  if (Boolean(jwks) === Boolean(jwksUri)) throw new AdminError(400, 'jwks: private_key_jwt needs either a JWK Set or a jwks_uri, not both.');
+  if (Boolean(jwks) === Boolean(jwksUri)) throw new AdminError(400, 'jwks: private_key_jwt needs either a JWK Set or a jwks_uri, not both.', 'jwks');
   if (jwksUri) {
     const url = URL.parse(jwksUri);
     if (!url || url.protocol !== 'https:' || url.username || url.password || url.hash) {
-      throw new AdminError(400, 'jwks_uri: must be an https URL without credentials or fragment.');
+      throw new AdminError(400, 'jwks_uri: must be an https URL without credentials or fragment.', 'jwks_uri');
     }
     return { jwks_uri: url.href };
   }

@@ -85,7 +85,7 @@ export class SigningKeyAdmin {
     if (summary.status === 'active') throw new AdminError(409, 'The active key signs every new token and cannot be retired; rotate first.');
     if (summary.status === 'next') throw new AdminError(409, 'The next key is published ahead of signing and cannot be retired; rotate to replace the keys.');
     if (!summary.safeToRetire && !options.force) {
-      throw new AdminError(409, `Tokens signed by ${kid} may be valid until ${new Date(summary.tokensValidUntil!).toISOString()}; retiring it now makes them fail. Confirm to retire it anyway.`);
+      throw new AdminError(409, `Tokens signed by ${kid} may be valid until ${new Date(summary.tokensValidUntil!).toISOString()}; retiring it now makes them fail. Confirm to retire it anyway.`, 'confirm');
     }
     // Its tokens are refused before the key leaves the published set: a crash in between leaves
     // the key published but its tokens refused, never the key gone and its tokens still accepted.

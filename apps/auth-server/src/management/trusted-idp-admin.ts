@@ -41,12 +41,12 @@ export class TrustedIdpAdmin {
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       const field = issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
-      throw new AdminError(400, `The IdP was refused: ${field}${issue.message}.`);
+      throw new AdminError(400, `The IdP was refused: ${field}${issue.message}.`, String(issue.path[0] ?? 'issuer'));
     }
     const idp = parsed.data;
-    if (this.#idps.isConfigured(idp.issuer)) throw new AdminError(409, `${idp.issuer} is already trusted in the config file; change it there.`);
+    if (this.#idps.isConfigured(idp.issuer)) throw new AdminError(409, `${idp.issuer} is already trusted in the config file; change it there.`, 'issuer');
     if ((await this.#idps.list()).some((known) => known.id === idp.id && known.issuer !== idp.issuer)) {
-      throw new AdminError(409, `Another trusted IdP already has the id ${idp.id}; choose another id.`);
+      throw new AdminError(409, `Another trusted IdP already has the id ${idp.id}; choose another id.`, 'id');
     }
     const added = await this.#db.transaction(async (tx) => {
       const inserted = await tx.run(`INSERT INTO trusted_idps (issuer, id, jwks_uri, jwks, algorithms, new_users, default_scopes, allowed_client_ids, added_by, added_at)
@@ -62,7 +62,7 @@ export class TrustedIdpAdmin {
       }, tx);
       return true;
     });
-    if (!added) throw new AdminError(409, `${idp.issuer} (or the id ${idp.id}) is already trusted; remove it first to change it.`);
+    if (!added) throw new AdminError(409, `${idp.issuer} (or the id ${idp.id}) is already trusted; remove it first to change it.`, 'issuer');
     return idp.id;
   }
 

@@ -24,7 +24,10 @@ import type { GrantRegistry } from './grant-registry.ts';
 import type { ModelStore } from '../provider/model-store.ts';
 
 export const ADMIN_SCOPE = 'mcp:admin';
-const MIN_PASSWORD_LENGTH = 12;
+export const MIN_PASSWORD_LENGTH = 12;
+
+/** The password rule #hash enforces, in words for the forms that ask for a password. */
+export const PASSWORD_RULE = `At least ${MIN_PASSWORD_LENGTH} characters and at most ${MAX_PASSWORD_BYTES} bytes (bcrypt ignores the rest).`;
 
 export function isAdmin(user: User | undefined): user is User {
   return UserStore.isActive(user) && user.scopes.includes(ADMIN_SCOPE);
@@ -33,7 +36,7 @@ export function isAdmin(user: User | undefined): user is User {
 /** Checks a list of scopes a user may grant; returns it in canonical order. */
 export function parseScopes(scopes: readonly string[]): string[] {
   const unknown = scopes.filter((s) => !(MCP_SCOPES as readonly string[]).includes(s));
-  if (unknown.length) throw new AdminError(400, `Unknown scope ${unknown.join(', ')}; the scopes are ${MCP_SCOPES.join(', ')}.`);
+  if (unknown.length) throw new AdminError(400, `Unknown scope ${unknown.join(', ')}; the scopes are ${MCP_SCOPES.join(', ')}.`, 'scope');
   return MCP_SCOPES.filter((s) => scopes.includes(s));
 }
 
@@ -72,12 +75,12 @@ export class UserAdmin {
   }
 
   async #hash(password: string): Promise<string> {
-    if ([...password].length < MIN_PASSWORD_LENGTH) throw new AdminError(400, `Passwords need at least ${MIN_PASSWORD_LENGTH} characters.`);
+    if ([...password].length < MIN_PASSWORD_LENGTH) throw new AdminError(400, `Passwords need at least ${MIN_PASSWORD_LENGTH} characters.`, 'password');
     try {
       return await this.hashPassword(password);
     } catch (err) {
       if (err instanceof PasswordTooLongError) {
-        throw new AdminError(400, `Passwords are limited to ${MAX_PASSWORD_BYTES} bytes (bcrypt ignores the rest); choose a shorter one.`);
+        throw new AdminError(400, `Passwords are limited to ${MAX_PASSWORD_BYTES} bytes (bcrypt ignores the rest); choose a shorter one.`, 'password');
       }
       throw err;
     }
@@ -85,9 +88,9 @@ export class UserAdmin {
 
   async create(input: { username: string; password: string; scopes: readonly string[] }, by: ChangedBy): Promise<User> {
     const username = input.username.trim();
-    if (!USERNAME.test(username)) throw new AdminError(400, 'Usernames are 1 to 64 letters, digits or . _ @ -');
+    if (!USERNAME.test(username)) throw new AdminError(400, 'Usernames are 1 to 64 letters, digits or . _ @ -', 'username');
     const scopes = parseScopes(input.scopes);
-    const taken = () => new AdminError(409, `A user named ${username} already exists.`);
+    const taken = () => new AdminError(409, `A user named ${username} already exists.`, 'username');
     if (await this.users.findByUsername(username)) throw taken();
     const passwordHash = await this.#hash(input.password);
     // Checked again by the insert itself: another replica (or the CLI) may have taken the name meanwhile.

@@ -163,6 +163,14 @@ export class ModelStore {
     });
   }
 
+  /** The `client_name` of each stored client among `clientIds` (one query per 500 ids; none without a name). */
+  async clientNames(clientIds: readonly string[]): Promise<Map<string, string>> {
+    const metadata = await readClientMetadata(this.db, [...new Set(clientIds)]);
+    const names = new Map<string, string>();
+    for (const [clientId, stored] of metadata) if (typeof stored.client_name === 'string' && stored.client_name) names.set(clientId, stored.client_name);
+    return names;
+  }
+
   async clientExists(clientId: string): Promise<boolean> {
     const row = await this.db.get(`SELECT 1 AS found FROM oidc_models WHERE model = 'Client' AND id = @clientId AND ${VISIBLE}`, {
       clientId, now: this.clock.epochSeconds(),

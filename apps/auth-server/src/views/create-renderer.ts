@@ -1,10 +1,11 @@
 /**
  * Renders the nunjucks templates in views/ with autoescaping on. Every page gets the issuer's
- * host for the layout; templates get only what they show.
+ * host for the layout, and the `plural` filter; templates get only what they show.
  */
 import { join } from 'node:path';
 import nunjucks from 'nunjucks';
 import { PROJECT_ROOT } from '../../../shared/project-root.ts';
+import { plural } from './plural.ts';
 
 export const VIEWS_DIR = join(PROJECT_ROOT, 'views');
 
@@ -15,6 +16,8 @@ export function createRenderer(issuer: string): Render {
     autoescape: true,
     throwOnUndefined: false,
   });
+  // `{{ n }} {{ n | plural('user') }}`: one helper for every count on every page.
+  env.addFilter('plural', plural);
   const issuerHost = new URL(issuer).host;
   return (template, context) => env.render(template, { ...context, issuerHost });
 }

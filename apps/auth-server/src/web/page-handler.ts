@@ -12,6 +12,7 @@ import type { Render } from '../views/create-renderer.ts';
 import type { ChangedBy } from '../management/admin-actor.ts';
 import { AdminError } from '../management/admin-error.ts';
 import { isAdmin } from '../management/user-admin.ts';
+import type { RefusedFormState } from './page-state.ts';
 
 export type Form = Map<string, string[]>;
 
@@ -80,7 +81,7 @@ export function field(form: Form, name: string): string {
 
 export function requiredField(form: Form, name: string, label: string): string {
   const value = field(form, name).trim();
-  if (!value) throw new AdminError(400, `${label} is required.`);
+  if (!value) throw new AdminError(400, `${label} is required.`, name);
   return value;
 }
 
@@ -99,6 +100,7 @@ export function createPageRenderer(render: Render, csrf: Csrf) {
       csrf: admin ? csrf.issue(ctx, CSRF_PURPOSE.admin) : undefined,
       accountCsrf: csrf.issue(ctx, CSRF_PURPOSE.user),
       notice: notice(ctx),
+      refused: (ctx.state as RefusedFormState).refusedForm,
       ...context,
     });
   };

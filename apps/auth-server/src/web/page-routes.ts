@@ -4,9 +4,11 @@
  *
  * Every route runs: requireSignedIn(access) → (POST only) read the form and check its CSRF token
  * for the access level → (sensitive routes) requireRecentSignIn → the handler. State changes are
- * POSTs only; a handler answers with a page or a 303. Errors reach the shared error page
- * (errorPages), with messages written for people. The tests walk this table, so a new route
- * cannot miss the access and CSRF checks.
+ * POSTs only; a handler answers with a page or a 303. A post the management layer refuses (an
+ * AdminError) shows its form's page again (`formPage`), input kept and the message by the field
+ * (refused-form.ts), with the error's status; other errors reach the shared error page
+ * (errorPages). The tests walk this table, so a new route cannot miss the access and CSRF checks,
+ * nor a page to show its refusals on.
  *
  * Sensitive routes (`reauthenticate`: the page to come back to after a fresh sign-in) are the
  * changes that add access, credentials or trust: creating, enabling or approving users, changing
@@ -23,6 +25,8 @@ import type { Csrf } from '../http/csrf.ts';
 import { readForm } from '../http/read-body.ts';
 import { VIEWS_DIR, type Render } from '../views/create-renderer.ts';
 import { CSRF_PURPOSE, createPageRenderer, type Handler } from './page-handler.ts';
+import { AdminError } from '../management/admin-error.ts';
+import { refusedForm } from './refused-form.ts';
 import type { AdminServices } from '../management/admin-services.ts';
 import type { Access, PageSession } from './page-session.ts';
 import type { PageFormState, PageState } from './page-state.ts';
@@ -46,48 +50,50 @@ export interface PageRoute {
   handler: string;
   /** Sensitive: needs a recent sign-in; after a fresh one the browser returns to this page (`:id` filled in). */
   reauthenticate?: string;
+  /** POST only: the GET handler of the page that holds this form, shown again when the post is refused. */
+  formPage?: string;
 }
 
 export const PAGE_ROUTES: readonly PageRoute[] = [
   { method: 'GET', path: '/admin', access: 'admin', handler: 'showOverview' },
   { method: 'GET', path: '/admin/users', access: 'admin', handler: 'listUsers' },
-  { method: 'POST', path: '/admin/users', access: 'admin', handler: 'createUser', reauthenticate: '/admin/users' },
+  { method: 'POST', path: '/admin/users', access: 'admin', handler: 'createUser', formPage: 'listUsers', reauthenticate: '/admin/users' },
   { method: 'GET', path: '/admin/users/:id', access: 'admin', handler: 'showUser' },
-  { method: 'POST', path: '/admin/users/:id/scopes', access: 'admin', handler: 'setUserScopes', reauthenticate: '/admin/users/:id' },
-  { method: 'POST', path: '/admin/users/:id/password', access: 'admin', handler: 'resetPassword', reauthenticate: '/admin/users/:id' },
-  { method: 'POST', path: '/admin/users/:id/disable', access: 'admin', handler: 'disableUser' },
-  { method: 'POST', path: '/admin/users/:id/enable', access: 'admin', handler: 'enableUser', reauthenticate: '/admin/users/:id' },
-  { method: 'POST', path: '/admin/users/:id/approve', access: 'admin', handler: 'approveUser', reauthenticate: '/admin/users/:id' },
-  { method: 'POST', path: '/admin/users/:id/revoke-grants', access: 'admin', handler: 'revokeUserGrants' },
+  { method: 'POST', path: '/admin/users/:id/scopes', access: 'admin', handler: 'setUserScopes', formPage: 'showUser', reauthenticate: '/admin/users/:id' },
+  { method: 'POST', path: '/admin/users/:id/password', access: 'admin', handler: 'resetPassword', formPage: 'showUser', reauthenticate: '/admin/users/:id' },
+  { method: 'POST', path: '/admin/users/:id/disable', access: 'admin', handler: 'disableUser', formPage: 'showUser' },
+  { method: 'POST', path: '/admin/users/:id/enable', access: 'admin', handler: 'enableUser', formPage: 'showUser', reauthenticate: '/admin/users/:id' },
+  { method: 'POST', path: '/admin/users/:id/approve', access: 'admin', handler: 'approveUser', formPage: 'showUser', reauthenticate: '/admin/users/:id' },
+  { method: 'POST', path: '/admin/users/:id/revoke-grants', access: 'admin', handler: 'revokeUserGrants', formPage: 'showUser' },
   { method: 'GET', path: '/admin/redirect-uris', access: 'admin', handler: 'listRedirectUris' },
-  { method: 'POST', path: '/admin/redirect-uris', access: 'admin', handler: 'allowRedirectUri', reauthenticate: '/admin/redirect-uris' },
-  { method: 'POST', path: '/admin/redirect-uris/remove', access: 'admin', handler: 'removeRedirectUri' },
-  { method: 'POST', path: '/admin/redirect-schemes', access: 'admin', handler: 'allowRedirectScheme', reauthenticate: '/admin/redirect-uris' },
-  { method: 'POST', path: '/admin/redirect-schemes/remove', access: 'admin', handler: 'removeRedirectScheme' },
-  { method: 'POST', path: '/admin/trusted-hosts', access: 'admin', handler: 'trustHost', reauthenticate: '/admin/redirect-uris' },
-  { method: 'POST', path: '/admin/trusted-hosts/remove', access: 'admin', handler: 'untrustHost' },
+  { method: 'POST', path: '/admin/redirect-uris', access: 'admin', handler: 'allowRedirectUri', formPage: 'listRedirectUris', reauthenticate: '/admin/redirect-uris' },
+  { method: 'POST', path: '/admin/redirect-uris/remove', access: 'admin', handler: 'removeRedirectUri', formPage: 'listRedirectUris' },
+  { method: 'POST', path: '/admin/redirect-schemes', access: 'admin', handler: 'allowRedirectScheme', formPage: 'listRedirectUris', reauthenticate: '/admin/redirect-uris' },
+  { method: 'POST', path: '/admin/redirect-schemes/remove', access: 'admin', handler: 'removeRedirectScheme', formPage: 'listRedirectUris' },
+  { method: 'POST', path: '/admin/trusted-hosts', access: 'admin', handler: 'trustHost', formPage: 'listRedirectUris', reauthenticate: '/admin/redirect-uris' },
+  { method: 'POST', path: '/admin/trusted-hosts/remove', access: 'admin', handler: 'untrustHost', formPage: 'listRedirectUris' },
   { method: 'GET', path: '/admin/trusted-idps', access: 'admin', handler: 'listTrustedIdps' },
-  { method: 'POST', path: '/admin/trusted-idps', access: 'admin', handler: 'addTrustedIdp', reauthenticate: '/admin/trusted-idps' },
-  { method: 'POST', path: '/admin/trusted-idps/remove', access: 'admin', handler: 'removeTrustedIdp' },
+  { method: 'POST', path: '/admin/trusted-idps', access: 'admin', handler: 'addTrustedIdp', formPage: 'listTrustedIdps', reauthenticate: '/admin/trusted-idps' },
+  { method: 'POST', path: '/admin/trusted-idps/remove', access: 'admin', handler: 'removeTrustedIdp', formPage: 'listTrustedIdps' },
   { method: 'GET', path: '/admin/clients', access: 'admin', handler: 'listClients' },
-  { method: 'POST', path: '/admin/clients', access: 'admin', handler: 'createStaticClient', reauthenticate: '/admin/clients' },
-  { method: 'POST', path: '/admin/clients/delete', access: 'admin', handler: 'deleteClient' },
-  { method: 'POST', path: '/admin/clients/purge-unused', access: 'admin', handler: 'purgeUnusedClients' },
+  { method: 'POST', path: '/admin/clients', access: 'admin', handler: 'createStaticClient', formPage: 'listClients', reauthenticate: '/admin/clients' },
+  { method: 'POST', path: '/admin/clients/delete', access: 'admin', handler: 'deleteClient', formPage: 'listClients' },
+  { method: 'POST', path: '/admin/clients/purge-unused', access: 'admin', handler: 'purgeUnusedClients', formPage: 'listClients' },
   { method: 'GET', path: '/admin/service-accounts', access: 'admin', handler: 'listServiceAccounts' },
-  { method: 'POST', path: '/admin/service-accounts', access: 'admin', handler: 'createServiceAccount', reauthenticate: '/admin/service-accounts' },
-  { method: 'POST', path: '/admin/service-accounts/scopes', access: 'admin', handler: 'setServiceAccountScopes', reauthenticate: '/admin/service-accounts' },
-  { method: 'POST', path: '/admin/service-accounts/disable', access: 'admin', handler: 'disableServiceAccount' },
-  { method: 'POST', path: '/admin/service-accounts/enable', access: 'admin', handler: 'enableServiceAccount', reauthenticate: '/admin/service-accounts' },
+  { method: 'POST', path: '/admin/service-accounts', access: 'admin', handler: 'createServiceAccount', formPage: 'listServiceAccounts', reauthenticate: '/admin/service-accounts' },
+  { method: 'POST', path: '/admin/service-accounts/scopes', access: 'admin', handler: 'setServiceAccountScopes', formPage: 'listServiceAccounts', reauthenticate: '/admin/service-accounts' },
+  { method: 'POST', path: '/admin/service-accounts/disable', access: 'admin', handler: 'disableServiceAccount', formPage: 'listServiceAccounts' },
+  { method: 'POST', path: '/admin/service-accounts/enable', access: 'admin', handler: 'enableServiceAccount', formPage: 'listServiceAccounts', reauthenticate: '/admin/service-accounts' },
   { method: 'GET', path: '/admin/grants', access: 'admin', handler: 'listGrants' },
-  { method: 'POST', path: '/admin/grants/revoke', access: 'admin', handler: 'revokeGrant' },
+  { method: 'POST', path: '/admin/grants/revoke', access: 'admin', handler: 'revokeGrant', formPage: 'listGrants' },
   { method: 'GET', path: '/admin/keys', access: 'admin', handler: 'listKeys' },
-  { method: 'POST', path: '/admin/keys/rotate', access: 'admin', handler: 'rotateKeys', reauthenticate: '/admin/keys' },
-  { method: 'POST', path: '/admin/keys/retire', access: 'admin', handler: 'retireKey', reauthenticate: '/admin/keys' },
+  { method: 'POST', path: '/admin/keys/rotate', access: 'admin', handler: 'rotateKeys', formPage: 'listKeys', reauthenticate: '/admin/keys' },
+  { method: 'POST', path: '/admin/keys/retire', access: 'admin', handler: 'retireKey', formPage: 'listKeys', reauthenticate: '/admin/keys' },
   { method: 'GET', path: '/admin/servers', access: 'admin', handler: 'listServers' },
   { method: 'GET', path: '/admin/audit', access: 'admin', handler: 'listAuditEvents' },
   { method: 'GET', path: '/account', access: 'user', handler: 'showAccount' },
-  { method: 'POST', path: '/account/grants/revoke', access: 'user', handler: 'revokeOwnGrant' },
-  { method: 'POST', path: '/account/sign-out', access: 'user', handler: 'signOut' },
+  { method: 'POST', path: '/account/grants/revoke', access: 'user', handler: 'revokeOwnGrant', formPage: 'showAccount' },
+  { method: 'POST', path: '/account/sign-out', access: 'user', handler: 'signOut', formPage: 'showAccount' },
 ];
 
 export interface PageRoutesDeps {
@@ -132,10 +138,21 @@ export function pageRoutes(deps: PageRoutesDeps): Router {
     };
   }
 
-  function run(handler: Handler) {
+  function run(handler: Handler, route: PageRoute) {
+    const formPage = route.formPage === undefined ? undefined : handlers[route.formPage];
+    if (route.formPage !== undefined && !formPage) throw new Error(`admin route ${route.method} ${route.path}: no page handler ${route.formPage}`);
     return async function runPageHandler(ctx: ParameterizedContext<PageState>) {
       const { user, form = new Map() } = ctx.state;
-      await handler({ ctx, user, form, by: { actor: { name: user.username, id: user.id }, ip: ctx.ip } });
+      const request = { ctx, user, form, by: { actor: { name: user.username, id: user.id }, ip: ctx.ip } };
+      try {
+        await handler(request);
+      } catch (err) {
+        if (!formPage || !(err instanceof AdminError)) throw err;
+        ctx.state.refusedForm = refusedForm(route.handler, form, err);
+        // The page is rendered as a GET would render it; the kept input travels in refusedForm only.
+        await formPage({ ...request, form: new Map() });
+        ctx.status = err.status;
+      }
     };
   }
 
@@ -150,12 +167,12 @@ export function pageRoutes(deps: PageRoutesDeps): Router {
     const handler = handlers[route.handler];
     if (!handler) throw new Error(`admin route ${route.method} ${route.path}: no handler ${route.handler}`);
     const guard = session.requireSignedIn(route.access);
-    if (route.method === 'GET') router.get(route.path, guard, run(handler));
-    else if (route.reauthenticate === undefined) router.post(route.path, guard, checkedForm(route.access), run(handler));
+    if (route.method === 'GET') router.get(route.path, guard, run(handler, route));
+    else if (route.reauthenticate === undefined) router.post(route.path, guard, checkedForm(route.access), run(handler, route));
     else {
       const page = route.reauthenticate;
       const recent = session.requireRecentSignIn((ctx) => page.replace(':id', encodeURIComponent(String(ctx.params.id))));
-      router.post(route.path, guard, checkedForm(route.access), recent, run(handler));
+      router.post(route.path, guard, checkedForm(route.access), recent, run(handler, route));
     }
   }
   return router;

@@ -5,12 +5,14 @@
  * - `requestId`: observeRequests, outermost, on every request.
  * - `user`, `signedInAt`: requireSignedIn (page-session.ts), first on every page route.
  * - `form`: readCheckedForm (page-routes.ts), on a POST, once its CSRF token checked out.
+ * - `refusedForm`: runPageHandler (page-routes.ts), when a POST was refused and its page is shown again.
  *
  * The order is the chain page-routes.ts declares for each route, which Koa's types cannot check.
  */
 import type { RequestIdState } from '../../../shared/observe-requests.ts';
 import type { User } from '../accounts/user-store.ts';
 import type { Form } from './page-handler.ts';
+import type { RefusedForm } from './refused-form.ts';
 
 /** After requireSignedIn: an active user with the route's access. */
 export interface SignedInState extends RequestIdState {
@@ -24,4 +26,9 @@ export interface PageFormState {
   form?: Form;
 }
 
-export type PageState = SignedInState & PageFormState;
+/** Set before a refused POST's page is rendered again; read by renderPage. */
+export interface RefusedFormState {
+  refusedForm?: RefusedForm;
+}
+
+export type PageState = SignedInState & PageFormState & RefusedFormState;

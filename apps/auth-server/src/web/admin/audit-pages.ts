@@ -31,6 +31,7 @@ export function auditPages(services: AdminServices, renderPage: RenderPage): Rec
         limit: PAGE_SIZE,
       };
       const events = await services.audit.query(filter);
+      const clientNames = await services.clients.names(events.flatMap((e) => (e.clientId ? [e.clientId] : [])));
       const next = new URLSearchParams();
       for (const name of ['event', 'actor', 'client', 'since', 'until']) if (text(name)) next.set(name, text(name));
       if (events.length === PAGE_SIZE) next.set('before', String(events.at(-1)!.id));
@@ -41,6 +42,7 @@ export function auditPages(services: AdminServices, renderPage: RenderPage): Rec
           actor: e.actor,
           ip: e.ip,
           clientId: e.clientId,
+          clientName: e.clientId ? clientNames.get(e.clientId) : undefined,
           details: Object.entries(e.details).filter(([, v]) => v !== undefined && v !== null).map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`),
         })),
         eventNames: AUDIT_EVENTS,

@@ -4,6 +4,12 @@ import { done, field, formatTime, requiredField, type Handler, type RenderPage }
 import type { StaticClientAuthMethod } from '../../management/client-registry.ts';
 import { describeClient } from '../../management/describe-client.ts';
 
+/**
+ * One URI per line, as the form asks: splitting on any space instead would check `not a url`
+ * as `not` and name the wrong input in the message.
+ */
+const lines = (value: string) => value.split(/\r?\n/);
+
 export function clientsPages(services: AdminServices, renderPage: RenderPage): Record<string, Handler> {
   async function listClients(request: Parameters<Handler>[0], created?: { clientId: string; clientSecret?: string }) {
     const clients = (await services.clients.list()).map((c) => describeClient(c, formatTime));
@@ -22,11 +28,11 @@ export function clientsPages(services: AdminServices, renderPage: RenderPage): R
     async createStaticClient(request) {
       const created = await services.clients.createStatic({
         name: requiredField(request.form, 'client_name', 'A name'),
-        redirectUris: field(request.form, 'redirect_uris').split(/\s+/),
+        redirectUris: lines(field(request.form, 'redirect_uris')),
         authMethod: (field(request.form, 'token_endpoint_auth_method') || 'client_secret_basic') as StaticClientAuthMethod,
         clientId: field(request.form, 'client_id') || undefined,
         resourceServer: field(request.form, 'resource_server') === 'yes',
-        upstreamAudiences: field(request.form, 'upstream_audiences').split(/\s+/),
+        upstreamAudiences: lines(field(request.form, 'upstream_audiences')),
         idJag: field(request.form, 'id_jag') === 'yes',
       }, request.by);
       // The secret is shown in this response only (no redirect, so it is never in a URL; HTML is no-store).

@@ -8,6 +8,8 @@ export function overviewPage(services: AdminServices, renderPage: RenderPage): R
       const users = await services.users.list();
       const clients = await services.clients.list();
       const keys = await services.keys.list();
+      const recent = await services.audit.query({ limit: 10 });
+      const clientNames = await services.clients.names(recent.flatMap((e) => (e.clientId ? [e.clientId] : [])));
       renderPage(request, 'admin/overview.njk', 'Administration', 'overview', {
         counts: {
           users: users.length,
@@ -18,7 +20,7 @@ export function overviewPage(services: AdminServices, renderPage: RenderPage): R
           grants: (await services.grants.list()).length,
           keys: keys.length,
         },
-        recent: (await services.audit.query({ limit: 10 })).map((e) => ({ at: formatTime(e.at), event: e.event, actor: e.actor, clientId: e.clientId })),
+        recent: recent.map((e) => ({ at: formatTime(e.at), event: e.event, actor: e.actor, clientId: e.clientId, clientName: e.clientId ? clientNames.get(e.clientId) : undefined })),
       });
     },
   };

@@ -18,7 +18,10 @@ export function redirectUrisPages(services: AdminServices, renderPage: RenderPag
       }));
       const schemes = (await services.redirectSchemes.list()).map((entry) => describeAllowListEntry('scheme', entry, formatTime));
       const hosts = (await services.trustedHosts.list()).map((entry) => describeAllowListEntry('host', entry, formatTime));
-      renderPage(request, 'admin/redirect-uris.njk', 'Redirect URIs', 'redirect-uris', { uris, schemes, knownSchemes: [...KNOWN_CLIENT_SCHEMES], hosts });
+      renderPage(request, 'admin/redirect-uris.njk', 'Redirect URIs', 'redirect-uris', {
+        uris, schemes, knownSchemes: [...KNOWN_CLIENT_SCHEMES], hosts,
+        configKeys: { uris: services.redirectUris.configKey, schemes: services.redirectSchemes.configKey, hosts: services.trustedHosts.configKey },
+      });
     },
 
     async allowRedirectUri(request) {

@@ -4,6 +4,7 @@ import type { User } from '../../accounts/user-store.ts';
 import type { AdminServices } from '../../management/admin-services.ts';
 import { describeGrants, type UserLookup } from '../../management/describe-grants.ts';
 import { describeUser } from '../../management/describe-user.ts';
+import { MIN_PASSWORD_LENGTH, PASSWORD_RULE } from '../../management/user-admin.ts';
 import { done, field, formatTime, requiredField, type Handler, type PageRequest, type RenderPage } from '../page-handler.ts';
 
 export function usersPages(services: AdminServices, userLookup: UserLookup, renderPage: RenderPage): Record<string, Handler> {
@@ -20,6 +21,8 @@ export function usersPages(services: AdminServices, userLookup: UserLookup, rend
         users: users.map(describeRow),
         pending: users.filter((u) => u.pending && !u.disabled).map(describeRow),
         allScopes: MCP_SCOPES,
+        passwordRule: PASSWORD_RULE,
+        passwordMinLength: MIN_PASSWORD_LENGTH,
       });
     },
 
@@ -40,6 +43,8 @@ export function usersPages(services: AdminServices, userLookup: UserLookup, rend
         isSelf: user.id === request.user.id,
         grants,
         allScopes: MCP_SCOPES,
+        passwordRule: PASSWORD_RULE,
+        passwordMinLength: MIN_PASSWORD_LENGTH,
       });
     },
 

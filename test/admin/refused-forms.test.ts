@@ -1,0 +1,138 @@
+/**
+ * Every admin form, filled in wrongly: the same page comes back (not an error page with no way
+ * back) with the status of the refusal, what was typed kept (never a password), the whole message
+ * next to the field it is about (aria-invalid, aria-describedby), and a fresh CSRF token that
+ * works for the corrected post.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, PageResult } from '../helpers/browser.ts';
+import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { csrfOf, post, signInAt } from './support/admin-browser.ts';
+import { PAGE_ROUTES } from '../../apps/auth-server/src/web/page-routes.ts';
+
+test('every form post names the page that shows its refusals, and that page is a GET of the same access', () => {
+  for (const route of PAGE_ROUTES.filter((r) => r.method === 'POST')) {
+    const page = PAGE_ROUTES.find((r) => r.method === 'GET' && r.handler === route.formPage);
+    assert.ok(page, `${route.path} names no page (formPage)`);
+    assert.equal(page.access, route.access, route.path);
+  }
+});
+
+interface Case {
+  what: string;
+  /** The page holding the form, and the form's action. */
+  page: string | (() => Promise<string>);
+  action: string | (() => Promise<string>);
+  fields: Record<string, string | string[]>;
+  status: number;
+  /** The route's handler and the field the message is about (none: shown at the top of the page). */
+  form: string;
+  field?: string;
+  /** The message, or its start (when it names a value the test does not know). */
+  message: string;
+  /** A form with no button on the page (the entry is not removable there): post with this form's token. */
+  tokenOf?: string;
+  /** Exactly as the page must show the kept input (escaped HTML). */
+  kept?: string[];
+  /** Must not appear in the page (a password). */
+  never?: string;
+}
+
+describe('admin forms refused: the form again, input kept, the error by the field', () => {
+  let server: TestAuthServer;
+  let admin: { browser: Browser; page: PageResult };
+  const adminId = async () => (await server.auth.users.findByUsername('admin'))!.id;
+  const retiringKid = async () => (await server.auth.admin.keys.list()).find((k) => k.status === 'retiring')!.kid;
+
+  before(async () => {
+    server = await startAuthServer();
+    admin = await signInAt(server, 'admin', ADMIN_PASSWORD, '/admin/users');
+    await server.auth.admin.clients.createStatic({ name: 'Taken', redirectUris: ['https://taken.example.com/cb'], authMethod: 'none', clientId: 'taken-client' }, { actor: { name: 'test' } });
+  });
+  after(async () => {
+    await server?.close();
+  });
+
+  const cases: Case[] = [
+    { what: 'a duplicate user', page: '/admin/users', action: '/admin/users', fields: { username: 'admin', password: 'a secret password 1', scope: ['mcp:read', 'mcp:write'] },
+      status: 409, form: 'createUser', field: 'username', message: 'A user named admin already exists.', kept: ['value="admin"'], never: 'a secret password 1' },
+    { what: 'a short password for a new user', page: '/admin/users', action: '/admin/users', fields: { username: 'new-person', password: 'short pw', scope: 'mcp:write' },
+      status: 400, form: 'createUser', field: 'password', message: 'Passwords need at least 12 characters.', kept: ['value="new-person"', 'value="mcp:write" checked'], never: 'short pw' },
+    { what: 'an unknown scope for a new user', page: '/admin/users', action: '/admin/users', fields: { username: 'scoped', password: 'long enough password', scope: 'mcp:everything' },
+      status: 400, form: 'createUser', field: 'scope', message: 'Unknown scope mcp:everything; the scopes are mcp:read, mcp:write, mcp:admin.', kept: ['value="scoped"'] },
+    { what: 'a short new password', page: async () => `/admin/users/${await adminId()}`, action: async () => `/admin/users/${await adminId()}/password`, fields: { password: 'tiny one' },
+      status: 400, form: 'resetPassword', field: 'password', message: 'Passwords need at least 12 characters.', never: 'tiny one' },
+    { what: 'dropping one\'s own mcp:admin', page: async () => `/admin/users/${await adminId()}`, action: async () => `/admin/users/${await adminId()}/scopes`, fields: { scope: 'mcp:read' },
+      status: 409, form: 'setUserScopes', message: 'You cannot remove mcp:admin from yourself; ask another administrator.' },
+    { what: 'a redirect URI that is not a URL', page: '/admin/redirect-uris', action: '/admin/redirect-uris', fields: { uri: 'not a url' },
+      status: 400, form: 'allowRedirectUri', field: 'uri', message: 'not a url is not an absolute https URI.', kept: ['value="not a url"'] },
+    { what: 'a dangerous scheme', page: '/admin/redirect-uris', action: '/admin/redirect-schemes', fields: { scheme: 'javascript' },
+      status: 400, form: 'allowRedirectScheme', field: 'scheme', message: 'The javascript: scheme opens a browser, runs content or starts a system handler; it is never allowed as a redirect URI.', kept: ['value="javascript"'] },
+    { what: 'a host that is not a host name', page: '/admin/redirect-uris', action: '/admin/trusted-hosts', fields: { host: 'bad host/<x>' },
+      status: 400, form: 'trustHost', field: 'host', message: 'bad host/&lt;x&gt; is not a host name (like claude.ai, or example.com:8443).', kept: ['value="bad host/&lt;x&gt;"'] },
+    { what: 'removing a built-in redirect URI', page: '/admin/redirect-uris', action: '/admin/redirect-uris/remove', fields: { uri: 'https://claude.ai/api/mcp/auth_callback' }, tokenOf: '/admin/redirect-uris',
+      status: 409, form: 'removeRedirectUri', message: 'https://claude.ai/api/mcp/auth_callback is a built-in default; to remove it, list only the entries to keep under auth_server.registration.allowed_redirect_uris in the config file ([] for none) and restart.' },
+    { what: 'a client whose redirect URI is not a URL', page: '/admin/clients', action: '/admin/clients',
+      fields: { client_name: 'My <app>', redirect_uris: 'https://app.example.com/cb\nnot a url', token_endpoint_auth_method: 'none', id_jag: 'yes' },
+      status: 400, form: 'createStaticClient', field: 'redirect_uris', message: 'not a url was refused: redirect_uris must be absolute URIs.',
+      kept: ['value="My &lt;app&gt;"', '>https://app.example.com/cb\nnot a url</textarea>', 'value="none" selected', 'name="id_jag" value="yes" checked'] },
+    { what: 'a client id already taken', page: '/admin/clients', action: '/admin/clients', fields: { client_name: 'Second', client_id: 'taken-client', redirect_uris: 'https://second.example.com/cb' },
+      status: 409, form: 'createStaticClient', field: 'client_id', message: 'A client with the id taken-client already exists.', kept: ['value="Second"', 'value="taken-client"', '>https://second.example.com/cb</textarea>'] },
+    { what: 'a service account whose public keys are not JSON', page: '/admin/service-accounts', action: '/admin/service-accounts',
+      fields: { client_name: 'Nightly <job>', token_endpoint_auth_method: 'private_key_jwt', scope: ['mcp:write'], jwks: '{not json' },
+      status: 400, form: 'createServiceAccount', field: 'jwks', message: 'jwks: not valid JSON; paste a JWK Set such as {&quot;keys&quot;: [ … ]}.',
+      kept: ['value="Nightly &lt;job&gt;"', '>{not json</textarea>', 'value="mcp:write" checked'] },
+    { what: 'a service account with a client id already taken', page: '/admin/service-accounts', action: '/admin/service-accounts',
+      fields: { client_name: 'Reports', client_id: 'taken-client', token_endpoint_auth_method: 'client_secret_basic', scope: 'mcp:read' },
+      status: 409, form: 'createServiceAccount', field: 'client_id', message: 'A client with the id taken-client already exists.', kept: ['value="taken-client"', 'value="client_secret_basic" selected'] },
+    { what: 'an enterprise IdP over http', page: '/admin/trusted-idps', action: '/admin/trusted-idps', fields: { issuer: 'http://idp.example.com', jwks_uri: 'https://idp.example.com/jwks', new_users: 'pending', default_scopes: ['mcp:write'] },
+      status: 400, form: 'addTrustedIdp', field: 'issuer', message: 'The IdP was refused: issuer: ', kept: ['value="http://idp.example.com"', 'value="https://idp.example.com/jwks"', 'value="pending" selected', 'value="mcp:write" checked'] },
+    { what: 'retiring a key whose tokens may be valid, unconfirmed', page: '/admin/keys', action: '/admin/keys/retire', fields: {},
+      status: 409, form: 'retireKey', field: 'confirm', message: 'Tokens signed by ' },
+  ];
+
+  for (const c of cases) {
+    test(`${c.what}: ${c.status}, the form again with the message by ${c.field ?? 'the top of the page'}`, async () => {
+      if (c.form === 'retireKey') {
+        await server.auth.admin.keys.rotate({ actor: { name: 'test' } });
+        c.fields = { kid: await retiringKid() };
+      }
+      const pagePath = typeof c.page === 'string' ? c.page : await c.page();
+      const action = typeof c.action === 'string' ? c.action : await c.action();
+      const before = await admin.browser.navigate(pagePath);
+      const refused = c.tokenOf
+        ? await admin.browser.submit(action, { csrf: csrfOf(before, c.tokenOf), ...c.fields }, before.url)
+        : await post(admin.browser, before, action, c.fields);
+      assert.equal(refused.status, c.status, refused.html.slice(0, 500));
+      assert.doesNotMatch(refused.html, /This request cannot continue/, 'not the error page');
+      assert.ok(refused.html.includes(`action="${c.tokenOf ?? action}"`), 'the form is on the page again');
+      if (c.field) {
+        const id = `${c.form}-${c.field}-error`;
+        const at = refused.html.indexOf(`id="${id}">`);
+        assert.ok(at >= 0, `the message by the field (${id})`);
+        assert.ok(refused.html.slice(at).startsWith(`id="${id}">${c.message}`), `the whole message: ${refused.html.slice(at, at + 200)}`);
+        assert.match(refused.html, new RegExp(`aria-invalid="true" aria-describedby="[^"]*${id}"|aria-describedby="[^"]*${id}"[^>]*aria-invalid="true"`), 'the field points at its message');
+      } else {
+        assert.ok(refused.html.includes(`<p class="form-error" role="alert">Not saved: ${c.message}`), 'the message at the top of the page');
+      }
+      for (const kept of c.kept ?? []) assert.ok(refused.html.includes(kept), `keeps ${kept}`);
+      if (c.never) assert.ok(!refused.html.includes(c.never), 'the password is not sent back');
+    });
+  }
+
+  test('the token of the page shown again works: the corrected post succeeds', async () => {
+    const refused = await post(admin.browser, await admin.browser.navigate('/admin/redirect-uris'), '/admin/redirect-uris', { uri: 'not a url' });
+    assert.equal(refused.status, 400);
+    const corrected = await post(admin.browser, refused, '/admin/redirect-uris', { uri: 'https://fixed.example.com/callback' });
+    assert.equal(corrected.status, 200);
+    assert.match(corrected.html, /The redirect URI was allowed/);
+  });
+
+  test('a refused post that is not about a form (a user that does not exist) still gets the error page', async () => {
+    const page = await admin.browser.navigate('/admin/users');
+    const missing = await admin.browser.submit('/admin/users/no-such-user/disable', { csrf: csrfOf(page, '/admin/users') }, page.url);
+    assert.equal(missing.status, 404);
+    assert.match(missing.html, /There is no user no-such-user/);
+  });
+});
