@@ -19,22 +19,11 @@ import { createPkce } from '../helpers/pkce.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { TestClock } from '../helpers/test-clock.ts';
 import { CHATGPT_REDIRECT_URI, chatgptDocument, ClientKey } from './support/chatgpt-client.ts';
+import { claudeCodeDocument } from './support/claude-code-document.ts';
 
 const FRESH = 300;
 const MAX_STALE = 3600;
 const REDIRECT_URI = 'http://localhost:49152/callback';
-
-function claudeCodeDocument(clientId: string, extra: Record<string, unknown> = {}) {
-  return {
-    client_id: clientId,
-    client_name: 'Claude Code',
-    redirect_uris: ['http://localhost/callback', 'http://127.0.0.1/callback'],
-    grant_types: ['authorization_code', 'refresh_token'],
-    response_types: ['code'],
-    token_endpoint_auth_method: 'none',
-    ...extra,
-  };
-}
 
 describe('CIMD documents when their hosts fail', () => {
   let docs: DocumentServer;

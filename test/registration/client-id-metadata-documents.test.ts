@@ -10,18 +10,7 @@ import { startMetadataServer } from '../helpers/net.ts';
 import { authorizeUrl, connect, redeem, refresh, signIn } from '../helpers/oauth-flow.ts';
 import { createPkce } from '../helpers/pkce.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
-
-function claudeCodeDocument(url: string, extra: Record<string, unknown> = {}) {
-  return {
-    client_id: url,
-    client_name: 'Claude Code',
-    redirect_uris: ['http://localhost/callback', 'http://127.0.0.1/callback'],
-    grant_types: ['authorization_code', 'refresh_token'],
-    response_types: ['code'],
-    token_endpoint_auth_method: 'none',
-    ...extra,
-  };
-}
+import { claudeCodeDocument } from './support/claude-code-document.ts';
 
 describe('Client ID Metadata Documents', () => {
   let docs: DocumentServer;

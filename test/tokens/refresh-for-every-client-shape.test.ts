@@ -20,6 +20,7 @@ import {
 } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { TEST_BACKENDS } from '../helpers/test-database.ts';
+import { claudeCodeDocument } from '../registration/support/claude-code-document.ts';
 
 const admin = { username: 'admin', password: ADMIN_PASSWORD };
 const INSPECTOR_ORIGIN = 'http://localhost:6274';
@@ -98,10 +99,7 @@ for (const backend of TEST_BACKENDS) describe(`refresh tokens without offline_ac
       clientAuth: 'none',
       obtain: async () => {
         const url = `${docs.origin}/claude-code-client-metadata`;
-        docs.json('/claude-code-client-metadata', {
-          client_id: url, client_name: 'Claude Code', redirect_uris: ['http://localhost/callback', 'http://127.0.0.1/callback'],
-          grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none',
-        });
+        docs.json('/claude-code-client-metadata', claudeCodeDocument(url));
         return { client_id: url };
       },
     },
