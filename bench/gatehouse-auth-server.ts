@@ -9,6 +9,8 @@
  *   internal comparison only, never the baseline). `--metrics`: metrics switched on as `npm start`
  *   does (process metrics sampled, the registry served on a port of its own).
  */
+// As the deployed entry point does, first (apps/auth-server/src/provider/quiet-provider-notices.ts).
+import '../apps/auth-server/src/provider/quiet-provider-notices.ts';
 import { openSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import pino from 'pino';

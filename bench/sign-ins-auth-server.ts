@@ -6,6 +6,8 @@
  *
  * Run alone: npx tsx bench/sign-ins-auth-server.ts [--threads N]   (prints {"issuer": …}; SIGTERM stops it)
  */
+// As the deployed entry point does, first (apps/auth-server/src/provider/quiet-provider-notices.ts).
+import '../apps/auth-server/src/provider/quiet-provider-notices.ts';
 import { openSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import pino from 'pino';
