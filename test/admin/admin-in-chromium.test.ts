@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import type { Browser as Chromium, BrowserContext, Page } from 'playwright-core';
-import { launchChromium, screenshot } from '../helpers/chromium.ts';
+import { collectCspViolations, launchChromium, screenshot } from '../helpers/chromium.ts';
 import { clientSecretBasic, refresh, registerClient, tokenRequest } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { connectAs, RESOURCE } from './support/admin-browser.ts';
@@ -21,16 +21,14 @@ describe('admin pages in Chromium', () => {
   let chromium: Chromium;
   let context: BrowserContext;
   let page: Page;
-  const violations: string[] = [];
+  let violations: string[] = [];
 
   before(async () => {
     server = await startAuthServer();
     chromium = await launchChromium();
     context = await chromium.newContext();
     page = await context.newPage();
-    page.on('console', (message) => {
-      if (/Content Security Policy|Refused to/i.test(message.text())) violations.push(message.text());
-    });
+    violations = collectCspViolations(page);
   });
   after(async () => {
     await context?.close();

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser as Chromium, BrowserContext, Page } from 'playwright-core';
 import { trustedIdpEntry } from '../../apps/shared/config/id-jag-section.ts';
 import { CLI } from '../../apps/auth-server/src/cli/cli-context.ts';
-import { launchChromium, screenshot } from '../helpers/chromium.ts';
+import { collectCspViolations, launchChromium, screenshot } from '../helpers/chromium.ts';
 import { clientSecretBasic } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { startEnterpriseIdp, type EnterpriseIdp } from '../helpers/start-enterprise-idp.ts';
@@ -24,7 +24,7 @@ describe('trusted IdPs in the admin pages, in Chromium', () => {
   let context: BrowserContext;
   let page: Page;
   let agent: { client_id: string; client_secret: string };
-  const violations: string[] = [];
+  let violations: string[] = [];
 
   before(async () => {
     [configured, added] = await Promise.all([startEnterpriseIdp('from-file'), startEnterpriseIdp('from-page')]);
@@ -39,9 +39,7 @@ describe('trusted IdPs in the admin pages, in Chromium', () => {
     chromium = await launchChromium();
     context = await chromium.newContext();
     page = await context.newPage();
-    page.on('console', (message) => {
-      if (/Content Security Policy|Refused to/i.test(message.text())) violations.push(message.text());
-    });
+    violations = collectCspViolations(page);
   });
   after(async () => {
     await context?.close();

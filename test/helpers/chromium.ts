@@ -36,3 +36,16 @@ export async function interceptCallback(page: Page, callbackPrefix: string): Pro
   });
   return seen;
 }
+
+/**
+ * The Content Security Policy violations the page reports on its console from now on (the list
+ * fills as they come): a test asserts it stays empty, so a page that needs an inline script or
+ * style, which the CSP forbids, fails.
+ */
+export function collectCspViolations(page: Page): string[] {
+  const violations: string[] = [];
+  page.on('console', (message) => {
+    if (/Content Security Policy|Refused to/i.test(message.text())) violations.push(message.text());
+  });
+  return violations;
+}

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser as Chromium, BrowserContext } from 'playwright-core';
-import { launchChromium, screenshot } from '../helpers/chromium.ts';
+import { collectCspViolations, launchChromium, screenshot } from '../helpers/chromium.ts';
 import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 
 const MCP_URL = 'https://mcp.example.com/mcp';
@@ -52,10 +52,7 @@ describe('the home page', () => {
       try {
         context = await chromium.newContext({ viewport, permissions: ['clipboard-read', 'clipboard-write'] });
         const page = await context.newPage();
-        const violations: string[] = [];
-        page.on('console', (message) => {
-          if (/Content Security Policy|Refused to/i.test(message.text())) violations.push(message.text());
-        });
+        const violations = collectCspViolations(page);
         await page.goto(`${server.issuer}/`);
         const copy = page.getByRole('button', { name: 'Copy' });
         await copy.click();

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import type { Browser as Chromium, Page } from 'playwright-core';
-import { interceptCallback, launchChromium, screenshot } from '../helpers/chromium.ts';
+import { collectCspViolations, interceptCallback, launchChromium, screenshot } from '../helpers/chromium.ts';
 import { authorizeUrl, CLAUDE_CALLBACK, registerClient, tokenRequest, type RegisteredClient } from '../helpers/oauth-flow.ts';
 import { createPkce } from '../helpers/pkce.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
@@ -39,10 +39,7 @@ describe('sign-in and consent pages in Chromium', () => {
   async function open(scope = 'mcp:read mcp:write') {
     const context = await chromium.newContext();
     const page = await context.newPage();
-    const violations: string[] = [];
-    page.on('console', (message) => {
-      if (/Content Security Policy|Refused to/i.test(message.text())) violations.push(message.text());
-    });
+    const violations = collectCspViolations(page);
     const callbacks = await interceptCallback(page, CLAUDE_CALLBACK);
     const { verifier, challenge } = createPkce();
     await page.goto(authorizeUrl(server.issuer, { clientId: client.client_id, scope, resource: RESOURCE, state: 'browser-state' }, challenge).href);
