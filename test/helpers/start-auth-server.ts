@@ -42,6 +42,8 @@ export interface StartOptions {
   clock?: AuthServerOptions['clock'];
   /** Where the server's metrics go. */
   registry?: AuthServerOptions['registry'];
+  /** Where connection events go. Default: the server's database. */
+  connectionRecorder?: AuthServerOptions['connectionRecorder'];
   /** Default 'sqlite'. 'postgres': a new database in the test cluster, unless `databaseUrl` names one. */
   backend?: TestBackend;
   /** A PostgreSQL database to share with other servers (replicas); implies backend 'postgres'. */
@@ -96,7 +98,7 @@ export async function startAuthServer(options: StartOptions = {}): Promise<TestA
   options.configure?.(config);
 
   const logger = options.logger ?? createLogger('auth-server', 'silent');
-  const serverOptions: AuthServerOptions = { adapter: options.adapterOverride, metadataFetch: options.metadataFetch, clock: options.clock, registry: options.registry };
+  const serverOptions: AuthServerOptions = { adapter: options.adapterOverride, metadataFetch: options.metadataFetch, clock: options.clock, registry: options.registry, connectionRecorder: options.connectionRecorder };
   let auth: AuthServer;
   try {
     auth = await createAuthServer(config.authServer, logger, serverOptions);

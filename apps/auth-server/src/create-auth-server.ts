@@ -72,6 +72,7 @@ import { startSweeper } from './provider/start-sweeper.ts';
 import { expireUnusedClients } from './registration/expire-unused-clients.ts';
 import { PendingRegistrations } from './registration/pending-registrations.ts';
 import { publishProviderRevocations } from './revocation/publish-provider-revocations.ts';
+import { recordNoConnections, type ConnectionRecorder } from '../../shared/connection-events.ts';
 import { revocationFeedRoute } from './revocation/revocation-feed-route.ts';
 import { revokeJwtAccessTokens } from './revocation/revoke-jwt-access-tokens.ts';
 import { createRenderer, VIEWS_DIR } from './views/create-renderer.ts';
@@ -125,10 +126,13 @@ export interface AuthServerOptions {
    * `Date.now()` (apps/shared/clock.ts says where the two meet). Default: systemClock.
    */
   clock?: Clock;
+  /** Where connection events go (apps/shared/connection-events.ts). Default: this server's database. */
+  connectionRecorder?: ConnectionRecorder;
 }
 
 export async function createAuthServer(config: AuthServerConfig, logger: Logger, options: AuthServerOptions = {}): Promise<AuthServer> {
   const clock = options.clock ?? systemClock;
+  const connectionRecorder = options.connectionRecorder ?? recordNoConnections;
   const database = await openDatabase(config.database, 'auth-server');
   // Before anything else reads the database: a missing or wrong key encryption key stops the start here.
   let keyStore: KeyStore;
@@ -366,6 +370,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       await hasher.close();
       // Events of requests that have been answered may still be queued (audit-log.ts).
       await audit.flush();
+      await connectionRecorder.flush();
       await database.close();
     },
   };

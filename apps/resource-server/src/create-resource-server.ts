@@ -22,6 +22,7 @@ import { answerMethodNotAllowed } from '../../shared/answer-method-not-allowed.t
 import { logAppErrors } from '../../shared/log-app-errors.ts';
 import { observeRequests } from '../../shared/observe-requests.ts';
 import { rejectMalformedHost } from '../../shared/reject-malformed-host.ts';
+import { recordNoConnections, type ConnectionRecorder } from '../../shared/connection-events.ts';
 import { RevocationFeedFollower } from './auth/follow-revocation-feed.ts';
 import { createAccessTokenVerifier } from './auth/verify-access-token.ts';
 import { authenticationMiddleware, originGuardMiddleware } from './http/as-koa-middleware.ts';
@@ -81,6 +82,8 @@ export interface CreateResourceServerOptions {
    * records. Tests pass a clock they move; timers stay real (apps/shared/clock.ts). Default: systemClock.
    */
   clock?: Clock;
+  /** Where connection events go (apps/shared/connection-events.ts). Default: this server's database. */
+  connectionRecorder?: ConnectionRecorder;
 }
 
 export interface ResourceServer {
@@ -103,6 +106,7 @@ const FIRST_SYNC_WAIT_MS = 5000;
 
 export function createResourceServer(options: CreateResourceServerOptions): ResourceServer {
   const { config, db, logger, dangerouslyDisableAuthentication = false, maxSessionsPerUser = 32, clock = systemClock } = options;
+  const connectionRecorder = options.connectionRecorder ?? recordNoConnections;
   const notes = new NoteStore(db);
   const audit = new AuditStore(db, (err) => logger.error({ err }, 'writing tool-call audit records failed'), clock);
   const resourceMetadataUrl = protectedResourceMetadataUrl(config.resource);
@@ -246,6 +250,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
         await sessions.closeAll();
         await gateway.close();
         await audit.flush();
+        await connectionRecorder.flush();
       });
     },
     async close() {
@@ -254,6 +259,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
       await sessions.closeAll();
       await gateway.close();
       await audit.flush();
+      await connectionRecorder.flush();
       await new Promise<void>((resolve) => {
         httpServer.close(() => resolve());
         httpServer.closeAllConnections();
