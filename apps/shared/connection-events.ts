@@ -79,7 +79,13 @@ export interface ConnectionEvent {
   clientId?: string;
   /** The user (the account id, a token's `sub`) once known. */
   accountId?: string;
-  /** The grant (oidc-provider's grant id, a token's `gid`): joins sign-in, code, refreshes and MCP requests. */
+  /**
+   * Joins the browser steps of one authorization request (authorization → sign_in → consent →
+   * redirect): a SHA-256 of oidc-provider's interaction uid (base64url, 22 characters), never the
+   * uid itself, which is a handle on the pending sign-in.
+   */
+  flowId?: string;
+  /** The grant (oidc-provider's grant id, a token's `gid`): joins consent, code, refreshes and MCP requests. */
   grantId?: string;
   /** The caller's address as the app sees it (after the trusted-proxy rule). */
   ip?: string;
