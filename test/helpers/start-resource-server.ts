@@ -58,6 +58,7 @@ export async function startResourceServer({ issuer, config: overrides = {}, logL
     jwksUri: `${issuer}/oauth/jwks`,
     authorizationServerMetadataUri: `${issuer}/.well-known/oauth-authorization-server`,
     allowedOrigins: [],
+    connections: { retention: 7 * 86400, maxEvents: 100_000, stallAfter: 600 },
     databaseFile: join(dir, 'resource-server.db'),
     database: await testDatabaseSettings(databaseUrl ? 'postgres' : backend ?? 'sqlite', join(dir, 'resource-server.db'), databaseUrl),
     maxBodyBytes: 256 * 1024,

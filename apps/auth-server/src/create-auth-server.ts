@@ -75,6 +75,7 @@ import { publishProviderRevocations } from './revocation/publish-provider-revoca
 import type { ConnectionRecorder } from '../../shared/connection-events.ts';
 import { ConnectionEventStore } from '../../shared/connections/connection-event-store.ts';
 import { DatabaseConnectionRecorder } from '../../shared/connections/connection-recorder.ts';
+import { pruneConnectionEvents } from '../../shared/connections/prune-connection-events.ts';
 import { revocationFeedRoute } from './revocation/revocation-feed-route.ts';
 import { revokeJwtAccessTokens } from './revocation/revoke-jwt-access-tokens.ts';
 import { createRenderer, VIEWS_DIR } from './views/create-renderer.ts';
@@ -260,6 +261,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       () => admin.revocations.prune(),
       () => idJagReplays.sweep(clock.epochSeconds()),
       () => rateLimiter.prune(longestWindow, clock.now()),
+      pruneConnectionEvents(connectionEvents, config.connections, clock),
     ],
     60_000,
     sweepFailed,

@@ -25,6 +25,7 @@ import { rejectMalformedHost } from '../../shared/reject-malformed-host.ts';
 import type { ConnectionRecorder } from '../../shared/connection-events.ts';
 import { ConnectionEventStore } from '../../shared/connections/connection-event-store.ts';
 import { DatabaseConnectionRecorder } from '../../shared/connections/connection-recorder.ts';
+import { pruneConnectionEvents } from '../../shared/connections/prune-connection-events.ts';
 import { RevocationFeedFollower } from './auth/follow-revocation-feed.ts';
 import { createAccessTokenVerifier } from './auth/verify-access-token.ts';
 import { authenticationMiddleware, originGuardMiddleware } from './http/as-koa-middleware.ts';
@@ -222,8 +223,10 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   app.use(redirectToAuthorizationServer(authorizationServerEndpoints({ metadataUri: config.authorizationServerMetadataUri, issuer: config.issuer, clock }), logger));
   app.use(router.routes());
 
+  const pruneConnections = pruneConnectionEvents(connectionEvents, config.connections, clock);
   const sweepAudit = () => {
     audit.sweep(config.auditRetention).catch((err: unknown) => logger.error({ err }, 'audit sweep failed'));
+    pruneConnections().catch((err: unknown) => logger.error({ err }, 'connection events sweep failed'));
   };
   sweepAudit();
   const auditSweeper = setInterval(sweepAudit, AUDIT_SWEEP_INTERVAL_MS).unref();
