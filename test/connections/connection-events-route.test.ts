@@ -91,7 +91,7 @@ for (const backend of TEST_BACKENDS) {
       ['since negative', '?since=-1', /^since: /],
       ['until beyond a safe integer', `?until=${'9'.repeat(16)}`, /^until: /],
       ['limit zero', '?limit=0', /^limit: /],
-      ['limit too large', '?limit=1001', /^limit: /],
+      ['limit too large', '?limit=5001', /^limit: /],
       ['limit not a number', '?limit=ten', /^limit: /],
       ['empty client_id', '?client_id=', /^client_id: /],
       ['client_id too long', `?client_id=${'c'.repeat(513)}`, /^client_id: /],

@@ -21,7 +21,7 @@ import type { ConnectionEventStore } from '../../../shared/connections/connectio
 
 export const CONNECTION_EVENTS_PATH = '/connections/events';
 
-const MAX_LIMIT = 1000;
+const MAX_LIMIT = 5000;
 const epochMs = z.string().regex(/^\d{1,16}$/, { error: 'expected epoch milliseconds' }).transform(Number)
   .refine((value) => Number.isSafeInteger(value), { error: 'expected epoch milliseconds' });
 const id = z.string().min(1, { error: 'expected a non-empty value' }).max(512, { error: 'expected at most 512 characters' });
