@@ -11,6 +11,7 @@ import { createLogger } from '../../apps/shared/logger.ts';
 import type { Clock } from '../../apps/shared/clock.ts';
 import type { Registry } from '../../apps/shared/metrics.ts';
 import type { SqlDatabase } from '../../apps/shared/storage/sql-database.ts';
+import type { ConnectionRecorder } from '../../apps/shared/connection-events.ts';
 import type { ResourceServerConfig } from '../../apps/shared/config/resource-server-section.ts';
 import type { TestAuthServer } from './start-auth-server.ts';
 
@@ -22,7 +23,7 @@ export interface BesideOptions {
   registry?: Registry;
 }
 
-export async function startResourceServerBeside(auth: TestAuthServer, options: BesideOptions = {}): Promise<{ mcpUrl: string; db: SqlDatabase; close(): Promise<void> }> {
+export async function startResourceServerBeside(auth: TestAuthServer, options: BesideOptions = {}): Promise<{ mcpUrl: string; db: SqlDatabase; connectionRecorder: ConnectionRecorder; close(): Promise<void> }> {
   const mcpUrl = auth.config.authServer.resource;
   const port = Number(new URL(mcpUrl).port);
   const config: ResourceServerConfig = {
@@ -43,6 +44,7 @@ export async function startResourceServerBeside(auth: TestAuthServer, options: B
   return {
     mcpUrl,
     db,
+    connectionRecorder: server.connectionRecorder,
     async close() {
       await server.close();
       await db.close();

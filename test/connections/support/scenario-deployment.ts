@@ -105,7 +105,7 @@ export async function startScenarioDeployment(backend: TestBackend, options: Dep
       await startApps(port, true);
     },
     async recorded() {
-      // Replaced by the recorders' flush once the store lands.
+      await Promise.all([auth.auth.connectionRecorder.flush(), resource.connectionRecorder.flush()]);
     },
     gatehouse(args) {
       const postgres = auth.config.authServer.database.postgres;
