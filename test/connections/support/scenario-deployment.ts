@@ -54,15 +54,15 @@ export interface ScenarioDeployment {
 export interface DeploymentOptions {
   /** False: resetAuthServer is never called (the first server's metrics are read). Default true. */
   reset?: boolean;
-  /** Both apps' clock (the stall scenario's, behind the wall clock). Default: the resource server on a TestClock that runs with the wall clock, the auth-server on the system clock. */
-  clock?: TestClock;
+  /** The auth-server's clock (the stall scenario's, behind the wall clock). Default: the system clock. */
+  authClock?: TestClock;
 }
 
 export async function startScenarioDeployment(backend: TestBackend, options: DeploymentOptions = {}): Promise<ScenarioDeployment> {
   const mcpUrl = `http://127.0.0.1:${await freePort()}/mcp`;
   const registries = { auth: createMetricsRegistry('auth-server'), resource: createMetricsRegistry('resource-server') };
-  const resourceClock = options.clock ?? TestClock.ahead(0);
-  const authClock: Clock | undefined = options.clock;
+  const resourceClock = TestClock.ahead(0);
+  const authClock: Clock | undefined = options.authClock;
   const configure = (config: GatehouseConfig) => {
     config.authServer.accessTokenTtl = ACCESS_TOKEN_TTL;
   };
