@@ -59,6 +59,13 @@ export function assertTimeline(attempt: ConnectionAttempt, scenario: Scenario, r
   assert.equal(refusal.app, expected.app);
   assert.equal(refusal.step, expected.step);
   assert.equal(refusal.error, expected.error);
+  if (scenario.thenRecorded) {
+    const { step, error, redirectUri } = scenario.thenRecorded;
+    const later = attempt.events.slice(attempt.events.indexOf(refusal) + 1).find((event) => event.step === step);
+    assert.ok(later, `${scenario.key}: a ${step} event after the refusal: ${steps.join(' → ')}`);
+    assert.equal(later.error, error);
+    assert.equal(later.redirectUri, redirectUri);
+  }
   if (scenario.alongTheWay) {
     for (const value of run.named) assert.ok(refusal.reason?.includes(value), `the ${refusal.step} reason names ${value}: ${refusal.reason}`);
     if (scenario.alongTheWay.says) assert.match(refusal.reason ?? '', scenario.alongTheWay.says);

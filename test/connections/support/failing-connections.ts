@@ -56,6 +56,8 @@ export interface Scenario {
   failure?: ExpectedRefusal;
   /** A refusal a connection that goes on meets on the way (the step-up's 403). */
   alongTheWay?: ExpectedRefusal;
+  /** What is recorded after the failure: the redirect back to the client carrying the error. */
+  thenRecorded?: { step: ConnectionStep; error: string; redirectUri: string };
 }
 
 /** Each scenario's client says who it is; the pre-registration steps are joined by IP + User-Agent. */
@@ -181,6 +183,7 @@ export const FAILING_CONNECTIONS: Scenario[] = [
     outcome: 'failed',
     steps: ['registration', 'authorization', 'sign_in', 'consent', 'redirect'],
     failure: { app: 'auth-server', step: 'consent', error: 'access_denied', reasonCode: 'consent_denied', says: /denied/ },
+    thenRecorded: { step: 'redirect', error: 'access_denied', redirectUri: CLAUDE_CALLBACK },
   },
   {
     // A client that retries its token request with the same code (giantswarm/muster#269:
