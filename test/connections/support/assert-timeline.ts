@@ -44,7 +44,9 @@ export function assertTimeline(attempt: ConnectionAttempt, scenario: Scenario, r
   assertSummary(attempt, scenario, run);
   const steps = attempt.events.map((event) => event.step);
   assert.ok(inOrder(steps, scenario.steps), `${scenario.key}: expected ${scenario.steps.join(' → ')} in order, got ${steps.join(' → ')}`);
-  const times = attempt.events.map((event) => event.at);
+  // Epoch ms from the server's log, ISO 8601 from the CLI's --json.
+  const times = attempt.events.map((event) => new Date(event.at).getTime());
+  assert.ok(times.every((time) => Number.isFinite(time)), 'each event has its time');
   assert.deepEqual(times, [...times].sort((a, b) => a - b), 'oldest first');
   assert.equal(attempt.lastStep, steps.at(-1));
 
