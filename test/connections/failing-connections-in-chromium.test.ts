@@ -65,14 +65,14 @@ describe('failing connections on the admin Connections pages in Chromium', () =>
       assert.equal(attempt.outcome, scenario.outcome, JSON.stringify(attempt));
 
       await page.goto(`${d.issuer}/admin/connections`);
-      const link = page.locator(`main a[href*="${attempt.id}"]`).first();
+      const link = page.locator(`a[href$="/admin/connections/${attempt.id}"]`);
       const row = page.locator('main tr', { has: link });
       const listed = asShown(await row.innerText());
       assert.ok(listed.includes(run.clientId) || (attempt.clientName !== undefined && listed.includes(attempt.clientName)), `the row names the client: ${listed}`);
       assert.match(listed, new RegExp(scenario.outcome.replace('_', ' '), 'i'));
       if (attempt.explanation) assert.ok(listed.includes(asShown(attempt.explanation.reason)), `the row explains: ${listed}`);
 
-      await link.click();
+      await row.locator(link).click();
       await page.waitForURL(`**/admin/connections/${attempt.id}`);
       const shown = asShown(await page.locator('main').innerText());
       const expected = scenario.failure ?? scenario.alongTheWay;
