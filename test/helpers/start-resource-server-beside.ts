@@ -9,6 +9,7 @@ import { createResourceServer } from '../../apps/resource-server/src/create-reso
 import { openDatabase } from '../../apps/shared/storage/open-database.ts';
 import { createLogger } from '../../apps/shared/logger.ts';
 import type { Clock } from '../../apps/shared/clock.ts';
+import type { ConnectionRecorder } from '../../apps/shared/connection-events.ts';
 import type { ResourceServerConfig } from '../../apps/shared/config/resource-server-section.ts';
 import type { TestAuthServer } from './start-auth-server.ts';
 
@@ -16,6 +17,8 @@ export interface BesideOptions {
   configure?: (config: ResourceServerConfig) => void;
   /** The resource server's clock (a TestClock; often the auth-server's too). Default: the system clock. */
   clock?: Clock;
+  /** Where connection events go. Default: the server's own. */
+  connectionRecorder?: ConnectionRecorder;
 }
 
 export async function startResourceServerBeside(auth: TestAuthServer, options: BesideOptions = {}): Promise<{ mcpUrl: string; close(): Promise<void> }> {
@@ -34,7 +37,7 @@ export async function startResourceServerBeside(auth: TestAuthServer, options: B
   };
   options.configure?.(config);
   const db = await openDatabase(config.database, 'resource-server');
-  const server = createResourceServer({ config, db, logger: createLogger('resource-server', 'silent'), clock: options.clock });
+  const server = createResourceServer({ config, db, logger: createLogger('resource-server', 'silent'), clock: options.clock, connectionRecorder: options.connectionRecorder });
   await server.listen(port, '127.0.0.1');
   return {
     mcpUrl,

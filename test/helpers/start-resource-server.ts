@@ -9,6 +9,7 @@ import { after, before } from 'node:test';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Clock } from '../../apps/shared/clock.ts';
+import type { ConnectionRecorder } from '../../apps/shared/connection-events.ts';
 import type { ResourceServerConfig } from '../../apps/shared/config/resource-server-section.ts';
 import { openDatabase } from '../../apps/shared/storage/open-database.ts';
 import type { SqlDatabase } from '../../apps/shared/storage/sql-database.ts';
@@ -42,6 +43,8 @@ export interface StartOptions {
   registry?: Registry;
   /** The server's clock (a TestClock), so tests move time instead of sleeping. Default: the system clock. */
   clock?: Clock;
+  /** Where connection events go. Default: the server's own. */
+  connectionRecorder?: ConnectionRecorder;
   /** Default 'sqlite'. 'postgres': a new database in the test cluster, unless `databaseUrl` names one. */
   backend?: TestBackend;
   /** A PostgreSQL database to share with other servers (replicas); implies backend 'postgres'. */
@@ -58,6 +61,7 @@ export async function startResourceServer({ issuer, config: overrides = {}, logL
     jwksUri: `${issuer}/oauth/jwks`,
     authorizationServerMetadataUri: `${issuer}/.well-known/oauth-authorization-server`,
     allowedOrigins: [],
+    trustProxy: false,
     databaseFile: join(dir, 'resource-server.db'),
     database: await testDatabaseSettings(databaseUrl ? 'postgres' : backend ?? 'sqlite', join(dir, 'resource-server.db'), databaseUrl),
     maxBodyBytes: 256 * 1024,

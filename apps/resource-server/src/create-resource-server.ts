@@ -24,6 +24,7 @@ import { observeRequests } from '../../shared/observe-requests.ts';
 import { rejectMalformedHost } from '../../shared/reject-malformed-host.ts';
 import { recordNoConnections, type ConnectionRecorder } from '../../shared/connection-events.ts';
 import { RevocationFeedFollower } from './auth/follow-revocation-feed.ts';
+import { McpConnectionSteps } from './connections/mcp-connection-steps.ts';
 import { createAccessTokenVerifier } from './auth/verify-access-token.ts';
 import { authenticationMiddleware, originGuardMiddleware } from './http/as-koa-middleware.ts';
 import { assumeAnonymousCaller } from './http/assume-anonymous-caller.ts';
@@ -144,7 +145,10 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
     revocations,
     clock,
   });
-  const authenticate = dangerouslyDisableAuthentication
+  const connectionSteps = new McpConnectionSteps({
+    recorder: connectionRecorder, resource: config.resource, issuer: config.issuer, trustProxy: config.trustProxy, clock, logger,
+  });
+  const bearerCheck = (steps?: McpConnectionSteps) => (dangerouslyDisableAuthentication
     ? assumeAnonymousCaller
     : requireBearerToken({
       verifier,
@@ -152,7 +156,12 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
       challengeScopes: scopes.challenge,
       logger,
       onTokenRefused: (reason) => metrics.tokenVerificationFailures.inc({ reason }),
-    });
+      steps,
+    }));
+  // Only the MCP endpoint's requests are steps of a client's connection; the admin pages' reads of
+  // the gateway's server list (a fresh minted token each) are not.
+  const authenticate = bearerCheck(connectionSteps);
+  const authenticateAdmin = bearerCheck();
 
   const createServer = (subject: string) => createMcpServer({ notes, audit, logger, onToolCall, gateway, builtInTools: config.builtInTools, subject });
   const sessions = new McpSessions({
@@ -173,7 +182,13 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
     authenticate, // 401 no or bad token; 503 key set unreachable
     readJsonRpcBody: readJsonRpcBody(config.maxBodyBytes), // 413 too large; 400 not JSON
     checkMcpRequestMetadata: checkMcpRequestMetadata(), // 400 headers disagree with the body; 2026-07-28 or a session
-    requireToolScope: requireToolScope({ requiredScope: requiredScopeLookup(gateway, config.builtInTools), resourceMetadataUrl, audit, onToolCall }), // 403 insufficient_scope
+    requireToolScope: requireToolScope({
+      requiredScope: requiredScopeLookup(gateway, config.builtInTools),
+      resourceMetadataUrl,
+      audit,
+      onToolCall,
+      onStepUp: (req, auth, refused) => connectionSteps.steppedUp(req, auth, refused),
+    }), // 403 insufficient_scope
     serveStatelessRequest: serveStatelessRequest(statelessRequestAnswerer(createServer), logger), // 2026-07-28: no session
     serveMcpRequest: serveMcpRequest(sessions, logger), // 404 unknown session; the rest is the SDK transport's
   });
@@ -181,14 +196,16 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   // What the admin pages show of the gateway: the same guard and token check, and mcp:admin.
   const gatewayServersEndpoint: Array<Middleware<AuthenticatedState>> = [
     originGuardMiddleware(originGuard),
-    authenticationMiddleware(authenticate),
+    authenticationMiddleware(authenticateAdmin),
     requireScope({ scope: 'mcp:admin', resourceMetadataUrl }), // 403 insufficient_scope
     describeGatewayServers(gateway),
   ];
 
   const mcpPath = new URL(config.resource).pathname;
   const metadataPaths = ['/.well-known/oauth-protected-resource', `/.well-known/oauth-protected-resource${mcpPath}`];
-  const metadata = protectedResourceMetadata({ resource: config.resource, issuer: config.issuer, scopesSupported: scopes.supported });
+  const metadata = protectedResourceMetadata({
+    resource: config.resource, issuer: config.issuer, scopesSupported: scopes.supported, onServed: (req) => connectionSteps.metadataServed(req),
+  });
 
   const router = new Router<ResourceServerState>();
   router.get(metadataPaths, metadata);
@@ -213,7 +230,11 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   app.use(handleErrors(logger));
   app.use(answerMethodNotAllowed([{ path: /^\/(healthz|readyz)$/, methods: ['GET'] }]));
   app.use(healthRoutes({ checks: readiness, logger, details: () => (config.servers.length > 0 ? { servers: serverStates(gateway) } : {}) }));
-  app.use(redirectToAuthorizationServer(authorizationServerEndpoints({ metadataUri: config.authorizationServerMetadataUri, issuer: config.issuer, clock }), logger));
+  app.use(redirectToAuthorizationServer(
+    authorizationServerEndpoints({ metadataUri: config.authorizationServerMetadataUri, issuer: config.issuer, clock }),
+    logger,
+    (req, guessed) => connectionSteps.endpointGuessed(req, guessed),
+  ));
   app.use(router.routes());
 
   const sweepAudit = () => {
