@@ -2,10 +2,12 @@
  * The resource server's connection steps reach its own table (`mcp_connection_events`) through
  * its default recorder, on SQLite and PostgreSQL: the challenge Claude's first POST meets (no
  * User-Agent, anthropics/claude-ai-mcp#923), a token that expired, and the first accepted request;
- * with the words and values an admin reads, and no part of any token in any column.
+ * with the words and values an admin reads, and no part of any token in any column; read back as
+ * the auth-server reads them, through `GET /connections/events`.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import type { ConnectionEvent } from '../../apps/shared/connection-events.ts';
 import { INITIALIZE, mcpRequest } from '../helpers/mcp-http.ts';
 import { rawRequest } from '../helpers/raw-http.ts';
 import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
@@ -70,6 +72,22 @@ for (const backend of TEST_BACKENDS) {
       for (const token of [expired, good]) {
         for (const part of token.split('.')) assert.ok(!stored.includes(part), 'no part of a token is stored');
       }
+    });
+
+    test("read back through GET /connections/events (mcp:admin), where the auth-server's reads leave no event of their own", async () => {
+      const admin = await issuer.mint({ claims: { client_id: 'gatehouse-admin-reader', scope: 'mcp:admin' } });
+      const read = async (query: string) => {
+        const response = await fetch(`${server.baseUrl}/connections/events${query}`, { headers: { authorization: `Bearer ${admin}` } });
+        assert.equal(response.status, 200);
+        return ((await response.json()) as { events: ConnectionEvent[] }).events;
+      };
+      const ours = await read('?client_id=claude-desktop');
+      assert.deepEqual(ours.map(({ app, step, outcome, reasonCode }) => [app, step, outcome, reasonCode]), [
+        ['resource-server', 'mcp_request', 'refused', 'token_expired'],
+        ['resource-server', 'mcp_request', 'ok', undefined],
+      ]);
+      assert.match(ours[0]!.reason!, /^the access token expired at .* UTC; the client should refresh it$/);
+      assert.ok((await read('')).every((event) => event.clientId !== 'gatehouse-admin-reader'), 'reading the events is not a connection');
     });
   });
 }

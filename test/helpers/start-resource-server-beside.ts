@@ -21,7 +21,7 @@ export interface BesideOptions {
   connectionRecorder?: ConnectionRecorder;
 }
 
-export async function startResourceServerBeside(auth: TestAuthServer, options: BesideOptions = {}): Promise<{ mcpUrl: string; close(): Promise<void> }> {
+export async function startResourceServerBeside(auth: TestAuthServer, options: BesideOptions = {}): Promise<{ mcpUrl: string; connectionRecorder: ConnectionRecorder; close(): Promise<void> }> {
   const mcpUrl = auth.config.authServer.resource;
   const port = Number(new URL(mcpUrl).port);
   const config: ResourceServerConfig = {
@@ -41,6 +41,7 @@ export async function startResourceServerBeside(auth: TestAuthServer, options: B
   await server.listen(port, '127.0.0.1');
   return {
     mcpUrl,
+    connectionRecorder: server.connectionRecorder,
     async close() {
       await server.close();
       await db.close();

@@ -28,6 +28,8 @@ export interface RunningResourceServer {
   db: SqlDatabase;
   /** The Node HTTP server, for tests that watch its connections. */
   httpServer: Server;
+  /** Where the server records connection events (its database unless a recorder was passed). */
+  connectionRecorder: ConnectionRecorder;
   close(): Promise<void>;
 }
 
@@ -62,6 +64,7 @@ export async function startResourceServer({ issuer, config: overrides = {}, logL
     authorizationServerMetadataUri: `${issuer}/.well-known/oauth-authorization-server`,
     allowedOrigins: [],
     trustProxy: false,
+    connections: { retention: 7 * 86400, maxEvents: 100_000, stallAfter: 600 },
     databaseFile: join(dir, 'resource-server.db'),
     database: await testDatabaseSettings(databaseUrl ? 'postgres' : backend ?? 'sqlite', join(dir, 'resource-server.db'), databaseUrl),
     maxBodyBytes: 256 * 1024,
@@ -87,6 +90,7 @@ export async function startResourceServer({ issuer, config: overrides = {}, logL
     config,
     db,
     httpServer: server.httpServer,
+    connectionRecorder: server.connectionRecorder,
     async close() {
       await server.close();
       await db.close();

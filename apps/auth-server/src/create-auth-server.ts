@@ -72,9 +72,11 @@ import { startSweeper } from './provider/start-sweeper.ts';
 import { expireUnusedClients } from './registration/expire-unused-clients.ts';
 import { PendingRegistrations } from './registration/pending-registrations.ts';
 import { publishProviderRevocations } from './revocation/publish-provider-revocations.ts';
-import type { ConnectionRecorder } from '../../shared/connection-events.ts';
+import type { ConnectionLog, ConnectionRecorder } from '../../shared/connection-events.ts';
+import { createConnectionLog } from './connections/connection-log.ts';
 import { ConnectionEventStore } from '../../shared/connections/connection-event-store.ts';
 import { DatabaseConnectionRecorder } from '../../shared/connections/connection-recorder.ts';
+import { pruneConnectionEvents } from '../../shared/connections/prune-connection-events.ts';
 import { revocationFeedRoute } from './revocation/revocation-feed-route.ts';
 import { revokeJwtAccessTokens } from './revocation/revoke-jwt-access-tokens.ts';
 import { createRenderer, VIEWS_DIR } from './views/create-renderer.ts';
@@ -97,6 +99,8 @@ export interface AuthServer {
   unusedBootstrapAdmin(): Promise<string | undefined>;
   /** Where this server's connection events go (the database recorder unless one was passed). */
   connectionRecorder: ConnectionRecorder;
+  /** Connection attempts from both apps' events, for the admin pages, "My apps" and the CLI. */
+  connections: ConnectionLog;
   close(): Promise<void>;
 }
 
@@ -260,6 +264,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       () => admin.revocations.prune(),
       () => idJagReplays.sweep(clock.epochSeconds()),
       () => rateLimiter.prune(longestWindow, clock.now()),
+      pruneConnectionEvents(connectionEvents, config.connections, clock),
     ],
     60_000,
     sweepFailed,
@@ -368,6 +373,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     },
     unusedBootstrapAdmin: () => unusedBootstrapAdmin(config, users, audit),
     connectionRecorder,
+    connections: createConnectionLog({ database, config, signingKey: () => holder.signingKey, clock, logger, recorder: connectionRecorder }),
     async close() {
       stopSweeper();
       stopWatchingKeys();

@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import * as z from 'zod';
 import { booleanish, CROSS_FIELD, duration, environmentName, issuerUrl, port, resourceUrl, whenSet, type FieldNote } from './field-schemas.ts';
 import { gatewayServers } from './gateway-servers.ts';
+import type { ConnectionsConfig } from './connections-section.ts';
 import type { LoadContext } from './load-context.ts';
 import type { DatabaseSettings } from '../storage/open-database.ts';
 
@@ -108,6 +109,8 @@ export interface ResourceServerSurroundings {
   authTokenLifetime: number;
   /** trust_proxy: the client address is the proxy's last X-Forwarded-For entry. */
   trustProxy: boolean;
+  /** The shared `connections` section: the recorder's bounds. */
+  connections: ConnectionsConfig;
 }
 
 export function resourceServerConfig(r: ResourceServerSection, around: ResourceServerSurroundings) {
@@ -127,6 +130,7 @@ export function resourceServerConfig(r: ResourceServerSection, around: ResourceS
     allowedOrigins: r.allowed_origins,
     /** Whose address a connection event names: the proxy's last X-Forwarded-For entry when set. */
     trustProxy: around.trustProxy,
+    connections: around.connections,
     databaseFile: resolve(around.dataDir, 'resource-server.db'),
     database: around.database,
     /** Largest accepted MCP request body, in bytes. */
