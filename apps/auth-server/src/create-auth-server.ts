@@ -73,6 +73,10 @@ import { expireUnusedClients } from './registration/expire-unused-clients.ts';
 import { PendingRegistrations } from './registration/pending-registrations.ts';
 import { publishProviderRevocations } from './revocation/publish-provider-revocations.ts';
 import { recordNoConnections, type ConnectionRecorder } from '../../shared/connection-events.ts';
+import { recordMetadataFetches } from './connections/record-metadata-fetches.ts';
+import { recordProviderConnectionEvents } from './connections/record-provider-connection-events.ts';
+import { recordRefusedTokenTarget } from './connections/record-refused-token-target.ts';
+import { recordSignInSteps } from './connections/record-sign-in-steps.ts';
 import { revocationFeedRoute } from './revocation/revocation-feed-route.ts';
 import { revokeJwtAccessTokens } from './revocation/revoke-jwt-access-tokens.ts';
 import { createRenderer, VIEWS_DIR } from './views/create-renderer.ts';
@@ -229,6 +233,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     trackClientUsage(built, admin.clientUsage);
     recordProviderEvents(built, audit, users, logger);
     recordIdJagExchanges(built, audit, logger);
+    recordProviderConnectionEvents(built, connectionRecorder, { resource: config.resource });
     // Refresh token reuse, code replay and /oauth/revoke end a grant inside the provider.
     publishProviderRevocations(built, admin.revocations);
     built.use(revokeJwtAccessTokens({ issuer: config.issuer, jwks: toPublicJwks(signingKeys), feed: admin.revocations }));
@@ -285,6 +290,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     resource: config.resource,
     defaultScopes: config.defaultScopes,
     registrationBodyLimit: config.registration.maxBodyBytes,
+    onTargetRefused: recordRefusedTokenTarget(connectionRecorder, config.resource),
   });
 
   app.use(observeRequests({ logger, requestDuration: metrics.requestDuration }));
@@ -308,6 +314,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       },
     },
   }));
+  app.use(recordMetadataFetches(connectionRecorder, config.issuer));
   app.use(registrationCors);
   app.use(rateLimits);
   app.use(router.routes());
@@ -324,7 +331,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       uri: config.gatewayStatusUri, issuer: config.issuer, resource: config.resource, signingKey: () => holder.signingKey, logger,
     }),
   }).routes());
-  const recordSignIn = createSignInRecorder(audit, logger);
+  const recordSignIn = recordSignInSteps(createSignInRecorder(audit, logger), connectionRecorder);
   const upstreams = new UpstreamClients(config.upstreams);
   app.use(interactionRoutes({
     provider, users, hasher, throttle, csrf, render, documentHostPolicy,
@@ -334,6 +341,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     onSignIn: (result) => metrics.signIns.inc({ method: 'password', result }),
     recordSignIn,
     clock,
+    connectionRecorder,
   }).routes());
   if (upstreams.list().length > 0) {
     app.use(federatedSignInRoutes({
