@@ -8,16 +8,20 @@ import type { ConnectionApp, ConnectionEvent, ConnectionRecorder, ConnectionStep
 
 export class CapturedConnectionEvents implements ConnectionRecorder {
   readonly events: ConnectionEvent[] = [];
+  /** Every event since the start, `clear` or not. */
+  readonly all: ConnectionEvent[] = [];
 
   constructor(readonly app: ConnectionApp = 'auth-server') {}
 
   record(event: NewConnectionEvent): void {
-    this.events.push({ ...event, id: randomUUID(), at: Date.now(), app: this.app });
+    const stamped = { ...event, id: randomUUID(), at: Date.now(), app: this.app };
+    this.events.push(stamped);
+    this.all.push(stamped);
   }
 
   async flush(): Promise<void> {}
 
-  /** Forgets what was recorded so far (between the cases of a table). */
+  /** Forgets what was recorded so far (between the cases of a table); `all` keeps it. */
   clear(): void {
     this.events.length = 0;
   }
