@@ -38,14 +38,27 @@ export function isClientDocumentRefusal(err: ProviderError, clientId: string | u
   return description.startsWith('client_id metadata document') || description === 'client is not allowed';
 }
 
+/**
+ * Why a fetch failed, from the error's causes: undici's "fetch failed" says nothing, its cause
+ * does ("getaddrinfo ENOTFOUND host", our address guard's refusal). Messages only, at most three.
+ */
+function fetchFailure(err: ProviderError): string | undefined {
+  const messages: string[] = [];
+  for (let cause: unknown = err.cause, depth = 0; cause instanceof Error && depth < 3; cause = cause.cause, depth += 1) {
+    if (cause.message && !messages.includes(cause.message)) messages.push(cause.message);
+  }
+  return messages.length ? messages.join(': ') : err.error_detail;
+}
+
 /** Why a Client ID Metadata Document was not used (the client_id is the document's URL). */
 export function explainClientDocumentRefusal(err: ProviderError, clientId: string): Refusal {
   const document = quote(originAndPath(clientId));
   const description = err.error_description ?? '';
+  const failure = description === 'client_id metadata document fetch failed' ? fetchFailure(err) : undefined;
   const why = description === 'client is not allowed' || description === 'client_id metadata document fetch not allowed'
-    ? 'its host is not trusted by this server (client_id_metadata_documents)'
+    ? `this server does not fetch client documents from ${quote(URL.parse(clientId)?.host)} (not a trusted host, or a private address)`
     : description === 'client_id metadata document fetch failed'
-      ? `it could not be fetched${err.error_detail ? ` (${err.error_detail})` : ''}`
+      ? `it could not be fetched${failure ? ` (${failure})` : ''}`
       : description.replace(/^client_id metadata document /, 'it ');
   return { error: err.error, reasonCode: 'client_document_refused', reason: `the client metadata document ${document} was refused: ${why}` };
 }
