@@ -72,7 +72,9 @@ import { startSweeper } from './provider/start-sweeper.ts';
 import { expireUnusedClients } from './registration/expire-unused-clients.ts';
 import { PendingRegistrations } from './registration/pending-registrations.ts';
 import { publishProviderRevocations } from './revocation/publish-provider-revocations.ts';
-import { recordNoConnections, type ConnectionRecorder } from '../../shared/connection-events.ts';
+import type { ConnectionRecorder } from '../../shared/connection-events.ts';
+import { ConnectionEventStore } from '../../shared/connections/connection-event-store.ts';
+import { DatabaseConnectionRecorder } from '../../shared/connections/connection-recorder.ts';
 import { recordMetadataFetches } from './connections/record-metadata-fetches.ts';
 import { recordProviderConnectionEvents } from './connections/record-provider-connection-events.ts';
 import { recordRefusedTokenTarget } from './connections/record-refused-token-target.ts';
@@ -97,6 +99,8 @@ export interface AuthServer {
   createBootstrapAdmin(): Promise<BootstrapAdmin | undefined>;
   /** The bootstrap admin's username while it has never signed in (the banner says how to reset it). */
   unusedBootstrapAdmin(): Promise<string | undefined>;
+  /** Where this server's connection events go (the database recorder unless one was passed). */
+  connectionRecorder: ConnectionRecorder;
   close(): Promise<void>;
 }
 
@@ -136,7 +140,6 @@ export interface AuthServerOptions {
 
 export async function createAuthServer(config: AuthServerConfig, logger: Logger, options: AuthServerOptions = {}): Promise<AuthServer> {
   const clock = options.clock ?? systemClock;
-  const connectionRecorder = options.connectionRecorder ?? recordNoConnections;
   const database = await openDatabase(config.database, 'auth-server');
   // Before anything else reads the database: a missing or wrong key encryption key stops the start here.
   let keyStore: KeyStore;
@@ -185,6 +188,9 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     options.metadataFetch?.dangerouslyAllowLoopback,
   );
   const metrics = createAuthServerMetrics(options.registry ?? createMetricsRegistry('auth-server'));
+  const connectionEvents = new ConnectionEventStore(database, 'connection_events');
+  const connectionRecorder = options.connectionRecorder
+    ?? new DatabaseConnectionRecorder({ store: connectionEvents, app: 'auth-server', clock, logger, metrics: metrics.connections });
   const clientDocuments = createClientDocumentCache(createMetadataFetch(options.metadataFetch), {
     clock,
     logger,
@@ -369,6 +375,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       return created;
     },
     unusedBootstrapAdmin: () => unusedBootstrapAdmin(config, users, audit),
+    connectionRecorder,
     async close() {
       stopSweeper();
       stopWatchingKeys();
