@@ -72,9 +72,11 @@ import { startSweeper } from './provider/start-sweeper.ts';
 import { expireUnusedClients } from './registration/expire-unused-clients.ts';
 import { PendingRegistrations } from './registration/pending-registrations.ts';
 import { publishProviderRevocations } from './revocation/publish-provider-revocations.ts';
-import type { ConnectionRecorder } from '../../shared/connection-events.ts';
+import type { ConnectionLog, ConnectionRecorder } from '../../shared/connection-events.ts';
+import { createConnectionLog } from './connections/connection-log.ts';
 import { ConnectionEventStore } from '../../shared/connections/connection-event-store.ts';
 import { DatabaseConnectionRecorder } from '../../shared/connections/connection-recorder.ts';
+import { pruneConnectionEvents } from '../../shared/connections/prune-connection-events.ts';
 import { recordMetadataFetches } from './connections/record-metadata-fetches.ts';
 import { recordProviderConnectionEvents } from './connections/record-provider-connection-events.ts';
 import { recordRefusedTokenTarget } from './connections/record-refused-token-target.ts';
@@ -101,6 +103,8 @@ export interface AuthServer {
   unusedBootstrapAdmin(): Promise<string | undefined>;
   /** Where this server's connection events go (the database recorder unless one was passed). */
   connectionRecorder: ConnectionRecorder;
+  /** Connection attempts from both apps' events, for the admin pages, "My apps" and the CLI. */
+  connections: ConnectionLog;
   close(): Promise<void>;
 }
 
@@ -265,6 +269,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       () => admin.revocations.prune(),
       () => idJagReplays.sweep(clock.epochSeconds()),
       () => rateLimiter.prune(longestWindow, clock.now()),
+      pruneConnectionEvents(connectionEvents, config.connections, clock),
     ],
     60_000,
     sweepFailed,
@@ -376,6 +381,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     },
     unusedBootstrapAdmin: () => unusedBootstrapAdmin(config, users, audit),
     connectionRecorder,
+    connections: createConnectionLog({ database, config, signingKey: () => holder.signingKey, clock, logger, recorder: connectionRecorder }),
     async close() {
       stopSweeper();
       stopWatchingKeys();
