@@ -79,6 +79,14 @@ for (const backend of TEST_BACKENDS) {
       ]);
     });
 
+    test('the connection log explains the failed attempts with these reasons', async () => {
+      // No resource server runs here: the log says so in `problem` and lists the auth-server's steps.
+      const { attempts } = await server.auth.connections.list({ outcome: 'failed' });
+      const explained = attempts.map((a) => a.explanation && `${a.explanation.step} ${a.explanation.reasonCode}`).sort();
+      assert.ok(explained.includes('code_exchange code_replayed'), JSON.stringify(explained));
+      assert.ok(explained.includes('redirect consent_denied') || explained.includes('consent consent_denied'), JSON.stringify(explained));
+    });
+
     test('privacy: no stored column holds a code, token, password, verifier, state or client secret', async () => {
       const rows = await server.auth.database.all('SELECT * FROM connection_events');
       assert.ok(rows.length >= 19, `${rows.length} rows`);
