@@ -21,6 +21,8 @@ export interface BesideOptions {
   clock?: Clock;
   /** Where its metrics go, for tests that read them. */
   registry?: Registry;
+  /** Where connection events go. Default: the server's own. */
+  connectionRecorder?: ConnectionRecorder;
 }
 
 export async function startResourceServerBeside(auth: TestAuthServer, options: BesideOptions = {}): Promise<{ mcpUrl: string; db: SqlDatabase; connectionRecorder: ConnectionRecorder; close(): Promise<void> }> {
@@ -39,7 +41,9 @@ export async function startResourceServerBeside(auth: TestAuthServer, options: B
   };
   options.configure?.(config);
   const db = await openDatabase(config.database, 'resource-server');
-  const server = createResourceServer({ config, db, logger: createLogger('resource-server', 'silent'), clock: options.clock, registry: options.registry });
+  const server = createResourceServer({
+    config, db, logger: createLogger('resource-server', 'silent'), clock: options.clock, registry: options.registry, connectionRecorder: options.connectionRecorder,
+  });
   await server.listen(port, '127.0.0.1');
   return {
     mcpUrl,
