@@ -72,7 +72,7 @@ import { startSweeper } from './provider/start-sweeper.ts';
 import { expireUnusedClients } from './registration/expire-unused-clients.ts';
 import { PendingRegistrations } from './registration/pending-registrations.ts';
 import { publishProviderRevocations } from './revocation/publish-provider-revocations.ts';
-import { recordNoConnections, type ConnectionRecorder } from '../../shared/connection-events.ts';
+import { recordNoConnections, type ConnectionLog, type ConnectionRecorder } from '../../shared/connection-events.ts';
 import { revocationFeedRoute } from './revocation/revocation-feed-route.ts';
 import { revokeJwtAccessTokens } from './revocation/revoke-jwt-access-tokens.ts';
 import { createRenderer, VIEWS_DIR } from './views/create-renderer.ts';
@@ -128,11 +128,15 @@ export interface AuthServerOptions {
   clock?: Clock;
   /** Where connection events go (apps/shared/connection-events.ts). Default: this server's database. */
   connectionRecorder?: ConnectionRecorder;
+  /** Where the admin pages and "My apps" read connection attempts. Default: both apps' recorded events. */
+  connectionLog?: ConnectionLog;
 }
 
 export async function createAuthServer(config: AuthServerConfig, logger: Logger, options: AuthServerOptions = {}): Promise<AuthServer> {
   const clock = options.clock ?? systemClock;
   const connectionRecorder = options.connectionRecorder ?? recordNoConnections;
+  // Until the store's reader lands (issue 18): no attempts to show.
+  const connections: ConnectionLog = options.connectionLog ?? { list: async () => ({ attempts: [] }), show: async () => undefined };
   const database = await openDatabase(config.database, 'auth-server');
   // Before anything else reads the database: a missing or wrong key encryption key stops the start here.
   let keyStore: KeyStore;
@@ -323,6 +327,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     gatewayStatus: new GatewayStatus({
       uri: config.gatewayStatusUri, issuer: config.issuer, resource: config.resource, signingKey: () => holder.signingKey, logger,
     }),
+    connections,
   }).routes());
   const recordSignIn = createSignInRecorder(audit, logger);
   const upstreams = new UpstreamClients(config.upstreams);

@@ -13,6 +13,7 @@
 import type { Readable, Writable } from 'node:stream';
 import type Provider from 'oidc-provider';
 import type { AuthServerAppConfig, AuthServerConfig } from '../../../shared/config/load-config.ts';
+import type { ConnectionLog } from '../../../shared/connection-events.ts';
 import { openDatabase } from '../../../shared/storage/open-database.ts';
 import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
 import { ModelStore } from '../provider/model-store.ts';
@@ -52,6 +53,7 @@ export class CliContext {
   #users?: UserStore;
   #provider?: Provider;
   #keyStore?: KeyStore;
+  #connections?: ConnectionLog;
 
   /** `config` is undefined for a command that reads no local configuration (CommandGroup.usesConfig). */
   constructor(config: AuthServerAppConfig | undefined, readonly io: CliIo, readonly json: boolean) {
@@ -90,6 +92,12 @@ export class CliContext {
 
   get users(): UserStore {
     return (this.#users ??= new UserStore(this.database));
+  }
+
+  /** Connection attempts from both apps' recorded events, as the admin pages read them. */
+  get connections(): ConnectionLog {
+    // Until the store's reader lands (issue 18): no attempts.
+    return (this.#connections ??= { list: async () => ({ attempts: [] }), show: async () => undefined });
   }
 
   /** bcrypt on its worker thread, at the configured cost. */
