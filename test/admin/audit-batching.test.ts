@@ -1,5 +1,5 @@
 /**
- * Audit events on the request path are written off it, in batches (audit/batched-writes.ts), and
+ * Audit events on the request path are written off it, in batches (apps/shared/storage/batched-writes.ts), and
  * none is lost on a clean stop: close() writes what is queued before the database closes.
  */
 import assert from 'node:assert/strict';
@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import pg from 'pg';
-import { BatchedWrites } from '../../apps/auth-server/src/audit/batched-writes.ts';
+import { BatchedWrites } from '../../apps/shared/storage/batched-writes.ts';
 import { openDatabase } from '../../apps/shared/storage/open-database.ts';
 import { connect, redeem, refresh, registerClient } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';

@@ -72,7 +72,9 @@ import { startSweeper } from './provider/start-sweeper.ts';
 import { expireUnusedClients } from './registration/expire-unused-clients.ts';
 import { PendingRegistrations } from './registration/pending-registrations.ts';
 import { publishProviderRevocations } from './revocation/publish-provider-revocations.ts';
-import { recordNoConnections, type ConnectionLog, type ConnectionRecorder } from '../../shared/connection-events.ts';
+import type { ConnectionLog, ConnectionRecorder } from '../../shared/connection-events.ts';
+import { ConnectionEventStore } from '../../shared/connections/connection-event-store.ts';
+import { DatabaseConnectionRecorder } from '../../shared/connections/connection-recorder.ts';
 import { revocationFeedRoute } from './revocation/revocation-feed-route.ts';
 import { revokeJwtAccessTokens } from './revocation/revoke-jwt-access-tokens.ts';
 import { createRenderer, VIEWS_DIR } from './views/create-renderer.ts';
@@ -93,6 +95,8 @@ export interface AuthServer {
   createBootstrapAdmin(): Promise<BootstrapAdmin | undefined>;
   /** The bootstrap admin's username while it has never signed in (the banner says how to reset it). */
   unusedBootstrapAdmin(): Promise<string | undefined>;
+  /** Where this server's connection events go (the database recorder unless one was passed). */
+  connectionRecorder: ConnectionRecorder;
   close(): Promise<void>;
 }
 
@@ -134,7 +138,6 @@ export interface AuthServerOptions {
 
 export async function createAuthServer(config: AuthServerConfig, logger: Logger, options: AuthServerOptions = {}): Promise<AuthServer> {
   const clock = options.clock ?? systemClock;
-  const connectionRecorder = options.connectionRecorder ?? recordNoConnections;
   // Until the store's reader lands (issue 18): no attempts to show.
   const connections: ConnectionLog = options.connectionLog ?? { list: async () => ({ attempts: [] }), show: async () => undefined };
   const database = await openDatabase(config.database, 'auth-server');
@@ -185,6 +188,9 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     options.metadataFetch?.dangerouslyAllowLoopback,
   );
   const metrics = createAuthServerMetrics(options.registry ?? createMetricsRegistry('auth-server'));
+  const connectionEvents = new ConnectionEventStore(database, 'connection_events');
+  const connectionRecorder = options.connectionRecorder
+    ?? new DatabaseConnectionRecorder({ store: connectionEvents, app: 'auth-server', clock, logger, metrics: metrics.connections });
   const clientDocuments = createClientDocumentCache(createMetadataFetch(options.metadataFetch), {
     clock,
     logger,
@@ -366,6 +372,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       return created;
     },
     unusedBootstrapAdmin: () => unusedBootstrapAdmin(config, users, audit),
+    connectionRecorder,
     async close() {
       stopSweeper();
       stopWatchingKeys();

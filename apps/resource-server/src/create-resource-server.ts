@@ -22,7 +22,9 @@ import { answerMethodNotAllowed } from '../../shared/answer-method-not-allowed.t
 import { logAppErrors } from '../../shared/log-app-errors.ts';
 import { observeRequests } from '../../shared/observe-requests.ts';
 import { rejectMalformedHost } from '../../shared/reject-malformed-host.ts';
-import { recordNoConnections, type ConnectionRecorder } from '../../shared/connection-events.ts';
+import type { ConnectionRecorder } from '../../shared/connection-events.ts';
+import { ConnectionEventStore } from '../../shared/connections/connection-event-store.ts';
+import { DatabaseConnectionRecorder } from '../../shared/connections/connection-recorder.ts';
 import { RevocationFeedFollower } from './auth/follow-revocation-feed.ts';
 import { createAccessTokenVerifier } from './auth/verify-access-token.ts';
 import { authenticationMiddleware, originGuardMiddleware } from './http/as-koa-middleware.ts';
@@ -98,6 +100,8 @@ export interface ResourceServer {
    * every MCP session and connection. Resolves to false when some request was cut off.
    */
   shutdown(timeoutMs: number): Promise<boolean>;
+  /** Where this server's connection events go (the database recorder unless one was passed). */
+  readonly connectionRecorder: ConnectionRecorder;
 }
 
 const AUDIT_SWEEP_INTERVAL_MS = 60 * 60 * 1000;
@@ -106,12 +110,14 @@ const FIRST_SYNC_WAIT_MS = 5000;
 
 export function createResourceServer(options: CreateResourceServerOptions): ResourceServer {
   const { config, db, logger, dangerouslyDisableAuthentication = false, maxSessionsPerUser = 32, clock = systemClock } = options;
-  const connectionRecorder = options.connectionRecorder ?? recordNoConnections;
   const notes = new NoteStore(db);
   const audit = new AuditStore(db, (err) => logger.error({ err }, 'writing tool-call audit records failed'), clock);
   const resourceMetadataUrl = protectedResourceMetadataUrl(config.resource);
   const scopes = advertisedScopes(config.challengeScopes, config.builtInTools, config.servers);
   const metrics = createResourceServerMetrics(options.registry ?? createMetricsRegistry('resource-server'));
+  const connectionEvents = new ConnectionEventStore(db, 'mcp_connection_events');
+  const connectionRecorder = options.connectionRecorder
+    ?? new DatabaseConnectionRecorder({ store: connectionEvents, app: 'resource-server', clock, logger, metrics: metrics.connections });
   const onToolCall = ({ server, tool, outcome }: ToolCallEvent) => metrics.toolCalls.inc({ server, tool, outcome });
   const gateway = new Gateway({
     servers: config.servers,
@@ -235,6 +241,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
 
   return {
     httpServer,
+    connectionRecorder,
     async listen(port, host) {
       const url = await http.listen(port, host);
       gateway.start();

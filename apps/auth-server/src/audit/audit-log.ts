@@ -16,13 +16,13 @@
  * - Two ways in. `record` writes at once, in the caller's transaction when given one: admin
  *   changes, whose event must commit with the change. `enqueue` is for events on the request path
  *   (every token issued, sign-ins): they are written off it, all those of one event-loop turn in
- *   one commit (batched-writes.ts), and `close()` flushes them, so a clean stop loses none; a
+ *   one commit (apps/shared/storage/batched-writes.ts), and `close()` flushes them, so a clean stop loses none; a
  *   kill -9 may lose the last turn's (an audit row hands nothing out). Readers that must see an
  *   event just queued call `flush()` first.
  */
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { SqlDatabase, SqlExecutor } from '../../../shared/storage/sql-database.ts';
-import { BatchedWrites } from './batched-writes.ts';
+import { BatchedWrites } from '../../../shared/storage/batched-writes.ts';
 
 /** Every event the log records, in the order the filter offers them. */
 export const AUDIT_EVENTS = [

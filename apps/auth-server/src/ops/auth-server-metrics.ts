@@ -9,6 +9,7 @@
  *   upstream could not be reached or its answer could not be verified).
  */
 import { Counter, type Histogram } from 'prom-client';
+import { createConnectionMetrics, type ConnectionMetrics } from '../../../shared/connections/connection-metrics.ts';
 import { createRequestDuration, type Registry } from '../../../shared/metrics.ts';
 
 export type SignInMethod = 'password' | 'federated';
@@ -21,6 +22,8 @@ export interface AuthServerMetrics {
   registrations: Counter<'result'>;
   rateLimited: Counter<'limit'>;
   requestDuration: Histogram<'method' | 'route' | 'status'>;
+  /** The connection flight recorder's failures and dropped events. */
+  connections: ConnectionMetrics;
 }
 
 export function createAuthServerMetrics(registry: Registry): AuthServerMetrics {
@@ -56,5 +59,6 @@ export function createAuthServerMetrics(registry: Registry): AuthServerMetrics {
       registers,
     }),
     requestDuration: createRequestDuration(registry),
+    connections: createConnectionMetrics(registry),
   };
 }

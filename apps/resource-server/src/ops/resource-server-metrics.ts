@@ -9,12 +9,15 @@
  *   `denied`): the same outcomes as the audit table, counted where they are recorded.
  */
 import { Counter, type Histogram } from 'prom-client';
+import { createConnectionMetrics, type ConnectionMetrics } from '../../../shared/connections/connection-metrics.ts';
 import { createRequestDuration, type Registry } from '../../../shared/metrics.ts';
 
 export interface ResourceServerMetrics {
   tokenVerificationFailures: Counter<'reason'>;
   toolCalls: Counter<'server' | 'tool' | 'outcome'>;
   requestDuration: Histogram<'method' | 'route' | 'status'>;
+  /** The connection flight recorder's failures and dropped events. */
+  connections: ConnectionMetrics;
 }
 
 export function createResourceServerMetrics(registry: Registry): ResourceServerMetrics {
@@ -33,5 +36,6 @@ export function createResourceServerMetrics(registry: Registry): ResourceServerM
       registers,
     }),
     requestDuration: createRequestDuration(registry),
+    connections: createConnectionMetrics(registry),
   };
 }

@@ -13,6 +13,8 @@
  *   others with it; each row's promise settles with its own outcome.
  * - `flush()` writes everything queued so far and resolves once it is committed: the owner
  *   calls it before closing the database, so a clean stop loses no row.
+ * - A producer that must never wait (the connection recorder) reads `waiting` instead of `room()`
+ *   and drops what does not fit.
  * - Deliberately not covered: a kill -9 loses the rows of the current turn and of the write in
  *   flight. Only rows that hand nothing out may go through here.
  */
@@ -58,6 +60,11 @@ export class BatchedWrites<Row> {
       setImmediate(() => void this.#drain());
     }
     return written;
+  }
+
+  /** Rows waiting for the next write (not counting the write in flight). */
+  get waiting(): number {
+    return this.#queued.length;
   }
 
   /** Resolves at once while fewer than `maxQueued` rows wait; else when the next write takes them. */
