@@ -95,7 +95,7 @@ describe('connections pages in Chromium', () => {
     assert.equal(rows.length, 3);
     assert.match(rows[0]!, /ChatGPT dcr-chatgpt bob connected MCP request with a token/);
     assert.match(rows[1]!, /ChatGPT dcr-chatgpt carol failed consent the user denied access access_denied/);
-    assert.match(rows[2]!, /Claude Code https:\/\/claude\.ai\/oauth\/claude-code-client-metadata bob failed authorization request resource `http:\/\/localhost:4001\/mcp\/` does not match `http:\/\/localhost:4001\/mcp` invalid_target/);
+    assert.match(rows[2]!, /Claude Code https:\/\/claude\.ai\/oauth\/claude-code-client-metadata bob failed authorization request resource http:\/\/localhost:4001\/mcp\/ does not match http:\/\/localhost:4001\/mcp invalid_target/);
     await atBothWidths('connections-list');
   });
 
@@ -126,7 +126,7 @@ describe('connections pages in Chromium', () => {
     await page.getByRole('heading', { name: 'Connection attempt' }).waitFor();
     const explanation = page.locator('section.explanation');
     assert.match(await explanation.getByRole('heading').innerText(), /Failed at: authorization request/);
-    assert.match(await explanation.innerText(), /resource `http:\/\/localhost:4001\/mcp\/` does not match `http:\/\/localhost:4001\/mcp`/);
+    assert.match(await explanation.innerText(), /resource http:\/\/localhost:4001\/mcp\/ does not match http:\/\/localhost:4001\/mcp/);
     assert.match(await explanation.innerText(), /invalid_target · reason resource_mismatch/);
     const steps = (await page.locator('table.timeline tbody tr').allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim());
     assert.equal(steps.length, 4);
@@ -158,7 +158,7 @@ describe('connections pages in Chromium', () => {
     await section.waitFor();
     const rows = (await section.locator('tbody tr').allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim());
     assert.equal(rows.length, 1, rows.join('\n'));
-    assert.match(rows[0]!, /Claude Code 2026-12-01 14:00 UTC Failed at authorization request: resource `http:\/\/localhost:4001\/mcp\/` does not match/);
+    assert.match(rows[0]!, /Claude Code 2026-12-01 14:00 UTC Failed at authorization request: resource http:\/\/localhost:4001\/mcp\/ does not match/);
     assert.doesNotMatch(await section.innerText(), /denied|ChatGPT/);
     await screenshot(bob, 'my-apps-failed-attempts-phone');
     const { scrollWidth, innerWidth } = await bob.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth }));

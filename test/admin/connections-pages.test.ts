@@ -66,7 +66,11 @@ describe('admin pages: connections', () => {
     const stalled: ConnectionAttempt = {
       id: 'attempt-stalled', startedAt: T0 + 120_000, lastAt: T0 + 120_000, outcome: 'stalled', lastStep: 'mcp_challenge', ip: '198.51.100.2',
       explanation: { step: 'mcp_challenge', reasonCode: 'stalled', reason: 'the client never fetched the authorization server metadata or registered — check it can reach the issuer' },
-      events: [event(T0 + 120_000, { step: 'mcp_challenge', app: 'resource-server', ip: '198.51.100.2' })],
+      events: [
+        event(T0 + 120_000, { step: 'mcp_challenge', app: 'resource-server', ip: '198.51.100.2', userAgent: '<script>alert("ua")</script>' }),
+        // A value a client chose, quoted in a reason: shown as code, escaped.
+        event(T0 + 120_001, { step: 'resource_metadata', app: 'resource-server', outcome: 'refused', error: 'invalid_request', reasonCode: 'malformed', reason: 'path `<script>alert(1)</script>` is not `/mcp`' }),
+      ],
     };
     const connected: ConnectionAttempt = {
       id: 'attempt-connected', startedAt: T0 + 180_000, lastAt: T0 + 190_000, clientId: CLAUDE, clientName: 'Claude <img src=x onerror=alert(1)>',
@@ -86,7 +90,8 @@ describe('admin pages: connections', () => {
     assert.deepEqual(listedIds(page), ['attempt-connected', 'attempt-stalled', 'attempt-redirect', 'attempt-replayed']);
     const words = text(page);
     assert.match(words, /2026-12-01 14:00:00 UTC Claude <img src=x onerror=alert\(1\)> dcr-claude-client bob failed code exchanged for tokens authorization code already used — the grant was revoked invalid_grant/);
-    assert.match(words, /redirect_uri `https:\/\/evil\.example\/cb` is not one this client registered/);
+    assert.match(words, /redirect_uri https:\/\/evil\.example\/cb is not one this client registered/);
+    assert.match(page.html, /redirect_uri <code>https:\/\/evil\.example\/cb<\/code> is not one/, 'the quoted value shown as code');
     assert.match(words, /not signed in stalled MCP request without a token, answered 401 \(sign-in needed\) the client never fetched the authorization server metadata/);
     assert.doesNotMatch(page.html, /<img src=x/, 'client names are escaped');
     assert.match(page.html, /<a href="\/admin\/connections" aria-current="page">Connections<\/a>/, 'in the navigation, current');
@@ -160,6 +165,9 @@ describe('admin pages: connections', () => {
     assert.match(words, /Stopped after: MCP request without a token, answered 401/);
     assert.match(words, /User nobody signed in/);
     assert.match(words, /MCP server MCP request without a token/);
+    const page = await admin.navigate('/admin/connections/attempt-stalled');
+    assert.doesNotMatch(page.html, /<script>/, 'reasons and user agents are escaped');
+    assert.match(page.html, /path <code>&lt;script&gt;alert\(1\)&lt;\/script&gt;<\/code> is not <code>\/mcp<\/code>/);
   });
 
   test('an unknown or absurd attempt id is a 404 page', async () => {
@@ -214,7 +222,7 @@ describe('admin pages: connections', () => {
 
     const carol = await signInAt(server, 'carol', 'carol password 1234', '/account');
     const carolWords = text(carol.page);
-    assert.match(carolWords, /Cursor 2026-12-01 14:01 UTC Failed at authorization request: redirect_uri `https:\/\/evil\.example\/cb` is not one this client registered/);
+    assert.match(carolWords, /Cursor 2026-12-01 14:01 UTC Failed at authorization request: redirect_uri https:\/\/evil\.example\/cb is not one this client registered/);
     assert.doesNotMatch(carolWords, /already used|Claude/);
   });
 });
