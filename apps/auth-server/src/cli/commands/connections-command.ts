@@ -31,12 +31,16 @@ function eventJson(row: ConnectionEventRow) {
   return snakeCaseKeys(row);
 }
 
-/** "failed at code exchanged for tokens: authorization code already used … (invalid_grant)" */
+/** "authorization code already used — the grant was revoked (invalid_grant)" */
 function why(row: AttemptRow): string {
   const { explanation } = row;
-  if (!explanation) return '';
-  const at = row.outcome === 'stalled' ? 'stopped after' : 'at';
-  return `${at} ${explanation.stepWords}: ${explanation.reason}${explanation.error ? ` (${explanation.error})` : ''}`;
+  return explanation ? `${explanation.reason}${explanation.error ? ` (${explanation.error})` : ''}` : '';
+}
+
+/** "at code exchanged for tokens: authorization code already used — … (invalid_grant)" */
+function whereAndWhy(row: AttemptRow): string {
+  if (!row.explanation) return '';
+  return `${row.outcome === 'stalled' ? 'stopped after' : 'at'} ${row.explanation.stepWords}: ${why(row)}`;
 }
 
 function warnOfProblem(context: CliContext, problem: string | undefined): void {
@@ -90,7 +94,7 @@ export const connectionsCommand: CommandGroup = {
       warnOfProblem(context, found.problem);
       context.print({ ...attemptJson(attempt), events: attempt.events.map(eventJson), ...(found.problem ? { problem: found.problem } : {}) }, () => [
         `attempt   ${attempt.id}`,
-        `outcome   ${attempt.outcomeWords}${attempt.explanation ? `, ${why(attempt)}` : ''}`,
+        `outcome   ${attempt.outcomeWords}${attempt.explanation ? `, ${whereAndWhy(attempt)}` : ''}`,
         `client    ${attempt.clientName ? `${attempt.clientName} (${attempt.clientId})` : (attempt.clientId ?? 'not known yet')}`,
         `user      ${attempt.user ?? attempt.accountId ?? 'nobody signed in'}`,
         `from      ${[attempt.ip, attempt.userAgent].filter(Boolean).join('  ') || 'unknown'}`,
