@@ -218,7 +218,7 @@ describe('admin pages: connections', () => {
     assert.match(bobWords, /Claude <img src=x onerror=alert\(1\)> 2026-12-01 14:00 UTC Failed at code exchanged for tokens: authorization code already used — the grant was revoked/);
     assert.doesNotMatch(bobWords, /evil\.example|Cursor/, 'carol\'s failure is not on bob\'s page');
     assert.doesNotMatch(bob.page.html, /<img src=x/);
-    assert.ok(log.asked.some((f) => f.accountId === bobId && f.outcome === 'failed'), 'asked for bob\'s failures by account id');
+    assert.ok(log.asked.some((f) => f.accountId === bobId), 'asked for bob\'s attempts by account id');
 
     const carol = await signInAt(server, 'carol', 'carol password 1234', '/account');
     const carolWords = text(carol.page);

@@ -9,19 +9,20 @@ import type { TimeFormat } from './time-format.ts';
 
 /** A person reads a handful; the admin pages hold the full history. */
 const SHOWN = 10;
+/**
+ * The user's attempts read to find those: one read (each read fetches the resource server's
+ * events), wide enough that a run of working connections does not hide an older failure.
+ */
+const READ = 200;
 
 export async function ownFailedAttempts(connections: ConnectionLog, accountId: string, time: TimeFormat): Promise<{ attempts: AttemptRow[]; incomplete: boolean }> {
-  const [failed, stalled] = await Promise.all([
-    connections.list({ accountId, outcome: 'failed', limit: SHOWN }),
-    connections.list({ accountId, outcome: 'stalled', limit: SHOWN }),
-  ]);
-  const attempts = [...failed.attempts, ...stalled.attempts]
-    .filter((attempt) => attempt.accountId === accountId)
-    .sort((a, b) => b.lastAt - a.lastAt)
+  const { attempts, problem } = await connections.list({ accountId, limit: READ });
+  const failed = attempts
+    .filter((attempt) => attempt.accountId === accountId && (attempt.outcome === 'failed' || attempt.outcome === 'stalled'))
     .slice(0, SHOWN);
   return {
-    attempts: attempts.map((attempt) => describeAttempt(attempt, time)),
+    attempts: failed.map((attempt) => describeAttempt(attempt, time)),
     // The resource server's refusals (an expired token, …) are missing when its events could not be read.
-    incomplete: Boolean(failed.problem ?? stalled.problem),
+    incomplete: Boolean(problem),
   };
 }
