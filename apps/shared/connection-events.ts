@@ -174,13 +174,3 @@ export interface ConnectionLog {
   /** One attempt with its timeline; undefined when there is no such attempt (or it was pruned). */
   show(id: string): Promise<{ attempt: ConnectionAttempt; problem?: string } | undefined>;
 }
-
-/**
- * Placeholder until the store lands (issue 18, recorder slice): records nothing. The recorder
- * slice replaces the default in create-auth-server.ts and create-resource-server.ts with the
- * database recorder and deletes this.
- */
-export const recordNoConnections: ConnectionRecorder = {
-  record() {},
-  flush: async () => {},
-};

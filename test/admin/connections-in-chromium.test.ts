@@ -8,58 +8,53 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser as Chromium, BrowserContext, Page } from 'playwright-core';
-import type { ConnectionAttempt, ConnectionEvent } from '../../apps/shared/connection-events.ts';
 import { collectCspViolations, launchChromium, screenshot } from '../helpers/chromium.ts';
+import { freePort } from '../helpers/net.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { TestClock } from '../helpers/test-clock.ts';
 import { createUser } from './support/admin-browser.ts';
-import { FixedConnectionLog } from './support/fixed-connection-log.ts';
+import { registerAs } from './support/failing-connections.ts';
+import { recordAttempt } from './support/record-attempt.ts';
 
-const T0 = Date.parse('2026-12-01T14:00:00Z');
 const PHONE = { width: 375, height: 740 };
 const DESKTOP = { width: 1280, height: 800 };
-const LONG_CLIENT = 'https://claude.ai/oauth/claude-code-client-metadata';
-
-function event(at: number, fields: Partial<ConnectionEvent> & Pick<ConnectionEvent, 'step'>): ConnectionEvent {
-  return { id: `e${at}-${fields.step}`, at, app: 'auth-server', outcome: 'ok', ...fields };
-}
+const CLAUDE_CODE_UA = 'claude-code/2.0.14 (external, cli) node/22.11.0 with a rather long user agent string';
 
 describe('connections pages in Chromium', () => {
   let server: TestAuthServer;
+  const clock = TestClock.ahead(0);
   let chromium: Chromium;
   let context: BrowserContext;
   let page: Page;
   let violations: string[] = [];
-  let bobId: string;
+  let claudeCode: string;
+  let chatgpt: string;
 
   before(async () => {
-    const log = new FixedConnectionLog([]);
-    server = await startAuthServer({ connectionLog: log });
-    bobId = await createUser(server, 'bob', 'bob password 1234', ['mcp:read']);
+    server = await startAuthServer({ clock, env: { CONNECTION_EVENTS_URI: `http://127.0.0.1:${await freePort()}/connections/events` } });
+    const bobId = await createUser(server, 'bob', 'bob password 1234', ['mcp:read']);
     const carolId = await createUser(server, 'carol', 'carol password 1234', ['mcp:read']);
-    const resourceMismatch = 'resource `http://localhost:4001/mcp/` does not match `http://localhost:4001/mcp`';
-    const attempts: ConnectionAttempt[] = [
-      {
-        id: 'attempt-resource', startedAt: T0, lastAt: T0 + 4000, clientId: LONG_CLIENT, clientName: 'Claude Code', accountId: bobId, username: 'bob',
-        ip: '127.0.0.1', userAgent: 'claude-code/2.0.14 (external, cli) node/22.11.0 with a rather long user agent string', outcome: 'failed', lastStep: 'authorization',
-        explanation: { step: 'authorization', error: 'invalid_target', reasonCode: 'resource_mismatch', reason: resourceMismatch },
-        events: [
-          event(T0, { step: 'mcp_challenge', app: 'resource-server', ip: '127.0.0.1', resource: 'http://localhost:4001/mcp' }),
-          event(T0 + 1000, { step: 'resource_metadata', app: 'resource-server', ip: '127.0.0.1' }),
-          event(T0 + 2000, { step: 'client_document', clientId: LONG_CLIENT }),
-          event(T0 + 4000, { step: 'authorization', outcome: 'refused', error: 'invalid_target', reasonCode: 'resource_mismatch', reason: resourceMismatch, clientId: LONG_CLIENT, accountId: bobId, redirectUri: 'http://localhost:53682/callback', resource: 'http://localhost:4001/mcp/', scope: 'mcp:read mcp:write offline_access' }),
-        ],
-      },
-      {
-        id: 'attempt-denied', startedAt: T0 + 60_000, lastAt: T0 + 65_000, clientId: 'dcr-chatgpt', clientName: 'ChatGPT', accountId: carolId, username: 'carol',
-        outcome: 'failed', lastStep: 'consent', explanation: { step: 'consent', error: 'access_denied', reasonCode: 'consent_denied', reason: 'the user denied access' },
-        events: [event(T0 + 65_000, { step: 'consent', outcome: 'refused', error: 'access_denied', reasonCode: 'consent_denied', reason: 'the user denied access', clientId: 'dcr-chatgpt', accountId: carolId })],
-      },
-      {
-        id: 'attempt-ok', startedAt: T0 + 120_000, lastAt: T0 + 125_000, clientId: 'dcr-chatgpt', clientName: 'ChatGPT', accountId: bobId, username: 'bob',
-        outcome: 'connected', lastStep: 'mcp_request', events: [event(T0 + 125_000, { step: 'mcp_request', app: 'resource-server', clientId: 'dcr-chatgpt', accountId: bobId })],
-      },
-    ];
-    log.attempts.push(...attempts);
+    claudeCode = (await registerAs(server, 'Claude Code')).client_id;
+    chatgpt = (await registerAs(server, 'ChatGPT')).client_id;
+    const resource = server.config.authServer.resource;
+    const trailing = `${resource}/`;
+    const mismatch = `resource \`${trailing}\` does not match \`${resource}\``;
+    const from = { ip: '127.0.0.1', userAgent: CLAUDE_CODE_UA };
+    await recordAttempt(server, clock, [
+      { step: 'authorization', outcome: 'ok', clientId: claudeCode, flowId: 'flow-1', redirectUri: 'http://localhost:53682/callback', resource: trailing, scope: 'mcp:read mcp:write offline_access', ...from },
+      { step: 'sign_in', outcome: 'ok', clientId: claudeCode, flowId: 'flow-1', accountId: bobId, ...from },
+      { step: 'consent', outcome: 'ok', clientId: claudeCode, flowId: 'flow-1', accountId: bobId, grantId: 'grant-1', ...from },
+      { step: 'code_exchange', outcome: 'refused', error: 'invalid_target', reasonCode: 'resource_mismatch', reason: mismatch, clientId: claudeCode, accountId: bobId, grantId: 'grant-1', resource: trailing, ...from },
+    ]);
+    await recordAttempt(server, clock, [
+      { step: 'authorization', outcome: 'ok', clientId: chatgpt, flowId: 'flow-2', resource },
+      { step: 'sign_in', outcome: 'ok', clientId: chatgpt, flowId: 'flow-2', accountId: carolId },
+      { step: 'consent', outcome: 'refused', error: 'access_denied', reasonCode: 'consent_denied', reason: 'the user denied access', clientId: chatgpt, flowId: 'flow-2', accountId: carolId },
+    ]);
+    await recordAttempt(server, clock, [
+      { step: 'authorization', outcome: 'ok', clientId: chatgpt, flowId: 'flow-3', resource },
+      { step: 'sign_in', outcome: 'ok', clientId: chatgpt, flowId: 'flow-3', accountId: bobId },
+    ]);
     chromium = await launchChromium();
     context = await chromium.newContext({ viewport: DESKTOP });
     page = await context.newPage();
@@ -81,7 +76,10 @@ describe('connections pages in Chromium', () => {
     await page.setViewportSize(DESKTOP);
   }
 
-  const rowTexts = async () => (await page.locator('table.connections tbody tr').allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim());
+  /** The rows of the recorded attempts (the admin's own sign-in through the gatehouse client may be listed too). */
+  const rowTexts = async () => (await page.locator('table.connections tbody tr').allInnerTexts())
+    .map((t) => t.replace(/\s+/g, ' ').trim())
+    .filter((row) => row.includes(claudeCode) || row.includes(chatgpt));
 
   test('the admin signs in and opens Connections from the navigation: every attempt, newest first, with why', async () => {
     await page.goto(`${server.issuer}/admin`);
@@ -92,10 +90,10 @@ describe('connections pages in Chromium', () => {
     await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Connections' }).click();
     await page.getByRole('heading', { name: 'Connections' }).waitFor();
     const rows = await rowTexts();
-    assert.equal(rows.length, 3);
-    assert.match(rows[0]!, /ChatGPT dcr-chatgpt bob connected MCP request with a token/);
-    assert.match(rows[1]!, /ChatGPT dcr-chatgpt carol failed consent the user denied access access_denied/);
-    assert.match(rows[2]!, /Claude Code https:\/\/claude\.ai\/oauth\/claude-code-client-metadata bob failed authorization request resource http:\/\/localhost:4001\/mcp\/ does not match http:\/\/localhost:4001\/mcp invalid_target/);
+    assert.equal(rows.length, 3, rows.join('\n'));
+    assert.match(rows[0]!, new RegExp(`ChatGPT ${chatgpt} bob in progress sign-in`));
+    assert.match(rows[1]!, new RegExp(`ChatGPT ${chatgpt} carol failed consent the user denied access access_denied`));
+    assert.match(rows[2]!, new RegExp(`Claude Code ${claudeCode} bob failed code exchanged for tokens resource http://localhost:4001/mcp/ does not match http://localhost:4001/mcp invalid_target`));
     await atBothWidths('connections-list');
   });
 
@@ -107,6 +105,7 @@ describe('connections pages in Chromium', () => {
     const rows = await rowTexts();
     assert.equal(rows.length, 1, rows.join('\n'));
     assert.match(rows[0]!, /Claude Code .* bob failed/);
+    assert.match(await page.locator('p.warning[role=alert]').innerText(), /The MCP server's steps are missing/, 'the resource server is not running here');
     assert.equal(await page.getByLabel('User').inputValue(), 'bob', 'the filter stays in the form');
     await screenshot(page, 'connections-filtered');
   });
@@ -120,20 +119,20 @@ describe('connections pages in Chromium', () => {
     assert.equal(await page.getByLabel('User').getAttribute('aria-invalid'), 'true');
   });
 
-  test('opening an attempt: the explanation on top and the timeline of both servers', async () => {
+  test('opening an attempt: the explanation on top and the timeline', async () => {
     await page.goto(`${server.issuer}/admin/connections?user=bob&outcome=failed`);
     await page.locator('table.connections tbody tr').first().getByRole('link', { name: /UTC$/ }).click();
     await page.getByRole('heading', { name: 'Connection attempt' }).waitFor();
     const explanation = page.locator('section.explanation');
-    assert.match(await explanation.getByRole('heading').innerText(), /Failed at: authorization request/);
+    assert.match(await explanation.getByRole('heading').innerText(), /Failed at: code exchanged for tokens/);
     assert.match(await explanation.innerText(), /resource http:\/\/localhost:4001\/mcp\/ does not match http:\/\/localhost:4001\/mcp/);
     assert.match(await explanation.innerText(), /invalid_target · reason resource_mismatch/);
     const steps = (await page.locator('table.timeline tbody tr').allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim());
-    assert.equal(steps.length, 4);
-    assert.match(steps[0]!, /MCP server MCP request without a token, answered 401/);
-    assert.match(steps[1]!, /MCP server protected resource metadata read/);
-    assert.match(steps[2]!, /auth server client metadata document fetched/);
-    assert.match(steps[3]!, /auth server authorization request refused invalid_target .*redirect_uri http:\/\/localhost:53682\/callback resource http:\/\/localhost:4001\/mcp\/ scope mcp:read mcp:write offline_access/);
+    assert.equal(steps.length, 4, steps.join('\n'));
+    assert.match(steps[0]!, /auth server authorization request ok redirect_uri http:\/\/localhost:53682\/callback resource http:\/\/localhost:4001\/mcp\/ scope mcp:read mcp:write offline_access/);
+    assert.match(steps[1]!, /auth server sign-in ok/);
+    assert.match(steps[2]!, /auth server consent ok/);
+    assert.match(steps[3]!, /auth server code exchanged for tokens refused invalid_target resource http:\/\/localhost:4001\/mcp\/ does not match http:\/\/localhost:4001\/mcp/);
     await atBothWidths('connection-attempt');
   });
 
@@ -158,7 +157,7 @@ describe('connections pages in Chromium', () => {
     await section.waitFor();
     const rows = (await section.locator('tbody tr').allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim());
     assert.equal(rows.length, 1, rows.join('\n'));
-    assert.match(rows[0]!, /Claude Code 2026-12-01 14:00 UTC Failed at authorization request: resource http:\/\/localhost:4001\/mcp\/ does not match/);
+    assert.match(rows[0]!, /Claude Code \d{4}-\d\d-\d\d \d\d:\d\d UTC Failed at code exchanged for tokens: resource http:\/\/localhost:4001\/mcp\/ does not match/);
     assert.doesNotMatch(await section.innerText(), /denied|ChatGPT/);
     await screenshot(bob, 'my-apps-failed-attempts-phone');
     const { scrollWidth, innerWidth } = await bob.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth }));

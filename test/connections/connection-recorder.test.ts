@@ -84,7 +84,7 @@ for (const backend of TEST_BACKENDS) {
       const db = await openDatabase(database, 'resource-server');
       const config = {
         port: 0, host: '127.0.0.1', resource: TEST_RESOURCE, issuer: 'http://127.0.0.1:9', jwksUri: 'http://127.0.0.1:9/oauth/jwks',
-        authorizationServerMetadataUri: 'http://127.0.0.1:9/.well-known/oauth-authorization-server', allowedOrigins: [],
+        authorizationServerMetadataUri: 'http://127.0.0.1:9/.well-known/oauth-authorization-server', allowedOrigins: [], connections: { retention: 86400, maxEvents: 1000, stallAfter: 600 },
         databaseFile: join(dir, 'resource-server.db'), database, maxBodyBytes: 1024, tokenCacheSize: 10, sessionIdleTtl: 60, maxSessions: 10,
         auditRetention: 86400, maxTokenLifetime: 3600, challengeScopes: 'all', builtInTools: true, servers: [], maxProcesses: 1, maxProcessesPerUser: 1,
         revocation: { feedUri: 'http://127.0.0.1:9/oauth/revocations', pollInterval: 1, maxStaleness: 30 },

@@ -9,6 +9,7 @@ import { createResourceServer } from '../../apps/resource-server/src/create-reso
 import { openDatabase } from '../../apps/shared/storage/open-database.ts';
 import { createLogger } from '../../apps/shared/logger.ts';
 import type { Clock } from '../../apps/shared/clock.ts';
+import type { ConnectionRecorder } from '../../apps/shared/connection-events.ts';
 import type { ResourceServerConfig } from '../../apps/shared/config/resource-server-section.ts';
 import type { TestAuthServer } from './start-auth-server.ts';
 
@@ -18,7 +19,7 @@ export interface BesideOptions {
   clock?: Clock;
 }
 
-export async function startResourceServerBeside(auth: TestAuthServer, options: BesideOptions = {}): Promise<{ mcpUrl: string; close(): Promise<void> }> {
+export async function startResourceServerBeside(auth: TestAuthServer, options: BesideOptions = {}): Promise<{ mcpUrl: string; connectionRecorder: ConnectionRecorder; close(): Promise<void> }> {
   const mcpUrl = auth.config.authServer.resource;
   const port = Number(new URL(mcpUrl).port);
   const config: ResourceServerConfig = {
@@ -38,6 +39,7 @@ export async function startResourceServerBeside(auth: TestAuthServer, options: B
   await server.listen(port, '127.0.0.1');
   return {
     mcpUrl,
+    connectionRecorder: server.connectionRecorder,
     async close() {
       await server.close();
       await db.close();

@@ -9,6 +9,7 @@ import { after, before } from 'node:test';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Clock } from '../../apps/shared/clock.ts';
+import type { ConnectionRecorder } from '../../apps/shared/connection-events.ts';
 import type { ResourceServerConfig } from '../../apps/shared/config/resource-server-section.ts';
 import { openDatabase } from '../../apps/shared/storage/open-database.ts';
 import type { SqlDatabase } from '../../apps/shared/storage/sql-database.ts';
@@ -27,6 +28,8 @@ export interface RunningResourceServer {
   db: SqlDatabase;
   /** The Node HTTP server, for tests that watch its connections. */
   httpServer: Server;
+  /** Where the server records connection events (its database unless a recorder was passed). */
+  connectionRecorder: ConnectionRecorder;
   close(): Promise<void>;
 }
 
@@ -58,6 +61,7 @@ export async function startResourceServer({ issuer, config: overrides = {}, logL
     jwksUri: `${issuer}/oauth/jwks`,
     authorizationServerMetadataUri: `${issuer}/.well-known/oauth-authorization-server`,
     allowedOrigins: [],
+    connections: { retention: 7 * 86400, maxEvents: 100_000, stallAfter: 600 },
     databaseFile: join(dir, 'resource-server.db'),
     database: await testDatabaseSettings(databaseUrl ? 'postgres' : backend ?? 'sqlite', join(dir, 'resource-server.db'), databaseUrl),
     maxBodyBytes: 256 * 1024,
@@ -83,6 +87,7 @@ export async function startResourceServer({ issuer, config: overrides = {}, logL
     config,
     db,
     httpServer: server.httpServer,
+    connectionRecorder: server.connectionRecorder,
     async close() {
       await server.close();
       await db.close();

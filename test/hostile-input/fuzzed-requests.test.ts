@@ -44,7 +44,7 @@ const AUTH_PATHS = [
 ];
 const RESOURCE_PATHS = [
   '/mcp', '/mcp', '/mcp', '/mcp/', '/MCP', '/mcp/x', '/.well-known/oauth-protected-resource', '/.well-known/oauth-protected-resource/mcp',
-  '/.well-known/oauth-authorization-server', '/healthz', '/readyz', '/gateway/servers', '/', '/%', `/${'b'.repeat(3000)}`,
+  '/.well-known/oauth-authorization-server', '/healthz', '/readyz', '/gateway/servers', '/connections/events', '/connections/events?since=x&limit=0', '/', '/%', `/${'b'.repeat(3000)}`,
 ];
 
 interface Failure { what: string; status: number; request: string; body: string }

@@ -268,13 +268,16 @@ describe('docker-compose.yml', () => {
     assert.ok(example.command?.includes(`@modelcontextprotocol/server-everything@${pinned}`), `runs server-everything ${pinned} (${JSON.stringify(example.command)})`);
   });
 
-  test('each auth-server reads the gateway\'s MCP servers from the resource server that trusts it, over the compose network', () => {
+  test('each auth-server reads the gateway\'s MCP servers and the connection events from the resource server that trusts it, over the compose network', () => {
     for (const resource of services.filter((s) => s.app === 'resource-server')) {
       for (const auth of reached(new URL(resource.config.resourceServer.jwksUri))) {
         const status = new URL(auth.config.authServer.gatewayStatusUri);
         assert.ok(reached(status).includes(resource), `${auth.name}: GATEWAY_STATUS_URI reaches ${resource.name}`);
         if (status.hostname !== 'gatehouse-lb') assert.equal(Number(status.port), resource.port);
         assert.equal(status.pathname, '/gateway/servers');
+        const events = new URL(auth.config.authServer.connectionEventsUri);
+        assert.ok(reached(events).includes(resource), `${auth.name}: CONNECTION_EVENTS_URI reaches ${resource.name}`);
+        assert.equal(events.pathname, '/connections/events');
       }
     }
   });

@@ -73,8 +73,10 @@ import { expireUnusedClients } from './registration/expire-unused-clients.ts';
 import { PendingRegistrations } from './registration/pending-registrations.ts';
 import { publishProviderRevocations } from './revocation/publish-provider-revocations.ts';
 import type { ConnectionLog, ConnectionRecorder } from '../../shared/connection-events.ts';
+import { createConnectionLog } from './connections/connection-log.ts';
 import { ConnectionEventStore } from '../../shared/connections/connection-event-store.ts';
 import { DatabaseConnectionRecorder } from '../../shared/connections/connection-recorder.ts';
+import { pruneConnectionEvents } from '../../shared/connections/prune-connection-events.ts';
 import { revocationFeedRoute } from './revocation/revocation-feed-route.ts';
 import { revokeJwtAccessTokens } from './revocation/revoke-jwt-access-tokens.ts';
 import { createRenderer, VIEWS_DIR } from './views/create-renderer.ts';
@@ -97,6 +99,8 @@ export interface AuthServer {
   unusedBootstrapAdmin(): Promise<string | undefined>;
   /** Where this server's connection events go (the database recorder unless one was passed). */
   connectionRecorder: ConnectionRecorder;
+  /** Connection attempts from both apps' events, for the admin pages, "My apps" and the CLI. */
+  connections: ConnectionLog;
   close(): Promise<void>;
 }
 
@@ -132,14 +136,10 @@ export interface AuthServerOptions {
   clock?: Clock;
   /** Where connection events go (apps/shared/connection-events.ts). Default: this server's database. */
   connectionRecorder?: ConnectionRecorder;
-  /** Where the admin pages and "My apps" read connection attempts. Default: both apps' recorded events. */
-  connectionLog?: ConnectionLog;
 }
 
 export async function createAuthServer(config: AuthServerConfig, logger: Logger, options: AuthServerOptions = {}): Promise<AuthServer> {
   const clock = options.clock ?? systemClock;
-  // Until the store's reader lands (issue 18): no attempts to show.
-  const connections: ConnectionLog = options.connectionLog ?? { list: async () => ({ attempts: [] }), show: async () => undefined };
   const database = await openDatabase(config.database, 'auth-server');
   // Before anything else reads the database: a missing or wrong key encryption key stops the start here.
   let keyStore: KeyStore;
@@ -264,6 +264,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       () => admin.revocations.prune(),
       () => idJagReplays.sweep(clock.epochSeconds()),
       () => rateLimiter.prune(longestWindow, clock.now()),
+      pruneConnectionEvents(connectionEvents, config.connections, clock),
     ],
     60_000,
     sweepFailed,
@@ -322,6 +323,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   app.use(rateLimits);
   app.use(router.routes());
   app.use(homePage({ render, mcpUrl: config.resource }).routes());
+  const connections = createConnectionLog({ database, config, signingKey: () => holder.signingKey, clock, logger, recorder: connectionRecorder });
   app.use(pageRoutes({
     services: admin,
     session: createPageSession({
@@ -373,6 +375,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     },
     unusedBootstrapAdmin: () => unusedBootstrapAdmin(config, users, audit),
     connectionRecorder,
+    connections,
     async close() {
       stopSweeper();
       stopWatchingKeys();

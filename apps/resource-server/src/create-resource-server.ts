@@ -25,6 +25,7 @@ import { rejectMalformedHost } from '../../shared/reject-malformed-host.ts';
 import type { ConnectionRecorder } from '../../shared/connection-events.ts';
 import { ConnectionEventStore } from '../../shared/connections/connection-event-store.ts';
 import { DatabaseConnectionRecorder } from '../../shared/connections/connection-recorder.ts';
+import { pruneConnectionEvents } from '../../shared/connections/prune-connection-events.ts';
 import { RevocationFeedFollower } from './auth/follow-revocation-feed.ts';
 import { createAccessTokenVerifier } from './auth/verify-access-token.ts';
 import { authenticationMiddleware, originGuardMiddleware } from './http/as-koa-middleware.ts';
@@ -32,6 +33,7 @@ import { assumeAnonymousCaller } from './http/assume-anonymous-caller.ts';
 import { authorizationServerEndpoints } from './http/authorization-server-endpoints.ts';
 import { checkMcpRequestMetadata } from './http/check-mcp-request-metadata.ts';
 import { describeGatewayServers, GATEWAY_SERVERS_PATH } from './http/describe-gateway-servers.ts';
+import { CONNECTION_EVENTS_PATH, serveConnectionEvents } from './http/serve-connection-events.ts';
 import { guardOrigin } from './http/guard-origin.ts';
 import { handleErrors } from './http/handle-errors.ts';
 import { mcpRequestListener } from './http/mcp-request-listener.ts';
@@ -191,6 +193,13 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
     requireScope({ scope: 'mcp:admin', resourceMetadataUrl }), // 403 insufficient_scope
     describeGatewayServers(gateway),
   ];
+  // The connection events the auth-server's connection log reads: the same guard, token and scope.
+  const connectionEventsEndpoint: Array<Middleware<AuthenticatedState>> = [
+    originGuardMiddleware(originGuard),
+    authenticationMiddleware(authenticate),
+    requireScope({ scope: 'mcp:admin', resourceMetadataUrl }), // 403 insufficient_scope
+    serveConnectionEvents({ store: connectionEvents, recorder: connectionRecorder }),
+  ];
 
   const mcpPath = new URL(config.resource).pathname;
   const metadataPaths = ['/.well-known/oauth-protected-resource', `/.well-known/oauth-protected-resource${mcpPath}`];
@@ -199,6 +208,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   const router = new Router<ResourceServerState>();
   router.get(metadataPaths, metadata);
   router.get(GATEWAY_SERVERS_PATH, ...gatewayServersEndpoint);
+  router.get(CONNECTION_EVENTS_PATH, ...connectionEventsEndpoint);
   router.options(metadataPaths, metadata);
   // A browser at the origin root; MCP requests there never reach Koa (serve-at-root.ts).
   router.get('/', rootPage(config.resource));
@@ -222,8 +232,10 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   app.use(redirectToAuthorizationServer(authorizationServerEndpoints({ metadataUri: config.authorizationServerMetadataUri, issuer: config.issuer, clock }), logger));
   app.use(router.routes());
 
+  const pruneConnections = pruneConnectionEvents(connectionEvents, config.connections, clock);
   const sweepAudit = () => {
     audit.sweep(config.auditRetention).catch((err: unknown) => logger.error({ err }, 'audit sweep failed'));
+    pruneConnections().catch((err: unknown) => logger.error({ err }, 'connection events sweep failed'));
   };
   sweepAudit();
   const auditSweeper = setInterval(sweepAudit, AUDIT_SWEEP_INTERVAL_MS).unref();

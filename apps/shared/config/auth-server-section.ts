@@ -182,6 +182,8 @@ function authServerFields(context: LoadContext) {
       .meta({ description: 'start with an https issuer although this server serves plain http and trusts no proxy (browser sign-in then fails; test set-ups only; warns at boot)', env: 'GATEHOUSE_DANGEROUSLY_ALLOW_HTTPS_ISSUER_WITHOUT_TLS' } satisfies FieldNote),
     gateway_status_uri: z.url({ protocol: /^https?$/, error: 'expected an absolute http(s) URL' }).optional()
       .meta({ description: 'where the auth-server\'s admin page "MCP servers" reads the gateway\'s servers (e.g. over an internal network)', env: 'GATEWAY_STATUS_URI', default: '`<origin of RESOURCE_URL>/gateway/servers`' } satisfies FieldNote),
+    connection_events_uri: z.url({ protocol: /^https?$/, error: 'expected an absolute http(s) URL' }).optional()
+      .meta({ description: 'where the auth-server reads the resource server\'s connection events for the "Connections" timelines (e.g. over an internal network)', env: 'CONNECTION_EVENTS_URI', default: '`<origin of RESOURCE_URL>/connections/events`' } satisfies FieldNote),
   };
 }
 
@@ -268,6 +270,7 @@ export function authServerSection(context: LoadContext) {
       /** Seconds: admin access ends after idleTimeout without an admin request; sensitive changes need a sign-in younger than reauthenticateAfter. */
       admin: { idleTimeout: a.admin.idle_timeout, reauthenticateAfter: a.admin.reauthenticate_after },
       gatewayStatusUri: a.gateway_status_uri,
+      connectionEventsUri: a.connection_events_uri,
     };
   }).meta({ description: 'the authorization server: sign-in, tokens, registration, admin pages' } satisfies FieldNote);
 }

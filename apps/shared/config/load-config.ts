@@ -61,6 +61,9 @@ function authServerApp(context: LoadContext) {
         resource,
         /** The resource server's GET /gateway/servers, read by the admin pages with a minted mcp:admin token. */
         gatewayStatusUri: a.gatewayStatusUri ?? `${new URL(resource).origin}/gateway/servers`,
+        /** The resource server's GET /connections/events, read by the connection log with a minted mcp:admin token. */
+        connectionEventsUri: a.connectionEventsUri ?? `${new URL(resource).origin}/connections/events`,
+        connections: toSharedConfig(c).connections,
       },
     };
   });
@@ -87,6 +90,7 @@ function resourceServerApp(context: LoadContext) {
         database: databaseSettings(c, 'resource-server.db'),
         authIssuer,
         authTokenLifetime: authServer.token_lifetime,
+        connections: toSharedConfig(c).connections,
       }),
     };
   });

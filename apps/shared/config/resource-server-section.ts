@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import * as z from 'zod';
 import { booleanish, CROSS_FIELD, duration, environmentName, issuerUrl, port, resourceUrl, whenSet, type FieldNote } from './field-schemas.ts';
 import { gatewayServers } from './gateway-servers.ts';
+import type { ConnectionsConfig } from './connections-section.ts';
 import type { LoadContext } from './load-context.ts';
 import type { DatabaseSettings } from '../storage/open-database.ts';
 
@@ -106,6 +107,8 @@ export interface ResourceServerSurroundings {
   /** auth_server.issuer (or its default) and auth_server.token_lifetime. */
   authIssuer: string;
   authTokenLifetime: number;
+  /** The shared `connections` section: the recorder's bounds. */
+  connections: ConnectionsConfig;
 }
 
 export function resourceServerConfig(r: ResourceServerSection, around: ResourceServerSurroundings) {
@@ -123,6 +126,7 @@ export function resourceServerConfig(r: ResourceServerSection, around: ResourceS
     /** The auth-server's RFC 8414 metadata, fetched to redirect guessed endpoints (follows JWKS_URI). */
     authorizationServerMetadataUri: besideJwks('/.well-known/oauth-authorization-server'),
     allowedOrigins: r.allowed_origins,
+    connections: around.connections,
     databaseFile: resolve(around.dataDir, 'resource-server.db'),
     database: around.database,
     /** Largest accepted MCP request body, in bytes. */

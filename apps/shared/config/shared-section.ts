@@ -5,6 +5,7 @@
 import { accessSync, constants as fsConstants } from 'node:fs';
 import { resolve } from 'node:path';
 import * as z from 'zod';
+import { connectionsSection, toConnectionsConfig } from './connections-section.ts';
 import { booleanish, duration, port, type FieldNote } from './field-schemas.ts';
 import type { LoadContext } from './load-context.ts';
 
@@ -78,6 +79,7 @@ export function sharedFields(context: LoadContext) {
       .meta({ description: 'Prometheus metrics, each app on its own port, so the public ports never serve them' } satisfies FieldNote),
     shutdown_timeout: duration.default(10)
       .meta({ description: 'how long in-flight requests may finish after SIGTERM', env: 'SHUTDOWN_TIMEOUT' } satisfies FieldNote),
+    connections: connectionsSection,
   };
 }
 
@@ -100,6 +102,8 @@ export function toSharedConfig(shared: SharedFields) {
       : undefined,
     /** Seconds in-flight requests get to finish after SIGTERM. */
     shutdownTimeout: shared.shutdown_timeout,
+    /** The connection flight recorder's bounds (seconds, a count), read by both apps. */
+    connections: toConnectionsConfig(shared.connections),
   };
 }
 

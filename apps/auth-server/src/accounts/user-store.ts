@@ -131,6 +131,18 @@ export class UserStore {
     return user;
   }
 
+  /** The username of each of `ids` that exists, in one query per 500 ids (the connection log's page). */
+  async usernames(ids: readonly string[]): Promise<Map<string, string>> {
+    const unique = [...new Set(ids)];
+    const names = new Map<string, string>();
+    for (let start = 0; start < unique.length; start += 500) {
+      const chunk = unique.slice(start, start + 500);
+      const rows = await this.db.all<{ id: string; username: string }>(`SELECT id, username FROM users WHERE id IN (${chunk.map(() => '?').join(', ')})`, chunk);
+      for (const row of rows) names.set(row.id, row.username);
+    }
+    return names;
+  }
+
   /** Any case: `Alice` finds `alice`. */
   async findByUsername(username: string, tx: SqlExecutor = this.db): Promise<User | undefined> {
     const row = await tx.get<UserRow>('SELECT * FROM users WHERE lower(username) = lower(?)', [username]);

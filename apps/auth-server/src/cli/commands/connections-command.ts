@@ -71,7 +71,7 @@ export const connectionsCommand: CommandGroup = {
       if (values.client === '') throw new UsageError('--client is empty');
       if (values.user === '') throw new UsageError('--user is empty');
       const filter = await resolveConnectionFilter(context.services.users, values);
-      const { attempts, problem } = await context.connections.list(filter);
+      const { attempts, problem } = await (await context.connections()).list(filter);
       // A client the attempts name need not be registered (`unknown_client` is one of the reasons),
       // but a client neither registered nor seen is a typo, not "nothing went wrong".
       if (values.client !== undefined && attempts.length === 0 && !await context.services.clients.find(values.client)) {
@@ -88,7 +88,7 @@ export const connectionsCommand: CommandGroup = {
     async show(args, context) {
       const { positionals } = parseCommandLine(args, {}, { min: 1, max: 1, names: 'ATTEMPT_ID' });
       const id = positionals[0]!;
-      const found = await context.connections.show(id);
+      const found = await (await context.connections()).show(id);
       if (!found) throw new CliError(`there is no connection attempt ${JSON.stringify(id)} (or it was pruned); \`${INVOCATION} connections list\` shows them`);
       const attempt = describeAttemptTimeline(found.attempt, isoTime);
       warnOfProblem(context, found.problem);

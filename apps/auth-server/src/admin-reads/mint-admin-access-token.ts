@@ -1,5 +1,6 @@
 /**
- * Mints the access token the admin pages present to the resource server's GET /gateway/servers:
+ * Mints the access token the auth-server presents to the resource server's admin endpoints
+ * (GET /gateway/servers for the admin pages, GET /connections/events for the connection log):
  * a JWT in exactly the form oidc-provider issues for the MCP resource (RFC 9068 §2: header
  * `typ: at+jwt`, `alg: RS256`, `kid`; claims `iss`, `aud`, `sub`, `client_id`, `scope`, `iat`,
  * `exp`, `jti`, plus `preferred_username` as extraTokenClaims adds), signed with the provider's
@@ -9,14 +10,15 @@
  *   browser session is the proof of who asks; no client credential or code would add to it.
  * - `sub` is the signed-in admin and `client_id` Gatehouse's own client, so the resource server's
  *   revocation checks apply to it as to any token (a disabled admin, a retired key). It names no
- *   grant (`gid`): none exists, and none needs revoking.
+ *   grant (`gid`): none exists, and none needs revoking. The connection log reads for whichever
+ *   admin page or CLI command asks, so its `sub` is Gatehouse's own client too (no user).
  * - `scope` is `mcp:admin` only, which the caller already holds (the admin pages require it),
  *   and it lives `ttl` seconds: long enough for one request, useless soon after if it leaked.
- * - It never leaves the server: it goes in one request to the configured status URI.
+ * - It never leaves the server: it goes in one request to the configured URI.
  */
 import { createPrivateKey, randomBytes, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { SignJWT } from 'jose';
-import type { StoredKey } from '../../keys/signing-keys.ts';
+import type { StoredKey } from '../keys/signing-keys.ts';
 
 export interface AdminAccessTokenRequest {
   /** The provider's active signing key. */

@@ -1,0 +1,142 @@
+/**
+ * Groups both apps' connection events into attempts (apps/shared/connection-events.ts), at read
+ * time: a pure function of the events, the time and the stall time, so it is tested with event
+ * lists alone. Nothing here runs on the request path.
+ *
+ * How an event finds its attempt, first rule that matches (events taken oldest first):
+ * 1. Its `flowId` (the browser steps of one authorization request) or its `grantId` (consent →
+ *    code → MCP requests → refreshes) is already an attempt's.
+ * 2. A step before registration (`mcp_challenge`, `resource_metadata`, `server_metadata`), or an
+ *    event with no client: the latest open attempt from the same IP and user agent within
+ *    PRE_REGISTRATION_WINDOW (the MCP client's own requests come from one place).
+ * 3. An event with a client: the latest open attempt of that client (and of the same user, when
+ *    both are known) within `stallAfter`. An attempt already holding another browser flow does
+ *    not take a new one, so many users signing in through one shared client_id (a CIMD URL, one
+ *    registration) stay separate attempts.
+ * 4. A registration (a client id nobody has seen yet): the pre-registration attempt from the same
+ *    IP and user agent within PRE_REGISTRATION_WINDOW.
+ * 5. Otherwise a new attempt.
+ * "Open": neither connected nor ended by a refusal. Keys (rule 1) still join ended attempts, so
+ * an expired token refused at the MCP server and the refresh that follows stay in one timeline.
+ *
+ * Outcome: `failed` when the last event is a refusal (its reason explains), else `connected` when
+ * an MCP request was accepted, else `stalled` after `stallAfter` without an event (the last
+ * step's hint explains, stall-hints.ts), else `in_progress`.
+ */
+import type { AttemptOutcome, ConnectionAttempt, ConnectionEvent, ConnectionStep } from '../../../shared/connection-events.ts';
+import { STALL_HINTS } from './stall-hints.ts';
+
+/** How long after its pre-registration steps a client's registration still joins them, in ms. */
+export const PRE_REGISTRATION_WINDOW_MS = 5 * 60 * 1000;
+
+const PRE_REGISTRATION: ReadonlySet<ConnectionStep> = new Set(['mcp_challenge', 'resource_metadata', 'server_metadata']);
+
+interface Building {
+  events: ConnectionEvent[];
+  flowIds: Set<string>;
+  grantIds: Set<string>;
+  clientId?: string;
+  accountId?: string;
+  /** "ip user-agent" of each event that had them. */
+  origins: Set<string>;
+  lastAt: number;
+  connected: boolean;
+  /** The last event was a refusal. */
+  refused: boolean;
+}
+
+export interface GroupingOptions {
+  /** Epoch ms: what "now" is for stalls. */
+  now: number;
+  /** Milliseconds without an event after which an open attempt is stalled. */
+  stallAfterMs: number;
+}
+
+/** Every attempt the events make, newest first (by start). Events need not be sorted. */
+export function groupConnectionAttempts(events: readonly ConnectionEvent[], { now, stallAfterMs }: GroupingOptions): ConnectionAttempt[] {
+  const sorted = [...events].sort((a, b) => a.at - b.at);
+  const attempts: Building[] = [];
+  const byFlow = new Map<string, Building>();
+  const byGrant = new Map<string, Building>();
+
+  for (const event of sorted) {
+    const attempt = (event.flowId && byFlow.get(event.flowId)) || (event.grantId && byGrant.get(event.grantId)) || findOpen(attempts, event, stallAfterMs) || newAttempt(attempts);
+    add(attempt, event);
+    if (event.flowId) byFlow.set(event.flowId, attempt);
+    if (event.grantId) byGrant.set(event.grantId, attempt);
+  }
+  return attempts.map((attempt) => summarize(attempt, now, stallAfterMs)).sort((a, b) => b.startedAt - a.startedAt);
+}
+
+function originOf(event: ConnectionEvent): string | undefined {
+  return event.ip !== undefined || event.userAgent !== undefined ? `${event.ip ?? ''} ${event.userAgent ?? ''}` : undefined;
+}
+
+/** Rules 2 to 4: the latest open attempt this event continues, if any. */
+function findOpen(attempts: Building[], event: ConnectionEvent, stallAfterMs: number): Building | undefined {
+  const origin = originOf(event);
+  const fromSameOrigin = (attempt: Building) => origin !== undefined && attempt.origins.has(origin) && event.at - attempt.lastAt <= PRE_REGISTRATION_WINDOW_MS;
+  for (let i = attempts.length - 1; i >= 0; i--) {
+    const attempt = attempts[i]!;
+    if (attempt.connected || attempt.refused) continue;
+    if (PRE_REGISTRATION.has(event.step) || event.clientId === undefined) {
+      if (fromSameOrigin(attempt)) return attempt;
+      continue;
+    }
+    if (event.accountId && attempt.accountId && event.accountId !== attempt.accountId) continue;
+    if (event.flowId && attempt.flowIds.size > 0) continue;
+    if (attempt.clientId === event.clientId && event.at - attempt.lastAt <= stallAfterMs) return attempt;
+    if (attempt.clientId === undefined && fromSameOrigin(attempt)) return attempt;
+  }
+  return undefined;
+}
+
+function newAttempt(attempts: Building[]): Building {
+  const attempt: Building = { events: [], flowIds: new Set(), grantIds: new Set(), origins: new Set(), lastAt: 0, connected: false, refused: false };
+  attempts.push(attempt);
+  return attempt;
+}
+
+function add(attempt: Building, event: ConnectionEvent): void {
+  attempt.events.push(event);
+  if (event.flowId) attempt.flowIds.add(event.flowId);
+  if (event.grantId) attempt.grantIds.add(event.grantId);
+  attempt.clientId ??= event.clientId;
+  attempt.accountId ??= event.accountId;
+  const origin = originOf(event);
+  if (origin !== undefined) attempt.origins.add(origin);
+  attempt.lastAt = event.at;
+  attempt.refused = event.outcome === 'refused';
+  if (event.step === 'mcp_request' && event.outcome === 'ok') attempt.connected = true;
+}
+
+function summarize(attempt: Building, now: number, stallAfterMs: number): ConnectionAttempt {
+  const first = attempt.events[0]!;
+  const last = attempt.events.at(-1)!;
+  let outcome: AttemptOutcome;
+  let explanation: ConnectionAttempt['explanation'];
+  if (last.outcome === 'refused') {
+    outcome = 'failed';
+    explanation = { step: last.step, error: last.error, reasonCode: last.reasonCode ?? 'refused', reason: last.reason ?? `refused${last.error ? ` with ${last.error}` : ''}` };
+  } else if (attempt.connected) {
+    outcome = 'connected';
+  } else if (now - attempt.lastAt > stallAfterMs) {
+    outcome = 'stalled';
+    explanation = { step: last.step, reasonCode: 'stalled', reason: STALL_HINTS[last.step] };
+  } else {
+    outcome = 'in_progress';
+  }
+  return {
+    id: first.id,
+    startedAt: first.at,
+    lastAt: attempt.lastAt,
+    ...(attempt.clientId !== undefined ? { clientId: attempt.clientId } : {}),
+    ...(attempt.accountId !== undefined ? { accountId: attempt.accountId } : {}),
+    ...(first.ip !== undefined ? { ip: first.ip } : {}),
+    ...(first.userAgent !== undefined ? { userAgent: first.userAgent } : {}),
+    outcome,
+    lastStep: last.step,
+    ...(explanation ? { explanation } : {}),
+    events: attempt.events,
+  };
+}

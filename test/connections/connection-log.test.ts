@@ -1,0 +1,146 @@
+/**
+ * The auth-server's connection log (apps/auth-server/src/connections/connection-log.ts), with a
+ * real auth-server and a real resource server beside it: one timeline from both apps' events,
+ * the client's registered name and the user's name filled in, filters, `show` by id; and every
+ * way the resource server's events can fail to arrive told as a `problem` in words, the
+ * auth-server's own steps still listed.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import type { ConnectionRecorder, NewConnectionEvent } from '../../apps/shared/connection-events.ts';
+import { freePort } from '../helpers/net.ts';
+import { registerClient } from '../helpers/oauth-flow.ts';
+import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { startResourceServerBeside } from '../helpers/start-resource-server-beside.ts';
+import { TestClock } from '../helpers/test-clock.ts';
+import { TEST_BACKENDS } from '../helpers/test-database.ts';
+
+const CLI = { ip: '127.0.0.1', userAgent: 'claude-code/2.0.14' };
+const BROWSER = { ip: '127.0.0.1', userAgent: 'Mozilla/5.0 Chrome/142' };
+
+for (const backend of TEST_BACKENDS) {
+  describe(`connection log over both apps (${backend})`, () => {
+    let auth: TestAuthServer;
+    let resource: Awaited<ReturnType<typeof startResourceServerBeside>>;
+    let resourceRecorder: ConnectionRecorder;
+    let clientId: string;
+    let adminId: string;
+    // Both apps' clock: runs with the wall clock, and each step below is a second after the last.
+    const clock = TestClock.ahead(0);
+
+    before(async () => {
+      const port = await freePort();
+      auth = await startAuthServer({ backend, clock, env: { RESOURCE_URL: `http://127.0.0.1:${port}/mcp` } });
+      resource = await startResourceServerBeside(auth, { clock });
+      resourceRecorder = resource.connectionRecorder;
+      clientId = (await registerClient(auth.issuer)).client_id;
+      adminId = (await auth.auth.users.findByUsername('admin'))!.id;
+    });
+    after(async () => {
+      await resource?.close();
+      await auth?.close();
+    });
+
+    const onAuth = (event: NewConnectionEvent) => {
+      clock.advance(1);
+      auth.auth.connectionRecorder.record(event);
+    };
+    const onResource = (event: NewConnectionEvent) => {
+      clock.advance(1);
+      resourceRecorder.record(event);
+    };
+
+    test('a connection seen by both apps is one attempt, oldest first, with the client name and the username', async () => {
+      onResource({ step: 'mcp_challenge', outcome: 'ok', ...CLI });
+      onAuth({ step: 'registration', outcome: 'ok', clientId, ...CLI });
+      onAuth({ step: 'authorization', outcome: 'ok', clientId, flowId: 'flow-1', ...BROWSER });
+      onAuth({ step: 'sign_in', outcome: 'ok', clientId, flowId: 'flow-1', accountId: adminId, ...BROWSER });
+      onAuth({ step: 'consent', outcome: 'ok', clientId, flowId: 'flow-1', accountId: adminId, grantId: 'grant-1', ...BROWSER });
+      onAuth({ step: 'code_exchange', outcome: 'ok', clientId, accountId: adminId, grantId: 'grant-1', ...CLI });
+      onResource({ step: 'mcp_request', outcome: 'ok', clientId, accountId: adminId, grantId: 'grant-1', ...CLI });
+      // No flush: the log writes this server's queue, the route the resource server's.
+
+      const { attempts, problem } = await auth.auth.connections.list();
+      assert.equal(problem, undefined);
+      assert.equal(attempts.length, 1);
+      const [summary] = attempts;
+      assert.deepEqual(
+        { outcome: summary!.outcome, clientId: summary!.clientId, clientName: summary!.clientName, username: summary!.username, lastStep: summary!.lastStep },
+        { outcome: 'connected', clientId, clientName: 'Claude', username: 'admin', lastStep: 'mcp_request' },
+      );
+      assert.equal((summary as { events?: unknown }).events, undefined, 'a list holds summaries, not timelines');
+
+      const shown = await auth.auth.connections.show(summary!.id);
+      assert.ok(shown);
+      assert.deepEqual(shown.attempt.events.map((e) => `${e.app}:${e.step}`), [
+        'resource-server:mcp_challenge', 'auth-server:registration', 'auth-server:authorization', 'auth-server:sign_in',
+        'auth-server:consent', 'auth-server:code_exchange', 'resource-server:mcp_request',
+      ]);
+      assert.equal(shown.attempt.username, 'admin');
+      assert.equal(await auth.auth.connections.show('no-such-attempt'), undefined);
+    });
+
+    test('filters by client, user and outcome, newest first, bounded by limit', async () => {
+      onAuth({ step: 'authorization', outcome: 'refused', error: 'invalid_request', reasonCode: 'redirect_uri_not_allowed',
+        reason: 'redirect_uri `https://evil.example/cb` is not one this client registered', clientId: 'other-client', flowId: 'flow-2', ...BROWSER });
+      const all = await auth.auth.connections.list();
+      assert.deepEqual(all.attempts.map((a) => a.outcome), ['failed', 'connected']);
+      assert.deepEqual((await auth.auth.connections.list({ outcome: 'failed' })).attempts.map((a) => a.clientId), ['other-client']);
+      assert.equal(all.attempts[0]!.explanation!.reason, 'redirect_uri `https://evil.example/cb` is not one this client registered');
+      assert.deepEqual((await auth.auth.connections.list({ clientId })).attempts.map((a) => a.outcome), ['connected']);
+      assert.deepEqual((await auth.auth.connections.list({ accountId: adminId })).attempts.map((a) => a.clientId), [clientId]);
+      assert.equal((await auth.auth.connections.list({ limit: 1 })).attempts.length, 1);
+    });
+  });
+}
+
+describe('connection log when the resource server\'s events cannot be read', () => {
+  let answer: (res: ServerResponse) => void = (res) => res.end();
+  const fake = createServer((_req, res) => answer(res));
+  let auth: TestAuthServer;
+  let downAuth: TestAuthServer;
+
+  before(async () => {
+    await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
+    const fakeUrl = `http://127.0.0.1:${(fake.address() as AddressInfo).port}`;
+    auth = await startAuthServer({ env: { CONNECTION_EVENTS_URI: `${fakeUrl}/connections/events` } });
+    downAuth = await startAuthServer({ env: { CONNECTION_EVENTS_URI: `http://127.0.0.1:${await freePort()}/connections/events` } });
+    for (const server of [auth, downAuth]) server.auth.connectionRecorder.record({ step: 'registration', outcome: 'ok', clientId: 'c1', ...CLI });
+  });
+  after(async () => {
+    fake.closeAllConnections();
+    await new Promise((resolve) => fake.close(resolve));
+    await auth?.close();
+    await downAuth?.close();
+  });
+
+  test('the resource server down: the problem says so, the auth-server\'s steps are still listed', async () => {
+    const { attempts, problem } = await downAuth.auth.connections.list();
+    assert.match(problem ?? '', /^Gatehouse could not get its connection events from the resource server at http:\/\/127\.0\.0\.1:\d+\/connections\/events\?since=\d+&limit=5000: the connection was refused \(is it running\?\)\.$/);
+    assert.deepEqual(attempts.map((a) => a.clientId), ['c1']);
+  });
+
+  const json = (status: number, body: unknown) => (res: ServerResponse) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  const ANSWERS: Array<[string, (res: ServerResponse) => void, RegExp]> = [
+    ['403 insufficient_scope', json(403, { error: 'insufficient_scope' }), /answered HTTP 403 \(insufficient_scope\); the token was refused\.$/],
+    ['404 (an older resource server)', json(404, { error: 'not_found' }), /answered HTTP 404 \(not_found\); there are no connection events there: check auth_server\.connection_events_uri/],
+    ['500 with a stack trace', (res) => res.writeHead(500).end('Error: boom\n    at x.js:1:1'), /answered HTTP 500\.$/],
+    ['HTML, not JSON', (res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<h1>hi</h1>'), /answered with something that is not a list of connection events\.$/],
+    ['events of another shape', json(200, { events: [{ id: 'x', at: 1, step: 'teleport', outcome: 'ok' }] }), /not a list of connection events\.$/],
+    ['more than 16 MiB', (res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(17 * 1024 * 1024) });
+      res.write('{"events":[');
+    }, /it answered with more than 16777216 bytes\.$/],
+  ];
+  for (const [what, behaviour, expected] of ANSWERS) {
+    test(`an answer of ${what} is a problem in words, never a throw`, async () => {
+      answer = behaviour;
+      const { attempts, problem } = await auth.auth.connections.list();
+      assert.match(problem ?? '', expected);
+      assert.doesNotMatch(problem ?? '', /\n\s+at /);
+      assert.deepEqual(attempts.map((a) => a.clientId), ['c1']);
+    });
+  }
+});

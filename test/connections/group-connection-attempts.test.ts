@@ -1,0 +1,191 @@
+/**
+ * Correlation (apps/auth-server/src/connections/group-connection-attempts.ts): both apps' events
+ * grouped into attempts by flow, grant, client, user, IP and user agent and time, with each
+ * attempt's outcome and explanation. Table-driven event lists; no servers needed.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { ConnectionEvent, ConnectionStep, NewConnectionEvent } from '../../apps/shared/connection-events.ts';
+import { groupConnectionAttempts } from '../../apps/auth-server/src/connections/group-connection-attempts.ts';
+import { STALL_HINTS } from '../../apps/auth-server/src/connections/stall-hints.ts';
+
+const T0 = Date.UTC(2026, 11, 1, 14);
+const STALL = 10 * 60 * 1000;
+const RS_STEPS = new Set<ConnectionStep>(['mcp_challenge', 'resource_metadata', 'mcp_request', 'step_up']);
+
+/** Where Claude Code runs (its own requests) and the user's browser. */
+const CLI = { ip: '198.51.100.7', userAgent: 'claude-code/2.0.14' };
+const BROWSER = { ip: '198.51.100.7', userAgent: 'Mozilla/5.0 (Macintosh) Chrome/142' };
+const OTHER_BROWSER = { ip: '203.0.113.9', userAgent: 'Mozilla/5.0 (Windows) Edge/142' };
+const CIMD = 'https://claude.ai/oauth/claude-code-client-metadata';
+
+let counter = 0;
+/** An event `seconds` after T0, stamped as the recording app would. */
+function at(seconds: number, event: NewConnectionEvent): ConnectionEvent {
+  counter += 1;
+  return { id: `e${String(counter).padStart(4, '0')}`, at: T0 + seconds * 1000, app: RS_STEPS.has(event.step) ? 'resource-server' : 'auth-server', ...event };
+}
+const ok = (step: ConnectionStep, fields: Omit<NewConnectionEvent, 'step' | 'outcome'> = {}): NewConnectionEvent => ({ step, outcome: 'ok', ...fields });
+const refused = (step: ConnectionStep, error: string, reasonCode: string, reason: string, fields: Omit<NewConnectionEvent, 'step' | 'outcome'> = {}): NewConnectionEvent => ({
+  step, outcome: 'refused', error, reasonCode, reason, ...fields,
+});
+
+/** A Claude Code connection by DCR up to (and including) `until`, from T0 + `start` seconds. */
+function dcrConnection(until: ConnectionStep, { start = 0, client = 'dcr-1', account = 'u1', grant = 'g1', flow = 'f1' } = {}): ConnectionEvent[] {
+  const steps: Array<[ConnectionStep, Omit<NewConnectionEvent, 'step' | 'outcome'>]> = [
+    ['mcp_challenge', CLI],
+    ['resource_metadata', CLI],
+    ['server_metadata', CLI],
+    ['registration', { ...CLI, clientId: client, redirectUri: 'http://localhost:54321/callback' }],
+    ['authorization', { ...BROWSER, clientId: client, flowId: flow, resource: 'https://mcp.example.com/mcp' }],
+    ['sign_in', { ...BROWSER, clientId: client, flowId: flow, accountId: account }],
+    ['consent', { ...BROWSER, clientId: client, flowId: flow, accountId: account, grantId: grant }],
+    ['redirect', { ...BROWSER, clientId: client, flowId: flow, accountId: account, grantId: grant }],
+    ['code_exchange', { ...CLI, clientId: client, accountId: account, grantId: grant }],
+    ['mcp_request', { ...CLI, clientId: client, accountId: account, grantId: grant }],
+  ];
+  const end = steps.findIndex(([step]) => step === until);
+  return steps.slice(0, end + 1).map(([step, fields], i) => at(start + i, ok(step, fields)));
+}
+
+const group = (events: ConnectionEvent[], nowSeconds = 3600) => groupConnectionAttempts(events, { now: T0 + nowSeconds * 1000, stallAfterMs: STALL });
+
+describe('grouping connection events into attempts', () => {
+  test('a whole DCR connection, from the 401 to the first MCP request, is one connected attempt across both apps', () => {
+    const events = dcrConnection('mcp_request');
+    const [attempt, ...rest] = group(events);
+    assert.equal(rest.length, 0);
+    assert.equal(attempt!.outcome, 'connected');
+    assert.equal(attempt!.id, events[0]!.id);
+    assert.deepEqual(attempt!.events.map((e) => e.id), events.map((e) => e.id));
+    assert.deepEqual({ clientId: attempt!.clientId, accountId: attempt!.accountId, ip: attempt!.ip, userAgent: attempt!.userAgent, lastStep: attempt!.lastStep },
+      { clientId: 'dcr-1', accountId: 'u1', ip: CLI.ip, userAgent: CLI.userAgent, lastStep: 'mcp_request' });
+    assert.equal(attempt!.explanation, undefined);
+  });
+
+  test('two users connecting at once through one CIMD client_id stay two attempts, each with its own outcome', () => {
+    const events = [
+      at(0, ok('client_document', { ...BROWSER, clientId: CIMD })),
+      at(1, ok('authorization', { ...BROWSER, clientId: CIMD, flowId: 'fA' })),
+      at(2, ok('authorization', { ...OTHER_BROWSER, clientId: CIMD, flowId: 'fB' })),
+      at(3, ok('sign_in', { ...OTHER_BROWSER, clientId: CIMD, flowId: 'fB', accountId: 'bob' })),
+      at(4, ok('sign_in', { ...BROWSER, clientId: CIMD, flowId: 'fA', accountId: 'alice' })),
+      at(5, ok('consent', { ...BROWSER, clientId: CIMD, flowId: 'fA', accountId: 'alice', grantId: 'gA' })),
+      at(6, ok('consent', { ...OTHER_BROWSER, clientId: CIMD, flowId: 'fB', accountId: 'bob', grantId: 'gB' })),
+      at(7, ok('code_exchange', { ...CLI, clientId: CIMD, accountId: 'bob', grantId: 'gB' })),
+      at(8, ok('code_exchange', { ...CLI, clientId: CIMD, accountId: 'alice', grantId: 'gA' })),
+      at(9, ok('mcp_request', { ...CLI, clientId: CIMD, accountId: 'alice', grantId: 'gA' })),
+      at(10, refused('mcp_request', 'invalid_token', 'wrong_audience', 'token audience is another resource: `https://other/mcp`, not `https://mcp.example.com/mcp`', {
+        ...CLI, clientId: CIMD, accountId: 'bob', grantId: 'gB',
+      })),
+    ];
+    const attempts = group(events);
+    assert.equal(attempts.length, 2);
+    const byUser = new Map(attempts.map((attempt) => [attempt.accountId, attempt]));
+    assert.deepEqual(byUser.get('alice')!.events.map((e) => e.step), ['client_document', 'authorization', 'sign_in', 'consent', 'code_exchange', 'mcp_request']);
+    assert.equal(byUser.get('alice')!.outcome, 'connected');
+    assert.deepEqual(byUser.get('bob')!.events.map((e) => e.step), ['authorization', 'sign_in', 'consent', 'code_exchange', 'mcp_request']);
+    assert.equal(byUser.get('bob')!.outcome, 'failed');
+    assert.deepEqual(byUser.get('bob')!.explanation, {
+      step: 'mcp_request', error: 'invalid_token', reasonCode: 'wrong_audience',
+      reason: 'token audience is another resource: `https://other/mcp`, not `https://mcp.example.com/mcp`',
+    });
+  });
+
+  const STALLS: Array<[ConnectionStep, RegExp]> = [
+    ['mcp_challenge', /never fetched the authorization server metadata or registered — check it can reach the issuer/],
+    ['resource_metadata', /check it can reach the issuer/],
+    ['authorization', /the user never signed in — the sign-in page was closed or never opened/],
+    ['sign_in', /no consent answer — the consent page was closed/],
+    ['consent', /the client never came back after consent — its redirect_uri did not reach it/],
+    ['redirect', /the client never came back after consent/],
+    ['code_exchange', /the client got tokens but never called the MCP server with them/],
+  ];
+  for (const [lastStep, hint] of STALLS) {
+    test(`an attempt quiet for longer than stall_after after ${lastStep} is stalled, with the hint for that step`, () => {
+      const [attempt] = group(dcrConnection(lastStep), 11 * 60);
+      assert.equal(attempt!.outcome, 'stalled');
+      assert.equal(attempt!.lastStep, lastStep);
+      assert.equal(attempt!.explanation!.step, lastStep);
+      assert.equal(attempt!.explanation!.reasonCode, 'stalled');
+      assert.match(attempt!.explanation!.reason, hint);
+      assert.equal(attempt!.explanation!.reason, STALL_HINTS[lastStep]);
+    });
+  }
+
+  test('the same attempt, still within stall_after, is in progress', () => {
+    const [attempt] = group(dcrConnection('consent'), 9 * 60);
+    assert.equal(attempt!.outcome, 'in_progress');
+    assert.equal(attempt!.explanation, undefined);
+  });
+
+  const FAILURES: Array<[string, NewConnectionEvent]> = [
+    ['a replayed code', refused('code_exchange', 'invalid_grant', 'code_replayed', 'authorization code already used — the grant was revoked', { ...CLI, clientId: 'dcr-1', grantId: 'g1' })],
+    ['a bad PKCE verifier', refused('code_exchange', 'invalid_grant', 'pkce_mismatch', 'PKCE verifier does not match the challenge', { ...CLI, clientId: 'dcr-1' })],
+    ['a denied consent', refused('consent', 'access_denied', 'consent_denied', 'the user denied access', { ...BROWSER, clientId: 'dcr-1', flowId: 'f1', accountId: 'u1' })],
+  ];
+  for (const [what, refusal] of FAILURES) {
+    test(`${what} ends the attempt failed, explained by the refusal`, () => {
+      const events = [...dcrConnection('redirect'), at(20, refusal)];
+      const attempts = group(events);
+      assert.equal(attempts.length, 1, 'the refusal joins the attempt');
+      assert.equal(attempts[0]!.outcome, 'failed');
+      assert.deepEqual(attempts[0]!.explanation, { step: refusal.step, error: refusal.error, reasonCode: refusal.reasonCode, reason: refusal.reason });
+    });
+  }
+
+  test('a redirect_uri refused at the authorization request fails the attempt that registered it', () => {
+    const events = [
+      ...dcrConnection('registration'),
+      at(5, refused('authorization', 'invalid_redirect_uri', 'redirect_uri_not_allowed', 'redirect_uri `https://evil.example/cb` is not one this client registered', { ...BROWSER, clientId: 'dcr-1', flowId: 'f1' })),
+    ];
+    const [attempt, ...rest] = group(events);
+    assert.equal(rest.length, 0);
+    assert.equal(attempt!.outcome, 'failed');
+    assert.equal(attempt!.explanation!.reasonCode, 'redirect_uri_not_allowed');
+  });
+
+  test('an expired token refused at the MCP server, then a refresh and an accepted request: one attempt, connected again', () => {
+    const grant = { ...CLI, clientId: 'dcr-1', accountId: 'u1', grantId: 'g1' };
+    const events = [
+      ...dcrConnection('mcp_request'),
+      at(3700, refused('mcp_request', 'invalid_token', 'token_expired', 'the access token expired at 15:00:10 UTC; the client should refresh', grant)),
+      at(3701, ok('refresh', grant)),
+      at(3702, ok('mcp_request', grant)),
+    ];
+    const attempts = group(events, 4000);
+    assert.equal(attempts.length, 1);
+    assert.equal(attempts[0]!.outcome, 'connected');
+    assert.equal(attempts[0]!.events.length, 13);
+  });
+
+  test('an unknown client after a reset fails, and the registration that follows is a new attempt', () => {
+    const events = [
+      at(0, refused('code_exchange', 'invalid_client', 'unknown_client', 'client `abc` is unknown — it registered on another server, or before a reset? It must register again', { ...CLI, clientId: 'abc' })),
+      at(1, ok('registration', { ...CLI, clientId: 'new-1' })),
+    ];
+    const attempts = group(events);
+    assert.equal(attempts.length, 2, 'a refused attempt is not continued by another client');
+    assert.equal(attempts.find((a) => a.clientId === 'abc')!.outcome, 'failed');
+  });
+
+  test('pre-registration steps from another IP or user agent, or minutes apart, are separate attempts', () => {
+    const events = [
+      at(0, ok('mcp_challenge', CLI)),
+      at(1, ok('mcp_challenge', OTHER_BROWSER)),
+      at(2, ok('resource_metadata', CLI)),
+      at(2 + 6 * 60, ok('registration', { ...CLI, clientId: 'late' })),
+    ];
+    const attempts = group(events, 7200);
+    assert.equal(attempts.length, 3);
+    assert.deepEqual(attempts.map((a) => a.events.map((e) => e.step)).sort(), [['mcp_challenge'], ['mcp_challenge', 'resource_metadata'], ['registration']]);
+    assert.ok(attempts.every((a) => a.outcome === 'stalled'));
+  });
+
+  test('a connected client does not absorb a new connection of the same client: a second flow is a second attempt', () => {
+    const events = [...dcrConnection('mcp_request'), ...dcrConnection('authorization', { start: 100, flow: 'f2' }).slice(4)];
+    const attempts = group(events, 200);
+    assert.equal(attempts.length, 2);
+    assert.deepEqual(attempts.map((a) => a.outcome), ['in_progress', 'connected'], 'newest first');
+  });
+});
