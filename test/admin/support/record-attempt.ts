@@ -19,7 +19,8 @@ export async function recordAttempt(server: TestAuthServer, clock: TestClock, ev
   clock.advance(60);
   await server.auth.connectionRecorder.flush();
   const { attempts } = await server.auth.connections.list({ limit: 500 });
-  const attempt = attempts.find((a) => a.startedAt === firstAt && a.clientId === events[0]!.clientId);
+  // Within the second the first event was recorded in: a clock that runs (TestClock.ahead) moves on meanwhile.
+  const attempt = attempts.find((a) => a.startedAt >= firstAt && a.startedAt < firstAt + 1000 && a.clientId === events[0]!.clientId);
   assert.ok(attempt, `no attempt started at ${firstAt} in ${JSON.stringify(attempts)}`);
   return attempt.id;
 }
