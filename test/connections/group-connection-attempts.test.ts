@@ -134,6 +134,11 @@ describe('grouping connection events into attempts', () => {
     });
   }
 
+  test('a refusal an emitter left without words still explains the attempt, by its error code', () => {
+    const [attempt] = group([...dcrConnection('registration'), at(5, { step: 'authorization', outcome: 'refused', error: 'invalid_scope', clientId: 'dcr-1', flowId: 'f1' })]);
+    assert.deepEqual(attempt!.explanation, { step: 'authorization', error: 'invalid_scope', reasonCode: 'refused', reason: 'refused with invalid_scope' });
+  });
+
   test('a redirect_uri refused at the authorization request fails the attempt that registered it', () => {
     const events = [
       ...dcrConnection('registration'),

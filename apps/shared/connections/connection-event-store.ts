@@ -76,12 +76,6 @@ export class ConnectionEventStore {
     return rows.reverse().flatMap((row) => (STEPS.has(row.step) ? [this.#toEvent(row)] : []));
   }
 
-  /** One event by id, or undefined. */
-  async get(id: string): Promise<ConnectionEvent | undefined> {
-    const row = await this.#db.get<EventRow>(`SELECT ${COLUMNS.join(', ')} FROM ${this.#table} WHERE id = ?`, [id]);
-    return row && STEPS.has(row.step) ? this.#toEvent(row) : undefined;
-  }
-
   /**
    * Deletes events recorded before `olderThan` (epoch ms), then the oldest beyond `maxEvents`;
    * returns how many went.

@@ -47,6 +47,8 @@ export class DatabaseConnectionRecorder implements ConnectionRecorder {
   readonly #logger: Logger;
   readonly #metrics: ConnectionMetrics;
   readonly #maxQueued: number;
+  /** The failure counter's series by "step reason": prom-client hashes labels on every inc otherwise. */
+  readonly #failureSeries = new Map<string, { inc(): void }>();
   readonly #onWriteFailed = (err: unknown) => this.#logger.warn({ err }, 'a connection event could not be written');
 
   constructor(options: ConnectionRecorderOptions) {
@@ -57,7 +59,11 @@ export class DatabaseConnectionRecorder implements ConnectionRecorder {
     this.#maxQueued = options.maxQueued ?? 10_000;
     this.#queue = new BatchedWrites<Queued>({
       maxQueued: this.#maxQueued,
-      writeMany: (rows) => store.insertMany(rows.map(({ event, at }) => trimConnectionEvent(event, { id: randomBytes(16).toString('base64url'), at, app }))),
+      writeMany: (rows) => {
+        // One call for the batch's randomness: 16 bytes per event id.
+        const random = randomBytes(16 * rows.length);
+        return store.insertMany(rows.map(({ event, at }, i) => trimConnectionEvent(event, { id: random.toString('base64url', 16 * i, 16 * (i + 1)), at, app })));
+      },
     });
   }
 
@@ -65,7 +71,13 @@ export class DatabaseConnectionRecorder implements ConnectionRecorder {
     try {
       if (event.outcome === 'refused') {
         const reason = event.reasonCode !== undefined && REASON_CODE.test(event.reasonCode) ? event.reasonCode : 'other';
-        this.#metrics.failures.inc({ step: event.step, reason });
+        const key = `${event.step} ${reason}`;
+        let series = this.#failureSeries.get(key);
+        if (!series) {
+          series = this.#metrics.failures.labels({ step: event.step, reason });
+          this.#failureSeries.set(key, series);
+        }
+        series.inc();
       }
       if (this.#queue.waiting >= this.#maxQueued) {
         this.#metrics.dropped.inc();

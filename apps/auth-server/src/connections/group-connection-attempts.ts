@@ -117,7 +117,12 @@ function summarize(attempt: Building, now: number, stallAfterMs: number): Connec
   let explanation: ConnectionAttempt['explanation'];
   if (last.outcome === 'refused') {
     outcome = 'failed';
-    explanation = { step: last.step, error: last.error, reasonCode: last.reasonCode ?? 'refused', reason: last.reason ?? `refused${last.error ? ` with ${last.error}` : ''}` };
+    explanation = {
+      step: last.step,
+      ...(last.error !== undefined ? { error: last.error } : {}),
+      reasonCode: last.reasonCode ?? 'refused',
+      reason: last.reason ?? `refused${last.error ? ` with ${last.error}` : ''}`,
+    };
   } else if (attempt.connected) {
     outcome = 'connected';
   } else if (now - attempt.lastAt > stallAfterMs) {
