@@ -4,7 +4,8 @@
  * server's own recorder as its steps record them: a replayed code, a denied consent, a
  * redirect_uri the client never registered, a client nobody knows.
  * `--json` is one JSON document on stdout and nothing else (it pipes); the filters narrow it; the
- * text output is a table and a timeline; the resource server being down is said, not fatal.
+ * text output is a table and a timeline; the resource server being down is said, not fatal. Ids
+ * are random base64url and may start with `-`: they go as `--client=ID` and after `--`.
  */
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
@@ -119,26 +120,26 @@ for (const backend of TEST_BACKENDS) describe(`gatehouse connections (${backend}
     assert.ok(bobs.every((a) => a.account_id === bobId && a.user === 'bob'), JSON.stringify(bobs));
     assert.ok(!bobs.some((a) => a.explanation?.reason_code === 'consent_denied'), 'carol\'s denial is not bob\'s');
 
-    const denial = (await list('--client', denied.client_id, '--outcome', 'failed')).attempts;
+    const denial = (await list(`--client=${denied.client_id}`, '--outcome', 'failed')).attempts;
     assert.equal(denial.length, 1, JSON.stringify(denial));
     assert.equal(denial[0]!.user, 'carol');
     assert.equal(denial[0]!.explanation?.step, 'consent');
     assert.equal(denial[0]!.explanation?.reason_code, 'consent_denied');
 
-    assert.deepEqual((await list('--client', denied.client_id, '--outcome', 'connected')).attempts, []);
+    assert.deepEqual((await list(`--client=${denied.client_id}`, '--outcome', 'connected')).attempts, []);
     assert.equal((await list('--limit', '1')).attempts.length, 1);
   });
 
   test('a client id no registration has is still found when it tried to connect (unknown_client)', async () => {
-    const { attempts } = await list('--client', 'gone-client-id');
+    const { attempts } = await list('--client=gone-client-id');
     assert.equal(attempts.length, 1, JSON.stringify(attempts));
     assert.equal(attempts[0]!.explanation?.reason_code, 'unknown_client');
     assert.match(attempts[0]!.explanation?.reason ?? '', /register again/);
   });
 
   test('show --json: the attempt with its events oldest first, the refusal last', async () => {
-    const { attempts } = await list('--client', replayed.client_id, '--outcome', 'failed');
-    const shown = JSON.parse((await cli(['--json', 'connections', 'show', attempts[0]!.id])).stdout) as ShownJson;
+    const { attempts } = await list(`--client=${replayed.client_id}`, '--outcome', 'failed');
+    const shown = JSON.parse((await cli(['--json', 'connections', 'show', '--', attempts[0]!.id])).stdout) as ShownJson;
     assert.equal(shown.id, attempts[0]!.id);
     const at = shown.events.map((e) => e.at);
     assert.deepEqual(at, [...at].sort(), 'oldest first');
@@ -157,7 +158,7 @@ for (const backend of TEST_BACKENDS) describe(`gatehouse connections (${backend}
     assert.ok(rows.some((row) => /Claude \(replays\) \(\S+\) +bob +failed +code exchanged for tokens +authorization code already used.*\(invalid_grant\)$/.test(row)), listed.stdout);
     assert.match(listed.stderr, /^gatehouse: the MCP server's steps are missing: /);
 
-    const id = (await list('--client', replayed.client_id, '--outcome', 'failed')).attempts[0]!.id;
+    const id = (await list(`--client=${replayed.client_id}`, '--outcome', 'failed')).attempts[0]!.id;
     const shown = await cli(['connections', 'show', '--', id]);
     assert.match(shown.stdout, new RegExp(`^attempt {3}${id}\\noutcome {3}failed, at code exchanged for tokens: authorization code already used`));
     assert.match(shown.stdout, /\nuser {6}bob\n/);
