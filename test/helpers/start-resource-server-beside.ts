@@ -17,6 +17,8 @@ export interface BesideOptions {
   configure?: (config: ResourceServerConfig) => void;
   /** The resource server's clock (a TestClock; often the auth-server's too). Default: the system clock. */
   clock?: Clock;
+  /** Where connection events go. Default: the server's own. */
+  connectionRecorder?: ConnectionRecorder;
 }
 
 export async function startResourceServerBeside(auth: TestAuthServer, options: BesideOptions = {}): Promise<{ mcpUrl: string; connectionRecorder: ConnectionRecorder; close(): Promise<void> }> {
@@ -35,7 +37,7 @@ export async function startResourceServerBeside(auth: TestAuthServer, options: B
   };
   options.configure?.(config);
   const db = await openDatabase(config.database, 'resource-server');
-  const server = createResourceServer({ config, db, logger: createLogger('resource-server', 'silent'), clock: options.clock });
+  const server = createResourceServer({ config, db, logger: createLogger('resource-server', 'silent'), clock: options.clock, connectionRecorder: options.connectionRecorder });
   await server.listen(port, '127.0.0.1');
   return {
     mcpUrl,

@@ -45,6 +45,8 @@ export interface StartOptions {
   registry?: Registry;
   /** The server's clock (a TestClock), so tests move time instead of sleeping. Default: the system clock. */
   clock?: Clock;
+  /** Where connection events go. Default: the server's own. */
+  connectionRecorder?: ConnectionRecorder;
   /** Default 'sqlite'. 'postgres': a new database in the test cluster, unless `databaseUrl` names one. */
   backend?: TestBackend;
   /** A PostgreSQL database to share with other servers (replicas); implies backend 'postgres'. */
@@ -61,6 +63,7 @@ export async function startResourceServer({ issuer, config: overrides = {}, logL
     jwksUri: `${issuer}/oauth/jwks`,
     authorizationServerMetadataUri: `${issuer}/.well-known/oauth-authorization-server`,
     allowedOrigins: [],
+    trustProxy: false,
     connections: { retention: 7 * 86400, maxEvents: 100_000, stallAfter: 600 },
     databaseFile: join(dir, 'resource-server.db'),
     database: await testDatabaseSettings(databaseUrl ? 'postgres' : backend ?? 'sqlite', join(dir, 'resource-server.db'), databaseUrl),

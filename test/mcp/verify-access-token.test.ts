@@ -78,6 +78,30 @@ describe('verifyAccessToken', () => {
     await assert.rejects(verifier.verifyAccessToken(token), (err) => err instanceof InvalidAccessTokenError && err.reason === 'expired');
   });
 
+  test('tells onFirstUse once per token: on the verification, not on the cached answers after it', async () => {
+    const verifier = verifierFor();
+    const token = await issuer.mint({ claims: { gid: 'grant-1' } });
+    const firstUses: string[] = [];
+    for (let i = 0; i < 5; i++) await verifier.verifyAccessToken(token, (verified) => firstUses.push(verified.extra.grantId!));
+    assert.deepEqual(firstUses, ['grant-1']);
+  });
+
+  test("a refusal carries the token's claims when its signature verified, and none when it did not", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const expired = await issuer.mint({ claims: { client_id: 'claude', sub: 'user-1', gid: 'grant-1', iat: now - 700, exp: now - 100 } });
+    const refusal = await verifierFor().verifyAccessToken(expired).catch((err: unknown) => err);
+    assert.ok(refusal instanceof InvalidAccessTokenError);
+    assert.equal(refusal.reason, 'expired');
+    assert.deepEqual(refusal.claims, { clientId: 'claude', subject: 'user-1', grantId: 'grant-1', scope: 'mcp:read mcp:write', issuer: issuer.issuer, audience: [TEST_RESOURCE], expiresAt: now - 100 });
+
+    const [header, , signature] = expired.split('.');
+    const forgedPayload = Buffer.from(JSON.stringify({ client_id: 'forged', sub: 'forged', exp: now + 600 })).toString('base64url');
+    const forged = await verifierFor().verifyAccessToken(`${header}.${forgedPayload}.${signature}`).catch((err: unknown) => err);
+    assert.ok(forged instanceof InvalidAccessTokenError);
+    assert.equal(forged.reason, 'signature');
+    assert.equal(forged.claims, undefined);
+  });
+
   test('refuses an oversized token before decoding it, without fetching keys', async () => {
     const fresh = await startTestIssuer();
     try {

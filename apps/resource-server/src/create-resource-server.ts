@@ -27,6 +27,7 @@ import { ConnectionEventStore } from '../../shared/connections/connection-event-
 import { DatabaseConnectionRecorder } from '../../shared/connections/connection-recorder.ts';
 import { pruneConnectionEvents } from '../../shared/connections/prune-connection-events.ts';
 import { RevocationFeedFollower } from './auth/follow-revocation-feed.ts';
+import { McpConnectionSteps } from './connections/mcp-connection-steps.ts';
 import { createAccessTokenVerifier } from './auth/verify-access-token.ts';
 import { authenticationMiddleware, originGuardMiddleware } from './http/as-koa-middleware.ts';
 import { assumeAnonymousCaller } from './http/assume-anonymous-caller.ts';
@@ -152,7 +153,10 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
     revocations,
     clock,
   });
-  const authenticate = dangerouslyDisableAuthentication
+  const connectionSteps = new McpConnectionSteps({
+    recorder: connectionRecorder, resource: config.resource, issuer: config.issuer, trustProxy: config.trustProxy, clock, logger,
+  });
+  const bearerCheck = (steps?: McpConnectionSteps) => (dangerouslyDisableAuthentication
     ? assumeAnonymousCaller
     : requireBearerToken({
       verifier,
@@ -160,7 +164,12 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
       challengeScopes: scopes.challenge,
       logger,
       onTokenRefused: (reason) => metrics.tokenVerificationFailures.inc({ reason }),
-    });
+      steps,
+    }));
+  // Only the MCP endpoint's requests are steps of a client's connection; the auth-server's admin
+  // reads (gateway servers, connection events: a fresh minted token each) are not.
+  const authenticate = bearerCheck(connectionSteps);
+  const authenticateAdmin = bearerCheck();
 
   const createServer = (subject: string) => createMcpServer({ notes, audit, logger, onToolCall, gateway, builtInTools: config.builtInTools, subject });
   const sessions = new McpSessions({
@@ -181,7 +190,13 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
     authenticate, // 401 no or bad token; 503 key set unreachable
     readJsonRpcBody: readJsonRpcBody(config.maxBodyBytes), // 413 too large; 400 not JSON
     checkMcpRequestMetadata: checkMcpRequestMetadata(), // 400 headers disagree with the body; 2026-07-28 or a session
-    requireToolScope: requireToolScope({ requiredScope: requiredScopeLookup(gateway, config.builtInTools), resourceMetadataUrl, audit, onToolCall }), // 403 insufficient_scope
+    requireToolScope: requireToolScope({
+      requiredScope: requiredScopeLookup(gateway, config.builtInTools),
+      resourceMetadataUrl,
+      audit,
+      onToolCall,
+      onStepUp: (req, auth, refused) => connectionSteps.steppedUp(req, auth, refused),
+    }), // 403 insufficient_scope
     serveStatelessRequest: serveStatelessRequest(statelessRequestAnswerer(createServer), logger), // 2026-07-28: no session
     serveMcpRequest: serveMcpRequest(sessions, logger), // 404 unknown session; the rest is the SDK transport's
   });
@@ -189,21 +204,23 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   // What the admin pages show of the gateway: the same guard and token check, and mcp:admin.
   const gatewayServersEndpoint: Array<Middleware<AuthenticatedState>> = [
     originGuardMiddleware(originGuard),
-    authenticationMiddleware(authenticate),
+    authenticationMiddleware(authenticateAdmin),
     requireScope({ scope: 'mcp:admin', resourceMetadataUrl }), // 403 insufficient_scope
     describeGatewayServers(gateway),
   ];
   // The connection events the auth-server's connection log reads: the same guard, token and scope.
   const connectionEventsEndpoint: Array<Middleware<AuthenticatedState>> = [
     originGuardMiddleware(originGuard),
-    authenticationMiddleware(authenticate),
+    authenticationMiddleware(authenticateAdmin),
     requireScope({ scope: 'mcp:admin', resourceMetadataUrl }), // 403 insufficient_scope
     serveConnectionEvents({ store: connectionEvents, recorder: connectionRecorder }),
   ];
 
   const mcpPath = new URL(config.resource).pathname;
   const metadataPaths = ['/.well-known/oauth-protected-resource', `/.well-known/oauth-protected-resource${mcpPath}`];
-  const metadata = protectedResourceMetadata({ resource: config.resource, issuer: config.issuer, scopesSupported: scopes.supported });
+  const metadata = protectedResourceMetadata({
+    resource: config.resource, issuer: config.issuer, scopesSupported: scopes.supported, onServed: (req) => connectionSteps.metadataServed(req),
+  });
 
   const router = new Router<ResourceServerState>();
   router.get(metadataPaths, metadata);
@@ -229,7 +246,11 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   app.use(handleErrors(logger));
   app.use(answerMethodNotAllowed([{ path: /^\/(healthz|readyz)$/, methods: ['GET'] }]));
   app.use(healthRoutes({ checks: readiness, logger, details: () => (config.servers.length > 0 ? { servers: serverStates(gateway) } : {}) }));
-  app.use(redirectToAuthorizationServer(authorizationServerEndpoints({ metadataUri: config.authorizationServerMetadataUri, issuer: config.issuer, clock }), logger));
+  app.use(redirectToAuthorizationServer(
+    authorizationServerEndpoints({ metadataUri: config.authorizationServerMetadataUri, issuer: config.issuer, clock }),
+    logger,
+    (req, guessed) => connectionSteps.endpointGuessed(req, guessed),
+  ));
   app.use(router.routes());
 
   const pruneConnections = pruneConnectionEvents(connectionEvents, config.connections, clock);

@@ -90,6 +90,7 @@ function resourceServerApp(context: LoadContext) {
         database: databaseSettings(c, 'resource-server.db'),
         authIssuer,
         authTokenLifetime: authServer.token_lifetime,
+        trustProxy: c.trust_proxy,
         connections: toSharedConfig(c).connections,
       }),
     };

@@ -107,6 +107,8 @@ export interface ResourceServerSurroundings {
   /** auth_server.issuer (or its default) and auth_server.token_lifetime. */
   authIssuer: string;
   authTokenLifetime: number;
+  /** trust_proxy: the client address is the proxy's last X-Forwarded-For entry. */
+  trustProxy: boolean;
   /** The shared `connections` section: the recorder's bounds. */
   connections: ConnectionsConfig;
 }
@@ -126,6 +128,8 @@ export function resourceServerConfig(r: ResourceServerSection, around: ResourceS
     /** The auth-server's RFC 8414 metadata, fetched to redirect guessed endpoints (follows JWKS_URI). */
     authorizationServerMetadataUri: besideJwks('/.well-known/oauth-authorization-server'),
     allowedOrigins: r.allowed_origins,
+    /** Whose address a connection event names: the proxy's last X-Forwarded-For entry when set. */
+    trustProxy: around.trustProxy,
     connections: around.connections,
     databaseFile: resolve(around.dataDir, 'resource-server.db'),
     database: around.database,

@@ -16,7 +16,7 @@
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import { REVOCATION_KINDS, type RevocationEntry, type RevocationFeedPage } from '../../../shared/revocation-entry.ts';
-import { RevocationList, type TokenMatch } from './revocation-list.ts';
+import { RevocationList, type RevokedBy, type TokenMatch } from './revocation-list.ts';
 
 export interface RevocationFeedOptions {
   feedUri: string;
@@ -93,8 +93,8 @@ export class RevocationFeedFollower {
     }
   }
 
-  /** Whether the feed refuses this token (after assertCurrent). */
-  refuses(token: TokenMatch): boolean {
+  /** Which feed entry refuses this token, or undefined (after assertCurrent). */
+  refuses(token: TokenMatch): RevokedBy | undefined {
     this.assertCurrent();
     return this.#list.refuses(token);
   }

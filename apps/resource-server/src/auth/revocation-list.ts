@@ -40,10 +40,11 @@ interface Held {
   expiresAt: number;
 }
 
-type MatchedKind = 'sub' | 'client' | 'grant' | 'token' | 'kid';
+/** Which kind of feed entry refused a token: its user, client or grant, the token itself, or its signing key. */
+export type RevokedBy = 'sub' | 'client' | 'grant' | 'token' | 'kid';
 
 export class RevocationList {
-  readonly #entries: Record<MatchedKind, Map<string, Held>> = {
+  readonly #entries: Record<RevokedBy, Map<string, Held>> = {
     sub: new Map(), client: new Map(), grant: new Map(), token: new Map(), kid: new Map(),
   };
 
@@ -72,14 +73,18 @@ export class RevocationList {
     return keysChanged;
   }
 
-  refuses(token: TokenMatch): boolean {
-    if (token.kid !== undefined && this.#entries.kid.has(token.kid)) return true;
-    if (this.#entries.token.has(token.token)) return true;
+  /** Which entry refuses this token (its user, client or grant, the token itself, or its key), or undefined. */
+  refuses(token: TokenMatch): RevokedBy | undefined {
+    if (token.kid !== undefined && this.#entries.kid.has(token.kid)) return 'kid';
+    if (this.#entries.token.has(token.token)) return 'token';
     const before = (map: Map<string, Held>, value: string | undefined) => {
       const held = value === undefined ? undefined : map.get(value);
       return held !== undefined && token.issuedAt <= held.issuedBefore;
     };
-    return before(this.#entries.sub, token.sub) || before(this.#entries.client, token.client) || before(this.#entries.grant, token.grant);
+    if (before(this.#entries.sub, token.sub)) return 'sub';
+    if (before(this.#entries.client, token.client)) return 'client';
+    if (before(this.#entries.grant, token.grant)) return 'grant';
+    return undefined;
   }
 
   /** Drops entries whose `expires_at` has passed at `nowSeconds`. */

@@ -40,7 +40,13 @@
  * - `auth_time`/`acr`/`amr` (RFC 9068 §2.2.1): no tool here asks for a recent or stronger sign-in.
  *
  * Verified tokens are cached until their `exp` (bounded; see TokenCache), so a repeated token costs
- * one Map lookup and the revocation check instead of an RSA verification.
+ * one Map lookup and the revocation check instead of an RSA verification. `onFirstUse` is told when a
+ * token verifies afresh (a cache miss): its first request, or its first after it left the cache.
+ *
+ * A refusal carries `claims` only when the token's signature verified (jose checks the signature
+ * before any claim and hands the payload of a failed claim check with its error): what it says
+ * then comes from the issuer, so it may explain the refusal (connection events). An unverified
+ * token's claims are never read.
  */
 import {
   createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify,
@@ -50,7 +56,7 @@ import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import { SERVICE_CLAIM } from '../../../shared/service-claim.ts';
 import type { RevocationFeedFollower } from './follow-revocation-feed.ts';
-import { tokenMatch, type TokenMatch } from './revocation-list.ts';
+import { tokenMatch, type RevokedBy, type TokenMatch } from './revocation-list.ts';
 import { TokenCache } from './token-cache.ts';
 
 export interface AccessTokenVerifierOptions {
@@ -91,11 +97,16 @@ export interface VerifiedAccessToken extends AuthInfo {
     service?: string;
     /** `jti`. */
     tokenId: string;
+    /** `gid`: the grant the token came from, when the issuer named it. */
+    grantId?: string;
   };
 }
 
+/** Told once a token has verified afresh (not from the cache), before the verification resolves. */
+export type OnFirstUse = (verified: VerifiedAccessToken) => void;
+
 export interface AccessTokenVerifier {
-  verifyAccessToken(token: string): Promise<VerifiedAccessToken>;
+  verifyAccessToken(token: string, onFirstUse?: OnFirstUse): Promise<VerifiedAccessToken>;
   /** Fetches the issuer's JWKS now (after a rotation or retirement), whatever its cooldown. */
   reloadKeys(): Promise<void>;
 }
@@ -133,15 +144,35 @@ export type InvalidAccessTokenReason =
   | 'invalid_claims' | 'lifetime' | 'sender_constrained' | 'revoked';
 
 /**
+ * What a refused token says, for explaining the refusal to an admin, never for deciding anything.
+ * Set only when its signature verified, so every value here comes from the issuer. Fields the
+ * token lacks, or holds with the wrong type, are left out.
+ */
+export interface RefusedTokenClaims {
+  clientId?: string;
+  subject?: string;
+  grantId?: string;
+  scope?: string;
+  issuer?: string;
+  audience?: string[];
+  /** `exp`, in seconds since the epoch. */
+  expiresAt?: number;
+  /** Set when the revocation feed refused it. */
+  revokedBy?: RevokedBy;
+}
+
+/**
  * The token is not acceptable. `reason` says which check refused it; `message` is a fixed,
  * client-safe description (fit for the `error_description` of an RFC 6750 `invalid_token`
- * challenge); `cause` holds jose's error.
+ * challenge); `cause` holds jose's error; `claims` what the token says, when its signature verified.
  */
 export class InvalidAccessTokenError extends Error {
   override name = 'InvalidAccessTokenError';
   readonly code = 'ERR_INVALID_ACCESS_TOKEN';
-  constructor(readonly reason: InvalidAccessTokenReason, message: string, options?: ErrorOptions) {
+  readonly claims?: RefusedTokenClaims;
+  constructor(readonly reason: InvalidAccessTokenReason, message: string, options?: ErrorOptions & { claims?: RefusedTokenClaims }) {
     super(message, options);
+    if (options?.claims) this.claims = options.claims;
   }
 }
 
@@ -177,11 +208,12 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
   const audience = [resource, `${resource}/`];
 
   function notRevoked(entry: CachedToken): VerifiedAccessToken {
-    if (revocations?.refuses(entry.match)) throw new InvalidAccessTokenError('revoked', 'the access token has been revoked');
+    const revokedBy = revocations?.refuses(entry.match);
+    if (revokedBy) throw new InvalidAccessTokenError('revoked', 'the access token has been revoked', { claims: claimsOfVerified(entry, revokedBy) });
     return entry.verified;
   }
 
-  async function verifyAccessToken(token: string): Promise<VerifiedAccessToken> {
+  async function verifyAccessToken(token: string, onFirstUse?: OnFirstUse): Promise<VerifiedAccessToken> {
     if (token.length > maxTokenLength) throw new InvalidAccessTokenError('too_large', 'the access token is too large');
     const nowMs = clock.now();
     const now = Math.floor(nowMs / 1000);
@@ -215,17 +247,19 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
     }
 
     const { sub, client_id: clientId, scope, jti, exp, iat, cnf, gid, preferred_username: username } = payload;
+    // The signature verified: the payload may explain a refusal below.
+    const refuse = (reason: InvalidAccessTokenReason, description: string) => new InvalidAccessTokenError(reason, description, { claims: claimsOfPayload(payload) });
     if (!isText(sub) || !isText(clientId) || typeof scope !== 'string' || !isText(jti) || (gid !== undefined && !isText(gid))) {
-      throw new InvalidAccessTokenError('invalid_claims', 'the access token sub, client_id, jti or gid is empty or not a string, or its scope is not a string');
+      throw refuse('invalid_claims', 'the access token sub, client_id, jti or gid is empty or not a string, or its scope is not a string');
     }
     const service = payload[SERVICE_CLAIM];
     if (service !== undefined && (!isText(service) || sub !== clientId)) {
-      throw new InvalidAccessTokenError('invalid_claims', 'the access token names a service account but its sub is not its client_id');
+      throw refuse('invalid_claims', 'the access token names a service account but its sub is not its client_id');
     }
-    if (cnf !== undefined) throw new InvalidAccessTokenError('sender_constrained', 'sender-constrained access tokens are not supported');
+    if (cnf !== undefined) throw refuse('sender_constrained', 'sender-constrained access tokens are not supported');
     // jose checked that iat and exp are numbers; RFC 9068 §4 leaves their bounds to the resource server.
-    if (iat! > now + clockTolerance) throw new InvalidAccessTokenError('lifetime', 'the access token iat is in the future');
-    if (exp! - iat! > maxTokenLifetime + clockTolerance) throw new InvalidAccessTokenError('lifetime', 'the access token lifetime is longer than the issuer ever grants');
+    if (iat! > now + clockTolerance) throw refuse('lifetime', 'the access token iat is in the future');
+    if (exp! - iat! > maxTokenLifetime + clockTolerance) throw refuse('lifetime', 'the access token lifetime is longer than the issuer ever grants');
 
     const verified: VerifiedAccessToken = {
       token,
@@ -233,11 +267,15 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
       scopes: scope.split(' ').filter(Boolean),
       expiresAt: exp!,
       resource: new URL(resource),
-      extra: { subject: sub, tokenId: jti, ...(isText(username) ? { username } : {}), ...(isText(service) ? { service } : {}) },
+      extra: {
+        subject: sub, tokenId: jti,
+        ...(isText(gid) ? { grantId: gid } : {}), ...(isText(username) ? { username } : {}), ...(isText(service) ? { service } : {}),
+      },
     };
     const entry: CachedToken = { verified, expiresAt: exp!, match: tokenMatch({ sub, clientId, grantId: gid, jti, kid: header.kid, issuedAt: iat! }) };
     const result = notRevoked(entry);
     cache.set(token, entry);
+    onFirstUse?.(result);
     return result;
   }
 
@@ -252,12 +290,40 @@ function isText(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0;
 }
 
+/** A verified payload's claims that explain a refusal, each only when it has the type it should. */
+function claimsOfPayload(payload: JWTPayload): RefusedTokenClaims {
+  const { client_id: clientId, sub, gid, scope, iss, aud, exp } = payload;
+  const audience = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud.filter(isText) : [];
+  return {
+    ...(isText(clientId) ? { clientId } : {}),
+    ...(isText(sub) ? { subject: sub } : {}),
+    ...(isText(gid) ? { grantId: gid } : {}),
+    ...(typeof scope === 'string' ? { scope } : {}),
+    ...(isText(iss) ? { issuer: iss } : {}),
+    ...(audience.length > 0 ? { audience } : {}),
+    ...(typeof exp === 'number' && Number.isFinite(exp) ? { expiresAt: exp } : {}),
+  };
+}
+
+function claimsOfVerified({ verified }: CachedToken, revokedBy: RevokedBy): RefusedTokenClaims {
+  return {
+    clientId: verified.clientId,
+    subject: verified.extra.subject,
+    ...(verified.extra.grantId ? { grantId: verified.extra.grantId } : {}),
+    scope: verified.scopes.join(' '),
+    expiresAt: verified.expiresAt,
+    revokedBy,
+  };
+}
+
 /**
  * jose's failure as ours: a reason and a fixed description, never the token's own values, never a
  * quote (RFC 6750 §3).
  */
 function refusal(err: InstanceType<typeof errors.JOSEError>): InvalidAccessTokenError {
-  const refuse = (reason: InvalidAccessTokenReason, description: string) => new InvalidAccessTokenError(reason, description, { cause: err });
+  // jose fails a claim only after the signature verified, and hands that payload with the error.
+  const claims = err instanceof errors.JWTExpired || err instanceof errors.JWTClaimValidationFailed ? claimsOfPayload(err.payload) : undefined;
+  const refuse = (reason: InvalidAccessTokenReason, description: string) => new InvalidAccessTokenError(reason, description, { cause: err, ...(claims ? { claims } : {}) });
   if (err instanceof errors.JWTExpired) return refuse('expired', 'the access token has expired');
   if (err instanceof errors.JWTClaimValidationFailed) {
     if (err.reason === 'missing') return refuse('missing_claim', `the access token has no ${err.claim} claim`);

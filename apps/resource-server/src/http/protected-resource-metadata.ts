@@ -8,7 +8,9 @@
  * - Every URL comes from configuration, never from the request's Host header, so behind a proxy the
  *   document names the external scheme and host.
  * - Public and cookie-less, so readable from any origin (browser clients such as MCP Inspector).
+ * - `onServed` hears of each GET (a connection's step; not the CORS preflight).
  */
+import type { IncomingMessage } from 'node:http';
 import type { Context, Next } from 'koa';
 
 export interface ProtectedResourceMetadataOptions {
@@ -16,6 +18,8 @@ export interface ProtectedResourceMetadataOptions {
   issuer: string;
   /** `scopes_supported`, by `challenge_scopes` (mcp/advertised-scopes.ts). */
   scopesSupported: readonly string[];
+  /** Told about each GET of the document. */
+  onServed?: (req: IncomingMessage) => void;
 }
 
 /** The path-inserted metadata URL for `resource` (RFC 9728 §3.1). */
@@ -24,7 +28,7 @@ export function protectedResourceMetadataUrl(resource: string): string {
   return `${url.origin}/.well-known/oauth-protected-resource${url.pathname}`;
 }
 
-export function protectedResourceMetadata({ resource, issuer, scopesSupported }: ProtectedResourceMetadataOptions) {
+export function protectedResourceMetadata({ resource, issuer, scopesSupported, onServed }: ProtectedResourceMetadataOptions) {
   const document = JSON.stringify({
     resource,
     authorization_servers: [issuer],
@@ -46,5 +50,6 @@ export function protectedResourceMetadata({ resource, issuer, scopesSupported }:
     ctx.set('Cache-Control', 'public, max-age=300');
     ctx.type = 'application/json';
     ctx.body = document;
+    onServed?.(ctx.req);
   };
 }

@@ -22,7 +22,10 @@
  *   guessing endpoints here would be guessing twice). No registration endpoint (DCR off): 404.
  * - Matched as the router matches (any case, one trailing slash); GET, HEAD and POST only. Other
  *   methods fall through to the 404 every unknown path gets.
+ * - `onGuessed` hears of each guess and how it was answered (a connection's step: an admin sees
+ *   that the client skipped discovery).
  */
+import type { IncomingMessage } from 'node:http';
 import type { Context, Next } from 'koa';
 import type { Logger } from '../../../shared/logger.ts';
 import type { AuthorizationServerEndpoints, ReadAuthorizationServerEndpoints } from './authorization-server-endpoints.ts';
@@ -36,16 +39,31 @@ const GUESSED_PATHS: ReadonlyMap<string, keyof AuthorizationServerEndpoints> = n
 
 const REDIRECTED_METHODS = new Set(['GET', 'HEAD', 'POST']);
 
+/** A guessed endpoint, and how it was answered. */
+export interface GuessedEndpoint {
+  /** `/authorize`, `/token` or `/register`. */
+  path: string;
+  /** `redirected` (307 to `to`), `unreachable` (503: no metadata) or `not_offered` (404: no DCR). */
+  answer: 'redirected' | 'unreachable' | 'not_offered';
+  /** Where it was redirected to, without the query. */
+  to?: string;
+  /** A guessed `/authorize`'s `client_id` (not a secret: the auth-server records it too). */
+  clientId?: string;
+}
+
+export type OnGuessedEndpoint = (req: IncomingMessage, guessed: GuessedEndpoint) => void;
+
 /** `endpoint` with `querystring` appended (after its own query, if it has one). */
 function withQuery(endpoint: string, querystring: string): string {
   if (!querystring) return endpoint;
   return `${endpoint}${endpoint.includes('?') ? '&' : '?'}${querystring}`;
 }
 
-export function redirectToAuthorizationServer(endpoints: ReadAuthorizationServerEndpoints, logger: Logger) {
+export function redirectToAuthorizationServer(endpoints: ReadAuthorizationServerEndpoints, logger: Logger, onGuessed?: OnGuessedEndpoint) {
   return async function redirectToAuthorizationServerMiddleware(ctx: Context, next: Next): Promise<void> {
     const lower = ctx.path.toLowerCase();
-    const field = GUESSED_PATHS.get(lower.length > 1 && lower.endsWith('/') ? lower.slice(0, -1) : lower);
+    const path = lower.length > 1 && lower.endsWith('/') ? lower.slice(0, -1) : lower;
+    const field = GUESSED_PATHS.get(path);
     if (!field || !REDIRECTED_METHODS.has(ctx.method)) return next();
 
     let known: AuthorizationServerEndpoints;
@@ -56,16 +74,20 @@ export function redirectToAuthorizationServer(endpoints: ReadAuthorizationServer
       ctx.status = 503;
       ctx.set('Retry-After', '5');
       ctx.body = { error: 'temporarily_unavailable', error_description: 'the authorization server cannot be reached right now; try again shortly' };
+      onGuessed?.(ctx.req, { path, answer: 'unreachable' });
       return;
     }
     const endpoint = known[field];
     if (!endpoint) {
       ctx.status = 404;
       ctx.body = { error: 'invalid_request', error_description: 'this authorization server does not offer dynamic client registration' };
+      onGuessed?.(ctx.req, { path, answer: 'not_offered' });
       return;
     }
     ctx.status = 307;
     ctx.set('Cache-Control', 'no-store');
     ctx.redirect(withQuery(endpoint, ctx.querystring)); // keeps a 3xx status already set
+    const clientId = field === 'authorization_endpoint' ? ctx.query.client_id : undefined;
+    onGuessed?.(ctx.req, { path, answer: 'redirected', to: endpoint, ...(typeof clientId === 'string' && clientId ? { clientId } : {}) });
   };
 }

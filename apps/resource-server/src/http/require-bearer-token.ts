@@ -15,6 +15,9 @@
  *   through sign-in again would not help.
  * - On success it resolves to the VerifiedAccessToken; on a refusal it has answered and resolves
  *   to undefined.
+ * - `steps` (the connection events, connections/mcp-connection-steps.ts) hears of the challenge,
+ *   of each token's first accepted request (a token cache miss, so a cached token's call pays
+ *   nothing for it) and of each refusal. The answers do not depend on it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../../shared/logger.ts';
@@ -34,6 +37,18 @@ export interface RequireBearerTokenOptions {
   logger: Logger;
   /** Told why each presented token was refused (a short metric label, never the token). */
   onTokenRefused?: (reason: TokenFailureReason) => void;
+  /** Told the steps of a connection seen here. Default: nobody. */
+  steps?: BearerTokenSteps;
+}
+
+/** The steps of a connection the bearer check sees (apps/shared/connection-events.ts). */
+export interface BearerTokenSteps {
+  /** A request without a token, answered with the 401 challenge. */
+  challenged(req: IncomingMessage): void;
+  /** The first request accepted with a token: it verified afresh, not from the token cache. */
+  accepted(req: IncomingMessage, verified: VerifiedAccessToken): void;
+  /** A token refused (401) or that could not be checked (503). `credentials` only tells repeats apart. */
+  refused(req: IncomingMessage, credentials: string, err: unknown): void;
 }
 
 /** The verified token of the request, or undefined once the request has been answered with a refusal. */
@@ -43,7 +58,9 @@ export type Authenticate = (req: IncomingMessage, res: ServerResponse) => Promis
 const BEARER = /^bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 const SCHEME = /^bearer(?: |$)/i;
 
-export function requireBearerToken({ verifier, resourceMetadataUrl, challengeScopes, logger, onTokenRefused }: RequireBearerTokenOptions): Authenticate {
+const NOT_A_BEARER_TOKEN = 'the Authorization header does not hold a bearer token';
+
+export function requireBearerToken({ verifier, resourceMetadataUrl, challengeScopes, logger, onTokenRefused, steps }: RequireBearerTokenOptions): Authenticate {
   function refuse(res: ServerResponse, error: 'invalid_token' | undefined, errorDescription?: string): undefined {
     res.setHeader('WWW-Authenticate', bearerChallenge({ error, errorDescription, scopes: challengeScopes, resourceMetadataUrl }));
     answerJson(res, 401, error
@@ -54,17 +71,22 @@ export function requireBearerToken({ verifier, resourceMetadataUrl, challengeSco
 
   return async function requireBearerTokenStep(req, res) {
     const header = req.headers.authorization ?? '';
-    if (!SCHEME.test(header)) return refuse(res, undefined);
+    if (!SCHEME.test(header)) {
+      steps?.challenged(req);
+      return refuse(res, undefined);
+    }
     const token = BEARER.exec(header)?.[1];
     if (!token) {
       onTokenRefused?.('malformed');
-      return refuse(res, 'invalid_token', 'the Authorization header does not hold a bearer token');
+      steps?.refused(req, header, new InvalidAccessTokenError('malformed', NOT_A_BEARER_TOKEN));
+      return refuse(res, 'invalid_token', NOT_A_BEARER_TOKEN);
     }
 
     try {
-      return await verifier.verifyAccessToken(token);
+      return await verifier.verifyAccessToken(token, steps && ((verified) => steps.accepted(req, verified)));
     } catch (err) {
       onTokenRefused?.(tokenFailureReason(err));
+      steps?.refused(req, token, err);
       if (err instanceof InvalidAccessTokenError) {
         logger.debug({ reason: err.reason, description: err.message, cause: (err.cause as Error | undefined)?.message }, 'access token refused');
         return refuse(res, 'invalid_token', err.message);

@@ -9,8 +9,10 @@
  * Only `tools/call`, `prompts/get` and `resources/read` for a name or URI whose scope is known are
  * inspected; everything else (initialize, lists, unknown names) passes to the MCP server, which
  * answers it (and checks scopes again).
+ *
+ * `onStepUp` hears of each 403 (the connection events); a request that passes costs it nothing.
  */
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { MCP_SCOPES } from '../../../shared/mcp-scopes.ts';
 import type { ToolCallEvent } from '../mcp/create-mcp-server.ts';
 import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
@@ -35,6 +37,8 @@ export interface RequireToolScopeOptions {
   audit: AuditStore;
   /** Told about each tool call refused here, as it is recorded (metrics). */
   onToolCall?: (call: ToolCallEvent) => void;
+  /** Told about each request answered 403 here: what it asked for and the scopes that lacked. */
+  onStepUp?: (req: IncomingMessage, auth: VerifiedAccessToken, refused: readonly RequiredScope[]) => void;
 }
 
 /** The requests of a JSON-RPC message or batch. */
@@ -51,7 +55,7 @@ function requests(body: unknown): Array<{ method: string; params: Record<string,
 /** Answers 403 and returns false when the token lacks a scope the body's requests need; else true. */
 export type RequireToolScope = (res: ServerResponse, auth: VerifiedAccessToken, rpcBody: unknown) => boolean;
 
-export function requireToolScope({ requiredScope, resourceMetadataUrl, audit, onToolCall }: RequireToolScopeOptions): RequireToolScope {
+export function requireToolScope({ requiredScope, resourceMetadataUrl, audit, onToolCall, onStepUp }: RequireToolScopeOptions): RequireToolScope {
   return function requireToolScopeStep(res, auth, rpcBody) {
     const refused = requests(rpcBody).flatMap(({ method, params }) => {
       const needed = requiredScope(method, params);
@@ -64,6 +68,7 @@ export function requireToolScope({ requiredScope, resourceMetadataUrl, audit, on
       audit.record({ subject: auth.extra.subject, username: auth.extra.username, service: auth.extra.service, clientId: auth.clientId, server: tool.server, tool: tool.name, outcome: 'denied' });
       onToolCall?.({ server: tool.server, tool: tool.name, outcome: 'denied' });
     }
+    onStepUp?.(res.req, auth, refused);
     const needed = new Set<string>(refused.map(({ scope }) => scope));
     const description = `${refused.map(({ what, scope }) => `${what} needs ${scope}`).join(', ')}`;
     res.setHeader('WWW-Authenticate', bearerChallenge({
