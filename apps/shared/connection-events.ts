@@ -81,8 +81,9 @@ export interface ConnectionEvent {
   accountId?: string;
   /**
    * Joins the browser steps of one authorization request (authorization → sign_in → consent →
-   * redirect): a SHA-256 of oidc-provider's interaction uid (base64url, 22 characters), never the
-   * uid itself, which is a handle on the pending sign-in.
+   * redirect): a SHA-256 of oidc-provider's interaction `cid` (base64url, 22 characters), never the
+   * value itself, a handle on the pending sign-in. The cid, not the uid: the provider gives the
+   * login and the consent prompt interactions of their own (new uids) and carries the cid over.
    */
   flowId?: string;
   /** The grant (oidc-provider's grant id, a token's `gid`): joins consent, code, refreshes and MCP requests. */

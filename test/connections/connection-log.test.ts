@@ -37,6 +37,10 @@ for (const backend of TEST_BACKENDS) {
       resourceRecorder = resource.connectionRecorder;
       clientId = (await registerClient(auth.issuer)).client_id;
       adminId = (await auth.auth.users.findByUsername('admin'))!.id;
+      // The registration above is recorded for real (connections/record-provider-connection-events.ts):
+      // the tests below build their timelines from their own events only.
+      await auth.auth.connectionRecorder.flush();
+      await auth.auth.database.run('DELETE FROM connection_events');
     });
     after(async () => {
       await resource?.close();

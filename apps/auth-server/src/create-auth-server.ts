@@ -77,6 +77,10 @@ import { createConnectionLog } from './connections/connection-log.ts';
 import { ConnectionEventStore } from '../../shared/connections/connection-event-store.ts';
 import { DatabaseConnectionRecorder } from '../../shared/connections/connection-recorder.ts';
 import { pruneConnectionEvents } from '../../shared/connections/prune-connection-events.ts';
+import { recordMetadataFetches } from './connections/record-metadata-fetches.ts';
+import { recordProviderConnectionEvents } from './connections/record-provider-connection-events.ts';
+import { recordRefusedTokenTarget } from './connections/record-refused-token-target.ts';
+import { recordSignInSteps } from './connections/record-sign-in-steps.ts';
 import { revocationFeedRoute } from './revocation/revocation-feed-route.ts';
 import { revokeJwtAccessTokens } from './revocation/revoke-jwt-access-tokens.ts';
 import { createRenderer, VIEWS_DIR } from './views/create-renderer.ts';
@@ -239,6 +243,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     trackClientUsage(built, admin.clientUsage);
     recordProviderEvents(built, audit, users, logger);
     recordIdJagExchanges(built, audit, logger);
+    recordProviderConnectionEvents(built, connectionRecorder, { resource: config.resource });
     // Refresh token reuse, code replay and /oauth/revoke end a grant inside the provider.
     publishProviderRevocations(built, admin.revocations);
     built.use(revokeJwtAccessTokens({ issuer: config.issuer, jwks: toPublicJwks(signingKeys), feed: admin.revocations }));
@@ -296,6 +301,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     resource: config.resource,
     defaultScopes: config.defaultScopes,
     registrationBodyLimit: config.registration.maxBodyBytes,
+    onTargetRefused: recordRefusedTokenTarget(connectionRecorder, config.resource),
   });
 
   app.use(observeRequests({ logger, requestDuration: metrics.requestDuration }));
@@ -319,6 +325,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       },
     },
   }));
+  app.use(recordMetadataFetches(connectionRecorder, config.issuer));
   app.use(registrationCors);
   app.use(rateLimits);
   app.use(router.routes());
@@ -337,7 +344,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     }),
     connections,
   }).routes());
-  const recordSignIn = createSignInRecorder(audit, logger);
+  const recordSignIn = recordSignInSteps(createSignInRecorder(audit, logger), connectionRecorder);
   const upstreams = new UpstreamClients(config.upstreams);
   app.use(interactionRoutes({
     provider, users, hasher, throttle, csrf, render, documentHostPolicy,
@@ -347,6 +354,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     onSignIn: (result) => metrics.signIns.inc({ method: 'password', result }),
     recordSignIn,
     clock,
+    connectionRecorder,
   }).routes());
   if (upstreams.list().length > 0) {
     app.use(federatedSignInRoutes({

@@ -33,17 +33,12 @@ import type { UserStore } from '../accounts/user-store.ts';
 import type { TokenExchanged } from '../token-exchange/token-exchange-grant.ts';
 import { JWT_BEARER_GRANT_TYPE } from '../id-jag/id-jag-grant-type.ts';
 import { TOKEN_EXCHANGE_GRANT_TYPE } from '../token-exchange/token-exchange-grant-type.ts';
+import { CODE_REPLAYED_DETAIL, REFRESH_TOKEN_REUSED_DETAIL, type ProviderError } from '../provider/provider-error.ts';
 import { ANONYMOUS, SERVICE, SYSTEM, type Actor, type AuditEntry, type AuditLog } from './audit-log.ts';
 
-interface ProviderError extends Error {
-  error?: string;
-  error_description?: string;
-  error_detail?: string;
-}
-
 const REUSE: Record<string, 'refresh_token.reused' | 'authorization_code.replayed'> = {
-  'refresh token already used': 'refresh_token.reused',
-  'authorization code already consumed': 'authorization_code.replayed',
+  [REFRESH_TOKEN_REUSED_DETAIL]: 'refresh_token.reused',
+  [CODE_REPLAYED_DETAIL]: 'authorization_code.replayed',
 };
 
 export function recordProviderEvents(provider: Provider, audit: AuditLog, users: Pick<UserStore, 'findById'>, logger: Pick<Logger, 'error'>): void {

@@ -25,6 +25,8 @@ export interface SignInAttempt {
   clientId?: string;
   /** The upstream identity provider's id (federated sign-in). */
   upstream?: string;
+  /** The authorization request's flow id (connections/flow-id.ts): for the connection recorder, not the audit log. */
+  flowId?: string;
 }
 
 export type SignInRecorder = (ctx: Context, attempt: SignInAttempt) => Promise<void>;

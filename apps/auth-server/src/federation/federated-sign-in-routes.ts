@@ -36,6 +36,7 @@ import type { Csrf } from '../http/csrf.ts';
 import { PageError } from '../http/page-error.ts';
 import { readForm } from '../http/read-body.ts';
 import type { SignInRecorder } from '../audit/record-sign-in.ts';
+import { flowIdOf } from '../connections/flow-id.ts';
 import { loadInteraction } from '../interactions/interaction-routes.ts';
 import type { SignInResult } from '../ops/auth-server-metrics.ts';
 import { admit, type FederatedAccounts } from './federated-accounts.ts';
@@ -195,7 +196,7 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
       }
       logger.warn({ err: { name: (err as Error).name, message: (err as Error).message, code: (err as { code?: string }).code }, upstream: upstream.id }, 'upstream sign-in failed');
       deps.onSignIn?.('error');
-      await deps.recordSignIn?.(ctx, { method: 'federated', ok: false, reason: 'upstream_error', upstream: upstream.id, clientId: String(interaction.params.client_id) });
+      await deps.recordSignIn?.(ctx, { method: 'federated', ok: false, reason: 'upstream_error', upstream: upstream.id, clientId: String(interaction.params.client_id), flowId: flowIdOf(interaction) });
       const unreachable = err instanceof TypeError || (err as { name?: string }).name === 'TimeoutError' || (err as { name?: string }).name === 'AbortError';
       throw unreachable
         ? new PageError(502, 'upstream_unavailable', `We could not reach ${upstream.displayName} right now. Try again in a moment.`)
@@ -205,18 +206,18 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
     const admission = admit(upstream, claims);
     if (!admission.ok) {
       deps.onSignIn?.('refused');
-      await deps.recordSignIn?.(ctx, { method: 'federated', ok: false, reason: admission.reason, upstream: upstream.id, clientId: String(interaction.params.client_id) });
+      await deps.recordSignIn?.(ctx, { method: 'federated', ok: false, reason: admission.reason, upstream: upstream.id, clientId: String(interaction.params.client_id), flowId: flowIdOf(interaction) });
       throw new PageError(403, 'access_denied', REFUSALS[admission.reason]!(upstream));
     }
     const linked = await accounts.link(upstream, claims, admission.email);
     if (linked.kind === 'conflict') {
       deps.onSignIn?.('refused');
-      await deps.recordSignIn?.(ctx, { method: 'federated', ok: false, reason: 'account_conflict', upstream: upstream.id, clientId: String(interaction.params.client_id) });
+      await deps.recordSignIn?.(ctx, { method: 'federated', ok: false, reason: 'account_conflict', upstream: upstream.id, clientId: String(interaction.params.client_id), flowId: flowIdOf(interaction) });
       throw new PageError(409, 'account_conflict', `An account named ${linked.username} already exists here. An administrator must link your ${upstream.displayName} sign-in to it before you can use it.`);
     }
     const { user } = linked;
     if (user.disabled || user.pending) deps.onSignIn?.('refused');
-    const audited = { method: 'federated', user, upstream: upstream.id, clientId: String(interaction.params.client_id) } as const;
+    const audited = { method: 'federated', user, upstream: upstream.id, clientId: String(interaction.params.client_id), flowId: flowIdOf(interaction) } as const;
     if (user.disabled || user.pending) await deps.recordSignIn?.(ctx, { ...audited, ok: false, reason: user.disabled ? 'account_disabled' : 'approval_pending' });
     if (user.disabled) throw new PageError(403, 'access_denied', 'This account is disabled.');
     if (user.pending) {

@@ -31,6 +31,8 @@ export interface PrepareOptions {
   resource: string;
   defaultScopes: string[];
   registrationBodyLimit: number;
+  /** Told of each token request refused here for its resource (the connection recorder). */
+  onTargetRefused?: (ctx: Context, params: URLSearchParams) => void;
 }
 
 const DEFAULT_BODY_LIMIT = 16 * 1024;
@@ -101,6 +103,7 @@ export function prepareOAuthRequest(options: PrepareOptions) {
         const isToken = route === '/oauth/token';
         const namesUpstream = params.get('grant_type') === TOKEN_EXCHANGE_GRANT_TYPE;
         if (isToken && !namesUpstream && params.getAll('resource').some((r) => !isOwnResource(r, options.resource))) {
+          options.onTargetRefused?.(ctx, params);
           refuse(ctx, 'invalid_target', 'the requested resource is not served by this authorization server');
           return;
         }

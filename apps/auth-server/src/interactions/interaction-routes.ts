@@ -17,11 +17,14 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Clock } from '../../../shared/clock.ts';
+import type { ConnectionRecorder } from '../../../shared/connection-events.ts';
 import type { PasswordHasher } from '../accounts/password-hasher.ts';
 import type { SignInRecorder } from '../audit/record-sign-in.ts';
 import type { SignInThrottle } from '../accounts/sign-in-throttle.ts';
 import { UserStore, type User } from '../accounts/user-store.ts';
 import type { DocumentHostPolicy } from '../cimd/document-host-policy.ts';
+import { flowIdOf } from '../connections/flow-id.ts';
+import { recordConsent } from '../connections/record-consent.ts';
 import type { Csrf } from '../http/csrf.ts';
 import { PageError } from '../http/page-error.ts';
 import { readForm } from '../http/read-body.ts';
@@ -53,6 +56,8 @@ export interface InteractionDeps {
   recordSignIn?: SignInRecorder;
   /** Stamps the sign-in time (`auth_time`), tells a client registered moments ago, and holds failed answers. */
   clock: Clock;
+  /** Where the consent step goes (connections/record-consent.ts). */
+  connectionRecorder?: ConnectionRecorder;
 }
 
 const FORM_LIMIT = 4096;
@@ -147,7 +152,10 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const interaction = await loadInteraction(ctx, provider);
     if (interaction.prompt.name === 'login') return renderLogin(ctx, interaction);
     const user = await users.findById(String(interaction.session?.accountId));
-    if (!UserStore.isActive(user)) return finish(ctx, provider, { error: 'access_denied', error_description: 'the account cannot be used' }, false);
+    if (!UserStore.isActive(user)) {
+      recordConsent(deps.connectionRecorder, ctx, interaction, { granted: false, why: 'account_not_active' });
+      return finish(ctx, provider, { error: 'access_denied', error_description: 'the account cannot be used' }, false);
+    }
     return renderConsent(ctx, interaction, user);
   });
 
@@ -166,7 +174,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (!UserStore.isActive(user) || !passwordOk || locked) {
       deps.onSignIn?.(locked ? 'locked' : 'failure');
       await deps.recordSignIn?.(ctx, {
-        method: 'password', ok: false, user, clientId: String(interaction.params.client_id),
+        method: 'password', ok: false, user, clientId: String(interaction.params.client_id), flowId: flowIdOf(interaction),
         reason: locked ? 'locked' : !user ? 'unknown_user' : !passwordOk ? 'wrong_password' : 'account_inactive',
       });
       await deps.clock.wait(delayMs);
@@ -175,7 +183,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     }
     await throttle.recordSuccess(username, ctx.ip);
     deps.onSignIn?.('success');
-    await deps.recordSignIn?.(ctx, { method: 'password', ok: true, user, clientId: String(interaction.params.client_id) });
+    await deps.recordSignIn?.(ctx, { method: 'password', ok: true, user, clientId: String(interaction.params.client_id), flowId: flowIdOf(interaction) });
     // The sign-in time on our clock, which the admin pages' re-authentication compares with.
     const ts = deps.clock.epochSeconds();
     return finish(ctx, provider, { login: { accountId: user.id, ts } }, false);
@@ -187,6 +195,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     csrf.verify(ctx, purpose(interaction.uid), form.get('csrf')?.[0]);
     const decision = form.get('decision')?.[0];
     if (decision === 'deny') {
+      recordConsent(deps.connectionRecorder, ctx, interaction, { granted: false, why: 'denied' });
       return finish(ctx, provider, { error: 'access_denied', error_description: 'the user denied the request' }, false);
     }
     if (decision !== 'approve') throw new PageError(400, 'invalid_request', 'decision must be approve or deny');
@@ -194,6 +203,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const accountId = String(interaction.session?.accountId);
     const user = await users.findById(accountId);
     if (!UserStore.isActive(user)) {
+      recordConsent(deps.connectionRecorder, ctx, interaction, { granted: false, why: 'account_not_active' });
       return finish(ctx, provider, { error: 'access_denied', error_description: 'the account cannot be used' }, false);
     }
     // Without the page's checkboxes (an automated client posting decision=approve), every
@@ -215,10 +225,12 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       if (granted.length) grant.addResourceScope(indicator, granted.join(' '));
       if (rejected.length) grant.rejectResourceScope(indicator, rejected.join(' '));
       if (!grant.getResourceScope(indicator)) {
+        recordConsent(deps.connectionRecorder, ctx, interaction, { granted: false, why: 'nothing_grantable', scopes });
         return finish(ctx, provider, { error: 'access_denied', error_description: 'no permission was granted' }, false);
       }
     }
     const grantId = await grant.save();
+    recordConsent(deps.connectionRecorder, ctx, interaction, { granted: true, grantId, grant });
     return finish(ctx, provider, { consent: { grantId } }, true);
   });
 
