@@ -1,6 +1,8 @@
 /**
- * The "Connections" pages in Chromium, as an admin uses them: the list, filtering it with the
- * form, opening an attempt to read its timeline and why it failed; at desktop and phone width
+ * The "Connections" pages in Chromium, as an admin uses them after real connections failed (a
+ * replayed code, a denied consent, another resource asked for; the requests as claude.ai sends
+ * them, test/helpers/oauth-flow.ts): the list, filtering it with the form, opening an attempt to
+ * read its timeline and why it failed; at desktop and phone width
  * (the tables scroll in their own box, the page never wider than the window), screenshots saved
  * (test-output/screenshots/), no CSP violation on the way. Then a user's "My apps" with only
  * their own failed attempt.
@@ -10,15 +12,14 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser as Chromium, BrowserContext, Page } from 'playwright-core';
 import { collectCspViolations, launchChromium, screenshot } from '../helpers/chromium.ts';
 import { freePort } from '../helpers/net.ts';
+import { startAuthorization } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { TestClock } from '../helpers/test-clock.ts';
 import { createUser } from './support/admin-browser.ts';
-import { registerAs } from './support/failing-connections.ts';
-import { recordAttempt } from './support/record-attempt.ts';
+import { denyConsent, registerAs, replayCode } from './support/failing-connections.ts';
 
 const PHONE = { width: 375, height: 740 };
 const DESKTOP = { width: 1280, height: 800 };
-const CLAUDE_CODE_UA = 'claude-code/2.0.14 (external, cli) node/22.11.0 with a rather long user agent string';
 
 describe('connections pages in Chromium', () => {
   let server: TestAuthServer;
@@ -29,32 +30,24 @@ describe('connections pages in Chromium', () => {
   let violations: string[] = [];
   let claudeCode: string;
   let chatgpt: string;
+  let cursor: string;
 
   before(async () => {
     server = await startAuthServer({ clock, env: { CONNECTION_EVENTS_URI: `http://127.0.0.1:${await freePort()}/connections/events` } });
-    const bobId = await createUser(server, 'bob', 'bob password 1234', ['mcp:read']);
-    const carolId = await createUser(server, 'carol', 'carol password 1234', ['mcp:read']);
-    claudeCode = (await registerAs(server, 'Claude Code')).client_id;
-    chatgpt = (await registerAs(server, 'ChatGPT')).client_id;
-    const resource = server.config.authServer.resource;
-    const trailing = `${resource}/`;
-    const mismatch = `resource \`${trailing}\` does not match \`${resource}\``;
-    const from = { ip: '127.0.0.1', userAgent: CLAUDE_CODE_UA };
-    await recordAttempt(server, clock, [
-      { step: 'authorization', outcome: 'ok', clientId: claudeCode, flowId: 'flow-1', redirectUri: 'http://localhost:53682/callback', resource: trailing, scope: 'mcp:read mcp:write offline_access', ...from },
-      { step: 'sign_in', outcome: 'ok', clientId: claudeCode, flowId: 'flow-1', accountId: bobId, ...from },
-      { step: 'consent', outcome: 'ok', clientId: claudeCode, flowId: 'flow-1', accountId: bobId, grantId: 'grant-1', ...from },
-      { step: 'code_exchange', outcome: 'refused', error: 'invalid_target', reasonCode: 'resource_mismatch', reason: mismatch, clientId: claudeCode, accountId: bobId, grantId: 'grant-1', resource: trailing, ...from },
-    ]);
-    await recordAttempt(server, clock, [
-      { step: 'authorization', outcome: 'ok', clientId: chatgpt, flowId: 'flow-2', resource },
-      { step: 'sign_in', outcome: 'ok', clientId: chatgpt, flowId: 'flow-2', accountId: carolId },
-      { step: 'consent', outcome: 'refused', error: 'access_denied', reasonCode: 'consent_denied', reason: 'the user denied access', clientId: chatgpt, flowId: 'flow-2', accountId: carolId },
-    ]);
-    await recordAttempt(server, clock, [
-      { step: 'authorization', outcome: 'ok', clientId: chatgpt, flowId: 'flow-3', resource },
-      { step: 'sign_in', outcome: 'ok', clientId: chatgpt, flowId: 'flow-3', accountId: bobId },
-    ]);
+    await createUser(server, 'bob', 'bob password 1234', ['mcp:read']);
+    await createUser(server, 'carol', 'carol password 1234', ['mcp:read']);
+    const claudeCodeClient = await registerAs(server, 'Claude Code');
+    claudeCode = claudeCodeClient.client_id;
+    await replayCode(server, claudeCodeClient, 'bob', 'bob password 1234');
+    clock.advance(60);
+    const chatgptClient = await registerAs(server, 'ChatGPT');
+    chatgpt = chatgptClient.client_id;
+    await denyConsent(server, chatgptClient, 'carol', 'carol password 1234');
+    clock.advance(60);
+    cursor = (await registerAs(server, 'Cursor')).client_id;
+    const { page: refused } = await startAuthorization(server.issuer, { clientId: cursor, scope: 'mcp:read', resource: 'https://other.example/mcp' });
+    assert.equal(new URL(refused.url).searchParams.get('error'), 'invalid_target');
+    clock.advance(60);
     chromium = await launchChromium();
     context = await chromium.newContext({ viewport: DESKTOP });
     page = await context.newPage();
@@ -79,7 +72,7 @@ describe('connections pages in Chromium', () => {
   /** The rows of the recorded attempts (the admin's own sign-in through the gatehouse client may be listed too). */
   const rowTexts = async () => (await page.locator('table.connections tbody tr').allInnerTexts())
     .map((t) => t.replace(/\s+/g, ' ').trim())
-    .filter((row) => row.includes(claudeCode) || row.includes(chatgpt));
+    .filter((row) => [claudeCode, chatgpt, cursor].some((id) => row.includes(id)));
 
   test('the admin signs in and opens Connections from the navigation: every attempt, newest first, with why', async () => {
     await page.goto(`${server.issuer}/admin`);
@@ -91,9 +84,9 @@ describe('connections pages in Chromium', () => {
     await page.getByRole('heading', { name: 'Connections' }).waitFor();
     const rows = await rowTexts();
     assert.equal(rows.length, 3, rows.join('\n'));
-    assert.match(rows[0]!, new RegExp(`ChatGPT ${chatgpt} bob in progress sign-in`));
-    assert.match(rows[1]!, new RegExp(`ChatGPT ${chatgpt} carol failed consent the user denied access access_denied`));
-    assert.match(rows[2]!, new RegExp(`Claude Code ${claudeCode} bob failed code exchanged for tokens resource http://localhost:4001/mcp/ does not match http://localhost:4001/mcp invalid_target`));
+    assert.match(rows[0]!, new RegExp(`Cursor ${cursor} not signed in failed authorization request resource https://other\\.example/mcp does not match http://localhost:4001/mcp invalid_target`));
+    assert.match(rows[1]!, new RegExp(`ChatGPT ${chatgpt} carol failed .* the user denied access access_denied`));
+    assert.match(rows[2]!, new RegExp(`Claude Code ${claudeCode} bob failed code exchanged for tokens authorization code already used — the grant was revoked invalid_grant`));
     await atBothWidths('connections-list');
   });
 
@@ -125,14 +118,14 @@ describe('connections pages in Chromium', () => {
     await page.getByRole('heading', { name: 'Connection attempt' }).waitFor();
     const explanation = page.locator('section.explanation');
     assert.match(await explanation.getByRole('heading').innerText(), /Failed at: code exchanged for tokens/);
-    assert.match(await explanation.innerText(), /resource http:\/\/localhost:4001\/mcp\/ does not match http:\/\/localhost:4001\/mcp/);
-    assert.match(await explanation.innerText(), /invalid_target · reason resource_mismatch/);
+    assert.match(await explanation.innerText(), /authorization code already used — the grant was revoked/);
+    assert.match(await explanation.innerText(), /invalid_grant · reason code_replayed/);
     const steps = (await page.locator('table.timeline tbody tr').allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim());
-    assert.equal(steps.length, 4, steps.join('\n'));
-    assert.match(steps[0]!, /auth server authorization request ok redirect_uri http:\/\/localhost:53682\/callback resource http:\/\/localhost:4001\/mcp\/ scope mcp:read mcp:write offline_access/);
-    assert.match(steps[1]!, /auth server sign-in ok/);
-    assert.match(steps[2]!, /auth server consent ok/);
-    assert.match(steps[3]!, /auth server code exchanged for tokens refused invalid_target resource http:\/\/localhost:4001\/mcp\/ does not match http:\/\/localhost:4001\/mcp/);
+    assert.deepEqual(steps.map((step) => /^\S+ \S+ UTC auth server (.+?) (ok|refused)/.exec(step)?.[1]), [
+      'client registration (DCR)', 'authorization request', 'sign-in', 'consent', 'sent back to the client', 'code exchanged for tokens', 'code exchanged for tokens',
+    ], steps.join('\n'));
+    assert.match(steps[1]!, /redirect_uri https:\/\/claude\.ai\/api\/mcp\/auth_callback resource http:\/\/localhost:4001\/mcp scope mcp:read/);
+    assert.match(steps[6]!, /refused invalid_grant authorization code already used — the grant was revoked/);
     await atBothWidths('connection-attempt');
   });
 
@@ -157,7 +150,7 @@ describe('connections pages in Chromium', () => {
     await section.waitFor();
     const rows = (await section.locator('tbody tr').allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim());
     assert.equal(rows.length, 1, rows.join('\n'));
-    assert.match(rows[0]!, /Claude Code \d{4}-\d\d-\d\d \d\d:\d\d UTC Failed at code exchanged for tokens: resource http:\/\/localhost:4001\/mcp\/ does not match/);
+    assert.match(rows[0]!, /Claude Code \d{4}-\d\d-\d\d \d\d:\d\d UTC Failed at code exchanged for tokens: authorization code already used — the grant was revoked/);
     assert.doesNotMatch(await section.innerText(), /denied|ChatGPT/);
     await screenshot(bob, 'my-apps-failed-attempts-phone');
     const { scrollWidth, innerWidth } = await bob.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth }));

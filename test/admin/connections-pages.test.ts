@@ -1,24 +1,25 @@
 /**
  * The "Connections" admin pages and the "Failed connection attempts" of My apps (issue 18), over
- * HTTP, on events recorded through the server's own recorder and read back through its connection
- * log (real store, real grouping, real names): the list newest first with the explanation, its
- * filters (and a bad filter answered 400 by its field, never a 5xx), one attempt's timeline, 404
- * for an unknown attempt, the resource server being unreachable as a notice, the links from the
- * client and user pages, and a user seeing only their own failures. The events are the ones the
- * auth-server records at each step (apps/auth-server/src/connections/); real failing connections
- * end to end are test/connections/'s and the CLI test's.
+ * HTTP, after real connections through the server, read back through its own connection log: a
+ * replayed code (bob), a denied consent (carol), a redirect_uri the client never registered (sent
+ * with a hostile User-Agent), and bob leaving a consent page unanswered. Shown: the list newest
+ * first with the explanation, its filters (and a bad filter answered 400 by its field, never a
+ * 5xx), one attempt's timeline, 404 for an unknown attempt, the resource server being unreachable
+ * as a notice, the links from the client and user pages, and a user seeing only their own
+ * failures. The requests are claude.ai's (test/helpers/oauth-flow.ts: its DCR body, authorization
+ * URL and callback; the MCP SDK's form-encoded token requests).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Browser, type PageResult } from '../helpers/browser.ts';
 import { freePort } from '../helpers/net.ts';
-import { registerClient } from '../helpers/oauth-flow.ts';
+import { authorizeUrl, signIn, startAuthorization } from '../helpers/oauth-flow.ts';
+import { createPkce } from '../helpers/pkce.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { TestClock } from '../helpers/test-clock.ts';
 import { TEST_BACKENDS } from '../helpers/test-database.ts';
 import { createUser, signInAt } from './support/admin-browser.ts';
-import { registerAs } from './support/failing-connections.ts';
-import { recordAttempt } from './support/record-attempt.ts';
+import { denyConsent, registerAs, replayCode } from './support/failing-connections.ts';
 
 const REDIRECT = 'https://claude.ai/api/mcp/auth_callback';
 
@@ -45,38 +46,43 @@ for (const backend of TEST_BACKENDS) describe(`admin pages: connections (${backe
   let cursor: string;
   let stranger: string;
 
+  /** The one attempt of `clientId` this test drove (registration included), once the clock moved on. */
+  async function attemptOf(clientId: string, accountId?: string): Promise<string> {
+    clock.advance(60);
+    const { attempts } = await server.auth.connections.list({ clientId, accountId });
+    assert.equal(attempts.length, 1, JSON.stringify(attempts));
+    return attempts[0]!.id;
+  }
+
   before(async () => {
     // Nothing listens there: the resource server's events are unavailable, a notice on the pages.
     eventsUri = `http://127.0.0.1:${await freePort()}/connections/events`;
     server = await startAuthServer({ backend, clock, env: { CONNECTION_EVENTS_URI: eventsUri } });
     bobId = await createUser(server, 'bob', 'bob password 1234', ['mcp:read']);
     carolId = await createUser(server, 'carol', 'carol password 1234', ['mcp:read']);
-    claude = (await registerAs(server, 'Claude <img src=x onerror=alert(1)>')).client_id;
-    cursor = (await registerClient(server.issuer, { client_name: 'Cursor', redirect_uris: ['cursor://anysphere.cursor-mcp/oauth/callback', 'http://127.0.0.1:33418/callback'], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'] })).client_id;
-    stranger = (await registerAs(server, 'Stranger')).client_id;
     const resource = server.config.authServer.resource;
-    const from = { ip: '203.0.113.7', userAgent: 'Claude-User' };
-    const replayReason = 'authorization code already used — the grant was revoked';
-    ids.replayed = await recordAttempt(server, clock, [
-      { step: 'authorization', outcome: 'ok', clientId: claude, flowId: 'flow-bob', redirectUri: REDIRECT, resource, scope: 'mcp:read', ...from },
-      { step: 'sign_in', outcome: 'ok', clientId: claude, flowId: 'flow-bob', accountId: bobId, ...from },
-      { step: 'consent', outcome: 'ok', clientId: claude, flowId: 'flow-bob', accountId: bobId, grantId: 'grant-bob', scope: 'mcp:read', ...from },
-      { step: 'redirect', outcome: 'ok', clientId: claude, flowId: 'flow-bob', accountId: bobId, grantId: 'grant-bob', redirectUri: REDIRECT, ...from },
-      { step: 'code_exchange', outcome: 'ok', clientId: claude, accountId: bobId, grantId: 'grant-bob', ip: '203.0.113.7', userAgent: 'node' },
-      { step: 'code_exchange', outcome: 'refused', error: 'invalid_grant', reasonCode: 'code_replayed', reason: replayReason, clientId: claude, grantId: 'grant-bob', ip: '203.0.113.7', userAgent: 'node' },
-    ]);
-    ids.denied = await recordAttempt(server, clock, [
-      { step: 'authorization', outcome: 'ok', clientId: cursor, flowId: 'flow-carol', redirectUri: 'http://127.0.0.1:33418/callback', resource, scope: 'mcp:read' },
-      { step: 'sign_in', outcome: 'ok', clientId: cursor, flowId: 'flow-carol', accountId: carolId },
-      { step: 'consent', outcome: 'refused', error: 'access_denied', reasonCode: 'consent_denied', reason: 'the user denied access', clientId: cursor, flowId: 'flow-carol', accountId: carolId },
-    ]);
-    ids.wrongRedirect = await recordAttempt(server, clock, [
-      { step: 'authorization', outcome: 'refused', error: 'invalid_redirect_uri', reasonCode: 'redirect_uri_not_allowed', reason: `redirect_uri \`https://evil.example/cb\` is not one this client registered (\`${REDIRECT}\`); path \`<script>alert(1)</script>\``, clientId: stranger, redirectUri: 'https://evil.example/cb', userAgent: '<script>alert("ua")</script>' },
-    ]);
-    ids.pending = await recordAttempt(server, clock, [
-      { step: 'authorization', outcome: 'ok', clientId: cursor, flowId: 'flow-bob-2', redirectUri: 'http://127.0.0.1:33418/callback', resource, scope: 'mcp:read' },
-      { step: 'sign_in', outcome: 'ok', clientId: cursor, flowId: 'flow-bob-2', accountId: bobId },
-    ]);
+
+    const claudeClient = await registerAs(server, 'Claude <img src=x onerror=alert(1)>');
+    claude = claudeClient.client_id;
+    await replayCode(server, claudeClient, 'bob', 'bob password 1234');
+    ids.replayed = await attemptOf(claude);
+
+    const cursorClient = await registerAs(server, 'Cursor');
+    cursor = cursorClient.client_id;
+    await denyConsent(server, cursorClient, 'carol', 'carol password 1234');
+    ids.denied = await attemptOf(cursor, carolId);
+
+    stranger = (await registerAs(server, 'Stranger')).client_id;
+    // A hostile User-Agent, kept (trimmed) with the refusal: the pages must escape it.
+    const wrong = authorizeUrl(server.issuer, { clientId: stranger, scope: 'mcp:read', resource, redirectUri: 'https://evil.example/cb' }, createPkce().challenge);
+    assert.equal((await fetch(wrong, { headers: { 'user-agent': '<script>alert("ua")</script>' }, redirect: 'manual' })).status, 400);
+    ids.wrongRedirect = await attemptOf(stranger);
+
+    // bob signs in for Cursor and leaves the consent page unanswered.
+    const { page, browser } = await startAuthorization(server.issuer, { clientId: cursor, scope: 'mcp:read', resource });
+    await signIn(browser, page, 'bob', 'bob password 1234');
+    ids.pending = await attemptOf(cursor, bobId);
+
     admin = (await signInAt(server, 'admin', ADMIN_PASSWORD)).browser;
   });
   after(async () => {
@@ -92,7 +98,7 @@ for (const backend of TEST_BACKENDS) describe(`admin pages: connections (${backe
     assert.deepEqual(ours(page), [ids.pending, ids.wrongRedirect, ids.denied, ids.replayed]);
     const words = text(page);
     assert.match(words, new RegExp(`UTC Claude <img src=x onerror=alert\\(1\\)> ${claude} bob failed code exchanged for tokens authorization code already used — the grant was revoked invalid_grant`));
-    assert.match(words, new RegExp(`UTC Cursor ${cursor} carol failed consent the user denied access access_denied`));
+    assert.match(words, new RegExp(`UTC Cursor ${cursor} carol failed (consent|sent back to the client) the user denied access access_denied`));
     assert.match(words, new RegExp(`UTC Stranger ${stranger} not signed in failed authorization request redirect_uri https://evil\\.example/cb is not one this client registered`));
     assert.match(words, new RegExp(`UTC Cursor ${cursor} bob in progress sign-in`));
     assert.match(page.html, /redirect_uri <code>https:\/\/evil\.example\/cb<\/code> is not one/, 'the quoted value shown as code');
@@ -148,12 +154,12 @@ for (const backend of TEST_BACKENDS) describe(`admin pages: connections (${backe
     const page = await admin.navigate(`/admin/connections/${encodeURIComponent(ids.replayed)}`);
     assert.equal(page.status, 200);
     const words = text(page);
-    assert.match(words, /failed · \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC to \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/);
+    assert.match(words, /failed · \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC( to \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC)? Failed at/);
     assert.match(words, /Failed at: code exchanged for tokens authorization code already used — the grant was revoked Error sent to the client: invalid_grant · reason code_replayed/);
-    assert.match(words, /From 203\.0\.113\.7 · Claude-User/);
+    assert.match(words, /From 127\.0\.0\.1 · node/);
     const steps = [...page.html.matchAll(/<tr(?: class="refused")?>\s*<td>[^<]+<\/td>\s*<td>([^<]+)<\/td>\s*<td>([^<]+)<\/td>/g)].map((m) => `${m[1]}: ${m[2]}`);
     assert.deepEqual(steps, [
-      'auth server: authorization request', 'auth server: sign-in', 'auth server: consent', 'auth server: sent back to the client',
+      'auth server: client registration (DCR)', 'auth server: authorization request', 'auth server: sign-in', 'auth server: consent', 'auth server: sent back to the client',
       'auth server: code exchanged for tokens', 'auth server: code exchanged for tokens',
     ]);
     assert.match(words, new RegExp(`redirect_uri ${REDIRECT} resource ${server.config.authServer.resource} scope mcp:read`));
@@ -169,7 +175,7 @@ for (const backend of TEST_BACKENDS) describe(`admin pages: connections (${backe
     assert.match(words, /Failed at: authorization request redirect_uri https:\/\/evil\.example\/cb is not one this client registered/);
     assert.match(words, /User nobody signed in/);
     assert.doesNotMatch(page.html, /<script>/, 'reasons and user agents are escaped');
-    assert.match(page.html, /path <code>&lt;script&gt;alert\(1\)&lt;\/script&gt;<\/code>/);
+    assert.match(page.html, /from <code>127\.0\.0\.1<\/code> · &lt;script&gt;alert\(&quot;ua&quot;\)&lt;\/script&gt;/, 'the User-Agent it sent, escaped');
   });
 
   test('an unknown or absurd attempt id is a 404 page', async () => {
@@ -218,7 +224,7 @@ for (const backend of TEST_BACKENDS) describe(`admin pages: connections (${backe
 
     const carol = await signInAt(server, 'carol', 'carol password 1234', '/account');
     const carolWords = text(carol.page);
-    assert.match(carolWords, /Cursor \d{4}-\d\d-\d\d \d\d:\d\d UTC Failed at consent: the user denied access/);
+    assert.match(carolWords, /Cursor \d{4}-\d\d-\d\d \d\d:\d\d UTC Failed at (consent|sent back to the client): the user denied access/);
     assert.doesNotMatch(carolWords, /already used|Claude|evil\.example/);
     assert.match(carolWords, /The MCP server's side could not be read just now/);
   });

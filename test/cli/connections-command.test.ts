@@ -1,8 +1,8 @@
 /**
  * `gatehouse connections list|show` as the real binary, next to a running auth-server on the same
- * database (SQLite file, or PostgreSQL), after connections failed through it, recorded by the
- * server's own recorder as its steps record them: a replayed code, a denied consent, a
- * redirect_uri the client never registered, a client nobody knows.
+ * database (SQLite file, or PostgreSQL), after real connections failed through it (the requests
+ * as claude.ai and the MCP SDK send them, test/helpers/oauth-flow.ts): a replayed code, a denied
+ * consent, a redirect_uri the client never registered, a client_id nobody issued.
  * `--json` is one JSON document on stdout and nothing else (it pipes); the filters narrow it; the
  * text output is a table and a timeline; the resource server being down is said, not fatal. Ids
  * are random base64url and may start with `-`: they go as `--client=ID` and after `--`.
@@ -11,13 +11,11 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { freePort } from '../helpers/net.ts';
-import type { RegisteredClient } from '../helpers/oauth-flow.ts';
+import { startAuthorization, type RegisteredClient } from '../helpers/oauth-flow.ts';
 import { startAuthServer, TEST_KEY_ENCRYPTION_KEY, type TestAuthServer } from '../helpers/start-auth-server.ts';
-import { TestClock } from '../helpers/test-clock.ts';
 import { TEST_BACKENDS } from '../helpers/test-database.ts';
 import { createUser } from '../admin/support/admin-browser.ts';
-import { registerAs } from '../admin/support/failing-connections.ts';
-import { recordAttempt } from '../admin/support/record-attempt.ts';
+import { askWrongRedirect, denyConsent, flushConnectionEvents, registerAs, replayCode } from '../admin/support/failing-connections.ts';
 import { makeCliDir, spawnCli, type CliResult } from './support/cli-runner.ts';
 
 interface AttemptJson {
@@ -55,9 +53,7 @@ for (const backend of TEST_BACKENDS) describe(`gatehouse connections (${backend}
 
   before(async () => {
     dir = makeCliDir('gatehouse-cli-connections-');
-    // Behind the wall clock, so the attempts are in the CLI's past (it reads with the system clock).
-    const clock = TestClock.ahead(-3600);
-    server = await startAuthServer({ dir, backend, clock });
+    server = await startAuthServer({ dir, backend });
     const postgres = server.config.authServer.database.postgres;
     // The CLI reads what the server wrote: the same files, or the same PostgreSQL database.
     env = {
@@ -66,31 +62,16 @@ for (const backend of TEST_BACKENDS) describe(`gatehouse connections (${backend}
       CONNECTION_EVENTS_URI: `http://127.0.0.1:${await freePort()}/connections/events`,
     };
     bobId = await createUser(server, 'bob', 'bob password 1234', ['mcp:read']);
-    const carolId = await createUser(server, 'carol', 'carol password 1234', ['mcp:read']);
+    await createUser(server, 'carol', 'carol password 1234', ['mcp:read']);
     replayed = await registerAs(server, 'Claude (replays)');
+    await replayCode(server, replayed, 'bob', 'bob password 1234');
     denied = await registerAs(server, 'Claude (denied)');
-    const stranger = await registerAs(server, 'Stranger');
-    const resource = server.config.authServer.resource;
-    const redirectUri = 'https://claude.ai/api/mcp/auth_callback';
-    await recordAttempt(server, clock, [
-      { step: 'authorization', outcome: 'ok', clientId: replayed.client_id, flowId: 'flow-1', redirectUri, resource, scope: 'mcp:read' },
-      { step: 'sign_in', outcome: 'ok', clientId: replayed.client_id, flowId: 'flow-1', accountId: bobId },
-      { step: 'consent', outcome: 'ok', clientId: replayed.client_id, flowId: 'flow-1', accountId: bobId, grantId: 'grant-1', scope: 'mcp:read' },
-      { step: 'redirect', outcome: 'ok', clientId: replayed.client_id, flowId: 'flow-1', accountId: bobId, grantId: 'grant-1', redirectUri },
-      { step: 'code_exchange', outcome: 'ok', clientId: replayed.client_id, accountId: bobId, grantId: 'grant-1' },
-      { step: 'code_exchange', outcome: 'refused', error: 'invalid_grant', reasonCode: 'code_replayed', reason: 'authorization code already used — the grant was revoked', clientId: replayed.client_id, grantId: 'grant-1' },
-    ]);
-    await recordAttempt(server, clock, [
-      { step: 'authorization', outcome: 'ok', clientId: denied.client_id, flowId: 'flow-2', redirectUri, resource },
-      { step: 'sign_in', outcome: 'ok', clientId: denied.client_id, flowId: 'flow-2', accountId: carolId },
-      { step: 'consent', outcome: 'refused', error: 'access_denied', reasonCode: 'consent_denied', reason: 'the user denied access', clientId: denied.client_id, flowId: 'flow-2', accountId: carolId },
-    ]);
-    await recordAttempt(server, clock, [
-      { step: 'authorization', outcome: 'refused', error: 'invalid_redirect_uri', reasonCode: 'redirect_uri_not_allowed', reason: `redirect_uri \`https://evil.example/cb\` is not one this client registered (\`${redirectUri}\`)`, clientId: stranger.client_id, redirectUri: 'https://evil.example/cb' },
-    ]);
-    await recordAttempt(server, clock, [
-      { step: 'authorization', outcome: 'refused', error: 'invalid_client', reasonCode: 'unknown_client', reason: 'client `gone-client-id` is unknown — it registered on another server, or before a reset? It must register again', clientId: 'gone-client-id' },
-    ]);
+    await denyConsent(server, denied, 'carol', 'carol password 1234');
+    await askWrongRedirect(server, await registerAs(server, 'Stranger'), 'https://evil.example/cb');
+    // A client_id this server never issued (registered elsewhere, or before a reset).
+    const { page } = await startAuthorization(server.issuer, { clientId: 'gone-client-id', scope: 'mcp:read', resource: server.config.authServer.resource });
+    assert.equal(page.status, 400);
+    await flushConnectionEvents(server);
   });
   after(async () => {
     await server?.close();
@@ -123,7 +104,8 @@ for (const backend of TEST_BACKENDS) describe(`gatehouse connections (${backend}
     const denial = (await list(`--client=${denied.client_id}`, '--outcome', 'failed')).attempts;
     assert.equal(denial.length, 1, JSON.stringify(denial));
     assert.equal(denial[0]!.user, 'carol');
-    assert.equal(denial[0]!.explanation?.step, 'consent');
+    // The denial and the redirect that carries access_denied back are both refusals; the log explains by the last.
+    assert.ok(['consent', 'redirect'].includes(denial[0]!.explanation?.step ?? ''), JSON.stringify(denial[0]));
     assert.equal(denial[0]!.explanation?.reason_code, 'consent_denied');
 
     assert.deepEqual((await list(`--client=${denied.client_id}`, '--outcome', 'connected')).attempts, []);
