@@ -330,6 +330,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   app.use(rateLimits);
   app.use(router.routes());
   app.use(homePage({ render, mcpUrl: config.resource }).routes());
+  const connections = createConnectionLog({ database, config, signingKey: () => holder.signingKey, clock, logger, recorder: connectionRecorder });
   app.use(pageRoutes({
     services: admin,
     session: createPageSession({
@@ -341,6 +342,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     gatewayStatus: new GatewayStatus({
       uri: config.gatewayStatusUri, issuer: config.issuer, resource: config.resource, signingKey: () => holder.signingKey, logger,
     }),
+    connections,
   }).routes());
   const recordSignIn = recordSignInSteps(createSignInRecorder(audit, logger), connectionRecorder);
   const upstreams = new UpstreamClients(config.upstreams);
@@ -381,7 +383,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     },
     unusedBootstrapAdmin: () => unusedBootstrapAdmin(config, users, audit),
     connectionRecorder,
-    connections: createConnectionLog({ database, config, signingKey: () => holder.signingKey, clock, logger, recorder: connectionRecorder }),
+    connections,
     async close() {
       stopSweeper();
       stopWatchingKeys();

@@ -42,11 +42,11 @@ export async function runCli(dir: string, args: string[], input = '', extraEnv: 
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
 
-/** Runs `command` (the binary by default) in a child process with the directory's environment; stdin is `input`, then closed. */
-export function spawnCli(dir: string, args: string[], options: { command?: string[]; input?: string } = {}): Promise<CliResult> {
+/** Runs `command` (the binary by default) in a child process with the directory's environment (and `env`); stdin is `input`, then closed. */
+export function spawnCli(dir: string, args: string[], options: { command?: string[]; input?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
   const [file, ...prefix] = options.command ?? [process.execPath, BIN];
   return new Promise((resolve, reject) => {
-    const child = spawn(file!, [...prefix, ...args], { cwd: ROOT, env: envFor(dir) });
+    const child = spawn(file!, [...prefix, ...args], { cwd: ROOT, env: envFor(dir, options.env) });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => { stdout += String(chunk); });
