@@ -89,7 +89,14 @@ for (const backend of TEST_BACKENDS) describe(`admin pages: connections (${backe
     await server?.close();
   });
 
-  /** Only the attempts this test recorded, in page order (the admin's own sign-in may be listed too). */
+  test('Gatehouse\'s own sign-ins (the admin\'s, through the first-party client) are not connection attempts', async () => {
+    const page = await admin.navigate('/admin/connections');
+    assert.deepEqual(listedIds(page), [ids.pending, ids.wrongRedirect, ids.denied, ids.replayed]);
+    const { attempts } = await server.auth.connections.list({ clientId: 'gatehouse' });
+    assert.deepEqual(attempts, []);
+  });
+
+  /** Only the attempts this test recorded, in page order. */
   const ours = (page: PageResult) => listedIds(page).filter((id) => Object.values(ids).includes(id));
 
   test('the list shows every attempt newest first: time, client name and id, user, outcome, last step, why', async () => {

@@ -81,6 +81,7 @@ import { recordMetadataFetches } from './connections/record-metadata-fetches.ts'
 import { recordProviderConnectionEvents } from './connections/record-provider-connection-events.ts';
 import { recordRefusedTokenTarget } from './connections/record-refused-token-target.ts';
 import { recordSignInSteps } from './connections/record-sign-in-steps.ts';
+import { skipOwnClient } from './connections/skip-own-client.ts';
 import { revocationFeedRoute } from './revocation/revocation-feed-route.ts';
 import { revokeJwtAccessTokens } from './revocation/revoke-jwt-access-tokens.ts';
 import { createRenderer, VIEWS_DIR } from './views/create-renderer.ts';
@@ -193,8 +194,8 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   );
   const metrics = createAuthServerMetrics(options.registry ?? createMetricsRegistry('auth-server'));
   const connectionEvents = new ConnectionEventStore(database, 'connection_events');
-  const connectionRecorder = options.connectionRecorder
-    ?? new DatabaseConnectionRecorder({ store: connectionEvents, app: 'auth-server', clock, logger, metrics: metrics.connections });
+  const connectionRecorder = skipOwnClient(options.connectionRecorder
+    ?? new DatabaseConnectionRecorder({ store: connectionEvents, app: 'auth-server', clock, logger, metrics: metrics.connections }));
   const clientDocuments = createClientDocumentCache(createMetadataFetch(options.metadataFetch), {
     clock,
     logger,
