@@ -132,7 +132,7 @@ for (const backend of TEST_BACKENDS) describe(`admin pages: redirect URIs and cl
     assert.equal(page.status, 201);
     const secret = /id="created-client-secret">([^<]+)</.exec(page.html)![1]!;
     const row = page.html.slice(page.html.indexOf('<code class="note">reports-api</code>') - 300);
-    assert.match(row.slice(0, 600), /resource server<\/span>/, 'the list marks it');
+    assert.match(row.slice(0, 900), /resource server<\/span>/, 'the list marks it');
 
     const app = await registerClient(server.issuer);
     const tokens = await connectAs(server, app, 'admin', ADMIN_PASSWORD);

@@ -15,7 +15,7 @@ import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers
 import { RESOURCE } from './support/admin-browser.ts';
 
 const WIDTHS = { desktop: { width: 1280, height: 800 }, phone: { width: 375, height: 740 } } as const;
-const PAGES = ['/admin', '/admin/users', '/admin/clients', '/admin/service-accounts', '/admin/redirect-uris', '/admin/audit', '/admin/keys', '/admin/grants', '/account'];
+const PAGES = ['/admin', '/admin/users', '/admin/clients', '/admin/service-accounts', '/admin/redirect-uris', '/admin/audit', '/admin/keys', '/admin/grants', '/admin/connections', '/account'];
 
 describe('look and feel in Chromium, desktop and phone', () => {
   let server: TestAuthServer;

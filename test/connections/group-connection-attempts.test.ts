@@ -134,6 +134,21 @@ describe('grouping connection events into attempts', () => {
     });
   }
 
+  test('a denied consent, then the redirect carrying access_denied back: explained by the consent, the redirect the last step', () => {
+    const denial = refused('consent', 'access_denied', 'consent_denied', 'the user denied access', { ...BROWSER, clientId: 'dcr-1', flowId: 'f1', accountId: 'u1' });
+    const echo = refused('redirect', 'access_denied', 'consent_denied', 'sent back to the client with access_denied', { ...BROWSER, clientId: 'dcr-1', flowId: 'f1', redirectUri: 'http://localhost:54321/callback' });
+    const [attempt] = group([...dcrConnection('sign_in'), at(20, denial), at(21, echo)]);
+    assert.equal(attempt!.outcome, 'failed');
+    assert.equal(attempt!.lastStep, 'redirect');
+    assert.deepEqual(attempt!.explanation, { step: 'consent', error: 'access_denied', reasonCode: 'consent_denied', reason: 'the user denied access' });
+  });
+
+  test('a redirect refused on its own (nothing refused before it) explains the attempt itself', () => {
+    const lone = refused('redirect', 'server_error', 'redirect_failed', 'sent back to the client with server_error', { ...BROWSER, clientId: 'dcr-1', flowId: 'f1' });
+    const [attempt] = group([...dcrConnection('consent'), at(20, lone)]);
+    assert.equal(attempt!.explanation!.step, 'redirect');
+  });
+
   test('a refusal an emitter left without words still explains the attempt, by its error code', () => {
     const [attempt] = group([...dcrConnection('registration'), at(5, { step: 'authorization', outcome: 'refused', error: 'invalid_scope', clientId: 'dcr-1', flowId: 'f1' })]);
     assert.deepEqual(attempt!.explanation, { step: 'authorization', error: 'invalid_scope', reasonCode: 'refused', reason: 'refused with invalid_scope' });

@@ -81,6 +81,7 @@ import { recordMetadataFetches } from './connections/record-metadata-fetches.ts'
 import { recordProviderConnectionEvents } from './connections/record-provider-connection-events.ts';
 import { recordRefusedTokenTarget } from './connections/record-refused-token-target.ts';
 import { recordSignInSteps } from './connections/record-sign-in-steps.ts';
+import { skipOwnClient } from './connections/skip-own-client.ts';
 import { revocationFeedRoute } from './revocation/revocation-feed-route.ts';
 import { revokeJwtAccessTokens } from './revocation/revoke-jwt-access-tokens.ts';
 import { createRenderer, VIEWS_DIR } from './views/create-renderer.ts';
@@ -193,8 +194,8 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   );
   const metrics = createAuthServerMetrics(options.registry ?? createMetricsRegistry('auth-server'));
   const connectionEvents = new ConnectionEventStore(database, 'connection_events');
-  const connectionRecorder = options.connectionRecorder
-    ?? new DatabaseConnectionRecorder({ store: connectionEvents, app: 'auth-server', clock, logger, metrics: metrics.connections });
+  const connectionRecorder = skipOwnClient(options.connectionRecorder
+    ?? new DatabaseConnectionRecorder({ store: connectionEvents, app: 'auth-server', clock, logger, metrics: metrics.connections }));
   const clientDocuments = createClientDocumentCache(createMetadataFetch(options.metadataFetch), {
     clock,
     logger,
@@ -330,6 +331,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   app.use(rateLimits);
   app.use(router.routes());
   app.use(homePage({ render, mcpUrl: config.resource }).routes());
+  const connections = createConnectionLog({ database, config, signingKey: () => holder.signingKey, clock, logger, recorder: connectionRecorder });
   app.use(pageRoutes({
     services: admin,
     session: createPageSession({
@@ -341,6 +343,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     gatewayStatus: new GatewayStatus({
       uri: config.gatewayStatusUri, issuer: config.issuer, resource: config.resource, signingKey: () => holder.signingKey, logger,
     }),
+    connections,
   }).routes());
   const recordSignIn = recordSignInSteps(createSignInRecorder(audit, logger), connectionRecorder);
   const upstreams = new UpstreamClients(config.upstreams);
@@ -381,7 +384,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     },
     unusedBootstrapAdmin: () => unusedBootstrapAdmin(config, users, audit),
     connectionRecorder,
-    connections: createConnectionLog({ database, config, signingKey: () => holder.signingKey, clock, logger, recorder: connectionRecorder }),
+    connections,
     async close() {
       stopSweeper();
       stopWatchingKeys();

@@ -1,11 +1,12 @@
 -- The connection flight recorder (issue 18): each step this app saw of a client connecting to the
 -- MCP server, one row per event (apps/shared/connection-events.ts lists the fields and why each
 -- is kept). Written in batches off the request path; pruned by age and count (connections.*).
--- seq orders the events of one millisecond as they were recorded; id is the event's public id.
+-- seq orders the events of one millisecond as they were recorded; id is the event's public id
+-- (128 random bits: unique without an index, which no read needs and every insert would pay).
 -- Never a token, code, password, secret, assertion or query string: URLs are origin + path.
 CREATE TABLE mcp_connection_events (
   seq          INTEGER PRIMARY KEY,
-  id           TEXT NOT NULL UNIQUE,
+  id           TEXT NOT NULL,
   at           INTEGER NOT NULL,
   step         TEXT NOT NULL,
   outcome      TEXT NOT NULL CHECK (outcome IN ('ok', 'refused')),

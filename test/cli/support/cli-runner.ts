@@ -42,10 +42,7 @@ export async function runCli(dir: string, args: string[], input = '', extraEnv: 
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
 
-/**
- * Runs `command` (the binary by default) in a child process with the directory's environment
- * (plus `env`: the server's ISSUER, DATABASE_URL, …); stdin is `input`, then closed.
- */
+/** Runs `command` (the binary by default) in a child process with the directory's environment (and `env`); stdin is `input`, then closed. */
 export function spawnCli(dir: string, args: string[], options: { command?: string[]; input?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
   const [file, ...prefix] = options.command ?? [process.execPath, BIN];
   return new Promise((resolve, reject) => {

@@ -13,6 +13,9 @@
 import type { Readable, Writable } from 'node:stream';
 import type Provider from 'oidc-provider';
 import type { AuthServerAppConfig, AuthServerConfig } from '../../../shared/config/load-config.ts';
+import { systemClock } from '../../../shared/clock.ts';
+import type { ConnectionLog } from '../../../shared/connection-events.ts';
+import { createLogger } from '../../../shared/logger.ts';
 import { openDatabase } from '../../../shared/storage/open-database.ts';
 import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
 import { ModelStore } from '../provider/model-store.ts';
@@ -23,9 +26,13 @@ import { createAdminServices, type AdminServices } from '../management/admin-ser
 import type { ChangedBy } from '../management/admin-actor.ts';
 import { validateWithProvider } from '../management/client-registry.ts';
 import { AuditLog } from '../audit/audit-log.ts';
+import { createConnectionLog } from '../connections/connection-log.ts';
 import type { KeyStore } from '../keys/key-store.ts';
+import { activeKey } from '../keys/signing-keys.ts';
 import { openKeyStore } from '../keys/open-key-store.ts';
 import { buildValidationProvider } from './build-validation-provider.ts';
+import { CliError } from './cli-errors.ts';
+import { INVOCATION } from './invocation.ts';
 import { readSecret, type SecretSource } from './read-secret.ts';
 
 /** The process's streams for the binary (main.ts); a test's own streams in-process. */
@@ -52,6 +59,7 @@ export class CliContext {
   #users?: UserStore;
   #provider?: Provider;
   #keyStore?: KeyStore;
+  #connections?: ConnectionLog;
 
   /** `config` is undefined for a command that reads no local configuration (CommandGroup.usesConfig). */
   constructor(config: AuthServerAppConfig | undefined, readonly io: CliIo, readonly json: boolean) {
@@ -90,6 +98,30 @@ export class CliContext {
 
   get users(): UserStore {
     return (this.#users ??= new UserStore(this.database));
+  }
+
+  /**
+   * Connection attempts from both apps' recorded events, as the admin pages read them: this
+   * database's, and the resource server's over HTTP with a token signed by the active key (read
+   * once here). Its warnings are not logged: a resource server that cannot be read is the
+   * `problem` the command prints, and stdout stays the command's output.
+   */
+  async connections(): Promise<ConnectionLog> {
+    if (!this.#connections) {
+      const key = activeKey(await this.keyStore.readSigningKeys());
+      this.#connections = createConnectionLog({
+        database: this.database,
+        config: this.config,
+        signingKey: () => {
+          // Keys are created at the server's first start, before it can record anything.
+          if (!key) throw new CliError(`there is no signing key yet: the server has never started, so it recorded no connection (\`${INVOCATION} keys list\`)`);
+          return key;
+        },
+        clock: systemClock,
+        logger: createLogger('gatehouse-cli', 'silent'),
+      });
+    }
+    return this.#connections;
   }
 
   /** bcrypt on its worker thread, at the configured cost. */

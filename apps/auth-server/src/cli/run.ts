@@ -17,6 +17,7 @@ import { INVOCATION } from './invocation.ts';
 import { hostsCommand, redirectsCommand, schemesCommand } from './commands/allow-list-commands.ts';
 import { auditCommand } from './commands/audit-command.ts';
 import { clientsCommand } from './commands/clients-command.ts';
+import { connectionsCommand } from './commands/connections-command.ts';
 import { doctorCommand } from './commands/doctor-command.ts';
 import { grantsCommand } from './commands/grants-command.ts';
 import { hashPasswordCommand } from './commands/hash-password-command.ts';
@@ -38,6 +39,7 @@ const GROUPS: Record<string, CommandGroup> = {
   grants: grantsCommand,
   keys: keysCommand,
   audit: auditCommand,
+  connections: connectionsCommand,
   'migrate-to-postgres': migrateToPostgresCommand,
   doctor: doctorCommand,
 };

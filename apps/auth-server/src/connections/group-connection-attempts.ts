@@ -19,7 +19,8 @@
  * "Open": neither connected nor ended by a refusal. Keys (rule 1) still join ended attempts, so
  * an expired token refused at the MCP server and the refresh that follows stay in one timeline.
  *
- * Outcome: `failed` when the last event is a refusal (its reason explains), else `connected` when
+ * Outcome: `failed` when the last event is a refusal (its reason explains; when it is the redirect
+ * that carries an earlier refusal back to the client, that earlier refusal explains), else `connected` when
  * an MCP request was accepted, else `stalled` after `stallAfter` without an event (the last
  * step's hint explains, stall-hints.ts), else `in_progress`.
  */
@@ -110,6 +111,17 @@ function add(attempt: Building, event: ConnectionEvent): void {
   if (event.step === 'mcp_request' && event.outcome === 'ok') attempt.connected = true;
 }
 
+/**
+ * The refusal that ended an attempt: its last event, unless that is the redirect carrying an
+ * earlier refusal back to the client (a denied consent, a refused authorization request), which
+ * only delivers it: then the refusal it delivers, where the admin has something to act on.
+ */
+function causeOf(events: ConnectionEvent[]): ConnectionEvent {
+  const last = events.at(-1)!;
+  const before = events.at(-2);
+  return last.step === 'redirect' && before?.outcome === 'refused' && before.app === 'auth-server' ? before : last;
+}
+
 function summarize(attempt: Building, now: number, stallAfterMs: number): ConnectionAttempt {
   const first = attempt.events[0]!;
   const last = attempt.events.at(-1)!;
@@ -117,11 +129,12 @@ function summarize(attempt: Building, now: number, stallAfterMs: number): Connec
   let explanation: ConnectionAttempt['explanation'];
   if (last.outcome === 'refused') {
     outcome = 'failed';
+    const refusal = causeOf(attempt.events);
     explanation = {
-      step: last.step,
-      ...(last.error !== undefined ? { error: last.error } : {}),
-      reasonCode: last.reasonCode ?? 'refused',
-      reason: last.reason ?? `refused${last.error ? ` with ${last.error}` : ''}`,
+      step: refusal.step,
+      ...(refusal.error !== undefined ? { error: refusal.error } : {}),
+      reasonCode: refusal.reasonCode ?? 'refused',
+      reason: refusal.reason ?? `refused${refusal.error ? ` with ${refusal.error}` : ''}`,
     };
   } else if (attempt.connected) {
     outcome = 'connected';

@@ -85,7 +85,7 @@ export function requiredField(form: Form, name: string, label: string): string {
   return value;
 }
 
-export type Section = 'overview' | 'users' | 'clients' | 'redirect-uris' | 'trusted-idps' | 'grants' | 'keys' | 'servers' | 'audit' | 'account';
+export type Section = 'overview' | 'users' | 'clients' | 'redirect-uris' | 'trusted-idps' | 'grants' | 'keys' | 'servers' | 'audit' | 'connections' | 'account';
 
 export function createPageRenderer(render: Render, csrf: Csrf) {
   return function renderPage(request: PageRequest, template: string, title: string, section: Section, context: Record<string, unknown> = {}): void {

@@ -31,9 +31,11 @@ import type { AdminServices } from '../management/admin-services.ts';
 import type { Access, PageSession } from './page-session.ts';
 import type { PageFormState, PageState } from './page-state.ts';
 import type { GatewayStatus } from './admin/gateway-status.ts';
+import type { ConnectionLog } from '../../../shared/connection-events.ts';
 import { accountPages } from './account/account-pages.ts';
 import { auditPages } from './admin/audit-pages.ts';
 import { clientsPages } from './admin/clients-pages.ts';
+import { connectionsPages } from './admin/connections-pages.ts';
 import { serviceAccountsPages } from './admin/service-accounts-pages.ts';
 import { grantsPages } from './admin/grants-pages.ts';
 import { keysPages } from './admin/keys-pages.ts';
@@ -91,6 +93,8 @@ export const PAGE_ROUTES: readonly PageRoute[] = [
   { method: 'POST', path: '/admin/keys/retire', access: 'admin', handler: 'retireKey', formPage: 'listKeys', reauthenticate: '/admin/keys' },
   { method: 'GET', path: '/admin/servers', access: 'admin', handler: 'listServers' },
   { method: 'GET', path: '/admin/audit', access: 'admin', handler: 'listAuditEvents' },
+  { method: 'GET', path: '/admin/connections', access: 'admin', handler: 'listConnections' },
+  { method: 'GET', path: '/admin/connections/:id', access: 'admin', handler: 'showConnection' },
   { method: 'GET', path: '/account', access: 'user', handler: 'showAccount' },
   { method: 'POST', path: '/account/grants/revoke', access: 'user', handler: 'revokeOwnGrant', formPage: 'showAccount' },
   { method: 'POST', path: '/account/sign-out', access: 'user', handler: 'signOut', formPage: 'showAccount' },
@@ -106,6 +110,8 @@ export interface PageRoutesDeps {
   accessTokenTtl: number;
   /** The MCP servers behind the resource server's gateway. */
   gatewayStatus: GatewayStatus;
+  /** Connection attempts, from both apps' recorded events (issue 18). */
+  connections: ConnectionLog;
 }
 
 const FORM_LIMIT = 16 * 1024;
@@ -126,7 +132,8 @@ export function pageRoutes(deps: PageRoutesDeps): Router {
     ...keysPages(services, renderPage),
     ...serversPages(deps.gatewayStatus, renderPage),
     ...auditPages(services, renderPage),
-    ...accountPages({ services, users: deps.users, renderPage, render, endSession: session.signOut }),
+    ...connectionsPages(services, deps.connections, renderPage),
+    ...accountPages({ services, users: deps.users, connections: deps.connections, renderPage, render, endSession: session.signOut }),
   };
 
   function checkedForm(access: Access) {

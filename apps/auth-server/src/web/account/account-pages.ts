@@ -1,19 +1,23 @@
 /**
  * The end-user account pages (/account): the signed-in user's own connected apps, revoking one,
- * and signing out. Revoking stops the grant's refresh tokens at once and puts the grant on the
+ * their own failed or stalled connection attempts in plain words (issue 18), and signing out. Revoking stops the grant's refresh tokens at once and puts the grant on the
  * revocation feed, so the resource server refuses its access tokens within seconds
  * (management/grant-registry.ts).
  */
 import type { Context } from 'koa';
+import type { ConnectionLog } from '../../../../shared/connection-events.ts';
 import { PageError } from '../../http/page-error.ts';
 import type { AdminServices } from '../../management/admin-services.ts';
 import { describeGrants, type UserLookup } from '../../management/describe-grants.ts';
+import { ownFailedAttempts } from '../../management/own-failed-attempts.ts';
 import type { Render } from '../../views/create-renderer.ts';
 import { done, formatTime, requiredField, type Handler, type RenderPage } from '../page-handler.ts';
 
 export interface AccountPagesDeps {
   services: AdminServices;
   users: UserLookup;
+  /** The user's own attempts only: always filtered by their account id. */
+  connections: ConnectionLog;
   renderPage: RenderPage;
   /** For the signed-out page, which has no signed-in user to render for. */
   render: Render;
@@ -28,6 +32,7 @@ export function accountPages(deps: AccountPagesDeps): Record<string, Handler> {
     async showAccount(request) {
       renderPage(request, 'admin/account.njk', 'Connected apps', 'account', {
         grants: await describeGrants(services, deps.users, { accountId: request.user.id }, formatTime),
+        failedAttempts: await ownFailedAttempts(deps.connections, request.user.id, formatTime),
       });
     },
 

@@ -1,0 +1,94 @@
+/**
+ * Connection attempts (issue 18, the flight recorder's read side) as the admin pages, "My apps"
+ * and `gatehouse connections` show them: each step and outcome also in words, times in the
+ * reader's format. The attempts come from the ConnectionLog (apps/shared/connection-events.ts);
+ * this file only words them, it decides nothing about grouping or outcomes.
+ *
+ * Every field shown here is one the recorder keeps (no token, code or query string ever reaches
+ * an event), so nothing needs hiding on the way out.
+ */
+import type {
+  AttemptOutcome, ConnectionAttempt, ConnectionAttemptSummary, ConnectionEvent, ConnectionStep,
+} from '../../../shared/connection-events.ts';
+import type { TimeFormat } from './time-format.ts';
+
+/** Each step as a sentence fragment an admin reads in a timeline ("the client registered"). */
+export const STEP_WORDS: Record<ConnectionStep, string> = {
+  mcp_challenge: 'MCP request without a token, answered 401 (sign-in needed)',
+  resource_metadata: 'protected resource metadata read',
+  server_metadata: 'authorization server metadata read',
+  registration: 'client registration (DCR)',
+  client_document: 'client metadata document fetched',
+  authorization: 'authorization request',
+  sign_in: 'sign-in',
+  consent: 'consent',
+  redirect: 'sent back to the client',
+  code_exchange: 'code exchanged for tokens',
+  mcp_request: 'MCP request with a token',
+  refresh: 'tokens refreshed',
+  step_up: 'more scopes asked for (403 insufficient_scope)',
+};
+
+export const OUTCOME_WORDS: Record<AttemptOutcome, string> = {
+  connected: 'connected',
+  failed: 'failed',
+  stalled: 'stalled',
+  in_progress: 'in progress',
+};
+
+export function describeAttempt(attempt: ConnectionAttemptSummary, time: TimeFormat) {
+  const { explanation } = attempt;
+  return {
+    id: attempt.id,
+    startedAt: time(attempt.startedAt),
+    lastAt: time(attempt.lastAt),
+    clientId: attempt.clientId,
+    clientName: attempt.clientName,
+    accountId: attempt.accountId,
+    /** The user's name; absent before sign-in (the attempt may have ended before anyone signed in). */
+    user: attempt.username,
+    ip: attempt.ip,
+    userAgent: attempt.userAgent,
+    outcome: attempt.outcome,
+    outcomeWords: OUTCOME_WORDS[attempt.outcome],
+    lastStep: attempt.lastStep,
+    lastStepWords: STEP_WORDS[attempt.lastStep],
+    /** Why it failed or stalled: the refusal's step, RFC error and reason, or the stall hint. */
+    explanation: explanation && {
+      step: explanation.step,
+      stepWords: STEP_WORDS[explanation.step],
+      error: explanation.error,
+      reasonCode: explanation.reasonCode,
+      reason: explanation.reason,
+    },
+  };
+}
+
+export function describeConnectionEvent(event: ConnectionEvent, time: TimeFormat) {
+  return {
+    id: event.id,
+    at: time(event.at),
+    app: event.app,
+    step: event.step,
+    stepWords: STEP_WORDS[event.step],
+    outcome: event.outcome,
+    error: event.error,
+    reasonCode: event.reasonCode,
+    reason: event.reason,
+    clientId: event.clientId,
+    accountId: event.accountId,
+    grantId: event.grantId,
+    redirectUri: event.redirectUri,
+    resource: event.resource,
+    scope: event.scope,
+    ip: event.ip,
+    userAgent: event.userAgent,
+  };
+}
+
+export function describeAttemptTimeline(attempt: ConnectionAttempt, time: TimeFormat) {
+  return { ...describeAttempt(attempt, time), events: attempt.events.map((event) => describeConnectionEvent(event, time)) };
+}
+
+export type AttemptRow = ReturnType<typeof describeAttempt>;
+export type ConnectionEventRow = ReturnType<typeof describeConnectionEvent>;
