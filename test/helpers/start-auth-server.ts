@@ -48,6 +48,8 @@ export interface StartOptions {
   backend?: TestBackend;
   /** A PostgreSQL database to share with other servers (replicas); implies backend 'postgres'. */
   databaseUrl?: string;
+  /** Listen on this port (a fresh server on the issuer of one that was closed); default an ephemeral one. */
+  port?: number;
 }
 
 export interface TestAuthServer {
@@ -76,7 +78,7 @@ export async function startAuthServer(options: StartOptions = {}): Promise<TestA
   const { tls } = options;
   const createServer = (): Server => (tls ? createHttpsServer(tls) : createHttpServer());
   let server = createServer();
-  const port = await listen(server, 0);
+  const port = await listen(server, options.port ?? 0);
   const issuer = tls ? `https://localhost:${port}` : `http://127.0.0.1:${port}`;
   const databaseUrl = options.databaseUrl ?? (options.backend === 'postgres' ? await createTestPostgresDatabase() : undefined);
   const config = loadConfig({

@@ -9,6 +9,8 @@ import { createResourceServer } from '../../apps/resource-server/src/create-reso
 import { openDatabase } from '../../apps/shared/storage/open-database.ts';
 import { createLogger } from '../../apps/shared/logger.ts';
 import type { Clock } from '../../apps/shared/clock.ts';
+import type { Registry } from '../../apps/shared/metrics.ts';
+import type { SqlDatabase } from '../../apps/shared/storage/sql-database.ts';
 import type { ConnectionRecorder } from '../../apps/shared/connection-events.ts';
 import type { ResourceServerConfig } from '../../apps/shared/config/resource-server-section.ts';
 import type { TestAuthServer } from './start-auth-server.ts';
@@ -17,11 +19,13 @@ export interface BesideOptions {
   configure?: (config: ResourceServerConfig) => void;
   /** The resource server's clock (a TestClock; often the auth-server's too). Default: the system clock. */
   clock?: Clock;
+  /** Where its metrics go, for tests that read them. */
+  registry?: Registry;
   /** Where connection events go. Default: the server's own. */
   connectionRecorder?: ConnectionRecorder;
 }
 
-export async function startResourceServerBeside(auth: TestAuthServer, options: BesideOptions = {}): Promise<{ mcpUrl: string; connectionRecorder: ConnectionRecorder; close(): Promise<void> }> {
+export async function startResourceServerBeside(auth: TestAuthServer, options: BesideOptions = {}): Promise<{ mcpUrl: string; db: SqlDatabase; connectionRecorder: ConnectionRecorder; close(): Promise<void> }> {
   const mcpUrl = auth.config.authServer.resource;
   const port = Number(new URL(mcpUrl).port);
   const config: ResourceServerConfig = {
@@ -37,10 +41,13 @@ export async function startResourceServerBeside(auth: TestAuthServer, options: B
   };
   options.configure?.(config);
   const db = await openDatabase(config.database, 'resource-server');
-  const server = createResourceServer({ config, db, logger: createLogger('resource-server', 'silent'), clock: options.clock, connectionRecorder: options.connectionRecorder });
+  const server = createResourceServer({
+    config, db, logger: createLogger('resource-server', 'silent'), clock: options.clock, registry: options.registry, connectionRecorder: options.connectionRecorder,
+  });
   await server.listen(port, '127.0.0.1');
   return {
     mcpUrl,
+    db,
     connectionRecorder: server.connectionRecorder,
     async close() {
       await server.close();
