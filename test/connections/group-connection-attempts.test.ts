@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ConnectionEvent, ConnectionStep, NewConnectionEvent } from '../../apps/shared/connection-events.ts';
+import type { ConnectionAttempt, ConnectionEvent, ConnectionStep, NewConnectionEvent } from '../../apps/shared/connection-events.ts';
 import { groupConnectionAttempts } from '../../apps/auth-server/src/connections/group-connection-attempts.ts';
 import { STALL_HINTS } from '../../apps/auth-server/src/connections/stall-hints.ts';
 
@@ -200,6 +200,53 @@ describe('grouping connection events into attempts', () => {
     assert.equal(attempts.length, 3);
     assert.deepEqual(attempts.map((a) => a.events.map((e) => e.step)).sort(), [['mcp_challenge'], ['mcp_challenge', 'resource_metadata'], ['registration']]);
     assert.ok(attempts.every((a) => a.outcome === 'stalled'));
+  });
+
+  /** A connection through the shared CIMD client (from its authorization request), then a 403 step-up, then `next`. */
+  function stepUpThen(next: NewConnectionEvent[]): ConnectionAttempt[] {
+    const grant = { ...CLI, clientId: CIMD, accountId: 'u1', grantId: 'g1' };
+    return group([
+      ...dcrConnection('mcp_request', { client: CIMD }).slice(4),
+      at(30, refused('step_up', 'insufficient_scope', 'insufficient_scope', '`create_note` needs `mcp:write`; the token has `mcp:read`', grant)),
+      // The MCP SDK 1.x refreshes first, which cannot add the scope (typescript-sdk#1582).
+      at(31, ok('refresh', grant)),
+      ...next.map((event, i) => at(32 + i, event)),
+    ]);
+  }
+
+  const STEP_UP_FLOWS: Array<[string, NewConnectionEvent[]]> = [
+    ['the browser still signed in (the account known at /authorize)', [ok('authorization', { ...BROWSER, clientId: CIMD, flowId: 'f2', accountId: 'u1', scope: 'mcp:read mcp:write' })]],
+    ['a fresh browser (the account known at sign-in)', [
+      ok('authorization', { ...OTHER_BROWSER, clientId: CIMD, flowId: 'f2', scope: 'mcp:read mcp:write' }),
+      ok('sign_in', { ...OTHER_BROWSER, clientId: CIMD, flowId: 'f2', accountId: 'u1' }),
+    ]],
+  ];
+  for (const [how, authorization] of STEP_UP_FLOWS) {
+    test(`a step-up: the same user's next authorization for that client continues the attempt, through to connected — ${how}`, () => {
+      const flow = { ...BROWSER, clientId: CIMD, flowId: 'f2', accountId: 'u1' };
+      const attempts = stepUpThen([
+        ...authorization,
+        ok('consent', { ...flow, grantId: 'g1' }),
+        ok('redirect', { ...flow, grantId: 'g1' }),
+        ok('code_exchange', { ...CLI, clientId: CIMD, accountId: 'u1', grantId: 'g1' }),
+        ok('mcp_request', { ...CLI, clientId: CIMD, accountId: 'u1', grantId: 'g1' }),
+      ]);
+      assert.equal(attempts.length, 1, JSON.stringify(attempts.map((a) => a.events.map((e) => e.step))));
+      assert.deepEqual(attempts[0]!.events.slice(-6 - authorization.length).map((e) => e.step),
+        ['step_up', 'refresh', ...authorization.map((e) => e.step), 'consent', 'redirect', 'code_exchange', 'mcp_request']);
+      assert.equal(attempts[0]!.outcome, 'connected');
+    });
+  }
+
+  test('after a step-up, another user\'s authorization through the same shared client_id (or one whose user is not known yet) is a new attempt', () => {
+    for (const other of [
+      ok('authorization', { ...OTHER_BROWSER, clientId: CIMD, flowId: 'f3', accountId: 'u2' }),
+      ok('authorization', { ...OTHER_BROWSER, clientId: CIMD, flowId: 'f3' }),
+    ]) {
+      const attempts = stepUpThen([other]);
+      assert.equal(attempts.length, 2);
+      assert.equal(attempts.find((a) => a.accountId === 'u1')!.lastStep, 'refresh', 'the first attempt does not take the other authorization');
+    }
   });
 
   test('a connected client does not absorb a new connection of the same client: a second flow is a second attempt', () => {

@@ -16,6 +16,8 @@
  * 4. A registration (a client id nobody has seen yet): the pre-registration attempt from the same
  *    IP and user agent within PRE_REGISTRATION_WINDOW.
  * 5. Otherwise a new attempt.
+ * 6. After a step-up, the same user's next authorization for that client (a new flow) merges into
+ *    the attempt the 403 refused once it names the user (steppedUpAttemptOf).
  * "Open": neither connected nor ended by a refusal. Keys (rule 1) still join ended attempts, so
  * an expired token refused at the MCP server and the refresh that follows stay in one timeline.
  *
@@ -62,9 +64,22 @@ export function groupConnectionAttempts(events: readonly ConnectionEvent[], { no
 
   for (const event of sorted) {
     const attempt = (event.flowId && byFlow.get(event.flowId)) || (event.grantId && byGrant.get(event.grantId)) || findOpen(attempts, event, stallAfterMs) || newAttempt(attempts);
+    const namesUser = event.accountId !== undefined && attempt.accountId === undefined;
     add(attempt, event);
     if (event.flowId) byFlow.set(event.flowId, attempt);
     if (event.grantId) byGrant.set(event.grantId, attempt);
+    const steppedUp = namesUser ? steppedUpAttemptOf(attempts, attempt, stallAfterMs) : undefined;
+    if (steppedUp) {
+      for (const moved of attempt.events) add(steppedUp, moved);
+      // Its own events may have gone on meanwhile (a refresh): keep the timeline in time order.
+      steppedUp.events.sort((a, b) => a.at - b.at);
+      const last = steppedUp.events.at(-1)!;
+      steppedUp.lastAt = last.at;
+      steppedUp.refused = last.outcome === 'refused';
+      for (const flowId of attempt.flowIds) byFlow.set(flowId, steppedUp);
+      for (const grantId of attempt.grantIds) byGrant.set(grantId, steppedUp);
+      attempts.splice(attempts.indexOf(attempt), 1);
+    }
   }
   return attempts.map((attempt) => summarize(attempt, now, stallAfterMs)).sort((a, b) => b.startedAt - a.startedAt);
 }
@@ -90,6 +105,27 @@ function findOpen(attempts: Building[], event: ConnectionEvent, stallAfterMs: nu
     if (attempt.clientId === undefined && fromSameOrigin(attempt)) return attempt;
   }
   return undefined;
+}
+
+/**
+ * Rule 6: asked to step up (403 insufficient_scope), a client sends the same user through a new
+ * authorization request for more scope: a new flow, so at first a new attempt. Once that attempt
+ * names its user (the browser's session at /authorize, or the sign-in), it is the continuation
+ * of the attempt the step-up refused, if there is one for the same client and user: it merges
+ * into it. `fresh` qualifies when it is one flow that began at /authorize; the step-up attempt,
+ * when since its step-up there were at most refreshes and MCP requests (a client may try a
+ * refresh first, which cannot add scope) and `fresh` began within stall_after of its last event.
+ */
+function steppedUpAttemptOf(attempts: Building[], fresh: Building, stallAfterMs: number): Building | undefined {
+  const start = fresh.events[0]!;
+  if (start.step !== 'authorization' || fresh.flowIds.size !== 1) return undefined;
+  return attempts.findLast((candidate) => {
+    if (candidate === fresh || candidate.clientId !== fresh.clientId || candidate.accountId !== fresh.accountId) return false;
+    const stepUp = candidate.events.findLastIndex((e) => e.step === 'step_up' && e.outcome === 'refused');
+    if (stepUp < 0 || candidate.events.slice(stepUp).some((e) => e.step === 'authorization')) return false;
+    const before = candidate.events.filter((e) => e.at <= start.at).at(-1);
+    return before !== undefined && start.at - before.at <= stallAfterMs;
+  });
 }
 
 function newAttempt(attempts: Building[]): Building {

@@ -61,6 +61,9 @@ export function recordProviderConnectionEvents(provider: Provider, recorder: Con
       step: 'authorization',
       outcome: 'ok',
       clientId,
+      // Known when the browser is already signed in (a step-up's second request): it joins the
+      // attempt the step-up refused (group-connection-attempts.ts).
+      accountId: ctx.oidc.session?.accountId,
       flowId,
       redirectUri: originAndPath(params.redirect_uri),
       resource: originAndPath(params.resource) ?? options.resource,
