@@ -15,6 +15,7 @@ import { registerClient } from '../helpers/oauth-flow.ts';
 import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { startResourceServerBeside } from '../helpers/start-resource-server-beside.ts';
 import { TestClock } from '../helpers/test-clock.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 import { TEST_BACKENDS } from '../helpers/test-database.ts';
 
 const CLI = { ip: '127.0.0.1', userAgent: 'claude-code/2.0.14' };
@@ -96,6 +97,15 @@ for (const backend of TEST_BACKENDS) {
       assert.deepEqual((await auth.auth.connections.list({ clientId })).attempts.map((a) => a.outcome), ['connected']);
       assert.deepEqual((await auth.auth.connections.list({ accountId: adminId })).attempts.map((a) => a.clientId), [clientId]);
       assert.equal((await auth.auth.connections.list({ limit: 1 })).attempts.length, 1);
+    });
+
+    test('both apps\' clock hours past the wall clock: the token the log mints by that clock is accepted, the resource server\'s steps still come', async () => {
+      clock.advance(2 * 3600);
+      // Until its next read of the revocation feed (every 2 s), the resource server's list is stale by the new clock.
+      await waitFor('the resource server ready again by the moved clock', async () => (await fetch(new URL('/readyz', resource.mcpUrl))).ok);
+      const { attempts, problem } = await auth.auth.connections.list({ clientId });
+      assert.equal(problem, undefined);
+      assert.deepEqual(attempts.map((a) => a.outcome), ['connected'], 'its mcp_request, from the resource server, still connects it');
     });
   });
 }

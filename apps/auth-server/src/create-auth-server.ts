@@ -341,7 +341,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     users, csrf, render,
     accessTokenTtl: config.accessTokenTtl,
     gatewayStatus: new GatewayStatus({
-      uri: config.gatewayStatusUri, issuer: config.issuer, resource: config.resource, signingKey: () => holder.signingKey, logger,
+      uri: config.gatewayStatusUri, issuer: config.issuer, resource: config.resource, signingKey: () => holder.signingKey, logger, now: () => clock.now(),
     }),
     connections,
   }).routes());

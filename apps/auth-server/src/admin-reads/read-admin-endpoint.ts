@@ -46,6 +46,8 @@ export interface AdminEndpointOptions<T> {
   maxBytes?: number;
   /** Lifetime of the minted token, in seconds. Default is 60. */
   tokenTtl?: number;
+  /** "Now" for the minted token's `iat` and `exp`, epoch ms: the server's clock. Default: Date.now. */
+  now?: () => number;
 }
 
 /** The admin's own client when no admin is signed in (the CLI, the connection log). */
@@ -60,7 +62,7 @@ export async function readAdminEndpoint<T>(options: AdminEndpointOptions<T>): Pr
   const timeoutMs = options.timeoutMs ?? 3000;
   const maxBytes = options.maxBytes ?? 1024 * 1024;
   const token = await mintAdminAccessToken({
-    key: signingKey(), issuer, resource, accountId: caller.id, username: caller.username, clientId: INTERNAL_CLIENT_ID, ttl: options.tokenTtl ?? 60,
+    key: signingKey(), issuer, resource, accountId: caller.id, username: caller.username, clientId: INTERNAL_CLIENT_ID, ttl: options.tokenTtl ?? 60, now: options.now?.(),
   });
   let status: number;
   let body: string;

@@ -60,7 +60,7 @@ export function createConnectionLog(options: ConnectionLogOptions): ConnectionLo
     await recorder?.flush();
     const [own, theirs] = await Promise.all([
       events.read({ since, limit: READ_LIMIT }),
-      readResourceServerEvents({ uri: config.connectionEventsUri, issuer: config.issuer, resource: config.resource, signingKey, logger, timeoutMs }, since),
+      readResourceServerEvents({ uri: config.connectionEventsUri, issuer: config.issuer, resource: config.resource, signingKey, logger, timeoutMs, now: () => clock.now() }, since),
     ]);
     const grouped = groupConnectionAttempts([...own, ...theirs.events], { now, stallAfterMs: config.connections.stallAfter * 1000 });
     return { attempts: grouped, ...(theirs.problem ? { problem: theirs.problem } : {}) };

@@ -19,6 +19,8 @@ export interface ResourceServerEventsOptions {
   logger: Logger;
   /** Longest the read may take, in milliseconds. Default is 3000. */
   timeoutMs?: number;
+  /** "Now" for the minted token, epoch ms: the auth-server's clock, which the resource server's agrees with. */
+  now?: () => number;
 }
 
 /** Events read at most (the route's own cap), and the bytes that many may take. */

@@ -33,6 +33,8 @@ export interface GatewayStatusOptions {
   maxBytes?: number;
   /** Lifetime of the minted token, in seconds. Default is 60. */
   tokenTtl?: number;
+  /** "Now" for the minted token, epoch ms: the server's clock. Default: Date.now. */
+  now?: () => number;
 }
 
 const scope = z.string().max(64);
