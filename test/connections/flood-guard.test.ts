@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { FloodGuard } from '../../apps/resource-server/src/connections/flood-guard.ts';
+import { FloodGuard } from '../../apps/shared/connections/flood-guard.ts';
 import { TestClock } from '../helpers/test-clock.ts';
 
 describe('FloodGuard', () => {

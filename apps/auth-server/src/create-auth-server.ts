@@ -82,6 +82,7 @@ import { recordProviderConnectionEvents } from './connections/record-provider-co
 import { recordRefusedTokenTarget } from './connections/record-refused-token-target.ts';
 import { recordSignInSteps } from './connections/record-sign-in-steps.ts';
 import { skipOwnClient } from './connections/skip-own-client.ts';
+import { FloodGuard } from '../../shared/connections/flood-guard.ts';
 import { revocationFeedRoute } from './revocation/revocation-feed-route.ts';
 import { revokeJwtAccessTokens } from './revocation/revoke-jwt-access-tokens.ts';
 import { createRenderer, VIEWS_DIR } from './views/create-renderer.ts';
@@ -196,6 +197,8 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   const connectionEvents = new ConnectionEventStore(database, 'connection_events');
   const connectionRecorder = skipOwnClient(options.connectionRecorder
     ?? new DatabaseConnectionRecorder({ store: connectionEvents, app: 'auth-server', clock, logger, metrics: metrics.connections }));
+  // Successful refreshes: once a minute per grant (record-provider-connection-events.ts); no total cap.
+  const repeatedRefreshes = new FloodGuard({ clock, maxKeys: 10_000, maxPerWindow: Number.POSITIVE_INFINITY });
   const clientDocuments = createClientDocumentCache(createMetadataFetch(options.metadataFetch), {
     clock,
     logger,
@@ -244,7 +247,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     trackClientUsage(built, admin.clientUsage);
     recordProviderEvents(built, audit, users, logger);
     recordIdJagExchanges(built, audit, logger);
-    recordProviderConnectionEvents(built, connectionRecorder, { resource: config.resource });
+    recordProviderConnectionEvents(built, connectionRecorder, { resource: config.resource, refreshes: repeatedRefreshes });
     // Refresh token reuse, code replay and /oauth/revoke end a grant inside the provider.
     publishProviderRevocations(built, admin.revocations);
     built.use(revokeJwtAccessTokens({ issuer: config.issuer, jwks: toPublicJwks(signingKeys), feed: admin.revocations }));

@@ -19,6 +19,7 @@
  */
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
+import type { FloodGuard } from '../../../shared/connections/flood-guard.ts';
 import type { ConnectionRecorder, NewConnectionEvent } from '../../../shared/connection-events.ts';
 import type { ProviderError } from '../provider/provider-error.ts';
 import { explainAuthorizationRefusal, explainClientDocumentRefusal, isClientDocumentRefusal } from './explain-authorization-refusal.ts';
@@ -43,7 +44,19 @@ function paramsOf(ctx: KoaContextWithOIDC): Params {
   return (oidc.params ?? (ctx.method === 'POST' ? oidc.body : ctx.query) ?? {}) as Params;
 }
 
-export function recordProviderConnectionEvents(provider: Provider, recorder: ConnectionRecorder, options: { resource: string }): void {
+export interface ProviderConnectionEventsOptions {
+  /** The MCP resource (what a refused `resource` is compared with). */
+  resource: string;
+  /**
+   * Admits a grant's successful refresh at most once a window (keyed by grant): a real client
+   * refreshes once per access token lifetime, each recorded; a client refreshing in a loop is
+   * one event a minute, not hundreds that would push the failures out of `max_events`.
+   * Refused refreshes are always recorded. Kept across provider rebuilds (a key rotation).
+   */
+  refreshes: Pick<FloodGuard, 'admits'>;
+}
+
+export function recordProviderConnectionEvents(provider: Provider, recorder: ConnectionRecorder, options: ProviderConnectionEventsOptions): void {
   const record = (ctx: KoaContextWithOIDC, event: NewConnectionEvent): void => {
     recorder.record({ ...event, ...requestFacts(ctx) });
   };
@@ -160,6 +173,7 @@ export function recordProviderConnectionEvents(provider: Provider, recorder: Con
     const step = STEP_OF_GRANT[String(oidc.params?.grant_type)];
     if (!step) return;
     const grant = oidc.entities.Grant;
+    if (step === 'refresh' && grant?.jti !== undefined && !options.refreshes.admits(grant.jti)) return;
     const accessToken = oidc.entities.AccessToken;
     record(ctx, {
       step,

@@ -36,7 +36,7 @@ import type { GuessedEndpoint } from '../http/redirect-to-authorization-server.t
 import type { BearerTokenSteps } from '../http/require-bearer-token.ts';
 import type { RequiredScope } from '../http/require-tool-scope.ts';
 import { explainTokenRefusal } from './explain-token-refusal.ts';
-import { FloodGuard } from './flood-guard.ts';
+import { FloodGuard } from '../../../shared/connections/flood-guard.ts';
 
 export interface McpConnectionStepsOptions {
   recorder: ConnectionRecorder;

@@ -12,7 +12,7 @@
  *   early may be admitted again before its window is out: bounded memory wins over exactness.
  * - Time is the injected clock's, so tests move it instead of sleeping.
  */
-import type { Clock } from '../../../shared/clock.ts';
+import type { Clock } from '../clock.ts';
 
 export interface FloodGuardOptions {
   clock: Clock;
