@@ -87,6 +87,25 @@ describe('two replicas of each app on one PostgreSQL, behind a round-robin load 
     const sessionPorts = mcpSeen.filter((upstream) => upstream !== 'none').map(portOf);
     assert.ok(set.resource.every((replica) => sessionPorts.includes(replica.port)), `both resource servers served the one MCP session (${sessionPorts})`);
     assert.ok(sessionPorts.some((port, i) => i > 0 && port !== sessionPorts[i - 1]), 'consecutive requests of the session landed on different replicas');
+
+    // The flight recorder (issue 18): what the four processes each saw of this connection is one
+    // timeline, read by the CLI from the shared database and through the balancer.
+    const clientId = app.client!.client_id;
+    const attempt = await waitFor('the connection recorded as connected', async () => {
+      const listed = await gatehouse(set, ['--json', 'connections', 'list', '--client', clientId]);
+      assert.equal(listed.code, 0, listed.stderr);
+      const { attempts, problem } = JSON.parse(listed.stdout) as { attempts: Array<{ id: string; outcome: string }>; problem?: string };
+      assert.equal(problem, undefined, 'the resource servers\' events were read');
+      return attempts.length === 1 && attempts[0]!.outcome === 'connected' ? attempts[0] : undefined;
+    });
+    const shown = await gatehouse(set, ['--json', 'connections', 'show', '--', attempt.id]);
+    assert.equal(shown.code, 0, shown.stderr);
+    const { events } = JSON.parse(shown.stdout) as { events: Array<{ app: string; step: string }> };
+    const steps = events.map((event) => `${event.app}:${event.step}`);
+    // The SDK's auth() starts at discovery, not with an MCP request: no mcp_challenge here.
+    for (const step of ['resource-server:resource_metadata', 'auth-server:server_metadata', 'auth-server:registration', 'auth-server:authorization', 'auth-server:sign_in', 'auth-server:consent', 'auth-server:code_exchange', 'resource-server:mcp_request']) {
+      assert.ok(steps.includes(step), `${step} in ${steps.join(', ')}`);
+    }
   });
 
   test('the same refresh token sent to both auth-servers at the same instant: one wins, the other gets invalid_grant, and the family is revoked', async () => {
