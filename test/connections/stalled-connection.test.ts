@@ -5,12 +5,12 @@
  * until `connections.stall_after` passes without an event, then stalled, with the last step
  * reached and what usually causes a stall there.
  *
- * Time is the auth-server's injected clock, not the wall's, set behind the wall clock by more than
+ * Time is both apps' injected clock, not the wall's, set behind the wall clock by more than
  * stall_after: the server's own log (its clock) shows the attempt in progress until the clock is
  * moved past stall_after, and the real CLI binary, a separate process on the system clock, finds
  * it already stalled. The client here knows its authorization server already (cached metadata,
- * as on a reconnect) and starts at its metadata: the resource server, on the wall clock, sees
- * nothing of this attempt. On SQLite and on PostgreSQL.
+ * as on a reconnect) and starts at its metadata: the resource server sees nothing of this
+ * attempt. On SQLite and on PostgreSQL.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -19,6 +19,7 @@ import type { CliResult } from '../cli/support/cli-runner.ts';
 import { CLAUDE_CALLBACK, CLAUDE_DCR_BODY, connect, type RegisteredClient } from '../helpers/oauth-flow.ts';
 import { TEST_BACKENDS } from '../helpers/test-database.ts';
 import { TestClock } from '../helpers/test-clock.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 import { camelCaseKeys } from './support/assert-timeline.ts';
 import { registerAs } from './support/client-requests.ts';
 import { startScenarioDeployment, USER, type ScenarioDeployment } from './support/scenario-deployment.ts';
@@ -41,7 +42,7 @@ for (const backend of TEST_BACKENDS) {
     let client: RegisteredClient;
 
     before(async () => {
-      d = await startScenarioDeployment(backend, { authClock: clock, reset: false });
+      d = await startScenarioDeployment(backend, { clock, reset: false });
       assert.equal(d.auth.config.authServer.connections.stallAfter, STALL_AFTER);
       const userAgent = 'gatehouse-scenarios/stalled (node)';
       const metadata = await fetch(`${d.issuer}/.well-known/oauth-authorization-server`, { headers: { 'user-agent': userAgent } });
@@ -69,6 +70,8 @@ for (const backend of TEST_BACKENDS) {
 
     test('stalled once stall_after has passed, with the last step and the "never came back after consent" hint', async () => {
       clock.advance(STALL_AFTER + 1);
+      // Until its next read of the revocation feed (every 2 s), the resource server's list is stale by the moved clock.
+      await waitFor('the resource server ready again by the moved clock', async () => (await fetch(new URL('/readyz', d.mcpUrl))).ok);
       const attempt = await attemptOfClient();
       assert.equal(attempt.outcome, 'stalled', JSON.stringify(attempt));
       assert.ok(['consent', 'redirect'].includes(attempt.lastStep), attempt.lastStep);

@@ -54,15 +54,19 @@ export interface ScenarioDeployment {
 export interface DeploymentOptions {
   /** False: resetAuthServer is never called (the first server's metrics are read). Default true. */
   reset?: boolean;
-  /** The auth-server's clock (the stall scenario's, behind the wall clock). Default: the system clock. */
-  authClock?: TestClock;
+  /**
+   * Both apps' clock (the stall scenario's, behind the wall clock), as in a deployment where both
+   * read one system clock: the tokens the auth-server mints by it are checked by it. Default: the
+   * auth-server on the system clock, the resource server on a TestClock of its own at the same time.
+   */
+  clock?: TestClock;
 }
 
 export async function startScenarioDeployment(backend: TestBackend, options: DeploymentOptions = {}): Promise<ScenarioDeployment> {
   const mcpUrl = `http://127.0.0.1:${await freePort()}/mcp`;
   const registries = { auth: createMetricsRegistry('auth-server'), resource: createMetricsRegistry('resource-server') };
-  const resourceClock = TestClock.ahead(0);
-  const authClock: Clock | undefined = options.authClock;
+  const resourceClock = options.clock ?? TestClock.ahead(0);
+  const authClock: Clock | undefined = options.clock;
   const configure = (config: GatehouseConfig) => {
     config.authServer.accessTokenTtl = ACCESS_TOKEN_TTL;
   };
