@@ -13,31 +13,8 @@ import { Browser } from '../helpers/browser.ts';
 import { CLAUDE_DCR_BODY, connect, redeem, refresh, register, registerClient, signIn, startAuthorization } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD } from '../helpers/start-auth-server.ts';
 import { connectClient, mcpRequest } from '../helpers/mcp-http.ts';
+import { parseExposition, sampleValue as valueOf, type Sample } from '../helpers/prometheus-exposition.ts';
 import { startBothApps, type BothApps } from './support/start-both-apps.ts';
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** Parses the Prometheus text exposition format (the sample lines). */
-function parseExposition(text: string): Sample[] {
-  return text.split('\n').filter((line) => line && !line.startsWith('#')).map((line) => {
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    assert.ok(match, `not a sample line: ${line}`);
-    const labels: Record<string, string> = {};
-    for (const [, key, value] of (match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[key!] = value!;
-    return { name: match[1]!, labels, value: Number(match[3]) };
-  });
-}
-
-/** The value of the one sample with this name and (at least) these labels; 0 when absent. */
-function valueOf(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
-  const found = samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
-  assert.ok(found.length <= 1, `${found.length} samples match ${name} ${JSON.stringify(labels)}`);
-  return found[0]?.value ?? 0;
-}
 
 describe('metrics after real traffic', () => {
   let apps: BothApps;
