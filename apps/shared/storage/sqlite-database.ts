@@ -66,9 +66,20 @@ function toSqlite(value: SqlValue): string | number | bigint | Buffer | null {
 function bind(params: SqlParams | undefined): unknown[] {
   if (params === undefined) return [];
   if (Array.isArray(params)) return params.map(toSqlite);
+  const values = params as Readonly<Record<string, SqlValue>>;
+  // Most objects hold nothing to convert and are bound as they are: copying one cost about 4 µs
+  // against under 1 µs for this scan (measured; five such statements per refresh grant).
+  for (const key in values) {
+    const value = values[key];
+    if (value === undefined || typeof value === 'boolean') return [convertNamed(values)];
+  }
+  return [values];
+}
+
+function convertNamed(params: Readonly<Record<string, SqlValue>>): Record<string, unknown> {
   const named: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(params)) named[key] = toSqlite(value as SqlValue);
-  return [named];
+  for (const [key, value] of Object.entries(params)) named[key] = toSqlite(value);
+  return named;
 }
 
 export interface SqliteOptions {
