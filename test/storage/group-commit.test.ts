@@ -51,6 +51,17 @@ describe('SQLite writes committed in groups', () => {
     assert.deepEqual(await seen(), [0, 0, 0, 3], 'a write of a later turn is a group of its own');
   });
 
+  test('a write issued once an earlier one is acknowledged is committed before the next turn', async () => {
+    const order: string[] = [];
+    await insert(1).then(async () => {
+      setImmediate(() => order.push('next turn'));
+      await insert(2);
+      order.push('second write committed');
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(order, ['second write committed', 'next turn']);
+  });
+
   test('without the option (the resource server, the CLI) each write commits on its own, at once', async () => {
     await db.close();
     db = new SqliteDatabase(file);

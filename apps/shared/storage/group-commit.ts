@@ -14,6 +14,11 @@
  *   When the group cannot commit at all (BEGIN or COMMIT fails, or an error ends the transaction),
  *   it is rolled back and every write in it is run again on its own, so each gets the outcome it
  *   would have had without grouping.
+ * - Writes issued by the code a commit resumes (a refresh grant's insert, issued once its consume is
+ *   committed) form the next group as soon as that code has run (the microtasks the commit
+ *   released), not a whole event-loop turn later: the next turn first runs every request that
+ *   arrived meanwhile, and that wait (once per write a request makes in sequence) took the
+ *   refresh bench below the throughput of committing each write at once although it used less CPU.
  * - A lone write runs without BEGIN/COMMIT: a transaction around one statement only costs more.
  * - `commitNow()` runs what is queued at once; the database calls it before anything that must
  *   come after those writes: a transaction, a statement that writes through `get`/`all`
@@ -38,6 +43,8 @@ export class GroupCommit {
   readonly #handle: Database.Database;
   #queued: QueuedWrite[] = [];
   #scheduled = false;
+  /** A commit of the writes issued by the code the last commit resumed is scheduled. */
+  #followUp = false;
 
   constructor(handle: Database.Database) {
     this.#handle = handle;
@@ -73,6 +80,15 @@ export class GroupCommit {
       if ('error' in outcome) write.reject(outcome.error);
       else write.resolve({ changes: outcome.changes });
     });
+    if (!this.#followUp) {
+      this.#followUp = true;
+      // A tick queued from a microtask runs once the microtask queue is empty, i.e. once every
+      // caller settled above has run up to its next wait (Node's processTicksAndRejections).
+      queueMicrotask(() => process.nextTick(() => {
+        this.#followUp = false;
+        this.commitNow();
+      }));
+    }
   }
 
   #runAlone(write: QueuedWrite): Outcome {
