@@ -216,6 +216,21 @@ for (const backend of TEST_BACKENDS) {
         await scratch.close();
       });
 
+      test('stillOpen answers as touch does for a session the caller holds, and records its use at most once a second', async () => {
+        const store = new McpSessionStore(db);
+        const gina = randomUUID();
+        const { id } = await open(store, gina, 20_000);
+        const stored = async () => (await db.get<{ at: number }>('SELECT last_used_at AS at FROM mcp_sessions WHERE id = ?', [id]))?.at;
+        assert.equal(await store.stillOpen(id, randomUUID(), 0, 20_500), false, 'another subject');
+        assert.equal(await store.stillOpen(id, gina, 0, 20_999), true);
+        assert.equal(await stored(), 20_000, 'within the interval: read, not written');
+        assert.equal(await store.stillOpen(id, gina, 0, 21_000), true);
+        assert.equal(await stored(), 21_000);
+        assert.equal(await store.stillOpen(id, gina, 21_000, 22_000), false, 'idle: last used at the limit');
+        await new McpSessionStore(replica).end(id);
+        assert.equal(await store.stillOpen(id, gina, 0, 22_000), false, 'ended by another replica');
+      });
+
       describe('kept in memory by a sole writer', () => {
         test('a held session costs no read, and is gone at once when this store ends it, sweeps it idle or ends it over a limit', async () => {
           // Its own database: the idle sweep below ends every session idle by then.

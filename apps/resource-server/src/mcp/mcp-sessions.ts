@@ -82,7 +82,9 @@ export class McpSessions {
     // The subject never changes: another user's request needs no database to be refused.
     if (held && held.subject !== subject) return undefined;
     const now = this.#options.clock.now();
-    const record = await this.#options.store.touch(id, subject, now - this.#options.idleTtlMs, now);
+    const idleSince = now - this.#options.idleTtlMs;
+    // A held session needs only to be still open; one to rebuild needs its record.
+    const record = held ? await this.#options.store.stillOpen(id, subject, idleSince, now) : await this.#options.store.touch(id, subject, idleSince, now);
     const current = this.#sessions.get(id);
     if (!record) {
       if (current) this.#closeHere(current, 'ended');
@@ -94,6 +96,8 @@ export class McpSessions {
       this.#sessions.set(id, current);
       return current;
     }
+    // Let go of here while it was checked: rebuilt from its record.
+    if (record === true) return this.find(id, subject);
     return this.#rebuild(record);
   }
 

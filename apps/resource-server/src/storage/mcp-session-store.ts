@@ -115,10 +115,30 @@ export class McpSessionStore {
     const record = this.#rows?.get(id) ?? await this.#read(id, subject, idleSince);
     if (!record || record.subject !== subject || record.lastUsedAt <= idleSince) return undefined;
     if (now - record.lastUsedAt >= TOUCH_INTERVAL_MS) {
-      await this.#db.run('UPDATE mcp_sessions SET last_used_at = ? WHERE id = ? AND last_used_at < ?', [now, id, now]);
+      await this.#markUsed(id, now);
       record.lastUsedAt = now;
     }
     return record;
+  }
+
+  /**
+   * `touch` for a session the caller already holds, which needs no record: whether it is still
+   * open (as `touch` finds it), marked used. Where every request reads the database
+   * (PostgreSQL), it reads only `last_used_at`, not the client's stored initialize.
+   */
+  async stillOpen(id: string, subject: string, idleSince: number, now: number): Promise<boolean> {
+    if (this.#rows) return (await this.touch(id, subject, idleSince, now)) !== undefined;
+    const row = await this.#db.get<{ last_used_at: number }>(
+      'SELECT last_used_at FROM mcp_sessions WHERE id = ? AND subject = ? AND last_used_at > ?',
+      [id, subject, idleSince],
+    );
+    if (!row) return false;
+    if (now - row.last_used_at >= TOUCH_INTERVAL_MS) await this.#markUsed(id, now);
+    return true;
+  }
+
+  async #markUsed(id: string, now: number): Promise<void> {
+    await this.#db.run('UPDATE mcp_sessions SET last_used_at = ? WHERE id = ? AND last_used_at < ?', [now, id, now]);
   }
 
   /** The row from the database, kept in memory for a sole writer. */
