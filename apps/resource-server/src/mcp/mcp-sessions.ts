@@ -4,7 +4,7 @@
  *
  * - The database (storage/mcp-session-store.ts) says which sessions exist; this process keeps the
  *   transports and servers of the sessions it has served, as a cache checked against the database
- *   on every request. So a session opened on one replica continues on any other (no sticky
+ *   on every request (on SQLite against the store's exact copy of its rows, see there). So a session opened on one replica continues on any other (no sticky
  *   sessions) and after a restart: a replica that does not hold it rebuilds its server by
  *   replaying the client's stored initialize (replay-initialize.ts). DELETE, a limit or the idle
  *   timeout on one replica ends the session on all of them from their next request on.
