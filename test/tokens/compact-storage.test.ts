@@ -58,6 +58,24 @@ for (const backend of TEST_BACKENDS) describe(`compact storage of grants and ref
     assert.equal(await server.auth.database.get('SELECT 1 AS found FROM oidc_models WHERE grant_id = ? OR id = ?', [grantId, grantId]), undefined);
   });
 
+  test('a redeemed authorization code is kept as a tombstone, and replaying it still revokes the grant (RFC 6749 §4.1.2)', async () => {
+    const result = await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD });
+    const tokens = await redeem(server.issuer, client, result);
+    assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+
+    const tombstone = await storedPayload('AuthorizationCode', storedId('AuthorizationCode', result.code));
+    assert.deepEqual(Object.keys(tombstone).sort(), ['codeChallenge', 'codeChallengeMethod', 'exp', 'redirectUri'], 'only what the provider reads before it sees the code was used');
+
+    // PKCE and the redirect_uri are checked before the reuse check: without them in the
+    // tombstone the replay would be refused as a PKCE or redirect_uri mismatch, and the grant
+    // would survive it.
+    const replay = await redeem(server.issuer, client, result);
+    assert.equal(replay.status, 400);
+    assert.deepEqual([replay.body.error, replay.body.error_description], ['invalid_grant', 'grant request is invalid'], JSON.stringify(replay.body));
+    const refreshed = await refresh(server.issuer, client, tokens.body.refresh_token as string);
+    assert.equal(refreshed.body.error, 'invalid_grant', 'the grant is revoked, the refresh token the code gave with it');
+  });
+
   test('a tombstone keeps the session binding of a token that expires with its session, and only then', async () => {
     const RefreshTokens = createDatabaseAdapter(server.auth.database, clock);
     const adapter = new RefreshTokens('RefreshToken');

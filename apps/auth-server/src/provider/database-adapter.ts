@@ -16,8 +16,8 @@
  *   both found it unconsumed), exactly one changes the row. The other is a reuse the provider
  *   could not see: it is treated as the provider treats a replay it sees (the grant's rows are
  *   deleted and `grant.revoked` is emitted, which the revocation feed and the audit log follow)
- *   and fails with invalid_grant, before anything is issued. A consumed refresh token shrinks to
- *   a tombstone in that same statement (what reuse detection needs, see TOMBSTONE_FIELDS).
+ *   and fails with invalid_grant, before anything is issued. A consumed refresh token or code
+ *   shrinks to a tombstone in that same statement (what reuse detection needs, see TOMBSTONE_FIELDS).
  * - A client assertion's replay marker (`ReplayDetection`) is written only where no live one is,
  *   so one assertion presented on two replicas at once is accepted once (INSERT_REPLAY_MARKER).
  * - Rows are kept in their stored form (stored-form.ts): bearer ids and client secrets only as
@@ -30,7 +30,7 @@
  */
 import Provider, { errors, type Adapter, type AdapterPayload, type KoaContextWithOIDC } from 'oidc-provider';
 import { systemClock, type Clock } from '../../../shared/clock.ts';
-import type { SqlDatabase, SqlExecutor } from '../../../shared/storage/sql-database.ts';
+import type { SqlDatabase, SqlDialect, SqlExecutor } from '../../../shared/storage/sql-database.ts';
 import { fromStoredPayload, HASHED_ID_MODELS, storedId, toStoredPayload, type StoredColumns } from './stored-form.ts';
 import { isHashedClientSecret } from './hashed-client-secrets.ts';
 
@@ -89,29 +89,44 @@ const FIND_BY_USER_CODE = `SELECT payload, consumed_at FROM oidc_models WHERE mo
 const CONSUME = 'UPDATE oidc_models SET consumed_at = @now WHERE model = @model AND id = @id AND consumed_at IS NULL';
 
 /**
- * What a consumed refresh token keeps of its payload: what oidc-provider reads of it before it
- * sees `consumed` (lib/actions/grants/refresh_token.js: expiry, the scope check, sender
- * bindings; the session binding only when the token expires with its session), so that
- * presenting it again still reaches the reuse branch and revokes the grant. The rest (claims,
- * resource, acr, amr, iat, nonce, …) is never read again: a tombstone payload of about 40 bytes
- * instead of about 300 (kind, grant, account and client stay in their columns).
+ * What a consumed refresh token or authorization code keeps of its payload: what oidc-provider
+ * reads of it before it sees `consumed`, so that presenting it again still reaches the reuse
+ * branch and revokes the grant (RFC 6749 §4.1.2 for codes, RFC 9700 §4.14.2 for refresh tokens).
+ * - Refresh token (lib/actions/grants/refresh_token.js): expiry, the scope check, sender
+ *   bindings. About 40 bytes instead of about 250.
+ * - Authorization code (lib/actions/grants/authorization_code.js): expiry, then PKCE and the
+ *   redirect_uri are checked before the code is consumed, so a replay revokes the grant only
+ *   when it carries the right verifier and redirect_uri: the challenge and the redirect_uri stay.
+ *   About 150 bytes instead of about 310; a code's row lives until the sweep after its expiry.
+ * - Both: the session binding, only when the token expires with its session (checkSessionBinding
+ *   in lib/models/token_helpers.js reads it in `find`).
+ * The rest (claims, resource, acr, amr, iat, nonce, …) is never read again. Kind, grant, account
+ * and client stay in their columns.
  */
-const TOMBSTONE_FIELDS = ['exp', 'scope', 'expiresWithSession', 'x5t#S256', 'jkt', 'attestationJkt'];
+const TOMBSTONE_FIELDS: Record<string, string[]> = {
+  RefreshToken: ['exp', 'scope', 'expiresWithSession', 'x5t#S256', 'jkt', 'attestationJkt'],
+  AuthorizationCode: ['exp', 'codeChallenge', 'codeChallengeMethod', 'redirectUri', 'expiresWithSession', 'attestationJkt'],
+};
 /**
- * The consume of a refresh token, shrinking its payload to its tombstone in the same statement.
- * SQLite: json_patch onto '{}' drops the fields the token does not have (RFC 7396: null removes).
+ * The consume of a refresh token or code, shrinking its payload to its tombstone in the same
+ * statement. SQLite: json_patch onto '{}' drops the fields the token does not have (RFC 7396:
+ * null removes).
  */
-const CONSUME_TO_TOMBSTONE = {
-  sqlite: `UPDATE oidc_models SET consumed_at = @now,
-    payload = json_patch('{}', json_object(${TOMBSTONE_FIELDS.map((f) => `'${f}', payload -> '$."${f}"'`).join(', ')},
+function consumeToTombstone(dialect: SqlDialect, fields: string[]): string {
+  if (dialect === 'sqlite') {
+    return `UPDATE oidc_models SET consumed_at = @now,
+    payload = json_patch('{}', json_object(${fields.map((f) => `'${f}', payload -> '$."${f}"'`).join(', ')},
       'sessionUid', CASE WHEN payload ->> '$.expiresWithSession' THEN payload -> '$.sessionUid' END))
-    WHERE model = @model AND id = @id AND consumed_at IS NULL`,
-  postgres: `UPDATE oidc_models SET consumed_at = @now,
-    payload = (SELECT jsonb_strip_nulls(jsonb_build_object(${TOMBSTONE_FIELDS.map((f) => `'${f}', p -> '${f}'`).join(', ')},
+    WHERE model = @model AND id = @id AND consumed_at IS NULL`;
+  }
+  return `UPDATE oidc_models SET consumed_at = @now,
+    payload = (SELECT jsonb_strip_nulls(jsonb_build_object(${fields.map((f) => `'${f}', p -> '${f}'`).join(', ')},
       'sessionUid', CASE WHEN p ->> 'expiresWithSession' = 'true' THEN p -> 'sessionUid' END))::text
       FROM (SELECT payload::jsonb AS p) AS stored)
-    WHERE model = @model AND id = @id AND consumed_at IS NULL`,
-};
+    WHERE model = @model AND id = @id AND consumed_at IS NULL`;
+}
+const CONSUME_TO_TOMBSTONE = Object.fromEntries((['sqlite', 'postgres'] as const).map((dialect) => [dialect,
+  Object.fromEntries(Object.entries(TOMBSTONE_FIELDS).map(([model, fields]) => [model, consumeToTombstone(dialect, fields)]))])) as Record<SqlDialect, Record<string, string | undefined>>;
 const GRANT_OF = 'SELECT grant_id FROM oidc_models WHERE model = @model AND id = @id';
 const DESTROY = 'DELETE FROM oidc_models WHERE model = @model AND id = @id';
 const REVOKE_BY_GRANT_ID = 'DELETE FROM oidc_models WHERE grant_id = @grantId';
@@ -196,7 +211,7 @@ export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemCloc
 
     async consume(id: string): Promise<void> {
       const stored = storedId(this.model, id);
-      const consume = this.model === 'RefreshToken' ? CONSUME_TO_TOMBSTONE[db.dialect] : CONSUME;
+      const consume = CONSUME_TO_TOMBSTONE[db.dialect][this.model] ?? CONSUME;
       const { changes } = await db.run(consume, { model: this.model, id: stored, now: now() });
       if (changes === 0) await refuseConcurrentReuse(this.model, stored);
     }
