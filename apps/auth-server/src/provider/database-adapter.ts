@@ -5,7 +5,8 @@
  *
  * - Beside the payload, `upsert` writes what others query as columns: grant_id, uid, user_code,
  *   account_id and client_id (a Client row's own id), so "disable user → revoke grants" cannot
- *   silently break when the provider's payload changes in an upgrade.
+ *   silently break when the provider's payload changes in an upgrade. Codes and refresh tokens
+ *   leave account and client to their grant's row (FIND_WITH_GRANT).
  * - Expired rows are invisible to `find*` at once and deleted later by the sweeper. Expiry is on
  *   our clock (`expires_at` = our now + the provider's `expiresIn`), so a test that moves the clock
  *   past a token's lifetime sees the provider find nothing, as after a real wait. The provider
@@ -84,6 +85,19 @@ const INSERT_REPLAY_MARKER = {
   postgres: `${UPSERT.postgres} WHERE oidc_models.expires_at <= @now`,
 };
 const FIND = `SELECT payload, consumed_at, grant_id, account_id, client_id FROM oidc_models WHERE model = @model AND id = @id AND ${VISIBLE}`;
+/**
+ * Codes and refresh tokens are stored without their account and client (GRANT_HOLDS_ACCOUNT):
+ * their grant's row holds both, and oidc-provider never gives a token another account or client
+ * than its grant's (lib/helpers/grant_common.js copies them from the grant). About 80 bytes less
+ * per row; the provider reads the grant next anyway, so its page is already at hand. Rows stored
+ * with their own columns by an earlier version keep them. A token whose grant is gone reads with
+ * neither, which the provider refuses as invalid_grant, as it would for the missing grant.
+ */
+const FIND_WITH_GRANT = `SELECT t.payload, t.consumed_at, t.grant_id,
+    coalesce(t.account_id, g.account_id) AS account_id, coalesce(t.client_id, g.client_id) AS client_id
+  FROM oidc_models t LEFT JOIN oidc_models g ON g.model = 'Grant' AND g.id = t.grant_id
+  WHERE t.model = @model AND t.id = @id AND (t.expires_at IS NULL OR t.expires_at > @now)`;
+const GRANT_HOLDS_ACCOUNT: ReadonlySet<string> = new Set(['AuthorizationCode', 'RefreshToken']);
 const FIND_BY_UID = `SELECT payload, consumed_at FROM oidc_models WHERE model = @model AND uid = @uid AND ${VISIBLE}`;
 const FIND_BY_USER_CODE = `SELECT payload, consumed_at FROM oidc_models WHERE model = @model AND user_code = @userCode AND ${VISIBLE}`;
 const CONSUME = 'UPDATE oidc_models SET consumed_at = @now WHERE model = @model AND id = @id AND consumed_at IS NULL';
@@ -186,8 +200,8 @@ export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemCloc
         grantId: payload.grantId ?? null,
         uid: payload.uid ?? null,
         userCode: payload.userCode ?? null,
-        accountId: payload.accountId ?? null,
-        clientId: this.model === 'Client' ? id : payload.clientId ?? null,
+        accountId: GRANT_HOLDS_ACCOUNT.has(this.model) && payload.grantId ? null : payload.accountId ?? null,
+        clientId: this.model === 'Client' ? id : GRANT_HOLDS_ACCOUNT.has(this.model) && payload.grantId ? null : payload.clientId ?? null,
         consumedAt: typeof payload.consumed === 'number' ? payload.consumed : null,
         expiresAt: typeof expiresIn === 'number' ? now() + expiresIn : null,
         ...(replayMarker ? { now: now() } : {}),
@@ -196,7 +210,7 @@ export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemCloc
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
-      const row = await db.get<Row>(FIND, { model: this.model, id: storedId(this.model, id), now: now() });
+      const row = await db.get<Row>(GRANT_HOLDS_ACCOUNT.has(this.model) ? FIND_WITH_GRANT : FIND, { model: this.model, id: storedId(this.model, id), now: now() });
       const payload = toPayload(row);
       return payload && fromStoredPayload(this.model, id, payload, row!);
     }

@@ -18,8 +18,9 @@
  * grants by it.
  * - Grants, codes and refresh tokens (the rows that grow with use) leave out of the payload what
  *   the row already holds: `kind` (the model), `jti` (the id), and `grantId`, `accountId` and
- *   `clientId` (real columns). A read puts them back. About 120 bytes less per row, and no
- *   second copy that could disagree with the columns. Rows stored in full earlier read the same.
+ *   `clientId` (real columns: a code's or refresh token's account and client are its grant's,
+ *   see database-adapter.ts). A read puts them back. About 120 bytes less per row, and no second
+ *   copy that could disagree with the columns. Rows stored in full earlier read the same.
  */
 import { createHash } from 'node:crypto';
 import type { AdapterPayload } from 'oidc-provider';
