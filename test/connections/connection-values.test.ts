@@ -10,7 +10,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import type { ConnectionEvent } from '../../apps/shared/connection-events.ts';
+import type { ConnectionEvent, UnnumberedConnectionEvent } from '../../apps/shared/connection-events.ts';
 import { ConnectionEventStore, type ConnectionEventTable } from '../../apps/shared/connections/connection-event-store.ts';
 import { migrationsDir, openDatabase } from '../../apps/shared/storage/open-database.ts';
 import { migratePostgres, PostgresDatabase } from '../../apps/shared/storage/postgres-database.ts';
@@ -23,20 +23,22 @@ const TABLES: Array<{ table: ConnectionEventTable; values: string; app: 'auth-se
   { table: 'mcp_connection_events', values: 'mcp_connection_values', app: 'resource-server', converts: '_connection_values.sql' },
 ];
 
-let counter = 0;
-function event(at: number, fields: Partial<ConnectionEvent> = {}): ConnectionEvent {
-  counter += 1;
+function event(at: number, fields: Partial<UnnumberedConnectionEvent> = {}): UnnumberedConnectionEvent {
   return {
-    id: `event-${counter}`, at, app: 'auth-server', step: 'authorization', outcome: 'ok',
+    at, app: 'auth-server', step: 'authorization', outcome: 'ok',
     clientId: 'client-a', accountId: 'user-1', ip: '203.0.113.7', userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0',
     redirectUri: 'https://claude.ai/api/mcp/auth_callback', resource: 'https://mcp.example.com/mcp', scope: 'mcp:read', flowId: 'flow', grantId: 'grant',
     ...fields,
   };
 }
 
-/** The event as read back: what was stored, with the reading app's name. */
-function asRead(stored: ConnectionEvent, app: string): ConnectionEvent {
+/** The event as read back, without its id (given by the table): what was stored, with the reading app's name. */
+function asRead(stored: UnnumberedConnectionEvent, app: string): UnnumberedConnectionEvent {
   return { ...stored, app: app as ConnectionEvent['app'] };
+}
+
+function withoutIds(events: ConnectionEvent[]): UnnumberedConnectionEvent[] {
+  return events.map(({ id: _id, ...rest }) => rest);
 }
 
 async function withDatabase(backend: string, app: 'auth-server' | 'resource-server', fn: (db: SqlDatabase) => Promise<void>): Promise<void> {
@@ -63,7 +65,7 @@ for (const backend of TEST_BACKENDS) {
           '203.0.113.7', 'Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0', 'client-a', 'client-b', 'https://claude.ai/api/mcp/auth_callback',
           'https://mcp.example.com/mcp', 'mcp:read', 'user-1',
         ]);
-        const read = await store.read({ limit: 10 });
+        const read = withoutIds(await store.read({ limit: 10 }));
         assert.deepEqual(read.slice(0, 3), events.map((e) => asRead(e, read[0]!.app)).map(({ scope, ...rest }) => (scope === undefined ? rest : { ...rest, scope })));
         assert.deepEqual((await store.read({ clientId: 'client-b', limit: 10 })).map((e) => e.step), ['redirect']);
         assert.deepEqual((await store.read({ accountId: 'user-1', limit: 10 })).map((e) => e.step), ['authorization', 'consent', 'redirect', 'refresh']);
@@ -100,12 +102,12 @@ for (const backend of TEST_BACKENDS) {
       try {
         await migrate(before);
         const old = [event(1000), event(1001, { clientId: 'client-b', ip: undefined, step: 'consent' }), event(1002, { step: 'refresh' })];
-        for (const e of old) {
+        for (const [i, e] of old.entries()) {
           await db.run(`INSERT INTO ${table} (id, at, step, outcome, client_id, account_id, flow_id, grant_id, ip, user_agent, redirect_uri, resource, scope)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [e.id, e.at, e.step, e.outcome, e.clientId!, e.accountId!, e.flowId!, e.grantId!, e.ip ?? null, e.userAgent!, e.redirectUri!, e.resource!, e.scope!]);
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [`random-id-${i}`, e.at, e.step, e.outcome, e.clientId!, e.accountId!, e.flowId!, e.grantId!, e.ip ?? null, e.userAgent!, e.redirectUri!, e.resource!, e.scope!]);
         }
         await migrate(all);
-        const read = await new ConnectionEventStore(db, table).read({ limit: 10 });
+        const read = withoutIds(await new ConnectionEventStore(db, table).read({ limit: 10 }));
         assert.deepEqual(read, old.map((e) => asRead(e, read[0]!.app)).map(({ ip, ...rest }) => (ip === undefined ? rest : { ...rest, ip })));
         assert.equal(Number((await db.get<{ n: number }>(`SELECT count(*) AS n FROM ${values}`))!.n), 8, 'each distinct value once');
       } finally {

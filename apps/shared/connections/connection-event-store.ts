@@ -12,13 +12,17 @@
  *   authorization repeat most of them: about 560 bytes less per issued-and-refreshed grant on
  *   the auth-server (bench/disk-per-grant.ts), more with a browser's long user agent. Grant and
  *   flow ids are new with each attempt and stay in the row.
+ * - An event's id is not stored: it is the app's letter, its time and its row's sequence number
+ *   (`a<at>.<seq>` in base 36), unique because the sequence is, and never reused even where
+ *   SQLite reuses a sequence number after the table emptied (the time has moved on). It used to
+ *   be 22 random characters in each row: about 110 bytes per issued-and-refreshed grant.
  * - A value records when it was last written (`last_at`, the latest `at` of the events that use
  *   it); `prune` deletes the values older than the oldest event left, which no event can use.
  *   Writers set `last_at` in the statement that finds the value's number, in the batch's
  *   transaction: a prune running at the same moment either sees the new `last_at` or waits for
  *   that row (PostgreSQL re-checks a row it waited for), so no event is left pointing at nothing.
  */
-import { CONNECTION_STEPS, type ConnectionApp, type ConnectionEvent, type ConnectionStep } from '../connection-events.ts';
+import { CONNECTION_STEPS, type ConnectionApp, type ConnectionEvent, type ConnectionStep, type UnnumberedConnectionEvent } from '../connection-events.ts';
 import type { SqlDatabase, SqlExecutor, SqlValue } from '../storage/sql-database.ts';
 
 export type ConnectionEventTable = 'connection_events' | 'mcp_connection_events';
@@ -41,10 +45,10 @@ const SHARED = [
   ['resource', 'resource_ref', 'resource'], ['scope', 'scope_ref', 'scope'],
 ] as const satisfies ReadonlyArray<readonly [keyof ConnectionEvent, string, string]>;
 /** The events table's columns as inserted. */
-const STORED = ['id', 'at', 'step', 'outcome', 'error', 'reason_code', 'reason', 'flow_id', 'grant_id', ...SHARED.map(([, column]) => column)];
+const STORED = ['at', 'step', 'outcome', 'error', 'reason_code', 'reason', 'flow_id', 'grant_id', ...SHARED.map(([, column]) => column)];
 
 interface EventRow {
-  id: string; at: number; step: string; outcome: string; error: string | null; reason_code: string | null; reason: string | null;
+  seq: number; at: number; step: string; outcome: string; error: string | null; reason_code: string | null; reason: string | null;
   client_id: string | null; account_id: string | null; flow_id: string | null; grant_id: string | null; ip: string | null;
   user_agent: string | null; redirect_uri: string | null; resource: string | null; scope: string | null;
 }
@@ -74,12 +78,12 @@ export class ConnectionEventStore {
       ON CONFLICT (value) DO UPDATE SET last_at = ${latest}(v.last_at, excluded.last_at) RETURNING id, value`;
     const shared = SHARED.map(([, , name], i) => `v${i}.value AS ${name}`);
     const joins = SHARED.map(([, column], i) => `LEFT JOIN ${this.#values} v${i} ON v${i}.id = e.${column}`);
-    this.#select = `SELECT e.id, e.at, e.step, e.outcome, e.error, e.reason_code, e.reason, e.flow_id, e.grant_id, ${shared.join(', ')}
+    this.#select = `SELECT e.seq, e.at, e.step, e.outcome, e.error, e.reason_code, e.reason, e.flow_id, e.grant_id, ${shared.join(', ')}
       FROM ${this.#table} e ${joins.join(' ')}`;
   }
 
   /** Inserts `events` in order, in one transaction with the values they use. */
-  async insertMany(events: ConnectionEvent[]): Promise<void> {
+  async insertMany(events: UnnumberedConnectionEvent[]): Promise<void> {
     if (events.length === 0) return;
     await this.#db.transaction(async (tx) => {
       const numbers = await this.#numberValues(tx, events);
@@ -125,7 +129,7 @@ export class ConnectionEventStore {
   }
 
   /** The number of every shared value the events use, stamped with its latest use. */
-  async #numberValues(tx: SqlExecutor, events: ConnectionEvent[]): Promise<Map<string, number>> {
+  async #numberValues(tx: SqlExecutor, events: UnnumberedConnectionEvent[]): Promise<Map<string, number>> {
     const latest = new Map<string, number>();
     for (const event of events) {
       for (const [field] of SHARED) {
@@ -143,19 +147,20 @@ export class ConnectionEventStore {
     return numbers;
   }
 
-  async #insertChunk(db: SqlExecutor, events: ConnectionEvent[], numbers: Map<string, number>): Promise<void> {
+  async #insertChunk(db: SqlExecutor, events: UnnumberedConnectionEvent[], numbers: Map<string, number>): Promise<void> {
     const placeholders = `(${STORED.map(() => '?').join(', ')})`;
     const values: SqlValue[] = [];
     const number = (value: string | undefined) => (value === undefined ? null : numbers.get(value) ?? null);
     for (const e of events) {
-      values.push(e.id, e.at, e.step, e.outcome, e.error, e.reasonCode, e.reason, e.flowId, e.grantId);
+      values.push(e.at, e.step, e.outcome, e.error, e.reasonCode, e.reason, e.flowId, e.grantId);
       for (const [field] of SHARED) values.push(number(e[field]));
     }
     await db.run(`INSERT INTO ${this.#table} (${STORED.join(', ')}) VALUES ${events.map(() => placeholders).join(', ')}`, values);
   }
 
   #toEvent(row: EventRow): ConnectionEvent {
-    const event: ConnectionEvent = { id: row.id, at: Number(row.at), app: this.#app, step: row.step as ConnectionStep, outcome: row.outcome === 'refused' ? 'refused' : 'ok' };
+    const at = Number(row.at);
+    const event: ConnectionEvent = { id: `${this.#app === 'auth-server' ? 'a' : 'r'}${at.toString(36)}.${Number(row.seq).toString(36)}`, at, app: this.#app, step: row.step as ConnectionStep, outcome: row.outcome === 'refused' ? 'refused' : 'ok' };
     const optional: Array<[keyof ConnectionEvent, string | null]> = [
       ['error', row.error], ['reasonCode', row.reason_code], ['reason', row.reason], ['clientId', row.client_id], ['accountId', row.account_id],
       ['flowId', row.flow_id], ['grantId', row.grant_id], ['ip', row.ip], ['userAgent', row.user_agent], ['redirectUri', row.redirect_uri],
