@@ -13,6 +13,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { Logger } from '../../../shared/logger.ts';
 import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
+import { answerSessionRequest } from '../mcp/answer-session-request.ts';
 import type { McpSessions } from '../mcp/mcp-sessions.ts';
 import { answerJson } from './answer-json.ts';
 import { coalesceWrites } from './coalesce-writes.ts';
@@ -39,7 +40,8 @@ export function serveMcpRequest(sessions: McpSessions, logger: Logger): ServeMcp
     (req as IncomingMessage & { auth?: AuthInfo }).auth = auth;
     coalesceWrites(res);
     try {
-      await transport.handleRequest(req, res, rpcBody);
+      // A plain request in an established session skips the SDK's Web-standard adapter.
+      if (discard || !answerSessionRequest(transport, req, res, auth, rpcBody)) await transport.handleRequest(req, res, rpcBody);
     } catch (err) {
       logger.error({ err }, 'mcp transport failed');
       if (!res.headersSent) {
