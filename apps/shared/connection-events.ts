@@ -55,7 +55,10 @@ export type ConnectionApp = 'auth-server' | 'resource-server';
 
 /** One thing one app saw, as recorded. */
 export interface ConnectionEvent {
-  /** Unique per event (random); the auth-server's and the resource server's never collide. */
+  /**
+   * Unique per event, given by the table that stores it: the app's letter (`a`, `r`: the two
+   * apps' never collide), the time and the row's sequence number (connection-event-store.ts).
+   */
   id: string;
   /** Epoch milliseconds, by the recording app's clock (apps/shared/clock.ts). */
   at: number;
@@ -100,8 +103,11 @@ export interface ConnectionEvent {
   scope?: string;
 }
 
-/** An event as a recorder takes it: the recorder stamps `id`, `at` and `app`. */
+/** An event as a recorder takes it: the recorder stamps `at` and `app`. */
 export type NewConnectionEvent = Omit<ConnectionEvent, 'id' | 'at' | 'app'>;
+
+/** An event as stored, before its table gives it its id. */
+export type UnnumberedConnectionEvent = Omit<ConnectionEvent, 'id'>;
 
 /**
  * Records events. `record` never blocks and never throws: the event is queued and written in

@@ -121,6 +121,8 @@ describe('audit log', () => {
     const ofClient = (await server.auth.admin.audit.query({ clientId: client.client_id })).reverse();
     const issued = ofClient.find((e) => e.event === 'token.issued')!;
     assert.deepEqual(issued.details, { grant_type: 'authorization_code', grant_id: issued.details.grant_id, scope: 'mcp:read mcp:write', resource: RESOURCE });
+    const stored = await server.auth.database.get<{ details: string }>('SELECT details FROM audit_events WHERE id = ?', [issued.id]);
+    assert.equal(JSON.parse(stored!.details).grant_type, undefined, 'a code exchange is stored without its grant type, and read with it');
     assert.deepEqual(ofClient.filter((e) => e.event === 'token.refreshed').map((e) => e.details), [
       { grant_id: issued.details.grant_id },
       { grant_id: issued.details.grant_id, scope: 'mcp:read', resource: RESOURCE },

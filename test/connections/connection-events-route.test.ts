@@ -17,9 +17,14 @@ for (const backend of TEST_BACKENDS) {
   describe(`GET /connections/events (${backend})`, () => {
     let issuer: TestIssuer;
     let server: RunningResourceServer;
-    // Stands still at the wall clock's now, so the minted tokens are current by it.
+    // Stands still at the wall clock's now. Tokens are minted at its time (mintAt): minted by the
+    // wall clock, a slow run (the PostgreSQL half runs later) made them look issued in the future.
     const clock = new TestClock();
     const T0 = clock.now();
+    const mintAt = (scope: string) => {
+      const iat = Math.floor(clock.now() / 1000);
+      return issuer.mint({ claims: { scope, iat, exp: iat + 600 } });
+    };
 
     before(async () => {
       issuer = await startTestIssuer();
@@ -41,7 +46,7 @@ for (const backend of TEST_BACKENDS) {
     });
 
     const url = (query = '') => `${server.baseUrl}/connections/events${query}`;
-    const asAdmin = async (query = '') => fetch(url(query), { headers: { authorization: `Bearer ${await issuer.mint({ claims: { scope: 'mcp:admin' } })}` } });
+    const asAdmin = async (query = '') => fetch(url(query), { headers: { authorization: `Bearer ${await mintAt('mcp:admin')}` } });
     const events = async (query = '') => {
       const response = await asAdmin(query);
       assert.equal(response.status, 200);
@@ -56,7 +61,7 @@ for (const backend of TEST_BACKENDS) {
     });
 
     test('a token without mcp:admin is refused 403 insufficient_scope', async () => {
-      const token = await issuer.mint({ claims: { scope: 'mcp:read mcp:write' } });
+      const token = await mintAt('mcp:read mcp:write');
       const response = await fetch(url(), { headers: { authorization: `Bearer ${token}` } });
       assert.equal(response.status, 403);
       assert.match(response.headers.get('www-authenticate') ?? '', /error="insufficient_scope"/);

@@ -63,7 +63,8 @@ for (const backend of TEST_BACKENDS) {
         const [first] = events;
         assert.equal(first!.app, 'auth-server');
         assert.equal(first!.at, clock.now());
-        assert.match(first!.id, /^[A-Za-z0-9_-]{22}$/);
+        assert.match(first!.id, /^a[0-9a-z]+\.[0-9a-z]+$/, 'the app letter, the time and the sequence number, stored in no column');
+        assert.equal(new Set(events.map((e) => e.id)).size, 500, 'every id is unique');
         assert.equal(first!.userAgent!.length, 256);
         assert.equal(first!.redirectUri, 'https://evil.example/cb');
         assert.equal(first!.resource, 'https://mcp.example.com/mcp');

@@ -83,7 +83,9 @@ for (const backend of TEST_BACKENDS) {
       await d.recorded();
       const rows = [
         ...await d.auth.auth.database.all('SELECT * FROM connection_events'),
+        ...await d.auth.auth.database.all('SELECT * FROM connection_values'),
         ...await d.resourceDb.all('SELECT * FROM mcp_connection_events'),
+        ...await d.resourceDb.all('SELECT * FROM mcp_connection_values'),
       ];
       assert.ok(rows.length >= 40, `the scenarios were recorded (${rows.length} rows)`);
       const secrets = [...runs.values()].flatMap((run) => run.secrets).filter((secret) => secret.length >= 8);

@@ -56,7 +56,11 @@ for (const backend of TEST_BACKENDS) {
       assert.equal((await mcpRequest(server.mcpUrl, { token: good })).status, 200);
 
       const rows = await waitFor('three events in mcp_connection_events', async () => {
-        const found = await server.db.all<EventRow>('SELECT step, outcome, error, reason_code, reason, client_id, account_id, grant_id, ip, user_agent, resource, scope FROM mcp_connection_events ORDER BY seq');
+        // Repeated values are stored once, in mcp_connection_values (connection-event-store.ts).
+        const value = (ref: string, as: string) => `(SELECT value FROM mcp_connection_values v WHERE v.id = e.${ref}) AS ${as}`;
+        const found = await server.db.all<EventRow>(`SELECT step, outcome, error, reason_code, reason, ${value('client_ref', 'client_id')}, ${value('account_ref', 'account_id')},
+            grant_id, ${value('ip_ref', 'ip')}, ${value('user_agent_ref', 'user_agent')}, ${value('resource_ref', 'resource')}, ${value('scope_ref', 'scope')}
+          FROM mcp_connection_events e ORDER BY seq`);
         return found.length >= 3 ? found : undefined;
       });
       const when = new Date((now - 100) * 1000).toISOString().slice(0, 19).replace('T', ' ');
@@ -68,7 +72,7 @@ for (const backend of TEST_BACKENDS) {
         },
         { step: 'mcp_request', outcome: 'ok', error: null, reason_code: null, reason: null, client_id: 'claude-desktop', account_id: 'user-1', grant_id: 'grant-2', ip: '127.0.0.1', user_agent: 'node', resource: TEST_RESOURCE, scope: 'mcp:read' },
       ]);
-      const stored = JSON.stringify(await server.db.all('SELECT * FROM mcp_connection_events'));
+      const stored = JSON.stringify([...await server.db.all('SELECT * FROM mcp_connection_events'), ...await server.db.all('SELECT * FROM mcp_connection_values')]);
       for (const token of [expired, good]) {
         for (const part of token.split('.')) assert.ok(!stored.includes(part), 'no part of a token is stored');
       }

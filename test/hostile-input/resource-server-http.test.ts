@@ -46,4 +46,12 @@ describe('hostile HTTP input at the resource-server', () => {
       }
     });
   }
+
+  test('refuses a malformed Host at /mcp every time, between requests with a valid one', async () => {
+    const post = (host?: string) => rawRequest(suite.server.baseUrl, { method: 'POST', path: '/mcp', headers: host ? { host } : {} });
+    for (const host of [undefined, 'a:b:c', undefined, 'a:b:c', 'a:b:c']) {
+      const response = await post(host);
+      assert.equal(response.status, host ? 400 : 401, `Host ${host ?? '(valid)'}: ${response.body.slice(0, 200)}`);
+    }
+  });
 });

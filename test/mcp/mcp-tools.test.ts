@@ -141,6 +141,20 @@ describe('MCP tools', () => {
     assert.equal(challenge.params.resource_metadata, 'http://localhost:4001/.well-known/oauth-protected-resource/mcp');
   });
 
+  test('a batch is refused 403 when any of its calls needs a scope the token lacks, naming each', async () => {
+    const { transport, token } = await connectAs({ ...alice, scope: 'mcp:read' });
+    const call = (id: number, name: string) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: { title: 'nope' } } });
+    const response = await mcpRequest(server.mcpUrl, {
+      token,
+      headers: { 'Mcp-Session-Id': transport.sessionId!, 'MCP-Protocol-Version': '2025-03-26' },
+      body: [call(8, 'whoami'), { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 1 } }, call(9, 'create_note'), call(10, 'recent_activity')],
+    });
+    assert.equal(response.status, 403);
+    const challenge = parseChallenge(response.headers.get('www-authenticate'));
+    assert.equal(challenge.params.scope, 'mcp:read mcp:write mcp:admin');
+    assert.equal(challenge.params.error_description, 'create_note needs mcp:write, recent_activity needs mcp:admin');
+  });
+
   test('recent_activity needs mcp:admin', async () => {
     const { client } = await connectAs({ ...alice, scope: 'mcp:read mcp:write' });
     await assert.rejects(

@@ -216,6 +216,72 @@ for (const backend of TEST_BACKENDS) {
         await scratch.close();
       });
 
+      test('stillOpen answers as touch does for a session the caller holds, and records its use at most once a second', async () => {
+        const store = new McpSessionStore(db);
+        const gina = randomUUID();
+        const { id } = await open(store, gina, 20_000);
+        const stored = async () => (await db.get<{ at: number }>('SELECT last_used_at AS at FROM mcp_sessions WHERE id = ?', [id]))?.at;
+        assert.equal(await store.stillOpen(id, randomUUID(), 0, 20_500), false, 'another subject');
+        assert.equal(await store.stillOpen(id, gina, 0, 20_999), true);
+        assert.equal(await stored(), 20_000, 'within the interval: read, not written');
+        assert.equal(await store.stillOpen(id, gina, 0, 21_000), true);
+        assert.equal(await stored(), 21_000);
+        assert.equal(await store.stillOpen(id, gina, 21_000, 22_000), false, 'idle: last used at the limit');
+        await new McpSessionStore(replica).end(id);
+        assert.equal(await store.stillOpen(id, gina, 0, 22_000), false, 'ended by another replica');
+      });
+
+      describe('kept in memory by a sole writer', () => {
+        test('a held session costs no read, and is gone at once when this store ends it, sweeps it idle or ends it over a limit', async () => {
+          // Its own database: the idle sweep below ends every session idle by then.
+          const scratch = await openDatabase(await testDatabaseSettings(backend, join(dir, 'held-sessions.db')), 'resource-server');
+          const watched = watchReads(scratch);
+          const store = new McpSessionStore(watched, { soleWriter: true });
+          const erin = randomUUID();
+          const { id } = await open(store, erin, 1_000);
+          assert.ok(await store.touch(id, erin, 0, 1_500));
+          assert.ok(await store.touch(id, erin, 0, 1_600));
+          assert.equal(watched.reads, 0, 'the row it wrote is answered from memory');
+          assert.equal(await store.touch(id, randomUUID(), 0, 1_700), undefined, 'another subject');
+          assert.equal(await store.touch(id, erin, 1_000, 1_800), undefined, 'idle: last used at the limit');
+          assert.equal(await store.end(id), true);
+          assert.equal(await store.touch(id, erin, 0, 1_900), undefined, 'ended');
+
+          const idle = await open(store, erin, 2_000);
+          assert.ok(await store.touch(idle.id, erin, 0, 2_500));
+          assert.equal(await store.endIdle(2_000), 1);
+          assert.equal(await store.touch(idle.id, erin, 0, 3_000), undefined, 'swept idle');
+
+          const oldest = await open(store, erin, 4_000);
+          await open(store, erin, 4_001);
+          const third = await open(store, erin, 4_002);
+          assert.deepEqual(third.ended, [oldest.id]);
+          assert.equal(await store.touch(oldest.id, erin, 0, 4_003), undefined, 'ended over the per-user limit');
+          await scratch.close();
+        });
+
+        test('a row it had to read is held too, unless a deletion finished while it was being read', async () => {
+          const frank = randomUUID();
+          const { id } = await open(new McpSessionStore(db), frank, 5_000);
+          const watched = watchReads(db);
+          const store = new McpSessionStore(watched, { soleWriter: true });
+          assert.ok(await store.touch(id, frank, 0, 5_100));
+          assert.ok(await store.touch(id, frank, 0, 5_200));
+          assert.equal(watched.reads, 1, 'read once, then held');
+          await store.end(id);
+
+          const { id: raced } = await open(new McpSessionStore(db), frank, 6_000);
+          const late = new McpSessionStore(watched, { soleWriter: true });
+          const release = watched.holdReads();
+          const touching = late.touch(raced, frank, 0, 6_100);
+          await waitFor('the read to be held', () => watched.held === 1);
+          await late.end(raced);
+          release();
+          await touching;
+          assert.equal(await late.touch(raced, frank, 0, 6_200), undefined, 'the row read before the DELETE is not kept');
+        });
+      });
+
       test('two replicas opening one user\'s sessions at the same instant stay within the limit', async () => {
         const stores = [new McpSessionStore(db), new McpSessionStore(replica)];
         const carol = randomUUID();
@@ -239,4 +305,48 @@ async function fillNotes(db: SqlDatabase, owner: string, count: number): Promise
     const rows = Array.from({ length: Math.min(200, count - start) }, (_, i) => [randomUUID(), owner, `note ${start + i}`, '', start + i]);
     await db.run(`INSERT INTO notes (id, owner_sub, title, body, created_at) VALUES ${rows.map(() => '(?, ?, ?, ?, ?)').join(', ')}`, rows.flat());
   }
+}
+
+interface WatchedDatabase extends SqlDatabase {
+  /** Statements that read (get, all) so far. */
+  readonly reads: number;
+  /** Reads whose answer is being held back. */
+  readonly held: number;
+  /** Holds back the answers of reads from now on, until the returned function is called. */
+  holdReads(): () => void;
+}
+
+/** `db`, counting the reads that reach it; `holdReads` delays their answers (not the reads themselves). */
+function watchReads(db: SqlDatabase): WatchedDatabase {
+  let reads = 0;
+  let held = 0;
+  let gate: Promise<void> | undefined;
+  const read = async <T>(answer: Promise<T>): Promise<T> => {
+    reads += 1;
+    const result = await answer;
+    if (gate) {
+      held += 1;
+      await gate;
+    }
+    return result;
+  };
+  return {
+    dialect: db.dialect,
+    location: db.location,
+    get reads() { return reads; },
+    get held() { return held; },
+    holdReads() {
+      let open!: () => void;
+      gate = new Promise((resolve) => (open = resolve));
+      return () => {
+        gate = undefined;
+        open();
+      };
+    },
+    all: (sql, params) => read(db.all(sql, params)),
+    get: (sql, params) => read(db.get(sql, params)),
+    run: (sql, params) => db.run(sql, params),
+    transaction: (fn) => db.transaction(fn),
+    close: () => db.close(),
+  };
 }

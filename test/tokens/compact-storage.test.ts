@@ -4,11 +4,12 @@
  * their columns hold, and once everything of a grant has expired the sweep leaves nothing of it.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { createDatabaseAdapter } from '../../apps/auth-server/src/provider/database-adapter.ts';
 import { ModelStore } from '../../apps/auth-server/src/provider/model-store.ts';
 import { storedId } from '../../apps/auth-server/src/provider/stored-form.ts';
-import { connect, redeem, refresh, registerClient, type RegisteredClient } from '../helpers/oauth-flow.ts';
+import { connect, redeem, refresh, registerClient, startAuthorization, type RegisteredClient } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { TestClock } from '../helpers/test-clock.ts';
 import { TEST_BACKENDS } from '../helpers/test-database.ts';
@@ -58,6 +59,24 @@ for (const backend of TEST_BACKENDS) describe(`compact storage of grants and ref
     assert.equal(await server.auth.database.get('SELECT 1 AS found FROM oidc_models WHERE grant_id = ? OR id = ?', [grantId, grantId]), undefined);
   });
 
+  test('a redeemed authorization code is kept as a tombstone, and replaying it still revokes the grant (RFC 6749 §4.1.2)', async () => {
+    const result = await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD });
+    const tokens = await redeem(server.issuer, client, result);
+    assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+
+    const tombstone = await storedPayload('AuthorizationCode', storedId('AuthorizationCode', result.code));
+    assert.deepEqual(Object.keys(tombstone).sort(), ['codeChallenge', 'codeChallengeMethod', 'exp', 'redirectUri'], 'only what the provider reads before it sees the code was used');
+
+    // PKCE and the redirect_uri are checked before the reuse check: without them in the
+    // tombstone the replay would be refused as a PKCE or redirect_uri mismatch, and the grant
+    // would survive it.
+    const replay = await redeem(server.issuer, client, result);
+    assert.equal(replay.status, 400);
+    assert.deepEqual([replay.body.error, replay.body.error_description], ['invalid_grant', 'grant request is invalid'], JSON.stringify(replay.body));
+    const refreshed = await refresh(server.issuer, client, tokens.body.refresh_token as string);
+    assert.equal(refreshed.body.error, 'invalid_grant', 'the grant is revoked, the refresh token the code gave with it');
+  });
+
   test('a tombstone keeps the session binding of a token that expires with its session, and only then', async () => {
     const RefreshTokens = createDatabaseAdapter(server.auth.database, clock);
     const adapter = new RefreshTokens('RefreshToken');
@@ -97,5 +116,43 @@ for (const backend of TEST_BACKENDS) describe(`compact storage of grants and ref
     clock.advance(server.config.authServer.refreshTokenAbsoluteTtl + 1);
     await models.sweepExpired(clock.epochSeconds());
     assert.equal(await rowsOf(), 0, 'grant, tombstones and tokens are gone');
+  });
+});
+
+for (const backend of TEST_BACKENDS) describe(`rows keyed by the full hash of a bearer id, as an earlier version stored them (${backend})`, () => {
+  test('the migration cuts them to the short key, and the code, refresh token and browser session they hold still work', async () => {
+    const server = await startAuthServer({ backend });
+    try {
+      const client = await registerClient(server.issuer);
+      const result = await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD });
+      const tokens = await redeem(server.issuer, client, result);
+      assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+      const refreshToken = tokens.body.refresh_token as string;
+      const sessionId = result.browser.cookieValue('_session')!;
+
+      // Key each row by the full 43-character hash, and forget the migration ran.
+      const db = server.auth.database;
+      const fullHash = (model: string, id: string) => createHash('sha256').update(model).update('\0').update(id).digest('base64url');
+      for (const [model, raw] of [['RefreshToken', refreshToken], ['AuthorizationCode', result.code], ['Session', sessionId]] as const) {
+        assert.equal(storedId(model, raw).length, 22);
+        assert.equal((await db.run('UPDATE oidc_models SET id = ? WHERE model = ? AND id = ?', [fullHash(model, raw), model, storedId(model, raw)])).changes, 1, model);
+      }
+      assert.equal((await db.run("DELETE FROM schema_migrations WHERE version LIKE '%_short_hashed_ids.sql'")).changes, 1);
+
+      await server.restart();
+
+      const long = await server.auth.database.get<{ n: number }>("SELECT count(*) AS n FROM oidc_models WHERE model IN ('RefreshToken', 'AuthorizationCode', 'Session') AND length(id) <> 22");
+      assert.equal(Number(long!.n), 0, 'every hashed key is cut');
+      const signedIn = await startAuthorization(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE }, result.browser);
+      assert.doesNotMatch(signedIn.page.html, /name="password"/, 'the browser session is found');
+      const refreshed = await refresh(server.issuer, client, refreshToken);
+      assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));
+      const replayed = await redeem(server.issuer, client, result);
+      assert.equal(replayed.body.error, 'invalid_grant', 'the code is found, consumed');
+      const afterReplay = await refresh(server.issuer, client, refreshed.body.refresh_token as string);
+      assert.equal(afterReplay.body.error, 'invalid_grant', 'and its replay revoked the grant');
+    } finally {
+      await server.close();
+    }
   });
 });

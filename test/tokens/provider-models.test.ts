@@ -63,7 +63,7 @@ for (const backend of TEST_BACKENDS) describe(`provider models (${backend})`, ()
     return { grantId, refreshToken };
   }
 
-  test('upsert writes the account and the client as columns (a Client row: its own id)', async () => {
+  test('upsert writes the account and the client as columns (a Client row: its own id; a refresh token: its grant\'s, read back through it)', async () => {
     const { grantId, refreshToken } = await grantWithRefreshToken('user-1', 'client-1');
     await new adapterA('Client').upsert('client-1', { client_id: 'client-1', redirect_uris: ['https://a.example/cb'] } as AdapterPayload);
     const rows = await replicaA.all<{ model: string; account_id: string | null; client_id: string | null; grant_id: string | null }>(
@@ -73,8 +73,10 @@ for (const backend of TEST_BACKENDS) describe(`provider models (${backend})`, ()
     assert.deepEqual(rows.map((r) => ({ ...r })), [
       { model: 'Client', account_id: null, client_id: 'client-1', grant_id: null },
       { model: 'Grant', account_id: 'user-1', client_id: 'client-1', grant_id: null },
-      { model: 'RefreshToken', account_id: 'user-1', client_id: 'client-1', grant_id: grantId },
+      { model: 'RefreshToken', account_id: null, client_id: null, grant_id: grantId },
     ]);
+    const found = await new adapterB('RefreshToken').find(refreshToken);
+    assert.deepEqual([found?.accountId, found?.clientId, found?.grantId], ['user-1', 'client-1', grantId], 'the account and client come from the grant');
   });
 
   test('the same refresh token consumed on two replicas at once: one succeeds, the other is invalid_grant and the grant is gone', async () => {

@@ -174,7 +174,8 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   const createServer = (subject: string) => createMcpServer({ notes, audit, logger, onToolCall, gateway, builtInTools: config.builtInTools, subject });
   const sessions = new McpSessions({
     createServer,
-    store: new McpSessionStore(db),
+    // SQLite: this process owns the file, so the store answers a held session without a read.
+    store: new McpSessionStore(db, { soleWriter: db.dialect === 'sqlite' }),
     idleTtlMs: config.sessionIdleTtl * 1000,
     maxSessions: config.maxSessions,
     maxSessionsPerSubject: maxSessionsPerUser,

@@ -6,8 +6,23 @@
  * - Reads are a time window, optionally one client's or one user's, newest first and bounded;
  *   returned oldest first, as timelines read.
  * - `prune` keeps the table bounded by age and by count: both apps' sweepers call it.
+ * - Values that repeat from event to event (client, user, address, user agent, redirect URI,
+ *   resource, scope) are stored once, in the app's values table (`connection_values` or
+ *   `mcp_connection_values`), and events refer to them by number. The five events of one
+ *   authorization repeat most of them: about 560 bytes less per issued-and-refreshed grant on
+ *   the auth-server (bench/disk-per-grant.ts), more with a browser's long user agent. Grant and
+ *   flow ids are new with each attempt and stay in the row.
+ * - An event's id is not stored: it is the app's letter, its time and its row's sequence number
+ *   (`a<at>.<seq>` in base 36), unique because the sequence is, and never reused even where
+ *   SQLite reuses a sequence number after the table emptied (the time has moved on). It used to
+ *   be 22 random characters in each row: about 110 bytes per issued-and-refreshed grant.
+ * - A value records when it was last written (`last_at`, the latest `at` of the events that use
+ *   it); `prune` deletes the values older than the oldest event left, which no event can use.
+ *   Writers set `last_at` in the statement that finds the value's number, in the batch's
+ *   transaction: a prune running at the same moment either sees the new `last_at` or waits for
+ *   that row (PostgreSQL re-checks a row it waited for), so no event is left pointing at nothing.
  */
-import { CONNECTION_STEPS, type ConnectionApp, type ConnectionEvent, type ConnectionStep } from '../connection-events.ts';
+import { CONNECTION_STEPS, type ConnectionApp, type ConnectionEvent, type ConnectionStep, type UnnumberedConnectionEvent } from '../connection-events.ts';
 import type { SqlDatabase, SqlExecutor, SqlValue } from '../storage/sql-database.ts';
 
 export type ConnectionEventTable = 'connection_events' | 'mcp_connection_events';
@@ -23,37 +38,56 @@ export interface ConnectionEventQuery {
   limit: number;
 }
 
-const COLUMNS = ['id', 'at', 'step', 'outcome', 'error', 'reason_code', 'reason', 'client_id', 'account_id', 'flow_id', 'grant_id', 'ip', 'user_agent', 'redirect_uri', 'resource', 'scope'] as const;
-/** Rows per INSERT: 16 values each stays far below both engines' limit on bound parameters. */
-const ROWS_PER_STATEMENT = 100;
+/** The fields stored in the values table: event key, the events table's reference column, the name read back. */
+const SHARED = [
+  ['clientId', 'client_ref', 'client_id'], ['accountId', 'account_ref', 'account_id'], ['ip', 'ip_ref', 'ip'],
+  ['userAgent', 'user_agent_ref', 'user_agent'], ['redirectUri', 'redirect_uri_ref', 'redirect_uri'],
+  ['resource', 'resource_ref', 'resource'], ['scope', 'scope_ref', 'scope'],
+] as const satisfies ReadonlyArray<readonly [keyof ConnectionEvent, string, string]>;
+/** The events table's columns as inserted. */
+const STORED = ['at', 'step', 'outcome', 'error', 'reason_code', 'reason', 'flow_id', 'grant_id', ...SHARED.map(([, column]) => column)];
 
 interface EventRow {
-  id: string; at: number; step: string; outcome: string; error: string | null; reason_code: string | null; reason: string | null;
+  seq: number; at: number; step: string; outcome: string; error: string | null; reason_code: string | null; reason: string | null;
   client_id: string | null; account_id: string | null; flow_id: string | null; grant_id: string | null; ip: string | null;
   user_agent: string | null; redirect_uri: string | null; resource: string | null; scope: string | null;
 }
-
+/** Rows per INSERT: 16 values each stays far below both engines' limit on bound parameters. */
+const ROWS_PER_STATEMENT = 100;
+/** Distinct values per statement that finds their numbers (two parameters each). */
+const VALUES_PER_STATEMENT = 500;
 const STEPS = new Set<string>(CONNECTION_STEPS);
 
 export class ConnectionEventStore {
   readonly #db: SqlDatabase;
   readonly #table: ConnectionEventTable;
+  readonly #values: string;
   readonly #app: ConnectionApp;
+  /** Numbers the values and stamps them with their latest use, returning each number. */
+  readonly #upsertValues: string;
+  /** The events, each shared field read back from the values table, under its column name. */
+  readonly #select: string;
 
   constructor(db: SqlDatabase, table: ConnectionEventTable) {
     this.#db = db;
     this.#table = table;
+    this.#values = table === 'connection_events' ? 'connection_values' : 'mcp_connection_values';
     this.#app = table === 'connection_events' ? 'auth-server' : 'resource-server';
+    const latest = db.dialect === 'postgres' ? 'greatest' : 'max';
+    this.#upsertValues = `INSERT INTO ${this.#values} AS v (value, last_at) VALUES %ROWS%
+      ON CONFLICT (value) DO UPDATE SET last_at = ${latest}(v.last_at, excluded.last_at) RETURNING id, value`;
+    const shared = SHARED.map(([, , name], i) => `v${i}.value AS ${name}`);
+    const joins = SHARED.map(([, column], i) => `LEFT JOIN ${this.#values} v${i} ON v${i}.id = e.${column}`);
+    this.#select = `SELECT e.seq, e.at, e.step, e.outcome, e.error, e.reason_code, e.reason, e.flow_id, e.grant_id, ${shared.join(', ')}
+      FROM ${this.#table} e ${joins.join(' ')}`;
   }
 
-  /** Inserts `events` in order: one statement, or one transaction when they need several. */
-  async insertMany(events: ConnectionEvent[]): Promise<void> {
-    if (events.length <= ROWS_PER_STATEMENT) {
-      await this.#insertChunk(this.#db, events);
-      return;
-    }
+  /** Inserts `events` in order, in one transaction with the values they use. */
+  async insertMany(events: UnnumberedConnectionEvent[]): Promise<void> {
+    if (events.length === 0) return;
     await this.#db.transaction(async (tx) => {
-      for (let start = 0; start < events.length; start += ROWS_PER_STATEMENT) await this.#insertChunk(tx, events.slice(start, start + ROWS_PER_STATEMENT));
+      const numbers = await this.#numberValues(tx, events);
+      for (let start = 0; start < events.length; start += ROWS_PER_STATEMENT) await this.#insertChunk(tx, events.slice(start, start + ROWS_PER_STATEMENT), numbers);
     });
   }
 
@@ -62,7 +96,9 @@ export class ConnectionEventStore {
     const where: string[] = [];
     const params: SqlValue[] = [];
     const conditions: Array<[string, SqlValue]> = [
-      ['at >= ?', query.since], ['at < ?', query.until], ['client_id = ?', query.clientId], ['account_id = ?', query.accountId],
+      ['e.at >= ?', query.since], ['e.at < ?', query.until],
+      [`e.client_ref = (SELECT id FROM ${this.#values} WHERE value = ?)`, query.clientId],
+      [`e.account_ref = (SELECT id FROM ${this.#values} WHERE value = ?)`, query.accountId],
     ];
     for (const [condition, value] of conditions) {
       if (value === undefined) continue;
@@ -70,35 +106,61 @@ export class ConnectionEventStore {
       params.push(value);
     }
     const rows = await this.#db.all<EventRow>(
-      `SELECT ${COLUMNS.join(', ')} FROM ${this.#table}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, seq DESC LIMIT ?`,
+      `${this.#select}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY e.at DESC, e.seq DESC LIMIT ?`,
       [...params, query.limit],
     );
     return rows.reverse().flatMap((row) => (STEPS.has(row.step) ? [this.#toEvent(row)] : []));
   }
 
   /**
-   * Deletes events recorded before `olderThan` (epoch ms), then the oldest beyond `maxEvents`;
-   * returns how many went.
+   * Deletes events recorded before `olderThan` (epoch ms), then the oldest beyond `maxEvents`,
+   * then the values no event left can use; returns how many events went.
    */
   async prune({ olderThan, maxEvents }: { olderThan: number; maxEvents: number }): Promise<number> {
     let deleted = (await this.#db.run(`DELETE FROM ${this.#table} WHERE at < ?`, [olderThan])).changes;
     // The seq of the newest event that has to go (read along the primary key), then one range delete.
     const cutoff = await this.#db.get<{ seq: number }>(`SELECT seq FROM ${this.#table} ORDER BY seq DESC LIMIT 1 OFFSET ?`, [maxEvents]);
     if (cutoff) deleted += (await this.#db.run(`DELETE FROM ${this.#table} WHERE seq <= ?`, [cutoff.seq])).changes;
+    // Every event that used a value is at most as old as the value's last_at: a value last
+    // written before the oldest event left is used by none (min(at) is one probe of the at index).
+    // (With no event left, nothing is deleted: the next prune after new events takes them.)
+    await this.#db.run(`DELETE FROM ${this.#values} WHERE last_at < (SELECT min(at) FROM ${this.#table})`);
     return deleted;
   }
 
-  async #insertChunk(db: SqlExecutor, events: ConnectionEvent[]): Promise<void> {
-    const placeholders = `(${COLUMNS.map(() => '?').join(', ')})`;
-    const values: SqlValue[] = [];
-    for (const e of events) {
-      values.push(e.id, e.at, e.step, e.outcome, e.error, e.reasonCode, e.reason, e.clientId, e.accountId, e.flowId, e.grantId, e.ip, e.userAgent, e.redirectUri, e.resource, e.scope);
+  /** The number of every shared value the events use, stamped with its latest use. */
+  async #numberValues(tx: SqlExecutor, events: UnnumberedConnectionEvent[]): Promise<Map<string, number>> {
+    const latest = new Map<string, number>();
+    for (const event of events) {
+      for (const [field] of SHARED) {
+        const value = event[field];
+        if (value !== undefined) latest.set(value, Math.max(latest.get(value) ?? 0, event.at));
+      }
     }
-    await db.run(`INSERT INTO ${this.#table} (${COLUMNS.join(', ')}) VALUES ${events.map(() => placeholders).join(', ')}`, values);
+    const numbers = new Map<string, number>();
+    const entries = [...latest];
+    for (let start = 0; start < entries.length; start += VALUES_PER_STATEMENT) {
+      const chunk = entries.slice(start, start + VALUES_PER_STATEMENT);
+      const rows = await tx.all<{ id: number; value: string }>(this.#upsertValues.replace('%ROWS%', chunk.map(() => '(?, ?)').join(', ')), chunk.flat());
+      for (const row of rows) numbers.set(row.value, Number(row.id));
+    }
+    return numbers;
+  }
+
+  async #insertChunk(db: SqlExecutor, events: UnnumberedConnectionEvent[], numbers: Map<string, number>): Promise<void> {
+    const placeholders = `(${STORED.map(() => '?').join(', ')})`;
+    const values: SqlValue[] = [];
+    const number = (value: string | undefined) => (value === undefined ? null : numbers.get(value) ?? null);
+    for (const e of events) {
+      values.push(e.at, e.step, e.outcome, e.error, e.reasonCode, e.reason, e.flowId, e.grantId);
+      for (const [field] of SHARED) values.push(number(e[field]));
+    }
+    await db.run(`INSERT INTO ${this.#table} (${STORED.join(', ')}) VALUES ${events.map(() => placeholders).join(', ')}`, values);
   }
 
   #toEvent(row: EventRow): ConnectionEvent {
-    const event: ConnectionEvent = { id: row.id, at: Number(row.at), app: this.#app, step: row.step as ConnectionStep, outcome: row.outcome === 'refused' ? 'refused' : 'ok' };
+    const at = Number(row.at);
+    const event: ConnectionEvent = { id: `${this.#app === 'auth-server' ? 'a' : 'r'}${at.toString(36)}.${Number(row.seq).toString(36)}`, at, app: this.#app, step: row.step as ConnectionStep, outcome: row.outcome === 'refused' ? 'refused' : 'ok' };
     const optional: Array<[keyof ConnectionEvent, string | null]> = [
       ['error', row.error], ['reasonCode', row.reason_code], ['reason', row.reason], ['clientId', row.client_id], ['accountId', row.account_id],
       ['flowId', row.flow_id], ['grantId', row.grant_id], ['ip', row.ip], ['userAgent', row.user_agent], ['redirectUri', row.redirect_uri],

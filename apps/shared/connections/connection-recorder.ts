@@ -14,7 +14,6 @@
  * - The failure counter is counted here, at `record`, so it counts what the clients met even
  *   when the event itself is dropped.
  */
-import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import type { ConnectionApp, ConnectionRecorder, NewConnectionEvent } from '../connection-events.ts';
 import type { Logger } from '../logger.ts';
@@ -59,11 +58,7 @@ export class DatabaseConnectionRecorder implements ConnectionRecorder {
     this.#maxQueued = options.maxQueued ?? 10_000;
     this.#queue = new BatchedWrites<Queued>({
       maxQueued: this.#maxQueued,
-      writeMany: (rows) => {
-        // One call for the batch's randomness: 16 bytes per event id.
-        const random = randomBytes(16 * rows.length);
-        return store.insertMany(rows.map(({ event, at }, i) => trimConnectionEvent(event, { id: random.toString('base64url', 16 * i, 16 * (i + 1)), at, app })));
-      },
+      writeMany: (rows) => store.insertMany(rows.map(({ event, at }) => trimConnectionEvent(event, { at, app }))),
     });
   }
 

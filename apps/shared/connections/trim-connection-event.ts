@@ -7,16 +7,15 @@
  * It does not judge whether a field is a secret: emitters only pass the fields
  * connection-events.ts allows.
  */
-import type { ConnectionEvent, NewConnectionEvent } from '../connection-events.ts';
+import type { ConnectionEvent, NewConnectionEvent, UnnumberedConnectionEvent } from '../connection-events.ts';
 
 const MAX_USER_AGENT = 256;
 const MAX_URL = 2048;
 const MAX_TEXT = 1000;
 const MAX_ID = 512;
 
-export function trimConnectionEvent(event: NewConnectionEvent, stamp: Pick<ConnectionEvent, 'id' | 'at' | 'app'>): ConnectionEvent {
+export function trimConnectionEvent(event: NewConnectionEvent, stamp: Pick<ConnectionEvent, 'at' | 'app'>): UnnumberedConnectionEvent {
   return {
-    id: stamp.id,
     at: stamp.at,
     app: stamp.app,
     step: event.step,

@@ -146,6 +146,18 @@ function scrub(value: unknown, depth = 0): unknown {
   return value;
 }
 
+/**
+ * A `token.issued` with a grant is a code exchange (client credentials have no grant; token
+ * exchange and ID-JAG grants record events of their own): it is stored without its
+ * `grant_type` (record-provider-events.ts), which every reader gets back here.
+ */
+function withImpliedDetails(event: string, details: Record<string, unknown>): Record<string, unknown> {
+  if (event === 'token.issued' && details.grant_id !== undefined && details.grant_type === undefined) {
+    return { grant_type: 'authorization_code', ...details };
+  }
+  return details;
+}
+
 function toRecord(row: Row): AuditRecord {
   return {
     id: row.id,
@@ -155,7 +167,7 @@ function toRecord(row: Row): AuditRecord {
     actorId: row.actor_id,
     ip: row.ip,
     clientId: row.client_id,
-    details: JSON.parse(row.details) as Record<string, unknown>,
+    details: withImpliedDetails(row.event, JSON.parse(row.details) as Record<string, unknown>),
   };
 }
 

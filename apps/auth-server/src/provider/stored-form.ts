@@ -3,10 +3,16 @@
  *
  * - Models whose id is a bearer credential (authorization codes, refresh tokens, opaque access
  *   tokens, the session cookie's value, …) are stored under SHA-256(model ‖ 0 ‖ id), base64url,
- *   and the raw id is removed from the payload (the provider puts it there as `jti`); a read puts
- *   back the id it was looked up with. The ids are 256 random bits, so a fast unsalted hash is
- *   right (as GitHub and Ory Hydra store tokens); the model in the hash keeps one model's id from
- *   ever matching another's row.
+ *   cut to its first 22 characters (132 bits), and the raw id is removed from the payload (the
+ *   provider puts it there as `jti`); a read puts back the id it was looked up with. The ids are
+ *   256 random bits, so a fast unsalted hash is right (as GitHub and Ory Hydra store tokens); the
+ *   model in the hash keeps one model's id from ever matching another's row. 132 bits are plenty
+ *   for a row key: finding an id for a given row takes ~2^132 hashes, and two of n rows share a
+ *   key with odds ~n²/2^133. The full 43 characters cost 21 bytes more in the row and again in
+ *   the (model, id) index: about 100 bytes per issued-and-refreshed grant (a code, two refresh
+ *   tokens). Rows stored with the full hash are cut by migration 014 (PostgreSQL 008) at start;
+ *   a replica of an earlier version must not keep running beside this one (it would write and
+ *   look up the long form).
  * - Interactions keep their uid as id: it is no secret on its own (it is in the page URLs, in
  *   the provider's `returnTo` inside the same payload, and in access logs), and resuming one needs
  *   the browser's `_interaction`/`_interaction_resume` cookies, signed with keys kept outside
@@ -18,8 +24,9 @@
  * grants by it.
  * - Grants, codes and refresh tokens (the rows that grow with use) leave out of the payload what
  *   the row already holds: `kind` (the model), `jti` (the id), and `grantId`, `accountId` and
- *   `clientId` (real columns). A read puts them back. About 120 bytes less per row, and no
- *   second copy that could disagree with the columns. Rows stored in full earlier read the same.
+ *   `clientId` (real columns: a code's or refresh token's account and client are its grant's,
+ *   see database-adapter.ts). A read puts them back. About 120 bytes less per row, and no second
+ *   copy that could disagree with the columns. Rows stored in full earlier read the same.
  */
 import { hash } from 'node:crypto';
 import type { AdapterPayload } from 'oidc-provider';
@@ -42,11 +49,14 @@ export interface StoredColumns {
   client_id: string | null;
 }
 
+/** Characters of the base64url SHA-256 kept as a hashed row's id (see above). */
+const STORED_HASH_LENGTH = 22;
+
 /** The row id a model's id is stored under. */
 export function storedId(model: string, id: string): string {
   if (!HASHED_ID_MODELS.has(model)) return id;
   // The one-shot hash: about 2 µs against 6 µs for createHash().update()… (three per refresh grant).
-  return hash('sha256', `${model}\0${id}`, 'base64url');
+  return hash('sha256', `${model}\0${id}`, 'base64url').slice(0, STORED_HASH_LENGTH);
 }
 
 /** A copy of `payload` fit to store: no raw bearer id, no plain client secret. */

@@ -43,6 +43,16 @@ interface Held {
 /** Which kind of feed entry refused a token: its user, client or grant, the token itself, or its signing key. */
 export type RevokedBy = 'sub' | 'client' | 'grant' | 'token' | 'kid';
 
+/**
+ * Whether `map` holds an entry for `value` cutting off tokens issued at `issuedAt`. A function of
+ * the module, not a closure made per check: every request asks (under tsx a closure per request
+ * also defined its name, about 0.5 % of a tools/call's CPU).
+ */
+function cutsOff(map: Map<string, Held>, value: string | undefined, issuedAt: number): boolean {
+  const held = value === undefined ? undefined : map.get(value);
+  return held !== undefined && issuedAt <= held.issuedBefore;
+}
+
 export class RevocationList {
   readonly #entries: Record<RevokedBy, Map<string, Held>> = {
     sub: new Map(), client: new Map(), grant: new Map(), token: new Map(), kid: new Map(),
@@ -77,13 +87,9 @@ export class RevocationList {
   refuses(token: TokenMatch): RevokedBy | undefined {
     if (token.kid !== undefined && this.#entries.kid.has(token.kid)) return 'kid';
     if (this.#entries.token.has(token.token)) return 'token';
-    const before = (map: Map<string, Held>, value: string | undefined) => {
-      const held = value === undefined ? undefined : map.get(value);
-      return held !== undefined && token.issuedAt <= held.issuedBefore;
-    };
-    if (before(this.#entries.sub, token.sub)) return 'sub';
-    if (before(this.#entries.client, token.client)) return 'client';
-    if (before(this.#entries.grant, token.grant)) return 'grant';
+    if (cutsOff(this.#entries.sub, token.sub, token.issuedAt)) return 'sub';
+    if (cutsOff(this.#entries.client, token.client, token.issuedAt)) return 'client';
+    if (cutsOff(this.#entries.grant, token.grant, token.issuedAt)) return 'grant';
     return undefined;
   }
 

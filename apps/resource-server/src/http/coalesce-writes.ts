@@ -17,26 +17,46 @@
  */
 import type { ServerResponse } from 'node:http';
 
+/** What coalesceWrites keeps on a response: whether it is corked this turn, and its own methods. */
+const state = Symbol('coalesced writes');
+
+interface Coalesced {
+  corked: boolean;
+  flushHeaders: ServerResponse['flushHeaders'];
+  write: ServerResponse['write'];
+}
+
+type CoalescedResponse = ServerResponse & { [state]: Coalesced };
+
 export function coalesceWrites(res: ServerResponse): void {
-  let corked = false;
-  const uncork = () => {
-    corked = false;
-    res.uncork();
-  };
-  const corkThisTurn = () => {
-    if (corked) return;
-    corked = true;
-    res.cork();
-    setImmediate(uncork);
-  };
+  // The wrappers below are made once, for every response: a response's own methods and state are
+  // kept on it, so a call pays for no closures (measured under tsx, where each also defined its
+  // `name`: about 1 % of a built-in tool call's CPU).
+  const coalesced = res as CoalescedResponse;
+  coalesced[state] = { corked: false, flushHeaders: res.flushHeaders, write: res.write };
   // `end` needs no wrapper: Node uncorks fully on end, so it sends what the turn corked with it.
-  const { flushHeaders, write } = res;
-  res.flushHeaders = function coalescedFlushHeaders(this: ServerResponse) {
-    corkThisTurn();
-    flushHeaders.call(this);
-  };
-  res.write = function coalescedWrite(this: ServerResponse, ...args: Parameters<typeof write>) {
-    corkThisTurn();
-    return write.apply(this, args as never);
-  } as typeof write;
+  res.flushHeaders = coalescedFlushHeaders;
+  res.write = coalescedWrite as ServerResponse['write'];
+}
+
+function coalescedFlushHeaders(this: CoalescedResponse): void {
+  corkThisTurn(this);
+  this[state].flushHeaders.call(this);
+}
+
+function coalescedWrite(this: CoalescedResponse, ...args: Parameters<ServerResponse['write']>): boolean {
+  corkThisTurn(this);
+  return this[state].write.apply(this, args as never);
+}
+
+function corkThisTurn(res: CoalescedResponse): void {
+  if (res[state].corked) return;
+  res[state].corked = true;
+  res.cork();
+  setImmediate(uncork, res);
+}
+
+function uncork(res: CoalescedResponse): void {
+  res[state].corked = false;
+  res.uncork();
 }

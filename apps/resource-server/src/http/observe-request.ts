@@ -18,10 +18,18 @@ export type ObserveRequest = (req: IncomingMessage, res: ServerResponse, path: s
 
 export function observeRequest({ logger, requestDuration }: ObserveRequestsOptions): ObserveRequest {
   const requestLog = withoutRedaction(logger);
+  // One `route` function per template (the MCP path, `/`, `(other)`), made on first use rather
+  // than per request: a closure per request was, under tsx, also a `name` definition per request.
+  const routes = new Map<string, () => string>();
+  const routeOf = (route: string) => {
+    let named = routes.get(route);
+    if (!named) routes.set(route, named = () => route);
+    return named;
+  };
   return (req, res, path, route) => observeResponse(res, {
     method: req.method ?? '',
     path,
     incomingId: typeof req.headers['x-request-id'] === 'string' ? req.headers['x-request-id'] : undefined,
-    route: () => route,
+    route: routeOf(route),
   }, requestLog, requestDuration);
 }

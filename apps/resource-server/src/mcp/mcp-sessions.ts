@@ -4,7 +4,7 @@
  *
  * - The database (storage/mcp-session-store.ts) says which sessions exist; this process keeps the
  *   transports and servers of the sessions it has served, as a cache checked against the database
- *   on every request. So a session opened on one replica continues on any other (no sticky
+ *   on every request (on SQLite against the store's exact copy of its rows, see there). So a session opened on one replica continues on any other (no sticky
  *   sessions) and after a restart: a replica that does not hold it rebuilds its server by
  *   replaying the client's stored initialize (replay-initialize.ts). DELETE, a limit or the idle
  *   timeout on one replica ends the session on all of them from their next request on.
@@ -82,7 +82,9 @@ export class McpSessions {
     // The subject never changes: another user's request needs no database to be refused.
     if (held && held.subject !== subject) return undefined;
     const now = this.#options.clock.now();
-    const record = await this.#options.store.touch(id, subject, now - this.#options.idleTtlMs, now);
+    const idleSince = now - this.#options.idleTtlMs;
+    // A held session needs only to be still open; one to rebuild needs its record.
+    const record = held ? await this.#options.store.stillOpen(id, subject, idleSince, now) : await this.#options.store.touch(id, subject, idleSince, now);
     const current = this.#sessions.get(id);
     if (!record) {
       if (current) this.#closeHere(current, 'ended');
@@ -94,6 +96,8 @@ export class McpSessions {
       this.#sessions.set(id, current);
       return current;
     }
+    // Let go of here while it was checked: rebuilt from its record.
+    if (record === true) return this.find(id, subject);
     return this.#rebuild(record);
   }
 
