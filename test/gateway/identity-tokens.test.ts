@@ -33,7 +33,11 @@ describe('identity tokens: the resource server obtains them by token exchange', 
   let caller: VerifiedAccessToken;
   const clock = new TestClock();
 
-  const exchanges = async () => (await auth.auth.admin.audit.query({ event: 'token.exchanged', limit: 1000 })).length;
+  // Token events are written off the request path (audit-log.ts): flushed before they are counted.
+  const exchanges = async () => {
+    await auth.auth.admin.audit.flush();
+    return (await auth.auth.admin.audit.query({ event: 'token.exchanged', limit: 1000 })).length;
+  };
   const identityTokens = (overrides: Partial<Parameters<typeof createIdentityTokens>[0]> = {}) => createIdentityTokens({
     tokenEndpoint: `${auth.issuer}/oauth/token`, ...gateway, clock, ...overrides,
   });

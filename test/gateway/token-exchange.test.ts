@@ -129,6 +129,8 @@ describe('token exchange: identity tokens for upstream MCP servers', () => {
 
   test('each exchange is in the audit log with the user as actor and the upstream as audience', async () => {
     await exchange(gateway, forUpstream(adminToken, { scope: 'mcp:read' }));
+    // Token events are written off the request path (audit-log.ts).
+    await server.auth.admin.audit.flush();
     const [latest] = await server.auth.admin.audit.query({ event: 'token.exchanged', limit: 1 });
     assert.ok(latest);
     assert.equal(latest.actor, 'admin');

@@ -74,6 +74,13 @@ for (const backend of TEST_BACKENDS) {
       assert.equal(await db.get('SELECT * FROM seam_test WHERE id = ?', ['missing']), undefined);
     });
 
+    test('named values: true/false are stored as 1/0 and undefined as NULL, the others as they are', async () => {
+      await db.run('INSERT INTO seam_test (id, n, flag, ratio) VALUES (@id, @n, @flag, @ratio)', { id: 'named-1', n: undefined, flag: false, ratio: 0.25 });
+      await db.run('INSERT INTO seam_test (id, n, flag, ratio) VALUES (@id, @n, @flag, @ratio)', { id: 'named-2', n: 7, flag: 1, ratio: null });
+      const rows = await db.all<{ id: string; n: number | null; flag: number; ratio: number | null }>("SELECT id, n, flag, ratio FROM seam_test WHERE id LIKE 'named-%' ORDER BY id");
+      assert.deepEqual(rows.map((row) => ({ ...row })), [{ id: 'named-1', n: null, flag: 0, ratio: 0.25 }, { id: 'named-2', n: 7, flag: 1, ratio: null }]);
+    });
+
     test('run reports how many rows changed; upserts and RETURNING work the same', async () => {
       const upsert = 'INSERT INTO seam_test (id, n) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET n = seam_test.n + excluded.n RETURNING n';
       assert.deepEqual(await db.all(upsert, ['counter', 1]), [{ n: 1 }]);

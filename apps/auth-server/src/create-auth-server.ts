@@ -146,7 +146,9 @@ export interface AuthServerOptions {
 
 export async function createAuthServer(config: AuthServerConfig, logger: Logger, options: AuthServerOptions = {}): Promise<AuthServer> {
   const clock = options.clock ?? systemClock;
-  const database = await openDatabase(config.database, 'auth-server');
+  // Group commit on SQLite: the token path's writes of one event-loop turn share a COMMIT
+  // (apps/shared/storage/group-commit.ts).
+  const database = await openDatabase(config.database, 'auth-server', { groupCommit: true });
   // Before anything else reads the database: a missing or wrong key encryption key stops the start here.
   let keyStore: KeyStore;
   let starting: StartingKeys;

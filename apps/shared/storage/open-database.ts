@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { PROJECT_ROOT } from '../project-root.ts';
 import { migratePostgres, PostgresDatabase, type PostgresOptions } from './postgres-database.ts';
 import type { SqlDatabase } from './sql-database.ts';
-import { migrateSqlite, SqliteDatabase } from './sqlite-database.ts';
+import { migrateSqlite, SqliteDatabase, type SqliteOptions } from './sqlite-database.ts';
 
 export type AppName = 'auth-server' | 'resource-server';
 
@@ -24,7 +24,8 @@ export function migrationsDir(dialect: SqlDatabase['dialect'], app: AppName): st
   return join(MIGRATIONS_ROOT, dialect, app);
 }
 
-export async function openDatabase(settings: DatabaseSettings, app: AppName): Promise<SqlDatabase> {
+/** `sqlite` applies only when the database is SQLite. */
+export async function openDatabase(settings: DatabaseSettings, app: AppName, sqlite: SqliteOptions = {}): Promise<SqlDatabase> {
   if (settings.postgres) {
     const db = new PostgresDatabase(settings.postgres);
     try {
@@ -35,7 +36,7 @@ export async function openDatabase(settings: DatabaseSettings, app: AppName): Pr
     }
     return db;
   }
-  const db = new SqliteDatabase(settings.sqliteFile);
+  const db = new SqliteDatabase(settings.sqliteFile, sqlite);
   try {
     migrateSqlite(db, migrationsDir('sqlite', app));
   } catch (err) {

