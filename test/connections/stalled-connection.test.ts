@@ -80,7 +80,7 @@ for (const backend of TEST_BACKENDS) {
     });
 
     test('connections list and show --json (the real binary, on the wall clock) say stalled, with the timeline up to the redirect', async () => {
-      const listed = json<ConnectionAttemptSummary[] | { attempts: ConnectionAttemptSummary[]; problem?: string }>(await d.gatehouse(['--json', 'connections', 'list', '--client', client.client_id]));
+      const listed = json<ConnectionAttemptSummary[] | { attempts: ConnectionAttemptSummary[]; problem?: string }>(await d.gatehouse(['--json', 'connections', 'list', `--client=${client.client_id}`]));
       const attempts = Array.isArray(listed) ? listed : listed.attempts;
       assert.equal(attempts.length, 1, JSON.stringify(listed));
       assert.equal(attempts[0]!.outcome, 'stalled');

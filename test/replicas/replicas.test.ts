@@ -92,7 +92,7 @@ describe('two replicas of each app on one PostgreSQL, behind a round-robin load 
     // timeline, read by the CLI from the shared database and through the balancer.
     const clientId = app.client!.client_id;
     const attempt = await waitFor('the connection recorded as connected', async () => {
-      const listed = await gatehouse(set, ['--json', 'connections', 'list', '--client', clientId]);
+      const listed = await gatehouse(set, ['--json', 'connections', 'list', `--client=${clientId}`]);
       assert.equal(listed.code, 0, listed.stderr);
       const { attempts, problem } = JSON.parse(listed.stdout) as { attempts: Array<{ id: string; outcome: string }>; problem?: string };
       assert.equal(problem, undefined, 'the resource servers\' events were read');
