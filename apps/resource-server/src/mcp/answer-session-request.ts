@@ -108,7 +108,9 @@ export function answerSessionRequest(
     if (inner._streamMapping.get(streamId)?.controller === controller) inner._streamMapping.delete(streamId);
   });
 
-  res.writeHead(200, { ...EVENT_STREAM_HEADERS, 'mcp-session-id': inner.sessionId! });
+  // Set, not written: should dispatch throw, the caller can still answer with its own status.
+  for (const [name, value] of Object.entries(EVENT_STREAM_HEADERS)) res.setHeader(name, value);
+  res.setHeader('mcp-session-id', inner.sessionId!);
   try {
     inner.onmessage?.(message, { authInfo: auth, requestInfo: requestInfoOf(req) });
   } catch (err) {
