@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { createDatabaseAdapter } from '../../apps/auth-server/src/provider/database-adapter.ts';
 import { ModelStore } from '../../apps/auth-server/src/provider/model-store.ts';
 import { storedId } from '../../apps/auth-server/src/provider/stored-form.ts';
+import { storedModel } from '../../apps/auth-server/src/provider/stored-model.ts';
 import { connect, redeem, refresh, registerClient, startAuthorization, type RegisteredClient } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { TestClock } from '../helpers/test-clock.ts';
@@ -31,12 +32,12 @@ for (const backend of TEST_BACKENDS) describe(`compact storage of grants and ref
     const tokens = await redeem(server.issuer, client, result);
     assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
     const refreshToken = tokens.body.refresh_token as string;
-    const row = await server.auth.database.get<{ grant_id: string }>("SELECT grant_id FROM oidc_models WHERE model = 'RefreshToken' AND id = ?", [storedId('RefreshToken', refreshToken)]);
+    const row = await server.auth.database.get<{ grant_id: string }>('SELECT grant_id FROM oidc_models WHERE model = ? AND id = ?', [storedModel('RefreshToken'), storedId('RefreshToken', refreshToken)]);
     return { refreshToken, grantId: row!.grant_id };
   }
 
   async function storedPayload(model: string, id: string): Promise<Record<string, unknown>> {
-    const row = await server.auth.database.get<{ payload: string }>('SELECT payload FROM oidc_models WHERE model = ? AND id = ?', [model, id]);
+    const row = await server.auth.database.get<{ payload: string }>('SELECT payload FROM oidc_models WHERE model = ? AND id = ?', [storedModel(model), id]);
     assert.ok(row, `${model} ${id} is stored`);
     return JSON.parse(row.payload) as Record<string, unknown>;
   }
@@ -147,18 +148,19 @@ for (const backend of TEST_BACKENDS) describe(`rows keyed by the full hash of a 
       const refreshToken = tokens.body.refresh_token as string;
       const sessionId = result.browser.cookieValue('_session')!;
 
-      // Key each row by the full 43-character hash, and forget the migration ran.
+      // Key each row by the full 43-character hash under its model's name, as before both
+      // migrations, and forget they ran.
       const db = server.auth.database;
       const fullHash = (model: string, id: string) => createHash('sha256').update(model).update('\0').update(id).digest('base64url');
       for (const [model, raw] of [['RefreshToken', refreshToken], ['AuthorizationCode', result.code], ['Session', sessionId]] as const) {
         assert.equal(storedId(model, raw).length, 22);
-        assert.equal((await db.run('UPDATE oidc_models SET id = ? WHERE model = ? AND id = ?', [fullHash(model, raw), model, storedId(model, raw)])).changes, 1, model);
+        assert.equal((await db.run('UPDATE oidc_models SET model = ?, id = ? WHERE model = ? AND id = ?', [model, fullHash(model, raw), storedModel(model), storedId(model, raw)])).changes, 1, model);
       }
-      assert.equal((await db.run("DELETE FROM schema_migrations WHERE version LIKE '%_short_hashed_ids.sql'")).changes, 1);
+      assert.equal((await db.run("DELETE FROM schema_migrations WHERE version LIKE '%_short_hashed_ids.sql' OR version LIKE '%_model_codes.sql'")).changes, 2);
 
       await server.restart();
 
-      const long = await server.auth.database.get<{ n: number }>("SELECT count(*) AS n FROM oidc_models WHERE model IN ('RefreshToken', 'AuthorizationCode', 'Session') AND length(id) <> 22");
+      const long = await server.auth.database.get<{ n: number }>('SELECT count(*) AS n FROM oidc_models WHERE model IN (?, ?, ?) AND length(id) <> 22', ['RefreshToken', 'AuthorizationCode', 'Session'].map(storedModel));
       assert.equal(Number(long!.n), 0, 'every hashed key is cut');
       const signedIn = await startAuthorization(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE }, result.browser);
       assert.doesNotMatch(signedIn.page.html, /name="password"/, 'the browser session is found');
@@ -168,6 +170,48 @@ for (const backend of TEST_BACKENDS) describe(`rows keyed by the full hash of a 
       assert.equal(replayed.body.error, 'invalid_grant', 'the code is found, consumed');
       const afterReplay = await refresh(server.issuer, client, refreshed.body.refresh_token as string);
       assert.equal(afterReplay.body.error, 'invalid_grant', 'and its replay revoked the grant');
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+for (const backend of TEST_BACKENDS) describe(`rows stored under the model's name, as an earlier version stored them (${backend})`, () => {
+  test('the migration gives grants, codes and refresh tokens their model code, and they read back and work as before', async () => {
+    const server = await startAuthServer({ backend });
+    try {
+      const client = await registerClient(server.issuer);
+      const result = await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD });
+      const tokens = await redeem(server.issuer, client, result);
+      assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+      const first = tokens.body.refresh_token as string;
+      const rotated = await refresh(server.issuer, client, first);
+      assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
+      const live = rotated.body.refresh_token as string;
+      const [grant] = await server.auth.admin.grants.list({ clientId: client.client_id });
+      assert.ok(grant, 'the grant is listed');
+      const before = await Promise.all([server.auth.provider.RefreshToken.find(live), server.auth.provider.Grant.find(grant.grantId)]);
+
+      // Store each row under its model's name again, and forget the migration ran.
+      const db = server.auth.database;
+      for (const model of ['Grant', 'AuthorizationCode', 'RefreshToken']) {
+        assert.ok((await db.run('UPDATE oidc_models SET model = ? WHERE model = ?', [model, storedModel(model)])).changes > 0, model);
+      }
+      assert.equal((await db.run("DELETE FROM schema_migrations WHERE version LIKE '%_model_codes.sql'")).changes, 1);
+
+      await server.restart();
+
+      const named = await server.auth.database.get<{ n: number }>("SELECT count(*) AS n FROM oidc_models WHERE model IN ('Grant', 'AuthorizationCode', 'RefreshToken')");
+      assert.equal(Number(named!.n), 0, 'no row is left under a name');
+      const after = await Promise.all([server.auth.provider.RefreshToken.find(live), server.auth.provider.Grant.find(grant.grantId)]);
+      assert.deepEqual(after.map((m) => ({ ...m })), before.map((m) => ({ ...m })), 'the refresh token and the grant read back the same');
+      assert.deepEqual((await server.auth.admin.grants.list({ clientId: client.client_id })).map((g) => g.grantId), [grant.grantId], 'listed by its client');
+      assert.deepEqual((await server.auth.admin.grants.list({ accountId: grant.accountId })).map((g) => g.grantId), [grant.grantId], 'and by its account');
+      const replayed = await refresh(server.issuer, client, first);
+      assert.equal(replayed.body.error, 'invalid_grant', 'the rotated token is found, consumed');
+      const afterReplay = await refresh(server.issuer, client, live);
+      assert.equal(afterReplay.body.error, 'invalid_grant', 'and its reuse revoked the grant');
+      assert.equal(await server.auth.admin.grants.find(grant.grantId), undefined);
     } finally {
       await server.close();
     }

@@ -1,6 +1,7 @@
 /**
  * oidc-provider adapter over the app's database (SQLite or PostgreSQL): every model in one
- * table, keyed by (model, id). The only module that reads or writes `oidc_models.payload`, the
+ * table, keyed by (model, id), the model as a one-letter code for grants, codes and refresh
+ * tokens (stored-model.ts). The only module that reads or writes `oidc_models.payload`, the
  * provider's own format; everything else asks model-store.ts, which queries real columns.
  *
  * - Beside the payload, `upsert` writes what others query as columns: grant_id, uid, user_code,
@@ -35,6 +36,7 @@ import type { SqlDatabase, SqlDialect, SqlExecutor } from '../../../shared/stora
 import { fromStoredPayload, HASHED_ID_MODELS, storedId, toStoredPayload, type StoredColumns } from './stored-form.ts';
 import { isHashedClientSecret } from './hashed-client-secrets.ts';
 import { sameId } from './prefix-index.ts';
+import { modelName, storedModel } from './stored-model.ts';
 
 interface Row extends StoredColumns {
   payload: string;
@@ -63,7 +65,7 @@ const UPSERT_CONFLICT = `
  * rowids fails that one insert (odds ~ rows / 2^63).
  * PostgreSQL reuses freed space in any page (its free space map) and needs none of this.
  */
-const APPENDED_MODELS = ['Grant', 'RefreshToken'];
+const APPENDED_MODELS = ['Grant', 'RefreshToken'].map(storedModel);
 const UPSERT = {
   sqlite: `
   INSERT INTO oidc_models (rowid, model, id, payload, grant_id, uid, user_code, account_id, client_id, consumed_at, expires_at)
@@ -101,8 +103,8 @@ const GRANT_HOLDS_ACCOUNT: ReadonlySet<string> = new Set(['AuthorizationCode', '
  */
 const FIND_WITH_GRANT = new Map([...GRANT_HOLDS_ACCOUNT].map((model) => [model, `SELECT t.payload, t.consumed_at, t.grant_id,
     coalesce(t.account_id, g.account_id) AS account_id, coalesce(t.client_id, g.client_id) AS client_id
-  FROM oidc_models t LEFT JOIN oidc_models g ON g.model = 'Grant' AND g.id = t.grant_id
-  WHERE t.model = '${model}' AND t.id = @id AND (t.expires_at IS NULL OR t.expires_at > @now)`]));
+  FROM oidc_models t LEFT JOIN oidc_models g ON g.model = '${storedModel('Grant')}' AND g.id = t.grant_id
+  WHERE t.model = '${storedModel(model)}' AND t.id = @id AND (t.expires_at IS NULL OR t.expires_at > @now)`]));
 const FIND_BY_UID = `SELECT payload, consumed_at FROM oidc_models WHERE model = @model AND uid = @uid AND ${VISIBLE}`;
 const FIND_BY_USER_CODE = `SELECT payload, consumed_at FROM oidc_models WHERE model = @model AND user_code = @userCode AND ${VISIBLE}`;
 const CONSUME = 'UPDATE oidc_models SET consumed_at = @now WHERE model = @model AND id = @id AND consumed_at IS NULL';
@@ -149,7 +151,7 @@ const CONSUME_TO_TOMBSTONE = Object.fromEntries((['sqlite', 'postgres'] as const
 const GRANT_OF = 'SELECT grant_id FROM oidc_models WHERE model = @model AND id = @id';
 const DESTROY = 'DELETE FROM oidc_models WHERE model = @model AND id = @id';
 const REVOKE_BY_GRANT_ID = `DELETE FROM oidc_models WHERE ${sameId('grant_id', '@grantId')}`;
-const REVOKE_GRANT = `DELETE FROM oidc_models WHERE (${sameId('grant_id', '@grantId')}) OR (model = 'Grant' AND id = @grantId)`;
+const REVOKE_GRANT = `DELETE FROM oidc_models WHERE (${sameId('grant_id', '@grantId')}) OR (model = '${storedModel('Grant')}' AND id = @grantId)`;
 
 /** The error detail oidc-provider gives a replay it detects itself (the audit log keys on it). */
 const REUSE_DETAIL: Record<string, string> = {
@@ -183,7 +185,7 @@ export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemCloc
    * revoked the grant first.
    */
   async function refuseConcurrentReuse(model: string, id: string): Promise<never> {
-    const row = await db.get<{ grant_id: string | null }>(GRANT_OF, { model, id });
+    const row = await db.get<{ grant_id: string | null }>(GRANT_OF, { model: storedModel(model), id });
     const grantId = row?.grant_id;
     if (grantId) {
       await db.run(REVOKE_GRANT, { grantId });
@@ -194,12 +196,17 @@ export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemCloc
   }
 
   return class DatabaseAdapter implements Adapter {
-    constructor(private readonly model: string) {}
+    /** The model column's value for this model (stored-model.ts). */
+    private readonly stored: string;
+
+    constructor(private readonly model: string) {
+      this.stored = storedModel(model);
+    }
 
     async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
       const replayMarker = this.model === 'ReplayDetection';
       const { changes } = await db.run((replayMarker ? INSERT_REPLAY_MARKER : UPSERT)[db.dialect], {
-        model: this.model,
+        model: this.stored,
         id: storedId(this.model, id),
         payload: JSON.stringify(toStoredPayload(this.model, payload)),
         grantId: payload.grantId ?? null,
@@ -215,28 +222,28 @@ export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemCloc
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
-      const row = await db.get<Row>(FIND_WITH_GRANT.get(this.model) ?? FIND, { model: this.model, id: storedId(this.model, id), now: now() });
+      const row = await db.get<Row>(FIND_WITH_GRANT.get(this.model) ?? FIND, { model: this.stored, id: storedId(this.model, id), now: now() });
       const payload = toPayload(row);
       return payload && fromStoredPayload(this.model, id, payload, row!);
     }
 
     async findByUid(uid: string): Promise<AdapterPayload | undefined> {
-      return toPayload(await db.get<Row>(FIND_BY_UID, { model: this.model, uid, now: now() }));
+      return toPayload(await db.get<Row>(FIND_BY_UID, { model: this.stored, uid, now: now() }));
     }
 
     async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-      return toPayload(await db.get<Row>(FIND_BY_USER_CODE, { model: this.model, userCode, now: now() }));
+      return toPayload(await db.get<Row>(FIND_BY_USER_CODE, { model: this.stored, userCode, now: now() }));
     }
 
     async consume(id: string): Promise<void> {
       const stored = storedId(this.model, id);
       const consume = CONSUME_TO_TOMBSTONE[db.dialect][this.model] ?? CONSUME;
-      const { changes } = await db.run(consume, { model: this.model, id: stored, now: now() });
+      const { changes } = await db.run(consume, { model: this.stored, id: stored, now: now() });
       if (changes === 0) await refuseConcurrentReuse(this.model, stored);
     }
 
     async destroy(id: string): Promise<void> {
-      await db.run(DESTROY, { model: this.model, id: storedId(this.model, id) });
+      await db.run(DESTROY, { model: this.stored, id: storedId(this.model, id) });
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
@@ -268,7 +275,7 @@ async function payloadsOf(db: SqlExecutor, model: string, ids: readonly string[]
     const chunk = ids.slice(start, start + IDS_PER_QUERY);
     const rows = await db.all<{ id: string; payload: string }>(
       `SELECT id, payload FROM oidc_models WHERE model = ? AND id IN (${chunk.map(() => '?').join(', ')})`,
-      [model, ...chunk],
+      [storedModel(model), ...chunk],
     );
     for (const row of rows) found.set(row.id, JSON.parse(row.payload));
   }
@@ -334,14 +341,15 @@ export async function convertPlainRows(tx: SqlExecutor): Promise<number> {
   const models = [...HASHED_ID_MODELS, 'Interaction', 'Client'];
   const rows = await tx.all<{ model: string; id: string; payload: string }>(
     `SELECT model, id, payload FROM oidc_models WHERE model IN (${models.map(() => '?').join(', ')})`,
-    models,
+    models.map(storedModel),
   );
   let converted = 0;
   for (const row of rows) {
     const payload = JSON.parse(row.payload) as AdapterPayload;
-    if (!isPlain(row.model, payload)) continue;
+    const model = modelName(row.model);
+    if (!isPlain(model, payload)) continue;
     await tx.run('UPDATE oidc_models SET id = @newId, payload = @payload WHERE model = @model AND id = @id', {
-      model: row.model, id: row.id, newId: storedId(row.model, row.id), payload: JSON.stringify(toStoredPayload(row.model, payload)),
+      model: row.model, id: row.id, newId: storedId(model, row.id), payload: JSON.stringify(toStoredPayload(model, payload)),
     });
     converted += 1;
   }
