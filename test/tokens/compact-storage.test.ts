@@ -10,6 +10,7 @@ import { createDatabaseAdapter } from '../../apps/auth-server/src/provider/datab
 import { ModelStore } from '../../apps/auth-server/src/provider/model-store.ts';
 import { storedId } from '../../apps/auth-server/src/provider/stored-form.ts';
 import { storedModel } from '../../apps/auth-server/src/provider/stored-model.ts';
+import { fromStoredKeys, storedKey } from '../../apps/auth-server/src/provider/stored-payload-keys.ts';
 import { connect, redeem, refresh, registerClient, startAuthorization, type RegisteredClient } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { TestClock } from '../helpers/test-clock.ts';
@@ -48,7 +49,7 @@ for (const backend of TEST_BACKENDS) describe(`compact storage of grants and ref
     assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
 
     const tombstone = await storedPayload('RefreshToken', storedId('RefreshToken', first));
-    assert.deepEqual(Object.keys(tombstone).sort(), ['exp', 'scope'], 'only what the provider reads before it sees the token was used');
+    assert.deepEqual(Object.keys(tombstone).sort(), ['exp', 'scope'].map(storedKey).sort(), 'only what the provider reads before it sees the token was used');
 
     // The scope check runs before the reuse check: without the scope in the tombstone this
     // would be invalid_scope, and the grant would survive the replay.
@@ -66,7 +67,7 @@ for (const backend of TEST_BACKENDS) describe(`compact storage of grants and ref
     assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
 
     const tombstone = await storedPayload('AuthorizationCode', storedId('AuthorizationCode', result.code));
-    assert.deepEqual(Object.keys(tombstone).sort(), ['codeChallenge', 'codeChallengeMethod', 'exp', 'redirectUri'], 'only what the provider reads before it sees the code was used');
+    assert.deepEqual(Object.keys(tombstone).sort(), ['codeChallenge', 'codeChallengeMethod', 'exp', 'redirectUri'].map(storedKey).sort(), 'only what the provider reads before it sees the code was used');
 
     // PKCE and the redirect_uri are checked before the reuse check: without them in the
     // tombstone the replay would be refused as a PKCE or redirect_uri mismatch, and the grant
@@ -102,7 +103,7 @@ for (const backend of TEST_BACKENDS) describe(`compact storage of grants and ref
     }
     // A real grant (Gatehouse's tokens never expire with the session) refreshes without it.
     const { refreshToken } = await signedIn();
-    assert.equal((await storedPayload('RefreshToken', storedId('RefreshToken', refreshToken))).sessionUid, undefined);
+    assert.equal((await storedPayload('RefreshToken', storedId('RefreshToken', refreshToken)))[storedKey('sessionUid')], undefined);
     const rotated = await refresh(server.issuer, client, refreshToken);
     assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
     assert.equal((await refresh(server.issuer, client, rotated.body.refresh_token as string)).status, 200);
@@ -119,6 +120,28 @@ for (const backend of TEST_BACKENDS) describe(`compact storage of grants and ref
     assert.deepEqual([found?.kind, found?.jti, found?.grantId, found?.clientId, found?.accountId !== undefined], ['RefreshToken', refreshToken, grantId, client.client_id, true]);
     const refreshed = await refresh(server.issuer, client, refreshToken);
     assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));
+  });
+
+  test("grant and refresh token fields are stored under one-letter names and read back under the provider's", async () => {
+    const { refreshToken, grantId } = await signedIn();
+    const rotated = await refresh(server.issuer, client, refreshToken);
+    assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
+    const live = rotated.body.refresh_token as string;
+    const stored = { grant: await storedPayload('Grant', grantId), token: await storedPayload('RefreshToken', storedId('RefreshToken', live)) };
+    for (const [what, payload] of Object.entries(stored)) {
+      assert.deepEqual(Object.keys(payload).filter((key) => key.length > 1), [], `${what}: ${JSON.stringify(payload)}`);
+    }
+    assert.deepEqual(stored.grant[storedKey('resources')], { [RESOURCE]: 'mcp:read' }, 'nested fields keep their names');
+
+    const token = await server.auth.provider.RefreshToken.find(live);
+    assert.deepEqual(
+      [token?.scope, token?.resource, token?.gty, token?.rotations, typeof token?.iat, typeof token?.exp, typeof token?.iiat, typeof token?.authTime],
+      ['mcp:read', RESOURCE, 'authorization_code refresh_token', 1, 'number', 'number', 'number', 'number'],
+    );
+    const grant = await server.auth.provider.Grant.find(grantId);
+    assert.deepEqual([grant?.resources, grant?.openid, typeof grant?.iat], [{ [RESOURCE]: 'mcp:read' }, { scope: 'mcp:read' }, 'number']);
+    assert.deepEqual((await server.auth.admin.grants.find(grantId))?.scopes, ['mcp:read'], 'the admin pages read the grant too');
+    assert.equal((await refresh(server.issuer, client, live)).status, 200);
   });
 
   test('once a grant and all its tokens have expired, the sweep leaves nothing of it', async () => {
@@ -212,6 +235,55 @@ for (const backend of TEST_BACKENDS) describe(`rows stored under the model's nam
       const afterReplay = await refresh(server.issuer, client, live);
       assert.equal(afterReplay.body.error, 'invalid_grant', 'and its reuse revoked the grant');
       assert.equal(await server.auth.admin.grants.find(grant.grantId), undefined);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+for (const backend of TEST_BACKENDS) describe(`payloads stored under oidc-provider's field names, as an earlier version stored them (${backend})`, () => {
+  test('the migration renames their fields, and grants, codes and refresh tokens read back and work as before', async () => {
+    const server = await startAuthServer({ backend });
+    try {
+      const client = await registerClient(server.issuer);
+      const result = await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD });
+      const tokens = await redeem(server.issuer, client, result);
+      assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+      const first = tokens.body.refresh_token as string;
+      const rotated = await refresh(server.issuer, client, first);
+      assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
+      const live = rotated.body.refresh_token as string;
+      const [grant] = await server.auth.admin.grants.list({ clientId: client.client_id });
+      assert.ok(grant);
+      const read = async () => {
+        const { provider } = server.auth; // a new one after the restart
+        const models = await Promise.all([provider.RefreshToken.find(live), provider.RefreshToken.find(first), provider.AuthorizationCode.find(result.code), provider.Grant.find(grant.grantId)]);
+        return models.map((m): Record<string, unknown> => ({ ...m }));
+      };
+      const before = await read();
+      assert.ok(before.every((m) => m.jti !== undefined), 'each is found');
+
+      // Store every grant, code and refresh token with oidc-provider's field names, and forget the migration ran.
+      const db = server.auth.database;
+      const rows = await db.all<{ model: string; id: string; payload: string }>('SELECT model, id, payload FROM oidc_models WHERE model IN (?, ?, ?)', ['Grant', 'AuthorizationCode', 'RefreshToken'].map(storedModel));
+      assert.ok(rows.length >= 4);
+      for (const row of rows) {
+        const long = JSON.stringify(fromStoredKeys(JSON.parse(row.payload) as Record<string, unknown>));
+        assert.notEqual(long, row.payload);
+        await db.run('UPDATE oidc_models SET payload = ? WHERE model = ? AND id = ?', [long, row.model, row.id]);
+      }
+      assert.equal((await db.run("DELETE FROM schema_migrations WHERE version LIKE '%_short_payload_keys.sql'")).changes, 1);
+
+      await server.restart();
+
+      for (const row of await server.auth.database.all<{ payload: string }>('SELECT payload FROM oidc_models WHERE model IN (?, ?, ?)', ['Grant', 'AuthorizationCode', 'RefreshToken'].map(storedModel))) {
+        assert.deepEqual(Object.keys(JSON.parse(row.payload) as object).filter((key) => key.length > 1), [], row.payload);
+      }
+      assert.deepEqual(await read(), before, 'each reads back the same');
+      assert.deepEqual((await server.auth.admin.grants.find(grant.grantId))?.scopes, grant.scopes);
+      const replayed = await redeem(server.issuer, client, result);
+      assert.equal(replayed.body.error, 'invalid_grant', 'the code is found, consumed');
+      assert.equal((await refresh(server.issuer, client, live)).body.error, 'invalid_grant', 'and its replay revoked the grant');
     } finally {
       await server.close();
     }

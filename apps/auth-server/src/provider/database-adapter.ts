@@ -37,6 +37,7 @@ import { fromStoredPayload, HASHED_ID_MODELS, storedId, toStoredPayload, type St
 import { isHashedClientSecret } from './hashed-client-secrets.ts';
 import { sameId } from './prefix-index.ts';
 import { modelName, storedModel } from './stored-model.ts';
+import { fromStoredKeys, storedKey } from './stored-payload-keys.ts';
 
 interface Row extends StoredColumns {
   payload: string;
@@ -130,19 +131,21 @@ const TOMBSTONE_FIELDS: Record<string, string[]> = {
 };
 /**
  * The consume of a refresh token or code, shrinking its payload to its tombstone in the same
- * statement. SQLite: json_patch onto '{}' drops the fields the token does not have (RFC 7396:
- * null removes).
+ * statement (the fields under their stored names, stored-payload-keys.ts). SQLite: json_patch
+ * onto '{}' drops the fields the token does not have (RFC 7396: null removes).
  */
-function consumeToTombstone(dialect: SqlDialect, fields: string[]): string {
+function consumeToTombstone(dialect: SqlDialect, names: string[]): string {
+  const fields = names.map(storedKey);
+  const [boundToSession, sessionUid] = [storedKey('expiresWithSession'), storedKey('sessionUid')];
   if (dialect === 'sqlite') {
     return `UPDATE oidc_models SET consumed_at = @now,
     payload = json_patch('{}', json_object(${fields.map((f) => `'${f}', payload -> '$."${f}"'`).join(', ')},
-      'sessionUid', CASE WHEN payload ->> '$.expiresWithSession' THEN payload -> '$.sessionUid' END))
+      '${sessionUid}', CASE WHEN payload ->> '$.${boundToSession}' THEN payload -> '$.${sessionUid}' END))
     WHERE model = @model AND id = @id AND consumed_at IS NULL`;
   }
   return `UPDATE oidc_models SET consumed_at = @now,
     payload = (SELECT jsonb_strip_nulls(jsonb_build_object(${fields.map((f) => `'${f}', p -> '${f}'`).join(', ')},
-      'sessionUid', CASE WHEN p ->> 'expiresWithSession' = 'true' THEN p -> 'sessionUid' END))::text
+      '${sessionUid}', CASE WHEN p ->> '${boundToSession}' = 'true' THEN p -> '${sessionUid}' END))::text
       FROM (SELECT payload::jsonb AS p) AS stored)
     WHERE model = @model AND id = @id AND consumed_at IS NULL`;
 }
@@ -286,7 +289,7 @@ async function payloadsOf(db: SqlExecutor, model: string, ids: readonly string[]
 export async function readGrantFacts(db: SqlExecutor, grantIds: readonly string[]): Promise<Map<string, GrantFacts>> {
   const facts = new Map<string, GrantFacts>();
   for (const [id, value] of await payloadsOf(db, 'Grant', grantIds)) {
-    const payload = value as GrantPayload;
+    const payload = fromStoredKeys(value as Record<string, unknown>) as unknown as GrantPayload;
     const scopes = new Set<string>();
     for (const scope of Object.values(payload.resources ?? {}).flatMap((s) => s.split(' '))) if (scope) scopes.add(scope);
     for (const scope of (payload.openid?.scope ?? '').split(' ')) if (scope) scopes.add(scope);

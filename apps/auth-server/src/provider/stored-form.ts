@@ -34,10 +34,12 @@
  *   carries no such claim. Gatehouse's tokens never expire with the session
  *   (create-provider.ts): about 57 bytes less per live refresh token. Consumed ones were already
  *   cut the same way (database-adapter.ts, their tombstone).
+ * - Their fields are stored under one-letter names (stored-payload-keys.ts).
  */
 import { hash } from 'node:crypto';
 import type { AdapterPayload } from 'oidc-provider';
 import { hashClientSecret, isHashedClientSecret } from './hashed-client-secrets.ts';
+import { fromStoredKeys, toStoredKeys } from './stored-payload-keys.ts';
 
 /** Models whose id is a bearer credential. Some are off in Gatehouse; listed so turning one on stays safe. */
 export const HASHED_ID_MODELS: ReadonlySet<string> = new Set([
@@ -71,7 +73,7 @@ export function toStoredPayload(model: string, payload: AdapterPayload): Adapter
   if (SLIM_MODELS.has(model)) {
     const { jti: _jti, kind: _kind, grantId: _grantId, accountId: _accountId, clientId: _clientId, ...rest } = payload;
     if (rest.sessionUid !== undefined && rest.expiresWithSession !== true) delete rest.sessionUid;
-    return rest;
+    return toStoredKeys(rest) as AdapterPayload;
   }
   if (HASHED_ID_MODELS.has(model)) {
     const { jti: _jti, ...rest } = payload;
@@ -88,7 +90,8 @@ export function toStoredPayload(model: string, payload: AdapterPayload): Adapter
 }
 
 /** The payload the provider stored, with the id it was looked up by put back as `jti`. */
-export function fromStoredPayload(model: string, id: string, payload: AdapterPayload, columns: StoredColumns): AdapterPayload {
+export function fromStoredPayload(model: string, id: string, stored: AdapterPayload, columns: StoredColumns): AdapterPayload {
+  const payload = SLIM_MODELS.has(model) ? fromStoredKeys(stored) as AdapterPayload : stored;
   if (SLIM_MODELS.has(model)) {
     payload.kind = model;
     if (columns.grant_id !== null) payload.grantId = columns.grant_id;
