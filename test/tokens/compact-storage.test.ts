@@ -43,13 +43,17 @@ for (const backend of TEST_BACKENDS) describe(`compact storage of grants and ref
     return JSON.parse(row.payload) as Record<string, unknown>;
   }
 
+  /** A stored payload's field names but `exp`'s, sorted. */
+  const withoutExp = (payload: Record<string, unknown>) => Object.keys(payload).filter((key) => key !== storedKey('exp')).sort();
+
   test('a rotated refresh token is kept as a tombstone, and presenting it again (with a scope) still revokes the grant', async () => {
     const { refreshToken: first, grantId } = await signedIn();
     const rotated = await refresh(server.issuer, client, first);
     assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
 
     const tombstone = await storedPayload('RefreshToken', storedId('RefreshToken', first));
-    assert.deepEqual(Object.keys(tombstone).sort(), ['exp', 'scope'].map(storedKey).sort(), 'only what the provider reads before it sees the token was used');
+    // (`exp` is there only when the row's expiry, on the test's clock, is another second.)
+    assert.deepEqual(withoutExp(tombstone), [storedKey('scope')], 'only what the provider reads before it sees the token was used');
 
     // The scope check runs before the reuse check: without the scope in the tombstone this
     // would be invalid_scope, and the grant would survive the replay.
@@ -67,7 +71,7 @@ for (const backend of TEST_BACKENDS) describe(`compact storage of grants and ref
     assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
 
     const tombstone = await storedPayload('AuthorizationCode', storedId('AuthorizationCode', result.code));
-    assert.deepEqual(Object.keys(tombstone).sort(), ['codeChallenge', 'codeChallengeMethod', 'exp', 'redirectUri'].map(storedKey).sort(), 'only what the provider reads before it sees the code was used');
+    assert.deepEqual(withoutExp(tombstone), ['codeChallenge', 'codeChallengeMethod', 'redirectUri'].map(storedKey).sort(), 'only what the provider reads before it sees the code was used');
 
     // PKCE and the redirect_uri are checked before the reuse check: without them in the
     // tombstone the replay would be refused as a PKCE or redirect_uri mismatch, and the grant
@@ -107,6 +111,22 @@ for (const backend of TEST_BACKENDS) describe(`compact storage of grants and ref
     const rotated = await refresh(server.issuer, client, refreshToken);
     assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
     assert.equal((await refresh(server.issuer, client, rotated.body.refresh_token as string)).status, 200);
+  });
+
+  test("a grant's or token's exp is left to the row's expiry when they agree, kept when they do not, and read back either way", async () => {
+    const Adapter = createDatabaseAdapter(server.auth.database, clock);
+    const exp = clock.epochSeconds() + 600;
+    for (const [model, id] of [['Grant', 'exp-grant'], ['RefreshToken', 'exp-token'], ['AuthorizationCode', 'exp-code']] as const) {
+      const adapter = new Adapter(model);
+      for (const [suffix, storedExp] of [['agrees', exp], ['differs', exp + 1]] as const) {
+        await adapter.upsert(`${id}-${suffix}`, { grantId: 'g-exp', iat: exp - 600, exp: storedExp, kind: model, jti: `${id}-${suffix}` }, 600);
+        const stored = await storedPayload(model, storedId(model, `${id}-${suffix}`));
+        assert.equal(stored[storedKey('exp')], suffix === 'agrees' ? undefined : storedExp, `${model} ${suffix}: ${JSON.stringify(stored)}`);
+        assert.equal((await adapter.find(`${id}-${suffix}`))?.exp, storedExp, `${model} ${suffix} reads back its exp`);
+      }
+    }
+    await new Adapter('RefreshToken').consume('exp-token-agrees');
+    assert.equal((await new Adapter('RefreshToken').find('exp-token-agrees'))?.exp, exp, 'and so does its tombstone');
   });
 
   test('grants and refresh tokens are stored without the fields their columns hold, and read back whole', async () => {
@@ -258,7 +278,9 @@ for (const backend of TEST_BACKENDS) describe(`payloads stored under oidc-provid
       const read = async () => {
         const { provider } = server.auth; // a new one after the restart
         const models = await Promise.all([provider.RefreshToken.find(live), provider.RefreshToken.find(first), provider.AuthorizationCode.find(result.code), provider.Grant.find(grant.grantId)]);
-        return models.map((m): Record<string, unknown> => ({ ...m }));
+        const found = models.map((m): Record<string, unknown> => ({ ...m }));
+        delete found[1]!.iiat; // a tombstone has no iat: the provider takes the time of each read
+        return found;
       };
       const before = await read();
       assert.ok(before.every((m) => m.jti !== undefined), 'each is found');
@@ -284,6 +306,54 @@ for (const backend of TEST_BACKENDS) describe(`payloads stored under oidc-provid
       const replayed = await redeem(server.issuer, client, result);
       assert.equal(replayed.body.error, 'invalid_grant', 'the code is found, consumed');
       assert.equal((await refresh(server.issuer, client, live)).body.error, 'invalid_grant', 'and its replay revoked the grant');
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+for (const backend of TEST_BACKENDS) describe(`payloads stored with their exp beside the same expires_at, as an earlier version stored them (${backend})`, () => {
+  test('the migration drops exp where the row holds it, and grants, codes and refresh tokens read back and work as before', async () => {
+    const server = await startAuthServer({ backend });
+    try {
+      const client = await registerClient(server.issuer);
+      const result = await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD });
+      const tokens = await redeem(server.issuer, client, result);
+      assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+      const first = tokens.body.refresh_token as string;
+      const rotated = await refresh(server.issuer, client, first);
+      assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
+      const live = rotated.body.refresh_token as string;
+      const [grant] = await server.auth.admin.grants.list({ clientId: client.client_id });
+      assert.ok(grant);
+      const read = async () => {
+        const { provider } = server.auth; // a new one after the restart
+        const models = await Promise.all([provider.RefreshToken.find(live), provider.RefreshToken.find(first), provider.AuthorizationCode.find(result.code), provider.Grant.find(grant.grantId)]);
+        const found = models.map((m): Record<string, unknown> => ({ ...m }));
+        delete found[1]!.iiat; // a tombstone has no iat: the provider takes the time of each read
+        return found;
+      };
+      const before = await read();
+      assert.ok(before.every((m) => typeof m.exp === 'number'), 'each is found, with its exp');
+
+      // Write each row's expiry into its payload as well, and forget the migration ran.
+      const db = server.auth.database;
+      const models = ['Grant', 'AuthorizationCode', 'RefreshToken'].map(storedModel);
+      const rows = await db.all<{ model: string; id: string; payload: string; expires_at: number }>('SELECT model, id, payload, expires_at FROM oidc_models WHERE model IN (?, ?, ?)', models);
+      for (const row of rows) {
+        const payload = { ...JSON.parse(row.payload) as object, [storedKey('exp')]: Number(row.expires_at) };
+        await db.run('UPDATE oidc_models SET payload = ? WHERE model = ? AND id = ?', [JSON.stringify(payload), row.model, row.id]);
+      }
+      assert.equal((await db.run("DELETE FROM schema_migrations WHERE version LIKE '%_exp_from_column.sql'")).changes, 1);
+
+      await server.restart();
+
+      for (const row of await server.auth.database.all<{ payload: string }>('SELECT payload FROM oidc_models WHERE model IN (?, ?, ?)', models)) {
+        assert.equal((JSON.parse(row.payload) as Record<string, unknown>)[storedKey('exp')], undefined, row.payload);
+      }
+      assert.deepEqual(await read(), before, 'each reads back the same');
+      assert.equal((await refresh(server.issuer, client, first)).body.error, 'invalid_grant', 'the rotated token is found, consumed');
+      assert.equal((await refresh(server.issuer, client, live)).body.error, 'invalid_grant', 'and its reuse revoked the grant');
     } finally {
       await server.close();
     }
