@@ -64,12 +64,9 @@ describe('per-call scopes, the 403 step-up challenge, audit and metrics for the 
     return { client, token, sessionId: (transport as StreamableHTTPClientTransport).sessionId! };
   }
 
-  /**
-   * The audit rows of `tool`. Rows are written two turns of the event loop after the call
-   * (AuditStore), so two turns after the answer arrived they are there.
-   */
+  /** The audit rows of `tool`, once the batch still gathering (AuditStore) is written. */
   async function rows(tool: string): Promise<ToolCallRow[]> {
-    await new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
+    await server.audit.flush();
     return server.db.all<ToolCallRow>('SELECT * FROM tool_calls WHERE tool = ? ORDER BY id', [tool]);
   }
 

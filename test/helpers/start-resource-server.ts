@@ -17,6 +17,7 @@ import { testDatabaseSettings, type TestBackend } from './test-database.ts';
 import { createLogger, type Logger } from '../../apps/shared/logger.ts';
 import type { Registry } from '../../apps/shared/metrics.ts';
 import { createResourceServer } from '../../apps/resource-server/src/create-resource-server.ts';
+import type { AuditStore } from '../../apps/resource-server/src/storage/audit-store.ts';
 import { startTestIssuer, TEST_RESOURCE, type TestIssuer } from './test-issuer.ts';
 
 export interface RunningResourceServer {
@@ -30,6 +31,8 @@ export interface RunningResourceServer {
   httpServer: Server;
   /** Where the server records connection events (its database unless a recorder was passed). */
   connectionRecorder: ConnectionRecorder;
+  /** The tool-call record, for tests that read its table (`flush()` first). */
+  audit: AuditStore;
   close(): Promise<void>;
 }
 
@@ -91,6 +94,7 @@ export async function startResourceServer({ issuer, config: overrides = {}, logL
     db,
     httpServer: server.httpServer,
     connectionRecorder: server.connectionRecorder,
+    audit: server.audit,
     async close() {
       await server.close();
       await db.close();

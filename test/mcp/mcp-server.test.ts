@@ -36,9 +36,12 @@ describe('MCP server', () => {
   const logged: string[] = [];
   const logger = pino({ level: 'error' }, new Writable({ write(chunk, _encoding, done) { logged.push(String(chunk)); done(); } }));
 
+  const audits: AuditStore[] = [];
+
   /** A client whose every request reaches the server carrying `authInfo`, as the HTTP transport passes it. */
   async function connect(authInfo: AuthInfo | undefined, notes = new NoteStore(db)): Promise<{ client: Client; audit: AuditStore }> {
     const audit = new AuditStore(db, (err) => assert.fail(String(err)));
+    audits.push(audit);
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
     const send = clientSide.send.bind(clientSide);
     clientSide.send = (message, options) => send(message, { ...options, authInfo });
@@ -54,8 +57,8 @@ describe('MCP server', () => {
     db = await openDatabase({ sqliteFile: join(dir, 'resource-server.db') }, 'resource-server');
   });
   after(async () => {
-    // Audit records are written two turns of the event loop later: let the last ones land.
-    await new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
+    // Audit records are written in batches a little later: write the last ones before closing.
+    await Promise.all(audits.map((audit) => audit.flush()));
     await db?.close();
     rmSync(dir, { recursive: true, force: true });
   });

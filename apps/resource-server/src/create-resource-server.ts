@@ -105,6 +105,8 @@ export interface ResourceServer {
   shutdown(timeoutMs: number): Promise<boolean>;
   /** Where this server's connection events go (the database recorder unless one was passed). */
   readonly connectionRecorder: ConnectionRecorder;
+  /** The tool-call record (`flush()` writes the batch still gathering). */
+  readonly audit: AuditStore;
 }
 
 const AUDIT_SWEEP_INTERVAL_MS = 60 * 60 * 1000;
@@ -276,6 +278,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   return {
     httpServer,
     connectionRecorder,
+    audit,
     async listen(port, host) {
       const url = await http.listen(port, host);
       gateway.start();
