@@ -19,6 +19,8 @@
  * Run: npx tsx bench/refresh-grants.ts   (BENCH_SECONDS, BENCH_ROUNDS, BENCH_CHAINS, BENCH_WARMUP;
  *      BENCH_CPU_PROF_DIR=dir writes CPU profiles of each server's threads into dir/<server>/; the largest is its main thread)
  */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { generateKeyPair, SignJWT } from 'jose';
 import { median, quantile } from './mcp-session.ts';
@@ -56,8 +58,9 @@ export interface Side {
 
 export const profileArgs = (name: string) => [
   ...(process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}/${name}`] : []),
-  // For `perf record -p <pid>`: JIT-compiled functions get their names in /tmp/perf-<pid>.map.
-  ...(process.env.BENCH_PERF_MAP ? ['--perf-basic-prof'] : []),
+  // For `perf record -p <pid>`: JIT-compiled functions get their names in /tmp/perf-<pid>.map
+  // (and the V8 log this starts goes to the temp dir, not the working directory).
+  ...(process.env.BENCH_PERF_MAP ? ['--perf-basic-prof', '--no-logfile-per-isolate', `--logfile=${join(tmpdir(), 'gatehouse-bench-v8.log')}`] : []),
 ];
 
 export async function startGatehouse(label: string, args: string[] = []): Promise<Side> {
