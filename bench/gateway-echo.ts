@@ -17,6 +17,7 @@
  *   rounds measured back to back compare like with like), latency quantiles are over every call.
  *
  * Run: npx tsx bench/gateway-echo.ts   (BENCH_CONCURRENCY sets the calls in flight, default 16;
+ * BENCH_WARMUP the seconds of load per side before measuring, default 20;
  * BENCH_CPU_PROF_DIR=<dir> makes the Gatehouse process write a CPU profile there, to open in
  * Chrome DevTools or read with bench/top-self-time.ts)
  */
@@ -28,7 +29,16 @@ import { processCpuSeconds } from './process-cpu-seconds.ts';
 import { startEverythingServer } from './start-everything-server.ts';
 import { startServerProcess } from './start-server-process.ts';
 
-const WARMUP_CALLS = 1000;
+/**
+ * Seconds of unrecorded load per side before the measured rounds (BENCH_WARMUP), in slices that
+ * alternate between the sides, so both reach their steady state. V8 keeps optimizing a server's
+ * hot code on background threads for its first ~20 s under load (perf put TurboFan at 15-17 % of
+ * a server's CPU 2 s into a load, 2 % after 30 s: see bench/refresh-grants.ts); with the former
+ * 1000-call warm-up (about 2 s) the first load's rounds measured that one-time compilation, and
+ * CPU per call was 1.24–1.5 ms in them against 1.03–1.1 ms in the second load's.
+ */
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP ?? 20);
+const WARMUP_SLICE_SECONDS = 5;
 const ROUNDS = 20;
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const CPU_PROFILE_DIR = process.env.BENCH_CPU_PROF_DIR;
@@ -112,6 +122,14 @@ async function measure(call: () => Promise<void>, calls: number, inFlight: numbe
   return { rate: calls / ((performance.now() - started) / 1000), latencies };
 }
 
+/** Keeps `inFlight` calls going for `seconds`, recording nothing. */
+async function load(call: () => Promise<void>, seconds: number, inFlight: number): Promise<void> {
+  const until = performance.now() + seconds * 1000;
+  await Promise.all(Array.from({ length: inFlight }, async () => {
+    while (performance.now() < until) await call();
+  }));
+}
+
 export async function benchGatewayEcho(): Promise<void> {
   const upstream = await startEverythingServer();
   const sides: Side[] = [];
@@ -136,7 +154,9 @@ export async function benchGatewayEcho(): Promise<void> {
     const direct = await openSession({ mcpUrl: upstream.mcpUrl }, 'echo');
     sides.push({ label: 'direct, no Gatehouse', call: direct.call, close: () => direct.client.close() });
 
-    for (const side of sides) await measure(side.call, WARMUP_CALLS, CONCURRENCY);
+    for (let warmed = 0; warmed < WARMUP_SECONDS; warmed += WARMUP_SLICE_SECONDS) {
+      for (const side of sides) await load(side.call, Math.min(WARMUP_SLICE_SECONDS, WARMUP_SECONDS - warmed), CONCURRENCY);
+    }
     for (const [load, { inFlight, callsPerRound }] of LOADS.entries()) {
       for (let round = 0; round < ROUNDS; round += 1) {
         for (let i = 0; i < sides.length; i += 1) {
@@ -163,7 +183,7 @@ export async function benchGatewayEcho(): Promise<void> {
 
   const ms = (value: number) => `${value.toFixed(2).padStart(7)} ms`;
   console.log(`gateway tools/call echo: server-everything over Streamable HTTP, through Gatehouse vs direct`);
-  console.log(`  (${ROUNDS} rounds per load, sides alternating; rates: medians over rounds; latency quantiles over every call;`);
+  console.log(`  (after ${WARMUP_SECONDS} s of load per side; ${ROUNDS} rounds per load, sides alternating; rates: medians over rounds; latency quantiles over every call;`);
   console.log('   CPU per call: user + system time of each server process during its side\'s rounds, over their calls)');
   for (const [load, { inFlight, callsPerRound }] of LOADS.entries()) {
     const [gatehouse, direct] = samples[load]!;

@@ -46,7 +46,7 @@ for (const backend of TEST_BACKENDS) describe(`audit events on a clean stop (${b
       const settings = await testDatabaseSettings(backend, server.config.authServer.database.sqliteFile, databaseUrl);
       const reader = await openDatabase(settings, 'auth-server');
       try {
-        return (await reader.all<{ event: string }>('SELECT event FROM audit_events ORDER BY id')).map((row) => row.event);
+        return (await reader.all<{ event: string }>('SELECT v.value AS event FROM audit_events e JOIN audit_values v ON v.id = e.event_ref ORDER BY e.id')).map((row) => row.event);
       } finally {
         await reader.close();
       }

@@ -200,7 +200,7 @@ describe('gatehouse CLI on its own data directory', () => {
     const lines = (await run(dir, ['--json', 'audit', 'tail', '--event', 'client.created'])).stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; actor: string; client_id: string });
     assert.deepEqual(lines.map((l) => [l.event, l.actor, l.client_id]), [['client.created', 'cli', 'reports']]);
     assert.equal((await run(dir, ['audit', 'tail', '--since', 'soon'])).code, 2);
-    const dump = query<string>('SELECT details FROM audit_events').all().join('\n');
+    const dump = query<string>('SELECT details FROM audit_events UNION ALL SELECT value FROM audit_values').all().join('\n');
     for (const secret of ['root password 1234', 'sam new password 1', 'config password 123']) assert.ok(!dump.includes(secret));
   });
 

@@ -10,8 +10,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import type { ConnectionEvent, UnnumberedConnectionEvent } from '../../apps/shared/connection-events.ts';
-import { ConnectionEventStore, type ConnectionEventTable } from '../../apps/shared/connections/connection-event-store.ts';
+import { CONNECTION_STEPS, type ConnectionEvent, type UnnumberedConnectionEvent } from '../../apps/shared/connection-events.ts';
+import { ConnectionEventStore, STEP_NUMBERS, type ConnectionEventTable } from '../../apps/shared/connections/connection-event-store.ts';
 import { migrationsDir, openDatabase } from '../../apps/shared/storage/open-database.ts';
 import { migratePostgres, PostgresDatabase } from '../../apps/shared/storage/postgres-database.ts';
 import type { SqlDatabase } from '../../apps/shared/storage/sql-database.ts';
@@ -62,13 +62,26 @@ for (const backend of TEST_BACKENDS) {
         await store.insertMany([event(1003, { step: 'refresh' })]);
         const stored = await db.all<{ value: string }>(`SELECT value FROM ${values} ORDER BY value`);
         assert.deepEqual(stored.map((row) => row.value), [
-          '203.0.113.7', 'Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0', 'client-a', 'client-b', 'https://claude.ai/api/mcp/auth_callback',
+          '203.0.113.7', 'Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0', 'client-a', 'client-b', 'grant', 'https://claude.ai/api/mcp/auth_callback',
           'https://mcp.example.com/mcp', 'mcp:read', 'user-1',
         ]);
         const read = withoutIds(await store.read({ limit: 10 }));
         assert.deepEqual(read.slice(0, 3), events.map((e) => asRead(e, read[0]!.app)).map(({ scope, ...rest }) => (scope === undefined ? rest : { ...rest, scope })));
         assert.deepEqual((await store.read({ clientId: 'client-b', limit: 10 })).map((e) => e.step), ['redirect']);
         assert.deepEqual((await store.read({ accountId: 'user-1', limit: 10 })).map((e) => e.step), ['authorization', 'consent', 'redirect', 'refresh']);
+      });
+    });
+
+    test('every step is stored as its own number and read back by name; a grant id is stored once and read back in each event', async () => {
+      assert.equal(new Set(Object.values(STEP_NUMBERS)).size, CONNECTION_STEPS.length, 'no two steps share a number');
+      await withDatabase(backend, app, async (db) => {
+        const store = new ConnectionEventStore(db, table);
+        const events = CONNECTION_STEPS.map((step, i) => event(1000 + i, { step, grantId: 'P68Rg79lIU7PEoYTQpooVh_eJUR9cywXPe91BJay0AU' }));
+        await store.insertMany(events);
+        assert.deepEqual((await store.read({ limit: 100 })).map((e) => [e.step, e.grantId]), events.map((e) => [e.step, e.grantId]));
+        const stored = await db.all<{ step_number: number }>(`SELECT step_number FROM ${table} ORDER BY seq`);
+        assert.deepEqual(stored.map((row) => Number(row.step_number)), CONNECTION_STEPS.map((step) => STEP_NUMBERS[step]));
+        assert.equal(Number((await db.get<{ n: number }>(`SELECT count(*) AS n FROM ${values} WHERE value = 'P68Rg79lIU7PEoYTQpooVh_eJUR9cywXPe91BJay0AU'`))!.n), 1);
       });
     });
 
@@ -101,15 +114,17 @@ for (const backend of TEST_BACKENDS) {
       const migrate = (from: string) => (db instanceof PostgresDatabase ? migratePostgres(db, app, from) : migrateSqlite(db, from));
       try {
         await migrate(before);
-        const old = [event(1000), event(1001, { clientId: 'client-b', ip: undefined, step: 'consent' }), event(1002, { step: 'refresh' })];
+        // Every step, each stored by name before and by number after (STEP_NUMBERS).
+        const old = [event(1000), event(1001, { clientId: 'client-b', ip: undefined, step: 'consent' }), event(1002, { step: 'refresh' }),
+          ...CONNECTION_STEPS.map((step, i) => event(1003 + i, { step }))];
         for (const [i, e] of old.entries()) {
           await db.run(`INSERT INTO ${table} (id, at, step, outcome, client_id, account_id, flow_id, grant_id, ip, user_agent, redirect_uri, resource, scope)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [`random-id-${i}`, e.at, e.step, e.outcome, e.clientId!, e.accountId!, e.flowId!, e.grantId!, e.ip ?? null, e.userAgent!, e.redirectUri!, e.resource!, e.scope!]);
         }
         await migrate(all);
-        const read = withoutIds(await new ConnectionEventStore(db, table).read({ limit: 10 }));
+        const read = withoutIds(await new ConnectionEventStore(db, table).read({ limit: 100 }));
         assert.deepEqual(read, old.map((e) => asRead(e, read[0]!.app)).map(({ ip, ...rest }) => (ip === undefined ? rest : { ...rest, ip })));
-        assert.equal(Number((await db.get<{ n: number }>(`SELECT count(*) AS n FROM ${values}`))!.n), 8, 'each distinct value once');
+        assert.equal(Number((await db.get<{ n: number }>(`SELECT count(*) AS n FROM ${values}`))!.n), 9, 'each distinct value once');
       } finally {
         await db.close();
         rmSync(dir, { recursive: true, force: true });

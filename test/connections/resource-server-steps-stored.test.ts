@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { ConnectionEvent } from '../../apps/shared/connection-events.ts';
+import { STEP_NUMBERS } from '../../apps/shared/connections/connection-event-store.ts';
 import { INITIALIZE, mcpRequest } from '../helpers/mcp-http.ts';
 import { rawRequest } from '../helpers/raw-http.ts';
 import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
@@ -56,12 +57,15 @@ for (const backend of TEST_BACKENDS) {
       assert.equal((await mcpRequest(server.mcpUrl, { token: good })).status, 200);
 
       const rows = await waitFor('three events in mcp_connection_events', async () => {
-        // Repeated values are stored once, in mcp_connection_values (connection-event-store.ts).
+        // Repeated values are stored once, in mcp_connection_values, and a step as its number
+        // (connection-event-store.ts).
         const value = (ref: string, as: string) => `(SELECT value FROM mcp_connection_values v WHERE v.id = e.${ref}) AS ${as}`;
-        const found = await server.db.all<EventRow>(`SELECT step, outcome, error, reason_code, reason, ${value('client_ref', 'client_id')}, ${value('account_ref', 'account_id')},
-            grant_id, ${value('ip_ref', 'ip')}, ${value('user_agent_ref', 'user_agent')}, ${value('resource_ref', 'resource')}, ${value('scope_ref', 'scope')}
+        const found = await server.db.all<Omit<EventRow, 'step'> & { step_number: number }>(`SELECT step_number, outcome, error, reason_code, reason, ${value('client_ref', 'client_id')},
+            ${value('account_ref', 'account_id')}, ${value('grant_ref', 'grant_id')}, ${value('ip_ref', 'ip')}, ${value('user_agent_ref', 'user_agent')}, ${value('resource_ref', 'resource')},
+            ${value('scope_ref', 'scope')}
           FROM mcp_connection_events e ORDER BY seq`);
-        return found.length >= 3 ? found : undefined;
+        const stepOf = new Map<number, string>(Object.entries(STEP_NUMBERS).map(([step, number]) => [number, step]));
+        return found.length >= 3 ? found.map(({ step_number: number, ...row }) => ({ step: stepOf.get(Number(number))!, ...row })) : undefined;
       });
       const when = new Date((now - 100) * 1000).toISOString().slice(0, 19).replace('T', ' ');
       assert.deepEqual(rows, [

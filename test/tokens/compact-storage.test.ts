@@ -90,6 +90,23 @@ for (const backend of TEST_BACKENDS) describe(`compact storage of grants and ref
     }
   });
 
+  test("a live refresh token keeps its browser session's id only when it expires with the session", async () => {
+    const RefreshTokens = createDatabaseAdapter(server.auth.database, clock);
+    const adapter = new RefreshTokens('RefreshToken');
+    const exp = clock.epochSeconds() + 600;
+    for (const [id, bound] of [['live-bound-token', true], ['live-unbound-token', false]] as const) {
+      await adapter.upsert(id, { grantId: 'g-live', clientId: 'c', accountId: 'a', exp, scope: 'mcp:read', sessionUid: 'session-uid', expiresWithSession: bound, kind: 'RefreshToken', jti: id }, 600);
+      assert.equal((await storedPayload('RefreshToken', storedId('RefreshToken', id))).sessionUid, bound ? 'session-uid' : undefined, id);
+      assert.equal((await adapter.find(id))?.sessionUid, bound ? 'session-uid' : undefined, id);
+    }
+    // A real grant (Gatehouse's tokens never expire with the session) refreshes without it.
+    const { refreshToken } = await signedIn();
+    assert.equal((await storedPayload('RefreshToken', storedId('RefreshToken', refreshToken))).sessionUid, undefined);
+    const rotated = await refresh(server.issuer, client, refreshToken);
+    assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
+    assert.equal((await refresh(server.issuer, client, rotated.body.refresh_token as string)).status, 200);
+  });
+
   test('grants and refresh tokens are stored without the fields their columns hold, and read back whole', async () => {
     const { refreshToken, grantId } = await signedIn();
     const grant = await storedPayload('Grant', grantId);

@@ -34,6 +34,7 @@ import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { SqlDatabase, SqlDialect, SqlExecutor } from '../../../shared/storage/sql-database.ts';
 import { fromStoredPayload, HASHED_ID_MODELS, storedId, toStoredPayload, type StoredColumns } from './stored-form.ts';
 import { isHashedClientSecret } from './hashed-client-secrets.ts';
+import { sameId } from './prefix-index.ts';
 
 interface Row extends StoredColumns {
   payload: string;
@@ -147,8 +148,8 @@ const CONSUME_TO_TOMBSTONE = Object.fromEntries((['sqlite', 'postgres'] as const
   Object.fromEntries(Object.entries(TOMBSTONE_FIELDS).map(([model, fields]) => [model, consumeToTombstone(dialect, fields)]))])) as Record<SqlDialect, Record<string, string | undefined>>;
 const GRANT_OF = 'SELECT grant_id FROM oidc_models WHERE model = @model AND id = @id';
 const DESTROY = 'DELETE FROM oidc_models WHERE model = @model AND id = @id';
-const REVOKE_BY_GRANT_ID = 'DELETE FROM oidc_models WHERE grant_id = @grantId';
-const REVOKE_GRANT = "DELETE FROM oidc_models WHERE grant_id = @grantId OR (model = 'Grant' AND id = @grantId)";
+const REVOKE_BY_GRANT_ID = `DELETE FROM oidc_models WHERE ${sameId('grant_id', '@grantId')}`;
+const REVOKE_GRANT = `DELETE FROM oidc_models WHERE (${sameId('grant_id', '@grantId')}) OR (model = 'Grant' AND id = @grantId)`;
 
 /** The error detail oidc-provider gives a replay it detects itself (the audit log keys on it). */
 const REUSE_DETAIL: Record<string, string> = {

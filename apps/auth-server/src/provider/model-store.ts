@@ -15,6 +15,7 @@
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { SqlDatabase, SqlExecutor } from '../../../shared/storage/sql-database.ts';
 import { insertClient, readClientMetadata, readGrantFacts, replaceClientMetadata } from './database-adapter.ts';
+import { sameId } from './prefix-index.ts';
 
 export interface StoredGrant {
   grantId: string;
@@ -65,11 +66,11 @@ function grantConditions(filter: GrantFilter, alias: string): { where: string; p
   let where = '';
   const params: Record<string, string> = {};
   if (filter.accountId !== undefined) {
-    where += ` AND ${alias}account_id = @accountId`;
+    where += ` AND ${sameId(`${alias}account_id`, '@accountId')}`;
     params.accountId = filter.accountId;
   }
   if (filter.clientId !== undefined) {
-    where += ` AND ${alias}client_id = @clientId`;
+    where += ` AND ${sameId(`${alias}client_id`, '@clientId')}`;
     params.clientId = filter.clientId;
   }
   if (filter.exceptClientId !== undefined) {
@@ -93,7 +94,7 @@ export class ModelStore {
   async grants(filter: GrantFilter = {}): Promise<StoredGrant[]> {
     const { where, params } = grantConditions(filter, 'g.');
     const rows = await this.db.all<GrantRow>(`SELECT g.id, g.account_id, g.client_id, g.expires_at,
-        (SELECT max(r.consumed_at) FROM oidc_models r WHERE r.grant_id = g.id AND r.model = 'RefreshToken') AS last_refresh
+        (SELECT max(r.consumed_at) FROM oidc_models r WHERE ${sameId('r.grant_id', 'g.id')} AND r.model = 'RefreshToken') AS last_refresh
       FROM oidc_models g
       WHERE g.model = 'Grant' AND (g.expires_at IS NULL OR g.expires_at > @now)${where}`, { ...params, now: this.clock.epochSeconds() });
     const facts = await readGrantFacts(this.db, rows.map((row) => row.id));
@@ -130,7 +131,7 @@ export class ModelStore {
    */
   async deleteGrant(grantId: string, tx: SqlExecutor = this.db): Promise<boolean> {
     const removed = await tx.all<{ model: string }>(
-      "DELETE FROM oidc_models WHERE (model = 'Grant' AND id = @grantId) OR grant_id = @grantId RETURNING model",
+      `DELETE FROM oidc_models WHERE (model = 'Grant' AND id = @grantId) OR (${sameId('grant_id', '@grantId')}) RETURNING model`,
       { grantId },
     );
     return removed.some((row) => row.model === 'Grant');

@@ -27,6 +27,13 @@
  *   `clientId` (real columns: a code's or refresh token's account and client are its grant's,
  *   see database-adapter.ts). A read puts them back. About 120 bytes less per row, and no second
  *   copy that could disagree with the columns. Rows stored in full earlier read the same.
+ * - A code or refresh token keeps its browser session's id (`sessionUid`, 43 characters) only when
+ *   it expires with that session. oidc-provider 9 reads it only then (checkSessionBinding in
+ *   lib/models/token_helpers.js); otherwise it only copies it into the next token of the grant
+ *   (lib/actions/grants/refresh_token.js, lib/helpers/grant_common.js), and a JWT access token
+ *   carries no such claim. Gatehouse's tokens never expire with the session
+ *   (create-provider.ts): about 57 bytes less per live refresh token. Consumed ones were already
+ *   cut the same way (database-adapter.ts, their tombstone).
  */
 import { hash } from 'node:crypto';
 import type { AdapterPayload } from 'oidc-provider';
@@ -63,6 +70,7 @@ export function storedId(model: string, id: string): string {
 export function toStoredPayload(model: string, payload: AdapterPayload): AdapterPayload {
   if (SLIM_MODELS.has(model)) {
     const { jti: _jti, kind: _kind, grantId: _grantId, accountId: _accountId, clientId: _clientId, ...rest } = payload;
+    if (rest.sessionUid !== undefined && rest.expiresWithSession !== true) delete rest.sessionUid;
     return rest;
   }
   if (HASHED_ID_MODELS.has(model)) {
