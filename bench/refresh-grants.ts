@@ -16,9 +16,11 @@
  * - Extra (an internal comparison, not the baseline): Gatehouse with its database swapped for the
  *   in-memory Map adapter, to show what storage costs.
  *
- * Run: npx tsx bench/refresh-grants.ts   (BENCH_SECONDS, BENCH_ROUNDS, BENCH_CHAINS;
+ * Run: npx tsx bench/refresh-grants.ts   (BENCH_SECONDS, BENCH_ROUNDS, BENCH_CHAINS, BENCH_WARMUP;
  *      BENCH_CPU_PROF_DIR=dir writes CPU profiles of each server's threads into dir/<server>/; the largest is its main thread)
  */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { generateKeyPair, SignJWT } from 'jose';
 import { median, quantile } from './mcp-session.ts';
@@ -30,9 +32,19 @@ import { ADMIN_PASSWORD } from '../test/helpers/start-auth-server.ts';
 const CHAINS = Number(process.env.BENCH_CHAINS ?? 16);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+/**
+ * Seconds of unrecorded load per server before the measured rounds, given in slices that
+ * alternate between the servers, so each reaches its steady state. V8 keeps optimizing a
+ * server's hot code on background threads for its first ~20 s under load: a perf profile
+ * (`perf record -p`, on-CPU samples of every thread) 2 s into the load put TurboFan at 15-17 %
+ * of the server's CPU, 30 s in at 2 %. With a 1 s warm-up the measured CPU per grant was largely
+ * that compilation, which is paid once per process and is larger for the server with more code.
+ */
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 20);
+const WARMUP_SLICE = 5;
 const RESOURCE = 'http://localhost:4001/mcp';
 
-interface Side {
+export interface Side {
   label: string;
   server: ServerProcess<{ issuer: string }>;
   issuer: string;
@@ -44,9 +56,14 @@ interface Side {
   grants: number;
 }
 
-const profileArgs = (name: string) => (process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}/${name}`] : []);
+export const profileArgs = (name: string) => [
+  ...(process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}/${name}`] : []),
+  // For `perf record -p <pid>`: JIT-compiled functions get their names in /tmp/perf-<pid>.map
+  // (and the V8 log this starts goes to the temp dir, not the working directory).
+  ...(process.env.BENCH_PERF_MAP ? ['--perf-basic-prof', '--no-logfile-per-isolate', `--logfile=${join(tmpdir(), 'gatehouse-bench-v8.log')}`] : []),
+];
 
-async function startGatehouse(label: string, args: string[] = []): Promise<Side> {
+export async function startGatehouse(label: string, args: string[] = []): Promise<Side> {
   const server = await startServerProcess<{ issuer: string }>('./gatehouse-auth-server.ts', args, profileArgs(label.replace(/\W+/g, '-')));
   const { issuer } = server.started;
   const client = await registerClient(issuer);
@@ -58,14 +75,14 @@ async function startGatehouse(label: string, args: string[] = []): Promise<Side>
   return { label, server, issuer, clientId: client.client_id, chains, rates: [], latencies: [], cpuSeconds: 0, grants: 0 };
 }
 
-async function startBare(): Promise<Side> {
+export async function startBare(): Promise<Side> {
   const server = await startServerProcess<{ issuer: string; clientId: string; refreshTokens: string[] }>('./bare-oidc-provider.ts', [String(CHAINS)], profileArgs('bare-oidc-provider'));
   const { issuer, clientId, refreshTokens } = server.started;
   return { label: 'bare oidc-provider', server, issuer, clientId, chains: refreshTokens, rates: [], latencies: [], cpuSeconds: 0, grants: 0 };
 }
 
 /** Refreshes every chain in a loop for `seconds`; returns grants per second. */
-async function round(side: Side, seconds: number, record: boolean): Promise<number> {
+export async function round(side: Side, seconds: number, record: boolean): Promise<number> {
   const until = Date.now() + seconds * 1000;
   const cpuBefore = processCpuSeconds(side.server.pid);
   const started = performance.now();
@@ -112,7 +129,9 @@ export async function benchRefreshGrants(): Promise<void> {
     sides.push(await startGatehouse('gatehouse (SQLite)'));
     sides.push(await startBare());
     sides.push(await startGatehouse('extra: gatehouse, Map adapter', ['--memory']));
-    for (const side of sides) await round(side, 1, false);
+    for (let warmed = 0; warmed < WARMUP; warmed += WARMUP_SLICE) {
+      for (const side of sides) await round(side, Math.min(WARMUP_SLICE, WARMUP - warmed), false);
+    }
     for (let r = 0; r < ROUNDS; r += 1) {
       for (let i = 0; i < sides.length; i += 1) await round(sides[(r + i) % sides.length]!, SECONDS, true);
     }
@@ -129,7 +148,7 @@ export async function benchRefreshGrants(): Promise<void> {
   };
   const ratio = median(ratios(gatehouse));
   const ofSign = median(gatehouse.rates) / signRate;
-  console.log(`refresh-token grants (${CHAINS} concurrent chains, ${ROUNDS} interleaved rounds × ${SECONDS} s per server; medians)`);
+  console.log(`refresh-token grants (${CHAINS} concurrent chains, ${WARMUP} s warm-up and ${ROUNDS} interleaved rounds × ${SECONDS} s per server; medians)`);
   console.log(row(gatehouse));
   console.log(row(bare));
   console.log(`  ratio gatehouse/bare oidc-provider  ${ratio.toFixed(3)}   (target ≥ 0.9)${ratio >= 0.9 ? '' : '   BELOW TARGET'}`);

@@ -89,6 +89,15 @@ describe('hostile HTTP input at the auth-server', () => {
     });
   }
 
+  test('refuses a malformed Host every time, also right after a valid one was accepted', async () => {
+    const valid = new URL(server.issuer).host;
+    const sequence: Array<[string, number]> = [[valid, 200], ['a:b:c', 400], [valid, 200], ['a b', 400], ['a b', 400], [valid, 200]];
+    for (const [host, status] of sequence) {
+      const response = await rawRequest(server.issuer, { path: '/healthz', headers: { host } });
+      assert.equal(response.status, status, `Host ${host}: ${response.body.slice(0, 200)}`);
+    }
+  });
+
   const wrongMethods: Array<[string, string, string]> = [
     ['TRACE', '/oauth/token', 'POST, OPTIONS'],
     ['PROPFIND', '/oauth/register', 'POST, OPTIONS'],
