@@ -24,6 +24,7 @@ import Database from 'better-sqlite3';
 import { Browser } from '../test/helpers/browser.ts';
 import { connect, redeem, refresh, registerClient, type RegisteredClient } from '../test/helpers/oauth-flow.ts';
 import { freshSetup, kill, runApp, waitForOk } from '../test/ops/support/processes.ts';
+import { modelName } from '../apps/auth-server/src/provider/stored-model.ts';
 import { processCpuSeconds } from './process-cpu-seconds.ts';
 
 const CHECKPOINTS = (process.env.BENCH_GRANTS ?? '1000,10000').split(',').map(Number);
@@ -67,7 +68,7 @@ function diskUsage(file: string): { total: number; wal: number; freePages: numbe
     // kept from truncating), and the free pages a sweep just left (expired codes deleted in bulk;
     // the next minute's rows reuse them).
     const freePages = (db.pragma('freelist_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number);
-    return { total: size(file) + size(`${file}-wal`), wal: size(`${file}-wal`), freePages, byObject, rowsByModel };
+    return { total: size(file) + size(`${file}-wal`), wal: size(`${file}-wal`), freePages, byObject, rowsByModel: rowsByModel.map((m) => ({ ...m, model: modelName(m.model) })) };
   } finally {
     db.close();
   }

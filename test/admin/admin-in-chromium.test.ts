@@ -11,6 +11,7 @@ import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet
 import type { Browser as Chromium, BrowserContext, Page } from 'playwright-core';
 import { collectCspViolations, launchChromium, screenshot } from '../helpers/chromium.ts';
 import { clientSecretBasic, refresh, registerClient, tokenRequest } from '../helpers/oauth-flow.ts';
+import { storedModel } from '../../apps/auth-server/src/provider/stored-model.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { connectAs, RESOURCE } from './support/admin-browser.ts';
 
@@ -93,7 +94,7 @@ describe('admin pages in Chromium', () => {
     assert.match(await page.getByRole('status').innerText(), /Access was revoked/);
     await screenshot(page, 'admin-grant-revoked');
     assert.equal(await server.auth.admin.grants.find(current.grantId), undefined);
-    const left = await server.auth.database.get("SELECT id FROM oidc_models WHERE model = 'RefreshToken' AND grant_id = ?", [current.grantId]);
+    const left = await server.auth.database.get('SELECT id FROM oidc_models WHERE model = ? AND grant_id = ?', [storedModel('RefreshToken'), current.grantId]);
     assert.equal(left, undefined, 'no refresh token of the grant is left');
     const denied = await refresh(server.issuer, client, tokens.refreshToken);
     assert.equal(denied.status, 400);

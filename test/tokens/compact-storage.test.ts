@@ -9,6 +9,8 @@ import { after, before, describe, test } from 'node:test';
 import { createDatabaseAdapter } from '../../apps/auth-server/src/provider/database-adapter.ts';
 import { ModelStore } from '../../apps/auth-server/src/provider/model-store.ts';
 import { storedId } from '../../apps/auth-server/src/provider/stored-form.ts';
+import { storedModel } from '../../apps/auth-server/src/provider/stored-model.ts';
+import { fromStoredKeys, storedKey } from '../../apps/auth-server/src/provider/stored-payload-keys.ts';
 import { connect, redeem, refresh, registerClient, startAuthorization, type RegisteredClient } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { TestClock } from '../helpers/test-clock.ts';
@@ -31,15 +33,18 @@ for (const backend of TEST_BACKENDS) describe(`compact storage of grants and ref
     const tokens = await redeem(server.issuer, client, result);
     assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
     const refreshToken = tokens.body.refresh_token as string;
-    const row = await server.auth.database.get<{ grant_id: string }>("SELECT grant_id FROM oidc_models WHERE model = 'RefreshToken' AND id = ?", [storedId('RefreshToken', refreshToken)]);
+    const row = await server.auth.database.get<{ grant_id: string }>('SELECT grant_id FROM oidc_models WHERE model = ? AND id = ?', [storedModel('RefreshToken'), storedId('RefreshToken', refreshToken)]);
     return { refreshToken, grantId: row!.grant_id };
   }
 
   async function storedPayload(model: string, id: string): Promise<Record<string, unknown>> {
-    const row = await server.auth.database.get<{ payload: string }>('SELECT payload FROM oidc_models WHERE model = ? AND id = ?', [model, id]);
+    const row = await server.auth.database.get<{ payload: string }>('SELECT payload FROM oidc_models WHERE model = ? AND id = ?', [storedModel(model), id]);
     assert.ok(row, `${model} ${id} is stored`);
     return JSON.parse(row.payload) as Record<string, unknown>;
   }
+
+  /** A stored payload's field names but `exp`'s, sorted. */
+  const withoutExp = (payload: Record<string, unknown>) => Object.keys(payload).filter((key) => key !== storedKey('exp')).sort();
 
   test('a rotated refresh token is kept as a tombstone, and presenting it again (with a scope) still revokes the grant', async () => {
     const { refreshToken: first, grantId } = await signedIn();
@@ -47,7 +52,8 @@ for (const backend of TEST_BACKENDS) describe(`compact storage of grants and ref
     assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
 
     const tombstone = await storedPayload('RefreshToken', storedId('RefreshToken', first));
-    assert.deepEqual(Object.keys(tombstone).sort(), ['exp', 'scope'], 'only what the provider reads before it sees the token was used');
+    // (`exp` is there only when the row's expiry, on the test's clock, is another second.)
+    assert.deepEqual(withoutExp(tombstone), [storedKey('scope')], 'only what the provider reads before it sees the token was used');
 
     // The scope check runs before the reuse check: without the scope in the tombstone this
     // would be invalid_scope, and the grant would survive the replay.
@@ -65,7 +71,7 @@ for (const backend of TEST_BACKENDS) describe(`compact storage of grants and ref
     assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
 
     const tombstone = await storedPayload('AuthorizationCode', storedId('AuthorizationCode', result.code));
-    assert.deepEqual(Object.keys(tombstone).sort(), ['codeChallenge', 'codeChallengeMethod', 'exp', 'redirectUri'], 'only what the provider reads before it sees the code was used');
+    assert.deepEqual(withoutExp(tombstone), ['codeChallenge', 'codeChallengeMethod', 'redirectUri'].map(storedKey).sort(), 'only what the provider reads before it sees the code was used');
 
     // PKCE and the redirect_uri are checked before the reuse check: without them in the
     // tombstone the replay would be refused as a PKCE or redirect_uri mismatch, and the grant
@@ -101,10 +107,26 @@ for (const backend of TEST_BACKENDS) describe(`compact storage of grants and ref
     }
     // A real grant (Gatehouse's tokens never expire with the session) refreshes without it.
     const { refreshToken } = await signedIn();
-    assert.equal((await storedPayload('RefreshToken', storedId('RefreshToken', refreshToken))).sessionUid, undefined);
+    assert.equal((await storedPayload('RefreshToken', storedId('RefreshToken', refreshToken)))[storedKey('sessionUid')], undefined);
     const rotated = await refresh(server.issuer, client, refreshToken);
     assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
     assert.equal((await refresh(server.issuer, client, rotated.body.refresh_token as string)).status, 200);
+  });
+
+  test("a grant's or token's exp is left to the row's expiry when they agree, kept when they do not, and read back either way", async () => {
+    const Adapter = createDatabaseAdapter(server.auth.database, clock);
+    const exp = clock.epochSeconds() + 600;
+    for (const [model, id] of [['Grant', 'exp-grant'], ['RefreshToken', 'exp-token'], ['AuthorizationCode', 'exp-code']] as const) {
+      const adapter = new Adapter(model);
+      for (const [suffix, storedExp] of [['agrees', exp], ['differs', exp + 1]] as const) {
+        await adapter.upsert(`${id}-${suffix}`, { grantId: 'g-exp', iat: exp - 600, exp: storedExp, kind: model, jti: `${id}-${suffix}` }, 600);
+        const stored = await storedPayload(model, storedId(model, `${id}-${suffix}`));
+        assert.equal(stored[storedKey('exp')], suffix === 'agrees' ? undefined : storedExp, `${model} ${suffix}: ${JSON.stringify(stored)}`);
+        assert.equal((await adapter.find(`${id}-${suffix}`))?.exp, storedExp, `${model} ${suffix} reads back its exp`);
+      }
+    }
+    await new Adapter('RefreshToken').consume('exp-token-agrees');
+    assert.equal((await new Adapter('RefreshToken').find('exp-token-agrees'))?.exp, exp, 'and so does its tombstone');
   });
 
   test('grants and refresh tokens are stored without the fields their columns hold, and read back whole', async () => {
@@ -118,6 +140,28 @@ for (const backend of TEST_BACKENDS) describe(`compact storage of grants and ref
     assert.deepEqual([found?.kind, found?.jti, found?.grantId, found?.clientId, found?.accountId !== undefined], ['RefreshToken', refreshToken, grantId, client.client_id, true]);
     const refreshed = await refresh(server.issuer, client, refreshToken);
     assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));
+  });
+
+  test("grant and refresh token fields are stored under one-letter names and read back under the provider's", async () => {
+    const { refreshToken, grantId } = await signedIn();
+    const rotated = await refresh(server.issuer, client, refreshToken);
+    assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
+    const live = rotated.body.refresh_token as string;
+    const stored = { grant: await storedPayload('Grant', grantId), token: await storedPayload('RefreshToken', storedId('RefreshToken', live)) };
+    for (const [what, payload] of Object.entries(stored)) {
+      assert.deepEqual(Object.keys(payload).filter((key) => key.length > 1), [], `${what}: ${JSON.stringify(payload)}`);
+    }
+    assert.deepEqual(stored.grant[storedKey('resources')], { [RESOURCE]: 'mcp:read' }, 'nested fields keep their names');
+
+    const token = await server.auth.provider.RefreshToken.find(live);
+    assert.deepEqual(
+      [token?.scope, token?.resource, token?.gty, token?.rotations, typeof token?.iat, typeof token?.exp, typeof token?.iiat, typeof token?.authTime],
+      ['mcp:read', RESOURCE, 'authorization_code refresh_token', 1, 'number', 'number', 'number', 'number'],
+    );
+    const grant = await server.auth.provider.Grant.find(grantId);
+    assert.deepEqual([grant?.resources, grant?.openid, typeof grant?.iat], [{ [RESOURCE]: 'mcp:read' }, { scope: 'mcp:read' }, 'number']);
+    assert.deepEqual((await server.auth.admin.grants.find(grantId))?.scopes, ['mcp:read'], 'the admin pages read the grant too');
+    assert.equal((await refresh(server.issuer, client, live)).status, 200);
   });
 
   test('once a grant and all its tokens have expired, the sweep leaves nothing of it', async () => {
@@ -147,18 +191,19 @@ for (const backend of TEST_BACKENDS) describe(`rows keyed by the full hash of a 
       const refreshToken = tokens.body.refresh_token as string;
       const sessionId = result.browser.cookieValue('_session')!;
 
-      // Key each row by the full 43-character hash, and forget the migration ran.
+      // Key each row by the full 43-character hash under its model's name, as before both
+      // migrations, and forget they ran.
       const db = server.auth.database;
       const fullHash = (model: string, id: string) => createHash('sha256').update(model).update('\0').update(id).digest('base64url');
       for (const [model, raw] of [['RefreshToken', refreshToken], ['AuthorizationCode', result.code], ['Session', sessionId]] as const) {
         assert.equal(storedId(model, raw).length, 22);
-        assert.equal((await db.run('UPDATE oidc_models SET id = ? WHERE model = ? AND id = ?', [fullHash(model, raw), model, storedId(model, raw)])).changes, 1, model);
+        assert.equal((await db.run('UPDATE oidc_models SET model = ?, id = ? WHERE model = ? AND id = ?', [model, fullHash(model, raw), storedModel(model), storedId(model, raw)])).changes, 1, model);
       }
-      assert.equal((await db.run("DELETE FROM schema_migrations WHERE version LIKE '%_short_hashed_ids.sql'")).changes, 1);
+      assert.equal((await db.run("DELETE FROM schema_migrations WHERE version LIKE '%_short_hashed_ids.sql' OR version LIKE '%_model_codes.sql'")).changes, 2);
 
       await server.restart();
 
-      const long = await server.auth.database.get<{ n: number }>("SELECT count(*) AS n FROM oidc_models WHERE model IN ('RefreshToken', 'AuthorizationCode', 'Session') AND length(id) <> 22");
+      const long = await server.auth.database.get<{ n: number }>('SELECT count(*) AS n FROM oidc_models WHERE model IN (?, ?, ?) AND length(id) <> 22', ['RefreshToken', 'AuthorizationCode', 'Session'].map(storedModel));
       assert.equal(Number(long!.n), 0, 'every hashed key is cut');
       const signedIn = await startAuthorization(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE }, result.browser);
       assert.doesNotMatch(signedIn.page.html, /name="password"/, 'the browser session is found');
@@ -168,6 +213,147 @@ for (const backend of TEST_BACKENDS) describe(`rows keyed by the full hash of a 
       assert.equal(replayed.body.error, 'invalid_grant', 'the code is found, consumed');
       const afterReplay = await refresh(server.issuer, client, refreshed.body.refresh_token as string);
       assert.equal(afterReplay.body.error, 'invalid_grant', 'and its replay revoked the grant');
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+for (const backend of TEST_BACKENDS) describe(`rows stored under the model's name, as an earlier version stored them (${backend})`, () => {
+  test('the migration gives grants, codes and refresh tokens their model code, and they read back and work as before', async () => {
+    const server = await startAuthServer({ backend });
+    try {
+      const client = await registerClient(server.issuer);
+      const result = await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD });
+      const tokens = await redeem(server.issuer, client, result);
+      assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+      const first = tokens.body.refresh_token as string;
+      const rotated = await refresh(server.issuer, client, first);
+      assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
+      const live = rotated.body.refresh_token as string;
+      const [grant] = await server.auth.admin.grants.list({ clientId: client.client_id });
+      assert.ok(grant, 'the grant is listed');
+      const before = await Promise.all([server.auth.provider.RefreshToken.find(live), server.auth.provider.Grant.find(grant.grantId)]);
+
+      // Store each row under its model's name again, and forget the migration ran.
+      const db = server.auth.database;
+      for (const model of ['Grant', 'AuthorizationCode', 'RefreshToken']) {
+        assert.ok((await db.run('UPDATE oidc_models SET model = ? WHERE model = ?', [model, storedModel(model)])).changes > 0, model);
+      }
+      assert.equal((await db.run("DELETE FROM schema_migrations WHERE version LIKE '%_model_codes.sql'")).changes, 1);
+
+      await server.restart();
+
+      const named = await server.auth.database.get<{ n: number }>("SELECT count(*) AS n FROM oidc_models WHERE model IN ('Grant', 'AuthorizationCode', 'RefreshToken')");
+      assert.equal(Number(named!.n), 0, 'no row is left under a name');
+      const after = await Promise.all([server.auth.provider.RefreshToken.find(live), server.auth.provider.Grant.find(grant.grantId)]);
+      assert.deepEqual(after.map((m) => ({ ...m })), before.map((m) => ({ ...m })), 'the refresh token and the grant read back the same');
+      assert.deepEqual((await server.auth.admin.grants.list({ clientId: client.client_id })).map((g) => g.grantId), [grant.grantId], 'listed by its client');
+      assert.deepEqual((await server.auth.admin.grants.list({ accountId: grant.accountId })).map((g) => g.grantId), [grant.grantId], 'and by its account');
+      const replayed = await refresh(server.issuer, client, first);
+      assert.equal(replayed.body.error, 'invalid_grant', 'the rotated token is found, consumed');
+      const afterReplay = await refresh(server.issuer, client, live);
+      assert.equal(afterReplay.body.error, 'invalid_grant', 'and its reuse revoked the grant');
+      assert.equal(await server.auth.admin.grants.find(grant.grantId), undefined);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+for (const backend of TEST_BACKENDS) describe(`payloads stored under oidc-provider's field names, as an earlier version stored them (${backend})`, () => {
+  test('the migration renames their fields, and grants, codes and refresh tokens read back and work as before', async () => {
+    const server = await startAuthServer({ backend });
+    try {
+      const client = await registerClient(server.issuer);
+      const result = await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD });
+      const tokens = await redeem(server.issuer, client, result);
+      assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+      const first = tokens.body.refresh_token as string;
+      const rotated = await refresh(server.issuer, client, first);
+      assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
+      const live = rotated.body.refresh_token as string;
+      const [grant] = await server.auth.admin.grants.list({ clientId: client.client_id });
+      assert.ok(grant);
+      const read = async () => {
+        const { provider } = server.auth; // a new one after the restart
+        const models = await Promise.all([provider.RefreshToken.find(live), provider.RefreshToken.find(first), provider.AuthorizationCode.find(result.code), provider.Grant.find(grant.grantId)]);
+        const found = models.map((m): Record<string, unknown> => ({ ...m }));
+        delete found[1]!.iiat; // a tombstone has no iat: the provider takes the time of each read
+        return found;
+      };
+      const before = await read();
+      assert.ok(before.every((m) => m.jti !== undefined), 'each is found');
+
+      // Store every grant, code and refresh token with oidc-provider's field names, and forget the migration ran.
+      const db = server.auth.database;
+      const rows = await db.all<{ model: string; id: string; payload: string }>('SELECT model, id, payload FROM oidc_models WHERE model IN (?, ?, ?)', ['Grant', 'AuthorizationCode', 'RefreshToken'].map(storedModel));
+      assert.ok(rows.length >= 4);
+      for (const row of rows) {
+        const long = JSON.stringify(fromStoredKeys(JSON.parse(row.payload) as Record<string, unknown>));
+        assert.notEqual(long, row.payload);
+        await db.run('UPDATE oidc_models SET payload = ? WHERE model = ? AND id = ?', [long, row.model, row.id]);
+      }
+      assert.equal((await db.run("DELETE FROM schema_migrations WHERE version LIKE '%_short_payload_keys.sql'")).changes, 1);
+
+      await server.restart();
+
+      for (const row of await server.auth.database.all<{ payload: string }>('SELECT payload FROM oidc_models WHERE model IN (?, ?, ?)', ['Grant', 'AuthorizationCode', 'RefreshToken'].map(storedModel))) {
+        assert.deepEqual(Object.keys(JSON.parse(row.payload) as object).filter((key) => key.length > 1), [], row.payload);
+      }
+      assert.deepEqual(await read(), before, 'each reads back the same');
+      assert.deepEqual((await server.auth.admin.grants.find(grant.grantId))?.scopes, grant.scopes);
+      const replayed = await redeem(server.issuer, client, result);
+      assert.equal(replayed.body.error, 'invalid_grant', 'the code is found, consumed');
+      assert.equal((await refresh(server.issuer, client, live)).body.error, 'invalid_grant', 'and its replay revoked the grant');
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+for (const backend of TEST_BACKENDS) describe(`payloads stored with their exp beside the same expires_at, as an earlier version stored them (${backend})`, () => {
+  test('the migration drops exp where the row holds it, and grants, codes and refresh tokens read back and work as before', async () => {
+    const server = await startAuthServer({ backend });
+    try {
+      const client = await registerClient(server.issuer);
+      const result = await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD });
+      const tokens = await redeem(server.issuer, client, result);
+      assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+      const first = tokens.body.refresh_token as string;
+      const rotated = await refresh(server.issuer, client, first);
+      assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
+      const live = rotated.body.refresh_token as string;
+      const [grant] = await server.auth.admin.grants.list({ clientId: client.client_id });
+      assert.ok(grant);
+      const read = async () => {
+        const { provider } = server.auth; // a new one after the restart
+        const models = await Promise.all([provider.RefreshToken.find(live), provider.RefreshToken.find(first), provider.AuthorizationCode.find(result.code), provider.Grant.find(grant.grantId)]);
+        const found = models.map((m): Record<string, unknown> => ({ ...m }));
+        delete found[1]!.iiat; // a tombstone has no iat: the provider takes the time of each read
+        return found;
+      };
+      const before = await read();
+      assert.ok(before.every((m) => typeof m.exp === 'number'), 'each is found, with its exp');
+
+      // Write each row's expiry into its payload as well, and forget the migration ran.
+      const db = server.auth.database;
+      const models = ['Grant', 'AuthorizationCode', 'RefreshToken'].map(storedModel);
+      const rows = await db.all<{ model: string; id: string; payload: string; expires_at: number }>('SELECT model, id, payload, expires_at FROM oidc_models WHERE model IN (?, ?, ?)', models);
+      for (const row of rows) {
+        const payload = { ...JSON.parse(row.payload) as object, [storedKey('exp')]: Number(row.expires_at) };
+        await db.run('UPDATE oidc_models SET payload = ? WHERE model = ? AND id = ?', [JSON.stringify(payload), row.model, row.id]);
+      }
+      assert.equal((await db.run("DELETE FROM schema_migrations WHERE version LIKE '%_exp_from_column.sql'")).changes, 1);
+
+      await server.restart();
+
+      for (const row of await server.auth.database.all<{ payload: string }>('SELECT payload FROM oidc_models WHERE model IN (?, ?, ?)', models)) {
+        assert.equal((JSON.parse(row.payload) as Record<string, unknown>)[storedKey('exp')], undefined, row.payload);
+      }
+      assert.deepEqual(await read(), before, 'each reads back the same');
+      assert.equal((await refresh(server.issuer, client, first)).body.error, 'invalid_grant', 'the rotated token is found, consumed');
+      assert.equal((await refresh(server.issuer, client, live)).body.error, 'invalid_grant', 'and its reuse revoked the grant');
     } finally {
       await server.close();
     }

@@ -18,6 +18,7 @@ import { CLIENT_KIND } from '../../apps/auth-server/src/registration/client-meta
 import { hashStoredSecrets } from '../../apps/auth-server/src/provider/hash-stored-secrets.ts';
 import { ModelStore } from '../../apps/auth-server/src/provider/model-store.ts';
 import { storedId } from '../../apps/auth-server/src/provider/stored-form.ts';
+import { modelName, storedModel } from '../../apps/auth-server/src/provider/stored-model.ts';
 import { TestClock } from '../helpers/test-clock.ts';
 import { TEST_BACKENDS, testDatabaseSettings } from '../helpers/test-database.ts';
 
@@ -68,9 +69,9 @@ for (const backend of TEST_BACKENDS) describe(`provider models (${backend})`, ()
     await new adapterA('Client').upsert('client-1', { client_id: 'client-1', redirect_uris: ['https://a.example/cb'] } as AdapterPayload);
     const rows = await replicaA.all<{ model: string; account_id: string | null; client_id: string | null; grant_id: string | null }>(
       'SELECT model, account_id, client_id, grant_id FROM oidc_models WHERE (model = ? AND id = ?) OR (model = ? AND id = ?) OR (model = ? AND id = ?) ORDER BY model',
-      ['Grant', grantId, 'RefreshToken', storedId('RefreshToken', refreshToken), 'Client', 'client-1'],
+      [storedModel('Grant'), grantId, storedModel('RefreshToken'), storedId('RefreshToken', refreshToken), 'Client', 'client-1'],
     );
-    assert.deepEqual(rows.map((r) => ({ ...r })), [
+    assert.deepEqual(rows.map((r) => ({ ...r, model: modelName(r.model) })), [
       { model: 'Client', account_id: null, client_id: 'client-1', grant_id: null },
       { model: 'Grant', account_id: 'user-1', client_id: 'client-1', grant_id: null },
       { model: 'RefreshToken', account_id: null, client_id: null, grant_id: grantId },
@@ -191,7 +192,7 @@ for (const backend of TEST_BACKENDS) describe(`provider models (${backend})`, ()
   test('two replicas starting together convert an earlier version\'s plain rows once, and neither fails', async () => {
     // A refresh token as an earlier version stored it: its raw id as key and as `jti`.
     await replicaA.run('INSERT INTO oidc_models (model, id, payload, grant_id, expires_at) VALUES (?, ?, ?, ?, ?)', [
-      'RefreshToken', 'plain-refresh-token', JSON.stringify({ jti: 'plain-refresh-token', kind: 'RefreshToken', grantId: 'grant-plain' }), 'grant-plain', NOW + 3600,
+      storedModel('RefreshToken'), 'plain-refresh-token', JSON.stringify({ jti: 'plain-refresh-token', kind: 'RefreshToken', grantId: 'grant-plain' }), 'grant-plain', NOW + 3600,
     ]);
     // Two SQLite connections in one process cannot interleave: the second's BEGIN IMMEDIATE blocks
     // the event loop the first needs to commit. SQLite runs one server process; a second one (the

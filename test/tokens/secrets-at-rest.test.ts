@@ -13,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { hashStoredSecrets } from '../../apps/auth-server/src/provider/hash-stored-secrets.ts';
 import { hashClientSecret } from '../../apps/auth-server/src/provider/hashed-client-secrets.ts';
 import { storedId } from '../../apps/auth-server/src/provider/stored-form.ts';
+import { storedModel } from '../../apps/auth-server/src/provider/stored-model.ts';
 import { Browser, type PageResult } from '../helpers/browser.ts';
 import {
   authorizeUrl, CLAUDE_DCR_BODY, clientSecretBasic, connect, decide, redeem, refresh, register, registerClient, tokenRequest,
@@ -172,11 +173,12 @@ describe('upgrading a database written in plain by an earlier version', () => {
 
       // Put every row back the way the earlier version wrote it: raw id as key and as `jti`,
       // the session id inside interactions, plain client secrets, no conversion recorded.
-      // Earlier versions ran on SQLite only: its JSON functions write what they wrote.
+      // Earlier versions ran on SQLite only: its JSON functions write what they wrote. (Their
+      // model names are already codes: the migrations that run before the conversion made them so.)
       const db = server.auth.database;
       const unhash = "UPDATE oidc_models SET id = @raw, payload = json_set(payload, '$.jti', @raw) WHERE model = @model AND id = @stored";
       for (const [model, raw] of [['RefreshToken', refreshToken], ['AuthorizationCode', result.code], ['Session', sessionId]] as const) {
-        assert.equal((await db.run(unhash, { model, raw, stored: storedId(model, raw) })).changes, 1, model);
+        assert.equal((await db.run(unhash, { model: storedModel(model), raw, stored: storedId(model, raw) })).changes, 1, model);
       }
       assert.equal((await db.run("UPDATE oidc_models SET payload = json_set(payload, '$.session.cookie', ?) WHERE model = 'Interaction' AND json_extract(payload, '$.session.uid') IS NOT NULL", [sessionId])).changes, 1);
       for (const { client_id: id, client_secret: plain } of [client, other]) {

@@ -1,6 +1,7 @@
 /**
  * oidc-provider adapter over the app's database (SQLite or PostgreSQL): every model in one
- * table, keyed by (model, id). The only module that reads or writes `oidc_models.payload`, the
+ * table, keyed by (model, id), the model as a one-letter code for grants, codes and refresh
+ * tokens (stored-model.ts). The only module that reads or writes `oidc_models.payload`, the
  * provider's own format; everything else asks model-store.ts, which queries real columns.
  *
  * - Beside the payload, `upsert` writes what others query as columns: grant_id, uid, user_code,
@@ -35,6 +36,8 @@ import type { SqlDatabase, SqlDialect, SqlExecutor } from '../../../shared/stora
 import { fromStoredPayload, HASHED_ID_MODELS, storedId, toStoredPayload, type StoredColumns } from './stored-form.ts';
 import { isHashedClientSecret } from './hashed-client-secrets.ts';
 import { sameId } from './prefix-index.ts';
+import { modelName, storedModel } from './stored-model.ts';
+import { fromStoredKeys, storedKey } from './stored-payload-keys.ts';
 
 interface Row extends StoredColumns {
   payload: string;
@@ -63,7 +66,7 @@ const UPSERT_CONFLICT = `
  * rowids fails that one insert (odds ~ rows / 2^63).
  * PostgreSQL reuses freed space in any page (its free space map) and needs none of this.
  */
-const APPENDED_MODELS = ['Grant', 'RefreshToken'];
+const APPENDED_MODELS = ['Grant', 'RefreshToken'].map(storedModel);
 const UPSERT = {
   sqlite: `
   INSERT INTO oidc_models (rowid, model, id, payload, grant_id, uid, user_code, account_id, client_id, consumed_at, expires_at)
@@ -85,7 +88,7 @@ const INSERT_REPLAY_MARKER = {
   sqlite: `${UPSERT.sqlite} WHERE oidc_models.expires_at <= @now`,
   postgres: `${UPSERT.postgres} WHERE oidc_models.expires_at <= @now`,
 };
-const FIND = `SELECT payload, consumed_at, grant_id, account_id, client_id FROM oidc_models WHERE model = @model AND id = @id AND ${VISIBLE}`;
+const FIND = `SELECT payload, consumed_at, grant_id, account_id, client_id, expires_at FROM oidc_models WHERE model = @model AND id = @id AND ${VISIBLE}`;
 /**
  * Codes and refresh tokens are stored without their account and client (GRANT_HOLDS_ACCOUNT):
  * their grant's row holds both, and oidc-provider never gives a token another account or client
@@ -99,10 +102,10 @@ const GRANT_HOLDS_ACCOUNT: ReadonlySet<string> = new Set(['AuthorizationCode', '
  * Per model, its name written in the SQL: with the model as a parameter SQLite's plan for the
  * join cost about 30 µs of CPU per find instead of 6 (measured on 1k grants).
  */
-const FIND_WITH_GRANT = new Map([...GRANT_HOLDS_ACCOUNT].map((model) => [model, `SELECT t.payload, t.consumed_at, t.grant_id,
+const FIND_WITH_GRANT = new Map([...GRANT_HOLDS_ACCOUNT].map((model) => [model, `SELECT t.payload, t.consumed_at, t.grant_id, t.expires_at,
     coalesce(t.account_id, g.account_id) AS account_id, coalesce(t.client_id, g.client_id) AS client_id
-  FROM oidc_models t LEFT JOIN oidc_models g ON g.model = 'Grant' AND g.id = t.grant_id
-  WHERE t.model = '${model}' AND t.id = @id AND (t.expires_at IS NULL OR t.expires_at > @now)`]));
+  FROM oidc_models t LEFT JOIN oidc_models g ON g.model = '${storedModel('Grant')}' AND g.id = t.grant_id
+  WHERE t.model = '${storedModel(model)}' AND t.id = @id AND (t.expires_at IS NULL OR t.expires_at > @now)`]));
 const FIND_BY_UID = `SELECT payload, consumed_at FROM oidc_models WHERE model = @model AND uid = @uid AND ${VISIBLE}`;
 const FIND_BY_USER_CODE = `SELECT payload, consumed_at FROM oidc_models WHERE model = @model AND user_code = @userCode AND ${VISIBLE}`;
 const CONSUME = 'UPDATE oidc_models SET consumed_at = @now WHERE model = @model AND id = @id AND consumed_at IS NULL';
@@ -128,19 +131,21 @@ const TOMBSTONE_FIELDS: Record<string, string[]> = {
 };
 /**
  * The consume of a refresh token or code, shrinking its payload to its tombstone in the same
- * statement. SQLite: json_patch onto '{}' drops the fields the token does not have (RFC 7396:
- * null removes).
+ * statement (the fields under their stored names, stored-payload-keys.ts). SQLite: json_patch
+ * onto '{}' drops the fields the token does not have (RFC 7396: null removes).
  */
-function consumeToTombstone(dialect: SqlDialect, fields: string[]): string {
+function consumeToTombstone(dialect: SqlDialect, names: string[]): string {
+  const fields = names.map(storedKey);
+  const [boundToSession, sessionUid] = [storedKey('expiresWithSession'), storedKey('sessionUid')];
   if (dialect === 'sqlite') {
     return `UPDATE oidc_models SET consumed_at = @now,
     payload = json_patch('{}', json_object(${fields.map((f) => `'${f}', payload -> '$."${f}"'`).join(', ')},
-      'sessionUid', CASE WHEN payload ->> '$.expiresWithSession' THEN payload -> '$.sessionUid' END))
+      '${sessionUid}', CASE WHEN payload ->> '$.${boundToSession}' THEN payload -> '$.${sessionUid}' END))
     WHERE model = @model AND id = @id AND consumed_at IS NULL`;
   }
   return `UPDATE oidc_models SET consumed_at = @now,
     payload = (SELECT jsonb_strip_nulls(jsonb_build_object(${fields.map((f) => `'${f}', p -> '${f}'`).join(', ')},
-      'sessionUid', CASE WHEN p ->> 'expiresWithSession' = 'true' THEN p -> 'sessionUid' END))::text
+      '${sessionUid}', CASE WHEN p ->> '${boundToSession}' = 'true' THEN p -> '${sessionUid}' END))::text
       FROM (SELECT payload::jsonb AS p) AS stored)
     WHERE model = @model AND id = @id AND consumed_at IS NULL`;
 }
@@ -149,7 +154,7 @@ const CONSUME_TO_TOMBSTONE = Object.fromEntries((['sqlite', 'postgres'] as const
 const GRANT_OF = 'SELECT grant_id FROM oidc_models WHERE model = @model AND id = @id';
 const DESTROY = 'DELETE FROM oidc_models WHERE model = @model AND id = @id';
 const REVOKE_BY_GRANT_ID = `DELETE FROM oidc_models WHERE ${sameId('grant_id', '@grantId')}`;
-const REVOKE_GRANT = `DELETE FROM oidc_models WHERE (${sameId('grant_id', '@grantId')}) OR (model = 'Grant' AND id = @grantId)`;
+const REVOKE_GRANT = `DELETE FROM oidc_models WHERE (${sameId('grant_id', '@grantId')}) OR (model = '${storedModel('Grant')}' AND id = @grantId)`;
 
 /** The error detail oidc-provider gives a replay it detects itself (the audit log keys on it). */
 const REUSE_DETAIL: Record<string, string> = {
@@ -183,7 +188,7 @@ export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemCloc
    * revoked the grant first.
    */
   async function refuseConcurrentReuse(model: string, id: string): Promise<never> {
-    const row = await db.get<{ grant_id: string | null }>(GRANT_OF, { model, id });
+    const row = await db.get<{ grant_id: string | null }>(GRANT_OF, { model: storedModel(model), id });
     const grantId = row?.grant_id;
     if (grantId) {
       await db.run(REVOKE_GRANT, { grantId });
@@ -194,49 +199,55 @@ export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemCloc
   }
 
   return class DatabaseAdapter implements Adapter {
-    constructor(private readonly model: string) {}
+    /** The model column's value for this model (stored-model.ts). */
+    private readonly stored: string;
+
+    constructor(private readonly model: string) {
+      this.stored = storedModel(model);
+    }
 
     async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
       const replayMarker = this.model === 'ReplayDetection';
+      const expiresAt = typeof expiresIn === 'number' ? now() + expiresIn : null;
       const { changes } = await db.run((replayMarker ? INSERT_REPLAY_MARKER : UPSERT)[db.dialect], {
-        model: this.model,
+        model: this.stored,
         id: storedId(this.model, id),
-        payload: JSON.stringify(toStoredPayload(this.model, payload)),
+        payload: JSON.stringify(toStoredPayload(this.model, payload, expiresAt)),
         grantId: payload.grantId ?? null,
         uid: payload.uid ?? null,
         userCode: payload.userCode ?? null,
         accountId: GRANT_HOLDS_ACCOUNT.has(this.model) && payload.grantId ? null : payload.accountId ?? null,
         clientId: this.model === 'Client' ? id : GRANT_HOLDS_ACCOUNT.has(this.model) && payload.grantId ? null : payload.clientId ?? null,
         consumedAt: typeof payload.consumed === 'number' ? payload.consumed : null,
-        expiresAt: typeof expiresIn === 'number' ? now() + expiresIn : null,
+        expiresAt,
         ...(replayMarker ? { now: now() } : {}),
       });
       if (replayMarker && changes === 0) throw new errors.InvalidClientAuth('client assertion tokens must only be used once');
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
-      const row = await db.get<Row>(FIND_WITH_GRANT.get(this.model) ?? FIND, { model: this.model, id: storedId(this.model, id), now: now() });
+      const row = await db.get<Row>(FIND_WITH_GRANT.get(this.model) ?? FIND, { model: this.stored, id: storedId(this.model, id), now: now() });
       const payload = toPayload(row);
       return payload && fromStoredPayload(this.model, id, payload, row!);
     }
 
     async findByUid(uid: string): Promise<AdapterPayload | undefined> {
-      return toPayload(await db.get<Row>(FIND_BY_UID, { model: this.model, uid, now: now() }));
+      return toPayload(await db.get<Row>(FIND_BY_UID, { model: this.stored, uid, now: now() }));
     }
 
     async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-      return toPayload(await db.get<Row>(FIND_BY_USER_CODE, { model: this.model, userCode, now: now() }));
+      return toPayload(await db.get<Row>(FIND_BY_USER_CODE, { model: this.stored, userCode, now: now() }));
     }
 
     async consume(id: string): Promise<void> {
       const stored = storedId(this.model, id);
       const consume = CONSUME_TO_TOMBSTONE[db.dialect][this.model] ?? CONSUME;
-      const { changes } = await db.run(consume, { model: this.model, id: stored, now: now() });
+      const { changes } = await db.run(consume, { model: this.stored, id: stored, now: now() });
       if (changes === 0) await refuseConcurrentReuse(this.model, stored);
     }
 
     async destroy(id: string): Promise<void> {
-      await db.run(DESTROY, { model: this.model, id: storedId(this.model, id) });
+      await db.run(DESTROY, { model: this.stored, id: storedId(this.model, id) });
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
@@ -268,7 +279,7 @@ async function payloadsOf(db: SqlExecutor, model: string, ids: readonly string[]
     const chunk = ids.slice(start, start + IDS_PER_QUERY);
     const rows = await db.all<{ id: string; payload: string }>(
       `SELECT id, payload FROM oidc_models WHERE model = ? AND id IN (${chunk.map(() => '?').join(', ')})`,
-      [model, ...chunk],
+      [storedModel(model), ...chunk],
     );
     for (const row of rows) found.set(row.id, JSON.parse(row.payload));
   }
@@ -279,7 +290,7 @@ async function payloadsOf(db: SqlExecutor, model: string, ids: readonly string[]
 export async function readGrantFacts(db: SqlExecutor, grantIds: readonly string[]): Promise<Map<string, GrantFacts>> {
   const facts = new Map<string, GrantFacts>();
   for (const [id, value] of await payloadsOf(db, 'Grant', grantIds)) {
-    const payload = value as GrantPayload;
+    const payload = fromStoredKeys(value as Record<string, unknown>) as unknown as GrantPayload;
     const scopes = new Set<string>();
     for (const scope of Object.values(payload.resources ?? {}).flatMap((s) => s.split(' '))) if (scope) scopes.add(scope);
     for (const scope of (payload.openid?.scope ?? '').split(' ')) if (scope) scopes.add(scope);
@@ -334,14 +345,15 @@ export async function convertPlainRows(tx: SqlExecutor): Promise<number> {
   const models = [...HASHED_ID_MODELS, 'Interaction', 'Client'];
   const rows = await tx.all<{ model: string; id: string; payload: string }>(
     `SELECT model, id, payload FROM oidc_models WHERE model IN (${models.map(() => '?').join(', ')})`,
-    models,
+    models.map(storedModel),
   );
   let converted = 0;
   for (const row of rows) {
     const payload = JSON.parse(row.payload) as AdapterPayload;
-    if (!isPlain(row.model, payload)) continue;
+    const model = modelName(row.model);
+    if (!isPlain(model, payload)) continue;
     await tx.run('UPDATE oidc_models SET id = @newId, payload = @payload WHERE model = @model AND id = @id', {
-      model: row.model, id: row.id, newId: storedId(row.model, row.id), payload: JSON.stringify(toStoredPayload(row.model, payload)),
+      model: row.model, id: row.id, newId: storedId(model, row.id), payload: JSON.stringify(toStoredPayload(model, payload)),
     });
     converted += 1;
   }

@@ -16,6 +16,7 @@ import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { SqlDatabase, SqlExecutor } from '../../../shared/storage/sql-database.ts';
 import { insertClient, readClientMetadata, readGrantFacts, replaceClientMetadata } from './database-adapter.ts';
 import { sameId } from './prefix-index.ts';
+import { storedModel } from './stored-model.ts';
 
 export interface StoredGrant {
   grantId: string;
@@ -57,6 +58,9 @@ interface GrantRow {
 /** Rows the sweeper deletes per statement, so a backlog never holds a write lock for long. */
 const SWEEP_BATCH = 1000;
 const VISIBLE = '(expires_at IS NULL OR expires_at > @now)';
+/** The model column's values for grants and refresh tokens (stored-model.ts). */
+const GRANT = storedModel('Grant');
+const REFRESH_TOKEN = storedModel('RefreshToken');
 
 /**
  * The filter as SQL conditions, only for the fields given (a `@x IS NULL OR …` form would leave
@@ -94,9 +98,9 @@ export class ModelStore {
   async grants(filter: GrantFilter = {}): Promise<StoredGrant[]> {
     const { where, params } = grantConditions(filter, 'g.');
     const rows = await this.db.all<GrantRow>(`SELECT g.id, g.account_id, g.client_id, g.expires_at,
-        (SELECT max(r.consumed_at) FROM oidc_models r WHERE ${sameId('r.grant_id', 'g.id')} AND r.model = 'RefreshToken') AS last_refresh
+        (SELECT max(r.consumed_at) FROM oidc_models r WHERE ${sameId('r.grant_id', 'g.id')} AND r.model = '${REFRESH_TOKEN}') AS last_refresh
       FROM oidc_models g
-      WHERE g.model = 'Grant' AND (g.expires_at IS NULL OR g.expires_at > @now)${where}`, { ...params, now: this.clock.epochSeconds() });
+      WHERE g.model = '${GRANT}' AND (g.expires_at IS NULL OR g.expires_at > @now)${where}`, { ...params, now: this.clock.epochSeconds() });
     const facts = await readGrantFacts(this.db, rows.map((row) => row.id));
     return rows.flatMap((row) => {
       const fact = facts.get(row.id);
@@ -120,7 +124,7 @@ export class ModelStore {
   /** Ids of every stored grant of an account and/or a client (expired ones too: they go with it). */
   async grantIds(filter: { accountId?: string; clientId?: string }, tx: SqlExecutor = this.db): Promise<string[]> {
     const { where, params } = grantConditions(filter, '');
-    const rows = await tx.all<{ id: string }>(`SELECT id FROM oidc_models WHERE model = 'Grant'${where}`, params);
+    const rows = await tx.all<{ id: string }>(`SELECT id FROM oidc_models WHERE model = '${GRANT}'${where}`, params);
     return rows.map((row) => row.id);
   }
 
@@ -131,16 +135,16 @@ export class ModelStore {
    */
   async deleteGrant(grantId: string, tx: SqlExecutor = this.db): Promise<boolean> {
     const removed = await tx.all<{ model: string }>(
-      `DELETE FROM oidc_models WHERE (model = 'Grant' AND id = @grantId) OR (${sameId('grant_id', '@grantId')}) RETURNING model`,
+      `DELETE FROM oidc_models WHERE (model = '${GRANT}' AND id = @grantId) OR (${sameId('grant_id', '@grantId')}) RETURNING model`,
       { grantId },
     );
-    return removed.some((row) => row.model === 'Grant');
+    return removed.some((row) => row.model === GRANT);
   }
 
   /** Valid grants per client id. */
   async grantCountsByClient(): Promise<Map<string, number>> {
     const rows = await this.db.all<{ client_id: string; n: number }>(
-      `SELECT client_id, count(*) AS n FROM oidc_models WHERE model = 'Grant' AND ${VISIBLE} GROUP BY client_id`,
+      `SELECT client_id, count(*) AS n FROM oidc_models WHERE model = '${GRANT}' AND ${VISIBLE} GROUP BY client_id`,
       { now: this.clock.epochSeconds() },
     );
     return new Map(rows.map((row) => [row.client_id, Number(row.n)]));

@@ -34,10 +34,17 @@
  *   carries no such claim. Gatehouse's tokens never expire with the session
  *   (create-provider.ts): about 57 bytes less per live refresh token. Consumed ones were already
  *   cut the same way (database-adapter.ts, their tombstone).
+ * - Their fields are stored under one-letter names (stored-payload-keys.ts).
+ * - Their `exp` is left out when the row's `expires_at` holds the same second, and put back from
+ *   it. Both are the same instant plus the same lifetime (oidc-provider's `exp`, and our clock's
+ *   now + the `expiresIn` it passes), so in production they differ only when a second ticks
+ *   between the two; then, or where a test's clock is not the provider's, `exp` stays. About 15
+ *   bytes in each row: 58 bytes less per grant at 1k grants (2,675 -> 2,617 B, bench/disk-per-grant.ts).
  */
 import { hash } from 'node:crypto';
 import type { AdapterPayload } from 'oidc-provider';
 import { hashClientSecret, isHashedClientSecret } from './hashed-client-secrets.ts';
+import { fromStoredKeys, toStoredKeys } from './stored-payload-keys.ts';
 
 /** Models whose id is a bearer credential. Some are off in Gatehouse; listed so turning one on stays safe. */
 export const HASHED_ID_MODELS: ReadonlySet<string> = new Set([
@@ -54,6 +61,8 @@ export interface StoredColumns {
   grant_id: string | null;
   account_id: string | null;
   client_id: string | null;
+  /** Epoch seconds, our clock. */
+  expires_at: number | null;
 }
 
 /** Characters of the base64url SHA-256 kept as a hashed row's id (see above). */
@@ -66,12 +75,16 @@ export function storedId(model: string, id: string): string {
   return hash('sha256', `${model}\0${id}`, 'base64url').slice(0, STORED_HASH_LENGTH);
 }
 
-/** A copy of `payload` fit to store: no raw bearer id, no plain client secret. */
-export function toStoredPayload(model: string, payload: AdapterPayload): AdapterPayload {
+/**
+ * A copy of `payload` fit to store: no raw bearer id, no plain client secret. `expiresAt`: the
+ * row's `expires_at`, where it is written with the payload.
+ */
+export function toStoredPayload(model: string, payload: AdapterPayload, expiresAt?: number | null): AdapterPayload {
   if (SLIM_MODELS.has(model)) {
     const { jti: _jti, kind: _kind, grantId: _grantId, accountId: _accountId, clientId: _clientId, ...rest } = payload;
     if (rest.sessionUid !== undefined && rest.expiresWithSession !== true) delete rest.sessionUid;
-    return rest;
+    if (rest.exp !== undefined && rest.exp === expiresAt) delete rest.exp;
+    return toStoredKeys(rest) as AdapterPayload;
   }
   if (HASHED_ID_MODELS.has(model)) {
     const { jti: _jti, ...rest } = payload;
@@ -88,9 +101,11 @@ export function toStoredPayload(model: string, payload: AdapterPayload): Adapter
 }
 
 /** The payload the provider stored, with the id it was looked up by put back as `jti`. */
-export function fromStoredPayload(model: string, id: string, payload: AdapterPayload, columns: StoredColumns): AdapterPayload {
+export function fromStoredPayload(model: string, id: string, stored: AdapterPayload, columns: StoredColumns): AdapterPayload {
+  const payload = SLIM_MODELS.has(model) ? fromStoredKeys(stored) as AdapterPayload : stored;
   if (SLIM_MODELS.has(model)) {
     payload.kind = model;
+    if (payload.exp === undefined && columns.expires_at !== null) payload.exp = Number(columns.expires_at);
     if (columns.grant_id !== null) payload.grantId = columns.grant_id;
     if (columns.account_id !== null) payload.accountId = columns.account_id;
     if (columns.client_id !== null) payload.clientId = columns.client_id;
