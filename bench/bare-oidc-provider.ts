@@ -5,18 +5,24 @@
  * refresh grants, PKCE, resource indicators (RFC 8707) with the one MCP resource as default and
  * granted resource, RS256 `at+jwt` access tokens bound to it, refresh tokens rotated on every use.
  *
- * It has no sign-in pages, so its grants are made as the code exchange would leave them: a Grant
- * holding the resource scope and a RefreshToken on it, saved through the provider's own models.
+ * Its grants come from the same flows as Gatehouse's: an authorization request with PKCE and the
+ * resource, the interactions (sign-in, then consent) and the code exchange. Its interaction
+ * handler is the smallest one oidc-provider's documentation describes: it signs the user in and
+ * grants the requested resource scope at once, without pages. (It used to make its grants and
+ * refresh tokens directly through the provider's models. A provider that has served those flows
+ * could have had its shared code optimized for more shapes, and so be slower on refresh grants;
+ * measured, it is not: 1.155 ms CPU per grant before, 1.144 ms after, quiet machine.)
  * The refresh grants measured afterwards are the provider's ordinary /token requests.
  *
  * Run alone: npx tsx bench/bare-oidc-provider.ts <chains>
  *   prints {"issuer": …, "clientId": …, "refreshTokens": [ … ]}
  */
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { exportJWK, generateKeyPair } from 'jose';
 import Provider, { errors, type Configuration } from 'oidc-provider';
+import { connect, redeem } from '../test/helpers/oauth-flow.ts';
 import { createMapAdapter } from './map-adapter.ts';
 
 export const BARE_RESOURCE = 'http://localhost:4001/mcp';
@@ -43,7 +49,7 @@ export async function startBareOidcProvider(chains: number): Promise<{ issuer: s
     scopes: SCOPES,
     responseTypes: ['code'],
     pkce: { required: () => true },
-    routes: { token: '/oauth/token' },
+    routes: { authorization: '/oauth/authorize', token: '/oauth/token' },
     features: {
       devInteractions: { enabled: false },
       resourceIndicators: {
@@ -59,30 +65,37 @@ export async function startBareOidcProvider(chains: number): Promise<{ issuer: s
     findAccount: (_ctx, sub) => ({ accountId: sub, claims: () => ({ sub }) }),
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     rotateRefreshToken: () => true,
-    ttl: { RefreshToken: 14 * 24 * 3600, Grant: 30 * 24 * 3600, AccessToken: 3600 },
+    ttl: { RefreshToken: 14 * 24 * 3600, Grant: 30 * 24 * 3600, AccessToken: 3600, Interaction: 3600, Session: 14 * 24 * 3600 },
   };
   const provider = new Provider(issuer, configuration);
-  http.on('request', provider.callback());
+  const providerCallback = provider.callback();
+  let signIns = 0;
+  http.on('request', (req, res) => {
+    if (req.url?.startsWith('/interaction/')) void finishInteraction(req, res);
+    else void providerCallback(req, res);
+  });
 
-  // What the code exchange leaves behind, made through the provider's own models.
-  const client = await provider.Client.find(CLIENT_ID);
+  /** Signs a new bench user in, or grants what the client asked for: no page, one redirect. */
+  async function finishInteraction(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const { prompt, params, grantId, session } = await provider.interactionDetails(req, res);
+    if (prompt.name === 'login') {
+      signIns += 1;
+      await provider.interactionFinished(req, res, { login: { accountId: `bench-user-${signIns}` } }, { mergeWithLastSubmission: false });
+      return;
+    }
+    const grant = (grantId ? await provider.Grant.find(grantId) : undefined) ?? new provider.Grant({ accountId: session!.accountId, clientId: params.client_id as string });
+    const { missingOIDCScope, missingResourceScopes } = prompt.details as { missingOIDCScope?: string[]; missingResourceScopes?: Record<string, string[]> };
+    if (missingOIDCScope) grant.addOIDCScope(missingOIDCScope.join(' '));
+    for (const [indicator, scopes] of Object.entries(missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '));
+    await provider.interactionFinished(req, res, { consent: { grantId: await grant.save() } }, { mergeWithLastSubmission: true });
+  }
+
   const refreshTokens: string[] = [];
   for (let i = 0; i < chains; i += 1) {
-    const accountId = `bench-user-${i}`;
-    const grant = new provider.Grant({ accountId, clientId: CLIENT_ID });
-    grant.addResourceScope(BARE_RESOURCE, 'mcp:read');
-    const grantId = await grant.save();
-    const refreshToken = new provider.RefreshToken({
-      accountId,
-      client: client!,
-      grantId,
-      gty: 'authorization_code',
-      resource: BARE_RESOURCE,
-      scope: 'mcp:read',
-      authTime: Math.floor(Date.now() / 1000),
-      iiat: Math.floor(Date.now() / 1000),
-    });
-    refreshTokens.push(await refreshToken.save());
+    const result = await connect(issuer, { clientId: CLIENT_ID, scope: 'mcp:read', resource: BARE_RESOURCE, username: 'unused', password: 'unused' });
+    const tokens = await redeem(issuer, { client_id: CLIENT_ID }, result);
+    if (typeof tokens.body.refresh_token !== 'string') throw new Error(`the code exchange gave no refresh token: ${JSON.stringify(tokens.body)}`);
+    refreshTokens.push(tokens.body.refresh_token);
   }
   return {
     issuer,

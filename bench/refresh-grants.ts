@@ -5,8 +5,9 @@
  * signs RS256 JWTs (issue 15).
  *
  * - Each server runs in a process of its own (bench/gatehouse-auth-server.ts logs at info, on
- *   SQLite in a temp dir). Gatehouse's chains start with real sign-ins and code exchanges; the
- *   bare provider's are made by its own models (it has no sign-in pages).
+ *   SQLite in a temp dir). Both servers' chains start with real authorization requests (PKCE,
+ *   the resource), interactions and code exchanges: Gatehouse's through its sign-in and consent
+ *   pages, the bare provider's through the smallest interaction handler (no pages).
  * - CHAINS grants refresh concurrently, each rotating its own refresh token; every answer is
  *   checked. ROUNDS rounds of SECONDS per server, in alternating order after a warm-up; each rate
  *   is the median over rounds, the ratio the median of per-round ratios (a round measures both
