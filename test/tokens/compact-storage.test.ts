@@ -219,20 +219,37 @@ for (const backend of TEST_BACKENDS) describe(`rows keyed by the full hash of a 
   });
 });
 
+/**
+ * A grant as the migration tests need it: its code redeemed and its first refresh token rotated,
+ * with `read()` giving what the provider finds of the live and used tokens, the code and the
+ * grant (for comparing before and after a migration).
+ */
+async function rotatedGrant(server: TestAuthServer) {
+  const client = await registerClient(server.issuer);
+  const result = await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD });
+  const tokens = await redeem(server.issuer, client, result);
+  assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+  const first = tokens.body.refresh_token as string;
+  const rotated = await refresh(server.issuer, client, first);
+  assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
+  const live = rotated.body.refresh_token as string;
+  const [grant] = await server.auth.admin.grants.list({ clientId: client.client_id });
+  assert.ok(grant, 'the grant is listed');
+  const read = async () => {
+    const { provider } = server.auth; // a new one after the restart
+    const models = await Promise.all([provider.RefreshToken.find(live), provider.RefreshToken.find(first), provider.AuthorizationCode.find(result.code), provider.Grant.find(grant.grantId)]);
+    const found = models.map((m): Record<string, unknown> => ({ ...m }));
+    delete found[1]!.iiat; // a tombstone has no iat: the provider takes the time of each read
+    return found;
+  };
+  return { client, result, first, live, grant, read };
+}
+
 for (const backend of TEST_BACKENDS) describe(`rows stored under the model's name, as an earlier version stored them (${backend})`, () => {
   test('the migration gives grants, codes and refresh tokens their model code, and they read back and work as before', async () => {
     const server = await startAuthServer({ backend });
     try {
-      const client = await registerClient(server.issuer);
-      const result = await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD });
-      const tokens = await redeem(server.issuer, client, result);
-      assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
-      const first = tokens.body.refresh_token as string;
-      const rotated = await refresh(server.issuer, client, first);
-      assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
-      const live = rotated.body.refresh_token as string;
-      const [grant] = await server.auth.admin.grants.list({ clientId: client.client_id });
-      assert.ok(grant, 'the grant is listed');
+      const { client, first, live, grant } = await rotatedGrant(server);
       const before = await Promise.all([server.auth.provider.RefreshToken.find(live), server.auth.provider.Grant.find(grant.grantId)]);
 
       // Store each row under its model's name again, and forget the migration ran.
@@ -265,23 +282,7 @@ for (const backend of TEST_BACKENDS) describe(`payloads stored under oidc-provid
   test('the migration renames their fields, and grants, codes and refresh tokens read back and work as before', async () => {
     const server = await startAuthServer({ backend });
     try {
-      const client = await registerClient(server.issuer);
-      const result = await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD });
-      const tokens = await redeem(server.issuer, client, result);
-      assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
-      const first = tokens.body.refresh_token as string;
-      const rotated = await refresh(server.issuer, client, first);
-      assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
-      const live = rotated.body.refresh_token as string;
-      const [grant] = await server.auth.admin.grants.list({ clientId: client.client_id });
-      assert.ok(grant);
-      const read = async () => {
-        const { provider } = server.auth; // a new one after the restart
-        const models = await Promise.all([provider.RefreshToken.find(live), provider.RefreshToken.find(first), provider.AuthorizationCode.find(result.code), provider.Grant.find(grant.grantId)]);
-        const found = models.map((m): Record<string, unknown> => ({ ...m }));
-        delete found[1]!.iiat; // a tombstone has no iat: the provider takes the time of each read
-        return found;
-      };
+      const { client, result, live, grant, read } = await rotatedGrant(server);
       const before = await read();
       assert.ok(before.every((m) => m.jti !== undefined), 'each is found');
 
@@ -316,23 +317,7 @@ for (const backend of TEST_BACKENDS) describe(`payloads stored with their exp be
   test('the migration drops exp where the row holds it, and grants, codes and refresh tokens read back and work as before', async () => {
     const server = await startAuthServer({ backend });
     try {
-      const client = await registerClient(server.issuer);
-      const result = await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD });
-      const tokens = await redeem(server.issuer, client, result);
-      assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
-      const first = tokens.body.refresh_token as string;
-      const rotated = await refresh(server.issuer, client, first);
-      assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
-      const live = rotated.body.refresh_token as string;
-      const [grant] = await server.auth.admin.grants.list({ clientId: client.client_id });
-      assert.ok(grant);
-      const read = async () => {
-        const { provider } = server.auth; // a new one after the restart
-        const models = await Promise.all([provider.RefreshToken.find(live), provider.RefreshToken.find(first), provider.AuthorizationCode.find(result.code), provider.Grant.find(grant.grantId)]);
-        const found = models.map((m): Record<string, unknown> => ({ ...m }));
-        delete found[1]!.iiat; // a tombstone has no iat: the provider takes the time of each read
-        return found;
-      };
+      const { client, first, live, read } = await rotatedGrant(server);
       const before = await read();
       assert.ok(before.every((m) => typeof m.exp === 'number'), 'each is found, with its exp');
 
