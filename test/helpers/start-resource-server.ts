@@ -33,6 +33,8 @@ export interface RunningResourceServer {
   connectionRecorder: ConnectionRecorder;
   /** The tool-call record, for tests that read its table (`flush()` first). */
   audit: AuditStore;
+  /** Runs the server's sweep now. */
+  sweep(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -95,6 +97,7 @@ export async function startResourceServer({ issuer, config: overrides = {}, logL
     httpServer: server.httpServer,
     connectionRecorder: server.connectionRecorder,
     audit: server.audit,
+    sweep: () => server.sweep(),
     async close() {
       await server.close();
       await db.close();

@@ -345,6 +345,7 @@ function watchReads(db: SqlDatabase): WatchedDatabase {
     get: (sql, params) => read(db.get(sql, params)),
     run: (sql, params) => db.run(sql, params),
     transaction: (fn) => db.transaction(fn),
+    releaseFreePages: () => db.releaseFreePages(),
     close: () => db.close(),
   };
 }

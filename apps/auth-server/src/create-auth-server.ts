@@ -68,7 +68,7 @@ import { hashStoredSecrets } from './provider/hash-stored-secrets.ts';
 import { acceptHashedClientSecrets } from './provider/hashed-client-secrets.ts';
 import { pinUrlsToIssuer } from './provider/pin-urls-to-issuer.ts';
 import { ModelStore } from './provider/model-store.ts';
-import { startSweeper } from './provider/start-sweeper.ts';
+import { startSweeper, sweepOnce } from './provider/start-sweeper.ts';
 import { expireUnusedClients } from './registration/expire-unused-clients.ts';
 import { PendingRegistrations } from './registration/pending-registrations.ts';
 import { publishProviderRevocations } from './revocation/publish-provider-revocations.ts';
@@ -107,6 +107,8 @@ export interface AuthServer {
   connectionRecorder: ConnectionRecorder;
   /** Connection attempts from both apps' events, for the admin pages, "My apps" and the CLI. */
   connections: ConnectionLog;
+  /** Runs one round of the sweeper now (it also runs every minute): expired rows, old events, free pages. */
+  sweep(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -268,18 +270,17 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   const longestWindow = Math.max(registrationLimit.window, tokenLimit.window, signInLimit.window);
   const federatedLogins = new FederatedLogins(database);
   const sweepFailed = (err: unknown) => logger.error({ err }, 'sweeper failed');
-  const stopSweeper = startSweeper(
-    [
-      () => models.sweepExpired(clock.epochSeconds()), () => throttle.prune(), () => federatedLogins.sweep(clock.epochSeconds()),
-      () => audit.prune(), () => admin.clientUsage.prune(clock.now() - config.refreshTokenAbsoluteTtl * 1000),
-      () => admin.revocations.prune(),
-      () => idJagReplays.sweep(clock.epochSeconds()),
-      () => rateLimiter.prune(longestWindow, clock.now()),
-      pruneConnectionEvents(connectionEvents, config.connections, clock),
-    ],
-    60_000,
-    sweepFailed,
-  );
+  const sweepTasks = [
+    () => models.sweepExpired(clock.epochSeconds()), () => throttle.prune(), () => federatedLogins.sweep(clock.epochSeconds()),
+    () => audit.prune(), () => admin.clientUsage.prune(clock.now() - config.refreshTokenAbsoluteTtl * 1000),
+    () => admin.revocations.prune(),
+    () => idJagReplays.sweep(clock.epochSeconds()),
+    () => rateLimiter.prune(longestWindow, clock.now()),
+    pruneConnectionEvents(connectionEvents, config.connections, clock),
+    // Last: the pages the deletes above left free go back to the file system (SQLite).
+    () => database.releaseFreePages(),
+  ];
+  const stopSweeper = startSweeper(sweepTasks, 60_000, sweepFailed);
 
   // Behind a proxy, only the last X-Forwarded-For entry (added by our proxy) is trusted: earlier
   // ones are whatever the client sent, and would let it pick its own rate-limit bucket.
@@ -381,6 +382,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     users,
     hasher,
     admin,
+    sweep: () => sweepOnce(sweepTasks, sweepFailed),
     async createBootstrapAdmin() {
       const created = await storeBootstrapAdmin(preparedAdmin, users);
       preparedAdmin = undefined;

@@ -107,6 +107,8 @@ export interface ResourceServer {
   readonly connectionRecorder: ConnectionRecorder;
   /** The tool-call record (`flush()` writes the batch still gathering). */
   readonly audit: AuditStore;
+  /** Runs the sweep now (it also runs at start and every hour): old tool calls and events, free pages. */
+  sweep(): Promise<void>;
 }
 
 const AUDIT_SWEEP_INTERVAL_MS = 60 * 60 * 1000;
@@ -257,12 +259,16 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   app.use(router.routes());
 
   const pruneConnections = pruneConnectionEvents(connectionEvents, config.connections, clock);
-  const sweepAudit = () => {
-    audit.sweep(config.auditRetention).catch((err: unknown) => logger.error({ err }, 'audit sweep failed'));
-    pruneConnections().catch((err: unknown) => logger.error({ err }, 'connection events sweep failed'));
+  // Then the pages the deletes left free go back to the file system (SQLite, sql-database.ts).
+  const sweep = async () => {
+    await Promise.all([
+      audit.sweep(config.auditRetention).catch((err: unknown) => logger.error({ err }, 'audit sweep failed')),
+      pruneConnections().catch((err: unknown) => logger.error({ err }, 'connection events sweep failed')),
+    ]);
+    await db.releaseFreePages().catch((err: unknown) => logger.error({ err }, 'releasing free pages failed'));
   };
-  sweepAudit();
-  const auditSweeper = setInterval(sweepAudit, AUDIT_SWEEP_INTERVAL_MS).unref();
+  void sweep();
+  const auditSweeper = setInterval(() => void sweep(), AUDIT_SWEEP_INTERVAL_MS).unref();
 
   // The MCP path goes to the endpoint above without Koa; every other path to the Koa app.
   const listener = mcpRequestListener({
@@ -279,6 +285,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
     httpServer,
     connectionRecorder,
     audit,
+    sweep,
     async listen(port, host) {
       const url = await http.listen(port, host);
       gateway.start();

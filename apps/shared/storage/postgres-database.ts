@@ -129,6 +129,10 @@ export class PostgresDatabase implements SqlDatabase {
     }
   }
 
+  async releaseFreePages(): Promise<number> {
+    return 0;
+  }
+
   async close(): Promise<void> {
     await this.pool.end();
   }

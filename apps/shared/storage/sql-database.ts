@@ -43,5 +43,12 @@ export interface SqlDatabase extends SqlExecutor {
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
   /** Where the data is, for logs: a file path, or the URL without its password. */
   readonly location: string;
+  /**
+   * Gives back to the file system the space deleted rows left free, for the sweepers to call after
+   * their deletes; returns the bytes released. SQLite: the free pages of a database created with
+   * incremental auto-vacuum (sqlite-database.ts); 0 for one created before. PostgreSQL: 0, as its
+   * autovacuum keeps freed space for the next rows (a file shrinks only with VACUUM FULL).
+   */
+  releaseFreePages(): Promise<number>;
   close(): Promise<void>;
 }

@@ -7,20 +7,25 @@
  *   replicas sweeping at once only share the work.
  */
 
+/** Runs each task in turn, awaiting it; a failing task is reported and the others still run. */
+export async function sweepOnce(tasks: ReadonlyArray<() => unknown>, onError: (err: unknown) => void = () => {}): Promise<void> {
+  for (const task of tasks) {
+    try {
+      await task();
+    } catch (err) {
+      onError(err);
+    }
+  }
+}
+
 /** Runs the clean-up tasks every `intervalMs` (default one minute); returns a function that stops it. */
-export function startSweeper(tasks: Array<() => unknown>, intervalMs = 60_000, onError: (err: unknown) => void = () => {}): () => void {
+export function startSweeper(tasks: ReadonlyArray<() => unknown>, intervalMs = 60_000, onError: (err: unknown) => void = () => {}): () => void {
   let running = false;
   const timer = setInterval(async () => {
     if (running) return;
     running = true;
     try {
-      for (const task of tasks) {
-        try {
-          await task();
-        } catch (err) {
-          onError(err);
-        }
-      }
+      await sweepOnce(tasks, onError);
     } finally {
       running = false;
     }
