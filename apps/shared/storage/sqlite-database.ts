@@ -199,7 +199,7 @@ export class SqliteDatabase implements SqlDatabase {
   }
 
   async releaseFreePages(): Promise<number> {
-    if (this.handle.pragma('auto_vacuum', { simple: true }) !== INCREMENTAL) return 0;
+    if (!this.handle.open || this.handle.pragma('auto_vacuum', { simple: true }) !== INCREMENTAL) return 0;
     const pageSize = this.handle.pragma('page_size', { simple: true }) as number;
     let released = 0;
     for (;;) {
