@@ -31,6 +31,13 @@ function pagesOf(handle: Database.Database): Pages {
   return { pages: handle.pragma('page_count', { simple: true }) as number, free: handle.pragma('freelist_count', { simple: true }) as number };
 }
 
+/** ROWS rows of ROW into `table` (id, v), in one transaction. */
+async function fillRows(db: SqliteDatabase, table: string): Promise<void> {
+  await db.transaction(async (tx) => {
+    for (let i = 0; i < ROWS; i += 1) await tx.run(`INSERT INTO ${table} (v) VALUES (?)`, [ROW]);
+  });
+}
+
 /** The file's size once the WAL is folded into it. */
 function fileSize(handle: Database.Database, file: string): number {
   handle.pragma('wal_checkpoint(TRUNCATE)');
@@ -50,9 +57,7 @@ describe('free pages of a SQLite database', () => {
       db.exec('CREATE TABLE kept (id INTEGER PRIMARY KEY, v TEXT NOT NULL); CREATE TABLE swept (id INTEGER PRIMARY KEY, v TEXT NOT NULL)');
       await db.run('INSERT INTO kept (v) VALUES (?)', ['still here']);
       const empty = fileSize(db.handle, file);
-      await db.transaction(async (tx) => {
-        for (let i = 0; i < ROWS; i += 1) await tx.run('INSERT INTO swept (v) VALUES (?)', [ROW]);
-      });
+      await fillRows(db, 'swept');
       const full = fileSize(db.handle, file);
       assert.ok(full > empty + ROWS * ROW.length, `the rows take room (${empty} → ${full} bytes)`);
 
@@ -76,9 +81,7 @@ describe('free pages of a SQLite database', () => {
     const db = new SqliteDatabase(join(dir, 'queued.db'), { groupCommit: true });
     try {
       db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)');
-      await db.transaction(async (tx) => {
-        for (let i = 0; i < ROWS; i += 1) await tx.run('INSERT INTO t (v) VALUES (?)', [ROW]);
-      });
+      await fillRows(db, 't');
       await db.run('DELETE FROM t');
       const writes = Array.from({ length: 50 }, (_, i) => db.run('INSERT INTO t (v) VALUES (?)', [`queued ${i}`]));
       await db.releaseFreePages();
@@ -100,9 +103,7 @@ describe('free pages of a SQLite database', () => {
     const db = new SqliteDatabase(file, { groupCommit: true });
     try {
       assert.equal(db.handle.pragma('auto_vacuum', { simple: true }), 0, 'opening does not convert it');
-      await db.transaction(async (tx) => {
-        for (let i = 0; i < ROWS; i += 1) await tx.run('INSERT INTO t (v) VALUES (?)', [ROW]);
-      });
+      await fillRows(db, 't');
       await db.run('DELETE FROM t WHERE id > 1');
       const before = pagesOf(db.handle);
       assert.equal(await db.releaseFreePages(), 0);
