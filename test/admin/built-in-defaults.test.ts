@@ -4,7 +4,7 @@
  * removes one; a config file that sets the list is named as the source instead.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -24,10 +24,11 @@ describe('allow-list entries are labelled by where they come from', () => {
   let configured: TestAuthServer;
   let plainAdmin: Browser;
   let configuredAdmin: Browser;
+  let dir: string | undefined;
 
   before(async () => {
     plain = await startAuthServer();
-    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-config-'));
+    dir = mkdtempSync(join(tmpdir(), 'gatehouse-config-'));
     writeFileSync(join(dir, 'gatehouse.yaml'), 'auth_server:\n  registration:\n    allowed_redirect_uris: [https://claude.ai/api/mcp/auth_callback]\n');
     configured = await startAuthServer({ env: { GATEHOUSE_CONFIG: join(dir, 'gatehouse.yaml') } });
     plainAdmin = (await signInAt(plain, 'admin', ADMIN_PASSWORD, '/admin/redirect-uris')).browser;
@@ -36,6 +37,7 @@ describe('allow-list entries are labelled by where they come from', () => {
   after(async () => {
     await plain?.close();
     await configured?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   test('with no config file, Claude\'s callbacks and hosts say "built-in default" and how to remove one', async () => {

@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { listConfigFields } from '../../apps/shared/config/config-fields.ts';
 import { ConfigError } from '../../apps/shared/config/config-error.ts';
 import { loadAuthServerConfig, loadConfig, loadResourceServerConfig } from '../../apps/shared/config/load-config.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-config-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 function file(name: string, text: string): string {
   const path = join(dir, name);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -34,8 +34,10 @@ function startProcess(dir: string): Promise<string> {
 }
 
 describe('users', () => {
-  test('the first start creates the admin with a random password shown once; later starts do not', async () => {
+  test('the first start creates the admin with a random password shown once; later starts do not', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bootstrap-'));
+    // It holds the admin's database and the signing keys.
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
     const first = await startProcess(dir);
     const match = /created admin user "admin" with password: (\S+)/.exec(first);
     assert.ok(match, first);
