@@ -18,16 +18,23 @@
  * (sql-database.ts `releaseFreePages`). The second is what 10k grants leave: in use, codes live a
  * minute, and a database that reached 10k grants at any realistic pace holds a minute's worth.
  *
+ * Flat from the first checkpoint to the last (1k to 100k with BENCH_GRANTS=1000,100000): one
+ * checkpoint measured alone swung by a third from run to run on this VM, so at the end the first
+ * checkpoint's database (copied when it was reached) is served by a second process beside the
+ * first, and the two take turns for BENCH_FLAT_ROUNDS rounds each (default 6): the ratio of their
+ * refresh rates and of their CPU per refresh, in one run.
+ *
  * Run: npx tsx bench/disk-per-grant.ts   (BENCH_GRANTS=1000,10000,100000 for more checkpoints;
  * BENCH_SECONDS per refresh round and BENCH_RATE_ROUNDS, default 3;
  * BENCH_KEEP_DB=<file> keeps a copy of the database as it was at the last checkpoint, to look into)
  */
-import { copyFileSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Browser } from '../test/helpers/browser.ts';
 import { connect, redeem, refresh, registerClient, type RegisteredClient } from '../test/helpers/oauth-flow.ts';
-import { freshSetup, kill, runApp, waitForOk } from '../test/ops/support/processes.ts';
+import { freePort } from '../test/helpers/net.ts';
+import { freshSetup, kill, runApp, waitForOk, type RunningProcess } from '../test/ops/support/processes.ts';
 import { modelName, storedModel } from '../apps/auth-server/src/provider/stored-model.ts';
 import { processCpuSeconds } from './process-cpu-seconds.ts';
 
@@ -39,6 +46,8 @@ const CONCURRENCY = 8;
 const RATE_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 /** Measured rounds of RATE_SECONDS at each checkpoint: a single round on this VM swung by a third. */
 const RATE_ROUNDS = Number(process.env.BENCH_RATE_ROUNDS ?? 3);
+/** Rounds per side of the interleaved first-against-last comparison. */
+const FLAT_ROUNDS = Number(process.env.BENCH_FLAT_ROUNDS ?? 6);
 const PASSWORD = 'disk per grant bench password';
 const CALLBACK = 'http://127.0.0.1:33418/callback';
 
@@ -117,38 +126,80 @@ async function newGrant(issuer: string, browser: Browser, client: RegisteredClie
   return { client, refreshToken: refreshed.body.refresh_token as string };
 }
 
+interface Round {
+  rate: number;
+  cpuMs: number;
+}
+
 /**
- * Refresh grants/s over `chains` (CONCURRENCY at a time), RATE_ROUNDS rounds of RATE_SECONDS each,
- * and the server's CPU per refresh in each.
+ * Refreshes on the first CONCURRENCY of `chains` for `seconds`, each lane rotating its own token
+ * (every answer checked); the rate and the server's CPU per refresh.
  */
-async function refreshRates(issuer: string, pid: number, chains: Chain[]): Promise<Array<{ rate: number; cpuMs: number }>> {
-  const lanes = chains.slice(0, CONCURRENCY);
-  const run = async (seconds: number) => {
-    const until = Date.now() + seconds * 1000;
-    let count = 0;
-    await Promise.all(lanes.map(async (chain) => {
-      while (Date.now() < until) {
-        const response = await refresh(issuer, chain.client, chain.refreshToken);
-        if (response.status !== 200) throw new Error(`refresh failed: ${JSON.stringify(response.body)}`);
-        chain.refreshToken = response.body.refresh_token as string;
-        count += 1;
-      }
-    }));
-    return count;
-  };
-  // Warm-up: the server sat idle while the sweep was awaited; after that wait, 1 s of warm-up
-  // measured 469/s at 1k grants against 783/s straight after the grants were made.
-  await run(5);
-  const rounds: Array<{ rate: number; cpuMs: number }> = [];
-  for (let round = 0; round < RATE_ROUNDS; round += 1) {
-    const cpuBefore = processCpuSeconds(pid) ?? NaN;
-    const started = performance.now();
-    const count = await run(RATE_SECONDS);
-    const seconds = (performance.now() - started) / 1000;
-    const cpu = (processCpuSeconds(pid) ?? NaN) - cpuBefore;
-    rounds.push({ rate: count / seconds, cpuMs: (cpu / count) * 1000 });
-  }
+async function refreshRound(issuer: string, pid: number, chains: Chain[], seconds: number): Promise<Round> {
+  const cpuBefore = processCpuSeconds(pid) ?? NaN;
+  const started = performance.now();
+  const until = Date.now() + seconds * 1000;
+  let count = 0;
+  await Promise.all(chains.slice(0, CONCURRENCY).map(async (chain) => {
+    while (Date.now() < until) {
+      const response = await refresh(issuer, chain.client, chain.refreshToken);
+      if (response.status !== 200) throw new Error(`refresh failed: ${JSON.stringify(response.body)}`);
+      chain.refreshToken = response.body.refresh_token as string;
+      count += 1;
+    }
+  }));
+  const elapsed = (performance.now() - started) / 1000;
+  const cpu = (processCpuSeconds(pid) ?? NaN) - cpuBefore;
+  return { rate: count / elapsed, cpuMs: (cpu / count) * 1000 };
+}
+
+/** Warm-up: the server sat idle while the sweep was awaited; after that wait, 1 s of warm-up
+ * measured 469/s at 1k grants against 783/s straight after the grants were made. */
+const WARMUP_SECONDS = 5;
+
+/** RATE_ROUNDS rounds of RATE_SECONDS after the warm-up. */
+async function refreshRates(issuer: string, pid: number, chains: Chain[]): Promise<Round[]> {
+  await refreshRound(issuer, pid, chains, WARMUP_SECONDS);
+  const rounds: Round[] = [];
+  for (let round = 0; round < RATE_ROUNDS; round += 1) rounds.push(await refreshRound(issuer, pid, chains, RATE_SECONDS));
   return rounds;
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const formatRounds = (rounds: Round[]) => rounds.map((r) => `${r.rate.toFixed(0)}/s ${r.cpuMs.toFixed(2)} ms`).join(', ');
+
+interface Served {
+  label: string;
+  issuer: string;
+  pid: number;
+  chains: Chain[];
+  rounds: Round[];
+}
+
+/**
+ * Refresh throughput of the first checkpoint's database against the last's, in one run: the two
+ * servers take turns, FLAT_ROUNDS rounds each in alternating order, so the machine's drift (a
+ * checkpoint measured alone swung by a third from run to run) hits both alike. The ratio is the
+ * median of the per-round ratios, last over first.
+ */
+async function compareInterleaved(first: Served, last: Served): Promise<void> {
+  // The first checkpoint's process is new: V8 keeps optimizing a server's hot code for its first
+  // ~20 s under load (bench/refresh-grants.ts), so both get 20 s, in alternating slices.
+  for (let slice = 0; slice < 4; slice += 1) {
+    for (const side of [first, last]) await refreshRound(side.issuer, side.pid, side.chains, WARMUP_SECONDS);
+  }
+  const ratios: number[] = [];
+  for (let round = 0; round < FLAT_ROUNDS; round += 1) {
+    const order = round % 2 === 0 ? [first, last] : [last, first];
+    for (const side of order) side.rounds.push(await refreshRound(side.issuer, side.pid, side.chains, RATE_SECONDS));
+    ratios.push(last.rounds.at(-1)!.rate / first.rounds.at(-1)!.rate);
+  }
+  console.log(`refresh throughput, ${first.label} against ${last.label}, interleaved in one run (${FLAT_ROUNDS} rounds of ${RATE_SECONDS} s each, alternating order):`);
+  for (const side of [first, last]) {
+    console.log(`  ${side.label.padEnd(14)} ${median(side.rounds.map((r) => r.rate)).toFixed(0)}/s, ${median(side.rounds.map((r) => r.cpuMs)).toFixed(2)} ms CPU/refresh (medians; rounds ${formatRounds(side.rounds)}), RSS ${(rssBytes(side.pid) / 1024 / 1024).toFixed(0)} MiB`);
+  }
+  const cpuRatio = median(last.rounds.map((r) => r.cpuMs)) / median(first.rounds.map((r) => r.cpuMs));
+  console.log(`  ratio ${last.label} / ${first.label}: throughput ${median(ratios).toFixed(3)} (per round ${ratios.map((r) => r.toFixed(2)).join(', ')}), CPU per refresh ${cpuRatio.toFixed(3)}`);
 }
 
 export async function benchDiskPerGrant(): Promise<void> {
@@ -162,6 +213,8 @@ export async function benchDiskPerGrant(): Promise<void> {
     '  sign_in_throttle: { max_failures: 1000, max_failures_per_ip: 100000 }',
   ].join('\n'));
   const server = runApp('auth-server', { ...setup.env, GATEHOUSE_CONFIG: configFile });
+  let firstCheckpoint: { file: string; chains: Chain[] } | undefined;
+  let firstServer: RunningProcess | undefined;
   try {
     await waitForOk(`${setup.issuer}/healthz`, { proc: server, timeoutMs: 60_000 });
     const pid = server.child.pid!;
@@ -194,15 +247,43 @@ export async function benchDiskPerGrant(): Promise<void> {
       const usage = diskUsage(file);
       if (process.env.BENCH_KEEP_DB) copyFileSync(file, process.env.BENCH_KEEP_DB);
       printUsage(`${String(target).padStart(6)} grants, swept (${waited.toFixed(0)} s later):`, usage, target);
+      if (target === CHECKPOINTS[0] && CHECKPOINTS.length > 1) {
+        // Kept for the interleaved comparison at the end: the database as the first checkpoint
+        // left it (SQLite's online backup, a consistent copy of a live database) and the refresh
+        // tokens its chains held then.
+        firstCheckpoint = { file: join(setup.dir, 'first-checkpoint', 'auth-server.db'), chains: chains.slice(0, CONCURRENCY).map((chain) => ({ ...chain })) };
+        mkdirSync(dirname(firstCheckpoint.file), { mode: 0o700 });
+        const live = new Database(file, { readonly: true });
+        await live.backup(firstCheckpoint.file).finally(() => live.close());
+      }
       const rounds = await refreshRates(setup.issuer, pid, chains);
       const rss = rssBytes(pid);
       const middle = [...rounds].sort((a, b) => a.rate - b.rate)[Math.floor(rounds.length / 2)]!;
-      console.log(`    refresh ${middle.rate.toFixed(0)}/s, ${middle.cpuMs.toFixed(2)} ms CPU/refresh (median of ${rounds.length} rounds: ${rounds.map((r) => `${r.rate.toFixed(0)}/s ${r.cpuMs.toFixed(2)} ms`).join(', ')})   RSS ${(rss / 1024 / 1024).toFixed(0)} MiB`);
+      console.log(`    refresh ${middle.rate.toFixed(0)}/s, ${middle.cpuMs.toFixed(2)} ms CPU/refresh (median of ${rounds.length} rounds: ${formatRounds(rounds)})   RSS ${(rss / 1024 / 1024).toFixed(0)} MiB`);
+    }
+    if (firstCheckpoint) {
+      // The first checkpoint's database served by a second process (the same keys and config,
+      // a port of its own) beside the server that went on to the last checkpoint.
+      const port = await freePort();
+      const issuer = `http://127.0.0.1:${port}`;
+      firstServer = runApp('auth-server', { ...setup.env, GATEHOUSE_CONFIG: configFile, DATA_DIR: dirname(firstCheckpoint.file), AUTH_PORT: String(port), ISSUER: issuer });
+      await waitForOk(`${issuer}/healthz`, { proc: firstServer, timeoutMs: 60_000 });
+      // Its codes expired long ago; both sides are measured as swept.
+      await waitForCodesSwept(firstCheckpoint.file);
+      const first = CHECKPOINTS[0]!;
+      const last = CHECKPOINTS.at(-1)!;
+      await compareInterleaved(
+        { label: `${first} grants`, issuer, pid: firstServer.child.pid!, chains: firstCheckpoint.chains, rounds: [] },
+        { label: `${last} grants`, issuer: setup.issuer, pid, chains, rounds: [] },
+      );
     }
   } finally {
-    server.signal('SIGTERM');
-    await Promise.race([server.exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
-    kill(server);
+    for (const proc of [server, firstServer]) {
+      if (!proc) continue;
+      proc.signal('SIGTERM');
+      await Promise.race([proc.exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+      kill(proc);
+    }
     rmSync(setup.dir, { recursive: true, force: true });
   }
 }
