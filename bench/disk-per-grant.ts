@@ -19,10 +19,11 @@
  * minute, and a database that reached 10k grants at any realistic pace holds a minute's worth.
  *
  * Flat from the first checkpoint to the last (1k to 100k with BENCH_GRANTS=1000,100000): one
- * checkpoint measured alone swung by a third from run to run on this VM, so at the end the first
- * checkpoint's database (copied when it was reached) is served by a second process beside the
- * first, and the two take turns for BENCH_FLAT_ROUNDS rounds each (default 6): the ratio of their
- * refresh rates and of their CPU per refresh, in one run.
+ * checkpoint measured alone swung by a third from run to run on this VM, so the first and the
+ * last checkpoint's databases are copied when reached and at the end each is served by a new
+ * process beside the server that made the grants; the three take turns for BENCH_FLAT_ROUNDS
+ * rounds each (default 6): the ratios of their refresh rates and of their CPU per refresh, in
+ * one run.
  *
  * Run: npx tsx bench/disk-per-grant.ts   (BENCH_GRANTS=1000,10000,100000 for more checkpoints;
  * BENCH_SECONDS per refresh round and BENCH_RATE_ROUNDS, default 3;
@@ -177,29 +178,37 @@ interface Served {
 }
 
 /**
- * Refresh throughput of the first checkpoint's database against the last's, in one run: the two
- * servers take turns, FLAT_ROUNDS rounds each in alternating order, so the machine's drift (a
- * checkpoint measured alone swung by a third from run to run) hits both alike. The ratio is the
- * median of the per-round ratios, last over first.
+ * Refresh throughput of the servers in `sides` against the first, in one run: they take turns,
+ * FLAT_ROUNDS rounds each, the order rotating every round, so the machine's drift (a checkpoint
+ * measured alone swung by a third from run to run) hits them alike. Each ratio is the median of
+ * the per-round ratios.
  */
-async function compareInterleaved(first: Served, last: Served): Promise<void> {
-  // The first checkpoint's process is new: V8 keeps optimizing a server's hot code for its first
-  // ~20 s under load (bench/refresh-grants.ts), so both get 20 s, in alternating slices.
+async function compareInterleaved(sides: Served[]): Promise<void> {
+  // Some processes are new: V8 keeps optimizing a server's hot code for its first ~20 s under
+  // load (bench/refresh-grants.ts), so each gets 20 s, in slices that take turns.
   for (let slice = 0; slice < 4; slice += 1) {
-    for (const side of [first, last]) await refreshRound(side.issuer, side.pid, side.chains, WARMUP_SECONDS);
+    for (const side of sides) await refreshRound(side.issuer, side.pid, side.chains, WARMUP_SECONDS);
   }
-  const ratios: number[] = [];
+  const ratios = sides.map((): number[] => []);
   for (let round = 0; round < FLAT_ROUNDS; round += 1) {
-    const order = round % 2 === 0 ? [first, last] : [last, first];
+    const order = sides.map((_, i) => sides[(i + round) % sides.length]!);
     for (const side of order) side.rounds.push(await refreshRound(side.issuer, side.pid, side.chains, RATE_SECONDS));
-    ratios.push(last.rounds.at(-1)!.rate / first.rounds.at(-1)!.rate);
+    sides.forEach((side, i) => ratios[i]!.push(side.rounds.at(-1)!.rate / sides[0]!.rounds.at(-1)!.rate));
   }
-  console.log(`refresh throughput, ${first.label} against ${last.label}, interleaved in one run (${FLAT_ROUNDS} rounds of ${RATE_SECONDS} s each, alternating order):`);
-  for (const side of [first, last]) {
-    console.log(`  ${side.label.padEnd(14)} ${median(side.rounds.map((r) => r.rate)).toFixed(0)}/s, ${median(side.rounds.map((r) => r.cpuMs)).toFixed(2)} ms CPU/refresh (medians; rounds ${formatRounds(side.rounds)}), RSS ${(rssBytes(side.pid) / 1024 / 1024).toFixed(0)} MiB`);
-  }
-  const cpuRatio = median(last.rounds.map((r) => r.cpuMs)) / median(first.rounds.map((r) => r.cpuMs));
-  console.log(`  ratio ${last.label} / ${first.label}: throughput ${median(ratios).toFixed(3)} (per round ${ratios.map((r) => r.toFixed(2)).join(', ')}), CPU per refresh ${cpuRatio.toFixed(3)}`);
+  console.log(`refresh throughput, interleaved in one run (${FLAT_ROUNDS} rounds of ${RATE_SECONDS} s each, the order rotating):`);
+  const cpuMs = (side: Served) => median(side.rounds.map((r) => r.cpuMs));
+  sides.forEach((side, i) => {
+    const ratio = i === 0 ? '' : `   against the first: throughput ${median(ratios[i]!).toFixed(3)} (per round ${ratios[i]!.map((r) => r.toFixed(2)).join(', ')}), CPU per refresh ${(cpuMs(side) / cpuMs(sides[0]!)).toFixed(3)}`;
+    console.log(`  ${side.label}: ${median(side.rounds.map((r) => r.rate)).toFixed(0)}/s, ${cpuMs(side).toFixed(2)} ms CPU/refresh (medians), RSS ${(rssBytes(side.pid) / 1024 / 1024).toFixed(0)} MiB${ratio}`);
+    console.log(`    rounds: ${formatRounds(side.rounds)}`);
+  });
+}
+
+/** A consistent copy of a live database (SQLite's online backup) in a directory of its own. */
+async function copyDatabase(file: string, copy: string): Promise<void> {
+  mkdirSync(dirname(copy), { mode: 0o700 });
+  const live = new Database(file, { readonly: true });
+  await live.backup(copy).finally(() => live.close());
 }
 
 export async function benchDiskPerGrant(): Promise<void> {
@@ -213,8 +222,8 @@ export async function benchDiskPerGrant(): Promise<void> {
     '  sign_in_throttle: { max_failures: 1000, max_failures_per_ip: 100000 }',
   ].join('\n'));
   const server = runApp('auth-server', { ...setup.env, GATEHOUSE_CONFIG: configFile });
-  let firstCheckpoint: { file: string; chains: Chain[] } | undefined;
-  let firstServer: RunningProcess | undefined;
+  const copies: Array<{ target: number; file: string; chains: Chain[] }> = [];
+  const copyServers: RunningProcess[] = [];
   try {
     await waitForOk(`${setup.issuer}/healthz`, { proc: server, timeoutMs: 60_000 });
     const pid = server.child.pid!;
@@ -247,39 +256,39 @@ export async function benchDiskPerGrant(): Promise<void> {
       const usage = diskUsage(file);
       if (process.env.BENCH_KEEP_DB) copyFileSync(file, process.env.BENCH_KEEP_DB);
       printUsage(`${String(target).padStart(6)} grants, swept (${waited.toFixed(0)} s later):`, usage, target);
-      if (target === CHECKPOINTS[0] && CHECKPOINTS.length > 1) {
-        // Kept for the interleaved comparison at the end: the database as the first checkpoint
-        // left it (SQLite's online backup, a consistent copy of a live database) and the refresh
-        // tokens its chains held then.
-        firstCheckpoint = { file: join(setup.dir, 'first-checkpoint', 'auth-server.db'), chains: chains.slice(0, CONCURRENCY).map((chain) => ({ ...chain })) };
-        mkdirSync(dirname(firstCheckpoint.file), { mode: 0o700 });
-        const live = new Database(file, { readonly: true });
-        await live.backup(firstCheckpoint.file).finally(() => live.close());
+      if (CHECKPOINTS.length > 1 && (target === CHECKPOINTS[0] || target === CHECKPOINTS.at(-1))) {
+        // Kept for the interleaved comparison at the end: the database as the checkpoint left it
+        // and the refresh tokens its chains held then.
+        const copy = { target, file: join(setup.dir, `checkpoint-${target}`, 'auth-server.db'), chains: chains.slice(0, CONCURRENCY).map((chain) => ({ ...chain })) };
+        await copyDatabase(file, copy.file);
+        copies.push(copy);
       }
       const rounds = await refreshRates(setup.issuer, pid, chains);
       const rss = rssBytes(pid);
       const middle = [...rounds].sort((a, b) => a.rate - b.rate)[Math.floor(rounds.length / 2)]!;
       console.log(`    refresh ${middle.rate.toFixed(0)}/s, ${middle.cpuMs.toFixed(2)} ms CPU/refresh (median of ${rounds.length} rounds: ${formatRounds(rounds)})   RSS ${(rss / 1024 / 1024).toFixed(0)} MiB`);
     }
-    if (firstCheckpoint) {
-      // The first checkpoint's database served by a second process (the same keys and config,
-      // a port of its own) beside the server that went on to the last checkpoint.
-      const port = await freePort();
-      const issuer = `http://127.0.0.1:${port}`;
-      firstServer = runApp('auth-server', { ...setup.env, GATEHOUSE_CONFIG: configFile, DATA_DIR: dirname(firstCheckpoint.file), AUTH_PORT: String(port), ISSUER: issuer });
-      await waitForOk(`${issuer}/healthz`, { proc: firstServer, timeoutMs: 60_000 });
-      // Its codes expired long ago; both sides are measured as swept.
-      await waitForCodesSwept(firstCheckpoint.file);
-      const first = CHECKPOINTS[0]!;
-      const last = CHECKPOINTS.at(-1)!;
-      await compareInterleaved(
-        { label: `${first} grants`, issuer, pid: firstServer.child.pid!, chains: firstCheckpoint.chains, rounds: [] },
-        { label: `${last} grants`, issuer: setup.issuer, pid, chains, rounds: [] },
-      );
+    if (copies.length > 0) {
+      // Each copy served by a process of its own (the same keys and config, a port of its own),
+      // beside the server that made every grant: the fresh processes differ only by their
+      // database; the long-running one also by its hour of sign-ins.
+      const sides: Served[] = [];
+      for (const copy of copies) {
+        const port = await freePort();
+        const issuer = `http://127.0.0.1:${port}`;
+        const proc = runApp('auth-server', { ...setup.env, GATEHOUSE_CONFIG: configFile, DATA_DIR: dirname(copy.file), AUTH_PORT: String(port), ISSUER: issuer });
+        copyServers.push(proc);
+        await waitForOk(`${issuer}/healthz`, { proc, timeoutMs: 60_000 });
+        sides.push({ label: `${copy.target} grants, fresh process`, issuer, pid: proc.child.pid!, chains: copy.chains, rounds: [] });
+      }
+      // Codes issued since a copy was taken expired meanwhile: every side is measured as swept.
+      for (const copy of copies) await waitForCodesSwept(copy.file);
+      await waitForCodesSwept(file);
+      sides.push({ label: `${CHECKPOINTS.at(-1)} grants, the process that made them`, issuer: setup.issuer, pid, chains, rounds: [] });
+      await compareInterleaved(sides);
     }
   } finally {
-    for (const proc of [server, firstServer]) {
-      if (!proc) continue;
+    for (const proc of [server, ...copyServers]) {
       proc.signal('SIGTERM');
       await Promise.race([proc.exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
       kill(proc);
