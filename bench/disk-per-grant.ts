@@ -271,7 +271,7 @@ export async function benchDiskPerGrant(): Promise<void> {
     if (copies.length > 0) {
       // Each copy served by a process of its own (the same keys and config, a port of its own),
       // beside the server that made every grant: the fresh processes differ only by their
-      // database; the long-running one also by its hour of sign-ins.
+      // database; the long-running one also by its history (every sign-in and grant it served).
       const sides: Served[] = [];
       for (const copy of copies) {
         const port = await freePort();
