@@ -29,7 +29,7 @@
  * BENCH_SECONDS per refresh round and BENCH_RATE_ROUNDS, default 3;
  * BENCH_KEEP_DB=<file> keeps a copy of the database as it was at the last checkpoint, to look into)
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Browser } from '../test/helpers/browser.ts';
@@ -206,7 +206,7 @@ async function compareInterleaved(sides: Served[]): Promise<void> {
 
 /** A consistent copy of a live database (SQLite's online backup) in a directory of its own. */
 async function copyDatabase(file: string, copy: string): Promise<void> {
-  mkdirSync(dirname(copy), { mode: 0o700 });
+  mkdirSync(dirname(copy), { recursive: true, mode: 0o700 });
   const live = new Database(file, { readonly: true });
   await live.backup(copy).finally(() => live.close());
 }
@@ -254,7 +254,7 @@ export async function benchDiskPerGrant(): Promise<void> {
       printUsage(`${String(target).padStart(6)} grants, as it lies:`, diskUsage(file), target);
       const waited = await waitForCodesSwept(file);
       const usage = diskUsage(file);
-      if (process.env.BENCH_KEEP_DB) copyFileSync(file, process.env.BENCH_KEEP_DB);
+      if (process.env.BENCH_KEEP_DB) await copyDatabase(file, process.env.BENCH_KEEP_DB);
       printUsage(`${String(target).padStart(6)} grants, swept (${waited.toFixed(0)} s later):`, usage, target);
       if (CHECKPOINTS.length > 1 && (target === CHECKPOINTS[0] || target === CHECKPOINTS.at(-1))) {
         // Kept for the interleaved comparison at the end: the database as the checkpoint left it
