@@ -69,6 +69,22 @@ function rssBytes(pid: number): number {
   return kb ? Number(kb) * 1024 : NaN;
 }
 
+/**
+ * The server's read and write system calls and bytes written so far (/proc/<pid>/io: every file
+ * and socket, every thread), NaN where there is none. Counts, unlike CPU time, do not move with
+ * what else the machine runs: the same figures per refresh mean the same work per refresh.
+ */
+function ioCounts(pid: number): { readCalls: number; writeCalls: number; writtenBytes: number } {
+  let io = '';
+  try {
+    io = readFileSync(`/proc/${pid}/io`, 'utf8');
+  } catch {
+    return { readCalls: NaN, writeCalls: NaN, writtenBytes: NaN };
+  }
+  const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1] ?? NaN);
+  return { readCalls: field('syscr'), writeCalls: field('syscw'), writtenBytes: field('wchar') };
+}
+
 /** Bytes of the database file and its WAL after a TRUNCATE checkpoint, and pages per table/index. */
 function diskUsage(file: string): { total: number; wal: number; freePages: number; byObject: Array<{ name: string; bytes: number; unused: number }>; rowsByModel: Array<{ model: string; rows: number; payloadBytes: number }> } {
   if (!existsSync(file)) throw new Error(`no database at ${file}`);
@@ -130,6 +146,10 @@ async function newGrant(issuer: string, browser: Browser, client: RegisteredClie
 interface Round {
   rate: number;
   cpuMs: number;
+  /** Per refresh: the server's read and write system calls, and bytes written (ioCounts). */
+  readCalls: number;
+  writeCalls: number;
+  writtenBytes: number;
 }
 
 /**
@@ -138,6 +158,7 @@ interface Round {
  */
 async function refreshRound(issuer: string, pid: number, chains: Chain[], seconds: number): Promise<Round> {
   const cpuBefore = processCpuSeconds(pid) ?? NaN;
+  const ioBefore = ioCounts(pid);
   const started = performance.now();
   const until = Date.now() + seconds * 1000;
   let count = 0;
@@ -151,7 +172,14 @@ async function refreshRound(issuer: string, pid: number, chains: Chain[], second
   }));
   const elapsed = (performance.now() - started) / 1000;
   const cpu = (processCpuSeconds(pid) ?? NaN) - cpuBefore;
-  return { rate: count / elapsed, cpuMs: (cpu / count) * 1000 };
+  const io = ioCounts(pid);
+  return {
+    rate: count / elapsed,
+    cpuMs: (cpu / count) * 1000,
+    readCalls: (io.readCalls - ioBefore.readCalls) / count,
+    writeCalls: (io.writeCalls - ioBefore.writeCalls) / count,
+    writtenBytes: (io.writtenBytes - ioBefore.writtenBytes) / count,
+  };
 }
 
 /** Warm-up: the server sat idle while the sweep was awaited; after that wait, 1 s of warm-up
@@ -181,7 +209,9 @@ interface Served {
  * Refresh throughput of the servers in `sides` against the first, in one run: they take turns,
  * FLAT_ROUNDS rounds each, the order rotating every round, so the machine's drift (a checkpoint
  * measured alone swung by a third from run to run) hits them alike. Each ratio is the median of
- * the per-round ratios.
+ * the per-round ratios. Beside them, each server's system calls and bytes written per refresh:
+ * on a shared machine the rates and CPU times of one server swing by a quarter within a run, the
+ * counts do not, so equal counts show equal work where the rates cannot.
  */
 async function compareInterleaved(sides: Served[]): Promise<void> {
   // Some processes are new: V8 keeps optimizing a server's hot code for its first ~20 s under
@@ -200,6 +230,8 @@ async function compareInterleaved(sides: Served[]): Promise<void> {
   sides.forEach((side, i) => {
     const ratio = i === 0 ? '' : `   against the first: throughput ${median(ratios[i]!).toFixed(3)} (per round ${ratios[i]!.map((r) => r.toFixed(2)).join(', ')}), CPU per refresh ${(cpuMs(side) / cpuMs(sides[0]!)).toFixed(3)}`;
     console.log(`  ${side.label}: ${median(side.rounds.map((r) => r.rate)).toFixed(0)}/s, ${cpuMs(side).toFixed(2)} ms CPU/refresh (medians), RSS ${(rssBytes(side.pid) / 1024 / 1024).toFixed(0)} MiB${ratio}`);
+    const io = (pick: (round: Round) => number) => median(side.rounds.map(pick));
+    console.log(`    per refresh (medians): ${io((r) => r.readCalls).toFixed(2)} read and ${io((r) => r.writeCalls).toFixed(2)} write system calls, ${(io((r) => r.writtenBytes) / 1024).toFixed(1)} KiB written`);
     console.log(`    rounds: ${formatRounds(side.rounds)}`);
   });
 }
