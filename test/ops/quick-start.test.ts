@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { connect, registerClient } from '../helpers/oauth-flow.ts';
-import { freshSetup, isRefused, kill, REPO_ROOT, run, waitForOk, type RunningProcess, type Setup } from './support/processes.ts';
+import { assertNpmStopped, freshSetup, isRefused, kill, REPO_ROOT, run, stoppedApps, waitForOk, type RunningProcess, type Setup } from './support/processes.ts';
 
 /** The shell lines of the first code block under "## Quick start", comments removed. */
 function quickStartLines(): string[] {
@@ -51,20 +51,6 @@ function walFiles(setup: Setup): string[] {
 }
 
 const PASSWORD_LINE = /created admin user "admin" with password: (\S+)/;
-
-/** The apps that logged their last line, `stopped`, which each writes just before exiting 0. */
-function stoppedApps(output: string): string[] {
-  return output.split('\n').filter((l) => l.startsWith('{') && JSON.parse(l).msg === 'stopped').map((l) => JSON.parse(l).app as string).sort();
-}
-
-/**
- * npm, stopped by a signal, ends itself with that signal once its script has exited, as shells
- * expect of Ctrl-C; an exit code is only reported for a script that ended on its own.
- */
-function assertNpmStopped(result: { code: number | null; signal: NodeJS.Signals | null }, signal: NodeJS.Signals, output: string): void {
-  assert.ok(result.code === 0 || (result.code === null && result.signal === signal), `npm ended with ${result.code ?? result.signal}:\n${output}`);
-  assert.doesNotMatch(output, /gatehouse: \S+ exited/, 'the launcher saw no app fail');
-}
 
 describe('the README quick start', () => {
   let setup: Setup;

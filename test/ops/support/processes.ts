@@ -4,6 +4,7 @@
  * and keys directory, ports that were free a moment ago, and a minimal environment (nothing
  * from the test runner's own environment leaks into the app's configuration).
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -170,4 +171,18 @@ export async function waitForOk(url: string, { timeoutMs = 30_000, init, proc }:
     if (Date.now() > deadline) throw new Error(`${url} did not answer 200 within ${timeoutMs} ms`);
     await sleep(50);
   }
+}
+
+/** The apps that logged their last line, `stopped`, which each writes just before exiting 0. */
+export function stoppedApps(output: string): string[] {
+  return output.split('\n').filter((l) => l.startsWith('{') && JSON.parse(l).msg === 'stopped').map((l) => JSON.parse(l).app as string).sort();
+}
+
+/**
+ * npm, stopped by a signal, ends itself with that signal once its script has exited, as shells
+ * expect of Ctrl-C; an exit code is only reported for a script that ended on its own.
+ */
+export function assertNpmStopped(result: { code: number | null; signal: NodeJS.Signals | null }, signal: NodeJS.Signals, output: string): void {
+  assert.ok(result.code === 0 || (result.code === null && result.signal === signal), `npm ended with ${result.code ?? result.signal}:\n${output}`);
+  assert.doesNotMatch(output, /gatehouse: \S+ exited/, 'the launcher saw no app fail');
 }
