@@ -38,7 +38,8 @@ const CASES: Case[] = [
   { args: ['services', 'add', '--scope', 'mcp:read'], code: 2, stderr: /missing --name/ },
   { args: ['services', 'add', '--name', 'Nightly', '--scope', 'mcp:read', '--auth-method', 'basic'], code: 2, stderr: /--auth-method is one of private_key_jwt, client_secret_basic, not "basic"/ },
   // keys retire says how to confirm.
-  { args: ['keys', 'retire', 'RETIRING_KID'], code: 1, stderr: /may be valid until .*To retire it anyway: npx gatehouse keys retire --force -- RETIRING_KID/ },
+  // A kid is a JWK thumbprint (base64url), which starts with `-` one time in 64: after `--`, as the README says.
+  { args: ['keys', 'retire', '--', 'RETIRING_KID'], code: 1, stderr: /may be valid until .*To retire it anyway: npx gatehouse keys retire --force -- RETIRING_KID/ },
   { args: ['keys', 'retire', 'no-such-kid'], code: 1, stderr: /there is no signing key no-such-kid; `npx gatehouse keys list` shows them/ },
   { args: ['keys', 'retire'], code: 2, stderr: /missing KID\n {2}npx gatehouse keys retire/ },
   // An unknown audit event is named, with the known ones.
