@@ -49,6 +49,31 @@ export function parseChallenge(header: string | null): Challenge {
   return { scheme, params };
 }
 
+const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
+const SCHEME = new RegExp(`^${TOKEN} +`);
+const AUTH_PARAM = new RegExp(`^(${TOKEN})[ \\t]*=[ \\t]*(?:(${TOKEN})|"((?:[^"\\\\]|\\\\.)*)")[ \\t]*(?:,[ \\t]*|$)`);
+
+/**
+ * Every auth-param of one challenge, in order, read strictly as RFC 9110 §11.6.1 defines them
+ * (`token BWS "=" BWS ( token / quoted-string )`, comma-separated), so a `name="…"` written
+ * inside a quoted value stays part of that value. Unlike `parseChallenge` it keeps repeated
+ * names, and it throws on anything that is not an auth-param, so a broken header cannot pass.
+ */
+export function challengeParams(header: string | null): Array<[name: string, value: string]> {
+  if (!header) throw new Error('no WWW-Authenticate header');
+  const scheme = SCHEME.exec(header);
+  if (!scheme) throw new Error(`no auth-scheme in ${JSON.stringify(header)}`);
+  const params: Array<[string, string]> = [];
+  let rest = header.slice(scheme[0].length);
+  while (rest !== '') {
+    const param = AUTH_PARAM.exec(rest);
+    if (!param) throw new Error(`not an auth-param at ${JSON.stringify(rest)} in ${JSON.stringify(header)}`);
+    params.push([param[1]!.toLowerCase(), param[2] ?? param[3]!.replace(/\\(.)/g, '$1')]);
+    rest = rest.slice(param[0].length);
+  }
+  return params;
+}
+
 /** A real MCP SDK client connected with a static bearer token (no OAuth provider). */
 export async function connectClient(mcpUrl: string, token: string): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
   const client = new Client({ name: 'gatehouse-test', version: '1.0.0' });

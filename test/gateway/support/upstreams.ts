@@ -15,10 +15,22 @@ export const FILESYSTEM = fileURLToPath(new URL('server-filesystem/dist/index.js
 export const MEMORY = fileURLToPath(new URL('server-memory/dist/index.js', modules));
 /** test/gateway/fixtures/scripted-server.mjs: the tools the reference servers lack. */
 export const SCRIPTED = fileURLToPath(new URL('../fixtures/scripted-server.mjs', import.meta.url));
+/** test/gateway/fixtures/hostile-names-server.mjs: names that try to break the 403 challenge. */
+export const HOSTILE_NAMES_SERVER = fileURLToPath(new URL('../fixtures/hostile-names-server.mjs', import.meta.url));
 
 /** Names the scripted server uses (kept in step with fixtures/scripted-server.mjs). */
 export const LONG_TOOL_NAME = 'summarise-the-quarterly-report-for-every-region-in-the-company';
 export const COLLIDING_URI = 'demo://resource/static/document/features.md';
+
+/** Names the hostile-names server lists (kept in step with fixtures/hostile-names-server.mjs). */
+const INJECTED = ', resource_metadata="https://evil.example/prm';
+export const HOSTILE_NAMES = {
+  quotedTool: `look"${INJECTED}`,
+  crlfTool: 'look\r\nSet-Cookie: session=stolen',
+  escapedPrompt: `greet\\"${INJECTED}`,
+  quotedUri: `note://x"${INJECTED}`,
+  nonLatin1Uri: 'note://ключ/日本',
+};
 
 const READ: GatewayScopes = { default: 'mcp:read', tools: {} };
 
