@@ -123,6 +123,9 @@ describe('tokens the MCP endpoint refuses', () => {
     })],
     ['a token signed by another key under the issuer kid', 'signature', 'signature', () => issuer.mint({ key: attacker.privateKey })],
     ['a token signed by a key the issuer does not publish', 'does not publish', 'unknown_key', () => issuer.mint({ header: { kid: 'unknown-kid' }, key: attacker.privateKey })],
+    // jose would take the JWKS's only key; retiring it by kid would then not stop the token.
+    ['a token without kid, signed with the issuer key', 'names no signing key', 'unknown_key', () => issuer.mint({ header: { kid: undefined } })],
+    ['a token with an empty kid, signed with the issuer key', 'names no signing key', 'unknown_key', () => issuer.mint({ header: { kid: '' } })],
     ['a token whose payload was changed after signing', 'signature', 'signature', async () => {
       const [header, , signature] = (await issuer.mint({ claims: { scope: 'mcp:read' } })).split('.');
       const forged = { ...claimsOf(await issuer.mint()), scope: 'mcp:read mcp:write mcp:admin' };

@@ -67,6 +67,26 @@ describe('the revocation feed at the MCP endpoint', () => {
     await waitFor('a token of the new key is accepted: the keys entry reloaded the key set', async () => (await status(suite.server, fresh)) === 200, 5000);
   });
 
+  test('a token without kid, signed with the only published key, is refused before and after that key is retired', async () => {
+    // Its own issuer: with one key published, jose would verify a kid-less token against it.
+    const issuer = await startTestIssuer();
+    const server = await startResourceServer({ issuer: issuer.issuer });
+    try {
+      const kidless = await issuer.mint({ header: { kid: undefined } });
+      const withKid = await issuer.mint();
+      assert.equal(await status(server, withKid), 200, 'the same key with its kid is accepted');
+      const refused = await mcpRequest(server.mcpUrl, { token: kidless });
+      assert.equal(refused.status, 401, 'refused before the retirement');
+      assert.equal(parseChallenge(refused.headers.get('www-authenticate')).params.error, 'invalid_token');
+      issuer.revoke('kid', issuer.kid);
+      await waitFor('the key is retired', async () => (await status(server, withKid)) === 401, 5000);
+      assert.equal(await status(server, kidless), 401, 'refused after the retirement');
+    } finally {
+      await server.close();
+      await issuer.close();
+    }
+  });
+
   test('an open MCP session is refused as soon as its token is revoked', async () => {
     const sub = randomUUID();
     const token = await suite.issuer.mint({ claims: { sub, iat: now() - 5 } });

@@ -19,18 +19,19 @@ export interface TokenMatch {
   client: string;
   grant?: string;
   token: string;
-  kid?: string;
+  /** The signing key's id; the verifier refuses a token without one. */
+  kid: string;
   /** `iat`, epoch seconds. */
   issuedAt: number;
 }
 
-export function tokenMatch(token: { sub: string; clientId: string; grantId?: string; jti: string; kid?: string; issuedAt: number }): TokenMatch {
+export function tokenMatch(token: { sub: string; clientId: string; grantId?: string; jti: string; kid: string; issuedAt: number }): TokenMatch {
   return {
     sub: revocationValue('sub', token.sub),
     client: revocationValue('client', token.clientId),
     token: revocationValue('token', token.jti),
     ...(token.grantId ? { grant: revocationValue('grant', token.grantId) } : {}),
-    ...(token.kid ? { kid: token.kid } : {}),
+    kid: token.kid,
     issuedAt: token.issuedAt,
   };
 }
@@ -85,7 +86,7 @@ export class RevocationList {
 
   /** Which entry refuses this token (its user, client or grant, the token itself, or its key), or undefined. */
   refuses(token: TokenMatch): RevokedBy | undefined {
-    if (token.kid !== undefined && this.#entries.kid.has(token.kid)) return 'kid';
+    if (this.#entries.kid.has(token.kid)) return 'kid';
     if (this.#entries.token.has(token.token)) return 'token';
     if (cutsOff(this.#entries.sub, token.sub, token.issuedAt)) return 'sub';
     if (cutsOff(this.#entries.client, token.client, token.issuedAt)) return 'client';

@@ -7,6 +7,10 @@
  *   costs no base64 or JSON work and never triggers a JWKS fetch.
  * - Header: no `jku`, `x5u`, `jwk` or `x5c`. Keys come only from the configured `jwksUri`; a key
  *   or key URL named by the token itself is never fetched and never trusted (RFC 8725 §3.10).
+ * - `kid`: present (a non-empty string). The auth-server names its key in every token it signs
+ *   (its provider's `jwt.sign.kid`, token exchange), and retiring a key (a `kid` entry on the
+ *   revocation feed) must stop every token it signed, forged ones too; jose would verify a token
+ *   without `kid` against the JWKS's only key, beyond that entry's reach.
  * - Algorithm: `RS256` only (RFC 9068 §4; RFC 8725 §3.1). `none` in any casing, `HS256` made with
  *   the public key as the secret, `PS256` and everything else fail before a key is looked up.
  * - Signature: with the key the issuer's JWKS publishes for the header's `kid`. An unknown `kid`
@@ -124,7 +128,7 @@ interface CachedToken {
  * - `malformed`: not a compact JWS, or its header or payload is not a JSON object.
  * - `forbidden_header`: a `jku`, `x5u`, `jwk` or `x5c` header.
  * - `algorithm`: not RS256.
- * - `unknown_key`: a `kid` the issuer's JWKS does not publish.
+ * - `unknown_key`: no `kid`, or a `kid` the issuer's JWKS does not publish.
  * - `signature`: the signature does not verify.
  * - `not_access_token`: `typ` is not `at+jwt`.
  * - `issuer`: another `iss`.
@@ -228,6 +232,10 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
     }
     const forbidden = FORBIDDEN_HEADER_PARAMETERS.find((name) => name in header);
     if (forbidden) throw new InvalidAccessTokenError('forbidden_header', `the access token header must not carry ${forbidden}`);
+    // The revocation feed retires a key by its kid (RFC 7515 §4.1.4): a token naming none would
+    // outlive the retirement of the key that signed it, so it is refused before any key is looked up.
+    const { kid } = header;
+    if (!isText(kid)) throw new InvalidAccessTokenError('unknown_key', 'the access token header names no signing key (kid)');
 
     let payload: JWTPayload;
     try {
@@ -272,7 +280,7 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
         ...(isText(gid) ? { grantId: gid } : {}), ...(isText(username) ? { username } : {}), ...(isText(service) ? { service } : {}),
       },
     };
-    const entry: CachedToken = { verified, expiresAt: exp!, match: tokenMatch({ sub, clientId, grantId: gid, jti, kid: header.kid, issuedAt: iat! }) };
+    const entry: CachedToken = { verified, expiresAt: exp!, match: tokenMatch({ sub, clientId, grantId: gid, jti, kid, issuedAt: iat! }) };
     const result = notRevoked(entry);
     cache.set(token, entry);
     onFirstUse?.(result);

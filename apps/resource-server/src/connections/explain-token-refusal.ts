@@ -44,7 +44,7 @@ const EXPLAINED: Record<InvalidAccessTokenReason, (claims: RefusedTokenClaims, s
     : `token issuer is not ${quote(server.issuer)}: a token from another authorization server`],
   signature: () => ['bad_signature', "the access token's signature does not verify with the issuer's key: it was altered, or signed by someone else"],
   forbidden_header: () => ['bad_signature', 'the access token names its own signing key (a jku, x5u, jwk or x5c header), which is never trusted'],
-  unknown_key: () => ['unknown_signing_key', 'the access token is signed with a key the issuer does not publish: a retired key, or a token from another authorization server'],
+  unknown_key: () => ['unknown_signing_key', 'the access token is signed with a key the issuer does not publish, or names none (no kid): a retired key, or a token from another authorization server'],
   algorithm: () => ['wrong_algorithm', 'the access token is not signed with RS256 (none, HS256 and every other algorithm are refused)'],
   malformed: () => ['malformed_token', 'the bearer token is not a JWT access token'],
   too_large: () => ['malformed_token', 'the bearer token is longer than this server accepts'],
