@@ -45,6 +45,34 @@ describe('event stream parsing (HTML §9.2.6)', () => {
       for (let i = 0; i <= MAX_MESSAGE_BYTES / (1024 * 1024); i += 1) parser.push(line);
     }, /longer than/);
   });
+
+  test('one line longer than the limit, in 1 KiB chunks, is refused at the chunk that passes it, each character scanned once', () => {
+    const parser = new EventStreamParser(() => assert.fail('nothing is delivered'));
+    const piece = 'x'.repeat(1024);
+    let pushed = 0;
+    const push = (chunk: string) => {
+      parser.push(chunk);
+      pushed += chunk.length;
+      // Rescanning the unfinished line from its start at every chunk made this quadratic.
+      assert.equal(parser.scanned, pushed, 'no character is scanned twice');
+    };
+    push('data: ');
+    while (pushed + piece.length <= MAX_MESSAGE_BYTES) push(piece);
+    assert.throws(() => push(piece), /longer than/, `refused at ${pushed + piece.length} characters`);
+  });
+
+  test('an event longer than the limit is refused as it arrives, even when its blank line comes in the same chunk', () => {
+    const parser = new EventStreamParser(() => assert.fail('nothing is delivered'));
+    assert.throws(() => parser.push(`data: ${'x'.repeat(MAX_MESSAGE_BYTES)}\n\n`), /longer than/);
+  });
+
+  test('a line the limit allows, cut into many chunks with every kind of line end, arrives whole', () => {
+    const payload = JSON.stringify({ a: 'é日本💥'.repeat(20_000) });
+    const stream = `data: ${payload.slice(0, 1000)}\r\ndata: ${payload.slice(1000)}\r\revent: message\rdata: {"b":2}\n\n`;
+    const chunks: string[] = [];
+    for (let i = 0; i < stream.length; i += 997) chunks.push(stream.slice(i, i + 997));
+    assert.deepEqual(parse(chunks), [`${payload.slice(0, 1000)}\n${payload.slice(1000)}`, '{"b":2}']);
+  });
 });
 
 describe('the transport against an unusual upstream', () => {

@@ -174,41 +174,74 @@ export class HttpClientTransport implements Transport {
  * Server-sent events (HTML Living Standard §9.2.6, "Interpreting an event stream"), for what MCP
  * sends: `data` lines (joined with newlines), an `event` name (only `message`, or none, carries
  * JSON-RPC), comments and `id`/`retry` ignored; lines end in CRLF, LF or CR.
+ *
+ * The upstream is not trusted, so its cost stays linear however it cuts the stream: each chunk is
+ * scanned for line ends once, and an unfinished line is kept as the pieces that brought it, joined
+ * only when its end arrives (rescanning it from its start at every chunk made one long line sent
+ * in small chunks quadratic: 8 MiB in 64 KiB chunks blocked the event loop for seconds). The cap
+ * (MAX_MESSAGE_BYTES, counted in characters) is checked as each piece arrives.
  */
 export class EventStreamParser {
   readonly #deliver: (data: string) => void;
-  #buffer = '';
+  /** The line not yet ended, as it arrived. */
+  #pending: string[] = [];
+  #pendingLength = 0;
+  /** The last chunk ended in CR: it ends a line, with the LF that may start the next chunk. */
+  #heldCr = false;
   #data: string[] = [];
   #dataLength = 0;
   #event = '';
+  #scanned = 0;
+  // HTML §9.2.6: end-of-line = ( cr lf / cr / lf ). Global, for lastIndex: the scan resumes there.
+  readonly #lineEnd = /\r\n|\r|\n/g;
 
   constructor(deliver: (data: string) => void) {
     this.#deliver = deliver;
   }
 
+  /** Characters scanned for line ends so far: each once, so the length pushed, however it was cut. */
+  get scanned(): number {
+    return this.#scanned;
+  }
+
   push(chunk: string): void {
-    this.#buffer += chunk;
+    if (chunk === '') return;
+    this.#scanned += chunk.length;
     let start = 0;
-    for (;;) {
-      const end = this.#lineEnd(start);
-      if (end === -1) break;
-      this.#line(this.#buffer.slice(start, end));
-      start = end + (this.#buffer[end] === '\r' && this.#buffer[end + 1] === '\n' ? 2 : 1);
+    if (this.#heldCr) {
+      this.#heldCr = false;
+      this.#endLine();
+      if (chunk[0] === '\n') start = 1;
     }
-    this.#buffer = this.#buffer.slice(start);
-    if (this.#buffer.length + this.#dataLength > MAX_MESSAGE_BYTES) {
+    const lineEnd = this.#lineEnd;
+    lineEnd.lastIndex = start;
+    for (let end = lineEnd.exec(chunk); end !== null; end = lineEnd.exec(chunk)) {
+      this.#append(chunk.slice(start, end.index));
+      start = lineEnd.lastIndex;
+      // A CR last in the chunk may be the first half of a CRLF: the next chunk says.
+      if (end[0] === '\r' && start === chunk.length) {
+        this.#heldCr = true;
+        break;
+      }
+      this.#endLine();
+    }
+    this.#append(chunk.slice(start));
+  }
+
+  #append(piece: string): void {
+    if (piece === '') return;
+    this.#pending.push(piece);
+    this.#pendingLength += piece.length;
+    if (this.#pendingLength + this.#dataLength > MAX_MESSAGE_BYTES) {
       throw new Error(`an event of the upstream's stream is longer than ${MAX_MESSAGE_BYTES} bytes`);
     }
   }
 
-  /** The index of the next line end, or -1; a CR last in the buffer waits for a possible LF. */
-  #lineEnd(from: number): number {
-    for (let i = from; i < this.#buffer.length; i += 1) {
-      const c = this.#buffer[i];
-      if (c === '\n') return i;
-      if (c === '\r') return i + 1 < this.#buffer.length ? i : -1;
-    }
-    return -1;
+  #endLine(): void {
+    const line = this.#pending.length === 1 ? this.#pending[0]! : this.#pending.join('');
+    this.#pending = [];
+    this.#pendingLength = 0;
+    this.#line(line);
   }
 
   #line(line: string): void {
