@@ -158,6 +158,15 @@ for (const backend of TEST_BACKENDS) describe(`provider models (${backend})`, ()
     assert.ok(await new adapterA('Session').findByUid('uid-8'));
   });
 
+  test('a user\'s sessions but one are ended when that one is kept (a password changed from it)', async () => {
+    for (const n of [1, 2, 3]) await new adapterA('Session').upsert(`session-9-${n}`, { accountId: 'user-9', uid: `uid-9-${n}`, kind: 'Session' } as AdapterPayload, 600);
+    assert.equal(await models.deleteSessions('user-9', { exceptSessionId: 'session-9-2' }), 2);
+    assert.equal(await new adapterB('Session').find('session-9-1'), undefined);
+    assert.ok(await new adapterB('Session').find('session-9-2'), 'the kept session is still there');
+    assert.equal(await new adapterB('Session').find('session-9-3'), undefined);
+    assert.equal(await models.deleteSessions('user-9', { exceptSessionId: 'session-9-2' }), 0);
+  });
+
   test('clients: an administrator\'s id is taken once, pending registrations are counted, a used one stays, expired rows are swept', async () => {
     assert.equal(await models.addClient('static-9', { client_id: 'static-9', client_name: 'Nine' }), true);
     assert.equal(await models.addClient('static-9', { client_id: 'static-9', client_name: 'Again' }), false, 'the id is taken');

@@ -16,6 +16,7 @@ import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { SqlDatabase, SqlExecutor } from '../../../shared/storage/sql-database.ts';
 import { insertClient, readClientMetadata, readGrantFacts, replaceClientMetadata } from './database-adapter.ts';
 import { sameId } from './prefix-index.ts';
+import { storedId } from './stored-form.ts';
 import { storedModel } from './stored-model.ts';
 
 export interface StoredGrant {
@@ -150,9 +151,19 @@ export class ModelStore {
     return new Map(rows.map((row) => [row.client_id, Number(row.n)]));
   }
 
-  /** Ends every browser session of an account (the provider's Session rows). */
-  async deleteSessions(accountId: string, tx: SqlExecutor = this.db): Promise<number> {
-    return (await tx.run("DELETE FROM oidc_models WHERE model = 'Session' AND account_id = ?", [accountId])).changes;
+  /**
+   * Ends every browser session of an account (the provider's Session rows); how many.
+   * `exceptSessionId`: the one session kept, by the provider's id (the `_session` cookie's value),
+   * for a user who changes their own password from it. Rows are keyed by its hash (stored-form.ts).
+   */
+  async deleteSessions(accountId: string, options: { exceptSessionId?: string } = {}, tx: SqlExecutor = this.db): Promise<number> {
+    const params = [accountId];
+    let except = '';
+    if (options.exceptSessionId !== undefined) {
+      except = ' AND id <> ?';
+      params.push(storedId('Session', options.exceptSessionId));
+    }
+    return (await tx.run(`DELETE FROM oidc_models WHERE model = 'Session' AND account_id = ?${except}`, params)).changes;
   }
 
   /** Every stored client still valid (registrations pending first use until they expire). */
