@@ -98,6 +98,19 @@ describe('admin pages: users', () => {
     assert.match(refused.html, /limited to 72 bytes/);
   });
 
+  test('an admin who changes their own password keeps this session and every other session of theirs ends', async () => {
+    const id = await createUser(server, 'jess-admin', 'jess old password', ['mcp:read', 'mcp:admin']);
+    const a = await signInAt(server, 'jess-admin', 'jess old password', `/admin/users/${id}`);
+    const b = await signInAt(server, 'jess-admin', 'jess old password', '/account');
+    const page = await post(a.browser, a.page, `/admin/users/${id}/password`, { password: 'jess new password' });
+    assert.match(page.html, /The password was changed/);
+    assert.equal((await b.browser.request('/account')).status, 303, 'the other browser (say, an attacker\'s) is sent to sign in');
+    assert.equal((await b.browser.request('/admin')).status, 303);
+    assert.equal((await a.browser.request(`/admin/users/${id}`)).status, 200, 'the browser that made the change stays signed in');
+    const [event] = (await auditEvents(server, 'user.password_reset')).filter((e) => e.details.user_id === id);
+    assert.equal(event!.details.sessions_ended, 1);
+  });
+
   test('disabling a user revokes every grant (refresh stops at once) and sign-in; enabling lets them back', async () => {
     const id = await createUser(server, 'hank', 'hank password 12', ['mcp:read']);
     const tokens = await connectAs(server, client, 'hank', 'hank password 12');

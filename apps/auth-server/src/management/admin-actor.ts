@@ -5,4 +5,9 @@ export interface ChangedBy {
   actor: Actor;
   /** The client IP for changes made over the web; none for the CLI. */
   ip?: string;
+  /**
+   * The provider session (its id, the `_session` cookie's value) a change over the web was made
+   * from; none for the CLI. The one session kept when a user changes their own password.
+   */
+  sessionId?: string;
 }

@@ -154,7 +154,10 @@ export class UserAdmin {
     const user = await this.get(idOrUsername);
     const passwordHash = await this.#hash(password);
     const updated = await this.#updated(user.id, { passwordHash });
-    const sessionsEnded = by.actor.id === user.id ? 0 : await this.models.deleteSessions(user.id);
+    // Someone who changes their own password may be evicting whoever else holds it: every other
+    // session ends, only the one making the change stays signed in.
+    const keep = by.actor.id === user.id ? by.sessionId : undefined;
+    const sessionsEnded = await this.models.deleteSessions(user.id, { exceptSessionId: keep });
     await this.audit.record({ event: 'user.password_reset', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, sessions_ended: sessionsEnded } });
     return updated;
   }

@@ -149,8 +149,8 @@ export function pageRoutes(deps: PageRoutesDeps): Router {
     const formPage = route.formPage === undefined ? undefined : handlers[route.formPage];
     if (route.formPage !== undefined && !formPage) throw new Error(`admin route ${route.method} ${route.path}: no page handler ${route.formPage}`);
     return async function runPageHandler(ctx: ParameterizedContext<PageState>) {
-      const { user, form = new Map() } = ctx.state;
-      const request = { ctx, user, form, by: { actor: { name: user.username, id: user.id }, ip: ctx.ip } };
+      const { user, sessionId, form = new Map() } = ctx.state;
+      const request = { ctx, user, form, by: { actor: { name: user.username, id: user.id }, ip: ctx.ip, sessionId } };
       try {
         await handler(request);
       } catch (err) {

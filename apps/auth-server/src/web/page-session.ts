@@ -106,6 +106,8 @@ export function createPageSession(deps: PageSessionDeps) {
       }
       ctx.state.user = user;
       ctx.state.signedInAt = session.loginTs;
+      // `jti` is the session's id, the `_session` cookie's value (@types/oidc-provider leaves out the `id` getter).
+      ctx.state.sessionId = session.jti;
       await next();
     };
   }

@@ -3,7 +3,7 @@
  * that sets it, so the signed-in user reaches each handler typed rather than as `any`:
  *
  * - `requestId`: observeRequests, outermost, on every request.
- * - `user`, `signedInAt`: requireSignedIn (page-session.ts), first on every page route.
+ * - `user`, `signedInAt`, `sessionId`: requireSignedIn (page-session.ts), first on every page route.
  * - `form`: readCheckedForm (page-routes.ts), on a POST, once its CSRF token checked out.
  * - `refusedForm`: runPageHandler (page-routes.ts), when a POST was refused and its page is shown again.
  *
@@ -19,6 +19,8 @@ export interface SignedInState extends RequestIdState {
   user: User;
   /** When the user signed in (the provider session's `loginTs`, epoch seconds), if it says. */
   signedInAt?: number;
+  /** The provider session's id (the `_session` cookie's value): the one kept when the user changes their own password. */
+  sessionId: string;
 }
 
 /** After readCheckedForm; absent on a GET. */
