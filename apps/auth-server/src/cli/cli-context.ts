@@ -15,6 +15,7 @@ import type Provider from 'oidc-provider';
 import type { AuthServerAppConfig, AuthServerConfig } from '../../../shared/config/load-config.ts';
 import { systemClock } from '../../../shared/clock.ts';
 import type { ConnectionLog } from '../../../shared/connection-events.ts';
+import { escapeControlCharacters } from '../../../shared/escape-control-characters.ts';
 import { createLogger } from '../../../shared/logger.ts';
 import { openDatabase } from '../../../shared/storage/open-database.ts';
 import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
@@ -158,9 +159,29 @@ export class CliContext {
     return readSecret({ stdin: this.io.stdin as Readable & SecretSource['stdin'], stderr: this.io.stderr }, question, options);
   }
 
-  /** Prints `data` as JSON with --json, else the text `human` gives. */
-  print(data: unknown, human: () => string): void {
-    this.io.stdout.write(this.json ? `${JSON.stringify(data, null, 2)}\n` : `${human()}\n`);
+  /**
+   * Prints `data` as JSON with --json, else the text `human` gives, with every control character
+   * but its line breaks shown escaped (escape-control-characters.ts): much of what the CLI shows was
+   * written by others (a `client_name` anyone can register, a request's User-Agent, audit details),
+   * and must not steer the terminal. `--json` is for programs and left as JSON writes it.
+   * `ownEscapes`: the text carries escape sequences of its own (doctor's colours), and its
+   * formatter has escaped the values it shows.
+   */
+  print(data: unknown, human: () => string, options: { ownEscapes?: boolean } = {}): void {
+    if (this.json) {
+      this.io.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
+      return;
+    }
+    const text = human();
+    this.io.stdout.write(`${options.ownEscapes ? text : escapeControlCharacters(text, '\n')}\n`);
+  }
+
+  /**
+   * One line of a stream of records (`audit tail`): `json` with --json, else `text` with every
+   * control character shown escaped, line breaks too, so a value cannot forge a line of its own.
+   */
+  printLine(json: () => string, text: () => string): void {
+    this.io.stdout.write(`${this.json ? json() : escapeControlCharacters(text())}\n`);
   }
 
   async close(): Promise<void> {

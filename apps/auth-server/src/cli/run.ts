@@ -8,6 +8,7 @@
  * Passwords come from a prompt or stdin, never from arguments.
  */
 import { ConfigError } from '../../../shared/config/config-error.ts';
+import { escapeControlCharacters } from '../../../shared/escape-control-characters.ts';
 import { loadAuthServerConfig } from '../../../shared/config/load-config.ts';
 import { AdminError } from '../management/admin-error.ts';
 import { CliContext, type CliIo } from './cli-context.ts';
@@ -96,7 +97,8 @@ export async function run(argv: string[], io: CliIo, env: NodeJS.ProcessEnv): Pr
   const json = options.includes('--json');
   const args = [...options.filter((a) => a !== '--json'), ...rest];
   const fail = (code: number, message: string) => {
-    io.stderr.write(`gatehouse: ${message}\n`);
+    // A refusal may name what others stored (a username, a client's name): shown, never obeyed.
+    io.stderr.write(`gatehouse: ${escapeControlCharacters(message, '\n')}\n`);
     return code;
   };
   if (args.length === 0) return fail(EXIT.usage, `no command given\n${usage()}`);

@@ -1,8 +1,11 @@
 /**
  * The doctor's report as text for a person: one line per check (OK, WARN, FAIL, SKIP), then what
  * was seen and the fix under each check that is not OK, then the verdict. Colours only on a
- * terminal, so piped or logged output stays plain.
+ * terminal, so piped or logged output stays plain. What a check saw comes from the server under
+ * test, so its control characters are shown escaped (the colours are the only escapes the report
+ * sends itself).
  */
+import { escapeControlCharacters } from '../../../shared/escape-control-characters.ts';
 import type { CheckStatus, DoctorReport } from './doctor-check.ts';
 
 const LABEL: Record<CheckStatus, string> = { ok: 'OK  ', warn: 'WARN', fail: 'FAIL', skip: 'SKIP' };
@@ -12,10 +15,10 @@ const RESET = '\u001b[0m';
 export function formatDoctorReport(report: DoctorReport, { colour = false } = {}): string {
   const label = (status: CheckStatus) => (colour ? `${COLOUR[status]}${LABEL[status]}${RESET}` : LABEL[status]);
   const width = Math.max(...report.checks.map((c) => c.id.length));
-  const indent = (text: string) => text.split('\n').map((line) => `        ${line}`).join('\n');
-  const lines = [`gatehouse doctor ${report.url}`, ''];
+  const indent = (text: string) => escapeControlCharacters(text, '\n').split('\n').map((line) => `        ${line}`).join('\n');
+  const lines = [`gatehouse doctor ${escapeControlCharacters(report.url)}`, ''];
   for (const check of report.checks) {
-    lines.push(`  ${label(check.status)}  ${check.id.padEnd(width)}  ${check.summary}`);
+    lines.push(`  ${label(check.status)}  ${check.id.padEnd(width)}  ${escapeControlCharacters(check.summary)}`);
     if (check.status === 'ok' || check.status === 'skip') continue;
     if (check.detail) lines.push(indent(check.detail));
     if (check.fix) lines.push(indent(`${check.status === 'fail' ? 'Fix' : 'Advice'}: ${check.fix}`));

@@ -50,7 +50,7 @@ export const auditCommand: CommandGroup = {
       if (!Number.isInteger(count) || count < 1 || count > 1000) throw new UsageError('-n expects a number from 1 to 1000');
       const filter: AuditFilter = { event: parseEvent(values.event), actor: values.actor, clientId: values.client, since: parseSince(values.since) };
       const { audit } = context.services;
-      const write = (e: AuditRecord) => context.io.stdout.write(`${context.json ? toJson(e) : line(e)}\n`);
+      const write = (e: AuditRecord) => context.printLine(() => toJson(e), () => line(e));
       const newest = (await audit.query({ ...filter, limit: count })).reverse();
       newest.forEach(write);
       if (!values.follow) return;

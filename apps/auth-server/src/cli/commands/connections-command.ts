@@ -8,6 +8,7 @@
  * Without --json the problem goes to stderr, so the table stays the whole of stdout.
  */
 import { ATTEMPT_OUTCOMES } from '../../../../shared/connection-events.ts';
+import { escapeControlCharacters } from '../../../../shared/escape-control-characters.ts';
 import {
   isAttemptOutcome, MAX_ATTEMPTS, parseAttemptLimit, resolveConnectionFilter,
 } from '../../management/connection-filter.ts';
@@ -44,7 +45,8 @@ function whereAndWhy(row: AttemptRow): string {
 }
 
 function warnOfProblem(context: CliContext, problem: string | undefined): void {
-  if (problem && !context.json) context.io.stderr.write(`gatehouse: the MCP server's steps are missing: ${problem}\n`);
+  // The problem carries what the resource server answered: shown, never obeyed by the terminal.
+  if (problem && !context.json) context.io.stderr.write(`gatehouse: the MCP server's steps are missing: ${escapeControlCharacters(problem)}\n`);
 }
 
 export const connectionsCommand: CommandGroup = {

@@ -33,7 +33,7 @@ export const doctorCommand: CommandGroup = {
 
       const report = await runDoctor(url, { register: !values['no-register'], timeoutMs: seconds * 1000 });
       const colour = (context.io.stdout as Writable & { isTTY?: boolean }).isTTY === true;
-      context.print(report, () => formatDoctorReport(report, { colour }));
+      context.print(report, () => formatDoctorReport(report, { colour }), { ownEscapes: true });
       const failed = report.checks.filter((c) => c.status === 'fail').map((c) => c.id);
       if (failed.length > 0) throw new CliError(`doctor: ${failed.length} check(s) failed: ${failed.join(', ')}`);
     },

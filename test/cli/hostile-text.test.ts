@@ -1,0 +1,77 @@
+/**
+ * What others stored reaches the CLI's terminal shown, never obeyed: anyone can register a client
+ * (Dynamic Client Registration is open), and its `client_name` is printed by `clients list` and, in
+ * its `client.registered` event, by `audit tail`. Each hostile name is registered over HTTP with a
+ * running server; the CLI then runs in-process on the same data directory.
+ */
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { CLAUDE_DCR_BODY, registerClient } from '../helpers/oauth-flow.ts';
+import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { makeCliDir, runCli } from './support/cli-runner.ts';
+
+/** What a terminal would act on; a text output keeps only its own line breaks. */
+// eslint-disable-next-line no-control-regex
+const STEERING = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+
+/** [what, the client_name registered, how it shows]. */
+const HOSTILE_NAMES: Array<[string, string, string]> = [
+  ['an erase-line sequence (ESC [2K)', 'Erase\u001b[2K\u001b[1Aline', 'Erase\\x1b[2K\\x1b[1Aline'],
+  ['a carriage return that overwrites the row', 'Overwrite\rclaude-official', 'Overwrite\\x0dclaude-official'],
+  ['a line feed that forges an audit line', 'Forge\n2026-01-01T00:00:00Z  user.created  actor=admin', 'Forge\\x0a2026-01-01T00:00:00Z  user.created  actor=admin'],
+  ['an OSC 52 clipboard write', 'Clip\u001b]52;c;Y3VybCBldmlsIHwgc2g=\u0007board', 'Clip\\x1b]52;c;Y3VybCBldmlsIHwgc2g=\\x07board'],
+  ['a C1 control sequence introducer (U+009B)', 'Csi\u009b2Jone', 'Csi\\x9b2Jone'],
+  ['a DEL', 'Del\u007fete', 'Del\\x7fete'],
+  ['a right-to-left override', 'Bidi\u202egnp.exe', 'Bidi\\u202egnp.exe'],
+  ['a right-to-left isolate', 'Isolate\u2067txt.sh\u2069', 'Isolate\\u2067txt.sh\\u2069'],
+];
+
+describe('CLI text output of hostile stored values', () => {
+  let dir: string;
+  let server: TestAuthServer;
+  const clientIds = new Map<string, string>();
+
+  before(async () => {
+    dir = makeCliDir('gatehouse-cli-hostile-');
+    server = await startAuthServer({ dir });
+    for (const [what, name] of HOSTILE_NAMES) {
+      clientIds.set(what, (await registerClient(server.issuer, { ...CLAUDE_DCR_BODY, client_name: name })).client_id);
+    }
+    await server.auth.admin.audit.flush(); // audit events are written in batches, off the request path
+  });
+  after(async () => {
+    await server?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const commands: Array<[string, string[]]> = [
+    ['clients list', ['clients', 'list']],
+    ['audit tail', ['audit', 'tail', '-n', '100', '--event', 'client.registered']],
+  ];
+  const raw = (text: string) => {
+    const match = STEERING.exec(text);
+    return match ? `U+${match[0].charCodeAt(0).toString(16).padStart(4, '0')}` : undefined;
+  };
+  for (const [command, args] of commands) {
+    for (const [what, , shown] of HOSTILE_NAMES) {
+      test(`${command} shows a client_name with ${what} escaped, on its client's own line`, async () => {
+        const result = await runCli(dir, args);
+        assert.equal(result.code, 0, result.stderr);
+        const line = result.stdout.split('\n').find((l) => l.includes(clientIds.get(what)!));
+        assert.ok(line, `no line names the client ${clientIds.get(what)}`);
+        assert.equal(raw(line), undefined, `a raw control character reached the terminal: ${JSON.stringify(line)}`);
+        assert.ok(line.includes(shown), `expected ${JSON.stringify(shown)} in ${JSON.stringify(line)}`);
+      });
+    }
+
+    test(`${command} writes no control character but its own line breaks`, async () => {
+      assert.equal(raw((await runCli(dir, args)).stdout), undefined);
+    });
+  }
+
+  test('--json output stays JSON, the name unchanged inside it', async () => {
+    const clients = JSON.parse((await runCli(dir, ['--json', 'clients', 'list'])).stdout) as Array<{ client_id: string; client_name: string }>;
+    for (const [what, name] of HOSTILE_NAMES) assert.equal(clients.find((c) => c.client_id === clientIds.get(what))?.client_name, name);
+  });
+});
