@@ -70,6 +70,25 @@ for (const backend of TEST_BACKENDS) {
       assert.deepEqual([grant!.issued_before, grant!.expires_at], [now + TOKEN_LIFETIME + LEEWAY_SECONDS, now + TOKEN_LIFETIME + LEEWAY_SECONDS]);
     });
 
+    // [what is revoked, how, the token it refuses whatever its iat] (apps/shared/revocation-entry.ts:
+    // a `kid` entry refuses every token signed with the key, a `token` entry the one token).
+    const everyToken: Array<[string, (feed: RevocationFeed) => Promise<void>, { kid: string; jti: string }]> = [
+      ['a retired key', (f) => f.retireKey('kid-4'), { kid: 'kid-4', jti: 'jti-x' }],
+      ['a revoked token', (f) => f.revokeToken('jti-4'), { kid: 'kid-x', jti: 'jti-4' }],
+    ];
+    for (const [what, revoke, match] of everyToken) {
+      test(`${what} refuses its tokens whatever their iat, and no token it does not name`, async () => {
+        const now = clock.epochSeconds();
+        const token = { sub: 'user-4', clientId: 'client-4', grantId: 'grant-4', ...match };
+        await revoke(feed);
+        for (const iat of [now - 5, now, now + 10, now + TOKEN_LIFETIME * 100]) {
+          assert.equal(await feed.refuses({ ...token, iat }), true, `iat ${iat - now}s after the entry`);
+        }
+        assert.equal(await feed.refuses({ ...token, kid: 'kid-other', jti: 'jti-other', iat: now + 10 }), false, 'another key\'s token, issued as late');
+        assert.equal(await feed.refuses({ ...token, kid: 'kid-other', jti: 'jti-other', iat: now }), false);
+      });
+    }
+
     test('an entry written in the transaction of a change that rolls back is never published', async () => {
       await assert.rejects(database.db.transaction(async (tx) => {
         await feed.revokeSubject('kept-enabled', tx);

@@ -106,11 +106,15 @@ export class RevocationFeed {
   /**
    * Whether an entry refuses this access token, as a verifier following the feed would decide
    * (token exchange checks its subject token here, so it never outlives what the feed refuses).
+   * As apps/shared/revocation-entry.ts defines the kinds, and the resource server's
+   * revocation-list.ts applies them: `kid` and `token` entries refuse their tokens whatever their
+   * `iat` (a retired key may have signed a token with any `iat`, and its entry's `issued_before`
+   * is only when it was retired); `sub`, `client` and `grant` only those issued up to `issued_before`.
    */
   async refuses(token: { sub: string; clientId: string; grantId: string; jti: string; kid: string; iat: number }): Promise<boolean> {
-    const row = await this.#db.get(`SELECT 1 AS refused FROM revocations WHERE expires_at > @now AND issued_before >= @iat AND (
-      (kind = 'sub' AND value = @sub) OR (kind = 'client' AND value = @client) OR (kind = 'grant' AND value = @grant)
-      OR (kind = 'token' AND value = @token) OR (kind = 'kid' AND value = @kid)) LIMIT 1`, {
+    const row = await this.#db.get(`SELECT 1 AS refused FROM revocations WHERE expires_at > @now AND (
+      (kind = 'kid' AND value = @kid) OR (kind = 'token' AND value = @token)
+      OR (issued_before >= @iat AND ((kind = 'sub' AND value = @sub) OR (kind = 'client' AND value = @client) OR (kind = 'grant' AND value = @grant)))) LIMIT 1`, {
       now: this.#seconds(),
       iat: token.iat,
       sub: revocationValue('sub', token.sub),
