@@ -15,13 +15,15 @@
  *   logged at most once a minute per limit.
  * - The client IP is `ctx.ip`: with trust_proxy, the address the proxy in front of us saw (the
  *   last X-Forwarded-For entry; the app is built with maxIpsCount 1, as earlier entries are the
- *   client's to invent). IPv6 clients are limited per /64, the block one subscriber gets.
+ *   client's to invent), keyed by client-address-key.ts: IPv6 clients are limited per /64, the
+ *   block one subscriber gets.
  * Deliberately not limited: other GETs (cheap, and they store nothing), /admin (signed in).
  */
 import type { Context, Next } from 'koa';
 import type { Clock } from '../../../shared/clock.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import type { PendingRegistrations } from '../registration/pending-registrations.ts';
+import { clientAddressKey } from './client-address-key.ts';
 import { PageError } from './page-error.ts';
 import { routeOf } from './prepare-oauth-request.ts';
 import type { RateLimit, TokenBuckets } from './rate-limiter.ts';
@@ -42,19 +44,6 @@ export interface LimitRequestsOptions {
 
 const TOKEN_ROUTES = new Set(['/oauth/token', '/oauth/revoke', '/oauth/introspect']);
 const LOG_EVERY_MS = 60_000;
-
-/** The part of a client address that one client controls: an IPv4 address, or an IPv6 /64. */
-export function clientAddressKey(ip: string): string {
-  const address = ip.replace(/%.*$/, '');
-  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
-  if (mapped) return mapped[1]!;
-  if (!address.includes(':')) return address;
-  const [head = '', tail] = address.split('::');
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
-  return `${groups.slice(0, 4).map((g) => (Number.parseInt(g, 16) || 0).toString(16)).join(':')}::/64`;
-}
 
 function limitOf(route: string): 'registration' | 'token' | 'signIn' | undefined {
   if (route === '/oauth/register') return 'registration';
