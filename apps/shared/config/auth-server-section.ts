@@ -159,15 +159,15 @@ function authServerFields(context: LoadContext) {
     }).prefault({}).meta({ description: 'client metadata documents' } satisfies FieldNote),
     sign_in_throttle: z.strictObject({
       max_failures: z.coerce.number().int().min(1).max(1000).default(5)
-        .meta({ description: 'failures per (username, client IP) within window before a lock' } satisfies FieldNote),
+        .meta({ description: 'failures per (username, client IP; IPv6: per /64) within window before a lock' } satisfies FieldNote),
       max_failures_per_ip: z.coerce.number().int().min(1).max(100_000).default(50)
-        .meta({ description: 'failures per client IP within window before a lock' } satisfies FieldNote),
+        .meta({ description: 'failures per client IP (IPv6: per /64) within window before a lock' } satisfies FieldNote),
       slow_down_after: z.coerce.number().int().min(0).max(1000).default(2)
         .meta({ description: 'failures after which each answer is delayed' } satisfies FieldNote),
       window: duration.default(15 * 60)
         .meta({ description: 'over which failures are counted' } satisfies FieldNote),
       lock_duration: duration.default(15 * 60)
-        .meta({ description: 'how long a (username, IP) pair or an IP stays locked' } satisfies FieldNote),
+        .meta({ description: 'how long a (username, IP) pair or an IP (IPv6: a /64) stays locked' } satisfies FieldNote),
     }).prefault({}).meta({ description: 'password guessing' } satisfies FieldNote),
     federated: federatedUpstreams(context)
       .meta({ description: 'upstream OpenID providers (one, or a list)' } satisfies FieldNote),

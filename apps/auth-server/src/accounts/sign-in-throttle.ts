@@ -1,19 +1,26 @@
 /**
- * Slows down and then locks repeated failed sign-ins, per (username, client IP) and per client IP.
+ * Slows down and then locks repeated failed sign-ins, per (username, client) and per client.
  *
- * - After `slowDownAfter` failures of a (username, IP) pair, each answer is delayed, doubling up
- *   to 4 s; at `maxFailures` the pair is locked for `lockDuration`. An IP is locked likewise at
- *   `maxFailuresPerIp` failures over all usernames (password spraying).
- * - A lock only ever applies to the attacker's own IP: the same username from another address
- *   is unaffected, attempts during a lock do not extend it, and every lock ends. So nobody can
- *   lock a user out for good.
+ * - A client is what the caller passes as `client`: the client address key of
+ *   http/client-address-key.ts, the one the rate limits count under too, i.e. an IPv4 address or
+ *   an IPv6 /64. Never a raw IPv6 address: one client holds a whole /64 and would rotate past
+ *   every limit here. (Rows counted under full IPv6 addresses by earlier versions are no longer
+ *   read; they run out with their window or lock and are pruned.)
+ * - After `slowDownAfter` failures of a (username, client) pair, each answer is delayed, doubling
+ *   up to 4 s; at `maxFailures` the pair is locked for `lockDuration`. A client is locked likewise
+ *   at `maxFailuresPerIp` failures over all usernames (password spraying).
+ * - A lock only ever applies to the attacker's own client (for IPv6 its /64, which a user shares
+ *   only on the attacker's own network): the same username from another client is unaffected,
+ *   attempts during a lock do not extend it, and every lock ends. So nobody can lock a user out
+ *   for good.
  * - Callers answer a locked attempt exactly like a wrong password: the lock is never revealed.
  * - Replicas share the counters: an attempt is counted, before its password is checked, by one
  *   upsert that increments the row in the database and returns it (never read here and written
  *   back), so failures spread over several replicas add up, a lock reached through one replica
  *   holds on all of them, and a burst of attempts sent at once gets no more guesses than the limit.
- * Deliberately not handled here: distributed attacks from many IPs against one account beyond
- * the per-pair limit (that needs a second factor, not a lock that would let attackers lock users out).
+ * Deliberately not handled here: distributed attacks from many clients against one account beyond
+ * the per-pair limit (that needs a second factor, not a lock that would let attackers lock users
+ * out), and working out the client from an address (the caller's, as for the rate limits).
  */
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { AuthServerConfig } from '../../../shared/config/load-config.ts';
@@ -58,8 +65,9 @@ export class SignInThrottle {
     this.#clock = clock;
   }
 
-  static #pairKey(username: string, ip: string): string {
-    return `user:${username.toLowerCase()}|ip:${ip}`;
+  // The `ip:` prefix of the rows counted before clients were /64s is kept: IPv4 counts carry over an upgrade.
+  static #pairKey(username: string, client: string): string {
+    return `user:${username.toLowerCase()}|ip:${client}`;
   }
 
   /** Whether `row` still counts: under a lock, or inside its window. */
@@ -70,13 +78,13 @@ export class SignInThrottle {
     return row;
   }
 
-  /** How the (username, IP) pair and the IP stand now: locked, and how long a failure would be held. */
-  async check(username: string, ip: string): Promise<{ locked: boolean; delayMs: number }> {
+  /** How the (username, client) pair and the client stand now: locked, and how long a failure would be held. */
+  async check(username: string, client: string): Promise<{ locked: boolean; delayMs: number }> {
     const now = this.#clock.epochSeconds();
-    const pairKey = SignInThrottle.#pairKey(username, ip);
-    const rows = await this.db.all<Row>('SELECT key, failures, window_started_at, locked_until FROM sign_in_failures WHERE key IN (?, ?)', [pairKey, `ip:${ip}`]);
+    const pairKey = SignInThrottle.#pairKey(username, client);
+    const rows = await this.db.all<Row>('SELECT key, failures, window_started_at, locked_until FROM sign_in_failures WHERE key IN (?, ?)', [pairKey, `ip:${client}`]);
     const pair = this.#current(rows.find((row) => row.key === pairKey), now);
-    const byIp = this.#current(rows.find((row) => row.key === `ip:${ip}`), now);
+    const byIp = this.#current(rows.find((row) => row.key === `ip:${client}`), now);
     const locked = [pair, byIp].some((row) => row?.locked_until !== null && row?.locked_until !== undefined && row.locked_until > now);
     return { locked, delayMs: locked ? MAX_DELAY_MS : this.#delay(pair?.failures ?? 0) };
   }
@@ -86,14 +94,14 @@ export class SignInThrottle {
    * says otherwise. Counting first bounds the guesses: of many attempts sent at once, to one
    * replica or several, only `maxFailures` get their password checked; the rest find the lock.
    * `locked`: a lock was in force, so the password must not be checked (and nothing was counted
-   * for the pair when the pair was locked; an attempt refused for its IP's lock still counts for
-   * its pair). `delayMs`: how long to hold the answer if it fails.
+   * for the pair when the pair was locked; an attempt refused for its client's lock still counts
+   * for its pair). `delayMs`: how long to hold the answer if it fails.
    */
-  async attempt(username: string, ip: string): Promise<{ locked: boolean; delayMs: number }> {
+  async attempt(username: string, client: string): Promise<{ locked: boolean; delayMs: number }> {
     const now = this.#clock.epochSeconds();
-    const pair = await this.#count(SignInThrottle.#pairKey(username, ip), this.#policy.maxFailures, now);
+    const pair = await this.#count(SignInThrottle.#pairKey(username, client), this.#policy.maxFailures, now);
     if (!pair) return { locked: true, delayMs: MAX_DELAY_MS };
-    const byIp = await this.#count(`ip:${ip}`, this.#policy.maxFailuresPerIp, now);
+    const byIp = await this.#count(`ip:${client}`, this.#policy.maxFailuresPerIp, now);
     if (!byIp) return { locked: true, delayMs: MAX_DELAY_MS };
     return { locked: false, delayMs: this.#delay(pair.failuresBefore) };
   }
@@ -120,12 +128,12 @@ export class SignInThrottle {
   }
 
   /**
-   * A successful sign-in clears its (username, IP) record and gives back what `attempt` counted
-   * against the IP (a lock already set stays: it runs out by itself).
+   * A successful sign-in clears its (username, client) record and gives back what `attempt`
+   * counted against the client (a lock already set stays: it runs out by itself).
    */
-  async recordSuccess(username: string, ip: string): Promise<void> {
-    await this.db.run('DELETE FROM sign_in_failures WHERE key = ?', [SignInThrottle.#pairKey(username, ip)]);
-    await this.db.run('UPDATE sign_in_failures SET failures = failures - 1 WHERE key = ? AND failures > 0', [`ip:${ip}`]);
+  async recordSuccess(username: string, client: string): Promise<void> {
+    await this.db.run('DELETE FROM sign_in_failures WHERE key = ?', [SignInThrottle.#pairKey(username, client)]);
+    await this.db.run('UPDATE sign_in_failures SET failures = failures - 1 WHERE key = ? AND failures > 0', [`ip:${client}`]);
   }
 
   async prune(now = this.#clock.epochSeconds()): Promise<void> {

@@ -25,6 +25,7 @@ import { UserStore, type User } from '../accounts/user-store.ts';
 import type { DocumentHostPolicy } from '../cimd/document-host-policy.ts';
 import { flowIdOf } from '../connections/flow-id.ts';
 import { recordConsent } from '../connections/record-consent.ts';
+import { clientAddressKey } from '../http/client-address-key.ts';
 import type { Csrf } from '../http/csrf.ts';
 import { PageError } from '../http/page-error.ts';
 import { readForm } from '../http/read-body.ts';
@@ -167,8 +168,10 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const username = (form.get('username')?.[0] ?? '').trim().slice(0, 64);
     const password = form.get('password')?.[0] ?? '';
     const user = username ? await users.findByUsername(username) : undefined;
-    // Counted before the password is checked, so the next attempt, on any replica, already sees it.
-    const { locked, delayMs } = await throttle.attempt(username, ctx.ip);
+    // Counted per client as the rate limits count (an IPv6 /64 is one client), and before the
+    // password is checked, so the next attempt, on any replica, already sees it.
+    const client = clientAddressKey(ctx.ip);
+    const { locked, delayMs } = await throttle.attempt(username, client);
     // A locked attempt still pays for a (dummy) compare, so it looks and takes like any failure.
     const passwordOk = await hasher.verifyOrDummy(password, locked ? undefined : user?.passwordHash);
     if (!UserStore.isActive(user) || !passwordOk || locked) {
@@ -181,7 +184,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       ctx.status = 400;
       return renderLogin(ctx, interaction, { error: SIGN_IN_FAILED, username });
     }
-    await throttle.recordSuccess(username, ctx.ip);
+    await throttle.recordSuccess(username, client);
     deps.onSignIn?.('success');
     await deps.recordSignIn?.(ctx, { method: 'password', ok: true, user, clientId: String(interaction.params.client_id), flowId: flowIdOf(interaction) });
     // The sign-in time on our clock, which the admin pages' re-authentication compares with.
