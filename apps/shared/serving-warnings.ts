@@ -11,6 +11,10 @@
  *   container, where 0.0.0.0 is the norm, publish the port on loopback only or put a proxy first.
  *
  * - The dangerous https-without-TLS switch is on (below): it started, but cannot sign anyone in.
+ * - Upstreams are listed under `auth_server.federated` while `mode` is `builtin`: federated
+ *   sign-in is off then (no button, no route), which an operator who listed them likely did not
+ *   mean. A warning, not a refusal: switching to builtin to shut the upstreams out at once,
+ *   leaving their settings in place, is legitimate.
  *
  * Refusal (`assertServable`): the issuer is https but the auth-server neither serves TLS itself
  * nor trusts a proxy's `X-Forwarded-Proto`. It then sees every request as plain http, refuses to
@@ -35,6 +39,9 @@ export function servingWarnings(config: Partial<Pick<GatehouseConfig, 'authServe
     }
     if (authServer.dangerouslyAllowHttpsIssuerWithoutTls && servedAsPlainHttp({ tls: config.tls, authServer })) {
       warnings.push(`GATEHOUSE_DANGEROUSLY_ALLOW_HTTPS_ISSUER_WITHOUT_TLS is on: the issuer ${authServer.issuer} is https, but this server serves plain http and trusts no proxy, so browser sign-in fails (its Secure cookies cannot be set over plain http). Only for a test set-up; set TRUST_PROXY=true behind a TLS-terminating proxy, or TLS_CERT_FILE and TLS_KEY_FILE.`);
+    }
+    if (authServer.mode === 'builtin' && authServer.upstreams.length > 0) {
+      warnings.push(`auth_server.federated lists ${authServer.upstreams.map((u) => u.id).join(', ')}, but auth_server.mode is builtin: federated sign-in is off (no sign-in button, its routes answer 404). Set auth_server.mode to both or federated to offer it, or remove the upstreams.`);
     }
     if (issuer.protocol === 'http:' && !isLoopbackInterface(authServer.host)) {
       warnings.push(`listening on ${authServer.host} (not loopback) with the plain-http issuer ${authServer.issuer}: anyone on that network can reach sign-in, codes and tokens without TLS. Set LISTEN_HOST=127.0.0.1, or publish the port on loopback only, and put a TLS-terminating proxy in front for anything else.`);

@@ -363,7 +363,12 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     clock,
     connectionRecorder,
   }).routes());
-  if (upstreams.list().length > 0) {
+  // `mode: builtin` switches federated sign-in off, not just its buttons: its start and callback
+  // routes are not mounted, so a forged start or a callback gets 404 whatever upstreams are listed
+  // (serving-warnings.ts warns at boot about those). Nothing else needs them in builtin mode:
+  // re-authentication goes through the sign-in page, which then offers only the password, and
+  // linking accounts (CLI, ID-JAG) never calls an upstream from here.
+  if (config.mode !== 'builtin' && upstreams.list().length > 0) {
     app.use(federatedSignInRoutes({
       provider, logins: federatedLogins, issuer: config.issuer, upstreams, accounts, csrf, logger,
       onSignIn: (result) => metrics.signIns.inc({ method: 'federated', result }),

@@ -78,7 +78,7 @@ function authServerFields(context: LoadContext) {
   return {
     ...authServerPeerFields,
     mode: z.enum(['builtin', 'federated', 'both']).default('builtin')
-      .meta({ description: 'builtin | federated | both: what the sign-in page offers' } satisfies FieldNote),
+      .meta({ description: 'builtin | federated | both: what sign-in offers (builtin: federated sign-in is off, its routes too, whatever upstreams are listed)' } satisfies FieldNote),
     refresh_token_lifetime: duration.default(30 * 86400)
       .meta({ description: 'each refresh token; renewed on rotation, up to refresh_token_absolute_lifetime' } satisfies FieldNote),
     refresh_token_absolute_lifetime: duration.default(90 * 86400)
