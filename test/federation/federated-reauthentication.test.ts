@@ -1,15 +1,20 @@
 /**
  * A fresh sign-in asked of Gatehouse (prompt=login: the admin pages' re-authentication) is asked
- * of the upstream too, so a federated admin re-authenticates there instead of passing on the
- * upstream's SSO session (OIDC Core §3.1.2.1). An ordinary sign-in leaves the upstream's choice.
+ * of the upstream too, with prompt=login and max_age=0, so a federated admin re-authenticates
+ * there instead of passing on the upstream's SSO session (OIDC Core §3.1.2.1). An upstream may
+ * ignore both: the ID token's auth_time must then show a sign-in made after the re-authentication
+ * started, or the sensitive admin action stays refused. An ordinary sign-in leaves the upstream's
+ * choice. Both sides' sign-in times run on one test clock, moved, never slept.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Browser, inputValue } from '../helpers/browser.ts';
+import { Browser, formAction, inputValue, type PageResult } from '../helpers/browser.ts';
 import { authorizeUrl, registerClient, type RegisteredClient } from '../helpers/oauth-flow.ts';
 import { createPkce } from '../helpers/pkce.ts';
 import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { startUpstreamIdp, type UpstreamIdp } from '../helpers/start-upstream-idp.ts';
+import { TestClock } from '../helpers/test-clock.ts';
+import { csrfOf } from '../admin/support/admin-browser.ts';
 
 const RESOURCE = 'http://localhost:4001/mcp';
 
@@ -17,10 +22,12 @@ describe('federated sign-in and re-authentication', () => {
   let idp: UpstreamIdp;
   let server: TestAuthServer;
   let client: RegisteredClient;
+  const clock = new TestClock();
 
   before(async () => {
-    idp = await startUpstreamIdp({ 'admin@example.com': { email: 'admin@example.com', email_verified: true } });
+    idp = await startUpstreamIdp({ 'admin@example.com': { email: 'admin@example.com', email_verified: true } }, { clock });
     server = await startAuthServer({
+      clock,
       configure(config) {
         config.authServer.mode = 'both';
         config.authServer.upstreams = [{
@@ -30,7 +37,7 @@ describe('federated sign-in and re-authentication', () => {
         }];
       },
     });
-    await idp.allowClient(`${server.issuer}/oauth/callback`);
+    await idp.allowClient(`${server.issuer}/oauth/callback/test-idp`);
     client = await registerClient(server.issuer);
   });
   after(async () => {
@@ -49,11 +56,82 @@ describe('federated sign-in and re-authentication', () => {
     return url;
   }
 
-  test('a sign-in with prompt=login sends prompt=login to the upstream', async () => {
-    assert.equal((await upstreamRequest({ prompt: 'login' })).searchParams.get('prompt'), 'login');
+  test('a sign-in with prompt=login sends prompt=login and max_age=0 to the upstream', async () => {
+    const url = await upstreamRequest({ prompt: 'login' });
+    assert.equal(url.searchParams.get('prompt'), 'login');
+    assert.equal(url.searchParams.get('max_age'), '0', 'max_age makes auth_time REQUIRED in the ID token (OIDC Core §3.1.2.1)');
   });
 
   test('an ordinary sign-in sends no prompt to the upstream', async () => {
-    assert.equal((await upstreamRequest({})).searchParams.get('prompt'), null);
+    const url = await upstreamRequest({});
+    assert.equal(url.searchParams.get('prompt'), null);
+    assert.equal(url.searchParams.get('max_age'), null);
+  });
+
+  /** From Gatehouse's sign-in page: "Sign in with Test IdP", then the upstream's login and consent if it asks. */
+  async function viaUpstream(browser: Browser, signInPage: PageResult): Promise<PageResult> {
+    const action = /action="(\/interaction\/[^"]+\/federated\/test-idp)"/.exec(signInPage.html)?.[1];
+    assert.ok(action, `expected Gatehouse's sign-in page, got ${signInPage.status} ${signInPage.url}`);
+    let page = await browser.submit(action, { csrf: inputValue(signInPage.html, 'csrf')! }, signInPage.url);
+    if (page.url.startsWith(idp.issuer) && /name="login"/.test(page.html)) {
+      page = await browser.submit(formAction(page.html), { prompt: 'login', login: 'admin@example.com', password: 'anything' }, page.url);
+    }
+    if (page.url.startsWith(idp.issuer) && /name="prompt" value="consent"/.test(page.html)) {
+      page = await browser.submit(formAction(page.html), { prompt: 'consent' }, page.url);
+    }
+    return page;
+  }
+
+  /** A federated admin on /admin/users, signed in (at the upstream too) `age` seconds ago on the test clock. */
+  async function adminSignedInAgo(age: number): Promise<{ browser: Browser; page: PageResult }> {
+    const browser = new Browser(server.issuer, [idp.issuer]);
+    const page = await viaUpstream(browser, await browser.navigate('/admin/users'));
+    assert.equal(new URL(page.url).pathname, '/admin/users', `${page.status} ${page.url}\n${page.html.slice(0, 300)}`);
+    clock.advance(age);
+    return { browser, page: await browser.navigate('/admin/users') };
+  }
+
+  /** Posts "create user" (a sensitive change: it needs a recent sign-in). */
+  function createUser(browser: Browser, page: PageResult, username: string): Promise<Response> {
+    return browser.request('/admin/users', {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+      body: new URLSearchParams({ csrf: csrfOf(page, '/admin/users'), username, password: 'a long enough password', scope: 'mcp:read' }),
+    });
+  }
+
+  function assertSentToFreshSignIn(response: Response, what: string): string {
+    assert.equal(response.status, 303, what);
+    const location = new URL(response.headers.get('location')!, server.issuer);
+    assert.equal(location.pathname, '/oauth/authorize', what);
+    assert.equal(location.searchParams.get('prompt'), 'login', what);
+    return location.href;
+  }
+
+  test('an upstream that ignores prompt=login and max_age and answers from an old session: the re-authentication is refused and the admin action stays refused', async () => {
+    const { browser, page } = await adminSignedInAgo(10 * 60);
+    const freshSignIn = assertSentToFreshSignIn(await createUser(browser, page, 'made-on-old-session'), 'an old sign-in must sign in again');
+    idp.passesOnSession = true;
+    try {
+      const refused = await viaUpstream(browser, await browser.navigate(freshSignIn));
+      assert.equal(refused.status, 401, `${refused.status} ${refused.url}\n${refused.html.slice(0, 400)}`);
+      assert.match(refused.html, /This step needs you to sign in again, but Test IdP let you through on an earlier sign-in/);
+    } finally {
+      idp.passesOnSession = false;
+    }
+    assertSentToFreshSignIn(await createUser(browser, page, 'made-on-old-session'), 'still not recent enough');
+    assert.equal(await server.auth.users.findByUsername('made-on-old-session'), undefined, 'nothing was created');
+  });
+
+  test('an upstream that signs the admin in again (a current auth_time): the re-authentication is accepted and the admin action goes through', async () => {
+    const { browser, page } = await adminSignedInAgo(10 * 60);
+    const freshSignIn = assertSentToFreshSignIn(await createUser(browser, page, 'made-after-fresh-sign-in'), 'an old sign-in must sign in again');
+    const back = await viaUpstream(browser, await browser.navigate(freshSignIn));
+    assert.equal(new URL(back.url).pathname, '/admin/users', `${back.status} ${back.url}\n${back.html.slice(0, 400)}`);
+    assert.match(back.html, /Nothing was changed yet: submit the form again\./);
+    const created = await createUser(browser, back, 'made-after-fresh-sign-in');
+    assert.equal(created.status, 303, 'carried out, not sent to sign in');
+    assert.ok(await server.auth.users.findByUsername('made-after-fresh-sign-in'));
   });
 });

@@ -8,11 +8,17 @@
  * its metadata does not advertise `authorization_response_iss_parameter_supported` and its
  * authorization responses carry no `iss` (oidc-provider always sends it, so it is removed from the
  * redirect on the way out).
+ *
+ * With `clock`, a sign-in at the upstream is stamped on that clock (the session's `auth_time`)
+ * instead of the machine's, so a test moves both sides' time together. Setting `passesOnSession`
+ * makes it an upstream that ignores `prompt` and `max_age` and answers from its SSO session,
+ * with the `auth_time` of the sign-in that started it (OIDC Core §3.1.2.1 says SHOULD).
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Provider from 'oidc-provider';
 import { generateSigningKey } from '../../apps/auth-server/src/keys/signing-keys.ts';
+import type { Clock } from '../../apps/shared/clock.ts';
 
 export interface UpstreamUser {
   email?: string;
@@ -22,6 +28,8 @@ export interface UpstreamUser {
 export interface UpstreamIdpOptions {
   /** RFC 9207 support (advertised, and `iss` in authorization responses). Default true. */
   issParameter?: boolean;
+  /** What a sign-in at the upstream is stamped with (`auth_time`). Default: the machine's clock. */
+  clock?: Clock;
 }
 
 export interface UpstreamIdp {
@@ -30,6 +38,8 @@ export interface UpstreamIdp {
   clientSecret: string;
   /** `METHOD /path` of every request served, in order. */
   requests: string[];
+  /** Ignore `prompt` and `max_age` in authorization requests, answering from the SSO session. */
+  passesOnSession: boolean;
   allowClient(redirectUris: string | string[]): Promise<void>;
   close(): Promise<void>;
 }
@@ -47,11 +57,12 @@ export async function startUpstreamIdp(users: Record<string, UpstreamUser>, opti
   const clientId = 'gatehouse';
   const clientSecret = 'upstream-client-secret-for-tests';
 
-  return {
+  const idp: UpstreamIdp = {
     issuer,
     clientId,
     clientSecret,
     requests,
+    passesOnSession: false,
     async allowClient(redirectUris) {
       const key = await generateSigningKey('active');
       const provider = new Provider(issuer, {
@@ -67,6 +78,23 @@ export async function startUpstreamIdp(users: Record<string, UpstreamUser>, opti
           return { accountId: sub, claims: async () => ({ sub, name: sub, ...user }) };
         },
       });
+      provider.use(async function passOnSession(ctx, next) {
+        if (idp.passesOnSession && ctx.path === '/auth') {
+          const query = new URLSearchParams(ctx.querystring);
+          query.delete('prompt');
+          query.delete('max_age');
+          ctx.querystring = query.toString();
+        }
+        await next();
+      });
+      const { clock } = options;
+      if (clock) {
+        // Emitted before the response is built from the session: on the request that resumes a
+        // finished sign-in (`result.login`), stamp that sign-in on the test's clock.
+        provider.on('authorization.accepted', (ctx) => {
+          if (ctx.oidc.result?.login) ctx.oidc.session!.loginTs = clock.epochSeconds();
+        });
+      }
       if (options.issParameter === false) {
         provider.use(async function withoutRfc9207(ctx, next) {
           await next();
@@ -92,4 +120,5 @@ export async function startUpstreamIdp(users: Record<string, UpstreamUser>, opti
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };
+  return idp;
 }

@@ -82,7 +82,7 @@ for (const backend of TEST_BACKENDS) {
       const login = { interactionUid: 'uid-1', browserBinding: 'hash', upstreamId: 'corp', codeVerifier: 'verifier', nonce: 'nonce' };
       await logins[0].put('state-1', login, now + 600);
       const taken = await spread(10, logins, (l) => l.take('state-1', now));
-      assert.deepEqual(taken.filter(Boolean), [login], 'exactly one take gets it');
+      assert.deepEqual(taken.filter(Boolean), [{ ...login, expiresAt: now + 600 }], 'exactly one take gets it, with its expiry');
       await logins[1].put('state-2', login, now + 600);
       assert.equal(await logins[0].take('state-2', now + 600), undefined, 'an expired one is not handed out');
       assert.equal(await logins[1].sweep(now + 600), 1, 'and is swept');

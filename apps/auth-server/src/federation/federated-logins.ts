@@ -24,6 +24,7 @@ interface Row {
   upstream_id: string;
   code_verifier: string;
   nonce: string;
+  expires_at: number;
 }
 
 export class FederatedLogins {
@@ -37,12 +38,16 @@ export class FederatedLogins {
     });
   }
 
-  /** Removes and returns the sign-in under `state`; undefined when unknown, expired or already taken. */
-  async take(state: string, now: number): Promise<PendingLogin | undefined> {
+  /**
+   * Removes and returns the sign-in under `state`, with the `expiresAt` it was put with; undefined
+   * when unknown, expired or already taken.
+   */
+  async take(state: string, now: number): Promise<(PendingLogin & { expiresAt: number }) | undefined> {
     const row = await this.db.get<Row>(`DELETE FROM federated_logins WHERE state = ? AND expires_at > ?
-      RETURNING interaction_uid, browser_binding, upstream_id, code_verifier, nonce`, [state, now]);
+      RETURNING interaction_uid, browser_binding, upstream_id, code_verifier, nonce, expires_at`, [state, now]);
     return row && {
       interactionUid: row.interaction_uid, browserBinding: row.browser_binding, upstreamId: row.upstream_id, codeVerifier: row.code_verifier, nonce: row.nonce,
+      expiresAt: row.expires_at,
     };
   }
 

@@ -20,6 +20,12 @@
  *   go through the same check (RFC 9207 §2.4). Then it redeems the code with the PKCE verifier at
  *   the redirect URI the response arrived at, and validates the ID token (signature, `iss`,
  *   `aud`, `exp`, `nonce`).
+ * - A sign-in asked to be fresh (prompt=login: the admin pages' re-authentication) is asked of
+ *   the upstream with prompt=login and max_age=0 (OIDC Core §3.1.2.1), which makes `auth_time`
+ *   REQUIRED in its ID token. The upstream SHOULD honour prompt=login but may pass on its SSO
+ *   session instead, so the sign-in is accepted only when `auth_time` is no earlier than the
+ *   moment the start sent the browser there (less openid-client's 30 s clock tolerance); anything
+ *   else is refused with a page saying the upstream did not sign the person in again.
  * - On success the interaction gets its login result and the browser resumes it; the provider
  *   checks its own resume cookie there, so the sign-in still finishes only in this browser.
  * - Every failure ends on our error page with a plain message and no token.
@@ -63,12 +69,30 @@ export interface FederatedSignInDeps {
 
 const LOGIN_TTL_SECONDS = 600;
 const BINDING_COOKIE = 'gatehouse.federated';
+/** openid-client's default clockTolerance, which its own ID token time checks allow. */
+const CLOCK_TOLERANCE_SECONDS = 30;
+
+/** The interaction asked for a fresh sign-in (prompt=login), which the upstream must then perform. */
+function asksFreshSignIn(interaction: { prompt: { reasons: string[] } }): boolean {
+  return interaction.prompt.reasons.includes('login_prompt');
+}
 
 const REFUSALS: Record<string, (upstream: UpstreamConfig) => string> = {
   no_email: (u) => `${u.displayName} did not tell us your email address, which this server needs to let you in.`,
   email_unverified: (u) => `Your email address is not verified at ${u.displayName}. Verify it there, then try again.`,
   not_allowed: (u) => `Your ${u.displayName} account is not allowed to sign in here. Ask this server's administrator for access.`,
 };
+
+/**
+ * openid-client's refusal of the ID token's auth_time under maxAge: missing (OIDC Core §3.1.3.7
+ * item 12 makes it REQUIRED once max_age was asked) or older than its clock tolerance allows.
+ */
+function isAuthTimeRefusal(err: unknown): boolean {
+  if (!(err instanceof oidc.ClientError)) return false;
+  // openid-client wraps oauth4webapi's error, whose own cause names the claim a time check failed on.
+  const inner = err.cause as { message?: unknown; cause?: { claim?: unknown } } | undefined;
+  return inner?.cause?.claim === 'auth_time' || /^JWT "auth_time" .* claim missing$/.test(String(inner?.message ?? ''));
+}
 
 export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
   const { provider, logins, upstreams, accounts, csrf, logger } = deps;
@@ -136,7 +160,8 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
       code_challenge_method: 'S256',
       // OIDC Core §3.1.2.1: a sign-in asked to be fresh (the admin pages' re-authentication sends
       // prompt=login) asks the upstream for a fresh one too, instead of accepting its SSO session.
-      ...(interaction.prompt.reasons.includes('login_prompt') ? { prompt: 'login' } : {}),
+      // max_age=0 makes auth_time REQUIRED in the ID token, which the callback checks.
+      ...(asksFreshSignIn(interaction) ? { prompt: 'login', max_age: '0' } : {}),
     });
     ctx.status = 303;
     ctx.redirect(url.href);
@@ -170,6 +195,7 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
     // openid-client sends the URL without its query as the token request's redirect_uri, which
     // the upstream compares with the authorization request's (RFC 6749 §4.1.3).
     const currentUrl = new URL(`${arrivedAt}?${ctx.querystring}`);
+    const fresh = asksFreshSignIn(interaction);
     let claims: oidc.IDToken & Record<string, unknown>;
     try {
       const tokens = await oidc.authorizationCodeGrant(configuration, currentUrl, {
@@ -177,6 +203,9 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
         expectedState: state,
         expectedNonce: pending.nonce,
         idTokenExpected: true,
+        // With the max_age=0 the start sent: openid-client requires auth_time and refuses one
+        // older than its clock allows; the check after this one compares it with our own clock.
+        ...(fresh ? { maxAge: 0 } : {}),
       });
       claims = { ...tokens.claims()! } as oidc.IDToken & Record<string, unknown>;
       // Conformant providers may put email only in UserInfo (OIDC Core §5.4); ask it then,
@@ -194,6 +223,7 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
           ? `You did not allow the sign-in at ${upstream.displayName}, so you are not signed in.`
           : `${upstream.displayName} could not sign you in (${err.error}).`);
       }
+      if (fresh && isAuthTimeRefusal(err)) await refuseStaleSignIn(ctx, upstream, interaction, undefined);
       logger.warn({ err: { name: (err as Error).name, message: (err as Error).message, code: (err as { code?: string }).code }, upstream: upstream.id }, 'upstream sign-in failed');
       deps.onSignIn?.('error');
       await deps.recordSignIn?.(ctx, { method: 'federated', ok: false, reason: 'upstream_error', upstream: upstream.id, clientId: String(interaction.params.client_id), flowId: flowIdOf(interaction) });
@@ -201,6 +231,12 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
       throw unreachable
         ? new PageError(502, 'upstream_unavailable', `We could not reach ${upstream.displayName} right now. Try again in a moment.`)
         : new PageError(400, 'upstream_error', `The answer from ${upstream.displayName} could not be verified, so you are not signed in. Go back to the app and try again.`);
+    }
+
+    // The start stored this sign-in with our clock's now + LOGIN_TTL_SECONDS as its expiry.
+    const startedAt = pending.expiresAt - LOGIN_TTL_SECONDS;
+    if (fresh && !(typeof claims.auth_time === 'number' && claims.auth_time >= startedAt - CLOCK_TOLERANCE_SECONDS)) {
+      await refuseStaleSignIn(ctx, upstream, interaction, claims.auth_time);
     }
 
     const admission = admit(upstream, claims);
@@ -231,6 +267,20 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
     await interaction.save(interaction.exp - deps.clock.epochSeconds());
     ctx.status = 303;
     ctx.redirect(interaction.returnTo);
+  }
+
+  /**
+   * A fresh sign-in the upstream did not perform: refused outright, not finished as an ordinary
+   * sign-in. Finishing it would hand the admin pages a sign-in they would only send back to the
+   * upstream for a fresh one again (a loop, as the upstream keeps its session), and an interaction
+   * that asked for prompt=login must not end without one (OIDC Core §3.1.2.1). Nothing is linked
+   * or created: the person is not let in on this answer.
+   */
+  async function refuseStaleSignIn(ctx: Context, upstream: UpstreamConfig, interaction: { params: Record<string, unknown> } & Parameters<typeof flowIdOf>[0], authTime: unknown): Promise<never> {
+    logger.warn({ upstream: upstream.id, auth_time: authTime }, 'federated re-authentication refused: the upstream did not sign the person in again (prompt=login, max_age=0)');
+    deps.onSignIn?.('refused');
+    await deps.recordSignIn?.(ctx, { method: 'federated', ok: false, reason: 'not_reauthenticated', upstream: upstream.id, clientId: String(interaction.params.client_id), flowId: flowIdOf(interaction) });
+    throw new PageError(401, 'login_required', `This step needs you to sign in again, but ${upstream.displayName} let you through on an earlier sign-in instead of asking for it. Sign out at ${upstream.displayName} (or end its session there), then try again.`);
   }
 
   router.get(`${SHARED_CALLBACK_PATH}/:upstream`, async function finishAtUpstreamRedirectUri(ctx: Context) {

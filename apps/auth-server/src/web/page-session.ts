@@ -15,8 +15,9 @@
  *   or changed.
  * - Sensitive changes (requireRecentSignIn) need a sign-in (`loginTs`, the ID token's auth_time)
  *   no older than `admin.reauthenticate_after`: otherwise the POST is not carried out, the browser
- *   signs in afresh (password, or the upstream for federated admins) and comes back to the page
- *   the form is on, to submit it again. A form is never replayed after a sign-in.
+ *   signs in afresh (password, or the upstream for federated admins, whose `auth_time` must show
+ *   it really did: federation/federated-sign-in-routes.ts) and comes back to the page the form is
+ *   on, to submit it again. A form is never replayed after a sign-in.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Context, Next, ParameterizedContext } from 'koa';
