@@ -201,6 +201,10 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
   const keySet = createRemoteJWKSet(new URL(jwksUri), { timeoutDuration: jwksTimeout, cooldownDuration: jwksCooldown });
   // A key that is not in the set is the token's problem; failing to get the set at all is ours.
   const getKey: JWTVerifyGetKey = async (header, token) => {
+    // The revocation feed retires a key by its kid (RFC 7515 §4.1.4): a token naming none would
+    // outlive the retirement of the key that signed it. Refused here, where jose asks for the key
+    // once the header's algorithm passed (an alg:none token is refused for its algorithm first).
+    if (!isText(header.kid)) throw new InvalidAccessTokenError('unknown_key', 'the access token header names no signing key (kid)');
     try {
       return await keySet(header, token);
     } catch (err) {
@@ -232,10 +236,6 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
     }
     const forbidden = FORBIDDEN_HEADER_PARAMETERS.find((name) => name in header);
     if (forbidden) throw new InvalidAccessTokenError('forbidden_header', `the access token header must not carry ${forbidden}`);
-    // The revocation feed retires a key by its kid (RFC 7515 §4.1.4): a token naming none would
-    // outlive the retirement of the key that signed it, so it is refused before any key is looked up.
-    const { kid } = header;
-    if (!isText(kid)) throw new InvalidAccessTokenError('unknown_key', 'the access token header names no signing key (kid)');
 
     let payload: JWTPayload;
     try {
@@ -280,7 +280,8 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
         ...(isText(gid) ? { grantId: gid } : {}), ...(isText(username) ? { username } : {}), ...(isText(service) ? { service } : {}),
       },
     };
-    const entry: CachedToken = { verified, expiresAt: exp!, match: tokenMatch({ sub, clientId, grantId: gid, jti, kid, issuedAt: iat! }) };
+    // getKey refused a token whose header names no kid.
+    const entry: CachedToken = { verified, expiresAt: exp!, match: tokenMatch({ sub, clientId, grantId: gid, jti, kid: header.kid!, issuedAt: iat! }) };
     const result = notRevoked(entry);
     cache.set(token, entry);
     onFirstUse?.(result);
