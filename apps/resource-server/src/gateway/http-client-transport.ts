@@ -191,7 +191,6 @@ export class EventStreamParser {
   #data: string[] = [];
   #dataLength = 0;
   #event = '';
-  #scanned = 0;
   // HTML §9.2.6: end-of-line = ( cr lf / cr / lf ). Global, for lastIndex: the scan resumes there.
   readonly #lineEnd = /\r\n|\r|\n/g;
 
@@ -199,14 +198,8 @@ export class EventStreamParser {
     this.#deliver = deliver;
   }
 
-  /** Characters scanned for line ends so far: each once, so the length pushed, however it was cut. */
-  get scanned(): number {
-    return this.#scanned;
-  }
-
   push(chunk: string): void {
     if (chunk === '') return;
-    this.#scanned += chunk.length;
     let start = 0;
     if (this.#heldCr) {
       this.#heldCr = false;
