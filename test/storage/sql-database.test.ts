@@ -41,8 +41,22 @@ describe('placeholders for PostgreSQL', () => {
     });
   }
 
-  test('a database URL is logged without its password', () => {
-    assert.equal(redactDatabaseUrl('postgres://gh:s3cret@db:5432/gatehouse?sslmode=require'), 'postgres://gh:***@db:5432/gatehouse?sslmode=require');
+  // Every place node-postgres takes a password from (pg-connection-string reads query parameters too).
+  const urls: Array<[string, string, string]> = [
+    ['in user:password@', 'postgres://gh:s3cret@db:5432/gatehouse?sslmode=require', 'postgres://gh:***@db:5432/gatehouse?sslmode=require'],
+    ['as ?password=', 'postgres://gh@db:5432/gatehouse?password=s3cret&sslmode=require', 'postgres://gh@db:5432/gatehouse?password=***&sslmode=require'],
+    ['as ?sslpassword= (the client key\'s)', 'postgres://gh@db/gatehouse?sslkey=%2Fk.pem&sslpassword=s3cret', 'postgres://gh@db/gatehouse?sslkey=%2Fk.pem&sslpassword=***'],
+    ['in both places', 'postgresql://gh:s3cret@db/gatehouse?password=s3cret', 'postgresql://gh:***@db/gatehouse?password=***'],
+    ['percent-encoded in a parameter', 'postgres://gh@db/gatehouse?pass%77ord=s3cret', 'postgres://gh@db/gatehouse?password=***'],
+  ];
+  for (const [where, url, logged] of urls) {
+    test(`a database URL is logged without its password ${where}`, () => {
+      assert.equal(redactDatabaseUrl(url), logged);
+      assert.doesNotMatch(redactDatabaseUrl(url), /s3cret/);
+    });
+  }
+
+  test('a string that is no URL is logged as none of it', () => {
     assert.doesNotMatch(redactDatabaseUrl('not a url s3cret'), /s3cret/);
   });
 });

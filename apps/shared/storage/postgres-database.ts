@@ -47,11 +47,18 @@ const types = {
   },
 };
 
-/** The URL without its password, for logs and errors. */
+/**
+ * The URL without its passwords, for logs and errors: the one in `user:password@`, and any query
+ * parameter named for one (`?password=`, `?sslpassword=`), which node-postgres also reads
+ * (pg-connection-string copies every query parameter into the connection's settings).
+ */
 export function redactDatabaseUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
+    for (const name of [...parsed.searchParams.keys()]) {
+      if (/pass/i.test(name)) parsed.searchParams.set(name, '***');
+    }
     return parsed.toString();
   } catch {
     return 'postgres://…';
