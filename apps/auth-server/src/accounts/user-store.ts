@@ -10,8 +10,10 @@
  *   INSERT that does nothing when the name is taken (the caller reads back the winner), and
  *   `update` writes only the columns it is given, in one UPDATE … RETURNING. Two admins changing
  *   different things about one user at the same moment on two replicas both keep their change.
- * - No cache: every call reads the database, so a change made on one replica (or by the CLI) is
- *   seen by the next request on any replica.
+ * - Reads go to the database, except `findById`, which may answer from memory for up to
+ *   USER_FRESH_MS (below): a change made through this store is seen at once in this process, one
+ *   made on another replica (or by the CLI) within that second. Disabling a user also deletes
+ *   their grants, which are never cached, so no refresh outlives it.
  */
 import { randomUUID } from 'node:crypto';
 import type { SqlDatabase, SqlExecutor } from '../../../shared/storage/sql-database.ts';
