@@ -40,26 +40,32 @@ export interface Challenge {
   params: Record<string, string>;
 }
 
-/** Parses a single `WWW-Authenticate` challenge with quoted parameters (RFC 9110 §11.6.1). */
-export function parseChallenge(header: string | null): Challenge {
-  if (!header) throw new Error('no WWW-Authenticate header');
-  const [, scheme = '', rest = ''] = /^(\S+)\s*(.*)$/.exec(header) ?? [];
-  const params: Record<string, string> = {};
-  for (const [, name, value] of rest.matchAll(/([a-z_]+)="([^"]*)"/g)) params[name!] = value!;
-  return { scheme, params };
-}
-
 const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
-const SCHEME = new RegExp(`^${TOKEN} +`);
+const SCHEME = new RegExp(`^(${TOKEN})(?: +|$)`);
 const AUTH_PARAM = new RegExp(`^(${TOKEN})[ \\t]*=[ \\t]*(?:(${TOKEN})|"((?:[^"\\\\]|\\\\.)*)")[ \\t]*(?:,[ \\t]*|$)`);
 
 /**
  * Every auth-param of one challenge, in order, read strictly as RFC 9110 §11.6.1 defines them
  * (`token BWS "=" BWS ( token / quoted-string )`, comma-separated), so a `name="…"` written
- * inside a quoted value stays part of that value. Unlike `parseChallenge` it keeps repeated
- * names, and it throws on anything that is not an auth-param, so a broken header cannot pass.
+ * inside a quoted value stays part of that value. Repeated names are kept, and anything that is
+ * not an auth-param throws, so a broken header cannot pass.
  */
 export function challengeParams(header: string | null): Array<[name: string, value: string]> {
+  return readChallenge(header).params;
+}
+
+/** One `WWW-Authenticate` challenge, its parameters by name; a name given twice throws. */
+export function parseChallenge(header: string | null): Challenge {
+  const { scheme, params } = readChallenge(header);
+  const byName: Record<string, string> = {};
+  for (const [name, value] of params) {
+    if (Object.hasOwn(byName, name)) throw new Error(`${name} twice in ${JSON.stringify(header)}`);
+    byName[name] = value;
+  }
+  return { scheme, params: byName };
+}
+
+function readChallenge(header: string | null): { scheme: string; params: Array<[string, string]> } {
   if (!header) throw new Error('no WWW-Authenticate header');
   const scheme = SCHEME.exec(header);
   if (!scheme) throw new Error(`no auth-scheme in ${JSON.stringify(header)}`);
@@ -71,7 +77,7 @@ export function challengeParams(header: string | null): Array<[name: string, val
     params.push([param[1]!.toLowerCase(), param[2] ?? param[3]!.replace(/\\(.)/g, '$1')]);
     rest = rest.slice(param[0].length);
   }
-  return params;
+  return { scheme: scheme[1]!, params };
 }
 
 /** A real MCP SDK client connected with a static bearer token (no OAuth provider). */
