@@ -40,6 +40,7 @@ import { createSignInRecorder } from './audit/record-sign-in.ts';
 import { createClientDocumentCache } from './cimd/client-document-cache.ts';
 import { createMetadataFetch, type MetadataFetchOptions } from './cimd/create-metadata-fetch.ts';
 import { createDocumentHostPolicy } from './cimd/document-host-policy.ts';
+import { holdErrorRedirects, markUntrustedDocumentClients } from './cimd/hold-error-redirects.ts';
 import { FederatedAccounts } from './federation/federated-accounts.ts';
 import { FederatedLogins } from './federation/federated-logins.ts';
 import { IdJagReplays } from './id-jag/id-jag-replays.ts';
@@ -248,6 +249,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     countProviderEvents(built, metrics);
     expireUnusedClients(built, models, config.registration.unusedClientTtl, clock);
     acceptHashedClientSecrets(built);
+    holdErrorRedirects(built);
     trackClientUsage(built, admin.clientUsage);
     recordProviderEvents(built, audit, users, logger);
     recordIdJagExchanges(built, audit, logger);
@@ -377,6 +379,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     }).routes());
   }
   app.use(revocationFeedRoute(admin.revocations));
+  app.use(markUntrustedDocumentClients(documentHostPolicy));
   app.use(prepareOAuth);
   app.use(holder.middleware);
 

@@ -12,6 +12,7 @@ import type { Context, Next, ParameterizedContext } from 'koa';
 import { errors } from 'oidc-provider';
 import { isClientConnectionError } from '../../../shared/is-client-connection-error.ts';
 import type { Logger } from '../../../shared/logger.ts';
+import { heldErrorResponse, type HeldErrorResponse } from '../cimd/hold-error-redirects.ts';
 import type { RequestIdState } from '../../../shared/observe-requests.ts';
 import type { Render } from '../views/create-renderer.ts';
 import { PageError } from './page-error.ts';
@@ -38,7 +39,8 @@ interface HttpError extends Error {
 }
 
 /** `plain`: the description is already written for people (our own PageErrors), show it as is. */
-export function renderErrorPage(ctx: Context, render: Render, status: number, code: string, description?: string, plain = false): void {
+/** `continueTo`: the way back to a client its error was not sent to automatically (hold-error-redirects.ts). */
+export function renderErrorPage(ctx: Context, render: Render, status: number, code: string, description?: string, plain = false, continueTo?: HeldErrorResponse): void {
   ctx.status = status;
   ctx.type = 'html';
   ctx.body = render('error.njk', {
@@ -46,6 +48,7 @@ export function renderErrorPage(ctx: Context, render: Render, status: number, co
     heading: status >= 500 ? 'Something went wrong' : 'This request cannot continue',
     message: plain && description ? description : plainWords(code, description),
     code,
+    continueTo,
   });
 }
 
@@ -97,6 +100,6 @@ export function providerErrorRenderer(render: Render, logger: Logger) {
     // A stale /oauth/authorize/<uid> (interaction gone, or its cookie missing) is an
     // invalid_request to the provider; to the person it is an expired sign-in link.
     const code = status >= 500 ? 'server_error' : error instanceof errors.SessionNotFound ? 'session_not_found' : out.error;
-    renderErrorPage(ctx, render, status, code, status >= 500 || code === 'session_not_found' ? undefined : out.error_description);
+    renderErrorPage(ctx, render, status, code, status >= 500 || code === 'session_not_found' ? undefined : out.error_description, false, heldErrorResponse(ctx, out));
   };
 }
