@@ -84,6 +84,18 @@ export async function finish(ctx: Context, provider: Provider, result: Record<st
   ctx.redirect(returnTo);
 }
 
+/**
+ * Where the consent page says the browser goes next. A web address by its host; any other
+ * scheme (a private-use scheme, RFC 8252 §7.1) by the scheme itself: its handler is whichever app
+ * on the device claims it, and what follows `//` names nothing. (`com.evil.app://claude.ai/cb`
+ * was shown as "claude.ai", the authority WHATWG URL parsing reads out of it.)
+ */
+function redirectDestination(redirectUri: string): { host?: string; appScheme?: string } {
+  const url = URL.parse(redirectUri);
+  if (!url) return { host: redirectUri };
+  return url.protocol === 'https:' || url.protocol === 'http:' ? { host: url.host } : { appScheme: url.protocol };
+}
+
 export function interactionRoutes(deps: InteractionDeps): Router {
   const { provider, users, hasher, throttle, csrf, render } = deps;
   const router = new Router();
@@ -120,8 +132,10 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const clientId = String(interaction.params.client_id);
     const documentHost = isMetadataDocumentClientId(clientId) ? new URL(clientId).host : undefined;
     const issuedAt = client?.metadata().client_id_issued_at as number | undefined;
+    const destination = redirectDestination(redirectUri);
     const warning = consentWarning({
       loopback: isLoopbackHttpUri(redirectUri),
+      appScheme: destination.appScheme,
       unknownDocumentHost: documentHost && await deps.documentHostPolicy.needsWarning(clientId) ? documentHost : undefined,
       justRegistered: Boolean(issuedAt && deps.clock.epochSeconds() - issuedAt < RECENT_REGISTRATION_SECONDS),
     });
@@ -137,7 +151,8 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       csrf: csrf.issue(ctx, purpose(interaction.uid)),
       clientName: name,
       username: user.username,
-      redirectHost: URL.parse(redirectUri)?.host || redirectUri,
+      redirectHost: destination.host,
+      redirectScheme: destination.appScheme,
       documentHost,
       warning,
       scopes: grantable.map((scope) => ({ name: scope, description: describeScope(scope) })),
