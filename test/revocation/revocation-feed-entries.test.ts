@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt, generateKeyPair, SignJWT } from 'jose';
 import { revocationValue, type RevocationFeedPage } from '../../apps/shared/revocation-entry.ts';
+import { SUBJECT_AFTER_SECONDS } from '../../apps/auth-server/src/revocation/revocation-feed.ts';
 import { CLAUDE_DCR_BODY, connect, redeem, refresh, registerClient } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 
@@ -124,12 +125,15 @@ describe('the revocation feed', () => {
     assert.notEqual(retiring.kid, active.kid);
   });
 
-  test('an entry lives for the token lifetime plus a minute and refuses tokens issued up to its creation', async () => {
+  test('an entry lives for the token lifetime plus a minute and refuses tokens issued up to its creation (a user\'s, a few seconds more)', async () => {
     const before = Math.floor(Date.now() / 1000);
-    await server.auth.admin.revocations.revokeSubject('someone');
+    await server.auth.admin.revocations.revokeClient('some-client');
     const entry = (await read()).entries.at(-1)!;
     assert.ok(entry.issued_before >= before && entry.issued_before <= before + 1);
     assert.equal(entry.expires_at, entry.issued_before + server.config.authServer.accessTokenTtl + 60);
+    await server.auth.admin.revocations.revokeSubject('someone');
+    const subject = (await read()).entries.at(-1)!;
+    assert.equal(subject.issued_before, subject.expires_at - server.config.authServer.accessTokenTtl - 60 + SUBJECT_AFTER_SECONDS);
   });
 
   test('pages: limit, next and complete let a follower read everything in order', async () => {

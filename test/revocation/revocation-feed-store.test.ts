@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import { LEEWAY_SECONDS, RevocationFeed } from '../../apps/auth-server/src/revocation/revocation-feed.ts';
+import { LEEWAY_SECONDS, RevocationFeed, SUBJECT_AFTER_SECONDS } from '../../apps/auth-server/src/revocation/revocation-feed.ts';
 import { revocationValue } from '../../apps/shared/revocation-entry.ts';
 import { openAuthDatabase, type TestAuthDatabase } from '../helpers/open-auth-database.ts';
 import { TEST_BACKENDS } from '../helpers/test-database.ts';
@@ -56,13 +56,16 @@ for (const backend of TEST_BACKENDS) {
       assert.deepEqual((await feed.page(all.next)).entries, []);
     });
 
-    test('an entry refuses tokens issued until it was written; a grant entry every token of the grant', async () => {
+    test('an entry refuses tokens issued until it was written (a user\'s, and in the seconds other processes may still see them active); a grant entry every token of the grant', async () => {
       const now = clock.epochSeconds();
       const token = { sub: 'user-2', clientId: 'client-2', grantId: 'grant-2', jti: 'jti-2', kid: 'kid-2', iat: now };
       assert.equal(await feed.refuses(token), false);
       await feed.revokeSubject('user-2');
       assert.equal(await feed.refuses(token), true);
-      assert.equal(await feed.refuses({ ...token, iat: now + 1 }), false, 'a token issued after the entry is not refused');
+      // Another process may see the user active for up to a second more (its user cache), and
+      // mint a token on a new grant (ID-JAG makes one per token): refused too.
+      assert.equal(await feed.refuses({ ...token, iat: now + SUBJECT_AFTER_SECONDS }), true, 'a token minted in the seconds after the disable is refused');
+      assert.equal(await feed.refuses({ ...token, iat: now + SUBJECT_AFTER_SECONDS + 1 }), false, 'a token issued after that is not refused');
       assert.equal(await feed.refuses({ ...token, sub: 'someone-else' }), false);
       await feed.revokeGrant('grant-3');
       assert.equal(await feed.refuses({ ...token, sub: 'x', grantId: 'grant-3', iat: now + TOKEN_LIFETIME }), true);

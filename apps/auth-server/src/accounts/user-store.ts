@@ -13,7 +13,9 @@
  * - Reads go to the database, except `findById`, which may answer from memory for up to
  *   USER_FRESH_MS (below): a change made through this store is seen at once in this process, one
  *   made on another replica (or by the CLI) within that second. Disabling a user also deletes
- *   their grants, which are never cached, so no refresh outlives it.
+ *   their grants, which are never cached, so no refresh outlives it; and the user's revocation
+ *   entry refuses the tokens minted in that second too, on grants made in it (revocation-feed.ts,
+ *   revokeSubject).
  */
 import { randomUUID } from 'node:crypto';
 import type { SqlDatabase, SqlExecutor } from '../../../shared/storage/sql-database.ts';
@@ -94,7 +96,7 @@ function containsPattern(text: string): string {
  * bound on PostgreSQL); a change made by another replica or the CLI is seen within this bound.
  * Disabling a user or revoking a grant also deletes the grants themselves, which is never cached.
  */
-const USER_FRESH_MS = 1000;
+export const USER_FRESH_MS = 1000;
 const MAX_CACHED_USERS = 10_000;
 
 export class UserStore {

@@ -23,11 +23,18 @@
  *   administration, the provider's own grant revocations) know that.
  */
 import { systemClock, type Clock } from '../../../shared/clock.ts';
+import { USER_FRESH_MS } from '../accounts/user-store.ts';
 import type { SqlDatabase, SqlExecutor } from '../../../shared/storage/sql-database.ts';
 import { revocationValue, type RevocationEntry, type RevocationFeedPage, type RevocationKind } from '../../../shared/revocation-entry.ts';
 
 /** Seconds an entry outlives the token lifetime: clock skew between the apps and the verifier's leeway. */
 export const LEEWAY_SECONDS = 60;
+/**
+ * How long after a user is disabled their `sub` entry still refuses new tokens: the user cache's
+ * window (USER_FRESH_MS), rounded up to whole seconds as `iat` is, plus a second for the clocks
+ * of replicas and the rounding of the disable's own second.
+ */
+export const SUBJECT_AFTER_SECONDS = Math.ceil(USER_FRESH_MS / 1000) + 1;
 /** Most entries one page of the feed carries. */
 export const MAX_PAGE = 1000;
 
@@ -68,9 +75,16 @@ export class RevocationFeed {
     this.#clock = options.clock ?? systemClock;
   }
 
-  /** Refuses every token of this user issued until now (disabled, deleted). */
+  /**
+   * Refuses every token of this user (disabled) issued until now and in the next
+   * SUBJECT_AFTER_SECONDS. Another process (a replica, or the server beside the CLI) may see the
+   * user as active for up to USER_FRESH_MS after the change (user-store.ts) and mint a token in
+   * that time on a grant the disable could not revoke, because it did not exist yet: a jwt-bearer
+   * (ID-JAG) request makes a new grant for each token, a consent in flight makes one. A user
+   * enabled again at once finds the tokens of those seconds refused, and refreshes them.
+   */
   revokeSubject(accountId: string, tx?: SqlExecutor): Promise<void> {
-    return this.#record('sub', revocationValue('sub', accountId), {}, tx);
+    return this.#record('sub', revocationValue('sub', accountId), { afterSeconds: SUBJECT_AFTER_SECONDS }, tx);
   }
 
   /** Refuses every token of this client issued until now (deleted). */
@@ -160,11 +174,11 @@ export class RevocationFeed {
     return this.#clock.epochSeconds();
   }
 
-  async #record(kind: RevocationKind, value: string, options: { everyToken?: boolean }, tx?: SqlExecutor): Promise<void> {
+  async #record(kind: RevocationKind, value: string, options: { everyToken?: boolean; afterSeconds?: number }, tx?: SqlExecutor): Promise<void> {
     const now = this.#seconds();
     const expiresAt = now + this.#tokenLifetime + LEEWAY_SECONDS;
     // everyToken: the entry's expiry as cut-off catches every token of a grant that is gone.
-    const row = [kind, value, options.everyToken ? expiresAt : now, expiresAt];
+    const row = [kind, value, options.everyToken ? expiresAt : now + (options.afterSeconds ?? 0), expiresAt];
     if (tx) return insertInOrder(tx, row);
     // One statement on SQLite's single writer is already in order; run at once, not queued.
     if (this.#db.dialect === 'sqlite') {
