@@ -87,7 +87,9 @@ export class McpSessions {
     const record = held ? await this.#options.store.stillOpen(id, subject, idleSince, now) : await this.#options.store.touch(id, subject, idleSince, now);
     const current = this.#sessions.get(id);
     if (!record) {
-      if (current) this.#closeHere(current, 'ended');
+      // Ended for this subject: close its copy here. A session held for another subject (rebuilt
+      // by its owner's request while this one awaited the store) is not this request's to close.
+      if (current?.subject === subject) this.#closeHere(current, 'ended');
       return undefined;
     }
     if (current) {
