@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { exposedName, splitExposedName } from '../../apps/resource-server/src/gateway/exposed-name.ts';
+import { exposedName, mayBeShortened, splitExposedName } from '../../apps/resource-server/src/gateway/exposed-name.ts';
 
 test('prefixes the server name with two underscores', () => {
   assert.equal(exposedName('files', 'read_file'), 'files__read_file');
@@ -31,4 +31,10 @@ test('shortens a longer name to its first 55 characters, _ and 8 hex digits of i
 test('the server part ends at the first __ (server names have no underscore)', () => {
   assert.deepEqual(splitExposedName('db__run__query'), { server: 'db', rest: 'run__query' });
   for (const name of ['whoami', '__x', 'list_notes']) assert.equal(splitExposedName(name), undefined, name);
+});
+
+test('a shortened name is recognisable as one that may be shortened; an unshortened name of 64 characters is not', () => {
+  assert.equal(mayBeShortened(exposedName('files', 'a_tool_name_that_an_upstream_server_chose_without_thinking_of_clients')), true);
+  assert.equal(mayBeShortened(`files__${'x'.repeat(64 - 'files__'.length)}`), false);
+  assert.equal(mayBeShortened('files__read_file_0123abcd'), false, 'shorter than 64 characters');
 });

@@ -18,6 +18,14 @@ export function exposedName(server: string, name: string): string {
   return `${full.slice(0, MAX_EXPOSED_NAME - 9)}_${digest}`;
 }
 
+/**
+ * Whether `exposed` could be a shortened name: 64 characters ending in `_` and 8 hex digits.
+ * An upstream name may also happen to look like this; only a list (or the config) tells which.
+ */
+export function mayBeShortened(exposed: string): boolean {
+  return exposed.length === MAX_EXPOSED_NAME && /_[0-9a-f]{8}$/.test(exposed);
+}
+
 /** The server part and the rest of an exposed name, or undefined when it has no server part. */
 export function splitExposedName(exposed: string): { server: string; rest: string } | undefined {
   const at = exposed.indexOf(SEPARATOR);

@@ -4,7 +4,8 @@
  * a caller — and what the operator asks (each server's state).
  *
  * - Names: tools and prompts are exposed as `<server>__<name>` (exposed-name.ts); the mapping
- *   back is learned from each list and, for names that were not shortened, read off the name.
+ *   back is learned from each list (and, for tools, from the config's per-tool scopes) and, for
+ *   names that cannot be shortened ones, read off the name.
  * - Scopes: a tool needs `scopes.tools[<its upstream name>]`, else the server's `scopes.default`;
  *   prompts and resources need `scopes.default`.
  * - Resources keep their URIs. A URI (or URI template) listed by two servers belongs to the one
@@ -20,7 +21,7 @@ import type { McpScope } from '../../../shared/mcp-scopes.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import { HttpUpstream } from './http-upstream.ts';
 import type { IdentityTokens } from './identity-tokens.ts';
-import { exposedName, splitExposedName } from './exposed-name.ts';
+import { exposedName, mayBeShortened, splitExposedName } from './exposed-name.ts';
 import { PerUserStdioUpstream } from './per-user-stdio-upstream.ts';
 import { ProcessBudget } from './process-budget.ts';
 import { SharedStdioUpstream } from './shared-stdio-upstream.ts';
@@ -68,7 +69,10 @@ export class Gateway {
   readonly #byName: ReadonlyMap<string, Upstream>;
   readonly #logger: Logger;
   readonly #sessions = new Map<string, GatewaySessionListener>();
-  /** Exposed name → upstream name, learned from lists (needed for shortened names). */
+  /**
+   * Exposed name → upstream name for names that may be shortened (`mayBeShortened`), learned from
+   * lists and, for tools, from the config's per-tool scopes.
+   */
   readonly #learned: Record<NamedKind, Map<string, string>> = { tools: new Map(), prompts: new Map() };
   readonly #warnedShortened = new Set<string>();
   /** Each server's tool names (upstream form) as last listed. */
@@ -87,6 +91,14 @@ export class Gateway {
       return new SharedStdioUpstream(config, { budget, logger, onListChanged, clock });
     });
     this.#byName = new Map(this.upstreams.map((upstream) => [upstream.config.name, upstream]));
+    // A tool with its own scope is routed (and its scope asked for in the 403) before any list:
+    // the scope check before the MCP server is synchronous and cannot list the server first.
+    for (const upstream of this.upstreams) {
+      for (const tool of Object.keys(upstream.config.scopes.tools)) {
+        const name = exposedName(upstream.config.name, tool);
+        if (mayBeShortened(name)) this.#learned.tools.set(name, tool);
+      }
+    }
   }
 
   start(): void {
@@ -135,8 +147,8 @@ export class Gateway {
     return items.map((item) => {
       const original = String(item.name);
       const name = exposedName(upstream.config.name, original);
+      if (mayBeShortened(name)) this.#learned[kind].set(name, original);
       if (name !== `${upstream.config.name}__${original}`) {
-        this.#learned[kind].set(name, original);
         if (!this.#warnedShortened.has(name)) {
           this.#warnedShortened.add(name);
           this.#logger.warn({ server: upstream.config.name, name: original, exposedAs: name }, 'an upstream name is longer than 64 characters with its server prefix; it was shortened');
@@ -147,8 +159,8 @@ export class Gateway {
   }
 
   /**
-   * The server and upstream name an exposed name stands for. A shortened name not yet learned
-   * needs the server's list first (`learn`); without it the route is undefined.
+   * The server and upstream name an exposed name stands for. A name that may be shortened and is
+   * not yet learned needs the server's list first (`learn`); without it the route is undefined.
    */
   route(kind: NamedKind, exposed: string): Route | undefined {
     const parts = splitExposedName(exposed);
@@ -156,6 +168,9 @@ export class Gateway {
     if (!parts || !upstream) return undefined;
     const learned = this.#learned[kind].get(exposed);
     if (learned !== undefined) return { upstream, name: learned };
+    // A shortened name is 64 characters, so exposedName gives it back unchanged: read off the name,
+    // it would route to an upstream name that is only its truncation, with the default scope.
+    if (mayBeShortened(exposed)) return undefined;
     return exposedName(upstream.config.name, parts.rest) === exposed ? { upstream, name: parts.rest } : undefined;
   }
 

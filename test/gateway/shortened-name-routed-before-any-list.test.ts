@@ -1,0 +1,72 @@
+/**
+ * A shortened tool name (past 64 characters with its prefix) reaches the right tool, and asks for
+ * that tool's scope, on a gateway process that has not listed the server's tools yet: a fresh
+ * start, or another replica than the one the client listed on.
+ *
+ * The short name is itself a valid-looking `<server>__<name>` of 64 characters, so reading it off
+ * the name (as for unshortened names) routed the call to an upstream tool that does not exist,
+ * under the server's default scope. It must be learned instead: from the config when the tool has
+ * its own scope (the 403 step cannot list a server), else from the server's list.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { parseChallenge } from '../helpers/mcp-http.ts';
+import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
+import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
+import { connectAs, resultText, rpc, waitForServers } from './support/gateway-client.ts';
+import { gatewayName, LONG_TOOL_NAME, SCRIPTED, stdioServer } from './support/upstreams.ts';
+
+describe('a shortened tool name on a gateway process that has not listed the server yet', { timeout: 60_000 }, () => {
+  let issuer: TestIssuer;
+  let server: RunningResourceServer;
+  const clients: Client[] = [];
+  const alice = { sub: randomUUID(), preferred_username: 'alice', client_id: 'claude-desktop' };
+  const short = gatewayName('scripted', LONG_TOOL_NAME);
+  const unscoped = gatewayName('unscoped', LONG_TOOL_NAME);
+
+  before(async () => {
+    issuer = await startTestIssuer();
+    server = await startResourceServer({
+      issuer: issuer.issuer,
+      config: {
+        servers: [
+          stdioServer('scripted', SCRIPTED, [], { scopes: { default: 'mcp:read', tools: { [LONG_TOOL_NAME]: 'mcp:write' } } }),
+          stdioServer('unscoped', SCRIPTED),
+        ],
+      },
+    });
+    await waitForServers(server.baseUrl, { scripted: 'ready', unscoped: 'ready' });
+  });
+  after(async () => {
+    for (const client of clients) await client.close();
+    await server?.close();
+    await issuer?.close();
+  });
+
+  // Runs first: nothing in this process has listed the scripted server's tools.
+  test('a read-only token gets the 403 step-up asking for the tool\'s own scope (mcp:write)', { timeout: 15_000 }, async () => {
+    const token = await issuer.mint({ claims: { ...alice, scope: 'mcp:read' } });
+    const { client, transport } = await connectAs(server.mcpUrl, token);
+    clients.push(client);
+    const response = await rpc(server.mcpUrl, token, transport.sessionId, 'tools/call', { name: short, arguments: {} });
+    const body = await response.text();
+    assert.equal(response.status, 403, `expected the step-up challenge, got ${response.status}: ${body.slice(0, 300)}`);
+    assert.match(parseChallenge(response.headers.get('www-authenticate')!).params.scope ?? '', /mcp:write/);
+  });
+
+  test('a token with the tool\'s scope reaches the tool without listing first', { timeout: 15_000 }, async () => {
+    const token = await issuer.mint({ claims: { ...alice, scope: 'mcp:read mcp:write' } });
+    const { client } = await connectAs(server.mcpUrl, token);
+    clients.push(client);
+    assert.equal(resultText(await client.callTool({ name: short, arguments: {} })), 'long name reached');
+  });
+
+  test('a tool without its own scope is found by listing its server first', { timeout: 15_000 }, async () => {
+    const token = await issuer.mint({ claims: { ...alice, scope: 'mcp:read' } });
+    const { client } = await connectAs(server.mcpUrl, token);
+    clients.push(client);
+    assert.equal(resultText(await client.callTool({ name: unscoped, arguments: {} })), 'long name reached');
+  });
+});
