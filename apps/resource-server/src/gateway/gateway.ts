@@ -183,10 +183,14 @@ export class Gateway {
     return this.route(kind, exposed);
   }
 
-  /** The scope a route needs. */
+  /**
+   * The scope a route needs. A tool's own scope only when the config names that tool: `tools` is a
+   * plain object, and a tool called `constructor` or `toString` read an inherited function as
+   * its scope (never held, so the tool could not be called, and the 403 named the function).
+   */
   scopeFor(kind: NamedKind | 'resources', upstream: Upstream, name?: string): McpScope {
     const { scopes } = upstream.config;
-    return (kind === 'tools' && name !== undefined ? scopes.tools[name] : undefined) ?? scopes.default;
+    return (kind === 'tools' && name !== undefined && Object.hasOwn(scopes.tools, name) ? scopes.tools[name] : undefined) ?? scopes.default;
   }
 
   /** Merges each server's resources (config order), keeping the first server's copy of a URI. */
