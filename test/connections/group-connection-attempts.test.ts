@@ -51,6 +51,23 @@ function dcrConnection(until: ConnectionStep, { start = 0, client = 'dcr-1', acc
 const group = (events: ConnectionEvent[], nowSeconds = 3600) => groupConnectionAttempts(events, { now: T0 + nowSeconds * 1000, stallAfterMs: STALL });
 
 describe('grouping connection events into attempts', () => {
+  const stranger: Array<[string, typeof CLI, boolean]> = [
+    ['from where the attempt\'s own steps came (its client)', CLI, true],
+    ['from somewhere else (another party naming the same client_id)', OTHER_BROWSER, false],
+  ];
+  for (const [where, origin, joins] of stranger) {
+    test(`a refusal naming the client but no user or flow, ${where}, ${joins ? 'joins' : 'does not join'} the user's open attempt`, () => {
+      const events = [
+        ...dcrConnection('consent'),
+        at(20, refused('code_exchange', 'invalid_grant', 'code_unknown', 'authorization code unknown', { ...origin, clientId: 'dcr-1' })),
+      ];
+      const attempts = group(events);
+      const users = attempts.find((attempt) => attempt.events.some((e) => e.step === 'consent'))!;
+      assert.equal(users.events.some((e) => e.step === 'code_exchange'), joins, JSON.stringify(attempts.map((a) => a.events.map((e) => e.step))));
+      assert.equal(attempts.length, joins ? 1 : 2, 'attempts');
+    });
+  }
+
   test('a whole DCR connection, from the 401 to the first MCP request, is one connected attempt across both apps', () => {
     const events = dcrConnection('mcp_request');
     const [attempt, ...rest] = group(events);

@@ -12,7 +12,9 @@
  * 3. An event with a client: the latest open attempt of that client (and of the same user, when
  *    both are known) within `stallAfter`. An attempt already holding another browser flow does
  *    not take a new one, so many users signing in through one shared client_id (a CIMD URL, one
- *    registration) stay separate attempts.
+ *    registration) stay separate attempts. An event naming neither user nor flow joins an
+ *    attempt that names a user only from an IP and user agent of that attempt, so a stranger's
+ *    request naming a shared client_id is not shown as that user's failure.
  * 4. A registration (a client id nobody has seen yet): the pre-registration attempt from the same
  *    IP and user agent within PRE_REGISTRATION_WINDOW.
  * 5. Otherwise a new attempt.
@@ -101,6 +103,10 @@ function findOpen(attempts: Building[], event: ConnectionEvent, stallAfterMs: nu
     }
     if (event.accountId && attempt.accountId && event.accountId !== attempt.accountId) continue;
     if (event.flowId && attempt.flowIds.size > 0) continue;
+    // An event that names no one joins a user's attempt only from where that attempt's own
+    // events came: anyone can send a request naming a shared client_id (a CIMD URL, one
+    // registration), and a stranger's refusal must not become this user's failure on "My apps".
+    if (!event.accountId && !event.flowId && attempt.accountId && !(origin !== undefined && attempt.origins.has(origin))) continue;
     if (attempt.clientId === event.clientId && event.at - attempt.lastAt <= stallAfterMs) return attempt;
     if (attempt.clientId === undefined && fromSameOrigin(attempt)) return attempt;
   }
