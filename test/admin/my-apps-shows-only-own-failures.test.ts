@@ -38,65 +38,53 @@ describe('My apps shows only the user\'s own failures, not refusals someone else
     await server?.close();
   });
 
-  test('an anonymous stranger\'s refused authorization request (their own redirect_uri) is not shown as bob\'s failure', async () => {
-    const resource = server.config.authServer.resource;
-    const shared = (await registerAs(server, 'Team Claude')).client_id;
-    // bob starts connecting through the shared client and is on the consent page.
-    const { page, browser } = await startAuthorization(server.issuer, { clientId: shared, scope: 'mcp:read', resource });
+  /** bob signs in through a new client named `name` and stops at the consent page; its client_id. */
+  async function bobStopsAtConsent(name: string): Promise<string> {
+    const shared = (await registerAs(server, name)).client_id;
+    const { page, browser } = await startAuthorization(server.issuer, { clientId: shared, scope: 'mcp:read', resource: server.config.authServer.resource });
     const consent = await signIn(browser, page, 'bob', 'bob password 1234');
     assert.match(consent.html, /name="decision"/, 'bob reached the consent page');
     clock.advance(5);
+    return shared;
+  }
 
+  /** A token request redeeming a code this server never issued (no user can be named), from `userAgent`'s machine. */
+  async function unknownCode(clientId: string, userAgent?: string): Promise<void> {
+    const refused = await tokenRequest(server.issuer, {
+      grant_type: 'authorization_code', client_id: clientId, code: 'not-a-code-of-this-server', code_verifier: createPkce().verifier, redirect_uri: CLAUDE_CALLBACK,
+    }, userAgent ? { 'user-agent': userAgent } : {});
+    assert.equal(refused.status, 400, JSON.stringify(refused.body));
+  }
+
+  /** The "Failed connection attempts" part of bob's /account page, as text. */
+  async function bobsFailures(): Promise<string> {
+    await server.auth.connectionRecorder.flush();
+    clock.advance(5);
+    const words = text((await signInAt(server, 'bob', 'bob password 1234', '/account')).page);
+    return words.slice(words.indexOf('Failed connection attempts'), words.indexOf('Failed connection attempts') + 800);
+  }
+
+  test('an anonymous stranger\'s refused authorization request (their own redirect_uri) is not shown as bob\'s failure', async () => {
+    const shared = await bobStopsAtConsent('Team Claude');
     // A stranger, not signed in, anywhere: one GET with the shared client_id.
     const lure = 'https://evil.example/gatehouse-account-locked-call-support';
-    const wrong = authorizeUrl(server.issuer, { clientId: shared, scope: 'mcp:read', resource, redirectUri: lure }, createPkce().challenge);
+    const wrong = authorizeUrl(server.issuer, { clientId: shared, scope: 'mcp:read', resource: server.config.authServer.resource, redirectUri: lure }, createPkce().challenge);
     assert.equal((await fetch(wrong, { headers: { 'user-agent': 'curl/8' }, redirect: 'manual' })).status, 400);
-    await server.auth.connectionRecorder.flush();
-    clock.advance(5);
-
-    const bob = await signInAt(server, 'bob', 'bob password 1234', '/account');
-    const words = text(bob.page);
-    assert.doesNotMatch(words, /evil\.example/, `a stranger's refusal is on bob's My apps as bob's failure: ${words.slice(words.indexOf('Failed connection attempts'), words.indexOf('Failed connection attempts') + 400)}`);
+    const failures = await bobsFailures();
+    assert.doesNotMatch(failures, /evil\.example/, `a stranger's refusal is on bob's My apps as bob's failure: ${failures}`);
   });
 
-  test('another party\'s refused token request on the shared client (carol\'s client, a stranger) is not shown as bob\'s failure', async () => {
-    const resource = server.config.authServer.resource;
-    const shared = (await registerAs(server, 'Org Cursor')).client_id;
-    const { page, browser } = await startAuthorization(server.issuer, { clientId: shared, scope: 'mcp:read', resource });
-    await signIn(browser, page, 'bob', 'bob password 1234');
-    clock.advance(5);
-
-    // carol's copy of the client redeems a code this server does not know (no user can be named).
-    const refused = await tokenRequest(server.issuer, {
-      grant_type: 'authorization_code', client_id: shared, code: 'not-a-code-of-this-server', code_verifier: createPkce().verifier, redirect_uri: CLAUDE_CALLBACK,
-    }, { 'user-agent': 'Cursor/1.7 (on carol\'s computer)' });
-    assert.equal(refused.status, 400, JSON.stringify(refused.body));
-    await server.auth.connectionRecorder.flush();
-    clock.advance(5);
-
-    const bob = await signInAt(server, 'bob', 'bob password 1234', '/account');
-    const words = text(bob.page);
-    const section = words.slice(words.indexOf('Failed connection attempts'), words.indexOf('Failed connection attempts') + 400);
-    assert.doesNotMatch(section, /Org Cursor/, `another party's refusal is on bob's My apps as bob's failure: ${section}`);
+  test('another party\'s refused token request on the shared client is not shown as bob\'s failure', async () => {
+    const shared = await bobStopsAtConsent('Org Cursor');
+    await unknownCode(shared, 'Cursor/1.7 (on carol\'s computer)');
+    const failures = await bobsFailures();
+    assert.doesNotMatch(failures, /Org Cursor/, `another party's refusal is on bob's My apps as bob's failure: ${failures}`);
   });
 
   test('a refused token request from where bob\'s own attempt came from is still shown as bob\'s failure', async () => {
-    const resource = server.config.authServer.resource;
-    const shared = (await registerAs(server, 'Bob Cursor')).client_id;
-    const { page, browser } = await startAuthorization(server.issuer, { clientId: shared, scope: 'mcp:read', resource });
-    await signIn(browser, page, 'bob', 'bob password 1234');
-    clock.advance(5);
     // bob's client, on bob's computer (the same address and user agent as his attempt's steps).
-    const refused = await tokenRequest(server.issuer, {
-      grant_type: 'authorization_code', client_id: shared, code: 'not-a-code-of-this-server', code_verifier: createPkce().verifier, redirect_uri: CLAUDE_CALLBACK,
-    });
-    assert.equal(refused.status, 400, JSON.stringify(refused.body));
-    await server.auth.connectionRecorder.flush();
-    clock.advance(5);
-
-    const bob = await signInAt(server, 'bob', 'bob password 1234', '/account');
-    const words = text(bob.page);
-    const section = words.slice(words.indexOf('Failed connection attempts'), words.indexOf('Failed connection attempts') + 800);
-    assert.match(section, /Bob Cursor \S+ \S+ UTC Failed at code exchanged for tokens/, `bob's own refusal is on his My apps: ${section}`);
+    await unknownCode(await bobStopsAtConsent('Bob Cursor'));
+    const failures = await bobsFailures();
+    assert.match(failures, /Bob Cursor \S+ \S+ UTC Failed at code exchanged for tokens/, `bob's own refusal is on his My apps: ${failures}`);
   });
 });
