@@ -2,7 +2,7 @@
  * The gateway's Streamable HTTP client transport on its own, against a real node:http server that
  * answers what a hostile or unusual upstream might: event streams cut anywhere, priming events,
  * comments and other event types, error statuses that echo credentials, redirects, oversized
- * messages. (The transport against real MCP servers is in http-upstream.test.ts and
+ * messages, and one that never answers. (The transport against real MCP servers is in http-upstream.test.ts and
  * requests-between-client-and-server.test.ts.)
  */
 import assert from 'node:assert/strict';
@@ -10,7 +10,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import { EventStreamParser, HttpClientTransport, MAX_MESSAGE_BYTES, UpstreamHttpError } from '../../apps/resource-server/src/gateway/http-client-transport.ts';
+import { EventStreamParser, HttpClientTransport, MAX_MESSAGE_BYTES, UpstreamHttpError, UpstreamTimeoutError } from '../../apps/resource-server/src/gateway/http-client-transport.ts';
 
 function parse(chunks: string[]): string[] {
   const delivered: string[] = [];
@@ -90,7 +90,7 @@ describe('the transport against an unusual upstream', () => {
   after(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
   const initialize: JSONRPCMessage = { jsonrpc: '2.0', id: 1, method: 'initialize', params: {} };
-  const transportWith = (headers: Record<string, string> = {}) => new HttpClientTransport({ url, headersFor: async () => headers });
+  const transportWith = (headers: Record<string, string> = {}, timeoutMs = 30_000) => new HttpClientTransport({ url, headersFor: async () => headers, timeoutMs });
 
   test('takes the session id from the answer and sends it, with the protocol version, on every later request', async () => {
     answer = (_req, res) => {
@@ -174,5 +174,74 @@ describe('the transport against an unusual upstream', () => {
     await transport.close();
     await transport.close();
     assert.equal(closes, 1);
+  });
+
+  describe('an upstream that never answers', () => {
+    const TIMEOUT_MS = 300;
+    /** What the upstream never answers: JSON-RPC methods, 'a response', or HTTP methods. */
+    let ignored: string[] = [];
+    let held: Array<{ what: string; res: ServerResponse }> = [];
+    const silent = createServer(async (req, res) => {
+      let body = '';
+      for await (const chunk of req) body += String(chunk);
+      const what = req.method === 'POST' ? (JSON.parse(body) as { method?: string }).method ?? 'a response' : req.method!;
+      if (ignored.includes(what)) held.push({ what, res });
+      else if (what === 'initialize') res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 's1' }).end(JSON.stringify({ jsonrpc: '2.0', id: 1, result: {} }));
+      else res.writeHead(what === 'GET' ? 405 : 202).end();
+    });
+    let silentUrl: URL;
+
+    before(async () => {
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      silentUrl = new URL(`http://127.0.0.1:${(silent.address() as AddressInfo).port}/mcp`);
+    });
+    after(() => {
+      silent.closeAllConnections();
+      return new Promise<void>((resolve) => silent.close(() => resolve()));
+    });
+
+    async function connected(ignoring: string[]): Promise<HttpClientTransport> {
+      ignored = ignoring;
+      held = [];
+      const transport = new HttpClientTransport({ url: silentUrl, headersFor: async () => ({}), timeoutMs: TIMEOUT_MS });
+      await transport.send(initialize);
+      return transport;
+    }
+
+    const unanswered: Array<[string, JSONRPCMessage | 'DELETE', RegExp]> = [
+      ['a notification', { jsonrpc: '2.0', method: 'notifications/initialized' }, /^it did not answer notifications\/initialized within 0\.3 s$/],
+      ['our response to its request', { jsonrpc: '2.0', id: 7, result: {} }, /^it did not answer our response to its request within 0\.3 s$/],
+      ['the DELETE that ends the session', 'DELETE', /^it did not answer the DELETE of its session within 0\.3 s$/],
+    ];
+    for (const [name, message, expected] of unanswered) {
+      test(`gives up ${name} after timeoutMs, saying what went unanswered`, { timeout: 10_000 }, async () => {
+        const transport = await connected(['notifications/initialized', 'a response', 'DELETE']);
+        try {
+          const sent = message === 'DELETE' ? transport.terminateSession() : transport.send(message);
+          await assert.rejects(sent, (err: unknown) => err instanceof UpstreamTimeoutError && expected.test(err.message), `${name} is given up with a timeout error`);
+          assert.equal(held.length, 1, 'the upstream got it and held its answer');
+        } finally {
+          await transport.close();
+        }
+      });
+    }
+
+    test('does not cut a request\'s POST at timeoutMs: its answer may take as long as the call', { timeout: 10_000 }, async () => {
+      const transport = await connected(['tools/call', 'notifications/initialized']);
+      const received: JSONRPCMessage[] = [];
+      transport.onmessage = (message) => received.push(message);
+      try {
+        const call = transport.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'slow' } });
+        // A notification sent after the call is given up first: by then the call has outlived timeoutMs.
+        await assert.rejects(transport.send({ jsonrpc: '2.0', method: 'notifications/initialized' }), UpstreamTimeoutError, 'the notification is given up');
+        const slow = held.find((one) => one.what === 'tools/call');
+        assert.ok(slow, 'the call reached the upstream and is still open');
+        slow.res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: 2, result: { content: [] } }));
+        await call;
+        assert.deepEqual(received.at(-1), { jsonrpc: '2.0', id: 2, result: { content: [] } }, 'the call\'s late answer arrived');
+      } finally {
+        await transport.close();
+      }
+    });
   });
 });

@@ -12,6 +12,12 @@
  * - after `notifications/initialized`, one GET event stream for messages outside any call (list
  *   changes, logs), reopened after a drop (up to 3 times in a row); a 405 means the server has none;
  * - `terminateSession` sends DELETE (MCP transports §Session Management).
+ * A JSON-RPC request's POST has no bound here: its answer may stream for as long as the call runs,
+ * and the SDK's per-request timeout ends the call. Everything else (a notification, our response
+ * to the server's own request, the DELETE) has nothing else to end it, so it gets `timeoutMs`: a
+ * server that never answered the POST of `notifications/initialized` held the connection being
+ * opened (and its caller) for undici's 300 s, and a DELETE that never ended delayed the error
+ * reply of the call that ended the session.
  * Every request carries only the headers `headersFor` gives (the server's own credentials, the
  * forwarded identity): nothing of the caller's. Redirects are not followed (a 3xx is an error), so
  * those headers never reach another host. Answers are capped (MAX_MESSAGE_BYTES per message).
@@ -41,8 +47,23 @@ export class UpstreamHttpError extends Error {
   }
 }
 
+/** The upstream did not answer a message that expects no JSON-RPC response (or a DELETE) in time. */
+export class UpstreamTimeoutError extends Error {
+  override name = 'UpstreamTimeoutError';
+
+  constructor(what: string, timeoutMs: number) {
+    super(`it did not answer ${what} within ${timeoutMs / 1000} s`);
+  }
+}
+
 export interface HttpClientTransportOptions {
   url: URL;
+  /**
+   * Milliseconds the upstream has to answer each POST that carries no JSON-RPC request (a
+   * notification, a response) and each DELETE, body included. Not applied to a request's POST (the
+   * SDK bounds the call) nor to the GET event stream (it is meant to stay open).
+   */
+  timeoutMs: number;
   /** The headers of each request to the upstream (computed per request: an identity token expires). */
   headersFor: (signal: AbortSignal) => Promise<Record<string, string>>;
   dispatcher?: Dispatcher;
@@ -75,7 +96,13 @@ export class HttpClientTransport implements Transport {
   }
 
   async send(message: JSONRPCMessage, _options?: TransportSendOptions): Promise<void> {
-    const answer = await this.#request('POST', JSON.stringify(message), { 'content-type': 'application/json', accept: 'application/json, text/event-stream' });
+    if ('method' in message && 'id' in message) return this.#post(message, this.#closing.signal);
+    const what = 'method' in message ? message.method : 'our response to its request';
+    return this.#bounded(what, (signal) => this.#post(message, signal));
+  }
+
+  async #post(message: JSONRPCMessage, signal: AbortSignal): Promise<void> {
+    const answer = await this.#request('POST', JSON.stringify(message), { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, signal);
     const sessionId = answer.headers['mcp-session-id'];
     if (typeof sessionId === 'string' && sessionId) this.sessionId = sessionId;
 
@@ -107,9 +134,11 @@ export class HttpClientTransport implements Transport {
   /** Ends the upstream session (DELETE); a server that keeps no sessions answers 405, which is fine. */
   async terminateSession(): Promise<void> {
     if (!this.sessionId || this.#closed) return;
-    const answer = await this.#request('DELETE', undefined, {});
-    await answer.body.dump();
-    if (answer.statusCode !== 405 && (answer.statusCode < 200 || answer.statusCode > 299)) throw new UpstreamHttpError(answer.statusCode);
+    await this.#bounded('the DELETE of its session', async (signal) => {
+      const answer = await this.#request('DELETE', undefined, {}, signal);
+      await answer.body.dump();
+      if (answer.statusCode !== 405 && (answer.statusCode < 200 || answer.statusCode > 299)) throw new UpstreamHttpError(answer.statusCode);
+    });
     this.sessionId = undefined;
   }
 
@@ -120,11 +149,22 @@ export class HttpClientTransport implements Transport {
     this.onclose?.();
   }
 
-  async #request(method: 'POST' | 'GET' | 'DELETE', body: string | undefined, extra: Record<string, string>): Promise<Dispatcher.ResponseData> {
-    const headers = { ...(await this.#options.headersFor(this.#closing.signal)), ...extra };
+  /** Runs one exchange with the upstream, aborted after `timeoutMs`; that abort names `what`. */
+  async #bounded(what: string, exchange: (signal: AbortSignal) => Promise<void>): Promise<void> {
+    const deadline = AbortSignal.timeout(this.#options.timeoutMs);
+    try {
+      await exchange(AbortSignal.any([this.#closing.signal, deadline]));
+    } catch (err) {
+      if (deadline.aborted && !this.#closing.signal.aborted) throw new UpstreamTimeoutError(what, this.#options.timeoutMs);
+      throw err;
+    }
+  }
+
+  async #request(method: 'POST' | 'GET' | 'DELETE', body: string | undefined, extra: Record<string, string>, signal = this.#closing.signal): Promise<Dispatcher.ResponseData> {
+    const headers = { ...(await this.#options.headersFor(signal)), ...extra };
     if (this.sessionId) headers['mcp-session-id'] = this.sessionId;
     if (this.#protocolVersion) headers['mcp-protocol-version'] = this.#protocolVersion;
-    return request(this.#options.url, { method, headers, body, signal: this.#closing.signal, dispatcher: this.#options.dispatcher });
+    return request(this.#options.url, { method, headers, body, signal, dispatcher: this.#options.dispatcher });
   }
 
   /** The server's own stream, for messages outside any call. */

@@ -140,7 +140,7 @@ export class HttpUpstream implements Upstream {
         throw new IdentityTokenError(`Gatehouse could not obtain an identity token for it (${(err as Error).message})`, { cause: err });
       }
     };
-    return new HttpClientTransport({ url: new URL(url), headersFor, dispatcher: this.#options.dispatcher });
+    return new HttpClientTransport({ url: new URL(url), headersFor, timeoutMs: this.config.timeout * 1000, dispatcher: this.#options.dispatcher });
   }
 
   /** Connects once with no caller and disconnects: can the server be reached and initialized? */
