@@ -86,6 +86,7 @@ function routeOf(req: IncomingMessage, rpcBody: unknown): McpRequestRoute | { re
     if (method === 'initialize') return refuse(MCP_ERROR.headerMismatch, `Bad Request: initialize belongs to the session-based revisions, not to MCP-Protocol-Version ${versionHeader}`);
     if (isRequest) return refuse(JSON_RPC_ERROR.invalidParams, `Invalid params: MCP-Protocol-Version ${versionHeader} needs params._meta["${META.protocolVersion}"]`);
     if (mismatch) return refuse(MCP_ERROR.headerMismatch, mismatch);
+    if (rpcBody.jsonrpc !== '2.0') return notJsonRpc();
     return { stateless: { message: { method, params: paramsOf(params) }, protocolVersion: versionHeader! } };
   }
 
@@ -110,6 +111,7 @@ function routeOf(req: IncomingMessage, rpcBody: unknown): McpRequestRoute | { re
   }
   const id = rpcBody.id;
   if (isRequest && typeof id !== 'string' && typeof id !== 'number') return refuse(JSON_RPC_ERROR.invalidRequest, 'Invalid Request: id must be a string or a number');
+  if (rpcBody.jsonrpc !== '2.0') return notJsonRpc();
   return {
     stateless: {
       message: { ...(isRequest ? { id: id as string | number } : {}), method, params: paramsOf(params) },
@@ -117,6 +119,14 @@ function routeOf(req: IncomingMessage, rpcBody: unknown): McpRequestRoute | { re
       clientInfo: meta[META.clientInfo],
     },
   };
+}
+
+/**
+ * A stateless message is run here, not by the SDK (which refuses it on the session-based path), so
+ * the JSON-RPC 2.0 envelope is checked here: `jsonrpc` MUST be exactly "2.0" (JSON-RPC 2.0 §4).
+ */
+function notJsonRpc(): { refusal: Refusal } {
+  return refuse(JSON_RPC_ERROR.invalidRequest, 'Invalid Request: jsonrpc must be "2.0"');
 }
 
 /** Why `Mcp-Method` / `Mcp-Name`, when sent, disagree with the body; undefined when they agree. */
