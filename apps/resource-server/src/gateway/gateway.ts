@@ -154,7 +154,7 @@ export class Gateway {
           this.#logger.warn({ server: upstream.config.name, name: original, exposedAs: name }, 'an upstream name is longer than 64 characters with its server prefix; it was shortened');
         }
       }
-      return { ...item, name };
+      return kind === 'tools' && item.inputSchema !== undefined ? { ...item, name, inputSchema: withoutHeaderParameters(item.inputSchema) } : { ...item, name };
     });
   }
 
@@ -251,4 +251,21 @@ export class Gateway {
       if (concerned) session.listChanged(kind);
     }
   }
+}
+
+/**
+ * A tool's input schema without its `x-mcp-header` annotations (MCP 2026-07-28, Streamable HTTP
+ * §Custom Headers from Tool Parameters). Such an annotation tells a client to mirror the argument
+ * into an `Mcp-Param-*` header, and obliges the server that reads the body to check that the two
+ * agree (an intermediary may have routed on the header). Gatehouse reads the body and calls the
+ * upstream over its own session, where no such header travels: nobody would check. So it
+ * declares none, and clients send none. Only string values are annotations; a property that
+ * happens to be called `x-mcp-header` (an object, its schema) stays.
+ */
+function withoutHeaderParameters(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(withoutHeaderParameters);
+  if (typeof schema !== 'object' || schema === null) return schema;
+  return Object.fromEntries(Object.entries(schema)
+    .filter(([key, value]) => !(key === 'x-mcp-header' && typeof value === 'string'))
+    .map(([key, value]) => [key, withoutHeaderParameters(value)]));
 }

@@ -26,8 +26,9 @@
  *   §Sending Messages); `initialize` with a stateless header: `-32020`, as the MCP SDK 2.x does
  *   (classifyInboundRequest): the handshake belongs to the session-based era.
  *
- * Deliberately not checked: `Mcp-Param-*` headers (Gatehouse's own tools declare no
- * `x-mcp-header`, and an upstream's tools pass through: their server checks its own), and the
+ * Deliberately not checked: `Mcp-Param-*` headers (no tool Gatehouse lists declares one: its own
+ * tools have no `x-mcp-header`, and the gateway removes them from upstream tools' schemas, as it
+ * calls the upstream over its own session where no such header travels; gateway.ts), and the
  * `Accept` header (the answer is JSON, which every client must accept).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
