@@ -148,9 +148,32 @@ describe('AS metadata lists what works, with a trusted enterprise IdP', () => {
     assert.deepEqual(sorted((await metadataOf(server)).token_endpoint_auth_methods_supported), Object.keys(authMethods).sort());
   });
 
+  test('revocation_endpoint_auth_methods_supported is listed (RFC 8414 defaults it to client_secret_basic alone), and each method revokes', async () => {
+    const metadata = await metadataOf(server);
+    const advertised = metadata.revocation_endpoint_auth_methods_supported as string[] | undefined;
+    assert.deepEqual(sorted(advertised ?? ['client_secret_basic']), Object.keys(authMethods).sort(), 'the revocation endpoint takes the token endpoint\'s methods');
+    assert.deepEqual(metadata.revocation_endpoint_auth_signing_alg_values_supported, metadata.token_endpoint_auth_signing_alg_values_supported, 'and its signing algorithms');
+    const revokeEndpoint = `${server.issuer}/oauth/revoke`;
+    // RFC 7009 §2.2: an unknown token is answered 200, so a 200 says the client authentication passed.
+    const revoke = async (params: Record<string, string>, headers: Record<string, string> = {}) => {
+      const response = await fetch(revokeEndpoint, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams({ token: 'not-a-token', ...params }) });
+      return `${response.status} ${await response.text()}`;
+    };
+    const revokers: Record<string, () => Promise<string>> = {
+      none: () => revoke({ client_id: publicClient.client_id }),
+      client_secret_basic: () => revoke({}, clientSecretBasic(basicClient.client_id, basicClient.client_secret!)),
+      client_secret_post: () => revoke({ client_id: postClient.client_id, client_secret: postClient.client_secret! }),
+      private_key_jwt: async () => revoke(await keyService.key.authParams(keyService.clientId, server.issuer)),
+    };
+    for (const method of advertised ?? []) {
+      assert.ok(method in revokers, `${method} is advertised but nothing here revokes with it`);
+      assert.equal(await revokers[method]!(), '200 ', `a client authenticating with ${method} revokes`);
+    }
+  });
+
   test('the OpenID Connect discovery document advertises the same grants, methods and algorithms', async () => {
     const [oauth, openid] = await Promise.all([metadataOf(server), metadataOf(server, '/.well-known/openid-configuration')]);
-    for (const field of ['grant_types_supported', 'token_endpoint_auth_methods_supported', 'token_endpoint_auth_signing_alg_values_supported',
+    for (const field of ['grant_types_supported', 'token_endpoint_auth_methods_supported', 'token_endpoint_auth_signing_alg_values_supported', 'revocation_endpoint_auth_methods_supported',
       'code_challenge_methods_supported', 'response_types_supported', 'authorization_grant_profiles_supported', 'client_id_metadata_document_supported']) {
       assert.deepEqual(openid[field], oauth[field], field);
     }

@@ -44,6 +44,7 @@ import type { RevocationFeed } from '../revocation/revocation-feed.ts';
 import { answerUnauthorizedClient } from '../token-exchange/answer-unauthorized-client.ts';
 import { registerTokenExchangeGrant } from '../token-exchange/token-exchange-grant.ts';
 import { advertiseIdJag } from '../id-jag/advertise-id-jag.ts';
+import { advertiseEndpointAuthMethods } from './advertise-endpoint-auth-methods.ts';
 import { answerIdJagRefusals } from '../id-jag/answer-id-jag-refusals.ts';
 import { registerIdJagGrant, type IdJagGrantOptions, type ResourceServerInfo } from '../id-jag/id-jag-grant.ts';
 import { answerStructuredTokensInactive } from './answer-structured-tokens-inactive.ts';
@@ -291,6 +292,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   });
   const idJagOffered = () => deps.idJag.trustedIdps.any();
   provider.use(advertiseIdJag(idJagOffered));
+  provider.use(advertiseEndpointAuthMethods);
   provider.use(answerIdJagRefusals(idJagOffered));
   registerIdJagGrant(provider, {
     ...deps.idJag,
