@@ -139,6 +139,7 @@ describe('registration rate limit per client IP', () => {
       const refused = await registerFrom(server, '192.0.2.50', { origin: 'http://localhost:6274' });
       assertLimited(refused);
       assert.equal(refused.headers.get('access-control-allow-origin'), '*');
+      assert.match(refused.headers.get('access-control-expose-headers') ?? '', /retry-after/i, 'a browser client can read Retry-After');
     }
     assert.equal(await audited(), before, 'no audit row per refused request');
     const metric = await registry.getSingleMetricAsString('gatehouse_rate_limited_total');

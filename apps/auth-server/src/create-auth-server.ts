@@ -54,6 +54,7 @@ import { limitRequests } from './http/limit-requests.ts';
 import { prepareOAuthRequest } from './http/prepare-oauth-request.ts';
 import { LocalRateLimiter } from './http/local-rate-limiter.ts';
 import { RateLimiter, type TokenBuckets } from './http/rate-limiter.ts';
+import { providerAnswers, readableRefusals } from './http/readable-refusals.ts';
 import { redirectToIssuerHost } from './http/redirect-to-issuer-host.ts';
 import { registrationCors } from './http/registration-cors.ts';
 import { securityHeaders } from './http/security-headers.ts';
@@ -318,7 +319,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   app.use(securityHeaders({ https }));
   app.use(redirectToIssuerHost({ issuer: config.issuer, trustProxy: config.trustProxy }));
   app.use(errorPages(render, logger));
-  app.use(shortcutTokenEndpoints([rateLimits, prepareOAuth, holder.middleware]));
+  app.use(shortcutTokenEndpoints([readableRefusals, rateLimits, prepareOAuth, providerAnswers, holder.middleware]));
   app.use(answerMethodNotAllowed(OTHER_ROUTES));
   // Ready when the database answers a real query, a private signing key is loaded and the
   // first-admin step has run.
