@@ -23,6 +23,7 @@ import { MCP_SCOPES } from '../../../shared/mcp-scopes.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { generateClientSecret, hashClientSecret } from '../provider/hashed-client-secrets.ts';
 import { INTERNAL_CLIENT_ID } from '../provider/internal-client.ts';
+import type { ClientMetadataChange } from '../provider/database-adapter.ts';
 import type { ModelStore } from '../provider/model-store.ts';
 import { CLIENT_KIND } from '../registration/client-metadata-policy.ts';
 import { SERVICE_ACCOUNT, SERVICE_AUTH_METHODS, SERVICE_DISABLED, serviceScopes } from '../registration/service-account-policy.ts';
@@ -104,34 +105,38 @@ export class ServiceAccounts {
 
   /** Sets the account's scopes; taking one away also stops the tokens it holds now. */
   async setScopes(clientId: string, requested: string[], by: ChangedBy): Promise<void> {
-    const stored = await this.#find(clientId);
-    const scopes = checkScopes(requested);
-    const before = serviceScopes(stored.scope);
-    await this.#replace(clientId, { ...stored, scope: scopes.join(' ') });
-    if (before.some((scope) => !scopes.includes(scope))) await this.revocations.revokeClient(clientId);
+    const { before, after } = await this.#change(clientId, (stored) => ({ ...stored, scope: checkScopes(requested).join(' ') }));
+    const [was, scopes] = [serviceScopes(before.scope), serviceScopes(after.scope)];
+    if (was.some((scope) => !scopes.includes(scope))) await this.revocations.revokeClient(clientId);
     await this.audit.record({
       event: 'service_account.scopes_changed', actor: by.actor, ip: by.ip, clientId,
-      details: { from: before.join(' '), to: scopes.join(' ') },
+      details: { from: was.join(' '), to: scopes.join(' ') },
     });
   }
 
   /** Disables (no token, current tokens refused) or enables the account. */
   async setDisabled(clientId: string, disabled: boolean, by: ChangedBy): Promise<void> {
-    const stored = await this.#find(clientId);
-    const { [SERVICE_DISABLED]: _was, ...rest } = stored;
-    await this.#replace(clientId, disabled ? { ...rest, [SERVICE_DISABLED]: true } : rest);
+    await this.#change(clientId, (stored) => {
+      const { [SERVICE_DISABLED]: _was, ...rest } = stored;
+      return disabled ? { ...rest, [SERVICE_DISABLED]: true } : rest;
+    });
     if (disabled) await this.revocations.revokeClient(clientId);
     await this.audit.record({ event: disabled ? 'service_account.disabled' : 'service_account.enabled', actor: by.actor, ip: by.ip, clientId });
   }
 
-  async #find(clientId: string): Promise<Record<string, unknown>> {
-    const stored = await this.models.clientMetadata(clientId);
-    if (!stored || stored[SERVICE_ACCOUNT] !== true) throw new AdminError(404, `There is no service account ${clientId}.`);
-    return stored;
-  }
-
-  async #replace(clientId: string, metadata: Record<string, unknown>): Promise<void> {
-    if (!await this.models.replaceClient(clientId, this.#validated(metadata))) throw new AdminError(404, `There is no service account ${clientId}.`);
+  /**
+   * Applies `change` to the stored account in one locked read and write (ModelStore.changeClient):
+   * an administrator on another replica, or the CLI, changing the same account at the same moment
+   * is applied after this, to what this wrote, and never undone by it.
+   */
+  async #change(clientId: string, change: (stored: Record<string, unknown>) => Record<string, unknown>): Promise<ClientMetadataChange> {
+    const notFound = () => new AdminError(404, `There is no service account ${clientId}.`);
+    const changed = await this.models.changeClient(clientId, (stored) => {
+      if (stored[SERVICE_ACCOUNT] !== true) throw notFound();
+      return this.#validated(change(stored));
+    });
+    if (!changed) throw notFound();
+    return changed;
   }
 
   /** The provider's own schema check, so what is stored is what the provider will load. */

@@ -369,16 +369,36 @@ export async function insertClient(db: SqlExecutor, clientId: string, metadata: 
   return changes === 1;
 }
 
+/** A client's stored metadata before and after a change (changeClientMetadata). */
+export interface ClientMetadataChange {
+  before: Record<string, unknown>;
+  after: Record<string, unknown>;
+}
+
 /**
- * Replaces the metadata of a client an administrator created (already validated, secret already
- * hashed); false when there is no such client.
+ * Changes the metadata of a client an administrator created: `change` gets the stored metadata
+ * and returns the new one (already validated, secret already hashed), or throws to change
+ * nothing. Read and written in one transaction, the row locked on PostgreSQL (SQLite's
+ * `BEGIN IMMEDIATE` admits one writer at a time): two changes made at once on two replicas, or
+ * on a replica and the CLI, apply one after the other, the second to what the first wrote. Read
+ * first and written back later, the second wrote the metadata it read before the first, undoing
+ * it (a service account disabled on one replica was enabled again by a scope change on the other).
+ * Undefined when there is no such client.
  */
-export async function replaceClientMetadata(db: SqlExecutor, clientId: string, metadata: Record<string, unknown>): Promise<boolean> {
-  const { changes } = await db.run(
-    "UPDATE oidc_models SET payload = ? WHERE model = 'Client' AND id = ?",
-    [JSON.stringify(toStoredPayload('Client', metadata as AdapterPayload)), clientId],
-  );
-  return changes === 1;
+export async function changeClientMetadata(
+  db: SqlDatabase,
+  clientId: string,
+  change: (stored: Record<string, unknown>) => Record<string, unknown>,
+): Promise<ClientMetadataChange | undefined> {
+  const lock = db.dialect === 'postgres' ? ' FOR UPDATE' : '';
+  return db.transaction(async (tx) => {
+    const row = await tx.get<{ payload: string }>(`SELECT payload FROM oidc_models WHERE model = 'Client' AND id = ?${lock}`, [clientId]);
+    if (!row) return undefined;
+    const before = JSON.parse(row.payload) as Record<string, unknown>;
+    const after = change(before);
+    await tx.run("UPDATE oidc_models SET payload = ? WHERE model = 'Client' AND id = ?", [JSON.stringify(toStoredPayload('Client', after as AdapterPayload)), clientId]);
+    return { before, after };
+  });
 }
 
 /** Whether a stored row still holds something an earlier version kept in plain. */

@@ -8,13 +8,14 @@
  *
  * - Visibility follows the adapter: a row whose `expires_at` (epoch seconds, our clock) has
  *   passed is not listed, though the sweeper deletes it only later.
- * - Every change is one statement, so it is atomic across replicas without a transaction. The
- *   deletions also take a caller's transaction (`tx`), so what is published about them (the
- *   revocation feed, the audit log) can commit with them.
+ * - Every change is one statement, so it is atomic across replicas without a transaction, except
+ *   `changeClient`, a read and a write in one transaction with the row locked. The deletions also
+ *   take a caller's transaction (`tx`), so what is published about them (the revocation feed,
+ *   the audit log) can commit with them.
  */
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { SqlDatabase, SqlExecutor } from '../../../shared/storage/sql-database.ts';
-import { insertClient, readClientMetadata, readGrantFacts, replaceClientMetadata } from './database-adapter.ts';
+import { changeClientMetadata, insertClient, readClientMetadata, readGrantFacts, type ClientMetadataChange } from './database-adapter.ts';
 import { sameId } from './prefix-index.ts';
 import { storedId } from './stored-form.ts';
 import { storedModel } from './stored-model.ts';
@@ -204,9 +205,13 @@ export class ModelStore {
     return (await readClientMetadata(this.db, [clientId])).get(clientId);
   }
 
-  /** Replaces an administrator's client's metadata; false when there is no such client. */
-  replaceClient(clientId: string, metadata: Record<string, unknown>): Promise<boolean> {
-    return replaceClientMetadata(this.db, clientId, metadata);
+  /**
+   * Changes an administrator's client's metadata in one locked read and write, so a change made
+   * meanwhile elsewhere is kept (database-adapter.ts changeClientMetadata); undefined when there
+   * is no such client.
+   */
+  changeClient(clientId: string, change: (stored: Record<string, unknown>) => Record<string, unknown>): Promise<ClientMetadataChange | undefined> {
+    return changeClientMetadata(this.db, clientId, change);
   }
 
   /** `onlyPending`: only while the registration is pending first use (has an expiry). */
