@@ -97,6 +97,20 @@ for (const backend of TEST_BACKENDS) {
       assert.deepEqual((await store.readSigningKeys()).map((k) => k.status), ['active', 'next']);
     });
 
+    test('a key retired by one writer (the CLI) while another rotates (the admin pages) stays retired', async () => {
+      const server = await replica();
+      const cli = await replica();
+      const leaked = (await server.readSigningKeys()).find((k) => k.status === 'active')!;
+      await server.rotateSigningKeys();
+      // The server rotates again (generating its new next key) while the CLI retires the leaked one.
+      const rotation = server.rotateSigningKeys();
+      assert.equal(await cli.removeRetiringKey(leaked.jwk.kid), true, 'the CLI retired the leaked key');
+      const rotated = await rotation;
+      assert.deepEqual(rotated.map((k) => k.status).slice(0, 2), ['active', 'next'], 'the rotation happened');
+      const kids = (await (await replica()).readSigningKeys()).map((k) => k.jwk.kid);
+      assert.ok(!kids.includes(leaked.jwk.kid), `the retired key stays out of the key set: ${kids.join(', ')}`);
+    });
+
     test('watch calls back after a change made by another writer', async () => {
       const watcher = await replica();
       let calls = 0;

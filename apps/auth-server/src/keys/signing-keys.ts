@@ -114,11 +114,22 @@ export function promoteNextKey(current: StoredKey[], fresh: StoredKey, now: numb
 /**
  * Rotates the key file. Without a next key (a file from before stages) a new key becomes active
  * at once, as rotation did before.
+ *
+ * The new keys are generated before the file is read for the change: reading, changing and
+ * writing then run without yielding. Read first, the key set stayed in hand while a key was being
+ * generated (a fraction of a second, more on a busy machine), and the CLI's change beside the
+ * running server (or the server's beside the CLI) written meanwhile was overwritten: a key
+ * retired with `--force` because it leaked came back into the published set.
  */
 export async function rotateSigningKeys(keysDir: string, clock: Clock = systemClock): Promise<StoredKey[]> {
+  const hasNext = (keys: StoredKey[]) => keys.some((k) => k.status === 'next');
+  const [fresh, spare] = await Promise.all([
+    generateSigningKey('next', clock),
+    hasNext(readSigningKeys(keysDir)) ? undefined : generateSigningKey('next', clock),
+  ]);
   const current = readSigningKeys(keysDir);
-  const staged = current.some((k) => k.status === 'next') ? current : [...current, await generateSigningKey('next', clock)];
-  const keys = promoteNextKey(staged, await generateSigningKey('next', clock), clock.epochSeconds());
+  if (!hasNext(current) && !spare) throw new Error('the key file lost its next key during the rotation; rotate again');
+  const keys = promoteNextKey(hasNext(current) ? current : [...current, spare!], fresh, clock.epochSeconds());
   writeSigningKeys(keysDir, keys);
   return keys;
 }
