@@ -5,17 +5,20 @@
  *   their browser sessions. Removing a scope revokes the grants that hold it: a refresh would
  *   already leave the scope out (create-provider.ts caps every token at the user's scopes now),
  *   but access tokens issued with it stay valid until they expire unless their grant goes on the
- *   revocation feed, which the resource server follows.
+ *   revocation feed, which the resource server follows. Other replicas may still grant the
+ *   removed scope for a second (their copy of the user), so the grants holding it are revoked
+ *   again once that is over: the change returns after one and a half seconds.
  * - A new password ends the user's browser sessions (other than the one making the change).
  * - Nobody can lock the administrators out: the last active admin cannot be disabled or lose
  *   `mcp:admin`, and an admin cannot do either to themselves over the web.
  * - Passwords are refused over 72 bytes (bcrypt would ignore the rest) and under 12 characters.
  * Users from the config file can be changed here, but the file's values return at the next start.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import { MCP_SCOPES } from '../../../shared/mcp-scopes.ts';
 import { USERNAME } from '../../../shared/username.ts';
 import { MAX_PASSWORD_BYTES, PasswordTooLongError } from '../accounts/password-hasher.ts';
-import { UserStore, type User, type UserChanges } from '../accounts/user-store.ts';
+import { USER_FRESH_MS, UserStore, type User, type UserChanges } from '../accounts/user-store.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { RevocationFeed } from '../revocation/revocation-feed.ts';
 import type { ChangedBy } from './admin-actor.ts';
@@ -25,6 +28,11 @@ import type { ModelStore } from '../provider/model-store.ts';
 
 export const ADMIN_SCOPE = 'mcp:admin';
 export const MIN_PASSWORD_LENGTH = 12;
+/**
+ * Milliseconds past USER_FRESH_MS before the second revocation of a scope removal: time for a
+ * request that read the user just before its copy expired to save its grant.
+ */
+const OTHER_COPIES_SLACK_MS = 500;
 
 /** The password rule #hash enforces, in words for the forms that ask for a password. */
 export const PASSWORD_RULE = `At least ${MIN_PASSWORD_LENGTH} characters and at most ${MAX_PASSWORD_BYTES} bytes (bcrypt ignores the rest).`;
@@ -118,6 +126,14 @@ export class UserAdmin {
     throw lastAdmin(user);
   }
 
+  /** Revokes the user's grants that hold any of `scopes`; how many. */
+  async #revokeHolding(userId: string, scopes: readonly string[], by: ChangedBy, reason: string): Promise<number> {
+    const holding = (await this.grants.list({ accountId: userId })).filter((g) => g.scopes.some((s) => scopes.includes(s)));
+    let revoked = 0;
+    for (const grant of holding) if (await this.grants.revoke(grant.grantId, by, reason)) revoked += 1;
+    return revoked;
+  }
+
   async disable(idOrUsername: string, by: ChangedBy): Promise<{ user: User; grantsRevoked: number }> {
     const user = await this.get(idOrUsername);
     if (user.disabled) return { user, grantsRevoked: 0 };
@@ -170,10 +186,17 @@ export class UserAdmin {
     // The scopes first, committed: the next refresh on any replica is capped by them (create-provider.ts).
     const updated = await this.#updated(user.id, { scopes });
     if (removed.includes(ADMIN_SCOPE)) await this.#keepAnAdmin(user, { scopes: user.scopes });
-    const holding = (await this.grants.list({ accountId: user.id })).filter((g) => g.scopes.some((s) => removed.includes(s)));
     const reason = `scope ${removed.join(' ')} removed from the user`;
-    let grantsRevoked = 0;
-    for (const grant of holding) if (await this.grants.revoke(grant.grantId, by, reason)) grantsRevoked += 1;
+    let grantsRevoked = await this.#revokeHolding(user.id, removed, by, reason);
+    if (removed.length > 0) {
+      // Another replica, or the server beside the CLI, may answer from its copy of the user as it
+      // was for up to USER_FRESH_MS (user-store.ts) and make a grant with a removed scope meanwhile
+      // (a consent or an ID-JAG exchange in flight), after the grants above were listed: its
+      // tokens carry the scope, and no entry refuses them. Once no copy can be that old, the
+      // grants holding a removed scope are revoked once more.
+      await delay(USER_FRESH_MS + OTHER_COPIES_SLACK_MS);
+      grantsRevoked += await this.#revokeHolding(user.id, removed, by, reason);
+    }
     await this.audit.record({ event: 'user.scopes_changed', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, from: user.scopes, to: scopes, grants_revoked: grantsRevoked } });
     return { user: updated, grantsRevoked };
   }
