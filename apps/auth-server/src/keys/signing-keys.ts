@@ -122,14 +122,11 @@ export function promoteNextKey(current: StoredKey[], fresh: StoredKey, now: numb
  * retired with `--force` because it leaked came back into the published set.
  */
 export async function rotateSigningKeys(keysDir: string, clock: Clock = systemClock): Promise<StoredKey[]> {
-  const hasNext = (keys: StoredKey[]) => keys.some((k) => k.status === 'next');
-  const [fresh, spare] = await Promise.all([
-    generateSigningKey('next', clock),
-    hasNext(readSigningKeys(keysDir)) ? undefined : generateSigningKey('next', clock),
-  ]);
+  // Two keys, though a file that has a next key uses one: which is known only once it is read.
+  const [fresh, spare] = await Promise.all([generateSigningKey('next', clock), generateSigningKey('next', clock)]);
   const current = readSigningKeys(keysDir);
-  if (!hasNext(current) && !spare) throw new Error('the key file lost its next key during the rotation; rotate again');
-  const keys = promoteNextKey(hasNext(current) ? current : [...current, spare!], fresh, clock.epochSeconds());
+  const staged = current.some((k) => k.status === 'next') ? current : [...current, spare];
+  const keys = promoteNextKey(staged, fresh, clock.epochSeconds());
   writeSigningKeys(keysDir, keys);
   return keys;
 }
