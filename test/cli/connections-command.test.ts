@@ -1,5 +1,5 @@
 /**
- * `gatehouse connections list|show` as the real binary, next to a running auth-server on the same
+ * `gatehouse connections list|show` through the CLI's run() (what the binary calls), next to a running auth-server on the same
  * database (SQLite file, or PostgreSQL), after real connections failed through it (the requests
  * as claude.ai and the MCP SDK send them, test/helpers/oauth-flow.ts): a replayed code, a denied
  * consent, a redirect_uri the client never registered, a client_id nobody issued.
@@ -16,7 +16,7 @@ import { startAuthServer, TEST_KEY_ENCRYPTION_KEY, type TestAuthServer } from '.
 import { TEST_BACKENDS } from '../helpers/test-database.ts';
 import { createUser } from '../admin/support/admin-browser.ts';
 import { askWrongRedirect, denyConsent, flushConnectionEvents, registerAs, replayCode } from '../admin/support/failing-connections.ts';
-import { makeCliDir, spawnCli, type CliResult } from './support/cli-runner.ts';
+import { makeCliDir, runCli, type CliResult } from './support/cli-runner.ts';
 
 interface AttemptJson {
   id: string;
@@ -43,7 +43,7 @@ for (const backend of TEST_BACKENDS) describe(`gatehouse connections (${backend}
   let bobId: string;
 
   async function cli(args: string[]): Promise<CliResult> {
-    const result = await spawnCli(dir, args, { env });
+    const result = await runCli(dir, args, '', env);
     assert.equal(result.code, 0, `${args.join(' ')}: ${result.stderr}`);
     return result;
   }

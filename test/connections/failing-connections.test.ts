@@ -1,7 +1,7 @@
 /**
  * The connections that really fail (issue 18), driven end to end through both real apps as the
  * real clients send their requests (support/failing-connections.ts), then read back as an admin
- * reads them with the real `gatehouse connections list|show --json` binary: each attempt's steps
+ * reads them with `gatehouse connections list|show --json` (the CLI's run()): each attempt's steps
  * in order, its outcome, and why it failed in plain words with the values that explain it. Also
  * the failure counter each app exposes to Prometheus, and that no recorded row holds a secret
  * any scenario used. On SQLite and on PostgreSQL.
@@ -37,7 +37,7 @@ for (const backend of TEST_BACKENDS) {
     let d: ScenarioDeployment;
     const runs = new Map<string, ScenarioRun>();
     let listed: Promise<ConnectionAttemptSummary[]> | undefined;
-    /** Every attempt, as `connections list --json` prints them once all scenarios ran (one run of the binary: each takes seconds). */
+    /** Every attempt, as `connections list --json` prints them once all scenarios ran (read once). */
     const listedAttempts = () => (listed ??= d.recorded().then(async () => attemptsOf(json(await d.gatehouse(['--json', 'connections', 'list', '--limit', '100'])))));
 
     before(async () => {

@@ -7,7 +7,7 @@
  * databases, new keys), as an operator who wiped the data directory or the database does: a
  * client that registered before comes back with a client_id nobody knows.
  *
- * `gatehouse(args)` runs the real CLI binary against the running auth-server's database and keys
+ * `gatehouse(args)` runs the CLI (run(), what the binary calls) against the running auth-server's database and keys
  * (the environment an operator's shell has: ISSUER, RESOURCE_URL, DATABASE_URL on PostgreSQL).
  */
 import { rmSync } from 'node:fs';
@@ -16,7 +16,7 @@ import type { GatehouseConfig } from '../../../apps/shared/config/load-config.ts
 import type { SqlDatabase } from '../../../apps/shared/storage/sql-database.ts';
 import type { Clock } from '../../../apps/shared/clock.ts';
 import { createUser } from '../../admin/support/admin-browser.ts';
-import { makeCliDir, spawnCli, type CliResult } from '../../cli/support/cli-runner.ts';
+import { makeCliDir, runCli, type CliResult } from '../../cli/support/cli-runner.ts';
 import { freePort } from '../../helpers/net.ts';
 import { startAuthServer, TEST_KEY_ENCRYPTION_KEY, type TestAuthServer } from '../../helpers/start-auth-server.ts';
 import { startResourceServerBeside } from '../../helpers/start-resource-server-beside.ts';
@@ -46,7 +46,7 @@ export interface ScenarioDeployment {
   resetAuthServer(): Promise<void>;
   /** Resolves once both apps have written every event they queued so far. */
   recorded(): Promise<void>;
-  /** Runs the real `gatehouse` binary next to the running auth-server. */
+  /** Runs `gatehouse` (the CLI's run(), in this process) next to the running auth-server. */
   gatehouse(args: string[]): Promise<CliResult>;
   close(): Promise<void>;
 }
@@ -115,7 +115,7 @@ export async function startScenarioDeployment(backend: TestBackend, options: Dep
       const postgres = auth.config.authServer.database.postgres;
       const env: Record<string, string> = { ISSUER: auth.issuer, RESOURCE_URL: mcpUrl };
       if (postgres) Object.assign(env, { DATABASE_URL: postgres.url, GATEHOUSE_KEY_ENCRYPTION_KEY: TEST_KEY_ENCRYPTION_KEY });
-      return spawnCli(auth.dir, args, { env });
+      return runCli(auth.dir, args, '', env);
     },
     async close() {
       await resource.close();
