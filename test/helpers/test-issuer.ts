@@ -43,6 +43,8 @@ export interface TestIssuer {
   restoreFeed(count: number): void;
   /** Key rotation: publishes a new key next to the old one, signs with it from now on, and says so on the feed (as the auth-server does). */
   rotateKey(): Promise<void>;
+  /** Stops publishing a key, as the auth-server does once it has removed a retired key. */
+  unpublishKey(kid: string): void;
   mint(options?: MintOptions): Promise<string>;
   close(): Promise<void>;
 }
@@ -121,6 +123,10 @@ export async function startTestIssuer(resource = TEST_RESOURCE): Promise<TestIss
       current = await newKey();
       published.push(current.publicJwk);
       feed.push({ seq: feed.length + 1, kind: 'keys', value: '', issued_before: Math.floor(Date.now() / 1000), expires_at: Math.floor(Date.now() / 1000) + 3600 });
+    },
+    unpublishKey(kid) {
+      const at = published.findIndex((jwk) => jwk.kid === kid);
+      if (at !== -1) published.splice(at, 1);
     },
     mint,
     close: () => new Promise<void>((resolve) => {

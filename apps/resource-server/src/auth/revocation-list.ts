@@ -8,6 +8,12 @@
  * - Matching costs at most five Map lookups; the hashes are computed once per token (`tokenMatch`), when
  *   the token is first verified, and cached with it.
  * - Entries are forgotten after their `expires_at`: every token they could refuse has expired.
+ *   Except a retired key's (`kid`), kept for the life of this process: the entry also refuses
+ *   tokens forged with a leaked key at any time, and the key set this server reloaded when the
+ *   entry arrived may still list the key (the auth-server publishes it until it has noticed the
+ *   retirement: another replica, or the CLI's change within `signing.reload_interval`), cached
+ *   longer than a short token lifetime. A kid is a key's thumbprint, never reused; there are as
+ *   many as keys retired.
  * - Deliberately not here: fetching the feed or knowing whether this copy is current
  *   (follow-revocation-feed.ts does both).
  */
@@ -94,9 +100,10 @@ export class RevocationList {
     return undefined;
   }
 
-  /** Drops entries whose `expires_at` has passed at `nowSeconds`. */
+  /** Drops entries whose `expires_at` has passed at `nowSeconds`, but never a retired key's (see above). */
   forgetExpired(nowSeconds: number): void {
-    for (const map of Object.values(this.#entries)) {
+    for (const [kind, map] of Object.entries(this.#entries)) {
+      if (kind === 'kid') continue;
       for (const [value, held] of map) if (held.expiresAt <= nowSeconds) map.delete(value);
     }
   }
