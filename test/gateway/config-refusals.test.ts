@@ -134,6 +134,25 @@ describe('gateway configuration', () => {
     });
   }
 
+  // The refusal is the start-up log's one line (container logs, journald, CI output): the user
+  // info it refuses must not be in it, whether written in the file or interpolated from a secret.
+  const withCredentials: Array<[string, string, string]> = [
+    ['a gateway server url', block('servers:', '  - name: remote', '    url: https://svc:${REMOTE_KEY}@mcp.example.com/mcp', '    scopes: { default: mcp:read }'), 'resource_server.servers.0.url'],
+    ['a gateway server url with a token as its user name', block('servers:', '  - name: remote', '    url: https://${REMOTE_KEY}@mcp.example.com/mcp', '    scopes: { default: mcp:read }'), 'resource_server.servers.0.url'],
+    ['the issuer', block('issuer: https://svc:${REMOTE_KEY}@auth.example.com'), 'resource_server.issuer'],
+  ];
+  for (const [what, yaml, field] of withCredentials) {
+    test(`refuses ${what} with credentials in it without printing them`, () => {
+      const secret = 'gw-api-key-4f1d9c0e7b';
+      assert.throws(() => load(yaml, { REMOTE_KEY: secret }), (err: unknown) => {
+        assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
+        assert.match(err.message, new RegExp(`^Invalid configuration: ${field.replaceAll('.', '\\.')}: `), `the message names ${field}: ${err.message}`);
+        assert.ok(!err.message.includes(secret), `the credential is not in the message: ${err.message}`);
+        return true;
+      });
+    });
+  }
+
   test('accepts a name of exactly 32 characters, digits and dashes', () => {
     const name = `a-1${'b'.repeat(29)}`;
     assert.equal(name.length, 32);

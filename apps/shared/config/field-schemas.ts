@@ -40,11 +40,20 @@ export const booleanish = z.union([
 
 export const environmentName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, { error: 'expected the name of an environment variable' });
 
+/**
+ * A URL as a refusal quotes it: everything between `://` and the last `@` (the user info, the
+ * credentials a URL refusal is often about, written in the file or interpolated from a secret)
+ * shown as `***`. The refusal is the start-up log's line, read wherever that log goes.
+ */
+export function quoteUrl(value: string): string {
+  return JSON.stringify(value.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/).*@/s, '$1***@'));
+}
+
 /** An absolute http(s) URL with no query, fragment, credentials or trailing slash. */
 export const issuerUrl = z.string().transform((value, ctx) => {
   const url = URL.parse(value);
   if (!url || !['http:', 'https:'].includes(url.protocol) || url.search || url.hash || value.endsWith('/') || url.username || url.password) {
-    ctx.addIssue({ code: 'custom', message: `expected an absolute http(s) URL without query, fragment or trailing slash, got ${JSON.stringify(value)}` });
+    ctx.addIssue({ code: 'custom', message: `expected an absolute http(s) URL without query, fragment, credentials or trailing slash, got ${quoteUrl(value)}` });
     return z.NEVER;
   }
   return value;

@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import * as z from 'zod';
 import { MCP_SCOPES } from '../mcp-scopes.ts';
-import { booleanish, duration, environmentName, whenSet, type FieldNote } from './field-schemas.ts';
+import { booleanish, duration, environmentName, quoteUrl, whenSet, type FieldNote } from './field-schemas.ts';
 import type { LoadContext } from './load-context.ts';
 
 const mcpScope = z.enum(MCP_SCOPES, { error: `expected one of the resource's scopes: ${MCP_SCOPES.join(', ')}` });
@@ -40,7 +40,7 @@ function gatewayServerEntry(context: LoadContext) {
     url: z.string().transform((value, ctx) => {
       const url = URL.parse(value);
       if (!url || !['http:', 'https:'].includes(url.protocol) || url.hash || url.username || url.password) {
-        ctx.addIssue({ code: 'custom', message: `expected the server's http(s) URL without fragment or credentials, got ${JSON.stringify(value)}` });
+        ctx.addIssue({ code: 'custom', message: `expected the server's http(s) URL without fragment or credentials, got ${quoteUrl(value)}` });
         return z.NEVER;
       }
       return value;

@@ -12,7 +12,7 @@
  */
 import * as z from 'zod';
 import { isLoopbackHostname } from '../loopback-hosts.ts';
-import { duration, scopeList, type FieldNote } from './field-schemas.ts';
+import { duration, quoteUrl, scopeList, type FieldNote } from './field-schemas.ts';
 
 /**
  * Signature algorithms an administrator may allow: asymmetric only. `none` and HS* are never
@@ -30,7 +30,7 @@ function httpsUrl(what: string) {
   return z.string().transform((value, ctx) => {
     const url = URL.parse(value);
     if (!url || !['http:', 'https:'].includes(url.protocol) || url.hash || url.username || url.password) {
-      ctx.addIssue({ code: 'custom', message: `expected ${what} as an absolute https URL, got ${JSON.stringify(value)}` });
+      ctx.addIssue({ code: 'custom', message: `expected ${what} as an absolute https URL, got ${quoteUrl(value)}` });
       return z.NEVER;
     }
     // MCP enterprise-managed authorization §7.3: metadata and key discovery only over TLS.
