@@ -21,6 +21,10 @@ const USERS = {
   'unverified@example.com': { email: 'unverified@example.com', email_verified: false },
   'taken@example.com': { email: 'taken@example.com', email_verified: true },
   'newbie@example.com': { email: 'newbie@example.com', email_verified: true },
+  // An upstream account whose subject is an email-shaped name it chose, not its (verified) email.
+  'ops@example.com': { email: 'intern@example.com', email_verified: true },
+  // One whose subject is the email it asserts, unverified.
+  'boss@example.com': { email: 'boss@example.com', email_verified: false },
 };
 
 function upstreamConfig(idp: UpstreamIdp, overrides: Partial<UpstreamConfig> = {}): UpstreamConfig {
@@ -256,6 +260,30 @@ describe('federated sign-in: modes, new users and failing upstreams', () => {
     }
   });
 
+
+  test('an admin_users email makes an admin only of the account whose verified email it is, not of an account whose subject spells it', async () => {
+    // At upstreams where people pick their own subject (their username: LemonLDAP::NG, Authentik's
+    // username mode, Hydra login apps), "ops@example.com" as a subject proves nothing about the email.
+    const { server, idp, client } = await startPair({ adminUsers: ['admin@example.com', 'ops@example.com', 'boss@example.com'], allowedDomains: [], allowedEmails: [] });
+    try {
+      let flow = await toUpstreamLogin(server, idp, client, 'mcp:read mcp:admin');
+      const intern = await tokenFor(server, client, flow, await upstreamSignIn(flow, 'ops@example.com'));
+      assert.equal(intern.scope, 'mcp:read', 'the subject ops@example.com (email intern@example.com) is not the admin ops@example.com');
+      const internUser = (await server.auth.users.findByUsername('intern@example.com'))!;
+      assert.ok(internUser && !internUser.scopes.includes('mcp:admin'), `intern@example.com got ${internUser?.scopes.join(' ')}`);
+
+      flow = await toUpstreamLogin(server, idp, client, 'mcp:read mcp:admin');
+      const unverified = await tokenFor(server, client, flow, await upstreamSignIn(flow, 'boss@example.com'));
+      assert.equal(unverified.scope, 'mcp:read', 'an unverified boss@example.com (also its subject) is not the admin boss@example.com');
+
+      flow = await toUpstreamLogin(server, idp, client, 'mcp:read mcp:admin');
+      const admin = await tokenFor(server, client, flow, await upstreamSignIn(flow, 'admin@example.com'));
+      assert.equal(admin.scope, 'mcp:read mcp:admin', 'the verified admin@example.com is still an admin');
+    } finally {
+      await server.close();
+      await idp.close();
+    }
+  });
 
   test('an unreachable upstream, a slow one, one whose metadata names another issuer, and one answering over the size cap end on the error page', async () => {
     const silent = createServer(() => {}); // accepts connections, never answers

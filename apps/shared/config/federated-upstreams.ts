@@ -43,7 +43,7 @@ function upstreamEntry(context: LoadContext) {
     default_scopes: scopeList.default(['mcp:read'])
       .meta({ description: 'what a new user from this upstream gets' } satisfies FieldNote),
     admin_users: z.array(z.string().min(1)).default([]).transform((users) => users.map((u) => u.toLowerCase()))
-      .meta({ description: 'emails or upstream subjects that get admin_scopes' } satisfies FieldNote),
+      .meta({ description: 'verified emails (an entry with @) or upstream subjects that get admin_scopes' } satisfies FieldNote),
     admin_scopes: scopeList.default(['mcp:read', 'mcp:write', 'mcp:admin'])
       .meta({ description: 'what admin_users get' } satisfies FieldNote),
     timeout: duration.default(10)
@@ -70,7 +70,7 @@ function upstreamEntry(context: LoadContext) {
       allowedEmails: entry.allowed_emails,
       newUsers: entry.new_users,
       defaultScopes,
-      /** Emails or upstream subjects that get adminScopes. */
+      /** Verified emails (entries with `@`) or upstream subjects that get adminScopes. */
       adminUsers: entry.admin_users,
       adminScopes,
       /** Seconds for each request to the upstream. */

@@ -8,8 +8,8 @@
  * Linking (`link`): a local user is found by (upstream issuer, upstream subject) only — never by
  * email, which an upstream may reassign. The first sign-in creates the user (named by the email,
  * else `<upstream>-<sub>`); if that name already belongs to another local user, nothing is merged:
- * the sign-in is refused until an administrator links them. `admin_users` (emails or subjects)
- * get `admin_scopes` on top of `default_scopes`; with `new_users: pending` a new user waits for
+ * the sign-in is refused until an administrator links them. `admin_users` (emails, matched against
+ * the verified email only, or subjects without `@`) get `admin_scopes` on top of `default_scopes`; with `new_users: pending` a new user waits for
  * approval (admins listed in the config do not).
  */
 import type { IDToken } from 'openid-client';
@@ -61,7 +61,9 @@ export class FederatedAccounts {
 
   async link(upstream: LinkingUpstream, claims: Pick<IDToken, 'sub'>, email: string | undefined): Promise<LinkResult> {
     const subject = claims.sub;
-    const isAdmin = upstream.adminUsers.includes(subject.toLowerCase()) || (email !== undefined && upstream.adminUsers.includes(email));
+    // An email-shaped entry names a verified email only: at upstreams where people choose their
+    // own subject (their username), a subject spelling `ops@example.com` proves nothing about it.
+    const isAdmin = upstream.adminUsers.some((entry) => (entry.includes('@') ? entry === email : entry === subject.toLowerCase()));
     const scopes = [...new Set([...upstream.defaultScopes, ...(isAdmin ? upstream.adminScopes : [])])];
     const now = Date.now();
 
