@@ -11,6 +11,8 @@ import { ConfigError } from '../../../shared/config/config-error.ts';
 import { escapeControlCharacters } from '../../../shared/escape-control-characters.ts';
 import { loadAuthServerConfig } from '../../../shared/config/load-config.ts';
 import { AdminError } from '../management/admin-error.ts';
+import { KeyDecryptionError } from '../keys/key-encryption.ts';
+import { keysDoNotDecrypt } from '../keys/open-key-store.ts';
 import { CliContext, type CliIo } from './cli-context.ts';
 import { CliError, EXIT, UsageError } from './cli-errors.ts';
 import type { CommandGroup } from './command.ts';
@@ -136,6 +138,7 @@ export async function run(argv: string[], io: CliIo, env: NodeJS.ProcessEnv): Pr
     if (err instanceof UsageError) return fail(EXIT.usage, `${err.message}\n${usageOf(group, command)}`);
     if (err instanceof AdminError) return fail(EXIT.failure, err.error_description ?? err.message);
     if (err instanceof CliError || err instanceof ConfigError) return fail(EXIT.failure, err.message);
+    if (err instanceof KeyDecryptionError) return fail(EXIT.failure, keysDoNotDecrypt().message);
     return fail(EXIT.failure, `failed: ${(err as Error).stack ?? String(err)}`);
   } finally {
     await context?.close();

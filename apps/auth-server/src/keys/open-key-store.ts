@@ -32,6 +32,11 @@ export interface StartingKeys {
   cookieKeys: string[];
 }
 
+/** What a key that does not decrypt means, as the server and the CLI say it. */
+export function keysDoNotDecrypt(): ConfigError {
+  return new ConfigError(`${FIELD}: the keys stored in the database do not decrypt with it; every replica needs the key they were stored with (GATEHOUSE_KEY_ENCRYPTION_KEY)`);
+}
+
 /** The signing and cookie keys, created on the first start (by whichever replica comes first). */
 export async function loadStartingKeys(store: KeyStore): Promise<StartingKeys> {
   try {
@@ -39,6 +44,6 @@ export async function loadStartingKeys(store: KeyStore): Promise<StartingKeys> {
     return { signingKeys: keys, created, cookieKeys: await store.loadOrCreateCookieKeys() };
   } catch (err) {
     if (!(err instanceof KeyDecryptionError)) throw err;
-    throw new ConfigError(`${FIELD}: the keys stored in the database do not decrypt with it; every replica needs the key they were stored with (GATEHOUSE_KEY_ENCRYPTION_KEY)`);
+    throw keysDoNotDecrypt();
   }
 }

@@ -3,8 +3,10 @@
  * whose expiry expire-unused-clients.ts set and no token request has cleared yet. A server-wide
  * cap on them bounds what anonymous registration can store, whatever the number of client IPs.
  *
- * Counted in the shared database on every registration, so replicas share the cap; two replicas
- * admitting a registration at the same instant may each pass it by one (no lock is worth that).
+ * Counted in the shared database on every registration, so replicas share the cap. The count is
+ * read before the registration is saved, so the registrations in flight at one instant, on one
+ * replica or several, all pass the same count: the cap can be passed by as many (bounded by the
+ * per-IP registration limit times the IPs sending at once; no lock is worth that).
  */
 
 /** What the count needs from the stored clients (provider/model-store.ts answers it). */
