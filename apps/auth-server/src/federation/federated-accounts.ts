@@ -9,8 +9,9 @@
  * email, which an upstream may reassign. The first sign-in creates the user (named by the email,
  * else `<upstream>-<sub>`); if that name already belongs to another local user, nothing is merged:
  * the sign-in is refused until an administrator links them. `admin_users` (emails, matched against
- * the verified email only, or subjects without `@`) get `admin_scopes` on top of `default_scopes`; with `new_users: pending` a new user waits for
- * approval (admins listed in the config do not).
+ * the verified email only, or subjects without `@`) get `admin_scopes` on top of
+ * `default_scopes`; with `new_users: pending` a new user waits for approval (admins listed in the
+ * config do not).
  */
 import type { IDToken } from 'openid-client';
 import type { UpstreamConfig } from '../../../shared/config/federated-upstreams.ts';
