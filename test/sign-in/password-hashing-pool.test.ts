@@ -10,7 +10,8 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { HashWorkerPool } from '../../apps/auth-server/src/accounts/hash-worker-pool.ts';
-import { PasswordHasher } from '../../apps/auth-server/src/accounts/password-hasher.ts';
+import { dummyHash, PasswordHasher } from '../../apps/auth-server/src/accounts/password-hasher.ts';
+import bcrypt from 'bcryptjs';
 import { ConfigError } from '../../apps/shared/config/config-error.ts';
 import { loadConfig } from '../../apps/shared/config/load-config.ts';
 import { Browser } from '../helpers/browser.ts';
@@ -117,6 +118,16 @@ describe('password hashing pool', () => {
       assert.equal(await hasher.verifyOrDummy('quick password', undefined), false);
       assert.equal(await hasher.verifyOrDummy('quick password', QUICK_HASH), true);
     });
+  });
+
+  test('the dummy hash an unknown user is compared with is a well-formed bcrypt hash at the configured cost, matched by no password', () => {
+    for (const cost of [4, 10, 12]) {
+      const hash = dummyHash(cost);
+      assert.equal(bcrypt.getRounds(hash), cost, `${hash}: a compare with it costs 2^${cost} rounds, as a real user's`);
+      assert.match(hash, /^\$2b\$\d\d\$[./A-Za-z0-9]{53}$/, `${hash}: the full length, so bcrypt compares it rather than refusing it`);
+      if (cost === 4) for (const password of ['', 'password', 'x'.repeat(72)]) assert.equal(bcrypt.compareSync(password, hash), false, `'${password}' matches no dummy hash`);
+    }
+    assert.notEqual(dummyHash(4), dummyHash(4), 'a fresh random salt and checksum each time');
   });
 
   test('close() rejects the job it interrupts and leaves no thread behind', { skip: !onLinux && 'threads are listed in /proc' }, async () => {

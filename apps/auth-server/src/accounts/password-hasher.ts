@@ -28,6 +28,16 @@ export interface PasswordHasherOptions {
   threads?: number;
 }
 
+/**
+ * A hash no password matches, at `cost`: a random salt and a random checksum. Comparing with it
+ * costs a full bcrypt at that cost, as with a real hash. Hashing a dummy password instead blocked
+ * the event loop for one bcrypt at every start (433 ms at cost 12 in a CPU profile on a busy
+ * machine), and in each CLI command that hashes.
+ */
+export function dummyHash(cost: number): string {
+  return bcrypt.genSaltSync(cost) + bcrypt.encodeBase64(randomBytes(23), 23);
+}
+
 export class PasswordHasher {
   readonly cost: number;
   readonly #pool: HashWorkerPool;
@@ -35,11 +45,7 @@ export class PasswordHasher {
 
   constructor(cost: number, { threads = availableParallelism() }: PasswordHasherOptions = {}) {
     this.cost = cost;
-    // A dummy hash at the configured cost: a random salt and a random checksum that no password
-    // hashes to. Comparing with it costs a full bcrypt at that cost, as with a real hash; hashing
-    // a dummy password here instead blocked the event loop for one bcrypt at every start (433 ms
-    // at cost 12 in a CPU profile on a busy machine), and in each CLI command that hashes.
-    this.#dummyHash = bcrypt.genSaltSync(cost) + bcrypt.encodeBase64(randomBytes(23), 23);
+    this.#dummyHash = dummyHash(cost);
     this.#pool = new HashWorkerPool(threads);
   }
 
