@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import type { UpstreamConfig } from '../../apps/shared/config/federated-upstreams.ts';
+import { loadConfig } from '../../apps/shared/config/load-config.ts';
 import { Browser, formAction, inputValue, type PageResult } from '../helpers/browser.ts';
 import { authorizeUrl, CLAUDE_CALLBACK, decide, redeem, registerClient, type RegisteredClient } from '../helpers/oauth-flow.ts';
 import { freePort } from '../helpers/net.ts';
@@ -25,6 +29,10 @@ const USERS = {
   'ops@example.com': { email: 'intern@example.com', email_verified: true },
   // One whose subject is the email it asserts, unverified.
   'boss@example.com': { email: 'boss@example.com', email_verified: false },
+  // Three people who chose subjects differing only in case (OIDC Core §2: `sub` is case-sensitive).
+  'Root': { email: 'root@example.com', email_verified: true },
+  'ROOT': { email: 'mallet@example.com', email_verified: true },
+  'root': { email: 'eve@example.com', email_verified: true },
 };
 
 function upstreamConfig(idp: UpstreamIdp, overrides: Partial<UpstreamConfig> = {}): UpstreamConfig {
@@ -279,6 +287,26 @@ describe('federated sign-in: modes, new users and failing upstreams', () => {
       flow = await toUpstreamLogin(server, idp, client, 'mcp:read mcp:admin');
       const admin = await tokenFor(server, client, flow, await upstreamSignIn(flow, 'admin@example.com'));
       assert.equal(admin.scope, 'mcp:read mcp:admin', 'the verified admin@example.com is still an admin');
+    } finally {
+      await server.close();
+      await idp.close();
+    }
+  });
+
+  test('an admin_users subject makes an admin of that subject exactly, not of one differing in case', async () => {
+    // Read through the config file, as an operator writes it.
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-admin-users-'));
+    const configFile = join(dir, 'gatehouse.yaml');
+    writeFileSync(configFile, 'auth_server:\n  federated:\n    upstream_issuer: https://idp.example.com\n    client_id: x\n    admin_users: [Root, Admin@Example.COM]\n');
+    const { adminUsers } = loadConfig({ GATEHOUSE_CONFIG: configFile }, dir).authServer.upstreams[0]!;
+    rmSync(dir, { recursive: true, force: true });
+    const { server, idp, client } = await startPair({ adminUsers, allowedDomains: [], allowedEmails: [] });
+    try {
+      for (const [subject, scope] of [['ROOT', 'mcp:read'], ['root', 'mcp:read'], ['Root', 'mcp:read mcp:admin'], ['admin@example.com', 'mcp:read mcp:admin']] as const) {
+        const flow = await toUpstreamLogin(server, idp, client, 'mcp:read mcp:admin');
+        const token = await tokenFor(server, client, flow, await upstreamSignIn(flow, subject));
+        assert.equal(token.scope, scope, `the upstream subject ${subject} (admin_users: Root, Admin@Example.COM)`);
+      }
     } finally {
       await server.close();
       await idp.close();

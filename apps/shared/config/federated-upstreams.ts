@@ -42,7 +42,10 @@ function upstreamEntry(context: LoadContext) {
       .meta({ description: 'allow | pending (an admin approves them)' } satisfies FieldNote),
     default_scopes: scopeList.default(['mcp:read'])
       .meta({ description: 'what a new user from this upstream gets' } satisfies FieldNote),
-    admin_users: z.array(z.string().min(1)).default([]).transform((users) => users.map((u) => u.toLowerCase()))
+    // Emails compare in lower case (the email claim is lowered too); a subject exactly as written:
+    // OIDC Core §2 makes `sub` case-sensitive, and where people choose their own subject, `ROOT`
+    // is somebody else than `Root`.
+    admin_users: z.array(z.string().min(1)).default([]).transform((users) => users.map((u) => (u.includes('@') ? u.toLowerCase() : u)))
       .meta({ description: 'verified emails (an entry with @) or upstream subjects that get admin_scopes' } satisfies FieldNote),
     admin_scopes: scopeList.default(['mcp:read', 'mcp:write', 'mcp:admin'])
       .meta({ description: 'what admin_users get' } satisfies FieldNote),

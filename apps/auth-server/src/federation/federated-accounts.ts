@@ -9,7 +9,7 @@
  * email, which an upstream may reassign. The first sign-in creates the user (named by the email,
  * else `<upstream>-<sub>`); if that name already belongs to another local user, nothing is merged:
  * the sign-in is refused until an administrator links them. `admin_users` (emails, matched against
- * the verified email only, or subjects without `@`) get `admin_scopes` on top of
+ * the verified email only, or subjects without `@`, matched exactly) get `admin_scopes` on top of
  * `default_scopes`; with `new_users: pending` a new user waits for approval (admins listed in the
  * config do not).
  */
@@ -64,7 +64,8 @@ export class FederatedAccounts {
     const subject = claims.sub;
     // An email-shaped entry names a verified email only: at upstreams where people choose their
     // own subject (their username), a subject spelling `ops@example.com` proves nothing about it.
-    const isAdmin = upstream.adminUsers.some((entry) => (entry.includes('@') ? entry === email : entry === subject.toLowerCase()));
+    // Any other entry is a subject, compared exactly (case-sensitive, OIDC Core §2).
+    const isAdmin = upstream.adminUsers.some((entry) => (entry.includes('@') ? entry === email : entry === subject));
     const scopes = [...new Set([...upstream.defaultScopes, ...(isAdmin ? upstream.adminScopes : [])])];
     const now = Date.now();
 
