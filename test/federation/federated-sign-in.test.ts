@@ -4,10 +4,13 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import type { UpstreamConfig } from '../../apps/shared/config/federated-upstreams.ts';
 import { loadConfig } from '../../apps/shared/config/load-config.ts';
+import { run as runGatehouse } from '../../apps/auth-server/src/cli/run.ts';
+import { CapturedOutput } from '../cli/support/captured-output.ts';
 import { Browser, formAction, inputValue, type PageResult } from '../helpers/browser.ts';
 import { authorizeUrl, CLAUDE_CALLBACK, decide, redeem, registerClient, type RegisteredClient } from '../helpers/oauth-flow.ts';
 import { freePort } from '../helpers/net.ts';
@@ -307,6 +310,61 @@ describe('federated sign-in: modes, new users and failing upstreams', () => {
         const token = await tokenFor(server, client, flow, await upstreamSignIn(flow, subject));
         assert.equal(token.scope, scope, `the upstream subject ${subject} (admin_users: Root, Admin@Example.COM)`);
       }
+    } finally {
+      await server.close();
+      await idp.close();
+    }
+  });
+
+  test('an administrator links a refused first sign-in to the existing account with gatehouse users link, and it then signs in as that account', async () => {
+    const { server, idp, client } = await startPair();
+    const configFile = join(server.dir, 'gatehouse.yaml');
+    writeFileSync(configFile, `auth_server:\n  mode: both\n  federated:\n    id: test-idp\n    upstream_issuer: "${idp.issuer}"\n    client_id: ${idp.clientId}\n    client_secret_env: IDP_SECRET\n`);
+    const gatehouse = async (...args: string[]) => {
+      const [stdout, stderr] = [new CapturedOutput(), new CapturedOutput()];
+      const env = { GATEHOUSE_CONFIG: configFile, DATA_DIR: join(server.dir, 'data'), KEYS_DIR: join(server.dir, 'keys'), IDP_SECRET: idp.clientSecret };
+      const code = await runGatehouse(args, { stdin: Readable.from([]), stdout, stderr }, env);
+      return { code, out: stdout.text + stderr.text };
+    };
+    try {
+      const existing = (await server.auth.users.create({ username: 'taken@example.com', passwordHash: null, scopes: ['mcp:read', 'mcp:write'] }))!;
+      let flow = await toUpstreamLogin(server, idp, client);
+      assertErrorPage(await upstreamSignIn(flow, 'taken@example.com'), 409, /An administrator must link/);
+
+      // The refused sign-in's audit entry names what linking needs.
+      const audit = await gatehouse('--json', 'audit', 'tail', '--event', 'sign_in.failure');
+      const refused = audit.out.trim().split('\n').map((l) => JSON.parse(l) as { details: Record<string, string> }).at(-1)!;
+      assert.deepEqual(refused.details, { method: 'federated', reason: 'account_conflict', upstream: 'test-idp', subject: 'taken@example.com', username: 'taken@example.com' });
+
+      const refusals: Array<[string[], number, RegExp]> = [
+        [['users', 'link', 'taken@example.com', '--upstream', 'google', '--subject', 'x'], 1, /There is no upstream google; the configured ones are test-idp\./],
+        [['users', 'link', 'taken@example.com', '--upstream', 'test-idp', '--subject', 'two words'], 1, /The subject is the upstream's sub claim/],
+        [['users', 'link', 'nobody', '--upstream', 'test-idp', '--subject', 'taken@example.com'], 1, /There is no user nobody\./],
+        [['users', 'link', 'taken@example.com', '--upstream', 'test-idp'], 2, /--subject/],
+      ];
+      for (const [args, code, message] of refusals) {
+        const result = await gatehouse(...args);
+        assert.equal(result.code, code, `${args.join(' ')}: ${result.out}`);
+        assert.match(result.out, message, args.join(' '));
+      }
+
+      const linked = await gatehouse('users', 'link', 'taken@example.com', '--upstream', 'test-idp', '--subject', 'taken@example.com');
+      assert.equal(linked.code, 0, linked.out);
+      assert.match(linked.out, /linked test-idp sign-in taken@example.com to taken@example.com/);
+      assert.match((await gatehouse('users', 'link', 'taken@example.com', '--upstream', 'test-idp', '--subject', 'taken@example.com')).out, /already linked .*nothing changed/);
+
+      flow = await toUpstreamLogin(server, idp, client);
+      const token = await tokenFor(server, client, flow, await upstreamSignIn(flow, 'taken@example.com'));
+      assert.equal(token.sub, existing.id, 'the upstream sign-in reaches the existing account');
+      assert.equal(token.scope, 'mcp:read mcp:write', "with that account's scopes");
+
+      // An identity linked to someone stays theirs.
+      const other = (await server.auth.users.create({ username: 'other', passwordHash: null, scopes: ['mcp:read'] }))!;
+      const stolen = await gatehouse('users', 'link', other.username, '--upstream', 'test-idp', '--subject', 'taken@example.com');
+      assert.equal(stolen.code, 1, stolen.out);
+      assert.match(stolen.out, /already linked to another user .*nothing changed/);
+      flow = await toUpstreamLogin(server, idp, client);
+      assert.equal((await tokenFor(server, client, flow, await upstreamSignIn(flow, 'taken@example.com'))).sub, existing.id);
     } finally {
       await server.close();
       await idp.close();

@@ -50,6 +50,7 @@ export const AUDIT_EVENTS = [
   'user.disabled',
   'user.enabled',
   'user.approved',
+  'user.linked',
   'user.password_reset',
   'user.scopes_changed',
   'redirect_uri.allowed',

@@ -25,6 +25,11 @@ export interface SignInAttempt {
   clientId?: string;
   /** The upstream identity provider's id (federated sign-in). */
   upstream?: string;
+  /**
+   * A federated first sign-in refused because its name belongs to another local user: the
+   * upstream's `sub` and that name, what an administrator needs to link the two (`gatehouse users link`).
+   */
+  conflict?: { subject: string; username: string };
   /** The authorization request's flow id (connections/flow-id.ts): for the connection recorder, not the audit log. */
   flowId?: string;
 }
@@ -38,7 +43,7 @@ export function createSignInRecorder(audit: AuditLog, logger: Pick<Logger, 'erro
       actor: attempt.user ? { name: attempt.user.username, id: attempt.user.id } : ANONYMOUS,
       ip: ctx.ip,
       clientId: attempt.clientId,
-      details: { method: attempt.method, reason: attempt.reason, upstream: attempt.upstream },
+      details: { method: attempt.method, reason: attempt.reason, upstream: attempt.upstream, subject: attempt.conflict?.subject, username: attempt.conflict?.username },
     }).catch((err: unknown) => logger.error({ err, event: 'sign_in' }, 'writing a sign-in attempt to the audit log failed'));
   };
 }

@@ -105,6 +105,25 @@ export class FederatedAccounts {
     return { kind: 'conflict', username };
   }
 
+  /**
+   * Links (issuer, subject) to an existing local user, as an administrator does after a first
+   * sign-in was refused because its name belonged to someone else (`conflict`). One statement, so
+   * two admins linking one identity at once link it once. `linkedTo` is the user the identity
+   * belongs to afterwards: another user's id when it was theirs already (nothing is changed).
+   */
+  async linkExisting(upstream: Pick<LinkingUpstream, 'id' | 'issuer'>, subject: string, userId: string): Promise<{ linkedTo: string; changed: boolean }> {
+    const now = Date.now();
+    const inserted = await this.db.get<{ user_id: string }>(`INSERT INTO federated_identities (issuer, subject, user_id, upstream_id, email, created_at, last_login_at)
+      VALUES (@issuer, @subject, @userId, @upstreamId, NULL, @now, @now) ON CONFLICT (issuer, subject) DO NOTHING RETURNING user_id`, {
+      issuer: upstream.issuer, subject, userId, upstreamId: upstream.id, now,
+    });
+    if (inserted) return { linkedTo: userId, changed: true };
+    const linked = await this.#linkedUser(upstream.issuer, subject);
+    // Not there after all (a concurrent change removed it between the two statements): try again.
+    if (!linked) return this.linkExisting(upstream, subject, userId);
+    return { linkedTo: linked.id, changed: false };
+  }
+
   /** Records the sign-in, and gives a configured admin the admin scopes they lack. */
   async #signedInAgain(upstream: LinkingUpstream, linked: User, subject: string, email: string | undefined, isAdmin: boolean, now: number): Promise<User> {
     await this.db.run('UPDATE federated_identities SET last_login_at = @now, email = @email WHERE issuer = @issuer AND subject = @subject', {

@@ -248,7 +248,10 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
     const linked = await accounts.link(upstream, claims, admission.email);
     if (linked.kind === 'conflict') {
       deps.onSignIn?.('refused');
-      await deps.recordSignIn?.(ctx, { method: 'federated', ok: false, reason: 'account_conflict', upstream: upstream.id, clientId: String(interaction.params.client_id), flowId: flowIdOf(interaction) });
+      await deps.recordSignIn?.(ctx, {
+        method: 'federated', ok: false, reason: 'account_conflict', upstream: upstream.id, conflict: { subject: claims.sub, username: linked.username },
+        clientId: String(interaction.params.client_id), flowId: flowIdOf(interaction),
+      });
       throw new PageError(409, 'account_conflict', `An account named ${linked.username} already exists here. An administrator must link your ${upstream.displayName} sign-in to it before you can use it.`);
     }
     const { user } = linked;

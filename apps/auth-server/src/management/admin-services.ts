@@ -20,10 +20,14 @@ import { TrustedIdps } from '../id-jag/trusted-idps.ts';
 import { TrustedIdpAdmin } from './trusted-idp-admin.ts';
 import { SigningKeyAdmin } from './signing-key-admin.ts';
 import { UserAdmin } from './user-admin.ts';
+import { FederatedLinkAdmin } from './federated-link-admin.ts';
+import { FederatedAccounts } from '../federation/federated-accounts.ts';
 
 export interface AdminServices {
   audit: AuditLog;
   users: UserAdmin;
+  /** Linking an upstream sign-in to an existing user (what a refused first sign-in asks for). */
+  federatedLinks: FederatedLinkAdmin;
   grants: GrantRegistry;
   clients: ClientRegistry;
   /** Machine clients (client credentials): create, scopes, disable; deleted as any client. */
@@ -67,12 +71,14 @@ export function createAdminServices(deps: AdminServiceDeps): AdminServices {
   const grants = new GrantRegistry(models, audit, revocations);
   const clientUsage = new ClientUsage(database, clock);
   const trustedIdps = new TrustedIdps(database, config.idJag.trustedIdps);
+  const users = new UserAdmin(deps.users, deps.hashPassword, grants, audit, revocations, models);
   return {
     audit,
     grants,
     clientUsage,
     revocations,
-    users: new UserAdmin(deps.users, deps.hashPassword, grants, audit, revocations, models),
+    users,
+    federatedLinks: new FederatedLinkAdmin(config.upstreams, new FederatedAccounts(database, deps.users), users, audit),
     serviceAccounts: new ServiceAccounts(models, audit, deps.validateClientMetadata, revocations, clock),
     clients: new ClientRegistry(models, clientUsage, grants, audit, deps.validateClientMetadata, config.resource, revocations, config.issuer, clock),
     redirectUris: createRedirectUriAllowList(database, config.registration.allowedRedirectUris, audit, clock),

@@ -1,4 +1,4 @@
-/** `gatehouse users add|list|disable|enable|approve|passwd|scopes`. */
+/** `gatehouse users add|list|disable|enable|approve|passwd|scopes|link`. */
 import { MCP_SCOPES } from '../../../../shared/mcp-scopes.ts';
 import type { User } from '../../accounts/user-store.ts';
 import { describeUser } from '../../management/describe-user.ts';
@@ -25,6 +25,7 @@ export const usersCommand: CommandGroup = {
     'users approve USERNAME        (a federated user waiting for approval)',
     'users passwd USERNAME         (password from a prompt or stdin)',
     'users scopes USERNAME --scope SCOPE[,SCOPE…]|none   (replaces the scopes; revokes grants holding a removed one)',
+    'users link USERNAME --upstream ID --subject SUB   (their sign-in at that upstream reaches this user)',
   ],
   subcommands: {
     async list(args, context) {
@@ -80,6 +81,14 @@ export const usersCommand: CommandGroup = {
       const { values, positionals } = parseCommandLine(args, scopeOption, { min: 1, max: 1, names: 'USERNAME', required: ['scope'] });
       const { user, grantsRevoked } = await context.services.users.setScopes(positionals[0]!, scopesFrom(values.scope!), CLI);
       context.print({ ...toJson(user), grants_revoked: grantsRevoked }, () => `${user.username} may grant ${user.scopes.join(' ') || 'nothing'}; revoked ${grantsRevoked} grant(s) holding a removed scope${configNote(user)}`);
+    },
+
+    async link(args, context) {
+      const { values, positionals } = parseCommandLine(args, { upstream: { type: 'string' }, subject: { type: 'string' } }, { min: 1, max: 1, names: 'USERNAME', required: ['upstream', 'subject'] });
+      const { user, changed } = await context.services.federatedLinks.link(positionals[0]!, values.upstream!, values.subject!, CLI);
+      context.print({ ...toJson(user), changed, upstream: values.upstream, subject: values.subject }, () => (changed
+        ? `linked ${values.upstream} sign-in ${values.subject} to ${user.username}`
+        : `${values.upstream} sign-in ${values.subject} was already linked to ${user.username}; nothing changed`));
     },
   },
 };

@@ -1,0 +1,48 @@
+/**
+ * Linking an upstream sign-in to an existing local user: the step the sign-in page asks an
+ * administrator for when a first federated sign-in is refused because its name (the email) already
+ * belongs to a local user (federation/federated-accounts.ts never merges by email on its own).
+ *
+ * - The identity is (upstream issuer, `sub`), exactly as the upstream spells `sub` (OIDC Core §2:
+ *   case-sensitive); the administrator reads it off the refused sign-in in the audit log or the
+ *   upstream's console.
+ * - An identity already linked to another user stays theirs: linking it elsewhere would hand one
+ *   person's account to another. Deliberately not offered: unlinking or moving a link.
+ * - The user keeps their password, scopes and grants; the upstream sign-in reaches the same account.
+ */
+import type { UpstreamConfig } from '../../../shared/config/federated-upstreams.ts';
+import type { User } from '../accounts/user-store.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { FederatedAccounts } from '../federation/federated-accounts.ts';
+import type { ChangedBy } from './admin-actor.ts';
+import { AdminError } from './admin-error.ts';
+import type { UserAdmin } from './user-admin.ts';
+
+/** OpenID Connect Core §2: `sub` MUST NOT exceed 255 ASCII characters. */
+const SUBJECT = /^[\x21-\x7e]{1,255}$/;
+
+export class FederatedLinkAdmin {
+  constructor(
+    private readonly upstreams: readonly UpstreamConfig[],
+    private readonly accounts: FederatedAccounts,
+    private readonly users: UserAdmin,
+    private readonly audit: AuditLog,
+  ) {}
+
+  /** Links the upstream `upstreamId`'s `subject` to the user; `changed` is false when it already was. */
+  async link(idOrUsername: string, upstreamId: string, subject: string, by: ChangedBy): Promise<{ user: User; changed: boolean }> {
+    const upstream = this.upstreams.find((u) => u.id === upstreamId);
+    if (!upstream) {
+      const known = this.upstreams.map((u) => u.id);
+      throw new AdminError(404, known.length ? `There is no upstream ${upstreamId}; the configured ones are ${known.join(', ')}.` : 'No federated upstream is configured (auth_server.federated).', 'upstream');
+    }
+    if (!SUBJECT.test(subject)) throw new AdminError(400, "The subject is the upstream's sub claim: 1 to 255 printable ASCII characters, no spaces.", 'subject');
+    const user = await this.users.get(idOrUsername);
+    const { linkedTo, changed } = await this.accounts.linkExisting(upstream, subject, user.id);
+    if (linkedTo !== user.id) throw new AdminError(409, `That ${upstream.displayName} sign-in is already linked to another user (${linkedTo}); nothing changed.`, 'subject');
+    if (changed) {
+      await this.audit.record({ event: 'user.linked', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, upstream: upstream.id, subject } });
+    }
+    return { user, changed };
+  }
+}
