@@ -86,6 +86,6 @@ export function createAdminServices(deps: AdminServiceDeps): AdminServices {
     trustedHosts: createTrustedHostList(database, config.clientIdMetadataDocuments.trustedHosts, audit, clock),
     trustedIdps,
     trustedIdpAdmin: new TrustedIdpAdmin(database, trustedIdps, audit, clock),
-    keys: new SigningKeyAdmin(deps.keyStore, Math.max(config.accessTokenTtl, ID_TOKEN_TTL), audit, revocations, deps.onKeysChanged, clock),
+    keys: new SigningKeyAdmin(deps.keyStore, Math.max(config.accessTokenTtl, ID_TOKEN_TTL), config.keysReloadInterval, audit, revocations, deps.onKeysChanged, clock),
   };
 }

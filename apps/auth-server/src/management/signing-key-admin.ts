@@ -7,9 +7,10 @@
  * - Retire: a retiring key leaves the published set, and the revocation feed makes the resource
  *   server refuse every token it signed within seconds — including tokens forged with it, should
  *   it have leaked. The active and the next key cannot be retired. A key stopped signing at the
- *   rotation after it; tokens it signed may be valid for the longest token lifetime after that
- *   (access tokens, `token_lifetime`; ID tokens, 1 h). Retiring earlier makes those tokens fail,
- *   so it needs `force`.
+ *   rotation after it, where the rotation was made; a server that learns of it by polling (another
+ *   replica, or the server beside the CLI) signs with it for up to `signing.reload_interval` more.
+ *   Tokens it signed may be valid for the longest token lifetime after that (access tokens,
+ *   `token_lifetime`; ID tokens, 1 h). Retiring earlier makes those tokens fail, so it needs `force`.
  * - `onChange` runs after every write; the server uses it to load the new keys at once (a
  *   running server also notices a change made by the CLI or another replica, see ProviderHolder).
  * - Each change is one atomic step in the key store, so two admins (or replicas) rotating at once
@@ -41,6 +42,8 @@ export class SigningKeyAdmin {
     private readonly store: KeyStore,
     /** Seconds the longest-lived token signed by a key stays valid. */
     private readonly tokenLifetime: number,
+    /** Seconds a running server may take to notice a rotation made elsewhere (`signing.reload_interval`). */
+    private readonly reloadInterval: number,
     private readonly audit: AuditLog,
     private readonly revocations: RevocationFeed,
     private readonly onChange: () => Promise<void> = async () => {},
@@ -56,7 +59,7 @@ export class SigningKeyAdmin {
         // Files from before stages have no stopped_signing_at: the newer key's creation is when it took over.
         stoppedSigningAt = (key.stopped_signing_at ?? keys[i - 1]?.created_at ?? key.created_at) * 1000;
       }
-      const tokensValidUntil = stoppedSigningAt === null ? null : stoppedSigningAt + this.tokenLifetime * 1000;
+      const tokensValidUntil = stoppedSigningAt === null ? null : stoppedSigningAt + (this.reloadInterval + this.tokenLifetime) * 1000;
       return {
         kid: key.jwk.kid,
         status: key.status,
