@@ -95,7 +95,8 @@ describe('Client ID Metadata Documents', () => {
   const refusals: Array<[string, (url: string) => { path: string; respond?: (docsServer: DocumentServer) => void; clientId?: string; redirectUri?: string }]> = [
     ['a document whose client_id is another URL', (url) => ({ path: '/mismatch.json', respond: (d) => d.json('/mismatch.json', claudeCodeDocument(`${url}-other`)) })],
     ['a document that redirects', () => ({ path: '/moved.json', respond: (d) => d.handle('/moved.json', (_req, res) => { res.writeHead(302, { location: `${d.origin}/sdk-client.json` }); res.end(); }) })],
-    ['a document over the size cap', (url) => ({ path: '/huge.json', respond: (d) => d.json('/huge.json', claudeCodeDocument(url, { client_name: 'x'.repeat(6000) })) })],
+    ['a document over the size cap', (url) => ({ path: '/huge.json', respond: (d) => d.json('/huge.json', claudeCodeDocument(url, { x_padding: 'x'.repeat(6000) })) })],
+    ['a document whose client_name carries a right-to-left override', (url) => ({ path: '/bidi.json', respond: (d) => d.json('/bidi.json', claudeCodeDocument(url, { client_name: 'Claude \u202e(untrusted)' })) })],
     ['a document with a client_secret', (url) => ({ path: '/secret.json', respond: (d) => d.json('/secret.json', claudeCodeDocument(url, { client_secret: 'shh' })) })],
     ['a document asking for client_secret_post', (url) => ({ path: '/post.json', respond: (d) => d.json('/post.json', claudeCodeDocument(url, { token_endpoint_auth_method: 'client_secret_post' })) })],
     ['a document asking for private_key_jwt without publishing keys', (url) => ({ path: '/pkjwt.json', respond: (d) => d.json('/pkjwt.json', claudeCodeDocument(url, { token_endpoint_auth_method: 'private_key_jwt' })) })],

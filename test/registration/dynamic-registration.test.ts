@@ -43,6 +43,36 @@ describe('dynamic client registration (RFC 7591)', () => {
     assert.ok(!String(body.scope ?? '').includes('claudeai'), `scope echoed: ${String(body.scope)}`);
   });
 
+  // The sign-in and consent pages show the name to the person deciding: it must read as stored.
+  const names: Array<[string, string, boolean]> = [
+    ['a plain name', 'Visual Studio Code', true],
+    ['100 characters', 'n'.repeat(100), true],
+    ['a Persian name with a zero-width non-joiner', 'ابزار\u200cها', true],
+    ['an emoji joined with a zero-width joiner', 'Team \u{1F469}\u200d\u{1F4BB}', true],
+    ['101 characters', 'n'.repeat(101), false],
+    ['a right-to-left override', 'Claude \u202e(untrusted)', false],
+    ['a left-to-right embedding', '\u202aClaude', false],
+    ['a first-strong isolate', 'Claude\u2068', false],
+    ['a right-to-left mark', 'Claude\u200f', false],
+    ['a line feed', 'Claude\nApproved by your administrator', false],
+    ['a NUL', 'Claude\u0000', false],
+    ['a line separator', 'Claude\u2028Verified', false],
+  ];
+  for (const [what, name, accepted] of names) {
+    test(`a client_name with ${what} is ${accepted ? 'registered as sent' : 'refused with 400 invalid_client_metadata'}`, async () => {
+      const response = await register(server.issuer, { ...CLAUDE_DCR_BODY, client_name: name });
+      const body = await readJson(response);
+      if (accepted) {
+        assert.equal(response.status, 201, JSON.stringify(body));
+        assert.equal(body.client_name, name);
+      } else {
+        assert.equal(response.status, 400, JSON.stringify(body));
+        assert.equal(body.error, 'invalid_client_metadata');
+        assert.match(String(body.error_description), /^client_name must/);
+      }
+    });
+  }
+
   test('unknown extra fields are ignored and not echoed back', async () => {
     const response = await register(server.issuer, {
       ...CLAUDE_DCR_BODY,
@@ -242,14 +272,14 @@ describe('registration body limits', () => {
   });
   after(() => server.close());
 
-  const oversize = JSON.stringify({ ...CLAUDE_DCR_BODY, client_name: 'x'.repeat(17 * 1024) });
+  const oversize = JSON.stringify({ ...CLAUDE_DCR_BODY, x_padding: 'x'.repeat(17 * 1024) });
 
   test('the default limit is 16 KiB', () => {
     assert.equal(server.config.authServer.registration.maxBodyBytes, 16 * 1024);
   });
 
   test('a body under the limit is accepted', async () => {
-    const response = await register(server.issuer, { ...CLAUDE_DCR_BODY, client_name: 'x'.repeat(8 * 1024) });
+    const response = await register(server.issuer, { ...CLAUDE_DCR_BODY, x_padding: 'x'.repeat(8 * 1024) });
     assert.equal(response.status, 201, await response.text());
   });
 
@@ -312,7 +342,7 @@ describe('registration body limits', () => {
   test('the limit is configurable', async () => {
     const small = await startAuthServer({ configure: (c) => { c.authServer.registration.maxBodyBytes = 1024; } });
     try {
-      const response = await register(small.issuer, { ...CLAUDE_DCR_BODY, client_name: 'x'.repeat(2048) });
+      const response = await register(small.issuer, { ...CLAUDE_DCR_BODY, x_padding: 'x'.repeat(2048) });
       assert.equal(response.status, 413);
       assert.equal((await readJson(response)).error, 'invalid_request');
       const fits = await register(small.issuer, CLAUDE_DCR_BODY);

@@ -32,7 +32,9 @@
  *   would fetch (`sector_identifier_uri`, `jwks_uri`) or trust later (`jwks`, `request_uris`).
  *
  * On both (documents and registrations): a `*_alg`/`*_enc` member that is not a string is refused
- * with `invalid_client_metadata` before the provider's schema, which would crash on it (500).
+ * with `invalid_client_metadata` before the provider's schema, which would crash on it (500), and
+ * so is a `client_name` the pages could not show as it is stored (check-client-name.ts). Stored
+ * registrations load with the name they have.
  *
  * On every client, each time it is loaded: the token exchange grant (RFC 8693) is in its
  * `grant_types` exactly when it is a confidential static client marked as a resource server, so a
@@ -41,6 +43,7 @@
  * accounts only (service-account-policy.ts); a registration asking for it is refused.
  */
 import { errors } from 'oidc-provider';
+import { checkClientName } from './check-client-name.ts';
 import { nonStringAlgorithmField } from './non-string-algorithm-field.ts';
 import { checkRedirectUri, type RedirectUriPolicy } from './redirect-uri-policy.ts';
 import { isDangerousScheme } from './redirect-uri-schemes.ts';
@@ -184,7 +187,11 @@ export function createClientMetadataValidator(policy: RedirectUriPolicy) {
 function settleClientKind(ctx: unknown, metadata: Metadata, policy: RedirectUriPolicy, documentPolicy: RedirectUriPolicy): void {
   const malformed = nonStringAlgorithmField(metadata);
   if (malformed) throw invalidMetadata(`${malformed} must be a string`);
-  if (isMetadataDocumentClientId(metadata.client_id)) {
+  const route = (ctx as { oidc?: { route?: string } } | undefined)?.oidc?.route;
+  const document = isMetadataDocumentClientId(metadata.client_id);
+  const nameProblem = document || route === 'registration' ? checkClientName(metadata.client_name) : undefined;
+  if (nameProblem) throw invalidMetadata(nameProblem);
+  if (document) {
     metadata[CLIENT_KIND] = 'cimd';
     delete metadata[RESOURCE_SERVER_FOR];
     delete metadata[UPSTREAM_AUDIENCES];
@@ -198,7 +205,6 @@ function settleClientKind(ctx: unknown, metadata: Metadata, policy: RedirectUriP
     applyRedirectUriPolicy(metadata, documentPolicy);
     return;
   }
-  const route = (ctx as { oidc?: { route?: string } } | undefined)?.oidc?.route;
   if (route !== 'registration') {
     if (metadata[CLIENT_KIND] === 'dcr') refuseDangerousSchemes(metadata.redirect_uris);
     return;

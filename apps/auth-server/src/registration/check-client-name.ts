@@ -1,0 +1,25 @@
+/**
+ * What a client may call itself at registration and in a metadata document. RFC 7591 §2 leaves
+ * `client_name` free text; the sign-in and consent pages show it to the person deciding whether
+ * to let the app in, so it must read as it is stored:
+ * - at most 100 characters, as for the clients an administrator creates (client-registry.ts);
+ * - no control characters and no line or paragraph separators (a name broken over lines reads as
+ *   the page's own text);
+ * - no bidirectional formatting characters (marks, embeddings, overrides, isolates): with them a
+ *   stored `\u202Eedualc` renders as `claude` reversed into view (Unicode TR #36 §2.1, "bidi
+ *   spoofing"), and an embedding can pull the text after the name into it.
+ * Deliberately not refused: zero-width joiners and non-joiners (Persian and Indic names need
+ * them), and names that only look like another app's; the consent page also shows where the app
+ * sends the browser back to. A non-string is left to the provider's own check.
+ */
+export const MAX_CLIENT_NAME_LENGTH = 100;
+
+const UNSHOWABLE = /[\p{Cc}\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
+
+/** Why `name` cannot be shown as a client's name, or undefined when it can. */
+export function checkClientName(name: unknown): string | undefined {
+  if (typeof name !== 'string') return undefined;
+  if ([...name].length > MAX_CLIENT_NAME_LENGTH) return `client_name must be at most ${MAX_CLIENT_NAME_LENGTH} characters`;
+  if (UNSHOWABLE.test(name)) return 'client_name must not contain control characters, line separators or bidirectional formatting characters';
+  return undefined;
+}
