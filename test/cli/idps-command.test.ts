@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
+import { decodeJwt } from 'jose';
 import { run as runGatehouse } from '../../apps/auth-server/src/cli/run.ts';
 import { clientSecretBasic } from '../helpers/oauth-flow.ts';
 import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
@@ -74,6 +75,44 @@ describe('gatehouse idps next to a running server', () => {
     const removed = await gatehouse('idps', 'remove', 'cli');
     assert.equal(removed.code, 0, removed.stderr);
     assert.equal((await present()).body.error, 'invalid_grant');
+  });
+
+  test('an IdP with new_users: refuse reaches an existing user once gatehouse users link --idp links its subject to them', async () => {
+    const created = await gatehouse('--json', 'clients', 'add', '--name', 'linked-agent', '--redirect-uri', 'https://agent.example/cb', '--id-jag');
+    assert.equal(created.code, 0, created.stderr);
+    const agent = JSON.parse(created.stdout) as { client_id: string; client_secret: string };
+    const existing = (await server.auth.users.create({ username: 'dana', passwordHash: null, scopes: ['mcp:read'] }))!;
+    const present = async () => {
+      const assertion = await fromFile.mint({ aud: server.issuer, client_id: agent.client_id, sub: 'emp-4711', scope: 'mcp:read' });
+      const response = await fetch(`${server.issuer}/oauth/token`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', ...clientSecretBasic(agent.client_id, agent.client_secret) },
+        body: new URLSearchParams({ grant_type: JWT_BEARER, assertion }).toString(),
+      });
+      return { status: response.status, body: await response.json() as Record<string, unknown> };
+    };
+    const refused = await present();
+    assert.equal(refused.body.error, 'invalid_grant', 'no user is linked to the subject yet');
+
+    const usage: Array<[string[], RegExp]> = [
+      [['users', 'link', 'dana', '--subject', 'emp-4711'], /exactly one of --upstream ID .* or --idp ID/],
+      [['users', 'link', 'dana', '--upstream', 'x', '--idp', 'file', '--subject', 'emp-4711'], /exactly one of/],
+    ];
+    for (const [args, message] of usage) {
+      const result = await gatehouse(...args);
+      assert.equal(result.code, 2, `${args.join(' ')}: ${result.stdout}`);
+      assert.match(result.stderr, message);
+    }
+    const unknown = await gatehouse('users', 'link', 'dana', '--idp', 'nope', '--subject', 'emp-4711');
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /There is no trusted IdP nope; the trusted ones are file\./);
+
+    const linked = await gatehouse('users', 'link', 'dana', '--idp', 'file', '--subject', 'emp-4711');
+    assert.equal(linked.code, 0, linked.stderr);
+    assert.match(linked.stdout, /linked file sign-in emp-4711 to dana/);
+    const accepted = await present();
+    assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
+    assert.equal(decodeJwt(accepted.body.access_token as string).sub, existing.id, 'the assertion for emp-4711 now names dana');
   });
 
   test('refuses to remove the config file\'s IdP, and refuses unfit entries, with exit code 1 and a message', async () => {

@@ -341,6 +341,7 @@ describe('federated sign-in: modes, new users and failing upstreams', () => {
         [['users', 'link', 'taken@example.com', '--upstream', 'test-idp', '--subject', 'two words'], 1, /The subject is the upstream's sub claim/],
         [['users', 'link', 'nobody', '--upstream', 'test-idp', '--subject', 'taken@example.com'], 1, /There is no user nobody\./],
         [['users', 'link', 'taken@example.com', '--upstream', 'test-idp'], 2, /--subject/],
+        [['users', 'link', 'taken@example.com', '--subject', 'taken@example.com'], 2, /exactly one of --upstream ID/],
       ];
       for (const [args, code, message] of refusals) {
         const result = await gatehouse(...args);

@@ -1,7 +1,9 @@
 /**
- * Linking an upstream sign-in to an existing local user: the step the sign-in page asks an
+ * Linking an upstream identity to an existing local user: the step the sign-in page asks an
  * administrator for when a first federated sign-in is refused because its name (the email) already
- * belongs to a local user (federation/federated-accounts.ts never merges by email on its own).
+ * belongs to a local user (federation/federated-accounts.ts never merges by email on its own), and
+ * what lets a trusted ID-JAG IdP with `new_users: refuse` (or one whose subject's name is taken)
+ * reach an existing user: its assertions find only linked users.
  *
  * - The identity is (upstream issuer, `sub`), exactly as the upstream spells `sub` (OIDC Core §2:
  *   case-sensitive); the administrator reads it off the refused sign-in in the audit log or the
@@ -14,6 +16,7 @@ import type { UpstreamConfig } from '../../../shared/config/federated-upstreams.
 import type { User } from '../accounts/user-store.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { FederatedAccounts } from '../federation/federated-accounts.ts';
+import type { TrustedIdps } from '../id-jag/trusted-idps.ts';
 import type { ChangedBy } from './admin-actor.ts';
 import { AdminError } from './admin-error.ts';
 import type { UserAdmin } from './user-admin.ts';
@@ -21,28 +24,41 @@ import type { UserAdmin } from './user-admin.ts';
 /** OpenID Connect Core §2: `sub` MUST NOT exceed 255 ASCII characters. */
 const SUBJECT = /^[\x21-\x7e]{1,255}$/;
 
+/** Whose identity: a federated sign-in upstream, or a trusted ID-JAG IdP, by its id. */
+export type IdentitySource = { upstream: string } | { idp: string };
+
 export class FederatedLinkAdmin {
   constructor(
     private readonly upstreams: readonly UpstreamConfig[],
+    private readonly trustedIdps: TrustedIdps,
     private readonly accounts: FederatedAccounts,
     private readonly users: UserAdmin,
     private readonly audit: AuditLog,
   ) {}
 
-  /** Links the upstream `upstreamId`'s `subject` to the user; `changed` is false when it already was. */
-  async link(idOrUsername: string, upstreamId: string, subject: string, by: ChangedBy): Promise<{ user: User; changed: boolean }> {
-    const upstream = this.upstreams.find((u) => u.id === upstreamId);
-    if (!upstream) {
-      const known = this.upstreams.map((u) => u.id);
-      throw new AdminError(404, known.length ? `There is no upstream ${upstreamId}; the configured ones are ${known.join(', ')}.` : 'No federated upstream is configured (auth_server.federated).', 'upstream');
-    }
+  /** Links `subject` at `source` to the user; `changed` is false when it already was. */
+  async link(idOrUsername: string, source: IdentitySource, subject: string, by: ChangedBy): Promise<{ user: User; changed: boolean }> {
+    const issuer = await this.#resolve(source);
     if (!SUBJECT.test(subject)) throw new AdminError(400, "The subject is the upstream's sub claim: 1 to 255 printable ASCII characters, no spaces.", 'subject');
     const user = await this.users.get(idOrUsername);
-    const { linkedTo, changed } = await this.accounts.linkExisting(upstream, subject, user.id);
-    if (linkedTo !== user.id) throw new AdminError(409, `That ${upstream.displayName} sign-in is already linked to another user (${linkedTo}); nothing changed.`, 'subject');
+    const { linkedTo, changed } = await this.accounts.linkExisting(issuer, subject, user.id);
+    if (linkedTo !== user.id) throw new AdminError(409, `That sign-in (${issuer.id}, ${subject}) is already linked to another user (${linkedTo}); nothing changed.`, 'subject');
     if (changed) {
-      await this.audit.record({ event: 'user.linked', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, upstream: upstream.id, subject } });
+      await this.audit.record({ event: 'user.linked', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, upstream: issuer.id, issuer: issuer.issuer, subject } });
     }
     return { user, changed };
+  }
+
+  async #resolve(source: IdentitySource): Promise<{ id: string; issuer: string }> {
+    if ('upstream' in source) {
+      const upstream = this.upstreams.find((u) => u.id === source.upstream);
+      if (upstream) return upstream;
+      const known = this.upstreams.map((u) => u.id);
+      throw new AdminError(404, known.length ? `There is no upstream ${source.upstream}; the configured ones are ${known.join(', ')}.` : 'No federated upstream is configured (auth_server.federated).', 'upstream');
+    }
+    const idps = await this.trustedIdps.list();
+    const idp = idps.find((i) => i.id === source.idp);
+    if (idp) return idp;
+    throw new AdminError(404, idps.length ? `There is no trusted IdP ${source.idp}; the trusted ones are ${idps.map((i) => i.id).join(', ')}.` : 'No ID-JAG IdP is trusted.', 'idp');
   }
 }

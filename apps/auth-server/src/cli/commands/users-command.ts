@@ -8,6 +8,7 @@ import { formatTable, isoTime } from '../format-table.ts';
 import { parseCommandLine } from '../parse-command-line.ts';
 import { scopeOption, scopesFrom } from '../scope-option.ts';
 import { snakeCaseKeys } from '../snake-case-keys.ts';
+import { UsageError } from '../cli-errors.ts';
 
 /** A new user may grant only this unless `--scope` says more. */
 const NEW_USER_SCOPES = ['mcp:read'];
@@ -25,7 +26,7 @@ export const usersCommand: CommandGroup = {
     'users approve USERNAME        (a federated user waiting for approval)',
     'users passwd USERNAME         (password from a prompt or stdin)',
     'users scopes USERNAME --scope SCOPE[,SCOPE…]|none   (replaces the scopes; revokes grants holding a removed one)',
-    'users link USERNAME --upstream ID --subject SUB   (their sign-in at that upstream reaches this user)',
+    'users link USERNAME --upstream ID|--idp ID --subject SUB   (their sign-in at that upstream, or the ID-JAG IdP\'s assertions for SUB, reach this user)',
   ],
   subcommands: {
     async list(args, context) {
@@ -84,11 +85,14 @@ export const usersCommand: CommandGroup = {
     },
 
     async link(args, context) {
-      const { values, positionals } = parseCommandLine(args, { upstream: { type: 'string' }, subject: { type: 'string' } }, { min: 1, max: 1, names: 'USERNAME', required: ['upstream', 'subject'] });
-      const { user, changed } = await context.services.federatedLinks.link(positionals[0]!, values.upstream!, values.subject!, CLI);
-      context.print({ ...toJson(user), changed, upstream: values.upstream, subject: values.subject }, () => (changed
-        ? `linked ${values.upstream} sign-in ${values.subject} to ${user.username}`
-        : `${values.upstream} sign-in ${values.subject} was already linked to ${user.username}; nothing changed`));
+      const { values, positionals } = parseCommandLine(args, { upstream: { type: 'string' }, idp: { type: 'string' }, subject: { type: 'string' } }, { min: 1, max: 1, names: 'USERNAME', required: ['subject'] });
+      if ((values.upstream === undefined) === (values.idp === undefined)) throw new UsageError('users link needs exactly one of --upstream ID (federated sign-in) or --idp ID (a trusted ID-JAG IdP)');
+      const source = values.upstream !== undefined ? { upstream: values.upstream } : { idp: values.idp! };
+      const at = values.upstream ?? values.idp!;
+      const { user, changed } = await context.services.federatedLinks.link(positionals[0]!, source, values.subject!, CLI);
+      context.print({ ...toJson(user), changed, ...source, subject: values.subject }, () => (changed
+        ? `linked ${at} sign-in ${values.subject} to ${user.username}`
+        : `${at} sign-in ${values.subject} was already linked to ${user.username}; nothing changed`));
     },
   },
 };
