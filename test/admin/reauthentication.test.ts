@@ -79,7 +79,7 @@ describe('admin re-authentication and idle timeout', () => {
 
   test('the sensitive routes are the changes that add access, credentials or trust', () => {
     assert.deepEqual(sensitive.map((r) => r.handler).sort(), [
-      'addTrustedIdp', 'allowRedirectScheme', 'allowRedirectUri', 'approveUser', 'createServiceAccount', 'createStaticClient', 'createUser', 'enableServiceAccount', 'enableUser', 'resetPassword',
+      'addTrustedIdp', 'allowRedirectScheme', 'allowRedirectUri', 'approveUser', 'createServiceAccount', 'createStaticClient', 'createUser', 'enableServiceAccount', 'enableUser', 'linkUser', 'resetPassword',
       'retireKey', 'rotateKeys', 'setServiceAccountScopes', 'setUserScopes', 'trustHost',
     ]);
   });

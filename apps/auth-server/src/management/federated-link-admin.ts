@@ -49,16 +49,23 @@ export class FederatedLinkAdmin {
     return { user, changed };
   }
 
+  /** Where an identity may be linked from, for the admin page's choice. */
+  async sources(): Promise<Array<{ source: IdentitySource; label: string }>> {
+    const upstreams = this.upstreams.map((u) => ({ source: { upstream: u.id }, label: `${u.displayName} (sign-in)` }));
+    const idps = (await this.trustedIdps.list()).map((i) => ({ source: { idp: i.id }, label: `${i.id} (ID-JAG, ${i.issuer})` }));
+    return [...upstreams, ...idps];
+  }
+
   async #resolve(source: IdentitySource): Promise<{ id: string; issuer: string }> {
     if ('upstream' in source) {
       const upstream = this.upstreams.find((u) => u.id === source.upstream);
       if (upstream) return upstream;
       const known = this.upstreams.map((u) => u.id);
-      throw new AdminError(404, known.length ? `There is no upstream ${source.upstream}; the configured ones are ${known.join(', ')}.` : 'No federated upstream is configured (auth_server.federated).', 'upstream');
+      throw new AdminError(404, known.length ? `There is no upstream ${source.upstream}; the configured ones are ${known.join(', ')}.` : 'No federated upstream is configured (auth_server.federated).', 'source');
     }
     const idps = await this.trustedIdps.list();
     const idp = idps.find((i) => i.id === source.idp);
     if (idp) return idp;
-    throw new AdminError(404, idps.length ? `There is no trusted IdP ${source.idp}; the trusted ones are ${idps.map((i) => i.id).join(', ')}.` : 'No ID-JAG IdP is trusted.', 'idp');
+    throw new AdminError(404, idps.length ? `There is no trusted IdP ${source.idp}; the trusted ones are ${idps.map((i) => i.id).join(', ')}.` : 'No ID-JAG IdP is trusted.', 'source');
   }
 }

@@ -4,8 +4,20 @@ import type { User } from '../../accounts/user-store.ts';
 import type { AdminServices } from '../../management/admin-services.ts';
 import { describeGrants, type UserLookup } from '../../management/describe-grants.ts';
 import { describeUser } from '../../management/describe-user.ts';
+import { AdminError } from '../../management/admin-error.ts';
+import type { IdentitySource } from '../../management/federated-link-admin.ts';
 import { MIN_PASSWORD_LENGTH, PASSWORD_RULE } from '../../management/user-admin.ts';
 import { done, field, formatTime, requiredField, type Handler, type PageRequest, type RenderPage } from '../page-handler.ts';
+
+/** A link source as the form's select sends it: `upstream:<id>` or `idp:<id>`. */
+const sourceValue = (source: IdentitySource) => ('upstream' in source ? `upstream:${source.upstream}` : `idp:${source.idp}`);
+
+function sourceOf(value: string): IdentitySource {
+  const [kind, id] = [value.slice(0, value.indexOf(':')), value.slice(value.indexOf(':') + 1)];
+  if (kind === 'upstream') return { upstream: id };
+  if (kind === 'idp') return { idp: id };
+  throw new AdminError(400, 'Choose where the sign-in comes from.', 'source');
+}
 
 export function usersPages(services: AdminServices, userLookup: UserLookup, renderPage: RenderPage): Record<string, Handler> {
   const userPath = (request: PageRequest) => `/admin/users/${encodeURIComponent(String(request.ctx.params.id))}`;
@@ -38,10 +50,12 @@ export function usersPages(services: AdminServices, userLookup: UserLookup, rend
     async showUser(request) {
       const user = await target(request);
       const grants = await describeGrants(services, userLookup, { accountId: user.id }, formatTime);
+      const linkSources = (await services.federatedLinks.sources()).map(({ source, label }) => ({ value: sourceValue(source), label }));
       renderPage(request, 'admin/user.njk', user.username, 'users', {
         target: describeRow(user),
         isSelf: user.id === request.user.id,
         grants,
+        linkSources,
         allScopes: MCP_SCOPES,
         passwordRule: PASSWORD_RULE,
         passwordMinLength: MIN_PASSWORD_LENGTH,
@@ -71,6 +85,12 @@ export function usersPages(services: AdminServices, userLookup: UserLookup, rend
     async approveUser(request) {
       await services.users.approve(String(request.ctx.params.id), request.by);
       done(request.ctx, userPath(request), 'user_approved');
+    },
+
+    async linkUser(request) {
+      const source = sourceOf(field(request.form, 'source'));
+      const { changed } = await services.federatedLinks.link(String(request.ctx.params.id), source, field(request.form, 'subject').trim(), request.by);
+      done(request.ctx, userPath(request), changed ? 'sign_in_linked' : 'sign_in_already_linked');
     },
 
     async revokeUserGrants(request) {

@@ -1,0 +1,92 @@
+/**
+ * An administrator links an upstream identity to an existing user on the user's admin page
+ * (`gatehouse users link` from a terminal: test/federation/federated-sign-in.test.ts and
+ * test/cli/idps-command.test.ts): a trusted ID-JAG IdP with `new_users: refuse` then reaches them.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { decodeJwt } from 'jose';
+import { trustedIdpEntry } from '../../apps/shared/config/id-jag-section.ts';
+import { CLI } from '../../apps/auth-server/src/cli/cli-context.ts';
+import { clientSecretBasic } from '../helpers/oauth-flow.ts';
+import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { startEnterpriseIdp, type EnterpriseIdp } from '../helpers/start-enterprise-idp.ts';
+import type { Browser } from '../helpers/browser.ts';
+import { auditEvents, createUser, post, signInAt } from './support/admin-browser.ts';
+
+const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+
+describe('linking a sign-in on the admin pages', () => {
+  let server: TestAuthServer;
+  let corp: EnterpriseIdp;
+  let agent: { client_id: string; client_secret: string };
+  let admin: Browser;
+
+  before(async () => {
+    corp = await startEnterpriseIdp('corp');
+    server = await startAuthServer({
+      configure: (config) => {
+        config.authServer.idJag.trustedIdps = [trustedIdpEntry.parse({ id: 'corp', issuer: corp.issuer, jwks_uri: corp.jwksUri, new_users: 'refuse' })];
+      },
+      metadataFetch: { dangerouslyAllowLoopback: true },
+    });
+    const created = await server.auth.admin.clients.createStatic({ name: 'agent', redirectUris: ['https://agent.example/cb'], authMethod: 'client_secret_basic', idJag: true }, CLI);
+    agent = { client_id: created.clientId, client_secret: created.clientSecret! };
+    admin = (await signInAt(server, 'admin', ADMIN_PASSWORD, '/admin/users')).browser;
+  });
+  after(async () => {
+    await server?.close();
+    await corp?.close();
+  });
+
+  /** Presents corp's assertion for `sub` at the token endpoint. */
+  async function present(sub: string) {
+    const assertion = await corp.mint({ aud: server.issuer, client_id: agent.client_id, sub, scope: 'mcp:read' });
+    const response = await fetch(`${server.issuer}/oauth/token`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', ...clientSecretBasic(agent.client_id, agent.client_secret) },
+      body: new URLSearchParams({ grant_type: JWT_BEARER, assertion }).toString(),
+    });
+    return { status: response.status, body: await response.json() as Record<string, unknown> };
+  }
+
+  test("the user's page links corp's subject to them, and corp's assertions for it then reach them", async () => {
+    const id = await createUser(server, 'dana', 'dana password 123', ['mcp:read']);
+    assert.equal((await present('emp-4711')).body.error, 'invalid_grant', 'no user is linked to the subject yet');
+
+    const page = await admin.navigate(`/admin/users/${id}`);
+    assert.match(page.html, /<option value="idp:corp" selected>corp \(ID-JAG, /);
+    const linked = await post(admin, page, `/admin/users/${id}/link`, { source: 'idp:corp', subject: 'emp-4711' });
+    assert.equal(linked.status, 200);
+    assert.match(linked.html, /The sign-in was linked: it reaches this user from now on\./);
+
+    const accepted = await present('emp-4711');
+    assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
+    assert.equal(decodeJwt(accepted.body.access_token as string).sub, id);
+    const [event] = await auditEvents(server, 'user.linked');
+    assert.deepEqual(event?.details, { user_id: id, username: 'dana', upstream: 'corp', issuer: corp.issuer, subject: 'emp-4711' });
+
+    const again = await post(admin, await admin.navigate(`/admin/users/${id}`), `/admin/users/${id}/link`, { source: 'idp:corp', subject: 'emp-4711' });
+    assert.match(again.html, /That sign-in was already linked to this user; nothing changed\./);
+  });
+
+  // The last case needs emp-4711 linked to dana (the test above).
+  const refusals: Array<[string, Record<string, string>, number, string, RegExp]> = [
+    ['a subject with a space', { source: 'idp:corp', subject: 'emp 1' }, 400, 'subject', /The subject is the upstream&#39;s sub claim/],
+    ['no subject', { source: 'idp:corp', subject: '' }, 400, 'subject', /The subject is the upstream&#39;s sub claim/],
+    ['an IdP that is not trusted', { source: 'idp:acme', subject: 'emp-1' }, 404, 'source', /There is no trusted IdP acme; the trusted ones are corp\./],
+    ['no federated upstream', { source: 'upstream:google', subject: 'emp-1' }, 404, 'source', /No federated upstream is configured/],
+    ['a source that is neither', { source: 'ldap', subject: 'emp-1' }, 400, 'source', /Choose where the sign-in comes from\./],
+    ['a subject linked to another user', { source: 'idp:corp', subject: 'emp-4711' }, 409, 'subject', /already linked to another user .*nothing changed/],
+  ];
+  refusals.forEach(([what, fields, status, field, message], i) => {
+    test(`${what} is refused next to its field, and nothing is linked`, async () => {
+      const id = await createUser(server, `erin-${i}`, 'erin password 123', ['mcp:read']);
+      const linkedBefore = (await auditEvents(server, 'user.linked')).length;
+      const refused = await post(admin, await admin.navigate(`/admin/users/${id}`), `/admin/users/${id}/link`, fields);
+      assert.equal(refused.status, status, what);
+      assert.match(refused.html, new RegExp(`id="linkUser-${field}-error">[^<]*${message.source}`), what);
+      assert.equal((await auditEvents(server, 'user.linked')).length, linkedBefore, 'nothing was linked');
+    });
+  });
+});
