@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import { trustedIdpEntry } from '../../apps/shared/config/id-jag-section.ts';
 import { CLI } from '../../apps/auth-server/src/cli/cli-context.ts';
-import { clientSecretBasic } from '../helpers/oauth-flow.ts';
+import { clientSecretBasic, tokenRequest } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { startEnterpriseIdp, type EnterpriseIdp } from '../helpers/start-enterprise-idp.ts';
 import type { Browser } from '../helpers/browser.ts';
@@ -42,12 +42,7 @@ describe('linking a sign-in on the admin pages', () => {
   /** Presents corp's assertion for `sub` at the token endpoint. */
   async function present(sub: string) {
     const assertion = await corp.mint({ aud: server.issuer, client_id: agent.client_id, sub, scope: 'mcp:read' });
-    const response = await fetch(`${server.issuer}/oauth/token`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded', ...clientSecretBasic(agent.client_id, agent.client_secret) },
-      body: new URLSearchParams({ grant_type: JWT_BEARER, assertion }).toString(),
-    });
-    return { status: response.status, body: await response.json() as Record<string, unknown> };
+    return tokenRequest(server.issuer, { grant_type: JWT_BEARER, assertion }, clientSecretBasic(agent.client_id, agent.client_secret));
   }
 
   test("the user's page links corp's subject to them, and corp's assertions for it then reach them", async () => {

@@ -12,7 +12,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import { run as runGatehouse } from '../../apps/auth-server/src/cli/run.ts';
-import { clientSecretBasic } from '../helpers/oauth-flow.ts';
+import { clientSecretBasic, tokenRequest } from '../helpers/oauth-flow.ts';
 import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { startEnterpriseIdp, type EnterpriseIdp } from '../helpers/start-enterprise-idp.ts';
 import { CapturedOutput } from './support/captured-output.ts';
@@ -82,15 +82,10 @@ describe('gatehouse idps next to a running server', () => {
     assert.equal(created.code, 0, created.stderr);
     const agent = JSON.parse(created.stdout) as { client_id: string; client_secret: string };
     const existing = (await server.auth.users.create({ username: 'dana', passwordHash: null, scopes: ['mcp:read'] }))!;
-    const present = async () => {
-      const assertion = await fromFile.mint({ aud: server.issuer, client_id: agent.client_id, sub: 'emp-4711', scope: 'mcp:read' });
-      const response = await fetch(`${server.issuer}/oauth/token`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/x-www-form-urlencoded', ...clientSecretBasic(agent.client_id, agent.client_secret) },
-        body: new URLSearchParams({ grant_type: JWT_BEARER, assertion }).toString(),
-      });
-      return { status: response.status, body: await response.json() as Record<string, unknown> };
-    };
+    const present = async () => tokenRequest(server.issuer, {
+      grant_type: JWT_BEARER,
+      assertion: await fromFile.mint({ aud: server.issuer, client_id: agent.client_id, sub: 'emp-4711', scope: 'mcp:read' }),
+    }, clientSecretBasic(agent.client_id, agent.client_secret));
     const refused = await present();
     assert.equal(refused.body.error, 'invalid_grant', 'no user is linked to the subject yet');
 
