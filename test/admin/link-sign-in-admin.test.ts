@@ -63,6 +63,30 @@ describe('linking a sign-in on the admin pages', () => {
 
     const again = await post(admin, await admin.navigate(`/admin/users/${id}`), `/admin/users/${id}/link`, { source: 'idp:corp', subject: 'emp-4711' });
     assert.match(again.html, /That sign-in was already linked to this user; nothing changed\./);
+    assert.match(again.html, /<td><code>emp-4711<\/code><\/td>/, 'the page lists the link');
+  });
+
+  test('unlinking a sign-in stops it, revokes what the user was given and ends their sessions', async () => {
+    const id = await createUser(server, 'frank', 'frank password 123', ['mcp:read']);
+    await post(admin, await admin.navigate(`/admin/users/${id}`), `/admin/users/${id}/link`, { source: 'idp:corp', subject: 'emp-9' });
+    const given = await present('emp-9');
+    assert.equal(given.status, 200, JSON.stringify(given.body));
+    const grantId = decodeJwt(given.body.access_token as string).gid as string;
+    assert.ok(await server.auth.admin.grants.find(grantId), 'the assertion made a grant');
+    const frank = await signInAt(server, 'frank', 'frank password 123', '/account');
+
+    const page = await admin.navigate(`/admin/users/${id}`);
+    const unlinked = await post(admin, page, `/admin/users/${id}/unlink`, { issuer: corp.issuer, subject: 'emp-9' });
+    assert.match(unlinked.html, /The sign-in was unlinked\./);
+    assert.match(unlinked.html, /No linked sign-ins\./);
+    assert.equal((await present('emp-9')).body.error, 'invalid_grant', 'the assertion no longer reaches frank');
+    assert.equal(await server.auth.admin.grants.find(grantId), undefined, 'the grant it made is revoked');
+    assert.match((await frank.browser.navigate('/account')).url, /\/interaction\//, "frank's session ended");
+    const [event] = (await auditEvents(server, 'user.unlinked')).filter((e) => e.details.user_id === id);
+    assert.deepEqual(event?.details, { user_id: id, username: 'frank', upstream: 'corp', issuer: corp.issuer, subject: 'emp-9' });
+
+    const none = await post(admin, await admin.navigate(`/admin/users/${id}`), `/admin/users/${id}/unlink`, { issuer: corp.issuer, subject: 'emp-9' }).catch(() => undefined);
+    assert.equal(none, undefined, 'no unlink form is left for a removed link');
   });
 
   // The last case needs emp-4711 linked to dana (the test above).

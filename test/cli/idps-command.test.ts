@@ -77,7 +77,7 @@ describe('gatehouse idps next to a running server', () => {
     assert.equal((await present()).body.error, 'invalid_grant');
   });
 
-  test('an IdP with new_users: refuse reaches an existing user once gatehouse users link --idp links its subject to them', async () => {
+  test('an IdP with new_users: refuse reaches an existing user once gatehouse users link --idp links its subject to them, and no longer once users unlink removes it', async () => {
     const created = await gatehouse('--json', 'clients', 'add', '--name', 'linked-agent', '--redirect-uri', 'https://agent.example/cb', '--id-jag');
     assert.equal(created.code, 0, created.stderr);
     const agent = JSON.parse(created.stdout) as { client_id: string; client_secret: string };
@@ -108,6 +108,14 @@ describe('gatehouse idps next to a running server', () => {
     const accepted = await present();
     assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
     assert.equal(decodeJwt(accepted.body.access_token as string).sub, existing.id, 'the assertion for emp-4711 now names dana');
+
+    const links = JSON.parse((await gatehouse('--json', 'users', 'links', 'dana')).stdout) as Array<Record<string, string>>;
+    assert.deepEqual(links.map((l) => [l.upstream, l.issuer, l.subject]), [['file', fromFile.issuer, 'emp-4711']]);
+    const unlinked = await gatehouse('users', 'unlink', 'dana', '--issuer', fromFile.issuer, '--subject', 'emp-4711');
+    assert.equal(unlinked.code, 0, unlinked.stderr);
+    assert.match(unlinked.stdout, /unlinked emp-4711 at .* from dana; revoked 1 grant\(s\) and ended their sessions/);
+    assert.equal((await present()).body.error, 'invalid_grant', 'unlinked: the assertion no longer reaches dana');
+    assert.match((await gatehouse('users', 'unlink', 'dana', '--issuer', fromFile.issuer, '--subject', 'emp-4711')).stdout, /has no link .*nothing changed/);
   });
 
   test('refuses to remove the config file\'s IdP, and refuses unfit entries, with exit code 1 and a message', async () => {

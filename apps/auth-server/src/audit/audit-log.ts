@@ -51,6 +51,7 @@ export const AUDIT_EVENTS = [
   'user.enabled',
   'user.approved',
   'user.linked',
+  'user.unlinked',
   'user.password_reset',
   'user.scopes_changed',
   'redirect_uri.allowed',

@@ -24,6 +24,18 @@ export type Admission = { ok: true; email?: string } | { ok: false; reason: 'no_
 /** What linking reads of an upstream: federated sign-in's upstreams, and the trusted IdPs of ID-JAG (id-jag/). */
 export type LinkingUpstream = Pick<UpstreamConfig, 'id' | 'issuer' | 'newUsers' | 'defaultScopes' | 'adminUsers' | 'adminScopes'>;
 
+/** An upstream identity linked to a local user. */
+export interface LinkedIdentity {
+  issuer: string;
+  subject: string;
+  /** The upstream's (or trusted IdP's) id when it was linked. */
+  upstreamId: string;
+  /** Epoch ms. */
+  createdAt: number;
+  /** Epoch ms: the last sign-in through it (its linking, until then). */
+  lastUsedAt: number;
+}
+
 export type LinkResult =
   | { kind: 'user'; user: User; created: boolean }
   | { kind: 'conflict'; username: string };
@@ -122,6 +134,20 @@ export class FederatedAccounts {
     // Not there after all (a concurrent change removed it between the two statements): try again.
     if (!linked) return this.linkExisting(upstream, subject, userId);
     return { linkedTo: linked.id, changed: false };
+  }
+
+  /** The upstream identities linked to a user, oldest first. */
+  async identitiesOf(userId: string): Promise<LinkedIdentity[]> {
+    const rows = await this.db.all<{ issuer: string; subject: string; upstream_id: string; created_at: number | string; last_login_at: number | string }>(
+      'SELECT issuer, subject, upstream_id, created_at, last_login_at FROM federated_identities WHERE user_id = ? ORDER BY created_at, issuer, subject', [userId],
+    );
+    return rows.map((r) => ({ issuer: r.issuer, subject: r.subject, upstreamId: r.upstream_id, createdAt: Number(r.created_at), lastUsedAt: Number(r.last_login_at) }));
+  }
+
+  /** Removes the link of (issuer, subject) to `userId`; returns it, or undefined when there was none. */
+  async unlink(issuer: string, subject: string, userId: string): Promise<{ upstreamId: string } | undefined> {
+    const row = await this.db.get<{ upstream_id: string }>('DELETE FROM federated_identities WHERE issuer = ? AND subject = ? AND user_id = ? RETURNING upstream_id', [issuer, subject, userId]);
+    return row && { upstreamId: row.upstream_id };
   }
 
   /** Records the sign-in, and gives a configured admin the admin scopes they lack. */

@@ -9,13 +9,18 @@
  *   case-sensitive); the administrator reads it off the refused sign-in in the audit log or the
  *   upstream's console.
  * - An identity already linked to another user stays theirs: linking it elsewhere would hand one
- *   person's account to another. Deliberately not offered: unlinking or moving a link.
+ *   person's account to another. To move it, unlink it first.
+ * - Unlinking (a link made by mistake, a person who left) also revokes all the user's grants and
+ *   ends their browser sessions: neither records which sign-in made it, and whoever used the link
+ *   must not keep what it gave them. The user signs in again and reconnects their apps.
  * - The user keeps their password, scopes and grants; the upstream sign-in reaches the same account.
  */
 import type { UpstreamConfig } from '../../../shared/config/federated-upstreams.ts';
 import type { User } from '../accounts/user-store.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
-import type { FederatedAccounts } from '../federation/federated-accounts.ts';
+import type { FederatedAccounts, LinkedIdentity } from '../federation/federated-accounts.ts';
+import type { ModelStore } from '../provider/model-store.ts';
+import type { GrantRegistry } from './grant-registry.ts';
 import type { TrustedIdps } from '../id-jag/trusted-idps.ts';
 import type { ChangedBy } from './admin-actor.ts';
 import { AdminError } from './admin-error.ts';
@@ -34,6 +39,9 @@ export class FederatedLinkAdmin {
     private readonly accounts: FederatedAccounts,
     private readonly users: UserAdmin,
     private readonly audit: AuditLog,
+    private readonly grants: GrantRegistry,
+    /** The provider's stored models: the user's browser sessions end there when a link goes. */
+    private readonly models: ModelStore,
   ) {}
 
   /** Links `subject` at `source` to the user; `changed` is false when it already was. */
@@ -47,6 +55,26 @@ export class FederatedLinkAdmin {
       await this.audit.record({ event: 'user.linked', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, upstream: issuer.id, issuer: issuer.issuer, subject } });
     }
     return { user, changed };
+  }
+
+  /** The identities linked to the user. */
+  async linksOf(idOrUsername: string): Promise<LinkedIdentity[]> {
+    return this.accounts.identitiesOf((await this.users.get(idOrUsername)).id);
+  }
+
+  /**
+   * Removes the link of (issuer, subject) from the user, as `linksOf` lists it (the upstream may
+   * be gone from the config since); then revokes all their grants and ends their sessions (see the
+   * header). `removed` is false, and nothing else happens, when the user had no such link.
+   */
+  async unlink(idOrUsername: string, issuer: string, subject: string, by: ChangedBy): Promise<{ user: User; removed: boolean; grantsRevoked: number }> {
+    const user = await this.users.get(idOrUsername);
+    const removed = await this.accounts.unlink(issuer, subject, user.id);
+    if (!removed) return { user, removed: false, grantsRevoked: 0 };
+    await this.audit.record({ event: 'user.unlinked', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, upstream: removed.upstreamId, issuer, subject } });
+    const grantsRevoked = await this.grants.revokeAll({ accountId: user.id }, by, 'a linked sign-in was removed');
+    await this.models.deleteSessions(user.id);
+    return { user, removed: true, grantsRevoked };
   }
 
   /** Where an identity may be linked from, for the admin page's choice. */

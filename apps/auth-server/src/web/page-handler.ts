@@ -36,6 +36,8 @@ const NOTICES = {
   user_approved: 'The user was approved and can sign in now.',
   sign_in_linked: 'The sign-in was linked: it reaches this user from now on.',
   sign_in_already_linked: 'That sign-in was already linked to this user; nothing changed.',
+  sign_in_unlinked: 'The sign-in was unlinked. The user\'s apps were disconnected and their sessions ended; they sign in again.',
+  sign_in_not_linked: 'That sign-in was not linked to this user; nothing changed.',
   password_reset: 'The password was changed; the user\'s other sessions were ended.',
   scopes_changed: 'The scopes were saved. Apps holding a removed scope were disconnected.',
   grants_revoked: 'Access was revoked. Refresh tokens stopped working at once, and the MCP server refuses the access tokens already issued within seconds.',

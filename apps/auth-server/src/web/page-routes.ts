@@ -67,6 +67,7 @@ export const PAGE_ROUTES: readonly PageRoute[] = [
   { method: 'POST', path: '/admin/users/:id/enable', access: 'admin', handler: 'enableUser', formPage: 'showUser', reauthenticate: '/admin/users/:id' },
   { method: 'POST', path: '/admin/users/:id/approve', access: 'admin', handler: 'approveUser', formPage: 'showUser', reauthenticate: '/admin/users/:id' },
   { method: 'POST', path: '/admin/users/:id/link', access: 'admin', handler: 'linkUser', formPage: 'showUser', reauthenticate: '/admin/users/:id' },
+  { method: 'POST', path: '/admin/users/:id/unlink', access: 'admin', handler: 'unlinkUser', formPage: 'showUser' },
   { method: 'POST', path: '/admin/users/:id/revoke-grants', access: 'admin', handler: 'revokeUserGrants', formPage: 'showUser' },
   { method: 'GET', path: '/admin/redirect-uris', access: 'admin', handler: 'listRedirectUris' },
   { method: 'POST', path: '/admin/redirect-uris', access: 'admin', handler: 'allowRedirectUri', formPage: 'listRedirectUris', reauthenticate: '/admin/redirect-uris' },

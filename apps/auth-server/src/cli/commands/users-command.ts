@@ -1,4 +1,4 @@
-/** `gatehouse users add|list|disable|enable|approve|passwd|scopes|link`. */
+/** `gatehouse users add|list|disable|enable|approve|passwd|scopes|link|links|unlink`. */
 import { MCP_SCOPES } from '../../../../shared/mcp-scopes.ts';
 import type { User } from '../../accounts/user-store.ts';
 import { describeUser } from '../../management/describe-user.ts';
@@ -27,6 +27,8 @@ export const usersCommand: CommandGroup = {
     'users passwd USERNAME         (password from a prompt or stdin)',
     'users scopes USERNAME --scope SCOPE[,SCOPE…]|none   (replaces the scopes; revokes grants holding a removed one)',
     'users link USERNAME --upstream ID|--idp ID --subject SUB   (their sign-in at that upstream, or the ID-JAG IdP\'s assertions for SUB, reach this user)',
+    'users links USERNAME          (the upstream sign-ins linked to the user)',
+    'users unlink USERNAME --issuer URL --subject SUB   (removes a link; revokes the user\'s grants, ends their sessions)',
   ],
   subcommands: {
     async list(args, context) {
@@ -93,6 +95,22 @@ export const usersCommand: CommandGroup = {
       context.print({ ...toJson(user), changed, ...source, subject: values.subject }, () => (changed
         ? `linked ${at} sign-in ${values.subject} to ${user.username}`
         : `${at} sign-in ${values.subject} was already linked to ${user.username}; nothing changed`));
+    },
+
+    async links(args, context) {
+      const { positionals } = parseCommandLine(args, {}, { min: 1, max: 1, names: 'USERNAME' });
+      const links = (await context.services.federatedLinks.linksOf(positionals[0]!)).map((link) => ({
+        issuer: link.issuer, subject: link.subject, upstream: link.upstreamId, linked_at: isoTime(link.createdAt), last_used_at: isoTime(link.lastUsedAt),
+      }));
+      context.print(links, () => formatTable(['UPSTREAM', 'ISSUER', 'SUBJECT', 'LINKED', 'LAST USED'], links.map((l) => [l.upstream, l.issuer, l.subject, l.linked_at, l.last_used_at])));
+    },
+
+    async unlink(args, context) {
+      const { values, positionals } = parseCommandLine(args, { issuer: { type: 'string' }, subject: { type: 'string' } }, { min: 1, max: 1, names: 'USERNAME', required: ['issuer', 'subject'] });
+      const { user, removed, grantsRevoked } = await context.services.federatedLinks.unlink(positionals[0]!, values.issuer!, values.subject!, CLI);
+      context.print({ ...toJson(user), changed: removed, grants_revoked: grantsRevoked }, () => (removed
+        ? `unlinked ${values.subject} at ${values.issuer} from ${user.username}; revoked ${grantsRevoked} grant(s) and ended their sessions`
+        : `${user.username} has no link to ${values.subject} at ${values.issuer}; nothing changed`));
     },
   },
 };

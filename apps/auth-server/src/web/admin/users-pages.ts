@@ -51,11 +51,13 @@ export function usersPages(services: AdminServices, userLookup: UserLookup, rend
       const user = await target(request);
       const grants = await describeGrants(services, userLookup, { accountId: user.id }, formatTime);
       const linkSources = (await services.federatedLinks.sources()).map(({ source, label }) => ({ value: sourceValue(source), label }));
+      const links = (await services.federatedLinks.linksOf(user.id)).map((link) => ({ ...link, createdAt: formatTime(link.createdAt), lastUsedAt: formatTime(link.lastUsedAt) }));
       renderPage(request, 'admin/user.njk', user.username, 'users', {
         target: describeRow(user),
         isSelf: user.id === request.user.id,
         grants,
         linkSources,
+        links,
         allScopes: MCP_SCOPES,
         passwordRule: PASSWORD_RULE,
         passwordMinLength: MIN_PASSWORD_LENGTH,
@@ -91,6 +93,11 @@ export function usersPages(services: AdminServices, userLookup: UserLookup, rend
       const source = sourceOf(field(request.form, 'source'));
       const { changed } = await services.federatedLinks.link(String(request.ctx.params.id), source, field(request.form, 'subject').trim(), request.by);
       done(request.ctx, userPath(request), changed ? 'sign_in_linked' : 'sign_in_already_linked');
+    },
+
+    async unlinkUser(request) {
+      const { removed } = await services.federatedLinks.unlink(String(request.ctx.params.id), field(request.form, 'issuer'), field(request.form, 'subject'), request.by);
+      done(request.ctx, userPath(request), removed ? 'sign_in_unlinked' : 'sign_in_not_linked');
     },
 
     async revokeUserGrants(request) {
