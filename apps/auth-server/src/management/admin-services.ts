@@ -68,7 +68,7 @@ export interface AdminServiceDeps {
 export function createAdminServices(deps: AdminServiceDeps): AdminServices {
   const { database, models, config, audit, clock = systemClock } = deps;
   const revocations = new RevocationFeed(database, { tokenLifetime: config.accessTokenTtl, clock });
-  const grants = new GrantRegistry(models, audit, revocations);
+  const grants = new GrantRegistry(database, models, audit, revocations);
   const clientUsage = new ClientUsage(database, clock);
   const trustedIdps = new TrustedIdps(database, config.idJag.trustedIdps);
   const users = new UserAdmin(deps.users, deps.hashPassword, grants, audit, revocations, models);

@@ -7,6 +7,7 @@
  * follows to refuse the grant's access tokens within seconds.
  * Grants of the internal client (the admin pages' own sign-in) are not listed.
  */
+import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { RevocationFeed } from '../revocation/revocation-feed.ts';
 import type { ChangedBy } from './admin-actor.ts';
@@ -21,11 +22,13 @@ export interface GrantFilter {
 }
 
 export class GrantRegistry {
+  readonly #db: SqlDatabase;
   readonly #models: ModelStore;
   readonly #audit: AuditLog;
   readonly #revocations: RevocationFeed;
 
-  constructor(models: ModelStore, audit: AuditLog, revocations: RevocationFeed) {
+  constructor(db: SqlDatabase, models: ModelStore, audit: AuditLog, revocations: RevocationFeed) {
+    this.#db = db;
     this.#models = models;
     this.#audit = audit;
     this.#revocations = revocations;
@@ -40,21 +43,26 @@ export class GrantRegistry {
   }
 
   /**
-   * Revokes one grant; false when there was none with this id. The rows go first (one
-   * statement), then the feed entry and the audit record: a grant is never announced as revoked
-   * while its refresh tokens still work.
+   * Revokes one grant; false when there was none with this id. The rows, the feed entry and the
+   * audit record commit in one transaction: a grant is never announced as revoked while its
+   * refresh tokens still work, and never deleted without its entry, which alone stops its access
+   * tokens at the resource server: rows deleted on their own, with the entry failing after them (a
+   * lost connection, a full disk), would leave nothing for a second attempt to revoke, and the
+   * grant's access tokens valid for their whole lifetime.
    */
   async revoke(grantId: string, by: ChangedBy, reason: string): Promise<boolean> {
     const grant = await this.find(grantId);
-    const removed = await this.#models.deleteGrant(grantId);
-    if (removed) await this.#revocations.revokeGrant(grantId);
-    if (removed && grant) {
+    return this.#db.transaction(async (tx) => {
+      const removed = await this.#models.deleteGrant(grantId, tx);
+      if (!removed) return false;
+      await this.#revocations.revokeGrant(grantId, tx);
+      if (!grant) return false;
       await this.#audit.record({
         event: 'grant.revoked', actor: by.actor, ip: by.ip, clientId: grant.clientId,
         details: { grant_id: grantId, account_id: grant.accountId, reason },
-      });
-    }
-    return removed && grant !== undefined;
+      }, tx);
+      return true;
+    });
   }
 
   /** Revokes every grant of a user or of a client (internal-client grants included); returns how many. */

@@ -1,0 +1,78 @@
+/**
+ * A revocation and its feed entry commit together or not at all: the resource server learns of a
+ * revocation only from the feed, so a revocation committed without its entry leaves the access
+ * tokens it meant to stop working for their whole lifetime. The feed is made to fail by a real
+ * trigger on its table (a full disk, a lost connection or a statement timeout would fail the
+ * same insert), on both backends.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
+import type { SqlDatabase } from '../../apps/shared/storage/sql-database.ts';
+import { connect, redeem, refresh, registerClient } from '../helpers/oauth-flow.ts';
+import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { TEST_BACKENDS } from '../helpers/test-database.ts';
+
+const RESOURCE = 'http://localhost:4001/mcp';
+const BY = { actor: { name: 'test-admin', id: 'test-admin' }, ip: '127.0.0.1' };
+
+/** Makes every insert into the revocation feed fail until `restore` is called. */
+async function breakTheFeed(db: SqlDatabase): Promise<{ restore(): Promise<void> }> {
+  if (db.dialect === 'sqlite') {
+    await db.run("CREATE TRIGGER refuse_entries BEFORE INSERT ON revocations BEGIN SELECT RAISE(ABORT, 'the feed is unavailable'); END");
+    return { restore: async () => void await db.run('DROP TRIGGER refuse_entries') };
+  }
+  await db.run("CREATE FUNCTION refuse_entries() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the feed is unavailable'; END $$");
+  await db.run('CREATE TRIGGER refuse_entries BEFORE INSERT ON revocations FOR EACH ROW EXECUTE FUNCTION refuse_entries()');
+  return {
+    async restore() {
+      await db.run('DROP TRIGGER refuse_entries ON revocations');
+      await db.run('DROP FUNCTION refuse_entries()');
+    },
+  };
+}
+
+for (const backend of TEST_BACKENDS) {
+  describe(`a revocation and its feed entry (${backend})`, () => {
+    let server: TestAuthServer;
+
+    before(async () => {
+      server = await startAuthServer({ backend });
+    });
+    after(() => server?.close());
+
+    /** A grant of the admin's with its tokens, as a connected app holds them. */
+    const connectApp = async () => {
+      const client = await registerClient(server.issuer);
+      const tokens = await redeem(server.issuer, client, await connect(server.issuer, {
+        clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD,
+      }));
+      const accessToken = tokens.body.access_token as string;
+      const claims = decodeJwt(accessToken);
+      return { client, refreshToken: tokens.body.refresh_token as string, grantId: claims.gid as string, accessToken };
+    };
+
+    /** Whether the feed refuses this access token, as the resource server following it decides. */
+    const refused = (accessToken: string) => {
+      const claims = decodeJwt(accessToken);
+      return server.auth.admin.revocations.refuses({
+        sub: claims.sub!, clientId: claims.client_id as string, grantId: claims.gid as string, jti: claims.jti!, kid: decodeProtectedHeader(accessToken).kid!, iat: claims.iat!,
+      });
+    };
+
+    test('a grant revocation that could not publish its entry leaves the grant, so the second attempt stops its access token', async () => {
+      const app = await connectApp();
+      const feed = await breakTheFeed(server.auth.database);
+      try {
+        await assert.rejects(server.auth.admin.grants.revoke(app.grantId, BY, 'test'), /the feed is unavailable/);
+      } finally {
+        await feed.restore();
+      }
+      // The admin saw an error and tries again.
+      await server.auth.admin.grants.revoke(app.grantId, BY, 'test');
+      assert.equal(await refused(app.accessToken), true, 'its access token is refused');
+      assert.equal((await refresh(server.issuer, app.client, app.refreshToken)).status, 400, 'its refresh token is gone');
+      assert.equal(await server.auth.admin.grants.find(app.grantId), undefined);
+    });
+  });
+}
