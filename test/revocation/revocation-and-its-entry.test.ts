@@ -74,5 +74,18 @@ for (const backend of TEST_BACKENDS) {
       assert.equal((await refresh(server.issuer, app.client, app.refreshToken)).status, 400, 'its refresh token is gone');
       assert.equal(await server.auth.admin.grants.find(app.grantId), undefined);
     });
+
+    test('deleting a client that could not publish its entry leaves the client, so the second attempt stops its access token', async () => {
+      const app = await connectApp();
+      const feed = await breakTheFeed(server.auth.database);
+      try {
+        await assert.rejects(server.auth.admin.clients.remove(app.client.client_id, BY), /the feed is unavailable/);
+      } finally {
+        await feed.restore();
+      }
+      await server.auth.admin.clients.remove(app.client.client_id, BY);
+      assert.equal(await refused(app.accessToken), true, 'its access token is refused');
+      assert.equal(await server.auth.admin.clients.find(app.client.client_id), undefined);
+    });
   });
 }

@@ -80,7 +80,7 @@ export function createAdminServices(deps: AdminServiceDeps): AdminServices {
     users,
     federatedLinks: new FederatedLinkAdmin(config.upstreams, trustedIdps, new FederatedAccounts(database, deps.users), users, audit, grants, models),
     serviceAccounts: new ServiceAccounts(models, audit, deps.validateClientMetadata, revocations, clock),
-    clients: new ClientRegistry(models, clientUsage, grants, audit, deps.validateClientMetadata, config.resource, revocations, config.issuer, clock),
+    clients: new ClientRegistry(database, models, clientUsage, grants, audit, deps.validateClientMetadata, config.resource, revocations, config.issuer, clock),
     redirectUris: createRedirectUriAllowList(database, config.registration.allowedRedirectUris, audit, clock),
     redirectSchemes: createRedirectSchemeAllowList(database, config.registration.allowedSchemes, audit, clock),
     trustedHosts: createTrustedHostList(database, config.clientIdMetadataDocuments.trustedHosts, audit, clock),

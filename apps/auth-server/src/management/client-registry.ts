@@ -20,6 +20,7 @@
  */
 import type Provider from 'oidc-provider';
 import { systemClock, type Clock } from '../../../shared/clock.ts';
+import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { RevocationFeed } from '../revocation/revocation-feed.ts';
 import { CLIENT_KIND, MAX_UPSTREAM_AUDIENCES, RESOURCE_SERVER_FOR, UPSTREAM_AUDIENCES } from '../registration/client-metadata-policy.ts';
@@ -97,6 +98,8 @@ export const AUTH_METHODS: readonly string[] = ['client_secret_basic', 'client_s
 
 export class ClientRegistry {
   constructor(
+    /** Where the client rows and the revocation feed are: a deletion and its entry commit together. */
+    private readonly db: SqlDatabase,
     private readonly models: ModelStore,
     private readonly usage: ClientUsage,
     private readonly grants: GrantRegistry,
@@ -245,17 +248,25 @@ export class ClientRegistry {
   }
 
   /**
-   * The client row goes first (its refresh tokens then fail at once), then the feed entry, the
-   * usage record and its grants. No transaction spans them: each step is one statement, and a
-   * crash between steps leaves grants of a client that no longer exists, which nothing can use.
+   * Deletes the client row and publishes its feed entry in one transaction: its refresh tokens
+   * fail and its access tokens are refused from the same moment. A row deleted without its entry
+   * (the entry failing after it) would leave those access tokens valid for their whole lifetime,
+   * and no client to delete again. `onlyPending`: only while the registration is pending first
+   * use; false, and nothing published, when it was not.
    */
-  async #deleteWithGrants(clientId: string, by: ChangedBy, reason: string): Promise<number> {
-    await this.models.deleteClient(clientId);
-    return this.#afterDelete(clientId, by, reason);
+  #deleteRow(clientId: string, options: { onlyPending?: boolean } = {}): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      if (!await this.models.deleteClient(clientId, options, tx) && options.onlyPending) return false;
+      await this.revocations.revokeClient(clientId, tx);
+      return true;
+    });
   }
 
+  /**
+   * Once the row is gone: the usage record, then its grants. A failure between these leaves
+   * grants of a client that no longer exists, which nothing can use.
+   */
   async #afterDelete(clientId: string, by: ChangedBy, reason: string): Promise<number> {
-    await this.revocations.revokeClient(clientId);
     await this.usage.forget(clientId);
     return this.grants.revokeAll({ clientId }, by, reason);
   }
@@ -264,7 +275,8 @@ export class ClientRegistry {
     if (clientId === INTERNAL_CLIENT_ID) throw new AdminError(409, 'This is Gatehouse\'s own sign-in client; it cannot be deleted.');
     const client = await this.find(clientId);
     if (!client) throw new AdminError(404, `There is no client ${clientId}.`);
-    const grantsRevoked = await this.#deleteWithGrants(clientId, by, 'client deleted');
+    await this.#deleteRow(clientId);
+    const grantsRevoked = await this.#afterDelete(clientId, by, 'client deleted');
     await this.audit.record({
       event: 'client.deleted', actor: by.actor, ip: by.ip, clientId,
       details: { kind: client.kind, client_name: client.name, grants_revoked: grantsRevoked },
@@ -279,7 +291,7 @@ export class ClientRegistry {
     for (const client of candidates) {
       // Only while still pending: a registration that got its first token meanwhile (on any
       // replica) has handed out tokens and stays.
-      if (!await this.models.deleteClient(client.clientId, { onlyPending: true })) continue;
+      if (!await this.#deleteRow(client.clientId, { onlyPending: true })) continue;
       await this.#afterDelete(client.clientId, by, 'unused client purged');
       unused.push(client);
     }
