@@ -87,5 +87,25 @@ for (const backend of TEST_BACKENDS) {
       assert.equal(await refused(app.accessToken), true, 'its access token is refused');
       assert.equal(await server.auth.admin.clients.find(app.client.client_id), undefined);
     });
+
+    test('disabling a user again finishes what a failed attempt left: their grants and access tokens', async () => {
+      await server.auth.admin.users.create({ username: 'carol', password: 'carol password 123', scopes: ['mcp:read'] }, BY);
+      const client = await registerClient(server.issuer);
+      const tokens = await redeem(server.issuer, client, await connect(server.issuer, {
+        clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'carol', password: 'carol password 123',
+      }));
+      const accessToken = tokens.body.access_token as string;
+      const feed = await breakTheFeed(server.auth.database);
+      try {
+        await assert.rejects(server.auth.admin.users.disable('carol', BY), /the feed is unavailable/);
+      } finally {
+        await feed.restore();
+      }
+      const { grantsRevoked } = await server.auth.admin.users.disable('carol', BY);
+      assert.equal(grantsRevoked, 1);
+      assert.equal(await refused(accessToken), true, 'her access token is refused');
+      await server.auth.admin.users.enable('carol', BY);
+      assert.equal((await refresh(server.issuer, client, tokens.body.refresh_token as string)).status, 400, 'her refresh token stays revoked once she is enabled again');
+    });
   });
 }

@@ -136,17 +136,25 @@ export class UserAdmin {
 
   async disable(idOrUsername: string, by: ChangedBy): Promise<{ user: User; grantsRevoked: number }> {
     const user = await this.get(idOrUsername);
-    if (user.disabled) return { user, grantsRevoked: 0 };
-    await this.#refuseLockout(user, by, 'disable');
-    // Disabled first and committed: from then on findAccount refuses the user's code exchanges and
-    // refreshes on every replica, so even a crash before the grants below are revoked leaves no
-    // way to a new token.
-    const updated = await this.#updated(user.id, { disabled: true });
-    await this.#keepAnAdmin(user, { disabled: false });
+    let updated = user;
+    if (!user.disabled) {
+      await this.#refuseLockout(user, by, 'disable');
+      // Disabled first and committed: from then on findAccount refuses the user's code exchanges
+      // and refreshes on every replica, so even a crash before the grants below are revoked
+      // leaves no way to a new token.
+      updated = await this.#updated(user.id, { disabled: true });
+      await this.#keepAnAdmin(user, { disabled: false });
+    }
+    // Also for a user disabled already: an attempt that failed after the flag (a lost connection,
+    // a crash) left their grants, sessions and access tokens, which come back to life when the
+    // user is enabled again, and disabling again is how an administrator finishes it. Each step
+    // finds nothing left to do the second time, except the user's entry, harmless twice.
     const grantsRevoked = await this.grants.revokeAll({ accountId: user.id }, by, 'user disabled');
-    await this.models.deleteSessions(user.id);
+    const sessionsEnded = await this.models.deleteSessions(user.id);
     await this.revocations.revokeSubject(user.id);
-    await this.audit.record({ event: 'user.disabled', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, grants_revoked: grantsRevoked } });
+    if (!user.disabled || grantsRevoked > 0 || sessionsEnded > 0) {
+      await this.audit.record({ event: 'user.disabled', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, grants_revoked: grantsRevoked } });
+    }
     return { user: updated, grantsRevoked };
   }
 

@@ -53,7 +53,9 @@ export const usersCommand: CommandGroup = {
       const { user, grantsRevoked } = await context.services.users.disable(positionals[0]!, CLI);
       context.print({ ...toJson(user), changed, grants_revoked: grantsRevoked }, () => (changed
         ? `disabled ${user.username}; revoked ${grantsRevoked} grant(s)${configNote(user)}`
-        : `${user.username} was already disabled; nothing changed`));
+        : grantsRevoked > 0
+          ? `${user.username} was already disabled; revoked ${grantsRevoked} grant(s) an earlier attempt left`
+          : `${user.username} was already disabled; nothing changed`));
     },
 
     async enable(args, context) {
