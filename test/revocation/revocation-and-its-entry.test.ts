@@ -107,5 +107,24 @@ for (const backend of TEST_BACKENDS) {
       await server.auth.admin.users.enable('carol', BY);
       assert.equal((await refresh(server.issuer, client, tokens.body.refresh_token as string)).status, 400, 'her refresh token stays revoked once she is enabled again');
     });
+
+    test('setting a user\'s scopes again finishes what a failed attempt left: the grants holding a removed scope', async () => {
+      await server.auth.admin.users.create({ username: 'dave', password: 'dave password 123', scopes: ['mcp:read', 'mcp:write'] }, BY);
+      const client = await registerClient(server.issuer);
+      const tokens = await redeem(server.issuer, client, await connect(server.issuer, {
+        clientId: client.client_id, scope: 'mcp:read mcp:write', resource: RESOURCE, username: 'dave', password: 'dave password 123',
+      }));
+      const accessToken = tokens.body.access_token as string;
+      assert.equal(decodeJwt(accessToken).scope, 'mcp:read mcp:write');
+      const feed = await breakTheFeed(server.auth.database);
+      try {
+        await assert.rejects(server.auth.admin.users.setScopes('dave', ['mcp:read'], BY), /the feed is unavailable/);
+      } finally {
+        await feed.restore();
+      }
+      const { grantsRevoked } = await server.auth.admin.users.setScopes('dave', ['mcp:read'], BY);
+      assert.equal(grantsRevoked, 1);
+      assert.equal(await refused(accessToken), true, 'the access token carrying mcp:write is refused');
+    });
   });
 }

@@ -194,8 +194,13 @@ export class UserAdmin {
     // The scopes first, committed: the next refresh on any replica is capped by them (create-provider.ts).
     const updated = await this.#updated(user.id, { scopes });
     if (removed.includes(ADMIN_SCOPE)) await this.#keepAnAdmin(user, { scopes: user.scopes });
-    const reason = `scope ${removed.join(' ')} removed from the user`;
-    let grantsRevoked = await this.#revokeHolding(user.id, removed, by, reason);
+    // Every scope the user lacks now, not only those this call removed: an earlier call that failed
+    // after the scopes were committed (a lost connection, a crash) left grants holding a scope the
+    // user no longer has, and setting the same scopes again, with nothing left to remove, is how an
+    // administrator finishes it. A grant never holds a scope its user did not have when granting.
+    const lacking = MCP_SCOPES.filter((s) => !scopes.includes(s));
+    const reason = `scope ${(removed.length > 0 ? removed : lacking).join(' ')} removed from the user`;
+    let grantsRevoked = await this.#revokeHolding(user.id, lacking, by, reason);
     if (removed.length > 0) {
       // Another replica, or the server beside the CLI, may answer from its copy of the user as it
       // was for up to USER_FRESH_MS (user-store.ts) and make a grant with a removed scope meanwhile
@@ -203,7 +208,7 @@ export class UserAdmin {
       // tokens carry the scope, and no entry refuses them. Once no copy can be that old, the
       // grants holding a removed scope are revoked once more.
       await delay(USER_FRESH_MS + OTHER_COPIES_SLACK_MS);
-      grantsRevoked += await this.#revokeHolding(user.id, removed, by, reason);
+      grantsRevoked += await this.#revokeHolding(user.id, lacking, by, reason);
     }
     await this.audit.record({ event: 'user.scopes_changed', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, from: user.scopes, to: scopes, grants_revoked: grantsRevoked } });
     return { user: updated, grantsRevoked };
