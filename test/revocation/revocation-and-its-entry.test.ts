@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import type { SqlDatabase } from '../../apps/shared/storage/sql-database.ts';
-import { connect, redeem, refresh, registerClient } from '../helpers/oauth-flow.ts';
+import { clientSecretBasic, connect, redeem, refresh, registerClient, tokenRequest } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { TEST_BACKENDS } from '../helpers/test-database.ts';
 
@@ -124,6 +124,22 @@ for (const backend of TEST_BACKENDS) {
       }
       const { grantsRevoked } = await server.auth.admin.users.setScopes('dave', ['mcp:read'], BY);
       assert.equal(grantsRevoked, 1);
+      assert.equal(await refused(accessToken), true, 'the access token carrying mcp:write is refused');
+    });
+
+    test('a service account\'s scope removal that could not publish its entry changes nothing, so the second attempt stops its access token', async () => {
+      const service = await server.auth.admin.serviceAccounts.create({ name: 'Nightly job', authMethod: 'client_secret_basic', scopes: ['mcp:read', 'mcp:write'] }, BY);
+      const answer = await tokenRequest(server.issuer, { grant_type: 'client_credentials', resource: RESOURCE, scope: 'mcp:read mcp:write' },
+        clientSecretBasic(service.clientId, service.clientSecret!));
+      const accessToken = answer.body.access_token as string;
+      assert.equal(decodeJwt(accessToken).scope, 'mcp:read mcp:write');
+      const feed = await breakTheFeed(server.auth.database);
+      try {
+        await assert.rejects(server.auth.admin.serviceAccounts.setScopes(service.clientId, ['mcp:read'], BY), /the feed is unavailable/);
+      } finally {
+        await feed.restore();
+      }
+      await server.auth.admin.serviceAccounts.setScopes(service.clientId, ['mcp:read'], BY);
       assert.equal(await refused(accessToken), true, 'the access token carrying mcp:write is refused');
     });
   });

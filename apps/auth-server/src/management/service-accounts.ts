@@ -19,6 +19,7 @@
  *   `sub` is its client id, so the two can never name the same subject at the resource server.
  */
 import { systemClock, type Clock } from '../../../shared/clock.ts';
+import type { SqlExecutor } from '../../../shared/storage/sql-database.ts';
 import { MCP_SCOPES } from '../../../shared/mcp-scopes.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { generateClientSecret, hashClientSecret } from '../provider/hashed-client-secrets.ts';
@@ -105,9 +106,11 @@ export class ServiceAccounts {
 
   /** Sets the account's scopes; taking one away also stops the tokens it holds now. */
   async setScopes(clientId: string, requested: string[], by: ChangedBy): Promise<void> {
-    const { before, after } = await this.#change(clientId, (stored) => ({ ...stored, scope: checkScopes(requested).join(' ') }));
+    const { before, after } = await this.#change(clientId, (stored) => ({ ...stored, scope: checkScopes(requested).join(' ') }), async (changed, tx) => {
+      const scopes = serviceScopes(changed.after.scope);
+      if (serviceScopes(changed.before.scope).some((scope) => !scopes.includes(scope))) await this.revocations.revokeClient(clientId, tx);
+    });
     const [was, scopes] = [serviceScopes(before.scope), serviceScopes(after.scope)];
-    if (was.some((scope) => !scopes.includes(scope))) await this.revocations.revokeClient(clientId);
     await this.audit.record({
       event: 'service_account.scopes_changed', actor: by.actor, ip: by.ip, clientId,
       details: { from: was.join(' '), to: scopes.join(' ') },
@@ -120,6 +123,8 @@ export class ServiceAccounts {
       const { [SERVICE_DISABLED]: _was, ...rest } = stored;
       return disabled ? { ...rest, [SERVICE_DISABLED]: true } : rest;
     });
+    // After the change, not with it: a disabled account gets no new token even when the entry
+    // fails, and disabling it again writes the entry again.
     if (disabled) await this.revocations.revokeClient(clientId);
     await this.audit.record({ event: disabled ? 'service_account.disabled' : 'service_account.enabled', actor: by.actor, ip: by.ip, clientId });
   }
@@ -127,14 +132,21 @@ export class ServiceAccounts {
   /**
    * Applies `change` to the stored account in one locked read and write (ModelStore.changeClient):
    * an administrator on another replica, or the CLI, changing the same account at the same moment
-   * is applied after this, to what this wrote, and never undone by it.
+   * is applied after this, to what this wrote, and never undone by it. `publish` commits with the
+   * change: the entry of a scope removal written after it, and failing, left the scope removed
+   * and unpublished, and removing it again removed nothing, so published nothing: the account's
+   * tokens kept the scope for their lifetime.
    */
-  async #change(clientId: string, change: (stored: Record<string, unknown>) => Record<string, unknown>): Promise<ClientMetadataChange> {
+  async #change(
+    clientId: string,
+    change: (stored: Record<string, unknown>) => Record<string, unknown>,
+    publish?: (changed: ClientMetadataChange, tx: SqlExecutor) => Promise<void>,
+  ): Promise<ClientMetadataChange> {
     const notFound = () => new AdminError(404, `There is no service account ${clientId}.`);
     const changed = await this.models.changeClient(clientId, (stored) => {
       if (stored[SERVICE_ACCOUNT] !== true) throw notFound();
       return this.#validated(change(stored));
-    });
+    }, publish);
     if (!changed) throw notFound();
     return changed;
   }

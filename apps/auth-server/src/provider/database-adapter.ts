@@ -383,12 +383,15 @@ export interface ClientMetadataChange {
  * on a replica and the CLI, apply one after the other, the second to what the first wrote. Read
  * first and written back later, the second wrote the metadata it read before the first, undoing
  * it (a service account disabled on one replica was enabled again by a scope change on the other).
- * Undefined when there is no such client.
+ * `publish` runs in the same transaction once the metadata is written, so what the caller records
+ * about the change (a revocation feed entry) commits with it or not at all. Undefined when there
+ * is no such client.
  */
 export async function changeClientMetadata(
   db: SqlDatabase,
   clientId: string,
   change: (stored: Record<string, unknown>) => Record<string, unknown>,
+  publish: (changed: ClientMetadataChange, tx: SqlExecutor) => Promise<void> = async () => {},
 ): Promise<ClientMetadataChange | undefined> {
   const lock = db.dialect === 'postgres' ? ' FOR UPDATE' : '';
   return db.transaction(async (tx) => {
@@ -397,6 +400,7 @@ export async function changeClientMetadata(
     const before = JSON.parse(row.payload) as Record<string, unknown>;
     const after = change(before);
     await tx.run("UPDATE oidc_models SET payload = ? WHERE model = 'Client' AND id = ?", [JSON.stringify(toStoredPayload('Client', after as AdapterPayload)), clientId]);
+    await publish({ before, after }, tx);
     return { before, after };
   });
 }

@@ -207,11 +207,15 @@ export class ModelStore {
 
   /**
    * Changes an administrator's client's metadata in one locked read and write, so a change made
-   * meanwhile elsewhere is kept (database-adapter.ts changeClientMetadata); undefined when there
-   * is no such client.
+   * meanwhile elsewhere is kept (database-adapter.ts changeClientMetadata); `publish` commits with
+   * it. Undefined when there is no such client.
    */
-  changeClient(clientId: string, change: (stored: Record<string, unknown>) => Record<string, unknown>): Promise<ClientMetadataChange | undefined> {
-    return changeClientMetadata(this.db, clientId, change);
+  changeClient(
+    clientId: string,
+    change: (stored: Record<string, unknown>) => Record<string, unknown>,
+    publish?: (changed: ClientMetadataChange, tx: SqlExecutor) => Promise<void>,
+  ): Promise<ClientMetadataChange | undefined> {
+    return changeClientMetadata(this.db, clientId, change, publish);
   }
 
   /** `onlyPending`: only while the registration is pending first use (has an expiry). */
