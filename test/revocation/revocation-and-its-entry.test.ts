@@ -9,21 +9,25 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import type { SqlDatabase } from '../../apps/shared/storage/sql-database.ts';
+import { startDocumentServer, type DocumentServer } from '../helpers/document-server.ts';
 import { clientSecretBasic, connect, redeem, refresh, registerClient, tokenRequest } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { TEST_BACKENDS } from '../helpers/test-database.ts';
+import { claudeCodeDocument } from '../registration/support/claude-code-document.ts';
 
 const RESOURCE = 'http://localhost:4001/mcp';
 const BY = { actor: { name: 'test-admin', id: 'test-admin' }, ip: '127.0.0.1' };
 
-/** Makes every insert into the revocation feed fail until `restore` is called. */
-async function breakTheFeed(db: SqlDatabase): Promise<{ restore(): Promise<void> }> {
+/** Makes every insert into the revocation feed (of `kind` only, when given) fail until `restore` is called. */
+async function breakTheFeed(db: SqlDatabase, kind?: 'grant'): Promise<{ restore(): Promise<void> }> {
   if (db.dialect === 'sqlite') {
-    await db.run("CREATE TRIGGER refuse_entries BEFORE INSERT ON revocations BEGIN SELECT RAISE(ABORT, 'the feed is unavailable'); END");
+    const when = kind ? ` WHEN NEW.kind = '${kind}'` : '';
+    await db.run(`CREATE TRIGGER refuse_entries BEFORE INSERT ON revocations${when} BEGIN SELECT RAISE(ABORT, 'the feed is unavailable'); END`);
     return { restore: async () => void await db.run('DROP TRIGGER refuse_entries') };
   }
+  const when = kind ? ` WHEN (NEW.kind = '${kind}')` : '';
   await db.run("CREATE FUNCTION refuse_entries() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the feed is unavailable'; END $$");
-  await db.run('CREATE TRIGGER refuse_entries BEFORE INSERT ON revocations FOR EACH ROW EXECUTE FUNCTION refuse_entries()');
+  await db.run(`CREATE TRIGGER refuse_entries BEFORE INSERT ON revocations FOR EACH ROW${when} EXECUTE FUNCTION refuse_entries()`);
   return {
     async restore() {
       await db.run('DROP TRIGGER refuse_entries ON revocations');
@@ -35,11 +39,22 @@ async function breakTheFeed(db: SqlDatabase): Promise<{ restore(): Promise<void>
 for (const backend of TEST_BACKENDS) {
   describe(`a revocation and its feed entry (${backend})`, () => {
     let server: TestAuthServer;
+    let docs: DocumentServer;
 
     before(async () => {
-      server = await startAuthServer({ backend });
+      docs = await startDocumentServer();
+      server = await startAuthServer({
+        backend,
+        metadataFetch: { dangerouslyAllowLoopback: true, ca: docs.ca },
+        configure(config) {
+          config.authServer.clientIdMetadataDocuments.trustedHosts = [new URL(docs.origin).host];
+        },
+      });
     });
-    after(() => server?.close());
+    after(async () => {
+      await server?.close();
+      await docs?.close();
+    });
 
     /** A grant of the admin's with its tokens, as a connected app holds them. */
     const connectApp = async () => {
@@ -141,6 +156,24 @@ for (const backend of TEST_BACKENDS) {
       }
       await server.auth.admin.serviceAccounts.setScopes(service.clientId, ['mcp:read'], BY);
       assert.equal(await refused(accessToken), true, 'the access token carrying mcp:write is refused');
+    });
+
+    test('deleting a CIMD client whose grants could not all be revoked leaves it listed, so the second attempt stops its refresh token', async () => {
+      const clientId = docs.json('/deleted-cimd.json', claudeCodeDocument(`${docs.origin}/deleted-cimd.json`));
+      const client = { client_id: clientId };
+      const tokens = await redeem(server.issuer, client, await connect(server.issuer, {
+        clientId, redirectUri: 'http://localhost:49152/callback', scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD,
+      }));
+      assert.equal(tokens.status, 200);
+      const feed = await breakTheFeed(server.auth.database, 'grant');
+      try {
+        await assert.rejects(server.auth.admin.clients.remove(clientId, BY), /the feed is unavailable/);
+      } finally {
+        await feed.restore();
+      }
+      assert.ok(await server.auth.admin.clients.find(clientId), 'still listed, to be deleted again');
+      await server.auth.admin.clients.remove(clientId, BY);
+      assert.equal((await refresh(server.issuer, client, tokens.body.refresh_token as string)).status, 400, 'its refresh token is gone, though the client may connect again');
     });
   });
 }

@@ -263,12 +263,15 @@ export class ClientRegistry {
   }
 
   /**
-   * Once the row is gone: the usage record, then its grants. A failure between these leaves
-   * grants of a client that no longer exists, which nothing can use.
+   * Once the row is gone: its grants, then the usage record. A CIMD client is listed only by its
+   * usage record and may connect again (its document is fetched anew), so its refresh tokens
+   * would work again: forgotten before a grant that failed to be revoked, it could no longer be
+   * found to be deleted again, and kept its access.
    */
   async #afterDelete(clientId: string, by: ChangedBy, reason: string): Promise<number> {
+    const revoked = await this.grants.revokeAll({ clientId }, by, reason);
     await this.usage.forget(clientId);
-    return this.grants.revokeAll({ clientId }, by, reason);
+    return revoked;
   }
 
   async remove(clientId: string, by: ChangedBy): Promise<{ kind: ClientKind; grantsRevoked: number }> {
