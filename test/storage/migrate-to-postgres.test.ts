@@ -156,6 +156,30 @@ describe('gatehouse migrate-to-postgres', { skip: !TEST_BACKENDS.includes('postg
     assert.equal(await postgresCount(databaseUrl, 'users'), before);
   });
 
+  test('a run that fails copying the second app copies nothing, so the next run completes', async () => {
+    const target = await createTestPostgresDatabase();
+    // The resource server's schema in place with a trigger that fails the copy of its notes, as a
+    // lost connection or a kill would once the auth-server's tables are copied.
+    await (await openDatabase({ sqliteFile: join(dir, 'unused.db'), postgres: { url: target } }, 'resource-server')).close();
+    const admin = new pg.Client({ connectionString: target });
+    await admin.connect();
+    try {
+      await admin.query("CREATE FUNCTION refuse_notes() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'connection lost'; END $$");
+      await admin.query('CREATE TRIGGER refuse_notes BEFORE INSERT ON notes FOR EACH ROW EXECUTE FUNCTION refuse_notes()');
+      const failed = await gatehouse(dir, ['migrate-to-postgres'], target);
+      assert.equal(failed.code, 1);
+      assert.match(failed.stderr, /connection lost/);
+      assert.equal(await postgresCount(target, 'users'), 0, 'nothing of the auth-server was left behind');
+      await admin.query('DROP TRIGGER refuse_notes ON notes');
+    } finally {
+      await admin.end();
+    }
+    const again = await gatehouse(dir, ['migrate-to-postgres'], target);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(await postgresCount(target, 'notes'), 1);
+    assert.ok(await postgresCount(target, 'users') >= 2);
+  });
+
   test('without DATABASE_URL it says what to set', async () => {
     const stdout = new CapturedOutput();
     const stderr = new CapturedOutput();

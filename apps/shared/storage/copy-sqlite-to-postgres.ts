@@ -1,5 +1,5 @@
 /**
- * Copies an app's SQLite database into its PostgreSQL schema (`gatehouse migrate-to-postgres`).
+ * Copies the apps' SQLite databases into their PostgreSQL schemas (`gatehouse migrate-to-postgres`).
  *
  * - Both sides must be at the latest migration of their backend: the caller migrates them first.
  *   Every SQLite table then has a PostgreSQL counterpart with at least its columns; a column
@@ -7,9 +7,11 @@
  * - Refuses a target that already holds data, apart from rows its own migrations seeded
  *   (`SEEDED`), which the source's rows replace: the revocation feed keeps its id, so resource
  *   servers following it do not start over.
- * - One transaction for the whole app: the counts of every table are compared inside it, before
- *   the commit, so a copy either lands complete and verified or not at all.
- * - The source is read in one read transaction, so all tables come from one consistent snapshot.
+ * - One transaction for both apps: the counts of every table are compared inside it, before the
+ *   commit, so a copy either lands complete and verified or not at all. One per app left the
+ *   auth-server's tables in place when the resource server's copy failed (a lost connection, a
+ *   kill), and every later run was refused for a target holding data.
+ * - Each source is read in one read transaction, so its tables come from one consistent snapshot.
  *   Stop the apps first all the same: what they write after the snapshot is not copied.
  * - Identity columns (audit ids, revocation seqs, tool-call ids) keep their values, and their
  *   sequences continue after the largest copied value.
@@ -87,17 +89,25 @@ async function copyTable(source: SqliteDatabase, tx: SqlExecutor, table: string)
   return copied;
 }
 
-/** Copies every table of `source` into `target` in one transaction; returns the rows per table. */
-export async function copySqliteToPostgres(source: SqliteDatabase, target: PostgresDatabase): Promise<CopiedTable[]> {
-  // A read transaction: every table is read from one snapshot, even if something writes meanwhile.
-  source.handle.exec('BEGIN');
+/** Copies every table of each of `sources` into `target` in one transaction; returns the rows per table, per source. */
+export async function copySqliteToPostgres(sources: readonly SqliteDatabase[], target: PostgresDatabase): Promise<CopiedTable[][]> {
+  const reading: SqliteDatabase[] = [];
   try {
+    // Read transactions: every table of a source is read from one snapshot, even if something writes meanwhile.
+    for (const source of sources) {
+      source.handle.exec('BEGIN');
+      reading.push(source);
+    }
     return await target.transaction(async (tx) => {
-      const copied: CopiedTable[] = [];
-      for (const table of sqliteTables(source)) copied.push({ table, rows: await copyTable(source, tx, table) });
+      const copied: CopiedTable[][] = [];
+      for (const source of sources) {
+        const tables: CopiedTable[] = [];
+        for (const table of sqliteTables(source)) tables.push({ table, rows: await copyTable(source, tx, table) });
+        copied.push(tables);
+      }
       return copied;
     });
   } finally {
-    source.handle.exec('COMMIT');
+    for (const source of reading) source.handle.exec('COMMIT');
   }
 }

@@ -1,8 +1,9 @@
 /**
  * `gatehouse migrate-to-postgres`: moves an existing SQLite deployment (both apps' databases in
  * DATA_DIR) into the PostgreSQL database DATABASE_URL names. Run it with the apps stopped, then
- * start them with DATABASE_URL set. Each app's tables are copied in one transaction and verified
- * by counting; a target that already holds data is refused, so running it twice changes nothing.
+ * start them with DATABASE_URL set. Both apps' tables are copied in one transaction and verified
+ * by counting, so a run that fails leaves nothing to refuse the next one; a target that already
+ * holds data is refused, so running it twice changes nothing.
  * The signing and cookie keys in KEYS_DIR move too, encrypted (keys/import-key-files.ts), so
  * nobody is signed out by the move.
  */
@@ -18,17 +19,23 @@ import type { CommandGroup } from '../command.ts';
 import { formatTable } from '../format-table.ts';
 import { parseCommandLine } from '../parse-command-line.ts';
 
-async function copyApp(app: AppName, file: string, target: PostgresDatabase): Promise<CopiedTable[]> {
-  const source = new SqliteDatabase(file);
+/** Copies the apps' SQLite files into `target`, together: both or neither. */
+async function copyApps(present: ReadonlyArray<[AppName, string]>, target: PostgresDatabase): Promise<Array<CopiedTable & { app: AppName }>> {
+  const sources: SqliteDatabase[] = [];
   try {
-    migrateSqlite(source, migrationsDir('sqlite', app));
-    await migratePostgres(target, app, migrationsDir('postgres', app));
-    return await copySqliteToPostgres(source, target);
+    for (const [app, file] of present) {
+      const source = new SqliteDatabase(file);
+      sources.push(source);
+      migrateSqlite(source, migrationsDir('sqlite', app));
+      await migratePostgres(target, app, migrationsDir('postgres', app));
+    }
+    const copied = await copySqliteToPostgres(sources, target);
+    return present.flatMap(([app], i) => copied[i]!.map((table) => ({ app, ...table })));
   } catch (err) {
-    if (err instanceof MigrationCopyError) throw new CliError(`${app}: ${err.message}; nothing was copied for it`);
+    if (err instanceof MigrationCopyError) throw new CliError(`${err.message}; nothing was copied`);
     throw err;
   } finally {
-    await source.close();
+    for (const source of sources) await source.close();
   }
 }
 
@@ -48,7 +55,7 @@ export const migrateToPostgresCommand: CommandGroup = {
       const present = files.filter(([, file]) => existsSync(file));
       if (present.length === 0) throw new CliError(`no SQLite database in ${dirname(database.sqliteFile)} (DATA_DIR)`);
       const target = new PostgresDatabase(database.postgres);
-      const copied: Array<CopiedTable & { app: AppName }> = [];
+      let copied: Array<CopiedTable & { app: AppName }>;
       let keys: ImportedKeys;
       try {
         // Keys before tables: a run stopped by a table finds them in place the next time.
@@ -56,9 +63,7 @@ export const migrateToPostgresCommand: CommandGroup = {
         keys = await importKeyFiles(context.config, target).catch((err: unknown) => {
           throw err instanceof KeyImportRefused ? new CliError(err.message) : err;
         });
-        for (const [app, file] of present) {
-          for (const table of await copyApp(app, file, target)) copied.push({ app, ...table });
-        }
+        copied = await copyApps(present, target);
       } finally {
         await target.close();
       }
