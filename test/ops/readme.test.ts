@@ -2,15 +2,19 @@
  * The operator's README against the code: its env var table is the one the config schema's
  * annotations generate; its configuration reference names exactly the schema's fields and, loaded
  * as a config file, gives exactly the defaults (so no documented default is wrong and no documented
- * field is unknown). The quick start itself is run in quick-start.test.ts.
+ * field is unknown); its metrics table names exactly the metrics and labels the apps register.
+ * The quick start itself is run in quick-start.test.ts.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { createAuthServerMetrics } from '../../apps/auth-server/src/ops/auth-server-metrics.ts';
+import { createResourceServerMetrics } from '../../apps/resource-server/src/ops/resource-server-metrics.ts';
 import { ENV_FIELDS, listConfigFields } from '../../apps/shared/config/config-fields.ts';
 import { loadConfig } from '../../apps/shared/config/load-config.ts';
+import { createMetricsRegistry } from '../../apps/shared/metrics.ts';
 import { ENV_TABLE_END, ENV_TABLE_START, formatEnvVarTable } from '../../scripts/config-env-table.ts';
 import { REPO_ROOT } from './support/processes.ts';
 
@@ -85,6 +89,25 @@ describe('README.md for operators', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  test('its metrics table names every metric the apps register, each with exactly its labels', () => {
+    const section = readme.split(/^## /m).find((part) => part.startsWith('Metrics\n')) ?? '';
+    // `| \`name\` | \`label\` (values, …), \`label\` | what |`: the labels are the backticked words outside parentheses.
+    const documented = new Map(section.split('\n').flatMap((line) => {
+      const [, name, labels] = /^\| `(gatehouse_[a-z_]+)` \|([^|]*)\|/.exec(line) ?? [];
+      if (!name) return [];
+      const outside = labels!.replace(/\([^)]*\)/g, '');
+      return [[name, [...outside.matchAll(/`([a-z_]+)`/g)].map((m) => m[1]!).sort()]] as const;
+    }));
+    const auth = createMetricsRegistry('auth-server');
+    createAuthServerMetrics(auth);
+    const resource = createMetricsRegistry('resource-server');
+    createResourceServerMetrics(resource);
+    const registered = new Map([...auth.getMetricsAsArray(), ...resource.getMetricsAsArray()]
+      .map((metric) => [metric.name, [...(metric as unknown as { labelNames: string[] }).labelNames].sort()] as const));
+    assert.ok(documented.size > 0, 'a metrics table in the Metrics section');
+    assert.deepEqual(Object.fromEntries(documented), Object.fromEntries(registered));
   });
 
   test('covers what an operator needs on day one', () => {
