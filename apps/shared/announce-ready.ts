@@ -12,6 +12,7 @@
  * announcement to the launcher over the IPC channel instead, and the launcher prints one banner
  * for both apps once both are ready.
  */
+import { GATEHOUSE_COMMAND } from './gatehouse-command.ts';
 
 export interface ReadyAnnouncement {
   app: 'auth-server' | 'resource-server';
@@ -27,8 +28,8 @@ export interface ReadyAnnouncement {
   unusedAdmin?: string;
 }
 
-/** How to give a user a new password, as the README's CLI section writes commands. */
-export const setPasswordCommand = (username: string) => `npx gatehouse users passwd ${username}`;
+/** How to give a user a new password, spelled as it runs here (`npx gatehouse` from a clone). */
+export const setPasswordCommand = (username: string) => `${GATEHOUSE_COMMAND} users passwd ${username}`;
 
 /** `http://127.0.0.1:4000` → `127.0.0.1:4000`, plus `, https` when it serves TLS itself. */
 function boundAddress(listening: string): string {

@@ -1,7 +1,8 @@
 /**
  * The compiled build really runs, laid out as the container image lays it out: package.json,
  * production node_modules, dist/, migrations/ and views/ in one directory, and no TypeScript
- * sources at all. Started with the image's command (plain node, no tsx).
+ * sources at all. Started with the image's command (plain node, no tsx); the CLI command its
+ * banner and help print is run there too.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -41,6 +42,15 @@ describe('the compiled build (npm run build)', () => {
       const client = await registerClient(setup.issuer);
       const signedIn = await connect(setup.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: setup.mcpUrl, username: 'admin', password: ADMIN_PASSWORD });
       assert.ok(signedIn.code, 'the sign-in and consent templates render');
+
+      // What the banner and the CLI's help tell a person to type runs where the build runs: the
+      // image has no TypeScript sources and no tsx, so the package's bin (`npx gatehouse`) does not.
+      const hint = /Set a new one:\n {4}(.+)\n/.exec(app.output())?.[1];
+      assert.ok(hint, `the banner says how to set a new password:\n${app.output()}`);
+      const reset = spawnSync('sh', ['-c', hint], { cwd: image, env: setup.env, input: 'another horse battery staple\n', encoding: 'utf8' });
+      assert.equal(reset.status, 0, `\`${hint}\`, typed in the image's directory:\n${reset.stdout}${reset.stderr}`);
+      const help = spawnSync(process.execPath, [join(image, 'dist', 'apps', 'auth-server', 'src', 'cli', 'main.js'), '--help'], { cwd: image, encoding: 'utf8' });
+      assert.ok(help.stdout.startsWith(`usage: ${hint.replace(/ users passwd admin$/, '')} [--json]`), help.stdout);
 
       app.signal('SIGTERM');
       assert.equal((await app.exited).code, 0, app.output());

@@ -1,7 +1,8 @@
 /**
- * How the help text and the messages spell the command. From a clone, `npx gatehouse` runs the
- * package's bin (package.json "bin") and prints nothing but the command's output, so
- * `npx gatehouse --json users list | jq …` works; `npm run gatehouse -- …` puts npm's own header
- * lines on stdout first (unless `-s`).
+ * How the help text and the messages spell the command: `npx gatehouse` from a clone, the
+ * compiled CLI's path in the build and the container image (apps/shared/gatehouse-command.ts says
+ * why; the start banner spells it the same way).
  */
-export const INVOCATION = 'npx gatehouse';
+import { GATEHOUSE_COMMAND } from '../../../shared/gatehouse-command.ts';
+
+export const INVOCATION = GATEHOUSE_COMMAND;
