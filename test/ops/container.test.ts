@@ -158,6 +158,13 @@ describe('docker-compose.yml', () => {
     for (const section of named) assert.ok(headings.includes(section), `README.md has a section "${section}"`);
   });
 
+  test('every variable it takes from your shell or .env is named in the README', () => {
+    const taken = new Set([...readFileSync(join(REPO_ROOT, 'docker-compose.yml'), 'utf8').matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!));
+    assert.ok(taken.has('ISSUER'), `variables taken: ${[...taken].join(', ')}`);
+    const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+    assert.deepEqual([...taken].filter((name) => !readme.includes(`\`${name}\``)), []);
+  });
+
   test('runs auth-server and resource-server, plus a federated profile and a replicas profile beside them', () => {
     assert.deepEqual(services.filter((s) => !s.service.profiles).map((s) => `${s.name}:${s.app}`).sort(), ['auth-server:auth-server', 'resource-server:resource-server']);
     const federated = services.filter((s) => s.service.profiles?.includes('federated'));
