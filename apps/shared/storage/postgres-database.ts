@@ -6,7 +6,8 @@
  *   bounded too, so a stuck database turns into errors (503 from the health check), not a pile
  *   of hung requests.
  * - TLS as libpq spells it in the URL: `?sslmode=require` (encrypted), `verify-full` (and
- *   `sslrootcert=/path/ca.pem`) to check the server's certificate, as managed databases document.
+ *   `sslrootcert=/path/ca.pem`) to check the server's certificate, as managed databases document
+ *   (`withLibpqSslModes`).
  * - BIGINT (`int8`) and NUMERIC come back as numbers, as on SQLite: every integer stored is an
  *   epoch time or a count far below 2^53.
  * - Migrations run under a session advisory lock, so replicas starting together apply each file
@@ -34,6 +35,19 @@ export interface PostgresOptions {
   statementTimeoutMs?: number;
   /** In milliseconds; how long a query waits for a free or new connection. Default is 5000. */
   connectTimeoutMs?: number;
+}
+
+/**
+ * The URL node-postgres is given, so that `sslmode` means what libpq says it means: `require`
+ * encrypts without checking the certificate (with `sslrootcert`, checks the CA only),
+ * `verify-ca`, `verify-full`. node-postgres 8 does so only with `uselibpqcompat=true`; without
+ * it, it checks every mode as `verify-full` (so `require` refuses a managed database's private
+ * CA) and writes a multi-line warning to stderr. An explicit `uselibpqcompat` is left as it is.
+ */
+export function withLibpqSslModes(url: string): string {
+  const params = URL.parse(url)?.searchParams;
+  if (!params?.has('sslmode') || params.has('uselibpqcompat')) return url;
+  return `${url}&uselibpqcompat=true`;
 }
 
 function parseNumber(value: string): number {
@@ -92,7 +106,7 @@ export class PostgresDatabase implements SqlDatabase {
   constructor(options: PostgresOptions) {
     this.location = redactDatabaseUrl(options.url);
     this.pool = new pg.Pool({
-      connectionString: options.url,
+      connectionString: withLibpqSslModes(options.url),
       max: options.maxConnections ?? 10,
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
       statement_timeout: options.statementTimeoutMs ?? 5000,
