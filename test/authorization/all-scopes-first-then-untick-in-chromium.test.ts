@@ -54,11 +54,11 @@ describe('challenge_scopes all: ask for everything first, untick on the consent 
     await page.getByLabel('Password').fill(ADMIN_PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Allow access?' }).waitFor();
-    for (const scope of [/Read your notes/, /Create and delete your notes/, /See recent activity/]) {
+    for (const scope of [/mcp:read/, /mcp:write/, /mcp:admin/]) {
       assert.equal(await page.getByRole('checkbox', { name: scope }).isChecked(), true, `${scope} is offered, ticked`);
     }
-    await page.getByRole('checkbox', { name: /Create and delete your notes/ }).uncheck();
-    await page.getByRole('checkbox', { name: /See recent activity/ }).uncheck();
+    await page.getByRole('checkbox', { name: /mcp:write/ }).uncheck();
+    await page.getByRole('checkbox', { name: /mcp:admin/ }).uncheck();
     await screenshot(page, 'consent-all-scopes-unticked');
     await page.getByRole('button', { name: 'Allow' }).click();
     await page.waitForURL(`${CALLBACK}**`);

@@ -72,7 +72,7 @@ describe('sign-in and consent pages in Chromium', () => {
     assert.equal(await page.locator('main script').count(), 0);
     assert.match(await page.locator('main').innerText(), /sent back to claude\.ai/);
     assert.match(await page.locator('main').innerText(), /registered itself with this server moments ago/);
-    assert.match(await page.locator('main').innerText(), /Create and delete your notes/);
+    assert.match(await page.locator('main').innerText(), /Use the tools that make changes/);
 
     await page.getByRole('button', { name: 'Allow' }).click();
     await page.waitForURL(`${CLAUDE_CALLBACK}**`);
@@ -102,7 +102,7 @@ describe('sign-in and consent pages in Chromium', () => {
   test('unticking a scope on the consent page gives a token with fewer scopes', async () => {
     const { page, context, callbacks, verifier } = await open();
     await signInByClicking(page, 'admin', ADMIN_PASSWORD);
-    await page.getByRole('checkbox', { name: /Create and delete your notes/ }).uncheck();
+    await page.getByRole('checkbox', { name: /mcp:write/ }).uncheck();
     await page.getByRole('button', { name: 'Allow' }).click();
     await page.waitForURL(`${CLAUDE_CALLBACK}**`);
     const tokens = await redeem(callbacks.at(-1)!.searchParams.get('code')!, verifier);
