@@ -56,6 +56,16 @@ function assertBackedUp(dir: string, files: string[]): void {
 }
 
 describe('README: Backup and restore, the commands as written', () => {
+  test('the backup they write in the clone is kept out of git and of the Docker build context, keys included', () => {
+    assert.match(/```sh\n([\s\S]*?)```/.exec(section)?.[1] ?? '', /cp -p keys\/\*\.json backup\//, 'the keys are copied into backup/');
+    for (const file of ['backup/auth-server.db', 'backup/resource-server.db', 'backup/signing-keys.json', 'backup/cookie-keys.json']) {
+      assert.equal(spawnSync('git', ['check-ignore', '-q', file], { cwd: REPO_ROOT }).status, 0, `git ignores ${file}`);
+    }
+    const dockerignore = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8').split('\n').map((line) => line.trim());
+    assert.ok(dockerignore.includes('backup'), '.dockerignore leaves backup/ out of the build context');
+  });
+
+
   const dirs: string[] = [];
   after(() => {
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
