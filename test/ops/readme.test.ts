@@ -6,7 +6,7 @@
  * The quick start itself is run in quick-start.test.ts.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -108,6 +108,19 @@ describe('README.md for operators', () => {
       .map((metric) => [metric.name, [...(metric as unknown as { labelNames: string[] }).labelNames].sort()] as const));
     assert.ok(documented.size > 0, 'a metrics table in the Metrics section');
     assert.deepEqual(Object.fromEntries(documented), Object.fromEntries(registered));
+  });
+
+  test('the full list of the auth-server\'s connection refusal reasons it points to names every reason code recorded', () => {
+    const listed = /the full list is in\s+`([^`]+)`/.exec(readme)?.[1];
+    assert.ok(listed, 'the README points to the full list');
+    const documented = readFileSync(join(REPO_ROOT, listed), 'utf8');
+    // The write side: every literal a `reasonCode:` is set to (plain, or either branch of a ternary).
+    const dir = join(REPO_ROOT, 'apps', 'auth-server', 'src', 'connections');
+    const recorded = new Set(readdirSync(dir).filter((file) => /^(explain|record)-.*\.ts$|^refusal\.ts$/.test(file))
+      .flatMap((file) => readFileSync(join(dir, file), 'utf8').split('\n'))
+      .flatMap((line) => [...(line.split('reasonCode:')[1] ?? '').matchAll(/'([a-z_]+)'/g)].map((m) => m[1]!)));
+    assert.ok(recorded.size >= 20, `reason codes found: ${[...recorded].join(', ')}`);
+    assert.deepEqual([...recorded].filter((code) => !documented.includes(`\`${code}\``)), []);
   });
 
   test('covers what an operator needs on day one', () => {
