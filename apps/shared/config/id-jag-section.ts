@@ -58,7 +58,7 @@ const jwkSet = z.object({
 
 export const trustedIdpEntry = z.strictObject({
   id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, { error: 'expected a short lowercase id like acme-okta' }).optional()
-    .meta({ description: 'names users it creates (<id>-<sub>) and the IdP in the audit log', default: "derived from the issuer's host" } satisfies FieldNote),
+    .meta({ description: 'names users it creates (<id>-<sub>, or the email the assertion carries) and the IdP in the audit log', default: "derived from the issuer's host" } satisfies FieldNote),
   issuer: httpsUrl('the IdP issuer')
     .meta({ description: 'the `iss` of its ID-JAGs, compared exactly' } satisfies FieldNote),
   jwks_uri: httpsUrl('jwks_uri').optional()
