@@ -1,12 +1,16 @@
 /**
  * What others stored reaches the CLI's terminal shown, never obeyed: anyone can register a client
  * (Dynamic Client Registration is open), and its `client_name` is printed by `clients list` and, in
- * its `client.registered` event, by `audit tail`. Each hostile name is registered over HTTP with a
- * running server; the CLI then runs in-process on the same data directory.
+ * its `client.registered` event, by `audit tail`. Registration now refuses names with control or
+ * bidirectional characters (test/registration/dynamic-registration.test.ts), but a database keeps
+ * the clients registered before that: each client here is registered over HTTP with a running
+ * server and its stored name and registration event then given the hostile name, as such a
+ * database holds them. The CLI then runs in-process on the same data directory.
  */
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
+import { changeClientMetadata } from '../../apps/auth-server/src/provider/database-adapter.ts';
 import { CLAUDE_DCR_BODY, registerClient } from '../helpers/oauth-flow.ts';
 import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { makeCliDir, runCli } from './support/cli-runner.ts';
@@ -36,7 +40,10 @@ describe('CLI text output of hostile stored values', () => {
     dir = makeCliDir('gatehouse-cli-hostile-');
     server = await startAuthServer({ dir });
     for (const [what, name] of HOSTILE_NAMES) {
-      clientIds.set(what, (await registerClient(server.issuer, { ...CLAUDE_DCR_BODY, client_name: name })).client_id);
+      const clientId = (await registerClient(server.issuer, { ...CLAUDE_DCR_BODY, client_name: 'placeholder' })).client_id;
+      await changeClientMetadata(server.auth.database, clientId, (stored) => ({ ...stored, client_name: name }));
+      await server.auth.admin.audit.record({ event: 'client.registered', actor: { name: 'anonymous' }, clientId, details: { client_name: name } });
+      clientIds.set(what, clientId);
     }
     await server.auth.admin.audit.flush(); // audit events are written in batches, off the request path
   });
