@@ -22,6 +22,9 @@
  *   §Protocol Version Negotiation). An envelope without a string version or without
  *   `clientCapabilities` (both required, schema.ts RequestMetaObject), or a stateless
  *   `MCP-Protocol-Version` header over a body with no envelope: 400 with `-32602`.
+ * - A stateless request the SDK's JSON-RPC schema cannot read (an id that is not a string or an
+ *   integer: `-32600`; a malformed reserved `_meta` member such as `progressToken`: `-32602`):
+ *   400, not handed to a server that would never answer it.
  * - A batch holding a stateless request: 400 `-32600` (the revision sends one message per POST,
  *   §Sending Messages); `initialize` with a stateless header: `-32020`, as the MCP SDK 2.x does
  *   (classifyInboundRequest): the handshake belongs to the session-based era.
@@ -32,7 +35,7 @@
  * `Accept` header (the answer is JSON, which every client must accept).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
+import { JSONRPCRequestSchema, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 import { isModernVersion, JSON_RPC_ERROR, MCP_ERROR, MCP_NAME_SOURCE, META, SUPPORTED_VERSIONS } from '../mcp/modern-protocol.ts';
 import type { StatelessRequest } from '../mcp/answer-stateless-request.ts';
 import { answerJson } from './answer-json.ts';
@@ -111,15 +114,27 @@ function routeOf(req: IncomingMessage, rpcBody: unknown): McpRequestRoute | { re
     return refuse(JSON_RPC_ERROR.invalidParams, `Invalid params: _meta["${META.clientCapabilities}"] is required`);
   }
   const id = rpcBody.id;
-  if (isRequest && typeof id !== 'string' && typeof id !== 'number') return refuse(JSON_RPC_ERROR.invalidRequest, 'Invalid Request: id must be a string or a number');
+  // JSON-RPC 2.0 §4: numbers SHOULD NOT have fractional parts; the SDK's RequestIdSchema takes
+  // only integers, and its server silently drops a request with any other id (see unreadableParams).
+  if (isRequest && typeof id !== 'string' && !Number.isInteger(id)) return refuse(JSON_RPC_ERROR.invalidRequest, 'Invalid Request: id must be a string or an integer');
   if (rpcBody.jsonrpc !== '2.0') return notJsonRpc();
-  return {
-    stateless: {
-      message: { ...(isRequest ? { id: id as string | number } : {}), method, params: paramsOf(params) },
-      protocolVersion: version,
-      clientInfo: meta[META.clientInfo],
-    },
-  };
+  const message = { ...(isRequest ? { id: id as string | number } : {}), method, params: paramsOf(params) };
+  const unreadable = isRequest ? unreadableParams(message) : undefined;
+  if (unreadable) return refuse(JSON_RPC_ERROR.invalidParams, `Invalid params: ${unreadable} is not valid`);
+  return { stateless: { message, protocolVersion: version, clientInfo: meta[META.clientInfo] } };
+}
+
+/**
+ * Which member of a stateless request's params the SDK's JSON-RPC request schema refuses (e.g.
+ * `_meta.progressToken` neither a string nor an integer), or undefined. The SDK's server takes a
+ * message that fails it for an "unknown message type" and never answers it, so such a request
+ * would wait for ever (answer-stateless-request.ts sends it over an in-memory transport). On the
+ * session-based path the SDK's HTTP transport refuses the same message with a 400 itself.
+ */
+function unreadableParams(message: StatelessRequest['message']): string | undefined {
+  const parsed = JSONRPCRequestSchema.safeParse({ jsonrpc: '2.0', ...message });
+  if (parsed.success) return undefined;
+  return parsed.error.issues[0]!.path.map(String).join('.') || 'params';
 }
 
 /**
