@@ -44,6 +44,7 @@ import { describeConnectionFailure, ProcessLimitError, UpstreamUnavailableError 
 import type { RequiredScopeLookup } from '../http/require-tool-scope.ts';
 import type { ToolCallOutcome } from '../storage/audit-store.ts';
 import { BUILT_IN_SERVER, BUILT_IN_TOOL_DEFINITIONS, callBuiltInTool, isBuiltInTool, toolError, type BuiltInToolDependencies } from './built-in-tools.ts';
+import { registerRequestHandler } from './register-request-handler.ts';
 import { TOOL_SCOPES } from './tool-table.ts';
 
 export interface ToolCallEvent {
@@ -162,13 +163,13 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
     }
   }
 
-  server.setRequestHandler(ListToolsRequestSchema, async (_request, extra) => {
+  registerRequestHandler(server, ListToolsRequestSchema, async (_request, extra) => {
     const listed = await gather('tools', extra);
     const upstreamTools = listed.flatMap(({ upstream, items }) => gateway.expose(upstream, 'tools', items));
     return { tools: [...(builtInTools ? BUILT_IN_TOOL_DEFINITIONS : []), ...upstreamTools] as never };
   });
 
-  server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
+  registerRequestHandler(server, CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
     const token = callerOf(extra);
     if (!token) return toolError('This server only runs tools for an authenticated caller.');
     const { name, arguments: args } = request.params;
@@ -197,12 +198,12 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
 
   if (servers.length === 0) return server;
   // Prompts and resources come only from the servers behind the gateway.
-  server.setRequestHandler(ListPromptsRequestSchema, async (_request, extra) => {
+  registerRequestHandler(server, ListPromptsRequestSchema, async (_request, extra) => {
     const listed = await gather('prompts', extra);
     return { prompts: listed.flatMap(({ upstream, items }) => gateway.expose(upstream, 'prompts', items)) as never };
   });
 
-  server.setRequestHandler(GetPromptRequestSchema, async (request, extra) => {
+  registerRequestHandler(server, GetPromptRequestSchema, async (request, extra) => {
     const { name, arguments: args } = request.params;
     const route = gateway.route('prompts', name) ?? await gateway.learn('prompts', name, contextOf(extra)).catch(() => undefined);
     if (!route) throw new McpError(ErrorCode.InvalidParams, `Prompt ${name} not found`);
@@ -210,17 +211,17 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
     return protocolFailure(route.upstream, () => forward(route.upstream, 'prompts/get', { name: route.name, ...(args ? { arguments: args } : {}) }, extra) as Promise<GetPromptResult>);
   });
 
-  server.setRequestHandler(ListResourcesRequestSchema, async (_request, extra) => {
+  registerRequestHandler(server, ListResourcesRequestSchema, async (_request, extra) => {
     const listed = await gather('resources', extra);
     return { resources: gateway.claimResources(listed) as never };
   });
 
-  server.setRequestHandler(ListResourceTemplatesRequestSchema, async (_request, extra) => {
+  registerRequestHandler(server, ListResourceTemplatesRequestSchema, async (_request, extra) => {
     const listed = await gather('resourceTemplates', extra);
     return { resourceTemplates: gateway.claimResourceTemplates(listed) as never };
   });
 
-  server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) => {
+  registerRequestHandler(server, ReadResourceRequestSchema, async (request, extra) => {
     const { uri } = request.params;
     let upstream = gateway.resourceOwner(uri);
     if (!upstream) {
