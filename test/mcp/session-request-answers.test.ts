@@ -3,7 +3,8 @@
  * request is answered by Gatehouse on the Node response (apps/resource-server/src/mcp/
  * answer-session-request.ts) and everything else by the SDK's own transport. Each row is a request
  * a client (or an attacker) can send; the status, headers and JSON-RPC answer are the SDK's in
- * every case, checked against the values the SDK's transport alone gave before that path existed.
+ * every case, checked against the values the SDK's transport alone gave before that path existed,
+ * except for a body that is not JSON-RPC, which serve-mcp-request.ts answers -32600 before the SDK.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -35,8 +36,9 @@ const rows: Row[] = [
   { name: 'an unsupported protocol version', headers: { 'MCP-Protocol-Version': '1999-01-01' }, status: 400, answer: -32000 },
   { name: 'an unknown method', body: { jsonrpc: '2.0', id: 8, method: 'no/such-method' }, status: 200, answer: -32601 },
   { name: 'initialize again', body: { ...INITIALIZE, id: 9 }, status: 400, answer: -32600 },
-  { name: 'a request without jsonrpc 2.0', body: { jsonrpc: '1.0', id: 10, method: 'tools/list' }, status: 400, answer: -32700 },
-  { name: 'a request with a null id', body: { jsonrpc: '2.0', id: null, method: 'tools/list' }, status: 400, answer: -32700 },
+  // Not JSON-RPC: -32600 (serve-mcp-request.ts); the SDK alone said -32700 Parse error.
+  { name: 'a request without jsonrpc 2.0', body: { jsonrpc: '1.0', id: 10, method: 'tools/list' }, status: 400, answer: -32600 },
+  { name: 'a request with a null id', body: { jsonrpc: '2.0', id: null, method: 'tools/list' }, status: 400, answer: -32600 },
   { name: 'a notification', body: { jsonrpc: '2.0', method: 'notifications/roots/list_changed' }, status: 202, answer: 'none' },
   { name: 'a response', body: { jsonrpc: '2.0', id: 'from-client', result: {} }, status: 202, answer: 'none' },
 ];

@@ -6,11 +6,16 @@
  *   a new session).
  * - Without: a fresh transport, which opens a session if the request is `initialize` and answers
  *   400 otherwise.
- * - Everything else is the SDK's: Accept and Content-Type checks, JSON-RPC validation, the 400 for
- *   an unsupported `MCP-Protocol-Version`, 405 for other methods, DELETE ending a session.
+ * - A body that is JSON but not a JSON-RPC 2.0 message (or batch of them; an empty batch too):
+ *   400 with `-32600 Invalid Request` (JSON-RPC 2.0 §5.1, §6). The SDK 1.x answers it `-32700
+ *   Parse error`, which is for text that is not JSON (typescript-sdk#563), and an empty batch 202.
+ *   Checked only where the SDK would check it: after its 406 for an Accept without both types.
+ * - Everything else is the SDK's: Accept and Content-Type checks, the 400 for an unsupported
+ *   `MCP-Protocol-Version`, 405 for other methods, DELETE ending a session.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import { JSONRPCMessageSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../../../shared/logger.ts';
 import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
 import { answerSessionRequest } from '../mcp/answer-session-request.ts';
@@ -41,7 +46,13 @@ export function serveMcpRequest(sessions: McpSessions, logger: Logger): ServeMcp
     coalesceWrites(res);
     try {
       // A plain request in an established session skips the SDK's Web-standard adapter.
-      if (discard || !answerSessionRequest(transport, req, res, auth, rpcBody)) await transport.handleRequest(req, res, rpcBody);
+      if (discard || !answerSessionRequest(transport, req, res, auth, rpcBody)) {
+        if (isNotJsonRpc(req, rpcBody)) {
+          answerJson(res, 400, { jsonrpc: '2.0', error: { code: -32600, message: 'Invalid Request: the body is not a JSON-RPC 2.0 message' }, id: null });
+          return;
+        }
+        await transport.handleRequest(req, res, rpcBody);
+      }
     } catch (err) {
       logger.error({ err }, 'mcp transport failed');
       if (!res.headersSent) {
@@ -54,4 +65,17 @@ export function serveMcpRequest(sessions: McpSessions, logger: Logger): ServeMcp
       await discard?.();
     }
   };
+}
+
+/**
+ * Whether a parsed JSON POST body (undefined when there is none: GET, DELETE, another content
+ * type) is not one JSON-RPC message or a non-empty batch of them, and the SDK would read it (its
+ * 406 for an Accept without both types comes first, webStandardStreamableHttp.js handlePostRequest).
+ */
+function isNotJsonRpc(req: IncomingMessage, rpcBody: unknown): boolean {
+  if (rpcBody === undefined) return false;
+  const accept = req.headers.accept;
+  if (!accept?.includes('application/json') || !accept.includes('text/event-stream')) return false;
+  const messages = Array.isArray(rpcBody) ? rpcBody : [rpcBody];
+  return messages.length === 0 || messages.some((message) => !JSONRPCMessageSchema.safeParse(message).success);
 }
