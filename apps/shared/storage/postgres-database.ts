@@ -10,6 +10,8 @@
  *   (`withLibpqSslModes`).
  * - BIGINT (`int8`) and NUMERIC come back as numbers, as on SQLite: every integer stored is an
  *   epoch time or a count far below 2^53.
+ * - A string parameter holding U+0000, which text cannot hold, throws NulCharacterError (a 400)
+ *   before the statement is sent: it always comes from a request, never from a failing database.
  * - Migrations run under a session advisory lock, so replicas starting together apply each file
  *   once; every file runs in a transaction with its row in `schema_migrations` (PostgreSQL's DDL
  *   is transactional), so a failed migration leaves nothing half-applied.
@@ -17,6 +19,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
+import { hasNulCharacter, NulCharacterError } from './nul-character-error.ts';
 import { migrationFiles } from './sqlite-database.ts';
 import type { SqlDatabase, SqlExecutor, SqlParams, SqlRunResult } from './sql-database.ts';
 import { toPostgresPlaceholders } from './to-postgres-placeholders.ts';
@@ -83,18 +86,29 @@ function executor(client: pg.Pool | pg.PoolClient): SqlExecutor {
   return {
     dialect: 'postgres',
     async all<Row>(sql: string, params?: SqlParams): Promise<Row[]> {
-      const { text, values } = toPostgresPlaceholders(sql, params);
+      const { text, values } = statement(sql, params);
       return (await client.query(text, values)).rows as Row[];
     },
     async get<Row>(sql: string, params?: SqlParams): Promise<Row | undefined> {
-      const { text, values } = toPostgresPlaceholders(sql, params);
+      const { text, values } = statement(sql, params);
       return (await client.query(text, values)).rows[0] as Row | undefined;
     },
     async run(sql: string, params?: SqlParams): Promise<SqlRunResult> {
-      const { text, values } = toPostgresPlaceholders(sql, params);
+      const { text, values } = statement(sql, params);
       return { changes: (await client.query(text, values)).rowCount ?? 0 };
     },
   };
+}
+
+/**
+ * The statement in PostgreSQL's form. A parameter with U+0000 is refused here, as a client error
+ * (NulCharacterError), not sent: the server would refuse the statement with an error that reads
+ * as the database failing (SQLSTATE 22021) and is answered 500.
+ */
+function statement(sql: string, params?: SqlParams): { text: string; values: unknown[] } {
+  const translated = toPostgresPlaceholders(sql, params);
+  if (hasNulCharacter(translated.values)) throw new NulCharacterError();
+  return translated;
 }
 
 export class PostgresDatabase implements SqlDatabase {

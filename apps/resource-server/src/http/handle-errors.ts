@@ -16,6 +16,8 @@ import type { ResourceServerState } from './resource-server-state.ts';
 interface HttpError extends Error {
   status?: number;
   expose?: boolean;
+  /** Set when `message` is a code rather than words (e.g. NulCharacterError). */
+  error_description?: string;
 }
 
 export function handleErrors(logger: Logger) {
@@ -37,7 +39,7 @@ export function handleErrors(logger: Logger) {
       const status = typeof err.status === 'number' && err.status >= 400 && err.status < 600 ? err.status : 500;
       if (status < 500 && err.expose) {
         ctx.status = status;
-        ctx.body = { error: 'invalid_request', error_description: err.message };
+        ctx.body = { error: 'invalid_request', error_description: err.error_description ?? err.message };
         return;
       }
       logger.error({ err, method: ctx.method, path: ctx.path }, 'request failed');

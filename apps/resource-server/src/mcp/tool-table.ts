@@ -10,6 +10,7 @@
  */
 import * as z from 'zod';
 import type { McpScope } from '../../../shared/mcp-scopes.ts';
+import { NulCharacterError } from '../../../shared/storage/nul-character-error.ts';
 import type { AuditStore } from '../storage/audit-store.ts';
 import { MAX_NOTES_PER_USER, NoteLimitReachedError, type NoteStore } from '../storage/note-store.ts';
 
@@ -141,6 +142,8 @@ const createNote = defineTool({
       return { id, title, created_at };
     } catch (err) {
       if (err instanceof NoteLimitReachedError) throw new ToolError(`Cannot create the note: ${err.message}.`);
+      // PostgreSQL text cannot hold U+0000 (SQLite can): the caller's input, not a server fault.
+      if (err instanceof NulCharacterError) throw new ToolError('Cannot create the note: its title and text cannot contain a NUL character (U+0000).');
       throw err;
     }
   },
