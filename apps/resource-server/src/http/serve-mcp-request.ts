@@ -6,6 +6,10 @@
  *   a new session).
  * - Without: a fresh transport, which opens a session if the request is `initialize` and answers
  *   400 otherwise.
+ * - A request whose id is that of a request the session is still answering: 400 with `-32600
+ *   Invalid Request` and `id: null` (JSON-RPC 2.0 §4: an id identifies one request; the error
+ *   must not be taken for the answer to the first), which keeps its stream and gets its answer
+ *   (answer-session-request.ts, requestIdInProgress).
  * - A body that is JSON but not a JSON-RPC 2.0 message (or batch of them; an empty batch too):
  *   400 with `-32600 Invalid Request` (JSON-RPC 2.0 §5.1, §6). The SDK 1.x answers it `-32700
  *   Parse error`, which is for text that is not JSON (typescript-sdk#563), and an empty batch 202.
@@ -18,7 +22,7 @@ import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { JSONRPCMessageSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../../../shared/logger.ts';
 import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
-import { answerSessionRequest } from '../mcp/answer-session-request.ts';
+import { answerSessionRequest, requestIdInProgress } from '../mcp/answer-session-request.ts';
 import type { McpSessions } from '../mcp/mcp-sessions.ts';
 import { answerJson } from './answer-json.ts';
 import { coalesceWrites } from './coalesce-writes.ts';
@@ -39,6 +43,12 @@ export function serveMcpRequest(sessions: McpSessions, logger: Logger): ServeMcp
       }
     } else {
       ({ transport, discard } = await sessions.start(auth.extra.subject, rpcBody));
+    }
+
+    const inProgress = discard ? undefined : requestIdInProgress(transport, rpcBody);
+    if (inProgress !== undefined) {
+      answerJson(res, 400, { jsonrpc: '2.0', error: { code: -32600, message: `Invalid Request: request ${JSON.stringify(inProgress)} is still in progress in this session` }, id: null });
+      return;
     }
 
     // The transport reads the caller from `req.auth` and passes it to tool handlers as `authInfo`.

@@ -125,6 +125,28 @@ export function answerSessionRequest(
   return true;
 }
 
+/**
+ * The id of a request in `rpcBody` (one message or a batch) that this session's transport is still
+ * answering, or undefined. JSON-RPC 2.0 §4: an id identifies one request. The transport keeps one
+ * stream per request id (`_requestToStreamMapping`, here and in the SDK's own POST handling), so a
+ * second request with the id of one in progress took over its stream: the first one's answer was
+ * written to the second's stream or dropped, and its HTTP request was never answered. Only a
+ * request whose stream is still open holds its id: once its client closed it (e.g. after
+ * cancelling), the id may be used again, as before.
+ */
+export function requestIdInProgress(transport: StreamableHTTPServerTransport, rpcBody: unknown): string | number | undefined {
+  const inner = internalsOf(transport);
+  if (!inner || inner._requestToStreamMapping.size === 0) return undefined;
+  for (const message of Array.isArray(rpcBody) ? rpcBody : [rpcBody]) {
+    if (typeof message !== 'object' || message === null) continue;
+    const { id, method } = message as { id?: unknown; method?: unknown };
+    if (typeof method !== 'string' || (typeof id !== 'string' && typeof id !== 'number')) continue;
+    const streamId = inner._requestToStreamMapping.get(id);
+    if (streamId !== undefined && inner._streamMapping.has(streamId)) return id;
+  }
+  return undefined;
+}
+
 function internalsOf(transport: StreamableHTTPServerTransport): TransportInternals | undefined {
   const inner = (transport as unknown as { _webStandardTransport?: unknown })._webStandardTransport;
   if (!(inner instanceof WebStandardStreamableHTTPServerTransport)) return undefined;
