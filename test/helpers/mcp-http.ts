@@ -35,6 +35,15 @@ export function mcpRequest(url: string, { token, headers = {}, body, method = 'P
   return fetch(url, init);
 }
 
+/** Initializes an MCP session with `token`; returns its Mcp-Session-Id. */
+export async function openSession(url: string, token: string): Promise<string> {
+  const initialized = await mcpRequest(url, { token });
+  await initialized.text();
+  const sessionId = initialized.headers.get('mcp-session-id');
+  if (!sessionId) throw new Error(`initialize opened no session: ${initialized.status}`);
+  return sessionId;
+}
+
 export interface Challenge {
   scheme: string;
   params: Record<string, string>;

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { INITIALIZE } from '../helpers/mcp-http.ts';
+import { openSession } from '../helpers/mcp-http.ts';
 import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
 
@@ -39,14 +39,7 @@ describe('MCP bodies that are JSON but not JSON-RPC', () => {
     issuer = await startTestIssuer();
     server = await startResourceServer({ issuer: issuer.issuer });
     token = await issuer.mint();
-    const initialized = await fetch(server.mcpUrl, {
-      method: 'POST',
-      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' },
-      body: JSON.stringify(INITIALIZE),
-    });
-    await initialized.text();
-    sessionId = initialized.headers.get('mcp-session-id')!;
-    assert.ok(sessionId);
+    sessionId = await openSession(server.mcpUrl, token);
   });
   after(async () => {
     await server?.close();
