@@ -25,9 +25,10 @@ import { exposedName, mayBeShortened, splitExposedName } from './exposed-name.ts
 import { PerUserStdioUpstream } from './per-user-stdio-upstream.ts';
 import { ProcessBudget } from './process-budget.ts';
 import { SharedStdioUpstream } from './shared-stdio-upstream.ts';
+import { UpstreamUnavailableError } from './upstream-errors.ts';
 import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
 import type { CallContext, ListChangeAudience, Upstream, UpstreamStatus } from './upstream.ts';
-import type { ListItem } from './upstream-connection.ts';
+import type { ListItem, UpstreamConnection } from './upstream-connection.ts';
 
 /** Resource URIs and templates remembered at most (the lists are re-read when forgotten). */
 const MAX_REMEMBERED_URIS = 10_000;
@@ -141,6 +142,18 @@ export class Gateway {
     })));
   }
 
+  /**
+   * `upstream`'s connection for a session the gateway still follows (attached, not yet ended). A
+   * request of an ended session may still be running: the SDK does not stop a handler when its
+   * transport closes (a DELETE, a stateless client going away), and a resources/read asks the
+   * servers twice. A connection opened for it after `endSession` was one nothing would ever end:
+   * an HTTP server's upstream session and event stream stayed open for as long as the process ran.
+   */
+  connectionFor(upstream: Upstream, context: CallContext): Promise<UpstreamConnection> {
+    if (!this.#sessions.has(context.sessionKey)) return Promise.reject(new UpstreamUnavailableError(upstream.config.name, 'the client session has ended'));
+    return upstream.connectionFor(context);
+  }
+
   /** The exposed form of an upstream's list, remembering the way back for shortened names. */
   expose(upstream: Upstream, kind: NamedKind, items: readonly ListItem[]): ListItem[] {
     if (kind === 'tools') this.#lastTools.set(upstream, items.map((item) => String(item.name)));
@@ -178,7 +191,7 @@ export class Gateway {
   async learn(kind: NamedKind, exposed: string, context: CallContext): Promise<Route | undefined> {
     const upstream = this.#byName.get(splitExposedName(exposed)?.server ?? '');
     if (!upstream) return undefined;
-    const connection = await upstream.connectionFor(context);
+    const connection = await this.connectionFor(upstream, context);
     this.expose(upstream, kind, await connection.list(kind));
     return this.route(kind, exposed);
   }

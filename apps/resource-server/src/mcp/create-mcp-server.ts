@@ -117,7 +117,7 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
     const answers = await Promise.all(gateway.upstreams.map(async (upstream) => {
       let timer: NodeJS.Timeout | undefined;
       try {
-        const listing = upstream.connectionFor(contextOf(extra)).then((connection) => connection.list(kind));
+        const listing = gateway.connectionFor(upstream, contextOf(extra)).then((connection) => connection.list(kind));
         const wait = Math.min(MAX_LIST_WAIT_MS, upstream.config.timeout * 1000);
         const items = await Promise.race([listing, new Promise<never>((_resolve, reject) => {
           timer = setTimeout(() => reject(new Error(`no answer within ${wait / 1000} s`)), wait);
@@ -149,7 +149,7 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
 
   /** Sends one request to `upstream` for the caller, relaying progress and server requests. */
   async function forward(upstream: Upstream, method: 'tools/call' | 'prompts/get' | 'resources/read', params: Record<string, unknown>, extra: Extra) {
-    const connection = await upstream.connectionFor(contextOf(extra));
+    const connection = await gateway.connectionFor(upstream, contextOf(extra));
     const progressToken = extra._meta?.progressToken;
     try {
       return await connection.request(method, { ...params, _meta: upstreamMeta(upstream, extra, tokenOf(extra)) }, PASS_THROUGH, callingClient(extra), {
