@@ -4,6 +4,7 @@ import { benchGatewayEcho } from './gateway-echo.ts';
 import { benchMcpWhoami } from './mcp-whoami.ts';
 import { benchRefreshGrants } from './refresh-grants.ts';
 import { benchRefreshUnderSignIns } from './refresh-under-sign-ins.ts';
+import { benchRepeatedFormFields } from './repeated-form-fields.ts';
 import { benchStorageBackends } from './storage-backends.ts';
 
 console.log(`Gatehouse benchmarks — node ${process.version}, ${new Date().toISOString()}\n`);
@@ -18,3 +19,5 @@ console.log();
 await benchStorageBackends();
 console.log();
 await benchDiskPerGrant();
+console.log();
+await benchRepeatedFormFields();
