@@ -103,6 +103,31 @@ auth_server:
     assert.equal(loadConfig({ GATEHOUSE_CONFIG: legacy }, dir).authServer.upstreams[0]!.legacyRedirectUri, true);
   });
 
+  /** The durations the servers wait out with a timer, each as a config file setting it. */
+  const timerFields: Array<[string, (value: string) => string]> = [
+    ['database.statement_timeout', (v) => `database:\n  url: postgres://gatehouse@db.example.com/gatehouse\n  statement_timeout: ${v}\nauth_server:\n  key_encryption_key: ${'a'.repeat(64)}\n`],
+    ['shutdown_timeout', (v) => `shutdown_timeout: ${v}\n`],
+    ['auth_server.signing.reload_interval', (v) => `auth_server:\n  signing: { reload_interval: ${v} }\n`],
+    ['auth_server.federated.timeout', (v) => `auth_server:\n  federated:\n    upstream_issuer: https://a.example.com\n    client_id: x\n    timeout: ${v}\n`],
+    ['resource_server.revocation.poll_interval', (v) => `resource_server:\n  revocation: { poll_interval: ${v}, max_staleness: 30d }\n`],
+    ['resource_server.servers.0.timeout', (v) => `resource_server:\n  servers: [{ name: files, url: https://files.example.com/mcp, timeout: ${v}, scopes: { default: mcp:read } }]\n`],
+  ];
+
+  test('a timeout or interval of 24 days, the longest a timer waits, is accepted and read as written', () => {
+    for (const [field, yaml] of timerFields) {
+      const config = loadConfig({ GATEHOUSE_CONFIG: file(`timer-${field}.yaml`, yaml('2147483s')) }, dir);
+      const read = {
+        'database.statement_timeout': () => config.authServer.database.postgres!.statementTimeoutMs! / 1000,
+        shutdown_timeout: () => config.shutdownTimeout,
+        'auth_server.signing.reload_interval': () => config.authServer.keysReloadInterval,
+        'auth_server.federated.timeout': () => config.authServer.upstreams[0]!.timeout,
+        'resource_server.revocation.poll_interval': () => config.resourceServer.revocation.pollInterval,
+        'resource_server.servers.0.timeout': () => config.resourceServer.servers[0]!.timeout,
+      }[field]!;
+      assert.equal(read(), 2147483, field);
+    }
+  });
+
   const bad: Array<[string, Record<string, string>, string | undefined, RegExp]> = [
     ['federated mode without an upstream', {}, 'auth_server:\n  mode: federated\n', /auth_server\.mode: "federated" needs at least one upstream/],
     ['an upstream client secret written in the file', {}, 'auth_server:\n  federated:\n    upstream_issuer: https://a.example.com\n    client_id: x\n    client_secret: plain\n', /auth_server\.federated: unknown field\(s\) "client_secret"/],
@@ -130,6 +155,8 @@ auth_server:
     ['a password_env password over 72 bytes', { LONG_PW: 'x'.repeat(73) }, 'auth_server:\n  builtin:\n    users:\n      - { username: a, password_env: LONG_PW }\n', /users\.0\.password_env: the password in LONG_PW is longer than 72 bytes/],
     ['a short bootstrap password', { BOOTSTRAP_ADMIN_PASSWORD: 'short' }, undefined, /auth_server\.bootstrap_admin\.password \(from BOOTSTRAP_ADMIN_PASSWORD\): expected at least 12 characters/],
     ['a revocation staleness not above the poll interval', {}, 'resource_server:\n  revocation: { poll_interval: 10s, max_staleness: 10s }\n', /resource_server\.revocation\.max_staleness: expected more than poll_interval/],
+    // A timer longer than 2^31 - 1 ms fires after 1 ms: a 25-day interval would run every millisecond.
+    ...timerFields.map(([field, yaml]) => [`${field} longer than a timer can wait`, {}, yaml('25d'), new RegExp(`${field.replaceAll('.', '\\.')}: expected at most 24d \\(2147483s\\), the longest a timer can wait`)] as [string, Record<string, string>, string, RegExp]),
     ['a revocation feed URI that is not a URL', { REVOCATION_FEED_URI: 'feed' }, undefined, /resource_server\.revocation\.feed_uri \(from REVOCATION_FEED_URI\)/],
   ];
   for (const [name, env, yaml, expected] of bad) {

@@ -12,7 +12,7 @@ import { USERNAME } from '../username.ts';
 import { builtinUser } from './builtin-users.ts';
 import { federatedUpstreams } from './federated-upstreams.ts';
 import { idJagSection } from './id-jag-section.ts';
-import { booleanish, CROSS_FIELD, duration, issuerUrl, port, scopeList, type FieldNote } from './field-schemas.ts';
+import { booleanish, CROSS_FIELD, duration, issuerUrl, port, scopeList, timerDuration, type FieldNote } from './field-schemas.ts';
 import type { LoadContext } from './load-context.ts';
 
 /** Claude's connector callbacks: allowed unless the config file lists its own redirect URIs. */
@@ -98,7 +98,7 @@ function authServerFields(context: LoadContext) {
         .meta({ description: 'of access and ID tokens' } satisfies FieldNote),
       keys_dir: z.string().min(1).default('./keys').transform((dir) => resolve(context.cwd, dir))
         .meta({ description: 'signing and cookie keys without `database.url` (private, mode 0600; back them up, never commit them); with it they are in PostgreSQL', env: 'KEYS_DIR' } satisfies FieldNote),
-      reload_interval: duration.default(5)
+      reload_interval: timerDuration.default(5)
         .meta({ description: 'how often a running server looks for keys changed by `gatehouse keys rotate|retire` or another replica' } satisfies FieldNote),
     }).prefault({}).meta({ description: 'token signing keys' } satisfies FieldNote),
     audit: z.strictObject({

@@ -4,7 +4,7 @@
  */
 import * as z from 'zod';
 import { isLoopbackHostname } from '../loopback-hosts.ts';
-import { booleanish, duration, environmentName, scopeList, whenSet, type FieldNote } from './field-schemas.ts';
+import { booleanish, environmentName, scopeList, timerDuration, whenSet, type FieldNote } from './field-schemas.ts';
 import type { LoadContext } from './load-context.ts';
 
 function upstreamEntry(context: LoadContext) {
@@ -49,7 +49,7 @@ function upstreamEntry(context: LoadContext) {
       .meta({ description: 'verified emails (an entry with @) or upstream subjects that get admin_scopes' } satisfies FieldNote),
     admin_scopes: scopeList.default(['mcp:read', 'mcp:write', 'mcp:admin'])
       .meta({ description: 'what admin_users get' } satisfies FieldNote),
-    timeout: duration.default(10)
+    timeout: timerDuration.default(10)
       .meta({ description: 'each request to the upstream' } satisfies FieldNote),
     // RFC 9700 §4.4.2: each upstream gets its own redirect URI (<issuer>/oauth/callback/<id>).
     legacy_redirect_uri: booleanish.default(false)

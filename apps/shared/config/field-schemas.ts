@@ -27,6 +27,21 @@ export const duration = z.union([z.string(), z.number()]).transform((value, ctx)
   return seconds;
 });
 
+/**
+ * The longest wait a Node.js timer holds, in whole seconds (2^31 − 1 ms, 24 days 20 hours). A
+ * longer `setTimeout`, `setInterval` or `AbortSignal.timeout` fires after 1 ms instead.
+ */
+export const MAX_TIMER_SECONDS = Math.floor(0x7fffffff / 1000);
+
+/**
+ * A duration the server waits out with a timer (a timeout, a poll or reload interval): at most
+ * `MAX_TIMER_SECONDS`, so `30d` is refused rather than read as "at once" (an interval of 30 days
+ * would run every millisecond).
+ */
+export const timerDuration = duration.pipe(z.number().max(MAX_TIMER_SECONDS, {
+  error: `expected at most 24d (${MAX_TIMER_SECONDS}s), the longest a timer can wait`,
+}));
+
 export const port = z.coerce
   .number({ error: 'expected a port number' })
   .int({ error: 'expected a whole port number' })

@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import * as z from 'zod';
 import { MCP_SCOPES } from '../mcp-scopes.ts';
-import { booleanish, duration, environmentName, quoteUrl, whenSet, type FieldNote } from './field-schemas.ts';
+import { booleanish, duration, environmentName, quoteUrl, timerDuration, whenSet, type FieldNote } from './field-schemas.ts';
 import type { LoadContext } from './load-context.ts';
 
 const mcpScope = z.enum(MCP_SCOPES, { error: `expected one of the resource's scopes: ${MCP_SCOPES.join(', ')}` });
@@ -49,7 +49,7 @@ function gatewayServerEntry(context: LoadContext) {
       .meta({ description: "http: the server's own credentials, sent on every request" } satisfies FieldNote),
     forward_identity: booleanish.optional()
       .meta({ description: "http: send a short-lived token naming the caller, issued for this server's URL", default: 'false' } satisfies FieldNote),
-    timeout: duration.default(30)
+    timeout: timerDuration.default(30)
       .meta({ description: 'each request to the server' } satisfies FieldNote),
     scopes: gatewayScopes
       .meta({ description: 'the scope its tools, prompts and resources need' } satisfies FieldNote),

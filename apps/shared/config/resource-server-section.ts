@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import * as z from 'zod';
-import { booleanish, CROSS_FIELD, duration, environmentName, issuerUrl, port, resourceUrl, whenSet, type FieldNote } from './field-schemas.ts';
+import { booleanish, CROSS_FIELD, duration, environmentName, issuerUrl, port, resourceUrl, timerDuration, whenSet, type FieldNote } from './field-schemas.ts';
 import { gatewayServers } from './gateway-servers.ts';
 import type { ConnectionsConfig } from './connections-section.ts';
 import type { LoadContext } from './load-context.ts';
@@ -63,7 +63,7 @@ function resourceServerFields(context: LoadContext) {
     revocation: z.strictObject({
       feed_uri: z.url().optional()
         .meta({ description: "the auth-server's revocation feed the resource server follows", env: 'REVOCATION_FEED_URI', default: 'beside `JWKS_URI` (`…/oauth/revocations`)' } satisfies FieldNote),
-      poll_interval: duration.default(2)
+      poll_interval: timerDuration.default(2)
         .meta({ description: 'between reads of the feed' } satisfies FieldNote),
       max_staleness: duration.default(30)
         .meta({ description: 'no successful read for this long: tokens are refused with 503 (fail closed)' } satisfies FieldNote),

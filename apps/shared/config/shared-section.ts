@@ -6,7 +6,7 @@ import { accessSync, constants as fsConstants } from 'node:fs';
 import { resolve } from 'node:path';
 import * as z from 'zod';
 import { connectionsSection, toConnectionsConfig } from './connections-section.ts';
-import { booleanish, duration, port, type FieldNote } from './field-schemas.ts';
+import { booleanish, port, timerDuration, type FieldNote } from './field-schemas.ts';
 import type { LoadContext } from './load-context.ts';
 
 /** A PEM file the app must be able to read at boot, as an absolute path. */
@@ -48,7 +48,7 @@ export function sharedFields(context: LoadContext) {
         .meta({ description: 'PostgreSQL for both apps (`postgres://user:password@host/db?sslmode=verify-full`); unset: SQLite in `DATA_DIR`', env: 'DATABASE_URL' } satisfies FieldNote),
       max_connections: z.coerce.number().int().min(1).max(1000).default(10)
         .meta({ description: 'PostgreSQL connections each app process keeps at most', env: 'DATABASE_MAX_CONNECTIONS' } satisfies FieldNote),
-      statement_timeout: duration.default(5)
+      statement_timeout: timerDuration.default(5)
         .meta({ description: 'a PostgreSQL statement running longer is cancelled', env: 'DATABASE_STATEMENT_TIMEOUT' } satisfies FieldNote),
     }).prefault({})
       .meta({ description: 'where both apps keep their data: SQLite files by default, one PostgreSQL database for replicas' } satisfies FieldNote),
@@ -77,7 +77,7 @@ export function sharedFields(context: LoadContext) {
         .meta({ description: 'resource-server metrics port', env: 'RESOURCE_METRICS_PORT' } satisfies FieldNote),
     }).prefault({})
       .meta({ description: 'Prometheus metrics, each app on its own port, so the public ports never serve them' } satisfies FieldNote),
-    shutdown_timeout: duration.default(10)
+    shutdown_timeout: timerDuration.default(10)
       .meta({ description: 'how long in-flight requests may finish after SIGTERM', env: 'SHUTDOWN_TIMEOUT' } satisfies FieldNote),
     connections: connectionsSection,
   };
