@@ -204,6 +204,21 @@ describe('gatehouse CLI on its own data directory', () => {
     for (const secret of ['root password 1234', 'sam new password 1', 'config password 123']) assert.ok(!dump.includes(secret));
   });
 
+  test('audit tail --since reads a date and time without offset in UTC, as it prints times, whatever the zone the server runs in', async () => {
+    const minute = (offsetMs: number) => new Date(Date.now() + offsetMs).toISOString().slice(0, 16);
+    // UTC-5: a time read in the local zone would be five hours later than the one typed.
+    const tail = async (since: string) => (await spawnCli(dir, ['--json', 'audit', 'tail', '--event', 'client.created', '--since', since], { env: { TZ: 'Etc/GMT+5' } }));
+    const shown = await tail(minute(-10 * 60_000));
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.deepEqual(shown.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { client_id: string }).client_id), ['reports'], 'the client created minutes ago');
+    assert.equal((await tail(minute(10 * 60_000))).stdout, '', 'nothing after a time still to come');
+    const offset = await tail(`${minute(-10 * 60_000)}-01:00`);
+    assert.equal(offset.stdout, '', 'an offset is honoured: the UTC time of ten minutes ago, read at UTC-1, is fifty minutes from now');
+    const nonsense = await tail('2026-02-31');
+    assert.equal(nonsense.code, 2);
+    assert.match(nonsense.stderr, /--since expects a duration like 1h or a date and time in UTC like 2026-01-31T14:00, got "2026-02-31"/);
+  });
+
   test('services add / scopes / disable / enable: a machine client for client credentials, listed by clients list, removed by clients remove', async () => {
     const { generateKeyPair, exportJWK } = await import('jose');
     const { publicKey } = await generateKeyPair('RS256', { extractable: true });

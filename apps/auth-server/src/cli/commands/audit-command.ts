@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseDuration } from '../../../../shared/duration.ts';
 import { AUDIT_EVENTS, type AuditFilter, type AuditRecord } from '../../audit/audit-log.ts';
 import { AuditLogFollower } from '../../audit/audit-log-follower.ts';
+import { parseUtcTime } from '../../audit/parse-utc-time.ts';
 import { UsageError } from '../cli-errors.ts';
 import type { CommandGroup } from '../command.ts';
 import { isoTime } from '../format-table.ts';
@@ -16,13 +17,13 @@ function parseEvent(value: string | undefined): string | undefined {
   throw new UsageError(`unknown event ${JSON.stringify(value)}; the events are:\n  ${AUDIT_EVENTS.join('\n  ')}`);
 }
 
-/** `1h`, `30m`, `2d` ago, or an ISO date. */
+/** `1h`, `30m`, `2d` ago, or an ISO date and time, in UTC unless it has an offset (as the log prints times). */
 function parseSince(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const seconds = parseDuration(value);
   if (seconds !== undefined) return Date.now() - seconds * 1000;
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw new UsageError(`--since expects a duration like 1h or a date like 2026-01-31T14:00Z, got ${JSON.stringify(value)}`);
+  const ms = parseUtcTime(value);
+  if (ms === undefined) throw new UsageError(`--since expects a duration like 1h or a date and time in UTC like 2026-01-31T14:00, got ${JSON.stringify(value)}`);
   return ms;
 }
 

@@ -1,17 +1,17 @@
 /** Admin pages: the audit log, filtered by event, actor, client and time, newest first, paged. */
 import { AUDIT_EVENTS, type AuditFilter } from '../../audit/audit-log.ts';
+import { parseUtcTime } from '../../audit/parse-utc-time.ts';
 import { AdminError } from '../../management/admin-error.ts';
 import type { AdminServices } from '../../management/admin-services.ts';
 import { formatTime, type Handler, type RenderPage } from '../page-handler.ts';
 
 const PAGE_SIZE = 100;
 
-/** A `datetime-local` value (taken as UTC) or an ISO date; undefined when empty. */
+/** A `datetime-local` value or an ISO date and time, in UTC unless it has an offset; undefined when empty. */
 function parseTime(value: unknown, label: string): number | undefined {
   if (typeof value !== 'string' || !value.trim()) return undefined;
-  const text = /[zZ]|[+-]\d\d:?\d\d$/.test(value) ? value : `${value}Z`;
-  const ms = Date.parse(text);
-  if (Number.isNaN(ms)) throw new AdminError(400, `${label} must be a date and time like 2026-01-31T14:00.`);
+  const ms = parseUtcTime(value);
+  if (ms === undefined) throw new AdminError(400, `${label} must be a date and time like 2026-01-31T14:00.`);
   return ms;
 }
 
