@@ -20,6 +20,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { hasNulCharacter, NulCharacterError } from './nul-character-error.ts';
+import { refuseNewerSchema } from './refuse-newer-schema.ts';
 import { migrationFiles } from './sqlite-database.ts';
 import type { SqlDatabase, SqlExecutor, SqlParams, SqlRunResult } from './sql-database.ts';
 import { toPostgresPlaceholders } from './to-postgres-placeholders.ts';
@@ -190,8 +191,10 @@ export async function migratePostgres(db: PostgresDatabase, app: string, dir: st
       )`);
       const { rows } = await client.query<{ version: string }>('SELECT version FROM schema_migrations WHERE app = $1', [app]);
       const applied = new Set(rows.map((row) => row.version));
+      const files = migrationFiles(dir);
+      refuseNewerSchema(`the PostgreSQL database (${app})`, applied, files);
       const ran: string[] = [];
-      for (const file of migrationFiles(dir)) {
+      for (const file of files) {
         if (applied.has(file)) continue;
         const sql = readFileSync(join(dir, file), 'utf8');
         await client.query('BEGIN');

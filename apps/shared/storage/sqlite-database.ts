@@ -29,6 +29,7 @@ import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync } 
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { GroupCommit } from './group-commit.ts';
+import { refuseNewerSchema } from './refuse-newer-schema.ts';
 import type { SqlDatabase, SqlExecutor, SqlParams, SqlRunResult, SqlValue } from './sql-database.ts';
 
 const OWNER_ONLY_FILE = 0o600;
@@ -268,9 +269,11 @@ export function migrateSqlite(db: SqliteDatabase, dir: string, clock: () => numb
     applied_at INTEGER NOT NULL
   ) STRICT`);
   const applied = new Set(handle.prepare('SELECT version FROM schema_migrations').pluck().all() as string[]);
+  const files = migrationFiles(dir);
+  refuseNewerSchema(`the database ${db.location}`, applied, files);
   const record = handle.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)');
   const ran: string[] = [];
-  for (const file of migrationFiles(dir)) {
+  for (const file of files) {
     if (applied.has(file)) continue;
     const sql = readFileSync(join(dir, file), 'utf8');
     handle.transaction(() => {
