@@ -17,6 +17,7 @@ import { migratePostgres, PostgresDatabase } from '../../apps/shared/storage/pos
 import type { SqlDatabase } from '../../apps/shared/storage/sql-database.ts';
 import { migrateSqlite, SqliteDatabase } from '../../apps/shared/storage/sqlite-database.ts';
 import { testDatabaseSettings, TEST_BACKENDS } from '../helpers/test-database.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 const TABLES: Array<{ table: ConnectionEventTable; values: string; app: 'auth-server' | 'resource-server'; converts: string }> = [
   { table: 'connection_events', values: 'connection_values', app: 'auth-server', converts: '_connection_values.sql' },
@@ -98,6 +99,48 @@ for (const backend of TEST_BACKENDS) {
         await store.insertMany([event(3000, { clientId: 'old-client' })]);
         assert.deepEqual((await store.read({ clientId: 'old-client', limit: 10 })).map((e) => e.at), [3000]);
       });
+    });
+
+    // Replicas share the values table: each batch numbers its values in one statement, which locks
+    // every row it inserts or stamps until the batch commits. Two replicas' batches naming the same
+    // values in another order (one saw client b's events first, the other client a's) must not
+    // each hold what the other waits for.
+    if (backend === 'postgres') test('two replicas writing, at the same moment, batches that name the same values in opposite orders: both are stored', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'gatehouse-conn-values-'));
+      const settings = await testDatabaseSettings(backend, join(dir, `${app}.db`));
+      const [first, second] = await Promise.all([openDatabase(settings, app), openDatabase(settings, app)]);
+      try {
+        // Fields stored in the values table in the order client, user, address (SHARED).
+        const only = (at: number, clientId: string, accountId: string, ip: string): UnnumberedConnectionEvent => ({ at, app, step: 'authorization', outcome: 'ok', clientId, accountId, ip });
+        // A third writer holds one value of each batch, so each batch has taken its first value
+        // and waits in the middle of its statement when the holder lets go.
+        let release!: () => void;
+        const released = new Promise<void>((resolve) => { release = resolve; });
+        let holding!: () => void;
+        const held = new Promise<void>((resolve) => { holding = resolve; });
+        const holder = first.transaction(async (tx) => {
+          await tx.run(`INSERT INTO ${values} (value, last_at) VALUES ('held by one', 1), ('held by two', 1)`);
+          holding();
+          await released;
+        });
+        await held;
+        const writes = Promise.allSettled([
+          new ConnectionEventStore(first, table).insertMany([only(2000, 'client-b', 'held by one', 'client-a')]),
+          new ConnectionEventStore(second, table).insertMany([only(2001, 'client-a', 'held by two', 'client-b')]),
+        ]);
+        await waitFor('both batches waiting for the holder', async () =>
+          Number((await first.get<{ n: number }>("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"))!.n) === 2);
+        release();
+        await holder;
+        const outcomes = await writes;
+        assert.deepEqual(outcomes.map((outcome) => (outcome.status === 'rejected' ? String(outcome.reason) : 'stored')), ['stored', 'stored']);
+        assert.deepEqual((await new ConnectionEventStore(first, table).read({ limit: 10 })).map((e) => [e.clientId, e.accountId, e.ip]),
+          [['client-b', 'held by one', 'client-a'], ['client-a', 'held by two', 'client-b']]);
+      } finally {
+        await first.close();
+        await second.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     test('events stored before the values table are converted by its migration and read back the same', async () => {

@@ -152,7 +152,11 @@ export class ConnectionEventStore {
       }
     }
     const numbers = new Map<string, number>();
-    const entries = [...latest];
+    // In one fixed order (the values' own): each statement locks the rows it inserts or stamps
+    // until the batch commits, so two replicas whose batches name the same values lock them in the
+    // same order, and one waits for the other instead of each holding what the other needs (a
+    // deadlock, which PostgreSQL breaks after a second by failing one batch).
+    const entries = [...latest].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     for (let start = 0; start < entries.length; start += VALUES_PER_STATEMENT) {
       const chunk = entries.slice(start, start + VALUES_PER_STATEMENT);
       const rows = await tx.all<{ id: number; value: string }>(this.#upsertValues.replace('%ROWS%', chunk.map(() => '(?, ?)').join(', ')), chunk.flat());
