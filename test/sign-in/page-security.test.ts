@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { PasswordTooLongError } from '../../apps/auth-server/src/accounts/password-hasher.ts';
 import { SignInThrottle } from '../../apps/auth-server/src/accounts/sign-in-throttle.ts';
+import { readCookieKeys } from '../../apps/auth-server/src/keys/signing-keys.ts';
 import { Browser, formAction, inputValue, type PageResult } from '../helpers/browser.ts';
 import { decodeJwt } from 'jose';
 import { authorizeUrl, connect, decide, redeem, registerClient, signIn, type RegisteredClient } from '../helpers/oauth-flow.ts';
@@ -143,7 +144,7 @@ describe('sign-in page security', () => {
   test('failures slow down before the lock', async () => {
     // The throttle's own view says how long an answer is held; the server holds it on its clock,
     // which a test clock moves on by exactly that (nothing else moves it): no wall-clock timing.
-    const throttle = new SignInThrottle(server.auth.database, server.config.authServer.signInThrottle, clock);
+    const throttle = new SignInThrottle(server.auth.database, server.config.authServer.signInThrottle, readCookieKeys(server.config.authServer.keysDir)[0]!, clock);
     const { page, browser } = await loginPage(server, client);
     const ip = '203.0.113.99';
     assert.equal((await throttle.check('slowpoke', ip)).delayMs, 0, 'the first failure is not held');
@@ -154,6 +155,22 @@ describe('sign-in page security', () => {
     await signInFrom(browser, page, ip, 'slowpoke', 'x');
     assert.equal(clock.now() - started, hold, `the second failure is held back ${hold} ms`);
     assert.equal((await throttle.check('slowpoke', ip)).delayMs, 500, 'and each further failure doubles the hold');
+  });
+
+  test('a password typed into the username field is not written to the database', async () => {
+    // A common slip (and a password manager filling the wrong field): the secret arrives as the
+    // username. The throttle counts the attempt, but a copy of the database must not hold it.
+    const typed = 'victim-password-in-the-wrong-field';
+    const { page, browser } = await loginPage(server, client);
+    const refused = await signInFrom(browser, page, '203.0.113.150', typed, 'victim');
+    assert.match(refused.html, /Incorrect username or password\./);
+    const file = server.config.authServer.databaseFile;
+    const files = ['', '-wal'].filter((suffix) => existsSync(file + suffix)).map((suffix) => readFileSync(file + suffix));
+    assert.ok(files.some((bytes) => bytes.includes('203.0.113.150')), 'the attempt was counted (the search finds what is there)');
+    for (const bytes of files) assert.ok(!bytes.includes(typed), 'the database files hold what was typed as the username');
+    // Still counted per (username, client): the same slip from one client reaches the lock.
+    const throttle = new SignInThrottle(server.auth.database, server.config.authServer.signInThrottle, readCookieKeys(server.config.authServer.keysDir)[0]!, clock);
+    assert.equal((await throttle.check(typed.toUpperCase(), '203.0.113.150')).delayMs, 250, 'counted under the name, whatever its case');
   });
 
   test('an IP that sprays many usernames is locked for all of them', async () => {

@@ -7,6 +7,8 @@ import { TEST_BACKENDS } from '../helpers/test-database.ts';
 import { TestClock } from '../helpers/test-clock.ts';
 import { openTwoReplicas, type TwoReplicas } from '../helpers/two-replicas-database.ts';
 
+/** The secret both replicas hash usernames with (their shared first cookie key). */
+const THROTTLE_KEY = 'replicas-share-this-cookie-key';
 const POLICY = { maxFailures: 5, maxFailuresPerIp: 1000, slowDownAfter: 100, window: 600, lockDuration: 60 };
 
 /** Alternates `count` calls between the two replicas, all at once. */
@@ -27,8 +29,8 @@ for (const backend of TEST_BACKENDS) {
     test('sign-in failures spread over two replicas add up to a lock that both enforce', async () => {
       const clock = new TestClock();
       const throttles: [SignInThrottle, SignInThrottle] = [
-        new SignInThrottle(replicas.first, POLICY, clock),
-        new SignInThrottle(replicas.second, POLICY, clock),
+        new SignInThrottle(replicas.first, POLICY, THROTTLE_KEY, clock),
+        new SignInThrottle(replicas.second, POLICY, THROTTLE_KEY, clock),
       ];
       const ip = '198.51.100.7';
       for (let i = 0; i < POLICY.maxFailures; i += 1) {
@@ -43,13 +45,13 @@ for (const backend of TEST_BACKENDS) {
     });
 
     test('of attempts sent to both replicas at the same instant, only max_failures get their password checked', async () => {
-      const throttles: [SignInThrottle, SignInThrottle] = [new SignInThrottle(replicas.first, POLICY), new SignInThrottle(replicas.second, POLICY)];
+      const throttles: [SignInThrottle, SignInThrottle] = [new SignInThrottle(replicas.first, POLICY, THROTTLE_KEY), new SignInThrottle(replicas.second, POLICY, THROTTLE_KEY)];
       const answers = (await spread(40, throttles, (t) => t.attempt('burst', '198.51.100.8'))) as Array<{ locked: boolean }>;
       assert.equal(answers.filter((a) => !a.locked).length, POLICY.maxFailures);
     });
 
     test('a success gives back what its attempt counted against the IP, and clears its pair', async () => {
-      const throttles = [new SignInThrottle(replicas.first, { ...POLICY, maxFailuresPerIp: 3 }), new SignInThrottle(replicas.second, { ...POLICY, maxFailuresPerIp: 3 })];
+      const throttles = [new SignInThrottle(replicas.first, { ...POLICY, maxFailuresPerIp: 3 }, THROTTLE_KEY), new SignInThrottle(replicas.second, { ...POLICY, maxFailuresPerIp: 3 }, THROTTLE_KEY)];
       const ip = '198.51.100.9';
       await throttles[0]!.attempt('wrong', ip);
       for (const name of ['right-1', 'right-2', 'right-3']) {

@@ -263,7 +263,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   const holder = new ProviderHolder(buildProvider, keys, keyStore, logger);
   const provider = holder.provider;
   const stopWatchingKeys = holder.watch(config.keysReloadInterval);
-  const throttle = new SignInThrottle(database, config.signInThrottle, clock);
+  const throttle = new SignInThrottle(database, config.signInThrottle, cookieKeys[0]!, clock);
   // SQLite: counted in this process, written every second (local-rate-limiter.ts); PostgreSQL:
   // counted in the database, so replicas share each count at once.
   const rateLimiter: TokenBuckets = database.dialect === 'sqlite'

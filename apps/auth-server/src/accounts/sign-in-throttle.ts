@@ -18,10 +18,16 @@
  *   upsert that increments the row in the database and returns it (never read here and written
  *   back), so failures spread over several replicas add up, a lock reached through one replica
  *   holds on all of them, and a burst of attempts sent at once gets no more guesses than the limit.
+ * - A username is counted under a keyed hash of it (HMAC-SHA-256 with `key`, the first cookie key:
+ *   kept outside the database on SQLite, encrypted in it on PostgreSQL, the same on every replica),
+ *   never as typed: what was typed may be a password entered in the wrong field, and a copy of
+ *   the database must not hold it (as the audit log and connection events keep no unknown name).
+ *   Keyed, so a copy cannot be searched for likely passwords either.
  * Deliberately not handled here: distributed attacks from many clients against one account beyond
  * the per-pair limit (that needs a second factor, not a lock that would let attackers lock users
  * out), and working out the client from an address (the caller's, as for the rate limits).
  */
+import { createHmac } from 'node:crypto';
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { AuthServerConfig } from '../../../shared/config/load-config.ts';
 import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
@@ -58,16 +64,24 @@ const COUNT_FAILURE = `INSERT INTO sign_in_failures (key, failures, window_start
 export class SignInThrottle {
   readonly #policy: AuthServerConfig['signInThrottle'];
   readonly #clock: Clock;
+  readonly #key: string;
 
-  /** `clock`: windows and locks are counted on it (tests move it to end a lock). */
-  constructor(private readonly db: SqlDatabase, policy: AuthServerConfig['signInThrottle'], clock: Clock = systemClock) {
+  /**
+   * `key`: the secret usernames are hashed with (see above); every replica must pass the same.
+   * `clock`: windows and locks are counted on it (tests move it to end a lock).
+   */
+  constructor(private readonly db: SqlDatabase, policy: AuthServerConfig['signInThrottle'], key: string, clock: Clock = systemClock) {
     this.#policy = policy;
+    this.#key = key;
     this.#clock = clock;
   }
 
-  // The `ip:` prefix of the rows counted before clients were /64s is kept: IPv4 counts carry over an upgrade.
-  static #pairKey(username: string, client: string): string {
-    return `user:${username.toLowerCase()}|ip:${client}`;
+  // The `ip:` prefix of the rows counted before clients were /64s is kept: IPv4 counts carry over
+  // an upgrade. Rows an earlier version keyed by the plain name are no longer read; the sweeper
+  // deletes them once their window or lock has run out.
+  #pairKey(username: string, client: string): string {
+    const name = createHmac('sha256', this.#key).update(`sign-in-throttle\0${username.toLowerCase()}`).digest('base64url');
+    return `user#${name}|ip:${client}`;
   }
 
   /** Whether `row` still counts: under a lock, or inside its window. */
@@ -81,7 +95,7 @@ export class SignInThrottle {
   /** How the (username, client) pair and the client stand now: locked, and how long a failure would be held. */
   async check(username: string, client: string): Promise<{ locked: boolean; delayMs: number }> {
     const now = this.#clock.epochSeconds();
-    const pairKey = SignInThrottle.#pairKey(username, client);
+    const pairKey = this.#pairKey(username, client);
     const rows = await this.db.all<Row>('SELECT key, failures, window_started_at, locked_until FROM sign_in_failures WHERE key IN (?, ?)', [pairKey, `ip:${client}`]);
     const pair = this.#current(rows.find((row) => row.key === pairKey), now);
     const byIp = this.#current(rows.find((row) => row.key === `ip:${client}`), now);
@@ -99,7 +113,7 @@ export class SignInThrottle {
    */
   async attempt(username: string, client: string): Promise<{ locked: boolean; delayMs: number }> {
     const now = this.#clock.epochSeconds();
-    const pair = await this.#count(SignInThrottle.#pairKey(username, client), this.#policy.maxFailures, now);
+    const pair = await this.#count(this.#pairKey(username, client), this.#policy.maxFailures, now);
     if (!pair) return { locked: true, delayMs: MAX_DELAY_MS };
     const byIp = await this.#count(`ip:${client}`, this.#policy.maxFailuresPerIp, now);
     if (!byIp) return { locked: true, delayMs: MAX_DELAY_MS };
@@ -132,7 +146,7 @@ export class SignInThrottle {
    * counted against the client (a lock already set stays: it runs out by itself).
    */
   async recordSuccess(username: string, client: string): Promise<void> {
-    await this.db.run('DELETE FROM sign_in_failures WHERE key = ?', [SignInThrottle.#pairKey(username, client)]);
+    await this.db.run('DELETE FROM sign_in_failures WHERE key = ?', [this.#pairKey(username, client)]);
     await this.db.run('UPDATE sign_in_failures SET failures = failures - 1 WHERE key = ? AND failures > 0', [`ip:${client}`]);
   }
 
