@@ -116,6 +116,10 @@ describe('the transport against an unusual upstream', () => {
     ['an error status, without quoting a body that echoes the credentials', (req, res) => res.writeHead(401, { 'content-type': 'text/plain' }).end(`bad key ${req.headers['x-api-key']}`), /^it answered HTTP 401$/],
     ['a redirect, not followed', (_req, res) => res.writeHead(307, { location: 'http://127.0.0.1:1/elsewhere' }).end(), /^it answered HTTP 307$/],
     ['neither JSON nor an event stream', (_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>'), /content type "text\/html"/],
+    // JSON.parse quotes what it could not parse (all of a short body, 10 characters around the
+    // fault in a longer one): the credentials, when a server or a proxy in front echoes them.
+    ['JSON that does not parse, without quoting a body that echoes the credentials', (req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(String(req.headers['x-api-key'])), /^it answered with a body that is not JSON$/],
+    ['JSON broken at the credentials, without quoting them', (req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(`{"error": "invalid key", "key": ${req.headers['x-api-key']}}`), /^it answered with a body that is not JSON$/],
   ];
   for (const [name, respond, message] of refusals) {
     test(`refuses ${name}`, async () => {

@@ -123,7 +123,7 @@ export class HttpClientTransport implements Transport {
       return;
     }
     if (type.startsWith('application/json')) {
-      const parsed = JSON.parse(await readCapped(answer.body)) as JSONRPCMessage | JSONRPCMessage[];
+      const parsed = parseAnswer(await readCapped(answer.body));
       for (const one of Array.isArray(parsed) ? parsed : [parsed]) this.onmessage?.(one);
       return;
     }
@@ -298,6 +298,19 @@ export class EventStreamParser {
     } else if (field === 'event') {
       this.#event = value;
     }
+  }
+}
+
+/**
+ * A JSON answer's messages. JSON.parse's error quotes the text it could not parse (all of a short
+ * body, ten characters either side of the fault in a longer one), and this message reaches
+ * callers: a server, or a proxy in front of it, may echo the request's credentials there.
+ */
+function parseAnswer(text: string): JSONRPCMessage | JSONRPCMessage[] {
+  try {
+    return JSON.parse(text) as JSONRPCMessage | JSONRPCMessage[];
+  } catch {
+    throw new Error('it answered with a body that is not JSON');
   }
 }
 
