@@ -151,6 +151,17 @@ describe('identity tokens: the resource server obtains them by token exchange', 
         req.on('data', (chunk) => { body += String(chunk); });
         req.on('end', () => { res.statusCode = 400; res.end(JSON.stringify({ error: 'invalid_request', error_description: `you sent ${body} with ${req.headers.authorization}` })); });
       });
+      // Echoes the Authorization header: the gateway's id and secret, base64-encoded.
+      const echoCredentials = await listen((req, res) => {
+        res.statusCode = 401;
+        res.end(JSON.stringify({ error: 'invalid_client', error_description: `bad credentials: ${req.headers.authorization}` }));
+      });
+      // Echoes the secret it decoded, late in a long description: where the description is cut.
+      const echoSecretLate = await listen((req, res) => {
+        const secret = decodeURIComponent(Buffer.from(String(req.headers.authorization).slice('Basic '.length), 'base64').toString().split(':')[1]!);
+        res.statusCode = 401;
+        res.end(JSON.stringify({ error: 'invalid_client', error_description: `${'x'.repeat(280)} ${secret}` }));
+      });
       const down = await listen(() => {});
       down.server.close();
       try {
@@ -161,14 +172,20 @@ describe('identity tokens: the resource server obtains them by token exchange', 
           ['oversized', oversized.url, /not a token exchange response/],
           ['no issued_token_type', odd.url, /not a token exchange response/],
           ['echoes the request', echo.url, /refused: invalid_request: you sent/],
+          ['echoes the Authorization header', echoCredentials.url, /refused: invalid_client: bad credentials: /],
+          ['echoes the secret where the description is cut', echoSecretLate.url, /refused: invalid_client: x+/],
         ];
+        // What the gateway sends: RFC 6749 §2.3.1, its id and secret form-encoded, joined, base64.
+        const credentials = Buffer.from(`${encodeURIComponent(gateway.clientId)}:${encodeURIComponent(gateway.clientSecret)}`).toString('base64');
         for (const [label, tokenEndpoint, expected, timeout] of table) {
           const error = await identityTokens({ tokenEndpoint, timeout }).tokenFor(caller, UPSTREAM, ['mcp:read']).then(() => assert.fail(label), (err: Error) => err);
           assert.match(error.message, expected, label);
           assert.ok(!error.message.includes(caller.token.slice(0, 300)) && !error.message.includes(gateway.clientSecret), `${label}: ${error.message}`);
+          assert.ok(!error.message.includes(credentials), `${label}: the gateway's credentials, base64-encoded: ${error.message}`);
+          assert.ok(!error.message.includes(gateway.clientSecret.slice(0, 12)), `${label}: a part of the secret: ${error.message}`);
         }
       } finally {
-        for (const { server } of [hang, oversized, broken, odd, echo]) {
+        for (const { server } of [hang, oversized, broken, odd, echo, echoCredentials, echoSecretLate]) {
           server.closeAllConnections();
           server.close();
         }

@@ -120,12 +120,18 @@ export function createIdentityTokens(options: IdentityTokensOptions): IdentityTo
   const inFlight = new Map<string, Promise<string>>();
   const authorization = basicCredentials(options.clientId, options.clientSecret);
 
-  /** The message of a failure, with anything secret cut out in case the auth-server echoed it. */
-  const failure = (audience: string, reason: string, secrets: string[]): Error => {
-    let message = `identity token for ${audience}: ${reason}`;
-    for (const secret of [options.clientSecret, ...secrets]) if (secret) message = message.replaceAll(secret, '[redacted]');
-    return new Error(message);
+  /**
+   * `text` with anything secret cut out in case the auth-server echoed it: the client secret, as
+   * sent too (the base64 of the Authorization header), and `secrets`. Run before a text is cut
+   * short: a cut inside a secret would leave its first part.
+   */
+  const redact = (text: string, secrets: string[]): string => {
+    let redacted = text;
+    for (const secret of [options.clientSecret, authorization.slice('Basic '.length), ...secrets]) if (secret) redacted = redacted.replaceAll(secret, '[redacted]');
+    return redacted;
   };
+  /** The message of a failure, redacted. */
+  const failure = (audience: string, reason: string, secrets: string[]): Error => new Error(redact(`identity token for ${audience}: ${reason}`, secrets));
 
   async function exchange(caller: VerifiedAccessToken, audience: string, scope: string): Promise<Cached> {
     const body = new URLSearchParams({
@@ -156,7 +162,7 @@ export function createIdentityTokens(options: IdentityTokensOptions): IdentityTo
     if (!response.ok) {
       const code = typeof json?.error === 'string' ? json.error.slice(0, 64) : undefined;
       if (!code) throw failure(audience, `the auth-server answered ${response.status}`, [caller.token]);
-      const description = typeof json!.error_description === 'string' ? `: ${json!.error_description.slice(0, MAX_DESCRIPTION)}` : '';
+      const description = typeof json!.error_description === 'string' ? `: ${redact(json!.error_description, [caller.token]).slice(0, MAX_DESCRIPTION)}` : '';
       throw failure(audience, `the auth-server refused: ${code}${description}`, [caller.token]);
     }
     const token = json?.access_token;
