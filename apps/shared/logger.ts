@@ -16,12 +16,20 @@ export type { Logger };
 
 const SECRET_FIELDS = [
   'password', 'password_hash', 'client_secret', 'token', 'access_token', 'refresh_token', 'id_token',
-  'code', 'code_verifier', 'authorization', 'cookie', 'set-cookie',
+  'code_verifier', 'authorization', 'cookie', 'set-cookie',
 ];
+
+/**
+ * Where an authorization code travels: the request's parameters. Not `*.code`, which is also every
+ * logged error's `err.code` (ECONNREFUSED, SQLITE_FULL, an upstream's OAUTH_… code): often the
+ * only thing a line says about what went wrong.
+ */
+const CODE_HOLDERS = ['params', 'query', 'body', 'form'];
 
 const REDACT = [
   ...SECRET_FIELDS,
   ...SECRET_FIELDS.map((field) => `*.${field}`),
+  'code', ...CODE_HOLDERS.map((holder) => `*.${holder}.code`), ...CODE_HOLDERS.map((holder) => `${holder}.code`),
   'headers.authorization', 'headers.cookie', '*.headers.authorization', '*.headers.cookie', '*.headers["set-cookie"]',
 ];
 

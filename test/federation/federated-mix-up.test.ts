@@ -257,6 +257,19 @@ describe('federated sign-in with three upstreams, one of them an attacker (mix-u
     });
   });
 
+  test('an upstream answer refused after the redirect is logged with its error code, for the operator', async () => {
+    const { browser, callback } = await callbackFrom('h2', 'olga@example.com');
+    const tampered = new URL(callback);
+    tampered.searchParams.delete('iss');
+    assertRefused(await browser.navigate(tampered), /could not be verified/);
+    const line = logLines.findLast((l) => l.msg === 'upstream sign-in failed');
+    assert.ok(line, 'the refusal is logged');
+    const err = line.err as Record<string, unknown>;
+    assert.equal(line.upstream, 'h2');
+    assert.match(String(err.cause), /"iss"/, `the log says what was wrong: ${JSON.stringify(err)}`);
+    assert.match(String(err.code), /^OAUTH_[A-Z_]+$/, `and openid-client's error code: ${JSON.stringify(err)}`);
+  });
+
   test('refuses a replayed state', async () => {
     const { browser, callback } = await callbackFrom('h2', 'nina@example.com');
     assert.match((await browser.navigate(callback)).html, /Allow access\?/);

@@ -224,7 +224,14 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
           : `${upstream.displayName} could not sign you in (${err.error}).`);
       }
       if (fresh && isAuthTimeRefusal(err)) await refuseStaleSignIn(ctx, upstream, interaction, undefined);
-      logger.warn({ err: { name: (err as Error).name, message: (err as Error).message, code: (err as { code?: string }).code }, upstream: upstream.id }, 'upstream sign-in failed');
+      // openid-client's message is generic ("invalid response encountered"); what was wrong is
+      // its cause's (oauth4webapi's, naming the parameter or claim, never its value). Not the
+      // cause itself: it may hold the upstream's answer, tokens included.
+      const { cause } = err as Error;
+      logger.warn({
+        err: { name: (err as Error).name, message: (err as Error).message, code: (err as { code?: string }).code, ...(cause instanceof Error ? { cause: cause.message } : {}) },
+        upstream: upstream.id,
+      }, 'upstream sign-in failed');
       deps.onSignIn?.('error');
       await deps.recordSignIn?.(ctx, { method: 'federated', ok: false, reason: 'upstream_error', upstream: upstream.id, clientId: String(interaction.params.client_id), flowId: flowIdOf(interaction) });
       const unreachable = err instanceof TypeError || (err as { name?: string }).name === 'TimeoutError' || (err as { name?: string }).name === 'AbortError';
