@@ -35,7 +35,7 @@ interface Case {
   tokenOf?: string;
   /** Exactly as the page must show the kept input (escaped HTML). */
   kept?: string[];
-  /** Must not appear in the page (a password). */
+  /** Must not appear in the page (a password, a private key). */
   never?: string;
 }
 
@@ -83,11 +83,19 @@ describe('admin forms refused: the form again, input kept, the error by the fiel
       fields: { client_name: 'Nightly <job>', token_endpoint_auth_method: 'private_key_jwt', scope: ['mcp:write'], jwks: '{not json' },
       status: 400, form: 'createServiceAccount', field: 'jwks', message: 'jwks: not valid JSON; paste a JWK Set such as {&quot;keys&quot;: [ … ]}.',
       kept: ['value="Nightly &lt;job&gt;"', '>{not json</textarea>', 'value="mcp:write" checked'] },
+    { what: 'a service account whose JWK Set carries a private key', page: '/admin/service-accounts', action: '/admin/service-accounts',
+      fields: { client_name: 'Signer', token_endpoint_auth_method: 'private_key_jwt', scope: 'mcp:read', jwks: '{"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB","d":"the-private-exponent-never-shown-again"}]}' },
+      status: 400, form: 'createServiceAccount', field: 'jwks', message: 'jwks: a key carries the private member &quot;d&quot;; paste only the public keys.',
+      kept: ['value="Signer"'], never: 'the-private-exponent-never-shown-again' },
     { what: 'a service account with a client id already taken', page: '/admin/service-accounts', action: '/admin/service-accounts',
       fields: { client_name: 'Reports', client_id: 'taken-client', token_endpoint_auth_method: 'client_secret_basic', scope: 'mcp:read' },
       status: 409, form: 'createServiceAccount', field: 'client_id', message: 'A client with the id taken-client already exists.', kept: ['value="taken-client"', 'value="client_secret_basic" selected'] },
     { what: 'an enterprise IdP over http', page: '/admin/trusted-idps', action: '/admin/trusted-idps', fields: { issuer: 'http://idp.example.com', jwks_uri: 'https://idp.example.com/jwks', new_users: 'pending', default_scopes: ['mcp:write'] },
       status: 400, form: 'addTrustedIdp', field: 'issuer', message: 'The IdP was refused: issuer: ', kept: ['value="http://idp.example.com"', 'value="https://idp.example.com/jwks"', 'value="pending" selected', 'value="mcp:write" checked'] },
+    { what: 'an enterprise IdP whose keys carry a private key', page: '/admin/trusted-idps', action: '/admin/trusted-idps',
+      fields: { issuer: 'https://idp.example.com', jwks: '{"keys":[{"kty":"EC","crv":"P-256","x":"AQAB","y":"AQAB","d":"the-idp-signing-key-never-shown-again"}]}', new_users: 'pending' },
+      status: 400, form: 'addTrustedIdp', field: 'jwks', message: 'The IdP was refused: jwks: expected public keys only',
+      kept: ['value="https://idp.example.com"'], never: 'the-idp-signing-key-never-shown-again' },
     { what: 'retiring a key whose tokens may be valid, unconfirmed', page: '/admin/keys', action: '/admin/keys/retire', fields: {},
       status: 409, form: 'retireKey', field: 'confirm', message: 'Tokens signed by ' },
   ];
@@ -117,7 +125,7 @@ describe('admin forms refused: the form again, input kept, the error by the fiel
         assert.ok(refused.html.includes(`<p class="form-error" role="alert">Not saved: ${c.message}`), 'the message at the top of the page');
       }
       for (const kept of c.kept ?? []) assert.ok(refused.html.includes(kept), `keeps ${kept}`);
-      if (c.never) assert.ok(!refused.html.includes(c.never), 'the password is not sent back');
+      if (c.never) assert.ok(!refused.html.includes(c.never), 'the secret is not sent back');
     });
   }
 

@@ -50,7 +50,7 @@ const jwkSet = z.object({
 }, { error: 'expected a JWK Set ({ "keys": [...] })' }).transform((set, ctx) => {
   // Public keys only: a private member here would mean the IdP's signing key was pasted.
   if (set.keys.some((key) => 'd' in key || key.kty === 'oct')) {
-    ctx.addIssue({ code: 'custom', message: 'expected public keys only (no "d", no symmetric "oct" keys)' });
+    ctx.addIssue({ code: 'custom', message: 'expected public keys only (no "d", no symmetric "oct" keys)', params: { secretInput: true } });
     return z.NEVER;
   }
   return set;

@@ -10,7 +10,11 @@ const CODES: Record<number, string> = { 400: 'invalid_request', 404: 'not_found'
 
 export class AdminError extends PageError {
   override name = 'AdminError';
-  constructor(status: 400 | 404 | 409, description: string, readonly field?: string) {
+  /**
+   * `secretInput`: the refusal is that `field` holds a secret (a private key pasted where public
+   * keys go): the page shows the form again without that field's value.
+   */
+  constructor(status: 400 | 404 | 409, description: string, readonly field?: string, readonly secretInput = false) {
     super(status, CODES[status]!, description);
   }
 }

@@ -31,7 +31,7 @@ export function checkPublicJwks(text: string): { keys: object[] } {
     if (typeof key !== 'object' || key === null || Array.isArray(key)) throw new AdminError(400, 'jwks: every key must be a JSON object (a JWK).', 'jwks');
     const jwk = key as Record<string, unknown>;
     const secret = PRIVATE_MEMBERS.find((member) => member in jwk);
-    if (secret) throw new AdminError(400, `jwks: a key carries the private member "${secret}"; paste only the public keys.`, 'jwks');
+    if (secret) throw new AdminError(400, `jwks: a key carries the private member "${secret}"; paste only the public keys.`, 'jwks', true);
     const usable = jwk.kty === 'RSA' || (jwk.kty === 'EC' && jwk.crv === 'P-256');
     if (!usable) throw new AdminError(400, 'jwks: only RSA keys (RS256) and EC P-256 keys (ES256) are accepted.', 'jwks');
   }

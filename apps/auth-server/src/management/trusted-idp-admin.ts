@@ -41,7 +41,9 @@ export class TrustedIdpAdmin {
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       const field = issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
-      throw new AdminError(400, `The IdP was refused: ${field}${issue.message}.`, String(issue.path[0] ?? 'issuer'));
+      // A private key pasted as the IdP's keys is not shown back (id-jag-section.ts marks that issue).
+      const secretInput = issue.code === 'custom' && issue.params?.secretInput === true;
+      throw new AdminError(400, `The IdP was refused: ${field}${issue.message}.`, String(issue.path[0] ?? 'issuer'), secretInput);
     }
     const idp = parsed.data;
     if (this.#idps.isConfigured(idp.issuer)) throw new AdminError(409, `${idp.issuer} is already trusted in the config file; change it there.`, 'issuer');

@@ -3,8 +3,9 @@
  * error page: the page that holds the form is rendered anew (fresh CSRF token), with what was
  * typed kept and the message next to the field it is about.
  *
- * - Secrets are never sent back: fields named like a password or a secret, and the CSRF token
- *   (the page issues its own), are dropped.
+ * - Secrets are never sent back: fields named like a password or a secret, the CSRF token (the
+ *   page issues its own), and a field refused for holding a secret (`secretInput`: a private key
+ *   pasted as public keys) are dropped.
  * - `form` is the route's handler name (`createUser`), so a page with several forms shows the
  *   message at the one that was posted; `field` is the AdminError's field, when it names one.
  */
@@ -27,7 +28,7 @@ export function refusedForm(form: string, submitted: Form, error: AdminError): R
   const values: Record<string, string> = {};
   const lists: Record<string, string[]> = {};
   for (const [name, all] of submitted) {
-    if (NEVER_KEPT.test(name)) continue;
+    if (NEVER_KEPT.test(name) || (error.secretInput && name === error.field)) continue;
     values[name] = all[0] ?? '';
     lists[name] = all;
   }
