@@ -140,6 +140,8 @@ describe('gateway configuration', () => {
     ['a gateway server url', block('servers:', '  - name: remote', '    url: https://svc:${REMOTE_KEY}@mcp.example.com/mcp', '    scopes: { default: mcp:read }'), 'resource_server.servers.0.url'],
     ['a gateway server url with a token as its user name', block('servers:', '  - name: remote', '    url: https://${REMOTE_KEY}@mcp.example.com/mcp', '    scopes: { default: mcp:read }'), 'resource_server.servers.0.url'],
     ['the issuer', block('issuer: https://svc:${REMOTE_KEY}@auth.example.com'), 'resource_server.issuer'],
+    ['a gateway server url with a key in its query (refused for its fragment)', block('servers:', '  - name: remote', '    url: https://mcp.example.com/mcp?tenant=a&api_key=${REMOTE_KEY}#tools', '    scopes: { default: mcp:read }'), 'resource_server.servers.0.url'],
+    ['an issuer with a token in its query', block('issuer: https://auth.example.com?token=${REMOTE_KEY}'), 'resource_server.issuer'],
   ];
   for (const [what, yaml, field] of withCredentials) {
     test(`refuses ${what} with credentials in it without printing them`, () => {

@@ -56,12 +56,15 @@ export const booleanish = z.union([
 export const environmentName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, { error: 'expected the name of an environment variable' });
 
 /**
- * A URL as a refusal quotes it: everything between `://` and the last `@` (the user info, the
- * credentials a URL refusal is often about, written in the file or interpolated from a secret)
- * shown as `***`. The refusal is the start-up log's line, read wherever that log goes.
+ * A URL as a refusal quotes it, with what may be a credential shown as `***`: everything between
+ * `://` and the last `@` (the user info), and each query value (`?api_key=***`), written in the
+ * file or interpolated from a secret. The refusal is the start-up log's line, read wherever that
+ * log goes; the parameter names stay, to say which URL it was.
  */
 export function quoteUrl(value: string): string {
-  return JSON.stringify(value.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/).*@/s, '$1***@'));
+  return JSON.stringify(value
+    .replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/).*@/s, '$1***@')
+    .replace(/([?&][^=&#]*=)[^&#]*/g, '$1***'));
 }
 
 /** An absolute http(s) URL with no query, fragment, credentials or trailing slash. */
