@@ -82,7 +82,7 @@ describe('the processes on such a database', () => {
 
     const cli = await runCli(data, ['users', 'list'], '', env);
     assert.equal(cli.code, 1);
-    assert.match(cli.stderr, /was upgraded by a newer version of Gatehouse/);
+    assert.match(cli.stderr, /^gatehouse: the database \S+ was upgraded by a newer version of Gatehouse[^\n]*\n$/, 'its own one line, naming the database once');
     assert.equal(cli.stdout, '');
   });
 });

@@ -12,12 +12,14 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import type Provider from 'oidc-provider';
+import { ConfigError } from '../../../shared/config/config-error.ts';
 import type { AuthServerAppConfig, AuthServerConfig } from '../../../shared/config/load-config.ts';
 import { systemClock } from '../../../shared/clock.ts';
 import type { ConnectionLog } from '../../../shared/connection-events.ts';
 import { escapeControlCharacters } from '../../../shared/escape-control-characters.ts';
 import { createLogger } from '../../../shared/logger.ts';
 import { openDatabase } from '../../../shared/storage/open-database.ts';
+import { redactDatabaseUrl } from '../../../shared/storage/postgres-database.ts';
 import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
 import { ModelStore } from '../provider/model-store.ts';
 import { hashStoredSecrets } from '../provider/hash-stored-secrets.ts';
@@ -78,7 +80,18 @@ export class CliContext {
    */
   async openDatabase(): Promise<void> {
     if (this.#database) return;
-    this.#database = await openDatabase(this.config.database, 'auth-server');
+    const settings = this.config.database;
+    try {
+      this.#database = await openDatabase(settings, 'auth-server');
+    } catch (err) {
+      // Written for the person already, naming the database (a schema a newer version migrated).
+      if (err instanceof ConfigError) throw err;
+      // DATA_DIR a file or unwritable, a file that is not SQLite, PostgreSQL refusing: the person at
+      // the terminal needs which database and why, on one line, not a stack trace. The URL loses its password.
+      const where = settings.postgres ? `PostgreSQL at ${redactDatabaseUrl(settings.postgres.url)}` : settings.sqliteFile;
+      const reason = (err as Error).message ?? String(err);
+      throw new CliError(`cannot open the database ${where}: ${reason.replace(/\s*\n\s*/g, ' ')}`);
+    }
     // As the server does at start: rows an earlier version stored in plain get their hashes.
     await hashStoredSecrets(this.#database);
   }
