@@ -5,6 +5,8 @@
  */
 // First: it must be in place before oidc-provider is loaded (quiet-provider-notices.ts says why).
 import '../provider/quiet-provider-notices.ts';
+import { exitOnClosedPipe } from './exit-on-closed-pipe.ts';
 import { run } from './run.ts';
 
+exitOnClosedPipe(process.stdout);
 process.exitCode = await run(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }, process.env);
