@@ -72,6 +72,11 @@ const CASES: Case[] = [
   { args: ['grants', 'revoke', '--client', 'no-such-client'], code: 1, stderr: /there is no client no-such-client/ },
   { args: ['grants', 'revoke'], code: 2, stderr: /give exactly one of GRANT_ID, --user or --client/ },
   { args: ['grants', 'revoke', ''], code: 1, stderr: /there is no grant ""/ },
+  // An option that takes one value, given twice, is refused: which one was meant is unknown.
+  { args: ['clients', 'add', '--name', 'Reports 2', '--name', 'Reports 3', '--redirect-uri', 'https://r2.example.com/cb'], code: 2, stderr: /--name is given twice; give it once\n {2}npx gatehouse clients add --name NAME/ },
+  { args: ['users', 'link', 'bob', '--upstream', 'corp', '--subject', 'a', '--subject=b'], code: 2, stderr: /--subject is given twice; give it once/ },
+  { args: ['audit', 'tail', '-n', '5', '--lines', '6'], code: 2, stderr: /--lines \(-n\) is given twice; give it once/ },
+  { args: ['users', 'list', '--search', 'bob', '--search', 'carol'], code: 2, stderr: /--search is given twice; give it once/ },
   // Wrong command lines exit 2, as the README says.
   { args: [], code: 2, stderr: /no command given\nusage: npx gatehouse \[--json\] COMMAND/ },
   { args: ['frobnicate'], code: 2, stderr: /unknown command: frobnicate/ },

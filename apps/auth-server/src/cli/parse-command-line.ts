@@ -4,6 +4,9 @@
  *
  * - `--` ends the options: what follows is an argument even when it starts with `-` (a client id,
  *   a grant id or a kid may). `--option=value` takes a value starting with `-` too.
+ * - An option that takes one value may be given once: parseArgs keeps the last of
+ *   `--role admin --role user`, which may not be the one the user meant (a script appending its
+ *   own flag to a line that already has it). `multiple` options (`--scope`) repeat.
  * - A required option is never given a default: a command that changes data does only what its
  *   command line says (`users scopes bob` without `--scope` must not strip bob's scopes).
  */
@@ -22,13 +25,24 @@ interface Expected<O extends Options> {
   required?: ReadonlyArray<keyof O & string>;
 }
 
+function refuseRepeated(tokens: ReturnType<typeof parseArgs>['tokens'], options: Options): void {
+  const seen = new Set<string>();
+  for (const token of tokens ?? []) {
+    if (token.kind !== 'option' || options[token.name]?.type !== 'string' || options[token.name]?.multiple) continue;
+    const short = options[token.name]?.short;
+    if (seen.has(token.name)) throw new UsageError(`--${token.name}${short ? ` (-${short})` : ''} is given twice; give it once`);
+    seen.add(token.name);
+  }
+}
+
 export function parseCommandLine<O extends Options>(args: string[], options: O, expected: Expected<O>) {
   let parsed;
   try {
-    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args, options, allowPositionals: true, strict: true, tokens: true });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+  refuseRepeated(parsed.tokens, options);
   const count = parsed.positionals.length;
   if (count < expected.min) throw new UsageError(`missing ${expected.names}`);
   if (count > expected.max) throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[expected.max])}`);
