@@ -368,6 +368,10 @@ describe('gatehouse doctor command line', () => {
     ['two URLs', ['doctor', 'http://127.0.0.1:1/mcp', 'http://127.0.0.1:2/mcp'], /unexpected argument/],
     ['an unknown option', ['doctor', 'http://127.0.0.1:1/mcp', '--fix'], /Unknown option '--fix'/],
     ['a timeout that is not a number', ['doctor', 'http://127.0.0.1:1/mcp', '--timeout', 'soon'], /--timeout takes a number of seconds/],
+    // Past 2^31 − 1 ms a timer fires after 1 ms (every check "timed out"), past 2^32 − 1 ms AbortSignal.timeout throws.
+    ['a timeout just longer than a timer can wait', ['doctor', 'http://127.0.0.1:1/mcp', '--timeout', '2147484'], /^gatehouse: --timeout is at most 2147483 seconds \(24 days\), the longest a timer can wait, got "2147484"\n/],
+    ['a timeout of years', ['doctor', 'http://127.0.0.1:1/mcp', '--timeout', '99999999'], /^gatehouse: --timeout is at most 2147483 seconds/],
+    ['a timeout of 1e300 seconds', ['doctor', 'http://127.0.0.1:1/mcp', '--timeout=1e300'], /^gatehouse: --timeout is at most 2147483 seconds/],
   ];
   for (const [what, args, message] of usageErrors) {
     test(`${what} is a usage error (exit 2) that shows the usage`, async () => {

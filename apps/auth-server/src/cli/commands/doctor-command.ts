@@ -4,6 +4,7 @@
  * failed (warnings included), 1 when one did, 2 for a wrong command line.
  */
 import type { Writable } from 'node:stream';
+import { MAX_TIMER_SECONDS } from '../../../../shared/config/field-schemas.ts';
 import type { CommandGroup } from '../command.ts';
 import { CliError, UsageError } from '../cli-errors.ts';
 import { parseCommandLine } from '../parse-command-line.ts';
@@ -30,6 +31,8 @@ export const doctorCommand: CommandGroup = {
       }
       const seconds = values.timeout === undefined ? 10 : Number(values.timeout);
       if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`--timeout takes a number of seconds, got ${JSON.stringify(values.timeout)}`);
+      // A longer timer fires after 1 ms: the doctor would report every check as timed out at once.
+      if (seconds > MAX_TIMER_SECONDS) throw new UsageError(`--timeout is at most ${MAX_TIMER_SECONDS} seconds (24 days), the longest a timer can wait, got ${JSON.stringify(values.timeout)}`);
 
       const report = await runDoctor(url, { register: !values['no-register'], timeoutMs: seconds * 1000 });
       const colour = (context.io.stdout as Writable & { isTTY?: boolean }).isTTY === true;
