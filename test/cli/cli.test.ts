@@ -199,6 +199,10 @@ describe('gatehouse CLI on its own data directory', () => {
     assert.match(text.stdout, /user\.created {2}actor=cli {2}user_id=\S+ username=root/);
     const lines = (await run(dir, ['--json', 'audit', 'tail', '--event', 'client.created'])).stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; actor: string; client_id: string });
     assert.deepEqual(lines.map((l) => [l.event, l.actor, l.client_id]), [['client.created', 'cli', 'reports']]);
+    // The client was removed (the test above): its events still show, its id is no typo.
+    const removed = await run(dir, ['audit', 'tail', '--client', 'reports', '--event', 'client.deleted']);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.match(removed.stdout, /client\.deleted {2}actor=cli {2}client=reports/);
     assert.equal((await run(dir, ['audit', 'tail', '--since', 'soon'])).code, 2);
     const dump = query<string>('SELECT details FROM audit_events UNION ALL SELECT value FROM audit_values').all().join('\n');
     for (const secret of ['root password 1234', 'sam new password 1', 'config password 123']) assert.ok(!dump.includes(secret));

@@ -48,6 +48,14 @@ const CASES: Case[] = [
   { args: ['audit', 'tail', '--event', 'user.deleted'], code: 2, stderr: /unknown event "user\.deleted"; the events are:\n {2}sign_in\.success\n[\s\S]*user\.scopes_changed/ },
   { args: ['audit', 'tail', '-n', 'many'], code: 2, stderr: /-n expects a number from 1 to 1000/ },
   { args: ['audit', 'tail', '--since', 'soon'], code: 2, stderr: /--since expects a duration/ },
+  // An audit filter naming no user or client, and no event by one, is a typo, not "nothing happened".
+  { args: ['audit', 'tail', '--actor', 'nobody'], code: 1, stderr: /^gatehouse: there is no user nobody and no audit event by one; `npx gatehouse users list` shows the users\n$/ },
+  { args: ['audit', 'tail', '--client', 'no-such-client'], code: 1, stderr: /^gatehouse: there is no client no-such-client and no audit event about one; `npx gatehouse clients list` shows the clients\n$/ },
+  { args: ['audit', 'tail', '--actor', 'bob', '--client', 'no-such-client'], code: 1, stderr: /there is no client no-such-client and no audit event about one/ },
+  // A user who exists but did nothing, and an actor that is no user but acted, are fine.
+  { args: ['audit', 'tail', '--actor', 'bob'], code: 0, stdout: /^$/ },
+  { args: ['audit', 'tail', '--actor', 'CLI', '--event', 'client.created'], code: 0, stdout: /client\.created {2}actor=cli {2}client=reports/ },
+  { args: ['audit', 'tail', '--client', 'reports', '--event', 'key.rotated'], code: 0, stdout: /^$/ },
   // Connection attempts (issue 18): an enumerated flag names its values, filters name what exists.
   { args: ['connections', 'list', '--outcome', 'broken'], code: 2, stderr: /--outcome is one of connected, failed, stalled, in_progress, not "broken"\n {2}npx gatehouse connections list/ },
   { args: ['connections', 'list', '--limit', '0'], code: 2, stderr: /--limit expects a number from 1 to 500, not "0"/ },

@@ -4,9 +4,11 @@ import { parseDuration } from '../../../../shared/duration.ts';
 import { AUDIT_EVENTS, type AuditFilter, type AuditRecord } from '../../audit/audit-log.ts';
 import { AuditLogFollower } from '../../audit/audit-log-follower.ts';
 import { parseUtcTime } from '../../audit/parse-utc-time.ts';
-import { UsageError } from '../cli-errors.ts';
+import type { CliContext } from '../cli-context.ts';
+import { CliError, UsageError } from '../cli-errors.ts';
 import type { CommandGroup } from '../command.ts';
 import { isoTime } from '../format-table.ts';
+import { INVOCATION } from '../invocation.ts';
 import { parseCommandLine } from '../parse-command-line.ts';
 
 const FOLLOW_POLL_MS = 1000;
@@ -25,6 +27,21 @@ function parseSince(value: string | undefined): number | undefined {
   const ms = parseUtcTime(value);
   if (ms === undefined) throw new UsageError(`--since expects a duration like 1h or a date and time in UTC like 2026-01-31T14:00, got ${JSON.stringify(value)}`);
   return ms;
+}
+
+/**
+ * `--actor` / `--client` naming nothing that exists or ever acted is a typo, which would otherwise
+ * show nothing (or follow forever), as if nothing had happened. Checked only when no event
+ * matched: a removed user's or client's events still show, and so do those of `cli` and `anonymous`.
+ */
+async function refuseUnknownNames(context: CliContext, filter: AuditFilter): Promise<void> {
+  const { audit, clients } = context.services;
+  if (filter.actor !== undefined && !await context.users.findByUsername(filter.actor) && (await audit.query({ actor: filter.actor, limit: 1 })).length === 0) {
+    throw new CliError(`there is no user ${filter.actor} and no audit event by one; \`${INVOCATION} users list\` shows the users`);
+  }
+  if (filter.clientId !== undefined && !await clients.find(filter.clientId) && (await audit.query({ clientId: filter.clientId, limit: 1 })).length === 0) {
+    throw new CliError(`there is no client ${filter.clientId} and no audit event about one; \`${INVOCATION} clients list\` shows the clients`);
+  }
 }
 
 function line(event: AuditRecord): string {
@@ -53,6 +70,7 @@ export const auditCommand: CommandGroup = {
       const { audit } = context.services;
       const write = (e: AuditRecord) => context.printLine(() => toJson(e), () => line(e));
       const newest = (await audit.query({ ...filter, limit: count })).reverse();
+      if (newest.length === 0) await refuseUnknownNames(context, filter);
       newest.forEach(write);
       if (!values.follow) return;
       const afterId = newest.at(-1)?.id ?? (await audit.query({ limit: 1 }))[0]?.id ?? 0;
