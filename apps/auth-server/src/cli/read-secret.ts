@@ -44,6 +44,10 @@ function promptHidden(source: SecretSource, question: string): Promise<string> {
         if (char === '\r' || char === '\n') return finish();
         if (char === '\u0003' || char === '\u0004') return finish(new CliError('cancelled'));
         if (char === '\u007f' || char === '\b') value = [...value].slice(0, -1).join('');
+        // Raw mode turns the terminal's line editing off, so its keys come here: Ctrl-U (KILL)
+        // clears the line, Ctrl-W (WERASE) the blanks before the cursor and the word before them.
+        else if (char === '\u0015') value = '';
+        else if (char === '\u0017') value = value.replace(/\S*\s*$/u, '');
         else value += char;
       }
     };
