@@ -7,6 +7,7 @@
  *   and `gatehouse users add bob < file` work in scripts).
  */
 import type { Readable, Writable } from 'node:stream';
+import { escapeControlCharacters } from '../../../shared/escape-control-characters.ts';
 import { CliError } from './cli-errors.ts';
 
 export interface SecretSource {
@@ -27,7 +28,8 @@ function promptHidden(source: SecretSource, question: string): Promise<string> {
   const { stdin, stderr } = source;
   // Echo goes off before the prompt shows: input typed (or pasted) the moment it appears is hidden too.
   stdin.setRawMode?.(true);
-  stderr.write(question);
+  // The question may name a user whose name others chose (a federated sign-in's): shown, never obeyed.
+  stderr.write(escapeControlCharacters(question));
   return new Promise((resolve, reject) => {
     let value = '';
     stdin.resume();

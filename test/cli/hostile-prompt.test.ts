@@ -1,0 +1,57 @@
+/**
+ * The password prompt names the user (`Password for NAME: `, `New password for NAME: `): a name
+ * with control characters is shown escaped there, as everywhere else the CLI prints, never
+ * written raw to the terminal. `users add` shows the name from its command line (pasted from
+ * elsewhere) before the name is checked; `users passwd` shows the stored one, which a federated
+ * sign-in or an older version may have stored; here it is written into the database directly.
+ */
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { run as runGatehouse } from '../../apps/auth-server/src/cli/run.ts';
+import { envFor, makeCliDir, runCli } from './support/cli-runner.ts';
+import { FakeTerminal } from './support/fake-terminal.ts';
+
+/** What a terminal would act on; the screen keeps only line breaks of its own. */
+// eslint-disable-next-line no-control-regex
+const STEERING = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+
+/** [what, the username, how the prompt shows it]. */
+const HOSTILE_NAMES: Array<[string, string, string]> = [
+  ['an erase-screen sequence (ESC [2J)', 'erase\u001b[2J\u001b[Hname', 'erase\\x1b[2J\\x1b[Hname'],
+  ['an OSC 52 clipboard write', 'clip\u001b]52;c;Y3VybCBldmlsIHwgc2g=\u0007board', 'clip\\x1b]52;c;Y3VybCBldmlsIHwgc2g=\\x07board'],
+  ['a carriage return that overwrites the prompt', 'over\rPassword for root', 'over\\x0dPassword for root'],
+  ['a C1 control sequence introducer (U+009B)', 'csi\u009b2Jname', 'csi\\x9b2Jname'],
+  ['a right-to-left override', 'bidi\u202enimda', 'bidi\\u202enimda'],
+];
+
+describe('the password prompt shows a hostile username escaped', () => {
+  let dir: string;
+
+  before(async () => {
+    dir = makeCliDir('gatehouse-cli-hostile-prompt-');
+    for (const [index, [, name]] of HOSTILE_NAMES.entries()) {
+      assert.equal((await runCli(dir, ['users', 'add', `plain${index}`], 'plain password 1234\n')).code, 0);
+      const stored = new Database(join(dir, 'data', 'auth-server.db'));
+      stored.prepare('UPDATE users SET username = ? WHERE username = ?').run(name, `plain${index}`);
+      stored.close();
+    }
+  });
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const [what, name, shown] of HOSTILE_NAMES) {
+    for (const [command, prompt] of [['add', 'Password for'], ['passwd', 'New password for']] as const) {
+      test(`users ${command}, ${what}: the prompt shows the name escaped`, async () => {
+        const terminal = new FakeTerminal(['typed password 1234', 'typed password 1234']);
+        await runGatehouse(['users', command, '--', command === 'add' ? `${name}2` : name], terminal, envFor(dir));
+        const expected = command === 'add' ? `${shown}2` : shown;
+        assert.ok(terminal.screen.includes(`${prompt} ${expected}: `), `the prompt names the user escaped: ${JSON.stringify(terminal.screen)}`);
+        assert.doesNotMatch(terminal.screen, STEERING, `nothing raw reaches the terminal: ${JSON.stringify(terminal.screen)}`);
+      });
+    }
+  }
+});
