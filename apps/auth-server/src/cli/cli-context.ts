@@ -10,6 +10,7 @@
  * `signing.reload_interval`. With `DATABASE_URL` (or `database.url`) it
  * works on that PostgreSQL database, the one every replica uses.
  */
+import { existsSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import type Provider from 'oidc-provider';
 import { ConfigError } from '../../../shared/config/config-error.ts';
@@ -81,6 +82,8 @@ export class CliContext {
   async openDatabase(): Promise<void> {
     if (this.#database) return;
     const settings = this.config.database;
+    // SQLite makes a missing file: a mistyped DATA_DIR would otherwise list no users, as if there were none.
+    const created = !settings.postgres && !existsSync(settings.sqliteFile);
     try {
       this.#database = await openDatabase(settings, 'auth-server');
     } catch (err) {
@@ -91,6 +94,9 @@ export class CliContext {
       const where = settings.postgres ? `PostgreSQL at ${redactDatabaseUrl(settings.postgres.url)}` : settings.sqliteFile;
       const reason = (err as Error).message ?? String(err);
       throw new CliError(`cannot open the database ${where}: ${reason.replace(/\s*\n\s*/g, ' ')}`);
+    }
+    if (created) {
+      this.io.stderr.write(`${escapeControlCharacters(`gatehouse: note: there was no database at ${settings.sqliteFile}; created a new, empty one (check DATA_DIR if you expected data)`)}\n`);
     }
     // As the server does at start: rows an earlier version stored in plain get their hashes.
     await hashStoredSecrets(this.#database);
