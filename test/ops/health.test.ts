@@ -3,14 +3,17 @@
  * reasons it exists: a database that no longer answers, a key set that cannot be fetched.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createJwksProbe } from '../../apps/resource-server/src/ops/probe-jwks.ts';
 import { freePort } from '../helpers/net.ts';
 import { TestClock } from '../helpers/test-clock.ts';
 import { startResourceServer } from '../helpers/start-resource-server.ts';
 import { startTestIssuer } from '../helpers/test-issuer.ts';
+import { REPO_ROOT } from './support/processes.ts';
 import { startBothApps, type BothApps } from './support/start-both-apps.ts';
 
 async function health(url: string): Promise<{ status: number; body: Record<string, unknown>; cacheControl: string | null }> {
@@ -57,6 +60,16 @@ describe('health endpoints of both apps', () => {
       assert.equal(ready.status, 200, JSON.stringify(ready.body));
       assert.deepEqual(ready.body, { status: 'ready', checks });
       assert.equal(ready.cacheControl, 'no-store');
+    }
+  });
+
+  test('the README\'s "Health checks" names each check /readyz reports, under the app that makes it', async () => {
+    const section = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8').split(/^## /m).find((part) => part.startsWith('Health checks\n')) ?? '';
+    const paragraphs = { 'auth-server': /Readiness of the auth-server:([\s\S]*?)Of the\s+resource server:/.exec(section)?.[1] ?? '', 'resource-server': /Of the\s+resource server:([\s\S]*?)Failures are/.exec(section)?.[1] ?? '' };
+    for (const [app, base] of [['auth-server', apps.issuer], ['resource-server', apps.resourceBase]] as const) {
+      const { checks } = (await health(`${base}/readyz`)).body as { checks: Record<string, string> };
+      const missing = Object.keys(checks).filter((check) => !paragraphs[app].includes(`\`${check}\``));
+      assert.deepEqual(missing, [], `${app}: README says what it checks, and an operator reading "${Object.keys(checks).join('", "')}" in a 503 finds each`);
     }
   });
 
