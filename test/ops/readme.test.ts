@@ -123,6 +123,15 @@ describe('README.md for operators', () => {
     assert.deepEqual([...recorded].filter((code) => !documented.includes(`\`${code}\``)), []);
   });
 
+  test('its upgrade steps rebuild dist/ for an operator who runs the apps from it, as it advises', () => {
+    const section = (heading: string) => readme.split(/^## /m).find((part) => part.startsWith(`${heading}\n`)) ?? '';
+    assert.match(section('Stopping'), /`node dist\/apps\/auth-server\/src\/main\.js` \(after `npm run build`\)/, 'the README advises running the compiled apps');
+    const pull = section('Upgrading').split('\n').findIndex((line) => line.includes('`git pull && npm ci`'));
+    assert.ok(pull >= 0, 'an upgrade step that pulls the new version');
+    const step = section('Upgrading').split('\n').slice(pull).join('\n').split(/\n\d+\. /)[0]!;
+    assert.match(step, /`npm run build`/, 'the step that pulls new sources and migrations also rebuilds dist/, or the old build runs the new migrations');
+  });
+
   test('covers what an operator needs on day one', () => {
     for (const heading of ['Quick start', 'Connect a client', 'Protect your MCP servers', 'Running with Docker', 'Configuration', 'TLS', 'Logs', 'Metrics', 'Health checks', 'Signing keys and rotation', 'Backup and restore', 'Upgrading', 'Production checklist']) {
       assert.match(readme, new RegExp(`^## ${heading}$`, 'm'), `a "${heading}" section`);
