@@ -5,13 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { ConfigError } from '../../apps/shared/config/config-error.ts';
 import { openDatabase } from '../../apps/shared/storage/open-database.ts';
-import { SqliteDatabase } from '../../apps/shared/storage/sqlite-database.ts';
+import { migrateSqlite, SqliteDatabase } from '../../apps/shared/storage/sqlite-database.ts';
 import { makeCliDir, runCli } from '../cli/support/cli-runner.ts';
 import { TEST_BACKENDS, testDatabaseSettings } from '../helpers/test-database.ts';
 
@@ -84,5 +84,26 @@ describe('the processes on such a database', () => {
     assert.equal(cli.code, 1);
     assert.match(cli.stderr, /^gatehouse: the database \S+ was upgraded by a newer version of Gatehouse[^\n]*\n$/, 'its own one line, naming the database once');
     assert.equal(cli.stdout, '');
+  });
+});
+
+describe('an upgrade whose migration fails (sqlite)', () => {
+  test('the failed migration leaves nothing, those before it stay applied, and this version then refuses the database (README § Upgrading)', async () => {
+    const migrations = join(dir, 'failing-upgrade');
+    mkdirSync(migrations);
+    writeFileSync(join(migrations, '001_first.sql'), 'CREATE TABLE first (x INTEGER);');
+    writeFileSync(join(migrations, '002_fails.sql'), 'CREATE TABLE second (x INTEGER); INSERT INTO no_such_table VALUES (1);');
+    const db = new SqliteDatabase(join(dir, 'failing-upgrade.db'));
+    try {
+      assert.throws(() => migrateSqlite(db, migrations), /no such table: no_such_table/);
+      const tables = db.handle.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('first', 'second') ORDER BY name").pluck().all();
+      assert.deepEqual(tables, ['first'], 'the failed migration was rolled back, the one before it was not');
+      assert.deepEqual(db.handle.prepare('SELECT version FROM schema_migrations').pluck().all(), ['001_first.sql']);
+      rmSync(join(migrations, '002_fails.sql'));
+      rmSync(join(migrations, '001_first.sql'));
+      assert.throws(() => migrateSqlite(db, migrations), /records migration 001_first\.sql, which this version does not have/, 'the version upgraded from refuses it');
+    } finally {
+      await db.close();
+    }
   });
 });
