@@ -18,6 +18,9 @@ export const SCRIPTED = fileURLToPath(new URL('../fixtures/scripted-server.mjs',
 /** test/gateway/fixtures/hostile-names-server.mjs: names that try to break the 403 challenge. */
 export const HOSTILE_NAMES_SERVER = fileURLToPath(new URL('../fixtures/hostile-names-server.mjs', import.meta.url));
 
+/** test/gateway/fixtures/noisy-stderr-server.mjs: a stderr line of 1 MiB that stays open. */
+export const NOISY_STDERR = fileURLToPath(new URL('../fixtures/noisy-stderr-server.mjs', import.meta.url));
+
 /** Names the scripted server uses (kept in step with fixtures/scripted-server.mjs). */
 export const LONG_TOOL_NAME = 'summarise-the-quarterly-report-for-every-region-in-the-company';
 export const COLLIDING_URI = 'demo://resource/static/document/features.md';

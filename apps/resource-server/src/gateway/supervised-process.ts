@@ -6,12 +6,12 @@
  * than waiting for the backoff: the caller is told which server is down and why, and other
  * servers' tools are unaffected. A call while it is starting waits for that start.
  */
-import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { StdioServerConfig } from '../../../shared/config/gateway-servers.ts';
 import type { Logger } from '../../../shared/logger.ts';
+import { readBoundedLines } from './read-bounded-lines.ts';
 import { UpstreamConnection } from './upstream-connection.ts';
 import { UpstreamUnavailableError } from './upstream-errors.ts';
 
@@ -21,7 +21,7 @@ const FIRST_BACKOFF_MS = 500;
 const MAX_BACKOFF_MS = 30_000;
 /** A process that ran this long before exiting starts the backoff over. */
 const STABLE_AFTER_MS = 30_000;
-/** Longest stderr line logged; the rest is cut. */
+/** Longest stderr line logged (and held while it is being written); the rest is dropped. */
 const MAX_LOG_LINE = 2000;
 
 export interface SupervisedProcessOptions {
@@ -157,8 +157,8 @@ export class SupervisedProcess {
   #logStderr(stderr: Readable | null): void {
     if (!stderr) return;
     const server = this.#options.config.name;
-    createInterface({ input: stderr, crlfDelay: Infinity }).on('line', (line) => {
-      this.#options.logger.info({ server, stderr: line.length > MAX_LOG_LINE ? `${line.slice(0, MAX_LOG_LINE)}…` : line }, 'mcp server stderr');
+    readBoundedLines(stderr, MAX_LOG_LINE, (line, cut) => {
+      this.#options.logger.info({ server, stderr: cut ? `${line}…` : line }, 'mcp server stderr');
     });
   }
 }
