@@ -1,7 +1,9 @@
 /**
  * What a stdio server process writes reaches the log in bounded pieces: a stderr line is logged
  * cut at 2000 characters as soon as it passes them, and the rest of it is dropped up to its end,
- * so a process that writes without ever ending a line cannot make the gateway hold all of it.
+ * so a process that writes without ever ending a line cannot make the gateway hold all of it; and
+ * why a process failed to start is cut at 200 characters wherever it is told (a caller's tool
+ * error, the admin's /gateway/servers, the log), however much the process said.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -10,8 +12,8 @@ import { createLogger } from '../../apps/shared/logger.ts';
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
 import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
 import { waitFor } from '../helpers/wait-for.ts';
-import { connectAs, resultText, waitForServers } from './support/gateway-client.ts';
-import { NOISY_STDERR, stdioServer } from './support/upstreams.ts';
+import { connectAs, errorText, resultText, waitForServers } from './support/gateway-client.ts';
+import { NOISY_STDERR, REFUSING, stdioServer } from './support/upstreams.ts';
 
 describe('a stdio server\'s stderr', { timeout: 60_000 }, () => {
   let issuer: TestIssuer;
@@ -43,4 +45,49 @@ describe('a stdio server\'s stderr', { timeout: 60_000 }, () => {
     await waitFor('the line after the long one in the log', () => stderrOf('noisy').includes('after the long line'), 5000);
     assert.deepEqual(stderrOf('noisy'), [`${'x'.repeat(2000)}…`, 'after the long line'], 'the tail of the cut line is dropped, the next line is whole');
   });
+});
+
+describe('a stdio server that fails to start with a long message', { timeout: 60_000 }, () => {
+  let issuer: TestIssuer;
+  let server: RunningResourceServer;
+  let client: Client;
+  const logLines: Array<Record<string, unknown>> = [];
+  // What the gateway adds before the process's own words (the McpError's prefix included).
+  const PREFIX = 'it failed to start: MCP error -32603: refusing to start: the configuration is missing a value;';
+  const LONGEST = 'it failed to start: '.length + 200 + '…'.length;
+
+  before(async () => {
+    issuer = await startTestIssuer();
+    const logger = createLogger('resource-server', 'warn', { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) });
+    server = await startResourceServer({ issuer: issuer.issuer, logger, config: { servers: [stdioServer('refusing', REFUSING)] } });
+    await waitForServers(server.baseUrl, { refusing: 'down' });
+    client = (await connectAs(server.mcpUrl, await issuer.mint())).client;
+  });
+  after(async () => {
+    await client?.close();
+    await server?.close();
+    await issuer?.close();
+  });
+
+  // [where the reason is told, how to read it there]
+  const places: Array<[string, () => Promise<string>]> = [
+    ['the caller\'s tool error', async () => {
+      const text = errorText(await client.callTool({ name: 'refusing__anything', arguments: {} }));
+      return /^The refusing server is unavailable: (.*); it is restarted in \d+ s\.$/s.exec(text)?.[1] ?? text;
+    }],
+    ['the admin\'s /gateway/servers', async () => {
+      const response = await fetch(`${server.baseUrl}/gateway/servers`, { headers: { authorization: `Bearer ${await issuer.mint({ claims: { scope: 'mcp:admin' } })}` } });
+      const { servers } = await response.json() as { servers: Array<{ name: string; reason?: string }> };
+      return String(servers.find((one) => one.name === 'refusing')?.reason);
+    }],
+    ['the log', async () => String(logLines.find((line) => line.msg === 'mcp server is down' && line.server === 'refusing')?.reason)],
+  ];
+  for (const [where, read] of places) {
+    test(`${where} gives the reason cut at 200 characters`, { timeout: 10_000 }, async () => {
+      const reason = await read();
+      assert.ok(reason.startsWith(PREFIX), `the reason says what the process said: ${reason.slice(0, 300)}`);
+      assert.ok(reason.length <= LONGEST, `at most ${LONGEST} characters, got ${reason.length}`);
+      assert.ok(reason.endsWith('…'), 'and shows it was cut');
+    });
+  }
 });

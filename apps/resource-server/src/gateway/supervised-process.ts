@@ -13,7 +13,7 @@ import type { StdioServerConfig } from '../../../shared/config/gateway-servers.t
 import type { Logger } from '../../../shared/logger.ts';
 import { readBoundedLines } from './read-bounded-lines.ts';
 import { UpstreamConnection } from './upstream-connection.ts';
-import { UpstreamUnavailableError } from './upstream-errors.ts';
+import { cutReason, UpstreamUnavailableError } from './upstream-errors.ts';
 
 export type ProcessState = 'starting' | 'ready' | 'down' | 'stopped';
 
@@ -128,7 +128,8 @@ export class SupervisedProcess {
       logger.info({ server: config.name, pid: transport.pid }, 'mcp server started');
       return connection;
     } catch (err) {
-      if (!this.#stopped) this.#down(`it failed to start: ${(err as Error).message}`);
+      // The message may quote the process at any length (the error it answered to initialize).
+      if (!this.#stopped) this.#down(`it failed to start: ${cutReason((err as Error).message)}`);
       throw err;
     } finally {
       this.#starting = undefined;

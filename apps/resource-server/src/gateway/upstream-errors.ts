@@ -16,6 +16,17 @@ export class ProcessLimitError extends Error {
   override name = 'ProcessLimitError';
 }
 
+/** Longest reason quoted from an upstream's own words (an error it answered, its output). */
+const MAX_REASON = 200;
+
+/**
+ * `text` cut at MAX_REASON characters, with … when it was: a reason goes to every caller's tool
+ * error, the admin's MCP servers page and the log, however much the upstream said.
+ */
+export function cutReason(text: string): string {
+  return text.length > MAX_REASON ? `${text.slice(0, MAX_REASON)}…` : text;
+}
+
 /**
  * A connection failure in words, never a stack or a secret: the socket error code found along the
  * error's causes (ECONNREFUSED, ENOTFOUND, …), else its first 200 characters.
@@ -27,7 +38,7 @@ export function describeConnectionFailure(err: unknown): string {
   const innermost = chain.at(-1);
   const text = (value: unknown) => (value instanceof Error ? value.message : String(value));
   const message = innermost === err ? text(err) : `${text(err)}: ${text(innermost)}`;
-  return message.length > 200 ? `${message.slice(0, 200)}…` : message;
+  return cutReason(message);
 }
 
 /** An error and its causes, outermost first (at most 5). */
