@@ -10,6 +10,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { waitFor } from '../helpers/wait-for.ts';
 import { EventStreamParser, HttpClientTransport, MAX_MESSAGE_BYTES, UpstreamHttpError, UpstreamTimeoutError } from '../../apps/resource-server/src/gateway/http-client-transport.ts';
 
 function parse(chunks: string[]): string[] {
@@ -184,12 +185,19 @@ describe('the transport against an unusual upstream', () => {
     const TIMEOUT_MS = 300;
     /** What the upstream never answers: JSON-RPC methods, 'a response', or HTTP methods. */
     let ignored: string[] = [];
-    let held: Array<{ what: string; res: ServerResponse }> = [];
+    let held: Array<{ what: string; id?: unknown; res: ServerResponse }> = [];
+    /** What the upstream got, and each held answer's connection closing, in order. */
+    let events: string[] = [];
     const silent = createServer(async (req, res) => {
       let body = '';
       for await (const chunk of req) body += String(chunk);
-      const what = req.method === 'POST' ? (JSON.parse(body) as { method?: string }).method ?? 'a response' : req.method!;
-      if (ignored.includes(what)) held.push({ what, res });
+      const message = req.method === 'POST' ? JSON.parse(body) as { method?: string; id?: unknown } : {};
+      const what = req.method === 'POST' ? message.method ?? 'a response' : req.method!;
+      events.push(what);
+      if (ignored.includes(what)) {
+        held.push({ what, id: message.id, res });
+        res.once('close', () => events.push(`${what} ${String(message.id)} closed`));
+      }
       else if (what === 'initialize') res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 's1' }).end(JSON.stringify({ jsonrpc: '2.0', id: 1, result: {} }));
       else res.writeHead(what === 'GET' ? 405 : 202).end();
     });
@@ -207,6 +215,7 @@ describe('the transport against an unusual upstream', () => {
     async function connected(ignoring: string[]): Promise<HttpClientTransport> {
       ignored = ignoring;
       held = [];
+      events = [];
       const transport = new HttpClientTransport({ url: silentUrl, headersFor: async () => ({}), timeoutMs: TIMEOUT_MS });
       await transport.send(initialize);
       return transport;
@@ -224,6 +233,50 @@ describe('the transport against an unusual upstream', () => {
           const sent = message === 'DELETE' ? transport.terminateSession() : transport.send(message);
           await assert.rejects(sent, (err: unknown) => err instanceof UpstreamTimeoutError && expected.test(err.message), `${name} is given up with a timeout error`);
           assert.equal(held.length, 1, 'the upstream got it and held its answer');
+        } finally {
+          await transport.close();
+        }
+      });
+    }
+
+    const call = (id: number): JSONRPCMessage => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'slow' } });
+    const cancel = (params?: Record<string, unknown>): JSONRPCMessage => ({ jsonrpc: '2.0', method: 'notifications/cancelled', ...(params ? { params } : {}) } as JSONRPCMessage);
+
+    test('ends a request\'s POST once its cancellation is sent, after the server got the cancellation', { timeout: 10_000 }, async () => {
+      const transport = await connected(['tools/call']);
+      try {
+        // Its answer's head is held too: the send is settled by the cancellation.
+        const sent = transport.send(call(2)).catch((err: unknown) => err);
+        await waitFor('the call to be held', () => held.length === 1);
+        await transport.send(cancel({ requestId: 2, reason: 'the caller gave up' }));
+        await waitFor('the call\'s POST to close', () => events.includes('tools/call 2 closed'), 5000);
+        assert.deepEqual(events.slice(-2), ['notifications/cancelled', 'tools/call 2 closed']);
+        assert.ok(await sent instanceof Error, 'the send of the call fails');
+      } finally {
+        await transport.close();
+      }
+    });
+
+    // [what is cancelled, the cancellation] — none of them is the call in flight (id 2)
+    const otherCancellations: Array<[string, JSONRPCMessage]> = [
+      ['another id', cancel({ requestId: 3 })],
+      ['the same id as a string', cancel({ requestId: '2' })],
+      ['no request id', cancel({ reason: 'none' })],
+      ['an id that is an object', cancel({ requestId: { id: 2 } })],
+      ['no params at all', cancel()],
+    ];
+    for (const [name, cancellation] of otherCancellations) {
+      test(`a cancellation of ${name} leaves the call in flight alone`, { timeout: 10_000 }, async () => {
+        const transport = await connected(['tools/call']);
+        const received: JSONRPCMessage[] = [];
+        transport.onmessage = (message) => received.push(message);
+        try {
+          const sent = transport.send(call(2));
+          await waitFor('the call to be held', () => held.length === 1);
+          await transport.send(cancellation);
+          held[0]!.res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: 2, result: { content: [] } }));
+          await sent;
+          assert.deepEqual(received, [{ jsonrpc: '2.0', id: 2, result: { content: [] } }], 'the call\'s answer arrived');
         } finally {
           await transport.close();
         }

@@ -1,9 +1,13 @@
 /**
  * A real Streamable HTTP MCP server (the MCP SDK's McpServer and StreamableHTTPServerTransport on
  * node:http, one session per initialize) that records the method, headers and JSON-RPC methods
- * of every request it gets, and which sessions were opened and closed. What the gateway sends
- * upstream is read from here, so a test can prove what never arrives (the caller's token,
- * cookies). Its one tool, `echo`, answers with the session it ran in.
+ * of every request it gets, which sessions were opened and closed, and which POSTs the client
+ * closed before their answer ended. What the gateway sends upstream is read from here, so a test
+ * can prove what never arrives (the caller's token, cookies) and what is not left open. Its tool
+ * `echo` answers with the session it ran in; `wait-for-cancel` sends one progress notification
+ * (when asked for progress) and runs until it is cancelled (at most 30 s), never answering then,
+ * as the SDK's server does not answer a cancelled request: its POST stays open until the client
+ * closes it.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
@@ -26,6 +30,8 @@ export interface RecordingUpstream {
   opened: string[];
   /** Session ids whose session was closed (DELETE, or the transport closing). */
   closed: string[];
+  /** JSON-RPC methods of the POSTs whose connection the client closed before their answer ended. */
+  abandoned: string[];
   close(): Promise<void>;
 }
 
@@ -45,6 +51,23 @@ function newSession(): McpServer {
     content: [{ type: 'text', text }],
     structuredContent: { text, session: extra.sessionId ?? '' },
   }));
+  server.registerTool('wait-for-cancel', {
+    description: 'Runs until it is cancelled (at most 30 s); one progress notification says it started.',
+    inputSchema: {},
+  }, async (_args, extra) => {
+    const progressToken = extra._meta?.progressToken;
+    if (progressToken !== undefined) {
+      await extra.sendNotification({ method: 'notifications/progress', params: { progressToken, progress: 1, message: 'waiting for cancel' } });
+    }
+    await new Promise<void>((resolve) => {
+      const limit = setTimeout(resolve, 30_000);
+      extra.signal.addEventListener('abort', () => {
+        clearTimeout(limit);
+        resolve();
+      }, { once: true });
+    });
+    return { content: [{ type: 'text', text: 'not cancelled' }] };
+  });
   return server;
 }
 
@@ -53,6 +76,7 @@ export async function startRecordingUpstream(port = 0): Promise<RecordingUpstrea
   const requests: RecordedRequest[] = [];
   const opened: string[] = [];
   const closed: string[] = [];
+  const abandoned: string[] = [];
   const transports = new Map<string, StreamableHTTPServerTransport>();
 
   const http = createServer(async (req, res) => {
@@ -65,7 +89,13 @@ export async function startRecordingUpstream(port = 0): Promise<RecordingUpstrea
         parsed = undefined;
       }
       const messages = (Array.isArray(parsed) ? parsed : parsed ? [parsed] : []) as Array<{ method?: unknown }>;
-      requests.push({ method: req.method ?? '', headers: req.headers, rpcMethods: messages.flatMap((m) => (typeof m.method === 'string' ? [m.method] : [])) });
+      const rpcMethods = messages.flatMap((m) => (typeof m.method === 'string' ? [m.method] : []));
+      requests.push({ method: req.method ?? '', headers: req.headers, rpcMethods });
+      if (req.method === 'POST') {
+        res.once('close', () => {
+          if (!res.writableEnded) abandoned.push(...rpcMethods);
+        });
+      }
 
       const sessionId = req.headers['mcp-session-id'];
       let transport = typeof sessionId === 'string' ? transports.get(sessionId) : undefined;
@@ -99,6 +129,7 @@ export async function startRecordingUpstream(port = 0): Promise<RecordingUpstrea
     requests,
     opened,
     closed,
+    abandoned,
     async close() {
       for (const transport of transports.values()) await transport.close();
       await new Promise<void>((resolve) => {

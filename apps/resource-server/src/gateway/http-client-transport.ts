@@ -13,11 +13,15 @@
  *   changes, logs), reopened after a drop (up to 3 times in a row); a 405 means the server has none;
  * - `terminateSession` sends DELETE (MCP transports §Session Management).
  * A JSON-RPC request's POST has no bound here: its answer may stream for as long as the call runs,
- * and the SDK's per-request timeout ends the call. Everything else (a notification, our response
- * to the server's own request, the DELETE) has nothing else to end it, so it gets `timeoutMs`: a
- * server that never answered the POST of `notifications/initialized` held the connection being
- * opened (and its caller) for undici's 300 s, and a DELETE that never ended delayed the error
- * reply of the call that ended the session.
+ * and the SDK's per-request timeout ends the call. A call the SDK gives up (its timeout, the
+ * caller's cancellation) it tells the server with `notifications/cancelled`; once that is sent, the
+ * call's POST is aborted too: a server does not answer a cancelled request (MCP 2025-11-25
+ * basic/utilities/cancellation; the SDK's servers keep its stream open), so the POST stayed open,
+ * a connection and a request held at the server, until the session ended. Everything else (a
+ * notification, our response to the server's own request, the DELETE) has nothing else to end it,
+ * so it gets `timeoutMs`: a server that never answered the POST of `notifications/initialized`
+ * held the connection being opened (and its caller) for undici's 300 s, and a DELETE that never
+ * ended delayed the error reply of the call that ended the session.
  * Every request carries only the headers `headersFor` gives (the server's own credentials, the
  * forwarded identity): nothing of the caller's. Redirects are not followed (a 3xx is an error), so
  * those headers never reach another host. Answers are capped (MAX_MESSAGE_BYTES per message).
@@ -33,6 +37,8 @@ import { request, type Dispatcher } from 'undici';
 /** Largest JSON-RPC message (or JSON answer) accepted from an upstream. */
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 const MAX_STREAM_RETRIES = 3;
+/** What a cancelled request's POST is aborted with: its stream then fails, which is no error. */
+const CANCELLED = new Error('the request was cancelled');
 
 /**
  * An upstream answered a message with an HTTP error status. Its body is not quoted: a server may
@@ -77,6 +83,8 @@ export class HttpClientTransport implements Transport {
 
   readonly #options: HttpClientTransportOptions;
   readonly #closing = new AbortController();
+  /** Each JSON-RPC request sent and not yet answered, by id: its POST, aborted when it is cancelled. */
+  readonly #pending = new Map<string | number, AbortController>();
   #protocolVersion: string | undefined;
   #closed = false;
 
@@ -96,9 +104,42 @@ export class HttpClientTransport implements Transport {
   }
 
   async send(message: JSONRPCMessage, _options?: TransportSendOptions): Promise<void> {
-    if ('method' in message && 'id' in message) return this.#post(message, this.#closing.signal);
+    if ('method' in message && 'id' in message) return this.#sendRequest(message);
     const what = 'method' in message ? message.method : 'our response to its request';
-    return this.#bounded(what, (signal) => this.#post(message, signal));
+    try {
+      await this.#bounded(what, (signal) => this.#post(message, signal));
+    } finally {
+      // After the notification: the server is to learn of the cancellation from it, not from the
+      // POST ending (MCP 2025-11-25 transports §Sending Messages to the Server: a disconnection
+      // SHOULD NOT be taken as a cancellation).
+      if ('method' in message && message.method === 'notifications/cancelled') this.#abandon(message.params?.requestId);
+    }
+  }
+
+  async #sendRequest(message: JSONRPCMessage & { id: string | number }): Promise<void> {
+    const call = new AbortController();
+    this.#pending.set(message.id, call);
+    try {
+      await this.#post(message, AbortSignal.any([this.#closing.signal, call.signal]));
+    } catch (err) {
+      this.#pending.delete(message.id);
+      throw err;
+    }
+  }
+
+  /** Aborts the POST of a request the SDK gave up, if its answer has not come. */
+  #abandon(requestId: unknown): void {
+    const id = idOf(requestId);
+    if (id === undefined) return;
+    this.#pending.get(id)?.abort(CANCELLED);
+    this.#pending.delete(id);
+  }
+
+  /** Hands a message to the SDK; a response ends its request's wait for it. */
+  #deliver(message: JSONRPCMessage): void {
+    const id = 'method' in message ? undefined : idOf((message as { id?: unknown }).id);
+    if (id !== undefined) this.#pending.delete(id);
+    this.onmessage?.(message);
   }
 
   async #post(message: JSONRPCMessage, signal: AbortSignal): Promise<void> {
@@ -118,13 +159,16 @@ export class HttpClientTransport implements Transport {
     const type = String(answer.headers['content-type'] ?? '');
     if (type.startsWith('text/event-stream')) {
       // The response comes on the stream, after any requests and notifications of the call; the
-      // SDK's Protocol waits for it by id.
-      this.#readEvents(answer.body).catch((err: unknown) => this.#failed(err));
+      // SDK's Protocol waits for it by id. Read after it was cancelled, the stream fails aborted:
+      // the SDK has given the call up already, so that is no error.
+      this.#readEvents(answer.body).catch((err: unknown) => {
+        if (signal.reason !== CANCELLED) this.#failed(err);
+      });
       return;
     }
     if (type.startsWith('application/json')) {
       const parsed = parseAnswer(await readCapped(answer.body));
-      for (const one of Array.isArray(parsed) ? parsed : [parsed]) this.onmessage?.(one);
+      for (const one of Array.isArray(parsed) ? parsed : [parsed]) this.#deliver(one);
       return;
     }
     await answer.body.dump();
@@ -146,6 +190,7 @@ export class HttpClientTransport implements Transport {
     if (this.#closed) return;
     this.#closed = true;
     this.#closing.abort(new Error('the connection to the upstream was closed'));
+    this.#pending.clear();
     this.onclose?.();
   }
 
@@ -195,7 +240,7 @@ export class HttpClientTransport implements Transport {
 
   /** Delivers each `message` event of a stream until it ends. */
   async #readEvents(body: Readable): Promise<void> {
-    const parser = new EventStreamParser((data) => this.onmessage?.(JSON.parse(data) as JSONRPCMessage));
+    const parser = new EventStreamParser((data) => this.#deliver(JSON.parse(data) as JSONRPCMessage));
     const decoder = new StringDecoder('utf8');
     try {
       for await (const chunk of body) parser.push(decoder.write(chunk as Buffer));
@@ -299,6 +344,11 @@ export class EventStreamParser {
       this.#event = value;
     }
   }
+}
+
+/** A JSON-RPC id (a string or a number), or undefined for anything else. */
+function idOf(value: unknown): string | number | undefined {
+  return typeof value === 'string' || typeof value === 'number' ? value : undefined;
 }
 
 /**
