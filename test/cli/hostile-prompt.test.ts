@@ -13,10 +13,7 @@ import Database from 'better-sqlite3';
 import { run as runGatehouse } from '../../apps/auth-server/src/cli/run.ts';
 import { envFor, makeCliDir, runCli } from './support/cli-runner.ts';
 import { FakeTerminal } from './support/fake-terminal.ts';
-
-/** What a terminal would act on; the screen keeps only line breaks of its own. */
-// eslint-disable-next-line no-control-regex
-const STEERING = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+import { STEERING } from './support/steering-characters.ts';
 
 /** [what, the username, how the prompt shows it]. */
 const HOSTILE_NAMES: Array<[string, string, string]> = [

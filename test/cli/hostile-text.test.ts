@@ -14,10 +14,7 @@ import { changeClientMetadata } from '../../apps/auth-server/src/provider/databa
 import { CLAUDE_DCR_BODY, registerClient } from '../helpers/oauth-flow.ts';
 import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { makeCliDir, runCli } from './support/cli-runner.ts';
-
-/** What a terminal would act on; a text output keeps only its own line breaks. */
-// eslint-disable-next-line no-control-regex
-const STEERING = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+import { STEERING } from './support/steering-characters.ts';
 
 /** [what, the client_name registered, how it shows]. */
 const HOSTILE_NAMES: Array<[string, string, string]> = [
