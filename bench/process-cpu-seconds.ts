@@ -12,9 +12,23 @@ import { readFileSync } from 'node:fs';
 const TICKS_PER_SECOND = 100;
 
 export function processCpuSeconds(pid: number): number | undefined {
+  return cpuSecondsOf(`/proc/${pid}/stat`);
+}
+
+/**
+ * CPU time of the process's main thread alone (its thread id is its pid): where Node runs
+ * JavaScript. The rest of a process's CPU is the libuv pool (WebCrypto signing, file system),
+ * V8's compiler and GC helpers and worker threads. A server whose main thread is busy nearly all
+ * the wall time is bound by it, whatever the other cores do.
+ */
+export function mainThreadCpuSeconds(pid: number): number | undefined {
+  return cpuSecondsOf(`/proc/${pid}/task/${pid}/stat`);
+}
+
+function cpuSecondsOf(file: string): number | undefined {
   let stat: string;
   try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    stat = readFileSync(file, 'utf8');
   } catch {
     return undefined;
   }

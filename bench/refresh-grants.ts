@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { generateKeyPair, SignJWT } from 'jose';
 import { median, quantile } from './mcp-session.ts';
-import { processCpuSeconds } from './process-cpu-seconds.ts';
+import { mainThreadCpuSeconds, processCpuSeconds } from './process-cpu-seconds.ts';
 import { startServerProcess, type ServerProcess } from './start-server-process.ts';
 import { connect, redeem, refresh, registerClient } from '../test/helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD } from '../test/helpers/start-auth-server.ts';
@@ -54,6 +54,8 @@ export interface Side {
   rates: number[];
   latencies: number[];
   cpuSeconds: number;
+  mainThreadCpuSeconds: number;
+  seconds: number;
   grants: number;
 }
 
@@ -73,19 +75,20 @@ export async function startGatehouse(label: string, args: string[] = []): Promis
     const result = await connect(issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD });
     chains.push((await redeem(issuer, client, result)).body.refresh_token as string);
   }
-  return { label, server, issuer, clientId: client.client_id, chains, rates: [], latencies: [], cpuSeconds: 0, grants: 0 };
+  return { label, server, issuer, clientId: client.client_id, chains, rates: [], latencies: [], cpuSeconds: 0, mainThreadCpuSeconds: 0, seconds: 0, grants: 0 };
 }
 
 export async function startBare(): Promise<Side> {
   const server = await startServerProcess<{ issuer: string; clientId: string; refreshTokens: string[] }>('./bare-oidc-provider.ts', [String(CHAINS)], profileArgs('bare-oidc-provider'));
   const { issuer, clientId, refreshTokens } = server.started;
-  return { label: 'bare oidc-provider', server, issuer, clientId, chains: refreshTokens, rates: [], latencies: [], cpuSeconds: 0, grants: 0 };
+  return { label: 'bare oidc-provider', server, issuer, clientId, chains: refreshTokens, rates: [], latencies: [], cpuSeconds: 0, mainThreadCpuSeconds: 0, seconds: 0, grants: 0 };
 }
 
 /** Refreshes every chain in a loop for `seconds`; returns grants per second. */
 export async function round(side: Side, seconds: number, record: boolean): Promise<number> {
   const until = Date.now() + seconds * 1000;
   const cpuBefore = processCpuSeconds(side.server.pid);
+  const mainBefore = mainThreadCpuSeconds(side.server.pid);
   const started = performance.now();
   let count = 0;
   await Promise.all(side.chains.map(async (_, i) => {
@@ -100,12 +103,16 @@ export async function round(side: Side, seconds: number, record: boolean): Promi
       count += 1;
     }
   }));
-  const rate = count / ((performance.now() - started) / 1000);
+  const elapsed = (performance.now() - started) / 1000;
+  const rate = count / elapsed;
   const cpuAfter = processCpuSeconds(side.server.pid);
+  const mainAfter = mainThreadCpuSeconds(side.server.pid);
   if (record) {
     side.rates.push(rate);
     side.grants += count;
+    side.seconds += elapsed;
     if (cpuBefore !== undefined && cpuAfter !== undefined) side.cpuSeconds += cpuAfter - cpuBefore;
+    if (mainBefore !== undefined && mainAfter !== undefined) side.mainThreadCpuSeconds += mainAfter - mainBefore;
   }
   return rate;
 }
@@ -144,7 +151,9 @@ export async function benchRefreshGrants(): Promise<void> {
   const [gatehouse, bare, memory] = sides as [Side, Side, Side];
   const ratios = (side: Side) => side.rates.map((rate, i) => rate / bare.rates[i]!);
   const row = (side: Side) => {
-    const cpu = side.cpuSeconds > 0 ? `${((side.cpuSeconds / side.grants) * 1000).toFixed(3)} ms CPU/grant` : 'CPU n/a';
+    const cpu = side.cpuSeconds > 0
+      ? `${((side.cpuSeconds / side.grants) * 1000).toFixed(3)} ms CPU/grant (main thread ${((side.mainThreadCpuSeconds / side.grants) * 1000).toFixed(3)}, busy ${((100 * side.mainThreadCpuSeconds) / side.seconds).toFixed(0)} %)`
+      : 'CPU n/a';
     return `  ${side.label.padEnd(32)} ${median(side.rates).toFixed(0).padStart(6)} grants/s   p50 ${quantile(side.latencies, 0.5).toFixed(2)} ms   p99 ${quantile(side.latencies, 0.99).toFixed(2)} ms   ${cpu}`;
   };
   const ratio = median(ratios(gatehouse));
