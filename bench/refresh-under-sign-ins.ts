@@ -1,10 +1,11 @@
 /**
- * Sign-ins and the token endpoint at once, at bcrypt cost 12, with one hashing thread (what
- * Gatehouse had) and with the default pool (one thread per core, at the lowest OS priority), in
- * one run, alternating:
+ * Sign-ins and the token endpoint at once, at bcrypt cost 12, with one hashing thread running
+ * bcryptjs (what Gatehouse had), one running native bcrypt, and the default pool (one native
+ * thread per core, at the lowest OS priority), in one run, alternating:
  * - refresh-token grant p50/p99 with no sign-ins, then while 20 sign-ins run concurrently; their
  *   p99 ratio shows whether hashing stalls token signing (target ≤ 1.5);
- * - sign-ins per second with nothing else running (target: ≥ 2× one thread);
+ * - sign-ins per second with nothing else running (target: ≥ 2× one bcryptjs thread), and how
+ *   much of that is native bcrypt and how much every core;
  * - the server's CPU per refresh and per sign-in (the server runs in a process of its own, so its
  *   CPU time, hashing threads included, is read alone; steadier than rates on a shared machine),
  *   the cores it got while sign-ins ran, and how long its main thread waited for a CPU per grant
@@ -35,6 +36,8 @@ interface Setup {
   label: string;
   /** password_hash_threads; undefined: the default. */
   threads?: number;
+  /** 'bcryptjs': hash with bcryptjs alone (what Gatehouse had); default: native bcrypt. */
+  engine?: 'bcryptjs';
 }
 
 interface Round {
@@ -59,9 +62,14 @@ function percentile(values: number[], p: number): number {
 const median = (values: number[]) => percentile(values, 50);
 const load = () => loadavg().map((value) => value.toFixed(1)).join(' ');
 
+interface Summary {
+  p99Ratio: number;
+  signInsPerSecond: number;
+}
+
 async function measure(setup: Setup, round: number): Promise<Round> {
-  const args = setup.threads ? ['--threads', String(setup.threads)] : [];
-  const profileDir = process.env.BENCH_CPU_PROF_DIR && `${process.env.BENCH_CPU_PROF_DIR}/${setup.threads ?? 'default'}-threads-${round}`;
+  const args = [...(setup.threads ? ['--threads', String(setup.threads)] : []), ...(setup.engine ? ['--engine', setup.engine] : [])];
+  const profileDir = process.env.BENCH_CPU_PROF_DIR && `${process.env.BENCH_CPU_PROF_DIR}/${setup.threads ?? 'default'}-threads-${setup.engine ?? 'bcrypt'}-${round}`;
   const server = await startServerProcess<{ issuer: string }>('sign-ins-auth-server.ts', args, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
   const { issuer } = server.started;
   const cpu = () => processCpuSeconds(server.pid) ?? Number.NaN;
@@ -136,8 +144,9 @@ async function measure(setup: Setup, round: number): Promise<Round> {
 
 export async function benchRefreshUnderSignIns(): Promise<void> {
   const setups: Setup[] = [
-    { label: '1 hashing thread', threads: 1 },
-    { label: `${availableParallelism()} threads (default)` },
+    { label: '1 hashing thread, bcryptjs (what Gatehouse had)', threads: 1, engine: 'bcryptjs' },
+    { label: '1 hashing thread, native bcrypt', threads: 1 },
+    { label: `${availableParallelism()} threads, native bcrypt (default)` },
   ];
   const rounds = new Map<Setup, Round[]>(setups.map((setup) => [setup, []]));
   const loadBefore = load();
@@ -149,7 +158,7 @@ export async function benchRefreshUnderSignIns(): Promise<void> {
   console.log(`sign-ins at bcrypt cost 12 and refresh-token grants (${ROUNDS} rounds, medians; ${SAMPLES} sequential grants per phase, ${SIGN_INS} concurrent sign-ins)`);
   console.log(`  load average before ${loadBefore}, after ${load()} (${availableParallelism()} cores)`);
   const ms = (value: number) => `${value.toFixed(1).padStart(6)} ms`;
-  const summary = new Map<Setup, { p99Ratio: number; signInsPerSecond: number }>();
+  const summary = new Map<Setup, Summary>();
   for (const setup of setups) {
     const results = rounds.get(setup)!;
     const of = (pick: (r: Round) => number) => median(results.map(pick));
@@ -161,10 +170,10 @@ export async function benchRefreshUnderSignIns(): Promise<void> {
     console.log(`    main thread waited for a CPU ${of((r) => r.waitMsPerRefreshIdle).toFixed(2)} ms/grant with no sign-ins, ${of((r) => r.waitMsPerRefreshLoaded).toFixed(2)} ms/grant during them`);
     console.log(`    sign-ins alone ${of((r) => r.signInsPerSecond).toFixed(1)}/s (server CPU ${of((r) => r.cpuMsPerSignIn).toFixed(0)} ms/sign-in, hashing included; the server got ${of((r) => r.coresDuringSignIns).toFixed(2)} cores); while refreshing ${of((r) => r.signInsPerSecondLoaded).toFixed(1)}/s`);
   }
-  const one = summary.get(setups[0]!)!;
-  const pool = summary.get(setups[1]!)!;
-  console.log(`  default pool: refresh p99 during sign-ins / idle = ${pool.p99Ratio.toFixed(2)} (target ≤ 1.5; one thread ${one.p99Ratio.toFixed(2)})`);
-  console.log(`  default pool: sign-ins/s vs one thread = ${(pool.signInsPerSecond / one.signInsPerSecond).toFixed(2)}× (target ≥ 2)`);
+  const [before, oneNative, pool] = setups.map((setup) => summary.get(setup)!) as [Summary, Summary, Summary];
+  console.log(`  default pool: refresh p99 during sign-ins / idle = ${pool.p99Ratio.toFixed(2)} (target ≤ 1.5; one thread ${before.p99Ratio.toFixed(2)})`);
+  console.log(`  default pool: sign-ins/s vs one bcryptjs thread (what Gatehouse had) = ${(pool.signInsPerSecond / before.signInsPerSecond).toFixed(2)}× (target ≥ 2)`);
+  console.log(`    of which every core: ${(pool.signInsPerSecond / oneNative.signInsPerSecond).toFixed(2)}× one native thread; native bcrypt: ${(oneNative.signInsPerSecond / before.signInsPerSecond).toFixed(2)}× bcryptjs`);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -4,7 +4,7 @@
  * bcrypt cost 12, sign-in throttling out of the way (every sign-in is the same user from one IP),
  * logging at info to /dev/null as bench/gatehouse-auth-server.ts does (every line built and written).
  *
- * Run alone: npx tsx bench/sign-ins-auth-server.ts [--threads N]   (prints {"issuer": …}; SIGTERM stops it)
+ * Run alone: npx tsx bench/sign-ins-auth-server.ts [--threads N] [--engine bcryptjs]   (prints {"issuer": …}; SIGTERM stops it)
  */
 // As the deployed entry point does, first (apps/auth-server/src/provider/quiet-provider-notices.ts).
 import '../apps/auth-server/src/provider/quiet-provider-notices.ts';
@@ -18,7 +18,10 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   // `--threads N`: password_hash_threads (default: the config default, one per core).
   const at = process.argv.indexOf('--threads');
   const threads = at > 0 ? Number(process.argv[at + 1]) : undefined;
+  // `--engine bcryptjs`: hash with bcryptjs alone, as Gatehouse did before native bcrypt.
+  const engine = process.argv.includes('--engine') ? process.argv[process.argv.indexOf('--engine') + 1] as 'bcrypt' | 'bcryptjs' : undefined;
   const server = await startAuthServer({
+    passwordHashing: { engine },
     logger: createLogger('auth-server', 'info', pino.destination({ fd: openSync('/dev/null', 'w'), sync: true })),
     configure(config) {
       config.authServer.bcryptCost = 12;

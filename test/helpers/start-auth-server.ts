@@ -44,6 +44,8 @@ export interface StartOptions {
   registry?: AuthServerOptions['registry'];
   /** Where connection events go. Default: the server's database. */
   connectionRecorder?: AuthServerOptions['connectionRecorder'];
+  /** How passwords are hashed (the bcrypt engine). */
+  passwordHashing?: AuthServerOptions['passwordHashing'];
   /** Default 'sqlite'. 'postgres': a new database in the test cluster, unless `databaseUrl` names one. */
   backend?: TestBackend;
   /** A PostgreSQL database to share with other servers (replicas); implies backend 'postgres'. */
@@ -100,7 +102,7 @@ export async function startAuthServer(options: StartOptions = {}): Promise<TestA
   options.configure?.(config);
 
   const logger = options.logger ?? createLogger('auth-server', 'silent');
-  const serverOptions: AuthServerOptions = { adapter: options.adapterOverride, metadataFetch: options.metadataFetch, clock: options.clock, registry: options.registry, connectionRecorder: options.connectionRecorder };
+  const serverOptions: AuthServerOptions = { adapter: options.adapterOverride, metadataFetch: options.metadataFetch, clock: options.clock, registry: options.registry, connectionRecorder: options.connectionRecorder, passwordHashing: options.passwordHashing };
   let auth: AuthServer;
   try {
     auth = await createAuthServer(config.authServer, logger, serverOptions);

@@ -143,7 +143,7 @@ describe('password hashing pool', () => {
   });
 
   test('a worker that cannot start rejects the jobs waiting for it, and is not restarted in a loop', async () => {
-    const pool = new HashWorkerPool(2, { bcryptPath: join(tmpdir(), 'no-such-bcryptjs.js') });
+    const pool = new HashWorkerPool(2, { bcryptjsPath: join(tmpdir(), 'no-such-bcryptjs.js'), engine: { name: 'bcryptjs' } });
     try {
       await assert.rejects(pool.run({ op: 'compare', password: 'quick password', hash: QUICK_HASH }), /Cannot find module/);
       await until(() => pool.stats().length === 0, 'both workers have failed');

@@ -31,7 +31,7 @@ import { GatewayStatus } from './web/admin/gateway-status.ts';
 import { validateWithProvider } from './management/client-registry.ts';
 import { trackClientUsage } from './provider/client-usage.ts';
 import { ProviderHolder } from './provider/provider-holder.ts';
-import { PasswordHasher } from './accounts/password-hasher.ts';
+import { PasswordHasher, type PasswordHasherOptions } from './accounts/password-hasher.ts';
 import { SignInThrottle } from './accounts/sign-in-throttle.ts';
 import { UserStore } from './accounts/user-store.ts';
 import { AuditLog } from './audit/audit-log.ts';
@@ -146,6 +146,8 @@ export interface AuthServerOptions {
   clock?: Clock;
   /** Where connection events go (apps/shared/connection-events.ts). Default: this server's database. */
   connectionRecorder?: ConnectionRecorder;
+  /** Benchmarks and tests: how passwords are hashed (the config gives the cost and the threads). */
+  passwordHashing?: Omit<PasswordHasherOptions, 'threads'>;
 }
 
 export async function createAuthServer(config: AuthServerConfig, logger: Logger, options: AuthServerOptions = {}): Promise<AuthServer> {
@@ -169,7 +171,9 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   if (converted > 0) logger.info({ rows: converted }, 'stored tokens, sessions and client secrets of an earlier version replaced by their hashes');
 
   const users = new UserStore(database);
-  const hasher = new PasswordHasher(config.bcryptCost, { threads: config.passwordHashThreads });
+  const hasher = new PasswordHasher(config.bcryptCost, { ...options.passwordHashing, threads: config.passwordHashThreads });
+  const { unavailable } = hasher.engine as { unavailable?: string };
+  if (unavailable) logger.warn({ reason: unavailable }, 'native bcrypt could not be loaded: passwords are hashed with bcryptjs, which takes about 1.4 times as long');
   await applyConfiguredUsers(config, users, hasher);
   let preparedAdmin = await prepareBootstrapAdmin(config, users, hasher);
 

@@ -1,6 +1,7 @@
 /**
  * Password hashing and checking with bcrypt, on a pool of low-priority worker threads
- * (hash-worker-pool.ts says why and how).
+ * (hash-worker-pool.ts says why and how), with the native `bcrypt` package where it loads and
+ * bcryptjs otherwise (loadNativeBcrypt says which jobs still go to bcryptjs).
  *
  * - bcrypt reads at most 72 bytes of a password; longer ones are refused (PasswordTooLongError)
  *   where a password is set, never silently truncated. At sign-in they simply do not match.
@@ -12,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import bcrypt from 'bcryptjs';
-import { HashWorkerPool, type HashWorkerStats } from './hash-worker-pool.ts';
+import { HashWorkerPool, loadNativeBcrypt, type BcryptEngine, type HashWorkerStats } from './hash-worker-pool.ts';
 
 export const MAX_PASSWORD_BYTES = 72;
 
@@ -26,6 +27,13 @@ export class PasswordTooLongError extends Error {
 export interface PasswordHasherOptions {
   /** Hashing worker threads. Default: one per core (`os.availableParallelism()`). */
   threads?: number;
+  /**
+   * 'bcryptjs': hash with bcryptjs alone, as Gatehouse did before native bcrypt (benchmarks compare
+   * the two). Default 'bcrypt': native where it loads.
+   */
+  engine?: 'bcrypt' | 'bcryptjs';
+  /** Tests: the native package's name; a missing one shows what happens where it cannot load. */
+  nativeModule?: string;
 }
 
 /**
@@ -43,10 +51,15 @@ export class PasswordHasher {
   readonly #pool: HashWorkerPool;
   readonly #dummyHash: string;
 
-  constructor(cost: number, { threads = availableParallelism() }: PasswordHasherOptions = {}) {
+  constructor(cost: number, { threads = availableParallelism(), engine = 'bcrypt', nativeModule }: PasswordHasherOptions = {}) {
     this.cost = cost;
     this.#dummyHash = dummyHash(cost);
-    this.#pool = new HashWorkerPool(threads);
+    this.#pool = new HashWorkerPool(threads, { engine: engine === 'bcrypt' ? loadNativeBcrypt(nativeModule) : { name: 'bcryptjs' } });
+  }
+
+  /** Which bcrypt hashes: native, or bcryptjs (with why native is unavailable, when it is). */
+  get engine(): BcryptEngine {
+    return this.#pool.engine;
   }
 
   async hash(password: string): Promise<string> {
