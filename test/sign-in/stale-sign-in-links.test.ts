@@ -5,9 +5,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Browser } from '../helpers/browser.ts';
-import { registerClient, startAuthorization } from '../helpers/oauth-flow.ts';
+import { assertNoStackTrace, registerClient, signIn, startAuthorization } from '../helpers/oauth-flow.ts';
 import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { TEST_RESOURCE } from '../helpers/test-issuer.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+
+/** bcrypt cost 13 of 'slow password': its check is still running when the test looks. */
+const SLOW_HASH = '$2b$13$VI7sS2lY8syJJQ.DZboeHuNxdn.GcXks4BrJeGU.n7v1qhFCPSGNC';
 
 const PLAIN_WORDS = 'This sign-in link has expired, or was opened in another browser. Go back to the app you were connecting and start again from there.';
 
@@ -40,4 +44,25 @@ describe('stale sign-in links', () => {
       assert.equal(alertText(page.html), PLAIN_WORDS);
     });
   }
+
+  // The same sign-in form sent twice (a double click, or the back button and send again): the
+  // first submission ends the interaction once its browser goes on, while the second is still
+  // checking the password; its answer was the provider's "invalid_request: interaction session
+  // not found". Ended here by the test while the password is being checked, as the first
+  // submission's resume would.
+  test('a sign-in form whose interaction ended while its password was checked: 400 and plain words', async () => {
+    await server.auth.users.create({ username: 'twice', passwordHash: SLOW_HASH, scopes: ['mcp:read'] });
+    const client = await registerClient(server.issuer);
+    const { page, browser } = await startAuthorization(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: TEST_RESOURCE });
+    const uid = new URL(page.url).pathname.split('/').pop()!;
+    const answer = signIn(browser, page, 'twice', 'slow password');
+    await waitFor('the password is being checked', () => server.auth.hasher.stats().some((worker) => worker.busy), 10_000, 5);
+    const interaction = await server.auth.provider.Interaction.find(uid);
+    assert.ok(interaction, 'the interaction is there while the password is checked');
+    await interaction.destroy();
+    const failed = await answer;
+    assert.equal(failed.status, 400);
+    assert.equal(alertText(failed.html), PLAIN_WORDS);
+    assertNoStackTrace(failed.html, 'the page');
+  });
 });

@@ -16,6 +16,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
+import { errors } from 'oidc-provider';
 import type { Clock } from '../../../shared/clock.ts';
 import type { ConnectionRecorder } from '../../../shared/connection-events.ts';
 import type { PasswordHasher } from '../accounts/password-hasher.ts';
@@ -78,8 +79,19 @@ export async function loadInteraction(ctx: Context, provider: Provider, prompt?:
   return interaction;
 }
 
+/**
+ * Hands the step's result to the provider and sends the browser on. The interaction can end
+ * between loadInteraction and here (the same form sent twice: the first submission's browser went
+ * on and ended it while the second checked its password); that is the stale link it now is.
+ */
 export async function finish(ctx: Context, provider: Provider, result: Record<string, unknown>, merge: boolean): Promise<void> {
-  const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
+  let returnTo: string;
+  try {
+    returnTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
+  } catch (err) {
+    if (err instanceof errors.SessionNotFound) throw new PageError(400, 'session_not_found');
+    throw err;
+  }
   ctx.status = 303;
   ctx.redirect(returnTo);
 }
