@@ -4,11 +4,12 @@
  * together apply once.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { openDatabase } from '../../apps/shared/storage/open-database.ts';
+import { SqliteDatabase } from '../../apps/shared/storage/sqlite-database.ts';
 import type { SqlDatabase } from '../../apps/shared/storage/sql-database.ts';
 import { toPostgresPlaceholders } from '../../apps/shared/storage/to-postgres-placeholders.ts';
 import { PostgresDatabase, redactDatabaseUrl } from '../../apps/shared/storage/postgres-database.ts';
@@ -218,3 +219,25 @@ if (TEST_BACKENDS.includes('postgres')) {
     });
   });
 }
+
+describe('a file that is not a SQLite database', () => {
+  test('is refused, and the file is not left open', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-not-sqlite-'));
+    try {
+      const file = join(dir, 'auth-server.db');
+      writeFileSync(file, 'not a database, '.repeat(512));
+      // The process's descriptors open on that file (Linux: /proc/self/fd links to each one's path).
+      const openOnIt = () => readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`) === file;
+        } catch {
+          return false; // closed meanwhile (readdir's own descriptor)
+        }
+      });
+      assert.throws(() => new SqliteDatabase(file), /file is not a database/);
+      assert.deepEqual(openOnIt(), []);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

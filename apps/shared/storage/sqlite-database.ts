@@ -121,13 +121,20 @@ export class SqliteDatabase implements SqlDatabase {
     if (file !== ':memory:') restrictDatabaseFiles(file);
     this.location = file;
     this.handle = new Database(file);
-    // Takes effect only while the database has no table yet (a new file); a no-op on one created
-    // before (see the header).
-    this.handle.pragma('auto_vacuum = INCREMENTAL');
-    this.handle.pragma('journal_mode = WAL');
-    this.handle.pragma('synchronous = NORMAL');
-    this.handle.pragma('foreign_keys = ON');
-    this.handle.pragma('busy_timeout = 5000');
+    try {
+      // Takes effect only while the database has no table yet (a new file); a no-op on one created
+      // before (see the header).
+      this.handle.pragma('auto_vacuum = INCREMENTAL');
+      this.handle.pragma('journal_mode = WAL');
+      this.handle.pragma('synchronous = NORMAL');
+      this.handle.pragma('foreign_keys = ON');
+      this.handle.pragma('busy_timeout = 5000');
+    } catch (err) {
+      // Opening succeeds on any file; SQLite reads it at the first statement (a file that is not
+      // a database fails here). Whoever catches this cannot close what it never got.
+      this.handle.close();
+      throw err;
+    }
     this.#writes = options.groupCommit ? new GroupCommit(this.handle) : undefined;
     this.#direct = {
       dialect: 'sqlite',
