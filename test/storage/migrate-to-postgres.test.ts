@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createSecretKey } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -187,4 +187,51 @@ describe('gatehouse migrate-to-postgres', { skip: !TEST_BACKENDS.includes('postg
     assert.equal(code, 1);
     assert.match(stderr.text, /set DATABASE_URL/);
   });
+});
+
+describe('gatehouse migrate-to-postgres, given a database it cannot use', { skip: !TEST_BACKENDS.includes('postgres') && 'PostgreSQL is not among GATEHOUSE_TEST_BACKENDS' }, () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'gatehouse-migrate-refused-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Tables in the target's public schema: none, when the run touched nothing. */
+  async function tablesIn(url: string): Promise<number> {
+    return postgresCount(url, "information_schema.tables WHERE table_schema = 'public'");
+  }
+  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+  test('a SQLite file that is not a database: named in one line, and the target untouched', async () => {
+    const data = join(dir, 'garbage');
+    mkdirSync(join(data, 'data'), { recursive: true });
+    const file = join(data, 'data', 'auth-server.db');
+    writeFileSync(file, 'not a database, '.repeat(512));
+    const target = await createTestPostgresDatabase();
+    const result = await gatehouse(data, ['migrate-to-postgres'], target);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, new RegExp(`^gatehouse: cannot open the database ${escape(file)}: file is not a database\\n$`));
+    assert.equal(await tablesIn(target), 0, 'nothing was written to the target');
+  });
+
+  // Each row: what is wrong with DATABASE_URL, the URL (given the test cluster's), and the reason expected.
+  const targets: Array<[string, (cluster: URL, port: number) => string, RegExp]> = [
+    ['nothing listens at its port', (cluster, port) => `postgres://gatehouse:s3cret-password@127.0.0.1:${port}${cluster.pathname}`, /ECONNREFUSED/],
+    ['its database does not exist', (cluster) => { const url = new URL(cluster); url.pathname = '/no_such_database'; return url.href; }, /database "no_such_database" does not exist/],
+  ];
+  for (const [what, url, reason] of targets) {
+    test(`PostgreSQL when ${what}: named in one line, without its password`, async () => {
+      const data = join(dir, what.replace(/\W+/g, '-'));
+      const source = await startAuthServer({ dir: data });
+      await source.close();
+      const target = url(new URL(await createTestPostgresDatabase()), await freePort());
+      const result = await gatehouse(data, ['migrate-to-postgres'], target);
+      assert.equal(result.code, 1);
+      const lines = result.stderr.split('\n').filter(Boolean);
+      assert.equal(lines.length, 1, result.stderr);
+      assert.match(lines[0]!, /^gatehouse: cannot open the database PostgreSQL at postgres:\/\//);
+      assert.match(lines[0]!, reason);
+      assert.doesNotMatch(result.stderr, /s3cret-password/);
+    });
+  }
 });

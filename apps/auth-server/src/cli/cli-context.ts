@@ -35,7 +35,7 @@ import type { KeyStore } from '../keys/key-store.ts';
 import { activeKey } from '../keys/signing-keys.ts';
 import { openKeyStore } from '../keys/open-key-store.ts';
 import { buildValidationProvider } from './build-validation-provider.ts';
-import { CliError } from './cli-errors.ts';
+import { cannotOpenDatabase, CliError } from './cli-errors.ts';
 import { INVOCATION } from './invocation.ts';
 import { readSecret, type SecretSource } from './read-secret.ts';
 
@@ -89,11 +89,7 @@ export class CliContext {
     } catch (err) {
       // Written for the person already, naming the database (a schema a newer version migrated).
       if (err instanceof ConfigError) throw err;
-      // DATA_DIR a file or unwritable, a file that is not SQLite, PostgreSQL refusing: the person at
-      // the terminal needs which database and why, on one line, not a stack trace. The URL loses its password.
-      const where = settings.postgres ? `PostgreSQL at ${redactDatabaseUrl(settings.postgres.url)}` : settings.sqliteFile;
-      const reason = (err as Error).message ?? String(err);
-      throw new CliError(`cannot open the database ${where}: ${reason.replace(/\s*\n\s*/g, ' ')}`);
+      throw cannotOpenDatabase(settings.postgres ? `PostgreSQL at ${redactDatabaseUrl(settings.postgres.url)}` : settings.sqliteFile, err);
     }
     if (created) {
       this.io.stderr.write(`${escapeControlCharacters(`gatehouse: note: there was no database at ${settings.sqliteFile}; created a new, empty one (check DATA_DIR if you expected data)`)}\n`);

@@ -13,3 +13,13 @@ export class UsageError extends Error {
 export class CliError extends Error {
   override name = 'CliError';
 }
+
+/**
+ * A database the command could not open or bring to its schema (DATA_DIR a file, a file that is
+ * not SQLite, PostgreSQL refusing), named in one line: the person at the terminal needs which
+ * database and why, not a stack trace. `where` names it without secrets (a URL without its password).
+ */
+export function cannotOpenDatabase(where: string, err: unknown): CliError {
+  const reason = err instanceof Error ? err.message : String(err);
+  return new CliError(`cannot open the database ${where}: ${reason.replace(/\s*\n\s*/g, ' ')}`);
+}

@@ -9,33 +9,50 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { ConfigError } from '../../../../shared/config/config-error.ts';
 import { copySqliteToPostgres, MigrationCopyError, type CopiedTable } from '../../../../shared/storage/copy-sqlite-to-postgres.ts';
 import { migrationsDir, type AppName } from '../../../../shared/storage/open-database.ts';
 import { migratePostgres, PostgresDatabase } from '../../../../shared/storage/postgres-database.ts';
 import { migrateSqlite, SqliteDatabase } from '../../../../shared/storage/sqlite-database.ts';
 import { importKeyFiles, KeyImportRefused, type ImportedKeys } from '../../keys/import-key-files.ts';
-import { CliError } from '../cli-errors.ts';
+import { cannotOpenDatabase, CliError } from '../cli-errors.ts';
 import type { CommandGroup } from '../command.ts';
 import { formatTable } from '../format-table.ts';
 import { parseCommandLine } from '../parse-command-line.ts';
 
-/** Copies the apps' SQLite files into `target`, together: both or neither. */
-async function copyApps(present: ReadonlyArray<[AppName, string]>, target: PostgresDatabase): Promise<Array<CopiedTable & { app: AppName }>> {
-  const sources: SqliteDatabase[] = [];
+/**
+ * Opens the apps' SQLite files and brings each to this version's schema, as its app would at
+ * start; before anything touches the target, so a file that cannot be used (not SQLite, a newer
+ * version's schema) stops the run with nothing written anywhere.
+ */
+async function openSources(present: ReadonlyArray<[AppName, string]>): Promise<Array<[AppName, SqliteDatabase]>> {
+  const sources: Array<[AppName, SqliteDatabase]> = [];
   try {
     for (const [app, file] of present) {
-      const source = new SqliteDatabase(file);
-      sources.push(source);
-      migrateSqlite(source, migrationsDir('sqlite', app));
-      await migratePostgres(target, app, migrationsDir('postgres', app));
+      try {
+        const source = new SqliteDatabase(file);
+        sources.push([app, source]);
+        migrateSqlite(source, migrationsDir('sqlite', app));
+      } catch (err) {
+        throw err instanceof ConfigError ? err : cannotOpenDatabase(file, err);
+      }
     }
-    const copied = await copySqliteToPostgres(sources, target);
-    return present.flatMap(([app], i) => copied[i]!.map((table) => ({ app, ...table })));
+    return sources;
+  } catch (err) {
+    for (const [, source] of sources) await source.close();
+    throw err;
+  }
+}
+
+/** Copies the apps' SQLite databases into `target`, together: both or neither. */
+async function copyApps(sources: ReadonlyArray<[AppName, SqliteDatabase]>, target: PostgresDatabase): Promise<Array<CopiedTable & { app: AppName }>> {
+  try {
+    for (const [app] of sources) await migratePostgres(target, app, migrationsDir('postgres', app));
+    const copied = await copySqliteToPostgres(sources.map(([, source]) => source), target);
+    return sources.flatMap(([app], i) => copied[i]!.map((table) => ({ app, ...table })));
   } catch (err) {
     if (err instanceof MigrationCopyError) throw new CliError(`${err.message}; nothing was copied`);
     throw err;
-  } finally {
-    for (const source of sources) await source.close();
   }
 }
 
@@ -54,18 +71,22 @@ export const migrateToPostgresCommand: CommandGroup = {
       ];
       const present = files.filter(([, file]) => existsSync(file));
       if (present.length === 0) throw new CliError(`no SQLite database in ${dirname(database.sqliteFile)} (DATA_DIR)`);
+      const sources = await openSources(present);
       const target = new PostgresDatabase(database.postgres);
       let copied: Array<CopiedTable & { app: AppName }>;
       let keys: ImportedKeys;
       try {
         // Keys before tables: a run stopped by a table finds them in place the next time.
-        await migratePostgres(target, 'auth-server', migrationsDir('postgres', 'auth-server'));
+        await migratePostgres(target, 'auth-server', migrationsDir('postgres', 'auth-server')).catch((err: unknown) => {
+          throw err instanceof ConfigError ? err : cannotOpenDatabase(`PostgreSQL at ${target.location}`, err);
+        });
         keys = await importKeyFiles(context.config, target).catch((err: unknown) => {
           throw err instanceof KeyImportRefused ? new CliError(err.message) : err;
         });
-        copied = await copyApps(present, target);
+        copied = await copyApps(sources, target);
       } finally {
         await target.close();
+        for (const [, source] of sources) await source.close();
       }
       context.print({ database: target.location, tables: copied, keys: { signing_keys: keys.signingKeys, cookie_keys: keys.cookieKeys } }, () => [
         `Copied into ${target.location} (every table counted after the copy: the counts match):`,
