@@ -96,6 +96,9 @@ describe('gatehouse CLI on its own data directory', () => {
     ['an unknown scope', ['users', 'add', 'eve', '--scope', 'mcp:all'], 'long enough password\n', 2, /unknown scope mcp:all; the scopes are mcp:read, mcp:write, mcp:admin/],
     ['an unknown option', ['users', 'add', 'eve', '--admin'], 'long enough password\n', 2, /Unknown option '--admin'/],
     ['a taken name', ['users', 'add', 'root'], 'long enough password\n', 1, /already exists/],
+    // Before any password is read (none is given here): nobody types one twice to hear the name was wrong.
+    ['a taken name, before asking for a password', ['users', 'add', 'root'], '', 1, /^gatehouse: A user named root already exists\.\n$/],
+    ['a malformed name, before asking for a password', ['users', 'add', 'eve smith'], '', 1, /^gatehouse: Usernames are 1 to 64 letters/],
   ];
   for (const [what, args, input, code, message] of refusedAdds) {
     test(`users add refuses ${what} (exit ${code})`, async () => {

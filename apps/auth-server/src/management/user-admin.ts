@@ -94,16 +94,28 @@ export class UserAdmin {
     }
   }
 
-  async create(input: { username: string; password: string; scopes: readonly string[] }, by: ChangedBy): Promise<User> {
-    const username = input.username.trim();
+  /**
+   * What `create` refuses before it looks at the password: a malformed or taken username. The CLI
+   * asks it first, so nobody types a password twice only to hear the name was wrong.
+   */
+  async checkNewUsername(name: string): Promise<string> {
+    const username = name.trim();
     if (!USERNAME.test(username)) throw new AdminError(400, 'Usernames are 1 to 64 letters, digits or . _ @ -', 'username');
+    if (await this.users.findByUsername(username)) throw this.#taken(username);
+    return username;
+  }
+
+  #taken(username: string): AdminError {
+    return new AdminError(409, `A user named ${username} already exists.`, 'username');
+  }
+
+  async create(input: { username: string; password: string; scopes: readonly string[] }, by: ChangedBy): Promise<User> {
+    const username = await this.checkNewUsername(input.username);
     const scopes = parseScopes(input.scopes);
-    const taken = () => new AdminError(409, `A user named ${username} already exists.`, 'username');
-    if (await this.users.findByUsername(username)) throw taken();
     const passwordHash = await this.#hash(input.password);
     // Checked again by the insert itself: another replica (or the CLI) may have taken the name meanwhile.
     const user = await this.users.create({ username, passwordHash, scopes, source: 'builtin' });
-    if (!user) throw taken();
+    if (!user) throw this.#taken(username);
     await this.audit.record({ event: 'user.created', actor: by.actor, ip: by.ip, details: { user_id: user.id, username, scopes } });
     return user;
   }

@@ -42,8 +42,9 @@ export const usersCommand: CommandGroup = {
 
     async add(args, context) {
       const { values, positionals } = parseCommandLine(args, scopeOption, { min: 1, max: 1, names: 'USERNAME' });
-      const password = await context.readSecret(`Password for ${positionals[0]}: `, { confirm: true });
-      const user = await context.services.users.create({ username: positionals[0]!, password, scopes: values.scope ? scopesFrom(values.scope) : NEW_USER_SCOPES }, CLI);
+      const username = await context.services.users.checkNewUsername(positionals[0]!);
+      const password = await context.readSecret(`Password for ${username}: `, { confirm: true });
+      const user = await context.services.users.create({ username, password, scopes: values.scope ? scopesFrom(values.scope) : NEW_USER_SCOPES }, CLI);
       context.print(toJson(user), () => `created user ${user.username} (${user.id}) with scopes ${user.scopes.join(' ')}`);
     },
 
