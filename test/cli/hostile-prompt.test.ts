@@ -1,9 +1,9 @@
 /**
  * The password prompt names the user (`Password for NAME: `, `New password for NAME: `): a name
  * with control characters is shown escaped there, as everywhere else the CLI prints, never
- * written raw to the terminal. `users add` shows the name from its command line (pasted from
- * elsewhere) before the name is checked; `users passwd` shows the stored one, which a federated
- * sign-in or an older version may have stored; here it is written into the database directly.
+ * written raw to the terminal. `users passwd` shows the stored name, which a federated sign-in or
+ * an older version may have stored; here it is written into the database directly. `users add`
+ * checks the name from its command line first, so such a name is refused before any prompt.
  */
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
@@ -41,14 +41,21 @@ describe('the password prompt shows a hostile username escaped', () => {
   });
 
   for (const [what, name, shown] of HOSTILE_NAMES) {
-    for (const [command, prompt] of [['add', 'Password for'], ['passwd', 'New password for']] as const) {
-      test(`users ${command}, ${what}: the prompt shows the name escaped`, async () => {
-        const terminal = new FakeTerminal(['typed password 1234', 'typed password 1234']);
-        await runGatehouse(['users', command, '--', command === 'add' ? `${name}2` : name], terminal, envFor(dir));
-        const expected = command === 'add' ? `${shown}2` : shown;
-        assert.ok(terminal.screen.includes(`${prompt} ${expected}: `), `the prompt names the user escaped: ${JSON.stringify(terminal.screen)}`);
-        assert.doesNotMatch(terminal.screen, STEERING, `nothing raw reaches the terminal: ${JSON.stringify(terminal.screen)}`);
-      });
-    }
+    test(`users passwd, ${what}: the prompt shows the name escaped`, async () => {
+      const terminal = new FakeTerminal(['typed password 1234', 'typed password 1234']);
+      await runGatehouse(['users', 'passwd', '--', name], terminal, envFor(dir));
+      assert.ok(terminal.screen.includes(`New password for ${shown}: `), `the prompt names the user escaped: ${JSON.stringify(terminal.screen)}`);
+      assert.doesNotMatch(terminal.screen, STEERING, `nothing raw reaches the terminal: ${JSON.stringify(terminal.screen)}`);
+    });
+
+    // No such name can be created, and it is refused before any prompt; the refusal names it escaped.
+    test(`users add, ${what}: refused before the prompt, the name escaped`, async () => {
+      const terminal = new FakeTerminal(['typed password 1234', 'typed password 1234']);
+      const code = await runGatehouse(['users', 'add', '--', `${name}2`], terminal, envFor(dir));
+      assert.equal(code, 1);
+      assert.ok(!terminal.screen.includes('Password for'), `no prompt: ${JSON.stringify(terminal.screen)}`);
+      assert.match(terminal.screen, /Usernames are 1 to 64 letters/);
+      assert.doesNotMatch(terminal.screen, STEERING, `nothing raw reaches the terminal: ${JSON.stringify(terminal.screen)}`);
+    });
   }
 });
