@@ -85,6 +85,15 @@ const CASES: Case[] = [
   { args: ['users', 'link', 'bob', '--upstream', 'corp', '--subject', 'a', '--subject=b'], code: 2, stderr: /--subject is given twice; give it once/ },
   { args: ['audit', 'tail', '-n', '5', '--lines', '6'], code: 2, stderr: /--lines \(-n\) is given twice; give it once/ },
   { args: ['users', 'list', '--search', 'bob', '--search', 'carol'], code: 2, stderr: /--search is given twice; give it once/ },
+  // An option that takes one value, given an empty one (an unset variable), is refused, not read as no filter.
+  { args: ['audit', 'tail', '--actor='], code: 2, stderr: /^gatehouse: --actor is empty\n {2}npx gatehouse audit tail/ },
+  { args: ['audit', 'tail', '--event', ''], code: 2, stderr: /--event is empty/ },
+  { args: ['audit', 'tail', '-n', ' '], code: 2, stderr: /--lines \(-n\) is empty/ },
+  { args: ['users', 'list', '--search='], code: 2, stderr: /--search is empty/ },
+  { args: ['grants', 'list', '--client='], code: 2, stderr: /--client is empty/ },
+  { args: ['connections', 'list', '--client='], code: 2, stderr: /--client is empty/ },
+  { args: ['clients', 'add', '--name=', '--redirect-uri', 'https://r4.example.com/cb'], code: 2, stderr: /--name is empty/ },
+  { args: ['doctor', '--timeout='], code: 2, stderr: /--timeout is empty/ },
   // Wrong command lines exit 2, as the README says.
   { args: [], code: 2, stderr: /no command given\nusage: npx gatehouse \[--json\] COMMAND/ },
   { args: ['frobnicate'], code: 2, stderr: /unknown command: frobnicate/ },

@@ -9,6 +9,8 @@
  *   own flag to a line that already has it). `multiple` options (`--scope`) repeat.
  * - A required option is never given a default: a command that changes data does only what its
  *   command line says (`users scopes bob` without `--scope` must not strip bob's scopes).
+ * - An option that takes one value may not be given an empty one: `--actor "$WHO"` with WHO unset
+ *   is a mistake, not a wish to see every actor (`--scope` says the same in scope-option.ts).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from './cli-errors.ts';
@@ -25,12 +27,14 @@ interface Expected<O extends Options> {
   required?: ReadonlyArray<keyof O & string>;
 }
 
-function refuseRepeated(tokens: ReturnType<typeof parseArgs>['tokens'], options: Options): void {
+function refuseRepeatedOrEmpty(tokens: ReturnType<typeof parseArgs>['tokens'], options: Options): void {
   const seen = new Set<string>();
   for (const token of tokens ?? []) {
     if (token.kind !== 'option' || options[token.name]?.type !== 'string' || options[token.name]?.multiple) continue;
     const short = options[token.name]?.short;
-    if (seen.has(token.name)) throw new UsageError(`--${token.name}${short ? ` (-${short})` : ''} is given twice; give it once`);
+    const named = `--${token.name}${short ? ` (-${short})` : ''}`;
+    if (seen.has(token.name)) throw new UsageError(`${named} is given twice; give it once`);
+    if (!token.value?.trim()) throw new UsageError(`${named} is empty`);
     seen.add(token.name);
   }
 }
@@ -42,7 +46,7 @@ export function parseCommandLine<O extends Options>(args: string[], options: O, 
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  refuseRepeated(parsed.tokens, options);
+  refuseRepeatedOrEmpty(parsed.tokens, options);
   const count = parsed.positionals.length;
   if (count < expected.min) throw new UsageError(`missing ${expected.names}`);
   if (count > expected.max) throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[expected.max])}`);

@@ -70,8 +70,6 @@ export const connectionsCommand: CommandGroup = {
       if (values.limit !== undefined && parseAttemptLimit(values.limit) === undefined) {
         throw new UsageError(`--limit expects a number from 1 to ${MAX_ATTEMPTS}, not ${JSON.stringify(values.limit)}`);
       }
-      if (values.client === '') throw new UsageError('--client is empty');
-      if (values.user === '') throw new UsageError('--user is empty');
       const filter = await resolveConnectionFilter(context.services.users, values);
       const { attempts, problem } = await (await context.connections()).list(filter);
       // A client the attempts name need not be registered (`unknown_client` is one of the reasons),
