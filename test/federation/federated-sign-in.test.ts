@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
@@ -9,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import type { UpstreamConfig } from '../../apps/shared/config/federated-upstreams.ts';
 import { loadConfig } from '../../apps/shared/config/load-config.ts';
+import { sealForState } from '../../apps/auth-server/src/federation/federated-logins.ts';
 import { run as runGatehouse } from '../../apps/auth-server/src/cli/run.ts';
 import { CapturedOutput } from '../cli/support/captured-output.ts';
 import { Browser, formAction, inputValue, type PageResult } from '../helpers/browser.ts';
@@ -70,6 +72,9 @@ async function startPair(overrides: Partial<UpstreamConfig> = {}, mode: 'federat
   const client = await registerClient(server.issuer);
   return { idp, server, client };
 }
+
+/** How a pending federated sign-in's row is keyed: the SHA-256 of its state. */
+const stateKey = (state: string) => createHash('sha256').update(state).digest('base64url');
 
 interface Flow {
   browser: Browser;
@@ -208,11 +213,32 @@ describe('federated sign-in against a real upstream OpenID provider', () => {
     const { flow, callback } = await callbackUrl('alice@example.com');
     const cookie = flow.browser.cookieValue('gatehouse.federated');
     assert.ok(cookie, 'the binding cookie is set');
-    const row = await pair.server.auth.database.get<{ browser_binding: string }>('SELECT browser_binding FROM federated_logins WHERE state = ?', [callback.searchParams.get('state')]);
+    const row = await pair.server.auth.database.get<{ browser_binding: string }>('SELECT browser_binding FROM federated_logins WHERE state = ?', [stateKey(callback.searchParams.get('state')!)]);
     assert.ok(row, 'the pending sign-in is stored');
     assert.notEqual(row.browser_binding, cookie);
     assert.ok(!JSON.stringify(await pair.server.auth.database.all('SELECT * FROM federated_logins')).includes(cookie));
     assert.match((await flow.browser.navigate(callback)).html, /Allow access\?/, 'the same browser still finishes');
+  });
+
+  test('keeps nothing at rest that would finish the sign-in: no state, PKCE verifier or nonce in plain', async () => {
+    const { server, idp, client } = pair;
+    const browser = new Browser(server.issuer, [idp.issuer]);
+    const signInPage = await browser.navigate(authorizeUrl(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE }, createPkce().challenge));
+    const action = /action="(\/interaction\/[^"]+\/federated\/test-idp)"/.exec(signInPage.html)![1]!;
+    // Stopped at the redirect to the upstream: the authorization request it carries.
+    const sent = await browser.submit(action, { csrf: inputValue(signInPage.html, 'csrf')! }, signInPage.url, (next) => next.origin === new URL(idp.issuer).origin);
+    const request = new URL(sent.url).searchParams;
+    const [state, nonce, challenge] = [request.get('state')!, request.get('nonce')!, request.get('code_challenge')!];
+    assert.ok(state && nonce && challenge, sent.url);
+    const row = await server.auth.database.get<Record<string, string>>('SELECT * FROM federated_logins WHERE state = ?', [stateKey(state)]);
+    assert.ok(row, 'the pending sign-in is stored under the hash of its state');
+    const stored = JSON.stringify(row);
+    assert.ok(!stored.includes(state), 'the state is not stored');
+    assert.ok(!stored.includes(nonce), 'the nonce is not stored in plain');
+    assert.notEqual(createHash('sha256').update(row.code_verifier!).digest('base64url'), challenge, 'the verifier is not stored in plain');
+    // The sign-in still finishes from there.
+    const flow: Flow = { browser, verifier: '', page: await browser.navigate(sent.url) };
+    assert.match((await upstreamSignIn(flow, 'alice@example.com')).html, /Allow access\?/);
   });
 
   test('refuses a callback opened in another browser', async () => {
@@ -228,9 +254,17 @@ describe('federated sign-in against a real upstream OpenID provider', () => {
     assertErrorPage(await flow.browser.navigate(callback), 400, /could not be verified/);
   });
 
+  test('refuses a callback whose stored sign-in was altered (it does not open), as one it never started', async () => {
+    const { flow, callback } = await callbackUrl('alice@example.com');
+    const state = callback.searchParams.get('state')!;
+    await pair.server.auth.database.run("UPDATE federated_logins SET code_verifier = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' WHERE state = ?", [stateKey(state)]);
+    assertErrorPage(await flow.browser.navigate(callback), 400, /does not belong to a sign-in started here/);
+  });
+
   test('refuses an ID token whose nonce is not the one sent', async () => {
     const { flow, callback } = await callbackUrl('alice@example.com');
-    await pair.server.auth.database.run("UPDATE federated_logins SET nonce = 'another-nonce' WHERE state = ?", [callback.searchParams.get('state')]);
+    const state = callback.searchParams.get('state')!;
+    await pair.server.auth.database.run('UPDATE federated_logins SET nonce = ? WHERE state = ?', [sealForState(state, 'nonce', 'another-nonce'), stateKey(state)]);
     assertErrorPage(await flow.browser.navigate(callback), 400, /could not be verified/);
   });
 });
