@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
+import { parse as parseYaml } from 'yaml';
 import { SqliteDatabase } from '../../apps/shared/storage/sqlite-database.ts';
 import { REPO_ROOT } from './support/processes.ts';
 
@@ -18,17 +19,24 @@ const section = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8').split(/^## /m
 const mode = (path: string) => (statSync(path).mode & 0o777).toString(8);
 const hasSqlite3 = spawnSync('sqlite3', ['-version']).status === 0;
 
+/** A database in use: open, its last write still in the -wal (a row naming the file). */
+function liveDatabase(dataDir: string, name: string): Database.Database {
+  const db = new SqliteDatabase(join(dataDir, name)).handle;
+  db.pragma('wal_autocheckpoint = 0');
+  db.exec(`CREATE TABLE written (what TEXT); INSERT INTO written VALUES ('${name}')`);
+  return db;
+}
+
+function writeKeys(keysDir: string): void {
+  mkdirSync(keysDir, { recursive: true, mode: 0o700 });
+  for (const file of ['signing-keys.json', 'cookie-keys.json']) writeFileSync(join(keysDir, file), '{}', { mode: 0o600 });
+}
+
 /** A clone's state while it runs: both databases open, their last writes still in the -wal. */
 function liveClone() {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-backup-'));
-  const open = ['auth-server.db', 'resource-server.db'].map((name) => {
-    const db = new SqliteDatabase(join(dir, 'data', name)).handle;
-    db.pragma('wal_autocheckpoint = 0');
-    db.exec(`CREATE TABLE written (what TEXT); INSERT INTO written VALUES ('${name}')`);
-    return db;
-  });
-  mkdirSync(join(dir, 'keys'), { mode: 0o700 });
-  for (const file of ['signing-keys.json', 'cookie-keys.json']) writeFileSync(join(dir, 'keys', file), '{}', { mode: 0o600 });
+  const open = ['auth-server.db', 'resource-server.db'].map((name) => liveDatabase(join(dir, 'data'), name));
+  writeKeys(join(dir, 'keys'));
   return { dir, close: () => open.forEach((db) => db.close()) };
 }
 
@@ -98,6 +106,52 @@ describe('README: Backup and restore, the commands as written', () => {
       assertBackedUp(clone.dir, ['auth-server.db']);
     } finally {
       clone.close();
+    }
+  });
+
+  // docker-compose.yml's layout: each app's database in its own volume at CONTAINER_STATE/data,
+  // the auth-server's keys at CONTAINER_STATE/keys; the image's WORKDIR (/app) holds node_modules.
+  test('in Docker, the commands as written, each where it runs: in its container (its paths mapped to a directory laid out like it) or on the host', () => {
+    const CONTAINER_STATE = '/var/lib/gatehouse';
+    const compose = parseYaml(readFileSync(join(REPO_ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+      services: Record<string, { environment?: Record<string, string>; volumes?: string[] }>;
+    };
+    const block = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((match) => match[1]!).find((text) => text.includes('docker compose'));
+    assert.ok(block, 'a sh block of docker compose commands in the section');
+    const lines = block.split('\n').map((line) => line.replace(/\s+#.*$/, '').trim()).filter(Boolean);
+    const services = ['auth-server', 'resource-server'];
+    for (const service of services) {
+      const { environment = {}, volumes = [] } = compose.services[service] ?? {};
+      assert.equal(environment.DATA_DIR, `${CONTAINER_STATE}/data`, `${service}'s DATA_DIR`);
+      assert.ok(volumes.some((volume) => volume.endsWith(`:${CONTAINER_STATE}/data`)), `${service}'s data is a volume, so a copy there is kept until copied out`);
+    }
+    assert.equal(compose.services['auth-server']!.environment!.KEYS_DIR, `${CONTAINER_STATE}/keys`);
+
+    const host = mkdtempSync(join(tmpdir(), 'gatehouse-docker-backup-'));
+    dirs.push(host);
+    const inside = (service: string, text: string) => text.replaceAll(CONTAINER_STATE, join(host, 'containers', service, CONTAINER_STATE));
+    const open = services.map((service) => liveDatabase(inside(service, `${CONTAINER_STATE}/data`), `${service}.db`));
+    writeKeys(inside('auth-server', `${CONTAINER_STATE}/keys`));
+    try {
+      for (const line of lines) {
+        const exec = /^docker compose exec (\S+) (.+)$/.exec(line);
+        const copy = /^docker compose cp (\S+?):(\S+) (\S+)$/.exec(line);
+        if (exec) {
+          assert.ok(services.includes(exec[1]!), `a service of docker-compose.yml: ${line}`);
+          runShell([inside(exec[1]!, exec[2]!)], REPO_ROOT);
+        } else if (copy) {
+          runShell([`cp -R '${inside(copy[1]!, copy[2]!)}' ${copy[3]}`], host);
+        } else {
+          assert.match(line, /^mkdir /, `a line this test does not know how to run: ${line}`);
+          runShell([line], host);
+        }
+      }
+      assertBackedUp(host, ['auth-server.db', 'resource-server.db', 'signing-keys.json', 'cookie-keys.json']);
+      for (const service of services) {
+        assert.deepEqual(readdirSync(inside(service, `${CONTAINER_STATE}/data`)).filter((file) => file.startsWith('backup')), [], `no copy left in ${service}'s volume`);
+      }
+    } finally {
+      open.forEach((db) => db.close());
     }
   });
 });
