@@ -89,6 +89,29 @@ describe('linking a sign-in on the admin pages', () => {
     assert.equal(none, undefined, 'no unlink form is left for a removed link');
   });
 
+  test('an unlink whose revocation failed is finished by sending the form again: the grant goes, the link with it', async () => {
+    const id = await createUser(server, 'gail', 'gail password 123', ['mcp:read']);
+    await post(admin, await admin.navigate(`/admin/users/${id}`), `/admin/users/${id}/link`, { source: 'idp:corp', subject: 'emp-77' });
+    const given = await present('emp-77');
+    assert.equal(given.status, 200, JSON.stringify(given.body));
+    const grantId = decodeJwt(given.body.access_token as string).gid as string;
+    const page = await admin.navigate(`/admin/users/${id}`);
+
+    // The revocation feed refuses its entries (a full disk, a lost connection would fail the same insert).
+    await server.auth.database.run("CREATE TRIGGER refuse_entries BEFORE INSERT ON revocations BEGIN SELECT RAISE(ABORT, 'the feed is unavailable'); END");
+    const failed = await post(admin, page, `/admin/users/${id}/unlink`, { issuer: corp.issuer, subject: 'emp-77' });
+    await server.auth.database.run('DROP TRIGGER refuse_entries');
+    assert.equal(failed.status, 500);
+    assert.ok(await server.auth.admin.grants.find(grantId), 'the grant could not be revoked');
+
+    // The same form sent again (the admin's answer to the error page).
+    const again = await post(admin, page, `/admin/users/${id}/unlink`, { issuer: corp.issuer, subject: 'emp-77' });
+    assert.match(again.html, /The sign-in was unlinked\./);
+    assert.match(again.html, /No linked sign-ins\./);
+    assert.equal(await server.auth.admin.grants.find(grantId), undefined, 'the grant the link made is revoked');
+    assert.equal((await present('emp-77')).body.error, 'invalid_grant', 'the assertion no longer reaches gail');
+  });
+
   // The last case needs emp-4711 linked to dana (the test above).
   const refusals: Array<[string, Record<string, string>, number, string, RegExp]> = [
     ['a subject with a space', { source: 'idp:corp', subject: 'emp 1' }, 400, 'subject', /The subject is the upstream&#39;s sub claim/],
