@@ -12,7 +12,7 @@ import { clientSecretBasic, tokenRequest } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { startEnterpriseIdp, type EnterpriseIdp } from '../helpers/start-enterprise-idp.ts';
 import type { Browser } from '../helpers/browser.ts';
-import { auditEvents, createUser, post, signInAt } from './support/admin-browser.ts';
+import { auditEvents, createUser, csrfOf, post, signInAt } from './support/admin-browser.ts';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 
@@ -110,6 +110,23 @@ describe('linking a sign-in on the admin pages', () => {
     assert.match(again.html, /No linked sign-ins\./);
     assert.equal(await server.auth.admin.grants.find(grantId), undefined, 'the grant the link made is revoked');
     assert.equal((await present('emp-77')).body.error, 'invalid_grant', 'the assertion no longer reaches gail');
+  });
+
+  test('an administrator cannot unlink their own sign-in: refused, the link and their session stay', async () => {
+    const { browser, page: ownPage } = await signInAt(server, 'admin', ADMIN_PASSWORD, '/admin/users');
+    const adminId = (await server.auth.users.findByUsername('admin'))!.id;
+    await server.auth.admin.federatedLinks.link(adminId, { idp: 'corp' }, 'emp-admin', CLI);
+    const page = await browser.navigate(`/admin/users/${adminId}`);
+    assert.match(page.html, /<td><code>emp-admin<\/code><\/td>/, 'the page lists the link');
+    assert.ok(!page.html.includes(`action="/admin/users/${adminId}/unlink"`), 'no unlink button on their own page');
+
+    // The form another administrator's page holds, sent from their own browser.
+    const refused = await browser.submit(`/admin/users/${adminId}/unlink`, { csrf: csrfOf(ownPage, '/admin/users'), issuer: corp.issuer, subject: 'emp-admin' }, page.url);
+    assert.equal(refused.status, 409);
+    assert.match(refused.html, /Not saved: You cannot unlink your own sign-in: it ends your sessions, and it may be your only way in; ask another administrator\./);
+    assert.deepEqual((await server.auth.admin.federatedLinks.linksOf(adminId)).map((link) => link.subject), ['emp-admin']);
+    assert.equal((await browser.request('/admin')).status, 200, 'still signed in');
+    assert.equal((await present('emp-admin')).status, 200, "corp's assertion still reaches them");
   });
 
   // The last case needs emp-4711 linked to dana (the test above).

@@ -17,6 +17,10 @@
  *   (a lost connection, the revocation feed refusing its entry) leaves the link listed, and
  *   unlinking again finishes the job, where a link removed first left nothing to unlink and the
  *   grants in place.
+ * - Nobody unlinks their own sign-in over the web (the CLI, acting for nobody, can): it ends every
+ *   session of theirs, this one too, and for someone who signs in only through it, it was the
+ *   way in. The last administrator would lock everyone out of the admin pages, as disabling
+ *   themselves would (user-admin.ts).
  * - The user keeps their password, scopes and grants; the upstream sign-in reaches the same account.
  */
 import type { UpstreamConfig } from '../../../shared/config/federated-upstreams.ts';
@@ -77,6 +81,7 @@ export class FederatedLinkAdmin {
    */
   async unlink(idOrUsername: string, issuer: string, subject: string, by: ChangedBy): Promise<{ user: User; removed: boolean; grantsRevoked: number }> {
     const user = await this.users.get(idOrUsername);
+    if (by.actor.id === user.id) throw new AdminError(409, 'You cannot unlink your own sign-in: it ends your sessions, and it may be your only way in; ask another administrator.');
     const linked = (await this.accounts.identitiesOf(user.id)).some((link) => link.issuer === issuer && link.subject === subject);
     if (!linked) return { user, removed: false, grantsRevoked: 0 };
     const reason = 'a linked sign-in was removed';
