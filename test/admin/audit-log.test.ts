@@ -18,7 +18,7 @@ import { createPkce } from '../helpers/pkce.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { TEST_BACKENDS } from '../helpers/test-database.ts';
 import { TestClock } from '../helpers/test-clock.ts';
-import { auditEvents, createUser, post, RESOURCE, signInAt } from './support/admin-browser.ts';
+import { auditEvents, createUser, post, RESOURCE, rotateFrom, signInAt } from './support/admin-browser.ts';
 
 describe('audit log', () => {
   let server: TestAuthServer;
@@ -70,7 +70,7 @@ describe('audit log', () => {
     secrets.push('lee new password 12');
     const created = await post(admin.browser, await admin.browser.navigate('/admin/clients'), '/admin/clients', { client_name: 'Static', redirect_uris: 'https://static.example/cb' });
     secrets.push(/id="created-client-secret">([^<]+)</.exec(created.html)![1]!);
-    await post(admin.browser, await admin.browser.navigate('/admin/keys'), '/admin/keys/rotate');
+    await rotateFrom(admin.browser, await admin.browser.navigate('/admin/keys'));
     // Cookies (session, CSRF) must not be recorded either.
     for (const cookie of browser.cookieHeader(new URL(server.issuer)).split('; ')) secrets.push(cookie.split('=')[1]!);
     for (const cookie of admin.browser.cookieHeader(new URL(`${server.issuer}/admin`)).split('; ')) secrets.push(cookie.split('=')[1]!);

@@ -19,7 +19,7 @@ import { assertNoStackTrace, connect, redeem, registerClient } from '../helpers/
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { startResourceServerBeside } from '../helpers/start-resource-server-beside.ts';
 import { connectClient } from '../helpers/mcp-http.ts';
-import { createUser, post, signInAt } from './support/admin-browser.ts';
+import { createUser, rotateFrom, signInAt } from './support/admin-browser.ts';
 
 const MEMORY_SERVER = join(PROJECT_ROOT, 'node_modules', '@modelcontextprotocol', 'server-memory', 'dist', 'index.js');
 const READER_PASSWORD = 'reader password 123';
@@ -198,7 +198,7 @@ describe('admin page: MCP servers, when the status URI answers something else', 
     const next = (await auth.auth.admin.keys.list()).find((key) => key.status === 'next')!.kid;
     const before = await activeKid();
     const keys = await admin.browser.navigate('/admin/keys');
-    assert.equal((await post(admin.browser, keys, '/admin/keys/rotate')).status, 200);
+    assert.equal((await rotateFrom(admin.browser, keys)).status, 200);
     assert.equal(await activeKid(), next);
     behaviour = json(200, { servers: [] });
     received = [];

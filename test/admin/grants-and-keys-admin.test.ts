@@ -12,7 +12,7 @@ import { ID_TOKEN_TTL } from '../../apps/auth-server/src/provider/create-provide
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { TestClock } from '../helpers/test-clock.ts';
 import { TEST_BACKENDS } from '../helpers/test-database.ts';
-import { auditEvents, connectAs, createUser, csrfOf, grantIdOf, post, RESOURCE, signInAt } from './support/admin-browser.ts';
+import { auditEvents, connectAs, createUser, csrfOf, grantIdOf, post, RESOURCE, rotateFrom, signInAt } from './support/admin-browser.ts';
 
 for (const backend of TEST_BACKENDS) describe(`admin pages: connected apps, keys, audit log (${backend})`, () => {
   let server: TestAuthServer;
@@ -113,7 +113,7 @@ for (const backend of TEST_BACKENDS) describe(`admin pages: connected apps, keys
     const signInPage = await inFlight.navigate(authorizeUrl(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE }, challenge));
 
     const keysPage = await admin.browser.navigate('/admin/keys');
-    const rotated = await post(admin.browser, keysPage, '/admin/keys/rotate');
+    const rotated = await rotateFrom(admin.browser, keysPage);
     assert.match(rotated.html, /Rotated: the next key \(already published\) signs from now on/);
     const keys = await server.auth.admin.keys.list();
     assert.deepEqual(keys.map((k) => k.status), ['active', 'next', 'retiring']);
@@ -150,6 +150,24 @@ for (const backend of TEST_BACKENDS) describe(`admin pages: connected apps, keys
     assert.equal(await verifies(before.accessToken), false, 'tokens of a retired key no longer verify');
     assert.ok(await verifies(afterTokens.body.access_token as string));
     assert.deepEqual((await auditEvents(server, 'key.retired')).map((e) => e.details), [{ kid: oldKid, forced: true }]);
+  });
+
+  test('a Rotate form sent twice rotates once: the key the page showed as next signs, not the one made a moment ago', async () => {
+    const keysPage = await admin.browser.navigate('/admin/keys');
+    const before = await server.auth.admin.keys.list();
+    const shownAsNext = before.find((k) => k.status === 'next')!.kid;
+    const rotationsBefore = (await auditEvents(server, 'key.rotated')).length;
+
+    // A double click: the same form, posted twice at once.
+    const answers = await Promise.all([rotateFrom(admin.browser, keysPage), rotateFrom(admin.browser, keysPage)]);
+    assert.deepEqual(answers.map((a) => a.status).sort(), [200, 409]);
+    assert.match(answers.find((a) => a.status === 200)!.html, /Rotated: the next key \(already published\) signs from now on/);
+    assert.match(answers.find((a) => a.status === 409)!.html, new RegExp(`Not saved: ${shownAsNext} is no longer the next key: the keys were rotated meanwhile`));
+
+    const after = await server.auth.admin.keys.list();
+    assert.equal(after.find((k) => k.status === 'active')!.kid, shownAsNext);
+    assert.equal(after.filter((k) => k.status === 'retiring').length, before.filter((k) => k.status === 'retiring').length + 1, 'one key stopped signing');
+    assert.equal((await auditEvents(server, 'key.rotated')).length, rotationsBefore + 1);
   });
 
   test('the audit log page filters by event, actor and client, and shows no secrets', async () => {

@@ -22,7 +22,7 @@ import { freePort } from '../helpers/net.ts';
 import { connect, redeem, refresh, registerClient } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { startResourceServerBeside } from '../helpers/start-resource-server-beside.ts';
-import { createUser, post, signInAt } from '../admin/support/admin-browser.ts';
+import { createUser, post, rotateFrom, signInAt } from '../admin/support/admin-browser.ts';
 import { measureRefusal, revokedRefusal } from './support/measure-refusal.ts';
 import { McpSession, type Answer } from './support/mcp-session.ts';
 import { recordRequests } from './support/record-requests.ts';
@@ -320,7 +320,7 @@ describe('revocation in seconds: each trigger refuses open MCP sessions within 5
     await nextFeedPoll();
     const since = served.length;
     const started = performance.now();
-    assert.match((await post(admin.browser, keysPage, '/admin/keys/rotate')).html, /Rotated/);
+    assert.match((await rotateFrom(admin.browser, keysPage)).html, /Rotated/);
     const refreshed = await refresh(server.issuer, { client_id: holder.clientId }, holder.refreshToken);
     const signer = describeTokens(refreshed.body.access_token as string, refreshed.body.refresh_token as string);
     const answer = await McpSession.probe(mcpUrl, signer.accessToken);
@@ -363,7 +363,7 @@ describe('revocation in seconds: each trigger refuses open MCP sessions within 5
     assert.deepEqual((await forgedSession.call()).result!.scopes, ['mcp:read', 'mcp:write', 'mcp:admin'], 'before retirement the forged token works: the threat');
 
     const keysPage = await admin.browser.navigate('/admin/keys');
-    await post(admin.browser, keysPage, '/admin/keys/rotate');
+    await rotateFrom(admin.browser, keysPage);
     const afterRotation = await session((await signIn(vscode, 'bea')).accessToken);
     assert.equal((await kaySession.call()).status, 200, 'a rotation alone stops no token');
 

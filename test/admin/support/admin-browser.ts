@@ -29,6 +29,14 @@ export async function post(browser: Browser, page: PageResult, action: string, f
   return browser.submit(action, { csrf: csrfOf(page, action), ...fields }, page.url);
 }
 
+/** Posts the Rotate form of the keys page as a browser does: naming the next key the page shows. */
+export async function rotateFrom(browser: Browser, keysPage: PageResult): Promise<PageResult> {
+  const form = keysPage.html.slice(keysPage.html.indexOf('action="/admin/keys/rotate"'));
+  const nextKid = inputValue(form, 'next_kid');
+  assert.ok(nextKid, 'the Rotate form names the next key');
+  return post(browser, keysPage, '/admin/keys/rotate', { next_kid: nextKid });
+}
+
 /** Creates a user directly in the store (fast set-up for tests that are not about creating users). */
 export async function createUser(server: TestAuthServer, username: string, password: string, scopes: string[]): Promise<string> {
   const user = (await server.auth.users.create({ username, passwordHash: await server.auth.hasher.hash(password), scopes }))!;

@@ -8,7 +8,8 @@
  *   the first pair in, and everyone reads back what won.
  * - Rotation runs in a transaction holding a SHARE ROW EXCLUSIVE lock on the table: two
  *   rotations at once (two admins, two replicas) run one after the other, each promoting the
- *   next key it sees. Plain reads (other replicas polling) are not blocked.
+ *   next key it sees, unless told which one (`onlyIfNext`, the admin page's form), which the
+ *   second then finds gone. Plain reads (other replicas polling) are not blocked.
  * - Removing a key deletes it only while it is still retiring, in the same statement.
  * - `watch` polls: every replica reads the keys every `intervalSeconds` (`signing.reload_interval`,
  *   default 5 s), so a rotation made on one replica signs on all of them within that time. Until
@@ -81,12 +82,16 @@ export class DatabaseKeyStore implements KeyStore {
     return { keys: await this.readSigningKeys(), created: inserted.length > 0 };
   }
 
-  async rotateSigningKeys(): Promise<StoredKey[]> {
+  rotateSigningKeys(): Promise<StoredKey[]>;
+  rotateSigningKeys(onlyIfNext: string | undefined): Promise<StoredKey[] | undefined>;
+  async rotateSigningKeys(onlyIfNext?: string): Promise<StoredKey[] | undefined> {
     // Generated before the lock: RSA key generation takes a while and needs no database.
     const fresh = await generateSigningKey('next', this.clock);
     return this.db.transaction(async (tx) => {
       await tx.run('LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE');
-      if (!await tx.get("SELECT kid FROM signing_keys WHERE status = 'next'")) throw new Error('there is no next key to promote');
+      const next = await tx.get<{ kid: string }>("SELECT kid FROM signing_keys WHERE status = 'next'");
+      if (!next) throw new Error('there is no next key to promote');
+      if (onlyIfNext !== undefined && next.kid !== onlyIfNext) return undefined;
       // signing-keys.ts promoteNextKey, in this order so "one active, one next" holds after each statement.
       await tx.run("UPDATE signing_keys SET status = 'retiring', stopped_signing_at = ? WHERE status = 'active'", [this.clock.epochSeconds()]);
       await tx.run("UPDATE signing_keys SET status = 'active' WHERE status = 'next'");

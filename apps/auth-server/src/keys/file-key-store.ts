@@ -28,8 +28,10 @@ export class FileKeyStore implements KeyStore {
     return readSigningKeys(this.keysDir);
   }
 
-  rotateSigningKeys(): Promise<StoredKey[]> {
-    return rotateSigningKeys(this.keysDir, this.clock);
+  rotateSigningKeys(): Promise<StoredKey[]>;
+  rotateSigningKeys(onlyIfNext: string | undefined): Promise<StoredKey[] | undefined>;
+  rotateSigningKeys(onlyIfNext?: string): Promise<StoredKey[] | undefined> {
+    return rotateSigningKeys(this.keysDir, this.clock, onlyIfNext);
   }
 
   async removeRetiringKey(kid: string): Promise<boolean> {

@@ -19,8 +19,13 @@ export interface KeyStore {
   loadOrCreateSigningKeys(): Promise<{ keys: StoredKey[]; created: boolean }>;
   /** The signing keys, active first; none before the first start. */
   readSigningKeys(): Promise<StoredKey[]>;
-  /** Promotes the next key (signing-keys.ts `promoteNextKey`); returns the keys after it. */
+  /**
+   * Promotes the next key (signing-keys.ts `promoteNextKey`); returns the keys after it.
+   * `onlyIfNext`: only while that key is the next one, checked in the same atomic step;
+   * undefined, and nothing changed, when it is not.
+   */
   rotateSigningKeys(): Promise<StoredKey[]>;
+  rotateSigningKeys(onlyIfNext: string | undefined): Promise<StoredKey[] | undefined>;
   /** Removes a retiring key; false when there is no retiring key `kid` (an active or next key is never removed). */
   removeRetiringKey(kid: string): Promise<boolean>;
   /** Secrets that sign cookies (Koa `app.keys`, the provider's `cookies.keys`), created once. */

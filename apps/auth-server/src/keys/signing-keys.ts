@@ -113,7 +113,8 @@ export function promoteNextKey(current: StoredKey[], fresh: StoredKey, now: numb
 
 /**
  * Rotates the key file. Without a next key (a file from before stages) a new key becomes active
- * at once, as rotation did before.
+ * at once, as rotation did before. `onlyIfNext`: only while that key is the next one; undefined,
+ * and nothing written, when it is not (the rotation promoting it was made meanwhile).
  *
  * The new keys are generated before the file is read for the change: reading, changing and
  * writing then run without yielding. Read first, the key set stayed in hand while a key was being
@@ -121,10 +122,13 @@ export function promoteNextKey(current: StoredKey[], fresh: StoredKey, now: numb
  * running server (or the server's beside the CLI) written meanwhile was overwritten: a key
  * retired with `--force` because it leaked came back into the published set.
  */
-export async function rotateSigningKeys(keysDir: string, clock: Clock = systemClock): Promise<StoredKey[]> {
+export function rotateSigningKeys(keysDir: string, clock?: Clock): Promise<StoredKey[]>;
+export function rotateSigningKeys(keysDir: string, clock: Clock, onlyIfNext: string | undefined): Promise<StoredKey[] | undefined>;
+export async function rotateSigningKeys(keysDir: string, clock: Clock = systemClock, onlyIfNext?: string): Promise<StoredKey[] | undefined> {
   // Two keys, though a file that has a next key uses one: which is known only once it is read.
   const [fresh, spare] = await Promise.all([generateSigningKey('next', clock), generateSigningKey('next', clock)]);
   const current = readSigningKeys(keysDir);
+  if (onlyIfNext !== undefined && current.find((k) => k.status === 'next')?.jwk.kid !== onlyIfNext) return undefined;
   const staged = current.some((k) => k.status === 'next') ? current : [...current, spare];
   const keys = promoteNextKey(staged, fresh, clock.epochSeconds());
   writeSigningKeys(keysDir, keys);

@@ -13,8 +13,12 @@
  *   `token_lifetime`; ID tokens, 1 h). Retiring earlier makes those tokens fail, so it needs `force`.
  * - `onChange` runs after every write; the server uses it to load the new keys at once (a
  *   running server also notices a change made by the CLI or another replica, see ProviderHolder).
- * - Each change is one atomic step in the key store, so two admins (or replicas) rotating at once
- *   rotate twice, one after the other, and a key retired meanwhile by someone else is a 404.
+ * - Each change is one atomic step in the key store, so two rotations at once (the CLI, another
+ *   replica) rotate twice, one after the other, and a key retired meanwhile by someone else is a
+ *   404. A rotation that names the key it promotes (`next`: the admin page's form names the one it
+ *   showed) happens only while that key is still next: a form sent twice (a double click, back
+ *   and send again) or two admins on the same page rotate once. A second rotation would make the
+ *   key created a moment before sign, before verifiers that cache the JWKS could know it.
  */
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
@@ -71,10 +75,16 @@ export class SigningKeyAdmin {
     });
   }
 
-  /** Rotates; returns the key that signs from now on. */
-  async rotate(by: ChangedBy): Promise<KeySummary> {
+  /**
+   * Rotates; returns the key that signs from now on. `next`: the key to promote; a 409, and
+   * nothing changed, when it is no longer the next key.
+   */
+  async rotate(by: ChangedBy, next?: string): Promise<KeySummary> {
     const previous = (await this.list()).find((k) => k.status === 'active');
-    const keys = await this.store.rotateSigningKeys();
+    const keys = await this.store.rotateSigningKeys(next);
+    if (!keys) {
+      throw new AdminError(409, `${next} is no longer the next key: the keys were rotated meanwhile (this form was sent twice, or someone else rotated). Nothing more changed; the table shows the keys now.`);
+    }
     const active = keys.find((k) => k.status === 'active')!;
     await this.revocations.keysChanged();
     await this.audit.record({ event: 'key.rotated', actor: by.actor, ip: by.ip, details: { kid: active.jwk.kid, previous_kid: previous?.kid } });
