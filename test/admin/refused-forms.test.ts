@@ -129,6 +129,37 @@ describe('admin forms refused: the form again, input kept, the error by the fiel
     });
   }
 
+  // What a person reading the entry would not see as stored (controls, a bidi override, CR and LF,
+  // which URL parsing drops, so the IdP would act as another URL than it shows), or no URL is.
+  const hostileIdpFields: Array<[string, string, string]> = [
+    ['issuer', 'a CR LF', 'https://idp.example.com/\r\ntenant'],
+    ['issuer', 'a NUL', 'https://idp.example.com/\u0000'],
+    ['issuer', 'an escape sequence', 'https://idp.example.com/\u001b[2J'],
+    ['issuer', 'a bidi override', 'https://idp.example.com/\u202eneg'],
+    ['issuer', 'a tab', 'https://idp.example.com/\ttenant'],
+    ['issuer', '3000 characters', `https://idp.example.com/${'a'.repeat(2976)}`],
+    ['jwks_uri', 'a CR LF', 'https://idp.example.com/\r\njwks'],
+    ['jwks_uri', 'a NUL', 'https://idp.example.com/jwks\u0000'],
+    ['jwks_uri', 'a bidi override', 'https://idp.example.com/\u202eskwj'],
+    ['jwks_uri', '3000 characters', `https://idp.example.com/${'j'.repeat(2976)}`],
+    ['allowed_client_ids', 'a NUL', 'agent\u0000x'],
+    ['allowed_client_ids', 'an escape sequence', 'agent\u001b[2J'],
+    ['allowed_client_ids', 'a bidi override', 'agent\u202e'],
+  ];
+  for (const [field, what, value] of hostileIdpFields) {
+    test(`an enterprise IdP whose ${field} holds ${what}: 400 by the field, nothing stored`, async () => {
+      const stored = async () => (await server.auth.admin.trustedIdps.list()).length;
+      const before = await stored();
+      const page = await admin.browser.navigate('/admin/trusted-idps');
+      const refused = await post(admin.browser, page, '/admin/trusted-idps', {
+        issuer: 'https://hostile.example.com', jwks_uri: 'https://hostile.example.com/jwks', new_users: 'refuse', [field]: value,
+      });
+      assert.equal(refused.status, 400, refused.html.slice(0, 300));
+      assert.ok(refused.html.includes(`id="addTrustedIdp-${field}-error">The IdP was refused: ${field}`), 'the message by the field');
+      assert.equal(await stored(), before, 'nothing stored');
+    });
+  }
+
   test('the token of the page shown again works: the corrected post succeeds', async () => {
     const refused = await post(admin.browser, await admin.browser.navigate('/admin/redirect-uris'), '/admin/redirect-uris', { uri: 'not a url' });
     assert.equal(refused.status, 400);

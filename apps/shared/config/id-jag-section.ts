@@ -25,9 +25,23 @@ export const DEFAULT_ID_JAG_ALGORITHMS: Array<(typeof ID_JAG_ALGORITHMS)[number]
 /** What happens to an IdP subject no Gatehouse user is linked to (federation's `new_users`, plus refuse). */
 export const NEW_USER_POLICIES = ['refuse', 'pending', 'allow'] as const;
 
+/** The longest URL taken, as the admin page's fields. */
+const MAX_URL_LENGTH = 2000;
+/**
+ * Printable ASCII without the space: all RFC 3986 §2 allows (anything else is percent-encoded).
+ * An issuer is compared with `iss` as written, and URL parsing drops CR, LF and tab and encodes
+ * other controls, so an entry holding one would show as one URL and act as another.
+ */
+const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
+
 /** An https URL (plain http only on loopback, for tests and local IdPs), no fragment or user info. */
 function httpsUrl(what: string) {
   return z.string().transform((value, ctx) => {
+    if (value.length > MAX_URL_LENGTH || !VISIBLE_ASCII.test(value)) {
+      // The value is not quoted back: it may hold what a terminal or a page would act on.
+      ctx.addIssue({ code: 'custom', message: `expected ${what} as a URL of at most ${MAX_URL_LENGTH} characters, without spaces, control or non-ASCII characters (RFC 3986 §2)` });
+      return z.NEVER;
+    }
     const url = URL.parse(value);
     if (!url || !['http:', 'https:'].includes(url.protocol) || url.hash || url.username || url.password) {
       ctx.addIssue({ code: 'custom', message: `expected ${what} as an absolute https URL, got ${quoteUrl(value)}` });
@@ -71,7 +85,7 @@ export const trustedIdpEntry = z.strictObject({
     .meta({ description: 'refuse | pending (an admin approves them) | allow: a subject no user is linked to' } satisfies FieldNote),
   default_scopes: scopeList.default(['mcp:read'])
     .meta({ description: 'what a user it creates may be granted' } satisfies FieldNote),
-  allowed_client_ids: z.array(z.string().min(1).max(2048)).default([])
+  allowed_client_ids: z.array(z.string().regex(/^[\x21-\x7e]{1,2048}$/, { error: 'expected client ids of 1 to 2048 characters, without spaces, control or non-ASCII characters' })).default([])
     .meta({ description: 'the clients its ID-JAGs may name; empty: any client allowed the grant' } satisfies FieldNote),
 }).transform((entry, ctx) => {
   if ((entry.jwks_uri === undefined) === (entry.jwks === undefined)) {
