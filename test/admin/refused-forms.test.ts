@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, PageResult } from '../helpers/browser.ts';
+import { exportJWK, generateKeyPair } from 'jose';
+import { inputValue, type Browser, type PageResult } from '../helpers/browser.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { csrfOf, post, signInAt } from './support/admin-browser.ts';
 import { PAGE_ROUTES } from '../../apps/auth-server/src/web/page-routes.ts';
@@ -157,6 +158,32 @@ describe('admin forms refused: the form again, input kept, the error by the fiel
       assert.equal(refused.status, 400, refused.html.slice(0, 300));
       assert.ok(refused.html.includes(`id="addTrustedIdp-${field}-error">The IdP was refused: ${field}`), 'the message by the field');
       assert.equal(await stored(), before, 'nothing stored');
+    });
+  }
+
+  // A double click, or back and send again: the second post must not make a twin.
+  const createForms: Array<[string, string, string, () => Promise<Record<string, string | string[]>>]> = [
+    ['a static client', 'the client', '/admin/clients', async () => ({ client_name: 'Twice', redirect_uris: 'https://twice.example.com/cb', token_endpoint_auth_method: 'client_secret_basic' })],
+    ['a service account', 'the service account', '/admin/service-accounts', async () => ({
+      client_name: 'Nightly twice', token_endpoint_auth_method: 'private_key_jwt', scope: 'mcp:admin',
+      jwks: JSON.stringify({ keys: [await exportJWK((await generateKeyPair('ES256')).publicKey)] }),
+    })],
+  ];
+  for (const [what, named, path, fields] of createForms) {
+    test(`the form creating ${what}, sent twice, creates one: the second post says so`, async () => {
+      const page = await admin.browser.navigate(path);
+      const proposed = inputValue(page.html.slice(page.html.indexOf(`action="${path}"`)), 'proposed_client_id');
+      assert.ok(proposed, 'the form proposes the id of what it creates');
+      const before = (await server.auth.admin.clients.list()).length;
+      const submitted = { ...(await fields()), proposed_client_id: proposed };
+
+      const first = await post(admin.browser, page, path, submitted);
+      assert.equal(first.status, 201, first.html.slice(0, 300));
+      const second = await post(admin.browser, page, path, submitted);
+      assert.equal(second.status, 409, 'the same form again');
+      assert.ok(second.html.includes(`<p class="form-error" role="alert">Not saved: This form was sent already and created ${named} ${proposed} (listed on this page); nothing more was created.`));
+      assert.equal((await server.auth.admin.clients.list()).length, before + 1, 'one was created');
+      assert.ok(first.html.includes(`id="created-client-id">${proposed}<`), 'with the id the form proposed');
     });
   }
 

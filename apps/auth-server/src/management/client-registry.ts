@@ -93,6 +93,10 @@ export function validateWithProvider(provider: () => Provider): ValidateClientMe
 }
 
 const CLIENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$/;
+
+/** A random id for a static client, as `createStatic` draws one when none is chosen. */
+export const newStaticClientId = () => `static-${generateClientSecret().slice(0, 16)}`;
+
 /** The token endpoint authentication methods a static client may use. */
 export const AUTH_METHODS: readonly string[] = ['client_secret_basic', 'client_secret_post', 'none'];
 
@@ -193,7 +197,7 @@ export class ClientRegistry {
       if (!verdict.ok) throw new AdminError(400, `${uri} was refused: ${verdict.reason}.`, 'redirect_uris');
       native ||= verdict.native;
     }
-    const clientId = input.clientId?.trim() || `static-${generateClientSecret().slice(0, 16)}`;
+    const clientId = input.clientId?.trim() || newStaticClientId();
     if (!CLIENT_ID.test(clientId)) throw new AdminError(400, 'A client id is 3 to 64 letters, digits or . _ - (starting with a letter or digit).', 'client_id');
     if (clientId === INTERNAL_CLIENT_ID || await this.models.clientExists(clientId) || (await this.usage.all()).has(clientId)) {
       throw new AdminError(409, `A client with the id ${clientId} already exists.`, 'client_id');

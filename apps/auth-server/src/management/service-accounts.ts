@@ -52,6 +52,9 @@ export interface ServiceAccountInput {
 const CLIENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** A random id for a service account, as `create` draws one when none is chosen. */
+export const newServiceAccountId = () => `svc-${generateClientSecret().slice(0, 16)}`;
+
 export class ServiceAccounts {
   constructor(
     private readonly models: ModelStore,
@@ -70,7 +73,7 @@ export class ServiceAccounts {
     }
     const scopes = checkScopes(input.scopes);
     const keys = input.authMethod === 'private_key_jwt' ? checkKeys(input) : {};
-    const clientId = input.clientId?.trim() || `svc-${generateClientSecret().slice(0, 16)}`;
+    const clientId = input.clientId?.trim() || newServiceAccountId();
     if (!CLIENT_ID.test(clientId) || UUID.test(clientId)) {
       throw new AdminError(400, 'client_id: 3 to 64 letters, digits or . _ - (starting with a letter or digit), and not a UUID.', 'client_id');
     }

@@ -1,8 +1,9 @@
 /** Admin pages: clients (list, create a static client, delete, purge unused registrations). */
 import type { AdminServices } from '../../management/admin-services.ts';
 import { done, field, formatTime, requiredField, type Handler, type RenderPage } from '../page-handler.ts';
-import type { StaticClientAuthMethod } from '../../management/client-registry.ts';
+import { newStaticClientId, type StaticClientAuthMethod } from '../../management/client-registry.ts';
 import { describeClient } from '../../management/describe-client.ts';
+import { createOnce } from './create-once.ts';
 
 /**
  * One URI per line, as the form asks: splitting on any space instead would check `not a url`
@@ -17,6 +18,7 @@ export function clientsPages(services: AdminServices, renderPage: RenderPage): R
       clients,
       unusedCount: clients.filter((c) => c.unused).length,
       created,
+      proposedClientId: newStaticClientId(),
     });
   }
 
@@ -26,15 +28,15 @@ export function clientsPages(services: AdminServices, renderPage: RenderPage): R
     },
 
     async createStaticClient(request) {
-      const created = await services.clients.createStatic({
+      const created = await createOnce(request.form, 'the client', (clientId) => services.clients.createStatic({
         name: requiredField(request.form, 'client_name', 'A name'),
         redirectUris: lines(field(request.form, 'redirect_uris')),
         authMethod: (field(request.form, 'token_endpoint_auth_method') || 'client_secret_basic') as StaticClientAuthMethod,
-        clientId: field(request.form, 'client_id') || undefined,
+        clientId,
         resourceServer: field(request.form, 'resource_server') === 'yes',
         upstreamAudiences: lines(field(request.form, 'upstream_audiences')),
         idJag: field(request.form, 'id_jag') === 'yes',
-      }, request.by);
+      }, request.by));
       // The secret is shown in this response only (no redirect, so it is never in a URL; HTML is no-store).
       request.ctx.status = 201;
       await listClients(request, created);

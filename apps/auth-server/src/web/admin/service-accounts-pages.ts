@@ -5,14 +5,15 @@
  */
 import type { AdminServices } from '../../management/admin-services.ts';
 import { describeClient } from '../../management/describe-client.ts';
-import type { ServiceAuthMethod } from '../../management/service-accounts.ts';
+import { newServiceAccountId, type ServiceAuthMethod } from '../../management/service-accounts.ts';
 import { MCP_SCOPES } from '../../../../shared/mcp-scopes.ts';
 import { done, field, formatTime, requiredField, type Handler, type RenderPage } from '../page-handler.ts';
+import { createOnce } from './create-once.ts';
 
 export function serviceAccountsPages(services: AdminServices, renderPage: RenderPage): Record<string, Handler> {
   async function listServiceAccounts(request: Parameters<Handler>[0], created?: { clientId: string; clientSecret?: string }) {
     const accounts = (await services.clients.list()).filter((c) => c.serviceAccount).map((c) => describeClient(c, formatTime));
-    renderPage(request, 'admin/service-accounts.njk', 'Service accounts', 'clients', { accounts, scopes: MCP_SCOPES, created });
+    renderPage(request, 'admin/service-accounts.njk', 'Service accounts', 'clients', { accounts, scopes: MCP_SCOPES, created, proposedClientId: newServiceAccountId() });
   }
 
   return {
@@ -21,14 +22,14 @@ export function serviceAccountsPages(services: AdminServices, renderPage: Render
     },
 
     async createServiceAccount(request) {
-      const created = await services.serviceAccounts.create({
+      const created = await createOnce(request.form, 'the service account', (clientId) => services.serviceAccounts.create({
         name: requiredField(request.form, 'client_name', 'name: a name'),
         authMethod: (field(request.form, 'token_endpoint_auth_method') || 'private_key_jwt') as ServiceAuthMethod,
         scopes: request.form.get('scope') ?? [],
         jwks: field(request.form, 'jwks') || undefined,
         jwksUri: field(request.form, 'jwks_uri') || undefined,
-        clientId: field(request.form, 'client_id') || undefined,
-      }, request.by);
+        clientId,
+      }, request.by));
       // The secret is shown in this response only (no redirect, so it is never in a URL; HTML is no-store).
       request.ctx.status = 201;
       await listServiceAccounts(request, created);
