@@ -50,6 +50,7 @@ import { rootPage } from './http/serve-at-root.ts';
 import { serveMcpEndpoint } from './http/serve-mcp-endpoint.ts';
 import { serveMcpRequest } from './http/serve-mcp-request.ts';
 import { serveStatelessRequest } from './http/serve-stateless-request.ts';
+import { watchStreamToken } from './http/watch-stream-token.ts';
 import { Gateway } from './gateway/gateway.ts';
 import { createIdentityTokens, type IdentityTokens } from './gateway/identity-tokens.ts';
 import { statelessRequestAnswerer } from './mcp/answer-stateless-request.ts';
@@ -203,7 +204,13 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
       onStepUp: (req, auth, refused) => connectionSteps.steppedUp(req, auth, refused),
     }), // 403 insufficient_scope
     serveStatelessRequest: serveStatelessRequest(statelessRequestAnswerer(createServer), logger), // 2026-07-28: no session
-    serveMcpRequest: serveMcpRequest(sessions, logger), // 404 unknown session; the rest is the SDK transport's
+    // 404 unknown session; a GET stream ends once its token is refused; the rest is the SDK transport's.
+    serveMcpRequest: serveMcpRequest(sessions, logger, dangerouslyDisableAuthentication ? undefined : watchStreamToken({
+      verify: (token) => verifier.verifyAccessToken(token),
+      // As often as the feed is read, so a revocation ends a stream about as soon as it refuses a request.
+      intervalMs: config.revocation.pollInterval * 1000,
+      logger,
+    })),
   });
 
   // What the admin pages show of the gateway: the same guard and token check, and mcp:admin.

@@ -9,7 +9,8 @@
  *    disagree with the body or a 2026-07-28 request's version is not served; which era it is.
  * 5. requireToolScope: 403 insufficient_scope for a tool, prompt or resource (either era).
  * 6. serveStatelessRequest for a 2026-07-28 request (no session); otherwise serveMcpRequest:
- *    404 unknown session, the rest is the SDK transport's.
+ *    404 unknown session, a GET stream ended once its token is refused, the rest is the SDK
+ *    transport's.
  *
  * Plain functions rather than Koa middleware, because this is every tool call's path: Koa's
  * context, koa-compose and the router cost about a tenth of a `tools/call` (bench/mcp-whoami.ts).

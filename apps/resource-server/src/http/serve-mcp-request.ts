@@ -14,6 +14,8 @@
  *   400 with `-32600 Invalid Request` (JSON-RPC 2.0 §5.1, §6). The SDK 1.x answers it `-32700
  *   Parse error`, which is for text that is not JSON (typescript-sdk#563), and an empty batch 202.
  *   Checked only where the SDK would check it: after its 406 for an Accept without both types.
+ * - A session's GET stream is ended once the token it was opened with is refused (expired or
+ *   revoked), when `watchStream` is given (watch-stream-token.ts).
  * - Everything else is the SDK's: Accept and Content-Type checks, the 400 for an unsupported
  *   `MCP-Protocol-Version`, 405 for other methods, DELETE ending a session.
  */
@@ -26,10 +28,11 @@ import { answerSessionRequest, requestIdInProgress } from '../mcp/answer-session
 import type { McpSessions } from '../mcp/mcp-sessions.ts';
 import { answerJson } from './answer-json.ts';
 import { coalesceWrites } from './coalesce-writes.ts';
+import type { WatchStreamToken } from './watch-stream-token.ts';
 
 export type ServeMcpRequest = (req: IncomingMessage, res: ServerResponse, auth: VerifiedAccessToken, rpcBody: unknown) => Promise<void>;
 
-export function serveMcpRequest(sessions: McpSessions, logger: Logger): ServeMcpRequest {
+export function serveMcpRequest(sessions: McpSessions, logger: Logger, watchStream?: WatchStreamToken): ServeMcpRequest {
   return async function serveMcpRequestStep(req, res, auth, rpcBody) {
     const sessionId = req.headers['mcp-session-id'];
 
@@ -61,6 +64,8 @@ export function serveMcpRequest(sessions: McpSessions, logger: Logger): ServeMcp
           answerJson(res, 400, { jsonrpc: '2.0', error: { code: -32600, message: 'Invalid Request: the body is not a JSON-RPC 2.0 message' }, id: null });
           return;
         }
+        // A session's one GET stream (the SDK answers a second one 409), so the stream it closes is this one.
+        if (req.method === 'GET' && !discard) watchStream?.(res, auth, () => transport.closeStandaloneSSEStream());
         await transport.handleRequest(req, res, rpcBody);
       }
     } catch (err) {
