@@ -10,6 +10,7 @@ import { waitFor } from '../helpers/wait-for.ts';
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
 import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
 import { INITIALIZE, mcpRequest, parseChallenge } from '../helpers/mcp-http.ts';
+import { rawRequest } from '../helpers/raw-http.ts';
 
 const METADATA_URL = 'http://localhost:4001/.well-known/oauth-protected-resource/mcp';
 const INSPECTOR = 'http://localhost:6274';
@@ -71,6 +72,37 @@ describe('MCP endpoint without a usable token', () => {
       assert.equal(response.status, 401);
       const { params } = parseChallenge(response.headers.get('www-authenticate'));
       assert.equal(params.error, expected === 'no token' ? undefined : 'invalid_token');
+    });
+  }
+
+  // Node keeps the first Authorization header and drops the rest: a request carrying two must not
+  // run as either (a proxy in front may have read the other).
+  const repeated: Array<[string, (token: string, other: string) => string[]]> = [
+    ['a valid token, then a malformed one', (token) => [`Bearer ${token}`, 'Bearer not-a-jwt!']],
+    ['a malformed token, then a valid one', (token) => ['Bearer not-a-jwt!', `Bearer ${token}`]],
+    ['the same valid token twice', (token) => [`Bearer ${token}`, `Bearer ${token}`]],
+    ['two users\' valid tokens', (token, other) => [`Bearer ${token}`, `Bearer ${other}`]],
+    ['a valid token, then a Basic header', (token) => [`Bearer ${token}`, `Basic ${Buffer.from('x:y').toString('base64')}`]],
+    ['a Basic header, then a valid token', (token) => [`Basic ${Buffer.from('x:y').toString('base64')}`, `Bearer ${token}`]],
+  ];
+
+  for (const [name, authorization] of repeated) {
+    test(`refuses two Authorization headers (${name}) with 400 invalid_request`, async () => {
+      const headers = { accept: 'application/json, text/event-stream', 'content-type': 'application/json' };
+      const response = await rawRequest(server.baseUrl, {
+        method: 'POST', path: '/mcp', body: JSON.stringify(INITIALIZE),
+        headers: { ...headers, authorization: authorization(await issuer.mint(), await issuer.mint()) },
+      });
+      assert.equal(response.status, 400, response.body.slice(0, 200));
+      assert.equal(response.headers['mcp-session-id'], undefined, 'no session was opened');
+      const challenge = parseChallenge(String(response.headers['www-authenticate']));
+      assert.deepEqual(challenge.params, {
+        error: 'invalid_request',
+        error_description: 'the request carries more than one Authorization header',
+        scope: 'mcp:read mcp:write mcp:admin',
+        resource_metadata: METADATA_URL,
+      });
+      assert.deepEqual(JSON.parse(response.body), { error: 'invalid_request', error_description: 'the request carries more than one Authorization header' });
     });
   }
 

@@ -8,6 +8,10 @@
  * - A token in the query string (`access_token=`) or a form body is never read: OAuth 2.1 §5.2
  *   and the MCP spec forbid tokens in URIs, so such a request is treated as carrying no token.
  * - The scheme is matched case-insensitively (RFC 9110 §11.1); other schemes count as no token.
+ * - More than one Authorization header: 400 `error="invalid_request"` (RFC 6750 §3.1: the
+ *   request repeats a parameter), whatever they hold. Authorization is not a list (RFC 9110 §11.6.2),
+ *   and Node keeps only the first and drops the rest, so the request would otherwise run as the
+ *   first header's token while a proxy or log in front, reading the last, saw another caller.
  * - A token that fails verification: 401 `error="invalid_token"` with the verifier's description;
  *   its `reason` code goes to the log and to `onTokenRefused` (the metric label).
  * - The issuer's key set unreachable, or the revocation list not current (the auth-server's feed
@@ -59,11 +63,12 @@ const BEARER = /^bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 const SCHEME = /^bearer(?: |$)/i;
 
 const NOT_A_BEARER_TOKEN = 'the Authorization header does not hold a bearer token';
+const MORE_THAN_ONE_HEADER = 'the request carries more than one Authorization header';
 
 export function requireBearerToken({ verifier, resourceMetadataUrl, challengeScopes, logger, onTokenRefused, steps }: RequireBearerTokenOptions): Authenticate {
-  function refuse(res: ServerResponse, error: 'invalid_token' | undefined, errorDescription?: string): undefined {
+  function refuse(res: ServerResponse, error: 'invalid_token' | 'invalid_request' | undefined, errorDescription?: string): undefined {
     res.setHeader('WWW-Authenticate', bearerChallenge({ error, errorDescription, scopes: challengeScopes, resourceMetadataUrl }));
-    answerJson(res, 401, error
+    answerJson(res, error === 'invalid_request' ? 400 : 401, error
       ? { error, error_description: errorDescription }
       : { error_description: 'this MCP server requires an OAuth 2.0 access token in the Authorization header' });
     return undefined;
@@ -71,6 +76,11 @@ export function requireBearerToken({ verifier, resourceMetadataUrl, challengeSco
 
   return async function requireBearerTokenStep(req, res) {
     const header = req.headers.authorization ?? '';
+    if (authorizationHeaders(req.rawHeaders) > 1) {
+      onTokenRefused?.('malformed');
+      steps?.refused(req, header, new InvalidAccessTokenError('malformed', MORE_THAN_ONE_HEADER));
+      return refuse(res, 'invalid_request', MORE_THAN_ONE_HEADER);
+    }
     if (!SCHEME.test(header)) {
       steps?.challenged(req);
       return refuse(res, undefined);
@@ -101,4 +111,17 @@ export function requireBearerToken({ verifier, resourceMetadataUrl, challengeSco
       throw err;
     }
   };
+}
+
+/**
+ * How many Authorization headers the request carried, as sent (`req.headers` keeps the first).
+ * A loop over the raw names rather than `headersDistinct`, which builds every header's array.
+ */
+function authorizationHeaders(rawHeaders: readonly string[]): number {
+  let count = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length === 13 && name.toLowerCase() === 'authorization') count += 1;
+  }
+  return count;
 }
