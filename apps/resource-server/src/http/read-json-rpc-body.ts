@@ -5,6 +5,10 @@
  *
  * - Over the cap: 413. Not JSON: 400 with JSON-RPC `-32700 Parse error` (JSON-RPC 2.0 §5.1),
  *   shaped like the SDK's own errors.
+ * - Arrays and objects nested more than MAX_JSON_DEPTH deep: 400 with `-32600 Invalid Request`,
+ *   before parsing. JSON.parse reads any depth, but what is done with the value later recurses
+ *   (JSON.stringify storing a session's initialize, schema checks, forwarding to an upstream), and
+ *   some 40,000 levels fit in the body cap: the stack overflowed, and the caller got a 500.
  * - Anything that is not a POST with a body of type `application/json` (as Koa's
  *   `ctx.is('application/json')` judged it before) passes through unread (`rpcBody` undefined),
  *   and the SDK answers it (415 for another content type).
@@ -12,6 +16,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readCappedRequestBody } from '../../../shared/read-capped-body.ts';
 import { answerJson } from './answer-json.ts';
+
+/**
+ * Deepest nesting of arrays and objects a body may have: serde_json's default recursion limit, so
+ * whatever passes here a Rust MCP server behind the gateway reads too. No MCP message comes near.
+ */
+export const MAX_JSON_DEPTH = 128;
 
 /** The parsed body (undefined when there is none to read), or undefined once the request has been answered. */
 export type ReadJsonRpcBody = (req: IncomingMessage, res: ServerResponse) => Promise<{ rpcBody: unknown } | undefined>;
@@ -29,8 +39,10 @@ export function readJsonRpcBody(maxBytes: number): ReadJsonRpcBody {
 
     const body = await readCappedRequestBody(req, res, maxBytes);
     if (!body) return refuse(res, 413, -32000, `Payload Too Large: the request body must not exceed ${maxBytes} bytes`);
+    const text = body.toString('utf8');
+    if (nestedTooDeep(text)) return refuse(res, 400, -32600, `Invalid Request: the body is nested more than ${MAX_JSON_DEPTH} levels deep`);
     try {
-      return { rpcBody: JSON.parse(body.toString('utf8')) };
+      return { rpcBody: JSON.parse(text) };
     } catch {
       return refuse(res, 400, -32700, 'Parse error: the body is not valid JSON');
     }
@@ -42,4 +54,29 @@ function isJsonBody(req: IncomingMessage): boolean {
   const { 'transfer-encoding': chunked, 'content-length': length, 'content-type': type } = req.headers;
   if (chunked === undefined && (length === undefined || Number.isNaN(Number(length)))) return false;
   return type !== undefined && type.split(';', 1)[0]!.trim().toLowerCase() === 'application/json';
+}
+
+/**
+ * Whether JSON text opens more than MAX_JSON_DEPTH arrays or objects at once (brackets inside
+ * strings do not count). A loop, not a recursive parse; text too short to reach the limit is not
+ * scanned, which is every ordinary tool call.
+ */
+function nestedTooDeep(text: string): boolean {
+  if (text.length <= 2 * MAX_JSON_DEPTH) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // \ escapes the next character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > MAX_JSON_DEPTH) return true;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return false;
 }
