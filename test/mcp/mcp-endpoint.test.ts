@@ -5,6 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
 import { createLogger } from '../../apps/shared/logger.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
@@ -235,6 +236,36 @@ describe('MCP endpoint request bodies', () => {
     const response = await mcpRequest(server.mcpUrl, { token: await issuer.mint(), body: '{"jsonrpc": "2.0",' });
     assert.equal(response.status, 400);
     assert.equal((await response.json()).error.code, -32700);
+  });
+
+  // [what is sent, its Content-Encoding, the body]
+  const encoded: Array<[string, string, () => Buffer]> = [
+    ['a gzip-compressed initialize', 'gzip', () => gzipSync(JSON.stringify(INITIALIZE))],
+    ['a plain initialize labelled gzip', 'gzip', () => Buffer.from(JSON.stringify(INITIALIZE))],
+    ['a plain initialize labelled br', 'br', () => Buffer.from(JSON.stringify(INITIALIZE))],
+    ['a plain initialize labelled deflate', 'Deflate', () => Buffer.from(JSON.stringify(INITIALIZE))],
+    ['a plain initialize labelled gzip, identity', 'gzip, identity', () => Buffer.from(JSON.stringify(INITIALIZE))],
+  ];
+
+  for (const [what, coding, body] of encoded) {
+    test(`refuses ${what} with 415 and Accept-Encoding: identity, opening no session`, async () => {
+      const response = await rawRequest(server.baseUrl, {
+        method: 'POST', path: '/mcp', body: body(),
+        headers: { authorization: `Bearer ${await issuer.mint()}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'content-encoding': coding },
+      });
+      assert.equal(response.status, 415, response.body.slice(0, 200));
+      assert.equal(response.headers['accept-encoding'], 'identity');
+      assert.equal(response.headers['mcp-session-id'], undefined);
+      assert.deepEqual(JSON.parse(response.body), {
+        jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Unsupported Media Type: the body must be sent without a Content-Encoding' },
+      });
+    });
+  }
+
+  test('serves a body labelled Content-Encoding: identity', async () => {
+    const response = await mcpRequest(server.mcpUrl, { token: await issuer.mint(), headers: { 'Content-Encoding': 'identity' } });
+    assert.equal(response.status, 200);
+    assert.ok(response.headers.get('mcp-session-id'));
   });
 
   test('leaves other content types to the SDK (415)', async () => {

@@ -9,6 +9,10 @@
  *   before parsing. JSON.parse reads any depth, but what is done with the value later recurses
  *   (JSON.stringify storing a session's initialize, schema checks, forwarding to an upstream), and
  *   some 40,000 levels fit in the body cap: the stack overflowed, and the caller got a 500.
+ * - A body with a `Content-Encoding` other than `identity`: 415 with `Accept-Encoding: identity`
+ *   (RFC 9110 §15.5.16, §12.5.3), unread. Nothing here decodes, so a compressed body was answered
+ *   "not valid JSON", and a plain one labelled `gzip` was served as it came, while a proxy or
+ *   firewall in front that decodes by the label inspected something else.
  * - Anything that is not a POST with a body of type `application/json` (as Koa's
  *   `ctx.is('application/json')` judged it before) passes through unread (`rpcBody` undefined),
  *   and the SDK answers it (415 for another content type).
@@ -36,6 +40,12 @@ export function readJsonRpcBody(maxBytes: number): ReadJsonRpcBody {
 
   return async function readJsonRpcBodyStep(req, res) {
     if (req.method !== 'POST' || !isJsonBody(req)) return { rpcBody: undefined };
+    if (isEncoded(req)) {
+      res.setHeader('Accept-Encoding', 'identity');
+      // The body is left unread: the connection is not kept alive behind it (read-capped-body.ts).
+      res.setHeader('Connection', 'close');
+      return refuse(res, 415, -32000, 'Unsupported Media Type: the body must be sent without a Content-Encoding');
+    }
 
     const body = await readCappedRequestBody(req, res, maxBytes);
     if (!body) return refuse(res, 413, -32000, `Payload Too Large: the request body must not exceed ${maxBytes} bytes`);
@@ -47,6 +57,12 @@ export function readJsonRpcBody(maxBytes: number): ReadJsonRpcBody {
       return refuse(res, 400, -32700, 'Parse error: the body is not valid JSON');
     }
   };
+}
+
+/** The body has a content coding (RFC 9110 §8.4): a `Content-Encoding` other than `identity`. */
+function isEncoded(req: IncomingMessage): boolean {
+  const coding = req.headers['content-encoding']?.trim().toLowerCase();
+  return coding !== undefined && coding !== '' && coding !== 'identity';
 }
 
 /** A body is there (type-is `hasBody`: chunked or a Content-Length) and its media type is application/json. */
