@@ -172,8 +172,9 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
 
   const users = new UserStore(database);
   const hasher = new PasswordHasher(config.bcryptCost, { ...options.passwordHashing, threads: config.passwordHashThreads });
-  const { unavailable } = hasher.engine as { unavailable?: string };
-  if (unavailable) logger.warn({ reason: unavailable }, 'native bcrypt could not be loaded: passwords are hashed with bcryptjs, which takes about 1.4 times as long');
+  if (hasher.engine.name === 'bcryptjs' && hasher.engine.unavailable) {
+    logger.warn({ reason: hasher.engine.unavailable }, 'native bcrypt could not be loaded: passwords are hashed with bcryptjs, which takes about 1.4 times as long');
+  }
   await applyConfiguredUsers(config, users, hasher);
   let preparedAdmin = await prepareBootstrapAdmin(config, users, hasher);
 
