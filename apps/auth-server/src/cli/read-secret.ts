@@ -24,6 +24,20 @@ async function readFirstLine(stdin: Readable): Promise<string> {
   return text.split(/\r?\n/)[0] ?? '';
 }
 
+/** The keys the hidden prompt edits with, and what ends it. */
+const ENTER = /[\r\n]/;
+const CTRL_C = '\u0003';
+const CTRL_D = '\u0004';
+const ERASE = /[\u007f\b]/;
+const CTRL_U = '\u0015';
+const CTRL_W = '\u0017';
+/**
+ * Keys the prompt cannot honour without showing a cursor: the arrow, Home, End, Delete and
+ * function keys (each sends ESC and a sequence), Alt with a key (ESC first), and the other control
+ * characters (Ctrl-A, Ctrl-E, Ctrl-V, …). Tab is typed as itself, as a terminal's line does.
+ */
+const unusable = (char: string) => char < ' ' && char !== '\t';
+
 function promptHidden(source: SecretSource, question: string): Promise<string> {
   const { stdin, stderr } = source;
   // Echo goes off before the prompt shows: input typed (or pasted) the moment it appears is hidden too.
@@ -32,6 +46,9 @@ function promptHidden(source: SecretSource, question: string): Promise<string> {
   stderr.write(escapeControlCharacters(question));
   return new Promise((resolve, reject) => {
     let value = '';
+    // A key the prompt cannot honour was pressed: the line is read to its end (so nothing typed
+    // after it reaches the shell once the terminal echoes again), then refused, never guessed at.
+    let spoiled = false;
     stdin.resume();
     const finish = (error?: Error) => {
       stdin.setRawMode?.(false);
@@ -43,13 +60,19 @@ function promptHidden(source: SecretSource, question: string): Promise<string> {
     };
     const onData = (chunk: Buffer | string) => {
       for (const char of String(chunk)) {
-        if (char === '\r' || char === '\n') return finish();
-        if (char === '\u0003' || char === '\u0004') return finish(new CliError('cancelled'));
-        if (char === '\u007f' || char === '\b') value = [...value].slice(0, -1).join('');
+        if (ENTER.test(char)) {
+          return finish(spoiled ? new CliError('the password was not taken: the arrow, Home, End, Delete and function keys and Ctrl with a letter do not work in this hidden prompt (only backspace, Ctrl-U and Ctrl-W do); type it again without them') : undefined);
+        }
+        if (char === CTRL_C) return finish(new CliError('cancelled'));
+        // Ctrl-D ends input only on an empty line, as it does in a terminal's own line editing.
+        if (char === CTRL_D) {
+          if (value === '' && !spoiled) return finish(new CliError('cancelled'));
+        } else if (ERASE.test(char)) value = [...value].slice(0, -1).join('');
         // Raw mode turns the terminal's line editing off, so its keys come here: Ctrl-U (KILL)
         // clears the line, Ctrl-W (WERASE) the blanks before the cursor and the word before them.
-        else if (char === '\u0015') value = '';
-        else if (char === '\u0017') value = value.replace(/\S*\s*$/u, '');
+        else if (char === CTRL_U) value = '';
+        else if (char === CTRL_W) value = value.replace(/\S*\s*$/u, '');
+        else if (unusable(char)) spoiled = true;
         else value += char;
       }
     };
