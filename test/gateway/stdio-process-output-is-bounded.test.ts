@@ -91,3 +91,54 @@ describe('a stdio server that fails to start with a long message', { timeout: 60
     });
   }
 });
+
+/**
+ * Cuts count UTF-16 code units, and an emoji takes two: a cut between them left a lone surrogate,
+ * which JSON carries as an escape strict readers refuse (serde_json), so the caller's client could
+ * drop the whole answer. Here every cut falls inside a 🔑: the reason at 200, the stderr line at 2000.
+ */
+/** With the u flag a pair reads as one character, so only a lone half matches. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+describe('a stdio server that fails to start with a message of emoji', { timeout: 60_000 }, () => {
+  let issuer: TestIssuer;
+  let server: RunningResourceServer;
+  let client: Client;
+  const logLines: Array<Record<string, unknown>> = [];
+
+  before(async () => {
+    issuer = await startTestIssuer();
+    const logger = createLogger('resource-server', 'info', { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) });
+    server = await startResourceServer({ issuer: issuer.issuer, logger, config: { servers: [stdioServer('keyed', REFUSING, ['emoji'])] } });
+    await waitForServers(server.baseUrl, { keyed: 'down' });
+    client = (await connectAs(server.mcpUrl, await issuer.mint())).client;
+  });
+  after(async () => {
+    await client?.close();
+    await server?.close();
+    await issuer?.close();
+  });
+
+  // [what is cut, how to read it, the most it may hold before its …]
+  const places: Array<[string, () => Promise<string>]> = [
+    ['the reason in the caller\'s tool error', async () => errorText(await client.callTool({ name: 'keyed__anything', arguments: {} }))],
+    ['the reason in the admin\'s /gateway/servers', async () => {
+      const response = await fetch(`${server.baseUrl}/gateway/servers`, { headers: { authorization: `Bearer ${await issuer.mint({ claims: { scope: 'mcp:admin' } })}` } });
+      const { servers } = await response.json() as { servers: Array<{ name: string; reason?: string }> };
+      return String(servers.find((one) => one.name === 'keyed')?.reason);
+    }],
+    ['the reason in the log', async () => String(logLines.find((line) => line.msg === 'mcp server is down' && line.server === 'keyed')?.reason)],
+    ['the stderr line in the log', async () => {
+      await waitFor('the stderr line in the log', () => logLines.some((line) => line.server === 'keyed' && typeof line.stderr === 'string'), 5000);
+      return String(logLines.find((line) => line.server === 'keyed' && typeof line.stderr === 'string')!.stderr);
+    }],
+  ];
+  for (const [what, read] of places) {
+    test(`${what} is cut between characters, never inside one`, { timeout: 10_000 }, async () => {
+      const text = await read();
+      assert.match(text, /refusing to start: 🔑/, `it quotes the process: ${text.slice(0, 100)}`);
+      assert.match(text, /🔑…/, 'cut after a whole 🔑, and says it was cut');
+      assert.doesNotMatch(text, LONE_SURROGATE, 'no lone surrogate is left');
+    });
+  }
+});

@@ -8,6 +8,7 @@
  * connection-events.ts allows.
  */
 import type { ConnectionEvent, NewConnectionEvent, UnnumberedConnectionEvent } from '../connection-events.ts';
+import { cutText } from '../cut-text.ts';
 
 const MAX_USER_AGENT = 256;
 const MAX_URL = 2048;
@@ -38,7 +39,7 @@ export function trimConnectionEvent(event: NewConnectionEvent, stamp: Pick<Conne
 function cap(value: string | undefined, max: number): string | undefined {
   if (value === undefined || value === null) return undefined;
   const text = String(value);
-  return text.length > max ? text.slice(0, max) : text;
+  return cutText(text, max);
 }
 
 /**

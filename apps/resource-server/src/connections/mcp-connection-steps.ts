@@ -37,6 +37,7 @@ import type { BearerTokenSteps } from '../http/require-bearer-token.ts';
 import type { RequiredScope } from '../http/require-tool-scope.ts';
 import { explainTokenRefusal } from './explain-token-refusal.ts';
 import { FloodGuard } from '../../../shared/connections/flood-guard.ts';
+import { cutText } from '../../../shared/cut-text.ts';
 
 export interface McpConnectionStepsOptions {
   recorder: ConnectionRecorder;
@@ -163,7 +164,7 @@ function sha256(text: string): string {
 }
 
 function cut(name: string): string {
-  return name.length > MAX_NAME_LENGTH ? `${name.slice(0, MAX_NAME_LENGTH)}…` : name;
+  return cutText(name, MAX_NAME_LENGTH, '…');
 }
 
 /** A URL as origin + path: never its query or fragment. */

@@ -24,6 +24,7 @@ import { createHash } from 'node:crypto';
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import { TokenCache } from '../auth/token-cache.ts';
 import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
+import { cutText } from '../../../shared/cut-text.ts';
 
 export interface IdentityTokens {
   /** A bearer token naming `caller` for the upstream at `audience`, carrying `scopes` (at least one). */
@@ -160,9 +161,9 @@ export function createIdentityTokens(options: IdentityTokensOptions): IdentityTo
     }
     const json = parseJson(text);
     if (!response.ok) {
-      const code = typeof json?.error === 'string' ? json.error.slice(0, 64) : undefined;
+      const code = typeof json?.error === 'string' ? cutText(json.error, 64) : undefined;
       if (!code) throw failure(audience, `the auth-server answered ${response.status}`, [caller.token]);
-      const description = typeof json!.error_description === 'string' ? `: ${redact(json!.error_description, [caller.token]).slice(0, MAX_DESCRIPTION)}` : '';
+      const description = typeof json!.error_description === 'string' ? `: ${cutText(redact(json!.error_description, [caller.token]), MAX_DESCRIPTION)}` : '';
       throw failure(audience, `the auth-server refused: ${code}${description}`, [caller.token]);
     }
     const token = json?.access_token;

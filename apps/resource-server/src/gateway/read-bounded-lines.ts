@@ -10,6 +10,7 @@
  * handed over too. Does not check what the lines hold (control characters pass as they are).
  */
 import type { Readable } from 'node:stream';
+import { cutText } from '../../../shared/cut-text.ts';
 
 export function readBoundedLines(input: Readable, maxLength: number, onLine: (line: string, cut: boolean) => void): void {
   let pending = '';
@@ -24,7 +25,7 @@ export function readBoundedLines(input: Readable, maxLength: number, onLine: (li
       pending += piece;
       return;
     }
-    onLine(pending + piece.slice(0, maxLength - pending.length), true);
+    onLine(cutText(pending + piece, maxLength), true);
     pending = '';
     dropping = true;
   };

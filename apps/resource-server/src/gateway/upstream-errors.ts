@@ -3,6 +3,8 @@
  * The gateway turns these into MCP tool errors (`isError: true`) naming the server, never into
  * an HTTP 5xx: one server being down must not break the others.
  */
+import { cutText } from '../../../shared/cut-text.ts';
+
 export class UpstreamUnavailableError extends Error {
   override name = 'UpstreamUnavailableError';
 
@@ -24,7 +26,7 @@ const MAX_REASON = 200;
  * error, the admin's MCP servers page and the log, however much the upstream said.
  */
 export function cutReason(text: string): string {
-  return text.length > MAX_REASON ? `${text.slice(0, MAX_REASON)}…` : text;
+  return cutText(text, MAX_REASON, '…');
 }
 
 /**
