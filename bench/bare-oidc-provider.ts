@@ -14,22 +14,34 @@
  * measured, it is not: 1.155 ms CPU per grant before, 1.144 ms after, quiet machine.)
  * The refresh grants measured afterwards are the provider's ordinary /token requests.
  *
- * Run alone: npx tsx bench/bare-oidc-provider.ts <chains>
+ * Its client is static (in the configuration), the cheapest client oidc-provider has: it is kept
+ * as an instance and never read from the adapter. With `registeredClient` the client registers
+ * itself by Dynamic Client Registration (RFC 7591) instead, as MCP clients do at Gatehouse (and at
+ * a bare oidc-provider serving them), so every grant finds it through the adapter: an extra line
+ * of bench/refresh-grants.ts, to show what that part of the work costs the bare library too.
+ *
+ * Run alone: npx tsx bench/bare-oidc-provider.ts <chains> [--registered-client]
  *   prints {"issuer": …, "clientId": …, "refreshTokens": [ … ]}
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { exportJWK, generateKeyPair } from 'jose';
-import Provider, { errors, type Configuration } from 'oidc-provider';
-import { connect, redeem } from '../test/helpers/oauth-flow.ts';
+import Provider, { errors, type ClientMetadata, type Configuration } from 'oidc-provider';
+import { connect, redeem, registerClient } from '../test/helpers/oauth-flow.ts';
 import { createMapAdapter } from './map-adapter.ts';
 
 export const BARE_RESOURCE = 'http://localhost:4001/mcp';
 const SCOPES = ['mcp:read', 'mcp:write', 'mcp:admin'];
 const CLIENT_ID = 'bench-client';
+const CLIENT_METADATA: Omit<ClientMetadata, 'client_id'> = {
+  token_endpoint_auth_method: 'none',
+  grant_types: ['authorization_code', 'refresh_token'],
+  response_types: ['code'],
+  redirect_uris: ['https://claude.ai/api/mcp/auth_callback'],
+};
 
-export async function startBareOidcProvider(chains: number): Promise<{ issuer: string; clientId: string; refreshTokens: string[]; close(): Promise<void> }> {
+export async function startBareOidcProvider(chains: number, { registeredClient = false } = {}): Promise<{ issuer: string; clientId: string; refreshTokens: string[]; close(): Promise<void> }> {
   const { privateKey } = await generateKeyPair('RS256', { modulusLength: 2048, extractable: true });
   const jwk = { ...await exportJWK(privateKey), kid: 'bench', alg: 'RS256', use: 'sig' };
   const http = createServer();
@@ -39,19 +51,14 @@ export async function startBareOidcProvider(chains: number): Promise<{ issuer: s
   const configuration: Configuration = {
     adapter: createMapAdapter(),
     jwks: { keys: [jwk] } as Configuration['jwks'],
-    clients: [{
-      client_id: CLIENT_ID,
-      token_endpoint_auth_method: 'none',
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      redirect_uris: ['https://claude.ai/api/mcp/auth_callback'],
-    }],
+    clients: registeredClient ? [] : [{ client_id: CLIENT_ID, ...CLIENT_METADATA }],
     scopes: SCOPES,
     responseTypes: ['code'],
     pkce: { required: () => true },
-    routes: { authorization: '/oauth/authorize', token: '/oauth/token' },
+    routes: { authorization: '/oauth/authorize', token: '/oauth/token', registration: '/oauth/register' },
     features: {
       devInteractions: { enabled: false },
+      registration: { enabled: registeredClient },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => BARE_RESOURCE,
@@ -90,16 +97,17 @@ export async function startBareOidcProvider(chains: number): Promise<{ issuer: s
     await provider.interactionFinished(req, res, { consent: { grantId: await grant.save() } }, { mergeWithLastSubmission: true });
   }
 
+  const clientId = registeredClient ? (await registerClient(issuer, { ...CLIENT_METADATA, client_name: 'bench' })).client_id : CLIENT_ID;
   const refreshTokens: string[] = [];
   for (let i = 0; i < chains; i += 1) {
-    const result = await connect(issuer, { clientId: CLIENT_ID, scope: 'mcp:read', resource: BARE_RESOURCE, username: 'unused', password: 'unused' });
-    const tokens = await redeem(issuer, { client_id: CLIENT_ID }, result);
+    const result = await connect(issuer, { clientId, scope: 'mcp:read', resource: BARE_RESOURCE, username: 'unused', password: 'unused' });
+    const tokens = await redeem(issuer, { client_id: clientId }, result);
     if (typeof tokens.body.refresh_token !== 'string') throw new Error(`the code exchange gave no refresh token: ${JSON.stringify(tokens.body)}`);
     refreshTokens.push(tokens.body.refresh_token);
   }
   return {
     issuer,
-    clientId: CLIENT_ID,
+    clientId,
     refreshTokens,
     close: () => new Promise<void>((resolve) => {
       http.close(() => resolve());
@@ -109,7 +117,7 @@ export async function startBareOidcProvider(chains: number): Promise<{ issuer: s
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { issuer, clientId, refreshTokens, close } = await startBareOidcProvider(Number(process.argv[2] ?? 16));
+  const { issuer, clientId, refreshTokens, close } = await startBareOidcProvider(Number(process.argv[2] ?? 16), { registeredClient: process.argv.includes('--registered-client') });
   process.once('SIGTERM', () => void close().finally(() => process.exit(0)));
   console.log(JSON.stringify({ issuer, clientId, refreshTokens }));
 }

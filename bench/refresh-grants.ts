@@ -14,8 +14,10 @@
  *   sides back to back, so machine drift hits them alike). Latency p50/p99 are over every request
  *   of every round; server CPU per grant is the server process's CPU time over the rounds
  *   (/proc), the figure that barely moves when neighbours load the machine.
- * - Extra (an internal comparison, not the baseline): Gatehouse with its database swapped for the
- *   in-memory Map adapter, to show what storage costs.
+ * - Extras (not the baseline): Gatehouse with its database swapped for the in-memory Map adapter,
+ *   to show what storage costs; and the bare oidc-provider with its client registered by DCR
+ *   instead of static, found through its adapter on every grant as Gatehouse's clients are, to
+ *   show what that costs the bare library.
  *
  * Run: npx tsx bench/refresh-grants.ts   (BENCH_SECONDS, BENCH_ROUNDS, BENCH_CHAINS, BENCH_WARMUP;
  *      BENCH_CPU_PROF_DIR=dir writes CPU profiles of each server's threads into dir/<server>/; the largest is its main thread)
@@ -78,10 +80,10 @@ export async function startGatehouse(label: string, args: string[] = []): Promis
   return { label, server, issuer, clientId: client.client_id, chains, rates: [], latencies: [], cpuSeconds: 0, mainThreadCpuSeconds: 0, seconds: 0, grants: 0 };
 }
 
-export async function startBare(): Promise<Side> {
-  const server = await startServerProcess<{ issuer: string; clientId: string; refreshTokens: string[] }>('./bare-oidc-provider.ts', [String(CHAINS)], profileArgs('bare-oidc-provider'));
+export async function startBare(label = 'bare oidc-provider', args: string[] = []): Promise<Side> {
+  const server = await startServerProcess<{ issuer: string; clientId: string; refreshTokens: string[] }>('./bare-oidc-provider.ts', [String(CHAINS), ...args], profileArgs(label.replace(/\W+/g, '-')));
   const { issuer, clientId, refreshTokens } = server.started;
-  return { label: 'bare oidc-provider', server, issuer, clientId, chains: refreshTokens, rates: [], latencies: [], cpuSeconds: 0, mainThreadCpuSeconds: 0, seconds: 0, grants: 0 };
+  return { label, server, issuer, clientId, chains: refreshTokens, rates: [], latencies: [], cpuSeconds: 0, mainThreadCpuSeconds: 0, seconds: 0, grants: 0 };
 }
 
 /** Refreshes every chain in a loop for `seconds`; returns grants per second. */
@@ -137,6 +139,7 @@ export async function benchRefreshGrants(): Promise<void> {
     sides.push(await startGatehouse('gatehouse (SQLite)'));
     sides.push(await startBare());
     sides.push(await startGatehouse('extra: gatehouse, Map adapter', ['--memory']));
+    sides.push(await startBare('extra: bare, client by DCR', ['--registered-client']));
     for (let warmed = 0; warmed < WARMUP; warmed += WARMUP_SLICE) {
       for (const side of sides) await round(side, Math.min(WARMUP_SLICE, WARMUP - warmed), false);
     }
@@ -148,7 +151,7 @@ export async function benchRefreshGrants(): Promise<void> {
   }
   const signRate = await rs256SignRate();
 
-  const [gatehouse, bare, memory] = sides as [Side, Side, Side];
+  const [gatehouse, bare, memory, bareRegistered] = sides as [Side, Side, Side, Side];
   const ratios = (side: Side) => side.rates.map((rate, i) => rate / bare.rates[i]!);
   const row = (side: Side) => {
     const cpu = side.cpuSeconds > 0
@@ -168,6 +171,8 @@ export async function benchRefreshGrants(): Promise<void> {
   console.log(`    bare oidc-provider at ${(median(bare.rates) / signRate).toFixed(2)} of it`);
   console.log(row(memory));
   console.log(`    extra ratio gatehouse SQLite / gatehouse Map adapter ${median(gatehouse.rates.map((rate, i) => rate / memory.rates[i]!)).toFixed(3)}`);
+  console.log(row(bareRegistered));
+  console.log(`    extra ratio gatehouse / bare with its client registered by DCR ${median(gatehouse.rates.map((rate, i) => rate / bareRegistered.rates[i]!)).toFixed(3)}`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
