@@ -85,6 +85,25 @@ for (const backend of TEST_BACKENDS) {
       assert.deepEqual(await log.query({ event: 'user.created' }), []);
     });
 
+    test('text that is not well formed is stored with U+FFFD for each lone surrogate, and long text is cut between characters', async () => {
+      // A JSON body can carry a lone surrogate into a client's name or redirect URI; PostgreSQL's
+      // jsonb refused the whole insert, so the event was lost, and SQLite lost the actor's name.
+      const longName = `a${'🔑'.repeat(200)}`;
+      await log.record({
+        event: 'client.registered',
+        actor: { name: `mallory\ud83d`, id: 'id\udc00' },
+        clientId: `client\ud83d`,
+        details: { client_name: `name\ud83d`, redirect_uris: ['https://app.example/cb\udfff'], long: longName, ['key\ud800']: 1 },
+      });
+      await log.enqueue({ event: 'client.registered', actor: { name: `b${'🔑'.repeat(150)}` }, clientId: `c${'🔑'.repeat(1100)}` });
+      const [queued, recorded] = await log.query();
+      assert.deepEqual([recorded?.actor, recorded?.actorId, recorded?.clientId], ['mallory\ufffd', 'id\ufffd', 'client\ufffd']);
+      assert.deepEqual(recorded?.details, { client_name: 'name\ufffd', redirect_uris: ['https://app.example/cb\ufffd'], long: `a${'🔑'.repeat(149)}…`, ['key\ufffd']: 1 });
+      assert.equal(queued?.actor, `b${'🔑'.repeat(99)}`, 'the actor cut at 200 code units, before the pair that straddles them');
+      assert.equal(queued?.clientId, `c${'🔑'.repeat(999)}`, 'the client cut at 2000 code units, likewise');
+      assert.deepEqual((await log.query({ actor: 'mallory\ufffd' })).map((event) => event.event), ['client.registered'], 'found by the name it is shown with');
+    });
+
     test('the prune deletes the values no event left uses, keeps those still used, and a value used again is stored again', async () => {
       await log.record({ event: 'client.deleted', actor: { name: 'cli' }, clientId: 'old-client', ip: '198.51.100.9' });
       clock.advance(PAST_SLACK_SECONDS);

@@ -4,6 +4,9 @@
  * - Callers build `details` from fields known to be safe (names, ids, scopes, reasons). As a
  *   second line of defence, keys that name credentials are dropped and long strings are cut, so
  *   a password, token, code or secret never reaches the table by mistake.
+ * - Every string is stored well formed (a lone surrogate, which a JSON body can carry into a
+ *   client's name or redirect URI, becomes U+FFFD) and cut between characters: PostgreSQL
+ *   refused the whole insert otherwise, so a client registered with such a name left no event.
  * - Bounded: `prune` (run by the sweeper) deletes events past the retention and the oldest ones
  *   beyond `maxEvents`.
  * - Actors: a user (name and id), or `system` (the server itself, e.g. refresh reuse detected),
@@ -23,6 +26,8 @@
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { SqlDatabase, SqlExecutor, SqlValue } from '../../../shared/storage/sql-database.ts';
 import { BatchedWrites } from '../../../shared/storage/batched-writes.ts';
+import { cutText } from '../../../shared/cut-text.ts';
+import { wellFormed } from '../../../shared/well-formed.ts';
 import { AuditStore, SELECT_EVENTS, VALUE_NUMBER, type StoredEvent, type StoredRow } from './audit-store.ts';
 import { joinDetails, splitDetails } from './stored-details.ts';
 
@@ -127,13 +132,13 @@ const MAX_ITEMS = 25;
 
 /** Drops credential-named keys and cuts long values (defence in depth; callers pass safe fields). */
 function scrub(value: unknown, depth = 0): unknown {
-  if (typeof value === 'string') return value.length > MAX_STRING ? `${value.slice(0, MAX_STRING)}…` : value;
+  if (typeof value === 'string') return cutText(wellFormed(value), MAX_STRING, '…');
   if (Array.isArray(value)) return value.slice(0, MAX_ITEMS).map((item) => scrub(item, depth + 1));
   if (value && typeof value === 'object' && depth < 3) {
     return Object.fromEntries(Object.entries(value)
       .filter(([key]) => !CREDENTIAL_KEYS.has(key.toLowerCase()) && !CREDENTIAL_PATTERN.test(key))
       .slice(0, MAX_ITEMS)
-      .map(([key, item]) => [key, scrub(item, depth + 1)]));
+      .map(([key, item]) => [wellFormed(key), scrub(item, depth + 1)]));
   }
   if (value && typeof value === 'object') return '[…]';
   return value;
@@ -221,10 +226,10 @@ export class AuditLog {
     return {
       at: this.clock.now(),
       event: entry.event,
-      actor: entry.actor.name.slice(0, 200),
-      actorId: entry.actor.id ?? null,
+      actor: cutText(wellFormed(entry.actor.name), 200),
+      actorId: typeof entry.actor.id === 'string' ? wellFormed(entry.actor.id) : null,
       ip: entry.ip ?? null,
-      clientId: entry.clientId?.slice(0, 2000) ?? null,
+      clientId: typeof entry.clientId === 'string' ? cutText(wellFormed(entry.clientId), 2000) : null,
       grantId,
       scope,
       resource,
