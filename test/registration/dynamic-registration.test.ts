@@ -57,6 +57,9 @@ describe('dynamic client registration (RFC 7591)', () => {
     ['a line feed', 'Claude\nApproved by your administrator', false],
     ['a NUL', 'Claude\u0000', false],
     ['a line separator', 'Claude\u2028Verified', false],
+    ['an emoji (a surrogate pair)', 'Claude \u{1F511}', true],
+    ['a lone high surrogate', 'Claude \ud83d', false],
+    ['a lone low surrogate', '\udd11Claude', false],
   ];
   for (const [what, name, accepted] of names) {
     test(`a client_name with ${what} is ${accepted ? 'registered as sent' : 'refused with 400 invalid_client_metadata'}`, async () => {

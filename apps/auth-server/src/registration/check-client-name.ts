@@ -7,19 +7,21 @@
  *   the page's own text);
  * - no bidirectional formatting characters (marks, embeddings, overrides, isolates): with them a
  *   stored `\u202Eedualc` renders as `claude` reversed into view (Unicode TR #36 §2.1, "bidi
- *   spoofing"), and an embedding can pull the text after the name into it.
+ *   spoofing"), and an embedding can pull the text after the name into it;
+ * - no lone surrogate (half of a UTF-16 pair, which JSON's `\ud83d` can send alone): it is no
+ *   character, and no page can show it (UTF-8 has no encoding for it).
  * Deliberately not refused: zero-width joiners and non-joiners (Persian and Indic names need
  * them), and names that only look like another app's; the consent page also shows where the app
  * sends the browser back to. A non-string is left to the provider's own check.
  */
 export const MAX_CLIENT_NAME_LENGTH = 100;
 
-const UNSHOWABLE = /[\p{Cc}\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
+const UNSHOWABLE = /[\p{Cc}\p{Cs}\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
 
 /** Why `name` cannot be shown as a client's name, or undefined when it can. */
 export function checkClientName(name: unknown): string | undefined {
   if (typeof name !== 'string') return undefined;
   if ([...name].length > MAX_CLIENT_NAME_LENGTH) return `client_name must be at most ${MAX_CLIENT_NAME_LENGTH} characters`;
-  if (UNSHOWABLE.test(name)) return 'client_name must not contain control characters, line separators or bidirectional formatting characters';
+  if (UNSHOWABLE.test(name)) return 'client_name must not contain control characters, line separators, bidirectional formatting characters or lone surrogates';
   return undefined;
 }
