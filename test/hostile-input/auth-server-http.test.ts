@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { assertNoStackTrace, register, registerClient } from '../helpers/oauth-flow.ts';
-import { rawRequest } from '../helpers/raw-http.ts';
+import { rawBytes, rawRequest } from '../helpers/raw-http.ts';
 import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 
 const LOOPBACK_CLIENT = { redirect_uris: ['http://127.0.0.1:5555/callback'], token_endpoint_auth_method: 'none' };
@@ -88,6 +88,33 @@ describe('hostile HTTP input at the auth-server', () => {
       }
     });
   }
+
+  // RFC 9112 §3.2: more than one Host field line is a 400, whatever they hold. Node keeps the first
+  // and drops the rest, so a proxy routing by the last would disagree with the app.
+  const repeatedHosts: Array<[string, (valid: string) => string[]]> = [
+    ['the same host twice', (valid) => [valid, valid]],
+    ['ours, then another', (valid) => [valid, 'evil.example']],
+    ['another, then ours', (valid) => ['evil.example', valid]],
+    ['ours, then a malformed one', (valid) => [valid, 'a:b:c']],
+    ['three', (valid) => [valid, valid, valid]],
+  ];
+  for (const [what, hosts] of repeatedHosts) {
+    test(`refuses more than one Host header (${what}) with 400 invalid_request on every path`, async () => {
+      const lines = hosts(new URL(server.issuer).host).map((host) => `Host: ${host}\r\n`).join('');
+      for (const path of [...METADATA_PATHS, '/oauth/jwks', '/oauth/authorize', '/interaction/x', '/admin', '/healthz']) {
+        const { status, text } = await rawBytes(server.issuer, `GET ${path} HTTP/1.1\r\n${lines}Connection: close\r\n\r\n`);
+        assert.equal(status, 400, `${path}: ${text.slice(0, 300)}`);
+        assert.deepEqual(JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)), { error: 'invalid_request', error_description: 'the request carries more than one Host header' });
+      }
+    });
+  }
+
+  test('refuses two Host headers spelled in different cases, at the token endpoint too', async () => {
+    const valid = new URL(server.issuer).host;
+    const { status, text } = await rawBytes(server.issuer, `POST /oauth/token HTTP/1.1\r\nHost: ${valid}\r\nHOST: evil.example\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    assert.equal(status, 400, text.slice(0, 300));
+    assert.match(text, /more than one Host header/);
+  });
 
   test('refuses a malformed Host every time, also right after a valid one was accepted', async () => {
     const valid = new URL(server.issuer).host;

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { rawRequest } from '../helpers/raw-http.ts';
+import { rawBytes, rawRequest } from '../helpers/raw-http.ts';
 import { useIssuerAndServer } from '../helpers/start-resource-server.ts';
 
 describe('hostile HTTP input at the resource-server', () => {
@@ -43,6 +43,19 @@ describe('hostile HTTP input at the resource-server', () => {
         const response = await rawRequest(suite.server.baseUrl, { method: path === '/mcp' ? 'POST' : 'GET', path, headers: { host } });
         assert.equal(response.status, 400, `${path}: ${response.body.slice(0, 200)}`);
         assert.equal(JSON.parse(response.body).error, 'invalid_request');
+      }
+    });
+  }
+
+  // RFC 9112 §3.2: more than one Host field line is a 400, on the MCP path (served without Koa) as elsewhere.
+  for (const [what, second] of [['the same host twice', undefined], ['ours, then another', 'evil.example']] as const) {
+    test(`refuses more than one Host header (${what}) with 400 invalid_request`, async () => {
+      const valid = new URL(suite.server.baseUrl).host;
+      for (const path of ['/mcp', '/', '/.well-known/oauth-protected-resource/mcp', '/healthz']) {
+        const head = `${path === '/mcp' ? 'POST' : 'GET'} ${path} HTTP/1.1\r\nHost: ${valid}\r\nHost: ${second ?? valid}\r\n`;
+        const { status, text } = await rawBytes(suite.server.baseUrl, `${head}Content-Length: 0\r\nConnection: close\r\n\r\n`);
+        assert.equal(status, 400, `${path}: ${text.slice(0, 300)}`);
+        assert.deepEqual(JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)), { error: 'invalid_request', error_description: 'the request carries more than one Host header' });
       }
     });
   }

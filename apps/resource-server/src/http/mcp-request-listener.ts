@@ -5,8 +5,8 @@
  *
  * For the MCP path it does what the Koa app's outer middleware did, with the same answers:
  * - observeRequest: request id, one log line, latency (observe-request.ts).
- * - A malformed `Host`: 400 `invalid_request` with `Connection: close` (RFC 9112 §3.2, as
- *   rejectMalformedHost without a trusted proxy).
+ * - A malformed `Host`, or more than one: 400 `invalid_request` with `Connection: close` (RFC 9112
+ *   §3.2, as rejectMalformedHost without a trusted proxy).
  * - A method the endpoint does not serve: 405 with `Allow` (RFC 9110 §15.5.6), as
  *   answerMethodNotAllowed did for the router's routes (GET implies HEAD).
  * - Errors, as handleErrors: a client that went away or sent malformed HTTP is logged at info and
@@ -25,7 +25,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { isClientConnectionError } from '../../../shared/is-client-connection-error.ts';
 import type { Logger } from '../../../shared/logger.ts';
-import { isValidHost } from '../../../shared/reject-malformed-host.ts';
+import { HOST_REFUSALS, isValidHost, repeatsHost } from '../../../shared/reject-malformed-host.ts';
 import { answerJson } from './answer-json.ts';
 import type { ObserveRequest } from './observe-request.ts';
 import type { McpEndpoint } from './serve-mcp-endpoint.ts';
@@ -62,10 +62,14 @@ export function mcpRequestListener({ mcpPath, endpoint, otherwise, observe, logg
     // The router counted a method it had no route for under no template.
     const requestId = observe(req, res, pathname, served ? route : '(other)');
     const host = req.headers.host;
+    if (repeatsHost(req.rawHeaders)) {
+      res.setHeader('Connection', 'close');
+      return answerJson(res, 400, { error: 'invalid_request', error_description: HOST_REFUSALS.repeated });
+    }
     if (host && host !== validHost) {
       if (!isValidHost(host)) {
         res.setHeader('Connection', 'close');
-        return answerJson(res, 400, { error: 'invalid_request', error_description: 'the Host header is not a valid host' });
+        return answerJson(res, 400, { error: 'invalid_request', error_description: HOST_REFUSALS.malformed });
       }
       validHost = host;
     }

@@ -32,6 +32,7 @@ import {
 import { tokenFailureReason, type TokenFailureReason } from '../ops/token-failure-reason.ts';
 import { answerJson } from './answer-json.ts';
 import { bearerChallenge } from './bearer-challenge.ts';
+import { countRawHeader } from '../../../shared/count-raw-header.ts';
 
 export interface RequireBearerTokenOptions {
   verifier: AccessTokenVerifier;
@@ -76,7 +77,7 @@ export function requireBearerToken({ verifier, resourceMetadataUrl, challengeSco
 
   return async function requireBearerTokenStep(req, res) {
     const header = req.headers.authorization ?? '';
-    if (authorizationHeaders(req.rawHeaders) > 1) {
+    if (countRawHeader(req.rawHeaders, 'authorization') > 1) {
       onTokenRefused?.('malformed');
       steps?.refused(req, header, new InvalidAccessTokenError('malformed', MORE_THAN_ONE_HEADER));
       return refuse(res, 'invalid_request', MORE_THAN_ONE_HEADER);
@@ -111,17 +112,4 @@ export function requireBearerToken({ verifier, resourceMetadataUrl, challengeSco
       throw err;
     }
   };
-}
-
-/**
- * How many Authorization headers the request carried, as sent (`req.headers` keeps the first).
- * A loop over the raw names rather than `headersDistinct`, which builds every header's array.
- */
-function authorizationHeaders(rawHeaders: readonly string[]): number {
-  let count = 0;
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!;
-    if (name.length === 13 && name.toLowerCase() === 'authorization') count += 1;
-  }
-  return count;
 }
