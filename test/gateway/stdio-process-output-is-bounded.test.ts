@@ -47,20 +47,22 @@ describe('a stdio server\'s stderr', { timeout: 60_000 }, () => {
   });
 });
 
-describe('a stdio server that fails to start with a long message', { timeout: 60_000 }, () => {
+/**
+ * A resource server with one stdio server, REFUSING (started with `args`), that is down for
+ * good: the hooks start it for the enclosing describe, and the readers say where the reason for
+ * it being down is told.
+ */
+function withRefusingServer(name: string, args: string[]) {
   let issuer: TestIssuer;
   let server: RunningResourceServer;
   let client: Client;
   const logLines: Array<Record<string, unknown>> = [];
-  // What the gateway adds before the process's own words (the McpError's prefix included).
-  const PREFIX = 'it failed to start: MCP error -32603: refusing to start: the configuration is missing a value;';
-  const LONGEST = 'it failed to start: '.length + 200 + '…'.length;
 
   before(async () => {
     issuer = await startTestIssuer();
-    const logger = createLogger('resource-server', 'warn', { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) });
-    server = await startResourceServer({ issuer: issuer.issuer, logger, config: { servers: [stdioServer('refusing', REFUSING)] } });
-    await waitForServers(server.baseUrl, { refusing: 'down' });
+    const logger = createLogger('resource-server', 'info', { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) });
+    server = await startResourceServer({ issuer: issuer.issuer, logger, config: { servers: [stdioServer(name, REFUSING, args)] } });
+    await waitForServers(server.baseUrl, { [name]: 'down' });
     client = (await connectAs(server.mcpUrl, await issuer.mint())).client;
   });
   after(async () => {
@@ -69,18 +71,36 @@ describe('a stdio server that fails to start with a long message', { timeout: 60
     await issuer?.close();
   });
 
+  return {
+    toolError: async () => errorText(await client.callTool({ name: `${name}__anything`, arguments: {} })),
+    serversPageReason: async () => {
+      const response = await fetch(`${server.baseUrl}/gateway/servers`, { headers: { authorization: `Bearer ${await issuer.mint({ claims: { scope: 'mcp:admin' } })}` } });
+      const { servers } = await response.json() as { servers: Array<{ name: string; reason?: string }> };
+      return String(servers.find((one) => one.name === name)?.reason);
+    },
+    logReason: async () => String(logLines.find((line) => line.msg === 'mcp server is down' && line.server === name)?.reason),
+    stderrLine: async () => {
+      const stderr = () => logLines.find((line) => line.server === name && typeof line.stderr === 'string')?.stderr;
+      await waitFor('the stderr line in the log', () => stderr() !== undefined, 5000);
+      return String(stderr());
+    },
+  };
+}
+
+describe('a stdio server that fails to start with a long message', { timeout: 60_000 }, () => {
+  const refusing = withRefusingServer('refusing', []);
+  // What the gateway adds before the process's own words (the McpError's prefix included).
+  const PREFIX = 'it failed to start: MCP error -32603: refusing to start: the configuration is missing a value;';
+  const LONGEST = 'it failed to start: '.length + 200 + '…'.length;
+
   // [where the reason is told, how to read it there]
   const places: Array<[string, () => Promise<string>]> = [
     ['the caller\'s tool error', async () => {
-      const text = errorText(await client.callTool({ name: 'refusing__anything', arguments: {} }));
+      const text = await refusing.toolError();
       return /^The refusing server is unavailable: (.*); it is restarted in \d+ s\.$/s.exec(text)?.[1] ?? text;
     }],
-    ['the admin\'s /gateway/servers', async () => {
-      const response = await fetch(`${server.baseUrl}/gateway/servers`, { headers: { authorization: `Bearer ${await issuer.mint({ claims: { scope: 'mcp:admin' } })}` } });
-      const { servers } = await response.json() as { servers: Array<{ name: string; reason?: string }> };
-      return String(servers.find((one) => one.name === 'refusing')?.reason);
-    }],
-    ['the log', async () => String(logLines.find((line) => line.msg === 'mcp server is down' && line.server === 'refusing')?.reason)],
+    ['the admin\'s /gateway/servers', refusing.serversPageReason],
+    ['the log', refusing.logReason],
   ];
   for (const [where, read] of places) {
     test(`${where} gives the reason cut at 200 characters`, { timeout: 10_000 }, async () => {
@@ -92,46 +112,21 @@ describe('a stdio server that fails to start with a long message', { timeout: 60
   }
 });
 
+/** With the u flag a pair reads as one character, so only a lone half matches. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
 /**
  * Cuts count UTF-16 code units, and an emoji takes two: a cut between them left a lone surrogate,
  * which JSON carries as an escape strict readers refuse (serde_json), so the caller's client could
  * drop the whole answer. Here every cut falls inside a 🔑: the reason at 200, the stderr line at 2000.
  */
-/** With the u flag a pair reads as one character, so only a lone half matches. */
-const LONE_SURROGATE = /\p{Cs}/u;
-
 describe('a stdio server that fails to start with a message of emoji', { timeout: 60_000 }, () => {
-  let issuer: TestIssuer;
-  let server: RunningResourceServer;
-  let client: Client;
-  const logLines: Array<Record<string, unknown>> = [];
-
-  before(async () => {
-    issuer = await startTestIssuer();
-    const logger = createLogger('resource-server', 'info', { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) });
-    server = await startResourceServer({ issuer: issuer.issuer, logger, config: { servers: [stdioServer('keyed', REFUSING, ['emoji'])] } });
-    await waitForServers(server.baseUrl, { keyed: 'down' });
-    client = (await connectAs(server.mcpUrl, await issuer.mint())).client;
-  });
-  after(async () => {
-    await client?.close();
-    await server?.close();
-    await issuer?.close();
-  });
-
-  // [what is cut, how to read it, the most it may hold before its …]
+  const keyed = withRefusingServer('keyed', ['emoji']);
   const places: Array<[string, () => Promise<string>]> = [
-    ['the reason in the caller\'s tool error', async () => errorText(await client.callTool({ name: 'keyed__anything', arguments: {} }))],
-    ['the reason in the admin\'s /gateway/servers', async () => {
-      const response = await fetch(`${server.baseUrl}/gateway/servers`, { headers: { authorization: `Bearer ${await issuer.mint({ claims: { scope: 'mcp:admin' } })}` } });
-      const { servers } = await response.json() as { servers: Array<{ name: string; reason?: string }> };
-      return String(servers.find((one) => one.name === 'keyed')?.reason);
-    }],
-    ['the reason in the log', async () => String(logLines.find((line) => line.msg === 'mcp server is down' && line.server === 'keyed')?.reason)],
-    ['the stderr line in the log', async () => {
-      await waitFor('the stderr line in the log', () => logLines.some((line) => line.server === 'keyed' && typeof line.stderr === 'string'), 5000);
-      return String(logLines.find((line) => line.server === 'keyed' && typeof line.stderr === 'string')!.stderr);
-    }],
+    ['the reason in the caller\'s tool error', keyed.toolError],
+    ['the reason in the admin\'s /gateway/servers', keyed.serversPageReason],
+    ['the reason in the log', keyed.logReason],
+    ['the stderr line in the log', keyed.stderrLine],
   ];
   for (const [what, read] of places) {
     test(`${what} is cut between characters, never inside one`, { timeout: 10_000 }, async () => {
