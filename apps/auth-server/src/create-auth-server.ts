@@ -56,6 +56,7 @@ import { LocalRateLimiter } from './http/local-rate-limiter.ts';
 import { RateLimiter, type TokenBuckets } from './http/rate-limiter.ts';
 import { providerAnswers, readableRefusals } from './http/readable-refusals.ts';
 import { redirectToIssuerHost } from './http/redirect-to-issuer-host.ts';
+import { refuseRepeatedAuthorization } from './http/refuse-repeated-authorization.ts';
 import { registrationCors } from './http/registration-cors.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { shortcutTokenEndpoints } from './http/shortcut-token-endpoints.ts';
@@ -324,7 +325,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   app.use(securityHeaders({ https }));
   app.use(redirectToIssuerHost({ issuer: config.issuer, trustProxy: config.trustProxy }));
   app.use(errorPages(render, logger));
-  app.use(shortcutTokenEndpoints([readableRefusals, rateLimits, prepareOAuth, providerAnswers, holder.middleware]));
+  app.use(shortcutTokenEndpoints([readableRefusals, rateLimits, refuseRepeatedAuthorization, prepareOAuth, providerAnswers, holder.middleware]));
   app.use(answerMethodNotAllowed(OTHER_ROUTES));
   // Ready when the database answers a real query, a private signing key is loaded and the
   // first-admin step has run.
@@ -386,6 +387,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   }
   app.use(revocationFeedRoute(admin.revocations));
   app.use(markUntrustedDocumentClients(documentHostPolicy));
+  app.use(refuseRepeatedAuthorization);
   app.use(prepareOAuth);
   app.use(holder.middleware);
 

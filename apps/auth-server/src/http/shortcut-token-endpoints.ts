@@ -9,8 +9,9 @@
  *   revocation feed (none has a route on these paths). Each of those was a step through the
  *   middleware chain, and a router match, on every token request.
  * - `chain` is what such a request does need, in the order the full stack runs it: CORS for the
- *   refusals of the steps before the provider (readable-refusals.ts), the rate limit, the fix-ups
- *   in front of the provider (prepare-oauth-request.ts), the provider.
+ *   refusals of the steps before the provider (readable-refusals.ts), the rate limit, the refusal
+ *   of repeated Authorization headers (refuse-repeated-authorization.ts), the fix-ups in front of
+ *   the provider (prepare-oauth-request.ts), the provider.
  * - Matched the way oidc-provider routes (routeOf: any ASCII case, one trailing slash), so no
  *   spelling of these paths skips the chain's guards by taking the long way.
  * - A request the provider does not handle ends here (404, as at the end of the full stack),
