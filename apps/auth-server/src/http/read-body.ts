@@ -2,6 +2,13 @@
  * The auth-server's capped body reads (readCappedBody): an oversized body becomes a
  * BodyTooLargeError, which the error middleware answers 413 `invalid_request` (JSON on /oauth/*,
  * a page elsewhere).
+ *
+ * - A body with a `Content-Encoding` other than `identity` becomes an EncodedBodyError: 415 with
+ *   `Accept-Encoding: identity` (RFC 9110 §15.5.16, §12.5.3), the body unread. Nothing here or in
+ *   oidc-provider decodes a body, so a compressed one was answered as if its parameters were
+ *   missing, and a plain one labelled `gzip` was served as it came (a client registered, a token
+ *   introspected), while a proxy or firewall in front that decodes by the label inspected
+ *   something else. Not decoding also means no decompression bomb to cap.
  */
 import type { Context } from 'koa';
 import { readCappedBody } from '../../../shared/read-capped-body.ts';
@@ -15,10 +22,31 @@ export class BodyTooLargeError extends Error {
   }
 }
 
+export class EncodedBodyError extends Error {
+  override name = 'EncodedBodyError';
+  readonly status = 415;
+  readonly expose = true;
+  constructor() {
+    super('the request body must be sent without a Content-Encoding');
+  }
+}
+
 export async function readBody(ctx: Context, limit: number): Promise<string> {
+  if (isEncoded(ctx)) {
+    ctx.set('Accept-Encoding', 'identity');
+    // The body is left unread: the connection is not kept alive behind it (read-capped-body.ts).
+    ctx.set('Connection', 'close');
+    throw new EncodedBodyError();
+  }
   const body = await readCappedBody(ctx, limit);
   if (!body) throw new BodyTooLargeError(limit);
   return body.toString('utf8');
+}
+
+/** The body has a content coding (RFC 9110 §8.4): a `Content-Encoding` other than `identity`. */
+function isEncoded(ctx: Context): boolean {
+  const coding = ctx.get('content-encoding').trim().toLowerCase();
+  return coding !== '' && coding !== 'identity';
 }
 
 /** Parses an application/x-www-form-urlencoded body; a repeated field keeps its first value. */

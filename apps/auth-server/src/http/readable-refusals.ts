@@ -2,7 +2,8 @@
  * CORS on the refusals Gatehouse itself answers at POST /oauth/token, /oauth/revoke and
  * /oauth/introspect, before oidc-provider sees the request: the rate limit's 429 (with
  * Retry-After), `invalid_target` for a resource this server does not serve, 400 for more than one
- * Authorization header, and 413 for a body over the limit. The provider's own answers carry CORS for the origins the client registered a
+ * Authorization header, 413 for a body over the limit and 415 for a body with a Content-Encoding.
+ * The provider's own answers carry CORS for the origins the client registered a
  * redirect URI on (`clientBasedCORS`); these did not, so a browser client (MCP Inspector) saw only
  * "Failed to fetch": no status, no error code, no Retry-After to back off by.
  *
