@@ -9,6 +9,11 @@
  *   missing, and a plain one labelled `gzip` was served as it came (a client registered, a token
  *   introspected), while a proxy or firewall in front that decodes by the label inspected
  *   something else. Not decoding also means no decompression bomb to cap.
+ * - A `Transfer-Encoding` with a coding besides `chunked` (`gzip, chunked`): 400
+ *   `invalid_request`, the body unread. Node's parser takes the chunks apart and hands on what
+ *   they hold without decoding it, so such a body was served as if it had no coding, as above.
+ *   RFC 9112 §6.1 suggests 501 for a transfer coding the server does not understand; a 4xx here,
+ *   as the fault is the request's and a 5xx is counted as the server's failure.
  */
 import type { Context } from 'koa';
 import { readCappedBody } from '../../../shared/read-capped-body.ts';
@@ -31,7 +36,21 @@ export class EncodedBodyError extends Error {
   }
 }
 
+export class TransferCodingError extends Error {
+  override name = 'TransferCodingError';
+  readonly status = 400;
+  readonly expose = true;
+  constructor() {
+    super('the request body must be sent with no transfer coding but chunked');
+  }
+}
+
 export async function readBody(ctx: Context, limit: number): Promise<string> {
+  if (hasTransferCoding(ctx)) {
+    // Left unread, as below.
+    ctx.set('Connection', 'close');
+    throw new TransferCodingError();
+  }
   if (isEncoded(ctx)) {
     ctx.set('Accept-Encoding', 'identity');
     // The body is left unread: the connection is not kept alive behind it (read-capped-body.ts).
@@ -47,6 +66,15 @@ export async function readBody(ctx: Context, limit: number): Promise<string> {
 function isEncoded(ctx: Context): boolean {
   const coding = ctx.get('content-encoding').trim().toLowerCase();
   return coding !== '' && coding !== 'identity';
+}
+
+/**
+ * The body has a transfer coding other than `chunked` (RFC 9112 §7), which Node does not decode.
+ * `identity` (dropped by RFC 7230, a no-op where it is still sent) counts as none.
+ */
+function hasTransferCoding(ctx: Context): boolean {
+  const codings = ctx.get('transfer-encoding');
+  return codings !== '' && codings.split(',').some((coding) => !['', 'chunked', 'identity'].includes(coding.trim().toLowerCase()));
 }
 
 /** Parses an application/x-www-form-urlencoded body; a repeated field keeps its first value. */
