@@ -260,6 +260,25 @@ describe('scopes', () => {
     assert.equal(decodeJwt(tokens.body.access_token as string).scope, 'mcp:read');
   });
 
+  const repeatedScopes: Array<[string, string[]]> = [
+    ['an empty scope, then an admin scope', ['', 'mcp:admin']],
+    ['a blank scope, then a read scope', [' ', 'mcp:read']],
+    ['two empty scopes', ['', '']],
+    ['a read scope twice', ['mcp:read', 'mcp:read']],
+  ];
+  for (const [name, scopes] of repeatedScopes) {
+    test(`/authorize with ${name} sends invalid_request back to the client, before any sign-in`, async () => {
+      const client = await registerClient(server.issuer);
+      const url = authorizeUrl(server.issuer, { clientId: client.client_id, resource: RESOURCE, state: 'scope-state' }, createPkce().challenge);
+      for (const scope of scopes) url.searchParams.append('scope', scope);
+      const callback = callbackOf(await new Browser(server.issuer).navigate(url));
+      assert.equal(callback.searchParams.get('error'), 'invalid_request', callback.href);
+      assert.equal(callback.searchParams.get('error_description'), "'scope' parameter must not be provided twice");
+      assert.equal(callback.searchParams.get('state'), 'scope-state');
+      assert.equal(callback.searchParams.get('code'), null);
+    });
+  }
+
   test("a user's grantable scopes cap what the token carries", async () => {
     await createUser(server, 'reader', 'reader-password-1', ['mcp:read']);
     const client = await registerClient(server.issuer);

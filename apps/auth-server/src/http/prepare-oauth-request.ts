@@ -11,7 +11,8 @@
  *   the provider would consume the refresh token (or code) before it noticed. Not for the token
  *   exchange grant: its `resource` names an upstream, and it consumes nothing
  *   (token-exchange/token-exchange-grant.ts checks it).
- * - An authorization request without `scope` gets the configured default scopes.
+ * - An authorization request without `scope` (or with one that is empty) gets the configured
+ *   default scopes; a repeated `scope` is left for the provider to refuse.
  * - The resume endpoint (`/oauth/authorize/<uid>`) takes no parameters (the request lives in the
  *   interaction session), so its query string is dropped: the provider's error handler would
  *   otherwise look up the query's `client_id` and then read parameters that were never parsed
@@ -55,7 +56,10 @@ function normaliseParams(params: URLSearchParams, options: PrepareOptions, isAut
     for (const value of resources) params.append('resource', isOwnResource(value, options.resource) ? options.resource : value);
     changed = true;
   }
-  if (isAuthorization && !params.get('scope')?.trim()) {
+  // Only when there is at most one `scope`: filling in replaces every value, and a repeated one
+  // must reach the provider, which refuses it (RFC 6749 §3.1: no parameter more than once).
+  const scopes = params.getAll('scope');
+  if (isAuthorization && scopes.length <= 1 && !scopes[0]?.trim()) {
     params.set('scope', options.defaultScopes.join(' '));
     changed = true;
   }
