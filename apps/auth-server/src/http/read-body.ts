@@ -16,6 +16,7 @@
  *   as the fault is the request's and a 5xx is counted as the server's failure.
  */
 import type { Context } from 'koa';
+import { hasContentCoding, hasTransferCoding } from '../../../shared/body-codings.ts';
 import { readCappedBody } from '../../../shared/read-capped-body.ts';
 
 export class BodyTooLargeError extends Error {
@@ -46,12 +47,12 @@ export class TransferCodingError extends Error {
 }
 
 export async function readBody(ctx: Context, limit: number): Promise<string> {
-  if (hasTransferCoding(ctx)) {
+  if (hasTransferCoding(ctx.get('transfer-encoding'))) {
     // Left unread, as below.
     ctx.set('Connection', 'close');
     throw new TransferCodingError();
   }
-  if (isEncoded(ctx)) {
+  if (hasContentCoding(ctx.get('content-encoding'))) {
     ctx.set('Accept-Encoding', 'identity');
     // The body is left unread: the connection is not kept alive behind it (read-capped-body.ts).
     ctx.set('Connection', 'close');
@@ -60,21 +61,6 @@ export async function readBody(ctx: Context, limit: number): Promise<string> {
   const body = await readCappedBody(ctx, limit);
   if (!body) throw new BodyTooLargeError(limit);
   return body.toString('utf8');
-}
-
-/** The body has a content coding (RFC 9110 §8.4): a `Content-Encoding` other than `identity`. */
-function isEncoded(ctx: Context): boolean {
-  const coding = ctx.get('content-encoding').trim().toLowerCase();
-  return coding !== '' && coding !== 'identity';
-}
-
-/**
- * The body has a transfer coding other than `chunked` (RFC 9112 §7), which Node does not decode.
- * `identity` (dropped by RFC 7230, a no-op where it is still sent) counts as none.
- */
-function hasTransferCoding(ctx: Context): boolean {
-  const codings = ctx.get('transfer-encoding');
-  return codings !== '' && codings.split(',').some((coding) => !['', 'chunked', 'identity'].includes(coding.trim().toLowerCase()));
 }
 
 /** Parses an application/x-www-form-urlencoded body; a repeated field keeps its first value. */

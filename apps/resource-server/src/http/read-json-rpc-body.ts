@@ -13,11 +13,15 @@
  *   (RFC 9110 §15.5.16, §12.5.3), unread. Nothing here decodes, so a compressed body was answered
  *   "not valid JSON", and a plain one labelled `gzip` was served as it came, while a proxy or
  *   firewall in front that decodes by the label inspected something else.
+ * - A `Transfer-Encoding` with a coding besides `chunked` (`gzip, chunked`): 400, unread, for the
+ *   same reason: Node takes the chunks apart and hands on what they hold undecoded. (RFC 9112 §6.1
+ *   suggests 501; the fault is the request's, and a 5xx is counted as the server's.)
  * - Anything that is not a POST with a body of type `application/json` (as Koa's
  *   `ctx.is('application/json')` judged it before) passes through unread (`rpcBody` undefined),
  *   and the SDK answers it (415 for another content type).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { hasContentCoding, hasTransferCoding } from '../../../shared/body-codings.ts';
 import { readCappedRequestBody } from '../../../shared/read-capped-body.ts';
 import { answerJson } from './answer-json.ts';
 
@@ -40,7 +44,12 @@ export function readJsonRpcBody(maxBytes: number): ReadJsonRpcBody {
 
   return async function readJsonRpcBodyStep(req, res) {
     if (req.method !== 'POST' || !isJsonBody(req)) return { rpcBody: undefined };
-    if (isEncoded(req)) {
+    if (hasTransferCoding(req.headers['transfer-encoding'])) {
+      // Left unread, as below.
+      res.setHeader('Connection', 'close');
+      return refuse(res, 400, -32000, 'Bad Request: the body must be sent with no transfer coding but chunked');
+    }
+    if (hasContentCoding(req.headers['content-encoding'])) {
       res.setHeader('Accept-Encoding', 'identity');
       // The body is left unread: the connection is not kept alive behind it (read-capped-body.ts).
       res.setHeader('Connection', 'close');
@@ -57,12 +66,6 @@ export function readJsonRpcBody(maxBytes: number): ReadJsonRpcBody {
       return refuse(res, 400, -32700, 'Parse error: the body is not valid JSON');
     }
   };
-}
-
-/** The body has a content coding (RFC 9110 §8.4): a `Content-Encoding` other than `identity`. */
-function isEncoded(req: IncomingMessage): boolean {
-  const coding = req.headers['content-encoding']?.trim().toLowerCase();
-  return coding !== undefined && coding !== '' && coding !== 'identity';
 }
 
 /** A body is there (type-is `hasBody`: chunked or a Content-Length) and its media type is application/json. */
