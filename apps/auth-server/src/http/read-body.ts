@@ -63,7 +63,7 @@ export async function readBody(ctx: Context, limit: number): Promise<string> {
   return body.toString('utf8');
 }
 
-/** Parses an application/x-www-form-urlencoded body; a repeated field keeps its first value. */
+/** Parses an application/x-www-form-urlencoded body: each field with all its values, in the order sent (callers decide what a repeat means). */
 export async function readForm(ctx: Context, limit: number): Promise<Map<string, string[]>> {
   if (!ctx.is('application/x-www-form-urlencoded')) return new Map();
   const form = new Map<string, string[]>();
