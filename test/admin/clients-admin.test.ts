@@ -1,17 +1,19 @@
 /**
  * The redirect URI allow-list, trusted document hosts and the clients pages over HTTP: changes
  * apply to the next registration without a restart; static clients get a secret shown once and
- * stored hashed; deleting a client stops its refresh tokens at once; unused registrations purge.
+ * stored hashed; deleting a client stops its refresh tokens at once (and a delete that failed
+ * part-way is finished by sending the form again); unused registrations purge.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { breakRevocationFeed } from '../helpers/break-revocation-feed.ts';
 import { Browser, type PageResult } from '../helpers/browser.ts';
 import { startDocumentServer, type DocumentServer } from '../helpers/document-server.ts';
 import { authorizeUrl, clientSecretBasic, connect, redeem, refresh, register, registerClient, tokenRequest } from '../helpers/oauth-flow.ts';
 import { createPkce } from '../helpers/pkce.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { TEST_BACKENDS } from '../helpers/test-database.ts';
-import { auditEvents, connectAs, csrfOf, post, RESOURCE, signInAt } from './support/admin-browser.ts';
+import { auditEvents, connectAs, csrfOf, grantIdOf, post, RESOURCE, signInAt } from './support/admin-browser.ts';
 
 const APP_CALLBACK = 'https://app.example.com/oauth/callback';
 
@@ -233,6 +235,32 @@ for (const backend of TEST_BACKENDS) describe(`admin pages: redirect URIs and cl
     const [event] = (await auditEvents(server, 'client.deleted'));
     assert.equal(event!.clientId, client.client_id);
     assert.equal(event!.details.grants_revoked, 1);
+  });
+
+  test('a delete whose grant revocation failed is finished by sending the form again: the client goes, its grant with it', async () => {
+    const client = await registerClient(server.issuer);
+    const tokens = await connectAs(server, client, 'admin', ADMIN_PASSWORD);
+    const grantId = await grantIdOf(server, tokens.refreshToken);
+    const list = await clientsPage();
+
+    // The feed refuses the grant's entry (a full disk, a lost connection would fail the same insert).
+    const feed = await breakRevocationFeed(server.auth.database, 'grant');
+    let failed: PageResult;
+    try {
+      failed = await post(admin.browser, list, '/admin/clients/delete', { client_id: client.client_id });
+    } finally {
+      await feed.restore();
+    }
+    assert.equal(failed.status, 500);
+    assert.ok(await server.auth.admin.grants.find(grantId), 'the grant could not be revoked');
+
+    // The same form sent again (the admin's answer to the error page).
+    const again = await post(admin.browser, list, '/admin/clients/delete', { client_id: client.client_id });
+    assert.equal(again.status, 200, again.html.slice(0, 500));
+    assert.match(again.html, /The client was deleted and its grants revoked/);
+    assert.doesNotMatch(again.html, new RegExp(client.client_id));
+    assert.equal(await server.auth.admin.grants.find(grantId), undefined, 'the grant is revoked');
+    assert.notEqual((await refresh(server.issuer, client, tokens.refreshToken)).status, 200);
   });
 
   test('unused registrations are marked and purged; used ones stay', async () => {

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import type { SqlDatabase } from '../../apps/shared/storage/sql-database.ts';
+import { breakRevocationFeed } from '../helpers/break-revocation-feed.ts';
 import { startDocumentServer, type DocumentServer } from '../helpers/document-server.ts';
 import { clientSecretBasic, connect, redeem, refresh, registerClient, tokenRequest } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
@@ -17,24 +17,6 @@ import { claudeCodeDocument } from '../registration/support/claude-code-document
 
 const RESOURCE = 'http://localhost:4001/mcp';
 const BY = { actor: { name: 'test-admin', id: 'test-admin' }, ip: '127.0.0.1' };
-
-/** Makes every insert into the revocation feed (of `kind` only, when given) fail until `restore` is called. */
-async function breakTheFeed(db: SqlDatabase, kind?: 'grant'): Promise<{ restore(): Promise<void> }> {
-  if (db.dialect === 'sqlite') {
-    const when = kind ? ` WHEN NEW.kind = '${kind}'` : '';
-    await db.run(`CREATE TRIGGER refuse_entries BEFORE INSERT ON revocations${when} BEGIN SELECT RAISE(ABORT, 'the feed is unavailable'); END`);
-    return { restore: async () => void await db.run('DROP TRIGGER refuse_entries') };
-  }
-  const when = kind ? ` WHEN (NEW.kind = '${kind}')` : '';
-  await db.run("CREATE FUNCTION refuse_entries() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the feed is unavailable'; END $$");
-  await db.run(`CREATE TRIGGER refuse_entries BEFORE INSERT ON revocations FOR EACH ROW${when} EXECUTE FUNCTION refuse_entries()`);
-  return {
-    async restore() {
-      await db.run('DROP TRIGGER refuse_entries ON revocations');
-      await db.run('DROP FUNCTION refuse_entries()');
-    },
-  };
-}
 
 for (const backend of TEST_BACKENDS) {
   describe(`a revocation and its feed entry (${backend})`, () => {
@@ -77,7 +59,7 @@ for (const backend of TEST_BACKENDS) {
 
     test('a grant revocation that could not publish its entry leaves the grant, so the second attempt stops its access token', async () => {
       const app = await connectApp();
-      const feed = await breakTheFeed(server.auth.database);
+      const feed = await breakRevocationFeed(server.auth.database);
       try {
         await assert.rejects(server.auth.admin.grants.revoke(app.grantId, BY, 'test'), /the feed is unavailable/);
       } finally {
@@ -92,7 +74,7 @@ for (const backend of TEST_BACKENDS) {
 
     test('deleting a client that could not publish its entry leaves the client, so the second attempt stops its access token', async () => {
       const app = await connectApp();
-      const feed = await breakTheFeed(server.auth.database);
+      const feed = await breakRevocationFeed(server.auth.database);
       try {
         await assert.rejects(server.auth.admin.clients.remove(app.client.client_id, BY), /the feed is unavailable/);
       } finally {
@@ -110,7 +92,7 @@ for (const backend of TEST_BACKENDS) {
         clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'carol', password: 'carol password 123',
       }));
       const accessToken = tokens.body.access_token as string;
-      const feed = await breakTheFeed(server.auth.database);
+      const feed = await breakRevocationFeed(server.auth.database);
       try {
         await assert.rejects(server.auth.admin.users.disable('carol', BY), /the feed is unavailable/);
       } finally {
@@ -131,7 +113,7 @@ for (const backend of TEST_BACKENDS) {
       }));
       const accessToken = tokens.body.access_token as string;
       assert.equal(decodeJwt(accessToken).scope, 'mcp:read mcp:write');
-      const feed = await breakTheFeed(server.auth.database);
+      const feed = await breakRevocationFeed(server.auth.database);
       try {
         await assert.rejects(server.auth.admin.users.setScopes('dave', ['mcp:read'], BY), /the feed is unavailable/);
       } finally {
@@ -148,7 +130,7 @@ for (const backend of TEST_BACKENDS) {
         clientSecretBasic(service.clientId, service.clientSecret!));
       const accessToken = answer.body.access_token as string;
       assert.equal(decodeJwt(accessToken).scope, 'mcp:read mcp:write');
-      const feed = await breakTheFeed(server.auth.database);
+      const feed = await breakRevocationFeed(server.auth.database);
       try {
         await assert.rejects(server.auth.admin.serviceAccounts.setScopes(service.clientId, ['mcp:read'], BY), /the feed is unavailable/);
       } finally {
@@ -165,7 +147,7 @@ for (const backend of TEST_BACKENDS) {
         clientId, redirectUri: 'http://localhost:49152/callback', scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD,
       }));
       assert.equal(tokens.status, 200);
-      const feed = await breakTheFeed(server.auth.database, 'grant');
+      const feed = await breakRevocationFeed(server.auth.database, 'grant');
       try {
         await assert.rejects(server.auth.admin.clients.remove(clientId, BY), /the feed is unavailable/);
       } finally {

@@ -14,9 +14,13 @@
  * A static client may also be a service account (client credentials; created, rescoped and
  * disabled by service-accounts.ts, listed and deleted here like any client).
  *
- * Deleting a client removes its row, revokes its grants (its refresh tokens stop at once) and
- * puts it on the revocation feed (the resource server refuses its access tokens within seconds). A CIMD client cannot be deleted for good: its
- * grants are revoked and it is forgotten, and it may connect again if its host is allowed.
+ * Deleting a client revokes its grants (its refresh tokens stop at once), removes its row and
+ * puts it on the revocation feed (the resource server refuses its access tokens within seconds),
+ * then revokes once more what it was granted in between. The grants go first, while the client is
+ * still listed: a failure on the way (the feed refusing a grant's entry) leaves it listed, and
+ * deleting it again finishes the job, where a row removed first left its grants with no client to
+ * delete again. A CIMD client cannot be deleted for good: its grants are revoked and it is
+ * forgotten, and it may connect again if its host is allowed.
  */
 import type Provider from 'oidc-provider';
 import { systemClock, type Clock } from '../../../shared/clock.ts';
@@ -282,8 +286,10 @@ export class ClientRegistry {
     if (clientId === INTERNAL_CLIENT_ID) throw new AdminError(409, 'This is Gatehouse\'s own sign-in client; it cannot be deleted.');
     const client = await this.find(clientId);
     if (!client) throw new AdminError(404, `There is no client ${clientId}.`);
+    let grantsRevoked = await this.grants.revokeAll({ clientId }, by, 'client deleted');
     await this.#deleteRow(clientId);
-    const grantsRevoked = await this.#afterDelete(clientId, by, 'client deleted');
+    // A grant made between the first pass and the row's removal (a consent in flight).
+    grantsRevoked += await this.#afterDelete(clientId, by, 'client deleted');
     await this.audit.record({
       event: 'client.deleted', actor: by.actor, ip: by.ip, clientId,
       details: { kind: client.kind, client_name: client.name, grants_revoked: grantsRevoked },
