@@ -161,6 +161,54 @@ describe('admin forms refused: the form again, input kept, the error by the fiel
     });
   }
 
+  // Names as the admin lists show them: each of these would make one entry read as another (a
+  // right-to-left override shows `\u202Eyalp` as `play`…), break the name over lines or vanish.
+  const hostileNames: Array<[string, string]> = [
+    ['a NUL', 'Billing\u0000 app'],
+    ['an escape sequence', 'Billing\u001b[2J app'],
+    ['a CR LF', 'Billing\r\nAdmin'],
+    ['a tab', 'Billing\tapp'],
+    ['a DEL', 'Billing\u007f app'],
+    ['a C1 control (CSI)', 'Billing\u009b2J app'],
+    ['a line separator', 'Billing\u2028Admin'],
+    ['a paragraph separator', 'Billing\u2029Admin'],
+    ['a left-to-right embedding', 'Billing \u202aapp'],
+    ['a right-to-left embedding', 'Billing \u202bapp'],
+    ['a pop directional formatting', 'Billing \u202capp'],
+    ['a left-to-right override', 'Billing \u202dapp'],
+    ['a right-to-left override', 'Billing \u202eppa'],
+    ['a left-to-right isolate', 'Billing \u2066app'],
+    ['a right-to-left isolate', 'Billing \u2067app'],
+    ['a first-strong isolate', 'Billing \u2068app'],
+    ['a pop directional isolate', 'Billing \u2069app'],
+    ['a right-to-left mark', 'Billing\u200f app'],
+    ['an Arabic letter mark', 'Billing\u061c app'],
+  ];
+  const nameForms: Array<[string, string, string, string, (name: string) => Promise<Record<string, string | string[]>>]> = [
+    ['a static client', '/admin/clients', 'createStaticClient', 'A name must not contain control characters, line breaks or bidirectional formatting characters (they make it read as another name).',
+      async (name) => ({ client_name: name, redirect_uris: 'https://named.example.com/cb', token_endpoint_auth_method: 'none' })],
+    ['a service account', '/admin/service-accounts', 'createServiceAccount', 'name: A name must not contain control characters, line breaks or bidirectional formatting characters (they make it read as another name).',
+      async (name) => ({ client_name: name, token_endpoint_auth_method: 'client_secret_basic', scope: 'mcp:read' })],
+  ];
+  for (const [what, path, form, message, fields] of nameForms) {
+    for (const [holding, name] of hostileNames) {
+      test(`${what} whose name holds ${holding}: 400 by the name, nothing created`, async () => {
+        const before = (await server.auth.admin.clients.list()).length;
+        const refused = await post(admin.browser, await admin.browser.navigate(path), path, await fields(name));
+        assert.equal(refused.status, 400, refused.html.slice(0, 300));
+        assert.ok(refused.html.includes(`id="${form}-client_name-error">${message}<`), 'the message by the name');
+        assert.equal((await server.auth.admin.clients.list()).length, before, 'nothing created');
+      });
+    }
+  }
+  test('a name in another script, with a zero-width joiner as Persian and Indic names need, is taken as it is', async () => {
+    const name = 'می\u200cخواهم क्‍ष';
+    const created = await post(admin.browser, await admin.browser.navigate('/admin/clients'), '/admin/clients',
+      { client_name: name, redirect_uris: 'https://persian.example.com/cb', token_endpoint_auth_method: 'none' });
+    assert.equal(created.status, 201, created.html.slice(0, 300));
+    assert.ok((await server.auth.admin.clients.list()).some((c) => c.name === name));
+  });
+
   // A double click, or back and send again: the second post must not make a twin.
   const createForms: Array<[string, string, string, () => Promise<Record<string, string | string[]>>]> = [
     ['a static client', 'the client', '/admin/clients', async () => ({ client_name: 'Twice', redirect_uris: 'https://twice.example.com/cb', token_endpoint_auth_method: 'client_secret_basic' })],

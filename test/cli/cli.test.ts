@@ -196,6 +196,25 @@ describe('gatehouse CLI on its own data directory', () => {
     assert.equal((await run(dir, ['clients', 'add', '--name', 'X', '--redirect-uri'])).code, 2, 'an option without its value');
   });
 
+  // A name that reads as another in `clients list` and on the admin pages (the pages' own table: refused-forms.test).
+  const hostileNames: Array<[string, string]> = [
+    ['an escape sequence', 'Reports\u001b[2K'],
+    ['a CR LF', 'Reports\r\nAdmin'],
+    ['a right-to-left override', 'Reports \u202etropxe'],
+    ['a right-to-left isolate', 'Reports \u2067txt\u2069'],
+  ];
+  for (const [what, name] of hostileNames) {
+    for (const command of [['clients', 'add', '--redirect-uri', 'https://named.example.com/cb'], ['services', 'add', '--auth-method', 'client_secret_basic', '--scope', 'mcp:read']]) {
+      test(`${command.slice(0, 2).join(' ')} refuses a name with ${what} (exit 1), and creates nothing`, async () => {
+        const before = json<unknown[]>(await run(dir, ['--json', 'clients', 'list'])).length;
+        const refused = await run(dir, [...command, '--name', name]);
+        assert.equal(refused.code, 1, refused.stderr);
+        assert.match(refused.stderr, /A name must not contain control characters, line breaks or bidirectional formatting characters/);
+        assert.equal(json<unknown[]>(await run(dir, ['--json', 'clients', 'list'])).length, before);
+      });
+    }
+  }
+
   test('audit tail shows the CLI\'s changes with actor cli, as text or JSON lines, filtered', async () => {
     const text = await run(dir, ['audit', 'tail', '-n', '50']);
     assert.equal(text.code, 0);

@@ -31,6 +31,7 @@ import { CLIENT_KIND, MAX_UPSTREAM_AUDIENCES, RESOURCE_SERVER_FOR, UPSTREAM_AUDI
 import { upstreamAudienceDefect } from '../token-exchange/upstream-audience-defect.ts';
 import { SERVICE_ACCOUNT, SERVICE_DISABLED, serviceScopes } from '../registration/service-account-policy.ts';
 import { checkRedirectUri } from '../registration/redirect-uri-policy.ts';
+import { hasUnshowableCharacter } from '../registration/check-client-name.ts';
 import type { ChangedBy } from './admin-actor.ts';
 import { AdminError } from './admin-error.ts';
 import type { ClientUsage, ClientUse } from '../provider/client-usage.ts';
@@ -97,6 +98,13 @@ export function validateWithProvider(provider: () => Provider): ValidateClientMe
 }
 
 const CLIENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$/;
+
+/**
+ * Why a client's name is refused when it holds a control, a line separator or a bidirectional
+ * formatting character (check-client-name.ts): in the admin lists, on the consent page and in the
+ * audit log it would read as another name (`\u202E` turns the text after it around).
+ */
+export const UNSHOWABLE_NAME = 'A name must not contain control characters, line breaks or bidirectional formatting characters (they make it read as another name).';
 
 /** A random id for a static client, as `createStatic` draws one when none is chosen. */
 export const newStaticClientId = () => `static-${generateClientSecret().slice(0, 16)}`;
@@ -189,6 +197,7 @@ export class ClientRegistry {
   async createStatic(input: StaticClientInput, by: ChangedBy): Promise<{ clientId: string; clientSecret?: string }> {
     const name = input.name.trim();
     if (!name || name.length > 100) throw new AdminError(400, 'A client needs a name of 1 to 100 characters.', 'client_name');
+    if (hasUnshowableCharacter(name)) throw new AdminError(400, UNSHOWABLE_NAME, 'client_name');
     if (!AUTH_METHODS.includes(input.authMethod)) throw new AdminError(400, `The authentication method must be one of ${AUTH_METHODS.join(', ')}.`, 'token_endpoint_auth_method');
     const redirectUris = [...new Set(input.redirectUris.map((u) => u.trim()).filter(Boolean))];
     if (redirectUris.length === 0 || redirectUris.length > 20) throw new AdminError(400, 'A client needs 1 to 20 redirect URIs.', 'redirect_uris');

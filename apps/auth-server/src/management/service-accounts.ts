@@ -26,12 +26,13 @@ import { generateClientSecret, hashClientSecret } from '../provider/hashed-clien
 import { INTERNAL_CLIENT_ID } from '../provider/internal-client.ts';
 import type { ClientMetadataChange } from '../provider/database-adapter.ts';
 import type { ModelStore } from '../provider/model-store.ts';
+import { hasUnshowableCharacter } from '../registration/check-client-name.ts';
 import { CLIENT_KIND } from '../registration/client-metadata-policy.ts';
 import { SERVICE_ACCOUNT, SERVICE_AUTH_METHODS, SERVICE_DISABLED, serviceScopes } from '../registration/service-account-policy.ts';
 import type { RevocationFeed } from '../revocation/revocation-feed.ts';
 import type { ChangedBy } from './admin-actor.ts';
 import { AdminError } from './admin-error.ts';
-import type { ValidateClientMetadata } from './client-registry.ts';
+import { UNSHOWABLE_NAME, type ValidateClientMetadata } from './client-registry.ts';
 import { checkPublicJwks } from './check-public-jwks.ts';
 
 export type ServiceAuthMethod = 'private_key_jwt' | 'client_secret_basic';
@@ -68,6 +69,7 @@ export class ServiceAccounts {
   async create(input: ServiceAccountInput, by: ChangedBy): Promise<{ clientId: string; clientSecret?: string }> {
     const name = input.name.trim();
     if (!name || name.length > 100) throw new AdminError(400, 'name: a service account needs a name of 1 to 100 characters.', 'client_name');
+    if (hasUnshowableCharacter(name)) throw new AdminError(400, `name: ${UNSHOWABLE_NAME}`, 'client_name');
     if (!SERVICE_AUTH_METHODS.includes(input.authMethod)) {
       throw new AdminError(400, `auth_method: must be one of ${SERVICE_AUTH_METHODS.join(', ')}.`, 'token_endpoint_auth_method');
     }

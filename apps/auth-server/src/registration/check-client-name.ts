@@ -18,10 +18,19 @@ export const MAX_CLIENT_NAME_LENGTH = 100;
 
 const UNSHOWABLE = /[\p{Cc}\p{Cs}\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
 
+/**
+ * Whether `name` holds a character that makes it read as something other than it is stored (the
+ * controls, separators and bidirectional formatting characters above). Also the rule for the
+ * names an administrator gives clients and service accounts (management/), lone surrogates included.
+ */
+export function hasUnshowableCharacter(name: string): boolean {
+  return UNSHOWABLE.test(name);
+}
+
 /** Why `name` cannot be shown as a client's name, or undefined when it can. */
 export function checkClientName(name: unknown): string | undefined {
   if (typeof name !== 'string') return undefined;
   if ([...name].length > MAX_CLIENT_NAME_LENGTH) return `client_name must be at most ${MAX_CLIENT_NAME_LENGTH} characters`;
-  if (UNSHOWABLE.test(name)) return 'client_name must not contain control characters, line separators, bidirectional formatting characters or lone surrogates';
+  if (hasUnshowableCharacter(name)) return 'client_name must not contain control characters, line separators, bidirectional formatting characters or lone surrogates';
   return undefined;
 }
