@@ -70,6 +70,81 @@ for (const backend of TEST_BACKENDS) {
       assert.deepEqual([...await schemes.effective()], ['myapp']);
     });
 
+    // Scheme and host are case-insensitive (RFC 3986 §6.2.2.1), as registration and the document
+    // fetch match them: an entry is removed however the admin types its case. The path is not.
+    const caseInsensitive: Array<[string, () => ReturnType<typeof redirectUris>, string, string, string]> = [
+      ['a redirect URI', () => redirectUris(), 'https://App.Example/cb', 'HTTPS://app.EXAMPLE/cb', 'https://app.example/cb'],
+      ['a scheme', () => createRedirectSchemeAllowList(database.db, [], audit, clock), 'MyApp', 'MYAPP:', 'myapp'],
+      ['a trusted host', () => createTrustedHostList(database.db, [], audit, clock), 'Docs.Example.com:8443', 'DOCS.example.COM:8443', 'docs.example.com:8443'],
+    ];
+    for (const [what, create, added, removed, stored] of caseInsensitive) {
+      test(`${what} is stored with its scheme and host in lower case, and removed in any case`, async () => {
+        const list = create();
+        assert.equal(await list.add(added, BY), true);
+        assert.deepEqual((await list.list()).filter((e) => e.source === 'admin').map((e) => e.value), [stored]);
+        assert.equal(await list.add(removed, BY), false, 'the same entry, in another case');
+        await list.remove(removed, BY);
+        assert.deepEqual([...await list.effective()].filter((v) => v !== CONFIGURED), []);
+      });
+    }
+
+    test('the path of a redirect URI stays case-sensitive: another case of it is another URI', async () => {
+      const list = redirectUris();
+      await list.add('https://app.example/Callback', BY);
+      await assert.rejects(list.remove('https://app.example/callback', BY), (err) => err instanceof AdminError && err.status === 404);
+    });
+
+    test('the config file\'s entries are matched in lower case too: an upper-case host is trusted, and named as the file\'s', async () => {
+      const hosts = createTrustedHostList(database.db, ['Claude.AI'], audit, clock);
+      assert.deepEqual([...await hosts.effective()], ['claude.ai']);
+      await assert.rejects(hosts.remove('claude.ai', BY), (err) => err instanceof AdminError && err.status === 409 && /comes from the config file/.test(err.error_description ?? ''));
+    });
+
+    // What no URL holds (the document fetch compares a URL's host; registration, its scheme).
+    const refusedEntries: Array<[string, 'host' | 'scheme' | 'uri', string, RegExp]> = [
+      ['15,000 characters', 'host', `${'a'.repeat(14_996)}.com`, /^Host names are limited to 253 characters\.$/],
+      ['254 characters', 'host', `${'a.'.repeat(125)}abcd`, /^Host names are limited to 253 characters\.$|is not a host name/],
+      ['a label of 64 characters', 'host', `${'a'.repeat(64)}.com`, /is not a host name/],
+      ['an empty label', 'host', 'docs..example.com', /is not a host name/],
+      ['a label starting with a hyphen', 'host', '-docs.example.com', /is not a host name/],
+      ['a label ending with a hyphen', 'host', 'docs-.example.com', /is not a host name/],
+      ['an underscore', 'host', 'docs_1.example.com', /is not a host name/],
+      ['a trailing dot', 'host', 'example.com.', /is not a host name/],
+      ['a space', 'host', 'docs example.com', /is not a host name/],
+      ['non-ASCII letters', 'host', 'bücher.example', /is not a host name .*xn-- form/],
+      ['an IPv6 literal', 'host', '[::1]:8443', /is not a host name/],
+      ['a path', 'host', 'example.com/docs', /is not a host name/],
+      ['user info', 'host', 'user@example.com', /is not a host name/],
+      ['port 0', 'host', 'example.com:0', /is not a host name/],
+      ['port 65536', 'host', 'example.com:65536', /is not a host name/],
+      ['port 99999', 'host', 'example.com:99999', /is not a host name/],
+      ['a port with a leading zero', 'host', 'example.com:08443', /is not a host name/],
+      ['an empty port', 'host', 'example.com:', /is not a host name/],
+      ['a port and no name', 'host', ':8443', /is not a host name/],
+      ['a numeric last label', 'host', 'example.123', /is not a host name/],
+      ['the default port, which a URL drops', 'host', 'example.com:443', /^An https URL writes example\.com:443 as example\.com; trust example\.com instead\.$/],
+      ['an IPv4 address written in hex', 'host', '0x7f.1', /^An https URL writes 0x7f\.1 as 127\.0\.0\.1; trust 127\.0\.0\.1 instead\.$/],
+      ['15,000 characters', 'scheme', `com.example.${'a'.repeat(14_988)}`, /^Scheme names are limited to 100 characters\.$/],
+      ['a leading digit', 'scheme', '1app', /is not a URI scheme name/],
+      ['an underscore', 'scheme', 'my_app', /is not a URI scheme name/],
+      ['a slash', 'scheme', 'my/app', /is not a URI scheme name/],
+      ['15,000 characters', 'uri', `https://app.example/${'a'.repeat(14_980)}`, /^Redirect URIs are limited to 2000 characters\.$/],
+      ['15,000 characters that are no URI', 'uri', 'x'.repeat(15_000), /^Redirect URIs are limited to 2000 characters\.$/],
+    ];
+    for (const [what, kind, value, message] of refusedEntries) {
+      test(`a ${kind} with ${what} is refused with 400 by its field, nothing stored`, async () => {
+        const list = kind === 'host' ? createTrustedHostList(database.db, [], audit, clock)
+          : kind === 'scheme' ? createRedirectSchemeAllowList(database.db, [], audit, clock) : redirectUris();
+        await assert.rejects(list.add(value, BY), (err) => {
+          assert.ok(err instanceof AdminError, String(err));
+          assert.deepEqual([err.status, err.field], [400, kind]);
+          assert.match(err.error_description ?? '', message);
+          return true;
+        });
+        assert.deepEqual((await list.list()).filter((e) => e.source === 'admin'), []);
+      });
+    }
+
     test('the snapshot shows a change made through this process as soon as the change returns', async () => {
       const list = redirectUris();
       const snapshot = await AllowListSnapshot.follow(list, { onError: (err) => errors.push(err), refreshIntervalMs: 3_600_000 });

@@ -179,6 +179,20 @@ describe('gatehouse CLI on its own data directory', () => {
     assert.equal((await run(dir, ['schemes', 'remove', 'myapp'])).code, 1);
   });
 
+  test('hosts trust and remove take a host in any case, as the document fetch compares it; an odd host is refused', async () => {
+    const trusted = await run(dir, ['hosts', 'trust', 'Docs.Example.COM:8443']);
+    assert.equal(trusted.code, 0, trusted.stderr);
+    const listed = json<Array<{ host: string; source: string }>>(await run(dir, ['--json', 'hosts', 'list']));
+    assert.ok(listed.some((e) => e.host === 'docs.example.com:8443' && e.source === 'admin'));
+    const removed = await run(dir, ['hosts', 'remove', 'DOCS.example.com:8443']);
+    assert.equal(removed.code, 0, removed.stderr);
+    for (const [host, message] of [['docs..example.com', /is not a host name/], ['example.com:99999', /is not a host name/], ['example.com:443', /trust example\.com instead/]] as const) {
+      const refused = await run(dir, ['hosts', 'trust', host]);
+      assert.equal(refused.code, 1, host);
+      assert.match(refused.stderr, message, host);
+    }
+  });
+
   test('clients add prints the secret once (stored hashed); list and remove', async () => {
     const created = json<{ client_id: string; client_secret: string }>(await run(dir, ['--json', 'clients', 'add', '--name', 'Reports', '--redirect-uri', 'https://reports.example.com/cb', '--client-id', 'reports']));
     assert.equal(created.client_id, 'reports');

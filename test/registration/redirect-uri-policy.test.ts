@@ -155,9 +155,17 @@ describe('redirect URIs are byte-exact RFC 3986', () => {
   });
 
   test('an admin cannot allow an https URI that registration would refuse', async () => {
-    for (const uri of ['https://app.example/c b', 'HTTPS://app.example/cb', 'https://app.example:443/cb', 'https://app.example/cb?code=x']) {
+    for (const uri of ['https://app.example/c b', 'https://app.example:443/cb', 'https://app.example/cb?code=x']) {
       await assert.rejects(server.auth.admin.redirectUris.add(uri, CLI), (err) => err instanceof AdminError && err.status === 400, uri);
     }
+  });
+
+  test('an https URI allowed with an upper-case scheme or host is stored as registration compares it, in lower case', async () => {
+    await server.auth.admin.redirectUris.add('HTTPS://Upper.Example/Cb', CLI);
+    assert.ok((await server.auth.admin.redirectUris.effective()).has('https://upper.example/Cb'));
+    const client = await registerClient(server.issuer, { ...CLAUDE_DCR_BODY, redirect_uris: ['https://upper.example/Cb'] });
+    assert.deepEqual(client.redirect_uris, ['https://upper.example/Cb']);
+    await server.auth.admin.redirectUris.remove('https://UPPER.example/Cb', CLI);
   });
 
   const exact: Array<[string, string]> = [

@@ -13,6 +13,10 @@
  *   hosts): they are marked `builtInDefault`, and removing one means listing, in the file, the
  *   entries to keep (`configKey`). A file that repeats the defaults word for word is shown the
  *   same way: it has the same effect, and the same change removes one.
+ * - Scheme and host are case-insensitive (RFC 3986 §6.2.2.1) and are matched in lower case (a
+ *   URL parser lowers them before registration or the document fetch compares them), so every
+ *   value, the config file's too, is looked up and removed in lower case: `remove` takes an entry
+ *   as the admin sees or types it. The rest of a redirect URI is compared exactly.
  */
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
@@ -20,6 +24,7 @@ import { isLoopbackHostname } from '../../../shared/loopback-hosts.ts';
 import type { AuditEventName, AuditLog } from '../audit/audit-log.ts';
 import type { ChangedBy } from './admin-actor.ts';
 import { findUriDefect } from '../registration/find-uri-defect.ts';
+import { MAX_REDIRECT_URI_LENGTH } from '../registration/redirect-uri-policy.ts';
 import { isDangerousScheme, isSchemeName } from '../registration/redirect-uri-schemes.ts';
 import { AdminError } from './admin-error.ts';
 import { DEFAULT_ALLOWED_REDIRECT_URIS, DEFAULT_TRUSTED_HOSTS } from '../../../shared/config/auth-server-section.ts';
@@ -39,6 +44,8 @@ interface ListSpec {
   column: 'uri' | 'host' | 'scheme';
   /** Returns the value to store, or throws AdminError saying what is wrong with it. */
   normalise(value: string): string;
+  /** The value as matching compares it (scheme and host in lower case); never throws. */
+  caseFold(value: string): string;
   events: { added: AuditEventName; removed: AuditEventName };
   what: string;
   /** The config file key that replaces the configured entries (dotted, as the file nests it). */
@@ -59,7 +66,7 @@ export class AllowList {
 
   constructor(db: SqlDatabase, configured: readonly string[], spec: ListSpec, audit: AuditLog, clock: Clock = systemClock) {
     this.#db = db;
-    this.#configured = new Set(configured);
+    this.#configured = new Set(configured.map((value) => spec.caseFold(value)));
     this.#spec = spec;
     this.#audit = audit;
     this.#clock = clock;
@@ -95,7 +102,7 @@ export class AllowList {
    * commit together; this process's snapshots are refreshed before it returns.
    */
   async add(raw: string, by: ChangedBy): Promise<boolean> {
-    const value = this.#spec.normalise(raw.trim());
+    const value = this.#spec.normalise(this.#spec.caseFold(raw.trim()));
     if (this.#configured.has(value)) return false;
     const { table, column } = this.#spec;
     const added = await this.#db.transaction(async (tx) => {
@@ -110,7 +117,7 @@ export class AllowList {
   }
 
   async remove(raw: string, by: ChangedBy): Promise<void> {
-    const value = raw.trim();
+    const value = this.#spec.caseFold(raw.trim());
     if (this.#configured.has(value) && this.#configuredAreDefaults) {
       throw new AdminError(409, `${value} is a built-in default; to remove it, list only the entries to keep under ${this.#spec.configKey} in the config file ([] for none) and restart.`);
     }
@@ -137,8 +144,22 @@ export class AllowList {
   }
 }
 
-/** Only exact https URIs go on the list: loopback http and private-use schemes are allowed by rule. */
+/** `value` with its scheme and authority (`https://Example.COM`) in lower case: the rest is case-sensitive. */
+export function caseFoldUri(value: string): string {
+  return value.replace(/^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/, (schemeAndAuthority) => schemeAndAuthority.toLowerCase());
+}
+
+/** A scheme name as the list holds it: lower case, without `:` or `://`. */
+export function caseFoldScheme(value: string): string {
+  return value.toLowerCase().replace(/:(\/\/)?$/, '');
+}
+
+/**
+ * Only exact https URIs go on the list: loopback http and private-use schemes are allowed by rule.
+ * Expects the scheme and host in lower case already (`caseFoldUri`).
+ */
 export function normaliseAllowedRedirectUri(value: string): string {
+  if (value.length > MAX_REDIRECT_URI_LENGTH) throw new AdminError(400, `Redirect URIs are limited to ${MAX_REDIRECT_URI_LENGTH} characters.`, 'uri');
   const url = URL.parse(value);
   if (!url || !/^https:\/\//i.test(value)) {
     if (url && url.protocol === 'http:' && isLoopbackHostname(url.hostname)) {
@@ -149,7 +170,6 @@ export function normaliseAllowedRedirectUri(value: string): string {
     }
     throw new AdminError(400, `${value || 'That'} is not an absolute https URI.`, 'uri');
   }
-  if (value.length > 2000) throw new AdminError(400, 'Redirect URIs are limited to 2000 characters.', 'uri');
   if (value.includes('#')) throw new AdminError(400, 'A redirect URI must not contain a fragment (#…).', 'uri');
   if (url.username || url.password) throw new AdminError(400, 'A redirect URI must not contain a user name or password.', 'uri');
   const defect = findUriDefect(value);
@@ -158,10 +178,13 @@ export function normaliseAllowedRedirectUri(value: string): string {
   return value;
 }
 
-/** A private-use scheme name, lowercase, without `:` or `://`; never one of the dangerous schemes. */
-export function normaliseAllowedScheme(value: string): string {
-  const scheme = value.toLowerCase().replace(/:(\/\/)?$/, '');
-  if (!isSchemeName(scheme)) throw new AdminError(400, `${value || 'That'} is not a URI scheme name (like myapp).`, 'scheme');
+/** Longest scheme name taken: reverse-domain schemes (RFC 8252 §7.1) are a domain name or two long. */
+const MAX_SCHEME_LENGTH = 100;
+
+/** A private-use scheme name (`caseFoldScheme` applied); never one of the dangerous schemes. */
+export function normaliseAllowedScheme(scheme: string): string {
+  if (scheme.length > MAX_SCHEME_LENGTH) throw new AdminError(400, `Scheme names are limited to ${MAX_SCHEME_LENGTH} characters.`, 'scheme');
+  if (!isSchemeName(scheme)) throw new AdminError(400, `${scheme || 'That'} is not a URI scheme name (like myapp).`, 'scheme');
   if (scheme === 'http' || scheme === 'https') {
     throw new AdminError(400, 'https redirect URIs are allowed one by one on the list of redirect URIs, and loopback http always is.', 'scheme');
   }
@@ -171,11 +194,26 @@ export function normaliseAllowedScheme(value: string): string {
   return scheme;
 }
 
+/** RFC 1035 §2.3.4: at most 253 characters written out, 63 per label. */
+const MAX_HOST_NAME_LENGTH = 253;
+/** RFC 1123 §2.1 labels (letters, digits, inner hyphens), dot-separated, and an optional port 1 to 65535. */
+const HOST_AND_PORT = /^(?<name>[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*)(?::(?<port>[1-9]\d{0,4}))?$/;
+
+/**
+ * A trusted host as the document fetch compares it: the `host` of the document's https URL, in
+ * lower case, so a DNS name (an international one in its xn-- form) or an IPv4 address, and a
+ * port other than 443. Refused: anything a URL parser would write otherwise (443, the default
+ * port, is dropped; `0x7f.1` is 127.0.0.1), which would never match.
+ */
 export function normaliseTrustedHost(value: string): string {
   const host = value.toLowerCase();
-  if (!/^[a-z0-9.-]+(:\d{1,5})?$/.test(host) || host.startsWith('.') || host.endsWith('.')) {
-    throw new AdminError(400, `${value || 'That'} is not a host name (like claude.ai, or example.com:8443).`, 'host');
+  if (host.length > MAX_HOST_NAME_LENGTH + ':65535'.length) throw new AdminError(400, `Host names are limited to ${MAX_HOST_NAME_LENGTH} characters.`, 'host');
+  const parts = HOST_AND_PORT.exec(host)?.groups;
+  const written = URL.parse(`https://${host}/`)?.host;
+  if (!parts || parts.name!.length > MAX_HOST_NAME_LENGTH || Number(parts.port ?? 1) > 65535 || !written) {
+    throw new AdminError(400, `${value || 'That'} is not a host name (like claude.ai, or example.com:8443; an international name in its xn-- form).`, 'host');
   }
+  if (written !== host) throw new AdminError(400, `An https URL writes ${host} as ${written}; trust ${written} instead.`, 'host');
   return host;
 }
 
@@ -184,6 +222,7 @@ export function createRedirectUriAllowList(db: SqlDatabase, configured: readonly
     table: 'allowed_redirect_uris',
     column: 'uri',
     normalise: normaliseAllowedRedirectUri,
+    caseFold: caseFoldUri,
     events: { added: 'redirect_uri.allowed', removed: 'redirect_uri.removed' },
     what: 'allowed redirect URIs',
     configKey: 'auth_server.registration.allowed_redirect_uris',
@@ -196,6 +235,7 @@ export function createTrustedHostList(db: SqlDatabase, configured: readonly stri
     table: 'trusted_document_hosts',
     column: 'host',
     normalise: normaliseTrustedHost,
+    caseFold: (value) => value.toLowerCase(),
     events: { added: 'trusted_host.added', removed: 'trusted_host.removed' },
     what: 'trusted client metadata hosts',
     configKey: 'auth_server.client_id_metadata_documents.trusted_hosts',
@@ -208,6 +248,7 @@ export function createRedirectSchemeAllowList(db: SqlDatabase, configured: reado
     table: 'allowed_redirect_schemes',
     column: 'scheme',
     normalise: normaliseAllowedScheme,
+    caseFold: caseFoldScheme,
     events: { added: 'redirect_scheme.allowed', removed: 'redirect_scheme.removed' },
     what: 'allowed redirect URI schemes',
     configKey: 'auth_server.registration.allowed_schemes',
