@@ -91,8 +91,10 @@ for (const backend of TEST_BACKENDS) describe(`admin pages: connected apps, keys
     assert.doesNotMatch(page.html, new RegExp(joGrant.grantId));
     assert.doesNotMatch(page.html, /value="gatehouse"|>Gatehouse<\/td>/, 'Gatehouse\'s own sign-in is not listed');
 
+    // Answered as a grant gone already is: a grant id tells nobody whose it is.
     const foreign = await post(browser, page, '/account/grants/revoke', { grant_id: joGrant.grantId });
-    assert.equal(foreign.status, 404);
+    assert.equal(foreign.status, 200);
+    assert.match(foreign.html, /That app is not connected to your account \(any more\); nothing changed\./);
     assert.equal((await refresh(server.issuer, client, other.refreshToken)).status, 200, 'jo\'s grant is untouched');
 
     const done = await post(browser, page, '/account/grants/revoke', { grant_id: kimGrant.grantId });
@@ -102,6 +104,36 @@ for (const backend of TEST_BACKENDS) describe(`admin pages: connected apps, keys
     const [event] = (await auditEvents(server, 'grant.revoked'));
     assert.equal(event!.actor, 'kim');
     assert.equal(event!.details.reason, 'revoked by the user');
+  });
+
+  test('a user\'s revoke sent twice (a double click, back and send again) ends on the list without the app, with a notice, not an error page', async () => {
+    const tokens = await connectAs(server, client, 'kim', 'kim password 1234');
+    const grantId = await grantIdOf(server, tokens.refreshToken);
+    const { browser, page } = await signInAt(server, 'kim', 'kim password 1234', '/account');
+
+    const first = await post(browser, page, '/account/grants/revoke', { grant_id: grantId });
+    assert.match(first.html, /Access was revoked/);
+    const second = await post(browser, page, '/account/grants/revoke', { grant_id: grantId });
+    assert.equal(second.status, 200, second.html.slice(0, 500));
+    assert.equal(new URL(second.url).pathname, '/account');
+    assert.match(second.html, /<p class="notice success" role="status">That app is not connected to your account \(any more\); nothing changed\.<\/p>/);
+    assert.doesNotMatch(second.html, new RegExp(grantId), 'the app is not listed');
+    assert.equal((await refresh(server.issuer, client, tokens.refreshToken)).status, 400);
+  });
+
+  test('a user\'s revoke sent from two tabs at once: both end on the list without the app, neither on an error page', async () => {
+    const tokens = await connectAs(server, client, 'kim', 'kim password 1234');
+    const grantId = await grantIdOf(server, tokens.refreshToken);
+    const { browser, page } = await signInAt(server, 'kim', 'kim password 1234', '/account');
+    const other = await browser.navigate('/account');
+
+    const answers = await Promise.all([page, other].map((tab) => post(browser, tab, '/account/grants/revoke', { grant_id: grantId })));
+    for (const answer of answers) {
+      assert.equal(answer.status, 200, answer.html.slice(0, 500));
+      assert.match(answer.html, /Access was revoked|That app is not connected to your account \(any more\); nothing changed\./);
+      assert.doesNotMatch(answer.html, new RegExp(grantId));
+    }
+    assert.equal(await server.auth.admin.grants.find(grantId), undefined);
   });
 
   test('rotating a key at runtime: the new key signs, old and new tokens both verify; retiring needs confirmation while old tokens may live', async () => {

@@ -6,7 +6,6 @@
  */
 import type { Context } from 'koa';
 import type { ConnectionLog } from '../../../../shared/connection-events.ts';
-import { PageError } from '../../http/page-error.ts';
 import type { AdminServices } from '../../management/admin-services.ts';
 import { describeGrants, type UserLookup } from '../../management/describe-grants.ts';
 import { ownFailedAttempts } from '../../management/own-failed-attempts.ts';
@@ -39,10 +38,11 @@ export function accountPages(deps: AccountPagesDeps): Record<string, Handler> {
     async revokeOwnGrant(request) {
       const grantId = requiredField(request.form, 'grant_id', 'A grant id');
       const grant = await services.grants.find(grantId);
-      // Someone else's grant answers like a missing one.
-      if (!grant || grant.accountId !== request.user.id) throw new PageError(404, 'not_found', 'That app is not connected to your account (any more).');
-      await services.grants.revoke(grantId, request.by, 'revoked by the user');
-      done(request.ctx, '/account', 'grants_revoked');
+      // A grant gone already (the form sent twice, or from a second tab) ends where the first post
+      // did, on the list without it, with a notice rather than an error page. Someone else's grant
+      // answers like a missing one, so a grant id tells nobody whose it is.
+      const revoked = grant?.accountId === request.user.id && await services.grants.revoke(grantId, request.by, 'revoked by the user');
+      done(request.ctx, '/account', revoked ? 'grants_revoked' : 'grant_not_connected');
     },
 
     async signOut({ ctx }) {
