@@ -215,6 +215,35 @@ describe('admin forms refused: the form again, input kept, the error by the fiel
     assert.ok((await server.auth.admin.clients.list()).some((c) => c.name === name));
   });
 
+  // A value pasted by mistake (a whole file, a 15,000-character line) is quoted back cut, so the
+  // reason stays in sight: its first 200 characters, then …
+  const long = (start: string) => `${start}${'x'.repeat(15_000 - start.length)}`;
+  const pastedValues: Array<[string, string, string, Record<string, string>, number, string?]> = [
+    ['a static client\'s redirect URI', '/admin/clients', '/admin/clients', { client_name: 'Long', redirect_uris: long('https://app.example/'), token_endpoint_auth_method: 'none' }, 400],
+    ['a new user\'s scope', '/admin/users', '/admin/users', { username: 'pasted', password: 'long enough password', scope: long('mcp:') }, 400],
+    ['a service account\'s scope', '/admin/service-accounts', '/admin/service-accounts', { client_name: 'Pasted', token_endpoint_auth_method: 'client_secret_basic', scope: long('mcp:') }, 400],
+    ['the client to delete', '/admin/clients', '/admin/clients/delete', { client_id: long('client-') }, 404, '/admin/clients'],
+    ['the redirect URI to remove', '/admin/redirect-uris', '/admin/redirect-uris/remove', { uri: long('https://app.example/') }, 404, '/admin/redirect-uris'],
+    ['the host to stop trusting', '/admin/redirect-uris', '/admin/trusted-hosts/remove', { host: long('docs.') }, 404, '/admin/redirect-uris'],
+    ['the IdP to remove', '/admin/trusted-idps', '/admin/trusted-idps/remove', { issuer: long('https://idp.example/') }, 404, '/admin/trusted-idps'],
+    ['the key to retire', '/admin/keys', '/admin/keys/retire', { kid: long('kid-') }, 404, '/admin/keys/rotate'],
+    ['the key a rotation names', '/admin/keys', '/admin/keys/rotate', { next_kid: long('kid-') }, 409],
+  ];
+  for (const [what, path, action, fields, status, tokenOf] of pastedValues) {
+    test(`${what} of 15,000 characters is quoted back cut to 200, then …`, async () => {
+      const page = await admin.browser.navigate(path);
+      const refused = tokenOf
+        ? await admin.browser.submit(action, { csrf: csrfOf(page, tokenOf), ...fields }, page.url)
+        : await post(admin.browser, page, action, fields);
+      assert.equal(refused.status, status, refused.html.slice(0, 300));
+      const value = Object.values(fields).find((v) => v.length === 15_000)!;
+      const message = /<p class="(?:field|form)-error"[^>]*>([^<]*)<\/p>/.exec(refused.html)?.[1] ?? '';
+      assert.ok(message.includes(`${value.slice(0, 200)}…`), `its first 200 characters, then …: ${message.slice(0, 300)}`);
+      assert.ok(!message.includes(value.slice(0, 201)), 'nothing more of it');
+      assert.ok(message.length < 600, `the message is ${message.length} characters long`);
+    });
+  }
+
   // A double click, or back and send again: the second post must not make a twin.
   const createForms: Array<[string, string, string, () => Promise<Record<string, string | string[]>>]> = [
     ['a static client', 'the client', '/admin/clients', async () => ({ client_name: 'Twice', redirect_uris: 'https://twice.example.com/cb', token_endpoint_auth_method: 'client_secret_basic' })],

@@ -15,7 +15,10 @@ import { after, before, describe, test } from 'node:test';
 import { makeCliDir, runCli, spawnCli } from './support/cli-runner.ts';
 
 interface Case {
-  /** The command line after `gatehouse`; RETIRING_KID stands for a retiring key whose tokens may still be valid. */
+  /**
+   * The command line after `gatehouse`; RETIRING_KID stands for a retiring key whose tokens may
+   * still be valid, and PASTED for x's that make the argument 15,000 characters long.
+   */
   args: string[];
   code: 0 | 1 | 2;
   stdout?: RegExp;
@@ -109,6 +112,23 @@ const CASES: Case[] = [
   { args: ['grants', 'list', '--client', '-x1'], code: 2, stderr: /To specify an option argument starting with a dash use '--client=-XYZ'/ },
   { args: ['grants', 'list', '--client=-x1'], code: 1, stderr: /there is no client -x1/ },
   { args: ['users', 'disable', '--', '--json'], code: 1, stderr: /There is no user --json/ },
+  // A value pasted by mistake (PASTED: 15,000 x's) is quoted back cut: its first 200 characters, then …
+  { args: ['users', 'disable', 'PASTED'], code: 1, stderr: /There is no user (?<!x)x{200}…\.\n$/ },
+  { args: ['users', 'disable', 'bob', 'PASTED'], code: 2, stderr: /unexpected argument "x{200}…"\n/ },
+  { args: ['users', 'scopes', 'bob', '--scope', 'PASTED'], code: 2, stderr: /unknown scope (?<!x)x{200}…; the scopes are/ },
+  { args: ['clients', 'remove', 'PASTED'], code: 1, stderr: /There is no client (?<!x)x{200}…\.\n$/ },
+  { args: ['clients', 'add', '--name', 'R5', '--redirect-uri', 'https://r5.example.com/PASTED'], code: 1, stderr: /^gatehouse: https:\/\/r5\.example\.com\/x{177}… was refused: redirect_uris must be strings of at most 2000 characters\.\n$/ },
+  { args: ['clients', 'add', '--name', 'R5', '--redirect-uri', 'https://r5.example.com/cb', '--auth-method', 'PASTED'], code: 2, stderr: /not "x{200}…"\n/ },
+  { args: ['redirects', 'remove', 'PASTED'], code: 1, stderr: /^gatehouse: x{200}… is not on the list of allowed redirect URIs\.\n$/ },
+  { args: ['grants', 'revoke', 'PASTED'], code: 1, stderr: /there is no grant "x{200}…";/ },
+  { args: ['grants', 'list', '--client', 'PASTED'], code: 1, stderr: /there is no client (?<!x)x{200}…;/ },
+  { args: ['keys', 'retire', 'PASTED'], code: 1, stderr: /there is no signing key (?<!x)x{200}…;/ },
+  { args: ['audit', 'tail', '--actor', 'PASTED'], code: 1, stderr: /there is no user (?<!x)x{200}… and no audit event/ },
+  { args: ['audit', 'tail', '--event', 'PASTED'], code: 2, stderr: /unknown event "x{200}…";/ },
+  { args: ['audit', 'tail', '--since', 'PASTED'], code: 2, stderr: /got "x{200}…"\n/ },
+  { args: ['connections', 'list', '--outcome', 'PASTED'], code: 2, stderr: /not "x{200}…"\n/ },
+  { args: ['connections', 'show', 'PASTED'], code: 1, stderr: /there is no connection attempt "x{200}…" \(or it was pruned\)/ },
+  { args: ['doctor', 'PASTED'], code: 2, stderr: /not an http\(s\) URL: "x{200}…";/ },
   // --help shows the usage and changes nothing.
   { args: ['users', 'scopes', '--help'], code: 0, stdout: /^ {2}npx gatehouse users scopes USERNAME --scope/ },
   { args: ['--help'], code: 0, stdout: /An argument that starts with - goes after --/ },
@@ -161,7 +181,7 @@ describe('gatehouse command lines', () => {
     for (const { args, code, stdout, stderr } of CASES) {
       const asBinary = BINARY_CASES.has(args.join(' '));
       test(`gatehouse ${args.map((a) => (a === '' || a.includes(' ') ? JSON.stringify(a) : a)).join(' ')} → exit ${code}${asBinary ? ' (the binary)' : ''}`, async () => {
-        const line = args.map((a) => (a === 'RETIRING_KID' ? retiringKid : a));
+        const line = args.map((a) => (a === 'RETIRING_KID' ? retiringKid : a.replace('PASTED', 'x'.repeat(15_000 - a.length + 'PASTED'.length))));
         const before = await snapshot();
         const result = asBinary ? await spawnCli(dir, line) : await runCli(dir, line);
         const said = `stdout: ${result.stdout}\nstderr: ${result.stderr}`;

@@ -14,6 +14,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from './cli-errors.ts';
+import { cutInput } from '../management/cut-input.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -49,7 +50,7 @@ export function parseCommandLine<O extends Options>(args: string[], options: O, 
   refuseRepeatedOrEmpty(parsed.tokens, options);
   const count = parsed.positionals.length;
   if (count < expected.min) throw new UsageError(`missing ${expected.names}`);
-  if (count > expected.max) throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[expected.max])}`);
+  if (count > expected.max) throw new UsageError(`unexpected argument ${JSON.stringify(cutInput(parsed.positionals[expected.max]!))}`);
   const missing = (expected.required ?? []).filter((name) => (parsed.values as Record<string, unknown>)[name] === undefined);
   if (missing.length > 0) throw new UsageError(`missing ${missing.map((name) => `--${name}`).join(' and ')}`);
   return parsed;

@@ -1,6 +1,7 @@
 /** The `--scope` option of the commands that set scopes (`users`, `services`). */
 import { MCP_SCOPES } from '../../../shared/mcp-scopes.ts';
 import { UsageError } from './cli-errors.ts';
+import { cutInput } from '../management/cut-input.ts';
 
 export const scopeOption = { scope: { type: 'string', multiple: true, short: 's' } } as const;
 
@@ -13,6 +14,6 @@ export function scopesFrom(values: string[]): string[] {
   if (scopes.length === 0) throw new UsageError('--scope is empty; name the scopes (like --scope mcp:read,mcp:write), or --scope none for no scope');
   if (scopes.length === 1 && scopes[0] === 'none') return [];
   const unknown = scopes.filter((s) => !(MCP_SCOPES as readonly string[]).includes(s));
-  if (unknown.length > 0) throw new UsageError(`unknown scope ${unknown.join(', ')}; the scopes are ${MCP_SCOPES.join(', ')} (or none)`);
+  if (unknown.length > 0) throw new UsageError(`unknown scope ${cutInput(unknown.join(', '))}; the scopes are ${MCP_SCOPES.join(', ')} (or none)`);
   return scopes;
 }

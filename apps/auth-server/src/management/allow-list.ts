@@ -27,6 +27,7 @@ import { findUriDefect } from '../registration/find-uri-defect.ts';
 import { MAX_REDIRECT_URI_LENGTH } from '../registration/redirect-uri-policy.ts';
 import { isDangerousScheme, isSchemeName } from '../registration/redirect-uri-schemes.ts';
 import { AdminError } from './admin-error.ts';
+import { cutInput } from './cut-input.ts';
 import { DEFAULT_ALLOWED_REDIRECT_URIS, DEFAULT_TRUSTED_HOSTS } from '../../../shared/config/auth-server-section.ts';
 
 export interface AllowListEntry {
@@ -119,15 +120,15 @@ export class AllowList {
   async remove(raw: string, by: ChangedBy): Promise<void> {
     const value = this.#spec.caseFold(raw.trim());
     if (this.#configured.has(value) && this.#configuredAreDefaults) {
-      throw new AdminError(409, `${value} is a built-in default; to remove it, list only the entries to keep under ${this.#spec.configKey} in the config file ([] for none) and restart.`);
+      throw new AdminError(409, `${cutInput(value)} is a built-in default; to remove it, list only the entries to keep under ${this.#spec.configKey} in the config file ([] for none) and restart.`);
     }
     if (this.#configured.has(value)) {
-      throw new AdminError(409, `${value} comes from the config file; remove it there (it would be added back at the next start).`);
+      throw new AdminError(409, `${cutInput(value)} comes from the config file; remove it there (it would be added back at the next start).`);
     }
     const { table, column } = this.#spec;
     await this.#db.transaction(async (tx) => {
       const deleted = await tx.run(`DELETE FROM ${table} WHERE ${column} = ?`, [value]);
-      if (deleted.changes === 0) throw new AdminError(404, `${value} is not on the list of ${this.#spec.what}.`);
+      if (deleted.changes === 0) throw new AdminError(404, `${cutInput(value)} is not on the list of ${this.#spec.what}.`);
       await this.#audit.record({ event: this.#spec.events.removed, actor: by.actor, ip: by.ip, details: { [column]: value } }, tx);
     });
     await this.#changed();
@@ -168,7 +169,7 @@ export function normaliseAllowedRedirectUri(value: string): string {
     if (url && !['http:', 'https:'].includes(url.protocol)) {
       throw new AdminError(400, 'Only https redirect URIs go on this list; allow a private-use scheme (like myapp:) on the list of allowed schemes instead.', 'uri');
     }
-    throw new AdminError(400, `${value || 'That'} is not an absolute https URI.`, 'uri');
+    throw new AdminError(400, `${cutInput(value) || 'That'} is not an absolute https URI.`, 'uri');
   }
   if (value.includes('#')) throw new AdminError(400, 'A redirect URI must not contain a fragment (#…).', 'uri');
   if (url.username || url.password) throw new AdminError(400, 'A redirect URI must not contain a user name or password.', 'uri');
@@ -211,9 +212,9 @@ export function normaliseTrustedHost(value: string): string {
   const parts = HOST_AND_PORT.exec(host)?.groups;
   const written = URL.parse(`https://${host}/`)?.host;
   if (!parts || parts.name!.length > MAX_HOST_NAME_LENGTH || Number(parts.port ?? 1) > 65535 || !written) {
-    throw new AdminError(400, `${value || 'That'} is not a host name (like claude.ai, or example.com:8443; an international name in its xn-- form).`, 'host');
+    throw new AdminError(400, `${cutInput(value) || 'That'} is not a host name (like claude.ai, or example.com:8443; an international name in its xn-- form).`, 'host');
   }
-  if (written !== host) throw new AdminError(400, `An https URL writes ${host} as ${written}; trust ${written} instead.`, 'host');
+  if (written !== host) throw new AdminError(400, `An https URL writes ${cutInput(host)} as ${cutInput(written)}; trust ${cutInput(written)} instead.`, 'host');
   return host;
 }
 

@@ -34,6 +34,7 @@ import { checkRedirectUri } from '../registration/redirect-uri-policy.ts';
 import { hasUnshowableCharacter } from '../registration/check-client-name.ts';
 import type { ChangedBy } from './admin-actor.ts';
 import { AdminError } from './admin-error.ts';
+import { cutInput } from './cut-input.ts';
 import type { ClientUsage, ClientUse } from '../provider/client-usage.ts';
 import type { GrantRegistry } from './grant-registry.ts';
 import { JWT_BEARER_GRANT_TYPE } from '../id-jag/id-jag-grant-type.ts';
@@ -207,7 +208,7 @@ export class ClientRegistry {
       const verdict = checkRedirectUri(uri, {
         allowedRedirectUris: () => new Set(), allowedSchemes: () => new Set(), allowPrivateUseSchemes: true, anyHttps: true, anyPrivateUseScheme: true,
       });
-      if (!verdict.ok) throw new AdminError(400, `${uri} was refused: ${verdict.reason}.`, 'redirect_uris');
+      if (!verdict.ok) throw new AdminError(400, `${cutInput(uri)} was refused: ${verdict.reason}.`, 'redirect_uris');
       native ||= verdict.native;
     }
     const clientId = input.clientId?.trim() || newStaticClientId();
@@ -294,7 +295,7 @@ export class ClientRegistry {
   async remove(clientId: string, by: ChangedBy): Promise<{ kind: ClientKind; grantsRevoked: number }> {
     if (clientId === INTERNAL_CLIENT_ID) throw new AdminError(409, 'This is Gatehouse\'s own sign-in client; it cannot be deleted.');
     const client = await this.find(clientId);
-    if (!client) throw new AdminError(404, `There is no client ${clientId}.`);
+    if (!client) throw new AdminError(404, `There is no client ${cutInput(clientId)}.`);
     let grantsRevoked = await this.grants.revokeAll({ clientId }, by, 'client deleted');
     await this.#deleteRow(clientId);
     // A grant made between the first pass and the row's removal (a consent in flight).

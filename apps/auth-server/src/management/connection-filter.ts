@@ -10,6 +10,7 @@
  */
 import { ATTEMPT_OUTCOMES, type AttemptOutcome, type ConnectionFilter } from '../../../shared/connection-events.ts';
 import { AdminError } from './admin-error.ts';
+import { cutInput } from './cut-input.ts';
 import type { UserAdmin } from './user-admin.ts';
 
 export interface ConnectionFilterInput {
@@ -39,13 +40,13 @@ export async function resolveConnectionFilter(users: Pick<UserAdmin, 'get'>, inp
   const filter: ConnectionFilter = {};
   if (input.outcome) {
     if (!isAttemptOutcome(input.outcome)) {
-      throw new AdminError(400, `Outcome must be one of ${ATTEMPT_OUTCOMES.join(', ')}, not ${JSON.stringify(input.outcome)}.`, 'outcome');
+      throw new AdminError(400, `Outcome must be one of ${ATTEMPT_OUTCOMES.join(', ')}, not ${JSON.stringify(cutInput(input.outcome))}.`, 'outcome');
     }
     filter.outcome = input.outcome;
   }
   if (input.limit) {
     filter.limit = parseAttemptLimit(input.limit);
-    if (filter.limit === undefined) throw new AdminError(400, `Limit must be a whole number from 1 to ${MAX_ATTEMPTS}, not ${JSON.stringify(input.limit)}.`, 'limit');
+    if (filter.limit === undefined) throw new AdminError(400, `Limit must be a whole number from 1 to ${MAX_ATTEMPTS}, not ${JSON.stringify(cutInput(input.limit))}.`, 'limit');
   }
   if (input.client) {
     if (input.client.length > MAX_CLIENT_ID_LENGTH) throw new AdminError(400, `A client id has at most ${MAX_CLIENT_ID_LENGTH} characters.`, 'client');

@@ -32,6 +32,7 @@ import type { GrantRegistry } from './grant-registry.ts';
 import type { TrustedIdps } from '../id-jag/trusted-idps.ts';
 import type { ChangedBy } from './admin-actor.ts';
 import { AdminError } from './admin-error.ts';
+import { cutInput } from './cut-input.ts';
 import type { UserAdmin } from './user-admin.ts';
 
 /** OpenID Connect Core §2: `sub` MUST NOT exceed 255 ASCII characters. */
@@ -109,11 +110,11 @@ export class FederatedLinkAdmin {
       const upstream = this.upstreams.find((u) => u.id === source.upstream);
       if (upstream) return upstream;
       const known = this.upstreams.map((u) => u.id);
-      throw new AdminError(404, known.length ? `There is no upstream ${source.upstream}; the configured ones are ${known.join(', ')}.` : 'No federated upstream is configured (auth_server.federated).', 'source');
+      throw new AdminError(404, known.length ? `There is no upstream ${cutInput(source.upstream)}; the configured ones are ${known.join(', ')}.` : 'No federated upstream is configured (auth_server.federated).', 'source');
     }
     const idps = await this.trustedIdps.list();
     const idp = idps.find((i) => i.id === source.idp);
     if (idp) return idp;
-    throw new AdminError(404, idps.length ? `There is no trusted IdP ${source.idp}; the trusted ones are ${idps.map((i) => i.id).join(', ')}.` : 'No ID-JAG IdP is trusted.', 'source');
+    throw new AdminError(404, idps.length ? `There is no trusted IdP ${cutInput(source.idp)}; the trusted ones are ${idps.map((i) => i.id).join(', ')}.` : 'No ID-JAG IdP is trusted.', 'source');
   }
 }

@@ -32,6 +32,7 @@ import { SERVICE_ACCOUNT, SERVICE_AUTH_METHODS, SERVICE_DISABLED, serviceScopes 
 import type { RevocationFeed } from '../revocation/revocation-feed.ts';
 import type { ChangedBy } from './admin-actor.ts';
 import { AdminError } from './admin-error.ts';
+import { cutInput } from './cut-input.ts';
 import { UNSHOWABLE_NAME, type ValidateClientMetadata } from './client-registry.ts';
 import { checkPublicJwks } from './check-public-jwks.ts';
 
@@ -147,7 +148,7 @@ export class ServiceAccounts {
     change: (stored: Record<string, unknown>) => Record<string, unknown>,
     publish?: (changed: ClientMetadataChange, tx: SqlExecutor) => Promise<void>,
   ): Promise<ClientMetadataChange> {
-    const notFound = () => new AdminError(404, `There is no service account ${clientId}.`);
+    const notFound = () => new AdminError(404, `There is no service account ${cutInput(clientId)}.`);
     const changed = await this.models.changeClient(clientId, (stored) => {
       if (stored[SERVICE_ACCOUNT] !== true) throw notFound();
       return this.#validated(change(stored));
@@ -169,7 +170,7 @@ export class ServiceAccounts {
 
 function checkScopes(requested: string[]): string[] {
   const unknown = requested.find((scope) => !(MCP_SCOPES as readonly string[]).includes(scope));
-  if (unknown !== undefined) throw new AdminError(400, `scopes: ${unknown} is not one of ${MCP_SCOPES.join(', ')}.`, 'scope');
+  if (unknown !== undefined) throw new AdminError(400, `scopes: ${cutInput(unknown)} is not one of ${MCP_SCOPES.join(', ')}.`, 'scope');
   const scopes = serviceScopes(requested.join(' '));
   if (scopes.length === 0) throw new AdminError(400, 'scopes: a service account needs at least one scope.', 'scope');
   return scopes;

@@ -27,6 +27,7 @@ import type { KeyStage } from '../keys/signing-keys.ts';
 import type { RevocationFeed } from '../revocation/revocation-feed.ts';
 import type { ChangedBy } from './admin-actor.ts';
 import { AdminError } from './admin-error.ts';
+import { cutInput } from './cut-input.ts';
 
 export interface KeySummary {
   kid: string;
@@ -83,7 +84,7 @@ export class SigningKeyAdmin {
     const previous = (await this.list()).find((k) => k.status === 'active');
     const keys = await this.store.rotateSigningKeys(next);
     if (!keys) {
-      throw new AdminError(409, `${next} is no longer the next key: the keys were rotated meanwhile (this form was sent twice, or someone else rotated). Nothing more changed; the table shows the keys now.`);
+      throw new AdminError(409, `${cutInput(String(next))} is no longer the next key: the keys were rotated meanwhile (this form was sent twice, or someone else rotated). Nothing more changed; the table shows the keys now.`);
     }
     const active = keys.find((k) => k.status === 'active')!;
     await this.revocations.keysChanged();
@@ -94,7 +95,7 @@ export class SigningKeyAdmin {
 
   async retire(kid: string, options: { force: boolean }, by: ChangedBy): Promise<void> {
     const summary = (await this.list()).find((k) => k.kid === kid);
-    if (!summary) throw new AdminError(404, `There is no signing key ${kid}.`);
+    if (!summary) throw new AdminError(404, `There is no signing key ${cutInput(kid)}.`);
     if (summary.status === 'active') throw new AdminError(409, 'The active key signs every new token and cannot be retired; rotate first.');
     if (summary.status === 'next') throw new AdminError(409, 'The next key is published ahead of signing and cannot be retired; rotate to replace the keys.');
     if (!summary.safeToRetire && !options.force) {
@@ -103,7 +104,7 @@ export class SigningKeyAdmin {
     // Its tokens are refused before the key leaves the published set: a crash in between leaves
     // the key published but its tokens refused, never the key gone and its tokens still accepted.
     await this.revocations.retireKey(kid);
-    if (!await this.store.removeRetiringKey(kid)) throw new AdminError(404, `There is no signing key ${kid}.`);
+    if (!await this.store.removeRetiringKey(kid)) throw new AdminError(404, `There is no signing key ${cutInput(kid)}.`);
     await this.audit.record({ event: 'key.retired', actor: by.actor, ip: by.ip, details: { kid, forced: !summary.safeToRetire } });
     await this.onChange();
   }

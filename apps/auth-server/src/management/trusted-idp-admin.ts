@@ -18,6 +18,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { TrustedIdps } from '../id-jag/trusted-idps.ts';
 import type { ChangedBy } from './admin-actor.ts';
 import { AdminError } from './admin-error.ts';
+import { cutInput } from './cut-input.ts';
 
 /** An IdP as an administrator enters it: the config file's field names (YAML/JSON or form). */
 export type TrustedIdpInput = Record<string, unknown>;
@@ -46,7 +47,7 @@ export class TrustedIdpAdmin {
       throw new AdminError(400, `The IdP was refused: ${field}${issue.message}.`, String(issue.path[0] ?? 'issuer'), secretInput);
     }
     const idp = parsed.data;
-    if (this.#idps.isConfigured(idp.issuer)) throw new AdminError(409, `${idp.issuer} is already trusted in the config file; change it there.`, 'issuer');
+    if (this.#idps.isConfigured(idp.issuer)) throw new AdminError(409, `${cutInput(idp.issuer)} is already trusted in the config file; change it there.`, 'issuer');
     if ((await this.#idps.list()).some((known) => known.id === idp.id && known.issuer !== idp.issuer)) {
       throw new AdminError(409, `Another trusted IdP already has the id ${idp.id}; choose another id.`, 'id');
     }
@@ -64,7 +65,7 @@ export class TrustedIdpAdmin {
       }, tx);
       return true;
     });
-    if (!added) throw new AdminError(409, `${idp.issuer} (or the id ${idp.id}) is already trusted; remove it first to change it.`, 'issuer');
+    if (!added) throw new AdminError(409, `${cutInput(idp.issuer)} (or the id ${idp.id}) is already trusted; remove it first to change it.`, 'issuer');
     return idp.id;
   }
 
@@ -72,11 +73,11 @@ export class TrustedIdpAdmin {
   async remove(issuerOrId: string, by: ChangedBy): Promise<void> {
     const name = issuerOrId.trim();
     const idp = (await this.#idps.list()).find((known) => known.issuer === name || known.id === name);
-    if (!idp) throw new AdminError(404, `${name || 'That'} is not a trusted IdP.`);
-    if (idp.source === 'config') throw new AdminError(409, `${idp.issuer} comes from the config file; remove it there (it would be added back at the next start).`);
+    if (!idp) throw new AdminError(404, `${cutInput(name) || 'That'} is not a trusted IdP.`);
+    if (idp.source === 'config') throw new AdminError(409, `${cutInput(idp.issuer)} comes from the config file; remove it there (it would be added back at the next start).`);
     await this.#db.transaction(async (tx) => {
       const deleted = await tx.run('DELETE FROM trusted_idps WHERE issuer = ?', [idp.issuer]);
-      if (deleted.changes === 0) throw new AdminError(404, `${idp.issuer} is not a trusted IdP.`);
+      if (deleted.changes === 0) throw new AdminError(404, `${cutInput(idp.issuer)} is not a trusted IdP.`);
       await this.#audit.record({ event: 'trusted_idp.removed', actor: by.actor, ip: by.ip, details: { idp: idp.id, issuer: idp.issuer } }, tx);
     });
   }

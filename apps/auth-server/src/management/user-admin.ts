@@ -23,6 +23,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { RevocationFeed } from '../revocation/revocation-feed.ts';
 import type { ChangedBy } from './admin-actor.ts';
 import { AdminError } from './admin-error.ts';
+import { cutInput } from './cut-input.ts';
 import type { GrantRegistry } from './grant-registry.ts';
 import type { ModelStore } from '../provider/model-store.ts';
 
@@ -44,7 +45,7 @@ export function isAdmin(user: User | undefined): user is User {
 /** Checks a list of scopes a user may grant; returns it in canonical order. */
 export function parseScopes(scopes: readonly string[]): string[] {
   const unknown = scopes.filter((s) => !(MCP_SCOPES as readonly string[]).includes(s));
-  if (unknown.length) throw new AdminError(400, `Unknown scope ${unknown.join(', ')}; the scopes are ${MCP_SCOPES.join(', ')}.`, 'scope');
+  if (unknown.length) throw new AdminError(400, `Unknown scope ${cutInput(unknown.join(', '))}; the scopes are ${MCP_SCOPES.join(', ')}.`, 'scope');
   return MCP_SCOPES.filter((s) => scopes.includes(s));
 }
 
@@ -71,7 +72,7 @@ export class UserAdmin {
   /** By id or, failing that, by username (any case). */
   async get(idOrUsername: string): Promise<User> {
     const user = (await this.users.findById(idOrUsername)) ?? (await this.users.findByUsername(idOrUsername));
-    if (!user) throw new AdminError(404, `There is no user ${idOrUsername}.`);
+    if (!user) throw new AdminError(404, `There is no user ${cutInput(idOrUsername)}.`);
     return user;
   }
 

@@ -10,13 +10,14 @@ import type { CommandGroup } from '../command.ts';
 import { isoTime } from '../format-table.ts';
 import { INVOCATION } from '../invocation.ts';
 import { parseCommandLine } from '../parse-command-line.ts';
+import { cutInput } from '../../management/cut-input.ts';
 
 const FOLLOW_POLL_MS = 1000;
 
 /** An event the log records; a typo would otherwise show nothing, as if nothing had happened. */
 function parseEvent(value: string | undefined): string | undefined {
   if (value === undefined || (AUDIT_EVENTS as readonly string[]).includes(value)) return value;
-  throw new UsageError(`unknown event ${JSON.stringify(value)}; the events are:\n  ${AUDIT_EVENTS.join('\n  ')}`);
+  throw new UsageError(`unknown event ${JSON.stringify(cutInput(value))}; the events are:\n  ${AUDIT_EVENTS.join('\n  ')}`);
 }
 
 /** `1h`, `30m`, `2d` ago, or an ISO date and time, in UTC unless it has an offset (as the log prints times). */
@@ -25,7 +26,7 @@ function parseSince(value: string | undefined): number | undefined {
   const seconds = parseDuration(value);
   if (seconds !== undefined) return Date.now() - seconds * 1000;
   const ms = parseUtcTime(value);
-  if (ms === undefined) throw new UsageError(`--since expects a duration like 1h or a date and time in UTC like 2026-01-31T14:00, got ${JSON.stringify(value)}`);
+  if (ms === undefined) throw new UsageError(`--since expects a duration like 1h or a date and time in UTC like 2026-01-31T14:00, got ${JSON.stringify(cutInput(value))}`);
   return ms;
 }
 
@@ -37,10 +38,10 @@ function parseSince(value: string | undefined): number | undefined {
 async function refuseUnknownNames(context: CliContext, filter: AuditFilter): Promise<void> {
   const { audit, clients } = context.services;
   if (filter.actor !== undefined && !await context.users.findByUsername(filter.actor) && (await audit.query({ actor: filter.actor, limit: 1 })).length === 0) {
-    throw new CliError(`there is no user ${filter.actor} and no audit event by one; \`${INVOCATION} users list\` shows the users`);
+    throw new CliError(`there is no user ${cutInput(filter.actor)} and no audit event by one; \`${INVOCATION} users list\` shows the users`);
   }
   if (filter.clientId !== undefined && !await clients.find(filter.clientId) && (await audit.query({ clientId: filter.clientId, limit: 1 })).length === 0) {
-    throw new CliError(`there is no client ${filter.clientId} and no audit event about one; \`${INVOCATION} clients list\` shows the clients`);
+    throw new CliError(`there is no client ${cutInput(filter.clientId)} and no audit event about one; \`${INVOCATION} clients list\` shows the clients`);
   }
 }
 

@@ -7,6 +7,7 @@ import type { CommandGroup } from '../command.ts';
 import { formatTable, isoTime } from '../format-table.ts';
 import { parseCommandLine } from '../parse-command-line.ts';
 import { snakeCaseKeys } from '../snake-case-keys.ts';
+import { cutInput } from '../../management/cut-input.ts';
 
 const isAuthMethod = (value: string): value is StaticClientAuthMethod => AUTH_METHODS.includes(value);
 
@@ -44,7 +45,7 @@ export const clientsCommand: CommandGroup = {
         'id-jag': { type: 'boolean', default: false },
       }, { min: 0, max: 0, names: '', required: ['name', 'redirect-uri'] });
       const authMethod = values['auth-method'];
-      if (!isAuthMethod(authMethod)) throw new UsageError(`--auth-method is one of ${AUTH_METHODS.join(', ')}, not ${JSON.stringify(authMethod)}`);
+      if (!isAuthMethod(authMethod)) throw new UsageError(`--auth-method is one of ${AUTH_METHODS.join(', ')}, not ${JSON.stringify(cutInput(authMethod))}`);
       await context.loadClientValidation();
       const created = await context.services.clients.createStatic({
         name: values.name!,

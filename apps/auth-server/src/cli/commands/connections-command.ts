@@ -22,6 +22,7 @@ import { formatTable, isoTime } from '../format-table.ts';
 import { INVOCATION } from '../invocation.ts';
 import { parseCommandLine } from '../parse-command-line.ts';
 import { snakeCaseKeys } from '../snake-case-keys.ts';
+import { cutInput } from '../../management/cut-input.ts';
 
 /** An attempt with snake_case keys all the way down (its explanation is an object of its own). */
 function attemptJson(row: AttemptRow) {
@@ -65,17 +66,17 @@ export const connectionsCommand: CommandGroup = {
       }, { min: 0, max: 0, names: '' });
       // Wrong values of the command line itself exit 2, before anything is read.
       if (values.outcome !== undefined && !isAttemptOutcome(values.outcome)) {
-        throw new UsageError(`--outcome is one of ${ATTEMPT_OUTCOMES.join(', ')}, not ${JSON.stringify(values.outcome)}`);
+        throw new UsageError(`--outcome is one of ${ATTEMPT_OUTCOMES.join(', ')}, not ${JSON.stringify(cutInput(values.outcome))}`);
       }
       if (values.limit !== undefined && parseAttemptLimit(values.limit) === undefined) {
-        throw new UsageError(`--limit expects a number from 1 to ${MAX_ATTEMPTS}, not ${JSON.stringify(values.limit)}`);
+        throw new UsageError(`--limit expects a number from 1 to ${MAX_ATTEMPTS}, not ${JSON.stringify(cutInput(values.limit))}`);
       }
       const filter = await resolveConnectionFilter(context.services.users, values);
       const { attempts, problem } = await (await context.connections()).list(filter);
       // A client the attempts name need not be registered (`unknown_client` is one of the reasons),
       // but a client neither registered nor seen is a typo, not "nothing went wrong".
       if (values.client !== undefined && attempts.length === 0 && !await context.services.clients.find(values.client)) {
-        throw new CliError(`there is no client ${values.client} and no connection attempt by one; \`${INVOCATION} clients list\` shows the clients`);
+        throw new CliError(`there is no client ${cutInput(values.client)} and no connection attempt by one; \`${INVOCATION} clients list\` shows the clients`);
       }
       const rows = attempts.map((attempt) => describeAttempt(attempt, isoTime));
       warnOfProblem(context, problem);
@@ -89,7 +90,7 @@ export const connectionsCommand: CommandGroup = {
       const { positionals } = parseCommandLine(args, {}, { min: 1, max: 1, names: 'ATTEMPT_ID' });
       const id = positionals[0]!;
       const found = await (await context.connections()).show(id);
-      if (!found) throw new CliError(`there is no connection attempt ${JSON.stringify(id)} (or it was pruned); \`${INVOCATION} connections list\` shows them`);
+      if (!found) throw new CliError(`there is no connection attempt ${JSON.stringify(cutInput(id))} (or it was pruned); \`${INVOCATION} connections list\` shows them`);
       const attempt = describeAttemptTimeline(found.attempt, isoTime);
       warnOfProblem(context, found.problem);
       context.print({ ...attemptJson(attempt), events: attempt.events.map(eventJson), ...(found.problem ? { problem: found.problem } : {}) }, () => [

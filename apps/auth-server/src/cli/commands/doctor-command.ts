@@ -10,6 +10,7 @@ import { CliError, UsageError } from '../cli-errors.ts';
 import { parseCommandLine } from '../parse-command-line.ts';
 import { formatDoctorReport } from '../../doctor/format-doctor-report.ts';
 import { runDoctor } from '../../doctor/run-doctor.ts';
+import { cutInput } from '../../management/cut-input.ts';
 
 export const doctorCommand: CommandGroup = {
   usesDatabase: false,
@@ -27,12 +28,12 @@ export const doctorCommand: CommandGroup = {
       }, { min: 1, max: 1, names: 'MCP_URL (the URL you paste into the client, e.g. https://mcp.example.com/mcp)' });
       const url = positionals[0]!;
       if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {
-        throw new UsageError(`not an http(s) URL: ${JSON.stringify(url)}; give the MCP URL you paste into the client, e.g. https://mcp.example.com/mcp`);
+        throw new UsageError(`not an http(s) URL: ${JSON.stringify(cutInput(url))}; give the MCP URL you paste into the client, e.g. https://mcp.example.com/mcp`);
       }
       const seconds = values.timeout === undefined ? 10 : Number(values.timeout);
-      if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`--timeout takes a number of seconds, got ${JSON.stringify(values.timeout)}`);
+      if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`--timeout takes a number of seconds, got ${JSON.stringify(cutInput(String(values.timeout)))}`);
       // A longer timer fires after 1 ms: the doctor would report every check as timed out at once.
-      if (seconds > MAX_TIMER_SECONDS) throw new UsageError(`--timeout is at most ${MAX_TIMER_SECONDS} seconds (24 days), the longest a timer can wait, got ${JSON.stringify(values.timeout)}`);
+      if (seconds > MAX_TIMER_SECONDS) throw new UsageError(`--timeout is at most ${MAX_TIMER_SECONDS} seconds (24 days), the longest a timer can wait, got ${JSON.stringify(cutInput(String(values.timeout)))}`);
 
       const report = await runDoctor(url, { register: !values['no-register'], timeoutMs: seconds * 1000 });
       const colour = (context.io.stdout as Writable & { isTTY?: boolean }).isTTY === true;

@@ -8,6 +8,7 @@ import { formatTable, isoTime } from '../format-table.ts';
 import { INVOCATION } from '../invocation.ts';
 import { parseCommandLine } from '../parse-command-line.ts';
 import { snakeCaseKeys } from '../snake-case-keys.ts';
+import { cutInput } from '../../management/cut-input.ts';
 
 const filterOptions = { user: { type: 'string' }, client: { type: 'string' } } as const;
 
@@ -19,7 +20,7 @@ async function grantFilter(context: CliContext, values: { user?: string; client?
   const { services } = context;
   const accountId = values.user === undefined ? undefined : (await services.users.get(values.user)).id;
   if (values.client !== undefined && !await services.clients.find(values.client)) {
-    throw new CliError(`there is no client ${values.client}; \`${INVOCATION} clients list\` shows them`);
+    throw new CliError(`there is no client ${cutInput(values.client)}; \`${INVOCATION} clients list\` shows them`);
   }
   return { accountId, clientId: values.client };
 }
@@ -48,7 +49,7 @@ export const grantsCommand: CommandGroup = {
       let revoked: number;
       if (positionals.length > 0) {
         if (!await services.grants.revoke(positionals[0]!, CLI, 'revoked from the command line')) {
-          throw new CliError(`there is no grant ${JSON.stringify(positionals[0])}; \`${INVOCATION} grants list\` shows them`);
+          throw new CliError(`there is no grant ${JSON.stringify(cutInput(positionals[0]!))}; \`${INVOCATION} grants list\` shows them`);
         }
         revoked = 1;
       } else {

@@ -12,6 +12,7 @@ import type { CommandGroup } from '../command.ts';
 import { formatTable, isoTime } from '../format-table.ts';
 import { parseCommandLine } from '../parse-command-line.ts';
 import { snakeCaseKeys } from '../snake-case-keys.ts';
+import { cutInput } from '../../management/cut-input.ts';
 
 function readJwks(file: string): unknown {
   try {
@@ -53,7 +54,7 @@ export const idpsCommand: CommandGroup = {
       }, { min: 0, max: 0, names: '', required: ['issuer'] });
       if ((values['jwks-uri'] === undefined) === (values['jwks-file'] === undefined)) throw new UsageError('give exactly one of --jwks-uri or --jwks-file');
       if (!(NEW_USER_POLICIES as readonly string[]).includes(values['new-users'])) {
-        throw new UsageError(`--new-users is one of ${NEW_USER_POLICIES.join(', ')}, not ${JSON.stringify(values['new-users'])}`);
+        throw new UsageError(`--new-users is one of ${NEW_USER_POLICIES.join(', ')}, not ${JSON.stringify(cutInput(values['new-users']))}`);
       }
       const id = await context.services.trustedIdpAdmin.add({
         issuer: values.issuer!,

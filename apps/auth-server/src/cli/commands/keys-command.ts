@@ -12,6 +12,7 @@ import { formatTable, isoTime } from '../format-table.ts';
 import { INVOCATION } from '../invocation.ts';
 import { parseCommandLine } from '../parse-command-line.ts';
 import { snakeCaseKeys } from '../snake-case-keys.ts';
+import { cutInput } from '../../management/cut-input.ts';
 
 export const keysCommand: CommandGroup = {
   usage: [
@@ -40,7 +41,7 @@ export const keysCommand: CommandGroup = {
       const { values, positionals } = parseCommandLine(args, { force: { type: 'boolean', default: false } }, { min: 1, max: 1, names: 'KID' });
       const kid = positionals[0]!;
       const key = (await context.services.keys.list()).find((k) => k.kid === kid);
-      if (!key) throw new CliError(`there is no signing key ${kid}; \`${INVOCATION} keys list\` shows them`);
+      if (!key) throw new CliError(`there is no signing key ${cutInput(kid)}; \`${INVOCATION} keys list\` shows them`);
       // keys.retire refuses this too, but in the admin page's words ("Confirm"): here, the flag that confirms.
       if (key?.status === 'retiring' && !key.safeToRetire && !values.force) {
         throw new CliError(`tokens signed by ${kid} may be valid until ${isoTime(key.tokensValidUntil)}; retiring it now makes them fail. `

@@ -10,6 +10,7 @@ import { CliError, UsageError } from '../cli-errors.ts';
 import type { CommandGroup } from '../command.ts';
 import { parseCommandLine } from '../parse-command-line.ts';
 import { scopeOption, scopesFrom } from '../scope-option.ts';
+import { cutInput } from '../../management/cut-input.ts';
 
 const AUTH_METHODS: readonly ServiceAuthMethod[] = ['private_key_jwt', 'client_secret_basic'];
 const isAuthMethod = (value: string): value is ServiceAuthMethod => (AUTH_METHODS as readonly string[]).includes(value);
@@ -45,7 +46,7 @@ export const servicesCommand: CommandGroup = {
         'client-id': { type: 'string' },
       }, { min: 0, max: 0, names: '', required: ['name', 'scope'] });
       const authMethod = values['auth-method'];
-      if (!isAuthMethod(authMethod)) throw new UsageError(`--auth-method is one of ${AUTH_METHODS.join(', ')}, not ${JSON.stringify(authMethod)}`);
+      if (!isAuthMethod(authMethod)) throw new UsageError(`--auth-method is one of ${AUTH_METHODS.join(', ')}, not ${JSON.stringify(cutInput(authMethod))}`);
       const scopes = scopesFrom(values.scope!);
       await context.loadClientValidation();
       const created = await context.services.serviceAccounts.create({
