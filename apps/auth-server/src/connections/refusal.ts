@@ -1,3 +1,4 @@
+import { cutText } from '../../../shared/cut-text.ts';
 import { escapeControlCharacters } from '../../../shared/escape-control-characters.ts';
 
 /**
@@ -21,7 +22,7 @@ const MAX_QUOTED = 200;
  */
 export function quote(value: unknown): string {
   const text = String(value ?? '').replace(/`/g, '');
-  return `\`${escapeControlCharacters(text.length > MAX_QUOTED ? `${text.slice(0, MAX_QUOTED)}…` : text)}\``;
+  return `\`${escapeControlCharacters(cutText(text, MAX_QUOTED, '…'))}\``;
 }
 
 /** `a`, `b` and `c`, for a list of quoted values (at most `max`, then "and n more"). */

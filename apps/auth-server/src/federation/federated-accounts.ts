@@ -18,6 +18,7 @@ import type { UpstreamConfig } from '../../../shared/config/federated-upstreams.
 import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
 import { USERNAME_MAX_LENGTH } from '../../../shared/username.ts';
 import type { User, UserStore } from '../accounts/user-store.ts';
+import { cutText } from '../../../shared/cut-text.ts';
 
 export type Admission = { ok: true; email?: string } | { ok: false; reason: 'no_email' | 'email_unverified' | 'not_allowed' };
 
@@ -84,7 +85,7 @@ export class FederatedAccounts {
     const linked = await this.#linkedUser(upstream.issuer, subject);
     if (linked) return { kind: 'user', user: await this.#signedInAgain(upstream, linked, subject, email, isAdmin, now), created: false };
 
-    const username = (email ?? `${upstream.id}-${subject}`).slice(0, USERNAME_MAX_LENGTH);
+    const username = cutText(email ?? `${upstream.id}-${subject}`, USERNAME_MAX_LENGTH);
     // The user and the identity are created together or not at all. Two first sign-ins of one
     // person on two replicas: the unique username, then the primary key (issuer, subject) make
     // the second wait for the first and then insert nothing; it then finds the first one's link.

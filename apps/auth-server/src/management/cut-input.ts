@@ -5,13 +5,13 @@
  * a refusal quoting a request (connections/refusal.ts) and the gateway's upstream reasons.
  *
  * Deliberately nothing else: the pages escape what is left (autoescape), and the CLI shows its
- * control characters escaped (escape-control-characters.ts). Cut between code points, never
- * inside a surrogate pair.
+ * control characters escaped (escape-control-characters.ts). Cut between characters, never
+ * inside a surrogate pair (cut-text.ts).
  */
+import { cutText } from '../../../shared/cut-text.ts';
+
 export const MAX_QUOTED_INPUT = 200;
 
 export function cutInput(value: string): string {
-  if (value.length <= MAX_QUOTED_INPUT) return value;
-  const end = /[\uD800-\uDBFF]/.test(value[MAX_QUOTED_INPUT - 1]!) ? MAX_QUOTED_INPUT - 1 : MAX_QUOTED_INPUT;
-  return `${value.slice(0, end)}…`;
+  return cutText(value, MAX_QUOTED_INPUT, '…');
 }
