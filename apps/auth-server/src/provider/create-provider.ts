@@ -27,6 +27,8 @@
  * - Refresh tokens go to every client registered for the `refresh_token` grant (MCP clients rarely
  *   ask for `offline_access`), rotate on every use, outlive the browser session, and are capped by
  *   an absolute lifetime counted from the first sign-in.
+ * - A browser session whose account can no longer be used (disabled, pending) signs in again, as
+ *   one without an account would (interaction-policy.ts).
  */
 import type { JSONWebKeySet } from 'jose';
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
@@ -48,6 +50,7 @@ import { advertiseEndpointAuthMethods } from './advertise-endpoint-auth-methods.
 import { answerIdJagRefusals } from '../id-jag/answer-id-jag-refusals.ts';
 import { registerIdJagGrant, type IdJagGrantOptions, type ResourceServerInfo } from '../id-jag/id-jag-grant.ts';
 import { answerStructuredTokensInactive } from './answer-structured-tokens-inactive.ts';
+import { createInteractionPolicy } from './interaction-policy.ts';
 import { createIntrospectionPolicy } from './introspection-policy.ts';
 import { createDatabaseAdapter } from './database-adapter.ts';
 import { isClientCredentialsRequest, settleServiceAccountScope } from './service-account-scope.ts';
@@ -271,6 +274,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       },
     },
     interactions: {
+      policy: createInteractionPolicy(),
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },
     renderError: deps.renderError,

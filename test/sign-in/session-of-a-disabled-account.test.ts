@@ -1,0 +1,123 @@
+/**
+ * A browser still signed in as an account that has since been disabled (an operator set
+ * `disabled: true` on a user in the config file and restarted: the sessions stay in the database).
+ * oidc-provider saw only the session's account id, skipped the sign-in, and failed on the grant
+ * it never loaded for an account findAccount refused: every authorization in that browser ended
+ * on "Something went wrong" (500). It now asks for a sign-in, as for a browser without a session.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { decodeJwt } from 'jose';
+import type { Browser as Chromium, BrowserContext, Page } from 'playwright-core';
+import { Browser } from '../helpers/browser.ts';
+import { collectCspViolations, interceptCallback, launchChromium } from '../helpers/chromium.ts';
+import { authorizeUrl, CLAUDE_CALLBACK, connect, registerClient, tokenRequest, type RegisteredClient } from '../helpers/oauth-flow.ts';
+import { createPkce } from '../helpers/pkce.ts';
+import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+
+const RESOURCE = 'http://localhost:4001/mcp';
+
+describe('a browser signed in as an account disabled since', () => {
+  let server: TestAuthServer;
+  let chromium: Chromium;
+  let client: RegisteredClient;
+
+  before(async () => {
+    server = await startAuthServer({
+      configure(config) {
+        config.authServer.users = [
+          { username: 'leaver', password: 'leaver-password', scopes: ['mcp:read'], disabled: false },
+          { username: 'colleague', password: 'colleague-password', scopes: ['mcp:read'], disabled: false },
+        ];
+      },
+    });
+    chromium = await launchChromium();
+    client = await registerClient(server.issuer);
+  });
+  after(async () => {
+    await chromium?.close();
+    await server?.close();
+  });
+
+  /** Disables `leaver` the way an operator does for a user declared in the config: edit, restart. */
+  async function disableLeaverInConfig(): Promise<void> {
+    server.config.authServer.users.find((u) => u.username === 'leaver')!.disabled = true;
+    await server.restart();
+  }
+
+  async function enableLeaverInConfig(): Promise<void> {
+    server.config.authServer.users.find((u) => u.username === 'leaver')!.disabled = false;
+    await server.restart();
+  }
+
+  async function signInByClicking(page: Page, username: string, password: string): Promise<void> {
+    await page.getByLabel('Username').fill(username);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+  }
+
+  /** Connects the app as `leaver` in a fresh Chromium context, which keeps the session. */
+  async function connectedAsLeaver(): Promise<{ context: BrowserContext; page: Page; callbacks: URL[]; violations: string[] }> {
+    const context = await chromium.newContext();
+    const page = await context.newPage();
+    const violations = collectCspViolations(page);
+    const callbacks = await interceptCallback(page, CLAUDE_CALLBACK);
+    await page.goto(authorizeUrl(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE }, createPkce().challenge).href);
+    await signInByClicking(page, 'leaver', 'leaver-password');
+    await page.getByRole('button', { name: 'Allow' }).click();
+    await page.waitForURL(`${CLAUDE_CALLBACK}**`);
+    assert.ok(callbacks.at(-1)?.searchParams.get('code'), 'connected as leaver');
+    return { context, page, callbacks, violations };
+  }
+
+  test('the app\'s next authorization shows the sign-in page, which refuses the disabled account and lets another one in', async () => {
+    const { context, page, callbacks, violations } = await connectedAsLeaver();
+    await disableLeaverInConfig();
+    try {
+      const { verifier, challenge } = createPkce();
+      const response = await page.goto(authorizeUrl(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, state: 'after-disable' }, challenge).href);
+      assert.equal(response?.status(), 200, await page.locator('main').innerText());
+      assert.equal(await page.title(), 'Sign in · Gatehouse');
+
+      await signInByClicking(page, 'leaver', 'leaver-password');
+      assert.match(await page.getByRole('alert').innerText(), /Incorrect username or password\./);
+
+      await signInByClicking(page, 'colleague', 'colleague-password');
+      await page.getByRole('heading', { name: 'Allow access?' }).waitFor();
+      assert.match(await page.locator('.lead').innerText(), /as colleague\./);
+      await page.getByRole('button', { name: 'Allow' }).click();
+      await page.waitForURL(`${CLAUDE_CALLBACK}**`);
+      const callback = callbacks.at(-1)!;
+      assert.equal(callback.searchParams.get('state'), 'after-disable');
+      const tokens = await tokenRequest(server.issuer, {
+        grant_type: 'authorization_code', client_id: client.client_id, code: callback.searchParams.get('code')!, code_verifier: verifier, redirect_uri: CLAUDE_CALLBACK,
+      });
+      assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+      const colleague = await server.auth.users.findByUsername('colleague');
+      assert.equal(decodeJwt(tokens.body.access_token as string).sub, colleague!.id);
+      assert.deepEqual(violations, [], 'no CSP violations on the way');
+    } finally {
+      await context.close();
+      await enableLeaverInConfig();
+    }
+  });
+
+  test('prompt=none sends login_required back to the app, with its state', async () => {
+    const browser = new Browser(server.issuer);
+    await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'leaver', password: 'leaver-password', browser });
+    await disableLeaverInConfig();
+    try {
+      const page = await browser.navigate(authorizeUrl(server.issuer, {
+        clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, state: 'silent', extra: { prompt: 'none' },
+      }, createPkce().challenge));
+      assert.equal(page.status, 303, page.html.slice(0, 400));
+      const callback = new URL(page.url);
+      assert.equal(`${callback.origin}${callback.pathname}`, CLAUDE_CALLBACK);
+      assert.equal(callback.searchParams.get('error'), 'login_required');
+      assert.equal(callback.searchParams.get('state'), 'silent');
+      assert.equal(callback.searchParams.get('code'), null);
+    } finally {
+      await enableLeaverInConfig();
+    }
+  });
+});
