@@ -3,18 +3,22 @@
  * of the upstream too, with prompt=login and max_age=0, so a federated admin re-authenticates
  * there instead of passing on the upstream's SSO session (OIDC Core §3.1.2.1). An upstream may
  * ignore both: the ID token's auth_time must then show a sign-in made after the re-authentication
- * started, or the sensitive admin action stays refused. An ordinary sign-in leaves the upstream's
- * choice. Both sides' sign-in times run on one test clock, moved, never slept.
+ * started, or the sensitive admin action stays refused. An app's max_age is passed on to the
+ * upstream, whose SSO session usually outlives Gatehouse's: an answer from a session older than
+ * max_age is refused the same way, where it used to give the app an ID token whose auth_time was
+ * the moment the browser came back. An ordinary sign-in leaves the upstream's choice. Both sides'
+ * sign-in times run on one test clock, moved, never slept.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Browser, formAction, inputValue, type PageResult } from '../helpers/browser.ts';
-import { authorizeUrl, registerClient, type RegisteredClient } from '../helpers/oauth-flow.ts';
+import { decodeJwt } from 'jose';
+import { authorizeUrl, CLAUDE_CALLBACK, decide, registerClient, tokenRequest, type RegisteredClient } from '../helpers/oauth-flow.ts';
 import { createPkce } from '../helpers/pkce.ts';
 import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { startUpstreamIdp, type UpstreamIdp } from '../helpers/start-upstream-idp.ts';
 import { TestClock } from '../helpers/test-clock.ts';
-import { csrfOf } from '../admin/support/admin-browser.ts';
+import { csrfOf, post } from '../admin/support/admin-browser.ts';
 
 const RESOURCE = 'http://localhost:4001/mcp';
 
@@ -133,5 +137,69 @@ describe('federated sign-in and re-authentication', () => {
     const created = await createUser(browser, back, 'made-after-fresh-sign-in');
     assert.equal(created.status, 303, 'carried out, not sent to sign in');
     assert.ok(await server.auth.users.findByUsername('made-after-fresh-sign-in'));
+  });
+
+  /** The app's authorization request, for the ID token (`openid`) and mcp:read, with `extra` parameters. */
+  function appAuthorization(extra: Record<string, string> = {}) {
+    const { verifier, challenge } = createPkce();
+    return { verifier, url: authorizeUrl(server.issuer, { clientId: client.client_id, scope: 'openid mcp:read', resource: RESOURCE, extra }, challenge) };
+  }
+
+  /**
+   * A browser signed in at the upstream `age` seconds ago (through Gatehouse, for the app) and
+   * since signed out of Gatehouse, as after Gatehouse's session ended: the upstream's SSO session
+   * usually outlives it.
+   */
+  async function signedInUpstreamAgo(age: number): Promise<Browser> {
+    const browser = new Browser(server.issuer, [idp.issuer]);
+    let page = await viaUpstream(browser, await browser.navigate(appAuthorization().url));
+    if (/name="decision"/.test(page.html)) page = await decide(browser, page, 'approve');
+    assert.ok(new URL(page.url).searchParams.get('code'), `connected: ${page.status} ${page.url}\n${page.html.slice(0, 300)}`);
+    const signedOut = await post(browser, await browser.navigate('/account'), '/account/sign-out');
+    assert.match(signedOut.html, /Signed out/);
+    clock.advance(age);
+    return browser;
+  }
+
+  /** From Gatehouse's sign-in page, "Sign in with Test IdP": the authorization request the upstream receives. */
+  async function requestToUpstream(browser: Browser, signInPage: PageResult): Promise<URL> {
+    const action = /action="(\/interaction\/[^"]+\/federated\/test-idp)"/.exec(signInPage.html)?.[1];
+    assert.ok(action, `expected Gatehouse's sign-in page, got ${signInPage.status} ${signInPage.url}`);
+    const left = await browser.submit(action, { csrf: inputValue(signInPage.html, 'csrf')! }, signInPage.url, (next) => next.origin === idp.issuer);
+    const url = new URL(left.url);
+    assert.equal(url.origin, idp.issuer, 'sent to the upstream');
+    return url;
+  }
+
+  test('an app asking max_age=60: the upstream is asked for max_age=60 too, without prompt=login', async () => {
+    const browser = await signedInUpstreamAgo(10 * 60);
+    const url = await requestToUpstream(browser, await browser.navigate(appAuthorization({ max_age: '60' }).url));
+    assert.equal(url.searchParams.get('max_age'), '60', 'max_age also makes auth_time REQUIRED in the ID token (OIDC Core §3.1.2.1)');
+    assert.equal(url.searchParams.get('prompt'), null, 'an upstream sign-in newer than max_age may stand');
+  });
+
+  test('an app asking max_age=60 of a person the upstream signed in 10 minutes ago, which answers from that session: refused, and no code reaches the app', async () => {
+    const browser = await signedInUpstreamAgo(10 * 60);
+    idp.passesOnSession = true;
+    try {
+      const refused = await viaUpstream(browser, await browser.navigate(appAuthorization({ max_age: '60' }).url));
+      assert.equal(refused.status, 401, `${refused.status} ${refused.url}\n${refused.html.slice(0, 400)}`);
+      assert.match(refused.html, /This step needs you to sign in again, but Test IdP let you through on an earlier sign-in/);
+      assert.ok(!refused.url.startsWith(CLAUDE_CALLBACK), 'nothing was sent to the app');
+    } finally {
+      idp.passesOnSession = false;
+    }
+  });
+
+  test('a first sign-in under max_age=60, made at the upstream just now: the app gets a code whose ID token has that auth_time', async () => {
+    const browser = new Browser(server.issuer, [idp.issuer]);
+    const { url, verifier } = appAuthorization({ max_age: '60' });
+    let page = await viaUpstream(browser, await browser.navigate(url));
+    if (/name="decision"/.test(page.html)) page = await decide(browser, page, 'approve');
+    const code = new URL(page.url).searchParams.get('code');
+    assert.ok(code, `${page.status} ${page.url}\n${page.html.slice(0, 400)}`);
+    const tokens = await tokenRequest(server.issuer, { grant_type: 'authorization_code', client_id: client.client_id, code, code_verifier: verifier, redirect_uri: CLAUDE_CALLBACK });
+    assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+    assert.equal(decodeJwt(tokens.body.id_token as string).auth_time, clock.epochSeconds());
   });
 });

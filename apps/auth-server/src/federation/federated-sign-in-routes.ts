@@ -22,10 +22,14 @@
  *   `aud`, `exp`, `nonce`).
  * - A sign-in asked to be fresh (prompt=login: the admin pages' re-authentication) is asked of
  *   the upstream with prompt=login and max_age=0 (OIDC Core §3.1.2.1), which makes `auth_time`
- *   REQUIRED in its ID token. The upstream SHOULD honour prompt=login but may pass on its SSO
- *   session instead, so the sign-in is accepted only when `auth_time` is no earlier than the
- *   moment the start sent the browser there (less openid-client's 30 s clock tolerance); anything
- *   else is refused with a page saying the upstream did not sign the person in again.
+ *   REQUIRED in its ID token. A client's max_age is passed on as it is: the person signs in here
+ *   through the upstream, so only the upstream's sign-in can be as recent as the client asks (the
+ *   upstream's SSO session usually outlives ours). The upstream SHOULD honour both but may pass on
+ *   its SSO session instead, so the sign-in is accepted only when `auth_time` is no earlier than
+ *   the moment the start sent the browser there, less the max_age (less openid-client's 30 s
+ *   clock tolerance); anything else is refused with a page saying the upstream did not sign the
+ *   person in again. Such a sign-in is stamped with the upstream's `auth_time`, the time the
+ *   person really signed in, which the client's ID token then carries.
  * - On success the interaction gets its login result and the browser resumes it; the provider
  *   checks its own resume cookie there, so the sign-in still finishes only in this browser.
  * - Every failure ends on our error page with a plain message and no token.
@@ -75,6 +79,16 @@ const CLOCK_TOLERANCE_SECONDS = 30;
 /** The interaction asked for a fresh sign-in (prompt=login), which the upstream must then perform. */
 function asksFreshSignIn(interaction: { prompt: { reasons: string[] } }): boolean {
   return interaction.prompt.reasons.includes('login_prompt');
+}
+
+/**
+ * How old, in seconds, the upstream's sign-in may be: 0 for a fresh one, the client's max_age
+ * when it sent one; undefined when the client did not say, which leaves it to the upstream.
+ */
+function maxSignInAge(interaction: { prompt: { reasons: string[] }; params: Record<string, unknown> }): number | undefined {
+  if (asksFreshSignIn(interaction)) return 0;
+  const maxAge = Number(interaction.params.max_age);
+  return interaction.params.max_age !== undefined && Number.isSafeInteger(maxAge) && maxAge >= 0 ? maxAge : undefined;
 }
 
 const REFUSALS: Record<string, (upstream: UpstreamConfig) => string> = {
@@ -159,9 +173,11 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
       code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
       code_challenge_method: 'S256',
       // OIDC Core §3.1.2.1: a sign-in asked to be fresh (the admin pages' re-authentication sends
-      // prompt=login) asks the upstream for a fresh one too, instead of accepting its SSO session.
-      // max_age=0 makes auth_time REQUIRED in the ID token, which the callback checks.
-      ...(asksFreshSignIn(interaction) ? { prompt: 'login', max_age: '0' } : {}),
+      // prompt=login) asks the upstream for a fresh one too, instead of accepting its SSO session,
+      // and a client's max_age is the upstream's. max_age makes auth_time REQUIRED in the ID
+      // token, which the callback checks.
+      ...(asksFreshSignIn(interaction) ? { prompt: 'login' } : {}),
+      ...(maxSignInAge(interaction) === undefined ? {} : { max_age: String(maxSignInAge(interaction)) }),
     });
     ctx.status = 303;
     ctx.redirect(url.href);
@@ -195,7 +211,7 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
     // openid-client sends the URL without its query as the token request's redirect_uri, which
     // the upstream compares with the authorization request's (RFC 6749 §4.1.3).
     const currentUrl = new URL(`${arrivedAt}?${ctx.querystring}`);
-    const fresh = asksFreshSignIn(interaction);
+    const maxAge = maxSignInAge(interaction);
     let claims: oidc.IDToken & Record<string, unknown>;
     try {
       const tokens = await oidc.authorizationCodeGrant(configuration, currentUrl, {
@@ -203,9 +219,9 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
         expectedState: state,
         expectedNonce: pending.nonce,
         idTokenExpected: true,
-        // With the max_age=0 the start sent: openid-client requires auth_time and refuses one
+        // With the max_age the start sent: openid-client requires auth_time and refuses one
         // older than its clock allows; the check after this one compares it with our own clock.
-        ...(fresh ? { maxAge: 0 } : {}),
+        ...(maxAge === undefined ? {} : { maxAge }),
       });
       claims = { ...tokens.claims()! } as oidc.IDToken & Record<string, unknown>;
       // Conformant providers may put email only in UserInfo (OIDC Core §5.4); ask it then,
@@ -223,7 +239,7 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
           ? `You did not allow the sign-in at ${upstream.displayName}, so you are not signed in.`
           : `${upstream.displayName} could not sign you in (${err.error}).`);
       }
-      if (fresh && isAuthTimeRefusal(err)) await refuseStaleSignIn(ctx, upstream, interaction, undefined);
+      if (maxAge !== undefined && isAuthTimeRefusal(err)) await refuseStaleSignIn(ctx, upstream, interaction, maxAge, undefined);
       // openid-client's message is generic ("invalid response encountered"); what was wrong is
       // its cause's (oauth4webapi's, naming the parameter or claim, never its value). Not the
       // cause itself: it may hold the upstream's answer, tokens included.
@@ -242,8 +258,8 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
 
     // The start stored this sign-in with our clock's now + LOGIN_TTL_SECONDS as its expiry.
     const startedAt = pending.expiresAt - LOGIN_TTL_SECONDS;
-    if (fresh && !(typeof claims.auth_time === 'number' && claims.auth_time >= startedAt - CLOCK_TOLERANCE_SECONDS)) {
-      await refuseStaleSignIn(ctx, upstream, interaction, claims.auth_time);
+    if (maxAge !== undefined && !(typeof claims.auth_time === 'number' && claims.auth_time >= startedAt - maxAge - CLOCK_TOLERANCE_SECONDS)) {
+      await refuseStaleSignIn(ctx, upstream, interaction, maxAge, claims.auth_time);
     }
 
     const admission = admit(upstream, claims);
@@ -271,8 +287,11 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
     }
     deps.onSignIn?.('success');
     await deps.recordSignIn?.(ctx, { ...audited, ok: true });
-    // The sign-in time on our clock, which the admin pages' re-authentication compares with.
-    interaction.result = { login: { accountId: user.id, amr: ['fed'], ts: deps.clock.epochSeconds() } };
+    // The sign-in time on our clock, which the admin pages' re-authentication compares with; under
+    // a max_age, when the upstream signed the person in (checked above), never later than now.
+    const now = deps.clock.epochSeconds();
+    const ts = maxAge === undefined ? now : Math.min(now, claims.auth_time as number);
+    interaction.result = { login: { accountId: user.id, amr: ['fed'], ts } };
     // `exp` is the provider's; the adapter stores our now + this TTL, which is `exp` again.
     await interaction.save(interaction.exp - deps.clock.epochSeconds());
     ctx.status = 303;
@@ -283,11 +302,11 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
    * A fresh sign-in the upstream did not perform: refused outright, not finished as an ordinary
    * sign-in. Finishing it would hand the admin pages a sign-in they would only send back to the
    * upstream for a fresh one again (a loop, as the upstream keeps its session), and an interaction
-   * that asked for prompt=login must not end without one (OIDC Core §3.1.2.1). Nothing is linked
-   * or created: the person is not let in on this answer.
+   * that asked for prompt=login or a max_age must not end without one (OIDC Core §3.1.2.1).
+   * Nothing is linked or created: the person is not let in on this answer.
    */
-  async function refuseStaleSignIn(ctx: Context, upstream: UpstreamConfig, interaction: { params: Record<string, unknown> } & Parameters<typeof flowIdOf>[0], authTime: unknown): Promise<never> {
-    logger.warn({ upstream: upstream.id, auth_time: authTime }, 'federated re-authentication refused: the upstream did not sign the person in again (prompt=login, max_age=0)');
+  async function refuseStaleSignIn(ctx: Context, upstream: UpstreamConfig, interaction: { params: Record<string, unknown> } & Parameters<typeof flowIdOf>[0], maxAge: number, authTime: unknown): Promise<never> {
+    logger.warn({ upstream: upstream.id, max_age: maxAge, auth_time: authTime }, 'federated re-authentication refused: the upstream did not sign the person in within max_age');
     deps.onSignIn?.('refused');
     await deps.recordSignIn?.(ctx, { method: 'federated', ok: false, reason: 'not_reauthenticated', upstream: upstream.id, clientId: String(interaction.params.client_id), flowId: flowIdOf(interaction) });
     throw new PageError(401, 'login_required', `This step needs you to sign in again, but ${upstream.displayName} let you through on an earlier sign-in instead of asking for it. Sign out at ${upstream.displayName} (or end its session there), then try again.`);
