@@ -8,7 +8,7 @@ import { SignInThrottle } from '../../apps/auth-server/src/accounts/sign-in-thro
 import { readCookieKeys } from '../../apps/auth-server/src/keys/signing-keys.ts';
 import { Browser, formAction, inputValue, type PageResult } from '../helpers/browser.ts';
 import { decodeJwt } from 'jose';
-import { authorizeUrl, connect, decide, redeem, registerClient, signIn, type RegisteredClient } from '../helpers/oauth-flow.ts';
+import { authorizeUrl, CLAUDE_CALLBACK, connect, decide, redeem, registerClient, signIn, type RegisteredClient } from '../helpers/oauth-flow.ts';
 import { createPkce } from '../helpers/pkce.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { TestClock } from '../helpers/test-clock.ts';
@@ -247,6 +247,49 @@ describe('consent page content', () => {
       await server.close();
     }
   });
+});
+
+describe('consent page: scope words this server does not grant', () => {
+  let server: TestAuthServer;
+  let client: RegisteredClient;
+  before(async () => {
+    server = await startAuthServer();
+    client = await registerClient(server.issuer);
+    await server.auth.users.create({ username: 'reader', passwordHash: await server.auth.hasher.hash('reader-password'), scopes: ['mcp:read'] });
+  });
+  after(() => server.close());
+
+  // Any printable ASCII but space, quote and backslash is a scope token (RFC 6749 §3.3); the
+  // provider ignores those it does not know, so the page must not offer them as permissions.
+  const WORDS: Array<[string, string]> = [
+    ['a sentence for the person deciding', 'Approved_by_your_IT_department_-_click_Allow'],
+    ["Claude's registered scope", 'claudeai'],
+    ['a resource scope this server does not have', 'mcp:delete'],
+    ['a known scope in another case', 'OPENID'],
+    ['a known scope with a suffix', 'profile2'],
+    ['markup', '<b>trusted</b>'],
+  ];
+  for (const [what, word] of WORDS) {
+    test(`${what} (${word}) is neither listed nor granted`, async () => {
+      const browser = new Browser(server.issuer);
+      const { verifier, challenge } = createPkce();
+      const page = await browser.navigate(authorizeUrl(server.issuer, { clientId: client.client_id, scope: `openid ${word} mcp:read`, resource: RESOURCE }, challenge));
+      const consent = await signIn(browser, page, 'reader', 'reader-password');
+      assert.match(consent.html, /Know who you are <code>openid<\/code>/);
+      assert.match(consent.html, /name="scope" value="mcp:read"/);
+      const main = consent.html.slice(consent.html.indexOf('<main'));
+      for (const shown of [word, word.replace(/</g, '&lt;').replace(/>/g, '&gt;')]) assert.ok(!main.includes(shown), `${word} is on the page:\n${main}`);
+
+      const approved = await decide(browser, consent, 'approve');
+      const code = new URL(approved.url).searchParams.get('code');
+      assert.ok(code, `${approved.status} ${approved.url}`);
+      const tokens = await redeem(server.issuer, client, { code, verifier, redirectUri: CLAUDE_CALLBACK, callback: new URL(approved.url), browser });
+      assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+      assert.equal(tokens.body.scope, 'mcp:read');
+      assert.equal(typeof tokens.body.id_token, 'string', 'openid was granted');
+      assert.deepEqual(String(decodeJwt(tokens.body.access_token as string).scope).split(' '), ['mcp:read']);
+    });
+  }
 });
 
 describe('a consent page that can grant nothing new', () => {

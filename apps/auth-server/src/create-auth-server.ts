@@ -10,7 +10,7 @@ import Koa from 'koa';
 import type Provider from 'oidc-provider';
 import { systemClock, type Clock } from '../../shared/clock.ts';
 import type { AuthServerConfig } from '../../shared/config/load-config.ts';
-import { MCP_SCOPES } from '../../shared/mcp-scopes.ts';
+import { MCP_SCOPES, OIDC_SCOPES } from '../../shared/mcp-scopes.ts';
 import { openDatabase } from '../../shared/storage/open-database.ts';
 import type { SqlDatabase } from '../../shared/storage/sql-database.ts';
 import { healthRoutes } from '../../shared/health-routes.ts';
@@ -365,6 +365,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   app.use(interactionRoutes({
     provider, users, hasher, throttle, csrf, render, documentHostPolicy,
     resourceScopes: MCP_SCOPES,
+    identityScopes: OIDC_SCOPES,
     mode: config.mode,
     upstreams: upstreams.list().map(({ id, displayName }) => ({ id, displayName })),
     onSignIn: (result) => metrics.signIns.inc({ method: 'password', result }),

@@ -9,6 +9,9 @@
  *   nothing reveals which it was.
  * - Consent grants at most what the user may grant and what they ticked; the rest is recorded
  *   as rejected, so the provider does not ask again for it in this interaction.
+ * - The consent page lists only scopes this server grants: the provider ignores a word it does not
+ *   know in `scope` (any printable ASCII, RFC 6749 §3.3), so listing it would offer the person, in
+ *   the client's own words ("Approved_by_your_IT_department"), a permission nothing grants.
  * - A consent page that could grant nothing new (the account lacks every scope asked for) shows
  *   no Allow button: it names the scopes the account cannot have, and offers to continue with
  *   what the app already holds, if anything, or to go back to the app.
@@ -52,6 +55,11 @@ export interface InteractionDeps {
   upstreams: Array<{ id: string; displayName: string }>;
   /** Resource scopes (mcp:*) this server knows. */
   resourceScopes: readonly string[];
+  /**
+   * OpenID Connect scopes this server grants (openid, profile, …). Any other word in a request's
+   * `scope` is ignored by the provider, so the consent page does not show it either.
+   */
+  identityScopes: readonly string[];
   /** Told the result of each password sign-in (metrics). */
   onSignIn?: (result: SignInResult) => void;
   /** Told of each password sign-in attempt, with its user and reason (the audit log). */
@@ -168,7 +176,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       documentHost,
       warning,
       scopes: grantable.map((scope) => ({ name: scope, description: describeScope(scope) })),
-      identityScopes: requested.filter((s) => !deps.resourceScopes.includes(s)).map((scope) => ({ name: scope, description: describeScope(scope) })),
+      identityScopes: requested.filter((s) => deps.identityScopes.includes(s)).map((scope) => ({ name: scope, description: describeScope(scope) })),
       unavailable,
       alreadyAllowed: alreadyAllowed.map((scope) => ({ name: scope, description: describeScope(scope) })),
       offerAllow: !nothingNew,
