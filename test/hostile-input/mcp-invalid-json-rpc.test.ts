@@ -73,7 +73,7 @@ describe('MCP bodies that are JSON but not JSON-RPC', () => {
   test('a notification and a request are still served', async () => {
     const notification = await fetch(server.mcpUrl, { method: 'POST', headers: headers(), body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) });
     assert.equal(notification.status, 202, await notification.text());
-    const request = await fetch(server.mcpUrl, { method: 'POST', headers: headers(), body: JSON.stringify([{ jsonrpc: '2.0', id: 8, method: 'tools/list' }]) });
+    const request = await fetch(server.mcpUrl, { method: 'POST', headers: headers(), body: JSON.stringify({ jsonrpc: '2.0', id: 8, method: 'tools/list' }) });
     const text = await request.text();
     assert.equal(request.status, 200, text);
     assert.match(text, /"id":8/);

@@ -4,7 +4,8 @@
  * answer-session-request.ts) and everything else by the SDK's own transport. Each row is a request
  * a client (or an attacker) can send; the status, headers and JSON-RPC answer are the SDK's in
  * every case, checked against the values the SDK's transport alone gave before that path existed,
- * except for a body that is not JSON-RPC, which serve-mcp-request.ts answers -32600 before the SDK.
+ * except for a body that is not JSON-RPC and a batch (the session negotiated 2025-11-25, which has
+ * none), which serve-mcp-request.ts answers -32600 before the SDK.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -28,7 +29,8 @@ const rows: Row[] = [
   { name: 'a tools/call', status: 200, answer: 'whoami' },
   { name: 'a tools/call with a charset', headers: { 'Content-Type': 'application/json; charset=utf-8' }, status: 200, answer: 'whoami' },
   { name: 'a tools/call with the protocol version header', headers: { 'MCP-Protocol-Version': '2025-06-18' }, status: 200, answer: 'whoami' },
-  { name: 'a batch of one tools/call', body: [WHOAMI], status: 200, answer: 'whoami' },
+  // MCP 2025-06-18 removed batching: a 2025-11-25 session gets none (serve-mcp-request.ts); the SDK alone served it.
+  { name: 'a batch of one tools/call', body: [WHOAMI], status: 400, answer: -32600 },
   { name: 'an Accept without the event stream', headers: { Accept: 'application/json' }, status: 406, answer: -32000 },
   { name: 'an Accept without JSON', headers: { Accept: 'text/event-stream' }, status: 406, answer: -32000 },
   { name: 'a Content-Type that is not JSON', headers: { 'Content-Type': 'text/plain' }, status: 415, answer: -32000 },

@@ -14,6 +14,15 @@
  *   400 with `-32600 Invalid Request` (JSON-RPC 2.0 §5.1, §6). The SDK 1.x answers it `-32700
  *   Parse error`, which is for text that is not JSON (typescript-sdk#563), and an empty batch 202.
  *   Checked only where the SDK would check it: after its 406 for an Accept without both types.
+ * - A JSON-RPC batch where the protocol has none: 400 with `-32600 Invalid Request`. MCP 2025-06-18
+ *   removed batching (changelog; transports §Sending Messages: the POST body MUST be a single
+ *   request, notification or response), so a session that negotiated 2025-06-18 or later is
+ *   served one message per POST; sessions of 2025-03-26 (which MUST support receiving batches,
+ *   basic §JSON-RPC Batching) and earlier still get them. The negotiated version decides, not
+ *   the `MCP-Protocol-Version` header. An `initialize` in a batch is refused in every revision
+ *   (2025-03-26 lifecycle §Initialization: it MUST NOT be part of a batch), before a session is
+ *   opened for it. The SDK 1.x serves batches in every session, whatever it negotiated. Checked
+ *   after the SDK's 406, as the body check above.
  * - A session's GET stream is ended once the token it was opened with is refused (expired or
  *   revoked), when `watchStream` is given (watch-stream-token.ts).
  * - Everything else is the SDK's: Accept and Content-Type checks, the 400 for an unsupported
@@ -37,14 +46,17 @@ export function serveMcpRequest(sessions: McpSessions, logger: Logger, watchStre
     const sessionId = req.headers['mcp-session-id'];
 
     let transport;
+    let protocolVersion: string | undefined;
     let discard: (() => Promise<void>) | undefined;
     if (sessionId) {
-      transport = (await sessions.find(String(sessionId), auth.extra.subject))?.transport;
-      if (!transport) {
+      const session = await sessions.find(String(sessionId), auth.extra.subject);
+      if (!session) {
         answerJson(res, 404, { jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null });
         return;
       }
+      ({ transport, protocolVersion } = session);
     } else {
+      if (Array.isArray(rpcBody) && rpcBody.some(isInitialize)) return refuseBatch(res, 'initialize must not be part of a JSON-RPC batch');
       ({ transport, discard } = await sessions.start(auth.extra.subject, rpcBody));
     }
 
@@ -64,6 +76,9 @@ export function serveMcpRequest(sessions: McpSessions, logger: Logger, watchStre
           answerJson(res, 400, { jsonrpc: '2.0', error: { code: -32600, message: 'Invalid Request: the body is not a JSON-RPC 2.0 message' }, id: null });
           return;
         }
+        if (Array.isArray(rpcBody) && acceptsBoth(req) && protocolVersion !== undefined && protocolVersion >= FIRST_VERSION_WITHOUT_BATCHES) {
+          return refuseBatch(res, `protocol version ${protocolVersion} has no JSON-RPC batches: send each message in a POST of its own`);
+        }
         // A session's one GET stream (the SDK answers a second one 409), so the stream it closes is this one.
         if (req.method === 'GET' && !discard) watchStream?.(res, auth, () => transport.closeStandaloneSSEStream());
         await transport.handleRequest(req, res, rpcBody);
@@ -82,15 +97,31 @@ export function serveMcpRequest(sessions: McpSessions, logger: Logger, watchStre
   };
 }
 
+/** Whether the SDK gets past its 406 for a POST: the Accept header names both types. */
+function acceptsBoth(req: IncomingMessage): boolean {
+  const accept = req.headers.accept;
+  return accept !== undefined && accept.includes('application/json') && accept.includes('text/event-stream');
+}
+
+/** MCP 2025-06-18 changelog: "Remove support for JSON-RPC batching". Versions are dates, so they compare as strings. */
+const FIRST_VERSION_WITHOUT_BATCHES = '2025-06-18';
+
+function isInitialize(message: unknown): boolean {
+  return typeof message === 'object' && message !== null && (message as { method?: unknown }).method === 'initialize';
+}
+
+/** JSON-RPC 2.0 §6: a batch refused as a whole gets one error, with a null id. */
+function refuseBatch(res: ServerResponse, why: string): void {
+  answerJson(res, 400, { jsonrpc: '2.0', error: { code: -32600, message: `Invalid Request: ${why}` }, id: null });
+}
+
 /**
  * Whether a parsed JSON POST body (undefined when there is none: GET, DELETE, another content
  * type) is not one JSON-RPC message or a non-empty batch of them, and the SDK would read it (its
  * 406 for an Accept without both types comes first, webStandardStreamableHttp.js handlePostRequest).
  */
 function isNotJsonRpc(req: IncomingMessage, rpcBody: unknown): boolean {
-  if (rpcBody === undefined) return false;
-  const accept = req.headers.accept;
-  if (!accept?.includes('application/json') || !accept.includes('text/event-stream')) return false;
+  if (rpcBody === undefined || !acceptsBoth(req)) return false;
   const messages = Array.isArray(rpcBody) ? rpcBody : [rpcBody];
   return messages.length === 0 || messages.some((message) => !JSONRPCMessageSchema.safeParse(message).success);
 }

@@ -38,6 +38,8 @@ export interface McpSession {
   readonly subject: string;
   readonly transport: StreamableHTTPServerTransport;
   readonly server: Server;
+  /** The protocol version negotiated at initialize: its revision's rules hold for the session. */
+  readonly protocolVersion: string;
   /** Epoch ms of its last request here. */
   lastUsed: number;
 }
@@ -112,9 +114,10 @@ export class McpSessions {
   async start(subject: string, body: unknown): Promise<{ transport: StreamableHTTPServerTransport; discard: () => Promise<void> }> {
     const params = initializeParamsOf(body);
     const id = params && randomUUID();
+    const protocolVersion = params ? negotiatedVersion(params) : LATEST_PROTOCOL_VERSION;
     if (id && params) {
       const { store, clock, maxSessions, maxSessionsPerSubject } = this.#options;
-      const ended = await store.open({ id, subject, protocolVersion: negotiatedVersion(params), initializeParams: params }, { maxSessions, maxSessionsPerSubject }, clock.now());
+      const ended = await store.open({ id, subject, protocolVersion, initializeParams: params }, { maxSessions, maxSessionsPerSubject }, clock.now());
       for (const endedId of ended) {
         const session = this.#sessions.get(endedId);
         if (session) this.#closeHere(session, 'limit');
@@ -125,7 +128,7 @@ export class McpSessions {
       // Matches the SDK: it opens a session only for a lone initialize, which is what `id` needs.
       if (!id) throw new Error('a session opens only on a lone initialize request');
       return id;
-    }, (sessionId) => this.#hold({ id: sessionId, subject, transport, server, lastUsed: this.#options.clock.now() }));
+    }, (sessionId) => this.#hold({ id: sessionId, subject, transport, server, protocolVersion, lastUsed: this.#options.clock.now() }));
     await server.connect(transport);
     return {
       transport,
@@ -196,7 +199,7 @@ export class McpSessions {
       await server.close().catch(() => {});
       return undefined;
     }
-    const session = { id: record.id, subject: record.subject, transport, server, lastUsed: this.#options.clock.now() };
+    const session = { id: record.id, subject: record.subject, transport, server, protocolVersion: record.protocolVersion, lastUsed: this.#options.clock.now() };
     this.#hold(session);
     this.#options.logger.debug({ session: record.id }, 'mcp session rebuilt here');
     return session;
