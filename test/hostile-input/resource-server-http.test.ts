@@ -11,10 +11,10 @@ describe('hostile HTTP input at the resource-server', () => {
   const suite = useIssuerAndServer();
 
   const wrongMethods: Array<[string, string, string]> = [
-    ['TRACE', '/mcp', 'HEAD, GET, POST, DELETE, OPTIONS'],
-    ['PROPFIND', '/mcp', 'HEAD, GET, POST, DELETE, OPTIONS'],
-    ['PUT', '/mcp', 'HEAD, GET, POST, DELETE, OPTIONS'],
-    ['PATCH', '/mcp', 'HEAD, GET, POST, DELETE, OPTIONS'],
+    ['TRACE', '/mcp', 'GET, POST, DELETE, OPTIONS'],
+    ['PROPFIND', '/mcp', 'GET, POST, DELETE, OPTIONS'],
+    ['PUT', '/mcp', 'GET, POST, DELETE, OPTIONS'],
+    ['PATCH', '/mcp', 'GET, POST, DELETE, OPTIONS'],
     ['TRACE', '/.well-known/oauth-protected-resource/mcp', 'HEAD, GET, OPTIONS'],
     ['POST', '/.well-known/oauth-protected-resource', 'HEAD, GET, OPTIONS'],
     ['TRACE', '/healthz', 'GET, HEAD, OPTIONS'],

@@ -10,7 +10,7 @@ import { createLogger } from '../../apps/shared/logger.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
 import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
-import { INITIALIZE, mcpRequest, parseChallenge } from '../helpers/mcp-http.ts';
+import { INITIALIZE, mcpRequest, openSession, parseChallenge } from '../helpers/mcp-http.ts';
 import { rawRequest } from '../helpers/raw-http.ts';
 
 const METADATA_URL = 'http://localhost:4001/.well-known/oauth-protected-resource/mcp';
@@ -273,9 +273,67 @@ describe('MCP endpoint request bodies', () => {
     assert.equal(response.status, 415);
   });
 
-  test('leaves other methods with a token to the SDK (405)', async () => {
-    const response = await fetch(server.mcpUrl, { method: 'PUT', headers: { Authorization: `Bearer ${await issuer.mint()}` } });
-    assert.equal(response.status, 405);
+});
+
+describe('MCP endpoint methods', () => {
+  let issuer: TestIssuer;
+  let server: RunningResourceServer;
+  let token: string;
+  let sessionId: string;
+
+  /** The methods the endpoint serves: what every 405 and the preflight say (RFC 9110 §15.5.6, §10.2.1). */
+  const ALLOW = 'GET, POST, DELETE, OPTIONS';
+
+  before(async () => {
+    issuer = await startTestIssuer();
+    server = await startResourceServer({ issuer: issuer.issuer });
+    token = await issuer.mint();
+    sessionId = await openSession(server.mcpUrl, token);
+  });
+  after(async () => {
+    await server?.close();
+    await issuer?.close();
+  });
+
+  // [what is sent, method, with a token, with the session's id]
+  const refused: Array<[string, string, boolean, boolean]> = [
+    ['HEAD without a token', 'HEAD', false, false],
+    ['HEAD with a token', 'HEAD', true, false],
+    ['HEAD in a session', 'HEAD', true, true],
+    ['PUT with a token', 'PUT', true, false],
+    ['PATCH in a session', 'PATCH', true, true],
+    ['TRACE without a token', 'TRACE', false, false],
+  ];
+  for (const [what, method, withToken, inSession] of refused) {
+    test(`answers ${what} with 405 and Allow: ${ALLOW}`, async () => {
+      const headers = { ...(withToken ? { Authorization: `Bearer ${token}` } : {}), ...(inSession ? { 'Mcp-Session-Id': sessionId } : {}) };
+      const response = await rawRequest(server.baseUrl, { method, path: '/mcp', headers });
+      assert.equal(response.status, 405, response.body.slice(0, 200));
+      assert.equal(response.headers.allow, ALLOW);
+      assert.equal(response.headers['www-authenticate'], undefined, 'a method not served needs no token');
+    });
+  }
+
+  test('every method the 405 names is served: a preflight, a POST, a GET stream and a DELETE in a session', async () => {
+    const preflight = await rawRequest(server.baseUrl, { method: 'OPTIONS', path: '/mcp' });
+    assert.equal(preflight.status, 204);
+    assert.equal(preflight.headers.allow, ALLOW);
+    const own = await openSession(server.mcpUrl, token);
+    const inSession = { 'Mcp-Session-Id': own, 'MCP-Protocol-Version': '2025-11-25' };
+    const posted = await mcpRequest(server.mcpUrl, { token, headers: inSession, body: { jsonrpc: '2.0', method: 'notifications/initialized' } });
+    assert.equal(posted.status, 202);
+    const stream = await mcpRequest(server.mcpUrl, { token, method: 'GET', headers: inSession });
+    assert.equal(stream.status, 200);
+    assert.equal(stream.headers.get('content-type'), 'text/event-stream');
+    await stream.body?.cancel();
+    const deleted = await mcpRequest(server.mcpUrl, { token, method: 'DELETE', headers: inSession });
+    assert.equal(deleted.status, 200);
+  });
+
+  test('HEAD at the origin root with a token is the page\'s, not an MCP request', async () => {
+    const response = await rawRequest(server.baseUrl, { method: 'HEAD', path: '/', headers: { Authorization: `Bearer ${token}` } });
+    assert.equal(response.status, 200);
+    assert.match(String(response.headers['content-type']), /^text\/html/);
   });
 });
 

@@ -7,8 +7,12 @@
  * - observeRequest: request id, one log line, latency (observe-request.ts).
  * - A malformed `Host`, or more than one: 400 `invalid_request` with `Connection: close` (RFC 9112
  *   §3.2, as rejectMalformedHost without a trusted proxy).
- * - A method the endpoint does not serve: 405 with `Allow` (RFC 9110 §15.5.6), as
- *   answerMethodNotAllowed did for the router's routes (GET implies HEAD).
+ * - A method the endpoint does not serve: 405 with `Allow` (RFC 9110 §15.5.6: the methods the
+ *   resource supports, so the same list the preflight's `Allow` gives, guard-origin.ts), before
+ *   authentication as the router answered it. HEAD among them: a GET here opens the session's
+ *   event stream (MCP transports §Listening for Messages), which a HEAD cannot answer without
+ *   content, and the SDK's transport answers anything but GET, POST and DELETE 405 anyway. So
+ *   GET does not imply HEAD here, unlike answerMethodNotAllowed's routes.
  * - Errors, as handleErrors: a client that went away or sent malformed HTTP is logged at info and
  *   answered 400 if anyone is still listening; anything else is logged at error and answered
  *   `500 server_error`, never with its message.
@@ -41,8 +45,8 @@ export interface McpRequestListenerOptions {
   logger: Logger;
 }
 
-/** The Streamable HTTP transport's methods (MCP transports §2), HEAD with GET, OPTIONS for CORS preflights. */
-const SERVED_METHODS = new Set(['HEAD', 'GET', 'POST', 'DELETE', 'OPTIONS']);
+/** The Streamable HTTP transport's methods (MCP transports §Streamable HTTP), OPTIONS for CORS preflights. */
+const SERVED_METHODS = new Set(['GET', 'POST', 'DELETE', 'OPTIONS']);
 const ALLOW = [...SERVED_METHODS].join(', ');
 
 export function mcpRequestListener({ mcpPath, endpoint, otherwise, observe, logger }: McpRequestListenerOptions): RequestListener {

@@ -11,9 +11,10 @@
  *
  * What counts as an MCP request at `/` (MCP 2025-11-25 transports §Streamable HTTP):
  * - POST (JSON-RPC messages), DELETE (ending a session), OPTIONS (a browser client's preflight).
- * - GET or HEAD that accepts `text/event-stream` (the server-to-client stream) or carries an
+ * - GET that accepts `text/event-stream` (the server-to-client stream) or carries an
  *   `Authorization` header. Any other GET (a browser asking for HTML) gets rootPage instead, so a
  *   person who pastes the MCP origin into a browser learns which URL to give their client.
+ * - Never HEAD: the MCP endpoint does not serve it (mcp-request-listener.ts), the page does.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Context } from 'koa';
@@ -21,7 +22,7 @@ import type { Context } from 'koa';
 export function isMcpRequestAtRoot(req: IncomingMessage): boolean {
   const method = req.method;
   if (method === 'POST' || method === 'DELETE' || method === 'OPTIONS') return true;
-  if (method !== 'GET' && method !== 'HEAD') return false;
+  if (method !== 'GET') return false;
   return req.headers.authorization !== undefined || (req.headers.accept ?? '').toLowerCase().includes('text/event-stream');
 }
 
