@@ -23,6 +23,12 @@
  *   (2025-03-26 lifecycle §Initialization: it MUST NOT be part of a batch), before a session is
  *   opened for it. The SDK 1.x serves batches in every session, whatever it negotiated. Checked
  *   after the SDK's 406, as the body check above.
+ * - An `initialize` without an id (a notification), or with one that is not a string or an
+ *   integer: 400 with `-32600`, and no session recorded. The lifecycle's initialize is a request
+ *   the server answers with the session's id; the SDK's initialize schema does not look at the
+ *   id, so a notification opened a session answered 202 without naming it (nobody could use it,
+ *   and it counted against the user's limit until it idled out), and a null id recorded one
+ *   before the JSON-RPC check refused it.
  * - A session's GET stream is ended once the token it was opened with is refused (expired or
  *   revoked), when `watchStream` is given (watch-stream-token.ts).
  * - Everything else is the SDK's: Accept and Content-Type checks, the 400 for an unsupported
@@ -56,7 +62,8 @@ export function serveMcpRequest(sessions: McpSessions, logger: Logger, watchStre
       }
       ({ transport, protocolVersion } = session);
     } else {
-      if (Array.isArray(rpcBody) && rpcBody.some(isInitialize)) return refuseBatch(res, 'initialize must not be part of a JSON-RPC batch');
+      const refusal = initializeRefusal(rpcBody);
+      if (refusal) return refuseInvalid(res, refusal);
       ({ transport, discard } = await sessions.start(auth.extra.subject, rpcBody));
     }
 
@@ -77,7 +84,7 @@ export function serveMcpRequest(sessions: McpSessions, logger: Logger, watchStre
           return;
         }
         if (Array.isArray(rpcBody) && acceptsBoth(req) && protocolVersion !== undefined && protocolVersion >= FIRST_VERSION_WITHOUT_BATCHES) {
-          return refuseBatch(res, `protocol version ${protocolVersion} has no JSON-RPC batches: send each message in a POST of its own`);
+          return refuseInvalid(res, `protocol version ${protocolVersion} has no JSON-RPC batches: send each message in a POST of its own`);
         }
         // A session's one GET stream (the SDK answers a second one 409), so the stream it closes is this one.
         if (req.method === 'GET' && !discard) watchStream?.(res, auth, () => transport.closeStandaloneSSEStream());
@@ -106,12 +113,25 @@ function acceptsBoth(req: IncomingMessage): boolean {
 /** MCP 2025-06-18 changelog: "Remove support for JSON-RPC batching". Versions are dates, so they compare as strings. */
 const FIRST_VERSION_WITHOUT_BATCHES = '2025-06-18';
 
-function isInitialize(message: unknown): boolean {
+function isInitialize(message: unknown): message is { method: 'initialize'; id?: unknown } {
   return typeof message === 'object' && message !== null && (message as { method?: unknown }).method === 'initialize';
 }
 
-/** JSON-RPC 2.0 §6: a batch refused as a whole gets one error, with a null id. */
-function refuseBatch(res: ServerResponse, why: string): void {
+/**
+ * Why a body without a session id that holds an `initialize` cannot open a session, or undefined.
+ * Asked before the session is recorded: recording it ends the user's least recently used
+ * sessions beyond the limits.
+ */
+function initializeRefusal(rpcBody: unknown): string | undefined {
+  if (Array.isArray(rpcBody)) return rpcBody.some(isInitialize) ? 'initialize must not be part of a JSON-RPC batch' : undefined;
+  if (!isInitialize(rpcBody)) return undefined;
+  // The SDK's RequestIdSchema: a string or an integer (JSON-RPC 2.0 §4: no fractions, null discouraged).
+  const { id } = rpcBody;
+  return typeof id === 'string' || Number.isInteger(id) ? undefined : 'initialize is a request: its id must be a string or an integer';
+}
+
+/** 400 -32600; the id is null (JSON-RPC 2.0 §5: a batch refused as a whole, a notification, or no usable id). */
+function refuseInvalid(res: ServerResponse, why: string): void {
   answerJson(res, 400, { jsonrpc: '2.0', error: { code: -32600, message: `Invalid Request: ${why}` }, id: null });
 }
 
