@@ -1,10 +1,13 @@
 /**
+ * An initialize that cannot open a session records none, so it ends none of the user's others.
+ *
  * An `initialize` that is not a JSON-RPC request (no id: a notification; or an id that is null, a
  * fraction, an object, a boolean) is refused with 400 -32600 and opens no session. The MCP SDK's
  * initialize schema does not look at the id: a notification opened a session answered 202 without
  * its id, and the others recorded one before the JSON-RPC check refused them; either way each one
  * ended the user's least recently used session once past the per-user limit, so the user's client
- * found its working session gone (404).
+ * found its working session gone (404). The same held for an initialize the transport then
+ * refused (406 for its Accept, 400 for a body that is not JSON-RPC): it was recorded first.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -24,7 +27,7 @@ const notRequests: Array<[what: string, body: Record<string, unknown>, message: 
   ['with a boolean id', { ...NOTIFICATION, id: true }, 'Invalid Request: initialize is a request: its id must be a string or an integer'],
 ];
 
-describe('an initialize that is not a request', () => {
+describe('initializes that open no session', () => {
   let issuer: TestIssuer;
   let server: RunningResourceServer;
 
@@ -57,6 +60,30 @@ describe('an initialize that is not a request', () => {
         assert.deepEqual(JSON.parse(answer.text), { jsonrpc: '2.0', error: { code: -32600, message }, id: null });
         assert.equal(answer.sessionId, null);
       }
+    });
+  }
+
+  // [what is sent, headers, body, the status the SDK (or the JSON-RPC check) answers]
+  const refusedByTheTransport: Array<[what: string, headers: Record<string, string>, body: Record<string, unknown>, status: number]> = [
+    ['an Accept without the event stream', { Accept: 'application/json' }, INITIALIZE, 406],
+    ['an Accept without JSON', { Accept: 'text/event-stream' }, INITIALIZE, 406],
+    ['jsonrpc 1.0', {}, { ...INITIALIZE, jsonrpc: '1.0' }, 400],
+    ['no jsonrpc member', {}, { id: 1, method: 'initialize', params: INITIALIZE.params }, 400],
+  ];
+  for (const [what, headers, body, status] of refusedByTheTransport) {
+    test(`an initialize refused for ${what}: ${status}, and the user's open session stays`, async () => {
+      const subject = randomUUID();
+      const token = await issuer.mint({ claims: { sub: subject } });
+      const working = await openSession(server.mcpUrl, token);
+      const statuses = [];
+      for (let sent = 0; sent <= MAX_SESSIONS_PER_USER; sent += 1) {
+        const response = await mcpRequest(server.mcpUrl, { token, headers, body });
+        await response.text();
+        statuses.push(response.status);
+      }
+      const listed = await mcpRequest(server.mcpUrl, { token, headers: { 'Mcp-Session-Id': working, 'MCP-Protocol-Version': '2025-11-25' }, body: { jsonrpc: '2.0', id: 2, method: 'tools/list' } });
+      assert.equal(listed.status, 200, `the working session still answers: ${await listed.text()}`);
+      assert.deepEqual(statuses, statuses.map(() => status));
     });
   }
 

@@ -27,8 +27,11 @@
  *   integer: 400 with `-32600`, and no session recorded. The lifecycle's initialize is a request
  *   the server answers with the session's id; the SDK's initialize schema does not look at the
  *   id, so a notification opened a session answered 202 without naming it (nobody could use it,
- *   and it counted against the user's limit until it idled out), and a null id recorded one
- *   before the JSON-RPC check refused it.
+ *   and it counted against the user's limit until it idled out).
+ * - No session is recorded for a request the SDK will refuse before it issues an id: one without
+ *   both Accept types (its 406) or not JSON-RPC (the 400 above, answered first here). Recording
+ *   one ends the user's least recently used session past the limit, even if the request then
+ *   fails and the record is dropped.
  * - A session's GET stream is ended once the token it was opened with is refused (expired or
  *   revoked), when `watchStream` is given (watch-stream-token.ts).
  * - Everything else is the SDK's: Accept and Content-Type checks, the 400 for an unsupported
@@ -62,9 +65,10 @@ export function serveMcpRequest(sessions: McpSessions, logger: Logger, watchStre
       }
       ({ transport, protocolVersion } = session);
     } else {
-      const refusal = initializeRefusal(rpcBody);
+      const refusal = initializeRefusal(rpcBody) ?? (isNotJsonRpc(req, rpcBody) ? NOT_JSON_RPC : undefined);
       if (refusal) return refuseInvalid(res, refusal);
-      ({ transport, discard } = await sessions.start(auth.extra.subject, rpcBody));
+      // Without both Accept types the SDK answers 406 before it issues an id: nothing to record.
+      ({ transport, discard } = await sessions.start(auth.extra.subject, acceptsBoth(req) ? rpcBody : undefined));
     }
 
     const inProgress = discard ? undefined : requestIdInProgress(transport, rpcBody);
@@ -79,10 +83,8 @@ export function serveMcpRequest(sessions: McpSessions, logger: Logger, watchStre
     try {
       // A plain request in an established session skips the SDK's Web-standard adapter.
       if (discard || !answerSessionRequest(transport, req, res, auth, rpcBody)) {
-        if (isNotJsonRpc(req, rpcBody)) {
-          answerJson(res, 400, { jsonrpc: '2.0', error: { code: -32600, message: 'Invalid Request: the body is not a JSON-RPC 2.0 message' }, id: null });
-          return;
-        }
+        // Without a session it was asked before the session was started.
+        if (!discard && isNotJsonRpc(req, rpcBody)) return refuseInvalid(res, NOT_JSON_RPC);
         if (Array.isArray(rpcBody) && acceptsBoth(req) && protocolVersion !== undefined && protocolVersion >= FIRST_VERSION_WITHOUT_BATCHES) {
           return refuseInvalid(res, `protocol version ${protocolVersion} has no JSON-RPC batches: send each message in a POST of its own`);
         }
@@ -103,6 +105,8 @@ export function serveMcpRequest(sessions: McpSessions, logger: Logger, watchStre
     }
   };
 }
+
+const NOT_JSON_RPC = 'the body is not a JSON-RPC 2.0 message';
 
 /** Whether the SDK gets past its 406 for a POST: the Accept header names both types. */
 function acceptsBoth(req: IncomingMessage): boolean {
