@@ -24,6 +24,7 @@ import { applyConfiguredUsers } from './accounts/apply-configured-users.ts';
 import { prepareBootstrapAdmin, storeBootstrapAdmin, unusedBootstrapAdmin, type BootstrapAdmin } from './accounts/bootstrap-admin.ts';
 import { homePage } from './web/home-page.ts';
 import { pageRoutes } from './web/page-routes.ts';
+import { CONFIG_FILE } from './management/admin-actor.ts';
 import { createAdminServices, type AdminServices } from './management/admin-services.ts';
 import { AllowListSnapshot } from './management/allow-list-snapshot.ts';
 import { createPageSession } from './web/page-session.ts';
@@ -176,7 +177,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   if (hasher.engine.name === 'bcryptjs' && hasher.engine.unavailable) {
     logger.warn({ reason: hasher.engine.unavailable }, 'native bcrypt could not be loaded: passwords are hashed with bcryptjs, which takes about 1.4 times as long');
   }
-  await applyConfiguredUsers(config, users, hasher);
+  const configuredChanges = await applyConfiguredUsers(config, users, hasher);
   let preparedAdmin = await prepareBootstrapAdmin(config, users, hasher);
 
   // Readiness waits for the first-admin step (main.ts runs it once listening): a probe that said
@@ -194,6 +195,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     onKeysChanged: () => holder.reload(),
     clock,
   });
+  await admin.users.finishConfiguredChanges(configuredChanges, CONFIG_FILE);
   // Trusted hosts: the config file's plus the admins', read per use. Redirect URIs and schemes are
   // read by the provider's synchronous validator, so from snapshots that follow the table
   // (allow-list-snapshot.ts: changes on another replica apply within about 2 seconds).

@@ -5,13 +5,29 @@
  * Replicas starting together run this at the same moment on one database: a user is created
  * with an insert that does nothing when the name is taken, and the one that lost reads the
  * winner back. So each user exists once.
+ *
+ * What a change means beyond the row is not done here but reported (`ConfiguredUserChanges`),
+ * for the admin services to finish as `gatehouse users disable` and a password reset do
+ * (UserAdmin.finishConfiguredChanges): the file's `disabled: true` must end the user's grants,
+ * sessions and access tokens, and a new password their sessions, not only stop new sign-ins.
  */
 import type { AuthServerConfig } from '../../../shared/config/load-config.ts';
 import type { PasswordHasher } from './password-hasher.ts';
-import type { UserStore } from './user-store.ts';
+import type { User, UserStore } from './user-store.ts';
+
+export interface ConfiguredUserChanges {
+  /**
+   * Every user the file disables, with whether this start disabled them: one disabled at an
+   * earlier start may still hold grants or sessions, when that start stopped before it ended them.
+   */
+  disabled: Array<{ user: User; now: boolean }>;
+  /** Users present before whose password the file changed. */
+  passwordChanged: User[];
+}
 
 /** Creates or updates each configured user (hash, scopes, disabled) to match the config. */
-export async function applyConfiguredUsers(config: AuthServerConfig, users: UserStore, hasher: PasswordHasher): Promise<void> {
+export async function applyConfiguredUsers(config: AuthServerConfig, users: UserStore, hasher: PasswordHasher): Promise<ConfiguredUserChanges> {
+  const changes: ConfiguredUserChanges = { disabled: [], passwordChanged: [] };
   for (const entry of config.users) {
     const existing = await users.findByUsername(entry.username);
     let passwordHash = entry.passwordHash ?? null;
@@ -25,6 +41,10 @@ export async function applyConfiguredUsers(config: AuthServerConfig, users: User
     if (created) continue;
     // Present already, or created a moment ago by another replica: the file's values win either way.
     const current = existing ?? (await users.findByUsername(entry.username));
-    if (current) await users.update(current.id, settings);
+    if (!current) continue;
+    const updated = await users.update(current.id, settings);
+    if (entry.disabled) changes.disabled.push({ user: updated ?? current, now: !current.disabled });
+    if (current.passwordHash !== null && current.passwordHash !== passwordHash) changes.passwordChanged.push(updated ?? current);
   }
+  return changes;
 }

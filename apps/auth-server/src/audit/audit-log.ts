@@ -10,7 +10,8 @@
  * - Bounded: `prune` (run by the sweeper) deletes events past the retention and the oldest ones
  *   beyond `maxEvents`.
  * - Actors: a user (name and id), or `system` (the server itself, e.g. refresh reuse detected),
- *   `cli` (the command line), `anonymous` (registration, which needs no sign-in).
+ *   `cli` (the command line), `config` (the config file, applied at start), `anonymous`
+ *   (registration, which needs no sign-in).
  * - Shared by every replica (one table on PostgreSQL). Ids come from the table's identity /
  *   rowid; on PostgreSQL a concurrent writer may commit a lower id after a higher one is visible.
  *   Writes take no lock to prevent that (every token issued is audited, and serialising those

@@ -11,3 +11,6 @@ export interface ChangedBy {
    */
   sessionId?: string;
 }
+
+/** The config file, as a start applies what it says of users (apply-configured-users.ts). */
+export const CONFIG_FILE: ChangedBy = { actor: { name: 'config' } };

@@ -18,6 +18,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { MCP_SCOPES } from '../../../shared/mcp-scopes.ts';
 import { USERNAME } from '../../../shared/username.ts';
 import { MAX_PASSWORD_BYTES, PasswordTooLongError } from '../accounts/password-hasher.ts';
+import type { ConfiguredUserChanges } from '../accounts/apply-configured-users.ts';
 import { USER_FRESH_MS, UserStore, type User, type UserChanges } from '../accounts/user-store.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { RevocationFeed } from '../revocation/revocation-feed.ts';
@@ -162,13 +163,43 @@ export class UserAdmin {
     // a crash) left their grants, sessions and access tokens, which come back to life when the
     // user is enabled again, and disabling again is how an administrator finishes it. Each step
     // finds nothing left to do the second time, except the user's entry, harmless twice.
+    const grantsRevoked = await this.#endAccess(user, by, { disabledNow: !user.disabled, alwaysRevokeSubject: true });
+    return { user: updated, grantsRevoked };
+  }
+
+  /**
+   * Finishes what the config file changed at this start (apply-configured-users.ts), as the admin
+   * pages and the CLI finish the same change: a user the file disables loses their grants, browser
+   * sessions and access tokens (the revocation feed), and a user whose password the file changed
+   * loses their browser sessions. Before, the file only set the flag: refreshes and sign-ins
+   * stopped, but access tokens already issued stayed valid at the resource server until they
+   * expired, the grants stayed (alive again if the file later enabled the user), and so did the
+   * sessions (after a password change, whoever had signed in with the old one).
+   * A user the file disabled at an earlier start is looked at again, and their access tokens put
+   * on the feed only when something of theirs was still there (that start stopped half-way).
+   */
+  async finishConfiguredChanges(changes: ConfiguredUserChanges, by: ChangedBy): Promise<void> {
+    for (const { user, now } of changes.disabled) await this.#endAccess(user, by, { disabledNow: now, alwaysRevokeSubject: false });
+    for (const user of changes.passwordChanged) {
+      const sessionsEnded = await this.models.deleteSessions(user.id);
+      await this.audit.record({ event: 'user.password_reset', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, sessions_ended: sessionsEnded } });
+    }
+  }
+
+  /**
+   * What disabling a user ends, once the flag is committed: their grants, their browser sessions
+   * and (on the revocation feed) every access token issued to them. Audited when the user was
+   * disabled now or something was left to end; returns how many grants were revoked.
+   */
+  async #endAccess(user: User, by: ChangedBy, { disabledNow, alwaysRevokeSubject }: { disabledNow: boolean; alwaysRevokeSubject: boolean }): Promise<number> {
     const grantsRevoked = await this.grants.revokeAll({ accountId: user.id }, by, 'user disabled');
     const sessionsEnded = await this.models.deleteSessions(user.id);
-    await this.revocations.revokeSubject(user.id);
-    if (!user.disabled || grantsRevoked > 0 || sessionsEnded > 0) {
+    const anythingLeft = disabledNow || grantsRevoked > 0 || sessionsEnded > 0;
+    if (alwaysRevokeSubject || anythingLeft) await this.revocations.revokeSubject(user.id);
+    if (anythingLeft) {
       await this.audit.record({ event: 'user.disabled', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, grants_revoked: grantsRevoked } });
     }
-    return { user: updated, grantsRevoked };
+    return grantsRevoked;
   }
 
   async enable(idOrUsername: string, by: ChangedBy): Promise<User> {

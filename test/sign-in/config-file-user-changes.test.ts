@@ -1,0 +1,95 @@
+/**
+ * What the config file says of a user takes effect the way the same change made with the CLI or
+ * the admin pages does (UserAdmin.finishConfiguredChanges): an operator who sets `disabled: true`
+ * on a user and restarts ends that user's access, and one who changes a user's password there
+ * signs out whoever signed in with the old one. Before, the file only set the flag: the user's
+ * access tokens kept working at the resource server until they expired, their grants stayed (and
+ * came back to life when the file enabled them again), and browser sessions stayed signed in.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { mcpRequest } from '../helpers/mcp-http.ts';
+import { freePort } from '../helpers/net.ts';
+import { authorizeUrl, connect, redeem, refresh, registerClient, type RegisteredClient } from '../helpers/oauth-flow.ts';
+import { createPkce } from '../helpers/pkce.ts';
+import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { startResourceServerBeside } from '../helpers/start-resource-server-beside.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+
+describe('users changed in the config file', () => {
+  let server: TestAuthServer;
+  let rs: Awaited<ReturnType<typeof startResourceServerBeside>>;
+  let client: RegisteredClient;
+
+  before(async () => {
+    const port = await freePort();
+    server = await startAuthServer({
+      env: { RESOURCE_URL: `http://127.0.0.1:${port}/mcp` },
+      configure(config) {
+        config.authServer.users = [
+          { username: 'leaver', password: 'leaver-password', scopes: ['mcp:read'], disabled: false },
+          { username: 'mover', password: 'old-password-1', scopes: ['mcp:read'], disabled: false },
+          { username: 'stayer', password: 'stayer-password', scopes: ['mcp:read'], disabled: false },
+        ];
+      },
+    });
+    rs = await startResourceServerBeside(server);
+    client = await registerClient(server.issuer);
+  });
+  after(async () => {
+    await rs?.close();
+    await server?.close();
+  });
+
+  const entry = (username: string) => server.config.authServer.users.find((u) => u.username === username)!;
+  const resource = () => server.config.authServer.resource;
+
+  /** Connects the app as `username`: its tokens, and the browser that signed in. */
+  async function connected(username: string, password: string) {
+    const flow = await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: resource(), username, password });
+    const tokens = await redeem(server.issuer, client, flow);
+    assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+    return { accessToken: tokens.body.access_token as string, refreshToken: tokens.body.refresh_token as string, browser: flow.browser };
+  }
+  const mcpStatus = async (token: string) => (await mcpRequest(rs.mcpUrl, { token })).status;
+
+  test('disabling a user in the file refuses their access tokens at the resource server and ends their grants for good', async () => {
+    const leaver = await connected('leaver', 'leaver-password');
+    const stayer = await connected('stayer', 'stayer-password');
+    assert.equal(await mcpStatus(leaver.accessToken), 200);
+
+    entry('leaver').disabled = true;
+    await server.restart();
+    await waitFor('the resource server refuses the disabled user\'s access token', async () => (await mcpStatus(leaver.accessToken)) === 401, 15_000);
+    assert.equal((await refresh(server.issuer, client, leaver.refreshToken)).status, 400, 'the refresh token is refused');
+    assert.equal(await mcpStatus(stayer.accessToken), 200, 'another user\'s token still works');
+
+    entry('leaver').disabled = false;
+    await server.restart();
+    const again = await refresh(server.issuer, client, leaver.refreshToken);
+    assert.equal(again.status, 400, `enabled again, the old refresh token stays dead: ${JSON.stringify(again.body)}`);
+    assert.equal(again.body.error, 'invalid_grant');
+    const events = await server.auth.admin.audit.query({ event: 'user.disabled' });
+    assert.deepEqual(events.map((event) => [event.actor, event.details.username]), [['config', 'leaver']], 'audited once, by the config file');
+  });
+
+  test('a password changed in the file signs out the browsers signed in with the old one', async () => {
+    const mover = await connected('mover', 'old-password-1');
+    const stayer = await connected('stayer', 'stayer-password');
+    const signedIn = async (browser: typeof mover.browser) => {
+      const page = await browser.navigate(authorizeUrl(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: resource() }, createPkce().challenge));
+      return !page.html.includes('name="password"');
+    };
+    assert.ok(await signedIn(mover.browser), 'signed in before the change');
+
+    entry('mover').password = 'new-password-2';
+    await server.restart();
+    assert.equal(await signedIn(mover.browser), false, 'the old password\'s browser session is over: the sign-in page shows');
+    assert.ok(await signedIn(stayer.browser), 'another user\'s session stays');
+    const events = await server.auth.admin.audit.query({ event: 'user.password_reset' });
+    assert.deepEqual(events.map((event) => [event.actor, event.details.username]), [['config', 'mover']]);
+
+    await server.restart();
+    assert.equal((await server.auth.admin.audit.query({ event: 'user.password_reset' })).length, 1, 'the same password at the next start changes nothing');
+  });
+});
