@@ -1,6 +1,7 @@
 /**
- * A browser still signed in as an account that has since been disabled (an operator set
- * `disabled: true` on a user in the config file and restarted: the sessions stay in the database).
+ * A browser still signed in as an account that has since been disabled, its session left in the
+ * database (an operator set `disabled: true` on a user in the config file and restarted: before
+ * 40a69a6 that left the sessions, and a start that stops before it has ended them still does).
  * oidc-provider saw only the session's account id, skipped the sign-in, and failed on the grant
  * it never loaded for an account findAccount refused: every authorization in that browser ended
  * on "Something went wrong" (500). It now asks for a sign-in, as for a browser without a session.
@@ -39,15 +40,19 @@ describe('a browser signed in as an account disabled since', () => {
     await server?.close();
   });
 
-  /** Disables `leaver` the way an operator does for a user declared in the config: edit, restart. */
-  async function disableLeaverInConfig(): Promise<void> {
-    server.config.authServer.users.find((u) => u.username === 'leaver')!.disabled = true;
-    await server.restart();
+  /**
+   * Disables `leaver` by the flag alone, the state a session can outlive: a start that set the
+   * config file's `disabled: true` and stopped before ending the user's sessions (or a version
+   * before 40a69a6, which never ended them).
+   */
+  async function disableLeaverLeavingSessions(): Promise<void> {
+    const leaver = await server.auth.users.findByUsername('leaver');
+    await server.auth.users.update(leaver!.id, { disabled: true });
   }
 
-  async function enableLeaverInConfig(): Promise<void> {
-    server.config.authServer.users.find((u) => u.username === 'leaver')!.disabled = false;
-    await server.restart();
+  async function enableLeaver(): Promise<void> {
+    const leaver = await server.auth.users.findByUsername('leaver');
+    await server.auth.users.update(leaver!.id, { disabled: false });
   }
 
   async function signInByClicking(page: Page, username: string, password: string): Promise<void> {
@@ -72,7 +77,7 @@ describe('a browser signed in as an account disabled since', () => {
 
   test('the app\'s next authorization shows the sign-in page, which refuses the disabled account and lets another one in', async () => {
     const { context, page, callbacks, violations } = await connectedAsLeaver();
-    await disableLeaverInConfig();
+    await disableLeaverLeavingSessions();
     try {
       const { verifier, challenge } = createPkce();
       const response = await page.goto(authorizeUrl(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, state: 'after-disable' }, challenge).href);
@@ -98,14 +103,14 @@ describe('a browser signed in as an account disabled since', () => {
       assert.deepEqual(violations, [], 'no CSP violations on the way');
     } finally {
       await context.close();
-      await enableLeaverInConfig();
+      await enableLeaver();
     }
   });
 
   test('prompt=none sends login_required back to the app, with its state', async () => {
     const browser = new Browser(server.issuer);
     await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'leaver', password: 'leaver-password', browser });
-    await disableLeaverInConfig();
+    await disableLeaverLeavingSessions();
     try {
       const page = await browser.navigate(authorizeUrl(server.issuer, {
         clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, state: 'silent', extra: { prompt: 'none' },
@@ -117,7 +122,7 @@ describe('a browser signed in as an account disabled since', () => {
       assert.equal(callback.searchParams.get('state'), 'silent');
       assert.equal(callback.searchParams.get('code'), null);
     } finally {
-      await enableLeaverInConfig();
+      await enableLeaver();
     }
   });
 });
