@@ -145,6 +145,22 @@ describe('federated sign-in against a real upstream OpenID provider', () => {
     assert.equal((await server.auth.users.list()).filter((u) => u.username === 'alice@example.com').length, 1);
   });
 
+  test('the email scope puts the upstream\'s verified email in the ID token, as the consent page says; without the scope it stays out', async () => {
+    const { server, idp, client } = pair;
+    const idToken = async (scope: string) => {
+      const flow = await toUpstreamLogin(server, idp, client, scope);
+      const consent = await upstreamSignIn(flow, 'alice@example.com');
+      if (scope.includes('email')) assert.match(consent.html, /See your email address/);
+      const landed = await decide(flow.browser, consent, 'approve');
+      const code = new URL(landed.url).searchParams.get('code')!;
+      const tokens = await redeem(server.issuer, client, { code, verifier: flow.verifier, redirectUri: CLAUDE_CALLBACK, callback: new URL(landed.url), browser: flow.browser });
+      assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+      return decodeJwt(tokens.body.id_token as string);
+    };
+    assert.equal((await idToken('openid email mcp:read')).email, 'alice@example.com');
+    assert.equal((await idToken('openid mcp:read')).email, undefined);
+  });
+
   test('admin_users get admin_scopes', async () => {
     const { server, idp, client } = pair;
     const flow = await toUpstreamLogin(server, idp, client, 'mcp:read mcp:write mcp:admin');

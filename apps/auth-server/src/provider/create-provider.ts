@@ -12,7 +12,10 @@
  *   token is an RS256 `at+jwt` bound to it.
  * - No userinfo endpoint: every access token is a JWT bound to the MCP resource, and the provider's
  *   userinfo refuses any token with an audience, so it would refuse every token Gatehouse issues.
- *   With userinfo off, discovery does not list it and the ID token carries the profile claims.
+ *   With userinfo off, discovery does not list it and the ID token carries the profile claims,
+ *   and with the `email` scope the user's email: the one their upstream or enterprise IdP asserted
+ *   when the account was made (only a verified one from an OpenID upstream). No `email_verified`:
+ *   an ID-JAG's email carries no such claim. A user without an email gets no email claim.
  * - Introspection (RFC 7662): see introspection-policy.ts for who sees what, and
  *   answer-structured-tokens-inactive.ts for JWTs.
  * - RFC 8693 token exchange: the resource server trades a caller's token for a short-lived
@@ -128,6 +131,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     claims: {
       openid: ['sub'],
       profile: ['preferred_username', 'name'],
+      email: ['email'],
     },
     responseTypes: ['code'],
     pkce: { required: () => true },
@@ -240,7 +244,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       return {
         accountId: user.id,
         async claims() {
-          return { sub: user.id, preferred_username: user.username, name: user.username };
+          return { sub: user.id, preferred_username: user.username, name: user.username, ...(user.email ? { email: user.email } : {}) };
         },
       };
     },
