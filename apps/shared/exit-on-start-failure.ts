@@ -7,11 +7,14 @@
  *   again without changing the configuration cannot help.
  * - `listen` failing with EADDRINUSE or EACCES: the address, why, and the settings that choose
  *   the port (`portSettings`), exit code 1; no stack, since nothing in the code is wrong.
+ * - The database unreachable (DatabaseUnavailableError): the database's own words, exit code 1;
+ *   no stack, since nothing in the code is wrong.
  * - Anything else: the stack, exit code 1.
  *
  * Errors after start are not handled here: Node's default applies (the stack on stderr, exit 1).
  */
 import { ConfigError } from './config/config-error.ts';
+import { databaseErrorReason, DatabaseUnavailableError } from './storage/database-unavailable-error.ts';
 
 export function exitOnStartFailure(app: 'auth-server' | 'resource-server', portSettings: string): (err: unknown) => never {
   const say = (line: string) => process.stderr.write(`gatehouse ${app}: ${line}\n`);
@@ -23,6 +26,10 @@ export function exitOnStartFailure(app: 'auth-server' | 'resource-server', portS
     const { code, syscall, address, port } = err as NodeJS.ErrnoException & { address?: string; port?: number };
     if (syscall === 'listen' && (code === 'EADDRINUSE' || code === 'EACCES')) {
       say(`cannot listen on ${address}:${port} (${code === 'EADDRINUSE' ? 'the port is in use' : 'permission denied'}); choose another port (${portSettings})`);
+      process.exit(1);
+    }
+    if (err instanceof DatabaseUnavailableError) {
+      say(`cannot reach the database: ${databaseErrorReason(err)}`);
       process.exit(1);
     }
     say(`failed to start: ${(err as Error).stack ?? err}`);

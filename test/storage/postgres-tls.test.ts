@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { TLSSocket } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { PostgresDatabase } from '../../apps/shared/storage/postgres-database.ts';
+import { databaseErrorReason } from '../../apps/shared/storage/database-unavailable-error.ts';
 import { makeTestCertificate } from '../helpers/document-server.ts';
 
 const ACCEPTED = 'the client accepted the server certificate';
@@ -52,7 +53,8 @@ async function connectWith(query: string): Promise<string> {
     await database.all('SELECT 1');
     return 'connected';
   } catch (err) {
-    return (err as Error).message;
+    // Refused connections are 503s to a request; the driver's words are the cause.
+    return databaseErrorReason(err);
   } finally {
     await database.pool.end();
   }

@@ -13,6 +13,7 @@ import { SqliteDatabase } from '../../apps/shared/storage/sqlite-database.ts';
 import type { SqlDatabase } from '../../apps/shared/storage/sql-database.ts';
 import { toPostgresPlaceholders } from '../../apps/shared/storage/to-postgres-placeholders.ts';
 import { PostgresDatabase, redactDatabaseUrl } from '../../apps/shared/storage/postgres-database.ts';
+import { DatabaseUnavailableError, databaseErrorReason } from '../../apps/shared/storage/database-unavailable-error.ts';
 import { createTestPostgresDatabase, TEST_BACKENDS, testDatabaseSettings } from '../helpers/test-database.ts';
 
 describe('placeholders for PostgreSQL', () => {
@@ -169,7 +170,7 @@ if (TEST_BACKENDS.includes('postgres')) {
       url.searchParams.set('sslmode', 'require');
       const db = new PostgresDatabase({ url: url.toString(), connectTimeoutMs: 2000 });
       try {
-        await assert.rejects(db.get('SELECT 1 AS one'), /SSL/i);
+        await assert.rejects(db.get('SELECT 1 AS one'), (err) => err instanceof DatabaseUnavailableError && /SSL/i.test(databaseErrorReason(err)));
       } finally {
         await db.close();
       }

@@ -12,6 +12,8 @@
  *   epoch time or a count far below 2^53.
  * - A string parameter holding U+0000, which text cannot hold, throws NulCharacterError (a 400)
  *   before the statement is sent: it always comes from a request, never from a failing database.
+ * - No connection to be had, or one the server ended under a statement (a restart, a failover),
+ *   throws DatabaseUnavailableError (a 503); the pool connects again for the next statement.
  * - Migrations run under a session advisory lock, so replicas starting together apply each file
  *   once; every file runs in a transaction with its row in `schema_migrations` (PostgreSQL's DDL
  *   is transactional), so a failed migration leaves nothing half-applied.
@@ -19,6 +21,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
+import { DatabaseUnavailableError, isLostConnection } from './database-unavailable-error.ts';
 import { hasNulCharacter, NulCharacterError } from './nul-character-error.ts';
 import { refuseNewerSchema } from './refuse-newer-schema.ts';
 import { migrationFiles } from './sqlite-database.ts';
@@ -83,20 +86,44 @@ export function redactDatabaseUrl(url: string): string {
   }
 }
 
+/** A connection from the pool; failing to get one means the database is unavailable. */
+async function connect(pool: pg.Pool): Promise<pg.PoolClient> {
+  try {
+    return await pool.connect();
+  } catch (err) {
+    throw new DatabaseUnavailableError({ cause: err });
+  }
+}
+
+/** Runs one statement on `client`, or, given the pool, on a connection of its own (as pool.query does). */
+async function query(client: pg.Pool | pg.PoolClient, text: string, values: unknown[]): Promise<pg.QueryResult> {
+  const connection = client instanceof pg.Pool ? await connect(client) : client;
+  let failure: Error | undefined;
+  try {
+    return await connection.query(text, values);
+  } catch (err) {
+    failure = err as Error;
+    throw isLostConnection(err) ? new DatabaseUnavailableError({ cause: err }) : err;
+  } finally {
+    // A connection whose statement failed is closed, not reused, as pool.query does.
+    if (connection !== client) (connection as pg.PoolClient).release(failure);
+  }
+}
+
 function executor(client: pg.Pool | pg.PoolClient): SqlExecutor {
   return {
     dialect: 'postgres',
     async all<Row>(sql: string, params?: SqlParams): Promise<Row[]> {
       const { text, values } = statement(sql, params);
-      return (await client.query(text, values)).rows as Row[];
+      return (await query(client, text, values)).rows as Row[];
     },
     async get<Row>(sql: string, params?: SqlParams): Promise<Row | undefined> {
       const { text, values } = statement(sql, params);
-      return (await client.query(text, values)).rows[0] as Row | undefined;
+      return (await query(client, text, values)).rows[0] as Row | undefined;
     },
     async run(sql: string, params?: SqlParams): Promise<SqlRunResult> {
       const { text, values } = statement(sql, params);
-      return { changes: (await client.query(text, values)).rowCount ?? 0 };
+      return { changes: (await query(client, text, values)).rowCount ?? 0 };
     },
   };
 }
@@ -148,18 +175,22 @@ export class PostgresDatabase implements SqlDatabase {
   }
 
   async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+    const client = await connect(this.pool);
     let broken: Error | undefined;
     try {
-      await client.query('BEGIN');
+      await query(client, 'BEGIN', []);
       try {
         const result = await fn(executor(client));
-        await client.query('COMMIT');
+        await query(client, 'COMMIT', []);
         return result;
       } catch (err) {
         await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
         throw err;
       }
+    } catch (err) {
+      // BEGIN on a connection the server ended: it must not go back to the pool.
+      if (err instanceof DatabaseUnavailableError) broken ??= err;
+      throw err;
     } finally {
       client.release(broken);
     }

@@ -2,6 +2,8 @@
  * How the CLI ends: 0 when the command did what it was asked, 1 when it failed or was refused
  * (the message says why), 2 when the command line itself is wrong (the message and the usage).
  */
+import { databaseErrorReason } from '../../../shared/storage/database-unavailable-error.ts';
+
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
 /** The command line is wrong: unknown command or option, missing or extra argument. */
@@ -20,6 +22,6 @@ export class CliError extends Error {
  * database and why, not a stack trace. `where` names it without secrets (a URL without its password).
  */
 export function cannotOpenDatabase(where: string, err: unknown): CliError {
-  const reason = err instanceof Error ? err.message : String(err);
+  const reason = databaseErrorReason(err);
   return new CliError(`cannot open the database ${where}: ${reason.replace(/\s*\n\s*/g, ' ')}`);
 }

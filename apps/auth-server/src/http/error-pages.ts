@@ -24,6 +24,7 @@ const PLAIN_WORDS: Record<string, string> = {
   session_not_found: 'This sign-in link has expired, or was opened in another browser. Go back to the app you were connecting and start again from there.',
   access_denied: 'Access was denied.',
   server_error: 'Something went wrong on our side. Please try again.',
+  temporarily_unavailable: 'This service is briefly unavailable. Please try again in a minute.',
 };
 
 export function plainWords(code: string, description?: string): string {
@@ -96,10 +97,12 @@ export function errorPages(render: Render, logger: Logger) {
 export function providerErrorRenderer(render: Render, logger: Logger) {
   return async function renderProviderError(ctx: Context, out: { error: string; error_description?: string }, error: Error): Promise<void> {
     const status = ctx.status >= 400 ? ctx.status : 400;
-    if (status >= 500) logger.error({ err: error }, 'provider error');
+    // A 5xx built to be shown (the database unavailable, 503) keeps its code.
+    const hidden = status >= 500 && (error as HttpError).expose !== true;
+    if (hidden) logger.error({ err: error }, 'provider error');
     // A stale /oauth/authorize/<uid> (interaction gone, or its cookie missing) is an
     // invalid_request to the provider; to the person it is an expired sign-in link.
-    const code = status >= 500 ? 'server_error' : error instanceof errors.SessionNotFound ? 'session_not_found' : out.error;
+    const code = hidden ? 'server_error' : error instanceof errors.SessionNotFound ? 'session_not_found' : out.error;
     renderErrorPage(ctx, render, status, code, status >= 500 || code === 'session_not_found' ? undefined : out.error_description, false, heldErrorResponse(ctx, out));
   };
 }

@@ -22,6 +22,7 @@ import type Provider from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import type { Clock } from '../../../shared/clock.ts';
 import type { ConnectionRecorder } from '../../../shared/connection-events.ts';
+import { DatabaseUnavailableError } from '../../../shared/storage/database-unavailable-error.ts';
 import type { PasswordHasher } from '../accounts/password-hasher.ts';
 import type { SignInRecorder } from '../audit/record-sign-in.ts';
 import type { SignInThrottle } from '../accounts/sign-in-throttle.ts';
@@ -79,7 +80,9 @@ export async function loadInteraction(ctx: Context, provider: Provider, prompt?:
   let interaction: Interaction;
   try {
     interaction = await provider.interactionDetails(ctx.req, ctx.res);
-  } catch {
+  } catch (err) {
+    // The link is fine; the database that holds its interaction is not reachable right now (503).
+    if (err instanceof DatabaseUnavailableError) throw err;
     throw new PageError(400, 'session_not_found');
   }
   if (interaction.uid !== uid) throw new PageError(400, 'session_not_found');

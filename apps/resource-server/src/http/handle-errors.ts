@@ -3,6 +3,8 @@
  *
  * - 4xx raised by Koa or a middleware: its status, an RFC 6749 §5.2-style `error` code and the
  *   message, which Koa marks safe to show (`expose`).
+ * - The database unreachable (DatabaseUnavailableError): 503 `temporarily_unavailable` with
+ *   Retry-After, logged at warn (as answer-database-unavailable.ts on the MCP path).
  * - Anything else: 500 `server_error` with no message, stack or SQL; the error goes to the log.
  * - Unknown paths: 404 `not_found` as JSON rather than Koa's text body.
  * - The client went away or sent malformed HTTP mid-request: logged at info, answered 400 (if
@@ -10,6 +12,7 @@
  */
 import type { Next, ParameterizedContext } from 'koa';
 import { isClientConnectionError } from '../../../shared/is-client-connection-error.ts';
+import { DatabaseUnavailableError } from '../../../shared/storage/database-unavailable-error.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import type { ResourceServerState } from './resource-server-state.ts';
 
@@ -34,6 +37,13 @@ export function handleErrors(logger: Logger) {
         logger.info({ requestId: ctx.state.requestId, method: ctx.method, path: ctx.path.slice(0, 512), reason: (err as { code?: string }).code ?? err.message }, 'request aborted by the client');
         ctx.status = 400;
         ctx.body = { error: 'invalid_request' };
+        return;
+      }
+      if (caught instanceof DatabaseUnavailableError) {
+        logger.warn({ reason: caught.cause instanceof Error ? caught.cause.message : undefined }, 'database unavailable');
+        ctx.set('Retry-After', '5');
+        ctx.status = 503;
+        ctx.body = { error: caught.error, error_description: caught.error_description };
         return;
       }
       const status = typeof err.status === 'number' && err.status >= 400 && err.status < 600 ? err.status : 500;

@@ -14,8 +14,9 @@
  *   content, and the SDK's transport answers anything but GET, POST and DELETE 405 anyway. So
  *   GET does not imply HEAD here, unlike answerMethodNotAllowed's routes.
  * - Errors, as handleErrors: a client that went away or sent malformed HTTP is logged at info and
- *   answered 400 if anyone is still listening; anything else is logged at error and answered
- *   `500 server_error`, never with its message.
+ *   answered 400 if anyone is still listening; the database unreachable is 503
+ *   `temporarily_unavailable` (answer-database-unavailable.ts); anything else is logged at error
+ *   and answered `500 server_error`, never with its message.
  *
  * The path is matched as the router matched its route: case-insensitively, one trailing slash
  * allowed, query ignored.
@@ -30,6 +31,8 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import { isClientConnectionError } from '../../../shared/is-client-connection-error.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import { HOST_REFUSALS, isValidHost, repeatsHost } from '../../../shared/reject-malformed-host.ts';
+import { DatabaseUnavailableError } from '../../../shared/storage/database-unavailable-error.ts';
+import { answerDatabaseUnavailable } from './answer-database-unavailable.ts';
 import { answerJson } from './answer-json.ts';
 import type { ObserveRequest } from './observe-request.ts';
 import type { McpEndpoint } from './serve-mcp-endpoint.ts';
@@ -90,6 +93,7 @@ export function mcpRequestListener({ mcpPath, endpoint, otherwise, observe, logg
         if (!res.headersSent) answerJson(res, 400, { error: 'invalid_request' });
         return;
       }
+      if (err instanceof DatabaseUnavailableError && !res.headersSent) return answerDatabaseUnavailable(res, err, logger);
       logger.error({ err, method, path: pathname }, 'request failed');
       if (res.headersSent) res.destroy();
       else answerJson(res, 500, { error: 'server_error' });

@@ -1,0 +1,51 @@
+/**
+ * PostgreSQL cannot be reached: no connection could be had (the server is restarting, refuses
+ * connections, or every connection of the pool stayed busy past `connectTimeoutMs`), or the
+ * server ended the connection a statement ran on (a restart, a failover, an administrator).
+ * Nothing is wrong with the request, and sending it again once the database is back works, so it
+ * is 503 `temporarily_unavailable` (RFC 6749 §4.1.2.1), shaped as both apps' error middlewares
+ * and oidc-provider's error handler read an error they may show (`status`/`statusCode`,
+ * `expose`, the code as `message`), instead of a 500 `server_error` with a stack in the log. The
+ * pool opens new connections on the next statement, so service resumes without a restart.
+ *
+ * Deliberately not covered: a statement cancelled by `statement_timeout` (57014) or refused by a
+ * constraint is the statement's own failure, not the database's absence.
+ */
+export class DatabaseUnavailableError extends Error {
+  readonly status = 503;
+  readonly statusCode = 503;
+  readonly expose = true;
+  readonly error = 'temporarily_unavailable';
+  readonly error_description = 'the database is unavailable; try again shortly';
+
+  constructor(options?: { cause?: unknown }) {
+    super('temporarily_unavailable', options);
+    this.name = 'DatabaseUnavailableError';
+  }
+}
+
+/**
+ * SQLSTATEs of a connection the server ended or would not start: class 08 (connection
+ * exception), 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now (starting up
+ * or shutting down), 53300 too_many_connections.
+ */
+const LOST_CONNECTION = /^(08...|57P0[123]|53300)$/;
+
+/** Whether a statement failed because its connection was lost, not because of the statement. */
+export function isLostConnection(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string') return LOST_CONNECTION.test(code) || /^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT)$/.test(code);
+  // node-postgres's own words for a socket that closed under a query.
+  return /^Connection terminated/.test(err.message);
+}
+
+/**
+ * Why a statement failed, in the database's words, for a person (the CLI, a replica that cannot
+ * start): a DatabaseUnavailableError's message is its RFC code, its cause says what happened
+ * ("connect ECONNREFUSED 127.0.0.1:5432", "The server does not support SSL connections").
+ */
+export function databaseErrorReason(err: unknown): string {
+  const shown = err instanceof DatabaseUnavailableError && err.cause !== undefined ? err.cause : err;
+  return shown instanceof Error ? shown.message : String(shown);
+}
