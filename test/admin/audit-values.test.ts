@@ -104,6 +104,12 @@ for (const backend of TEST_BACKENDS) {
       assert.deepEqual((await log.query({ actor: 'mallory\ufffd' })).map((event) => event.event), ['client.registered'], 'found by the name it is shown with');
     });
 
+    test('U+0000, which PostgreSQL\'s jsonb and text refuse, is stored as U+FFFD wherever it is', async () => {
+      await log.record({ event: 'client.registration_refused', actor: { name: 'nul\u0000actor' }, clientId: 'nul\u0000client', details: { reason: 'a\u0000b', ['k\u0000']: ['x\u0000'] } });
+      const [event] = await log.query();
+      assert.deepEqual([event?.actor, event?.clientId, event?.details], ['nul\ufffdactor', 'nul\ufffdclient', { reason: 'a\ufffdb', ['k\ufffd']: ['x\ufffd'] }]);
+    });
+
     test('the prune deletes the values no event left uses, keeps those still used, and a value used again is stored again', async () => {
       await log.record({ event: 'client.deleted', actor: { name: 'cli' }, clientId: 'old-client', ip: '198.51.100.9' });
       clock.advance(PAST_SLACK_SECONDS);

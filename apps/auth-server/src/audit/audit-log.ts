@@ -5,8 +5,9 @@
  *   second line of defence, keys that name credentials are dropped and long strings are cut, so
  *   a password, token, code or secret never reaches the table by mistake.
  * - Every string is stored well formed (a lone surrogate, which a JSON body can carry into a
- *   client's name or redirect URI, becomes U+FFFD) and cut between characters: PostgreSQL
- *   refused the whole insert otherwise, so a client registered with such a name left no event.
+ *   client's name or redirect URI, becomes U+FFFD, and so does U+0000) and cut between
+ *   characters: PostgreSQL's jsonb refuses both, and the whole insert with them, so a client
+ *   registered with such a name left no event.
  * - Bounded: `prune` (run by the sweeper) deletes events past the retention and the oldest ones
  *   beyond `maxEvents`.
  * - Actors: a user (name and id), or `system` (the server itself, e.g. refresh reuse detected),
@@ -29,6 +30,9 @@ import type { SqlDatabase, SqlExecutor, SqlValue } from '../../../shared/storage
 import { BatchedWrites } from '../../../shared/storage/batched-writes.ts';
 import { cutText } from '../../../shared/cut-text.ts';
 import { wellFormed } from '../../../shared/well-formed.ts';
+
+/** `text` as PostgreSQL's jsonb and text take it: well formed, U+0000 replaced too. */
+const storable = (text: string) => wellFormed(text).replaceAll('\u0000', '\ufffd');
 import { AuditStore, SELECT_EVENTS, VALUE_NUMBER, type StoredEvent, type StoredRow } from './audit-store.ts';
 import { joinDetails, splitDetails } from './stored-details.ts';
 
@@ -133,13 +137,13 @@ const MAX_ITEMS = 25;
 
 /** Drops credential-named keys and cuts long values (defence in depth; callers pass safe fields). */
 function scrub(value: unknown, depth = 0): unknown {
-  if (typeof value === 'string') return cutText(wellFormed(value), MAX_STRING, '…');
+  if (typeof value === 'string') return cutText(storable(value), MAX_STRING, '…');
   if (Array.isArray(value)) return value.slice(0, MAX_ITEMS).map((item) => scrub(item, depth + 1));
   if (value && typeof value === 'object' && depth < 3) {
     return Object.fromEntries(Object.entries(value)
       .filter(([key]) => !CREDENTIAL_KEYS.has(key.toLowerCase()) && !CREDENTIAL_PATTERN.test(key))
       .slice(0, MAX_ITEMS)
-      .map(([key, item]) => [wellFormed(key), scrub(item, depth + 1)]));
+      .map(([key, item]) => [storable(key), scrub(item, depth + 1)]));
   }
   if (value && typeof value === 'object') return '[…]';
   return value;
@@ -227,10 +231,10 @@ export class AuditLog {
     return {
       at: this.clock.now(),
       event: entry.event,
-      actor: cutText(wellFormed(entry.actor.name), 200),
-      actorId: typeof entry.actor.id === 'string' ? wellFormed(entry.actor.id) : null,
+      actor: cutText(storable(entry.actor.name), 200),
+      actorId: typeof entry.actor.id === 'string' ? storable(entry.actor.id) : null,
       ip: entry.ip ?? null,
-      clientId: typeof entry.clientId === 'string' ? cutText(wellFormed(entry.clientId), 2000) : null,
+      clientId: typeof entry.clientId === 'string' ? cutText(storable(entry.clientId), 2000) : null,
       grantId,
       scope,
       resource,
