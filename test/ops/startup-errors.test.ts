@@ -3,10 +3,12 @@
  * wrong, not a stack trace: a port already taken, a configuration value the apps cannot use.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { freePort } from '../helpers/net.ts';
 import { freshSetup, kill, run, runApp, waitForOk, type RunningProcess } from './support/processes.ts';
 
 describe('start-up errors', () => {
@@ -21,6 +23,21 @@ describe('start-up errors', () => {
       assert.equal(app.output().trim(), `gatehouse resource-server: cannot listen on 127.0.0.1:${setup.resourcePort} (the port is in use); choose another port (RESOURCE_PORT, or the metrics port)`);
     } finally {
       taken.close();
+      rmSync(setup.dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a PostgreSQL that does not answer: one line with the database\'s words and no password, exit 1', async () => {
+    const nobody = await freePort();
+    const setup = await freshSetup({ DATABASE_URL: `postgres://gatehouse:s3cret-pw@127.0.0.1:${nobody}/gatehouse`, GATEHOUSE_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64') });
+    try {
+      for (const name of ['auth-server', 'resource-server'] as const) {
+        const app = runApp(name, setup.env);
+        assert.equal((await app.exited).code, 1, app.output());
+        const lines = app.output().split('\n').filter((line) => line && !line.startsWith('oidc-provider WARNING'));
+        assert.deepEqual(lines, [`gatehouse ${name}: cannot reach the database: connect ECONNREFUSED 127.0.0.1:${nobody}`]);
+      }
+    } finally {
       rmSync(setup.dir, { recursive: true, force: true });
     }
   });

@@ -210,7 +210,9 @@ export class PostgresDatabase implements SqlDatabase {
  * Both apps share the database, so `schema_migrations` is keyed by (app, version).
  */
 export async function migratePostgres(db: PostgresDatabase, app: string, dir: string, clock: () => number = Date.now): Promise<string[]> {
-  const client = await db.pool.connect();
+  // The first statement a starting app sends: a database not listening is said in one line
+  // (exit-on-start-failure.ts), not with a stack.
+  const client = await connect(db.pool);
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
     try {
