@@ -1,9 +1,9 @@
 /**
  * The auth-server's capped body reads (readCappedBody): an oversized body becomes a
- * BodyTooLargeError, which the error middleware answers 413 `invalid_request` (JSON on /oauth/*,
+ * RefusedBodyError, which the error middleware answers 413 `invalid_request` (JSON on /oauth/*,
  * a page elsewhere).
  *
- * - A body with a `Content-Encoding` other than `identity` becomes an EncodedBodyError: 415 with
+ * - A body with a `Content-Encoding` other than `identity` is refused with 415 and
  *   `Accept-Encoding: identity` (RFC 9110 §15.5.16, §12.5.3), the body unread. Nothing here or in
  *   oidc-provider decodes a body, so a compressed one was answered as if its parameters were
  *   missing, and a plain one labelled `gzip` was served as it came (a client registered, a token
@@ -19,30 +19,15 @@ import type { Context } from 'koa';
 import { hasContentCoding, hasTransferCoding } from '../../../shared/body-codings.ts';
 import { readCappedBody } from '../../../shared/read-capped-body.ts';
 
-export class BodyTooLargeError extends Error {
-  override name = 'BodyTooLargeError';
-  readonly status = 413;
+/** A body refused before or while reading it; the error middleware answers `status` with `message` (expose). */
+export class RefusedBodyError extends Error {
+  override name = 'RefusedBodyError';
   readonly expose = true;
-  constructor(limit: number) {
-    super(`request body exceeds ${limit} bytes`);
-  }
-}
-
-export class EncodedBodyError extends Error {
-  override name = 'EncodedBodyError';
-  readonly status = 415;
-  readonly expose = true;
-  constructor() {
-    super('the request body must be sent without a Content-Encoding');
-  }
-}
-
-export class TransferCodingError extends Error {
-  override name = 'TransferCodingError';
-  readonly status = 400;
-  readonly expose = true;
-  constructor() {
-    super('the request body must be sent with no transfer coding but chunked');
+  constructor(
+    readonly status: 400 | 413 | 415,
+    message: string,
+  ) {
+    super(message);
   }
 }
 
@@ -50,16 +35,16 @@ export async function readBody(ctx: Context, limit: number): Promise<string> {
   if (hasTransferCoding(ctx.get('transfer-encoding'))) {
     // Left unread, as below.
     ctx.set('Connection', 'close');
-    throw new TransferCodingError();
+    throw new RefusedBodyError(400, 'the request body must be sent with no transfer coding but chunked');
   }
   if (hasContentCoding(ctx.get('content-encoding'))) {
     ctx.set('Accept-Encoding', 'identity');
     // The body is left unread: the connection is not kept alive behind it (read-capped-body.ts).
     ctx.set('Connection', 'close');
-    throw new EncodedBodyError();
+    throw new RefusedBodyError(415, 'the request body must be sent without a Content-Encoding');
   }
   const body = await readCappedBody(ctx, limit);
-  if (!body) throw new BodyTooLargeError(limit);
+  if (!body) throw new RefusedBodyError(413, `request body exceeds ${limit} bytes`);
   return body.toString('utf8');
 }
 
