@@ -76,7 +76,37 @@ for (const backend of TEST_BACKENDS) describe(`admin pages: connected apps, keys
     assert.equal(denied.body.error, 'invalid_grant');
     assert.equal((await refresh(server.issuer, client, kim.refreshToken)).status, 200, 'other grants are untouched');
     assert.equal((await auditEvents(server, 'grant.revoked'))[0]!.details.grant_id, joGrant.grantId);
-    assert.equal((await post(admin.browser, after, '/admin/grants/revoke', { grant_id: joGrant.grantId })).status, 404);
+  });
+
+  test('an administrator\'s revoke sent twice (a double click, back and send again) ends on the list without the grant, with a notice, not an error page', async () => {
+    const tokens = await connectAs(server, client, 'kim', 'kim password 1234');
+    const grantId = await grantIdOf(server, tokens.refreshToken);
+    const page = await admin.browser.navigate('/admin/grants?user=kim');
+
+    const first = await post(admin.browser, page, '/admin/grants/revoke', { grant_id: grantId });
+    assert.match(first.html, /Access was revoked/);
+    const second = await post(admin.browser, page, '/admin/grants/revoke', { grant_id: grantId });
+    assert.equal(second.status, 200, second.html.slice(0, 500));
+    assert.equal(new URL(second.url).pathname, '/admin/grants');
+    assert.match(second.html, /<p class="notice success" role="status">That grant does not exist \(any more\); nothing changed\.<\/p>/);
+    assert.doesNotMatch(second.html, new RegExp(grantId), 'the grant is not listed');
+    assert.equal((await refresh(server.issuer, client, tokens.refreshToken)).status, 400);
+    const recorded = (await auditEvents(server, 'grant.revoked')).filter((event) => event.details.grant_id === grantId);
+    assert.equal(recorded.length, 1, 'the revocation is recorded once');
+  });
+
+  test('an administrator\'s revoke sent from two tabs at once: both end on the list without the grant, neither on an error page', async () => {
+    const tokens = await connectAs(server, client, 'kim', 'kim password 1234');
+    const grantId = await grantIdOf(server, tokens.refreshToken);
+    const tabs = [await admin.browser.navigate('/admin/grants'), await admin.browser.navigate('/admin/grants?user=kim')];
+
+    const answers = await Promise.all(tabs.map((tab) => post(admin.browser, tab, '/admin/grants/revoke', { grant_id: grantId })));
+    for (const answer of answers) {
+      assert.equal(answer.status, 200, answer.html.slice(0, 500));
+      assert.match(answer.html, /Access was revoked|That grant does not exist \(any more\); nothing changed\./);
+      assert.doesNotMatch(answer.html, new RegExp(grantId));
+    }
+    assert.equal(await server.auth.admin.grants.find(grantId), undefined);
   });
 
   test('a user sees only their own connected apps and can revoke them; not someone else\'s', async () => {

@@ -41,6 +41,7 @@ const NOTICES = {
   password_reset: 'The password was changed; the user\'s other sessions were ended.',
   scopes_changed: 'The scopes were saved. Apps holding a removed scope were disconnected.',
   grants_revoked: 'Access was revoked. Refresh tokens stopped working at once, and the MCP server refuses the access tokens already issued within seconds.',
+  grant_gone: 'That grant does not exist (any more); nothing changed.',
   grant_not_connected: 'That app is not connected to your account (any more); nothing changed.',
   redirect_uri_added: 'The redirect URI was allowed. Registration accepts it within seconds, on every replica.',
   redirect_uri_exists: 'That redirect URI was already allowed.',

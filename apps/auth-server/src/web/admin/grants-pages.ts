@@ -3,7 +3,6 @@
  * tokens at once and puts the grant on the revocation feed, so the resource server refuses its
  * access tokens within seconds (management/grant-registry.ts).
  */
-import { PageError } from '../../http/page-error.ts';
 import type { AdminServices } from '../../management/admin-services.ts';
 import { describeGrants, type UserLookup } from '../../management/describe-grants.ts';
 import { done, formatTime, requiredField, type Handler, type RenderPage } from '../page-handler.ts';
@@ -25,10 +24,10 @@ export function grantsPages(services: AdminServices, users: UserLookup, renderPa
 
     async revokeGrant(request) {
       const grantId = requiredField(request.form, 'grant_id', 'A grant id');
-      if (!await services.grants.revoke(grantId, request.by, 'revoked by an administrator')) {
-        throw new PageError(404, 'not_found', 'That grant does not exist (any more).');
-      }
-      done(request.ctx, '/admin/grants', 'grants_revoked');
+      // A grant gone already (the form sent twice, from a second tab, or by another administrator)
+      // ends where the first post did, on the list without it, with a notice rather than an error page.
+      const revoked = await services.grants.revoke(grantId, request.by, 'revoked by an administrator');
+      done(request.ctx, '/admin/grants', revoked ? 'grants_revoked' : 'grant_gone');
     },
   };
 }
