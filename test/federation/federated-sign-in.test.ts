@@ -17,10 +17,21 @@ import { Browser, formAction, inputValue, type PageResult } from '../helpers/bro
 import { authorizeUrl, CLAUDE_CALLBACK, decide, redeem, registerClient, type RegisteredClient } from '../helpers/oauth-flow.ts';
 import { freePort } from '../helpers/net.ts';
 import { createPkce } from '../helpers/pkce.ts';
-import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { startUpstreamIdp, type UpstreamIdp } from '../helpers/start-upstream-idp.ts';
 
 const RESOURCE = 'http://localhost:4001/mcp';
+
+/** A verified email holding a character that makes it read as another: what it holds, the upstream subject, the email. */
+const SPOOFING_EMAILS: Array<[string, string, string]> = [
+  ['a right-to-left override', 'spoof-rlo', 'eve\u202Emoc.elpmaxe@ecila\u202C@example.com'],
+  ['a right-to-left isolate', 'spoof-rli', 'eve\u2067alice\u2069@example.com'],
+  ['a left-to-right mark', 'spoof-lrm', 'eve\u200E@example.com'],
+  ['CR LF', 'spoof-crlf', 'eve\r\nalice@example.com'],
+  ['an escape sequence', 'spoof-escape', 'eve\u001B[2Kalice@example.com'],
+  ['a line separator', 'spoof-line-separator', 'eve\u2028alice@example.com'],
+  ['a next-line control (U+0085)', 'spoof-nel', 'eve\u0085alice@example.com'],
+];
 
 const USERS = {
   'alice@example.com': { email: 'alice@example.com', email_verified: true },
@@ -38,6 +49,9 @@ const USERS = {
   'Root': { email: 'root@example.com', email_verified: true },
   'ROOT': { email: 'mallet@example.com', email_verified: true },
   'root': { email: 'eve@example.com', email_verified: true },
+  // Verified emails that would read as someone else's on a page, and one that reads as it is.
+  ...Object.fromEntries(SPOOFING_EMAILS.map(([, subject, email]) => [subject, { email, email_verified: true }])),
+  'plus': { email: 'eve+mcp@example.com', email_verified: true },
 };
 
 function upstreamConfig(idp: UpstreamIdp, overrides: Partial<UpstreamConfig> = {}): UpstreamConfig {
@@ -110,6 +124,16 @@ async function tokenFor(server: TestAuthServer, client: RegisteredClient, flow: 
   const tokens = await redeem(server.issuer, client, { code, verifier: flow.verifier, redirectUri: CLAUDE_CALLBACK, callback: new URL(landed.url), browser: flow.browser });
   assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
   return decodeJwt(tokens.body.access_token as string);
+}
+
+/** A browser signed in as the bootstrap admin with the password form (the sign-in page's second). */
+async function adminBrowser(server: TestAuthServer): Promise<Browser> {
+  const browser = new Browser(server.issuer);
+  const start = await browser.navigate('/admin/users');
+  const action = /action="(\/interaction\/[^"]+\/login)"/.exec(start.html)![1]!;
+  const page = await browser.submit(action, { csrf: inputValue(start.html, 'csrf')!, username: 'admin', password: ADMIN_PASSWORD }, start.url);
+  assert.match(page.html, /<h1>Users<\/h1>/, page.html.slice(0, 500));
+  return browser;
 }
 
 function assertErrorPage(page: PageResult, status: number, message: RegExp) {
@@ -187,6 +211,30 @@ describe('federated sign-in against a real upstream OpenID provider', () => {
       assert.equal(await server.auth.users.findByUsername(login), undefined, 'no local user is created');
     });
   }
+
+  for (const [what, subject, email] of SPOOFING_EMAILS) {
+    test(`an upstream user whose verified email holds ${what} is named <upstream>-<sub>, and the email is neither kept nor listed`, async () => {
+      const { server, idp, client } = pair;
+      const flow = await toUpstreamLogin(server, idp, client);
+      const claims = await tokenFor(server, client, flow, await upstreamSignIn(flow, subject));
+      const user = (await server.auth.users.findByUsername(`test-idp-${subject}`))!;
+      assert.ok(user, `no user test-idp-${subject}: ${(await server.auth.users.list()).map((u) => JSON.stringify(u.username)).join(' ')}`);
+      assert.equal(claims.sub, user.id);
+      assert.equal(user.email, null);
+      const list = await (await adminBrowser(server)).navigate(`/admin/users?q=${subject}`);
+      assert.match(list.html, new RegExp(`>test-idp-${subject}</a>`));
+      assert.ok(!list.html.includes(email.slice(3, -12)), 'the email is on no page');
+    });
+  }
+
+  test('an upstream user whose verified email reads as it is stored is still named by it', async () => {
+    const { server, idp, client } = pair;
+    const flow = await toUpstreamLogin(server, idp, client);
+    const claims = await tokenFor(server, client, flow, await upstreamSignIn(flow, 'plus'));
+    const user = (await server.auth.users.findByUsername('eve+mcp@example.com'))!;
+    assert.equal(claims.sub, user.id);
+    assert.equal(user.email, 'eve+mcp@example.com');
+  });
 
   test('an email that belongs to another local user is not merged', async () => {
     const { server, idp, client } = pair;

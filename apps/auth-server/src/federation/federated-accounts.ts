@@ -8,7 +8,11 @@
  * Linking (`link`): a local user is found by (upstream issuer, upstream subject) only — never by
  * email, which an upstream may reassign. The first sign-in creates the user (named by the email,
  * else `<upstream>-<sub>`); if that name already belongs to another local user, nothing is merged:
- * the sign-in is refused until an administrator links them. `admin_users` (emails, matched against
+ * the sign-in is refused until an administrator links them. An email holding a character that
+ * makes it read as another (a control, a line separator, a bidirectional formatting character, as
+ * registration/check-client-name.ts refuses in a client's name) counts as no email here: it neither
+ * names the user nor is stored, since both are shown in the admin lists, the audit log and on
+ * pages. Admission has looked at it already. `admin_users` (emails, matched against
  * the verified email only, or subjects without `@`, matched exactly) get `admin_scopes` on top of
  * `default_scopes`; with `new_users: pending` a new user waits for approval (admins listed in the
  * config do not).
@@ -19,6 +23,7 @@ import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
 import { USERNAME_MAX_LENGTH } from '../../../shared/username.ts';
 import type { User, UserStore } from '../accounts/user-store.ts';
 import { cutText } from '../../../shared/cut-text.ts';
+import { hasUnshowableCharacter } from '../registration/check-client-name.ts';
 
 export type Admission = { ok: true; email?: string } | { ok: false; reason: 'no_email' | 'email_unverified' | 'not_allowed' };
 
@@ -73,8 +78,10 @@ export class FederatedAccounts {
     return row ? this.users.findById(row.user_id) : undefined;
   }
 
-  async link(upstream: LinkingUpstream, claims: Pick<IDToken, 'sub'>, email: string | undefined): Promise<LinkResult> {
+  async link(upstream: LinkingUpstream, claims: Pick<IDToken, 'sub'>, assertedEmail: string | undefined): Promise<LinkResult> {
     const subject = claims.sub;
+    // A verified `\u202Emoc.elpmaxe@eve` is listed as eve@example.com: not shown, not kept.
+    const email = assertedEmail !== undefined && hasUnshowableCharacter(assertedEmail) ? undefined : assertedEmail;
     // An email-shaped entry names a verified email only: at upstreams where people choose their
     // own subject (their username), a subject spelling `ops@example.com` proves nothing about it.
     // Any other entry is a subject, compared exactly (case-sensitive, OIDC Core §2).
