@@ -193,6 +193,29 @@ describe('gatehouse CLI on its own data directory', () => {
     }
   });
 
+  // What is printed is what was stored, as `list` shows it; the text and --json alike, also when it was there already.
+  const printedAsStored: Array<[string, string, string, string]> = [
+    ['redirects allow', 'HTTPS://Printed.Example.COM/Cb', 'https://printed.example.com/Cb', 'uri'],
+    ['schemes allow', 'Printed-App', 'printed-app', 'scheme'],
+    ['schemes allow', 'Printed-App2://', 'printed-app2', 'scheme'],
+    ['hosts trust', 'Printed.Example.COM:8443', 'printed.example.com:8443', 'host'],
+    ['hosts trust', ' printed2.example.com ', 'printed2.example.com', 'host'],
+  ];
+  for (const [command, typed, stored, key] of printedAsStored) {
+    test(`${command} ${JSON.stringify(typed)} prints the entry as stored, ${stored}`, async () => {
+      const args = [...command.split(' '), typed];
+      const added = await run(dir, args);
+      assert.equal(added.code, 0, added.stderr);
+      assert.equal(added.stdout.trim(), `added ${stored}`);
+      assert.equal((await run(dir, args)).stdout.trim(), `${stored} was already on the list`);
+      assert.deepEqual(json<Record<string, unknown>>(await run(dir, ['--json', ...args])), { [key]: stored, added: false });
+      const group = command.split(' ')[0]!;
+      const listed = json<Array<Record<string, string>>>(await run(dir, ['--json', group, 'list']));
+      assert.ok(listed.some((e) => e[key] === stored), `${stored} is listed`);
+      assert.equal((await run(dir, [group, 'remove', stored])).code, 0);
+    });
+  }
+
   test('clients add prints the secret once (stored hashed); list and remove', async () => {
     const created = json<{ client_id: string; client_secret: string }>(await run(dir, ['--json', 'clients', 'add', '--name', 'Reports', '--redirect-uri', 'https://reports.example.com/cb', '--client-id', 'reports']));
     assert.equal(created.client_id, 'reports');

@@ -98,12 +98,17 @@ export class AllowList {
     return entries.sort((a, b) => a.value.localeCompare(b.value));
   }
 
+  /** `raw` as the list holds it (trimmed, scheme and host in lower case), or throws AdminError saying what is wrong with it. */
+  storedForm(raw: string): string {
+    return this.#spec.normalise(this.#spec.caseFold(raw.trim()));
+  }
+
   /**
    * Adds `raw` (normalised); false when it was already on the list. The row and its audit event
    * commit together; this process's snapshots are refreshed before it returns.
    */
   async add(raw: string, by: ChangedBy): Promise<boolean> {
-    const value = this.#spec.normalise(this.#spec.caseFold(raw.trim()));
+    const value = this.storedForm(raw);
     if (this.#configured.has(value)) return false;
     const { table, column } = this.#spec;
     const added = await this.#db.transaction(async (tx) => {

@@ -22,8 +22,10 @@ function allowListCommand(group: string, list: (context: CliContext) => AllowLis
       },
       async [what.add](args, context) {
         const { positionals } = parseCommandLine(args, {}, { min: 1, max: 1, names: what.arg });
-        const added = await list(context).add(positionals[0]!, CLI);
-        context.print({ [what.key]: positionals[0], added }, () => (added ? `added ${positionals[0]}` : `${positionals[0]} was already on the list`));
+        // What was stored, which is what `list` shows and matching compares: `MyApp` is stored as myapp.
+        const value = list(context).storedForm(positionals[0]!);
+        const added = await list(context).add(value, CLI);
+        context.print({ [what.key]: value, added }, () => (added ? `added ${value}` : `${value} was already on the list`));
       },
       async remove(args, context) {
         const { positionals } = parseCommandLine(args, {}, { min: 1, max: 1, names: what.arg });
