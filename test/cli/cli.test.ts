@@ -407,6 +407,30 @@ describe('gatehouse CLI on its own data directory', () => {
     const commandLines = help.split('\n').filter((line) => /^ {2}\S/.test(line));
     assert.ok(commandLines.length > 20 && commandLines.every((line) => line.startsWith('  npx gatehouse ')), help);
   });
+
+  // A name's 100 characters are counted as registration counts client_name (code points): an emoji is one.
+  const nameLengths: Array<[string, string, boolean]> = [
+    ['100 emoji (200 UTF-16 code units)', '\u{1F511}'.repeat(100), true],
+    ['99 letters and an emoji', `${'n'.repeat(99)}\u{1F511}`, true],
+    ['101 emoji', '\u{1F511}'.repeat(101), false],
+    ['101 letters', 'n'.repeat(101), false],
+  ];
+  for (const [what, name, accepted] of nameLengths) {
+    for (const command of [['clients', 'add', '--redirect-uri', 'https://named.example.com/cb'], ['services', 'add', '--auth-method', 'client_secret_basic', '--scope', 'mcp:read']]) {
+      test(`${command.slice(0, 2).join(' ')} ${accepted ? 'takes' : 'refuses'} a name of ${what}`, async () => {
+        const answer = await run(dir, ['--json', ...command, '--name', name]);
+        if (!accepted) {
+          assert.equal(answer.code, 1, answer.stderr);
+          assert.match(answer.stderr, /a name of 1 to 100 characters/);
+          return;
+        }
+        const { client_id: clientId } = json<{ client_id: string }>(answer);
+        const listed = json<Array<{ client_id: string; client_name: string }>>(await run(dir, ['--json', 'clients', 'list']));
+        assert.equal(listed.find((c) => c.client_id === clientId)?.client_name, name);
+        assert.equal((await run(dir, ['clients', 'remove', clientId])).code, 0);
+      });
+    }
+  }
 });
 
 describe('gatehouse CLI next to a running server', () => {

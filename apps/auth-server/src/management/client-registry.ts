@@ -31,7 +31,7 @@ import { CLIENT_KIND, MAX_UPSTREAM_AUDIENCES, RESOURCE_SERVER_FOR, UPSTREAM_AUDI
 import { upstreamAudienceDefect } from '../token-exchange/upstream-audience-defect.ts';
 import { SERVICE_ACCOUNT, SERVICE_DISABLED, serviceScopes } from '../registration/service-account-policy.ts';
 import { checkRedirectUri } from '../registration/redirect-uri-policy.ts';
-import { hasUnshowableCharacter } from '../registration/check-client-name.ts';
+import { hasUnshowableCharacter, MAX_CLIENT_NAME_LENGTH } from '../registration/check-client-name.ts';
 import type { ChangedBy } from './admin-actor.ts';
 import { AdminError } from './admin-error.ts';
 import { cutInput } from './cut-input.ts';
@@ -197,7 +197,8 @@ export class ClientRegistry {
   /** Creates a static client; the secret (for confidential clients) is returned here only. */
   async createStatic(input: StaticClientInput, by: ChangedBy): Promise<{ clientId: string; clientSecret?: string }> {
     const name = input.name.trim();
-    if (!name || name.length > 100) throw new AdminError(400, 'A client needs a name of 1 to 100 characters.', 'client_name');
+    // Counted as registration counts client_name (check-client-name.ts): characters, not UTF-16 code units.
+    if (!name || [...name].length > MAX_CLIENT_NAME_LENGTH) throw new AdminError(400, `A client needs a name of 1 to ${MAX_CLIENT_NAME_LENGTH} characters.`, 'client_name');
     if (hasUnshowableCharacter(name)) throw new AdminError(400, UNSHOWABLE_NAME, 'client_name');
     if (!AUTH_METHODS.includes(input.authMethod)) throw new AdminError(400, `The authentication method must be one of ${AUTH_METHODS.join(', ')}.`, 'token_endpoint_auth_method');
     const redirectUris = [...new Set(input.redirectUris.map((u) => u.trim()).filter(Boolean))];

@@ -26,7 +26,7 @@ import { generateClientSecret, hashClientSecret } from '../provider/hashed-clien
 import { INTERNAL_CLIENT_ID } from '../provider/internal-client.ts';
 import type { ClientMetadataChange } from '../provider/database-adapter.ts';
 import type { ModelStore } from '../provider/model-store.ts';
-import { hasUnshowableCharacter } from '../registration/check-client-name.ts';
+import { hasUnshowableCharacter, MAX_CLIENT_NAME_LENGTH } from '../registration/check-client-name.ts';
 import { CLIENT_KIND } from '../registration/client-metadata-policy.ts';
 import { SERVICE_ACCOUNT, SERVICE_AUTH_METHODS, SERVICE_DISABLED, serviceScopes } from '../registration/service-account-policy.ts';
 import type { RevocationFeed } from '../revocation/revocation-feed.ts';
@@ -69,7 +69,7 @@ export class ServiceAccounts {
   /** Creates a service account; the secret (client_secret_basic) is returned here only. */
   async create(input: ServiceAccountInput, by: ChangedBy): Promise<{ clientId: string; clientSecret?: string }> {
     const name = input.name.trim();
-    if (!name || name.length > 100) throw new AdminError(400, 'name: a service account needs a name of 1 to 100 characters.', 'client_name');
+    if (!name || [...name].length > MAX_CLIENT_NAME_LENGTH) throw new AdminError(400, `name: a service account needs a name of 1 to ${MAX_CLIENT_NAME_LENGTH} characters.`, 'client_name');
     if (hasUnshowableCharacter(name)) throw new AdminError(400, `name: ${UNSHOWABLE_NAME}`, 'client_name');
     if (!SERVICE_AUTH_METHODS.includes(input.authMethod)) {
       throw new AdminError(400, `auth_method: must be one of ${SERVICE_AUTH_METHODS.join(', ')}.`, 'token_endpoint_auth_method');
