@@ -183,6 +183,70 @@ auth_server:
   });
 });
 
+describe('the config file\'s allow-list entries', () => {
+  const HOSTS = 'auth_server.client_id_metadata_documents.trusted_hosts';
+  const URIS = 'auth_server.registration.allowed_redirect_uris';
+  const yamlFor = (key: string, entry: string) => key === HOSTS
+    ? `auth_server:\n  client_id_metadata_documents:\n    trusted_hosts: [${JSON.stringify(entry)}]\n`
+    : `auth_server:\n  registration:\n    allowed_redirect_uris: [${JSON.stringify(entry)}]\n`;
+  const load = (key: string, entry: string) => loadAuthServerConfig({ GATEHOUSE_CONFIG: file('allow-list-entry.yaml', yamlFor(key, entry)) }, dir).authServer;
+
+  // What the admin pages and `gatehouse hosts trust` / `redirects allow` refuse (test/admin/allow-lists.test.ts).
+  const refused: Array<[string, string, string, RegExp]> = [
+    ['an empty label', HOSTS, 'docs..example.com', /"docs\.\.example\.com" is not a host name/],
+    ['a label starting with a hyphen', HOSTS, '-docs.example.com', /is not a host name/],
+    ['a label ending with a hyphen', HOSTS, 'docs-.example.com', /is not a host name/],
+    ['a label of 64 characters', HOSTS, `${'a'.repeat(64)}.example.com`, /is not a host name/],
+    ['port 0', HOSTS, 'example.com:0', /is not a host name/],
+    ['port 65536', HOSTS, 'example.com:65536', /is not a host name/],
+    ['a port with a leading zero', HOSTS, 'example.com:0443', /is not a host name/],
+    ['a non-ASCII name', HOSTS, 'bücher.example', /is not a host name/],
+    ['a path', HOSTS, 'example.com/docs', /is not a host name/],
+    ['port 443, which a URL leaves out', HOSTS, 'example.com:443', /an https URL writes "example\.com:443" as "example\.com"; list "example\.com" instead/],
+    ['a hexadecimal IPv4 address', HOSTS, '0x7f.1', /an https URL writes "0x7f\.1" as "127\.0\.0\.1"/],
+    ['a host of 15,000 characters', HOSTS, 'a'.repeat(15_000), /expected a host name of at most 253 characters$/],
+    ['a line break', HOSTS, 'docs.example.com\nevil.example', /"docs\.example\.com\\nevil\.example" is not a host name/],
+    ['plain http off loopback', URIS, 'http://app.example.com/cb', /"http:\/\/app\.example\.com\/cb": expected an absolute https URI/],
+    ['loopback http', URIS, 'http://127.0.0.1:9000/cb', /loopback http redirect URIs are always allowed/],
+    ['a private-use scheme', URIS, 'myapp:/cb', /only https URIs go here; list a private-use scheme under allowed_schemes/],
+    ['a relative URI', URIS, '/cb', /"\/cb": expected an absolute https URI/],
+    ['a fragment', URIS, 'https://app.example.com/cb#x', /must not contain a fragment/],
+    ['user info', URIS, 'https://user:pw@app.example.com/cb', /must not contain a user name or password/],
+    ['a default port', URIS, 'https://app.example.com:443/cb', /registration would refuse it: redirect_uris must be in normal form/],
+    ['a space', URIS, 'https://app.example.com/a b', /registration would refuse it: redirect_uris must contain only RFC 3986 characters/],
+    ['a dot segment', URIS, 'https://app.example.com/a/../cb', /registration would refuse it/],
+    ['a URI of 15,000 characters', URIS, `https://app.example.com/${'a'.repeat(15_000)}`, /expected at most 2000 characters$/],
+  ];
+  for (const [what, key, entry, message] of refused) {
+    test(`refuses ${key === HOSTS ? 'a trusted host' : 'an allowed redirect URI'} with ${what}, naming the entry on one line`, () => {
+      assert.throws(() => load(key, entry), (err: unknown) => {
+        assert.ok(err instanceof ConfigError, String(err));
+        assert.match(err.message, new RegExp(`^Invalid configuration: ${key.replaceAll('.', '\\.')}\\.0: `));
+        assert.match(err.message, message);
+        assert.doesNotMatch(err.message, /\n/, 'one line');
+        assert.ok(err.message.length < 600, 'a long entry is cut');
+        return true;
+      });
+    });
+  }
+
+  // Scheme and host are matched in lower case; the rest of a URI is case-sensitive.
+  const accepted: Array<[string, string, string, string]> = [
+    ['a host in upper case, with a port', HOSTS, 'Docs.Example.COM:8443', 'docs.example.com:8443'],
+    ['an IPv4 address', HOSTS, '10.0.0.5', '10.0.0.5'],
+    ['an international name in its xn-- form', HOSTS, 'xn--bcher-kva.example', 'xn--bcher-kva.example'],
+    ['a URI with an upper-case scheme and host', URIS, 'HTTPS://App.Example.COM/Cb', 'https://app.example.com/Cb'],
+    ['a URI with a port and a query', URIS, 'https://app.example.com:8443/cb?tenant=a', 'https://app.example.com:8443/cb?tenant=a'],
+  ];
+  for (const [what, key, entry, stored] of accepted) {
+    test(`takes ${what}, as the list stores it`, () => {
+      const config = load(key, entry);
+      const list = key === HOSTS ? config.clientIdMetadataDocuments.trustedHosts : config.registration.allowedRedirectUris;
+      assert.deepEqual(list, [stored]);
+    });
+  }
+});
+
 describe('revocation defaults', () => {
   test('the resource server reads the feed beside its key set and accepts tokens as long-lived as the issuer makes them', () => {
     const zero = loadConfig({}, dir).resourceServer;

@@ -7,6 +7,9 @@ import { createSecretKey, type KeyObject } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import * as z from 'zod';
+import { caseFoldHost, caseFoldUri, checkAllowedRedirectUri, checkTrustedHost, MAX_HOST_NAME_LENGTH } from '../check-allow-list-entry.ts';
+import { cutText } from '../cut-text.ts';
+import { MAX_REDIRECT_URI_LENGTH } from '../find-uri-defect.ts';
 import { isLoopbackHostname } from '../loopback-hosts.ts';
 import { USERNAME } from '../username.ts';
 import { builtinUser } from './builtin-users.ts';
@@ -19,6 +22,44 @@ import type { LoadContext } from './load-context.ts';
 export const DEFAULT_ALLOWED_REDIRECT_URIS = ['https://claude.ai/api/mcp/auth_callback', 'https://claude.com/api/mcp/auth_callback'] as const;
 /** Claude's client metadata document hosts: trusted unless the config file lists its own. */
 export const DEFAULT_TRUSTED_HOSTS = ['claude.ai', 'claude.com'] as const;
+
+/** An entry as a refusal quotes it: on one line (JSON escapes controls and line breaks), cut. */
+const quoted = (entry: string) => JSON.stringify(cutText(entry, 200, '…'));
+
+/**
+ * An allowed redirect URI, held to what the admin pages and CLI take (shared/check-allow-list-entry.ts):
+ * an entry no registration can match would otherwise sit on the list unnoticed.
+ */
+const allowedRedirectUri = z.string().transform((entry, ctx) => {
+  const uri = caseFoldUri(entry);
+  const found = checkAllowedRedirectUri(uri);
+  if (!found) return uri;
+  const why = {
+    too_long: `expected at most ${MAX_REDIRECT_URI_LENGTH} characters`,
+    loopback_http: `${quoted(entry)}: loopback http redirect URIs are always allowed, on any port; leave it out`,
+    other_scheme: `${quoted(entry)}: only https URIs go here; list a private-use scheme under allowed_schemes`,
+    not_https: `${quoted(entry)}: expected an absolute https URI`,
+    fragment: `${quoted(entry)}: a redirect URI must not contain a fragment (#…)`,
+    user_info: `${quoted(entry)}: a redirect URI must not contain a user name or password`,
+    defect: found.problem === 'defect' ? `${quoted(entry)}: registration would refuse it: ${found.defect}` : '',
+  }[found.problem];
+  ctx.addIssue({ code: 'custom', message: why });
+  return z.NEVER;
+});
+
+/** A trusted host, held to what the admin pages and CLI take: a host no document URL can have never matches. */
+const trustedHost = z.string().transform((entry, ctx) => {
+  const host = caseFoldHost(entry);
+  const found = checkTrustedHost(host);
+  if (!found) return host;
+  const why = {
+    too_long: `expected a host name of at most ${MAX_HOST_NAME_LENGTH} characters`,
+    not_a_host: `${quoted(entry)} is not a host name (like claude.ai, or example.com:8443; an international name in its xn-- form)`,
+    written_otherwise: found.problem === 'written_otherwise' ? `an https URL writes ${quoted(host)} as ${quoted(found.written)}; list ${quoted(found.written)} instead` : '',
+  }[found.problem];
+  ctx.addIssue({ code: 'custom', message: why });
+  return z.NEVER;
+});
 
 /** The issuer when none is configured, so moving the port moves the issuer with it. */
 export const defaultIssuer = (port: number) => `http://localhost:${port}`;
@@ -111,7 +152,7 @@ function authServerFields(context: LoadContext) {
     registration: z.strictObject({
       enabled: booleanish.default(true)
         .meta({ description: 'anonymous Dynamic Client Registration (RFC 7591), as Claude needs' } satisfies FieldNote),
-      allowed_redirect_uris: z.array(z.url({ error: 'expected absolute URIs' })).default([...DEFAULT_ALLOWED_REDIRECT_URIS]).meta({ description: 'exact https URIs; loopback http is allowed on any port' } satisfies FieldNote),
+      allowed_redirect_uris: z.array(allowedRedirectUri).default([...DEFAULT_ALLOWED_REDIRECT_URIS]).meta({ description: 'exact https URIs; loopback http is allowed on any port' } satisfies FieldNote),
       allow_private_use_schemes: booleanish.default(true)
         .meta({ description: 'false: only https and loopback http; true: also reverse-domain, known MCP client and allowed_schemes' } satisfies FieldNote),
       allowed_schemes: z.array(z.string().regex(/^[A-Za-z][A-Za-z0-9+.-]*$/, { error: 'expected URI scheme names like myapp' })).default([])
@@ -145,8 +186,7 @@ function authServerFields(context: LoadContext) {
     client_id_metadata_documents: z.strictObject({
       enabled: booleanish.default(true)
         .meta({ description: 'accept URLs as client_id (OAuth Client ID Metadata Documents)' } satisfies FieldNote),
-      trusted_hosts: z.array(z.string().regex(/^[a-z0-9.-]+(:\d+)?$/i, { error: 'expected host names like claude.ai' })).default([...DEFAULT_TRUSTED_HOSTS])
-        .transform((hosts) => hosts.map((h) => h.toLowerCase()))
+      trusted_hosts: z.array(trustedHost).default([...DEFAULT_TRUSTED_HOSTS])
         .meta({ description: 'hosts whose documents are trusted' } satisfies FieldNote),
       untrusted_hosts: z.enum(['allow', 'warn', 'refuse']).default('warn')
         .meta({ description: 'allow | warn (on the consent page) | refuse a document on another host' } satisfies FieldNote),

@@ -20,11 +20,10 @@
  */
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
-import { isLoopbackHostname } from '../../../shared/loopback-hosts.ts';
 import type { AuditEventName, AuditLog } from '../audit/audit-log.ts';
 import type { ChangedBy } from './admin-actor.ts';
-import { findUriDefect } from '../registration/find-uri-defect.ts';
-import { MAX_REDIRECT_URI_LENGTH } from '../registration/redirect-uri-policy.ts';
+import { caseFoldHost, caseFoldUri, checkAllowedRedirectUri, checkTrustedHost, MAX_HOST_NAME_LENGTH } from '../../../shared/check-allow-list-entry.ts';
+import { MAX_REDIRECT_URI_LENGTH } from '../../../shared/find-uri-defect.ts';
 import { isDangerousScheme, isSchemeName } from '../registration/redirect-uri-schemes.ts';
 import { AdminError } from './admin-error.ts';
 import { cutInput } from './cut-input.ts';
@@ -150,38 +149,27 @@ export class AllowList {
   }
 }
 
-/** `value` with its scheme and authority (`https://Example.COM`) in lower case: the rest is case-sensitive. */
-export function caseFoldUri(value: string): string {
-  return value.replace(/^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/, (schemeAndAuthority) => schemeAndAuthority.toLowerCase());
-}
-
 /** A scheme name as the list holds it: lower case, without `:` or `://`. */
 export function caseFoldScheme(value: string): string {
   return value.toLowerCase().replace(/:(\/\/)?$/, '');
 }
 
 /**
- * Only exact https URIs go on the list: loopback http and private-use schemes are allowed by rule.
- * Expects the scheme and host in lower case already (`caseFoldUri`).
+ * Only exact https URIs go on the list: loopback http and private-use schemes are allowed by rule
+ * (shared/check-allow-list-entry.ts). Expects the scheme and host in lower case already (`caseFoldUri`).
  */
 export function normaliseAllowedRedirectUri(value: string): string {
-  if (value.length > MAX_REDIRECT_URI_LENGTH) throw new AdminError(400, `Redirect URIs are limited to ${MAX_REDIRECT_URI_LENGTH} characters.`, 'uri');
-  const url = URL.parse(value);
-  if (!url || !/^https:\/\//i.test(value)) {
-    if (url && url.protocol === 'http:' && isLoopbackHostname(url.hostname)) {
-      throw new AdminError(400, 'Loopback http redirect URIs (127.0.0.1, [::1], localhost) are always allowed, on any port; there is no need to add them.', 'uri');
-    }
-    if (url && !['http:', 'https:'].includes(url.protocol)) {
-      throw new AdminError(400, 'Only https redirect URIs go on this list; allow a private-use scheme (like myapp:) on the list of allowed schemes instead.', 'uri');
-    }
-    throw new AdminError(400, `${cutInput(value) || 'That'} is not an absolute https URI.`, 'uri');
+  const found = checkAllowedRedirectUri(value);
+  if (!found) return value; // Stored exactly as given: registration compares redirect URIs as exact strings.
+  switch (found.problem) {
+    case 'too_long': throw new AdminError(400, `Redirect URIs are limited to ${MAX_REDIRECT_URI_LENGTH} characters.`, 'uri');
+    case 'loopback_http': throw new AdminError(400, 'Loopback http redirect URIs (127.0.0.1, [::1], localhost) are always allowed, on any port; there is no need to add them.', 'uri');
+    case 'other_scheme': throw new AdminError(400, 'Only https redirect URIs go on this list; allow a private-use scheme (like myapp:) on the list of allowed schemes instead.', 'uri');
+    case 'not_https': throw new AdminError(400, `${cutInput(value) || 'That'} is not an absolute https URI.`, 'uri');
+    case 'fragment': throw new AdminError(400, 'A redirect URI must not contain a fragment (#…).', 'uri');
+    case 'user_info': throw new AdminError(400, 'A redirect URI must not contain a user name or password.', 'uri');
+    case 'defect': throw new AdminError(400, `Registration would refuse this URI: ${found.defect}.`, 'uri');
   }
-  if (value.includes('#')) throw new AdminError(400, 'A redirect URI must not contain a fragment (#…).', 'uri');
-  if (url.username || url.password) throw new AdminError(400, 'A redirect URI must not contain a user name or password.', 'uri');
-  const defect = findUriDefect(value);
-  if (defect) throw new AdminError(400, `Registration would refuse this URI: ${defect}.`, 'uri');
-  // Stored exactly as given: registration compares redirect URIs as exact strings.
-  return value;
 }
 
 /** Longest scheme name taken: reverse-domain schemes (RFC 8252 §7.1) are a domain name or two long. */
@@ -200,27 +188,16 @@ export function normaliseAllowedScheme(scheme: string): string {
   return scheme;
 }
 
-/** RFC 1035 §2.3.4: at most 253 characters written out, 63 per label. */
-const MAX_HOST_NAME_LENGTH = 253;
-/** RFC 1123 §2.1 labels (letters, digits, inner hyphens), dot-separated, and an optional port 1 to 65535. */
-const HOST_AND_PORT = /^(?<name>[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*)(?::(?<port>[1-9]\d{0,4}))?$/;
-
-/**
- * A trusted host as the document fetch compares it: the `host` of the document's https URL, in
- * lower case, so a DNS name (an international one in its xn-- form) or an IPv4 address, and a
- * port other than 443. Refused: anything a URL parser would write otherwise (443, the default
- * port, is dropped; `0x7f.1` is 127.0.0.1), which would never match.
- */
+/** A trusted host as the document fetch compares it (shared/check-allow-list-entry.ts), in lower case. */
 export function normaliseTrustedHost(value: string): string {
-  const host = value.toLowerCase();
-  if (host.length > MAX_HOST_NAME_LENGTH + ':65535'.length) throw new AdminError(400, `Host names are limited to ${MAX_HOST_NAME_LENGTH} characters.`, 'host');
-  const parts = HOST_AND_PORT.exec(host)?.groups;
-  const written = URL.parse(`https://${host}/`)?.host;
-  if (!parts || parts.name!.length > MAX_HOST_NAME_LENGTH || Number(parts.port ?? 1) > 65535 || !written) {
-    throw new AdminError(400, `${cutInput(value) || 'That'} is not a host name (like claude.ai, or example.com:8443; an international name in its xn-- form).`, 'host');
+  const host = caseFoldHost(value);
+  const found = checkTrustedHost(host);
+  if (!found) return host;
+  switch (found.problem) {
+    case 'too_long': throw new AdminError(400, `Host names are limited to ${MAX_HOST_NAME_LENGTH} characters.`, 'host');
+    case 'not_a_host': throw new AdminError(400, `${cutInput(value) || 'That'} is not a host name (like claude.ai, or example.com:8443; an international name in its xn-- form).`, 'host');
+    case 'written_otherwise': throw new AdminError(400, `An https URL writes ${cutInput(host)} as ${cutInput(found.written)}; trust ${cutInput(found.written)} instead.`, 'host');
   }
-  if (written !== host) throw new AdminError(400, `An https URL writes ${cutInput(host)} as ${cutInput(written)}; trust ${cutInput(written)} instead.`, 'host');
-  return host;
 }
 
 export function createRedirectUriAllowList(db: SqlDatabase, configured: readonly string[], audit: AuditLog, clock?: Clock): AllowList {
@@ -241,7 +218,7 @@ export function createTrustedHostList(db: SqlDatabase, configured: readonly stri
     table: 'trusted_document_hosts',
     column: 'host',
     normalise: normaliseTrustedHost,
-    caseFold: (value) => value.toLowerCase(),
+    caseFold: caseFoldHost,
     events: { added: 'trusted_host.added', removed: 'trusted_host.removed' },
     what: 'trusted client metadata hosts',
     configKey: 'auth_server.client_id_metadata_documents.trusted_hosts',

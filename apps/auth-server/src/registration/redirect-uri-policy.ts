@@ -1,7 +1,7 @@
 /**
  * Which redirect URIs a client may register (RFC 7591 §2, RFC 8252, OAuth 2.1 §2.3.1).
  *
- * - Every URI: byte-exact RFC 3986 in the normal form browsers use (see find-uri-defect.ts), so
+ * - Every URI: byte-exact RFC 3986 in the normal form browsers use (see shared/find-uri-defect.ts), so
  *   the `Location` sent is the registered string plus the response parameters.
  * - https URIs: exact string match against the allow-list (default: Claude's two callbacks).
  * - http URIs: only on loopback hosts (127.0.0.1, [::1], localhost), any port (RFC 8252 §7.3);
@@ -13,7 +13,7 @@
  * Deliberately not checked here: reachability of the URI, or who owns an https host or a scheme.
  */
 import { isLoopbackHostname } from '../../../shared/loopback-hosts.ts';
-import { findUriDefect } from './find-uri-defect.ts';
+import { findUriDefect, MAX_REDIRECT_URI_LENGTH } from '../../../shared/find-uri-defect.ts';
 import { isDangerousScheme, isReverseDomainScheme, KNOWN_CLIENT_SCHEMES } from './redirect-uri-schemes.ts';
 
 export interface RedirectUriPolicy {
@@ -30,9 +30,6 @@ export interface RedirectUriPolicy {
 }
 
 export type RedirectUriVerdict = { ok: true; native: boolean } | { ok: false; reason: string };
-
-/** Per URI; browsers and proxies commonly handle 2000 characters, and no real callback needs more. */
-export const MAX_REDIRECT_URI_LENGTH = 2000;
 
 export function isLoopbackHttpUri(uri: string): boolean {
   const url = URL.parse(uri);

@@ -12,6 +12,9 @@
  * Returns why the URI is refused, or undefined. The reason never repeats the URI: RFC 6749 §5.2
  * limits error_description to printable ASCII without `"` and `\`.
  */
+/** Per URI; browsers and proxies commonly handle 2000 characters, and no real callback needs more. */
+export const MAX_REDIRECT_URI_LENGTH = 2000;
+
 const RFC3986 = /^(?:[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*$/;
 const IPV6_AUTHORITY = /^([a-z][a-z0-9+.-]*:\/\/(?:[^/?#@]*@)?)\[[0-9A-Fa-f:.]+\]/;
 const RESPONSE_PARAMETERS = { code: 'c', state: 's', iss: 'i' };
