@@ -33,6 +33,12 @@ const SPOOFING_EMAILS: Array<[string, string, string]> = [
   ['a next-line control (U+0085)', 'spoof-nel', 'eve\u0085alice@example.com'],
 ];
 
+/** A subject and a verified email that both hold such a character: what they hold, the subject, the email. */
+const UNNAMABLE: Array<[string, string, string]> = [
+  ['a right-to-left override', 'eve\u202Enimda', 'eve\u202Emoc.elpmaxe@nimda\u202C@example.com'],
+  ['a right-to-left isolate', 'eve\u2067admin\u2069', 'eve\u2067admin\u2069@example.com'],
+];
+
 const USERS = {
   'alice@example.com': { email: 'alice@example.com', email_verified: true },
   'admin@example.com': { email: 'admin@example.com', email_verified: true },
@@ -52,6 +58,8 @@ const USERS = {
   // Verified emails that would read as someone else's on a page, and one that reads as it is.
   ...Object.fromEntries(SPOOFING_EMAILS.map(([, subject, email]) => [subject, { email, email_verified: true }])),
   'plus': { email: 'eve+mcp@example.com', email_verified: true },
+  // Subjects people chose themselves, which would name the user no better than their email.
+  ...Object.fromEntries(UNNAMABLE.map(([, subject, email]) => [subject, { email, email_verified: true }])),
 };
 
 function upstreamConfig(idp: UpstreamIdp, overrides: Partial<UpstreamConfig> = {}): UpstreamConfig {
@@ -224,6 +232,16 @@ describe('federated sign-in against a real upstream OpenID provider', () => {
       const list = await (await adminBrowser(server)).navigate(`/admin/users?q=${subject}`);
       assert.match(list.html, new RegExp(`>test-idp-${subject}</a>`));
       assert.ok(!list.html.includes(email.slice(3, -12)), 'the email is on no page');
+    });
+  }
+
+  for (const [what, subject] of UNNAMABLE) {
+    test(`refuses a first sign-in whose subject and verified email both hold ${what}, and creates nobody`, async () => {
+      const { server, idp, client } = pair;
+      const before = (await server.auth.users.list()).length;
+      const flow = await toUpstreamLogin(server, idp, client);
+      assertErrorPage(await upstreamSignIn(flow, subject), 403, /Your Test IdP account cannot be given a name here: its user id and email address hold characters that would make the name read as someone else(&#39;|')s/);
+      assert.equal((await server.auth.users.list()).length, before, 'no local user is created');
     });
   }
 

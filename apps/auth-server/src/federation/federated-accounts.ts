@@ -12,7 +12,8 @@
  * makes it read as another (a control, a line separator, a bidirectional formatting character, as
  * registration/check-client-name.ts refuses in a client's name) counts as no email here: it neither
  * names the user nor is stored, since both are shown in the admin lists, the audit log and on
- * pages. Admission has looked at it already. `admin_users` (emails, matched against
+ * pages. Admission has looked at it already. A first sign-in that `<upstream>-<sub>` cannot name
+ * either (the subject holds such a character too) is refused. `admin_users` (emails, matched against
  * the verified email only, or subjects without `@`, matched exactly) get `admin_scopes` on top of
  * `default_scopes`; with `new_users: pending` a new user waits for approval (admins listed in the
  * config do not).
@@ -44,7 +45,9 @@ export interface LinkedIdentity {
 
 export type LinkResult =
   | { kind: 'user'; user: User; created: boolean }
-  | { kind: 'conflict'; username: string };
+  | { kind: 'conflict'; username: string }
+  /** A first sign-in whose name (the email, else `<upstream>-<sub>`) would read as another: nobody is created. */
+  | { kind: 'unnamed' };
 
 function verifiedEmail(claims: IDToken & Record<string, unknown>): { email?: string; verified: boolean } {
   const email = typeof claims.email === 'string' ? claims.email.trim().toLowerCase() : undefined;
@@ -93,6 +96,8 @@ export class FederatedAccounts {
     if (linked) return { kind: 'user', user: await this.#signedInAgain(upstream, linked, subject, email, isAdmin, now), created: false };
 
     const username = cutText(email ?? `${upstream.id}-${subject}`, USERNAME_MAX_LENGTH);
+    // Where people choose their own subject, it may hold what the email could not.
+    if (hasUnshowableCharacter(username)) return { kind: 'unnamed' };
     // The user and the identity are created together or not at all. Two first sign-ins of one
     // person on two replicas: the unique username, then the primary key (issuer, subject) make
     // the second wait for the first and then insert nothing; it then finds the first one's link.

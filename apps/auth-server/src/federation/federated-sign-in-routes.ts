@@ -277,6 +277,11 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
       });
       throw new PageError(409, 'account_conflict', `An account named ${linked.username} already exists here. An administrator must link your ${upstream.displayName} sign-in to it before you can use it.`);
     }
+    if (linked.kind === 'unnamed') {
+      deps.onSignIn?.('refused');
+      await deps.recordSignIn?.(ctx, { method: 'federated', ok: false, reason: 'unnamed_account', upstream: upstream.id, clientId: String(interaction.params.client_id), flowId: flowIdOf(interaction) });
+      throw new PageError(403, 'access_denied', `Your ${upstream.displayName} account cannot be given a name here: its user id and email address hold characters that would make the name read as someone else's (control, line-break or text-direction characters). Ask this server's administrator for access.`);
+    }
     const { user } = linked;
     if (user.disabled || user.pending) deps.onSignIn?.('refused');
     const audited = { method: 'federated', user, upstream: upstream.id, clientId: String(interaction.params.client_id), flowId: flowIdOf(interaction) } as const;
