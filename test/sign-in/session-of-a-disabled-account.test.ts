@@ -107,6 +107,40 @@ describe('a browser signed in as an account disabled since', () => {
     }
   });
 
+  // Signing out only takes access away, so it must work whatever the account's state: the Sign
+  // out button of an account page opened before the account was disabled (or set back to waiting
+  // for approval) answered 403 and left the browser signed in.
+  for (const change of [{ disabled: true }, { pending: true }] as const) {
+    test(`Sign out on the account page opened before ends the session of an account now ${Object.keys(change)[0]}`, async () => {
+      const context = await chromium.newContext();
+      const leaver = await server.auth.users.findByUsername('leaver');
+      try {
+        const page = await context.newPage();
+        const violations = collectCspViolations(page);
+        await page.goto(new URL('/account', server.issuer).href);
+        await signInByClicking(page, 'leaver', 'leaver-password');
+        await page.getByRole('heading', { name: 'Your connected apps' }).waitFor();
+        await server.auth.users.update(leaver!.id, change);
+
+        const [signedOut] = await Promise.all([
+          page.waitForResponse((response) => new URL(response.url()).pathname === '/account/sign-out'),
+          page.getByRole('button', { name: 'Sign out' }).click(),
+        ]);
+        await page.waitForLoadState();
+        assert.equal(signedOut.status(), 200, await page.locator('main').innerText());
+        assert.equal(await page.getByRole('heading', { level: 1 }).innerText(), 'Signed out');
+
+        const again = await page.goto(new URL('/account', server.issuer).href);
+        assert.equal(again?.status(), 200);
+        assert.equal(await page.title(), 'Sign in · Gatehouse', 'the session is gone: the account page asks for a sign-in');
+        assert.deepEqual(violations, []);
+      } finally {
+        await context.close();
+        await server.auth.users.update(leaver!.id, { disabled: false, pending: false });
+      }
+    });
+  }
+
   test('prompt=none sends login_required back to the app, with its state', async () => {
     const browser = new Browser(server.issuer);
     await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'leaver', password: 'leaver-password', browser });

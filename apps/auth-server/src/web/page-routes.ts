@@ -54,6 +54,11 @@ export interface PageRoute {
   reauthenticate?: string;
   /** POST only: the GET handler of the page that holds this form, shown again when the post is refused. */
   formPage?: string;
+  /**
+   * Also for a signed-in account that can no longer be used (disabled, waiting for approval),
+   * which every other route answers 403: only for what takes access away from the browser itself.
+   */
+  evenIfUnusable?: true;
 }
 
 export const PAGE_ROUTES: readonly PageRoute[] = [
@@ -99,7 +104,7 @@ export const PAGE_ROUTES: readonly PageRoute[] = [
   { method: 'GET', path: '/admin/connections/:id', access: 'admin', handler: 'showConnection' },
   { method: 'GET', path: '/account', access: 'user', handler: 'showAccount' },
   { method: 'POST', path: '/account/grants/revoke', access: 'user', handler: 'revokeOwnGrant', formPage: 'showAccount' },
-  { method: 'POST', path: '/account/sign-out', access: 'user', handler: 'signOut', formPage: 'showAccount' },
+  { method: 'POST', path: '/account/sign-out', access: 'user', handler: 'signOut', formPage: 'showAccount', evenIfUnusable: true },
 ];
 
 export interface PageRoutesDeps {
@@ -175,7 +180,7 @@ export function pageRoutes(deps: PageRoutesDeps): Router {
   for (const route of PAGE_ROUTES) {
     const handler = handlers[route.handler];
     if (!handler) throw new Error(`admin route ${route.method} ${route.path}: no handler ${route.handler}`);
-    const guard = session.requireSignedIn(route.access);
+    const guard = session.requireSignedIn(route.access, route.evenIfUnusable === true);
     if (route.method === 'GET') router.get(route.path, guard, run(handler, route));
     else if (route.reauthenticate === undefined) router.post(route.path, guard, checkedForm(route.access), run(handler, route));
     else {

@@ -6,7 +6,8 @@
  * - No session (or its user is gone): a GET is sent to sign in through the provider itself, with
  *   the internal client (provider/internal-client.ts), and comes back to the page it asked for; a POST is
  *   sent to sign in and then to the section's page (a form is never replayed). Never a 200 with data.
- * - A signed-in user who is disabled or pending, or (for /admin) lacks `mcp:admin`: 403.
+ * - A signed-in user who is disabled or pending, or (for /admin) lacks `mcp:admin`: 403, except
+ *   for signing out, which only takes access away and so works whatever the account's state.
  * - The callback (/admin/callback) accepts only a return path it stored itself, in a signed
  *   cookie bound to `state`, and only under /admin or /account; the code it receives is destroyed.
  * - Sign-out destroys the provider session.
@@ -89,15 +90,18 @@ export function createPageSession(deps: PageSessionDeps) {
     ctx.redirect(`${url.pathname}${url.search}`);
   }
 
-  /** Middleware: the signed-in user with `access` goes on, as `ctx.state.user`. */
-  function requireSignedIn(access: Access) {
+  /**
+   * Middleware: the signed-in user with `access` goes on, as `ctx.state.user`. `evenIfUnusable`:
+   * a disabled or pending user goes on too (sign-out).
+   */
+  function requireSignedIn(access: Access, evenIfUnusable = false) {
     return async function requireSignedInMiddleware(ctx: ParameterizedContext<SignedInState>, next: Next): Promise<void> {
       const session = await provider.Session.get(ctx);
       const user = session.accountId ? await users.findById(session.accountId) : undefined;
       const section = ctx.path.startsWith('/account') ? '/account' : '/admin';
       const returnTo = ctx.method === 'GET' ? (safeReturnPath(ctx.originalUrl) ?? section) : section;
       if (!user) return sendToSignIn(ctx, returnTo);
-      if (!UserStore.isActive(user)) throw new PageError(403, 'access_denied', 'This account is disabled or waiting for approval, so it cannot use this page.');
+      if (!UserStore.isActive(user) && !evenIfUnusable) throw new PageError(403, 'access_denied', 'This account is disabled or waiting for approval, so it cannot use this page.');
       if (access === 'admin') {
         if (!isAdmin(user)) {
           throw new PageError(403, 'access_denied', 'Only administrators can open the administration pages. Your own connected apps are at /account.');
