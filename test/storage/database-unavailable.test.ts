@@ -1,8 +1,8 @@
 /**
  * PostgreSQL going away under running replicas (a restart, a failover, a database that stops
  * accepting connections): every endpoint that needs the database answers 503
- * `temporarily_unavailable`, a client knows to try again, and nothing is logged as our failure
- * with a stack; once the database is back, the same requests work without restarting anything.
+ * `temporarily_unavailable` with `Retry-After: 5` on both apps, so a client knows to try again
+ * and when, and nothing is logged as our failure with a stack; once the database is back, the same requests work without restarting anything.
  * It was 500 `server_error` ("oops! something went wrong") at /oauth/token and /oauth/register,
  * the error page at /oauth/authorize, and 500 at the MCP endpoint.
  */
@@ -34,10 +34,13 @@ function errorLines() {
 interface Answer {
   status: number;
   contentType: string;
+  retryAfter: string | null;
   body: string;
 }
 
-const answerOf = async (response: Response): Promise<Answer> => ({ status: response.status, contentType: response.headers.get('content-type') ?? '', body: await response.text() });
+const answerOf = async (response: Response): Promise<Answer> => ({
+  status: response.status, contentType: response.headers.get('content-type') ?? '', retryAfter: response.headers.get('retry-after'), body: await response.text(),
+});
 
 describe('PostgreSQL unavailable under running replicas', { skip: !TEST_BACKENDS.includes('postgres') && 'PostgreSQL is not among GATEHOUSE_TEST_BACKENDS' }, () => {
   let databaseUrl: string;
@@ -106,12 +109,13 @@ describe('PostgreSQL unavailable under running replicas', { skip: !TEST_BACKENDS
     }), { json: true }],
   ];
 
-  test('while it refuses connections: 503 temporarily_unavailable everywhere, no stack, nothing logged at error', async () => {
+  test('while it refuses connections: 503 temporarily_unavailable with Retry-After everywhere, no stack, nothing logged at error', async () => {
     await takeDatabaseDown();
     for (const [what, request, { json }] of requests) {
       const answer = await answerOf(await request());
       assert.equal(answer.status, 503, `${what}: ${answer.status} ${answer.body.replace(/<[^>]*>/g, "").replace(/\s+/g, " ").slice(0, 400)}`);
       assertNoStackTrace(answer.body, what);
+      assert.equal(answer.retryAfter, '5', `${what}: Retry-After`);
       if (json) assert.equal((JSON.parse(answer.body) as { error: string }).error, 'temporarily_unavailable', what);
       else assert.match(answer.body, /briefly unavailable/, what);
     }

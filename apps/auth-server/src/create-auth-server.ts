@@ -51,6 +51,7 @@ import { federatedSignInRoutes } from './federation/federated-sign-in-routes.ts'
 import { UpstreamClients } from './federation/upstream-clients.ts';
 import { createCsrf } from './http/csrf.ts';
 import { errorPages, providerErrorRenderer } from './http/error-pages.ts';
+import { sayWhenToRetry } from './http/say-when-to-retry.ts';
 import { limitRequests } from './http/limit-requests.ts';
 import { prepareOAuthRequest } from './http/prepare-oauth-request.ts';
 import { LocalRateLimiter } from './http/local-rate-limiter.ts';
@@ -326,6 +327,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   app.use(rejectMalformedHost({ trustProxy: config.trustProxy }));
   app.use(securityHeaders({ https }));
   app.use(redirectToIssuerHost({ issuer: config.issuer, trustProxy: config.trustProxy }));
+  app.use(sayWhenToRetry);
   app.use(errorPages(render, logger));
   app.use(shortcutTokenEndpoints([readableRefusals, rateLimits, refuseRepeatedAuthorization, prepareOAuth, providerAnswers, holder.middleware]));
   app.use(answerMethodNotAllowed(OTHER_ROUTES));
