@@ -30,6 +30,7 @@ import { AllowListSnapshot } from './management/allow-list-snapshot.ts';
 import { createPageSession } from './web/page-session.ts';
 import { GatewayStatus } from './web/admin/gateway-status.ts';
 import { validateWithProvider } from './management/client-registry.ts';
+import { cutEchoedScope } from './provider/cut-echoed-scope.ts';
 import { trackClientUsage } from './provider/client-usage.ts';
 import { ProviderHolder } from './provider/provider-holder.ts';
 import { PasswordHasher, type PasswordHasherOptions } from './accounts/password-hasher.ts';
@@ -260,6 +261,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     expireUnusedClients(built, models, config.registration.unusedClientTtl, clock);
     acceptHashedClientSecrets(built);
     holdErrorRedirects(built);
+    cutEchoedScope(built);
     trackClientUsage(built, admin.clientUsage);
     recordProviderEvents(built, audit, users, logger);
     recordIdJagExchanges(built, audit, logger);
