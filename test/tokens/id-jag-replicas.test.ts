@@ -73,6 +73,20 @@ describe('two auth-server replicas on one PostgreSQL', { skip: !TEST_BACKENDS.in
     body: new URLSearchParams({ grant_type: JWT_BEARER, assertion }).toString(),
   }).then(async (response) => ({ status: response.status, body: await response.json() as Record<string, unknown> }));
 
+  test('jtis that differ only in a lone surrogate are refused, never taken for each other\'s replay', async () => {
+    const mint = (jti: string) => idp.mint({ aud: one.issuer, client_id: agent.client_id, sub: 'replicated-user', scope: 'mcp:read' }, { claims: { jti } });
+    for (const jti of ['twin-\ud800', 'twin-\ud801']) {
+      const answer = await present(one, await mint(jti));
+      assert.equal(answer.status, 400, JSON.stringify(answer.body));
+      assert.equal(answer.body.error, 'invalid_grant');
+      assert.match(String(answer.body.error_description), /jti/);
+      assert.doesNotMatch(String(answer.body.error_description), /already used/);
+    }
+    // What PostgreSQL would have stored for both is a jti of its own, not yet used.
+    const replacement = await present(two, await mint('twin-\ufffd'));
+    assert.equal(replacement.status, 200, JSON.stringify(replacement.body));
+  });
+
   test('an IdP trusted on one replica is trusted by the other, and one assertion sent to both at once is accepted once', async () => {
     const assertion = await idp.mint({ aud: one.issuer, client_id: agent.client_id, sub: 'replicated-user', scope: 'mcp:read' });
     const answers = await Promise.all([present(one, assertion), present(two, assertion)]);

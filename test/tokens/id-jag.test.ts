@@ -251,6 +251,24 @@ auth_server:
       assert.match(String(replay.body.error_description), /already used/);
     });
 
+    // A JSON escape can put half a surrogate pair alone in a jti. PostgreSQL stores it as U+FFFD, so
+    // distinct jtis shared one replay row (id-jag-replicas.test.ts); SQLite kept bytes that are not UTF-8.
+    const LONE_SURROGATE_JTIS: Array<[string, string]> = [
+      ['a lone high surrogate at the end', 'lone-\ud800'],
+      ['another lone high surrogate at the same place', 'lone-\ud801'],
+      ['a lone low surrogate at the start', '\udc00lone'],
+      ['an emoji\'s first half alone', 'lone-\ud83d-x'],
+    ];
+    for (const [what, jti] of LONE_SURROGATE_JTIS) {
+      test(`refuses a jti holding ${what} with invalid_grant naming the jti`, async () => {
+        const answer = await presentAssertion(server.issuer, agent, await acme.mint(forAgent(), { claims: { jti } }));
+        assert.equal(answer.status, 400, answer.text);
+        assert.equal(answer.body.error, 'invalid_grant');
+        assert.match(String(answer.body.error_description), /jti/);
+        assert.doesNotMatch(String(answer.body.error_description), /already used/);
+      });
+    }
+
     test('refuses a disabled user and a user waiting for approval with invalid_grant', async () => {
       const created = await presentAssertion(server.issuer, agent, await acme.mint(forAgent({ sub: 'to-disable' }), { claims: { email: 'gone@acme.example' } }));
       assert.equal(created.status, 200, created.text);

@@ -12,6 +12,10 @@
  *   `iat` no older than `maxAssertionAge` (MCP EMA §7.4.2: short-lived, refused outside its window).
  * - `sub`, `jti`, `client_id` present (draft §3: REQUIRED); `client_id` is the authenticated
  *   client (draft §4.4.1), and on the IdP's `allowed_client_ids` when it has that list.
+ * - `jti` well-formed Unicode: a JSON escape can carry half a surrogate pair alone, and stored as
+ *   text for the replay check it became U+FFFD on PostgreSQL, so jtis differing only there shared
+ *   one replay row (the second refused as a replay of the first), and on SQLite bytes that are
+ *   not UTF-8.
  * - `resource` (draft §3: OPTIONAL, a string or an array): when present it must name our MCP
  *   resource (RFC 8707 §2, MCP EMA §7.6.2), in the spellings the token and authorization
  *   endpoints accept for it (http/own-resource.ts: one trailing slash, a query or fragment).
@@ -27,6 +31,7 @@ import { decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVe
 import { errors } from 'oidc-provider';
 import type { Clock } from '../../../shared/clock.ts';
 import { ALL_SCOPES } from '../../../shared/mcp-scopes.ts';
+import { wellFormed } from '../../../shared/well-formed.ts';
 import { isOwnResource } from '../http/own-resource.ts';
 import { ID_JAG_TYP } from './id-jag-grant-type.ts';
 import type { TrustedIdp, TrustedIdps } from './trusted-idps.ts';
@@ -112,6 +117,7 @@ export function createIdJagVerifier(options: IdJagVerifierOptions) {
     if (typeof sub !== 'string' || sub === '' || typeof jti !== 'string' || jti === '' || typeof exp !== 'number' || typeof iat !== 'number') {
       throw invalidGrant('the assertion sub, jti, exp or iat is not of its type');
     }
+    if (wellFormed(jti) !== jti) throw invalidGrant('the assertion jti holds a lone surrogate (half of a UTF-16 pair), which is not text');
     // Draft §4.4.1: one audience, ours; an array of several is refused (audience injection).
     const audiences = Array.isArray(aud) ? aud : [aud];
     if (audiences.length !== 1 || audiences[0] !== options.issuer) throw invalidGrant('the assertion audience is not this authorization server');
