@@ -18,7 +18,8 @@ import { authorizeUrl, CLAUDE_CALLBACK, decide, redeem, registerClient, type Reg
 import { freePort } from '../helpers/net.ts';
 import { createPkce } from '../helpers/pkce.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
-import { startUpstreamIdp, type UpstreamIdp } from '../helpers/start-upstream-idp.ts';
+import { startUpstreamIdp, type UpstreamIdp, type UpstreamUser } from '../helpers/start-upstream-idp.ts';
+import { TEST_BACKENDS } from '../helpers/test-database.ts';
 
 const RESOURCE = 'http://localhost:4001/mcp';
 
@@ -37,6 +38,19 @@ const SPOOFING_EMAILS: Array<[string, string, string]> = [
 const UNNAMABLE: Array<[string, string, string]> = [
   ['a right-to-left override', 'eve\u202Enimda', 'eve\u202Emoc.elpmaxe@nimda\u202C@example.com'],
   ['a right-to-left isolate', 'eve\u2067admin\u2069', 'eve\u2067admin\u2069@example.com'],
+];
+
+/**
+ * Subjects that are not text, each with a verified email that could name the user: what they hold,
+ * the login typed at the upstream, what it asserts. PostgreSQL stored each lone surrogate as U+FFFD,
+ * so the two high ones would share one link (the second signed in as the first's user).
+ */
+const NOT_TEXT: Array<[string, string, UpstreamUser]> = [
+  ['a lone high surrogate at the end', 'lone-high', { sub: 'lone-\ud800', email: 'lone-high@example.com', email_verified: true }],
+  ['another lone high surrogate at the same place', 'lone-high-twin', { sub: 'lone-\ud801', email: 'lone-twin@example.com', email_verified: true }],
+  ['a lone low surrogate at the start', 'lone-low', { sub: '\udc00lone', email: 'lone-low@example.com', email_verified: true }],
+  ['an emoji\'s first half alone', 'lone-emoji', { sub: 'lone-\ud83d-x', email: 'lone-emoji@example.com', email_verified: true }],
+  ['a NUL character', 'nul-sub', { sub: 'nul\u0000sub', email: 'nul-sub@example.com', email_verified: true }],
 ];
 
 const USERS = {
@@ -60,6 +74,7 @@ const USERS = {
   'plus': { email: 'eve+mcp@example.com', email_verified: true },
   // Subjects people chose themselves, which would name the user no better than their email.
   ...Object.fromEntries(UNNAMABLE.map(([, subject, email]) => [subject, { email, email_verified: true }])),
+  ...Object.fromEntries(NOT_TEXT.map(([, login, user]) => [login, user])),
 };
 
 function upstreamConfig(idp: UpstreamIdp, overrides: Partial<UpstreamConfig> = {}): UpstreamConfig {
@@ -529,4 +544,35 @@ describe('federated sign-in: modes, new users and failing upstreams', () => {
       huge.close();
     }
   });
+});
+
+for (const backend of TEST_BACKENDS) describe(`federated sign-in with an upstream subject that is not text (${backend})`, () => {
+  let idp: UpstreamIdp;
+  let server: TestAuthServer;
+  let client: RegisteredClient;
+  before(async () => {
+    idp = await startUpstreamIdp(USERS);
+    server = await startAuthServer({
+      backend,
+      configure(config) {
+        config.authServer.mode = 'both';
+        config.authServer.upstreams = [upstreamConfig(idp)];
+      },
+    });
+    await idp.allowClient(`${server.issuer}/oauth/callback/test-idp`);
+    client = await registerClient(server.issuer);
+  });
+  after(async () => {
+    await server?.close();
+    await idp?.close();
+  });
+
+  for (const [what, login] of NOT_TEXT) {
+    test(`refuses a subject holding ${what} with a page saying why, and links and creates nobody`, async () => {
+      const flow = await toUpstreamLogin(server, idp, client);
+      assertErrorPage(await upstreamSignIn(flow, login), 403, /Your Test IdP account cannot be used here: the user id Test IdP sent for it is not valid text/);
+      assert.deepEqual(await server.auth.database.all('SELECT subject FROM federated_identities'), [], 'nothing is linked');
+      assert.equal(await server.auth.users.findByUsername(USERS[login as keyof typeof USERS].email!), undefined, 'no local user is created');
+    });
+  }
 });

@@ -23,6 +23,12 @@ import type { Clock } from '../../apps/shared/clock.ts';
 export interface UpstreamUser {
   email?: string;
   email_verified?: boolean;
+  /**
+   * The subject asserted for this login, when not the login itself: one a login form cannot
+   * carry, such as a lone surrogate (a form encodes it as U+FFFD; the ID token's JSON keeps the
+   * escape `\ud800`).
+   */
+  sub?: string;
 }
 
 export interface UpstreamIdpOptions {
@@ -74,9 +80,24 @@ export async function startUpstreamIdp(users: Record<string, UpstreamUser>, opti
         pkce: { required: () => true },
         features: { devInteractions: { enabled: true } },
         async findAccount(_ctx, sub) {
-          const user = users[sub] ?? {};
-          return { accountId: sub, claims: async () => ({ sub, name: sub, ...user }) };
+          const [login, { sub: _asserted, ...user }] = Object.entries(users).find(([name, u]) => (u.sub ?? name) === sub) ?? [sub, {}];
+          return { accountId: sub, claims: async () => ({ sub, name: login, ...user }) };
         },
+      });
+      // The development login page signs in as the login typed; a user with its own `sub` is
+      // signed in as that subject instead. The form is read here and handed on as text, with the
+      // subject unescaped (the provider parses it with node:querystring, which keeps a value
+      // without `%` or `+` as it is; no percent-encoding carries a lone surrogate).
+      provider.use(async function signInAsAssertedSubject(ctx, next) {
+        if (ctx.method === 'POST' && ctx.path.startsWith('/interaction/')) {
+          const chunks: Buffer[] = [];
+          for await (const chunk of ctx.req) chunks.push(chunk as Buffer);
+          const form = new URLSearchParams(Buffer.concat(chunks).toString());
+          const asserted = users[form.get('login') ?? '']?.sub;
+          if (asserted !== undefined) form.delete('login');
+          (ctx.request as { body?: unknown }).body = asserted === undefined ? form.toString() : `${form}&login=${asserted}`;
+        }
+        await next();
       });
       provider.use(async function passOnSession(ctx, next) {
         if (idp.passesOnSession && ctx.path === '/auth') {

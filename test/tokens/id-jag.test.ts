@@ -269,6 +269,22 @@ auth_server:
       });
     }
 
+    // A subject that is not text: on PostgreSQL both high ones became `lone-sub-\ufffd`, one user's link.
+    const NOT_TEXT_SUBJECTS: Array<[string, string, string]> = [
+      ['a lone high surrogate', 'lone-sub-\ud800', 'lone-sub-a@acme.example'],
+      ['another lone high surrogate at the same place', 'lone-sub-\ud801', 'lone-sub-b@acme.example'],
+      ['a NUL character', 'nul\u0000sub', 'nul-sub@acme.example'],
+    ];
+    for (const [what, sub, email] of NOT_TEXT_SUBJECTS) {
+      test(`refuses a sub holding ${what} with invalid_grant naming the sub, and creates nobody`, async () => {
+        const answer = await presentAssertion(server.issuer, agent, await acme.mint(forAgent({ sub }), { claims: { email } }));
+        assert.equal(answer.status, 400, answer.text);
+        assert.equal(answer.body.error, 'invalid_grant');
+        assert.match(String(answer.body.error_description), /sub .*not text/);
+        assert.equal(await server.auth.users.findByUsername(email), undefined, 'no local user is created');
+      });
+    }
+
     test('refuses a disabled user and a user waiting for approval with invalid_grant', async () => {
       const created = await presentAssertion(server.issuer, agent, await acme.mint(forAgent({ sub: 'to-disable' }), { claims: { email: 'gone@acme.example' } }));
       assert.equal(created.status, 200, created.text);

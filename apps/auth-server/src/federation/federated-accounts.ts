@@ -13,7 +13,11 @@
  * registration/check-client-name.ts refuses in a client's name) counts as no email here: it neither
  * names the user nor is stored, since both are shown in the admin lists, the audit log and on
  * pages. Admission has looked at it already. A first sign-in that `<upstream>-<sub>` cannot name
- * either (the subject holds such a character too) is refused. `admin_users` (emails, matched against
+ * either (the subject holds such a character too) is refused. A subject that is not text is refused
+ * before anything is looked up: half of a UTF-16 surrogate pair alone (a JSON escape can send one)
+ * becomes U+FFFD on its way into PostgreSQL, so it would find, or make, the link of another subject
+ * that differs only there (SQLite keeps bytes that are not UTF-8), and PostgreSQL's text refuses
+ * NUL. `admin_users` (emails, matched against
  * the verified email only, or subjects without `@`, matched exactly) get `admin_scopes` on top of
  * `default_scopes`; with `new_users: pending` a new user waits for approval (admins listed in the
  * config do not).
@@ -24,6 +28,7 @@ import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
 import { USERNAME_MAX_LENGTH } from '../../../shared/username.ts';
 import type { User, UserStore } from '../accounts/user-store.ts';
 import { cutText } from '../../../shared/cut-text.ts';
+import { wellFormed } from '../../../shared/well-formed.ts';
 import { hasUnshowableCharacter } from '../registration/check-client-name.ts';
 
 export type Admission = { ok: true; email?: string } | { ok: false; reason: 'no_email' | 'email_unverified' | 'not_allowed' };
@@ -47,7 +52,14 @@ export type LinkResult =
   | { kind: 'user'; user: User; created: boolean }
   | { kind: 'conflict'; username: string }
   /** A first sign-in whose name (the email, else `<upstream>-<sub>`) would read as another: nobody is created. */
-  | { kind: 'unnamed' };
+  | { kind: 'unnamed' }
+  /** The subject is not text (a lone surrogate, or NUL): nothing is looked up, linked or created. */
+  | { kind: 'unreadable' };
+
+/** Whether an upstream subject is text that PostgreSQL and SQLite store as it is. */
+function isStorableSubject(subject: string): boolean {
+  return wellFormed(subject) === subject && !subject.includes('\u0000');
+}
 
 function verifiedEmail(claims: IDToken & Record<string, unknown>): { email?: string; verified: boolean } {
   const email = typeof claims.email === 'string' ? claims.email.trim().toLowerCase() : undefined;
@@ -73,6 +85,7 @@ export class FederatedAccounts {
 
   /** The local user linked to (issuer, subject), without linking or creating anyone. */
   async findLinked(issuer: string, subject: string): Promise<User | undefined> {
+    if (!isStorableSubject(subject)) return undefined;
     return this.#linkedUser(issuer, subject);
   }
 
@@ -83,6 +96,7 @@ export class FederatedAccounts {
 
   async link(upstream: LinkingUpstream, claims: Pick<IDToken, 'sub'>, assertedEmail: string | undefined): Promise<LinkResult> {
     const subject = claims.sub;
+    if (!isStorableSubject(subject)) return { kind: 'unreadable' };
     // A verified `\u202Emoc.elpmaxe@eve` is listed as eve@example.com: not shown, not kept.
     const email = assertedEmail !== undefined && hasUnshowableCharacter(assertedEmail) ? undefined : assertedEmail;
     // An email-shaped entry names a verified email only: at upstreams where people choose their

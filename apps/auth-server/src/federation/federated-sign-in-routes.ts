@@ -277,6 +277,11 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
       });
       throw new PageError(409, 'account_conflict', `An account named ${linked.username} already exists here. An administrator must link your ${upstream.displayName} sign-in to it before you can use it.`);
     }
+    if (linked.kind === 'unreadable') {
+      deps.onSignIn?.('refused');
+      await deps.recordSignIn?.(ctx, { method: 'federated', ok: false, reason: 'unreadable_subject', upstream: upstream.id, clientId: String(interaction.params.client_id), flowId: flowIdOf(interaction) });
+      throw new PageError(403, 'access_denied', `Your ${upstream.displayName} account cannot be used here: the user id ${upstream.displayName} sent for it is not valid text (it holds half of a UTF-16 surrogate pair, or a NUL character), so it could be taken for another account's. Ask this server's administrator for access.`);
+    }
     if (linked.kind === 'unnamed') {
       deps.onSignIn?.('refused');
       await deps.recordSignIn?.(ctx, { method: 'federated', ok: false, reason: 'unnamed_account', upstream: upstream.id, clientId: String(interaction.params.client_id), flowId: flowIdOf(interaction) });
