@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
+import { ALLOW_LIST_REFRESH_MS } from '../../apps/auth-server/src/management/allow-list-snapshot.ts';
 import { createLogger } from '../../apps/shared/logger.ts';
 import { INITIALIZE } from '../helpers/mcp-http.ts';
 import { assertNoStackTrace, authorizeUrl, CLAUDE_DCR_BODY, connect, redeem, registerClient, startAuthorization, tokenRequest, type RegisteredClient } from '../helpers/oauth-flow.ts';
@@ -18,17 +19,23 @@ import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers
 import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
 import { createTestPostgresDatabase, TEST_BACKENDS } from '../helpers/test-database.ts';
 import { TEST_RESOURCE } from '../helpers/test-issuer.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
-/** Log lines at error level or above, collected from a logger's output. */
+/** Log lines at error level or above, collected from a logger's output, and the messages logged at warn. */
 function errorLines() {
   const lines: string[] = [];
+  const warnings: string[] = [];
   const stream = new Writable({
     write(chunk, _encoding, done) {
-      for (const line of String(chunk).split('\n').filter(Boolean)) if ((JSON.parse(line) as { level: number }).level >= 50) lines.push(line.slice(0, 300));
+      for (const line of String(chunk).split('\n').filter(Boolean)) {
+        const { level, msg } = JSON.parse(line) as { level: number; msg: string };
+        if (level >= 50) lines.push(line.slice(0, 300));
+        else if (level === 40) warnings.push(msg);
+      }
       done();
     },
   });
-  return { stream, take: () => lines.splice(0) };
+  return { stream, take: () => lines.splice(0), warnings };
 }
 
 interface Answer {
@@ -120,6 +127,12 @@ describe('PostgreSQL unavailable under running replicas', { skip: !TEST_BACKENDS
       else assert.match(answer.body, /briefly unavailable/, what);
     }
     await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(errors.take(), []);
+  });
+
+  test('while it refuses connections: the background reloads that fail say so at warn, not as our error with a stack', async () => {
+    // The allow-list snapshots reload every ALLOW_LIST_REFRESH_MS; one of those reloads fails during the outage.
+    await waitFor('an allow-list reload failing during the outage', () => errors.warnings.some((msg) => msg.startsWith('reloading an allow-list failed')), ALLOW_LIST_REFRESH_MS + 5000);
     assert.deepEqual(errors.take(), []);
   });
 

@@ -17,6 +17,7 @@ import { healthRoutes } from '../../shared/health-routes.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { createMetricsRegistry, type Registry } from '../../shared/metrics.ts';
 import { answerMethodNotAllowed, type KnownRoute } from '../../shared/answer-method-not-allowed.ts';
+import { logBackgroundFailure } from '../../shared/log-background-failure.ts';
 import { logAppErrors } from '../../shared/log-app-errors.ts';
 import { observeRequests, type RequestIdState } from '../../shared/observe-requests.ts';
 import { rejectMalformedHost } from '../../shared/reject-malformed-host.ts';
@@ -201,7 +202,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   // Trusted hosts: the config file's plus the admins', read per use. Redirect URIs and schemes are
   // read by the provider's synchronous validator, so from snapshots that follow the table
   // (allow-list-snapshot.ts: changes on another replica apply within about 2 seconds).
-  const onSnapshotError = (err: unknown) => logger.error({ err }, 'reloading an allow-list failed; the last one loaded stays in use');
+  const onSnapshotError = (err: unknown) => logBackgroundFailure(logger, err, 'reloading an allow-list failed; the last one loaded stays in use');
   const allowedRedirectUris = await AllowListSnapshot.follow(admin.redirectUris, { onError: onSnapshotError });
   const allowedSchemes = await AllowListSnapshot.follow(admin.redirectSchemes, { onError: onSnapshotError });
   const documentHostPolicy = createDocumentHostPolicy(
@@ -278,12 +279,12 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   // SQLite: counted in this process, written every second (local-rate-limiter.ts); PostgreSQL:
   // counted in the database, so replicas share each count at once.
   const rateLimiter: TokenBuckets = database.dialect === 'sqlite'
-    ? new LocalRateLimiter(database, { onFlushError: (err) => logger.error({ err }, 'writing rate limit counts failed; retrying with the next batch') })
+    ? new LocalRateLimiter(database, { onFlushError: (err) => logBackgroundFailure(logger, err, 'writing rate limit counts failed; retrying with the next batch') })
     : new RateLimiter(database);
   const { registration: registrationLimit, token: tokenLimit, signIn: signInLimit } = config.rateLimits;
   const longestWindow = Math.max(registrationLimit.window, tokenLimit.window, signInLimit.window);
   const federatedLogins = new FederatedLogins(database);
-  const sweepFailed = (err: unknown) => logger.error({ err }, 'sweeper failed');
+  const sweepFailed = (err: unknown) => logBackgroundFailure(logger, err, 'sweeper failed');
   const sweepTasks = [
     () => models.sweepExpired(clock.epochSeconds()), () => throttle.prune(), () => federatedLogins.sweep(clock.epochSeconds()),
     () => audit.prune(), () => admin.clientUsage.prune(clock.now() - config.refreshTokenAbsoluteTtl * 1000),

@@ -19,6 +19,7 @@ import { createHttpServer } from '../../shared/http-server.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { createMetricsRegistry, type Registry } from '../../shared/metrics.ts';
 import { answerMethodNotAllowed } from '../../shared/answer-method-not-allowed.ts';
+import { logBackgroundFailure } from '../../shared/log-background-failure.ts';
 import { logAppErrors } from '../../shared/log-app-errors.ts';
 import { observeRequests } from '../../shared/observe-requests.ts';
 import { rejectMalformedHost } from '../../shared/reject-malformed-host.ts';
@@ -269,10 +270,10 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   // Then the pages the deletes left free go back to the file system (SQLite, sql-database.ts).
   const sweep = async () => {
     await Promise.all([
-      audit.sweep(config.auditRetention).catch((err: unknown) => logger.error({ err }, 'audit sweep failed')),
-      pruneConnections().catch((err: unknown) => logger.error({ err }, 'connection events sweep failed')),
+      audit.sweep(config.auditRetention).catch((err: unknown) => logBackgroundFailure(logger, err, 'audit sweep failed')),
+      pruneConnections().catch((err: unknown) => logBackgroundFailure(logger, err, 'connection events sweep failed')),
     ]);
-    await db.releaseFreePages().catch((err: unknown) => logger.error({ err }, 'releasing free pages failed'));
+    await db.releaseFreePages().catch((err: unknown) => logBackgroundFailure(logger, err, 'releasing free pages failed'));
   };
   void sweep();
   const auditSweeper = setInterval(() => void sweep(), AUDIT_SWEEP_INTERVAL_MS).unref();

@@ -21,6 +21,7 @@
 import type { Context, Next } from 'koa';
 import mount from 'koa-mount';
 import type Provider from 'oidc-provider';
+import { logBackgroundFailure } from '../../../shared/log-background-failure.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import type { KeyStore } from '../keys/key-store.ts';
 import { activeKey, type StoredKey } from '../keys/signing-keys.ts';
@@ -110,7 +111,7 @@ export class ProviderHolder {
       this.#signingKey = activeKey(keys)!;
       this.#logger.info({ keys: this.#keys.split(' ') }, 'signing keys changed: now signing with the active key');
     }).catch((err: unknown) => {
-      this.#logger.error({ err }, 'could not load the changed signing keys; keeping the current ones');
+      logBackgroundFailure(this.#logger, err, 'could not load the changed signing keys; keeping the current ones');
     });
     return this.#reloading;
   }
