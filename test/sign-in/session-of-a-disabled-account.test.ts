@@ -141,6 +141,42 @@ describe('a browser signed in as an account disabled since', () => {
     });
   }
 
+  // Opened after the change, the account and admin pages refuse such an account with 403; the
+  // refusal offered no Sign out, so the browser stayed signed in with no page to sign out from.
+  for (const path of ['/account', '/admin']) {
+    test(`${path} opened after the account was disabled refuses it with 403 and offers a Sign out that ends the session`, async () => {
+      const context = await chromium.newContext();
+      const leaver = await server.auth.users.findByUsername('leaver');
+      try {
+        const page = await context.newPage();
+        const violations = collectCspViolations(page);
+        await page.goto(new URL('/account', server.issuer).href);
+        await signInByClicking(page, 'leaver', 'leaver-password');
+        await page.getByRole('heading', { name: 'Your connected apps' }).waitFor();
+        await server.auth.users.update(leaver!.id, { disabled: true });
+
+        const refused = await page.goto(new URL(path, server.issuer).href);
+        assert.equal(refused?.status(), 403);
+        assert.match(await page.getByRole('alert').innerText(), /disabled or waiting for approval/);
+        const [signedOut] = await Promise.all([
+          page.waitForResponse((response) => new URL(response.url()).pathname === '/account/sign-out'),
+          page.getByRole('button', { name: 'Sign out' }).click(),
+        ]);
+        await page.waitForLoadState();
+        assert.equal(signedOut.status(), 200, await page.locator('main').innerText());
+        assert.equal(await page.getByRole('heading', { level: 1 }).innerText(), 'Signed out');
+
+        const again = await page.goto(new URL('/account', server.issuer).href);
+        assert.equal(again?.status(), 200);
+        assert.equal(await page.title(), 'Sign in · Gatehouse', 'the session is gone: the account page asks for a sign-in');
+        assert.deepEqual(violations, []);
+      } finally {
+        await context.close();
+        await server.auth.users.update(leaver!.id, { disabled: false, pending: false });
+      }
+    });
+  }
+
   test('prompt=none sends login_required back to the app, with its state', async () => {
     const browser = new Browser(server.issuer);
     await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'leaver', password: 'leaver-password', browser });

@@ -40,8 +40,11 @@ interface HttpError extends Error {
 }
 
 /** `plain`: the description is already written for people (our own PageErrors), show it as is. */
-/** `continueTo`: the way back to a client its error was not sent to automatically (hold-error-redirects.ts). */
-export function renderErrorPage(ctx: Context, render: Render, status: number, code: string, description?: string, plain = false, continueTo?: HeldErrorResponse): void {
+/**
+ * `continueTo`: the way back to a client its error was not sent to automatically (hold-error-redirects.ts).
+ * `signOutCsrf`: the page offers Sign out, with this account-form token (a disabled or pending account's refusal).
+ */
+export function renderErrorPage(ctx: Context, render: Render, status: number, code: string, description?: string, plain = false, offers: { continueTo?: HeldErrorResponse; signOutCsrf?: string } = {}): void {
   ctx.status = status;
   ctx.type = 'html';
   ctx.body = render('error.njk', {
@@ -49,7 +52,8 @@ export function renderErrorPage(ctx: Context, render: Render, status: number, co
     heading: status >= 500 ? 'Something went wrong' : 'This request cannot continue',
     message: plain && description ? description : plainWords(code, description),
     code,
-    continueTo,
+    continueTo: offers.continueTo,
+    signOutCsrf: offers.signOutCsrf,
   });
 }
 
@@ -103,6 +107,6 @@ export function providerErrorRenderer(render: Render, logger: Logger) {
     // A stale /oauth/authorize/<uid> (interaction gone, or its cookie missing) is an
     // invalid_request to the provider; to the person it is an expired sign-in link.
     const code = hidden ? 'server_error' : error instanceof errors.SessionNotFound ? 'session_not_found' : out.error;
-    renderErrorPage(ctx, render, status, code, status >= 500 || code === 'session_not_found' ? undefined : out.error_description, false, heldErrorResponse(ctx, out));
+    renderErrorPage(ctx, render, status, code, status >= 500 || code === 'session_not_found' ? undefined : out.error_description, false, { continueTo: heldErrorResponse(ctx, out) });
   };
 }

@@ -19,16 +19,17 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Router from '@koa/router';
-import type { Next, ParameterizedContext } from 'koa';
+import type { Context, Next, ParameterizedContext } from 'koa';
 import type { UserStore } from '../accounts/user-store.ts';
 import type { Csrf } from '../http/csrf.ts';
 import { readForm } from '../http/read-body.ts';
+import { renderErrorPage } from '../http/error-pages.ts';
 import { VIEWS_DIR, type Render } from '../views/create-renderer.ts';
 import { CSRF_PURPOSE, createPageRenderer, type Handler } from './page-handler.ts';
 import { AdminError } from '../management/admin-error.ts';
 import { refusedForm } from './refused-form.ts';
 import type { AdminServices } from '../management/admin-services.ts';
-import type { Access, PageSession } from './page-session.ts';
+import { UnusableAccountError, type Access, type PageSession } from './page-session.ts';
 import type { PageFormState, PageState } from './page-state.ts';
 import type { GatewayStatus } from './admin/gateway-status.ts';
 import type { ConnectionLog } from '../../../shared/connection-events.ts';
@@ -170,6 +171,20 @@ export function pageRoutes(deps: PageRoutesDeps): Router {
     };
   }
 
+  /**
+   * A page refused because the signed-in account is disabled or pending still offers Sign out:
+   * it only takes access away, and without it the browser stays signed in as that account (on a
+   * shared computer, for the next person) with no page to sign out from.
+   */
+  async function offerSignOutWhenUnusable(ctx: Context, next: Next): Promise<void> {
+    try {
+      await next();
+    } catch (err) {
+      if (!(err instanceof UnusableAccountError)) throw err;
+      renderErrorPage(ctx, render, err.status, err.error, err.error_description, true, { signOutCsrf: csrf.issue(ctx, CSRF_PURPOSE.user) });
+    }
+  }
+
   const router = new Router();
   router.get('/admin/static/admin.css', function adminStylesheet(ctx) {
     ctx.type = 'text/css';
@@ -181,7 +196,7 @@ export function pageRoutes(deps: PageRoutesDeps): Router {
     const handler = handlers[route.handler];
     if (!handler) throw new Error(`admin route ${route.method} ${route.path}: no handler ${route.handler}`);
     const guard = session.requireSignedIn(route.access, route.evenIfUnusable === true);
-    if (route.method === 'GET') router.get(route.path, guard, run(handler, route));
+    if (route.method === 'GET') router.get(route.path, offerSignOutWhenUnusable, guard, run(handler, route));
     else if (route.reauthenticate === undefined) router.post(route.path, guard, checkedForm(route.access), run(handler, route));
     else {
       const page = route.reauthenticate;

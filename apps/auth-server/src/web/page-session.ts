@@ -32,6 +32,13 @@ import { INTERNAL_CALLBACK_PATH, INTERNAL_CLIENT_ID } from '../provider/internal
 import { isAdmin } from '../management/user-admin.ts';
 
 const STATE_COOKIE = 'gatehouse.admin_sign_in';
+
+/** The signed-in account is disabled or waiting for approval: 403 on every page but sign-out. */
+export class UnusableAccountError extends PageError {
+  constructor() {
+    super(403, 'access_denied', 'This account is disabled or waiting for approval, so it cannot use this page.');
+  }
+}
 const STATE_TTL_MS = 10 * 60 * 1000;
 
 export type Access = 'admin' | 'user';
@@ -101,7 +108,7 @@ export function createPageSession(deps: PageSessionDeps) {
       const section = ctx.path.startsWith('/account') ? '/account' : '/admin';
       const returnTo = ctx.method === 'GET' ? (safeReturnPath(ctx.originalUrl) ?? section) : section;
       if (!user) return sendToSignIn(ctx, returnTo);
-      if (!UserStore.isActive(user) && !evenIfUnusable) throw new PageError(403, 'access_denied', 'This account is disabled or waiting for approval, so it cannot use this page.');
+      if (!UserStore.isActive(user) && !evenIfUnusable) throw new UnusableAccountError();
       if (access === 'admin') {
         if (!isAdmin(user)) {
           throw new PageError(403, 'access_denied', 'Only administrators can open the administration pages. Your own connected apps are at /account.');
