@@ -216,6 +216,28 @@ describe('gatehouse CLI on its own data directory', () => {
     });
   }
 
+  // remove, too, prints the entry as the list held it, however it was typed.
+  const removedAsStored: Array<[string, string, string, string]> = [
+    ['redirects allow', 'HTTPS://Removed.Example.COM/Cb', 'https://removed.example.com/Cb', 'uri'],
+    ['schemes allow', 'Removed-App://', 'removed-app', 'scheme'],
+    ['schemes allow', ' REMOVED-APP2: ', 'removed-app2', 'scheme'],
+    ['hosts trust', 'Removed.Example.COM:8443', 'removed.example.com:8443', 'host'],
+    ['hosts trust', ' REMOVED2.example.com ', 'removed2.example.com', 'host'],
+  ];
+  for (const [command, typed, stored, key] of removedAsStored) {
+    test(`${command.split(' ')[0]} remove ${JSON.stringify(typed)} prints the entry as stored, ${stored}`, async () => {
+      const group = command.split(' ')[0]!;
+      assert.equal((await run(dir, [...command.split(' '), stored])).code, 0);
+      const removed = await run(dir, [group, 'remove', typed]);
+      assert.equal(removed.code, 0, removed.stderr);
+      assert.equal(removed.stdout.trim(), `removed ${stored}`);
+      assert.equal((await run(dir, [...command.split(' '), stored])).code, 0);
+      assert.deepEqual(json<Record<string, unknown>>(await run(dir, ['--json', group, 'remove', typed])), { [key]: stored, removed: true });
+      const listed = json<Array<Record<string, string>>>(await run(dir, ['--json', group, 'list']));
+      assert.ok(!listed.some((e) => e[key] === stored), `${stored} is no longer listed`);
+    });
+  }
+
   test('clients add prints the secret once (stored hashed); list and remove', async () => {
     const created = json<{ client_id: string; client_secret: string }>(await run(dir, ['--json', 'clients', 'add', '--name', 'Reports', '--redirect-uri', 'https://reports.example.com/cb', '--client-id', 'reports']));
     assert.equal(created.client_id, 'reports');

@@ -121,7 +121,8 @@ export class AllowList {
     return added;
   }
 
-  async remove(raw: string, by: ChangedBy): Promise<void> {
+  /** Removes `raw` (trimmed, case-folded as the list holds it) and returns the entry removed. */
+  async remove(raw: string, by: ChangedBy): Promise<string> {
     const value = this.#spec.caseFold(raw.trim());
     if (this.#configured.has(value) && this.#configuredAreDefaults) {
       throw new AdminError(409, `${cutInput(value)} is a built-in default; to remove it, list only the entries to keep under ${this.#spec.configKey} in the config file ([] for none) and restart.`);
@@ -136,6 +137,7 @@ export class AllowList {
       await this.#audit.record({ event: this.#spec.events.removed, actor: by.actor, ip: by.ip, details: { [column]: value } }, tx);
     });
     await this.#changed();
+    return value;
   }
 
   /** Runs `listener` after every change made through this object (an AllowListSnapshot reloads). */

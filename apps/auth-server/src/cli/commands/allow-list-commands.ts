@@ -29,8 +29,9 @@ function allowListCommand(group: string, list: (context: CliContext) => AllowLis
       },
       async remove(args, context) {
         const { positionals } = parseCommandLine(args, {}, { min: 1, max: 1, names: what.arg });
-        await list(context).remove(positionals[0]!, CLI);
-        context.print({ [what.key]: positionals[0], removed: true }, () => `removed ${positionals[0]}`);
+        // What was removed, as `list` showed it: `remove MyApp` removes myapp.
+        const value = await list(context).remove(positionals[0]!, CLI);
+        context.print({ [what.key]: value, removed: true }, () => `removed ${value}`);
       },
     },
   };
