@@ -4,8 +4,9 @@
  * - With `Mcp-Session-Id`: the session must exist (on any replica) and belong to the token's
  *   subject; otherwise 404 (MCP 2025-11-25 transports §Session Management: the client then starts
  *   a new session).
- * - Without: a fresh transport, which opens a session if the request is `initialize` and answers
- *   400 otherwise.
+ * - Without: a fresh transport, which opens a session if the request is `initialize`; any other
+ *   request is answered 400 `Mcp-Session-Id header is required` (transports §Session
+ *   Management), after the checks the SDK makes first.
  * - A request whose id is that of a request the session is still answering: 400 with `-32600
  *   Invalid Request` and `id: null` (JSON-RPC 2.0 §4: an id identifies one request; the error
  *   must not be taken for the answer to the first), which keeps its stream and gets its answer
@@ -67,6 +68,10 @@ export function serveMcpRequest(sessions: McpSessions, logger: Logger, watchStre
     } else {
       const refusal = initializeRefusal(rpcBody) ?? (isNotJsonRpc(req, rpcBody) ? NOT_JSON_RPC : undefined);
       if (refusal) return refuseInvalid(res, refusal);
+      if (needsSessionId(req, rpcBody)) {
+        answerJson(res, 400, { jsonrpc: '2.0', error: { code: -32000, message: 'Bad Request: Mcp-Session-Id header is required' }, id: null });
+        return;
+      }
       // Without both Accept types the SDK answers 406 before it issues an id: nothing to record.
       ({ transport, discard } = await sessions.start(auth.extra.subject, acceptsBoth(req) ? rpcBody : undefined));
     }
@@ -107,6 +112,19 @@ export function serveMcpRequest(sessions: McpSessions, logger: Logger, watchStre
 }
 
 const NOT_JSON_RPC = 'the body is not a JSON-RPC 2.0 message';
+
+/**
+ * Whether a request without a session id is one the SDK would refuse for the want of one: not an
+ * `initialize`, and past the checks the SDK makes first (its 406 and 415, a body that is not
+ * JSON), which it still answers. MCP 2025-11-25 transports §Session Management: a server that
+ * requires a session SHOULD answer such a request 400. A fresh transport answers it 400 too, but
+ * with `Server not initialized`, which tells the client nothing of the header it left out.
+ */
+function needsSessionId(req: IncomingMessage, rpcBody: unknown): boolean {
+  if (req.method === 'DELETE') return true;
+  if (req.method === 'GET') return req.headers.accept?.includes('text/event-stream') === true;
+  return req.method === 'POST' && rpcBody !== undefined && acceptsBoth(req) && !isInitialize(rpcBody);
+}
 
 /** Whether the SDK gets past its 406 for a POST: the Accept header names both types. */
 function acceptsBoth(req: IncomingMessage): boolean {
