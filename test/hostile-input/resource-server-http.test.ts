@@ -17,6 +17,8 @@ describe('hostile HTTP input at the resource-server', () => {
     ['PATCH', '/mcp', 'GET, POST, DELETE, OPTIONS'],
     ['TRACE', '/.well-known/oauth-protected-resource/mcp', 'HEAD, GET, OPTIONS'],
     ['POST', '/.well-known/oauth-protected-resource', 'HEAD, GET, OPTIONS'],
+    ['PUT', '/', 'HEAD, GET, POST, DELETE, OPTIONS'],
+    ['TRACE', '/', 'HEAD, GET, POST, DELETE, OPTIONS'],
     ['TRACE', '/healthz', 'GET, HEAD, OPTIONS'],
     ['DELETE', '/readyz', 'GET, HEAD, OPTIONS'],
   ];

@@ -107,14 +107,19 @@ describe('the MCP origin as Claude uses it (both apps)', () => {
       assert.match(await response.text(), new RegExp(`<code>${mcpUrl.replace(/[.]/g, '\\.')}</code>`));
     });
 
-    test('other paths stay 404, and PUT / is not the MCP endpoint (405 for the page, RFC 9110 §15.5.6)', async () => {
-      assert.equal((await fetch(`${origin}/other`, { method: 'POST', body: '{}' })).status, 404);
-      const put = await fetch(`${origin}/`, { method: 'PUT', body: '{}' });
-      assert.equal(put.status, 405);
-      assert.match(put.headers.get('allow') ?? '', /\bGET\b/);
-      assert.doesNotMatch(put.headers.get('allow') ?? '', /POST/);
-      assert.equal(put.headers.get('www-authenticate'), null);
-    });
+    // RFC 9110 §15.5.6: Allow lists what `/` serves, the page's GET and HEAD and the MCP endpoint's POST and DELETE.
+    for (const method of ['PUT', 'PATCH']) {
+      test(`other paths stay 404, and ${method} / is not the MCP endpoint: 405 with Allow naming what / serves`, async () => {
+        assert.equal((await fetch(`${origin}/other`, { method: 'POST', body: '{}' })).status, 404);
+        const refused = await fetch(`${origin}/`, { method, body: '{}' });
+        assert.equal(refused.status, 405);
+        assert.equal(refused.headers.get('allow'), 'HEAD, GET, POST, DELETE, OPTIONS');
+        assert.equal(refused.headers.get('www-authenticate'), null);
+        for (const listed of refused.headers.get('allow')!.split(', ')) {
+          assert.notEqual((await fetch(`${origin}/`, { method: listed })).status, 405, `${listed} / is served`);
+        }
+      });
+    }
   });
 
   describe('307 from the guessed endpoints to the real ones', () => {

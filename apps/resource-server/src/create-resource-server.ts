@@ -257,7 +257,8 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   app.use(observeRequests({ logger, requestDuration: metrics.requestDuration }));
   app.use(rejectMalformedHost({ trustProxy: false }));
   app.use(handleErrors(logger));
-  app.use(answerMethodNotAllowed([{ path: /^\/(healthz|readyz)$/, methods: ['GET'] }]));
+  // POST and DELETE at `/` are the MCP endpoint's (serve-at-root.ts), which never reach Koa; a 405 there still lists them.
+  app.use(answerMethodNotAllowed([{ path: /^\/(healthz|readyz)$/, methods: ['GET'] }, { path: /^\/$/, methods: ['POST', 'DELETE'] }]));
   app.use(healthRoutes({ checks: readiness, logger, details: () => (config.servers.length > 0 ? { servers: serverStates(gateway) } : {}) }));
   app.use(redirectToAuthorizationServer(
     authorizationServerEndpoints({ metadataUri: config.authorizationServerMetadataUri, issuer: config.issuer, clock }),
