@@ -1,5 +1,5 @@
 /**
- * What an entry of the redirect URI and trusted host allow-lists may be, wherever it comes from:
+ * What an entry of the redirect URI, private-use scheme and trusted host allow-lists may be, wherever it comes from:
  * the config file (config/auth-server-section.ts refuses it at load) and the admin pages and CLI
  * (the auth-server's management/allow-list.ts, which words each refusal for the person typing).
  *
@@ -10,8 +10,12 @@
  *   §7.3) and private-use schemes have their own list.
  * - A trusted host is the `host` of a document's https URL: RFC 1123 labels or an IPv4 address,
  *   and a port other than 443, written as a URL parser writes it, or it would never match.
+ * - A private-use scheme is a scheme name (RFC 3986 §3.1), neither http(s) (https URIs are listed
+ *   one by one) nor one that opens a browser, runs content or starts a system handler
+ *   (dangerous-schemes.ts).
  * Deliberately not checked: whether the host resolves, or who owns it.
  */
+import { isDangerousScheme, isSchemeName } from './dangerous-schemes.ts';
 import { findUriDefect, MAX_REDIRECT_URI_LENGTH } from './find-uri-defect.ts';
 import { isLoopbackHostname } from './loopback-hosts.ts';
 
@@ -60,4 +64,22 @@ export function checkTrustedHost(host: string): TrustedHostProblem | undefined {
   const written = URL.parse(`https://${host}/`)?.host;
   if (!parts || parts.name!.length > MAX_HOST_NAME_LENGTH || Number(parts.port ?? 1) > 65535 || !written) return { problem: 'not_a_host' };
   return written === host ? undefined : { problem: 'written_otherwise', written };
+}
+
+/** A scheme name as the list holds it: lower case, without `:` or `://`. */
+export function caseFoldScheme(value: string): string {
+  return value.toLowerCase().replace(/:(\/\/)?$/, '');
+}
+
+/** Longest scheme name taken: reverse-domain schemes (RFC 8252 §7.1) are a domain name or two long. */
+export const MAX_SCHEME_LENGTH = 100;
+
+export type SchemeProblem = { problem: 'too_long' | 'not_a_scheme' | 'http' | 'dangerous' };
+
+/** Why `scheme` (`caseFoldScheme` applied) cannot be an allowed private-use scheme, or undefined. */
+export function checkAllowedScheme(scheme: string): SchemeProblem | undefined {
+  if (scheme.length > MAX_SCHEME_LENGTH) return { problem: 'too_long' };
+  if (!isSchemeName(scheme)) return { problem: 'not_a_scheme' };
+  if (scheme === 'http' || scheme === 'https') return { problem: 'http' };
+  return isDangerousScheme(scheme) ? { problem: 'dangerous' } : undefined;
 }

@@ -186,9 +186,11 @@ auth_server:
 describe('the config file\'s allow-list entries', () => {
   const HOSTS = 'auth_server.client_id_metadata_documents.trusted_hosts';
   const URIS = 'auth_server.registration.allowed_redirect_uris';
+  const SCHEMES = 'auth_server.registration.allowed_schemes';
   const yamlFor = (key: string, entry: string) => key === HOSTS
     ? `auth_server:\n  client_id_metadata_documents:\n    trusted_hosts: [${JSON.stringify(entry)}]\n`
-    : `auth_server:\n  registration:\n    allowed_redirect_uris: [${JSON.stringify(entry)}]\n`;
+    : `auth_server:\n  registration:\n    ${key.split('.').at(-1)}: [${JSON.stringify(entry)}]\n`;
+  const what = (key: string) => ({ [HOSTS]: 'a trusted host', [URIS]: 'an allowed redirect URI', [SCHEMES]: 'an allowed scheme' })[key];
   const load = (key: string, entry: string) => loadAuthServerConfig({ GATEHOUSE_CONFIG: file('allow-list-entry.yaml', yamlFor(key, entry)) }, dir).authServer;
 
   // What the admin pages and `gatehouse hosts trust` / `redirects allow` refuse (test/admin/allow-lists.test.ts).
@@ -216,9 +218,19 @@ describe('the config file\'s allow-list entries', () => {
     ['a space', URIS, 'https://app.example.com/a b', /registration would refuse it: redirect_uris must contain only RFC 3986 characters/],
     ['a dot segment', URIS, 'https://app.example.com/a/../cb', /registration would refuse it/],
     ['a URI of 15,000 characters', URIS, `https://app.example.com/${'a'.repeat(15_000)}`, /expected at most 2000 characters$/],
+    ['javascript', SCHEMES, 'javascript', /"javascript": the scheme opens a browser, runs content or starts a system handler/],
+    ['an ms- handler', SCHEMES, 'ms-msdt', /"ms-msdt": the scheme opens a browser/],
+    ['a browser-opening scheme', SCHEMES, 'Microsoft-Edge', /"Microsoft-Edge": the scheme opens a browser/],
+    ['x-safari-https', SCHEMES, 'x-safari-https', /"x-safari-https": the scheme opens a browser/],
+    ['data', SCHEMES, 'data:', /"data:": the scheme opens a browser/],
+    ['https', SCHEMES, 'https', /"https": https redirect URIs go under allowed_redirect_uris/],
+    ['http', SCHEMES, 'HTTP://', /"HTTP:\/\/": https redirect URIs go under allowed_redirect_uris/],
+    ['a scheme of 101 characters', SCHEMES, `a${'b'.repeat(100)}`, /expected a scheme name of at most 100 characters$/],
+    ['a line break', SCHEMES, 'myapp\nevil', /"myapp\\nevil" is not a URI scheme name/],
+    ['a leading digit', SCHEMES, '1app', /"1app" is not a URI scheme name/],
   ];
-  for (const [what, key, entry, message] of refused) {
-    test(`refuses ${key === HOSTS ? 'a trusted host' : 'an allowed redirect URI'} with ${what}, naming the entry on one line`, () => {
+  for (const [name, key, entry, message] of refused) {
+    test(`refuses ${what(key)} with ${name}, naming the entry on one line`, () => {
       assert.throws(() => load(key, entry), (err: unknown) => {
         assert.ok(err instanceof ConfigError, String(err));
         assert.match(err.message, new RegExp(`^Invalid configuration: ${key.replaceAll('.', '\\.')}\\.0: `));
@@ -237,11 +249,14 @@ describe('the config file\'s allow-list entries', () => {
     ['an international name in its xn-- form', HOSTS, 'xn--bcher-kva.example', 'xn--bcher-kva.example'],
     ['a URI with an upper-case scheme and host', URIS, 'HTTPS://App.Example.COM/Cb', 'https://app.example.com/Cb'],
     ['a URI with a port and a query', URIS, 'https://app.example.com:8443/cb?tenant=a', 'https://app.example.com:8443/cb?tenant=a'],
+    ['a scheme in upper case', SCHEMES, 'MyApp', 'myapp'],
+    ['a scheme written with ://', SCHEMES, 'myapp2://', 'myapp2'],
+    ['a reverse-domain scheme', SCHEMES, 'com.example.app', 'com.example.app'],
   ];
   for (const [what, key, entry, stored] of accepted) {
     test(`takes ${what}, as the list stores it`, () => {
       const config = load(key, entry);
-      const list = key === HOSTS ? config.clientIdMetadataDocuments.trustedHosts : config.registration.allowedRedirectUris;
+      const list = { [HOSTS]: config.clientIdMetadataDocuments.trustedHosts, [URIS]: config.registration.allowedRedirectUris, [SCHEMES]: config.registration.allowedSchemes }[key];
       assert.deepEqual(list, [stored]);
     });
   }

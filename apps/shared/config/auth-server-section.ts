@@ -7,7 +7,9 @@ import { createSecretKey, type KeyObject } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import * as z from 'zod';
-import { caseFoldHost, caseFoldUri, checkAllowedRedirectUri, checkTrustedHost, MAX_HOST_NAME_LENGTH } from '../check-allow-list-entry.ts';
+import {
+  caseFoldHost, caseFoldScheme, caseFoldUri, checkAllowedRedirectUri, checkAllowedScheme, checkTrustedHost, MAX_HOST_NAME_LENGTH, MAX_SCHEME_LENGTH,
+} from '../check-allow-list-entry.ts';
 import { cutText } from '../cut-text.ts';
 import { MAX_REDIRECT_URI_LENGTH } from '../find-uri-defect.ts';
 import { isLoopbackHostname } from '../loopback-hosts.ts';
@@ -56,6 +58,21 @@ const trustedHost = z.string().transform((entry, ctx) => {
     too_long: `expected a host name of at most ${MAX_HOST_NAME_LENGTH} characters`,
     not_a_host: `${quoted(entry)} is not a host name (like claude.ai, or example.com:8443; an international name in its xn-- form)`,
     written_otherwise: found.problem === 'written_otherwise' ? `an https URL writes ${quoted(host)} as ${quoted(found.written)}; list ${quoted(found.written)} instead` : '',
+  }[found.problem];
+  ctx.addIssue({ code: 'custom', message: why });
+  return z.NEVER;
+});
+
+/** An allowed private-use scheme, held to what the admin pages and CLI take: a dangerous scheme is refused at registration anyway. */
+const allowedScheme = z.string().transform((entry, ctx) => {
+  const scheme = caseFoldScheme(entry.trim());
+  const found = checkAllowedScheme(scheme);
+  if (!found) return scheme;
+  const why = {
+    too_long: `expected a scheme name of at most ${MAX_SCHEME_LENGTH} characters`,
+    not_a_scheme: `${quoted(entry)} is not a URI scheme name (like myapp)`,
+    http: `${quoted(entry)}: https redirect URIs go under allowed_redirect_uris, one by one, and loopback http is always allowed`,
+    dangerous: `${quoted(entry)}: the scheme opens a browser, runs content or starts a system handler; it is never allowed as a redirect URI`,
   }[found.problem];
   ctx.addIssue({ code: 'custom', message: why });
   return z.NEVER;
@@ -155,8 +172,7 @@ function authServerFields(context: LoadContext) {
       allowed_redirect_uris: z.array(allowedRedirectUri).default([...DEFAULT_ALLOWED_REDIRECT_URIS]).meta({ description: 'exact https URIs; loopback http is allowed on any port' } satisfies FieldNote),
       allow_private_use_schemes: booleanish.default(true)
         .meta({ description: 'false: only https and loopback http; true: also reverse-domain, known MCP client and allowed_schemes' } satisfies FieldNote),
-      allowed_schemes: z.array(z.string().regex(/^[A-Za-z][A-Za-z0-9+.-]*$/, { error: 'expected URI scheme names like myapp' })).default([])
-        .transform((schemes) => schemes.map((s) => s.toLowerCase()))
+      allowed_schemes: z.array(allowedScheme).default([])
         .meta({ description: 'extra private-use schemes, e.g. [myapp]' } satisfies FieldNote),
       unused_client_lifetime: duration.default(86400)
         .meta({ description: 'registrations that never get a token are removed after this' } satisfies FieldNote),

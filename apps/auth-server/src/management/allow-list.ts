@@ -22,9 +22,10 @@ import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
 import type { AuditEventName, AuditLog } from '../audit/audit-log.ts';
 import type { ChangedBy } from './admin-actor.ts';
-import { caseFoldHost, caseFoldUri, checkAllowedRedirectUri, checkTrustedHost, MAX_HOST_NAME_LENGTH } from '../../../shared/check-allow-list-entry.ts';
+import {
+  caseFoldHost, caseFoldScheme, caseFoldUri, checkAllowedRedirectUri, checkAllowedScheme, checkTrustedHost, MAX_HOST_NAME_LENGTH, MAX_SCHEME_LENGTH,
+} from '../../../shared/check-allow-list-entry.ts';
 import { MAX_REDIRECT_URI_LENGTH } from '../../../shared/find-uri-defect.ts';
-import { isDangerousScheme, isSchemeName } from '../registration/redirect-uri-schemes.ts';
 import { AdminError } from './admin-error.ts';
 import { cutInput } from './cut-input.ts';
 import { DEFAULT_ALLOWED_REDIRECT_URIS, DEFAULT_TRUSTED_HOSTS } from '../../../shared/config/auth-server-section.ts';
@@ -151,11 +152,6 @@ export class AllowList {
   }
 }
 
-/** A scheme name as the list holds it: lower case, without `:` or `://`. */
-export function caseFoldScheme(value: string): string {
-  return value.toLowerCase().replace(/:(\/\/)?$/, '');
-}
-
 /**
  * Only exact https URIs go on the list: loopback http and private-use schemes are allowed by rule
  * (shared/check-allow-list-entry.ts). Expects the scheme and host in lower case already (`caseFoldUri`).
@@ -174,20 +170,16 @@ export function normaliseAllowedRedirectUri(value: string): string {
   }
 }
 
-/** Longest scheme name taken: reverse-domain schemes (RFC 8252 §7.1) are a domain name or two long. */
-const MAX_SCHEME_LENGTH = 100;
-
-/** A private-use scheme name (`caseFoldScheme` applied); never one of the dangerous schemes. */
+/** A private-use scheme name (`caseFoldScheme` applied); never one of the dangerous schemes (shared/check-allow-list-entry.ts). */
 export function normaliseAllowedScheme(scheme: string): string {
-  if (scheme.length > MAX_SCHEME_LENGTH) throw new AdminError(400, `Scheme names are limited to ${MAX_SCHEME_LENGTH} characters.`, 'scheme');
-  if (!isSchemeName(scheme)) throw new AdminError(400, `${scheme || 'That'} is not a URI scheme name (like myapp).`, 'scheme');
-  if (scheme === 'http' || scheme === 'https') {
-    throw new AdminError(400, 'https redirect URIs are allowed one by one on the list of redirect URIs, and loopback http always is.', 'scheme');
+  const found = checkAllowedScheme(scheme);
+  if (!found) return scheme;
+  switch (found.problem) {
+    case 'too_long': throw new AdminError(400, `Scheme names are limited to ${MAX_SCHEME_LENGTH} characters.`, 'scheme');
+    case 'not_a_scheme': throw new AdminError(400, `${scheme || 'That'} is not a URI scheme name (like myapp).`, 'scheme');
+    case 'http': throw new AdminError(400, 'https redirect URIs are allowed one by one on the list of redirect URIs, and loopback http always is.', 'scheme');
+    case 'dangerous': throw new AdminError(400, `The ${scheme}: scheme opens a browser, runs content or starts a system handler; it is never allowed as a redirect URI.`, 'scheme');
   }
-  if (isDangerousScheme(scheme)) {
-    throw new AdminError(400, `The ${scheme}: scheme opens a browser, runs content or starts a system handler; it is never allowed as a redirect URI.`, 'scheme');
-  }
-  return scheme;
 }
 
 /** A trusted host as the document fetch compares it (shared/check-allow-list-entry.ts), in lower case. */

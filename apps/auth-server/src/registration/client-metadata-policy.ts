@@ -46,7 +46,7 @@ import { errors } from 'oidc-provider';
 import { checkClientName } from './check-client-name.ts';
 import { nonStringAlgorithmField } from './non-string-algorithm-field.ts';
 import { checkRedirectUri, type RedirectUriPolicy } from './redirect-uri-policy.ts';
-import { isDangerousScheme } from './redirect-uri-schemes.ts';
+import { isDangerousScheme } from '../../../shared/dangerous-schemes.ts';
 import { TOKEN_EXCHANGE_GRANT_TYPE } from '../token-exchange/token-exchange-grant-type.ts';
 import { applyClientCredentialsGrant, asksForClientCredentials, SERVICE_ACCOUNT, SERVICE_DISABLED } from './service-account-policy.ts';
 

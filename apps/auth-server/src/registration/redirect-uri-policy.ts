@@ -14,7 +14,8 @@
  */
 import { isLoopbackHostname } from '../../../shared/loopback-hosts.ts';
 import { findUriDefect, MAX_REDIRECT_URI_LENGTH } from '../../../shared/find-uri-defect.ts';
-import { isDangerousScheme, isReverseDomainScheme, KNOWN_CLIENT_SCHEMES } from './redirect-uri-schemes.ts';
+import { isDangerousScheme } from '../../../shared/dangerous-schemes.ts';
+import { isReverseDomainScheme, KNOWN_CLIENT_SCHEMES } from './redirect-uri-schemes.ts';
 
 export interface RedirectUriPolicy {
   /** Exact https redirect URIs that may be registered. Read per registration, so changes apply at once. */
