@@ -53,7 +53,7 @@ describe('defaults', () => {
     ['a zero limit', 'auth_server: { rate_limits: { registration: { max: 0 } } }', /auth_server\.rate_limits\.registration\.max/],
     ['a window that is not a duration', 'auth_server: { rate_limits: { token: { window: soon } } }', /auth_server\.rate_limits\.token\.window/],
     ['an unknown limit', 'auth_server: { rate_limits: { authorize: { max: 5 } } }', /auth_server\.rate_limits: unknown field/],
-    ['a scheme name with a colon', 'auth_server: { registration: { allowed_schemes: ["myapp:"] } }', /auth_server\.registration\.allowed_schemes\.0/],
+    ['a scheme name with a space', 'auth_server: { registration: { allowed_schemes: ["my app"] } }', /auth_server\.registration\.allowed_schemes\.0/],
   ];
   for (const [name, yaml, message] of badValues) {
     test(`the config refuses ${name}, naming the field`, () => {
