@@ -6,11 +6,10 @@
  * The checks the SDK makes first keep their answers: 406 for an Accept without both types.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { mcpRequest } from '../helpers/mcp-http.ts';
-import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
-import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
+import { useIssuerAndServer } from '../helpers/start-resource-server.ts';
 
 const MISSING = { jsonrpc: '2.0', error: { code: -32000, message: 'Bad Request: Mcp-Session-Id header is required' }, id: null };
 
@@ -24,21 +23,11 @@ const requests: Array<[what: string, method: string, body?: unknown]> = [
 ];
 
 describe('requests without a session id', () => {
-  let issuer: TestIssuer;
-  let server: RunningResourceServer;
-
-  before(async () => {
-    issuer = await startTestIssuer();
-    server = await startResourceServer({ issuer: issuer.issuer });
-  });
-  after(async () => {
-    await server?.close();
-    await issuer?.close();
-  });
+  const running = useIssuerAndServer();
 
   for (const [what, method, body] of requests) {
     test(`${what} is answered 400: the Mcp-Session-Id header is required`, async () => {
-      const response = await mcpRequest(server.mcpUrl, { token: await issuer.mint(), method, body });
+      const response = await mcpRequest(running.server.mcpUrl, { token: await running.issuer.mint(), method, body });
       assert.equal(response.status, 400);
       assert.equal(response.headers.get('mcp-session-id'), null);
       assert.deepEqual(await response.json(), MISSING);
@@ -46,8 +35,8 @@ describe('requests without a session id', () => {
   }
 
   test('the SDK client that sends a request before initializing is told the header is missing', async () => {
-    const transport = new StreamableHTTPClientTransport(new URL(server.mcpUrl), {
-      requestInit: { headers: { Authorization: `Bearer ${await issuer.mint()}` } },
+    const transport = new StreamableHTTPClientTransport(new URL(running.server.mcpUrl), {
+      requestInit: { headers: { Authorization: `Bearer ${await running.issuer.mint()}` } },
     });
     await transport.start();
     try {
@@ -59,7 +48,7 @@ describe('requests without a session id', () => {
   });
 
   test('a POST whose Accept lacks text/event-stream keeps the SDK\'s 406', async () => {
-    const response = await mcpRequest(server.mcpUrl, { token: await issuer.mint(), headers: { Accept: 'application/json' }, body: { jsonrpc: '2.0', id: 1, method: 'tools/list' } });
+    const response = await mcpRequest(running.server.mcpUrl, { token: await running.issuer.mint(), headers: { Accept: 'application/json' }, body: { jsonrpc: '2.0', id: 1, method: 'tools/list' } });
     assert.equal(response.status, 406);
   });
 });
