@@ -10,8 +10,12 @@
  *
  * At each checkpoint (1k, 10k grants by default) it prints bytes on disk per grant (database +
  * WAL after a TRUNCATE checkpoint taken from this process) with the share of each table and
- * index, then refresh grants/s on 8 chains for a few seconds, the server's CPU per refresh and
- * its RSS (bytes come first: those refreshes rotate tokens, which leaves tombstones behind).
+ * index and the RSS of the server that made the grants, then refresh grants/s on 8 chains for a
+ * few seconds and the CPU per refresh, measured on a copy of the database served by a process of
+ * its own: those refreshes rotate tokens, and each leaves a consumed token behind until it
+ * expires, so refreshing on the database itself put the refreshes of one checkpoint into the
+ * bytes of the next (10k grants after a 1k checkpoint at about 700 refreshes/s held 31,814
+ * refresh tokens, not 20,000: 2,244 B/grant swept, where 10k grants alone take less).
  * Each checkpoint is measured twice: as it lies, the used authorization codes of the last minute
  * or two included (they expire 60 s after they were issued, and the sweeper runs once a minute);
  * then once the last of them expired and the next sweep deleted them and gave their pages back
@@ -19,11 +23,10 @@
  * minute, and a database that reached 10k grants at any realistic pace holds a minute's worth.
  *
  * Flat from the first checkpoint to the last (1k to 100k with BENCH_GRANTS=1000,100000): one
- * checkpoint measured alone swung by a third from run to run on this VM, so the first and the
- * last checkpoint's databases are copied when reached and at the end each is served by a new
- * process beside the server that made the grants; the three take turns for BENCH_FLAT_ROUNDS
- * rounds each (default 6): the ratios of their refresh rates and of their CPU per refresh, in
- * one run.
+ * checkpoint measured alone swung by a third from run to run on this VM, so the processes serving
+ * the first and the last checkpoint's copies are kept, and at the end they and the server that
+ * made the grants take turns for BENCH_FLAT_ROUNDS rounds each (default 6): the ratios of their
+ * refresh rates and of their CPU per refresh, in one run.
  *
  * Run: npx tsx bench/disk-per-grant.ts   (BENCH_GRANTS=1000,10000,100000 for more checkpoints;
  * BENCH_SECONDS per refresh round and BENCH_RATE_ROUNDS, default 3;
@@ -236,6 +239,13 @@ async function compareInterleaved(sides: Served[]): Promise<void> {
   });
 }
 
+/** Stops a server process: SIGTERM, then SIGKILL after 10 s (a no-op on one already stopped). */
+async function stop(proc: RunningProcess): Promise<void> {
+  proc.signal('SIGTERM');
+  await Promise.race([proc.exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+  kill(proc);
+}
+
 /** A consistent copy of a live database (SQLite's online backup) in a directory of its own. */
 async function copyDatabase(file: string, copy: string): Promise<void> {
   mkdirSync(dirname(copy), { recursive: true, mode: 0o700 });
@@ -254,8 +264,16 @@ export async function benchDiskPerGrant(): Promise<void> {
     '  sign_in_throttle: { max_failures: 1000, max_failures_per_ip: 100000 }',
   ].join('\n'));
   const server = runApp('auth-server', { ...setup.env, GATEHOUSE_CONFIG: configFile });
-  const copies: Array<{ target: number; file: string; chains: Chain[] }> = [];
   const copyServers: RunningProcess[] = [];
+  /** Serves a copy of the database with a process of its own (the same keys and config, a port of its own). */
+  const serveCopy = async (copyFile: string): Promise<{ issuer: string; proc: RunningProcess }> => {
+    const port = await freePort();
+    const issuer = `http://127.0.0.1:${port}`;
+    const proc = runApp('auth-server', { ...setup.env, GATEHOUSE_CONFIG: configFile, DATA_DIR: dirname(copyFile), AUTH_PORT: String(port), ISSUER: issuer });
+    copyServers.push(proc);
+    await waitForOk(`${issuer}/healthz`, { proc, timeoutMs: 60_000 });
+    return { issuer, proc };
+  };
   try {
     await waitForOk(`${setup.issuer}/healthz`, { proc: server, timeoutMs: 60_000 });
     const pid = server.child.pid!;
@@ -272,6 +290,9 @@ export async function benchDiskPerGrant(): Promise<void> {
     // would reuse the session's grant).
     const workers = Array.from({ length: CONCURRENCY }, () => ({ browser: new Browser(setup.issuer), made: 0 }));
     let next = 0;
+    /** The copies kept for the interleaved comparison, and their files. */
+    const kept: Served[] = [];
+    const keptFiles: string[] = [];
     for (const target of CHECKPOINTS) {
       await Promise.all(workers.map(async (worker) => {
         while (next < target) {
@@ -282,49 +303,36 @@ export async function benchDiskPerGrant(): Promise<void> {
           chains.push(await newGrant(setup.issuer, worker.browser, client, setup.mcpUrl));
         }
       }));
-      // Bytes first: the refreshes measured next rotate tokens, which leaves tombstones behind.
       printUsage(`${String(target).padStart(6)} grants, as it lies:`, diskUsage(file), target);
       const waited = await waitForCodesSwept(file);
       const usage = diskUsage(file);
       if (process.env.BENCH_KEEP_DB) await copyDatabase(file, process.env.BENCH_KEEP_DB);
       printUsage(`${String(target).padStart(6)} grants, swept (${waited.toFixed(0)} s later):`, usage, target);
-      if (CHECKPOINTS.length > 1 && (target === CHECKPOINTS[0] || target === CHECKPOINTS.at(-1))) {
-        // Kept for the interleaved comparison at the end: the database as the checkpoint left it
-        // and the refresh tokens its chains held then.
-        const copy = { target, file: join(setup.dir, `checkpoint-${target}`, 'auth-server.db'), chains: chains.slice(0, CONCURRENCY).map((chain) => ({ ...chain })) };
-        await copyDatabase(file, copy.file);
-        copies.push(copy);
-      }
-      const rounds = await refreshRates(setup.issuer, pid, chains);
-      const rss = rssBytes(pid);
+      // The refreshes run on a copy (see the header), with copies of the chains' tokens: the
+      // server that made the grants keeps its own for the interleaved comparison at the end.
+      const copyFile = join(setup.dir, `checkpoint-${target}`, 'auth-server.db');
+      await copyDatabase(file, copyFile);
+      const copy = await serveCopy(copyFile);
+      const copyChains = chains.slice(0, CONCURRENCY).map((chain) => ({ ...chain }));
+      const rounds = await refreshRates(copy.issuer, copy.proc.child.pid!, copyChains);
       const middle = [...rounds].sort((a, b) => a.rate - b.rate)[Math.floor(rounds.length / 2)]!;
-      console.log(`    refresh ${middle.rate.toFixed(0)}/s, ${middle.cpuMs.toFixed(2)} ms CPU/refresh (median of ${rounds.length} rounds: ${formatRounds(rounds)})   RSS ${(rss / 1024 / 1024).toFixed(0)} MiB`);
-    }
-    if (copies.length > 0) {
-      // Each copy served by a process of its own (the same keys and config, a port of its own),
-      // beside the server that made every grant: the fresh processes differ only by their
-      // database; the long-running one also by its history (every sign-in and grant it served).
-      const sides: Served[] = [];
-      for (const copy of copies) {
-        const port = await freePort();
-        const issuer = `http://127.0.0.1:${port}`;
-        const proc = runApp('auth-server', { ...setup.env, GATEHOUSE_CONFIG: configFile, DATA_DIR: dirname(copy.file), AUTH_PORT: String(port), ISSUER: issuer });
-        copyServers.push(proc);
-        await waitForOk(`${issuer}/healthz`, { proc, timeoutMs: 60_000 });
-        sides.push({ label: `${copy.target} grants, fresh process`, issuer, pid: proc.child.pid!, chains: copy.chains, rounds: [] });
+      console.log(`    refresh on a copy: ${middle.rate.toFixed(0)}/s, ${middle.cpuMs.toFixed(2)} ms CPU/refresh (median of ${rounds.length} rounds: ${formatRounds(rounds)});   RSS of the server that made the grants ${(rssBytes(pid) / 1024 / 1024).toFixed(0)} MiB`);
+      if (CHECKPOINTS.length > 1 && (target === CHECKPOINTS[0] || target === CHECKPOINTS.at(-1))) {
+        kept.push({ label: `${target} grants, fresh process`, issuer: copy.issuer, pid: copy.proc.child.pid!, chains: copyChains, rounds: [] });
+        keptFiles.push(copyFile);
+      } else {
+        await stop(copy.proc);
       }
-      // Codes issued since a copy was taken expired meanwhile: every side is measured as swept.
-      for (const copy of copies) await waitForCodesSwept(copy.file);
-      await waitForCodesSwept(file);
-      sides.push({ label: `${CHECKPOINTS.at(-1)} grants, the process that made them`, issuer: setup.issuer, pid, chains, rounds: [] });
-      await compareInterleaved(sides);
+    }
+    if (kept.length > 0) {
+      // Codes issued on the copies since they were served expired meanwhile: every side is
+      // measured as swept.
+      for (const keptFile of [...keptFiles, file]) await waitForCodesSwept(keptFile);
+      kept.push({ label: `${CHECKPOINTS.at(-1)} grants, the process that made them`, issuer: setup.issuer, pid, chains, rounds: [] });
+      await compareInterleaved(kept);
     }
   } finally {
-    for (const proc of [server, ...copyServers]) {
-      proc.signal('SIGTERM');
-      await Promise.race([proc.exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
-      kill(proc);
-    }
+    for (const proc of [server, ...copyServers]) await stop(proc);
     rmSync(setup.dir, { recursive: true, force: true });
   }
 }
