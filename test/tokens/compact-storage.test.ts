@@ -18,6 +18,17 @@ import { TEST_BACKENDS } from '../helpers/test-database.ts';
 
 const RESOURCE = 'http://localhost:4001/mcp';
 
+/**
+ * An authorization request's nonce holding U+0000: the live refresh token keeps it in its payload
+ * as the escape `\u0000`, which PostgreSQL's jsonb refuses; a migration that reads payloads as
+ * jsonb reads it as U+FFFD there (POSTGRES_PAYLOAD_AS_JSONB in database-adapter.ts) instead of
+ * failing, and with it every start. SQLite's JSON functions keep it.
+ */
+const NUL_NONCE = 'nonce\u0000after';
+const nonceAfterMigration = (backend: string) => (backend === 'postgres' ? 'nonce\ufffdafter' : NUL_NONCE);
+/** Authorization request parameters carrying it (a nonce needs the openid scope). */
+const WITH_NUL_NONCE = { scope: 'openid mcp:read', nonce: NUL_NONCE };
+
 for (const backend of TEST_BACKENDS) describe(`compact storage of grants and refresh tokens (${backend})`, () => {
   let server: TestAuthServer;
   let client: RegisteredClient;
@@ -181,11 +192,11 @@ for (const backend of TEST_BACKENDS) describe(`compact storage of grants and ref
 });
 
 for (const backend of TEST_BACKENDS) describe(`rows keyed by the full hash of a bearer id, as an earlier version stored them (${backend})`, () => {
-  test('the migration cuts them to the short key, and the code, refresh token and browser session they hold still work', async () => {
+  test('the migration cuts them to the short key, and the code, refresh token (its nonce holding U+0000) and browser session they hold still work', async () => {
     const server = await startAuthServer({ backend });
     try {
       const client = await registerClient(server.issuer);
-      const result = await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD });
+      const result = await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD, extra: WITH_NUL_NONCE });
       const tokens = await redeem(server.issuer, client, result);
       assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
       const refreshToken = tokens.body.refresh_token as string;
@@ -224,9 +235,9 @@ for (const backend of TEST_BACKENDS) describe(`rows keyed by the full hash of a 
  * with `read()` giving what the provider finds of the live and used tokens, the code and the
  * grant (for comparing before and after a migration).
  */
-async function rotatedGrant(server: TestAuthServer) {
+async function rotatedGrant(server: TestAuthServer, extra: Record<string, string> = {}) {
   const client = await registerClient(server.issuer);
-  const result = await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD });
+  const result = await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD, extra });
   const tokens = await redeem(server.issuer, client, result);
   assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
   const first = tokens.body.refresh_token as string;
@@ -279,11 +290,12 @@ for (const backend of TEST_BACKENDS) describe(`rows stored under the model's nam
 });
 
 for (const backend of TEST_BACKENDS) describe(`payloads stored under oidc-provider's field names, as an earlier version stored them (${backend})`, () => {
-  test('the migration renames their fields, and grants, codes and refresh tokens read back and work as before', async () => {
+  test('the migration renames their fields, and grants, codes and refresh tokens read back and work as before, a nonce with U+0000 included', async () => {
     const server = await startAuthServer({ backend });
     try {
-      const { client, result, live, grant, read } = await rotatedGrant(server);
+      const { client, result, live, grant, read } = await rotatedGrant(server, WITH_NUL_NONCE);
       const before = await read();
+      assert.equal(before[0]!.nonce, NUL_NONCE, 'the live refresh token holds the nonce');
       assert.ok(before.every((m) => m.jti !== undefined), 'each is found');
 
       // Store every grant, code and refresh token with oidc-provider's field names, and forget the migration ran.
@@ -300,9 +312,9 @@ for (const backend of TEST_BACKENDS) describe(`payloads stored under oidc-provid
       await server.restart();
 
       for (const row of await server.auth.database.all<{ payload: string }>('SELECT payload FROM oidc_models WHERE model IN (?, ?, ?)', ['Grant', 'AuthorizationCode', 'RefreshToken'].map(storedModel))) {
-        assert.deepEqual(Object.keys(JSON.parse(row.payload) as object).filter((key) => key.length > 1), [], row.payload);
+        assert.deepEqual(Object.keys(JSON.parse(row.payload) as object).filter((key) => storedKey(key) !== key), [], row.payload);
       }
-      assert.deepEqual(await read(), before, 'each reads back the same');
+      assert.deepEqual(await read(), [{ ...before[0], nonce: nonceAfterMigration(backend) }, ...before.slice(1)], 'each reads back the same');
       assert.deepEqual((await server.auth.admin.grants.find(grant.grantId))?.scopes, grant.scopes);
       const replayed = await redeem(server.issuer, client, result);
       assert.equal(replayed.body.error, 'invalid_grant', 'the code is found, consumed');
@@ -314,11 +326,12 @@ for (const backend of TEST_BACKENDS) describe(`payloads stored under oidc-provid
 });
 
 for (const backend of TEST_BACKENDS) describe(`payloads stored with their exp beside the same expires_at, as an earlier version stored them (${backend})`, () => {
-  test('the migration drops exp where the row holds it, and grants, codes and refresh tokens read back and work as before', async () => {
+  test('the migration drops exp where the row holds it, and grants, codes and refresh tokens read back and work as before, a nonce with U+0000 included', async () => {
     const server = await startAuthServer({ backend });
     try {
-      const { client, first, live, read } = await rotatedGrant(server);
+      const { client, first, live, read } = await rotatedGrant(server, WITH_NUL_NONCE);
       const before = await read();
+      assert.equal(before[0]!.nonce, NUL_NONCE, 'the live refresh token holds the nonce');
       assert.ok(before.every((m) => typeof m.exp === 'number'), 'each is found, with its exp');
 
       // Write each row's expiry into its payload as well, and forget the migration ran.
@@ -336,7 +349,7 @@ for (const backend of TEST_BACKENDS) describe(`payloads stored with their exp be
       for (const row of await server.auth.database.all<{ payload: string }>('SELECT payload FROM oidc_models WHERE model IN (?, ?, ?)', models)) {
         assert.equal((JSON.parse(row.payload) as Record<string, unknown>)[storedKey('exp')], undefined, row.payload);
       }
-      assert.deepEqual(await read(), before, 'each reads back the same');
+      assert.deepEqual(await read(), [{ ...before[0], nonce: nonceAfterMigration(backend) }, ...before.slice(1)], 'each reads back the same');
       assert.equal((await refresh(server.issuer, client, first)).body.error, 'invalid_grant', 'the rotated token is found, consumed');
       assert.equal((await refresh(server.issuer, client, live)).body.error, 'invalid_grant', 'and its reuse revoked the grant');
     } finally {

@@ -156,6 +156,19 @@ const TOMBSTONE_FIELDS: Record<string, string[]> = {
   AuthorizationCode: ['exp', 'codeChallenge', 'codeChallengeMethod', 'redirectUri', 'expiresWithSession', 'attestationJkt'],
 };
 /**
+ * PostgreSQL: a payload as `jsonb`, with each escaped U+0000 (`\u0000`, not an escaped backslash
+ * followed by `u0000`) read as U+FFFD. PostgreSQL's JSON functions, `json` and `jsonb` alike, refuse
+ * a document that holds `\u0000` anywhere ("unsupported Unicode escape sequence"), since text cannot
+ * hold the character, and JSON.stringify writes one for any U+0000 in a value: an authorization
+ * request's `nonce=%00` put one into its code and refresh tokens, and their consume then failed
+ * (a 500 at /oauth/token on PostgreSQL only; SQLite's JSON functions take it). The tombstone keeps
+ * none of the values that can hold one (TOMBSTONE_FIELDS), so what it keeps is unchanged. Lone
+ * surrogates, jsonb's other refusal, cannot reach these rows: query and form parameters are
+ * decoded from UTF-8, which cannot carry one.
+ */
+const POSTGRES_PAYLOAD_AS_JSONB = String.raw`regexp_replace(payload, '(?<!\\)((?:\\\\)*)\\u0000', '\1\\ufffd', 'g')::jsonb`;
+
+/**
  * The consume of a refresh token or code, shrinking its payload to its tombstone in the same
  * statement (the fields under their stored names, stored-payload-keys.ts). SQLite: json_patch
  * onto '{}' drops the fields the token does not have (RFC 7396: null removes).
@@ -172,7 +185,7 @@ function consumeToTombstone(dialect: SqlDialect, names: string[]): string {
   return `UPDATE oidc_models SET consumed_at = @now,
     payload = (SELECT jsonb_strip_nulls(jsonb_build_object(${fields.map((f) => `'${f}', p -> '${f}'`).join(', ')},
       '${sessionUid}', CASE WHEN p ->> '${boundToSession}' = 'true' THEN p -> '${sessionUid}' END))::text
-      FROM (SELECT payload::jsonb AS p) AS stored)
+      FROM (SELECT ${POSTGRES_PAYLOAD_AS_JSONB} AS p) AS stored)
     WHERE model = @model AND id = @id AND consumed_at IS NULL`;
 }
 const CONSUME_TO_TOMBSTONE = Object.fromEntries((['sqlite', 'postgres'] as const).map((dialect) => [dialect,
