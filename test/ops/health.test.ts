@@ -16,9 +16,14 @@ import { startTestIssuer } from '../helpers/test-issuer.ts';
 import { REPO_ROOT } from './support/processes.ts';
 import { startBothApps, type BothApps } from './support/start-both-apps.ts';
 
-async function health(url: string): Promise<{ status: number; body: Record<string, unknown>; cacheControl: string | null }> {
+async function health(url: string): Promise<{ status: number; body: Record<string, unknown>; cacheControl: string | null; retryAfter: string | null }> {
   const response = await fetch(url);
-  return { status: response.status, body: await response.json() as Record<string, unknown>, cacheControl: response.headers.get('cache-control') };
+  return {
+    status: response.status,
+    body: await response.json() as Record<string, unknown>,
+    cacheControl: response.headers.get('cache-control'),
+    retryAfter: response.headers.get('retry-after'),
+  };
 }
 
 /** A JWKS endpoint whose answer the test decides, counting hits. */
@@ -73,15 +78,17 @@ describe('health endpoints of both apps', () => {
     }
   });
 
-  test('readiness fails (503) when the database is no longer usable; liveness does not', async () => {
+  test('readiness fails (503, with Retry-After) when the database is no longer usable; liveness does not', async () => {
     await apps.auth.database.close();
     apps.resourceDb.close();
     const auth = await health(`${apps.issuer}/readyz`);
     assert.equal(auth.status, 503);
     assert.deepEqual(auth.body, { status: 'not_ready', checks: { database: 'failed', keys: 'ok', users: 'ok' } }, 'no error message in the body');
+    assert.equal(auth.retryAfter, '5', 'auth-server: a probe is told when to look again');
     const resource = await health(`${apps.resourceBase}/readyz`);
     assert.equal(resource.status, 503);
     assert.deepEqual(resource.body, { status: 'not_ready', checks: { database: 'failed', jwks: 'ok', revocations: 'ok' } });
+    assert.equal(resource.retryAfter, '5', 'resource server: a probe is told when to look again');
     assert.equal((await health(`${apps.issuer}/healthz`)).status, 200);
     assert.equal((await health(`${apps.resourceBase}/healthz`)).status, 200);
     const warnings = apps.logLines.filter((l) => l.msg === 'readiness check failed');
@@ -102,6 +109,7 @@ describe('resource-server readiness and the issuer key set', () => {
       const down = await health(`${server.baseUrl}/readyz`);
       assert.equal(down.status, 503);
       assert.deepEqual(down.body, { status: 'not_ready', checks: { database: 'ok', jwks: 'failed', revocations: 'ok' } });
+      assert.equal(down.retryAfter, '5');
       assert.equal((await health(`${server.baseUrl}/healthz`)).status, 200, 'still alive');
 
       jwks = await startJwksServer(port);

@@ -21,6 +21,7 @@ import { logBackgroundFailure } from '../../shared/log-background-failure.ts';
 import { logAppErrors } from '../../shared/log-app-errors.ts';
 import { observeRequests, type RequestIdState } from '../../shared/observe-requests.ts';
 import { rejectMalformedHost } from '../../shared/reject-malformed-host.ts';
+import { sayWhenToRetry } from '../../shared/say-when-to-retry.ts';
 import { applyConfiguredUsers } from './accounts/apply-configured-users.ts';
 import { prepareBootstrapAdmin, storeBootstrapAdmin, unusedBootstrapAdmin, type BootstrapAdmin } from './accounts/bootstrap-admin.ts';
 import { homePage } from './web/home-page.ts';
@@ -53,7 +54,6 @@ import { federatedSignInRoutes } from './federation/federated-sign-in-routes.ts'
 import { UpstreamClients } from './federation/upstream-clients.ts';
 import { createCsrf } from './http/csrf.ts';
 import { errorPages, providerErrorRenderer } from './http/error-pages.ts';
-import { sayWhenToRetry } from './http/say-when-to-retry.ts';
 import { limitRequests } from './http/limit-requests.ts';
 import { prepareOAuthRequest } from './http/prepare-oauth-request.ts';
 import { LocalRateLimiter } from './http/local-rate-limiter.ts';

@@ -23,6 +23,7 @@ import { logBackgroundFailure } from '../../shared/log-background-failure.ts';
 import { logAppErrors } from '../../shared/log-app-errors.ts';
 import { observeRequests } from '../../shared/observe-requests.ts';
 import { rejectMalformedHost } from '../../shared/reject-malformed-host.ts';
+import { sayWhenToRetry } from '../../shared/say-when-to-retry.ts';
 import type { ConnectionRecorder } from '../../shared/connection-events.ts';
 import { ConnectionEventStore } from '../../shared/connections/connection-event-store.ts';
 import { DatabaseConnectionRecorder } from '../../shared/connections/connection-recorder.ts';
@@ -256,6 +257,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   logAppErrors(app, logger);
   app.use(observeRequests({ logger, requestDuration: metrics.requestDuration }));
   app.use(rejectMalformedHost({ trustProxy: false }));
+  app.use(sayWhenToRetry);
   app.use(handleErrors(logger));
   // POST and DELETE at `/` are the MCP endpoint's (serve-at-root.ts), which never reach Koa; a 405 there still lists them.
   app.use(answerMethodNotAllowed([{ path: /^\/(healthz|readyz)$/, methods: ['GET'] }, { path: /^\/$/, methods: ['POST', 'DELETE'] }]));

@@ -6,11 +6,12 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { Logger } from '../../../shared/logger.ts';
+import { RETRY_AFTER_SECONDS } from '../../../shared/say-when-to-retry.ts';
 import type { DatabaseUnavailableError } from '../../../shared/storage/database-unavailable-error.ts';
 import { answerJson } from './answer-json.ts';
 
 export function answerDatabaseUnavailable(res: ServerResponse, err: DatabaseUnavailableError, logger: Pick<Logger, 'warn'>): void {
   logger.warn({ reason: err.cause instanceof Error ? err.cause.message : undefined }, 'database unavailable');
-  res.setHeader('Retry-After', '5');
+  res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
   answerJson(res, 503, { error: err.error, error_description: err.error_description });
 }

@@ -3,8 +3,9 @@
  *
  * - 4xx raised by Koa or a middleware: its status, an RFC 6749 §5.2-style `error` code and the
  *   message, which Koa marks safe to show (`expose`).
- * - The database unreachable (DatabaseUnavailableError): 503 `temporarily_unavailable` with
- *   Retry-After, logged at warn (as answer-database-unavailable.ts on the MCP path).
+ * - The database unreachable (DatabaseUnavailableError): 503 `temporarily_unavailable`, logged at
+ *   warn (as answer-database-unavailable.ts on the MCP path); sayWhenToRetry, outside this
+ *   middleware, adds Retry-After.
  * - Anything else: 500 `server_error` with no message, stack or SQL; the error goes to the log.
  * - Unknown paths: 404 `not_found` as JSON rather than Koa's text body.
  * - The client went away or sent malformed HTTP mid-request: logged at info, answered 400 (if
@@ -41,7 +42,6 @@ export function handleErrors(logger: Logger) {
       }
       if (caught instanceof DatabaseUnavailableError) {
         logger.warn({ reason: caught.cause instanceof Error ? caught.cause.message : undefined }, 'database unavailable');
-        ctx.set('Retry-After', '5');
         ctx.status = 503;
         ctx.body = { error: caught.error, error_description: caught.error_description };
         return;

@@ -18,8 +18,9 @@
  *   client that guessed `/token` is told it sent no client authentication (`400
  *   invalid_request`). Claude, the client that guesses, authenticates in the body (`none` or
  *   `client_secret_post`).
- * - Metadata not reachable: 503 `temporarily_unavailable` with Retry-After (the client may retry;
- *   guessing endpoints here would be guessing twice). No registration endpoint (DCR off): 404.
+ * - Metadata not reachable: 503 `temporarily_unavailable`, with the Retry-After sayWhenToRetry
+ *   adds (the client may retry; guessing endpoints here would be guessing twice). No
+ *   registration endpoint (DCR off): 404.
  * - Matched as the router matches (any case, one trailing slash); GET, HEAD and POST only. Other
  *   methods fall through to the 404 every unknown path gets.
  * - `onGuessed` hears of each guess and how it was answered (a connection's step: an admin sees
@@ -72,7 +73,6 @@ export function redirectToAuthorizationServer(endpoints: ReadAuthorizationServer
     } catch (err) {
       logger.warn({ err }, 'cannot read the authorization server metadata to redirect a guessed endpoint');
       ctx.status = 503;
-      ctx.set('Retry-After', '5');
       ctx.body = { error: 'temporarily_unavailable', error_description: 'the authorization server cannot be reached right now; try again shortly' };
       onGuessed?.(ctx.req, { path, answer: 'unreachable' });
       return;

@@ -25,6 +25,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../../shared/logger.ts';
+import { RETRY_AFTER_SECONDS } from '../../../shared/say-when-to-retry.ts';
 import { RevocationsUnavailableError } from '../auth/follow-revocation-feed.ts';
 import {
   InvalidAccessTokenError, KeySetUnavailableError, type AccessTokenVerifier, type VerifiedAccessToken,
@@ -105,7 +106,7 @@ export function requireBearerToken({ verifier, resourceMetadataUrl, challengeSco
       if (err instanceof KeySetUnavailableError || err instanceof RevocationsUnavailableError) {
         if (err instanceof KeySetUnavailableError) logger.warn({ err: err.cause }, 'issuer key set unavailable');
         else logger.warn('revocation list not current: refusing tokens until the feed is reachable');
-        res.setHeader('Retry-After', '5');
+        res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
         answerJson(res, 503, { error: 'temporarily_unavailable', error_description: 'the access token cannot be checked right now; try again shortly' });
         return undefined;
       }
