@@ -107,14 +107,15 @@ export async function startResourceServer({ issuer, config: overrides = {}, logL
 }
 
 /**
- * For a `describe` block: a test issuer and a resource server trusting it, started before its
- * tests and closed after them. Read them from the returned object inside the tests.
+ * For a `describe` block: a test issuer and a resource server trusting it (with `config` over the
+ * test defaults), started before its tests and closed after them. Read them from the returned
+ * object inside the tests.
  */
-export function useIssuerAndServer(): { issuer: TestIssuer; server: RunningResourceServer } {
+export function useIssuerAndServer(config?: Partial<ResourceServerConfig>): { issuer: TestIssuer; server: RunningResourceServer } {
   const running = {} as { issuer: TestIssuer; server: RunningResourceServer };
   before(async () => {
     running.issuer = await startTestIssuer();
-    running.server = await startResourceServer({ issuer: running.issuer.issuer });
+    running.server = await startResourceServer({ issuer: running.issuer.issuer, config });
   });
   after(async () => {
     await running.server?.close();

@@ -11,6 +11,8 @@
  *   here and never reach the bearer check. They allow the MCP 2026-07-28 request metadata headers
  *   a browser client sends (transports/streamable-http §Request Metadata): `Mcp-Method`,
  *   `Mcp-Name`, and the `Mcp-Param-{Name}` headers it asks for (their names depend on the tool).
+ *   Their `Allow` is the listener's (mcp-request-listener.ts), which knows the path: `/` serves
+ *   HEAD, `/mcp` does not.
  *
  * Done here rather than with the SDK transport's `allowedOrigins`, which runs only inside a
  * session's transport, i.e. after authentication, and sets no CORS headers.
@@ -42,7 +44,6 @@ export function guardOrigin(allowedOrigins: readonly string[]): OriginGuard {
       res.setHeader('Access-Control-Expose-Headers', EXPOSED_HEADERS);
     }
     if (req.method === 'OPTIONS') {
-      res.setHeader('Allow', `${ALLOWED_METHODS}, OPTIONS`);
       if (origin) {
         res.setHeader('Access-Control-Allow-Methods', ALLOWED_METHODS);
         res.setHeader('Access-Control-Allow-Headers', allowedHeaders(req.headers['access-control-request-headers']));

@@ -8,11 +8,13 @@
  * - A malformed `Host`, or more than one: 400 `invalid_request` with `Connection: close` (RFC 9112
  *   §3.2, as rejectMalformedHost without a trusted proxy).
  * - A method the endpoint does not serve: 405 with `Allow` (RFC 9110 §15.5.6: the methods the
- *   resource supports, so the same list the preflight's `Allow` gives, guard-origin.ts), before
- *   authentication as the router answered it. HEAD among them: a GET here opens the session's
- *   event stream (MCP transports §Listening for Messages), which a HEAD cannot answer without
- *   content, and the SDK's transport answers anything but GET, POST and DELETE 405 anyway. So
- *   GET does not imply HEAD here, unlike answerMethodNotAllowed's routes.
+ *   resource supports), before authentication as the router answered it. An OPTIONS, plain or a
+ *   preflight (answered by guard-origin.ts), gets the same `Allow` (RFC 9110 §9.3.7). HEAD is not
+ *   among them: a GET here opens the session's event stream (MCP transports §Listening for
+ *   Messages), which a HEAD cannot answer without content, and the SDK's transport answers
+ *   anything but GET, POST and DELETE 405 anyway. So GET does not imply HEAD here, unlike
+ *   answerMethodNotAllowed's routes. At the origin root it does: HEAD and a browser's GET there
+ *   are the page's, so an OPTIONS at `/` names HEAD too, as the Koa app's 405 there does.
  * - Errors, as handleErrors: a client that went away or sent malformed HTTP is logged at info and
  *   answered 400 if anyone is still listening; the database unreachable is 503
  *   `temporarily_unavailable` (answer-database-unavailable.ts); anything else is logged at error
@@ -51,6 +53,8 @@ export interface McpRequestListenerOptions {
 /** The Streamable HTTP transport's methods (MCP transports §Streamable HTTP), OPTIONS for CORS preflights. */
 const SERVED_METHODS = new Set(['GET', 'POST', 'DELETE', 'OPTIONS']);
 const ALLOW = [...SERVED_METHODS].join(', ');
+/** What `/` serves: the endpoint's methods and the page's HEAD (serve-at-root.ts). */
+const ALLOW_AT_ROOT = `HEAD, ${ALLOW}`;
 
 export function mcpRequestListener({ mcpPath, endpoint, otherwise, observe, logger }: McpRequestListenerOptions): RequestListener {
   const path = mcpPath.toLowerCase();
@@ -63,7 +67,7 @@ export function mcpRequestListener({ mcpPath, endpoint, otherwise, observe, logg
   // pattern and a URL parse) was about 1 % of a tool call's CPU. Only a valid value is remembered.
   let validHost = '';
 
-  async function serve(req: IncomingMessage, res: ServerResponse, pathname: string, route: string): Promise<void> {
+  async function serve(req: IncomingMessage, res: ServerResponse, pathname: string, route: string, allow: string): Promise<void> {
     const method = req.method ?? '';
     const served = SERVED_METHODS.has(method);
     // The router counted a method it had no route for under no template.
@@ -81,9 +85,10 @@ export function mcpRequestListener({ mcpPath, endpoint, otherwise, observe, logg
       validHost = host;
     }
     if (!served) {
-      res.setHeader('Allow', ALLOW);
+      res.setHeader('Allow', allow);
       return answerJson(res, 405, { error: 'invalid_request', error_description: `${method} is not allowed here` });
     }
+    if (method === 'OPTIONS') res.setHeader('Allow', allow);
     try {
       await endpoint(req, res);
     } catch (err) {
@@ -102,8 +107,8 @@ export function mcpRequestListener({ mcpPath, endpoint, otherwise, observe, logg
 
   return function resourceServerRequest(req, res) {
     const pathname = pathOf(req.url ?? '/');
-    if (pathname !== undefined && isMcpPath(pathname)) void serve(req, res, pathname, mcpPath);
-    else if (pathname === '/' && isMcpRequestAtRoot(req)) void serve(req, res, pathname, '/');
+    if (pathname !== undefined && isMcpPath(pathname)) void serve(req, res, pathname, mcpPath, ALLOW);
+    else if (pathname === '/' && isMcpRequestAtRoot(req)) void serve(req, res, pathname, '/', ALLOW_AT_ROOT);
     else otherwise(req, res);
   };
 }

@@ -40,6 +40,8 @@ export function protectedResourceMetadata({ resource, issuer, scopesSupported, o
   return async function protectedResourceMetadataMiddleware(ctx: Context, _next: Next): Promise<void> {
     ctx.set('Access-Control-Allow-Origin', '*');
     if (ctx.method === 'OPTIONS') {
+      // RFC 9110 §9.3.7: what these paths serve, as their 405 says (answer-method-not-allowed.ts).
+      ctx.set('Allow', 'HEAD, GET, OPTIONS');
       ctx.set('Access-Control-Allow-Methods', 'GET');
       // The MCP SDK sends MCP-Protocol-Version on its discovery requests, which makes them preflighted.
       ctx.set('Access-Control-Allow-Headers', 'MCP-Protocol-Version, Content-Type, Authorization');
