@@ -3,24 +3,20 @@
  * connections, or every connection of the pool stayed busy past `connectTimeoutMs`), or the
  * server ended the connection a statement ran on (a restart, a failover, an administrator).
  * Nothing is wrong with the request, and sending it again once the database is back works, so it
- * is 503 `temporarily_unavailable` (RFC 6749 §4.1.2.1), shaped as both apps' error middlewares
- * and oidc-provider's error handler read an error they may show (`status`/`statusCode`,
- * `expose`, the code as `message`), instead of a 500 `server_error` with a stack in the log. The
- * pool opens new connections on the next statement, so service resumes without a restart.
+ * is 503 `temporarily_unavailable` (RFC 6749 §4.1.2.1, an OAuthError), instead of a 500
+ * `server_error` with a stack in the log. The pool opens new connections on the next statement,
+ * so service resumes without a restart.
  *
  * Deliberately not covered: a statement cancelled by `statement_timeout` (57014) or refused by a
  * constraint is the statement's own failure, not the database's absence.
  */
-export class DatabaseUnavailableError extends Error {
-  readonly status = 503;
-  readonly statusCode = 503;
-  readonly expose = true;
-  readonly error = 'temporarily_unavailable';
-  readonly error_description = 'the database is unavailable; try again shortly';
+import { OAuthError } from '../oauth-error.ts';
+
+export class DatabaseUnavailableError extends OAuthError {
+  override name = 'DatabaseUnavailableError';
 
   constructor(options?: { cause?: unknown }) {
-    super('temporarily_unavailable', options);
-    this.name = 'DatabaseUnavailableError';
+    super(503, 'temporarily_unavailable', 'the database is unavailable; try again shortly', options);
   }
 }
 
