@@ -76,7 +76,7 @@ describe('linking a sign-in on the admin pages', () => {
     const frank = await signInAt(server, 'frank', 'frank password 123', '/account');
 
     const page = await admin.navigate(`/admin/users/${id}`);
-    const unlinked = await post(admin, page, `/admin/users/${id}/unlink`, { issuer: corp.issuer, subject: 'emp-9' });
+    const unlinked = await post(admin, page, `/admin/users/${id}/unlink`, { issuer: corp.issuer, subject_json: '"emp-9"' });
     assert.match(unlinked.html, /The sign-in was unlinked\./);
     assert.match(unlinked.html, /No linked sign-ins\./);
     assert.equal((await present('emp-9')).body.error, 'invalid_grant', 'the assertion no longer reaches frank');
@@ -85,7 +85,7 @@ describe('linking a sign-in on the admin pages', () => {
     const [event] = (await auditEvents(server, 'user.unlinked')).filter((e) => e.details.user_id === id);
     assert.deepEqual(event?.details, { user_id: id, username: 'frank', upstream: 'corp', issuer: corp.issuer, subject: 'emp-9' });
 
-    const none = await post(admin, await admin.navigate(`/admin/users/${id}`), `/admin/users/${id}/unlink`, { issuer: corp.issuer, subject: 'emp-9' }).catch(() => undefined);
+    const none = await post(admin, await admin.navigate(`/admin/users/${id}`), `/admin/users/${id}/unlink`, { issuer: corp.issuer, subject_json: '"emp-9"' }).catch(() => undefined);
     assert.equal(none, undefined, 'no unlink form is left for a removed link');
   });
 
@@ -99,17 +99,37 @@ describe('linking a sign-in on the admin pages', () => {
 
     // The revocation feed refuses its entries (a full disk, a lost connection would fail the same insert).
     await server.auth.database.run("CREATE TRIGGER refuse_entries BEFORE INSERT ON revocations BEGIN SELECT RAISE(ABORT, 'the feed is unavailable'); END");
-    const failed = await post(admin, page, `/admin/users/${id}/unlink`, { issuer: corp.issuer, subject: 'emp-77' });
+    const failed = await post(admin, page, `/admin/users/${id}/unlink`, { issuer: corp.issuer, subject_json: '"emp-77"' });
     await server.auth.database.run('DROP TRIGGER refuse_entries');
     assert.equal(failed.status, 500);
     assert.ok(await server.auth.admin.grants.find(grantId), 'the grant could not be revoked');
 
     // The same form sent again (the admin's answer to the error page).
-    const again = await post(admin, page, `/admin/users/${id}/unlink`, { issuer: corp.issuer, subject: 'emp-77' });
+    const again = await post(admin, page, `/admin/users/${id}/unlink`, { issuer: corp.issuer, subject_json: '"emp-77"' });
     assert.match(again.html, /The sign-in was unlinked\./);
     assert.match(again.html, /No linked sign-ins\./);
     assert.equal(await server.auth.admin.grants.find(grantId), undefined, 'the grant the link made is revoked');
     assert.equal((await present('emp-77')).body.error, 'invalid_grant', 'the assertion no longer reaches gail');
+  });
+
+  // The Unlink form sends the subject as a JSON string (a subject may hold what a form would not send back as it is).
+  const unlinkRefusals: Array<[string, Record<string, string>]> = [
+    ['no subject', {}],
+    ['the subject as it is', { subject: 'emp-55' }],
+    ['a subject_json that is not JSON', { subject_json: 'emp-55' }],
+    ['a subject_json that is a number', { subject_json: '55' }],
+    ['a subject_json that is a list', { subject_json: '["emp-55"]' }],
+  ];
+  unlinkRefusals.forEach(([what, fields], i) => {
+    test(`an Unlink form with ${what} is refused and the link stays`, async () => {
+      const id = await createUser(server, `hank-${i}`, 'hank password 123', ['mcp:read']);
+      await server.auth.admin.federatedLinks.link(id, { idp: 'corp' }, 'emp-55', CLI);
+      const refused = await post(admin, await admin.navigate(`/admin/users/${id}`), `/admin/users/${id}/unlink`, { issuer: corp.issuer, ...fields });
+      assert.equal(refused.status, 400, what);
+      assert.match(refused.html, /Not saved: The form did not say which sign-in to unlink; open the user&#39;s page and use its Unlink button\./, what);
+      assert.deepEqual((await server.auth.admin.federatedLinks.linksOf(id)).map((link) => link.subject), ['emp-55']);
+      await server.auth.admin.federatedLinks.unlink(id, corp.issuer, 'emp-55', CLI);
+    });
   });
 
   test('an administrator cannot unlink their own sign-in: refused, the link and their session stay', async () => {
@@ -121,7 +141,7 @@ describe('linking a sign-in on the admin pages', () => {
     assert.ok(!page.html.includes(`action="/admin/users/${adminId}/unlink"`), 'no unlink button on their own page');
 
     // The form another administrator's page holds, sent from their own browser.
-    const refused = await browser.submit(`/admin/users/${adminId}/unlink`, { csrf: csrfOf(ownPage, '/admin/users'), issuer: corp.issuer, subject: 'emp-admin' }, page.url);
+    const refused = await browser.submit(`/admin/users/${adminId}/unlink`, { csrf: csrfOf(ownPage, '/admin/users'), issuer: corp.issuer, subject_json: '"emp-admin"' }, page.url);
     assert.equal(refused.status, 409);
     assert.match(refused.html, /Not saved: You cannot unlink your own sign-in: it ends your sessions, and it may be your only way in; ask another administrator\./);
     assert.deepEqual((await server.auth.admin.federatedLinks.linksOf(adminId)).map((link) => link.subject), ['emp-admin']);

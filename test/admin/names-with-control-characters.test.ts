@@ -4,7 +4,7 @@
  * the database, as older versions wrote them; a subject with a usable email is still linked as the
  * upstream spells it). The admin pages show such a name with those characters written out
  * (`\u202e`, `\x1b`), as the CLI and the connection refusals do, so it never reads as someone
- * else's; and their links reach that user, not another.
+ * else's; and their links and forms reach that user and that link, not another.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -118,6 +118,15 @@ describe('admin pages for users whose names hold control characters', () => {
       await page.getByRole('link', { name: 'their attempts' }).click();
       await page.waitForURL('**/admin/connections?**');
       assert.deepEqual(await attemptUsers(), [shown]);
+    });
+
+    test(`${what}: Unlink on the user's page removes the subject's link`, async () => {
+      const id = ids.get(username)!;
+      await page.goto(`${server.issuer}/admin/users/${id}`);
+      await page.getByRole('button', { name: UNLINK }).click();
+      await page.waitForURL('**/admin/users/*?notice=*');
+      assert.match(await page.getByRole('status').innerText(), /^The sign-in was unlinked\./);
+      assert.deepEqual(await server.auth.admin.federatedLinks.linksOf(id), []);
     });
   }
 });

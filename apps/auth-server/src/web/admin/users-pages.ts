@@ -7,10 +7,26 @@ import { describeUser } from '../../management/describe-user.ts';
 import { AdminError } from '../../management/admin-error.ts';
 import type { IdentitySource } from '../../management/federated-link-admin.ts';
 import { MIN_PASSWORD_LENGTH, PASSWORD_RULE } from '../../management/user-admin.ts';
-import { done, field, formatTime, requiredField, type Handler, type PageRequest, type RenderPage } from '../page-handler.ts';
+import { done, field, formatTime, requiredField, type Form, type Handler, type PageRequest, type RenderPage } from '../page-handler.ts';
 
 /** A link source as the form's select sends it: `upstream:<id>` or `idp:<id>`. */
 const sourceValue = (source: IdentitySource) => ('upstream' in source ? `upstream:${source.upstream}` : `idp:${source.idp}`);
+
+/**
+ * The subject of a link as the Unlink form sends it: a JSON string. A subject is what its upstream
+ * put in it, and some characters do not come back from a page's form as they were (HTML reads a
+ * carriage return as a line feed and NUL as U+FFFD, a form sends a line feed as CR LF): sent as
+ * they were, such a link was not found and stayed. JSON writes each of them out.
+ */
+function linkedSubject(form: Form): string {
+  try {
+    const subject: unknown = JSON.parse(field(form, 'subject_json'));
+    if (typeof subject === 'string') return subject;
+  } catch {
+    // Not JSON: refused below, as a form that names no sign-in.
+  }
+  throw new AdminError(400, 'The form did not say which sign-in to unlink; open the user\'s page and use its Unlink button.');
+}
 
 function sourceOf(value: string): IdentitySource {
   const [kind, id] = [value.slice(0, value.indexOf(':')), value.slice(value.indexOf(':') + 1)];
@@ -96,7 +112,7 @@ export function usersPages(services: AdminServices, userLookup: UserLookup, rend
     },
 
     async unlinkUser(request) {
-      const { removed } = await services.federatedLinks.unlink(String(request.ctx.params.id), field(request.form, 'issuer'), field(request.form, 'subject'), request.by);
+      const { removed } = await services.federatedLinks.unlink(String(request.ctx.params.id), field(request.form, 'issuer'), linkedSubject(request.form), request.by);
       done(request.ctx, userPath(request), removed ? 'sign_in_unlinked' : 'sign_in_not_linked');
     },
 
