@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser as Chromium, BrowserContext, Page } from 'playwright-core';
-import { launchChromium } from '../helpers/chromium.ts';
+import { launchChromium, signInToAdmin } from '../helpers/chromium.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 
 const EMOJI_100 = '🦊'.repeat(100);
@@ -22,11 +22,7 @@ describe('admin name fields in Chromium', () => {
     chromium = await launchChromium();
     context = await chromium.newContext();
     page = await context.newPage();
-    await page.goto(`${server.issuer}/admin`);
-    await page.getByLabel('Username').fill('admin');
-    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Administration' }).waitFor();
+    await signInToAdmin(page, server.issuer, 'admin', ADMIN_PASSWORD);
   });
   after(async () => {
     await context?.close();

@@ -49,3 +49,12 @@ export function collectCspViolations(page: Page): string[] {
   });
   return violations;
 }
+
+/** Signs `page` in on the admin sign-in form as `username`, and waits for the Administration page. */
+export async function signInToAdmin(page: Page, issuer: string, username: string, password: string): Promise<void> {
+  await page.goto(`${issuer}/admin`);
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Administration' }).waitFor();
+}
