@@ -13,7 +13,7 @@ import Database from 'better-sqlite3';
 import { run as runGatehouse } from '../../apps/auth-server/src/cli/run.ts';
 import { envFor, makeCliDir, runCli } from './support/cli-runner.ts';
 import { FakeTerminal } from './support/fake-terminal.ts';
-import { STEERING } from './support/steering-characters.ts';
+import { STEERING } from '../helpers/steering-characters.ts';
 
 /** [what, the username, how the prompt shows it]. */
 const HOSTILE_NAMES: Array<[string, string, string]> = [

@@ -14,7 +14,7 @@ import { changeClientMetadata } from '../../apps/auth-server/src/provider/databa
 import { CLAUDE_DCR_BODY, registerClient } from '../helpers/oauth-flow.ts';
 import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { makeCliDir, runCli } from './support/cli-runner.ts';
-import { STEERING } from './support/steering-characters.ts';
+import { STEERING } from '../helpers/steering-characters.ts';
 
 /** [what, the client_name registered, how it shows]. */
 const HOSTILE_NAMES: Array<[string, string, string]> = [
@@ -26,6 +26,11 @@ const HOSTILE_NAMES: Array<[string, string, string]> = [
   ['a DEL', 'Del\u007fete', 'Del\\x7fete'],
   ['a right-to-left override', 'Bidi\u202egnp.exe', 'Bidi\\u202egnp.exe'],
   ['a right-to-left isolate', 'Isolate\u2067txt.sh\u2069', 'Isolate\\u2067txt.sh\\u2069'],
+  ['a right-to-left mark', 'Mark\u200f-1', 'Mark\\u200f-1'],
+  ['a left-to-right mark', 'Mark\u200e-2', 'Mark\\u200e-2'],
+  ['an Arabic letter mark', 'Mark\u061c-3', 'Mark\\u061c-3'],
+  ['a line separator', 'Line\u2028client.registered', 'Line\\u2028client.registered'],
+  ['a paragraph separator', 'Para\u2029graph', 'Para\\u2029graph'],
 ];
 
 describe('CLI text output of hostile stored values', () => {

@@ -14,9 +14,9 @@
  * them), and names that only look like another app's; the consent page also shows where the app
  * sends the browser back to. A non-string is left to the provider's own check.
  */
-export const MAX_CLIENT_NAME_LENGTH = 100;
+import { UNSHOWABLE_CHARACTER } from '../../../shared/escape-control-characters.ts';
 
-const UNSHOWABLE = /[\p{Cc}\p{Cs}\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
+export const MAX_CLIENT_NAME_LENGTH = 100;
 
 /**
  * Whether `name` holds a character that makes it read as something other than it is stored (the
@@ -24,7 +24,7 @@ const UNSHOWABLE = /[\p{Cc}\p{Cs}\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u20
  * names an administrator gives clients and service accounts (management/), lone surrogates included.
  */
 export function hasUnshowableCharacter(name: string): boolean {
-  return UNSHOWABLE.test(name);
+  return UNSHOWABLE_CHARACTER.test(name);
 }
 
 /** Why `name` cannot be shown as a client's name, or undefined when it can. */

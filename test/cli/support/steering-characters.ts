@@ -1,8 +1,0 @@
-/**
- * What a terminal would act on, stated here on its own (not imported from
- * escape-control-characters.ts), so a test checks the product against the list, not against itself:
- * C0 controls but the line feed (a text output keeps only its own line breaks), DEL, C1 controls,
- * and the bidi overrides and isolates.
- */
-// eslint-disable-next-line no-control-regex
-export const STEERING = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
