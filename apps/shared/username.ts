@@ -9,7 +9,22 @@
  * characters (`+`), cut to USERNAME_MAX_LENGTH; refusing such a name would refuse the person. An
  * email that would read as another (a bidirectional override, a line break) names nobody: the
  * user is then `<upstream>-<sub>` (federation/federated-accounts.ts).
+ *
+ * Nor may a chosen name have the form of a user id (a UUID, any case): where an administrator
+ * names a user by id or username (the CLI, the `?user=` filters), such a name could be another
+ * user's id, and the command would act on that other user (`looksLikeUserId`; management/user-admin.ts
+ * refuses text that is one user's id and another's username, for names stored before this rule).
  */
 export const USERNAME_MAX_LENGTH = 64;
 
 export const USERNAME = new RegExp(`^[A-Za-z0-9._@-]{1,${USERNAME_MAX_LENGTH}}$`);
+
+/** The form of the ids users are given (randomUUID), in any case. */
+const USER_ID_FORM = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Whether `name` has the form of a user id, which no chosen username may have. */
+export function looksLikeUserId(name: string): boolean {
+  return USER_ID_FORM.test(name);
+}
+
+export const USER_ID_FORM_REFUSAL = 'a username cannot have the form of a user id (8-4-4-4-12 hexadecimal digits)';

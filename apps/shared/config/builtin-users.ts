@@ -3,13 +3,14 @@
  * password comes as a bcrypt hash or, by name, from an environment variable (read here, once).
  */
 import * as z from 'zod';
-import { USERNAME } from '../username.ts';
+import { looksLikeUserId, USER_ID_FORM_REFUSAL, USERNAME } from '../username.ts';
 import { booleanish, environmentName, scopeList, whenSet, type FieldNote } from './field-schemas.ts';
 import type { LoadContext } from './load-context.ts';
 
 export function builtinUser(context: LoadContext) {
   return z.strictObject({
     username: z.string().regex(USERNAME, { error: 'expected 1-64 letters, digits or . _ @ -' })
+      .refine((name) => !looksLikeUserId(name), { error: USER_ID_FORM_REFUSAL })
       .meta({ description: 'the name to sign in with' } satisfies FieldNote),
     password_hash: z.string().regex(/^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/, { error: 'expected a bcrypt hash ($2b$12$…)' }).optional()
       .meta({ description: 'a bcrypt hash (`gatehouse hash-password`)' } satisfies FieldNote),

@@ -33,7 +33,7 @@ import type { TrustedIdps } from '../id-jag/trusted-idps.ts';
 import type { ChangedBy } from './admin-actor.ts';
 import { AdminError } from './admin-error.ts';
 import { cutInput } from './cut-input.ts';
-import type { UserAdmin } from './user-admin.ts';
+import type { UserAdmin, UserName } from './user-admin.ts';
 
 /** OpenID Connect Core §2: `sub` MUST NOT exceed 255 ASCII characters. */
 const SUBJECT = /^[\x21-\x7e]{1,255}$/;
@@ -54,7 +54,7 @@ export class FederatedLinkAdmin {
   ) {}
 
   /** Links `subject` at `source` to the user; `changed` is false when it already was. */
-  async link(idOrUsername: string, source: IdentitySource, subject: string, by: ChangedBy): Promise<{ user: User; changed: boolean }> {
+  async link(idOrUsername: UserName, source: IdentitySource, subject: string, by: ChangedBy): Promise<{ user: User; changed: boolean }> {
     const issuer = await this.#resolve(source);
     if (!SUBJECT.test(subject)) throw new AdminError(400, "The subject is the upstream's sub claim: 1 to 255 printable ASCII characters, no spaces.", 'subject');
     const user = await this.users.get(idOrUsername);
@@ -67,7 +67,7 @@ export class FederatedLinkAdmin {
   }
 
   /** The identities linked to the user. */
-  async linksOf(idOrUsername: string): Promise<LinkedIdentity[]> {
+  async linksOf(idOrUsername: UserName): Promise<LinkedIdentity[]> {
     return this.accounts.identitiesOf((await this.users.get(idOrUsername)).id);
   }
 
@@ -80,7 +80,7 @@ export class FederatedLinkAdmin {
    * Deliberately not covered: a failure of the second pass, after the link is gone, leaves what a
    * sign-in through the link made in the moment between the two passes.
    */
-  async unlink(idOrUsername: string, issuer: string, subject: string, by: ChangedBy): Promise<{ user: User; removed: boolean; grantsRevoked: number }> {
+  async unlink(idOrUsername: UserName, issuer: string, subject: string, by: ChangedBy): Promise<{ user: User; removed: boolean; grantsRevoked: number }> {
     const user = await this.users.get(idOrUsername);
     if (by.actor.id === user.id) throw new AdminError(409, 'You cannot unlink your own sign-in: it ends your sessions, and it may be your only way in; ask another administrator.');
     const linked = (await this.accounts.identitiesOf(user.id)).some((link) => link.issuer === issuer && link.subject === subject);

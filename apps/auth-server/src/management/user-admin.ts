@@ -16,7 +16,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { MCP_SCOPES } from '../../../shared/mcp-scopes.ts';
-import { USERNAME } from '../../../shared/username.ts';
+import { looksLikeUserId, USERNAME } from '../../../shared/username.ts';
 import { MAX_PASSWORD_BYTES, PasswordTooLongError } from '../accounts/password-hasher.ts';
 import type { ConfiguredUserChanges } from '../accounts/apply-configured-users.ts';
 import { USER_FRESH_MS, UserStore, type User, type UserChanges } from '../accounts/user-store.ts';
@@ -54,6 +54,12 @@ function lastAdmin(user: User): AdminError {
   return new AdminError(409, `${user.username} is the last active administrator; make someone else an administrator first.`);
 }
 
+/**
+ * How a user is named: text an administrator typed, a username or an id; or `{ id }`, an id the
+ * server itself holds (the path of the admin pages' own links, a user already looked up).
+ */
+export type UserName = string | { id: string };
+
 export class UserAdmin {
   constructor(
     private readonly users: UserStore,
@@ -70,10 +76,24 @@ export class UserAdmin {
     return search?.trim() ? this.users.search(search.trim()) : this.users.list();
   }
 
-  /** By id or, failing that, by username (any case). */
-  async get(idOrUsername: string): Promise<User> {
-    const user = (await this.users.findById(idOrUsername)) ?? (await this.users.findByUsername(idOrUsername));
-    if (!user) throw new AdminError(404, `There is no user ${cutInput(idOrUsername)}.`);
+  /**
+   * By id or, failing that, by username (any case). Text an administrator typed (the CLI, the
+   * `?user=` filters) that is one user's id and another user's username (a name in the form of an
+   * id, stored before checkNewUsername refused such names) names neither: it is refused, rather
+   * than acting on whichever user the id belongs to while the administrator meant the one so named.
+   * `{ id }` is taken as the id (the pages link to users by id, and a page shows whose it is); a
+   * username only when no user has that id.
+   */
+  async get(name: UserName): Promise<User> {
+    const text = typeof name === 'string' ? name : name.id;
+    const byId = await this.users.findById(text);
+    const typed = typeof name === 'string';
+    const byName = !byId || (typed && looksLikeUserId(text)) ? await this.users.findByUsername(text) : undefined;
+    if (byId && byName && byName.id !== byId.id) {
+      throw new AdminError(400, `${text} is both the id of the user ${byId.username} and the username of another user (id ${byName.id}): name ${byId.username} by username, or the other user by id.`, 'user');
+    }
+    const user = byId ?? byName;
+    if (!user) throw new AdminError(404, `There is no user ${cutInput(text)}.`);
     return user;
   }
 
@@ -103,6 +123,7 @@ export class UserAdmin {
   async checkNewUsername(name: string): Promise<string> {
     const username = name.trim();
     if (!USERNAME.test(username)) throw new AdminError(400, 'Usernames are 1 to 64 letters, digits or . _ @ -', 'username');
+    if (looksLikeUserId(username)) throw new AdminError(400, 'A username cannot have the form of a user id (8-4-4-4-12 hexadecimal digits).', 'username');
     if (await this.users.findByUsername(username)) throw this.#taken(username);
     return username;
   }
@@ -148,7 +169,7 @@ export class UserAdmin {
     return revoked;
   }
 
-  async disable(idOrUsername: string, by: ChangedBy): Promise<{ user: User; grantsRevoked: number }> {
+  async disable(idOrUsername: UserName, by: ChangedBy): Promise<{ user: User; grantsRevoked: number }> {
     const user = await this.get(idOrUsername);
     let updated = user;
     if (!user.disabled) {
@@ -202,7 +223,7 @@ export class UserAdmin {
     return grantsRevoked;
   }
 
-  async enable(idOrUsername: string, by: ChangedBy): Promise<User> {
+  async enable(idOrUsername: UserName, by: ChangedBy): Promise<User> {
     const user = await this.get(idOrUsername);
     if (!user.disabled) return user;
     const updated = await this.#updated(user.id, { disabled: false });
@@ -210,7 +231,7 @@ export class UserAdmin {
     return updated;
   }
 
-  async approve(idOrUsername: string, by: ChangedBy): Promise<User> {
+  async approve(idOrUsername: UserName, by: ChangedBy): Promise<User> {
     const user = await this.get(idOrUsername);
     if (!user.pending) return user;
     const updated = await this.#updated(user.id, { pending: false });
@@ -218,7 +239,7 @@ export class UserAdmin {
     return updated;
   }
 
-  async setPassword(idOrUsername: string, password: string, by: ChangedBy): Promise<User> {
+  async setPassword(idOrUsername: UserName, password: string, by: ChangedBy): Promise<User> {
     const user = await this.get(idOrUsername);
     const passwordHash = await this.#hash(password);
     const updated = await this.#updated(user.id, { passwordHash });
@@ -230,7 +251,7 @@ export class UserAdmin {
     return updated;
   }
 
-  async setScopes(idOrUsername: string, requested: readonly string[], by: ChangedBy): Promise<{ user: User; grantsRevoked: number }> {
+  async setScopes(idOrUsername: UserName, requested: readonly string[], by: ChangedBy): Promise<{ user: User; grantsRevoked: number }> {
     const user = await this.get(idOrUsername);
     const scopes = parseScopes(requested);
     const removed = user.scopes.filter((s) => !scopes.includes(s));

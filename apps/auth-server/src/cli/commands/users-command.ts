@@ -79,7 +79,7 @@ export const usersCommand: CommandGroup = {
       const { positionals } = parseCommandLine(args, {}, { min: 1, max: 1, names: 'USERNAME' });
       const user = await context.services.users.get(positionals[0]!);
       const password = await context.readSecret(`New password for ${user.username}: `, { confirm: true });
-      await context.services.users.setPassword(user.id, password, CLI);
+      await context.services.users.setPassword({ id: user.id }, password, CLI);
       context.print(toJson(user), () => `changed the password of ${user.username}; their browser sessions were ended${configNote(user)}`);
     },
 

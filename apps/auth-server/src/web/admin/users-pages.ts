@@ -38,7 +38,9 @@ function sourceOf(value: string): IdentitySource {
 export function usersPages(services: AdminServices, userLookup: UserLookup, renderPage: RenderPage): Record<string, Handler> {
   const userPath = (request: PageRequest) => `/admin/users/${encodeURIComponent(String(request.ctx.params.id))}`;
   const describeRow = (user: User) => describeUser(user, formatTime);
-  const target = (request: PageRequest) => services.users.get(String(request.ctx.params.id));
+  // The pages link to a user by id, and the page shows whose it is.
+  const linked = (request: PageRequest) => ({ id: String(request.ctx.params.id) });
+  const target = (request: PageRequest) => services.users.get(linked(request));
 
   return {
     async listUsers(request) {
@@ -67,7 +69,7 @@ export function usersPages(services: AdminServices, userLookup: UserLookup, rend
       const user = await target(request);
       const grants = await describeGrants(services, userLookup, { accountId: user.id }, formatTime);
       const linkSources = (await services.federatedLinks.sources()).map(({ source, label }) => ({ value: sourceValue(source), label }));
-      const links = (await services.federatedLinks.linksOf(user.id)).map((link) => ({ ...link, createdAt: formatTime(link.createdAt), lastUsedAt: formatTime(link.lastUsedAt) }));
+      const links = (await services.federatedLinks.linksOf({ id: user.id })).map((link) => ({ ...link, createdAt: formatTime(link.createdAt), lastUsedAt: formatTime(link.lastUsedAt) }));
       renderPage(request, 'admin/user.njk', user.username, 'users', {
         target: describeRow(user),
         isSelf: user.id === request.user.id,
@@ -81,38 +83,38 @@ export function usersPages(services: AdminServices, userLookup: UserLookup, rend
     },
 
     async setUserScopes(request) {
-      await services.users.setScopes(String(request.ctx.params.id), request.form.get('scope') ?? [], request.by);
+      await services.users.setScopes(linked(request), request.form.get('scope') ?? [], request.by);
       done(request.ctx, userPath(request), 'scopes_changed');
     },
 
     async resetPassword(request) {
-      await services.users.setPassword(String(request.ctx.params.id), field(request.form, 'password'), request.by);
+      await services.users.setPassword(linked(request), field(request.form, 'password'), request.by);
       done(request.ctx, userPath(request), 'password_reset');
     },
 
     async disableUser(request) {
-      await services.users.disable(String(request.ctx.params.id), request.by);
+      await services.users.disable(linked(request), request.by);
       done(request.ctx, userPath(request), 'user_disabled');
     },
 
     async enableUser(request) {
-      await services.users.enable(String(request.ctx.params.id), request.by);
+      await services.users.enable(linked(request), request.by);
       done(request.ctx, userPath(request), 'user_enabled');
     },
 
     async approveUser(request) {
-      await services.users.approve(String(request.ctx.params.id), request.by);
+      await services.users.approve(linked(request), request.by);
       done(request.ctx, userPath(request), 'user_approved');
     },
 
     async linkUser(request) {
       const source = sourceOf(field(request.form, 'source'));
-      const { changed } = await services.federatedLinks.link(String(request.ctx.params.id), source, field(request.form, 'subject').trim(), request.by);
+      const { changed } = await services.federatedLinks.link(linked(request), source, field(request.form, 'subject').trim(), request.by);
       done(request.ctx, userPath(request), changed ? 'sign_in_linked' : 'sign_in_already_linked');
     },
 
     async unlinkUser(request) {
-      const { removed } = await services.federatedLinks.unlink(String(request.ctx.params.id), field(request.form, 'issuer'), linkedSubject(request.form), request.by);
+      const { removed } = await services.federatedLinks.unlink(linked(request), field(request.form, 'issuer'), linkedSubject(request.form), request.by);
       done(request.ctx, userPath(request), removed ? 'sign_in_unlinked' : 'sign_in_not_linked');
     },
 
