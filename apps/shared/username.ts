@@ -14,6 +14,7 @@
  * names a user by id or username (the CLI, the `?user=` filters), such a name could be another
  * user's id, and the command would act on that other user (`looksLikeUserId`; management/user-admin.ts
  * refuses text that is one user's id and another's username, for names stored before this rule).
+ * Federated sign-in refuses to create a user whose `<upstream>-<sub>` name would have that form.
  */
 export const USERNAME_MAX_LENGTH = 64;
 

@@ -105,7 +105,7 @@ async function startPair(overrides: Partial<UpstreamConfig> = {}, mode: 'federat
       config.authServer.upstreams = [upstreamConfig(idp, overrides)];
     },
   });
-  await idp.allowClient(`${server.issuer}/oauth/callback/test-idp`);
+  await idp.allowClient(`${server.issuer}/oauth/callback/${overrides.id ?? 'test-idp'}`);
   const client = await registerClient(server.issuer);
   return { idp, server, client };
 }
@@ -125,7 +125,8 @@ async function toUpstreamLogin(server: TestAuthServer, idp: UpstreamIdp, client:
   const { verifier, challenge } = createPkce();
   const signInPage = await browser.navigate(authorizeUrl(server.issuer, { clientId: client.client_id, scope, resource: RESOURCE }, challenge));
   assert.match(signInPage.html, /Sign in with Test IdP/);
-  const action = /action="(\/interaction\/[^"]+\/federated\/test-idp)"/.exec(signInPage.html)![1]!;
+  // The one upstream's button: test-idp, or the id a test configured.
+  const action = /action="(\/interaction\/[^"]+\/federated\/[a-z0-9-]+)"/.exec(signInPage.html)![1]!;
   const page = await browser.submit(action, { csrf: inputValue(signInPage.html, 'csrf')! }, signInPage.url);
   return { browser, verifier, page };
 }
@@ -544,6 +545,55 @@ describe('federated sign-in: modes, new users and failing upstreams', () => {
       huge.close();
     }
   });
+});
+
+/**
+ * Subjects that, behind an upstream whose id is 8 hex digits, would make `<upstream>-<sub>` a name
+ * in the form of a user id (a UUID), or only resemble one: the subject, whether it is refused.
+ * None has an email, so the name is made of the subject.
+ */
+const ID_FORM_UPSTREAM = '0f8fad5b';
+const ID_FORM_SUBJECTS: Array<[string, boolean]> = [
+  ['d9cb-469f-a165-70867728950e', true],
+  ['D9CB-469F-A165-70867728950E', true],
+  ['d9cb-469f-A165-70867728950e', true],
+  ['d9cb-469f-a165-70867728950', false],
+  ['d9cb-469f-a165-70867728950e0', false],
+  ['d9cb-469f-a165-70867728950g', false],
+  ['d9cb469f-a165-70867728950e', false],
+];
+
+describe('federated sign-in names nobody in the form of a user id', () => {
+  let pair: Awaited<ReturnType<typeof startPair>>;
+  before(async () => {
+    pair = await startPair({ id: ID_FORM_UPSTREAM, allowedDomains: [], allowedEmails: [] });
+  });
+  after(async () => {
+    await pair.server.close();
+    await pair.idp.close();
+  });
+
+  for (const [subject, refused] of ID_FORM_SUBJECTS) {
+    const username = `${ID_FORM_UPSTREAM}-${subject}`;
+    test(refused
+      ? `refuses a first sign-in that would name the user ${username}, with a page saying why, and creates and links nobody`
+      : `names the user ${username}, which only resembles a user id`, async () => {
+      const { server, idp, client } = pair;
+      const flow = await toUpstreamLogin(server, idp, client);
+      const page = await upstreamSignIn(flow, subject);
+      const linked = await server.auth.database.all('SELECT subject FROM federated_identities WHERE subject = ?', [subject]);
+      if (refused) {
+        assertErrorPage(page, 403, new RegExp(`Your Test IdP account cannot be given a name here: it would be named ${username}, after its user id at Test IdP, and that has the form of a user id here`));
+        assert.equal(await server.auth.users.findByUsername(username), undefined, 'no local user is created');
+        assert.deepEqual(linked, [], 'nothing is linked');
+      } else {
+        const claims = await tokenFor(server, client, flow, page);
+        const user = await server.auth.users.findByUsername(username);
+        assert.equal(user?.username, username);
+        assert.equal(claims.sub, user.id);
+      }
+    });
+  }
 });
 
 for (const backend of TEST_BACKENDS) describe(`federated sign-in with an upstream subject that is not text (${backend})`, () => {

@@ -307,6 +307,38 @@ auth_server:
       }
     });
 
+    // Behind an IdP whose id is 8 hex digits, `<id>-<sub>` (no email) can have the form of a user
+    // id, which could be taken for another user's where administrators name users by id or username.
+    const ID_FORM_SUBJECTS: Array<[string, boolean]> = [
+      ['d9cb-469f-a165-70867728950e', true],
+      ['D9CB-469F-A165-70867728950E', true],
+      ['d9cb-469f-a165-70867728950', false],
+    ];
+    for (const [sub, refused] of ID_FORM_SUBJECTS) {
+      test(refused
+        ? `refuses a new sub that would name the user 0f8fad5b-${sub}, a user id's form, with invalid_grant, and creates nobody`
+        : `names a new user 0f8fad5b-${sub}, which only resembles a user id`, async () => {
+        const idp = await startEnterpriseIdp('0f8fad5b');
+        try {
+          await server.auth.admin.trustedIdpAdmin.add({ id: '0f8fad5b', issuer: idp.issuer, jwks_uri: idp.jwksUri, new_users: 'allow' }, CLI);
+          const answer = await presentAssertion(server.issuer, agent, await idp.mint(forAgent({ sub })));
+          const user = await server.auth.users.findByUsername(`0f8fad5b-${sub}`);
+          if (refused) {
+            assert.equal(answer.status, 400, answer.text);
+            assert.equal(answer.body.error, 'invalid_grant');
+            assert.match(String(answer.body.error_description), /has the form of a user id/);
+            assert.equal(user, undefined, 'no local user is created');
+          } else {
+            assert.equal(answer.status, 200, answer.text);
+            assert.equal(decodeJwt(answer.body.access_token as string).sub, user?.id);
+          }
+        } finally {
+          await server.auth.admin.trustedIdpAdmin.remove('0f8fad5b', CLI);
+          await idp.close();
+        }
+      });
+    }
+
     test('a Dynamic Client Registration client may not use the grant, even registered for it', async () => {
       const registered = await register(server.issuer, { ...CLAUDE_DCR_BODY, grant_types: ['authorization_code', 'refresh_token', JWT_BEARER], token_endpoint_auth_method: 'client_secret_basic' });
       assert.equal(registered.status, 201);

@@ -24,6 +24,7 @@ const REFUSALS: Record<string, { reasonCode: string; reason: string }> = {
   email_unverified: { reasonCode: 'sign_in_refused', reason: 'the upstream identity provider did not verify the email address' },
   not_allowed: { reasonCode: 'sign_in_refused', reason: 'the email address is not allowed to sign in here (its domain is not on the upstream\'s list)' },
   unnamed_account: { reasonCode: 'sign_in_refused', reason: 'the upstream identity provider\'s user id and email hold characters that would make the account\'s name read as another\'s' },
+  account_named_like_an_id: { reasonCode: 'sign_in_refused', reason: 'the account\'s name, made of the upstream\'s id and its user id, would have the form of a user id here' },
   unreadable_subject: { reasonCode: 'sign_in_refused', reason: 'the upstream identity provider\'s user id is not text (half of a UTF-16 surrogate pair, or NUL)' },
   account_conflict: { reasonCode: 'sign_in_refused', reason: 'a local account of that name exists: an administrator must link it first' },
 };

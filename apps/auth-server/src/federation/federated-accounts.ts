@@ -13,7 +13,10 @@
  * registration/check-client-name.ts refuses in a client's name) counts as no email here: it neither
  * names the user nor is stored, since both are shown in the admin lists, the audit log and on
  * pages. Admission has looked at it already. A first sign-in that `<upstream>-<sub>` cannot name
- * either (the subject holds such a character too) is refused. A subject that is not text is refused
+ * either (the subject holds such a character too) is refused, and so is one whose name would have
+ * the form of a user id (an upstream id that is the start of a UUID, `0f8fad5b`, and a subject that is the rest): where
+ * an administrator names a user by id or username, it could be another user's id
+ * (shared/username.ts). A subject that is not text is refused
  * before anything is looked up: half of a UTF-16 surrogate pair alone (a JSON escape can send one)
  * becomes U+FFFD on its way into PostgreSQL, so it would find, or make, the link of another subject
  * that differs only there (SQLite keeps bytes that are not UTF-8), and PostgreSQL's text refuses
@@ -25,7 +28,7 @@
 import type { IDToken } from 'openid-client';
 import type { UpstreamConfig } from '../../../shared/config/federated-upstreams.ts';
 import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
-import { USERNAME_MAX_LENGTH } from '../../../shared/username.ts';
+import { looksLikeUserId, USERNAME_MAX_LENGTH } from '../../../shared/username.ts';
 import type { User, UserStore } from '../accounts/user-store.ts';
 import { cutText } from '../../../shared/cut-text.ts';
 import { wellFormed } from '../../../shared/well-formed.ts';
@@ -53,6 +56,8 @@ export type LinkResult =
   | { kind: 'conflict'; username: string }
   /** A first sign-in whose name (the email, else `<upstream>-<sub>`) would read as another: nobody is created. */
   | { kind: 'unnamed' }
+  /** A first sign-in whose name would have the form of a user id (`<upstream>-<sub>` can): nobody is created. */
+  | { kind: 'like_an_id'; username: string }
   /** The subject is not text (a lone surrogate, or NUL): nothing is looked up, linked or created. */
   | { kind: 'unreadable' };
 
@@ -112,6 +117,7 @@ export class FederatedAccounts {
     const username = cutText(email ?? `${upstream.id}-${subject}`, USERNAME_MAX_LENGTH);
     // Where people choose their own subject, it may hold what the email could not.
     if (hasUnshowableCharacter(username)) return { kind: 'unnamed' };
+    if (looksLikeUserId(username)) return { kind: 'like_an_id', username };
     // The user and the identity are created together or not at all. Two first sign-ins of one
     // person on two replicas: the unique username, then the primary key (issuer, subject) make
     // the second wait for the first and then insert nothing; it then finds the first one's link.

@@ -287,6 +287,11 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
       await deps.recordSignIn?.(ctx, { method: 'federated', ok: false, reason: 'unnamed_account', upstream: upstream.id, clientId: String(interaction.params.client_id), flowId: flowIdOf(interaction) });
       throw new PageError(403, 'access_denied', `Your ${upstream.displayName} account cannot be given a name here: its user id and email address hold characters that would make the name read as someone else's (control, line-break or text-direction characters). Ask this server's administrator for access.`);
     }
+    if (linked.kind === 'like_an_id') {
+      deps.onSignIn?.('refused');
+      await deps.recordSignIn?.(ctx, { method: 'federated', ok: false, reason: 'account_named_like_an_id', upstream: upstream.id, clientId: String(interaction.params.client_id), flowId: flowIdOf(interaction) });
+      throw new PageError(403, 'access_denied', `Your ${upstream.displayName} account cannot be given a name here: it would be named ${linked.username}, after its user id at ${upstream.displayName}, and that has the form of a user id here, so it could be taken for another account's. Ask this server's administrator for access.`);
+    }
     const { user } = linked;
     if (user.disabled || user.pending) deps.onSignIn?.('refused');
     const audited = { method: 'federated', user, upstream: upstream.id, clientId: String(interaction.params.client_id), flowId: flowIdOf(interaction) } as const;

@@ -118,6 +118,7 @@ export function registerIdJagGrant(provider: Provider, options: IdJagGrantOption
       if (linked.kind === 'conflict') throw invalidGrant('the user name for this IdP subject belongs to another user; an administrator must link them');
       if (linked.kind === 'unreadable') throw invalidGrant('the assertion sub holds half of a UTF-16 surrogate pair alone, or NUL, which is not text');
       if (linked.kind === 'unnamed') throw invalidGrant('the IdP subject and email hold control, line-break or text-direction characters, which no user name may; an administrator must link the subject to a user');
+      if (linked.kind === 'like_an_id') throw invalidGrant('the user name made of the IdP id and subject has the form of a user id, which no user name may; an administrator must link the subject to a user');
       ({ user, created } = linked);
     }
     const pending = user.pending;
