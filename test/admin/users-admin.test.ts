@@ -47,6 +47,9 @@ describe('admin pages: users', () => {
   const refusals: Array<[string, Record<string, string | string[]>, number, RegExp]> = [
     ['a taken username', { username: 'admin', password: 'long enough password', scope: 'mcp:read' }, 409, /already exists/],
     ['a name with spaces', { username: 'two words', password: 'long enough password', scope: 'mcp:read' }, 400, /Usernames are 1 to 64/],
+    // Such a name could be another user's id where users are named by id or username (the ?user= filters, the CLI).
+    ['a name in the form of a user id', { username: '0f8fad5b-d9cb-469f-a165-70867728950e', password: 'long enough password', scope: 'mcp:read' }, 400, /A username cannot have the form of a user id/],
+    ['a name in the form of a user id, upper case and padded', { username: ' 0F8FAD5B-D9CB-469F-A165-70867728950E ', password: 'long enough password', scope: 'mcp:read' }, 400, /A username cannot have the form of a user id/],
     ['a short password', { username: 'shorty', password: 'short', scope: 'mcp:read' }, 400, /at least 12 characters/],
     ['a password over 72 bytes', { username: 'longy', password: 'ü'.repeat(37), scope: 'mcp:read' }, 400, /limited to 72 bytes/],
     ['an unknown scope', { username: 'scopey', password: 'long enough password', scope: 'mcp:everything' }, 400, /Unknown scope mcp:everything/],
@@ -56,7 +59,7 @@ describe('admin pages: users', () => {
       const page = await post(admin.browser, await usersPage(), '/admin/users', fields);
       assert.equal(page.status, status);
       assert.match(page.html, message);
-      if (fields.username !== 'admin') assert.equal(await server.auth.users.findByUsername(String(fields.username)), undefined);
+      if (fields.username !== 'admin') assert.equal(await server.auth.users.findByUsername(String(fields.username).trim()), undefined);
     });
   }
 
