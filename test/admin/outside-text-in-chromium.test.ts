@@ -3,7 +3,8 @@
  * that steers a display written out (`\u202e`, `\u200f`, `\x1b`), never obeyed: a client's name
  * (stored before the client_name rules, as older versions took any), a username stored before the
  * username rules, an audit event's actor and details, and what a connection attempt records from
- * its request (the client id an unknown client gave, its User-Agent, redirect URI, scope). Rows are
+ * its request (the client id an unknown client gave, its User-Agent, redirect URI, scope); and a
+ * client's name holding a lone surrogate, written out rather than shown as U+FFFD. Rows are
  * written straight into the database, as such a database holds them; Chromium reads the pages.
  * The admin pages' own names (users, linked subjects) are test/admin/names-with-control-characters.
  */
@@ -33,6 +34,15 @@ const CHARACTERS: Array<[string, string, string]> = [
 ];
 
 /**
+ * A lone surrogate (JSON's `\ud83d` alone) only where the storage keeps one: a client's metadata is
+ * stored as JSON, which writes it as `\ud83d` and reads it back; the users, audit and connection
+ * tables store text as UTF-8, which has no encoding for it (U+FFFD, test/admin/audit-values).
+ */
+const LONE_SURROGATE_NAME = 'App\ud83dgnp.exe';
+const LONE_SURROGATE_SHOWN = 'App\\ud83dgnp.exe';
+const PLAIN_USERNAME = 'plain-user';
+
+/**
  * The first steering character in the text Chromium shows, as U+XXXX, or undefined. Its own line
  * breaks and the tabs it puts between table cells are left out.
  */
@@ -48,6 +58,7 @@ describe('text from outside on the pages, its steering characters written out', 
   let adminPage: Page;
   /** Per character: the client registered for it, the user, the connection attempt. */
   const made = new Map<string, { clientId: string; username: string; attemptId?: string }>();
+  let loneSurrogateClientId: string;
 
   before(async () => {
     server = await startAuthServer();
@@ -71,6 +82,10 @@ describe('text from outside on the pages, its steering characters written out', 
       });
       made.set(what, { clientId, username });
     }
+    loneSurrogateClientId = (await registerClient(server.issuer, { ...CLAUDE_DCR_BODY, client_name: 'placeholder' })).client_id;
+    await changeClientMetadata(server.auth.database, loneSurrogateClientId, (stored) => ({ ...stored, client_name: LONE_SURROGATE_NAME }));
+    await server.auth.database.run(`INSERT INTO users (id, username, password_hash, scopes, disabled, pending, email, source, created_at, updated_at)
+      VALUES (@id, @username, @passwordHash, 'mcp:read', 0, 0, NULL, 'local', @now, @now)`, { id: randomUUID(), username: PLAIN_USERNAME, passwordHash, now: Date.now() });
     await server.auth.admin.audit.flush();
     await server.auth.connectionRecorder.flush();
   });
@@ -142,4 +157,31 @@ describe('text from outside on the pages, its steering characters written out', 
       assert.ok((await adminPage.title()).includes(`unknown${shown}app`), 'the title');
     });
   }
+
+  test('a lone surrogate in a client\'s name: the sign-in, consent and clients pages write it out, never as U+FFFD', async () => {
+    const context = await chromium.newContext();
+    try {
+      const page = await context.newPage();
+      await interceptCallback(page, CLAUDE_CALLBACK);
+      const { challenge } = createPkce();
+      await page.goto(authorizeUrl(server.issuer, { clientId: loneSurrogateClientId, scope: 'mcp:read', resource: RESOURCE }, challenge).href);
+      await page.getByLabel('Username').waitFor();
+      const signIn = await page.locator('body').innerText();
+      assert.ok(signIn.includes(`to continue to ${LONE_SURROGATE_SHOWN}`), `the sign-in page names the app written out: ${JSON.stringify(signIn)}`);
+      assert.ok(!signIn.includes('\ufffd'), 'no replacement character on the sign-in page');
+      await page.getByLabel('Username').fill(PLAIN_USERNAME);
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('button', { name: 'Allow' }).waitFor();
+      const consent = await page.locator('body').innerText();
+      assert.ok(consent.includes(`${LONE_SURROGATE_SHOWN} wants to access your Gatehouse tools as ${PLAIN_USERNAME}.`), JSON.stringify(consent));
+      assert.ok(!consent.includes('\ufffd'), 'no replacement character on the consent page');
+    } finally {
+      await context.close();
+    }
+    const clients = await adminText('/admin/clients');
+    assert.ok(clients.includes(LONE_SURROGATE_SHOWN), 'the clients page names the app written out');
+    assert.ok(!clients.includes('\ufffd'), 'no replacement character on the clients page');
+    await adminPage.getByRole('button', { name: `Delete ${LONE_SURROGATE_SHOWN}` }).waitFor();
+  });
 });

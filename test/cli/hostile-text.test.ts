@@ -79,6 +79,18 @@ describe('CLI text output of hostile stored values', () => {
     });
   }
 
+  // A lone surrogate (JSON's `\ud83d` alone) survives in a client's stored metadata, which is JSON;
+  // the audit log stores text as UTF-8 (U+FFFD), so only `clients list` can meet one.
+  test('clients list shows a client_name with a lone surrogate written out', async () => {
+    const clientId = (await registerClient(server.issuer, { ...CLAUDE_DCR_BODY, client_name: 'placeholder' })).client_id;
+    await changeClientMetadata(server.auth.database, clientId, (stored) => ({ ...stored, client_name: 'Half\ud83dpair' }));
+    const result = await runCli(dir, ['clients', 'list']);
+    assert.equal(result.code, 0, result.stderr);
+    const line = result.stdout.split('\n').find((l) => l.includes(clientId));
+    assert.ok(line, `no line names the client ${clientId}`);
+    assert.ok(line.includes('Half\\ud83dpair'), `expected Half\\ud83dpair in ${JSON.stringify(line)}`);
+  });
+
   test('--json output stays JSON, the name unchanged inside it', async () => {
     const clients = JSON.parse((await runCli(dir, ['--json', 'clients', 'list'])).stdout) as Array<{ client_id: string; client_name: string }>;
     for (const [what, name] of HOSTILE_NAMES) assert.equal(clients.find((c) => c.client_id === clientIds.get(what))?.client_name, name);
