@@ -18,6 +18,7 @@ import { freePort } from '../helpers/net.ts';
 import { assertNoStackTrace, connect, redeem, registerClient } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { startResourceServerBeside } from '../helpers/start-resource-server-beside.ts';
+import { STEERING } from '../helpers/steering-characters.ts';
 import { connectClient } from '../helpers/mcp-http.ts';
 import { createUser, rotateFrom, signInAt } from './support/admin-browser.ts';
 
@@ -26,14 +27,14 @@ const READER_PASSWORD = 'reader password 123';
 
 /** The page's text without tags, whitespace folded: what a person reads. */
 function textOf(page: PageResult): string {
-  return page.html.replace(/<[^>]*>/g, ' ').replace(/&#39;/g, '\'').replace(/\s+/g, ' ');
+  return page.html.replace(/<[^>]*>/g, ' ').replace(/&#39;/g, '\'').replace(/&#92;/g, '\\').replace(/\s+/g, ' ');
 }
 
 /** The table row of one server, as text. */
 function rowOf(page: PageResult, server: string): string {
   const row = page.html.split('<tr>').find((cells) => cells.includes(`<strong>${server}</strong>`));
   assert.ok(row, `a row for ${server} on the page:\n${textOf(page).slice(0, 800)}`);
-  return row.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ');
+  return row.replace(/<[^>]*>/g, ' ').replace(/&#92;/g, '\\').replace(/\s+/g, ' ');
 }
 
 describe('admin page: MCP servers behind the gateway', () => {
@@ -254,6 +255,35 @@ describe('admin page: MCP servers, when the status URI answers something else', 
     assert.match(page.html, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
     assert.match(page.html, /files__&lt;img src=x&gt;/);
   });
+
+  // What the resource server sends is text from outside (a down server's reason is often its
+  // upstream's own error text): a character that steers the display is written out, never obeyed.
+  const steeringCharacters: Array<[string, string, string]> = [
+    ['a right-to-left override', '\u202e', '\\u202e'],
+    ['a right-to-left mark', '\u200f', '\\u200f'],
+    ['a line separator', '\u2028', '\\u2028'],
+    ['an escape sequence', '\u001b', '\\x1b'],
+  ];
+  /** The first steering character in the page, as U+XXXX (its own line breaks and indents left out). */
+  const steering = (html: string) => {
+    const match = STEERING.exec(html.replace(/[\t\n]/g, ' '));
+    return match ? `U+${match[0].charCodeAt(0).toString(16).padStart(4, '0')}` : undefined;
+  };
+  for (const [what, char, shown] of steeringCharacters) {
+    test(`${what} in a down server's reason is written out`, async () => {
+      behaviour = json(200, { servers: [server({ state: 'down', reason: `it failed to start: gnp${char}exe` })] });
+      const page = await admin.browser.navigate('/admin/servers');
+      assert.equal(steering(page.html), undefined, 'no raw steering character on the page');
+      assert.ok(rowOf(page, 'files').includes(`it failed to start: gnp${shown}exe`), rowOf(page, 'files'));
+    });
+
+    test(`${what} in the error_description of a refusal is written out`, async () => {
+      behaviour = json(401, { error: 'invalid_token', error_description: `refused${char}by` });
+      const page = await admin.browser.navigate('/admin/servers');
+      assert.equal(steering(page.html), undefined, 'no raw steering character on the page');
+      assert.ok(textOf(page).includes(`answered HTTP 401 (invalid_token: refused${shown}by)`), textOf(page));
+    });
+  }
 
   test('no servers configured says so', async () => {
     behaviour = json(200, { servers: [] });

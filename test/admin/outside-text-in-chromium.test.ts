@@ -1,8 +1,8 @@
 /**
  * Text that came from outside, shown on the sign-in, consent and admin pages, with every character
  * that steers a display written out (`\u202e`, `\u200f`, `\x1b`), never obeyed: a client's name
- * (stored before the client_name rules, as older versions took any), a username stored before the
- * username rules, an audit event's actor and details, and what a connection attempt records from
+ * and redirect URIs (stored before the client_name and redirect URI rules, as older versions took
+ * any), a username stored before the username rules, an audit event's actor, IP and details, and what a connection attempt records from
  * its request (the client id an unknown client gave, its User-Agent, redirect URI, scope); and a
  * client's name holding a lone surrogate, written out rather than shown as U+FFFD. Rows are
  * written straight into the database, as such a database holds them; Chromium reads the pages.
@@ -69,12 +69,15 @@ describe('text from outside on the pages, its steering characters written out', 
     const passwordHash = bcrypt.hashSync(PASSWORD, 4);
     for (const [what, char] of CHARACTERS) {
       const clientId = (await registerClient(server.issuer, { ...CLAUDE_DCR_BODY, client_name: 'placeholder' })).client_id;
-      await changeClientMetadata(server.auth.database, clientId, (stored) => ({ ...stored, client_name: `App${char}gnp.exe` }));
+      await changeClientMetadata(server.auth.database, clientId, (stored) => ({
+        ...stored, client_name: `App${char}gnp.exe`, redirect_uris: [...stored.redirect_uris as string[], `https://app.example/cb${char}x`],
+      }));
       const username = `eve${char}nimda`;
       const now = Date.now();
       await server.auth.database.run(`INSERT INTO users (id, username, password_hash, scopes, disabled, pending, email, source, created_at, updated_at)
         VALUES (@id, @username, @passwordHash, 'mcp:read', 0, 0, NULL, 'local', @now, @now)`, { id: randomUUID(), username, passwordHash, now });
-      await server.auth.admin.audit.record({ event: 'client.registered', actor: { name: `mal${char}lory` }, clientId, details: { client_name: `App${char}gnp.exe` } });
+      // The IP is the last X-Forwarded-For entry behind a proxy (TRUST_PROXY): text a proxy passed on.
+      await server.auth.admin.audit.record({ event: 'client.registered', actor: { name: `mal${char}lory` }, ip: `203.0.113.9${char}`, clientId, details: { client_name: `App${char}gnp.exe` } });
       server.auth.connectionRecorder.record({
         step: 'authorization', outcome: 'refused', error: 'invalid_client', reasonCode: 'unknown_client', reason: 'no such client',
         clientId: `unknown${char}app`, ip: '203.0.113.7', userAgent: `Agent${char}007`, redirectUri: `https://app.example/cb${char}x`, scope: `mcp:read${char}x`,
@@ -126,15 +129,17 @@ describe('text from outside on the pages, its steering characters written out', 
       }
     });
 
-    test(`${what}: the clients and audit pages show the name, the actor and the details written out`, async () => {
+    test(`${what}: the clients and audit pages show the name, the redirect URIs, the actor, the IP and the details written out`, async () => {
       const clients = await adminText('/admin/clients');
       assert.equal(steering(clients), undefined, `the clients page shows a raw steering character: ${JSON.stringify(clients)}`);
       assert.ok(clients.includes(`App${shown}gnp.exe`), 'the clients page names the app written out');
+      assert.ok(clients.includes(`https://app.example/cb${shown}x`), 'the clients page lists its redirect URI written out');
       await adminPage.getByRole('button', { name: `Delete App${shown}gnp.exe` }).waitFor();
       const audit = await adminText(`/admin/audit?event=client.registered`);
       assert.equal(steering(audit), undefined, `the audit page shows a raw steering character: ${JSON.stringify(audit)}`);
       assert.ok(audit.includes(`mal${shown}lory`), 'the audit page names the actor written out');
       assert.ok(audit.includes(`client_name: App${shown}gnp.exe`), `the details: ${JSON.stringify(audit)}`);
+      assert.ok(audit.includes(`203.0.113.9${shown}`), 'the audit page shows the IP written out');
     });
 
     test(`${what}: the overview page shows the latest events with nothing raw`, async () => {
