@@ -4,7 +4,9 @@
  * and redirect URIs (stored before the client_name and redirect URI rules, as older versions took
  * any), a username stored before the username rules, an audit event's actor, IP and details, and what a connection attempt records from
  * its request (the client id an unknown client gave, its User-Agent, redirect URI, scope); and a
- * client's name holding a lone surrogate, written out rather than shown as U+FFFD. Rows are
+ * client's name holding a lone surrogate, written out rather than shown as U+FFFD; who added an
+ * allow-list entry or a trusted IdP (an administrator named before the username rules), and a
+ * refusal at the top of a page, which quotes what the form sent. Rows are
  * written straight into the database, as such a database holds them; Chromium reads the pages.
  * The admin pages' own names (users, linked subjects) are test/admin/names-with-control-characters.
  */
@@ -57,7 +59,7 @@ describe('text from outside on the pages, its steering characters written out', 
   let admin: BrowserContext;
   let adminPage: Page;
   /** Per character: the client registered for it, the user, the connection attempt. */
-  const made = new Map<string, { clientId: string; username: string; attemptId?: string }>();
+  const made = new Map<string, { clientId: string; username: string; index: number }>();
   let loneSurrogateClientId: string;
 
   before(async () => {
@@ -83,7 +85,14 @@ describe('text from outside on the pages, its steering characters written out', 
         clientId: `unknown${char}app`, ip: '203.0.113.7', userAgent: `Agent${char}007`, redirectUri: `https://app.example/cb${char}x`, scope: `mcp:read${char}x`,
         flowId: randomUUID(),
       });
-      made.set(what, { clientId, username });
+      // Entries an administrator named before the username rules added: the pages name who added them.
+      const index = made.size;
+      const by = { actor: { name: `mal${char}lory` } };
+      await server.auth.admin.redirectUris.add(`https://allowed${index}.example/cb`, by);
+      await server.auth.admin.redirectSchemes.add(`myapp${index}`, by);
+      await server.auth.admin.trustedHosts.add(`docs${index}.example`, by);
+      await server.auth.admin.trustedIdpAdmin.add({ issuer: `https://idp${index}.example`, jwks_uri: `https://idp${index}.example/jwks`, new_users: 'refuse' }, by);
+      made.set(what, { clientId, username, index });
     }
     loneSurrogateClientId = (await registerClient(server.issuer, { ...CLAUDE_DCR_BODY, client_name: 'placeholder' })).client_id;
     await changeClientMetadata(server.auth.database, loneSurrogateClientId, (stored) => ({ ...stored, client_name: LONE_SURROGATE_NAME }));
@@ -140,6 +149,27 @@ describe('text from outside on the pages, its steering characters written out', 
       assert.ok(audit.includes(`mal${shown}lory`), 'the audit page names the actor written out');
       assert.ok(audit.includes(`client_name: App${shown}gnp.exe`), `the details: ${JSON.stringify(audit)}`);
       assert.ok(audit.includes(`203.0.113.9${shown}`), 'the audit page shows the IP written out');
+    });
+
+    test(`${what}: the allow-list and trusted IdP pages name who added each entry written out`, async () => {
+      const { index } = made.get(what)!;
+      for (const [path, entry] of [['/admin/redirect-uris', `myapp${index}:`], ['/admin/trusted-idps', `https://idp${index}.example`]] as const) {
+        const text = await adminText(path);
+        assert.equal(steering(text), undefined, `${path} shows a raw steering character: ${JSON.stringify(text)}`);
+        assert.ok(text.includes(entry), `${path} lists ${entry}`);
+        assert.ok(text.includes(`mal${shown}lory, `), `${path} names who added it written out: ${JSON.stringify(text)}`);
+      }
+    });
+
+    test(`${what}: a refusal shown at the top of the page quotes the form's text written out`, async () => {
+      await adminPage.goto(`${server.issuer}/admin/clients`);
+      // The form as a page older than a client's deletion, or one altered, would post it.
+      const form = adminPage.locator('form[action="/admin/clients/delete"]').first();
+      await form.locator('input[name="client_id"]').evaluate((input: HTMLInputElement, id) => { input.value = id; }, `gone${char}app`);
+      await form.getByRole('button').click();
+      const alert = await adminPage.getByRole('alert').innerText();
+      assert.equal(steering(alert), undefined, `the refusal shows a raw steering character: ${JSON.stringify(alert)}`);
+      assert.equal(alert, `Not saved: There is no client gone${shown}app.`);
     });
 
     test(`${what}: the overview page shows the latest events with nothing raw`, async () => {
