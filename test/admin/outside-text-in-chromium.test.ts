@@ -3,7 +3,8 @@
  * that steers a display written out (`\u202e`, `\u200f`, `\x1b`), never obeyed: a client's name
  * and redirect URIs (stored before the client_name and redirect URI rules, as older versions took
  * any), a username stored before the username rules, an audit event's actor, IP and details, and what a connection attempt records from
- * its request (the client id an unknown client gave, its User-Agent, redirect URI, scope); and a
+ * its request (the client id an unknown client gave, its User-Agent, redirect URI, scope) and its
+ * reason, which quotes them; and a
  * client's name holding a lone surrogate, written out rather than shown as U+FFFD; who added an
  * allow-list entry or a trusted IdP (an administrator named before the username rules), and a
  * refusal at the top of a page, which quotes what the form sent. Rows are
@@ -81,7 +82,7 @@ describe('text from outside on the pages, its steering characters written out', 
       // The IP is the last X-Forwarded-For entry behind a proxy (TRUST_PROXY): text a proxy passed on.
       await server.auth.admin.audit.record({ event: 'client.registered', actor: { name: `mal${char}lory` }, ip: `203.0.113.9${char}`, clientId, details: { client_name: `App${char}gnp.exe` } });
       server.auth.connectionRecorder.record({
-        step: 'authorization', outcome: 'refused', error: 'invalid_client', reasonCode: 'unknown_client', reason: 'no such client',
+        step: 'authorization', outcome: 'refused', error: 'invalid_client', reasonCode: 'unknown_client', reason: `no client \`unknown${char}app\` here${char}`,
         clientId: `unknown${char}app`, ip: '203.0.113.7', userAgent: `Agent${char}007`, redirectUri: `https://app.example/cb${char}x`, scope: `mcp:read${char}x`,
         flowId: randomUUID(),
       });
@@ -181,12 +182,13 @@ describe('text from outside on the pages, its steering characters written out', 
       const list = await adminText(`/admin/connections?client=${encodeURIComponent(`unknown${char}app`)}`);
       assert.equal(steering(list), undefined, `the connections page shows a raw steering character: ${JSON.stringify(list)}`);
       assert.ok(list.includes(`unknown${shown}app`), JSON.stringify(list));
+      assert.ok(list.includes(`no client unknown${shown}app here${shown}`), `the reason written out: ${JSON.stringify(list)}`);
       await adminPage.locator('table.connections tbody a').first().click();
       await adminPage.getByRole('heading', { name: 'Connection attempt' }).waitFor();
       const attempt = await adminPage.locator('body').innerText();
       assert.equal(steering(attempt), undefined, `the attempt's page shows a raw steering character: ${JSON.stringify(attempt)}`);
       // The redirect URI is kept percent-encoded, as URL parsing writes it.
-      for (const value of [`unknown${shown}app`, `Agent${shown}007`, `mcp:read${shown}x`]) {
+      for (const value of [`unknown${shown}app`, `Agent${shown}007`, `mcp:read${shown}x`, `no client unknown${shown}app here${shown}`]) {
         assert.ok(attempt.includes(value), `the attempt's page shows ${value}: ${JSON.stringify(attempt)}`);
       }
       assert.ok((await adminPage.title()).includes(`unknown${shown}app`), 'the title');
