@@ -6,8 +6,12 @@
  * the clients registered before that: each client here is registered over HTTP with a running
  * server and its stored name and registration event then given the hostile name, as such a
  * database holds them. The CLI then runs in-process on the same data directory.
+ * `connections show` names such a client on its own line, and the users commands name a user
+ * stored before the username rules (a row written straight into the database) on one line: the
+ * line breaks those print are their own, never a value's.
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { changeClientMetadata } from '../../apps/auth-server/src/provider/database-adapter.ts';
@@ -37,6 +41,9 @@ describe('CLI text output of hostile stored values', () => {
   let dir: string;
   let server: TestAuthServer;
   const clientIds = new Map<string, string>();
+  /** Per hostile name: a user of that name, and a connection attempt of its client. */
+  const userIds = new Map<string, string>();
+  const attemptIds = new Map<string, string>();
 
   before(async () => {
     dir = makeCliDir('gatehouse-cli-hostile-');
@@ -46,8 +53,21 @@ describe('CLI text output of hostile stored values', () => {
       await changeClientMetadata(server.auth.database, clientId, (stored) => ({ ...stored, client_name: name }));
       await server.auth.admin.audit.record({ event: 'client.registered', actor: { name: 'anonymous' }, clientId, details: { client_name: name } });
       clientIds.set(what, clientId);
+      const userId = randomUUID();
+      await server.auth.database.run(`INSERT INTO users (id, username, password_hash, scopes, disabled, pending, email, source, created_at, updated_at)
+        VALUES (@id, @username, NULL, 'mcp:read', 0, 0, NULL, 'local', @now, @now)`, { id: userId, username: name, now: Date.now() });
+      userIds.set(what, userId);
+      server.auth.connectionRecorder.record({
+        step: 'consent', outcome: 'refused', error: 'access_denied', reasonCode: 'consent_denied', reason: 'the user denied the request',
+        clientId, accountId: userId, flowId: randomUUID(),
+      });
     }
     await server.auth.admin.audit.flush(); // audit events are written in batches, off the request path
+    await server.auth.connectionRecorder.flush();
+    for (const [what] of HOSTILE_NAMES) {
+      const listed = JSON.parse((await runCli(dir, ['--json', 'connections', 'list', '--client', clientIds.get(what)!])).stdout) as { attempts: Array<{ id: string }> };
+      attemptIds.set(what, listed.attempts[0]!.id);
+    }
   });
   after(async () => {
     await server?.close();
@@ -76,6 +96,28 @@ describe('CLI text output of hostile stored values', () => {
 
     test(`${command} writes no control character but its own line breaks`, async () => {
       assert.equal(raw((await runCli(dir, args)).stdout), undefined);
+    });
+  }
+
+  for (const [what, , shown] of HOSTILE_NAMES) {
+    test(`connections show names a client and a user with ${what} each on its own line, written out`, async () => {
+      const result = await runCli(dir, ['connections', 'show', attemptIds.get(what)!]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(raw(result.stdout), undefined);
+      const lines = result.stdout.split('\n');
+      assert.deepEqual(lines.slice(0, 6).map((line) => line.split(' ')[0]), ['attempt', 'outcome', 'client', 'user', 'from', 'time'], JSON.stringify(result.stdout));
+      assert.equal(lines[2], `client    ${shown} (${clientIds.get(what)})`);
+      assert.equal(lines[3], `user      ${shown}`);
+    });
+
+    test(`users disable and enable name a user with ${what} on one line, written out`, async () => {
+      const disabled = await runCli(dir, ['users', 'disable', userIds.get(what)!]);
+      assert.equal(disabled.code, 0, disabled.stderr);
+      assert.equal(disabled.stdout, `disabled ${shown}; revoked 0 grant(s)\n`);
+      const enabled = await runCli(dir, ['users', 'enable', userIds.get(what)!]);
+      assert.equal(enabled.stdout, `enabled ${shown}\n`);
+      const again = await runCli(dir, ['users', 'enable', userIds.get(what)!]);
+      assert.equal(again.stdout, `${shown} was not disabled; nothing changed\n`);
     });
   }
 

@@ -179,16 +179,20 @@ export class CliContext {
    * but its line breaks shown escaped (escape-control-characters.ts): much of what the CLI shows was
    * written by others (a `client_name` anyone can register, a request's User-Agent, audit details),
    * and must not steer the terminal. `--json` is for programs and left as JSON writes it.
+   * `human` may give the text as lines: each is then one line, a line break inside it written out
+   * too, so a value that holds one (a username stored before the username rules) cannot forge a
+   * line of its own. A text given whole keeps its line breaks (a table, whose cells are escaped).
    * `ownEscapes`: the text carries escape sequences of its own (doctor's colours), and its
    * formatter has escaped the values it shows.
    */
-  print(data: unknown, human: () => string, options: { ownEscapes?: boolean } = {}): void {
+  print(data: unknown, human: () => string | readonly string[], options: { ownEscapes?: boolean } = {}): void {
     if (this.json) {
       this.io.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
       return;
     }
     const text = human();
-    this.io.stdout.write(`${options.ownEscapes ? text : escapeControlCharacters(text, '\n')}\n`);
+    if (typeof text !== 'string') this.io.stdout.write(`${text.map((line) => escapeControlCharacters(line)).join('\n')}\n`);
+    else this.io.stdout.write(`${options.ownEscapes ? text : escapeControlCharacters(text, '\n')}\n`);
   }
 
   /**

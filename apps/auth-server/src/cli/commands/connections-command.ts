@@ -101,7 +101,7 @@ export const connectionsCommand: CommandGroup = {
         `from      ${[attempt.ip, attempt.userAgent].filter(Boolean).join('  ') || 'unknown'}`,
         `time      ${attempt.startedAt} to ${attempt.lastAt}`,
         '',
-        formatTable(
+        ...formatTable(
           ['TIME', 'SERVER', 'STEP', 'OUTCOME', 'DETAILS'],
           attempt.events.map((e) => [
             e.at,
@@ -111,8 +111,8 @@ export const connectionsCommand: CommandGroup = {
             [e.reason, e.redirectUri && `redirect_uri=${e.redirectUri}`, e.resource && `resource=${e.resource}`, e.scope && `scope="${e.scope}"`]
               .filter(Boolean).join('  '),
           ]),
-        ),
-      ].join('\n'));
+        ).split('\n'),
+      ]);
     },
   },
 };

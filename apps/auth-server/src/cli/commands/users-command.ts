@@ -15,7 +15,8 @@ const NEW_USER_SCOPES = ['mcp:read'];
 
 const toJson = (user: User) => snakeCaseKeys(describeUser(user, isoTime));
 
-const configNote = (user: User) => (user.source === 'config' ? '\nnote: this user comes from the config file, whose values return at the next start' : '');
+/** The line to add when `user` comes from the config file (none otherwise). */
+const configNote = (user: User): string[] => (user.source === 'config' ? ['note: this user comes from the config file, whose values return at the next start'] : []);
 
 export const usersCommand: CommandGroup = {
   usage: [
@@ -45,7 +46,7 @@ export const usersCommand: CommandGroup = {
       const username = await context.services.users.checkNewUsername(positionals[0]!);
       const password = await context.readSecret(`Password for ${username}: `, { confirm: true });
       const user = await context.services.users.create({ username, password, scopes: values.scope ? scopesFrom(values.scope) : NEW_USER_SCOPES }, CLI);
-      context.print(toJson(user), () => `created user ${user.username} (${user.id}) with scopes ${user.scopes.join(' ')}`);
+      context.print(toJson(user), () => [`created user ${user.username} (${user.id}) with scopes ${user.scopes.join(' ')}`]);
     },
 
     async disable(args, context) {
@@ -53,26 +54,26 @@ export const usersCommand: CommandGroup = {
       const changed = !(await context.services.users.get(positionals[0]!)).disabled;
       const { user, grantsRevoked } = await context.services.users.disable(positionals[0]!, CLI);
       context.print({ ...toJson(user), changed, grants_revoked: grantsRevoked }, () => (changed
-        ? `disabled ${user.username}; revoked ${grantsRevoked} grant(s)${configNote(user)}`
+        ? [`disabled ${user.username}; revoked ${grantsRevoked} grant(s)`, ...configNote(user)]
         : grantsRevoked > 0
-          ? `${user.username} was already disabled; revoked ${grantsRevoked} grant(s) an earlier attempt left`
-          : `${user.username} was already disabled; nothing changed`));
+          ? [`${user.username} was already disabled; revoked ${grantsRevoked} grant(s) an earlier attempt left`]
+          : [`${user.username} was already disabled; nothing changed`]));
     },
 
     async enable(args, context) {
       const { positionals } = parseCommandLine(args, {}, { min: 1, max: 1, names: 'USERNAME' });
       const changed = (await context.services.users.get(positionals[0]!)).disabled;
       const user = await context.services.users.enable(positionals[0]!, CLI);
-      context.print({ ...toJson(user), changed }, () => (changed ? `enabled ${user.username}${configNote(user)}` : `${user.username} was not disabled; nothing changed`));
+      context.print({ ...toJson(user), changed }, () => (changed ? [`enabled ${user.username}`, ...configNote(user)] : [`${user.username} was not disabled; nothing changed`]));
     },
 
     async approve(args, context) {
       const { positionals } = parseCommandLine(args, {}, { min: 1, max: 1, names: 'USERNAME' });
       const changed = (await context.services.users.get(positionals[0]!)).pending;
       const user = await context.services.users.approve(positionals[0]!, CLI);
-      context.print({ ...toJson(user), changed }, () => (changed
+      context.print({ ...toJson(user), changed }, () => [changed
         ? `approved ${user.username}`
-        : `${user.username} is not waiting for approval (${toJson(user).status}); nothing changed`));
+        : `${user.username} is not waiting for approval (${toJson(user).status}); nothing changed`]);
     },
 
     async passwd(args, context) {
@@ -80,13 +81,13 @@ export const usersCommand: CommandGroup = {
       const user = await context.services.users.get(positionals[0]!);
       const password = await context.readSecret(`New password for ${user.username}: `, { confirm: true });
       await context.services.users.setPassword({ id: user.id }, password, CLI);
-      context.print(toJson(user), () => `changed the password of ${user.username}; their browser sessions were ended${configNote(user)}`);
+      context.print(toJson(user), () => [`changed the password of ${user.username}; their browser sessions were ended`, ...configNote(user)]);
     },
 
     async scopes(args, context) {
       const { values, positionals } = parseCommandLine(args, scopeOption, { min: 1, max: 1, names: 'USERNAME', required: ['scope'] });
       const { user, grantsRevoked } = await context.services.users.setScopes(positionals[0]!, scopesFrom(values.scope!), CLI);
-      context.print({ ...toJson(user), grants_revoked: grantsRevoked }, () => `${user.username} may grant ${user.scopes.join(' ') || 'nothing'}; revoked ${grantsRevoked} grant(s) holding a removed scope${configNote(user)}`);
+      context.print({ ...toJson(user), grants_revoked: grantsRevoked }, () => [`${user.username} may grant ${user.scopes.join(' ') || 'nothing'}; revoked ${grantsRevoked} grant(s) holding a removed scope`, ...configNote(user)]);
     },
 
     async link(args, context) {
@@ -95,9 +96,9 @@ export const usersCommand: CommandGroup = {
       const source = values.upstream !== undefined ? { upstream: values.upstream } : { idp: values.idp! };
       const at = values.upstream ?? values.idp!;
       const { user, changed } = await context.services.federatedLinks.link(positionals[0]!, source, values.subject!, CLI);
-      context.print({ ...toJson(user), changed, ...source, subject: values.subject }, () => (changed
+      context.print({ ...toJson(user), changed, ...source, subject: values.subject }, () => [changed
         ? `linked ${at} sign-in ${values.subject} to ${user.username}`
-        : `${at} sign-in ${values.subject} was already linked to ${user.username}; nothing changed`));
+        : `${at} sign-in ${values.subject} was already linked to ${user.username}; nothing changed`]);
     },
 
     async links(args, context) {
@@ -111,9 +112,9 @@ export const usersCommand: CommandGroup = {
     async unlink(args, context) {
       const { values, positionals } = parseCommandLine(args, { issuer: { type: 'string' }, subject: { type: 'string' } }, { min: 1, max: 1, names: 'USERNAME', required: ['issuer', 'subject'] });
       const { user, removed, grantsRevoked } = await context.services.federatedLinks.unlink(positionals[0]!, values.issuer!, values.subject!, CLI);
-      context.print({ ...toJson(user), changed: removed, grants_revoked: grantsRevoked }, () => (removed
+      context.print({ ...toJson(user), changed: removed, grants_revoked: grantsRevoked }, () => [removed
         ? `unlinked ${values.subject} at ${values.issuer} from ${user.username}; revoked ${grantsRevoked} grant(s) and ended their sessions`
-        : `${user.username} has no link to ${values.subject} at ${values.issuer}; nothing changed`));
+        : `${user.username} has no link to ${values.subject} at ${values.issuer}; nothing changed`]);
     },
   },
 };
