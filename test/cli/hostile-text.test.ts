@@ -8,7 +8,7 @@
  * database holds them. The CLI then runs in-process on the same data directory.
  * `connections show` names such a client on its own line, and the users commands name a user
  * stored before the username rules (a row written straight into the database) on one line: the
- * line breaks those print are their own, never a value's.
+ * line breaks those print are their own, never a value's; so is a refusal's on stderr.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -120,6 +120,20 @@ describe('CLI text output of hostile stored values', () => {
       assert.equal(again.stdout, `${shown} was not disabled; nothing changed\n`);
     });
   }
+
+  test('a refusal quoting a stored username with a line feed is one line on stderr', async () => {
+    // The name a user has, and another user named by the first one's id (both stored before the rules).
+    const [, name, shown] = HOSTILE_NAMES.find(([what]) => what.startsWith('a line feed'))!;
+    const victim = randomUUID();
+    for (const [id, username] of [[victim, `${name} again`], [randomUUID(), victim]]) {
+      await server.auth.database.run(`INSERT INTO users (id, username, password_hash, scopes, disabled, pending, email, source, created_at, updated_at)
+        VALUES (@id, @username, NULL, 'mcp:read', 0, 0, NULL, 'local', @now, @now)`, { id, username, now: Date.now() });
+    }
+    const result = await runCli(dir, ['users', 'disable', victim]);
+    assert.equal(result.code, 1);
+    assert.equal(result.stderr.split('\n').length, 2, `one line and its end: ${JSON.stringify(result.stderr)}`);
+    assert.ok(result.stderr.startsWith(`gatehouse: ${victim} is both the id of the user ${shown} again and the username of another user`), JSON.stringify(result.stderr));
+  });
 
   // A lone surrogate (JSON's `\ud83d` alone) survives in a client's stored metadata, which is JSON;
   // the audit log stores text as UTF-8 (U+FFFD), so only `clients list` can meet one.

@@ -136,7 +136,8 @@ export async function run(argv: string[], io: CliIo, env: NodeJS.ProcessEnv): Pr
     return EXIT.ok;
   } catch (err) {
     if (err instanceof UsageError) return fail(EXIT.usage, `${err.message}\n${usageOf(group, command)}`);
-    if (err instanceof AdminError) return fail(EXIT.failure, err.error_description ?? err.message);
+    // One line: its values (a stored username) cannot break it.
+    if (err instanceof AdminError) return fail(EXIT.failure, escapeControlCharacters(err.error_description ?? err.message));
     if (err instanceof CliError || err instanceof ConfigError) return fail(EXIT.failure, err.message);
     if (err instanceof KeyDecryptionError) return fail(EXIT.failure, keysDoNotDecrypt().message);
     return fail(EXIT.failure, `failed: ${(err as Error).stack ?? String(err)}`);
