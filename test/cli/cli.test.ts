@@ -66,7 +66,7 @@ describe('gatehouse CLI on its own data directory', () => {
   test('--help lists every command and exits 0; no command is a usage error (2)', async () => {
     const help = await run(dir, ['--help']);
     assert.equal(help.code, 0);
-    for (const command of ['users add', 'users list', 'users disable', 'users enable', 'users passwd', 'hash-password', 'clients add', 'clients list', 'clients remove',
+    for (const command of ['users add', 'users list', 'users disable', 'users enable', 'users passwd', 'users rename', 'hash-password', 'clients add', 'clients list', 'clients remove',
       'redirects allow', 'redirects list', 'redirects remove', 'schemes allow', 'schemes list', 'schemes remove', 'grants list', 'grants revoke', 'keys list', 'keys rotate', 'keys retire', 'audit tail',
       'services add', 'services scopes', 'services disable', 'services enable']) {
       assert.match(help.stdout, new RegExp(`gatehouse ${command}`), command);

@@ -52,3 +52,12 @@ export interface SqlDatabase extends SqlExecutor {
   releaseFreePages(): Promise<number>;
   close(): Promise<void>;
 }
+
+/**
+ * Whether `err` is a unique index refusing a row: SQLite's SQLITE_CONSTRAINT_UNIQUE (and the
+ * primary key's SQLITE_CONSTRAINT_PRIMARYKEY), PostgreSQL's unique_violation (23505).
+ */
+export function isUniqueViolation(err: unknown): boolean {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505';
+}

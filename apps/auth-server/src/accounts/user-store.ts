@@ -18,7 +18,7 @@
  *   revokeSubject).
  */
 import { randomUUID } from 'node:crypto';
-import type { SqlDatabase, SqlExecutor } from '../../../shared/storage/sql-database.ts';
+import { isUniqueViolation, type SqlDatabase, type SqlExecutor } from '../../../shared/storage/sql-database.ts';
 
 export interface User {
   id: string;
@@ -209,6 +209,29 @@ export class UserStore {
   }
 
   /** Writes only the fields in `changes`; undefined when there is no such user. */
+  /**
+   * Gives the user `username`: the user renamed; undefined when there is no such user; `taken`
+   * when another user has the name, in any case. The statement checks; the unique index refuses a
+   * name another replica gave a user at the same moment, which comes back as `taken` too.
+   */
+  async rename(id: string, username: string): Promise<User | 'taken' | undefined> {
+    this.#writes += 1;
+    this.#recent.delete(id);
+    try {
+      const row = await this.db.get<UserRow>(`UPDATE users SET username = @username, updated_at = @now
+        WHERE id = @id AND NOT EXISTS (SELECT 1 FROM users WHERE lower(username) = lower(@username) AND id <> @id)
+        RETURNING *`, { id, username, now: Date.now() });
+      if (row) return toUser(row);
+      return (await this.db.get('SELECT 1 AS found FROM users WHERE id = ?', [id])) ? 'taken' : undefined;
+    } catch (err) {
+      if (isUniqueViolation(err)) return 'taken';
+      throw err;
+    } finally {
+      this.#writes += 1;
+      this.#recent.delete(id);
+    }
+  }
+
   async update(id: string, changes: UserChanges, tx: SqlExecutor = this.db): Promise<User | undefined> {
     const params: Record<string, string | number | null> = { id, now: Date.now() };
     const sets = ['updated_at = @now'];

@@ -64,6 +64,7 @@ export const AUDIT_EVENTS = [
   'user.unlinked',
   'user.password_reset',
   'user.scopes_changed',
+  'user.renamed',
   'redirect_uri.allowed',
   'redirect_uri.removed',
   'redirect_scheme.allowed',

@@ -50,6 +50,14 @@ export function parseScopes(scopes: readonly string[]): string[] {
   return MCP_SCOPES.filter((s) => scopes.includes(s));
 }
 
+/** `name` without the blanks around it, if it follows the rules every new username follows. */
+function followsUsernameRules(name: string): string {
+  const username = name.trim();
+  if (!USERNAME.test(username)) throw new AdminError(400, 'Usernames are 1 to 64 letters, digits or . _ @ -', 'username');
+  if (looksLikeUserId(username)) throw new AdminError(400, 'A username cannot have the form of a user id (8-4-4-4-12 hexadecimal digits).', 'username');
+  return username;
+}
+
 function lastAdmin(user: User): AdminError {
   return new AdminError(409, `${user.username} is the last active administrator; make someone else an administrator first.`);
 }
@@ -121,11 +129,29 @@ export class UserAdmin {
    * asks it first, so nobody types a password twice only to hear the name was wrong.
    */
   async checkNewUsername(name: string): Promise<string> {
-    const username = name.trim();
-    if (!USERNAME.test(username)) throw new AdminError(400, 'Usernames are 1 to 64 letters, digits or . _ @ -', 'username');
-    if (looksLikeUserId(username)) throw new AdminError(400, 'A username cannot have the form of a user id (8-4-4-4-12 hexadecimal digits).', 'username');
+    const username = followsUsernameRules(name);
     if (await this.users.findByUsername(username)) throw this.#taken(username);
     return username;
+  }
+
+  /**
+   * Gives a user another username, under the rules new names follow: how a name stored before
+   * those rules (one that steers a display, or has the form of a user id) is replaced. A built-in
+   * user signs in with the new name from then on; grants, sessions and linked sign-ins belong to
+   * the user's id and stay. A user the config file defines is renamed there: the file names its
+   * users, and would create the old name again at the next start.
+   */
+  async rename(name: UserName, newName: string, by: ChangedBy): Promise<{ user: User; from: string; changed: boolean }> {
+    const user = await this.get(name);
+    const username = followsUsernameRules(newName);
+    if (username === user.username) return { user, from: user.username, changed: false };
+    // Not about the field: the page shows no rename form for such a user.
+    if (user.source === 'config') throw new AdminError(409, `${user.username} comes from the config file; rename it there, then restart.`);
+    const renamed = await this.users.rename(user.id, username);
+    if (renamed === 'taken') throw this.#taken(username);
+    if (!renamed) throw new AdminError(404, `There is no user ${user.id}.`);
+    await this.audit.record({ event: 'user.renamed', actor: by.actor, ip: by.ip, details: { user_id: user.id, from: user.username, to: username } });
+    return { user: renamed, from: user.username, changed: true };
   }
 
   #taken(username: string): AdminError {

@@ -40,6 +40,8 @@ const NOTICES = {
   sign_in_not_linked: 'That sign-in was not linked to this user; nothing changed.',
   password_reset: 'The password was changed; the user\'s other sessions were ended.',
   scopes_changed: 'The scopes were saved. Apps holding a removed scope were disconnected.',
+  user_renamed: 'The user was renamed.',
+  user_not_renamed: 'The user already has that name; nothing changed.',
   grants_revoked: 'Access was revoked. Refresh tokens stopped working at once, and the MCP server refuses the access tokens already issued within seconds.',
   grant_gone: 'That grant does not exist (any more); nothing changed.',
   grant_not_connected: 'That app is not connected to your account (any more); nothing changed.',

@@ -69,6 +69,8 @@ export const PAGE_ROUTES: readonly PageRoute[] = [
   { method: 'GET', path: '/admin/users/:id', access: 'admin', handler: 'showUser' },
   { method: 'POST', path: '/admin/users/:id/scopes', access: 'admin', handler: 'setUserScopes', formPage: 'showUser', reauthenticate: '/admin/users/:id' },
   { method: 'POST', path: '/admin/users/:id/password', access: 'admin', handler: 'resetPassword', formPage: 'showUser', reauthenticate: '/admin/users/:id' },
+  // Changes no one's access: the password, scopes and links stay (a fresh sign-in is for what adds them).
+  { method: 'POST', path: '/admin/users/:id/rename', access: 'admin', handler: 'renameUser', formPage: 'showUser' },
   { method: 'POST', path: '/admin/users/:id/disable', access: 'admin', handler: 'disableUser', formPage: 'showUser' },
   { method: 'POST', path: '/admin/users/:id/enable', access: 'admin', handler: 'enableUser', formPage: 'showUser', reauthenticate: '/admin/users/:id' },
   { method: 'POST', path: '/admin/users/:id/approve', access: 'admin', handler: 'approveUser', formPage: 'showUser', reauthenticate: '/admin/users/:id' },

@@ -1,4 +1,4 @@
-/** `gatehouse users add|list|disable|enable|approve|passwd|scopes|link|links|unlink`. */
+/** `gatehouse users add|list|disable|enable|approve|passwd|scopes|rename|link|links|unlink`. */
 import { MCP_SCOPES } from '../../../../shared/mcp-scopes.ts';
 import type { User } from '../../accounts/user-store.ts';
 import { describeUser } from '../../management/describe-user.ts';
@@ -27,6 +27,7 @@ export const usersCommand: CommandGroup = {
     'users approve USERNAME        (a federated user waiting for approval)',
     'users passwd USERNAME         (password from a prompt or stdin)',
     'users scopes USERNAME --scope SCOPE[,SCOPE…]|none   (replaces the scopes; revokes grants holding a removed one)',
+    'users rename USERNAME NEW_USERNAME   (a built-in user signs in with the new name; grants and links stay)',
     'users link USERNAME --upstream ID|--idp ID --subject SUB   (their sign-in at that upstream, or the ID-JAG IdP\'s assertions for SUB, reach this user)',
     'users links USERNAME          (the upstream sign-ins linked to the user)',
     'users unlink USERNAME --issuer URL --subject SUB   (removes a link; revokes the user\'s grants, ends their sessions)',
@@ -88,6 +89,12 @@ export const usersCommand: CommandGroup = {
       const { values, positionals } = parseCommandLine(args, scopeOption, { min: 1, max: 1, names: 'USERNAME', required: ['scope'] });
       const { user, grantsRevoked } = await context.services.users.setScopes(positionals[0]!, scopesFrom(values.scope!), CLI);
       context.print({ ...toJson(user), grants_revoked: grantsRevoked }, () => [`${user.username} may grant ${user.scopes.join(' ') || 'nothing'}; revoked ${grantsRevoked} grant(s) holding a removed scope`, ...configNote(user)]);
+    },
+
+    async rename(args, context) {
+      const { positionals } = parseCommandLine(args, {}, { min: 2, max: 2, names: 'USERNAME NEW_USERNAME' });
+      const { user, from, changed } = await context.services.users.rename(positionals[0]!, positionals[1]!, CLI);
+      context.print({ ...toJson(user), changed, previous_username: from }, () => [changed ? `renamed ${from} to ${user.username}` : `${user.username} is already named so; nothing changed`]);
     },
 
     async link(args, context) {

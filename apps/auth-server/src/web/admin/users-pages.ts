@@ -1,5 +1,6 @@
 /** Admin pages: users (list and search, create, one user's details and changes). */
 import { MCP_SCOPES } from '../../../../shared/mcp-scopes.ts';
+import { looksLikeUserId } from '../../../../shared/username.ts';
 import type { User } from '../../accounts/user-store.ts';
 import type { AdminServices } from '../../management/admin-services.ts';
 import { describeGrants, type UserLookup } from '../../management/describe-grants.ts';
@@ -7,6 +8,7 @@ import { describeUser } from '../../management/describe-user.ts';
 import { AdminError } from '../../management/admin-error.ts';
 import type { IdentitySource } from '../../management/federated-link-admin.ts';
 import { MIN_PASSWORD_LENGTH, PASSWORD_RULE } from '../../management/user-admin.ts';
+import { hasUnshowableCharacter } from '../../registration/check-client-name.ts';
 import { done, field, formatTime, requiredField, type Form, type Handler, type PageRequest, type RenderPage } from '../page-handler.ts';
 
 /** A link source as the form's select sends it: `upstream:<id>` or `idp:<id>`. */
@@ -72,6 +74,9 @@ export function usersPages(services: AdminServices, userLookup: UserLookup, rend
       const links = (await services.federatedLinks.linksOf({ id: user.id })).map((link) => ({ ...link, createdAt: formatTime(link.createdAt), lastUsedAt: formatTime(link.lastUsedAt) }));
       renderPage(request, 'admin/user.njk', user.username, 'users', {
         target: describeRow(user),
+        // A name stored before the username rules: the page says why to rename it.
+        nameNeedsRenaming: looksLikeUserId(user.username) || hasUnshowableCharacter(user.username),
+        nameLooksLikeId: looksLikeUserId(user.username),
         isSelf: user.id === request.user.id,
         grants,
         linkSources,
@@ -85,6 +90,11 @@ export function usersPages(services: AdminServices, userLookup: UserLookup, rend
     async setUserScopes(request) {
       await services.users.setScopes(linked(request), request.form.get('scope') ?? [], request.by);
       done(request.ctx, userPath(request), 'scopes_changed');
+    },
+
+    async renameUser(request) {
+      const { changed } = await services.users.rename(linked(request), requiredField(request.form, 'username', 'A new username'), request.by);
+      done(request.ctx, userPath(request), changed ? 'user_renamed' : 'user_not_renamed');
     },
 
     async resetPassword(request) {
