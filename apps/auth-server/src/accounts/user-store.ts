@@ -208,7 +208,6 @@ export class UserStore {
     });
   }
 
-  /** Writes only the fields in `changes`; undefined when there is no such user. */
   /**
    * Gives the user `username`: the user renamed; undefined when there is no such user; `taken`
    * when another user has the name, in any case. The statement checks; the unique index refuses a
@@ -232,6 +231,7 @@ export class UserStore {
     }
   }
 
+  /** Writes only the fields in `changes`; undefined when there is no such user. */
   async update(id: string, changes: UserChanges, tx: SqlExecutor = this.db): Promise<User | undefined> {
     const params: Record<string, string | number | null> = { id, now: Date.now() };
     const sets = ['updated_at = @now'];

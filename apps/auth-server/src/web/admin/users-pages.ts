@@ -72,11 +72,12 @@ export function usersPages(services: AdminServices, userLookup: UserLookup, rend
       const grants = await describeGrants(services, userLookup, { accountId: user.id }, formatTime);
       const linkSources = (await services.federatedLinks.sources()).map(({ source, label }) => ({ value: sourceValue(source), label }));
       const links = (await services.federatedLinks.linksOf({ id: user.id })).map((link) => ({ ...link, createdAt: formatTime(link.createdAt), lastUsedAt: formatTime(link.lastUsedAt) }));
+      // A name stored before the username rules: the page says why to rename it.
+      const nameLooksLikeId = looksLikeUserId(user.username);
       renderPage(request, 'admin/user.njk', user.username, 'users', {
         target: describeRow(user),
-        // A name stored before the username rules: the page says why to rename it.
-        nameNeedsRenaming: looksLikeUserId(user.username) || hasUnshowableCharacter(user.username),
-        nameLooksLikeId: looksLikeUserId(user.username),
+        nameNeedsRenaming: nameLooksLikeId || hasUnshowableCharacter(user.username),
+        nameLooksLikeId,
         isSelf: user.id === request.user.id,
         grants,
         linkSources,
