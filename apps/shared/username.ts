@@ -16,6 +16,8 @@
  * refuses text that is one user's id and another's username, for names stored before this rule).
  * Federated sign-in refuses to create a user whose `<upstream>-<sub>` name would have that form.
  */
+import { UNSHOWABLE_CHARACTER } from './escape-control-characters.ts';
+
 export const USERNAME_MAX_LENGTH = 64;
 
 export const USERNAME = new RegExp(`^[A-Za-z0-9._@-]{1,${USERNAME_MAX_LENGTH}}$`);
@@ -29,3 +31,12 @@ export function looksLikeUserId(name: string): boolean {
 }
 
 export const USER_ID_FORM_REFUSAL = 'a username cannot have the form of a user id (8-4-4-4-12 hexadecimal digits)';
+
+/**
+ * Whether a stored name breaks what every name, chosen or federated, is held to today: a name in
+ * the form of a user id, or one that steers a display. Only a name stored before those rules can;
+ * the admin pages flag it, to be renamed.
+ */
+export function nameNeedsRenaming(name: string): boolean {
+  return looksLikeUserId(name) || UNSHOWABLE_CHARACTER.test(name);
+}

@@ -2,7 +2,8 @@
  * Renaming a user: on the user's admin page (the CLI's `users rename` is test/cli/users-rename),
  * and in the user store, where the name's uniqueness is the database's to keep, on both engines
  * and between replicas. A built-in user signs in with the new name and keeps their apps; a name
- * stored before the username rules is flagged on the page and replaced this way.
+ * stored before the username rules is flagged on the users list and the user's page, and replaced
+ * this way.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -119,6 +120,8 @@ describe('admin pages: renaming a user', () => {
 
   test('a name with a steering character, stored before the rules, is flagged on the page and renamed away', async () => {
     const id = await insertLegacyUser('eve\u202enimda');
+    const badge = (html: string, userId: string) => new RegExp(`href="/admin/users/${userId}">[^<]*</a> <span class="badge warn needs-renaming"`).test(html);
+    assert.ok(badge((await admin.browser.navigate('/admin/users')).html, id), 'the users list flags the name');
     const flagged = await userPage(id);
     assert.match(flagged.html, /id="name-needs-renaming"[^>]*>This username was stored before today's username rules: it holds characters that steer how text is shown/);
     const renamed = await rename(id, 'eve');
@@ -126,11 +129,15 @@ describe('admin pages: renaming a user', () => {
     assert.doesNotMatch(renamed.html, /name-needs-renaming/);
     const plain = await userPage((await createUser(server, 'plain', 'plain password 12', ['mcp:read'])));
     assert.doesNotMatch(plain.html, /name-needs-renaming/, 'a name under the rules is not flagged');
+    const list = (await admin.browser.navigate('/admin/users')).html;
+    assert.ok(!badge(list, id), 'the list no longer flags the renamed user');
+    assert.ok(!list.includes('needs-renaming'), 'nor anyone else here: every other name follows the rules');
   });
 
   test('a name in the form of another user\'s id is flagged, and renaming it ends the doubt over what that text names', async () => {
     const victim = await createUser(server, 'victim', 'victim password 12', ['mcp:read']);
     const shadow = await insertLegacyUser(victim);
+    assert.match((await admin.browser.navigate('/admin/users')).html, new RegExp(`href="/admin/users/${shadow}">${victim}</a> <span class="badge warn needs-renaming"`));
     const flagged = await userPage(shadow);
     assert.match(flagged.html, /it has the form of a user id, so the CLI and the filters cannot always tell it from an id/);
     await assert.rejects(server.auth.admin.users.get(victim), (err: AdminError) => /is both the id of the user victim and the username of another user/.test(err.error_description ?? ''));

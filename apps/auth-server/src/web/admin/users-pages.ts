@@ -1,6 +1,6 @@
 /** Admin pages: users (list and search, create, one user's details and changes). */
 import { MCP_SCOPES } from '../../../../shared/mcp-scopes.ts';
-import { looksLikeUserId } from '../../../../shared/username.ts';
+import { looksLikeUserId, nameNeedsRenaming } from '../../../../shared/username.ts';
 import type { User } from '../../accounts/user-store.ts';
 import type { AdminServices } from '../../management/admin-services.ts';
 import { describeGrants, type UserLookup } from '../../management/describe-grants.ts';
@@ -8,7 +8,6 @@ import { describeUser } from '../../management/describe-user.ts';
 import { AdminError } from '../../management/admin-error.ts';
 import type { IdentitySource } from '../../management/federated-link-admin.ts';
 import { MIN_PASSWORD_LENGTH, PASSWORD_RULE } from '../../management/user-admin.ts';
-import { hasUnshowableCharacter } from '../../registration/check-client-name.ts';
 import { done, field, formatTime, requiredField, type Form, type Handler, type PageRequest, type RenderPage } from '../page-handler.ts';
 
 /** A link source as the form's select sends it: `upstream:<id>` or `idp:<id>`. */
@@ -39,7 +38,7 @@ function sourceOf(value: string): IdentitySource {
 
 export function usersPages(services: AdminServices, userLookup: UserLookup, renderPage: RenderPage): Record<string, Handler> {
   const userPath = (request: PageRequest) => `/admin/users/${encodeURIComponent(String(request.ctx.params.id))}`;
-  const describeRow = (user: User) => describeUser(user, formatTime);
+  const describeRow = (user: User) => ({ ...describeUser(user, formatTime), needsRenaming: nameNeedsRenaming(user.username) });
   // The pages link to a user by id, and the page shows whose it is.
   const linked = (request: PageRequest) => ({ id: String(request.ctx.params.id) });
   const target = (request: PageRequest) => services.users.get(linked(request));
@@ -72,12 +71,10 @@ export function usersPages(services: AdminServices, userLookup: UserLookup, rend
       const grants = await describeGrants(services, userLookup, { accountId: user.id }, formatTime);
       const linkSources = (await services.federatedLinks.sources()).map(({ source, label }) => ({ value: sourceValue(source), label }));
       const links = (await services.federatedLinks.linksOf({ id: user.id })).map((link) => ({ ...link, createdAt: formatTime(link.createdAt), lastUsedAt: formatTime(link.lastUsedAt) }));
-      // A name stored before the username rules: the page says why to rename it.
-      const nameLooksLikeId = looksLikeUserId(user.username);
       renderPage(request, 'admin/user.njk', user.username, 'users', {
+        // A name stored before the username rules (target.needsRenaming): the page says why to rename it.
         target: describeRow(user),
-        nameNeedsRenaming: nameLooksLikeId || hasUnshowableCharacter(user.username),
-        nameLooksLikeId,
+        nameLooksLikeId: looksLikeUserId(user.username),
         isSelf: user.id === request.user.id,
         grants,
         linkSources,
