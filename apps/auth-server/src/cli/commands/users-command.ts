@@ -36,10 +36,14 @@ export const usersCommand: CommandGroup = {
     async list(args, context) {
       const { values } = parseCommandLine(args, { search: { type: 'string' } }, { min: 0, max: 0, names: '' });
       const users = (await context.services.users.list(values.search)).map(toJson);
+      // As the admin pages' list flags a name stored before the username rules: a column, and what
+      // to do, only when some name needs it.
+      const toRename = users.filter((u) => u.needs_renaming).length;
+      const flag = toRename > 0;
       context.print(users, () => formatTable(
-        ['USERNAME', 'STATUS', 'SCOPES', 'SOURCE', 'ID'],
-        users.map((u) => [u.username, u.status, u.scopes.join(','), u.source, u.id]),
-      ));
+        ['USERNAME', 'STATUS', 'SCOPES', 'SOURCE', 'ID', ...(flag ? ['NOTE'] : [])],
+        users.map((u) => [u.username, u.status, u.scopes.join(','), u.source, u.id, ...(flag ? [u.needs_renaming ? 'rename' : ''] : [])]),
+      ) + (flag ? `\nnote: ${toRename === 1 ? '1 name was' : `${toRename} names were`} stored before today's username rules (the form of a user id, or a character that steers a display); rename with: gatehouse users rename USERNAME NEW_USERNAME` : ''));
     },
 
     async add(args, context) {

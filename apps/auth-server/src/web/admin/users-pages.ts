@@ -1,6 +1,6 @@
 /** Admin pages: users (list and search, create, one user's details and changes). */
 import { MCP_SCOPES } from '../../../../shared/mcp-scopes.ts';
-import { looksLikeUserId, nameNeedsRenaming } from '../../../../shared/username.ts';
+import { looksLikeUserId } from '../../../../shared/username.ts';
 import type { User } from '../../accounts/user-store.ts';
 import type { AdminServices } from '../../management/admin-services.ts';
 import { describeGrants, type UserLookup } from '../../management/describe-grants.ts';
@@ -36,9 +36,10 @@ function sourceOf(value: string): IdentitySource {
   throw new AdminError(400, 'Choose where the sign-in comes from.', 'source');
 }
 
+const describeUserRow = (user: User) => describeUser(user, formatTime);
+
 export function usersPages(services: AdminServices, userLookup: UserLookup, renderPage: RenderPage): Record<string, Handler> {
   const userPath = (request: PageRequest) => `/admin/users/${encodeURIComponent(String(request.ctx.params.id))}`;
-  const describeRow = (user: User) => ({ ...describeUser(user, formatTime), needsRenaming: nameNeedsRenaming(user.username) });
   // The pages link to a user by id, and the page shows whose it is.
   const linked = (request: PageRequest) => ({ id: String(request.ctx.params.id) });
   const target = (request: PageRequest) => services.users.get(linked(request));
@@ -49,8 +50,8 @@ export function usersPages(services: AdminServices, userLookup: UserLookup, rend
       const users = await services.users.list(search);
       renderPage(request, 'admin/users.njk', 'Users', 'users', {
         search,
-        users: users.map(describeRow),
-        pending: users.filter((u) => u.pending && !u.disabled).map(describeRow),
+        users: users.map(describeUserRow),
+        pending: users.filter((u) => u.pending && !u.disabled).map(describeUserRow),
         allScopes: MCP_SCOPES,
         passwordRule: PASSWORD_RULE,
         passwordMinLength: MIN_PASSWORD_LENGTH,
@@ -73,7 +74,7 @@ export function usersPages(services: AdminServices, userLookup: UserLookup, rend
       const links = (await services.federatedLinks.linksOf({ id: user.id })).map((link) => ({ ...link, createdAt: formatTime(link.createdAt), lastUsedAt: formatTime(link.lastUsedAt) }));
       renderPage(request, 'admin/user.njk', user.username, 'users', {
         // A name stored before the username rules (target.needsRenaming): the page says why to rename it.
-        target: describeRow(user),
+        target: describeUserRow(user),
         nameLooksLikeId: looksLikeUserId(user.username),
         isSelf: user.id === request.user.id,
         grants,
