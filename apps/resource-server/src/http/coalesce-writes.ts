@@ -24,6 +24,7 @@ interface Coalesced {
   corked: boolean;
   flushHeaders: ServerResponse['flushHeaders'];
   write: ServerResponse['write'];
+  end: ServerResponse['end'];
 }
 
 type CoalescedResponse = ServerResponse & { [state]: Coalesced };
@@ -33,10 +34,10 @@ export function coalesceWrites(res: ServerResponse): void {
   // kept on it, so a call pays for no closures (measured under tsx, where each also defined its
   // `name`: about 1 % of a built-in tool call's CPU).
   const coalesced = res as CoalescedResponse;
-  coalesced[state] = { corked: false, flushHeaders: res.flushHeaders, write: res.write };
-  // `end` needs no wrapper: Node uncorks fully on end, so it sends what the turn corked with it.
+  coalesced[state] = { corked: false, flushHeaders: res.flushHeaders, write: res.write, end: res.end };
   res.flushHeaders = coalescedFlushHeaders;
   res.write = coalescedWrite as ServerResponse['write'];
+  res.end = coalescedEnd as ServerResponse['end'];
 }
 
 function coalescedFlushHeaders(this: CoalescedResponse): void {
@@ -49,6 +50,23 @@ function coalescedWrite(this: CoalescedResponse, ...args: Parameters<ServerRespo
   return this[state].write.apply(this, args as never);
 }
 
+/**
+ * What this turn corked leaves before the end of the answer. Node 22 does not see to it: once the
+ * head has been sent, a chunk written while corked waits in the response, and `end` wrote the
+ * terminating chunk ahead of it, so the caller read an event stream that ended empty and the
+ * answer came after the end (every call relayed to a server behind the gateway, on Node 22.23).
+ * Node 24's own `end` flushes those chunks first; this does the same, into the socket corked once
+ * more, so the answer and the end still leave together in one write when `end` uncorks it.
+ */
+function coalescedEnd(this: CoalescedResponse, ...args: Parameters<ServerResponse['end']>): ServerResponse {
+  if (this[state].corked) {
+    this[state].corked = false;
+    this.socket?.cork();
+    this.uncork();
+  }
+  return this[state].end.apply(this, args as never);
+}
+
 function corkThisTurn(res: CoalescedResponse): void {
   if (res[state].corked) return;
   res[state].corked = true;
@@ -57,6 +75,8 @@ function corkThisTurn(res: CoalescedResponse): void {
 }
 
 function uncork(res: CoalescedResponse): void {
+  // Already done when the answer ended this turn (coalescedEnd).
+  if (!res[state].corked) return;
   res[state].corked = false;
   res.uncork();
 }
