@@ -1,16 +1,21 @@
 /**
- * Sends what an MCP answer writes in one turn of the event loop together, at the end of that turn.
+ * Sends what an MCP answer writes in one turn of the event loop together, once the immediates
+ * queued in that turn have run.
  *
  * The MCP SDK's transport answers a POST as an event stream and writes its head (flushHeaders)
  * as soon as the stream starts, in the same turn in which the gateway dispatches the call to its
  * upstream server; undici sends that upstream request at the end of the turn (setImmediate). Written at once, the
  * head's socket write (on loopback a system call in which the kernel also does the receiver's TCP
  * work) would delay the upstream request, which is the call's critical path. Corked at the first
- * write of a turn and uncorked by a setImmediate queued after undici's, the head leaves just after
- * the upstream request, and the pieces written in one turn leave as one write.
- *
- * - Streaming is kept: nothing waits past the current turn, so an event written while a call is
- *   still running (a progress notification) leaves at once.
+ * write of a turn and uncorked once every immediate queued in that turn has run, undici's among
+ * them, the head leaves just after the upstream request, and the pieces written in one turn leave
+ * as one write.
+ * - The uncork is an immediate queued by an immediate: Node runs an immediate queued while
+ *   immediates run in the next loop iteration, so it comes after undici's whichever of the two
+ *   was queued first. An uncork queued directly ran after undici's on Node 20 but before it on
+ *   Node 24, where the head then left first again (test/gateway/response-writes on Node 24.22).
+ * - Streaming is kept: nothing waits past the next loop iteration, so an event written while a
+ *   call is still running (a progress notification) leaves at once.
  * - Deliberately not done: holding the head until the first event (a long call would leave the
  *   caller without headers, and clients time out on headers), or changing what is written.
  * - Shown by test/gateway/response-writes.test.ts; the effect on latency by bench/gateway-echo.ts.
@@ -71,6 +76,10 @@ function corkThisTurn(res: CoalescedResponse): void {
   if (res[state].corked) return;
   res[state].corked = true;
   res.cork();
+  setImmediate(uncorkAfterThisTurnsImmediates, res);
+}
+
+function uncorkAfterThisTurnsImmediates(res: CoalescedResponse): void {
   setImmediate(uncork, res);
 }
 
