@@ -8,9 +8,10 @@
  * Each scenario is an event-stream answer to one request: the head sent at once (as the SDK's
  * transport does when a call starts), then the events and the end in the turns the scenario says.
  */
-import { createServer, get, type ServerResponse } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { coalesceWrites } from '../../../apps/resource-server/src/http/coalesce-writes.ts';
+import { rawRequest } from '../../helpers/raw-http.ts';
 
 export const event = (n: number) => `event: message\ndata: {"n":${n}}\n\n`;
 
@@ -69,21 +70,6 @@ export const SCENARIOS: Record<string, Scenario> = {
   },
 };
 
-/** The body as read; when reading fails (bytes after the end), what was read and why it failed. */
-function read(url: string): Promise<string> {
-  return new Promise((resolve) => {
-    let body = '';
-    const failed = (err: Error) => resolve(`${body} (reading failed: ${err.message})`);
-    // A connection of its own per answer: one that ended early leaves the rest on the wire.
-    get(url, { agent: false }, (res) => {
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve(body));
-      res.on('error', failed);
-    }).on('error', failed);
-  });
-}
-
 async function main(): Promise<void> {
   const server = createServer((req, res) => {
     const { write } = SCENARIOS[decodeURIComponent(req.url!.slice(1))]!;
@@ -96,7 +82,8 @@ async function main(): Promise<void> {
   const { port } = server.address() as AddressInfo;
   const answers: Record<string, string> = {};
   try {
-    for (const name of Object.keys(SCENARIOS)) answers[name] = await read(`http://127.0.0.1:${port}/${encodeURIComponent(name)}`);
+    // Each on a connection of its own: an answer that ended early leaves the rest on the wire.
+    for (const name of Object.keys(SCENARIOS)) answers[name] = (await rawRequest(`http://127.0.0.1:${port}`, { path: `/${encodeURIComponent(name)}` })).body;
   } finally {
     server.close();
   }
