@@ -142,6 +142,31 @@ describe('password hashing pool', () => {
     for (const tid of tids) assert.ok(!existsSync(`/proc/self/task/${tid}`), `thread ${tid} has ended`);
   });
 
+  describe('close() ends each worker between jobs, never inside a bcrypt call (node-addon-api aborts the process when a call fails in a terminated thread)', () => {
+    test('a worker that is hashing finishes that hash and ends by itself; the job is still refused', async () => {
+      const pool = new HashWorkerPool(2);
+      const interrupted = assert.rejects(pool.run({ op: 'compare', password: 'slow password', hash: SLOW_HASH }), /closed/);
+      await until(() => pool.stats().some((worker) => worker.busy && worker.tid !== undefined), 'the slow job runs');
+      assert.deepEqual(await pool.close(), [0, 0], 'exit code 0 for both: each ended by itself (terminate() gives 1)');
+      await interrupted;
+    });
+
+    test('workers closed while they still start (loading bcrypt) end by themselves once started', async () => {
+      const pool = new HashWorkerPool(2);
+      assert.ok(pool.stats().every((worker) => worker.tid === undefined), 'neither has reported its start yet');
+      assert.deepEqual(await pool.close(), [0, 0]);
+    });
+
+    test('a worker still hashing after the grace period is terminated, so close() is bounded', async () => {
+      // bcryptjs: the terminated thread is in JavaScript, not in a native call.
+      const pool = new HashWorkerPool(1, { engine: { name: 'bcryptjs' }, closeGraceMs: 20 });
+      const interrupted = assert.rejects(pool.run({ op: 'compare', password: 'slow password', hash: SLOW_HASH }), /closed/);
+      await until(() => pool.stats()[0]?.busy === true && pool.stats()[0]?.tid !== undefined, 'the slow job runs');
+      assert.deepEqual(await pool.close(), [1], 'terminated: a cost-13 compare outlasts 20 ms');
+      await interrupted;
+    });
+  });
+
   test('a worker that cannot start rejects the jobs waiting for it, and is not restarted in a loop', async () => {
     const pool = new HashWorkerPool(2, { bcryptjsPath: join(tmpdir(), 'no-such-bcryptjs.js'), engine: { name: 'bcryptjs' } });
     try {

@@ -14,7 +14,13 @@
  * - A worker that dies is replaced; the job it held is rejected (the caller answers with its
  *   ordinary error), queued jobs go to the others. A worker that dies before it has started
  *   (a broken install) rejects the queue and is started again by the next job, not in a loop.
- * - `close()` rejects what is queued or running and ends every worker.
+ * - `close()` rejects what is queued or running and ends every worker, by asking it to end: a
+ *   worker reads that message only between jobs, so it finishes the bcrypt call it is in (at most
+ *   one hash) and ends by itself. `worker.terminate()` would stop the thread's JavaScript
+ *   environment while native bcrypt may be inside a call, or loading; node-addon-api aborts the
+ *   whole process when such a call then fails ("terminate called after throwing an instance of
+ *   'Napi::Error'", node-addon-api #902, #975; better-sqlite3 #1507 on Node 24). A worker that has
+ *   not ended after `closeGraceMs` is terminated all the same.
  * Worker threads rather than child processes: the kernel schedules a nice 19 thread exactly as a
  * nice 19 process, a thread costs a few MB instead of a Node process, and threads cannot outlive
  * the server, even after a kill -9.
@@ -57,6 +63,10 @@ try {
 }
 parentPort.postMessage({ started: true, tid });
 parentPort.on('message', (job) => {
+  if (job.op === 'end') {
+    parentPort.close();
+    return;
+  }
   try {
     const bcrypt = nativeHandles(job) ? native : bcryptjs;
     const result = job.op === 'hash' ? bcrypt.hashSync(job.password, job.cost) : bcrypt.compareSync(job.password, job.hash);
@@ -111,6 +121,12 @@ interface Slot {
 export interface HashWorkerPoolOptions {
   /** The bcryptjs module the workers load. Tests give a missing one, for workers that cannot start. */
   bcryptjsPath?: string;
+  /**
+   * How long `close()` lets a worker finish the hash it is in before terminating it. Default 4 s:
+   * twice a cost-15 hash (the highest `bcrypt_cost`) on a 2-core test machine, and short enough
+   * that a stop cut off at `shutdown_timeout` (10 s) still ends within compose's 15 s.
+   */
+  closeGraceMs?: number;
   /** Default: native bcrypt where it loads (loadNativeBcrypt). */
   engine?: BcryptEngine;
 }
@@ -119,16 +135,18 @@ export class HashWorkerPool {
   readonly size: number;
   readonly engine: BcryptEngine;
   readonly #bcryptjsPath: string;
+  readonly #closeGraceMs: number;
   #slots: (Slot | undefined)[];
   #queue: Job[] = [];
   #closed = false;
 
   /** `size`: worker threads, at least 1. */
-  constructor(size: number, { bcryptjsPath = BCRYPTJS_PATH, engine = loadNativeBcrypt() }: HashWorkerPoolOptions = {}) {
+  constructor(size: number, { bcryptjsPath = BCRYPTJS_PATH, engine = loadNativeBcrypt(), closeGraceMs = 4_000 }: HashWorkerPoolOptions = {}) {
     if (!Number.isInteger(size) || size < 1) throw new TypeError('size must be a positive integer');
     this.size = size;
     this.engine = engine;
     this.#bcryptjsPath = bcryptjsPath;
+    this.#closeGraceMs = closeGraceMs;
     this.#slots = Array.from({ length: size }, (_, index) => this.#start(index));
   }
 
@@ -150,14 +168,34 @@ export class HashWorkerPool {
     return this.#slots[index]!.worker.terminate();
   }
 
-  async close(): Promise<void> {
+  /**
+   * Rejects what is queued or running, then ends every worker between jobs (see the top of this
+   * file). Resolves once all have ended, to their exit codes: 0 when a worker ended by itself, 1
+   * when it had to be terminated.
+   */
+  async close(): Promise<number[]> {
     this.#closed = true;
     const closed = new Error('the password hasher is closed');
     for (const job of this.#queue.splice(0)) job.reject(closed);
     const slots = this.#slots.filter((slot) => slot !== undefined);
     this.#slots = [];
     for (const slot of slots) slot.job?.reject(closed);
-    await Promise.all(slots.map((slot) => slot.worker.terminate()));
+    return Promise.all(slots.map((slot) => this.#end(slot.worker)));
+  }
+
+  #end(worker: Worker): Promise<number> {
+    return new Promise((resolve) => {
+      // Until it has ended: a process with nothing else left to do waits for it, instead of
+      // tearing it down on exit as terminate() would.
+      worker.ref();
+      const overdue = setTimeout(() => void worker.terminate(), this.#closeGraceMs);
+      worker.once('exit', (code) => {
+        clearTimeout(overdue);
+        resolve(code);
+      });
+      // Read after the job it is running, and after its start (loading bcrypt) if it has not finished starting.
+      worker.postMessage({ op: 'end' });
+    });
   }
 
   #start(index: number): Slot {

@@ -88,8 +88,8 @@ export class PasswordHasher {
     return this.#pool.crashWorker(index);
   }
 
-  /** Rejects queued and running jobs and ends every hashing worker. */
-  close(): Promise<void> {
-    return this.#pool.close();
+  /** Rejects queued and running jobs and ends every hashing worker (each once its current hash is done). */
+  async close(): Promise<void> {
+    await this.#pool.close();
   }
 }
