@@ -163,7 +163,11 @@ export class HashWorkerPool {
     return this.#slots.flatMap((slot) => slot ? [{ threadId: slot.worker.threadId, tid: slot.tid, served: slot.served, busy: Boolean(slot.job) }] : []);
   }
 
-  /** Tests: ends worker `index` as a crash would, to show it is replaced and its job rejected. */
+  /**
+   * Tests: ends worker `index` as a crash would, to show it is replaced and its job rejected. Call
+   * it only while the worker runs JavaScript (a bcryptjs job, e.g. a `$2y$` hash): terminating a
+   * worker inside native bcrypt can abort the whole process (see the top of this file).
+   */
   crashWorker(index: number): Promise<number> {
     return this.#slots[index]!.worker.terminate();
   }
