@@ -17,7 +17,10 @@
  * - Extras (not the baseline): Gatehouse with its database swapped for the in-memory Map adapter,
  *   to show what storage costs; and the bare oidc-provider with its client registered by DCR
  *   instead of static, found through its adapter on every grant as Gatehouse's clients are, to
- *   show what that costs the bare library.
+ *   show what that costs the bare library; and Gatehouse with metrics switched on as `npm start`
+ *   does with METRICS_ENABLED (process metrics sampled, the registry served), against the main
+ *   side's default (off: counted, never served), so every run measures metrics on and off
+ *   (issue 15 point 6).
  *
  * Run: npx tsx bench/refresh-grants.ts   (BENCH_SECONDS, BENCH_ROUNDS, BENCH_CHAINS, BENCH_WARMUP;
  *      BENCH_CPU_PROF_DIR=dir writes CPU profiles of each server's threads into dir/<server>/; the largest is its main thread)
@@ -140,6 +143,7 @@ export async function benchRefreshGrants(): Promise<void> {
     sides.push(await startBare());
     sides.push(await startGatehouse('extra: gatehouse, Map adapter', ['--memory']));
     sides.push(await startBare('extra: bare, client by DCR', ['--registered-client']));
+    sides.push(await startGatehouse('extra: gatehouse, metrics on', ['--metrics']));
     for (let warmed = 0; warmed < WARMUP; warmed += WARMUP_SLICE) {
       for (const side of sides) await round(side, Math.min(WARMUP_SLICE, WARMUP - warmed), false);
     }
@@ -151,7 +155,7 @@ export async function benchRefreshGrants(): Promise<void> {
   }
   const signRate = await rs256SignRate();
 
-  const [gatehouse, bare, memory, bareRegistered] = sides as [Side, Side, Side, Side];
+  const [gatehouse, bare, memory, bareRegistered, withMetrics] = sides as [Side, Side, Side, Side, Side];
   const ratios = (side: Side) => side.rates.map((rate, i) => rate / bare.rates[i]!);
   const row = (side: Side) => {
     const cpu = side.cpuSeconds > 0
@@ -173,6 +177,8 @@ export async function benchRefreshGrants(): Promise<void> {
   console.log(`    extra ratio gatehouse SQLite / gatehouse Map adapter ${median(gatehouse.rates.map((rate, i) => rate / memory.rates[i]!)).toFixed(3)}`);
   console.log(row(bareRegistered));
   console.log(`    extra ratio gatehouse / bare with its client registered by DCR ${median(gatehouse.rates.map((rate, i) => rate / bareRegistered.rates[i]!)).toFixed(3)}`);
+  console.log(row(withMetrics));
+  console.log(`    extra ratio gatehouse metrics on / off ${median(withMetrics.rates.map((rate, i) => rate / gatehouse.rates[i]!)).toFixed(3)}   (issue 15 point 6: metrics measured on and off)`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
