@@ -65,7 +65,9 @@ describe('CLI text output of hostile stored values', () => {
     await server.auth.admin.audit.flush(); // audit events are written in batches, off the request path
     await server.auth.connectionRecorder.flush();
     for (const [what] of HOSTILE_NAMES) {
-      const listed = JSON.parse((await runCli(dir, ['--json', 'connections', 'list', '--client', clientIds.get(what)!])).stdout) as { attempts: Array<{ id: string }> };
+      const result = await runCli(dir, ['--json', 'connections', 'list', '--client', clientIds.get(what)!]);
+      assert.equal(result.code, 0, `connections list for ${what}: ${result.stderr}`);
+      const listed = JSON.parse(result.stdout) as { attempts: Array<{ id: string }> };
       attemptIds.set(what, listed.attempts[0]!.id);
     }
   });
