@@ -45,6 +45,7 @@ import { internalClientMetadata, loadExistingGrant } from './internal-client.ts'
 import type { DocumentHostPolicy } from '../cimd/document-host-policy.ts';
 import { CLIENT_KIND, createClientMetadataValidator, RESOURCE_SERVER_FOR, UPSTREAM_AUDIENCES } from '../registration/client-metadata-policy.ts';
 import type { RedirectUriPolicy } from '../registration/redirect-uri-policy.ts';
+import { newRegisteredClientId } from '../registration/registered-client-id.ts';
 import type { RevocationFeed } from '../revocation/revocation-feed.ts';
 import { answerUnauthorizedClient } from '../token-exchange/answer-unauthorized-client.ts';
 import { registerTokenExchangeGrant } from '../token-exchange/token-exchange-grant.ts';
@@ -179,6 +180,7 @@ export function createProvider(deps: ProviderDeps): Provider {
         enabled: config.registration.enabled,
         initialAccessToken: false,
         issueRegistrationAccessToken: false,
+        idFactory: newRegisteredClientId,
       },
       // Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document-02), which
       // the MCP authorization spec prefers to DCR. The provider validates the URL and document;
