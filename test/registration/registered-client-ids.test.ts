@@ -44,7 +44,7 @@ describe('registered client ids', () => {
       rmSync(dir, { recursive: true, force: true });
     });
 
-    // oidc-provider's own ids are base64url: 8 of them all free of `-` and `_` happens about once in 10,000 runs.
+    // oidc-provider's own ids are base64url: 8 of them all free of `-` and `_` happens about once in 50,000 runs.
     test('are letters and digits, and the command line takes each after --client as an administrator types it', async () => {
       for (let i = 0; i < 8; i += 1) {
         const { client_id: clientId } = await registerClient(server.issuer, CLAUDE_DCR_BODY);

@@ -2,9 +2,10 @@
  * The client_id Dynamic Client Registration hands out: 43 letters and digits, about 256 bits.
  *
  * oidc-provider's default draws 43 characters of base64url, so about one id in 32 starts with `-`
- * or `_`, and most hold one in the middle. An administrator then cannot pass it to the command line
- * as `--client ID` (an option value starting with `-` is read as another option), and a
- * double-click in a terminal or a browser selects only part of it. Letters and digits avoid both.
+ * or `_`. An administrator cannot pass one starting with `-` to the command line as `--client ID`
+ * (an option value starting with `-` is read as another option), and about half hold a `-`
+ * somewhere, where a double-click in a terminal or a browser stops selecting. Letters and digits
+ * avoid both.
  * Administrators' own ids (`static-…`, `svc-…`) already start with a letter.
  */
 import { randomBytes } from 'node:crypto';
