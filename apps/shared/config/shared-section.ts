@@ -50,6 +50,8 @@ export function sharedFields(context: LoadContext) {
         .meta({ description: 'PostgreSQL connections each app process keeps at most', env: 'DATABASE_MAX_CONNECTIONS' } satisfies FieldNote),
       statement_timeout: timerDuration.default(5)
         .meta({ description: 'a PostgreSQL statement running longer is cancelled', env: 'DATABASE_STATEMENT_TIMEOUT' } satisfies FieldNote),
+      prepared_statements: booleanish.default(true)
+        .meta({ description: 'PostgreSQL plans each statement once per connection; `false` behind a transaction-mode pooler that does not keep prepared statements (PgBouncer before 1.21, or with `max_prepared_statements = 0`)', env: 'DATABASE_PREPARED_STATEMENTS' } satisfies FieldNote),
     }).prefault({})
       .meta({ description: 'where both apps keep their data: SQLite files by default, one PostgreSQL database for replicas' } satisfies FieldNote),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')
@@ -92,7 +94,12 @@ export function toSharedConfig(shared: SharedFields) {
     logLevel: shared.log_level,
     /** Set when both apps keep their data in PostgreSQL (several replicas); unset: SQLite. */
     postgres: database.url
-      ? { url: database.url, maxConnections: database.max_connections, statementTimeoutMs: database.statement_timeout * 1000 }
+      ? {
+        url: database.url,
+        maxConnections: database.max_connections,
+        statementTimeoutMs: database.statement_timeout * 1000,
+        preparedStatements: database.prepared_statements,
+      }
       : undefined,
     /** Set when both apps serve https themselves. */
     tls: shared.tls,

@@ -14,6 +14,14 @@
  *   before the statement is sent: it always comes from a request, never from a failing database.
  * - No connection to be had, or one the server ended under a statement (a restart, a failover),
  *   throws DatabaseUnavailableError (a 503); the pool connects again for the next statement.
+ * - Each statement the apps send is named (a prepared statement), so PostgreSQL parses and plans
+ *   it once per connection instead of on every call (`StatementNames`). A statement whose result
+ *   columns follow the table's (`SELECT *`, `RETURNING *`) stays unnamed: during a rolling
+ *   upgrade, a newer replica's migration may add a column, and PostgreSQL refuses a prepared
+ *   statement whose result shape changed ("cached plan must not change result type"). A column
+ *   whose type a migration changes still causes that refusal: the connection is then closed and,
+ *   outside a transaction, the statement runs again on a fresh one. `preparedStatements: false`
+ *   sends every statement unnamed, for a transaction-mode pooler that does not keep them.
  * - Migrations run under a session advisory lock, so replicas starting together apply each file
  *   once; every file runs in a transaction with its row in `schema_migrations` (PostgreSQL's DDL
  *   is transactional), so a failed migration leaves nothing half-applied.
@@ -42,6 +50,61 @@ export interface PostgresOptions {
   statementTimeoutMs?: number;
   /** In milliseconds; how long a query waits for a free or new connection. Default is 5000. */
   connectTimeoutMs?: number;
+  /**
+   * Whether statements are named, so PostgreSQL plans each once per connection. Default is true;
+   * false behind a transaction-mode pooler that does not track named statements (PgBouncer
+   * before 1.21, or with `max_prepared_statements = 0`).
+   */
+  preparedStatements?: boolean;
+}
+
+/**
+ * How many distinct statements a process names at most. The apps send a few dozen; the bound
+ * keeps statements built from a request's shape (a list of n placeholders) from growing every
+ * connection's cache on the server without end. Past it, statements run unnamed.
+ */
+export const MAX_NAMED_STATEMENTS = 200;
+
+/**
+ * The name each statement text is prepared under: the same in every connection of the pool, so
+ * node-postgres parses a text once per connection and then only binds and executes it.
+ */
+export class StatementNames {
+  readonly #names = new Map<string, string | undefined>();
+  readonly #enabled: boolean;
+
+  constructor(enabled: boolean) {
+    this.#enabled = enabled;
+  }
+
+  /** The name for `text`, or undefined to send it unnamed. */
+  nameFor(text: string): string | undefined {
+    if (!this.#enabled) return undefined;
+    if (this.#names.has(text)) return this.#names.get(text);
+    if (this.#names.size >= MAX_NAMED_STATEMENTS) return undefined;
+    const name = followsTableColumns(text) ? undefined : `gatehouse_${this.#names.size}`;
+    this.#names.set(text, name);
+    return name;
+  }
+}
+
+/**
+ * A statement whose result columns are the table's (`SELECT *`, `t.*`, `RETURNING *`): its shape
+ * changes when a migration adds a column, which a prepared statement may not survive. Any `*`
+ * outside `count(*)` counts, which is on the safe side (a product runs unnamed, no harm done).
+ */
+function followsTableColumns(text: string): boolean {
+  return text.replace(/count\(\*\)/gi, '').includes('*');
+}
+
+/**
+ * PostgreSQL refusing a prepared statement whose result columns changed since it was planned
+ * (SQLSTATE 0A000): a migration changed a column's type under a running replica. The statement
+ * keeps failing on that connection, so the connection has to go.
+ */
+export function isStalePlan(err: unknown): boolean {
+  const { code, message } = err as { code?: unknown; message?: unknown };
+  return code === '0A000' && typeof message === 'string' && message.includes('cached plan must not change result type');
 }
 
 /**
@@ -96,53 +159,70 @@ async function connect(pool: pg.Pool): Promise<pg.PoolClient> {
 }
 
 /** Runs one statement on `client`, or, given the pool, on a connection of its own (as pool.query does). */
-async function query(client: pg.Pool | pg.PoolClient, text: string, values: unknown[]): Promise<pg.QueryResult> {
-  const connection = client instanceof pg.Pool ? await connect(client) : client;
-  let failure: Error | undefined;
+async function query(client: pg.Pool | pg.PoolClient, statement: pg.QueryConfig): Promise<pg.QueryResult> {
+  if (!(client instanceof pg.Pool)) return runOn(client, statement);
   try {
-    return await connection.query(text, values);
+    return await queryOwnConnection(client, statement);
   } catch (err) {
-    failure = err as Error;
-    throw isLostConnection(err) ? new DatabaseUnavailableError({ cause: err }) : err;
-  } finally {
-    // A connection whose statement failed is closed, not reused, as pool.query does.
-    if (connection !== client) (connection as pg.PoolClient).release(failure);
+    // The stale connection was closed; a fresh one plans the statement anew.
+    if (isStalePlan(err)) return queryOwnConnection(client, statement);
+    throw err;
   }
 }
 
-function executor(client: pg.Pool | pg.PoolClient): SqlExecutor {
+async function queryOwnConnection(pool: pg.Pool, statement: pg.QueryConfig): Promise<pg.QueryResult> {
+  const connection = await connect(pool);
+  let failure: Error | undefined;
+  try {
+    return await runOn(connection, statement);
+  } catch (err) {
+    failure = err as Error;
+    throw err;
+  } finally {
+    // A connection whose statement failed is closed, not reused, as pool.query does.
+    connection.release(failure);
+  }
+}
+
+async function runOn(connection: pg.PoolClient, statement: pg.QueryConfig): Promise<pg.QueryResult> {
+  try {
+    return await connection.query(statement);
+  } catch (err) {
+    throw isLostConnection(err) ? new DatabaseUnavailableError({ cause: err }) : err;
+  }
+}
+
+function executor(client: pg.Pool | pg.PoolClient, names: StatementNames): SqlExecutor {
   return {
     dialect: 'postgres',
     async all<Row>(sql: string, params?: SqlParams): Promise<Row[]> {
-      const { text, values } = statement(sql, params);
-      return (await query(client, text, values)).rows as Row[];
+      return (await query(client, statement(sql, params, names))).rows as Row[];
     },
     async get<Row>(sql: string, params?: SqlParams): Promise<Row | undefined> {
-      const { text, values } = statement(sql, params);
-      return (await query(client, text, values)).rows[0] as Row | undefined;
+      return (await query(client, statement(sql, params, names))).rows[0] as Row | undefined;
     },
     async run(sql: string, params?: SqlParams): Promise<SqlRunResult> {
-      const { text, values } = statement(sql, params);
-      return { changes: (await query(client, text, values)).rowCount ?? 0 };
+      return { changes: (await query(client, statement(sql, params, names))).rowCount ?? 0 };
     },
   };
 }
 
 /**
- * The statement in PostgreSQL's form. A parameter with U+0000 is refused here, as a client error
- * (NulCharacterError), not sent: the server would refuse the statement with an error that reads
- * as the database failing (SQLSTATE 22021) and is answered 500.
+ * The statement in PostgreSQL's form, named when it may be prepared. A parameter with U+0000 is
+ * refused here, as a client error (NulCharacterError), not sent: the server would refuse the
+ * statement with an error that reads as the database failing (SQLSTATE 22021) and is answered 500.
  */
-function statement(sql: string, params?: SqlParams): { text: string; values: unknown[] } {
-  const translated = toPostgresPlaceholders(sql, params);
-  if (hasNulCharacter(translated.values)) throw new NulCharacterError();
-  return translated;
+function statement(sql: string, params: SqlParams | undefined, names: StatementNames): pg.QueryConfig {
+  const { text, values } = toPostgresPlaceholders(sql, params);
+  if (hasNulCharacter(values)) throw new NulCharacterError();
+  return { name: names.nameFor(text), text, values };
 }
 
 export class PostgresDatabase implements SqlDatabase {
   readonly dialect = 'postgres' as const;
   readonly location: string;
   readonly pool: pg.Pool;
+  readonly #names: StatementNames;
   readonly #executor: SqlExecutor;
 
   constructor(options: PostgresOptions) {
@@ -159,7 +239,8 @@ export class PostgresDatabase implements SqlDatabase {
     });
     // An idle connection the server dropped: the pool replaces it; nothing is in flight on it.
     this.pool.on('error', () => {});
-    this.#executor = executor(this.pool);
+    this.#names = new StatementNames(options.preparedStatements ?? true);
+    this.#executor = executor(this.pool, this.#names);
   }
 
   all<Row>(sql: string, params?: SqlParams): Promise<Row[]> {
@@ -178,18 +259,19 @@ export class PostgresDatabase implements SqlDatabase {
     const client = await connect(this.pool);
     let broken: Error | undefined;
     try {
-      await query(client, 'BEGIN', []);
+      await runOn(client, { text: 'BEGIN' });
       try {
-        const result = await fn(executor(client));
-        await query(client, 'COMMIT', []);
+        const result = await fn(executor(client, this.#names));
+        await runOn(client, { text: 'COMMIT' });
         return result;
       } catch (err) {
         await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
         throw err;
       }
     } catch (err) {
-      // BEGIN on a connection the server ended: it must not go back to the pool.
-      if (err instanceof DatabaseUnavailableError) broken ??= err;
+      // BEGIN on a connection the server ended, or a statement whose plan went stale: the
+      // connection must not go back to the pool.
+      if (err instanceof DatabaseUnavailableError || isStalePlan(err)) broken ??= err as Error;
       throw err;
     } finally {
       client.release(broken);
