@@ -69,7 +69,7 @@ export const MAX_NAMED_STATEMENTS = 200;
  * The name each statement text is prepared under: the same in every connection of the pool, so
  * node-postgres parses a text once per connection and then only binds and executes it.
  */
-export class StatementNames {
+class StatementNames {
   readonly #names = new Map<string, string | undefined>();
   readonly #enabled: boolean;
 
@@ -164,7 +164,8 @@ async function query(client: pg.Pool | pg.PoolClient, statement: pg.QueryConfig)
   try {
     return await queryOwnConnection(client, statement);
   } catch (err) {
-    // The stale connection was closed; a fresh one plans the statement anew.
+    // Refused before it ran, so running it again cannot apply it twice. The stale connection was
+    // closed; a fresh one plans the statement anew.
     if (isStalePlan(err)) return queryOwnConnection(client, statement);
     throw err;
   }
