@@ -61,7 +61,9 @@ export interface PostgresOptions {
 /**
  * How many distinct statements a process names at most. The apps send a few dozen; the bound
  * keeps statements built from a request's shape (a list of n placeholders) from growing every
- * connection's cache on the server without end. Past it, statements run unnamed.
+ * connection's cache on the server without end. Past it, statements run unnamed. Each costs the
+ * server about 24 KB per connection (PostgreSQL 15, pg_backend_memory_contexts after sign-ins and
+ * refreshes: 31 statements, 740 KB of cached plans), so at most about 5 MB per connection.
  */
 export const MAX_NAMED_STATEMENTS = 200;
 
