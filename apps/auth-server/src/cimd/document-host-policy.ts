@@ -1,8 +1,8 @@
 /**
  * Which Client ID Metadata Documents Gatehouse will fetch, and how it presents their clients.
  *
- * - The client_id URL must have a path (oidc-provider already requires https, no fragment, no
- *   userinfo and no dot segments).
+ * - The client_id URL must begin `https://` in lower case and have a path (oidc-provider already
+ *   requires https in any case, no fragment, no userinfo and no dot segments).
  * - A literal special-use IP as host is refused before any connection is tried.
  * - Hosts on the trusted list (default: Claude's) are fetched; others follow the configured
  *   choice: `allow`, `warn` (allowed, with a warning on the consent page) or `refuse`.
@@ -27,6 +27,9 @@ export function createDocumentHostPolicy(
   const trusted = async (url: URL) => (await trustedHosts()).has(url.host.toLowerCase());
   return {
     async allowFetch(clientId) {
+      // The scheme only as documents write it: the provider also fetches `HTTPS://…`, which would
+      // give one document a second client id (and grants, consents) of its own.
+      if (!clientId.startsWith('https://')) return false;
       const url = URL.parse(clientId);
       if (!url || url.pathname === '/' || url.pathname === '') return false;
       const host = url.hostname.replace(/^\[|\]$/g, '');

@@ -88,8 +88,15 @@ function invalidMetadata(description: string): Error {
   return new errors.InvalidClientMetadata(description);
 }
 
+/**
+ * Whether the provider takes `clientId` for a Client ID Metadata Document's URL, so its client
+ * gets the rules for documents. The provider's own test (isValidClientIdUrl, `/^https:\/\//iu`)
+ * reads the scheme in any case, and so must this: a case-sensitive test let a document whose id
+ * was written `HTTPS://…` past every rule here, and its own gatehouse_* fields made it a service
+ * account that took client_credentials tokens with mcp:admin.
+ */
 export function isMetadataDocumentClientId(clientId: unknown): clientId is string {
-  return typeof clientId === 'string' && clientId.startsWith('https://');
+  return typeof clientId === 'string' && /^https:\/\//i.test(clientId);
 }
 
 /**
