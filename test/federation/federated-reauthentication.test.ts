@@ -6,8 +6,12 @@
  * started, or the sensitive admin action stays refused. An app's max_age is passed on to the
  * upstream, whose SSO session usually outlives Gatehouse's: an answer from a session older than
  * max_age is refused the same way, where it used to give the app an ID token whose auth_time was
- * the moment the browser came back. An ordinary sign-in leaves the upstream's choice. Both sides'
- * sign-in times run on one test clock, moved, never slept.
+ * the moment the browser came back. An ordinary sign-in leaves the upstream's choice.
+ *
+ * Signing out and back in through the upstream's SSO session, as anyone at an unattended browser
+ * can, is not a recent sign-in: it counts from the upstream's auth_time when the ID token states
+ * one, and never counts as recent when it does not. Every case runs against an upstream of each
+ * kind. Both sides' sign-in times run on one test clock, moved, never slept.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -22,27 +26,33 @@ import { csrfOf, post } from '../admin/support/admin-browser.ts';
 
 const RESOURCE = 'http://localhost:4001/mcp';
 
-describe('federated sign-in and re-authentication', () => {
+/** Gatehouse federating to a test upstream whose admin@example.com is an admin here, and an app registered. */
+async function startFederation(clock: TestClock, idpOptions: { statesAuthTime?: boolean } = {}) {
+  const idp = await startUpstreamIdp({ 'admin@example.com': { email: 'admin@example.com', email_verified: true } }, { clock, ...idpOptions });
+  const server = await startAuthServer({
+    clock,
+    configure(config) {
+      config.authServer.mode = 'both';
+      config.authServer.upstreams = [{
+        id: 'test-idp', displayName: 'Test IdP', issuer: idp.issuer, clientId: idp.clientId, clientSecret: idp.clientSecret,
+        scopes: ['openid', 'email'], allowedDomains: ['example.com'], allowedEmails: [], newUsers: 'allow',
+        defaultScopes: ['mcp:read'], adminUsers: ['admin@example.com'], adminScopes: ['mcp:read', 'mcp:admin'], timeout: 5,
+      }];
+    },
+  });
+  await idp.allowClient(`${server.issuer}/oauth/callback/test-idp`);
+  return { idp, server, client: await registerClient(server.issuer) };
+}
+
+// Some upstreams state auth_time only when asked (a max_age), others in every ID token.
+for (const statesAuthTime of [false, true]) describe(`federated sign-in and re-authentication, at an upstream that states auth_time ${statesAuthTime ? 'in every ID token' : 'only when asked'}`, () => {
   let idp: UpstreamIdp;
   let server: TestAuthServer;
   let client: RegisteredClient;
   const clock = new TestClock();
 
   before(async () => {
-    idp = await startUpstreamIdp({ 'admin@example.com': { email: 'admin@example.com', email_verified: true } }, { clock });
-    server = await startAuthServer({
-      clock,
-      configure(config) {
-        config.authServer.mode = 'both';
-        config.authServer.upstreams = [{
-          id: 'test-idp', displayName: 'Test IdP', issuer: idp.issuer, clientId: idp.clientId, clientSecret: idp.clientSecret,
-          scopes: ['openid', 'email'], allowedDomains: ['example.com'], allowedEmails: [], newUsers: 'allow',
-          defaultScopes: ['mcp:read'], adminUsers: ['admin@example.com'], adminScopes: ['mcp:read', 'mcp:admin'], timeout: 5,
-        }];
-      },
-    });
-    await idp.allowClient(`${server.issuer}/oauth/callback/test-idp`);
-    client = await registerClient(server.issuer);
+    ({ idp, server, client } = await startFederation(clock, { statesAuthTime }));
   });
   after(async () => {
     await server?.close();
@@ -137,6 +147,20 @@ describe('federated sign-in and re-authentication', () => {
     const created = await createUser(browser, back, 'made-after-fresh-sign-in');
     assert.equal(created.status, 303, 'carried out, not sent to sign in');
     assert.ok(await server.auth.users.findByUsername('made-after-fresh-sign-in'));
+  });
+
+  test('signing out and back in through the upstream\'s SSO session is not taken for a recent sign-in: the admin action is sent to a fresh sign-in', async () => {
+    const { browser, page } = await adminSignedInAgo(10 * 60);
+    assertSentToFreshSignIn(await createUser(browser, page, 'made-after-sso-pass-through'), 'an old sign-in must sign in again');
+    // Someone at the unattended browser: sign out of Gatehouse, sign in again without a password.
+    const signedOut = await post(browser, await browser.navigate('/account'), '/account/sign-out');
+    assert.match(signedOut.html, /Signed out/);
+    const before = idp.requests.filter((request) => request.startsWith('POST /interaction/')).length;
+    const back = await viaUpstream(browser, await browser.navigate('/admin/users'));
+    assert.equal(new URL(back.url).pathname, '/admin/users', `${back.status} ${back.url}`);
+    assert.equal(idp.requests.filter((request) => request.startsWith('POST /interaction/')).length, before, 'the upstream asked for nothing');
+    assertSentToFreshSignIn(await createUser(browser, back, 'made-after-sso-pass-through'), 'a pass-through of the upstream session is not a recent sign-in');
+    assert.equal(await server.auth.users.findByUsername('made-after-sso-pass-through'), undefined, 'nothing was created');
   });
 
   /** The app's authorization request, for the ID token (`openid`) and mcp:read, with `extra` parameters. */

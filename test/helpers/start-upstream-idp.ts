@@ -36,6 +36,11 @@ export interface UpstreamIdpOptions {
   issParameter?: boolean;
   /** What a sign-in at the upstream is stamped with (`auth_time`). Default: the machine's clock. */
   clock?: Clock;
+  /**
+   * State `auth_time` in every ID token (the client's `require_auth_time`), as some upstreams do.
+   * Default false: only when asked (a max_age), as oidc-provider and Google do by default.
+   */
+  statesAuthTime?: boolean;
 }
 
 export interface UpstreamIdp {
@@ -72,7 +77,7 @@ export async function startUpstreamIdp(users: Record<string, UpstreamUser>, opti
     async allowClient(redirectUris) {
       const key = await generateSigningKey('active');
       const provider = new Provider(issuer, {
-        clients: [{ client_id: clientId, client_secret: clientSecret, redirect_uris: [redirectUris].flat(), token_endpoint_auth_method: 'client_secret_post' }],
+        clients: [{ client_id: clientId, client_secret: clientSecret, redirect_uris: [redirectUris].flat(), token_endpoint_auth_method: 'client_secret_post', ...(options.statesAuthTime ? { require_auth_time: true } : {}) }],
         jwks: { keys: [key.jwk] },
         scopes: ['openid', 'email', 'profile'],
         claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },

@@ -52,6 +52,7 @@ import type { SignInResult } from '../ops/auth-server-metrics.ts';
 import { admit, type FederatedAccounts } from './federated-accounts.ts';
 import type { FederatedLogins } from './federated-logins.ts';
 import { federatedRedirectUri, SHARED_CALLBACK_PATH } from './federated-redirect-uri.ts';
+import { signInTime } from './sign-in-time.ts';
 import type { UpstreamClients } from './upstream-clients.ts';
 
 export interface FederatedSignInDeps {
@@ -302,11 +303,7 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
     }
     deps.onSignIn?.('success');
     await deps.recordSignIn?.(ctx, { ...audited, ok: true });
-    // The sign-in time on our clock, which the admin pages' re-authentication compares with; under
-    // a max_age, when the upstream signed the person in (checked above), never later than now.
-    const now = deps.clock.epochSeconds();
-    const ts = maxAge === undefined ? now : Math.min(now, claims.auth_time as number);
-    interaction.result = { login: { accountId: user.id, amr: ['fed'], ts } };
+    interaction.result = { login: { accountId: user.id, amr: ['fed'], ...signInTime(claims.auth_time, deps.clock.epochSeconds()) } };
     // `exp` is the provider's; the adapter stores our now + this TTL, which is `exp` again.
     await interaction.save(interaction.exp - deps.clock.epochSeconds());
     ctx.status = 303;

@@ -18,7 +18,8 @@
  *   no older than `admin.reauthenticate_after`: otherwise the POST is not carried out, the browser
  *   signs in afresh (password, or the upstream for federated admins, whose `auth_time` must show
  *   it really did: federation/federated-sign-in-routes.ts) and comes back to the page the form is
- *   on, to submit it again. A form is never replayed after a sign-in.
+ *   on, to submit it again. A form is never replayed after a sign-in. A federated sign-in whose
+ *   upstream stated no `auth_time` (acr "0", federation/sign-in-time.ts) never counts as recent.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Context, Next, ParameterizedContext } from 'koa';
@@ -29,6 +30,7 @@ import { createAdminActivity } from './admin-activity.ts';
 import { PageError } from '../http/page-error.ts';
 import type { SignedInState } from './page-state.ts';
 import { INTERNAL_CALLBACK_PATH, INTERNAL_CLIENT_ID } from '../provider/internal-client.ts';
+import { UNPROVEN_SIGN_IN_ACR } from '../federation/sign-in-time.ts';
 import { isAdmin } from '../management/user-admin.ts';
 
 const STATE_COOKIE = 'gatehouse.admin_sign_in';
@@ -117,7 +119,8 @@ export function createPageSession(deps: PageSessionDeps) {
         activity.touch(ctx, session);
       }
       ctx.state.user = user;
-      ctx.state.signedInAt = session.loginTs;
+      // A sign-in at acr "0" (federated, with no auth_time) is not known to be recent at all.
+      ctx.state.signedInAt = session.acr === UNPROVEN_SIGN_IN_ACR ? undefined : session.loginTs;
       // `jti` is the session's id, the `_session` cookie's value (@types/oidc-provider leaves out the `id` getter).
       ctx.state.sessionId = session.jti;
       await next();

@@ -17,7 +17,7 @@ import type { RefusedForm } from './refused-form.ts';
 /** After requireSignedIn: an active user with the route's access. */
 export interface SignedInState extends RequestIdState {
   user: User;
-  /** When the user signed in (the provider session's `loginTs`, epoch seconds), if it says. */
+  /** When the user signed in (the provider session's `loginTs`, epoch seconds), if that is known. */
   signedInAt?: number;
   /** The provider session's id (the `_session` cookie's value): the one kept when the user changes their own password. */
   sessionId: string;
