@@ -20,6 +20,13 @@
  *   deleted and `grant.revoked` is emitted, which the revocation feed and the audit log follow)
  *   and fails with invalid_grant, before anything is issued. A consumed refresh token or code
  *   shrinks to a tombstone in that same statement (what reuse detection needs, see TOMBSTONE_FIELDS).
+ * - An ended browser session (sign-out, or every session of a user whose password was reset or
+ *   who was disabled: model-store.ts `deleteSessions`) is not deleted but kept as a tombstone
+ *   (`consumed_at` set, payload emptied) until it would have expired, which `find*` never return
+ *   and a save never overwrites (SESSION_ENDED, UPSERT_CONFLICT). oidc-provider loads the session
+ *   at the start of every request and saves it again at the end (lib/shared/session.js), so a
+ *   request in flight when the row was deleted wrote it back: whoever kept requests going with a
+ *   stolen session cookie stayed signed in through the password reset meant to evict them.
  * - A client assertion's replay marker (`ReplayDetection`) is written only where no live one is,
  *   so one assertion presented on two replicas at once is accepted once (INSERT_REPLAY_MARKER).
  * - Rows are kept in their stored form (stored-form.ts): bearer ids and client secrets only as
@@ -51,6 +58,8 @@ const UPSERT_CONFLICT = `
     user_code = excluded.user_code, account_id = excluded.account_id, client_id = excluded.client_id,
     expires_at = excluded.expires_at,
     consumed_at = COALESCE(excluded.consumed_at, oidc_models.consumed_at)`;
+/** Never over an ended session's tombstone (see the header). */
+const NOT_OVER_ENDED_SESSION = "WHERE oidc_models.model <> 'Session' OR oidc_models.consumed_at IS NULL";
 /**
  * SQLite only: where a new row goes in the table's b-tree. A rowid table appends each row after
  * the last, and space freed inside an older page (a row deleted, or rewritten shorter) is used
@@ -67,7 +76,7 @@ const UPSERT_CONFLICT = `
  * PostgreSQL reuses freed space in any page (its free space map) and needs none of this.
  */
 const APPENDED_MODELS = ['Grant', 'RefreshToken'].map(storedModel);
-const UPSERT = {
+const UPSERT_UNCONDITIONAL = {
   sqlite: `
   INSERT INTO oidc_models (rowid, model, id, payload, grant_id, uid, user_code, account_id, client_id, consumed_at, expires_at)
   VALUES (CASE WHEN @model IN (${APPENDED_MODELS.map((m) => `'${m}'`).join(', ')}) 
@@ -77,6 +86,10 @@ const UPSERT = {
   INSERT INTO oidc_models (model, id, payload, grant_id, uid, user_code, account_id, client_id, consumed_at, expires_at)
   VALUES (@model, @id, @payload, @grantId, @uid, @userCode, @accountId, @clientId, @consumedAt, @expiresAt)${UPSERT_CONFLICT}`,
 };
+const UPSERT = {
+  sqlite: `${UPSERT_UNCONDITIONAL.sqlite} ${NOT_OVER_ENDED_SESSION}`,
+  postgres: `${UPSERT_UNCONDITIONAL.postgres} ${NOT_OVER_ENDED_SESSION}`,
+};
 /**
  * A replay marker (a client assertion's jti, RFC 7523 §3 item 7: used once) is written only where
  * no live one is: oidc-provider checks with `find` and then saves (lib/models/replay_detection.js),
@@ -85,8 +98,8 @@ const UPSERT = {
  * assertions write markers here (DPoP, CIBA and client attestation are off).
  */
 const INSERT_REPLAY_MARKER = {
-  sqlite: `${UPSERT.sqlite} WHERE oidc_models.expires_at <= @now`,
-  postgres: `${UPSERT.postgres} WHERE oidc_models.expires_at <= @now`,
+  sqlite: `${UPSERT_UNCONDITIONAL.sqlite} WHERE oidc_models.expires_at <= @now`,
+  postgres: `${UPSERT_UNCONDITIONAL.postgres} WHERE oidc_models.expires_at <= @now`,
 };
 const FIND = `SELECT payload, consumed_at, grant_id, account_id, client_id, expires_at FROM oidc_models WHERE model = @model AND id = @id AND ${VISIBLE}`;
 /**
@@ -192,6 +205,13 @@ const CONSUME_TO_TOMBSTONE = Object.fromEntries((['sqlite', 'postgres'] as const
   Object.fromEntries(Object.entries(TOMBSTONE_FIELDS).map(([model, fields]) => [model, consumeToTombstone(dialect, fields)]))])) as Record<SqlDialect, Record<string, string | undefined>>;
 const GRANT_OF = 'SELECT grant_id FROM oidc_models WHERE model = @model AND id = @id';
 const DESTROY = 'DELETE FROM oidc_models WHERE model = @model AND id = @id';
+/**
+ * A session's end: a tombstone in place of the row (see the header), kept until its expiry. Its
+ * `uid` goes: the session that takes over from it at a sign-in or consent (a new id, the same
+ * uid) is the one `findByUid` must find.
+ */
+export const SESSION_ENDED = "consumed_at = @now, payload = '{}', uid = NULL";
+const END_SESSION = `UPDATE oidc_models SET ${SESSION_ENDED} WHERE model = 'Session' AND id = @id AND consumed_at IS NULL`;
 const REVOKE_BY_GRANT_ID = `DELETE FROM oidc_models WHERE ${sameId('grant_id', '@grantId')}`;
 const REVOKE_GRANT = `DELETE FROM oidc_models WHERE (${sameId('grant_id', '@grantId')}) OR (model = '${storedModel('Grant')}' AND id = @grantId)`;
 
@@ -201,8 +221,8 @@ const REUSE_DETAIL: Record<string, string> = {
   AuthorizationCode: 'authorization code already consumed',
 };
 
-function toPayload(row: Pick<Row, 'payload' | 'consumed_at'> | undefined): AdapterPayload | undefined {
-  if (!row) return undefined;
+function toPayload(row: Pick<Row, 'payload' | 'consumed_at'> | undefined, model: string): AdapterPayload | undefined {
+  if (!row || (model === 'Session' && row.consumed_at !== null)) return undefined;
   const payload = JSON.parse(row.payload) as AdapterPayload;
   if (row.consumed_at !== null) payload.consumed = row.consumed_at;
   return payload;
@@ -292,17 +312,17 @@ export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemCloc
         if (readAlong) return fromStoredPayload('Grant', id, JSON.parse(readAlong.payload) as AdapterPayload, readAlong.columns);
       }
       const row = await db.get<RowWithGrant>(FIND_WITH_GRANT.get(this.model) ?? FIND, { model: this.stored, id: storedId(this.model, id), now: now() });
-      const payload = toPayload(row);
+      const payload = toPayload(row, this.model);
       if (row && GRANT_HOLDS_ACCOUNT.has(this.model)) keepGrantReadAlong(row);
       return payload && fromStoredPayload(this.model, id, payload, row!);
     }
 
     async findByUid(uid: string): Promise<AdapterPayload | undefined> {
-      return toPayload(await db.get<Row>(FIND_BY_UID, { model: this.stored, uid, now: now() }));
+      return toPayload(await db.get<Row>(FIND_BY_UID, { model: this.stored, uid, now: now() }), this.model);
     }
 
     async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-      return toPayload(await db.get<Row>(FIND_BY_USER_CODE, { model: this.stored, userCode, now: now() }));
+      return toPayload(await db.get<Row>(FIND_BY_USER_CODE, { model: this.stored, userCode, now: now() }), this.model);
     }
 
     async consume(id: string): Promise<void> {
@@ -313,7 +333,8 @@ export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemCloc
     }
 
     async destroy(id: string): Promise<void> {
-      await db.run(DESTROY, { model: this.stored, id: storedId(this.model, id) });
+      if (this.model === 'Session') await db.run(END_SESSION, { id: storedId(this.model, id), now: now() });
+      else await db.run(DESTROY, { model: this.stored, id: storedId(this.model, id) });
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {

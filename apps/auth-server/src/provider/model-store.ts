@@ -14,8 +14,8 @@
  *   the audit log) can commit with them.
  */
 import { systemClock, type Clock } from '../../../shared/clock.ts';
-import type { SqlDatabase, SqlExecutor } from '../../../shared/storage/sql-database.ts';
-import { changeClientMetadata, insertClient, readClientMetadata, readGrantFacts, type ClientMetadataChange } from './database-adapter.ts';
+import type { SqlDatabase, SqlExecutor, SqlValue } from '../../../shared/storage/sql-database.ts';
+import { changeClientMetadata, insertClient, readClientMetadata, readGrantFacts, SESSION_ENDED, type ClientMetadataChange } from './database-adapter.ts';
 import { sameId } from './prefix-index.ts';
 import { storedId } from './stored-form.ts';
 import { storedModel } from './stored-model.ts';
@@ -153,18 +153,19 @@ export class ModelStore {
   }
 
   /**
-   * Ends every browser session of an account (the provider's Session rows); how many.
+   * Ends every browser session of an account (the provider's Session rows); how many. Each is
+   * left as a tombstone that no request still in flight can save back (database-adapter.ts).
    * `exceptSessionId`: the one session kept, by the provider's id (the `_session` cookie's value),
    * for a user who changes their own password from it. Rows are keyed by its hash (stored-form.ts).
    */
   async deleteSessions(accountId: string, options: { exceptSessionId?: string } = {}, tx: SqlExecutor = this.db): Promise<number> {
-    const params = [accountId];
+    const params: Record<string, SqlValue> = { accountId, now: this.clock.epochSeconds() };
     let except = '';
     if (options.exceptSessionId !== undefined) {
-      except = ' AND id <> ?';
-      params.push(storedId('Session', options.exceptSessionId));
+      except = ' AND id <> @except';
+      params.except = storedId('Session', options.exceptSessionId);
     }
-    return (await tx.run(`DELETE FROM oidc_models WHERE model = 'Session' AND account_id = ?${except}`, params)).changes;
+    return (await tx.run(`UPDATE oidc_models SET ${SESSION_ENDED} WHERE model = 'Session' AND account_id = @accountId AND consumed_at IS NULL${except}`, params)).changes;
   }
 
   /** Every stored client still valid (registrations pending first use until they expire). */
