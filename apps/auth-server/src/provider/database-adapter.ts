@@ -21,7 +21,8 @@
  *   and fails with invalid_grant, before anything is issued. A consumed refresh token or code
  *   shrinks to a tombstone in that same statement (what reuse detection needs, see TOMBSTONE_FIELDS).
  * - An ended browser session (sign-out, or every session of a user whose password was reset or
- *   who was disabled: model-store.ts `deleteSessions`) is not deleted but kept as a tombstone
+ *   who was disabled: model-store.ts `deleteSessions`; not the old id of a session the provider
+ *   gives a new one, isRotatedSessionId) is not deleted but kept as a tombstone
  *   (`consumed_at` set, payload emptied) until it would have expired, which `find*` never return
  *   and a save never overwrites (SESSION_ENDED, UPSERT_CONFLICT). oidc-provider loads the session
  *   at the start of every request and saves it again at the end (lib/shared/session.js), so a
@@ -229,6 +230,17 @@ function toPayload(row: Pick<Row, 'payload' | 'consumed_at'> | undefined, model:
 }
 
 /**
+ * Whether destroying session `id` is the provider giving the request's session a new id (at a
+ * sign-in or consent, lib/models/session.js `resetIdentifier`, then `save`), not ending it: the
+ * person goes on under the new id, so nothing is evicted that a tombstone must keep out, and a
+ * tombstone per consent would hold about 200 bytes per grant for the session's whole lifetime.
+ */
+function isRotatedSessionId(id: string): boolean {
+  const session = (currentContext()?.oidc as { session?: { oldId?: string } } | undefined)?.session;
+  return session?.oldId === id;
+}
+
+/**
  * The request being served, if any: oidc-provider keeps it in an AsyncLocalStorage around its
  * routes (`Provider.ctx`, lib/provider.js). The adapter's interface carries no context.
  */
@@ -333,7 +345,7 @@ export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemCloc
     }
 
     async destroy(id: string): Promise<void> {
-      if (this.model === 'Session') await db.run(END_SESSION, { id: storedId(this.model, id), now: now() });
+      if (this.model === 'Session' && !isRotatedSessionId(id)) await db.run(END_SESSION, { id: storedId(this.model, id), now: now() });
       else await db.run(DESTROY, { model: this.stored, id: storedId(this.model, id) });
     }
 
