@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../../apps/shared/config/load-config.ts';
 import { createMetricsRegistry } from '../../apps/shared/metrics.ts';
-import { assertNoStackTrace, CLAUDE_DCR_BODY, connect, redeem, register, registerClient } from '../helpers/oauth-flow.ts';
+import { assertNoStackTrace, authorizeUrl, CLAUDE_DCR_BODY, connect, redeem, register, registerClient } from '../helpers/oauth-flow.ts';
+import { createPkce } from '../helpers/pkce.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { TEST_BACKENDS } from '../helpers/test-database.ts';
 import { TestClock } from '../helpers/test-clock.ts';
@@ -204,17 +205,35 @@ describe('token, revocation, introspection and sign-in form rate limits', () => 
     assert.equal((await post('/oauth/token', '192.0.2.60')).status, 429);
   });
 
-  test('authorization requests (each keeps an interaction for an hour) share the sign-in bucket and get the 429 page past it', async () => {
-    const authorize = async () => {
-      const response = await fetch(`${server.issuer}/oauth/authorize?client_id=nobody&response_type=code`, { headers: from('203.0.113.85'), redirect: 'manual' });
-      return { status: response.status, text: await response.text(), headers: response.headers };
-    };
-    for (let i = 0; i < 2; i += 1) assert.notEqual((await authorize()).status, 429);
-    const refused = await authorize();
-    assert.equal(refused.status, 429);
-    assert.ok(refused.headers.get('retry-after'));
-    assert.match(refused.headers.get('content-type') ?? '', /^text\/html/);
-    assertNoStackTrace(refused.text, '/oauth/authorize');
+  // The provider serves every GET route to HEAD too, running the whole authorization (an
+  // interaction stored for an hour), so HEAD takes from the same bucket.
+  for (const [method, ip] of [['GET', '203.0.113.85'], ['HEAD', '203.0.113.86']] as const) {
+    test(`authorization requests by ${method} (each keeps an interaction for an hour) share the sign-in bucket and get the 429 page past it`, async () => {
+      const authorize = async () => {
+        const response = await fetch(`${server.issuer}/oauth/authorize?client_id=nobody&response_type=code`, { method, headers: from(ip), redirect: 'manual' });
+        return { status: response.status, text: await response.text(), headers: response.headers };
+      };
+      for (let i = 0; i < 2; i += 1) assert.notEqual((await authorize()).status, 429);
+      const refused = await authorize();
+      assert.equal(refused.status, 429);
+      assert.ok(refused.headers.get('retry-after'));
+      assert.match(refused.headers.get('content-type') ?? '', /^text\/html/);
+      if (method === 'GET') assertNoStackTrace(refused.text, '/oauth/authorize');
+    });
+  }
+
+  test('a HEAD /oauth/authorize past the limit stores no interaction', async () => {
+    const interactions = async () => Number((await server.auth.database.get<{ n: number }>("SELECT count(*) AS n FROM oidc_models WHERE model = 'Interaction'"))?.n);
+    const client = await registerClient(server.issuer);
+    const url = authorizeUrl(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: 'http://localhost:4001/mcp' }, createPkce().challenge);
+    const before = await interactions();
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i += 1) {
+      const response = await fetch(url, { method: 'HEAD', headers: from('203.0.113.87'), redirect: 'manual' });
+      statuses.push(response.status);
+    }
+    assert.deepEqual(statuses, [303, 303, 429, 429, 429, 429]);
+    assert.equal(await interactions(), before + 2, 'only the two let through stored one each');
   });
 
   test('other GET requests are never limited', async () => {

@@ -101,6 +101,14 @@ describe('errors for a client whose metadata document is on an unknown host', ()
     assert.doesNotMatch(page.html, /<script/);
   });
 
+  test('a HEAD request (which the provider serves as it serves a GET) is held too: no Location to the author\'s page', async () => {
+    const url = authorizeUrl(server.issuer, { clientId, redirectUri: landing, scope: 'mcp:read', resource: RESOURCE }, createPkce().challenge);
+    url.searchParams.set('prompt', 'none');
+    const response = await fetch(url, { method: 'HEAD', redirect: 'manual' });
+    assert.equal(response.status, 400);
+    assert.equal(response.headers.get('location'), null);
+  });
+
   test('an unregistered redirect URI is still refused without any way back', async () => {
     const page = await open({ prompt: 'none', redirect_uri: `${docs.origin}/elsewhere` });
     assert.equal(page.status, 400);

@@ -23,7 +23,7 @@
  */
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
-import { routeOf } from '../http/prepare-oauth-request.ts';
+import { isGetOrHead, routeOf } from '../http/prepare-oauth-request.ts';
 import { isMetadataDocumentClientId } from '../registration/client-metadata-policy.ts';
 import type { DocumentHostPolicy } from './document-host-policy.ts';
 
@@ -44,7 +44,7 @@ export type HeldErrorResponse =
 export function markUntrustedDocumentClients(policy: DocumentHostPolicy) {
   return async function markUntrustedDocumentClientsMiddleware(ctx: Context, next: Next): Promise<void> {
     const clientId = ctx.query.client_id;
-    if (ctx.method === 'GET' && routeOf(ctx.path) === '/oauth/authorize' && isMetadataDocumentClientId(clientId) && await policy.needsWarning(clientId)) {
+    if (isGetOrHead(ctx.method) && routeOf(ctx.path) === '/oauth/authorize' && isMetadataDocumentClientId(clientId) && await policy.needsWarning(clientId)) {
       (ctx.state as HoldState).untrustedDocumentHost = true;
     }
     await next();

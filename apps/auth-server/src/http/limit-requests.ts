@@ -5,7 +5,7 @@
  * - POST /oauth/register: `registration` (default 20 at once, refilled over 10 minutes; Claude
  *   registers once per connect, so a person reconnecting never gets near it), then the pending cap.
  * - POST /oauth/token, /oauth/revoke, /oauth/introspect: `token` (default 600 per minute).
- * - POST /interaction/… (sign-in, consent, federated sign-in) and /oauth/authorize (GET or POST:
+ * - POST /interaction/… (sign-in, consent, federated sign-in) and /oauth/authorize (GET, HEAD or POST:
  *   each starts an interaction the server keeps for an hour, so a flood of them would fill the
  *   database): `signIn` (default 120 per minute; wrong passwords are limited much sooner by the
  *   sign-in throttle).
@@ -25,7 +25,7 @@ import type { Logger } from '../../../shared/logger.ts';
 import type { PendingRegistrations } from '../registration/pending-registrations.ts';
 import { clientAddressKey } from './client-address-key.ts';
 import { PageError } from './page-error.ts';
-import { routeOf } from './prepare-oauth-request.ts';
+import { isGetOrHead, routeOf } from './prepare-oauth-request.ts';
 import type { RateLimit, TokenBuckets } from './rate-limiter.ts';
 
 export type LimitName = 'registration' | 'token' | 'sign_in' | 'pending_registrations';
@@ -74,7 +74,7 @@ export function limitRequests(options: LimitRequestsOptions) {
 
   return async function limitRequestsMiddleware(ctx: Context, next: Next): Promise<void> {
     const route = routeOf(ctx.path);
-    const name = ctx.method === 'POST' || (ctx.method === 'GET' && route === '/oauth/authorize') ? limitOf(route) : undefined;
+    const name = ctx.method === 'POST' || (isGetOrHead(ctx.method) && route === '/oauth/authorize') ? limitOf(route) : undefined;
     if (!name) return next();
     const now = options.clock.now();
     if (options.limits) {

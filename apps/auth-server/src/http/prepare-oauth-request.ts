@@ -48,6 +48,15 @@ export function routeOf(path: string): string {
   return lower.length > 1 && lower.endsWith('/') ? lower.slice(0, -1) : lower;
 }
 
+/**
+ * Whether a request reads like a GET: the provider's router serves every GET route to HEAD too
+ * (lib/helpers/router.js), running the whole action (a HEAD /oauth/authorize stores an
+ * interaction as a GET does), so whatever this app decides for a GET must hold for a HEAD.
+ */
+export function isGetOrHead(method: string): boolean {
+  return method === 'GET' || method === 'HEAD';
+}
+
 function normaliseParams(params: URLSearchParams, options: PrepareOptions, isAuthorization: boolean): boolean {
   let changed = false;
   const resources = params.getAll('resource');
@@ -96,7 +105,7 @@ export function prepareOAuthRequest(options: PrepareOptions) {
     const isAuthorization = route === '/oauth/authorize';
     if (/^\/oauth\/authorize\/[^/]+$/.test(route)) {
       ctx.querystring = '';
-    } else if (isAuthorization && ctx.method === 'GET') {
+    } else if (isAuthorization && isGetOrHead(ctx.method)) {
       const params = new URLSearchParams(ctx.querystring);
       if (normaliseParams(params, options, true)) ctx.querystring = params.toString();
     } else if (ctx.method === 'POST' && route.startsWith('/oauth/')) {

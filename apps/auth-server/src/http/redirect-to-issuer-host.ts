@@ -23,6 +23,7 @@
  */
 import type { Context, Next } from 'koa';
 import { isLoopbackHostname } from '../../../shared/loopback-hosts.ts';
+import { isGetOrHead } from './prepare-oauth-request.ts';
 
 const PAGE_PATH = /^\/(?:$|admin(?:\/|$)|account(?:\/|$)|interaction\/|oauth\/authorize(?:\/|$))/i;
 
@@ -51,7 +52,7 @@ export function redirectToIssuerHost(options: { issuer: string; trustProxy: bool
   // Not async: nothing runs after next(), and an async frame per middleware cost about 1 µs a
   // request (koa-compose microbenchmark).
   return function redirectToIssuerHostMiddleware(ctx: Context, next: Next): Promise<void> {
-    const isPage = (ctx.method === 'GET' || ctx.method === 'HEAD') && ctx.url.startsWith('/') && PAGE_PATH.test(ctx.path);
+    const isPage = isGetOrHead(ctx.method) && ctx.url.startsWith('/') && PAGE_PATH.test(ctx.path);
     if (isPage && isOtherHost(ctx)) {
       ctx.redirect(`${issuer.origin}${ctx.url}`);
       return Promise.resolve();
