@@ -6,6 +6,7 @@ import * as z from 'zod';
 import { isLoopbackHostname } from '../loopback-hosts.ts';
 import { booleanish, environmentName, scopeList, timerDuration, whenSet, type FieldNote } from './field-schemas.ts';
 import type { LoadContext } from './load-context.ts';
+import { comparableEmail } from '../email-address.ts';
 
 function upstreamEntry(context: LoadContext) {
   return z.strictObject({
@@ -36,7 +37,7 @@ function upstreamEntry(context: LoadContext) {
       .transform((domains) => domains.map((d) => d.toLowerCase()))
       .meta({ description: 'with allowed_emails: who may sign in (requires email_verified)' } satisfies FieldNote),
     allowed_emails: z.array(z.email({ error: 'expected email addresses' })).default([])
-      .transform((emails) => emails.map((e) => e.toLowerCase()))
+      .transform((emails) => emails.map(comparableEmail))
       .meta({ description: 'single addresses allowed beside allowed_domains' } satisfies FieldNote),
     new_users: z.enum(['allow', 'pending']).default('allow')
       .meta({ description: 'allow | pending (an admin approves them)' } satisfies FieldNote),
@@ -45,7 +46,7 @@ function upstreamEntry(context: LoadContext) {
     // Emails compare in lower case (the email claim is lowered too); a subject exactly as written:
     // OIDC Core §2 makes `sub` case-sensitive, and where people choose their own subject, `ROOT`
     // is somebody else than `Root`.
-    admin_users: z.array(z.string().min(1)).default([]).transform((users) => users.map((u) => (u.includes('@') ? u.toLowerCase() : u)))
+    admin_users: z.array(z.string().min(1)).default([]).transform((users) => users.map((u) => (u.includes('@') ? comparableEmail(u) : u)))
       .meta({ description: 'verified emails (an entry with @) or upstream subjects that get admin_scopes' } satisfies FieldNote),
     admin_scopes: scopeList.default(['mcp:read', 'mcp:write', 'mcp:admin'])
       .meta({ description: 'what admin_users get' } satisfies FieldNote),

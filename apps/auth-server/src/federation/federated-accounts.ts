@@ -32,6 +32,7 @@ import { looksLikeUserId, USERNAME_MAX_LENGTH } from '../../../shared/username.t
 import type { User, UserStore } from '../accounts/user-store.ts';
 import { cutText } from '../../../shared/cut-text.ts';
 import { wellFormed } from '../../../shared/well-formed.ts';
+import { comparableEmail } from '../../../shared/email-address.ts';
 import { hasUnshowableCharacter } from '../registration/check-client-name.ts';
 
 export type Admission = { ok: true; email?: string } | { ok: false; reason: 'no_email' | 'email_unverified' | 'not_allowed' };
@@ -67,7 +68,7 @@ function isStorableSubject(subject: string): boolean {
 }
 
 function verifiedEmail(claims: IDToken & Record<string, unknown>): { email?: string; verified: boolean } {
-  const email = typeof claims.email === 'string' ? claims.email.trim().toLowerCase() : undefined;
+  const email = typeof claims.email === 'string' ? comparableEmail(claims.email) : undefined;
   return { email, verified: claims.email_verified === true || claims.email_verified === 'true' };
 }
 

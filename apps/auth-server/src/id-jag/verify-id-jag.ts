@@ -34,6 +34,7 @@ import { ALL_SCOPES } from '../../../shared/mcp-scopes.ts';
 import { wellFormed } from '../../../shared/well-formed.ts';
 import { isOwnResource } from '../http/own-resource.ts';
 import { ID_JAG_TYP } from './id-jag-grant-type.ts';
+import { comparableEmail } from '../../../shared/email-address.ts';
 import type { TrustedIdp, TrustedIdps } from './trusted-idps.ts';
 
 export interface VerifiedIdJag {
@@ -135,6 +136,6 @@ export function createIdJagVerifier(options: IdJagVerifierOptions) {
     const scopes = scope === undefined ? undefined : [...new Set(scope.split(' ').filter(Boolean))];
     if (scopes?.some((s) => !ALL_SCOPES.includes(s))) throw invalidGrant('the assertion scope names a scope this server does not know');
     if (cnf !== undefined) throw invalidGrant('the assertion is bound to a key (cnf), and this server issues bearer tokens only');
-    return { idp, sub, jti, exp, scopes, email: typeof email === 'string' ? email.trim().toLowerCase() : undefined };
+    return { idp, sub, jti, exp, scopes, email: typeof email === 'string' ? comparableEmail(email) : undefined };
   };
 }
