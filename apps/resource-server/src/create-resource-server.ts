@@ -60,7 +60,8 @@ import { createMcpServer, requiredScopeLookup, type ToolCallEvent } from './mcp/
 import { McpSessions } from './mcp/mcp-sessions.ts';
 import { advertisedScopes } from './mcp/advertised-scopes.ts';
 import { createJwksProbe } from './ops/probe-jwks.ts';
-import { createResourceServerMetrics } from './ops/resource-server-metrics.ts';
+import { createResourceServerMetrics, UNLISTED_TOOL } from './ops/resource-server-metrics.ts';
+import { BUILT_IN_SERVER, isBuiltInTool } from './mcp/built-in-tools.ts';
 import { AuditStore } from './storage/audit-store.ts';
 import { McpSessionStore } from './storage/mcp-session-store.ts';
 import { NoteStore } from './storage/note-store.ts';
@@ -128,7 +129,11 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   const connectionEvents = new ConnectionEventStore(db, 'mcp_connection_events');
   const connectionRecorder = options.connectionRecorder
     ?? new DatabaseConnectionRecorder({ store: connectionEvents, app: 'resource-server', clock, logger, metrics: metrics.connections });
-  const onToolCall = ({ server, tool, outcome }: ToolCallEvent) => metrics.toolCalls.inc({ server, tool, outcome });
+  // The tool's name only where this server knows it (a built-in tool, one a server listed or the
+  // config names): any name a caller sends is counted, and each name would be a series for good.
+  const onToolCall = ({ server, tool, outcome }: ToolCallEvent) => metrics.toolCalls.inc({
+    server, tool: (server === BUILT_IN_SERVER && isBuiltInTool(tool)) || gateway.knowsTool(server, tool) ? tool : UNLISTED_TOOL, outcome,
+  });
   const gateway = new Gateway({
     servers: config.servers,
     maxProcesses: config.maxProcesses,

@@ -64,6 +64,9 @@ export interface Route {
   name: string;
 }
 
+/** Tool names per server the tool-call metric names; past it, a server's further tools count as unlisted. */
+const MAX_KNOWN_TOOLS = 1000;
+
 export class Gateway {
   /** In configuration order, which settles resource URI collisions (first server wins). */
   readonly upstreams: readonly Upstream[];
@@ -78,6 +81,12 @@ export class Gateway {
   readonly #warnedShortened = new Set<string>();
   /** Each server's tool names (upstream form) as last listed. */
   readonly #lastTools = new Map<Upstream, string[]>();
+  /**
+   * Exposed tool names the config names or some list held (at most MAX_KNOWN_TOOLS per server):
+   * the values the tool-call metric may carry. A caller can send any name; the metric's series
+   * must not grow with them.
+   */
+  readonly #knownTools = new Map<string, Set<string>>();
   /** Resource URI → its server, and each server's URI templates, from the lists seen. */
   readonly #resourceOwners = new Map<string, Upstream>();
   readonly #templates = new Map<string, { upstream: Upstream; template: UriTemplate }>();
@@ -98,6 +107,7 @@ export class Gateway {
       for (const tool of Object.keys(upstream.config.scopes.tools)) {
         const name = exposedName(upstream.config.name, tool);
         if (mayBeShortened(name)) this.#learned.tools.set(name, tool);
+        this.#know(upstream, name);
       }
     }
   }
@@ -154,12 +164,27 @@ export class Gateway {
     return upstream.connectionFor(context);
   }
 
+  /**
+   * Whether `server`'s config names the tool `exposed` or one of its lists held it: a name a
+   * caller made up is not, whether it was refused, forwarded or failed.
+   */
+  knowsTool(server: string, exposed: string): boolean {
+    return this.#knownTools.get(server)?.has(exposed) === true;
+  }
+
+  #know(upstream: Upstream, exposed: string): void {
+    let known = this.#knownTools.get(upstream.config.name);
+    if (!known) this.#knownTools.set(upstream.config.name, known = new Set());
+    if (known.size < MAX_KNOWN_TOOLS) known.add(exposed);
+  }
+
   /** The exposed form of an upstream's list, remembering the way back for shortened names. */
   expose(upstream: Upstream, kind: NamedKind, items: readonly ListItem[]): ListItem[] {
     if (kind === 'tools') this.#lastTools.set(upstream, items.map((item) => String(item.name)));
     return items.map((item) => {
       const original = String(item.name);
       const name = exposedName(upstream.config.name, original);
+      if (kind === 'tools') this.#know(upstream, name);
       if (mayBeShortened(name)) this.#learned[kind].set(name, original);
       if (name !== `${upstream.config.name}__${original}`) {
         if (!this.#warnedShortened.has(name)) {

@@ -5,6 +5,7 @@
  *
  * - Over the cap: 413. Not JSON: 400 with JSON-RPC `-32700 Parse error` (JSON-RPC 2.0 §5.1),
  *   shaped like the SDK's own errors.
+ * - A batch of more than MAX_BATCH_MESSAGES: 400 with `-32600 Invalid Request`.
  * - Arrays and objects nested more than MAX_JSON_DEPTH deep: 400 with `-32600 Invalid Request`,
  *   before parsing. JSON.parse reads any depth, but what is done with the value later recurses
  *   (JSON.stringify storing a session's initialize, schema checks, forwarding to an upstream), and
@@ -30,6 +31,14 @@ import { answerJson } from './answer-json.ts';
  * whatever passes here a Rust MCP server behind the gateway reads too. No MCP message comes near.
  */
 export const MAX_JSON_DEPTH = 128;
+
+/**
+ * Most messages a JSON-RPC batch may hold: the MCP SDK transport's own limit (MAX_BATCH_SIZE, in
+ * the same words), applied here before the scope check, which records a refused call for each
+ * tool call in a batch: a 256 KiB batch of some 1,800 calls to names a caller made up wrote 1,800
+ * audit rows, though the transport would have served none of them.
+ */
+export const MAX_BATCH_MESSAGES = 100;
 
 /** The parsed body (undefined when there is none to read), or undefined once the request has been answered. */
 export type ReadJsonRpcBody = (req: IncomingMessage, res: ServerResponse) => Promise<{ rpcBody: unknown } | undefined>;
@@ -60,11 +69,14 @@ export function readJsonRpcBody(maxBytes: number): ReadJsonRpcBody {
     if (!body) return refuse(res, 413, -32000, `Payload Too Large: the request body must not exceed ${maxBytes} bytes`);
     const text = body.toString('utf8');
     if (nestedTooDeep(text)) return refuse(res, 400, -32600, `Invalid Request: the body is nested more than ${MAX_JSON_DEPTH} levels deep`);
+    let rpcBody: unknown;
     try {
-      return { rpcBody: JSON.parse(text) };
+      rpcBody = JSON.parse(text);
     } catch {
       return refuse(res, 400, -32700, 'Parse error: the body is not valid JSON');
     }
+    if (Array.isArray(rpcBody) && rpcBody.length > MAX_BATCH_MESSAGES) return refuse(res, 400, -32600, `Invalid Request: Batch must not exceed ${MAX_BATCH_MESSAGES} messages`);
+    return { rpcBody };
   };
 }
 

@@ -6,11 +6,16 @@
  *   normal client behaviour; `signature`, `unknown_key`, `issuer` or `audience` rising means
  *   misconfiguration or someone probing. `key_set_unavailable` is the JWKS being unreachable.
  * - Tool calls by server (`gatehouse` for the built-in tools), tool and outcome (`ok`, `error`,
- *   `denied`): the same outcomes as the audit table, counted where they are recorded.
+ *   `denied`): the same outcomes as the audit table, counted where they are recorded. `tool` is
+ *   UNLISTED_TOOL for a name no list held and the config does not name (the audit keeps the
+ *   name): callers choose names, and every label value is a series kept for the process's life.
  */
 import { Counter, type Histogram } from 'prom-client';
 import { createConnectionMetrics, type ConnectionMetrics } from '../../../shared/connections/connection-metrics.ts';
 import { createRequestDuration, type Registry } from '../../../shared/metrics.ts';
+
+/** The `tool` label of a call to a tool name the server never listed (a name a caller made up). */
+export const UNLISTED_TOOL = '(unlisted)';
 
 export interface ResourceServerMetrics {
   tokenVerificationFailures: Counter<'reason'>;
