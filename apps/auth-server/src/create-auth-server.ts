@@ -225,7 +225,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   });
   // ID-JAG (id-jag/): IdP keys come through the same SSRF guard as client documents (jose caches
   // the key sets itself, so not through the document cache).
-  const accounts = new FederatedAccounts(database, users);
+  const accounts = new FederatedAccounts(database, users, audit);
   const idJagReplays = new IdJagReplays(database);
   const idJag = {
     trustedIdps: admin.trustedIdps, replays: idJagReplays, accounts, signingKeysOf: createIdpSigningKeys(createMetadataFetch(options.metadataFetch)),

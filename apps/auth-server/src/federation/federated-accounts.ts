@@ -33,6 +33,8 @@ import type { User, UserStore } from '../accounts/user-store.ts';
 import { cutText } from '../../../shared/cut-text.ts';
 import { wellFormed } from '../../../shared/well-formed.ts';
 import { comparableEmail } from '../../../shared/email-address.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { CONFIG_FILE } from '../management/admin-actor.ts';
 import { hasUnshowableCharacter } from '../registration/check-client-name.ts';
 
 export type Admission = { ok: true; email?: string } | { ok: false; reason: 'no_email' | 'email_unverified' | 'not_allowed' };
@@ -87,7 +89,8 @@ export function admit(upstream: UpstreamConfig, claims: IDToken & Record<string,
 class LinkedElsewhere extends Error {}
 
 export class FederatedAccounts {
-  constructor(private readonly db: SqlDatabase, private readonly users: UserStore) {}
+  /** `audit`: where a sign-in that gives a configured admin their admin scopes back is recorded. */
+  constructor(private readonly db: SqlDatabase, private readonly users: UserStore, private readonly audit?: AuditLog) {}
 
   /** The local user linked to (issuer, subject), without linking or creating anyone. */
   async findLinked(issuer: string, subject: string): Promise<User | undefined> {
@@ -184,13 +187,27 @@ export class FederatedAccounts {
     return row && { upstreamId: row.upstream_id };
   }
 
-  /** Records the sign-in, and gives a configured admin the admin scopes they lack. */
+  /**
+   * Records the sign-in, and gives a configured admin the admin scopes they lack: the config's
+   * `admin_users` decides, as the config file decides for the users it defines, so scopes an
+   * administrator removed come back here. That is audited (`user.scopes_changed` by `config`), or
+   * the log's last word on the user would be the removal while they acted as an admin again.
+   */
   async #signedInAgain(upstream: LinkingUpstream, linked: User, subject: string, email: string | undefined, isAdmin: boolean, now: number): Promise<User> {
     await this.db.run('UPDATE federated_identities SET last_login_at = @now, email = @email WHERE issuer = @issuer AND subject = @subject', {
       now, email: email ?? null, issuer: upstream.issuer, subject,
     });
     const missing = isAdmin && upstream.adminScopes.some((s) => !linked.scopes.includes(s));
     if (!missing) return linked;
-    return (await this.users.addScopes(linked.id, upstream.adminScopes)) ?? linked;
+    const updated = await this.users.addScopes(linked.id, upstream.adminScopes);
+    if (!updated) return linked;
+    if (updated.scopes.length !== linked.scopes.length) {
+      await this.audit?.record({
+        event: 'user.scopes_changed',
+        actor: CONFIG_FILE.actor,
+        details: { user_id: updated.id, username: updated.username, from: linked.scopes, to: updated.scopes, reason: 'admin_users', upstream: upstream.id },
+      });
+    }
+    return updated;
   }
 }
