@@ -49,7 +49,7 @@ describe('the revocation feed', () => {
     assert.ok(!JSON.stringify(page).includes(grant!.grantId), 'the feed never names the grant itself');
   });
 
-  test('a client revokes its own JWT access token at /oauth/revoke: the feed lists that token alone, the grant lives on', async () => {
+  test('a client revokes its own JWT access token at /oauth/revoke, four times: the feed lists that token once, the grant lives on', async () => {
     const client = await registerClient(server.issuer);
     const tokens = await redeem(server.issuer, client, await connect(server.issuer, {
       clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD,
@@ -59,6 +59,8 @@ describe('the revocation feed', () => {
     const { next } = await read();
     const revoked = await revoke({ token: accessToken, token_type_hint: 'access_token', client_id: client.client_id });
     assert.equal(revoked.status, 200);
+    // Revoking it again changes nothing (RFC 7009 §2.2): still 200, and no second entry.
+    for (let i = 0; i < 3; i += 1) assert.equal((await revoke({ token: accessToken, client_id: client.client_id })).status, 200);
     const page = await read(`?after=${next}`);
     assert.deepEqual(page.entries.map((e) => [e.kind, e.value]), [['token', revocationValue('token', jti!)]]);
     const refreshed = await refresh(server.issuer, client, tokens.body.refresh_token as string);

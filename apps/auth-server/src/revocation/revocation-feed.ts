@@ -102,9 +102,16 @@ export class RevocationFeed {
     return this.#record('grant', revocationValue('grant', grantId), { everyToken: true }, tx);
   }
 
-  /** Refuses one access token, by its `jti` (its client revoked it at /oauth/revoke). */
-  revokeToken(jti: string, tx?: SqlExecutor): Promise<void> {
-    return this.#record('token', revocationValue('token', jti), {}, tx);
+  /**
+   * Refuses one access token, by its `jti` (its client revoked it at /oauth/revoke), unless a live
+   * entry already does: revoking a revoked token changes nothing (RFC 7009 §2.2), and each entry
+   * lives for a token lifetime on the public feed every resource server reads, so one token
+   * revoked in a loop added an entry per request.
+   */
+  async revokeToken(jti: string, tx?: SqlExecutor): Promise<void> {
+    const value = revocationValue('token', jti);
+    const live = await (tx ?? this.#db).get("SELECT 1 AS live FROM revocations WHERE kind = 'token' AND value = ? AND expires_at > ?", [value, this.#seconds()]);
+    if (!live) await this.#record('token', value, {}, tx);
   }
 
   /** Refuses every token signed with this key (retired on purpose). */
