@@ -4,8 +4,9 @@
  * typed kept and the message next to the field it is about.
  *
  * - Secrets are never sent back: fields named like a password or a secret, the CSRF token (the
- *   page issues its own), and a field refused for holding a secret (`secretInput`: a private key
- *   pasted as public keys) are dropped.
+ *   page issues its own), a pasted JWK Set (`jwks`: it may hold a private key, and a refusal for
+ *   another reason, a scope left out or a set not in JSON, came before the check for private
+ *   members), and a field refused for holding a secret (`secretInput`) are dropped.
  * - `form` is the route's handler name (`createUser`), so a page with several forms shows the
  *   message at the one that was posted; `field` is the AdminError's field, when it names one.
  */
@@ -22,7 +23,7 @@ export interface RefusedForm {
   lists: Record<string, string[]>;
 }
 
-const NEVER_KEPT = /password|secret|^csrf$/i;
+const NEVER_KEPT = /password|secret|^jwks$|^csrf$/i;
 
 export function refusedForm(form: string, submitted: Form, error: AdminError): RefusedForm {
   const values: Record<string, string> = {};
