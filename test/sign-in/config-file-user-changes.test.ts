@@ -30,6 +30,8 @@ describe('users changed in the config file', () => {
           { username: 'leaver', password: 'leaver-password', scopes: ['mcp:read'], disabled: false },
           { username: 'mover', password: 'old-password-1', scopes: ['mcp:read'], disabled: false },
           { username: 'stayer', password: 'stayer-password', scopes: ['mcp:read'], disabled: false },
+          { username: 'returner', password: 'returner-password', scopes: ['mcp:read'], disabled: false },
+          { username: 'writer', password: 'writer-password', scopes: ['mcp:read', 'mcp:write'], disabled: false },
         ];
       },
     });
@@ -45,8 +47,8 @@ describe('users changed in the config file', () => {
   const resource = () => server.config.authServer.resource;
 
   /** Connects the app as `username`: its tokens, and the browser that signed in. */
-  async function connected(username: string, password: string) {
-    const flow = await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: resource(), username, password });
+  async function connected(username: string, password: string, scope = 'mcp:read') {
+    const flow = await connect(server.issuer, { clientId: client.client_id, scope, resource: resource(), username, password });
     const tokens = await redeem(server.issuer, client, flow);
     assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
     return { accessToken: tokens.body.access_token as string, refreshToken: tokens.body.refresh_token as string, browser: flow.browser };
@@ -91,5 +93,37 @@ describe('users changed in the config file', () => {
 
     await server.restart();
     assert.equal((await server.auth.admin.audit.query({ event: 'user.password_reset' })).length, 1, 'the same password at the next start changes nothing');
+  });
+
+  const BY = { actor: { name: 'test-admin', id: 'test-admin' }, ip: '127.0.0.1' };
+  const eventsAbout = async (username: string, event: string) =>
+    (await server.auth.admin.audit.query({ event })).filter((e) => e.details.username === username).map((e) => [e.actor, e.details]);
+
+  test('an account an administrator disabled, which the file enables, is enabled at the next start and the log says so', async () => {
+    await server.auth.admin.users.disable('returner', BY);
+    await server.restart();
+    assert.equal((await server.auth.users.findByUsername('returner'))!.disabled, false, 'the file decides');
+    const returner = (await server.auth.users.findByUsername('returner'))!;
+    assert.deepEqual(await eventsAbout('returner', 'user.enabled'), [['config', { user_id: returner.id, username: 'returner' }]]);
+    await server.restart();
+    assert.equal((await eventsAbout('returner', 'user.enabled')).length, 1, 'the next start changes nothing and records nothing');
+  });
+
+  test('scopes the file sets: one an administrator removed comes back and is recorded; one the file removes ends the grants holding it', async () => {
+    const writer = (await server.auth.users.findByUsername('writer'))!;
+    await server.auth.admin.users.setScopes('writer', ['mcp:read'], BY);
+    await server.restart();
+    assert.deepEqual((await server.auth.users.findByUsername('writer'))!.scopes, ['mcp:read', 'mcp:write']);
+    const back = (await eventsAbout('writer', 'user.scopes_changed')).filter(([actor]) => actor === 'config');
+    assert.deepEqual(back, [['config', { user_id: writer.id, username: 'writer', from: ['mcp:read'], to: ['mcp:read', 'mcp:write'], grants_revoked: 0 }]]);
+
+    const holding = await connected('writer', 'writer-password', 'mcp:read mcp:write');
+    assert.equal(await mcpStatus(holding.accessToken), 200);
+    entry('writer').scopes = ['mcp:read'];
+    await server.restart();
+    await waitFor('the resource server refuses the token carrying the removed scope', async () => (await mcpStatus(holding.accessToken)) === 401, 15_000);
+    assert.equal((await refresh(server.issuer, client, holding.refreshToken)).status, 400, 'its grant is gone');
+    const removed = (await eventsAbout('writer', 'user.scopes_changed')).filter(([actor]) => actor === 'config');
+    assert.deepEqual(removed.filter(([, details]) => (details as { from: string[] }).from.length === 2), [['config', { user_id: writer.id, username: 'writer', from: ['mcp:read', 'mcp:write'], to: ['mcp:read'], grants_revoked: 1 }]]);
   });
 });

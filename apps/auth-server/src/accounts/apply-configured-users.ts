@@ -9,7 +9,9 @@
  * What a change means beyond the row is not done here but reported (`ConfiguredUserChanges`),
  * for the admin services to finish as `gatehouse users disable` and a password reset do
  * (UserAdmin.finishConfiguredChanges): the file's `disabled: true` must end the user's grants,
- * sessions and access tokens, and a new password their sessions, not only stop new sign-ins.
+ * sessions and access tokens, a new password their sessions, and a scope it removes the grants
+ * holding it, not only stop new sign-ins; and what it undoes of an administrator's changes (an
+ * account enabled again, scopes put back) must be in the audit log.
  */
 import type { AuthServerConfig } from '../../../shared/config/load-config.ts';
 import type { PasswordHasher } from './password-hasher.ts';
@@ -23,11 +25,15 @@ export interface ConfiguredUserChanges {
   disabled: Array<{ user: User; now: boolean }>;
   /** Users present before whose password the file changed. */
   passwordChanged: User[];
+  /** Users present before, disabled there, whom the file enables (an administrator's disable undone). */
+  enabled: User[];
+  /** Users present before whose scopes the file changed, from what to what. */
+  scopesChanged: Array<{ user: User; from: string[]; to: string[] }>;
 }
 
 /** Creates or updates each configured user (hash, scopes, disabled) to match the config. */
 export async function applyConfiguredUsers(config: AuthServerConfig, users: UserStore, hasher: PasswordHasher): Promise<ConfiguredUserChanges> {
-  const changes: ConfiguredUserChanges = { disabled: [], passwordChanged: [] };
+  const changes: ConfiguredUserChanges = { disabled: [], passwordChanged: [], enabled: [], scopesChanged: [] };
   for (const entry of config.users) {
     const existing = await users.findByUsername(entry.username);
     let passwordHash = entry.passwordHash ?? null;
@@ -45,6 +51,9 @@ export async function applyConfiguredUsers(config: AuthServerConfig, users: User
     const updated = await users.update(current.id, settings);
     if (entry.disabled) changes.disabled.push({ user: updated ?? current, now: !current.disabled });
     if (current.passwordHash !== null && current.passwordHash !== passwordHash) changes.passwordChanged.push(updated ?? current);
+    if (current.disabled && !entry.disabled) changes.enabled.push(updated ?? current);
+    const sameScopes = current.scopes.length === entry.scopes.length && current.scopes.every((scope) => entry.scopes.includes(scope));
+    if (!sameScopes) changes.scopesChanged.push({ user: updated ?? current, from: current.scopes, to: entry.scopes });
   }
   return changes;
 }

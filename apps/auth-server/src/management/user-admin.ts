@@ -231,6 +231,16 @@ export class UserAdmin {
       const sessionsEnded = await this.models.deleteSessions(user.id);
       await this.audit.record({ event: 'user.password_reset', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, sessions_ended: sessionsEnded } });
     }
+    // What the file undid of an administrator's change is in the log, or its last word on the
+    // user (disabled; scope removed) would be wrong from this start on.
+    for (const user of changes.enabled) {
+      await this.audit.record({ event: 'user.enabled', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username } });
+    }
+    for (const { user, from, to } of changes.scopesChanged) {
+      const removed = from.filter((scope) => !to.includes(scope));
+      const grantsRevoked = removed.length > 0 ? await this.#revokeHolding(user.id, MCP_SCOPES.filter((s) => !to.includes(s)), by, `scope ${removed.join(' ')} removed from the user`) : 0;
+      await this.audit.record({ event: 'user.scopes_changed', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, from, to, grants_revoked: grantsRevoked } });
+    }
   }
 
   /**
