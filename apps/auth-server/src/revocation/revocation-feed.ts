@@ -35,6 +35,14 @@ export const LEEWAY_SECONDS = 60;
  * of replicas and the rounding of the disable's own second.
  */
 export const SUBJECT_AFTER_SECONDS = Math.ceil(USER_FRESH_MS / 1000) + 1;
+/**
+ * How long after a client is deleted, or a service account disabled or narrowed, its `client`
+ * entry still refuses new tokens: a token request reads its client when it authenticates and
+ * signs later (a private_key_jwt client's jwks_uri alone may take 2.5 s), so one in flight
+ * during the change minted a token in a later second than the entry's cut-off, carrying a removed
+ * scope (or from a disabled account) for a whole token lifetime, with no grant entry behind it.
+ */
+export const CLIENT_AFTER_SECONDS = 5;
 /** Most entries one page of the feed carries. */
 export const MAX_PAGE = 1000;
 
@@ -87,9 +95,13 @@ export class RevocationFeed {
     return this.#record('sub', revocationValue('sub', accountId), { afterSeconds: SUBJECT_AFTER_SECONDS }, tx);
   }
 
-  /** Refuses every token of this client issued until now (deleted). */
+  /**
+   * Refuses every token of this client issued until now and in the next CLIENT_AFTER_SECONDS
+   * (deleted; a service account disabled or narrowed, which then gets its tokens again after
+   * those seconds).
+   */
   revokeClient(clientId: string, tx?: SqlExecutor): Promise<void> {
-    return this.#record('client', revocationValue('client', clientId), {}, tx);
+    return this.#record('client', revocationValue('client', clientId), { afterSeconds: CLIENT_AFTER_SECONDS }, tx);
   }
 
   /**
