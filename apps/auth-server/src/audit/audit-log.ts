@@ -80,11 +80,14 @@ export const AUDIT_EVENTS = [
 export type AuditEventName = (typeof AUDIT_EVENTS)[number];
 
 export interface Actor {
-  /** A username, or `system`, `cli`, `anonymous`, `service`. */
+  /** A username, or `system`, `cli`, `config`, `anonymous`, `service`. */
   name: string;
   /** The user's id when a user acted. */
   id?: string;
 }
+
+/** The config file, as what it says of users is applied (at a start, or at a sign-in for `admin_users`). */
+export const CONFIG_ACTOR: Actor = { name: 'config' };
 
 export const SYSTEM: Actor = { name: 'system' };
 export const ANONYMOUS: Actor = { name: 'anonymous' };

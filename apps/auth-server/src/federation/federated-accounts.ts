@@ -33,8 +33,7 @@ import type { User, UserStore } from '../accounts/user-store.ts';
 import { cutText } from '../../../shared/cut-text.ts';
 import { wellFormed } from '../../../shared/well-formed.ts';
 import { comparableEmail } from '../../../shared/email-address.ts';
-import type { AuditLog } from '../audit/audit-log.ts';
-import { CONFIG_FILE } from '../management/admin-actor.ts';
+import { CONFIG_ACTOR, type AuditLog } from '../audit/audit-log.ts';
 import { hasUnshowableCharacter } from '../registration/check-client-name.ts';
 
 export type Admission = { ok: true; email?: string } | { ok: false; reason: 'no_email' | 'email_unverified' | 'not_allowed' };
@@ -204,7 +203,7 @@ export class FederatedAccounts {
     if (updated.scopes.length !== linked.scopes.length) {
       await this.audit?.record({
         event: 'user.scopes_changed',
-        actor: CONFIG_FILE.actor,
+        actor: CONFIG_ACTOR,
         details: { user_id: updated.id, username: updated.username, from: linked.scopes, to: updated.scopes, reason: 'admin_users', upstream: upstream.id },
       });
     }

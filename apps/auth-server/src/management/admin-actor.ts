@@ -1,5 +1,5 @@
 /** Who made an administrative change, and from where (the audit log records both). */
-import type { Actor } from '../audit/audit-log.ts';
+import { CONFIG_ACTOR, type Actor } from '../audit/audit-log.ts';
 
 export interface ChangedBy {
   actor: Actor;
@@ -13,4 +13,4 @@ export interface ChangedBy {
 }
 
 /** The config file, as a start applies what it says of users (apply-configured-users.ts). */
-export const CONFIG_FILE: ChangedBy = { actor: { name: 'config' } };
+export const CONFIG_FILE: ChangedBy = { actor: CONFIG_ACTOR };
