@@ -13,6 +13,7 @@ import { startDocumentServer, type DocumentServer } from '../helpers/document-se
 import { clientSecretBasic, connect, redeem, refresh, registerClient, tokenRequest } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { TEST_BACKENDS } from '../helpers/test-database.ts';
+import { revocationValue } from '../../apps/shared/revocation-entry.ts';
 import { claudeCodeDocument } from '../registration/support/claude-code-document.ts';
 
 const RESOURCE = 'http://localhost:4001/mcp';
@@ -71,6 +72,81 @@ for (const backend of TEST_BACKENDS) {
       assert.equal((await refresh(server.issuer, app.client, app.refreshToken)).status, 400, 'its refresh token is gone');
       assert.equal(await server.auth.admin.grants.find(app.grantId), undefined);
     });
+
+    /** The grant entries on the feed for this grant. */
+    const grantEntries = async (grantId: string) => (await server.auth.database.get<{ n: number }>(
+      "SELECT count(*) AS n FROM revocations WHERE kind = 'grant' AND value = ?", [revocationValue('grant', grantId)]))!.n;
+
+    /**
+     * oidc-provider ends a grant by itself in three places (a refresh token presented again, a code
+     * presented again, a refresh token revoked at /oauth/revoke). Each time the grant's rows and its
+     * feed entry commit together: when the entry cannot be written, the grant stays whole, the
+     * request fails, and the next attempt (the rightful client's retry, or the next replay) ends it.
+     */
+    interface ConnectedApp {
+      client: { client_id: string };
+      /** The first refresh token, rotated once. */
+      refreshToken: string;
+      latestRefreshToken: string;
+      /** Redeems the authorization code (again); the answer's status. */
+      code(): Promise<number>;
+    }
+    const endedByTheProvider: Array<{ name: string; attempt(app: ConnectedApp): Promise<number>; after: number }> = [
+      {
+        name: 'a refresh token presented after its rotation (reuse detection)',
+        attempt: async (app) => (await refresh(server.issuer, app.client, app.refreshToken)).status,
+        after: 400,
+      },
+      {
+        name: 'an authorization code presented again',
+        attempt: (app) => app.code(),
+        after: 400,
+      },
+      {
+        name: 'a refresh token revoked at /oauth/revoke',
+        attempt: async (app) => (await fetch(`${server.issuer}/oauth/revoke`, {
+          method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ token: app.latestRefreshToken, token_type_hint: 'refresh_token', client_id: app.client.client_id }),
+        })).status,
+        after: 200,
+      },
+    ];
+
+    for (const { name, attempt, after: answerAfter } of endedByTheProvider) {
+      test(`${name}: a revocation whose entry could not be written leaves the grant whole, and the next attempt stops its access tokens`, async () => {
+        const client = await registerClient(server.issuer);
+        const connected = await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD });
+        const first = await redeem(server.issuer, client, connected);
+        // The chain moves on once: the first refresh token is now a rotated one.
+        const rotated = await refresh(server.issuer, client, first.body.refresh_token as string);
+        assert.equal(rotated.status, 200);
+        const accessToken = rotated.body.access_token as string;
+        const grantId = decodeJwt(accessToken).gid as string;
+        const app: ConnectedApp = {
+          client,
+          refreshToken: first.body.refresh_token as string,
+          latestRefreshToken: rotated.body.refresh_token as string,
+          code: async () => (await redeem(server.issuer, client, connected)).status,
+        };
+
+        const feed = await breakRevocationFeed(server.auth.database, 'grant');
+        let failed: number;
+        try {
+          failed = await attempt(app);
+        } finally {
+          await feed.restore();
+        }
+        assert.equal(failed, 500, 'the request fails: nothing was revoked');
+        assert.ok(await server.auth.admin.grants.find(grantId), 'the grant is still stored, to be revoked by the next attempt');
+        assert.equal(await grantEntries(grantId), 0);
+
+        assert.equal(await attempt(app), answerAfter);
+        assert.equal(await refused(accessToken), true, 'its access token is refused');
+        assert.equal(await grantEntries(grantId), 1, 'one entry for the grant');
+        assert.equal(await server.auth.admin.grants.find(grantId), undefined, 'the grant is gone');
+        assert.equal((await refresh(server.issuer, client, app.latestRefreshToken)).status, 400, 'its latest refresh token is gone');
+      });
+    }
 
     test('deleting a client that could not publish its entry leaves the client, so the second attempt stops its access token', async () => {
       const app = await connectApp();

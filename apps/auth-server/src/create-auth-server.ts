@@ -78,7 +78,6 @@ import { ModelStore } from './provider/model-store.ts';
 import { startSweeper, sweepOnce } from './provider/start-sweeper.ts';
 import { expireUnusedClients } from './registration/expire-unused-clients.ts';
 import { PendingRegistrations } from './registration/pending-registrations.ts';
-import { publishProviderRevocations } from './revocation/publish-provider-revocations.ts';
 import type { ConnectionLog, ConnectionRecorder } from '../../shared/connection-events.ts';
 import { createConnectionLog } from './connections/connection-log.ts';
 import { ConnectionEventStore } from '../../shared/connections/connection-event-store.ts';
@@ -267,8 +266,6 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     recordProviderEvents(built, audit, users, logger);
     recordIdJagExchanges(built, audit, logger);
     recordProviderConnectionEvents(built, connectionRecorder, { resource: config.resource, refreshes: repeatedRefreshes });
-    // Refresh token reuse, code replay and /oauth/revoke end a grant inside the provider.
-    publishProviderRevocations(built, admin.revocations);
     built.use(revokeJwtAccessTokens({ issuer: config.issuer, jwks: toPublicJwks(signingKeys), feed: admin.revocations }));
     return built;
   };

@@ -19,8 +19,8 @@
  *
  * The provider's events are synchronous and the write is not: each event is queued for the
  * audit log's next batch (audit-log.ts), a failure is logged, and the response does not wait
- * for the write (an audit row hands nothing out; the revocation a `grant.revoked` needs is
- * waited for in revocation/publish-provider-revocations.ts). It waits only while the queue is
+ * for the write (an audit row hands nothing out; the revocation feed entry a `grant.revoked`
+ * needs has already committed with the grant's deletion, provider/database-adapter.ts). It waits only while the queue is
  * full: back-pressure, so events are never dropped. The actor is looked up once per request
  * (find-user-once.ts): the token's claims already read that user.
  */

@@ -78,8 +78,12 @@ export interface ProviderDeps {
   metadataFetch: NonNullable<Configuration['fetch']>;
   /** Told the URL of each Client ID Metadata Document the provider accepted (client-document-cache.ts). */
   onDocumentAccepted?: (url: string) => void;
-  /** What the revocation feed refuses (token exchange checks subject tokens against it). */
-  revocations?: Pick<RevocationFeed, 'refuses'>;
+  /**
+   * The revocation feed: a grant the provider ends goes on it in the transaction that deletes it
+   * (database-adapter.ts), and token exchange checks subject tokens against it. Left out only by
+   * the CLI's validation provider, which issues nothing.
+   */
+  revocations?: Pick<RevocationFeed, 'refuses' | 'revokeGrant'>;
   /** Trusted IdPs, replay store, account linking and IdP keys of the ID-JAG grant (id-jag/). */
   idJag: Pick<IdJagGrantOptions, 'trustedIdps' | 'replays' | 'accounts' | 'signingKeysOf'>;
   /** Storage for the provider's models; default: the database adapter on `database`. */
@@ -96,7 +100,7 @@ export interface ProviderDeps {
 export const ID_TOKEN_TTL = 3600;
 
 export function createProvider(deps: ProviderDeps): Provider {
-  const { config, users } = deps;
+  const { config, users, revocations } = deps;
   const clock = deps.clock ?? systemClock;
   const secureCookies = config.issuer.startsWith('https:');
   const resourceScope = MCP_SCOPES.join(' ');
@@ -123,7 +127,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   });
 
   const configuration: Configuration = {
-    adapter: deps.adapter ?? createDatabaseAdapter(deps.database, clock),
+    adapter: deps.adapter ?? createDatabaseAdapter(deps.database, clock, revocations && ((grantId, tx) => revocations.revokeGrant(grantId, tx))),
     jwks: deps.jwks as Configuration['jwks'],
     // Gatehouse's own first-party client, for signing in to the admin and account pages.
     clients: [internalClientMetadata(config.issuer)],
@@ -297,7 +301,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     jwks: deps.jwks,
     signingKid: deps.signingKid,
     publicJwks: deps.publicJwks as JSONWebKeySet,
-    isRevoked: deps.revocations ? (token) => deps.revocations!.refuses(token) : undefined,
+    isRevoked: revocations ? (token) => revocations.refuses(token) : undefined,
     clock,
   });
   const idJagOffered = () => deps.idJag.trustedIdps.any();

@@ -20,6 +20,18 @@
  *   deleted and `grant.revoked` is emitted, which the revocation feed and the audit log follow)
  *   and fails with invalid_grant, before anything is issued. A consumed refresh token or code
  *   shrinks to a tombstone in that same statement (what reuse detection needs, see TOMBSTONE_FIELDS).
+ * - A grant's end is one transaction: its rows and its revocation feed entry (`recordRevocation`)
+ *   commit together, or neither does. oidc-provider ends a grant by itself when a refresh token or
+ *   a code is presented again, or a refresh token is revoked at /oauth/revoke (lib/helpers/revoke.js:
+ *   each model's `revokeByGrantId` and the Grant's `destroy`, side by side, then `grant.revoked`),
+ *   and Gatehouse revokes every grant it can (the provider's `revokeGrantPolicy` keeps a grant only
+ *   when an opaque access token is revoked, and Gatehouse issues none). So each of those calls ends
+ *   the whole grant with its entry (`endGrant`), whichever runs first; the others find nothing.
+ *   A refresh token's `destroy` does the same: the provider destroys one only alongside, or just
+ *   before, revoking its grant (reuse detection, /oauth/revoke). Deleted on their own, rows gone
+ *   with the entry failing after them (a lost connection, a full disk, the process killed) left
+ *   the grant's access tokens valid at the resource server for their whole lifetime, and nothing
+ *   for a second attempt to revoke: the replay that should have ended the grant found no token.
  * - An ended browser session (sign-out, or every session of a user whose password was reset or
  *   who was disabled: model-store.ts `deleteSessions`; not the old id of a session the provider
  *   gives a new one, isRotatedSessionId) is not deleted but kept as a tombstone
@@ -137,6 +149,8 @@ interface GrantReadAlong {
   columns: StoredColumns;
 }
 const grantsReadAlong = new WeakMap<object, GrantReadAlong>();
+/** Per request, the grants it is ending (`endGrant`). */
+const grantsEnding = new WeakMap<object, Map<string, Promise<void>>>();
 
 interface RowWithGrant extends Row {
   grant_payload: string | null;
@@ -213,8 +227,8 @@ const DESTROY = 'DELETE FROM oidc_models WHERE model = @model AND id = @id';
  */
 export const SESSION_ENDED = "consumed_at = @now, payload = '{}', uid = NULL";
 const END_SESSION = `UPDATE oidc_models SET ${SESSION_ENDED} WHERE model = 'Session' AND id = @id AND consumed_at IS NULL`;
-const REVOKE_BY_GRANT_ID = `DELETE FROM oidc_models WHERE ${sameId('grant_id', '@grantId')}`;
-const REVOKE_GRANT = `DELETE FROM oidc_models WHERE (${sameId('grant_id', '@grantId')}) OR (model = '${storedModel('Grant')}' AND id = @grantId)`;
+const GRANT = storedModel('Grant');
+const END_GRANT = `DELETE FROM oidc_models WHERE (${sameId('grant_id', '@grantId')}) OR (model = '${GRANT}' AND id = @grantId) RETURNING model`;
 
 /** The error detail oidc-provider gives a replay it detects itself (the audit log keys on it). */
 const REUSE_DETAIL: Record<string, string> = {
@@ -248,9 +262,38 @@ function currentContext(): KoaContextWithOIDC | undefined {
   return (Provider as unknown as { ctx?: KoaContextWithOIDC }).ctx;
 }
 
-/** Returns the adapter class to pass as oidc-provider's `adapter` option. */
-export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemClock): new (model: string) => Adapter {
+/**
+ * Records a grant's revocation where verifiers learn of it (the revocation feed), in the
+ * transaction that deletes the grant.
+ */
+export type RecordGrantRevocation = (grantId: string, tx: SqlExecutor) => Promise<void>;
+
+/**
+ * Returns the adapter class to pass as oidc-provider's `adapter` option. `recordRevocation` is left
+ * out only where no token is ever issued (the CLI's validation provider) and by tests of storage alone.
+ */
+export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemClock, recordRevocation?: RecordGrantRevocation): new (model: string) => Adapter {
   const now = () => clock.epochSeconds();
+
+  /**
+   * Ends a grant (see the header): deletes it and every row carrying its id, and records its
+   * revocation, in one transaction, written only when the grant row was there. The calls the
+   * provider makes side by side for one grant in one request share that transaction: one entry,
+   * one connection, and no call left running after the request failed.
+   */
+  function endGrant(grantId: string): Promise<void> {
+    const ctx = currentContext();
+    const ending = ctx && (grantsEnding.get(ctx) ?? grantsEnding.set(ctx, new Map()).get(ctx)!);
+    let ended = ending?.get(grantId);
+    if (!ended) {
+      ended = db.transaction(async (tx) => {
+        const removed = await tx.all<{ model: string }>(END_GRANT, { grantId });
+        if (recordRevocation && removed.some((row) => row.model === GRANT)) await recordRevocation(grantId, tx);
+      });
+      ending?.set(grantId, ended);
+    }
+    return ended;
+  }
 
   /**
    * A code or refresh token someone else consumed between our read and our consume: revoke its
@@ -262,7 +305,7 @@ export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemCloc
     const row = await db.get<{ grant_id: string | null }>(GRANT_OF, { model: storedModel(model), id });
     const grantId = row?.grant_id;
     if (grantId) {
-      await db.run(REVOKE_GRANT, { grantId });
+      await endGrant(grantId);
       const ctx = currentContext();
       ctx?.oidc?.provider.emit('grant.revoked', ctx, grantId);
     }
@@ -345,12 +388,19 @@ export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemCloc
     }
 
     async destroy(id: string): Promise<void> {
-      if (this.model === 'Session' && !isRotatedSessionId(id)) await db.run(END_SESSION, { id: storedId(this.model, id), now: now() });
-      else await db.run(DESTROY, { model: this.stored, id: storedId(this.model, id) });
+      const stored = storedId(this.model, id);
+      if (this.model === 'Grant') return endGrant(id);
+      if (this.model === 'RefreshToken') {
+        // Its grant ends with it (see the header).
+        const grantId = (await db.get<{ grant_id: string | null }>(GRANT_OF, { model: this.stored, id: stored }))?.grant_id;
+        if (grantId) return endGrant(grantId);
+      }
+      if (this.model === 'Session' && !isRotatedSessionId(id)) await db.run(END_SESSION, { id: stored, now: now() });
+      else await db.run(DESTROY, { model: this.stored, id: stored });
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
-      await db.run(REVOKE_BY_GRANT_ID, { grantId });
+      await endGrant(grantId);
     }
   };
 }
