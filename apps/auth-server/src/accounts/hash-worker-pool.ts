@@ -30,7 +30,11 @@ import { Worker } from 'node:worker_threads';
 
 export type HashJob =
   | { op: 'hash'; password: string; cost: number }
-  | { op: 'compare'; password: string; hash: string };
+  /**
+   * `failureCompares`: how many compares a mismatch costs in all (default 1): the first, then
+   * that many less one again, with the same password, hash and bcrypt (password-hasher.ts says why).
+   */
+  | { op: 'compare'; password: string; hash: string; failureCompares?: number };
 
 export interface HashWorkerStats {
   /** The Node threadId (changes when a worker is replaced). */
@@ -39,6 +43,11 @@ export interface HashWorkerStats {
   tid?: number;
   /** Jobs this worker has finished. */
   served: number;
+  /**
+   * The bcrypt work it has done: 2^cost for each hash and compare (what a hash at cost 12 costs is
+   * 4096 of these, whichever bcrypt runs it). Tests read it to show two sign-ins cost the same.
+   */
+  work: number;
   busy: boolean;
 }
 
@@ -52,8 +61,11 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const bcryptjs = require(workerData.bcryptjsPath);
 const native = workerData.nativePath ? require(workerData.nativePath) : undefined;
-const NATIVE_HASH = /^\\$2[ab]\\$/;
+const NATIVE_HASH = /^\\$2[aby]\\$/;
 const nativeHandles = (job) => native !== undefined && job.password.isWellFormed() && (job.op === 'hash' || NATIVE_HASH.test(job.hash));
+// PHP's name for the version native bcrypt calls $2b$: the same algorithm, the same bytes.
+const nativeName = (hash) => hash.replace(/^\\$2y\\$/, '$2b$');
+const costOf = (hash) => Number(/^\\$2[aby]\\$(\\d\\d)\\$/.exec(hash)?.[1] ?? 0);
 let tid;
 try {
   tid = Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop());
@@ -68,9 +80,16 @@ parentPort.on('message', (job) => {
     return;
   }
   try {
-    const bcrypt = nativeHandles(job) ? native : bcryptjs;
-    const result = job.op === 'hash' ? bcrypt.hashSync(job.password, job.cost) : bcrypt.compareSync(job.password, job.hash);
-    parentPort.postMessage({ result });
+    if (job.op === 'hash') {
+      const result = (nativeHandles(job) ? native : bcryptjs).hashSync(job.password, job.cost);
+      parentPort.postMessage({ result, work: 2 ** job.cost });
+      return;
+    }
+    const [bcrypt, hash] = nativeHandles(job) ? [native, nativeName(job.hash)] : [bcryptjs, job.hash];
+    let compares = 1;
+    const result = bcrypt.compareSync(job.password, hash);
+    for (; !result && compares < (job.failureCompares ?? 1); compares += 1) bcrypt.compareSync(job.password, hash);
+    parentPort.postMessage({ result, work: compares * 2 ** costOf(hash) });
   } catch (err) {
     parentPort.postMessage({ error: err.message });
   }
@@ -88,9 +107,11 @@ export type BcryptEngine = { name: 'bcrypt'; path: string } | { name: 'bcryptjs'
  * know whether it works on this machine; where it does not (no binary for the platform, a broken
  * install), bcryptjs does all the hashing, with the reason kept for the start-up warning.
  * - Both write and read the same `$2b$` hashes. A password that is not well-formed UTF-16 (a lone
- *   surrogate, which only JSON escapes can carry) is encoded differently by the two, and native
- *   bcrypt does not read `$2y$` hashes (PHP's name for `$2b$`): those jobs stay with bcryptjs, so
- *   every hash bcryptjs wrote before keeps matching.
+ *   surrogate, which only JSON escapes can carry) is encoded differently by the two: those jobs
+ *   stay with bcryptjs, so every hash bcryptjs wrote before keeps matching. Native bcrypt does not
+ *   read the name `$2y$` (PHP's for `$2b$`, the same algorithm): it is given such a hash as `$2b$`.
+ *   Left to bcryptjs, 1.4 times slower, a `$2y$` user's wrong password took measurably longer to
+ *   refuse than an unknown username's (which is compared with a `$2b$` dummy).
  * - Its synchronous calls only, inside the workers: its asynchronous ones would run on libuv's
  *   pool, where tokens are signed.
  */
@@ -115,6 +136,7 @@ interface Slot {
   started: boolean;
   tid?: number;
   served: number;
+  work: number;
   job?: Job;
 }
 
@@ -160,12 +182,12 @@ export class HashWorkerPool {
 
   /** The live workers (one that could not start is left out until the next job starts it again). */
   stats(): HashWorkerStats[] {
-    return this.#slots.flatMap((slot) => slot ? [{ threadId: slot.worker.threadId, tid: slot.tid, served: slot.served, busy: Boolean(slot.job) }] : []);
+    return this.#slots.flatMap((slot) => slot ? [{ threadId: slot.worker.threadId, tid: slot.tid, served: slot.served, work: slot.work, busy: Boolean(slot.job) }] : []);
   }
 
   /**
    * Tests: ends worker `index` as a crash would, to show it is replaced and its job rejected. Call
-   * it only while the worker runs JavaScript (a bcryptjs job, e.g. a `$2y$` hash): terminating a
+   * it only while the worker runs JavaScript (a bcryptjs job: a pool or hasher on `bcryptjs`): terminating a
    * worker inside native bcrypt can abort the whole process (see the top of this file).
    */
   crashWorker(index: number): Promise<number> {
@@ -210,9 +232,9 @@ export class HashWorkerPool {
     } });
     // An idle pool does not keep the process alive; a worker holding a job does (see #dispatch).
     worker.unref();
-    const slot: Slot = { worker, started: false, served: 0 };
+    const slot: Slot = { worker, started: false, served: 0, work: 0 };
     let crash: Error | undefined;
-    worker.on('message', (msg: { started?: true; tid?: number; result?: string | boolean; error?: string }) => {
+    worker.on('message', (msg: { started?: true; tid?: number; result?: string | boolean; work?: number; error?: string }) => {
       if (msg.started) {
         slot.started = true;
         slot.tid = msg.tid;
@@ -221,6 +243,7 @@ export class HashWorkerPool {
       const job = slot.job;
       slot.job = undefined;
       slot.served += 1;
+      slot.work += msg.work ?? 0;
       worker.unref();
       if (msg.error !== undefined) job?.reject(new Error(msg.error));
       else job?.resolve(msg.result!);

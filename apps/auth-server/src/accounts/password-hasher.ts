@@ -6,7 +6,13 @@
  * - bcrypt reads at most 72 bytes of a password; longer ones are refused (PasswordTooLongError)
  *   where a password is set, never silently truncated. At sign-in they simply do not match.
  * - `verifyOrDummy` compares against a fixed dummy hash of the same cost when there is no user,
- *   so an unknown username costs the same time as a wrong password (no user enumeration).
+ *   so an unknown username costs the same time as a wrong password (no user enumeration). A
+ *   stored hash of a lower cost (a config file's `password_hash` from another tool, a user from
+ *   before `bcrypt_cost` was raised) would be refused sooner: its mismatch is compared again until
+ *   it cost as much as one compare at the server's cost (2^(cost − its cost) compares in all, as
+ *   Django's `harden_runtime` does). A hash of a higher cost is refused later (an operator lowered
+ *   `bcrypt_cost`): a user's hash of another cost or name than the server writes is replaced at
+ *   their next sign-in (`needsRehash`), so each user is refused at the same cost from then on.
  * - A hashing worker that crashes rejects the job it held: the caller's ordinary error path
  *   answers (a sign-in gets the error page), never a hang.
  */
@@ -46,6 +52,12 @@ export function dummyHash(cost: number): string {
   return bcrypt.genSaltSync(cost) + bcrypt.encodeBase64(randomBytes(23), 23);
 }
 
+/** The cost a bcrypt hash states (`$2b$12$…` → 12); undefined when it is not one. */
+export function bcryptCost(hash: string): number | undefined {
+  const cost = /^\$2[aby]\$(\d\d)\$/.exec(hash)?.[1];
+  return cost === undefined ? undefined : Number(cost);
+}
+
 export class PasswordHasher {
   readonly cost: number;
   readonly #pool: HashWorkerPool;
@@ -55,6 +67,11 @@ export class PasswordHasher {
     this.cost = cost;
     this.#dummyHash = dummyHash(cost);
     this.#pool = new HashWorkerPool(threads, { engine: engine === 'bcrypt' ? loadNativeBcrypt(nativeModule) : { name: 'bcryptjs' } });
+  }
+
+  /** Whether `hash` is not what this hasher writes now (`$2b$` at its cost): replace it at the next sign-in. */
+  needsRehash(hash: string): boolean {
+    return !hash.startsWith(`$2b$${String(this.cost).padStart(2, '0')}$`);
   }
 
   /** Which bcrypt hashes: native, or bcryptjs (with why native is unavailable, when it is). */
@@ -72,9 +89,15 @@ export class PasswordHasher {
     return (await this.#pool.run({ op: 'compare', password, hash })) as boolean;
   }
 
-  /** Compares against `hash`, or against a dummy hash when there is none; false in that case. */
+  /**
+   * Compares against `hash`, or against a dummy hash when there is none (false then); a mismatch
+   * costs what one at the server's cost does (see the top of this file).
+   */
   async verifyOrDummy(password: string, hash: string | null | undefined): Promise<boolean> {
-    const ok = await this.verify(password, hash ?? this.#dummyHash);
+    if (Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) return false;
+    const stored = hash ?? this.#dummyHash;
+    const failureCompares = 2 ** Math.max(0, this.cost - (bcryptCost(stored) ?? this.cost));
+    const ok = (await this.#pool.run({ op: 'compare', password, hash: stored, failureCompares })) as boolean;
     return ok && Boolean(hash);
   }
 

@@ -231,6 +231,20 @@ export class UserStore {
     }
   }
 
+  /**
+   * Replaces a user's password hash with another hash of the same password (written at sign-in
+   * at today's cost, password-hasher.ts `needsRehash`), only while the stored one is still
+   * `current`: a password changed in the meantime is kept. Not a password change: nothing else
+   * changes, no session or grant ends.
+   */
+  async replacePasswordHash(id: string, current: string, replacement: string): Promise<void> {
+    this.#writes += 1;
+    this.#recent.delete(id);
+    await this.db.run('UPDATE users SET password_hash = @replacement WHERE id = @id AND password_hash = @current', { id, current, replacement });
+    this.#writes += 1;
+    this.#recent.delete(id);
+  }
+
   /** Writes only the fields in `changes`; undefined when there is no such user. */
   async update(id: string, changes: UserChanges, tx: SqlExecutor = this.db): Promise<User | undefined> {
     const params: Record<string, string | number | null> = { id, now: Date.now() };

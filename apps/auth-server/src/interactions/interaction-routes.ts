@@ -223,6 +223,12 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       return renderLogin(ctx, interaction, { error: SIGN_IN_FAILED, username });
     }
     await throttle.recordSuccess(username, client);
+    // A hash of another cost or name than the server writes now is replaced by one that is, so
+    // this user is refused at the same cost as an unknown name from now on (password-hasher.ts).
+    // Not a config file's user: the file's hash is put back at each start.
+    if (user.source !== 'config' && hasher.needsRehash(user.passwordHash!)) {
+      await users.replacePasswordHash(user.id, user.passwordHash!, await hasher.hash(password));
+    }
     deps.onSignIn?.('success');
     await deps.recordSignIn?.(ctx, { method: 'password', ok: true, user, clientId: String(interaction.params.client_id), flowId: flowIdOf(interaction) });
     // The sign-in time on our clock, which the admin pages' re-authentication compares with.
