@@ -33,10 +33,24 @@ export function looksLikeUserId(name: string): boolean {
 export const USER_ID_FORM_REFUSAL = 'a username cannot have the form of a user id (8-4-4-4-12 hexadecimal digits)';
 
 /**
+ * The names the audit log gives who acted when no user did (the auth server's audit/audit-log.ts,
+ * and the CLI's `cli`). No chosen username may be one of them, in any case: an administrator
+ * called `config` would read, in the audit log, as changes the config file made.
+ */
+export const ACTOR_NAMES: readonly string[] = ['anonymous', 'cli', 'config', 'service', 'system'];
+
+/** Whether `name` is, in any case, a name the audit log gives what is not a user. */
+export function isActorName(name: string): boolean {
+  return ACTOR_NAMES.includes(name.replace(/[A-Z]/g, (c) => c.toLowerCase()));
+}
+
+export const ACTOR_NAME_REFUSAL = `a username cannot be a name the audit log gives what is not a user (${ACTOR_NAMES.join(', ')})`;
+
+/**
  * Whether a stored name breaks what every name, chosen or federated, is held to today: a name in
- * the form of a user id, or one that steers a display. Only a name stored before those rules can;
+ * the form of a user id, an actor's name, or one that steers a display. Only a name stored before those rules can;
  * the admin pages flag it, to be renamed.
  */
 export function nameNeedsRenaming(name: string): boolean {
-  return looksLikeUserId(name) || UNSHOWABLE_CHARACTER.test(name);
+  return looksLikeUserId(name) || isActorName(name) || UNSHOWABLE_CHARACTER.test(name);
 }

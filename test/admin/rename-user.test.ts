@@ -90,6 +90,8 @@ describe('admin pages: renaming a user', () => {
     ['a name with a space', 'two words', 400, /Usernames are 1 to 64 letters/],
     ['a name of 65 characters', 'a'.repeat(65), 400, /Usernames are 1 to 64 letters/],
     ['a name in the form of a user id', '0f8fad5b-d9cb-469f-a165-70867728950e', 400, /A username cannot have the form of a user id/],
+    ['the name the audit log gives the config file', 'config', 400, /A username cannot be a name the audit log gives what is not a user/],
+    ['the name the audit log gives the server itself, capitalised', 'System', 400, /A username cannot be a name the audit log gives what is not a user/],
     ['a right-to-left override', 'eve\u202enimda', 400, /Usernames are 1 to 64 letters/],
     ['nothing', '   ', 400, /A new username is required\./],
   ];
@@ -132,6 +134,15 @@ describe('admin pages: renaming a user', () => {
     const list = (await admin.browser.navigate('/admin/users')).html;
     assert.ok(!badge(list, id), 'the list no longer flags the renamed user');
     assert.ok(!list.includes('needs-renaming'), 'nor anyone else here: every other name follows the rules');
+  });
+
+  test('an actor\'s name stored before the rule is flagged on the page and renamed away', async () => {
+    const id = await insertLegacyUser('config');
+    const flagged = await userPage(id);
+    assert.match(flagged.html, /id="name-needs-renaming"[^>]*>This username was stored before today's username rules: it is a name the audit log gives what is not a user/);
+    const renamed = await rename(id, 'config-admin');
+    assert.match(renamed.url, /notice=user_renamed$/);
+    assert.doesNotMatch(renamed.html, /name-needs-renaming/);
   });
 
   test('a name in the form of another user\'s id is flagged, and renaming it ends the doubt over what that text names', async () => {

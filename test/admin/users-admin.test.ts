@@ -49,6 +49,8 @@ describe('admin pages: users', () => {
     ['a name with spaces', { username: 'two words', password: 'long enough password', scope: 'mcp:read' }, 400, /Usernames are 1 to 64/],
     // Such a name could be another user's id where users are named by id or username (the ?user= filters, the CLI).
     ['a name in the form of a user id', { username: '0f8fad5b-d9cb-469f-a165-70867728950e', password: 'long enough password', scope: 'mcp:read' }, 400, /A username cannot have the form of a user id/],
+    ['the name the audit log gives a service account', { username: 'service', password: 'long enough password', scope: 'mcp:read' }, 400, /A username cannot be a name the audit log gives what is not a user/],
+    ['the name the audit log gives an anonymous caller, in capitals and padded', { username: ' ANONYMOUS ', password: 'long enough password', scope: 'mcp:read' }, 400, /A username cannot be a name the audit log gives what is not a user/],
     ['a name in the form of a user id, upper case and padded', { username: ' 0F8FAD5B-D9CB-469F-A165-70867728950E ', password: 'long enough password', scope: 'mcp:read' }, 400, /A username cannot have the form of a user id/],
     ['a short password', { username: 'shorty', password: 'short', scope: 'mcp:read' }, 400, /at least 12 characters/],
     ['a password over 72 bytes', { username: 'longy', password: 'ü'.repeat(37), scope: 'mcp:read' }, 400, /limited to 72 bytes/],

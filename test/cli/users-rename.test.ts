@@ -50,6 +50,8 @@ describe('gatehouse users rename', () => {
     ['a name another user has, in another case', ['users', 'rename', 'bruno', 'ALICE.SMITH'], 1, /^gatehouse: A user named ALICE\.SMITH already exists\.\n$/],
     ['a name with a space', ['users', 'rename', 'bruno', 'bruno two'], 1, /^gatehouse: Usernames are 1 to 64 letters, digits or \. _ @ -\n$/],
     ['a name in the form of a user id', ['users', 'rename', 'bruno', '0F8FAD5B-D9CB-469F-A165-70867728950E'], 1, /A username cannot have the form of a user id/],
+    ['the name the audit log gives the config file', ['users', 'rename', 'bruno', 'config'], 1, /A username cannot be a name the audit log gives what is not a user \(anonymous, cli, config, service, system\)/],
+    ['the name the audit log gives the CLI, in capitals', ['users', 'rename', 'bruno', 'CLI'], 1, /A username cannot be a name the audit log gives what is not a user/],
     ['a user who does not exist', ['users', 'rename', 'nobody', 'somebody'], 1, /^gatehouse: There is no user nobody\.\n$/],
     ['no new name', ['users', 'rename', 'bruno'], 2, /users rename USERNAME NEW_USERNAME/],
     ['a third argument', ['users', 'rename', 'bruno', 'b', 'c'], 2, /users rename USERNAME NEW_USERNAME/],
@@ -97,7 +99,7 @@ describe('gatehouse users list flags names stored before the username rules', ()
     assert.match(rowOf(result.stdout, ID_FORM)!, /\srename$/);
     assert.match(rowOf(result.stdout, 'dave\\u202eevil')!, /\srename$/);
     assert.doesNotMatch(rowOf(result.stdout, 'erin')!, /rename/);
-    assert.equal(lines.at(-1), "note: 2 names were stored before today's username rules (the form of a user id, or a character that steers a display); rename with: gatehouse users rename USERNAME NEW_USERNAME");
+    assert.equal(lines.at(-1), "note: 2 names were stored before today's username rules (the form of a user id, a name the audit log gives what is not a user, or a character that steers a display); rename with: gatehouse users rename USERNAME NEW_USERNAME");
     assert.deepEqual((await listed()).filter((u) => u.needs_renaming).map((u) => u.username).sort(), [ID_FORM, 'dave\u202eevil']);
   });
 

@@ -156,6 +156,8 @@ auth_server:
     ['a short bootstrap password', { BOOTSTRAP_ADMIN_PASSWORD: 'short' }, undefined, /auth_server\.bootstrap_admin\.password \(from BOOTSTRAP_ADMIN_PASSWORD\): expected at least 12 characters/],
     // Such a name could be another user's id where a user is named by id or username (the CLI).
     ['a user named like a user id', { A: 'a long enough password' }, 'auth_server:\n  builtin:\n    users:\n      - { username: 0f8fad5b-d9cb-469f-a165-70867728950e, password_env: A }\n', /auth_server\.builtin\.users\.0\.username: a username cannot have the form of a user id/],
+    ['a user named as the audit log names the CLI', { A: 'a long enough password' }, 'auth_server:\n  builtin:\n    users:\n      - { username: cli, password_env: A }\n', /auth_server\.builtin\.users\.0\.username: a username cannot be a name the audit log gives what is not a user/],
+    ['a bootstrap admin named as the audit log names the server itself', { BOOTSTRAP_ADMIN_USERNAME: 'SYSTEM' }, undefined, /auth_server\.bootstrap_admin\.username \(from BOOTSTRAP_ADMIN_USERNAME\): a username cannot be a name the audit log gives what is not a user/],
     ['a bootstrap admin named like a user id', { BOOTSTRAP_ADMIN_USERNAME: '0F8FAD5B-D9CB-469F-A165-70867728950E' }, undefined, /auth_server\.bootstrap_admin\.username \(from BOOTSTRAP_ADMIN_USERNAME\): a username cannot have the form of a user id/],
     ['a revocation staleness not above the poll interval', {}, 'resource_server:\n  revocation: { poll_interval: 10s, max_staleness: 10s }\n', /resource_server\.revocation\.max_staleness: expected more than poll_interval/],
     // A timer longer than 2^31 - 1 ms fires after 1 ms: a 25-day interval would run every millisecond.

@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { USERNAME, USERNAME_MAX_LENGTH } from '../../apps/shared/username.ts';
+import { ANONYMOUS, CONFIG_ACTOR, SERVICE, SYSTEM } from '../../apps/auth-server/src/audit/audit-log.ts';
+import { CLI } from '../../apps/auth-server/src/cli/cli-context.ts';
+import { isActorName, USERNAME, USERNAME_MAX_LENGTH } from '../../apps/shared/username.ts';
 
 describe('the username rule', () => {
   const cases: Array<[string, string, boolean]> = [
@@ -25,4 +27,13 @@ describe('the username rule', () => {
       assert.equal(USERNAME.test(name), accepted);
     });
   }
+
+  test('refuses, in any case, every name the audit log gives what is not a user', () => {
+    for (const actor of [ANONYMOUS, CONFIG_ACTOR, SERVICE, SYSTEM, CLI.actor]) {
+      assert.equal(isActorName(actor.name), true, actor.name);
+      assert.equal(isActorName(actor.name.toUpperCase()), true, actor.name.toUpperCase());
+    }
+    assert.equal(isActorName('configurator'), false);
+    assert.equal(isActorName('admin'), false);
+  });
 });

@@ -13,7 +13,7 @@ import {
 import { cutText } from '../cut-text.ts';
 import { MAX_REDIRECT_URI_LENGTH } from '../find-uri-defect.ts';
 import { isLoopbackHostname } from '../loopback-hosts.ts';
-import { looksLikeUserId, USER_ID_FORM_REFUSAL, USERNAME } from '../username.ts';
+import { ACTOR_NAME_REFUSAL, isActorName, looksLikeUserId, USER_ID_FORM_REFUSAL, USERNAME } from '../username.ts';
 import { builtinUser } from './builtin-users.ts';
 import { federatedUpstreams } from './federated-upstreams.ts';
 import { idJagSection } from './id-jag-section.ts';
@@ -193,7 +193,8 @@ function authServerFields(context: LoadContext) {
         .meta({ description: 'users created or updated at every start' } satisfies FieldNote),
     }).prefault({}).meta({ description: 'password sign-in' } satisfies FieldNote),
     bootstrap_admin: z.strictObject({
-      username: z.string().regex(USERNAME).refine((name) => !looksLikeUserId(name), { error: USER_ID_FORM_REFUSAL }).default('admin')
+      username: z.string().regex(USERNAME).refine((name) => !looksLikeUserId(name), { error: USER_ID_FORM_REFUSAL })
+        .refine((name) => !isActorName(name), { error: ACTOR_NAME_REFUSAL }).default('admin')
         .meta({ description: 'first admin, created when no user exists', env: 'BOOTSTRAP_ADMIN_USERNAME' } satisfies FieldNote),
       password: z.string().min(12, { error: 'expected at least 12 characters' })
         .refine((p) => Buffer.byteLength(p) <= 72, { error: 'expected at most 72 bytes (bcrypt ignores the rest)' }).optional()

@@ -3,7 +3,7 @@
  * password comes as a bcrypt hash or, by name, from an environment variable (read here, once).
  */
 import * as z from 'zod';
-import { looksLikeUserId, USER_ID_FORM_REFUSAL, USERNAME } from '../username.ts';
+import { ACTOR_NAME_REFUSAL, isActorName, looksLikeUserId, USER_ID_FORM_REFUSAL, USERNAME } from '../username.ts';
 import { booleanish, environmentName, scopeList, whenSet, type FieldNote } from './field-schemas.ts';
 import type { LoadContext } from './load-context.ts';
 
@@ -11,6 +11,7 @@ export function builtinUser(context: LoadContext) {
   return z.strictObject({
     username: z.string().regex(USERNAME, { error: 'expected 1-64 letters, digits or . _ @ -' })
       .refine((name) => !looksLikeUserId(name), { error: USER_ID_FORM_REFUSAL })
+      .refine((name) => !isActorName(name), { error: ACTOR_NAME_REFUSAL })
       .meta({ description: 'the name to sign in with' } satisfies FieldNote),
     password_hash: z.string().regex(/^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/, { error: 'expected a bcrypt hash ($2b$12$…)' }).optional()
       .meta({ description: 'a bcrypt hash (`gatehouse hash-password`)' } satisfies FieldNote),

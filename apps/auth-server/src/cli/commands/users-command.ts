@@ -43,7 +43,7 @@ export const usersCommand: CommandGroup = {
       context.print(users, () => formatTable(
         ['USERNAME', 'STATUS', 'SCOPES', 'SOURCE', 'ID', ...(flag ? ['NOTE'] : [])],
         users.map((u) => [u.username, u.status, u.scopes.join(','), u.source, u.id, ...(flag ? [u.needs_renaming ? 'rename' : ''] : [])]),
-      ) + (flag ? `\nnote: ${toRename === 1 ? '1 name was' : `${toRename} names were`} stored before today's username rules (the form of a user id, or a character that steers a display); rename with: gatehouse users rename USERNAME NEW_USERNAME` : ''));
+      ) + (flag ? `\nnote: ${toRename === 1 ? '1 name was' : `${toRename} names were`} stored before today's username rules (the form of a user id, a name the audit log gives what is not a user, or a character that steers a display); rename with: gatehouse users rename USERNAME NEW_USERNAME` : ''));
     },
 
     async add(args, context) {

@@ -1,6 +1,6 @@
 /** Admin pages: users (list and search, create, one user's details and changes). */
 import { MCP_SCOPES } from '../../../../shared/mcp-scopes.ts';
-import { looksLikeUserId } from '../../../../shared/username.ts';
+import { isActorName, looksLikeUserId } from '../../../../shared/username.ts';
 import type { User } from '../../accounts/user-store.ts';
 import type { AdminServices } from '../../management/admin-services.ts';
 import { describeGrants, type UserLookup } from '../../management/describe-grants.ts';
@@ -76,6 +76,7 @@ export function usersPages(services: AdminServices, userLookup: UserLookup, rend
         // A name stored before the username rules (target.needsRenaming): the page says why to rename it.
         target: describeUserRow(user),
         nameLooksLikeId: looksLikeUserId(user.username),
+        nameIsActorName: isActorName(user.username),
         isSelf: user.id === request.user.id,
         grants,
         linkSources,
