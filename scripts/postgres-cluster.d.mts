@@ -8,4 +8,4 @@ export interface PostgresCluster {
   stop(): Promise<void>;
 }
 export declare function startPostgresCluster(options?: { unref?: boolean }): Promise<PostgresCluster>;
-export declare function createDatabaseAt(adminUrl: string, prefix?: string): Promise<string>;
+export declare function createDatabaseAt(adminUrl: string, prefix?: string, options?: { locale?: string }): Promise<string>;

@@ -58,13 +58,18 @@ async function waitUntilReady(url, child, log) {
   }
 }
 
-/** Creates a new empty database on the cluster `adminUrl` points to; resolves to its URL. */
-export async function createDatabaseAt(adminUrl, prefix = 'gatehouse') {
+/**
+ * Creates a new empty database on the cluster `adminUrl` points to; resolves to its URL. `locale`:
+ * its LC_COLLATE and LC_CTYPE (e.g. 'C.UTF-8', where lower() folds every letter, as on most
+ * servers), instead of the cluster's C.
+ */
+export async function createDatabaseAt(adminUrl, prefix = 'gatehouse', { locale } = {}) {
   const name = `${prefix}_${process.pid}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+  if (locale !== undefined && !/^[\w.-]+$/.test(locale)) throw new TypeError(`not a locale name: ${locale}`);
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
   try {
-    await client.query(`CREATE DATABASE "${name}"`);
+    await client.query(`CREATE DATABASE "${name}"${locale ? ` TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE '${locale}' LC_CTYPE '${locale}'` : ''}`);
   } finally {
     await client.end();
   }

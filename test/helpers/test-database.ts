@@ -25,9 +25,9 @@ function adminUrl(): Promise<string> {
   return (ownCluster ??= startPostgresCluster({ unref: true }).then((cluster) => cluster.url));
 }
 
-/** A URL of a new, empty PostgreSQL database for one test. */
-export async function createTestPostgresDatabase(): Promise<string> {
-  return createDatabaseAt(await adminUrl());
+/** A URL of a new, empty PostgreSQL database for one test; `locale` as createDatabaseAt's. */
+export async function createTestPostgresDatabase(options: { locale?: string } = {}): Promise<string> {
+  return createDatabaseAt(await adminUrl(), undefined, options);
 }
 
 /** Database settings for an app under test: `sqliteFile` on SQLite, a new database on PostgreSQL. */

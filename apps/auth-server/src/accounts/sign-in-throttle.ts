@@ -23,6 +23,11 @@
  *   never as typed: what was typed may be a password entered in the wrong field, and a copy of
  *   the database must not hold it (as the audit log and connection events keep no unknown name).
  *   Keyed, so a copy cannot be searched for likely passwords either.
+ * - A name that finds a user is counted under that user's id (`userId`), not under the name as
+ *   typed: PostgreSQL finds users by lower(username), which in a UTF-8 locale folds letters that
+ *   JavaScript's toLowerCase() folds otherwise (lower('ADMİN') is 'admin'; 'ADMİN'.toLowerCase()
+ *   has a dotted i), so each such spelling of one user's name got a count of its own. A name that
+ *   finds nobody is counted as JavaScript folds it; it has nobody to protect.
  * Deliberately not handled here: distributed attacks from many clients against one account beyond
  * the per-pair limit (that needs a second factor, not a lock that would let attackers lock users
  * out), and working out the client from an address (the caller's, as for the rate limits).
@@ -79,8 +84,10 @@ export class SignInThrottle {
   // The `ip:` prefix of the rows counted before clients were /64s is kept: IPv4 counts carry over
   // an upgrade. Rows an earlier version keyed by the plain name are no longer read; the sweeper
   // deletes them once their window or lock has run out.
-  #pairKey(username: string, client: string): string {
-    const name = createHmac('sha256', this.#key).update(`sign-in-throttle\0${username.toLowerCase()}`).digest('base64url');
+  #pairKey(username: string, client: string, userId: string | undefined): string {
+    // The labels differ before their NUL, so no typed name counts as a user's id.
+    const counted = userId === undefined ? `sign-in-throttle\0${username.toLowerCase()}` : `sign-in-throttle-user\0${userId}`;
+    const name = createHmac('sha256', this.#key).update(counted).digest('base64url');
     return `user#${name}|ip:${client}`;
   }
 
@@ -93,9 +100,9 @@ export class SignInThrottle {
   }
 
   /** How the (username, client) pair and the client stand now: locked, and how long a failure would be held. */
-  async check(username: string, client: string): Promise<{ locked: boolean; delayMs: number }> {
+  async check(username: string, client: string, userId?: string): Promise<{ locked: boolean; delayMs: number }> {
     const now = this.#clock.epochSeconds();
-    const pairKey = this.#pairKey(username, client);
+    const pairKey = this.#pairKey(username, client, userId);
     const rows = await this.db.all<Row>('SELECT key, failures, window_started_at, locked_until FROM sign_in_failures WHERE key IN (?, ?)', [pairKey, `ip:${client}`]);
     const pair = this.#current(rows.find((row) => row.key === pairKey), now);
     const byIp = this.#current(rows.find((row) => row.key === `ip:${client}`), now);
@@ -109,11 +116,12 @@ export class SignInThrottle {
    * replica or several, only `maxFailures` get their password checked; the rest find the lock.
    * `locked`: a lock was in force, so the password must not be checked (and nothing was counted
    * for the pair when the pair was locked; an attempt refused for its client's lock still counts
-   * for its pair). `delayMs`: how long to hold the answer if it fails.
+   * for its pair). `delayMs`: how long to hold the answer if it fails. `userId`: the user the name
+   * found, if any (see the top of this file).
    */
-  async attempt(username: string, client: string): Promise<{ locked: boolean; delayMs: number }> {
+  async attempt(username: string, client: string, userId?: string): Promise<{ locked: boolean; delayMs: number }> {
     const now = this.#clock.epochSeconds();
-    const pair = await this.#count(this.#pairKey(username, client), this.#policy.maxFailures, now);
+    const pair = await this.#count(this.#pairKey(username, client, userId), this.#policy.maxFailures, now);
     if (!pair) return { locked: true, delayMs: MAX_DELAY_MS };
     const byIp = await this.#count(`ip:${client}`, this.#policy.maxFailuresPerIp, now);
     if (!byIp) return { locked: true, delayMs: MAX_DELAY_MS };
@@ -145,8 +153,8 @@ export class SignInThrottle {
    * A successful sign-in clears its (username, client) record and gives back what `attempt`
    * counted against the client (a lock already set stays: it runs out by itself).
    */
-  async recordSuccess(username: string, client: string): Promise<void> {
-    await this.db.run('DELETE FROM sign_in_failures WHERE key = ?', [this.#pairKey(username, client)]);
+  async recordSuccess(username: string, client: string, userId?: string): Promise<void> {
+    await this.db.run('DELETE FROM sign_in_failures WHERE key = ?', [this.#pairKey(username, client, userId)]);
     await this.db.run('UPDATE sign_in_failures SET failures = failures - 1 WHERE key = ? AND failures > 0', [`ip:${client}`]);
   }
 

@@ -209,7 +209,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     // Counted per client as the rate limits count (an IPv6 /64 is one client), and before the
     // password is checked, so the next attempt, on any replica, already sees it.
     const client = clientAddressKey(ctx.ip);
-    const { locked, delayMs } = await throttle.attempt(username, client);
+    const { locked, delayMs } = await throttle.attempt(username, client, user?.id);
     // A locked attempt still pays for a (dummy) compare, so it looks and takes like any failure.
     const passwordOk = await hasher.verifyOrDummy(password, locked ? undefined : user?.passwordHash);
     if (!UserStore.isActive(user) || !passwordOk || locked) {
@@ -222,7 +222,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       ctx.status = 400;
       return renderLogin(ctx, interaction, { error: SIGN_IN_FAILED, username });
     }
-    await throttle.recordSuccess(username, client);
+    await throttle.recordSuccess(username, client, user.id);
     // A hash of another cost or name than the server writes now is replaced by one that is, so
     // this user is refused at the same cost as an unknown name from now on (password-hasher.ts).
     // Not a config file's user: the file's hash is put back at each start.
