@@ -65,6 +65,33 @@ describe('event stream parsing (HTML §9.2.6)', () => {
     assert.throws(() => parser.push(`data: ${'x'.repeat(MAX_MESSAGE_BYTES)}\n\n`), /longer than/);
   });
 
+  // Each data line adds its value and the newline that joins it to the next: an empty one adds
+  // one. Counted by their values alone, empty lines cost nothing, and one event of them grew the
+  // gateway's memory without end (a review: 200 MiB sent, 386 MiB of heap kept).
+  // [what, the line, what each adds to the joined data]
+  const shortDataLines: Array<[string, string, number]> = [['data', 'data\n', 1], ['data: ', 'data: \r\n', 1], ['data with a one-character value', 'data:x\r', 2]];
+  for (const [what, line, cost] of shortDataLines) {
+    test(`an event of "${what}" lines is refused once its joined data would pass the limit`, () => {
+      let delivered = 0;
+      const parser = new EventStreamParser((data) => { delivered = data.length; });
+      const perChunk = 64 * 1024;
+      const chunk = line.repeat(perChunk);
+      let lines = 0;
+      assert.throws(() => {
+        for (; lines <= MAX_MESSAGE_BYTES; lines += perChunk) parser.push(chunk);
+      }, /longer than/);
+      assert.ok(lines * cost <= MAX_MESSAGE_BYTES, `refused in the chunk that passed the limit, not after ${lines} lines`);
+      assert.equal(delivered, 0, 'nothing delivered');
+    });
+  }
+
+  test('an event of data lines the limit allows, joined, is delivered whole', () => {
+    const delivered: string[] = [];
+    const parser = new EventStreamParser((data) => delivered.push(data));
+    parser.push(`${'data:x\n'.repeat(1000)}\n`);
+    assert.deepEqual(delivered, [Array(1000).fill('x').join('\n')]);
+  });
+
   test('a line the limit allows, cut into many chunks with every kind of line end, arrives whole', () => {
     const payload = JSON.stringify({ a: 'é日本💥'.repeat(20_000) });
     const stream = `data: ${payload.slice(0, 1000)}\r\ndata: ${payload.slice(1000)}\r\revent: message\rdata: {"b":2}\n\n`;

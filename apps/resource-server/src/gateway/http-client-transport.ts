@@ -264,7 +264,8 @@ export class HttpClientTransport implements Transport {
  * scanned for line ends once, and an unfinished line is kept as the pieces that brought it, joined
  * only when its end arrives (rescanning it from its start at every chunk made one long line sent
  * in small chunks quadratic: 8 MiB in 64 KiB chunks blocked the event loop for seconds). The cap
- * (MAX_MESSAGE_BYTES, counted in characters) is checked as each piece arrives.
+ * (MAX_MESSAGE_BYTES, counted in characters) is checked as each piece arrives, and on the data as
+ * it will be joined (each data line with its newline: an event of empty data lines is not free).
  */
 export class EventStreamParser {
   readonly #deliver: (data: string) => void;
@@ -339,7 +340,9 @@ export class EventStreamParser {
     if (value.startsWith(' ')) value = value.slice(1);
     if (field === 'data') {
       this.#data.push(value);
-      this.#dataLength += value.length;
+      // With the newline that joins it to the next: an empty data line costs one, not nothing.
+      this.#dataLength += value.length + 1;
+      if (this.#dataLength > MAX_MESSAGE_BYTES + 1) throw new Error(`an event of the upstream's stream is longer than ${MAX_MESSAGE_BYTES} bytes`);
     } else if (field === 'event') {
       this.#event = value;
     }
