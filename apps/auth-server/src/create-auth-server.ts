@@ -179,8 +179,17 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   if (hasher.engine.name === 'bcryptjs' && hasher.engine.unavailable) {
     logger.warn({ reason: hasher.engine.unavailable }, 'native bcrypt could not be loaded: passwords are hashed with bcryptjs, which takes about 1.4 times as long');
   }
-  const configuredChanges = await applyConfiguredUsers(config, users, hasher);
-  let preparedAdmin = await prepareBootstrapAdmin(config, users, hasher);
+  let configuredChanges: Awaited<ReturnType<typeof applyConfiguredUsers>>;
+  let preparedAdmin: Awaited<ReturnType<typeof prepareBootstrapAdmin>>;
+  try {
+    configuredChanges = await applyConfiguredUsers(config, users, hasher);
+    preparedAdmin = await prepareBootstrapAdmin(config, users, hasher);
+  } catch (err) {
+    // A config file naming a federated user's name (ConfigError), or the database failing.
+    await hasher.close();
+    await database.close();
+    throw err;
+  }
 
   // Readiness waits for the first-admin step (main.ts runs it once listening): a probe that said
   // ready before it would let the first sign-in as that admin fail.

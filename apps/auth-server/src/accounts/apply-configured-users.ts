@@ -12,7 +12,14 @@
  * sessions and access tokens, a new password their sessions, and a scope it removes the grants
  * holding it, not only stop new sign-ins; and what it undoes of an administrator's changes (an
  * account enabled again, scopes put back) must be in the audit log.
+ *
+ * A name already taken by a user of federated sign-in or an ID-JAG (`source: federated`) is a
+ * configuration error, not a user to update: that account signs in at an upstream, and whoever
+ * holds that upstream identity would have kept it, with the file's scopes and password. A
+ * federated name is an email the upstream or IdP asserted, so anyone at an upstream could take a
+ * name an operator was about to put in the file, and be given, say, `mcp:admin` at the next start.
  */
+import { ConfigError } from '../../../shared/config/config-error.ts';
 import type { AuthServerConfig } from '../../../shared/config/load-config.ts';
 import type { PasswordHasher } from './password-hasher.ts';
 import type { User, UserStore } from './user-store.ts';
@@ -34,8 +41,9 @@ export interface ConfiguredUserChanges {
 /** Creates or updates each configured user (hash, scopes, disabled) to match the config. */
 export async function applyConfiguredUsers(config: AuthServerConfig, users: UserStore, hasher: PasswordHasher): Promise<ConfiguredUserChanges> {
   const changes: ConfiguredUserChanges = { disabled: [], passwordChanged: [], enabled: [], scopesChanged: [] };
-  for (const entry of config.users) {
+  for (const [index, entry] of config.users.entries()) {
     const existing = await users.findByUsername(entry.username);
+    if (existing?.source === 'federated') throw federatedNameTaken(index, existing);
     let passwordHash = entry.passwordHash ?? null;
     if (entry.password !== undefined) {
       // Keep the stored hash when it already matches: hashing again at every boot costs time.
@@ -48,6 +56,7 @@ export async function applyConfiguredUsers(config: AuthServerConfig, users: User
     // Present already, or created a moment ago by another replica: the file's values win either way.
     const current = existing ?? (await users.findByUsername(entry.username));
     if (!current) continue;
+    if (current.source === 'federated') throw federatedNameTaken(index, current);
     const updated = await users.update(current.id, settings);
     if (entry.disabled) changes.disabled.push({ user: updated ?? current, now: !current.disabled });
     if (current.passwordHash !== null && current.passwordHash !== passwordHash) changes.passwordChanged.push(updated ?? current);
@@ -56,4 +65,8 @@ export async function applyConfiguredUsers(config: AuthServerConfig, users: User
     if (!sameScopes) changes.scopesChanged.push({ user: updated ?? current, from: current.scopes, to: entry.scopes });
   }
   return changes;
+}
+
+function federatedNameTaken(index: number, user: User): ConfigError {
+  return new ConfigError(`auth_server.builtin.users.${index}.username: ${user.username} is already the name of a user who signs in at an upstream identity provider (federated sign-in or an ID-JAG), whom a config file user would take over with that identity; rename that user first (gatehouse users rename ${user.username} NEW_USERNAME), or choose another name`);
 }

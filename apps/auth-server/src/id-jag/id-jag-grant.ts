@@ -169,8 +169,8 @@ export function registerIdJagGrant(provider: Provider, options: IdJagGrantOption
     try {
       ({ user, created } = await mapSubject(verified));
       scope = grantedScope(ctx, verified, user);
-      // Last, so an assertion refused for another reason is not used up; kept past exp by the skew it was accepted with.
-      if (!await options.replays.claim(verified.idp.issuer, verified.jti, verified.exp + options.clockSkew)) {
+      // Last, so an assertion refused for another reason is not used up; kept while it could be accepted.
+      if (!await options.replays.claim(verified.idp.issuer, verified.jti, verified.acceptableUntil)) {
         throw invalidGrant('the assertion was already used (its jti was seen before)');
       }
     } catch (err) {

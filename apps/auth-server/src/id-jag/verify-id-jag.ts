@@ -10,7 +10,8 @@
  * - `aud`: our issuer, as a string or an array of exactly one element (draft §4.4.1).
  * - `exp` in the future and `iat` not in the future, each with `clockSkew` seconds of tolerance;
  *   `iat` no older than `maxAssertionAge` (MCP EMA §7.4.2: short-lived, refused outside its window).
- * - `sub`, `jti`, `client_id` present (draft §3: REQUIRED); `client_id` is the authenticated
+ * - `sub`, `jti`, `client_id` present (draft §3: REQUIRED), `sub` at most 255 bytes and `jti`
+ *   512 (each is a primary key's part); `client_id` is the authenticated
  *   client (draft §4.4.1), and on the IdP's `allowed_client_ids` when it has that list.
  * - `jti` well-formed Unicode: a JSON escape can carry half a surrogate pair alone, and stored as
  *   text for the replay check it became U+FFFD on PostgreSQL, so jtis differing only there shared
@@ -43,9 +44,18 @@ export interface VerifiedIdJag {
   jti: string;
   /** Epoch seconds. */
   exp: number;
+  /**
+   * Epoch seconds, whole: until when this assertion could still be accepted (its `exp`, or `iat`
+   * plus the longest age, whichever comes first, plus the clock skew), so how long its replay
+   * record must be kept. RFC 7519 allows a fractional `exp`, and any size.
+   */
+  acceptableUntil: number;
   /** The scopes the IdP granted; undefined when the assertion carries no `scope`. */
   scopes?: string[];
-  /** An `email` claim, if any: names a user created for the subject, never links one. */
+  /**
+   * An `email` claim, if any, unless the assertion says it is not verified (`email_verified:
+   * false`): names a user created for the subject, never links one.
+   */
   email?: string;
 }
 
@@ -60,6 +70,11 @@ export interface IdJagVerifierOptions {
   /** Seconds after iat that an assertion is refused. */
   maxAssertionAge: number;
 }
+
+/** OIDC Core §2: a `sub` is at most 255 ASCII characters. */
+export const MAX_SUB_BYTES = 255;
+/** Far above any IdP's (a UUID or a random string of a few dozen characters). */
+export const MAX_JTI_BYTES = 512;
 
 /** An `invalid_grant` whose description says why (it also becomes the audit reason). */
 export function invalidGrant(description: string): Error {
@@ -114,11 +129,15 @@ export function createIdJagVerifier(options: IdJagVerifierOptions) {
     } catch (err) {
       throw invalidGrant(describeJoseFailure(err));
     }
-    const { sub, aud, jti, exp, iat, client_id: assertedClient, resource, scope, email, cnf } = payload;
+    const { sub, aud, jti, exp, iat, client_id: assertedClient, resource, scope, email, email_verified: emailVerified, cnf } = payload;
     if (typeof sub !== 'string' || sub === '' || typeof jti !== 'string' || jti === '' || typeof exp !== 'number' || typeof iat !== 'number') {
       throw invalidGrant('the assertion sub, jti, exp or iat is not of its type');
     }
     if (wellFormed(jti) !== jti) throw invalidGrant('the assertion jti holds a lone surrogate (half of a UTF-16 pair), which is not text');
+    // Both are stored in a primary key (the subject's link, the replay record), where PostgreSQL
+    // refuses an entry of more than about 2.7 kB: a longer one was a 500, not a refusal.
+    if (Buffer.byteLength(sub) > MAX_SUB_BYTES) throw invalidGrant(`the assertion sub is longer than ${MAX_SUB_BYTES} bytes`);
+    if (Buffer.byteLength(jti) > MAX_JTI_BYTES) throw invalidGrant(`the assertion jti is longer than ${MAX_JTI_BYTES} bytes`);
     // Draft §4.4.1: one audience, ours; an array of several is refused (audience injection).
     const audiences = Array.isArray(aud) ? aud : [aud];
     if (audiences.length !== 1 || audiences[0] !== options.issuer) throw invalidGrant('the assertion audience is not this authorization server');
@@ -136,6 +155,8 @@ export function createIdJagVerifier(options: IdJagVerifierOptions) {
     const scopes = scope === undefined ? undefined : [...new Set(scope.split(' ').filter(Boolean))];
     if (scopes?.some((s) => !ALL_SCOPES.includes(s))) throw invalidGrant('the assertion scope names a scope this server does not know');
     if (cnf !== undefined) throw invalidGrant('the assertion is bound to a key (cnf), and this server issues bearer tokens only');
-    return { idp, sub, jti, exp, scopes, email: typeof email === 'string' ? comparableEmail(email) : undefined };
+    const acceptableUntil = Math.ceil(Math.min(exp, iat + options.maxAssertionAge) + options.clockSkew);
+    const named = typeof email === 'string' && emailVerified !== false;
+    return { idp, sub, jti, exp, acceptableUntil, scopes, email: named ? comparableEmail(email) : undefined };
   };
 }

@@ -263,6 +263,14 @@ function currentContext(): KoaContextWithOIDC | undefined {
 }
 
 /**
+ * The longest a row is kept, in seconds (ten years): far beyond any lifetime Gatehouse gives. A
+ * client assertion's replay marker lives until the assertion's `exp`, which RFC 7519 lets be
+ * fractional and of any size: the provider's `expiresIn` of 300.5 or 1e20 could not be stored in
+ * the integer column (a 500 at /oauth/token for whoever held the client's key). Rounded up, capped.
+ */
+const LONGEST_EXPIRY = 10 * 365 * 24 * 3600;
+
+/**
  * Records a grant's revocation where verifiers learn of it (the revocation feed), in the
  * transaction that deletes the grant.
  */
@@ -344,7 +352,7 @@ export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemCloc
 
     async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
       const replayMarker = this.model === 'ReplayDetection';
-      const expiresAt = typeof expiresIn === 'number' ? now() + expiresIn : null;
+      const expiresAt = typeof expiresIn === 'number' ? Math.ceil(now() + Math.min(expiresIn, LONGEST_EXPIRY)) : null;
       const { changes } = await db.run((replayMarker ? INSERT_REPLAY_MARKER : UPSERT)[db.dialect], {
         model: this.stored,
         id: storedId(this.model, id),
