@@ -30,8 +30,14 @@ import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
 import type { CallContext, ListChangeAudience, Upstream, UpstreamStatus } from './upstream.ts';
 import type { ListItem, UpstreamConnection } from './upstream-connection.ts';
 
-/** Resource URIs and templates remembered at most (the lists are re-read when forgotten). */
+/**
+ * Resource URIs, and shortened names learned from lists, remembered at most; URI templates, per
+ * server. What is forgotten is learned again from the next list: an upstream that lists many (or
+ * new ones in every session) must not grow the resource server's memory, nor, filling a table
+ * shared with other servers, stop theirs being learned.
+ */
 const MAX_REMEMBERED_URIS = 10_000;
+const MAX_TEMPLATES_PER_SERVER = 1000;
 
 export interface GatewayOptions {
   servers: readonly GatewayServerConfig[];
@@ -75,9 +81,11 @@ export class Gateway {
   readonly #sessions = new Map<string, GatewaySessionListener>();
   /**
    * Exposed name → upstream name for names that may be shortened (`mayBeShortened`), learned from
-   * lists and, for tools, from the config's per-tool scopes.
+   * lists (at most MAX_REMEMBERED_URIS per kind), and for tools from the config's per-tool scopes
+   * (`#configuredTools`, never forgotten: a tool's own scope is checked before any list).
    */
   readonly #learned: Record<NamedKind, Map<string, string>> = { tools: new Map(), prompts: new Map() };
+  readonly #configuredTools = new Map<string, string>();
   readonly #warnedShortened = new Set<string>();
   /** Each server's tool names (upstream form) as last listed. */
   readonly #lastTools = new Map<Upstream, string[]>();
@@ -89,7 +97,7 @@ export class Gateway {
   readonly #knownTools = new Map<string, Set<string>>();
   /** Resource URI → its server, and each server's URI templates, from the lists seen. */
   readonly #resourceOwners = new Map<string, Upstream>();
-  readonly #templates = new Map<string, { upstream: Upstream; template: UriTemplate }>();
+  readonly #templates = new Map<Upstream, Map<string, UriTemplate>>();
 
   constructor({ servers, maxProcesses, maxProcessesPerUser, identity, logger, clock = systemClock }: GatewayOptions) {
     this.#logger = logger;
@@ -106,7 +114,7 @@ export class Gateway {
     for (const upstream of this.upstreams) {
       for (const tool of Object.keys(upstream.config.scopes.tools)) {
         const name = exposedName(upstream.config.name, tool);
-        if (mayBeShortened(name)) this.#learned.tools.set(name, tool);
+        if (mayBeShortened(name)) this.#configuredTools.set(name, tool);
         this.#know(upstream, name);
       }
     }
@@ -185,7 +193,11 @@ export class Gateway {
       const original = String(item.name);
       const name = exposedName(upstream.config.name, original);
       if (kind === 'tools') this.#know(upstream, name);
-      if (mayBeShortened(name)) this.#learned[kind].set(name, original);
+      if (mayBeShortened(name)) {
+        const learned = this.#learned[kind];
+        if (learned.size >= MAX_REMEMBERED_URIS && !learned.has(name)) learned.clear();
+        learned.set(name, original);
+      }
       if (name !== `${upstream.config.name}__${original}`) {
         if (!this.#warnedShortened.has(name)) {
           this.#warnedShortened.add(name);
@@ -204,7 +216,7 @@ export class Gateway {
     const parts = splitExposedName(exposed);
     const upstream = parts && this.#byName.get(parts.server);
     if (!parts || !upstream) return undefined;
-    const learned = this.#learned[kind].get(exposed);
+    const learned = (kind === 'tools' ? this.#configuredTools.get(exposed) : undefined) ?? this.#learned[kind].get(exposed);
     if (learned !== undefined) return { upstream, name: learned };
     // A shortened name is 64 characters, so exposedName gives it back unchanged: read off the name,
     // it would route to an upstream name that is only its truncation, with the default scope.
@@ -241,22 +253,26 @@ export class Gateway {
 
   claimResourceTemplates(listed: ReadonlyArray<{ upstream: Upstream; items: readonly ListItem[] }>): ListItem[] {
     return this.#claim(listed, 'uriTemplate', (uriTemplate, upstream) => {
-      if (this.#templates.has(uriTemplate) || this.#templates.size >= MAX_REMEMBERED_URIS) return;
+      let templates = this.#templates.get(upstream);
+      if (!templates) this.#templates.set(upstream, templates = new Map());
+      if (templates.has(uriTemplate)) return;
+      if (templates.size >= MAX_TEMPLATES_PER_SERVER) templates.clear();
       try {
-        this.#templates.set(uriTemplate, { upstream, template: new UriTemplate(uriTemplate) });
+        templates.set(uriTemplate, new UriTemplate(uriTemplate));
       } catch {
         this.#logger.warn({ server: upstream.config.name, uriTemplate }, 'an mcp server listed a URI template that cannot be parsed');
       }
     });
   }
 
-  /** The server a resource URI belongs to: the one that listed it, else the first template match. */
+  /**
+   * The server a resource URI belongs to: the one that listed it, else the first configured server
+   * with a template it matches (whichever server listed that template first).
+   */
   resourceOwner(uri: string): Upstream | undefined {
     const listed = this.#resourceOwners.get(uri);
     if (listed) return listed;
-    const order = (upstream: Upstream) => this.upstreams.indexOf(upstream);
-    const matches = [...this.#templates.values()].filter(({ template }) => template.match(uri) !== null);
-    return matches.sort((a, b) => order(a.upstream) - order(b.upstream))[0]?.upstream;
+    return this.upstreams.find((upstream) => [...this.#templates.get(upstream)?.values() ?? []].some((template) => template.match(uri) !== null));
   }
 
   async close(): Promise<void> {

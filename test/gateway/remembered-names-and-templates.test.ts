@@ -1,0 +1,63 @@
+/**
+ * What the gateway remembers from its servers' lists stays bounded per server, and no server's
+ * lists can crowd out another's: URI templates are kept per server (a read goes to the first
+ * configured server with a matching template, whichever listed it first), and shortened names
+ * learned from lists are forgotten past a bound and learned again from the next list. Before, one
+ * upstream listing 10,000 templates stopped every other server's templates from being learned
+ * (their resources unreadable, -32002, until a restart), a template first listed by a later
+ * server stayed with it after the first configured server listed it too, and an upstream listing
+ * new long names in every session grew the table without end. The Gateway's tables, called
+ * directly: nothing here needs a connection.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Gateway } from '../../apps/resource-server/src/gateway/gateway.ts';
+import { createLogger } from '../../apps/shared/logger.ts';
+import { gatewayName, httpServer } from './support/upstreams.ts';
+
+const LONG = 'a-tool-name-long-enough-that-its-gateway-name-is-shortened-to-64-characters';
+
+function gatewayOf() {
+  const servers = [
+    httpServer('first', 'http://127.0.0.1:9/mcp', { scopes: { default: 'mcp:read', tools: { [LONG]: 'mcp:admin' } } }),
+    httpServer('noisy', 'http://127.0.0.1:9/mcp'),
+    httpServer('late', 'http://127.0.0.1:9/mcp'),
+  ];
+  const gateway = new Gateway({ servers, maxProcesses: 4, maxProcessesPerUser: 1, logger: createLogger('resource-server', 'silent') });
+  const [first, noisy, late] = gateway.upstreams as [typeof gateway.upstreams[0], typeof gateway.upstreams[0], typeof gateway.upstreams[0]];
+  return { gateway, first, noisy, late };
+}
+
+describe('what the gateway remembers of its servers\' lists', () => {
+  test('a server listing 20,000 templates leaves another server\'s template readable', () => {
+    const { gateway, noisy, late } = gatewayOf();
+    gateway.claimResourceTemplates([{ upstream: noisy, items: Array.from({ length: 20_000 }, (_, i) => ({ uriTemplate: `junk${i}://{x}`, name: `j${i}` })) }]);
+    gateway.claimResourceTemplates([{ upstream: late, items: [{ uriTemplate: 'notes://{id}', name: 'note' }] }]);
+    assert.equal(gateway.resourceOwner('notes://42')?.config.name, 'late');
+    assert.equal(gateway.resourceOwner('junk19999://x')?.config.name, 'noisy', 'the flood\'s latest are kept, up to its bound');
+  });
+
+  test('a template first listed by a later server is read from the first configured server once it lists it', () => {
+    const { gateway, first, late } = gatewayOf();
+    // `first` was down when `late` listed the template.
+    gateway.claimResourceTemplates([{ upstream: late, items: [{ uriTemplate: 'doc://{id}', name: 'doc' }] }]);
+    assert.equal(gateway.resourceOwner('doc://1')?.config.name, 'late');
+    const merged = gateway.claimResourceTemplates([{ upstream: first, items: [{ uriTemplate: 'doc://{id}', name: 'first\'s doc' }] }, { upstream: late, items: [{ uriTemplate: 'doc://{id}', name: 'doc' }] }]);
+    assert.deepEqual(merged.map((item) => item.name), ['first\'s doc']);
+    assert.equal(gateway.resourceOwner('doc://1')?.config.name, 'first', 'as the merged list shows');
+  });
+
+  test('shortened names learned from lists are forgotten past a bound; a tool the config names is never', () => {
+    const { gateway, first } = gatewayOf();
+    const listed = (session: number) => Array.from({ length: 2000 }, (_, i) => ({ name: `${'x'.repeat(60)}-${session}-${i}`, inputSchema: { type: 'object' } }));
+    const [earliest] = gateway.expose(first, 'tools', listed(0));
+    assert.equal(gateway.route('tools', String(earliest!.name))?.name, `${'x'.repeat(60)}-0-0`);
+    // An upstream whose every session lists new long names.
+    for (let session = 1; session <= 10; session += 1) gateway.expose(first, 'tools', listed(session));
+    assert.equal(gateway.route('tools', String(earliest!.name)), undefined, 'forgotten: the next list teaches it again');
+    const latest = gateway.expose(first, 'tools', listed(11)).at(-1)!;
+    assert.equal(gateway.route('tools', String(latest.name))?.name, `${'x'.repeat(60)}-11-1999`);
+    const configured = gatewayName('first', LONG);
+    assert.deepEqual(gateway.route('tools', configured) && { name: gateway.route('tools', configured)!.name, scope: gateway.scopeFor('tools', first, LONG) }, { name: LONG, scope: 'mcp:admin' });
+  });
+});
