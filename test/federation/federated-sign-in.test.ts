@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
@@ -51,6 +51,9 @@ const NOT_TEXT: Array<[string, string, UpstreamUser]> = [
   ['a lone low surrogate at the start', 'lone-low', { sub: '\udc00lone', email: 'lone-low@example.com', email_verified: true }],
   ['an emoji\'s first half alone', 'lone-emoji', { sub: 'lone-\ud83d-x', email: 'lone-emoji@example.com', email_verified: true }],
   ['a NUL character', 'nul-sub', { sub: 'nul\u0000sub', email: 'nul-sub@example.com', email_verified: true }],
+  // Random, so it does not compress: PostgreSQL's btree refused the key (a 500) where SQLite took it.
+  ['6,000 characters, past the 255 bytes OIDC allows', 'long-sub', { sub: randomBytes(4500).toString('base64url'), email: 'long-sub@example.com', email_verified: true }],
+  ['256 bytes, one past what OIDC allows', 'long-sub-by-one', { sub: 's'.repeat(256), email: 'long-sub-by-one@example.com', email_verified: true }],
 ];
 
 const USERS = {

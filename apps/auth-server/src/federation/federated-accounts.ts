@@ -60,12 +60,18 @@ export type LinkResult =
   | { kind: 'unnamed' }
   /** A first sign-in whose name would have the form of a user id (`<upstream>-<sub>` can): nobody is created. */
   | { kind: 'like_an_id'; username: string }
-  /** The subject is not text (a lone surrogate, or NUL): nothing is looked up, linked or created. */
+  /** The subject is not text (a lone surrogate, or NUL), or too long: nothing is looked up, linked or created. */
   | { kind: 'unreadable' };
 
-/** Whether an upstream subject is text that PostgreSQL and SQLite store as it is. */
+/**
+ * OIDC Core §2: a `sub` is at most 255 ASCII characters. A subject is part of a primary key, where
+ * PostgreSQL refuses an entry of more than about 2.7 kB: a longer one was a 500 there.
+ */
+export const MAX_SUBJECT_BYTES = 255;
+
+/** Whether an upstream subject is text that PostgreSQL and SQLite store as it is, in a key. */
 function isStorableSubject(subject: string): boolean {
-  return wellFormed(subject) === subject && !subject.includes('\u0000');
+  return wellFormed(subject) === subject && !subject.includes('\u0000') && Buffer.byteLength(subject) <= MAX_SUBJECT_BYTES;
 }
 
 function verifiedEmail(claims: IDToken & Record<string, unknown>): { email?: string; verified: boolean } {

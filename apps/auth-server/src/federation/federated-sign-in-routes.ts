@@ -49,7 +49,7 @@ import type { SignInRecorder } from '../audit/record-sign-in.ts';
 import { flowIdOf } from '../connections/flow-id.ts';
 import { loadInteraction } from '../interactions/interaction-routes.ts';
 import type { SignInResult } from '../ops/auth-server-metrics.ts';
-import { admit, type FederatedAccounts } from './federated-accounts.ts';
+import { admit, MAX_SUBJECT_BYTES, type FederatedAccounts } from './federated-accounts.ts';
 import type { FederatedLogins } from './federated-logins.ts';
 import { federatedRedirectUri, SHARED_CALLBACK_PATH } from './federated-redirect-uri.ts';
 import { signInTime } from './sign-in-time.ts';
@@ -281,7 +281,7 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
     if (linked.kind === 'unreadable') {
       deps.onSignIn?.('refused');
       await deps.recordSignIn?.(ctx, { method: 'federated', ok: false, reason: 'unreadable_subject', upstream: upstream.id, clientId: String(interaction.params.client_id), flowId: flowIdOf(interaction) });
-      throw new PageError(403, 'access_denied', `Your ${upstream.displayName} account cannot be used here: the user id ${upstream.displayName} sent for it is not valid text (it holds half of a UTF-16 surrogate pair, or a NUL character), so it could be taken for another account's. Ask this server's administrator for access.`);
+      throw new PageError(403, 'access_denied', `Your ${upstream.displayName} account cannot be used here: the user id ${upstream.displayName} sent for it is not valid text (it holds half of a UTF-16 surrogate pair, or a NUL character, so it could be taken for another account's), or is longer than the ${MAX_SUBJECT_BYTES} bytes OpenID Connect allows. Ask this server's administrator for access.`);
     }
     if (linked.kind === 'unnamed') {
       deps.onSignIn?.('refused');

@@ -33,6 +33,7 @@ import { errors } from 'oidc-provider';
 import type { Clock } from '../../../shared/clock.ts';
 import { ALL_SCOPES } from '../../../shared/mcp-scopes.ts';
 import { wellFormed } from '../../../shared/well-formed.ts';
+import { MAX_SUBJECT_BYTES } from '../federation/federated-accounts.ts';
 import { isOwnResource } from '../http/own-resource.ts';
 import { ID_JAG_TYP } from './id-jag-grant-type.ts';
 import { comparableEmail } from '../../../shared/email-address.ts';
@@ -71,8 +72,8 @@ export interface IdJagVerifierOptions {
   maxAssertionAge: number;
 }
 
-/** OIDC Core §2: a `sub` is at most 255 ASCII characters. */
-export const MAX_SUB_BYTES = 255;
+/** OIDC Core §2: a `sub` is at most 255 ASCII characters (as for federated sign-in). */
+export const MAX_SUB_BYTES = MAX_SUBJECT_BYTES;
 /** Far above any IdP's (a UUID or a random string of a few dozen characters). */
 export const MAX_JTI_BYTES = 512;
 
