@@ -65,7 +65,6 @@ const NATIVE_HASH = /^\\$2[aby]\\$/;
 const nativeHandles = (job) => native !== undefined && job.password.isWellFormed() && (job.op === 'hash' || NATIVE_HASH.test(job.hash));
 // PHP's name for the version native bcrypt calls $2b$: the same algorithm, the same bytes.
 const nativeName = (hash) => hash.replace(/^\\$2y\\$/, '$2b$');
-const costOf = (hash) => Number(/^\\$2[aby]\\$(\\d\\d)\\$/.exec(hash)?.[1] ?? 0);
 let tid;
 try {
   tid = Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop());
@@ -81,20 +80,30 @@ parentPort.on('message', (job) => {
   }
   try {
     if (job.op === 'hash') {
-      const result = (nativeHandles(job) ? native : bcryptjs).hashSync(job.password, job.cost);
-      parentPort.postMessage({ result, work: 2 ** job.cost });
+      parentPort.postMessage({ result: (nativeHandles(job) ? native : bcryptjs).hashSync(job.password, job.cost), runs: 1 });
       return;
     }
     const [bcrypt, hash] = nativeHandles(job) ? [native, nativeName(job.hash)] : [bcryptjs, job.hash];
-    let compares = 1;
+    let runs = 1;
     const result = bcrypt.compareSync(job.password, hash);
-    for (; !result && compares < (job.failureCompares ?? 1); compares += 1) bcrypt.compareSync(job.password, hash);
-    parentPort.postMessage({ result, work: compares * 2 ** costOf(hash) });
+    for (; !result && runs < (job.failureCompares ?? 1); runs += 1) bcrypt.compareSync(job.password, hash);
+    parentPort.postMessage({ result, runs });
   } catch (err) {
     parentPort.postMessage({ error: err.message });
   }
 });`;
 const requireHere = createRequire(import.meta.url);
+
+/** The cost a bcrypt hash states (`$2b$12$…` → 12); undefined when it is not one. */
+export function bcryptCost(hash: string): number | undefined {
+  const cost = /^\$2[aby]\$(\d\d)\$/.exec(hash)?.[1];
+  return cost === undefined ? undefined : Number(cost);
+}
+
+/** The bcrypt work of `runs` runs of `job` (HashWorkerStats.work). */
+function workOf(job: HashJob, runs: number): number {
+  return runs * 2 ** (job.op === 'hash' ? job.cost : bcryptCost(job.hash) ?? 0);
+}
 const BCRYPTJS_PATH = requireHere.resolve('bcryptjs');
 
 /** Which bcrypt the workers run: native where it loads, else bcryptjs (and why). */
@@ -234,7 +243,7 @@ export class HashWorkerPool {
     worker.unref();
     const slot: Slot = { worker, started: false, served: 0, work: 0 };
     let crash: Error | undefined;
-    worker.on('message', (msg: { started?: true; tid?: number; result?: string | boolean; work?: number; error?: string }) => {
+    worker.on('message', (msg: { started?: true; tid?: number; result?: string | boolean; runs?: number; error?: string }) => {
       if (msg.started) {
         slot.started = true;
         slot.tid = msg.tid;
@@ -243,7 +252,7 @@ export class HashWorkerPool {
       const job = slot.job;
       slot.job = undefined;
       slot.served += 1;
-      slot.work += msg.work ?? 0;
+      if (job) slot.work += workOf(job.message, msg.runs ?? 0);
       worker.unref();
       if (msg.error !== undefined) job?.reject(new Error(msg.error));
       else job?.resolve(msg.result!);

@@ -19,7 +19,7 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import bcrypt from 'bcryptjs';
-import { HashWorkerPool, loadNativeBcrypt, type BcryptEngine, type HashWorkerStats } from './hash-worker-pool.ts';
+import { bcryptCost, HashWorkerPool, loadNativeBcrypt, type BcryptEngine, type HashWorkerStats } from './hash-worker-pool.ts';
 
 export const MAX_PASSWORD_BYTES = 72;
 
@@ -52,12 +52,6 @@ export function dummyHash(cost: number): string {
   return bcrypt.genSaltSync(cost) + bcrypt.encodeBase64(randomBytes(23), 23);
 }
 
-/** The cost a bcrypt hash states (`$2b$12$…` → 12); undefined when it is not one. */
-export function bcryptCost(hash: string): number | undefined {
-  const cost = /^\$2[aby]\$(\d\d)\$/.exec(hash)?.[1];
-  return cost === undefined ? undefined : Number(cost);
-}
-
 export class PasswordHasher {
   readonly cost: number;
   readonly #pool: HashWorkerPool;
@@ -84,9 +78,10 @@ export class PasswordHasher {
     return (await this.#pool.run({ op: 'hash', password, cost: this.cost })) as string;
   }
 
-  async verify(password: string, hash: string): Promise<boolean> {
+  /** `failureCompares`: what a mismatch costs, in compares (HashJob). */
+  async verify(password: string, hash: string, failureCompares = 1): Promise<boolean> {
     if (Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) return false;
-    return (await this.#pool.run({ op: 'compare', password, hash })) as boolean;
+    return (await this.#pool.run({ op: 'compare', password, hash, failureCompares })) as boolean;
   }
 
   /**
@@ -94,10 +89,8 @@ export class PasswordHasher {
    * costs what one at the server's cost does (see the top of this file).
    */
   async verifyOrDummy(password: string, hash: string | null | undefined): Promise<boolean> {
-    if (Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) return false;
     const stored = hash ?? this.#dummyHash;
-    const failureCompares = 2 ** Math.max(0, this.cost - (bcryptCost(stored) ?? this.cost));
-    const ok = (await this.#pool.run({ op: 'compare', password, hash: stored, failureCompares })) as boolean;
+    const ok = await this.verify(password, stored, 2 ** Math.max(0, this.cost - (bcryptCost(stored) ?? this.cost)));
     return ok && Boolean(hash);
   }
 

@@ -16,7 +16,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { MCP_SCOPES } from '../../../shared/mcp-scopes.ts';
-import { ACTOR_NAMES, isActorName, looksLikeUserId, USERNAME } from '../../../shared/username.ts';
+import { ACTOR_NAME_REFUSAL, isActorName, looksLikeUserId, USERNAME } from '../../../shared/username.ts';
 import { MAX_PASSWORD_BYTES, PasswordTooLongError } from '../accounts/password-hasher.ts';
 import type { ConfiguredUserChanges } from '../accounts/apply-configured-users.ts';
 import { USER_FRESH_MS, UserStore, type User, type UserChanges } from '../accounts/user-store.ts';
@@ -55,7 +55,7 @@ function followsUsernameRules(name: string): string {
   const username = name.trim();
   if (!USERNAME.test(username)) throw new AdminError(400, 'Usernames are 1 to 64 letters, digits or . _ @ -', 'username');
   if (looksLikeUserId(username)) throw new AdminError(400, 'A username cannot have the form of a user id (8-4-4-4-12 hexadecimal digits).', 'username');
-  if (isActorName(username)) throw new AdminError(400, `A username cannot be a name the audit log gives what is not a user (${ACTOR_NAMES.join(', ')}).`, 'username');
+  if (isActorName(username)) throw new AdminError(400, `A${ACTOR_NAME_REFUSAL.slice(1)}.`, 'username');
   return username;
 }
 

@@ -303,6 +303,11 @@ export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemCloc
     return ended;
   }
 
+  /** The grant of a stored row (its model and id as stored), if it has one. */
+  async function grantOf(model: string, id: string): Promise<string | null | undefined> {
+    return (await db.get<{ grant_id: string | null }>(GRANT_OF, { model, id }))?.grant_id;
+  }
+
   /**
    * A code or refresh token someone else consumed between our read and our consume: revoke its
    * grant as oidc-provider does for a replay (lib/helpers/revoke.js deletes the grant's rows and
@@ -310,8 +315,7 @@ export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemCloc
    * revoked the grant first.
    */
   async function refuseConcurrentReuse(model: string, id: string): Promise<never> {
-    const row = await db.get<{ grant_id: string | null }>(GRANT_OF, { model: storedModel(model), id });
-    const grantId = row?.grant_id;
+    const grantId = await grantOf(storedModel(model), id);
     if (grantId) {
       await endGrant(grantId);
       const ctx = currentContext();
@@ -400,7 +404,7 @@ export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemCloc
       if (this.model === 'Grant') return endGrant(id);
       if (this.model === 'RefreshToken') {
         // Its grant ends with it (see the header).
-        const grantId = (await db.get<{ grant_id: string | null }>(GRANT_OF, { model: this.stored, id: stored }))?.grant_id;
+        const grantId = await grantOf(this.stored, stored);
         if (grantId) return endGrant(grantId);
       }
       if (this.model === 'Session' && !isRotatedSessionId(id)) await db.run(END_SESSION, { id: stored, now: now() });
