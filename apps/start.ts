@@ -46,7 +46,7 @@ for (const app of apps) {
     if (message?.type !== READY_MESSAGE || !message.announcement) return;
     ready.set(app, message.announcement);
     if (ready.size === apps.length) {
-      process.stdout.write(formatBanner(apps.map((name) => ready.get(name)!), { launcher: true }));
+      process.stdout.write(formatBanner(apps.map((name) => ready.get(name)!), { launcher: true, terminal: process.stdout.isTTY === true }));
     }
   });
   child.on('exit', (code, signal) => {

@@ -7,10 +7,13 @@
  * to is shown without a scheme, so nobody opens the pages on a second host and has to sign in
  * twice (cookies belong to one host).
  *
- * They go to the terminal, not through the JSON logger: the password must never enter a log
- * pipeline, and the URLs are for a person. Under `npm start` (apps/start.ts) each app sends its
- * announcement to the launcher over the IPC channel instead, and the launcher prints one banner
- * for both apps once both are ready.
+ * They go to stdout, not through the JSON logger: the URLs are for a person. The generated
+ * password itself is shown only when stdout is a terminal. Otherwise (a container, a service
+ * manager, output sent to a file) stdout is a log that collectors keep, so the banner names the
+ * file that holds the password instead (accounts/first-admin-password-file.ts), which it does
+ * on a terminal too. Under `npm start` (apps/start.ts) each app sends its announcement to the
+ * launcher over the IPC channel instead, and the launcher prints one banner for both apps once
+ * both are ready, judging its own stdout.
  */
 import { GATEHOUSE_COMMAND } from './gatehouse-command.ts';
 
@@ -22,10 +25,17 @@ export interface ReadyAnnouncement {
   publicUrl: string;
   /** The canonical MCP URL (resource-server only). */
   mcpUrl?: string;
-  /** Set on the start that created the first admin with a generated password. */
-  firstAdmin?: { username: string; password: string };
-  /** The first admin's username while it has never signed in (auth-server only). */
-  unusedAdmin?: string;
+  /** Set on the start that created the first admin with a generated password, and the file holding it. */
+  firstAdmin?: { username: string; password: string; passwordFile: string };
+  /** The first admin while it has never signed in (auth-server only), and its password file while that is there. */
+  unusedAdmin?: { username: string; passwordFile?: string };
+}
+
+export interface BannerOptions {
+  /** One banner for both apps, printed by `npm start`'s launcher. */
+  launcher?: boolean;
+  /** Stdout is a terminal: only then is a generated password shown. */
+  terminal?: boolean;
 }
 
 /** How to give a user a new password, spelled as it runs here (`npx gatehouse` from a clone). */
@@ -39,7 +49,7 @@ function boundAddress(listening: string): string {
 
 export const READY_MESSAGE = 'gatehouse:ready';
 
-export function formatBanner(announcements: ReadyAnnouncement[], { launcher = false } = {}): string {
+export function formatBanner(announcements: ReadyAnnouncement[], { launcher = false, terminal = false }: BannerOptions = {}): string {
   const lines: string[] = ['', launcher ? 'Gatehouse is running.' : 'Gatehouse is running:'];
   for (const a of announcements) lines.push(`  ${a.app.padEnd(16)} ${a.publicUrl}   (listening on ${boundAddress(a.listening)})`);
   const mcpUrl = announcements.find((a) => a.mcpUrl)?.mcpUrl;
@@ -49,17 +59,29 @@ export function formatBanner(announcements: ReadyAnnouncement[], { launcher = fa
   for (const a of announcements) {
     if (a.app !== 'auth-server') continue;
     lines.push('', `  Home page:    ${a.publicUrl}/`, `  Admin pages:  ${a.publicUrl}/admin`);
-    if (a.firstAdmin) {
+    const first = a.firstAdmin;
+    if (first && terminal) {
       lines.push(
         '',
-        `  First start: created admin user "${a.firstAdmin.username}" with password: ${a.firstAdmin.password}`,
-        `  It is shown only this once. Sign in at ${a.publicUrl}/admin with it, and keep it somewhere safe.`,
+        `  First start: created admin user "${first.username}" with password: ${first.password}`,
+        `  Sign in at ${a.publicUrl}/admin with it, and keep it somewhere safe: it is shown only this once,`,
+        `  and kept in ${first.passwordFile} only until "${first.username}" signs in.`,
+      );
+    } else if (first) {
+      lines.push(
+        '',
+        `  First start: created admin user "${first.username}". Its password is in the file`,
+        `    ${first.passwordFile}`,
+        `  (readable only by the user Gatehouse runs as, and removed once "${first.username}" signs in).`,
+        `  Sign in at ${a.publicUrl}/admin with it, and keep it somewhere safe.`,
       );
     } else if (a.unusedAdmin) {
+      const { username, passwordFile } = a.unusedAdmin;
       lines.push(
         '',
-        `  Admin user "${a.unusedAdmin}" has not signed in yet. Lost its password? Set a new one:`,
-        `    ${setPasswordCommand(a.unusedAdmin)}`,
+        `  Admin user "${username}" has not signed in yet.${passwordFile ? ` Its password is in ${passwordFile}` : ''}`,
+        '  Lost its password? Set a new one:',
+        `    ${setPasswordCommand(username)}`,
       );
     }
   }
@@ -73,5 +95,5 @@ export function announceReady(announcement: ReadyAnnouncement): void {
     process.send({ type: READY_MESSAGE, announcement });
     return;
   }
-  process.stdout.write(formatBanner([announcement]));
+  process.stdout.write(formatBanner([announcement], { terminal: process.stdout.isTTY === true }));
 }

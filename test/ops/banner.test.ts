@@ -1,7 +1,8 @@
 /**
  * Issue 17, traps 1-3: what the banner says. The home and admin pages on every start, only on
  * the issuer's host (the bound address without a scheme, so it is not a second link to click), and
- * for the first admin either its generated password or, while it never signed in, how to reset it.
+ * for the first admin either its generated password (on a terminal only) and the file that holds
+ * it or, while it never signed in, how to reset it.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -27,14 +28,35 @@ describe('the start banner', () => {
     assert.ok(banner.includes('(listening on 127.0.0.1:4000, https)'), banner);
   });
 
-  test('the first start: the generated password and where to sign in with it', () => {
-    const banner = formatBanner([{ ...auth, firstAdmin: { username: 'admin', password: 'pw-123' } }, resource], { launcher: true });
-    assert.ok(banner.includes('  First start: created admin user "admin" with password: pw-123\n  It is shown only this once. Sign in at http://localhost:4000/admin with it'), banner);
+  const firstAdmin = { username: 'admin', password: 'pw-123', passwordFile: '/srv/gatehouse/data/first-admin-password' };
+
+  test('the first start on a terminal: the generated password, where to sign in with it, and the file that keeps it meanwhile', () => {
+    const banner = formatBanner([{ ...auth, firstAdmin }, resource], { launcher: true, terminal: true });
+    assert.ok(banner.includes([
+      '  First start: created admin user "admin" with password: pw-123',
+      '  Sign in at http://localhost:4000/admin with it, and keep it somewhere safe: it is shown only this once,',
+      '  and kept in /srv/gatehouse/data/first-admin-password only until "admin" signs in.\n',
+    ].join('\n')), banner);
     assert.doesNotMatch(banner, /passwd/);
   });
 
-  test('while the first admin never signed in: the command that sets a new password', () => {
-    const banner = formatBanner([{ ...auth, unusedAdmin: 'root' }, resource], { launcher: true });
-    assert.ok(banner.includes('  Admin user "root" has not signed in yet. Lost its password? Set a new one:\n    npx gatehouse users passwd root\n'), banner);
+  test('the first start when stdout is not a terminal (a container log, a file): the file, never the password', () => {
+    for (const options of [{ launcher: true }, { launcher: true, terminal: false }, {}]) {
+      const banner = formatBanner([{ ...auth, firstAdmin }, resource], options);
+      assert.ok(!banner.includes('pw-123'), banner);
+      assert.ok(banner.includes([
+        '  First start: created admin user "admin". Its password is in the file',
+        '    /srv/gatehouse/data/first-admin-password',
+        '  (readable only by the user Gatehouse runs as, and removed once "admin" signs in).',
+        '  Sign in at http://localhost:4000/admin with it, and keep it somewhere safe.\n',
+      ].join('\n')), banner);
+    }
+  });
+
+  test('while the first admin never signed in: its password file while it is there, and the command that sets a new password', () => {
+    const banner = formatBanner([{ ...auth, unusedAdmin: { username: 'root' } }, resource], { launcher: true });
+    assert.ok(banner.includes('  Admin user "root" has not signed in yet.\n  Lost its password? Set a new one:\n    npx gatehouse users passwd root\n'), banner);
+    const withFile = formatBanner([{ ...auth, unusedAdmin: { username: 'root', passwordFile: '/data/first-admin-password' } }, resource], { terminal: true });
+    assert.ok(withFile.includes('  Admin user "root" has not signed in yet. Its password is in /data/first-admin-password\n  Lost its password? Set a new one:\n'), withFile);
   });
 });

@@ -1,25 +1,40 @@
 /**
  * Issue 17, trap 1: the first admin's password can never be lost. A first `npm start` that
- * cannot listen (the port is taken) creates no admin; the next start creates it and prints its
- * password, which signs in. While that admin has never signed in, every start says how to set a
- * new password; after a sign-in, starts say nothing about it.
+ * cannot listen (the port is taken) creates no admin; the next start creates it and hands its
+ * password over, which signs in. While that admin has never signed in, every start says how to
+ * set a new password; after a sign-in, starts say nothing about it.
+ *
+ * And it never goes to a log: stdout that is not a terminal (a container's, a file) names the
+ * file holding it, readable only by the server's user and removed at that admin's first sign-in;
+ * only a terminal is shown the password itself.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { connect, registerClient } from '../helpers/oauth-flow.ts';
+import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { makeCliDir, runCli } from '../cli/support/cli-runner.ts';
 import { createAuthServer } from '../../apps/auth-server/src/create-auth-server.ts';
 import { loadConfig } from '../../apps/shared/config/load-config.ts';
 import { createHttpServer } from '../../apps/shared/http-server.ts';
 import { createLogger } from '../../apps/shared/logger.ts';
 import { openDatabase } from '../../apps/shared/storage/open-database.ts';
-import { freshSetup, kill, run, waitForOk, type RunningProcess, type Setup } from './support/processes.ts';
+import { freshSetup, kill, run, waitForOk, waitUntilRefused, type RunningProcess, type Setup } from './support/processes.ts';
 
 const PASSWORD_LINE = /created admin user "admin" with password: (\S+)/;
-const RESET_HINT = /Admin user "admin" has not signed in yet\. Lost its password\? Set a new one:\n {4}npx gatehouse users passwd admin\n/;
+const FILE_LINE = /created admin user "admin"\. Its password is in the file\n {4}(\S+)\n/;
+const RESET_HINT = /Admin user "admin" has not signed in yet\.(?: Its password is in (\S+))?\n {2}Lost its password\? Set a new one:\n {4}npx gatehouse users passwd admin\n/;
+
+/** The password in the file the banner named: the file's own, 0600, one line. */
+function readPasswordFile(path: string): string {
+  assert.equal(statSync(path).mode & 0o777, 0o600, 'readable and writable by its owner only');
+  const text = readFileSync(path, 'utf8');
+  assert.match(text, /^\S{20,}\n$/, 'one strong random password');
+  return text.trim();
+}
 
 /** `npm start`'s launcher (apps/start.ts) under tsx, as the package.json script runs it. */
 function startBoth(setup: Setup): RunningProcess {
@@ -39,7 +54,7 @@ describe('the first admin', () => {
     if (setup) rmSync(setup.dir, { recursive: true, force: true });
   });
 
-  test('a first start that cannot listen creates no admin; the next one creates it and prints a password that signs in', async () => {
+  test('a first start that cannot listen creates no admin; the next one creates it and hands over a password that signs in, in a file, not in stdout', async () => {
     setup = await freshSetup();
     // Someone else's server on the port; the resource server's calls to it are hung up on.
     const taken = createServer((socket) => socket.destroy());
@@ -63,21 +78,27 @@ describe('the first admin', () => {
     const app = startBoth(setup);
     started.push(app);
     const output = await app.waitForOutput(/Press Ctrl-C/);
-    const password = PASSWORD_LINE.exec(output)?.[1];
-    assert.ok(password, `the password is printed on the start that created the admin:\n${output}`);
+    const file = FILE_LINE.exec(output)?.[1];
+    assert.equal(file, join(setup.dir, 'data', 'first-admin-password'), `the start that created the admin names its password file:\n${output}`);
+    const password = readPasswordFile(file);
+    assert.ok(!output.includes(password), 'stdout is not a terminal here: the password is not in it');
+    assert.doesNotMatch(output, PASSWORD_LINE);
     assert.doesNotMatch(output, RESET_HINT, 'no reset hint beside the password itself');
+    assert.deepEqual(readdirSync(join(setup.dir, 'data')).filter((f) => f.startsWith('first-admin-password')), ['first-admin-password'], 'no staged copy left');
     await waitForOk(`${setup.issuer}/readyz`, { proc: app });
     await stop(app);
-    // Not signed in yet: the next start points to the reset command.
+    // Not signed in yet: the next start points to the file and to the reset command.
     const again = startBoth(setup);
     started.push(again);
     const againOutput = await again.waitForOutput(/Press Ctrl-C/);
-    assert.match(againOutput, RESET_HINT);
-    assert.doesNotMatch(againOutput, PASSWORD_LINE);
+    assert.equal(RESET_HINT.exec(againOutput)?.[1], file, againOutput);
+    assert.doesNotMatch(againOutput, FILE_LINE);
+    assert.ok(!againOutput.includes(password));
     await waitForOk(`${setup.issuer}/readyz`, { proc: again });
     const client = await registerClient(setup.issuer);
     const signedIn = await connect(setup.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: setup.mcpUrl, username: 'admin', password });
-    assert.ok(signedIn.code, 'the printed password signs the admin in');
+    assert.ok(signedIn.code, 'the password in the file signs the admin in');
+    assert.equal(existsSync(file), false, 'the admin signed in: the file is gone at once');
     await stop(again);
 
     const later = startBoth(setup);
@@ -86,6 +107,96 @@ describe('the first admin', () => {
     assert.doesNotMatch(laterOutput, /passwd|password/, 'once the admin signed in, nothing about its password');
     assert.match(laterOutput, new RegExp(`Admin pages: {2}${setup.issuer.replaceAll('.', '\\.')}/admin\\n`), 'the admin URL on every start');
     await stop(later);
+  });
+
+  test('on a terminal, the banner shows the generated password too: the one in the file', async () => {
+    const terminalSetup = await freshSetup();
+    try {
+      // util-linux `script` runs the launcher on a pseudo-terminal, as a person's `npm start` does.
+      const launcher = [process.execPath, '--import', 'tsx', 'apps/start.ts'].map((word) => `'${word}'`).join(' ');
+      const app = run('script', ['-qfec', launcher, '/dev/null'], terminalSetup.env);
+      started.push(app);
+      const output = await app.waitForOutput(/Press Ctrl-C/);
+      const shown = PASSWORD_LINE.exec(output)?.[1];
+      assert.ok(shown, `the password is shown on a terminal:\n${output}`);
+      const file = join(terminalSetup.dir, 'data', 'first-admin-password');
+      assert.ok(output.includes(`kept in ${file} only until "admin" signs in.`), output);
+      assert.equal(readPasswordFile(file), shown);
+      app.signal('SIGTERM'); // `script` hangs up its terminal: both apps get SIGHUP
+      await app.exited;
+      await waitUntilRefused(terminalSetup.authPort);
+      await waitUntilRefused(terminalSetup.resourcePort);
+    } finally {
+      rmSync(terminalSetup.dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a password file that cannot be written fails the start before any admin exists; the next start creates it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-first-admin-'));
+    const config = loadConfig({ DATA_DIR: join(dir, 'data'), KEYS_DIR: join(dir, 'keys') }, dir);
+    config.authServer.bcryptCost = 10;
+    // A file where its directory should be: refused whoever runs the test (root included).
+    writeFileSync(join(dir, 'in-the-way'), '');
+    config.authServer.firstAdminPasswordFile = join(dir, 'in-the-way', 'first-admin-password');
+    try {
+      const server = await createAuthServer(config.authServer, createLogger('auth-server', 'silent'));
+      try {
+        await assert.rejects(server.createBootstrapAdmin(), {
+          name: 'ConfigError',
+          message: `cannot write the first admin's generated password to ${config.authServer.firstAdminPasswordFile} (EEXIST): make DATA_DIR writable by this user, or set BOOTSTRAP_ADMIN_PASSWORD`,
+        });
+        assert.equal(await server.users.count(), 0, 'no admin whose password is nowhere');
+      } finally {
+        await server.close();
+      }
+      config.authServer.firstAdminPasswordFile = join(dir, 'data', 'first-admin-password');
+      const next = await createAuthServer(config.authServer, createLogger('auth-server', 'silent'));
+      try {
+        const created = await next.createBootstrapAdmin();
+        assert.equal(created?.passwordFile, config.authServer.firstAdminPasswordFile);
+        const admin = (await next.users.findByUsername('admin'))!;
+        assert.ok(await next.hasher.verify(readPasswordFile(created.passwordFile), admin.passwordHash!), 'the file holds the stored password');
+      } finally {
+        await next.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('replicas: a sign-in at another replica removes the file at this one\'s next check; `users passwd admin` removes it too', async () => {
+    const dir = makeCliDir('gatehouse-first-admin-');
+    const config = loadConfig({ DATA_DIR: join(dir, 'data'), KEYS_DIR: join(dir, 'keys') }, dir);
+    config.authServer.bcryptCost = 10;
+    const first = await createAuthServer(config.authServer, createLogger('auth-server', 'silent'));
+    let other: TestAuthServer | undefined;
+    try {
+      const file = (await first.createBootstrapAdmin())!.passwordFile!;
+      const password = readPasswordFile(file);
+      assert.deepEqual(await first.unusedBootstrapAdmin(), { username: 'admin', passwordFile: file }, 'not signed in yet: the banner names the file');
+      // Another replica on the same database, with a data directory of its own.
+      other = await startAuthServer({ dir, configure: (c) => { c.authServer.firstAdminPasswordFile = join(dir, 'other', 'first-admin-password'); } });
+      const client = await registerClient(other.issuer);
+      assert.ok((await connect(other.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: other.config.authServer.resource, username: 'admin', password })).code);
+      assert.equal(existsSync(file), true, 'this replica saw no sign-in');
+      assert.equal(await first.unusedBootstrapAdmin(), undefined);
+      assert.equal(existsSync(file), false, 'the admin signed in somewhere: the file is gone');
+
+      // A password written again (say, restored from a backup) no longer holds the admin's once `users passwd` changed it.
+      writeFileSync(file, `${password}\n`, { mode: 0o600 });
+      const otherUser = await runCli(dir, ['users', 'add', 'sam'], 'sam password 1234\n');
+      assert.equal(otherUser.code, 0, otherUser.stderr);
+      assert.equal((await runCli(dir, ['users', 'passwd', 'sam'], 'sam new password 1\n')).code, 0);
+      assert.equal(existsSync(file), true, 'another user\'s new password leaves it');
+      const changed = await runCli(dir, ['users', 'passwd', 'admin'], 'admin new password 1\n');
+      assert.equal(changed.code, 0, changed.stderr);
+      assert.ok(changed.stdout.includes(`removed ${file}, which held the password generated at the first start`), changed.stdout);
+      assert.equal(existsSync(file), false);
+    } finally {
+      await other?.close();
+      await first.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('the auth-server is not ready until the first-admin step has run, so a probe never lets that sign-in fail', async () => {

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { applyConfiguredUsers } from '../../apps/auth-server/src/accounts/apply-configured-users.ts';
 import { createBootstrapAdmin } from '../../apps/auth-server/src/accounts/bootstrap-admin.ts';
+import { FirstAdminPasswordFile } from '../../apps/auth-server/src/accounts/first-admin-password-file.ts';
 import { PasswordHasher } from '../../apps/auth-server/src/accounts/password-hasher.ts';
 import { UserStore } from '../../apps/auth-server/src/accounts/user-store.ts';
 import type { AuthServerConfig } from '../../apps/shared/config/load-config.ts';
@@ -97,12 +101,18 @@ for (const backend of TEST_BACKENDS) {
         const again = await openTwoReplicas(backend);
         try {
           const racing = [new UserStore(again.first), new UserStore(again.second)];
-          const results = await Promise.all(racing.map((store) => createBootstrapAdmin(empty, store, hasher)));
+          // Both replicas' password files in one data directory, the worst case for them.
+          const dir = mkdtempSync(join(tmpdir(), 'gatehouse-first-admin-'));
+          after(() => rmSync(dir, { recursive: true, force: true }));
+          const passwordFile = new FirstAdminPasswordFile(join(dir, 'first-admin-password'), 'admin');
+          const results = await Promise.all(racing.map((store) => createBootstrapAdmin(empty, store, hasher, passwordFile)));
           assert.deepEqual(usernames(await racing[1]!.list()), ['admin'], 'one admin');
           const shown = results.filter((r) => r?.generatedPassword);
           assert.equal(shown.length, 1, 'only the replica whose admin was stored shows a password');
           const admin = (await racing[0]!.findByUsername('admin'))!;
           assert.ok(await hasher.verify(shown[0]!.generatedPassword!, admin.passwordHash!), 'and it is the stored one');
+          assert.deepEqual(readdirSync(dir), ['first-admin-password'], 'the other replica\'s staged file is gone');
+          assert.equal(readFileSync(passwordFile.path, 'utf8'), `${shown[0]!.generatedPassword}\n`, 'the file holds the stored password');
         } finally {
           await again.close();
         }

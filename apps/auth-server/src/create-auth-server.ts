@@ -23,6 +23,7 @@ import { observeRequests, type RequestIdState } from '../../shared/observe-reque
 import { rejectMalformedHost } from '../../shared/reject-malformed-host.ts';
 import { sayWhenToRetry } from '../../shared/say-when-to-retry.ts';
 import { applyConfiguredUsers } from './accounts/apply-configured-users.ts';
+import { FirstAdminPasswordFile } from './accounts/first-admin-password-file.ts';
 import { prepareBootstrapAdmin, storeBootstrapAdmin, unusedBootstrapAdmin, type BootstrapAdmin } from './accounts/bootstrap-admin.ts';
 import { homePage } from './web/home-page.ts';
 import { pageRoutes } from './web/page-routes.ts';
@@ -40,7 +41,7 @@ import { SignInThrottle } from './accounts/sign-in-throttle.ts';
 import { UserStore } from './accounts/user-store.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import { recordProviderEvents } from './audit/record-provider-events.ts';
-import { createSignInRecorder } from './audit/record-sign-in.ts';
+import { createSignInRecorder, type SignInRecorder } from './audit/record-sign-in.ts';
 import { createClientDocumentCache } from './cimd/client-document-cache.ts';
 import { createMetadataFetch, type MetadataFetchOptions } from './cimd/create-metadata-fetch.ts';
 import { createDocumentHostPolicy } from './cimd/document-host-policy.ts';
@@ -107,8 +108,11 @@ export interface AuthServer {
    * fails creates no admin whose password nobody saw (accounts/bootstrap-admin.ts).
    */
   createBootstrapAdmin(): Promise<BootstrapAdmin | undefined>;
-  /** The bootstrap admin's username while it has never signed in (the banner says how to reset it). */
-  unusedBootstrapAdmin(): Promise<string | undefined>;
+  /**
+   * The bootstrap admin's username while it has never signed in (the banner says how to reset it),
+   * with its password file while that is there; once it has signed in, that file is removed.
+   */
+  unusedBootstrapAdmin(): Promise<{ username: string; passwordFile?: string } | undefined>;
   /** Where this server's connection events go (the database recorder unless one was passed). */
   connectionRecorder: ConnectionRecorder;
   /** Connection attempts from both apps' events, for the admin pages, "My apps" and the CLI. */
@@ -194,6 +198,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   // Readiness waits for the first-admin step (main.ts runs it once listening): a probe that said
   // ready before it would let the first sign-in as that admin fail.
   let firstAdminSettled = false;
+  const firstAdminPassword = new FirstAdminPasswordFile(config.firstAdminPasswordFile, config.bootstrapAdmin.username);
 
   const https = config.issuer.startsWith('https:');
   const render = createRenderer(config.issuer);
@@ -373,7 +378,17 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     }),
     connections,
   }).routes());
-  const recordSignIn = recordSignInSteps(createSignInRecorder(audit, logger), connectionRecorder);
+  const recordSignInAndStep = recordSignInSteps(createSignInRecorder(audit, logger), connectionRecorder);
+  const recordSignIn: SignInRecorder = async (ctx, attempt) => {
+    await recordSignInAndStep(ctx, attempt);
+    if (!attempt.ok || !attempt.user) return;
+    try {
+      firstAdminPassword.forgetIfFirstAdmin(attempt.user.username);
+    } catch (err) {
+      // The sign-in stands; the next start tries again (unusedBootstrapAdmin).
+      logger.warn({ err, file: firstAdminPassword.path }, 'the first admin signed in, but its password file could not be removed');
+    }
+  };
   const upstreams = new UpstreamClients(config.upstreams);
   app.use(interactionRoutes({
     provider, users, hasher, throttle, csrf, render, documentHostPolicy,
@@ -414,12 +429,19 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     admin,
     sweep: () => sweepOnce(sweepTasks, sweepFailed),
     async createBootstrapAdmin() {
-      const created = await storeBootstrapAdmin(preparedAdmin, users);
+      const created = await storeBootstrapAdmin(preparedAdmin, users, firstAdminPassword);
       preparedAdmin = undefined;
       firstAdminSettled = true;
       return created;
     },
-    unusedBootstrapAdmin: () => unusedBootstrapAdmin(config, users, audit),
+    async unusedBootstrapAdmin() {
+      const username = await unusedBootstrapAdmin(config, users, audit);
+      if (username === undefined) {
+        firstAdminPassword.remove();
+        return undefined;
+      }
+      return { username, passwordFile: firstAdminPassword.exists() ? firstAdminPassword.path : undefined };
+    },
     connectionRecorder,
     connections,
     async close() {

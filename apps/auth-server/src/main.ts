@@ -38,12 +38,13 @@ async function main(): Promise<void> {
   // Only now that it serves: a start that failed earlier created no admin whose password nobody saw.
   const created = await server.createBootstrapAdmin();
   const generated = created?.generatedPassword;
+  const passwordFile = created?.passwordFile;
   announceReady({
     app: 'auth-server',
     listening: url,
     publicUrl: authServer.issuer,
-    // Shown once, on the terminal only: never through the (shipped, collected) JSON log.
-    firstAdmin: generated ? { username: created.username, password: generated } : undefined,
+    // Never through the (shipped, collected) JSON log; on stdout only when that is a terminal.
+    firstAdmin: generated && passwordFile ? { username: created.username, password: generated, passwordFile } : undefined,
     unusedAdmin: generated ? undefined : await server.unusedBootstrapAdmin(),
   });
 }

@@ -198,7 +198,7 @@ function authServerFields(context: LoadContext) {
         .meta({ description: 'first admin, created when no user exists', env: 'BOOTSTRAP_ADMIN_USERNAME' } satisfies FieldNote),
       password: z.string().min(12, { error: 'expected at least 12 characters' })
         .refine((p) => Buffer.byteLength(p) <= 72, { error: 'expected at most 72 bytes (bcrypt ignores the rest)' }).optional()
-        .meta({ description: 'its password (12+ characters)', env: 'BOOTSTRAP_ADMIN_PASSWORD', default: 'random, printed once' } satisfies FieldNote),
+        .meta({ description: 'its password (12+ characters)', env: 'BOOTSTRAP_ADMIN_PASSWORD', default: 'random, in `DATA_DIR/first-admin-password` until its first sign-in' } satisfies FieldNote),
     }).prefault({}).meta({ description: 'the first admin' } satisfies FieldNote),
     client_id_metadata_documents: z.strictObject({
       enabled: booleanish.default(true)

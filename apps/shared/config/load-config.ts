@@ -57,6 +57,8 @@ function authServerApp(context: LoadContext) {
         host: c.listen_host,
         trustProxy: c.trust_proxy,
         databaseFile: resolve(c.data_dir, 'auth-server.db'),
+        /** Where a generated first-admin password is handed over (accounts/first-admin-password-file.ts). */
+        firstAdminPasswordFile: resolve(c.data_dir, 'first-admin-password'),
         database,
         resource,
         /** The resource server's GET /gateway/servers, read by the admin pages with a minted mcp:admin token. */

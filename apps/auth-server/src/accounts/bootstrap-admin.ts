@@ -9,13 +9,17 @@
  * - Replicas starting together on one database: the insert does nothing when the name is taken,
  *   so the admin exists once, and only the replica whose insert won shows a generated password
  *   (the others' were never stored).
+ * - A generated password goes to a file only this user can read (first-admin-password-file.ts),
+ *   written before the insert and kept only when the insert won: never to stdout alone, which a
+ *   container's log collector keeps.
  * - `unusedBootstrapAdmin`: while that admin has no successful sign-in in the audit log, each
- *   start says how to set a new password, in case the one shown was lost anyway (terminal
- *   closed, process killed between creating and printing). The audit log keeps sign-ins for
+ *   start says how to set a new password, in case the one shown was lost anyway (file deleted,
+ *   process killed between storing and handing it over). The audit log keeps sign-ins for
  *   `audit.retention`: an admin idle for longer than that is pointed out again, which is harmless.
  */
 import { randomBytes } from 'node:crypto';
 import type { AuthServerConfig } from '../../../shared/config/load-config.ts';
+import type { FirstAdminPasswordFile } from './first-admin-password-file.ts';
 import type { PasswordHasher } from './password-hasher.ts';
 import type { UserStore } from './user-store.ts';
 
@@ -23,8 +27,10 @@ const ADMIN_SCOPES = ['mcp:read', 'mcp:write', 'mcp:admin'];
 
 export interface BootstrapAdmin {
   username: string;
-  /** Set when no password was configured: show it once, on the terminal, never in the log. */
+  /** Set when no password was configured: never in the log, on the terminal only (announce-ready.ts). */
   generatedPassword?: string;
+  /** The file holding the generated password, when one was written. */
+  passwordFile?: string;
 }
 
 /** The first admin, password already hashed, ready to be stored in one quick insert. */
@@ -45,17 +51,33 @@ export async function prepareBootstrapAdmin(config: AuthServerConfig, users: Use
   return { username, generatedPassword: generated, passwordHash: await hasher.hash(password) };
 }
 
-/** Stores a prepared first admin if still no user exists; undefined when nothing was created. */
-export async function storeBootstrapAdmin(prepared: PreparedAdmin | undefined, users: UserStore): Promise<BootstrapAdmin | undefined> {
+/**
+ * Stores a prepared first admin if still no user exists, its generated password (if any) in
+ * `passwordFile`; undefined when nothing was created. A password file that cannot be written
+ * throws before anything is stored.
+ */
+export async function storeBootstrapAdmin(prepared: PreparedAdmin | undefined, users: UserStore, passwordFile?: FirstAdminPasswordFile): Promise<BootstrapAdmin | undefined> {
   if (!prepared || (await users.count()) > 0) return undefined;
   const { username, generatedPassword, passwordHash } = prepared;
-  const created = await users.create({ username, passwordHash, scopes: ADMIN_SCOPES, source: 'builtin' });
-  return created ? { username, generatedPassword } : undefined;
+  const staged = generatedPassword === undefined ? undefined : passwordFile?.stage(generatedPassword);
+  let created: boolean;
+  try {
+    created = Boolean(await users.create({ username, passwordHash, scopes: ADMIN_SCOPES, source: 'builtin' }));
+  } catch (err) {
+    staged?.drop();
+    throw err;
+  }
+  if (!created) {
+    staged?.drop();
+    return undefined;
+  }
+  staged?.keep();
+  return { username, generatedPassword, passwordFile: staged && passwordFile!.path };
 }
 
 /** Creates the first admin when no user exists; undefined when nothing was created. */
-export async function createBootstrapAdmin(config: AuthServerConfig, users: UserStore, hasher: PasswordHasher): Promise<BootstrapAdmin | undefined> {
-  return storeBootstrapAdmin(await prepareBootstrapAdmin(config, users, hasher), users);
+export async function createBootstrapAdmin(config: AuthServerConfig, users: UserStore, hasher: PasswordHasher, passwordFile?: FirstAdminPasswordFile): Promise<BootstrapAdmin | undefined> {
+  return storeBootstrapAdmin(await prepareBootstrapAdmin(config, users, hasher), users, passwordFile);
 }
 
 /** The audit log's query, as far as it is read here (audit/audit-log.ts; accounts/ imports no other room). */

@@ -1,5 +1,6 @@
 /** `gatehouse users add|list|disable|enable|approve|passwd|scopes|rename|link|links|unlink`. */
 import { MCP_SCOPES } from '../../../../shared/mcp-scopes.ts';
+import { FirstAdminPasswordFile } from '../../accounts/first-admin-password-file.ts';
 import type { User } from '../../accounts/user-store.ts';
 import { describeUser } from '../../management/describe-user.ts';
 import { CLI } from '../cli-context.ts';
@@ -86,7 +87,14 @@ export const usersCommand: CommandGroup = {
       const user = await context.services.users.get(positionals[0]!);
       const password = await context.readSecret(`New password for ${user.username}: `, { confirm: true });
       await context.services.users.setPassword({ id: user.id }, password, CLI);
-      context.print(toJson(user), () => [`changed the password of ${user.username}; their browser sessions were ended`, ...configNote(user)]);
+      // The first admin's generated password, handed over in a file, is no longer theirs.
+      const { firstAdminPasswordFile, bootstrapAdmin } = context.config;
+      const removed = new FirstAdminPasswordFile(firstAdminPasswordFile, bootstrapAdmin.username).forgetIfFirstAdmin(user.username);
+      context.print(toJson(user), () => [
+        `changed the password of ${user.username}; their browser sessions were ended`,
+        ...(removed ? [`removed ${firstAdminPasswordFile}, which held the password generated at the first start`] : []),
+        ...configNote(user),
+      ]);
     },
 
     async scopes(args, context) {
