@@ -161,7 +161,8 @@ export class HttpClientTransport implements Transport {
       // The response comes on the stream, after any requests and notifications of the call; the
       // SDK's Protocol waits for it by id. Read after it was cancelled, the stream fails aborted:
       // the SDK has given the call up already, so that is no error.
-      this.#readEvents(answer.body).catch((err: unknown) => {
+      const request = 'method' in message && 'id' in message ? idOf(message.id) : undefined;
+      this.#readEvents(answer.body, request).catch((err: unknown) => {
         if (signal.reason !== CANCELLED) this.#failed(err);
       });
       return;
@@ -238,12 +239,27 @@ export class HttpClientTransport implements Transport {
     setTimeout(() => this.#openEventStream(failures), 1000 * (failures + 1)).unref();
   }
 
-  /** Delivers each `message` event of a stream until it ends. */
-  async #readEvents(body: Readable): Promise<void> {
-    const parser = new EventStreamParser((data) => this.#deliver(JSON.parse(data) as JSONRPCMessage));
+  /**
+   * Delivers each `message` event of a stream until it ends or, on a request's stream, until that
+   * request's response has come: the server should end it then (MCP transports §Sending Messages
+   * to the Server), and one that kept it open held a socket per call for the session's lifetime.
+   */
+  async #readEvents(body: Readable, request?: string | number): Promise<void> {
+    let answered = false;
+    const parser = new EventStreamParser((data) => {
+      const message = JSON.parse(data) as JSONRPCMessage;
+      if (request !== undefined && !('method' in message) && idOf((message as { id?: unknown }).id) === request) answered = true;
+      this.#deliver(message);
+    });
     const decoder = new StringDecoder('utf8');
     try {
-      for await (const chunk of body) parser.push(decoder.write(chunk as Buffer));
+      for await (const chunk of body) {
+        parser.push(decoder.write(chunk as Buffer));
+        if (answered) {
+          body.destroy();
+          return;
+        }
+      }
     } catch (err) {
       body.destroy();
       throw err;

@@ -73,12 +73,20 @@ export class HttpUpstream implements Upstream {
     const existing = this.#sessions.get(sessionKey);
     if (existing) {
       existing.caller = caller;
-      const connection = await existing.connection.catch(() => undefined);
-      if (connection && !connection.closed) return connection;
+      // A request that came while another one opened the connection shares that open's outcome,
+      // its failure included. It never drops a session it did not open: it dropped one that
+      // another waiting request had just opened, which then stayed open, ended by nothing.
+      const connection = await existing.connection;
+      if (!connection.closed) return connection;
+      // Closed since (the upstream ended it): open anew, or take the one another request opened.
+      if (this.#sessions.get(sessionKey) !== existing) return this.connectionFor({ sessionKey, caller });
       this.#sessions.delete(sessionKey);
     }
     const session: UpstreamSession = { caller, connection: Promise.resolve(undefined as never) };
     session.transport = this.#transport(() => session.caller);
+    const forget = () => {
+      if (this.#sessions.get(sessionKey) === session) this.#sessions.delete(sessionKey);
+    };
     session.connection = UpstreamConnection.open({
       server: this.config.name,
       transport: session.transport,
@@ -86,22 +94,19 @@ export class HttpUpstream implements Upstream {
       logger: this.#options.logger,
       onListChanged: (kind) => this.#options.onListChanged(kind, { sessionKey }),
       dedicated: true,
-      onClose: () => {
-        if (this.#sessions.get(sessionKey) === session) this.#sessions.delete(sessionKey);
-      },
-    });
-    this.#sessions.set(sessionKey, session);
-    try {
-      const connection = await session.connection;
+      onClose: forget,
+    }).then((connection) => {
       this.#reachable();
       return connection;
-    } catch (err) {
-      this.#sessions.delete(sessionKey);
+    }, (err: unknown) => {
+      forget();
       // The auth-server refusing or failing the exchange says nothing about the upstream.
       const identityFailure = causes(err).find((cause) => cause instanceof IdentityTokenError);
       if (identityFailure) throw new UpstreamUnavailableError(this.config.name, (identityFailure as Error).message);
       throw this.#unreachable(err);
-    }
+    });
+    this.#sessions.set(sessionKey, session);
+    return session.connection;
   }
 
   async endSession(sessionKey: string): Promise<void> {
