@@ -22,7 +22,7 @@ import { createUser } from '../admin/support/admin-browser.ts';
 import { connectClient } from '../helpers/mcp-http.ts';
 import { freePort } from '../helpers/net.ts';
 import { connect, redeem, refresh, registerClient } from '../helpers/oauth-flow.ts';
-import { startAuthServer, TEST_KEY_ENCRYPTION_KEY, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { ADMIN_PASSWORD, startAuthServer, TEST_KEY_ENCRYPTION_KEY, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { startResourceServerBeside } from '../helpers/start-resource-server-beside.ts';
 import { createTestPostgresDatabase, TEST_BACKENDS } from '../helpers/test-database.ts';
 
@@ -32,10 +32,10 @@ interface Copied {
   keys: { signing_keys: number; cookie_keys: number };
 }
 
-async function gatehouse(dir: string, args: string[], databaseUrl: string) {
+async function gatehouse(dir: string, args: string[], databaseUrl: string, keysDir = join(dir, 'keys')) {
   const stdout = new CapturedOutput();
   const stderr = new CapturedOutput();
-  const env = { DATA_DIR: join(dir, 'data'), KEYS_DIR: join(dir, 'keys'), DATABASE_URL: databaseUrl, GATEHOUSE_KEY_ENCRYPTION_KEY: TEST_KEY_ENCRYPTION_KEY };
+  const env = { DATA_DIR: join(dir, 'data'), KEYS_DIR: keysDir, DATABASE_URL: databaseUrl, GATEHOUSE_KEY_ENCRYPTION_KEY: TEST_KEY_ENCRYPTION_KEY };
   const code = await runGatehouse(args, { stdin: Readable.from([]), stdout, stderr }, env);
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
@@ -168,7 +168,7 @@ describe('gatehouse migrate-to-postgres', { skip: !TEST_BACKENDS.includes('postg
       await admin.query('CREATE TRIGGER refuse_notes BEFORE INSERT ON notes FOR EACH ROW EXECUTE FUNCTION refuse_notes()');
       const failed = await gatehouse(dir, ['migrate-to-postgres'], target);
       assert.equal(failed.code, 1);
-      assert.match(failed.stderr, /connection lost/);
+      assert.equal(failed.stderr, 'gatehouse: table notes: PostgreSQL refused a row: connection lost; no table was copied\n', 'one line naming the table');
       assert.equal(await postgresCount(target, 'users'), 0, 'nothing of the auth-server was left behind');
       await admin.query('DROP TRIGGER refuse_notes ON notes');
     } finally {
@@ -234,4 +234,110 @@ describe('gatehouse migrate-to-postgres, given a database it cannot use', { skip
       assert.doesNotMatch(result.stderr, /s3cret-password/);
     });
   }
+});
+
+describe('gatehouse migrate-to-postgres, given data PostgreSQL does not hold as SQLite does', { skip: !TEST_BACKENDS.includes('postgres') && 'PostgreSQL is not among GATEHOUSE_TEST_BACKENDS' }, () => {
+  let dir: string;
+  let deployments = 0;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'gatehouse-migrate-data-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** A fresh DATA_DIR whose auth-server.db (migrated, empty) is filled by `fill`. */
+  async function deployment(fill: (db: Database.Database) => void): Promise<string> {
+    const root = join(dir, `deployment-${++deployments}`);
+    const file = join(root, 'data', 'auth-server.db');
+    await (await openDatabase({ sqliteFile: file }, 'auth-server')).close();
+    const db = new Database(file);
+    try {
+      fill(db);
+    } finally {
+      db.close();
+    }
+    return root;
+  }
+  /** Tables in the target's public schema: none, when the run touched nothing. */
+  const tablesIn = (url: string) => postgresCount(url, "information_schema.tables WHERE table_schema = 'public'");
+
+  test('the revocation feed goes on from the last number SQLite gave, pruned revocations included, so no follower misses one', async () => {
+    const root = await deployment((db) => {
+      const insert = db.prepare("INSERT INTO revocations (kind, value, issued_before, expires_at) VALUES ('grant', ?, 0, 0)");
+      for (const grant of ['g1', 'g2', 'g3']) insert.run(grant);
+      // All pruned once expired; a resource server had read the feed up to 3.
+      db.prepare('DELETE FROM revocations').run();
+    });
+    const target = await createTestPostgresDatabase();
+    const result = await gatehouse(root, ['migrate-to-postgres'], target);
+    assert.equal(result.code, 0, result.stderr);
+    const client = new pg.Client({ connectionString: target });
+    await client.connect();
+    try {
+      const latest = await client.query("SELECT pg_sequence_last_value(pg_get_serial_sequence('revocations', 'seq')) AS n");
+      assert.equal(Number(latest.rows[0].n), 3, 'the feed\'s position, as SQLite had it');
+      const next = await client.query("INSERT INTO revocations (kind, value, issued_before, expires_at) VALUES ('grant', 'g4', 0, 0) RETURNING seq");
+      assert.equal(Number(next.rows[0].seq), 4, 'the first revocation on PostgreSQL comes after what followers read');
+    } finally {
+      await client.end();
+    }
+    // Only auth-server.db was there (docker compose keeps each app's database in its own volume).
+    assert.match(result.stdout, new RegExp(`Not copied: resource-server \\(no ${join(root, 'data', 'resource-server.db').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\)\\. If its database is elsewhere`));
+    const json = await gatehouse(root, ['--json', 'migrate-to-postgres'], await createTestPostgresDatabase());
+    assert.deepEqual((JSON.parse(json.stdout) as { not_found: unknown }).not_found, [{ app: 'resource-server', file: join(root, 'data', 'resource-server.db') }]);
+  });
+
+  // Each row: what SQLite holds, how it was put there, and the one line expected instead of a copy.
+  const refusals: Array<[string, (db: Database.Database) => void, RegExp]> = [
+    [
+      'text with U+0000 (NUL)',
+      (db) => db.prepare("INSERT INTO users (id, username, password_hash, scopes, disabled, pending, email, source, created_at, updated_at) VALUES ('u1', 'nul', NULL, 'mcp:read', 0, 0, ?, 'builtin', 0, 0)").run('a\u0000b@example.com'),
+      /holds text with U\+0000 \(NUL\), which PostgreSQL cannot store, in users\.email \(1 row\); replace it first, e\.g\. with the sqlite3 shell: UPDATE users SET email = replace\(email, char\(0\), char\(65533\)\) WHERE instr\(email, char\(0\)\) > 0; nothing was copied$/,
+    ],
+    [
+      'usernames that differ only in the case of a non-ASCII letter',
+      (db) => {
+        const insert = db.prepare("INSERT INTO users (id, username, password_hash, scopes, disabled, pending, email, source, created_at, updated_at) VALUES (?, ?, NULL, 'mcp:read', 0, 0, NULL, 'federated', 0, 0)");
+        insert.run('u1', 'Émile@example.com');
+        insert.run('u2', 'émile@example.com');
+        insert.run('u3', 'zoé@example.com');
+      },
+      /these usernames differ only in case, which PostgreSQL's lower\(\) folds and SQLite's does not: "Émile@example\.com" and "émile@example\.com"; rename one of each \(gatehouse users rename USERNAME NEW_USERNAME\), then run this again; nothing was copied$/,
+    ],
+  ];
+  for (const [what, fill, expected] of refusals) {
+    test(`${what}: refused in one line saying what to do, before anything is written`, async () => {
+      const root = await deployment(fill);
+      const target = await createTestPostgresDatabase({ locale: 'C.UTF-8' });
+      const result = await gatehouse(root, ['migrate-to-postgres'], target);
+      assert.equal(result.code, 1);
+      const lines = result.stderr.split('\n').filter(Boolean);
+      assert.equal(lines.length, 1, result.stderr);
+      assert.match(lines[0]!, expected);
+      assert.equal(await tablesIn(target), 0, 'the target untouched');
+    });
+  }
+
+  test('a KEYS_DIR without keys beside tokens and sessions is refused; --without-keys moves the data without them', async () => {
+    const root = join(dir, 'signed-in');
+    const server = await startAuthServer({ dir: root });
+    try {
+      const client = await registerClient(server.issuer);
+      await connect(server.issuer, { clientId: client.client_id, redirectUri: client.redirect_uris[0], scope: 'mcp:read', resource: server.config.authServer.resource, username: 'admin', password: ADMIN_PASSWORD });
+    } finally {
+      await server.close();
+    }
+    const empty = join(root, 'not-the-keys');
+    mkdirSync(empty);
+    const target = await createTestPostgresDatabase();
+    const refused = await gatehouse(root, ['migrate-to-postgres'], target, empty);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, new RegExp(`^gatehouse: KEYS_DIR \\(${empty}\\) holds no signing keys, but .*auth-server\\.db holds \\d+ tokens, sessions and clients made with keys: point KEYS_DIR at the keys of the server that used this database, or pass --without-keys .*; nothing was copied\\n$`));
+    assert.equal(await tablesIn(target), 0, 'the target untouched');
+
+    const moved = await gatehouse(root, ['migrate-to-postgres', '--without-keys'], target, empty);
+    assert.equal(moved.code, 0, moved.stderr);
+    assert.match(moved.stdout, /Keys: none moved \(--without-keys\): the first start on PostgreSQL creates new ones\./);
+    assert.ok(await postgresCount(target, 'oidc_models') > 0);
+    assert.equal(await postgresCount(target, 'signing_keys'), 0);
+  });
 });

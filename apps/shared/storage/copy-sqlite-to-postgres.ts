@@ -14,8 +14,16 @@
  * - Each source is read in one read transaction, so its tables come from one consistent snapshot.
  *   Stop the apps first all the same: what they write after the snapshot is not copied.
  * - Identity columns (audit ids, revocation seqs, tool-call ids) keep their values, and their
- *   sequences continue after the largest copied value.
+ *   sequences continue after the largest value SQLite ever gave (`sqlite_sequence`, rows since
+ *   deleted included): the revocation feed's position is that value, and a follower that had read
+ *   up to it would have skipped the first revocations made on PostgreSQL had it gone back.
+ * - What PostgreSQL cannot hold as SQLite holds it is found before anything is written, and named
+ *   with what to do (`findUnholdableText`, `findFoldedUsernames`): text with U+0000 (NUL), and
+ *   usernames that only differ in the case of a letter SQLite does not fold (SQLite's NOCASE and
+ *   lower() fold ASCII only; PostgreSQL's lower() folds by the database's locale).
+ * - A row PostgreSQL refuses all the same is named by its table, in one line.
  */
+import pg from 'pg';
 import type { PostgresDatabase } from './postgres-database.ts';
 import type { SqlExecutor, SqlValue } from './sql-database.ts';
 import type { SqliteDatabase } from './sqlite-database.ts';
@@ -33,12 +41,61 @@ export interface CopiedTable {
 
 export class MigrationCopyError extends Error {}
 
+/** Where SQLite holds text with U+0000, which PostgreSQL's text types refuse. */
+export interface UnholdableText {
+  table: string;
+  column: string;
+  rows: number;
+}
+
+/** Every text column holding U+0000, with how many rows. Reads only SQLite. */
+export function findUnholdableText(source: SqliteDatabase): UnholdableText[] {
+  const found: UnholdableText[] = [];
+  for (const table of sqliteTables(source)) {
+    for (const column of sqliteColumns(source, table)) {
+      const rows = source.handle.prepare(`SELECT count(*) FROM "${table}" WHERE typeof("${column}") = 'text' AND instr("${column}", char(0)) > 0`).pluck().get() as number;
+      if (rows > 0) found.push({ table, column, rows });
+    }
+  }
+  return found;
+}
+
+/**
+ * Usernames of `source` that PostgreSQL's `lower()` (the target's, by its locale) makes one: its
+ * unique index on lower(username) would refuse the second. Groups of two or more names; reads
+ * only, writes nothing to the target.
+ */
+export async function findFoldedUsernames(source: SqliteDatabase, target: SqlExecutor): Promise<string[][]> {
+  const names = source.handle.prepare('SELECT username FROM users ORDER BY username').pluck().all() as string[];
+  const byFolded = new Map<string, string[]>();
+  for (let at = 0; at < names.length; at += BATCH_ROWS) {
+    const batch = names.slice(at, at + BATCH_ROWS);
+    const folded = await target.all<{ name: string; folded: string }>(
+      `SELECT name, lower(name) AS folded FROM (VALUES ${batch.map(() => '(?)').join(', ')}) AS names (name)`,
+      batch,
+    );
+    for (const { name, folded: key } of folded) byFolded.set(key, [...(byFolded.get(key) ?? []), name]);
+  }
+  return [...byFolded.values()].filter((group) => group.length > 1);
+}
+
 function sqliteTables(source: SqliteDatabase): string[] {
   const names = source.handle.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations'").pluck().all() as string[];
   return names.sort((a, b) => {
     const rank = (name: string) => (FIRST.includes(name) ? FIRST.indexOf(name) : FIRST.length);
     return rank(a) - rank(b) || a.localeCompare(b);
   });
+}
+
+function sqliteColumns(source: SqliteDatabase, table: string): string[] {
+  return (source.handle.prepare(`PRAGMA table_info("${table}")`).all() as Array<{ name: string }>).map((c) => c.name);
+}
+
+/** The largest value SQLite's AUTOINCREMENT ever gave in `table`, deleted rows included; 0 if none. */
+function sqliteSequence(source: SqliteDatabase, table: string): number {
+  const kept = source.handle.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'").get();
+  if (!kept) return 0;
+  return Number(source.handle.prepare('SELECT seq FROM sqlite_sequence WHERE name = ?').pluck().get(table) ?? 0);
 }
 
 async function targetColumns(tx: SqlExecutor, table: string): Promise<Map<string, { identity: boolean }>> {
@@ -52,7 +109,7 @@ async function targetColumns(tx: SqlExecutor, table: string): Promise<Map<string
 async function copyTable(source: SqliteDatabase, tx: SqlExecutor, table: string): Promise<number> {
   const target = await targetColumns(tx, table);
   if (target.size === 0) throw new MigrationCopyError(`table ${table} has no counterpart in PostgreSQL`);
-  const columns = (source.handle.prepare(`PRAGMA table_info("${table}")`).all() as Array<{ name: string }>).map((c) => c.name);
+  const columns = sqliteColumns(source, table);
   const missing = columns.filter((name) => !target.has(name));
   if (missing.length > 0) throw new MigrationCopyError(`table ${table}: PostgreSQL has no column ${missing.join(', ')}`);
 
@@ -69,7 +126,14 @@ async function copyTable(source: SqliteDatabase, tx: SqlExecutor, table: string)
   const flush = async () => {
     const rows = batch.length / columns.length;
     if (rows === 0) return;
-    await tx.run(`INSERT INTO ${table} (${list}) VALUES ${Array.from({ length: rows }, () => row).join(', ')}`, batch);
+    try {
+      await tx.run(`INSERT INTO ${table} (${list}) VALUES ${Array.from({ length: rows }, () => row).join(', ')}`, batch);
+    } catch (err) {
+      // PostgreSQL refusing a row (a constraint, a trigger): one line naming the table. A lost
+      // connection has no SQLSTATE and stays what it is.
+      if (!(err instanceof pg.DatabaseError)) throw err;
+      throw new MigrationCopyError(`table ${table}: PostgreSQL refused a row: ${err.message}${err.detail ? ` (${err.detail})` : ''}`);
+    }
     copied += rows;
     batch = [];
   };
@@ -79,9 +143,12 @@ async function copyTable(source: SqliteDatabase, tx: SqlExecutor, table: string)
   }
   await flush();
 
+  const given = sqliteSequence(source, table);
   for (const [column, { identity }] of target) {
-    if (!identity || copied === 0) continue;
-    await tx.get(`SELECT setval(pg_get_serial_sequence(?, ?), (SELECT max(${column}) FROM ${table}))`, [table, column]);
+    if (!identity) continue;
+    const largest = Number((await tx.get<{ n: number | string | null }>(`SELECT max(${column}) AS n FROM ${table}`))!.n ?? 0);
+    const last = Math.max(largest, given);
+    if (last > 0) await tx.get('SELECT setval(pg_get_serial_sequence(?, ?), ?)', [table, column, last]);
   }
   const count = (await tx.get<{ n: number }>(`SELECT count(*) AS n FROM ${table}`))!.n;
   const expected = (source.handle.prepare(`SELECT count(*) FROM "${table}"`).pluck().get() as number);
