@@ -39,6 +39,8 @@ export interface TestIssuer {
   revoke(kind: RevocationKind, identifier?: string, issuedBefore?: number): void;
   /** False makes the feed answer 503 (the auth-server unreachable). */
   feedAvailable: boolean;
+  /** When set, the feed answers 503 to the pages (by `after`) it returns true for. */
+  refuseFeedPage?: (after: number) => boolean;
   /** Keeps only the first `count` feed entries, as restoring an older backup of the auth-server database would. */
   restoreFeed(count: number): void;
   /** Key rotation: publishes a new key next to the old one, signs with it from now on, and says so on the feed (as the auth-server does). */
@@ -66,8 +68,8 @@ export async function startTestIssuer(resource = TEST_RESOURCE): Promise<TestIss
     const url = new URL(req.url ?? '/', 'http://issuer');
     if (url.pathname === '/oauth/revocations') {
       feedPolls++;
-      if (!feedAvailable) return void res.writeHead(503).end();
       const after = Number(url.searchParams.get('after') ?? 0);
+      if (!feedAvailable || handle.refuseFeedPage?.(after)) return void res.writeHead(503).end();
       const entries = feed.filter((e) => e.seq > after);
       res.writeHead(200, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify({ feed: 'test-feed', entries, next: entries.at(-1)?.seq ?? after, latest: feed.length, complete: true }));
@@ -102,7 +104,7 @@ export async function startTestIssuer(resource = TEST_RESOURCE): Promise<TestIss
     return new SignJWT(payload as JWTPayload).setProtectedHeader(protectedHeader).sign(key);
   }
 
-  return {
+  const handle: TestIssuer = {
     issuer,
     jwksUri: `${issuer}/oauth/jwks`,
     get kid() { return current.kid; },
@@ -134,6 +136,7 @@ export async function startTestIssuer(resource = TEST_RESOURCE): Promise<TestIss
       server.closeAllConnections();
     }),
   };
+  return handle;
 }
 
 function withoutUndefined(record: Record<string, unknown>): Record<string, unknown> {

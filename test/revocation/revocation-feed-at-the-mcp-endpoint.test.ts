@@ -126,6 +126,35 @@ describe('a feed that goes backwards (the auth-server database restored from a b
   });
 });
 
+describe('a feed reset that cannot be read again at once', () => {
+  test('keeps refusing what the old feed revoked while the restored feed cannot be read from the start', async () => {
+    const issuer = await startTestIssuer();
+    // Staleness far off: what is checked is the list itself, not the fail-closed 503.
+    const server = await startResourceServer({ issuer: issuer.issuer, config: { revocation: { feedUri: `${issuer.issuer}/oauth/revocations`, pollInterval: 0.1, maxStaleness: 60 } } });
+    try {
+      const sub = randomUUID();
+      const token = await issuer.mint({ claims: { sub, iat: now() - 5 } });
+      issuer.revoke('sub', sub); // seq 1, kept by the restore
+      for (let i = 0; i < 2; i++) issuer.revoke('sub', randomUUID());
+      await waitFor('the revocation is enforced', async () => (await status(server, token)) === 401, 5000);
+      // The database restored from a backup holding entry 1; the restarting auth-server answers
+      // the server's usual page (behind its cursor: a reset) but not yet the read from zero.
+      issuer.refuseFeedPage = (after) => after === 0;
+      issuer.restoreFeed(1);
+      const polls = issuer.feedPolls;
+      await waitFor('the server saw the reset and tried to read again from zero', () => issuer.feedPolls >= polls + 4, 5000);
+      assert.equal(await status(server, token), 401, 'still refused');
+      issuer.refuseFeedPage = undefined;
+      const readAgain = issuer.feedPolls;
+      await waitFor('the feed read again from zero', () => issuer.feedPolls >= readAgain + 2, 5000);
+      assert.equal(await status(server, token), 401, 'refused by the restored feed\'s entry too');
+    } finally {
+      await server.close();
+      await issuer.close();
+    }
+  });
+});
+
 describe('when the revocation feed cannot be read', () => {
   let issuer: TestIssuer;
   let server: RunningResourceServer;

@@ -8,7 +8,12 @@
  *   started no more than `maxStaleness` ago. A request then gets 503 rather than an answer that
  *   may ignore a revocation. Before the first sync (just after start) that is the case too.
  * - A feed with another `feed` id (a new auth-server database), or one whose `latest` is behind
- *   the cursor (a database restored from a backup), starts the copy over from zero.
+ *   the cursor (a database restored from a backup), is read again from zero into the same list:
+ *   what the old feed revoked stays refused until its entries expire. Emptied first, the list
+ *   refused nothing while the new feed could not be read (just after a restore, the auth-server
+ *   is often restarting) and the last sync still counted as current: revoked grants, users and
+ *   keys were accepted for up to `maxStaleness`. Its entries cannot refuse anything else: they
+ *   name random ids, or cut off tokens issued before the revocation.
  * - An entry that changes the key set (`keys` after a rotation, `kid` after a retirement) calls
  *   `onKeysChanged`, which reloads the JWKS at once instead of after its cache time.
  * - A response that is not the feed's JSON shape counts as a failed sync, never as "no revocations".
@@ -165,7 +170,6 @@ export class RevocationFeedFollower {
       if (page.feed !== this.#feed || page.latest < this.#cursor) {
         if (this.#feed !== undefined) this.#logger?.warn('the revocation feed was reset (a new or restored auth-server database); reading it again from the start');
         const restart = this.#feed !== undefined && this.#cursor !== 0;
-        this.#list.clear();
         this.#feed = page.feed;
         this.#cursor = 0;
         keysChanged = true;

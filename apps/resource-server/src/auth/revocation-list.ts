@@ -108,7 +108,4 @@ export class RevocationList {
     }
   }
 
-  clear(): void {
-    for (const map of Object.values(this.#entries)) map.clear();
-  }
 }
