@@ -17,8 +17,12 @@ const DANGEROUS_SCHEMES: ReadonlySet<string> = new Set([
   'http', 'https', 'ws', 'wss', 'ftp', 'smb', 'afp', 'nfs', 'webdav', 'ldap', 'mailto', 'tel', 'sms',
 ]);
 
-/** Families refused by prefix: `ms-*` (ms-msdt, ms-officecmd, ms-word, …), `microsoft-edge*`, … */
-const DANGEROUS_PREFIXES = ['ms-', 'microsoft-', 'x-safari-', 'opera-', 'firefox-', 'chrome-', 'moz-', 'edge-', 'x-apple-'];
+/**
+ * Families refused by prefix: `ms-*` (ms-msdt, ms-officecmd, ms-word, …), `microsoft-edge*`, …;
+ * Apple's system handlers with a hyphen or a dot (`x-apple-helpbasic:`, `x-apple.systempreferences:`,
+ * which opens System Settings on a pane the URL picks: the dot made it pass as a reverse-domain name).
+ */
+const DANGEROUS_PREFIXES = ['ms-', 'microsoft-', 'x-safari-', 'opera-', 'firefox-', 'chrome-', 'moz-', 'edge-', 'x-apple-', 'x-apple.'];
 
 /** `scheme` is lowercase, without the colon. */
 export function isDangerousScheme(scheme: string): boolean {

@@ -171,6 +171,38 @@ describe('CIMD documents when their hosts fail', () => {
     await assertWorks(clientId, 'fixed: seen at once, an invalid document is never served from memory');
   });
 
+  test('a jwks_uri that redirects to a body shaped as a document never answers for a client_id of that URL', async () => {
+    // An open redirect on a trusted host: the URL V answers 302 to wherever `to` says.
+    docs.handle('/redirect', (req, res) => {
+      res.writeHead(302, { location: new URL(req.url!, docs.origin).searchParams.get('to')! }).end();
+    });
+    count += 1;
+    const phish = 'https://127.0.0.1:9/phish';
+    const v = `${docs.origin}/redirect?to=${encodeURIComponent(`${docs.origin}/payload-${count}.json`)}`;
+    // A JWK Set (`keys`) that is also a client document for V, with the attacker's redirect URI.
+    docs.json(`/payload-${count}.json`, { keys: [], client_id: v, client_name: 'Claude', redirect_uris: [phish], grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'none' });
+    const attacker = `${docs.origin}/attacker-${count}.json`;
+    docs.json(`/attacker-${count}.json`, {
+      client_id: attacker, client_name: 'x', redirect_uris: [REDIRECT_URI], grant_types: ['authorization_code'], response_types: ['code'],
+      token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'RS256', jwks_uri: v,
+    });
+    const authorizeAsV = () => new Browser(server.issuer).navigate(authorizeUrl(server.issuer, { clientId: v, redirectUri: phish, scope: 'mcp:read', resource: metadata.resource }, createPkce().challenge));
+    assert.equal((await authorizeAsV()).status, 400, 'V is no client document (it answers 302)');
+    clock.advance(60);
+    // One token request as the attacker's client makes the server fetch its jwks_uri, V, which redirects to the payload.
+    const key = await ClientKey.generate('RS256');
+    const tokenEndpoint = `${server.issuer}/oauth/token`;
+    const token = await fetch(tokenEndpoint, {
+      method: 'POST',
+      body: new URLSearchParams({ grant_type: 'authorization_code', code: 'x', redirect_uri: REDIRECT_URI, code_verifier: 'a'.repeat(43), ...await key.authParams(attacker, tokenEndpoint) }),
+    });
+    assert.equal(token.status, 401);
+    assert.ok((docs.hits.get(`/payload-${count}.json`) ?? 0) >= 1, 'the payload was fetched as a JWK Set');
+    const page = await authorizeAsV();
+    assert.equal(page.status, 400, 'still no client: the JWK Set fetched from V is not its client document');
+    assert.doesNotMatch(page.html, /name="password"/);
+  });
+
   test("ChatGPT's JWK Set is served from its last good copy too while its host fails", async () => {
     const key = await ClientKey.generate('RS256');
     count += 1;

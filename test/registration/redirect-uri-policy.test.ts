@@ -67,6 +67,7 @@ describe('private-use redirect URI schemes (RFC 8252 §7.1)', () => {
     'data:text/html,x', 'file:///etc/passwd', 'blob:https://evil.example/1', 'about:blank', 'chrome://settings/',
     'chrome-extension://abc/page.html', 'filesystem:https://evil.example/temporary/x', 'intent://evil.example/',
     'ws://127.0.0.1/', 'ftp://evil.example/', 'smb://evil.example/share', 'mailto:a@evil.example', 'itms-services://?action=download-manifest',
+    'x-apple-helpbasic:x', 'x-apple.systempreferences:com.apple.preference.security',
   ];
   for (const uri of dangerous) {
     test(`refuses the dangerous ${uri.split(':')[0]}: scheme, even next to an allowed URI`, () => assertRefused(server, [CLAUDE_CALLBACK, uri]));

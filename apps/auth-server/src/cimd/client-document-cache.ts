@@ -24,6 +24,12 @@
  *   provider accepted it (`accepted`, called from its allowClient hook); a JWK Set when it has a
  *   `keys` array (RFC 7517 §5). A document the provider refused is fetched again next time, so
  *   its owner's fix is seen at once.
+ * - Documents and JWK Sets are remembered apart, told apart by the request, never by the body:
+ *   the provider fetches a document without following redirects (`redirect: 'manual'`) and a
+ *   `jwks_uri` following them. Kept in one table by URL, a `jwks_uri` that redirected (an open
+ *   redirect on a trusted host) to an attacker's body with a `keys` array, a `client_id` equal to
+ *   that URL and redirect URIs of their own was served as that URL's client document, trusted
+ *   host and all, for up to max_stale.
  * - A failure with no usable copy is remembered for FAILURE_MEMORY_SECONDS, never longer: the
  *   provider looks a client up twice while rendering an error, and a burst of requests for a
  *   broken host must not each wait for its timeout; a host that comes back is used within those
@@ -67,9 +73,15 @@ const MAX_ENTRIES = 1000;
  */
 const MAX_BODY_BYTES = 16 * 1024;
 
+/** What the provider asked for: a client document, or what a document names (its `jwks_uri`). */
+type Kind = 'document' | 'jwks';
+
+/** Of one kind, fetched from one URL: documents and JWK Sets never answer for each other. */
+const keyOf = (kind: Kind, url: string) => `${kind} ${url}`;
+
 interface GoodCopy {
   body: string;
-  kind: 'document' | 'jwks';
+  kind: Kind;
   /** Epoch ms, our clock. */
   freshUntil: number;
   servable: boolean;
@@ -137,7 +149,7 @@ export function createClientDocumentCache(fetchOnce: Fetch, options: ClientDocum
   const failures = new Map<string, Failure>();
   const inFlight = new Map<string, Promise<GoodCopy>>();
 
-  async function fetchCopy(url: string, init: RequestInit | undefined): Promise<GoodCopy> {
+  async function fetchCopy(kind: Kind, url: string, init: RequestInit | undefined): Promise<GoodCopy> {
     let response: Response;
     try {
       response = await fetchOnce(url, init);
@@ -166,15 +178,15 @@ export function createClientDocumentCache(fetchOnce: Fetch, options: ClientDocum
       throw new FetchFailure('not a JSON object', () => Promise.resolve(new Response('not a JSON object', { status: 200 })));
     }
     const now = clock.now();
-    const isJwks = Array.isArray((parsed as { keys?: unknown }).keys);
     const declared = declaredMaxAge(response, now) ?? options.cacheMin;
-    const seconds = isJwks ? options.cacheMin : Math.max(options.cacheMin, Math.min(options.cacheMax, declared));
-    return { body, kind: isJwks ? 'jwks' : 'document', freshUntil: now + seconds * 1000, servable: isJwks };
+    const seconds = kind === 'jwks' ? options.cacheMin : Math.max(options.cacheMin, Math.min(options.cacheMax, declared));
+    const servable = kind === 'jwks' && Array.isArray((parsed as { keys?: unknown }).keys);
+    return { body, kind, freshUntil: now + seconds * 1000, servable };
   }
 
   /** The last good copy while it is within max_stale, else the failure as it happened. */
-  function staleOrFailure(url: string, failure: Failure, logged: boolean): Promise<Response> {
-    const copy = copies.get(url);
+  function staleOrFailure(key: string, url: string, failure: Failure, logged: boolean): Promise<Response> {
+    const copy = copies.get(key);
     const now = clock.now();
     if (copy?.servable && now <= copy.freshUntil + options.maxStale * 1000) {
       if (logged) {
@@ -189,23 +201,24 @@ export function createClientDocumentCache(fetchOnce: Fetch, options: ClientDocum
     return failure.replay();
   }
 
-  async function refetch(url: string, init: RequestInit | undefined): Promise<Response> {
-    let pending = inFlight.get(url);
+  async function refetch(kind: Kind, url: string, init: RequestInit | undefined): Promise<Response> {
+    const key = keyOf(kind, url);
+    let pending = inFlight.get(key);
     if (!pending) {
-      pending = fetchCopy(url, init);
-      inFlight.set(url, pending);
-      pending.finally(() => inFlight.delete(url)).catch(() => {});
+      pending = fetchCopy(kind, url, init);
+      inFlight.set(key, pending);
+      pending.finally(() => inFlight.delete(key)).catch(() => {});
     }
     try {
       const copy = await pending;
-      if (copies.get(url) !== copy) remember(copies, url, copy);
-      failures.delete(url);
+      if (copies.get(key) !== copy) remember(copies, key, copy);
+      failures.delete(key);
       return jsonResponse(copy.body);
     } catch (err) {
       if (!(err instanceof FetchFailure)) throw err;
       const failure = { reason: err.reason, until: clock.now() + FAILURE_MEMORY_SECONDS * 1000, replay: err.replay };
-      remember(failures, url, failure);
-      return staleOrFailure(url, failure, true);
+      remember(failures, key, failure);
+      return staleOrFailure(key, url, failure, true);
     }
   }
 
@@ -213,16 +226,18 @@ export function createClientDocumentCache(fetchOnce: Fetch, options: ClientDocum
     fetch(url, init) {
       const href = url instanceof Request ? url.url : String(url);
       if ((init?.method ?? 'GET') !== 'GET') return fetchOnce(href, init);
+      const kind: Kind = init?.redirect === 'manual' ? 'document' : 'jwks';
+      const key = keyOf(kind, href);
       const now = clock.now();
-      const copy = copies.get(href);
+      const copy = copies.get(key);
       if (copy?.servable && now < copy.freshUntil) return Promise.resolve(jsonResponse(copy.body));
-      const failure = failures.get(href);
-      if (failure && now < failure.until) return staleOrFailure(href, failure, false);
-      return refetch(href, init);
+      const failure = failures.get(key);
+      if (failure && now < failure.until) return staleOrFailure(key, href, failure, false);
+      return refetch(kind, href, init);
     },
     accepted(url) {
-      const copy = copies.get(url);
-      if (copy?.kind === 'document') copy.servable = true;
+      const copy = copies.get(keyOf('document', url));
+      if (copy) copy.servable = true;
     },
   };
 }
