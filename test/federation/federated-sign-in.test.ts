@@ -32,6 +32,9 @@ const SPOOFING_EMAILS: Array<[string, string, string]> = [
   ['an escape sequence', 'spoof-escape', 'eve\u001B[2Kalice@example.com'],
   ['a line separator', 'spoof-line-separator', 'eve\u2028alice@example.com'],
   ['a next-line control (U+0085)', 'spoof-nel', 'eve\u0085alice@example.com'],
+  ['an ideographic space', 'spoof-ideographic-space', 'eve\u3000alice@example.com'],
+  ['a zero-width space', 'spoof-zero-width-space', 'eve\u200Balice@example.com'],
+  ['a soft hyphen', 'spoof-soft-hyphen', 'eve\u00ADalice@example.com'],
 ];
 
 /** A subject and a verified email that both hold such a character: what they hold, the subject, the email. */

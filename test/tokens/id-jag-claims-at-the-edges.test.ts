@@ -130,6 +130,16 @@ auth_server:
       assert.equal((await server.auth.users.findById(decodeJwt(unstated.body.access_token as string).sub!))?.username, 'uma@corp.example', 'so does one the IdP states without saying (the IdP is trusted)');
     });
 
+    test('an email with whitespace or an invisible character names nobody: not the address it reads as', async () => {
+      const answer = await present(await acme.mint(forAgent('pad-11'), { claims: { email: '\u3000trent@corp.example', email_verified: true } }));
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      const user = await server.auth.users.findById(decodeJwt(answer.body.access_token as string).sub!);
+      assert.equal(user?.username, 'acme-pad-11', 'named by the IdP and subject, not as trent@corp.example');
+      assert.equal(user?.email, null);
+      const hidden = await present(await acme.mint(forAgent('zw-12'), { claims: { email: 'ops\u200b@corp.example' } }));
+      assert.equal((await server.auth.users.findById(decodeJwt(hidden.body.access_token as string).sub!))?.username, 'acme-zw-12');
+    });
+
     test('a config file user never takes over a user who signs in at an upstream: the start fails, naming the entry', async () => {
       const answer = await present(await acme.mint(forAgent('ops-10'), { claims: { email: 'ops-team@corp.example' } }));
       assert.equal(answer.status, 200, JSON.stringify(answer.body));

@@ -37,7 +37,7 @@ function upstreamEntry(context: LoadContext) {
       .transform((domains) => domains.map((d) => d.toLowerCase()))
       .meta({ description: 'with allowed_emails: who may sign in (requires email_verified)' } satisfies FieldNote),
     allowed_emails: z.array(z.email({ error: 'expected email addresses' })).default([])
-      .transform((emails) => emails.map(comparableEmail))
+      .transform((emails) => emails.map((email) => comparableEmail(email.trim())))
       .meta({ description: 'single addresses allowed beside allowed_domains' } satisfies FieldNote),
     new_users: z.enum(['allow', 'pending']).default('allow')
       .meta({ description: 'allow | pending (an admin approves them)' } satisfies FieldNote),
@@ -46,7 +46,7 @@ function upstreamEntry(context: LoadContext) {
     // Emails compare in lower case (the email claim is lowered too); a subject exactly as written:
     // OIDC Core §2 makes `sub` case-sensitive, and where people choose their own subject, `ROOT`
     // is somebody else than `Root`.
-    admin_users: z.array(z.string().min(1)).default([]).transform((users) => users.map((u) => (u.includes('@') ? comparableEmail(u) : u)))
+    admin_users: z.array(z.string().min(1)).default([]).transform((users) => users.map((u) => (u.includes('@') ? comparableEmail(u.trim()) : u)))
       .meta({ description: 'verified emails (an entry with @) or upstream subjects that get admin_scopes' } satisfies FieldNote),
     admin_scopes: scopeList.default(['mcp:read', 'mcp:write', 'mcp:admin'])
       .meta({ description: 'what admin_users get' } satisfies FieldNote),

@@ -32,7 +32,7 @@ import { looksLikeUserId, USERNAME_MAX_LENGTH } from '../../../shared/username.t
 import type { User, UserStore } from '../accounts/user-store.ts';
 import { cutText } from '../../../shared/cut-text.ts';
 import { wellFormed } from '../../../shared/well-formed.ts';
-import { comparableEmail } from '../../../shared/email-address.ts';
+import { comparableEmail, isPlainEmail } from '../../../shared/email-address.ts';
 import { CONFIG_ACTOR, type AuditLog } from '../audit/audit-log.ts';
 import { hasUnshowableCharacter } from '../registration/check-client-name.ts';
 
@@ -75,6 +75,7 @@ function isStorableSubject(subject: string): boolean {
 }
 
 function verifiedEmail(claims: IDToken & Record<string, unknown>): { email?: string; verified: boolean } {
+  // Compared as it is: an address padded with whitespace is not the one it reads as (email-address.ts).
   const email = typeof claims.email === 'string' ? comparableEmail(claims.email) : undefined;
   return { email, verified: claims.email_verified === true || claims.email_verified === 'true' };
 }
@@ -111,8 +112,9 @@ export class FederatedAccounts {
   async link(upstream: LinkingUpstream, claims: Pick<IDToken, 'sub'>, assertedEmail: string | undefined): Promise<LinkResult> {
     const subject = claims.sub;
     if (!isStorableSubject(subject)) return { kind: 'unreadable' };
-    // A verified `\u202Emoc.elpmaxe@eve` is listed as eve@example.com: not shown, not kept.
-    const email = assertedEmail !== undefined && hasUnshowableCharacter(assertedEmail) ? undefined : assertedEmail;
+    // A verified `\u202Emoc.elpmaxe@eve` is listed as eve@example.com, `\u3000eve@example.com` or
+    // `e\u200bve@example.com` as eve@example.com too: not shown, not kept, and it names nobody.
+    const email = assertedEmail !== undefined && !isPlainEmail(assertedEmail) ? undefined : assertedEmail;
     // An email-shaped entry names a verified email only: at upstreams where people choose their
     // own subject (their username), a subject spelling `ops@example.com` proves nothing about it.
     // Any other entry is a subject, compared exactly (case-sensitive, OIDC Core §2).

@@ -36,7 +36,7 @@ import { wellFormed } from '../../../shared/well-formed.ts';
 import { MAX_SUBJECT_BYTES } from '../federation/federated-accounts.ts';
 import { isOwnResource } from '../http/own-resource.ts';
 import { ID_JAG_TYP } from './id-jag-grant-type.ts';
-import { comparableEmail } from '../../../shared/email-address.ts';
+import { plainEmail } from '../../../shared/email-address.ts';
 import type { TrustedIdp, TrustedIdps } from './trusted-idps.ts';
 
 export interface VerifiedIdJag {
@@ -158,6 +158,6 @@ export function createIdJagVerifier(options: IdJagVerifierOptions) {
     if (cnf !== undefined) throw invalidGrant('the assertion is bound to a key (cnf), and this server issues bearer tokens only');
     const acceptableUntil = Math.ceil(Math.min(exp, iat + options.maxAssertionAge) + options.clockSkew);
     const named = typeof email === 'string' && emailVerified !== false;
-    return { idp, sub, jti, exp, acceptableUntil, scopes, email: named ? comparableEmail(email) : undefined };
+    return { idp, sub, jti, exp, acceptableUntil, scopes, email: named ? plainEmail(email) : undefined };
   };
 }
