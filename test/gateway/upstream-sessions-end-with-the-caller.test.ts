@@ -12,7 +12,7 @@
  * the same warning whether it reached the server or not.
  */
 import assert from 'node:assert/strict';
-import { createServer, type ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -21,6 +21,7 @@ import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
 import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { connectAs, waitForServers } from './support/gateway-client.ts';
+import { scriptedHttpUpstream } from './support/scripted-http-upstream.ts';
 import { httpServer } from './support/upstreams.ts';
 
 const REVISION = '2026-07-28';
@@ -38,15 +39,7 @@ describe('an HTTP server\'s sessions end with their caller', { timeout: 60_000 }
   const heldLists: string[] = [];
   const streams = new Set<ServerResponse>();
 
-  const upstream = createServer(async (req, res) => {
-    let body = '';
-    for await (const chunk of req) body += String(chunk);
-    const message = body ? JSON.parse(body) as { id?: number; method?: string; params?: { protocolVersion?: string } } : {};
-    const session = String(req.headers['mcp-session-id'] ?? '');
-    const what = req.method === 'POST' ? message.method ?? 'a response' : req.method!;
-    const answer = (value: Record<string, unknown>, headers: Record<string, string> = {}) => {
-      res.writeHead(200, { 'content-type': 'application/json', ...headers }).end(JSON.stringify({ jsonrpc: '2.0', id: message.id, ...value }));
-    };
+  const upstream = scriptedHttpUpstream(({ what, message, session, res, answer }) => {
     switch (what) {
       case 'initialize': {
         const id = `s${opened.length + 1}`;

@@ -15,7 +15,7 @@
  * The server is a small scripted node:http one, driven through the gateway's own HttpUpstream.
  */
 import assert from 'node:assert/strict';
-import { createServer, type ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { VerifiedAccessToken } from '../../apps/resource-server/src/auth/verify-access-token.ts';
@@ -23,6 +23,7 @@ import { Gateway } from '../../apps/resource-server/src/gateway/gateway.ts';
 import { UpstreamUnavailableError } from '../../apps/resource-server/src/gateway/upstream-errors.ts';
 import { createLogger } from '../../apps/shared/logger.ts';
 import { waitFor } from '../helpers/wait-for.ts';
+import { scriptedHttpUpstream } from './support/scripted-http-upstream.ts';
 import { httpServer } from './support/upstreams.ts';
 
 const caller: VerifiedAccessToken = {
@@ -44,15 +45,7 @@ describe('an HTTP server\'s upstream sessions under interleaved requests', { tim
   let holdInitialize = false;
   const heldInitialize: ServerResponse[] = [];
 
-  const upstream = createServer(async (req, res) => {
-    let body = '';
-    for await (const chunk of req) body += String(chunk);
-    const message = body ? JSON.parse(body) as { id?: number; method?: string; params?: { protocolVersion?: string } } : {};
-    const session = String(req.headers['mcp-session-id'] ?? '');
-    const what = req.method === 'POST' ? message.method ?? 'a response' : req.method!;
-    const answer = (value: Record<string, unknown>, headers: Record<string, string> = {}) => {
-      res.writeHead(200, { 'content-type': 'application/json', ...headers }).end(JSON.stringify({ jsonrpc: '2.0', id: message.id, ...value }));
-    };
+  const upstream = scriptedHttpUpstream(({ what, message, session, res, answer }) => {
     switch (what) {
       case 'initialize': {
         if (holdInitialize) return void heldInitialize.push(res);
