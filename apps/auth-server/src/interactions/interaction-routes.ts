@@ -264,7 +264,16 @@ export function interactionRoutes(deps: InteractionDeps): Router {
 
     const existing = interaction.grantId ? await provider.Grant.find(interaction.grantId) : undefined;
     const grant = existing ?? new provider.Grant({ accountId, clientId: String(interaction.params.client_id) });
-    if (details.missingOIDCScope) grant.addOIDCScope(details.missingOIDCScope.join(' '));
+    // The provider knows the MCP scopes as scopes too (create-provider.ts), so a request's mcp:*
+    // come back here as missing OpenID scopes as well. Only identity scopes are granted that way:
+    // the MCP ones are settled per resource below, within the user's scopes and the ticked boxes.
+    // Granted here too, every requested mcp:* was recorded as granted, ticked or not, the user's
+    // or not: in the refresh token's scope, the grant lists, and the scope changes that revoke a
+    // grant holding a removed scope (adding a scope to a user disconnected their apps).
+    const identity = (details.missingOIDCScope ?? []).filter((scope) => deps.identityScopes.includes(scope));
+    const notIdentity = (details.missingOIDCScope ?? []).filter((scope) => !identity.includes(scope));
+    if (identity.length) grant.addOIDCScope(identity.join(' '));
+    if (notIdentity.length) grant.rejectOIDCScope(notIdentity.join(' '));
     if (details.missingOIDCClaims) grant.addOIDCClaims(details.missingOIDCClaims);
     for (const [indicator, scopes] of Object.entries(details.missingResourceScopes ?? {})) {
       const granted = scopes.filter((s) => user.scopes.includes(s) && (!chosen || chosen.has(s)));

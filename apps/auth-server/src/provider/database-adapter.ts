@@ -52,6 +52,7 @@
  */
 import Provider, { errors, type Adapter, type AdapterPayload, type KoaContextWithOIDC } from 'oidc-provider';
 import { systemClock, type Clock } from '../../../shared/clock.ts';
+import { MCP_SCOPES } from '../../../shared/mcp-scopes.ts';
 import type { SqlDatabase, SqlDialect, SqlExecutor } from '../../../shared/storage/sql-database.ts';
 import { fromStoredPayload, HASHED_ID_MODELS, storedId, toStoredPayload, type StoredColumns } from './stored-form.ts';
 import { isHashedClientSecret } from './hashed-client-secrets.ts';
@@ -454,7 +455,9 @@ export async function readGrantFacts(db: SqlExecutor, grantIds: readonly string[
     const payload = fromStoredKeys(value as Record<string, unknown>) as unknown as GrantPayload;
     const scopes = new Set<string>();
     for (const scope of Object.values(payload.resources ?? {}).flatMap((s) => s.split(' '))) if (scope) scopes.add(scope);
-    for (const scope of (payload.openid?.scope ?? '').split(' ')) if (scope) scopes.add(scope);
+    // An MCP scope is granted for the resource: one in the OpenID part was put there by consent
+    // before 2026-12 whether the user ticked it or had it (interaction-routes.ts), never granted.
+    for (const scope of (payload.openid?.scope ?? '').split(' ')) if (scope && !(MCP_SCOPES as readonly string[]).includes(scope)) scopes.add(scope);
     facts.set(id, { scopes: [...scopes], issuedAt: payload.iat });
   }
   return facts;

@@ -19,7 +19,7 @@
 /** oidc-provider's field name → the name it is stored under. */
 const SHORT_NAMES: Readonly<Record<string, string>> = {
   iat: 'i', exp: 'e', iiat: 'f', authTime: 'a', gty: 'g', resource: 'r', rotations: 'n', scope: 's',
-  codeChallenge: 'c', codeChallengeMethod: 'm', redirectUri: 'u', openid: 'o', resources: 'R',
+  codeChallenge: 'c', codeChallengeMethod: 'm', redirectUri: 'u', openid: 'o', resources: 'R', rejected: 'x',
 };
 const LONG_NAMES: ReadonlyMap<string, string> = new Map(Object.entries(SHORT_NAMES).map(([long, short]) => [short, long]));
 
