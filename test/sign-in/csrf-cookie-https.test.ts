@@ -1,7 +1,7 @@
 /**
- * On an https issuer the CSRF cookie carries the `__Host-` prefix (RFC 6265bis §4.1.3.2): Secure,
- * Path=/ and no Domain, so no other host (a sibling subdomain, an http man-in-the-middle) can set
- * or overwrite it; it is signed like on http. Served over real TLS with a throwaway certificate.
+ * On an https issuer the CSRF cookie and the session cookie carry the `__Host-` prefix (RFC
+ * 6265bis §4.1.3.2): Secure, Path=/ and no Domain, so no other host (a sibling subdomain, an http
+ * man-in-the-middle) can set or overwrite them; they are signed like on http. Served over real TLS with a throwaway certificate.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -44,5 +44,17 @@ describe('the CSRF cookie on an https issuer', () => {
     assert.ok(result.code);
     assert.ok(result.browser.hasCookie('__Host-gatehouse.csrf'));
     assert.ok(!result.browser.hasCookie('gatehouse.csrf'));
+  });
+
+  test('the session cookie, which says who is signed in, is named __Host- too: no sibling host can plant its own', async () => {
+    const client = await registerClient(server.issuer, CLAUDE_DCR_BODY);
+    const result = await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD });
+    assert.ok(result.browser.hasCookie('__Host-gatehouse.session'));
+    assert.ok(result.browser.hasCookie('__Host-gatehouse.session.sig'));
+    assert.ok(!result.browser.hasCookie('_session'), 'no unprefixed session cookie');
+    // The session it names is the signed-in one: the account page opens without signing in again.
+    const account = await result.browser.navigate('/account');
+    assert.equal(account.status, 200, account.html.slice(0, 300));
+    assert.doesNotMatch(account.html, /name="password"/);
   });
 });

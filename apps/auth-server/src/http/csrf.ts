@@ -8,10 +8,11 @@
  *
  * The cookie is signed with the app's cookie keys (Koa's `signed: true`: an HMAC in a companion
  * `.sig` cookie, keys[0] signs and every key in the list verifies, so keys rotate by prepending a
- * new one), so a cookie planted by a sibling subdomain or a man-in-the-middle on http (cookie
- * tossing) is refused: planting needs a signature only this server can make. On an https issuer
- * it is named `__Host-…` (RFC 6265bis §4.1.3.2), which a browser accepts only when Secure, with
- * Path=/ and no Domain: no other host can set or overwrite it. On http (loopback development)
+ * new one), so a value made up by a sibling subdomain or a man-in-the-middle on http (cookie
+ * tossing) is refused. A signature does not stop a planted pair this server once signed (the
+ * attacker's own, from their browser): only the name does. On an https issuer it is named
+ * `__Host-…` (RFC 6265bis §4.1.3.2), which a browser accepts only when Secure, with Path=/ and no
+ * Domain: no other host can set or overwrite it (the session cookie too, create-provider.ts). On http (loopback development)
  * browsers refuse the prefix without Secure, so the plain name is used there.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';

@@ -61,6 +61,9 @@ import { isClientCredentialsRequest, settleServiceAccountScope } from './service
 import { serviceTokenClaims } from './service-token-claims.ts';
 import { SERVICE_ACCOUNT, SERVICE_DISABLED } from '../registration/service-account-policy.ts';
 
+/** The provider's session cookie on an https issuer (on http, oidc-provider's `_session`). */
+export const SECURE_SESSION_COOKIE = '__Host-gatehouse.session';
+
 export interface ProviderDeps {
   config: AuthServerConfig;
   database: SqlDatabase;
@@ -170,6 +173,14 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     cookies: {
       keys: deps.cookieKeys,
+      // On https the session cookie, which says who is signed in, carries the `__Host-` prefix
+      // (RFC 6265bis §4.1.3.2) as the CSRF cookie does: without it a sibling host (evil.example.com
+      // beside auth.example.com) could set its own, server-signed `_session` pair from its own
+      // sign-in for the victim's browser, on a longer path that is sent first, and the victim's
+      // next connector was granted as the attacker (login CSRF). The interaction cookies are
+      // path-scoped, which `__Host-` forbids; planted, they only start a flow the victim's browser
+      // must still finish itself. On http no prefix is possible.
+      ...(secureCookies ? { names: { session: SECURE_SESSION_COOKIE } } : {}),
       long: { signed: true, httpOnly: true, sameSite: 'lax', secure: secureCookies },
       short: { signed: true, httpOnly: true, sameSite: 'lax', secure: secureCookies },
     },
