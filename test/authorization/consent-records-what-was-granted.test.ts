@@ -62,6 +62,23 @@ describe('what a consent grants', () => {
     assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));
   });
 
+  test('a refresh that would hand out no scope (the user\'s were cut since) is invalid_scope, and the refresh token is kept', async () => {
+    await server.auth.admin.users.create({ username: 'cleo', password: 'cleo password 12', scopes: ['mcp:read', 'mcp:write'] }, BY);
+    const granted = await grantOf('cleo', 'cleo password 12', 'mcp:read mcp:write');
+    const cleo = (await server.auth.users.findByUsername('cleo'))!;
+    // Cut as a config file's change does at the next start: in the store, no grant revoked.
+    await server.auth.users.update(cleo.id, { scopes: ['mcp:admin'] });
+    const refused = await refresh(server.issuer, client, granted.refreshToken);
+    assert.equal(refused.status, 400, JSON.stringify(refused.body));
+    assert.equal(refused.body.error, 'invalid_scope');
+    await server.auth.users.update(cleo.id, { scopes: ['mcp:write'] });
+    const narrowed = await refresh(server.issuer, client, granted.refreshToken, { scope: 'mcp:read' });
+    assert.equal(narrowed.body.error, 'invalid_scope', 'asking only for the scope cut is refused too');
+    const kept = await refresh(server.issuer, client, granted.refreshToken);
+    assert.equal(kept.status, 200, `the refresh token was not used up by the refusals: ${JSON.stringify(kept.body)}`);
+    assert.equal(kept.body.scope, 'mcp:write', 'what the user may still grant');
+  });
+
   test('a grant recorded before (MCP scopes in its OpenID part) is listed by what its resource holds', async () => {
     const user = (await server.auth.users.findByUsername('rita'))!;
     const grant = new server.auth.provider.Grant({ accountId: user.id, clientId: client.client_id });

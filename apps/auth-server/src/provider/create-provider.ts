@@ -121,6 +121,23 @@ export function createProvider(deps: ProviderDeps): Provider {
     return MCP_SCOPES.filter((s) => user?.scopes.includes(s)).join(' ');
   }
 
+  /**
+   * RFC 6749 §5.2: a refresh whose access token would carry none of the scopes asked for (the
+   * user's scopes were cut since, in the config file or the database) is `invalid_scope`. The
+   * provider issued such a token without a scope claim, which the resource server refuses, after
+   * using up the refresh token: the client lost its grant for an answer that looked like success.
+   */
+  async function refuseScopelessRefresh(ctx: KoaContextWithOIDC): Promise<void> {
+    const { RefreshToken: token, Grant: grant } = ctx.oidc.entities;
+    if (!token || !grant) return;
+    const asked = ctx.oidc.params?.scope ? [...ctx.oidc.requestParamScopes] : [...token.scopes];
+    const held = new Set((grant.getResourceScope(config.resource) ?? '').split(' '));
+    const grantable = new Set((await scopeFor(ctx)).split(' '));
+    if (!asked.some((scope) => held.has(scope) && grantable.has(scope))) {
+      throw new errors.InvalidScope('none of the requested scopes may be granted to this user now', asked.join(' '));
+    }
+  }
+
   const resourceServerInfo = (scope: string): ResourceServerInfo => ({
     scope,
     audience: config.resource,
@@ -276,7 +293,12 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     expiresWithSession: async () => false,
-    rotateRefreshToken: () => true,
+    // Called once the refresh token, its grant and its user are found and before the token is used
+    // up: the place to refuse a refresh that would hand out nothing (see refuseScopelessRefresh).
+    rotateRefreshToken: async (ctx) => {
+      await refuseScopelessRefresh(ctx);
+      return true;
+    },
     ttl: {
       AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.accessTokenTtl,
       ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.accessTokenTtl,
