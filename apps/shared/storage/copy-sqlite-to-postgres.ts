@@ -48,14 +48,16 @@ export interface UnholdableText {
   rows: number;
 }
 
-/** Every text column holding U+0000, with how many rows. Reads only SQLite. */
+/** Every text column holding U+0000, with how many rows. Reads only SQLite, each table once. */
 export function findUnholdableText(source: SqliteDatabase): UnholdableText[] {
   const found: UnholdableText[] = [];
   for (const table of sqliteTables(source)) {
-    for (const column of sqliteColumns(source, table)) {
-      const rows = source.handle.prepare(`SELECT count(*) FROM "${table}" WHERE typeof("${column}") = 'text' AND instr("${column}", char(0)) > 0`).pluck().get() as number;
-      if (rows > 0) found.push({ table, column, rows });
-    }
+    const columns = sqliteColumns(source, table);
+    const counts = columns.map((column) => `coalesce(sum(typeof("${column}") = 'text' AND instr("${column}", char(0)) > 0), 0)`);
+    const rows = source.handle.prepare(`SELECT ${counts.join(', ')} FROM "${table}"`).raw().get() as number[];
+    columns.forEach((column, i) => {
+      if (rows[i]! > 0) found.push({ table, column, rows: rows[i]! });
+    });
   }
   return found;
 }

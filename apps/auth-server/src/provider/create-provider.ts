@@ -62,7 +62,7 @@ import { serviceTokenClaims } from './service-token-claims.ts';
 import { SERVICE_ACCOUNT, SERVICE_DISABLED } from '../registration/service-account-policy.ts';
 
 /** The provider's session cookie on an https issuer (on http, oidc-provider's `_session`). */
-export const SECURE_SESSION_COOKIE = '__Host-gatehouse.session';
+const SECURE_SESSION_COOKIE = '__Host-gatehouse.session';
 
 export interface ProviderDeps {
   config: AuthServerConfig;
