@@ -260,6 +260,43 @@ describe('scopes', () => {
     assert.equal(decodeJwt(tokens.body.access_token as string).scope, 'mcp:read');
   });
 
+  // A plain OAuth request naming none of the resource's scopes went through sign-in and consent
+  // and was then sent back with access_denied: the consent had nothing to grant.
+  const namingNothingOfTheResource: Array<[string, string, string]> = [
+    ['only offline_access', 'offline_access', 'mcp:read'],
+    ["only a scope the server does not know (Claude's claudeai)", 'claudeai', 'mcp:read'],
+    ['an unknown scope and offline_access', 'claudeai offline_access', 'mcp:read'],
+  ];
+  for (const [name, scope, granted] of namingNothingOfTheResource) {
+    test(`a request asking for ${name} gets the default scopes beside it`, async () => {
+      const client = await registerClient(server.issuer);
+      const result = await connect(server.issuer, { clientId: client.client_id, scope, resource: RESOURCE, ...admin });
+      const tokens = await redeem(server.issuer, client, result);
+      assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+      assert.equal(decodeJwt(tokens.body.access_token as string).scope, granted);
+      const refreshed = await refresh(server.issuer, client, tokens.body.refresh_token as string);
+      assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));
+      assert.equal(decodeJwt(refreshed.body.access_token as string).scope, granted);
+    });
+  }
+
+  test('an OpenID request naming only identity scopes is left as it came: its access token carries no resource scope', async () => {
+    const client = await registerClient(server.issuer);
+    const result = await connect(server.issuer, { clientId: client.client_id, scope: 'openid profile', resource: RESOURCE, ...admin });
+    const tokens = await redeem(server.issuer, client, result);
+    assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+    assert.ok(tokens.body.id_token, 'who signed in');
+    assert.equal(decodeJwt(tokens.body.access_token as string).scope, undefined);
+  });
+
+  test('a scope with a trailing space is still refused (invalid_scope), not mended by the default scopes', async () => {
+    const client = await registerClient(server.issuer);
+    const url = authorizeUrl(server.issuer, { clientId: client.client_id, resource: RESOURCE, state: 'scope-state' }, createPkce().challenge);
+    url.searchParams.set('scope', 'offline_access ');
+    const callback = callbackOf(await new Browser(server.issuer).navigate(url));
+    assert.equal(callback.searchParams.get('error'), 'invalid_scope', callback.href);
+  });
+
   const repeatedScopes: Array<[string, string[]]> = [
     ['an empty scope, then an admin scope', ['', 'mcp:admin']],
     ['a blank scope, then a read scope', [' ', 'mcp:read']],

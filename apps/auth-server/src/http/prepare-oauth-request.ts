@@ -12,7 +12,13 @@
  *   exchange grant: its `resource` names an upstream, and it consumes nothing
  *   (token-exchange/token-exchange-grant.ts checks it).
  * - An authorization request without `scope` (or with one that is empty) gets the configured
- *   default scopes; a repeated `scope` is left for the provider to refuse.
+ *   default scopes (RFC 6749 §3.3), and so does a plain OAuth request (no `openid`) that names none
+ *   of the resource's scopes, beside what it named (`offline_access`, or a scope this server does
+ *   not know, such as Claude's `claudeai`): such a request can only be for the resource, and the
+ *   consent had nothing to grant, so the user signed in and approved and was then sent back with
+ *   access_denied. An OpenID request naming only identity scopes is left as it is: it may want
+ *   only to know who signed in (the admin pages' own sign-in asks for `openid` alone). A repeated
+ *   `scope` is left for the provider to refuse.
  * - The resume endpoint (`/oauth/authorize/<uid>`) takes no parameters (the request lives in the
  *   interaction session), so its query string is dropped: the provider's error handler would
  *   otherwise look up the query's `client_id` and then read parameters that were never parsed
@@ -24,6 +30,7 @@
  */
 import type { Context, Next } from 'koa';
 import { nonStringAlgorithmField } from '../registration/non-string-algorithm-field.ts';
+import { MCP_SCOPES } from '../../../shared/mcp-scopes.ts';
 import { TOKEN_EXCHANGE_GRANT_TYPE } from '../token-exchange/token-exchange-grant-type.ts';
 import { isOwnResource } from './own-resource.ts';
 import { readBody } from './read-body.ts';
@@ -68,11 +75,24 @@ function normaliseParams(params: URLSearchParams, options: PrepareOptions, isAut
   // Only when there is at most one `scope`: filling in replaces every value, and a repeated one
   // must reach the provider, which refuses it (RFC 6749 §3.1: no parameter more than once).
   const scopes = params.getAll('scope');
-  if (isAuthorization && scopes.length <= 1 && !scopes[0]?.trim()) {
-    params.set('scope', options.defaultScopes.join(' '));
-    changed = true;
+  if (isAuthorization && scopes.length <= 1) {
+    const named = scopes[0]?.trim() ?? '';
+    if (!named) {
+      params.set('scope', options.defaultScopes.join(' '));
+      changed = true;
+    } else if (namesNothingOfTheResource(named)) {
+      // Appended to the value as it came: one the provider refuses (invalid characters) stays refused.
+      params.set('scope', `${scopes[0]} ${options.defaultScopes.join(' ')}`);
+      changed = true;
+    }
   }
   return changed;
+}
+
+/** A plain OAuth scope (no `openid`) naming none of the resource's scopes. */
+function namesNothingOfTheResource(scope: string): boolean {
+  const named = scope.split(' ');
+  return !named.includes('openid') && !named.some((s) => (MCP_SCOPES as readonly string[]).includes(s));
 }
 
 /** The member of a JSON registration body that would crash the provider, if any. */
