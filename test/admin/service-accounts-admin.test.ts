@@ -92,6 +92,8 @@ for (const backend of TEST_BACKENDS) describe(`admin pages: service accounts (${
     ['a JWK Set that is not JSON', { client_name: 'x', token_endpoint_auth_method: 'private_key_jwt', scope: 'mcp:read', jwks: '{keys:' }, /jwks: not valid JSON/],
     ['a private key', { client_name: 'x', token_endpoint_auth_method: 'private_key_jwt', scope: 'mcp:read', jwks: '{"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB","d":"secret"}]}' }, /private member &quot;d&quot;/],
     ['a symmetric key', { client_name: 'x', token_endpoint_auth_method: 'private_key_jwt', scope: 'mcp:read', jwks: '{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}' }, /private member &quot;k&quot;/],
+    ['an RSA key with a one-byte modulus', { client_name: 'x', token_endpoint_auth_method: 'private_key_jwt', scope: 'mcp:read', jwks: '{"keys":[{"kty":"RSA","n":"x","e":"AQAB"}]}' }, /jwks: a key is not a usable public key/],
+    ['an EC key whose point is off the curve', { client_name: 'x', token_endpoint_auth_method: 'private_key_jwt', scope: 'mcp:read', jwks: '{"keys":[{"kty":"EC","crv":"P-256","x":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","y":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}]}' }, /jwks: a key is not a usable public key/],
     ['an http jwks_uri', { client_name: 'x', token_endpoint_auth_method: 'private_key_jwt', scope: 'mcp:read', jwks_uri: 'http://keys.example.com/jwks' }, /jwks_uri: must be an https URL/],
     ['a UUID as client id', { client_name: 'x', client_id: '0b6e1c1e-8f2c-4a59-9d1b-2a3f4c5d6e7f', token_endpoint_auth_method: 'client_secret_basic', scope: 'mcp:read' }, /client_id: .*not a UUID/],
     ['a taken client id', { client_name: 'x', client_id: 'gatehouse', token_endpoint_auth_method: 'client_secret_basic', scope: 'mcp:read' }, /already exists/],

@@ -35,13 +35,15 @@ describe('auth_server.id_jag', () => {
 
   const refusals: Array<[string, string, RegExp]> = [
     ['neither jwks_uri nor jwks', idp('issuer: https://idp.example.com'), /trusted_idps\.0\.jwks_uri: expected exactly one of jwks_uri and jwks/],
-    ['both jwks_uri and jwks', idp('issuer: https://idp.example.com, jwks_uri: https://idp.example.com/k, jwks: { keys: [{ kty: RSA, n: x, e: AQAB }] }'), /exactly one of jwks_uri and jwks/],
+    ['both jwks_uri and jwks', idp('issuer: https://idp.example.com, jwks_uri: https://idp.example.com/k, jwks: { keys: [{ kty: OKP, crv: Ed25519, x: AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA }] }'), /exactly one of jwks_uri and jwks/],
     ['a plain-http issuer off loopback', idp('issuer: http://idp.example.com, jwks_uri: https://idp.example.com/k'), /issuer: expected the IdP issuer over https/],
     ['a plain-http jwks_uri off loopback', idp('issuer: https://idp.example.com, jwks_uri: http://idp.example.com/k'), /jwks_uri: expected jwks_uri over https/],
     ['HS256', idp('issuer: https://idp.example.com, jwks_uri: https://idp.example.com/k, algorithms: [HS256]'), /algorithms\.0: expected algorithms from RS256/],
     ['alg none', idp('issuer: https://idp.example.com, jwks_uri: https://idp.example.com/k, algorithms: [none]'), /algorithms\.0: expected algorithms from/],
     ['a private key inline', idp('issuer: https://idp.example.com, jwks: { keys: [{ kty: RSA, n: x, e: AQAB, d: secret }] }'), /public keys only/],
     ['a symmetric key inline', idp('issuer: https://idp.example.com, jwks: { keys: [{ kty: oct, k: c2VjcmV0 }] }'), /public keys only/],
+    ['an RSA key with a one-byte modulus inline', idp('issuer: https://idp.example.com, jwks: { keys: [{ kty: RSA, n: x, e: AQAB }] }'), /jwks\.keys\.0: expected a usable public key/],
+    ['an EC key off its curve inline', idp('issuer: https://idp.example.com, jwks: { keys: [{ kty: EC, crv: P-256, x: AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA, y: AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA }] }'), /jwks\.keys\.0: expected a usable public key/],
     ['an unknown new_users', idp('issuer: https://idp.example.com, jwks_uri: https://idp.example.com/k, new_users: maybe'), /new_users/],
     ['an unknown default scope', idp('issuer: https://idp.example.com, jwks_uri: https://idp.example.com/k, default_scopes: [root]'), /default_scopes\.0: expected scopes from mcp:read/],
     ['an unknown field', idp('issuer: https://idp.example.com, jwks_uri: https://idp.example.com/k, audience: x'), /audience/],

@@ -12,6 +12,7 @@
  */
 import * as z from 'zod';
 import { isLoopbackHostname } from '../loopback-hosts.ts';
+import { isUsablePublicJwk } from '../public-jwk.ts';
 import { duration, quoteUrl, scopeList, type FieldNote } from './field-schemas.ts';
 
 /**
@@ -65,6 +66,12 @@ const jwkSet = z.object({
   // Public keys only: a private member here would mean the IdP's signing key was pasted.
   if (set.keys.some((key) => 'd' in key || key.kty === 'oct')) {
     ctx.addIssue({ code: 'custom', message: 'expected public keys only (no "d", no symmetric "oct" keys)', params: { secretInput: true } });
+    return z.NEVER;
+  }
+  // Else the IdP was trusted with a key that verifies nothing, and every assertion was refused later.
+  const broken = set.keys.findIndex((key) => !isUsablePublicJwk(key));
+  if (broken >= 0) {
+    ctx.addIssue({ code: 'custom', path: ['keys', broken], message: 'expected a usable public key (members that decode; an RSA modulus of at least 2048 bits)' });
     return z.NEVER;
   }
   return set;

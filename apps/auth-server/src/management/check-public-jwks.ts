@@ -6,11 +6,12 @@
  *   pasted private key must not end up in the database;
  * - keys that cannot verify one of the allow-listed client assertion algorithms (RS256 and ES256,
  *   provider/create-provider.ts `clientAuthSigningAlgValues`): only `RSA`, and `EC` on `P-256`;
+ * - keys that verify nothing (a point off the curve, an RSA modulus under 2048 bits such as
+ *   `"n": "x"`, shared/public-jwk.ts): the provider's client schema took them, so the account was
+ *   saved and every assertion it signed was refused as invalid_client;
  * - more than MAX_KEYS keys, or JSON that is not `{ "keys": [ … ] }`.
- *
- * Deliberately not checked here: that the key material decodes (the provider's client schema,
- * run next, imports every key and refuses the client otherwise).
  */
+import { isUsablePublicJwk } from '../../../shared/public-jwk.ts';
 import { AdminError } from './admin-error.ts';
 
 const MAX_KEYS = 10;
@@ -34,6 +35,7 @@ export function checkPublicJwks(text: string): { keys: object[] } {
     if (secret) throw new AdminError(400, `jwks: a key carries the private member "${secret}"; paste only the public keys.`, 'jwks', true);
     const usable = jwk.kty === 'RSA' || (jwk.kty === 'EC' && jwk.crv === 'P-256');
     if (!usable) throw new AdminError(400, 'jwks: only RSA keys (RS256) and EC P-256 keys (ES256) are accepted.', 'jwks');
+    if (!isUsablePublicJwk(jwk)) throw new AdminError(400, 'jwks: a key is not a usable public key (its members do not decode, or an RSA modulus is under 2048 bits).', 'jwks');
   }
   return { keys: keys as object[] };
 }
