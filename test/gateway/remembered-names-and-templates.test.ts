@@ -6,8 +6,10 @@
  * upstream listing 10,000 templates stopped every other server's templates from being learned
  * (their resources unreadable, -32002, until a restart), a template first listed by a later
  * server stayed with it after the first configured server listed it too, and an upstream listing
- * new long names in every session grew the table without end. The Gateway's tables, called
- * directly: nothing here needs a connection.
+ * new long names in every session grew the table without end. Resource URIs are kept per server
+ * too: one URI → server table was rewritten by whichever caller listed last, so a caller whose
+ * list lacked the first server handed its URIs to another for every user. The Gateway's tables,
+ * called directly: nothing here needs a connection.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -45,6 +47,36 @@ describe('what the gateway remembers of its servers\' lists', () => {
     const merged = gateway.claimResourceTemplates([{ upstream: first, items: [{ uriTemplate: 'doc://{id}', name: 'first\'s doc' }] }, { upstream: late, items: [{ uriTemplate: 'doc://{id}', name: 'doc' }] }]);
     assert.deepEqual(merged.map((item) => item.name), ['first\'s doc']);
     assert.equal(gateway.resourceOwner('doc://1')?.config.name, 'first', 'as the merged list shows');
+  });
+
+  test('a list that leaves out the first configured server does not hand its URIs to another, for anyone', () => {
+    const { gateway, first, late } = gatewayOf();
+    gateway.claimResources([{ upstream: first, items: [{ uri: 'doc://report', name: 'report' }] }, { upstream: late, items: [{ uri: 'doc://report', name: 'report' }] }]);
+    assert.equal(gateway.resourceOwner('doc://report')?.config.name, 'first');
+    // A caller for whom `first` is not listed (a per-user server not started for a service
+    // account, out of processes, too slow): the URI was the last lister's for every user after.
+    gateway.claimResources([{ upstream: late, items: [{ uri: 'doc://report', name: 'report' }] }]);
+    assert.equal(gateway.resourceOwner('doc://report')?.config.name, 'first');
+  });
+
+  test('a URI a later server lists inside an earlier server\'s template is the earlier server\'s', () => {
+    const { gateway, first, late } = gatewayOf();
+    gateway.claimResourceTemplates([{ upstream: first, items: [{ uriTemplate: 'secret://{id}', name: 'secret' }] }]);
+    gateway.claimResources([{ upstream: late, items: [{ uri: 'secret://42', name: 'not a secret' }] }]);
+    assert.equal(gateway.resourceOwner('secret://42')?.config.name, 'first');
+    assert.equal(gateway.resourceOwner('late-only://1'), undefined);
+  });
+
+  test('a URI over 1,024 characters is matched against no template (the SDK\'s regexes backtrack), and a listed one is still found', () => {
+    const { gateway, first, late } = gatewayOf();
+    gateway.claimResourceTemplates([{ upstream: first, items: [{ uriTemplate: 'file://{+path}{?rev}', name: 'file' }] }]);
+    assert.equal(gateway.resourceOwner(`file://${'a'.repeat(1000)}?rev=1`)?.config.name, 'first');
+    assert.equal(gateway.resourceOwner(`file://${'a'.repeat(1020)}?rev=1`), undefined);
+    // Over 1,000,000 characters the SDK's match threw: a 500 at the HTTP layer's scope lookup.
+    assert.equal(gateway.resourceOwner(`file://${'?rev='.repeat(200_001)}&`), undefined);
+    const listed = `file://${'b'.repeat(5000)}`;
+    gateway.claimResources([{ upstream: late, items: [{ uri: listed, name: 'long' }] }]);
+    assert.equal(gateway.resourceOwner(listed)?.config.name, 'late');
   });
 
   test('shortened names learned from lists are forgotten past a bound; a tool the config names is never', () => {

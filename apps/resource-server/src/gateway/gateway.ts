@@ -38,6 +38,14 @@ import type { ListItem, UpstreamConnection } from './upstream-connection.ts';
  */
 const MAX_REMEMBERED_URIS = 10_000;
 const MAX_TEMPLATES_PER_SERVER = 1000;
+/**
+ * Longest URI matched against URI templates. The MCP SDK matches a template with a backtracking
+ * regex built from it (`file://{+path}{?rev}` is `^file://(.+)\?rev=([^&]+)$`), run on the
+ * caller's URI before any scope is checked: its time grows with the square (or a higher power) of
+ * the URI's length, and an 80 KB URI held the event loop, every user's requests, for about 2 s
+ * (over 1 MB it threw, a 500). Resource URIs are short; a longer one is found only when listed.
+ */
+const MAX_TEMPLATE_MATCHED_URI = 1024;
 
 export interface GatewayOptions {
   servers: readonly GatewayServerConfig[];
@@ -95,8 +103,13 @@ export class Gateway {
    * must not grow with them.
    */
   readonly #knownTools = new Map<string, Set<string>>();
-  /** Resource URI → its server, and each server's URI templates, from the lists seen. */
-  readonly #resourceOwners = new Map<string, Upstream>();
+  /**
+   * Each server's resource URIs (at most MAX_REMEMBERED_URIS per server) and URI templates, from
+   * the lists seen. Kept per server, never as one URI → server table: that table was rewritten by
+   * whichever caller listed last, so a caller whose list lacked a server (not its user's, out of
+   * processes, too slow) handed that server's URIs to another, for every user.
+   */
+  readonly #listedUris = new Map<Upstream, Set<string>>();
   readonly #templates = new Map<Upstream, Map<string, UriTemplate>>();
 
   constructor({ servers, maxProcesses, maxProcessesPerUser, identity, logger, clock = systemClock }: GatewayOptions) {
@@ -245,10 +258,16 @@ export class Gateway {
 
   /** Merges each server's resources (config order), keeping the first server's copy of a URI. */
   claimResources(listed: ReadonlyArray<{ upstream: Upstream; items: readonly ListItem[] }>): ListItem[] {
-    return this.#claim(listed, 'uri', (uri, upstream) => {
-      if (this.#resourceOwners.size >= MAX_REMEMBERED_URIS) this.#resourceOwners.clear();
-      this.#resourceOwners.set(uri, upstream);
-    });
+    for (const { upstream, items } of listed) {
+      let uris = this.#listedUris.get(upstream);
+      if (!uris) this.#listedUris.set(upstream, uris = new Set());
+      for (const item of items) {
+        const uri = String(item.uri);
+        if (uris.size >= MAX_REMEMBERED_URIS && !uris.has(uri)) uris.clear();
+        uris.add(uri);
+      }
+    }
+    return this.#claim(listed, 'uri');
   }
 
   claimResourceTemplates(listed: ReadonlyArray<{ upstream: Upstream; items: readonly ListItem[] }>): ListItem[] {
@@ -266,13 +285,15 @@ export class Gateway {
   }
 
   /**
-   * The server a resource URI belongs to: the one that listed it, else the first configured server
-   * with a template it matches (whichever server listed that template first).
+   * The server a resource URI belongs to: the first configured server that listed it or has a
+   * template it matches (templates only for a URI of at most MAX_TEMPLATE_MATCHED_URI characters).
+   * A server configured later never takes a URI from an earlier one by listing it, as the merged
+   * lists show the first server's copy.
    */
   resourceOwner(uri: string): Upstream | undefined {
-    const listed = this.#resourceOwners.get(uri);
-    if (listed) return listed;
-    return this.upstreams.find((upstream) => [...this.#templates.get(upstream)?.values() ?? []].some((template) => template.match(uri) !== null));
+    const matchable = uri.length <= MAX_TEMPLATE_MATCHED_URI;
+    return this.upstreams.find((upstream) => this.#listedUris.get(upstream)?.has(uri)
+      || (matchable && [...this.#templates.get(upstream)?.values() ?? []].some((template) => template.match(uri) !== null)));
   }
 
   async close(): Promise<void> {
@@ -280,7 +301,7 @@ export class Gateway {
     await Promise.all(this.upstreams.map((upstream) => upstream.close()));
   }
 
-  #claim(listed: ReadonlyArray<{ upstream: Upstream; items: readonly ListItem[] }>, key: 'uri' | 'uriTemplate', remember: (value: string, upstream: Upstream) => void): ListItem[] {
+  #claim(listed: ReadonlyArray<{ upstream: Upstream; items: readonly ListItem[] }>, key: 'uri' | 'uriTemplate', remember?: (value: string, upstream: Upstream) => void): ListItem[] {
     const seen = new Map<string, Upstream>();
     const merged: ListItem[] = [];
     for (const { upstream, items } of listed) {
@@ -292,7 +313,7 @@ export class Gateway {
           continue;
         }
         seen.set(value, upstream);
-        remember(value, upstream);
+        remember?.(value, upstream);
         merged.push(item);
       }
     }
