@@ -2,14 +2,15 @@
  * What travels between the calling client and a server during a call (issue 12, behaviour 5):
  * progress notifications reach the caller; cancelling the call reaches the server; a server's
  * sampling request is relayed to a caller that declared `sampling` and answered by it, and
- * refused with an error for a caller that did not; logging notifications reach the caller.
+ * refused with an error for a caller that did not; logging notifications reach the caller, from
+ * the level it set with logging/setLevel up, and an unknown level is -32602 Invalid params.
  * Over stdio (server-everything, the scripted server) and Streamable HTTP (server-everything in
  * its HTTP mode).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { CreateMessageRequestSchema, ElicitRequestSchema, LoggingMessageNotificationSchema, McpError, type CreateMessageRequest, type ElicitRequest, type Progress } from '@modelcontextprotocol/sdk/types.js';
+import { CreateMessageRequestSchema, ElicitRequestSchema, EmptyResultSchema, ErrorCode, LoggingMessageNotificationSchema, McpError, type CreateMessageRequest, type ElicitRequest, type Progress } from '@modelcontextprotocol/sdk/types.js';
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
 import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
 import { connectAs, resultText, waitForServers, type ConnectOptions } from './support/gateway-client.ts';
@@ -134,6 +135,28 @@ describe('progress, cancellation, sampling and logging through the gateway', { t
     const outcome = await refusalOf(client.callTool({ name: 'everything__trigger-sampling-request', arguments: { prompt: 'say something' } }));
     assert.match(outcome, /does not support sampling/);
     assert.ok(Date.now() - started < 10_000, 'refused, not left to time out');
+  });
+
+  test('a server\'s log messages reach the caller from the level it set up, and no lower', { timeout: 15_000 }, async () => {
+    const client = await connect();
+    const levels: string[] = [];
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) => void levels.push(notification.params.level));
+    assert.equal(resultText(await client.callTool({ name: 'scripted__log-levels', arguments: {} })), 'sent');
+    assert.deepEqual(levels, ['debug', 'info', 'warning', 'error'], 'every level before any setLevel');
+    levels.length = 0;
+    await client.setLoggingLevel('warning');
+    await client.callTool({ name: 'scripted__log-levels', arguments: {} });
+    assert.deepEqual(levels, ['warning', 'error']);
+  });
+
+  test('logging/setLevel with a level MCP does not name is -32602 Invalid params, not an internal error', async () => {
+    const client = await connect();
+    await assert.rejects(client.request({ method: 'logging/setLevel', params: { level: 'loud' as never } }, EmptyResultSchema), (err: unknown) => {
+      assert.ok(err instanceof McpError, String(err));
+      assert.equal(err.code, ErrorCode.InvalidParams, err.message);
+      assert.match(err.message, /params\.level/);
+      return true;
+    });
   });
 
   test('logging notifications from a server reach the caller', { timeout: 15_000 }, async () => {

@@ -15,6 +15,10 @@
  *   naming it (MCP 2025-11-25 server/tools §Error Handling); protocol errors the upstream answers
  *   (an unknown tool, bad params) pass through as the same JSON-RPC error.
  * - Each tool call is audited (who, server, tool, outcome, duration) and counted.
+ * - `logging/setLevel` sets the lowest level of the servers' log messages this session is sent
+ *   (MCP 2025-11-25 utilities/logging); an unknown level is `-32602 Invalid params`. The SDK's own
+ *   handler answered it `-32603 Internal error` with zod's issue list, and its level filtered
+ *   nothing relayed.
  */
 import { randomUUID } from 'node:crypto';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
@@ -26,11 +30,14 @@ import {
   ListResourcesRequestSchema,
   ListResourceTemplatesRequestSchema,
   ListToolsRequestSchema,
+  LoggingLevelSchema,
   McpError,
   ReadResourceRequestSchema,
   ResultSchema,
+  SetLevelRequestSchema,
   type CallToolResult,
   type GetPromptResult,
+  type LoggingLevel,
   type ReadResourceResult,
   type ServerNotification,
   type ServerRequest,
@@ -73,6 +80,8 @@ const BUILT_IN_INSTRUCTIONS = 'Private notes for the signed-in user (list_notes,
  * directly; validating it here too would cost every call a second deep parse.
  */
 const PASS_THROUGH = ResultSchema.loose();
+/** RFC 5424 severities as MCP names them, lowest first. */
+const LOG_LEVELS: readonly LoggingLevel[] = LoggingLevelSchema.options;
 /** Longest a list waits for one server; a slower server's items are left out of that answer. */
 const MAX_LIST_WAIT_MS = 10_000;
 
@@ -103,12 +112,24 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
     gateway.endSession(sessionKey).catch(() => { /* logged by the gateway */ });
   };
 
+  /** The level `logging/setLevel` asked for; until then every log message is sent. */
+  let logLevel: LoggingLevel | undefined;
+  const unwanted = (notification: ServerNotification) => notification.method === 'notifications/message'
+    && logLevel !== undefined && LOG_LEVELS.indexOf(notification.params.level) < LOG_LEVELS.indexOf(logLevel);
+  if (servers.length > 0) {
+    server.removeRequestHandler(SetLevelRequestSchema.shape.method.value);
+    registerRequestHandler(server, SetLevelRequestSchema, (request) => {
+      logLevel = request.params.level;
+      return {};
+    });
+  }
+
   const contextOf = (extra: Extra): CallContext => ({ sessionKey, caller: tokenOf(extra) });
   const callingClient = (extra: Extra): CallingClient => ({
     sessionKey,
     capabilities: server.getClientCapabilities(),
-    sendNotification: extra.sendNotification,
-    notifySession: (notification) => server.notification(notification),
+    sendNotification: async (notification) => unwanted(notification) ? undefined : extra.sendNotification(notification),
+    notifySession: async (notification) => unwanted(notification) ? undefined : server.notification(notification),
     sendRequest: extra.sendRequest,
   });
 
