@@ -89,6 +89,9 @@ for (const backend of TEST_BACKENDS) {
       assert.deepEqual((await events('?account_id=alice')).map((e) => e.clientId), ['client-a']);
       assert.deepEqual((await events('?limit=2')).map((e) => e.at - T0), [1000, 2000]);
       assert.deepEqual(await events('?client_id=nobody'), []);
+      // The challenge names no client and no user; the other two do.
+      assert.deepEqual((await events('?identified=false')).map((e) => e.step), ['mcp_challenge']);
+      assert.deepEqual((await events('?identified=true')).map((e) => e.at - T0), [1000, 2000]);
     });
 
     const BAD: Array<[string, string, RegExp]> = [
@@ -101,6 +104,7 @@ for (const backend of TEST_BACKENDS) {
       ['empty client_id', '?client_id=', /^client_id: /],
       ['client_id too long', `?client_id=${'c'.repeat(513)}`, /^client_id: /],
       ['repeated since', '?since=1&since=2', /^since: given more than once/],
+      ['identified neither true nor false', '?identified=yes', /^identified: expected true or false/],
     ];
     for (const [what, query, description] of BAD) {
       test(`${what}: 400 invalid_request naming the parameter`, async () => {

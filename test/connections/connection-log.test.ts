@@ -99,6 +99,23 @@ for (const backend of TEST_BACKENDS) {
       assert.equal((await auth.auth.connections.list({ limit: 1 })).attempts.length, 1);
     });
 
+    test('thousands of anonymous requests to either app do not push a client\'s attempt out of the log', async () => {
+      const FLOODER = { ip: '203.0.113.9', userAgent: 'flood/1.0' };
+      onAuth({ step: 'code_exchange', outcome: 'refused', error: 'invalid_grant', reasonCode: 'pkce_mismatch', reason: 'the code verifier does not match', clientId: 'flooded-client', accountId: adminId, grantId: 'grant-3', ...CLI });
+      clock.advance(1);
+      // More than a read's 5,000 events of each app, each naming no client and no user: anyone
+      // can send the GETs that record them (metadata fetches, challenges).
+      for (let i = 0; i < 5001; i += 1) {
+        auth.auth.connectionRecorder.record({ step: 'server_metadata', outcome: 'refused', reasonCode: 'metadata_not_found', reason: `junk ${i}`, ...FLOODER });
+        resourceRecorder.record({ step: 'mcp_challenge', outcome: 'ok', ...FLOODER });
+      }
+      await resourceRecorder.flush();
+      const { attempts, problem } = await auth.auth.connections.list({ clientId: 'flooded-client' });
+      assert.equal(problem, undefined);
+      assert.deepEqual(attempts.map((a) => a.explanation?.reasonCode), ['pkce_mismatch']);
+      assert.ok((await auth.auth.connections.list({ accountId: adminId })).attempts.some((a) => a.clientId === 'flooded-client'), 'and on the user\'s "My apps"');
+    });
+
     test('both apps\' clock hours past the wall clock: the token the log mints by that clock is accepted, the resource server\'s steps still come', async () => {
       clock.advance(2 * 3600);
       // Until its next read of the revocation feed (every 2 s), the resource server's list is stale by the new clock.
@@ -132,7 +149,7 @@ describe('connection log when the resource server\'s events cannot be read', () 
 
   test('the resource server down: the problem says so, the auth-server\'s steps are still listed', async () => {
     const { attempts, problem } = await downAuth.auth.connections.list();
-    assert.match(problem ?? '', /^Gatehouse could not get its connection events from the resource server at http:\/\/127\.0\.0\.1:\d+\/connections\/events\?since=\d+&limit=5000: the connection was refused \(is it running\?\)\.$/);
+    assert.match(problem ?? '', /^Gatehouse could not get its connection events from the resource server at http:\/\/127\.0\.0\.1:\d+\/connections\/events\?since=\d+&identified=true&limit=5000: the connection was refused \(is it running\?\)\.$/);
     assert.deepEqual(attempts.map((a) => a.clientId), ['c1']);
   });
 

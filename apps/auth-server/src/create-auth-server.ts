@@ -359,7 +359,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       },
     },
   }));
-  app.use(recordMetadataFetches(connectionRecorder, config.issuer));
+  app.use(recordMetadataFetches(connectionRecorder, config.issuer, clock));
   app.use(registrationCors);
   app.use(rateLimits);
   app.use(router.routes());

@@ -37,6 +37,12 @@ export interface ConnectionEventQuery {
   until?: number;
   clientId?: string;
   accountId?: string;
+  /**
+   * true: only events naming a client or a user; false: only events naming neither (metadata
+   * fetches, challenges, refusals of requests that named no client). Read apart, so a flood of
+   * anonymous requests cannot push the attempts of real clients out of a read's `limit`.
+   */
+  identified?: boolean;
   /** At most this many events: the newest of the window. */
   limit: number;
 }
@@ -102,7 +108,7 @@ export class ConnectionEventStore {
     });
   }
 
-  /** The newest `limit` events of the window (and of the client or user, when given), oldest first. */
+  /** The newest `limit` events of the window (and of the client or user, or identified or not, when given), oldest first. */
   async read(query: ConnectionEventQuery): Promise<ConnectionEvent[]> {
     const where: string[] = [];
     const params: SqlValue[] = [];
@@ -115,6 +121,9 @@ export class ConnectionEventStore {
       if (value === undefined) continue;
       where.push(condition);
       params.push(value);
+    }
+    if (query.identified !== undefined) {
+      where.push(query.identified ? '(e.client_ref IS NOT NULL OR e.account_ref IS NOT NULL)' : '(e.client_ref IS NULL AND e.account_ref IS NULL)');
     }
     const rows = await this.#db.all<EventRow>(
       `${this.#select}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY e.at DESC, e.seq DESC LIMIT ?`,

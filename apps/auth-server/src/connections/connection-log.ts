@@ -8,8 +8,12 @@
  * query each. Nothing is kept between reads: a page view is not a hot path, and every replica
  * answers the same from the shared tables.
  *
- * - Bounded: at most READ_LIMIT events from each app per read (the newest); older attempts are
- *   shown once newer events are pruned. The resource server's read is bounded in time and size.
+ * - Bounded: at most READ_LIMIT events naming a client or a user, and ANONYMOUS_READ_LIMIT
+ *   naming neither (metadata fetches, challenges), from each app per read (the newest); older
+ *   attempts are shown once newer events are pruned. Read apart, so anonymous requests, which
+ *   anyone can send by the thousand, cannot push real clients' attempts out of the read: 5,000
+ *   GETs of a well-known path hid every earlier attempt from the pages and "My apps". The
+ *   resource server's read is bounded in time and size.
  * - The resource server down (or refusing) is not an error: the attempts come from this server's
  *   events alone, and `problem` says why in words.
  * - Deliberately not here: caching, paging beyond `limit`.
@@ -28,8 +32,10 @@ import { ModelStore } from '../provider/model-store.ts';
 import { groupConnectionAttempts } from './group-connection-attempts.ts';
 import { readResourceServerEvents, RESOURCE_SERVER_EVENTS_LIMIT } from './read-resource-server-events.ts';
 
-/** This server's events read at most per request, like the resource server's. */
+/** Events naming a client or a user read at most per request from each app. */
 const READ_LIMIT = RESOURCE_SERVER_EVENTS_LIMIT;
+/** Events naming neither read at most per request from each app. */
+const ANONYMOUS_READ_LIMIT = 1000;
 const DEFAULT_ATTEMPTS = 50;
 const MAX_ATTEMPTS = 500;
 
@@ -58,12 +64,21 @@ export function createConnectionLog(options: ConnectionLogOptions): ConnectionLo
     const now = clock.now();
     const since = now - config.connections.retention * 1000;
     await recorder?.flush();
-    const [own, theirs] = await Promise.all([
-      events.read({ since, limit: READ_LIMIT }),
-      readResourceServerEvents({ uri: config.connectionEventsUri, issuer: config.issuer, resource: config.resource, signingKey, logger, timeoutMs, now: () => clock.now() }, since),
+    const fromResourceServer = (identified: boolean, limit: number) => readResourceServerEvents(
+      { uri: config.connectionEventsUri, issuer: config.issuer, resource: config.resource, signingKey, logger, timeoutMs, now: () => clock.now() },
+      since, { identified, limit },
+    );
+    const [own, ownAnonymous, theirs, theirsAnonymous] = await Promise.all([
+      events.read({ since, limit: READ_LIMIT, identified: true }),
+      events.read({ since, limit: ANONYMOUS_READ_LIMIT, identified: false }),
+      fromResourceServer(true, READ_LIMIT),
+      fromResourceServer(false, ANONYMOUS_READ_LIMIT),
     ]);
-    const grouped = groupConnectionAttempts([...own, ...theirs.events], { now, stallAfterMs: config.connections.stallAfter * 1000 });
-    return { attempts: grouped, ...(theirs.problem ? { problem: theirs.problem } : {}) };
+    // A resource server of an earlier version ignores `identified` and answers both reads alike.
+    const theirEvents = [...new Map([...theirs.events, ...theirsAnonymous.events].map((event) => [event.id, event])).values()];
+    const grouped = groupConnectionAttempts([...own, ...ownAnonymous, ...theirEvents], { now, stallAfterMs: config.connections.stallAfter * 1000 });
+    const problem = theirs.problem ?? theirsAnonymous.problem;
+    return { attempts: grouped, ...(problem ? { problem } : {}) };
   }
 
   /** Client names and usernames for these attempts: one query each. */

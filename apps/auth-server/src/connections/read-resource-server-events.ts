@@ -54,10 +54,17 @@ const STATUS_HINTS: Record<number, string> = {
   404: 'there are no connection events there: check auth_server.connection_events_uri, and that the resource server runs this version',
 };
 
-export async function readResourceServerEvents(options: ResourceServerEventsOptions, since: number): Promise<{ events: ConnectionEvent[]; problem?: string }> {
+/** Which events to read: those naming a client or a user, or those naming neither; how many at most. */
+export interface ResourceServerEventsQuery {
+  identified: boolean;
+  limit: number;
+}
+
+export async function readResourceServerEvents(options: ResourceServerEventsOptions, since: number, query: ResourceServerEventsQuery): Promise<{ events: ConnectionEvent[]; problem?: string }> {
   const uri = new URL(options.uri);
   uri.searchParams.set('since', String(since));
-  uri.searchParams.set('limit', String(RESOURCE_SERVER_EVENTS_LIMIT));
+  uri.searchParams.set('identified', String(query.identified));
+  uri.searchParams.set('limit', String(Math.min(query.limit, RESOURCE_SERVER_EVENTS_LIMIT)));
   const result = await readAdminEndpoint({
     ...options,
     uri: uri.href,

@@ -6,7 +6,8 @@
  *   (requireScope), exactly as /gateway/servers: client ids, users, addresses and reasons are for
  *   operators only.
  * - Query: `since` and `until` (epoch milliseconds; since inclusive, until exclusive),
- *   `client_id`, `account_id`, `limit` (1–1000, default 500). Answers the newest `limit` events
+ *   `client_id`, `account_id`, `identified` (`true`: only events naming a client or a user;
+ *   `false`: only those naming neither), `limit` (1–5000, default 500). Answers the newest `limit` events
  *   of the window, oldest first, as `{ events }`. A bad value or a repeated parameter is 400
  *   `invalid_request` naming it, never a 5xx. Unknown parameters are ignored.
  * - Writes what the recorder has queued before reading, so an event recorded a moment ago is in
@@ -30,6 +31,7 @@ const querySchema = z.object({
   until: epochMs.optional(),
   client_id: id.optional(),
   account_id: id.optional(),
+  identified: z.enum(['true', 'false'], { error: 'expected true or false' }).transform((value) => value === 'true').optional(),
   limit: z.string().regex(/^\d{1,4}$/, { error: `expected a number from 1 to ${MAX_LIMIT}` }).transform(Number)
     .refine((value) => value >= 1 && value <= MAX_LIMIT, { error: `expected a number from 1 to ${MAX_LIMIT}` }).optional(),
 });
@@ -51,7 +53,8 @@ export function serveConnectionEvents({ store, recorder }: { store: ConnectionEv
     const query = parsed.data;
     await recorder.flush();
     const events = await store.read({
-      since: query.since, until: query.until, clientId: query.client_id, accountId: query.account_id, limit: query.limit ?? 500,
+      since: query.since, until: query.until, clientId: query.client_id, accountId: query.account_id, identified: query.identified,
+      limit: query.limit ?? 500,
     });
     ctx.body = { events };
   };
