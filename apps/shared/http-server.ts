@@ -14,6 +14,11 @@
  *   its answer and is waited for like any request.
  * - `Connection: close` wins over a `Connection: keep-alive` an app passes to writeHead (the MCP
  *   SDK does for event streams), so no client reuses a connection of a stopping server.
+ * - A request target no URL parser can read (`GET http://[::1 HTTP/1.1`: an absolute-form target
+ *   with a broken host, RFC 9112 §3.2) is answered 400 with `Connection: close` before either app
+ *   sees it. Node's HTTP parser lets it through, and Koa's `ctx.path` throws on it: the request
+ *   logger threw, then Koa's error listener threw again reading it, outside any handler, and one
+ *   unauthenticated packet ended the process (either app).
  */
 import { readFileSync } from 'node:fs';
 import { createServer as createHttp, type RequestListener, type Server, type ServerResponse } from 'node:http';
@@ -63,7 +68,24 @@ function closeAfter(res: ServerResponse): void {
   }) as ServerResponse['writeHead'];
 }
 
-export function createHttpServer(listener: RequestListener, tls?: TlsFiles): HttpServer {
+/**
+ * Whether a request target can be served: origin-form (`/path?query`) or absolute-form that
+ * parses as a URL, or `*` (OPTIONS, asterisk-form). Authority-form is CONNECT's, which no app serves.
+ */
+export function isServableTarget(target: string | undefined): boolean {
+  return target === '*' || (target !== undefined && URL.canParse(target, 'http://localhost'));
+}
+
+/** `listener`, for a request whose target it can serve; 400 otherwise. */
+function refusingUnservableTargets(listener: RequestListener): RequestListener {
+  return function serveServableTarget(req, res) {
+    if (isServableTarget(req.url)) return listener(req, res);
+    res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' }).end('Bad Request: the request target is not a URL\n');
+  };
+}
+
+export function createHttpServer(appListener: RequestListener, tls?: TlsFiles): HttpServer {
+  const listener = refusingUnservableTargets(appListener);
   const server: Server = tls
     ? createHttps({ cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) }, listener)
     : createHttp(listener);

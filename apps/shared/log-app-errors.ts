@@ -13,7 +13,9 @@ import type { Logger } from './logger.ts';
 
 export function logAppErrors(app: Koa, logger: Logger): void {
   app.on('error', function logAppError(err: Error & { code?: unknown }, ctx?: Context) {
-    const where = { method: ctx?.method, path: ctx?.path.slice(0, 512), requestId: ctx?.state?.requestId as string | undefined };
+    // The request's own target, not `ctx.path`: that parses it, and throws on a target no URL
+    // parser reads, here outside any handler, which ended the process.
+    const where = { method: ctx?.method, path: ctx?.originalUrl?.split('?')[0]?.slice(0, 512), requestId: ctx?.state?.requestId as string | undefined };
     if (isClientConnectionError(err)) logger.info({ ...where, reason: typeof err.code === 'string' ? err.code : err.message }, 'client connection error');
     else logger.error({ ...where, err }, 'unhandled application error');
   });

@@ -1,0 +1,71 @@
+/**
+ * A request target no URL parser can read (an absolute-form target with a broken host, RFC 9112
+ * §3.2) is answered 400 by both apps' HTTP server (apps/shared/http-server.ts), and the process
+ * goes on serving. Node's HTTP parser lets `GET http://[::1 HTTP/1.1` through; Koa's `ctx.path`
+ * threw on it in the request logger, then again in Koa's error listener, outside any handler: one
+ * unauthenticated packet ended either app. Each app here is served as `npm start` serves it
+ * (createHttpServer), with the request sent as raw bytes.
+ */
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import Koa, { type Context } from 'koa';
+import { logAppErrors } from '../../apps/shared/log-app-errors.ts';
+import { createLogger } from '../../apps/shared/logger.ts';
+import { createHttpServer, type HttpServer } from '../../apps/shared/http-server.ts';
+import { rawBytes } from '../helpers/raw-http.ts';
+import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
+import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
+
+const UNPARSEABLE = ['http://[::1', 'https://[::1/mcp', 'http://a@[::1', 'x://[/', '//[::1'];
+
+describe('a request target that is not a URL', () => {
+  let auth: TestAuthServer;
+  let authHttp: HttpServer;
+  let authBase: string;
+  let issuer: TestIssuer;
+  let resource: RunningResourceServer;
+  before(async () => {
+    auth = await startAuthServer();
+    authHttp = createHttpServer(auth.auth.app.callback());
+    authBase = await authHttp.listen(0, '127.0.0.1');
+    issuer = await startTestIssuer();
+    resource = await startResourceServer({ issuer: issuer.issuer });
+  });
+  after(async () => {
+    await authHttp?.shutdown(1000);
+    await auth?.close();
+    await resource?.close();
+    await issuer?.close();
+  });
+
+  for (const app of ['auth-server', 'resource-server'] as const) {
+    for (const target of UNPARSEABLE) {
+      test(`${app}: GET ${target} is 400, and the server still answers`, async () => {
+        const base = app === 'auth-server' ? authBase : resource.baseUrl;
+        const answer = await rawBytes(base, `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+        assert.equal(answer.status, 400, answer.text);
+        assert.ok(!answer.text.includes('    at '), 'no stack trace');
+        const health = await rawBytes(base, 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+        assert.equal(health.status, 200);
+      });
+    }
+  }
+
+  test('an absolute-form target that is a URL is still served', async () => {
+    const answer = await rawBytes(resource.baseUrl, `GET ${resource.baseUrl}/healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    assert.equal(answer.status, 200);
+  });
+});
+
+test('an app error of a request whose path cannot be read is logged with its target, without throwing', () => {
+  const lines: string[] = [];
+  const sink = new Writable({ write(chunk, _encoding, done) { lines.push(String(chunk)); done(); } });
+  const app = new Koa();
+  logAppErrors(app, createLogger('auth-server', 'info', sink));
+  const ctx = { method: 'GET', originalUrl: '/broken?x=1', state: {}, get path(): string { throw new TypeError('Invalid URL'); } };
+  app.emit('error', new Error('the response stream failed'), ctx as unknown as Context);
+  assert.equal(lines.length, 1);
+  assert.equal(JSON.parse(lines[0]!).path, '/broken');
+});
