@@ -14,11 +14,14 @@
  *   its answer and is waited for like any request.
  * - `Connection: close` wins over a `Connection: keep-alive` an app passes to writeHead (the MCP
  *   SDK does for event streams), so no client reuses a connection of a stopping server.
- * - A request target no URL parser can read (`GET http://[::1 HTTP/1.1`: an absolute-form target
- *   with a broken host, RFC 9112 §3.2) is answered 400 with `Connection: close` before either app
- *   sees it. Node's HTTP parser lets it through, and Koa's `ctx.path` throws on it: the request
+ * - Request targets (RFC 9112 §3.2): an absolute-form target (`GET http://host/path`) reaches the
+ *   apps as its origin form (`/path?query`), and one that is not a URL (`GET http://[::1`), like
+ *   an origin-form one that is not, is answered 400 with `Connection: close`. Node's HTTP parser
+ *   lets such targets through, and Koa's `ctx.path` reads an absolute-form target with the legacy
+ *   `url.parse`, which throws on a broken host or a stray `%` in the user part: the request
  *   logger threw, then Koa's error listener threw again reading it, outside any handler, and one
- *   unauthenticated packet ended the process (either app).
+ *   unauthenticated packet ended the process (either app). The host of an absolute-form target
+ *   is not used: neither app serves more than its configured URLs.
  */
 import { readFileSync } from 'node:fs';
 import { createServer as createHttp, type RequestListener, type Server, type ServerResponse } from 'node:http';
@@ -69,23 +72,33 @@ function closeAfter(res: ServerResponse): void {
 }
 
 /**
- * Whether a request target can be served: origin-form (`/path?query`) or absolute-form that
- * parses as a URL, or `*` (OPTIONS, asterisk-form). Authority-form is CONNECT's, which no app serves.
+ * The target the apps are given: an origin-form target (`/path?query`) as it came, an
+ * absolute-form one as its origin form, `*` (OPTIONS, asterisk-form) as it is; undefined for one
+ * that is not a URL. Authority-form is CONNECT's, which no app serves.
  */
-export function isServableTarget(target: string | undefined): boolean {
-  return target === '*' || (target !== undefined && URL.canParse(target, 'http://localhost'));
+export function servableTarget(target: string | undefined): string | undefined {
+  if (target === undefined) return undefined;
+  if (target === '*') return target;
+  if (target.startsWith('/')) return URL.canParse(target, 'http://localhost') ? target : undefined;
+  const url = URL.parse(target);
+  return url && /^https?:$/.test(url.protocol) ? `${url.pathname}${url.search}` : undefined;
 }
 
-/** `listener`, for a request whose target it can serve; 400 otherwise. */
-function refusingUnservableTargets(listener: RequestListener): RequestListener {
-  return function serveServableTarget(req, res) {
-    if (isServableTarget(req.url)) return listener(req, res);
-    res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' }).end('Bad Request: the request target is not a URL\n');
+/** `listener`, for a request whose target it can serve (given in origin form); 400 otherwise. */
+function servingOriginForm(listener: RequestListener): RequestListener {
+  return function serveOriginForm(req, res) {
+    const target = servableTarget(req.url);
+    if (target === undefined) {
+      res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' }).end('Bad Request: the request target is not a URL\n');
+      return;
+    }
+    req.url = target;
+    listener(req, res);
   };
 }
 
 export function createHttpServer(appListener: RequestListener, tls?: TlsFiles): HttpServer {
-  const listener = refusingUnservableTargets(appListener);
+  const listener = servingOriginForm(appListener);
   const server: Server = tls
     ? createHttps({ cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) }, listener)
     : createHttp(listener);
