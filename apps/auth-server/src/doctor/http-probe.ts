@@ -8,6 +8,8 @@
  * - Certificates are verified the way Node verifies them by default (the system's CAs plus
  *   NODE_EXTRA_CA_CERTS), which is what a client without special configuration does.
  */
+import { escapeControlCharacters } from '../../../shared/escape-control-characters.ts';
+
 export interface ProbeAnswer {
   url: string;
   status: number;
@@ -62,10 +64,16 @@ function describeFetchError(err: unknown, url: string, timeoutMs: number): Probe
   }
 }
 
-/** The body as a JSON object, or undefined when it is not one. */
+/**
+ * The body as a JSON object, or undefined when it is not one. Every string in it has its control
+ * characters escaped (line breaks too): checks quote what the server says in their findings, and
+ * a value holding `\n` printed its own line in the report, indented like the doctor's, such as a
+ * "Fix:" telling the operator to run a script. An honest value (a URL, an issuer, an error
+ * description) has none, so nothing a check compares changes.
+ */
 export function jsonObject(text: string): Record<string, unknown> | undefined {
   try {
-    const value: unknown = JSON.parse(text);
+    const value: unknown = JSON.parse(text, (_key, member: unknown) => (typeof member === 'string' ? escapeControlCharacters(member) : member));
     return value !== null && typeof value === 'object' && !Array.isArray(value) ? value as Record<string, unknown> : undefined;
   } catch {
     return undefined;
