@@ -17,6 +17,7 @@ import { checkClock } from './check-clock.ts';
 import { checkCors, type CorsTarget } from './check-cors.ts';
 import { checkJwks, checkResourceServerJwks } from './check-jwks.ts';
 import { checkMcpEndpoint, checkMcpRoot } from './check-mcp-endpoint.ts';
+import { checkMetadataEndpoints } from './check-metadata-endpoints.ts';
 import { checkProtectedResourceMetadata } from './check-protected-resource-metadata.ts';
 import { checkRegistration } from './check-registration.ts';
 import { checkTransport } from './check-transport.ts';
@@ -31,7 +32,7 @@ export interface DoctorOptions {
 }
 
 /** The checks that need the authorization server's metadata, skipped with one reason when it is missing. */
-const AFTER_METADATA = ['as-metadata', 'issuer', 'pkce', 'cimd', 'refresh', 'token-lifetime', 'registration', 'claude-callbacks', 'cors', 'jwks'];
+const AFTER_METADATA = ['as-metadata', 'issuer', 'endpoints', 'pkce', 'cimd', 'refresh', 'token-lifetime', 'registration', 'claude-callbacks', 'cors', 'jwks'];
 
 export async function runDoctor(mcpUrl: string, { register = true, timeoutMs = 10_000 }: DoctorOptions = {}): Promise<DoctorReport> {
   const checks: CheckResult[] = [];
@@ -76,10 +77,17 @@ export async function runDoctor(mcpUrl: string, { register = true, timeoutMs = 1
   checks.push(...server.results);
   const { metadata } = server;
   if (metadata) {
+    // Nothing is sent to an endpoint the metadata names before it is checked (check-metadata-endpoints.ts).
+    const endpoints = checkMetadataEndpoints(issuer, metadata);
+    checks.push(endpoints.result);
+    const probed = (url: unknown) => !(typeof url === 'string' && endpoints.notProbed.has(url));
+    const notSent = (id: string, url: unknown) => skip(id, `not checked: the doctor sends nothing to ${String(url)} (see endpoints)`);
     checks.push(...checkAdvertisedCapabilities(metadata));
-    checks.push(...await checkRegistration(probe, metadata, register));
-    checks.push(await checkCors(probe, corsTargets(resource.metadataUrl!, server.metadataUrl!, metadata)));
-    checks.push(await checkJwks(probe, metadata.jwks_uri));
+    checks.push(...(probed(metadata.registration_endpoint)
+      ? await checkRegistration(probe, metadata, register)
+      : [notSent('registration', metadata.registration_endpoint), notSent('claude-callbacks', metadata.registration_endpoint)]));
+    checks.push(await checkCors(probe, corsTargets(resource.metadataUrl!, server.metadataUrl!, metadata).filter((target) => probed(target.url))));
+    checks.push(probed(metadata.jwks_uri) ? await checkJwks(probe, metadata.jwks_uri) : notSent('jwks', metadata.jwks_uri));
   }
   checks.push(checkClock([{ server: 'resource server', answer: endpoint.answer }, { server: 'authorization server', answer: server.answer }]));
   checks.push(await checkResourceServerJwks(probe, url));
