@@ -7,6 +7,8 @@
  *   again without changing the configuration cannot help.
  * - `listen` failing with EADDRINUSE or EACCES: the address, why, and the settings that choose
  *   the port (`portSettings`), exit code 1; no stack, since nothing in the code is wrong.
+ * - The listen host not resolving (ENOTFOUND, EAI_AGAIN), or not an address of this machine
+ *   (EADDRNOTAVAIL): the host, why, and the settings that choose it, exit code 1, no stack.
  * - The database unreachable (DatabaseUnavailableError): the database's own words, exit code 1;
  *   no stack, since nothing in the code is wrong.
  * - Anything else: the stack, exit code 1.
@@ -23,9 +25,15 @@ export function exitOnStartFailure(app: 'auth-server' | 'resource-server', portS
       say(err.message);
       process.exit(2);
     }
-    const { code, syscall, address, port } = err as NodeJS.ErrnoException & { address?: string; port?: number };
+    const { code, syscall, address, port, hostname } = err as NodeJS.ErrnoException & { address?: string; port?: number; hostname?: string };
     if (syscall === 'listen' && (code === 'EADDRINUSE' || code === 'EACCES')) {
       say(`cannot listen on ${address}:${port} (${code === 'EADDRINUSE' ? 'the port is in use' : 'permission denied'}); choose another port (${portSettings})`);
+      process.exit(1);
+    }
+    const unresolved = syscall === 'getaddrinfo' && (code === 'ENOTFOUND' || code === 'EAI_AGAIN');
+    if (unresolved || (syscall === 'listen' && code === 'EADDRNOTAVAIL')) {
+      const why = unresolved ? 'the host name does not resolve' : 'no network interface of this machine has that address';
+      say(`cannot listen on ${JSON.stringify(unresolved ? hostname : address)} (${why}); set LISTEN_HOST (METRICS_HOST for the metrics ports) to an address of this machine, such as 127.0.0.1, or 0.0.0.0 for every interface`);
       process.exit(1);
     }
     if (err instanceof DatabaseUnavailableError) {

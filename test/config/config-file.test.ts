@@ -140,6 +140,9 @@ auth_server:
     ['an issuer with a trailing slash', { ISSUER: 'http://localhost:4000/' }, undefined, /auth_server\.issuer \(from ISSUER\): expected an absolute http\(s\) URL without/],
     ['a plain-http issuer on a public host', { ISSUER: 'http://auth.example.com' }, undefined, /auth_server\.issuer: an http issuer is only allowed on a loopback host/],
     ['a resource without a path', { RESOURCE_URL: 'https://mcp.example.com' }, undefined, /resource_server\.resource \(from RESOURCE_URL\): expected an absolute http\(s\) URL with a path/],
+    // Published in the resource metadata and every token's aud; the refusal quotes it without them.
+    ['a resource with credentials', { RESOURCE_URL: 'https://u:SECRETPW@mcp.example.com/mcp' }, undefined, /resource_server\.resource \(from RESOURCE_URL\): .*credentials.*got "https:\/\/\*\*\*@mcp\.example\.com\/mcp"$/],
+    ['an upstream issuer with a query, its values not quoted', {}, 'auth_server:\n  federated:\n    upstream_issuer: https://u:SECRETPW@idp.example.com/?key=SECRETKEY\n    client_id: x\n', /auth_server\.federated\.upstream_issuer: expected the upstream's issuer URL, got "https:\/\/\*\*\*@idp\.example\.com\/\?key=\*\*\*"/],
     ['an unknown log level', { LOG_LEVEL: 'loud' }, undefined, /log_level \(from LOG_LEVEL\)/],
     ['an unknown field in the file', {}, 'auth_server:\n  isuer: https://a.example.com\n', /auth_server: unknown field\(s\) "isuer"/],
     ['a bad duration', {}, 'auth_server:\n  token_lifetime: forever\n', /auth_server\.token_lifetime: expected a duration such as 90s, 15m, 1h or 30d, got "forever"/],
@@ -148,6 +151,8 @@ auth_server:
     ['a password_env that is not set', {}, 'auth_server:\n  builtin:\n    users:\n      - { username: a, password_env: MISSING_PW }\n', /auth_server\.builtin\.users\.0\.password_env: the environment variable MISSING_PW is not set/],
     ['an unset ${VAR}', {}, 'auth_server:\n  issuer: ${NOPE}\n', /auth_server\.issuer: \$\{NOPE\} is used but the environment variable NOPE is not set/],
     ['invalid YAML', {}, 'auth_server: [\n', /is not valid YAML/],
+    // The parser took the value as a plain string, and printed the line holding it to stderr.
+    ['a YAML tag it does not know', {}, 'auth_server:\n  bootstrap_admin:\n    password: !vault hunter2-very-secret\n', /Unresolved tag: !vault at line 3, column 15: .*remove the tag/],
     ['a YAML list at the top', {}, '- a\n- b\n', /must contain a YAML mapping/],
     ['a bad admin idle timeout', {}, 'auth_server:\n  admin: { idle_timeout: soon }\n', /auth_server\.admin\.idle_timeout: expected a duration such as 90s, 15m, 1h or 30d, got "soon"/],
     ['an unsupported signing algorithm', {}, 'auth_server:\n  signing: { algorithm: HS256 }\n', /auth_server\.signing\.algorithm: only RS256 is supported/],
@@ -164,6 +169,22 @@ auth_server:
     ...timerFields.map(([field, yaml]) => [`${field} longer than a timer can wait`, {}, yaml('25d'), new RegExp(`${field.replaceAll('.', '\\.')}: expected at most 24d \\(2147483s\\), the longest a timer can wait`)] as [string, Record<string, string>, string, RegExp]),
     ['a revocation feed URI that is not a URL', { REVOCATION_FEED_URI: 'feed' }, undefined, /resource_server\.revocation\.feed_uri \(from REVOCATION_FEED_URI\)/],
   ];
+  test('a YAML tag it does not know is refused without its value anywhere: not in the error, not on stderr', () => {
+    const said: string[] = [];
+    const { emitWarning } = process;
+    const { warn } = console;
+    process.emitWarning = ((warning: string | Error) => void said.push(String(warning))) as typeof process.emitWarning;
+    console.warn = (...args: unknown[]) => void said.push(args.map(String).join(' '));
+    try {
+      const GATEHOUSE_CONFIG = file('tagged-secret.yaml', 'auth_server:\n  bootstrap_admin:\n    password: !vault hunter2-very-secret\n');
+      assert.throws(() => loadConfig({ GATEHOUSE_CONFIG }, dir), (err: unknown) => err instanceof ConfigError && !err.message.includes('hunter2'));
+    } finally {
+      process.emitWarning = emitWarning;
+      console.warn = warn;
+    }
+    assert.deepEqual(said.filter((line) => line.includes('hunter2')), []);
+  });
+
   for (const [name, env, yaml, expected] of bad) {
     test(`refuses ${name} with one line naming the field`, () => {
       const withFile = yaml === undefined ? env : { ...env, GATEHOUSE_CONFIG: file(`bad-${name.replace(/\W+/g, '-')}.yaml`, yaml) };

@@ -27,6 +27,26 @@ describe('start-up errors', () => {
     }
   });
 
+  const hosts: Array<[string, string, RegExp]> = [
+    ['a listen host that does not resolve', 'nowhere.invalid', /"nowhere\.invalid" \(the host name does not resolve\)/],
+    ['a listen host that is no address of this machine', '192.0.2.1', /"192\.0\.2\.1" \(no network interface of this machine has that address\)/],
+  ];
+  for (const [what, host, why] of hosts) {
+    test(`${what}: one line naming it and LISTEN_HOST, exit 1`, async () => {
+      const setup = await freshSetup({ LISTEN_HOST: host });
+      try {
+        const app = runApp('resource-server', setup.env);
+        assert.equal((await app.exited).code, 1);
+        // Before it, the start-up log warns of plain http off loopback, as a JSON line.
+        const lines = app.output().trim().split('\n').filter((line) => !line.startsWith('{'));
+        assert.equal(lines.length, 1, 'one line, no stack');
+        assert.match(lines[0]!, new RegExp(`^gatehouse resource-server: cannot listen on ${why.source}; set LISTEN_HOST`));
+      } finally {
+        rmSync(setup.dir, { recursive: true, force: true });
+      }
+    });
+  }
+
   test('a PostgreSQL that does not answer: one line with the database\'s words and no password, exit 1', async () => {
     const nobody = await freePort();
     const setup = await freshSetup({ DATABASE_URL: `postgres://gatehouse:s3cret-pw@127.0.0.1:${nobody}/gatehouse`, GATEHOUSE_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64') });
@@ -48,7 +68,7 @@ describe('start-up errors', () => {
       const launcher = run(process.execPath, ['--import', 'tsx', 'apps/start.ts'], setup.env);
       const { code } = await launcher.exited;
       assert.equal(code, 2);
-      assert.equal(launcher.output().trim(), 'gatehouse: Invalid configuration: resource_server.resource (from RESOURCE_URL): expected an absolute http(s) URL with a path and no trailing slash, query or fragment (like https://mcp.example.com/mcp), got "http://localhost:4001/"');
+      assert.equal(launcher.output().trim(), 'gatehouse: Invalid configuration: resource_server.resource (from RESOURCE_URL): expected an absolute http(s) URL with a path and no trailing slash, query, fragment or credentials (like https://mcp.example.com/mcp), got "http://localhost:4001/"');
     } finally {
       rmSync(setup.dir, { recursive: true, force: true });
     }

@@ -4,7 +4,7 @@
  */
 import * as z from 'zod';
 import { isLoopbackHostname } from '../loopback-hosts.ts';
-import { booleanish, environmentName, scopeList, timerDuration, whenSet, type FieldNote } from './field-schemas.ts';
+import { booleanish, environmentName, quoteUrl, scopeList, timerDuration, whenSet, type FieldNote } from './field-schemas.ts';
 import type { LoadContext } from './load-context.ts';
 import { comparableEmail } from '../email-address.ts';
 
@@ -17,7 +17,7 @@ function upstreamEntry(context: LoadContext) {
     upstream_issuer: z.string().transform((value, ctx) => {
       const url = URL.parse(value);
       if (!url || !['http:', 'https:'].includes(url.protocol) || url.search || url.hash) {
-        ctx.addIssue({ code: 'custom', message: `expected the upstream's issuer URL, got ${JSON.stringify(value)}` });
+        ctx.addIssue({ code: 'custom', message: `expected the upstream's issuer URL, got ${quoteUrl(value)}` });
         return z.NEVER;
       }
       if (url.protocol === 'http:' && !isLoopbackHostname(url.hostname)) {

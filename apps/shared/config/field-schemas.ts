@@ -77,11 +77,14 @@ export const issuerUrl = z.string().transform((value, ctx) => {
   return value;
 });
 
-/** The canonical resource URL (RFC 8707 §2): absolute, with a path (e.g. https://mcp.example.com/mcp). */
+/**
+ * The canonical resource URL (RFC 8707 §2): absolute, with a path (e.g. https://mcp.example.com/mcp).
+ * No credentials: it is published (the resource metadata, every token's `aud`).
+ */
 export const resourceUrl = z.string().transform((value, ctx) => {
   const url = URL.parse(value);
-  if (!url || !['http:', 'https:'].includes(url.protocol) || url.search || url.hash || url.pathname === '/' || value.endsWith('/')) {
-    ctx.addIssue({ code: 'custom', message: `expected an absolute http(s) URL with a path and no trailing slash, query or fragment (like https://mcp.example.com/mcp), got ${JSON.stringify(value)}` });
+  if (!url || !['http:', 'https:'].includes(url.protocol) || url.search || url.hash || url.pathname === '/' || value.endsWith('/') || url.username || url.password) {
+    ctx.addIssue({ code: 'custom', message: `expected an absolute http(s) URL with a path and no trailing slash, query, fragment or credentials (like https://mcp.example.com/mcp), got ${quoteUrl(value)}` });
     return z.NEVER;
   }
   return value;

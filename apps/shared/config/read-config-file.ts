@@ -3,7 +3,7 @@
  * every string scalar of the parsed YAML (not in the raw text, so a value can never inject YAML).
  */
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { parseDocument } from 'yaml';
 import { ConfigError } from './config-error.ts';
 
 function interpolate(value: unknown, env: NodeJS.ProcessEnv, path: string[]): unknown {
@@ -30,10 +30,21 @@ export function readConfigFile(file: string, env: NodeJS.ProcessEnv): Record<str
   } catch (err) {
     throw new ConfigError(`Invalid configuration: GATEHOUSE_CONFIG: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
+  // Only each problem's first line is shown: the lines after it quote the file, secrets included.
   let parsed: unknown;
   try {
-    parsed = parseYaml(text);
+    const document = parseDocument(text);
+    const [error] = document.errors;
+    if (error) throw error;
+    // A warning is a tag the parser does not know (`password: !vault …`): its value was taken as
+    // a plain string, and the parser printed the line holding it to stderr.
+    const [warning] = document.warnings;
+    if (warning) {
+      throw new ConfigError(`Invalid configuration: ${file}: ${warning.message.split('\n')[0]} Gatehouse reads plain YAML: remove the tag (a secret can come from the environment, \${VAR}).`);
+    }
+    parsed = document.toJS();
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     throw new ConfigError(`Invalid configuration: ${file} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
   }
   if (parsed === null || parsed === undefined) return {};
