@@ -10,6 +10,10 @@
  *   with its bearer tokens, without TLS (RFC 9700 §2.6 / OAuth 2.1 §1.5: TLS is required). In a
  *   container, where 0.0.0.0 is the norm, publish the port on loopback only or put a proxy first.
  *
+ * - The per-address rate limits are switched off: password guessing is slowed only by the
+ *   per-account throttle, and registration and token floods only by the pending-client cap.
+ * - The resource server trusts a plain-http issuer off loopback (the dangerous http-issuer switch,
+ *   read by this app too): it said nothing, only the auth-server warned, when run apart.
  * - The dangerous https-without-TLS switch is on (below): it started, but cannot sign anyone in.
  * - Upstreams are listed under `auth_server.federated` while `mode` is `builtin`: federated
  *   sign-in is off then (no button, no route), which an operator who listed them likely did not
@@ -43,11 +47,18 @@ export function servingWarnings(config: Partial<Pick<GatehouseConfig, 'authServe
     if (authServer.mode === 'builtin' && authServer.upstreams.length > 0) {
       warnings.push(`auth_server.federated lists ${authServer.upstreams.map((u) => u.id).join(', ')}, but auth_server.mode is builtin: federated sign-in is off (no sign-in button, its routes answer 404). Set auth_server.mode to both or federated to offer it, or remove the upstreams.`);
     }
+    if (!authServer.rateLimits.enabled) {
+      warnings.push('auth_server.rate_limits.enabled is false: sign-in, registration and token requests are not limited per client address, so password guessing is slowed only by the per-account lockout. Leave it on unless a proxy in front limits requests.');
+    }
     if (issuer.protocol === 'http:' && !isLoopbackInterface(authServer.host)) {
       warnings.push(`listening on ${authServer.host} (not loopback) with the plain-http issuer ${authServer.issuer}: anyone on that network can reach sign-in, codes and tokens without TLS. Set LISTEN_HOST=127.0.0.1, or publish the port on loopback only, and put a TLS-terminating proxy in front for anything else.`);
     }
   } else {
     const resourceServer = config.resourceServer!;
+    const issuer = new URL(resourceServer.issuer);
+    if (issuer.protocol === 'http:' && !isLoopbackHostname(issuer.hostname)) {
+      warnings.push(`the issuer ${resourceServer.issuer} this server trusts is plain http (GATEHOUSE_DANGEROUSLY_ALLOW_HTTP_ISSUER): tokens, and the sign-in they come from, cross the network unencrypted. Only for a test set-up.`);
+    }
     if (new URL(resourceServer.resource).protocol === 'http:' && !isLoopbackInterface(resourceServer.host)) {
       warnings.push(`listening on ${resourceServer.host} (not loopback) with the plain-http resource ${resourceServer.resource}: anyone on that network can see bearer tokens without TLS. Set LISTEN_HOST=127.0.0.1, or publish the port on loopback only, and put a TLS-terminating proxy in front for anything else.`);
     }

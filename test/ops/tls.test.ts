@@ -156,6 +156,11 @@ describe('TLS and issuer configuration', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
   const https = { ISSUER: 'https://auth.example.com', RESOURCE_URL: 'https://mcp.example.com/mcp' };
+  const configFile = (yaml: string) => {
+    const file = join(dir, `config-${Math.random().toString(36).slice(2)}.yaml`);
+    writeFileSync(file, yaml);
+    return file;
+  };
 
   test('TLS_CERT_FILE and TLS_KEY_FILE turn https on, for both apps', () => {
     const config = loadConfig({ ...https, TLS_CERT_FILE: certFile, TLS_KEY_FILE: keyFile });
@@ -184,6 +189,18 @@ describe('TLS and issuer configuration', () => {
     assert.match(warnings[0]!, /GATEHOUSE_DANGEROUSLY_ALLOW_HTTP_ISSUER is on .* unencrypted/);
     assert.deepEqual(servingWarnings(loadConfig({}), 'auth-server'), [], 'nothing to warn about on loopback');
     assert.deepEqual(servingWarnings(loadConfig({}), 'resource-server'), [], 'nothing to warn about on loopback');
+  });
+
+  test('rate limits switched off warn at boot', () => {
+    const warnings = servingWarnings(loadConfig({ GATEHOUSE_CONFIG: configFile('auth_server:\n  rate_limits: { enabled: false }\n') }), 'auth-server');
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    assert.match(warnings[0]!, /^auth_server\.rate_limits\.enabled is false: .* per-account lockout/);
+  });
+
+  test('a resource server trusting a plain-http issuer off loopback warns at boot, as the auth-server does', () => {
+    const warnings = servingWarnings(loadConfig({ ISSUER: 'http://auth.internal:4000', GATEHOUSE_DANGEROUSLY_ALLOW_HTTP_ISSUER: 'true' }), 'resource-server');
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    assert.match(warnings[0]!, /^the issuer http:\/\/auth\.internal:4000 this server trusts is plain http/);
   });
 
   const plainHttpOffLoopback: Array<[string, Record<string, string>, 'auth-server' | 'resource-server', RegExp | undefined]> = [
