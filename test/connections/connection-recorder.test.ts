@@ -78,6 +78,22 @@ for (const backend of TEST_BACKENDS) {
       }
     });
 
+    test('lone surrogates from a JSON body are stored as U+FFFD, and two of them in one event lose nothing', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'gatehouse-conn-'));
+      dirs.push(dir);
+      const server = await startAuthServer({ backend, dir });
+      // A registration body's redirect URI and scope, as JSON.parse hands them over ("\ud800" is valid JSON).
+      server.auth.connectionRecorder.record({ step: 'registration', outcome: 'refused', reasonCode: 'invalid_redirect_uri', redirectUri: '\ud800', scope: 'mcp:read \ud801' });
+      await server.close();
+      const db = await openDatabase(server.config.authServer.database, 'auth-server');
+      try {
+        const events = (await new ConnectionEventStore(db, 'connection_events').read({ limit: 1000 })).filter((e) => e.step === 'registration' && e.outcome === 'refused');
+        assert.deepEqual(events.map((e) => [e.redirectUri, e.scope]), [['\ufffd', 'mcp:read \ufffd']]);
+      } finally {
+        await db.close();
+      }
+    });
+
     test('the resource server writes its events to mcp_connection_events, and close() writes what is queued', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'gatehouse-conn-rs-'));
       dirs.push(dir);

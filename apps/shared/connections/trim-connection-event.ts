@@ -3,12 +3,17 @@
  * - `userAgent` cut to 256 characters (a header is the caller's to make as long as it likes);
  * - `redirectUri` and `resource` reduced to origin + path: a query or fragment is dropped even if
  *   an emitter forgot to (a redirect URI's query may carry state or a code);
- * - free text (`reason`, `error`, ids, scope) capped, so one event stays a small row.
+ * - free text (`reason`, `error`, ids, scope) capped, so one event stays a small row;
+ * - every text made well formed (a lone surrogate, which a JSON body can carry, as U+FFFD): the
+ *   PostgreSQL driver sends any lone surrogate as U+FFFD, so two different ones in one event were
+ *   one value twice in the values upsert, which PostgreSQL refuses, losing the event; and a value
+ *   read back as U+FFFD matched no key, so the field was stored empty on both backends.
  * It does not judge whether a field is a secret: emitters only pass the fields
  * connection-events.ts allows.
  */
 import type { ConnectionEvent, NewConnectionEvent, UnnumberedConnectionEvent } from '../connection-events.ts';
 import { cutText } from '../cut-text.ts';
+import { wellFormed } from '../well-formed.ts';
 
 const MAX_USER_AGENT = 256;
 const MAX_URL = 2048;
@@ -38,8 +43,7 @@ export function trimConnectionEvent(event: NewConnectionEvent, stamp: Pick<Conne
 
 function cap(value: string | undefined, max: number): string | undefined {
   if (value === undefined || value === null) return undefined;
-  const text = String(value);
-  return cutText(text, max);
+  return cutText(wellFormed(String(value)), max);
 }
 
 /**
