@@ -77,6 +77,36 @@ describe('MCP requests with params of the wrong type', () => {
     });
   }
 
+  // MCP 2025-11-25 tasks §Task Support and Handling: a server that declared no task support
+  // processes a task-augmented request normally. The SDK answered it -32603 Internal error.
+  test('in a session, a task-augmented tools/call is served as a plain one', async () => {
+    const response = await fetch(server.mcpUrl, {
+      method: 'POST',
+      headers: {
+        Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream',
+        'Mcp-Session-Id': sessionId, 'MCP-Protocol-Version': '2025-11-25',
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 6, method: 'tools/call', params: { name: 'whoami', arguments: {}, task: { ttl: 60000 } } }),
+    });
+    const message = messageOf(await response.text()) as { result?: { content?: unknown[]; isError?: boolean }; error?: unknown };
+    assert.equal(message.error, undefined, JSON.stringify(message));
+    assert.ok(message.result?.content?.length, JSON.stringify(message));
+  });
+
+  test('stateless (2026-07-28), a task-augmented tools/call is served as a plain one', async () => {
+    const response = await fetch(server.mcpUrl, {
+      method: 'POST',
+      headers: {
+        Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream',
+        'MCP-Protocol-Version': '2026-07-28', 'Mcp-Method': 'tools/call', 'Mcp-Name': 'whoami',
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'whoami', arguments: {}, task: {}, _meta: META } }),
+    });
+    const message = messageOf(await response.text()) as { result?: { content?: unknown[] }; error?: unknown };
+    assert.equal(message.error, undefined, JSON.stringify(message));
+    assert.ok(message.result?.content?.length, JSON.stringify(message));
+  });
+
   test('well-formed params are still served', async () => {
     const response = await fetch(server.mcpUrl, {
       method: 'POST',

@@ -155,6 +155,22 @@ describe('MCP tools', () => {
     assert.equal(challenge.params.error_description, 'create_note needs mcp:write, recent_activity needs mcp:admin');
   });
 
+  test('a batch naming one refused tool a hundred times is refused once: one audit row, one mention', async () => {
+    const dave = { sub: randomUUID(), preferred_username: 'dave' };
+    const { transport, token } = await connectAs({ ...dave, scope: 'mcp:read' });
+    const call = (id: number) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'create_note', arguments: { title: 'nope' } } });
+    const response = await mcpRequest(server.mcpUrl, {
+      token,
+      headers: { 'Mcp-Session-Id': transport.sessionId!, 'MCP-Protocol-Version': '2025-03-26' },
+      body: Array.from({ length: 100 }, (_, i) => call(100 + i)),
+    });
+    assert.equal(response.status, 403);
+    assert.equal(parseChallenge(response.headers.get('www-authenticate')).params.error_description, 'create_note needs mcp:write');
+    await server.audit.flush();
+    const rows = await server.db.all<{ tool: string }>("SELECT tool FROM tool_calls WHERE subject = ? AND outcome = 'denied'", [dave.sub]);
+    assert.deepEqual(rows.map((row) => row.tool), ['create_note']);
+  });
+
   test('recent_activity needs mcp:admin', async () => {
     const { client } = await connectAs({ ...alice, scope: 'mcp:read mcp:write' });
     await assert.rejects(
@@ -180,11 +196,15 @@ describe('MCP tools', () => {
     for (const call of calls) assert.ok(Math.abs(Date.parse(call.at as string) - Date.now()) < 60_000, 'when, as an ISO time');
   });
 
-  test('invalid arguments come back as a tool error, not a transport failure', async () => {
-    const { client } = await connectAs(alice);
+  test('invalid arguments come back as a tool error, not a transport failure, and are audited as errors', async () => {
+    const erin = { sub: randomUUID(), preferred_username: 'erin' };
+    const { client } = await connectAs(erin);
     assert.match(errorText(await client.callTool({ name: 'get_note', arguments: { id: 'not-a-uuid' } })), /note id/);
     assert.match(errorText(await client.callTool({ name: 'create_note', arguments: { title: '' } })), /title/);
     assert.match(errorText(await client.callTool({ name: 'list_notes', arguments: { limit: 1000 } })), /limit/);
+    await server.audit.flush();
+    const rows = await server.db.all<{ tool: string; outcome: string }>('SELECT tool, outcome FROM tool_calls WHERE subject = ? ORDER BY id', [erin.sub]);
+    assert.deepEqual(rows.map((row) => `${row.tool} ${row.outcome}`), ['get_note error', 'create_note error', 'list_notes error']);
   });
 
   test('an unknown tool is an MCP error, not an HTTP failure', async () => {

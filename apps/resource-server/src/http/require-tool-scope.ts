@@ -61,6 +61,8 @@ export function requireToolScope({ requiredScope, resourceMetadataUrl, audit, on
     if (Array.isArray(rpcBody)) for (const message of rpcBody) collectRefused(message, auth, requiredScope, refused);
     else collectRefused(rpcBody, auth, requiredScope, refused);
     if (refused.length === 0) return true;
+    // Once each: a batch naming one refused tool a hundred times wrote a hundred audit rows.
+    if (refused.length > 1) refused.splice(0, refused.length, ...new Map(refused.map((r) => [`${r.scope} ${r.what}`, r])).values());
 
     for (const { tool } of refused) {
       if (!tool) continue;

@@ -4,7 +4,8 @@
  *
  * 1. guardOrigin: 403 unknown Origin; CORS headers; preflights answered.
  * 2. authenticate (requireBearerToken): 401 no or bad token; 503 key set or revocations unavailable.
- * 3. readJsonRpcBody: 413 too large; 400 not JSON.
+ * 3. readJsonRpcBody: 413 too large; 400 not JSON. A request's task augmentation is dropped
+ *    (ignore-task-augmentation.ts): this server does not run tasks.
  * 4. checkMcpRequestMetadata: 400 when `Mcp-Method` / `Mcp-Name` / `MCP-Protocol-Version`
  *    disagree with the body or a 2026-07-28 request's version is not served; which era it is.
  * 5. requireToolScope: 403 insufficient_scope for a tool, prompt or resource (either era).
@@ -20,6 +21,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { OriginGuard } from './guard-origin.ts';
 import type { CheckMcpRequestMetadata } from './check-mcp-request-metadata.ts';
+import { ignoreTaskAugmentation } from './ignore-task-augmentation.ts';
 import type { ReadJsonRpcBody } from './read-json-rpc-body.ts';
 import type { Authenticate } from './require-bearer-token.ts';
 import type { RequireToolScope } from './require-tool-scope.ts';
@@ -45,6 +47,7 @@ export function serveMcpEndpoint(steps: McpEndpointSteps): McpEndpoint {
     if (!auth) return;
     const body = await steps.readJsonRpcBody(req, res);
     if (!body) return;
+    ignoreTaskAugmentation(body.rpcBody);
     const route = steps.checkMcpRequestMetadata(req, res, body.rpcBody);
     if (!route) return;
     if (!steps.requireToolScope(res, auth, body.rpcBody)) return;

@@ -75,6 +75,7 @@ export async function callBuiltInTool(name: string, args: unknown, token: Verifi
   }
   const parsed = tool.input.safeParse(args ?? {});
   if (!parsed.success) {
+    record('error');
     return toolError(`Input validation error: Invalid arguments for tool ${name}: ${getParseErrorMessage(parsed.error)}`);
   }
   try {
