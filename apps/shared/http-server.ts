@@ -76,7 +76,7 @@ function closeAfter(res: ServerResponse): void {
  * absolute-form one as its origin form, `*` (OPTIONS, asterisk-form) as it is; undefined for one
  * that is not a URL. Authority-form is CONNECT's, which no app serves.
  */
-export function servableTarget(target: string | undefined): string | undefined {
+function servableTarget(target: string | undefined): string | undefined {
   if (target === undefined) return undefined;
   if (target === '*') return target;
   if (target.startsWith('/')) return URL.canParse(target, 'http://localhost') ? target : undefined;

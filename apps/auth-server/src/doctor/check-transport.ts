@@ -7,9 +7,9 @@
  * MCP Inspector on the same machine connect) and a failure anywhere else: codes and tokens would
  * cross the network in clear text, and claude.ai refuses plain http.
  */
-import { escapeControlCharacters } from '../../../shared/escape-control-characters.ts';
 import { connect, type PeerCertificate } from 'node:tls';
 import { isIP } from 'node:net';
+import { escapeControlCharacters } from '../../../shared/escape-control-characters.ts';
 import { fail, ok, warn, type CheckResult } from './doctor-check.ts';
 
 export interface TransportCheck {
