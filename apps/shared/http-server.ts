@@ -79,7 +79,8 @@ function closeAfter(res: ServerResponse): void {
 function servableTarget(target: string | undefined): string | undefined {
   if (target === undefined) return undefined;
   if (target === '*') return target;
-  if (target.startsWith('/')) return URL.canParse(target, 'http://localhost') ? target : undefined;
+  // Read as a path (`//x` is an empty first segment, not a host, in origin form).
+  if (target.startsWith('/')) return URL.canParse(`http://localhost${target}`) ? target : undefined;
   const url = URL.parse(target);
   return url && /^https?:$/.test(url.protocol) ? `${url.pathname}${url.search}` : undefined;
 }

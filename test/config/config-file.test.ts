@@ -153,6 +153,7 @@ auth_server:
     ['invalid YAML', {}, 'auth_server: [\n', /is not valid YAML/],
     // The parser took the value as a plain string, and printed the line holding it to stderr.
     ['a YAML tag it does not know', {}, 'auth_server:\n  bootstrap_admin:\n    password: !vault hunter2-very-secret\n', /Unresolved tag: !vault at line 3, column 15: .*remove the tag/],
+    ['a YAML directive it does not know, not blamed on a tag', {}, '%FOO bar\n---\nauth_server: {}\n', /Unknown directive %FOO at line 1, column 1:?$/],
     ['a YAML list at the top', {}, '- a\n- b\n', /must contain a YAML mapping/],
     ['a bad admin idle timeout', {}, 'auth_server:\n  admin: { idle_timeout: soon }\n', /auth_server\.admin\.idle_timeout: expected a duration such as 90s, 15m, 1h or 30d, got "soon"/],
     ['an unsupported signing algorithm', {}, 'auth_server:\n  signing: { algorithm: HS256 }\n', /auth_server\.signing\.algorithm: only RS256 is supported/],

@@ -18,7 +18,7 @@ import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-serv
 import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
 
-const UNPARSEABLE = ['http://[::1', 'https://[::1/mcp', 'http://a@[::1', 'x://[/', '//[::1', 'mailto:a@b'];
+const UNPARSEABLE = ['http://[::1', 'https://[::1/mcp', 'http://a@[::1', 'x://[/', 'mailto:a@b'];
 /** URLs the legacy `url.parse` Koa reads an absolute-form target with throws on (a stray `%` in the user part). */
 const LEGACY_PARSER_REFUSES = ['http://%a@a/healthz', 'http://a%@b/healthz', 'http://:%@c/healthz'];
 
@@ -56,11 +56,12 @@ describe('a request target that is not a URL', () => {
   }
 
   for (const app of ['auth-server', 'resource-server'] as const) {
-    for (const target of [...LEGACY_PARSER_REFUSES, 'http://127.0.0.1/healthz']) {
+    for (const target of [...LEGACY_PARSER_REFUSES, 'http://127.0.0.1/healthz', '//a:b/healthz']) {
       test(`${app}: GET ${target} is served as its path`, async () => {
         const base = app === 'auth-server' ? authBase : resource.baseUrl;
         const answer = await rawBytes(base, `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
-        assert.equal(answer.status, 200, answer.text);
+        // `//a:b/healthz` is a path with an empty first segment: not found, but not refused as a target.
+        assert.equal(answer.status, target === '//a:b/healthz' ? 404 : 200, answer.text);
       });
     }
   }

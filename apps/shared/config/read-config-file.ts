@@ -36,11 +36,13 @@ export function readConfigFile(file: string, env: NodeJS.ProcessEnv): Record<str
     const document = parseDocument(text);
     const [error] = document.errors;
     if (error) throw error;
-    // A warning is a tag the parser does not know (`password: !vault …`): its value was taken as
-    // a plain string, and the parser printed the line holding it to stderr.
+    // A warning is something the parser read a guess into, most often a tag it does not know
+    // (`password: !vault …`, its value taken as a plain string), and it printed the line holding
+    // it to stderr.
     const [warning] = document.warnings;
     if (warning) {
-      throw new ConfigError(`Invalid configuration: ${file}: ${warning.message.split('\n')[0]} Gatehouse reads plain YAML: remove the tag (a secret can come from the environment, \${VAR}).`);
+      const hint = warning.code === 'TAG_RESOLVE_FAILED' ? ' Gatehouse reads plain YAML: remove the tag (a secret can come from the environment, ${VAR}).' : '';
+      throw new ConfigError(`Invalid configuration: ${file}: ${warning.message.split('\n')[0]}${hint}`);
     }
     parsed = document.toJS();
   } catch (err) {
