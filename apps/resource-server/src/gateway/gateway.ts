@@ -9,8 +9,8 @@
  * - Scopes: a tool needs `scopes.tools[<its upstream name>]`, else the server's `scopes.default`;
  *   prompts and resources need `scopes.default`.
  * - Resources keep their URIs. A URI (or URI template) listed by two servers belongs to the one
- *   configured first; the later server's copy is left out of the lists. A read goes to the
- *   server that listed the URI, else to the first server with a template matching it.
+ *   configured first; the later server's copy is left out of the lists. A read goes to the first
+ *   configured server that listed the URI or has a template matching it.
  * - List changes an upstream announces reach the sessions that share its connection: every
  *   session for a shared stdio server, the user's sessions for a per-user one, the one session
  *   for an HTTP server.
@@ -26,7 +26,7 @@ import { PerUserStdioUpstream } from './per-user-stdio-upstream.ts';
 import { ProcessBudget } from './process-budget.ts';
 import { SharedStdioUpstream } from './shared-stdio-upstream.ts';
 import { UpstreamUnavailableError } from './upstream-errors.ts';
-import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
+import { UriTemplateMatcher } from './uri-template-matcher.ts';
 import type { CallContext, ListChangeAudience, Upstream, UpstreamStatus } from './upstream.ts';
 import type { ListItem, UpstreamConnection } from './upstream-connection.ts';
 
@@ -39,13 +39,12 @@ import type { ListItem, UpstreamConnection } from './upstream-connection.ts';
 const MAX_REMEMBERED_URIS = 10_000;
 const MAX_TEMPLATES_PER_SERVER = 1000;
 /**
- * Longest URI matched against URI templates. The MCP SDK matches a template with a backtracking
- * regex built from it (`file://{+path}{?rev}` is `^file://(.+)\?rev=([^&]+)$`), run on the
- * caller's URI before any scope is checked: its time grows with the square (or a higher power) of
- * the URI's length, and an 80 KB URI held the event loop, every user's requests, for about 2 s
- * (over 1 MB it threw, a 500). Resource URIs are short; a longer one is found only when listed.
+ * Longest URI matched against URI templates, which runs on the caller's URI before any scope is
+ * checked. Matching takes time linear in the URI (uri-template-matcher.ts; the SDK's own regexes
+ * held the event loop for seconds), times the templates a server listed: resource URIs are short,
+ * and a longer one is found only when listed.
  */
-const MAX_TEMPLATE_MATCHED_URI = 1024;
+const MAX_TEMPLATE_MATCHED_URI = 8192;
 
 export interface GatewayOptions {
   servers: readonly GatewayServerConfig[];
@@ -110,7 +109,7 @@ export class Gateway {
    * processes, too slow) handed that server's URIs to another, for every user.
    */
   readonly #listedUris = new Map<Upstream, Set<string>>();
-  readonly #templates = new Map<Upstream, Map<string, UriTemplate>>();
+  readonly #templates = new Map<Upstream, Map<string, UriTemplateMatcher>>();
 
   constructor({ servers, maxProcesses, maxProcessesPerUser, identity, logger, clock = systemClock }: GatewayOptions) {
     this.#logger = logger;
@@ -277,7 +276,7 @@ export class Gateway {
       if (templates.has(uriTemplate)) return;
       if (templates.size >= MAX_TEMPLATES_PER_SERVER) templates.clear();
       try {
-        templates.set(uriTemplate, new UriTemplate(uriTemplate));
+        templates.set(uriTemplate, new UriTemplateMatcher(uriTemplate));
       } catch {
         this.#logger.warn({ server: upstream.config.name, uriTemplate }, 'an mcp server listed a URI template that cannot be parsed');
       }
@@ -293,7 +292,7 @@ export class Gateway {
   resourceOwner(uri: string): Upstream | undefined {
     const matchable = uri.length <= MAX_TEMPLATE_MATCHED_URI;
     return this.upstreams.find((upstream) => this.#listedUris.get(upstream)?.has(uri)
-      || (matchable && [...this.#templates.get(upstream)?.values() ?? []].some((template) => template.match(uri) !== null)));
+      || (matchable && [...this.#templates.get(upstream)?.values() ?? []].some((template) => template.matches(uri))));
   }
 
   async close(): Promise<void> {
