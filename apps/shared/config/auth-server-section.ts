@@ -183,7 +183,7 @@ function authServerFields(context: LoadContext) {
     }).prefault({}).meta({ description: 'Dynamic Client Registration' } satisfies FieldNote),
     rate_limits: z.strictObject({
       enabled: booleanish.default(true)
-        .meta({ description: 'false: no per-IP limits (max_pending_clients still applies)' } satisfies FieldNote),
+        .meta({ description: 'false: no per-IP limits (max_pending_clients still applies; warns at boot)' } satisfies FieldNote),
       registration: rateLimit(20, 600, 'POST /oauth/register'),
       token: rateLimit(600, 60, 'POST /oauth/token, /oauth/revoke, /oauth/introspect'),
       sign_in: rateLimit(120, 60, 'POST /interaction/… (sign-in, consent, federated)'),
