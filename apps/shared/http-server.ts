@@ -16,7 +16,7 @@
  *   SDK does for event streams), so no client reuses a connection of a stopping server.
  * - Request targets (RFC 9112 §3.2): an absolute-form target (`GET http://host/path`) reaches the
  *   apps as its origin form (`/path?query`), and one that is not a URL (`GET http://[::1`), like
- *   an origin-form one that is not, is answered 400 with `Connection: close`. Node's HTTP parser
+ *   an origin-form one with a fragment, is answered 400 with `Connection: close`. Node's HTTP parser
  *   lets such targets through, and Koa's `ctx.path` reads an absolute-form target with the legacy
  *   `url.parse`, which throws on a broken host or a stray `%` in the user part: the request
  *   logger threw, then Koa's error listener threw again reading it, outside any handler, and one
@@ -79,8 +79,10 @@ function closeAfter(res: ServerResponse): void {
 function servableTarget(target: string | undefined): string | undefined {
   if (target === undefined) return undefined;
   if (target === '*') return target;
-  // Read as a path (`//x` is an empty first segment, not a host, in origin form).
-  if (target.startsWith('/')) return URL.canParse(`http://localhost${target}`) ? target : undefined;
+  // Origin form is a path and a query (RFC 9112 §3.2.1), never a fragment: with a `#` Koa reads it
+  // with the legacy `url.parse` too, which threw on `//%a@a#` (a 500). Without one it takes
+  // parseurl's fast path, which reads any path.
+  if (target.startsWith('/')) return target.includes('#') ? undefined : target;
   const url = URL.parse(target);
   return url && /^https?:$/.test(url.protocol) ? `${url.pathname}${url.search}` : undefined;
 }

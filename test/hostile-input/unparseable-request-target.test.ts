@@ -1,10 +1,11 @@
 /**
  * A request target no URL parser can read (an absolute-form target with a broken host, RFC 9112
- * §3.2) is answered 400 by both apps' HTTP server (apps/shared/http-server.ts), and the process
- * goes on serving; an absolute-form target that is a URL is served as its path. Node's HTTP parser lets `GET http://[::1 HTTP/1.1` through; Koa's `ctx.path`
- * threw on it in the request logger, then again in Koa's error listener, outside any handler: one
- * unauthenticated packet ended either app. Each app here is served as `npm start` serves it
- * (createHttpServer), with the request sent as raw bytes.
+ * §3.2), or an origin-form one with a fragment, is answered 400 by both apps' HTTP server
+ * (apps/shared/http-server.ts), and the process goes on serving; an absolute-form target that is
+ * a URL is served as its path. Node's HTTP parser lets `GET http://[::1 HTTP/1.1` through; Koa's
+ * `ctx.path` threw on it in the request logger, then again in Koa's error listener, outside any
+ * handler: one unauthenticated packet ended either app (`//%a@a#` was a 500). Each app here is
+ * served as `npm start` serves it (createHttpServer), with the request sent as raw bytes.
  */
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
@@ -18,7 +19,7 @@ import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-serv
 import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
 
-const UNPARSEABLE = ['http://[::1', 'https://[::1/mcp', 'http://a@[::1', 'x://[/', 'mailto:a@b'];
+const UNPARSEABLE = ['http://[::1', 'https://[::1/mcp', 'http://a@[::1', 'x://[/', 'mailto:a@b', '//%a@a#', '/healthz#top'];
 /** URLs the legacy `url.parse` Koa reads an absolute-form target with throws on (a stray `%` in the user part). */
 const LEGACY_PARSER_REFUSES = ['http://%a@a/healthz', 'http://a%@b/healthz', 'http://:%@c/healthz'];
 
