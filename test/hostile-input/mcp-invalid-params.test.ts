@@ -44,16 +44,23 @@ describe('MCP requests with params of the wrong type', () => {
     await issuer?.close();
   });
 
+  /** One JSON-RPC message POSTed in the session; `stateless`: as a 2026-07-28 request instead. */
+  function post(body: Record<string, unknown>, stateless?: { method: string; name?: string }): Promise<Response> {
+    return fetch(server.mcpUrl, {
+      method: 'POST',
+      headers: {
+        Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream',
+        ...(stateless
+          ? { 'MCP-Protocol-Version': '2026-07-28', 'Mcp-Method': stateless.method, ...(stateless.name ? { 'Mcp-Name': stateless.name } : {}) }
+          : { 'Mcp-Session-Id': sessionId, 'MCP-Protocol-Version': '2025-11-25' }),
+      },
+      body: JSON.stringify(body),
+    });
+  }
+
   for (const [what, method, params] of MALFORMED) {
     test(`in a session, ${what}: -32602 Invalid params`, async () => {
-      const response = await fetch(server.mcpUrl, {
-        method: 'POST',
-        headers: {
-          Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream',
-          'Mcp-Session-Id': sessionId, 'MCP-Protocol-Version': '2025-11-25',
-        },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 3, method, params }),
-      });
+      const response = await post({ jsonrpc: '2.0', id: 3, method, params });
       const message = messageOf(await response.text());
       assert.equal(message.id, 3);
       assert.equal(message.error?.code, -32602, JSON.stringify(message));
@@ -61,15 +68,7 @@ describe('MCP requests with params of the wrong type', () => {
     });
 
     test(`stateless (2026-07-28), ${what}: -32602 Invalid params`, async () => {
-      const response = await fetch(server.mcpUrl, {
-        method: 'POST',
-        headers: {
-          Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream',
-          'MCP-Protocol-Version': '2026-07-28', 'Mcp-Method': method,
-          ...(typeof params.name === 'string' ? { 'Mcp-Name': params.name } : {}),
-        },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 4, method, params: { ...params, _meta: META } }),
-      });
+      const response = await post({ jsonrpc: '2.0', id: 4, method, params: { ...params, _meta: META } }, { method, ...(typeof params.name === 'string' ? { name: params.name } : {}) });
       const message = messageOf(await response.text());
       assert.equal(message.id, 4);
       assert.equal(message.error?.code, -32602, JSON.stringify(message));
@@ -80,42 +79,21 @@ describe('MCP requests with params of the wrong type', () => {
   // MCP 2025-11-25 tasks §Task Support and Handling: a server that declared no task support
   // processes a task-augmented request normally. The SDK answered it -32603 Internal error.
   test('in a session, a task-augmented tools/call is served as a plain one', async () => {
-    const response = await fetch(server.mcpUrl, {
-      method: 'POST',
-      headers: {
-        Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream',
-        'Mcp-Session-Id': sessionId, 'MCP-Protocol-Version': '2025-11-25',
-      },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 6, method: 'tools/call', params: { name: 'whoami', arguments: {}, task: { ttl: 60000 } } }),
-    });
+    const response = await post({ jsonrpc: '2.0', id: 6, method: 'tools/call', params: { name: 'whoami', arguments: {}, task: { ttl: 60000 } } });
     const message = messageOf(await response.text()) as { result?: { content?: unknown[]; isError?: boolean }; error?: unknown };
     assert.equal(message.error, undefined, JSON.stringify(message));
     assert.ok(message.result?.content?.length, JSON.stringify(message));
   });
 
   test('stateless (2026-07-28), a task-augmented tools/call is served as a plain one', async () => {
-    const response = await fetch(server.mcpUrl, {
-      method: 'POST',
-      headers: {
-        Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream',
-        'MCP-Protocol-Version': '2026-07-28', 'Mcp-Method': 'tools/call', 'Mcp-Name': 'whoami',
-      },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'whoami', arguments: {}, task: {}, _meta: META } }),
-    });
+    const response = await post({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'whoami', arguments: {}, task: {}, _meta: META } }, { method: 'tools/call', name: 'whoami' });
     const message = messageOf(await response.text()) as { result?: { content?: unknown[] }; error?: unknown };
     assert.equal(message.error, undefined, JSON.stringify(message));
     assert.ok(message.result?.content?.length, JSON.stringify(message));
   });
 
   test('well-formed params are still served', async () => {
-    const response = await fetch(server.mcpUrl, {
-      method: 'POST',
-      headers: {
-        Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream',
-        'Mcp-Session-Id': sessionId, 'MCP-Protocol-Version': '2025-11-25',
-      },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'whoami', arguments: {} } }),
-    });
+    const response = await post({ jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'whoami', arguments: {} } });
     const message = messageOf(await response.text()) as { result?: { isError?: boolean } };
     assert.equal(message.result?.isError, undefined, JSON.stringify(message));
   });
