@@ -8,6 +8,7 @@
  * its HTTP mode).
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { CreateMessageRequestSchema, ElicitRequestSchema, EmptyResultSchema, ErrorCode, LoggingMessageNotificationSchema, McpError, type CreateMessageRequest, type ElicitRequest, type Progress } from '@modelcontextprotocol/sdk/types.js';
@@ -93,6 +94,29 @@ describe('progress, cancellation, sampling and logging through the gateway', { t
     await assert.rejects(call);
     await waitFor('the server to see the cancellation', async () => (await count()) === before + 1, 5000);
     assert.equal(resultText(await client.callTool({ name: 'everything__echo', arguments: { message: 'next' } })), 'Echo: next');
+  });
+
+  test('a call still running when its user is disabled ends with an error at once, cancelled at the server; another user carries on', { timeout: 15_000 }, async () => {
+    const sub = randomUUID();
+    const { client } = await connectAs(server.mcpUrl, await issuer.mint({ claims: { sub } }));
+    clients.push(client);
+    const other = await connect();
+    const count = async () => ((await other.callTool({ name: 'scripted__cancellations', arguments: {} })).structuredContent as { cancelled: number }).cancelled;
+    const before = await count();
+    // The server says it has started: the user is disabled while it runs.
+    const call = client.callTool({ name: 'scripted__wait-for-cancel', arguments: {} }, undefined, { onprogress: () => issuer.revoke('sub', sub) });
+    const startedAt = performance.now();
+    await assert.rejects(call, (err: unknown) => {
+      assert.ok(err instanceof McpError, String(err));
+      assert.equal(err.code, ErrorCode.ConnectionClosed);
+      assert.match(err.message, /no longer accepted/);
+      return true;
+    });
+    // Ended by the server at its next check of the token (every 0.2 s here), not by the client's own 60 s timeout.
+    assert.ok(performance.now() - startedAt < 10_000);
+    await waitFor('the server to see the cancellation', async () => (await count()) === before + 1, 5000);
+    await assert.rejects(client.callTool({ name: 'everything__echo', arguments: { message: 'again' } }), /invalid_token.*has been revoked/);
+    assert.equal(resultText(await other.callTool({ name: 'everything__echo', arguments: { message: 'next' } })), 'Echo: next');
   });
 
   test('a sampling request from a server reaches a caller that declared sampling, and its answer goes back', { timeout: 15_000 }, async () => {

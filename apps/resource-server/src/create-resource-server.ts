@@ -211,7 +211,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
       onStepUp: (req, auth, refused) => connectionSteps.steppedUp(req, auth, refused),
     }), // 403 insufficient_scope
     serveStatelessRequest: serveStatelessRequest(statelessRequestAnswerer(createServer), logger), // 2026-07-28: no session
-    // 404 unknown session; a GET stream ends once its token is refused; the rest is the SDK transport's.
+    // 404 unknown session; a GET or POST stream ends once its token is refused; the rest is the SDK transport's.
     serveMcpRequest: serveMcpRequest(sessions, logger, dangerouslyDisableAuthentication ? undefined : watchStreamToken({
       verify: (token) => verifier.verifyAccessToken(token),
       // As often as the feed is read, so a revocation ends a stream about as soon as it refuses a request.

@@ -34,7 +34,8 @@
  *   one ends the user's least recently used session past the limit, even if the request then
  *   fails and the record is dropped.
  * - A session's GET stream is ended once the token it was opened with is refused (expired or
- *   revoked), when `watchStream` is given (watch-stream-token.ts).
+ *   revoked), when `watchStream` is given (watch-stream-token.ts); so is a POST's answer still
+ *   streaming, its requests cancelled and answered with an error (end-refused-post.ts).
  * - Everything else is the SDK's: Accept and Content-Type checks, the 400 for an unsupported
  *   `MCP-Protocol-Version`, 405 for other methods, DELETE ending a session.
  */
@@ -47,6 +48,7 @@ import { answerSessionRequest, requestIdInProgress } from '../mcp/answer-session
 import type { McpSessions } from '../mcp/mcp-sessions.ts';
 import { answerJson } from './answer-json.ts';
 import { coalesceWrites } from './coalesce-writes.ts';
+import { endRefusedPost } from './end-refused-post.ts';
 import type { WatchStreamToken } from './watch-stream-token.ts';
 
 export type ServeMcpRequest = (req: IncomingMessage, res: ServerResponse, auth: VerifiedAccessToken, rpcBody: unknown) => Promise<void>;
@@ -85,6 +87,7 @@ export function serveMcpRequest(sessions: McpSessions, logger: Logger, watchStre
     // The transport reads the caller from `req.auth` and passes it to tool handlers as `authInfo`.
     (req as IncomingMessage & { auth?: AuthInfo }).auth = auth;
     coalesceWrites(res);
+    if (req.method === 'POST') watchStream?.(res, auth, () => endRefusedPost(transport, res, auth, rpcBody));
     try {
       // A plain request in an established session skips the SDK's Web-standard adapter.
       if (discard || !answerSessionRequest(transport, req, res, auth, rpcBody)) {

@@ -1,6 +1,7 @@
 /**
  * Ends a session's server-to-client stream (the GET of MCP 2025-11-25 transports §Listening for
- * Messages from the Server) once the access token it was opened with is no longer accepted.
+ * Messages from the Server), or a POST's answer still streaming (end-refused-post.ts), once the
+ * access token it was opened with is no longer accepted.
  *
  * Why: the token is checked when a request arrives (require-bearer-token.ts), and a GET stream is
  * one request that lasts as long as the session. Without this, a client whose user was disabled,
