@@ -3,7 +3,9 @@
  * revocation only from the feed, so a revocation committed without its entry leaves the access
  * tokens it meant to stop working for their whole lifetime. The feed is made to fail by a real
  * trigger on its table (a full disk, a lost connection or a statement timeout would fail the
- * same insert), on both backends.
+ * same insert), on both backends. So are the administrator's changes that such an entry makes hold
+ * (disabling a user or a service account, narrowing scopes, a new password): each leaves either
+ * the state it started from or the new one with nothing working that it was meant to stop.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -14,10 +16,27 @@ import { clientSecretBasic, connect, redeem, refresh, registerClient, tokenReque
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { TEST_BACKENDS } from '../helpers/test-database.ts';
 import { revocationValue } from '../../apps/shared/revocation-entry.ts';
+import type { SqlDatabase } from '../../apps/shared/storage/sql-database.ts';
 import { claudeCodeDocument } from '../registration/support/claude-code-document.ts';
 
 const RESOURCE = 'http://localhost:4001/mcp';
 const BY = { actor: { name: 'test-admin', id: 'test-admin' }, ip: '127.0.0.1' };
+
+/** Makes ending a browser session (its row's update into a tombstone) fail until `restore`, on either backend. */
+async function refuseSessionEnds(db: SqlDatabase): Promise<{ restore(): Promise<void> }> {
+  if (db.dialect === 'sqlite') {
+    await db.run("CREATE TRIGGER refuse_session_ends BEFORE UPDATE ON oidc_models WHEN OLD.model = 'Session' AND NEW.consumed_at IS NOT NULL BEGIN SELECT RAISE(ABORT, 'sessions cannot be ended'); END");
+    return { restore: async () => void await db.run('DROP TRIGGER refuse_session_ends') };
+  }
+  await db.run("CREATE FUNCTION refuse_session_ends() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'sessions cannot be ended'; END $$");
+  await db.run("CREATE TRIGGER refuse_session_ends BEFORE UPDATE ON oidc_models FOR EACH ROW WHEN (OLD.model = 'Session' AND NEW.consumed_at IS NOT NULL) EXECUTE FUNCTION refuse_session_ends()");
+  return {
+    async restore() {
+      await db.run('DROP TRIGGER refuse_session_ends ON oidc_models');
+      await db.run('DROP FUNCTION refuse_session_ends()');
+    },
+  };
+}
 
 for (const backend of TEST_BACKENDS) {
   describe(`a revocation and its feed entry (${backend})`, () => {
@@ -179,6 +198,92 @@ for (const backend of TEST_BACKENDS) {
       assert.equal(await refused(accessToken), true, 'her access token is refused');
       await server.auth.admin.users.enable('carol', BY);
       assert.equal((await refresh(server.issuer, client, tokens.body.refresh_token as string)).status, 400, 'her refresh token stays revoked once she is enabled again');
+    });
+
+    /** A user of their own, connected through an app: their access and refresh tokens. */
+    const connectUser = async (username: string, scopes: string[]) => {
+      const password = `${username} password 123`;
+      const user = await server.auth.admin.users.create({ username, password, scopes }, BY);
+      const client = await registerClient(server.issuer);
+      const tokens = await redeem(server.issuer, client, await connect(server.issuer, {
+        clientId: client.client_id, scope: scopes.join(' '), resource: RESOURCE, username, password,
+      }));
+      assert.equal(tokens.status, 200);
+      return { user, client, accessToken: tokens.body.access_token as string, refreshToken: tokens.body.refresh_token as string };
+    };
+    const eventsAbout = async (event: string, userId: string) =>
+      (await server.auth.admin.audit.query({ event })).filter((e) => e.details?.user_id === userId).length;
+    const liveSessions = async (userId: string) => Number((await server.auth.database.get<{ n: number }>(
+      "SELECT count(*) AS n FROM oidc_models WHERE model = 'Session' AND account_id = ? AND consumed_at IS NULL", [userId]))!.n);
+
+    test('disabling a user whose grants could not be revoked still refuses their access tokens at once, and enabling them ends what was left', async () => {
+      const app = await connectUser('frank', ['mcp:read']);
+      const feed = await breakRevocationFeed(server.auth.database, 'grant');
+      try {
+        await assert.rejects(server.auth.admin.users.disable('frank', BY), /the feed is unavailable/);
+      } finally {
+        await feed.restore();
+      }
+      // What the administrator sees holds: disabled, and nothing of the user's works.
+      assert.equal((await server.auth.admin.users.get('frank')).disabled, true);
+      assert.equal(await refused(app.accessToken), true, 'his access token is refused');
+      assert.equal(await eventsAbout('user.disabled', app.user.id), 1, 'the disable is in the audit log');
+      assert.equal((await refresh(server.issuer, app.client, app.refreshToken)).status, 400, 'no refresh while disabled');
+      assert.ok(await liveSessions(app.user.id) > 0, 'his browser session was left too');
+      // The pages offer a disabled user only "Enable": it ends what the failed attempt left first.
+      await server.auth.admin.users.enable('frank', BY);
+      assert.equal((await refresh(server.issuer, app.client, app.refreshToken)).status, 400, 'his refresh token does not come back to life');
+      assert.equal(await liveSessions(app.user.id), 0, 'nor his browser session');
+    });
+
+    test('narrowing a user\'s scopes when the grants holding a removed one could not be revoked leaves the scopes as they were', async () => {
+      const app = await connectUser('grace', ['mcp:read', 'mcp:write']);
+      const feed = await breakRevocationFeed(server.auth.database, 'grant');
+      try {
+        await assert.rejects(server.auth.admin.users.setScopes('grace', ['mcp:read'], BY), /the feed is unavailable/);
+      } finally {
+        await feed.restore();
+      }
+      assert.deepEqual((await server.auth.admin.users.get('grace')).scopes, ['mcp:read', 'mcp:write'], 'the administrator sees the change did not happen');
+      assert.equal(await eventsAbout('user.scopes_changed', app.user.id), 0);
+      await server.auth.admin.users.setScopes('grace', ['mcp:read'], BY);
+      assert.deepEqual((await server.auth.admin.users.get('grace')).scopes, ['mcp:read']);
+      assert.equal(await refused(app.accessToken), true, 'the access token carrying mcp:write is refused');
+      assert.equal(await eventsAbout('user.scopes_changed', app.user.id), 1);
+    });
+
+    test('a new password whose browser sessions could not be ended is not kept: whoever it was to evict is not left signed in under it', async () => {
+      const app = await connectUser('heidi', ['mcp:read']);
+      const before = (await server.auth.admin.users.get('heidi')).passwordHash;
+      assert.ok(await liveSessions(app.user.id) > 0);
+      const sessions = await refuseSessionEnds(server.auth.database);
+      try {
+        await assert.rejects(server.auth.admin.users.setPassword('heidi', 'a brand new password', BY), /sessions cannot be ended/);
+      } finally {
+        await sessions.restore();
+      }
+      assert.equal((await server.auth.admin.users.get('heidi')).passwordHash, before, 'the old password stands, as the error says');
+      assert.equal(await eventsAbout('user.password_reset', app.user.id), 0);
+      await server.auth.admin.users.setPassword('heidi', 'a brand new password', BY);
+      assert.notEqual((await server.auth.admin.users.get('heidi')).passwordHash, before);
+      assert.equal(await liveSessions(app.user.id), 0);
+    });
+
+    test('disabling a service account that could not publish its entry leaves it enabled, and the second attempt refuses its tokens', async () => {
+      const service = await server.auth.admin.serviceAccounts.create({ name: 'Weekly job', authMethod: 'client_secret_basic', scopes: ['mcp:read'] }, BY);
+      const askToken = () => tokenRequest(server.issuer, { grant_type: 'client_credentials', resource: RESOURCE, scope: 'mcp:read' }, clientSecretBasic(service.clientId, service.clientSecret!));
+      const accessToken = (await askToken()).body.access_token as string;
+      const feed = await breakRevocationFeed(server.auth.database);
+      try {
+        await assert.rejects(server.auth.admin.serviceAccounts.setDisabled(service.clientId, true, BY), /the feed is unavailable/);
+      } finally {
+        await feed.restore();
+      }
+      // Not "disabled" with its tokens still working: the change did not happen, as the error says.
+      assert.equal((await askToken()).status, 200, 'still enabled');
+      await server.auth.admin.serviceAccounts.setDisabled(service.clientId, true, BY);
+      assert.equal(await refused(accessToken), true, 'its access token is refused');
+      assert.notEqual((await askToken()).status, 200, 'no new token');
     });
 
     test('setting a user\'s scopes again finishes what a failed attempt left: the grants holding a removed scope', async () => {

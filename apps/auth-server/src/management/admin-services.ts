@@ -71,7 +71,7 @@ export function createAdminServices(deps: AdminServiceDeps): AdminServices {
   const grants = new GrantRegistry(database, models, audit, revocations);
   const clientUsage = new ClientUsage(database, clock);
   const trustedIdps = new TrustedIdps(database, config.idJag.trustedIdps);
-  const users = new UserAdmin(deps.users, deps.hashPassword, grants, audit, revocations, models);
+  const users = new UserAdmin(database, deps.users, deps.hashPassword, grants, audit, revocations, models);
   return {
     audit,
     grants,

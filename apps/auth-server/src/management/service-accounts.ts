@@ -112,27 +112,28 @@ export class ServiceAccounts {
 
   /** Sets the account's scopes; taking one away also stops the tokens it holds now. */
   async setScopes(clientId: string, requested: string[], by: ChangedBy): Promise<void> {
-    const { before, after } = await this.#change(clientId, (stored) => ({ ...stored, scope: checkScopes(requested).join(' ') }), async (changed, tx) => {
-      const scopes = serviceScopes(changed.after.scope);
-      if (serviceScopes(changed.before.scope).some((scope) => !scopes.includes(scope))) await this.revocations.revokeClient(clientId, tx);
-    });
-    const [was, scopes] = [serviceScopes(before.scope), serviceScopes(after.scope)];
-    await this.audit.record({
-      event: 'service_account.scopes_changed', actor: by.actor, ip: by.ip, clientId,
-      details: { from: was.join(' '), to: scopes.join(' ') },
+    await this.#change(clientId, (stored) => ({ ...stored, scope: checkScopes(requested).join(' ') }), async ({ before, after }, tx) => {
+      const [was, scopes] = [serviceScopes(before.scope), serviceScopes(after.scope)];
+      if (was.some((scope) => !scopes.includes(scope))) await this.revocations.revokeClient(clientId, tx);
+      await this.audit.record({
+        event: 'service_account.scopes_changed', actor: by.actor, ip: by.ip, clientId,
+        details: { from: was.join(' '), to: scopes.join(' ') },
+      }, tx);
     });
   }
 
   /** Disables (no token, current tokens refused) or enables the account. */
   async setDisabled(clientId: string, disabled: boolean, by: ChangedBy): Promise<void> {
+    // The entry that refuses the account's current tokens, and the audit record, commit with the
+    // flag: written after it, a failed entry left the account disabled with its tokens working
+    // for their lifetime, and the pages offer a disabled account only "Enable".
     await this.#change(clientId, (stored) => {
       const { [SERVICE_DISABLED]: _was, ...rest } = stored;
       return disabled ? { ...rest, [SERVICE_DISABLED]: true } : rest;
+    }, async (_changed, tx) => {
+      if (disabled) await this.revocations.revokeClient(clientId, tx);
+      await this.audit.record({ event: disabled ? 'service_account.disabled' : 'service_account.enabled', actor: by.actor, ip: by.ip, clientId }, tx);
     });
-    // After the change, not with it: a disabled account gets no new token even when the entry
-    // fails, and disabling it again writes the entry again.
-    if (disabled) await this.revocations.revokeClient(clientId);
-    await this.audit.record({ event: disabled ? 'service_account.disabled' : 'service_account.enabled', actor: by.actor, ip: by.ip, clientId });
   }
 
   /**

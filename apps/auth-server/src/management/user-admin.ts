@@ -9,6 +9,11 @@
  *   removed scope for a second (their copy of the user), so the grants holding it are revoked
  *   again once that is over: the change returns after one and a half seconds.
  * - A new password ends the user's browser sessions (other than the one making the change).
+ * - Nothing is left half-done that looks done: a change the pages show (disabled, scopes, a new
+ *   password) commits together with its audit record and with what makes it hold (the user's feed
+ *   entry, the end of their sessions), or only after what must go first (the grants holding a
+ *   removed scope). A failure part-way, or a crash, leaves either the old state, to try again,
+ *   or the new one with nothing working that it was meant to stop.
  * - Nobody can lock the administrators out: the last active admin cannot be disabled or lose
  *   `mcp:admin`, and an admin cannot do either to themselves over the web.
  * - Passwords are refused over 72 bytes (bcrypt would ignore the rest) and under 12 characters.
@@ -27,6 +32,7 @@ import { AdminError } from './admin-error.ts';
 import { cutInput } from './cut-input.ts';
 import type { GrantRegistry } from './grant-registry.ts';
 import type { ModelStore } from '../provider/model-store.ts';
+import type { SqlDatabase, SqlExecutor } from '../../../shared/storage/sql-database.ts';
 
 export const ADMIN_SCOPE = 'mcp:admin';
 export const MIN_PASSWORD_LENGTH = 12;
@@ -71,6 +77,8 @@ export type UserName = string | { id: string };
 
 export class UserAdmin {
   constructor(
+    /** Where the changes below commit, each with its feed entry and audit record. */
+    private readonly db: SqlDatabase,
     private readonly users: UserStore,
     /** bcrypt (PasswordHasher#hash): throws PasswordTooLongError over 72 bytes. */
     private readonly hashPassword: (password: string) => Promise<string>,
@@ -107,8 +115,8 @@ export class UserAdmin {
   }
 
   /** The user after `changes`; a user deleted meanwhile is reported as missing. */
-  async #updated(id: string, changes: UserChanges): Promise<User> {
-    const user = await this.users.update(id, changes);
+  async #updated(id: string, changes: UserChanges, tx?: SqlExecutor): Promise<User> {
+    const user = await this.users.update(id, changes, tx);
     if (!user) throw new AdminError(404, `There is no user ${id}.`);
     return user;
   }
@@ -164,9 +172,12 @@ export class UserAdmin {
     const scopes = parseScopes(input.scopes);
     const passwordHash = await this.#hash(input.password);
     // Checked again by the insert itself: another replica (or the CLI) may have taken the name meanwhile.
-    const user = await this.users.create({ username, passwordHash, scopes, source: 'builtin' });
+    const user = await this.db.transaction(async (tx) => {
+      const created = await this.users.create({ username, passwordHash, scopes, source: 'builtin' }, tx);
+      if (created) await this.audit.record({ event: 'user.created', actor: by.actor, ip: by.ip, details: { user_id: created.id, username, scopes } }, tx);
+      return created;
+    });
     if (!user) throw this.#taken(username);
-    await this.audit.record({ event: 'user.created', actor: by.actor, ip: by.ip, details: { user_id: user.id, username, scopes } });
     return user;
   }
 
@@ -201,17 +212,24 @@ export class UserAdmin {
     let updated = user;
     if (!user.disabled) {
       await this.#refuseLockout(user, by, 'disable');
-      // Disabled first and committed: from then on findAccount refuses the user's code exchanges
-      // and refreshes on every replica, so even a crash before the grants below are revoked
-      // leaves no way to a new token.
-      updated = await this.#updated(user.id, { disabled: true });
+      // The flag, the user's entry on the revocation feed and the audit record commit together:
+      // from then on findAccount refuses the user's code exchanges and refreshes on every replica,
+      // and the resource server every access token issued to them. What follows only clears away
+      // what can no longer be used, so a failure (or a crash) part-way leaves no token working;
+      // `enable` clears whatever is left before the user can use anything again.
+      updated = await this.db.transaction(async (tx) => {
+        const disabled = await this.#updated(user.id, { disabled: true }, tx);
+        await this.revocations.revokeSubject(user.id, tx);
+        await this.audit.record({ event: 'user.disabled', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username } }, tx);
+        return disabled;
+      });
       await this.#keepAnAdmin(user, { disabled: false });
     }
-    // Also for a user disabled already: an attempt that failed after the flag (a lost connection,
-    // a crash) left their grants, sessions and access tokens, which come back to life when the
-    // user is enabled again, and disabling again is how an administrator finishes it. Each step
-    // finds nothing left to do the second time, except the user's entry, harmless twice.
-    const grantsRevoked = await this.#endAccess(user, by, { disabledNow: !user.disabled, alwaysRevokeSubject: true });
+    // Also for a user disabled already: what an attempt that stopped part-way left (the CLI's
+    // `users disable` again). Each step finds nothing left to do the second time.
+    const grantsRevoked = await this.grants.revokeAll({ accountId: user.id }, by, 'user disabled');
+    await this.models.deleteSessions(user.id);
+    if (user.disabled) await this.revocations.revokeSubject(user.id);
     return { user: updated, grantsRevoked };
   }
 
@@ -227,7 +245,7 @@ export class UserAdmin {
    * on the feed only when something of theirs was still there (that start stopped half-way).
    */
   async finishConfiguredChanges(changes: ConfiguredUserChanges, by: ChangedBy): Promise<void> {
-    for (const { user, now } of changes.disabled) await this.#endAccess(user, by, { disabledNow: now, alwaysRevokeSubject: false });
+    for (const { user, now } of changes.disabled) await this.#endAccess(user, by, now);
     for (const user of changes.passwordChanged) {
       const sessionsEnded = await this.models.deleteSessions(user.id);
       await this.audit.record({ event: 'user.password_reset', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, sessions_ended: sessionsEnded } });
@@ -245,47 +263,63 @@ export class UserAdmin {
   }
 
   /**
-   * What disabling a user ends, once the flag is committed: their grants, their browser sessions
-   * and (on the revocation feed) every access token issued to them. Audited when the user was
-   * disabled now or something was left to end; returns how many grants were revoked.
+   * What the config file's disabling of a user ends, once its flag is committed at start: their
+   * grants (each with its own feed entry), their browser sessions and (the user's entry) every
+   * access token issued to them. Audited when the user was disabled now or something was left to
+   * end: a start that stopped part-way is finished by the next, which finds what it left.
    */
-  async #endAccess(user: User, by: ChangedBy, { disabledNow, alwaysRevokeSubject }: { disabledNow: boolean; alwaysRevokeSubject: boolean }): Promise<number> {
+  async #endAccess(user: User, by: ChangedBy, disabledNow: boolean): Promise<void> {
     const grantsRevoked = await this.grants.revokeAll({ accountId: user.id }, by, 'user disabled');
     const sessionsEnded = await this.models.deleteSessions(user.id);
-    const anythingLeft = disabledNow || grantsRevoked > 0 || sessionsEnded > 0;
-    if (alwaysRevokeSubject || anythingLeft) await this.revocations.revokeSubject(user.id);
-    if (anythingLeft) {
-      await this.audit.record({ event: 'user.disabled', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, grants_revoked: grantsRevoked } });
-    }
-    return grantsRevoked;
+    if (!disabledNow && grantsRevoked === 0 && sessionsEnded === 0) return;
+    await this.db.transaction(async (tx) => {
+      await this.revocations.revokeSubject(user.id, tx);
+      await this.audit.record({ event: 'user.disabled', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, grants_revoked: grantsRevoked } }, tx);
+    });
   }
 
+  /**
+   * A disabled user holds no grant and no browser session: disabling ends them, and nothing new
+   * is made for a disabled user. Any still there were left by a disable that stopped part-way
+   * (after its flag and its entry committed), and would work again once the flag is cleared:
+   * they are ended first, so a failure here leaves the user disabled, to be enabled again.
+   */
   async enable(idOrUsername: UserName, by: ChangedBy): Promise<User> {
     const user = await this.get(idOrUsername);
     if (!user.disabled) return user;
-    const updated = await this.#updated(user.id, { disabled: false });
-    await this.audit.record({ event: 'user.enabled', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username } });
-    return updated;
+    await this.grants.revokeAll({ accountId: user.id }, by, 'user disabled');
+    await this.models.deleteSessions(user.id);
+    return this.db.transaction(async (tx) => {
+      const updated = await this.#updated(user.id, { disabled: false }, tx);
+      await this.audit.record({ event: 'user.enabled', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username } }, tx);
+      return updated;
+    });
   }
 
   async approve(idOrUsername: UserName, by: ChangedBy): Promise<User> {
     const user = await this.get(idOrUsername);
     if (!user.pending) return user;
-    const updated = await this.#updated(user.id, { pending: false });
-    await this.audit.record({ event: 'user.approved', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username } });
-    return updated;
+    return this.db.transaction(async (tx) => {
+      const updated = await this.#updated(user.id, { pending: false }, tx);
+      await this.audit.record({ event: 'user.approved', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username } }, tx);
+      return updated;
+    });
   }
 
   async setPassword(idOrUsername: UserName, password: string, by: ChangedBy): Promise<User> {
     const user = await this.get(idOrUsername);
     const passwordHash = await this.#hash(password);
-    const updated = await this.#updated(user.id, { passwordHash });
     // Someone who changes their own password may be evicting whoever else holds it: every other
-    // session ends, only the one making the change stays signed in.
+    // session ends, only the one making the change stays signed in. The new password, the end of
+    // those sessions and the audit record commit together: a new password committed alone left
+    // whoever it was meant to evict signed in.
     const keep = by.actor.id === user.id ? by.sessionId : undefined;
-    const sessionsEnded = await this.models.deleteSessions(user.id, { exceptSessionId: keep });
-    await this.audit.record({ event: 'user.password_reset', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, sessions_ended: sessionsEnded } });
-    return updated;
+    return this.db.transaction(async (tx) => {
+      const updated = await this.#updated(user.id, { passwordHash }, tx);
+      const sessionsEnded = await this.models.deleteSessions(user.id, { exceptSessionId: keep }, tx);
+      await this.audit.record({ event: 'user.password_reset', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, sessions_ended: sessionsEnded } }, tx);
+      return updated;
+    });
   }
 
   async setScopes(idOrUsername: UserName, requested: readonly string[], by: ChangedBy): Promise<{ user: User; grantsRevoked: number }> {
@@ -293,16 +327,24 @@ export class UserAdmin {
     const scopes = parseScopes(requested);
     const removed = user.scopes.filter((s) => !scopes.includes(s));
     if (removed.includes(ADMIN_SCOPE)) await this.#refuseLockout(user, by, `remove ${ADMIN_SCOPE} from`);
-    // The scopes first, committed: the next refresh on any replica is capped by them (create-provider.ts).
-    const updated = await this.#updated(user.id, { scopes });
-    if (removed.includes(ADMIN_SCOPE)) await this.#keepAnAdmin(user, { scopes: user.scopes });
-    // Every scope the user lacks now, not only those this call removed: an earlier call that failed
-    // after the scopes were committed (a lost connection, a crash) left grants holding a scope the
-    // user no longer has, and setting the same scopes again, with nothing left to remove, is how an
-    // administrator finishes it. A grant never holds a scope its user did not have when granting.
+    // The grants holding a scope the user is to lack go first (each with its entry, which stops
+    // its access tokens), and the scopes are committed after them, with their audit record: a
+    // failure (or a crash) in between leaves the user with the scopes they had, as the
+    // administrator sees it, and trying again finishes it. Committed first, the scopes stood
+    // removed while grants holding them, and their access tokens, still worked.
+    // Every scope the user will lack, not only those this call removes: an earlier version
+    // committed the scopes first, and may have left such grants. A grant never holds a scope its
+    // user did not have when granting.
     const lacking = MCP_SCOPES.filter((s) => !scopes.includes(s));
     const reason = `scope ${(removed.length > 0 ? removed : lacking).join(' ')} removed from the user`;
     let grantsRevoked = await this.#revokeHolding(user.id, lacking, by, reason);
+    // From here the next refresh on any replica is capped by the new scopes (create-provider.ts).
+    const updated = await this.db.transaction(async (tx) => {
+      const changed = await this.#updated(user.id, { scopes }, tx);
+      await this.audit.record({ event: 'user.scopes_changed', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, from: user.scopes, to: scopes, grants_revoked: grantsRevoked } }, tx);
+      return changed;
+    });
+    if (removed.includes(ADMIN_SCOPE)) await this.#keepAnAdmin(user, { scopes: user.scopes });
     if (removed.length > 0) {
       // Another replica, or the server beside the CLI, may answer from its copy of the user as it
       // was for up to USER_FRESH_MS (user-store.ts) and make a grant with a removed scope meanwhile
@@ -312,7 +354,6 @@ export class UserAdmin {
       await delay(USER_FRESH_MS + OTHER_COPIES_SLACK_MS);
       grantsRevoked += await this.#revokeHolding(user.id, lacking, by, reason);
     }
-    await this.audit.record({ event: 'user.scopes_changed', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, from: user.scopes, to: scopes, grants_revoked: grantsRevoked } });
     return { user: updated, grantsRevoked };
   }
 }
