@@ -1,10 +1,15 @@
 /**
  * Which addresses a fetch for a client (its metadata document, its jwks_uri) may reach: every
  * special-use range refused, in every spelling an address can take once parsed, and public
- * addresses allowed. Table-driven: each row an address as a socket or a URL host gives it.
+ * addresses allowed. Table-driven: each row an address as a socket or a URL host gives it. And
+ * the fetch itself, where a redirect is followed (oidc-provider fetches a jwks_uri that way): the
+ * address the socket reached is checked, whatever URL led there.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { createMetadataFetch } from '../../apps/auth-server/src/cimd/create-metadata-fetch.ts';
 import { isSpecialUseAddress } from '../../apps/auth-server/src/cimd/special-use-addresses.ts';
 
 describe('special-use addresses', () => {
@@ -47,6 +52,38 @@ describe('special-use addresses', () => {
     assert.equal(isSpecialUseAddress('127.0.0.1', true), false);
     assert.equal(isSpecialUseAddress('::1', true), false);
     assert.equal(isSpecialUseAddress('::7f00:1', true), true);
+    assert.equal(isSpecialUseAddress('::ffff:127.0.0.1', true), true);
+    assert.equal(isSpecialUseAddress('[::ffff:7f00:1]', true), true);
     assert.equal(isSpecialUseAddress('10.0.0.1', true), true);
+  });
+});
+
+describe('the fetch for a client\'s documents, led by a redirect to a special-use address', () => {
+  let server: Server;
+  let origin: string;
+  let reached = 0;
+
+  before(async () => {
+    server = createServer((req, res) => {
+      if (req.url === '/jwks') {
+        // The same server under another spelling: IPv4-mapped loopback, special-use even where tests allow 127.0.0.1.
+        res.writeHead(302, { location: `http://[::ffff:127.0.0.1]:${(server.address() as AddressInfo).port}/internal` }).end();
+        return;
+      }
+      reached += 1;
+      res.end('{"keys":[]}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(() => server.close());
+
+  test('is refused once connected, and nothing is asked of the address it was sent to', async () => {
+    const fetchClientDocument = createMetadataFetch({ dangerouslyAllowLoopback: true });
+    await assert.rejects(fetchClientDocument(`${origin}/jwks`), (err: Error & { cause?: { code?: string } }) => {
+      assert.equal(err.cause?.code, 'ERR_SPECIAL_USE_ADDRESS', String(err.cause ?? err));
+      return true;
+    });
+    assert.equal(reached, 0);
   });
 });

@@ -26,18 +26,21 @@ for (const [network, prefix] of IPV6) blocked.addSubnet(network, prefix, 'ipv6')
 const LOOPBACK_V4 = new BlockList();
 LOOPBACK_V4.addSubnet('127.0.0.0', 8, 'ipv4');
 
-/** True for any special-use address; `allowLoopback` (tests only) lets 127.0.0.0/8 and ::1 through. */
+/**
+ * True for any special-use address; `allowLoopback` (tests only) lets 127.0.0.0/8 and ::1 through,
+ * as written so, never in another spelling (an IPv4-mapped ::ffff:127.0.0.1 stays refused), so
+ * that tests can lead a fetch to a special-use address that answers.
+ */
 export function isSpecialUseAddress(address: string, allowLoopback = false): boolean {
   let ip = address.replace(/^\[|\]$/g, '');
+  if (allowLoopback && ((isIPv4(ip) && LOOPBACK_V4.check(ip, 'ipv4')) || ip === '::1')) return false;
   // IPv4-mapped IPv6 (::ffff:10.0.0.1) is judged by its IPv4 part.
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
   if (mapped) ip = mapped[1]!;
   if (isIPv4(ip)) {
-    if (allowLoopback && LOOPBACK_V4.check(ip, 'ipv4')) return false;
     return blocked.check(ip, 'ipv4');
   }
   if (isIPv6(ip)) {
-    if (allowLoopback && ip === '::1') return false;
     return blocked.check(ip, 'ipv6');
   }
   return true; // not an IP address at all: refuse
