@@ -16,7 +16,7 @@ import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
 import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
 import { connectAs, errorText, resultText, waitForServers } from './support/gateway-client.ts';
 import { waitFor } from '../helpers/wait-for.ts';
-import { COLLIDING_URI, EVERYTHING, gatewayName, LONG_TOOL_NAME, SCRIPTED, stdioServer } from './support/upstreams.ts';
+import { COLLIDING_URI, EVERYTHING, gatewayName, LONG_LIST, LONG_TOOL_NAME, SCRIPTED, stdioServer } from './support/upstreams.ts';
 
 const BUILT_IN = ['whoami', 'list_notes', 'get_note', 'create_note', 'delete_note', 'recent_activity'];
 
@@ -204,6 +204,20 @@ describe('the gateway lists and routes the servers\' tools, prompts and resource
     assert.ok(names.includes(`scripted__${added}`), `${added} is listed after the change`);
     assert.equal(resultText(await client.callTool({ name: `scripted__${added}`, arguments: {} })), added);
   });
+
+  test('a server sending list_changed in a loop costs each session one notice at once and one when it stops, not one per message', { timeout: 20_000 }, async () => {
+    const [client, other] = [await connect(), await connect()];
+    const told: [number, number] = [0, 0];
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => void (told[0] += 1));
+    other.setNotificationHandler(ToolListChangedNotificationSchema, () => void (told[1] += 1));
+    assert.equal(resultText(await client.callTool({ name: 'scripted__list-changed-burst', arguments: { count: 2000 } })), 'sent 2000');
+    // The first notice at once, the last change told at the end of the stretch (a second).
+    await waitFor('the notice after the burst', () => told[0] >= 2 && told[1] >= 2, 5000);
+    // A round trip after it: anything still queued would have arrived before this answer.
+    await client.listTools();
+    await other.listTools();
+    assert.deepEqual(told, [2, 2]);
+  });
 });
 
 describe('built_in_tools: false', { timeout: 30_000 }, () => {
@@ -228,5 +242,44 @@ describe('built_in_tools: false', { timeout: 30_000 }, () => {
     const whoami = await client.callTool({ name: 'whoami', arguments: {} }).then((result) => errorText(result), (err: unknown) => (err as Error).message);
     assert.match(whoami, /not found|unknown/i);
     await client.close();
+  });
+});
+
+describe('a server whose list is longer than any client can use', { timeout: 60_000 }, () => {
+  let issuer: TestIssuer;
+  let server: RunningResourceServer;
+
+  before(async () => {
+    issuer = await startTestIssuer();
+    server = await startResourceServer({
+      issuer: issuer.issuer,
+      config: {
+        servers: [
+          stdioServer('many', LONG_LIST, ['6', '1000']), // 6,000 tools: listed
+          stdioServer('toomany', LONG_LIST, ['11', '1000']), // 11,000 tools: left out
+          stdioServer('toolarge', LONG_LIST, ['5', '100', '10000']), // 500 tools of 10 KB, 5 MB: left out
+          stdioServer('scripted', SCRIPTED),
+        ],
+      },
+    });
+    await waitForServers(server.baseUrl, { many: 'ready', toomany: 'ready', toolarge: 'ready', scripted: 'ready' });
+  });
+  after(async () => {
+    await server?.close();
+    await issuer?.close();
+  });
+
+  test('is left out of tools/list (more than 10,000 tools, or more than 4 MiB), and the other servers\' tools are listed', { timeout: 30_000 }, async () => {
+    const { client } = await connectAs(server.mcpUrl, await issuer.mint());
+    try {
+      const names = (await client.listTools()).tools.map((tool) => tool.name);
+      const from = (prefix: string) => names.filter((name) => name.startsWith(`${prefix}__`)).length;
+      assert.equal(from('many'), 6000);
+      assert.equal(from('toomany'), 0);
+      assert.equal(from('toolarge'), 0);
+      assert.ok(from('scripted') > 0);
+    } finally {
+      await client.close();
+    }
   });
 });

@@ -62,6 +62,15 @@ const LISTS: Record<ListKind, { method: string; field: string; schema: z.ZodType
 
 /** More pages than this from one list request is treated as a misbehaving upstream. */
 const MAX_LIST_PAGES = 50;
+/**
+ * A list longer than this (all its pages together) is treated as a misbehaving upstream too: it
+ * is kept in memory for as long as the connection lives, once per client session for an HTTP
+ * server's (each session has its own connection), and sent whole to each client. Pages are up to
+ * 16 MiB each (http-client-transport.ts): 50 of them held 110 MB of heap per session. No MCP
+ * client puts a list of this size before a model (4 MiB is about a million tokens).
+ */
+const MAX_LIST_ITEMS = 10_000;
+const MAX_LIST_BYTES = 4 * 1024 * 1024;
 
 /** The calling side of a call in flight: where the upstream's own requests and notifications go. */
 export interface CallingClient {
@@ -194,10 +203,16 @@ export class UpstreamConnection {
     if (!this.offers(kind)) return [];
     const { method, field, schema } = LISTS[kind];
     const items: ListItem[] = [];
+    let bytes = 0;
     let cursor: string | undefined;
     for (let page = 0; page < MAX_LIST_PAGES; page += 1) {
       const result = await this.client.request({ method, params: cursor ? { cursor } : {} } as never, schema, { timeout: this.#options.timeoutMs }) as Record<string, unknown>;
-      items.push(...(result[field] as ListItem[]));
+      const pageItems = result[field] as ListItem[];
+      bytes += JSON.stringify(pageItems).length;
+      if (items.length + pageItems.length > MAX_LIST_ITEMS || bytes > MAX_LIST_BYTES) {
+        throw new Error(`its ${method} answered more than ${MAX_LIST_ITEMS} items or ${MAX_LIST_BYTES / 1024 / 1024} MiB`);
+      }
+      items.push(...pageItems);
       cursor = typeof result.nextCursor === 'string' ? result.nextCursor : undefined;
       if (!cursor) return items;
     }

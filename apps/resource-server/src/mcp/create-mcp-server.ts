@@ -51,6 +51,7 @@ import { describeConnectionFailure, ProcessLimitError, UpstreamUnavailableError 
 import type { RequiredScopeLookup } from '../http/require-tool-scope.ts';
 import type { ToolCallOutcome } from '../storage/audit-store.ts';
 import { BUILT_IN_SERVER, BUILT_IN_TOOL_DEFINITIONS, callBuiltInTool, isBuiltInTool, toolError, type BuiltInToolDependencies } from './built-in-tools.ts';
+import { coalescePerKind } from './coalesce-per-kind.ts';
 import { registerRequestHandler } from './register-request-handler.ts';
 import { TOOL_SCOPES } from './tool-table.ts';
 
@@ -84,6 +85,13 @@ const PASS_THROUGH = ResultSchema.loose();
 const LOG_LEVELS: readonly LoggingLevel[] = LoggingLevelSchema.options;
 /** Longest a list waits for one server; a slower server's items are left out of that answer. */
 const MAX_LIST_WAIT_MS = 10_000;
+/**
+ * A session is told of a list's change at most once in this stretch (coalesce-per-kind.ts): a
+ * server sending list_changed in a loop (20,000 of them held the event loop for 19 s, each relayed
+ * to every session at once) costs one notice per session and second, and the client reads the
+ * list once, not once per notice.
+ */
+const LIST_CHANGED_EVERY_MS = 1000;
 
 export function createMcpServer(dependencies: McpServerDependencies): Server {
   const { gateway, builtInTools, audit, logger, onToolCall } = dependencies;
@@ -101,14 +109,13 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
     ...(instructions ? { instructions } : {}),
   });
 
-  gateway.attach(sessionKey, {
-    subject: dependencies.subject,
-    listChanged(kind) {
-      const send = kind === 'tools' ? server.sendToolListChanged() : kind === 'prompts' ? server.sendPromptListChanged() : server.sendResourceListChanged();
-      send.catch(() => { /* the client is gone */ });
-    },
-  });
+  const listChanged = coalescePerKind((kind: 'tools' | 'prompts' | 'resources') => {
+    const send = kind === 'tools' ? server.sendToolListChanged() : kind === 'prompts' ? server.sendPromptListChanged() : server.sendResourceListChanged();
+    send.catch(() => { /* the client is gone */ });
+  }, LIST_CHANGED_EVERY_MS);
+  gateway.attach(sessionKey, { subject: dependencies.subject, listChanged: listChanged.notify });
   server.onclose = () => {
+    listChanged.stop();
     gateway.endSession(sessionKey).catch(() => { /* logged by the gateway */ });
   };
 
