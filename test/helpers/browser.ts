@@ -66,6 +66,11 @@ export class Browser {
       const value = pair!.slice(eq + 1).trim();
       const pathAttr = attributes.map((a) => a.trim()).find((a) => a.toLowerCase().startsWith('path='));
       const path = pathAttr ? pathAttr.slice(5) : '/';
+      const flags = attributes.map((a) => a.trim().toLowerCase());
+      // As browsers do (RFC 6265bis §4.1.3): a __Secure- cookie needs Secure, a __Host- one also
+      // Path=/ and no Domain; otherwise it is not stored at all.
+      if (/^__(secure|host)-/i.test(name) && !flags.includes('secure')) continue;
+      if (/^__host-/i.test(name) && (path !== '/' || flags.some((a) => a.startsWith('domain=')))) continue;
       const expired = attributes.some((a) => /^max-age=0$/i.test(a.trim()) || /^expires=thu, 01 jan 1970/i.test(a.trim()));
       const key = `${name};${path}`;
       if (expired || value === '') jar.delete(key);

@@ -1,7 +1,8 @@
 /**
  * On an https issuer the CSRF cookie and the session cookie carry the `__Host-` prefix (RFC
  * 6265bis §4.1.3.2): Secure, Path=/ and no Domain, so no other host (a sibling subdomain, an http
- * man-in-the-middle) can set or overwrite them; they are signed like on http. Served over real TLS with a throwaway certificate.
+ * man-in-the-middle) can set or overwrite them; they are signed like on http. Served over real TLS with a throwaway certificate,
+ * to a Browser helper that, as browsers do, stores no __Host- cookie without Secure.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -35,6 +36,8 @@ describe('the CSRF cookie on an https issuer', () => {
       assert.ok(attributes.includes('httponly'), line);
       assert.ok(attributes.includes('path=/'), line);
       assert.ok(!attributes.some((a) => a.startsWith('domain=')), line);
+      // Strict, not only Lax: never sent with a cross-site request, a top-level navigation included.
+      assert.ok(attributes.includes('samesite=strict'), line);
     }
   });
 
