@@ -85,6 +85,7 @@ describe('tokens the MCP endpoint refuses', () => {
     ['a token without preferred_username', () => issuer.mint({ claims: { preferred_username: undefined } })],
     ['a token that expired 2 seconds ago (within the clock leeway)', () => issuer.mint({ claims: { exp: now() - 2 } })],
     ['a token living exactly the configured lifetime', () => issuer.mint({ claims: { iat: now(), exp: now() + 3600 } })],
+    ['a service account token, its sub its client_id', () => issuer.mint({ claims: { gatehouse_service: 'Nightly job', sub: 'svc-nightly', client_id: 'svc-nightly' } })],
   ];
 
   for (const [name, mint] of accepted) {
@@ -157,6 +158,10 @@ describe('tokens the MCP endpoint refuses', () => {
     ['a token living longer than the issuer grants (forged with a leaked key)', 'lifetime is longer', 'lifetime', () => issuer.mint({ claims: { iat: now(), exp: now() + 3600 + 60 } })],
     ['a token with a far-future exp', 'lifetime is longer', 'lifetime', () => issuer.mint({ claims: { iat: now() - 10, exp: 4_000_000_000 } })],
     ['a token whose gid is not a string', 'empty or not a string', 'invalid_claims', () => issuer.mint({ claims: { gid: { id: 'g' } } })],
+    // A service account's token names the account itself: one naming a user would be served as the
+    // account (no user identity upstream) while its subject is that user.
+    ['a service account token whose sub is a user, not its client_id', 'its sub is not its client_id', 'invalid_claims', () => issuer.mint({ claims: { gatehouse_service: 'Nightly job', sub: randomUUID(), client_id: 'svc-nightly' } })],
+    ['a service account token whose service name is empty', 'its sub is not its client_id', 'invalid_claims', () => issuer.mint({ claims: { gatehouse_service: '', sub: 'svc-nightly', client_id: 'svc-nightly' } })],
     ['a DPoP-bound token (cnf), which this server cannot check', 'sender-constrained', 'sender_constrained', () => issuer.mint({ claims: { cnf: { jkt: randomUUID() } } })],
     ['an oversized token', 'too large', 'too_large', () => issuer.mint({ claims: { padding: 'x'.repeat(9000) } })],
     ['a value that is not a JWT', 'malformed', 'malformed', async () => 'not-a-jwt'],
