@@ -119,6 +119,22 @@ describe('progress, cancellation, sampling and logging through the gateway', { t
     assert.equal(resultText(await other.callTool({ name: 'everything__echo', arguments: { message: 'next' } })), 'Echo: next');
   });
 
+  test('a server flooding one call with log messages has at most 8 MiB of them relayed, and the call still answers', { timeout: 30_000 }, async () => {
+    const client = await connect();
+    let relayed = 0;
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) => {
+      relayed += String(notification.params.data).length;
+    });
+    // 6,000 messages of 2,000 characters: 12 MB.
+    assert.equal(resultText(await client.callTool({ name: 'scripted__log-flood', arguments: { count: 6000, size: 2000 } })), 'sent 6000');
+    assert.ok(relayed > 7 * 1024 * 1024 && relayed <= 8 * 1024 * 1024, `${relayed} characters relayed`);
+    // The next call's messages are relayed again: the bound is per call.
+    let next = 0;
+    client.setNotificationHandler(LoggingMessageNotificationSchema, () => void (next += 1));
+    await client.callTool({ name: 'scripted__log-flood', arguments: { count: 10, size: 10 } });
+    await waitFor('the next call\'s messages', () => next === 10, 5000);
+  });
+
   test('a sampling request from a server reaches a caller that declared sampling, and its answer goes back', { timeout: 15_000 }, async () => {
     const client = await connect({ capabilities: { sampling: {} } });
     const asked: CreateMessageRequest['params'][] = [];

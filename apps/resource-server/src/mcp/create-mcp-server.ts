@@ -92,6 +92,14 @@ const MAX_LIST_WAIT_MS = 10_000;
  * list once, not once per notice.
  */
 const LIST_CHANGED_EVERY_MS = 1000;
+/**
+ * Characters of progress and log messages relayed to the caller during one call, at most; later
+ * ones are dropped (the call itself goes on). Each is queued on the caller's stream whether or
+ * not it reads them: a server sending log messages in a loop to a caller that did not read grew
+ * the heap by 5 MB a second until the call ended. 8 MiB is hundreds of thousands of progress
+ * updates.
+ */
+const MAX_RELAYED_PER_CALL = 8 * 1024 * 1024;
 
 export function createMcpServer(dependencies: McpServerDependencies): Server {
   const { gateway, builtInTools, audit, logger, onToolCall } = dependencies;
@@ -132,13 +140,24 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
   }
 
   const contextOf = (extra: Extra): CallContext => ({ sessionKey, caller: tokenOf(extra) });
-  const callingClient = (extra: Extra): CallingClient => ({
-    sessionKey,
-    capabilities: server.getClientCapabilities(),
-    sendNotification: async (notification) => unwanted(notification) ? undefined : extra.sendNotification(notification),
-    notifySession: async (notification) => unwanted(notification) ? undefined : server.notification(notification),
-    sendRequest: extra.sendRequest,
-  });
+  /** One call's caller; `server` names the upstream its notifications come from. */
+  const callingClient = (extra: Extra, upstream: string): CallingClient => {
+    let relayed = 0;
+    return {
+      sessionKey,
+      capabilities: server.getClientCapabilities(),
+      sendNotification: async (notification) => {
+        if (unwanted(notification) || relayed > MAX_RELAYED_PER_CALL) return undefined;
+        // Bounded per call: queued on the caller's stream whether or not it reads them.
+        relayed += JSON.stringify(notification.params ?? {}).length;
+        if (relayed <= MAX_RELAYED_PER_CALL) return extra.sendNotification(notification);
+        logger.warn({ server: upstream }, 'an mcp server sent more progress and log messages during one call than are relayed; the rest of that call\'s are dropped');
+        return undefined;
+      },
+      notifySession: async (notification) => unwanted(notification) ? undefined : server.notification(notification),
+      sendRequest: extra.sendRequest,
+    };
+  };
 
   /** Each server's items of one kind; a server that cannot answer in time is left out. */
   async function gather(kind: ListKind, extra: Extra): Promise<Array<{ upstream: Upstream; items: ListItem[] }>> {
@@ -180,7 +199,7 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
     const connection = await gateway.connectionFor(upstream, contextOf(extra));
     const progressToken = extra._meta?.progressToken;
     try {
-      return await connection.request(method, { ...params, _meta: upstreamMeta(upstream, extra, tokenOf(extra)) }, PASS_THROUGH, callingClient(extra), {
+      return await connection.request(method, { ...params, _meta: upstreamMeta(upstream, extra, tokenOf(extra)) }, PASS_THROUGH, callingClient(extra, upstream.config.name), {
         signal: extra.signal,
         progressToken,
       });
