@@ -8,7 +8,8 @@
  *   and kept in `ctx.state.requestId`.
  * - The log line carries method, path, status, duration and request id. Never the query string
  *   (authorization requests, callbacks and misbehaving clients put codes, state and tokens there),
- *   never headers or bodies. Health probes log at debug, everything else at info.
+ *   never headers or bodies. Health probes, and the paths an app names as polled (the revocation
+ *   feed) when answered below 400, log at debug; everything else at info.
  * - Latency goes to a histogram labelled by method, route template and status. The route is the
  *   matched template (`/interaction/:uid`), never the raw path, which would carry ids and make
  *   the label set unbounded. Long-lived event streams (a GET that opens one) are logged but not
@@ -28,6 +29,11 @@ export interface ObserveRequestsOptions {
   logger: Logger;
   /** Request latency in seconds, labelled `method`, `route`, `status`. */
   requestDuration?: Histogram<'method' | 'route' | 'status'>;
+  /**
+   * Paths machines poll (the auth-server's revocation feed, read every 2 s by each resource
+   * server): answered below 400 they log at debug, as health probes do, and each is its own route.
+   */
+  polledPaths?: readonly string[];
 }
 
 /** What observeRequests puts in `ctx.state`. */
@@ -38,12 +44,13 @@ export interface RequestIdState {
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const PROBE_PATHS = new Set(['/healthz', '/readyz']);
 const MAX_LOGGED_PATH = 512;
+const NONE: ReadonlySet<string> = new Set();
 
 /** The route template a router matched, or a fixed placeholder: never the raw path. */
-function routeOf(ctx: Context, path: string, status: number): string {
+function routeOf(ctx: Context, path: string, status: number, polled: ReadonlySet<string>): string {
   const matched = (ctx as Context & { _matchedRoute?: unknown })._matchedRoute;
   if (typeof matched === 'string') return matched;
-  if (PROBE_PATHS.has(path)) return path;
+  if (PROBE_PATHS.has(path) || polled.has(path)) return path;
   return status === 404 ? '(unmatched)' : '(other)';
 }
 
@@ -62,7 +69,7 @@ export interface ObservedRequest {
  * on `requestLog` and records its latency. Returns the id. For apps that answer some requests
  * without Koa (the resource server's MCP endpoint); observeRequests is this for Koa.
  */
-export function observeResponse(res: ServerResponse, request: ObservedRequest, requestLog: Logger, requestDuration?: ObserveRequestsOptions['requestDuration']): string {
+export function observeResponse(res: ServerResponse, request: ObservedRequest, requestLog: Logger, requestDuration?: ObserveRequestsOptions['requestDuration'], polled: ReadonlySet<string> = NONE): string {
   const started = performance.now();
   const requestId = request.incomingId !== undefined && SANE_REQUEST_ID.test(request.incomingId) ? request.incomingId : randomUUID();
   res.setHeader('X-Request-Id', requestId);
@@ -75,14 +82,15 @@ export function observeResponse(res: ServerResponse, request: ObservedRequest, r
     const status = res.headersSent ? res.statusCode : 0;
     const stream = isEventStream(res);
     const line = { requestId, method, path, status, ms: Math.round(seconds * 1000), ...(stream ? { stream } : {}), ...(status === 0 ? { aborted: true } : {}) };
-    if (PROBE_PATHS.has(path)) requestLog.debug(line, 'request');
+    if (PROBE_PATHS.has(path) || (polled.has(path) && status > 0 && status < 400)) requestLog.debug(line, 'request');
     else requestLog.info(line, 'request');
     if (!(stream && method === 'GET')) requestDuration?.observe({ method, route: request.route(path, status), status: String(status) }, seconds);
   });
   return requestId;
 }
 
-export function observeRequests({ logger, requestDuration }: ObserveRequestsOptions) {
+export function observeRequests({ logger, requestDuration, polledPaths = [] }: ObserveRequestsOptions) {
+  const polled: ReadonlySet<string> = new Set(polledPaths);
   // The line's fields are the fixed ones below, none a secret (logger.ts).
   const requestLog = withoutRedaction(logger);
   // Not async: nothing runs after next() (the line is logged when the response closes), and an
@@ -93,8 +101,8 @@ export function observeRequests({ logger, requestDuration }: ObserveRequestsOpti
       method: ctx.method,
       path: ctx.path,
       incomingId: ctx.get('x-request-id'),
-      route: (path, status) => routeOf(ctx, path, status),
-    }, requestLog, requestDuration);
+      route: (path, status) => routeOf(ctx, path, status, polled),
+    }, requestLog, requestDuration, polled);
     return next();
   };
 }

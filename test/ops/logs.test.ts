@@ -15,7 +15,7 @@ import { observeRequests } from '../../apps/shared/observe-requests.ts';
 import { Browser } from '../helpers/browser.ts';
 import { CLAUDE_DCR_BODY, connect, redeem, refresh, registerClient, startAuthorization, signIn } from '../helpers/oauth-flow.ts';
 import { rawBytes } from '../helpers/raw-http.ts';
-import { ADMIN_PASSWORD } from '../helpers/start-auth-server.ts';
+import { ADMIN_PASSWORD, startAuthServer } from '../helpers/start-auth-server.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { connectClient, mcpRequest } from '../helpers/mcp-http.ts';
 import { startBothApps, type BothApps } from './support/start-both-apps.ts';
@@ -155,6 +155,24 @@ describe('log level from config', () => {
       if (expected) assert.equal(JSON.parse(lines[0]!).path, '/anything');
     });
   }
+});
+
+describe('the revocation feed, which every resource server polls', () => {
+  test('answered, it logs at debug, as health probes do; refused, at info', async () => {
+    const lines: Array<{ level: number; msg: string; path?: string; status?: number }> = [];
+    const sink = new Writable({ write(chunk, _enc, done) { lines.push(JSON.parse(String(chunk))); done(); } });
+    const server = await startAuthServer({ logger: createLogger('auth-server', 'debug', sink) });
+    try {
+      assert.equal((await fetch(`${server.issuer}/oauth/revocations?after=0`)).status, 200);
+      assert.equal((await fetch(`${server.issuer}/oauth/revocations?after=x`)).status, 400);
+      await waitFor('both request lines', () => lines.filter((l) => l.msg === 'request' && l.path === '/oauth/revocations').length === 2, 5000);
+      const levels = lines.filter((l) => l.msg === 'request' && l.path === '/oauth/revocations').map((l) => [l.status, l.level]);
+      // pino's levels: 20 debug, 30 info. At info (the default), a poll every 2 s from each resource server wrote 43,000 lines a day.
+      assert.deepEqual(levels, [[200, 20], [400, 30]]);
+    } finally {
+      await server.close();
+    }
+  });
 });
 
 describe('clients that break the connection', () => {

@@ -90,7 +90,7 @@ import { recordRefusedTokenTarget } from './connections/record-refused-token-tar
 import { recordSignInSteps } from './connections/record-sign-in-steps.ts';
 import { skipOwnClient } from './connections/skip-own-client.ts';
 import { FloodGuard } from '../../shared/connections/flood-guard.ts';
-import { revocationFeedRoute } from './revocation/revocation-feed-route.ts';
+import { REVOCATION_FEED_PATH, revocationFeedRoute } from './revocation/revocation-feed-route.ts';
 import { revokeJwtAccessTokens } from './revocation/revoke-jwt-access-tokens.ts';
 import { createRenderer, VIEWS_DIR } from './views/create-renderer.ts';
 
@@ -337,7 +337,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     onTargetRefused: recordRefusedTokenTarget(connectionRecorder, config.resource),
   });
 
-  app.use(observeRequests({ logger, requestDuration: metrics.requestDuration }));
+  app.use(observeRequests({ logger, requestDuration: metrics.requestDuration, polledPaths: [REVOCATION_FEED_PATH] }));
   app.use(rejectMalformedHost({ trustProxy: config.trustProxy }));
   app.use(securityHeaders({ https }));
   app.use(redirectToIssuerHost({ issuer: config.issuer, trustProxy: config.trustProxy }));
