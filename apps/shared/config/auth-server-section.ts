@@ -115,7 +115,7 @@ export const authServerPeerFields = {
   issuer: issuerUrl.optional()
     .meta({ description: 'issuer URL, no trailing slash (plain http only on loopback); also what the resource server trusts', env: 'ISSUER', default: '`http://localhost:4000` (follows `AUTH_PORT`)' } satisfies FieldNote),
   token_lifetime: duration.default(3600)
-    .meta({ description: 'access tokens (JWT; revoked through the revocation feed, keep short)' } satisfies FieldNote),
+    .meta({ description: 'access tokens (JWT; revoked through the revocation feed, keep short); set the same on both apps', env: 'TOKEN_LIFETIME' } satisfies FieldNote),
   dangerously_allow_http_issuer: booleanish.default(false)
     .meta({ description: 'allow a plain-http issuer off loopback (test set-ups only; warns at boot)', env: 'GATEHOUSE_DANGEROUSLY_ALLOW_HTTP_ISSUER' } satisfies FieldNote),
 };
