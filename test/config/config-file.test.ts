@@ -320,6 +320,16 @@ describe('defaults that follow the ports', () => {
   });
 });
 
+describe('the token lifetime from the environment', () => {
+  test('TOKEN_LIFETIME sets it for both apps (docker-compose passes it to each); empty, the default', () => {
+    const config = loadConfig({ TOKEN_LIFETIME: '15m' }, dir);
+    assert.equal(config.authServer.accessTokenTtl, 900);
+    assert.equal(config.resourceServer.maxTokenLifetime, 900, 'the resource server refuses tokens living longer');
+    assert.equal(loadConfig({ TOKEN_LIFETIME: '' }, dir).authServer.accessTokenTtl, 3600);
+    assert.throws(() => loadConfig({ TOKEN_LIFETIME: 'soon' }, dir), /token_lifetime \(from TOKEN_LIFETIME\)/);
+  });
+});
+
 describe('each app loads its own section', () => {
   const cases: Array<[string, string, 'auth-server' | 'resource-server', RegExp]> = [
     ['an auth-server user whose password_env is unset', 'auth_server:\n  builtin:\n    users:\n      - { username: a, password_env: UNSET_PW }\n', 'auth-server', /^Invalid configuration: auth_server\.builtin\.users\.0\.password_env: the environment variable UNSET_PW is not set$/],
