@@ -162,6 +162,19 @@ export class UserStore {
     return (await this.db.all<UserRow>('SELECT * FROM users ORDER BY lower(username)')).map(toUser);
   }
 
+  /**
+   * The users holding `scope` (disabled or not), read inside `tx` with their rows locked until it
+   * ends (PostgreSQL; SQLite's write transaction already excludes every other writer). In a fixed
+   * order, so two transactions taking them never wait on each other crosswise. What a change that
+   * could leave no administrator checks before it is made: two such changes at the same moment,
+   * on two replicas, are decided one after the other.
+   */
+  async holdingForUpdate(scope: string, tx: SqlExecutor): Promise<User[]> {
+    const lock = this.db.dialect === 'postgres' ? ' FOR UPDATE' : '';
+    const rows = await tx.all<UserRow>(`SELECT * FROM users WHERE scopes LIKE ? ORDER BY id${lock}`, [`%${scope}%`]);
+    return rows.map(toUser).filter((user) => user.scopes.includes(scope));
+  }
+
   /** Users whose username or email contains `text` (any case; `%` and `_` are plain characters). */
   async search(text: string): Promise<User[]> {
     const pattern = containsPattern(text);

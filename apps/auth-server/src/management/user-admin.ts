@@ -188,15 +188,15 @@ export class UserAdmin {
   }
 
   /**
-   * Checked again once the change to `user` (an admin before it) is committed: two admins
-   * demoting each other at the same moment, on two replicas, both passed `#refuseLockout`. A
-   * change that left no active admin is undone (`revert`) and refused, so at least one admin
-   * stays: if both look after both committed, both are undone.
+   * Checked again inside the transaction that takes admin power from `user`, before the change,
+   * with every admin's row locked (UserStore.holdingForUpdate): two admins demoting each other at
+   * the same moment, on two replicas, both passed `#refuseLockout`; the second to take the lock
+   * sees the first's change, and is refused with nothing of it written (its feed entry and audit
+   * record roll back with it).
    */
-  async #keepAnAdmin(user: User, revert: UserChanges): Promise<void> {
-    if (!isAdmin(user) || (await this.users.list()).some(isAdmin)) return;
-    await this.users.update(user.id, revert);
-    throw lastAdmin(user);
+  async #keepAnAdmin(user: User, tx: SqlExecutor): Promise<void> {
+    const admins = (await this.users.holdingForUpdate(ADMIN_SCOPE, tx)).filter(isAdmin);
+    if (admins.some((admin) => admin.id === user.id) && !admins.some((admin) => admin.id !== user.id)) throw lastAdmin(user);
   }
 
   /** Revokes the user's grants that hold any of `scopes`; how many. */
@@ -218,12 +218,12 @@ export class UserAdmin {
       // what can no longer be used, so a failure (or a crash) part-way leaves no token working;
       // `enable` clears whatever is left before the user can use anything again.
       updated = await this.db.transaction(async (tx) => {
+        await this.#keepAnAdmin(user, tx);
         const disabled = await this.#updated(user.id, { disabled: true }, tx);
         await this.revocations.revokeSubject(user.id, tx);
         await this.audit.record({ event: 'user.disabled', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username } }, tx);
         return disabled;
       });
-      await this.#keepAnAdmin(user, { disabled: false });
     }
     // Also for a user disabled already: what an attempt that stopped part-way left (the CLI's
     // `users disable` again). Each step finds nothing left to do the second time.
@@ -287,7 +287,7 @@ export class UserAdmin {
   async enable(idOrUsername: UserName, by: ChangedBy): Promise<User> {
     const user = await this.get(idOrUsername);
     if (!user.disabled) return user;
-    await this.grants.revokeAll({ accountId: user.id }, by, 'user disabled');
+    await this.grants.revokeAll({ accountId: user.id }, by, 'left by an unfinished disable of the user');
     await this.models.deleteSessions(user.id);
     return this.db.transaction(async (tx) => {
       const updated = await this.#updated(user.id, { disabled: false }, tx);
@@ -335,16 +335,20 @@ export class UserAdmin {
     // Every scope the user will lack, not only those this call removes: an earlier version
     // committed the scopes first, and may have left such grants. A grant never holds a scope its
     // user did not have when granting.
+    // (Two admins taking mcp:admin from each other at the same moment: the one refused by
+    // `#keepAnAdmin` below has had those grants revoked already; they connect again.)
     const lacking = MCP_SCOPES.filter((s) => !scopes.includes(s));
     const reason = `scope ${(removed.length > 0 ? removed : lacking).join(' ')} removed from the user`;
     let grantsRevoked = await this.#revokeHolding(user.id, lacking, by, reason);
     // From here the next refresh on any replica is capped by the new scopes (create-provider.ts).
+    // The audit record counts the grants revoked up to the change; those the second pass below
+    // finds are each in the log as grant.revoked, with the same reason.
     const updated = await this.db.transaction(async (tx) => {
+      if (removed.includes(ADMIN_SCOPE)) await this.#keepAnAdmin(user, tx);
       const changed = await this.#updated(user.id, { scopes }, tx);
       await this.audit.record({ event: 'user.scopes_changed', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, from: user.scopes, to: scopes, grants_revoked: grantsRevoked } }, tx);
       return changed;
     });
-    if (removed.includes(ADMIN_SCOPE)) await this.#keepAnAdmin(user, { scopes: user.scopes });
     if (removed.length > 0) {
       // Another replica, or the server beside the CLI, may answer from its copy of the user as it
       // was for up to USER_FRESH_MS (user-store.ts) and make a grant with a removed scope meanwhile
