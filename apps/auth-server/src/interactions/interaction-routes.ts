@@ -24,6 +24,7 @@ import type { Clock } from '../../../shared/clock.ts';
 import type { ConnectionRecorder } from '../../../shared/connection-events.ts';
 import { DatabaseUnavailableError } from '../../../shared/storage/database-unavailable-error.ts';
 import type { PasswordHasher } from '../accounts/password-hasher.ts';
+import { TurnsPerClient } from '../accounts/turns-per-client.ts';
 import type { SignInRecorder } from '../audit/record-sign-in.ts';
 import type { SignInThrottle } from '../accounts/sign-in-throttle.ts';
 import { UserStore, type User } from '../accounts/user-store.ts';
@@ -74,6 +75,8 @@ export interface InteractionDeps {
 const FORM_LIMIT = 4096;
 const RECENT_REGISTRATION_SECONDS = 10 * 60;
 const SIGN_IN_FAILED = 'Incorrect username or password.';
+/** Password compares one client address has in the hashing queue at once (a double click is two). */
+const COMPARES_PER_CLIENT = 2;
 
 /** The interaction this browser's cookie points at; it must be `uid` (default: the route's). */
 export async function loadInteraction(ctx: Context, provider: Provider, prompt?: 'login' | 'consent', uid: string = ctx.params.uid!): Promise<Interaction> {
@@ -121,6 +124,7 @@ function redirectDestination(redirectUri: string): { host?: string; appScheme?: 
 
 export function interactionRoutes(deps: InteractionDeps): Router {
   const { provider, users, hasher, throttle, csrf, render } = deps;
+  const compareTurns = new TurnsPerClient(COMPARES_PER_CLIENT);
   const router = new Router();
   const purpose = (uid: string) => `interaction:${uid}`;
 
@@ -211,7 +215,8 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const client = clientAddressKey(ctx.ip);
     const { locked, delayMs } = await throttle.attempt(username, client, user?.id);
     // A locked attempt still pays for a (dummy) compare, so it looks and takes like any failure.
-    const passwordOk = await hasher.verifyOrDummy(password, locked ? undefined : user?.passwordHash);
+    // Each address takes its turn (turns-per-client.ts).
+    const passwordOk = await compareTurns.run(client, () => hasher.verifyOrDummy(password, locked ? undefined : user?.passwordHash));
     if (!UserStore.isActive(user) || !passwordOk || locked) {
       deps.onSignIn?.(locked ? 'locked' : 'failure');
       await deps.recordSignIn?.(ctx, {
