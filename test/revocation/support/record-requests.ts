@@ -1,6 +1,7 @@
 /**
  * Counts the requests an app serves, from the one log line its outermost middleware
- * (observeRequests) writes per request: a logger for the app under test whose lines are kept.
+ * (observeRequests) writes per request: a logger for the app under test whose lines are kept. At
+ * debug, where the revocation feed's answered polls (and health probes) are logged.
  */
 import { createLogger, type Logger } from '../../../apps/shared/logger.ts';
 
@@ -12,7 +13,7 @@ export interface ServedRequest {
 
 export function recordRequests(name: string): { logger: Logger; served: ServedRequest[] } {
   const served: ServedRequest[] = [];
-  const logger = createLogger(name, 'info', {
+  const logger = createLogger(name, 'debug', {
     write(line: string) {
       const entry = JSON.parse(line) as { msg?: string } & Partial<ServedRequest>;
       if (entry.msg === 'request') served.push({ method: entry.method!, path: entry.path!, status: entry.status! });
