@@ -119,6 +119,51 @@ describe('progress, cancellation, sampling and logging through the gateway', { t
     assert.equal(resultText(await other.callTool({ name: 'everything__echo', arguments: { message: 'next' } })), 'Echo: next');
   });
 
+  test('a request without a session (2026-07-28) still running when its user is disabled ends with an error at once, cancelled at the server', { timeout: 15_000 }, async () => {
+    const sub = randomUUID();
+    const token = await issuer.mint({ claims: { sub } });
+    const other = await connect();
+    const count = async () => ((await other.callTool({ name: 'scripted__cancellations', arguments: {} })).structuredContent as { cancelled: number }).cancelled;
+    const before = await count();
+    const response = await fetch(server.mcpUrl, {
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', Authorization: `Bearer ${token}`,
+        'MCP-Protocol-Version': '2026-07-28', 'Mcp-Method': 'tools/call', 'Mcp-Name': 'scripted__wait-for-cancel',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0', id: 7, method: 'tools/call',
+        params: {
+          name: 'scripted__wait-for-cancel', arguments: {},
+          _meta: {
+            progressToken: 'p1',
+            'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+            'io.modelcontextprotocol/clientInfo': { name: 'stateless-client', version: '1.0.0' },
+            'io.modelcontextprotocol/clientCapabilities': {},
+          },
+        },
+      }),
+    });
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type') ?? '', /text\/event-stream/);
+    // The server says it has started (a progress event): the user is disabled while it runs.
+    let text = '';
+    const decoder = new TextDecoder();
+    const reader = response.body!.getReader();
+    for (let read = await reader.read(); !read.done; read = await reader.read()) {
+      text += decoder.decode(read.value, { stream: true });
+      if (text.includes('notifications/progress') && !text.includes('"revoked"')) {
+        issuer.revoke('sub', sub);
+        text += '"revoked"';
+      }
+    }
+    const last = JSON.parse(text.trim().split('\n').filter((line) => line.startsWith('data: ')).at(-1)!.slice(6)) as { id: number; error?: { code: number; message: string } };
+    assert.equal(last.id, 7);
+    assert.equal(last.error?.code, ErrorCode.ConnectionClosed);
+    assert.match(last.error?.message ?? '', /no longer accepted/);
+    await waitFor('the server to see the cancellation', async () => (await count()) === before + 1, 5000);
+  });
+
   test('a server flooding one call with log messages has at most 8 MiB of them relayed, and the call still answers', { timeout: 30_000 }, async () => {
     const client = await connect();
     let relayed = 0;

@@ -198,6 +198,12 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   // The MCP endpoint's chain, run in this order (serve-mcp-endpoint.ts). Each step answers on its
   // own or passes on.
   const originGuard = guardOrigin(config.allowedOrigins);
+  const watchStream = dangerouslyDisableAuthentication ? undefined : watchStreamToken({
+    verify: (token) => verifier.verifyAccessToken(token),
+    // As often as the feed is read, so a revocation ends a stream about as soon as it refuses a request.
+    intervalMs: config.revocation.pollInterval * 1000,
+    logger,
+  });
   const mcpEndpoint = serveMcpEndpoint({
     guardOrigin: originGuard, // 403 unknown Origin; CORS; preflight
     authenticate, // 401 no or bad token; 503 key set unreachable
@@ -210,14 +216,10 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
       onToolCall,
       onStepUp: (req, auth, refused) => connectionSteps.steppedUp(req, auth, refused),
     }), // 403 insufficient_scope
-    serveStatelessRequest: serveStatelessRequest(statelessRequestAnswerer(createServer), logger), // 2026-07-28: no session
+    // 2026-07-28: no session; a request still running ends once its token is refused.
+    serveStatelessRequest: serveStatelessRequest(statelessRequestAnswerer(createServer), logger, watchStream),
     // 404 unknown session; a GET or POST stream ends once its token is refused; the rest is the SDK transport's.
-    serveMcpRequest: serveMcpRequest(sessions, logger, dangerouslyDisableAuthentication ? undefined : watchStreamToken({
-      verify: (token) => verifier.verifyAccessToken(token),
-      // As often as the feed is read, so a revocation ends a stream about as soon as it refuses a request.
-      intervalMs: config.revocation.pollInterval * 1000,
-      logger,
-    })),
+    serveMcpRequest: serveMcpRequest(sessions, logger, watchStream),
   });
 
   // What the admin pages show of the gateway: the same guard and token check, and mcp:admin.

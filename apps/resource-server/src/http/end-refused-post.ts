@@ -23,15 +23,19 @@ import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
 
 const REASON = 'the access token this request was sent with is no longer accepted (expired or revoked)';
 
+/** The answer to a request ended because its access token is refused while it runs. */
+export function refusedTokenAnswer<Id extends string | number | null>(id: Id) {
+  // ConnectionClosed: the server ended this request's exchange, for the reason given.
+  return { jsonrpc: '2.0' as const, id, error: { code: ErrorCode.ConnectionClosed, message: `Request ended: ${REASON}` } };
+}
+
 export function endRefusedPost(transport: Transport, res: ServerResponse, auth: AuthInfo, rpcBody: unknown): void {
   const ids = (Array.isArray(rpcBody) ? rpcBody : [rpcBody]).map(requestIdOf).filter((id) => id !== undefined);
   for (const requestId of ids) {
     transport.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId, reason: REASON } }, { authInfo: auth });
   }
   if (!Array.isArray(rpcBody) && ids.length === 1) {
-    // ConnectionClosed: the server ended this request's exchange, for the reason given.
-    const answer = { jsonrpc: '2.0' as const, id: ids[0]!, error: { code: ErrorCode.ConnectionClosed, message: `Request ended: ${REASON}` } };
-    transport.send(answer).catch(() => { /* answered already: its stream is gone */ });
+    transport.send(refusedTokenAnswer(ids[0]!)).catch(() => { /* answered already: its stream is gone */ });
     return;
   }
   if (!res.writableEnded) res.end();

@@ -11,6 +11,9 @@
  * - No session: an `Mcp-Session-Id` the client sends anyway is ignored, and none is issued
  *   (§Backward Compatibility: "ignore it, and do not mint or echo session IDs").
  * - The client closing the request cancels it (§Cancellation); nothing is written after that.
+ * - So does its access token being refused while it runs (expired or revoked), when `watch` is
+ *   given (watch-stream-token.ts): the request is answered with an error at once
+ *   (end-refused-post.ts says why).
  * - A failure is answered `-32603 Internal error` and logged, never with its message.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -19,10 +22,12 @@ import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
 import type { AnswerStatelessRequest, StatelessRequest } from '../mcp/answer-stateless-request.ts';
 import { JSON_RPC_ERROR } from '../mcp/modern-protocol.ts';
 import { answerJson } from './answer-json.ts';
+import { refusedTokenAnswer } from './end-refused-post.ts';
+import type { WatchStreamToken } from './watch-stream-token.ts';
 
 export type ServeStatelessRequest = (req: IncomingMessage, res: ServerResponse, auth: VerifiedAccessToken, request: StatelessRequest) => Promise<void>;
 
-export function serveStatelessRequest(answer: AnswerStatelessRequest, logger: Logger): ServeStatelessRequest {
+export function serveStatelessRequest(answer: AnswerStatelessRequest, logger: Logger, watch?: WatchStreamToken): ServeStatelessRequest {
   return async function serveStatelessRequestStep(_req, res, auth, request) {
     const closed = new AbortController();
     const onClose = () => {
@@ -30,6 +35,12 @@ export function serveStatelessRequest(answer: AnswerStatelessRequest, logger: Lo
     };
     res.once('close', onClose);
     let streaming = false;
+    watch?.(res, auth, () => {
+      closed.abort();
+      const ended = refusedTokenAnswer(request.message.id ?? null);
+      if (streaming) res.end(sseEvent(ended));
+      else answerJson(res, 200, ended);
+    });
     const onProgress = (notification: Record<string, unknown>) => {
       if (closed.signal.aborted) return;
       if (!streaming) {
@@ -51,6 +62,7 @@ export function serveStatelessRequest(answer: AnswerStatelessRequest, logger: Lo
       }
       answerJson(res, answered.status, answered.body);
     } catch (err) {
+      if (closed.signal.aborted) return; // ended meanwhile: answered, or nobody to answer
       logger.error({ err, method: request.message.method }, 'a stateless mcp request failed');
       if (res.headersSent) res.destroy();
       else answerJson(res, 500, { jsonrpc: '2.0', id: request.message.id ?? null, error: { code: JSON_RPC_ERROR.internalError, message: 'Internal error' } });
