@@ -25,6 +25,7 @@ describe('a shortened tool name on a gateway process that has not listed the ser
   const alice = { sub: randomUUID(), preferred_username: 'alice', client_id: 'claude-desktop' };
   const short = gatewayName('scripted', LONG_TOOL_NAME);
   const unscoped = gatewayName('unscoped', LONG_TOOL_NAME);
+  const writeOnly = gatewayName('writeonly', LONG_TOOL_NAME);
 
   before(async () => {
     issuer = await startTestIssuer();
@@ -34,10 +35,11 @@ describe('a shortened tool name on a gateway process that has not listed the ser
         servers: [
           stdioServer('scripted', SCRIPTED, [], { scopes: { default: 'mcp:read', tools: { [LONG_TOOL_NAME]: 'mcp:write' } } }),
           stdioServer('unscoped', SCRIPTED),
+          stdioServer('writeonly', SCRIPTED, [], { scopes: { default: 'mcp:write', tools: {} } }),
         ],
       },
     });
-    await waitForServers(server.baseUrl, { scripted: 'ready', unscoped: 'ready' });
+    await waitForServers(server.baseUrl, { scripted: 'ready', unscoped: 'ready', writeonly: 'ready' });
   });
   after(async () => {
     for (const client of clients) await client.close();
@@ -68,5 +70,20 @@ describe('a shortened tool name on a gateway process that has not listed the ser
     const { client } = await connectAs(server.mcpUrl, token);
     clients.push(client);
     assert.equal(resultText(await client.callTool({ name: unscoped, arguments: {} })), 'long name reached');
+  });
+
+  // Only the check after the server is listed can refuse this one: the check before the MCP
+  // server cannot route the name.
+  test('a tool without its own scope, on a server whose default the token lacks, is still refused once its server is listed, and not run', { timeout: 15_000 }, async () => {
+    const token = await issuer.mint({ claims: { ...alice, scope: 'mcp:read' } });
+    const { client, transport } = await connectAs(server.mcpUrl, token);
+    clients.push(client);
+    const response = await rpc(server.mcpUrl, token, transport.sessionId, 'tools/call', { name: writeOnly, arguments: {} });
+    const body = await response.text();
+    assert.ok(response.status === 403 || /needs the mcp:write scope/.test(body), `refused: ${response.status} ${body}`);
+    assert.doesNotMatch(body, /long name reached/, 'the server did not run it');
+    await server.audit.flush();
+    const [row] = await server.db.all<{ outcome: string }>('SELECT outcome FROM tool_calls WHERE tool = ?', [writeOnly]);
+    assert.equal(row?.outcome, 'denied');
   });
 });
