@@ -1,8 +1,9 @@
 /**
  * Password compares take turns per client address: a burst of sign-ins from one address (within
- * its rate limit) holds at most two places in the hashing queue, so a sign-in from another address
- * is compared after at most two of the burst's, not after all of them. One hashing thread at
- * bcrypt cost 12, real forms over HTTP, client addresses given by X-Forwarded-For (trust_proxy).
+ * its rate limit) holds at most one place per hashing thread in the hashing queue, two at least,
+ * so a sign-in from another address is compared after at most two of the burst's (one thread
+ * here), not after all of them. One hashing thread at bcrypt cost 12, real forms over HTTP, client
+ * addresses given by X-Forwarded-For (trust_proxy).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -64,6 +65,35 @@ describe('password compares, one address\'s burst against another\'s sign-in', (
     assert.match(answers.at(-1)!.html, /Allow access/, 'the admin signed in');
     for (const answer of answers.slice(0, BURST)) assert.match(answer.html, /Incorrect username or password\./);
     assert.ok(finished.indexOf('admin') <= 2, `answered after at most two of the burst: ${finished.join(', ')}`);
+  });
+});
+
+describe('password compares of one address, with three hashing threads', () => {
+  let server: TestAuthServer;
+  let client: RegisteredClient;
+  before(async () => {
+    server = await startAuthServer({
+      configure(config) {
+        config.authServer.bcryptCost = 12;
+        config.authServer.passwordHashThreads = 3;
+      },
+    });
+    client = await registerClient(server.issuer);
+  });
+  after(() => server.close());
+
+  test('one address may still use every thread (an office behind one NAT signing in)', { timeout: 60_000 }, async () => {
+    const pages = await Promise.all(Array.from({ length: 4 }, async () => {
+      const browser = new Browser(server.issuer);
+      return { browser, page: await browser.navigate(authorizeUrl(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE }, createPkce().challenge)) };
+    }));
+    const signIns = pages.map(({ browser, page }, i) => browser.navigate(new URL(formAction(page.html), page.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ csrf: inputValue(page.html, 'csrf')!, username: `someone-${i}`, password: 'a wrong password' }),
+    }));
+    await waitFor('three compares at once', () => server.auth.hasher.stats().filter((worker) => worker.busy).length === 3, 10_000);
+    await Promise.all(signIns);
   });
 });
 

@@ -94,6 +94,11 @@ export class PasswordHasher {
     return ok && Boolean(hash);
   }
 
+  /** Hashing worker threads. */
+  get threads(): number {
+    return this.#pool.size;
+  }
+
   /** Each hashing worker: its thread ids, jobs served, busy or not (tests, diagnostics). */
   stats(): HashWorkerStats[] {
     return this.#pool.stats();

@@ -4,8 +4,9 @@
  * queue: one address that POSTed a burst of sign-ins within its rate limit (120 at once by
  * default) put them all ahead of everyone else's, and an administrator's sign-in from another
  * address took 6.8 s instead of 0.25 s behind 24 of them. Now an address holds at most `limit`
- * places in that queue, so another's sign-in waits for at most `limit` compares per address
- * sending at the moment, and a burst only delays its own sender.
+ * places in that queue (as many as there are hashing threads, interaction-routes.ts), so
+ * another's sign-in waits for at most one round of compares per address sending at the moment,
+ * and a burst only delays its own sender.
  */
 export class TurnsPerClient {
   readonly #limit: number;

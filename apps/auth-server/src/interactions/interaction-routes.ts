@@ -75,8 +75,12 @@ export interface InteractionDeps {
 const FORM_LIMIT = 4096;
 const RECENT_REGISTRATION_SECONDS = 10 * 60;
 const SIGN_IN_FAILED = 'Incorrect username or password.';
-/** Password compares one client address has in the hashing queue at once (a double click is two). */
-const COMPARES_PER_CLIENT = 2;
+/**
+ * Password compares one client address has in the hashing queue at once: as many as there are
+ * hashing threads (one address may still use every core, as a bench or an office behind one NAT
+ * does), and two at least (a double click is two).
+ */
+const MIN_COMPARES_PER_CLIENT = 2;
 
 /** The interaction this browser's cookie points at; it must be `uid` (default: the route's). */
 export async function loadInteraction(ctx: Context, provider: Provider, prompt?: 'login' | 'consent', uid: string = ctx.params.uid!): Promise<Interaction> {
@@ -124,7 +128,7 @@ function redirectDestination(redirectUri: string): { host?: string; appScheme?: 
 
 export function interactionRoutes(deps: InteractionDeps): Router {
   const { provider, users, hasher, throttle, csrf, render } = deps;
-  const compareTurns = new TurnsPerClient(COMPARES_PER_CLIENT);
+  const compareTurns = new TurnsPerClient(Math.max(MIN_COMPARES_PER_CLIENT, hasher.threads));
   const router = new Router();
   const purpose = (uid: string) => `interaction:${uid}`;
 
