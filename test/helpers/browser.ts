@@ -4,7 +4,7 @@
  * leaves it (the client's callback), which it returns without fetching.
  */
 
-interface Cookie {
+export interface Cookie {
   name: string;
   value: string;
   path: string;
@@ -51,6 +51,20 @@ export class Browser {
 
   hasCookie(name: string): boolean {
     return [...this.#jar(this.origin).values()].some((c) => c.name === name);
+  }
+
+  /** Every cookie the auth-server set, with its path (an attacker copying them from their own browser). */
+  cookies(): Cookie[] {
+    return [...this.#jar(this.origin).values()].map((c) => ({ ...c }));
+  }
+
+  /**
+   * Sets a cookie as another host could (a sibling subdomain's cookie for the parent domain, or a
+   * man-in-the-middle on http): never a `__Host-` one, which browsers take only from the host itself.
+   */
+  plant(cookie: Cookie): void {
+    if (/^__host-/i.test(cookie.name)) throw new Error(`no other host can set ${cookie.name}`);
+    this.#jar(this.origin).set(`${cookie.name};${cookie.path}`, { ...cookie });
   }
 
   clearCookies(): void {

@@ -12,8 +12,13 @@
  *   cannot be replayed on the right path. The shared /oauth/callback is accepted only while there
  *   is a single upstream (no mix-up is possible then).
  * - The `state` must be one we issued, to this browser: the start sets a random binding cookie
- *   (SameSite=Lax, so it comes back on the upstream's redirect; path-scoped to the callbacks)
- *   whose value is stored with the state. A callback URL replayed in another browser is refused.
+ *   (SameSite=Lax, so it comes back on the upstream's redirect) whose value is stored with the
+ *   state. A callback URL replayed in another browser is refused. On https the cookie is named
+ *   `__Host-` (Secure, Path=/, no Domain, RFC 6265bis §4.1.3.2): otherwise a sibling host
+ *   (evil.example.com beside auth.example.com) could plant the attacker's own binding in a
+ *   victim's browser and send it to the attacker's callback URL, which signed that browser in as
+ *   the attacker with no click (login CSRF; the next connector was then granted as the attacker).
+ *   On http no prefix is possible; the cookie is then path-scoped to the callbacks.
  * - RFC 9207 `iss`: openid-client (oauth4webapi `validateAuthResponse`) requires it when the
  *   upstream's metadata sets `authorization_response_iss_parameter_supported`, and compares it
  *   with the upstream's issuer whenever it is present, before the token request. Error responses
@@ -73,7 +78,9 @@ export interface FederatedSignInDeps {
 }
 
 const LOGIN_TTL_SECONDS = 600;
-const BINDING_COOKIE = 'gatehouse.federated';
+/** The browser binding cookie: its name and path on http, and on https (`__Host-`, see the header). */
+const BINDING_COOKIE = { name: 'gatehouse.federated', path: SHARED_CALLBACK_PATH };
+const SECURE_BINDING_COOKIE = { name: '__Host-gatehouse.federated', path: '/' };
 /** openid-client's default clockTolerance, which its own ID token time checks allow. */
 const CLOCK_TOLERANCE_SECONDS = 30;
 
@@ -119,14 +126,15 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
   }
   const soleUpstream = upstreams.list().length === 1 ? upstreams.list()[0] : undefined;
   const secure = deps.issuer.startsWith('https:');
+  const bindingCookie = secure ? SECURE_BINDING_COOKIE : BINDING_COOKIE;
 
   /** This browser's binding value, created on first use. */
   function browserBinding(ctx: Context): string {
-    let binding = ctx.cookies.get(BINDING_COOKIE);
+    let binding = ctx.cookies.get(bindingCookie.name);
     if (!binding || !/^[A-Za-z0-9_-]{43}$/.test(binding)) {
       binding = randomBytes(32).toString('base64url');
-      ctx.cookies.set(BINDING_COOKIE, binding, {
-        httpOnly: true, sameSite: 'lax', secure, path: SHARED_CALLBACK_PATH, maxAge: LOGIN_TTL_SECONDS * 1000, signed: false, overwrite: true,
+      ctx.cookies.set(bindingCookie.name, binding, {
+        httpOnly: true, sameSite: 'lax', secure, path: bindingCookie.path, maxAge: LOGIN_TTL_SECONDS * 1000, signed: false, overwrite: true,
       });
     }
     return binding;
@@ -138,7 +146,7 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
   }
 
   function sameBrowser(ctx: Context, expectedHash: string): boolean {
-    const actual = Buffer.from(hashBinding(ctx.cookies.get(BINDING_COOKIE) ?? ''));
+    const actual = Buffer.from(hashBinding(ctx.cookies.get(bindingCookie.name) ?? ''));
     const wanted = Buffer.from(expectedHash);
     return actual.length === wanted.length && timingSafeEqual(actual, wanted);
   }

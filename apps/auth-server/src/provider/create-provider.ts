@@ -196,7 +196,9 @@ export function createProvider(deps: ProviderDeps): Provider {
       // sign-in for the victim's browser, on a longer path that is sent first, and the victim's
       // next connector was granted as the attacker (login CSRF). The interaction cookies are
       // path-scoped, which `__Host-` forbids; planted, they only start a flow the victim's browser
-      // must still finish itself. On http no prefix is possible.
+      // must still finish itself: every step that finishes one checks a `__Host-` cookie too (the
+      // CSRF cookie on the sign-in and consent forms, the browser binding on the federated callback,
+      // federated-sign-in-routes.ts). On http no prefix is possible.
       ...(secureCookies ? { names: { session: SECURE_SESSION_COOKIE } } : {}),
       long: { signed: true, httpOnly: true, sameSite: 'lax', secure: secureCookies },
       short: { signed: true, httpOnly: true, sameSite: 'lax', secure: secureCookies },
