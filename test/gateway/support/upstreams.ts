@@ -22,6 +22,8 @@ export const HOSTILE_NAMES_SERVER = fileURLToPath(new URL('../fixtures/hostile-n
 export const NOISY_STDERR = fileURLToPath(new URL('../fixtures/noisy-stderr-server.mjs', import.meta.url));
 /** test/gateway/fixtures/long-list-server.mjs: a tools/list of `pages` pages of `perPage` tools (arguments). */
 export const LONG_LIST = fileURLToPath(new URL('../fixtures/long-list-server.mjs', import.meta.url));
+/** test/gateway/fixtures/echoing-credentials-server.mjs: quotes its API_KEY in stderr and its initialize error. */
+export const ECHOING_CREDENTIALS = fileURLToPath(new URL('../fixtures/echoing-credentials-server.mjs', import.meta.url));
 /** test/gateway/fixtures/refusing-server.mjs: refuses initialize with a 100,000-character message, and exits. */
 export const REFUSING = fileURLToPath(new URL('../fixtures/refusing-server.mjs', import.meta.url));
 

@@ -20,6 +20,7 @@ import { HttpClientTransport } from './http-client-transport.ts';
 import type { IdentityTokens } from './identity-tokens.ts';
 import { scopesServerMaySee, type CallContext, type ListChangeListener, type Upstream, type UpstreamStatus } from './upstream.ts';
 import { UpstreamConnection } from './upstream-connection.ts';
+import { credentialsAmong } from './redact-credentials.ts';
 import { causes, describeConnectionFailure, UpstreamUnavailableError } from './upstream-errors.ts';
 
 export interface HttpUpstreamOptions {
@@ -36,6 +37,8 @@ interface UpstreamSession {
   /** The caller's latest token: a session outlives one token when the client refreshes. */
   caller: VerifiedAccessToken;
   transport?: HttpClientTransport;
+  /** The identity token last sent for the caller (forward_identity). */
+  identityToken?: string;
 }
 
 const PROBE_INTERVAL_MS = 30_000;
@@ -83,7 +86,7 @@ export class HttpUpstream implements Upstream {
       this.#sessions.delete(sessionKey);
     }
     const session: UpstreamSession = { caller, connection: Promise.resolve(undefined as never) };
-    session.transport = this.#transport(() => session.caller);
+    session.transport = this.#transport(() => session.caller, (token) => (session.identityToken = token));
     const forget = () => {
       if (this.#sessions.get(sessionKey) === session) this.#sessions.delete(sessionKey);
     };
@@ -95,6 +98,7 @@ export class HttpUpstream implements Upstream {
       onListChanged: (kind) => this.#options.onListChanged(kind, { sessionKey }),
       dedicated: true,
       onClose: forget,
+      credentials: () => this.#credentials(session.identityToken),
     }).then((connection) => {
       this.#reachable();
       return connection;
@@ -128,8 +132,16 @@ export class HttpUpstream implements Upstream {
     await Promise.all([...this.#sessions.keys()].map((key) => this.endSession(key)));
   }
 
-  /** A transport whose every request carries only what this server should see. */
-  #transport(callerOf?: () => VerifiedAccessToken): HttpClientTransport {
+  /** What this server is sent that it must not get to show anyone: its headers, the identity token. */
+  #credentials(identityToken?: string): string[] {
+    return credentialsAmong([...Object.values(this.config.headers), identityToken]);
+  }
+
+  /**
+   * A transport whose every request carries only what this server should see; `sentIdentity` is
+   * told each identity token it sends.
+   */
+  #transport(callerOf?: () => VerifiedAccessToken, sentIdentity?: (token: string) => void): HttpClientTransport {
     const { forwardIdentity, url } = this.config;
     // Lower case, so the transport's own headers (content-type, accept) and the identity replace
     // a configured one of the same name instead of being sent beside it.
@@ -140,6 +152,7 @@ export class HttpUpstream implements Upstream {
       const caller = callerOf();
       try {
         const token = await identity.tokenFor(caller, url, scopesServerMaySee(this.config, caller.scopes), signal);
+        sentIdentity?.(token);
         return { ...configured, authorization: `Bearer ${token}` };
       } catch (err) {
         throw new IdentityTokenError(`Gatehouse could not obtain an identity token for it (${(err as Error).message})`, { cause: err });
@@ -151,7 +164,7 @@ export class HttpUpstream implements Upstream {
   /** Connects once with no caller and disconnects: can the server be reached and initialized? */
   #probe(): void {
     const transport = this.#transport();
-    UpstreamConnection.open({ server: this.config.name, transport, timeoutMs: this.config.timeout * 1000, logger: this.#options.logger })
+    UpstreamConnection.open({ server: this.config.name, transport, timeoutMs: this.config.timeout * 1000, logger: this.#options.logger, credentials: () => this.#credentials() })
       .then(async (connection) => {
         this.#reachable();
         await transport.terminateSession().catch(() => { /* stateless servers have no session to end */ });

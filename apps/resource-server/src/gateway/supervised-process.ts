@@ -5,6 +5,9 @@
  * A call while it is down fails at once with the reason and the time of the next attempt, rather
  * than waiting for the backoff: the caller is told which server is down and why, and other
  * servers' tools are unaffected. A call while it is starting waits for that start.
+ *
+ * Its `env` values count as its credentials: they are taken out of its errors and its stderr
+ * before the gateway quotes or logs them (redact-credentials.ts).
  */
 import type { Readable } from 'node:stream';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -12,6 +15,7 @@ import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { StdioServerConfig } from '../../../shared/config/gateway-servers.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import { readBoundedLines } from './read-bounded-lines.ts';
+import { credentialsAmong, redactText } from './redact-credentials.ts';
 import { UpstreamConnection } from './upstream-connection.ts';
 import { cutReason, UpstreamUnavailableError } from './upstream-errors.ts';
 
@@ -37,6 +41,8 @@ export interface SupervisedProcessOptions {
 export class SupervisedProcess {
   readonly #options: SupervisedProcessOptions;
   readonly #clock: Clock;
+  /** Its `env` values, taken out of its errors and stderr before they are quoted (redact-credentials.ts). */
+  readonly #credentials: readonly string[];
   #state: ProcessState = 'stopped';
   #reason: string | undefined;
   #connection: UpstreamConnection | undefined;
@@ -49,6 +55,7 @@ export class SupervisedProcess {
   constructor(options: SupervisedProcessOptions) {
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
+    this.#credentials = credentialsAmong(Object.values(options.config.env));
   }
 
   get state(): ProcessState {
@@ -117,6 +124,7 @@ export class SupervisedProcess {
         logger,
         onListChanged: this.#options.onListChanged,
         onClose: () => this.#exited(opened, startedAt),
+        credentials: () => this.#credentials,
       });
       if (this.#stopped) {
         await connection.close();
@@ -159,7 +167,7 @@ export class SupervisedProcess {
     if (!stderr) return;
     const server = this.#options.config.name;
     readBoundedLines(stderr, MAX_LOG_LINE, (line, cut) => {
-      this.#options.logger.info({ server, stderr: cut ? `${line}…` : line }, 'mcp server stderr');
+      this.#options.logger.info({ server, stderr: redactText(cut ? `${line}…` : line, this.#credentials) }, 'mcp server stderr');
     });
   }
 }

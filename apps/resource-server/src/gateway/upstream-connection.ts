@@ -42,6 +42,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { z } from 'zod';
 import type { Logger } from '../../../shared/logger.ts';
+import { redactError } from './redact-credentials.ts';
 
 export type ListKind = 'tools' | 'prompts' | 'resources' | 'resourceTemplates';
 
@@ -96,6 +97,11 @@ export interface UpstreamConnectionOptions {
   onClose?: () => void;
   /** The connection serves one client session only: between calls, notifications go to it. */
   dedicated?: boolean;
+  /**
+   * The credentials sent to the server (credentialsAmong): taken out of every error it answers
+   * (initialize, a list, a call) before anyone quotes it (redact-credentials.ts).
+   */
+  credentials?: () => readonly string[];
 }
 
 const CLIENT_INFO = { name: 'gatehouse-gateway', version: '0.1.0' };
@@ -129,9 +135,14 @@ export class UpstreamConnection {
       await connection.client.connect(options.transport, { timeout: options.timeoutMs });
     } catch (err) {
       await connection.close();
-      throw err;
+      throw connection.#redacted(err);
     }
     return connection;
+  }
+
+  /** `err` without the credentials this connection sends. */
+  #redacted(err: unknown): unknown {
+    return this.#options.credentials ? redactError(err, this.#options.credentials()) : err;
   }
 
   get closed(): boolean {
@@ -170,6 +181,8 @@ export class UpstreamConnection {
     try {
       const sent = upstreamToken === undefined ? params : { ...params, _meta: { ...(params._meta as object | undefined), progressToken: upstreamToken } };
       return await this.client.request({ method, params: sent } as never, schema, { signal, timeout: this.#options.timeoutMs });
+    } catch (err) {
+      throw this.#redacted(err);
     } finally {
       this.#inFlight.delete(caller);
       // Progress read just before the result is handled by now (its microtask came first).
@@ -181,7 +194,9 @@ export class UpstreamConnection {
   list(kind: ListKind): Promise<ListItem[]> {
     let cached = this.#lists.get(kind);
     if (!cached) {
-      cached = this.#fetchList(kind);
+      cached = this.#fetchList(kind).catch((err: unknown) => {
+        throw this.#redacted(err);
+      });
       this.#lists.set(kind, cached);
       cached.catch(() => this.#lists.delete(kind));
     }
