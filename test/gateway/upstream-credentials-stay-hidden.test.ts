@@ -1,7 +1,7 @@
 /**
  * An MCP server that quotes back the credentials the gateway sends it (its configured headers, a
  * stdio server's `env`), as servers do in "invalid API key …" errors, does not hand them to
- * callers, to the log or to the admin's servers list: a review reproduced a caller with plain
+ * callers, to the log or to the admin's servers list, nor the identity token it is sent for a caller: a review reproduced a caller with plain
  * mcp:read reading the gateway's bearer token for a server, and a stdio server's API key, in the
  * tool errors the gateway wrote, and both in its warnings and GET /gateway/servers. Real servers:
  * two scripted Streamable HTTP servers and a stdio process.
@@ -23,7 +23,9 @@ import { ECHOING_CREDENTIALS, httpServer, stdioServer } from './support/upstream
 const BEARER = 'upstream-bearer-0123456789abcdef';
 const API_KEY_HEADER = 'header-api-key-9876543210';
 const STDIO_API_KEY = 'stdio-env-api-key-13579';
-const SECRETS = [BEARER, API_KEY_HEADER, STDIO_API_KEY];
+/** The identity token a forward_identity server is sent (from a stand-in for the token exchange). */
+const IDENTITY_TOKEN = 'identity-token-for-the-caller-24680';
+const SECRETS = [BEARER, API_KEY_HEADER, STDIO_API_KEY, IDENTITY_TOKEN];
 
 /** What a server that echoes its request's credentials writes: the whole header, and the bare token. */
 function echo(headers: Record<string, string | string[] | undefined>): { message: string; data: unknown } {
@@ -50,10 +52,11 @@ describe('an MCP server quoting back the credentials the gateway sends it', { ti
   before(async () => {
     issuer = await startTestIssuer();
     // Refuses initialize, quoting what it was sent.
-    const refusing = scriptedHttpUpstream((request) => {
+    const refusingServer = () => scriptedHttpUpstream((request) => {
       if (request.what === 'initialize') request.answer({ error: { code: -32001, ...echo(request.res.req.headers) } });
       else request.res.writeHead(405).end();
     });
+    const [refusing, forwarding] = [refusingServer(), refusingServer()];
     // Starts, lists one tool, and refuses its call the same way.
     const calling = scriptedHttpUpstream((request) => {
       const { what, message } = request;
@@ -65,21 +68,23 @@ describe('an MCP server quoting back the credentials the gateway sends it', { ti
         request.answer({ error: { code: -32603, ...echo(request.res.req.headers) } });
       } else request.res.writeHead(what === 'GET' ? 405 : 202).end();
     });
-    upstreams.push(refusing, calling);
+    upstreams.push(refusing, forwarding, calling);
     const headers = { Authorization: `Bearer ${BEARER}`, 'X-Api-Key': API_KEY_HEADER };
     const logger = createLogger('resource-server', 'debug', { write: (line: string) => void logLines.push(line) });
     server = await startResourceServer({
       issuer: issuer.issuer,
       logger,
+      identity: { tokenFor: async () => IDENTITY_TOKEN },
       config: {
         servers: [
           httpServer('refusing', await listen(refusing), { headers }),
           httpServer('calling', await listen(calling), { headers }),
+          httpServer('forwarding', await listen(forwarding), { forwardIdentity: true }),
           stdioServer('stdio', ECHOING_CREDENTIALS, [], { env: { API_KEY: STDIO_API_KEY } }),
         ],
       },
     });
-    await waitForServers(server.baseUrl, { refusing: 'down', calling: 'ready', stdio: 'down' });
+    await waitForServers(server.baseUrl, { refusing: 'down', calling: 'ready', stdio: 'down', forwarding: 'down' });
     token = await issuer.mint({ claims: { scope: 'mcp:read mcp:write' } });
     const connected = await connectAs(server.mcpUrl, token);
     client = connected.client;
@@ -108,6 +113,9 @@ describe('an MCP server quoting back the credentials the gateway sends it', { ti
     const refusing = errorText(await client.callTool({ name: 'refusing__anything', arguments: {} }));
     assert.match(refusing, /The refusing server is unavailable: .*authorization=\[redacted\]/);
     assertHidden('the refusing server\'s error', refusing);
+    const forwarding = errorText(await client.callTool({ name: 'forwarding__anything', arguments: {} }));
+    assert.match(forwarding, /The forwarding server is unavailable: .*authorization=Bearer \[redacted\], token \[redacted\]/);
+    assertHidden('the forwarding server\'s error', forwarding);
     const stdio = errorText(await client.callTool({ name: 'stdio__anything', arguments: {} }));
     assert.match(stdio, /The stdio server is unavailable: it failed to start: .*API_KEY=\[redacted\]/);
     assertHidden('the stdio server\'s error', stdio);

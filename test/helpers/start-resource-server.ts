@@ -18,6 +18,7 @@ import { createLogger, type Logger } from '../../apps/shared/logger.ts';
 import type { Registry } from '../../apps/shared/metrics.ts';
 import { createResourceServer } from '../../apps/resource-server/src/create-resource-server.ts';
 import type { AuditStore } from '../../apps/resource-server/src/storage/audit-store.ts';
+import type { IdentityTokens } from '../../apps/resource-server/src/gateway/identity-tokens.ts';
 import { startTestIssuer, TEST_RESOURCE, type TestIssuer } from './test-issuer.ts';
 
 export interface RunningResourceServer {
@@ -52,6 +53,8 @@ export interface StartOptions {
   clock?: Clock;
   /** Where connection events go. Default: the server's own. */
   connectionRecorder?: ConnectionRecorder;
+  /** Issues identity tokens for forward_identity servers (a stand-in for the auth-server's token exchange). */
+  identity?: IdentityTokens;
   /** Default 'sqlite'. 'postgres': a new database in the test cluster, unless `databaseUrl` names one. */
   backend?: TestBackend;
   /** A PostgreSQL database to share with other servers (replicas); implies backend 'postgres'. */
