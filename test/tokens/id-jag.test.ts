@@ -196,7 +196,9 @@ auth_server:
       `${base64url.encode(JSON.stringify({ alg: 'none', typ: 'oauth-id-jag+jwt' }))}.${base64url.encode(JSON.stringify(claims))}.`;
     const now = () => Math.floor(Date.now() / 1000);
 
-    const cases: Array<{ name: string; caller?: () => Caller; assertion: () => Promise<string>; extra?: Record<string, string>; status: number; error: string }> = [
+    // `description`: the refusal's own reason, where another check further on would refuse the same
+    // request with the same error code (it must be this check that refuses it).
+    const cases: Array<{ name: string; caller?: () => Caller; assertion: () => Promise<string>; extra?: Record<string, string>; status: number; error: string; description?: RegExp }> = [
       { name: 'wrong audience', assertion: () => acme.mint({ ...forAgent(), aud: 'https://other-as.example' }), status: 400, error: 'invalid_grant' },
       { name: 'an audience array with another server beside ours', assertion: () => acme.mint(forAgent(), { claims: { aud: [server.issuer, 'https://other-as.example'] } }), status: 400, error: 'invalid_grant' },
       { name: 'wrong resource claim', assertion: () => acme.mint(forAgent({ resource: 'https://other.example/mcp' })), status: 400, error: 'invalid_grant' },
@@ -217,8 +219,9 @@ auth_server:
       { name: 'iat in the future', assertion: () => acme.mint(forAgent(), { claims: { iat: now() + 600, exp: now() + 900 } }), status: 400, error: 'invalid_grant' },
       { name: 'iat older than max_assertion_age, exp still ahead', assertion: () => acme.mint(forAgent(), { claims: { iat: now() - 3600, exp: now() + 300 } }), status: 400, error: 'invalid_grant' },
       { name: 'no jti', assertion: () => acme.mint(forAgent(), { claims: { jti: undefined } }), status: 400, error: 'invalid_grant' },
-      { name: 'client_id of another client', assertion: () => acme.mint({ ...forAgent(), client_id: desktop.client_id }), status: 400, error: 'invalid_grant' },
-      { name: 'a client the IdP does not list (allowed_client_ids)', caller: () => desktop, assertion: () => strict.mint({ ...forAgent(), client_id: desktop.client_id }, { key: 'es256' }), status: 400, error: 'invalid_grant' },
+      { name: 'client_id of another client', assertion: () => acme.mint({ ...forAgent(), client_id: desktop.client_id }), status: 400, error: 'invalid_grant', description: /not the authenticated client/ },
+      // (strict also refuses unknown subjects: without the list's own check this was refused for that.)
+      { name: 'a client the IdP does not list (allowed_client_ids)', caller: () => desktop, assertion: () => strict.mint({ ...forAgent(), client_id: desktop.client_id }, { key: 'es256' }), status: 400, error: 'invalid_grant', description: /may not name this client/ },
       { name: 'a scope this server does not know', assertion: () => acme.mint(forAgent({ scope: 'mcp:read chat.history' })), status: 400, error: 'invalid_grant' },
       { name: 'scope escalation in the request', assertion: () => acme.mint(forAgent({ scope: 'mcp:read' })), extra: { scope: 'mcp:read mcp:admin' }, status: 400, error: 'invalid_scope' },
       { name: 'only scopes the user may not have', assertion: () => acme.mint(forAgent({ sub: 'admin-wannabe', scope: 'mcp:admin' })), status: 400, error: 'invalid_scope' },
@@ -230,11 +233,12 @@ auth_server:
       { name: 'not a JWT', assertion: async () => 'eyJhbGciOi.not-a-jwt', status: 400, error: 'invalid_grant' },
     ];
 
-    for (const { name, caller, assertion, extra, status, error } of cases) {
+    for (const { name, caller, assertion, extra, status, error, description } of cases) {
       test(`refuses ${name} with ${status} ${error}`, async () => {
         const answer = await presentAssertion(server.issuer, caller?.() ?? agent, await assertion(), extra);
         assert.equal(answer.status, status, answer.text);
         assert.equal(answer.body.error, error, answer.text);
+        if (description) assert.match(String(answer.body.error_description), description);
         assertNoStackTrace(answer.text, name);
       });
     }
