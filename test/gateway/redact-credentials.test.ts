@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
-import { credentialsAmong, redactError, redactText } from '../../apps/resource-server/src/gateway/redact-credentials.ts';
+import { credentialsAmong, maskCutCredential, redactError, redactText } from '../../apps/resource-server/src/gateway/redact-credentials.ts';
 
 describe('credentials among configured values', () => {
   const cases: Array<[string, Array<string | undefined>, string[]]> = [
@@ -50,4 +50,15 @@ describe('an upstream error with its credentials taken out', () => {
   test('text without a credential is left as it is', () => {
     assert.equal(redactText('nothing to see', credentials), 'nothing to see');
   });
+});
+
+describe('a stderr line cut at its limit inside a credential', () => {
+  const credentials = credentialsAmong(['sk-live-0123456789']);
+  const cases: Array<[string, string, string]> = [
+    ['cut after its first characters', 'xxxx sk-li', 'xxxx [redacted]'],
+    ['cut one character short of its end', 'xxxx sk-live-012345678', 'xxxx [redacted]'],
+    ['cut after its first three characters (masked although they may be anything)', 'xxxx sk-', 'xxxx [redacted]'],
+    ['ending elsewhere', 'xxxx plain text', 'xxxx plain text'],
+  ];
+  for (const [name, line, expected] of cases) test(name, () => assert.equal(maskCutCredential(line, credentials), expected));
 });

@@ -18,7 +18,7 @@ import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { connectAs, errorText, rpc, waitForServers } from './support/gateway-client.ts';
 import { scriptedHttpUpstream } from './support/scripted-http-upstream.ts';
-import { ECHOING_CREDENTIALS, httpServer, stdioServer } from './support/upstreams.ts';
+import { ECHOING_CREDENTIALS, httpServer, stdioServer, THROWING_TOOL } from './support/upstreams.ts';
 
 const BEARER = 'upstream-bearer-0123456789abcdef';
 const API_KEY_HEADER = 'header-api-key-9876543210';
@@ -81,10 +81,11 @@ describe('an MCP server quoting back the credentials the gateway sends it', { ti
           httpServer('calling', await listen(calling), { headers }),
           httpServer('forwarding', await listen(forwarding), { forwardIdentity: true }),
           stdioServer('stdio', ECHOING_CREDENTIALS, [], { env: { API_KEY: STDIO_API_KEY } }),
+          stdioServer('throwing', THROWING_TOOL, [], { env: { API_KEY: STDIO_API_KEY } }),
         ],
       },
     });
-    await waitForServers(server.baseUrl, { refusing: 'down', calling: 'ready', stdio: 'down', forwarding: 'down' });
+    await waitForServers(server.baseUrl, { refusing: 'down', calling: 'ready', stdio: 'down', forwarding: 'down', throwing: 'ready' });
     token = await issuer.mint({ claims: { scope: 'mcp:read mcp:write' } });
     const connected = await connectAs(server.mcpUrl, token);
     client = connected.client;
@@ -107,6 +108,13 @@ describe('an MCP server quoting back the credentials the gateway sends it', { ti
     const raw = await (await rpc(server.mcpUrl, token, sessionId, 'tools/call', { name: 'calling__leak', arguments: {} })).text();
     assert.match(raw, /refused the call/);
     assertHidden('the raw answer', raw);
+  });
+
+  test('a tool that throws on an MCP SDK server (a result with isError) is quoted without them', async () => {
+    const result = await client.callTool({ name: 'throwing__search', arguments: {} });
+    assert.equal(result.isError, true);
+    assert.match(errorText(result), /401 Unauthorized: invalid API key \[redacted\]/);
+    assertHidden('the tool error', JSON.stringify(result));
   });
 
   test('a server that refuses to start is reported unavailable without them, HTTP or stdio', async () => {

@@ -24,6 +24,8 @@ export const NOISY_STDERR = fileURLToPath(new URL('../fixtures/noisy-stderr-serv
 export const LONG_LIST = fileURLToPath(new URL('../fixtures/long-list-server.mjs', import.meta.url));
 /** test/gateway/fixtures/echoing-credentials-server.mjs: quotes its API_KEY in stderr and its initialize error. */
 export const ECHOING_CREDENTIALS = fileURLToPath(new URL('../fixtures/echoing-credentials-server.mjs', import.meta.url));
+/** test/gateway/fixtures/throwing-tool-server.mjs: its tool `search` throws an error quoting its API_KEY. */
+export const THROWING_TOOL = fileURLToPath(new URL('../fixtures/throwing-tool-server.mjs', import.meta.url));
 /** test/gateway/fixtures/refusing-server.mjs: refuses initialize with a 100,000-character message, and exits. */
 export const REFUSING = fileURLToPath(new URL('../fixtures/refusing-server.mjs', import.meta.url));
 

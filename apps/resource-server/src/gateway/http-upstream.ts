@@ -37,11 +37,16 @@ interface UpstreamSession {
   /** The caller's latest token: a session outlives one token when the client refreshes. */
   caller: VerifiedAccessToken;
   transport?: HttpClientTransport;
-  /** The identity token last sent for the caller (forward_identity). */
-  identityToken?: string;
+  /**
+   * The identity tokens last sent for the caller (forward_identity), newest last: a call sent with
+   * one may fail after another call was sent with its successor.
+   */
+  identityTokens: string[];
 }
 
 const PROBE_INTERVAL_MS = 30_000;
+/** Identity tokens a session remembers sending, to take out of the server's errors. */
+const IDENTITY_TOKENS_KEPT = 8;
 
 export class HttpUpstream implements Upstream {
   readonly config: HttpServerConfig;
@@ -85,8 +90,10 @@ export class HttpUpstream implements Upstream {
       if (this.#sessions.get(sessionKey) !== existing) return this.connectionFor({ sessionKey, caller });
       this.#sessions.delete(sessionKey);
     }
-    const session: UpstreamSession = { caller, connection: Promise.resolve(undefined as never) };
-    session.transport = this.#transport(() => session.caller, (token) => (session.identityToken = token));
+    const session: UpstreamSession = { caller, connection: Promise.resolve(undefined as never), identityTokens: [] };
+    session.transport = this.#transport(() => session.caller, (token) => {
+      if (!session.identityTokens.includes(token)) session.identityTokens = [...session.identityTokens, token].slice(-IDENTITY_TOKENS_KEPT);
+    });
     const forget = () => {
       if (this.#sessions.get(sessionKey) === session) this.#sessions.delete(sessionKey);
     };
@@ -98,7 +105,7 @@ export class HttpUpstream implements Upstream {
       onListChanged: (kind) => this.#options.onListChanged(kind, { sessionKey }),
       dedicated: true,
       onClose: forget,
-      credentials: () => this.#credentials(session.identityToken),
+      credentials: () => this.#credentials(session.identityTokens),
     }).then((connection) => {
       this.#reachable();
       return connection;
@@ -133,8 +140,8 @@ export class HttpUpstream implements Upstream {
   }
 
   /** What this server is sent that it must not get to show anyone: its headers, the identity token. */
-  #credentials(identityToken?: string): string[] {
-    return credentialsAmong([...Object.values(this.config.headers), identityToken]);
+  #credentials(identityTokens: readonly string[] = []): string[] {
+    return credentialsAmong([...Object.values(this.config.headers), ...identityTokens]);
   }
 
   /**

@@ -10,8 +10,13 @@
  * What counts as a credential: each configured header value and stdio `env` value, the credential
  * of a `<scheme> <credential>` value (a bare bearer token), and the identity token forwarded to the
  * server; each only from 8 characters on (a shorter value, such as `1` or `true`, is no secret
- * and would garble every message it appears in). What a server deliberately returns as a call's
- * result, progress or log message is its own output and is relayed as it is.
+ * and would garble every message it appears in). A call's failure answered as a result
+ * (`isError: true`, what the MCP SDK's McpServer makes of an exception a tool throws) counts as
+ * an error. What a server returns as a successful result, progress or log message is its own
+ * output and is relayed as it is.
+ *
+ * A stderr line is cut at its length limit before it is redacted; the end of a cut line that
+ * begins a credential is masked too (maskCutCredential).
  */
 import { causes } from './upstream-errors.ts';
 
@@ -58,7 +63,7 @@ export function redactError<E>(err: E, credentials: readonly string[]): E {
  * credential is matched as JSON writes it inside a string. Data that then no longer parses (a
  * credential matched across an escape) is dropped whole.
  */
-function redactData(data: unknown, credentials: readonly string[]): unknown {
+export function redactData(data: unknown, credentials: readonly string[]): unknown {
   let json: string | undefined;
   try {
     json = JSON.stringify(data);
@@ -73,4 +78,14 @@ function redactData(data: unknown, credentials: readonly string[]): unknown {
   } catch {
     return undefined;
   }
+}
+
+/** A line cut at its limit, with any end of it that begins one of `credentials` masked too. */
+export function maskCutCredential(line: string, credentials: readonly string[]): string {
+  for (const credential of credentials) {
+    for (let length = Math.min(credential.length - 1, line.length); length > 0; length -= 1) {
+      if (line.endsWith(credential.slice(0, length))) return `${line.slice(0, line.length - length)}${REDACTED}`;
+    }
+  }
+  return line;
 }

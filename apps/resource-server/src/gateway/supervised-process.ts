@@ -15,7 +15,7 @@ import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { StdioServerConfig } from '../../../shared/config/gateway-servers.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import { readBoundedLines } from './read-bounded-lines.ts';
-import { credentialsAmong, redactText } from './redact-credentials.ts';
+import { credentialsAmong, maskCutCredential, redactText } from './redact-credentials.ts';
 import { UpstreamConnection } from './upstream-connection.ts';
 import { cutReason, UpstreamUnavailableError } from './upstream-errors.ts';
 
@@ -167,7 +167,8 @@ export class SupervisedProcess {
     if (!stderr) return;
     const server = this.#options.config.name;
     readBoundedLines(stderr, MAX_LOG_LINE, (line, cut) => {
-      this.#options.logger.info({ server, stderr: redactText(cut ? `${line}…` : line, this.#credentials) }, 'mcp server stderr');
+      const redacted = redactText(line, this.#credentials);
+      this.#options.logger.info({ server, stderr: cut ? `${maskCutCredential(redacted, this.#credentials)}…` : redacted }, 'mcp server stderr');
     });
   }
 }

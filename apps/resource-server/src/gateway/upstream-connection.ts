@@ -42,7 +42,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { z } from 'zod';
 import type { Logger } from '../../../shared/logger.ts';
-import { redactError } from './redact-credentials.ts';
+import { redactData, redactError } from './redact-credentials.ts';
 
 export type ListKind = 'tools' | 'prompts' | 'resources' | 'resourceTemplates';
 
@@ -105,6 +105,8 @@ export interface UpstreamConnectionOptions {
 }
 
 const CLIENT_INFO = { name: 'gatehouse-gateway', version: '0.1.0' };
+/** A tool's failure that could not be quoted without the credentials in it (redactData). */
+const UNQUOTABLE_FAILURE = { content: [{ type: 'text', text: 'The server\'s error could not be quoted without its credentials.' }], isError: true };
 // Declared so upstreams offer their sampling and elicitation tools; each request is then relayed
 // only to a calling client that declared the same capability.
 const CLIENT_CAPABILITIES: ClientCapabilities = { sampling: {}, elicitation: { form: {}, url: {} } };
@@ -180,7 +182,12 @@ export class UpstreamConnection {
     }
     try {
       const sent = upstreamToken === undefined ? params : { ...params, _meta: { ...(params._meta as object | undefined), progressToken: upstreamToken } };
-      return await this.client.request({ method, params: sent } as never, schema, { signal, timeout: this.#options.timeoutMs });
+      const result = await this.client.request({ method, params: sent } as never, schema, { signal, timeout: this.#options.timeoutMs });
+      // A tool's failure as a result (what the MCP SDK's McpServer makes of any exception a tool
+      // throws) is an error the server wrote back too.
+      const failed = (result as { isError?: unknown }).isError === true;
+      if (!failed || !this.#options.credentials) return result;
+      return (redactData(result, this.#options.credentials()) ?? UNQUOTABLE_FAILURE) as z.output<T>;
     } catch (err) {
       throw this.#redacted(err);
     } finally {
