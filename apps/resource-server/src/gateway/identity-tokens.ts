@@ -25,6 +25,7 @@ import { systemClock, type Clock } from '../../../shared/clock.ts';
 import { TokenCache } from '../auth/token-cache.ts';
 import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
 import { cutText } from '../../../shared/cut-text.ts';
+import { redactText } from './redact-credentials.ts';
 
 export interface IdentityTokens {
   /** A bearer token naming `caller` for the upstream at `audience`, carrying `scopes` (at least one). */
@@ -126,11 +127,8 @@ export function createIdentityTokens(options: IdentityTokensOptions): IdentityTo
    * sent too (the base64 of the Authorization header), and `secrets`. Run before a text is cut
    * short: a cut inside a secret would leave its first part.
    */
-  const redact = (text: string, secrets: string[]): string => {
-    let redacted = text;
-    for (const secret of [options.clientSecret, authorization.slice('Basic '.length), ...secrets]) if (secret) redacted = redacted.replaceAll(secret, '[redacted]');
-    return redacted;
-  };
+  const redact = (text: string, secrets: string[]): string =>
+    redactText(text, [options.clientSecret, authorization.slice('Basic '.length), ...secrets].filter(Boolean));
   /** The message of a failure, redacted. */
   const failure = (audience: string, reason: string, secrets: string[]): Error => new Error(redact(`identity token for ${audience}: ${reason}`, secrets));
 
