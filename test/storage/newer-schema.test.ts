@@ -5,13 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { ConfigError } from '../../apps/shared/config/config-error.ts';
-import { openDatabase } from '../../apps/shared/storage/open-database.ts';
-import { migrateSqlite, SqliteDatabase } from '../../apps/shared/storage/sqlite-database.ts';
+import { migrationsDir, openDatabase } from '../../apps/shared/storage/open-database.ts';
+import { migratePostgres, PostgresDatabase } from '../../apps/shared/storage/postgres-database.ts';
+import { migrateSqlite, migrationFiles, SqliteDatabase } from '../../apps/shared/storage/sqlite-database.ts';
 import { makeCliDir, runCli } from '../cli/support/cli-runner.ts';
 import { TEST_BACKENDS, testDatabaseSettings } from '../helpers/test-database.ts';
 
@@ -52,11 +53,24 @@ for (const backend of TEST_BACKENDS) describe(`a database upgraded by a newer Ga
     }
   });
 
-  test('a database at this version, and one this version is newer than, open as before', async () => {
+  test('a database this version is newer than is migrated forward, and one at this version opens as before', async () => {
     const settings = await testDatabaseSettings(backend, join(dir, `${backend}-current.db`));
-    const fresh = await openDatabase(settings, 'auth-server');
-    await fresh.run('DELETE FROM schema_migrations WHERE version = (SELECT MAX(version) FROM schema_migrations)');
-    await fresh.close();
+    // The version before this one: every migration but the newest (whose SQL need not run twice).
+    const all = migrationFiles(migrationsDir(backend, 'auth-server'));
+    const older = mkdtempSync(join(dir, 'older-'));
+    for (const file of all.slice(0, -1)) copyFileSync(join(migrationsDir(backend, 'auth-server'), file), join(older, file));
+    if (settings.postgres) {
+      const db = new PostgresDatabase(settings.postgres);
+      await migratePostgres(db, 'auth-server', older).finally(() => db.close());
+    } else {
+      const db = new SqliteDatabase(settings.sqliteFile);
+      migrateSqlite(db, older);
+      await db.close();
+    }
+    const upgraded = await openDatabase(settings, 'auth-server');
+    const versions = await upgraded.all<{ version: string }>(`SELECT version FROM schema_migrations${settings.postgres ? " WHERE app = 'auth-server'" : ''} ORDER BY version`);
+    await upgraded.close();
+    assert.deepEqual(versions.map((row) => row.version), all, 'the newest migration applied on top');
     const again = await openDatabase(settings, 'auth-server');
     await again.close();
   });

@@ -203,7 +203,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   const https = config.issuer.startsWith('https:');
   const render = createRenderer(config.issuer);
   const audit = new AuditLog(database, config.audit, clock);
-  const models = new ModelStore(database, clock);
+  const models = new ModelStore(database, clock, (accountId) => users.forget(accountId));
   const admin = createAdminServices({
     database, models, config, users, audit, keyStore,
     hashPassword: (password) => hasher.hash(password),

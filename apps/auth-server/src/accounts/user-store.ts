@@ -32,6 +32,11 @@ export interface User {
   source: 'builtin' | 'config' | 'federated';
   createdAt: number;
   updatedAt: number;
+  /**
+   * When the user's browser sessions were last ended (epoch seconds, rounded up), or null: a
+   * sign-in made before it no longer counts (UserStore.signedInBeforeSessionsEnded).
+   */
+  sessionsEndedAt: number | null;
 }
 
 export type NewUser = {
@@ -57,6 +62,7 @@ interface UserRow {
   source: User['source'];
   created_at: number;
   updated_at: number;
+  sessions_ended_at: number | null;
 }
 
 function toUser(row: UserRow): User {
@@ -71,6 +77,7 @@ function toUser(row: UserRow): User {
     source: row.source,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    sessionsEndedAt: row.sessions_ended_at,
   };
 }
 
@@ -116,6 +123,15 @@ export class UserStore {
     return user.disabled ? 'disabled' : user.pending ? 'pending' : 'active';
   }
 
+  /**
+   * Whether a sign-in made at `loginTs` (epoch seconds; a session's, or a sign-in result's) came
+   * before the user's sessions were last ended (model-store.ts `deleteSessions`): such a sign-in
+   * no longer counts, wherever it is found.
+   */
+  static signedInBeforeSessionsEnded(user: User, loginTs: number | undefined): boolean {
+    return user.sessionsEndedAt !== null && (loginTs === undefined || loginTs < user.sessionsEndedAt);
+  }
+
   /** Whether the user may sign in and hold tokens (not disabled, not awaiting approval). */
   static isActive(user: User | undefined): user is User {
     return !!user && !user.disabled && !user.pending;
@@ -133,6 +149,12 @@ export class UserStore {
       this.#recent.set(id, { user, at: now });
     }
     return user;
+  }
+
+  /** Drops what `findById` remembers of the user, for a change made to their row elsewhere. */
+  forget(id: string): void {
+    this.#writes += 1;
+    this.#recent.delete(id);
   }
 
   /** The username of each of `ids` that exists, in one query per 500 ids (the connection log's page). */

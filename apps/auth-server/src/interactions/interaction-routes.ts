@@ -240,8 +240,11 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     }
     deps.onSignIn?.('success');
     await deps.recordSignIn?.(ctx, { method: 'password', ok: true, user, clientId: String(interaction.params.client_id), flowId: flowIdOf(interaction) });
-    // The sign-in time on our clock, which the admin pages' re-authentication compares with.
-    const ts = deps.clock.epochSeconds();
+    // The sign-in time on our clock, which the admin pages' re-authentication compares with. Not
+    // before the end of the user's sessions that the row just checked against names: the password
+    // was checked after that end (the end and a new password commit together), though maybe in
+    // the same second, which the end (rounded up) would count as before it.
+    const ts = Math.max(deps.clock.epochSeconds(), user.sessionsEndedAt ?? 0);
     return finish(ctx, provider, { login: { accountId: user.id, ts } }, false);
   });
 

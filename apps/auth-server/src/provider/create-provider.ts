@@ -319,7 +319,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       },
     },
     interactions: {
-      policy: createInteractionPolicy(),
+      policy: createInteractionPolicy(users),
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },
     renderError: deps.renderError,

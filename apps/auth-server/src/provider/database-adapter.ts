@@ -227,6 +227,17 @@ const DESTROY = 'DELETE FROM oidc_models WHERE model = @model AND id = @id';
  * uid) is the one `findByUid` must find.
  */
 export const SESSION_ENDED = "consumed_at = @now, payload = '{}', uid = NULL";
+/**
+ * Moves a live session's sign-in time (`loginTs`, epoch seconds) to `loginTs`: the one session
+ * kept when a user's sessions are ended (model-store.ts `deleteSessions`), whose holder has just
+ * proved the account is theirs, must not count as signed in before that end.
+ */
+export async function moveSessionSignIn(tx: SqlExecutor, storedSessionId: string, loginTs: number): Promise<void> {
+  const payload = tx.dialect === 'sqlite'
+    ? "json_set(payload, '$.loginTs', @loginTs)"
+    : `(${POSTGRES_PAYLOAD_AS_JSONB} || jsonb_build_object('loginTs', @loginTs::bigint))::text`;
+  await tx.run(`UPDATE oidc_models SET payload = ${payload} WHERE model = 'Session' AND id = @id AND consumed_at IS NULL`, { id: storedSessionId, loginTs });
+}
 const END_SESSION = `UPDATE oidc_models SET ${SESSION_ENDED} WHERE model = 'Session' AND id = @id AND consumed_at IS NULL`;
 const GRANT = storedModel('Grant');
 const END_GRANT = `DELETE FROM oidc_models WHERE (${sameId('grant_id', '@grantId')}) OR (model = '${GRANT}' AND id = @grantId) RETURNING model`;

@@ -11,21 +11,42 @@
  *   refuses the disabled account and lets another one in (the provider ends the old session
  *   first), and with prompt=none the client hears login_required (OIDC Core §3.1.2.6).
  *
+ * - `signed_in_before_sessions_ended`: the session's sign-in came before the account's sessions
+ *   were last ended (a password change, a disable, an unlinked upstream account:
+ *   UserStore.signedInBeforeSessionsEnded). Ending sessions leaves each one a tombstone, but a
+ *   sign-in finished before the end can still become a session after it: the provider makes the
+ *   session only when the browser follows the sign-in's redirect to its resume URL, and an
+ *   attacker holding the old password could keep that redirect and follow it after the reset.
+ *   That session signs in again, with the password of now.
+ *
  * Deliberately not done here: ending that session. It grants nothing (findAccount refuses it at
  * the token endpoint, the account and admin pages answer it 403) and goes when someone signs in.
  */
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
+import { findUserOnce } from '../accounts/find-user-once.ts';
+import { UserStore } from '../accounts/user-store.ts';
 
 function sessionAccountUnusable(ctx: KoaContextWithOIDC): boolean {
   return Boolean(ctx.oidc.session?.accountId) && !ctx.oidc.account;
 }
 
-export function createInteractionPolicy(): interactionPolicy.Prompt[] {
+async function sessionSignedInBeforeEnd(users: Pick<UserStore, 'findById'>, ctx: KoaContextWithOIDC): Promise<boolean> {
+  const session = ctx.oidc.session;
+  if (!session?.accountId || !ctx.oidc.account) return false;
+  const user = await findUserOnce(users, ctx, session.accountId);
+  return user !== undefined && UserStore.signedInBeforeSessionsEnded(user, session.loginTs);
+}
+
+export function createInteractionPolicy(users: Pick<UserStore, 'findById'>): interactionPolicy.Prompt[] {
   const policy = interactionPolicy.base();
   const login = policy.get('login');
   if (!login) throw new Error('oidc-provider\'s base interaction policy has no login prompt');
   login.checks.add(new interactionPolicy.Check(
     'account_unusable', 'the signed-in account can no longer be used', 'login_required', sessionAccountUnusable,
+  ));
+  login.checks.add(new interactionPolicy.Check(
+    'signed_in_before_sessions_ended', 'the sign-in came before the account\'s sessions were ended', 'login_required',
+    (ctx) => sessionSignedInBeforeEnd(users, ctx),
   ));
   return policy;
 }

@@ -9,13 +9,14 @@
  * - Visibility follows the adapter: a row whose `expires_at` (epoch seconds, our clock) has
  *   passed is not listed, though the sweeper deletes it only later.
  * - Every change is one statement, so it is atomic across replicas without a transaction, except
- *   `changeClient`, a read and a write in one transaction with the row locked. The deletions also
+ *   `changeClient`, a read and a write in one transaction with the row locked, and
+ *   `deleteSessions`, the account's end time and its sessions in one transaction. The deletions also
  *   take a caller's transaction (`tx`), so what is published about them (the revocation feed,
  *   the audit log) can commit with them.
  */
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { SqlDatabase, SqlExecutor, SqlValue } from '../../../shared/storage/sql-database.ts';
-import { changeClientMetadata, insertClient, readClientMetadata, readGrantFacts, SESSION_ENDED, type ClientMetadataChange } from './database-adapter.ts';
+import { changeClientMetadata, insertClient, moveSessionSignIn, readClientMetadata, readGrantFacts, SESSION_ENDED, type ClientMetadataChange } from './database-adapter.ts';
 import { sameId } from './prefix-index.ts';
 import { storedId } from './stored-form.ts';
 import { storedModel } from './stored-model.ts';
@@ -91,7 +92,12 @@ function grantConditions(filter: GrantFilter, alias: string): { where: string; p
 }
 
 export class ModelStore {
-  constructor(private readonly db: SqlDatabase, private readonly clock: Clock = systemClock) {}
+  constructor(
+    private readonly db: SqlDatabase,
+    private readonly clock: Clock = systemClock,
+    /** Told when an account's sessions end, for a cache of users to forget it (UserStore.forget). */
+    private readonly onSessionsEnded?: (accountId: string) => void,
+  ) {}
 
   /**
    * Grants still valid, newest first. A refresh is when a refresh token was consumed (rotated):
@@ -155,15 +161,25 @@ export class ModelStore {
   /**
    * Ends every browser session of an account (the provider's Session rows); how many. Each is
    * left as a tombstone that no request still in flight can save back (database-adapter.ts).
+   * First, the account's `sessions_ended_at` is set to now (epoch seconds, rounded up): a sign-in
+   * made before it makes no session from then on (UserStore.signedInBeforeSessionsEnded), though
+   * it finishes only afterwards: a sign-in request in flight, or a held redirect to the provider's
+   * resume URL, whose result holds the user's id without being a session yet.
    * `exceptSessionId`: the one session kept, by the provider's id (the `_session` cookie's value),
-   * for a user who changes their own password from it. Rows are keyed by its hash (stored-form.ts).
+   * for a user who changes their own password from it; its sign-in time moves to the end.
+   * Rows are keyed by its hash (stored-form.ts).
    */
-  async deleteSessions(accountId: string, options: { exceptSessionId?: string } = {}, tx: SqlExecutor = this.db): Promise<number> {
+  async deleteSessions(accountId: string, options: { exceptSessionId?: string } = {}, tx?: SqlExecutor): Promise<number> {
+    if (!tx) return this.db.transaction((t) => this.deleteSessions(accountId, options, t));
+    const endedAt = Math.ceil(this.clock.now() / 1000);
+    await tx.run('UPDATE users SET sessions_ended_at = @endedAt WHERE id = @accountId', { endedAt, accountId });
+    this.onSessionsEnded?.(accountId);
     const params: Record<string, SqlValue> = { accountId, now: this.clock.epochSeconds() };
     let except = '';
     if (options.exceptSessionId !== undefined) {
       except = ' AND id <> @except';
       params.except = storedId('Session', options.exceptSessionId);
+      await moveSessionSignIn(tx, params.except, endedAt);
     }
     return (await tx.run(`UPDATE oidc_models SET ${SESSION_ENDED} WHERE model = 'Session' AND account_id = @accountId AND consumed_at IS NULL${except}`, params)).changes;
   }

@@ -72,8 +72,17 @@ export function createPageSession(deps: PageSessionDeps) {
   const activity = createAdminActivity({ idleTimeout: deps.idleTimeout, now, secure });
 
   async function signedInUser(ctx: Context): Promise<User | undefined> {
-    const session = await provider.Session.get(ctx);
-    return session.accountId ? await users.findById(session.accountId) : undefined;
+    return userOf(await provider.Session.get(ctx));
+  }
+
+  /**
+   * The session's user; none when its sign-in came before the user's sessions were last ended
+   * (UserStore.signedInBeforeSessionsEnded): such a session was made from a sign-in finished only
+   * after that end, and signs in again.
+   */
+  async function userOf(session: { accountId?: string; loginTs?: number }): Promise<User | undefined> {
+    const user = session.accountId ? await users.findById(session.accountId) : undefined;
+    return user && !UserStore.signedInBeforeSessionsEnded(user, session.loginTs) ? user : undefined;
   }
 
   /** `fresh`: the provider must show the sign-in even though the browser has a session. */
@@ -106,7 +115,7 @@ export function createPageSession(deps: PageSessionDeps) {
   function requireSignedIn(access: Access, evenIfUnusable = false) {
     return async function requireSignedInMiddleware(ctx: ParameterizedContext<SignedInState>, next: Next): Promise<void> {
       const session = await provider.Session.get(ctx);
-      const user = session.accountId ? await users.findById(session.accountId) : undefined;
+      const user = await userOf(session);
       const section = ctx.path.startsWith('/account') ? '/account' : '/admin';
       const returnTo = ctx.method === 'GET' ? (safeReturnPath(ctx.originalUrl) ?? section) : section;
       if (!user) return sendToSignIn(ctx, returnTo);
