@@ -138,6 +138,7 @@ auth_server:
     ['a non-numeric port', { AUTH_PORT: 'abc' }, undefined, /^Invalid configuration: auth_server\.port \(from AUTH_PORT\): expected a port/],
     ['a port out of range', { RESOURCE_PORT: '70000' }, undefined, /resource_server\.port \(from RESOURCE_PORT\): expected a port from 0 to 65535/],
     ['an issuer with a trailing slash', { ISSUER: 'http://localhost:4000/' }, undefined, /auth_server\.issuer \(from ISSUER\): expected an absolute http\(s\) URL without/],
+    ['an issuer with a path (no client could discover it)', { ISSUER: 'https://auth.example.com/auth' }, undefined, /auth_server\.issuer \(from ISSUER\): expected an origin such as https:\/\/auth\.example\.com, with no path .*got "https:\/\/auth\.example\.com\/auth"/],
     ['a plain-http issuer on a public host', { ISSUER: 'http://auth.example.com' }, undefined, /auth_server\.issuer: an http issuer is only allowed on a loopback host/],
     ['a resource without a path', { RESOURCE_URL: 'https://mcp.example.com' }, undefined, /resource_server\.resource \(from RESOURCE_URL\): expected an absolute http\(s\) URL with a path/],
     // Published in the resource metadata and every token's aud; the refusal quotes it without them.
@@ -150,6 +151,7 @@ auth_server:
     ['a user with both password forms', {}, 'auth_server:\n  builtin:\n    users:\n      - { username: a, password_env: A, password_hash: "$2b$12$abcdefghijklmnopqrstuuJ0pWl1cWQ4vFo0Yzq1eLwH5h3b2dI6e" }\n', /auth_server\.builtin\.users\.0: expected exactly one of password_hash or password_env/],
     ['a password_env that is not set', {}, 'auth_server:\n  builtin:\n    users:\n      - { username: a, password_env: MISSING_PW }\n', /auth_server\.builtin\.users\.0\.password_env: the environment variable MISSING_PW is not set/],
     ['an unset ${VAR}', {}, 'auth_server:\n  issuer: ${NOPE}\n', /auth_server\.issuer: \$\{NOPE\} is used but the environment variable NOPE is not set/],
+    ['a ${VAR} set to the empty string (compose\'s ${VAR:-})', { NOPE: '' }, 'auth_server:\n  issuer: ${NOPE}\n', /auth_server\.issuer: \$\{NOPE\} is used but the environment variable NOPE is not set \(or is empty\)/],
     ['invalid YAML', {}, 'auth_server: [\n', /is not valid YAML/],
     // The parser took the value as a plain string, and printed the line holding it to stderr.
     ['a YAML tag it does not know', {}, 'auth_server:\n  bootstrap_admin:\n    password: !vault hunter2-very-secret\n', /Unresolved tag: !vault at line 3, column 15: .*remove the tag/],

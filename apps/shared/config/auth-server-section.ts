@@ -17,7 +17,7 @@ import { ACTOR_NAME_REFUSAL, isActorName, looksLikeUserId, USER_ID_FORM_REFUSAL,
 import { builtinUser } from './builtin-users.ts';
 import { federatedUpstreams } from './federated-upstreams.ts';
 import { idJagSection } from './id-jag-section.ts';
-import { booleanish, CROSS_FIELD, duration, issuerUrl, port, scopeList, timerDuration, type FieldNote } from './field-schemas.ts';
+import { booleanish, CROSS_FIELD, duration, originIssuerUrl, port, scopeList, timerDuration, type FieldNote } from './field-schemas.ts';
 import type { LoadContext } from './load-context.ts';
 
 /** Claude's connector callbacks: allowed unless the config file lists its own redirect URIs. */
@@ -112,8 +112,8 @@ const keyEncryptionKey = z.string().transform((value, ctx): KeyObject => {
 export const authServerPeerFields = {
   port: port.default(4000)
     .meta({ description: 'auth-server port', env: 'AUTH_PORT' } satisfies FieldNote),
-  issuer: issuerUrl.optional()
-    .meta({ description: 'issuer URL, no trailing slash (plain http only on loopback); also what the resource server trusts', env: 'ISSUER', default: '`http://localhost:4000` (follows `AUTH_PORT`)' } satisfies FieldNote),
+  issuer: originIssuerUrl.optional()
+    .meta({ description: 'issuer URL: an origin, no path or trailing slash (plain http only on loopback); also what the resource server trusts', env: 'ISSUER', default: '`http://localhost:4000` (follows `AUTH_PORT`)' } satisfies FieldNote),
   token_lifetime: duration.default(3600)
     .meta({ description: 'access tokens (JWT; revoked through the revocation feed, keep short); set the same on both apps', env: 'TOKEN_LIFETIME' } satisfies FieldNote),
   dangerously_allow_http_issuer: booleanish.default(false)

@@ -78,6 +78,17 @@ export const issuerUrl = z.string().transform((value, ctx) => {
 });
 
 /**
+ * The auth-server's own issuer: an issuer URL that is an origin, with no path. Gatehouse serves its
+ * metadata and endpoints at the root of its host, so with an issuer such as
+ * https://example.com/auth no client could find it (RFC 8414 §3.1 puts the well-known segment
+ * before the issuer's path) and every endpoint it advertised (https://example.com/auth/oauth/token)
+ * would answer 404.
+ */
+export const originIssuerUrl = issuerUrl.pipe(z.string().refine((value) => new URL(value).pathname === '/', {
+  error: (issue) => `expected an origin such as https://auth.example.com, with no path (Gatehouse serves its endpoints at the root of its host), got ${quoteUrl(String(issue.input))}`,
+}));
+
+/**
  * The canonical resource URL (RFC 8707 §2): absolute, with a path (e.g. https://mcp.example.com/mcp).
  * No credentials: it is published (the resource metadata, every token's `aud`).
  */

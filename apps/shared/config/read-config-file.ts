@@ -9,9 +9,12 @@ import { ConfigError } from './config-error.ts';
 function interpolate(value: unknown, env: NodeJS.ProcessEnv, path: string[]): unknown {
   if (typeof value === 'string') {
     return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_match, name: string) => {
+      // Set to the empty string counts as not set, as for the environment overrides: compose
+      // passes `${VAR:-}` for a variable the host does not set, and a missing credential must not
+      // become an empty one.
       const replacement = env[name];
-      if (replacement === undefined) {
-        throw new ConfigError(`Invalid configuration: ${path.join('.')}: \${${name}} is used but the environment variable ${name} is not set`);
+      if (replacement === undefined || replacement === '') {
+        throw new ConfigError(`Invalid configuration: ${path.join('.')}: \${${name}} is used but the environment variable ${name} is not set (or is empty)`);
       }
       return replacement;
     });
