@@ -39,9 +39,9 @@ const compose = parseYaml(readFileSync(join(REPO_ROOT, 'docker-compose.yml'), 'u
   volumes: Record<string, unknown>;
 };
 
-/** Compose variable interpolation as with an empty shell environment: ${VAR:-default}, ${VAR-default}, ${VAR}. */
-function interpolate(value: string): string {
-  return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}/g, (_m, _name: string, fallback?: string) => fallback ?? '').replace(/\$\$/g, '$');
+/** Compose variable interpolation ${VAR:-default}, ${VAR-default}, ${VAR}, with `shell` the operator's environment (.env). */
+function interpolate(value: string, shell: Record<string, string> = {}): string {
+  return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}/g, (_m, name: string, fallback?: string) => shell[name] || (fallback ?? '')).replace(/\$\$/g, '$');
 }
 
 const IMAGE_WORKDIR = '/app';
@@ -67,12 +67,12 @@ function hostPathOf(service: Service, containerPath: string): string | undefined
 }
 
 /** The services that run a Gatehouse app, with the configuration their environment loads to. */
-function gatehouseServices(): GatehouseService[] {
+function gatehouseServices(shell: Record<string, string> = {}): GatehouseService[] {
   return Object.entries(compose.services).filter(([, s]) => s.build !== undefined).map(([name, service]) => {
     const main = service.command?.[1] ?? '';
     const app = /dist\/apps\/(auth-server|resource-server)\/src\/main\.js$/.exec(main)?.[1] as GatehouseService['app'] | undefined;
     assert.ok(app, `${name}: runs an app main (${JSON.stringify(service.command)})`);
-    const env = Object.fromEntries(Object.entries(service.environment ?? {}).map(([k, v]) => [k, interpolate(String(v ?? ''))]));
+    const env = Object.fromEntries(Object.entries(service.environment ?? {}).map(([k, v]) => [k, interpolate(String(v ?? ''), shell)]));
     const configEnv = { ...env };
     for (const [key, value] of Object.entries(OPERATOR_SET)) if (key in env && env[key] === '') configEnv[key] = value;
     // loadConfig checks both apps, and the auth-server's part needs its key encryption key on
@@ -238,6 +238,18 @@ describe('docker-compose.yml', () => {
       assert.equal(url.hostname, '127.0.0.1');
       assert.equal(Number(url.port), port, `${name}: checks its own port`);
       assert.equal(url.pathname, '/readyz');
+    }
+  });
+
+  test('each resource server accepts exactly the token lifetime its auth-server issues, by default and with TOKEN_LIFETIME set in .env (README: Upgrading)', () => {
+    for (const [shell, seconds] of [[{}, 3600], [{ TOKEN_LIFETIME: '15m' }, 900], [{ TOKEN_LIFETIME: '2h' }, 7200]] as const) {
+      const all = gatehouseServices(shell);
+      for (const resource of all.filter((s) => s.app === 'resource-server')) {
+        const auths = all.filter((s) => s.app === 'auth-server' && s.config.authServer.issuer === resource.config.resourceServer.issuer);
+        assert.ok(auths.length > 0, `${resource.name}: its auth-server`);
+        for (const auth of auths) assert.equal(auth.config.authServer.accessTokenTtl, seconds, `${auth.name} with ${JSON.stringify(shell)}`);
+        assert.equal(resource.config.resourceServer.maxTokenLifetime, seconds, `${resource.name} with ${JSON.stringify(shell)}`);
+      }
     }
   });
 
