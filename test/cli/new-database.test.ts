@@ -39,6 +39,18 @@ describe('gatehouse on a DATA_DIR without a database', () => {
     assert.equal(result.stderr, '');
   });
 
+  test('keys rotate on a KEYS_DIR no server has used says the keys are new, naming the directory', async () => {
+    const keysDir = join(dir, 'no-keys-here');
+    const first = await runCli(dir, ['keys', 'rotate'], '', { KEYS_DIR: keysDir });
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(first.stderr, `gatehouse: note: there were no signing keys in ${keysDir}; created new ones (check KEYS_DIR if you expected a server's keys)\n`);
+    assert.match(first.stdout, /^created signing keys: \S+ signs, and a next key is published for the next rotation\n$/);
+    assert.doesNotMatch(first.stdout, /previous rotation|switches/, 'no switch of a running server is announced');
+    const second = await runCli(dir, ['keys', 'rotate'], '', { KEYS_DIR: keysDir });
+    assert.equal(second.stderr, '', 'keys that exist: no note');
+    assert.match(second.stdout, /^now signing with \S+ \(published since the previous rotation\)/);
+  });
+
   test('a command that does not use the database makes none and says nothing', async () => {
     const result = await runCli(dir, ['hash-password'], 'some password 1234\n', { DATA_DIR: join(dir, 'unused') });
     assert.equal(result.code, 0, result.stderr);

@@ -92,7 +92,7 @@ export class CliContext {
       throw cannotOpenDatabase(settings.postgres ? `PostgreSQL at ${redactDatabaseUrl(settings.postgres.url)}` : settings.sqliteFile, err);
     }
     if (created) {
-      this.io.stderr.write(`${escapeControlCharacters(`gatehouse: note: there was no database at ${settings.sqliteFile}; created a new, empty one (check DATA_DIR if you expected data)`)}\n`);
+      this.note(`there was no database at ${settings.sqliteFile}; created a new, empty one (check DATA_DIR if you expected data)`);
     }
     // As the server does at start: rows an earlier version stored in plain get their hashes.
     await hashStoredSecrets(this.#database);
@@ -101,6 +101,12 @@ export class CliContext {
   get database(): SqlDatabase {
     if (!this.#database) throw new Error('call openDatabase() first');
     return this.#database;
+  }
+
+  /** Where `keyStore` is, for messages: the KEYS_DIR directory, or the PostgreSQL database. */
+  get keysLocation(): string {
+    const settings = this.config.database;
+    return settings.postgres ? `PostgreSQL at ${redactDatabaseUrl(settings.postgres.url)}` : this.config.keysDir;
   }
 
   /** The signing keys where the server keeps them: KEYS_DIR on SQLite, the database on PostgreSQL. */
@@ -193,6 +199,11 @@ export class CliContext {
     const text = human();
     if (typeof text !== 'string') this.io.stdout.write(`${text.map((line) => escapeControlCharacters(line)).join('\n')}\n`);
     else this.io.stdout.write(`${options.ownEscapes ? text : escapeControlCharacters(text, '\n')}\n`);
+  }
+
+  /** A note for the person on stderr (`gatehouse: note: …`), leaving stdout the command's output. */
+  note(text: string): void {
+    this.io.stderr.write(`${escapeControlCharacters(`gatehouse: note: ${text}`)}\n`);
   }
 
   /**

@@ -32,9 +32,16 @@ export const keysCommand: CommandGroup = {
 
     async rotate(args, context) {
       parseCommandLine(args, {}, { min: 0, max: 0, names: '' });
+      // A server makes its keys at its first start: none here is a KEYS_DIR (or database) no server
+      // has used yet, often the command run from another directory than the server's. The keys are
+      // made all the same (to have them before the first start), and said to be new, as a new
+      // database is: "published since the previous rotation" would tell of a switch no server makes.
+      const first = (await context.services.keys.list()).length === 0;
       const key = await context.services.keys.rotate(CLI);
-      context.print({ kid: key.kid, status: key.status }, () =>
-        `now signing with ${key.kid} (published since the previous rotation); a running server switches within ${context.config.keysReloadInterval}s`);
+      if (first) context.note(`there were no signing keys in ${context.keysLocation}; created new ones (check ${context.config.database.postgres ? 'DATABASE_URL' : 'KEYS_DIR'} if you expected a server's keys)`);
+      context.print({ kid: key.kid, status: key.status }, () => first
+        ? `created signing keys: ${key.kid} signs, and a next key is published for the next rotation`
+        : `now signing with ${key.kid} (published since the previous rotation); a running server switches within ${context.config.keysReloadInterval}s`);
     },
 
     async retire(args, context) {
