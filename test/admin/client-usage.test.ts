@@ -38,17 +38,33 @@ for (const backend of TEST_BACKENDS) describe(`client usage (${backend})`, () =>
   afterEach(() => database?.close());
 
   test('a use within the minute after the stored one sends no statement; the first use after it is stored', async () => {
+    const registered = { clientId: 'registered-client', metadata: () => ({ [CLIENT_KIND]: 'dcr' }) };
+    const { db, statements } = counting(database.db);
+    const usage = new ClientUsage(db, clock);
+    await usage.record(registered, T0);
+    const afterFirst = statements();
+    await usage.record(registered, T0 + 1_000);
+    await usage.record(registered, T0 + RESOLUTION_MS - 1);
+    assert.equal(statements(), afterFirst, 'nothing sent within the minute');
+    await usage.record(registered, T0 + RESOLUTION_MS);
+    assert.equal(statements(), afterFirst + 1);
+    const use = (await usage.all()).get(registered.clientId);
+    assert.deepEqual(use && [use.firstUsedAt, use.lastUsedAt], [T0, T0 + RESOLUTION_MS]);
+  });
+
+  test('a metadata-document client\'s use is sent each time (another replica may have deleted its row), and stored once a minute', async () => {
     const { db, statements } = counting(database.db);
     const usage = new ClientUsage(db, clock);
     await usage.record(client, T0);
     const afterFirst = statements();
     await usage.record(client, T0 + 1_000);
-    await usage.record(client, T0 + RESOLUTION_MS - 1);
-    assert.equal(statements(), afterFirst, 'nothing sent within the minute');
-    await usage.record(client, T0 + RESOLUTION_MS);
-    assert.equal(statements(), afterFirst + 1);
-    const use = (await usage.all()).get(client.clientId);
-    assert.deepEqual(use && [use.firstUsedAt, use.lastUsedAt, use.clientName], [T0, T0 + RESOLUTION_MS, 'App']);
+    assert.equal(statements(), afterFirst + 1, 'sent within the minute');
+    let use = (await usage.all()).get(client.clientId);
+    assert.deepEqual(use && [use.firstUsedAt, use.lastUsedAt, use.clientName], [T0, T0, 'App'], 'the row is not changed within the minute');
+    await database.db.run('DELETE FROM client_usage WHERE client_id = ?', [client.clientId]); // another replica's forget
+    await usage.record(client, T0 + 2_000);
+    use = (await usage.all()).get(client.clientId);
+    assert.deepEqual(use && [use.firstUsedAt, use.lastUsedAt], [T0 + 2_000, T0 + 2_000], 'stored again at once');
   });
 
   test('a client an admin forgot is stored again at its next use, even within the minute', async () => {

@@ -7,7 +7,8 @@
  * "Last used" is accurate to a minute (RESOLUTION_MS): a use less than a minute after the one
  * stored changes nothing. This process remembers when it last stored each client's use and sends
  * no statement at all until a minute has passed (a busy client refreshing many times a second
- * would otherwise cost one upsert per token request); the upsert itself skips a row another
+ * would otherwise cost one upsert per token request), except for a metadata-document client,
+ * whose row another replica may have deleted with the client; the upsert itself skips a row another
  * replica stamped less than a minute ago. It is one upsert, so replicas recording the same client
  * at once neither fail nor lose the first use; it commits before the token response goes out (a
  * provider middleware awaits it), so a CIMD client that obtained tokens is listed.
@@ -66,11 +67,14 @@ export class ClientUsage {
   constructor(private readonly db: SqlDatabase, private readonly clock: Clock = systemClock) {}
 
   async record(client: { clientId: string; metadata(): Record<string, unknown> }, now = this.clock.now()): Promise<void> {
-    const stored = this.#stored.get(client.clientId);
-    if (stored !== undefined && now >= stored && now < stored + RESOLUTION_MS) return;
     const metadata = client.metadata();
     const kind = typeof metadata[CLIENT_KIND] === 'string' ? (metadata[CLIENT_KIND] as string) : 'dcr';
     const described = kind === 'cimd';
+    // Not for a metadata-document client, whose row is all that lists it: deleted meanwhile by
+    // another replica (`forget`), it would stay off the list, and could not be deleted again,
+    // while it held a grant made here (the statement is a no-op while the row is fresh).
+    const stored = this.#stored.get(client.clientId);
+    if (!described && stored !== undefined && now >= stored && now < stored + RESOLUTION_MS) return;
     await this.db.run(UPSERT, {
       clientId: client.clientId,
       kind,
