@@ -20,6 +20,7 @@ import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers
 import { startResourceServerBeside } from '../helpers/start-resource-server-beside.ts';
 import { STEERING } from '../helpers/steering-characters.ts';
 import { connectClient } from '../helpers/mcp-http.ts';
+import { LONG_LIST } from '../gateway/support/upstreams.ts';
 import { createUser, rotateFrom, signInAt } from './support/admin-browser.ts';
 
 const MEMORY_SERVER = join(PROJECT_ROOT, 'node_modules', '@modelcontextprotocol', 'server-memory', 'dist', 'index.js');
@@ -56,6 +57,10 @@ describe('admin page: MCP servers behind the gateway', () => {
         name: 'graph', transport: 'stdio', command: process.execPath, args: [MEMORY_SERVER],
         env: { MEMORY_FILE_PATH: join(auth.dir, 'graph.jsonl') }, perUser: true, idleTimeout: 600, timeout: 30,
         scopes: { default: 'mcp:write', tools: {} },
+      },
+      {
+        name: 'many', transport: 'stdio', command: process.execPath, args: [LONG_LIST, '3', '400'],
+        env: {}, perUser: false, idleTimeout: 600, timeout: 30, scopes: { default: 'mcp:read', tools: {} },
       },
       {
         name: 'vendor', transport: 'http', url: `http://127.0.0.1:${unreachablePort}/mcp`, headers: {}, forwardIdentity: false, timeout: 2,
@@ -111,6 +116,12 @@ describe('admin page: MCP servers behind the gateway', () => {
     assert.match(row, / memory__create_entities mcp:write /);
     assert.match(row, / memory__read_graph mcp:read /);
     assert.doesNotMatch(row, /Tools appear after the first list/);
+    // A server listing 1,200 tools: the first 200 and a count (one such server made the
+    // description too long to read, and the page lost every server's state).
+    const many = rowOf(await admin.browser.navigate('/admin/servers'), 'many');
+    assert.match(many, / many__tool-0-0 mcp:read /);
+    assert.match(many, / and 1000 more /);
+    assert.match(rowOf(await admin.browser.navigate('/admin/servers'), 'memory'), / memory stdio ready /, 'the other servers are still described');
   });
 
   test('a signed-in user without mcp:admin gets 403 and sees no server', async () => {

@@ -15,6 +15,8 @@ export const FILESYSTEM = fileURLToPath(new URL('server-filesystem/dist/index.js
 export const MEMORY = fileURLToPath(new URL('server-memory/dist/index.js', modules));
 /** test/gateway/fixtures/scripted-server.mjs: the tools the reference servers lack. */
 export const SCRIPTED = fileURLToPath(new URL('../fixtures/scripted-server.mjs', import.meta.url));
+/** test/gateway/fixtures/hostile-lists-server.mjs: lists and requests that must not harm the gateway. */
+export const HOSTILE_LISTS_SERVER = fileURLToPath(new URL('../fixtures/hostile-lists-server.mjs', import.meta.url));
 /** test/gateway/fixtures/hostile-names-server.mjs: names that try to break the 403 challenge. */
 export const HOSTILE_NAMES_SERVER = fileURLToPath(new URL('../fixtures/hostile-names-server.mjs', import.meta.url));
 

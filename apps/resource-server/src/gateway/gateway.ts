@@ -37,6 +37,14 @@ import type { ListItem, UpstreamConnection } from './upstream-connection.ts';
  * shared with other servers, stop theirs being learned.
  */
 const MAX_REMEMBERED_URIS = 10_000;
+/**
+ * Tools described per server (`describe`, the admin page's MCP servers): the auth-server reads at
+ * most 1 MiB of the description, and one server listing thousands (of names that JSON escapes six
+ * bytes a character) made it too long to read, blanking every server's state on that page.
+ */
+const MAX_DESCRIBED_TOOLS = 200;
+/** How deep into a tool's input schema `x-mcp-header` annotations are taken out (withoutHeaderParameters). */
+const MAX_SCHEMA_DEPTH = 64;
 const MAX_TEMPLATES_PER_SERVER = 1000;
 /**
  * Longest URI matched against URI templates, which runs on the caller's URI before any scope is
@@ -67,8 +75,10 @@ export type NamedKind = 'tools' | 'prompts';
 
 export interface ServerDescription extends UpstreamStatus {
   scopes: GatewayServerConfig['scopes'];
-  /** The exposed tool names and their scopes, as last listed; absent before any list. */
+  /** The exposed tool names and their scopes, as last listed (the first MAX_DESCRIBED_TOOLS); absent before any list. */
   tools?: Array<{ name: string; scope: McpScope }>;
+  /** How many more tools the last list held than `tools` shows. */
+  moreTools?: number;
 }
 
 export interface Route {
@@ -93,7 +103,12 @@ export class Gateway {
    */
   readonly #learned: Record<NamedKind, Map<string, string>> = { tools: new Map(), prompts: new Map() };
   readonly #configuredTools = new Map<string, string>();
-  readonly #warnedShortened = new Set<string>();
+  /**
+   * Per server and kind, the shortened names its last warned list held (`expose`): one warning per
+   * list that shortens other names than the last, not one per name remembered for ever (a server
+   * listing thousands of new long names each time grew the heap and the log without bound).
+   */
+  readonly #warnedShortened = new Map<string, string>();
   /** Each server's tool names (upstream form) as last listed. */
   readonly #lastTools = new Map<Upstream, string[]>();
   /**
@@ -147,10 +162,12 @@ export class Gateway {
   describe(): ServerDescription[] {
     return this.upstreams.map((upstream) => {
       const tools = this.#lastTools.get(upstream);
+      const shown = tools?.slice(0, MAX_DESCRIBED_TOOLS);
       return {
         ...upstream.status(),
         scopes: upstream.config.scopes,
-        ...(tools ? { tools: tools.map((name) => ({ name: exposedName(upstream.config.name, name), scope: this.scopeFor('tools', upstream, name) })) } : {}),
+        ...(shown ? { tools: shown.map((name) => ({ name: exposedName(upstream.config.name, name), scope: this.scopeFor('tools', upstream, name) })) } : {}),
+        ...(tools && tools.length > MAX_DESCRIBED_TOOLS ? { moreTools: tools.length - MAX_DESCRIBED_TOOLS } : {}),
       };
     });
   }
@@ -201,7 +218,8 @@ export class Gateway {
   /** The exposed form of an upstream's list, remembering the way back for shortened names. */
   expose(upstream: Upstream, kind: NamedKind, items: readonly ListItem[]): ListItem[] {
     if (kind === 'tools') this.#lastTools.set(upstream, items.map((item) => String(item.name)));
-    return items.map((item) => {
+    const shortened: Array<{ name: string; exposedAs: string }> = [];
+    const exposed = items.map((item) => {
       const original = String(item.name);
       const name = exposedName(upstream.config.name, original);
       if (kind === 'tools') this.#know(upstream, name);
@@ -210,14 +228,20 @@ export class Gateway {
         if (learned.size >= MAX_REMEMBERED_URIS && !learned.has(name)) learned.clear();
         learned.set(name, original);
       }
-      if (name !== `${upstream.config.name}__${original}`) {
-        if (!this.#warnedShortened.has(name)) {
-          this.#warnedShortened.add(name);
-          this.#logger.warn({ server: upstream.config.name, name: original, exposedAs: name }, 'an upstream name is longer than 64 characters with its server prefix; it was shortened');
-        }
-      }
+      if (name !== `${upstream.config.name}__${original}`) shortened.push({ name: original, exposedAs: name });
       return kind === 'tools' && item.inputSchema !== undefined ? { ...item, name, inputSchema: withoutHeaderParameters(item.inputSchema) } : { ...item, name };
     });
+    this.#warnShortened(upstream, kind, shortened);
+    return exposed;
+  }
+
+  #warnShortened(upstream: Upstream, kind: NamedKind, shortened: ReadonlyArray<{ name: string; exposedAs: string }>): void {
+    const key = `${upstream.config.name} ${kind}`;
+    const names = shortened.map((s) => s.exposedAs).join(' ');
+    if (shortened.length === 0 || this.#warnedShortened.get(key) === names) return;
+    this.#warnedShortened.set(key, names);
+    this.#logger.warn({ server: upstream.config.name, list: kind, count: shortened.length, first: shortened.slice(0, 3) },
+      'upstream names longer than 64 characters with their server prefix were shortened');
   }
 
   /**
@@ -336,10 +360,13 @@ export class Gateway {
  * declares none, and clients send none. Only string values are annotations; a property that
  * happens to be called `x-mcp-header` (an object, its schema) stays.
  */
-function withoutHeaderParameters(schema: unknown): unknown {
-  if (Array.isArray(schema)) return schema.map(withoutHeaderParameters);
-  if (typeof schema !== 'object' || schema === null) return schema;
+function withoutHeaderParameters(schema: unknown, depth = 0): unknown {
+  // Annotations sit on a tool's parameters, a few levels down. Deeper parts are passed on as they
+  // are: a schema nested thousands of levels (tens of kB) took this walk past the stack, and the
+  // whole tools/list of every caller with it.
+  if (depth >= MAX_SCHEMA_DEPTH || typeof schema !== 'object' || schema === null) return schema;
+  if (Array.isArray(schema)) return schema.map((item) => withoutHeaderParameters(item, depth + 1));
   return Object.fromEntries(Object.entries(schema)
     .filter(([key, value]) => !(key === 'x-mcp-header' && typeof value === 'string'))
-    .map(([key, value]) => [key, withoutHeaderParameters(value)]));
+    .map(([key, value]) => [key, withoutHeaderParameters(value, depth + 1)]));
 }

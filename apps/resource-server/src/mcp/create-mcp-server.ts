@@ -100,6 +100,14 @@ const LIST_CHANGED_EVERY_MS = 1000;
  * updates.
  */
 const MAX_RELAYED_PER_CALL = 8 * 1024 * 1024;
+/**
+ * A server's requests to the caller (sampling, elicitation) of one call waiting for the caller's
+ * answer at once, at most; more are refused with an MCP error at once. Each is queued on the
+ * caller's stream too: a server sending hundreds of 1 MB elicitations without waiting, to a
+ * caller that did not read, grew the heap by 600 MB. Their parameters count against
+ * MAX_RELAYED_PER_CALL with the notifications.
+ */
+const MAX_RELAYED_REQUESTS_AT_ONCE = 8;
 
 export function createMcpServer(dependencies: McpServerDependencies): Server {
   const { gateway, builtInTools, audit, logger, onToolCall } = dependencies;
@@ -143,6 +151,7 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
   /** One call's caller; `server` names the upstream its notifications come from. */
   const callingClient = (extra: Extra, upstream: string): CallingClient => {
     let relayed = 0;
+    let waiting = 0;
     return {
       sessionKey,
       capabilities: server.getClientCapabilities(),
@@ -155,7 +164,22 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
         return undefined;
       },
       notifySession: async (notification) => unwanted(notification) ? undefined : server.notification(notification),
-      sendRequest: extra.sendRequest,
+      sendRequest: async (request, schema, options) => {
+        if (waiting >= MAX_RELAYED_REQUESTS_AT_ONCE) {
+          throw new McpError(ErrorCode.InvalidRequest, `Gatehouse relays at most ${MAX_RELAYED_REQUESTS_AT_ONCE} requests of one call to the client at once`);
+        }
+        relayed += JSON.stringify(request.params ?? {}).length;
+        if (relayed > MAX_RELAYED_PER_CALL) {
+          logger.warn({ server: upstream, method: request.method }, 'an mcp server sent more during one call than is relayed; its request was refused');
+          throw new McpError(ErrorCode.InvalidRequest, `Gatehouse relays at most ${MAX_RELAYED_PER_CALL} characters of requests and messages during one call`);
+        }
+        waiting += 1;
+        try {
+          return await extra.sendRequest(request, schema, options);
+        } finally {
+          waiting -= 1;
+        }
+      },
     };
   };
 
@@ -178,6 +202,16 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
       }
     }));
     return answers.filter((answer): answer is { upstream: Upstream; items: ListItem[] } => answer.items !== undefined);
+  }
+
+  /** A server's list as the gateway exposes it; left out, as one not answering, if that fails. */
+  function exposed(upstream: Upstream, kind: 'tools' | 'prompts', items: ListItem[]): ListItem[] {
+    try {
+      return gateway.expose(upstream, kind, items);
+    } catch (err) {
+      logger.warn({ server: upstream.config.name, list: kind, reason: (err as Error).message }, 'an mcp server\'s list is left out');
+      return [];
+    }
   }
 
   function record(call: ToolCallEvent, token: VerifiedAccessToken, startedAt: number): void {
@@ -212,7 +246,7 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
 
   registerRequestHandler(server, ListToolsRequestSchema, async (_request, extra) => {
     const listed = await gather('tools', extra);
-    const upstreamTools = listed.flatMap(({ upstream, items }) => gateway.expose(upstream, 'tools', items));
+    const upstreamTools = listed.flatMap(({ upstream, items }) => exposed(upstream, 'tools', items));
     return { tools: [...(builtInTools ? BUILT_IN_TOOL_DEFINITIONS : []), ...upstreamTools] as never };
   });
 
@@ -247,7 +281,7 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
   // Prompts and resources come only from the servers behind the gateway.
   registerRequestHandler(server, ListPromptsRequestSchema, async (_request, extra) => {
     const listed = await gather('prompts', extra);
-    return { prompts: listed.flatMap(({ upstream, items }) => gateway.expose(upstream, 'prompts', items)) as never };
+    return { prompts: listed.flatMap(({ upstream, items }) => exposed(upstream, 'prompts', items)) as never };
   });
 
   registerRequestHandler(server, GetPromptRequestSchema, async (request, extra) => {

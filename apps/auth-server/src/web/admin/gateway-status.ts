@@ -47,6 +47,7 @@ const serverSchema = z.object({
   processes: z.number().int().min(0).optional(),
   scopes: z.object({ default: scope, tools: z.record(z.string().max(256), scope) }),
   tools: z.array(z.object({ name: z.string().max(256), scope })).optional(),
+  moreTools: z.number().int().min(0).optional(),
 });
 const answerSchema = z.object({ servers: z.array(serverSchema) });
 

@@ -28,6 +28,7 @@ export function serversPages(gatewayStatus: GatewayStatus, renderPage: RenderPag
           processes: server.transport === 'stdio' ? server.processes : undefined,
           defaultScope: server.scopes.default,
           tools: server.tools,
+          moreTools: server.moreTools,
         }))
         : undefined;
       renderPage(request, 'admin/servers.njk', 'MCP servers', 'servers', {
