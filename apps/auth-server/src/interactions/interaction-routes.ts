@@ -16,6 +16,7 @@
  *   no Allow button: it names the scopes the account cannot have, and offers to continue with
  *   what the app already holds, if anything, or to go back to the app.
  */
+import { createHash } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
@@ -124,6 +125,11 @@ function redirectDestination(redirectUri: string): { host?: string; appScheme?: 
   const url = URL.parse(redirectUri);
   if (!url) return { host: redirectUri };
   return url.protocol === 'https:' || url.protocol === 'http:' ? { host: url.host } : { appScheme: url.protocol };
+}
+
+/** The id of the grant a consent to interaction `uid` makes: as long and random as the provider's own, and not the interaction's id. */
+function grantIdFor(uid: string): string {
+  return createHash('sha256').update(`gatehouse grant of interaction ${uid}`).digest('base64url');
 }
 
 export function interactionRoutes(deps: InteractionDeps): Router {
@@ -275,7 +281,10 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     };
 
     const existing = interaction.grantId ? await provider.Grant.find(interaction.grantId) : undefined;
-    const grant = existing ?? new provider.Grant({ accountId, clientId: String(interaction.params.client_id) });
+    // A new grant's id comes from the interaction's: Allow sent twice at once (a double click, on
+    // one replica or two) saves one grant twice rather than two grants, the first of which, held
+    // by no token, stayed listed as a second connected app until it expired.
+    const grant = existing ?? Object.assign(new provider.Grant({ accountId, clientId: String(interaction.params.client_id) }), { jti: grantIdFor(interaction.uid) });
     // The provider knows the MCP scopes as scopes too (create-provider.ts), so a request's mcp:*
     // come back here as missing OpenID scopes as well. Only identity scopes are granted that way:
     // the MCP ones are settled per resource below, within the user's scopes and the ticked boxes.
