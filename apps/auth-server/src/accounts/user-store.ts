@@ -280,9 +280,15 @@ export class UserStore {
     this.#recent.delete(id);
   }
 
-  /** Writes only the fields in `changes`; undefined when there is no such user. */
-  async update(id: string, changes: UserChanges, tx: SqlExecutor = this.db): Promise<User | undefined> {
+  /**
+   * Writes only the fields in `changes`; undefined when there is no such user, or (`unlessDisabled`
+   * given) when its `disabled` flag is that already: a change another request made meanwhile,
+   * which it also published and audited.
+   */
+  async update(id: string, changes: UserChanges, tx: SqlExecutor = this.db, unlessDisabled?: boolean): Promise<User | undefined> {
     const params: Record<string, string | number | null> = { id, now: Date.now() };
+    const where = unlessDisabled === undefined ? '' : ' AND disabled <> @unlessDisabled';
+    if (unlessDisabled !== undefined) params.unlessDisabled = unlessDisabled ? 1 : 0;
     const sets = ['updated_at = @now'];
     for (const key of Object.keys(COLUMNS) as (keyof UserChanges)[]) {
       if (!(key in changes) || changes[key] === undefined) continue;
@@ -292,7 +298,7 @@ export class UserStore {
     }
     this.#writes += 1;
     this.#recent.delete(id);
-    const row = await tx.get<UserRow>(`UPDATE users SET ${sets.join(', ')} WHERE id = @id RETURNING *`, params);
+    const row = await tx.get<UserRow>(`UPDATE users SET ${sets.join(', ')} WHERE id = @id${where} RETURNING *`, params);
     // Again once written: a read that overlapped the write is not kept.
     this.#writes += 1;
     this.#recent.delete(id);

@@ -219,7 +219,10 @@ export class UserAdmin {
       // `enable` clears whatever is left before the user can use anything again.
       updated = await this.db.transaction(async (tx) => {
         await this.#keepAnAdmin(user, tx);
-        const disabled = await this.#updated(user.id, { disabled: true }, tx);
+        // Only while not disabled: the same change sent twice at once (two replicas, a double
+        // click) is published and audited once, by the request that made it.
+        const disabled = await this.users.update(user.id, { disabled: true }, tx, true);
+        if (!disabled) return { ...user, disabled: true };
         await this.revocations.revokeSubject(user.id, tx);
         await this.audit.record({ event: 'user.disabled', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username } }, tx);
         return disabled;
@@ -290,7 +293,8 @@ export class UserAdmin {
     await this.grants.revokeAll({ accountId: user.id }, by, 'left by an unfinished disable of the user');
     await this.models.deleteSessions(user.id);
     return this.db.transaction(async (tx) => {
-      const updated = await this.#updated(user.id, { disabled: false }, tx);
+      const updated = await this.users.update(user.id, { disabled: false }, tx, false);
+      if (!updated) return { ...user, disabled: false }; // enabled meanwhile by another request
       await this.audit.record({ event: 'user.enabled', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username } }, tx);
       return updated;
     });
