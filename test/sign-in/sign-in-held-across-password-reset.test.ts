@@ -9,11 +9,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import bcrypt from 'bcryptjs';
 import { Browser, formAction, inputValue, type PageResult } from '../helpers/browser.ts';
 import { authorizeUrl, registerClient, signIn, type RegisteredClient } from '../helpers/oauth-flow.ts';
 import { createPkce } from '../helpers/pkce.ts';
 import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { TestClock } from '../helpers/test-clock.ts';
 import { TEST_BACKENDS } from '../helpers/test-database.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 const RESOURCE = 'http://localhost:4001/mcp';
 const BY = { actor: { name: 'test-admin', id: 'test-admin' }, ip: '127.0.0.1' };
@@ -96,5 +99,37 @@ for (const backend of TEST_BACKENDS) describe(`a sign-in held across the end of 
     const again = await browser.navigate(authorizeUrl(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE }, challenge));
     assert.ok(isConsentPage(again), `expected consent without a sign-in, got ${again.status} ${again.url}`);
     assert.equal((await browser.request('/account')).status, 200);
+  });
+});
+
+/**
+ * The same, with the sign-in request itself in flight: it read the user's row (the old hash, no
+ * end yet) and was comparing the old password when the reset committed. Timed from when the
+ * compare finished, it counted as after the reset (found by the review of this fix).
+ */
+for (const backend of TEST_BACKENDS) describe(`a sign-in whose password check runs while the password is reset (${backend})`, () => {
+  const clock = new TestClock();
+  let server: TestAuthServer;
+  let client: RegisteredClient;
+  before(async () => {
+    server = await startAuthServer({ backend, clock, env: { RESOURCE_URL: RESOURCE } });
+    client = await registerClient(server.issuer);
+  });
+  after(() => server?.close());
+
+  test('counts from before the reset: its redirect leads to the sign-in page again', async () => {
+    const user = await server.auth.admin.users.create({ username: 'victim', password: OLD, scopes: ['mcp:read'] }, BY);
+    // A hash of cost 14 (about four times the server's) holds the compare open while the reset commits.
+    await server.auth.users.update(user.id, { passwordHash: await bcrypt.hash(OLD, 14) });
+    const browser = new Browser(server.issuer);
+    const start = await browser.navigate(authorizeUrl(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE }, createPkce().challenge));
+    const inFlight = browser.submit(formAction(start.html), { csrf: inputValue(start.html, 'csrf')!, username: 'victim', password: OLD }, start.url, () => true);
+    await waitFor('the old password being compared', () => server.auth.hasher.stats().some((worker) => worker.busy));
+    await server.auth.admin.users.setPassword('victim', NEW, BY);
+    clock.advance(1); // the compare ends in the next second
+    const held = await inFlight;
+    assert.equal(held.status, 303, 'the old password matched the row read before the reset');
+    const page = await browser.navigate(held.url);
+    assert.ok(isSignInPage(page) && !isConsentPage(page), `expected the sign-in page, got ${page.status} ${page.url}`);
   });
 });

@@ -57,7 +57,7 @@ import type { SignInResult } from '../ops/auth-server-metrics.ts';
 import { admit, MAX_SUBJECT_BYTES, type FederatedAccounts } from './federated-accounts.ts';
 import type { FederatedLogins } from './federated-logins.ts';
 import { federatedRedirectUri, SHARED_CALLBACK_PATH } from './federated-redirect-uri.ts';
-import { signInTime } from './sign-in-time.ts';
+import { afterSessionsEnded, signInTime } from './sign-in-time.ts';
 import type { UpstreamClients } from './upstream-clients.ts';
 
 export interface FederatedSignInDeps {
@@ -311,7 +311,7 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
     }
     deps.onSignIn?.('success');
     await deps.recordSignIn?.(ctx, { ...audited, ok: true });
-    interaction.result = { login: { accountId: user.id, amr: ['fed'], ...signInTime(claims.auth_time, deps.clock.epochSeconds()) } };
+    interaction.result = { login: { accountId: user.id, amr: ['fed'], ...afterSessionsEnded(signInTime(claims.auth_time, deps.clock.epochSeconds()), user) } };
     // `exp` is the provider's; the adapter stores our now + this TTL, which is `exp` again.
     await interaction.save(interaction.exp - deps.clock.epochSeconds());
     ctx.status = 303;

@@ -22,3 +22,15 @@ export function signInTime(authTime: unknown, now: number): { ts: number; acr?: 
   if (typeof authTime === 'number' && Number.isFinite(authTime)) return { ts: Math.min(now, Math.floor(authTime)) };
   return { ts: now, acr: UNPROVEN_SIGN_IN_ACR };
 }
+
+/**
+ * A federated sign-in made after the user's sessions were last ended (the user row read after the
+ * upstream's answer names that end) counts from the end, not from the upstream's older
+ * `auth_time`: counted from that, it would be taken for a sign-in made before the end
+ * (UserStore.signedInBeforeSessionsEnded) and asked again at every try, for as long as the
+ * upstream's own session lasts. Its time then is only the end, not a sign-in anyone vouched
+ * for: acr "0", which the admin pages never take for a recent one.
+ */
+export function afterSessionsEnded(time: { ts: number; acr?: typeof UNPROVEN_SIGN_IN_ACR }, user: { sessionsEndedAt: number | null }): { ts: number; acr?: typeof UNPROVEN_SIGN_IN_ACR } {
+  return user.sessionsEndedAt !== null && time.ts < user.sessionsEndedAt ? { ts: user.sessionsEndedAt, acr: UNPROVEN_SIGN_IN_ACR } : time;
+}

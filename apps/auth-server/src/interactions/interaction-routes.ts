@@ -219,6 +219,9 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (deps.mode === 'federated') throw new PageError(400, 'invalid_request', 'Sign-in with a password is not offered on this server.');
     const username = (form.get('username')?.[0] ?? '').trim().slice(0, 64);
     const password = form.get('password')?.[0] ?? '';
+    // Before the row is read: a sign-in counts from no later than the credentials it is checked
+    // against (below, and UserStore.signedInBeforeSessionsEnded).
+    const readAt = deps.clock.epochSeconds();
     const user = username ? await users.findByUsername(username) : undefined;
     // Counted per client as the rate limits count (an IPv6 /64 is one client), and before the
     // password is checked, so the next attempt, on any replica, already sees it.
@@ -246,11 +249,13 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     }
     deps.onSignIn?.('success');
     await deps.recordSignIn?.(ctx, { method: 'password', ok: true, user, clientId: String(interaction.params.client_id), flowId: flowIdOf(interaction) });
-    // The sign-in time on our clock, which the admin pages' re-authentication compares with. Not
-    // before the end of the user's sessions that the row just checked against names: the password
-    // was checked after that end (the end and a new password commit together), though maybe in
-    // the same second, which the end (rounded up) would count as before it.
-    const ts = Math.max(deps.clock.epochSeconds(), user.sessionsEndedAt ?? 0);
+    // The sign-in time on our clock, which the admin pages' re-authentication compares with: when
+    // the row the password was checked against was read. A reset committed while the compare ran
+    // (a sign-in in flight with the old password) ends sessions after that, so this sign-in counts
+    // as before it. Not before the end that row itself names: then the password was checked after
+    // it (an end and a new password commit together), maybe in the same second, which the end
+    // (rounded up) would otherwise count as before it.
+    const ts = Math.max(readAt, user.sessionsEndedAt ?? 0);
     return finish(ctx, provider, { login: { accountId: user.id, ts } }, false);
   });
 
