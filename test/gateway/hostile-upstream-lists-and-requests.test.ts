@@ -4,7 +4,8 @@
  * - a tool schema nested 1,200 levels (tens of kB) made every caller's tools/list fail with
  *   "Maximum call stack size exceeded", the built-in tools and every other server's with it;
  * - elicitation (and sampling) requests were relayed to the caller without any limit: 300 of
- *   1 MB sent at once to a caller that did not read took the heap from 27 to 600 MB;
+ *   1 MB sent at once to a caller that did not read took the heap from 27 to 600 MB (and a limit
+ *   on all of a call's requests would refuse a sampling loop, which resends the conversation);
  * - every shortened tool name was remembered for ever and logged once each: a server listing
  *   thousands of new long names after each list change grew the heap and the log without end;
  * - GET /gateway/servers described every tool of every server: one listing thousands made it
@@ -93,18 +94,31 @@ describe('an upstream that lists or asks too much', () => {
     assert.equal(received, AT_ONCE);
   });
 
-  test('elicitations one after another: relayed until they hold 8 MiB, the rest refused', async () => {
+  test('large elicitations at once: those that fit in 8 MiB reach the client, the rest are refused', async () => {
+    const client = await connect({ elicitation: {} });
+    let received = 0;
+    client.setRequestHandler(ElicitRequestSchema, () => {
+      received += 1;
+      return new Promise<never>(() => {});
+    });
+    const size = 2_000_000;
+    const fits = Math.floor(PER_CALL / (size + 100));
+    const result = await client.callTool({ name: 'asking__ask-at-once', arguments: { count: fits + 2, held: fits, size } }, undefined, { timeout: 20_000 });
+    assert.match(resultText(result), /^refused 2: .*Gatehouse relays at most 8388608 characters of requests waiting for the client/);
+    assert.equal(received, fits);
+  });
+
+  test('large elicitations one after another, each answered: all reach the client (an answered one no longer counts)', async () => {
     const client = await connect({ elicitation: {} });
     let received = 0;
     client.setRequestHandler(ElicitRequestSchema, () => {
       received += 1;
       return { action: 'decline' as const };
     });
-    const size = 1_000_000;
-    const fits = Math.floor(PER_CALL / (size + 100));
-    const result = await client.callTool({ name: 'asking__ask-one-by-one', arguments: { count: fits + 3, size } }, undefined, { timeout: 60_000 });
-    assert.equal(resultText(result), `answered ${fits}, refused 3`);
-    assert.equal(received, fits);
+    const count = Math.ceil(PER_CALL / 1_000_000) + 4;
+    const result = await client.callTool({ name: 'asking__ask-one-by-one', arguments: { count, size: 1_000_000 } }, undefined, { timeout: 60_000 });
+    assert.equal(resultText(result), `answered ${count}, refused 0`);
+    assert.equal(received, count);
   });
 
   test('a server listing 1,200 tools: the servers endpoint describes the first 200 and counts the rest', async () => {

@@ -104,8 +104,9 @@ const MAX_RELAYED_PER_CALL = 8 * 1024 * 1024;
  * A server's requests to the caller (sampling, elicitation) of one call waiting for the caller's
  * answer at once, at most; more are refused with an MCP error at once. Each is queued on the
  * caller's stream too: a server sending hundreds of 1 MB elicitations without waiting, to a
- * caller that did not read, grew the heap by 600 MB. Their parameters count against
- * MAX_RELAYED_PER_CALL with the notifications.
+ * caller that did not read, grew the heap by 600 MB. While one waits, its parameters count
+ * against MAX_RELAYED_PER_CALL with the call's notifications; once answered, no longer (a tool's
+ * sampling loop sends the whole conversation each round).
  */
 const MAX_RELAYED_REQUESTS_AT_ONCE = 8;
 
@@ -168,15 +169,17 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
         if (waiting >= MAX_RELAYED_REQUESTS_AT_ONCE) {
           throw new McpError(ErrorCode.InvalidRequest, `Gatehouse relays at most ${MAX_RELAYED_REQUESTS_AT_ONCE} requests of one call to the client at once`);
         }
-        relayed += JSON.stringify(request.params ?? {}).length;
-        if (relayed > MAX_RELAYED_PER_CALL) {
+        const size = JSON.stringify(request.params ?? {}).length;
+        if (relayed + size > MAX_RELAYED_PER_CALL) {
           logger.warn({ server: upstream, method: request.method }, 'an mcp server sent more during one call than is relayed; its request was refused');
-          throw new McpError(ErrorCode.InvalidRequest, `Gatehouse relays at most ${MAX_RELAYED_PER_CALL} characters of requests and messages during one call`);
+          throw new McpError(ErrorCode.InvalidRequest, `Gatehouse relays at most ${MAX_RELAYED_PER_CALL} characters of requests waiting for the client and messages during one call`);
         }
+        relayed += size;
         waiting += 1;
         try {
           return await extra.sendRequest(request, schema, options);
         } finally {
+          relayed -= size;
           waiting -= 1;
         }
       },
