@@ -25,6 +25,7 @@ import { TestClock } from '../helpers/test-clock.ts';
 import { csrfOf, post } from '../admin/support/admin-browser.ts';
 
 const RESOURCE = 'http://localhost:4001/mcp';
+const BY = { actor: { name: 'test-admin', id: 'test-admin' }, ip: '127.0.0.1' };
 
 /** Gatehouse federating to a test upstream whose admin@example.com is an admin here, and an app registered. */
 async function startFederation(clock: TestClock, idpOptions: { statesAuthTime?: boolean } = {}) {
@@ -225,5 +226,24 @@ for (const statesAuthTime of [false, true]) describe(`federated sign-in and re-a
     const tokens = await tokenRequest(server.issuer, { grant_type: 'authorization_code', client_id: client.client_id, code, code_verifier: verifier, redirect_uri: CLAUDE_CALLBACK });
     assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
     assert.equal(decodeJwt(tokens.body.id_token as string).auth_time, clock.epochSeconds());
+  });
+
+  // Its upstream session is older than the end: counted from that auth_time, the new sign-in was
+  // taken for one made before the end and asked again at every try (found by a review).
+  test('a user whose sessions were ended (disabled, enabled again) signs in again through the upstream\'s session', async () => {
+    const browser = new Browser(server.issuer, [idp.issuer]);
+    let page = await viaUpstream(browser, await browser.navigate(appAuthorization({}).url));
+    if (/name="decision"/.test(page.html)) page = await decide(browser, page, 'approve');
+    assert.ok(new URL(page.url).searchParams.get('code'), `${page.status} ${page.url}`);
+    const user = (await server.auth.users.list()).find((u) => u.email === 'admin@example.com');
+    assert.ok(user);
+    clock.advance(120);
+    await server.auth.admin.users.disable({ id: user.id }, BY);
+    await server.auth.admin.users.enable({ id: user.id }, BY);
+    clock.advance(5);
+
+    page = await viaUpstream(browser, await browser.navigate(appAuthorization({}).url));
+    if (/name="decision"/.test(page.html)) page = await decide(browser, page, 'approve');
+    assert.ok(new URL(page.url).searchParams.get('code'), `expected a code, got ${page.status} ${page.url}\n${page.html.slice(0, 300)}`);
   });
 });
