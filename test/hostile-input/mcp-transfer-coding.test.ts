@@ -6,34 +6,23 @@
  * auth-server's twin is in auth-server-content-encoding.test.ts; chunked alone is served.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { INITIALIZE } from '../helpers/mcp-http.ts';
 import { rawBytes } from '../helpers/raw-http.ts';
-import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
-import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
+import { useIssuerAndServer } from '../helpers/start-resource-server.ts';
 
 describe('transfer codings besides chunked on MCP bodies', () => {
-  let issuer: TestIssuer;
-  let server: RunningResourceServer;
-
-  before(async () => {
-    issuer = await startTestIssuer();
-    server = await startResourceServer({ issuer: issuer.issuer });
-  });
-  after(async () => {
-    await server?.close();
-    await issuer?.close();
-  });
+  const running = useIssuerAndServer();
 
   /** One chunked POST of an initialize on its own connection, exactly as written. */
   async function chunkedInitialize(path: string, codings: string) {
     const body = Buffer.from(JSON.stringify(INITIALIZE));
     const head = [
-      `POST ${path} HTTP/1.1`, `Host: ${new URL(server.baseUrl).host}`, 'Content-Type: application/json',
-      'Accept: application/json, text/event-stream', `Authorization: Bearer ${await issuer.mint()}`,
+      `POST ${path} HTTP/1.1`, `Host: ${new URL(running.server.baseUrl).host}`, 'Content-Type: application/json',
+      'Accept: application/json, text/event-stream', `Authorization: Bearer ${await running.issuer.mint()}`,
       `Transfer-Encoding: ${codings}`, 'Connection: close',
     ].join('\r\n');
-    return rawBytes(server.baseUrl, `${head}\r\n\r\n${body.length.toString(16)}\r\n${body.toString('latin1')}\r\n0\r\n\r\n`);
+    return rawBytes(running.server.baseUrl, `${head}\r\n\r\n${body.length.toString(16)}\r\n${body.toString('latin1')}\r\n0\r\n\r\n`);
   }
 
   const refused: Array<[string, string]> = [

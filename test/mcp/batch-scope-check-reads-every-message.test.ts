@@ -9,37 +9,26 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { INITIALIZE, jsonRpcMessageOf, mcpRequest, parseChallenge } from '../helpers/mcp-http.ts';
-import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
-import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
+import { useIssuerAndServer } from '../helpers/start-resource-server.ts';
 
 const VERSION = '2025-03-26';
 const call = (id: number, name: string, args: Record<string, unknown> = {}) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } });
 
 describe('the scope check of a JSON-RPC batch', () => {
-  let issuer: TestIssuer;
-  let server: RunningResourceServer;
-
-  before(async () => {
-    issuer = await startTestIssuer();
-    server = await startResourceServer({ issuer: issuer.issuer });
-  });
-  after(async () => {
-    await server?.close();
-    await issuer?.close();
-  });
+  const running = useIssuerAndServer();
 
   test('[whoami, create_note] with a read-only token: 403 insufficient_scope naming mcp:write, and neither call runs', async () => {
     const subject = randomUUID();
-    const token = await issuer.mint({ claims: { sub: subject, scope: 'mcp:read' } });
-    const opened = await mcpRequest(server.mcpUrl, { token, body: { ...INITIALIZE, params: { ...INITIALIZE.params, protocolVersion: VERSION } } });
+    const token = await running.issuer.mint({ claims: { sub: subject, scope: 'mcp:read' } });
+    const opened = await mcpRequest(running.server.mcpUrl, { token, body: { ...INITIALIZE, params: { ...INITIALIZE.params, protocolVersion: VERSION } } });
     assert.equal(jsonRpcMessageOf(await opened.text()).result?.protocolVersion, VERSION);
     const headers = { 'Mcp-Session-Id': opened.headers.get('mcp-session-id')!, 'MCP-Protocol-Version': VERSION };
-    const initialized = await mcpRequest(server.mcpUrl, { token, headers, body: { jsonrpc: '2.0', method: 'notifications/initialized' } });
+    const initialized = await mcpRequest(running.server.mcpUrl, { token, headers, body: { jsonrpc: '2.0', method: 'notifications/initialized' } });
     assert.equal(initialized.status, 202);
 
-    const response = await mcpRequest(server.mcpUrl, { token, headers, body: [call(2, 'whoami'), call(3, 'create_note', { title: randomUUID() })] });
+    const response = await mcpRequest(running.server.mcpUrl, { token, headers, body: [call(2, 'whoami'), call(3, 'create_note', { title: randomUUID() })] });
     const text = await response.text();
     assert.equal(response.status, 403, text);
     const challenge = parseChallenge(response.headers.get('www-authenticate'));
@@ -50,8 +39,8 @@ describe('the scope check of a JSON-RPC batch', () => {
     assert.deepEqual(JSON.parse(text), { error: 'insufficient_scope', error_description: 'create_note needs mcp:write' });
 
     // whoami did not run: the tool-call record holds only the refused create_note.
-    await server.audit.flush();
-    const rows = await server.db.all<{ tool: string; outcome: string }>('SELECT tool, outcome FROM tool_calls WHERE subject = ? ORDER BY id', [subject]);
+    await running.server.audit.flush();
+    const rows = await running.server.db.all<{ tool: string; outcome: string }>('SELECT tool, outcome FROM tool_calls WHERE subject = ? ORDER BY id', [subject]);
     assert.deepEqual(rows.map((row) => `${row.tool} ${row.outcome}`), ['create_note denied']);
   });
 });

@@ -9,7 +9,7 @@ import { gzipSync } from 'node:zlib';
 import { createLogger } from '../../apps/shared/logger.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
-import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
+import { startResourceServer, useIssuerAndServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
 import { INITIALIZE, mcpRequest, openSession, parseChallenge } from '../helpers/mcp-http.ts';
 import { rawRequest } from '../helpers/raw-http.ts';
 
@@ -17,17 +17,7 @@ const METADATA_URL = 'http://localhost:4001/.well-known/oauth-protected-resource
 const INSPECTOR = 'http://localhost:6274';
 
 describe('MCP endpoint without a usable token', () => {
-  let issuer: TestIssuer;
-  let server: RunningResourceServer;
-
-  before(async () => {
-    issuer = await startTestIssuer();
-    server = await startResourceServer({ issuer: issuer.issuer, config: { allowedOrigins: [INSPECTOR] } });
-  });
-  after(async () => {
-    await server?.close();
-    await issuer?.close();
-  });
+  const running = useIssuerAndServer({ allowedOrigins: [INSPECTOR] });
 
   const requests: Array<[string, { method: string; headers?: Record<string, string> }]> = [
     ['POST', { method: 'POST' }],
@@ -42,7 +32,7 @@ describe('MCP endpoint without a usable token', () => {
 
   for (const [name, request] of requests) {
     test(`answers ${name} with 401 and a challenge without error`, async () => {
-      const response = await mcpRequest(server.mcpUrl, request);
+      const response = await mcpRequest(running.server.mcpUrl, request);
       assert.equal(response.status, 401);
       const challenge = parseChallenge(response.headers.get('www-authenticate'));
       assert.equal(challenge.scheme, 'Bearer');
@@ -65,7 +55,7 @@ describe('MCP endpoint without a usable token', () => {
 
   for (const [name, headers, expected] of authorizations) {
     test(`Authorization with ${name}: ${expected}`, async () => {
-      const response = await mcpRequest(server.mcpUrl, { headers: headers(await issuer.mint()) });
+      const response = await mcpRequest(running.server.mcpUrl, { headers: headers(await running.issuer.mint()) });
       if (expected === 'accepted') {
         assert.equal(response.status, 200);
         return;
@@ -90,9 +80,9 @@ describe('MCP endpoint without a usable token', () => {
   for (const [name, authorization] of repeated) {
     test(`refuses two Authorization headers (${name}) with 400 invalid_request`, async () => {
       const headers = { accept: 'application/json, text/event-stream', 'content-type': 'application/json' };
-      const response = await rawRequest(server.baseUrl, {
+      const response = await rawRequest(running.server.baseUrl, {
         method: 'POST', path: '/mcp', body: JSON.stringify(INITIALIZE),
-        headers: { ...headers, authorization: authorization(await issuer.mint(), await issuer.mint()) },
+        headers: { ...headers, authorization: authorization(await running.issuer.mint(), await running.issuer.mint()) },
       });
       assert.equal(response.status, 400, response.body.slice(0, 200));
       assert.equal(response.headers['mcp-session-id'], undefined, 'no session was opened');
@@ -108,35 +98,35 @@ describe('MCP endpoint without a usable token', () => {
   }
 
   test('ignores an access token in the query string', async () => {
-    const response = await mcpRequest(`${server.mcpUrl}?access_token=${await issuer.mint()}`);
+    const response = await mcpRequest(`${running.server.mcpUrl}?access_token=${await running.issuer.mint()}`);
     assert.equal(response.status, 401);
     assert.equal(parseChallenge(response.headers.get('www-authenticate')).params.error, undefined);
   });
 
   test('ignores an access token in a form body', async () => {
-    const response = await fetch(server.mcpUrl, {
+    const response = await fetch(running.server.mcpUrl, {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json, text/event-stream' },
-      body: new URLSearchParams({ access_token: await issuer.mint() }),
+      body: new URLSearchParams({ access_token: await running.issuer.mint() }),
     });
     assert.equal(response.status, 401);
   });
 
   test('refuses an unknown Origin with 403, token or not', async () => {
-    for (const token of [undefined, await issuer.mint()]) {
-      const response = await mcpRequest(server.mcpUrl, { token, headers: { Origin: 'https://evil.example' } });
+    for (const token of [undefined, await running.issuer.mint()]) {
+      const response = await mcpRequest(running.server.mcpUrl, { token, headers: { Origin: 'https://evil.example' } });
       assert.equal(response.status, 403);
       assert.equal(response.headers.get('access-control-allow-origin'), null);
     }
   });
 
   test('refuses Origin null with 403', async () => {
-    const response = await mcpRequest(server.mcpUrl, { token: await issuer.mint(), headers: { Origin: 'null' } });
+    const response = await mcpRequest(running.server.mcpUrl, { token: await running.issuer.mint(), headers: { Origin: 'null' } });
     assert.equal(response.status, 403);
   });
 
   test('lets an allowed Origin read the 401 challenge (CORS exposes WWW-Authenticate)', async () => {
-    const response = await mcpRequest(server.mcpUrl, { headers: { Origin: INSPECTOR } });
+    const response = await mcpRequest(running.server.mcpUrl, { headers: { Origin: INSPECTOR } });
     assert.equal(response.status, 401);
     assert.equal(response.headers.get('access-control-allow-origin'), INSPECTOR);
     assert.match(response.headers.get('access-control-expose-headers') ?? '', /WWW-Authenticate/);
@@ -145,7 +135,7 @@ describe('MCP endpoint without a usable token', () => {
   });
 
   test('serves an allowed Origin with a token and exposes Mcp-Session-Id', async () => {
-    const response = await mcpRequest(server.mcpUrl, { token: await issuer.mint(), headers: { Origin: INSPECTOR } });
+    const response = await mcpRequest(running.server.mcpUrl, { token: await running.issuer.mint(), headers: { Origin: INSPECTOR } });
     assert.equal(response.status, 200);
     assert.ok(response.headers.get('mcp-session-id'));
     assert.equal(response.headers.get('access-control-allow-origin'), INSPECTOR);
@@ -153,7 +143,7 @@ describe('MCP endpoint without a usable token', () => {
   });
 
   test('answers an allowed Origin preflight without asking for a token', async () => {
-    const response = await fetch(server.mcpUrl, {
+    const response = await fetch(running.server.mcpUrl, {
       method: 'OPTIONS',
       headers: { Origin: INSPECTOR, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization, content-type, mcp-protocol-version, mcp-session-id' },
     });
@@ -165,7 +155,7 @@ describe('MCP endpoint without a usable token', () => {
   });
 
   test('a preflight allows the MCP 2026-07-28 request metadata headers a browser client sends', async () => {
-    const response = await fetch(server.mcpUrl, {
+    const response = await fetch(running.server.mcpUrl, {
       method: 'OPTIONS',
       headers: { Origin: INSPECTOR, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization, content-type, mcp-protocol-version, mcp-method, mcp-name, mcp-param-region, x-other' },
     });
@@ -176,7 +166,7 @@ describe('MCP endpoint without a usable token', () => {
   });
 
   test('refuses a preflight from an unknown Origin', async () => {
-    const response = await fetch(server.mcpUrl, {
+    const response = await fetch(running.server.mcpUrl, {
       method: 'OPTIONS',
       headers: { Origin: 'https://evil.example', 'Access-Control-Request-Method': 'POST' },
     });
@@ -184,27 +174,17 @@ describe('MCP endpoint without a usable token', () => {
   });
 
   test('serves requests without Origin (server-to-server clients)', async () => {
-    const response = await mcpRequest(server.mcpUrl, { token: await issuer.mint() });
+    const response = await mcpRequest(running.server.mcpUrl, { token: await running.issuer.mint() });
     assert.equal(response.status, 200);
   });
 });
 
 describe('MCP endpoint request bodies', () => {
-  let issuer: TestIssuer;
-  let server: RunningResourceServer;
-
-  before(async () => {
-    issuer = await startTestIssuer();
-    server = await startResourceServer({ issuer: issuer.issuer, config: { maxBodyBytes: 4096 } });
-  });
-  after(async () => {
-    await server?.close();
-    await issuer?.close();
-  });
+  const running = useIssuerAndServer({ maxBodyBytes: 4096 });
 
   test('refuses a body over the cap with 413', async () => {
     const body = { ...INITIALIZE, params: { ...INITIALIZE.params, padding: 'x'.repeat(5000) } };
-    const response = await mcpRequest(server.mcpUrl, { token: await issuer.mint(), body });
+    const response = await mcpRequest(running.server.mcpUrl, { token: await running.issuer.mint(), body });
     assert.equal(response.status, 413);
     assert.equal(response.headers.get('connection'), 'close', 'the unread body is not left on a kept-alive connection');
   });
@@ -217,9 +197,9 @@ describe('MCP endpoint request bodies', () => {
         controller.close();
       },
     });
-    const response = await fetch(server.mcpUrl, {
+    const response = await fetch(running.server.mcpUrl, {
       method: 'POST',
-      headers: { Authorization: `Bearer ${await issuer.mint()}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' },
+      headers: { Authorization: `Bearer ${await running.issuer.mint()}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' },
       body,
       duplex: 'half',
     } as RequestInit);
@@ -228,12 +208,12 @@ describe('MCP endpoint request bodies', () => {
   });
 
   test('accepts a body under the cap', async () => {
-    const response = await mcpRequest(server.mcpUrl, { token: await issuer.mint() });
+    const response = await mcpRequest(running.server.mcpUrl, { token: await running.issuer.mint() });
     assert.equal(response.status, 200);
   });
 
   test('answers malformed JSON with a JSON-RPC parse error', async () => {
-    const response = await mcpRequest(server.mcpUrl, { token: await issuer.mint(), body: '{"jsonrpc": "2.0",' });
+    const response = await mcpRequest(running.server.mcpUrl, { token: await running.issuer.mint(), body: '{"jsonrpc": "2.0",' });
     assert.equal(response.status, 400);
     assert.equal((await response.json()).error.code, -32700);
   });
@@ -249,9 +229,9 @@ describe('MCP endpoint request bodies', () => {
 
   for (const [what, coding, body] of encoded) {
     test(`refuses ${what} with 415 and Accept-Encoding: identity, opening no session`, async () => {
-      const response = await rawRequest(server.baseUrl, {
+      const response = await rawRequest(running.server.baseUrl, {
         method: 'POST', path: '/mcp', body: body(),
-        headers: { authorization: `Bearer ${await issuer.mint()}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'content-encoding': coding },
+        headers: { authorization: `Bearer ${await running.issuer.mint()}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'content-encoding': coding },
       });
       assert.equal(response.status, 415, response.body.slice(0, 200));
       assert.equal(response.headers['accept-encoding'], 'identity');
@@ -263,13 +243,13 @@ describe('MCP endpoint request bodies', () => {
   }
 
   test('serves a body labelled Content-Encoding: identity', async () => {
-    const response = await mcpRequest(server.mcpUrl, { token: await issuer.mint(), headers: { 'Content-Encoding': 'identity' } });
+    const response = await mcpRequest(running.server.mcpUrl, { token: await running.issuer.mint(), headers: { 'Content-Encoding': 'identity' } });
     assert.equal(response.status, 200);
     assert.ok(response.headers.get('mcp-session-id'));
   });
 
   test('leaves other content types to the SDK (415)', async () => {
-    const response = await mcpRequest(server.mcpUrl, { token: await issuer.mint(), headers: { 'Content-Type': 'text/plain' } });
+    const response = await mcpRequest(running.server.mcpUrl, { token: await running.issuer.mint(), headers: { 'Content-Type': 'text/plain' } });
     assert.equal(response.status, 415);
   });
 

@@ -9,31 +9,20 @@
  * never answers it, so the request hung until the client gave up.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
-import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
+import { describe, test } from 'node:test';
+import { useIssuerAndServer } from '../helpers/start-resource-server.ts';
 
 const META = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
 
 describe('stateless requests that are not JSON-RPC 2.0', () => {
-  let issuer: TestIssuer;
-  let server: RunningResourceServer;
-
-  before(async () => {
-    issuer = await startTestIssuer();
-    server = await startResourceServer({ issuer: issuer.issuer });
-  });
-  after(async () => {
-    await server?.close();
-    await issuer?.close();
-  });
+  const running = useIssuerAndServer();
 
   for (const [name, envelope] of [['jsonrpc "1.0"', { jsonrpc: '1.0' }], ['no jsonrpc member', {}]] as const) {
     test(`${name}: refused with -32600, not run`, async () => {
-      const response = await fetch(server.mcpUrl, {
+      const response = await fetch(running.server.mcpUrl, {
         method: 'POST',
         headers: {
-          Authorization: `Bearer ${await issuer.mint()}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream',
+          Authorization: `Bearer ${await running.issuer.mint()}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream',
           'MCP-Protocol-Version': '2026-07-28', 'Mcp-Method': 'tools/list',
         },
         body: JSON.stringify({ ...envelope, id: 1, method: 'tools/list', params: { _meta: META } }),
@@ -53,10 +42,10 @@ describe('stateless requests that are not JSON-RPC 2.0', () => {
   ];
   for (const [name, body, code] of unreadable) {
     test(`${name}: answered 400 with ${code}, not left unanswered`, async () => {
-      const response = await fetch(server.mcpUrl, {
+      const response = await fetch(running.server.mcpUrl, {
         method: 'POST',
         headers: {
-          Authorization: `Bearer ${await issuer.mint()}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream',
+          Authorization: `Bearer ${await running.issuer.mint()}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream',
           'MCP-Protocol-Version': '2026-07-28', 'Mcp-Method': 'tools/list',
         },
         body,
@@ -70,10 +59,10 @@ describe('stateless requests that are not JSON-RPC 2.0', () => {
   }
 
   test('a request with an integer id and a string progressToken is still answered', async () => {
-    const response = await fetch(server.mcpUrl, {
+    const response = await fetch(running.server.mcpUrl, {
       method: 'POST',
       headers: {
-        Authorization: `Bearer ${await issuer.mint()}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream',
+        Authorization: `Bearer ${await running.issuer.mint()}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream',
         'MCP-Protocol-Version': '2026-07-28', 'Mcp-Method': 'tools/list',
       },
       body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/list', params: { _meta: { ...META, progressToken: 'p' } } }),
