@@ -140,6 +140,11 @@ export interface ConnectionAttemptSummary {
   /** The client's registered name, when it has one. */
   clientName?: string;
   accountId?: string;
+  /**
+   * With `accountId`: whether an event shows the user took part (signed in, consented, used a
+   * token). False when only a refused sign-in names them: whoever typed their username.
+   */
+  accountProven?: boolean;
   username?: string;
   /** Where the attempt started from (its first event's). */
   ip?: string;

@@ -8,6 +8,10 @@
  * several people use (a CIMD URL, one shared registration), someone else's refusal — or one an
  * anonymous stranger sends on purpose, with a redirect_uri of their choosing — becomes the
  * explanation of bob's attempt, shown on bob's "My apps" as bob's own failure.
+ *
+ * A refused sign-in names the account whose username was typed, whoever typed it: a stranger's
+ * wrong password for bob, through a client the stranger registered under a name of their
+ * choosing, must not put that name on bob's page as an app that tried to connect as him.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -79,6 +83,18 @@ describe('My apps shows only the user\'s own failures, not refusals someone else
     await unknownCode(shared, 'Cursor/1.7 (on carol\'s computer)');
     const failures = await bobsFailures();
     assert.doesNotMatch(failures, /Org Cursor/, `another party's refusal is on bob's My apps as bob's failure: ${failures}`);
+  });
+
+  test('a stranger\'s wrong password for bob, through the stranger\'s own client, is not shown on bob\'s My apps', async () => {
+    const lure = 'Gatehouse Security - your account is locked, call +1 555 0100';
+    const client = await registerAs(server, lure);
+    const { page, browser } = await startAuthorization(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: server.config.authServer.resource });
+    assert.equal((await signIn(browser, page, 'bob', 'not bob\'s password')).status, 400);
+    const failures = await bobsFailures();
+    assert.doesNotMatch(failures, /call \+1 555 0100/, `a stranger's client is on bob's My apps as his app: ${failures}`);
+    // The administrator still sees the attempt against bob.
+    const { attempts } = await server.auth.connections.list({ accountId: (await server.auth.users.findByUsername('bob'))!.id });
+    assert.ok(attempts.some((attempt) => attempt.clientName === lure && attempt.explanation?.reasonCode === 'sign_in_failed'), 'the admin pages list the refused sign-in under bob');
   });
 
   test('a refused token request from where bob\'s own attempt came from is still shown as bob\'s failure', async () => {

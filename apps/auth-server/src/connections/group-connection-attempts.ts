@@ -42,6 +42,8 @@ interface Building {
   grantIds: Set<string>;
   clientId?: string;
   accountId?: string;
+  /** An event names the user that only the user could have caused (see `add`). */
+  accountProven: boolean;
   /** "ip user-agent" of each event that had them. */
   origins: Set<string>;
   lastAt: number;
@@ -135,7 +137,7 @@ function steppedUpAttemptOf(attempts: Building[], fresh: Building, stallAfterMs:
 }
 
 function newAttempt(attempts: Building[]): Building {
-  const attempt: Building = { events: [], flowIds: new Set(), grantIds: new Set(), origins: new Set(), lastAt: 0, connected: false, refused: false };
+  const attempt: Building = { events: [], flowIds: new Set(), grantIds: new Set(), accountProven: false, origins: new Set(), lastAt: 0, connected: false, refused: false };
   attempts.push(attempt);
   return attempt;
 }
@@ -146,6 +148,8 @@ function add(attempt: Building, event: ConnectionEvent): void {
   if (event.grantId) attempt.grantIds.add(event.grantId);
   attempt.clientId ??= event.clientId;
   attempt.accountId ??= event.accountId;
+  // A refused sign-in names the account whose username was typed: anyone can type it.
+  if (event.accountId !== undefined && !(event.step === 'sign_in' && event.outcome === 'refused')) attempt.accountProven = true;
   const origin = originOf(event);
   if (origin !== undefined) attempt.origins.add(origin);
   attempt.lastAt = event.at;
@@ -191,7 +195,7 @@ function summarize(attempt: Building, now: number, stallAfterMs: number): Connec
     startedAt: first.at,
     lastAt: attempt.lastAt,
     ...(attempt.clientId !== undefined ? { clientId: attempt.clientId } : {}),
-    ...(attempt.accountId !== undefined ? { accountId: attempt.accountId } : {}),
+    ...(attempt.accountId !== undefined ? { accountId: attempt.accountId, accountProven: attempt.accountProven } : {}),
     ...(first.ip !== undefined ? { ip: first.ip } : {}),
     ...(first.userAgent !== undefined ? { userAgent: first.userAgent } : {}),
     outcome,

@@ -1,7 +1,10 @@
 /**
  * A user's own connection attempts that failed or stalled, newest first, for their "My apps"
  * page: what app, when, and why in plain words. Filtered by their account id at the source, so
- * no other user's attempt (nor one from before anybody signed in) can reach the page.
+ * no other user's attempt (nor one from before anybody signed in) can reach the page; and only
+ * attempts where the user took part (`accountProven`): a stranger who types the user's username
+ * with a wrong password, through a client they registered under a name of their choosing, must
+ * not put that name on the user's page as the user's own app.
  */
 import type { ConnectionLog } from '../../../shared/connection-events.ts';
 import { describeAttempt, type AttemptRow } from './describe-connections.ts';
@@ -18,7 +21,7 @@ const READ = 200;
 export async function ownFailedAttempts(connections: ConnectionLog, accountId: string, time: TimeFormat): Promise<{ attempts: AttemptRow[]; incomplete: boolean }> {
   const { attempts, problem } = await connections.list({ accountId, limit: READ });
   const failed = attempts
-    .filter((attempt) => attempt.accountId === accountId && (attempt.outcome === 'failed' || attempt.outcome === 'stalled'))
+    .filter((attempt) => attempt.accountId === accountId && attempt.accountProven === true && (attempt.outcome === 'failed' || attempt.outcome === 'stalled'))
     .slice(0, SHOWN);
   return {
     attempts: failed.map((attempt) => describeAttempt(attempt, time)),
