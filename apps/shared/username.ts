@@ -6,7 +6,8 @@
  * configuration (apps/shared/config/), and the users created on the admin pages and with the CLI (both
  * through the auth-server's management/user-admin.ts). Deliberately not held to by federated
  * users: they are named by their upstream's email (or `<upstream>-<sub>`), which may carry other
- * characters (`+`), cut to USERNAME_MAX_LENGTH; refusing such a name would refuse the person. An
+ * characters (`+`), cut to USERNAME_MAX_LENGTH with a tag of the identity at the end
+ * (federation/federated-accounts.ts `newUserName`); refusing such a name would refuse the person. An
  * email that would read as another (a bidirectional override, a line break) names nobody: the
  * user is then `<upstream>-<sub>` (federation/federated-accounts.ts).
  *

@@ -59,6 +59,12 @@ const NOT_TEXT: Array<[string, string, UpstreamUser]> = [
   ['256 bytes, one past what OIDC allows', 'long-sub-by-one', { sub: 's'.repeat(256), email: 'long-sub-by-one@example.com', email_verified: true }],
 ];
 
+const LONG_EMAILS = {
+  'long-one': `${'a'.repeat(70)}.one@example.com`,
+  'long-two': `${'a'.repeat(70)}.two@example.com`,
+  'exactly-64': `${'b'.repeat(64 - '@example.com'.length)}@example.com`,
+};
+
 const USERS = {
   'alice@example.com': { email: 'alice@example.com', email_verified: true },
   'admin@example.com': { email: 'admin@example.com', email_verified: true },
@@ -78,6 +84,8 @@ const USERS = {
   // Verified emails that would read as someone else's on a page, and one that reads as it is.
   ...Object.fromEntries(SPOOFING_EMAILS.map(([, subject, email]) => [subject, { email, email_verified: true }])),
   'plus': { email: 'eve+mcp@example.com', email_verified: true },
+  // Emails past the 64 characters a name may hold: two alike in their first 64, one of exactly 64.
+  ...Object.fromEntries(Object.entries(LONG_EMAILS).map(([login, email]) => [login, { email, email_verified: true }])),
   // Subjects people chose themselves, which would name the user no better than their email.
   ...Object.fromEntries(UNNAMABLE.map(([, subject, email]) => [subject, { email, email_verified: true }])),
   ...Object.fromEntries(NOT_TEXT.map(([, login, user]) => [login, user])),
@@ -274,6 +282,23 @@ describe('federated sign-in against a real upstream OpenID provider', () => {
     const user = (await server.auth.users.findByUsername('eve+mcp@example.com'))!;
     assert.equal(claims.sub, user.id);
     assert.equal(user.email, 'eve+mcp@example.com');
+  });
+
+  test('emails alike in the 64 characters a name holds name two users, each cut and ending in a tag of its identity; an email of 64 is kept whole', async () => {
+    const { server, idp, client } = pair;
+    const names: string[] = [];
+    for (const login of ['long-one', 'long-two', 'exactly-64'] as const) {
+      const flow = await toUpstreamLogin(server, idp, client);
+      const consent = await upstreamSignIn(flow, login);
+      assert.match(consent.html, /Allow access\?/, `${login}: ${consent.status} ${consent.html.slice(0, 300)}`);
+      const user = (await server.auth.users.findById(String((await tokenFor(server, client, flow, consent)).sub)))!;
+      assert.equal(user.email, LONG_EMAILS[login], 'the whole email is kept');
+      names.push(user.username);
+    }
+    const [one, two, exact] = names;
+    for (const cut of [one, two]) assert.match(cut!, new RegExp(`^${'a'.repeat(51)}-[0-9a-f]{12}$`));
+    assert.notEqual(one, two);
+    assert.equal(exact, LONG_EMAILS['exactly-64']);
   });
 
   test('an email that belongs to another local user is not merged', async () => {

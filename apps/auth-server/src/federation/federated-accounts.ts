@@ -8,7 +8,8 @@
  * Linking (`link`): a local user is found by (upstream issuer, upstream subject) only — never by
  * email, which an upstream may reassign. The first sign-in creates the user (named by the email,
  * else `<upstream>-<sub>`); if that name already belongs to another local user, nothing is merged:
- * the sign-in is refused until an administrator links them. An email holding a character that
+ * the sign-in is refused until an administrator links them. A name longer than a username may be
+ * is cut and ends in a tag of the identity (`newUserName`), so two identities never get one name. An email holding a character that
  * makes it read as another (a control, a line separator, a bidirectional formatting character, as
  * registration/check-client-name.ts refuses in a client's name) counts as no email here: it neither
  * names the user nor is stored, since both are shown in the admin lists, the audit log and on
@@ -25,6 +26,7 @@
  * `default_scopes`; with `new_users: pending` a new user waits for approval (admins listed in the
  * config do not).
  */
+import { createHash } from 'node:crypto';
 import type { IDToken } from 'openid-client';
 import type { UpstreamConfig } from '../../../shared/config/federated-upstreams.ts';
 import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
@@ -91,6 +93,24 @@ export function admit(upstream: UpstreamConfig, claims: IDToken & Record<string,
   return { ok: false, reason: 'not_allowed' };
 }
 
+/** Hex digits of the identity's hash a cut name ends in: 48 bits, beyond reach of a search for a match. */
+const CUT_NAME_TAG_LENGTH = 12;
+
+/**
+ * A new federated user's name: the email, else `<upstream>-<sub>`. One longer than
+ * USERNAME_MAX_LENGTH is cut, and then ends in `-` and a hash of (issuer, subject): cut bare, two
+ * identities whose names differ only past the cut got one name, so the second was refused as a
+ * conflict with the first, and an administrator told to link "the same person" gave both one
+ * account (an email that is the victim's 64-character address plus `.attacker.test`; two
+ * subjects alike in their first 55 characters).
+ */
+export function newUserName(upstream: Pick<LinkingUpstream, 'id' | 'issuer'>, subject: string, email: string | undefined): string {
+  const name = email ?? `${upstream.id}-${subject}`;
+  if (name.length <= USERNAME_MAX_LENGTH) return name;
+  const tag = createHash('sha256').update(JSON.stringify([upstream.issuer, subject])).digest('hex').slice(0, CUT_NAME_TAG_LENGTH);
+  return `${cutText(name, USERNAME_MAX_LENGTH - CUT_NAME_TAG_LENGTH - 1)}-${tag}`;
+}
+
 /** Thrown inside the linking transaction to roll back the user it created: another replica linked this identity first. */
 class LinkedElsewhere extends Error {}
 
@@ -125,7 +145,7 @@ export class FederatedAccounts {
     const linked = await this.#linkedUser(upstream.issuer, subject);
     if (linked) return { kind: 'user', user: await this.#signedInAgain(upstream, linked, subject, email, isAdmin, now), created: false };
 
-    const username = cutText(email ?? `${upstream.id}-${subject}`, USERNAME_MAX_LENGTH);
+    const username = newUserName(upstream, subject, email);
     // Where people choose their own subject, it may hold what the email could not.
     if (hasUnshowableCharacter(username)) return { kind: 'unnamed' };
     if (looksLikeUserId(username)) return { kind: 'like_an_id', username };
