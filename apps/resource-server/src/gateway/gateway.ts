@@ -109,6 +109,8 @@ export class Gateway {
    * listing thousands of new long names each time grew the heap and the log without bound).
    */
   readonly #warnedShortened = new Map<string, string>();
+  /** Per server, the writing tools its last warned list left at a `mcp:read` default (`#warnWritableWithRead`). */
+  readonly #warnedWritable = new Map<string, string>();
   /** Each server's tool names (upstream form) as last listed. */
   readonly #lastTools = new Map<Upstream, string[]>();
   /**
@@ -232,7 +234,30 @@ export class Gateway {
       return kind === 'tools' && item.inputSchema !== undefined ? { ...item, name, inputSchema: withoutHeaderParameters(item.inputSchema) } : { ...item, name };
     });
     this.#warnShortened(upstream, kind, shortened);
+    if (kind === 'tools') this.#warnWritableWithRead(upstream, items);
     return exposed;
+  }
+
+  /**
+   * A tool that the config does not name takes `scopes.default`; with `mcp:read` there, a tool the
+   * server does not mark read-only (`readOnlyHint: true`) can be called by every app a user
+   * connected, read-only ones included: the filesystem server's `edit_file` and
+   * `create_directory`, say, when only `write_file` and `move_file` were listed as `mcp:write`.
+   * The config decides, so this only warns, once per list that differs from the last warned.
+   */
+  #warnWritableWithRead(upstream: Upstream, items: readonly ListItem[]): void {
+    const { scopes, name: server } = upstream.config;
+    if (scopes.default !== 'mcp:read') return;
+    const writable = items.flatMap((item) => {
+      const name = String(item.name);
+      const annotations = item.annotations as { readOnlyHint?: unknown } | undefined;
+      return Object.hasOwn(scopes.tools, name) || annotations?.readOnlyHint === true ? [] : [name];
+    });
+    const names = writable.join(' ');
+    if (writable.length === 0 || this.#warnedWritable.get(server) === names) return;
+    this.#warnedWritable.set(server, names);
+    this.#logger.warn({ server, count: writable.length, first: writable.slice(0, 5) },
+      'tools not marked read-only (readOnlyHint) need only mcp:read (scopes.default): name them in scopes.tools, or make the default mcp:write and name the read-only ones');
   }
 
   #warnShortened(upstream: Upstream, kind: NamedKind, shortened: ReadonlyArray<{ name: string; exposedAs: string }>): void {
