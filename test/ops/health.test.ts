@@ -1,6 +1,7 @@
 /**
  * /healthz (alive) and /readyz (dependencies usable) on both apps, and readiness failing for the
- * reasons it exists: a database that no longer answers, a key set that cannot be fetched.
+ * reasons it exists: a database that no longer answers, a key set that cannot be fetched; and
+ * /readyz, public on the resource server's port, never turned into load on the auth-server.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -8,7 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createJwksProbe } from '../../apps/resource-server/src/ops/probe-jwks.ts';
+import { createJwksProbe, FAILURE_CACHE_MS } from '../../apps/resource-server/src/ops/probe-jwks.ts';
 import { freePort } from '../helpers/net.ts';
 import { TestClock } from '../helpers/test-clock.ts';
 import { startResourceServer } from '../helpers/start-resource-server.ts';
@@ -97,11 +98,13 @@ describe('health endpoints of both apps', () => {
 });
 
 describe('resource-server readiness and the issuer key set', () => {
-  test('is not ready while the JWKS is unreachable, and ready again as soon as it answers', async () => {
+  test('is not ready while the JWKS is unreachable, and ready again once the failure has stood FAILURE_CACHE_MS', async () => {
     const port = await freePort();
     const feed = await startTestIssuer(); // the revocation feed answers; only the key set is down
+    const clock = TestClock.ahead(0);
     const server = await startResourceServer({
       issuer: `http://127.0.0.1:${port}`,
+      clock,
       config: { jwksUri: `http://127.0.0.1:${port}/oauth/jwks`, revocation: { feedUri: `${feed.issuer}/oauth/revocations`, pollInterval: 0.2, maxStaleness: 30 } },
     });
     let jwks: Awaited<ReturnType<typeof startJwksServer>> | undefined;
@@ -113,12 +116,38 @@ describe('resource-server readiness and the issuer key set', () => {
       assert.equal((await health(`${server.baseUrl}/healthz`)).status, 200, 'still alive');
 
       jwks = await startJwksServer(port);
+      assert.equal((await health(`${server.baseUrl}/readyz`)).status, 503, 'the failure stands a while');
+      clock.advance(FAILURE_CACHE_MS / 1000);
       const up = await health(`${server.baseUrl}/readyz`);
-      assert.equal(up.status, 200, 'a failure is not cached');
+      assert.equal(up.status, 200, 'and then the JWKS is fetched again');
     } finally {
       await jwks?.close();
       await server.close();
       await feed.close();
+    }
+  });
+
+  test('anonymous /readyz calls while the JWKS fails cost one fetch each FAILURE_CACHE_MS, however many and however concurrent', async () => {
+    const issuer = await startTestIssuer();
+    const clock = TestClock.ahead(0);
+    const server = await startResourceServer({ issuer: issuer.issuer, clock });
+    const jwksFetches = () => issuer.requests.filter((path) => path === '/oauth/jwks').length;
+    const readyz = async () => (await fetch(`${server.baseUrl}/readyz`)).status;
+    try {
+      assert.equal(await readyz(), 200);
+      issuer.unpublishKey(issuer.kid); // an empty key set: the probe fails
+      clock.advance(10); // past the 10 s a success is trusted
+      const before = jwksFetches();
+      for (let i = 0; i < 100; i++) assert.equal(await readyz(), 503);
+      assert.equal(jwksFetches() - before, 1, '100 calls one after another: one fetch');
+
+      clock.advance(FAILURE_CACHE_MS / 1000);
+      const statuses = await Promise.all(Array.from({ length: 20 }, readyz));
+      assert.deepEqual(new Set(statuses), new Set([503]));
+      assert.equal(jwksFetches() - before, 2, '20 calls at once after the failure expired: one more fetch between them');
+    } finally {
+      await server.close();
+      await issuer.close();
     }
   });
 });
@@ -141,17 +170,41 @@ describe('the JWKS probe', () => {
     }
   });
 
-  test('fails on an error status or a key set without keys, and does not remember failures', async () => {
+  test('fails on an error status or a key set without keys, and remembers a failure for FAILURE_CACHE_MS', async () => {
     const jwks = await startJwksServer();
     try {
-      const probe = createJwksProbe({ jwksUri: jwks.url });
+      const clock = new TestClock();
+      const probe = createJwksProbe({ jwksUri: jwks.url, clock });
       jwks.answer(500, { error: 'server_error' });
       await assert.rejects(probe(), /answered 500/);
       jwks.answer(200, { keys: [] });
+      clock.advance(FAILURE_CACHE_MS / 1000 - 0.5);
+      await assert.rejects(probe(), /answered 500/, 'the failure still stands, with its reason');
+      assert.equal(jwks.hits(), 1);
+      clock.advance(0.5);
       await assert.rejects(probe(), /no keys/);
       jwks.answer(200, { keys: [{ kty: 'RSA', kid: 'k2', n: 'AQAB', e: 'AQAB' }] });
+      clock.advance(FAILURE_CACHE_MS / 1000);
       await probe();
       assert.equal(jwks.hits(), 3);
+    } finally {
+      await jwks.close();
+    }
+  });
+
+  test('callers that arrive while a fetch is under way share it, whether it fails or succeeds', async () => {
+    const jwks = await startJwksServer();
+    try {
+      const clock = new TestClock();
+      const probe = createJwksProbe({ jwksUri: jwks.url, clock });
+      jwks.answer(503, {});
+      const failed = await Promise.allSettled(Array.from({ length: 10 }, probe));
+      assert.ok(failed.every((result) => result.status === 'rejected'));
+      assert.equal(jwks.hits(), 1);
+      jwks.answer(200, { keys: [{ kty: 'RSA', kid: 'k2', n: 'AQAB', e: 'AQAB' }] });
+      clock.advance(FAILURE_CACHE_MS / 1000);
+      await Promise.all(Array.from({ length: 10 }, probe));
+      assert.equal(jwks.hits(), 2);
     } finally {
       await jwks.close();
     }

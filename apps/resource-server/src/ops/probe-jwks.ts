@@ -3,13 +3,21 @@
  * key from `jwksUri` right now?
  *
  * - Each fetch is bounded by `timeoutMs`; a 2xx whose body is a JWKS (`keys`, non-empty) passes.
- * - A success is remembered for `cacheMs`, so probes every few seconds from an orchestrator do
- *   not become a steady load on the auth-server. A failure is not remembered: the next probe
- *   tries again, so readiness comes back as soon as the issuer does.
+ * - A success is remembered for `cacheMs` and a failure for `FAILURE_CACHE_MS`, and callers that
+ *   arrive while a fetch is under way wait for that one: /readyz is public, on the same port as
+ *   /mcp, so neither probes every few seconds from an orchestrator nor a flood of anonymous
+ *   requests becomes a steady load on the auth-server, up or down.
  * - This does not check that the keys verify anything: token verification keeps its own cached
  *   key set (verify-access-token.ts) and reports what it cannot verify itself.
  */
 import { systemClock, type Clock } from '../../../shared/clock.ts';
+
+/**
+ * How long a failed fetch stands, in milliseconds. Orchestrators probe readiness every few
+ * seconds, and a 503 tells them to come back in 5 (say-when-to-retry.ts): at that pace each probe
+ * still sees a recovering auth-server, while any number of requests in between costs one fetch.
+ */
+export const FAILURE_CACHE_MS = 5000;
 
 export interface JwksProbeOptions {
   jwksUri: string;
@@ -17,18 +25,40 @@ export interface JwksProbeOptions {
   timeoutMs?: number;
   /** How long a success is trusted before fetching again, in milliseconds. Default is 10000. */
   cacheMs?: number;
-  /** What `cacheMs` is counted on. Default is systemClock. */
+  /** What `cacheMs` and `FAILURE_CACHE_MS` are counted on. Default is systemClock. */
   clock?: Clock;
 }
 
 export function createJwksProbe({ jwksUri, timeoutMs = 2000, cacheMs = 10_000, clock = systemClock }: JwksProbeOptions): () => Promise<void> {
   let okUntil = Number.NEGATIVE_INFINITY;
-  return async function probeJwks(): Promise<void> {
-    if (clock.now() < okUntil) return;
+  let failure: { error: unknown; until: number } | undefined;
+  let inFlight: Promise<void> | undefined;
+
+  async function fetchKeySet(): Promise<void> {
     const response = await fetch(jwksUri, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
     if (!response.ok) throw new Error(`the JWKS answered ${response.status}`);
     const body = await response.json() as { keys?: unknown };
     if (!Array.isArray(body.keys) || body.keys.length === 0) throw new Error('the JWKS holds no keys');
-    okUntil = clock.now() + cacheMs;
+  }
+
+  return async function probeJwks(): Promise<void> {
+    const now = clock.now();
+    if (now < okUntil) return;
+    if (failure && now < failure.until) throw failure.error;
+    inFlight ??= fetchKeySet()
+      .then(
+        () => {
+          okUntil = clock.now() + cacheMs;
+          failure = undefined;
+        },
+        (error: unknown) => {
+          failure = { error, until: clock.now() + FAILURE_CACHE_MS };
+          throw error;
+        },
+      )
+      .finally(() => {
+        inFlight = undefined;
+      });
+    return inFlight;
   };
 }
