@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
-import { createServer as createTcpServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { connect as connectTcp, createServer as createTcpServer } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { waitFor } from './wait-for.ts';
 
 /**
  * Ports freePort picks from: below the kernel's ephemeral range (Linux 32768–60999, macOS 49152+),
@@ -43,4 +44,48 @@ export async function startMetadataServer(issuer: () => string): Promise<{ serve
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const resource = () => `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
   return { server, resource: resource() };
+}
+
+export interface ConnectionCounter {
+  port: number;
+  /** Connections accepted so far, its own markers left out. */
+  connectionsSoFar(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/**
+ * A TCP port on every local address (IPv4-mapped ones included) that accepts connections and
+ * says nothing, for tests that a fetch never reached an address. connectionsSoFar() counts
+ * without sleeping: it connects a marker of its own and waits until that one is accepted, and the
+ * kernel hands connections over in the order their handshakes completed, so any connection made
+ * before the call has been counted by then.
+ */
+export async function startConnectionCounter(): Promise<ConnectionCounter> {
+  const acceptedFrom: number[] = [];
+  const markers = new Set<number>();
+  const open = new Set<Socket>();
+  const server = createTcpServer((socket) => {
+    socket.on('error', () => {}).on('close', () => open.delete(socket));
+    open.add(socket);
+    acceptedFrom.push(socket.remotePort!);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '::', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    async connectionsSoFar() {
+      const marker = connectTcp(port, '127.0.0.1');
+      const markerPort = await new Promise<number>((resolve, reject) => {
+        marker.once('connect', () => resolve(marker.localPort!)).once('error', reject);
+      });
+      markers.add(markerPort);
+      await waitFor('the marker connection to be accepted', () => acceptedFrom.includes(markerPort));
+      marker.destroy();
+      return acceptedFrom.slice(0, acceptedFrom.indexOf(markerPort)).filter((from) => !markers.has(from)).length;
+    },
+    close() {
+      for (const socket of open) socket.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
 }

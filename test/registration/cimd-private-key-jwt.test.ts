@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
 import { Browser } from '../helpers/browser.ts';
 import { startDocumentServer, type DocumentServer } from '../helpers/document-server.ts';
-import { startMetadataServer } from '../helpers/net.ts';
+import { startConnectionCounter, startMetadataServer, type ConnectionCounter } from '../helpers/net.ts';
 import { assertNoStackTrace, authorizeUrl, connect, redeem, refresh, register, tokenRequest } from '../helpers/oauth-flow.ts';
 import { createPkce } from '../helpers/pkce.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
@@ -204,6 +204,27 @@ describe('CIMD clients with private_key_jwt (ChatGPT)', () => {
         assert.equal(response.status, 401, JSON.stringify(response.body));
         assert.equal(response.body.error, 'invalid_client');
         assert.ok(performance.now() - started < 2000, 'refused before any connection was tried');
+      });
+    }
+  });
+
+  describe('a jwks_uri redirecting to a special-use IP literal', () => {
+    let internal: ConnectionCounter;
+    before(async () => { internal = await startConnectionCounter(); });
+    after(() => internal.close());
+
+    // [::ffff:127.0.0.1] stands for any special-use address (10.x, 169.254.169.254): the loopback
+    // test switch lets only 127.0.0.0/8 and ::1 through as written, yet it reaches the counter.
+    for (const scheme of ['http', 'https']) {
+      test(`refuses the client and opens no connection there (${scheme})`, async () => {
+        const jwksUri = docs.handle(`/oauth/jwks-moved-${scheme}.json`, (_req, res) => {
+          res.writeHead(302, { location: `${scheme}://[::ffff:127.0.0.1]:${internal.port}/jwks.json` }).end();
+        });
+        const clientId = publish({ jwks_uri: jwksUri });
+        const response = await tokenRequest(server.issuer, { grant_type: 'refresh_token', refresh_token: 'not-a-token', ...await key.authParams(clientId, tokenEndpoint) });
+        assert.equal(response.status, 401, JSON.stringify(response.body));
+        assert.equal(response.body.error, 'invalid_client');
+        assert.equal(await internal.connectionsSoFar(), 0);
       });
     }
   });

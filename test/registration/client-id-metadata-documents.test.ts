@@ -120,6 +120,15 @@ describe('Client ID Metadata Documents', () => {
     });
   }
 
+  test('never fetches a document\'s sector_identifier_uri: it is dropped, as there are no pairwise subjects here', async () => {
+    const url = `${docs.origin}/sector-client.json`;
+    const sector = docs.json('/sector.json', claudeCodeDocument(url).redirect_uris);
+    docs.json('/sector-client.json', claudeCodeDocument(url, { sector_identifier_uri: sector }));
+    const { page } = await open(url);
+    assert.equal(docs.hits.get('/sector.json'), undefined, 'the sector_identifier_uri was fetched');
+    assert.match(page.html, /name="password"/, 'the client is usable');
+  });
+
   test('refuses a document that answers too slowly', async () => {
     const url = `${docs.origin}/slow.json`;
     docs.handle('/slow.json', (_req, res) => {

@@ -2,8 +2,8 @@
  * Which addresses a fetch for a client (its metadata document, its jwks_uri) may reach: every
  * special-use range refused, in every spelling an address can take once parsed, and public
  * addresses allowed. Table-driven: each row an address as a socket or a URL host gives it. And
- * the fetch itself, where a redirect is followed (oidc-provider fetches a jwks_uri that way): the
- * address the socket reached is checked, whatever URL led there.
+ * the fetch itself, where a redirect is followed (oidc-provider fetches a jwks_uri that way): an
+ * IP literal in the redirect is refused before any connection is opened to it.
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createMetadataFetch } from '../../apps/auth-server/src/cimd/create-metadata-fetch.ts';
 import { isSpecialUseAddress } from '../../apps/auth-server/src/cimd/special-use-addresses.ts';
+import { startConnectionCounter, type ConnectionCounter } from '../helpers/net.ts';
 
 describe('special-use addresses', () => {
   const refused: Array<[string, string]> = [
@@ -61,29 +62,32 @@ describe('special-use addresses', () => {
 describe('the fetch for a client\'s documents, led by a redirect to a special-use address', () => {
   let server: Server;
   let origin: string;
-  let reached = 0;
+  let internal: ConnectionCounter;
 
   before(async () => {
+    internal = await startConnectionCounter();
     server = createServer((req, res) => {
-      if (req.url === '/jwks') {
-        // The same server under another spelling: IPv4-mapped loopback, special-use even where tests allow 127.0.0.1.
-        res.writeHead(302, { location: `http://[::ffff:127.0.0.1]:${(server.address() as AddressInfo).port}/internal` }).end();
-        return;
-      }
-      reached += 1;
-      res.end('{"keys":[]}');
+      // IPv4-mapped loopback: special-use even where tests allow 127.0.0.1, and it reaches the counter.
+      const scheme = req.url === '/jwks-https' ? 'https' : 'http';
+      res.writeHead(302, { location: `${scheme}://[::ffff:127.0.0.1]:${internal.port}/internal` }).end();
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
-  after(() => server.close());
-
-  test('is refused once connected, and nothing is asked of the address it was sent to', async () => {
-    const fetchClientDocument = createMetadataFetch({ dangerouslyAllowLoopback: true });
-    await assert.rejects(fetchClientDocument(`${origin}/jwks`), (err: Error & { cause?: { code?: string } }) => {
-      assert.equal(err.cause?.code, 'ERR_SPECIAL_USE_ADDRESS', String(err.cause ?? err));
-      return true;
-    });
-    assert.equal(reached, 0);
+  after(async () => {
+    server.close();
+    await internal.close();
   });
+
+  // The provider follows a jwks_uri's redirects; a handshake alone would tell whether the port is open.
+  for (const scheme of ['http', 'https']) {
+    test(`is refused before connecting, to an ${scheme} URL: the address it was sent to sees no connection`, async () => {
+      const fetchClientDocument = createMetadataFetch({ dangerouslyAllowLoopback: true });
+      await assert.rejects(fetchClientDocument(`${origin}/jwks-${scheme}`), (err: Error & { cause?: { code?: string } }) => {
+        assert.equal(err.cause?.code, 'ERR_SPECIAL_USE_ADDRESS', String(err.cause ?? err));
+        return true;
+      });
+      assert.equal(await internal.connectionsSoFar(), 0);
+    });
+  }
 });

@@ -1,14 +1,17 @@
 /**
  * The `fetch` oidc-provider uses for Client ID Metadata Documents. The provider already refuses
  * redirects, caps the body (5 KiB), times out after 2.5 s and validates the document; this adds
- * the address check where it cannot be dodged:
+ * the address check where it cannot be dodged, in the agent's connect step, which every connection
+ * passes through: the first URL's and each redirect's (the provider follows redirects for a
+ * `jwks_uri`). The CIMD draft's SSRF section forbids fetching any URL that resolves to a
+ * special-use address (RFC 6890):
  *
- * - a URL whose host is a special-use IP literal is refused before any connection is tried (a
- *   link-local or private address may not answer at all, and the request would wait for its
- *   timeout);
+ * - a host that is a special-use IP literal is refused before a connection is tried: a TCP (or
+ *   TLS) handshake alone reaches the address, and whether it answers (or waits, as a link-local or
+ *   private address may, until our timeout) tells the caller which internal ports are open;
  * - names are resolved by our `lookup`, which refuses special-use addresses before connecting;
- * - after connecting, the socket's actual remote address is checked again (this also covers IP
- *   literals, which skip DNS, and rules out DNS rebinding between check and connect).
+ * - after connecting, the socket's actual remote address is checked again, which rules out DNS
+ *   rebinding between check and connect.
  *
  * oidc-provider fetches every client-named URL through this one function: Client ID Metadata
  * Documents and the `jwks_uri` of a private_key_jwt client (lib/models/client.js), so the same
@@ -51,6 +54,12 @@ export function createMetadataFetch(options: MetadataFetchOptions = {}): (url: s
   const connect = buildConnector({ ca: options.ca, lookup: guardedLookup } as buildConnector.BuildOptions);
   const agent = new Agent({
     connect(connectOptions, callback) {
+      // An IP literal skips our lookup. undici 7 passes IPv6 bracketless (dispatcher/client.js);
+      // were it ever bracketed, isIP would not know it and the literal would pass unjudged.
+      const host = connectOptions.hostname.replace(/^\[|\]$/g, '');
+      if (isIP(host) && isSpecialUseAddress(host, allowLoopback)) {
+        return callback(new SpecialUseAddressError(`refusing to connect to special-use address ${host}`), null);
+      }
       connect(connectOptions, (err, socket) => {
         if (err || !socket) return callback(err ?? new Error('connect failed'), null);
         const address = socket.remoteAddress;
@@ -65,10 +74,6 @@ export function createMetadataFetch(options: MetadataFetchOptions = {}): (url: s
 
   return function fetchClientMetadata(url, init) {
     const href = url instanceof Request ? url.url : String(url);
-    const host = URL.parse(href)?.hostname.replace(/^\[|\]$/g, '') ?? '';
-    if (isIP(host) && isSpecialUseAddress(host, allowLoopback)) {
-      return Promise.reject(new SpecialUseAddressError(`refusing to fetch from special-use address ${host}`));
-    }
     // The provider sets its own dispatcher; ours replaces it.
     const { dispatcher: _ignored, ...rest } = (init ?? {}) as RequestInit & { dispatcher?: unknown };
     return undiciFetch(href, { ...(rest as object), dispatcher: agent }) as unknown as Promise<Response>;

@@ -6,7 +6,8 @@
  * turned into a client: token endpoint auth `none` (the default when absent) or `private_key_jwt`
  * with the document's `jwks`/`jwks_uri` (RFC 7523 §2.2; the draft forbids shared secrets), redirect
  * URIs checked for safety but not against the DCR allow-list (trust comes from the document's
- * host), and the same `scope` and `native` handling as below.
+ * host), the same `scope` and `native` handling as below, and `sector_identifier_uri` dropped
+ * as below (the provider would fetch it from a URL the document's author chose).
  *
  * A client may list the auth methods it can use in `token_endpoint_auth_methods_supported`
  * (OpenID Connect RP Metadata Choices 1.0; ChatGPT's document lists `none` and `private_key_jwt`).
@@ -204,6 +205,10 @@ function settleClientKind(ctx: unknown, metadata: Metadata, policy: RedirectUriP
     delete metadata[UPSTREAM_AUDIENCES];
     delete metadata[SERVICE_ACCOUNT];
     delete metadata.scope;
+    // No pairwise subjects here, so the URI means nothing, yet the provider would fetch it while
+    // building the client, before any other check: dropped (not refused) as for DCR, so that a
+    // document written for servers that do offer pairwise subjects still works here.
+    delete metadata.sector_identifier_uri;
     narrowAuthMethods(metadata, DOCUMENT_AUTH_METHODS, 'client ID metadata documents');
     if (metadata[AUTH_METHOD_CHOICES] === undefined) metadata.token_endpoint_auth_method ??= 'none';
     // The provider's choice: the declared method, else the first listed (all listed are ours now).
