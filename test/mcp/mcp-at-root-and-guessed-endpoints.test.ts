@@ -103,7 +103,8 @@ describe('the MCP origin as Claude uses it (both apps)', () => {
       const response = await fetch(`${origin}/`, { headers: { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' } });
       assert.equal(response.status, 200);
       assert.match(response.headers.get('content-type') ?? '', /^text\/html/);
-      assert.equal(response.headers.get('content-security-policy'), "default-src 'none'");
+      assert.equal(response.headers.get('content-security-policy'), "default-src 'none'; frame-ancestors 'none'", 'nothing loads, and no site may frame it');
+      assert.equal(response.headers.get('x-frame-options'), 'DENY', 'for browsers without frame-ancestors');
       assert.match(await response.text(), new RegExp(`<code>${mcpUrl.replace(/[.]/g, '\\.')}</code>`));
     });
 

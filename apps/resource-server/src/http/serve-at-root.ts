@@ -36,7 +36,9 @@ export function rootPage(resource: string) {
 <p><code>${escapeHtml(resource)}</code></p></body></html>
 `;
   return function rootPageMiddleware(ctx: Context): void {
-    ctx.set('Content-Security-Policy', "default-src 'none'");
+    // default-src does not cover framing: without frame-ancestors any site could frame the page.
+    ctx.set('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'");
+    ctx.set('X-Frame-Options', 'DENY');
     ctx.set('X-Content-Type-Options', 'nosniff');
     ctx.set('Cache-Control', 'public, max-age=300');
     ctx.type = 'text/html; charset=utf-8';
