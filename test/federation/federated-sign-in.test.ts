@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import type { UpstreamConfig } from '../../apps/shared/config/federated-upstreams.ts';
 import { loadConfig } from '../../apps/shared/config/load-config.ts';
+import { createLogger } from '../../apps/shared/logger.ts';
 import { sealForState } from '../../apps/auth-server/src/federation/federated-logins.ts';
 import { run as runGatehouse } from '../../apps/auth-server/src/cli/run.ts';
 import { CapturedOutput } from '../cli/support/captured-output.ts';
@@ -593,6 +594,39 @@ const ID_FORM_SUBJECTS: Array<[string, boolean]> = [
   ['d9cb-469f-a165-70867728950g', false],
   ['d9cb469f-a165-70867728950e', false],
 ];
+
+describe('an upstream taken out of the config', () => {
+  test('the next start warns that the users linked through it keep their sessions and refresh tokens, naming the issuer and how many', async () => {
+    const warnings: Array<Record<string, unknown>> = [];
+    const logger = createLogger('auth-server', 'warn', { write: (line: string) => warnings.push(JSON.parse(line) as Record<string, unknown>) });
+    const idp = await startUpstreamIdp(USERS);
+    const server = await startAuthServer({
+      logger,
+      configure(config) {
+        config.authServer.mode = 'both';
+        config.authServer.upstreams = [upstreamConfig(idp)];
+      },
+    });
+    try {
+      await idp.allowClient(`${server.issuer}/oauth/callback/test-idp`);
+      const client = await registerClient(server.issuer);
+      for (const login of ['alice@example.com', 'admin@example.com']) {
+        const flow = await toUpstreamLogin(server, idp, client);
+        await tokenFor(server, client, flow, await upstreamSignIn(flow, login));
+      }
+      const retiredWarnings = () => warnings.filter((w) => String(w.msg).includes('no longer offers'));
+      await server.restart();
+      assert.deepEqual(retiredWarnings(), [], 'none while the upstream is offered');
+
+      server.config.authServer.mode = 'builtin';
+      await server.restart();
+      assert.deepEqual(retiredWarnings().map((w) => [w.issuer, w.upstream, w.users]), [[idp.issuer, 'test-idp', 2]]);
+    } finally {
+      await server.close();
+      await idp.close();
+    }
+  });
+});
 
 describe('federated sign-in names nobody in the form of a user id', () => {
   let pair: Awaited<ReturnType<typeof startPair>>;

@@ -47,6 +47,7 @@ import { createMetadataFetch, type MetadataFetchOptions } from './cimd/create-me
 import { createDocumentHostPolicy } from './cimd/document-host-policy.ts';
 import { holdErrorRedirects, markUntrustedDocumentClients } from './cimd/hold-error-redirects.ts';
 import { FederatedAccounts } from './federation/federated-accounts.ts';
+import { warnOfRetiredUpstreams } from './federation/warn-of-retired-upstreams.ts';
 import { FederatedLogins } from './federation/federated-logins.ts';
 import { IdJagReplays } from './id-jag/id-jag-replays.ts';
 import { createIdpSigningKeys } from './id-jag/idp-signing-keys.ts';
@@ -212,6 +213,10 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     clock,
   });
   await admin.users.finishConfiguredChanges(configuredChanges, CONFIG_FILE);
+  await warnOfRetiredUpstreams(database, {
+    upstreams: config.mode === 'builtin' ? [] : config.upstreams,
+    isTrustedIdp: async (issuer) => (await admin.trustedIdps.find(issuer)) !== undefined,
+  }, logger);
   // Trusted hosts: the config file's plus the admins', read per use. Redirect URIs and schemes are
   // read by the provider's synchronous validator, so from snapshots that follow the table
   // (allow-list-snapshot.ts: changes on another replica apply within about 2 seconds).
