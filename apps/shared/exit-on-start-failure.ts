@@ -11,12 +11,15 @@
  *   (EADDRNOTAVAIL): the host, why, and the settings that choose it, exit code 1, no stack.
  * - The database unreachable (DatabaseUnavailableError): the database's own words, exit code 1;
  *   no stack, since nothing in the code is wrong.
+ * - A directory or file in DATA_DIR or KEYS_DIR it cannot use (DeploymentFileError): the
+ *   setting, the path, why and what to do, exit code 1, no stack.
  * - Anything else: the stack, exit code 1.
  *
  * Errors after start are not handled here: Node's default applies (the stack on stderr, exit 1).
  */
 import { ConfigError } from './config/config-error.ts';
 import { databaseErrorReason, DatabaseUnavailableError } from './storage/database-unavailable-error.ts';
+import { DeploymentFileError } from './storage/deployment-file-error.ts';
 
 export function exitOnStartFailure(app: 'auth-server' | 'resource-server', portSettings: string): (err: unknown) => never {
   const say = (line: string) => process.stderr.write(`gatehouse ${app}: ${line}\n`);
@@ -38,6 +41,10 @@ export function exitOnStartFailure(app: 'auth-server' | 'resource-server', portS
     }
     if (err instanceof DatabaseUnavailableError) {
       say(`cannot reach the database: ${databaseErrorReason(err)}`);
+      process.exit(1);
+    }
+    if (err instanceof DeploymentFileError) {
+      say(err.message);
       process.exit(1);
     }
     say(`failed to start: ${(err as Error).stack ?? err}`);

@@ -1,15 +1,22 @@
 /**
  * Start-up mistakes an operator makes on day one end the process with one line saying what is
- * wrong, not a stack trace: a port already taken, a configuration value the apps cannot use.
+ * wrong, not a stack trace: a port already taken, a configuration value the apps cannot use, a
+ * data or keys directory the service user cannot use.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { freePort } from '../helpers/net.ts';
-import { freshSetup, kill, run, runApp, waitForOk, type RunningProcess } from './support/processes.ts';
+import { asNobody, canRunAsNobody, NOBODY } from '../helpers/run-as-nobody.ts';
+import { freshSetup, kill, REPO_ROOT, run, runApp, waitForOk, type RunningProcess } from './support/processes.ts';
+
+/** What an app or the CLI printed, without its JSON log lines and Node version warning. */
+function printedLines(output: string): string[] {
+  return output.split('\n').filter((line) => line && !line.startsWith('{') && !line.startsWith('oidc-provider WARNING'));
+}
 
 describe('start-up errors', () => {
   test('a port already in use: one line naming the address and the setting, exit 1', async () => {
@@ -41,6 +48,65 @@ describe('start-up errors', () => {
         const lines = app.output().trim().split('\n').filter((line) => !line.startsWith('{'));
         assert.equal(lines.length, 1, 'one line, no stack');
         assert.match(lines[0]!, new RegExp(`^gatehouse resource-server: cannot listen on ${why.source}; set LISTEN_HOST`));
+      } finally {
+        rmSync(setup.dir, { recursive: true, force: true });
+      }
+    });
+  }
+
+  // A key file holds private keys: what it is made of must never reach the terminal or the log.
+  const PRIVATE_PART = 'PRIVATE-KEY-TEXT';
+  /** Mistakes in DATA_DIR and KEYS_DIR; `make` sets one up in the temp dir and names the line it gets. */
+  const directories: Array<{ what: string; asNobody?: true; make(dir: string, env: Record<string, string>): string }> = [
+    {
+      what: 'a signing-keys.json edited by hand or cut short',
+      make: (_dir, env) => {
+        mkdirSync(env.KEYS_DIR!);
+        writeFileSync(join(env.KEYS_DIR!, 'signing-keys.json'), `{"keys": [{"kty": "RSA", "d": "${PRIVATE_PART}"} x`);
+        return `KEYS_DIR: ${env.KEYS_DIR}/signing-keys.json is not a key file (JSON with a "keys" list), edited by hand or cut short; restore it from a backup`;
+      },
+    },
+    {
+      what: 'a KEYS_DIR that names a file',
+      make: (dir, env) => {
+        env.KEYS_DIR = join(dir, 'keys-file');
+        writeFileSync(env.KEYS_DIR, '');
+        return `KEYS_DIR: cannot open ${env.KEYS_DIR}/signing-keys.json (ENOTDIR: not a directory); KEYS_DIR must name a directory, or a path where one can be made`;
+      },
+    },
+    {
+      what: 'a DATA_DIR the service user cannot make',
+      asNobody: true,
+      make: (_dir, env) => `DATA_DIR: cannot mkdir ${env.DATA_DIR} (EACCES: permission denied); give the user this runs as (uid ${NOBODY}) read and write access to DATA_DIR, or run as the user that owns it`,
+    },
+    {
+      what: 'a KEYS_DIR the service user cannot write',
+      asNobody: true,
+      make: (_dir, env) => {
+        mkdirSync(env.DATA_DIR!);
+        chownSync(env.DATA_DIR!, NOBODY, NOBODY);
+        mkdirSync(env.KEYS_DIR!);
+        return `KEYS_DIR: cannot open ${env.KEYS_DIR}/signing-keys.json.<random>.tmp (EACCES: permission denied); give the user this runs as (uid ${NOBODY}) read and write access to KEYS_DIR, or run as the user that owns it`;
+      },
+    },
+  ];
+  for (const { what, asNobody: needsNobody, make } of directories) {
+    test(`${what}: the auth-server and the CLI say so in one line, exit 1`, { skip: needsNobody && !canRunAsNobody && 'needs root and setpriv' }, async () => {
+      const setup = await freshSetup({ HOME: '/tmp' });
+      try {
+        // As a service user, the root-owned temp dir is where it cannot write.
+        chmodSync(setup.dir, 0o755);
+        const line = make(setup.dir, setup.env);
+        const commands: Array<[string, string, string[]]> = [
+          ['gatehouse auth-server: ', process.execPath, ['--import', 'tsx', join('apps', 'auth-server', 'src', 'main.ts')]],
+          ['gatehouse: ', process.execPath, [join(REPO_ROOT, 'apps', 'auth-server', 'src', 'cli', 'gatehouse.js'), 'keys', 'rotate']],
+        ];
+        for (const [prefix, command, args] of commands) {
+          const proc = needsNobody ? run(...asNobody(command, args), setup.env) : run(command, args, setup.env);
+          assert.equal((await proc.exited).code, 1, proc.output());
+          assert.deepEqual(printedLines(proc.output()).map((l) => l.replace(/\.[0-9a-f]{12}\.tmp /, '.<random>.tmp ')), [prefix + line]);
+          assert.ok(!proc.output().includes(PRIVATE_PART));
+        }
       } finally {
         rmSync(setup.dir, { recursive: true, force: true });
       }

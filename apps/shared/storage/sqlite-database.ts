@@ -28,6 +28,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
+import { explainFileSystemError } from './deployment-file-error.ts';
 import { GroupCommit } from './group-commit.ts';
 import { refuseNewerSchema } from './refuse-newer-schema.ts';
 import type { SqlDatabase, SqlExecutor, SqlParams, SqlRunResult, SqlValue } from './sql-database.ts';
@@ -59,16 +60,20 @@ const MAX_CACHED_STATEMENTS = 500;
 
 /** Makes the database file (creating it empty when missing) and existing companions owner-only. */
 function restrictDatabaseFiles(file: string): void {
-  mkdirSync(dirname(file), { recursive: true, mode: OWNER_ONLY_DIR });
-  // An empty file is a valid new database to SQLite; `open` with a mode applies only on creation.
-  closeSync(openSync(file, 'a', OWNER_ONLY_FILE));
-  chmodSync(file, OWNER_ONLY_FILE);
-  for (const suffix of COMPANIONS) {
-    try {
-      chmodSync(file + suffix, OWNER_ONLY_FILE);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  try {
+    mkdirSync(dirname(file), { recursive: true, mode: OWNER_ONLY_DIR });
+    // An empty file is a valid new database to SQLite; `open` with a mode applies only on creation.
+    closeSync(openSync(file, 'a', OWNER_ONLY_FILE));
+    chmodSync(file, OWNER_ONLY_FILE);
+    for (const suffix of COMPANIONS) {
+      try {
+        chmodSync(file + suffix, OWNER_ONLY_FILE);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
     }
+  } catch (err) {
+    throw explainFileSystemError('DATA_DIR', err);
   }
 }
 

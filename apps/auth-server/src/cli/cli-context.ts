@@ -19,6 +19,7 @@ import { systemClock } from '../../../shared/clock.ts';
 import type { ConnectionLog } from '../../../shared/connection-events.ts';
 import { escapeControlCharacters } from '../../../shared/escape-control-characters.ts';
 import { createLogger } from '../../../shared/logger.ts';
+import { DeploymentFileError } from '../../../shared/storage/deployment-file-error.ts';
 import { openDatabase } from '../../../shared/storage/open-database.ts';
 import { redactDatabaseUrl } from '../../../shared/storage/postgres-database.ts';
 import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
@@ -87,8 +88,9 @@ export class CliContext {
     try {
       this.#database = await openDatabase(settings, 'auth-server');
     } catch (err) {
-      // Written for the person already, naming the database (a schema a newer version migrated).
-      if (err instanceof ConfigError) throw err;
+      // Written for the person already, naming the database (a schema a newer version migrated) or
+      // the DATA_DIR path it could not make or open.
+      if (err instanceof ConfigError || err instanceof DeploymentFileError) throw err;
       throw cannotOpenDatabase(settings.postgres ? `PostgreSQL at ${redactDatabaseUrl(settings.postgres.url)}` : settings.sqliteFile, err);
     }
     if (created) {

@@ -9,6 +9,7 @@
  */
 import { ConfigError } from '../../../shared/config/config-error.ts';
 import { escapeControlCharacters } from '../../../shared/escape-control-characters.ts';
+import { DeploymentFileError } from '../../../shared/storage/deployment-file-error.ts';
 import { loadAuthServerConfig } from '../../../shared/config/load-config.ts';
 import { AdminError } from '../management/admin-error.ts';
 import { KeyDecryptionError } from '../keys/key-encryption.ts';
@@ -138,7 +139,7 @@ export async function run(argv: string[], io: CliIo, env: NodeJS.ProcessEnv): Pr
     if (err instanceof UsageError) return fail(EXIT.usage, `${err.message}\n${usageOf(group, command)}`);
     // One line: its values (a stored username) cannot break it.
     if (err instanceof AdminError) return fail(EXIT.failure, escapeControlCharacters(err.error_description ?? err.message));
-    if (err instanceof CliError || err instanceof ConfigError) return fail(EXIT.failure, err.message);
+    if (err instanceof CliError || err instanceof ConfigError || err instanceof DeploymentFileError) return fail(EXIT.failure, err.message);
     if (err instanceof KeyDecryptionError) return fail(EXIT.failure, keysDoNotDecrypt().message);
     return fail(EXIT.failure, `failed: ${(err as Error).stack ?? String(err)}`);
   } finally {

@@ -12,15 +12,17 @@
  * Rotation moves next → active → retiring and creates a new next. A key file written before
  * stages existed (newest first, no `next`) gains a `next` key at the next start.
  * - Writes go to a temp file that is renamed into place, so a crash never leaves half a key file.
+ *   The replacement keeps the owner of the file it replaces (`ownerToKeep`).
  * - Keys are generated with the async generateKeyPair (the sync one has been seen to hang right
  *   after process start on these VMs).
  */
 import { generateKeyPair, randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, fchmodSync, fchownSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, type Stats } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import { systemClock, type Clock } from '../../../shared/clock.ts';
+import { DeploymentFileError, explainFileSystemError } from '../../../shared/storage/deployment-file-error.ts';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 
@@ -42,20 +44,73 @@ interface KeyFile {
 const SIGNING_FILE = 'signing-keys.json';
 const COOKIE_FILE = 'cookie-keys.json';
 
-function writePrivateFile(file: string, data: unknown): void {
-  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(data, null, 2)}\n`, { mode: 0o600 });
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, file);
-}
-
-function readJson<T>(file: string): T | undefined {
+/**
+ * The owner a replacement must be given: that of the file it replaces, when it is not this
+ * process's user. The CLI run as root (`sudo npx gatehouse keys rotate`) beside a server running
+ * as a service user would otherwise leave a root-owned 0600 file the server cannot read: it kept
+ * signing with the old key (a leaked one, after a rotation for a leak) and failed at its next
+ * start. Only root can give a file away; another user would take the file from its owner, and is
+ * refused (it can read the file at all only where its mode was loosened by hand).
+ * Deliberately not done: a new file in a KEYS_DIR that belongs to someone else stays this user's.
+ */
+function ownerToKeep(file: string): { uid: number; gid: number } | undefined {
+  const self = process.geteuid?.();
+  // Windows has no owners to keep.
+  if (self === undefined) return undefined;
+  let owner: Stats;
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as T;
+    owner = lstatSync(file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new Error(`cannot read ${file}: ${(err as Error).message}`);
+    throw err;
   }
+  if (owner.uid === self) return undefined;
+  if (self !== 0) {
+    throw new DeploymentFileError(`KEYS_DIR: ${file} belongs to uid ${owner.uid}, which could not read it once this user (uid ${self}) replaced it; run this as uid ${owner.uid} (sudo -u '#${owner.uid}' …)`);
+  }
+  return { uid: owner.uid, gid: owner.gid };
+}
+
+function writePrivateFile(file: string, data: unknown): void {
+  try {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    const owner = ownerToKeep(file);
+    const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+    const fd = openSync(tmp, 'wx', 0o600);
+    try {
+      writeFileSync(fd, `${JSON.stringify(data, null, 2)}\n`);
+      // The umask may have taken bits from the mode asked for; the owner needs read and write.
+      fchmodSync(fd, 0o600);
+      if (owner) fchownSync(fd, owner.uid, owner.gid);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, file);
+  } catch (err) {
+    throw explainFileSystemError('KEYS_DIR', err);
+  }
+}
+
+/** The `keys` list of a key file; none when the file does not exist. */
+function readKeyList<T>(file: string): T[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw explainFileSystemError('KEYS_DIR', err);
+  }
+  let keys: unknown;
+  try {
+    keys = (JSON.parse(text) as { keys?: unknown } | null)?.keys;
+  } catch {
+    // Not the parser's message: it quotes the text around the fault, a piece of a private key.
+    keys = undefined;
+  }
+  if (!Array.isArray(keys)) {
+    throw new DeploymentFileError(`KEYS_DIR: ${file} is not a key file (JSON with a "keys" list), edited by hand or cut short; restore it from a backup`);
+  }
+  return keys as T[];
 }
 
 /** `clock` stamps `created_at`. */
@@ -67,11 +122,10 @@ export async function generateSigningKey(status: KeyStage, clock: Clock = system
 }
 
 export function readSigningKeys(keysDir: string): StoredKey[] {
-  return readJson<KeyFile>(join(keysDir, SIGNING_FILE))?.keys ?? [];
+  return readKeyList<StoredKey>(join(keysDir, SIGNING_FILE));
 }
 
 export function writeSigningKeys(keysDir: string, keys: StoredKey[]): void {
-  mkdirSync(keysDir, { recursive: true, mode: 0o700 });
   writePrivateFile(join(keysDir, SIGNING_FILE), { keys } satisfies KeyFile);
 }
 
@@ -151,7 +205,7 @@ export function toPublicJwks(keys: StoredKey[]): { keys: JWK[] } {
 
 /** The cookie keys in KEYS_DIR; none before the first start. */
 export function readCookieKeys(keysDir: string): string[] {
-  return readJson<{ keys: string[] }>(join(keysDir, COOKIE_FILE))?.keys ?? [];
+  return readKeyList<string>(join(keysDir, COOKIE_FILE));
 }
 
 /** Secrets that sign cookies (Koa `app.keys` and the provider's `cookies.keys`), created once. */
@@ -159,7 +213,6 @@ export function loadOrCreateCookieKeys(keysDir: string): string[] {
   const file = join(keysDir, COOKIE_FILE);
   const existing = readCookieKeys(keysDir);
   if (existing.length) return existing;
-  mkdirSync(keysDir, { recursive: true, mode: 0o700 });
   const keys = [randomBytes(32).toString('base64url')];
   writePrivateFile(file, { keys });
   return keys;
