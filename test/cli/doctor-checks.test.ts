@@ -2,9 +2,9 @@
  * The doctor's judgements that a local test deployment cannot show end to end: who can reach an
  * address (public, private, CGNAT, link-local, IPv6 only), plain http off loopback, clocks that
  * drift (from the Date header, against this machine's clock, injected here), how a
- * WWW-Authenticate challenge is read, CORS preflight answers and issuer mismatches a proxy
- * produces (from a table of answers instead of the network). Table-driven, on the checks' own
- * functions.
+ * WWW-Authenticate challenge is read, CORS preflight answers, issuer mismatches a proxy
+ * produces, readiness reports and authorization answers of servers other than Gatehouse (from a
+ * table of answers instead of the network). Table-driven, on the checks' own functions.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -12,6 +12,8 @@ import { checkAddress } from '../../apps/auth-server/src/doctor/check-address.ts
 import { checkAuthorizationServerMetadata, metadataUrls } from '../../apps/auth-server/src/doctor/check-authorization-server-metadata.ts';
 import { checkClock } from '../../apps/auth-server/src/doctor/check-clock.ts';
 import { checkCors } from '../../apps/auth-server/src/doctor/check-cors.ts';
+import { checkResourceAccepted } from '../../apps/auth-server/src/doctor/check-resource-accepted.ts';
+import { checkResourceServerReadiness } from '../../apps/auth-server/src/doctor/check-resource-server-readiness.ts';
 import { checkTransport } from '../../apps/auth-server/src/doctor/check-transport.ts';
 import { formatDoctorReport } from '../../apps/auth-server/src/doctor/format-doctor-report.ts';
 import type { Probe, ProbeAnswer } from '../../apps/auth-server/src/doctor/http-probe.ts';
@@ -104,15 +106,18 @@ describe('reading the WWW-Authenticate challenge', () => {
   }
 });
 
-/** A probe that answers from a table (URL → status, headers, body) instead of the network. */
+/**
+ * A probe that answers from a table (URL, or URL without its query → status, headers, body: a
+ * string as it is, anything else as JSON) instead of the network.
+ */
 function fakeProbe(routes: Record<string, { status: number; headers?: Record<string, string>; body?: unknown }>): Probe {
   return async (url) => {
-    const route = routes[url] ?? { status: 404 };
+    const route = routes[url] ?? routes[url.split('?')[0]!] ?? { status: 404 };
     return {
       url,
       status: route.status,
       headers: new Headers(route.headers),
-      text: route.body === undefined ? '' : JSON.stringify(route.body),
+      text: route.body === undefined ? '' : typeof route.body === 'string' ? route.body : JSON.stringify(route.body),
       sentAt: 0,
       receivedAt: 0,
     };
@@ -177,5 +182,84 @@ describe('issuer: the metadata against the URL it was fetched for', () => {
       'https://example.com/.well-known/openid-configuration/tenant1',
       'https://example.com/tenant1/.well-known/openid-configuration',
     ]);
+  });
+});
+
+describe('resource-server-*: the resource server\'s readiness report', () => {
+  const mcpUrl = new URL('https://mcp.example.com/mcp');
+  const issuer = 'https://auth.example.com';
+  type Status = 'ok' | 'fail' | 'skip';
+  const cases: Array<[string, { status: number; body?: unknown }, [jwks: Status, revocations: Status, ready: Status], RegExp]> = [
+    ['everything ok', { status: 200, body: { status: 'ready', checks: { database: 'ok', jwks: 'ok', revocations: 'ok' } } }, ['ok', 'ok', 'ok'], /the resource server is ready/],
+    ['the revocation feed unreadable', { status: 503, body: { checks: { database: 'ok', jwks: 'ok', revocations: 'failed' } } }, ['ok', 'fail', 'skip'], /resource-server-revocations says why/],
+    ['neither keys nor feed', { status: 503, body: { checks: { database: 'ok', jwks: 'failed', revocations: 'failed' } } }, ['fail', 'fail', 'skip'], /resource-server-jwks and resource-server-revocations say why/],
+    ['the database failing', { status: 503, body: { checks: { database: 'failed', jwks: 'ok', revocations: 'ok' } } }, ['ok', 'ok', 'fail'], /not ready: database failed/],
+    ['a check the doctor does not know failing', { status: 503, body: { checks: { database: 'ok', jwks: 'ok', revocations: 'ok', cache: 'failed' } } }, ['ok', 'ok', 'fail'], /not ready: cache failed/],
+    ['503 with no failing check', { status: 503, body: { checks: { database: 'ok', jwks: 'ok', revocations: 'ok' } } }, ['ok', 'ok', 'fail'], /answers 503 though no check it names failed/],
+    ['a server that reports no revocation feed', { status: 200, body: { checks: { database: 'ok', jwks: 'ok' } } }, ['ok', 'skip', 'ok'], /the resource server is ready/],
+    ['no /readyz (not Gatehouse)', { status: 404 }, ['skip', 'skip', 'skip'], /does not report its readiness/],
+    ['a proxy\'s error page', { status: 502, body: '<html>Bad Gateway</html>' }, ['skip', 'skip', 'skip'], /does not report its readiness/],
+  ];
+  for (const [what, answer, statuses, ready] of cases) {
+    test(`${what} → ${statuses.join(', ')}`, async () => {
+      const results = await checkResourceServerReadiness(fakeProbe({ 'https://mcp.example.com/readyz': answer }), mcpUrl, issuer);
+      assert.deepEqual(results.map((r) => r.id), ['resource-server-jwks', 'resource-server-revocations', 'resource-server-ready']);
+      assert.deepEqual(results.map((r) => r.status), statuses, JSON.stringify(results));
+      assert.match(results[2]!.summary, ready);
+      for (const result of results.filter((r) => r.status === 'fail')) assert.ok(result.fix, `${result.id} says what to do`);
+    });
+  }
+
+  test('an unreadable feed names the feed\'s URL at the issuer and the setting', async () => {
+    const [, revocations] = await checkResourceServerReadiness(fakeProbe({ 'https://mcp.example.com/readyz': cases[1]![1] }), mcpUrl, issuer);
+    assert.match(revocations!.fix ?? '', /REVOCATION_FEED_URI \(resource_server\.revocation\.feed_uri; by default beside JWKS_URI\) at https:\/\/auth\.example\.com\/oauth\/revocations/);
+    assert.match(revocations!.fix ?? '', /route \/oauth\/revocations to the auth-server as well as \/oauth\/jwks/);
+  });
+});
+
+describe('resource-accepted: the authorization endpoint\'s answer to the metadata\'s resource', () => {
+  const endpoint = 'https://auth.example.com/oauth/authorize';
+  const callback = 'https://claude.ai/api/mcp/auth_callback';
+  const request = { authorizationEndpoint: endpoint, resource: 'https://mcp.example.com/mcp', scope: 'mcp:read mcp:write', client: { clientId: 'c1', redirectUri: callback } };
+  const cases: Array<[string, { status: number; headers?: Record<string, string>; body?: unknown }, 'ok' | 'warn' | 'fail', RegExp]> = [
+    ['a redirect to the sign-in (Gatehouse)', { status: 303, headers: { location: '/interaction/abc' } }, 'ok', /goes on to sign-in/],
+    ['the sign-in page itself', { status: 200, body: '<form>password</form>' }, 'ok', /answers with a page/],
+    ['invalid_target, back to the client', { status: 303, headers: { location: `${callback}?error=invalid_target&state=x` } }, 'fail', /invalid_target/],
+    ['an error page naming invalid_target', { status: 400, body: '<h1>oops</h1><pre>invalid_target: resource indicator is missing, or unknown</pre>' }, 'fail', /invalid_target/],
+    ['another error, back to the client', { status: 303, headers: { location: `${callback}?error=invalid_scope&state=x` } }, 'warn', /another reason \(error=invalid_scope\)/],
+    ['another error page', { status: 400, body: '<h1>invalid_request</h1>' }, 'warn', /another reason \(400\)/],
+  ];
+  for (const [what, answer, status, summary] of cases) {
+    test(`${what} → ${status}`, async () => {
+      const result = await checkResourceAccepted(fakeProbe({ [endpoint]: answer }), request);
+      assert.equal(result.status, status, JSON.stringify(result));
+      assert.match(result.summary, summary);
+      if (status === 'fail') assert.match(result.fix ?? '', /Set RESOURCE_URL \(resource_server\.resource\) to the same value on both apps/);
+    });
+  }
+
+  test('it asks as Claude does: code, the test client and its callback, S256, the scopes and the resource', async () => {
+    const sent: string[] = [];
+    const probe: Probe = async (url, init) => {
+      sent.push(url);
+      return fakeProbe({ [endpoint]: { status: 303, headers: { location: '/interaction/abc' } } })(url, init);
+    };
+    await checkResourceAccepted(probe, request);
+    assert.equal(sent.length, 1);
+    const params = new URL(sent[0]!).searchParams;
+    assert.equal(params.get('response_type'), 'code');
+    assert.equal(params.get('client_id'), 'c1');
+    assert.equal(params.get('redirect_uri'), callback);
+    assert.equal(params.get('code_challenge_method'), 'S256');
+    assert.match(params.get('code_challenge') ?? '', /^[A-Za-z0-9_-]{43}$/);
+    assert.equal(params.get('scope'), 'mcp:read mcp:write');
+    assert.equal(params.get('resource'), 'https://mcp.example.com/mcp');
+  });
+
+  test('without a test client (registration closed, or --no-register) nothing is sent', async () => {
+    const sent: string[] = [];
+    const result = await checkResourceAccepted(async (url) => { sent.push(url); throw new Error('no request expected'); }, { ...request, client: undefined });
+    assert.equal(result.status, 'skip');
+    assert.deepEqual(sent, []);
   });
 });

@@ -4,7 +4,8 @@
  * passes, and the local-only warnings say claude.ai cannot reach it), and deliberately broken
  * ones, each failing the check that names its cause, with the fix (exit 1). Also: a self-signed
  * certificate, a server that never answers, the command line's usage errors (exit 2), the
- * --json shape, and that it sends no credentials and, with --no-register, writes nothing.
+ * --json shape, and that it sends no credentials and, with --no-register, writes nothing (without
+ * it, one test client and one unfinished sign-in).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -91,10 +92,11 @@ async function startDeployment(options: { configureAuth?: (config: GatehouseConf
   };
 }
 
-function countClients(auth: TestAuthServer): number {
+/** The provider's stored rows of one model (`Client`, `Interaction`, …), and the latest expiry among them (epoch seconds). */
+function stored(auth: TestAuthServer, model: string): { count: number; expiresAt: number | null } {
   const db = new Database(join(auth.dir, 'data', 'auth-server.db'), { readonly: true });
   try {
-    return db.prepare("SELECT count(*) FROM oidc_models WHERE model = 'Client'").pluck().get() as number;
+    return db.prepare('SELECT count(*) AS count, max(expires_at) AS expiresAt FROM oidc_models WHERE model = ?').get(model) as { count: number; expiresAt: number | null };
   } finally {
     db.close();
   }
@@ -113,7 +115,7 @@ describe('gatehouse doctor against a good local deployment', () => {
     assert.equal(report.url, good.mcpUrl);
     assert.equal(report.ok, true);
     for (const id of ['mcp-endpoint', 'mcp-root', 'prm', 'prm-paths', 'prm-resource', 'as-metadata', 'issuer', 'pkce', 'cimd', 'refresh',
-      'registration', 'claude-callbacks', 'cors', 'jwks', 'clock', 'resource-server-jwks']) {
+      'registration', 'claude-callbacks', 'resource-accepted', 'cors', 'jwks', 'clock', 'resource-server-jwks', 'resource-server-revocations', 'resource-server-ready']) {
       assert.equal(check(report, id).status, 'ok', `${id}: ${JSON.stringify(check(report, id))}`);
     }
     assert.equal(check(report, 'token-lifetime').status, 'skip');
@@ -165,15 +167,19 @@ describe('gatehouse doctor against a good local deployment', () => {
     }
   });
 
-  test('registration creates one test client and says so; --no-register creates none', async () => {
-    const before = countClients(good.auth);
+  test('registration creates one test client and one sign-in that expires within the hour, and says so; --no-register creates neither', async () => {
+    const before = { clients: stored(good.auth, 'Client').count, interactions: stored(good.auth, 'Interaction').count };
     const run = await gatehouse(['doctor', good.mcpUrl, '--no-register']);
     assert.equal(run.code, 0, run.stderr);
-    assert.equal(countClients(good.auth), before, '--no-register wrote nothing');
+    assert.equal(stored(good.auth, 'Client').count, before.clients, '--no-register wrote nothing');
+    assert.equal(stored(good.auth, 'Interaction').count, before.interactions, '--no-register wrote nothing');
     const registered = await gatehouse(['doctor', good.mcpUrl]);
     assert.equal(registered.code, 0, registered.stderr);
     assert.match(registered.stdout, /created one test client; it is never used and expires/);
-    assert.equal(countClients(good.auth), before + 1);
+    assert.equal(stored(good.auth, 'Client').count, before.clients + 1);
+    const interactions = stored(good.auth, 'Interaction');
+    assert.equal(interactions.count, before.interactions + 1, 'resource-accepted started one sign-in');
+    assert.ok(interactions.expiresAt !== null && interactions.expiresAt <= Date.now() / 1000 + 3600, `expires at ${interactions.expiresAt}`);
   });
 });
 
@@ -181,17 +187,28 @@ describe('gatehouse doctor against broken deployments', () => {
   let good: Deployment;
   let issuerMismatch: Deployment;
   let missingCallback: Deployment;
+  let resourceMismatch: Deployment;
+  let feedNotRouted: Deployment;
+  let registrationClosed: Deployment;
   before(async () => {
-    [good, issuerMismatch, missingCallback] = await Promise.all([
+    [good, issuerMismatch, missingCallback, resourceMismatch, feedNotRouted, registrationClosed] = await Promise.all([
       startDeployment(),
       // The resource server names the auth-server by another URL than the auth-server's ISSUER.
       startDeployment({ configureResource: (config) => { config.issuer = config.issuer.replace('127.0.0.1', 'localhost'); } }),
       // An allow-list without the claude.com callback.
       startDeployment({ configureAuth: (config) => { config.authServer.registration.allowedRedirectUris = ['https://claude.ai/api/mcp/auth_callback']; } }),
+      // The two apps on separate hosts, the auth-server given an older RESOURCE_URL than the resource server.
+      startDeployment({
+        configureAuth: (config) => { config.authServer.resource = `${config.authServer.resource}-old`; },
+        configureResource: (config) => { config.resource = config.resource.replace(/-old$/, ''); },
+      }),
+      // A proxy that routes /oauth/jwks to the auth-server but not /oauth/revocations.
+      startDeployment({ configureResource: (config) => { config.revocation.feedUri = `${config.issuer}/oauth/not-routed/revocations`; } }),
+      startDeployment({ configureAuth: (config) => { config.authServer.registration.enabled = false; } }),
     ]);
   });
   after(async () => {
-    await Promise.all([good?.close(), issuerMismatch?.close(), missingCallback?.close()]);
+    await Promise.all([good?.close(), issuerMismatch?.close(), missingCallback?.close(), resourceMismatch?.close(), feedNotRouted?.close(), registrationClosed?.close()]);
   });
 
   const cases: Array<{ name: string; url: () => string; failed: string; summary: RegExp; fix: RegExp }> = [
@@ -230,6 +247,20 @@ describe('gatehouse doctor against broken deployments', () => {
       summary: /not allowed: https:\/\/claude\.com\/api\/mcp\/auth_callback$/,
       fix: /gatehouse redirects allow https:\/\/claude\.com\/api\/mcp\/auth_callback/,
     },
+    {
+      name: 'the auth-server was given another RESOURCE_URL than the resource server',
+      url: () => resourceMismatch.mcpUrl,
+      failed: 'resource-accepted',
+      summary: /refuses the resource clients ask for \(invalid_target\)/,
+      fix: /Set RESOURCE_URL \(resource_server\.resource\) to the same value on both apps/,
+    },
+    {
+      name: 'the resource server cannot read the revocation feed',
+      url: () => feedNotRouted.mcpUrl,
+      failed: 'resource-server-revocations',
+      summary: /cannot read the revocation feed/,
+      fix: /REVOCATION_FEED_URI .* at http:\/\/127\.0\.0\.1:\d+\/oauth\/revocations/,
+    },
   ];
   for (const c of cases) {
     test(`${c.name}: exit 1, ${c.failed} fails with its fix`, async () => {
@@ -248,6 +279,26 @@ describe('gatehouse doctor against broken deployments', () => {
     const { report } = await doctorJson([missingCallback.mcpUrl]);
     assert.deepEqual(failed(report), ['claude-callbacks']);
     assert.equal(check(report, 'registration').status, 'ok');
+    assert.equal(check(report, 'resource-accepted').status, 'ok', 'asked with the client registered with the one allowed callback');
+  });
+
+  test('only the broken thing fails: the mismatched resource leaves the documents OK, and its 503s are not reported twice', async () => {
+    const { report: mismatch } = await doctorJson([resourceMismatch.mcpUrl]);
+    assert.deepEqual(failed(mismatch), ['resource-accepted']);
+    assert.match(check(mismatch, 'resource-accepted').detail ?? '', /Location: https:\/\/claude\.(ai|com)\/api\/mcp\/auth_callback\?error=invalid_target/);
+    const { report: feed } = await doctorJson([feedNotRouted.mcpUrl]);
+    assert.deepEqual(failed(feed), ['resource-server-revocations']);
+    assert.match(check(feed, 'resource-server-revocations').detail ?? '', /database ok, jwks ok, revocations failed/);
+    assert.equal(check(feed, 'resource-server-ready').status, 'skip');
+    assert.match(check(feed, 'resource-server-ready').summary, /resource-server-revocations says why/);
+  });
+
+  test('registration closed: resource-accepted is not checked, and the deployment still passes', async () => {
+    const { run, report } = await doctorJson([registrationClosed.mcpUrl]);
+    assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+    assert.equal(check(report, 'registration').status, 'warn');
+    assert.equal(check(report, 'resource-accepted').status, 'skip');
+    assert.match(check(report, 'resource-accepted').summary, /test client of the registration check, and there is none/);
   });
 });
 

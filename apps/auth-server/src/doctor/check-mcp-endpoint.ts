@@ -15,6 +15,8 @@ export interface McpEndpointCheck {
   result: CheckResult;
   /** The absolute `resource_metadata` URL of the challenge, when it has one. */
   resourceMetadataUrl?: string;
+  /** The challenge's `scope`: what clients ask for first (MCP 2025-11-25 authorization, Scope Selection Strategy). */
+  scope?: string;
   /** The answer, when there was one (its Date header tells the server's clock). */
   answer?: ProbeAnswer;
 }
@@ -78,6 +80,7 @@ function readChallenge(answer: ProbeAnswer, seen: string): McpEndpointCheck {
     return {
       result: warn(ID, '401 Bearer challenge without resource_metadata', `${seen}; WWW-Authenticate: ${header}`,
         'Add resource_metadata="<Protected Resource Metadata URL>" to the challenge (RFC 9728 §5.1); until then clients must guess the well-known URL.'),
+      scope: challenge.scope,
     };
   }
   if (!URL.canParse(metadataUrl) || !/^https?:$/.test(new URL(metadataUrl).protocol)) {
@@ -89,6 +92,7 @@ function readChallenge(answer: ProbeAnswer, seen: string): McpEndpointCheck {
   return {
     result: ok(ID, 'the MCP URL asks for sign-in: 401 with a Bearer challenge naming its metadata', `${seen}; resource_metadata="${metadataUrl}"${challenge.scope ? `, scope="${challenge.scope}"` : ''}`),
     resourceMetadataUrl: metadataUrl,
+    scope: challenge.scope,
   };
 }
 

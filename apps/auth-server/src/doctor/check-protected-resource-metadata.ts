@@ -16,6 +16,8 @@ import { jsonObject, ProbeError, type Probe } from './http-probe.ts';
 export interface ResourceMetadata {
   resource: string;
   authorization_servers: string[];
+  /** The scopes clients ask for when the challenge names none (RFC 9728 §2). */
+  scopes_supported?: string[];
 }
 
 export interface ProtectedResourceMetadataCheck {
@@ -80,7 +82,8 @@ async function fetchMetadata(probe: Probe, url: string): Promise<Fetched> {
     if (!Array.isArray(servers) || servers.length === 0 || !servers.every((s) => typeof s === 'string')) {
       return { url, problem: 'no "authorization_servers" in the document' };
     }
-    return { url, metadata: { resource: body.resource, authorization_servers: servers as string[] } };
+    const scopes = Array.isArray(body.scopes_supported) ? body.scopes_supported.filter((s): s is string => typeof s === 'string') : undefined;
+    return { url, metadata: { resource: body.resource, authorization_servers: servers as string[], ...(scopes ? { scopes_supported: scopes } : {}) } };
   } catch (err) {
     if (err instanceof ProbeError) return { url, problem: err.message };
     throw err;

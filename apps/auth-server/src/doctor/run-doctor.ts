@@ -2,24 +2,28 @@
  * `gatehouse doctor <MCP URL>`: checks a deployment from the outside, the way Claude and the other
  * MCP clients will meet it, in their order: the host and its certificate, the MCP URL's 401
  * challenge, the Protected Resource Metadata, the authorization server's metadata and what it
- * advertises, registration, CORS, clocks and keys. Each check says what it saw and, when
- * something is wrong, how to fix it (doctor-check.ts).
+ * advertises, registration, whether it accepts the resource, CORS, clocks and keys, and what the
+ * resource server's readiness report says. Each check says what it saw and, when something is
+ * wrong, how to fix it (doctor-check.ts).
  *
  * It needs only the URL: no local configuration, no database, no credentials (it sends none), so
  * it checks any deployment, Gatehouse or not. It writes nothing, except the one test client a
- * registration creates (unless `register` is false). A check that depends on one that failed is
- * reported as not checked rather than failing twice.
+ * registration creates and the sign-in resource-accepted starts with it and never finishes (both
+ * expire; neither unless `register` is true). A check that depends on one that failed is reported
+ * as not checked rather than failing twice.
  */
 import { checkAddress } from './check-address.ts';
 import { checkAdvertisedCapabilities } from './check-advertised-capabilities.ts';
 import { checkAuthorizationServerMetadata } from './check-authorization-server-metadata.ts';
 import { checkClock } from './check-clock.ts';
 import { checkCors, type CorsTarget } from './check-cors.ts';
-import { checkJwks, checkResourceServerJwks } from './check-jwks.ts';
+import { checkJwks } from './check-jwks.ts';
 import { checkMcpEndpoint, checkMcpRoot } from './check-mcp-endpoint.ts';
 import { checkMetadataEndpoints } from './check-metadata-endpoints.ts';
 import { checkProtectedResourceMetadata } from './check-protected-resource-metadata.ts';
 import { checkRegistration } from './check-registration.ts';
+import { checkResourceAccepted } from './check-resource-accepted.ts';
+import { checkResourceServerReadiness } from './check-resource-server-readiness.ts';
 import { checkTransport } from './check-transport.ts';
 import { skip, type CheckResult, type DoctorReport } from './doctor-check.ts';
 import { createProbe } from './http-probe.ts';
@@ -32,7 +36,7 @@ export interface DoctorOptions {
 }
 
 /** The checks that need the authorization server's metadata, skipped with one reason when it is missing. */
-const AFTER_METADATA = ['as-metadata', 'issuer', 'endpoints', 'pkce', 'cimd', 'refresh', 'token-lifetime', 'registration', 'claude-callbacks', 'cors', 'jwks'];
+const AFTER_METADATA = ['as-metadata', 'issuer', 'endpoints', 'pkce', 'cimd', 'refresh', 'token-lifetime', 'registration', 'claude-callbacks', 'resource-accepted', 'cors', 'jwks'];
 
 export async function runDoctor(mcpUrl: string, { register = true, timeoutMs = 10_000 }: DoctorOptions = {}): Promise<DoctorReport> {
   const checks: CheckResult[] = [];
@@ -83,21 +87,30 @@ export async function runDoctor(mcpUrl: string, { register = true, timeoutMs = 1
     const probed = (url: unknown) => !(typeof url === 'string' && endpoints.notProbed.has(url));
     const notSent = (id: string, url: unknown) => skip(id, `not checked: the doctor sends nothing to ${String(url)} (see endpoints)`);
     checks.push(...checkAdvertisedCapabilities(metadata));
-    checks.push(...(probed(metadata.registration_endpoint)
+    const registration = probed(metadata.registration_endpoint)
       ? await checkRegistration(probe, metadata, register)
-      : [notSent('registration', metadata.registration_endpoint), notSent('claude-callbacks', metadata.registration_endpoint)]));
+      : { results: [notSent('registration', metadata.registration_endpoint), notSent('claude-callbacks', metadata.registration_endpoint)] };
+    checks.push(...registration.results);
+    checks.push(probed(metadata.authorization_endpoint)
+      ? await checkResourceAccepted(probe, {
+        authorizationEndpoint: metadata.authorization_endpoint,
+        resource: resource.metadata!.resource,
+        scope: endpoint.scope ?? resource.metadata!.scopes_supported?.join(' '),
+        client: registration.client,
+      })
+      : notSent('resource-accepted', metadata.authorization_endpoint));
     checks.push(await checkCors(probe, corsTargets(resource.metadataUrl!, server.metadataUrl!, metadata).filter((target) => probed(target.url))));
     checks.push(probed(metadata.jwks_uri) ? await checkJwks(probe, metadata.jwks_uri) : notSent('jwks', metadata.jwks_uri));
   }
   checks.push(checkClock([{ server: 'resource server', answer: endpoint.answer }, { server: 'authorization server', answer: server.answer }]));
-  checks.push(await checkResourceServerJwks(probe, url));
+  checks.push(...await checkResourceServerReadiness(probe, url, issuer));
   return skipRest(checks, 'the authorization server\'s metadata was not found', report);
 }
 
 /** Adds a `skip` for each check not run yet, so the list always has the same checks. */
 function skipRest(checks: CheckResult[], reason: string, report: () => DoctorReport): DoctorReport {
   const ran = new Set(checks.map((c) => c.id));
-  const all = ['mcp-address', 'mcp-https', 'mcp-endpoint', 'prm', 'prm-paths', 'prm-resource', ...AFTER_METADATA, 'clock', 'resource-server-jwks'];
+  const all = ['mcp-address', 'mcp-https', 'mcp-endpoint', 'prm', 'prm-paths', 'prm-resource', ...AFTER_METADATA, 'clock', 'resource-server-jwks', 'resource-server-revocations', 'resource-server-ready'];
   for (const id of all) if (!ran.has(id)) checks.push(skip(id, `not checked: ${reason}`));
   return report();
 }
