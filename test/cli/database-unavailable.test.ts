@@ -32,7 +32,7 @@ const CASES: Case[] = [
       writeFileSync(join(dir, 'data-file'), '');
       return { DATA_DIR: join(dir, 'data-file') };
     },
-    stderr: (dir) => new RegExp(`^gatehouse: cannot open the database ${escape(join(dir, 'data-file', 'auth-server.db'))}: \\S.*\\n$`),
+    stderr: (dir) => new RegExp(`^gatehouse: DATA_DIR: cannot mkdir ${escape(join(dir, 'data-file'))} \\(EEXIST: file already exists\\); DATA_DIR must name a directory, or a path where one can be made\\n$`),
   },
   {
     name: 'the database file is a directory',
@@ -40,7 +40,7 @@ const CASES: Case[] = [
       mkdirSync(join(dir, 'dir-db', 'auth-server.db'), { recursive: true });
       return { DATA_DIR: join(dir, 'dir-db') };
     },
-    stderr: (dir) => new RegExp(`^gatehouse: cannot open the database ${escape(join(dir, 'dir-db', 'auth-server.db'))}: EISDIR.*\\n$`),
+    stderr: (dir) => new RegExp(`^gatehouse: DATA_DIR: cannot open ${escape(join(dir, 'dir-db', 'auth-server.db'))} \\(EISDIR: [^)]*\\); check DATA_DIR\\n$`),
   },
   {
     name: 'the database file is not SQLite',

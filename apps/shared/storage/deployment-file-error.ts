@@ -21,6 +21,7 @@ function advice(setting: DeploymentSetting, code: string): string {
     case 'EPERM':
       return `give the user this runs as (uid ${process.geteuid?.() ?? '?'}) read and write access to ${setting}, or run as the user that owns it`;
     case 'ENOTDIR':
+    case 'EEXIST':
       return `${setting} must name a directory, or a path where one can be made`;
     case 'EROFS':
       return `${setting} must be on a writable file system`;
