@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { PageResult } from '../helpers/browser.ts';
 import { freePort } from '../helpers/net.ts';
-import { authorizeUrl, signIn, startAuthorization, tokenRequest, CLAUDE_CALLBACK } from '../helpers/oauth-flow.ts';
+import { authorizeUrl, decide, signIn, startAuthorization, tokenRequest, CLAUDE_CALLBACK } from '../helpers/oauth-flow.ts';
 import { createPkce } from '../helpers/pkce.ts';
 import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { TestClock } from '../helpers/test-clock.ts';
@@ -89,12 +89,26 @@ describe('My apps shows only the user\'s own failures, not refusals someone else
     const lure = 'Gatehouse Security - your account is locked, call +1 555 0100';
     const client = await registerAs(server, lure);
     const { page, browser } = await startAuthorization(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: server.config.authServer.resource });
-    assert.equal((await signIn(browser, page, 'bob', 'not bob\'s password')).status, 400);
+    const refused = await signIn(browser, page, 'bob', 'not bob\'s password');
+    assert.equal(refused.status, 400);
     const failures = await bobsFailures();
     assert.doesNotMatch(failures, /call \+1 555 0100/, `a stranger's client is on bob's My apps as his app: ${failures}`);
     // The administrator still sees the attempt against bob.
     const { attempts } = await server.auth.connections.list({ accountId: (await server.auth.users.findByUsername('bob'))!.id });
     assert.ok(attempts.some((attempt) => attempt.clientName === lure && attempt.explanation?.reasonCode === 'sign_in_failed'), 'the admin pages list the refused sign-in under bob');
+  });
+
+  test('nor when the stranger then signs in as themself in that flow and denies: the attempt is theirs, on their page', async () => {
+    const lure = 'Gatehouse Security - your account is locked, call +1 555 0101';
+    const client = await registerAs(server, lure);
+    const { page, browser } = await startAuthorization(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: server.config.authServer.resource });
+    const refused = await signIn(browser, page, 'bob', 'not bob\'s password');
+    assert.equal(refused.status, 400);
+    await decide(browser, await signIn(browser, refused, 'carol', 'carol password 1234'), 'deny');
+    const failures = await bobsFailures();
+    assert.doesNotMatch(failures, /call \+1 555 0101/, `a stranger's client is on bob's My apps as his app: ${failures}`);
+    const words = text((await signInAt(server, 'carol', 'carol password 1234', '/account')).page);
+    assert.match(words, /call \+1 555 0101 \S+ \S+ UTC Failed at consent/, 'carol sees her own denial');
   });
 
   test('a refused token request from where bob\'s own attempt came from is still shown as bob\'s failure', async () => {

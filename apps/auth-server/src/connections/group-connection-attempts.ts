@@ -147,9 +147,16 @@ function add(attempt: Building, event: ConnectionEvent): void {
   if (event.flowId) attempt.flowIds.add(event.flowId);
   if (event.grantId) attempt.grantIds.add(event.grantId);
   attempt.clientId ??= event.clientId;
-  attempt.accountId ??= event.accountId;
-  // A refused sign-in names the account whose username was typed: anyone can type it.
-  if (event.accountId !== undefined && !(event.step === 'sign_in' && event.outcome === 'refused')) attempt.accountProven = true;
+  // A refused sign-in names the account whose username was typed: anyone can type it. The first
+  // event that shows who took part (a sign-in, a consent, a token) names the attempt's user, over
+  // a typed username: a stranger typing bob's name, then signing in as themself, is their attempt.
+  const proves = event.accountId !== undefined && !(event.step === 'sign_in' && event.outcome === 'refused');
+  if (proves && !attempt.accountProven) {
+    attempt.accountId = event.accountId;
+    attempt.accountProven = true;
+  } else {
+    attempt.accountId ??= event.accountId;
+  }
   const origin = originOf(event);
   if (origin !== undefined) attempt.origins.add(origin);
   attempt.lastAt = event.at;
