@@ -11,6 +11,7 @@ import { decodeJwt } from 'jose';
 import type { UpstreamConfig } from '../../apps/shared/config/federated-upstreams.ts';
 import { loadConfig } from '../../apps/shared/config/load-config.ts';
 import { createLogger } from '../../apps/shared/logger.ts';
+import { newUserName } from '../../apps/auth-server/src/federation/federated-accounts.ts';
 import { sealForState } from '../../apps/auth-server/src/federation/federated-logins.ts';
 import { run as runGatehouse } from '../../apps/auth-server/src/cli/run.ts';
 import { CapturedOutput } from '../cli/support/captured-output.ts';
@@ -594,6 +595,28 @@ const ID_FORM_SUBJECTS: Array<[string, boolean]> = [
   ['d9cb-469f-a165-70867728950g', false],
   ['d9cb469f-a165-70867728950e', false],
 ];
+
+describe('the name of a new federated user', () => {
+  const upstream = { id: 'test-idp', issuer: 'https://idp.example' };
+  const victimSub = `victim-${'v'.repeat(60)}`;
+  const victimName = newUserName(upstream, victimSub, undefined);
+
+  test('a name of 64 characters is kept whole; a longer one is cut to 51 and tagged with its identity', () => {
+    const exact = `${'b'.repeat(52)}@example.com`;
+    assert.equal(newUserName(upstream, 'sub-1', exact), exact);
+    assert.match(victimName, new RegExp(`^test-idp-victim-v{35}-[0-9a-f]{12}$`));
+    assert.notEqual(newUserName(upstream, `${victimSub}2`, undefined), newUserName(upstream, `${victimSub}3`, undefined), 'alike in their first 64 characters');
+    assert.notEqual(newUserName({ ...upstream, issuer: 'https://other.example' }, victimSub, undefined), victimName, 'one subject at two issuers');
+  });
+
+  test('a subject chosen to spell another identity\'s cut name gets a name of its own', () => {
+    const spelled = victimName.slice('test-idp-'.length);
+    assert.equal(`test-idp-${spelled}`, victimName);
+    const name = newUserName(upstream, spelled, undefined);
+    assert.notEqual(name, victimName);
+    assert.match(name, /^.{51}-[0-9a-f]{12}$/);
+  });
+});
 
 describe('an upstream taken out of the config', () => {
   test('the next start warns that the users linked through it keep their sessions and refresh tokens, naming the issuer and how many', async () => {

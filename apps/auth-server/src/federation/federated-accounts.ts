@@ -95,6 +95,7 @@ export function admit(upstream: UpstreamConfig, claims: IDToken & Record<string,
 
 /** Hex digits of the identity's hash a cut name ends in: 48 bits, beyond reach of a search for a match. */
 const CUT_NAME_TAG_LENGTH = 12;
+const CUT_NAME = new RegExp(`^.{${USERNAME_MAX_LENGTH - CUT_NAME_TAG_LENGTH - 1}}-[0-9a-f]{${CUT_NAME_TAG_LENGTH}}$`, 's');
 
 /**
  * A new federated user's name: the email, else `<upstream>-<sub>`. One longer than
@@ -106,7 +107,9 @@ const CUT_NAME_TAG_LENGTH = 12;
  */
 export function newUserName(upstream: Pick<LinkingUpstream, 'id' | 'issuer'>, subject: string, email: string | undefined): string {
   const name = email ?? `${upstream.id}-${subject}`;
-  if (name.length <= USERNAME_MAX_LENGTH) return name;
+  // The shape of a cut name is kept for cut names: a subject chosen to spell another identity's
+  // cut name (its first 51 characters, `-`, its tag) is cut and tagged too, with its own tag.
+  if (name.length <= USERNAME_MAX_LENGTH && !CUT_NAME.test(name)) return name;
   const tag = createHash('sha256').update(JSON.stringify([upstream.issuer, subject])).digest('hex').slice(0, CUT_NAME_TAG_LENGTH);
   return `${cutText(name, USERNAME_MAX_LENGTH - CUT_NAME_TAG_LENGTH - 1)}-${tag}`;
 }
