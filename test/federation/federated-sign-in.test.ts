@@ -643,7 +643,13 @@ describe('an upstream taken out of the config', () => {
 
       server.config.authServer.mode = 'builtin';
       await server.restart();
-      assert.deepEqual(retiredWarnings().map((w) => [w.issuer, w.upstream, w.users]), [[idp.issuer, 'test-idp', 2]]);
+      assert.deepEqual(retiredWarnings().map((w) => [w.issuer, w.upstream, w.users, w.examples]), [[idp.issuer, 'test-idp', 2, ['admin@example.com', 'alice@example.com']]]);
+
+      // Disabled (as the warning suggests), their access has ended: one warned no more.
+      await server.auth.admin.users.disable('alice@example.com', { actor: { name: 'test-admin', id: 'test-admin' } });
+      warnings.length = 0;
+      await server.restart();
+      assert.deepEqual(retiredWarnings().map((w) => [w.users, w.examples]), [[1, ['admin@example.com']]]);
     } finally {
       await server.close();
       await idp.close();
