@@ -80,6 +80,19 @@ describe('start-up errors', () => {
       make: (_dir, env) => `DATA_DIR: cannot mkdir ${env.DATA_DIR} (EACCES: permission denied); give the user this runs as (uid ${NOBODY}) read and write access to DATA_DIR, or run as the user that owns it`,
     },
     {
+      what: 'a DATA_DIR the service user cannot write, holding a database file it owns',
+      asNobody: true,
+      make: (_dir, env) => {
+        mkdirSync(env.DATA_DIR!, { mode: 0o755 });
+        const database = join(env.DATA_DIR!, 'auth-server.db');
+        writeFileSync(database, '', { mode: 0o600 });
+        chownSync(database, NOBODY, NOBODY);
+        mkdirSync(env.KEYS_DIR!);
+        chownSync(env.KEYS_DIR!, NOBODY, NOBODY);
+        return `DATA_DIR: cannot access ${env.DATA_DIR} (EACCES: permission denied); give the user this runs as (uid ${NOBODY}) read and write access to DATA_DIR, or run as the user that owns it`;
+      },
+    },
+    {
       what: 'a KEYS_DIR the service user cannot write',
       asNobody: true,
       make: (_dir, env) => {

@@ -25,7 +25,7 @@
  *   run at once.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { accessSync, chmodSync, closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { explainFileSystemError } from './deployment-file-error.ts';
@@ -62,6 +62,9 @@ const MAX_CACHED_STATEMENTS = 500;
 function restrictDatabaseFiles(file: string): void {
   try {
     mkdirSync(dirname(file), { recursive: true, mode: OWNER_ONLY_DIR });
+    // SQLite makes the -wal and -shm beside the file: a writable file in a directory it cannot
+    // write fails at the first statement, as a SqliteError with a stack.
+    accessSync(dirname(file), constants.W_OK);
     // An empty file is a valid new database to SQLite; `open` with a mode applies only on creation.
     closeSync(openSync(file, 'a', OWNER_ONLY_FILE));
     chmodSync(file, OWNER_ONLY_FILE);
