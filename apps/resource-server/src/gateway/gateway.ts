@@ -109,8 +109,12 @@ export class Gateway {
    * listing thousands of new long names each time grew the heap and the log without bound).
    */
   readonly #warnedShortened = new Map<string, string>();
-  /** Per server, the writing tools its last warned list left at a `mcp:read` default (`#warnWritableWithRead`). */
-  readonly #warnedWritable = new Map<string, string>();
+  /**
+   * Per server, the tools already warned of as left at a `mcp:read` default (`#warnWritableWithRead`):
+   * lists that differ by caller (a per-user process, an HTTP server answering by the caller's
+   * identity) alternate, and a warning per list that differs from the last repeated at each.
+   */
+  readonly #warnedWritable = new Map<string, Set<string>>();
   /** Each server's tool names (upstream form) as last listed. */
   readonly #lastTools = new Map<Upstream, string[]>();
   /**
@@ -243,7 +247,7 @@ export class Gateway {
    * server does not mark read-only (`readOnlyHint: true`) can be called by every app a user
    * connected, read-only ones included: the filesystem server's `edit_file` and
    * `create_directory`, say, when only `write_file` and `move_file` were listed as `mcp:write`.
-   * The config decides, so this only warns, once per list that differs from the last warned.
+   * The config decides, so this only warns, once per list that holds such a tool not warned of yet.
    */
   #warnWritableWithRead(upstream: Upstream, items: readonly ListItem[]): void {
     const { scopes, name: server } = upstream.config;
@@ -253,9 +257,11 @@ export class Gateway {
       const annotations = item.annotations as { readOnlyHint?: unknown } | undefined;
       return Object.hasOwn(scopes.tools, name) || annotations?.readOnlyHint === true ? [] : [name];
     });
-    const names = writable.join(' ');
-    if (writable.length === 0 || this.#warnedWritable.get(server) === names) return;
-    this.#warnedWritable.set(server, names);
+    let warned = this.#warnedWritable.get(server);
+    if (!warned) this.#warnedWritable.set(server, warned = new Set());
+    if (writable.every((name) => warned.has(name))) return;
+    if (warned.size + writable.length > MAX_KNOWN_TOOLS) warned.clear();
+    for (const name of writable) warned.add(name);
     this.#logger.warn({ server, count: writable.length, first: writable.slice(0, 5) },
       'tools not marked read-only (readOnlyHint) need only mcp:read (scopes.default): name them in scopes.tools, or make the default mcp:write and name the read-only ones');
   }
