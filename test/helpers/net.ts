@@ -54,8 +54,9 @@ export interface ConnectionCounter {
 }
 
 /**
- * A TCP port on every local address (IPv4-mapped ones included) that accepts connections and
- * says nothing, for tests that a fetch never reached an address. connectionsSoFar() counts
+ * A TCP port on 127.0.0.1 that accepts connections and says nothing, for tests that a fetch never
+ * reached an address: a connection to the IPv4-mapped [::ffff:127.0.0.1] reaches it too (Linux
+ * carries it over IPv4), so it stands for a special-use address no test switch allows. connectionsSoFar() counts
  * without sleeping: it connects a marker of its own and waits until that one is accepted, and the
  * kernel hands connections over in the order their handshakes completed, so any connection made
  * before the call has been counted by then.
@@ -69,7 +70,7 @@ export async function startConnectionCounter(): Promise<ConnectionCounter> {
     open.add(socket);
     acceptedFrom.push(socket.remotePort!);
   });
-  await new Promise<void>((resolve) => server.listen(0, '::', resolve));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
     port,
