@@ -199,6 +199,10 @@ describe('resource-server-*: the resource server\'s readiness report', () => {
     ['a server that reports no revocation feed', { status: 200, body: { checks: { database: 'ok', jwks: 'ok' } } }, ['ok', 'skip', 'ok'], /the resource server is ready/],
     ['no /readyz (not Gatehouse)', { status: 404 }, ['skip', 'skip', 'skip'], /does not report its readiness/],
     ['a proxy\'s error page', { status: 502, body: '<html>Bad Gateway</html>' }, ['skip', 'skip', 'skip'], /does not report its readiness/],
+    // Other servers' health reports mean what they mean there: not Gatehouse's `ok`/`failed`.
+    ['another server\'s UP', { status: 200, body: { status: 'UP', checks: { db: 'UP' } } }, ['skip', 'skip', 'skip'], /does not report its readiness/],
+    ['another server\'s booleans', { status: 200, body: { checks: { db: true } } }, ['skip', 'skip', 'skip'], /does not report its readiness/],
+    ['the health+json draft', { status: 200, body: { status: 'pass', checks: { 'db:responseTime': [{ status: 'pass' }] } } }, ['skip', 'skip', 'skip'], /does not report its readiness/],
   ];
   for (const [what, answer, statuses, ready] of cases) {
     test(`${what} → ${statuses.join(', ')}`, async () => {
@@ -228,13 +232,16 @@ describe('resource-accepted: the authorization endpoint\'s answer to the metadat
     ['an error page naming invalid_target', { status: 400, body: '<h1>oops</h1><pre>invalid_target: resource indicator is missing, or unknown</pre>' }, 'fail', /invalid_target/],
     ['another error, back to the client', { status: 303, headers: { location: `${callback}?error=invalid_scope&state=x` } }, 'warn', /another reason \(error=invalid_scope\)/],
     ['another error page', { status: 400, body: '<h1>invalid_request</h1>' }, 'warn', /another reason \(400\)/],
+    // Not an OAuth refusal: nothing, or a proxy, answers there, and no browser can start a sign-in.
+    ['a proxy\'s 404', { status: 404, body: 'Not Found' }, 'fail', /answers 404/],
+    ['a proxy\'s 502', { status: 502, body: '<html>Bad Gateway</html>' }, 'fail', /answers 502/],
   ];
   for (const [what, answer, status, summary] of cases) {
     test(`${what} → ${status}`, async () => {
       const result = await checkResourceAccepted(fakeProbe({ [endpoint]: answer }), request);
       assert.equal(result.status, status, JSON.stringify(result));
       assert.match(result.summary, summary);
-      if (status === 'fail') assert.match(result.fix ?? '', /Set RESOURCE_URL \(resource_server\.resource\) to the same value on both apps/);
+      if (status === 'fail') assert.match(result.fix ?? '', /invalid_target/.test(result.summary) ? /Set RESOURCE_URL \(resource_server\.resource\) to the same value on both apps/ : /routes the authorization endpoint/);
     });
   }
 

@@ -58,8 +58,7 @@ export async function checkResourceAccepted(probe: Probe, { authorizationEndpoin
     answer = await probe(url.href, { headers: { accept: 'text/html' } });
   } catch (err) {
     if (!(err instanceof ProbeError)) throw err;
-    return warn(ID, 'the authorization endpoint does not answer', `${sent}: ${err.message}`,
-      'Check that the auth-server runs and that a proxy in front routes the authorization endpoint to it: Claude opens it in the user\'s browser to sign in.');
+    return fail(ID, 'the authorization endpoint does not answer', `${sent}: ${err.message}`, UNREACHABLE_FIX);
   }
   const location = answer.headers.get('location');
   const seen = `${sent} → ${answer.status}${location ? ` Location: ${location}` : ''}`;
@@ -71,10 +70,16 @@ export async function checkResourceAccepted(probe: Probe, { authorizationEndpoin
     if (!error) return ok(ID, 'the authorization server accepts the resource: the request goes on to sign-in', seen);
     return otherError(`error=${error}`, seen);
   }
-  if (answer.text.includes('invalid_target')) return mismatch;
   if (answer.status === 200) return ok(ID, 'the authorization server accepts the resource: it answers with a page (the sign-in)', seen);
+  // Not an OAuth refusal: nothing (or a proxy) answers there, and no browser can start a sign-in.
+  if (answer.status === 404 || answer.status === 405 || answer.status >= 500) {
+    return fail(ID, `the authorization endpoint answers ${answer.status}`, seen, UNREACHABLE_FIX);
+  }
+  if (answer.text.includes('invalid_target')) return mismatch;
   return otherError(`${answer.status}`, seen);
 }
+
+const UNREACHABLE_FIX = 'Check that the auth-server runs and that a proxy in front routes the authorization endpoint to it: Claude opens it in the user\'s browser to sign in.';
 
 function otherError(what: string, seen: string): CheckResult {
   return warn(ID, `the authorization request was refused for another reason (${what}), so the resource could not be checked`, seen,

@@ -50,7 +50,11 @@ export async function checkResourceServerReadiness(probe: Probe, mcpUrl: URL, is
     return ids.map((id) => skip(id, 'not checked: the resource server\'s /readyz does not answer', `${url}: ${err.message}`));
   }
   const checks = jsonObject(text)?.checks;
-  if (checks === null || typeof checks !== 'object' || Array.isArray(checks)) {
+  // Gatehouse's own report: each check `ok` or `failed` (apps/shared/health-routes.ts). Another
+  // server's (`UP`, `true`, the health+json draft's objects) means what it means there, not that.
+  const gatehouseReport = checks !== null && typeof checks === 'object' && !Array.isArray(checks)
+    && Object.values(checks as Record<string, unknown>).every((state) => state === 'ok' || state === 'failed');
+  if (!gatehouseReport) {
     return ids.map((id) => skip(id, 'not checked: the resource server does not report its readiness at /readyz', `GET ${url} → ${status}`));
   }
   const states = Object.entries(checks as Record<string, unknown>).map(([name, state]) => ({ name, state: String(state) }));
