@@ -5,8 +5,8 @@
  * else: the sessions and refresh tokens its sign-ins made go on working until they are ended
  * (`users unlink` revokes a link's grants and ends its user's sessions; `users disable`). An
  * operator retiring an upstream (compromised, a contract ended) is told so at the start that
- * retires it, with how many users it concerns (those not disabled) and a few of their names,
- * instead of finding out later; the warning stops once none is left.
+ * retires it, with how many users it concerns (those neither disabled nor pending) and a few of
+ * their names, instead of finding out later; the warning stops once none is left.
  *
  * Deliberately not done: ending them at start. An issuer mistyped in the config would end every
  * user's access, and putting it right would not bring it back.
@@ -24,7 +24,7 @@ export interface RetiredIssuer {
   issuer: string;
   /** The upstream id it was linked under last. */
   upstreamId: string;
-  /** Users linked through it who are not disabled: those whose access goes on. */
+  /** Users linked through it who are neither disabled nor waiting for approval: those whose access goes on. */
   users: number;
   /** A few of their names, for `gatehouse users links` and `unlink`. */
   examples: string[];
@@ -34,10 +34,11 @@ export interface RetiredIssuer {
 const EXAMPLES = 5;
 
 export async function findRetiredIssuers(db: SqlDatabase, live: LiveIssuers): Promise<RetiredIssuer[]> {
-  // A disabled user's grants and sessions were ended when they were disabled.
+  // A disabled user's grants and sessions were ended when they were disabled; one waiting for
+  // approval never had any.
   const rows = await db.all<{ issuer: string; upstream_id: string; username: string }>(
     `SELECT f.issuer, f.upstream_id, u.username FROM federated_identities f JOIN users u ON u.id = f.user_id
-      WHERE u.disabled = 0 ORDER BY f.issuer, u.username`,
+      WHERE u.disabled = 0 AND u.pending = 0 ORDER BY f.issuer, u.username`,
   );
   const offered = new Set(live.upstreams.map((upstream) => upstream.issuer));
   const retired = new Map<string, RetiredIssuer & { names: Set<string> }>();
