@@ -85,12 +85,18 @@ describe('My apps shows only the user\'s own failures, not refusals someone else
     assert.doesNotMatch(failures, /Org Cursor/, `another party's refusal is on bob's My apps as bob's failure: ${failures}`);
   });
 
-  test('a stranger\'s wrong password for bob, through the stranger\'s own client, is not shown on bob\'s My apps', async () => {
-    const lure = 'Gatehouse Security - your account is locked, call +1 555 0100';
+  /** A stranger registers a client named `lure` and types bob's username with a wrong password through it. */
+  async function strangerTypesBobsName(lure: string) {
     const client = await registerAs(server, lure);
     const { page, browser } = await startAuthorization(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: server.config.authServer.resource });
     const refused = await signIn(browser, page, 'bob', 'not bob\'s password');
     assert.equal(refused.status, 400);
+    return { browser, refused };
+  }
+
+  test('a stranger\'s wrong password for bob, through the stranger\'s own client, is not shown on bob\'s My apps', async () => {
+    const lure = 'Gatehouse Security - your account is locked, call +1 555 0100';
+    await strangerTypesBobsName(lure);
     const failures = await bobsFailures();
     assert.doesNotMatch(failures, /call \+1 555 0100/, `a stranger's client is on bob's My apps as his app: ${failures}`);
     // The administrator still sees the attempt against bob.
@@ -99,11 +105,7 @@ describe('My apps shows only the user\'s own failures, not refusals someone else
   });
 
   test('nor when the stranger then signs in as themself in that flow and denies: the attempt is theirs, on their page', async () => {
-    const lure = 'Gatehouse Security - your account is locked, call +1 555 0101';
-    const client = await registerAs(server, lure);
-    const { page, browser } = await startAuthorization(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: server.config.authServer.resource });
-    const refused = await signIn(browser, page, 'bob', 'not bob\'s password');
-    assert.equal(refused.status, 400);
+    const { browser, refused } = await strangerTypesBobsName('Gatehouse Security - your account is locked, call +1 555 0101');
     await decide(browser, await signIn(browser, refused, 'carol', 'carol password 1234'), 'deny');
     const failures = await bobsFailures();
     assert.doesNotMatch(failures, /call \+1 555 0101/, `a stranger's client is on bob's My apps as his app: ${failures}`);
