@@ -10,6 +10,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { Pool } from 'undici';
 import { waitFor } from '../helpers/wait-for.ts';
 import { EventStreamParser, HttpClientTransport, MAX_MESSAGE_BYTES, UpstreamHttpError, UpstreamTimeoutError } from '../../apps/resource-server/src/gateway/http-client-transport.ts';
 
@@ -206,6 +207,77 @@ describe('the transport against an unusual upstream', () => {
     await transport.close();
     await transport.close();
     assert.equal(closes, 1);
+  });
+
+  describe('a call answered on an event stream', () => {
+    /** Each call's answer, then the stream's end `endAfterMs` later (never, when undefined). */
+    let endAfterMs: number | undefined;
+    /** Per call, at the server: 'ended' when its stream was ended, 'cut' when it closed first. */
+    let outcomes: string[] = [];
+    let connections = 0;
+    const streaming = createServer(async (req, res) => {
+      let body = '';
+      for await (const chunk of req) body += String(chunk);
+      const { id } = JSON.parse(body) as { id: number };
+      res.once('close', () => outcomes.push(res.writableEnded ? 'ended' : 'cut'));
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(`event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id, result: {} })}\n\n`);
+      if (endAfterMs !== undefined) setTimeout(() => res.end(), endAfterMs);
+    });
+    streaming.on('connection', () => { connections += 1; });
+    let streamingUrl: URL;
+
+    before(async () => {
+      await new Promise<void>((resolve) => streaming.listen(0, '127.0.0.1', resolve));
+      streamingUrl = new URL(`http://127.0.0.1:${(streaming.address() as AddressInfo).port}/mcp`);
+    });
+    after(() => {
+      streaming.closeAllConnections();
+      return new Promise<void>((resolve) => streaming.close(() => resolve()));
+    });
+
+    /** Sends `calls` calls one after another over one connection at most, each once the last is answered. */
+    async function callInTurn(calls: number): Promise<{ received: JSONRPCMessage[]; errors: Error[]; connections: number }> {
+      outcomes = [];
+      connections = 0;
+      const dispatcher = new Pool(streamingUrl.origin, { connections: 1 });
+      const transport = new HttpClientTransport({ url: streamingUrl, headersFor: async () => ({}), timeoutMs: 30_000, dispatcher });
+      const received: JSONRPCMessage[] = [];
+      const errors: Error[] = [];
+      transport.onmessage = (message) => received.push(message);
+      transport.onerror = (err) => errors.push(err);
+      try {
+        for (let id = 1; id <= calls; id += 1) {
+          await transport.send({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo' } });
+          await waitFor(`the answer to call ${id}`, () => received.length === id);
+        }
+        await waitFor('every call\'s stream to close', () => outcomes.length === calls, 5000);
+        // Counted now: closing the pool below may open one more.
+        return { received, errors, connections };
+      } finally {
+        await transport.close();
+        await dispatcher.close();
+      }
+    }
+
+    // SDK servers end a call's stream just after its answer. Cut at the answer, the stream took
+    // its connection with it: a new one for every call, and an error built for each.
+    test('waits for the stream the server ends after the answer, and keeps the connection', async () => {
+      endAfterMs = 50;
+      const { received, errors, connections: opened } = await callInTurn(3);
+      assert.deepEqual(received.map((message) => (message as { id: number }).id), [1, 2, 3]);
+      assert.deepEqual(outcomes, ['ended', 'ended', 'ended'], 'no stream cut before its end');
+      assert.equal(opened, 1, 'one connection for the three calls');
+      assert.deepEqual(errors, []);
+    });
+
+    test('lets go of a stream the server keeps open after the answer, without an error', async () => {
+      endAfterMs = undefined;
+      const { received, errors } = await callInTurn(2);
+      assert.equal(received.length, 2);
+      assert.deepEqual(outcomes, ['cut', 'cut'], 'each stream closed by the gateway');
+      assert.deepEqual(errors, [], 'letting go of an answered stream is no error');
+    });
   });
 
   describe('an upstream that never answers', () => {
