@@ -235,6 +235,7 @@ describe('resource-accepted: the authorization endpoint\'s answer to the metadat
     // Not an OAuth refusal: nothing, or a proxy, answers there, and no browser can start a sign-in.
     ['a proxy\'s 404', { status: 404, body: 'Not Found' }, 'fail', /answers 404/],
     ['a proxy\'s 502', { status: 502, body: '<html>Bad Gateway</html>' }, 'fail', /answers 502/],
+    ['a 500 (Gatehouse behind a proxy that sends no X-Forwarded-Proto)', { status: 500, body: '<h1>Something went wrong</h1>' }, 'fail', /answers 500/],
   ];
   for (const [what, answer, status, summary] of cases) {
     test(`${what} → ${status}`, async () => {
@@ -242,6 +243,8 @@ describe('resource-accepted: the authorization endpoint\'s answer to the metadat
       assert.equal(result.status, status, JSON.stringify(result));
       assert.match(result.summary, summary);
       if (status === 'fail') assert.match(result.fix ?? '', /invalid_target/.test(result.summary) ? /Set RESOURCE_URL \(resource_server\.resource\) to the same value on both apps/ : /routes the authorization endpoint/);
+      if (answer.status >= 500) assert.match(result.fix ?? '', /one cause is a proxy that does not send X-Forwarded-Proto: https/);
+      else assert.doesNotMatch(result.fix ?? '', /X-Forwarded-Proto/);
     });
   }
 

@@ -13,10 +13,11 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { loadConfig } from '../../apps/shared/config/load-config.ts';
+import { createLogger } from '../../apps/shared/logger.ts';
 import { assertServable, servingWarnings } from '../../apps/shared/serving-warnings.ts';
 import { makeTestCertificate } from '../helpers/document-server.ts';
 import { freePort } from '../helpers/net.ts';
-import { authorizeUrl, CLAUDE_DCR_BODY, registerClient } from '../helpers/oauth-flow.ts';
+import { assertNoStackTrace, authorizeUrl, CLAUDE_DCR_BODY, registerClient } from '../helpers/oauth-flow.ts';
 import { createPkce } from '../helpers/pkce.ts';
 import { startAuthServer } from '../helpers/start-auth-server.ts';
 import { parseChallenge } from '../helpers/mcp-http.ts';
@@ -143,6 +144,61 @@ describe('behind a TLS-terminating proxy', () => {
       }
     });
   }
+
+  test('a proxy that sends no X-Forwarded-Proto gets a page naming the header on the pages that sign in; the rest keeps working', async () => {
+    const log: Array<{ level: number; msg: string; err?: unknown }> = [];
+    const server = await startAuthServer({
+      logger: createLogger('auth-server', 'info', { write: (line: string) => void log.push(JSON.parse(line)) }),
+      configure(config) {
+        config.authServer.issuer = 'https://auth.example.test';
+        config.authServer.trustProxy = true;
+      },
+    });
+    const logAtStart = log.length;
+    try {
+      const base = `http://127.0.0.1:${new URL(server.issuer).port}`;
+      const client = await registerClient(base);
+      const authorize = authorizeUrl(base, { clientId: client.client_id, scope: 'mcp:read', resource: 'http://localhost:4001/mcp' }, createPkce().challenge).href;
+      const get = (url: string, headers: Record<string, string> = {}) => fetch(url, { redirect: 'manual', headers });
+      for (const url of [authorize, `${base}/admin`, `${base}/account`]) {
+        const page = await get(url, { accept: 'text/html' });
+        const body = await page.text();
+        assert.equal(page.status, 500, url);
+        assert.equal(page.headers.get('set-cookie'), null, url);
+        assert.match(body, /reached Gatehouse as http although its issuer https:\/\/auth\.example\.test is https/, url);
+        assert.match(body, /X-Forwarded-Proto: https \(nginx: proxy_set_header X-Forwarded-Proto \$scheme; Apache: RequestHeader set X-Forwarded-Proto https\)/, url);
+        assertNoStackTrace(body, url);
+      }
+      const json = await get(authorize, { accept: 'application/json' });
+      const refusal = await json.json() as { error: string; error_description: string };
+      assert.equal(json.status, 500);
+      assert.equal(refusal.error, 'server_error');
+      assert.match(refusal.error_description, /X-Forwarded-Proto: https/);
+      // Cookie-free: what monitoring, `gatehouse doctor` and the clients' machines read.
+      for (const path of ['/healthz', '/readyz', '/.well-known/oauth-authorization-server', '/oauth/jwks', '/']) {
+        const answer = await get(`${base}${path}`);
+        await answer.body?.cancel();
+        assert.equal(answer.status, 200, path);
+      }
+
+      const viaHttps = { 'x-forwarded-proto': 'https' };
+      const signIn = await get(authorize, viaHttps);
+      await signIn.body?.cancel();
+      assert.equal(signIn.status, 303);
+      assert.match(signIn.headers.get('set-cookie') ?? '', /; secure/i);
+      const admin = await get(`${base}/admin`, viaHttps);
+      await admin.body?.cancel();
+      assert.ok(admin.status >= 300 && admin.status < 400, `/admin sends to sign-in: ${admin.status}`);
+
+      const warnings = log.slice(logAtStart).filter((line) => line.level >= 40);
+      assert.equal(warnings.length, 1, JSON.stringify(warnings));
+      assert.equal(warnings[0]!.level, 40);
+      assert.match(warnings[0]!.msg, /requested over plain http although the issuer is https.*X-Forwarded-Proto: https \(nginx: proxy_set_header X-Forwarded-Proto \$scheme; Apache: RequestHeader set X-Forwarded-Proto https\)/);
+      assert.ok(log.slice(logAtStart).every((line) => line.err === undefined), 'no error with its stack in the log');
+    } finally {
+      await server.close();
+    }
+  });
 });
 
 describe('TLS and issuer configuration', () => {

@@ -62,6 +62,7 @@ import { LocalRateLimiter } from './http/local-rate-limiter.ts';
 import { RateLimiter, type TokenBuckets } from './http/rate-limiter.ts';
 import { providerAnswers, readableRefusals } from './http/readable-refusals.ts';
 import { redirectToIssuerHost } from './http/redirect-to-issuer-host.ts';
+import { refusePagesOverPlainHttp } from './http/refuse-pages-over-plain-http.ts';
 import { refuseRepeatedAuthorization } from './http/refuse-repeated-authorization.ts';
 import { registrationCors } from './http/registration-cors.ts';
 import { securityHeaders } from './http/security-headers.ts';
@@ -348,6 +349,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   app.use(redirectToIssuerHost({ issuer: config.issuer, trustProxy: config.trustProxy }));
   app.use(sayWhenToRetry);
   app.use(errorPages(render, logger));
+  app.use(refusePagesOverPlainHttp({ issuer: config.issuer, logger }));
   app.use(shortcutTokenEndpoints([readableRefusals, rateLimits, refuseRepeatedAuthorization, prepareOAuth, providerAnswers, holder.middleware]));
   app.use(answerMethodNotAllowed(OTHER_ROUTES));
   // Ready when the database answers a real query, a private signing key is loaded and the

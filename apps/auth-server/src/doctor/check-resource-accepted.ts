@@ -73,13 +73,16 @@ export async function checkResourceAccepted(probe: Probe, { authorizationEndpoin
   if (answer.status === 200) return ok(ID, 'the authorization server accepts the resource: it answers with a page (the sign-in)', seen);
   // Not an OAuth refusal: nothing (or a proxy) answers there, and no browser can start a sign-in.
   if (answer.status === 404 || answer.status === 405 || answer.status >= 500) {
-    return fail(ID, `the authorization endpoint answers ${answer.status}`, seen, UNREACHABLE_FIX);
+    return fail(ID, `the authorization endpoint answers ${answer.status}`, seen, answer.status >= 500 ? `${UNREACHABLE_FIX} ${SERVER_ERROR_FIX}` : UNREACHABLE_FIX);
   }
   if (answer.text.includes('invalid_target')) return mismatch;
   return otherError(`${answer.status}`, seen);
 }
 
 const UNREACHABLE_FIX = 'Check that the auth-server runs and that a proxy in front routes the authorization endpoint to it: Claude opens it in the user\'s browser to sign in.';
+// A Gatehouse behind a TLS proxy that sends no X-Forwarded-Proto answers 500 to every sign-in
+// (http/refuse-pages-over-plain-http.ts).
+const SERVER_ERROR_FIX = 'If the auth-server itself answers, its log says why; behind a TLS proxy, one cause is a proxy that does not send X-Forwarded-Proto: https (Apache mod_proxy and HAProxy do not by default; nginx: proxy_set_header X-Forwarded-Proto $scheme;).';
 
 function otherError(what: string, seen: string): CheckResult {
   return warn(ID, `the authorization request was refused for another reason (${what}), so the resource could not be checked`, seen,
