@@ -1,7 +1,7 @@
 /**
  * The audit log records what happened (sign-ins, tokens, refresh reuse, revocations,
  * registrations, admin changes) with actor, IP and client, never a password, token, code or
- * secret, and stays bounded.
+ * secret, and stays bounded. An admin change commits with its record, or not at all.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,15 +9,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import { loadConfig } from '../../apps/shared/config/load-config.ts';
-import { AuditLog } from '../../apps/auth-server/src/audit/audit-log.ts';
+import { AuditLog, type AuditEventName } from '../../apps/auth-server/src/audit/audit-log.ts';
 import { AuditLogFollower, SETTLE_MS } from '../../apps/auth-server/src/audit/audit-log-follower.ts';
 import { Browser } from '../helpers/browser.ts';
 import { authorizeUrl, clientSecretBasic, connect, redeem, refresh, register, registerClient, signIn, tokenRequest } from '../helpers/oauth-flow.ts';
 import { openAuthDatabase, type TestAuthDatabase } from '../helpers/open-auth-database.ts';
 import { createPkce } from '../helpers/pkce.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { refuseInserts } from '../helpers/refuse-inserts.ts';
+import { startEnterpriseIdp, type EnterpriseIdp } from '../helpers/start-enterprise-idp.ts';
 import { TEST_BACKENDS } from '../helpers/test-database.ts';
 import { TestClock } from '../helpers/test-clock.ts';
+import { trustedIdpEntry } from '../../apps/shared/config/id-jag-section.ts';
+import { CLI } from '../../apps/auth-server/src/cli/cli-context.ts';
 import { auditEvents, createUser, post, RESOURCE, rotateFrom, signInAt } from './support/admin-browser.ts';
 
 describe('audit log', () => {
@@ -288,5 +292,141 @@ for (const backend of TEST_BACKENDS) {
       assert.deepEqual(left, { n: 1000, oldest: now - 60_000 + 200 }, 'the newest are kept');
       assert.equal(await log.prune(now), 0);
     });
+  });
+}
+
+/** An admin change made on its page: what it acts on, the form it posts, and what it changes. */
+interface AdminChange {
+  name: string;
+  event: AuditEventName;
+  /** Makes what the change acts on (each call anew), through the stores or the CLI's modules. */
+  prepare(server: TestAuthServer, corp: EnterpriseIdp): Promise<{ page: string; action: string; fields: Record<string, string | string[]>; state(): Promise<unknown> }>;
+}
+
+const linkTo = (server: TestAuthServer, id: string) => async () => (await server.auth.admin.federatedLinks.linksOf({ id })).map((link) => link.subject);
+const clientExists = (server: TestAuthServer, clientId: string) => async () => Boolean(await server.auth.admin.clients.find(clientId));
+let named = 0;
+/** A name no other case or run uses. */
+const fresh = (prefix: string) => `${prefix}-${named += 1}`;
+
+const ADMIN_CHANGES: AdminChange[] = [
+  {
+    // Committed with its record since before this test: the page the others must match.
+    name: 'disabling a user', event: 'user.disabled',
+    async prepare(server) {
+      const id = await createUser(server, fresh('carol'), 'carol password 12', ['mcp:read']);
+      return { page: `/admin/users/${id}`, action: `/admin/users/${id}/disable`, fields: {}, state: async () => (await server.auth.users.findById(id))!.disabled };
+    },
+  },
+  {
+    name: "linking an ID-JAG IdP's subject to a user", event: 'user.linked',
+    async prepare(server) {
+      const id = await createUser(server, fresh('dana'), 'dana password 123', ['mcp:read']);
+      return { page: `/admin/users/${id}`, action: `/admin/users/${id}/link`, fields: { source: 'idp:corp', subject: fresh('emp') }, state: linkTo(server, id) };
+    },
+  },
+  {
+    name: 'unlinking it', event: 'user.unlinked',
+    async prepare(server, corp) {
+      const id = await createUser(server, fresh('frank'), 'frank password 123', ['mcp:read']);
+      const subject = fresh('emp');
+      await server.auth.admin.federatedLinks.link({ id }, { idp: 'corp' }, subject, CLI);
+      return { page: `/admin/users/${id}`, action: `/admin/users/${id}/unlink`, fields: { issuer: corp.issuer, subject_json: JSON.stringify(subject) }, state: linkTo(server, id) };
+    },
+  },
+  {
+    name: 'renaming a user', event: 'user.renamed',
+    async prepare(server) {
+      const id = await createUser(server, fresh('erin'), 'erin password 123', ['mcp:read']);
+      return { page: `/admin/users/${id}`, action: `/admin/users/${id}/rename`, fields: { username: fresh('erin-renamed') }, state: async () => (await server.auth.users.findById(id))!.username };
+    },
+  },
+  {
+    name: 'creating a service account', event: 'client.created',
+    async prepare(server) {
+      const clientId = fresh('svc-nightly');
+      return {
+        page: '/admin/service-accounts', action: '/admin/service-accounts',
+        fields: { client_name: 'nightly', token_endpoint_auth_method: 'client_secret_basic', scope: ['mcp:read'], client_id: clientId },
+        state: clientExists(server, clientId),
+      };
+    },
+  },
+  {
+    name: 'creating a static client', event: 'client.created',
+    async prepare(server) {
+      const clientId = fresh('static-app');
+      return {
+        page: '/admin/clients', action: '/admin/clients',
+        fields: { client_name: 'App', redirect_uris: 'https://app.example/cb', client_id: clientId },
+        state: clientExists(server, clientId),
+      };
+    },
+  },
+  {
+    name: 'deleting a client', event: 'client.deleted',
+    async prepare(server) {
+      const { clientId } = await server.auth.admin.clients.createStatic({ name: 'Doomed', redirectUris: ['https://doomed.example/cb'], authMethod: 'client_secret_basic' }, CLI);
+      return { page: '/admin/clients', action: '/admin/clients/delete', fields: { client_id: clientId }, state: clientExists(server, clientId) };
+    },
+  },
+  {
+    name: 'purging unused registrations', event: 'clients.purged',
+    async prepare(server) {
+      const { client_id: clientId } = await registerClient(server.issuer);
+      return { page: '/admin/clients', action: '/admin/clients/purge-unused', fields: {}, state: clientExists(server, clientId) };
+    },
+  },
+];
+
+for (const backend of TEST_BACKENDS) {
+  describe(`admin changes and their audit record (${backend})`, () => {
+    let server: TestAuthServer;
+    let corp: EnterpriseIdp;
+    let admin: Browser;
+
+    before(async () => {
+      corp = await startEnterpriseIdp('corp');
+      server = await startAuthServer({
+        backend,
+        configure: (config) => {
+          config.authServer.idJag.trustedIdps = [trustedIdpEntry.parse({ id: 'corp', issuer: corp.issuer, jwks_uri: corp.jwksUri, new_users: 'refuse' })];
+        },
+      });
+      admin = (await signInAt(server, 'admin', ADMIN_PASSWORD, '/admin/users')).browser;
+    });
+    after(async () => {
+      await server?.close();
+      await corp?.close();
+    });
+
+    const recorded = async (event: AuditEventName) => (await auditEvents(server, event)).length;
+
+    for (const change of ADMIN_CHANGES) {
+      test(`${change.name}: with the audit log failing, nothing changes and the page says so; with it working, recorded once`, async () => {
+        const { page, action, fields, state } = await change.prepare(server, corp);
+        const before = await state();
+        const records = await recorded(change.event);
+
+        const form = await admin.navigate(page);
+        const broken = await refuseInserts(server.auth.database, 'audit_events', 'the audit log is unavailable');
+        let refused;
+        try {
+          refused = await post(admin, form, action, fields);
+        } finally {
+          await broken.restore();
+        }
+        assert.equal(refused.status, 500);
+        assert.match(refused.html, /Something went wrong on our side\. Please try again\./);
+        assert.doesNotMatch(refused.html, /the audit log is unavailable|\n\s+at /, 'no error text, no stack trace');
+        assert.deepEqual(await state(), before, 'nothing changed');
+        assert.equal(await recorded(change.event), records, 'nothing recorded');
+
+        const answer = await post(admin, await admin.navigate(page), action, fields);
+        assert.ok(answer.status < 400, `${answer.status} ${answer.url}`);
+        assert.notDeepEqual(await state(), before, 'changed');
+        assert.equal(await recorded(change.event), records + 1, 'recorded once');
+      });
+    }
   });
 }

@@ -246,17 +246,18 @@ export class UserStore {
   /**
    * Gives the user `username`: the user renamed; undefined when there is no such user; `taken`
    * when another user has the name, in any case. The statement checks; the unique index refuses a
-   * name another replica gave a user at the same moment, which comes back as `taken` too.
+   * name another replica gave a user at the same moment, which comes back as `taken` too (and, on
+   * PostgreSQL, leaves `tx` aborted: only a rollback is left to do in it).
    */
-  async rename(id: string, username: string): Promise<User | 'taken' | undefined> {
+  async rename(id: string, username: string, tx: SqlExecutor = this.db): Promise<User | 'taken' | undefined> {
     this.#writes += 1;
     this.#recent.delete(id);
     try {
-      const row = await this.db.get<UserRow>(`UPDATE users SET username = @username, updated_at = @now
+      const row = await tx.get<UserRow>(`UPDATE users SET username = @username, updated_at = @now
         WHERE id = @id AND NOT EXISTS (SELECT 1 FROM users WHERE lower(username) = lower(@username) AND id <> @id)
         RETURNING *`, { id, username, now: Date.now() });
       if (row) return toUser(row);
-      return (await this.db.get('SELECT 1 AS found FROM users WHERE id = ?', [id])) ? 'taken' : undefined;
+      return (await tx.get('SELECT 1 AS found FROM users WHERE id = ?', [id])) ? 'taken' : undefined;
     } catch (err) {
       if (isUniqueViolation(err)) return 'taken';
       throw err;

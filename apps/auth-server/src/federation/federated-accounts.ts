@@ -29,7 +29,7 @@
 import { createHash } from 'node:crypto';
 import type { IDToken } from 'openid-client';
 import type { UpstreamConfig } from '../../../shared/config/federated-upstreams.ts';
-import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
+import type { SqlDatabase, SqlExecutor } from '../../../shared/storage/sql-database.ts';
 import { looksLikeUserId, USERNAME_MAX_LENGTH } from '../../../shared/username.ts';
 import type { User, UserStore } from '../accounts/user-store.ts';
 import { cutText } from '../../../shared/cut-text.ts';
@@ -189,18 +189,19 @@ export class FederatedAccounts {
    * sign-in was refused because its name belonged to someone else (`conflict`). One statement, so
    * two admins linking one identity at once link it once. `linkedTo` is the user the identity
    * belongs to afterwards: another user's id when it was theirs already (nothing is changed).
+   * `tx`: the administrator's transaction, so the audit record commits with the link.
    */
-  async linkExisting(upstream: Pick<LinkingUpstream, 'id' | 'issuer'>, subject: string, userId: string): Promise<{ linkedTo: string; changed: boolean }> {
+  async linkExisting(upstream: Pick<LinkingUpstream, 'id' | 'issuer'>, subject: string, userId: string, tx: SqlExecutor = this.db): Promise<{ linkedTo: string; changed: boolean }> {
     const now = Date.now();
-    const inserted = await this.db.get<{ user_id: string }>(`INSERT INTO federated_identities (issuer, subject, user_id, upstream_id, email, created_at, last_login_at)
+    const inserted = await tx.get<{ user_id: string }>(`INSERT INTO federated_identities (issuer, subject, user_id, upstream_id, email, created_at, last_login_at)
       VALUES (@issuer, @subject, @userId, @upstreamId, NULL, @now, @now) ON CONFLICT (issuer, subject) DO NOTHING RETURNING user_id`, {
       issuer: upstream.issuer, subject, userId, upstreamId: upstream.id, now,
     });
     if (inserted) return { linkedTo: userId, changed: true };
-    const linked = await this.#linkedUser(upstream.issuer, subject);
+    const linked = await tx.get<{ user_id: string }>('SELECT user_id FROM federated_identities WHERE issuer = ? AND subject = ?', [upstream.issuer, subject]);
     // Not there after all (a concurrent change removed it between the two statements): try again.
-    if (!linked) return this.linkExisting(upstream, subject, userId);
-    return { linkedTo: linked.id, changed: false };
+    if (!linked) return this.linkExisting(upstream, subject, userId, tx);
+    return { linkedTo: linked.user_id, changed: false };
   }
 
   /** The upstream identities linked to a user, oldest first. */
@@ -211,9 +212,9 @@ export class FederatedAccounts {
     return rows.map((r) => ({ issuer: r.issuer, subject: r.subject, upstreamId: r.upstream_id, createdAt: Number(r.created_at), lastUsedAt: Number(r.last_login_at) }));
   }
 
-  /** Removes the link of (issuer, subject) to `userId`; returns it, or undefined when there was none. */
-  async unlink(issuer: string, subject: string, userId: string): Promise<{ upstreamId: string } | undefined> {
-    const row = await this.db.get<{ upstream_id: string }>('DELETE FROM federated_identities WHERE issuer = ? AND subject = ? AND user_id = ? RETURNING upstream_id', [issuer, subject, userId]);
+  /** Removes the link of (issuer, subject) to `userId`, in `tx` when given; returns it, or undefined when there was none. */
+  async unlink(issuer: string, subject: string, userId: string, tx: SqlExecutor = this.db): Promise<{ upstreamId: string } | undefined> {
+    const row = await tx.get<{ upstream_id: string }>('DELETE FROM federated_identities WHERE issuer = ? AND subject = ? AND user_id = ? RETURNING upstream_id', [issuer, subject, userId]);
     return row && { upstreamId: row.upstream_id };
   }
 

@@ -78,7 +78,7 @@ export function createAdminServices(deps: AdminServiceDeps): AdminServices {
     clientUsage,
     revocations,
     users,
-    federatedLinks: new FederatedLinkAdmin(config.upstreams, trustedIdps, new FederatedAccounts(database, deps.users), users, audit, grants, models),
+    federatedLinks: new FederatedLinkAdmin(database, config.upstreams, trustedIdps, new FederatedAccounts(database, deps.users), users, audit, grants, models),
     serviceAccounts: new ServiceAccounts(models, audit, deps.validateClientMetadata, revocations, clock),
     clients: new ClientRegistry(database, models, clientUsage, grants, audit, deps.validateClientMetadata, config.resource, revocations, config.issuer, clock),
     redirectUris: createRedirectUriAllowList(database, config.registration.allowedRedirectUris, audit, clock),

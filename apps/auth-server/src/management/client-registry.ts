@@ -24,7 +24,7 @@
  */
 import type Provider from 'oidc-provider';
 import { systemClock, type Clock } from '../../../shared/clock.ts';
-import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
+import type { SqlDatabase, SqlExecutor } from '../../../shared/storage/sql-database.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { RevocationFeed } from '../revocation/revocation-feed.ts';
 import { CLIENT_KIND, MAX_UPSTREAM_AUDIENCES, RESOURCE_SERVER_FOR, UPSTREAM_AUDIENCES } from '../registration/client-metadata-policy.ts';
@@ -243,14 +243,15 @@ export class ClientRegistry {
       throw new AdminError(400, `The client was refused: ${description}`);
     }
     // One conditional insert: of two administrators choosing the same id at once, one gets the 409.
-    if (!await this.models.addClient(clientId, metadata)) throw new AdminError(409, `A client with the id ${clientId} already exists.`, 'client_id');
-    await this.audit.record({
+    // The record commits with it (as for a service account).
+    const added = await this.models.addClient(clientId, metadata, (tx) => this.audit.record({
       event: 'client.created', actor: by.actor, ip: by.ip, clientId,
       details: { client_name: name, redirect_uris: redirectUris, token_endpoint_auth_method: input.authMethod, resource_server: Boolean(input.resourceServer),
         ...(upstreamAudiences.length > 0 ? { upstream_audiences: upstreamAudiences } : {}),
         ...(input.idJag ? { id_jag: true } : {}),
       },
-    });
+    }, tx));
+    if (!added) throw new AdminError(409, `A client with the id ${clientId} already exists.`, 'client_id');
     return { clientId, clientSecret };
   }
 
@@ -271,14 +272,12 @@ export class ClientRegistry {
    * fail and its access tokens are refused from the same moment. A row deleted without its entry
    * (the entry failing after it) would leave those access tokens valid for their whole lifetime,
    * and no client to delete again. `onlyPending`: only while the registration is pending first
-   * use; false, and nothing published, when it was not.
+   * use; false, and nothing published, when it was not. `tx`: the caller's transaction.
    */
-  #deleteRow(clientId: string, options: { onlyPending?: boolean } = {}): Promise<boolean> {
-    return this.db.transaction(async (tx) => {
-      if (!await this.models.deleteClient(clientId, options, tx) && options.onlyPending) return false;
-      await this.revocations.revokeClient(clientId, tx);
-      return true;
-    });
+  async #deleteRow(clientId: string, tx: SqlExecutor, options: { onlyPending?: boolean } = {}): Promise<boolean> {
+    if (!await this.models.deleteClient(clientId, options, tx) && options.onlyPending) return false;
+    await this.revocations.revokeClient(clientId, tx);
+    return true;
   }
 
   /**
@@ -298,28 +297,35 @@ export class ClientRegistry {
     const client = await this.find(clientId);
     if (!client) throw new AdminError(404, `There is no client ${cutInput(clientId)}.`);
     let grantsRevoked = await this.grants.revokeAll({ clientId }, by, 'client deleted');
-    await this.#deleteRow(clientId);
+    // The audit record commits with the row: recorded after it, a failed record left the client
+    // deleted with no trace of who deleted it. It counts the grants revoked up to then; any the
+    // second pass finds are each in the log as grant.revoked, with the same reason.
+    await this.db.transaction(async (tx) => {
+      await this.#deleteRow(clientId, tx);
+      await this.audit.record({
+        event: 'client.deleted', actor: by.actor, ip: by.ip, clientId,
+        details: { kind: client.kind, client_name: client.name, grants_revoked: grantsRevoked },
+      }, tx);
+    });
     // A grant made between the first pass and the row's removal (a consent in flight).
     grantsRevoked += await this.#afterDelete(clientId, by, 'client deleted');
-    await this.audit.record({
-      event: 'client.deleted', actor: by.actor, ip: by.ip, clientId,
-      details: { kind: client.kind, client_name: client.name, grants_revoked: grantsRevoked },
-    });
     return { kind: client.kind, grantsRevoked };
   }
 
   /** Deletes every registration that never obtained a token; returns how many. */
   async purgeUnused(by: ChangedBy): Promise<number> {
     const candidates = (await this.list()).filter((c) => c.unused);
-    const unused: ClientSummary[] = [];
-    for (const client of candidates) {
+    // Every row goes in one transaction with the one record that lists them: deleted one by one
+    // and recorded at the end, a failed record left them all gone with no trace.
+    const unused = await this.db.transaction(async (tx) => {
+      const deleted: ClientSummary[] = [];
       // Only while still pending: a registration that got its first token meanwhile (on any
       // replica) has handed out tokens and stays.
-      if (!await this.#deleteRow(client.clientId, { onlyPending: true })) continue;
-      await this.#afterDelete(client.clientId, by, 'unused client purged');
-      unused.push(client);
-    }
-    await this.audit.record({ event: 'clients.purged', actor: by.actor, ip: by.ip, details: { count: unused.length, client_ids: unused.map((c) => c.clientId) } });
+      for (const client of candidates) if (await this.#deleteRow(client.clientId, tx, { onlyPending: true })) deleted.push(client);
+      await this.audit.record({ event: 'clients.purged', actor: by.actor, ip: by.ip, details: { count: deleted.length, client_ids: deleted.map((c) => c.clientId) } }, tx);
+      return deleted;
+    });
+    for (const client of unused) await this.#afterDelete(client.clientId, by, 'unused client purged');
     return unused.length;
   }
 }

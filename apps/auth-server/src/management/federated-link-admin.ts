@@ -22,8 +22,10 @@
  *   way in. The last administrator would lock everyone out of the admin pages, as disabling
  *   themselves would (user-admin.ts).
  * - The user keeps their password, scopes and grants; the upstream sign-in reaches the same account.
+ * - A link, and its removal, commits with its audit record: a failed record leaves it as it was.
  */
 import type { UpstreamConfig } from '../../../shared/config/federated-upstreams.ts';
+import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
 import type { User } from '../accounts/user-store.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { FederatedAccounts, LinkedIdentity } from '../federation/federated-accounts.ts';
@@ -43,6 +45,8 @@ export type IdentitySource = { upstream: string } | { idp: string };
 
 export class FederatedLinkAdmin {
   constructor(
+    /** Where a link, or its removal, commits with its audit record. */
+    private readonly db: SqlDatabase,
     private readonly upstreams: readonly UpstreamConfig[],
     private readonly trustedIdps: TrustedIdps,
     private readonly accounts: FederatedAccounts,
@@ -58,11 +62,16 @@ export class FederatedLinkAdmin {
     const issuer = await this.#resolve(source);
     if (!SUBJECT.test(subject)) throw new AdminError(400, "The subject is the upstream's sub claim: 1 to 255 printable ASCII characters, no spaces.", 'subject');
     const user = await this.users.get(idOrUsername);
-    const { linkedTo, changed } = await this.accounts.linkExisting(issuer, subject, user.id);
+    // The link and its record commit together: a link committed first stayed in force, unrecorded,
+    // when the record then failed.
+    const { linkedTo, changed } = await this.db.transaction(async (tx) => {
+      const linking = await this.accounts.linkExisting(issuer, subject, user.id, tx);
+      if (linking.changed) {
+        await this.audit.record({ event: 'user.linked', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, upstream: issuer.id, issuer: issuer.issuer, subject } }, tx);
+      }
+      return linking;
+    });
     if (linkedTo !== user.id) throw new AdminError(409, `That sign-in (${issuer.id}, ${subject}) is already linked to another user (${linkedTo}); nothing changed.`, 'subject');
-    if (changed) {
-      await this.audit.record({ event: 'user.linked', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, upstream: issuer.id, issuer: issuer.issuer, subject } });
-    }
     return { user, changed };
   }
 
@@ -88,10 +97,13 @@ export class FederatedLinkAdmin {
     const reason = 'a linked sign-in was removed';
     let grantsRevoked = await this.grants.revokeAll({ accountId: user.id }, by, reason);
     await this.models.deleteSessions(user.id);
-    const removed = await this.accounts.unlink(issuer, subject, user.id);
+    const removed = await this.db.transaction(async (tx) => {
+      const link = await this.accounts.unlink(issuer, subject, user.id, tx);
+      if (link) await this.audit.record({ event: 'user.unlinked', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, upstream: link.upstreamId, issuer, subject } }, tx);
+      return link;
+    });
     // Removed meanwhile by another administrator, whose request revokes after it too.
     if (!removed) return { user, removed: false, grantsRevoked };
-    await this.audit.record({ event: 'user.unlinked', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, upstream: removed.upstreamId, issuer, subject } });
     // A sign-in through the link between the first pass and its removal made a grant or a session.
     grantsRevoked += await this.grants.revokeAll({ accountId: user.id }, by, reason);
     await this.models.deleteSessions(user.id);

@@ -99,14 +99,16 @@ export class ServiceAccounts {
       [SERVICE_ACCOUNT]: true,
     });
     // One conditional insert: of two administrators choosing the same id at once, one gets the 409.
-    if (!await this.models.addClient(clientId, metadata)) throw new AdminError(409, `A client with the id ${clientId} already exists.`, 'client_id');
-    await this.audit.record({
+    // The record commits with it: an account committed first stayed usable, unrecorded, when the
+    // record then failed.
+    const added = await this.models.addClient(clientId, metadata, (tx) => this.audit.record({
       event: 'client.created', actor: by.actor, ip: by.ip, clientId,
       details: {
         client_name: name, service_account: true, token_endpoint_auth_method: input.authMethod, scope: scopes.join(' '),
         ...('jwks_uri' in keys ? { jwks_uri: keys.jwks_uri } : {}),
       },
-    });
+    }, tx));
+    if (!added) throw new AdminError(409, `A client with the id ${clientId} already exists.`, 'client_id');
     return { clientId, clientSecret };
   }
 

@@ -10,10 +10,10 @@
  *   again once that is over: the change returns after one and a half seconds.
  * - A new password ends the user's browser sessions (other than the one making the change).
  * - Nothing is left half-done that looks done: a change the pages show (disabled, scopes, a new
- *   password) commits together with its audit record and with what makes it hold (the user's feed
- *   entry, the end of their sessions), or only after what must go first (the grants holding a
- *   removed scope). A failure part-way, or a crash, leaves either the old state, to try again,
- *   or the new one with nothing working that it was meant to stop.
+ *   password, a new name) commits together with its audit record and with what makes it hold
+ *   (the user's feed entry, the end of their sessions), or only after what must go first (the
+ *   grants holding a removed scope). A failure part-way, or a crash, leaves either the old state,
+ *   to try again, or the new one with nothing working that it was meant to stop.
  * - Nobody can lock the administrators out: the last active admin cannot be disabled or lose
  *   `mcp:admin`, and an admin cannot do either to themselves over the web.
  * - Passwords are refused over 72 bytes (bcrypt would ignore the rest) and under 12 characters.
@@ -156,10 +156,15 @@ export class UserAdmin {
     if (username === user.username) return { user, from: user.username, changed: false };
     // Not about the field: the page shows no rename form for such a user.
     if (user.source === 'config') throw new AdminError(409, `${user.username} comes from the config file; rename it there, then restart.`);
-    const renamed = await this.users.rename(user.id, username);
-    if (renamed === 'taken') throw this.#taken(username);
-    if (!renamed) throw new AdminError(404, `There is no user ${user.id}.`);
-    await this.audit.record({ event: 'user.renamed', actor: by.actor, ip: by.ip, details: { user_id: user.id, from: user.username, to: username } });
+    // The new name and its record commit together: a name committed first stayed, unrecorded,
+    // when the record then failed. Refused, the transaction rolls back with nothing written.
+    const renamed = await this.db.transaction(async (tx) => {
+      const result = await this.users.rename(user.id, username, tx);
+      if (result === 'taken') throw this.#taken(username);
+      if (!result) throw new AdminError(404, `There is no user ${user.id}.`);
+      await this.audit.record({ event: 'user.renamed', actor: by.actor, ip: by.ip, details: { user_id: user.id, from: user.username, to: username } }, tx);
+      return result;
+    });
     return { user: renamed, from: user.username, changed: true };
   }
 

@@ -10,9 +10,9 @@
  *   passed is not listed, though the sweeper deletes it only later.
  * - Every change is one statement, so it is atomic across replicas without a transaction, except
  *   `changeClient`, a read and a write in one transaction with the row locked, and
- *   `deleteSessions`, the account's end time and its sessions in one transaction. The deletions also
- *   take a caller's transaction (`tx`), so what is published about them (the revocation feed,
- *   the audit log) can commit with them.
+ *   `deleteSessions`, the account's end time and its sessions in one transaction. What is
+ *   published about a change (the revocation feed, the audit log) commits with it: the deletions
+ *   take a caller's transaction (`tx`), `addClient` and `changeClient` a `publish` step.
  */
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { SqlDatabase, SqlExecutor, SqlValue } from '../../../shared/storage/sql-database.ts';
@@ -212,9 +212,16 @@ export class ModelStore {
     return row !== undefined;
   }
 
-  /** Stores an administrator's client; false when the id is taken (expired rows included, until swept). */
-  addClient(clientId: string, metadata: Record<string, unknown>): Promise<boolean> {
-    return insertClient(this.db, clientId, metadata);
+  /**
+   * Stores an administrator's client, with `publish` in the same transaction; false, and nothing
+   * published, when the id is taken (expired rows included, until swept).
+   */
+  addClient(clientId: string, metadata: Record<string, unknown>, publish: (tx: SqlExecutor) => Promise<void> = async () => {}): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      if (!await insertClient(tx, clientId, metadata)) return false;
+      await publish(tx);
+      return true;
+    });
   }
 
   /** The stored metadata of one client (secrets hashed), if it exists. */
