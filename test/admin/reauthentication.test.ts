@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { PAGE_ROUTES, type PageRoute } from '../../apps/auth-server/src/web/page-routes.ts';
-import { Browser, type PageResult } from '../helpers/browser.ts';
+import { Browser, inputValue, type PageResult } from '../helpers/browser.ts';
 import { connect, registerClient, signIn } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { TestClock } from '../helpers/test-clock.ts';
@@ -68,7 +68,7 @@ describe('admin re-authentication and idle timeout', () => {
   test('a sign-in younger than reauthenticate_after is not asked again', async () => {
     const { browser, page } = await signInAt(server, 'admin', ADMIN_PASSWORD, `/admin/users/${targetId}`);
     later(4 * MINUTE);
-    const response = await postForm(browser, `/admin/users/${targetId}/scopes`, { csrf: csrfOf(page, `/admin/users/${targetId}/scopes`), scope: 'mcp:write' });
+    const response = await postForm(browser, `/admin/users/${targetId}/scopes`, { csrf: csrfOf(page, `/admin/users/${targetId}/scopes`), shown_scopes: inputValue(page.html, 'shown_scopes')!, scope: 'mcp:write' });
     assert.equal(response.status, 303);
     assert.match(response.headers.get('location')!, /notice=scopes_changed/);
     assert.deepEqual((await server.auth.users.findById(targetId))!.scopes, ['mcp:write']);

@@ -64,8 +64,11 @@ describe('admin forms refused: the form again, input kept, the error by the fiel
       status: 400, form: 'createUser', field: 'scope', message: 'Unknown scope mcp:everything; the scopes are mcp:read, mcp:write, mcp:admin.', kept: ['value="scoped"'] },
     { what: 'a short new password', page: async () => `/admin/users/${await adminId()}`, action: async () => `/admin/users/${await adminId()}/password`, fields: { password: 'tiny one' },
       status: 400, form: 'resetPassword', field: 'password', message: 'Passwords need at least 12 characters.', never: 'tiny one' },
-    { what: 'dropping one\'s own mcp:admin', page: async () => `/admin/users/${await adminId()}`, action: async () => `/admin/users/${await adminId()}/scopes`, fields: { scope: 'mcp:read' },
+    { what: 'dropping one\'s own mcp:admin', page: async () => `/admin/users/${await adminId()}`, action: async () => `/admin/users/${await adminId()}/scopes`, fields: { shown_scopes: 'mcp:read mcp:write mcp:admin', scope: 'mcp:read' },
       status: 409, form: 'setUserScopes', message: 'You cannot remove mcp:admin from yourself; ask another administrator.' },
+    // A page saved before the form sent the scopes it showed, or a script: it might undo another administrator's change.
+    { what: 'a scopes form that does not say which scopes its page showed', page: async () => `/admin/users/${await adminId()}`, action: async () => `/admin/users/${await adminId()}/scopes`, fields: { scope: 'mcp:read' },
+      status: 400, form: 'setUserScopes', field: 'shown_scopes', message: 'The form did not say which scopes its page showed; open the page again and save its scopes form.' },
     { what: 'a redirect URI that is not a URL', page: '/admin/redirect-uris', action: '/admin/redirect-uris', fields: { uri: 'not a url' },
       status: 400, form: 'allowRedirectUri', field: 'uri', message: 'not a url is not an absolute https URI.', kept: ['value="not a url"'] },
     { what: 'a dangerous scheme', page: '/admin/redirect-uris', action: '/admin/redirect-schemes', fields: { scheme: 'javascript' },

@@ -12,7 +12,7 @@ import type { Browser, PageResult } from '../helpers/browser.ts';
 import { clientSecretBasic, tokenRequest } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { TEST_BACKENDS } from '../helpers/test-database.ts';
-import { auditEvents, post, RESOURCE, signInAt } from './support/admin-browser.ts';
+import { auditEvents, post, RESOURCE, saveScopes, signInAt } from './support/admin-browser.ts';
 
 for (const backend of TEST_BACKENDS) describe(`admin pages: service accounts (${backend})`, () => {
   let server: TestAuthServer;
@@ -47,7 +47,7 @@ for (const backend of TEST_BACKENDS) describe(`admin pages: service accounts (${
     assert.equal(event!.details.service_account, true);
     assert.ok(!JSON.stringify(event).includes(secret), 'the audit never carries the secret');
 
-    await post(admin.browser, await servicesPage(), '/admin/service-accounts/scopes', { client_id: clientId, scope: ['mcp:read'] });
+    await saveScopes(admin.browser, await servicesPage(), '/admin/service-accounts/scopes', ['mcp:read'], clientId);
     assert.equal((await bySecret(clientId, secret, 'mcp:write')).body.error, 'invalid_scope');
     assert.equal((await auditEvents(server, 'service_account.scopes_changed'))[0]!.details.to, 'mcp:read');
 
@@ -61,6 +61,24 @@ for (const backend of TEST_BACKENDS) describe(`admin pages: service accounts (${
     await post(admin.browser, await servicesPage(), '/admin/clients/delete', { client_id: clientId });
     assert.equal((await bySecret(clientId, secret)).body.error, 'invalid_client');
     assert.ok(!(await servicesPage()).html.includes(clientId));
+  });
+
+  test('a service accounts page opened before another change of an account\'s scopes cannot undo it', async () => {
+    const { clientId } = await server.auth.admin.serviceAccounts.create({ name: 'Reports', authMethod: 'client_secret_basic', scopes: ['mcp:read', 'mcp:write'] }, { actor: { name: 'test' } });
+    const stalePage = await servicesPage();
+    await server.auth.admin.serviceAccounts.setScopes(clientId, ['mcp:read'], { actor: { name: 'cli' } });
+    const changes = async () => (await auditEvents(server, 'service_account.scopes_changed')).filter((e) => e.clientId === clientId);
+    // The page showed mcp:read and mcp:write; the admin ticks mcp:admin as well.
+    const stale = await saveScopes(admin.browser, stalePage, '/admin/service-accounts/scopes', ['mcp:read', 'mcp:write', 'mcp:admin'], clientId);
+    assert.equal(stale.status, 409);
+    assert.ok(stale.html.includes(`id="setServiceAccountScopes-shown_scopes-error">The scopes of ${clientId} changed since the page was opened (now: mcp:read); nothing was saved.`), stale.html.slice(0, 300));
+    assert.deepEqual((await server.auth.admin.clients.list()).find((c) => c.clientId === clientId)!.scopes, ['mcp:read']);
+    assert.equal((await changes()).length, 1, 'only the first change is audited');
+    assert.equal((await saveScopes(admin.browser, stale, '/admin/service-accounts/scopes', ['mcp:read', 'mcp:admin'], clientId)).status, 200);
+    assert.deepEqual((await changes())[0]!.details, { from: 'mcp:read', to: 'mcp:read mcp:admin' });
+    const blind = await post(admin.browser, await servicesPage(), '/admin/service-accounts/scopes', { client_id: clientId, scope: ['mcp:read'] });
+    assert.equal(blind.status, 400, 'a form without the scopes its page showed');
+    assert.equal((await changes()).length, 2);
   });
 
   test('a private_key_jwt service account from a pasted JWK Set gets tokens for assertions signed with its key', async () => {

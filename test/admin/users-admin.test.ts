@@ -9,7 +9,7 @@ import type { Browser, PageResult } from '../helpers/browser.ts';
 import { refresh, registerClient, type RegisteredClient } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { TEST_BACKENDS } from '../helpers/test-database.ts';
-import { auditEvents, connectAs, createUser, csrfOf, post, signInAt } from './support/admin-browser.ts';
+import { auditEvents, connectAs, createUser, csrfOf, post, saveScopes, signInAt } from './support/admin-browser.ts';
 import type { ChangedBy } from '../../apps/auth-server/src/management/admin-actor.ts';
 import type { AdminError } from '../../apps/auth-server/src/management/admin-error.ts';
 import { isAdmin } from '../../apps/auth-server/src/management/user-admin.ts';
@@ -82,13 +82,40 @@ describe('admin pages: users', () => {
     const writer = await connectAs(server, client, 'frank', 'frank password 12', 'mcp:read mcp:write');
     const otherClient = await registerClient(server.issuer);
     const reader = await connectAs(server, otherClient, 'frank', 'frank password 12', 'mcp:read');
-    const page = await post(admin.browser, await userPage(id), `/admin/users/${id}/scopes`, { scope: 'mcp:read' });
+    const page = await saveScopes(admin.browser, await userPage(id), `/admin/users/${id}/scopes`, 'mcp:read');
     assert.match(page.html, /The scopes were saved/);
     assert.deepEqual((await server.auth.users.findById(id))!.scopes, ['mcp:read']);
     assert.equal((await refresh(server.issuer, client, writer.refreshToken)).status, 400, 'the grant holding mcp:write is revoked');
     assert.equal((await refresh(server.issuer, otherClient, reader.refreshToken)).status, 200, 'the read-only grant is kept');
     const again = await connectAs(server, client, 'frank', 'frank password 12', 'mcp:read mcp:write');
     assert.equal(decodeJwt(again.accessToken).scope, 'mcp:read');
+  });
+
+  test('a page opened before another admin took a scope away cannot put it back: refused, nothing changed, the boxes show the scopes as they are', async () => {
+    await createUser(server, 'third-admin', 'third admin password', ['mcp:read', 'mcp:admin']);
+    const mallory = await createUser(server, 'mallory', 'mallory password 12', ['mcp:read', 'mcp:write', 'mcp:admin']);
+    const second = await signInAt(server, 'third-admin', 'third admin password', `/admin/users/${mallory}`);
+    // The first admin answers an incident: mallory loses mcp:admin and mcp:write.
+    assert.match((await saveScopes(admin.browser, await userPage(mallory), `/admin/users/${mallory}/scopes`, ['mcp:read'])).html, /The scopes were saved/);
+    const changes = async () => (await auditEvents(server, 'user.scopes_changed')).filter((e) => e.details.user_id === mallory);
+    assert.equal((await changes()).length, 1);
+
+    // The second admin, on the page opened before (all three ticked), unticks only mcp:write.
+    const stale = await saveScopes(second.browser, second.page, `/admin/users/${mallory}/scopes`, ['mcp:read', 'mcp:admin']);
+    assert.equal(stale.status, 409);
+    assert.match(stale.html, /id="setUserScopes-shown_scopes-error">The scopes of mallory changed since the page was opened \(now: mcp:read\); nothing was saved\./);
+    assert.deepEqual((await server.auth.users.findById(mallory))!.scopes, ['mcp:read']);
+    assert.equal((await changes()).length, 1, 'nothing audited');
+    const ticked = [...stale.html.matchAll(/name="scope" value="([^"]+)" checked/g)].map((m) => m[1]);
+    assert.deepEqual(ticked, ['mcp:read'], 'the boxes show the scopes as they are now, not as submitted');
+
+    // From the page as it is now, the second admin's choice is saved, starting from what was there.
+    assert.match((await saveScopes(second.browser, stale, `/admin/users/${mallory}/scopes`, ['mcp:read', 'mcp:write'])).html, /The scopes were saved/);
+    assert.deepEqual((await changes())[0]!.details.from, ['mcp:read']);
+    // A form without the scopes its page showed (an old page, a script) changes nothing either.
+    const blind = await post(second.browser, await second.browser.navigate(`/admin/users/${mallory}`), `/admin/users/${mallory}/scopes`, { scope: ['mcp:read', 'mcp:admin'] });
+    assert.equal(blind.status, 400);
+    assert.deepEqual((await server.auth.users.findById(mallory))!.scopes, ['mcp:read', 'mcp:write']);
   });
 
   test('a new password works at once, the old one no longer does, and the user\'s sessions end', async () => {
@@ -149,7 +176,7 @@ describe('admin pages: users', () => {
 
   test('an admin cannot disable themselves or drop their own mcp:admin; another admin can, unless it is the last one', async () => {
     const self = (await server.auth.users.findByUsername('admin'))!;
-    const disable = await post(admin.browser, await userPage(self.id), `/admin/users/${self.id}/scopes`, { scope: ['mcp:read'] });
+    const disable = await saveScopes(admin.browser, await userPage(self.id), `/admin/users/${self.id}/scopes`, ['mcp:read']);
     assert.equal(disable.status, 409);
     assert.match(disable.html, /You cannot remove mcp:admin from yourself/);
     const selfPage = await userPage(self.id);
@@ -160,17 +187,17 @@ describe('admin pages: users', () => {
 
     const otherId = await createUser(server, 'second-admin', 'second admin pass', ['mcp:read', 'mcp:admin']);
     const other = await signInAt(server, 'second-admin', 'second admin pass', `/admin/users/${self.id}`);
-    const demoted = await post(other.browser, other.page, `/admin/users/${self.id}/scopes`, { scope: ['mcp:read'] });
+    const demoted = await saveScopes(other.browser, other.page, `/admin/users/${self.id}/scopes`, ['mcp:read']);
     assert.match(demoted.html, /The scopes were saved/);
     // second-admin is now the only admin, and cannot remove its own mcp:admin either.
-    const last = await post(other.browser, await other.browser.navigate(`/admin/users/${otherId}`), `/admin/users/${otherId}/scopes`, { scope: ['mcp:read'] });
+    const last = await saveScopes(other.browser, await other.browser.navigate(`/admin/users/${otherId}`), `/admin/users/${otherId}/scopes`, ['mcp:read']);
     assert.equal(last.status, 409);
     await server.auth.users.update(self.id, { scopes: ['mcp:read', 'mcp:write', 'mcp:admin'] });
   });
 });
 
 for (const backend of TEST_BACKENDS) {
-  describe(`admins demoting each other at the same moment (${backend})`, () => {
+  describe(`two admins changing one user at the same moment (${backend})`, () => {
     let server: TestAuthServer;
     before(async () => {
       server = await startAuthServer({ backend });
@@ -217,6 +244,39 @@ for (const backend of TEST_BACKENDS) {
 
     test('removing mcp:admin: exactly one keeps it', async () => {
       await eachAtOnce((target, by) => server.auth.admin.users.setScopes(target, ['mcp:read'], by), 'user.scopes_changed');
+    });
+
+    // Each change is decided on the user's row read inside its transaction, locked on PostgreSQL.
+    test('two scopes changes at once: each audit record starts where the other ended', async () => {
+      const users = server.auth.admin.users;
+      const id = (await server.auth.users.create({ username: 'xena', passwordHash: null, scopes: ['mcp:read', 'mcp:write'] }))!.id;
+      await Promise.all([
+        users.setScopes({ id }, ['mcp:read'], { actor: { name: 'a1' } }),
+        users.setScopes({ id }, ['mcp:read', 'mcp:write', 'mcp:admin'], { actor: { name: 'a2' } }),
+      ]);
+      const events = (await auditEvents(server, 'user.scopes_changed')).filter((e) => e.details.user_id === id);
+      const first = events.find((e) => JSON.stringify(e.details.from) === JSON.stringify(['mcp:read', 'mcp:write']));
+      const then = events.find((e) => e !== first);
+      assert.ok(first && then && events.length === 2, JSON.stringify(events.map((e) => e.details)));
+      assert.deepEqual(then.details.from, first.details.to);
+      assert.deepEqual((await server.auth.users.findById(id))!.scopes, then.details.to);
+    });
+
+    test('two pages that showed the same scopes, saved at once: one is saved, the other refused with nothing changed', async () => {
+      const users = server.auth.admin.users;
+      const id = (await server.auth.users.create({ username: 'yusuf', passwordHash: null, scopes: ['mcp:read', 'mcp:write'] }))!.id;
+      const shown = ['mcp:read', 'mcp:write'];
+      const results = await Promise.allSettled([
+        users.setScopes({ id }, ['mcp:read'], { actor: { name: 'a1' } }, shown),
+        users.setScopes({ id }, ['mcp:read', 'mcp:write', 'mcp:admin'], { actor: { name: 'a2' } }, shown),
+      ]);
+      const refused = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as AdminError] : []));
+      assert.equal(refused.length, 1, results.map((r) => r.status).join(', '));
+      assert.equal(refused[0]!.status, 409);
+      assert.match(refused[0]!.error_description!, /The scopes of yusuf changed since the page was opened/);
+      const saved = results[0]!.status === 'fulfilled' ? ['mcp:read'] : ['mcp:read', 'mcp:write', 'mcp:admin'];
+      assert.deepEqual((await server.auth.users.findById(id))!.scopes, saved);
+      assert.equal((await auditEvents(server, 'user.scopes_changed')).filter((e) => e.details.user_id === id).length, 1);
     });
   });
 }

@@ -22,7 +22,7 @@ import { freePort } from '../helpers/net.ts';
 import { connect, redeem, refresh, registerClient } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { startResourceServerBeside } from '../helpers/start-resource-server-beside.ts';
-import { createUser, post, rotateFrom, signInAt } from '../admin/support/admin-browser.ts';
+import { createUser, post, rotateFrom, saveScopes, signInAt } from '../admin/support/admin-browser.ts';
 import { measureRefusal, revokedRefusal } from './support/measure-refusal.ts';
 import { McpSession, type Answer } from './support/mcp-session.ts';
 import { recordRequests } from './support/record-requests.ts';
@@ -234,7 +234,7 @@ describe('revocation in seconds: each trigger refuses open MCP sessions within 5
 
     const page = await admin.browser.navigate(`/admin/users/${id}`);
     await measureRefusal('scope removed', mcpUrl, [{ name: 'sam', session: writer }], async () => {
-      await post(admin.browser, page, `/admin/users/${id}/scopes`, { scope: ['mcp:read'] });
+      await saveScopes(admin.browser, page, `/admin/users/${id}/scopes`, ['mcp:read']);
       assert.deepEqual((await server.auth.users.findById(id))!.scopes, ['mcp:read']);
     });
     assert.equal((await refresh(server.issuer, { client_id: victim.clientId }, victim.refreshToken)).body.error, 'invalid_grant', 'the grant that held mcp:write cannot be refreshed');

@@ -29,6 +29,19 @@ export async function post(browser: Browser, page: PageResult, action: string, f
   return browser.submit(action, { csrf: csrfOf(page, action), ...fields }, page.url);
 }
 
+/**
+ * Saves a scopes form of `page` as a browser does: with the scopes the page showed (its hidden
+ * `shown_scopes`) and `scope` ticked. `clientId`: the service account whose form it is, on a page
+ * with one scopes form per account.
+ */
+export async function saveScopes(browser: Browser, page: PageResult, action: string, scope: string | string[], clientId?: string): Promise<PageResult> {
+  const forms = page.html.split(`action="${action}"`).slice(1).map((rest) => rest.slice(0, rest.indexOf('</form>')));
+  const form = forms.find((html) => clientId === undefined || inputValue(html, 'client_id') === clientId);
+  const shown = form === undefined ? undefined : inputValue(form, 'shown_scopes');
+  assert.ok(shown !== undefined, `no scopes form posting to ${action} with the scopes it shows on ${page.url}`);
+  return post(browser, page, action, { ...(clientId === undefined ? {} : { client_id: clientId }), shown_scopes: shown, scope });
+}
+
 /** Posts the Rotate form of the keys page as a browser does: naming the next key the page shows. */
 export async function rotateFrom(browser: Browser, keysPage: PageResult): Promise<PageResult> {
   const form = keysPage.html.slice(keysPage.html.indexOf('action="/admin/keys/rotate"'));

@@ -151,6 +151,17 @@ export class UserStore {
     return user;
   }
 
+  /**
+   * The user as stored now, never from memory. Inside `tx` the row stays locked until it ends
+   * (PostgreSQL; SQLite's write transaction already excludes every other writer): a change that
+   * depends on what the row holds is decided on what it holds when the change is written.
+   */
+  async findStored(id: string, tx?: SqlExecutor): Promise<User | undefined> {
+    const lock = tx && this.db.dialect === 'postgres' ? ' FOR UPDATE' : '';
+    const row = await (tx ?? this.db).get<UserRow>(`SELECT * FROM users WHERE id = ?${lock}`, [id]);
+    return row && toUser(row);
+  }
+
   /** Drops what `findById` remembers of the user, for a change made to their row elsewhere. */
   forget(id: string): void {
     this.#writes += 1;
@@ -233,11 +244,9 @@ export class UserStore {
    * not overwritten. Undefined when there is no such user.
    */
   async addScopes(id: string, scopes: readonly string[]): Promise<User | undefined> {
-    const lock = this.db.dialect === 'postgres' ? ' FOR UPDATE' : '';
     return this.db.transaction(async (tx) => {
-      const row = await tx.get<UserRow>(`SELECT * FROM users WHERE id = ?${lock}`, [id]);
-      if (!row) return undefined;
-      const user = toUser(row);
+      const user = await this.findStored(id, tx);
+      if (!user) return undefined;
       if (scopes.every((s) => user.scopes.includes(s))) return user;
       return this.update(id, { scopes: [...new Set([...user.scopes, ...scopes])] }, tx);
     });

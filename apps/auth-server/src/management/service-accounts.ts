@@ -32,6 +32,7 @@ import { SERVICE_ACCOUNT, SERVICE_AUTH_METHODS, SERVICE_DISABLED, serviceScopes 
 import type { RevocationFeed } from '../revocation/revocation-feed.ts';
 import type { ChangedBy } from './admin-actor.ts';
 import { AdminError } from './admin-error.ts';
+import { checkShownScopes } from './check-shown-scopes.ts';
 import { cutInput } from './cut-input.ts';
 import { UNSHOWABLE_NAME, type ValidateClientMetadata } from './client-registry.ts';
 import { checkPublicJwks } from './check-public-jwks.ts';
@@ -112,9 +113,17 @@ export class ServiceAccounts {
     return { clientId, clientSecret };
   }
 
-  /** Sets the account's scopes; taking one away also stops the tokens it holds now. */
-  async setScopes(clientId: string, requested: string[], by: ChangedBy): Promise<void> {
-    await this.#change(clientId, (stored) => ({ ...stored, scope: checkScopes(requested).join(' ') }), async ({ before, after }, tx) => {
+  /**
+   * Sets the account's scopes; taking one away also stops the tokens it holds now. `shown`: the
+   * scopes the admin page showed when it was opened (check-shown-scopes.ts), checked on the
+   * locked row; the CLI gives none.
+   */
+  async setScopes(clientId: string, requested: string[], by: ChangedBy, shown?: readonly string[]): Promise<void> {
+    const scopes = checkScopes(requested);
+    await this.#change(clientId, (stored) => {
+      checkShownScopes(serviceScopes(stored.scope), shown, clientId);
+      return { ...stored, scope: scopes.join(' ') };
+    }, async ({ before, after }, tx) => {
       const [was, scopes] = [serviceScopes(before.scope), serviceScopes(after.scope)];
       if (was.some((scope) => !scopes.includes(scope))) await this.revocations.revokeClient(clientId, tx);
       await this.audit.record({

@@ -29,6 +29,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { RevocationFeed } from '../revocation/revocation-feed.ts';
 import type { ChangedBy } from './admin-actor.ts';
 import { AdminError } from './admin-error.ts';
+import { checkShownScopes } from './check-shown-scopes.ts';
 import { cutInput } from './cut-input.ts';
 import type { GrantRegistry } from './grant-registry.ts';
 import type { ModelStore } from '../provider/model-store.ts';
@@ -204,6 +205,14 @@ export class UserAdmin {
     if (admins.some((admin) => admin.id === user.id) && !admins.some((admin) => admin.id !== user.id)) throw lastAdmin(user);
   }
 
+  /** The user as stored, with `shown` (a page's) checked against their scopes. */
+  async #storedScopes(id: string, shown: readonly string[] | undefined, tx?: SqlExecutor): Promise<User> {
+    const user = await this.users.findStored(id, tx);
+    if (!user) throw new AdminError(404, `There is no user ${id}.`);
+    checkShownScopes(user.scopes, shown, user.username);
+    return user;
+  }
+
   /** Revokes the user's grants that hold any of `scopes`; how many. */
   async #revokeHolding(userId: string, scopes: readonly string[], by: ChangedBy, reason: string): Promise<number> {
     const holding = (await this.grants.list({ accountId: userId })).filter((g) => g.scopes.some((s) => scopes.includes(s)));
@@ -331,9 +340,16 @@ export class UserAdmin {
     });
   }
 
-  async setScopes(idOrUsername: UserName, requested: readonly string[], by: ChangedBy): Promise<{ user: User; grantsRevoked: number }> {
-    const user = await this.get(idOrUsername);
+  /**
+   * `shown`: the scopes the admin page showed when it was opened (check-shown-scopes.ts); a save
+   * from a page that showed other scopes than the user has now is refused (409), nothing changed.
+   * The CLI gives none, and sets `requested` whatever the user had.
+   */
+  async setScopes(idOrUsername: UserName, requested: readonly string[], by: ChangedBy, shown?: readonly string[]): Promise<{ user: User; grantsRevoked: number }> {
     const scopes = parseScopes(requested);
+    // Read from the database, not from a copy up to USER_FRESH_MS old: a refused stale page
+    // revokes nothing below, and what is removed is named from what the user has.
+    const user = await this.#storedScopes((await this.get(idOrUsername)).id, shown);
     const removed = user.scopes.filter((s) => !scopes.includes(s));
     if (removed.includes(ADMIN_SCOPE)) await this.#refuseLockout(user, by, `remove ${ADMIN_SCOPE} from`);
     // The grants holding a scope the user is to lack go first (each with its entry, which stops
@@ -352,13 +368,19 @@ export class UserAdmin {
     // From here the next refresh on any replica is capped by the new scopes (create-provider.ts).
     // The audit record counts the grants revoked up to the change; those the second pass below
     // finds are each in the log as grant.revoked, with the same reason.
-    const updated = await this.db.transaction(async (tx) => {
-      if (removed.includes(ADMIN_SCOPE)) await this.#keepAnAdmin(user, tx);
+    const { updated, from } = await this.db.transaction(async (tx) => {
+      // The admins' rows are locked before the user's, in the order `disable` takes them, so the
+      // two never wait on each other crosswise; of a user who is no admin, it checks nothing.
+      if (!scopes.includes(ADMIN_SCOPE)) await this.#keepAnAdmin(user, tx);
+      // The change is decided on the row as it is now, locked: another save that committed since
+      // the read above (two at the same moment) is what this one changes, and what its audit
+      // record starts from; a page that showed the scopes before that save is refused.
+      const locked = await this.#storedScopes(user.id, shown, tx);
       const changed = await this.#updated(user.id, { scopes }, tx);
-      await this.audit.record({ event: 'user.scopes_changed', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, from: user.scopes, to: scopes, grants_revoked: grantsRevoked } }, tx);
-      return changed;
+      await this.audit.record({ event: 'user.scopes_changed', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, from: locked.scopes, to: scopes, grants_revoked: grantsRevoked } }, tx);
+      return { updated: changed, from: locked.scopes };
     });
-    if (removed.length > 0) {
+    if (from.some((s) => !scopes.includes(s))) {
       // Another replica, or the server beside the CLI, may answer from its copy of the user as it
       // was for up to USER_FRESH_MS (user-store.ts) and make a grant with a removed scope meanwhile
       // (a consent or an ID-JAG exchange in flight), after the grants above were listed: its

@@ -11,6 +11,7 @@ import type { Csrf } from '../http/csrf.ts';
 import type { Render } from '../views/create-renderer.ts';
 import type { ChangedBy } from '../management/admin-actor.ts';
 import { AdminError } from '../management/admin-error.ts';
+import { SHOWN_SCOPES } from '../management/check-shown-scopes.ts';
 import { isAdmin } from '../management/user-admin.ts';
 import type { RefusedFormState } from './page-state.ts';
 
@@ -91,6 +92,17 @@ export function requiredField(form: Form, name: string, label: string): string {
   const value = field(form, name).trim();
   if (!value) throw new AdminError(400, `${label} is required.`, name);
   return value;
+}
+
+/**
+ * The scopes a scopes form's page showed (check-shown-scopes.ts). A form without them did not
+ * come from the page as it is now (one saved from an older version, a script): refused, as it
+ * could not be told from a page that showed other scopes.
+ */
+export function shownScopes(form: Form): string[] {
+  const shown = form.get(SHOWN_SCOPES)?.[0];
+  if (shown === undefined) throw new AdminError(400, 'The form did not say which scopes its page showed; open the page again and save its scopes form.', SHOWN_SCOPES);
+  return shown.split(' ').filter(Boolean);
 }
 
 export type Section = 'overview' | 'users' | 'clients' | 'redirect-uris' | 'trusted-idps' | 'grants' | 'keys' | 'servers' | 'audit' | 'connections' | 'account';

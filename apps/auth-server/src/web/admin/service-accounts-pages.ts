@@ -7,7 +7,7 @@ import type { AdminServices } from '../../management/admin-services.ts';
 import { describeClient } from '../../management/describe-client.ts';
 import { newServiceAccountId, type ServiceAuthMethod } from '../../management/service-accounts.ts';
 import { MCP_SCOPES } from '../../../../shared/mcp-scopes.ts';
-import { done, field, formatTime, requiredField, type Handler, type RenderPage } from '../page-handler.ts';
+import { done, field, formatTime, requiredField, shownScopes, type Handler, type RenderPage } from '../page-handler.ts';
 import { createOnce } from './create-once.ts';
 
 export function serviceAccountsPages(services: AdminServices, renderPage: RenderPage): Record<string, Handler> {
@@ -36,7 +36,7 @@ export function serviceAccountsPages(services: AdminServices, renderPage: Render
     },
 
     async setServiceAccountScopes(request) {
-      await services.serviceAccounts.setScopes(requiredField(request.form, 'client_id', 'client_id: a client id'), request.form.get('scope') ?? [], request.by);
+      await services.serviceAccounts.setScopes(requiredField(request.form, 'client_id', 'client_id: a client id'), request.form.get('scope') ?? [], request.by, shownScopes(request.form));
       done(request.ctx, '/admin/service-accounts', 'service_account_changed');
     },
 

@@ -8,7 +8,7 @@ import { describeUser } from '../../management/describe-user.ts';
 import { AdminError } from '../../management/admin-error.ts';
 import type { IdentitySource } from '../../management/federated-link-admin.ts';
 import { MIN_PASSWORD_LENGTH, PASSWORD_RULE } from '../../management/user-admin.ts';
-import { done, field, formatTime, requiredField, type Form, type Handler, type PageRequest, type RenderPage } from '../page-handler.ts';
+import { done, field, formatTime, requiredField, shownScopes, type Form, type Handler, type PageRequest, type RenderPage } from '../page-handler.ts';
 
 /** A link source as the form's select sends it: `upstream:<id>` or `idp:<id>`. */
 const sourceValue = (source: IdentitySource) => ('upstream' in source ? `upstream:${source.upstream}` : `idp:${source.idp}`);
@@ -88,7 +88,7 @@ export function usersPages(services: AdminServices, userLookup: UserLookup, rend
     },
 
     async setUserScopes(request) {
-      await services.users.setScopes(linked(request), request.form.get('scope') ?? [], request.by);
+      await services.users.setScopes(linked(request), request.form.get('scope') ?? [], request.by, shownScopes(request.form));
       done(request.ctx, userPath(request), 'scopes_changed');
     },
 
