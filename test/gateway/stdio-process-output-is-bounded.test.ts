@@ -3,17 +3,23 @@
  * cut at 2000 characters as soon as it passes them, and the rest of it is dropped up to its end,
  * so a process that writes without ever ending a line cannot make the gateway hold all of it; and
  * why a process failed to start is cut at 200 characters wherever it is told (a caller's tool
- * error, the admin's /gateway/servers, the log), however much the process said.
+ * error, the admin's /gateway/servers, the log), however much the process said. An answer longer
+ * than 16 MiB on its stdout fails only the call it answers: the process, which every caller
+ * shares, carries on.
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { createLogger } from '../../apps/shared/logger.ts';
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
 import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
 import { waitFor } from '../helpers/wait-for.ts';
-import { connectAs, errorText, resultText, waitForServers } from './support/gateway-client.ts';
-import { NOISY_STDERR, REFUSING, stdioServer } from './support/upstreams.ts';
+import { connectAs, errorText, readiness, resultText, waitForServers } from './support/gateway-client.ts';
+import { FILESYSTEM, NOISY_STDERR, REFUSING, stdioServer } from './support/upstreams.ts';
 
 describe('a stdio server\'s stderr', { timeout: 60_000 }, () => {
   let issuer: TestIssuer;
@@ -44,6 +50,48 @@ describe('a stdio server\'s stderr', { timeout: 60_000 }, () => {
     assert.equal(resultText(await client.callTool({ name: 'noisy__end-line', arguments: {} })), 'ended');
     await waitFor('the line after the long one in the log', () => stderrOf('noisy').includes('after the long line'), 5000);
     assert.deepEqual(stderrOf('noisy'), [`${'x'.repeat(2000)}…`, 'after the long line'], 'the tail of the cut line is dropped, the next line is whole');
+  });
+});
+
+describe('a shared stdio server\'s long answers', { timeout: 60_000 }, () => {
+  let share: string;
+  let issuer: TestIssuer;
+  let server: RunningResourceServer;
+  const logLines: Array<Record<string, unknown>> = [];
+  /** read_multiple_files of the 1 MiB file `times` times: an answer of a little over 2 × `times` MiB (the text, again as structuredContent). */
+  const readBig = (client: Client, times: number) => client.callTool({ name: 'files__read_multiple_files', arguments: { paths: Array.from({ length: times }, () => join(share, 'big.txt')) } });
+  const startsOfFiles = () => logLines.filter((line) => line.server === 'files' && line.msg === 'mcp server started');
+
+  before(async () => {
+    share = mkdtempSync(join(tmpdir(), 'gatehouse-long-answers-'));
+    writeFileSync(join(share, 'big.txt'), 'x'.repeat(1024 * 1024));
+    writeFileSync(join(share, 'small.txt'), 'hello\n');
+    issuer = await startTestIssuer();
+    const logger = createLogger('resource-server', 'info', { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) });
+    server = await startResourceServer({ issuer: issuer.issuer, logger, config: { servers: [stdioServer('files', FILESYSTEM, [share])] } });
+    await waitForServers(server.baseUrl, { files: 'ready' });
+  });
+  after(async () => {
+    await server?.close();
+    await issuer?.close();
+    rmSync(share, { recursive: true, force: true });
+  });
+
+  test('an answer over 16 MiB fails only its own call, and the next caller\'s call runs on the same process', async () => {
+    const mallory = (await connectAs(server.mcpUrl, await issuer.mint({ claims: { sub: randomUUID() } }))).client;
+    const alice = (await connectAs(server.mcpUrl, await issuer.mint({ claims: { sub: randomUUID() } }))).client;
+    try {
+      // 12 MiB: over the MCP SDK's own 10 MiB, which killed the process for everyone, under ours.
+      assert.ok(resultText(await readBig(mallory, 6)).length > 6 * 1024 * 1024, 'a 12 MiB answer comes whole');
+      assert.equal(errorText(await readBig(mallory, 9)), `The files server refused the call: its answer is longer than ${16 * 1024 * 1024} bytes`);
+      assert.match(resultText(await alice.callTool({ name: 'files__read_text_file', arguments: { path: join(share, 'small.txt') } })), /hello/);
+      assert.equal((await readiness(server.baseUrl)).body.servers?.files?.state, 'ready');
+      assert.equal(startsOfFiles().length, 1, 'the process was never restarted');
+      assert.ok(logLines.some((line) => line.server === 'files' && String(line.msg).includes('longer than the limit: that call fails')), 'the dropped answer is logged');
+    } finally {
+      await mallory.close();
+      await alice.close();
+    }
   });
 });
 

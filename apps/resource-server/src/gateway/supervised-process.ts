@@ -10,12 +10,13 @@
  * before the gateway quotes or logs them (redact-credentials.ts).
  */
 import type { Readable } from 'node:stream';
-import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { StdioServerConfig } from '../../../shared/config/gateway-servers.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import { readBoundedLines } from './read-bounded-lines.ts';
 import { credentialsAmong, maskCutCredential, redactText } from './redact-credentials.ts';
+import { StdioClientTransport } from './stdio-client-transport.ts';
 import { UpstreamConnection } from './upstream-connection.ts';
 import { cutReason, UpstreamUnavailableError } from './upstream-errors.ts';
 
@@ -111,9 +112,10 @@ export class SupervisedProcess {
       // the process must not see our secrets.
       env: { ...getDefaultEnvironment(), ...config.env, ...extraEnv },
       cwd: config.cwd,
-      stderr: 'pipe',
+      server: config.name,
+      logger,
     });
-    this.#logStderr(transport.stderr as Readable | null);
+    this.#logStderr(transport.stderr);
     const startedAt = this.#clock.now();
     let opened: UpstreamConnection | undefined;
     try {
@@ -163,8 +165,7 @@ export class SupervisedProcess {
     this.#restartTimer = setTimeout(() => this.start(), delay).unref();
   }
 
-  #logStderr(stderr: Readable | null): void {
-    if (!stderr) return;
+  #logStderr(stderr: Readable): void {
     const server = this.#options.config.name;
     readBoundedLines(stderr, MAX_LOG_LINE, (line, cut) => {
       const redacted = redactText(line, this.#credentials);

@@ -1,0 +1,155 @@
+/**
+ * The gateway's MCP client transport for stdio upstreams (MCP 2025-11-25 transports §stdio): it
+ * starts the server process and exchanges newline-delimited JSON-RPC messages on its stdin and
+ * stdout. Spawning, stderr (a stream to read from before `start`) and closing (stdin ended, then
+ * SIGTERM after 2 s, SIGKILL after 2 s more) are the MCP SDK's StdioClientTransport's.
+ *
+ * Why not that transport: a message from the process longer than its buffer (10 MiB) made it close
+ * the transport, killing a process every caller may share, and failing every call in flight on it,
+ * for one caller's large answer (a file read). Here a message is read with a bound
+ * (MAX_MESSAGE_BYTES, as for HTTP upstreams) and a longer one fails only its own request: its id
+ * is read from the ends of the line, and that request is answered with a JSON-RPC error. A longer
+ * message whose id cannot be found (or a request or notification from the server) is dropped,
+ * with a warning in the log. The process carries on either way.
+ *
+ * Where the id is: SDK servers write `{"result":…,"jsonrpc":"2.0","id":7}` (the id last), most
+ * others `{"jsonrpc":"2.0","id":7,"result":…}` (first).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { PassThrough } from 'node:stream';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { ErrorCode, JSONRPCMessageSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { Logger } from '../../../shared/logger.ts';
+import { BoundedLineSplitter } from './bounded-line-splitter.ts';
+import { MAX_MESSAGE_BYTES } from './http-client-transport.ts';
+
+/** Bytes kept of each end of a message past the bound: where its id is. */
+const ENDS_KEPT = 256;
+/** How long the process has to exit after its stdin is ended, then after SIGTERM. */
+const CLOSE_GRACE_MS = 2000;
+
+export interface StdioClientTransportOptions {
+  command: string;
+  args: string[];
+  /** The process's whole environment (nothing is inherited beyond it). */
+  env: Record<string, string>;
+  cwd?: string;
+  /** Named in the warnings logged for a message that is dropped. */
+  server: string;
+  logger: Logger;
+  /** Longest message read from the process, in bytes. Default: MAX_MESSAGE_BYTES (16 MiB). */
+  maxMessageBytes?: number;
+}
+
+export class StdioClientTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: (message: JSONRPCMessage) => void;
+
+  readonly #options: StdioClientTransportOptions;
+  /** The process's stderr, readable before it is started (so nothing it writes first is lost). */
+  readonly stderr = new PassThrough();
+  #process: ChildProcess | undefined;
+
+  constructor(options: StdioClientTransportOptions) {
+    this.#options = options;
+  }
+
+  get pid(): number | undefined {
+    return this.#process?.pid;
+  }
+
+  start(): Promise<void> {
+    if (this.#process) return Promise.reject(new Error('the transport was started already'));
+    const { command, args, env, cwd, maxMessageBytes = MAX_MESSAGE_BYTES } = this.#options;
+    return new Promise((resolve, reject) => {
+      const child = this.#process = spawn(command, args, { env, cwd, stdio: ['pipe', 'pipe', 'pipe'], shell: false });
+      child.on('error', (error) => {
+        reject(error);
+        this.onerror?.(error);
+      });
+      child.on('spawn', () => resolve());
+      child.on('close', () => {
+        this.#process = undefined;
+        this.onclose?.();
+      });
+      child.stdin!.on('error', (error) => this.onerror?.(error));
+      const lines = new BoundedLineSplitter(maxMessageBytes, ENDS_KEPT, (line) => this.#read(line), (head, tail) => this.#tooLong(head, tail));
+      child.stdout!.on('data', (chunk: Buffer) => lines.push(chunk));
+      child.stdout!.on('error', (error) => this.onerror?.(error));
+      child.stderr!.pipe(this.stderr);
+    });
+  }
+
+  send(message: JSONRPCMessage): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const stdin = this.#process?.stdin;
+      if (!stdin) return reject(new Error('Not connected'));
+      if (stdin.write(`${JSON.stringify(message)}\n`)) resolve();
+      else stdin.once('drain', resolve);
+    });
+  }
+
+  async close(): Promise<void> {
+    const child = this.#process;
+    if (!child) return;
+    this.#process = undefined;
+    const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+    const exitedWithin = (ms: number) => Promise.race([closed, new Promise<void>((resolve) => setTimeout(resolve, ms).unref())]);
+    child.stdin?.end();
+    await exitedWithin(CLOSE_GRACE_MS);
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await exitedWithin(CLOSE_GRACE_MS);
+    }
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+
+  #read(line: Buffer): void {
+    let message: JSONRPCMessage;
+    try {
+      message = JSONRPCMessageSchema.parse(JSON.parse(line.toString('utf8')));
+    } catch (err) {
+      this.onerror?.(err as Error);
+      return;
+    }
+    this.onmessage?.(message);
+  }
+
+  #tooLong(head: Buffer, tail: Buffer): void {
+    const { server, logger, maxMessageBytes = MAX_MESSAGE_BYTES } = this.#options;
+    const id = responseIdOf(head.toString('utf8'), tail.toString('utf8'));
+    if (id === undefined) {
+      logger.warn({ server, maxBytes: maxMessageBytes }, 'an mcp server wrote a message longer than the limit, and no answer to a call: it is dropped');
+      return;
+    }
+    logger.warn({ server, maxBytes: maxMessageBytes }, 'an mcp server answered a call with a message longer than the limit: that call fails');
+    this.onmessage?.({ jsonrpc: '2.0', id, error: { code: ErrorCode.InternalError, message: `its answer is longer than ${maxMessageBytes} bytes` } });
+  }
+}
+
+/** A JSON-RPC id: a number or a string (escapes allowed). */
+const ID = String.raw`-?\d+|"(?:[^"\\]|\\.)*"`;
+/** An object's first members before `result` or `error`, when they are only `jsonrpc` and `id`. */
+const RESPONSE_START = new RegExp(String.raw`^\s*\{((?:\s*"(?:jsonrpc|id)"\s*:\s*(?:${ID})\s*,)*)\s*"(?:result|error)"\s*:`);
+const ID_MEMBER = new RegExp(String.raw`"id"\s*:\s*(${ID})`);
+/** `"id":7}` closing the line: `}}` would be the id of an object inside the result. */
+const ID_LAST = new RegExp(String.raw`[,{]\s*"id"\s*:\s*(${ID})\s*\}\s*$`);
+
+/**
+ * The id of a response, from the first and last bytes of its line; undefined when the line is not
+ * plainly a response (a request or notification starts with other members) or the id is in
+ * neither end. A response's `result` or `error` holds any text, but only in its middle: the start
+ * is read up to it, and the end only as the object's last member.
+ */
+function responseIdOf(head: string, tail: string): string | number | undefined {
+  const start = RESPONSE_START.exec(head);
+  if (!start) return undefined;
+  const literal = ID_MEMBER.exec(start[1]!)?.[1] ?? ID_LAST.exec(tail)?.[1];
+  if (literal === undefined) return undefined;
+  try {
+    return JSON.parse(literal) as string | number;
+  } catch {
+    return undefined;
+  }
+}
