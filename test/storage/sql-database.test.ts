@@ -12,7 +12,7 @@ import { openDatabase } from '../../apps/shared/storage/open-database.ts';
 import { SqliteDatabase } from '../../apps/shared/storage/sqlite-database.ts';
 import type { SqlDatabase } from '../../apps/shared/storage/sql-database.ts';
 import { toPostgresPlaceholders } from '../../apps/shared/storage/to-postgres-placeholders.ts';
-import { PostgresDatabase, redactDatabaseUrl } from '../../apps/shared/storage/postgres-database.ts';
+import { MIGRATION_LOCK, migratePostgres, PostgresDatabase, redactDatabaseUrl } from '../../apps/shared/storage/postgres-database.ts';
 import { DatabaseUnavailableError, databaseErrorReason } from '../../apps/shared/storage/database-unavailable-error.ts';
 import { createTestPostgresDatabase, TEST_BACKENDS, testDatabaseSettings } from '../helpers/test-database.ts';
 
@@ -215,6 +215,42 @@ if (TEST_BACKENDS.includes('postgres')) {
         assert.equal(feeds.length, 1, 'the one-row table was seeded once');
         await Promise.all([...replicas, resource].map((db) => db.close()));
       } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    test('a replica starting while another migrates for longer than statement_timeout waits for it, then starts', async () => {
+      const settings = await testDatabaseSettings('postgres', '/nonexistent');
+      const migrating = new PostgresDatabase(settings.postgres!);
+      try {
+        // Stands for another replica inside a migration that holds the lock for 2 s.
+        let locked!: () => void;
+        const holding = migrating.transaction(async (tx) => {
+          await tx.get('SELECT pg_advisory_xact_lock(?)', [MIGRATION_LOCK]);
+          locked();
+          await new Promise((resolve) => setTimeout(resolve, 2000));
+        });
+        await new Promise<void>((resolve) => (locked = resolve));
+        const db = await openDatabase({ ...settings, postgres: { ...settings.postgres!, statementTimeoutMs: 1000 } }, 'auth-server');
+        await holding;
+        assert.ok(await db.get("SELECT 1 FROM schema_migrations WHERE app = 'auth-server'"), 'it migrated once the lock was free');
+        await assert.rejects(db.get('SELECT pg_sleep(2)'), /statement timeout/, 'its statements are still bounded afterwards');
+        await db.close();
+      } finally {
+        await migrating.close();
+      }
+    });
+
+    test('a migration running longer than statement_timeout completes', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'gatehouse-slow-migration-'));
+      const db = new PostgresDatabase({ url: await createTestPostgresDatabase(), statementTimeoutMs: 500 });
+      try {
+        // Stands for rewriting every row of a large table.
+        writeFileSync(join(dir, '001_slow.sql'), 'CREATE TABLE slow (n INTEGER); INSERT INTO slow SELECT 1 FROM pg_sleep(1.5);');
+        assert.deepEqual(await migratePostgres(db, 'slow-app', dir), ['001_slow.sql']);
+        assert.deepEqual(await db.get('SELECT n FROM slow'), { n: 1 });
+      } finally {
+        await db.close();
         rmSync(dir, { recursive: true, force: true });
       }
     });

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { hashStoredSecrets } from '../../apps/auth-server/src/provider/hash-stored-secrets.ts';
+import { openDatabase } from '../../apps/shared/storage/open-database.ts';
 import { hashClientSecret } from '../../apps/auth-server/src/provider/hashed-client-secrets.ts';
 import { storedId } from '../../apps/auth-server/src/provider/stored-form.ts';
 import { storedModel } from '../../apps/auth-server/src/provider/stored-model.ts';
@@ -21,6 +22,7 @@ import {
 } from '../helpers/oauth-flow.ts';
 import { createPkce } from '../helpers/pkce.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { TEST_BACKENDS, testDatabaseSettings } from '../helpers/test-database.ts';
 
 const RESOURCE = 'http://localhost:4001/mcp';
 const CONFIDENTIAL = { ...CLAUDE_DCR_BODY, token_endpoint_auth_method: 'client_secret_post' };
@@ -206,6 +208,27 @@ describe('upgrading a database written in plain by an earlier version', () => {
       assert.doesNotMatch(signedIn.html, /name="password"/, 'the converted session still signs the browser in');
     } finally {
       await server.close();
+    }
+  });
+
+  if (TEST_BACKENDS.includes('postgres')) test('on PostgreSQL, a replica starting while another converts for longer than statement_timeout waits for it and finds it done', async () => {
+    const settings = await testDatabaseSettings('postgres', '/nonexistent');
+    const converting = await openDatabase(settings, 'auth-server');
+    const db = await openDatabase({ ...settings, postgres: { ...settings.postgres!, statementTimeoutMs: 1000 } }, 'auth-server');
+    try {
+      // Stands for another replica that inserted the marker and converts for 2 s.
+      let marked!: () => void;
+      const holding = converting.transaction(async (tx) => {
+        await tx.run("INSERT INTO data_conversions (name, completed_at) VALUES ('hash-stored-secrets', 1)");
+        marked();
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+      });
+      await new Promise<void>((resolve) => (marked = resolve));
+      assert.equal(await hashStoredSecrets(db), 0);
+      await holding;
+    } finally {
+      await db.close();
+      await converting.close();
     }
   });
 });

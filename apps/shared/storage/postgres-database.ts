@@ -22,9 +22,10 @@
  *   whose type a migration changes still causes that refusal: the connection is then closed and,
  *   outside a transaction, the statement runs again on a fresh one. `preparedStatements: false`
  *   sends every statement unnamed, for a transaction-mode pooler that does not keep them.
- * - Migrations run under a session advisory lock, so replicas starting together apply each file
- *   once; every file runs in a transaction with its row in `schema_migrations` (PostgreSQL's DDL
- *   is transactional), so a failed migration leaves nothing half-applied.
+ * - Migrations run under an advisory lock, so replicas starting together apply each file once,
+ *   and without statement_timeout (`migratePostgres`); every file runs in a transaction with its
+ *   row in `schema_migrations` (PostgreSQL's DDL is transactional), so a failed migration leaves
+ *   nothing half-applied.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -39,7 +40,7 @@ import { toPostgresPlaceholders } from './to-postgres-placeholders.ts';
 const INT8 = 20;
 const NUMERIC = 1700;
 /** pg_advisory_lock key taken while migrating: "gatehous" in ASCII, so it is recognisable. */
-const MIGRATION_LOCK = '7449363237540164979';
+export const MIGRATION_LOCK = '7449363237540164979';
 
 export interface PostgresOptions {
   /** postgres://user:password@host:port/database?sslmode=… */
@@ -293,14 +294,23 @@ export class PostgresDatabase implements SqlDatabase {
 /**
  * Applies every migration in `dir` not yet recorded for `app`; returns the names applied now.
  * Both apps share the database, so `schema_migrations` is keyed by (app, version).
+ *
+ * - Each step is one transaction that first takes the migration lock (a transaction-level
+ *   advisory lock) and then reads `schema_migrations` again, so replicas starting together apply
+ *   each file once even behind a transaction-mode pooler, where a session lock taken by one
+ *   statement may be held on a server connection the next statement never reaches.
+ * - A step runs without statement_timeout (SET LOCAL): rewriting every row of a large table, or
+ *   waiting for another replica doing so, takes longer than a request's statement, and a
+ *   cancelled migration would be cancelled again on every start. The lock cannot outlive the
+ *   transaction that holds it, so nothing waits for a replica that is gone.
  */
 export async function migratePostgres(db: PostgresDatabase, app: string, dir: string, clock: () => number = Date.now): Promise<string[]> {
   // The first statement a starting app sends: a database not listening is said in one line
   // (exit-on-start-failure.ts), not with a stack.
   const client = await connect(db.pool);
+  let failure: Error | undefined;
   try {
-    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
-    try {
+    const applied = await underMigrationLock(client, async () => {
       await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
         app        TEXT NOT NULL,
         version    TEXT NOT NULL,
@@ -308,29 +318,44 @@ export async function migratePostgres(db: PostgresDatabase, app: string, dir: st
         PRIMARY KEY (app, version)
       )`);
       const { rows } = await client.query<{ version: string }>('SELECT version FROM schema_migrations WHERE app = $1', [app]);
-      const applied = new Set(rows.map((row) => row.version));
-      const files = migrationFiles(dir);
-      refuseNewerSchema(`the PostgreSQL database (${app})`, applied, files);
-      const ran: string[] = [];
-      for (const file of files) {
-        if (applied.has(file)) continue;
-        const sql = readFileSync(join(dir, file), 'utf8');
-        await client.query('BEGIN');
-        try {
-          await client.query(sql);
-          await client.query('INSERT INTO schema_migrations (app, version, applied_at) VALUES ($1, $2, $3)', [app, file, clock()]);
-          await client.query('COMMIT');
-        } catch (err) {
-          await client.query('ROLLBACK');
-          throw err;
-        }
-        ran.push(file);
-      }
-      return ran;
-    } finally {
-      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
+      return new Set(rows.map((row) => row.version));
+    });
+    const files = migrationFiles(dir);
+    refuseNewerSchema(`the PostgreSQL database (${app})`, applied, files);
+    const ran: string[] = [];
+    for (const file of files) {
+      if (applied.has(file)) continue;
+      const sql = readFileSync(join(dir, file), 'utf8');
+      const appliedNow = await underMigrationLock(client, async () => {
+        // Another replica may have applied it since the list above was read.
+        if ((await client.query('SELECT 1 FROM schema_migrations WHERE app = $1 AND version = $2', [app, file])).rowCount) return false;
+        await client.query(sql);
+        await client.query('INSERT INTO schema_migrations (app, version, applied_at) VALUES ($1, $2, $3)', [app, file, clock()]);
+        return true;
+      });
+      if (appliedNow) ran.push(file);
     }
+    return ran;
+  } catch (err) {
+    failure = err as Error;
+    throw err;
   } finally {
-    client.release();
+    // After a failure the connection may be mid-transaction or gone: it is closed, not reused.
+    client.release(failure);
+  }
+}
+
+/** Runs `fn` in a transaction holding the migration lock, with no statement_timeout. */
+async function underMigrationLock<T>(client: pg.PoolClient, fn: () => Promise<T>): Promise<T> {
+  await client.query('BEGIN');
+  try {
+    await client.query('SET LOCAL statement_timeout = 0');
+    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    const result = await fn();
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
   }
 }

@@ -6,8 +6,8 @@
  *   (migration 006): it happens completely or not at all, and never twice. A migration file
  *   cannot do it, since SQLite's SQL has no SHA-256. Replicas starting together each try; the
  *   one that inserts the marker first converts, and the others find it done. On PostgreSQL the
- *   marker row's unique key makes a second converter wait for the first, then fail its insert,
- *   so the conversion runs once.
+ *   marker row's unique key makes a second converter wait for the first (however long it takes:
+ *   not bounded by statement_timeout), then fail its insert, so the conversion runs once.
  * - Rows are recognised as plain by content, not by the marker alone (database-adapter.ts reads
  *   the payloads): even a second run would change nothing.
  * - On SQLite the freed space and the WAL are wiped afterwards (`secure_delete`, a truncating
@@ -24,6 +24,9 @@ const CONVERSION = 'hash-stored-secrets';
 export async function hashStoredSecrets(db: SqlDatabase, now: () => number = Date.now): Promise<number> {
   if (await db.get('SELECT 1 AS done FROM data_conversions WHERE name = ?', [CONVERSION])) return 0;
   const convert = () => db.transaction(async (tx) => {
+    // A second replica waits on the marker's key for as long as the first converts, which on a
+    // large table outlasts statement_timeout: cancelled, it would fail to start.
+    if (tx.dialect === 'postgres') await tx.run('SET LOCAL statement_timeout = 0');
     if (await tx.get('SELECT 1 AS done FROM data_conversions WHERE name = ?', [CONVERSION])) return 0;
     // The marker first: on PostgreSQL a concurrent converter now waits on this row's key.
     await tx.run('INSERT INTO data_conversions (name, completed_at) VALUES (?, ?)', [CONVERSION, now()]);
