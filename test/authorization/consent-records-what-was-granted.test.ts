@@ -8,13 +8,32 @@
  * recorded as granted. Access tokens still carried only the granted ones (they are cut to the
  * resource's scopes), but the records were wrong, and adding a scope to a user revoked every grant
  * of theirs whose client had asked for a scope they lacked (Claude asks for all of them).
+ *
+ * A scope the grant records as refused is asked again once the user holds it, when the client
+ * steps up for it: on a 403 insufficient_scope it authorizes again, in the same browser, with the
+ * scope the challenge names (MCP 2025-11-25 authorization §Scope Challenge Handling, §Step-Up
+ * Authorization Flow). The provider asks only for scopes its grant never met, granted or refused,
+ * so the step-up went straight back to the client with the old scopes, and the client asked
+ * again, in a loop. With prompt=consent the page listed the refused scope as already allowed, and
+ * allowing it granted nothing: the grant subtracts its refused scopes from its granted ones.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { connect, redeem, refresh, registerClient, type RegisteredClient } from '../helpers/oauth-flow.ts';
+import type { Browser, PageResult } from '../helpers/browser.ts';
+import { authorizeUrl, CLAUDE_CALLBACK, connect, decide, redeem, refresh, registerClient, type RegisteredClient } from '../helpers/oauth-flow.ts';
+import { createPkce } from '../helpers/pkce.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 
 const BY = { actor: { name: 'test-admin', id: 'test-admin' }, ip: '127.0.0.1' };
+const BOTH = 'mcp:read mcp:write';
+
+/** The scopes the consent page offers as checkboxes, and the ones it lists as already allowed. */
+function consentPage(page: PageResult) {
+  const offered = [...page.html.matchAll(/name="scope" value="([^"]+)"/g)].map((m) => m[1]);
+  const allowedNote = /Already allowed:(.*?)<\/p>/s.exec(page.html)?.[1] ?? '';
+  const alreadyAllowed = [...allowedNote.matchAll(/<code>([^<]+)<\/code>/g)].map((m) => m[1]);
+  return { offered, alreadyAllowed };
+}
 
 describe('what a consent grants', () => {
   let server: TestAuthServer;
@@ -87,5 +106,73 @@ describe('what a consent grants', () => {
     const grantId = await grant.save();
     const [listed] = (await server.auth.admin.grants.list({ accountId: user.id })).filter((g) => g.grantId === grantId);
     assert.deepEqual(listed!.scopes.filter((s) => s.startsWith('mcp:')), ['mcp:read']);
+  });
+
+  /** The first authorization, asking for both scopes; the token carries only mcp:read. */
+  async function connectWithRead(username: string, password: string, approveScopes?: string[]) {
+    const first = await connect(server.issuer, { clientId: client.client_id, scope: BOTH, resource, username, password, approveScopes });
+    assert.equal((await redeem(server.issuer, client, first)).body.scope, 'mcp:read');
+    return first.browser;
+  }
+
+  /** The step-up: the same browser opens /authorize again for both scopes; lands on the consent page or at the client. */
+  async function stepUp(browser: Browser, extra: Record<string, string> = {}) {
+    const { verifier, challenge } = createPkce();
+    const page = await browser.navigate(authorizeUrl(server.issuer, { clientId: client.client_id, scope: BOTH, resource, extra }, challenge));
+    return { page, consent: page.html.includes('name="decision"') ? consentPage(page) : undefined, verifier };
+  }
+
+  /** The scope of the token for the code the browser brought back to the client. */
+  async function tokenScope(browser: Browser, page: PageResult, verifier: string) {
+    const callback = new URL(page.url);
+    assert.equal(`${callback.origin}${callback.pathname}`, CLAUDE_CALLBACK, `expected the client's callback, got ${page.status} ${page.url}\n${page.html.slice(0, 400)}`);
+    const code = callback.searchParams.get('code');
+    assert.ok(code, `no code in ${callback.href}`);
+    const tokens = await redeem(server.issuer, client, { code, verifier, redirectUri: CLAUDE_CALLBACK, callback, browser });
+    assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+    return tokens.body.scope;
+  }
+
+  for (const [how, extra] of [['', {}], [' with prompt=consent', { prompt: 'consent' }]] as const) {
+    test(`a scope unticked at the first consent is offered again at the step-up${how}, not as already allowed, and allowing it grants it`, async () => {
+      const browser = await connectWithRead('admin', ADMIN_PASSWORD, ['mcp:read']);
+      const { page, consent, verifier } = await stepUp(browser, extra);
+      assert.ok(consent, `no consent page: went straight to ${page.url}`);
+      assert.deepEqual(consent, { offered: ['mcp:write'], alreadyAllowed: ['mcp:read'] });
+      const allowed = await decide(browser, page, 'approve', ['mcp:write']);
+      assert.equal(await tokenScope(browser, allowed, verifier), BOTH);
+    });
+  }
+
+  test('a scope the user lacked at the first consent, added since by an admin, is offered at the step-up', async () => {
+    await server.auth.admin.users.create({ username: 'wren', password: 'wren password 12', scopes: ['mcp:read'] }, BY);
+    const browser = await connectWithRead('wren', 'wren password 12');
+    await server.auth.admin.users.setScopes('wren', ['mcp:read', 'mcp:write'], BY);
+    const { page, consent, verifier } = await stepUp(browser);
+    assert.ok(consent, `no consent page: went straight to ${page.url}`);
+    assert.deepEqual(consent.offered, ['mcp:write']);
+    const allowed = await decide(browser, page, 'approve');
+    assert.equal(await tokenScope(browser, allowed, verifier), BOTH);
+  });
+
+  test('refusing it again at the step-up keeps the refusal: mcp:read only, no second page, asked again at the next step-up', async () => {
+    const browser = await connectWithRead('admin', ADMIN_PASSWORD, ['mcp:read']);
+    const { page, consent, verifier } = await stepUp(browser);
+    assert.deepEqual(consent?.offered, ['mcp:write']);
+    const refused = await decide(browser, page, 'approve', []);
+    assert.equal(await tokenScope(browser, refused, verifier), 'mcp:read', 'straight back to the client, without the scope');
+    const next = await stepUp(browser);
+    assert.deepEqual(next.consent?.offered, ['mcp:write'], 'the next step-up asks again');
+    const code = new URL((await decide(browser, next.page, 'approve', [])).url).searchParams.get('code')!;
+    const grant = await server.auth.provider.Grant.find((await server.auth.provider.AuthorizationCode.find(code))!.grantId!);
+    assert.equal(grant!.getResourceScope(resource), 'mcp:read');
+    assert.equal(grant!.getRejectedResourceScope(resource), 'mcp:write', 'the refusal is recorded in the grant');
+  });
+
+  test('a user who still lacks the scope gets no consent page at the step-up, and mcp:read', async () => {
+    const browser = await connectWithRead('rita', 'rita password 12');
+    const { page, consent, verifier } = await stepUp(browser);
+    assert.equal(consent, undefined, 'nothing the page could grant');
+    assert.equal(await tokenScope(browser, page, verifier), 'mcp:read');
   });
 });

@@ -8,7 +8,8 @@
  *   throttle) get one generic message, and an unknown user costs a dummy bcrypt compare, so
  *   nothing reveals which it was.
  * - Consent grants at most what the user may grant and what they ticked; the rest is recorded
- *   as rejected, so the provider does not ask again for it in this interaction.
+ *   as rejected, so the provider does not ask again for it in this interaction. A later
+ *   authorization asks again for a rejected scope the user holds by then (the MCP step-up).
  * - The consent page lists only scopes this server grants: the provider ignores a word it does not
  *   know in `scope` (any printable ASCII, RFC 6749 §3.3), so listing it would offer the person, in
  *   the client's own words ("Approved_by_your_IT_department"), a permission nothing grants.
@@ -40,6 +41,7 @@ import type { SignInResult } from '../ops/auth-server-metrics.ts';
 import { isMetadataDocumentClientId } from '../registration/client-metadata-policy.ts';
 import { isLoopbackHttpUri } from '../registration/redirect-uri-policy.ts';
 import type { Render } from '../views/create-renderer.ts';
+import { allowResourceScopes, askedResourceScopes } from './asked-resource-scopes.ts';
 import { describeScope } from './scope-descriptions.ts';
 import { consentWarning } from './consent-warning.ts';
 
@@ -161,10 +163,13 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   async function renderConsent(ctx: Context, interaction: Interaction, user: User) {
     const { name, client } = await clientName(interaction);
     const requested = String(interaction.params.scope ?? '').split(' ').filter(Boolean);
-    // Only what this grant does not hold yet is asked; what it holds is listed as already allowed.
-    const missing = new Set(Object.values((interaction.prompt.details.missingResourceScopes ?? {}) as Record<string, string[]>).flat());
-    const resourceRequested = requested.filter((s) => deps.resourceScopes.includes(s) && missing.has(s));
-    const alreadyAllowed = requested.filter((s) => deps.resourceScopes.includes(s) && !missing.has(s));
+    // What the grant holds is listed as already allowed, and only what it does not is asked; a
+    // scope it refused is in neither (with prompt=consent it was listed as already allowed).
+    const grant = interaction.grantId ? await provider.Grant.find(interaction.grantId) : undefined;
+    const held = new Set(Object.keys(grant?.resources ?? {}).flatMap((indicator) => grant!.getResourceScope(indicator).split(' ')));
+    const asked = new Set([...askedResourceScopes(interaction.prompt.details).values()].flat());
+    const resourceRequested = requested.filter((s) => deps.resourceScopes.includes(s) && !held.has(s));
+    const alreadyAllowed = requested.filter((s) => deps.resourceScopes.includes(s) && held.has(s));
     const redirectUri = String(interaction.params.redirect_uri ?? '');
     const clientId = String(interaction.params.client_id);
     const documentHost = isMetadataDocumentClientId(clientId) ? new URL(clientId).host : undefined;
@@ -178,7 +183,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     });
     // What approving would add: a page that can add nothing must not offer an Allow button; it
     // says which scopes the account lacks, and offers to continue with what is already allowed.
-    const grantable = resourceRequested.filter((s) => user.scopes.includes(s));
+    const grantable = resourceRequested.filter((s) => asked.has(s) && user.scopes.includes(s));
     const unavailable = resourceRequested.filter((s) => !user.scopes.includes(s));
     const nothingNew = grantable.length === 0 && unavailable.length > 0;
     ctx.type = 'html';
@@ -279,11 +284,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     // Without the page's checkboxes (an automated client posting decision=approve), every
     // scope the user may grant is granted; with them, only the ticked ones.
     const chosen = form.has('scope_choice') ? new Set(form.get('scope') ?? []) : undefined;
-    const details = interaction.prompt.details as {
-      missingOIDCScope?: string[];
-      missingOIDCClaims?: string[];
-      missingResourceScopes?: Record<string, string[]>;
-    };
+    const details = interaction.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[] };
 
     const existing = interaction.grantId ? await provider.Grant.find(interaction.grantId) : undefined;
     // A new grant's id comes from the interaction's: Allow sent twice at once (a double click, on
@@ -301,10 +302,10 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (identity.length) grant.addOIDCScope(identity.join(' '));
     if (notIdentity.length) grant.rejectOIDCScope(notIdentity.join(' '));
     if (details.missingOIDCClaims) grant.addOIDCClaims(details.missingOIDCClaims);
-    for (const [indicator, scopes] of Object.entries(details.missingResourceScopes ?? {})) {
+    for (const [indicator, scopes] of askedResourceScopes(interaction.prompt.details)) {
       const granted = scopes.filter((s) => user.scopes.includes(s) && (!chosen || chosen.has(s)));
       const rejected = scopes.filter((s) => !granted.includes(s));
-      if (granted.length) grant.addResourceScope(indicator, granted.join(' '));
+      if (granted.length) allowResourceScopes(grant, indicator, granted);
       if (rejected.length) grant.rejectResourceScope(indicator, rejected.join(' '));
       if (!grant.getResourceScope(indicator)) {
         recordConsent(deps.connectionRecorder, ctx, interaction, { granted: false, why: 'nothing_grantable', scopes });
