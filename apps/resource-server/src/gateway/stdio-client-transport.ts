@@ -113,7 +113,21 @@ export class StdioClientTransport implements Transport {
       this.onerror?.(err as Error);
       return;
     }
-    this.onmessage?.(message);
+    this.#deliver(message);
+  }
+
+  /**
+   * Hands a message on; what the receiver throws goes to `onerror`. Thrown from here, it would
+   * leave the stdout listener uncaught and end the whole resource server: the SDK's Protocol
+   * throws on some messages it cannot handle (JSON.stringify of a response to an unknown id
+   * nested deep enough overflows the stack), and those come from the upstream's own output.
+   */
+  #deliver(message: JSONRPCMessage): void {
+    try {
+      this.onmessage?.(message);
+    } catch (err) {
+      this.onerror?.(err as Error);
+    }
   }
 
   #tooLong(head: Buffer, tail: Buffer): void {
@@ -124,7 +138,7 @@ export class StdioClientTransport implements Transport {
       return;
     }
     logger.warn({ server, maxBytes: maxMessageBytes }, 'an mcp server answered a call with a message longer than the limit: that call fails');
-    this.onmessage?.({ jsonrpc: '2.0', id, error: { code: ErrorCode.InternalError, message: `its answer is longer than ${maxMessageBytes} bytes` } });
+    this.#deliver({ jsonrpc: '2.0', id, error: { code: ErrorCode.InternalError, message: `its answer is longer than ${maxMessageBytes} bytes` } });
   }
 }
 
