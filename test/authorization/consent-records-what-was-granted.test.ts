@@ -169,6 +169,13 @@ describe('what a consent grants', () => {
     assert.equal(grant!.getRejectedResourceScope(resource), 'mcp:write', 'the refusal is recorded in the grant');
   });
 
+  test('a silent renewal (prompt=none) after a scope was unticked gets a code for what the grant holds, not consent_required', async () => {
+    const browser = await connectWithRead('admin', ADMIN_PASSWORD, ['mcp:read']);
+    const { page, verifier } = await stepUp(browser, { prompt: 'none' });
+    assert.equal(new URL(page.url).searchParams.get('error'), null);
+    assert.equal(await tokenScope(browser, page, verifier), 'mcp:read');
+  });
+
   test('a user who still lacks the scope gets no consent page at the step-up, and mcp:read', async () => {
     const browser = await connectWithRead('rita', 'rita password 12');
     const { page, consent, verifier } = await stepUp(browser);

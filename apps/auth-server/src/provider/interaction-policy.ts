@@ -26,7 +26,8 @@
  *   went straight back to the client with the same scopes, and the client asked again, in a loop.
  *   Listed as `refusedResourceScopes`, which the consent page offers. Not asked: a refused scope
  *   the account still lacks (the page could grant nothing), nor anything once this authorization's
- *   consent is given (a scope refused again stays refused, without a second page).
+ *   consent is given (a scope refused again stays refused, without a second page), nor with
+ *   prompt=none, which gets what the grant holds.
  *
  * Deliberately not done here: ending that session. It grants nothing (findAccount refuses it at
  * the token endpoint, the account and admin pages answer it 403) and goes when someone signs in.
@@ -52,7 +53,9 @@ type WithRefused = KoaContextWithOIDC & { [REFUSED_HELD]?: Record<string, string
 
 async function scopesRefusedButHeld(users: Pick<UserStore, 'findById'>, ctx: WithRefused): Promise<boolean> {
   const { oidc } = ctx;
-  if (oidc.result?.consent || !oidc.grant || !oidc.account) return false;
+  // prompt=none (a client renewing silently) gets what the grant holds, as before: asking would
+  // answer consent_required to every silent renewal by a user who once unticked a scope.
+  if (oidc.result?.consent || oidc.prompts.has('none') || !oidc.grant || !oidc.account) return false;
   const user = await findUserOnce(users, ctx, oidc.account.accountId);
   let found: Record<string, string[]> | undefined;
   for (const [indicator, resourceServer] of Object.entries(oidc.resourceServers ?? {})) {
