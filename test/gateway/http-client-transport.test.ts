@@ -237,11 +237,12 @@ describe('the transport against an unusual upstream', () => {
     });
 
     /** Sends `calls` calls one after another over one connection at most, each once the last is answered. */
-    async function callInTurn(calls: number): Promise<{ received: JSONRPCMessage[]; errors: Error[]; connections: number }> {
+    /** `graceMs`: how long the transport waits for a stream's end after the answer. */
+    async function callInTurn(calls: number, graceMs: number): Promise<{ received: JSONRPCMessage[]; errors: Error[]; connections: number }> {
       outcomes = [];
       connections = 0;
       const dispatcher = new Pool(streamingUrl.origin, { connections: 1 });
-      const transport = new HttpClientTransport({ url: streamingUrl, headersFor: async () => ({}), timeoutMs: 30_000, dispatcher });
+      const transport = new HttpClientTransport({ url: streamingUrl, headersFor: async () => ({}), timeoutMs: 30_000, dispatcher, answeredStreamGraceMs: graceMs });
       const received: JSONRPCMessage[] = [];
       const errors: Error[] = [];
       transport.onmessage = (message) => received.push(message);
@@ -264,7 +265,8 @@ describe('the transport against an unusual upstream', () => {
     // its connection with it: a new one for every call, and an error built for each.
     test('waits for the stream the server ends after the answer, and keeps the connection', async () => {
       endAfterMs = 50;
-      const { received, errors, connections: opened } = await callInTurn(3);
+      // A grace far longer than the server's 50 ms, however slow the machine.
+      const { received, errors, connections: opened } = await callInTurn(3, 60_000);
       assert.deepEqual(received.map((message) => (message as { id: number }).id), [1, 2, 3]);
       assert.deepEqual(outcomes, ['ended', 'ended', 'ended'], 'no stream cut before its end');
       assert.equal(opened, 1, 'one connection for the three calls');
@@ -273,7 +275,7 @@ describe('the transport against an unusual upstream', () => {
 
     test('lets go of a stream the server keeps open after the answer, without an error', async () => {
       endAfterMs = undefined;
-      const { received, errors } = await callInTurn(2);
+      const { received, errors } = await callInTurn(2, 100);
       assert.equal(received.length, 2);
       assert.deepEqual(outcomes, ['cut', 'cut'], 'each stream closed by the gateway');
       assert.deepEqual(errors, [], 'letting go of an answered stream is no error');

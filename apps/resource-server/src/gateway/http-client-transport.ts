@@ -39,7 +39,7 @@ export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 const MAX_STREAM_RETRIES = 3;
 /** What a cancelled request's POST is aborted with: its stream then fails, which is no error. */
 const CANCELLED = new Error('the request was cancelled');
-/** How long a request's stream may stay open after its response (see #readEvents). */
+/** How long a request's stream may stay open after its response, by default (see #readEvents). */
 const ANSWERED_STREAM_GRACE_MS = 1000;
 /** What a stream kept open after its response is ended with: no error either. */
 const ANSWERED = new Error('the request was answered');
@@ -77,6 +77,8 @@ export interface HttpClientTransportOptions {
   /** The headers of each request to the upstream (computed per request: an identity token expires). */
   headersFor: (signal: AbortSignal) => Promise<Record<string, string>>;
   dispatcher?: Dispatcher;
+  /** Milliseconds a request's stream may stay open after its response; ANSWERED_STREAM_GRACE_MS by default. */
+  answeredStreamGraceMs?: number;
 }
 
 export class HttpClientTransport implements Transport {
@@ -246,7 +248,7 @@ export class HttpClientTransport implements Transport {
   /**
    * Delivers each `message` event of a stream until it ends. A request's stream should end once
    * that request's response has come (MCP transports §Sending Messages to the Server); one the
-   * server keeps open is let go ANSWERED_STREAM_GRACE_MS after the response, as one held for the
+   * server keeps open is let go `answeredStreamGraceMs` after the response, as one held for the
    * session's lifetime held a socket per call.
    *
    * Not at once: a stream cut before its end costs its connection (undici cannot reuse a socket
@@ -266,7 +268,7 @@ export class HttpClientTransport implements Transport {
     try {
       for await (const chunk of body) {
         parser.push(decoder.write(chunk as Buffer));
-        if (answered) letGo ??= setTimeout(() => body.destroy(ANSWERED), ANSWERED_STREAM_GRACE_MS).unref();
+        if (answered) letGo ??= setTimeout(() => body.destroy(ANSWERED), this.#options.answeredStreamGraceMs ?? ANSWERED_STREAM_GRACE_MS).unref();
       }
     } catch (err) {
       body.destroy();
