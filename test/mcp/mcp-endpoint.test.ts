@@ -12,6 +12,7 @@ import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
 import { startResourceServer, useIssuerAndServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
 import { INITIALIZE, mcpRequest, openSession, parseChallenge } from '../helpers/mcp-http.ts';
 import { rawRequest } from '../helpers/raw-http.ts';
+import { STEERING } from '../helpers/steering-characters.ts';
 
 const METADATA_URL = 'http://localhost:4001/.well-known/oauth-protected-resource/mcp';
 const INSPECTOR = 'http://localhost:6274';
@@ -343,6 +344,28 @@ describe('MCP endpoint requests as observed', () => {
     assert.deepEqual({ method: line.method, path: line.path, status: line.status, stream: line.stream, level: line.level }, { method: 'POST', path: '/mcp', status: 200, stream: true, level: 30 });
     await waitFor('the 401 line', () => lines.find((l) => l.requestId === replaced.headers.get('x-request-id') && l.status === 401));
     assert.ok(!JSON.stringify(lines).includes('secret-in-query'));
+  });
+
+  test('logs a refused Origin at warn once per origin, naming the setting that allows it', async () => {
+    const refusals = () => lines.filter((l) => l.level === 40 && String(l.msg).includes('resource_server.allowed_origins'));
+    const before = refusals().length;
+    for (const Origin of [INSPECTOR, INSPECTOR, 'https://other.example']) {
+      assert.equal((await mcpRequest(server.mcpUrl, { headers: { Origin } })).status, 403);
+    }
+    const preflight = await fetch(server.mcpUrl, { method: 'OPTIONS', headers: { Origin: INSPECTOR, 'Access-Control-Request-Method': 'POST' } });
+    assert.equal(preflight.status, 403);
+    await waitFor('the request line of the refused preflight', () => lines.find((l) => l.msg === 'request' && l.method === 'OPTIONS' && l.status === 403));
+    assert.deepEqual(refusals().slice(before).map((l) => l.origin), [INSPECTOR, 'https://other.example']);
+  });
+
+  test('quotes a refused Origin cut short and with its control characters written out', async () => {
+    // U+009B is CSI on terminals that read 8-bit controls; a header carries it as one latin1 byte.
+    const origin = `https://\u009b2J${'a'.repeat(1000)}.example`;
+    assert.equal((await rawRequest(server.baseUrl, { method: 'POST', path: '/mcp', headers: { Origin: origin } })).status, 403);
+    const line = await waitFor('the refusal line', () => lines.find((l) => l.level === 40 && String(l.origin).startsWith('https://') && String(l.origin).includes('2Jaaa')));
+    assert.ok(String(line.origin).startsWith('https://\\x9b2J'), String(line.origin));
+    assert.ok(String(line.origin).length < 250);
+    assert.doesNotMatch(String(line.origin), STEERING);
   });
 
   test('serves the MCP path with a trailing slash or in another case, as one route', async () => {

@@ -197,7 +197,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
 
   // The MCP endpoint's chain, run in this order (serve-mcp-endpoint.ts). Each step answers on its
   // own or passes on.
-  const originGuard = guardOrigin(config.allowedOrigins);
+  const originGuard = guardOrigin(config.allowedOrigins, logger);
   const watchStream = dangerouslyDisableAuthentication ? undefined : watchStreamToken({
     verify: (token) => verifier.verifyAccessToken(token),
     // As often as the feed is read, so a revocation ends a stream about as soon as it refuses a request.

@@ -13,11 +13,19 @@
  *   `Mcp-Name`, and the `Mcp-Param-{Name}` headers it asks for (their names depend on the tool).
  *   Their `Allow` is the listener's (mcp-request-listener.ts), which knows the path: `/` serves
  *   HEAD, `/mcp` does not.
+ * - A refused origin is logged at warn, once per origin per process: the 403 itself tells a
+ *   browser nothing it may show (no CORS headers: "Failed to fetch"), so the log is where the
+ *   operator learns which setting to change. The origin is the client's text: cut and escaped.
+ *   The set of origins already logged is capped; beyond it the oldest is forgotten (and may be
+ *   logged again), so a stream of made-up origins costs bounded memory.
  *
  * Done here rather than with the SDK transport's `allowedOrigins`, which runs only inside a
  * session's transport, i.e. after authentication, and sets no CORS headers.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { cutText } from '../../../shared/cut-text.ts';
+import { escapeControlCharacters } from '../../../shared/escape-control-characters.ts';
+import type { Logger } from '../../../shared/logger.ts';
 import { answerJson } from './answer-json.ts';
 
 const ALLOWED_METHODS = 'GET, POST, DELETE';
@@ -25,17 +33,33 @@ const ALLOWED_HEADERS = 'Authorization, Content-Type, Accept, Mcp-Session-Id, MC
 /** An `Mcp-Param-{Name}` header name: `{Name}` is an RFC 9110 §5.1 token. */
 const MCP_PARAM_HEADER = /^mcp-param-[!#$%&'*+.^_`|~0-9a-z-]+$/i;
 const EXPOSED_HEADERS = 'WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version';
+/** Refused origins remembered as already logged. */
+const MAX_LOGGED_ORIGINS = 100;
+/** Longest origin a log line quotes, in UTF-16 code units (a real one is far shorter). */
+const MAX_LOGGED_ORIGIN_LENGTH = 200;
 
 /** Answers the request (403, or a preflight's 204) and returns false, or sets its CORS headers and returns true. */
 export type OriginGuard = (req: IncomingMessage, res: ServerResponse) => boolean;
 
-export function guardOrigin(allowedOrigins: readonly string[]): OriginGuard {
+export function guardOrigin(allowedOrigins: readonly string[], logger: Logger): OriginGuard {
   const allowed = new Set(allowedOrigins);
+  const logged = new Set<string>();
+
+  function logRefused(origin: string): void {
+    // Remembered as shown: a header can be kilobytes long.
+    const shown = escapeControlCharacters(cutText(origin, MAX_LOGGED_ORIGIN_LENGTH, '…'));
+    if (logged.has(shown)) return;
+    if (logged.size >= MAX_LOGGED_ORIGINS) logged.delete(logged.values().next().value!);
+    logged.add(shown);
+    logger.warn({ origin: shown },
+      'refused a browser origin not in resource_server.allowed_origins (add it there if that client should connect, e.g. http://localhost:6274 for MCP Inspector)');
+  }
 
   return function guardOriginStep(req, res) {
     const origin = req.headers.origin;
     res.setHeader('Vary', 'Origin');
     if (origin && !allowed.has(origin)) {
+      logRefused(origin);
       answerJson(res, 403, { jsonrpc: '2.0', error: { code: -32000, message: 'Forbidden: origin not allowed' }, id: null });
       return false;
     }
