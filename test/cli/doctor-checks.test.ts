@@ -145,6 +145,16 @@ describe('cors: preflights from MCP Inspector\'s origin', () => {
       if (status === 'warn') assert.match(result.fix ?? '', /Claude is not affected/);
     });
   }
+
+  test('the MCP endpoint refusing the origin is a warning naming resource_server.allowed_origins, not the open-endpoint advice', async () => {
+    const mcpUrl = 'https://mcp.example.com/mcp';
+    const result = await checkCors(fakeProbe({ [url]: { status: 204, headers: allowing }, [mcpUrl]: { status: 403 } }),
+      [{ name: 'MCP endpoint', url: mcpUrl, method: 'POST', headers: ['content-type'], mcp: true }, target]);
+    assert.equal(result.status, 'warn', JSON.stringify(result));
+    assert.equal(result.summary, 'browser clients cannot call MCP endpoint');
+    assert.match(result.fix ?? '', /allowed_origins: \[http:\/\/localhost:6274\]/);
+    assert.doesNotMatch(result.fix ?? '', /from any origin/);
+  });
 });
 
 describe('issuer: the metadata against the URL it was fetched for', () => {

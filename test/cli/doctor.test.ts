@@ -24,6 +24,7 @@ import type { ResourceServerConfig } from '../../apps/shared/config/resource-ser
 import type { GatehouseConfig } from '../../apps/shared/config/load-config.ts';
 import type { DoctorReport } from '../../apps/auth-server/src/doctor/doctor-check.ts';
 
+const INSPECTOR = 'http://localhost:6274';
 const BIN = join(import.meta.dirname, '..', '..', 'apps', 'auth-server', 'src', 'cli', 'gatehouse.js');
 
 interface Run {
@@ -104,15 +105,19 @@ function stored(auth: TestAuthServer, model: string): { count: number; expiresAt
 
 describe('gatehouse doctor against a good local deployment', () => {
   let good: Deployment;
+  let inspectorAllowed: Deployment;
   before(async () => {
-    good = await startDeployment();
+    [good, inspectorAllowed] = await Promise.all([
+      startDeployment(),
+      startDeployment({ configureResource: (config) => { config.allowedOrigins = [INSPECTOR]; } }),
+    ]);
   });
-  after(() => good?.close());
+  after(() => Promise.all([good?.close(), inspectorAllowed?.close()]));
 
-  test('every check a local deployment can pass passes, and it exits 0', async () => {
-    const { run, report } = await doctorJson([good.mcpUrl]);
+  test('every check a local deployment can pass passes (MCP Inspector\'s origin allowed), and it exits 0', async () => {
+    const { run, report } = await doctorJson([inspectorAllowed.mcpUrl]);
     assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
-    assert.equal(report.url, good.mcpUrl);
+    assert.equal(report.url, inspectorAllowed.mcpUrl);
     assert.equal(report.ok, true);
     for (const id of ['mcp-endpoint', 'mcp-root', 'prm', 'prm-paths', 'prm-resource', 'as-metadata', 'issuer', 'pkce', 'cimd', 'refresh',
       'registration', 'claude-callbacks', 'resource-accepted', 'cors', 'jwks', 'clock', 'resource-server-jwks', 'resource-server-revocations', 'resource-server-ready']) {
@@ -120,6 +125,20 @@ describe('gatehouse doctor against a good local deployment', () => {
     }
     assert.equal(check(report, 'token-lifetime').status, 'skip');
     assert.match(check(report, 'token-lifetime').summary, /not checked/);
+    assert.match(check(report, 'cors').summary, /may call MCP endpoint, resource metadata/);
+  });
+
+  test('at the defaults it exits 0, and warns only of loopback http and of the MCP endpoint refusing MCP Inspector\'s browser origin', async () => {
+    const { run, report } = await doctorJson([good.mcpUrl, '--no-register']);
+    assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+    assert.deepEqual(report.checks.filter((c) => c.status === 'warn').map((c) => c.id), ['mcp-address', 'mcp-https', 'cors']);
+    const cors = check(report, 'cors');
+    assert.equal(cors.status, 'warn', JSON.stringify(cors));
+    assert.match(cors.summary, /^browser clients cannot call MCP endpoint$/);
+    assert.match(cors.detail ?? '', /MCP endpoint \(OPTIONS http:\/\/127\.0\.0\.1:\d+\/mcp\): answered 403/);
+    assert.match(cors.detail ?? '', /token \(OPTIONS .*\): allowed/);
+    assert.match(cors.fix ?? '', /resource_server:\n +allowed_origins: \[http:\/\/localhost:6274\]/);
+    assert.match(cors.fix ?? '', /Only clients running in a browser need this, such as MCP Inspector connecting directly/);
   });
 
   test('a loopback http deployment warns that claude.ai cannot reach it, and says who can', async () => {
@@ -128,7 +147,7 @@ describe('gatehouse doctor against a good local deployment', () => {
     assert.equal(address.status, 'warn');
     assert.match(address.summary, /only this machine: claude\.ai and Claude Desktop/);
     assert.match(address.detail ?? '', /127\.0\.0\.1 \(loopback\)/);
-    assert.match(address.fix ?? '', /Claude Code and MCP Inspector on this machine/);
+    assert.match(address.fix ?? '', /Claude Code and MCP Inspector through its proxy on this machine \(Inspector's direct browser mode also needs resource_server\.allowed_origins/);
     const transport = check(report, 'mcp-https');
     assert.equal(transport.status, 'warn');
     assert.match(transport.fix ?? '', /claude\.ai and Claude Desktop need https/);

@@ -63,7 +63,7 @@ export async function checkAddress(role: 'mcp' | 'auth', url: URL, timeoutMs: nu
   return {
     result: warn(id, `${host} is reachable from ${kinds.map((k) => REACHABLE_FROM[k]).join(' and ')}: ${cloudClients}`, list,
       kinds.includes('loopback')
-        ? 'Fine for Claude Code and MCP Inspector on this machine. For claude.ai and Claude Desktop, deploy on a host with a public IPv4 address and https (README: TLS, Production checklist).'
+        ? 'Fine for Claude Code and MCP Inspector through its proxy on this machine (Inspector\'s direct browser mode also needs resource_server.allowed_origins: see cors). For claude.ai and Claude Desktop, deploy on a host with a public IPv4 address and https (README: TLS, Production checklist).'
         : 'Fine for clients on that network. For claude.ai and Claude Desktop, publish the server on a public IPv4 address (an A record) with https.'),
     ...resolved,
   };

@@ -1,12 +1,14 @@
 /**
  * `cors`: browser-based clients (MCP Inspector at http://localhost:6274, web apps) can read the
- * metadata, register and redeem codes: a CORS preflight (Fetch §CORS-preflight) from that origin to
- * each endpoint, with the method and headers the MCP SDK's browser client sends, is answered with
- * an allowing `Access-Control-Allow-Origin`, and the method and headers allowed.
+ * metadata, register, redeem codes and call the MCP endpoint: a CORS preflight (Fetch
+ * §CORS-preflight) from that origin to each endpoint, with the method and headers the MCP SDK's
+ * browser client sends, is answered with an allowing `Access-Control-Allow-Origin`, and the method
+ * and headers allowed.
  *
- * A failure here is a warning: Claude's connectors and Claude Code do not run in a browser.
- * The MCP endpoint itself is not checked: its allowed origins are a deliberate, per-deployment
- * list (resource_server.allowed_origins).
+ * A failure here is a warning: Claude's connectors and Claude Code do not run in a browser, nor
+ * does MCP Inspector through its own proxy (which sends no Origin). The MCP endpoint's origins are
+ * a deliberate, per-deployment list (resource_server.allowed_origins, empty by default), so its
+ * refusal gets its own advice: the setting, for those who want a browser client.
  */
 import { ok, warn, type CheckResult } from './doctor-check.ts';
 import { ProbeError, type Probe } from './http-probe.ts';
@@ -18,15 +20,24 @@ export interface CorsTarget {
   url: string;
   method: 'GET' | 'POST';
   headers: string[];
+  /** The MCP endpoint, whose origins the resource server's allowed_origins lists, instead of an endpoint open to every origin. */
+  mcp?: true;
 }
+
+const OPEN_ENDPOINTS_FIX = 'MCP Inspector and other clients running in a browser need CORS on the metadata, registration and token endpoints (Claude is not affected). Answer preflights from any origin there, or check that a proxy does not drop OPTIONS requests or the Access-Control-* headers.';
+const MCP_ENDPOINT_FIX = `Only clients running in a browser need this, such as MCP Inspector connecting directly (through its proxy it sends no Origin and connects); Claude is not affected. To allow one, list its origin on the resource server:
+  resource_server:
+    allowed_origins: [${BROWSER_ORIGIN}]`;
 
 export async function checkCors(probe: Probe, targets: CorsTarget[]): Promise<CheckResult> {
   const outcomes = await Promise.all(targets.map(async (target) => ({ target, problem: await preflightProblem(probe, target) })));
   const seen = outcomes.map(({ target, problem }) => `${target.name} (OPTIONS ${target.url}): ${problem ?? 'allowed'}`).join('\n');
   const refused = outcomes.filter((o) => o.problem);
   if (refused.length === 0) return ok('cors', `browser clients (origin ${BROWSER_ORIGIN}) may call ${targets.map((t) => t.name).join(', ')}`, seen);
-  return warn('cors', `browser clients cannot call ${refused.map((o) => o.target.name).join(', ')}`, seen,
-    'MCP Inspector and other clients running in a browser need CORS on the metadata, registration and token endpoints (Claude is not affected). Answer preflights from any origin there, or check that a proxy does not drop OPTIONS requests or the Access-Control-* headers.');
+  const fixes = [];
+  if (refused.some((o) => !o.target.mcp)) fixes.push(OPEN_ENDPOINTS_FIX);
+  if (refused.some((o) => o.target.mcp)) fixes.push(MCP_ENDPOINT_FIX);
+  return warn('cors', `browser clients cannot call ${refused.map((o) => o.target.name).join(', ')}`, seen, fixes.join('\n'));
 }
 
 async function preflightProblem(probe: Probe, { url, method, headers }: CorsTarget): Promise<string | undefined> {

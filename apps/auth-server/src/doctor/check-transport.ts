@@ -28,7 +28,7 @@ export async function checkTransport(role: 'mcp' | 'auth', url: URL, loopbackOnl
       return {
         result: warn(id, 'plain http on a loopback address: fine for clients on this machine only',
           `${url.origin} is not https.`,
-          'Claude Code and MCP Inspector on this machine can connect. claude.ai and Claude Desktop need https with a certificate from a public CA (README: TLS).'),
+          'Claude Code and MCP Inspector through its proxy on this machine can connect (Inspector\'s direct browser mode also needs resource_server.allowed_origins: see cors). claude.ai and Claude Desktop need https with a certificate from a public CA (README: TLS).'),
         usable: true,
       };
     }

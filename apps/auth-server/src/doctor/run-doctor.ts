@@ -99,7 +99,7 @@ export async function runDoctor(mcpUrl: string, { register = true, timeoutMs = 1
         client: registration.client,
       })
       : notSent('resource-accepted', metadata.authorization_endpoint));
-    checks.push(await checkCors(probe, corsTargets(resource.metadataUrl!, server.metadataUrl!, metadata).filter((target) => probed(target.url))));
+    checks.push(await checkCors(probe, corsTargets(mcpUrl, resource.metadataUrl!, server.metadataUrl!, metadata).filter((target) => probed(target.url))));
     checks.push(probed(metadata.jwks_uri) ? await checkJwks(probe, metadata.jwks_uri) : notSent('jwks', metadata.jwks_uri));
   }
   checks.push(checkClock([{ server: 'resource server', answer: endpoint.answer }, { server: 'authorization server', answer: server.answer }]));
@@ -115,9 +115,11 @@ function skipRest(checks: CheckResult[], reason: string, report: () => DoctorRep
   return report();
 }
 
-function corsTargets(resourceMetadataUrl: string, serverMetadataUrl: string, metadata: Record<string, unknown>): CorsTarget[] {
-  // The MCP SDK's browser client sends MCP-Protocol-Version on discovery, and JSON or form bodies.
+function corsTargets(mcpUrl: string, resourceMetadataUrl: string, serverMetadataUrl: string, metadata: Record<string, unknown>): CorsTarget[] {
+  // The MCP SDK's browser client sends MCP-Protocol-Version on discovery, and JSON or form bodies;
+  // to the MCP endpoint, its token and session too.
   const targets: CorsTarget[] = [
+    { name: 'MCP endpoint', url: mcpUrl, method: 'POST', headers: ['authorization', 'content-type', 'mcp-protocol-version', 'mcp-session-id'], mcp: true },
     { name: 'resource metadata', url: resourceMetadataUrl, method: 'GET', headers: ['mcp-protocol-version'] },
     { name: 'authorization server metadata', url: serverMetadataUrl, method: 'GET', headers: ['mcp-protocol-version'] },
   ];
