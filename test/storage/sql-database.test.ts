@@ -186,6 +186,18 @@ if (TEST_BACKENDS.includes('postgres')) {
       }
     });
 
+    test('a transaction whose connection the server ends (a restart) fails with 503, not an uncaught error, and the pool goes on', async () => {
+      const db = new PostgresDatabase({ url: await createTestPostgresDatabase() });
+      try {
+        await assert.rejects(db.transaction(async (tx) => tx.get('SELECT pg_terminate_backend(pg_backend_pid())')), DatabaseUnavailableError);
+        // The connection's own 'error' event follows the statement's failure.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        assert.deepEqual(await db.transaction((tx) => tx.get('SELECT 1 AS one')), { one: 1 });
+      } finally {
+        await db.close();
+      }
+    });
+
     test('the pool is bounded: with max_connections 2, a third concurrent query waits instead of opening a connection', async () => {
       const url = await createTestPostgresDatabase();
       const db = new PostgresDatabase({ url, maxConnections: 2 });

@@ -262,6 +262,11 @@ export class PostgresDatabase implements SqlDatabase {
   async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     const client = await connect(this.pool);
     let broken: Error | undefined;
+    // The server ending the connection mid-transaction (a restart) fails the statement running and
+    // also emits 'error' on the connection, which pg-pool listens to only while it is idle: unheard,
+    // it was an uncaught exception. The statement's failure is what the caller gets.
+    const lost = (err: Error) => (broken ??= err);
+    client.on('error', lost);
     try {
       await runOn(client, { text: 'BEGIN' });
       try {
@@ -278,6 +283,7 @@ export class PostgresDatabase implements SqlDatabase {
       if (err instanceof DatabaseUnavailableError || isStalePlan(err)) broken ??= err as Error;
       throw err;
     } finally {
+      client.off('error', lost);
       client.release(broken);
     }
   }

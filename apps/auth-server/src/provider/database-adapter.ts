@@ -20,6 +20,12 @@
  *   deleted and `grant.revoked` is emitted, which the revocation feed and the audit log follow)
  *   and fails with invalid_grant, before anything is issued. A consumed refresh token or code
  *   shrinks to a tombstone in that same statement (what reuse detection needs, see TOMBSTONE_FIELDS).
+ * - A refresh grant's consume of the old refresh token is held until the same request saves the
+ *   new one, and both commit in one transaction (`consumesHeld`). Committed on its own, the
+ *   consume spent the old token even when storing the new one then failed (the connection lost, a
+ *   statement timeout): the client was answered 503, retried as told, and the retry was taken for a
+ *   replay and ended the grant, though nothing had been issued (RFC 9700 §4.14.2 is about a token
+ *   presented again after tokens were issued).
  * - A grant's end is one transaction: its rows and its revocation feed entry (`recordRevocation`)
  *   commit together, or neither does. oidc-provider ends a grant by itself when a refresh token or
  *   a code is presented again, or a refresh token is revoked at /oauth/revoke (lib/helpers/revoke.js:
@@ -53,7 +59,7 @@
 import Provider, { errors, type Adapter, type AdapterPayload, type KoaContextWithOIDC } from 'oidc-provider';
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import { MCP_SCOPES } from '../../../shared/mcp-scopes.ts';
-import type { SqlDatabase, SqlDialect, SqlExecutor } from '../../../shared/storage/sql-database.ts';
+import type { SqlDatabase, SqlDialect, SqlExecutor, SqlValue } from '../../../shared/storage/sql-database.ts';
 import { fromStoredPayload, HASHED_ID_MODELS, storedId, toStoredPayload, type StoredColumns } from './stored-form.ts';
 import { isHashedClientSecret } from './hashed-client-secrets.ts';
 import { sameId } from './prefix-index.ts';
@@ -150,6 +156,15 @@ interface GrantReadAlong {
   columns: StoredColumns;
 }
 const grantsReadAlong = new WeakMap<object, GrantReadAlong>();
+/**
+ * Per refresh grant, the stored id of the refresh token it consumes, until it saves the new one:
+ * oidc-provider consumes the old token (lib/actions/grants/refresh_token.js) and saves the new
+ * one next, with nothing in between that writes or hands anything out. The conditional consume
+ * then runs in the new token's transaction, so it is as strong as ever against a concurrent reuse,
+ * and the old token is spent exactly when the new one exists. A request that fails before the
+ * save never spends it: nothing was issued, and the token stays good for its retry.
+ */
+const consumesHeld = new WeakMap<object, string>();
 /** Per request, the grants it is ending (`endGrant`). */
 const grantsEnding = new WeakMap<object, Map<string, Promise<void>>>();
 
@@ -336,6 +351,25 @@ export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemCloc
     throw new errors.InvalidGrant(REUSE_DETAIL[model] ?? `${model} already consumed`);
   }
 
+  /**
+   * Holds the consume of refresh token `id` (stored) for this request's save of its successor, when
+   * the request is a refresh grant; false when it must be written now.
+   */
+  function holdConsume(id: string): boolean {
+    const ctx = currentContext();
+    if (ctx?.oidc?.route !== 'token' || ctx.oidc.params?.grant_type !== 'refresh_token') return false;
+    consumesHeld.set(ctx, id);
+    return true;
+  }
+
+  /** The refresh token whose consume this request holds, once. */
+  function takeHeldConsume(): string | undefined {
+    const ctx = currentContext();
+    const id = ctx && consumesHeld.get(ctx);
+    if (id !== undefined) consumesHeld.delete(ctx!);
+    return id;
+  }
+
   /** Keeps the grant a code or refresh token was read with, for this request's Grant.find. */
   function keepGrantReadAlong(row: RowWithGrant): void {
     const ctx = currentContext();
@@ -369,7 +403,7 @@ export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemCloc
     async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
       const replayMarker = this.model === 'ReplayDetection';
       const expiresAt = typeof expiresIn === 'number' ? Math.ceil(now() + Math.min(expiresIn, LONGEST_EXPIRY)) : null;
-      const { changes } = await db.run((replayMarker ? INSERT_REPLAY_MARKER : UPSERT)[db.dialect], {
+      const values = {
         model: this.stored,
         id: storedId(this.model, id),
         payload: JSON.stringify(toStoredPayload(this.model, payload, expiresAt)),
@@ -381,8 +415,26 @@ export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemCloc
         consumedAt: typeof payload.consumed === 'number' ? payload.consumed : null,
         expiresAt,
         ...(replayMarker ? { now: now() } : {}),
-      });
+      };
+      const consumed = this.model === 'RefreshToken' ? takeHeldConsume() : undefined;
+      if (consumed !== undefined) return this.saveInPlaceOf(consumed, values);
+      const { changes } = await db.run((replayMarker ? INSERT_REPLAY_MARKER : UPSERT)[db.dialect], values);
       if (replayMarker && changes === 0) throw new errors.InvalidClientAuth('client assertion tokens must only be used once');
+    }
+
+    /**
+     * A rotated refresh token's successor, stored in the transaction that consumes the old one
+     * (`consumesHeld`). When the old one was consumed by someone else meanwhile, nothing is written
+     * and it is refused as a concurrent reuse, as a consume of its own was.
+     */
+    private async saveInPlaceOf(consumed: string, values: Record<string, SqlValue>): Promise<void> {
+      const reused = await db.transaction(async (tx) => {
+        const { changes } = await tx.run(CONSUME_TO_TOMBSTONE[db.dialect][this.model]!, { model: this.stored, id: consumed, now: now() });
+        if (changes === 0) return true;
+        await tx.run(UPSERT[db.dialect], values);
+        return false;
+      });
+      if (reused) await refuseConcurrentReuse(this.model, consumed);
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
@@ -406,6 +458,7 @@ export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemCloc
 
     async consume(id: string): Promise<void> {
       const stored = storedId(this.model, id);
+      if (this.model === 'RefreshToken' && holdConsume(stored)) return;
       const consume = CONSUME_TO_TOMBSTONE[db.dialect][this.model] ?? CONSUME;
       const { changes } = await db.run(consume, { model: this.stored, id: stored, now: now() });
       if (changes === 0) await refuseConcurrentReuse(this.model, stored);

@@ -1,0 +1,79 @@
+/**
+ * A refresh grant that fails while storing the new refresh token (PostgreSQL ending the connection
+ * under it, as in a restart; on SQLite, the insert refused) issued nothing, so the client's retry
+ * with the same refresh token gets new tokens and the grant lives on. The old token's consume was
+ * committed on its own before the insert: the retry was taken for a replay (RFC 9700 §4.14.2) and
+ * the grant was revoked, the user made to sign in and consent again. A replay after tokens were
+ * issued is still reuse and still ends the grant.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
+import type { SqlDatabase } from '../../apps/shared/storage/sql-database.ts';
+import { assertNoStackTrace, connect, redeem, refresh, registerClient } from '../helpers/oauth-flow.ts';
+import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { TEST_BACKENDS } from '../helpers/test-database.ts';
+import { TEST_RESOURCE } from '../helpers/test-issuer.ts';
+
+/** Makes inserting a refresh token's row fail until `restore`: the connection ended on PostgreSQL, the insert aborted on SQLite. */
+async function failRefreshTokenInserts(db: SqlDatabase): Promise<{ restore(): Promise<void> }> {
+  if (db.dialect === 'sqlite') {
+    await db.run("CREATE TRIGGER refuse_refresh_tokens BEFORE INSERT ON oidc_models WHEN NEW.model = 'R' BEGIN SELECT RAISE(ABORT, 'refresh tokens cannot be stored'); END");
+    return { restore: async () => void await db.run('DROP TRIGGER refuse_refresh_tokens') };
+  }
+  await db.run("CREATE FUNCTION end_own_connection() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NEW; END $$");
+  await db.run("CREATE TRIGGER end_own_connection BEFORE INSERT ON oidc_models FOR EACH ROW WHEN (NEW.model = 'R') EXECUTE FUNCTION end_own_connection()");
+  return {
+    async restore() {
+      await db.run('DROP TRIGGER end_own_connection ON oidc_models');
+      await db.run('DROP FUNCTION end_own_connection()');
+    },
+  };
+}
+
+for (const backend of TEST_BACKENDS) describe(`a refresh grant that failed to store the new refresh token (${backend})`, () => {
+  let server: TestAuthServer;
+
+  before(async () => {
+    server = await startAuthServer({ backend });
+  });
+  after(() => server?.close());
+
+  /** Whether the revocation feed refuses this access token (as the resource server would). */
+  const feedRefuses = (accessToken: string) => {
+    const claims = decodeJwt(accessToken);
+    return server.auth.admin.revocations.refuses({
+      sub: claims.sub!, clientId: claims.client_id as string, grantId: claims.gid as string, jti: claims.jti!,
+      kid: decodeProtectedHeader(accessToken).kid!, iat: claims.iat!,
+    });
+  };
+
+  test('the retry with the same refresh token gets new tokens; a replay after that still ends the grant', async () => {
+    const client = await registerClient(server.issuer);
+    const result = await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: TEST_RESOURCE, username: 'admin', password: ADMIN_PASSWORD });
+    const refreshToken = (await redeem(server.issuer, client, result)).body.refresh_token as string;
+
+    const failing = await failRefreshTokenInserts(server.auth.database);
+    const failed = await refresh(server.issuer, client, refreshToken);
+    await failing.restore();
+    if (backend === 'postgres') {
+      assert.equal(failed.status, 503, JSON.stringify(failed.body));
+      assert.equal(failed.body.error, 'temporarily_unavailable');
+      assert.equal(failed.headers.get('retry-after'), '5');
+    } else {
+      assert.equal(failed.status, 500, JSON.stringify(failed.body));
+      assert.equal(failed.body.error, 'server_error');
+    }
+    assertNoStackTrace(JSON.stringify(failed.body), 'the failed refresh');
+
+    const retried = await refresh(server.issuer, client, refreshToken);
+    assert.equal(retried.status, 200, `the retry: ${JSON.stringify(retried.body)}`);
+    assert.equal(await feedRefuses(retried.body.access_token as string), false, 'the grant is not revoked');
+
+    const replayed = await refresh(server.issuer, client, refreshToken);
+    assert.equal(replayed.status, 400);
+    assert.equal(replayed.body.error, 'invalid_grant');
+    assert.equal(await feedRefuses(retried.body.access_token as string), true, 'the replay revoked the grant');
+    assert.equal((await refresh(server.issuer, client, retried.body.refresh_token as string)).body.error, 'invalid_grant');
+  });
+});
