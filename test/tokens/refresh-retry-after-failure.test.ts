@@ -1,10 +1,12 @@
 /**
- * A refresh grant that fails while storing the new refresh token (PostgreSQL ending the connection
- * under it, as in a restart; on SQLite, the insert refused) issued nothing, so the client's retry
+ * On PostgreSQL, a refresh grant that fails while storing the new refresh token (the server ending
+ * the connection under it, as in a restart) issued nothing, so the client's retry
  * with the same refresh token gets new tokens and the grant lives on. The old token's consume was
  * committed on its own before the insert: the retry was taken for a replay (RFC 9700 §4.14.2) and
  * the grant was revoked, the user made to sign in and consent again. A replay after tokens were
- * issued is still reuse and still ends the grant.
+ * issued is still reuse and still ends the grant. (SQLite keeps the consume in its own write: a
+ * local file does not restart under a request, and the transaction cost throughput; see
+ * database-adapter.ts holdConsume.)
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -15,12 +17,8 @@ import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers
 import { TEST_BACKENDS } from '../helpers/test-database.ts';
 import { TEST_RESOURCE } from '../helpers/test-issuer.ts';
 
-/** Makes inserting a refresh token's row fail until `restore`: the connection ended on PostgreSQL, the insert aborted on SQLite. */
+/** Makes inserting a refresh token's row end its own connection until `restore`. */
 async function failRefreshTokenInserts(db: SqlDatabase): Promise<{ restore(): Promise<void> }> {
-  if (db.dialect === 'sqlite') {
-    await db.run("CREATE TRIGGER refuse_refresh_tokens BEFORE INSERT ON oidc_models WHEN NEW.model = 'R' BEGIN SELECT RAISE(ABORT, 'refresh tokens cannot be stored'); END");
-    return { restore: async () => void await db.run('DROP TRIGGER refuse_refresh_tokens') };
-  }
   await db.run("CREATE FUNCTION end_own_connection() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NEW; END $$");
   await db.run("CREATE TRIGGER end_own_connection BEFORE INSERT ON oidc_models FOR EACH ROW WHEN (NEW.model = 'R') EXECUTE FUNCTION end_own_connection()");
   return {
@@ -31,7 +29,7 @@ async function failRefreshTokenInserts(db: SqlDatabase): Promise<{ restore(): Pr
   };
 }
 
-for (const backend of TEST_BACKENDS) describe(`a refresh grant that failed to store the new refresh token (${backend})`, () => {
+for (const backend of TEST_BACKENDS.filter((one) => one === 'postgres')) describe(`a refresh grant that failed to store the new refresh token (${backend})`, () => {
   let server: TestAuthServer;
 
   before(async () => {
@@ -56,14 +54,9 @@ for (const backend of TEST_BACKENDS) describe(`a refresh grant that failed to st
     const failing = await failRefreshTokenInserts(server.auth.database);
     const failed = await refresh(server.issuer, client, refreshToken);
     await failing.restore();
-    if (backend === 'postgres') {
-      assert.equal(failed.status, 503, JSON.stringify(failed.body));
-      assert.equal(failed.body.error, 'temporarily_unavailable');
-      assert.equal(failed.headers.get('retry-after'), '5');
-    } else {
-      assert.equal(failed.status, 500, JSON.stringify(failed.body));
-      assert.equal(failed.body.error, 'server_error');
-    }
+    assert.equal(failed.status, 503, JSON.stringify(failed.body));
+    assert.equal(failed.body.error, 'temporarily_unavailable');
+    assert.equal(failed.headers.get('retry-after'), '5');
     assertNoStackTrace(JSON.stringify(failed.body), 'the failed refresh');
 
     const retried = await refresh(server.issuer, client, refreshToken);
