@@ -6,7 +6,7 @@
  * requests-between-client-and-server.test.ts.)
  */
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
@@ -19,6 +19,18 @@ function parse(chunks: string[]): string[] {
   const parser = new EventStreamParser((data) => delivered.push(data));
   for (const chunk of chunks) parser.push(chunk);
   return delivered;
+}
+
+/** Starts `server` on a free loopback port; its MCP URL. */
+async function listenOnLoopback(server: Server): Promise<URL> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`);
+}
+
+/** Stops `server`, ending the streams it still holds open. */
+function stopServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise<void>((resolve) => server.close(() => resolve()));
 }
 
 describe('event stream parsing (HTML §9.2.6)', () => {
@@ -113,10 +125,9 @@ describe('the transport against an unusual upstream', () => {
   });
 
   before(async () => {
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`);
+    url = await listenOnLoopback(server);
   });
-  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  after(() => stopServer(server));
 
   const initialize: JSONRPCMessage = { jsonrpc: '2.0', id: 1, method: 'initialize', params: {} };
   const transportWith = (headers: Record<string, string> = {}, timeoutMs = 30_000) => new HttpClientTransport({ url, headersFor: async () => headers, timeoutMs });
@@ -228,16 +239,14 @@ describe('the transport against an unusual upstream', () => {
     let streamingUrl: URL;
 
     before(async () => {
-      await new Promise<void>((resolve) => streaming.listen(0, '127.0.0.1', resolve));
-      streamingUrl = new URL(`http://127.0.0.1:${(streaming.address() as AddressInfo).port}/mcp`);
+      streamingUrl = await listenOnLoopback(streaming);
     });
-    after(() => {
-      streaming.closeAllConnections();
-      return new Promise<void>((resolve) => streaming.close(() => resolve()));
-    });
+    after(() => stopServer(streaming));
 
-    /** Sends `calls` calls one after another over one connection at most, each once the last is answered. */
-    /** `graceMs`: how long the transport waits for a stream's end after the answer. */
+    /**
+     * Sends `calls` calls one after another over one connection at most, each once the last is
+     * answered; `graceMs`: how long the transport waits for a stream's end after the answer.
+     */
     async function callInTurn(calls: number, graceMs: number): Promise<{ received: JSONRPCMessage[]; errors: Error[]; connections: number }> {
       outcomes = [];
       connections = 0;
@@ -305,13 +314,9 @@ describe('the transport against an unusual upstream', () => {
     let silentUrl: URL;
 
     before(async () => {
-      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-      silentUrl = new URL(`http://127.0.0.1:${(silent.address() as AddressInfo).port}/mcp`);
+      silentUrl = await listenOnLoopback(silent);
     });
-    after(() => {
-      silent.closeAllConnections();
-      return new Promise<void>((resolve) => silent.close(() => resolve()));
-    });
+    after(() => stopServer(silent));
 
     async function connected(ignoring: string[]): Promise<HttpClientTransport> {
       ignored = ignoring;
