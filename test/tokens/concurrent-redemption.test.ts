@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { connect, redeem, refresh, registerClient, type ConnectResult, type RegisteredClient } from '../helpers/oauth-flow.ts';
+import { CLAUDE_CALLBACK, connect, redeem, refresh, registerClient, type ConnectResult, type RegisteredClient } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { TEST_BACKENDS } from '../helpers/test-database.ts';
 
@@ -72,6 +72,16 @@ for (const backend of TEST_BACKENDS) describe(`concurrent redemption (${backend}
       const { winner } = oneWinner(await Promise.all([redeem(server.issuer, client, result), redeem(server.issuer, client, result)]));
       const afterwards = await refresh(server.issuer, client, winner.body.refresh_token as string);
       assert.equal(afterwards.body.error, 'invalid_grant', `attempt ${attempt}: the winner's refresh token is refused`);
+    }
+  });
+
+  // No refresh token: on PostgreSQL the code's consume then commits on its own, not with a save.
+  test('the same code of a client without refresh tokens redeemed twice at once: one token response, one invalid_grant, and the grant is revoked', async () => {
+    const client = await registerClient(server.issuer, { redirect_uris: [CLAUDE_CALLBACK], grant_types: ['authorization_code'], token_endpoint_auth_method: 'none' });
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      const result = await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD });
+      const { winner } = oneWinner(await Promise.all([redeem(server.issuer, client, result), redeem(server.issuer, client, result)]));
+      assert.equal(await feedRefuses(server, winner.body.access_token as string), true, `attempt ${attempt}: the grant is on the revocation feed`);
     }
   });
 });

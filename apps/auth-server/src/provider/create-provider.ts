@@ -56,7 +56,7 @@ import { registerIdJagGrant, type IdJagGrantOptions, type ResourceServerInfo } f
 import { answerStructuredTokensInactive } from './answer-structured-tokens-inactive.ts';
 import { createInteractionPolicy } from './interaction-policy.ts';
 import { createIntrospectionPolicy } from './introspection-policy.ts';
-import { createDatabaseAdapter } from './database-adapter.ts';
+import { commitHeldConsume, createDatabaseAdapter } from './database-adapter.ts';
 import { isClientCredentialsRequest, settleServiceAccountScope } from './service-account-scope.ts';
 import { serviceTokenClaims } from './service-token-claims.ts';
 import { SERVICE_ACCOUNT, SERVICE_DISABLED } from '../registration/service-account-policy.ts';
@@ -293,7 +293,13 @@ export function createProvider(deps: ProviderDeps): Provider {
       const grantId = 'grantId' in token && typeof token.grantId === 'string' ? token.grantId : undefined;
       return { ...(user ? { preferred_username: user.username } : {}), ...(grantId ? { gid: grantId } : {}) };
     },
-    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    issueRefreshToken: async (ctx, client) => {
+      const issued = client.grantTypeAllowed('refresh_token');
+      // Without a refresh token nothing is saved after the code's consume, held till such a save on
+      // PostgreSQL (database-adapter.ts consumesHeld): it commits here, before the tokens go out.
+      if (!issued) await commitHeldConsume(ctx);
+      return issued;
+    },
     expiresWithSession: async () => false,
     // Called once the refresh token, its grant and its user are found and before the token is used
     // up: the place to refuse a refresh that would hand out nothing (see refuseScopelessRefresh).

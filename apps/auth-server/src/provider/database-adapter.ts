@@ -20,12 +20,14 @@
  *   deleted and `grant.revoked` is emitted, which the revocation feed and the audit log follow)
  *   and fails with invalid_grant, before anything is issued. A consumed refresh token or code
  *   shrinks to a tombstone in that same statement (what reuse detection needs, see TOMBSTONE_FIELDS).
- * - On PostgreSQL, a refresh grant's consume of the old refresh token is held until the same
- *   request saves the new one, and both commit in one transaction (`consumesHeld`). Committed on its own, the
- *   consume spent the old token even when storing the new one then failed (the connection lost, a
- *   statement timeout): the client was answered 503, retried as told, and the retry was taken for a
- *   replay and ended the grant, though nothing had been issued (RFC 9700 §4.14.2 is about a token
- *   presented again after tokens were issued).
+ * - On PostgreSQL, the consume of a refresh grant's old refresh token, or of a code exchange's
+ *   code, is held until the same request saves the new refresh token, and both commit in one
+ *   transaction (`consumesHeld`); a code exchange that issues no refresh token saves nothing after
+ *   it and commits it alone just before its tokens go out (`commitHeldConsume`). Committed on its
+ *   own, the consume spent the token or code even when storing the new token then failed (the
+ *   connection lost, a statement timeout): the client was answered 503, retried as told, and the
+ *   retry was taken for a replay and ended the grant, though nothing had been issued (RFC 9700
+ *   §4.14.2 and RFC 6749 §4.1.2 are about a token or code presented again after tokens were issued).
  * - A grant's end is one transaction: its rows and its revocation feed entry (`recordRevocation`)
  *   commit together, or neither does. oidc-provider ends a grant by itself when a refresh token or
  *   a code is presented again, or a refresh token is revoked at /oauth/revoke (lib/helpers/revoke.js:
@@ -157,14 +159,42 @@ interface GrantReadAlong {
 }
 const grantsReadAlong = new WeakMap<object, GrantReadAlong>();
 /**
- * Per refresh grant, the stored id of the refresh token it consumes, until it saves the new one:
- * oidc-provider consumes the old token (lib/actions/grants/refresh_token.js) and saves the new
- * one next, with nothing in between that writes or hands anything out. The conditional consume
- * then runs in the new token's transaction, so it is as strong as ever against a concurrent reuse,
- * and the old token is spent exactly when the new one exists. A request that fails before the
- * save never spends it: nothing was issued, and the token stays good for its retry.
+ * Per refresh grant or code exchange, the refresh token or code it consumes, until it saves the
+ * new refresh token: oidc-provider consumes the old token (lib/actions/grants/refresh_token.js) or
+ * the code (lib/actions/grants/authorization_code.js), and then writes nothing but the new refresh
+ * token (access tokens are JWTs, stored nowhere) and hands nothing out before it. The conditional
+ * consume then runs in the new token's transaction, so it is as strong as ever against a
+ * concurrent reuse, and the old token or code is spent exactly when the new one exists. A request
+ * that fails before the save never spends it: nothing was issued, and it stays good for the retry.
+ * A code exchange that issues no refresh token (a client without the refresh_token grant type)
+ * commits it alone from `issueRefreshToken` (create-provider.ts), the provider's last call before
+ * it builds the response (lib/helpers/grant_common.js issueTokens).
  */
-const consumesHeld = new WeakMap<object, string>();
+interface HeldConsume {
+  model: string;
+  /** Stored id. */
+  id: string;
+  /** The consume on its own, as when nothing is held. */
+  commitAlone(): Promise<void>;
+}
+const consumesHeld = new WeakMap<object, HeldConsume>();
+/** The grant type whose request holds its consume of each model (`consumesHeld`). */
+const HELD_BY_GRANT_TYPE: Record<string, string> = {
+  RefreshToken: 'refresh_token',
+  AuthorizationCode: 'authorization_code',
+};
+
+/**
+ * Commits on its own the consume request `ctx` holds, if any (`consumesHeld`): for a code exchange
+ * that saves no refresh token, before its access token goes out. Throws as the consume would
+ * (invalid_grant for a code redeemed concurrently, 503 for the database out of reach).
+ */
+export async function commitHeldConsume(ctx: object): Promise<void> {
+  const held = consumesHeld.get(ctx);
+  if (!held) return;
+  consumesHeld.delete(ctx);
+  await held.commitAlone();
+}
 /** Per request, the grants it is ending (`endGrant`). */
 const grantsEnding = new WeakMap<object, Map<string, Promise<void>>>();
 
@@ -351,28 +381,37 @@ export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemCloc
     throw new errors.InvalidGrant(REUSE_DETAIL[model] ?? `${model} already consumed`);
   }
 
+  /** The consume of a code or refresh token (`id` stored), committed on its own. */
+  async function consumeNow(model: string, id: string): Promise<void> {
+    const consume = CONSUME_TO_TOMBSTONE[db.dialect][model] ?? CONSUME;
+    const { changes } = await db.run(consume, { model: storedModel(model), id, now: now() });
+    if (changes === 0) await refuseConcurrentReuse(model, id);
+  }
+
   /**
-   * Holds the consume of refresh token `id` (stored) for this request's save of its successor, when
-   * the request is a refresh grant; false when it must be written now.
+   * Holds the consume of refresh token or code `id` (stored) for this request's save of a new
+   * refresh token, when the request is the refresh grant or code exchange that redeems it; false
+   * when it must be written now.
    */
-  function holdConsume(id: string): boolean {
+  function holdConsume(model: string, id: string): boolean {
     // PostgreSQL only: a database over the network is what restarts or fails over between the two
     // statements. On SQLite (a local file; only a full disk fails there) the transaction cost every
     // refresh grant a fifth of its throughput (bench/refresh-grants.ts: 0.71 of the bare provider,
     // 0.60 with it), against the group commit the two writes share otherwise.
     if (db.dialect !== 'postgres') return false;
     const ctx = currentContext();
-    if (ctx?.oidc?.route !== 'token' || ctx.oidc.params?.grant_type !== 'refresh_token') return false;
-    consumesHeld.set(ctx, id);
+    const grantType = HELD_BY_GRANT_TYPE[model];
+    if (!grantType || ctx?.oidc?.route !== 'token' || ctx.oidc.params?.grant_type !== grantType) return false;
+    consumesHeld.set(ctx, { model, id, commitAlone: () => consumeNow(model, id) });
     return true;
   }
 
-  /** The refresh token whose consume this request holds, once. */
-  function takeHeldConsume(): string | undefined {
+  /** The consume this request holds, once. */
+  function takeHeldConsume(): HeldConsume | undefined {
     const ctx = currentContext();
-    const id = ctx && consumesHeld.get(ctx);
-    if (id !== undefined) consumesHeld.delete(ctx!);
-    return id;
+    const held = ctx && consumesHeld.get(ctx);
+    if (held) consumesHeld.delete(ctx!);
+    return held;
   }
 
   /** Keeps the grant a code or refresh token was read with, for this request's Grant.find. */
@@ -422,24 +461,24 @@ export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemCloc
         ...(replayMarker ? { now: now() } : {}),
       };
       const consumed = this.model === 'RefreshToken' ? takeHeldConsume() : undefined;
-      if (consumed !== undefined) return this.saveInPlaceOf(consumed, values);
+      if (consumed) return this.saveInPlaceOf(consumed, values);
       const { changes } = await db.run((replayMarker ? INSERT_REPLAY_MARKER : UPSERT)[db.dialect], values);
       if (replayMarker && changes === 0) throw new errors.InvalidClientAuth('client assertion tokens must only be used once');
     }
 
     /**
-     * A rotated refresh token's successor, stored in the transaction that consumes the old one
-     * (`consumesHeld`). When the old one was consumed by someone else meanwhile, nothing is written
-     * and it is refused as a concurrent reuse, as a consume of its own was.
+     * A refresh token stored in the transaction that consumes the refresh token or code it is
+     * issued for (`consumesHeld`). When that was consumed by someone else meanwhile, nothing is
+     * written and it is refused as a concurrent reuse, as a consume of its own was.
      */
-    private async saveInPlaceOf(consumed: string, values: Record<string, SqlValue>): Promise<void> {
+    private async saveInPlaceOf(consumed: HeldConsume, values: Record<string, SqlValue>): Promise<void> {
       const reused = await db.transaction(async (tx) => {
-        const { changes } = await tx.run(CONSUME_TO_TOMBSTONE[db.dialect][this.model]!, { model: this.stored, id: consumed, now: now() });
+        const { changes } = await tx.run(CONSUME_TO_TOMBSTONE[db.dialect][consumed.model]!, { model: storedModel(consumed.model), id: consumed.id, now: now() });
         if (changes === 0) return true;
         await tx.run(UPSERT[db.dialect], values);
         return false;
       });
-      if (reused) await refuseConcurrentReuse(this.model, consumed);
+      if (reused) await refuseConcurrentReuse(consumed.model, consumed.id);
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
@@ -463,10 +502,7 @@ export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemCloc
 
     async consume(id: string): Promise<void> {
       const stored = storedId(this.model, id);
-      if (this.model === 'RefreshToken' && holdConsume(stored)) return;
-      const consume = CONSUME_TO_TOMBSTONE[db.dialect][this.model] ?? CONSUME;
-      const { changes } = await db.run(consume, { model: this.stored, id: stored, now: now() });
-      if (changes === 0) await refuseConcurrentReuse(this.model, stored);
+      if (!holdConsume(this.model, stored)) await consumeNow(this.model, stored);
     }
 
     async destroy(id: string): Promise<void> {
