@@ -278,5 +278,37 @@ for (const backend of TEST_BACKENDS) {
       assert.deepEqual((await server.auth.users.findById(id))!.scopes, saved);
       assert.equal((await auditEvents(server, 'user.scopes_changed')).filter((e) => e.details.user_id === id).length, 1);
     });
+
+    test('a save refused because another landed after its first read of the user leaves the user\'s grants alive', async () => {
+      const users = server.auth.admin.users;
+      const id = await createUser(server, 'zoe', 'zoe password 123', ['mcp:read', 'mcp:write']);
+      const client = await registerClient(server.issuer);
+      const writer = await connectAs(server, client, 'zoe', 'zoe password 123', 'mcp:read mcp:write');
+      const shown = ['mcp:read', 'mcp:write'];
+      // The other admin's save commits right after this save's unlocked read of the user, before
+      // its locked one: the moment two saves at once can meet, made certain.
+      const store = server.auth.users;
+      const findStored = store.findStored.bind(store);
+      store.findStored = async (userId, tx) => {
+        const read = await findStored(userId, tx);
+        if (userId === id && tx === undefined) {
+          store.findStored = findStored;
+          await users.setScopes({ id }, ['mcp:read', 'mcp:write', 'mcp:admin'], { actor: { name: 'a2' } }, shown);
+        }
+        return read;
+      };
+      try {
+        await assert.rejects(users.setScopes({ id }, ['mcp:read'], { actor: { name: 'a1' } }, shown), (err: AdminError) => {
+          assert.equal(err.status, 409);
+          assert.match(err.error_description!, /The scopes of zoe changed since the page was opened \(now: mcp:read mcp:write mcp:admin\); nothing was saved/);
+          return true;
+        });
+      } finally {
+        store.findStored = findStored;
+      }
+      assert.deepEqual((await store.findById(id))!.scopes, ['mcp:read', 'mcp:write', 'mcp:admin']);
+      assert.equal((await auditEvents(server, 'grant.revoked')).filter((e) => e.details.account_id === id).length, 0, 'no grant revoked');
+      assert.equal((await refresh(server.issuer, client, writer.refreshToken)).status, 200, 'the grant holding mcp:write still refreshes');
+    });
   });
 }

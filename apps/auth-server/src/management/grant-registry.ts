@@ -7,7 +7,7 @@
  * follows to refuse the grant's access tokens within seconds.
  * Grants of the internal client (the admin pages' own sign-in) are not listed.
  */
-import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
+import type { SqlDatabase, SqlExecutor } from '../../../shared/storage/sql-database.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { RevocationFeed } from '../revocation/revocation-feed.ts';
 import type { ChangedBy } from './admin-actor.ts';
@@ -34,12 +34,12 @@ export class GrantRegistry {
     this.#revocations = revocations;
   }
 
-  list(filter: GrantFilter = {}): Promise<GrantSummary[]> {
-    return this.#models.grants({ ...filter, exceptClientId: INTERNAL_CLIENT_ID });
+  list(filter: GrantFilter = {}, tx?: SqlExecutor): Promise<GrantSummary[]> {
+    return this.#models.grants({ ...filter, exceptClientId: INTERNAL_CLIENT_ID }, tx);
   }
 
-  find(grantId: string): Promise<GrantSummary | undefined> {
-    return this.#models.grant(grantId);
+  find(grantId: string, tx?: SqlExecutor): Promise<GrantSummary | undefined> {
+    return this.#models.grant(grantId, tx);
   }
 
   /**
@@ -48,11 +48,12 @@ export class GrantRegistry {
    * refresh tokens still work, and never deleted without its entry, which alone stops its access
    * tokens at the resource server: rows deleted on their own, with the entry failing after them (a
    * lost connection, a full disk), would leave nothing for a second attempt to revoke, and the
-   * grant's access tokens valid for their whole lifetime.
+   * grant's access tokens valid for their whole lifetime. In the caller's transaction when it
+   * passes one (`tx`): then the revocation commits, or rolls back, with the caller's change.
    */
-  async revoke(grantId: string, by: ChangedBy, reason: string): Promise<boolean> {
-    const grant = await this.find(grantId);
-    return this.#db.transaction(async (tx) => {
+  async revoke(grantId: string, by: ChangedBy, reason: string, tx?: SqlExecutor): Promise<boolean> {
+    const grant = await this.find(grantId, tx);
+    const revoke = async (tx: SqlExecutor): Promise<boolean> => {
       const removed = await this.#models.deleteGrant(grantId, tx);
       if (!removed) return false;
       await this.#revocations.revokeGrant(grantId, tx);
@@ -62,7 +63,8 @@ export class GrantRegistry {
         details: { grant_id: grantId, account_id: grant.accountId, reason },
       }, tx);
       return true;
-    });
+    };
+    return tx ? revoke(tx) : this.#db.transaction(revoke);
   }
 
   /** Revokes every grant of a user or of a client (internal-client grants included); returns how many. */

@@ -11,9 +11,9 @@
  * - A new password ends the user's browser sessions (other than the one making the change).
  * - Nothing is left half-done that looks done: a change the pages show (disabled, scopes, a new
  *   password, a new name) commits together with its audit record and with what makes it hold
- *   (the user's feed entry, the end of their sessions), or only after what must go first (the
- *   grants holding a removed scope). A failure part-way, or a crash, leaves either the old state,
- *   to try again, or the new one with nothing working that it was meant to stop.
+ *   (the user's feed entry, the end of their sessions, the revocation of the grants holding a
+ *   removed scope). A failure part-way, or a crash, leaves either the old state, to try again, or
+ *   the new one with nothing working that it was meant to stop.
  * - Nobody can lock the administrators out: the last active admin cannot be disabled or lose
  *   `mcp:admin`, and an admin cannot do either to themselves over the web.
  * - Passwords are refused over 72 bytes (bcrypt would ignore the rest) and under 12 characters.
@@ -213,11 +213,11 @@ export class UserAdmin {
     return user;
   }
 
-  /** Revokes the user's grants that hold any of `scopes`; how many. */
-  async #revokeHolding(userId: string, scopes: readonly string[], by: ChangedBy, reason: string): Promise<number> {
-    const holding = (await this.grants.list({ accountId: userId })).filter((g) => g.scopes.some((s) => scopes.includes(s)));
+  /** Revokes the user's grants that hold any of `scopes` (in `tx` when given); how many. */
+  async #revokeHolding(userId: string, scopes: readonly string[], by: ChangedBy, reason: string, tx?: SqlExecutor): Promise<number> {
+    const holding = (await this.grants.list({ accountId: userId }, tx)).filter((g) => g.scopes.some((s) => scopes.includes(s)));
     let revoked = 0;
-    for (const grant of holding) if (await this.grants.revoke(grant.grantId, by, reason)) revoked += 1;
+    for (const grant of holding) if (await this.grants.revoke(grant.grantId, by, reason, tx)) revoked += 1;
     return revoked;
   }
 
@@ -347,28 +347,15 @@ export class UserAdmin {
    */
   async setScopes(idOrUsername: UserName, requested: readonly string[], by: ChangedBy, shown?: readonly string[]): Promise<{ user: User; grantsRevoked: number }> {
     const scopes = parseScopes(requested);
-    // Read from the database, not from a copy up to USER_FRESH_MS old: a refused stale page
-    // revokes nothing below, and what is removed is named from what the user has.
+    // Read from the database, not from a copy up to USER_FRESH_MS old: a stale page is refused
+    // here before anything is locked, and the lockout check sees what the user has.
     const user = await this.#storedScopes((await this.get(idOrUsername)).id, shown);
-    const removed = user.scopes.filter((s) => !scopes.includes(s));
-    if (removed.includes(ADMIN_SCOPE)) await this.#refuseLockout(user, by, `remove ${ADMIN_SCOPE} from`);
-    // The grants holding a scope the user is to lack go first (each with its entry, which stops
-    // its access tokens), and the scopes are committed after them, with their audit record: a
-    // failure (or a crash) in between leaves the user with the scopes they had, as the
-    // administrator sees it, and trying again finishes it. Committed first, the scopes stood
-    // removed while grants holding them, and their access tokens, still worked.
+    if (user.scopes.includes(ADMIN_SCOPE) && !scopes.includes(ADMIN_SCOPE)) await this.#refuseLockout(user, by, `remove ${ADMIN_SCOPE} from`);
     // Every scope the user will lack, not only those this call removes: an earlier version
     // committed the scopes first, and may have left such grants. A grant never holds a scope its
     // user did not have when granting.
-    // (Two admins taking mcp:admin from each other at the same moment: the one refused by
-    // `#keepAnAdmin` below has had those grants revoked already; they connect again.)
     const lacking = MCP_SCOPES.filter((s) => !scopes.includes(s));
-    const reason = `scope ${(removed.length > 0 ? removed : lacking).join(' ')} removed from the user`;
-    let grantsRevoked = await this.#revokeHolding(user.id, lacking, by, reason);
-    // From here the next refresh on any replica is capped by the new scopes (create-provider.ts).
-    // The audit record counts the grants revoked up to the change; those the second pass below
-    // finds are each in the log as grant.revoked, with the same reason.
-    const { updated, from } = await this.db.transaction(async (tx) => {
+    const { updated, from, grantsRevoked: revokedWithChange, reason } = await this.db.transaction(async (tx) => {
       // The admins' rows are locked before the user's, in the order `disable` takes them, so the
       // two never wait on each other crosswise; of a user who is no admin, it checks nothing.
       if (!scopes.includes(ADMIN_SCOPE)) await this.#keepAnAdmin(user, tx);
@@ -376,10 +363,23 @@ export class UserAdmin {
       // the read above (two at the same moment) is what this one changes, and what its audit
       // record starts from; a page that showed the scopes before that save is refused.
       const locked = await this.#storedScopes(user.id, shown, tx);
+      const removed = locked.scopes.filter((s) => !scopes.includes(s));
+      const reason = `scope ${(removed.length > 0 ? removed : lacking).join(' ')} removed from the user`;
+      // The grants holding a scope the user is to lack are revoked (each with its entry, which
+      // stops its access tokens) in this transaction, once the checks have passed: a save refused
+      // by them revokes nothing (revoked before the locked check, a refused save had cut the
+      // user's apps off and still answered that nothing was saved), and a failure (or a crash)
+      // leaves the scopes and the grants as they were, to try again. Scopes committed before the
+      // revocation stood removed while the grants holding them, and their access tokens, worked.
+      const grantsRevoked = await this.#revokeHolding(user.id, lacking, by, reason, tx);
       const changed = await this.#updated(user.id, { scopes }, tx);
+      // From the commit the next refresh on any replica is capped by the new scopes (create-provider.ts).
+      // The audit record counts the grants revoked with the change; those the second pass below
+      // finds are each in the log as grant.revoked, with the same reason.
       await this.audit.record({ event: 'user.scopes_changed', actor: by.actor, ip: by.ip, details: { user_id: user.id, username: user.username, from: locked.scopes, to: scopes, grants_revoked: grantsRevoked } }, tx);
-      return { updated: changed, from: locked.scopes };
+      return { updated: changed, from: locked.scopes, grantsRevoked, reason };
     });
+    let grantsRevoked = revokedWithChange;
     if (from.some((s) => !scopes.includes(s))) {
       // Another replica, or the server beside the CLI, may answer from its copy of the user as it
       // was for up to USER_FRESH_MS (user-store.ts) and make a grant with a removed scope meanwhile

@@ -103,13 +103,13 @@ export class ModelStore {
    * Grants still valid, newest first. A refresh is when a refresh token was consumed (rotated):
    * the latest consumed_at among the grant's refresh tokens.
    */
-  async grants(filter: GrantFilter = {}): Promise<StoredGrant[]> {
+  async grants(filter: GrantFilter = {}, tx: SqlExecutor = this.db): Promise<StoredGrant[]> {
     const { where, params } = grantConditions(filter, 'g.');
-    const rows = await this.db.all<GrantRow>(`SELECT g.id, g.account_id, g.client_id, g.expires_at,
+    const rows = await tx.all<GrantRow>(`SELECT g.id, g.account_id, g.client_id, g.expires_at,
         (SELECT max(r.consumed_at) FROM oidc_models r WHERE ${sameId('r.grant_id', 'g.id')} AND r.model = '${REFRESH_TOKEN}') AS last_refresh
       FROM oidc_models g
       WHERE g.model = '${GRANT}' AND (g.expires_at IS NULL OR g.expires_at > @now)${where}`, { ...params, now: this.clock.epochSeconds() });
-    const facts = await readGrantFacts(this.db, rows.map((row) => row.id));
+    const facts = await readGrantFacts(tx, rows.map((row) => row.id));
     return rows.flatMap((row) => {
       const fact = facts.get(row.id);
       if (!fact) return []; // revoked between the two reads
@@ -125,8 +125,8 @@ export class ModelStore {
     }).sort((a, b) => b.createdAt - a.createdAt);
   }
 
-  async grant(grantId: string): Promise<StoredGrant | undefined> {
-    return (await this.grants({ grantId }))[0];
+  async grant(grantId: string, tx?: SqlExecutor): Promise<StoredGrant | undefined> {
+    return (await this.grants({ grantId }, tx))[0];
   }
 
   /** Ids of every stored grant of an account and/or a client (expired ones too: they go with it). */
