@@ -10,6 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { StartOptions } from './start-auth-server.ts';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -71,6 +72,19 @@ export async function startDocumentServer(host = 'localhost'): Promise<DocumentS
     close() {
       server.closeAllConnections();
       return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * startAuthServer options under which the server reads Client ID Metadata Documents from `docs`:
+ * its host trusted, its loopback address and throwaway CA accepted.
+ */
+export function readingDocumentsFrom(docs: DocumentServer): Pick<StartOptions, 'metadataFetch' | 'configure'> {
+  return {
+    metadataFetch: { dangerouslyAllowLoopback: true, ca: docs.ca },
+    configure(config) {
+      config.authServer.clientIdMetadataDocuments.trustedHosts = [new URL(docs.origin).host];
     },
   };
 }

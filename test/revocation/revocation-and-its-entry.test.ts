@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { breakRevocationFeed } from '../helpers/break-revocation-feed.ts';
-import { startDocumentServer, type DocumentServer } from '../helpers/document-server.ts';
+import { readingDocumentsFrom, startDocumentServer, type DocumentServer } from '../helpers/document-server.ts';
 import { clientSecretBasic, connect, redeem, refresh, registerClient, tokenRequest } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { TEST_BACKENDS } from '../helpers/test-database.ts';
@@ -45,13 +45,7 @@ for (const backend of TEST_BACKENDS) {
 
     before(async () => {
       docs = await startDocumentServer();
-      server = await startAuthServer({
-        backend,
-        metadataFetch: { dangerouslyAllowLoopback: true, ca: docs.ca },
-        configure(config) {
-          config.authServer.clientIdMetadataDocuments.trustedHosts = [new URL(docs.origin).host];
-        },
-      });
+      server = await startAuthServer({ backend, ...readingDocumentsFrom(docs) });
     });
     after(async () => {
       await server?.close();

@@ -282,7 +282,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     acceptHashedClientSecrets(built);
     holdErrorRedirects(built);
     cutEchoedScope(built);
-    trackClientUsage(built, admin.clientUsage);
+    trackClientUsage(built, admin.clientUsage, logger);
     recordProviderEvents(built, audit, users, logger);
     recordIdJagExchanges(built, audit, logger);
     recordProviderConnectionEvents(built, connectionRecorder, { resource: config.resource, refreshes: repeatedRefreshes });

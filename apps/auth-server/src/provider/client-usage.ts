@@ -12,8 +12,13 @@
  * replica stamped less than a minute ago. It is one upsert, so replicas recording the same client
  * at once neither fail nor lose the first use; it commits before the token response goes out (a
  * provider middleware awaits it), so a CIMD client that obtained tokens is listed.
+ * A use that cannot be stored (the database failing) is logged, and the tokens still go out: they
+ * are stored by then, and an error would have the client send its code or refresh token again, a
+ * reuse that revokes the grant. Nothing is remembered of a failed write: the client's next token
+ * request sends it again.
  */
 import type Provider from 'oidc-provider';
+import type { Logger } from '../../../shared/logger.ts';
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { SqlDatabase } from '../../../shared/storage/sql-database.ts';
 import { CLIENT_KIND } from '../registration/client-metadata-policy.ts';
@@ -123,11 +128,20 @@ export class ClientUsage {
 /**
  * Records the client of every successful token request, before the response goes out: a
  * provider middleware rather than a `grant.success` listener, whose promise nobody awaits.
+ * Not in the token's own transaction: the provider's storage of codes and refresh tokens (the
+ * adapter) commits before this runs, in a different shape for each grant, and a client_credentials
+ * token (a JWT) stores nothing at all; bookkeeping that fails must not turn issued tokens into an
+ * error.
  */
-export function trackClientUsage(provider: Provider, usage: ClientUsage): void {
+export function trackClientUsage(provider: Provider, usage: ClientUsage, logger: Logger): void {
   provider.use(async function recordClientUse(ctx, next) {
     await next();
     const client = ctx.oidc?.client;
-    if (ctx.oidc?.route === 'token' && ctx.status === 200 && client) await usage.record(client);
+    if (ctx.oidc?.route !== 'token' || ctx.status !== 200 || !client) return;
+    try {
+      await usage.record(client);
+    } catch (err) {
+      logger.warn({ err, client_id: client.clientId }, 'the client\'s use could not be recorded (the client list may not show it until its next token request); its tokens were issued');
+    }
   });
 }
