@@ -142,7 +142,8 @@ export interface ConnectionAttemptSummary {
   accountId?: string;
   /**
    * With `accountId`: whether an event shows the user took part (signed in, consented, used a
-   * token). False when only a refused sign-in names them: whoever typed their username.
+   * token). False when only a refused sign-in names them (whoever typed their username) or the
+   * browser's session at /authorize (any link they opened while signed in).
    */
   accountProven?: boolean;
   username?: string;

@@ -17,10 +17,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { PageResult } from '../helpers/browser.ts';
 import { freePort } from '../helpers/net.ts';
-import { authorizeUrl, decide, signIn, startAuthorization, tokenRequest, CLAUDE_CALLBACK } from '../helpers/oauth-flow.ts';
+import { authorizeUrl, connect, decide, redeem, signIn, startAuthorization, tokenRequest, CLAUDE_CALLBACK } from '../helpers/oauth-flow.ts';
 import { createPkce } from '../helpers/pkce.ts';
 import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { TestClock } from '../helpers/test-clock.ts';
+import { SIGNED_IN_AUTHORIZATION_HINT } from '../../apps/auth-server/src/connections/stall-hints.ts';
 import { createUser, signInAt } from './support/admin-browser.ts';
 import { registerAs } from './support/failing-connections.ts';
 
@@ -60,12 +61,12 @@ describe('My apps shows only the user\'s own failures, not refusals someone else
     assert.equal(refused.status, 400, JSON.stringify(refused.body));
   }
 
-  /** The "Failed connection attempts" part of bob's /account page, as text. */
+  /** The "Failed connection attempts" part of bob's /account page (its last part), as text. */
   async function bobsFailures(): Promise<string> {
     await server.auth.connectionRecorder.flush();
     clock.advance(5);
     const words = text((await signInAt(server, 'bob', 'bob password 1234', '/account')).page);
-    return words.slice(words.indexOf('Failed connection attempts'), words.indexOf('Failed connection attempts') + 800);
+    return words.slice(words.indexOf('Failed connection attempts'));
   }
 
   test('an anonymous stranger\'s refused authorization request (their own redirect_uri) is not shown as bob\'s failure', async () => {
@@ -118,5 +119,32 @@ describe('My apps shows only the user\'s own failures, not refusals someone else
     await unknownCode(await bobStopsAtConsent('Bob Cursor'));
     const failures = await bobsFailures();
     assert.match(failures, /Bob Cursor \S+ \S+ UTC Failed at code exchanged for tokens/, `bob's own refusal is on his My apps: ${failures}`);
+  });
+
+  test('links opened in bob\'s signed-in browser (a made-up client_id, a client he never answered) are not on his My apps; a client he approved is', async () => {
+    const { browser } = await signInAt(server, 'bob', 'bob password 1234', '/account');
+    const resource = server.config.authServer.resource;
+    // The client_id itself is the lure: nobody registered it.
+    const madeUp = 'Gatehouse Security: your account is locked, call +1 555 0102';
+    assert.equal((await browser.navigate(authorizeUrl(server.issuer, { clientId: madeUp, scope: 'mcp:read', resource }, createPkce().challenge))).status, 400);
+    // A client registered under the lure: bob is shown its consent page and closes it.
+    const named = await registerAs(server, 'IT Helpdesk - reauthorise at helpdesk-gatehouse.example');
+    const consent = await browser.navigate(authorizeUrl(server.issuer, { clientId: named.client_id, scope: 'mcp:read', resource }, createPkce().challenge));
+    assert.match(consent.html, /name="decision"/, 'bob, signed in, lands on the consent page');
+    // bob approves a client of his own in the same browser; its code exchange then fails.
+    const own = await registerAs(server, 'Bob Claude');
+    const result = await connect(server.issuer, { clientId: own.client_id, scope: 'mcp:read', resource, username: 'bob', password: 'bob password 1234', browser });
+    assert.equal((await redeem(server.issuer, own, result)).status, 200);
+    assert.equal((await redeem(server.issuer, own, result)).status, 400);
+    clock.advance(11 * 60); // past stall_after: the closed consent page is a stalled attempt
+
+    const failures = await bobsFailures();
+    assert.doesNotMatch(failures, /call \+1 555 0102/, `a made-up client_id is on bob's My apps as his app: ${failures}`);
+    assert.doesNotMatch(failures, /helpdesk-gatehouse\.example/, `a client bob never answered is on his My apps as his app: ${failures}`);
+    assert.match(failures, /Bob Claude \S+ \S+ UTC Failed at code exchanged for tokens/, `bob's approved client's failure is on his My apps: ${failures}`);
+    // The administrator still sees where the lure stopped, in words that fit a signed-in browser.
+    const { attempts } = await server.auth.connections.list({ accountId: (await server.auth.users.findByUsername('bob'))!.id });
+    const lure = attempts.find((attempt) => attempt.clientId === named.client_id);
+    assert.equal(lure?.explanation?.reason, SIGNED_IN_AUTHORIZATION_HINT);
   });
 });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ConnectionAttempt, ConnectionEvent, ConnectionStep, NewConnectionEvent } from '../../apps/shared/connection-events.ts';
 import { groupConnectionAttempts } from '../../apps/auth-server/src/connections/group-connection-attempts.ts';
-import { STALL_HINTS } from '../../apps/auth-server/src/connections/stall-hints.ts';
+import { SIGNED_IN_AUTHORIZATION_HINT, STALL_HINTS } from '../../apps/auth-server/src/connections/stall-hints.ts';
 
 const T0 = Date.UTC(2026, 11, 1, 14);
 const STALL = 10 * 60 * 1000;
@@ -129,6 +129,23 @@ describe('grouping connection events into attempts', () => {
       assert.equal(attempt!.explanation!.reason, STALL_HINTS[lastStep]);
     });
   }
+
+  test('an authorization naming the browser\'s session does not prove the user took part, and its stall does not say they never signed in', () => {
+    const link = at(0, ok('authorization', { ...BROWSER, clientId: 'lure', flowId: 'f9', accountId: 'u1' }));
+    const [attempt] = group([link], 11 * 60);
+    assert.deepEqual([attempt!.accountId, attempt!.accountProven, attempt!.explanation!.reason], ['u1', false, SIGNED_IN_AUTHORIZATION_HINT]);
+    const [consented] = group([link, at(1, ok('consent', { ...BROWSER, clientId: 'lure', flowId: 'f9', accountId: 'u1', grantId: 'g9' }))]);
+    assert.equal(consented!.accountProven, true);
+  });
+
+  test('a refusal naming no client, from the browser where the user\'s attempt waits, does not join it', () => {
+    const events = [
+      ...dcrConnection('sign_in'),
+      at(20, refused('authorization', 'invalid_client', 'unknown_client', 'client `call +1 555 0100` is unknown', { ...BROWSER, accountId: 'u1' })),
+    ];
+    const users = group(events).find((attempt) => attempt.clientId === 'dcr-1')!;
+    assert.equal(users.lastStep, 'sign_in');
+  });
 
   test('the same attempt, still within stall_after, is in progress', () => {
     const [attempt] = group(dcrConnection('consent'), 9 * 60);

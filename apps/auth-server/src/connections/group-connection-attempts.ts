@@ -8,7 +8,10 @@
  *    code → MCP requests → refreshes) is already an attempt's.
  * 2. A step before registration (`mcp_challenge`, `resource_metadata`, `server_metadata`), or an
  *    event with no client: the latest open attempt from the same IP and user agent within
- *    PRE_REGISTRATION_WINDOW (the MCP client's own requests come from one place).
+ *    PRE_REGISTRATION_WINDOW (the MCP client's own requests come from one place). An event with
+ *    no client (a client_id the provider did not find: any text the sender chose) joins only an
+ *    attempt with no client yet, never one through a client: a link the user opens in the browser
+ *    where their own attempt waits must not become that attempt's explanation.
  * 3. An event with a client: the latest open attempt of that client (and of the same user, when
  *    both are known) within `stallAfter`. An attempt already holding another browser flow does
  *    not take a new one, so many users signing in through one shared client_id (a CIMD URL, one
@@ -29,7 +32,7 @@
  * step's hint explains, stall-hints.ts), else `in_progress`.
  */
 import type { AttemptOutcome, ConnectionAttempt, ConnectionEvent, ConnectionStep } from '../../../shared/connection-events.ts';
-import { STALL_HINTS } from './stall-hints.ts';
+import { SIGNED_IN_AUTHORIZATION_HINT, STALL_HINTS } from './stall-hints.ts';
 
 /** How long after its pre-registration steps a client's registration still joins them, in ms. */
 export const PRE_REGISTRATION_WINDOW_MS = 5 * 60 * 1000;
@@ -100,6 +103,7 @@ function findOpen(attempts: Building[], event: ConnectionEvent, stallAfterMs: nu
     const attempt = attempts[i]!;
     if (attempt.connected || attempt.refused) continue;
     if (PRE_REGISTRATION.has(event.step) || event.clientId === undefined) {
+      if (!PRE_REGISTRATION.has(event.step) && attempt.clientId !== undefined) continue;
       if (fromSameOrigin(attempt)) return attempt;
       continue;
     }
@@ -150,7 +154,10 @@ function add(attempt: Building, event: ConnectionEvent): void {
   // A refused sign-in names the account whose username was typed: anyone can type it. The first
   // event that shows who took part (a sign-in, a consent, a token) names the attempt's user, over
   // a typed username: a stranger typing bob's name, then signing in as themself, is their attempt.
-  const proves = event.accountId !== undefined && !(event.step === 'sign_in' && event.outcome === 'refused');
+  // /authorize, and the redirect that only carries its refusal back, name the browser's session:
+  // any link bob opens while signed in, with a client_id or client name of a stranger's choosing.
+  const proves = event.accountId !== undefined && !(event.step === 'sign_in' && event.outcome === 'refused')
+    && event.step !== 'authorization' && !(event.step === 'redirect' && event.outcome === 'refused');
   if (proves && !attempt.accountProven) {
     attempt.accountId = event.accountId;
     attempt.accountProven = true;
@@ -193,7 +200,9 @@ function summarize(attempt: Building, now: number, stallAfterMs: number): Connec
     outcome = 'connected';
   } else if (now - attempt.lastAt > stallAfterMs) {
     outcome = 'stalled';
-    explanation = { step: last.step, reasonCode: 'stalled', reason: STALL_HINTS[last.step] };
+    // A browser already signed in skips the sign-in page: "never signed in" would mislead.
+    const reason = last.step === 'authorization' && last.accountId !== undefined ? SIGNED_IN_AUTHORIZATION_HINT : STALL_HINTS[last.step];
+    explanation = { step: last.step, reasonCode: 'stalled', reason };
   } else {
     outcome = 'in_progress';
   }

@@ -8,6 +8,9 @@ import type { ConnectionStep } from '../../../shared/connection-events.ts';
 const NEVER_REACHED_ISSUER = 'the client never fetched the authorization server metadata or registered — check it can reach the issuer';
 const NEVER_CAME_BACK = 'the client never came back after consent — its redirect_uri did not reach it (a closed local callback port, a blocked custom scheme)';
 
+/** `authorization` when the browser was already signed in (the event names the session's user). */
+export const SIGNED_IN_AUTHORIZATION_HINT = 'stopped at the authorization page — the user, already signed in, never answered it: the page was closed';
+
 export const STALL_HINTS: Record<ConnectionStep, string> = {
   mcp_challenge: NEVER_REACHED_ISSUER,
   resource_metadata: NEVER_REACHED_ISSUER,

@@ -4,7 +4,9 @@
  * no other user's attempt (nor one from before anybody signed in) can reach the page; and only
  * attempts where the user took part (`accountProven`): a stranger who types the user's username
  * with a wrong password, through a client they registered under a name of their choosing, must
- * not put that name on the user's page as the user's own app.
+ * not put that name on the user's page as the user's own app. Nor can a link the user opens while
+ * signed in: /authorize names the browser's session but proves nothing (group-connection-attempts.ts),
+ * and a client_id nobody registered is never shown as an app, whatever text it holds.
  */
 import type { ConnectionLog } from '../../../shared/connection-events.ts';
 import { describeAttempt, type AttemptRow } from './describe-connections.ts';
@@ -21,7 +23,8 @@ const READ = 200;
 export async function ownFailedAttempts(connections: ConnectionLog, accountId: string, time: TimeFormat): Promise<{ attempts: AttemptRow[]; incomplete: boolean }> {
   const { attempts, problem } = await connections.list({ accountId, limit: READ });
   const failed = attempts
-    .filter((attempt) => attempt.accountId === accountId && attempt.accountProven === true && (attempt.outcome === 'failed' || attempt.outcome === 'stalled'))
+    .filter((attempt) => attempt.accountId === accountId && attempt.accountProven === true && attempt.clientId !== undefined
+      && (attempt.outcome === 'failed' || attempt.outcome === 'stalled'))
     .slice(0, SHOWN);
   return {
     attempts: failed.map((attempt) => describeAttempt(attempt, time)),
