@@ -255,6 +255,30 @@ auth_server:
       assert.match(String(replay.body.error_description), /already used/);
     });
 
+    test('refuses a new subject whose assertion asks only for scopes a new user would not get, and creates nobody', async () => {
+      const answer = await presentAssertion(server.issuer, agent, await acme.mint(forAgent({ sub: 'ghost', scope: 'mcp:admin' }), { claims: { email: 'ghost@acme.example' } }));
+      assert.equal(answer.body.error, 'invalid_scope', answer.text);
+      assert.equal(await server.auth.users.findByUsername('ghost@acme.example'), undefined, 'no local user is created');
+    });
+
+    test('a refused or replayed assertion leaves the linked identity\'s email and last use as they were', async () => {
+      const identity = async () => server.auth.database.get<{ email: string | null; last_login_at: number | string }>(
+        'SELECT email, last_login_at FROM federated_identities WHERE issuer = ? AND subject = ?', [acme.issuer, 'returning']);
+      const first = await acme.mint(forAgent({ sub: 'returning' }), { claims: { email: 'returning@acme.example' } });
+      assert.equal((await presentAssertion(server.issuer, agent, first)).status, 200);
+      // Set far back, so an update within the same millisecond still shows.
+      await server.auth.database.run('UPDATE federated_identities SET last_login_at = 1 WHERE issuer = ? AND subject = ?', [acme.issuer, 'returning']);
+      assert.match(String((await presentAssertion(server.issuer, agent, first)).body.error_description), /already used/);
+      const widened = await presentAssertion(server.issuer, agent, await acme.mint(forAgent({ sub: 'returning' }), { claims: { email: 'moved@acme.example' } }), { scope: 'mcp:admin' });
+      assert.equal(widened.body.error, 'invalid_scope', widened.text);
+      const kept = await identity();
+      assert.deepEqual({ email: kept?.email, last_login_at: Number(kept?.last_login_at) }, { email: 'returning@acme.example', last_login_at: 1 });
+      assert.equal((await presentAssertion(server.issuer, agent, await acme.mint(forAgent({ sub: 'returning' }), { claims: { email: 'moved@acme.example' } }))).status, 200);
+      const used = await identity();
+      assert.equal(used?.email, 'moved@acme.example', 'an accepted assertion records its email');
+      assert.ok(Number(used?.last_login_at) > 1, 'and its use');
+    });
+
     // A JSON escape can put half a surrogate pair alone in a jti. PostgreSQL stores it as U+FFFD, so
     // distinct jtis shared one replay row (id-jag-replicas.test.ts); SQLite kept bytes that are not UTF-8.
     const LONE_SURROGATE_JTIS: Array<[string, string]> = [
@@ -305,6 +329,13 @@ auth_server:
         assert.equal(pending.status, 400);
         assert.equal(pending.body.error, 'invalid_grant');
         assert.match(String(pending.body.error_description), /approval/);
+        // The refusal created the user who waits: its record names them, or nothing would.
+        const newcomer = await server.auth.users.findByUsername('pending-newcomer');
+        assert.ok(newcomer?.pending);
+        await server.auth.admin.audit.flush();
+        const [refused] = await server.auth.admin.audit.query({ event: 'id_jag.refused', actor: 'pending-newcomer' });
+        assert.equal(refused?.actorId, newcomer.id);
+        assert.deepEqual(refused.details, { error: 'invalid_grant', reason: pending.body.error_description, idp: 'pending', subject: 'newcomer', user_created: true });
       } finally {
         await server.auth.admin.trustedIdpAdmin.remove('pending', CLI);
         await pendingIdp.close();

@@ -6,7 +6,9 @@
  * - `id_jag.refused` (the provider's `grant.error` for that grant type, which also covers failed
  *   client authentication): the client if it authenticated, the RFC error code and its
  *   description as the reason, and the IdP and subject when the assertion had verified
- *   (an unverified assertion's claims are not recorded: anyone can write them).
+ *   (an unverified assertion's claims are not recorded: anyone can write them). A user the
+ *   exchange created before it was refused (a new user waiting for approval) is the actor, with
+ *   `user_created`: otherwise nothing would name them until an administrator approves them.
  *
  * Never the assertion itself (MCP enterprise-managed authorization §7.4.2: never log ID-JAGs).
  * Queued like the provider's other events (record-provider-events.ts).
@@ -40,12 +42,13 @@ export function recordIdJagExchanges(provider: Provider, audit: Pick<AuditLog, '
   provider.on('grant.error', function recordRefused(ctx: KoaContextWithOIDC, err: ProviderError) {
     if (ctx.oidc?.params?.grant_type !== JWT_BEARER_GRANT_TYPE) return;
     const known = (err as ProviderError & { [ID_JAG_REFUSAL_CONTEXT]?: IdJagRefusalContext })[ID_JAG_REFUSAL_CONTEXT];
+    const created = known?.createdUser;
     write({
       event: 'id_jag.refused',
-      actor: ANONYMOUS,
+      actor: created ? { name: created.username, id: created.id } : ANONYMOUS,
       ip: ctx.ip,
       clientId: ctx.oidc.client?.clientId,
-      details: { error: err.error ?? 'server_error', reason: err.error_description, idp: known?.idp, subject: known?.sub },
+      details: { error: err.error ?? 'server_error', reason: err.error_description, idp: known?.idp, subject: known?.sub, user_created: created ? true : undefined },
     });
   });
 }

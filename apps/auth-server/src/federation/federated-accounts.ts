@@ -43,6 +43,9 @@ export type Admission = { ok: true; email?: string } | { ok: false; reason: 'no_
 /** What linking reads of an upstream: federated sign-in's upstreams, and the trusted IdPs of ID-JAG (id-jag/). */
 export type LinkingUpstream = Pick<UpstreamConfig, 'id' | 'issuer' | 'newUsers' | 'defaultScopes' | 'adminUsers' | 'adminScopes'>;
 
+/** What recording a sign-in through an identity already linked reads of its upstream. */
+type SigningInUpstream = Pick<LinkingUpstream, 'id' | 'issuer' | 'adminUsers' | 'adminScopes'>;
+
 /** An upstream identity linked to a local user. */
 export interface LinkedIdentity {
   issuer: string;
@@ -114,6 +117,18 @@ export function newUserName(upstream: Pick<LinkingUpstream, 'id' | 'issuer'>, su
   return `${cutText(name, USERNAME_MAX_LENGTH - CUT_NAME_TAG_LENGTH - 1)}-${tag}`;
 }
 
+/** The email kept and shown for an identity, and whether the config names it among `admin_users`. */
+function asserted(upstream: Pick<LinkingUpstream, 'adminUsers'>, subject: string, assertedEmail: string | undefined): { email?: string; isAdmin: boolean } {
+  // A verified `\u202Emoc.elpmaxe@eve` is listed as eve@example.com, `\u3000eve@example.com` or
+  // `e\u200bve@example.com` as eve@example.com too: not shown, not kept, and it names nobody.
+  const email = assertedEmail !== undefined && !isPlainEmail(assertedEmail) ? undefined : assertedEmail;
+  // An email-shaped entry names a verified email only: at upstreams where people choose their
+  // own subject (their username), a subject spelling `ops@example.com` proves nothing about it.
+  // Any other entry is a subject, compared exactly (case-sensitive, OIDC Core §2).
+  const isAdmin = upstream.adminUsers.some((entry) => (entry.includes('@') ? entry === email : entry === subject));
+  return { email, isAdmin };
+}
+
 /** Thrown inside the linking transaction to roll back the user it created: another replica linked this identity first. */
 class LinkedElsewhere extends Error {}
 
@@ -135,13 +150,7 @@ export class FederatedAccounts {
   async link(upstream: LinkingUpstream, claims: Pick<IDToken, 'sub'>, assertedEmail: string | undefined): Promise<LinkResult> {
     const subject = claims.sub;
     if (!isStorableSubject(subject)) return { kind: 'unreadable' };
-    // A verified `\u202Emoc.elpmaxe@eve` is listed as eve@example.com, `\u3000eve@example.com` or
-    // `e\u200bve@example.com` as eve@example.com too: not shown, not kept, and it names nobody.
-    const email = assertedEmail !== undefined && !isPlainEmail(assertedEmail) ? undefined : assertedEmail;
-    // An email-shaped entry names a verified email only: at upstreams where people choose their
-    // own subject (their username), a subject spelling `ops@example.com` proves nothing about it.
-    // Any other entry is a subject, compared exactly (case-sensitive, OIDC Core §2).
-    const isAdmin = upstream.adminUsers.some((entry) => (entry.includes('@') ? entry === email : entry === subject));
+    const { email, isAdmin } = asserted(upstream, subject, assertedEmail);
     const scopes = [...new Set([...upstream.defaultScopes, ...(isAdmin ? upstream.adminScopes : [])])];
     const now = Date.now();
 
@@ -185,6 +194,16 @@ export class FederatedAccounts {
   }
 
   /**
+   * Records a use of the identity `findLinked` found for `linked`, as `link` does when it finds
+   * one: for a caller that checks the user before it counts the use (the ID-JAG grant), so an
+   * attempt it refuses leaves the identity's email and last use as they were.
+   */
+  async signedInAgain(upstream: SigningInUpstream, linked: User, claims: Pick<IDToken, 'sub'>, assertedEmail: string | undefined): Promise<User> {
+    const { email, isAdmin } = asserted(upstream, claims.sub, assertedEmail);
+    return this.#signedInAgain(upstream, linked, claims.sub, email, isAdmin, Date.now());
+  }
+
+  /**
    * Links (issuer, subject) to an existing local user, as an administrator does after a first
    * sign-in was refused because its name belonged to someone else (`conflict`). One statement, so
    * two admins linking one identity at once link it once. `linkedTo` is the user the identity
@@ -224,7 +243,7 @@ export class FederatedAccounts {
    * administrator removed come back here. That is audited (`user.scopes_changed` by `config`), or
    * the log's last word on the user would be the removal while they acted as an admin again.
    */
-  async #signedInAgain(upstream: LinkingUpstream, linked: User, subject: string, email: string | undefined, isAdmin: boolean, now: number): Promise<User> {
+  async #signedInAgain(upstream: SigningInUpstream, linked: User, subject: string, email: string | undefined, isAdmin: boolean, now: number): Promise<User> {
     await this.db.run('UPDATE federated_identities SET last_login_at = @now, email = @email WHERE issuer = @issuer AND subject = @subject', {
       now, email: email ?? null, issuer: upstream.issuer, subject,
     });

@@ -15,7 +15,8 @@
  *   client_id) may use it. The draft (§8.1) says SHOULD only for confidential clients; the MCP
  *   extension lets a CIMD client present the grant with `none`, and replay detection plus the
  *   `client_id` binding are what stand behind that (README "Clients").
- * - The assertion: verify-id-jag.ts; then its `jti` is claimed once (id-jag-replays.ts).
+ * - The assertion: verify-id-jag.ts; then its `jti` is claimed once (id-jag-replays.ts), after
+ *   the checks that write nothing and before anything is written (`admit`).
  * - `resource` (RFC 8707): the request parameter may only name our resource; the token is
  *   audience-bound to it (MCP EMA §5.1).
  * - The user: the local user linked to (IdP issuer, `sub`) as federated sign-in links them
@@ -59,6 +60,8 @@ export interface IdJagAccepted {
 export interface IdJagRefusalContext {
   idp: string;
   sub: string;
+  /** The user this request created before it was refused (a new user waiting for approval). */
+  createdUser?: { id: string; username: string };
 }
 
 /** Set on the error of a refusal that came after the assertion verified. */
@@ -78,7 +81,7 @@ export interface IdJagGrantOptions {
   accessTokenTtl: number;
   trustedIdps: Pick<TrustedIdps, 'find' | 'any'>;
   replays: Pick<IdJagReplays, 'claim'>;
-  accounts: Pick<FederatedAccounts, 'findLinked' | 'link'>;
+  accounts: Pick<FederatedAccounts, 'findLinked' | 'link' | 'signedInAgain'>;
   signingKeysOf: (idp: TrustedIdp) => JWTVerifyGetKey;
   clock: Clock;
   clockSkew: number;
@@ -102,31 +105,12 @@ export function registerIdJagGrant(provider: Provider, options: IdJagGrantOption
     if (resource !== options.resource) throw new errors.InvalidTarget('resource must be this server\'s MCP resource');
   }
 
-  async function mapSubject(verified: VerifiedIdJag): Promise<{ user: User; created: boolean }> {
-    const { idp, sub } = verified;
-    let user: User | undefined;
-    let created = false;
-    if (idp.newUsers === 'refuse') {
-      user = await options.accounts.findLinked(idp.issuer, sub);
-      if (!user) throw invalidGrant('no user is linked to this IdP subject, and this IdP may not create users');
-    } else {
-      const linked = await options.accounts.link(
-        { id: idp.id, issuer: idp.issuer, newUsers: idp.newUsers, defaultScopes: idp.defaultScopes, adminUsers: [], adminScopes: [] },
-        { sub },
-        verified.email,
-      );
-      if (linked.kind === 'conflict') throw invalidGrant('the user name for this IdP subject belongs to another user; an administrator must link them');
-      if (linked.kind === 'unreadable') throw invalidGrant('the assertion sub holds half of a UTF-16 surrogate pair alone, or NUL, which is not text');
-      if (linked.kind === 'unnamed') throw invalidGrant('the IdP subject and email hold control, line-break or text-direction characters, which no user name may; an administrator must link the subject to a user');
-      if (linked.kind === 'like_an_id') throw invalidGrant('the user name made of the IdP id and subject has the form of a user id, which no user name may; an administrator must link the subject to a user');
-      ({ user, created } = linked);
-    }
+  function checkActive(user: User): void {
     const pending = user.pending;
     if (!UserStore.isActive(user)) throw invalidGrant(pending ? 'the user is waiting for an administrator\'s approval' : 'the user is disabled');
-    return { user, created };
   }
 
-  function grantedScope(ctx: KoaContextWithOIDC, verified: VerifiedIdJag, user: User): string {
+  function grantedScope(ctx: KoaContextWithOIDC, verified: VerifiedIdJag, userScopes: readonly string[]): string {
     const requested = requestedScopes(ctx);
     if (requested && verified.scopes) {
       const beyond = requested.filter((s) => !verified.scopes!.includes(s));
@@ -134,9 +118,53 @@ export function registerIdJagGrant(provider: Provider, options: IdJagGrantOption
     }
     const clientScope = ctx.oidc.client!.scope?.split(' ');
     const granted = MCP_SCOPES.filter((s) => (requested ?? verified.scopes ?? options.defaultScopes).includes(s)
-      && user.scopes.includes(s) && (!clientScope || clientScope.includes(s)));
+      && userScopes.includes(s) && (!clientScope || clientScope.includes(s)));
     if (granted.length === 0) throw new errors.InvalidScope('none of the scopes asked for may be granted to this user', (requested ?? verified.scopes ?? []).join(' '));
     return granted.join(' ');
+  }
+
+  async function claimOnce(verified: VerifiedIdJag): Promise<void> {
+    if (!await options.replays.claim(verified.idp.issuer, verified.jti, verified.acceptableUntil)) {
+      throw invalidGrant('the assertion was already used (its jti was seen before)');
+    }
+  }
+
+  /**
+   * The user and the granted scope. The checks that write nothing come before the replay claim, so
+   * a request they refuse (a scope the client can narrow, a disabled user) does not use the
+   * assertion up. The claim comes before anything is written, so a replay, even one sent at the
+   * same time as the first use, creates no user and records no sign-in: claimed after `link`, the
+   * loser of two such requests could be the one that created the user. A new subject is checked
+   * against what a new user would get (`link` here: the IdP's default scopes) before it is created.
+   * Refused after the claim, the assertion is used up; those refusals do not change within its few
+   * minutes without an administrator: a subject `link` cannot name, a new user waiting for approval
+   * (created, so an administrator can approve them), a user another request created just before.
+   */
+  async function admit(ctx: KoaContextWithOIDC, verified: VerifiedIdJag, refusal: IdJagRefusalContext): Promise<{ user: User; created: boolean; scope: string }> {
+    const { idp, sub } = verified;
+    const linked = await options.accounts.findLinked(idp.issuer, sub);
+    if (linked) {
+      checkActive(linked);
+      const scope = grantedScope(ctx, verified, linked.scopes);
+      await claimOnce(verified);
+      return { user: await options.accounts.signedInAgain({ id: idp.id, issuer: idp.issuer, adminUsers: [], adminScopes: [] }, linked, { sub }, verified.email), created: false, scope };
+    }
+    if (idp.newUsers === 'refuse') throw invalidGrant('no user is linked to this IdP subject, and this IdP may not create users');
+    grantedScope(ctx, verified, idp.defaultScopes);
+    await claimOnce(verified);
+    const result = await options.accounts.link(
+      { id: idp.id, issuer: idp.issuer, newUsers: idp.newUsers, defaultScopes: idp.defaultScopes, adminUsers: [], adminScopes: [] },
+      { sub },
+      verified.email,
+    );
+    if (result.kind === 'conflict') throw invalidGrant('the user name for this IdP subject belongs to another user; an administrator must link them');
+    if (result.kind === 'unreadable') throw invalidGrant('the assertion sub holds half of a UTF-16 surrogate pair alone, or NUL, which is not text');
+    if (result.kind === 'unnamed') throw invalidGrant('the IdP subject and email hold control, line-break or text-direction characters, which no user name may; an administrator must link the subject to a user');
+    if (result.kind === 'like_an_id') throw invalidGrant('the user name made of the IdP id and subject has the form of a user id, which no user name may; an administrator must link the subject to a user');
+    const { user, created } = result;
+    if (created) refusal.createdUser = { id: user.id, username: user.username };
+    checkActive(user);
+    return { user, created, scope: grantedScope(ctx, verified, user.scopes) };
   }
 
   async function issueAccessToken(ctx: KoaContextWithOIDC, user: User, scope: string): Promise<{ value: string; expiresIn: number }> {
@@ -163,21 +191,15 @@ export function registerIdJagGrant(provider: Provider, options: IdJagGrantOption
     if (typeof assertion !== 'string' || assertion === '') throw new errors.InvalidRequest('missing required parameter \'assertion\'');
     checkResourceParameter(ctx);
     const verified = await verifyIdJag(assertion, client.clientId);
-    let user: User;
-    let created: boolean;
-    let scope: string;
+    const refusal: IdJagRefusalContext = { idp: verified.idp.id, sub: verified.sub };
+    let admitted: Awaited<ReturnType<typeof admit>>;
     try {
-      ({ user, created } = await mapSubject(verified));
-      scope = grantedScope(ctx, verified, user);
-      // Last, so an assertion refused for another reason is not used up; kept while it could be accepted.
-      if (!await options.replays.claim(verified.idp.issuer, verified.jti, verified.acceptableUntil)) {
-        throw invalidGrant('the assertion was already used (its jti was seen before)');
-      }
+      admitted = await admit(ctx, verified, refusal);
     } catch (err) {
-      const known: IdJagRefusalContext = { idp: verified.idp.id, sub: verified.sub };
-      if (err instanceof Error) Object.assign(err, { [ID_JAG_REFUSAL_CONTEXT]: known });
+      if (err instanceof Error) Object.assign(err, { [ID_JAG_REFUSAL_CONTEXT]: refusal });
       throw err;
     }
+    const { user, created, scope } = admitted;
     const { value, expiresIn } = await issueAccessToken(ctx, user, scope);
     ctx.body = { access_token: value, token_type: 'Bearer', expires_in: expiresIn, scope };
     const accepted: IdJagAccepted = { accountId: user.id, username: user.username, idp: verified.idp.id, scope, createdUser: created };
