@@ -139,6 +139,30 @@ describe('token exchange: identity tokens for upstream MCP servers', () => {
     assert.equal((await server.auth.admin.audit.query({ event: 'token.issued' })).filter((e) => e.details.grant_type === TOKEN_EXCHANGE).length, 0);
   });
 
+  test('each refused exchange is in the audit log with the client, the error the client got and the resource, never a token', async () => {
+    await server.auth.admin.audit.flush();
+    const [last] = await server.auth.admin.audit.query({ limit: 1 });
+    const forged = await reSigned(adminToken, { iss: 'https://evil.example' });
+    const reports = await staticClient('Reports app');
+    const refusals: Array<[Caller, Record<string, string | string[]>, string, string | undefined]> = [
+      [gateway, forUpstream(forged), 'invalid_grant', UPSTREAM],
+      [gateway, forUpstream('garbage'), 'invalid_grant', UPSTREAM],
+      [gateway, forUpstream(adminToken, { resource: 'https://elsewhere.example/mcp' }), 'invalid_target', 'https://elsewhere.example/mcp'],
+      [gateway, forUpstream(adminToken, { resource: [UPSTREAM, OTHER_UPSTREAM] }), 'invalid_target', `${UPSTREAM} ${OTHER_UPSTREAM}`],
+      [reports, forUpstream(adminToken), 'unauthorized_client', UPSTREAM],
+      [{ ...gateway, client_secret: 'wrong' }, forUpstream(adminToken), 'invalid_client', UPSTREAM],
+    ];
+    for (const [caller, params] of refusals) await exchange(caller, params);
+    await server.auth.admin.audit.flush();
+    // Following the log (afterId): oldest first.
+    const recorded = await server.auth.admin.audit.query({ event: 'token.exchange_refused', afterId: last?.id ?? 0 });
+    assert.deepEqual(recorded.map((e) => [e.clientId, e.details.error, e.details.resource]), refusals.map(([caller, , error, resource]) =>
+      [error === 'invalid_client' ? null : caller.client_id, error, resource]));
+    assert.match(String(recorded[4]!.details.error_description), /only the resource server/, 'the description the client got');
+    const everything = JSON.stringify(await server.auth.admin.audit.query({ limit: 1000 }));
+    for (const token of [forged, adminToken]) assert.ok(!everything.includes(token.split('.')[2]!), 'no subject token in the audit log');
+  });
+
   test('discovery lists the grant type (oidc-provider advertises registered grants itself)', async () => {
     const metadata = await (await fetch(`${server.issuer}/.well-known/oauth-authorization-server`)).json() as { grant_types_supported: string[] };
     assert.ok(metadata.grant_types_supported.includes(TOKEN_EXCHANGE));
@@ -370,17 +394,19 @@ describe('token exchange: the token endpoint\'s rate limit applies', () => {
   });
   after(() => server.close());
 
-  test('past the limit a token exchange gets 429 like any token request', async () => {
+  test('past the limit a token exchange gets 429 like any token request, and a flood of refused ones is audited only up to it', async () => {
     const created = await server.auth.admin.clients.createStatic({
       name: 'Gateway', redirectUris: ['https://rs.example/cb'], authMethod: 'client_secret_basic', resourceServer: true, upstreamAudiences: [UPSTREAM],
     }, CLI);
     const statuses: number[] = [];
-    for (let i = 0; i < 3; i += 1) {
+    for (let i = 0; i < 6; i += 1) {
       const answer = await tokenRequest(server.issuer, {
         grant_type: TOKEN_EXCHANGE, subject_token: 'not-a-token', subject_token_type: ACCESS_TOKEN_TYPE, resource: UPSTREAM,
       }, clientSecretBasic(created.clientId, created.clientSecret!));
       statuses.push(answer.status);
     }
-    assert.deepEqual(statuses, [400, 400, 429]);
+    assert.deepEqual(statuses, [400, 400, 429, 429, 429, 429]);
+    await server.auth.admin.audit.flush();
+    assert.equal((await server.auth.admin.audit.query({ event: 'token.exchange_refused' })).length, 2, 'one row per refusal the limit let through');
   });
 });

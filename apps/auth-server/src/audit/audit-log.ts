@@ -43,6 +43,7 @@ export const AUDIT_EVENTS = [
   'token.issued',
   'token.refreshed',
   'token.exchanged',
+  'token.exchange_refused',
   'id_jag.accepted',
   'id_jag.refused',
   'refresh_token.reused',

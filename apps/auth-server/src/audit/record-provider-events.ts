@@ -10,6 +10,11 @@
  * - `token_exchange.success` (emitted by token-exchange-grant.ts): `token.exchanged`, with the
  *   user as actor, the exchanging resource server as client, and the upstream audience, the
  *   caller's client and the scope; the token exchange's own `grant.success` is not recorded twice.
+ * - `grant.error` for the token exchange grant: `token.exchange_refused`, with the client when it
+ *   authenticated, the RFC error code and description the client was answered, and the
+ *   `resource` it asked for; never the subject token. One row per refused request, as
+ *   `id_jag.refused`: the per-address `token` rate limit stops a flood before the provider
+ *   (http/limit-requests.ts), and each row is cut to the audit log's string and list sizes.
  * - `grant.error` with "refresh token already used" / "authorization code already consumed":
  *   oidc-provider has just revoked the whole grant (refresh_token.js, grant_source.js), which
  *   signals a stolen or replayed credential: `refresh_token.reused` / `authorization_code.replayed`.
@@ -33,6 +38,7 @@ import type { UserStore } from '../accounts/user-store.ts';
 import type { TokenExchanged } from '../token-exchange/token-exchange-grant.ts';
 import { JWT_BEARER_GRANT_TYPE } from '../id-jag/id-jag-grant-type.ts';
 import { TOKEN_EXCHANGE_GRANT_TYPE } from '../token-exchange/token-exchange-grant-type.ts';
+import { unauthorizedClientAnswer } from '../token-exchange/answer-unauthorized-client.ts';
 import { CODE_REPLAYED_DETAIL, REFRESH_TOKEN_REUSED_DETAIL, type ProviderError } from '../provider/provider-error.ts';
 import { ANONYMOUS, SERVICE, SYSTEM, type Actor, type AuditEntry, type AuditLog } from './audit-log.ts';
 
@@ -99,6 +105,26 @@ export function recordProviderEvents(provider: Provider, audit: AuditLog, users:
       ip: ctx.ip,
       clientId: ctx.oidc.client?.clientId,
       details: { audience: exchanged.audience, subject_client_id: exchanged.subjectClientId, scope: exchanged.scope },
+    });
+  });
+
+  provider.on('grant.error', function recordRefusedExchange(ctx: KoaContextWithOIDC, err: ProviderError) {
+    const { oidc } = ctx;
+    if (oidc?.params?.grant_type !== TOKEN_EXCHANGE_GRANT_TYPE) return;
+    const answer = unauthorizedClientAnswer(ctx, err) ?? err;
+    const resource = oidc.params.resource as string | string[] | undefined;
+    write(ctx, undefined, {
+      event: 'token.exchange_refused',
+      actor: ANONYMOUS,
+      ip: ctx.ip,
+      // The provider has found the client before it checks the secret: a failed authentication names no client.
+      clientId: answer.error === 'invalid_client' ? undefined : oidc.client?.clientId,
+      details: {
+        error: answer.error ?? 'server_error',
+        error_description: answer.error_description,
+        // Several (refused: RFC 8707 §2, one only) as one string, cut to the audit log's length.
+        resource: resource === undefined ? undefined : [resource].flat().join(' '),
+      },
     });
   });
 

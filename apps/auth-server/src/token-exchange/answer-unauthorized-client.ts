@@ -25,10 +25,17 @@ function whyNot(ctx: KoaContextWithOIDC, grantType: unknown): string | undefined
   return 'only service accounts created by an administrator may use the client_credentials grant';
 }
 
+/** The answer a refusal at the token endpoint gets instead of the provider's, or undefined when it keeps its own. */
+export function unauthorizedClientAnswer(ctx: KoaContextWithOIDC, refusal: { error?: unknown; error_description?: unknown }): { error: 'unauthorized_client'; error_description: string } | undefined {
+  if (refusal.error !== 'invalid_request' || refusal.error_description !== NOT_ALLOWED) return undefined;
+  const description = whyNot(ctx, ctx.oidc.params?.grant_type);
+  return description ? { error: 'unauthorized_client', error_description: description } : undefined;
+}
+
 export async function answerUnauthorizedClient(ctx: KoaContextWithOIDC, next: Next): Promise<void> {
   await next();
   const body = ctx.body as { error?: unknown; error_description?: unknown } | undefined;
-  if (ctx.oidc?.route !== 'token' || ctx.status !== 400 || body?.error !== 'invalid_request' || body.error_description !== NOT_ALLOWED) return;
-  const description = whyNot(ctx, ctx.oidc.params?.grant_type);
-  if (description) ctx.body = { error: 'unauthorized_client', error_description: description };
+  if (ctx.oidc?.route !== 'token' || ctx.status !== 400 || !body) return;
+  const answer = unauthorizedClientAnswer(ctx, body);
+  if (answer) ctx.body = answer;
 }
