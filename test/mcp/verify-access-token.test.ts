@@ -1,14 +1,17 @@
 /**
  * The verifier on its own: what it returns, its cache, and how it uses (and refuses to use) the
  * issuer's JWKS: fetched only from the configured URL, refetched on an unknown kid at most once
- * per cooldown, with a timeout, and a failure to fetch kept apart from a bad token.
+ * per cooldown, with a timeout, a failed fetch held (not retried per request), and a failure to
+ * fetch kept apart from a bad token.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import {
-  createAccessTokenVerifier, InvalidAccessTokenError, KeySetUnavailableError, type AccessTokenVerifierOptions,
+  createAccessTokenVerifier, FAILED_FETCH_HOLD_MS, InvalidAccessTokenError, KeySetUnavailableError, type AccessTokenVerifierOptions,
 } from '../../apps/resource-server/src/auth/verify-access-token.ts';
 import { TokenCache } from '../../apps/resource-server/src/auth/token-cache.ts';
 import { TestClock } from '../helpers/test-clock.ts';
@@ -147,6 +150,43 @@ describe('verifyAccessToken', () => {
     await stop(server);
     const verifier = createAccessTokenVerifier({ issuer: issuer.issuer, resource: TEST_RESOURCE, jwksUri: `${url}/oauth/jwks` });
     await assert.rejects(verifier.verifyAccessToken(await issuer.mint()), KeySetUnavailableError);
+  });
+
+  test('while the JWKS fails, made-up kids cost one fetch per hold and one warn, and cached keys still verify', async () => {
+    let fetches = 0;
+    let failing = false;
+    const { url, server } = await listen((_req, res) => {
+      fetches++;
+      if (failing) return void res.writeHead(503).end();
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [issuer.publicJwk] }));
+    });
+    const logged: Array<{ level: number; msg: string }> = [];
+    const logger = pino({ level: 'info' }, new Writable({ write(chunk, _encoding, done) { logged.push(JSON.parse(String(chunk))); done(); } }));
+    const clock = new TestClock();
+    try {
+      // No cooldown: each unknown kid may refetch, so only the failure's hold keeps fetches down.
+      const verifier = createAccessTokenVerifier({ issuer: issuer.issuer, resource: TEST_RESOURCE, jwksUri: `${url}/oauth/jwks`, jwksCooldown: 0, clock, logger });
+      await verifier.verifyAccessToken(await issuer.mint());
+      assert.equal(fetches, 1);
+      failing = true;
+      for (let i = 0; i < 50; i++) {
+        await assert.rejects(verifier.verifyAccessToken(await issuer.mint({ header: { kid: `made-up-${i}` } })), KeySetUnavailableError);
+      }
+      assert.equal(fetches, 2, 'one fetch for 50 made-up kids while the failure stands');
+      await verifier.verifyAccessToken(await issuer.mint());
+      clock.advance(FAILED_FETCH_HOLD_MS / 1000);
+      await assert.rejects(verifier.verifyAccessToken(await issuer.mint({ header: { kid: 'made-up-after-the-hold' } })), KeySetUnavailableError);
+      assert.equal(fetches, 3, 'fetched again once the hold is over');
+      failing = false;
+      clock.advance(FAILED_FETCH_HOLD_MS / 1000);
+      await assert.rejects(verifier.verifyAccessToken(await issuer.mint({ header: { kid: 'made-up-once-up' } })), (err) => err instanceof InvalidAccessTokenError && err.reason === 'unknown_key');
+      assert.deepEqual(logged.map(({ level, msg }) => [level, msg]), [
+        [40, 'cannot fetch the issuer key set: tokens signed with a key not cached here are answered 503 until it can'],
+        [30, 'issuer key set fetched again'],
+      ]);
+    } finally {
+      await stop(server);
+    }
   });
 
   test('gives up on a JWKS that does not answer within the timeout', async () => {

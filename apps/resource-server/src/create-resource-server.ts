@@ -164,6 +164,7 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
     maxTokenLifetime: config.maxTokenLifetime,
     revocations,
     clock,
+    logger,
   });
   const connectionSteps = new McpConnectionSteps({
     recorder: connectionRecorder, resource: config.resource, issuer: config.issuer, trustProxy: config.trustProxy, clock, logger,

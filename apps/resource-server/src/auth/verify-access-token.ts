@@ -14,7 +14,11 @@
  * - Algorithm: `RS256` only (RFC 9068 §4; RFC 8725 §3.1). `none` in any casing, `HS256` made with
  *   the public key as the secret, `PS256` and everything else fail before a key is looked up.
  * - Signature: with the key the issuer's JWKS publishes for the header's `kid`. An unknown `kid`
- *   refetches the JWKS at most once per `jwksCooldown`, each fetch bounded by `jwksTimeout`.
+ *   refetches the JWKS at most once per `jwksCooldown`, each fetch bounded by `jwksTimeout`. A
+ *   failed fetch stands for FAILED_FETCH_HOLD_MS: meanwhile a token whose key is not cached gets
+ *   KeySetUnavailableError without a fetch (jose's cooldown counts successes only, so an
+ *   auth-server that is down was asked once per made-up `kid`), while cached keys still verify.
+ *   A spell of failures is logged once at warn, and once at info when a fetch succeeds again.
  * - `typ`: `at+jwt` (or `application/at+jwt`), which is what keeps an ID token or any other JWT
  *   signed by the same issuer from passing as an access token (RFC 9068 §2.1, §4).
  * - `iss`: byte-for-byte the configured issuer (RFC 9068 §4).
@@ -53,11 +57,13 @@
  * token's claims are never read.
  */
 import {
-  createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify,
-  type JWTPayload, type JWTVerifyGetKey, type ProtectedHeaderParameters,
+  createRemoteJWKSet, customFetch, decodeProtectedHeader, errors, jwtVerify,
+  type FetchImplementation, type JWTPayload, type JWTVerifyGetKey, type ProtectedHeaderParameters,
 } from 'jose';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { systemClock, type Clock } from '../../../shared/clock.ts';
+import type { Logger } from '../../../shared/logger.ts';
+import { RETRY_AFTER_SECONDS } from '../../../shared/say-when-to-retry.ts';
 import { SERVICE_CLAIM } from '../../../shared/service-claim.ts';
 import type { RevocationFeedFollower } from './follow-revocation-feed.ts';
 import { tokenMatch, type RevokedBy, type TokenMatch } from './revocation-list.ts';
@@ -84,8 +90,10 @@ export interface AccessTokenVerifierOptions {
   maxTokenLifetime?: number;
   /** The revocation feed to check every token against. Default: none (no revocation check). */
   revocations?: Pick<RevocationFeedFollower, 'refuses'>;
-  /** `exp`, `nbf`, `iat` and cached entries are judged on it. Default is systemClock. */
+  /** `exp`, `nbf`, `iat`, cached entries and a failed JWKS fetch's hold are judged on it. Default is systemClock. */
   clock?: Clock;
+  /** Where a spell of failed JWKS fetches is reported. Default: none. */
+  logger?: Logger;
 }
 
 /** An access token that passed every check, in the shape the MCP SDK passes to tool handlers. */
@@ -186,6 +194,13 @@ export class KeySetUnavailableError extends Error {
   readonly code = 'ERR_KEY_SET_UNAVAILABLE';
 }
 
+/**
+ * How long a failed JWKS fetch stands, in milliseconds: as long as the 503 it causes tells the
+ * client to wait (Retry-After), so a client that waits sees a fresh attempt, while any number of
+ * requests in between costs the auth-server one fetch (as the readiness probe, probe-jwks.ts).
+ */
+export const FAILED_FETCH_HOLD_MS = RETRY_AFTER_SECONDS * 1000;
+
 const FORBIDDEN_HEADER_PARAMETERS = ['jku', 'x5u', 'jwk', 'x5c'] as const;
 const REQUIRED_CLAIMS = ['iss', 'aud', 'exp', 'iat', 'jti', 'sub', 'client_id', 'scope'];
 
@@ -193,12 +208,33 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
   const {
     issuer, resource, jwksUri,
     cacheSize = 10_000, maxTokenLength = 8192, clockTolerance = 5, jwksTimeout = 5000, jwksCooldown = 30_000,
-    maxTokenLifetime = 3600, revocations, clock = systemClock,
+    maxTokenLifetime = 3600, revocations, clock = systemClock, logger,
   } = options;
   if (!URL.canParse(jwksUri)) throw new TypeError('jwksUri must be an absolute URL');
   if (!Number.isInteger(maxTokenLength) || maxTokenLength < 1) throw new TypeError('maxTokenLength must be a positive integer');
 
-  const keySet = createRemoteJWKSet(new URL(jwksUri), { timeoutDuration: jwksTimeout, cooldownDuration: jwksCooldown });
+  let failure: { error: KeySetUnavailableError; until: number } | undefined;
+  let failing = false;
+  // jose fetches only when a key is not cached (or the set is older than its cacheMaxAge), so
+  // refusing here leaves cached keys verifying while a failure stands.
+  const fetchKeySet: FetchImplementation = async (url, init) => {
+    if (failure && clock.now() < failure.until) throw failure.error;
+    const response = await fetch(url, init);
+    if (response.status === 200 && failing) {
+      failing = false;
+      logger?.info({ jwksUri }, 'issuer key set fetched again');
+    }
+    return response;
+  };
+  const keySetFailed = (err: unknown): KeySetUnavailableError => {
+    if (err instanceof KeySetUnavailableError) return err;
+    const error = new KeySetUnavailableError('the issuer key set could not be fetched', { cause: err });
+    failure = { error, until: clock.now() + FAILED_FETCH_HOLD_MS };
+    if (!failing) logger?.warn({ err, jwksUri }, 'cannot fetch the issuer key set: tokens signed with a key not cached here are answered 503 until it can');
+    failing = true;
+    return error;
+  };
+  const keySet = createRemoteJWKSet(new URL(jwksUri), { timeoutDuration: jwksTimeout, cooldownDuration: jwksCooldown, [customFetch]: fetchKeySet });
   // A key that is not in the set is the token's problem; failing to get the set at all is ours.
   const getKey: JWTVerifyGetKey = async (header, token) => {
     // The revocation feed retires a key by its kid (RFC 7515 §4.1.4): a token naming none would
@@ -209,7 +245,7 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
       return await keySet(header, token);
     } catch (err) {
       if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) throw err;
-      throw new KeySetUnavailableError('the issuer key set could not be fetched', { cause: err });
+      throw keySetFailed(err);
     }
   };
   const cache = new TokenCache<CachedToken>(cacheSize);
@@ -289,7 +325,11 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
   }
 
   async function reloadKeys(): Promise<void> {
-    await keySet.reload();
+    // Called when the feed says the keys changed: the auth-server answered just now.
+    failure = undefined;
+    await keySet.reload().catch((err: unknown) => {
+      throw keySetFailed(err);
+    });
   }
 
   return { verifyAccessToken, reloadKeys };

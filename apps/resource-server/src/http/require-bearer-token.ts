@@ -104,7 +104,8 @@ export function requireBearerToken({ verifier, resourceMetadataUrl, challengeSco
         return refuse(res, 'invalid_token', err.message);
       }
       if (err instanceof KeySetUnavailableError || err instanceof RevocationsUnavailableError) {
-        if (err instanceof KeySetUnavailableError) logger.warn({ err: err.cause }, 'issuer key set unavailable');
+        // The verifier warns once per spell of failed fetches; per request it would be one line per forged kid.
+        if (err instanceof KeySetUnavailableError) logger.debug({ err: err.cause }, 'issuer key set unavailable');
         else logger.warn('revocation list not current: refusing tokens until the feed is reachable');
         res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
         answerJson(res, 503, { error: 'temporarily_unavailable', error_description: 'the access token cannot be checked right now; try again shortly' });
