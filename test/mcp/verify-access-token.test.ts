@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import {
-  createAccessTokenVerifier, FAILED_FETCH_HOLD_MS, InvalidAccessTokenError, KeySetUnavailableError, type AccessTokenVerifierOptions,
+  createAccessTokenVerifier, FAILED_FETCH_HOLD_MS, InvalidAccessTokenError, KeySetUnavailableError, MAX_JWKS_BYTES, type AccessTokenVerifierOptions,
 } from '../../apps/resource-server/src/auth/verify-access-token.ts';
 import { TokenCache } from '../../apps/resource-server/src/auth/token-cache.ts';
 import { TestClock } from '../helpers/test-clock.ts';
@@ -184,6 +184,30 @@ describe('verifyAccessToken', () => {
         [40, 'cannot fetch the issuer key set: tokens signed with a key not cached here are answered 503 until it can'],
         [30, 'issuer key set fetched again'],
       ]);
+    } finally {
+      await stop(server);
+    }
+  });
+
+  test('reports a JWKS longer than its cap as KeySetUnavailableError, without reading it all', async () => {
+    // A valid key set padded with whitespace: only its length is wrong. No Content-Length, so
+    // the cap is met while streaming.
+    const padded = (bytes: number) => `{"keys":[${JSON.stringify(issuer.publicJwk)}]${' '.repeat(bytes)}}`;
+    let body = padded(MAX_JWKS_BYTES);
+    const { url, server } = await listen((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write(body);
+      res.end();
+    });
+    const clock = new TestClock();
+    try {
+      const verifier = createAccessTokenVerifier({ issuer: issuer.issuer, resource: TEST_RESOURCE, jwksUri: `${url}/oauth/jwks`, clock });
+      const refusal = await verifier.verifyAccessToken(await issuer.mint()).catch((err: unknown) => err);
+      assert.ok(refusal instanceof KeySetUnavailableError, String(refusal));
+      assert.match((refusal.cause as Error).message, /longer than 262144 bytes/);
+      body = padded(MAX_JWKS_BYTES - 1024);
+      clock.advance(FAILED_FETCH_HOLD_MS / 1000);
+      await verifier.verifyAccessToken(await issuer.mint());
     } finally {
       await stop(server);
     }

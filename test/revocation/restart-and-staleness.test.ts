@@ -16,6 +16,8 @@ import type { Browser, PageResult } from '../helpers/browser.ts';
 import { TestOAuthClientProvider } from '../helpers/mcp-oauth-client.ts';
 import { freePort } from '../helpers/net.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { MAX_PAGE_BYTES } from '../../apps/resource-server/src/auth/follow-revocation-feed.ts';
+import type { RevocationFeedPage } from '../../apps/shared/revocation-entry.ts';
 import { startResourceServerBeside } from '../helpers/start-resource-server-beside.ts';
 import { TestClock } from '../helpers/test-clock.ts';
 import { waitFor } from '../helpers/wait-for.ts';
@@ -197,21 +199,28 @@ describe('the revocation feed across restarts and outages', () => {
     ['a page whose entries are malformed', [200, 'application/json', '{"feed":"x","entries":[{"seq":"1","kind":"grant","value":"v","issued_before":1,"expires_at":2}],"next":1,"complete":true}']],
     ['an empty page from another feed that never completes', [200, 'application/json', '{"feed":"other","entries":[],"next":0,"complete":false}']],
   ];
-  for (const [what, imposter] of imposters) {
-    test(`a feed that answers ${what} fails closed within max_staleness and recovers`, async () => {
-      const { accessToken } = await signIn('gus');
-      const gus = await session(accessToken);
-      relay.impersonate(imposter);
-      assert.equal((await gus.call()).status, 200, 'served while the copy is current');
-      // Past max_staleness on the clock, then two polls the imposter answers (the second began
-      // after the move): had either counted as a sync, the copy would be current again.
-      rsClock.advance(MAX_STALENESS + 1);
-      await imposterPolls(2);
-      const stale = await gus.call();
-      assert.equal(stale.status, 503, JSON.stringify(stale));
-      assert.equal(stale.error, 'temporarily_unavailable');
-      await relay.up();
-      await callUntil(gus, (a) => a.status === 200, (a) => a.status === 503, POLL_INTERVAL * 1000 + 1000);
-    });
+  async function failsClosedAndRecovers(imposter: Imposter): Promise<void> {
+    const { accessToken } = await signIn('gus');
+    const gus = await session(accessToken);
+    relay.impersonate(imposter);
+    assert.equal((await gus.call()).status, 200, 'served while the copy is current');
+    // Past max_staleness on the clock, then two polls the imposter answers (the second began
+    // after the move): had either counted as a sync, the copy would be current again.
+    rsClock.advance(MAX_STALENESS + 1);
+    await imposterPolls(2);
+    const stale = await gus.call();
+    assert.equal(stale.status, 503, JSON.stringify(stale));
+    assert.equal(stale.error, 'temporarily_unavailable');
+    await relay.up();
+    await callUntil(gus, (a) => a.status === 200, (a) => a.status === 503, POLL_INTERVAL * 1000 + 1000);
   }
+  for (const [what, imposter] of imposters) {
+    test(`a feed that answers ${what} fails closed within max_staleness and recovers`, () => failsClosedAndRecovers(imposter));
+  }
+  test('a feed page longer than its cap fails closed within max_staleness and recovers', async () => {
+    // The feed's own page, padded with whitespace past the cap: read whole, it would count as a sync.
+    const page = await (await fetch(new URL('/oauth/revocations?after=0', server.issuer))).json() as RevocationFeedPage;
+    const padded = JSON.stringify({ ...page, entries: [], next: page.latest }).replace(/}$/, `${' '.repeat(MAX_PAGE_BYTES)}}`);
+    await failsClosedAndRecovers([200, 'application/json', padded]);
+  });
 });

@@ -16,10 +16,12 @@
  *   name random ids, or cut off tokens issued before the revocation.
  * - An entry that changes the key set (`keys` after a rotation, `kid` after a retirement) calls
  *   `onKeysChanged`, which reloads the JWKS at once instead of after its cache time.
- * - A response that is not the feed's JSON shape counts as a failed sync, never as "no revocations".
+ * - A response that is not the feed's JSON shape counts as a failed sync, never as "no revocations";
+ *   so does a page longer than MAX_PAGE_BYTES, which is not read past that.
  */
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { Logger } from '../../../shared/logger.ts';
+import { readCappedResponse } from '../../../shared/read-capped-response.ts';
 import { REVOCATION_KINDS, type RevocationEntry, type RevocationFeedPage } from '../../../shared/revocation-entry.ts';
 import { RevocationList, type RevokedBy, type TokenMatch } from './revocation-list.ts';
 
@@ -47,6 +49,13 @@ export class RevocationsUnavailableError extends Error {
 }
 
 const MAX_PAGES_PER_SYNC = 1000;
+/**
+ * Bytes of one feed page read at most. A full page (1000 entries, the auth-server's MAX_PAGE) is
+ * about 150 KB: each entry is a 43-character hash and four numbers. 2 MiB leaves room for entries
+ * ten times as long (a long `kid`) while a broken or hostile answer cannot hold hundreds of MB on
+ * every poll.
+ */
+export const MAX_PAGE_BYTES = 2 * 1024 * 1024;
 const STARTUP_RETRY_MS = 250;
 
 function isPage(body: unknown): body is RevocationFeedPage {
@@ -192,7 +201,9 @@ export class RevocationFeedFollower {
     url.searchParams.set('after', String(after));
     const response = await fetch(url, { signal: AbortSignal.timeout(this.#timeout), headers: { accept: 'application/json' }, redirect: 'error' });
     if (!response.ok) throw new Error(`the revocation feed answered ${response.status}`);
-    const body: unknown = await response.json();
+    const text = await readCappedResponse(response, MAX_PAGE_BYTES);
+    if (text === undefined) throw new Error(`the revocation feed answered a page longer than ${MAX_PAGE_BYTES} bytes`);
+    const body: unknown = JSON.parse(text);
     if (!isPage(body)) throw new Error('the revocation feed answered something that is not a feed page');
     return body;
   }

@@ -19,6 +19,7 @@
  *   KeySetUnavailableError without a fetch (jose's cooldown counts successes only, so an
  *   auth-server that is down was asked once per made-up `kid`), while cached keys still verify.
  *   A spell of failures is logged once at warn, and once at info when a fetch succeeds again.
+ *   A JWKS longer than MAX_JWKS_BYTES is a failed fetch, not read past that.
  * - `typ`: `at+jwt` (or `application/at+jwt`), which is what keeps an ID token or any other JWT
  *   signed by the same issuer from passing as an access token (RFC 9068 §2.1, §4).
  * - `iss`: byte-for-byte the configured issuer (RFC 9068 §4).
@@ -63,6 +64,7 @@ import {
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { Logger } from '../../../shared/logger.ts';
+import { readCappedResponse } from '../../../shared/read-capped-response.ts';
 import { RETRY_AFTER_SECONDS } from '../../../shared/say-when-to-retry.ts';
 import { SERVICE_CLAIM } from '../../../shared/service-claim.ts';
 import type { RevocationFeedFollower } from './follow-revocation-feed.ts';
@@ -201,6 +203,13 @@ export class KeySetUnavailableError extends Error {
  */
 export const FAILED_FETCH_HOLD_MS = RETRY_AFTER_SECONDS * 1000;
 
+/**
+ * Bytes of JWKS read at most. One RSA key is under 1 KB as a JWK and the issuer publishes a few
+ * (next, active, retiring), so 256 KiB is hundreds of keys, while a broken or hostile answer can
+ * neither hold hundreds of MB nor stall the event loop parsing them.
+ */
+export const MAX_JWKS_BYTES = 256 * 1024;
+
 const FORBIDDEN_HEADER_PARAMETERS = ['jku', 'x5u', 'jwk', 'x5c'] as const;
 const REQUIRED_CLAIMS = ['iss', 'aud', 'exp', 'iat', 'jti', 'sub', 'client_id', 'scope'];
 
@@ -220,11 +229,14 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
   const fetchKeySet: FetchImplementation = async (url, init) => {
     if (failure && clock.now() < failure.until) throw failure.error;
     const response = await fetch(url, init);
-    if (response.status === 200 && failing) {
+    if (response.status !== 200) return response;
+    const text = await readCappedResponse(response, MAX_JWKS_BYTES);
+    if (text === undefined) throw new Error(`the issuer key set answer is longer than ${MAX_JWKS_BYTES} bytes`);
+    if (failing) {
       failing = false;
       logger?.info({ jwksUri }, 'issuer key set fetched again');
     }
-    return response;
+    return new Response(text, { status: 200 });
   };
   const keySetFailed = (err: unknown): KeySetUnavailableError => {
     if (err instanceof KeySetUnavailableError) return err;

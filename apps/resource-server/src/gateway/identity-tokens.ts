@@ -25,6 +25,7 @@ import { systemClock, type Clock } from '../../../shared/clock.ts';
 import { TokenCache } from '../auth/token-cache.ts';
 import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
 import { cutText } from '../../../shared/cut-text.ts';
+import { readCappedResponse } from '../../../shared/read-capped-response.ts';
 import { redactText } from './redact-credentials.ts';
 
 export interface IdentityTokens {
@@ -65,29 +66,6 @@ interface Cached {
 function basicCredentials(clientId: string, clientSecret: string): string {
   const encode = (value: string) => encodeURIComponent(value).replace(/%20/g, '+');
   return `Basic ${Buffer.from(`${encode(clientId)}:${encode(clientSecret)}`).toString('base64')}`;
-}
-
-async function readAtMost(response: Response, maxBytes: number): Promise<string | undefined> {
-  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
-  if (declared > maxBytes) {
-    await response.body?.cancel();
-    return undefined;
-  }
-  const reader = response.body?.getReader();
-  if (!reader) return '';
-  const chunks: Uint8Array[] = [];
-  let length = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    length += value.byteLength;
-    if (length > maxBytes) {
-      await reader.cancel();
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 function parseJson(text: string | undefined): Record<string, unknown> | undefined {
@@ -151,7 +129,7 @@ export function createIdentityTokens(options: IdentityTokensOptions): IdentityTo
         redirect: 'error',
         signal: AbortSignal.timeout(timeout),
       });
-      text = await readAtMost(response, MAX_RESPONSE_BYTES);
+      text = await readCappedResponse(response, MAX_RESPONSE_BYTES);
     } catch (err) {
       const error = err as Error & { cause?: { code?: string } };
       const reason = error.name === 'TimeoutError' ? `the auth-server did not answer within ${timeout} ms` : `the auth-server could not be reached (${error.cause?.code ?? error.message})`;
