@@ -105,6 +105,20 @@ describe('verifyAccessToken', () => {
     assert.equal(forged.claims, undefined);
   });
 
+  test('accepts a token in its one spelling: no other last signature character, no padding', async () => {
+    const verifier = verifierFor();
+    const token = await issuer.mint();
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const last = alphabet.indexOf(token.at(-1)!);
+    // A 256-byte RS256 signature is 342 characters: the last one's 4 low bits are unused.
+    const sameBytes = [...alphabet].filter((_, i) => i !== last && i >> 4 === last >> 4).map((c) => `${token.slice(0, -1)}${c}`);
+    assert.equal(sameBytes.length, 15);
+    for (const variant of [...sameBytes, `${token}==`, `${token}=`]) {
+      await assert.rejects(verifier.verifyAccessToken(variant), { name: 'InvalidAccessTokenError', reason: 'malformed' }, variant.slice(-4));
+    }
+    assert.equal((await verifier.verifyAccessToken(token)).token, token);
+  });
+
   test('refuses an oversized token before decoding it, without fetching keys', async () => {
     const fresh = await startTestIssuer();
     try {

@@ -5,6 +5,11 @@
  * What is checked, in this order:
  * - Size: at most `maxTokenLength` characters, before anything is decoded, so an oversized value
  *   costs no base64 or JSON work and never triggers a JWKS fetch.
+ * - Spelling: the signature is canonical base64url without padding (RFC 7515 §2), before the
+ *   cache is consulted. jose decodes leniently: an RS256 signature's last character carries 4
+ *   unused bits, and `==` may follow, so one token verified as 16 and more strings, each its own
+ *   cache entry here and its own identity-token exchange at the gateway (keyed by the string).
+ *   The header and payload need no such check: they are signed as spelt (RFC 7515 §5.2).
  * - Header: no `jku`, `x5u`, `jwk` or `x5c`. Keys come only from the configured `jwksUri`; a key
  *   or key URL named by the token itself is never fetched and never trusted (RFC 8725 §3.10).
  * - `kid`: present (a non-empty string). The auth-server names its key in every token it signs
@@ -135,7 +140,8 @@ interface CachedToken {
  * Why a token was refused: stable, for code, logs and the metric label (as jose's `code`), where
  * the message is prose for the client. One value per check above:
  * - `too_large`: longer than `maxTokenLength`.
- * - `malformed`: not a compact JWS, or its header or payload is not a JSON object.
+ * - `malformed`: not a compact JWS, its header or payload is not a JSON object, or its signature
+ *   is not spelt in canonical base64url.
  * - `forbidden_header`: a `jku`, `x5u`, `jwk` or `x5c` header.
  * - `algorithm`: not RS256.
  * - `unknown_key`: no `kid`, or a `kid` the issuer's JWKS does not publish.
@@ -271,6 +277,7 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
 
   async function verifyAccessToken(token: string, onFirstUse?: OnFirstUse): Promise<VerifiedAccessToken> {
     if (token.length > maxTokenLength) throw new InvalidAccessTokenError('too_large', 'the access token is too large');
+    if (!isCanonicalBase64url(token.slice(token.lastIndexOf('.') + 1))) throw new InvalidAccessTokenError('malformed', 'the access token is malformed');
     const nowMs = clock.now();
     const now = Math.floor(nowMs / 1000);
     const cached = cache.get(token, now);
@@ -345,6 +352,11 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
   }
 
   return { verifyAccessToken, reloadKeys };
+}
+
+/** Whether `text` is the one unpadded base64url spelling of the bytes it decodes to. */
+function isCanonicalBase64url(text: string): boolean {
+  return /^[A-Za-z0-9_-]*$/.test(text) && Buffer.from(text, 'base64url').toString('base64url') === text;
 }
 
 function isText(value: unknown): value is string {
