@@ -14,6 +14,7 @@
  */
 import * as z from 'zod';
 import type { Logger } from '../../../shared/logger.ts';
+import { readCappedResponse } from '../../../shared/read-capped-response.ts';
 import type { StoredKey } from '../keys/signing-keys.ts';
 import { INTERNAL_CLIENT_ID } from '../provider/internal-client.ts';
 import { mintAdminAccessToken } from './mint-admin-access-token.ts';
@@ -98,23 +99,9 @@ export async function readAdminEndpoint<T>(options: AdminEndpointOptions<T>): Pr
 
 /** The body as text, or TooLargeError once it passes `maxBytes` (the rest is never read). */
 async function readAtMost(response: Response, maxBytes: number): Promise<string> {
-  const declared = Number(response.headers.get('content-length') ?? 0);
-  if (declared > maxBytes) {
-    await response.body?.cancel();
-    throw new TooLargeError();
-  }
-  const chunks: Uint8Array[] = [];
-  let received = 0;
-  const reader = response.body?.getReader();
-  for (let read = await reader?.read(); reader && read && !read.done; read = await reader.read()) {
-    received += read.value.length;
-    if (received > maxBytes) {
-      await reader.cancel();
-      throw new TooLargeError();
-    }
-    chunks.push(read.value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  const body = await readCappedResponse(response, maxBytes);
+  if (body === undefined) throw new TooLargeError();
+  return body;
 }
 
 function parseJson(text: string): unknown {

@@ -44,6 +44,7 @@
  */
 import type { Clock } from '../../../shared/clock.ts';
 import type { Logger } from '../../../shared/logger.ts';
+import { readCappedResponse } from '../../../shared/read-capped-response.ts';
 
 type Fetch = (url: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
@@ -115,21 +116,9 @@ function declaredMaxAge(response: Response, now: number): number | undefined {
 }
 
 async function readCapped(response: Response): Promise<string> {
-  const reader = response.body?.getReader();
-  if (!reader) return '';
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_BODY_BYTES) {
-      await reader.cancel();
-      throw new FetchFailure('body too large', () => Promise.reject(new Error('response too large')));
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  const body = await readCappedResponse(response, MAX_BODY_BYTES);
+  if (body === undefined) throw new FetchFailure('body too large', () => Promise.reject(new Error('response too large')));
+  return body;
 }
 
 function describeFailure(err: unknown): string {
