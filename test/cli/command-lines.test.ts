@@ -115,6 +115,7 @@ const CASES: Case[] = [
   // A value pasted by mistake (PASTED: 15,000 x's) is quoted back cut: its first 200 characters, then …
   { args: ['users', 'disable', 'PASTED'], code: 1, stderr: /There is no user (?<!x)x{200}…\.\n$/ },
   { args: ['users', 'disable', 'bob', 'PASTED'], code: 2, stderr: /unexpected argument "x{200}…"\n/ },
+  { args: ['users', 'list', '--search', 'PASTED'], code: 2, stderr: /^gatehouse: --search: Search text is at most 256 characters, not 15000\.\n {2}npx gatehouse users list/ },
   { args: ['users', 'scopes', 'bob', '--scope', 'PASTED'], code: 2, stderr: /unknown scope (?<!x)x{200}…; the scopes are/ },
   { args: ['clients', 'remove', 'PASTED'], code: 1, stderr: /There is no client (?<!x)x{200}…\.\n$/ },
   { args: ['clients', 'add', '--name', 'R5', '--redirect-uri', 'https://r5.example.com/PASTED'], code: 1, stderr: /^gatehouse: https:\/\/r5\.example\.com\/x{177}… was refused: redirect_uris must be strings of at most 2000 characters\.\n$/ },

@@ -2,8 +2,11 @@
  * The CLI when its database cannot be opened: DATA_DIR is a file, the database file is a
  * directory or not SQLite, PostgreSQL drops the connection. One line naming the database and the
  * reason, exit 1, as a refused command says it; not a stack trace, and not the URL's password.
+ * A database that opens but fails in a way no message foresees (a table dropped by hand) is one
+ * line too; LOG_LEVEL=debug adds the stack.
  */
 import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -80,6 +83,20 @@ describe('gatehouse when the database cannot be opened', () => {
       assert.doesNotMatch(result.stderr, /s3cret-db-password/, 'the password is not shown');
     });
   }
+
+  test('a table dropped by hand: one line naming the error, exit 1; LOG_LEVEL=debug adds the stack', async () => {
+    const env = { DATA_DIR: join(dir, 'no-users-table') };
+    assert.equal((await runCli(dir, ['users', 'list'], '', env)).code, 0, 'the database is made');
+    const db = new Database(join(env.DATA_DIR, 'auth-server.db'));
+    db.exec('DROP TABLE users');
+    db.close();
+    const result = await runCli(dir, ['users', 'list'], '', env);
+    assert.equal(result.code, 1, `exit code; stderr: ${result.stderr}`);
+    assert.equal(result.stderr, 'gatehouse: failed: SqliteError: no such table: users (LOG_LEVEL=debug shows where)\n');
+    const debug = await runCli(dir, ['users', 'list'], '', { ...env, LOG_LEVEL: 'debug' });
+    assert.equal(debug.code, 1);
+    assert.match(debug.stderr, /^gatehouse: failed: SqliteError: no such table: users\n\s+at /);
+  });
 
   test('the binary says it the same way', async () => {
     const result = await spawnCli(dir, ['users', 'list'], { env: CASES[0]!.setup(dir) });

@@ -10,7 +10,7 @@
 import { ConfigError } from '../../../shared/config/config-error.ts';
 import { escapeControlCharacters } from '../../../shared/escape-control-characters.ts';
 import { DeploymentFileError } from '../../../shared/storage/deployment-file-error.ts';
-import { loadAuthServerConfig } from '../../../shared/config/load-config.ts';
+import { loadAuthServerConfig, type AuthServerAppConfig } from '../../../shared/config/load-config.ts';
 import { AdminError } from '../management/admin-error.ts';
 import { KeyDecryptionError } from '../keys/key-encryption.ts';
 import { keysDoNotDecrypt } from '../keys/open-key-store.ts';
@@ -60,6 +60,7 @@ export function usage(): string {
     '--json prints machine-readable output (npx keeps stdout clean for a pipe, unlike `npm run`).',
     'An argument that starts with - goes after -- (`… clients remove -- -x1`), or as --option=-value.',
     'COMMAND --help shows one command. Exit codes: 0 done, 1 failed or refused, 2 wrong command line.',
+    'An unexpected failure is one line; LOG_LEVEL=debug adds its stack trace.',
   ].join('\n');
 }
 
@@ -129,9 +130,11 @@ export async function run(argv: string[], io: CliIo, env: NodeJS.ProcessEnv): Pr
     return fail(EXIT.usage, `${what}\n${known}`);
   }
 
+  let config: AuthServerAppConfig | undefined;
   let context: CliContext | undefined;
   try {
-    context = new CliContext(group.usesConfig === false ? undefined : loadAuthServerConfig(env), io, json);
+    config = group.usesConfig === false ? undefined : loadAuthServerConfig(env);
+    context = new CliContext(config, io, json);
     if (group.usesDatabase !== false) await context.openDatabase();
     await subcommand(args.slice(single ? 1 : 2), context);
     return EXIT.ok;
@@ -141,7 +144,10 @@ export async function run(argv: string[], io: CliIo, env: NodeJS.ProcessEnv): Pr
     if (err instanceof AdminError) return fail(EXIT.failure, escapeControlCharacters(err.error_description ?? err.message));
     if (err instanceof CliError || err instanceof ConfigError || err instanceof DeploymentFileError) return fail(EXIT.failure, err.message);
     if (err instanceof KeyDecryptionError) return fail(EXIT.failure, keysDoNotDecrypt().message);
-    return fail(EXIT.failure, `failed: ${(err as Error).stack ?? String(err)}`);
+    // What no case above expected: one line, as every other failure; the stack is for whoever
+    // debugs it, who asks for it as they ask the server for more (LOG_LEVEL).
+    if (config?.logLevel === 'debug' || config?.logLevel === 'trace') return fail(EXIT.failure, `failed: ${(err as Error).stack ?? String(err)}`);
+    return fail(EXIT.failure, `failed: ${String(err).replace(/\s*\n\s*/g, ' ')} (LOG_LEVEL=debug shows where)`);
   } finally {
     await context?.close();
   }

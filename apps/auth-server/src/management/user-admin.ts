@@ -38,6 +38,11 @@ import type { SqlDatabase, SqlExecutor } from '../../../shared/storage/sql-datab
 export const ADMIN_SCOPE = 'mcp:admin';
 export const MIN_PASSWORD_LENGTH = 12;
 /**
+ * Longest text a user search takes, in characters: past any username (64) or email address (254,
+ * RFC 5321 §4.5.3.1), so it finds nothing longer; SQLite refuses a LIKE pattern over 50,000 bytes.
+ */
+const MAX_SEARCH_LENGTH = 256;
+/**
  * Milliseconds past USER_FRESH_MS before the second revocation of a scope removal: time for a
  * request that read the user just before its copy expired to save its grant.
  */
@@ -90,8 +95,12 @@ export class UserAdmin {
     private readonly models: ModelStore,
   ) {}
 
-  list(search?: string): Promise<User[]> {
-    return search?.trim() ? this.users.search(search.trim()) : this.users.list();
+  async list(search?: string): Promise<User[]> {
+    const text = search?.trim();
+    if (!text) return this.users.list();
+    const length = [...text].length;
+    if (length > MAX_SEARCH_LENGTH) throw new AdminError(400, `Search text is at most ${MAX_SEARCH_LENGTH} characters, not ${length}.`, 'search');
+    return this.users.search(text);
   }
 
   /**

@@ -3,6 +3,7 @@ import { MCP_SCOPES } from '../../../../shared/mcp-scopes.ts';
 import { FirstAdminPasswordFile } from '../../accounts/first-admin-password-file.ts';
 import type { User } from '../../accounts/user-store.ts';
 import { describeUser } from '../../management/describe-user.ts';
+import { AdminError } from '../../management/admin-error.ts';
 import { CLI } from '../cli-context.ts';
 import type { CommandGroup } from '../command.ts';
 import { formatTable, isoTime } from '../format-table.ts';
@@ -36,7 +37,11 @@ export const usersCommand: CommandGroup = {
   subcommands: {
     async list(args, context) {
       const { values } = parseCommandLine(args, { search: { type: 'string' } }, { min: 0, max: 0, names: '' });
-      const users = (await context.services.users.list(values.search)).map(toJson);
+      const found = await context.services.users.list(values.search).catch((err: unknown) => {
+        // A --search too long is a bad value on the command line (exit 2), not a refusal.
+        throw err instanceof AdminError && err.field === 'search' ? new UsageError(`--search: ${err.error_description}`) : err;
+      });
+      const users = found.map(toJson);
       // As the admin pages' list flags a name stored before the username rules: a column, and what
       // to do, only when some name needs it.
       const toRename = users.filter((u) => u.needs_renaming).length;
