@@ -2,11 +2,12 @@
  * The binary's output piped into a reader that stops early (`gatehouse audit tail | head -1`):
  * the command ends quietly with 0, as other Unix tools do, instead of printing Node's EPIPE error
  * and its stack. The output is larger than a pipe holds, so the CLI is still writing when the
- * reader closes.
+ * reader closes. Output that cannot be written at all (stdout on /dev/full, a full disk) is one
+ * line and exit 1, naming what the command already made.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { closeSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { openDatabase } from '../../apps/shared/storage/open-database.ts';
@@ -27,6 +28,18 @@ function firstLineOf(dir: string, args: string[]): Promise<{ code: number | null
     child.on('error', reject);
     child.on('close', (code, signal) => resolve({ code, signal, line: stdout.split('\n')[0]!, stderr }));
   });
+}
+
+/** Runs the binary with `args` and its stdout on /dev/full, where every write fails with ENOSPC. */
+function onFullDisk(dir: string, args: string[]): Promise<{ code: number | null; stderr: string }> {
+  const full = openSync('/dev/full', 'w');
+  return new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: envFor(dir), stdio: ['ignore', full, 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (chunk) => { stderr += String(chunk); });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stderr }));
+  }).finally(() => closeSync(full));
 }
 
 describe('gatehouse piped into a reader that stops early', () => {
@@ -53,4 +66,41 @@ describe('gatehouse piped into a reader that stops early', () => {
       assert.deepEqual({ code: result.code, signal: result.signal }, { code: 0, signal: null });
     });
   }
+});
+
+describe('gatehouse with its output on a full disk', () => {
+  let dir: string;
+
+  before(async () => {
+    dir = makeCliDir('gatehouse-cli-full-');
+    assert.equal((await runCli(dir, ['users', 'add', 'alice'], 'alice password 12\n')).code, 0);
+  });
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const cases = [
+    {
+      args: ['--json', 'clients', 'add', '--name', 'Reports', '--redirect-uri', 'https://reports.example.com/cb', '--client-id', 'reports'],
+      stderr: /^gatehouse: cannot write the output \(ENOSPC: [^)]*\); the client reports was created and its secret, shown only once, is lost; to remove it: npx gatehouse clients remove reports\n$/,
+    },
+    {
+      args: ['services', 'add', '--name', 'Nightly', '--scope', 'mcp:read', '--auth-method', 'client_secret_basic', '--client-id', 'nightly'],
+      stderr: /^gatehouse: cannot write the output \(ENOSPC: [^)]*\); the service account nightly was created and its secret, shown only once, is lost; to remove it: npx gatehouse clients remove nightly\n$/,
+    },
+    { args: ['users', 'list'], stderr: /^gatehouse: cannot write the output \(ENOSPC: [^)]*\); what the command changed, if anything, stays changed\n$/ },
+  ];
+  for (const { args, stderr } of cases) {
+    test(`${args.join(' ')} > /dev/full: one line on stderr naming the error and what was made, exit 1`, async () => {
+      const result = await onFullDisk(dir, args);
+      assert.match(result.stderr, stderr);
+      assert.equal(result.code, 1);
+    });
+  }
+
+  test('the clients it names exist, and the command it gives removes them', async () => {
+    const listed = await runCli(dir, ['--json', 'clients', 'list']);
+    assert.deepEqual((JSON.parse(listed.stdout) as Array<{ client_id: string }>).map((c) => c.client_id).sort(), ['nightly', 'reports']);
+    for (const id of ['reports', 'nightly']) assert.equal((await runCli(dir, ['clients', 'remove', id])).code, 0);
+  });
 });

@@ -51,6 +51,11 @@ export interface CliIo {
    * binary passes none: Ctrl-C ends the process.
    */
   signal?: AbortSignal;
+  /**
+   * Told what a command has committed and how to undo it, before it prints output that cannot be
+   * shown again (a secret): the binary says it if stdout then fails (exit-on-output-error.ts).
+   */
+  committed?: (note: string) => void;
 }
 
 /** Changes made from the command line are audited with the actor `cli`. */
@@ -201,6 +206,11 @@ export class CliContext {
     const text = human();
     if (typeof text !== 'string') this.io.stdout.write(`${text.map((line) => escapeControlCharacters(line)).join('\n')}\n`);
     else this.io.stdout.write(`${options.ownEscapes ? text : escapeControlCharacters(text, '\n')}\n`);
+  }
+
+  /** `note`: what the command has made and how to undo it, said if its output cannot be written (CliIo#committed). */
+  committed(note: string): void {
+    this.io.committed?.(note);
   }
 
   /** A note for the person on stderr (`gatehouse: note: …`), leaving stdout the command's output. */

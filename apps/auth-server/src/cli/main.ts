@@ -5,8 +5,10 @@
  */
 // First: it must be in place before oidc-provider is loaded (quiet-provider-notices.ts says why).
 import '../provider/quiet-provider-notices.ts';
-import { exitOnClosedPipe } from './exit-on-closed-pipe.ts';
+import { exitOnOutputError } from './exit-on-output-error.ts';
 import { run } from './run.ts';
 
-exitOnClosedPipe(process.stdout);
-process.exitCode = await run(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }, process.env);
+let committed: string | undefined;
+exitOnOutputError(process.stdout, process.stderr, () => committed);
+const io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, committed: (note: string) => { committed = note; } };
+process.exitCode = await run(process.argv.slice(2), io, process.env);

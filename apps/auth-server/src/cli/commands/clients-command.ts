@@ -3,6 +3,7 @@ import { AUTH_METHODS, type StaticClientAuthMethod } from '../../management/clie
 import { UsageError } from '../cli-errors.ts';
 import { describeClient } from '../../management/describe-client.ts';
 import { CLI } from '../cli-context.ts';
+import { createdClientNote } from '../created-client-note.ts';
 import type { CommandGroup } from '../command.ts';
 import { formatTable, isoTime } from '../format-table.ts';
 import { parseCommandLine } from '../parse-command-line.ts';
@@ -56,6 +57,7 @@ export const clientsCommand: CommandGroup = {
         upstreamAudiences: values['upstream-audience'],
         idJag: values['id-jag'],
       }, CLI);
+      context.committed(createdClientNote('client', created));
       context.print({ client_id: created.clientId, client_secret: created.clientSecret }, () => [
         `client_id: ${created.clientId}`,
         created.clientSecret ? `client_secret: ${created.clientSecret}\n(shown only now: it is stored hashed)` : '(a public client: no secret, PKCE required)',

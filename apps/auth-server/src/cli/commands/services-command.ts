@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { ServiceAuthMethod } from '../../management/service-accounts.ts';
 import { CLI } from '../cli-context.ts';
+import { createdClientNote } from '../created-client-note.ts';
 import { CliError, UsageError } from '../cli-errors.ts';
 import type { CommandGroup } from '../command.ts';
 import { parseCommandLine } from '../parse-command-line.ts';
@@ -57,6 +58,7 @@ export const servicesCommand: CommandGroup = {
         jwksUri: values['jwks-uri'],
         clientId: values['client-id'],
       }, CLI);
+      context.committed(createdClientNote('service account', created));
       context.print({ client_id: created.clientId, client_secret: created.clientSecret }, () => [
         `client_id: ${created.clientId}`,
         created.clientSecret ? `client_secret: ${created.clientSecret}\n(shown only now: it is stored hashed)` : '(private_key_jwt: sign client assertions with the private key)',
