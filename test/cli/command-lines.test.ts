@@ -37,6 +37,8 @@ const CASES: Case[] = [
   { args: ['idps', 'add', '--jwks-uri', 'https://idp.example.com/jwks'], code: 2, stderr: /missing --issuer\n {2}npx gatehouse idps add/ },
   { args: ['idps', 'add', '--issuer', 'https://idp.example.com'], code: 2, stderr: /give exactly one of --jwks-uri or --jwks-file/ },
   { args: ['idps', 'add', '--issuer', 'https://idp.example.com', '--jwks-uri', 'https://idp.example.com/jwks', '--new-users', 'maybe'], code: 2, stderr: /--new-users is one of refuse, pending, allow, not "maybe"/ },
+  { args: ['idps', 'add', '--issuer', 'https://idp.example.com', '--jwks-uri', 'https://idp.example.com/jwks', '--scope', 'mcp:read,mcp:bogus'], code: 2, stderr: /unknown scope mcp:bogus; the scopes are mcp:read, mcp:write, mcp:admin \(or none\)\n {2}npx gatehouse idps add/ },
+  { args: ['idps', 'add', '--issuer', 'https://idp.example.com', '--jwks-uri', 'https://idp.example.com/jwks', '--scope='], code: 2, stderr: /--scope is empty/ },
   { args: ['services', 'scopes', 'svc-1'], code: 2, stderr: /missing --scope\n {2}npx gatehouse services scopes CLIENT_ID --scope/ },
   { args: ['services', 'scopes', 'svc-1', '--scope='], code: 2, stderr: /--scope is empty/ },
   { args: ['services', 'add', '--name', 'Nightly'], code: 2, stderr: /missing --scope\n {2}npx gatehouse services add --name NAME/ },

@@ -52,13 +52,14 @@ describe('gatehouse idps next to a running server', () => {
 
     const jwksFile = join(dir, 'cli-keys.json');
     writeFileSync(jwksFile, JSON.stringify(fromCli.jwks));
-    const added = await gatehouse('idps', 'add', '--issuer', fromCli.issuer, '--id', 'cli', '--jwks-file', jwksFile, '--new-users', 'allow', '--scope', 'mcp:read', '--client-id', agent.client_id);
+    const added = await gatehouse('idps', 'add', '--issuer', fromCli.issuer, '--id', 'cli', '--jwks-file', jwksFile, '--new-users', 'allow', '--scope', 'mcp:read,mcp:write', '--client-id', agent.client_id);
     assert.equal(added.code, 0, added.stderr);
     assert.match(added.stdout, /trusted .* \(cli\)/);
 
     const listed = JSON.parse((await gatehouse('--json', 'idps', 'list')).stdout) as Array<Record<string, string>>;
     assert.deepEqual(listed.map((idp) => [idp.id, idp.source]).sort(), [['cli', 'admin'], ['file', 'config']]);
     assert.match(listed.find((idp) => idp.id === 'cli')!.keys!, /^inline: cli-rs, cli-es$/);
+    assert.equal(listed.find((idp) => idp.id === 'cli')!.default_scopes, 'mcp:read mcp:write', '--scope in the comma form users and services take');
 
     const present = async () => {
       const assertion = await fromCli.mint({ aud: server.issuer, client_id: agent.client_id, sub: 'cli-user', scope: 'mcp:read' });

@@ -1,4 +1,4 @@
-/** The `--scope` option of the commands that set scopes (`users`, `services`). */
+/** The `--scope` option of the commands that set scopes (`users`, `services`, `idps add`). */
 import { MCP_SCOPES } from '../../../shared/mcp-scopes.ts';
 import { UsageError } from './cli-errors.ts';
 import { cutInput } from '../management/cut-input.ts';

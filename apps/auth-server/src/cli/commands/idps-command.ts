@@ -11,6 +11,7 @@ import { CliError, UsageError } from '../cli-errors.ts';
 import type { CommandGroup } from '../command.ts';
 import { formatTable, isoTime } from '../format-table.ts';
 import { parseCommandLine } from '../parse-command-line.ts';
+import { scopeOption, scopesFrom } from '../scope-option.ts';
 import { snakeCaseKeys } from '../snake-case-keys.ts';
 import { cutInput } from '../../management/cut-input.ts';
 
@@ -25,7 +26,7 @@ function readJwks(file: string): unknown {
 export const idpsCommand: CommandGroup = {
   usage: [
     'idps list',
-    'idps add --issuer URL (--jwks-uri URL | --jwks-file FILE) [--id ID] [--algorithm ALG…] [--new-users refuse|pending|allow] [--scope SCOPE…] [--client-id ID…]',
+    'idps add --issuer URL (--jwks-uri URL | --jwks-file FILE) [--id ID] [--algorithm ALG…] [--new-users refuse|pending|allow] [--scope SCOPE[,SCOPE…]|none] [--client-id ID…]',
     '                              (trusts an enterprise IdP\'s identity assertions, ID-JAG: --new-users says what an',
     '                               unlinked subject gets (default refuse), --scope what a user it creates may have,',
     '                               --client-id the only clients its assertions may name)',
@@ -49,13 +50,14 @@ export const idpsCommand: CommandGroup = {
         'jwks-file': { type: 'string' },
         algorithm: { type: 'string', multiple: true },
         'new-users': { type: 'string', default: 'refuse' },
-        scope: { type: 'string', multiple: true },
+        ...scopeOption,
         'client-id': { type: 'string', multiple: true },
       }, { min: 0, max: 0, names: '', required: ['issuer'] });
       if ((values['jwks-uri'] === undefined) === (values['jwks-file'] === undefined)) throw new UsageError('give exactly one of --jwks-uri or --jwks-file');
       if (!(NEW_USER_POLICIES as readonly string[]).includes(values['new-users'])) {
         throw new UsageError(`--new-users is one of ${NEW_USER_POLICIES.join(', ')}, not ${JSON.stringify(cutInput(values['new-users']))}`);
       }
+      const scopes = values.scope ? scopesFrom(values.scope) : undefined;
       const id = await context.services.trustedIdpAdmin.add({
         issuer: values.issuer!,
         ...(values.id ? { id: values.id } : {}),
@@ -63,7 +65,7 @@ export const idpsCommand: CommandGroup = {
         ...(values['jwks-file'] ? { jwks: readJwks(values['jwks-file']) } : {}),
         ...(values.algorithm ? { algorithms: values.algorithm } : {}),
         new_users: values['new-users'],
-        ...(values.scope ? { default_scopes: values.scope } : {}),
+        ...(scopes ? { default_scopes: scopes } : {}),
         allowed_client_ids: values['client-id'] ?? [],
       }, CLI);
       context.print({ id, issuer: values.issuer, added: true }, () => `trusted ${values.issuer} (${id})`);
