@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { UnauthorizedError, auth as sdkAuth } from '@modelcontextprotocol/sdk/client/auth.js';
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { decodeJwt } from 'jose';
-import type { AttemptOutcome, ConnectionApp, ConnectionAttemptSummary, ConnectionStep } from '../../../apps/shared/connection-events.ts';
+import type { AttemptOutcome, ConnectionApp, ConnectionStep } from '../../../apps/shared/connection-events.ts';
 import { Browser } from '../../helpers/browser.ts';
 import { mcpRequest } from '../../helpers/mcp-http.ts';
 import { TestOAuthClientProvider } from '../../helpers/mcp-oauth-client.ts';
@@ -25,22 +25,12 @@ import { discover, fetchAs, redeemAs, registerAs, sdkClient, sdkTransport } from
 import { USER, type ScenarioDeployment } from './scenario-deployment.ts';
 
 export interface ScenarioRun {
-  /**
-   * Finds the attempt (`connections list --client`). Undefined for a client_id the server does
-   * not know: that names no client, only the reason (found by `named` instead).
-   */
-  clientId: string | undefined;
+  /** Finds the attempt (`connections list --client`). */
+  clientId: string;
   /** Values the plain-words reason must name (the failure's, or the refusal met along the way's). */
   named: string[];
   /** Every code, token, verifier, password, state and client secret the scenario used. */
   secrets: string[];
-}
-
-/** Whether a listed attempt is the scenario's: by its client, or by what its reason names when the client_id was unknown. */
-export function isRunsAttempt(attempt: Pick<ConnectionAttemptSummary, 'clientId' | 'explanation'>, run: ScenarioRun): boolean {
-  return run.clientId !== undefined
-    ? attempt.clientId === run.clientId
-    : attempt.clientId === undefined && run.named.every((value) => attempt.explanation?.reason.includes(value));
 }
 
 export interface ExpectedRefusal {
@@ -250,7 +240,7 @@ export const FAILING_CONNECTIONS: Scenario[] = [
       assert.equal(page.status, 400);
       assert.match(page.html, /invalid_client|client/);
       assertNoStackTrace(page.html, 'the refusal page');
-      return { clientId: undefined, named: [clientId], secrets: secretsOfProvider(provider) };
+      return { clientId, named: [clientId], secrets: secretsOfProvider(provider) };
     },
     outcome: 'failed',
     // Its discovery came from the client's process and /authorize from the user's browser (another

@@ -13,10 +13,7 @@
  *   attempts are shown once newer events are pruned. Read apart, so anonymous requests, which
  *   anyone can send by the thousand, cannot push real clients' attempts out of the read: 5,000
  *   GETs of a well-known path hid every earlier attempt from the pages and "My apps". The
- *   resource server's read is bounded in time and size. Only a client oidc-provider found names
- *   one (record-provider-connection-events.ts): a made-up client_id is anonymous. A list of one
- *   client's or one user's attempts also reads that client's or user's own newest events, so a
- *   registered client's flood cannot hide another's attempts from `list --client` or "My apps".
+ *   resource server's read is bounded in time and size.
  * - The resource server down (or refusing) is not an error: the attempts come from this server's
  *   events alone, and `problem` says why in words.
  * - Deliberately not here: caching, paging beyond `limit`.
@@ -24,7 +21,7 @@
 import type { Clock } from '../../../shared/clock.ts';
 import type { AuthServerConfig } from '../../../shared/config/load-config.ts';
 import type {
-  ConnectionAttempt, ConnectionAttemptSummary, ConnectionEvent, ConnectionFilter, ConnectionList, ConnectionLog, ConnectionRecorder,
+  ConnectionAttempt, ConnectionAttemptSummary, ConnectionFilter, ConnectionList, ConnectionLog, ConnectionRecorder,
 } from '../../../shared/connection-events.ts';
 import { ConnectionEventStore } from '../../../shared/connections/connection-event-store.ts';
 import type { Logger } from '../../../shared/logger.ts';
@@ -33,7 +30,7 @@ import { UserStore } from '../accounts/user-store.ts';
 import type { StoredKey } from '../keys/signing-keys.ts';
 import { ModelStore } from '../provider/model-store.ts';
 import { groupConnectionAttempts } from './group-connection-attempts.ts';
-import { readResourceServerEvents, RESOURCE_SERVER_EVENTS_LIMIT, type ResourceServerEventsQuery } from './read-resource-server-events.ts';
+import { readResourceServerEvents, RESOURCE_SERVER_EVENTS_LIMIT } from './read-resource-server-events.ts';
 
 /** Events naming a client or a user read at most per request from each app. */
 const READ_LIMIT = RESOURCE_SERVER_EVENTS_LIMIT;
@@ -63,38 +60,24 @@ export function createConnectionLog(options: ConnectionLogOptions): ConnectionLo
   const models = new ModelStore(database, clock);
   const users = new UserStore(database);
 
-  /**
-   * `scope` (a client, a user) adds a read of that client's or user's own events to the shared
-   * windows: a registered client's flood fills the shared window, never another client's or
-   * user's own read. The shared windows stay, for the steps of an attempt that name neither (the
-   * authorization before the sign-in, the metadata fetches) and so that attempts group, and are
-   * numbered, as in an unfiltered read.
-   */
-  async function attempts(scope: Pick<ConnectionFilter, 'clientId' | 'accountId'> = {}): Promise<{ attempts: ConnectionAttempt[]; problem?: string }> {
+  async function attempts(): Promise<{ attempts: ConnectionAttempt[]; problem?: string }> {
     const now = clock.now();
     const since = now - config.connections.retention * 1000;
     await recorder?.flush();
-    const fromResourceServer = (query: Omit<ResourceServerEventsQuery, 'limit'>, limit: number) => readResourceServerEvents(
+    const fromResourceServer = (identified: boolean, limit: number) => readResourceServerEvents(
       { uri: config.connectionEventsUri, issuer: config.issuer, resource: config.resource, signingKey, logger, timeoutMs, now: () => clock.now() },
-      since, { ...query, limit },
+      since, { identified, limit },
     );
-    const { clientId, accountId } = scope;
-    const scoped = clientId !== undefined || accountId !== undefined;
-    const none = { events: [] as ConnectionEvent[] };
-    const [own, ownAnonymous, ownScoped, theirs, theirsAnonymous, theirsScoped] = await Promise.all([
+    const [own, ownAnonymous, theirs, theirsAnonymous] = await Promise.all([
       events.read({ since, limit: READ_LIMIT, identified: true }),
       events.read({ since, limit: ANONYMOUS_READ_LIMIT, identified: false }),
-      scoped ? events.read({ since, limit: READ_LIMIT, clientId, accountId }) : [],
-      fromResourceServer({ identified: true }, READ_LIMIT),
-      fromResourceServer({ identified: false }, ANONYMOUS_READ_LIMIT),
-      scoped ? fromResourceServer({ identified: true, clientId, accountId }, READ_LIMIT) : none,
+      fromResourceServer(true, READ_LIMIT),
+      fromResourceServer(false, ANONYMOUS_READ_LIMIT),
     ]);
-    // The reads overlap (the scoped one with the shared window; and a resource server of an
-    // earlier version ignores `identified`, answering both reads alike): each event once.
-    const unique = [...new Map([...own, ...ownAnonymous, ...ownScoped, ...theirs.events, ...theirsAnonymous.events, ...theirsScoped.events]
-      .map((event) => [event.id, event])).values()];
-    const grouped = groupConnectionAttempts(unique, { now, stallAfterMs: config.connections.stallAfter * 1000 });
-    const problem = theirs.problem ?? theirsAnonymous.problem ?? ('problem' in theirsScoped ? theirsScoped.problem : undefined);
+    // A resource server of an earlier version ignores `identified` and answers both reads alike.
+    const theirEvents = [...new Map([...theirs.events, ...theirsAnonymous.events].map((event) => [event.id, event])).values()];
+    const grouped = groupConnectionAttempts([...own, ...ownAnonymous, ...theirEvents], { now, stallAfterMs: config.connections.stallAfter * 1000 });
+    const problem = theirs.problem ?? theirsAnonymous.problem;
     return { attempts: grouped, ...(problem ? { problem } : {}) };
   }
 
@@ -116,7 +99,7 @@ export function createConnectionLog(options: ConnectionLogOptions): ConnectionLo
   return {
     async list(filter: ConnectionFilter = {}): Promise<ConnectionList> {
       const limit = Math.min(Math.max(1, filter.limit ?? DEFAULT_ATTEMPTS), MAX_ATTEMPTS);
-      const { attempts: all, problem } = await attempts({ clientId: filter.clientId, accountId: filter.accountId });
+      const { attempts: all, problem } = await attempts();
       const page = all
         .filter((attempt) => (filter.clientId === undefined || attempt.clientId === filter.clientId)
           && (filter.accountId === undefined || attempt.accountId === filter.accountId)

@@ -54,11 +54,9 @@ const STATUS_HINTS: Record<number, string> = {
   404: 'there are no connection events there: check auth_server.connection_events_uri, and that the resource server runs this version',
 };
 
-/** Which events to read: those naming a client or a user, or those naming neither (and of one client or user, when given); how many at most. */
+/** Which events to read: those naming a client or a user, or those naming neither; how many at most. */
 export interface ResourceServerEventsQuery {
   identified: boolean;
-  clientId?: string;
-  accountId?: string;
   limit: number;
 }
 
@@ -66,8 +64,6 @@ export async function readResourceServerEvents(options: ResourceServerEventsOpti
   const uri = new URL(options.uri);
   uri.searchParams.set('since', String(since));
   uri.searchParams.set('identified', String(query.identified));
-  if (query.clientId !== undefined) uri.searchParams.set('client_id', query.clientId);
-  if (query.accountId !== undefined) uri.searchParams.set('account_id', query.accountId);
   uri.searchParams.set('limit', String(Math.min(query.limit, RESOURCE_SERVER_EVENTS_LIMIT)));
   const result = await readAdminEndpoint({
     ...options,

@@ -13,12 +13,6 @@
  *   `code_exchange` / `refresh`. Other grants (client credentials, token exchange, ID-JAG) are not
  *   steps of a client's connection.
  *
- * An event names a client (`clientId`) only when oidc-provider found it (`ctx.oidc.client`). A
- * client_id nobody registered (a made-up one, a registration lost in a reset, a metadata document
- * that was refused) is named in the refusal's reason only: the connection log reads events naming
- * a client apart from anonymous ones (connection-log.ts), and anyone can send thousands of token
- * requests with made-up client_ids, which would otherwise push every real attempt out of view.
- *
  * The refresh grant is the hot path (bench/refresh-grants.ts): its listeners build one event from
  * what the context already holds, with no database read and nothing awaited. The provider's
  * events are synchronous; `record` only queues.
@@ -115,14 +109,13 @@ export function recordProviderConnectionEvents(provider: Provider, recorder: Con
     // redirect_uri is not the client's (lib/shared/authorization_error_handler.js): the
     // original error, then invalid_redirect_uri. The second is the one the user sees.
     if (err.error !== 'invalid_redirect_uri' && client && redirectUri && !oidc.redirectUriCheckPerformed && !client.redirectUriAllowed(redirectUri)) return;
-    // A client_id the provider did not find is named in the reason only (see the top of the file).
-    const askedFor = client?.clientId ?? text(params.client_id);
+    const clientId = client?.clientId ?? text(params.client_id);
     const backFromInteraction = oidc.route === 'resume' && oidc.entities.Interaction !== undefined;
-    const documentRefused = isClientDocumentRefusal(err, askedFor);
+    const documentRefused = isClientDocumentRefusal(err, clientId);
     const refusal = documentRefused
-      ? explainClientDocumentRefusal(err, askedFor!)
+      ? explainClientDocumentRefusal(err, clientId!)
       : explainAuthorizationRefusal(err, {
-        clientId: askedFor,
+        clientId,
         registeredRedirectUris: client?.redirectUris,
         redirectUri,
         resource: text(params.resource),
@@ -133,7 +126,7 @@ export function recordProviderConnectionEvents(provider: Provider, recorder: Con
       step: documentRefused ? 'client_document' : backFromInteraction ? 'redirect' : 'authorization',
       outcome: 'refused',
       ...refusal,
-      clientId: client?.clientId,
+      clientId,
       accountId: oidc.session?.accountId,
       flowId: flowIdOf(oidc.entities.Interaction),
       redirectUri: originAndPath(redirectUri),
@@ -199,13 +192,14 @@ export function recordProviderConnectionEvents(provider: Provider, recorder: Con
     const step = STEP_OF_GRANT[String(params.grant_type)];
     if (!step) return;
     const source = oidc.entities.RefreshToken ?? oidc.entities.AuthorizationCode;
+    const clientId = oidc.client?.clientId ?? text(params.client_id);
     const redirectUri = text(params.redirect_uri);
     const resource = text(params.resource);
     record(ctx, {
       step,
       outcome: 'refused',
-      ...explainTokenRefusal(err, { clientId: oidc.client?.clientId ?? text(params.client_id), redirectUri, resource, expectedResource: options.resource }),
-      clientId: oidc.client?.clientId,
+      ...explainTokenRefusal(err, { clientId, redirectUri, resource, expectedResource: options.resource }),
+      clientId,
       accountId: source?.accountId,
       grantId: oidc.entities.Grant?.jti ?? source?.grantId ?? revokedBy.get(ctx),
       redirectUri: originAndPath(redirectUri),

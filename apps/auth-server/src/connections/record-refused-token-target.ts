@@ -2,16 +2,11 @@
  * A `code_exchange` or `refresh` refused `invalid_target` in front of the provider
  * (http/prepare-oauth-request.ts refuses a resource other than ours before the provider would
  * consume the code or refresh token), so no provider event tells of it.
- *
- * Refused before the provider looked the client up, so the client_id is nobody's word but the
- * request's: it is named in the reason, never as the event's client (record-provider-connection-events.ts
- * says why).
  */
 import type { Context } from 'koa';
 import type { ConnectionRecorder } from '../../../shared/connection-events.ts';
 import { resourceMismatch } from './explain-token-refusal.ts';
 import { originAndPath } from './origin-and-path.ts';
-import { quote } from './refusal.ts';
 import { requestFacts } from './request-facts.ts';
 
 export type TargetRefusalListener = (ctx: Context, params: URLSearchParams) => void;
@@ -22,14 +17,12 @@ export function recordRefusedTokenTarget(recorder: ConnectionRecorder, expectedR
     const step = grantType === 'authorization_code' ? 'code_exchange' : grantType === 'refresh_token' ? 'refresh' : undefined;
     if (!step) return;
     const resource = params.getAll('resource').find((value) => value !== expectedResource) ?? undefined;
-    const { reasonCode, reason } = resourceMismatch({ resource, expectedResource });
-    const clientId = params.get('client_id');
     recorder.record({
       step,
       outcome: 'refused',
       error: 'invalid_target',
-      reasonCode,
-      reason: clientId ? `${reason} (client_id ${quote(clientId)})` : reason,
+      ...resourceMismatch({ resource, expectedResource }),
+      clientId: params.get('client_id') ?? undefined,
       redirectUri: originAndPath(params.get('redirect_uri')),
       resource: originAndPath(resource),
       ...requestFacts(ctx),
