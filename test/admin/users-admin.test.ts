@@ -9,7 +9,7 @@ import type { Browser, PageResult } from '../helpers/browser.ts';
 import { refresh, registerClient, type RegisteredClient } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { TEST_BACKENDS } from '../helpers/test-database.ts';
-import { auditEvents, connectAs, createUser, csrfOf, post, saveScopes, signInAt } from './support/admin-browser.ts';
+import { auditEvents, connectAs, createUser, csrfOf, grantIdOf, post, saveScopes, signInAt } from './support/admin-browser.ts';
 import type { ChangedBy } from '../../apps/auth-server/src/management/admin-actor.ts';
 import type { AdminError } from '../../apps/auth-server/src/management/admin-error.ts';
 import { isAdmin } from '../../apps/auth-server/src/management/user-admin.ts';
@@ -309,6 +309,54 @@ for (const backend of TEST_BACKENDS) {
       assert.deepEqual((await store.findById(id))!.scopes, ['mcp:read', 'mcp:write', 'mcp:admin']);
       assert.equal((await auditEvents(server, 'grant.revoked')).filter((e) => e.details.account_id === id).length, 0, 'no grant revoked');
       assert.equal((await refresh(server.issuer, client, writer.refreshToken)).status, 200, 'the grant holding mcp:write still refreshes');
+    });
+
+    /**
+     * A scope removed from a user who holds it in two grants, while the client ends the second of
+     * them (/oauth/revoke of its refresh token, RFC 7009) at that moment. Ending a grant deletes its
+     * rows and then takes the revocation feed's lock (held to the commit); the save must not take
+     * the feed's lock before it has the rows of every grant it revokes, or the two wait for each
+     * other and PostgreSQL fails one of them (a deadlock: the revocation answered 500).
+     */
+    test('removing a scope held by two grants while the client revokes one of them: both succeed', { skip: backend !== 'postgres' && 'row and advisory locks are PostgreSQL\'s' }, async () => {
+      const id = await createUser(server, 'yann', 'yann password 123', ['mcp:read', 'mcp:write']);
+      const refreshTokens = new Map<string, { token: string; client: RegisteredClient }>();
+      for (let i = 0; i < 2; i += 1) {
+        const client = await registerClient(server.issuer);
+        const { refreshToken } = await connectAs(server, client, 'yann', 'yann password 123', 'mcp:read mcp:write');
+        refreshTokens.set(await grantIdOf(server, refreshToken), { token: refreshToken, client });
+      }
+      const feed = server.auth.admin.revocations;
+      const revokeGrant = feed.revokeGrant.bind(feed);
+      let clientRevoke: Promise<Response> | undefined;
+      feed.revokeGrant = async (grantId, tx) => {
+        await revokeGrant(grantId, tx);
+        if (clientRevoke || !tx) return;
+        // The save's first feed entry is written: the client now ends the other grant, and the save
+        // goes on once that request waits for a lock (or is done).
+        const [other] = [...refreshTokens].filter(([otherId]) => otherId !== grantId);
+        const { token, client } = other![1];
+        let settled = false;
+        clientRevoke = fetch(`${server.issuer}/oauth/revoke`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ token, token_type_hint: 'refresh_token', client_id: client.client_id }),
+        }).finally(() => (settled = true));
+        for (let i = 0; i < 2000 && !settled; i += 1) {
+          const waiting = await server.auth.database.get<{ n: number }>('SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted');
+          if (waiting!.n > 0) break;
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+      };
+      try {
+        const saved = await server.auth.admin.users.setScopes({ id }, ['mcp:read'], { actor: { name: 'admin' } }, ['mcp:read', 'mcp:write']);
+        assert.ok(saved.grantsRevoked >= 1, 'the save revoked the grants holding mcp:write');
+      } finally {
+        feed.revokeGrant = revokeGrant;
+      }
+      const revoked = await clientRevoke!;
+      assert.equal(revoked.status, 200, `the client's revocation: ${await revoked.text()}`);
+      assert.deepEqual(await server.auth.admin.grants.list({ accountId: id }), [], 'both grants are gone');
     });
   });
 }

@@ -52,17 +52,36 @@ export class GrantRegistry {
    * passes one (`tx`): then the revocation commits, or rolls back, with the caller's change.
    */
   async revoke(grantId: string, by: ChangedBy, reason: string, tx?: SqlExecutor): Promise<boolean> {
-    const grant = await this.find(grantId, tx);
-    const revoke = async (tx: SqlExecutor): Promise<boolean> => {
-      const removed = await this.#models.deleteGrant(grantId, tx);
-      if (!removed) return false;
-      await this.#revocations.revokeGrant(grantId, tx);
-      if (!grant) return false;
-      await this.#audit.record({
-        event: 'grant.revoked', actor: by.actor, ip: by.ip, clientId: grant.clientId,
-        details: { grant_id: grantId, account_id: grant.accountId, reason },
-      }, tx);
-      return true;
+    return await this.revokeMany([grantId], by, reason, tx) === 1;
+  }
+
+  /**
+   * Revokes `grantIds` as `revoke` does each, all in one transaction (the caller's `tx` when
+   * given); how many there were. Every grant's rows are deleted before the first feed entry: on
+   * PostgreSQL an entry takes the feed's lock until the commit, and a grant ended meanwhile
+   * elsewhere (a replay caught, /oauth/revoke, "My apps") holds its rows while it waits for that
+   * lock. Rows deleted one grant at a time, each after the previous grant's entry, waited for those
+   * crosswise: a deadlock, which PostgreSQL ends by failing one side (a 500).
+   */
+  async revokeMany(grantIds: readonly string[], by: ChangedBy, reason: string, tx?: SqlExecutor): Promise<number> {
+    const revoke = async (tx: SqlExecutor): Promise<number> => {
+      const ids = [...new Set(grantIds)].sort();
+      const found = new Map<string, GrantSummary | undefined>();
+      for (const id of ids) found.set(id, await this.find(id, tx));
+      const removed: string[] = [];
+      for (const id of ids) if (await this.#models.deleteGrant(id, tx)) removed.push(id);
+      let revoked = 0;
+      for (const id of removed) {
+        await this.#revocations.revokeGrant(id, tx);
+        const grant = found.get(id);
+        if (!grant) continue;
+        await this.#audit.record({
+          event: 'grant.revoked', actor: by.actor, ip: by.ip, clientId: grant.clientId,
+          details: { grant_id: id, account_id: grant.accountId, reason },
+        }, tx);
+        revoked += 1;
+      }
+      return revoked;
     };
     return tx ? revoke(tx) : this.#db.transaction(revoke);
   }

@@ -225,9 +225,7 @@ export class UserAdmin {
   /** Revokes the user's grants that hold any of `scopes` (in `tx` when given); how many. */
   async #revokeHolding(userId: string, scopes: readonly string[], by: ChangedBy, reason: string, tx?: SqlExecutor): Promise<number> {
     const holding = (await this.grants.list({ accountId: userId }, tx)).filter((g) => g.scopes.some((s) => scopes.includes(s)));
-    let revoked = 0;
-    for (const grant of holding) if (await this.grants.revoke(grant.grantId, by, reason, tx)) revoked += 1;
-    return revoked;
+    return this.grants.revokeMany(holding.map((grant) => grant.grantId), by, reason, tx);
   }
 
   async disable(idOrUsername: UserName, by: ChangedBy): Promise<{ user: User; grantsRevoked: number }> {
