@@ -6,7 +6,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
@@ -166,12 +166,15 @@ describe('verifyAccessToken', () => {
     await assert.rejects(verifier.verifyAccessToken(await issuer.mint()), KeySetUnavailableError);
   });
 
-  test('while the JWKS fails, made-up kids cost one fetch per hold and one warn, and cached keys still verify', async () => {
+  for (const [answer, fail] of [
+    ['answers 503', (res: ServerResponse) => void res.writeHead(503).end()],
+    ['answers 200 with a page that is no key set', (res: ServerResponse) => void res.writeHead(200, { 'content-type': 'text/html' }).end('<html>maintenance</html>')],
+  ] as const) test(`while the JWKS ${answer}, made-up kids cost one fetch per hold and one warn, and cached keys still verify`, async () => {
     let fetches = 0;
     let failing = false;
     const { url, server } = await listen((_req, res) => {
       fetches++;
-      if (failing) return void res.writeHead(503).end();
+      if (failing) return fail(res);
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [issuer.publicJwk] }));
     });
     const logged: Array<{ level: number; msg: string }> = [];

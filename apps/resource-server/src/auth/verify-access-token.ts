@@ -238,6 +238,8 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
     if (response.status !== 200) return response;
     const text = await readCappedResponse(response, MAX_JWKS_BYTES);
     if (text === undefined) throw new Error(`the issuer key set answer is longer than ${MAX_JWKS_BYTES} bytes`);
+    // A 200 that is no key set (a proxy's maintenance page) is a failure like a 503, not a recovery.
+    if (!isKeySetText(text)) throw new Error('the issuer key set answer is not a JSON Web Key Set');
     if (failing) {
       failing = false;
       logger?.info({ jwksUri }, 'issuer key set fetched again');
@@ -357,6 +359,16 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
 /** Whether `text` is the one unpadded base64url spelling of the bytes it decodes to. */
 function isCanonicalBase64url(text: string): boolean {
   return /^[A-Za-z0-9_-]*$/.test(text) && Buffer.from(text, 'base64url').toString('base64url') === text;
+}
+
+/** Whether `text` is JSON of the shape jose accepts as a key set (RFC 7517 §5: a `keys` array of objects). */
+function isKeySetText(text: string): boolean {
+  try {
+    const keys: unknown = (JSON.parse(text) as { keys?: unknown } | null)?.keys;
+    return Array.isArray(keys) && keys.every((key) => typeof key === 'object' && key !== null && !Array.isArray(key));
+  } catch {
+    return false;
+  }
 }
 
 function isText(value: unknown): value is string {
