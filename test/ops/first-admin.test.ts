@@ -199,33 +199,6 @@ describe('the first admin', () => {
     }
   });
 
-  test('renamed with `users rename`, the first admin is still the one whose sign-in or new password removes the file', async () => {
-    let server: TestAuthServer | undefined;
-    try {
-      server = await startAuthServer({ env: { BOOTSTRAP_ADMIN_PASSWORD: '' } });
-      writeFileSync(join(server.dir, 'gatehouse.yaml'), 'auth_server:\n  bcrypt_cost: 10\n');
-      const file = server.config.authServer.firstAdminPasswordFile;
-      const password = readPasswordFile(file);
-      const renamed = await runCli(server.dir, ['users', 'rename', 'admin', 'root']);
-      assert.equal(renamed.code, 0, renamed.stderr);
-      assert.deepEqual(await server.auth.unusedBootstrapAdmin(), { username: 'root', passwordFile: file }, 'a start keeps the file, and names the admin as renamed');
-      const client = await registerClient(server.issuer);
-      assert.ok((await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: server.config.authServer.resource, username: 'root', password })).code);
-      assert.equal(existsSync(file), false, 'root signed in: the file is gone');
-
-      writeFileSync(file, `${password}\n`, { mode: 0o600 });
-      const changed = await runCli(server.dir, ['users', 'passwd', 'root'], 'root new password 1\n');
-      assert.equal(changed.code, 0, changed.stderr);
-      assert.ok(changed.stdout.includes(`removed ${file}`), changed.stdout);
-      assert.equal(existsSync(file), false, 'root has a new password: the file is gone');
-    } finally {
-      if (server) {
-        await server.close();
-        rmSync(server.dir, { recursive: true, force: true });
-      }
-    }
-  });
-
   test('the auth-server is not ready until the first-admin step has run, so a probe never lets that sign-in fail', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-first-admin-'));
     const config = loadConfig({ DATA_DIR: join(dir, 'data'), KEYS_DIR: join(dir, 'keys'), BOOTSTRAP_ADMIN_PASSWORD: 'correct horse battery staple' }, dir);

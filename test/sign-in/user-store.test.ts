@@ -104,7 +104,7 @@ for (const backend of TEST_BACKENDS) {
           // Both replicas' password files in one data directory, the worst case for them.
           const dir = mkdtempSync(join(tmpdir(), 'gatehouse-first-admin-'));
           after(() => rmSync(dir, { recursive: true, force: true }));
-          const passwordFile = new FirstAdminPasswordFile(join(dir, 'first-admin-password'), racing[0]!);
+          const passwordFile = new FirstAdminPasswordFile(join(dir, 'first-admin-password'), 'admin');
           const results = await Promise.all(racing.map((store) => createBootstrapAdmin(empty, store, hasher, passwordFile)));
           assert.deepEqual(usernames(await racing[1]!.list()), ['admin'], 'one admin');
           const shown = results.filter((r) => r?.generatedPassword);

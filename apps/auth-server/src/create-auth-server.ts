@@ -200,7 +200,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   // Readiness waits for the first-admin step (main.ts runs it once listening): a probe that said
   // ready before it would let the first sign-in as that admin fail.
   let firstAdminSettled = false;
-  const firstAdminPassword = new FirstAdminPasswordFile(config.firstAdminPasswordFile, users);
+  const firstAdminPassword = new FirstAdminPasswordFile(config.firstAdminPasswordFile, config.bootstrapAdmin.username);
 
   const https = config.issuer.startsWith('https:');
   const render = createRenderer(config.issuer);
@@ -390,7 +390,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     await recordSignInAndStep(ctx, attempt);
     if (!attempt.ok || !attempt.user) return;
     try {
-      await firstAdminPassword.forgetIfFirstAdmin(attempt.user.id);
+      firstAdminPassword.forgetIfFirstAdmin(attempt.user.username);
     } catch (err) {
       // The sign-in stands; the next start tries again (unusedBootstrapAdmin).
       logger.warn({ err, file: firstAdminPassword.path }, 'the first admin signed in, but its password file could not be removed');
@@ -442,7 +442,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       return created;
     },
     async unusedBootstrapAdmin() {
-      const username = await unusedBootstrapAdmin(users, audit);
+      const username = await unusedBootstrapAdmin(config, users, audit);
       if (username === undefined) {
         firstAdminPassword.remove();
         return undefined;

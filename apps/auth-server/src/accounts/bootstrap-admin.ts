@@ -85,12 +85,9 @@ export interface SignInRecords {
   query(filter: { event: 'sign_in.success'; actor: string; limit: number }): Promise<unknown[]>;
 }
 
-/**
- * The first admin's username (as it is now, after any `users rename`) while it is an active admin
- * with no sign-in on record; else undefined.
- */
-export async function unusedBootstrapAdmin(users: UserStore, audit: SignInRecords): Promise<string | undefined> {
-  const user = await users.first();
+/** The bootstrap admin's username while it is an active admin with no sign-in on record; else undefined. */
+export async function unusedBootstrapAdmin(config: AuthServerConfig, users: UserStore, audit: SignInRecords): Promise<string | undefined> {
+  const user = await users.findByUsername(config.bootstrapAdmin.username);
   if (!user || user.disabled || user.pending || user.source !== 'builtin' || !user.scopes.includes('mcp:admin')) return undefined;
   const signIns = await audit.query({ event: 'sign_in.success', actor: user.username, limit: 1 });
   return signIns.length === 0 ? user.username : undefined;

@@ -16,7 +16,6 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConfigError } from '../../../shared/config/config-error.ts';
-import type { UserStore } from './user-store.ts';
 
 /** A password written under a temporary name: `keep` gives it the final name, `drop` removes it. */
 export interface StagedPassword {
@@ -26,16 +25,12 @@ export interface StagedPassword {
 
 export class FirstAdminPasswordFile {
   readonly path: string;
-  readonly #users: Pick<UserStore, 'first'>;
-  /**
-   * The first admin's id, looked up once a sign-in or new password may end the file's use: by id,
-   * since `users rename` may have given the admin another name than the configured one.
-   */
-  #firstAdminId?: string;
+  /** The first admin's username: its sign-in ends the file's use. */
+  readonly #username: string;
 
-  constructor(path: string, users: Pick<UserStore, 'first'>) {
+  constructor(path: string, username: string) {
     this.path = path;
-    this.#users = users;
+    this.#username = username;
   }
 
   /**
@@ -68,13 +63,11 @@ export class FirstAdminPasswordFile {
   }
 
   /**
-   * The user `userId` signed in or was given a new password: when that is the first admin, the
-   * file is no longer needed (or no longer right) and is removed. True when a file was removed.
+   * `username` signed in or was given a new password: when that is the first admin, the file is
+   * no longer needed (or no longer right) and is removed. True when a file was removed.
    */
-  async forgetIfFirstAdmin(userId: string): Promise<boolean> {
-    if (!this.exists()) return false;
-    this.#firstAdminId ??= (await this.#users.first())?.id;
-    if (userId !== this.#firstAdminId) return false;
+  forgetIfFirstAdmin(username: string): boolean {
+    if (username !== this.#username || !this.exists()) return false;
     this.remove();
     return true;
   }

@@ -186,15 +186,6 @@ export class UserStore {
     return row && toUser(row);
   }
 
-  /**
-   * The user stored first: the first admin when Gatehouse made one, whatever it is named now (it is
-   * stored only into an empty table, and users are never deleted).
-   */
-  async first(): Promise<User | undefined> {
-    const row = await this.db.get<UserRow>('SELECT * FROM users ORDER BY created_at, id LIMIT 1');
-    return row && toUser(row);
-  }
-
   async count(): Promise<number> {
     const row = await this.db.get<{ n: number }>('SELECT count(*) AS n FROM users');
     return Number(row?.n ?? 0);

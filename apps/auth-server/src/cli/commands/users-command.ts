@@ -93,8 +93,8 @@ export const usersCommand: CommandGroup = {
       const password = await context.readSecret(`New password for ${user.username}: `, { confirm: true });
       await context.services.users.setPassword({ id: user.id }, password, CLI);
       // The first admin's generated password, handed over in a file, is no longer theirs.
-      const { firstAdminPasswordFile } = context.config;
-      const removed = await new FirstAdminPasswordFile(firstAdminPasswordFile, context.users).forgetIfFirstAdmin(user.id);
+      const { firstAdminPasswordFile, bootstrapAdmin } = context.config;
+      const removed = new FirstAdminPasswordFile(firstAdminPasswordFile, bootstrapAdmin.username).forgetIfFirstAdmin(user.username);
       context.print(toJson(user), () => [
         `changed the password of ${user.username}; their browser sessions were ended`,
         ...(removed ? [`removed ${firstAdminPasswordFile}, which held the password generated at the first start`] : []),
