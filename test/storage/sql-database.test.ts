@@ -198,6 +198,34 @@ if (TEST_BACKENDS.includes('postgres')) {
       }
     });
 
+    test('a transaction PostgreSQL ends for another\'s sake (a deadlock) fails with 503 temporarily_unavailable, and the other commits', async () => {
+      const db = new PostgresDatabase({ url: await createTestPostgresDatabase() });
+      try {
+        await db.run('CREATE TABLE pair (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)');
+        await db.run('INSERT INTO pair (id, n) VALUES (1, 0), (2, 0)');
+        // Each takes one row, then, once both hold theirs, asks for the other's: a deadlock.
+        let held = 0;
+        let bothHeld!: () => void;
+        const both = new Promise<void>((resolve) => (bothHeld = resolve));
+        const crosswise = (first: number, second: number) => db.transaction(async (tx) => {
+          await tx.run('UPDATE pair SET n = n + 1 WHERE id = ?', [first]);
+          if (++held === 2) bothHeld();
+          await both;
+          await tx.run('UPDATE pair SET n = n + 1 WHERE id = ?', [second]);
+        });
+        const results = await Promise.allSettled([crosswise(1, 2), crosswise(2, 1)]);
+        const failed = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+        assert.equal(failed.length, 1, 'one of the two is ended, the other commits');
+        assert.ok(failed[0] instanceof DatabaseUnavailableError, String(failed[0]));
+        assert.equal(failed[0].status, 503);
+        assert.equal(failed[0].error, 'temporarily_unavailable');
+        assert.match(databaseErrorReason(failed[0]), /deadlock/);
+        assert.deepEqual(await db.all('SELECT n FROM pair ORDER BY id'), [{ n: 1 }, { n: 1 }], 'only the committed one counted');
+      } finally {
+        await db.close();
+      }
+    });
+
     test('the pool is bounded: with max_connections 2, a third concurrent query waits instead of opening a connection', async () => {
       const url = await createTestPostgresDatabase();
       const db = new PostgresDatabase({ url, maxConnections: 2 });

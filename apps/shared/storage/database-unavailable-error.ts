@@ -15,9 +15,28 @@ import { OAuthError } from '../oauth-error.ts';
 export class DatabaseUnavailableError extends OAuthError {
   override name = 'DatabaseUnavailableError';
 
-  constructor(options?: { cause?: unknown }) {
-    super(503, 'temporarily_unavailable', 'the database is unavailable; try again shortly', options);
+  constructor(options?: { cause?: unknown }, description = 'the database is unavailable; try again shortly') {
+    super(503, 'temporarily_unavailable', description, options);
   }
+}
+
+/**
+ * PostgreSQL ended a transaction so that another could go on: a deadlock (40P01) or a
+ * serialization failure (40001). Nothing of it was kept, and the same request sent again normally
+ * succeeds, so it is answered as the database out of reach is (503 `temporarily_unavailable`,
+ * Retry-After), not as a 500 `server_error`. Unlike a lost connection, the connection is sound.
+ */
+export class DatabaseConflictError extends DatabaseUnavailableError {
+  override name = 'DatabaseConflictError';
+
+  constructor(options?: { cause?: unknown }) {
+    super(options, 'the database turned the change away in favour of another one made at the same moment; try again shortly');
+  }
+}
+
+/** Whether a statement failed because PostgreSQL ended its transaction for another's sake. */
+export function isTransactionConflict(err: unknown): boolean {
+  return err instanceof Error && /^(40P01|40001)$/.test(String((err as { code?: unknown }).code));
 }
 
 /**

@@ -30,7 +30,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { DatabaseUnavailableError, isLostConnection } from './database-unavailable-error.ts';
+import { DatabaseConflictError, DatabaseUnavailableError, isLostConnection, isTransactionConflict } from './database-unavailable-error.ts';
 import { hasNulCharacter, NulCharacterError } from './nul-character-error.ts';
 import { refuseNewerSchema } from './refuse-newer-schema.ts';
 import { migrationFiles } from './sqlite-database.ts';
@@ -192,7 +192,8 @@ async function runOn(connection: pg.PoolClient, statement: pg.QueryConfig): Prom
   try {
     return await connection.query(statement);
   } catch (err) {
-    throw isLostConnection(err) ? new DatabaseUnavailableError({ cause: err }) : err;
+    if (isLostConnection(err)) throw new DatabaseUnavailableError({ cause: err });
+    throw isTransactionConflict(err) ? new DatabaseConflictError({ cause: err }) : err;
   }
 }
 
@@ -280,7 +281,7 @@ export class PostgresDatabase implements SqlDatabase {
     } catch (err) {
       // BEGIN on a connection the server ended, or a statement whose plan went stale: the
       // connection must not go back to the pool.
-      if (err instanceof DatabaseUnavailableError || isStalePlan(err)) broken ??= err as Error;
+      if ((err instanceof DatabaseUnavailableError && !(err instanceof DatabaseConflictError)) || isStalePlan(err)) broken ??= err as Error;
       throw err;
     } finally {
       client.off('error', lost);

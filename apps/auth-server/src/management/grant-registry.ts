@@ -61,7 +61,7 @@ export class GrantRegistry {
    * PostgreSQL an entry takes the feed's lock until the commit, and a grant ended meanwhile
    * elsewhere (a replay caught, /oauth/revoke, "My apps") holds its rows while it waits for that
    * lock. Rows deleted one grant at a time, each after the previous grant's entry, waited for those
-   * crosswise: a deadlock, which PostgreSQL ends by failing one side (a 500).
+   * crosswise: a deadlock, which PostgreSQL ends by failing one side.
    */
   async revokeMany(grantIds: readonly string[], by: ChangedBy, reason: string, tx?: SqlExecutor): Promise<number> {
     const revoke = async (tx: SqlExecutor): Promise<number> => {
