@@ -1,17 +1,20 @@
 /**
  * The verifier on its own: what it returns, its cache, and how it uses (and refuses to use) the
  * issuer's JWKS: fetched only from the configured URL, refetched on an unknown kid at most once
- * per cooldown, with a timeout, a failed fetch held (not retried per request), and a failure to
- * fetch kept apart from a bad token.
+ * per cooldown, with a timeout, a failed fetch held (not retried per request), cached keys kept
+ * verifying for a bounded time while the JWKS cannot be fetched, and a failure to fetch kept apart
+ * from a bad token.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
+import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import { pino } from 'pino';
 import {
-  createAccessTokenVerifier, FAILED_FETCH_HOLD_MS, InvalidAccessTokenError, KeySetUnavailableError, MAX_JWKS_BYTES, type AccessTokenVerifierOptions,
+  createAccessTokenVerifier, FAILED_FETCH_HOLD_MS, InvalidAccessTokenError, JWKS_MAX_AGE_MS, JWKS_MAX_STALENESS_MS, KeySetUnavailableError, MAX_JWKS_BYTES,
+  type AccessTokenVerifierOptions,
 } from '../../apps/resource-server/src/auth/verify-access-token.ts';
 import { TokenCache } from '../../apps/resource-server/src/auth/token-cache.ts';
 import { TestClock } from '../helpers/test-clock.ts';
@@ -198,9 +201,43 @@ describe('verifyAccessToken', () => {
       clock.advance(FAILED_FETCH_HOLD_MS / 1000);
       await assert.rejects(verifier.verifyAccessToken(await issuer.mint({ header: { kid: 'made-up-once-up' } })), (err) => err instanceof InvalidAccessTokenError && err.reason === 'unknown_key');
       assert.deepEqual(logged.map(({ level, msg }) => [level, msg]), [
-        [40, 'cannot fetch the issuer key set: tokens signed with a key not cached here are answered 503 until it can'],
+        [40, 'cannot fetch the issuer key set: tokens signed with a key not cached here are answered 503 until it can, and every token once the cached set is an hour old'],
         [30, 'issuer key set fetched again'],
       ]);
+    } finally {
+      await stop(server);
+    }
+  });
+
+  test('while the JWKS answers 503, a cached key keeps verifying until the set is JWKS_MAX_STALENESS_MS old, and stops once a fetched set drops it', async () => {
+    const { publicKey } = await generateKeyPair('RS256');
+    const rotatedIn = { ...(await exportJWK(publicKey)), kid: 'rotated-in', alg: 'RS256', use: 'sig' };
+    let published: JWK[] | undefined = [issuer.publicJwk];
+    let fetches = 0;
+    const { url, server } = await listen((_req, res) => {
+      fetches++;
+      if (!published) return void res.writeHead(503).end();
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: published }));
+    });
+    const clock = new TestClock();
+    // Minted on the test clock, so that moving it an hour on leaves them unexpired.
+    const mint = (header = {}) => issuer.mint({ claims: { iat: clock.epochSeconds(), exp: clock.epochSeconds() + 600 }, header });
+    try {
+      // No token cache: every call below asks for the key. No cooldown: a made-up kid may refetch.
+      const verifier = createAccessTokenVerifier({ issuer: issuer.issuer, resource: TEST_RESOURCE, jwksUri: `${url}/oauth/jwks`, cacheSize: 0, jwksCooldown: 0, clock });
+      await verifier.verifyAccessToken(await mint());
+      published = undefined;
+      clock.advance(JWKS_MAX_AGE_MS / 1000);
+      await verifier.verifyAccessToken(await mint());
+      assert.equal(fetches, 2, 'the set was due and fetched again');
+      await assert.rejects(verifier.verifyAccessToken(await mint({ kid: 'made-up' })), KeySetUnavailableError);
+      clock.advance((JWKS_MAX_STALENESS_MS - JWKS_MAX_AGE_MS) / 1000 - 1);
+      await verifier.verifyAccessToken(await mint());
+      clock.advance(1);
+      await assert.rejects(verifier.verifyAccessToken(await mint()), KeySetUnavailableError, 'fails closed once the set is too old');
+      published = [rotatedIn];
+      clock.advance(FAILED_FETCH_HOLD_MS / 1000);
+      await assert.rejects(verifier.verifyAccessToken(await mint()), (err) => err instanceof InvalidAccessTokenError && err.reason === 'unknown_key');
     } finally {
       await stop(server);
     }

@@ -23,7 +23,10 @@
  *   failed fetch stands for FAILED_FETCH_HOLD_MS: meanwhile a token whose key is not cached gets
  *   KeySetUnavailableError without a fetch (jose's cooldown counts successes only, so an
  *   auth-server that is down was asked once per made-up `kid`), while cached keys still verify.
- *   A spell of failures is logged once at warn, and once at info when a fetch succeeds again.
+ *   The set is fetched again once it is JWKS_MAX_AGE_MS old; while that fails, cached keys keep
+ *   verifying until the set is JWKS_MAX_STALENESS_MS old (stale-if-error), then every token gets
+ *   KeySetUnavailableError. A key the set no longer lists stops verifying at the first fetch that
+ *   succeeds. A spell of failures is logged once at warn, and once at info when a fetch succeeds again.
  *   A JWKS longer than MAX_JWKS_BYTES is a failed fetch, not read past that.
  * - `typ`: `at+jwt` (or `application/at+jwt`), which is what keeps an ID token or any other JWT
  *   signed by the same issuer from passing as an access token (RFC 9068 §2.1, §4).
@@ -216,6 +219,19 @@ export const FAILED_FETCH_HOLD_MS = RETRY_AFTER_SECONDS * 1000;
  */
 export const MAX_JWKS_BYTES = 256 * 1024;
 
+/** How old the cached JWKS may grow before it is fetched again, in milliseconds (jose's default). */
+export const JWKS_MAX_AGE_MS = 10 * 60 * 1000;
+
+/**
+ * How long after its last successful fetch the cached JWKS still verifies while it cannot be
+ * fetched again, in milliseconds: an auth-server restart or a spell of 5xx does not turn every
+ * request away. Keys rotate in stages (next → active → retiring), so an hour-old set holds the key
+ * signing today's tokens unless the keys were rotated twice within that hour; a retired key stays
+ * refused meanwhile by its revocation feed entry. Past it, not knowing what the issuer publishes
+ * is a reason to fail closed (503), and a key removed since then could otherwise live on.
+ */
+export const JWKS_MAX_STALENESS_MS = 60 * 60 * 1000;
+
 const FORBIDDEN_HEADER_PARAMETERS = ['jku', 'x5u', 'jwk', 'x5c'] as const;
 const REQUIRED_CLAIMS = ['iss', 'aud', 'exp', 'iat', 'jti', 'sub', 'client_id', 'scope'];
 
@@ -230,8 +246,9 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
 
   let failure: { error: KeySetUnavailableError; until: number } | undefined;
   let failing = false;
-  // jose fetches only when a key is not cached (or the set is older than its cacheMaxAge), so
-  // refusing here leaves cached keys verifying while a failure stands.
+  let fetchedAt = -Infinity;
+  // jose fetches only when a key is not cached (refreshKeySet when the set is due), so refusing
+  // here leaves cached keys verifying while a failure stands.
   const fetchKeySet: FetchImplementation = async (url, init) => {
     if (failure && clock.now() < failure.until) throw failure.error;
     const response = await fetch(url, init);
@@ -240,6 +257,7 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
     if (text === undefined) throw new Error(`the issuer key set answer is longer than ${MAX_JWKS_BYTES} bytes`);
     // A 200 that is no key set (a proxy's maintenance page) is a failure like a 503, not a recovery.
     if (!isKeySetText(text)) throw new Error('the issuer key set answer is not a JSON Web Key Set');
+    fetchedAt = clock.now();
     if (failing) {
       failing = false;
       logger?.info({ jwksUri }, 'issuer key set fetched again');
@@ -250,11 +268,24 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
     if (err instanceof KeySetUnavailableError) return err;
     const error = new KeySetUnavailableError('the issuer key set could not be fetched', { cause: err });
     failure = { error, until: clock.now() + FAILED_FETCH_HOLD_MS };
-    if (!failing) logger?.warn({ err, jwksUri }, 'cannot fetch the issuer key set: tokens signed with a key not cached here are answered 503 until it can');
+    if (!failing) logger?.warn({ err, jwksUri }, 'cannot fetch the issuer key set: tokens signed with a key not cached here are answered 503 until it can, and every token once the cached set is an hour old');
     failing = true;
     return error;
   };
-  const keySet = createRemoteJWKSet(new URL(jwksUri), { timeoutDuration: jwksTimeout, cooldownDuration: jwksCooldown, [customFetch]: fetchKeySet });
+  // The set's age is judged by refreshKeySet on `clock` (jose's cacheMaxAge reads Date.now), and
+  // jose keeps its copy when a reload fails, which is what lets cached keys outlive a failed refetch.
+  const keySet = createRemoteJWKSet(new URL(jwksUri), {
+    timeoutDuration: jwksTimeout, cooldownDuration: jwksCooldown, cacheMaxAge: Infinity, [customFetch]: fetchKeySet,
+  });
+  async function refreshKeySet(): Promise<void> {
+    if (clock.now() - fetchedAt < JWKS_MAX_AGE_MS) return;
+    try {
+      await keySet.reload();
+    } catch (err) {
+      const error = keySetFailed(err);
+      if (clock.now() - fetchedAt >= JWKS_MAX_STALENESS_MS) throw error;
+    }
+  }
   // A key that is not in the set is the token's problem; failing to get the set at all is ours.
   const getKey: JWTVerifyGetKey = async (header, token) => {
     // The revocation feed retires a key by its kid (RFC 7515 §4.1.4): a token naming none would
@@ -262,6 +293,7 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
     // once the header's algorithm passed (an alg:none token is refused for its algorithm first).
     if (!isText(header.kid)) throw new InvalidAccessTokenError('unknown_key', 'the access token header names no signing key (kid)');
     try {
+      await refreshKeySet();
       return await keySet(header, token);
     } catch (err) {
       if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) throw err;
