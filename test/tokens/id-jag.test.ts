@@ -403,6 +403,20 @@ auth_server:
     const everything = JSON.stringify(await server.auth.admin.audit.query({}));
     assert.ok(!everything.includes(assertion.split('.')[2]!), 'no assertion in the audit log');
   });
+
+  test('a refusal names the client only when it authenticated: a wrong secret writes no row in its name', async () => {
+    await server.auth.admin.audit.flush();
+    const [last] = await server.auth.admin.audit.query({ limit: 1 });
+    const wrongSecret = await presentAssertion(server.issuer, { ...agent, client_secret: 'not-its-secret' }, await acme.mint(forAgent()));
+    assert.equal(wrongSecret.status, 401, wrongSecret.text);
+    assert.equal(wrongSecret.body.error, 'invalid_client');
+    const untrusted = await presentAssertion(server.issuer, agent, await stranger.mint(forAgent()));
+    assert.equal(untrusted.status, 400, untrusted.text);
+    await server.auth.admin.audit.flush();
+    // Following the log (afterId): oldest first.
+    const recorded = await server.auth.admin.audit.query({ event: 'id_jag.refused', afterId: last?.id ?? 0 });
+    assert.deepEqual(recorded.map((e) => [e.clientId, e.details.error]), [[null, 'invalid_client'], [agent.client_id, 'invalid_grant']]);
+  });
 });
 
 describe('ID-JAG without a trusted IdP', () => {

@@ -19,6 +19,7 @@ import type { errors, KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from '../../../shared/logger.ts';
 import { JWT_BEARER_GRANT_TYPE } from '../id-jag/id-jag-grant-type.ts';
 import { ID_JAG_REFUSAL_CONTEXT, type IdJagAccepted, type IdJagRefusalContext } from '../id-jag/id-jag-grant.ts';
+import { authenticatedClientId } from './authenticated-client-id.ts';
 import { ANONYMOUS, type AuditEntry, type AuditLog } from './audit-log.ts';
 
 type ProviderError = InstanceType<typeof errors.OIDCProviderError>;
@@ -47,7 +48,7 @@ export function recordIdJagExchanges(provider: Provider, audit: Pick<AuditLog, '
       event: 'id_jag.refused',
       actor: created ? { name: created.username, id: created.id } : ANONYMOUS,
       ip: ctx.ip,
-      clientId: ctx.oidc.client?.clientId,
+      clientId: authenticatedClientId(ctx, err.error),
       details: { error: err.error ?? 'server_error', reason: err.error_description, idp: known?.idp, subject: known?.sub, user_created: created ? true : undefined },
     });
   });

@@ -40,6 +40,7 @@ import { JWT_BEARER_GRANT_TYPE } from '../id-jag/id-jag-grant-type.ts';
 import { TOKEN_EXCHANGE_GRANT_TYPE } from '../token-exchange/token-exchange-grant-type.ts';
 import { unauthorizedClientAnswer } from '../token-exchange/answer-unauthorized-client.ts';
 import { CODE_REPLAYED_DETAIL, REFRESH_TOKEN_REUSED_DETAIL, type ProviderError } from '../provider/provider-error.ts';
+import { authenticatedClientId } from './authenticated-client-id.ts';
 import { ANONYMOUS, SERVICE, SYSTEM, type Actor, type AuditEntry, type AuditLog } from './audit-log.ts';
 
 const REUSE: Record<string, 'refresh_token.reused' | 'authorization_code.replayed'> = {
@@ -117,8 +118,7 @@ export function recordProviderEvents(provider: Provider, audit: AuditLog, users:
       event: 'token.exchange_refused',
       actor: ANONYMOUS,
       ip: ctx.ip,
-      // The provider has found the client before it checks the secret: a failed authentication names no client.
-      clientId: answer.error === 'invalid_client' ? undefined : oidc.client?.clientId,
+      clientId: authenticatedClientId(ctx, answer.error),
       details: {
         error: answer.error ?? 'server_error',
         error_description: answer.error_description,
