@@ -64,6 +64,9 @@ export class GrantRegistry {
    * crosswise: a deadlock, which PostgreSQL ends by failing one side.
    */
   async revokeMany(grantIds: readonly string[], by: ChangedBy, reason: string, tx?: SqlExecutor): Promise<number> {
+    // Nothing to revoke takes no write lock: a SQLite transaction begins with BEGIN IMMEDIATE,
+    // which waits for every other writer.
+    if (grantIds.length === 0) return 0;
     const revoke = async (tx: SqlExecutor): Promise<number> => {
       const ids = [...new Set(grantIds)].sort();
       const found = new Map<string, GrantSummary | undefined>();
