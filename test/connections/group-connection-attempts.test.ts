@@ -1,12 +1,14 @@
 /**
  * Correlation (apps/auth-server/src/connections/group-connection-attempts.ts): both apps' events
  * grouped into attempts by flow, grant, client, user, IP and user agent and time, with each
- * attempt's outcome and explanation. Table-driven event lists; no servers needed.
+ * attempt's outcome and explanation, and which of them reach a user's My apps
+ * (management/own-failed-attempts.ts). Table-driven event lists; no servers needed.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ConnectionAttempt, ConnectionEvent, ConnectionStep, NewConnectionEvent } from '../../apps/shared/connection-events.ts';
+import type { ConnectionAttempt, ConnectionEvent, ConnectionLog, ConnectionStep, NewConnectionEvent } from '../../apps/shared/connection-events.ts';
 import { groupConnectionAttempts } from '../../apps/auth-server/src/connections/group-connection-attempts.ts';
+import { ownFailedAttempts } from '../../apps/auth-server/src/management/own-failed-attempts.ts';
 import { SIGNED_IN_AUTHORIZATION_HINT, STALL_HINTS } from '../../apps/auth-server/src/connections/stall-hints.ts';
 
 const T0 = Date.UTC(2026, 11, 1, 14);
@@ -145,6 +147,21 @@ describe('grouping connection events into attempts', () => {
     ];
     const users = group(events).find((attempt) => attempt.clientId === 'dcr-1')!;
     assert.equal(users.lastStep, 'sign_in');
+  });
+
+  test('My apps leaves out an attempt naming no client, even one that shows the user took part', async () => {
+    const events = [
+      ...dcrConnection('consent'),
+      // No recorder writes a sign-in without its client today: what the list does if one ever did.
+      at(100, ok('sign_in', { ...BROWSER, accountId: 'u1' })),
+      at(101, refused('authorization', 'invalid_client', 'unknown_client', 'client `call +1 555 0100` is unknown', { ...BROWSER, accountId: 'u1' })),
+    ];
+    const attempts = group(events);
+    const clientless = attempts.find((attempt) => attempt.clientId === undefined);
+    assert.deepEqual([clientless?.accountId, clientless?.accountProven, clientless?.outcome], ['u1', true, 'failed'], 'an attempt only the client filter leaves out');
+    const connections: ConnectionLog = { list: async () => ({ attempts }), show: async () => undefined };
+    const shown = await ownFailedAttempts(connections, 'u1', String);
+    assert.deepEqual(shown.attempts.map((attempt) => [attempt.clientId, attempt.outcome]), [['dcr-1', 'stalled']]);
   });
 
   test('the same attempt, still within stall_after, is in progress', () => {
