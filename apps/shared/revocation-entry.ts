@@ -11,10 +11,12 @@
  * Kinds:
  * - `sub`, `client`, `grant`: tokens whose `sub`, `client_id` or `gid` (the grant id) matches and
  *   whose `iat` ≤ `issued_before`. The value is a hash of the identifier (see `revocationValue`),
- *   so the public feed names no user, client or grant. A `grant` entry's `issued_before` is its
- *   `expires_at`: every token of a revoked grant is refused, even one minted just after the
+ *   so the public feed names no user, client or grant. A revoked grant's entry has its
+ *   `expires_at` as `issued_before`: every token of the grant is refused, even one minted just after the
  *   revocation by a token request that was already under way.
- * - `token`: the one access token whose `jti` matches (revoked by its client at /oauth/revoke).
+ * - `token`: the one access token whose `jti` matches (revoked by its client at /oauth/revoke). Past
+ *   a few of one grant's, the auth-server publishes a `grant` entry whose `issued_before` is the
+ *   revoked token's `iat` instead, and deletes the grant's earlier such entry, which it covers.
  * - `kid`: every token signed with this key (the key was retired on purpose); the value is the kid.
  * - `keys`: no token is refused; the key set changed (a rotation), so verifiers reload the JWKS.
  */

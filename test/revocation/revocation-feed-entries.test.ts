@@ -6,11 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { decodeJwt, generateKeyPair, SignJWT } from 'jose';
+import { decodeJwt, decodeProtectedHeader, generateKeyPair, SignJWT } from 'jose';
 import { revocationValue, type RevocationFeedPage } from '../../apps/shared/revocation-entry.ts';
-import { CLIENT_AFTER_SECONDS, SUBJECT_AFTER_SECONDS } from '../../apps/auth-server/src/revocation/revocation-feed.ts';
+import { CLIENT_AFTER_SECONDS, MAX_TOKEN_ENTRIES_PER_GRANT, SUBJECT_AFTER_SECONDS } from '../../apps/auth-server/src/revocation/revocation-feed.ts';
+import { RevocationList, tokenMatch } from '../../apps/resource-server/src/auth/revocation-list.ts';
 import { CLAUDE_DCR_BODY, connect, redeem, refresh, registerClient } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 const RESOURCE = 'http://localhost:4001/mcp';
 const BY = { actor: { name: 'test-admin', id: 'test-admin' }, ip: '127.0.0.1' };
@@ -65,6 +67,50 @@ describe('the revocation feed', () => {
     assert.deepEqual(page.entries.map((e) => [e.kind, e.value]), [['token', revocationValue('token', jti!)]]);
     const refreshed = await refresh(server.issuer, client, tokens.body.refresh_token as string);
     assert.equal(refreshed.status, 200, 'the grant and its refresh token stay');
+  });
+
+  test(`a client refreshing and revoking one grant's access tokens in a loop: past ${MAX_TOKEN_ENTRIES_PER_GRANT} the grant gets one cut-off, every revoked token stays refused, a later one works`, async () => {
+    const client = await registerClient(server.issuer);
+    const tokens = await redeem(server.issuer, client, await connect(server.issuer, {
+      clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD,
+    }));
+    let accessToken = tokens.body.access_token as string;
+    let refreshToken = tokens.body.refresh_token as string;
+    const grant = revocationValue('grant', decodeJwt(accessToken).gid as string);
+    const { next } = await read();
+    const revoked: string[] = [];
+    const rounds = MAX_TOKEN_ENTRIES_PER_GRANT + 5;
+    for (let i = 0; i < rounds; i++) {
+      assert.equal((await revoke({ token: accessToken, client_id: client.client_id })).status, 200);
+      revoked.push(accessToken);
+      const refreshed = await refresh(server.issuer, client, refreshToken);
+      assert.equal(refreshed.status, 200, 'the grant and its refresh token stay');
+      accessToken = refreshed.body.access_token as string;
+      refreshToken = (refreshed.body.refresh_token as string | undefined) ?? refreshToken;
+    }
+    // What a resource server following the feed holds (its own RevocationList).
+    const list = new RevocationList();
+    const page = await read(`?after=${next}`);
+    list.apply(page.entries);
+    const claims = (token: string) => {
+      const { sub, client_id: clientId, gid, jti, iat } = decodeJwt(token);
+      return { sub: sub!, clientId: clientId as string, grantId: gid as string, jti: jti!, kid: decodeProtectedHeader(token).kid!, iat: iat! };
+    };
+    const match = (token: string) => tokenMatch({ ...claims(token), issuedAt: claims(token).iat });
+    const ofGrant = page.entries.filter((e) => e.value === grant || revoked.some((token) => match(token).token === e.value));
+    assert.deepEqual(ofGrant.map((e) => e.kind).sort(), [...Array<string>(MAX_TOKEN_ENTRIES_PER_GRANT).fill('token'), 'grant'].sort(),
+      `${rounds} revocations of one grant: at most ${MAX_TOKEN_ENTRIES_PER_GRANT} token entries and one cut-off`);
+    for (const [i, token] of revoked.entries()) assert.ok(list.refuses(match(token)), `revoked token ${i + 1} is refused`);
+
+    // The cut-off is the last revoked token's iat: a token the grant issues after that second works.
+    const lastIat = decodeJwt(revoked.at(-1)!).iat!;
+    await waitFor('the second after the last revoked token', () => Math.floor(Date.now() / 1000) > lastIat);
+    const later = await refresh(server.issuer, client, refreshToken);
+    assert.equal(later.status, 200);
+    list.apply((await read(`?after=${page.next}`)).entries);
+    const laterToken = later.body.access_token as string;
+    assert.equal(list.refuses(match(laterToken)), undefined, 'a token issued after the last revoked one works');
+    assert.equal(await server.auth.admin.revocations.refuses(claims(laterToken)), false, 'and token exchange accepts it too');
   });
 
   test("another client's JWT access token: a public client gets 200 and nothing changes, a confidential one is told it may not", async () => {

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import { LEEWAY_SECONDS, RevocationFeed, SUBJECT_AFTER_SECONDS } from '../../apps/auth-server/src/revocation/revocation-feed.ts';
+import { LEEWAY_SECONDS, MAX_TOKEN_ENTRIES_PER_GRANT, RevocationFeed, SUBJECT_AFTER_SECONDS } from '../../apps/auth-server/src/revocation/revocation-feed.ts';
 import { revocationValue } from '../../apps/shared/revocation-entry.ts';
 import { openAuthDatabase, type TestAuthDatabase } from '../helpers/open-auth-database.ts';
 import { TEST_BACKENDS } from '../helpers/test-database.ts';
@@ -91,6 +91,34 @@ for (const backend of TEST_BACKENDS) {
         assert.equal(await feed.refuses({ ...token, kid: 'kid-other', jti: 'jti-other', iat: now }), false);
       });
     }
+
+    test('past a grant\'s token entries, a revoked token of it is refused by one cut-off at its iat, which a later one replaces; a revoked grant\'s entry stays', async () => {
+      const now = clock.epochSeconds();
+      const token = (i: number) => ({ sub: 'user-5', clientId: 'client-5', grantId: 'grant-5', jti: `jti-5-${i}`, kid: 'kid-5', iat: now - 100 + i });
+      const count = MAX_TOKEN_ENTRIES_PER_GRANT + 3;
+      for (let i = 0; i < count; i++) await feed.revokeToken(token(i).jti, { grantId: 'grant-5', iat: token(i).iat });
+      await feed.revokeGrant('grant-6');
+      await feed.revokeToken('jti-6', { grantId: 'grant-6', iat: now });
+      const { entries } = await feed.page(0);
+      assert.equal(entries.filter((e) => e.kind === 'token').length, MAX_TOKEN_ENTRIES_PER_GRANT, 'the revoked grant\'s token needs no entry of its own');
+      assert.deepEqual(entries.filter((e) => e.kind === 'grant').map((e) => [e.value, e.issued_before]), [
+        [revocationValue('grant', 'grant-5'), token(count - 1).iat], [revocationValue('grant', 'grant-6'), now + TOKEN_LIFETIME + LEEWAY_SECONDS],
+      ]);
+      for (let i = 0; i < count; i++) assert.equal(await feed.refuses(token(i)), true, `revoked token ${i}`);
+      assert.equal(await feed.refuses({ ...token(count), jti: 'jti-5-later' }), false, 'a token the grant issued a second after the last revoked one');
+    });
+
+    test('revocations of one grant\'s tokens at once never pass its cap', async () => {
+      const now = clock.epochSeconds();
+      const count = MAX_TOKEN_ENTRIES_PER_GRANT * 2;
+      await Promise.all(Array.from({ length: count }, (_, i) => feed.revokeToken(`jti-7-${i}`, { grantId: 'grant-7', iat: now - count + i })));
+      const { entries } = await feed.page(0);
+      assert.equal(entries.filter((e) => e.kind === 'token').length, MAX_TOKEN_ENTRIES_PER_GRANT);
+      assert.equal(entries.filter((e) => e.kind === 'grant').length, 1);
+      for (let i = 0; i < count; i++) {
+        assert.equal(await feed.refuses({ sub: 'u', clientId: 'c', grantId: 'grant-7', jti: `jti-7-${i}`, kid: 'k', iat: now - count + i }), true, `revoked token ${i}`);
+      }
+    });
 
     test('an entry written in the transaction of a change that rolls back is never published', async () => {
       await assert.rejects(database.db.transaction(async (tx) => {

@@ -17,6 +17,9 @@
  *   (`FEED_LOCK`), held until its transaction ends: writers of the feed take seqs and commit one
  *   after another. The lock is released after the commit is visible, so whoever reads seq N can
  *   already read every seq below it.
+ * - An entry is deleted before its expiry only in the transaction that records one covering it
+ *   (a grant's later cut-off, `revokeToken`): a follower that read it still holds it, one that
+ *   starts over reads the later entry, which refuses everything it did for at least as long.
  * - Nothing is cached in-process except the feed id, which never changes for a database: every
  *   replica serves the same page for the same cursor.
  * - Deliberately not here: deciding what to revoke. Callers (grant, user, client and key
@@ -43,6 +46,12 @@ export const SUBJECT_AFTER_SECONDS = Math.ceil(USER_FRESH_MS / 1000) + 1;
  * scope (or from a disabled account) for a whole token lifetime, with no grant entry behind it.
  */
 export const CLIENT_AFTER_SECONDS = 5;
+/**
+ * Most live `token` entries one grant holds. Each lives for a token lifetime, and a client can
+ * refresh and revoke in a loop (300 a minute from one address under the token rate limit): past
+ * this, `revokeToken` publishes one cut-off for the grant instead of another token entry.
+ */
+export const MAX_TOKEN_ENTRIES_PER_GRANT = 20;
 /** Most entries one page of the feed carries. */
 export const MAX_PAGE = 1000;
 
@@ -60,7 +69,7 @@ export interface RevocationFeedOptions {
 const FEED_LOCK = '7451255552836267875';
 const TAKE_FEED_LOCK = `SELECT pg_advisory_xact_lock(${FEED_LOCK}) AS locked`;
 
-const INSERT = 'INSERT INTO revocations (kind, value, issued_before, expires_at) VALUES (?, ?, ?, ?)';
+const INSERT = 'INSERT INTO revocations (kind, value, issued_before, expires_at, grant_value) VALUES (?, ?, ?, ?, ?)';
 
 /** The highest seq ever assigned, pruned rows and (on PostgreSQL) rolled-back inserts included. */
 const LATEST = {
@@ -69,6 +78,9 @@ const LATEST = {
   // The identity's sequence; NULL until its first use. Never below a committed seq.
   postgres: "SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('revocations', 'seq')), 0) AS latest",
 };
+
+/** INSERT's values: kind, value, issued_before, expires_at, grant_value. */
+type Row = [RevocationKind, string, number, number, string | null];
 
 export class RevocationFeed {
   readonly #db: SqlDatabase;
@@ -116,14 +128,19 @@ export class RevocationFeed {
 
   /**
    * Refuses one access token, by its `jti` (its client revoked it at /oauth/revoke), unless a live
-   * entry already does: revoking a revoked token changes nothing (RFC 7009 §2.2), and each entry
-   * lives for a token lifetime on the public feed every resource server reads, so one token
-   * revoked in a loop added an entry per request.
+   * entry already does: revoking a revoked token changes nothing (RFC 7009 §2.2).
+   *
+   * A token of a grant (`grant`: its `gid` and `iat`) counts against the grant's
+   * MAX_TOKEN_ENTRIES_PER_GRANT. Past them, a `grant` entry refuses the grant's tokens issued up
+   * to this one's `iat`, replacing the grant's earlier such cut-off, so a grant holds at most that
+   * many token entries and one cut-off. The grant and its refresh token live on and its later
+   * tokens work, but its unrevoked tokens issued up to that second are refused with it.
+   * One transaction holding the feed's lock counts and writes, so revocations of one grant at once,
+   * on any replica, never pass the cap. A token without a grant (a service account's) is not counted.
    */
-  async revokeToken(jti: string, tx?: SqlExecutor): Promise<void> {
-    const value = revocationValue('token', jti);
-    const live = await (tx ?? this.#db).get("SELECT 1 AS live FROM revocations WHERE kind = 'token' AND value = ? AND expires_at > ?", [value, this.#seconds()]);
-    if (!live) await this.#record('token', value, {}, tx);
+  revokeToken(jti: string, grant?: { grantId: string; iat: number }, tx?: SqlExecutor): Promise<void> {
+    if (tx) return this.#revokeToken(jti, grant, tx);
+    return this.#db.transaction((own) => this.#revokeToken(jti, grant, own));
   }
 
   /** Refuses every token signed with this key (retired on purpose). */
@@ -193,11 +210,37 @@ export class RevocationFeed {
     return this.#clock.epochSeconds();
   }
 
-  async #record(kind: RevocationKind, value: string, options: { everyToken?: boolean; afterSeconds?: number }, tx?: SqlExecutor): Promise<void> {
+  async #revokeToken(jti: string, grant: { grantId: string; iat: number } | undefined, tx: SqlExecutor): Promise<void> {
+    if (tx.dialect === 'postgres') await tx.get(TAKE_FEED_LOCK);
+    const now = this.#seconds();
+    const value = revocationValue('token', jti);
+    const grantValue = grant ? revocationValue('grant', grant.grantId) : null;
+    const iat = grant?.iat ?? null;
+    const { refused, held } = (await tx.get<{ refused: number; held: number }>(`SELECT
+      count(CASE WHEN kind = 'token' AND value = @value OR kind = 'grant' AND value = @grant AND issued_before >= @iat THEN 1 END) AS refused,
+      count(CASE WHEN kind = 'token' AND grant_value = @grant THEN 1 END) AS held
+      FROM revocations WHERE (value = @value OR value = @grant OR grant_value = @grant) AND expires_at > @now`, { value, grant: grantValue, iat, now }))!;
+    if (refused > 0) return;
+    if (!grant || held < MAX_TOKEN_ENTRIES_PER_GRANT) {
+      await tx.run(INSERT, this.#row('token', value, { grantValue }));
+      return;
+    }
+    const cutOff = this.#row('grant', grantValue!, { issuedBefore: grant.iat });
+    // Every earlier cut-off of the grant refuses less, for less long: the new one covers it.
+    await tx.run("DELETE FROM revocations WHERE kind = 'grant' AND value = ? AND issued_before <= ? AND expires_at <= ?", [grantValue, cutOff[2], cutOff[3]]);
+    await tx.run(INSERT, cutOff);
+  }
+
+  #row(kind: RevocationKind, value: string, options: { everyToken?: boolean; afterSeconds?: number; issuedBefore?: number; grantValue?: string | null }): Row {
     const now = this.#seconds();
     const expiresAt = now + this.#tokenLifetime + LEEWAY_SECONDS;
     // everyToken: the entry's expiry as cut-off catches every token of a grant that is gone.
-    const row = [kind, value, options.everyToken ? expiresAt : now + (options.afterSeconds ?? 0), expiresAt];
+    const issuedBefore = options.everyToken ? expiresAt : options.issuedBefore ?? now + (options.afterSeconds ?? 0);
+    return [kind, value, issuedBefore, expiresAt, options.grantValue ?? null];
+  }
+
+  async #record(kind: RevocationKind, value: string, options: { everyToken?: boolean; afterSeconds?: number }, tx?: SqlExecutor): Promise<void> {
+    const row = this.#row(kind, value, options);
     if (tx) return insertInOrder(tx, row);
     // One statement on SQLite's single writer is already in order; run at once, not queued.
     if (this.#db.dialect === 'sqlite') {
@@ -209,7 +252,7 @@ export class RevocationFeed {
 }
 
 /** Inserts one entry inside `tx`, after taking the feed's lock on PostgreSQL (see the top). */
-async function insertInOrder(tx: SqlExecutor, row: Array<string | number>): Promise<void> {
+async function insertInOrder(tx: SqlExecutor, row: Row): Promise<void> {
   if (tx.dialect === 'postgres') await tx.get(TAKE_FEED_LOCK);
   await tx.run(INSERT, row);
 }
