@@ -80,6 +80,12 @@ export interface ConnectionEvent {
    */
   reason?: string;
   clientId?: string;
+  /**
+   * With `clientId`: no client had that id when the auth-server looked it up (a made-up one, or a
+   * registration lost in a reset), so the id is only the request's text. Anyone can send such
+   * requests by the thousand: the connection log reads these events apart (connection-log.ts).
+   */
+  clientUnknown?: boolean;
   /** The user (the account id, a token's `sub`) once known. */
   accountId?: string;
   /**

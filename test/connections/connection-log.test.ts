@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { ConnectionRecorder, NewConnectionEvent } from '../../apps/shared/connection-events.ts';
 import { freePort } from '../helpers/net.ts';
-import { registerClient } from '../helpers/oauth-flow.ts';
+import { registerClient, tokenRequest } from '../helpers/oauth-flow.ts';
 import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { startResourceServerBeside } from '../helpers/start-resource-server-beside.ts';
 import { TestClock } from '../helpers/test-clock.ts';
@@ -123,6 +123,66 @@ for (const backend of TEST_BACKENDS) {
       const { attempts, problem } = await auth.auth.connections.list({ clientId });
       assert.equal(problem, undefined);
       assert.deepEqual(attempts.map((a) => a.outcome), ['connected'], 'its mcp_request, from the resource server, still connects it');
+    });
+  });
+}
+
+for (const backend of TEST_BACKENDS) {
+  describe(`connection log under a flood of made-up client_ids at /oauth/token (${backend})`, () => {
+    let auth: TestAuthServer;
+    const clock = TestClock.ahead(0);
+    const from = (ip: string) => ({ 'x-forwarded-for': ip, 'user-agent': 'flood/1.0' });
+
+    before(async () => {
+      // X-Forwarded-For counts only behind a trusted proxy: the flood comes from several addresses.
+      auth = await startAuthServer({ backend, clock, configure(config) { config.authServer.trustProxy = true; } });
+    });
+    after(async () => {
+      await auth?.close();
+    });
+
+    test('a registered client\'s refusal and an anonymous refusal stay in the log; the made-up client_ids are there apart', async () => {
+      const { resource } = auth.config.authServer;
+      const registered = await registerClient(auth.issuer);
+      const metadata = await fetch(`${auth.issuer}/.well-known/oauth-authorization-server/mcp`, { headers: from('198.51.100.7') });
+      assert.equal(metadata.status, 404);
+      await metadata.body?.cancel();
+      // Refused invalid_target in front of the provider, before it looks the client up.
+      const exchange = { grant_type: 'authorization_code', code: 'not-a-code', code_verifier: 'v'.repeat(43), redirect_uri: 'http://127.0.0.1:33418/callback' };
+      const refused = await tokenRequest(auth.issuer, { ...exchange, client_id: registered.client_id, resource: 'https://elsewhere.example/mcp' }, from('198.51.100.8'));
+      assert.equal(refused.body.error, 'invalid_target');
+      clock.advance(1);
+      const before = await auth.auth.connections.list({ limit: 500 });
+      const ownAttempt = before.attempts.find((attempt) => attempt.clientId === registered.client_id && attempt.outcome === 'failed')!;
+      const anonymousAttempt = before.attempts.find((attempt) => attempt.explanation?.reasonCode === 'metadata_not_found')!;
+      assert.ok(ownAttempt && anonymousAttempt, JSON.stringify(before.attempts));
+
+      // More than a read's 5,000 events, from ten addresses, half refused by the provider
+      // (client not found), half in front of it (another resource); a minute passes every 500.
+      const FLOOD = 5100;
+      for (let start = 0; start < FLOOD; start += 50) {
+        await Promise.all(Array.from({ length: 50 }, async (_, j) => {
+          const i = start + j;
+          const answer = await tokenRequest(auth.issuer, {
+            ...exchange, client_id: `made-up-${i}`, ...(i % 2 === 0 ? { resource } : { resource: 'https://elsewhere.example/mcp' }),
+          }, from(`203.0.113.${i % 10}`));
+          assert.equal(answer.body.error, i % 2 === 0 ? 'invalid_client' : 'invalid_target');
+        }));
+        if ((start + 50) % 500 === 0) clock.advance(61);
+      }
+      await auth.auth.connectionRecorder.flush();
+
+      const listed = await auth.auth.connections.list({ clientId: registered.client_id });
+      assert.deepEqual(listed.attempts.map((attempt) => [attempt.id, attempt.explanation?.reasonCode]), [[ownAttempt.id, 'resource_mismatch']],
+        'the registered client\'s refusal is still on --client');
+      const shown = await auth.auth.connections.show(ownAttempt.id);
+      assert.equal(shown?.attempt.events.at(-1)?.error, 'invalid_target', 'and show opens it');
+      assert.equal((await auth.auth.connections.show(anonymousAttempt.id))?.attempt.explanation?.reasonCode, 'metadata_not_found',
+        'the anonymous refusal is still read');
+      const madeUp = await auth.auth.connections.list({ clientId: `made-up-${FLOOD - 1}` });
+      assert.deepEqual(madeUp.attempts.map((attempt) => attempt.explanation?.reasonCode), ['resource_mismatch'], 'the admin still sees a made-up client_id');
+      const latest = await auth.auth.connections.show(madeUp.attempts[0]!.id);
+      assert.equal(latest?.attempt.events[0]?.clientUnknown, true);
     });
   });
 }

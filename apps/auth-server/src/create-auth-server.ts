@@ -91,6 +91,7 @@ import { recordProviderConnectionEvents } from './connections/record-provider-co
 import { recordRefusedTokenTarget } from './connections/record-refused-token-target.ts';
 import { recordSignInSteps } from './connections/record-sign-in-steps.ts';
 import { skipOwnClient } from './connections/skip-own-client.ts';
+import { setApartUnknownClients } from './connections/set-apart-unknown-clients.ts';
 import { FloodGuard } from '../../shared/connections/flood-guard.ts';
 import { REVOCATION_FEED_PATH, revocationFeedRoute } from './revocation/revocation-feed-route.ts';
 import { revokeJwtAccessTokens } from './revocation/revoke-jwt-access-tokens.ts';
@@ -231,7 +232,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   );
   const metrics = createAuthServerMetrics(options.registry ?? createMetricsRegistry('auth-server'));
   const connectionEvents = new ConnectionEventStore(database, 'connection_events');
-  const connectionRecorder = skipOwnClient(options.connectionRecorder
+  const ownClientsSkipped = skipOwnClient(options.connectionRecorder
     ?? new DatabaseConnectionRecorder({ store: connectionEvents, app: 'auth-server', clock, logger, metrics: metrics.connections }));
   // Successful refreshes: once a minute per grant (record-provider-connection-events.ts); no total cap.
   const repeatedRefreshes = new FloodGuard({ clock, maxKeys: 10_000, maxPerWindow: Number.POSITIVE_INFINITY });
@@ -241,6 +242,12 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     cacheMin: config.clientIdMetadataDocuments.cacheMin,
     cacheMax: config.clientIdMetadataDocuments.cacheMax,
     maxStale: config.clientIdMetadataDocuments.maxStale,
+  });
+  // Read per event, at request time, when the provider (built below) exists.
+  const connectionRecorder = setApartUnknownClients(ownClientsSkipped, {
+    findClient: (clientId) => holder.provider.Client.find(clientId),
+    holdsDocument: (url) => clientDocuments.holds(url),
+    clock,
   });
   // ID-JAG (id-jag/): IdP keys come through the same SSRF guard as client documents (jose caches
   // the key sets itself, so not through the document cache).

@@ -15,6 +15,8 @@
  *   60 bytes less per grant, its value row and index counted). Flow ids (22 characters, in three)
  *   stay in the row: their value row and index would cost what they save.
  * - A step is stored as its number (`STEP_NUMBERS`), not its name: about 40 bytes less per grant.
+ * - `client_unknown` is 1 on an event whose client_id no client had (only the auth-server sets
+ *   it); a read takes those apart (`clientUnknown`), along a partial index of their own.
  * - An event's id is not stored: it is the app's letter, its time and its row's sequence number
  *   (`a<at>.<seq>` in base 36), unique because the sequence is, and never reused even where
  *   SQLite reuses a sequence number after the table emptied (the time has moved on). It used to
@@ -38,11 +40,14 @@ export interface ConnectionEventQuery {
   clientId?: string;
   accountId?: string;
   /**
-   * true: only events naming a client or a user; false: only events naming neither (metadata
-   * fetches, challenges, refusals of requests that named no client). Read apart, so a flood of
-   * anonymous requests cannot push the attempts of real clients out of a read's `limit`.
+   * true: only events naming a client or a user, but not those of a client_id no client had
+   * (`clientUnknown`); false: only events naming neither (metadata fetches, challenges, refusals
+   * of requests that named no client). Read apart, so a flood of anonymous requests cannot push
+   * the attempts of real clients out of a read's `limit`.
    */
   identified?: boolean;
+  /** true: only the events of a client_id no client had (`clientUnknown`), read apart for the same reason. */
+  clientUnknown?: true;
   /** At most this many events: the newest of the window. */
   limit: number;
 }
@@ -54,7 +59,7 @@ const SHARED = [
   ['resource', 'resource_ref', 'resource'], ['scope', 'scope_ref', 'scope'], ['grantId', 'grant_ref', 'grant_id'],
 ] as const satisfies ReadonlyArray<readonly [keyof ConnectionEvent, string, string]>;
 /** The events table's columns as inserted. */
-const STORED = ['at', 'step_number', 'outcome', 'error', 'reason_code', 'reason', 'flow_id', ...SHARED.map(([, column]) => column)];
+const STORED = ['at', 'step_number', 'outcome', 'error', 'reason_code', 'reason', 'flow_id', 'client_unknown', ...SHARED.map(([, column]) => column)];
 /**
  * Each step's number as stored. Never renumber or reuse one: stored events keep theirs (the
  * migrations that brought the numbers in name each step's). A new step takes the next number.
@@ -67,6 +72,7 @@ const STEP_OF_NUMBER = new Map<number, ConnectionStep>(Object.entries(STEP_NUMBE
 
 interface EventRow {
   seq: number; at: number; step_number: number | null; outcome: string; error: string | null; reason_code: string | null; reason: string | null;
+  client_unknown: number | null;
   client_id: string | null; account_id: string | null; flow_id: string | null; grant_id: string | null; ip: string | null;
   user_agent: string | null; redirect_uri: string | null; resource: string | null; scope: string | null;
 }
@@ -95,7 +101,7 @@ export class ConnectionEventStore {
       ON CONFLICT (value) DO UPDATE SET last_at = ${latest}(v.last_at, excluded.last_at) RETURNING id, value`;
     const shared = SHARED.map(([, , name], i) => `v${i}.value AS ${name}`);
     const joins = SHARED.map(([, column], i) => `LEFT JOIN ${this.#values} v${i} ON v${i}.id = e.${column}`);
-    this.#select = `SELECT e.seq, e.at, e.step_number, e.outcome, e.error, e.reason_code, e.reason, e.flow_id, ${shared.join(', ')}
+    this.#select = `SELECT e.seq, e.at, e.step_number, e.outcome, e.error, e.reason_code, e.reason, e.flow_id, e.client_unknown, ${shared.join(', ')}
       FROM ${this.#table} e ${joins.join(' ')}`;
   }
 
@@ -123,8 +129,11 @@ export class ConnectionEventStore {
       params.push(value);
     }
     if (query.identified !== undefined) {
-      where.push(query.identified ? '(e.client_ref IS NOT NULL OR e.account_ref IS NOT NULL)' : '(e.client_ref IS NULL AND e.account_ref IS NULL)');
+      where.push(query.identified
+        ? '(e.client_ref IS NOT NULL OR e.account_ref IS NOT NULL) AND e.client_unknown IS NULL'
+        : '(e.client_ref IS NULL AND e.account_ref IS NULL)');
     }
+    if (query.clientUnknown) where.push('e.client_unknown = 1');
     const rows = await this.#db.all<EventRow>(
       `${this.#select}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY e.at DESC, e.seq DESC LIMIT ?`,
       [...params, query.limit],
@@ -179,7 +188,7 @@ export class ConnectionEventStore {
     const values: SqlValue[] = [];
     const number = (value: string | undefined) => (value === undefined ? null : numbers.get(value) ?? null);
     for (const e of events) {
-      values.push(e.at, STEP_NUMBERS[e.step], e.outcome, e.error, e.reasonCode, e.reason, e.flowId);
+      values.push(e.at, STEP_NUMBERS[e.step], e.outcome, e.error, e.reasonCode, e.reason, e.flowId, e.clientUnknown ? 1 : null);
       for (const [field] of SHARED) values.push(number(e[field]));
     }
     await db.run(`INSERT INTO ${this.#table} (${STORED.join(', ')}) VALUES ${events.map(() => placeholders).join(', ')}`, values);
@@ -194,6 +203,7 @@ export class ConnectionEventStore {
       ['resource', row.resource], ['scope', row.scope],
     ];
     for (const [key, value] of optional) if (value !== null) (event as unknown as Record<string, unknown>)[key] = value;
+    if (row.client_unknown !== null && Number(row.client_unknown) === 1 && event.clientId !== undefined) event.clientUnknown = true;
     return event;
   }
 }

@@ -30,6 +30,7 @@ export function trimConnectionEvent(event: NewConnectionEvent, stamp: Pick<Conne
     reasonCode: cap(event.reasonCode, 64),
     reason: cap(event.reason, MAX_TEXT),
     clientId: cap(event.clientId, MAX_ID),
+    ...(event.clientUnknown && event.clientId !== undefined ? { clientUnknown: true } : {}),
     accountId: cap(event.accountId, MAX_ID),
     flowId: cap(event.flowId, 64),
     grantId: cap(event.grantId, MAX_ID),

@@ -63,6 +63,8 @@ export interface ClientDocumentCache {
   fetch: Fetch;
   /** The provider accepted the document at `url`: from now on it may be served from memory. */
   accepted(url: string): void;
+  /** Whether an accepted document of `url` is remembered (fresh or stale); never fetches. */
+  holds(url: string): boolean;
 }
 
 /** Seconds a failure (with no usable copy) is answered from memory. */
@@ -227,6 +229,9 @@ export function createClientDocumentCache(fetchOnce: Fetch, options: ClientDocum
     accepted(url) {
       const copy = copies.get(keyOf('document', url));
       if (copy) copy.servable = true;
+    },
+    holds(url) {
+      return copies.get(keyOf('document', url))?.servable === true;
     },
   };
 }

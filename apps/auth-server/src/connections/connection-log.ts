@@ -14,6 +14,11 @@
  *   anyone can send by the thousand, cannot push real clients' attempts out of the read: 5,000
  *   GETs of a well-known path hid every earlier attempt from the pages and "My apps". The
  *   resource server's read is bounded in time and size.
+ * - The events of a client_id no client had (`clientUnknown`, set-apart-unknown-clients.ts) are
+ *   read apart too, at most UNKNOWN_CLIENT_READ_LIMIT: anyone can send token requests naming
+ *   made-up client_ids, and 5,000 of them hid every registered client's attempt. In their own
+ *   window they evict neither those nor the anonymous steps. Every read (a list, filtered or
+ *   not, and `show`) reads the same windows, so `show` opens any attempt a list gave.
  * - The resource server down (or refusing) is not an error: the attempts come from this server's
  *   events alone, and `problem` says why in words.
  * - Deliberately not here: caching, paging beyond `limit`.
@@ -36,6 +41,8 @@ import { readResourceServerEvents, RESOURCE_SERVER_EVENTS_LIMIT } from './read-r
 const READ_LIMIT = RESOURCE_SERVER_EVENTS_LIMIT;
 /** Events naming neither read at most per request from each app. */
 const ANONYMOUS_READ_LIMIT = 1000;
+/** Events of a client_id no client had read at most per request (only this server records them). */
+const UNKNOWN_CLIENT_READ_LIMIT = 1000;
 const DEFAULT_ATTEMPTS = 50;
 const MAX_ATTEMPTS = 500;
 
@@ -68,15 +75,16 @@ export function createConnectionLog(options: ConnectionLogOptions): ConnectionLo
       { uri: config.connectionEventsUri, issuer: config.issuer, resource: config.resource, signingKey, logger, timeoutMs, now: () => clock.now() },
       since, { identified, limit },
     );
-    const [own, ownAnonymous, theirs, theirsAnonymous] = await Promise.all([
+    const [own, ownAnonymous, ownUnknownClients, theirs, theirsAnonymous] = await Promise.all([
       events.read({ since, limit: READ_LIMIT, identified: true }),
       events.read({ since, limit: ANONYMOUS_READ_LIMIT, identified: false }),
+      events.read({ since, limit: UNKNOWN_CLIENT_READ_LIMIT, clientUnknown: true }),
       fromResourceServer(true, READ_LIMIT),
       fromResourceServer(false, ANONYMOUS_READ_LIMIT),
     ]);
     // A resource server of an earlier version ignores `identified` and answers both reads alike.
     const theirEvents = [...new Map([...theirs.events, ...theirsAnonymous.events].map((event) => [event.id, event])).values()];
-    const grouped = groupConnectionAttempts([...own, ...ownAnonymous, ...theirEvents], { now, stallAfterMs: config.connections.stallAfter * 1000 });
+    const grouped = groupConnectionAttempts([...own, ...ownAnonymous, ...ownUnknownClients, ...theirEvents], { now, stallAfterMs: config.connections.stallAfter * 1000 });
     const problem = theirs.problem ?? theirsAnonymous.problem;
     return { attempts: grouped, ...(problem ? { problem } : {}) };
   }

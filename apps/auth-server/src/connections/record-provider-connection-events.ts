@@ -13,6 +13,9 @@
  *   `code_exchange` / `refresh`. Other grants (client credentials, token exchange, ID-JAG) are not
  *   steps of a client's connection.
  *
+ * A refusal whose client the provider did not resolve names the client_id the request gave, looked
+ * up before it is recorded (set-apart-unknown-clients.ts): no client may have it.
+ *
  * The refresh grant is the hot path (bench/refresh-grants.ts): its listeners build one event from
  * what the context already holds, with no database read and nothing awaited. The provider's
  * events are synchronous; `record` only queues.
@@ -20,7 +23,7 @@
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { FloodGuard } from '../../../shared/connections/flood-guard.ts';
-import type { ConnectionRecorder, NewConnectionEvent } from '../../../shared/connection-events.ts';
+import type { NewConnectionEvent } from '../../../shared/connection-events.ts';
 import type { ProviderError } from '../provider/provider-error.ts';
 import { explainAuthorizationRefusal, explainClientDocumentRefusal, isClientDocumentRefusal } from './explain-authorization-refusal.ts';
 import { explainTokenRefusal } from './explain-token-refusal.ts';
@@ -28,6 +31,7 @@ import { flowIdOf } from './flow-id.ts';
 import { originAndPath } from './origin-and-path.ts';
 import { requestFacts } from './request-facts.ts';
 import { quoteList } from './refusal.ts';
+import type { UnresolvedClientRecorder } from './set-apart-unknown-clients.ts';
 
 type Params = Record<string, unknown>;
 
@@ -56,9 +60,14 @@ export interface ProviderConnectionEventsOptions {
   refreshes: Pick<FloodGuard, 'admits'>;
 }
 
-export function recordProviderConnectionEvents(provider: Provider, recorder: ConnectionRecorder, options: ProviderConnectionEventsOptions): void {
+export function recordProviderConnectionEvents(provider: Provider, recorder: UnresolvedClientRecorder, options: ProviderConnectionEventsOptions): void {
   const record = (ctx: KoaContextWithOIDC, event: NewConnectionEvent): void => {
     recorder.record({ ...event, ...requestFacts(ctx) });
+  };
+  /** A refusal naming the client_id of the request when the provider resolved no client. */
+  const recordRefusal = (ctx: KoaContextWithOIDC, event: NewConnectionEvent): void => {
+    if (ctx.oidc.client) record(ctx, event);
+    else recorder.recordUnresolved({ ...event, ...requestFacts(ctx) });
   };
 
   /** `authorization` ok, preceded by `client_document` ok when the client is a metadata document. */
@@ -122,7 +131,7 @@ export function recordProviderConnectionEvents(provider: Provider, recorder: Con
         expectedResource: options.resource,
         codeChallengeMethod: text(params.code_challenge_method),
       });
-    record(ctx, {
+    recordRefusal(ctx, {
       step: documentRefused ? 'client_document' : backFromInteraction ? 'redirect' : 'authorization',
       outcome: 'refused',
       ...refusal,
@@ -195,7 +204,7 @@ export function recordProviderConnectionEvents(provider: Provider, recorder: Con
     const clientId = oidc.client?.clientId ?? text(params.client_id);
     const redirectUri = text(params.redirect_uri);
     const resource = text(params.resource);
-    record(ctx, {
+    recordRefusal(ctx, {
       step,
       outcome: 'refused',
       ...explainTokenRefusal(err, { clientId, redirectUri, resource, expectedResource: options.resource }),
