@@ -36,6 +36,26 @@ function readPasswordFile(path: string): string {
   return text.trim();
 }
 
+/** An auth-server that created the first admin, its password file in `dir`/data; the CLI runs in `dir`. */
+async function replicaThatCreatedTheAdmin() {
+  const dir = makeCliDir('gatehouse-first-admin-');
+  const config = loadConfig({ DATA_DIR: join(dir, 'data'), KEYS_DIR: join(dir, 'keys') }, dir);
+  config.authServer.bcryptCost = 10;
+  const first = await createAuthServer(config.authServer, createLogger('auth-server', 'silent'));
+  const file = (await first.createBootstrapAdmin())!.passwordFile!;
+  return { dir, first, file, password: readPasswordFile(file) };
+}
+
+/** Another replica on the same database, with a data directory of its own. */
+function startOtherReplica(dir: string): Promise<TestAuthServer> {
+  return startAuthServer({ dir, configure: (c) => { c.authServer.firstAdminPasswordFile = join(dir, 'other', 'first-admin-password'); } });
+}
+
+async function signIn(server: TestAuthServer, username: string, password: string): Promise<void> {
+  const client = await registerClient(server.issuer);
+  assert.ok((await connect(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: server.config.authServer.resource, username, password })).code, `${username} signs in`);
+}
+
 /** `npm start`'s launcher (apps/start.ts) under tsx, as the package.json script runs it. */
 function startBoth(setup: Setup): RunningProcess {
   return run(process.execPath, ['--import', 'tsx', 'apps/start.ts'], setup.env);
@@ -165,19 +185,12 @@ describe('the first admin', () => {
   });
 
   test('replicas: a sign-in at another replica removes the file at this one\'s next check; `users passwd admin` removes it too', async () => {
-    const dir = makeCliDir('gatehouse-first-admin-');
-    const config = loadConfig({ DATA_DIR: join(dir, 'data'), KEYS_DIR: join(dir, 'keys') }, dir);
-    config.authServer.bcryptCost = 10;
-    const first = await createAuthServer(config.authServer, createLogger('auth-server', 'silent'));
+    const { dir, first, file, password } = await replicaThatCreatedTheAdmin();
     let other: TestAuthServer | undefined;
     try {
-      const file = (await first.createBootstrapAdmin())!.passwordFile!;
-      const password = readPasswordFile(file);
       assert.deepEqual(await first.unusedBootstrapAdmin(), { username: 'admin', passwordFile: file }, 'not signed in yet: the banner names the file');
-      // Another replica on the same database, with a data directory of its own.
-      other = await startAuthServer({ dir, configure: (c) => { c.authServer.firstAdminPasswordFile = join(dir, 'other', 'first-admin-password'); } });
-      const client = await registerClient(other.issuer);
-      assert.ok((await connect(other.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: other.config.authServer.resource, username: 'admin', password })).code);
+      other = await startOtherReplica(dir);
+      await signIn(other, 'admin', password);
       assert.equal(existsSync(file), true, 'this replica saw no sign-in');
       assert.equal(await first.unusedBootstrapAdmin(), undefined);
       assert.equal(existsSync(file), false, 'the admin signed in somewhere: the file is gone');
@@ -196,6 +209,66 @@ describe('the first admin', () => {
       await other?.close();
       await first.close();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('renamed with `users rename` before it signs in, the first admin\'s sign-in under the new name removes the file at once, and so does `users passwd` of it', async () => {
+    const server = await startAuthServer({ env: { BOOTSTRAP_ADMIN_PASSWORD: '' } });
+    try {
+      writeFileSync(join(server.dir, 'gatehouse.yaml'), 'auth_server:\n  bcrypt_cost: 10\n');
+      const file = server.config.authServer.firstAdminPasswordFile;
+      const password = readPasswordFile(file);
+      const renamed = await runCli(server.dir, ['users', 'rename', 'admin', 'root']);
+      assert.equal(renamed.code, 0, renamed.stderr);
+      await signIn(server, 'root', password);
+      assert.equal(existsSync(file), false, 'the first admin signed in as root: the file is gone at once');
+      assert.equal(await server.auth.unusedBootstrapAdmin(), undefined, 'signed in: starts no longer point it out');
+
+      // A password written again (say, restored from a backup) no longer holds root's once `users passwd` changed it.
+      writeFileSync(file, `${password}\n`, { mode: 0o600 });
+      const changed = await runCli(server.dir, ['users', 'passwd', 'root'], 'root new password 1\n');
+      assert.equal(changed.code, 0, changed.stderr);
+      assert.ok(changed.stdout.includes(`removed ${file}`), changed.stdout);
+      assert.equal(existsSync(file), false);
+    } finally {
+      await server.close();
+      rmSync(server.dir, { recursive: true, force: true });
+    }
+  });
+
+  test('replicas: a start names the first admin as renamed and keeps its file; once it signed in (at another replica) and was renamed again, no start points it out and its file is gone', async () => {
+    const { dir, first, file, password } = await replicaThatCreatedTheAdmin();
+    let other: TestAuthServer | undefined;
+    try {
+      assert.equal((await runCli(dir, ['users', 'rename', 'admin', 'root'])).code, 0);
+      assert.deepEqual(await first.unusedBootstrapAdmin(), { username: 'root', passwordFile: file }, 'not signed in yet: the banner names it as renamed, and its file');
+      other = await startOtherReplica(dir);
+      await signIn(other, 'root', password);
+      assert.equal((await runCli(dir, ['users', 'rename', 'root', 'ops'])).code, 0);
+      assert.equal(existsSync(file), true, 'this replica saw no sign-in');
+      assert.equal(await first.unusedBootstrapAdmin(), undefined, 'signed in under a name it no longer has: not pointed out');
+      assert.equal(existsSync(file), false, 'and the working password is not kept');
+      assert.equal(await other.auth.unusedBootstrapAdmin(), undefined);
+    } finally {
+      await other?.close();
+      await first.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('an admin the config file created before the first start, even one with the bootstrap name, is not taken for the first admin', async () => {
+    const server = await startAuthServer({
+      env: { BOOTSTRAP_ADMIN_PASSWORD: '' },
+      configure: (c) => { c.authServer.users = [{ username: 'admin', password: 'operator chosen password', scopes: ['mcp:read', 'mcp:write', 'mcp:admin'], disabled: false }]; },
+    });
+    try {
+      assert.equal((await server.auth.users.findByUsername('admin'))?.source, 'config');
+      assert.equal(await server.auth.users.firstAdmin(), undefined, 'no first admin was created');
+      assert.equal(await server.auth.unusedBootstrapAdmin(), undefined, 'no banner names it');
+      assert.equal(existsSync(server.config.authServer.firstAdminPasswordFile), false);
+    } finally {
+      await server.close();
+      rmSync(server.dir, { recursive: true, force: true });
     }
   });
 

@@ -396,11 +396,17 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   const recordSignIn: SignInRecorder = async (ctx, attempt) => {
     await recordSignInAndStep(ctx, attempt);
     if (!attempt.ok || !attempt.user) return;
+    const { user } = attempt;
     try {
-      firstAdminPassword.forgetIfFirstAdmin(attempt.user.username);
+      await firstAdminPassword.forgetIfFirstAdmin(user, users);
     } catch (err) {
       // The sign-in stands; the next start tries again (unusedBootstrapAdmin).
       logger.warn({ err, file: firstAdminPassword.path }, 'the first admin signed in, but its password file could not be removed');
+    }
+    if (user.firstAdmin === 'not_signed_in') {
+      // On the row, so every replica's next start stops pointing it out and removes its file.
+      await users.markFirstAdminSignedIn(user.id)
+        .catch((err: unknown) => logger.warn({ err }, 'the first admin signed in, but that could not be recorded; the next start points it out again'));
     }
   };
   const upstreams = new UpstreamClients(config.upstreams);

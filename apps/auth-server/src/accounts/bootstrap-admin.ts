@@ -12,16 +12,21 @@
  * - A generated password goes to a file only this user can read (first-admin-password-file.ts),
  *   written before the insert and kept only when the insert won: never to stdout alone, which a
  *   container's log collector keeps.
- * - `unusedBootstrapAdmin`: while that admin has no successful sign-in in the audit log, each
- *   start says how to set a new password, in case the one shown was lost anyway (file deleted,
- *   process killed between storing and handing it over). The audit log keeps sign-ins for
- *   `audit.retention`: an admin idle for longer than that is pointed out again, which is harmless.
+ * - Stored marked as the first admin (`User.firstAdmin`), and recognised by that mark, so by its
+ *   row, whatever `users rename` named it since: the configured name may now be nobody's, or
+ *   another user's. A sign-in records on the row that it has signed in.
+ * - `unusedBootstrapAdmin`: while that admin has not signed in, each start says how to set a new
+ *   password, in case the one shown was lost anyway (file deleted, process killed between storing
+ *   and handing it over).
+ * - An admin created by an earlier version carries no mark: while no user does, the configured
+ *   name stands for it, and its sign-ins are looked up in the audit log by that name (the log
+ *   keeps them for `audit.retention`: an admin idle for longer is pointed out again, harmlessly).
  */
 import { randomBytes } from 'node:crypto';
 import type { AuthServerConfig } from '../../../shared/config/load-config.ts';
 import type { FirstAdminPasswordFile } from './first-admin-password-file.ts';
 import type { PasswordHasher } from './password-hasher.ts';
-import type { UserStore } from './user-store.ts';
+import type { User, UserStore } from './user-store.ts';
 
 const ADMIN_SCOPES = ['mcp:read', 'mcp:write', 'mcp:admin'];
 
@@ -62,7 +67,7 @@ export async function storeBootstrapAdmin(prepared: PreparedAdmin | undefined, u
   const staged = generatedPassword === undefined ? undefined : passwordFile?.stage(generatedPassword);
   let created: boolean;
   try {
-    created = Boolean(await users.create({ username, passwordHash, scopes: ADMIN_SCOPES, source: 'builtin' }));
+    created = Boolean(await users.create({ username, passwordHash, scopes: ADMIN_SCOPES, source: 'builtin', firstAdmin: true }));
   } catch (err) {
     staged?.drop();
     throw err;
@@ -85,10 +90,14 @@ export interface SignInRecords {
   query(filter: { event: 'sign_in.success'; actor: string; limit: number }): Promise<unknown[]>;
 }
 
-/** The bootstrap admin's username while it is an active admin with no sign-in on record; else undefined. */
+const isActiveAdmin = (user: User) => !user.disabled && !user.pending && user.source === 'builtin' && user.scopes.includes('mcp:admin');
+
+/** The first admin's username (as it is now) while it is an active admin that has not signed in; else undefined. */
 export async function unusedBootstrapAdmin(config: AuthServerConfig, users: UserStore, audit: SignInRecords): Promise<string | undefined> {
+  const marked = await users.firstAdmin();
+  if (marked) return marked.firstAdmin === 'not_signed_in' && isActiveAdmin(marked) ? marked.username : undefined;
   const user = await users.findByUsername(config.bootstrapAdmin.username);
-  if (!user || user.disabled || user.pending || user.source !== 'builtin' || !user.scopes.includes('mcp:admin')) return undefined;
+  if (!user || !isActiveAdmin(user)) return undefined;
   const signIns = await audit.query({ event: 'sign_in.success', actor: user.username, limit: 1 });
   return signIns.length === 0 ? user.username : undefined;
 }

@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConfigError } from '../../../shared/config/config-error.ts';
+import type { User, UserStore } from './user-store.ts';
 
 /** A password written under a temporary name: `keep` gives it the final name, `drop` removes it. */
 export interface StagedPassword {
@@ -25,7 +26,7 @@ export interface StagedPassword {
 
 export class FirstAdminPasswordFile {
   readonly path: string;
-  /** The first admin's username: its sign-in ends the file's use. */
+  /** The configured bootstrap username: the first admin's while no user carries the mark (bootstrap-admin.ts). */
   readonly #username: string;
 
   constructor(path: string, username: string) {
@@ -63,11 +64,16 @@ export class FirstAdminPasswordFile {
   }
 
   /**
-   * `username` signed in or was given a new password: when that is the first admin, the file is
-   * no longer needed (or no longer right) and is removed. True when a file was removed.
+   * `user` signed in or was given a new password: when that is the first admin, under whatever
+   * name, the file is no longer needed (or no longer right) and is removed. True when a file was
+   * removed. `users` is read only for an unmarked user with the configured name while the file is there.
    */
-  forgetIfFirstAdmin(username: string): boolean {
-    if (username !== this.#username || !this.exists()) return false;
+  async forgetIfFirstAdmin(user: Pick<User, 'username' | 'source' | 'firstAdmin'>, users: Pick<UserStore, 'firstAdmin'>): Promise<boolean> {
+    if (!this.exists()) return false;
+    // One an earlier version created carries no mark: the configured name stands for it while no user has one.
+    const firstAdmin = user.firstAdmin !== null
+      || (user.source === 'builtin' && user.username === this.#username && !(await users.firstAdmin()));
+    if (!firstAdmin) return false;
     this.remove();
     return true;
   }

@@ -37,7 +37,14 @@ export interface User {
    * sign-in made before it no longer counts (UserStore.signedInBeforeSessionsEnded).
    */
   sessionsEndedAt: number | null;
+  /**
+   * Set on the admin the first start created only (bootstrap-admin.ts), whatever it is named now:
+   * whether it has signed in since. Null for every other user.
+   */
+  firstAdmin: FirstAdminState | null;
 }
+
+export type FirstAdminState = 'not_signed_in' | 'signed_in';
 
 export type NewUser = {
   username: string;
@@ -47,6 +54,8 @@ export type NewUser = {
   pending?: boolean;
   email?: string | null;
   source?: User['source'];
+  /** The first start's admin (bootstrap-admin.ts): stored as not signed in yet. */
+  firstAdmin?: boolean;
 };
 
 export type UserChanges = Partial<Pick<User, 'passwordHash' | 'scopes' | 'disabled' | 'pending' | 'email'>>;
@@ -63,6 +72,7 @@ interface UserRow {
   created_at: number;
   updated_at: number;
   sessions_ended_at: number | null;
+  first_admin: FirstAdminState | null;
 }
 
 function toUser(row: UserRow): User {
@@ -78,6 +88,7 @@ function toUser(row: UserRow): User {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     sessionsEndedAt: row.sessions_ended_at,
+    firstAdmin: row.first_admin,
   };
 }
 
@@ -186,6 +197,24 @@ export class UserStore {
     return row && toUser(row);
   }
 
+  /**
+   * The admin the first start created, under any name; undefined when there is none, or it was
+   * created by an earlier version, which did not mark it (bootstrap-admin.ts then goes by the
+   * configured name).
+   */
+  async firstAdmin(): Promise<User | undefined> {
+    const row = await this.db.get<UserRow>('SELECT * FROM users WHERE first_admin IS NOT NULL ORDER BY created_at, id LIMIT 1');
+    return row && toUser(row);
+  }
+
+  /** Records that the first admin `id` has signed in; does nothing for any other user, or after the first time. */
+  async markFirstAdminSignedIn(id: string): Promise<void> {
+    this.forget(id);
+    await this.db.run("UPDATE users SET first_admin = 'signed_in' WHERE id = ? AND first_admin = 'not_signed_in'", [id]);
+    // Again once written: a read that overlapped the write is not kept.
+    this.forget(id);
+  }
+
   async count(): Promise<number> {
     const row = await this.db.get<{ n: number }>('SELECT count(*) AS n FROM users');
     return Number(row?.n ?? 0);
@@ -222,8 +251,8 @@ export class UserStore {
     const now = Date.now();
     // No conflict target: the unique index is on lower(username) on PostgreSQL and a NOCASE
     // column on SQLite; the primary key is a fresh UUID, so the name is the only possible conflict.
-    const row = await tx.get<UserRow>(`INSERT INTO users (id, username, password_hash, scopes, disabled, pending, email, source, created_at, updated_at)
-      VALUES (@id, @username, @passwordHash, @scopes, @disabled, @pending, @email, @source, @now, @now)
+    const row = await tx.get<UserRow>(`INSERT INTO users (id, username, password_hash, scopes, disabled, pending, email, source, first_admin, created_at, updated_at)
+      VALUES (@id, @username, @passwordHash, @scopes, @disabled, @pending, @email, @source, @firstAdmin, @now, @now)
       ON CONFLICT DO NOTHING RETURNING *`, {
       id: randomUUID(),
       username: input.username,
@@ -233,6 +262,7 @@ export class UserStore {
       pending: input.pending ? 1 : 0,
       email: input.email ?? null,
       source: input.source ?? 'builtin',
+      firstAdmin: input.firstAdmin ? 'not_signed_in' : null,
       now,
     });
     return row && toUser(row);

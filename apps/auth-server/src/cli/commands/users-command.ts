@@ -94,7 +94,7 @@ export const usersCommand: CommandGroup = {
       await context.services.users.setPassword({ id: user.id }, password, CLI);
       // The first admin's generated password, handed over in a file, is no longer theirs.
       const { firstAdminPasswordFile, bootstrapAdmin } = context.config;
-      const removed = new FirstAdminPasswordFile(firstAdminPasswordFile, bootstrapAdmin.username).forgetIfFirstAdmin(user.username);
+      const removed = await new FirstAdminPasswordFile(firstAdminPasswordFile, bootstrapAdmin.username).forgetIfFirstAdmin(user, context.users);
       context.print(toJson(user), () => [
         `changed the password of ${user.username}; their browser sessions were ended`,
         ...(removed ? [`removed ${firstAdminPasswordFile}, which held the password generated at the first start`] : []),
