@@ -1,3 +1,3 @@
--- As on SQLite (migrations/sqlite/auth-server/025_first_admin.sql): the admin the first start
+-- As on SQLite (migrations/sqlite/auth-server/027_first_admin.sql): the admin the first start
 -- created, 'not_signed_in' until it first signs in, then 'signed_in'; NULL for every other user.
 ALTER TABLE users ADD COLUMN first_admin TEXT CHECK (first_admin IN ('not_signed_in', 'signed_in'));
