@@ -8,13 +8,23 @@
  * (A stateless caller that goes away needs none of this: the upstream session opened for its
  * request is ended, DELETE and all, and the server ends the session's streams.)
  *
+ * Until then a call holds one of its caller's places at that server: one caller has at most
+ * MAX_CALLS_PER_CALLER calls waiting on one server at once (call-budget.ts), and a call past them
+ * is answered at once with a tool error, never sent. A call whose caller only hung up keeps its
+ * place until the server's timeout (a disconnection is no cancellation, MCP 2025-11-25
+ * basic/transports), so hanging up and calling again cannot pile calls up at the server.
+ *
  * The server is the recording upstream (the SDK's McpServer over Streamable HTTP), whose
  * `wait-for-cancel` tool runs until it is cancelled, and which records each POST the gateway
  * closed before its answer ended.
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { MAX_CALLS_PER_CALLER } from '../../apps/resource-server/src/gateway/call-budget.ts';
+import { mcpRequest, openSession } from '../helpers/mcp-http.ts';
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
 import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
 import { waitFor } from '../helpers/wait-for.ts';
@@ -33,9 +43,16 @@ describe('an HTTP server\'s call the gateway gives up', { timeout: 60_000 }, () 
     upstream = await startRecordingUpstream();
     server = await startResourceServer({
       issuer: issuer.issuer,
-      config: { servers: [httpServer('patient', upstream.url), httpServer('impatient', upstream.url, { timeout: 1 })] },
+      config: {
+        servers: [
+          httpServer('patient', upstream.url),
+          httpServer('impatient', upstream.url, { timeout: 1 }),
+          // Time enough to see a caller's places all taken before its calls time out.
+          httpServer('hasty', upstream.url, { timeout: 2 }),
+        ],
+      },
     });
-    await waitForServers(server.baseUrl, { patient: 'ready', impatient: 'ready' });
+    await waitForServers(server.baseUrl, { patient: 'ready', impatient: 'ready', hasty: 'ready' });
   });
   after(async () => {
     for (const client of clients) await client.close().catch(() => {});
@@ -44,12 +61,14 @@ describe('an HTTP server\'s call the gateway gives up', { timeout: 60_000 }, () 
     await issuer?.close();
   });
 
-  async function connect(): Promise<Client> {
-    const { client } = await connectAs(server.mcpUrl, await issuer.mint());
+  async function connect(token?: string): Promise<Client> {
+    const { client } = await connectAs(server.mcpUrl, token ?? await issuer.mint());
     clients.push(client);
     return client;
   }
   const callsClosedEarly = () => upstream.abandoned.filter((method) => method === 'tools/call').length;
+  const seen = (method: string) => upstream.requests.flatMap((request) => request.rpcMethods).filter((m) => m === method).length;
+  const userToken = (sub: string) => issuer.mint({ claims: { sub, scope: 'mcp:read' } });
 
   // [why the call is given up, the server it is made to, the call and its end as the caller sees it]
   const givenUp: Array<[string, string, (client: Client) => Promise<void>]> = [
@@ -76,4 +95,58 @@ describe('an HTTP server\'s call the gateway gives up', { timeout: 60_000 }, () 
       assert.equal(resultText(await client.callTool({ name: `${name}__echo`, arguments: { text: 'next' } })), 'next');
     });
   }
+
+  test('a call past the caller\'s calls in flight is refused at once, unsent; another user\'s goes through; cancelled calls give their places back', async () => {
+    const alice = await userToken(randomUUID());
+    const waiting = await connect(alice);
+    const callsBefore = seen('tools/call');
+    const cancelsBefore = seen('notifications/cancelled');
+    const stop = new AbortController();
+    setMaxListeners(MAX_CALLS_PER_CALLER, stop.signal); // one listener per call
+    const calls = Array.from({ length: MAX_CALLS_PER_CALLER }, () => waiting.callTool({ name: 'patient__wait-for-cancel', arguments: {} }, undefined, { signal: stop.signal, timeout: 30_000 }));
+    // Should an assertion below fail, the calls end rejected with the session, unawaited.
+    for (const call of calls) call.catch(() => {});
+    await waitFor('the server to get every call', () => seen('tools/call') === callsBefore + MAX_CALLS_PER_CALLER);
+
+    // From another session of the same user: the places are the user's, not the session's.
+    const another = await connect(alice);
+    const refused = await another.callTool({ name: 'patient__echo', arguments: { text: 'one more' } });
+    assert.match(errorText(refused), new RegExp(`You already have ${MAX_CALLS_PER_CALLER} calls in progress at the patient server.*retry`));
+    const bob = await connect(await userToken(randomUUID()));
+    assert.equal(resultText(await bob.callTool({ name: 'patient__echo', arguments: { text: 'bob' } })), 'bob');
+    assert.equal(seen('tools/call'), callsBefore + MAX_CALLS_PER_CALLER + 1, 'the server got the user\'s calls and bob\'s, not the refused one');
+
+    stop.abort('the user pressed stop');
+    for (const call of calls) await assert.rejects(call, /the user pressed stop/);
+    // The gateway drops a call (and gives its place back) before it tells the server.
+    await waitFor('the server to be told of every cancellation', () => seen('notifications/cancelled') === cancelsBefore + MAX_CALLS_PER_CALLER);
+    assert.equal(resultText(await another.callTool({ name: 'patient__echo', arguments: { text: 'again' } })), 'again');
+  });
+
+  test('calls the caller hung up on keep their places until the server\'s timeout, then give them back', async () => {
+    const carol = await userToken(randomUUID());
+    const sessionId = await openSession(server.mcpUrl, carol);
+    const callsBefore = seen('tools/call');
+    await Promise.all(Array.from({ length: MAX_CALLS_PER_CALLER }, async (_, i) => {
+      const response = await mcpRequest(server.mcpUrl, {
+        token: carol,
+        headers: { 'Mcp-Session-Id': sessionId, 'MCP-Protocol-Version': '2025-11-25' },
+        body: { jsonrpc: '2.0', id: 100 + i, method: 'tools/call', params: { name: 'hasty__wait-for-cancel', arguments: {} } },
+      });
+      await response.body?.cancel(); // hangs up without an answer
+    }));
+    await waitFor('the server to get every call', () => seen('tools/call') === callsBefore + MAX_CALLS_PER_CALLER);
+
+    const client = await connect(carol);
+    const refused = await client.callTool({ name: 'hasty__echo', arguments: { text: 'too soon' } });
+    assert.match(errorText(refused), /calls in progress at the hasty server/);
+    assert.equal(seen('tools/call'), callsBefore + MAX_CALLS_PER_CALLER);
+
+    // Past the 2 s timeout the calls end and their places are free again.
+    const answered = await waitFor('carol to be able to call again', async () => {
+      const result = await client.callTool({ name: 'hasty__echo', arguments: { text: 'later' } });
+      return result.isError ? undefined : result;
+    }, 10_000, 250);
+    assert.equal(resultText(answered), 'later');
+  });
 });

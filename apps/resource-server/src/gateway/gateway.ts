@@ -19,6 +19,8 @@ import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { GatewayServerConfig } from '../../../shared/config/gateway-servers.ts';
 import type { McpScope } from '../../../shared/mcp-scopes.ts';
 import type { Logger } from '../../../shared/logger.ts';
+import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
+import { CallBudget } from './call-budget.ts';
 import { HttpUpstream } from './http-upstream.ts';
 import type { IdentityTokens } from './identity-tokens.ts';
 import { exposedName, mayBeShortened, splitExposedName } from './exposed-name.ts';
@@ -131,6 +133,7 @@ export class Gateway {
    */
   readonly #listedUris = new Map<Upstream, Set<string>>();
   readonly #templates = new Map<Upstream, Map<string, UriTemplateMatcher>>();
+  readonly #calls = new CallBudget();
 
   constructor({ servers, maxProcesses, maxProcessesPerUser, identity, logger, clock = systemClock }: GatewayOptions) {
     this.#logger = logger;
@@ -205,6 +208,14 @@ export class Gateway {
   connectionFor(upstream: Upstream, context: CallContext): Promise<UpstreamConnection> {
     if (!this.#sessions.has(context.sessionKey)) return Promise.reject(new UpstreamUnavailableError(upstream.config.name, 'the client session has ended'));
     return upstream.connectionFor(context);
+  }
+
+  /**
+   * A place for one of `caller`'s calls to `upstream`, to release when the call ends; throws
+   * CallLimitError when the caller already has its most calls in flight there (call-budget.ts).
+   */
+  takeCall(upstream: Upstream, caller: VerifiedAccessToken): () => void {
+    return this.#calls.take(upstream.config.name, caller);
   }
 
   /**

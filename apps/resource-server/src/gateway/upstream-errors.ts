@@ -18,6 +18,11 @@ export class ProcessLimitError extends Error {
   override name = 'ProcessLimitError';
 }
 
+/** One caller already has as many calls waiting on a server as it may (call-budget.ts). */
+export class CallLimitError extends Error {
+  override name = 'CallLimitError';
+}
+
 /** Longest reason quoted from an upstream's own words (an error it answered, its output). */
 const MAX_REASON = 200;
 

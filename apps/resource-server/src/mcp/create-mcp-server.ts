@@ -13,7 +13,8 @@
  *   server only from the identity token http-upstream.ts sends.
  * - A server that is down, over a limit or too slow fails only its own call, as an MCP tool error
  *   naming it (MCP 2025-11-25 server/tools §Error Handling); protocol errors the upstream answers
- *   (an unknown tool, bad params) pass through as the same JSON-RPC error.
+ *   (an unknown tool, bad params) pass through as the same JSON-RPC error. So does a call past the
+ *   caller's calls in flight at that server (call-budget.ts), answered before anything is sent.
  * - Each tool call is audited (who, server, tool, outcome, duration) and counted.
  * - `logging/setLevel` sets the lowest level of the servers' log messages this session is sent
  *   (MCP 2025-11-25 utilities/logging); an unknown level is `-32602 Invalid params`. The SDK's own
@@ -47,7 +48,7 @@ import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
 import type { Gateway } from '../gateway/gateway.ts';
 import type { CallContext, Upstream } from '../gateway/upstream.ts';
 import type { CallingClient, ListItem, ListKind } from '../gateway/upstream-connection.ts';
-import { describeConnectionFailure, ProcessLimitError, UpstreamUnavailableError } from '../gateway/upstream-errors.ts';
+import { CallLimitError, describeConnectionFailure, ProcessLimitError, UpstreamUnavailableError } from '../gateway/upstream-errors.ts';
 import type { RequiredScopeLookup } from '../http/require-tool-scope.ts';
 import type { ToolCallOutcome } from '../storage/audit-store.ts';
 import { BUILT_IN_SERVER, BUILT_IN_TOOL_DEFINITIONS, callBuiltInTool, isBuiltInTool, toolError, type BuiltInToolDependencies } from './built-in-tools.ts';
@@ -233,17 +234,24 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
 
   /** Sends one request to `upstream` for the caller, relaying progress and server requests. */
   async function forward(upstream: Upstream, method: 'tools/call' | 'prompts/get' | 'resources/read', params: Record<string, unknown>, extra: Extra) {
-    const connection = await gateway.connectionFor(upstream, contextOf(extra));
-    const progressToken = extra._meta?.progressToken;
+    // Taken before the connection: a refused call must not open an HTTP server's session either.
+    const release = gateway.takeCall(upstream, tokenOf(extra));
     try {
-      return await connection.request(method, { ...params, _meta: upstreamMeta(upstream, extra, tokenOf(extra)) }, PASS_THROUGH, callingClient(extra, upstream.config.name), {
-        signal: extra.signal,
-        progressToken,
-      });
-    } catch (err) {
-      // A broken HTTP session is dropped, so the next call opens a fresh one.
-      if (!(err instanceof McpError) && upstream.config.transport === 'http') await upstream.endSession(sessionKey);
-      throw err;
+      const connection = await gateway.connectionFor(upstream, contextOf(extra));
+      const progressToken = extra._meta?.progressToken;
+      try {
+        return await connection.request(method, { ...params, _meta: upstreamMeta(upstream, extra, tokenOf(extra)) }, PASS_THROUGH, callingClient(extra, upstream.config.name), {
+          signal: extra.signal,
+          progressToken,
+        });
+      } catch (err) {
+        // A broken HTTP session is dropped, so the next call opens a fresh one.
+        if (!(err instanceof McpError) && upstream.config.transport === 'http') await upstream.endSession(sessionKey);
+        throw err;
+      }
+    } finally {
+      // Answered, failed, timed out or cancelled; a caller that merely hung up holds it until then.
+      release();
     }
   }
 
@@ -380,7 +388,7 @@ function passThrough(err: McpError): McpError {
 /** Why a call to `upstream` failed, in words naming the server, never with a stack or a secret. */
 function describeFailure(err: unknown, upstream: Upstream): string {
   const { name, timeout } = upstream.config;
-  if (err instanceof UpstreamUnavailableError || err instanceof ProcessLimitError) return err.message;
+  if (err instanceof UpstreamUnavailableError || err instanceof ProcessLimitError || err instanceof CallLimitError) return err.message;
   if (err instanceof McpError) {
     if (err.code === ErrorCode.RequestTimeout) return `The ${name} server did not answer within ${timeout} s.`;
     if (err.code === ErrorCode.ConnectionClosed) {
