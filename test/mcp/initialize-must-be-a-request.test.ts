@@ -8,6 +8,10 @@
  * ended the user's least recently used session once past the per-user limit, so the user's client
  * found its working session gone (404). The same held for an initialize the transport then
  * refused (406 for its Accept, 400 for a body that is not JSON-RPC): it was recorded first.
+ *
+ * An `initialize` request whose params the MCP schema refuses is answered 400 -32602 Invalid
+ * params under its own id (JSON-RPC 2.0 §5.1), naming the member that is wrong, and opens no
+ * session. It was answered -32000 "Server not initialized" with a null id.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -84,6 +88,34 @@ describe('initializes that open no session', () => {
       const listed = await mcpRequest(server.mcpUrl, { token, headers: { 'Mcp-Session-Id': working, 'MCP-Protocol-Version': '2025-11-25' }, body: { jsonrpc: '2.0', id: 2, method: 'tools/list' } });
       assert.equal(listed.status, 200, `the working session still answers: ${await listed.text()}`);
       assert.deepEqual(statuses, statuses.map(() => status));
+    });
+  }
+
+  // [what, params, the member named in the -32602, or undefined: a session is opened]
+  const paramsCases: Array<[what: string, params: Record<string, unknown>, wrong: string | undefined]> = [
+    ['a protocolVersion that is a number', { ...INITIALIZE.params, protocolVersion: 5 }, 'params.protocolVersion'],
+    ['no clientInfo', { protocolVersion: '2025-11-25', capabilities: {} }, 'params.clientInfo'],
+    ['capabilities that are a string', { ...INITIALIZE.params, capabilities: 'x' }, 'params.capabilities'],
+    ['params as the schema wants them', INITIALIZE.params, undefined],
+  ];
+  for (const [what, params, wrong] of paramsCases) {
+    test(`an initialize with ${what}: ${wrong ? `400 -32602 naming ${wrong} under its id, no session` : 'a session'}`, async () => {
+      const subject = randomUUID();
+      const response = await mcpRequest(server.mcpUrl, { token: await issuer.mint({ claims: { sub: subject } }), body: { ...INITIALIZE, id: 7, params } });
+      const text = await response.text();
+      if (!wrong) {
+        assert.equal(response.status, 200, text);
+        assert.ok(response.headers.get('mcp-session-id'));
+        assert.equal(await sessionsOf(subject), 1);
+        return;
+      }
+      assert.equal(response.status, 400, text);
+      const answer = JSON.parse(text) as { id: unknown; error: { code: number; message: string } };
+      assert.equal(answer.id, 7);
+      assert.equal(answer.error.code, -32602, text);
+      assert.ok(answer.error.message.startsWith(`Invalid params: ${wrong}: `), text);
+      assert.equal(response.headers.get('mcp-session-id'), null);
+      assert.equal(await sessionsOf(subject), 0);
     });
   }
 

@@ -29,6 +29,12 @@
  *   the server answers with the session's id; the SDK's initialize schema does not look at the
  *   id, so a notification opened a session answered 202 without naming it (nobody could use it,
  *   and it counted against the user's limit until it idled out).
+ * - An `initialize` whose params the SDK's InitializeRequestSchema refuses (no `clientInfo`, a
+ *   `protocolVersion` that is not a string, `capabilities` that are not an object): 400 with
+ *   `-32602 Invalid params` naming the first wrong member, under the request's id (JSON-RPC 2.0
+ *   §5.1), and no session recorded. The transport let it through to a server that could not
+ *   initialize, and the caller got `-32000 Server not initialized` with `id: null`. Checked after
+ *   the SDK's 406 and the JSON-RPC check, as those.
  * - No session is recorded for a request the SDK will refuse before it issues an id: one without
  *   both Accept types (its 406) or not JSON-RPC (the 400 above, answered first here). Recording
  *   one ends the user's least recently used session past the limit, even if the request then
@@ -41,7 +47,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import { JSONRPCMessageSchema } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, InitializeRequestSchema, JSONRPCMessageSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../../../shared/logger.ts';
 import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
 import { answerSessionRequest, requestIdInProgress } from '../mcp/answer-session-request.ts';
@@ -68,8 +74,8 @@ export function serveMcpRequest(sessions: McpSessions, logger: Logger, watchStre
       }
       ({ transport, protocolVersion } = session);
     } else {
-      const refusal = initializeRefusal(rpcBody) ?? (isNotJsonRpc(req, rpcBody) ? NOT_JSON_RPC : undefined);
-      if (refusal) return refuseInvalid(res, refusal);
+      const refusal = initializeRefusal(req, rpcBody) ?? (isNotJsonRpc(req, rpcBody) ? invalidRequest(NOT_JSON_RPC) : undefined);
+      if (refusal) return refuse(res, refusal);
       if (needsSessionId(req, rpcBody)) {
         answerJson(res, 400, { jsonrpc: '2.0', error: { code: -32000, message: 'Bad Request: Mcp-Session-Id header is required' }, id: null });
         return;
@@ -92,9 +98,9 @@ export function serveMcpRequest(sessions: McpSessions, logger: Logger, watchStre
       // A plain request in an established session skips the SDK's Web-standard adapter.
       if (discard || !answerSessionRequest(transport, req, res, auth, rpcBody)) {
         // Without a session it was asked before the session was started.
-        if (!discard && isNotJsonRpc(req, rpcBody)) return refuseInvalid(res, NOT_JSON_RPC);
+        if (!discard && isNotJsonRpc(req, rpcBody)) return refuse(res, invalidRequest(NOT_JSON_RPC));
         if (Array.isArray(rpcBody) && acceptsBoth(req) && protocolVersion !== undefined && protocolVersion >= FIRST_VERSION_WITHOUT_BATCHES) {
-          return refuseInvalid(res, `protocol version ${protocolVersion} has no JSON-RPC batches: send each message in a POST of its own`);
+          return refuse(res, invalidRequest(`protocol version ${protocolVersion} has no JSON-RPC batches: send each message in a POST of its own`));
         }
         // A session's one GET stream (the SDK answers a second one 409), so the stream it closes is this one.
         if (req.method === 'GET' && !discard) watchStream?.(res, auth, () => transport.closeStandaloneSSEStream());
@@ -142,22 +148,40 @@ function isInitialize(message: unknown): message is { method: 'initialize'; id?:
   return typeof message === 'object' && message !== null && (message as { method?: unknown }).method === 'initialize';
 }
 
+/** A JSON-RPC error answered with 400 before the request reaches a transport. */
+interface Refusal {
+  code: number;
+  message: string;
+  id: string | number | null;
+}
+
 /**
  * Why a body without a session id that holds an `initialize` cannot open a session, or undefined.
  * Asked before the session is recorded: recording it ends the user's least recently used
- * sessions beyond the limits.
+ * sessions beyond the limits. Its params are judged only once the SDK would read the body (its
+ * 406 first) and it is a JSON-RPC message (else -32600 for the whole body, isNotJsonRpc).
  */
-function initializeRefusal(rpcBody: unknown): string | undefined {
-  if (Array.isArray(rpcBody)) return rpcBody.some(isInitialize) ? 'initialize must not be part of a JSON-RPC batch' : undefined;
+function initializeRefusal(req: IncomingMessage, rpcBody: unknown): Refusal | undefined {
+  if (Array.isArray(rpcBody)) return rpcBody.some(isInitialize) ? invalidRequest('initialize must not be part of a JSON-RPC batch') : undefined;
   if (!isInitialize(rpcBody)) return undefined;
   // The SDK's RequestIdSchema: a string or an integer (JSON-RPC 2.0 §4: no fractions, null discouraged).
   const { id } = rpcBody;
-  return typeof id === 'string' || Number.isInteger(id) ? undefined : 'initialize is a request: its id must be a string or an integer';
+  if (typeof id !== 'string' && !Number.isInteger(id)) return invalidRequest('initialize is a request: its id must be a string or an integer');
+  if (!acceptsBoth(req) || !JSONRPCMessageSchema.safeParse(rpcBody).success) return undefined;
+  const parsed = InitializeRequestSchema.safeParse(rpcBody);
+  if (parsed.success) return undefined;
+  // Worded as register-request-handler.ts words the other requests' -32602.
+  const issue = parsed.error.issues[0]!;
+  return { code: ErrorCode.InvalidParams, message: `Invalid params: ${issue.path.map(String).join('.')}: ${issue.message}`, id: id as string | number };
 }
 
-/** 400 -32600; the id is null (JSON-RPC 2.0 §5: a batch refused as a whole, a notification, or no usable id). */
-function refuseInvalid(res: ServerResponse, why: string): void {
-  answerJson(res, 400, { jsonrpc: '2.0', error: { code: -32600, message: `Invalid Request: ${why}` }, id: null });
+function refuse(res: ServerResponse, { code, message, id }: Refusal): void {
+  answerJson(res, 400, { jsonrpc: '2.0', error: { code, message }, id });
+}
+
+/** -32600 with a null id (JSON-RPC 2.0 §5: a batch refused as a whole, a notification, or no usable id). */
+function invalidRequest(why: string): Refusal {
+  return { code: ErrorCode.InvalidRequest, message: `Invalid Request: ${why}`, id: null };
 }
 
 /**
