@@ -48,7 +48,7 @@ describe('an HTTP server\'s call the gateway gives up', { timeout: 60_000 }, () 
           httpServer('patient', upstream.url),
           httpServer('impatient', upstream.url, { timeout: 1 }),
           // Time enough to see a caller's places all taken before its calls time out.
-          httpServer('hasty', upstream.url, { timeout: 2 }),
+          httpServer('hasty', upstream.url, { timeout: 6 }),
         ],
       },
     });
@@ -142,11 +142,11 @@ describe('an HTTP server\'s call the gateway gives up', { timeout: 60_000 }, () 
     assert.match(errorText(refused), /calls in progress at the hasty server/);
     assert.equal(seen('tools/call'), callsBefore + MAX_CALLS_PER_CALLER);
 
-    // Past the 2 s timeout the calls end and their places are free again.
+    // Past the 6 s timeout the calls end and their places are free again.
     const answered = await waitFor('carol to be able to call again', async () => {
       const result = await client.callTool({ name: 'hasty__echo', arguments: { text: 'later' } });
       return result.isError ? undefined : result;
-    }, 10_000, 250);
+    }, 20_000, 250);
     assert.equal(resultText(answered), 'later');
   });
 });
