@@ -201,7 +201,7 @@ describe('verifyAccessToken', () => {
       clock.advance(FAILED_FETCH_HOLD_MS / 1000);
       await assert.rejects(verifier.verifyAccessToken(await issuer.mint({ header: { kid: 'made-up-once-up' } })), (err) => err instanceof InvalidAccessTokenError && err.reason === 'unknown_key');
       assert.deepEqual(logged.map(({ level, msg }) => [level, msg]), [
-        [40, 'cannot fetch the issuer key set: tokens signed with a key not cached here are answered 503 until it can, and every token once the cached set is an hour old'],
+        [40, 'cannot fetch the issuer key set: tokens signed with a key not cached here are answered 503 until it can, and every new token once the cached set is an hour old'],
         [30, 'issuer key set fetched again'],
       ]);
     } finally {

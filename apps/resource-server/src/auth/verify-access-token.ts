@@ -24,8 +24,9 @@
  *   KeySetUnavailableError without a fetch (jose's cooldown counts successes only, so an
  *   auth-server that is down was asked once per made-up `kid`), while cached keys still verify.
  *   The set is fetched again once it is JWKS_MAX_AGE_MS old; while that fails, cached keys keep
- *   verifying until the set is JWKS_MAX_STALENESS_MS old (stale-if-error), then every token gets
- *   KeySetUnavailableError. A key the set no longer lists stops verifying at the first fetch that
+ *   verifying until the set is JWKS_MAX_STALENESS_MS old (stale-if-error), then every token not
+ *   verified before gets KeySetUnavailableError (one verified before stays in the token cache
+ *   until its `exp`, its revocation still checked at each use). A key the set no longer lists stops verifying at the first fetch that
  *   succeeds. A spell of failures is logged once at warn, and once at info when a fetch succeeds again.
  *   A JWKS longer than MAX_JWKS_BYTES is a failed fetch, not read past that.
  * - `typ`: `at+jwt` (or `application/at+jwt`), which is what keeps an ID token or any other JWT
@@ -228,7 +229,9 @@ export const JWKS_MAX_AGE_MS = 10 * 60 * 1000;
  * request away. Keys rotate in stages (next → active → retiring), so an hour-old set holds the key
  * signing today's tokens unless the keys were rotated twice within that hour; a retired key stays
  * refused meanwhile by its revocation feed entry. Past it, not knowing what the issuer publishes
- * is a reason to fail closed (503), and a key removed since then could otherwise live on.
+ * is a reason to fail closed (503) for tokens not verified yet, and a key removed since then
+ * could otherwise live on. Tokens already verified stay cached until their `exp`, as at any time:
+ * the feed still refuses them if their key is retired on purpose.
  */
 export const JWKS_MAX_STALENESS_MS = 60 * 60 * 1000;
 
@@ -268,7 +271,7 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
     if (err instanceof KeySetUnavailableError) return err;
     const error = new KeySetUnavailableError('the issuer key set could not be fetched', { cause: err });
     failure = { error, until: clock.now() + FAILED_FETCH_HOLD_MS };
-    if (!failing) logger?.warn({ err, jwksUri }, 'cannot fetch the issuer key set: tokens signed with a key not cached here are answered 503 until it can, and every token once the cached set is an hour old');
+    if (!failing) logger?.warn({ err, jwksUri }, 'cannot fetch the issuer key set: tokens signed with a key not cached here are answered 503 until it can, and every new token once the cached set is an hour old');
     failing = true;
     return error;
   };
