@@ -15,8 +15,9 @@
  *   `expires_at` as `issued_before`: every token of the grant is refused, even one minted just after the
  *   revocation by a token request that was already under way.
  * - `token`: the one access token whose `jti` matches (revoked by its client at /oauth/revoke). Past
- *   a few of one grant's, the auth-server publishes a `grant` entry whose `issued_before` is the
- *   revoked token's `iat` instead, and deletes the grant's earlier such entry, which it covers.
+ *   a few of one account's (its `sub`, over all its grants and clients), the auth-server publishes
+ *   a `sub` entry whose `issued_before` is the revoked token's `iat` instead, and deletes the
+ *   account's earlier `sub` entries it covers (cutting off no later, expiring no later).
  * - `kid`: every token signed with this key (the key was retired on purpose); the value is the kid.
  * - `keys`: no token is refused; the key set changed (a rotation), so verifiers reload the JWKS.
  */

@@ -57,7 +57,7 @@ describe('explainTokenRefusal', () => {
   }
 
   for (const [revokedBy, words] of [
-    ['sub', /user's access was stopped/],
+    ['sub', /user's access was stopped .*, or the account's apps revoked too many of its tokens/],
     ['client', /its client `claude` was revoked/],
     ['grant', /its grant was revoked/],
     ['kid', /key that signed it was retired/],

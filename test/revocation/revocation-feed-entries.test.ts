@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt, decodeProtectedHeader, generateKeyPair, SignJWT } from 'jose';
 import { revocationValue, type RevocationFeedPage } from '../../apps/shared/revocation-entry.ts';
-import { CLIENT_AFTER_SECONDS, MAX_TOKEN_ENTRIES_PER_GRANT, SUBJECT_AFTER_SECONDS } from '../../apps/auth-server/src/revocation/revocation-feed.ts';
+import { CLIENT_AFTER_SECONDS, MAX_TOKEN_ENTRIES_PER_SUBJECT, SUBJECT_AFTER_SECONDS } from '../../apps/auth-server/src/revocation/revocation-feed.ts';
 import { RevocationList, tokenMatch } from '../../apps/resource-server/src/auth/revocation-list.ts';
-import { CLAUDE_DCR_BODY, connect, redeem, refresh, registerClient } from '../helpers/oauth-flow.ts';
+import { CLAUDE_DCR_BODY, clientSecretBasic, connect, redeem, refresh, registerClient, tokenRequest } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
@@ -20,8 +20,8 @@ const BY = { actor: { name: 'test-admin', id: 'test-admin' }, ip: '127.0.0.1' };
 describe('the revocation feed', () => {
   let server: TestAuthServer;
   const feedUrl = (query = '') => `${server.issuer}/oauth/revocations${query}`;
-  const revoke = (params: Record<string, string>) => fetch(`${server.issuer}/oauth/revoke`, {
-    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(params),
+  const revoke = (params: Record<string, string>, headers: Record<string, string> = {}) => fetch(`${server.issuer}/oauth/revoke`, {
+    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(params),
   });
   const read = async (query = ''): Promise<RevocationFeedPage> => {
     const response = await fetch(feedUrl(query));
@@ -29,6 +29,32 @@ describe('the revocation feed', () => {
     assert.equal(response.headers.get('cache-control'), 'no-store');
     return await response.json() as RevocationFeedPage;
   };
+
+  type Client = Awaited<ReturnType<typeof registerClient>>;
+  const signIn = async (client: Client, username: string, password: string) => redeem(server.issuer, client, await connect(server.issuer, {
+    clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username, password,
+  }));
+  /** Revokes the client's access token and refreshes, `rounds` times, as a client looping would. */
+  const revokeAndRefresh = async (client: Client, tokens: Record<string, unknown>, rounds: number) => {
+    let accessToken = tokens.access_token as string;
+    let refreshToken = tokens.refresh_token as string;
+    const revoked: string[] = [];
+    for (let i = 0; i < rounds; i++) {
+      assert.equal((await revoke({ token: accessToken, client_id: client.client_id })).status, 200);
+      revoked.push(accessToken);
+      const refreshed = await refresh(server.issuer, client, refreshToken);
+      assert.equal(refreshed.status, 200, 'the grant and its refresh token stay');
+      accessToken = refreshed.body.access_token as string;
+      refreshToken = (refreshed.body.refresh_token as string | undefined) ?? refreshToken;
+    }
+    return { revoked, refreshToken };
+  };
+  const claims = (token: string) => {
+    const { sub, client_id: clientId, gid, jti, iat } = decodeJwt(token);
+    return { sub: sub!, clientId: clientId as string, grantId: gid as string, jti: jti!, kid: decodeProtectedHeader(token).kid!, iat: iat! };
+  };
+  /** A token as the resource server's RevocationList matches it. */
+  const match = (token: string) => tokenMatch({ ...claims(token), issuedAt: claims(token).iat });
 
   before(async () => {
     server = await startAuthServer();
@@ -69,48 +95,79 @@ describe('the revocation feed', () => {
     assert.equal(refreshed.status, 200, 'the grant and its refresh token stay');
   });
 
-  test(`a client refreshing and revoking one grant's access tokens in a loop: past ${MAX_TOKEN_ENTRIES_PER_GRANT} the grant gets one cut-off, every revoked token stays refused, a later one works`, async () => {
+  test(`a client refreshing and revoking its access tokens in a loop: past ${MAX_TOKEN_ENTRIES_PER_SUBJECT} the user gets one sub cut-off, every revoked token stays refused, the user's other app refreshes, later tokens work`, async () => {
+    const carol = (await server.auth.admin.users.create({ username: 'carol', password: 'carol password 123', scopes: ['mcp:read'] }, BY))!;
+    const otherApp = await registerClient(server.issuer);
+    const otherTokens = await signIn(otherApp, 'carol', 'carol password 123');
     const client = await registerClient(server.issuer);
-    const tokens = await redeem(server.issuer, client, await connect(server.issuer, {
-      clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD,
-    }));
-    let accessToken = tokens.body.access_token as string;
-    let refreshToken = tokens.body.refresh_token as string;
-    const grant = revocationValue('grant', decodeJwt(accessToken).gid as string);
+    const tokens = await signIn(client, 'carol', 'carol password 123');
     const { next } = await read();
-    const revoked: string[] = [];
-    const rounds = MAX_TOKEN_ENTRIES_PER_GRANT + 5;
-    for (let i = 0; i < rounds; i++) {
-      assert.equal((await revoke({ token: accessToken, client_id: client.client_id })).status, 200);
-      revoked.push(accessToken);
-      const refreshed = await refresh(server.issuer, client, refreshToken);
-      assert.equal(refreshed.status, 200, 'the grant and its refresh token stay');
-      accessToken = refreshed.body.access_token as string;
-      refreshToken = (refreshed.body.refresh_token as string | undefined) ?? refreshToken;
-    }
+    const { revoked, refreshToken } = await revokeAndRefresh(client, tokens.body, MAX_TOKEN_ENTRIES_PER_SUBJECT + 5);
     // What a resource server following the feed holds (its own RevocationList).
     const list = new RevocationList();
     const page = await read(`?after=${next}`);
     list.apply(page.entries);
-    const claims = (token: string) => {
-      const { sub, client_id: clientId, gid, jti, iat } = decodeJwt(token);
-      return { sub: sub!, clientId: clientId as string, grantId: gid as string, jti: jti!, kid: decodeProtectedHeader(token).kid!, iat: iat! };
-    };
-    const match = (token: string) => tokenMatch({ ...claims(token), issuedAt: claims(token).iat });
-    const ofGrant = page.entries.filter((e) => e.value === grant || revoked.some((token) => match(token).token === e.value));
-    assert.deepEqual(ofGrant.map((e) => e.kind).sort(), [...Array<string>(MAX_TOKEN_ENTRIES_PER_GRANT).fill('token'), 'grant'].sort(),
-      `${rounds} revocations of one grant: at most ${MAX_TOKEN_ENTRIES_PER_GRANT} token entries and one cut-off`);
+    assert.deepEqual(page.entries.map((e) => e.kind).sort(), [...Array<string>(MAX_TOKEN_ENTRIES_PER_SUBJECT).fill('token'), 'sub'].sort(),
+      `${revoked.length} revocations of one user's tokens: at most ${MAX_TOKEN_ENTRIES_PER_SUBJECT} token entries and one cut-off`);
+    assert.equal(page.entries.find((e) => e.kind === 'sub')!.value, revocationValue('sub', carol.id));
     for (const [i, token] of revoked.entries()) assert.ok(list.refuses(match(token)), `revoked token ${i + 1} is refused`);
+    assert.equal(list.refuses(match(otherTokens.body.access_token as string)), 'sub', "the user's other app's unrevoked token of before is refused");
 
-    // The cut-off is the last revoked token's iat: a token the grant issues after that second works.
+    // The cut-off is the last revoked token's iat: tokens issued after that second work.
     const lastIat = decodeJwt(revoked.at(-1)!).iat!;
     await waitFor('the second after the last revoked token', () => Math.floor(Date.now() / 1000) > lastIat);
-    const later = await refresh(server.issuer, client, refreshToken);
-    assert.equal(later.status, 200);
     list.apply((await read(`?after=${page.next}`)).entries);
-    const laterToken = later.body.access_token as string;
-    assert.equal(list.refuses(match(laterToken)), undefined, 'a token issued after the last revoked one works');
-    assert.equal(await server.auth.admin.revocations.refuses(claims(laterToken)), false, 'and token exchange accepts it too');
+    for (const [app, refreshWith] of [[client, refreshToken], [otherApp, otherTokens.body.refresh_token as string]] as const) {
+      const later = await refresh(server.issuer, app, refreshWith);
+      assert.equal(later.status, 200, 'its grant and refresh token live on');
+      const laterToken = later.body.access_token as string;
+      assert.equal(list.refuses(match(laterToken)), undefined, 'a token issued after the last revoked one works');
+      assert.equal(await server.auth.admin.revocations.refuses(claims(laterToken)), false, 'and token exchange accepts it too');
+    }
+  });
+
+  test(`one user signing in again and again (three grants, two clients), revoking ${MAX_TOKEN_ENTRIES_PER_SUBJECT} tokens of each: the feed holds at most ${MAX_TOKEN_ENTRIES_PER_SUBJECT} of their token entries and one cut-off`, async () => {
+    const dave = (await server.auth.admin.users.create({ username: 'dave', password: 'dave password 123', scopes: ['mcp:read'] }, BY))!;
+    const clients = [await registerClient(server.issuer), await registerClient(server.issuer)];
+    const { next } = await read();
+    const grants = new Set<string>();
+    const revoked: string[] = [];
+    for (const client of [clients[0]!, clients[0]!, clients[1]!]) {
+      const tokens = await signIn(client, 'dave', 'dave password 123');
+      grants.add(decodeJwt(tokens.body.access_token as string).gid as string);
+      revoked.push(...(await revokeAndRefresh(client, tokens.body, MAX_TOKEN_ENTRIES_PER_SUBJECT)).revoked);
+    }
+    assert.equal(grants.size, 3, 'each sign-in made its own grant');
+    const page = await read(`?after=${next}`);
+    assert.deepEqual(page.entries.map((e) => e.kind).sort(), [...Array<string>(MAX_TOKEN_ENTRIES_PER_SUBJECT).fill('token'), 'sub'].sort(),
+      `${revoked.length} revocations over ${grants.size} grants: at most ${MAX_TOKEN_ENTRIES_PER_SUBJECT} token entries and one cut-off`);
+    assert.equal(page.entries.find((e) => e.kind === 'sub')!.value, revocationValue('sub', dave.id));
+    const list = new RevocationList();
+    list.apply(page.entries);
+    for (const [i, token] of revoked.entries()) assert.ok(list.refuses(match(token)), `revoked token ${i + 1} is refused`);
+  });
+
+  test(`a service account's tokens count by their sub, its client id: past ${MAX_TOKEN_ENTRIES_PER_SUBJECT} one sub cut-off refuses its tokens up to that second, a later one works`, async () => {
+    const service = await server.auth.admin.serviceAccounts.create({ name: 'Feed job', authMethod: 'client_secret_basic', scopes: ['mcp:read'] }, BY);
+    const auth = clientSecretBasic(service.clientId, service.clientSecret!);
+    const askToken = async () => (await tokenRequest(server.issuer, { grant_type: 'client_credentials', resource: RESOURCE, scope: 'mcp:read' }, auth)).body.access_token as string;
+    const { next } = await read();
+    const revoked: string[] = [];
+    for (let i = 0; i < MAX_TOKEN_ENTRIES_PER_SUBJECT + 1; i++) {
+      const token = await askToken();
+      assert.equal(decodeJwt(token).sub, service.clientId);
+      assert.equal((await revoke({ token }, auth)).status, 200);
+      revoked.push(token);
+    }
+    const page = await read(`?after=${next}`);
+    assert.deepEqual(page.entries.map((e) => [e.kind, e.kind === 'sub' ? e.value : '']).sort(),
+      [...Array<string[]>(MAX_TOKEN_ENTRIES_PER_SUBJECT).fill(['token', '']), ['sub', revocationValue('sub', service.clientId)]].sort());
+    const list = new RevocationList();
+    list.apply(page.entries);
+    for (const [i, token] of revoked.entries()) assert.ok(list.refuses(match(token)), `revoked token ${i + 1} is refused`);
+    const lastIat = decodeJwt(revoked.at(-1)!).iat!;
+    await waitFor('the second after the last revoked token', () => Math.floor(Date.now() / 1000) > lastIat);
+    assert.equal(list.refuses(match(await askToken())), undefined, 'a token issued after the last revoked one works');
   });
 
   test("another client's JWT access token: a public client gets 200 and nothing changes, a confidential one is told it may not", async () => {

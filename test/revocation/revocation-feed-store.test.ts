@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import { LEEWAY_SECONDS, MAX_TOKEN_ENTRIES_PER_GRANT, RevocationFeed, SUBJECT_AFTER_SECONDS } from '../../apps/auth-server/src/revocation/revocation-feed.ts';
+import { LEEWAY_SECONDS, MAX_TOKEN_ENTRIES_PER_SUBJECT, RevocationFeed, SUBJECT_AFTER_SECONDS } from '../../apps/auth-server/src/revocation/revocation-feed.ts';
 import { revocationValue } from '../../apps/shared/revocation-entry.ts';
 import { openAuthDatabase, type TestAuthDatabase } from '../helpers/open-auth-database.ts';
 import { TEST_BACKENDS } from '../helpers/test-database.ts';
@@ -92,31 +92,57 @@ for (const backend of TEST_BACKENDS) {
       });
     }
 
-    test('past a grant\'s token entries, a revoked token of it is refused by one cut-off at its iat, which a later one replaces; a revoked grant\'s entry stays', async () => {
+    test('past an account\'s token entries, over all its grants and clients, a revoked token of it is refused by one sub cut-off at its iat, which a later one replaces; a disabled user needs none', async () => {
       const now = clock.epochSeconds();
-      const token = (i: number) => ({ sub: 'user-5', clientId: 'client-5', grantId: 'grant-5', jti: `jti-5-${i}`, kid: 'kid-5', iat: now - 100 + i });
-      const count = MAX_TOKEN_ENTRIES_PER_GRANT + 3;
-      for (let i = 0; i < count; i++) await feed.revokeToken(token(i).jti, { grantId: 'grant-5', iat: token(i).iat });
-      await feed.revokeGrant('grant-6');
-      await feed.revokeToken('jti-6', { grantId: 'grant-6', iat: now });
+      // One user, a new grant (and every other one a new client) for each token: the count is the account's.
+      const token = (i: number) => ({ sub: 'user-5', clientId: `client-5-${i % 2}`, grantId: `grant-5-${i}`, jti: `jti-5-${i}`, kid: 'kid-5', iat: now - 100 + i });
+      const count = MAX_TOKEN_ENTRIES_PER_SUBJECT + 3;
+      for (let i = 0; i < count; i++) await feed.revokeToken(token(i).jti, { sub: 'user-5', iat: token(i).iat });
+      await feed.revokeSubject('user-6');
+      await feed.revokeToken('jti-6', { sub: 'user-6', iat: now });
       const { entries } = await feed.page(0);
-      assert.equal(entries.filter((e) => e.kind === 'token').length, MAX_TOKEN_ENTRIES_PER_GRANT, 'the revoked grant\'s token needs no entry of its own');
-      assert.deepEqual(entries.filter((e) => e.kind === 'grant').map((e) => [e.value, e.issued_before]), [
-        [revocationValue('grant', 'grant-5'), token(count - 1).iat], [revocationValue('grant', 'grant-6'), now + TOKEN_LIFETIME + LEEWAY_SECONDS],
+      assert.equal(entries.filter((e) => e.kind === 'token').length, MAX_TOKEN_ENTRIES_PER_SUBJECT, 'the disabled user\'s token needs no entry of its own');
+      assert.deepEqual(entries.filter((e) => e.kind === 'sub').map((e) => [e.value, e.issued_before]), [
+        [revocationValue('sub', 'user-5'), token(count - 1).iat], [revocationValue('sub', 'user-6'), now + SUBJECT_AFTER_SECONDS],
       ]);
       for (let i = 0; i < count; i++) assert.equal(await feed.refuses(token(i)), true, `revoked token ${i}`);
-      assert.equal(await feed.refuses({ ...token(count), jti: 'jti-5-later' }), false, 'a token the grant issued a second after the last revoked one');
+      assert.equal(await feed.refuses({ ...token(count - 1), grantId: 'grant-5-other', jti: 'jti-5-unrevoked' }), true, 'an unrevoked token of the account from that second');
+      assert.equal(await feed.refuses({ ...token(count), jti: 'jti-5-later' }), false, 'a token the account got a second after the last revoked one');
     });
 
-    test('revocations of one grant\'s tokens at once never pass its cap', async () => {
+    test('a cut-off deletes only the sub entries it covers: a disabled user\'s stays, as strong and as long', async () => {
       const now = clock.epochSeconds();
-      const count = MAX_TOKEN_ENTRIES_PER_GRANT * 2;
-      await Promise.all(Array.from({ length: count }, (_, i) => feed.revokeToken(`jti-7-${i}`, { grantId: 'grant-7', iat: now - count + i })));
+      const token = (jti: string, iat: number) => ({ sub: 'user-8', clientId: 'client-8', grantId: `grant-${jti}`, jti, kid: 'kid-8', iat });
+      for (let i = 0; i < MAX_TOKEN_ENTRIES_PER_SUBJECT + 1; i++) await feed.revokeToken(`jti-8-${i}`, { sub: 'user-8', iat: now - 50 + i });
+      // Disabled by a replica still configured with a longer token lifetime: its entry expires later.
+      await new RevocationFeed(database.db, { tokenLifetime: TOKEN_LIFETIME * 10, clock }).revokeSubject('user-8');
+      const ofUser = async () => (await feed.page(0)).entries.filter((e) => e.value === revocationValue('sub', 'user-8')).map((e) => [e.issued_before, e.expires_at]);
+      const disabled = [now + SUBJECT_AFTER_SECONDS, now + TOKEN_LIFETIME * 10 + LEEWAY_SECONDS];
+      assert.deepEqual(await ofUser(), [[now - 50 + MAX_TOKEN_ENTRIES_PER_SUBJECT, now + TOKEN_LIFETIME + LEEWAY_SECONDS], disabled]);
+
+      // Tokens of theirs from before the disable: already refused, nothing written.
+      for (const iat of [now - 10, now, now + SUBJECT_AFTER_SECONDS]) await feed.revokeToken(`jti-8-at-${iat}`, { sub: 'user-8', iat });
+      assert.deepEqual(await ofUser(), [[now - 50 + MAX_TOKEN_ENTRIES_PER_SUBJECT, now + TOKEN_LIFETIME + LEEWAY_SECONDS], disabled]);
+
+      // Enabled again, a later token revoked: the new cut-off replaces the one it covers, not the
+      // disable's, which refuses less recent tokens but for longer.
+      clock.advance(SUBJECT_AFTER_SECONDS + 1);
+      const later = clock.epochSeconds();
+      await feed.revokeToken('jti-8-later', { sub: 'user-8', iat: later });
+      assert.deepEqual(await ofUser(), [disabled, [later, later + TOKEN_LIFETIME + LEEWAY_SECONDS]]);
+      clock.advance(TOKEN_LIFETIME + LEEWAY_SECONDS);
+      assert.equal(await feed.refuses(token('jti-8-unrevoked', now + SUBJECT_AFTER_SECONDS)), true, 'the disable still refuses their tokens after the cut-off expired');
+    });
+
+    test('revocations of one account\'s tokens at once never pass its cap', async () => {
+      const now = clock.epochSeconds();
+      const count = MAX_TOKEN_ENTRIES_PER_SUBJECT * 2;
+      await Promise.all(Array.from({ length: count }, (_, i) => feed.revokeToken(`jti-7-${i}`, { sub: 'user-7', iat: now - count + i })));
       const { entries } = await feed.page(0);
-      assert.equal(entries.filter((e) => e.kind === 'token').length, MAX_TOKEN_ENTRIES_PER_GRANT);
-      assert.equal(entries.filter((e) => e.kind === 'grant').length, 1);
+      assert.equal(entries.filter((e) => e.kind === 'token').length, MAX_TOKEN_ENTRIES_PER_SUBJECT);
+      assert.equal(entries.filter((e) => e.kind === 'sub').length, 1);
       for (let i = 0; i < count; i++) {
-        assert.equal(await feed.refuses({ sub: 'u', clientId: 'c', grantId: 'grant-7', jti: `jti-7-${i}`, kid: 'k', iat: now - count + i }), true, `revoked token ${i}`);
+        assert.equal(await feed.refuses({ sub: 'user-7', clientId: 'c', grantId: `g-${i}`, jti: `jti-7-${i}`, kid: 'k', iat: now - count + i }), true, `revoked token ${i}`);
       }
     });
 

@@ -18,7 +18,7 @@
  *   after another. The lock is released after the commit is visible, so whoever reads seq N can
  *   already read every seq below it.
  * - An entry is deleted before its expiry only in the transaction that records one covering it
- *   (a grant's later cut-off, `revokeToken`): a follower that read it still holds it, one that
+ *   (an account's later cut-off, `revokeToken`): a follower that read it still holds it, one that
  *   starts over reads the later entry, which refuses everything it did for at least as long.
  * - Nothing is cached in-process except the feed id, which never changes for a database: every
  *   replica serves the same page for the same cursor.
@@ -47,11 +47,14 @@ export const SUBJECT_AFTER_SECONDS = Math.ceil(USER_FRESH_MS / 1000) + 1;
  */
 export const CLIENT_AFTER_SECONDS = 5;
 /**
- * Most live `token` entries one grant holds. Each lives for a token lifetime, and a client can
- * refresh and revoke in a loop (300 a minute from one address under the token rate limit): past
- * this, `revokeToken` publishes one cut-off for the grant instead of another token entry.
+ * Most live `token` entries one account (a token's `sub`: a user, or a service account's client id)
+ * holds. Each lives for a token lifetime, and a client can refresh and revoke in a loop (300 a
+ * minute from one address under the token rate limit), on as many grants as it signs in for:
+ * past this, `revokeToken` publishes one cut-off for the account instead of another token entry.
+ * Apps revoke an access token when they sign out or drop it, a few times a token lifetime; 20 of
+ * one account's is a loop, and passing it costs the account's apps one refresh each.
  */
-export const MAX_TOKEN_ENTRIES_PER_GRANT = 20;
+export const MAX_TOKEN_ENTRIES_PER_SUBJECT = 20;
 /** Most entries one page of the feed carries. */
 export const MAX_PAGE = 1000;
 
@@ -69,7 +72,7 @@ export interface RevocationFeedOptions {
 const FEED_LOCK = '7451255552836267875';
 const TAKE_FEED_LOCK = `SELECT pg_advisory_xact_lock(${FEED_LOCK}) AS locked`;
 
-const INSERT = 'INSERT INTO revocations (kind, value, issued_before, expires_at, grant_value) VALUES (?, ?, ?, ?, ?)';
+const INSERT = 'INSERT INTO revocations (kind, value, issued_before, expires_at, subject_value) VALUES (?, ?, ?, ?, ?)';
 
 /** The highest seq ever assigned, pruned rows and (on PostgreSQL) rolled-back inserts included. */
 const LATEST = {
@@ -79,7 +82,7 @@ const LATEST = {
   postgres: "SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('revocations', 'seq')), 0) AS latest",
 };
 
-/** INSERT's values: kind, value, issued_before, expires_at, grant_value. */
+/** INSERT's values: kind, value, issued_before, expires_at, subject_value. */
 type Row = [RevocationKind, string, number, number, string | null];
 
 export class RevocationFeed {
@@ -130,17 +133,20 @@ export class RevocationFeed {
    * Refuses one access token, by its `jti` (its client revoked it at /oauth/revoke), unless a live
    * entry already does: revoking a revoked token changes nothing (RFC 7009 §2.2).
    *
-   * A token of a grant (`grant`: its `gid` and `iat`) counts against the grant's
-   * MAX_TOKEN_ENTRIES_PER_GRANT. Past them, a `grant` entry refuses the grant's tokens issued up
-   * to this one's `iat`, replacing the grant's earlier such cut-off, so a grant holds at most that
-   * many token entries and one cut-off. The grant and its refresh token live on and its later
-   * tokens work, but its unrevoked tokens issued up to that second are refused with it.
-   * One transaction holding the feed's lock counts and writes, so revocations of one grant at once,
-   * on any replica, never pass the cap. A token without a grant (a service account's) is not counted.
+   * The token (`subject`: its `sub` and `iat`) counts against its account's
+   * MAX_TOKEN_ENTRIES_PER_SUBJECT, whatever its grant or client: each sign-in makes a new grant, so
+   * a count per grant bounded nothing. Past them, a `sub` entry refuses the account's tokens issued
+   * up to this one's `iat`, replacing the account's earlier `sub` entries it covers, so an account
+   * holds at most that many token entries and one cut-off. Grants and refresh tokens live on and
+   * later tokens work, but the account's unrevoked tokens of every app issued up to that second are
+   * refused with it, and those apps refresh. A service account's tokens carry its client id as
+   * `sub` (never a UUID, as user ids are), so its cut-off refuses only its own tokens.
+   * One transaction holding the feed's lock counts and writes, so revocations of one account at
+   * once, on any replica, never pass the cap.
    */
-  revokeToken(jti: string, grant?: { grantId: string; iat: number }, tx?: SqlExecutor): Promise<void> {
-    if (tx) return this.#revokeToken(jti, grant, tx);
-    return this.#db.transaction((own) => this.#revokeToken(jti, grant, own));
+  revokeToken(jti: string, subject?: { sub: string; iat: number }, tx?: SqlExecutor): Promise<void> {
+    if (tx) return this.#revokeToken(jti, subject, tx);
+    return this.#db.transaction((own) => this.#revokeToken(jti, subject, own));
   }
 
   /** Refuses every token signed with this key (retired on purpose). */
@@ -210,33 +216,38 @@ export class RevocationFeed {
     return this.#clock.epochSeconds();
   }
 
-  async #revokeToken(jti: string, grant: { grantId: string; iat: number } | undefined, tx: SqlExecutor): Promise<void> {
+  async #revokeToken(jti: string, subject: { sub: string; iat: number } | undefined, tx: SqlExecutor): Promise<void> {
     if (tx.dialect === 'postgres') await tx.get(TAKE_FEED_LOCK);
     const now = this.#seconds();
     const value = revocationValue('token', jti);
-    const grantValue = grant ? revocationValue('grant', grant.grantId) : null;
-    const iat = grant?.iat ?? null;
+    const subjectValue = subject ? revocationValue('sub', subject.sub) : null;
+    const iat = subject?.iat ?? null;
+    // Any live `sub` entry of the account refuses the token when it cuts off at or after its iat:
+    // a cut-off of this cap's, or a disabled user's (SUBJECT_AFTER_SECONDS).
     const { refused, held } = (await tx.get<{ refused: number; held: number }>(`SELECT
-      count(CASE WHEN kind = 'token' AND value = @value OR kind = 'grant' AND value = @grant AND issued_before >= @iat THEN 1 END) AS refused,
-      count(CASE WHEN kind = 'token' AND grant_value = @grant THEN 1 END) AS held
-      FROM revocations WHERE (value = @value OR value = @grant OR grant_value = @grant) AND expires_at > @now`, { value, grant: grantValue, iat, now }))!;
+      count(CASE WHEN kind = 'token' AND value = @value OR kind = 'sub' AND value = @subject AND issued_before >= @iat THEN 1 END) AS refused,
+      count(CASE WHEN kind = 'token' AND subject_value = @subject THEN 1 END) AS held
+      FROM revocations WHERE (value = @value OR value = @subject OR subject_value = @subject) AND expires_at > @now`, { value, subject: subjectValue, iat, now }))!;
     if (refused > 0) return;
-    if (!grant || held < MAX_TOKEN_ENTRIES_PER_GRANT) {
-      await tx.run(INSERT, this.#row('token', value, { grantValue }));
+    if (!subject || held < MAX_TOKEN_ENTRIES_PER_SUBJECT) {
+      await tx.run(INSERT, this.#row('token', value, { subjectValue }));
       return;
     }
-    const cutOff = this.#row('grant', grantValue!, { issuedBefore: grant.iat });
-    // Every earlier cut-off of the grant refuses less, for less long: the new one covers it.
-    await tx.run("DELETE FROM revocations WHERE kind = 'grant' AND value = ? AND issued_before <= ? AND expires_at <= ?", [grantValue, cutOff[2], cutOff[3]]);
+    const cutOff = this.#row('sub', subjectValue!, { issuedBefore: subject.iat });
+    // Only a `sub` entry that refuses no later token, for no longer, goes: the new one covers it.
+    // A disabled user's entry (SUBJECT_AFTER_SECONDS past the disable) refuses every token of
+    // theirs issued until then, so revoking one never gets here; one written under a longer token
+    // lifetime expires later, and stays.
+    await tx.run("DELETE FROM revocations WHERE kind = 'sub' AND value = ? AND issued_before <= ? AND expires_at <= ?", [subjectValue, cutOff[2], cutOff[3]]);
     await tx.run(INSERT, cutOff);
   }
 
-  #row(kind: RevocationKind, value: string, options: { everyToken?: boolean; afterSeconds?: number; issuedBefore?: number; grantValue?: string | null }): Row {
+  #row(kind: RevocationKind, value: string, options: { everyToken?: boolean; afterSeconds?: number; issuedBefore?: number; subjectValue?: string | null }): Row {
     const now = this.#seconds();
     const expiresAt = now + this.#tokenLifetime + LEEWAY_SECONDS;
     // everyToken: the entry's expiry as cut-off catches every token of a grant that is gone.
     const issuedBefore = options.everyToken ? expiresAt : options.issuedBefore ?? now + (options.afterSeconds ?? 0);
-    return [kind, value, issuedBefore, expiresAt, options.grantValue ?? null];
+    return [kind, value, issuedBefore, expiresAt, options.subjectValue ?? null];
   }
 
   async #record(kind: RevocationKind, value: string, options: { everyToken?: boolean; afterSeconds?: number }, tx?: SqlExecutor): Promise<void> {

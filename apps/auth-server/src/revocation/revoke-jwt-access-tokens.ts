@@ -5,8 +5,8 @@
  * `unsupported_token_type` (RFC 7009 §2.2.1). Gatehouse can do better: its resource servers follow
  * the revocation feed, so the token's `jti` goes on the feed and the MCP server refuses that one
  * token within seconds. The grant and its refresh token stay, as the provider keeps them when an
- * opaque access token is revoked (its default `revokeGrantPolicy`). Past a few of a grant's tokens
- * at once, the feed refuses the grant's tokens issued up to this one's instead (`revokeToken`).
+ * opaque access token is revoked (its default `revokeGrantPolicy`). Past a few of one account's
+ * tokens at once, the feed refuses the account's tokens issued up to this one's instead (`revokeToken`).
  *
  * - Runs after the provider authenticated the client: it raises that error only then, so a failed
  *   client authentication still gets its 401.
@@ -53,8 +53,8 @@ export function revokeJwtAccessTokens({ issuer, jwks, feed }: RevokeJwtAccessTok
     }
     // Committed before the 200 goes out: the client is told the token is revoked only once it is.
     if (payload && payload.client_id === client.clientId) {
-      const { jti, gid, iat } = payload;
-      await feed.revokeToken(jti!, typeof gid === 'string' && typeof iat === 'number' ? { grantId: gid, iat } : undefined);
+      const { jti, sub, iat } = payload;
+      await feed.revokeToken(jti!, typeof sub === 'string' && typeof iat === 'number' ? { sub, iat } : undefined);
     }
     ctx.status = 200;
     ctx.body = '';
