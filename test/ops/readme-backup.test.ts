@@ -1,8 +1,8 @@
 /**
- * The README's "Backup and restore" commands, run as written (sqlite3 and its better-sqlite3
- * alternative) in a directory laid out as a clone after `npm start`: `data/` holding both live
- * databases in WAL mode, with writes not yet checkpointed, and `keys/`. The copies must hold those
- * writes and stay readable only by their owner, like the files they copy.
+ * The README's "Backup and restore" commands, run as written (`gatehouse backup` and its sqlite3
+ * VACUUM INTO alternative) in a directory laid out as a clone after `npm start`: `data/` holding
+ * both live databases in WAL mode, with writes not yet checkpointed, and `keys/`. The copies must
+ * hold those writes and stay readable only by their owner, like the files they copy.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -14,6 +14,7 @@ import Database from 'better-sqlite3';
 import { parse as parseYaml } from 'yaml';
 import { SqliteDatabase } from '../../apps/shared/storage/sqlite-database.ts';
 import { REPO_ROOT } from './support/processes.ts';
+import { BIN } from '../cli/support/cli-runner.ts';
 
 const section = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8').split(/^## /m).find((part) => part.startsWith('Backup and restore\n')) ?? '';
 const mode = (path: string) => (statSync(path).mode & 0o777).toString(8);
@@ -40,10 +41,11 @@ function liveClone() {
   return { dir, close: () => open.forEach((db) => db.close()) };
 }
 
-/** Each line as a person types it in the clone (NODE_PATH: the clone's node_modules, for `require`). */
-function runShell(lines: string[], cwd: string): void {
+/** Each line as a person types it (`npx gatehouse`, the compiled CLI in the image: the clone's CLI), in `cwd` with `env`. */
+function runShell(lines: string[], cwd: string, env: Record<string, string> = {}): void {
   for (const line of lines) {
-    const result = spawnSync('sh', ['-ec', line], { cwd, encoding: 'utf8', env: { ...process.env, NODE_PATH: join(REPO_ROOT, 'node_modules') } });
+    const command = line.replace(/^npx gatehouse |^node dist\/apps\/auth-server\/src\/cli\/main\.js /, `node ${BIN} `);
+    const result = spawnSync('sh', ['-ec', command], { cwd, encoding: 'utf8', env: { ...process.env, GATEHOUSE_CONFIG: '', DATA_DIR: '', KEYS_DIR: '', ...env } });
     assert.equal(result.status, 0, `\`${line}\` failed:\n${result.stderr}`);
   }
 }
@@ -53,6 +55,7 @@ function assertBackedUp(dir: string, files: string[]): void {
   assert.equal(mode(backup), '700', 'the backup directory is the owner\'s only: it holds the keys and every user\'s password hash');
   for (const file of files) {
     assert.ok(readdirSync(backup).includes(file), `backup/${file}`);
+    assert.equal(mode(join(backup, file)), '600', `backup/${file} is the owner's only`);
     if (!file.endsWith('.db')) continue;
     const copy = new Database(join(backup, file), { readonly: true });
     try {
@@ -65,7 +68,7 @@ function assertBackedUp(dir: string, files: string[]): void {
 
 describe('README: Backup and restore, the commands as written', () => {
   test('the backup they write in the clone is kept out of git and of the Docker build context, keys included', () => {
-    assert.match(/```sh\n([\s\S]*?)```/.exec(section)?.[1] ?? '', /cp -p keys\/\*\.json backup\//, 'the keys are copied into backup/');
+    assert.match(/```sh\n([\s\S]*?)```/.exec(section)?.[1] ?? '', /^npx gatehouse backup backup\b/m, 'gatehouse backup writes into backup/');
     for (const file of ['backup/auth-server.db', 'backup/resource-server.db', 'backup/signing-keys.json', 'backup/cookie-keys.json']) {
       assert.equal(spawnSync('git', ['check-ignore', '-q', file], { cwd: REPO_ROOT }).status, 0, `git ignores ${file}`);
     }
@@ -79,11 +82,10 @@ describe('README: Backup and restore, the commands as written', () => {
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
 
-  test('the sqlite3 commands copy both live databases and the keys into a backup only the owner can read', { skip: !hasSqlite3 && 'no sqlite3 on this machine' }, () => {
+  test('gatehouse backup copies both live databases and the keys into a backup only the owner can read', () => {
     const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1];
     assert.ok(block, 'a sh block in the section');
     const lines = block.split('\n').map((line) => line.replace(/\s+#.*$/, '').trim()).filter(Boolean);
-    assert.ok(lines.some((line) => line.startsWith('sqlite3 ')), 'it uses sqlite3');
     const clone = liveClone();
     dirs.push(clone.dir);
     try {
@@ -94,15 +96,13 @@ describe('README: Backup and restore, the commands as written', () => {
     }
   });
 
-  test('without sqlite3, the better-sqlite3 command does the same', () => {
-    const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
-    const prepare = block.split('\n').map((line) => line.trim()).filter((line) => /^(mkdir|umask)\b/.test(line));
-    const alternative = /`(node -e "require\('better-sqlite3'\)[^`]*)`/.exec(section)?.[1];
-    assert.ok(alternative, 'a node -e alternative in the section');
+  test('without the CLI, the sqlite3 VACUUM INTO command copies a database the same way', { skip: !hasSqlite3 && 'no sqlite3 on this machine' }, () => {
+    const alternative = /`(mkdir -p -m 700 backup && \(umask 077 && sqlite3 [^`]*VACUUM INTO[^`]*)`/.exec(section)?.[1];
+    assert.ok(alternative, 'a sqlite3 VACUUM INTO alternative in the section');
     const clone = liveClone();
     dirs.push(clone.dir);
     try {
-      runShell([...prepare, alternative], clone.dir);
+      runShell([alternative], clone.dir);
       assertBackedUp(clone.dir, ['auth-server.db']);
     } finally {
       clone.close();
@@ -138,7 +138,9 @@ describe('README: Backup and restore, the commands as written', () => {
         const copy = /^docker compose cp (\S+?):(\S+) (\S+)$/.exec(line);
         if (exec) {
           assert.ok(services.includes(exec[1]!), `a service of docker-compose.yml: ${line}`);
-          runShell([inside(exec[1]!, exec[2]!)], REPO_ROOT);
+          // The container's environment: compose's, over the image's (Dockerfile: KEYS_DIR).
+          const env: Record<string, string> = { KEYS_DIR: `${CONTAINER_STATE}/keys`, ...compose.services[exec[1]!]!.environment };
+          runShell([inside(exec[1]!, exec[2]!)], REPO_ROOT, { DATA_DIR: inside(exec[1]!, env.DATA_DIR!), KEYS_DIR: inside(exec[1]!, env.KEYS_DIR!) });
         } else if (copy) {
           runShell([`cp -R '${inside(copy[1]!, copy[2]!)}' ${copy[3]}`], host);
         } else {

@@ -140,6 +140,6 @@ describe('README.md for operators', () => {
     assert.ok(readme.includes('claude mcp add --transport http gatehouse http://localhost:4001/mcp'), 'how to add it to Claude Code');
     assert.ok(readme.includes('allowed_origins: [http://localhost:6274]'), 'what MCP Inspector needs');
     assert.ok(readme.includes('TRUST_PROXY=true'), 'the reverse-proxy set-up for claude.ai');
-    assert.ok(readme.includes('.backup'), 'SQLite online backup');
+    assert.ok(readme.includes('gatehouse backup'), 'a backup command');
   });
 });

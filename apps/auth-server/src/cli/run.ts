@@ -20,6 +20,7 @@ import type { CommandGroup } from './command.ts';
 import { INVOCATION } from './invocation.ts';
 import { hostsCommand, redirectsCommand, schemesCommand } from './commands/allow-list-commands.ts';
 import { auditCommand } from './commands/audit-command.ts';
+import { backupCommand } from './commands/backup-command.ts';
 import { clientsCommand } from './commands/clients-command.ts';
 import { connectionsCommand } from './commands/connections-command.ts';
 import { doctorCommand } from './commands/doctor-command.ts';
@@ -44,6 +45,7 @@ const GROUPS: Record<string, CommandGroup> = {
   keys: keysCommand,
   audit: auditCommand,
   connections: connectionsCommand,
+  backup: backupCommand,
   'migrate-to-postgres': migrateToPostgresCommand,
   doctor: doctorCommand,
 };
@@ -115,7 +117,7 @@ export async function run(argv: string[], io: CliIo, env: NodeJS.ProcessEnv): Pr
   }
   const groupName = args[0]!;
   const group = Object.hasOwn(GROUPS, groupName) ? GROUPS[groupName] : undefined;
-  // A group with a '' subcommand is a command of its own (`hash-password`, `migrate-to-postgres`).
+  // A group with a '' subcommand is a command of its own (`hash-password`, `backup`, `migrate-to-postgres`).
   const single = group?.subcommands[''] !== undefined;
   const subcommandName = single ? '' : (args[1] ?? '');
   const command = single ? groupName : `${groupName} ${subcommandName}`;

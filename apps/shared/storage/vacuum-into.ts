@@ -1,0 +1,23 @@
+/**
+ * A consistent copy of a live SQLite database, for a backup: `VACUUM INTO` reads the source in
+ * one read transaction, which in WAL mode neither waits for the app's writers nor holds them up.
+ * SQLite's online backup (sqlite3's `.backup`, better-sqlite3's `backup()`) copies a few pages at
+ * a time instead and starts over whenever another connection writes between two steps
+ * (https://sqlite.org/backup.html): beside an auth-server that commits on almost every request it
+ * took a minute, or never finished.
+ *
+ * `targetFile` must not exist or be empty (SQLite refuses otherwise; an empty file made first
+ * gives the copy its mode). The copy keeps the source's page size and auto_vacuum, in
+ * rollback-journal mode until an app opens it (which sets WAL).
+ */
+import Database from 'better-sqlite3';
+
+export function vacuumInto(sourceFile: string, targetFile: string): void {
+  // Read-only: a backup never creates, migrates or changes the database it copies.
+  const source = new Database(sourceFile, { readonly: true, fileMustExist: true });
+  try {
+    source.prepare('VACUUM INTO ?').run(targetFile);
+  } finally {
+    source.close();
+  }
+}

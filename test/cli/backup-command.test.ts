@@ -1,0 +1,180 @@
+/**
+ * `gatehouse backup DIRECTORY`: a copy of the auth-server's database (and the resource server's,
+ * beside it) and its key files, taken while the server writes. SQLite's online backup
+ * (better-sqlite3's `backup()`, sqlite3's `.backup`) starts over at every write between its steps
+ * and, beside a server refreshing tokens, did not finish; VACUUM INTO reads one snapshot. The copy
+ * restores: a server started on it and the keys takes a refresh token issued before the backup.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { SqliteDatabase } from '../../apps/shared/storage/sqlite-database.ts';
+import { storedId } from '../../apps/auth-server/src/provider/stored-form.ts';
+import { storedModel } from '../../apps/auth-server/src/provider/stored-model.ts';
+import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { CLAUDE_DCR_BODY, connect, redeem, refresh, registerClient, type RegisteredClient } from '../helpers/oauth-flow.ts';
+import { makeCliDir, runCli, spawnCli } from './support/cli-runner.ts';
+
+const RESOURCE = 'http://localhost:4001/mcp';
+const mode = (path: string) => (statSync(path).mode & 0o777).toString(8);
+
+/** About 5 MB of audit rows: some 1,200 pages, a dozen steps of better-sqlite3's backup (100 pages each), each restarted by a write. */
+function fillAuditLog(server: TestAuthServer): void {
+  const { handle } = server.auth.database as SqliteDatabase;
+  const insert = handle.prepare('INSERT INTO audit_events (at, grant_id, details) VALUES (?, ?, ?)');
+  handle.transaction(() => {
+    for (let i = 0; i < 20_000; i++) insert.run(Date.now() - 1000, 'g'.repeat(43), `{"x":"${'y'.repeat(200)}"}`);
+  })();
+}
+
+async function refreshToken(issuer: string, client: RegisteredClient): Promise<string> {
+  const consent = await connect(issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD });
+  return (await redeem(issuer, client, consent)).body.refresh_token as string;
+}
+
+describe('gatehouse backup while the auth-server refreshes tokens', () => {
+  const running = new Set<TestAuthServer>();
+  const dirs: string[] = [];
+  after(async () => {
+    for (const server of running) await server.close();
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('completes under load; the copy holds the users and the tokens, and a server restored from it refreshes', async () => {
+    const server = await startAuthServer({ dir: mkdtempSync(join(tmpdir(), 'gatehouse-backup-live-')) });
+    running.add(server);
+    dirs.push(server.dir);
+    fillAuditLog(server);
+    const client = await registerClient(server.issuer, CLAUDE_DCR_BODY);
+    const kept = await refreshToken(server.issuer, client);
+
+    // The writers: refresh after refresh, each a commit, as long as the backup runs.
+    const issued: Array<{ token: string; at: number }> = [];
+    let stop = false;
+    const writers = (async () => {
+      let token = await refreshToken(server.issuer, client);
+      while (!stop) {
+        const response = await refresh(server.issuer, client, token);
+        assert.equal(response.status, 200, JSON.stringify(response.body));
+        token = response.body.refresh_token as string;
+        issued.push({ token, at: Date.now() });
+      }
+    })();
+    while (issued.length < 5) await Promise.race([writers, new Promise((resolve) => setImmediate(resolve))]);
+
+    const backup = join(server.dir, 'backup');
+    const started = Date.now();
+    const env = { DATA_DIR: join(server.dir, 'data'), KEYS_DIR: join(server.dir, 'keys') };
+    const result = await spawnCli(server.dir, ['backup', backup], { env: { ...env, GATEHOUSE_CONFIG: '' } });
+    const finished = Date.now();
+    stop = true;
+    await writers;
+    assert.equal(result.code, 0, result.stderr);
+    const during = issued.filter(({ at }) => at > started && at < finished).length;
+    assert.ok(during >= 5, `the server kept writing during the backup (${during} refreshes)`);
+    assert.match(result.stderr, /note: not copied: the resource server's database \(no .*resource-server\.db\); .*VACUUM INTO/);
+
+    assert.equal(mode(backup), '700');
+    assert.deepEqual(readdirSync(backup).sort(), ['auth-server.db', 'cookie-keys.json', 'signing-keys.json'], 'no temporary file is left');
+    for (const file of readdirSync(backup)) assert.equal(mode(join(backup, file)), '600', file);
+    const copy = new Database(join(backup, 'auth-server.db'), { readonly: true });
+    let written: string[];
+    try {
+      assert.equal(copy.pragma('integrity_check', { simple: true }), 'ok');
+      assert.deepEqual(copy.prepare('SELECT username FROM users').pluck().all(), ['admin']);
+      const row = copy.prepare('SELECT 1 FROM oidc_models WHERE model = ? AND id = ?').pluck();
+      const has = (token: string) => row.get(storedModel('RefreshToken'), storedId('RefreshToken', token)) === 1;
+      assert.ok(has(kept), 'the refresh token issued before the backup');
+      written = issued.filter(({ at, token }) => at > started && has(token)).map(({ token }) => token);
+    } finally {
+      copy.close();
+    }
+    assert.ok(written.length > 0, 'it holds refresh tokens issued after the command started: a snapshot taken while the server wrote');
+
+    // Restore as the README says: the files into DATA_DIR and KEYS_DIR, a server started on them (the same issuer).
+    const port = Number(new URL(server.issuer).port);
+    await server.close();
+    running.delete(server);
+    const restoreDir = mkdtempSync(join(tmpdir(), 'gatehouse-backup-restored-'));
+    dirs.push(restoreDir);
+    mkdirSync(join(restoreDir, 'data'), { mode: 0o700 });
+    mkdirSync(join(restoreDir, 'keys'), { mode: 0o700 });
+    copyFileSync(join(backup, 'auth-server.db'), join(restoreDir, 'data', 'auth-server.db'));
+    for (const file of ['signing-keys.json', 'cookie-keys.json']) copyFileSync(join(backup, file), join(restoreDir, 'keys', file));
+    const restored = await startAuthServer({ dir: restoreDir, port });
+    running.add(restored);
+    const refreshed = await refresh(restored.issuer, client, kept);
+    assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));
+  });
+});
+
+describe('gatehouse backup: the directory and what is in it', () => {
+  let dir: string;
+  before(async () => {
+    dir = makeCliDir('gatehouse-cli-backup-');
+    assert.equal((await runCli(dir, ['keys', 'rotate'])).code, 0);
+    // The server makes the cookie keys at its first start; the CLI, never.
+    writeFileSync(join(dir, 'keys', 'cookie-keys.json'), '{}', { mode: 0o600 });
+    assert.equal((await runCli(dir, ['users', 'add', 'alice'], 'alice password 1234\n')).code, 0);
+    const resource = new SqliteDatabase(join(dir, 'data', 'resource-server.db'));
+    resource.handle.exec("CREATE TABLE written (what TEXT); INSERT INTO written VALUES ('resource')");
+    await resource.close();
+    writeFileSync(join(dir, 'a-file'), '');
+  });
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('copies both databases in DATA_DIR and the keys; a second run into the same directory is refused and changes nothing', async () => {
+    const backup = join(dir, 'backup');
+    const first = await runCli(dir, ['--json', 'backup', backup]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(first.stderr, '');
+    const files = (JSON.parse(first.stdout) as { files: Array<{ file: string }> }).files.map(({ file }) => file);
+    assert.deepEqual(files, ['auth-server.db', 'resource-server.db', 'signing-keys.json', 'cookie-keys.json'].map((file) => join(backup, file)));
+    assert.equal(mode(backup), '700');
+    for (const file of files) assert.equal(mode(file), '600', file);
+    const resource = new Database(join(backup, 'resource-server.db'), { readonly: true });
+    assert.equal(resource.prepare('SELECT what FROM written').pluck().get(), 'resource');
+    resource.close();
+    const before = statSync(join(backup, 'auth-server.db')).mtimeMs;
+
+    const second = await runCli(dir, ['backup', backup]);
+    assert.equal(second.code, 1);
+    assert.equal(second.stderr, `gatehouse: ${join(backup, 'auth-server.db')} exists, and a backup is never overwritten: choose another DIRECTORY; nothing was written\n`);
+    assert.equal(statSync(join(backup, 'auth-server.db')).mtimeMs, before);
+    assert.equal(readdirSync(backup).length, 4);
+  });
+
+  const odd: Array<{ what: string; directory: () => string; code: number; stderr: RegExp }> = [
+    { what: 'a directory whose parent does not exist', directory: () => join(dir, 'no', 'such'), code: 1, stderr: /cannot make the backup directory .*\/no\/such: its parent directory does not exist; nothing was written/ },
+    { what: 'a file', directory: () => join(dir, 'a-file'), code: 1, stderr: /cannot make the backup directory .*\/a-file: it is a file, not a directory; nothing was written/ },
+    { what: 'a path through a file', directory: () => join(dir, 'a-file', 'backup'), code: 1, stderr: /: a part of its path is a file, not a directory; nothing was written/ },
+    { what: 'a name too long', directory: () => 'x'.repeat(15_000), code: 1, stderr: /cannot make the backup directory .*x{100}…: the name is too long; nothing was written/ },
+    { what: 'an empty argument', directory: () => ' ', code: 2, stderr: /DIRECTORY is empty\n {2}npx gatehouse backup DIRECTORY/ },
+  ];
+  for (const { what, directory, code, stderr } of odd) {
+    test(`${what}: one line, exit ${code}, nothing made`, async () => {
+      const result = await runCli(dir, ['backup', directory()]);
+      assert.equal(result.code, code);
+      assert.match(result.stderr, stderr);
+      if (code === 1) assert.equal(result.stderr.split('\n').length, 2, `one line: ${result.stderr}`);
+      assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+      assert.equal(result.stdout, '');
+    });
+  }
+
+  test('on PostgreSQL it says to use pg_dump and writes nothing', async () => {
+    const backup = join(dir, 'pg-backup');
+    const result = await runCli(dir, ['backup', backup], '', {
+      DATABASE_URL: 'postgres://gatehouse@127.0.0.1:1/gatehouse',
+      GATEHOUSE_KEY_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64'),
+    });
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^gatehouse: the database is PostgreSQL \(DATABASE_URL\), keys included: back it up with pg_dump .*; nothing was written\n$/);
+    assert.throws(() => statSync(backup), { code: 'ENOENT' });
+  });
+});
