@@ -120,7 +120,11 @@ export type UnnumberedConnectionEvent = Omit<ConnectionEvent, 'id'>;
  * the next batch; a failed write is logged, never turned into a failed request.
  */
 export interface ConnectionRecorder {
-  record(event: NewConnectionEvent): void;
+  /**
+   * `at`: when it happened (epoch ms, by the app's clock), for an event recorded after an
+   * asynchronous step of its own, so it does not land after a later request's. Default is now.
+   */
+  record(event: NewConnectionEvent, at?: number): void;
   /** Writes everything queued (on shutdown, and in tests before reading). */
   flush(): Promise<void>;
 }

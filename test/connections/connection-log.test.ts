@@ -1,9 +1,10 @@
 /**
  * The auth-server's connection log (apps/auth-server/src/connections/connection-log.ts), with a
  * real auth-server and a real resource server beside it: one timeline from both apps' events,
- * the client's registered name and the user's name filled in, filters, `show` by id; and every
- * way the resource server's events can fail to arrive told as a `problem` in words, the
- * auth-server's own steps still listed.
+ * the client's registered name and the user's name filled in, filters, `show` by id; refusals
+ * whose client_id is looked up first (set-apart-unknown-clients.ts) judged and stamped right;
+ * and every way the resource server's events can fail to arrive told as a `problem` in words,
+ * the auth-server's own steps still listed.
  */
 import assert from 'node:assert/strict';
 import { createServer, type ServerResponse } from 'node:http';
@@ -11,12 +12,15 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { ConnectionRecorder, NewConnectionEvent } from '../../apps/shared/connection-events.ts';
 import { freePort } from '../helpers/net.ts';
-import { registerClient, tokenRequest } from '../helpers/oauth-flow.ts';
-import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { setApartUnknownClients } from '../../apps/auth-server/src/connections/set-apart-unknown-clients.ts';
+import { readingDocumentsFrom, startDocumentServer, type DocumentServer } from '../helpers/document-server.ts';
+import { connect, redeem, registerClient, tokenRequest } from '../helpers/oauth-flow.ts';
+import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { startResourceServerBeside } from '../helpers/start-resource-server-beside.ts';
 import { TestClock } from '../helpers/test-clock.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { TEST_BACKENDS } from '../helpers/test-database.ts';
+import { claudeCodeDocument } from '../registration/support/claude-code-document.ts';
 
 const CLI = { ip: '127.0.0.1', userAgent: 'claude-code/2.0.14' };
 const BROWSER = { ip: '127.0.0.1', userAgent: 'Mozilla/5.0 Chrome/142' };
@@ -183,6 +187,81 @@ for (const backend of TEST_BACKENDS) {
       assert.deepEqual(madeUp.attempts.map((attempt) => attempt.explanation?.reasonCode), ['resource_mismatch'], 'the admin still sees a made-up client_id');
       const latest = await auth.auth.connections.show(madeUp.attempts[0]!.id);
       assert.equal(latest?.attempt.events[0]?.clientUnknown, true);
+    });
+  });
+}
+
+for (const backend of TEST_BACKENDS) {
+  describe(`connection log: a refusal whose client_id is looked up before it is recorded (${backend})`, () => {
+    let docs: DocumentServer;
+    let auth: TestAuthServer;
+    const clock = TestClock.ahead(0);
+    const from = (ip: string) => ({ 'x-forwarded-for': ip, 'user-agent': 'flood/1.0' });
+
+    before(async () => {
+      docs = await startDocumentServer();
+      const reading = readingDocumentsFrom(docs);
+      auth = await startAuthServer({
+        backend, clock, metadataFetch: reading.metadataFetch,
+        configure(config) { reading.configure!(config); config.authServer.trustProxy = true; },
+      });
+    });
+    after(async () => {
+      await auth?.close();
+      await docs?.close();
+    });
+
+    test('a metadata-document client this process holds no document of is known by its stored use: a flood of made-up client_ids does not crowd its refusal out', async () => {
+      const { resource } = auth.config.authServer;
+      const cimd = docs.json('/client.json', claudeCodeDocument(`${docs.origin}/client.json`));
+      const result = await connect(auth.issuer, { clientId: cimd, redirectUri: 'http://localhost:54321/callback', scope: 'mcp:read', resource, username: 'admin', password: ADMIN_PASSWORD });
+      const tokens = await redeem(auth.issuer, { client_id: cimd }, result);
+      assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+      // Its document cache empty, as on another replica or after a cache eviction.
+      await auth.restart();
+
+      // The minute's whole budget for unknown client_ids, and more, refused in front of the provider.
+      const exchange = { grant_type: 'authorization_code', code: 'not-a-code', code_verifier: 'v'.repeat(43), redirect_uri: 'http://127.0.0.1:33418/callback' };
+      for (let start = 0; start < 620; start += 20) {
+        await Promise.all(Array.from({ length: 20 }, (_, j) => tokenRequest(auth.issuer,
+          { ...exchange, client_id: `made-up-${start + j}`, resource: 'https://elsewhere.example/mcp' }, from(`203.0.113.${(start + j) % 10}`))));
+      }
+      const refused = await tokenRequest(auth.issuer, { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token as string, client_id: cimd, resource: 'https://elsewhere.example/mcp' });
+      assert.equal(refused.body.error, 'invalid_target');
+      await auth.auth.connectionRecorder.flush();
+
+      const unknown = await auth.auth.database.get<{ n: number }>('SELECT COUNT(*) AS n FROM connection_events WHERE client_unknown = 1');
+      assert.equal(Number(unknown?.n), 600, 'the flood used up the budget before the client\'s refusal came');
+      const { attempts } = await auth.auth.connections.list({ clientId: cimd });
+      const failed = attempts.find((attempt) => attempt.explanation?.reasonCode === 'resource_mismatch');
+      assert.ok(failed, `the client's refusal is listed: ${JSON.stringify(attempts.map((a) => [a.outcome, a.lastStep]))}`);
+      assert.equal(failed.outcome, 'failed');
+      assert.equal((await auth.auth.connections.show(failed.id))?.attempt.events.at(-1)?.clientUnknown, undefined);
+    });
+
+    test('a refusal is stamped when its request came: a lookup ending after the retry\'s success does not turn the attempt failed', async () => {
+      const { client_id: clientId } = await registerClient(auth.issuer);
+      // The lookup answers only after the retry is recorded, as a slow database would.
+      let answer!: () => void;
+      const answered = new Promise<void>((resolve) => { answer = resolve; });
+      const recorder = setApartUnknownClients(auth.auth.connectionRecorder, {
+        findClient: async () => { await answered; return { clientId }; },
+        holdsDocument: () => false,
+        wasUsed: async () => false,
+        clock,
+      });
+      const facts = { clientId, ip: '198.51.100.20', userAgent: 'claude-code/2.0.14' };
+      recorder.recordUnresolved({ step: 'code_exchange', outcome: 'refused', error: 'invalid_target', reasonCode: 'resource_mismatch', reason: 'resource', ...facts });
+      clock.advance(1);
+      recorder.record({ step: 'code_exchange', outcome: 'ok', grantId: 'grant-retried', ...facts });
+      answer();
+      await recorder.flush();
+
+      // A refusal ends its attempt; the retry begins the newest, which its grant's later steps join.
+      const { attempts } = await auth.auth.connections.list({ clientId });
+      assert.deepEqual(attempts.map((attempt) => [attempt.outcome, attempt.explanation?.reasonCode]), [['in_progress', undefined], ['failed', 'resource_mismatch']]);
+      const retried = await auth.auth.connections.show(attempts[0]!.id);
+      assert.deepEqual(retried?.attempt.events.map((event) => [event.step, event.outcome, event.grantId]), [['code_exchange', 'ok', 'grant-retried']]);
     });
   });
 }

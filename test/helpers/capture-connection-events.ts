@@ -13,8 +13,8 @@ export class CapturedConnectionEvents implements ConnectionRecorder {
 
   constructor(readonly app: ConnectionApp = 'auth-server') {}
 
-  record(event: NewConnectionEvent): void {
-    const stamped = { ...event, id: randomUUID(), at: Date.now(), app: this.app };
+  record(event: NewConnectionEvent, at = Date.now()): void {
+    const stamped = { ...event, id: randomUUID(), at, app: this.app };
     this.events.push(stamped);
     this.all.push(stamped);
   }

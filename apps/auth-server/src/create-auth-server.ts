@@ -247,6 +247,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   const connectionRecorder = setApartUnknownClients(ownClientsSkipped, {
     findClient: (clientId) => holder.provider.Client.find(clientId),
     holdsDocument: (url) => clientDocuments.holds(url),
+    wasUsed: (clientId) => admin.clientUsage.has(clientId),
     clock,
   });
   // ID-JAG (id-jag/): IdP keys come through the same SSRF guard as client documents (jose caches

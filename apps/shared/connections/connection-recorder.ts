@@ -1,7 +1,8 @@
 /**
  * The database recorder: one class for both apps, each writing its own table
  * (connection-event-store.ts). What `record` does on the request path is deliberately tiny:
- * count a refusal, check the queue's length, push the event with the clock's time. The id, the
+ * count a refusal, check the queue's length, push the event with the clock's time (or the time
+ * the emitter says it happened). The id, the
  * trimming (trim-connection-event.ts) and the INSERT happen in the batch written once the turn's
  * I/O has run (apps/shared/storage/batched-writes.ts).
  *
@@ -62,7 +63,7 @@ export class DatabaseConnectionRecorder implements ConnectionRecorder {
     });
   }
 
-  record(event: NewConnectionEvent): void {
+  record(event: NewConnectionEvent, at = this.#clock.now()): void {
     try {
       if (event.outcome === 'refused') {
         const reason = event.reasonCode !== undefined && REASON_CODE.test(event.reasonCode) ? event.reasonCode : 'other';
@@ -78,7 +79,7 @@ export class DatabaseConnectionRecorder implements ConnectionRecorder {
         this.#metrics.dropped.inc();
         return;
       }
-      this.#queue.add({ event, at: this.#clock.now() }).catch(this.#onWriteFailed);
+      this.#queue.add({ event, at }).catch(this.#onWriteFailed);
     } catch (err) {
       // Recording is never worth a failed request.
       this.#onWriteFailed(err);

@@ -9,15 +9,19 @@
  *   provider, record-refused-token-target.ts). An unset `ctx.oidc.client` alone proves nothing.
  * - Each client_id is looked up: the provider's Client.find (static clients, the database). A URL
  *   client_id (a Client ID Metadata Document) is known when this process holds an accepted copy of
- *   its document; Client.find would fetch it, and a log event is no reason to fetch anything. An
- *   uncached URL is unknown: any URL costs nothing to send. The event keeps its client_id either
- *   way, so a real client's refusal still joins its attempt when read; it is only read in the
- *   smaller window.
+ *   its document, or else when a use of it is stored (client_usage, written by every replica on
+ *   each client's token responses: one read by primary key). Client.find would fetch the
+ *   document, and a log event is no reason to fetch anything. A URL in neither is unknown: any
+ *   URL costs nothing to send; a client whose first token request fails on a replica that did
+ *   not fetch its document is misjudged so. The event keeps its client_id either way, so a real
+ *   client's refusal still joins its attempt when read; it is only read in the smaller window.
  * - A lookup that fails (the database down) counts as known: a real client's refusal is never set
  *   apart on a guess.
  * - Unknown events are recorded at most once a minute per step, address and client_id, and
  *   MAX_PER_MINUTE in all (flood-guard.ts), as anonymous steps are capped (record-metadata-fetches.ts):
- *   each would be kept for `connections.retention`.
+ *   each would be kept for `connections.retention`. Known ones never meet that cap.
+ * - An event is stamped when its request came, not when its lookup ended: a client's refusal must
+ *   not land after its immediate retry's success (the log takes the last event for the outcome).
  * - `flush` waits for the lookups under way, so what a request recorded is in the next read.
  */
 import type { Clock } from '../../../shared/clock.ts';
@@ -32,6 +36,8 @@ export interface UnknownClientsOptions {
   findClient: (clientId: string) => Promise<unknown>;
   /** Whether an accepted Client ID Metadata Document of this URL is remembered (client-document-cache.ts). */
   holdsDocument: (url: string) => boolean;
+  /** Whether a use of this client is stored (client-usage.ts), by any replica; never fetches. */
+  wasUsed: (clientId: string) => Promise<boolean>;
   clock: Clock;
 }
 
@@ -42,29 +48,30 @@ export interface UnresolvedClientRecorder extends ConnectionRecorder {
 }
 
 export function setApartUnknownClients(recorder: ConnectionRecorder, options: UnknownClientsOptions): UnresolvedClientRecorder {
-  const { findClient, holdsDocument, clock } = options;
+  const { findClient, holdsDocument, wasUsed, clock } = options;
   const guard = new FloodGuard({ clock, maxPerWindow: MAX_PER_MINUTE });
   const pending = new Set<Promise<void>>();
 
   async function isKnown(clientId: string): Promise<boolean> {
-    if (isMetadataDocumentClientId(clientId)) return holdsDocument(clientId);
+    const metadataDocument = isMetadataDocumentClientId(clientId);
+    if (metadataDocument && holdsDocument(clientId)) return true;
     try {
-      return await findClient(clientId) !== undefined;
+      return metadataDocument ? await wasUsed(clientId) : await findClient(clientId) !== undefined;
     } catch {
       return true;
     }
   }
 
-  async function classify(event: NewConnectionEvent & { clientId: string }): Promise<void> {
+  async function classify(event: NewConnectionEvent & { clientId: string }, at: number): Promise<void> {
     if (await isKnown(event.clientId)) {
-      recorder.record(event);
+      recorder.record(event, at);
       return;
     }
-    if (guard.admits(`${event.step} ${event.ip ?? ''} ${event.clientId}`)) recorder.record({ ...event, clientUnknown: true });
+    if (guard.admits(`${event.step} ${event.ip ?? ''} ${event.clientId}`)) recorder.record({ ...event, clientUnknown: true }, at);
   }
 
   return {
-    record: (event) => recorder.record(event),
+    record: (event, at) => recorder.record(event, at),
     recordUnresolved(event) {
       const { clientId } = event;
       if (clientId === undefined) {
@@ -72,7 +79,7 @@ export function setApartUnknownClients(recorder: ConnectionRecorder, options: Un
         return;
       }
       // Recording is never worth a failed request: nothing here may reject unhandled.
-      const lookup = classify({ ...event, clientId }).catch(() => {}).finally(() => pending.delete(lookup));
+      const lookup = classify({ ...event, clientId }, clock.now()).catch(() => {}).finally(() => pending.delete(lookup));
       pending.add(lookup);
     },
     async flush() {

@@ -9,8 +9,8 @@ import { INTERNAL_CLIENT_ID } from '../provider/internal-client.ts';
 
 export function skipOwnClient(recorder: ConnectionRecorder): ConnectionRecorder {
   return {
-    record(event) {
-      if (event.clientId !== INTERNAL_CLIENT_ID) recorder.record(event);
+    record(event, at) {
+      if (event.clientId !== INTERNAL_CLIENT_ID) recorder.record(event, at);
     },
     flush: () => recorder.flush(),
   };

@@ -107,6 +107,11 @@ export class ClientUsage {
     this.#stored.set(client.clientId, now);
   }
 
+  /** Whether a use of `clientId` is stored, by any replica: one read by primary key. */
+  async has(clientId: string): Promise<boolean> {
+    return (await this.db.get('SELECT 1 AS used FROM client_usage WHERE client_id = ?', [clientId])) !== undefined;
+  }
+
   async all(): Promise<Map<string, ClientUse>> {
     return new Map((await this.db.all<Row>('SELECT * FROM client_usage')).map((row) => [row.client_id, toUse(row)]));
   }
