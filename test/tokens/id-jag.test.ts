@@ -27,6 +27,7 @@ import { startEnterpriseIdp, type EnterpriseIdp } from '../helpers/start-enterpr
 import { startResourceServerBeside } from '../helpers/start-resource-server-beside.ts';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const ID_JAG_PROFILE = 'urn:ietf:params:oauth:grant-profile:id-jag';
 
 interface Caller { client_id: string; client_secret?: string }
@@ -416,6 +417,30 @@ auth_server:
     // Following the log (afterId): oldest first.
     const recorded = await server.auth.admin.audit.query({ event: 'id_jag.refused', afterId: last?.id ?? 0 });
     assert.deepEqual(recorded.map((e) => [e.clientId, e.details.error]), [[null, 'invalid_client'], [agent.client_id, 'invalid_grant']]);
+  });
+
+  test('a refusal after the provider looked the client up but before it authenticated names no client (OAuth-Client-Attestation beside a client_id)', async () => {
+    await server.auth.admin.audit.flush();
+    const [last] = await server.auth.admin.audit.query({ limit: 1 });
+    // Unsigned: its sub is all the provider reads before it finds the client and refuses the mix.
+    const attestation = `${base64url.encode(JSON.stringify({ alg: 'ES256', typ: 'oauth-client-attestation+jwt' }))}.${base64url.encode(JSON.stringify({ sub: agent.client_id }))}.AAAA`;
+    const bodies: Array<Record<string, string>> = [
+      { grant_type: JWT_BEARER, assertion: 'x.y.z', client_id: agent.client_id },
+      { grant_type: TOKEN_EXCHANGE, subject_token: 'x', subject_token_type: 'urn:ietf:params:oauth:token-type:access_token', client_id: agent.client_id },
+    ];
+    for (const body of bodies) {
+      const response = await fetch(`${server.issuer}/oauth/token`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'OAuth-Client-Attestation': attestation },
+        body: new URLSearchParams(body).toString(),
+      });
+      const answer = await response.json() as { error?: string; error_description?: string };
+      assert.equal(response.status, 400);
+      assert.deepEqual(answer, { error: 'invalid_request', error_description: 'client authentication must only be provided using one mechanism' });
+    }
+    await server.auth.admin.audit.flush();
+    const recorded = await server.auth.admin.audit.query({ afterId: last?.id ?? 0 });
+    assert.deepEqual(recorded.map((e) => [e.event, e.clientId, e.details.error]), [['id_jag.refused', null, 'invalid_request'], ['token.exchange_refused', null, 'invalid_request']]);
   });
 });
 

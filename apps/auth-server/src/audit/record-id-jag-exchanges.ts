@@ -48,7 +48,7 @@ export function recordIdJagExchanges(provider: Provider, audit: Pick<AuditLog, '
       event: 'id_jag.refused',
       actor: created ? { name: created.username, id: created.id } : ANONYMOUS,
       ip: ctx.ip,
-      clientId: authenticatedClientId(ctx, err.error),
+      clientId: authenticatedClientId(ctx, err),
       details: { error: err.error ?? 'server_error', reason: err.error_description, idp: known?.idp, subject: known?.sub, user_created: created ? true : undefined },
     });
   });

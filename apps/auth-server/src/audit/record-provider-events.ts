@@ -118,7 +118,7 @@ export function recordProviderEvents(provider: Provider, audit: AuditLog, users:
       event: 'token.exchange_refused',
       actor: ANONYMOUS,
       ip: ctx.ip,
-      clientId: authenticatedClientId(ctx, answer.error),
+      clientId: authenticatedClientId(ctx, err),
       details: {
         error: answer.error ?? 'server_error',
         error_description: answer.error_description,

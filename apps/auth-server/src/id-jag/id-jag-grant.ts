@@ -40,6 +40,7 @@ import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Clock } from '../../../shared/clock.ts';
 import { MCP_SCOPES } from '../../../shared/mcp-scopes.ts';
 import { UserStore, type User } from '../accounts/user-store.ts';
+import { markClientAuthenticated } from '../audit/authenticated-client-id.ts';
 import type { FederatedAccounts } from '../federation/federated-accounts.ts';
 import { CLIENT_KIND } from '../registration/client-metadata-policy.ts';
 import { JWT_BEARER_GRANT_TYPE } from './id-jag-grant-type.ts';
@@ -182,6 +183,7 @@ export function registerIdJagGrant(provider: Provider, options: IdJagGrantOption
   }
 
   async function idJagHandler(ctx: KoaContextWithOIDC): Promise<void> {
+    markClientAuthenticated(ctx);
     if (!await options.trustedIdps.any()) throw new errors.UnsupportedGrantType();
     const client = ctx.oidc.client!;
     if (client.metadata()[CLIENT_KIND] === 'dcr') {

@@ -27,6 +27,7 @@ import type Provider from 'oidc-provider';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Clock } from '../../../shared/clock.ts';
 import type { UserStore } from '../accounts/user-store.ts';
+import { markClientAuthenticated } from '../audit/authenticated-client-id.ts';
 import { RESOURCE_SERVER_FOR, UPSTREAM_AUDIENCES } from '../registration/client-metadata-policy.ts';
 import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT_TYPE } from './token-exchange-grant-type.ts';
 import { upstreamAudienceDefect } from './upstream-audience-defect.ts';
@@ -110,6 +111,7 @@ export function registerTokenExchangeGrant(provider: Provider, options: TokenExc
   }
 
   async function tokenExchangeHandler(ctx: KoaContextWithOIDC): Promise<void> {
+    markClientAuthenticated(ctx);
     const client = ctx.oidc.client!;
     if (client.clientAuthMethod === 'none' || client.metadata()[RESOURCE_SERVER_FOR] !== options.resource) {
       throw new errors.UnauthorizedClient('only the resource server registered for this resource may exchange tokens');
