@@ -14,9 +14,15 @@
  * place until the server's timeout (a disconnection is no cancellation, MCP 2025-11-25
  * basic/transports), so hanging up and calling again cannot pile calls up at the server.
  *
- * The server is the recording upstream (the SDK's McpServer over Streamable HTTP), whose
+ * The HTTP server is the recording upstream (the SDK's McpServer over Streamable HTTP), whose
  * `wait-for-cancel` tool runs until it is cancelled, and which records each POST the gateway
  * closed before its answer ended.
+ *
+ * A stdio server has no request to close, and may go on with a call it is told is cancelled
+ * (MCP 2025-11-25 basic/utilities/cancellation), answering nothing: there a cancelled call keeps
+ * its place until the server's timeout, or until the process exits. Given back at once, one user
+ * who cancelled each call as it started had 40 running at once on a shared server. That server is
+ * fixtures/ignoring-cancel-server.mjs.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -28,11 +34,11 @@ import { mcpRequest, openSession } from '../helpers/mcp-http.ts';
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
 import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
 import { waitFor } from '../helpers/wait-for.ts';
-import { connectAs, errorText, resultText, waitForServers } from './support/gateway-client.ts';
+import { connectAs, errorText, resultText, waitForServers, type ToolResult } from './support/gateway-client.ts';
 import { startRecordingUpstream, type RecordingUpstream } from './support/recording-upstream.ts';
-import { httpServer } from './support/upstreams.ts';
+import { httpServer, IGNORING_CANCEL, stdioServer } from './support/upstreams.ts';
 
-describe('an HTTP server\'s call the gateway gives up', { timeout: 60_000 }, () => {
+describe('a call the gateway gives up', { timeout: 60_000 }, () => {
   let issuer: TestIssuer;
   let upstream: RecordingUpstream;
   let server: RunningResourceServer;
@@ -49,10 +55,13 @@ describe('an HTTP server\'s call the gateway gives up', { timeout: 60_000 }, () 
           httpServer('impatient', upstream.url, { timeout: 1 }),
           // Time enough to see a caller's places all taken before its calls time out.
           httpServer('hasty', upstream.url, { timeout: 6 }),
+          stdioServer('ignoring', IGNORING_CANCEL, [], { timeout: 6 }),
+          // Longer than any test: only its process exiting gives its places back in time.
+          stdioServer('stubborn', IGNORING_CANCEL, [], { timeout: 300 }),
         ],
       },
     });
-    await waitForServers(server.baseUrl, { patient: 'ready', impatient: 'ready', hasty: 'ready' });
+    await waitForServers(server.baseUrl, { patient: 'ready', impatient: 'ready', hasty: 'ready', ignoring: 'ready', stubborn: 'ready' });
   });
   after(async () => {
     for (const client of clients) await client.close().catch(() => {});
@@ -148,5 +157,48 @@ describe('an HTTP server\'s call the gateway gives up', { timeout: 60_000 }, () 
       return result.isError ? undefined : result;
     }, 20_000, 250);
     assert.equal(resultText(answered), 'later');
+  });
+
+  /** Calls `slow` at `name` and cancels it once the server says it runs; a refused call is answered. */
+  async function startAndCancel(client: Client, name: string): Promise<ToolResult | 'cancelled'> {
+    const controller = new AbortController();
+    const call = client.callTool({ name: `${name}__slow`, arguments: {} }, undefined, {
+      signal: controller.signal,
+      onprogress: () => controller.abort('the user pressed stop'),
+    });
+    return call.catch((err: unknown) => {
+      assert.match(String(err), /the user pressed stop/);
+      return 'cancelled' as const;
+    });
+  }
+  const isRefused = (result: ToolResult | 'cancelled', name: string) =>
+    result !== 'cancelled' && new RegExp(`You already have ${MAX_CALLS_PER_CALLER} calls in progress at the ${name} server.*retry`).test(errorText(result));
+
+  test('cancelling each call as it starts and calling again runs no more than the limit at the server; the places come back after its timeout', async () => {
+    const mallory = await connect(await userToken(randomUUID()));
+    const ends: Array<ToolResult | 'cancelled'> = [];
+    for (let i = 0; i < 40; i += 1) ends.push(await startAndCancel(mallory, 'ignoring'));
+    assert.equal(ends.filter((end) => end === 'cancelled').length, MAX_CALLS_PER_CALLER, 'calls the server started');
+    assert.ok(ends.slice(MAX_CALLS_PER_CALLER).every((end) => isRefused(end, 'ignoring')), 'the calls past the limit are refused');
+    const bob = await connect(await userToken(randomUUID()));
+    assert.equal(resultText(await bob.callTool({ name: 'ignoring__running', arguments: {} })), String(MAX_CALLS_PER_CALLER), 'calls running at the server');
+
+    // Past the 6 s timeout the places are free again, though the server may still be at work.
+    const answered = await waitFor('mallory to be able to call again', async () => {
+      const result = await mallory.callTool({ name: 'ignoring__running', arguments: {} });
+      return result.isError ? undefined : result;
+    }, 20_000, 250);
+    assert.equal(resultText(answered), String(MAX_CALLS_PER_CALLER));
+  });
+
+  test('the places of cancelled calls come back at once when the server\'s process exits', async () => {
+    const dave = await connect(await userToken(randomUUID()));
+    for (let i = 0; i < MAX_CALLS_PER_CALLER; i += 1) assert.equal(await startAndCancel(dave, 'stubborn'), 'cancelled');
+    assert.ok(isRefused(await startAndCancel(dave, 'stubborn'), 'stubborn'), 'the call past the limit is refused');
+
+    const bob = await connect(await userToken(randomUUID()));
+    await bob.callTool({ name: 'stubborn__exit', arguments: {} }); // a tool error: the process ended
+    // Down and restarting, or running again: either way no longer dave's limit.
+    await waitFor('dave\'s places to come back with the process', async () => !isRefused(await startAndCancel(dave, 'stubborn'), 'stubborn'));
   });
 });

@@ -30,6 +30,8 @@ export const ECHOING_CREDENTIALS = fileURLToPath(new URL('../fixtures/echoing-cr
 export const THROWING_TOOL = fileURLToPath(new URL('../fixtures/throwing-tool-server.mjs', import.meta.url));
 /** test/gateway/fixtures/refusing-server.mjs: refuses initialize with a 100,000-character message, and exits. */
 export const REFUSING = fileURLToPath(new URL('../fixtures/refusing-server.mjs', import.meta.url));
+/** test/gateway/fixtures/ignoring-cancel-server.mjs: its tool `slow` goes on when cancelled; `running` counts them; `exit`. */
+export const IGNORING_CANCEL = fileURLToPath(new URL('../fixtures/ignoring-cancel-server.mjs', import.meta.url));
 
 /** Names the scripted server uses (kept in step with fixtures/scripted-server.mjs). */
 export const LONG_TOOL_NAME = 'summarise-the-quarterly-report-for-every-region-in-the-company';

@@ -9,6 +9,12 @@
  * cap), a place on a shared stdio server's one connection. Unbounded, one user with one
  * `mcp:read` token sent 300 calls and hung up on each, every 30 s, and the server held all 300.
  *
+ * A cancelled call gives its place back at once only where cancelling ends it upstream: an HTTP
+ * server's POST is closed. A stdio server may ignore `notifications/cancelled` and keep working
+ * (MCP 2025-11-25 basic/utilities/cancellation), and answers nothing that says when it stops, so
+ * there the place is kept until the call's timeout (releaseAfter); one user who cancelled each call
+ * as it started had 40 running at once on a shared server.
+ *
  * Deliberately not bounded here: calls of different callers (each has their own budget), or all
  * calls to a server together (its own capacity is its `timeout`'s business).
  */
@@ -47,5 +53,20 @@ export class CallBudget {
       if (left > 0) this.#inFlight.set(key, left);
       else this.#inFlight.delete(key);
     };
+  }
+}
+
+/**
+ * Gives a place back after `ms`, or at once when `ended` aborts (the connection the call ran on is
+ * gone, and the call with it). The timer is unref'd: a place still kept never holds the process up.
+ */
+export function releaseAfter(release: () => void, ms: number, ended: AbortSignal): void {
+  if (ms <= 0 || ended.aborted) return release();
+  const timer = setTimeout(releaseNow, ms).unref();
+  ended.addEventListener('abort', releaseNow, { once: true });
+  function releaseNow(): void {
+    clearTimeout(timer);
+    ended.removeEventListener('abort', releaseNow);
+    release();
   }
 }

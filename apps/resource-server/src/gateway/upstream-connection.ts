@@ -17,6 +17,7 @@
  *
  * List results are fetched whole (every page) and cached until the upstream says the list changed.
  */
+import { setMaxListeners } from 'node:events';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
@@ -121,10 +122,11 @@ export class UpstreamConnection {
   /** Progress token sent upstream → relays that call's progress to its caller. */
   readonly #progress = new Map<string, (progress: Omit<ProgressNotification['params'], 'progressToken'>) => void>();
   #progressCount = 0;
-  #closed = false;
+  readonly #ending = new AbortController();
 
   private constructor(options: UpstreamConnectionOptions) {
     this.#options = options;
+    setMaxListeners(0, this.#ending.signal);
     this.client = new Client(CLIENT_INFO, { capabilities: CLIENT_CAPABILITIES });
     this.#relayUpstreamRequests();
   }
@@ -148,7 +150,15 @@ export class UpstreamConnection {
   }
 
   get closed(): boolean {
-    return this.#closed;
+    return this.#ending.signal.aborted;
+  }
+
+  /**
+   * Aborted once the connection ends (the process exited, the session closed): what it still runs
+   * ends with it. Without a listener cap: each call still held against it listens (call-budget.ts).
+   */
+  get endedSignal(): AbortSignal {
+    return this.#ending.signal;
   }
 
   get busy(): boolean {
@@ -282,8 +292,8 @@ export class UpstreamConnection {
   }
 
   #ended(): void {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.#ending.signal.aborted) return;
+    this.#ending.abort();
     this.#options.logger.debug({ server: this.#options.server }, 'upstream connection closed');
     this.#options.onClose?.();
   }

@@ -14,7 +14,9 @@
  * - A server that is down, over a limit or too slow fails only its own call, as an MCP tool error
  *   naming it (MCP 2025-11-25 server/tools §Error Handling); protocol errors the upstream answers
  *   (an unknown tool, bad params) pass through as the same JSON-RPC error. So does a call past the
- *   caller's calls in flight at that server (call-budget.ts), answered before anything is sent.
+ *   caller's calls in flight at that server (call-budget.ts), answered before anything is sent. A
+ *   call the caller cancelled keeps its place on a stdio server until its timeout (the server may
+ *   ignore the cancellation), on an HTTP server not at all (its POST is closed).
  * - Each tool call is audited (who, server, tool, outcome, duration) and counted.
  * - `logging/setLevel` sets the lowest level of the servers' log messages this session is sent
  *   (MCP 2025-11-25 utilities/logging); an unknown level is `-32602 Invalid params`. The SDK's own
@@ -45,6 +47,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
+import { releaseAfter } from '../gateway/call-budget.ts';
 import type { Gateway } from '../gateway/gateway.ts';
 import type { CallContext, Upstream } from '../gateway/upstream.ts';
 import type { CallingClient, ListItem, ListKind } from '../gateway/upstream-connection.ts';
@@ -236,22 +239,32 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
   async function forward(upstream: Upstream, method: 'tools/call' | 'prompts/get' | 'resources/read', params: Record<string, unknown>, extra: Extra) {
     // Taken before the connection: a refused call must not open an HTTP server's session either.
     const release = gateway.takeCall(upstream, tokenOf(extra));
+    let kept = false;
     try {
       const connection = await gateway.connectionFor(upstream, contextOf(extra));
       const progressToken = extra._meta?.progressToken;
+      // Cancelled before it was sent, it never ran: its place is free at once.
+      extra.signal.throwIfAborted();
+      const sentAt = performance.now();
       try {
         return await connection.request(method, { ...params, _meta: upstreamMeta(upstream, extra, tokenOf(extra)) }, PASS_THROUGH, callingClient(extra, upstream.config.name), {
           signal: extra.signal,
           progressToken,
         });
       } catch (err) {
+        // A stdio server may go on with a cancelled call (call-budget.ts): it keeps its place
+        // until its timeout would have passed, or its process is gone.
+        if (extra.signal.aborted && upstream.config.transport === 'stdio') {
+          releaseAfter(release, sentAt + upstream.config.timeout * 1000 - performance.now(), connection.endedSignal);
+          kept = true;
+        }
         // A broken HTTP session is dropped, so the next call opens a fresh one.
         if (!(err instanceof McpError) && upstream.config.transport === 'http') await upstream.endSession(sessionKey);
         throw err;
       }
     } finally {
-      // Answered, failed, timed out or cancelled; a caller that merely hung up holds it until then.
-      release();
+      // Answered, failed or timed out; a caller that merely hung up holds it until then.
+      if (!kept) release();
     }
   }
 
