@@ -9,19 +9,23 @@
  * only a terminal is shown the password itself.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { connect, registerClient } from '../helpers/oauth-flow.ts';
 import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { createTestPostgresDatabase, TEST_BACKENDS } from '../helpers/test-database.ts';
 import { makeCliDir, runCli } from '../cli/support/cli-runner.ts';
 import { createAuthServer } from '../../apps/auth-server/src/create-auth-server.ts';
 import { loadConfig } from '../../apps/shared/config/load-config.ts';
 import { createHttpServer } from '../../apps/shared/http-server.ts';
 import { createLogger } from '../../apps/shared/logger.ts';
-import { openDatabase } from '../../apps/shared/storage/open-database.ts';
+import { PasswordHasher } from '../../apps/auth-server/src/accounts/password-hasher.ts';
+import { migrationsDir, openDatabase } from '../../apps/shared/storage/open-database.ts';
+import { migratePostgres, PostgresDatabase } from '../../apps/shared/storage/postgres-database.ts';
+import { migrateSqlite, SqliteDatabase } from '../../apps/shared/storage/sqlite-database.ts';
 import { freshSetup, kill, run, waitForOk, waitUntilRefused, type RunningProcess, type Setup } from './support/processes.ts';
 
 const PASSWORD_LINE = /created admin user "admin" with password: (\S+)/;
@@ -271,6 +275,64 @@ describe('the first admin', () => {
       rmSync(server.dir, { recursive: true, force: true });
     }
   });
+
+  test('an admin `users add` created on a fresh database before the first start, even one with the bootstrap name, is not taken for the first admin', async () => {
+    const dir = makeCliDir('gatehouse-first-admin-');
+    const added = await runCli(dir, ['users', 'add', 'admin', '--scope', 'mcp:read,mcp:write,mcp:admin'], 'operator chosen pw 1\noperator chosen pw 1\n');
+    assert.equal(added.code, 0, added.stderr);
+    const server = await startAuthServer({ dir, env: { BOOTSTRAP_ADMIN_PASSWORD: '' } });
+    try {
+      assert.equal(await server.auth.users.firstAdmin(), undefined, 'no first admin was created: the operator made their own');
+      assert.equal(await server.auth.unusedBootstrapAdmin(), undefined, 'no banner names it');
+      // A file left at the path (say, restored from a backup) is not the operator's admin's to remove.
+      const file = server.config.authServer.firstAdminPasswordFile;
+      writeFileSync(file, 'not this admin\'s password\n', { mode: 0o600 });
+      await signIn(server, 'admin', 'operator chosen pw 1');
+      assert.equal(existsSync(file), true);
+    } finally {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  for (const backend of TEST_BACKENDS) {
+    test(`on a database that had users before the first admin's mark, the configured name still stands for the first admin an earlier version created (${backend})`, async () => {
+      const dir = makeCliDir('gatehouse-first-admin-');
+      const databaseUrl = backend === 'postgres' ? await createTestPostgresDatabase() : undefined;
+      // The migrations an earlier version had: those before the mark.
+      const all = migrationsDir(backend, 'auth-server');
+      const marking = readdirSync(all).find((name) => name.endsWith('_first_admin.sql'))!;
+      const before = join(dir, 'migrations-before');
+      mkdirSync(before);
+      for (const name of readdirSync(all).filter((name) => name.endsWith('.sql') && name < marking)) copyFileSync(join(all, name), join(before, name));
+      const db = databaseUrl ? new PostgresDatabase({ url: databaseUrl, maxConnections: 1 }) : new SqliteDatabase(join(dir, 'data', 'auth-server.db'));
+      const migrate = (from: string) => (db instanceof PostgresDatabase ? migratePostgres(db, 'auth-server', from) : migrateSqlite(db, from));
+      const password = 'earlier version password';
+      try {
+        await migrate(before);
+        // The first admin as the earlier version's first start stored it: builtin, an admin, never signed in.
+        await db.run(`INSERT INTO users (id, username, password_hash, scopes, disabled, pending, email, source, created_at, updated_at)
+          VALUES ('u-earlier', 'admin', ?, 'mcp:read mcp:write mcp:admin', 0, 0, NULL, 'builtin', 1000, 1000)`, [await new PasswordHasher(10, { threads: 1 }).hash(password)]);
+      } finally {
+        await db.close();
+      }
+      const server = await startAuthServer({ dir, databaseUrl, env: { BOOTSTRAP_ADMIN_PASSWORD: '' } });
+      try {
+        assert.equal(await server.auth.users.firstAdmin(), undefined, 'the earlier version did not mark it');
+        assert.equal((await server.auth.unusedBootstrapAdmin())?.username, 'admin', 'not signed in yet: the banner names it');
+        // As the earlier version's first start left it (PostgreSQL leaves DATA_DIR uncreated).
+        const file = server.config.authServer.firstAdminPasswordFile;
+        mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+        writeFileSync(file, `${password}\n`, { mode: 0o600 });
+        await signIn(server, 'admin', password);
+        assert.equal(existsSync(file), false, 'its sign-in removes the file');
+        assert.equal(await server.auth.unusedBootstrapAdmin(), undefined, 'signed in: starts no longer point it out');
+      } finally {
+        await server.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 
   test('the auth-server is not ready until the first-admin step has run, so a probe never lets that sign-in fail', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-first-admin-'));

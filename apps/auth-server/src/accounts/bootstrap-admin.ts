@@ -18,9 +18,11 @@
  * - `unusedBootstrapAdmin`: while that admin has not signed in, each start says how to set a new
  *   password, in case the one shown was lost anyway (file deleted, process killed between storing
  *   and handing it over).
- * - An admin created by an earlier version carries no mark: while no user does, the configured
- *   name stands for it, and its sign-ins are looked up in the audit log by that name (the log
- *   keeps them for `audit.retention`: an admin idle for longer is pointed out again, harmlessly).
+ * - An admin created by an earlier version carries no mark: on a database that had users when
+ *   the mark came (`UserStore.mayHaveUnmarkedFirstAdmin`), and while no user carries it, the
+ *   configured name stands for it, and its sign-ins are looked up in the audit log by that name
+ *   (the log keeps them for `audit.retention`: an admin idle for longer is pointed out again,
+ *   harmlessly). On a database that had none, an unmarked admin is never the first admin.
  */
 import { randomBytes } from 'node:crypto';
 import type { AuthServerConfig } from '../../../shared/config/load-config.ts';
@@ -96,6 +98,7 @@ const isActiveAdmin = (user: User) => !user.disabled && !user.pending && user.so
 export async function unusedBootstrapAdmin(config: AuthServerConfig, users: UserStore, audit: SignInRecords): Promise<string | undefined> {
   const marked = await users.firstAdmin();
   if (marked) return marked.firstAdmin === 'not_signed_in' && isActiveAdmin(marked) ? marked.username : undefined;
+  if (!(await users.mayHaveUnmarkedFirstAdmin())) return undefined;
   const user = await users.findByUsername(config.bootstrapAdmin.username);
   if (!user || !isActiveAdmin(user)) return undefined;
   const signIns = await audit.query({ event: 'sign_in.success', actor: user.username, limit: 1 });

@@ -26,7 +26,7 @@ export interface StagedPassword {
 
 export class FirstAdminPasswordFile {
   readonly path: string;
-  /** The configured bootstrap username: the first admin's while no user carries the mark (bootstrap-admin.ts). */
+  /** The configured bootstrap username: it may name a first admin an earlier version created (bootstrap-admin.ts). */
   readonly #username: string;
 
   constructor(path: string, username: string) {
@@ -68,11 +68,11 @@ export class FirstAdminPasswordFile {
    * name, the file is no longer needed (or no longer right) and is removed. True when a file was
    * removed. `users` is read only for an unmarked user with the configured name while the file is there.
    */
-  async forgetIfFirstAdmin(user: Pick<User, 'username' | 'source' | 'firstAdmin'>, users: Pick<UserStore, 'firstAdmin'>): Promise<boolean> {
+  async forgetIfFirstAdmin(user: Pick<User, 'username' | 'source' | 'firstAdmin'>, users: Pick<UserStore, 'mayHaveUnmarkedFirstAdmin'>): Promise<boolean> {
     if (!this.exists()) return false;
-    // One an earlier version created carries no mark: the configured name stands for it while no user has one.
+    // One an earlier version created carries no mark: the configured name stands for it (bootstrap-admin.ts).
     const firstAdmin = user.firstAdmin !== null
-      || (user.source === 'builtin' && user.username === this.#username && !(await users.firstAdmin()));
+      || (user.source === 'builtin' && user.username === this.#username && await users.mayHaveUnmarkedFirstAdmin());
     if (!firstAdmin) return false;
     this.remove();
     return true;

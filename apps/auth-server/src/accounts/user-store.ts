@@ -200,11 +200,23 @@ export class UserStore {
   /**
    * The admin the first start created, under any name; undefined when there is none, or it was
    * created by an earlier version, which did not mark it (bootstrap-admin.ts then goes by the
-   * configured name).
+   * configured name, when `mayHaveUnmarkedFirstAdmin`).
    */
   async firstAdmin(): Promise<User | undefined> {
     const row = await this.db.get<UserRow>('SELECT * FROM users WHERE first_admin IS NOT NULL ORDER BY created_at, id LIMIT 1');
     return row && toUser(row);
+  }
+
+  /**
+   * Whether the first admin may be one an earlier version created, which carries no mark: only
+   * when the database had users when the mark's migration ran (it left a row in
+   * `data_conversions` then), and while no user carries the mark. The migration ran on every
+   * database made since while it was empty (the CLI migrates too): there, an admin made before
+   * the first start (`users add`, config users) is never taken for the first admin.
+   */
+  async mayHaveUnmarkedFirstAdmin(): Promise<boolean> {
+    return Boolean(await this.db.get(`SELECT 1 AS found FROM data_conversions WHERE name = 'first-admin-mark-added-to-existing-users'
+      AND NOT EXISTS (SELECT 1 FROM users WHERE first_admin IS NOT NULL)`));
   }
 
   /** Records that the first admin `id` has signed in; does nothing for any other user, or after the first time. */
