@@ -42,7 +42,7 @@ export class CallBudget {
     const key = `${server} ${caller.extra.service ? `client:${caller.clientId}` : `user:${caller.extra.subject}`}`;
     const held = this.#inFlight.get(key) ?? 0;
     if (held >= this.#limit) {
-      throw new CallLimitError(`You already have ${held} calls in progress at the ${server} server, the most Gatehouse sends it for one caller at once; retry when one of them has ended.`);
+      throw new CallLimitError(`You already have ${held} calls in progress at the ${server} server, the most Gatehouse sends it for one caller at once (calls cancelled or left by a closed session count until they end, or until the server's timeout at a stdio server); retry when one of them has ended.`);
     }
     this.#inFlight.set(key, held + 1);
     let released = false;
