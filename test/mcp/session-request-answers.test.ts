@@ -13,6 +13,10 @@ import { randomUUID } from 'node:crypto';
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
 import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
 import { INITIALIZE, jsonRpcMessageOf, mcpRequest } from '../helpers/mcp-http.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+import { waitForServers } from '../gateway/support/gateway-client.ts';
+import { startRecordingUpstream, type RecordingUpstream } from '../gateway/support/recording-upstream.ts';
+import { httpServer } from '../gateway/support/upstreams.ts';
 
 const WHOAMI = { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'whoami', arguments: {} } };
 
@@ -47,13 +51,17 @@ const rows: Row[] = [
 
 describe('requests in an established MCP session', () => {
   let issuer: TestIssuer;
+  let upstream: RecordingUpstream;
   let server: RunningResourceServer;
   let token: string;
   let sessionId: string;
 
   before(async () => {
     issuer = await startTestIssuer();
-    server = await startResourceServer({ issuer: issuer.issuer });
+    upstream = await startRecordingUpstream();
+    // A gateway server whose `wait-for-cancel` tool keeps a call in flight.
+    server = await startResourceServer({ issuer: issuer.issuer, config: { servers: [httpServer('slow', upstream.url)] } });
+    await waitForServers(server.baseUrl, { slow: 'ready' });
     token = await issuer.mint({ claims: { sub: randomUUID(), preferred_username: 'alice', scope: 'mcp:read mcp:write' } });
     const opened = await mcpRequest(server.mcpUrl, { token, body: INITIALIZE });
     assert.equal(opened.status, 200);
@@ -64,8 +72,10 @@ describe('requests in an established MCP session', () => {
   });
   after(async () => {
     await server?.close();
+    await upstream?.close();
     await issuer?.close();
   });
+  const upstreamCalls = () => upstream.requests.flatMap((request) => request.rpcMethods).filter((method) => method === 'tools/call').length;
 
   for (const row of rows) {
     test(`${row.name}: ${row.status}`, async () => {
@@ -109,15 +119,29 @@ describe('requests in an established MCP session', () => {
   });
 
   test('a client that goes away before its answer leaves the session working', async () => {
+    const callsBefore = upstreamCalls();
     const aborted = new AbortController();
-    const gone = fetch(server.mcpUrl, {
+    const gone = await fetch(server.mcpUrl, {
       method: 'POST',
       headers: { Accept: 'application/json, text/event-stream', 'Content-Type': 'application/json', Authorization: `Bearer ${token}`, 'Mcp-Session-Id': sessionId },
-      body: JSON.stringify({ ...WHOAMI, id: 'gone' }),
+      body: JSON.stringify({ jsonrpc: '2.0', id: 'gone', method: 'tools/call', params: { name: 'slow__wait-for-cancel', arguments: {} } }),
       signal: aborted.signal,
     });
+    // The head came (answer-session-request.ts flushes it) and the call reached the tool: in flight.
+    assert.equal(gone.status, 200);
+    await waitFor('the tool call to reach the upstream', () => upstreamCalls() === callsBefore + 1);
     aborted.abort();
-    await gone.catch(() => undefined);
+    await gone.text().catch(() => undefined);
+
+    // While its stream is open the id is refused, 400 (requestIdInProgress); once the server saw
+    // the client go away the id is free again, in a session that still answers.
+    const reused = await waitFor('the server to see the client go away', async () => {
+      const response = await mcpRequest(server.mcpUrl, { token, headers: { 'Mcp-Session-Id': sessionId }, body: { ...WHOAMI, id: 'gone' } });
+      const text = await response.text();
+      return response.status === 400 ? undefined : { status: response.status, text };
+    });
+    assert.equal(reused.status, 200, reused.text);
+    assert.equal(jsonRpcMessageOf(reused.text).id, 'gone');
     const next = await mcpRequest(server.mcpUrl, { token, headers: { 'Mcp-Session-Id': sessionId }, body: { ...WHOAMI, id: 'next' } });
     assert.equal(next.status, 200);
     assert.equal(jsonRpcMessageOf(await next.text()).id, 'next');
