@@ -59,6 +59,8 @@ export interface TestAuthServer {
   dir: string;
   config: GatehouseConfig;
   auth: AuthServer;
+  /** The Node HTTP server listening now (restart() makes a new one), for tests that watch its requests. */
+  readonly httpServer: Server;
   restart(): Promise<void>;
   close(): Promise<void>;
 }
@@ -120,6 +122,9 @@ export async function startAuthServer(options: StartOptions = {}): Promise<TestA
     dir,
     config,
     auth,
+    get httpServer() {
+      return server;
+    },
     async restart() {
       await closeServer(server);
       await auth.close();

@@ -12,6 +12,7 @@
  * (cookie and CSRF token), to get past the first checks.
  */
 import assert from 'node:assert/strict';
+import type { Server, ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { createLogger } from '../../apps/shared/logger.ts';
@@ -22,6 +23,7 @@ import { csrfOf, signInAt } from '../admin/support/admin-browser.ts';
 import { INITIALIZE } from '../helpers/mcp-http.ts';
 import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
 import { TEST_RESOURCE } from '../helpers/test-issuer.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 import { brokenFraming, createRandom, DCR_FIELDS, hostileRequest, registrationWithOneBadField, type Known } from './support/hostile-inputs.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261130);
@@ -81,6 +83,16 @@ function capture(): { stream: Writable; lines: () => Array<Record<string, unknow
   };
 }
 
+/** How many responses `server` has begun and not yet closed. */
+function watchResponses(server: Server): { open: () => number } {
+  let open = 0;
+  server.on('request', (_req, res: ServerResponse) => {
+    open += 1;
+    res.once('close', () => open -= 1);
+  });
+  return { open: () => open };
+}
+
 /** Log lines that show a server-side failure: a 5xx answered, or anything logged at error. */
 function failuresInLogs(lines: Array<Record<string, unknown>>): string[] {
   return lines
@@ -99,12 +111,16 @@ describe(`fuzzing every endpoint with hostile requests (seed ${SEED})`, () => {
   let resource: RunningResourceServer;
   const authLog = capture();
   const resourceLog = capture();
+  let authResponses: ReturnType<typeof watchResponses>;
+  let resourceResponses: ReturnType<typeof watchResponses>;
   let known: Known;
 
   before(async () => {
     // The resource URL is the default one both sides agree on (tokens carry it as aud).
     auth = await startAuthServer({ logger: createLogger('auth-server', 'info', authLog.stream) });
     resource = await startResourceServer({ issuer: auth.issuer, logger: createLogger('resource-server', 'info', resourceLog.stream) });
+    authResponses = watchResponses(auth.httpServer);
+    resourceResponses = watchResponses(resource.httpServer);
     const client = await registerClient(auth.issuer, CLAUDE_DCR_BODY);
     const result = await connect(auth.issuer, { clientId: client.client_id, scope: 'mcp:read mcp:write', resource: TEST_RESOURCE, username: 'admin', password: ADMIN_PASSWORD });
     const tokens = await redeem(auth.issuer, client, result);
@@ -149,7 +165,8 @@ describe(`fuzzing every endpoint with hostile requests (seed ${SEED})`, () => {
       const { status, text } = await rawBytes(base, bytes, { timeoutMs: 3000, hangUpAfterMs });
       if (status >= 500) failures.push({ what: 'status', status, request: JSON.stringify(bytes.slice(0, 200)), body: text.slice(0, 300) });
     });
-    await new Promise((resolve) => setTimeout(resolve, 100)); // let the last log lines land
+    // A response logs its line as it closes (observe-requests.ts), which may be after its client is done.
+    await waitFor('every response to close and log its line', () => authResponses.open() === 0 && resourceResponses.open() === 0);
 
     const logFailures = [...failuresInLogs(authLog.lines()), ...failuresInLogs(resourceLog.lines())];
     assert.ok(failures.length === 0 && logFailures.length === 0, report(failures, logFailures));
