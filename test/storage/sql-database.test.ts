@@ -4,6 +4,7 @@
  * together apply once.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -189,9 +190,12 @@ if (TEST_BACKENDS.includes('postgres')) {
     test('a transaction whose connection the server ends (a restart) fails with 503, not an uncaught error, and the pool goes on', async () => {
       const db = new PostgresDatabase({ url: await createTestPostgresDatabase() });
       try {
+        const removed = once(db.pool, 'remove');
         await assert.rejects(db.transaction(async (tx) => tx.get('SELECT pg_terminate_backend(pg_backend_pid())')), DatabaseUnavailableError);
-        // The connection's own 'error' event follows the statement's failure.
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        // The connection's own 'error' event follows the statement's failure: the pool removes the
+        // connection once it has ended, after any event it had to emit.
+        await removed;
+        assert.equal(db.pool.totalCount, 0, 'the ended connection is not back in the pool');
         assert.deepEqual(await db.transaction((tx) => tx.get('SELECT 1 AS one')), { one: 1 });
       } finally {
         await db.close();
