@@ -128,8 +128,10 @@ export async function startAuthServer(options: StartOptions = {}): Promise<TestA
     async restart() {
       await closeServer(server);
       await auth.close();
-      // Let clients see their pooled keep-alive sockets close before the port is reused.
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      // closeServer ended every connection, and on loopback the client end of each has its FIN at
+      // once: one turn of the event loop (its poll phase) lets a client in this process see its
+      // pooled keep-alive sockets closed before the port is reused, rather than send on one.
+      await new Promise((resolve) => setImmediate(resolve));
       server = createServer();
       await listen(server, port);
       auth = await createAuthServer(config.authServer, logger, serverOptions);
