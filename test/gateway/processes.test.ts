@@ -73,11 +73,16 @@ describe('idle per_user processes', { timeout: 30_000 }, () => {
   let issuer: TestIssuer;
   let server: RunningResourceServer;
   let client: Client;
+  // Idle time is counted on it; the sweep that stops idle processes runs on a real timer.
+  let clock: TestClock;
 
   before(async () => {
     issuer = await startTestIssuer();
+    // Set now, not as the file loads: the token's iat is the wall clock's, and must not be ahead of it.
+    clock = new TestClock();
     server = await startResourceServer({
       issuer: issuer.issuer,
+      clock,
       config: { servers: [stdioServer('scratch', SCRIPTED, [], { perUser: true, idleTimeout: 1 })] },
     });
     client = (await connectAs(server.mcpUrl, await issuer.mint({ claims: { sub: randomUUID(), preferred_username: 'idler' } }))).client;
@@ -93,6 +98,7 @@ describe('idle per_user processes', { timeout: 30_000 }, () => {
     assert.equal(resultText(await client.callTool({ name: 'scratch__add-tool', arguments: {} })), 'added-1');
     assert.equal(resultText(await client.callTool({ name: 'scratch__add-tool', arguments: {} })), 'added-2', 'the same process while in use');
     assert.equal((await readiness(server.baseUrl)).body.servers?.scratch?.state, 'ready');
+    clock.advance(1);
     await waitForServers(server.baseUrl, { scratch: 'idle' }, 10_000);
     assert.equal(resultText(await client.callTool({ name: 'scratch__add-tool', arguments: {} })), 'added-1', 'a fresh process');
   });
