@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
 import { startResourceServer, useIssuerAndServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
 import { INITIALIZE, mcpRequest, parseChallenge } from '../helpers/mcp-http.ts';
+import { TestClock } from '../helpers/test-clock.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
 const now = () => Math.floor(Date.now() / 1000);
@@ -158,12 +159,17 @@ describe('a feed reset that cannot be read again at once', () => {
 describe('when the revocation feed cannot be read', () => {
   let issuer: TestIssuer;
   let server: RunningResourceServer;
+  // Staleness is counted on it; polls run on real timers.
+  let clock: TestClock;
 
   before(async () => {
     issuer = await startTestIssuer();
+    // Set now, not as the file loads: the tokens' iat is the wall clock's, and must not be ahead of it.
+    clock = new TestClock();
     server = await startResourceServer({
       issuer: issuer.issuer,
-      config: { revocation: { feedUri: `${issuer.issuer}/oauth/revocations`, pollInterval: 0.1, maxStaleness: 0.5 } },
+      clock,
+      config: { revocation: { feedUri: `${issuer.issuer}/oauth/revocations`, pollInterval: 0.1, maxStaleness: 30 } },
     });
   });
   after(async () => {
@@ -175,7 +181,11 @@ describe('when the revocation feed cannot be read', () => {
     const token = await issuer.mint();
     assert.equal(await status(server, token), 200);
     issuer.feedAvailable = false;
-    await waitFor('tokens are refused with 503', async () => (await status(server, token)) === 503, 5000);
+    const polls = issuer.feedPolls;
+    await waitFor('a poll of the feed to fail', () => issuer.feedPolls > polls, 5000);
+    assert.equal(await status(server, token), 200, 'a failed poll alone leaves the copy current');
+    clock.advance(31);
+    assert.equal(await status(server, token), 503, 'stale past max_staleness');
     const refused = await mcpRequest(server.mcpUrl, { token });
     assert.ok(refused.headers.get('retry-after'));
     assert.equal(refused.headers.get('www-authenticate'), null, 'no challenge: signing in again would not help');
