@@ -14,6 +14,7 @@ import { clientSecretBasic } from '../helpers/oauth-flow.ts';
 import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { startEnterpriseIdp, type EnterpriseIdp } from '../helpers/start-enterprise-idp.ts';
 import { createTestPostgresDatabase, TEST_BACKENDS } from '../helpers/test-database.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 
@@ -66,7 +67,7 @@ describe('a scope removed on one replica while the other still holds the user', 
     await two.auth.users.findById(userId);
     const change = one.auth.admin.users.setScopes(userId, ['mcp:read'], CLI);
     // The grants holding mcp:write when it was removed are revoked: the first token is refused.
-    while (!await refused(first.body.access_token!)) { /* the removal is under way */ }
+    await waitFor('the removal to revoke the first token\'s grant', () => refused(first.body.access_token!));
     const minted = await exchange(two, 'mcp:read mcp:write');
     await change;
 
