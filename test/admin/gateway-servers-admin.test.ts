@@ -19,6 +19,7 @@ import { assertNoStackTrace, connect, redeem, registerClient } from '../helpers/
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { startResourceServerBeside } from '../helpers/start-resource-server-beside.ts';
 import { STEERING } from '../helpers/steering-characters.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 import { connectClient } from '../helpers/mcp-http.ts';
 import { LONG_LIST } from '../gateway/support/upstreams.ts';
 import { createUser, rotateFrom, signInAt } from './support/admin-browser.ts';
@@ -76,18 +77,16 @@ describe('admin page: MCP servers behind the gateway', () => {
     await auth?.close();
   });
 
-  /** Reloads the page until `ready(page)` holds (the shared process starts at boot), bounded. */
-  async function pageWhen(ready: (page: PageResult) => boolean): Promise<PageResult> {
-    let page = await admin.browser.navigate('/admin/servers');
-    for (let i = 0; !ready(page) && i < 200; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      page = await admin.browser.navigate('/admin/servers');
-    }
-    return page;
+  /** Reloads the page until `ready(page)` holds (the shared process starts at boot). */
+  function pageWhen(what: string, ready: (page: PageResult) => boolean): Promise<PageResult> {
+    return waitFor(`the servers page to show ${what}`, async () => {
+      const page = await admin.browser.navigate('/admin/servers');
+      return ready(page) ? page : undefined;
+    });
   }
 
   test('an admin sees each server with its kind, state, processes and default scope, and is told tools appear after the first list', async () => {
-    const page = await pageWhen((p) => rowOf(p, 'memory').includes(' ready '));
+    const page = await pageWhen('memory ready', (p) => rowOf(p, 'memory').includes(' ready '));
     assert.equal(page.status, 200);
     assert.match(page.html, /<a href="\/admin\/servers" aria-current="page">MCP servers<\/a>/, 'a navigation entry, current');
     assert.match(rowOf(page, 'memory'), / memory stdio ready 1 mcp:read Tools appear after the first list/);

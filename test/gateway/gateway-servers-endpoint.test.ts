@@ -13,6 +13,7 @@ import { PROJECT_ROOT } from '../../apps/shared/project-root.ts';
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
 import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
 import { connectClient, mcpRequest, parseChallenge } from '../helpers/mcp-http.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 const MEMORY_SERVER = join(PROJECT_ROOT, 'node_modules', '@modelcontextprotocol', 'server-memory', 'dist', 'index.js');
 const METADATA_URL = 'http://localhost:4001/.well-known/oauth-protected-resource/mcp';
@@ -115,12 +116,10 @@ describe('GET /gateway/servers', () => {
   });
 
   test('an mcp:admin token lists the stdio server: ready once started, its tools with their scopes after a client listed them', async () => {
-    let described = await memoryServer();
-    for (let i = 0; described.state !== 'ready' && i < 200; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      described = await memoryServer();
-    }
-    assert.equal(described.state, 'ready');
+    const described = await waitFor('the memory server to be ready', async () => {
+      const server = await memoryServer();
+      return server.state === 'ready' ? server : undefined;
+    });
     assert.deepEqual({ ...described, tools: undefined }, {
       name: 'memory', transport: 'stdio', perUser: false, state: 'ready', processes: 1,
       scopes: { default: 'mcp:read', tools: { create_entities: 'mcp:write' } }, tools: undefined,

@@ -21,6 +21,7 @@ import { assertNoStackTrace, authorizeUrl, CLAUDE_DCR_BODY, registerClient } fro
 import { createPkce } from '../helpers/pkce.ts';
 import { startAuthServer } from '../helpers/start-auth-server.ts';
 import { parseChallenge } from '../helpers/mcp-http.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 import { freshSetup, isRefused, kill, run, runApp, type RunningProcess, type Setup } from './support/processes.ts';
 
 describe('https served directly from certificate files (real processes)', () => {
@@ -91,12 +92,11 @@ describe('https served directly from certificate files (real processes)', () => 
   test('the resource-server speaks https, fetches the keys over https, and names https URLs in its challenge', async () => {
     // Ready once its first revocation-feed fetch over https has succeeded; on a busy machine the
     // first one can fail (the auth-server still starting), and the next poll retries it.
-    let ready = await get(`https://localhost:${setup.resourcePort}/readyz`);
-    for (let i = 0; i < 100 && ready.status !== 200; i += 1) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      ready = await get(`https://localhost:${setup.resourcePort}/readyz`);
-    }
-    assert.equal(ready.status, 200, await ready.text());
+    await waitFor('the resource-server to be ready over https', async () => {
+      const ready = await get(`https://localhost:${setup.resourcePort}/readyz`);
+      await ready.arrayBuffer();
+      return ready.status === 200;
+    });
     const challenge = await get(mcpUrl, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{}' });
     assert.equal(challenge.status, 401);
     assert.equal(parseChallenge(challenge.headers.get('www-authenticate')).params.resource_metadata, `https://localhost:${setup.resourcePort}/.well-known/oauth-protected-resource/mcp`);
