@@ -11,12 +11,12 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import bcrypt from 'bcryptjs';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import Database from 'better-sqlite3';
 import { refresh, registerClient } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 import { connectAs, RESOURCE } from '../admin/support/admin-browser.ts';
 import { run as runGatehouse } from '../../apps/auth-server/src/cli/run.ts';
 import { CapturedOutput } from './support/captured-output.ts';
@@ -472,14 +472,6 @@ describe('gatehouse CLI next to a running server', () => {
     return ((await (await fetch(`${server.issuer}/oauth/jwks`)).json()) as JSONWebKeySet).keys.map((k) => k.kid!);
   }
 
-  async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-    for (let i = 0; i < 60; i += 1) {
-      if (await check()) return;
-      await sleep(100);
-    }
-    assert.fail(`timed out waiting until ${what}`);
-  }
-
   test('grants list and revoke: the revoked client\'s refresh fails at once', async () => {
     const client = await registerClient(server.issuer);
     const tokens = await connectAs(server, client, 'admin', ADMIN_PASSWORD, 'mcp:read mcp:write');
@@ -517,7 +509,7 @@ describe('gatehouse CLI next to a running server', () => {
     const nextKid = keys.find((k) => k.status === 'next')!.kid;
     assert.deepEqual(keys.map((k) => [k.kid, k.status, k.safe_to_retire]), [[rotated.kid, 'active', false], [nextKid, 'next', false], [oldKid, 'retiring', false]]);
     // The server has loaded the rotated file once it publishes the new next key.
-    await until(async () => (await publishedKids()).includes(nextKid), 'the server loads the rotated keys');
+    await waitFor('the server to load the rotated keys', async () => (await publishedKids()).includes(nextKid));
     assert.deepEqual((await publishedKids()).sort(), [oldKid, rotated.kid, nextKid].sort());
     const after = await connectAs(server, client, 'admin', ADMIN_PASSWORD);
     assert.equal(decodeProtectedHeader(after.accessToken).kid, rotated.kid);
@@ -531,7 +523,7 @@ describe('gatehouse CLI next to a running server', () => {
     assert.equal(early.code, 1);
     assert.match(early.stderr, /may be valid until .*To retire it anyway: npx gatehouse keys retire --force --/);
     assert.equal((await run(dir, ['keys', 'retire', '--force', '--', oldKid])).code, 0);
-    await until(async () => !(await publishedKids()).includes(oldKid), 'the server stops publishing the retired key');
+    await waitFor('the server to stop publishing the retired key', async () => !(await publishedKids()).includes(oldKid));
     const file = JSON.parse(readFileSync(join(dir, 'keys', 'signing-keys.json'), 'utf8')) as { keys: unknown[] };
     assert.equal(file.keys.length, 2, 'the active and the next key remain');
   });

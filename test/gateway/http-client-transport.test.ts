@@ -213,7 +213,7 @@ describe('the transport against an unusual upstream', () => {
     transport.onmessage = (message) => received.push(message);
     transport.onclose = () => { closes += 1; };
     await transport.send(initialize);
-    for (let i = 0; i < 100 && received.length === 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+    await waitFor('the event before the response', () => received.length > 0);
     assert.equal(received.length, 1, 'the event before the response arrived');
     await transport.close();
     await transport.close();

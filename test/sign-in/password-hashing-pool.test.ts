@@ -18,6 +18,7 @@ import { Browser } from '../helpers/browser.ts';
 import { assertNoStackTrace, authorizeUrl, registerClient, signIn } from '../helpers/oauth-flow.ts';
 import { createPkce } from '../helpers/pkce.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 /** bcrypt cost 13 of 'slow password': 512 times the work of QUICK_HASH, so it is still running while those finish. */
 const SLOW_HASH = '$2b$13$VI7sS2lY8syJJQ.DZboeHuNxdn.GcXks4BrJeGU.n7v1qhFCPSGNC';
@@ -30,10 +31,9 @@ const SLOW_JS_PASSWORD = 'slow password\uD800';
 const QUICK_HASH = '$2b$04$CUqUTqYU7jKw9kIm5O5eRuBXUMDdguTxMH7dPO8U1xAWwP7ER13zi';
 const onLinux = process.platform === 'linux';
 
-/** Resolves once `condition` holds, checking every few milliseconds (a state to reach, not a duration to sleep). */
+/** Resolves once `condition` holds, checked every 5 ms: a slow job is caught while it runs. */
 async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 2000 && !condition(); i += 1) await new Promise((resolve) => setTimeout(resolve, 5));
-  assert.ok(condition(), `timed out waiting until ${what}`);
+  await waitFor(what, condition, 10_000, 5);
 }
 
 /** A thread's nice value, from proc(5) stat: field 19, the 17th after the command's closing parenthesis. */
