@@ -81,7 +81,7 @@ describe('health endpoints of both apps', () => {
 
   test('readiness fails (503, with Retry-After) when the database is no longer usable; liveness does not', async () => {
     await apps.auth.database.close();
-    apps.resourceDb.close();
+    await apps.resourceDb.close();
     const auth = await health(`${apps.issuer}/readyz`);
     assert.equal(auth.status, 503);
     assert.deepEqual(auth.body, { status: 'not_ready', checks: { database: 'failed', keys: 'ok', users: 'ok' } }, 'no error message in the body');
