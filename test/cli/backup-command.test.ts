@@ -6,7 +6,7 @@
  * restores: a server started on it and the keys takes a refresh token issued before the backup.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -14,6 +14,7 @@ import Database from 'better-sqlite3';
 import { SqliteDatabase } from '../../apps/shared/storage/sqlite-database.ts';
 import { storedId } from '../../apps/auth-server/src/provider/stored-form.ts';
 import { storedModel } from '../../apps/auth-server/src/provider/stored-model.ts';
+import { NOBODY } from '../helpers/run-as-nobody.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { CLAUDE_DCR_BODY, connect, redeem, refresh, registerClient, type RegisteredClient } from '../helpers/oauth-flow.ts';
 import { makeCliDir, runCli, spawnCli } from './support/cli-runner.ts';
@@ -166,6 +167,50 @@ describe('gatehouse backup: the directory and what is in it', () => {
       assert.equal(result.stdout, '');
     });
   }
+
+  // Another user who may write in DIRECTORY could swap a file being written for theirs, or for a
+  // symbolic link (the review's backup-swap.sh): such a directory is refused before anything is in it.
+  const shared: Array<{ what: string; make: (path: string) => void; says: string; skip?: string | false }> = [
+    { what: 'writable by everyone', make: (path) => { mkdirSync(path); chmodSync(path, 0o777); }, says: 'users other than its owner may write in it (mode 777); use a new directory' },
+    { what: 'writable by its group', make: (path) => { mkdirSync(path); chmodSync(path, 0o770); }, says: 'users other than its owner may write in it (mode 770); use a new directory' },
+    {
+      what: 'owned by another user, even 0755',
+      make: (path) => { mkdirSync(path, { mode: 0o755 }); chownSync(path, NOBODY, NOBODY); },
+      says: `it belongs to uid ${NOBODY}, not to this user (uid 0); use a new directory`,
+      skip: process.geteuid?.() !== 0 && 'needs root to give a directory to nobody',
+    },
+    {
+      what: 'a symbolic link to a directory of ours',
+      make: (path) => { mkdirSync(`${path}-target`, { mode: 0o700 }); symlinkSync(`${path}-target`, path); },
+      says: 'it is a symbolic link; name the directory itself',
+    },
+  ];
+  for (const [i, { what, make, says, skip }] of shared.entries()) {
+    test(`an existing DIRECTORY ${what}: refused in one line, nothing written in it`, { skip }, async () => {
+      const backup = join(dir, `shared-${i}`);
+      make(backup);
+      const result = await runCli(dir, ['backup', backup]);
+      assert.equal(result.code, 1);
+      assert.equal(result.stderr, `gatehouse: cannot back up into ${backup}: ${says}; nothing was written\n`);
+      assert.equal(result.stdout, '');
+      assert.deepEqual(readdirSync(backup), []);
+    });
+  }
+
+  test('a copy that fails leaves no file behind, the private staging directory included', async () => {
+    const broken = makeCliDir('gatehouse-cli-backup-broken-');
+    try {
+      mkdirSync(join(broken, 'data'));
+      writeFileSync(join(broken, 'data', 'auth-server.db'), 'not a database');
+      const backup = join(broken, 'backup');
+      const result = await runCli(broken, ['backup', backup]);
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, /^gatehouse: cannot copy .*auth-server\.db to .*backup\/auth-server\.db: file is not a database\n$/);
+      assert.deepEqual(readdirSync(backup), []);
+    } finally {
+      rmSync(broken, { recursive: true, force: true });
+    }
+  });
 
   test('on PostgreSQL it says to use pg_dump and writes nothing', async () => {
     const backup = join(dir, 'pg-backup');

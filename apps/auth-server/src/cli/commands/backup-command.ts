@@ -5,15 +5,21 @@
  *
  * - DIRECTORY is made 0700 when missing (its parent must exist: a typo does not grow a tree), and
  *   every file in it is 0600: the database holds password hashes, the keys sign tokens.
- * - Each file is written under a temporary name and linked into place once complete, so a backup
- *   that fails or is stopped half-way never leaves a half file under the name a restore takes.
+ * - An existing DIRECTORY is taken only when it is this user's, not a symbolic link, and no one
+ *   else may write in it: another user who can would swap a file being written for one of theirs
+ *   (then they can read the keys) or for a symbolic link (root then writes the keys over any
+ *   file). It is refused, not tightened (it may be shared).
+ * - Each file is written in a private directory made inside DIRECTORY (mkdtemp: 0700, a name no
+ *   one can guess) and linked into place once complete, so a backup that fails or is stopped
+ *   half-way never leaves a half file under the name a restore takes.
  * - A backup file already there is refused before anything is written: it is never overwritten.
  * - The resource server's database is copied when it is in the same DATA_DIR; docker compose
  *   keeps it in the resource-server's container, where this command copies it.
  * - PostgreSQL (DATABASE_URL) is refused: pg_dump copies that database, keys included.
- * Deliberately not done: tightening a DIRECTORY that exists already (it may be shared), as `mkdir -p`.
+ * Deliberately not done: checking DIRECTORY's parents; whoever may rename DIRECTORY there can
+ * swap it for theirs after the check.
  */
-import { closeSync, existsSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { vacuumInto } from '../../../../shared/storage/vacuum-into.ts';
 import { CliError, UsageError } from '../cli-errors.ts';
@@ -47,28 +53,61 @@ interface Copy {
 function makeDirectory(directory: string): void {
   try {
     mkdirSync(directory, { mode: 0o700 });
+    return;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST' && statSync(directory).isDirectory()) return;
-    throw new CliError(`cannot make the backup directory ${cutInput(directory)}: ${problem(err)}; nothing was written`);
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new CliError(`cannot make the backup directory ${cutInput(directory)}: ${problem(err)}; nothing was written`);
+  }
+  const found = lstatSync(directory);
+  if (found.isSymbolicLink()) throw new CliError(`cannot back up into ${cutInput(directory)}: it is a symbolic link; name the directory itself; nothing was written`);
+  if (!found.isDirectory()) throw new CliError(`cannot make the backup directory ${cutInput(directory)}: ${PROBLEMS.EEXIST}; nothing was written`);
+  const self = process.geteuid?.();
+  // Windows has neither owners nor these mode bits.
+  if (self === undefined) return;
+  const unsafe = found.uid !== self ? `it belongs to uid ${found.uid}, not to this user (uid ${self})`
+    : found.mode & 0o022 ? `users other than its owner may write in it (mode ${(found.mode & 0o7777).toString(8)})` : undefined;
+  if (unsafe) throw new CliError(`cannot back up into ${cutInput(directory)}: ${unsafe}; use a new directory; nothing was written`);
+}
+
+/** The empty file made first gives the copy its mode: SQLite would make it 0644. */
+function copyDatabase(from: string, staged: string): void {
+  closeSync(openSync(staged, 'wx', 0o600));
+  vacuumInto(from, staged);
+}
+
+function copyKeyFile(from: string, staged: string): void {
+  const fd = openSync(staged, 'wx', 0o600);
+  try {
+    writeFileSync(fd, readFileSync(from));
+  } finally {
+    closeSync(fd);
   }
 }
 
 /**
- * Writes `to` through `write(temporary)`, made 0600 before anything is in it. link, not rename,
- * puts it in place: it refuses a file that appeared at `to` meanwhile, which rename would replace.
+ * Writes each copy in a directory only this user can enter, then links it into DIRECTORY. link, not
+ * rename: it refuses a file that appeared at `to` meanwhile, which rename would replace.
  */
-function writeIntoPlace(to: string, write: (temporary: string) => void): void {
-  const temporary = `${to}.partial-${process.pid}`;
-  closeSync(openSync(temporary, 'wx', 0o600));
+function writeIntoPlace(directory: string, copies: Copy[]): void {
+  let staging: string;
   try {
-    write(temporary);
-    linkSync(temporary, to);
+    staging = mkdtempSync(join(directory, '.partial-'));
+  } catch (err) {
+    throw new CliError(`cannot write in the backup directory ${cutInput(directory)}: ${problem(err)}; nothing was written`);
+  }
+  try {
+    for (const { from, to, write } of copies) {
+      const staged = join(staging, basename(to));
+      try {
+        write(from, staged);
+        linkSync(staged, to);
+      } catch (err) {
+        throw new CliError(`cannot copy ${from} to ${to}: ${problem(err)}`);
+      }
+    }
   } finally {
-    rmSync(temporary, { force: true });
+    rmSync(staging, { recursive: true, force: true });
   }
 }
-
-const copyKeyFile = (from: string, temporary: string) => writeFileSync(temporary, readFileSync(from));
 
 export const backupCommand: CommandGroup = {
   // It reads the files itself, read-only: opening the database as other commands do would migrate
@@ -96,20 +135,13 @@ export const backupCommand: CommandGroup = {
       const copyKeys = databases.includes(database.sqliteFile);
       const keys = copyKeys ? KEY_FILES.map((name) => join(keysDir, name)).filter((file) => existsSync(file)) : [];
       const copies: Copy[] = [
-        ...databases.map((from) => ({ from, to: join(directory, basename(from)), write: vacuumInto })),
+        ...databases.map((from) => ({ from, to: join(directory, basename(from)), write: copyDatabase })),
         ...keys.map((from) => ({ from, to: join(directory, basename(from)), write: copyKeyFile })),
       ];
+      makeDirectory(directory);
       const taken = copies.find(({ to }) => existsSync(to));
       if (taken) throw new CliError(`${taken.to} exists, and a backup is never overwritten: choose another DIRECTORY; nothing was written`);
-
-      makeDirectory(directory);
-      for (const { from, to, write } of copies) {
-        try {
-          writeIntoPlace(to, (temporary) => write(from, temporary));
-        } catch (err) {
-          throw new CliError(`cannot copy ${from} to ${to}: ${problem(err)}`);
-        }
-      }
+      writeIntoPlace(directory, copies);
       if (!databases.includes(database.sqliteFile)) context.note(`not copied: the auth-server's database (no ${database.sqliteFile}); run this command where it is`);
       if (!databases.includes(resourceFile)) {
         context.note(`not copied: the resource server's database (no ${resourceFile}); where it is elsewhere (docker compose: the resource-server container), `
