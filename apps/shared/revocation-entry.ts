@@ -16,8 +16,9 @@
  *   revocation by a token request that was already under way.
  * - `token`: the one access token whose `jti` matches (revoked by its client at /oauth/revoke). Past
  *   a few of one account's (its `sub`, over all its grants and clients), the auth-server publishes
- *   a `sub` entry whose `issued_before` is the revoked token's `iat` instead, and deletes the
- *   account's earlier `sub` entries it covers (cutting off no later, expiring no later).
+ *   a `grant` entry whose `issued_before` is the revoked token's `iat` instead, and past many of
+ *   those (or for a token without a grant) a `sub` entry; it deletes the earlier entries of that
+ *   kind and value the new one covers (cutting off no later, expiring no later).
  * - `kid`: every token signed with this key (the key was retired on purpose); the value is the kid.
  * - `keys`: no token is refused; the key set changed (a rotation), so verifiers reload the JWKS.
  */

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt, decodeProtectedHeader, generateKeyPair, SignJWT } from 'jose';
 import { revocationValue, type RevocationFeedPage } from '../../apps/shared/revocation-entry.ts';
-import { CLIENT_AFTER_SECONDS, MAX_TOKEN_ENTRIES_PER_SUBJECT, SUBJECT_AFTER_SECONDS } from '../../apps/auth-server/src/revocation/revocation-feed.ts';
+import { CLIENT_AFTER_SECONDS, MAX_ENTRIES_PER_SUBJECT, MAX_TOKEN_ENTRIES_PER_SUBJECT, SUBJECT_AFTER_SECONDS } from '../../apps/auth-server/src/revocation/revocation-feed.ts';
 import { RevocationList, tokenMatch } from '../../apps/resource-server/src/auth/revocation-list.ts';
 import { CLAUDE_DCR_BODY, clientSecretBasic, connect, redeem, refresh, registerClient, tokenRequest } from '../helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
@@ -95,8 +95,8 @@ describe('the revocation feed', () => {
     assert.equal(refreshed.status, 200, 'the grant and its refresh token stay');
   });
 
-  test(`a client refreshing and revoking its access tokens in a loop: past ${MAX_TOKEN_ENTRIES_PER_SUBJECT} the user gets one sub cut-off, every revoked token stays refused, the user's other app refreshes, later tokens work`, async () => {
-    const carol = (await server.auth.admin.users.create({ username: 'carol', password: 'carol password 123', scopes: ['mcp:read'] }, BY))!;
+  test(`a client refreshing and revoking its access tokens in a loop: past ${MAX_TOKEN_ENTRIES_PER_SUBJECT} of the user's its grant gets one cut-off, every revoked token stays refused, the user's other app is untouched, later tokens work`, async () => {
+    await server.auth.admin.users.create({ username: 'carol', password: 'carol password 123', scopes: ['mcp:read'] }, BY);
     const otherApp = await registerClient(server.issuer);
     const otherTokens = await signIn(otherApp, 'carol', 'carol password 123');
     const client = await registerClient(server.issuer);
@@ -107,11 +107,11 @@ describe('the revocation feed', () => {
     const list = new RevocationList();
     const page = await read(`?after=${next}`);
     list.apply(page.entries);
-    assert.deepEqual(page.entries.map((e) => e.kind).sort(), [...Array<string>(MAX_TOKEN_ENTRIES_PER_SUBJECT).fill('token'), 'sub'].sort(),
-      `${revoked.length} revocations of one user's tokens: at most ${MAX_TOKEN_ENTRIES_PER_SUBJECT} token entries and one cut-off`);
-    assert.equal(page.entries.find((e) => e.kind === 'sub')!.value, revocationValue('sub', carol.id));
+    assert.deepEqual(page.entries.map((e) => e.kind).sort(), [...Array<string>(MAX_TOKEN_ENTRIES_PER_SUBJECT).fill('token'), 'grant'].sort(),
+      `${revoked.length} revocations of one user's tokens: at most ${MAX_TOKEN_ENTRIES_PER_SUBJECT} token entries and one cut-off of the looping grant`);
+    assert.equal(page.entries.find((e) => e.kind === 'grant')!.value, revocationValue('grant', claims(revoked[0]!).grantId));
     for (const [i, token] of revoked.entries()) assert.ok(list.refuses(match(token)), `revoked token ${i + 1} is refused`);
-    assert.equal(list.refuses(match(otherTokens.body.access_token as string)), 'sub', "the user's other app's unrevoked token of before is refused");
+    assert.equal(list.refuses(match(otherTokens.body.access_token as string)), undefined, "the user's other app's token is not refused");
 
     // The cut-off is the last revoked token's iat: tokens issued after that second work.
     const lastIat = decodeJwt(revoked.at(-1)!).iat!;
@@ -126,28 +126,67 @@ describe('the revocation feed', () => {
     }
   });
 
-  test(`one user signing in again and again (three grants, two clients), revoking ${MAX_TOKEN_ENTRIES_PER_SUBJECT} tokens of each: the feed holds at most ${MAX_TOKEN_ENTRIES_PER_SUBJECT} of their token entries and one cut-off`, async () => {
-    const dave = (await server.auth.admin.users.create({ username: 'dave', password: 'dave password 123', scopes: ['mcp:read'] }, BY))!;
-    const clients = [await registerClient(server.issuer), await registerClient(server.issuer)];
-    const { next } = await read();
-    const grants = new Set<string>();
-    const revoked: string[] = [];
-    for (const client of [clients[0]!, clients[0]!, clients[1]!]) {
-      const tokens = await signIn(client, 'dave', 'dave password 123');
-      grants.add(decodeJwt(tokens.body.access_token as string).gid as string);
-      revoked.push(...(await revokeAndRefresh(client, tokens.body, MAX_TOKEN_ENTRIES_PER_SUBJECT)).revoked);
-    }
-    assert.equal(grants.size, 3, 'each sign-in made its own grant');
-    const page = await read(`?after=${next}`);
-    assert.deepEqual(page.entries.map((e) => e.kind).sort(), [...Array<string>(MAX_TOKEN_ENTRIES_PER_SUBJECT).fill('token'), 'sub'].sort(),
-      `${revoked.length} revocations over ${grants.size} grants: at most ${MAX_TOKEN_ENTRIES_PER_SUBJECT} token entries and one cut-off`);
-    assert.equal(page.entries.find((e) => e.kind === 'sub')!.value, revocationValue('sub', dave.id));
+  test(`the looping app revoking one more token after each refresh of the user's other app never refuses that app's fresh token`, async () => {
+    await server.auth.admin.users.create({ username: 'erin', password: 'erin password 123', scopes: ['mcp:read'] }, BY);
+    const victim = await registerClient(server.issuer);
+    let victimRefresh = (await signIn(victim, 'erin', 'erin password 123')).body.refresh_token as string;
+    const looping = await registerClient(server.issuer);
+    let { refreshToken } = await revokeAndRefresh(looping, (await signIn(looping, 'erin', 'erin password 123')).body, MAX_TOKEN_ENTRIES_PER_SUBJECT);
     const list = new RevocationList();
-    list.apply(page.entries);
-    for (const [i, token] of revoked.entries()) assert.ok(list.refuses(match(token)), `revoked token ${i + 1} is refused`);
+    let after = 0;
+    for (let round = 0; round < 3; round++) {
+      const refreshed = await refresh(server.issuer, victim, victimRefresh);
+      assert.equal(refreshed.status, 200);
+      victimRefresh = (refreshed.body.refresh_token as string | undefined) ?? victimRefresh;
+      const victimToken = refreshed.body.access_token as string;
+      // One more of the looping app's tokens, issued in the victim token's second or later.
+      const next = await revokeAndRefresh(looping, (await refresh(server.issuer, looping, refreshToken)).body, 1);
+      refreshToken = next.refreshToken;
+      assert.ok(claims(next.revoked[0]!).iat >= claims(victimToken).iat);
+      const page = await read(`?after=${after}`);
+      list.apply(page.entries);
+      after = page.next;
+      assert.equal(list.refuses(match(victimToken)), undefined, `round ${round}: the other app's fresh token works`);
+    }
   });
 
-  test(`a service account's tokens count by their sub, its client id: past ${MAX_TOKEN_ENTRIES_PER_SUBJECT} one sub cut-off refuses its tokens up to that second, a later one works`, async () => {
+  // [grants the user authorizes (every other one on the second client), tokens revoked on each,
+  // whether the account passes MAX_ENTRIES_PER_SUBJECT]: the first grant fills the token entries,
+  // every later one past them holds one cut-off, whatever its rounds.
+  const cycling: Array<[string, number, (grant: number) => number, boolean]> = [
+    ['three grants over two clients, 20 rounds each', 3, () => MAX_TOKEN_ENTRIES_PER_SUBJECT, false],
+    [`${MAX_ENTRIES_PER_SUBJECT - MAX_TOKEN_ENTRIES_PER_SUBJECT + 2} grants over two clients, one round each past the first's 20`, MAX_ENTRIES_PER_SUBJECT - MAX_TOKEN_ENTRIES_PER_SUBJECT + 2,
+      (grant) => (grant === 0 ? MAX_TOKEN_ENTRIES_PER_SUBJECT : 1), true],
+  ];
+  for (const [what, grantCount, rounds, passes] of cycling) {
+    test(`one user signing in again and again (${what}): the feed holds at most ${MAX_ENTRIES_PER_SUBJECT} of their entries${passes ? ', then one sub cut-off' : ', and no sub cut-off'}`, async () => {
+      const username = `cycler-${grantCount}`;
+      const user = (await server.auth.admin.users.create({ username, password: 'cycler password 123', scopes: ['mcp:read'] }, BY))!;
+      const clients = [await registerClient(server.issuer), await registerClient(server.issuer)];
+      const { next } = await read();
+      const grants: string[] = [];
+      const revoked: string[] = [];
+      for (let g = 0; g < grantCount; g++) {
+        const tokens = await signIn(clients[g % 2]!, username, 'cycler password 123');
+        grants.push(decodeJwt(tokens.body.access_token as string).gid as string);
+        revoked.push(...(await revokeAndRefresh(clients[g % 2]!, tokens.body, rounds(g))).revoked);
+      }
+      assert.equal(new Set(grants).size, grantCount, 'each sign-in made its own grant');
+      const page = await read(`?after=${next}`);
+      const cutGrants = page.entries.filter((e) => e.kind === 'grant').map((e) => e.value);
+      const subs = page.entries.filter((e) => e.kind === 'sub');
+      assert.equal(page.entries.filter((e) => e.kind === 'token').length, MAX_TOKEN_ENTRIES_PER_SUBJECT);
+      const cutOffGrants = passes ? MAX_ENTRIES_PER_SUBJECT - MAX_TOKEN_ENTRIES_PER_SUBJECT : grantCount - 1;
+      assert.deepEqual(cutGrants, grants.slice(1, 1 + cutOffGrants).map((g) => revocationValue('grant', g)), 'one cut-off for each grant past the token entries');
+      assert.deepEqual(subs.map((e) => [e.value, e.issued_before]), passes ? [[revocationValue('sub', user.id), claims(revoked.at(-1)!).iat]] : []);
+      assert.ok(page.entries.length <= MAX_ENTRIES_PER_SUBJECT + 1, `${revoked.length} revocations over ${grantCount} grants: ${page.entries.length} entries`);
+      const list = new RevocationList();
+      list.apply(page.entries);
+      for (const [i, token] of revoked.entries()) assert.ok(list.refuses(match(token)), `revoked token ${i + 1} is refused`);
+    });
+  }
+
+  test(`a service account's tokens count by their sub, its client id, and have no grant to cut off: past ${MAX_TOKEN_ENTRIES_PER_SUBJECT} one sub cut-off refuses its tokens up to that second, a later one works`, async () => {
     const service = await server.auth.admin.serviceAccounts.create({ name: 'Feed job', authMethod: 'client_secret_basic', scopes: ['mcp:read'] }, BY);
     const auth = clientSecretBasic(service.clientId, service.clientSecret!);
     const askToken = async () => (await tokenRequest(server.issuer, { grant_type: 'client_credentials', resource: RESOURCE, scope: 'mcp:read' }, auth)).body.access_token as string;

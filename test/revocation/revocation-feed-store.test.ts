@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import { LEEWAY_SECONDS, MAX_TOKEN_ENTRIES_PER_SUBJECT, RevocationFeed, SUBJECT_AFTER_SECONDS } from '../../apps/auth-server/src/revocation/revocation-feed.ts';
+import { LEEWAY_SECONDS, MAX_ENTRIES_PER_SUBJECT, MAX_TOKEN_ENTRIES_PER_SUBJECT, RevocationFeed, SUBJECT_AFTER_SECONDS } from '../../apps/auth-server/src/revocation/revocation-feed.ts';
 import { revocationValue } from '../../apps/shared/revocation-entry.ts';
 import { openAuthDatabase, type TestAuthDatabase } from '../helpers/open-auth-database.ts';
 import { TEST_BACKENDS } from '../helpers/test-database.ts';
@@ -92,25 +92,94 @@ for (const backend of TEST_BACKENDS) {
       });
     }
 
-    test('past an account\'s token entries, over all its grants and clients, a revoked token of it is refused by one sub cut-off at its iat, which a later one replaces; a disabled user needs none', async () => {
+    /** What the feed holds of one account: its token entries, its grants' cut-offs, its `sub` entries. */
+    const held = async (sub: string, grants: string[]) => {
+      const { entries } = await feed.page(0);
+      const grantValues = new Set(grants.map((g) => revocationValue('grant', g)));
+      return {
+        tokens: entries.filter((e) => e.kind === 'token').length,
+        grants: entries.filter((e) => e.kind === 'grant' && grantValues.has(e.value)),
+        subs: entries.filter((e) => e.kind === 'sub' && e.value === revocationValue('sub', sub)),
+      };
+    };
+
+    test('past an account\'s token entries, over all its grants and clients, a revoked token is refused by one cut-off of its own grant at its iat, which a later one replaces; the account\'s other grants are untouched', async () => {
       const now = clock.epochSeconds();
-      // One user, a new grant (and every other one a new client) for each token: the count is the account's.
-      const token = (i: number) => ({ sub: 'user-5', clientId: `client-5-${i % 2}`, grantId: `grant-5-${i}`, jti: `jti-5-${i}`, kid: 'kid-5', iat: now - 100 + i });
+      // One user, a new grant (and every other one a new client) for each of the first tokens: the count is the account's.
+      const token = (i: number, grantId = `grant-5-${i}`) => ({ sub: 'user-5', clientId: `client-5-${i % 2}`, grantId, jti: `jti-5-${i}`, kid: 'kid-5', iat: now - 100 + i });
+      const revoke = (t: ReturnType<typeof token>) => feed.revokeToken(t.jti, { sub: t.sub, iat: t.iat, grantId: t.grantId });
+      for (let i = 0; i < MAX_TOKEN_ENTRIES_PER_SUBJECT; i++) await revoke(token(i));
+      // One app goes on revoking its tokens of one grant: each replaces its grant's cut-off.
+      const looping = Array.from({ length: 5 }, (_, k) => token(MAX_TOKEN_ENTRIES_PER_SUBJECT + k, 'grant-5-looping'));
+      for (const t of looping) await revoke(t);
+      const after = await held('user-5', ['grant-5-looping']);
+      assert.equal(after.tokens, MAX_TOKEN_ENTRIES_PER_SUBJECT);
+      assert.deepEqual(after.grants.map((e) => e.issued_before), [looping.at(-1)!.iat], 'one cut-off of the looping grant, at its last revoked token');
+      assert.deepEqual(after.subs, [], 'no cut-off of the whole account');
+      for (const t of [...Array.from({ length: MAX_TOKEN_ENTRIES_PER_SUBJECT }, (_, i) => token(i)), ...looping]) assert.equal(await feed.refuses(t), true, `revoked token ${t.jti}`);
+      assert.equal(await feed.refuses({ ...looping.at(-1)!, jti: 'jti-5-unrevoked' }), true, 'an unrevoked token of the looping grant from that second');
+      assert.equal(await feed.refuses({ ...looping.at(-1)!, jti: 'jti-5-later', iat: looping.at(-1)!.iat + 1 }), false, 'a later token of the looping grant');
+      assert.equal(await feed.refuses({ ...looping.at(-1)!, grantId: 'grant-5-other-app', jti: 'jti-5-other-app' }), false, 'the same user\'s other app, in that same second');
+    });
+
+    test('a grant\'s cut-off deletes none of another path\'s entries: a revoked grant\'s entry and a disabled user\'s stay', async () => {
+      const now = clock.epochSeconds();
+      for (let i = 0; i < MAX_TOKEN_ENTRIES_PER_SUBJECT; i++) await feed.revokeToken(`jti-9-${i}`, { sub: 'user-9', iat: now - 50 + i, grantId: `grant-9-${i}` });
+      await feed.revokeGrant('grant-9-revoked');
+      await feed.revokeToken('jti-9-of-revoked', { sub: 'user-9', iat: now, grantId: 'grant-9-revoked' });
+      const revokedGrant = (await held('user-9', ['grant-9-revoked'])).grants.map((e) => [e.issued_before, e.expires_at]);
+      assert.deepEqual(revokedGrant, [[now + TOKEN_LIFETIME + LEEWAY_SECONDS, now + TOKEN_LIFETIME + LEEWAY_SECONDS]], 'the revoked grant\'s token was refused already: nothing written');
+      await feed.revokeSubject('user-9');
+      clock.advance(SUBJECT_AFTER_SECONDS + 1);
+      const later = clock.epochSeconds();
+      await feed.revokeToken('jti-9-later', { sub: 'user-9', iat: later, grantId: 'grant-9-revoked' });
+      await feed.revokeToken('jti-9-other', { sub: 'user-9', iat: later, grantId: 'grant-9-other' });
+      const after = await held('user-9', ['grant-9-revoked', 'grant-9-other']);
+      assert.deepEqual(after.grants.map((e) => [e.value, e.issued_before]).sort(), [
+        [revocationValue('grant', 'grant-9-revoked'), now + TOKEN_LIFETIME + LEEWAY_SECONDS], [revocationValue('grant', 'grant-9-other'), later],
+      ].sort(), 'the revoked grant\'s entry still refuses every token of it');
+      assert.deepEqual(after.subs.map((e) => e.issued_before), [now + SUBJECT_AFTER_SECONDS], 'the disable\'s entry stays');
+    });
+
+    test(`an account cycling grants: past ${MAX_ENTRIES_PER_SUBJECT} entries (token entries and grant cut-offs) one sub cut-off refuses the account up to that token, and the account holds no more`, async () => {
+      const now = clock.epochSeconds();
+      const grantIds: string[] = [];
+      const token = (i: number) => ({ sub: 'user-10', clientId: `client-10-${i % 2}`, grantId: `grant-10-${i}`, jti: `jti-10-${i}`, kid: 'kid-10', iat: now - 200 + i });
+      const revoke = async (i: number) => {
+        grantIds.push(token(i).grantId);
+        await feed.revokeToken(token(i).jti, { sub: 'user-10', iat: token(i).iat, grantId: token(i).grantId });
+      };
+      let i = 0;
+      for (; i < MAX_ENTRIES_PER_SUBJECT; i++) await revoke(i);
+      const atBound = await held('user-10', grantIds);
+      assert.deepEqual([atBound.tokens, atBound.grants.length, atBound.subs.length], [MAX_TOKEN_ENTRIES_PER_SUBJECT, MAX_ENTRIES_PER_SUBJECT - MAX_TOKEN_ENTRIES_PER_SUBJECT, 0]);
+      for (; i < MAX_ENTRIES_PER_SUBJECT + 5; i++) await revoke(i);
+      const past = await held('user-10', grantIds);
+      assert.deepEqual([past.tokens, past.grants.length], [atBound.tokens, atBound.grants.length], 'the account holds no more entries');
+      assert.deepEqual(past.subs.map((e) => e.issued_before), [token(i - 1).iat], 'one cut-off of the account, at its last revoked token');
+      for (let k = 0; k < i; k++) assert.equal(await feed.refuses(token(k)), true, `revoked token ${k}`);
+      assert.equal(await feed.refuses({ ...token(i - 1), grantId: 'grant-10-unrevoked', jti: 'jti-10-unrevoked' }), true, 'any token of the account from that second');
+      assert.equal(await feed.refuses({ ...token(i), jti: 'jti-10-later' }), false, 'a token it got a second later');
+    });
+
+    test('past an account\'s token entries, a token without a grant (a service account\'s) is refused by one sub cut-off at its iat, which a later one replaces; a disabled user needs none', async () => {
+      const now = clock.epochSeconds();
+      const token = (i: number) => ({ sub: 'service-5', clientId: 'service-5', grantId: '', jti: `jti-s5-${i}`, kid: 'kid-5', iat: now - 100 + i });
       const count = MAX_TOKEN_ENTRIES_PER_SUBJECT + 3;
-      for (let i = 0; i < count; i++) await feed.revokeToken(token(i).jti, { sub: 'user-5', iat: token(i).iat });
+      for (let i = 0; i < count; i++) await feed.revokeToken(token(i).jti, { sub: 'service-5', iat: token(i).iat });
       await feed.revokeSubject('user-6');
-      await feed.revokeToken('jti-6', { sub: 'user-6', iat: now });
+      await feed.revokeToken('jti-6', { sub: 'user-6', iat: now, grantId: 'grant-6' });
       const { entries } = await feed.page(0);
       assert.equal(entries.filter((e) => e.kind === 'token').length, MAX_TOKEN_ENTRIES_PER_SUBJECT, 'the disabled user\'s token needs no entry of its own');
       assert.deepEqual(entries.filter((e) => e.kind === 'sub').map((e) => [e.value, e.issued_before]), [
-        [revocationValue('sub', 'user-5'), token(count - 1).iat], [revocationValue('sub', 'user-6'), now + SUBJECT_AFTER_SECONDS],
+        [revocationValue('sub', 'service-5'), token(count - 1).iat], [revocationValue('sub', 'user-6'), now + SUBJECT_AFTER_SECONDS],
       ]);
       for (let i = 0; i < count; i++) assert.equal(await feed.refuses(token(i)), true, `revoked token ${i}`);
-      assert.equal(await feed.refuses({ ...token(count - 1), grantId: 'grant-5-other', jti: 'jti-5-unrevoked' }), true, 'an unrevoked token of the account from that second');
-      assert.equal(await feed.refuses({ ...token(count), jti: 'jti-5-later' }), false, 'a token the account got a second after the last revoked one');
+      assert.equal(await feed.refuses({ ...token(count - 1), jti: 'jti-s5-unrevoked' }), true, 'an unrevoked token of the account from that second');
+      assert.equal(await feed.refuses({ ...token(count), jti: 'jti-s5-later' }), false, 'a token the account got a second after the last revoked one');
     });
 
-    test('a cut-off deletes only the sub entries it covers: a disabled user\'s stays, as strong and as long', async () => {
+    test('an account\'s cut-off deletes only the sub entries it covers: a disabled user\'s stays, as strong and as long', async () => {
       const now = clock.epochSeconds();
       const token = (jti: string, iat: number) => ({ sub: 'user-8', clientId: 'client-8', grantId: `grant-${jti}`, jti, kid: 'kid-8', iat });
       for (let i = 0; i < MAX_TOKEN_ENTRIES_PER_SUBJECT + 1; i++) await feed.revokeToken(`jti-8-${i}`, { sub: 'user-8', iat: now - 50 + i });
@@ -134,16 +203,22 @@ for (const backend of TEST_BACKENDS) {
       assert.equal(await feed.refuses(token('jti-8-unrevoked', now + SUBJECT_AFTER_SECONDS)), true, 'the disable still refuses their tokens after the cut-off expired');
     });
 
-    test('revocations of one account\'s tokens at once never pass its cap', async () => {
+    test(`revocations of one account's tokens at once, on new grants, never pass its bounds: ${MAX_TOKEN_ENTRIES_PER_SUBJECT} token entries, then grant cut-offs up to ${MAX_ENTRIES_PER_SUBJECT} entries, then one sub cut-off`, async () => {
       const now = clock.epochSeconds();
-      const count = MAX_TOKEN_ENTRIES_PER_SUBJECT * 2;
-      await Promise.all(Array.from({ length: count }, (_, i) => feed.revokeToken(`jti-7-${i}`, { sub: 'user-7', iat: now - count + i })));
-      const { entries } = await feed.page(0);
-      assert.equal(entries.filter((e) => e.kind === 'token').length, MAX_TOKEN_ENTRIES_PER_SUBJECT);
-      assert.equal(entries.filter((e) => e.kind === 'sub').length, 1);
-      for (let i = 0; i < count; i++) {
-        assert.equal(await feed.refuses({ sub: 'user-7', clientId: 'c', grantId: `g-${i}`, jti: `jti-7-${i}`, kid: 'k', iat: now - count + i }), true, `revoked token ${i}`);
-      }
+      const count = 40;
+      const token = (i: number) => ({ sub: 'user-7', clientId: 'c', grantId: `g-7-${i}`, jti: `jti-7-${i}`, kid: 'k', iat: now - 2 * count + i });
+      const atOnce = (from: number) => Promise.all(Array.from({ length: count }, (_, k) => {
+        const t = token(from + k);
+        return feed.revokeToken(t.jti, { sub: t.sub, iat: t.iat, grantId: t.grantId });
+      }));
+      const grantIds = Array.from({ length: 2 * count }, (_, i) => token(i).grantId);
+      await atOnce(0);
+      const first = await held('user-7', grantIds);
+      assert.deepEqual([first.tokens, first.grants.length, first.subs.length], [MAX_TOKEN_ENTRIES_PER_SUBJECT, count - MAX_TOKEN_ENTRIES_PER_SUBJECT, 0]);
+      await atOnce(count);
+      const second = await held('user-7', grantIds);
+      assert.deepEqual([second.tokens, second.grants.length, second.subs.length], [MAX_TOKEN_ENTRIES_PER_SUBJECT, MAX_ENTRIES_PER_SUBJECT - MAX_TOKEN_ENTRIES_PER_SUBJECT, 1]);
+      for (let i = 0; i < 2 * count; i++) assert.equal(await feed.refuses(token(i)), true, `revoked token ${i}`);
     });
 
     test('an entry written in the transaction of a change that rolls back is never published', async () => {

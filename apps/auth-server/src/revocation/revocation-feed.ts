@@ -18,8 +18,9 @@
  *   after another. The lock is released after the commit is visible, so whoever reads seq N can
  *   already read every seq below it.
  * - An entry is deleted before its expiry only in the transaction that records one covering it
- *   (an account's later cut-off, `revokeToken`): a follower that read it still holds it, one that
- *   starts over reads the later entry, which refuses everything it did for at least as long.
+ *   (a grant's or an account's later cut-off, `revokeToken`): a follower that read it still holds
+ *   it, one that starts over reads the later entry, which refuses everything it did for at least
+ *   as long.
  * - Nothing is cached in-process except the feed id, which never changes for a database: every
  *   replica serves the same page for the same cursor.
  * - Deliberately not here: deciding what to revoke. Callers (grant, user, client and key
@@ -48,13 +49,24 @@ export const SUBJECT_AFTER_SECONDS = Math.ceil(USER_FRESH_MS / 1000) + 1;
 export const CLIENT_AFTER_SECONDS = 5;
 /**
  * Most live `token` entries one account (a token's `sub`: a user, or a service account's client id)
- * holds. Each lives for a token lifetime, and a client can refresh and revoke in a loop (300 a
- * minute from one address under the token rate limit), on as many grants as it signs in for:
- * past this, `revokeToken` publishes one cut-off for the account instead of another token entry.
+ * holds, over all its grants and clients. Each lives for a token lifetime, and a client can refresh
+ * and revoke in a loop (300 a minute from one address under the token rate limit): past this,
+ * `revokeToken` publishes one cut-off for the revoked token's grant instead of another token entry.
  * Apps revoke an access token when they sign out or drop it, a few times a token lifetime; 20 of
- * one account's is a loop, and passing it costs the account's apps one refresh each.
+ * one account's is a loop, and passing it costs only the looping grant's app a refresh. Counted by
+ * account, not grant: each sign-in makes a new grant, which would start a count of its own.
  */
 export const MAX_TOKEN_ENTRIES_PER_SUBJECT = 20;
+/**
+ * Most live entries one account's revoked tokens hold: its token entries and its grants' cut-offs
+ * (one a grant, each replacing the grant's earlier one). A grant gets a cut-off only once the
+ * account holds MAX_TOKEN_ENTRIES_PER_SUBJECT token entries, so reaching 60 takes 40 grants (40
+ * authorizations, each a sign-in and consent) revoking tokens within one token lifetime, where a
+ * person's apps hold a handful: only a client cycling authorizations to add entries gets there.
+ * Past it `revokeToken` falls back to one cut-off for the whole account, so what one account puts
+ * on the feed stays bounded (60 and one cut-off) however many grants it makes.
+ */
+export const MAX_ENTRIES_PER_SUBJECT = 60;
 /** Most entries one page of the feed carries. */
 export const MAX_PAGE = 1000;
 
@@ -133,18 +145,19 @@ export class RevocationFeed {
    * Refuses one access token, by its `jti` (its client revoked it at /oauth/revoke), unless a live
    * entry already does: revoking a revoked token changes nothing (RFC 7009 §2.2).
    *
-   * The token (`subject`: its `sub` and `iat`) counts against its account's
+   * The token (`subject`: its `sub`, `iat` and grant, `gid`) counts against its account's
    * MAX_TOKEN_ENTRIES_PER_SUBJECT, whatever its grant or client: each sign-in makes a new grant, so
-   * a count per grant bounded nothing. Past them, a `sub` entry refuses the account's tokens issued
-   * up to this one's `iat`, replacing the account's earlier `sub` entries it covers, so an account
-   * holds at most that many token entries and one cut-off. Grants and refresh tokens live on and
-   * later tokens work, but the account's unrevoked tokens of every app issued up to that second are
-   * refused with it, and those apps refresh. A service account's tokens carry its client id as
-   * `sub` (never a UUID, as user ids are), so its cut-off refuses only its own tokens.
+   * a count per grant bounded nothing. Past them, a `grant` entry refuses the token's grant's
+   * tokens issued up to this one's `iat`, replacing the grant's earlier such cut-off: the grant and
+   * its refresh token live on and later tokens work, its unrevoked tokens of that second or before
+   * are refused, and the account's other grants (its other apps) are untouched. These cut-offs
+   * count toward the account's MAX_ENTRIES_PER_SUBJECT; past that, or past the first cap for a
+   * token without a grant (a service account's, whose `sub` is its client id, never a UUID as user
+   * ids are), a `sub` entry refuses the account's tokens up to this one's `iat` instead.
    * One transaction holding the feed's lock counts and writes, so revocations of one account at
-   * once, on any replica, never pass the cap.
+   * once, on any replica, never pass the bounds.
    */
-  revokeToken(jti: string, subject?: { sub: string; iat: number }, tx?: SqlExecutor): Promise<void> {
+  revokeToken(jti: string, subject?: { sub: string; iat: number; grantId?: string }, tx?: SqlExecutor): Promise<void> {
     if (tx) return this.#revokeToken(jti, subject, tx);
     return this.#db.transaction((own) => this.#revokeToken(jti, subject, own));
   }
@@ -216,30 +229,50 @@ export class RevocationFeed {
     return this.#clock.epochSeconds();
   }
 
-  async #revokeToken(jti: string, subject: { sub: string; iat: number } | undefined, tx: SqlExecutor): Promise<void> {
+  async #revokeToken(jti: string, subject: { sub: string; iat: number; grantId?: string } | undefined, tx: SqlExecutor): Promise<void> {
     if (tx.dialect === 'postgres') await tx.get(TAKE_FEED_LOCK);
-    const now = this.#seconds();
     const value = revocationValue('token', jti);
-    const subjectValue = subject ? revocationValue('sub', subject.sub) : null;
-    const iat = subject?.iat ?? null;
-    // Any live `sub` entry of the account refuses the token when it cuts off at or after its iat:
-    // a cut-off of this cap's, or a disabled user's (SUBJECT_AFTER_SECONDS).
-    const { refused, held } = (await tx.get<{ refused: number; held: number }>(`SELECT
-      count(CASE WHEN kind = 'token' AND value = @value OR kind = 'sub' AND value = @subject AND issued_before >= @iat THEN 1 END) AS refused,
-      count(CASE WHEN kind = 'token' AND subject_value = @subject THEN 1 END) AS held
-      FROM revocations WHERE (value = @value OR value = @subject OR subject_value = @subject) AND expires_at > @now`, { value, subject: subjectValue, iat, now }))!;
-    if (refused > 0) return;
-    if (!subject || held < MAX_TOKEN_ENTRIES_PER_SUBJECT) {
-      await tx.run(INSERT, this.#row('token', value, { subjectValue }));
+    if (!subject) {
+      if (!(await this.#refused(tx, { value }))) await tx.run(INSERT, this.#row('token', value, {}));
       return;
     }
-    const cutOff = this.#row('sub', subjectValue!, { issuedBefore: subject.iat });
-    // Only a `sub` entry that refuses no later token, for no longer, goes: the new one covers it.
-    // A disabled user's entry (SUBJECT_AFTER_SECONDS past the disable) refuses every token of
-    // theirs issued until then, so revoking one never gets here; one written under a longer token
-    // lifetime expires later, and stays.
-    await tx.run("DELETE FROM revocations WHERE kind = 'sub' AND value = ? AND issued_before <= ? AND expires_at <= ?", [subjectValue, cutOff[2], cutOff[3]]);
-    await tx.run(INSERT, cutOff);
+    const subjectValue = revocationValue('sub', subject.sub);
+    const grantValue = subject.grantId === undefined ? null : revocationValue('grant', subject.grantId);
+    if (await this.#refused(tx, { value, subject: subjectValue, grant: grantValue, iat: subject.iat })) return;
+    const { tokens, held } = (await tx.get<{ tokens: number; held: number }>(`SELECT
+      count(CASE WHEN kind = 'token' THEN 1 END) AS tokens, count(*) AS held
+      FROM revocations WHERE subject_value = ? AND expires_at > ?`, [subjectValue, this.#seconds()]))!;
+    if (held >= MAX_ENTRIES_PER_SUBJECT || (tokens >= MAX_TOKEN_ENTRIES_PER_SUBJECT && !grantValue)) {
+      await this.#cutOff(tx, this.#row('sub', subjectValue, { issuedBefore: subject.iat }));
+    } else if (tokens < MAX_TOKEN_ENTRIES_PER_SUBJECT) {
+      await tx.run(INSERT, this.#row('token', value, { subjectValue }));
+    } else {
+      await this.#cutOff(tx, this.#row('grant', grantValue!, { issuedBefore: subject.iat, subjectValue }));
+    }
+  }
+
+  /**
+   * Whether a live entry already refuses the token: its own, or a cut-off of its account or grant
+   * at or after its iat (this cap's, a disabled user's, a revoked grant's).
+   */
+  async #refused(tx: SqlExecutor, token: { value: string; subject?: string; grant?: string | null; iat?: number }): Promise<boolean> {
+    // `value IN` first: the revocations_value index finds the few candidates; the ORs would scan.
+    const row = await tx.get(`SELECT 1 AS refused FROM revocations WHERE value IN (@value, @subject, @grant) AND expires_at > @now AND (
+      (kind = 'token' AND value = @value) OR (issued_before >= @iat AND ((kind = 'sub' AND value = @subject) OR (kind = 'grant' AND value = @grant)))) LIMIT 1`,
+    { now: this.#seconds(), value: token.value, subject: token.subject ?? null, grant: token.grant ?? null, iat: token.iat ?? null });
+    return row !== undefined;
+  }
+
+  /**
+   * Writes a cut-off (`sub` or `grant`) and deletes the entries of that kind and value it covers:
+   * only one that refuses no later token, for no longer. A disabled user's `sub` entry or a revoked
+   * grant's entry refuses every token up to then or later, so the token was refused before any
+   * cut-off is written; one written under a longer token lifetime expires later, and stays.
+   */
+  async #cutOff(tx: SqlExecutor, row: Row): Promise<void> {
+    const [kind, value, issuedBefore, expiresAt] = row;
+    await tx.run('DELETE FROM revocations WHERE kind = ? AND value = ? AND issued_before <= ? AND expires_at <= ?', [kind, value, issuedBefore, expiresAt]);
+    await tx.run(INSERT, row);
   }
 
   #row(kind: RevocationKind, value: string, options: { everyToken?: boolean; afterSeconds?: number; issuedBefore?: number; subjectValue?: string | null }): Row {

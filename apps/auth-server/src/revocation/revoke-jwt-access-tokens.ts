@@ -6,7 +6,8 @@
  * the revocation feed, so the token's `jti` goes on the feed and the MCP server refuses that one
  * token within seconds. The grant and its refresh token stay, as the provider keeps them when an
  * opaque access token is revoked (its default `revokeGrantPolicy`). Past a few of one account's
- * tokens at once, the feed refuses the account's tokens issued up to this one's instead (`revokeToken`).
+ * tokens at once, the feed refuses the grant's tokens issued up to this one's instead, and past
+ * many grants so cut off, the account's (`revokeToken`).
  *
  * - Runs after the provider authenticated the client: it raises that error only then, so a failed
  *   client authentication still gets its 401.
@@ -53,8 +54,9 @@ export function revokeJwtAccessTokens({ issuer, jwks, feed }: RevokeJwtAccessTok
     }
     // Committed before the 200 goes out: the client is told the token is revoked only once it is.
     if (payload && payload.client_id === client.clientId) {
-      const { jti, sub, iat } = payload;
-      await feed.revokeToken(jti!, typeof sub === 'string' && typeof iat === 'number' ? { sub, iat } : undefined);
+      const { jti, sub, iat, gid } = payload;
+      const grantId = typeof gid === 'string' ? gid : undefined;
+      await feed.revokeToken(jti!, typeof sub === 'string' && typeof iat === 'number' ? { sub, iat, grantId } : undefined);
     }
     ctx.status = 200;
     ctx.body = '';
