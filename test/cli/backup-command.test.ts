@@ -171,12 +171,12 @@ describe('gatehouse backup: the directory and what is in it', () => {
   // Another user who may write in DIRECTORY could swap a file being written for theirs, or for a
   // symbolic link (the review's backup-swap.sh): such a directory is refused before anything is in it.
   const shared: Array<{ what: string; make: (path: string) => void; says: string; skip?: string | false }> = [
-    { what: 'writable by everyone', make: (path) => { mkdirSync(path); chmodSync(path, 0o777); }, says: 'users other than its owner may write in it (mode 777); use a new directory' },
-    { what: 'writable by its group', make: (path) => { mkdirSync(path); chmodSync(path, 0o770); }, says: 'users other than its owner may write in it (mode 770); use a new directory' },
+    { what: 'writable by everyone', make: (path) => { mkdirSync(path); chmodSync(path, 0o777); }, says: 'users other than its owner may write in it (mode 777); name a directory that does not exist yet (it is made 0700), or one only you may write in (chmod go-w)' },
+    { what: 'writable by its group', make: (path) => { mkdirSync(path); chmodSync(path, 0o770); }, says: 'users other than its owner may write in it (mode 770); name a directory that does not exist yet (it is made 0700), or one only you may write in (chmod go-w)' },
     {
       what: 'owned by another user, even 0755',
       make: (path) => { mkdirSync(path, { mode: 0o755 }); chownSync(path, NOBODY, NOBODY); },
-      says: `it belongs to uid ${NOBODY}, not to this user (uid 0); use a new directory`,
+      says: `it belongs to uid ${NOBODY}, not to this user (uid 0); name a directory that does not exist yet (it is made 0700), or one only you may write in (chmod go-w)`,
       skip: process.geteuid?.() !== 0 && 'needs root to give a directory to nobody',
     },
     {

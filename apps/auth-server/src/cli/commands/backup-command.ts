@@ -65,7 +65,7 @@ function makeDirectory(directory: string): void {
   if (self === undefined) return;
   const unsafe = found.uid !== self ? `it belongs to uid ${found.uid}, not to this user (uid ${self})`
     : found.mode & 0o022 ? `users other than its owner may write in it (mode ${(found.mode & 0o7777).toString(8)})` : undefined;
-  if (unsafe) throw new CliError(`cannot back up into ${cutInput(directory)}: ${unsafe}; use a new directory; nothing was written`);
+  if (unsafe) throw new CliError(`cannot back up into ${cutInput(directory)}: ${unsafe}; name a directory that does not exist yet (it is made 0700), or one only you may write in (chmod go-w); nothing was written`);
 }
 
 /** The empty file made first gives the copy its mode: SQLite would make it 0644. */
