@@ -60,11 +60,15 @@ export const MAX_TOKEN_ENTRIES_PER_SUBJECT = 20;
 /**
  * Most live entries one account's revoked tokens hold: its token entries and its grants' cut-offs
  * (one a grant, each replacing the grant's earlier one). A grant gets a cut-off only once the
- * account holds MAX_TOKEN_ENTRIES_PER_SUBJECT token entries, so reaching 60 takes 40 grants (40
- * authorizations, each a sign-in and consent) revoking tokens within one token lifetime, where a
- * person's apps hold a handful: only a client cycling authorizations to add entries gets there.
+ * account holds MAX_TOKEN_ENTRIES_PER_SUBJECT token entries, so reaching 60 takes 40 grants
+ * revoking tokens within one token lifetime, where a person's apps hold a handful: by the
+ * authorization code flow 40 authorizations, but an ID-JAG client (admin-configured, trusted) gets a
+ * new grant with every token, so it gets there with 60 assertions and no one signing in.
  * Past it `revokeToken` falls back to one cut-off for the whole account, so what one account puts
- * on the feed stays bounded (60 and one cut-off) however many grants it makes.
+ * on the feed stays bounded (60 and one cut-off) however many grants it makes; the price, when a
+ * client gets there, is that each further revocation refuses the account's other apps' tokens up
+ * to that second (they refresh). The feed has no kind that cuts off one client's tokens of one
+ * account, which is what would spare them.
  */
 export const MAX_ENTRIES_PER_SUBJECT = 60;
 /** Most entries one page of the feed carries. */
