@@ -17,14 +17,19 @@
  * - `token`: the one access token whose `jti` matches (revoked by its client at /oauth/revoke). Past
  *   a few of one account's (its `sub`, over all its grants and clients), the auth-server publishes
  *   a `grant` entry whose `issued_before` is the revoked token's `iat` instead, and past many of
- *   those (or for a token without a grant) a `sub` entry; it deletes the earlier entries of that
- *   kind and value the new one covers (cutting off no later, expiring no later).
+ *   those (or for a token without a grant) a `client_sub` entry; it deletes the earlier entries of
+ *   that kind and value the new one covers (cutting off no later, expiring no later).
+ * - `client_sub`: tokens whose `client_id` and `sub` both match and whose `iat` ≤ `issued_before`:
+ *   one client's tokens of one account, so a client revoking in a loop cuts off only its own
+ *   tokens, never the account's other apps'. The value hashes both (`${client_id} ${sub}`).
  * - `kid`: every token signed with this key (the key was retired on purpose); the value is the kid.
  * - `keys`: no token is refused; the key set changed (a rotation), so verifiers reload the JWKS.
+ *
+ * A verifier skips an entry of a kind it does not know (a later version's): it refuses nothing.
  */
 import { createHash } from 'node:crypto';
 
-export const REVOCATION_KINDS = ['sub', 'client', 'grant', 'token', 'kid', 'keys'] as const;
+export const REVOCATION_KINDS = ['sub', 'client', 'client_sub', 'grant', 'token', 'kid', 'keys'] as const;
 export type RevocationKind = (typeof REVOCATION_KINDS)[number];
 
 export interface RevocationEntry {
@@ -54,10 +59,12 @@ export interface RevocationFeedPage {
 }
 
 /**
- * The feed value for a token identifier: SHA-256 over a domain-separated string, base64url. The
+ * The feed value for a token identifier (for `client_sub`, the client id and the sub joined by a
+ * space, which no client id holds: static ones are letters, digits and `._-`, registered ones
+ * random, CIMD ones URLs): SHA-256 over a domain-separated string, base64url. The
  * identifiers are not secrets; hashing keeps a public feed from listing which users, clients and
  * grants were revoked, while a verifier holding a token can still compute the same value.
  */
-export function revocationValue(kind: 'sub' | 'client' | 'grant' | 'token', identifier: string): string {
+export function revocationValue(kind: 'sub' | 'client' | 'client_sub' | 'grant' | 'token', identifier: string): string {
   return createHash('sha256').update(`gatehouse-revocation:${kind}:${identifier}`, 'utf8').digest('base64url');
 }

@@ -57,8 +57,9 @@ describe('explainTokenRefusal', () => {
   }
 
   for (const [revokedBy, words] of [
-    ['sub', /user's access was stopped .*, or the account's apps revoked too many of its tokens/],
+    ['sub', /user's access was stopped \(disabled, or signed out everywhere\) after it was issued$/],
     ['client', /its client `claude` was revoked/],
+    ['client_sub', /its client `claude` revoked too many of its tokens of this user .*the user's other apps are untouched/],
     ['grant', /its grant was revoked/],
     ['kid', /key that signed it was retired/],
     ['token', /^the access token was revoked$/],

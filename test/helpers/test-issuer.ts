@@ -35,8 +35,12 @@ export interface TestIssuer {
   requests: string[];
   /** Revocation feed polls so far. */
   readonly feedPolls: number;
-  /** Adds a feed entry (identifiers of sub/client/grant/token are hashed as the auth-server does). */
-  revoke(kind: RevocationKind, identifier?: string, issuedBefore?: number): void;
+  /**
+   * Adds a feed entry (identifiers of sub/client/client_sub/grant/token are hashed as the
+   * auth-server does; a client_sub's is `${client_id} ${sub}`), or one of a kind a later version
+   * might publish.
+   */
+  revoke(kind: RevocationKind | 'a-later-kind' | '__proto__', identifier?: string, issuedBefore?: number): void;
   /** False makes the feed answer 503 (the auth-server unreachable). */
   feedAvailable: boolean;
   /** When set, the feed answers 503 to the pages (by `after`) it returns true for. */
@@ -118,8 +122,8 @@ export async function startTestIssuer(resource = TEST_RESOURCE): Promise<TestIss
       feed.length = count;
     },
     revoke(kind, identifier = '', issuedBefore = Math.floor(Date.now() / 1000)) {
-      const value = kind === 'sub' || kind === 'client' || kind === 'grant' || kind === 'token' ? revocationValue(kind, identifier) : identifier;
-      feed.push({ seq: feed.length + 1, kind, value, issued_before: issuedBefore, expires_at: issuedBefore + 3600 });
+      const value = kind === 'sub' || kind === 'client' || kind === 'client_sub' || kind === 'grant' || kind === 'token' ? revocationValue(kind, identifier) : identifier;
+      feed.push({ seq: feed.length + 1, kind: kind as RevocationKind, value, issued_before: issuedBefore, expires_at: issuedBefore + 3600 });
     },
     async rotateKey() {
       current = await newKey();

@@ -28,6 +28,8 @@ describe('the revocation feed at the MCP endpoint', () => {
   const cases: Array<[string, (ids: Ids) => void, (ids: Ids) => Record<string, unknown>, (ids: Ids) => Record<string, unknown>]> = [
     ['a user (disabled)', (ids) => suite.issuer.revoke('sub', ids.sub), (ids) => ({ sub: ids.sub }), () => ({ sub: randomUUID() })],
     ['a client (deleted)', (ids) => suite.issuer.revoke('client', ids.client), (ids) => ({ client_id: ids.client }), () => ({ client_id: randomUUID() })],
+    ["a client's tokens of one user (it revoked too many)", (ids) => suite.issuer.revoke('client_sub', `${ids.client} ${ids.sub}`),
+      (ids) => ({ client_id: ids.client, sub: ids.sub }), (ids) => ({ client_id: ids.client, sub: randomUUID() })],
     ['a grant (revoked)', (ids) => suite.issuer.revoke('grant', ids.grant), (ids) => ({ gid: ids.grant }), () => ({ gid: randomUUID() })],
     ['one token (revoked by its client)', (ids) => suite.issuer.revoke('token', ids.jti), (ids) => ({ jti: ids.jti }), (ids) => ({ sub: ids.sub, gid: ids.grant })],
   ];
@@ -46,6 +48,17 @@ describe('the revocation feed at the MCP endpoint', () => {
       assert.equal(await status(suite.server, other), 200, 'a token the entry does not name still works');
     });
   }
+
+  test('entries of a kind this version does not know (a later auth-server\'s) refuse nothing, and the feed is still read past them', async () => {
+    const ids = { sub: randomUUID(), jti: randomUUID() };
+    const token = await suite.issuer.mint({ claims: { jti: ids.jti, iat: now() - 5 } });
+    const other = await suite.issuer.mint({ claims: { sub: ids.sub, iat: now() - 5 } });
+    suite.issuer.revoke('a-later-kind', ids.sub);
+    suite.issuer.revoke('__proto__', ids.sub);
+    suite.issuer.revoke('token', ids.jti);
+    await waitFor('the token revoked after them is refused', async () => (await status(suite.server, token)) === 401, 5000);
+    assert.equal(await status(suite.server, other), 200);
+  });
 
   test('a user entry refuses tokens issued up to it, not tokens issued after it (a re-enabled user)', async () => {
     const sub = randomUUID();

@@ -159,7 +159,7 @@ describe('the revocation feed', () => {
       (grant) => (grant === 0 ? MAX_TOKEN_ENTRIES_PER_SUBJECT : 1), true],
   ];
   for (const [what, grantCount, rounds, passes] of cycling) {
-    test(`one user signing in again and again (${what}): the feed holds at most ${MAX_ENTRIES_PER_SUBJECT} of their entries${passes ? ', then one sub cut-off' : ', and no sub cut-off'}`, async () => {
+    test(`one user signing in again and again (${what}): the feed holds at most ${MAX_ENTRIES_PER_SUBJECT} of their entries${passes ? ', then one cut-off of the revoking client\'s tokens of the user' : ', and no such cut-off'}, never a sub cut-off`, async () => {
       const username = `cycler-${grantCount}`;
       const user = (await server.auth.admin.users.create({ username, password: 'cycler password 123', scopes: ['mcp:read'] }, BY))!;
       const clients = [await registerClient(server.issuer), await registerClient(server.issuer)];
@@ -174,11 +174,13 @@ describe('the revocation feed', () => {
       assert.equal(new Set(grants).size, grantCount, 'each sign-in made its own grant');
       const page = await read(`?after=${next}`);
       const cutGrants = page.entries.filter((e) => e.kind === 'grant').map((e) => e.value);
-      const subs = page.entries.filter((e) => e.kind === 'sub');
+      const clientSubs = page.entries.filter((e) => e.kind === 'client_sub');
       assert.equal(page.entries.filter((e) => e.kind === 'token').length, MAX_TOKEN_ENTRIES_PER_SUBJECT);
       const cutOffGrants = passes ? MAX_ENTRIES_PER_SUBJECT - MAX_TOKEN_ENTRIES_PER_SUBJECT : grantCount - 1;
       assert.deepEqual(cutGrants, grants.slice(1, 1 + cutOffGrants).map((g) => revocationValue('grant', g)), 'one cut-off for each grant past the token entries');
-      assert.deepEqual(subs.map((e) => [e.value, e.issued_before]), passes ? [[revocationValue('sub', user.id), claims(revoked.at(-1)!).iat]] : []);
+      const lastRevoker = clients[(grantCount - 1) % 2]!.client_id;
+      assert.deepEqual(clientSubs.map((e) => [e.value, e.issued_before]), passes ? [[revocationValue('client_sub', `${lastRevoker} ${user.id}`), claims(revoked.at(-1)!).iat]] : []);
+      assert.deepEqual(page.entries.filter((e) => e.kind === 'sub'), [], 'no cut-off of the whole account');
       assert.ok(page.entries.length <= MAX_ENTRIES_PER_SUBJECT + 1, `${revoked.length} revocations over ${grantCount} grants: ${page.entries.length} entries`);
       const list = new RevocationList();
       list.apply(page.entries);
@@ -186,7 +188,7 @@ describe('the revocation feed', () => {
     });
   }
 
-  test(`a service account's tokens count by their sub, its client id, and have no grant to cut off: past ${MAX_TOKEN_ENTRIES_PER_SUBJECT} one sub cut-off refuses its tokens up to that second, a later one works`, async () => {
+  test(`a service account's tokens count by their sub, its client id, and have no grant to cut off: past ${MAX_TOKEN_ENTRIES_PER_SUBJECT} one client_sub cut-off refuses its tokens up to that second, a later one works`, async () => {
     const service = await server.auth.admin.serviceAccounts.create({ name: 'Feed job', authMethod: 'client_secret_basic', scopes: ['mcp:read'] }, BY);
     const auth = clientSecretBasic(service.clientId, service.clientSecret!);
     const askToken = async () => (await tokenRequest(server.issuer, { grant_type: 'client_credentials', resource: RESOURCE, scope: 'mcp:read' }, auth)).body.access_token as string;
@@ -199,8 +201,8 @@ describe('the revocation feed', () => {
       revoked.push(token);
     }
     const page = await read(`?after=${next}`);
-    assert.deepEqual(page.entries.map((e) => [e.kind, e.kind === 'sub' ? e.value : '']).sort(),
-      [...Array<string[]>(MAX_TOKEN_ENTRIES_PER_SUBJECT).fill(['token', '']), ['sub', revocationValue('sub', service.clientId)]].sort());
+    assert.deepEqual(page.entries.map((e) => [e.kind, e.kind === 'client_sub' ? e.value : '']).sort(),
+      [...Array<string[]>(MAX_TOKEN_ENTRIES_PER_SUBJECT).fill(['token', '']), ['client_sub', revocationValue('client_sub', `${service.clientId} ${service.clientId}`)]].sort());
     const list = new RevocationList();
     list.apply(page.entries);
     for (const [i, token] of revoked.entries()) assert.ok(list.refuses(match(token)), `revoked token ${i + 1} is refused`);
@@ -311,5 +313,18 @@ describe('the revocation feed', () => {
     const response = await fetch(feedUrl(), { method: 'POST', body: 'x' });
     assert.equal(response.status, 405);
     assert.equal(response.headers.get('allow'), 'GET, HEAD');
+  });
+});
+
+describe("the resource server's RevocationList", () => {
+  const token = (clientId: string, sub: string, issuedAt: number) => tokenMatch({ sub, clientId, grantId: `grant-of-${clientId}`, jti: `jti-${clientId}-${sub}-${issuedAt}`, kid: 'kid-1', issuedAt });
+
+  test("a client_sub entry refuses that client's tokens of that account issued up to it, and not another client's or another account's", () => {
+    const list = new RevocationList();
+    list.apply([{ seq: 1, kind: 'client_sub', value: revocationValue('client_sub', 'looping-agent user-1'), issued_before: 1000, expires_at: 2000 }]);
+    assert.equal(list.refuses(token('looping-agent', 'user-1', 1000)), 'client_sub');
+    assert.equal(list.refuses(token('looping-agent', 'user-1', 1001)), undefined, 'a token issued after the cut-off');
+    assert.equal(list.refuses(token('other-app', 'user-1', 1000)), undefined, "the account's other app");
+    assert.equal(list.refuses(token('looping-agent', 'user-2', 1000)), undefined, "the client's token of another account");
   });
 });

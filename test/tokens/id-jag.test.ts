@@ -19,12 +19,15 @@ import { after, before, describe, test } from 'node:test';
 import { base64url, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
 import { CLI } from '../../apps/auth-server/src/cli/cli-context.ts';
 import { FederatedAccounts } from '../../apps/auth-server/src/federation/federated-accounts.ts';
-import { connectClient } from '../helpers/mcp-http.ts';
+import { MAX_ENTRIES_PER_SUBJECT } from '../../apps/auth-server/src/revocation/revocation-feed.ts';
+import type { RevocationFeedPage } from '../../apps/shared/revocation-entry.ts';
+import { connectClient, mcpRequest } from '../helpers/mcp-http.ts';
 import { freePort } from '../helpers/net.ts';
 import { assertNoStackTrace, clientSecretBasic, CLAUDE_DCR_BODY, register } from '../helpers/oauth-flow.ts';
 import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { startEnterpriseIdp, type EnterpriseIdp } from '../helpers/start-enterprise-idp.ts';
 import { startResourceServerBeside } from '../helpers/start-resource-server-beside.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -383,6 +386,34 @@ auth_server:
       assert.equal(answer.status, 400, answer.text);
       assert.equal(answer.body.error, 'unauthorized_client');
     });
+  });
+
+  test(`a client revoking its tokens in a loop passes the user's ${MAX_ENTRIES_PER_SUBJECT} feed entries with no sign-in (a grant each), then cuts off only its own tokens of the user: the user's other app keeps working`, async () => {
+    const accepted = async (token: string) => (await mcpRequest(mcp.mcpUrl, { token })).status === 200;
+    const tokenOf = async (caller: Caller) => {
+      const answer = await presentAssertion(server.issuer, caller, await acme.mint({ ...forAgent({ sub: 'looped-user' }), client_id: caller.client_id }));
+      assert.equal(answer.status, 200, answer.text);
+      return answer.body.access_token as string;
+    };
+    const other = await tokenOf(desktop);
+    assert.ok(await accepted(other), 'the other app works before');
+    const feed = async (after = 0) => await (await fetch(`${server.issuer}/oauth/revocations?after=${after}`)).json() as RevocationFeedPage;
+    const { next } = await feed();
+    const revoked: string[] = [];
+    for (let i = 0; i <= MAX_ENTRIES_PER_SUBJECT; i++) {
+      const token = await tokenOf(agent);
+      const response = await fetch(`${server.issuer}/oauth/revoke`, {
+        method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', ...clientSecretBasic(agent.client_id, agent.client_secret!) }, body: new URLSearchParams({ token }),
+      });
+      assert.equal(response.status, 200);
+      revoked.push(token);
+    }
+    const { entries } = await feed(next);
+    const cutOffs = entries.filter((e) => e.kind === 'sub' || e.kind === 'client_sub').map((e) => e.kind);
+    // The last revocation is the cut-off: it has reached the MCP server once that token is refused.
+    await waitFor('the last revoked token is refused at the MCP endpoint', async () => !(await accepted(revoked.at(-1)!)));
+    assert.ok(await accepted(other), `the other app's token, issued before the cut-off, still works (cut-offs on the feed: ${cutOffs.join(', ')})`);
+    assert.deepEqual(cutOffs, ['client_sub'], "one cut-off, of the looping client's tokens of the user");
   });
 
   test('each exchange is audited with the IdP, the client, the outcome and the reason, never the assertion', async () => {

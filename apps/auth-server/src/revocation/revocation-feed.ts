@@ -18,9 +18,9 @@
  *   after another. The lock is released after the commit is visible, so whoever reads seq N can
  *   already read every seq below it.
  * - An entry is deleted before its expiry only in the transaction that records one covering it
- *   (a grant's or an account's later cut-off, `revokeToken`): a follower that read it still holds
- *   it, one that starts over reads the later entry, which refuses everything it did for at least
- *   as long.
+ *   (a later cut-off of a grant, or of a client's tokens of an account: `revokeToken`): a follower
+ *   that read it still holds it, one that starts over reads the later entry, which refuses
+ *   everything it did for at least as long.
  * - Nothing is cached in-process except the feed id, which never changes for a database: every
  *   replica serves the same page for the same cursor.
  * - Deliberately not here: deciding what to revoke. Callers (grant, user, client and key
@@ -58,17 +58,17 @@ export const CLIENT_AFTER_SECONDS = 5;
  */
 export const MAX_TOKEN_ENTRIES_PER_SUBJECT = 20;
 /**
- * Most live entries one account's revoked tokens hold: its token entries and its grants' cut-offs
- * (one a grant, each replacing the grant's earlier one). A grant gets a cut-off only once the
- * account holds MAX_TOKEN_ENTRIES_PER_SUBJECT token entries, so reaching 60 takes 40 grants
- * revoking tokens within one token lifetime, where a person's apps hold a handful: by the
- * authorization code flow 40 authorizations, but an ID-JAG client (admin-configured, trusted) gets a
- * new grant with every token, so it gets there with 60 assertions and no one signing in.
- * Past it `revokeToken` falls back to one cut-off for the whole account, so what one account puts
- * on the feed stays bounded (60 and one cut-off) however many grants it makes; the price, when a
- * client gets there, is that each further revocation refuses the account's other apps' tokens up
- * to that second (they refresh). The feed has no kind that cuts off one client's tokens of one
- * account, which is what would spare them.
+ * Most live entries one account's revoked tokens hold before its clients' cut-offs: its token
+ * entries and its grants' cut-offs (one a grant, each replacing the grant's earlier one). A grant
+ * gets a cut-off only once the account holds MAX_TOKEN_ENTRIES_PER_SUBJECT token entries, so
+ * reaching 60 takes 40 grants revoking tokens within one token lifetime, where a person's apps hold
+ * a handful: by the authorization code flow 40 authorizations, but an ID-JAG client
+ * (admin-configured, trusted) gets a new grant with every token, so it gets there with 60
+ * assertions and no one signing in. Past it `revokeToken` publishes one `client_sub` cut-off of
+ * the revoking client's tokens of the account, replacing that client's earlier one: what one
+ * account puts on the feed stays bounded (60, and one cut-off per client holding its tokens, each
+ * of which the user authorized or an admin configured) however many grants it makes, and the
+ * account's other apps are untouched.
  */
 export const MAX_ENTRIES_PER_SUBJECT = 60;
 /** Most entries one page of the feed carries. */
@@ -97,6 +97,14 @@ const LATEST = {
   // The identity's sequence; NULL until its first use. Never below a committed seq.
   postgres: "SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('revocations', 'seq')), 0) AS latest",
 };
+
+/** What `revokeToken` needs of a token beyond its jti: its `sub`, `iat`, `client_id` and `gid`. */
+export interface RevokedTokenSubject {
+  sub: string;
+  iat: number;
+  clientId: string;
+  grantId?: string;
+}
 
 /** INSERT's values: kind, value, issued_before, expires_at, subject_value. */
 type Row = [RevocationKind, string, number, number, string | null];
@@ -149,7 +157,7 @@ export class RevocationFeed {
    * Refuses one access token, by its `jti` (its client revoked it at /oauth/revoke), unless a live
    * entry already does: revoking a revoked token changes nothing (RFC 7009 §2.2).
    *
-   * The token (`subject`: its `sub`, `iat` and grant, `gid`) counts against its account's
+   * The token (`subject`: its `sub`, `iat`, `client_id` and grant, `gid`) counts against its account's
    * MAX_TOKEN_ENTRIES_PER_SUBJECT, whatever its grant or client: each sign-in makes a new grant, so
    * a count per grant bounded nothing. Past them, a `grant` entry refuses the token's grant's
    * tokens issued up to this one's `iat`, replacing the grant's earlier such cut-off: the grant and
@@ -157,11 +165,13 @@ export class RevocationFeed {
    * are refused, and the account's other grants (its other apps) are untouched. These cut-offs
    * count toward the account's MAX_ENTRIES_PER_SUBJECT; past that, or past the first cap for a
    * token without a grant (a service account's, whose `sub` is its client id, never a UUID as user
-   * ids are), a `sub` entry refuses the account's tokens up to this one's `iat` instead.
-   * One transaction holding the feed's lock counts and writes, so revocations of one account at
-   * once, on any replica, never pass the bounds.
+   * ids are), a `client_sub` entry refuses this client's tokens of the account up to this one's
+   * `iat` instead, replacing the client's earlier such cut-off. It counts toward the account too,
+   * so each client of the account holds at most one; never a `sub` entry, which would refuse the
+   * account's other apps' tokens. One transaction holding the feed's lock counts and writes, so
+   * revocations of one account at once, on any replica, never pass the bounds.
    */
-  revokeToken(jti: string, subject?: { sub: string; iat: number; grantId?: string }, tx?: SqlExecutor): Promise<void> {
+  revokeToken(jti: string, subject?: RevokedTokenSubject, tx?: SqlExecutor): Promise<void> {
     if (tx) return this.#revokeToken(jti, subject, tx);
     return this.#db.transaction((own) => this.#revokeToken(jti, subject, own));
   }
@@ -182,16 +192,19 @@ export class RevocationFeed {
    * As apps/shared/revocation-entry.ts defines the kinds, and the resource server's
    * revocation-list.ts applies them: `kid` and `token` entries refuse their tokens whatever their
    * `iat` (a retired key may have signed a token with any `iat`, and its entry's `issued_before`
-   * is only when it was retired); `sub`, `client` and `grant` only those issued up to `issued_before`.
+   * is only when it was retired); `sub`, `client`, `client_sub` and `grant` only those issued up
+   * to `issued_before`.
    */
   async refuses(token: { sub: string; clientId: string; grantId: string; jti: string; kid: string; iat: number }): Promise<boolean> {
     const row = await this.#db.get(`SELECT 1 AS refused FROM revocations WHERE expires_at > @now AND (
       (kind = 'kid' AND value = @kid) OR (kind = 'token' AND value = @token)
-      OR (issued_before >= @iat AND ((kind = 'sub' AND value = @sub) OR (kind = 'client' AND value = @client) OR (kind = 'grant' AND value = @grant)))) LIMIT 1`, {
+      OR (issued_before >= @iat AND ((kind = 'sub' AND value = @sub) OR (kind = 'client' AND value = @client)
+        OR (kind = 'client_sub' AND value = @clientSub) OR (kind = 'grant' AND value = @grant)))) LIMIT 1`, {
       now: this.#seconds(),
       iat: token.iat,
       sub: revocationValue('sub', token.sub),
       client: revocationValue('client', token.clientId),
+      clientSub: revocationValue('client_sub', `${token.clientId} ${token.sub}`),
       grant: revocationValue('grant', token.grantId),
       token: revocationValue('token', token.jti),
       kid: token.kid,
@@ -233,7 +246,7 @@ export class RevocationFeed {
     return this.#clock.epochSeconds();
   }
 
-  async #revokeToken(jti: string, subject: { sub: string; iat: number; grantId?: string } | undefined, tx: SqlExecutor): Promise<void> {
+  async #revokeToken(jti: string, subject: RevokedTokenSubject | undefined, tx: SqlExecutor): Promise<void> {
     if (tx.dialect === 'postgres') await tx.get(TAKE_FEED_LOCK);
     const value = revocationValue('token', jti);
     if (!subject) {
@@ -242,12 +255,13 @@ export class RevocationFeed {
     }
     const subjectValue = revocationValue('sub', subject.sub);
     const grantValue = subject.grantId === undefined ? null : revocationValue('grant', subject.grantId);
-    if (await this.#refused(tx, { value, subject: subjectValue, grant: grantValue, iat: subject.iat })) return;
+    const clientSubValue = revocationValue('client_sub', `${subject.clientId} ${subject.sub}`);
+    if (await this.#refused(tx, { value, subject: subjectValue, clientSub: clientSubValue, grant: grantValue, iat: subject.iat })) return;
     const { tokens, held } = (await tx.get<{ tokens: number; held: number }>(`SELECT
       count(CASE WHEN kind = 'token' THEN 1 END) AS tokens, count(*) AS held
       FROM revocations WHERE subject_value = ? AND expires_at > ?`, [subjectValue, this.#seconds()]))!;
     if (held >= MAX_ENTRIES_PER_SUBJECT || (tokens >= MAX_TOKEN_ENTRIES_PER_SUBJECT && !grantValue)) {
-      await this.#cutOff(tx, this.#row('sub', subjectValue, { issuedBefore: subject.iat }));
+      await this.#cutOff(tx, this.#row('client_sub', clientSubValue, { issuedBefore: subject.iat, subjectValue }));
     } else if (tokens < MAX_TOKEN_ENTRIES_PER_SUBJECT) {
       await tx.run(INSERT, this.#row('token', value, { subjectValue }));
     } else {
@@ -256,19 +270,21 @@ export class RevocationFeed {
   }
 
   /**
-   * Whether a live entry already refuses the token: its own, or a cut-off of its account or grant
-   * at or after its iat (this cap's, a disabled user's, a revoked grant's).
+   * Whether a live entry already refuses the token: its own, or a cut-off of its account, of its
+   * client's tokens of the account or of its grant at or after its iat (these caps', a disabled
+   * user's, a revoked grant's).
    */
-  async #refused(tx: SqlExecutor, token: { value: string; subject?: string; grant?: string | null; iat?: number }): Promise<boolean> {
+  async #refused(tx: SqlExecutor, token: { value: string; subject?: string; clientSub?: string; grant?: string | null; iat?: number }): Promise<boolean> {
     // `value IN` first: the revocations_value index finds the few candidates; the ORs would scan.
-    const row = await tx.get(`SELECT 1 AS refused FROM revocations WHERE value IN (@value, @subject, @grant) AND expires_at > @now AND (
-      (kind = 'token' AND value = @value) OR (issued_before >= @iat AND ((kind = 'sub' AND value = @subject) OR (kind = 'grant' AND value = @grant)))) LIMIT 1`,
-    { now: this.#seconds(), value: token.value, subject: token.subject ?? null, grant: token.grant ?? null, iat: token.iat ?? null });
+    const row = await tx.get(`SELECT 1 AS refused FROM revocations WHERE value IN (@value, @subject, @clientSub, @grant) AND expires_at > @now AND (
+      (kind = 'token' AND value = @value) OR (issued_before >= @iat AND ((kind = 'sub' AND value = @subject)
+        OR (kind = 'client_sub' AND value = @clientSub) OR (kind = 'grant' AND value = @grant)))) LIMIT 1`,
+    { now: this.#seconds(), value: token.value, subject: token.subject ?? null, clientSub: token.clientSub ?? null, grant: token.grant ?? null, iat: token.iat ?? null });
     return row !== undefined;
   }
 
   /**
-   * Writes a cut-off (`sub` or `grant`) and deletes the entries of that kind and value it covers:
+   * Writes a cut-off (`client_sub` or `grant`) and deletes the entries of that kind and value it covers:
    * only one that refuses no later token, for no longer. A disabled user's `sub` entry or a revoked
    * grant's entry refuses every token up to then or later, so the token was refused before any
    * cut-off is written; one written under a longer token lifetime expires later, and stays.

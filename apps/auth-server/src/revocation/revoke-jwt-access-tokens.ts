@@ -7,7 +7,7 @@
  * token within seconds. The grant and its refresh token stay, as the provider keeps them when an
  * opaque access token is revoked (its default `revokeGrantPolicy`). Past a few of one account's
  * tokens at once, the feed refuses the grant's tokens issued up to this one's instead, and past
- * many grants so cut off, the account's (`revokeToken`).
+ * many grants so cut off, this client's tokens of the account (`revokeToken`).
  *
  * - Runs after the provider authenticated the client: it raises that error only then, so a failed
  *   client authentication still gets its 401.
@@ -56,7 +56,7 @@ export function revokeJwtAccessTokens({ issuer, jwks, feed }: RevokeJwtAccessTok
     if (payload && payload.client_id === client.clientId) {
       const { jti, sub, iat, gid } = payload;
       const grantId = typeof gid === 'string' ? gid : undefined;
-      await feed.revokeToken(jti!, typeof sub === 'string' && typeof iat === 'number' ? { sub, iat, grantId } : undefined);
+      await feed.revokeToken(jti!, typeof sub === 'string' && typeof iat === 'number' ? { sub, iat, clientId: client.clientId, grantId } : undefined);
     }
     ctx.status = 200;
     ctx.body = '';

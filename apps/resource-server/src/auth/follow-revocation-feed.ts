@@ -22,7 +22,7 @@
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import { readCappedResponse } from '../../../shared/read-capped-response.ts';
-import { REVOCATION_KINDS, type RevocationEntry, type RevocationFeedPage } from '../../../shared/revocation-entry.ts';
+import type { RevocationEntry, RevocationFeedPage } from '../../../shared/revocation-entry.ts';
 import { RevocationList, type RevokedBy, type TokenMatch } from './revocation-list.ts';
 
 export interface RevocationFeedOptions {
@@ -58,12 +58,17 @@ const MAX_PAGES_PER_SYNC = 1000;
 export const MAX_PAGE_BYTES = 2 * 1024 * 1024;
 const STARTUP_RETRY_MS = 250;
 
+/**
+ * Any string is a kind: one a newer auth-server publishes (as `client_sub` once was) refuses
+ * nothing here (RevocationList.apply), where refusing the page would stop this server reading the
+ * feed, and serving, once its copy went stale.
+ */
 function isPage(body: unknown): body is RevocationFeedPage {
   const page = body as Partial<RevocationFeedPage> | null;
   return typeof page === 'object' && page !== null && typeof page.feed === 'string' && Array.isArray(page.entries)
     && Number.isSafeInteger(page.next) && Number.isSafeInteger(page.latest) && typeof page.complete === 'boolean'
     && page.entries.every((e: Partial<RevocationEntry>) => Number.isSafeInteger(e.seq) && typeof e.value === 'string'
-      && (REVOCATION_KINDS as readonly unknown[]).includes(e.kind) && Number.isSafeInteger(e.issued_before) && Number.isSafeInteger(e.expires_at));
+      && typeof e.kind === 'string' && Number.isSafeInteger(e.issued_before) && Number.isSafeInteger(e.expires_at));
 }
 
 export class RevocationFeedFollower {

@@ -2,10 +2,11 @@
  * The resource server's copy of the auth-server's revocation feed (apps/shared/revocation-entry.ts),
  * and the question every request asks of it: is this token refused?
  *
- * - A token is refused when an entry names its `sub`, `client_id` or `gid` (hashed, as the feed
- *   publishes them) and the token was issued at or before the entry's `issued_before`, or when an
- *   entry names the token itself (`jti`, hashed) or the key that signed it (`kid`).
- * - Matching costs at most five Map lookups; the hashes are computed once per token (`tokenMatch`), when
+ * - A token is refused when an entry names its `sub`, `client_id`, both together (`client_sub`)
+ *   or `gid` (hashed, as the feed publishes them) and the token was issued at or before the entry's
+ *   `issued_before`, or when an entry names the token itself (`jti`, hashed) or the key that signed
+ *   it (`kid`).
+ * - Matching costs at most six Map lookups; the hashes are computed once per token (`tokenMatch`), when
  *   the token is first verified, and cached with it.
  * - Entries are forgotten after their `expires_at`: every token they could refuse has expired.
  *   Except a retired key's (`kid`), kept for the life of this process: the entry also refuses
@@ -23,6 +24,8 @@ import { revocationValue, type RevocationEntry } from '../../../shared/revocatio
 export interface TokenMatch {
   sub: string;
   client: string;
+  /** The client and the sub together: one client's tokens of one account. */
+  clientSub: string;
   grant?: string;
   token: string;
   /** The signing key's id; the verifier refuses a token without one. */
@@ -35,6 +38,7 @@ export function tokenMatch(token: { sub: string; clientId: string; grantId?: str
   return {
     sub: revocationValue('sub', token.sub),
     client: revocationValue('client', token.clientId),
+    clientSub: revocationValue('client_sub', `${token.clientId} ${token.sub}`),
     token: revocationValue('token', token.jti),
     ...(token.grantId ? { grant: revocationValue('grant', token.grantId) } : {}),
     kid: token.kid,
@@ -47,8 +51,11 @@ interface Held {
   expiresAt: number;
 }
 
-/** Which kind of feed entry refused a token: its user, client or grant, the token itself, or its signing key. */
-export type RevokedBy = 'sub' | 'client' | 'grant' | 'token' | 'kid';
+/**
+ * Which kind of feed entry refused a token: its user, its client, its client's tokens of its user,
+ * its grant, the token itself, or its signing key.
+ */
+export type RevokedBy = 'sub' | 'client' | 'client_sub' | 'grant' | 'token' | 'kid';
 
 /**
  * Whether `map` holds an entry for `value` cutting off tokens issued at `issuedAt`. A function of
@@ -62,7 +69,7 @@ function cutsOff(map: Map<string, Held>, value: string | undefined, issuedAt: nu
 
 export class RevocationList {
   readonly #entries: Record<RevokedBy, Map<string, Held>> = {
-    sub: new Map(), client: new Map(), grant: new Map(), token: new Map(), kid: new Map(),
+    sub: new Map(), client: new Map(), client_sub: new Map(), grant: new Map(), token: new Map(), kid: new Map(),
   };
 
   /** Number of entries held. */
@@ -78,8 +85,9 @@ export class RevocationList {
         keysChanged = true;
         continue;
       }
-      const map = this.#entries[entry.kind];
-      if (!map) continue; // A kind this version does not know refuses nothing.
+      // A kind this version does not know refuses nothing; own keys only, so `__proto__` is unknown too.
+      const map = Object.hasOwn(this.#entries, entry.kind) ? this.#entries[entry.kind as RevokedBy] : undefined;
+      if (!map) continue;
       if (entry.kind === 'kid') keysChanged = true;
       const held = map.get(entry.value);
       // Of two entries for one value, the later cut-off covers the earlier one.
@@ -90,12 +98,13 @@ export class RevocationList {
     return keysChanged;
   }
 
-  /** Which entry refuses this token (its user, client or grant, the token itself, or its key), or undefined. */
+  /** Which entry refuses this token (its user, client, client's of the user or grant, the token itself, or its key), or undefined. */
   refuses(token: TokenMatch): RevokedBy | undefined {
     if (this.#entries.kid.has(token.kid)) return 'kid';
     if (this.#entries.token.has(token.token)) return 'token';
     if (cutsOff(this.#entries.sub, token.sub, token.issuedAt)) return 'sub';
     if (cutsOff(this.#entries.client, token.client, token.issuedAt)) return 'client';
+    if (cutsOff(this.#entries.client_sub, token.clientSub, token.issuedAt)) return 'client_sub';
     if (cutsOff(this.#entries.grant, token.grant, token.issuedAt)) return 'grant';
     return undefined;
   }

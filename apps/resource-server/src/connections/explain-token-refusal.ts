@@ -88,8 +88,9 @@ export function explainTokenRefusal(err: unknown, server: ThisServer): TokenRefu
 
 function revokedWords(revokedBy: RevokedBy | undefined, clientId: string | undefined): string {
   switch (revokedBy) {
-    case 'sub': return "the access token was revoked: the user's access was stopped (disabled, or signed out everywhere) after it was issued, or the account's apps revoked too many of its tokens over too many sign-ins within a token lifetime (its apps refresh to go on)";
+    case 'sub': return "the access token was revoked: the user's access was stopped (disabled, or signed out everywhere) after it was issued";
     case 'client': return `the access token was revoked: its client${clientId ? ` ${quote(clientId)}` : ''} was revoked or deleted after it was issued`;
+    case 'client_sub': return `the access token was revoked: its client${clientId ? ` ${quote(clientId)}` : ''} revoked too many of its tokens of this user (or service account) within a token lifetime, so those issued up to the last one it revoked were cut off (it refreshes to go on; the user's other apps are untouched)`;
     case 'grant': return 'the access token was revoked: its grant was revoked (by the user or an admin, or a reused refresh token or code ended it), or its app revoked too many of its tokens within a token lifetime (it refreshes to go on)';
     case 'token': return 'the access token was revoked';
     case 'kid': return 'the access token was revoked: the key that signed it was retired on purpose';
