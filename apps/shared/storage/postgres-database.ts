@@ -177,12 +177,18 @@ async function query(client: pg.Pool | pg.PoolClient, statement: pg.QueryConfig)
 async function queryOwnConnection(pool: pg.Pool, statement: pg.QueryConfig): Promise<pg.QueryResult> {
   const connection = await connect(pool);
   let failure: Error | undefined;
+  // As in a transaction: the server ending the connection while it is checked out (a restart)
+  // emits 'error' on it, which pg-pool listens to only while it is idle; unheard, it was an
+  // uncaught exception (seen once in CI, in the database-unavailable test).
+  const lost = (err: Error) => (failure ??= err);
+  connection.on('error', lost);
   try {
     return await runOn(connection, statement);
   } catch (err) {
     failure = err as Error;
     throw err;
   } finally {
+    connection.off('error', lost);
     // A connection whose statement failed is closed, not reused, as pool.query does.
     connection.release(failure);
   }
