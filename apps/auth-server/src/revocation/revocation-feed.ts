@@ -260,12 +260,15 @@ export class RevocationFeed {
     const { tokens, held } = (await tx.get<{ tokens: number; held: number }>(`SELECT
       count(CASE WHEN kind = 'token' THEN 1 END) AS tokens, count(*) AS held
       FROM revocations WHERE subject_value = ? AND expires_at > ?`, [subjectValue, this.#seconds()]))!;
-    if (held >= MAX_ENTRIES_PER_SUBJECT || (tokens >= MAX_TOKEN_ENTRIES_PER_SUBJECT && !grantValue)) {
-      await this.#cutOff(tx, this.#row('client_sub', clientSubValue, { issuedBefore: subject.iat, subjectValue }));
-    } else if (tokens < MAX_TOKEN_ENTRIES_PER_SUBJECT) {
-      await tx.run(INSERT, this.#row('token', value, { subjectValue }));
-    } else {
-      await this.#cutOff(tx, this.#row('grant', grantValue!, { issuedBefore: subject.iat, subjectValue }));
+    switch (entryForRevokedToken({ tokens, held }, grantValue !== null)) {
+      case 'token':
+        await tx.run(INSERT, this.#row('token', value, { subjectValue }));
+        return;
+      case 'grant':
+        await this.#cutOff(tx, this.#row('grant', grantValue!, { issuedBefore: subject.iat, subjectValue }));
+        return;
+      case 'client_sub':
+        await this.#cutOff(tx, this.#row('client_sub', clientSubValue, { issuedBefore: subject.iat, subjectValue }));
     }
   }
 
@@ -313,6 +316,18 @@ export class RevocationFeed {
     }
     await this.#db.transaction((own) => insertInOrder(own, row));
   }
+}
+
+/**
+ * Which entry a revoked token of an account gets, from the live entries the account holds (`held`,
+ * of which `tokens` are token entries): its own while the account holds fewer than
+ * MAX_TOKEN_ENTRIES_PER_SUBJECT; then a cut-off of its grant; past MAX_ENTRIES_PER_SUBJECT, or
+ * for a token without a grant, a cut-off of its client's tokens of the account (`revokeToken`).
+ */
+function entryForRevokedToken({ tokens, held }: { tokens: number; held: number }, hasGrant: boolean): 'token' | 'grant' | 'client_sub' {
+  if (held >= MAX_ENTRIES_PER_SUBJECT) return 'client_sub';
+  if (tokens < MAX_TOKEN_ENTRIES_PER_SUBJECT) return 'token';
+  return hasGrant ? 'grant' : 'client_sub';
 }
 
 /** Inserts one entry inside `tx`, after taking the feed's lock on PostgreSQL (see the top). */
