@@ -32,6 +32,8 @@ export const THROWING_TOOL = fileURLToPath(new URL('../fixtures/throwing-tool-se
 export const REFUSING = fileURLToPath(new URL('../fixtures/refusing-server.mjs', import.meta.url));
 /** test/gateway/fixtures/ignoring-cancel-server.mjs: its tool `slow` goes on when cancelled; `running` counts them; `exit`. */
 export const IGNORING_CANCEL = fileURLToPath(new URL('../fixtures/ignoring-cancel-server.mjs', import.meta.url));
+/** test/gateway/fixtures/one-write-server.mjs: `hold`/`release`, and a log message or elicitation written with the answer. */
+export const ONE_WRITE = fileURLToPath(new URL('../fixtures/one-write-server.mjs', import.meta.url));
 
 /** Names the scripted server uses (kept in step with fixtures/scripted-server.mjs). */
 export const LONG_TOOL_NAME = 'summarise-the-quarterly-report-for-every-region-in-the-company';

@@ -5,11 +5,17 @@
  * Requests and notifications from the upstream (MCP 2025-11-25 client features: sampling,
  * elicitation; utilities: logging) name no caller: on a connection several callers may share, the
  * only link is the call in progress. So they go to the calling client of the call in flight, and
- * only when every call in flight on this connection comes from one client session; otherwise (no
- * call, or calls of several sessions at once) a request is refused with an MCP error and a
- * notification is dropped, so nothing of one caller's reaches another. A connection opened for one
- * client session alone (an HTTP server's) has no such doubt: between calls, its notifications go
- * to that session's own stream (e.g. server-everything's simulated logging, every 5 s).
+ * only when every call in flight on this connection, as the message is read, comes from one client
+ * session; otherwise (no call, or calls of several sessions at once) a request is refused with an
+ * MCP error and a notification is dropped, so nothing of one caller's reaches another. A
+ * connection opened for one client session alone (an HTTP server's) has no such doubt: between
+ * calls, its notifications go to that session's own stream (e.g. server-everything's simulated
+ * logging, every 5 s).
+ *
+ * "As the message is read", not when the SDK runs its handler: it runs a request's handler two
+ * microtasks later, and by then the answer read right behind it (one write of a shared stdio
+ * server) may have ended the call it was about, leaving another session's call alone in flight;
+ * an elicitation about one user's call went to another user that way.
  *
  * A sampling or elicitation request is relayed only when the calling client declared that
  * capability at initialize (MCP 2025-11-25 client/sampling §Capabilities); otherwise the upstream
@@ -37,7 +43,9 @@ import {
   ResultSchema,
   ToolListChangedNotificationSchema,
   type ClientCapabilities,
+  type JSONRPCMessage,
   type ProgressNotification,
+  type RequestId,
   type ServerNotification,
   type ServerRequest,
 } from '@modelcontextprotocol/sdk/types.js';
@@ -122,12 +130,20 @@ export class UpstreamConnection {
   /** Progress token sent upstream → relays that call's progress to its caller. */
   readonly #progress = new Map<string, (progress: Omit<ProgressNotification['params'], 'progressToken'>) => void>();
   #progressCount = 0;
+  /**
+   * The upstream's sampling and elicitation requests read in this turn of the event loop (id →
+   * the calling client each goes to; undefined: refused), decided as each was read (#arrived).
+   */
+  readonly #recipients = new Map<RequestId, CallingClient | undefined>();
   readonly #ending = new AbortController();
 
   private constructor(options: UpstreamConnectionOptions) {
     this.#options = options;
     setMaxListeners(0, this.#ending.signal);
     this.client = new Client(CLIENT_INFO, { capabilities: CLIENT_CAPABILITIES });
+    // Protocol.connect keeps a transport's own onmessage and calls it with each message read,
+    // before it dispatches that message (@modelcontextprotocol/sdk shared/protocol.js, connect).
+    options.transport.onmessage = (message) => this.#arrived(message);
     this.#relayUpstreamRequests();
   }
 
@@ -182,7 +198,8 @@ export class UpstreamConnection {
     // Our own progress token on the upstream request; progress comes back under the caller's.
     // Not the SDK's `onprogress`: the SDK runs notification handlers a microtask late but drops
     // a request's progress handler at once when its result arrives, so the last progress of a
-    // call, read in the same chunk as its result (stdio), would be lost.
+    // call, read in the same chunk as its result (stdio), would be lost. Ours is relayed as it is
+    // read (#arrived), before the result read after it ends the call.
     const upstreamToken = progressToken === undefined ? undefined : `gatehouse-${++this.#progressCount}`;
     if (upstreamToken !== undefined) {
       this.#progress.set(upstreamToken, (progress) => {
@@ -202,7 +219,6 @@ export class UpstreamConnection {
       throw this.#redacted(err);
     } finally {
       this.#inFlight.delete(caller);
-      // Progress read just before the result is handled by now (its microtask came first).
       if (upstreamToken !== undefined) this.#progress.delete(upstreamToken);
     }
   }
@@ -258,9 +274,38 @@ export class UpstreamConnection {
     return sessions.size === 1 ? callers.at(-1) : undefined;
   }
 
-  #relayUpstreamRequests(): void {
-    const relay = (capability: 'sampling' | 'elicitation') => async (request: ServerRequest, extra: { signal: AbortSignal }) => {
+  /**
+   * Each message the upstream sends, as it is read and before the SDK dispatches it: progress and
+   * log messages are relayed now; a sampling or elicitation request has its calling client noted
+   * for its handler, which the SDK runs later in this same turn of the event loop (two microtasks
+   * on, shared/protocol.js `_onrequest`: the Client has no task store to wait for). The note is
+   * dropped at the turn's end, so a request the SDK refuses before its handler (malformed
+   * params) leaves nothing behind; a handler run any later would find none and refuse.
+   */
+  #arrived(message: JSONRPCMessage): void {
+    if (!('method' in message)) return;
+    if ('id' in message) {
+      if (message.method !== 'sampling/createMessage' && message.method !== 'elicitation/create') return;
+      const { id } = message;
+      this.#recipients.set(id, this.#soleCaller());
+      setImmediate(() => this.#recipients.delete(id));
+    } else if (message.method === 'notifications/progress') {
+      const notification = ProgressNotificationSchema.safeParse(message);
+      if (!notification.success) return;
+      const { progressToken, ...progress } = notification.data.params;
+      this.#progress.get(String(progressToken))?.(progress);
+    } else if (message.method === 'notifications/message') {
+      const notification = LoggingMessageNotificationSchema.safeParse(message);
+      if (!notification.success) return;
       const caller = this.#soleCaller();
+      const sent = caller ? caller.sendNotification(notification.data) : this.#owner?.notifySession(notification.data);
+      sent?.catch(() => { /* the caller went away */ });
+    }
+  }
+
+  #relayUpstreamRequests(): void {
+    const relay = (capability: 'sampling' | 'elicitation') => async (request: ServerRequest, extra: { signal: AbortSignal; requestId: RequestId }) => {
+      const caller = this.#recipients.get(extra.requestId);
       if (!caller) {
         throw new McpError(ErrorCode.InvalidRequest, `Gatehouse relays ${request.method} only during a tool call of a single client session`);
       }
@@ -272,15 +317,9 @@ export class UpstreamConnection {
     this.client.setRequestHandler(CreateMessageRequestSchema, relay('sampling') as never);
     this.client.setRequestHandler(ElicitRequestSchema, relay('elicitation') as never);
 
-    this.client.setNotificationHandler(ProgressNotificationSchema, (notification) => {
-      const { progressToken, ...progress } = notification.params;
-      this.#progress.get(String(progressToken))?.(progress);
-    });
-    this.client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) => {
-      const caller = this.#soleCaller();
-      const sent = caller ? caller.sendNotification(notification) : this.#owner?.notifySession(notification);
-      sent?.catch(() => { /* the caller went away */ });
-    });
+    // Progress and log messages are relayed as they are read (#arrived). The SDK's own progress
+    // handler is replaced all the same: it looks for its `onprogress` tokens, which we never use.
+    this.client.setNotificationHandler(ProgressNotificationSchema, () => undefined);
     const changed = (kind: 'tools' | 'prompts' | 'resources') => () => {
       this.#lists.delete(kind);
       if (kind === 'resources') this.#lists.delete('resourceTemplates');
