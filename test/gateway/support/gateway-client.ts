@@ -41,8 +41,8 @@ export function errorText(result: ToolResult): string {
   return parts.filter((part) => part.type === 'text').map((part) => part.text).join('\n');
 }
 
-/** One JSON-RPC request as the Streamable HTTP transport sends it, in an existing session. */
-export function rpc(mcpUrl: string, token: string, sessionId: string | undefined, method: string, params: Record<string, unknown> = {}): Promise<Response> {
+/** One JSON-RPC request (id 1 unless given) as the Streamable HTTP transport sends it, in an existing session. */
+export function rpc(mcpUrl: string, token: string, sessionId: string | undefined, method: string, params: Record<string, unknown> = {}, id = 1): Promise<Response> {
   return fetch(mcpUrl, {
     method: 'POST',
     headers: {
@@ -52,7 +52,7 @@ export function rpc(mcpUrl: string, token: string, sessionId: string | undefined
       'MCP-Protocol-Version': '2025-11-25',
       ...(sessionId ? { 'Mcp-Session-Id': sessionId } : {}),
     },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+    body: JSON.stringify({ jsonrpc: '2.0', id, method, params }),
   });
 }
 

@@ -3,7 +3,9 @@
  * node:http, one session per initialize) that records the method, headers and JSON-RPC methods
  * of every request it gets, which sessions were opened and closed, and which POSTs the client
  * closed before their answer ended. What the gateway sends upstream is read from here, so a test
- * can prove what never arrives (the caller's token, cookies) and what is not left open. Its tool
+ * can prove what never arrives (the caller's token, cookies) and what is not left open. A test may
+ * hold each `initialize` until it says so (`beforeInitialize`), to have calls wait for the
+ * gateway's upstream session to open. Its tool
  * `echo` answers with the session it ran in; `wait-for-cancel` sends one progress notification
  * (when asked for progress) and runs until it is cancelled (at most 30 s), never answering then,
  * as the SDK's server does not answer a cancelled request: its POST stays open until the client
@@ -21,6 +23,13 @@ export interface RecordedRequest {
   headers: IncomingHttpHeaders;
   /** JSON-RPC methods in a POST body (a batch gives several). */
   rpcMethods: string[];
+  /** The JSON-RPC messages of a POST body, as parsed. */
+  messages: Array<{ method?: unknown; params?: unknown }>;
+}
+
+export interface RecordingUpstreamOptions {
+  /** Awaited before each `initialize` is answered (recorded already). Default: none. */
+  beforeInitialize?: () => Promise<void>;
 }
 
 export interface RecordingUpstream {
@@ -72,7 +81,7 @@ function newSession(): McpServer {
 }
 
 /** Listens on `port` (default: any free one), e.g. one a gateway was configured with before it started. */
-export async function startRecordingUpstream(port = 0): Promise<RecordingUpstream> {
+export async function startRecordingUpstream(port = 0, { beforeInitialize }: RecordingUpstreamOptions = {}): Promise<RecordingUpstream> {
   const requests: RecordedRequest[] = [];
   const opened: string[] = [];
   const closed: string[] = [];
@@ -88,9 +97,10 @@ export async function startRecordingUpstream(port = 0): Promise<RecordingUpstrea
       } catch {
         parsed = undefined;
       }
-      const messages = (Array.isArray(parsed) ? parsed : parsed ? [parsed] : []) as Array<{ method?: unknown }>;
+      const messages = (Array.isArray(parsed) ? parsed : parsed ? [parsed] : []) as Array<{ method?: unknown; params?: unknown }>;
       const rpcMethods = messages.flatMap((m) => (typeof m.method === 'string' ? [m.method] : []));
-      requests.push({ method: req.method ?? '', headers: req.headers, rpcMethods });
+      requests.push({ method: req.method ?? '', headers: req.headers, rpcMethods, messages });
+      if (beforeInitialize && rpcMethods.includes('initialize')) await beforeInitialize();
       if (req.method === 'POST') {
         res.once('close', () => {
           if (!res.writableEnded) abandoned.push(...rpcMethods);

@@ -7,11 +7,16 @@
  * is built here, carrying only the configured `headers` (the server's own credentials) and, with
  * `forward_identity`, a short-lived token the auth-server issued for this server's URL naming the
  * caller. Nothing of the caller's request (its Authorization header, cookies) is copied.
+ * A call's requests name the token that call was made with: one client session's calls may carry
+ * different tokens (a client that refreshed, or holds a narrower and a wider one), and each is to
+ * reach the server with its own token's scopes only. What no call sends (initialize, lists, the
+ * event stream, a cancellation the client sent) names the session's latest token.
  * Redirects are refused, so the configured headers cannot be sent to another host.
  *
  * Its state is the outcome of the last attempt to reach it: a probe at boot (repeated every 30 s
  * while it is down) and every connection opened for a caller since.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Dispatcher } from 'undici';
 import type { HttpServerConfig } from '../../../shared/config/gateway-servers.ts';
 import type { Logger } from '../../../shared/logger.ts';
@@ -19,7 +24,7 @@ import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
 import { HttpClientTransport } from './http-client-transport.ts';
 import type { IdentityTokens } from './identity-tokens.ts';
 import { scopesServerMaySee, type CallContext, type ListChangeListener, type Upstream, type UpstreamStatus } from './upstream.ts';
-import { UpstreamConnection } from './upstream-connection.ts';
+import { UpstreamConnection, type CallingClient } from './upstream-connection.ts';
 import { credentialsAmong } from './redact-credentials.ts';
 import { causes, describeConnectionFailure, UpstreamUnavailableError } from './upstream-errors.ts';
 
@@ -34,7 +39,10 @@ export interface HttpUpstreamOptions {
 
 interface UpstreamSession {
   connection: Promise<UpstreamConnection>;
-  /** The caller's latest token: a session outlives one token when the client refreshes. */
+  /**
+   * The caller's latest token, for what is sent outside any call (sendingCall): a session outlives
+   * one token when the client refreshes.
+   */
   caller: VerifiedAccessToken;
   transport?: HttpClientTransport;
   /**
@@ -43,6 +51,18 @@ interface UpstreamSession {
    */
   identityTokens: string[];
 }
+
+/**
+ * The call whose requests are being sent (sendAs), for the transport to name its caller: the SDK
+ * client the session's calls share passes nothing of a request's own to the transport.
+ */
+const sendingCall = new AsyncLocalStorage<CallingClient>();
+/**
+ * Calls being sent in this process. When none is, `sendingCall` is switched off: an
+ * AsyncLocalStorage, once run, keeps a hook on every promise of the process until it is disabled
+ * (measured in apps/shared/storage/sqlite-database.ts). The next `run` switches it on again.
+ */
+let callsSending = 0;
 
 const PROBE_INTERVAL_MS = 30_000;
 /** Identity tokens a session remembers sending, to take out of the server's errors. */
@@ -91,7 +111,11 @@ export class HttpUpstream implements Upstream {
       this.#sessions.delete(sessionKey);
     }
     const session: UpstreamSession = { caller, connection: Promise.resolve(undefined as never), identityTokens: [] };
-    session.transport = this.#transport(() => session.caller, (token) => {
+    session.transport = this.#transport(() => {
+      // The call's context reaches all that its sending starts: only its own session's requests take it.
+      const call = sendingCall.getStore();
+      return call?.sessionKey === sessionKey ? call.token : session.caller;
+    }, (token) => {
       if (!session.identityTokens.includes(token)) session.identityTokens = [...session.identityTokens, token].slice(-IDENTITY_TOKENS_KEPT);
     });
     const forget = () => {
@@ -106,6 +130,7 @@ export class HttpUpstream implements Upstream {
       dedicated: true,
       onClose: forget,
       credentials: () => this.#credentials(session.identityTokens),
+      ...(this.config.forwardIdentity ? { sendAs } : {}),
     }).then((connection) => {
       this.#reachable();
       return connection;
@@ -196,6 +221,20 @@ export class HttpUpstream implements Upstream {
     this.#state = 'down';
     this.#reason = reason;
     return new UpstreamUnavailableError(this.config.name, reason);
+  }
+}
+
+/**
+ * Sends `caller`'s call with `sendingCall` naming it for every request that sending makes: the
+ * call's own, its cancellation when it times out, answers to the server's requests during it.
+ */
+async function sendAs<T>(caller: CallingClient, send: () => Promise<T>): Promise<T> {
+  callsSending += 1;
+  try {
+    return await sendingCall.run(caller, send);
+  } finally {
+    callsSending -= 1;
+    if (callsSending === 0) sendingCall.disable();
   }
 }
 

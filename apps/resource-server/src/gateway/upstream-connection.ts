@@ -51,6 +51,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { z } from 'zod';
 import type { Logger } from '../../../shared/logger.ts';
+import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
 import { redactData, redactError } from './redact-credentials.ts';
 
 export type ListKind = 'tools' | 'prompts' | 'resources' | 'resourceTemplates';
@@ -86,6 +87,8 @@ const MAX_LIST_BYTES = 4 * 1024 * 1024;
 export interface CallingClient {
   /** The caller's MCP session (the gateway's own id for it). */
   sessionKey: string;
+  /** The access token the call was made with: one session's calls may carry different ones. */
+  token: VerifiedAccessToken;
   /** What the calling client declared at initialize. */
   capabilities: ClientCapabilities | undefined;
   sendNotification(notification: ServerNotification): Promise<void>;
@@ -111,6 +114,12 @@ export interface UpstreamConnectionOptions {
    * (initialize, a list, a call) before anyone quotes it (redact-credentials.ts).
    */
   credentials?: () => readonly string[];
+  /**
+   * Sends a call (tools/call, prompts/get, resources/read) on behalf of its caller, for a
+   * transport whose requests name the caller (http-upstream.ts: each one's identity token).
+   * Default: `send()`.
+   */
+  sendAs?: <T>(caller: CallingClient, send: () => Promise<T>) => Promise<T>;
 }
 
 const CLIENT_INFO = { name: 'gatehouse-gateway', version: '0.1.0' };
@@ -209,7 +218,8 @@ export class UpstreamConnection {
     }
     try {
       const sent = upstreamToken === undefined ? params : { ...params, _meta: { ...(params._meta as object | undefined), progressToken: upstreamToken } };
-      const result = await this.client.request({ method, params: sent } as never, schema, { signal, timeout: this.#options.timeoutMs });
+      const send = () => this.client.request({ method, params: sent } as never, schema, { signal, timeout: this.#options.timeoutMs });
+      const result = await (this.#options.sendAs ? this.#options.sendAs(caller, send) : send());
       // A tool's failure as a result (what the MCP SDK's McpServer makes of any exception a tool
       // throws) is an error the server wrote back too.
       const failed = (result as { isError?: unknown }).isError === true;

@@ -159,6 +159,7 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
     let waiting = 0;
     return {
       sessionKey,
+      token: tokenOf(extra),
       capabilities: server.getClientCapabilities(),
       sendNotification: async (notification) => {
         if (unwanted(notification) || relayed > MAX_RELAYED_PER_CALL) return undefined;
