@@ -14,7 +14,8 @@
  * - A server that is down, over a limit or too slow fails only its own call, as an MCP tool error
  *   naming it (MCP 2025-11-25 server/tools §Error Handling); protocol errors the upstream answers
  *   (an unknown tool, bad params) pass through as the same JSON-RPC error. So does a call past the
- *   caller's calls in flight at that server (call-budget.ts), answered before anything is sent. A
+ *   caller's calls in flight at that server (call-budget.ts), answered before anything is sent
+ *   (audited `limited`, not `error`: the caller's doing, not the server's failure). A
  *   call the caller cancelled keeps its place on a stdio server until its timeout (the server may
  *   ignore the cancellation), on an HTTP server not at all (its POST is closed).
  * - Each tool call is audited (who, server, tool, outcome, duration) and counted.
@@ -297,7 +298,7 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
       call(result.isError ? 'error' : 'ok');
       return result;
     } catch (err) {
-      call('error');
+      call(err instanceof CallLimitError ? 'limited' : 'error');
       return toolError(describeFailure(err, route.upstream));
     }
   });

@@ -6,7 +6,7 @@
  *   normal client behaviour; `signature`, `unknown_key`, `issuer` or `audience` rising means
  *   misconfiguration or someone probing. `key_set_unavailable` is the JWKS being unreachable.
  * - Tool calls by server (`gatehouse` for the built-in tools), tool and outcome (`ok`, `error`,
- *   `denied`): the same outcomes as the audit table, counted where they are recorded. `tool` is
+ *   `denied`, `limited`): the same outcomes as the audit table, counted where they are recorded. `tool` is
  *   UNLISTED_TOOL for a name no list held and the config does not name (the audit keeps the
  *   name): callers choose names, and every label value is a series kept for the process's life.
  */
@@ -36,7 +36,7 @@ export function createResourceServerMetrics(registry: Registry): ResourceServerM
     }),
     toolCalls: new Counter({
       name: 'gatehouse_mcp_tool_calls_total',
-      help: 'MCP tool calls, by server, tool and outcome (ok, error, denied).',
+      help: 'MCP tool calls, by server, tool and outcome (ok, error, denied, limited).',
       labelNames: ['server', 'tool', 'outcome'] as const,
       registers,
     }),

@@ -23,7 +23,12 @@
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { SqlDatabase, SqlExecutor, SqlValue } from '../../../shared/storage/sql-database.ts';
 
-export type ToolCallOutcome = 'ok' | 'error' | 'denied';
+/**
+ * `denied`: the token lacks the tool's scope. `limited`: refused unsent, the caller having its most
+ * calls in flight at that server (gateway/call-budget.ts); it passes once one of them ends, and
+ * says nothing of the server, unlike `error`.
+ */
+export type ToolCallOutcome = 'ok' | 'error' | 'denied' | 'limited';
 
 export interface ToolCallRecord {
   subject: string;
