@@ -4,9 +4,12 @@
  * ends, never as the server failing:
  * - a tools/call is a tool error saying to retry, audited and counted with the outcome `limited`
  *   (it was `error`, as if the server were down or had failed), which recent_activity shows;
+ * - a prompts/get or resources/read, which have no tool error, is the JSON-RPC error -32600
+ *   (Invalid Request) with the same words: it was -32603 (Internal error), the server's fault.
  *
  * The server is the recording upstream (the SDK's McpServer over Streamable HTTP), whose
- * `wait-for-cancel` tool holds a caller's places until the test cancels those calls. The audit is
+ * `wait-for-cancel` tool holds a caller's places until the test cancels those calls, and which has
+ * a prompt and a resource. The audit is
  * read on both backends: each has a CHECK on the outcomes the table holds.
  */
 import assert from 'node:assert/strict';
@@ -14,6 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { MAX_CALLS_PER_CALLER } from '../../apps/resource-server/src/gateway/call-budget.ts';
 import { createMetricsRegistry, type Registry } from '../../apps/shared/metrics.ts';
 import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
@@ -21,10 +25,10 @@ import { TEST_BACKENDS } from '../helpers/test-database.ts';
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { connectAs, errorText, waitForServers } from './support/gateway-client.ts';
-import { startRecordingUpstream, type RecordingUpstream } from './support/recording-upstream.ts';
+import { RECORDED_RESOURCE, startRecordingUpstream, type RecordingUpstream } from './support/recording-upstream.ts';
 import { httpServer } from './support/upstreams.ts';
 
-const REFUSED = new RegExp(`^You already have ${MAX_CALLS_PER_CALLER} calls in progress at the busy server.*retry when one of them has ended\\.$`);
+const REFUSED = new RegExp(`You already have ${MAX_CALLS_PER_CALLER} calls in progress at the busy server.*retry when one of them has ended\\.$`);
 
 for (const backend of TEST_BACKENDS) {
   describe(`a request past the caller's calls in flight (${backend})`, { timeout: 90_000 }, () => {
@@ -53,7 +57,8 @@ for (const backend of TEST_BACKENDS) {
       clients.push(client);
       return client;
     }
-    const calls = () => upstream.requests.flatMap((request) => request.rpcMethods).filter((method) => method === 'tools/call').length;
+    const sent = (wanted: string) => upstream.requests.flatMap((request) => request.rpcMethods).filter((method) => method === wanted).length;
+    const calls = () => sent('tools/call');
 
     /** Takes each of `sub`'s places at the server with a call that runs until the returned function cancels it. */
     async function takeEveryPlace(sub: string): Promise<() => Promise<void>> {
@@ -91,5 +96,26 @@ for (const backend of TEST_BACKENDS) {
         .filter((call) => call.subject === sub && call.tool === 'busy__echo');
       assert.deepEqual(listed.map((call) => call.outcome), ['limited']);
     });
+
+    const requests: Array<[method: string, send: (client: Client) => Promise<unknown>]> = [
+      ['prompts/get', (client) => client.getPrompt({ name: 'busy__greet' })],
+      ['resources/read', (client) => client.readResource({ uri: RECORDED_RESOURCE })],
+    ];
+    for (const [method, send] of requests) {
+      test(`a ${method} past it is refused unsent with -32600 (Invalid Request) saying to retry, not -32603 (Internal error)`, async () => {
+        const sub = randomUUID();
+        const client = await connect({ sub, scope: 'mcp:read' });
+        await send(client); // answered while the caller has places free
+        const release = await takeEveryPlace(sub);
+        const sentBefore = sent(method);
+        const refused = await send(client).then(() => assert.fail(`${method} was answered`), (err: unknown) => err);
+        await release();
+        assert.ok(refused instanceof McpError, String(refused));
+        assert.equal(refused.code, ErrorCode.InvalidRequest, refused.message);
+        assert.match(refused.message, REFUSED);
+        assert.equal(sent(method), sentBefore, 'the server never got it');
+        await send(client); // and answered again once the caller's calls have ended
+      });
+    }
   });
 }

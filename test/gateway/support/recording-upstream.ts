@@ -9,7 +9,7 @@
  * `echo` answers with the session it ran in; `wait-for-cancel` sends one progress notification
  * (when asked for progress) and runs until it is cancelled (at most 30 s), never answering then,
  * as the SDK's server does not answer a cancelled request: its POST stays open until the client
- * closes it.
+ * closes it. It also has a prompt, `greet`, and a resource, RECORDED_RESOURCE.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
@@ -50,6 +50,8 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+export const RECORDED_RESOURCE = 'note://recording-upstream/readme';
+
 function newSession(): McpServer {
   const server = new McpServer({ name: 'recording-upstream', version: '1.0.0' });
   server.registerTool('echo', {
@@ -77,6 +79,12 @@ function newSession(): McpServer {
     });
     return { content: [{ type: 'text', text: 'not cancelled' }] };
   });
+  server.registerPrompt('greet', { description: 'A greeting.' }, () => ({
+    messages: [{ role: 'user', content: { type: 'text', text: 'Hello.' } }],
+  }));
+  server.registerResource('readme', RECORDED_RESOURCE, { mimeType: 'text/plain' }, (uri) => ({
+    contents: [{ uri: uri.href, text: 'A resource of the recording upstream.' }],
+  }));
   return server;
 }
 

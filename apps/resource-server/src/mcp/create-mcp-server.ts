@@ -15,7 +15,8 @@
  *   naming it (MCP 2025-11-25 server/tools §Error Handling); protocol errors the upstream answers
  *   (an unknown tool, bad params) pass through as the same JSON-RPC error. So does a call past the
  *   caller's calls in flight at that server (call-budget.ts), answered before anything is sent
- *   (audited `limited`, not `error`: the caller's doing, not the server's failure). A
+ *   (audited `limited`, not `error`: the caller's doing, not the server's failure; a prompts/get or
+ *   resources/read gets `-32600 Invalid Request` with the same words). A
  *   call the caller cancelled keeps its place on a stdio server until its timeout (the server may
  *   ignore the cancellation), on an HTTP server not at all (its POST is closed).
  * - Each tool call is audited (who, server, tool, outcome, duration) and counted.
@@ -381,11 +382,17 @@ function upstreamMeta(upstream: Upstream, extra: Extra, token: VerifiedAccessTok
   };
 }
 
-/** For requests without a tool-error form: the upstream's protocol error, or ours naming it. */
+/**
+ * For requests without a tool-error form: the upstream's protocol error, or ours naming it. A
+ * request past the caller's calls in flight is the caller's to retry, with the words a tool call
+ * gets, as Invalid Request (the code of Gatehouse's other refusals of a caller's request), never
+ * Internal error: nothing failed, and nothing was sent.
+ */
 async function protocolFailure<T>(upstream: Upstream, send: () => Promise<T>): Promise<T> {
   try {
     return await send();
   } catch (err) {
+    if (err instanceof CallLimitError) throw new McpError(ErrorCode.InvalidRequest, err.message);
     if (err instanceof McpError && !isTransportFailure(err)) throw passThrough(err);
     throw new McpError(ErrorCode.InternalError, describeFailure(err, upstream));
   }
