@@ -13,10 +13,12 @@
  *   server only from the identity token http-upstream.ts sends.
  * - A server that is down, over a limit or too slow fails only its own call, as an MCP tool error
  *   naming it (MCP 2025-11-25 server/tools §Error Handling); protocol errors the upstream answers
- *   (an unknown tool, bad params) pass through as the same JSON-RPC error. So does a call past the
- *   caller's calls in flight at that server (call-budget.ts), answered before anything is sent
- *   (audited `limited`, not `error`: the caller's doing, not the server's failure; a prompts/get or
- *   resources/read gets `-32600 Invalid Request` with the same words). A
+ *   (an unknown tool, bad params) pass through as the same JSON-RPC error. So does a call refused
+ *   for want of room, answered before anything is sent: past the caller's calls in flight at that
+ *   server (call-budget.ts), or needing a per-user process none can be started for now
+ *   (process-budget.ts). It is audited `limited`, not `error` (a retry may pass once a call ends or
+ *   a process stops; the server did not fail), and a prompts/get or resources/read gets
+ *   `-32600 Invalid Request` with the same words. A
  *   call the caller cancelled keeps its place on a stdio server until its timeout (the server may
  *   ignore the cancellation), on an HTTP server not at all (its POST is closed).
  * - Each tool call is audited (who, server, tool, outcome, duration) and counted.
@@ -299,7 +301,7 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
       call(result.isError ? 'error' : 'ok');
       return result;
     } catch (err) {
-      call(err instanceof CallLimitError ? 'limited' : 'error');
+      call(isLimited(err) ? 'limited' : 'error');
       return toolError(describeFailure(err, route.upstream));
     }
   });
@@ -383,16 +385,25 @@ function upstreamMeta(upstream: Upstream, extra: Extra, token: VerifiedAccessTok
 }
 
 /**
+ * Refused for want of room, before anything was sent: the caller's calls in flight at the server,
+ * or a per-user process none can be started for now. A retry may pass once a call ends or a
+ * process stops; the server did not fail.
+ */
+function isLimited(err: unknown): err is CallLimitError | ProcessLimitError {
+  return err instanceof CallLimitError || err instanceof ProcessLimitError;
+}
+
+/**
  * For requests without a tool-error form: the upstream's protocol error, or ours naming it. A
- * request past the caller's calls in flight is the caller's to retry, with the words a tool call
- * gets, as Invalid Request (the code of Gatehouse's other refusals of a caller's request), never
- * Internal error: nothing failed, and nothing was sent.
+ * request refused for want of room (isLimited) is the caller's to retry, with the words a tool
+ * call gets, as Invalid Request (the code of Gatehouse's other refusals of a caller's request),
+ * never Internal error: nothing failed, and nothing was sent.
  */
 async function protocolFailure<T>(upstream: Upstream, send: () => Promise<T>): Promise<T> {
   try {
     return await send();
   } catch (err) {
-    if (err instanceof CallLimitError) throw new McpError(ErrorCode.InvalidRequest, err.message);
+    if (isLimited(err)) throw new McpError(ErrorCode.InvalidRequest, err.message);
     if (err instanceof McpError && !isTransportFailure(err)) throw passThrough(err);
     throw new McpError(ErrorCode.InternalError, describeFailure(err, upstream));
   }
@@ -410,7 +421,7 @@ function passThrough(err: McpError): McpError {
 /** Why a call to `upstream` failed, in words naming the server, never with a stack or a secret. */
 function describeFailure(err: unknown, upstream: Upstream): string {
   const { name, timeout } = upstream.config;
-  if (err instanceof UpstreamUnavailableError || err instanceof ProcessLimitError || err instanceof CallLimitError) return err.message;
+  if (err instanceof UpstreamUnavailableError || isLimited(err)) return err.message;
   if (err instanceof McpError) {
     if (err.code === ErrorCode.RequestTimeout) return `The ${name} server did not answer within ${timeout} s.`;
     if (err.code === ErrorCode.ConnectionClosed) {

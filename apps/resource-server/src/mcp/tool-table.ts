@@ -167,7 +167,7 @@ const recentActivity = defineTool({
   name: 'recent_activity',
   scope: 'mcp:admin',
   title: 'Recent tool activity',
-  description: 'For administrators: the most recent tool calls on this server, newest first, with who made each (user or service account, and app), which tool, its outcome (ok, error, denied for lack of scope, or limited: refused while the caller had its most calls in progress at that server) and when.',
+  description: 'For administrators: the most recent tool calls on this server, newest first, with who made each (user or service account, and app), which tool, its outcome (ok, error, denied for lack of scope, or limited: refused unsent for want of room, the caller having its most calls in progress at that server or no process of it being startable for them now, so a retry may pass later) and when.',
   inputSchema: {
     limit: z.number().int().min(1).max(200).default(50).describe('How many calls to return, 1 to 200 (default 50).'),
   },

@@ -24,9 +24,10 @@ import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { SqlDatabase, SqlExecutor, SqlValue } from '../../../shared/storage/sql-database.ts';
 
 /**
- * `denied`: the token lacks the tool's scope. `limited`: refused unsent, the caller having its most
- * calls in flight at that server (gateway/call-budget.ts); it passes once one of them ends, and
- * says nothing of the server, unlike `error`.
+ * `denied`: the token lacks the tool's scope. `limited`: refused unsent for want of room, the
+ * caller having its most calls in flight at that server (gateway/call-budget.ts) or no per-user
+ * process of it being startable now (gateway/process-budget.ts); it may pass once a call ends or a
+ * process stops, and says nothing of the server, unlike `error`.
  */
 export type ToolCallOutcome = 'ok' | 'error' | 'denied' | 'limited';
 
