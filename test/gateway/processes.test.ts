@@ -69,6 +69,32 @@ describe('process limits for per_user servers', { timeout: 60_000 }, () => {
   });
 });
 
+describe('a shared server past max_processes at boot', { timeout: 60_000 }, () => {
+  let issuer: TestIssuer;
+  let server: RunningResourceServer;
+  let client: Client;
+
+  before(async () => {
+    issuer = await startTestIssuer();
+    server = await startResourceServer({
+      issuer: issuer.issuer,
+      config: { maxProcesses: 1, servers: [stdioServer('first', SCRIPTED), stdioServer('second', SCRIPTED)] },
+    });
+    await waitForServers(server.baseUrl, { first: 'ready', second: 'down' });
+    client = (await connectAs(server.mcpUrl, await issuer.mint({ claims: { sub: randomUUID(), preferred_username: 'caller' } }))).client;
+  });
+  after(async () => {
+    await client?.close();
+    await server?.close();
+    await issuer?.close();
+  });
+
+  test('is unavailable, saying which limit, with no advice to try again: it is not started later', { timeout: 20_000 }, async () => {
+    assert.equal(errorText(await client.callTool({ name: 'second__echo-meta', arguments: {} })),
+      'The second server is unavailable: Gatehouse already runs 1 MCP server process, its limit (resource_server.max_processes).');
+  });
+});
+
 describe('idle per_user processes', { timeout: 30_000 }, () => {
   let issuer: TestIssuer;
   let server: RunningResourceServer;

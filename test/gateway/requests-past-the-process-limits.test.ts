@@ -3,7 +3,8 @@
  * or at the user's `max_processes_per_user`, is refused before anything is sent, for want of room
  * that comes back when a process stops, never as the server failing (as a call past the caller's
  * calls in flight is, requests-past-the-callers-limit.test.ts):
- * - a tools/call is a tool error naming the limit, audited and counted with the outcome `limited`
+ * - a tools/call is a tool error naming the server, the limit and when to retry (it named no
+ *   server, nor when for the total), audited and counted with the outcome `limited`
  *   (it was `error`, as if the server were down or had failed);
  * - a prompts/get or resources/read, which have no tool error, is the JSON-RPC error -32600
  *   (Invalid Request) with the same words: it was -32603 (Internal error), the server's fault;
@@ -41,14 +42,14 @@ const cases: LimitCase[] = [
     maxProcesses: 10,
     maxProcessesPerUser: 1,
     occupy: async (client) => { resultText(await client.callTool({ name: 'pb__echo-meta', arguments: {} })); },
-    refused: /\(resource_server\.max_processes_per_user\)/,
+    refused: /No process of the pa server can be started for you now: you already have 1 MCP server process running, the per-user limit \(resource_server\.max_processes_per_user\); retry once one has stopped/,
   },
   {
     limit: 'max_processes',
     maxProcesses: 1,
     maxProcessesPerUser: 4,
     occupy: async () => {},
-    refused: /\(resource_server\.max_processes\)/,
+    refused: /No process of the pa server can be started for you now: Gatehouse already runs 1 MCP server process, its limit \(resource_server\.max_processes\); retry once one has stopped/,
   },
 ];
 

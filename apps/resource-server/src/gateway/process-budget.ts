@@ -2,6 +2,10 @@
  * How many stdio processes the gateway may run: at most `total` in all (shared and per-user) and
  * at most `perUser` per-user processes for one user, so one user (or many) cannot fork the host
  * to death. A slot is taken before a process starts and given back when it is stopped for good.
+ *
+ * A refusal says only which limit was reached, as a clause: a per-user server's caller is told
+ * which server, and when to retry (create-mcp-server.ts); a shared server that could not start at
+ * boot reports it as why it is unavailable, which no retry changes.
  */
 import { ProcessLimitError } from './upstream-errors.ts';
 
@@ -23,11 +27,11 @@ export class ProcessBudget {
   /** Takes a slot (for `user`'s per-user process, or a shared one); returns its release. */
   take(user?: string): () => void {
     if (this.#used >= this.#total) {
-      throw new ProcessLimitError(`Gatehouse already runs its limit of ${this.#total} MCP server processes (resource_server.max_processes); try again later.`);
+      throw new ProcessLimitError(`Gatehouse already runs ${processes(this.#total)}, its limit (resource_server.max_processes)`);
     }
     const mine = user === undefined ? 0 : this.#byUser.get(user) ?? 0;
     if (user !== undefined && mine >= this.#perUser) {
-      throw new ProcessLimitError(`You already have ${mine} MCP server processes running, the per-user limit (resource_server.max_processes_per_user); they stop after a while without calls.`);
+      throw new ProcessLimitError(`you already have ${processes(mine)} running, the per-user limit (resource_server.max_processes_per_user)`);
     }
     this.#used += 1;
     if (user !== undefined) this.#byUser.set(user, mine + 1);
@@ -42,4 +46,8 @@ export class ProcessBudget {
       else this.#byUser.delete(user);
     };
   }
+}
+
+function processes(count: number): string {
+  return `${count} MCP server process${count === 1 ? '' : 'es'}`;
 }

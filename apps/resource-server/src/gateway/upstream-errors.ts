@@ -13,7 +13,10 @@ export class UpstreamUnavailableError extends Error {
   }
 }
 
-/** A process limit stops a new per-user process from starting. */
+/**
+ * A process limit stops a new process from starting. Its message is which limit, as a clause
+ * (process-budget.ts), for a sentence that names the server.
+ */
 export class ProcessLimitError extends Error {
   override name = 'ProcessLimitError';
 }

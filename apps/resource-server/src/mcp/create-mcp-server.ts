@@ -403,7 +403,7 @@ async function protocolFailure<T>(upstream: Upstream, send: () => Promise<T>): P
   try {
     return await send();
   } catch (err) {
-    if (isLimited(err)) throw new McpError(ErrorCode.InvalidRequest, err.message);
+    if (isLimited(err)) throw new McpError(ErrorCode.InvalidRequest, describeFailure(err, upstream));
     if (err instanceof McpError && !isTransportFailure(err)) throw passThrough(err);
     throw new McpError(ErrorCode.InternalError, describeFailure(err, upstream));
   }
@@ -421,7 +421,9 @@ function passThrough(err: McpError): McpError {
 /** Why a call to `upstream` failed, in words naming the server, never with a stack or a secret. */
 function describeFailure(err: unknown, upstream: Upstream): string {
   const { name, timeout } = upstream.config;
-  if (err instanceof UpstreamUnavailableError || isLimited(err)) return err.message;
+  if (err instanceof UpstreamUnavailableError || err instanceof CallLimitError) return err.message;
+  // Only a per-user process is refused at a call: a shared one refused at boot is unavailable.
+  if (err instanceof ProcessLimitError) return `No process of the ${name} server can be started for you now: ${err.message}; retry once one has stopped (a per-user process stops after a while without calls).`;
   if (err instanceof McpError) {
     if (err.code === ErrorCode.RequestTimeout) return `The ${name} server did not answer within ${timeout} s.`;
     if (err.code === ErrorCode.ConnectionClosed) {
