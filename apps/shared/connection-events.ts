@@ -161,11 +161,14 @@ export interface ConnectionAttemptSummary {
   ip?: string;
   userAgent?: string;
   outcome: AttemptOutcome;
-  /** The last step reached. */
+  /**
+   * The last step reached. A discovery step read again after the attempt went past discovery
+   * (a metadata read after its registration) reaches nothing: the step before it stays the last.
+   */
   lastStep: ConnectionStep;
   /**
    * Why it failed or stalled, in plain words (absent when connected or in progress):
-   * for `failed` the refusal's step, error and reason; for `stalled` the last step and what
+   * for `failed` the refusal's step, error and reason; for `stalled` `lastStep` and what
    * usually causes a stall there ("the client never came back after consent").
    */
   explanation?: { step: ConnectionStep; error?: string; reasonCode: string; reason: string };

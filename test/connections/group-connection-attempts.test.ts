@@ -132,6 +132,41 @@ describe('grouping connection events into attempts', () => {
     });
   }
 
+  // Rule 2 joins discovery from the same IP and user agent to the attempt past it (the SDK re-reads
+  // the metadata before each token request; a client or `gatehouse doctor` starting over).
+  const REREAD_AFTER: Array<[ConnectionStep, RegExp]> = [
+    ['registration', /the client registered but never opened the authorization page/],
+    ['authorization', /the user never signed in/],
+    ['sign_in', /no consent answer/],
+    ['code_exchange', /the client got tokens but never called the MCP server with them/],
+  ];
+  for (const [reached, hint] of REREAD_AFTER) {
+    test(`discovery read again after ${reached} joins the attempt but moves it nowhere: stalled at ${reached}, with that step's hint`, () => {
+      const events = [...dcrConnection(reached), at(40, ok('mcp_challenge', CLI)), at(41, ok('resource_metadata', CLI)), at(42, ok('server_metadata', CLI))];
+      const [attempt, ...rest] = group(events, 11 * 60);
+      assert.equal(rest.length, 0, 'one attempt');
+      assert.equal(attempt!.events.at(-1)!.step, 'server_metadata', 'the reads are in its timeline');
+      assert.deepEqual([attempt!.outcome, attempt!.lastStep, attempt!.explanation!.step], ['stalled', reached, reached]);
+      assert.match(attempt!.explanation!.reason, hint);
+    });
+  }
+
+  test('discovery read again after an authorization in a signed-in browser keeps that stall\'s own hint', () => {
+    const events = [
+      ...dcrConnection('registration'),
+      at(4, ok('authorization', { ...BROWSER, clientId: 'dcr-1', flowId: 'f1', accountId: 'u1' })),
+      at(40, ok('server_metadata', CLI)),
+    ];
+    const [attempt] = group(events, 11 * 60);
+    assert.deepEqual([attempt!.lastStep, attempt!.explanation!.reason], ['authorization', SIGNED_IN_AUTHORIZATION_HINT]);
+  });
+
+  test('a discovery read refused after registration still ends the attempt, explained by its refusal', () => {
+    const notFound = refused('server_metadata', 'not_found', 'metadata_not_found', 'no authorization server metadata at `/.well-known/oauth-authorization-server/mcp`', CLI);
+    const [attempt] = group([...dcrConnection('authorization'), at(40, notFound)], 11 * 60);
+    assert.deepEqual([attempt!.outcome, attempt!.lastStep, attempt!.explanation!.reasonCode], ['failed', 'server_metadata', 'metadata_not_found']);
+  });
+
   test('an authorization naming the browser\'s session does not prove the user took part, and its stall does not say they never signed in', () => {
     const link = at(0, ok('authorization', { ...BROWSER, clientId: 'lure', flowId: 'f9', accountId: 'u1' }));
     const [attempt] = group([link], 11 * 60);

@@ -28,8 +28,15 @@
  *
  * Outcome: `failed` when the last event is a refusal (its reason explains; when it is the redirect
  * that carries an earlier refusal back to the client, that earlier refusal explains), else `connected` when
- * an MCP request was accepted, else `stalled` after `stallAfter` without an event (the last
- * step's hint explains, stall-hints.ts), else `in_progress`.
+ * an MCP request was accepted, else `stalled` after `stallAfter` without an event (the hint of
+ * the step reached explains, stall-hints.ts), else `in_progress`.
+ *
+ * The step reached (`lastStep`, and what a stall is explained by) is the last event's, except
+ * that a discovery step read again once the attempt has gone past discovery reaches nothing
+ * (stepReached): by rule 2 it joins an attempt that registered, signed in or got tokens (the SDK
+ * re-reads the metadata before each token request; a client, or `gatehouse doctor`, starting
+ * over from the same place), and "read the metadata but never registered" under a timeline that
+ * shows the registration would contradict it.
  */
 import type { AttemptOutcome, ConnectionAttempt, ConnectionEvent, ConnectionStep } from '../../../shared/connection-events.ts';
 import { SIGNED_IN_AUTHORIZATION_HINT, STALL_HINTS } from './stall-hints.ts';
@@ -182,9 +189,21 @@ function causeOf(events: ConnectionEvent[]): ConnectionEvent {
   return last.step === 'redirect' && before?.outcome === 'refused' && before.app === 'auth-server' ? before : last;
 }
 
+/**
+ * The event that shows how far an attempt got: its last, unless that is a discovery step read
+ * again after the attempt went past discovery; then the last step past discovery. A refused
+ * read still counts: it ends the attempt, and its reason explains it.
+ */
+function stepReached(events: ConnectionEvent[]): ConnectionEvent {
+  const last = events.at(-1)!;
+  if (!PRE_REGISTRATION.has(last.step) || last.outcome === 'refused') return last;
+  return events.findLast((event) => !PRE_REGISTRATION.has(event.step)) ?? last;
+}
+
 function summarize(attempt: Building, now: number, stallAfterMs: number): ConnectionAttempt {
   const first = attempt.events[0]!;
   const last = attempt.events.at(-1)!;
+  const reached = stepReached(attempt.events);
   let outcome: AttemptOutcome;
   let explanation: ConnectionAttempt['explanation'];
   if (last.outcome === 'refused') {
@@ -201,8 +220,8 @@ function summarize(attempt: Building, now: number, stallAfterMs: number): Connec
   } else if (now - attempt.lastAt > stallAfterMs) {
     outcome = 'stalled';
     // A browser already signed in skips the sign-in page: "never signed in" would mislead.
-    const reason = last.step === 'authorization' && last.accountId !== undefined ? SIGNED_IN_AUTHORIZATION_HINT : STALL_HINTS[last.step];
-    explanation = { step: last.step, reasonCode: 'stalled', reason };
+    const reason = reached.step === 'authorization' && reached.accountId !== undefined ? SIGNED_IN_AUTHORIZATION_HINT : STALL_HINTS[reached.step];
+    explanation = { step: reached.step, reasonCode: 'stalled', reason };
   } else {
     outcome = 'in_progress';
   }
@@ -215,7 +234,7 @@ function summarize(attempt: Building, now: number, stallAfterMs: number): Connec
     ...(first.ip !== undefined ? { ip: first.ip } : {}),
     ...(first.userAgent !== undefined ? { userAgent: first.userAgent } : {}),
     outcome,
-    lastStep: last.step,
+    lastStep: reached.step,
     ...(explanation ? { explanation } : {}),
     events: attempt.events,
   };
