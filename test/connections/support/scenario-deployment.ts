@@ -60,6 +60,8 @@ export interface DeploymentOptions {
    * auth-server on the system clock, the resource server on a TestClock of its own at the same time.
    */
   clock?: TestClock;
+  /** `connections.stall_after` in seconds (CONNECTIONS_STALL_AFTER). Default: the config's (600). */
+  stallAfter?: number;
 }
 
 export async function startScenarioDeployment(backend: TestBackend, options: DeploymentOptions = {}): Promise<ScenarioDeployment> {
@@ -69,6 +71,7 @@ export async function startScenarioDeployment(backend: TestBackend, options: Dep
   const authClock: Clock | undefined = options.clock;
   const configure = (config: GatehouseConfig) => {
     config.authServer.accessTokenTtl = ACCESS_TOKEN_TTL;
+    if (options.stallAfter !== undefined) config.authServer.connections.stallAfter = options.stallAfter;
   };
 
   const dirs: string[] = [];
