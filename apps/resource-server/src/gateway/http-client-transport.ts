@@ -9,6 +9,9 @@
  * - each message is one POST with `Accept: application/json, text/event-stream`, the session's
  *   `Mcp-Session-Id` (taken from the initialize answer) and `MCP-Protocol-Version`; a 202 has no
  *   body; a JSON answer or an event stream carries the response and any messages before it;
+ * - only JSON-RPC 2.0 messages (the SDK's JSONRPCMessageSchema) are handed on, as from a stdio
+ *   server: an event that is none is dropped and told to `onerror`, and its stream read on (the
+ *   call's answer may follow); a JSON answer that is none fails its POST, as one that is not JSON;
  * - after `notifications/initialized`, one GET event stream for messages outside any call (list
  *   changes, logs), reopened after a drop (up to 3 times in a row); a 405 means the server has none;
  * - `terminateSession` sends DELETE (MCP transports §Session Management).
@@ -31,7 +34,7 @@ import { setMaxListeners } from 'node:events';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { JSONRPCMessageSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { request, type Dispatcher } from 'undici';
 
 /** Largest JSON-RPC message (or JSON answer) accepted from an upstream. */
@@ -141,11 +144,21 @@ export class HttpClientTransport implements Transport {
     this.#pending.delete(id);
   }
 
-  /** Hands a message to the SDK; a response ends its request's wait for it. */
+  /**
+   * Hands a message to the SDK; a response ends its request's wait for it. What the SDK throws
+   * goes to `onerror`, as from the stdio transport: thrown from here, it stopped the reading of
+   * the stream the message came on, and the call whose answer was still to come on it waited for
+   * its timeout (the SDK's Protocol throws on a response to an unknown id nested deep enough:
+   * JSON.stringify overflows the stack).
+   */
   #deliver(message: JSONRPCMessage): void {
     const id = 'method' in message ? undefined : idOf((message as { id?: unknown }).id);
     if (id !== undefined) this.#pending.delete(id);
-    this.onmessage?.(message);
+    try {
+      this.onmessage?.(message);
+    } catch (err) {
+      this.#failed(err);
+    }
   }
 
   async #post(message: JSONRPCMessage, signal: AbortSignal): Promise<void> {
@@ -174,8 +187,7 @@ export class HttpClientTransport implements Transport {
       return;
     }
     if (type.startsWith('application/json')) {
-      const parsed = parseAnswer(await readCapped(answer.body));
-      for (const one of Array.isArray(parsed) ? parsed : [parsed]) this.#deliver(one);
+      for (const one of parseAnswer(await readCapped(answer.body))) this.#deliver(one);
       return;
     }
     await answer.body.dump();
@@ -260,7 +272,13 @@ export class HttpClientTransport implements Transport {
     let answered = false;
     let letGo: NodeJS.Timeout | undefined;
     const parser = new EventStreamParser((data) => {
-      const message = JSON.parse(data) as JSONRPCMessage;
+      let message: JSONRPCMessage;
+      try {
+        message = eventMessageOf(data);
+      } catch (err) {
+        this.#failed(err);
+        return;
+      }
       if (request !== undefined && !('method' in message) && idOf((message as { id?: unknown }).id) === request) answered = true;
       this.#deliver(message);
     });
@@ -383,16 +401,41 @@ function idOf(value: unknown): string | number | undefined {
 }
 
 /**
- * A JSON answer's messages. JSON.parse's error quotes the text it could not parse (all of a short
- * body, ten characters either side of the fault in a longer one), and this message reaches
- * callers: a server, or a proxy in front of it, may echo the request's credentials there.
+ * A JSON answer's messages: one, or a batch (MCP 2025-03-26). Its errors quote nothing of the
+ * text: JSON.parse's quotes what it could not parse (all of a short body, ten characters either
+ * side of the fault in a longer one), and this message reaches callers: a server, or a proxy in
+ * front of it, may echo the request's credentials there.
  */
-function parseAnswer(text: string): JSONRPCMessage | JSONRPCMessage[] {
+function parseAnswer(text: string): JSONRPCMessage[] {
+  let parsed: unknown;
   try {
-    return JSON.parse(text) as JSONRPCMessage | JSONRPCMessage[];
+    parsed = JSON.parse(text);
   } catch {
     throw new Error('it answered with a body that is not JSON');
   }
+  const messages = (Array.isArray(parsed) ? parsed : [parsed]).map(jsonRpcMessageOf);
+  // JSON-RPC 2.0 §6: an empty batch is no message either.
+  if (messages.length === 0 || messages.includes(undefined)) throw new Error('it answered with a body that is not JSON-RPC 2.0');
+  return messages as JSONRPCMessage[];
+}
+
+/** The message of one event of a stream (never a batch: MCP 2025-11-25); its errors quote nothing either. */
+function eventMessageOf(data: string): JSONRPCMessage {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(data);
+  } catch {
+    throw new Error('an event of its stream is not JSON');
+  }
+  const message = jsonRpcMessageOf(parsed);
+  if (!message) throw new Error('an event of its stream is not a JSON-RPC 2.0 message');
+  return message;
+}
+
+/** `value` as a JSON-RPC 2.0 message, or undefined when it is none. */
+function jsonRpcMessageOf(value: unknown): JSONRPCMessage | undefined {
+  const message = JSONRPCMessageSchema.safeParse(value);
+  return message.success ? message.data : undefined;
 }
 
 async function readCapped(body: Readable): Promise<string> {

@@ -31,6 +31,8 @@ import {
   CreateMessageRequestSchema,
   ElicitRequestSchema,
   ErrorCode,
+  isJSONRPCNotification,
+  isJSONRPCRequest,
   ListPromptsResultSchema,
   ListResourcesResultSchema,
   ListResourceTemplatesResultSchema,
@@ -291,20 +293,24 @@ export class UpstreamConnection {
    * on, shared/protocol.js `_onrequest`: the Client has no task store to wait for). The note is
    * dropped at the turn's end, so a request the SDK refuses before its handler (malformed
    * params) leaves nothing behind; a handler run any later would find none and refuse.
+   *
+   * Only what the SDK itself takes for a JSON-RPC request or notification counts: it drops
+   * anything else (no `jsonrpc: "2.0"`, a notification with a `result`) as of unknown type, and
+   * relayed before its check, such a message reached the caller all the same. The transports
+   * hand on only JSON-RPC messages; this does not depend on it.
    */
   #arrived(message: JSONRPCMessage): void {
-    if (!('method' in message)) return;
-    if ('id' in message) {
-      if (message.method !== 'sampling/createMessage' && message.method !== 'elicitation/create') return;
+    const method = (message as { method?: unknown } | null)?.method;
+    if ((method === 'sampling/createMessage' || method === 'elicitation/create') && isJSONRPCRequest(message)) {
       const { id } = message;
       this.#recipients.set(id, this.#soleCaller());
       setImmediate(() => this.#recipients.delete(id));
-    } else if (message.method === 'notifications/progress') {
+    } else if (method === 'notifications/progress' && isJSONRPCNotification(message)) {
       const notification = ProgressNotificationSchema.safeParse(message);
       if (!notification.success) return;
       const { progressToken, ...progress } = notification.data.params;
       this.#progress.get(String(progressToken))?.(progress);
-    } else if (message.method === 'notifications/message') {
+    } else if (method === 'notifications/message' && isJSONRPCNotification(message)) {
       const notification = LoggingMessageNotificationSchema.safeParse(message);
       if (!notification.success) return;
       const caller = this.#soleCaller();
