@@ -7,16 +7,27 @@
  * real MCP SDK server that holds its `initialize` until both calls are in, and records the
  * Authorization each tools/call came with; the identity token source is a stand-in naming the
  * scopes it was asked for.
+ *
+ * Our answer to the server's own request (a client's reply to an elicitation) carries the identity
+ * of the call the request was relayed for, also when it is sent after that call ended: it was
+ * sent with whatever the call's context gave then, which is switched off while no call is being
+ * sent, so it carried the session's latest token, or the call's when another user's call happened
+ * to be in flight. The upstream there is a scripted one (a server that elicits and answers its call
+ * without waiting for the reply); the identity token source names the caller token's jti.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { jsonRpcMessageOf, openSession } from '../helpers/mcp-http.ts';
 import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
 import { waitFor } from '../helpers/wait-for.ts';
-import { rpc, waitForServers } from './support/gateway-client.ts';
+import { connectAs, resultText, rpc, waitForServers } from './support/gateway-client.ts';
 import { startRecordingUpstream, type RecordingUpstream } from './support/recording-upstream.ts';
+import { scriptedHttpUpstream } from './support/scripted-http-upstream.ts';
 import { httpServer } from './support/upstreams.ts';
 
 describe('concurrent calls of one session with different tokens', { timeout: 60_000 }, () => {
@@ -70,4 +81,84 @@ describe('concurrent calls of one session with different tokens', { timeout: 60_
       wide: 'Bearer identity-for-mcp:read+mcp:write',
     });
   });
+});
+
+describe('an answer to a server\'s request, sent after the call it came during ended', { timeout: 60_000 }, () => {
+  let issuer: TestIssuer;
+  let server: RunningResourceServer;
+  /** The Authorization of each answer the upstream got to its own requests. */
+  const answers: string[] = [];
+  /** The `hold` calls, unanswered until the test ends them. */
+  const held: Array<{ res: ServerResponse; id: unknown }> = [];
+  const upstream = scriptedHttpUpstream(({ what, message, res, answer }) => {
+    const params = message.params as { protocolVersion?: string; name?: string } | undefined;
+    switch (what) {
+      case 'initialize':
+        return answer({ result: { protocolVersion: params?.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: 'asking', version: '1' } } }, { 'mcp-session-id': randomUUID() });
+      case 'tools/list':
+        return answer({ result: { tools: [{ name: 'ask', inputSchema: { type: 'object' } }, { name: 'hold', inputSchema: { type: 'object' } }] } });
+      case 'tools/call':
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        if (params?.name === 'hold') return void held.push({ res, id: message.id });
+        // An elicitation, and the call's answer right behind it: a server that does not wait for the reply.
+        return void res.end(`data: ${JSON.stringify({ jsonrpc: '2.0', id: `elicit-${message.id}`, method: 'elicitation/create', params: { message: 'Go on?', requestedSchema: { type: 'object', properties: {} } } })}\n\n`
+          + `data: ${JSON.stringify({ jsonrpc: '2.0', id: message.id, result: { content: [{ type: 'text', text: 'asked' }] } })}\n\n`);
+      case 'a response':
+        answers.push(String(res.req.headers.authorization));
+        return void res.writeHead(202).end();
+      case 'GET':
+        return void res.writeHead(405).end();
+      default:
+        return void res.writeHead(202).end();
+    }
+  });
+
+  before(async () => {
+    issuer = await startTestIssuer();
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    server = await startResourceServer({
+      issuer: issuer.issuer,
+      identity: { tokenFor: async (caller) => `identity-for-${caller.extra.tokenId}` },
+      config: { servers: [httpServer('asking', `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/mcp`, { forwardIdentity: true })] },
+    });
+    await waitForServers(server.baseUrl, { asking: 'ready' });
+  });
+  after(async () => {
+    await server?.close();
+    upstream.closeAllConnections();
+    await new Promise((resolve) => upstream.close(resolve));
+    await issuer?.close();
+  });
+
+  for (const otherCallInFlight of [false, true]) {
+    test(`carries the identity of that call${otherCallInFlight ? ', while another user\'s call is in flight' : ''}`, async () => {
+      const sub = randomUUID();
+      const [first, later] = [`first-${randomUUID()}`, `later-${randomUUID()}`];
+      const { client, transport } = await connectAs(server.mcpUrl, await issuer.mint({ claims: { sub, jti: first } }), { capabilities: { elicitation: {} } });
+      const laterToken = await issuer.mint({ claims: { sub, jti: later } });
+      let callAnswered!: () => void;
+      const answered = new Promise<void>((resolve) => callAnswered = resolve);
+      client.setRequestHandler(ElicitRequestSchema, async () => {
+        await answered;
+        // The session's latest token is now another one: a request made with it, answered.
+        await (await rpc(server.mcpUrl, laterToken, transport.sessionId, 'tools/list', {}, 99)).text();
+        return { action: 'decline' };
+      });
+      const other = otherCallInFlight ? await connectAs(server.mcpUrl, await issuer.mint()) : undefined;
+      try {
+        if (other) {
+          void other.client.callTool({ name: 'asking__hold', arguments: {} }).catch(() => { /* ended with the test */ });
+          await waitFor('the other user\'s call at the server', () => held.length > 0);
+        }
+        assert.equal(resultText(await client.callTool({ name: 'asking__ask', arguments: {} })), 'asked');
+        callAnswered();
+        await waitFor('the answer to the elicitation at the server', () => answers.length > 0);
+        assert.deepEqual(answers.splice(0), [`Bearer identity-for-${first}`]);
+      } finally {
+        for (const { res, id } of held.splice(0)) res.end(`data: ${JSON.stringify({ jsonrpc: '2.0', id, result: { content: [] } })}\n\n`);
+        await client.close();
+        await other?.client.close();
+      }
+    });
+  }
 });

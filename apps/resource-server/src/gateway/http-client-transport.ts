@@ -77,8 +77,11 @@ export interface HttpClientTransportOptions {
    * SDK bounds the call) nor to the GET event stream (it is meant to stay open).
    */
   timeoutMs: number;
-  /** The headers of each request to the upstream (computed per request: an identity token expires). */
-  headersFor: (signal: AbortSignal) => Promise<Record<string, string>>;
+  /**
+   * The headers of each request to the upstream (computed per request: an identity token
+   * expires), given the message it carries (none: the GET event stream, the DELETE).
+   */
+  headersFor: (signal: AbortSignal, message?: JSONRPCMessage) => Promise<Record<string, string>>;
   dispatcher?: Dispatcher;
   /** Milliseconds a request's stream may stay open after its response; ANSWERED_STREAM_GRACE_MS by default. */
   answeredStreamGraceMs?: number;
@@ -162,7 +165,7 @@ export class HttpClientTransport implements Transport {
   }
 
   async #post(message: JSONRPCMessage, signal: AbortSignal): Promise<void> {
-    const answer = await this.#request('POST', JSON.stringify(message), { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, signal);
+    const answer = await this.#request('POST', message, { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, signal);
     const sessionId = answer.headers['mcp-session-id'];
     if (typeof sessionId === 'string' && sessionId) this.sessionId = sessionId;
 
@@ -224,10 +227,11 @@ export class HttpClientTransport implements Transport {
     }
   }
 
-  async #request(method: 'POST' | 'GET' | 'DELETE', body: string | undefined, extra: Record<string, string>, signal = this.#closing.signal): Promise<Dispatcher.ResponseData> {
-    const headers = { ...(await this.#options.headersFor(signal)), ...extra };
+  async #request(method: 'POST' | 'GET' | 'DELETE', message: JSONRPCMessage | undefined, extra: Record<string, string>, signal = this.#closing.signal): Promise<Dispatcher.ResponseData> {
+    const headers = { ...(await this.#options.headersFor(signal, message)), ...extra };
     if (this.sessionId) headers['mcp-session-id'] = this.sessionId;
     if (this.#protocolVersion) headers['mcp-protocol-version'] = this.#protocolVersion;
+    const body = message === undefined ? undefined : JSON.stringify(message);
     return request(this.#options.url, { method, headers, body, signal, dispatcher: this.#options.dispatcher });
   }
 

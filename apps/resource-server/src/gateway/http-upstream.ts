@@ -9,14 +9,18 @@
  * caller. Nothing of the caller's request (its Authorization header, cookies) is copied.
  * A call's requests name the token that call was made with: one client session's calls may carry
  * different tokens (a client that refreshed, or holds a narrower and a wider one), and each is to
- * reach the server with its own token's scopes only. What no call sends (initialize, lists, the
- * event stream, a cancellation the client sent) names the session's latest token.
+ * reach the server with its own token's scopes only. Our answer to the server's own request (a
+ * client's reply to an elicitation) names the token of the call that request was relayed for,
+ * even when it is sent after that call ended. What no call sends (initialize, lists, the event
+ * stream, a cancellation the client sent, the answer to a request relayed for no call) names the
+ * session's latest token.
  * Redirects are refused, so the configured headers cannot be sent to another host.
  *
  * Its state is the outcome of the last attempt to reach it: a probe at boot (repeated every 30 s
  * while it is down) and every connection opened for a caller since.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Dispatcher } from 'undici';
 import type { HttpServerConfig } from '../../../shared/config/gateway-servers.ts';
 import type { Logger } from '../../../shared/logger.ts';
@@ -111,7 +115,11 @@ export class HttpUpstream implements Upstream {
       this.#sessions.delete(sessionKey);
     }
     const session: UpstreamSession = { caller, connection: Promise.resolve(undefined as never), identityTokens: [] };
-    session.transport = this.#transport(() => {
+    let opened: UpstreamConnection | undefined;
+    session.transport = this.#transport((message) => {
+      // An answer is named by the request it answers, never by the context it is sent in: the
+      // call it came during may have ended, and the context then depended on other users' calls.
+      if (message && isAnswer(message)) return opened?.relayedFor(message.id)?.token ?? session.caller;
       // The call's context reaches all that its sending starts: only its own session's requests take it.
       const call = sendingCall.getStore();
       return call?.sessionKey === sessionKey ? call.token : session.caller;
@@ -132,6 +140,7 @@ export class HttpUpstream implements Upstream {
       credentials: () => this.#credentials(session.identityTokens),
       ...(this.config.forwardIdentity ? { sendAs } : {}),
     }).then((connection) => {
+      opened = connection;
       this.#reachable();
       return connection;
     }, (err: unknown) => {
@@ -173,15 +182,15 @@ export class HttpUpstream implements Upstream {
    * A transport whose every request carries only what this server should see; `sentIdentity` is
    * told each identity token it sends.
    */
-  #transport(callerOf?: () => VerifiedAccessToken, sentIdentity?: (token: string) => void): HttpClientTransport {
+  #transport(callerOf?: (message?: JSONRPCMessage) => VerifiedAccessToken, sentIdentity?: (token: string) => void): HttpClientTransport {
     const { forwardIdentity, url } = this.config;
     // Lower case, so the transport's own headers (content-type, accept) and the identity replace
     // a configured one of the same name instead of being sent beside it.
     const configured = Object.fromEntries(Object.entries(this.config.headers).map(([name, value]) => [name.toLowerCase(), value]));
     const identity = this.#options.identity;
-    const headersFor = async (signal: AbortSignal): Promise<Record<string, string>> => {
+    const headersFor = async (signal: AbortSignal, message?: JSONRPCMessage): Promise<Record<string, string>> => {
       if (!forwardIdentity || !callerOf || !identity) return { ...configured };
-      const caller = callerOf();
+      const caller = callerOf(message);
       try {
         const token = await identity.tokenFor(caller, url, scopesServerMaySee(this.config, caller.scopes), signal);
         sentIdentity?.(token);
@@ -226,7 +235,9 @@ export class HttpUpstream implements Upstream {
 
 /**
  * Sends `caller`'s call with `sendingCall` naming it for every request that sending makes: the
- * call's own, its cancellation when it times out, answers to the server's requests during it.
+ * call's own, its cancellation when it times out. Not our answers to the server's requests made
+ * during it: one sent after the call ended found `sendingCall` switched off or not, as other
+ * users' calls came and went, so those are named by the request they answer (connectionFor).
  */
 async function sendAs<T>(caller: CallingClient, send: () => Promise<T>): Promise<T> {
   callsSending += 1;
@@ -236,6 +247,11 @@ async function sendAs<T>(caller: CallingClient, send: () => Promise<T>): Promise
     callsSending -= 1;
     if (callsSending === 0) sendingCall.disable();
   }
+}
+
+/** A JSON-RPC response: ours, to the server's own request. */
+function isAnswer(message: JSONRPCMessage): message is JSONRPCMessage & { id: string | number } {
+  return !('method' in message) && 'id' in message && message.id !== undefined;
 }
 
 /** The exchange for the caller's identity token failed (see identity-tokens.ts). */

@@ -146,6 +146,11 @@ export class UpstreamConnection {
    * the calling client each goes to; undefined: refused), decided as each was read (#arrived).
    */
   readonly #recipients = new Map<RequestId, CallingClient | undefined>();
+  /**
+   * The calling client each of the upstream's requests was relayed for, until our answer to it
+   * has been sent (relayedFor): that answer may go after the call has ended.
+   */
+  readonly #answering = new Map<RequestId, CallingClient>();
   readonly #ending = new AbortController();
 
   private constructor(options: UpstreamConnectionOptions) {
@@ -248,6 +253,15 @@ export class UpstreamConnection {
     return cached;
   }
 
+  /**
+   * The calling client the upstream's request `requestId` was relayed for, as our answer to it is
+   * sent (http-upstream.ts names that call's identity on it). Undefined for a request relayed for
+   * no call (refused, or one the SDK answers itself: a ping).
+   */
+  relayedFor(requestId: RequestId): CallingClient | undefined {
+    return this.#answering.get(requestId);
+  }
+
   /** Whether the upstream offers `kind` at all (its initialize result's capabilities). */
   offers(kind: ListKind): boolean {
     const capabilities = this.client.getServerCapabilities();
@@ -325,10 +339,18 @@ export class UpstreamConnection {
       if (!caller) {
         throw new McpError(ErrorCode.InvalidRequest, `Gatehouse relays ${request.method} only during a tool call of a single client session`);
       }
-      if (!callerSupports(caller.capabilities, capability, request)) {
-        throw new McpError(ErrorCode.InvalidRequest, `The calling client does not support ${capability}`);
+      // Kept until the turn this handler ends in is over: the SDK sends our answer (or refusal)
+      // in that turn (shared/protocol.js `_onrequest`), maybe after the call has ended.
+      const { requestId } = extra;
+      this.#answering.set(requestId, caller);
+      try {
+        if (!callerSupports(caller.capabilities, capability, request)) {
+          throw new McpError(ErrorCode.InvalidRequest, `The calling client does not support ${capability}`);
+        }
+        return await caller.sendRequest(request, ResultSchema.loose(), { signal: extra.signal });
+      } finally {
+        setImmediate(() => this.#answering.delete(requestId));
       }
-      return caller.sendRequest(request, ResultSchema.loose(), { signal: extra.signal });
     };
     this.client.setRequestHandler(CreateMessageRequestSchema, relay('sampling') as never);
     this.client.setRequestHandler(ElicitRequestSchema, relay('elicitation') as never);
