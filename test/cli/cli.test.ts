@@ -193,6 +193,42 @@ describe('gatehouse CLI on its own data directory', () => {
     }
   });
 
+  test('redirects list and hosts list say where each entry comes from, in the admin page\'s words: built-in default, config file, or admin', async () => {
+    const configured = makeCliDir('gatehouse-cli-sources-');
+    try {
+      writeFileSync(join(configured, 'gatehouse.yaml'), [
+        'auth_server:',
+        '  bcrypt_cost: 10',
+        '  registration: { allowed_redirect_uris: [https://file.example.com/cb] }',
+        '  client_id_metadata_documents: { trusted_hosts: [file.example.com] }',
+        '',
+      ].join('\n'));
+      assert.equal((await run(configured, ['redirects', 'allow', 'https://added.example.com/cb'])).code, 0);
+      assert.equal((await run(configured, ['hosts', 'trust', 'added.example.com'])).code, 0);
+      // [directory, group, entry, the rest of its row]
+      const rows: Array<[string, string, string, RegExp]> = [
+        [dir, 'redirects', 'https://claude.ai/api/mcp/auth_callback', /^built-in default$/],
+        [dir, 'hosts', 'claude.com', /^built-in default$/],
+        [configured, 'redirects', 'https://file.example.com/cb', /^config file$/],
+        [configured, 'hosts', 'file.example.com', /^config file$/],
+        [configured, 'redirects', 'https://added.example.com/cb', /^admin +cli +\d{4}-\d\d-\d\dT/],
+        [configured, 'hosts', 'added.example.com', /^admin +cli +\d{4}-\d\d-\d\dT/],
+      ];
+      for (const [at, group, entry, rest] of rows) {
+        const listed = await run(at, [group, 'list']);
+        assert.equal(listed.code, 0, listed.stderr);
+        const row = listed.stdout.split('\n').find((line) => line.startsWith(`${entry} `));
+        assert.ok(row, `${group} list shows ${entry}:\n${listed.stdout}`);
+        assert.match(row.slice(entry.length).trim(), rest, `${group} list, ${entry}:\n${listed.stdout}`);
+      }
+      const hosts = json<Array<Record<string, unknown>>>(await run(dir, ['--json', 'hosts', 'list']));
+      const claude = hosts.find((e) => e.host === 'claude.com');
+      assert.deepEqual([claude?.source, claude?.built_in_default], ['config', true], '--json keeps its fields');
+    } finally {
+      rmSync(configured, { recursive: true, force: true });
+    }
+  });
+
   // What is printed is what was stored, as `list` shows it; the text and --json alike, also when it was there already.
   const printedAsStored: Array<[string, string, string, string]> = [
     ['redirects allow', 'HTTPS://Printed.Example.COM/Cb', 'https://printed.example.com/Cb', 'uri'],

@@ -7,6 +7,12 @@ import { formatTable, isoTime } from '../format-table.ts';
 import { parseCommandLine } from '../parse-command-line.ts';
 import { snakeCaseKeys } from '../snake-case-keys.ts';
 
+/** Where an entry comes from, in the admin page's words (views/admin/redirect-uris.njk); `--json` keeps `source` and `built_in_default`. */
+function sourceOf(entry: { source: string; built_in_default: boolean }): string {
+  if (entry.built_in_default) return 'built-in default';
+  return entry.source === 'config' ? 'config file' : entry.source;
+}
+
 function allowListCommand(group: string, list: (context: CliContext) => AllowList, what: { add: string; arg: string; key: string; note: string }): CommandGroup {
   return {
     usage: [
@@ -18,7 +24,7 @@ function allowListCommand(group: string, list: (context: CliContext) => AllowLis
       async list(args, context) {
         parseCommandLine(args, {}, { min: 0, max: 0, names: '' });
         const entries = (await list(context).list()).map((e) => snakeCaseKeys(describeAllowListEntry(what.key, e, isoTime)));
-        context.print(entries, () => formatTable([what.key.toUpperCase(), 'SOURCE', 'ADDED BY', 'ADDED AT'], entries.map((e) => [e[what.key], e.source, e.added_by, e.added_at])));
+        context.print(entries, () => formatTable([what.key.toUpperCase(), 'SOURCE', 'ADDED BY', 'ADDED AT'], entries.map((e) => [e[what.key], sourceOf(e), e.added_by, e.added_at])));
       },
       async [what.add](args, context) {
         const { positionals } = parseCommandLine(args, {}, { min: 1, max: 1, names: what.arg });
