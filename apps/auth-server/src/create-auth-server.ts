@@ -69,6 +69,7 @@ import { securityHeaders } from './http/security-headers.ts';
 import { shortcutTokenEndpoints } from './http/shortcut-token-endpoints.ts';
 import { interactionRoutes } from './interactions/interaction-routes.ts';
 import type { KeyStore } from './keys/key-store.ts';
+import { logNewSigningKeys } from './keys/log-new-signing-keys.ts';
 import { loadStartingKeys, openKeyStore, type StartingKeys } from './keys/open-key-store.ts';
 import { activeKey, toProviderJwks, toPublicJwks, type StoredKey } from './keys/signing-keys.ts';
 import { createAuthServerMetrics } from './ops/auth-server-metrics.ts';
@@ -172,12 +173,12 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   try {
     keyStore = openKeyStore(config, database, clock);
     starting = await loadStartingKeys(keyStore);
+    if (starting.created) await logNewSigningKeys(database, keyStore.location, logger);
   } catch (err) {
     await database.close();
     throw err;
   }
-  const { signingKeys: keys, created, cookieKeys } = starting;
-  if (created) logger.warn({ keys: keyStore.location }, 'no signing key found: generated a new RS256 key');
+  const { signingKeys: keys, cookieKeys } = starting;
   const converted = await hashStoredSecrets(database);
   if (converted > 0) logger.info({ rows: converted }, 'stored tokens, sessions and client secrets of an earlier version replaced by their hashes');
 
