@@ -200,6 +200,20 @@ auth_server:
     });
   }
 
+  // docker-compose.yml puts POSTGRES_PASSWORD into DATABASE_URL as it is: `openssl rand -base64` gives `/`.
+  for (const password of ['Zm9v/YmFyYmF6+cXV4=', 'hunter2#x', 'hunter2?x']) {
+    test(`a DATABASE_URL whose password holds ${password.replace(/[\w+=]/g, '')} says to percent-encode it, without echoing it`, () => {
+      const env = { DATABASE_URL: `postgres://gatehouse:${password}@postgres:5432/gatehouse`, GATEHOUSE_KEY_ENCRYPTION_KEY: 'a'.repeat(64) };
+      assert.throws(() => loadConfig(env, dir), (err: unknown) => {
+        assert.ok(err instanceof ConfigError, String(err));
+        assert.match(err.message, /^Invalid configuration: database\.url \(from DATABASE_URL\): expected a PostgreSQL URL .*must be percent-encoded .*\/ as %2F.*openssl rand -hex 24/);
+        assert.ok(!err.message.includes(password), 'the password is not in the message');
+        assert.doesNotMatch(err.message, /\n/, 'one line');
+        return true;
+      });
+    });
+  }
+
   test('a bad value stops the auth-server process with exit code 2 and that one line', () => {
     const result = spawnSync(process.execPath, ['--import', 'tsx', 'apps/auth-server/src/main.ts'], {
       env: { PATH: process.env.PATH, AUTH_PORT: 'not-a-port', DATA_DIR: join(dir, 'data'), KEYS_DIR: join(dir, 'keys') },

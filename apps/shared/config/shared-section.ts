@@ -33,7 +33,10 @@ const postgresUrl = z.string().transform((value, ctx) => {
   }
   if (!url || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') || !url.hostname && !url.searchParams.get('host')) {
     // Never echo the value: it usually carries the database password.
-    ctx.addIssue({ code: 'custom', message: 'expected a PostgreSQL URL such as postgres://user:password@host:5432/gatehouse' });
+    // A password holding `/`, `#` or `?` (`openssl rand -base64` output has `/`) ends the URL's
+    // authority early, so it does not parse: say how to write one.
+    ctx.addIssue({ code: 'custom', message: 'expected a PostgreSQL URL such as postgres://user:password@host:5432/gatehouse; '
+      + 'a password holding / # ? or % must be percent-encoded in it (/ as %2F, # as %23, ? as %3F, % as %25), or use a URL-safe one (openssl rand -hex 24)' });
     return z.NEVER;
   }
   return value;
