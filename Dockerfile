@@ -29,9 +29,10 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY migrations ./migrations
 COPY views ./views
+# Owner-only, as the apps make them when they create them: the data holds password and token hashes.
 RUN mkdir -p /var/lib/gatehouse/data /var/lib/gatehouse/keys \
  && chown -R node:node /var/lib/gatehouse \
- && chmod 0700 /var/lib/gatehouse/keys
+ && chmod 0700 /var/lib/gatehouse/data /var/lib/gatehouse/keys
 USER node
 EXPOSE 4000 4001
 CMD ["node", "dist/apps/start.js"]

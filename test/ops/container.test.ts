@@ -445,6 +445,9 @@ describe('Dockerfile', () => {
       assert.ok(runs.includes(`mkdir -p`) && runs.includes(dir), `creates ${dir}`);
     }
     assert.match(runs, /chown -R node:node \/var\/lib\/gatehouse/);
+    // The apps make DATA_DIR and KEYS_DIR owner-only when they create them; one the image made first stays as made.
+    const ownerOnly = [...runs.matchAll(/chmod 0?700 ([^&\n]+)/g)].flatMap((m) => m[1]!.trim().split(/\s+/));
+    for (const dir of [dirname(config.authServer.databaseFile), config.authServer.keysDir]) assert.ok(ownerOnly.includes(dir), `${dir} is mode 0700`);
     assert.deepEqual(all(runtime, 'EXPOSE'), [`${config.authServer.port} ${config.resourceServer.port}`]);
   });
 
