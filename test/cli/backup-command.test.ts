@@ -6,7 +6,7 @@
  * restores: a server started on it and the keys takes a refresh token issued before the backup.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, copyFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -155,7 +155,7 @@ describe('gatehouse backup: the directory and what is in it', () => {
     { what: 'a file', directory: () => join(dir, 'a-file'), code: 1, stderr: /cannot make the backup directory .*\/a-file: it is a file, not a directory; nothing was written/ },
     { what: 'a path through a file', directory: () => join(dir, 'a-file', 'backup'), code: 1, stderr: /: a part of its path is a file, not a directory; nothing was written/ },
     { what: 'a name too long', directory: () => 'x'.repeat(15_000), code: 1, stderr: /cannot make the backup directory .*x{100}…: the name is too long; nothing was written/ },
-    { what: 'an empty argument', directory: () => ' ', code: 2, stderr: /DIRECTORY is empty\n {2}npx gatehouse backup DIRECTORY/ },
+    { what: 'an empty argument', directory: () => ' ', code: 2, stderr: /DIRECTORY is empty\n {2}npx gatehouse backup \[--without-keys\] DIRECTORY/ },
   ];
   for (const { what, directory, code, stderr } of odd) {
     test(`${what}: one line, exit ${code}, nothing made`, async () => {
@@ -197,7 +197,7 @@ describe('gatehouse backup: the directory and what is in it', () => {
     });
   }
 
-  test('a copy that fails leaves no file behind, the private staging directory included', async () => {
+  test('a database that is not SQLite: refused in one line naming it, before DIRECTORY is made', async () => {
     const broken = makeCliDir('gatehouse-cli-backup-broken-');
     try {
       mkdirSync(join(broken, 'data'));
@@ -205,8 +205,8 @@ describe('gatehouse backup: the directory and what is in it', () => {
       const backup = join(broken, 'backup');
       const result = await runCli(broken, ['backup', backup]);
       assert.equal(result.code, 1);
-      assert.match(result.stderr, /^gatehouse: cannot copy .*auth-server\.db to .*backup\/auth-server\.db: file is not a database\n$/);
-      assert.deepEqual(readdirSync(backup), []);
+      assert.equal(result.stderr, `gatehouse: cannot read ${join(broken, 'data', 'auth-server.db')}: file is not a database; nothing was written\n`);
+      assert.throws(() => statSync(backup), { code: 'ENOENT' });
     } finally {
       rmSync(broken, { recursive: true, force: true });
     }
@@ -221,5 +221,49 @@ describe('gatehouse backup: the directory and what is in it', () => {
     assert.equal(result.code, 1);
     assert.match(result.stderr, /^gatehouse: the database is PostgreSQL \(DATABASE_URL\), keys included: back it up with pg_dump .*; nothing was written\n$/);
     assert.throws(() => statSync(backup), { code: 'ENOENT' });
+  });
+});
+
+/** A CLI directory as a server leaves it: signing and cookie keys, the auth-server's database with a user, the resource server's beside it. */
+async function deployment(prefix: string): Promise<string> {
+  const dir = makeCliDir(prefix);
+  assert.equal((await runCli(dir, ['keys', 'rotate'])).code, 0);
+  writeFileSync(join(dir, 'keys', 'cookie-keys.json'), '{}', { mode: 0o600 });
+  assert.equal((await runCli(dir, ['users', 'add', 'alice'], 'alice password 1234\n')).code, 0);
+  const resource = new SqliteDatabase(join(dir, 'data', 'resource-server.db'));
+  resource.handle.exec("CREATE TABLE written (what TEXT); INSERT INTO written VALUES ('resource')");
+  await resource.close();
+  return dir;
+}
+
+describe('gatehouse backup: the signing keys go with the auth-server\'s database', () => {
+  let dir: string;
+  before(async () => {
+    dir = await deployment('gatehouse-cli-backup-keys-');
+  });
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  // A cron job whose KEYS_DIR was wrong made backups that signed everyone out once restored.
+  test('a KEYS_DIR without signing-keys.json: refused in one line, exit 1, nothing made', async () => {
+    const empty = join(dir, 'no-keys');
+    mkdirSync(empty);
+    const backup = join(dir, 'refused');
+    const result = await runCli(dir, ['backup', backup], '', { KEYS_DIR: empty });
+    assert.equal(result.code, 1);
+    assert.equal(result.stderr, `gatehouse: KEYS_DIR (${empty}) holds no signing keys (signing-keys.json) to back up with ${join(dir, 'data', 'auth-server.db')}: `
+      + 'point KEYS_DIR at the keys of the server that uses this database, or pass --without-keys to back up without them '
+      + '(restored without them, access tokens and browser sessions issued before then stop working); nothing was written\n');
+    assert.equal(result.stdout, '');
+    assert.throws(() => statSync(backup), { code: 'ENOENT' });
+  });
+
+  test('--without-keys backs up the databases alone, and says so', async () => {
+    const backup = join(dir, 'without-keys');
+    const result = await runCli(dir, ['backup', '--without-keys', backup]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(readdirSync(backup).sort(), ['auth-server.db', 'resource-server.db']);
+    assert.match(result.stdout, /\nkeys: none copied \(--without-keys\): restored without them, access tokens and browser sessions issued before then stop working\n/);
   });
 });

@@ -12,9 +12,27 @@
  */
 import Database from 'better-sqlite3';
 
+/** Read-only: a backup never creates, migrates or changes the database it copies. */
+const openSource = (sourceFile: string) => new Database(sourceFile, { readonly: true, fileMustExist: true });
+
+/**
+ * Reads `sourceFile`'s schema as `vacuumInto` will, so what keeps it from being read fails before
+ * a copy is begun, and is told apart from a copy that could not be written. Even to read a WAL
+ * database, SQLite opens its -wal and -shm beside it, creating them when no app has it open: a
+ * directory this user may not write in, or a read-only mount, fails here
+ * (SQLITE_READONLY_DIRECTORY, SQLITE_CANTOPEN). Throws SQLite's error, whose `code` says which.
+ */
+export function checkReadable(sourceFile: string): void {
+  const source = openSource(sourceFile);
+  try {
+    source.pragma('schema_version', { simple: true });
+  } finally {
+    source.close();
+  }
+}
+
 export function vacuumInto(sourceFile: string, targetFile: string): void {
-  // Read-only: a backup never creates, migrates or changes the database it copies.
-  const source = new Database(sourceFile, { readonly: true, fileMustExist: true });
+  const source = openSource(sourceFile);
   try {
     source.prepare('VACUUM INTO ?').run(targetFile);
   } finally {
