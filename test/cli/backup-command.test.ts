@@ -6,7 +6,8 @@
  * restores: a server started on it and the keys takes a refresh token issued before the backup.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, closeSync, constants, copyFileSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -15,6 +16,7 @@ import { SqliteDatabase } from '../../apps/shared/storage/sqlite-database.ts';
 import { storedId } from '../../apps/auth-server/src/provider/stored-form.ts';
 import { storedModel } from '../../apps/auth-server/src/provider/stored-model.ts';
 import { NOBODY } from '../helpers/run-as-nobody.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { CLAUDE_DCR_BODY, connect, redeem, refresh, registerClient, type RegisteredClient } from '../helpers/oauth-flow.ts';
 import { makeCliDir, runCli, spawnCli } from './support/cli-runner.ts';
@@ -224,14 +226,15 @@ describe('gatehouse backup: the directory and what is in it', () => {
   });
 });
 
-/** A CLI directory as a server leaves it: signing and cookie keys, the auth-server's database with a user, the resource server's beside it. */
-async function deployment(prefix: string): Promise<string> {
+/** A CLI directory as a server leaves it: signing and cookie keys, the auth-server's database with a user, the resource server's beside it (`resourceBytes` of rows). */
+async function deployment(prefix: string, resourceBytes = 0): Promise<string> {
   const dir = makeCliDir(prefix);
   assert.equal((await runCli(dir, ['keys', 'rotate'])).code, 0);
   writeFileSync(join(dir, 'keys', 'cookie-keys.json'), '{}', { mode: 0o600 });
   assert.equal((await runCli(dir, ['users', 'add', 'alice'], 'alice password 1234\n')).code, 0);
   const resource = new SqliteDatabase(join(dir, 'data', 'resource-server.db'));
-  resource.handle.exec("CREATE TABLE written (what TEXT); INSERT INTO written VALUES ('resource')");
+  resource.handle.exec('CREATE TABLE written (what TEXT)');
+  resource.handle.prepare('INSERT INTO written VALUES (?)').run('r'.repeat(resourceBytes));
   await resource.close();
   return dir;
 }
@@ -265,5 +268,67 @@ describe('gatehouse backup: the signing keys go with the auth-server\'s database
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(readdirSync(backup).sort(), ['auth-server.db', 'resource-server.db']);
     assert.match(result.stdout, /\nkeys: none copied \(--without-keys\): restored without them, access tokens and browser sessions issued before then stop working\n/);
+  });
+});
+
+describe('gatehouse backup writes all of its files or none', () => {
+  const dirs: string[] = [];
+  after(() => {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  // A backup directory on a file system with room for the auth-server's database but not the
+  // resource server's: a disk that fills half-way through.
+  test('a disk that fills half-way: none of the files is left under its name, and it says nothing was written', { skip: process.geteuid?.() !== 0 && 'needs root to mount a small file system' }, async () => {
+    const dir = await deployment('gatehouse-cli-backup-full-', 1024 * 1024);
+    dirs.push(dir);
+    const backup = join(dir, 'small-disk');
+    mkdirSync(backup, { mode: 0o700 });
+    assert.ok(statSync(join(dir, 'data', 'auth-server.db')).size < 400 * 1024, 'the auth-server\'s database fits');
+    const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=512k,mode=700', 'tmpfs', backup], { encoding: 'utf8' });
+    assert.equal(mount.status, 0, mount.stderr);
+    try {
+      const result = await runCli(dir, ['backup', backup]);
+      assert.equal(result.code, 1);
+      assert.deepEqual(readdirSync(backup), [], 'no auth-server.db without the rest, no staging directory');
+      assert.equal(result.stderr, `gatehouse: cannot copy ${join(dir, 'data', 'resource-server.db')} to ${join(backup, 'resource-server.db')}: database or disk is full; nothing was written\n`);
+    } finally {
+      spawnSync('umount', [backup]);
+    }
+  });
+
+  // Two runs into one DIRECTORY: the other's file appears after this run checked the names, while
+  // it copies. cookie-keys.json as a FIFO holds this run at its last copy until the test has made
+  // the other run's file.
+  test('a file that appears under one of its names while it copies: refused as such, what it linked removed, the other file kept', async () => {
+    const dir = await deployment('gatehouse-cli-backup-race-');
+    dirs.push(dir);
+    const fifo = join(dir, 'keys', 'cookie-keys.json');
+    rmSync(fifo);
+    assert.equal(spawnSync('mkfifo', ['-m', '600', fifo]).status, 0);
+    const backup = join(dir, 'raced');
+    const running = spawnCli(dir, ['backup', backup]);
+    // Opening a FIFO to write without blocking fails (ENXIO) until a reader has it open. A child
+    // CLI takes seconds to start on a loaded machine.
+    const writer = await Promise.race([
+      waitFor('the backup to open cookie-keys.json', () => {
+        try {
+          return openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENXIO') return undefined;
+          throw err;
+        }
+      }, 60_000),
+      running.then((result) => assert.fail(`the backup ended before it read cookie-keys.json: ${result.stderr}`)),
+    ]);
+    writeFileSync(join(backup, 'cookie-keys.json'), 'the other backup\'s', { mode: 0o600 });
+    writeSync(writer, '{}');
+    closeSync(writer);
+    const result = await running;
+    assert.equal(result.code, 1, result.stderr);
+    assert.equal(result.stderr, `gatehouse: ${join(backup, 'cookie-keys.json')} appeared while this backup ran (another backup into ${backup}?), `
+      + 'and a backup is never overwritten: choose another DIRECTORY; nothing was written\n');
+    assert.deepEqual(readdirSync(backup), ['cookie-keys.json'], 'the three files it had linked are removed');
+    assert.equal(readFileSync(join(backup, 'cookie-keys.json'), 'utf8'), 'the other backup\'s');
   });
 });

@@ -1,18 +1,21 @@
 /**
- * Writes `gatehouse backup`'s copies into DIRECTORY:
+ * Writes `gatehouse backup`'s copies into DIRECTORY, all of them or none:
  *
  * - DIRECTORY is made 0700 when missing (its parent must exist: a typo does not grow a tree). An
  *   existing one is taken only when it is this user's, not a symbolic link, and no one else may
  *   write in it: another user who can would swap a file being written for one of theirs (then
  *   they can read the keys) or for a symbolic link (root then writes the keys over any file).
  * - A backup file already there is refused before anything is written: it is never overwritten.
- * - Each file is written (0600) in a private directory made inside DIRECTORY (mkdtemp: 0700, a
- *   name no one can guess) and linked into place once complete, so a backup that fails or is
- *   stopped half-way never leaves a half file under the name a restore takes.
+ * - Every file is written first (0600) in a private directory made inside DIRECTORY (mkdtemp:
+ *   0700, a name no one can guess), then each is linked into place. link, not rename: it refuses
+ *   a file that appeared meanwhile (another backup into the same DIRECTORY), which rename would
+ *   replace. When any step fails, the files this run linked are removed again: a restore never
+ *   finds half a set (an auth-server.db without the keys it was taken with) under the final names.
  * Deliberately not done: checking DIRECTORY's parents (whoever may rename DIRECTORY there can swap
- * it for theirs after the check).
+ * it for theirs after the check); removing the private directory when the process is killed
+ * mid-copy: the copy runs inside SQLite, where no signal handler runs until it ends.
  */
-import { closeSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, linkSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { vacuumInto } from '../../../shared/storage/vacuum-into.ts';
 import { cutInput } from '../management/cut-input.ts';
@@ -60,11 +63,59 @@ function copyKeyFile(from: string, staged: string): void {
   }
 }
 
-/**
- * Writes each copy in a directory only this user can enter, then links it into DIRECTORY. link, not
- * rename: it refuses a file that appeared at `to` meanwhile, which rename would replace.
- */
-function writeIntoPlace(directory: string, copies: readonly BackupCopy[]): void {
+/** Each copy written in `staging`, in order; the first that fails stops the rest. */
+function stage(staging: string, copies: readonly BackupCopy[]): string[] {
+  return copies.map(({ from, to, kind }) => {
+    const staged = join(staging, basename(to));
+    try {
+      (kind === 'database' ? copyDatabase : copyKeyFile)(from, staged);
+    } catch (failure) {
+      throw new CliError(`cannot copy ${from} to ${to}: ${fileSystemProblem(failure)}; ${NOTHING}`);
+    }
+    return staged;
+  });
+}
+
+/** Links each staged file to its name; on a failure, removes what it linked, and says what it could not remove. */
+function linkAll(directory: string, copies: readonly BackupCopy[], staged: readonly string[]): void {
+  const linked: string[] = [];
+  try {
+    for (const [i, { to }] of copies.entries()) {
+      try {
+        linkSync(staged[i]!, to);
+      } catch (failure) {
+        if ((failure as NodeJS.ErrnoException).code === 'EEXIST') {
+          throw new CliError(`${to} appeared while this backup ran (another backup into ${directory}?), and a backup is never overwritten: choose another DIRECTORY`);
+        }
+        throw new CliError(`cannot write ${to}: ${fileSystemProblem(failure)}`);
+      }
+      linked.push(to);
+    }
+  } catch (failure) {
+    const left = linked.filter((file) => {
+      try {
+        rmSync(file);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    throw new CliError(`${(failure as Error).message}; ${left.length === 0 ? NOTHING : `could not remove what it wrote: ${left.join(', ')}`}`);
+  }
+}
+
+/** Writes `copies` into `directory` (each `to` in it), all or none. */
+export function writeBackup(directory: string, copies: readonly BackupCopy[]): void {
+  makeDirectory(directory);
+  const taken = copies.find(({ to }) => {
+    try {
+      lstatSync(to);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (taken) throw new CliError(`${taken.to} exists, and a backup is never overwritten: choose another DIRECTORY; ${NOTHING}`);
   let staging: string;
   try {
     staging = mkdtempSync(join(directory, '.partial-'));
@@ -72,24 +123,8 @@ function writeIntoPlace(directory: string, copies: readonly BackupCopy[]): void 
     throw new CliError(`cannot write in the backup directory ${cutInput(directory)}: ${fileSystemProblem(failure)}; ${NOTHING}`);
   }
   try {
-    for (const { from, to, kind } of copies) {
-      const staged = join(staging, basename(to));
-      try {
-        (kind === 'database' ? copyDatabase : copyKeyFile)(from, staged);
-        linkSync(staged, to);
-      } catch (failure) {
-        throw new CliError(`cannot copy ${from} to ${to}: ${fileSystemProblem(failure)}`);
-      }
-    }
+    linkAll(directory, copies, stage(staging, copies));
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
-}
-
-/** Writes `copies` into `directory` (each `to` in it). */
-export function writeBackup(directory: string, copies: readonly BackupCopy[]): void {
-  makeDirectory(directory);
-  const taken = copies.find(({ to }) => existsSync(to));
-  if (taken) throw new CliError(`${taken.to} exists, and a backup is never overwritten: choose another DIRECTORY; ${NOTHING}`);
-  writeIntoPlace(directory, copies);
 }

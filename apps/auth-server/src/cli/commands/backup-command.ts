@@ -7,7 +7,8 @@
  *   cannot read, or signing keys missing or unreadable beside the auth-server's database, is one
  *   line naming DATA_DIR or KEYS_DIR, the cause and what to do. Without the signing keys a restore
  *   signs everyone out, so leaving them out takes `--without-keys`.
- * - It writes into a directory only its owner may write in, never over a backup (write-backup.ts).
+ * - It writes all of its files into DIRECTORY or none, never over a backup, into a directory only
+ *   its owner may write in (write-backup.ts).
  * - The resource server's database is copied when it is in the same DATA_DIR; docker compose
  *   keeps it in the resource-server's container, where this command copies it.
  * - PostgreSQL (DATABASE_URL) is refused: pg_dump copies that database, keys included.
