@@ -133,10 +133,14 @@ describe('gatehouse backup: the directory and what is in it', () => {
 
   test('copies both databases in DATA_DIR and the keys; a second run into the same directory is refused and changes nothing', async () => {
     const backup = join(dir, 'backup');
+    const started = Date.now();
     const first = await runCli(dir, ['--json', 'backup', backup]);
     assert.equal(first.code, 0, first.stderr);
     assert.equal(first.stderr, '');
-    const files = (JSON.parse(first.stdout) as { files: Array<{ file: string }> }).files.map(({ file }) => file);
+    const printed = JSON.parse(first.stdout) as { taken_at: string; files: Array<{ file: string }> };
+    const files = printed.files.map(({ file }) => file);
+    // What a restore brings back: the moment the copy was begun.
+    assert.ok(Date.parse(printed.taken_at) >= started && Date.parse(printed.taken_at) <= Date.now(), printed.taken_at);
     assert.deepEqual(files, ['auth-server.db', 'resource-server.db', 'signing-keys.json', 'cookie-keys.json'].map((file) => join(backup, file)));
     assert.equal(mode(backup), '700');
     for (const file of files) assert.equal(mode(file), '600', file);
@@ -212,6 +216,15 @@ describe('gatehouse backup: the directory and what is in it', () => {
     } finally {
       rmSync(broken, { recursive: true, force: true });
     }
+  });
+
+  test('the text output says when the backup was taken, and that a restore undoes what was done after it', async () => {
+    const backup = join(dir, 'text-backup');
+    const result = await runCli(dir, ['backup', backup]);
+    assert.equal(result.code, 0, result.stderr);
+    const at = /^backed up into .*, as it was at (\S+Z) \(store it encrypted/.exec(result.stdout)?.[1];
+    assert.ok(at && !Number.isNaN(Date.parse(at)), result.stdout);
+    assert.match(result.stdout, new RegExp(`\\na restore undoes everything done after ${at}: revocations, disabled users, password changes, key rotations and retirements must be done again\\n$`));
   });
 
   test('on PostgreSQL it says to use pg_dump and writes nothing', async () => {

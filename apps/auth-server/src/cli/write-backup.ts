@@ -13,7 +13,7 @@
  *   finds half a set (an auth-server.db without the keys it was taken with) under the final names.
  * Deliberately not done: checking DIRECTORY's parents (whoever may rename DIRECTORY there can swap
  * it for theirs after the check); removing the private directory when the process is killed
- * mid-copy: the copy runs inside SQLite, where no signal handler runs until it ends.
+ * mid-copy (commands/backup-command.ts says why).
  */
 import { closeSync, linkSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -104,8 +104,8 @@ function linkAll(directory: string, copies: readonly BackupCopy[], staged: reado
   }
 }
 
-/** Writes `copies` into `directory` (each `to` in it), all or none. */
-export function writeBackup(directory: string, copies: readonly BackupCopy[]): void {
+/** Writes `copies` into `directory` (each `to` in it), all or none; returns when the first copy was begun: the moment a restore brings back. */
+export function writeBackup(directory: string, copies: readonly BackupCopy[]): Date {
   makeDirectory(directory);
   const taken = copies.find(({ to }) => {
     try {
@@ -123,7 +123,9 @@ export function writeBackup(directory: string, copies: readonly BackupCopy[]): v
     throw new CliError(`cannot write in the backup directory ${cutInput(directory)}: ${fileSystemProblem(failure)}; ${NOTHING}`);
   }
   try {
+    const begun = new Date();
     linkAll(directory, copies, stage(staging, copies));
+    return begun;
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }

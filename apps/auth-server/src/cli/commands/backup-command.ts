@@ -1,7 +1,8 @@
 /**
  * `gatehouse backup DIRECTORY`: a consistent copy of the SQLite databases in DATA_DIR and of the
  * key files in KEYS_DIR, taken while the apps run (storage/vacuum-into.ts says why not SQLite's
- * online backup). Restoring is putting the files back (README: *Backup and restore*).
+ * online backup). Restoring is putting the files back (README: *Backup and restore*); it brings
+ * back the moment the backup was taken, which the output states, undoing what was done since.
  *
  * - What it copies is checked before anything is written (find-backup-sources.ts): a database it
  *   cannot read, or signing keys missing or unreadable beside the auth-server's database, is one
@@ -12,6 +13,11 @@
  * - The resource server's database is copied when it is in the same DATA_DIR; docker compose
  *   keeps it in the resource-server's container, where this command copies it.
  * - PostgreSQL (DATABASE_URL) is refused: pg_dump copies that database, keys included.
+ * Deliberately not done: removing the private directory the files are written in when the
+ * process is stopped (Ctrl-C, kill) mid-copy. The copy runs inside SQLite, where no signal handler
+ * runs until it ends, so handling the signal would make Ctrl-C wait for the whole copy; and a
+ * worker thread cannot be stopped safely inside a native call (hash-worker-pool.ts). Such a
+ * DIRECTORY holds that `.partial-…` directory and nothing else; the README says to delete it.
  */
 import { basename, dirname, join, resolve } from 'node:path';
 import { CliError, UsageError } from '../cli-errors.ts';
@@ -45,17 +51,19 @@ export const backupCommand: CommandGroup = {
       const withoutKeys = values['without-keys'];
       const { databases, keys } = findBackupSources({ authFile: database.sqliteFile, resourceFile, keysDir, withoutKeys });
       const copies = [...databases, ...keys].map((from) => ({ from, to: join(directory, basename(from)), kind: databases.includes(from) ? 'database' as const : 'key file' as const }));
-      writeBackup(directory, copies);
+      const takenAt = writeBackup(directory, copies);
 
       if (!databases.includes(database.sqliteFile)) context.note(`not copied: the auth-server's database (no ${database.sqliteFile}); run this command where it is`);
       if (!databases.includes(resourceFile)) {
         context.note(`not copied: the resource server's database (no ${resourceFile}); where it is elsewhere (docker compose: the resource-server container), `
           + `run \`${INVOCATION} backup\` there, or sqlite3 resource-server.db "VACUUM INTO 'COPY'"`);
       }
-      context.print({ directory, files: copies.map(({ from, to }) => ({ file: to, from })) }, () => [
-        `backed up into ${directory} (store it encrypted: it holds password hashes${keys.length > 0 ? ' and the keys' : ''}):`,
+      const when = takenAt.toISOString();
+      context.print({ directory, taken_at: when, files: copies.map(({ from, to }) => ({ file: to, from })) }, () => [
+        `backed up into ${directory}, as it was at ${when} (store it encrypted: it holds password hashes${keys.length > 0 ? ' and the keys' : ''}):`,
         ...copies.map(({ from, to }) => `  ${basename(to)}  (from ${from})`),
         ...(withoutKeys && databases.includes(database.sqliteFile) ? ['keys: none copied (--without-keys): restored without them, access tokens and browser sessions issued before then stop working'] : []),
+        `a restore undoes everything done after ${when}: revocations, disabled users, password changes, key rotations and retirements must be done again`,
       ]);
     },
   },
