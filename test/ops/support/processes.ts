@@ -64,16 +64,19 @@ export interface RunningProcess {
   signal(signal: NodeJS.Signals, options?: { group?: boolean }): void;
 }
 
-/** Spawns `command args` in the repository, in its own process group. */
-export function run(command: string, args: string[], env: Record<string, string>): RunningProcess {
-  const child = spawn(command, args, { cwd: REPO_ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Spawns `command args` in the repository, in its own process group. `stdout` is a pipe the test
+ * reads, unless it passes a file descriptor to write to instead.
+ */
+export function run(command: string, args: string[], env: Record<string, string>, { stdout = 'pipe' }: { stdout?: 'pipe' | number } = {}): RunningProcess {
+  const child = spawn(command, args, { cwd: REPO_ROOT, env, detached: true, stdio: ['ignore', stdout, 'pipe'] });
   let text = '';
   const listeners = new Set<() => void>();
   const append = (chunk: Buffer) => {
     text += chunk.toString('utf8');
     for (const listener of listeners) listener();
   };
-  child.stdout!.on('data', append);
+  child.stdout?.on('data', append);
   child.stderr!.on('data', append);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => {
@@ -116,8 +119,21 @@ export function run(command: string, args: string[], env: Record<string, string>
 }
 
 /** Runs an app's main.ts under tsx directly (no npm in between), for precise signals. */
-export function runApp(app: 'auth-server' | 'resource-server', env: Record<string, string>): RunningProcess {
-  return run(process.execPath, ['--import', 'tsx', join('apps', app, 'src', 'main.ts')], env);
+export function runApp(app: 'auth-server' | 'resource-server', env: Record<string, string>, options?: { stdout?: 'pipe' | number }): RunningProcess {
+  return run(process.execPath, ['--import', 'tsx', join('apps', app, 'src', 'main.ts')], env, options);
+}
+
+/** The process's exit; fails, naming `what`, when it has not exited within `timeoutMs`. */
+export async function exitedWithin(proc: RunningProcess, timeoutMs: number, what: string): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not exit within ${timeoutMs} ms:\n${proc.output()}`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([proc.exited, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
