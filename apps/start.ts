@@ -6,10 +6,11 @@
  * - The configuration is checked here first, so a mistake is reported once, not by both apps.
  * - Ctrl-C (SIGINT) or SIGTERM stops both gracefully. If one app exits on its own, the other is
  *   stopped too; the launcher then exits with the first non-zero code (0 after a clean stop).
+ * - A stdout nobody reads any more (`npm start | head`) loses the banner; it stops nothing.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { formatBanner, READY_MESSAGE, type ReadyAnnouncement } from './shared/announce-ready.ts';
+import { formatBanner, printBanner, READY_MESSAGE, type ReadyAnnouncement } from './shared/announce-ready.ts';
 import { ConfigError } from './shared/config/config-error.ts';
 import { loadConfig } from './shared/config/load-config.ts';
 import { assertServable } from './shared/serving-warnings.ts';
@@ -46,7 +47,7 @@ for (const app of apps) {
     if (message?.type !== READY_MESSAGE || !message.announcement) return;
     ready.set(app, message.announcement);
     if (ready.size === apps.length) {
-      process.stdout.write(formatBanner(apps.map((name) => ready.get(name)!), { launcher: true, terminal: process.stdout.isTTY === true }));
+      printBanner(formatBanner(apps.map((name) => ready.get(name)!), { launcher: true, terminal: process.stdout.isTTY === true }));
     }
   });
   child.on('exit', (code, signal) => {

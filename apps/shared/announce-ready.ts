@@ -14,6 +14,9 @@
  * on a terminal too. Under `npm start` (apps/start.ts) each app sends its announcement to the
  * launcher over the IPC channel instead, and the launcher prints one banner for both apps once
  * both are ready, judging its own stdout.
+ *
+ * A stdout that cannot be written (its pipe's reader gone, a full disk) loses the banner and
+ * nothing else: the app, or the launcher with both apps, goes on (`printBanner`).
  */
 import { GATEHOUSE_COMMAND } from './gatehouse-command.ts';
 
@@ -89,11 +92,21 @@ export function formatBanner(announcements: ReadyAnnouncement[], { launcher = fa
   return `${lines.join('\n')}\n\n`;
 }
 
+/**
+ * Writes a banner to stdout. Node reports a write that fails as an 'error' on stdout, which
+ * without a listener ends the process with a stack trace: a server (or the launcher, and with it
+ * both apps) would stop because nobody reads what it prints.
+ */
+export function printBanner(text: string): void {
+  process.stdout.once('error', () => {});
+  process.stdout.write(text);
+}
+
 /** Tells the launcher (when there is one) or the terminal that this app is ready. */
 export function announceReady(announcement: ReadyAnnouncement): void {
   if (process.send) {
     process.send({ type: READY_MESSAGE, announcement });
     return;
   }
-  process.stdout.write(formatBanner([announcement], { terminal: process.stdout.isTTY === true }));
+  printBanner(formatBanner([announcement], { terminal: process.stdout.isTTY === true }));
 }
