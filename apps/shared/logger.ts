@@ -52,6 +52,9 @@ const REDACT = [
 /** How long a full pipe is given before a write to it is tried again (sonic-boom's figure). */
 const FULL_PIPE_RETRY_MS = 100;
 
+/** Each stdout destination's last write, at exit: one 'exit' listener for all (tests make many loggers). */
+const writesAtExit = new Set<() => void>();
+
 /** `destination` defaults to stdout; tests pass a stream to read the lines back. */
 export function createLogger(name: string, level: string, destination: DestinationStream = stdoutDestination(name)): Logger {
   const options = {
@@ -95,7 +98,8 @@ function stdoutDestination(name: string): DestinationStream {
       else writeQueued();
     });
   };
-  process.once('exit', () => {
+  if (writesAtExit.size === 0) process.once('exit', () => writesAtExit.forEach((writeRest) => writeRest()));
+  writesAtExit.add(() => {
     let rest = Buffer.from(failed ? '' : queued);
     try {
       while (rest.length > 0) rest = rest.subarray(writeSync(fd, rest));

@@ -5,7 +5,9 @@
  * flow handled.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { Writable } from 'node:stream';
+import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import Koa from 'koa';
 import { loadConfig } from '../../apps/shared/config/load-config.ts';
@@ -18,6 +20,7 @@ import { rawBytes } from '../helpers/raw-http.ts';
 import { ADMIN_PASSWORD, startAuthServer } from '../helpers/start-auth-server.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { connectClient, mcpRequest } from '../helpers/mcp-http.ts';
+import { REPO_ROOT } from './support/processes.ts';
 import { startBothApps, type BothApps } from './support/start-both-apps.ts';
 
 /** Every cookie value the browser holds for the auth-server, whatever path it is scoped to. */
@@ -215,5 +218,15 @@ describe('clients that break the connection', () => {
       assert.equal(line.level, 30);
       assert.match(String(line.reason), /^(ECONNRESET|HPE_[A-Z_]+|aborted)$/);
     }
+  });
+});
+
+describe('many loggers in one process', () => {
+  test('writing to stdout, they add no exit listener each: no listener-leak warning on stderr', async () => {
+    // Tests make a logger per server they start; each stdout logger writes what it holds at exit.
+    const script = "import('./apps/shared/logger.ts').then(({ createLogger }) => { for (let i = 0; i < 20; i += 1) createLogger('app', 'info').info('hello'); });";
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '-e', script], { cwd: REPO_ROOT });
+    assert.equal(stderr, '');
+    assert.equal(stdout.split('\n').filter((line) => line.includes('"msg":"hello"')).length, 20);
   });
 });
