@@ -8,7 +8,9 @@
  * transport does what a gateway needs and no more:
  * - each message is one POST with `Accept: application/json, text/event-stream`, the session's
  *   `Mcp-Session-Id` (taken from the initialize answer) and `MCP-Protocol-Version`; a 202 has no
- *   body; a JSON answer or an event stream carries the response and any messages before it;
+ *   body; a JSON answer or an event stream carries the response and any messages before it; the
+ *   body of a 2xx to a POST that carried no request (a notification, our response) is not read,
+ *   as by the SDK's transport: some servers answer those 200 `{}` where the spec says 202;
  * - only JSON-RPC 2.0 messages (the SDK's JSONRPCMessageSchema) are handed on, as from a stdio
  *   server: an event that is none is dropped and told to `onerror`, and its stream read on (the
  *   call's answer may follow); a JSON answer that is none fails its POST, as one that is not JSON;
@@ -178,12 +180,19 @@ export class HttpClientTransport implements Transport {
       await answer.body.dump();
       throw new UpstreamHttpError(answer.statusCode);
     }
+    if (!('method' in message && 'id' in message)) {
+      // A notification or an answer of ours has nothing to be answered with, and the spec says
+      // 202; some servers say 200 with a body of `{}` or `null`. The SDK's own transport reads the
+      // body only of a POST that carried a request, so such a server works there: here too.
+      await answer.body.dump();
+      return;
+    }
     const type = String(answer.headers['content-type'] ?? '');
     if (type.startsWith('text/event-stream')) {
       // The response comes on the stream, after any requests and notifications of the call; the
       // SDK's Protocol waits for it by id. Read after it was cancelled, the stream fails aborted:
       // the SDK has given the call up already, so that is no error.
-      const request = 'method' in message && 'id' in message ? idOf(message.id) : undefined;
+      const request = idOf(message.id);
       this.#readEvents(answer.body, request).catch((err: unknown) => {
         if (signal.reason !== CANCELLED) this.#failed(err);
       });

@@ -1,0 +1,79 @@
+/**
+ * An HTTP server that answers a notification's POST with `200 application/json` and a body, where
+ * the spec says 202, still works through the gateway, as it does with the SDK's own transport,
+ * which reads the body only of a POST that carried a request. The gateway's transport checked
+ * every JSON body for JSON-RPC, so `notifications/initialized` answered with `{}` failed the
+ * connection and the server showed as down.
+ *
+ * The upstream is a scripted node:http server (a real one answers 202); the caller is the MCP SDK
+ * client.
+ */
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
+import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
+import { connectAs, resultText, waitForServers } from './support/gateway-client.ts';
+import { scriptedHttpUpstream } from './support/scripted-http-upstream.ts';
+import { httpServer } from './support/upstreams.ts';
+
+/** What each server answers a notification with, as its whole 200 application/json body. */
+const BODIES: Array<[string, string]> = [
+  ['an empty object', '{}'],
+  ['null', 'null'],
+  ['an empty body', ''],
+  ['a JSON-RPC result without an id', JSON.stringify({ jsonrpc: '2.0', result: {} })],
+  ['a JSON-RPC error without an id', JSON.stringify({ jsonrpc: '2.0', error: { code: -32600, message: 'no id' } })],
+];
+
+describe('an HTTP server answering notifications with 200 and a JSON body', { timeout: 60_000 }, () => {
+  let issuer: TestIssuer;
+  let server: RunningResourceServer;
+
+  const upstream = scriptedHttpUpstream(({ what, message, res, answer }) => {
+    switch (what) {
+      case 'initialize':
+        return answer({ result: { protocolVersion: message.params?.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: 'lenient', version: '1' } } });
+      case 'tools/list':
+        return answer({ result: { tools: [{ name: 'hi', inputSchema: { type: 'object' } }] } });
+      case 'tools/call':
+        return answer({ result: { content: [{ type: 'text', text: 'hello' }] } });
+      case 'GET':
+      case 'DELETE':
+        return void res.writeHead(405).end();
+      default: {
+        // A notification (or an answer of ours): the body of the server's case, by its path.
+        const index = Number(res.req.url!.split('/').at(-1));
+        return void res.writeHead(200, { 'content-type': 'application/json' }).end(BODIES[index]![1]);
+      }
+    }
+  });
+
+  before(async () => {
+    issuer = await startTestIssuer();
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/mcp`;
+    server = await startResourceServer({
+      issuer: issuer.issuer,
+      config: { servers: BODIES.map((_, index) => httpServer(`lenient${index}`, `${base}/${index}`, { timeout: 5 })) },
+    });
+  });
+  after(async () => {
+    await server?.close();
+    upstream.closeAllConnections();
+    await new Promise((resolve) => upstream.close(resolve));
+    await issuer?.close();
+  });
+
+  for (const [index, [name]] of BODIES.entries()) {
+    test(`answered with ${name}, it is ready and its tool can be called`, async () => {
+      await waitForServers(server.baseUrl, { [`lenient${index}`]: 'ready' });
+      const { client } = await connectAs(server.mcpUrl, await issuer.mint());
+      try {
+        assert.equal(resultText(await client.callTool({ name: `lenient${index}__hi`, arguments: {} })), 'hello');
+      } finally {
+        await client.close();
+      }
+    });
+  }
+});
