@@ -63,7 +63,7 @@ export interface GatewayOptions {
   /** Needed when a server has forward_identity. */
   identity?: IdentityTokens;
   logger: Logger;
-  /** The processes' idle timeouts and restart backoff are counted on it. Default: systemClock. */
+  /** The processes' idle timeouts and restart backoff, and the upstreams' error lines, are counted on it. Default: systemClock. */
   clock?: Clock;
 }
 
@@ -140,7 +140,7 @@ export class Gateway {
     const budget = new ProcessBudget(maxProcesses, maxProcessesPerUser);
     const onListChanged = (kind: 'tools' | 'prompts' | 'resources', audience: ListChangeAudience) => this.#listChanged(kind, audience);
     this.upstreams = servers.map((config): Upstream => {
-      if (config.transport === 'http') return new HttpUpstream(config, { logger, onListChanged, identity });
+      if (config.transport === 'http') return new HttpUpstream(config, { logger, onListChanged, identity, clock });
       if (config.perUser) return new PerUserStdioUpstream(config, { budget, logger, onListChanged, clock });
       return new SharedStdioUpstream(config, { budget, logger, onListChanged, clock });
     });

@@ -22,6 +22,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Dispatcher } from 'undici';
+import type { Clock } from '../../../shared/clock.ts';
 import type { HttpServerConfig } from '../../../shared/config/gateway-servers.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
@@ -39,6 +40,8 @@ export interface HttpUpstreamOptions {
   identity?: IdentityTokens;
   /** Where upstream requests go through (tests may pass an agent). Default: undici's global one. */
   dispatcher?: Dispatcher;
+  /** Its connections' error lines are limited on it (upstream-connection.ts). Default: systemClock. */
+  clock?: Clock;
 }
 
 interface UpstreamSession {
@@ -138,6 +141,7 @@ export class HttpUpstream implements Upstream {
       dedicated: true,
       onClose: forget,
       credentials: () => this.#credentials(session.identityTokens),
+      clock: this.#options.clock,
       ...(this.config.forwardIdentity ? { sendAs } : {}),
     }).then((connection) => {
       opened = connection;
@@ -205,7 +209,7 @@ export class HttpUpstream implements Upstream {
   /** Connects once with no caller and disconnects: can the server be reached and initialized? */
   #probe(): void {
     const transport = this.#transport();
-    UpstreamConnection.open({ server: this.config.name, transport, timeoutMs: this.config.timeout * 1000, logger: this.#options.logger, credentials: () => this.#credentials() })
+    UpstreamConnection.open({ server: this.config.name, transport, timeoutMs: this.config.timeout * 1000, logger: this.#options.logger, credentials: () => this.#credentials(), clock: this.#options.clock })
       .then(async (connection) => {
         this.#reachable();
         await transport.terminateSession().catch(() => { /* stateless servers have no session to end */ });

@@ -127,6 +127,7 @@ export class SupervisedProcess {
         onListChanged: this.#options.onListChanged,
         onClose: () => this.#exited(opened, startedAt),
         credentials: () => this.#credentials,
+        clock: this.#clock,
       });
       if (this.#stopped) {
         await connection.close();

@@ -22,6 +22,13 @@
  * gets an MCP error, as a client without the capability would give.
  *
  * List results are fetched whole (every page) and cached until the upstream says the list changed.
+ *
+ * What the SDK's Client tells its `onerror` (a message the transport dropped as not JSON-RPC, a
+ * call's stream that failed, our answer to an upstream's request that could not be sent, a
+ * response to no request) is logged at warn, naming the server: at most one line a minute per
+ * connection, saying how many were left out before it, so an upstream cannot flood the log. The
+ * line quotes the error's message without the connection's credentials, cut before any JSON it
+ * quotes (the SDK quotes a whole stray response, which may hold a caller's data), and short.
  */
 import { setMaxListeners } from 'node:events';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -52,9 +59,12 @@ import {
   type ServerRequest,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { z } from 'zod';
+import { systemClock, type Clock } from '../../../shared/clock.ts';
+import { FloodGuard } from '../../../shared/connections/flood-guard.ts';
+import { cutText } from '../../../shared/cut-text.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
-import { redactData, redactError } from './redact-credentials.ts';
+import { redactData, redactError, redactText } from './redact-credentials.ts';
 
 export type ListKind = 'tools' | 'prompts' | 'resources' | 'resourceTemplates';
 
@@ -122,6 +132,8 @@ export interface UpstreamConnectionOptions {
    * Default: `send()`.
    */
   sendAs?: <T>(caller: CallingClient, send: () => Promise<T>) => Promise<T>;
+  /** The once-a-minute limit of its error lines counts on it. Default: systemClock. */
+  clock?: Clock;
 }
 
 const CLIENT_INFO = { name: 'gatehouse-gateway', version: '0.1.0' };
@@ -130,6 +142,10 @@ const UNQUOTABLE_FAILURE = { content: [{ type: 'text', text: 'The server\'s erro
 // Declared so upstreams offer their sampling and elicitation tools; each request is then relayed
 // only to a calling client that declared the same capability.
 const CLIENT_CAPABILITIES: ClientCapabilities = { sampling: {}, elicitation: { form: {}, url: {} } };
+/** How often one connection may log what its `onerror` was told. */
+const ERROR_LOG_WINDOW_MS = 60_000;
+/** Characters of such an error's message logged at most. */
+const MAX_ERROR_TEXT = 300;
 
 export class UpstreamConnection {
   readonly client: Client;
@@ -152,11 +168,17 @@ export class UpstreamConnection {
    */
   readonly #answering = new Map<RequestId, CallingClient>();
   readonly #ending = new AbortController();
+  /** One error line a minute (#reported). */
+  readonly #errorLines: FloodGuard;
+  /** Errors told to `onerror` and not logged since the last line. */
+  #errorsLeftOut = 0;
 
   private constructor(options: UpstreamConnectionOptions) {
     this.#options = options;
     setMaxListeners(0, this.#ending.signal);
+    this.#errorLines = new FloodGuard({ clock: options.clock ?? systemClock, windowMs: ERROR_LOG_WINDOW_MS, maxPerWindow: 1 });
     this.client = new Client(CLIENT_INFO, { capabilities: CLIENT_CAPABILITIES });
+    this.client.onerror = (err) => this.#reported(err);
     // Protocol.connect keeps a transport's own onmessage and calls it with each message read,
     // before it dispatches that message (@modelcontextprotocol/sdk shared/protocol.js, connect).
     options.transport.onmessage = (message) => this.#arrived(message);
@@ -174,6 +196,23 @@ export class UpstreamConnection {
       throw connection.#redacted(err);
     }
     return connection;
+  }
+
+  /** Logs what the SDK's Client was told went wrong, at most once a minute (see the top of this file). */
+  #reported(err: unknown): void {
+    if (!this.#errorLines.admits()) {
+      this.#errorsLeftOut += 1;
+      return;
+    }
+    const leftOut = this.#errorsLeftOut;
+    this.#errorsLeftOut = 0;
+    let text = String((err as { message?: unknown } | undefined)?.message ?? err);
+    if (this.#options.credentials) text = redactText(text, this.#options.credentials());
+    // JSON quoted from the upstream starts at its first { or [ (a [redacted] is ours).
+    const quoted = text.search(/\{|\[(?!redacted\])/);
+    if (quoted >= 0) text = `${text.slice(0, quoted).trimEnd() || (err as Error).name} …`;
+    const fields = { server: this.#options.server, error: cutText(text, MAX_ERROR_TEXT, '…'), ...(leftOut > 0 ? { errorsNotLogged: leftOut } : {}) };
+    this.#options.logger.warn(fields, 'the connection to an mcp server reported an error (a message it dropped, a stream that failed, an answer not sent); calls go on');
   }
 
   /** `err` without the credentials this connection sends. */
