@@ -19,6 +19,9 @@
  *   sign-in is off then (no button, no route), which an operator who listed them likely did not
  *   mean. A warning, not a refusal: switching to builtin to shut the upstreams out at once,
  *   leaving their settings in place, is legitimate.
+ * - The gateway's shared stdio servers take every one of `resource_server.max_processes` while
+ *   per_user servers are configured: shared processes run until the server stops, so no user's
+ *   process can ever start, and each refusal says to retry when none can pass before a restart.
  *
  * Refusal (`assertServable`): the issuer is https but the auth-server neither serves TLS itself
  * nor trusts a proxy's `X-Forwarded-Proto`. It then sees every request as plain http, refuses to
@@ -61,6 +64,12 @@ export function servingWarnings(config: Partial<Pick<GatehouseConfig, 'authServe
     }
     if (new URL(resourceServer.resource).protocol === 'http:' && !isLoopbackInterface(resourceServer.host)) {
       warnings.push(`listening on ${resourceServer.host} (not loopback) with the plain-http resource ${resourceServer.resource}: anyone on that network can see bearer tokens without TLS. Set LISTEN_HOST=127.0.0.1, or publish the port on loopback only, and put a TLS-terminating proxy in front for anything else.`);
+    }
+    const stdio = resourceServer.servers.filter((server) => server.transport === 'stdio');
+    const shared = stdio.filter((server) => !server.perUser).length;
+    const perUser = stdio.filter((server) => server.perUser).map((server) => server.name);
+    if (perUser.length > 0 && shared >= resourceServer.maxProcesses) {
+      warnings.push(`resource_server.max_processes is ${resourceServer.maxProcesses} and the ${shared} shared stdio servers take ${shared === resourceServer.maxProcesses ? 'every one' : 'more than that'} (they run until this server stops): the per_user servers ${perUser.join(', ')} can start no process for anyone. Raise resource_server.max_processes above ${shared}.`);
     }
   }
   return warnings;
