@@ -201,8 +201,19 @@ auth_server:
   }
 
   // docker-compose.yml puts POSTGRES_PASSWORD into DATABASE_URL as it is: `openssl rand -base64` gives `/`.
-  for (const password of ['Zm9v/YmFyYmF6+cXV4=', 'hunter2#x', 'hunter2?x']) {
-    test(`a DATABASE_URL whose password holds ${password.replace(/[\w+=]/g, '')} says to percent-encode it, without echoing it`, () => {
+  // One that starts with / ? or # parses, as host `gatehouse` and no user, and failed only on
+  // connecting (ENOTFOUND gatehouse).
+  const cutPasswords: Array<[string, string]> = [
+    ['holds /', 'Zm9v/YmFyYmF6+cXV4='],
+    ['holds #', 'hunter2#x'],
+    ['holds ?', 'hunter2?x'],
+    ['starts with /', '/abcdYmFyYmF6+cXV4='],
+    ['starts with ?', '?hunter2x'],
+    ['starts with #', '#hunter2x'],
+    ['is only /@', '/@'],
+  ];
+  for (const [what, password] of cutPasswords) {
+    test(`a DATABASE_URL whose password ${what} says to percent-encode it, without echoing it`, () => {
       const env = { DATABASE_URL: `postgres://gatehouse:${password}@postgres:5432/gatehouse`, GATEHOUSE_KEY_ENCRYPTION_KEY: 'a'.repeat(64) };
       assert.throws(() => loadConfig(env, dir), (err: unknown) => {
         assert.ok(err instanceof ConfigError, String(err));
@@ -211,6 +222,19 @@ auth_server:
         assert.doesNotMatch(err.message, /\n/, 'one line');
         return true;
       });
+    });
+  }
+
+  const goodUrls: Array<[string, string]> = [
+    ['no user, a Unix socket (peer authentication)', 'postgres:///gatehouse?host=/var/run/postgresql'],
+    ['no user (PGUSER, or the system user)', 'postgres://db.internal/gatehouse'],
+    ['a percent-encoded password starting with /', 'postgres://gatehouse:%2Fabcd@127.0.0.1:5432/gatehouse'],
+    ['an @ in a parameter after a user', 'postgres://gatehouse:pw@db.internal/gatehouse?application_name=gate@house'],
+  ];
+  for (const [what, url] of goodUrls) {
+    test(`a DATABASE_URL with ${what} is taken as it is`, () => {
+      const config = loadConfig({ DATABASE_URL: url, GATEHOUSE_KEY_ENCRYPTION_KEY: 'a'.repeat(64) }, dir);
+      assert.equal(config.authServer.database.postgres?.url, url);
     });
   }
 

@@ -31,10 +31,15 @@ const postgresUrl = z.string().transform((value, ctx) => {
   } catch {
     // reported below
   }
-  if (!url || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') || !url.hostname && !url.searchParams.get('host')) {
+  // A password starting with `/`, `?` or `#` ends the authority at `user:`, which then parses as
+  // a host named like the user and no user at all, the real host left after an `@` in the path,
+  // query or fragment: it would fail only when connecting, with ENOTFOUND. No user with an `@`
+  // after the host is that; no user alone is not (a Unix socket with peer authentication, PGUSER).
+  const cutAtPassword = url !== undefined && !url.username && /@/.test(`${url.pathname}${url.search}${url.hash}`);
+  if (!url || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') || !url.hostname && !url.searchParams.get('host') || cutAtPassword) {
     // Never echo the value: it usually carries the database password.
     // A password holding `/`, `#` or `?` (`openssl rand -base64` output has `/`) ends the URL's
-    // authority early, so it does not parse: say how to write one.
+    // authority early, so it does not parse (or parses as above): say how to write one.
     ctx.addIssue({ code: 'custom', message: 'expected a PostgreSQL URL such as postgres://user:password@host:5432/gatehouse; '
       + 'a password holding / # ? or % must be percent-encoded in it (/ as %2F, # as %23, ? as %3F, % as %25), or use a URL-safe one (openssl rand -hex 24)' });
     return z.NEVER;
