@@ -13,13 +13,15 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { ConnectionAttempt } from '../../apps/shared/connection-events.ts';
 import { runDoctor } from '../../apps/auth-server/src/doctor/run-doctor.ts';
 import { CLAUDE_DCR_BODY, connect } from '../helpers/oauth-flow.ts';
 import { TEST_BACKENDS } from '../helpers/test-database.ts';
 import { TestClock } from '../helpers/test-clock.ts';
 import { waitFor } from '../helpers/wait-for.ts';
-import { discover, redeemAs, registerAs } from './support/client-requests.ts';
+import { TestOAuthClientProvider } from '../helpers/mcp-oauth-client.ts';
+import { discover, redeemAs, registerAs, sdkClient, sdkTransport } from './support/client-requests.ts';
 import { startScenarioDeployment, USER, type ScenarioDeployment } from './support/scenario-deployment.ts';
 
 const STALL_AFTER = 20;
@@ -37,12 +39,14 @@ for (const backend of TEST_BACKENDS) {
     });
     after(() => d?.close());
 
+    /** Until its next read of the revocation feed (every 2 s), the resource server is not ready by a moved clock. */
+    const resourceServerReady = () => waitFor('the resource server ready again by the moved clock', async () => (await fetch(new URL('/readyz', d.mcpUrl))).ok);
+
     /** Moves both apps' clock on, then reads every attempt once both apps wrote their events. */
     async function attemptsAfter(seconds: number): Promise<ConnectionAttempt[]> {
       await d.recorded();
       clock.advance(seconds);
-      // Until its next read of the revocation feed (every 2 s), the resource server is not ready by the moved clock.
-      await waitFor('the resource server ready again by the moved clock', async () => (await fetch(new URL('/readyz', d.mcpUrl))).ok);
+      await resourceServerReady();
       const { attempts, problem } = await d.auth.auth.connections.list({});
       assert.equal(problem, undefined);
       return Promise.all(attempts.map(async (attempt) => (await d.auth.auth.connections.show(attempt.id))!.attempt));
@@ -96,6 +100,57 @@ for (const backend of TEST_BACKENDS) {
       assert.ok(attempt.events.some((e) => e.step === 'code_exchange' && e.outcome === 'ok'));
       assert.deepEqual([attempt.outcome, attempt.lastStep, attempt.explanation?.step], ['stalled', 'code_exchange', 'code_exchange'], summary(attempt));
       assert.match(attempt.explanation!.reason, /^the client got tokens but never called the MCP server with them/);
+    });
+
+  });
+
+  // The MCP SDK reads both metadata documents again before it refreshes, here after the 401 for
+  // its access token revoked at /oauth/revoke (the grant and its refresh token stay): the path an
+  // expired token takes, on one clock (oidc-provider stamps tokens by the system clock, so an
+  // expiry would need the resource server's clock moved, and its refusal stamped in the future).
+  // Nothing here waits for a stall: the reads' own attempt showed at once.
+  describe(`the MCP SDK client refreshing after a 401 (${backend})`, () => {
+    let d: ScenarioDeployment;
+    before(async () => {
+      d = await startScenarioDeployment(backend, { reset: false });
+    });
+    after(() => d?.close());
+
+    test('one connected attempt, the metadata reads before the refresh in it, none of their own', async () => {
+      const userAgent = 'gatehouse-scenarios/refresh-after-401 (node)';
+      const provider = new TestOAuthClientProvider('http://127.0.0.1:33419/callback');
+      await assert.rejects(sdkClient().connect(sdkTransport(d.mcpUrl, provider, userAgent)), UnauthorizedError);
+      const callback = await provider.signInAt(d.issuer, USER.username, USER.password);
+      await sdkTransport(d.mcpUrl, provider, userAgent).finishAuth(callback.searchParams.get('code')!);
+      const first = sdkClient();
+      await first.connect(sdkTransport(d.mcpUrl, provider, userAgent));
+      await first.close();
+      const revoked = provider.savedTokens!.access_token;
+      const revocation = await fetch(`${d.issuer}/oauth/revoke`, {
+        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token: revoked, token_type_hint: 'access_token', client_id: provider.client!.client_id }),
+      });
+      assert.equal(revocation.status, 200, await revocation.text());
+
+      const again = sdkClient();
+      await again.connect(sdkTransport(d.mcpUrl, provider, userAgent));
+      // Accepted until the resource server reads the revocation feed (every 2 s); then a 401, and the SDK refreshes.
+      await waitFor('the SDK to refresh after the revoked token\'s 401', async () => {
+        const me = await again.callTool({ name: 'whoami', arguments: {} });
+        assert.equal((me.structuredContent as { username: string }).username, USER.username);
+        return provider.savedTokens!.access_token !== revoked;
+      });
+      await again.close();
+
+      await d.recorded();
+      const { attempts: listed } = await d.auth.auth.connections.list({});
+      const attempts = await Promise.all(listed.map(async (attempt) => (await d.auth.auth.connections.show(attempt.id))!.attempt));
+      const ours = attempts.filter((attempt) => attempt.userAgent === userAgent || attempt.clientId === provider.client!.client_id);
+      const summary = (attempt: ConnectionAttempt) => `${attempt.outcome}: ${attempt.events.map((e) => `${e.step} ${e.outcome}`).join(', ')}`;
+      assert.deepEqual(ours.map((attempt) => [attempt.clientId, attempt.outcome]), [[provider.client!.client_id, 'connected']], ours.map(summary).join('\n'));
+      const steps = ours[0]!.events.map((e) => `${e.step} ${e.outcome}`);
+      const refreshed = steps.indexOf('refresh ok');
+      assert.deepEqual(steps.slice(refreshed - 3, refreshed + 2), ['mcp_request refused', 'resource_metadata ok', 'server_metadata ok', 'refresh ok', 'mcp_request ok'], summary(ours[0]!));
     });
   });
 }

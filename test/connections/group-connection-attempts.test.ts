@@ -151,6 +151,45 @@ describe('grouping connection events into attempts', () => {
     });
   }
 
+  test('discovery read again after an attempt stalled leaves it stalled: the reads are no activity of the attempt', () => {
+    // `gatehouse doctor` run again 4 minutes later, from where the first run's reads came.
+    const events = [...dcrConnection('authorization'), at(250, ok('resource_metadata', CLI)), at(251, ok('server_metadata', CLI))];
+    const [attempt, ...rest] = group(events, 700);
+    assert.equal(rest.length, 0, 'one attempt');
+    assert.deepEqual([attempt!.outcome, attempt!.lastStep, attempt!.lastAt], ['stalled', 'authorization', T0 + 4000]);
+  });
+
+  // The MCP SDK reads both metadata documents again before each refresh, from where the client's
+  // own requests come: after an expired token's 401, or when it refreshes ahead of expiry.
+  const BEFORE_REFRESH: Array<[string, ConnectionEvent[]]> = [
+    ['after the expired token\'s 401', [at(3700, refused('mcp_request', 'invalid_token', 'token_expired', 'the access token expired at 15:00:10 UTC; the client should refresh', { ...CLI, clientId: 'dcr-1', accountId: 'u1', grantId: 'g1' }))]],
+    ['ahead of expiry', []],
+  ];
+  for (const [when, before] of BEFORE_REFRESH) {
+    test(`metadata read again before a connected client's refresh (${when}) is part of its attempt, not an attempt of its own`, () => {
+      const grant = { ...CLI, clientId: 'dcr-1', accountId: 'u1', grantId: 'g1' };
+      const events = [
+        ...dcrConnection('mcp_request'), ...before,
+        at(3710, ok('resource_metadata', CLI)), at(3711, ok('server_metadata', CLI)), at(3712, ok('refresh', grant)), at(3713, ok('mcp_request', grant)),
+      ];
+      const attempts = group(events, 3713 + 11 * 60);
+      assert.deepEqual(attempts.map((attempt) => [attempt.clientId, attempt.outcome]), [['dcr-1', 'connected']]);
+      assert.deepEqual(attempts[0]!.events.slice(-4).map((e) => e.step), ['resource_metadata', 'server_metadata', 'refresh', 'mcp_request']);
+    });
+  }
+
+  test('metadata reads from elsewhere, or long before a refresh, stay apart from the connected attempt', () => {
+    const grant = { ...CLI, clientId: 'dcr-1', accountId: 'u1', grantId: 'g1' };
+    const events = [
+      ...dcrConnection('mcp_request'),
+      at(3000, ok('server_metadata', OTHER_BROWSER)),
+      at(3100, ok('server_metadata', CLI)),
+      at(3100 + 6 * 60, ok('refresh', grant)),
+    ];
+    const attempts = group(events, 4000);
+    assert.deepEqual(attempts.map((attempt) => [attempt.clientId, attempt.events.length]).sort(), [['dcr-1', 11], [undefined, 1], [undefined, 1]].sort());
+  });
+
   test('discovery read again after an authorization in a signed-in browser keeps that stall\'s own hint', () => {
     const events = [
       ...dcrConnection('registration'),

@@ -23,6 +23,8 @@
  * 5. Otherwise a new attempt.
  * 6. After a step-up, the same user's next authorization for that client (a new flow) merges into
  *    the attempt the 403 refused once it names the user (steppedUpAttemptOf).
+ * 7. A refresh takes in the discovery reads just before it from its IP and user agent, which
+ *    rule 2 made an attempt of their own (discoveryBeforeRefresh).
  * "Open": neither connected nor ended by a refusal. Keys (rule 1) still join ended attempts, so
  * an expired token refused at the MCP server and the refresh that follows stay in one timeline.
  *
@@ -36,7 +38,8 @@
  * (stepReached): by rule 2 it joins an attempt that registered, signed in or got tokens (the SDK
  * re-reads the metadata before each token request; a client, or `gatehouse doctor`, starting
  * over from the same place), and "read the metadata but never registered" under a timeline that
- * shows the registration would contradict it.
+ * shows the registration would contradict it. Nor is such a read activity: the attempt's last
+ * activity (`lastAt`, what a stall is counted from) stays its last step's.
  */
 import type { AttemptOutcome, ConnectionAttempt, ConnectionEvent, ConnectionStep } from '../../../shared/connection-events.ts';
 import { SIGNED_IN_AUTHORIZATION_HINT, STALL_HINTS } from './stall-hints.ts';
@@ -56,7 +59,10 @@ interface Building {
   accountProven: boolean;
   /** "ip user-agent" of each event that had them. */
   origins: Set<string>;
+  /** Epoch ms of the attempt's last activity: its last event, not counting discovery read again. */
   lastAt: number;
+  /** An event past discovery (registration, sign-in, a token, …) is the attempt's. */
+  pastDiscovery: boolean;
   connected: boolean;
   /** The last event was a refusal. */
   refused: boolean;
@@ -83,17 +89,20 @@ export function groupConnectionAttempts(events: readonly ConnectionEvent[], { no
     if (event.flowId) byFlow.set(event.flowId, attempt);
     if (event.grantId) byGrant.set(event.grantId, attempt);
     const steppedUp = namesUser ? steppedUpAttemptOf(attempts, attempt, stallAfterMs) : undefined;
-    if (steppedUp) {
-      for (const moved of attempt.events) add(steppedUp, moved);
-      // Its own events may have gone on meanwhile (a refresh): keep the timeline in time order.
-      steppedUp.events.sort((a, b) => a.at - b.at);
-      const last = steppedUp.events.at(-1)!;
-      steppedUp.lastAt = last.at;
-      steppedUp.refused = last.outcome === 'refused';
-      for (const flowId of attempt.flowIds) byFlow.set(flowId, steppedUp);
-      for (const grantId of attempt.grantIds) byGrant.set(grantId, steppedUp);
-      attempts.splice(attempts.indexOf(attempt), 1);
-    }
+    if (steppedUp) merge(attempt, steppedUp);
+    const readBefore = event.step === 'refresh' ? discoveryBeforeRefresh(attempts, attempt, event) : undefined;
+    if (readBefore) merge(readBefore, attempt);
+  }
+
+  /** Moves every event of `from` into `into`, in time order (either may have gone on meanwhile). */
+  function merge(from: Building, into: Building): void {
+    for (const moved of from.events) add(into, moved);
+    into.events.sort((a, b) => a.at - b.at);
+    into.lastAt = Math.max(into.lastAt, from.lastAt);
+    into.refused = into.events.at(-1)!.outcome === 'refused';
+    for (const flowId of from.flowIds) byFlow.set(flowId, into);
+    for (const grantId of from.grantIds) byGrant.set(grantId, into);
+    attempts.splice(attempts.indexOf(from), 1);
   }
   return attempts.map((attempt) => summarize(attempt, now, stallAfterMs)).sort((a, b) => b.startedAt - a.startedAt);
 }
@@ -147,8 +156,26 @@ function steppedUpAttemptOf(attempts: Building[], fresh: Building, stallAfterMs:
   });
 }
 
+/**
+ * Rule 7: the MCP SDK reads both metadata documents again before each refresh (after an expired
+ * token's 401, or ahead of expiry), from where the client's own requests come. A connected attempt
+ * is no longer open, so rule 2 made those reads an attempt of their own, which then stalled "after
+ * the metadata read" once per refresh. The latest attempt of nothing but discovery reads, all
+ * answered, from the refresh's IP and user agent within PRE_REGISTRATION_WINDOW before it, is
+ * part of the refreshed attempt.
+ */
+function discoveryBeforeRefresh(attempts: Building[], refreshed: Building, refresh: ConnectionEvent): Building | undefined {
+  const origin = originOf(refresh);
+  if (origin === undefined) return undefined;
+  return attempts.findLast((candidate) => candidate !== refreshed && candidate.clientId === undefined && !candidate.pastDiscovery
+    && candidate.origins.has(origin) && refresh.at - candidate.lastAt <= PRE_REGISTRATION_WINDOW_MS
+    && candidate.events.every((event) => event.outcome === 'ok'));
+}
+
 function newAttempt(attempts: Building[]): Building {
-  const attempt: Building = { events: [], flowIds: new Set(), grantIds: new Set(), accountProven: false, origins: new Set(), lastAt: 0, connected: false, refused: false };
+  const attempt: Building = {
+    events: [], flowIds: new Set(), grantIds: new Set(), accountProven: false, origins: new Set(), lastAt: 0, pastDiscovery: false, connected: false, refused: false,
+  };
   attempts.push(attempt);
   return attempt;
 }
@@ -173,7 +200,11 @@ function add(attempt: Building, event: ConnectionEvent): void {
   }
   const origin = originOf(event);
   if (origin !== undefined) attempt.origins.add(origin);
-  attempt.lastAt = event.at;
+  // A discovery step read again once past discovery is no activity of the attempt (stepReached):
+  // `gatehouse doctor` run again showed an attempt stalled at sign-in as in progress once more.
+  const readAgain = PRE_REGISTRATION.has(event.step) && event.outcome === 'ok' && attempt.pastDiscovery;
+  if (!readAgain) attempt.lastAt = event.at;
+  if (!PRE_REGISTRATION.has(event.step)) attempt.pastDiscovery = true;
   attempt.refused = event.outcome === 'refused';
   if (event.step === 'mcp_request' && event.outcome === 'ok') attempt.connected = true;
 }
