@@ -13,6 +13,8 @@
  *   no stack, since nothing in the code is wrong.
  * - A directory or file in DATA_DIR or KEYS_DIR it cannot use (DeploymentFileError): the
  *   setting, the path, why and what to do, exit code 1, no stack.
+ * - A PostgreSQL migration that could not lock a table another session holds
+ *   (MigrationBlockedError): the migration and how to find that session, exit code 1, no stack.
  * - Anything else: the stack, exit code 1.
  *
  * Errors after start are not handled here: Node's default applies (the stack on stderr, exit 1).
@@ -20,6 +22,7 @@
 import { ConfigError } from './config/config-error.ts';
 import { databaseErrorReason, DatabaseUnavailableError } from './storage/database-unavailable-error.ts';
 import { DeploymentFileError } from './storage/deployment-file-error.ts';
+import { MigrationBlockedError } from './storage/migration-blocked-error.ts';
 
 export function exitOnStartFailure(app: 'auth-server' | 'resource-server', portSettings: string): (err: unknown) => never {
   const say = (line: string) => process.stderr.write(`gatehouse ${app}: ${line}\n`);
@@ -43,7 +46,7 @@ export function exitOnStartFailure(app: 'auth-server' | 'resource-server', portS
       say(`cannot reach the database: ${databaseErrorReason(err)}`);
       process.exit(1);
     }
-    if (err instanceof DeploymentFileError) {
+    if (err instanceof DeploymentFileError || err instanceof MigrationBlockedError) {
       say(err.message);
       process.exit(1);
     }

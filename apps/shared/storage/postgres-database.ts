@@ -25,12 +25,16 @@
  * - Migrations run under an advisory lock, so replicas starting together apply each file once,
  *   and without statement_timeout (`migratePostgres`); every file runs in a transaction with its
  *   row in `schema_migrations` (PostgreSQL's DDL is transactional), so a failed migration leaves
- *   nothing half-applied.
+ *   nothing half-applied. A migration waits for a table another session holds locked only
+ *   briefly (lock_timeout), tried again a few times, so that the queries queued behind its lock
+ *   request are not held up for as long as that session's transaction lasts.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { DatabaseConflictError, DatabaseUnavailableError, isLostConnection, isTransactionConflict } from './database-unavailable-error.ts';
+import { MigrationBlockedError } from './migration-blocked-error.ts';
 import { hasNulCharacter, NulCharacterError } from './nul-character-error.ts';
 import { refuseNewerSchema } from './refuse-newer-schema.ts';
 import { migrationFiles } from './sqlite-database.ts';
@@ -304,6 +308,28 @@ export class PostgresDatabase implements SqlDatabase {
   }
 }
 
+/** How `migratePostgres` waits for the tables a migration changes. */
+export interface MigrateOptions {
+  /** Stamps `applied_at`, in epoch milliseconds. Default is Date.now. */
+  clock?: () => number;
+  /**
+   * In milliseconds; how long a step's statement waits for a lock on a table (`lock_timeout`)
+   * before the step is rolled back and tried again. Every query on that table waits behind the
+   * request meanwhile, so this is the longest a migration holds the deployment up. Default is 2000.
+   */
+  lockTimeoutMs?: number;
+  /** How many times a step is tried before the start fails. Default is 5. */
+  attempts?: number;
+  /**
+   * Waits between attempts, given milliseconds: 1000, then twice as long each time (1 + 2 + 4 +
+   * 8 s with the default attempts). Default is a timer; tests pass one that does not wait.
+   */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** The first wait between attempts, in milliseconds; each next one is twice as long. */
+const FIRST_RETRY_DELAY_MS = 1000;
+
 /**
  * Applies every migration in `dir` not yet recorded for `app`; returns the names applied now.
  * Both apps share the database, so `schema_migrations` is keyed by (app, version).
@@ -312,18 +338,32 @@ export class PostgresDatabase implements SqlDatabase {
  *   advisory lock) and then reads `schema_migrations` again, so replicas starting together apply
  *   each file once even behind a transaction-mode pooler, where a session lock taken by one
  *   statement may be held on a server connection the next statement never reaches.
- * - A step runs without statement_timeout (SET LOCAL): rewriting every row of a large table, or
- *   waiting for another replica doing so, takes longer than a request's statement, and a
- *   cancelled migration would be cancelled again on every start. The lock cannot outlive the
- *   transaction that holds it, so nothing waits for a replica that is gone.
+ * - Waiting for the migration lock has no bound (SET LOCAL statement_timeout and lock_timeout to
+ *   0; lock_timeout applies to advisory locks too, and a role may set one): rewriting every row of
+ *   a large table, or waiting for another replica doing so, takes longer than a request's
+ *   statement, and a cancelled migration would be cancelled again on every start. The lock cannot
+ *   outlive the transaction that holds it, so nothing waits for a replica that is gone.
+ * - Once it holds the migration lock, a step waits at most `lockTimeoutMs` for any other lock
+ *   (SET LOCAL lock_timeout). ALTER TABLE takes an ACCESS EXCLUSIVE lock; while it waits for a
+ *   running replica's long transaction on that table, every other query on the table queues
+ *   behind it, and the whole deployment would stall for as long as that transaction lasts. On
+ *   lock_not_available (55P03) the step is rolled back, leaving the queue, and tried again after a
+ *   pause (`attempts` times in all); then the start fails with a MigrationBlockedError naming the
+ *   migration, with nothing of it applied.
  */
-export async function migratePostgres(db: PostgresDatabase, app: string, dir: string, clock: () => number = Date.now): Promise<string[]> {
+export async function migratePostgres(db: PostgresDatabase, app: string, dir: string, options: MigrateOptions = {}): Promise<string[]> {
+  const { clock = Date.now } = options;
+  const waits: LockWaits = {
+    lockTimeoutMs: options.lockTimeoutMs ?? 2000,
+    attempts: options.attempts ?? 5,
+    sleep: options.sleep ?? sleep,
+  };
   // The first statement a starting app sends: a database not listening is said in one line
   // (exit-on-start-failure.ts), not with a stack.
   const client = await connect(db.pool);
   let failure: Error | undefined;
   try {
-    const applied = await underMigrationLock(client, async () => {
+    const applied = await underMigrationLock(client, `reading schema_migrations for ${app}`, waits, async () => {
       await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
         app        TEXT NOT NULL,
         version    TEXT NOT NULL,
@@ -339,7 +379,7 @@ export async function migratePostgres(db: PostgresDatabase, app: string, dir: st
     for (const file of files) {
       if (applied.has(file)) continue;
       const sql = readFileSync(join(dir, file), 'utf8');
-      const appliedNow = await underMigrationLock(client, async () => {
+      const appliedNow = await underMigrationLock(client, `migration ${file} of ${app}`, waits, async () => {
         // Another replica may have applied it since the list above was read.
         if ((await client.query('SELECT 1 FROM schema_migrations WHERE app = $1 AND version = $2', [app, file])).rowCount) return false;
         await client.query(sql);
@@ -358,12 +398,40 @@ export async function migratePostgres(db: PostgresDatabase, app: string, dir: st
   }
 }
 
-/** Runs `fn` in a transaction holding the migration lock, with no statement_timeout. */
-async function underMigrationLock<T>(client: pg.PoolClient, fn: () => Promise<T>): Promise<T> {
+interface LockWaits {
+  lockTimeoutMs: number;
+  attempts: number;
+  sleep: (ms: number) => Promise<void>;
+}
+
+/** lock_not_available: lock_timeout ran out (or NOWAIT found the lock taken). */
+function isLockNotAvailable(err: unknown): boolean {
+  return (err as { code?: unknown }).code === '55P03';
+}
+
+/**
+ * Runs `fn` in a transaction holding the migration lock, tried again while a lock it needs
+ * stays taken (`waits`); `step` names it in the error when every attempt was refused.
+ */
+async function underMigrationLock<T>(client: pg.PoolClient, step: string, waits: LockWaits, fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await inMigrationTransaction(client, waits.lockTimeoutMs, fn);
+    } catch (err) {
+      if (!isLockNotAvailable(err)) throw err;
+      if (attempt >= waits.attempts) throw new MigrationBlockedError(step, waits, { cause: err });
+      await waits.sleep(FIRST_RETRY_DELAY_MS * 2 ** (attempt - 1));
+    }
+  }
+}
+
+/** One attempt: the migration lock, waited for without bound, then `fn` under lock_timeout. */
+async function inMigrationTransaction<T>(client: pg.PoolClient, lockTimeoutMs: number, fn: () => Promise<T>): Promise<T> {
   await client.query('BEGIN');
   try {
-    await client.query('SET LOCAL statement_timeout = 0');
+    await client.query('SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0');
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await client.query("SELECT set_config('lock_timeout', $1, true)", [`${lockTimeoutMs}ms`]);
     const result = await fn();
     await client.query('COMMIT');
     return result;

@@ -10,6 +10,7 @@
 import { ConfigError } from '../../../shared/config/config-error.ts';
 import { escapeControlCharacters } from '../../../shared/escape-control-characters.ts';
 import { DeploymentFileError } from '../../../shared/storage/deployment-file-error.ts';
+import { MigrationBlockedError } from '../../../shared/storage/migration-blocked-error.ts';
 import { loadAuthServerConfig, type AuthServerAppConfig } from '../../../shared/config/load-config.ts';
 import { AdminError } from '../management/admin-error.ts';
 import { KeyDecryptionError } from '../keys/key-encryption.ts';
@@ -144,7 +145,7 @@ export async function run(argv: string[], io: CliIo, env: NodeJS.ProcessEnv): Pr
     if (err instanceof UsageError) return fail(EXIT.usage, `${err.message}\n${usageOf(group, command)}`);
     // One line: its values (a stored username) cannot break it.
     if (err instanceof AdminError) return fail(EXIT.failure, escapeControlCharacters(err.error_description ?? err.message));
-    if (err instanceof CliError || err instanceof ConfigError || err instanceof DeploymentFileError) return fail(EXIT.failure, err.message);
+    if (err instanceof CliError || err instanceof ConfigError || err instanceof DeploymentFileError || err instanceof MigrationBlockedError) return fail(EXIT.failure, err.message);
     if (err instanceof KeyDecryptionError) return fail(EXIT.failure, keysDoNotDecrypt().message);
     // What no case above expected: one line, as every other failure; the stack is for whoever
     // debugs it, who asks for it as they ask the server for more (LOG_LEVEL).
