@@ -138,16 +138,20 @@ const CREDENTIAL_KEYS = new Set([
 ]);
 const CREDENTIAL_PATTERN = /password|secret/i;
 const MAX_STRING = 300;
-const MAX_ITEMS = 25;
+/**
+ * Items of a list in `details` (and keys of an object) that a record keeps; the rest are cut. A
+ * caller that must name more writes more records (ClientRegistry#purgeUnused).
+ */
+export const MAX_DETAIL_ITEMS = 25;
 
 /** Drops credential-named keys and cuts long values (defence in depth; callers pass safe fields). */
 function scrub(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return cutText(storable(value), MAX_STRING, '…');
-  if (Array.isArray(value)) return value.slice(0, MAX_ITEMS).map((item) => scrub(item, depth + 1));
+  if (Array.isArray(value)) return value.slice(0, MAX_DETAIL_ITEMS).map((item) => scrub(item, depth + 1));
   if (value && typeof value === 'object' && depth < 3) {
     return Object.fromEntries(Object.entries(value)
       .filter(([key]) => !CREDENTIAL_KEYS.has(key.toLowerCase()) && !CREDENTIAL_PATTERN.test(key))
-      .slice(0, MAX_ITEMS)
+      .slice(0, MAX_DETAIL_ITEMS)
       .map(([key, item]) => [storable(key), scrub(item, depth + 1)]));
   }
   if (value && typeof value === 'object') return '[…]';

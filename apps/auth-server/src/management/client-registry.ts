@@ -25,7 +25,7 @@
 import type Provider from 'oidc-provider';
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { SqlDatabase, SqlExecutor } from '../../../shared/storage/sql-database.ts';
-import type { AuditLog } from '../audit/audit-log.ts';
+import { MAX_DETAIL_ITEMS, type AuditLog } from '../audit/audit-log.ts';
 import type { RevocationFeed } from '../revocation/revocation-feed.ts';
 import { CLIENT_KIND, MAX_UPSTREAM_AUDIENCES, RESOURCE_SERVER_FOR, UPSTREAM_AUDIENCES } from '../registration/client-metadata-policy.ts';
 import { upstreamAudienceDefect } from '../token-exchange/upstream-audience-defect.ts';
@@ -109,6 +109,13 @@ export const UNSHOWABLE_NAME = 'A name must not contain control characters, line
 
 /** A random id for a static client, as `createStatic` draws one when none is chosen. */
 export const newStaticClientId = () => `static-${generateClientSecret().slice(0, 16)}`;
+
+/**
+ * Registrations `purgeUnused` deletes per transaction: as many as one audit record names in full
+ * (the audit log cuts a longer list). Other writes go on between batches: SQLite's, and on
+ * PostgreSQL every revocation, which waits for the feed's lock that each deletion takes.
+ */
+const PURGE_BATCH = MAX_DETAIL_ITEMS;
 
 /** The token endpoint authentication methods a static client may use. */
 export const AUTH_METHODS: readonly string[] = ['client_secret_basic', 'client_secret_post', 'none'];
@@ -312,20 +319,32 @@ export class ClientRegistry {
     return { kind: client.kind, grantsRevoked };
   }
 
-  /** Deletes every registration that never obtained a token; returns how many. */
+  /**
+   * Deletes every registration that never obtained a token; returns how many. In transactions of
+   * PURGE_BATCH, each with the `clients.purged` record that names its registrations: after a flood
+   * of registrations, one transaction for thousands held SQLite's write lock (on PostgreSQL, the
+   * revocation feed's lock) for the whole run, and its one record named only the first
+   * MAX_DETAIL_ITEMS. A failure leaves the batches before it purged and recorded and the rest
+   * listed as unused, so purging again finishes the job.
+   */
   async purgeUnused(by: ChangedBy): Promise<number> {
     const candidates = (await this.list()).filter((c) => c.unused);
-    // Every row goes in one transaction with the one record that lists them: deleted one by one
-    // and recorded at the end, a failed record left them all gone with no trace.
-    const unused = await this.db.transaction(async (tx) => {
-      const deleted: ClientSummary[] = [];
-      // Only while still pending: a registration that got its first token meanwhile (on any
-      // replica) has handed out tokens and stays.
-      for (const client of candidates) if (await this.#deleteRow(client.clientId, tx, { onlyPending: true })) deleted.push(client);
-      await this.audit.record({ event: 'clients.purged', actor: by.actor, ip: by.ip, details: { count: deleted.length, client_ids: deleted.map((c) => c.clientId) } }, tx);
-      return deleted;
-    });
-    for (const client of unused) await this.#afterDelete(client.clientId, by, 'unused client purged');
-    return unused.length;
+    let purged = 0;
+    for (let start = 0; start < candidates.length; start += PURGE_BATCH) {
+      const batch = candidates.slice(start, start + PURGE_BATCH);
+      // Each row goes in one transaction with the record that lists it: deleted one by one and
+      // recorded at the end, a failed record left them gone with no trace.
+      const deleted = await this.db.transaction(async (tx) => {
+        const clientIds: string[] = [];
+        // Only while still pending: a registration that got its first token meanwhile (on any
+        // replica, or while an earlier batch was purged) has handed out tokens and stays.
+        for (const client of batch) if (await this.#deleteRow(client.clientId, tx, { onlyPending: true })) clientIds.push(client.clientId);
+        if (clientIds.length > 0) await this.audit.record({ event: 'clients.purged', actor: by.actor, ip: by.ip, details: { count: clientIds.length, client_ids: clientIds } }, tx);
+        return clientIds;
+      });
+      for (const clientId of deleted) await this.#afterDelete(clientId, by, 'unused client purged');
+      purged += deleted.length;
+    }
+    return purged;
   }
 }
