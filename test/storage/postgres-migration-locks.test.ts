@@ -73,8 +73,10 @@ describe('a PostgreSQL migration and the locks of running replicas', { skip: !TE
     // Queued behind the ALTER TABLE's request, not behind the holder (ACCESS SHARE goes with ACCESS SHARE).
     assert.deepEqual((await serving.query('SELECT count(*)::int AS n FROM widgets')).rows, [{ n: 2 }]);
     const heldUpMs = performance.now() - queued;
-    // Measured: lock_timeout to the millisecond (the ALTER is seen waiting at once); the rest is room for a loaded machine.
-    assert.ok(heldUpMs < LOCK_TIMEOUT_MS + 500, `a query on widgets waited ${Math.round(heldUpMs)} ms behind the migration`);
+    // Measured: lock_timeout to the millisecond (the ALTER is seen waiting at once). The bound only
+    // has to tell that from waiting for the holder (5 s, then serving's statement_timeout): the
+    // rest is room for a loaded machine.
+    assert.ok(heldUpMs < LOCK_TIMEOUT_MS + 2500, `a query on widgets waited ${Math.round(heldUpMs)} ms behind the migration`);
 
     const err = await outcome;
     assert.ok(err instanceof MigrationBlockedError, String(err));
