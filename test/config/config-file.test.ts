@@ -202,19 +202,29 @@ auth_server:
 
   // docker-compose.yml puts POSTGRES_PASSWORD into DATABASE_URL as it is: `openssl rand -base64` gives `/`.
   // One that starts with / ? or # parses, as host `gatehouse` and no user, and failed only on
-  // connecting (ENOTFOUND gatehouse).
-  const cutPasswords: Array<[string, string]> = [
-    ['holds /', 'Zm9v/YmFyYmF6+cXV4='],
-    ['holds #', 'hunter2#x'],
-    ['holds ?', 'hunter2?x'],
-    ['starts with /', '/abcdYmFyYmF6+cXV4='],
-    ['starts with ?', '?hunter2x'],
-    ['starts with #', '#hunter2x'],
-    ['is only /@', '/@'],
+  // connecting (ENOTFOUND gatehouse); one of digits before / ? or # as host `gatehouse` and
+  // those digits as its port.
+  const composeUrl = (password: string) => `postgres://gatehouse:${password}@postgres:5432/gatehouse`;
+  const cutPasswords: Array<[what: string, url: string, password: string]> = [
+    ['holds /', composeUrl('Zm9v/YmFyYmF6+cXV4='), 'Zm9v/YmFyYmF6+cXV4='],
+    ['holds #', composeUrl('hunter2#x'), 'hunter2#x'],
+    ['holds ?', composeUrl('hunter2?x'), 'hunter2?x'],
+    ['starts with /', composeUrl('/abcdYmFyYmF6+cXV4='), '/abcdYmFyYmF6+cXV4='],
+    ['starts with ?', composeUrl('?hunter2x'), '?hunter2x'],
+    ['starts with #', composeUrl('#hunter2x'), '#hunter2x'],
+    ['is only /@', composeUrl('/@'), '/@'],
+    ['is digits before /', composeUrl('12/ab'), '12/ab'],
+    ['is digits before ?', composeUrl('12?ab'), '12?ab'],
+    ['is digits before #', composeUrl('5432#ab'), '5432#ab'],
+    ['is digits and a last /', composeUrl('2024/'), '2024/'],
+    ['is digits before /, to a host without a port', 'postgres://user:12/ab@host/db', '12/ab'],
+    ['is digits before /, to an IPv6 host', 'postgresql://user:12/ab@[::1]:5432/db', '12/ab'],
+    ['is digits before /, on a Unix socket', 'postgres://user:12/ab@/db?host=/var/run/postgresql', '12/ab'],
+    ['is digits before ?, on a Unix socket', 'postgres://user:12?ab@/db?host=/var/run/postgresql', '12?ab'],
   ];
-  for (const [what, password] of cutPasswords) {
+  for (const [what, url, password] of cutPasswords) {
     test(`a DATABASE_URL whose password ${what} says to percent-encode it, without echoing it`, () => {
-      const env = { DATABASE_URL: `postgres://gatehouse:${password}@postgres:5432/gatehouse`, GATEHOUSE_KEY_ENCRYPTION_KEY: 'a'.repeat(64) };
+      const env = { DATABASE_URL: url, GATEHOUSE_KEY_ENCRYPTION_KEY: 'a'.repeat(64) };
       assert.throws(() => loadConfig(env, dir), (err: unknown) => {
         assert.ok(err instanceof ConfigError, String(err));
         assert.match(err.message, /^Invalid configuration: database\.url \(from DATABASE_URL\): expected a PostgreSQL URL .*must be percent-encoded .*\/ as %2F.*openssl rand -hex 24/);
@@ -227,9 +237,20 @@ auth_server:
 
   const goodUrls: Array<[string, string]> = [
     ['no user, a Unix socket (peer authentication)', 'postgres:///gatehouse?host=/var/run/postgresql'],
+    ['no user, a Unix socket, postgresql://', 'postgresql:///gatehouse?host=/var/run/postgresql'],
     ['no user (PGUSER, or the system user)', 'postgres://db.internal/gatehouse'],
+    ['no user, a port', 'postgres://db.internal:5432/gatehouse'],
+    ['a user and password, a port', 'postgres://u:p@host:5432/db'],
+    ['a user and password, no port', 'postgresql://u:p@host/db'],
+    ['a password of digits', 'postgres://gatehouse:1234@postgres:5432/gatehouse'],
+    ['a user and password, an IPv6 host', 'postgres://u:p@[::1]:5432/db'],
+    ['no user, an IPv6 host', 'postgresql://[::1]:5432/db'],
+    ['a user without a password', 'postgres://gatehouse@postgres:5432/gatehouse'],
     ['a percent-encoded password starting with /', 'postgres://gatehouse:%2Fabcd@127.0.0.1:5432/gatehouse'],
+    ['a percent-encoded password of digits before /', 'postgres://gatehouse:12%2Fab@postgres:5432/gatehouse'],
+    ['a percent-encoded password holding / # ? %', 'postgres://gatehouse:a%2Fb%23c%3Fd%25e@postgres:5432/gatehouse'],
     ['an @ in a parameter after a user', 'postgres://gatehouse:pw@db.internal/gatehouse?application_name=gate@house'],
+    ['TLS parameters', 'postgres://u:p@db.internal:5432/gatehouse?sslmode=verify-full&sslrootcert=/etc/ssl/certs/ca.pem'],
   ];
   for (const [what, url] of goodUrls) {
     test(`a DATABASE_URL with ${what} is taken as it is`, () => {

@@ -141,6 +141,28 @@ describe('start-up errors', () => {
     }
   });
 
+  // The refusal names DATABASE_URL and says how to write it; the password is in no line either app prints.
+  const unusableUrls: Array<[what: string, password: string]> = [
+    ['digits before a / (parsed as a port)', '12/s3cret'],
+  ];
+  for (const [what, password] of unusableUrls) {
+    test(`a DATABASE_URL whose password is ${what}: one line with the hint and no password, exit 2`, async () => {
+      const setup = await freshSetup({ DATABASE_URL: `postgres://gatehouse:${password}@127.0.0.1:5432/gatehouse`, GATEHOUSE_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64') });
+      try {
+        for (const name of ['auth-server', 'resource-server'] as const) {
+          const app = runApp(name, setup.env);
+          assert.equal((await app.exited).code, 2, app.output());
+          const lines = printedLines(app.output());
+          assert.equal(lines.length, 1, app.output());
+          assert.match(lines[0]!, new RegExp(`^gatehouse ${name}: Invalid configuration: database\\.url \\(from DATABASE_URL\\): expected a PostgreSQL URL .* must be percent-encoded`));
+          assert.ok(!app.output().includes(password), 'the password is not printed');
+        }
+      } finally {
+        rmSync(setup.dir, { recursive: true, force: true });
+      }
+    });
+  }
+
   test('npm start with a bad setting reports it once, before starting either app, exit 2', async () => {
     const setup = await freshSetup({ RESOURCE_URL: 'http://localhost:4001/' });
     try {

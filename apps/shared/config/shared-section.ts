@@ -35,6 +35,7 @@ const postgresUrl = z.string().transform((value, ctx) => {
   // a host named like the user and no user at all, the real host left after an `@` in the path,
   // query or fragment: it would fail only when connecting, with ENOTFOUND. No user with an `@`
   // after the host is that; no user alone is not (a Unix socket with peer authentication, PGUSER).
+  // A password of digits cut so (`12/ab`) parses as host `user`, port 12: the same `@` after it.
   const cutAtPassword = url !== undefined && !url.username && /@/.test(`${url.pathname}${url.search}${url.hash}`);
   if (!url || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') || !url.hostname && !url.searchParams.get('host') || cutAtPassword) {
     // Never echo the value: it usually carries the database password.
