@@ -203,7 +203,8 @@ auth_server:
   // docker-compose.yml puts POSTGRES_PASSWORD into DATABASE_URL as it is: `openssl rand -base64` gives `/`.
   // One that starts with / ? or # parses, as host `gatehouse` and no user, and failed only on
   // connecting (ENOTFOUND gatehouse); one of digits before / ? or # as host `gatehouse` and
-  // those digits as its port.
+  // those digits as its port. A `%` not starting a %XX made node-postgres read every %XX in the
+  // URL as it is: `a%2Fb%zz` failed only on connecting, as a wrong password.
   const composeUrl = (password: string) => `postgres://gatehouse:${password}@postgres:5432/gatehouse`;
   const cutPasswords: Array<[what: string, url: string, password: string]> = [
     ['holds /', composeUrl('Zm9v/YmFyYmF6+cXV4='), 'Zm9v/YmFyYmF6+cXV4='],
@@ -221,6 +222,11 @@ auth_server:
     ['is digits before /, to an IPv6 host', 'postgresql://user:12/ab@[::1]:5432/db', '12/ab'],
     ['is digits before /, on a Unix socket', 'postgres://user:12/ab@/db?host=/var/run/postgresql', '12/ab'],
     ['is digits before ?, on a Unix socket', 'postgres://user:12?ab@/db?host=/var/run/postgresql', '12?ab'],
+    ['holds a % before letters', composeUrl('50%off'), '50%off'],
+    ['ends with %', composeUrl('100%'), '100%'],
+    ['holds a % before one hex digit', composeUrl('ab%4'), 'ab%4'],
+    ['holds a % beside an encoded /', composeUrl('a%2Fb%zz'), 'a%2Fb%zz'],
+    ['holds a % before one hex digit, on a Unix socket', 'postgres://gatehouse:ab%4x@%2Fvar%2Frun%2Fpostgresql/gatehouse', 'ab%4x'],
   ];
   for (const [what, url, password] of cutPasswords) {
     test(`a DATABASE_URL whose password ${what} says to percent-encode it, without echoing it`, () => {
@@ -250,6 +256,8 @@ auth_server:
     ['a percent-encoded password of digits before /', 'postgres://gatehouse:12%2Fab@postgres:5432/gatehouse'],
     ['a percent-encoded password holding / # ? %', 'postgres://gatehouse:a%2Fb%23c%3Fd%25e@postgres:5432/gatehouse'],
     ['an @ in a parameter after a user', 'postgres://gatehouse:pw@db.internal/gatehouse?application_name=gate@house'],
+    ['a Unix socket as a percent-encoded host', 'postgres://gatehouse:pw@%2Fvar%2Frun%2Fpostgresql/gatehouse'],
+    ['percent-encoded parameters', 'postgres://u:p@db.internal/gatehouse?options=-c%20statement_timeout%3D5s&application_name=a%2fb'],
     ['TLS parameters', 'postgres://u:p@db.internal:5432/gatehouse?sslmode=verify-full&sslrootcert=/etc/ssl/certs/ca.pem'],
   ];
   for (const [what, url] of goodUrls) {

@@ -37,10 +37,16 @@ const postgresUrl = z.string().transform((value, ctx) => {
   // after the host is that; no user alone is not (a Unix socket with peer authentication, PGUSER).
   // A password of digits cut so (`12/ab`) parses as host `user`, port 12: the same `@` after it.
   const cutAtPassword = url !== undefined && !url.username && /@/.test(`${url.pathname}${url.search}${url.hash}`);
-  if (!url || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') || !url.hostname && !url.searchParams.get('host') || cutAtPassword) {
+  // A `%` not followed by two hex digits (a password `50%off`) makes pg-connection-string encode
+  // the whole URL again (encodeURI) and then take every %2F, %23, %3D… in it as those three
+  // characters: a password otherwise encoded as the hint says failed only when connecting
+  // ("password authentication failed"). libpq (psql) refuses such a URL: invalid percent-encoded token.
+  const strayPercent = /%(?![0-9a-f]{2})/i.test(value);
+  if (!url || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') || !url.hostname && !url.searchParams.get('host') || cutAtPassword || strayPercent) {
     // Never echo the value: it usually carries the database password.
     // A password holding `/`, `#` or `?` (`openssl rand -base64` output has `/`) ends the URL's
-    // authority early, so it does not parse (or parses as above): say how to write one.
+    // authority early, so it does not parse (or parses as above), and one holding `%` is misread
+    // as above: say how to write one.
     ctx.addIssue({ code: 'custom', message: 'expected a PostgreSQL URL such as postgres://user:password@host:5432/gatehouse; '
       + 'a password holding / # ? or % must be percent-encoded in it (/ as %2F, # as %23, ? as %3F, % as %25), or use a URL-safe one (openssl rand -hex 24)' });
     return z.NEVER;
