@@ -8,29 +8,12 @@
  * fault, and in a key file that text is private key material.
  */
 import { getSystemErrorMap } from 'node:util';
+import { fileSystemRemedy } from '../file-system-problem.ts';
 
 export type DeploymentSetting = 'DATA_DIR' | 'KEYS_DIR';
 
 export class DeploymentFileError extends Error {
   override name = 'DeploymentFileError';
-}
-
-function advice(setting: DeploymentSetting, code: string): string {
-  switch (code) {
-    case 'EACCES':
-    case 'EPERM':
-      return `give the user this runs as (uid ${process.geteuid?.() ?? '?'}) read and write access to ${setting}, or run as the user that owns it`;
-    case 'ENOTDIR':
-    case 'EEXIST':
-      return `${setting} must name a directory, or a path where one can be made`;
-    case 'EROFS':
-      return `${setting} must be on a writable file system`;
-    case 'ENOSPC':
-    case 'EDQUOT':
-      return `free some space where ${setting} is`;
-    default:
-      return `check ${setting}`;
-  }
 }
 
 /**
@@ -41,5 +24,5 @@ export function explainFileSystemError(setting: DeploymentSetting, err: unknown)
   const { code, errno, syscall, path } = err as NodeJS.ErrnoException;
   if (typeof code !== 'string' || typeof errno !== 'number' || syscall === undefined || path === undefined) return err;
   const why = getSystemErrorMap().get(errno)?.[1];
-  return new DeploymentFileError(`${setting}: cannot ${syscall} ${path} (${code}${why ? `: ${why}` : ''}); ${advice(setting, code)}`, { cause: err });
+  return new DeploymentFileError(`${setting}: cannot ${syscall} ${path} (${code}${why ? `: ${why}` : ''}); ${fileSystemRemedy(setting, code)}`, { cause: err });
 }

@@ -15,9 +15,9 @@
  */
 import { accessSync, constants, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { fileSystemProblem } from '../../../shared/file-system-problem.ts';
 import { checkReadable } from '../../../shared/storage/vacuum-into.ts';
 import { CliError } from './cli-errors.ts';
-import { fileSystemProblem } from './file-system-problem.ts';
 
 const SIGNING_KEYS = 'signing-keys.json';
 const KEY_FILES = [SIGNING_KEYS, 'cookie-keys.json'];

@@ -17,10 +17,10 @@
  */
 import { closeSync, linkSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { fileSystemProblem } from '../../../shared/file-system-problem.ts';
 import { vacuumInto } from '../../../shared/storage/vacuum-into.ts';
 import { cutInput } from '../management/cut-input.ts';
 import { CliError } from './cli-errors.ts';
-import { fileSystemProblem } from './file-system-problem.ts';
 
 export interface BackupCopy {
   from: string;
