@@ -222,10 +222,11 @@ auth_server:
     ['is digits before /, to an IPv6 host', 'postgresql://user:12/ab@[::1]:5432/db', '12/ab'],
     ['is digits before /, on a Unix socket', 'postgres://user:12/ab@/db?host=/var/run/postgresql', '12/ab'],
     ['is digits before ?, on a Unix socket', 'postgres://user:12?ab@/db?host=/var/run/postgresql', '12?ab'],
-    ['holds a % before letters', composeUrl('50%off'), '50%off'],
-    ['ends with %', composeUrl('100%'), '100%'],
-    ['holds a % before one hex digit', composeUrl('ab%4'), 'ab%4'],
+    ['holds / on a Unix socket', 'postgres://gatehouse:a/b@/gatehouse?host=/var/run/postgresql', 'a/b'],
     ['holds a % beside an encoded /', composeUrl('a%2Fb%zz'), 'a%2Fb%zz'],
+    ['holds a % before letters beside an encoded #', composeUrl('50%off%23x'), '50%off%23x'],
+    ['ends with % after an encoded ?', composeUrl('a%3Fb100%'), 'a%3Fb100%'],
+    ['holds a % before one hex digit, with an escape in a parameter', `${composeUrl('ab%4')}?application_name=a%2Fb`, 'ab%4'],
     ['holds a % before one hex digit, on a Unix socket', 'postgres://gatehouse:ab%4x@%2Fvar%2Frun%2Fpostgresql/gatehouse', 'ab%4x'],
   ];
   for (const [what, url, password] of cutPasswords) {
@@ -259,6 +260,13 @@ auth_server:
     ['a Unix socket as a percent-encoded host', 'postgres://gatehouse:pw@%2Fvar%2Frun%2Fpostgresql/gatehouse'],
     ['percent-encoded parameters', 'postgres://u:p@db.internal/gatehouse?options=-c%20statement_timeout%3D5s&application_name=a%2fb'],
     ['TLS parameters', 'postgres://u:p@db.internal:5432/gatehouse?sslmode=verify-full&sslrootcert=/etc/ssl/certs/ca.pem'],
+    // A bare % and no %XX: node-postgres reads it as written (it connects; libpq would refuse it).
+    ['a password holding a % before letters', composeUrl('50%off')],
+    ['a password ending with %', composeUrl('100%')],
+    ['a password holding a % before one hex digit', composeUrl('ab%4')],
+    // Credentials before an empty host: WHATWG URL refuses them, node-postgres connects.
+    ['a user and password on a Unix socket', 'postgres://gatehouse:pw@/gatehouse?host=/var/run/postgresql'],
+    ['a user and password on a Unix socket, postgresql://', 'postgresql://gatehouse:pw@/gatehouse?host=/var/run/postgresql&sslmode=disable'],
   ];
   for (const [what, url] of goodUrls) {
     test(`a DATABASE_URL with ${what} is taken as it is`, () => {

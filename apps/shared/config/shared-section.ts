@@ -23,14 +23,30 @@ function readableFile(context: LoadContext, expected: string) {
   });
 }
 
+/**
+ * Parses a PostgreSQL URL as node-postgres (pg-connection-string) does: with WHATWG's URL, except
+ * that credentials before an empty host (`user:password@/db?host=/var/run/postgresql`, a Unix
+ * socket with password authentication), which URL refuses, are read with a placeholder host.
+ * `host` is what stood between `@` and the path ('' for such a socket URL).
+ */
+function parsePostgresUrl(value: string): { url: URL; host: string } | undefined {
+  try {
+    const url = new URL(value);
+    return { url, host: url.hostname };
+  } catch {
+    if (!/^postgres(?:ql)?:\/\/[^/?#]*@\//i.test(value)) return undefined;
+    try {
+      return { url: new URL(value.replace('@/', '@socket/')), host: '' };
+    } catch {
+      return undefined;
+    }
+  }
+}
+
 /** postgres://… or postgresql://…, kept as given (node-postgres reads `sslmode` and friends). */
 const postgresUrl = z.string().transform((value, ctx) => {
-  let url: URL | undefined;
-  try {
-    url = new URL(value);
-  } catch {
-    // reported below
-  }
+  const parsed = parsePostgresUrl(value);
+  const url = parsed?.url;
   // A password starting with `/`, `?` or `#` ends the authority at `user:`, which then parses as
   // a host named like the user and no user at all, the real host left after an `@` in the path,
   // query or fragment: it would fail only when connecting, with ENOTFOUND. No user with an `@`
@@ -40,13 +56,14 @@ const postgresUrl = z.string().transform((value, ctx) => {
   // A `%` not followed by two hex digits (a password `50%off`) makes pg-connection-string encode
   // the whole URL again (encodeURI) and then take every %2F, %23, %3D… in it as those three
   // characters: a password otherwise encoded as the hint says failed only when connecting
-  // ("password authentication failed"). libpq (psql) refuses such a URL: invalid percent-encoded token.
-  const strayPercent = /%(?![0-9a-f]{2})/i.test(value);
-  if (!url || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') || !url.hostname && !url.searchParams.get('host') || cutAtPassword || strayPercent) {
+  // ("password authentication failed"). Without any %XX beside it, the bare `%` reads as written
+  // and such a URL connects, as it always did: refused only together.
+  const misreadEscapes = /%(?![0-9a-f]{2})/i.test(value) && /%[0-9a-f]{2}/i.test(value);
+  if (!parsed || !url || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') || !parsed.host && !url.searchParams.get('host') || cutAtPassword || misreadEscapes) {
     // Never echo the value: it usually carries the database password.
     // A password holding `/`, `#` or `?` (`openssl rand -base64` output has `/`) ends the URL's
-    // authority early, so it does not parse (or parses as above), and one holding `%` is misread
-    // as above: say how to write one.
+    // authority early, so it does not parse (or parses as above), and one holding `%` beside an
+    // escape is misread as above: say how to write one.
     ctx.addIssue({ code: 'custom', message: 'expected a PostgreSQL URL such as postgres://user:password@host:5432/gatehouse; '
       + 'a password holding / # ? or % must be percent-encoded in it (/ as %2F, # as %23, ? as %3F, % as %25), or use a URL-safe one (openssl rand -hex 24)' });
     return z.NEVER;
