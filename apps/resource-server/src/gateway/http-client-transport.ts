@@ -10,7 +10,8 @@
  *   `Mcp-Session-Id` (taken from the initialize answer) and `MCP-Protocol-Version`; a 202 has no
  *   body; a JSON answer or an event stream carries the response and any messages before it; the
  *   body of a 2xx to a POST that carried no request (a notification, our response) is not read,
- *   as by the SDK's transport: some servers answer those 200 `{}` where the spec says 202;
+ *   as by the SDK's transport: some servers answer those 200 `{}` where the spec says 202 (an
+ *   event stream there is closed at once: a server may keep it open);
  * - only JSON-RPC 2.0 messages (the SDK's JSONRPCMessageSchema) are handed on, as from a stdio
  *   server: an event that is none is dropped and told to `onerror`, and its stream read on (the
  *   call's answer may follow); a JSON answer that is none fails its POST, as one that is not JSON;
@@ -180,14 +181,18 @@ export class HttpClientTransport implements Transport {
       await answer.body.dump();
       throw new UpstreamHttpError(answer.statusCode);
     }
+    const type = String(answer.headers['content-type'] ?? '');
     if (!('method' in message && 'id' in message)) {
       // A notification or an answer of ours has nothing to be answered with, and the spec says
       // 202; some servers say 200 with a body of `{}` or `null`. The SDK's own transport reads the
-      // body only of a POST that carried a request, so such a server works there: here too.
-      await answer.body.dump();
+      // body only of a POST that carried a request, so such a server works there: here too. An
+      // event stream is let go at once, as the SDK's transport cancels it: one the server kept
+      // open held this send until `timeoutMs`, and with it (notifications/initialized) every
+      // connection being opened.
+      if (type.startsWith('text/event-stream')) answer.body.on('error', () => { /* let go */ }).destroy();
+      else await answer.body.dump();
       return;
     }
-    const type = String(answer.headers['content-type'] ?? '');
     if (type.startsWith('text/event-stream')) {
       // The response comes on the stream, after any requests and notifications of the call; the
       // SDK's Protocol waits for it by id. Read after it was cancelled, the stream fails aborted:
