@@ -158,15 +158,12 @@ export class UpstreamConnection {
   readonly #progress = new Map<string, (progress: Omit<ProgressNotification['params'], 'progressToken'>) => void>();
   #progressCount = 0;
   /**
-   * The upstream's sampling and elicitation requests read in this turn of the event loop (id →
-   * the calling client each goes to; undefined: refused), decided as each was read (#arrived).
+   * The upstream's sampling and elicitation requests by id: the calling client each goes to
+   * (undefined: refused), decided as it was read (#arrived), and whether its handler ran. Kept to
+   * the end of the turn of the event loop it was read in or, once its handler ran, of the turn our
+   * answer to it is sent in, which names that caller (relayedFor) and may go after the call ended.
    */
-  readonly #recipients = new Map<RequestId, CallingClient | undefined>();
-  /**
-   * The calling client each of the upstream's requests was relayed for, until our answer to it
-   * has been sent (relayedFor): that answer may go after the call has ended.
-   */
-  readonly #answering = new Map<RequestId, CallingClient>();
+  readonly #relayed = new Map<RequestId, { caller: CallingClient | undefined; answering: boolean }>();
   readonly #ending = new AbortController();
   /** One error line a minute (#reported). */
   readonly #errorLines: FloodGuard;
@@ -298,7 +295,8 @@ export class UpstreamConnection {
    * no call (refused, or one the SDK answers itself: a ping).
    */
   relayedFor(requestId: RequestId): CallingClient | undefined {
-    return this.#answering.get(requestId);
+    const relayed = this.#relayed.get(requestId);
+    return relayed?.answering ? relayed.caller : undefined;
   }
 
   /** Whether the upstream offers `kind` at all (its initialize result's capabilities). */
@@ -344,8 +342,9 @@ export class UpstreamConnection {
    * log messages are relayed now; a sampling or elicitation request has its calling client noted
    * for its handler, which the SDK runs later in this same turn of the event loop (two microtasks
    * on, shared/protocol.js `_onrequest`: the Client has no task store to wait for). The note is
-   * dropped at the turn's end, so a request the SDK refuses before its handler (malformed
-   * params) leaves nothing behind; a handler run any later would find none and refuse.
+   * dropped at the turn's end unless its handler ran, so a request the SDK refuses before its
+   * handler (malformed params) leaves nothing behind; a handler run any later would find none
+   * and refuse.
    *
    * Only what the SDK itself takes for a JSON-RPC request or notification counts: it drops
    * anything else (no `jsonrpc: "2.0"`, a notification with a `result`) as of unknown type, and
@@ -356,8 +355,11 @@ export class UpstreamConnection {
     const method = (message as { method?: unknown } | null)?.method;
     if ((method === 'sampling/createMessage' || method === 'elicitation/create') && isJSONRPCRequest(message)) {
       const { id } = message;
-      this.#recipients.set(id, this.#soleCaller());
-      setImmediate(() => this.#recipients.delete(id));
+      const relayed = { caller: this.#soleCaller(), answering: false };
+      this.#relayed.set(id, relayed);
+      setImmediate(() => {
+        if (!relayed.answering) this.#relayed.delete(id);
+      });
     } else if (method === 'notifications/progress' && isJSONRPCNotification(message)) {
       const notification = ProgressNotificationSchema.safeParse(message);
       if (!notification.success) return;
@@ -374,21 +376,21 @@ export class UpstreamConnection {
 
   #relayUpstreamRequests(): void {
     const relay = (capability: 'sampling' | 'elicitation') => async (request: ServerRequest, extra: { signal: AbortSignal; requestId: RequestId }) => {
-      const caller = this.#recipients.get(extra.requestId);
-      if (!caller) {
+      const relayed = this.#relayed.get(extra.requestId);
+      if (!relayed?.caller) {
         throw new McpError(ErrorCode.InvalidRequest, `Gatehouse relays ${request.method} only during a tool call of a single client session`);
       }
+      const caller = relayed.caller;
       // Kept until the turn this handler ends in is over: the SDK sends our answer (or refusal)
       // in that turn (shared/protocol.js `_onrequest`), maybe after the call has ended.
-      const { requestId } = extra;
-      this.#answering.set(requestId, caller);
+      relayed.answering = true;
       try {
         if (!callerSupports(caller.capabilities, capability, request)) {
           throw new McpError(ErrorCode.InvalidRequest, `The calling client does not support ${capability}`);
         }
         return await caller.sendRequest(request, ResultSchema.loose(), { signal: extra.signal });
       } finally {
-        setImmediate(() => this.#answering.delete(requestId));
+        setImmediate(() => this.#relayed.delete(extra.requestId));
       }
     };
     this.client.setRequestHandler(CreateMessageRequestSchema, relay('sampling') as never);
