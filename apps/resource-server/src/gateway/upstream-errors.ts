@@ -14,15 +14,21 @@ export class UpstreamUnavailableError extends Error {
 }
 
 /**
+ * A request refused for want of room, before anything was sent: a retry may pass once a call ends
+ * or a process stops, and the server did not fail.
+ */
+export abstract class LimitError extends Error {}
+
+/**
  * A process limit stops a new process from starting. Its message is which limit, as a clause
  * (process-budget.ts), for a sentence that names the server.
  */
-export class ProcessLimitError extends Error {
+export class ProcessLimitError extends LimitError {
   override name = 'ProcessLimitError';
 }
 
 /** One caller already has as many calls waiting on a server as it may (call-budget.ts). */
-export class CallLimitError extends Error {
+export class CallLimitError extends LimitError {
   override name = 'CallLimitError';
 }
 

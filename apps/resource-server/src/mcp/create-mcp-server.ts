@@ -55,7 +55,7 @@ import { releaseAfter } from '../gateway/call-budget.ts';
 import type { Gateway } from '../gateway/gateway.ts';
 import type { CallContext, Upstream } from '../gateway/upstream.ts';
 import type { CallingClient, ListItem, ListKind } from '../gateway/upstream-connection.ts';
-import { CallLimitError, describeConnectionFailure, ProcessLimitError, UpstreamUnavailableError } from '../gateway/upstream-errors.ts';
+import { CallLimitError, describeConnectionFailure, LimitError, ProcessLimitError, UpstreamUnavailableError } from '../gateway/upstream-errors.ts';
 import type { RequiredScopeLookup } from '../http/require-tool-scope.ts';
 import type { ToolCallOutcome } from '../storage/audit-store.ts';
 import { BUILT_IN_SERVER, BUILT_IN_TOOL_DEFINITIONS, callBuiltInTool, isBuiltInTool, toolError, type BuiltInToolDependencies } from './built-in-tools.ts';
@@ -301,7 +301,7 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
       call(result.isError ? 'error' : 'ok');
       return result;
     } catch (err) {
-      call(isLimited(err) ? 'limited' : 'error');
+      call(err instanceof LimitError ? 'limited' : 'error');
       return toolError(describeFailure(err, route.upstream));
     }
   });
@@ -385,17 +385,9 @@ function upstreamMeta(upstream: Upstream, extra: Extra, token: VerifiedAccessTok
 }
 
 /**
- * Refused for want of room, before anything was sent: the caller's calls in flight at the server,
- * or a per-user process none can be started for now. A retry may pass once a call ends or a
- * process stops; the server did not fail.
- */
-function isLimited(err: unknown): err is CallLimitError | ProcessLimitError {
-  return err instanceof CallLimitError || err instanceof ProcessLimitError;
-}
-
-/**
  * For requests without a tool-error form: the upstream's protocol error, or ours naming it. A
- * request refused for want of room (isLimited) is the caller's to retry, with the words a tool
+ * request refused for want of room (LimitError: the caller's calls in flight at the server, or a
+ * per-user process none can be started for now) is the caller's to retry, with the words a tool
  * call gets, as Invalid Request (the code of Gatehouse's other refusals of a caller's request),
  * never Internal error: nothing failed, and nothing was sent.
  */
@@ -403,7 +395,7 @@ async function protocolFailure<T>(upstream: Upstream, send: () => Promise<T>): P
   try {
     return await send();
   } catch (err) {
-    if (isLimited(err)) throw new McpError(ErrorCode.InvalidRequest, describeFailure(err, upstream));
+    if (err instanceof LimitError) throw new McpError(ErrorCode.InvalidRequest, describeFailure(err, upstream));
     if (err instanceof McpError && !isTransportFailure(err)) throw passThrough(err);
     throw new McpError(ErrorCode.InternalError, describeFailure(err, upstream));
   }
