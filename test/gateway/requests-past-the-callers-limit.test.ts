@@ -3,7 +3,9 @@
  * is refused before anything is sent, as the caller's own doing that passes when one of its calls
  * ends, never as the server failing:
  * - a tools/call is a tool error saying to retry, audited and counted with the outcome `limited`
- *   (it was `error`, as if the server were down or had failed), which recent_activity shows;
+ *   (it was `error`, as if the server were down or had failed) and the limit that refused it,
+ *   `max_calls_per_caller` (the audit said only `limited`, which process limits say too), which
+ *   recent_activity shows;
  * - a prompts/get or resources/read, which have no tool error, is the JSON-RPC error -32600
  *   (Invalid Request) with the same words: it was -32603 (Internal error), the server's fault.
  *
@@ -75,7 +77,7 @@ for (const backend of TEST_BACKENDS) {
       };
     }
 
-    test('a tools/call past it is a tool error saying to retry, audited and counted as limited, and recent_activity says so', async () => {
+    test('a tools/call past it is a tool error saying to retry, audited and counted as limited by max_calls_per_caller, and recent_activity says so', async () => {
       const sub = randomUUID();
       const release = await takeEveryPlace(sub);
       const refused = await (await connect({ sub, scope: 'mcp:read' })).callTool({ name: 'busy__echo', arguments: { text: 'one more' } });
@@ -83,8 +85,8 @@ for (const backend of TEST_BACKENDS) {
       await release();
 
       await server.audit.flush();
-      const rows = await server.db.all<{ outcome: string }>('SELECT outcome FROM tool_calls WHERE subject = ? AND tool = ?', [sub, 'busy__echo']);
-      assert.deepEqual(rows.map((row) => row.outcome), ['limited']);
+      const rows = await server.db.all<{ outcome: string; limited_by: string | null }>('SELECT outcome, limited_by FROM tool_calls WHERE subject = ? AND tool = ?', [sub, 'busy__echo']);
+      assert.deepEqual(rows, [{ outcome: 'limited', limited_by: 'max_calls_per_caller' }]);
       const metric = await registry.getSingleMetric('gatehouse_mcp_tool_calls_total')?.get();
       const limited = metric?.values.filter((value) => value.labels.outcome === 'limited').map((value) => [value.labels.server, value.value]);
       assert.deepEqual(limited, [['busy', 1]]);
@@ -92,9 +94,9 @@ for (const backend of TEST_BACKENDS) {
       const admin = await connect({ sub: randomUUID(), scope: 'mcp:read mcp:admin' });
       await admin.listTools(); // the client then checks recent_activity's answer against its output schema
       const recent = await admin.callTool({ name: 'recent_activity', arguments: { limit: 200 } });
-      const listed = (recent.structuredContent as { calls: Array<{ subject: string; tool: string; outcome: string }> }).calls
+      const listed = (recent.structuredContent as { calls: Array<{ subject: string; tool: string; outcome: string; limited_by: string | null }> }).calls
         .filter((call) => call.subject === sub && call.tool === 'busy__echo');
-      assert.deepEqual(listed.map((call) => call.outcome), ['limited']);
+      assert.deepEqual(listed.map(({ outcome, limited_by }) => ({ outcome, limited_by })), [{ outcome: 'limited', limited_by: 'max_calls_per_caller' }]);
     });
 
     const requests: Array<[method: string, send: (client: Client) => Promise<unknown>]> = [

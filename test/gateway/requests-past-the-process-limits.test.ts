@@ -5,7 +5,8 @@
  * calls in flight is, requests-past-the-callers-limit.test.ts):
  * - a tools/call is a tool error naming the server, the limit and when to retry (it named no
  *   server, nor when for the total), audited and counted with the outcome `limited`
- *   (it was `error`, as if the server were down or had failed);
+ *   (it was `error`, as if the server were down or had failed), the audit naming the limit
+ *   (it said only `limited`, as for the caller's calls in flight);
  * - a prompts/get or resources/read, which have no tool error, is the JSON-RPC error -32600
  *   (Invalid Request) with the same words: it was -32603 (Internal error), the server's fault;
  * - the same request passes once a process has stopped.
@@ -107,14 +108,14 @@ for (const { limit, maxProcesses, maxProcessesPerUser, occupy, refused } of case
       await issuer?.close();
     });
 
-    test('a tools/call is a tool error naming the limit, audited and counted as limited, not error', async () => {
+    test('a tools/call is a tool error naming the limit, audited as limited by it and counted as limited, not error', async () => {
       const text = errorText(await user.callTool({ name: 'pa__echo-meta', arguments: {} }));
       assert.match(text, refused);
       assert.equal(await paProcesses(), 1, 'no process was started');
 
       await server.audit.flush();
-      const rows = await server.db.all<{ outcome: string }>('SELECT outcome FROM tool_calls WHERE subject = ? AND tool = ?', [sub, 'pa__echo-meta']);
-      assert.deepEqual(rows.map((row) => row.outcome), ['limited']);
+      const rows = await server.db.all<{ outcome: string; limited_by: string | null }>('SELECT outcome, limited_by FROM tool_calls WHERE subject = ? AND tool = ?', [sub, 'pa__echo-meta']);
+      assert.deepEqual(rows, [{ outcome: 'limited', limited_by: limit }]);
       const metric = await registry.getSingleMetric('gatehouse_mcp_tool_calls_total')?.get();
       const counted = metric?.values.filter((value) => value.labels.server === 'pa').map((value) => [value.labels.outcome, value.value]);
       assert.deepEqual(counted, [['limited', 1]]);
@@ -140,6 +141,9 @@ for (const { limit, maxProcesses, maxProcessesPerUser, occupy, refused } of case
       });
       assert.match(resultText(answered), new RegExp(sub));
       for (const [, send] of requests) await send(user);
+      await server.audit.flush();
+      const rows = await server.db.all<{ outcome: string; limited_by: string | null }>('SELECT outcome, limited_by FROM tool_calls WHERE subject = ? AND tool = ? AND outcome = ?', [sub, 'pa__echo-meta', 'ok']);
+      assert.deepEqual(rows, [{ outcome: 'ok', limited_by: null }], 'a call let through names no limit');
     });
   });
 }

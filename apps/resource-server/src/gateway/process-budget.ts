@@ -27,11 +27,11 @@ export class ProcessBudget {
   /** Takes a slot (for `user`'s per-user process, or a shared one); returns its release. */
   take(user?: string): () => void {
     if (this.#used >= this.#total) {
-      throw new ProcessLimitError(`Gatehouse already runs ${processes(this.#total)}, its limit (resource_server.max_processes)`);
+      throw new ProcessLimitError('max_processes', `Gatehouse already runs ${processes(this.#total)}, its limit (resource_server.max_processes)`);
     }
     const mine = user === undefined ? 0 : this.#byUser.get(user) ?? 0;
     if (user !== undefined && mine >= this.#perUser) {
-      throw new ProcessLimitError(`you already have ${processes(mine)} running, the per-user limit (resource_server.max_processes_per_user)`);
+      throw new ProcessLimitError('max_processes_per_user', `you already have ${processes(mine)} running, the per-user limit (resource_server.max_processes_per_user)`);
     }
     this.#used += 1;
     if (user !== undefined) this.#byUser.set(user, mine + 1);

@@ -14,10 +14,20 @@ export class UpstreamUnavailableError extends Error {
 }
 
 /**
- * A request refused for want of room, before anything was sent: a retry may pass once a call ends
- * or a process stops, and the server did not fail.
+ * The limits that refuse a request for want of room: a caller's calls in flight at one server
+ * (MAX_CALLS_PER_CALLER, call-budget.ts), and resource_server.max_processes and
+ * max_processes_per_user (process-budget.ts). The tool-call audit names the one that refused.
  */
-export abstract class LimitError extends Error {}
+export const LIMITS = ['max_calls_per_caller', 'max_processes', 'max_processes_per_user'] as const;
+export type Limit = (typeof LIMITS)[number];
+
+/**
+ * A request refused for want of room, before anything was sent: a retry may pass once a call ends
+ * or a process stops, and the server did not fail. `limit` is the limit that refused it.
+ */
+export abstract class LimitError extends Error {
+  abstract readonly limit: Limit;
+}
 
 /**
  * A process limit stops a new process from starting. Its message is which limit, as a clause
@@ -25,11 +35,16 @@ export abstract class LimitError extends Error {}
  */
 export class ProcessLimitError extends LimitError {
   override name = 'ProcessLimitError';
+
+  constructor(readonly limit: Extract<Limit, 'max_processes' | 'max_processes_per_user'>, message: string) {
+    super(message);
+  }
 }
 
 /** One caller already has as many calls waiting on a server as it may (call-budget.ts). */
 export class CallLimitError extends LimitError {
   override name = 'CallLimitError';
+  readonly limit = 'max_calls_per_caller';
 }
 
 /** Longest reason quoted from an upstream's own words (an error it answered, its output). */

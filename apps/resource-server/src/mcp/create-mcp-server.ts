@@ -17,11 +17,12 @@
  *   for want of room, answered before anything is sent: past the caller's calls in flight at that
  *   server (call-budget.ts), or needing a per-user process none can be started for now
  *   (process-budget.ts). It is audited `limited`, not `error` (a retry may pass once a call ends or
- *   a process stops; the server did not fail), and a prompts/get or resources/read gets
- *   `-32600 Invalid Request` with the same words. A
+ *   a process stops; the server did not fail), naming the limit that refused it, and a
+ *   prompts/get or resources/read gets `-32600 Invalid Request` with the same words. A
  *   call the caller cancelled keeps its place on a stdio server until its timeout (the server may
  *   ignore the cancellation), on an HTTP server not at all (its POST is closed).
- * - Each tool call is audited (who, server, tool, outcome, duration) and counted.
+ * - Each tool call is audited (who, server, tool, outcome and for `limited` which limit, duration)
+ *   and counted.
  * - `logging/setLevel` sets the lowest level of the servers' log messages this session is sent
  *   (MCP 2025-11-25 utilities/logging); an unknown level is `-32602 Invalid params`. The SDK's own
  *   handler answered it `-32603 Internal error` with zod's issue list, and its level filtered
@@ -55,7 +56,7 @@ import { releaseAfter } from '../gateway/call-budget.ts';
 import type { Gateway } from '../gateway/gateway.ts';
 import type { CallContext, Upstream } from '../gateway/upstream.ts';
 import type { CallingClient, ListItem, ListKind } from '../gateway/upstream-connection.ts';
-import { CallLimitError, describeConnectionFailure, LimitError, ProcessLimitError, UpstreamUnavailableError } from '../gateway/upstream-errors.ts';
+import { CallLimitError, describeConnectionFailure, LimitError, ProcessLimitError, UpstreamUnavailableError, type Limit } from '../gateway/upstream-errors.ts';
 import type { RequiredScopeLookup } from '../http/require-tool-scope.ts';
 import type { ToolCallOutcome } from '../storage/audit-store.ts';
 import { BUILT_IN_SERVER, BUILT_IN_TOOL_DEFINITIONS, callBuiltInTool, isBuiltInTool, toolError, type BuiltInToolDependencies } from './built-in-tools.ts';
@@ -226,7 +227,7 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
     }
   }
 
-  function record(call: ToolCallEvent, token: VerifiedAccessToken, startedAt: number): void {
+  function record(call: ToolCallEvent, token: VerifiedAccessToken, startedAt: number, limitedBy?: Limit): void {
     audit.record({
       subject: token.extra.subject,
       username: token.extra.username,
@@ -235,6 +236,7 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
       server: call.server,
       tool: call.tool,
       outcome: call.outcome,
+      limitedBy,
       durationMs: Math.round(performance.now() - startedAt),
     });
     onToolCall?.(call);
@@ -289,7 +291,7 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
     }
     const route = gateway.route('tools', name) ?? await gateway.learn('tools', name, contextOf(extra)).catch(() => undefined);
     if (!route) throw new McpError(ErrorCode.InvalidParams, `Tool ${name} not found`);
-    const call = (outcome: ToolCallOutcome) => record({ server: route.upstream.config.name, tool: name, outcome }, token, startedAt);
+    const call = (outcome: ToolCallOutcome, limitedBy?: Limit) => record({ server: route.upstream.config.name, tool: name, outcome }, token, startedAt, limitedBy);
 
     const scope = gateway.scopeFor('tools', route.upstream, route.name);
     if (!token.scopes.includes(scope)) {
@@ -301,7 +303,8 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
       call(result.isError ? 'error' : 'ok');
       return result;
     } catch (err) {
-      call(err instanceof LimitError ? 'limited' : 'error');
+      if (err instanceof LimitError) call('limited', err.limit);
+      else call('error');
       return toolError(describeFailure(err, route.upstream));
     }
   });

@@ -11,6 +11,7 @@
 import * as z from 'zod';
 import type { McpScope } from '../../../shared/mcp-scopes.ts';
 import { NulCharacterError } from '../../../shared/storage/nul-character-error.ts';
+import { LIMITS } from '../gateway/upstream-errors.ts';
 import type { AuditStore } from '../storage/audit-store.ts';
 import { MAX_NOTES_PER_USER, NoteLimitReachedError, type NoteStore } from '../storage/note-store.ts';
 
@@ -167,7 +168,7 @@ const recentActivity = defineTool({
   name: 'recent_activity',
   scope: 'mcp:admin',
   title: 'Recent tool activity',
-  description: 'For administrators: the most recent tool calls on this server, newest first, with who made each (user or service account, and app), which tool, its outcome (ok, error, denied for lack of scope, or limited: refused unsent for want of room, the caller having its most calls in progress at that server or no process of it being startable for them now, so a retry may pass later) and when.',
+  description: 'For administrators: the most recent tool calls on this server, newest first, with who made each (user or service account, and app), which tool, its outcome (ok, error, denied for lack of scope, or limited: refused unsent for want of room, the caller having its most calls in progress at that server or no process of it being startable for them now, so a retry may pass later; limited_by then names the limit) and when.',
   inputSchema: {
     limit: z.number().int().min(1).max(200).default(50).describe('How many calls to return, 1 to 200 (default 50).'),
   },
@@ -180,6 +181,7 @@ const recentActivity = defineTool({
       client_id: z.string(),
       tool: z.string(),
       outcome: z.enum(['ok', 'error', 'denied', 'limited']),
+      limited_by: z.enum(LIMITS).nullable().describe('for a limited call, the limit that refused it: max_calls_per_caller (its calls in progress at that server), resource_server.max_processes or resource_server.max_processes_per_user'),
     })),
   },
   annotations: { readOnlyHint: true, openWorldHint: false },

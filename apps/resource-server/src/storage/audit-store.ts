@@ -1,6 +1,7 @@
 /**
  * The record of tool calls this server handled: who (token subject, username or service account, client), which
- * server (`gatehouse` for the built-in tools) and tool, the outcome, how long it took, and when.
+ * server (`gatehouse` for the built-in tools) and tool, the outcome (for `limited`, which limit),
+ * how long it took, and when.
  * Read back by the `recent_activity` tool; rows older than the retention are swept so the table
  * stays bounded. With replicas on one PostgreSQL database, every replica writes to and reads the
  * same table, so `recent_activity` on one shows the calls made on the others, once their batch
@@ -31,6 +32,12 @@ import type { SqlDatabase, SqlExecutor, SqlValue } from '../../../shared/storage
  */
 export type ToolCallOutcome = 'ok' | 'error' | 'denied' | 'limited';
 
+/**
+ * For `limited`, the limit that refused the call: the caller's calls in flight at that server, or
+ * resource_server.max_processes or max_processes_per_user (gateway/upstream-errors.ts LIMITS).
+ */
+export type ToolCallLimit = 'max_calls_per_caller' | 'max_processes' | 'max_processes_per_user';
+
 export interface ToolCallRecord {
   subject: string;
   username?: string;
@@ -41,6 +48,8 @@ export interface ToolCallRecord {
   server?: string;
   tool: string;
   outcome: ToolCallOutcome;
+  /** For `limited`, the limit that refused it. */
+  limitedBy?: ToolCallLimit;
   durationMs?: number;
 }
 
@@ -52,16 +61,17 @@ export interface ToolCallEntry {
   client_id: string;
   tool: string;
   outcome: ToolCallOutcome;
+  limited_by: ToolCallLimit | null;
 }
 
 interface ToolCallRow extends Omit<ToolCallEntry, 'at'> {
   at: number;
 }
 
-type InsertRow = [number, string, string | null, string | null, string, string | null, string, string, number | null];
+type InsertRow = [number, string, string | null, string | null, string, string | null, string, string, string | null, number | null];
 
-const COLUMNS = '(at, subject, username, service, client_id, server, tool, outcome, duration_ms)';
-/** Rows per INSERT: 9 values each stays far below both engines' limit on bound parameters. */
+const COLUMNS = '(at, subject, username, service, client_id, server, tool, outcome, limited_by, duration_ms)';
+/** Rows per INSERT: 10 values each stays far below both engines' limit on bound parameters. */
 const ROWS_PER_STATEMENT = 200;
 /** How long a batch gathers rows before it is written. */
 const WRITE_DELAY_MS = 50;
@@ -97,7 +107,7 @@ export class AuditStore {
   record(call: ToolCallRecord, now = this.#clock.now()): void {
     // Real time, not the clock's: the delay batches writes; it decides nothing (clock.ts).
     this.#writeTimer ??= setTimeout(() => void this.flush(), this.#writeDelayMs);
-    this.#pending.push([now, call.subject, call.username ?? null, call.service ?? null, call.clientId, call.server ?? null, call.tool, call.outcome, call.durationMs ?? null]);
+    this.#pending.push([now, call.subject, call.username ?? null, call.service ?? null, call.clientId, call.server ?? null, call.tool, call.outcome, call.limitedBy ?? null, call.durationMs ?? null]);
   }
 
   /**
@@ -118,7 +128,7 @@ export class AuditStore {
   /** The newest `limit` calls, newest first. */
   async recent(limit: number): Promise<ToolCallEntry[]> {
     await this.flush();
-    const rows = await this.#db.all<ToolCallRow>('SELECT at, subject, username, service, client_id, tool, outcome FROM tool_calls ORDER BY id DESC LIMIT ?', [limit]);
+    const rows = await this.#db.all<ToolCallRow>('SELECT at, subject, username, service, client_id, tool, outcome, limited_by FROM tool_calls ORDER BY id DESC LIMIT ?', [limit]);
     return rows.map((row) => ({ ...row, at: new Date(row.at).toISOString() }));
   }
 
@@ -145,6 +155,6 @@ export class AuditStore {
 }
 
 async function insertChunk(db: SqlExecutor, rows: InsertRow[]): Promise<void> {
-  const values = rows.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
+  const values = rows.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
   await db.run(`INSERT INTO tool_calls ${COLUMNS} VALUES ${values}`, rows.flat() as SqlValue[]);
 }
