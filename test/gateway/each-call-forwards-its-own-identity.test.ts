@@ -14,15 +14,25 @@
  * sent, so it carried the session's latest token, or the call's when another user's call happened
  * to be in flight. The upstream there is a scripted one (a server that elicits and answers its call
  * without waiting for the reply); the identity token source names the caller token's jti.
+ *
+ * An answer given once that call's token has expired is not sent at all, not even in the name of
+ * the session's newer token: no identity token can be had for an expired one (the auth-server
+ * refuses the exchange; the stand-in there refuses it the same way), and the answer belongs to
+ * that call. The failure is logged at warn.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { ServerResponse } from 'node:http';
+import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { createLogger } from '../../apps/shared/logger.ts';
 import { jsonRpcMessageOf, openSession } from '../helpers/mcp-http.ts';
 import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
+import { TestClock } from '../helpers/test-clock.ts';
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { connectAs, resultText, rpc, waitForServers } from './support/gateway-client.ts';
@@ -161,4 +171,99 @@ describe('an answer to a server\'s request, sent after the call it came during e
       }
     });
   }
+});
+
+describe('an answer to a server\'s request given after the token of its call expired', { timeout: 60_000 }, () => {
+  let issuer: TestIssuer;
+  let server: RunningResourceServer;
+  // Tokens expire on it: the test moves it past one's exp instead of waiting.
+  const clock = new TestClock();
+  const answers: string[] = [];
+  const warnings: string[] = [];
+  const logs = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split('\n').filter(Boolean)) {
+        const entry = JSON.parse(line) as { level: number; error?: string };
+        if (entry.level === 40 && entry.error) warnings.push(entry.error);
+      }
+      done();
+    },
+  });
+  const upstream = scriptedHttpUpstream(({ what, message, res, answer }) => {
+    const params = message.params as { protocolVersion?: string } | undefined;
+    switch (what) {
+      case 'initialize':
+        return answer({ result: { protocolVersion: params?.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: 'asking', version: '1' } } }, { 'mcp-session-id': randomUUID() });
+      case 'tools/list':
+        return answer({ result: { tools: [{ name: 'ask', inputSchema: { type: 'object' } }] } });
+      case 'tools/call':
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        return void res.end(`data: ${JSON.stringify({ jsonrpc: '2.0', id: `elicit-${message.id}`, method: 'elicitation/create', params: { message: 'Go on?', requestedSchema: { type: 'object', properties: {} } } })}\n\n`
+          + `data: ${JSON.stringify({ jsonrpc: '2.0', id: message.id, result: { content: [{ type: 'text', text: 'asked' }] } })}\n\n`);
+      case 'a response':
+        answers.push(String(res.req.headers.authorization));
+        return void res.writeHead(202).end();
+      case 'GET':
+        return void res.writeHead(405).end();
+      default:
+        return void res.writeHead(202).end();
+    }
+  });
+
+  before(async () => {
+    issuer = await startTestIssuer();
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    server = await startResourceServer({
+      issuer: issuer.issuer,
+      clock,
+      logger: createLogger('resource-server', 'warn', logs),
+      identity: {
+        // As the auth-server's exchange: an expired subject token is invalid_grant.
+        tokenFor: async (caller) => {
+          if (caller.expiresAt <= clock.epochSeconds()) throw new Error('the auth-server refused: invalid_grant: subject_token has expired');
+          return `identity-for-${caller.extra.tokenId}`;
+        },
+      },
+      config: { servers: [httpServer('asking', `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/mcp`, { forwardIdentity: true })] },
+    });
+    await waitForServers(server.baseUrl, { asking: 'ready' });
+  });
+  after(async () => {
+    await server?.close();
+    upstream.closeAllConnections();
+    await new Promise((resolve) => upstream.close(resolve));
+    await issuer?.close();
+  });
+
+  test('is not sent, not even in the name of the session\'s newer token, and the failure is logged', async () => {
+    const sub = randomUUID();
+    const issued = clock.epochSeconds();
+    const first = await issuer.mint({ claims: { sub, iat: issued, exp: issued + 120 } });
+    // The client's transport reads it for each request: the answer goes with the newer token.
+    const headers: Record<string, string> = { Authorization: `Bearer ${first}` };
+    const client = new Client({ name: 'gatehouse-gateway-test', version: '1.0.0' }, { capabilities: { elicitation: {} } });
+    const transport = new StreamableHTTPClientTransport(new URL(server.mcpUrl), { requestInit: { headers } });
+    await client.connect(transport);
+    let callAnswered!: () => void;
+    const answered = new Promise<void>((resolve) => callAnswered = resolve);
+    client.setRequestHandler(ElicitRequestSchema, async () => {
+      await answered;
+      clock.advance(130);
+      const newer = await issuer.mint({ claims: { sub, jti: `newer-${randomUUID()}`, iat: clock.epochSeconds(), exp: clock.epochSeconds() + 600 } });
+      headers.Authorization = `Bearer ${newer}`;
+      // The session's latest token is now the newer one, which the server could be sent. (Until
+      // the revocation feed is read again after the clock moved, every token is refused.)
+      await waitFor('a tools/list with the newer token', async () => (await rpc(server.mcpUrl, newer, transport.sessionId, 'tools/list', {}, 99)).status === 200);
+      return { action: 'decline' };
+    });
+    try {
+      assert.equal(resultText(await client.callTool({ name: 'asking__ask', arguments: {} })), 'asked');
+      callAnswered();
+      const notSent = () => warnings.some((error) => /Failed to send response: .*subject_token has expired/.test(error));
+      await waitFor('the answer at the server, or the warn line saying it was not sent', () => answers.length > 0 || notSent());
+      assert.deepEqual(answers, [], 'the Authorization of an answer the server got');
+    } finally {
+      await client.close();
+    }
+  });
 });
