@@ -203,8 +203,9 @@ auth_server:
   // docker-compose.yml puts POSTGRES_PASSWORD into DATABASE_URL as it is: `openssl rand -base64` gives `/`.
   // One that starts with / ? or # parses, as host `gatehouse` and no user, and failed only on
   // connecting (ENOTFOUND gatehouse); one of digits before / ? or # as host `gatehouse` and
-  // those digits as its port. A `%` not starting a %XX made node-postgres read every %XX in the
-  // URL as it is: `a%2Fb%zz` failed only on connecting, as a wrong password.
+  // those digits as its port. A `%` not starting a %XX, or a space, made node-postgres read
+  // every %XX with a hex letter in the URL as it is: `a%2Fb%zz` failed only on connecting, as a
+  // wrong password.
   const composeUrl = (password: string) => `postgres://gatehouse:${password}@postgres:5432/gatehouse`;
   const cutPasswords: Array<[what: string, url: string, password: string]> = [
     ['holds /', composeUrl('Zm9v/YmFyYmF6+cXV4='), 'Zm9v/YmFyYmF6+cXV4='],
@@ -224,7 +225,9 @@ auth_server:
     ['is digits before ?, on a Unix socket', 'postgres://user:12?ab@/db?host=/var/run/postgresql', '12?ab'],
     ['holds / on a Unix socket', 'postgres://gatehouse:a/b@/gatehouse?host=/var/run/postgresql', 'a/b'],
     ['holds a % beside an encoded /', composeUrl('a%2Fb%zz'), 'a%2Fb%zz'],
-    ['holds a % before letters beside an encoded #', composeUrl('50%off%23x'), '50%off%23x'],
+    ['holds a % before letters beside an encoded =', composeUrl('50%off%3Dx'), '50%off%3Dx'],
+    ['holds a space beside an encoded /', composeUrl('a%2Fb zz'), 'a%2Fb zz'],
+    ['holds @ and / (parsed as password x, host y)', 'postgres://gatehouse:x@y/z@postgres:5432/gatehouse', 'x@y/z'],
     ['ends with % after an encoded ?', composeUrl('a%3Fb100%'), 'a%3Fb100%'],
     ['holds a % before one hex digit, with an escape in a parameter', `${composeUrl('ab%4')}?application_name=a%2Fb`, 'ab%4'],
     ['holds a % before one hex digit, on a Unix socket', 'postgres://gatehouse:ab%4x@%2Fvar%2Frun%2Fpostgresql/gatehouse', 'ab%4x'],
@@ -264,6 +267,8 @@ auth_server:
     ['a password holding a % before letters', composeUrl('50%off')],
     ['a password ending with %', composeUrl('100%')],
     ['a password holding a % before one hex digit', composeUrl('ab%4')],
+    ['a password holding a % before letters beside an encoded # (node-postgres turns %23 back)', composeUrl('50%off%23x')],
+    ['a password holding a space', composeUrl('a b')],
     // Credentials before an empty host: WHATWG URL refuses them, node-postgres connects.
     ['a user and password on a Unix socket', 'postgres://gatehouse:pw@/gatehouse?host=/var/run/postgresql'],
     ['a user and password on a Unix socket, postgresql://', 'postgresql://gatehouse:pw@/gatehouse?host=/var/run/postgresql&sslmode=disable'],

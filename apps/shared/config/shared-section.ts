@@ -52,18 +52,22 @@ const postgresUrl = z.string().transform((value, ctx) => {
   // query or fragment: it would fail only when connecting, with ENOTFOUND. No user with an `@`
   // after the host is that; no user alone is not (a Unix socket with peer authentication, PGUSER).
   // A password of digits cut so (`12/ab`) parses as host `user`, port 12: the same `@` after it.
-  const cutAtPassword = url !== undefined && !url.username && /@/.test(`${url.pathname}${url.search}${url.hash}`);
-  // A `%` not followed by two hex digits (a password `50%off`) makes pg-connection-string encode
-  // the whole URL again (encodeURI) and then take every %2F, %23, %3D… in it as those three
-  // characters: a password otherwise encoded as the hint says failed only when connecting
-  // ("password authentication failed"). Without any %XX beside it, the bare `%` reads as written
-  // and such a URL connects, as it always did: refused only together.
-  const misreadEscapes = /%(?![0-9a-f]{2})/i.test(value) && /%[0-9a-f]{2}/i.test(value);
+  // With a user, an `@` in the path is a password holding `@` and `/` cut the same way (`x@y/z`:
+  // password `x`, host `y`): a database named with an `@` is written %40.
+  const cutAtPassword = url !== undefined && (/@/.test(url.pathname) || !url.username && /@/.test(`${url.search}${url.hash}`));
+  // A space, or a `%` not followed by two hex digits (a password `50%off`), makes
+  // pg-connection-string encode the whole URL again (encodeURI), then turn back only the escapes
+  // of two decimal digits: every %2F, %3D, %C3… in it is then read as those three characters, and
+  // a password otherwise encoded as the hint says failed only when connecting ("password
+  // authentication failed"). Without such an escape beside it the URL reads as written and
+  // connects, as it always did: refused only together.
+  const encodedAgain = / |%(?![0-9a-f]{2})/i.test(value);
+  const misreadEscapes = encodedAgain && /%(?:[a-f][0-9a-f]|[0-9][a-f])/i.test(value);
   if (!parsed || !url || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') || !parsed.host && !url.searchParams.get('host') || cutAtPassword || misreadEscapes) {
     // Never echo the value: it usually carries the database password.
     // A password holding `/`, `#` or `?` (`openssl rand -base64` output has `/`) ends the URL's
-    // authority early, so it does not parse (or parses as above), and one holding `%` beside an
-    // escape is misread as above: say how to write one.
+    // authority early, so it does not parse (or parses as above), and one holding `%` or a space
+    // beside an escape is misread as above: say how to write one.
     ctx.addIssue({ code: 'custom', message: 'expected a PostgreSQL URL such as postgres://user:password@host:5432/gatehouse; '
       + 'a password holding / # ? or % must be percent-encoded in it (/ as %2F, # as %23, ? as %3F, % as %25), or use a URL-safe one (openssl rand -hex 24)' });
     return z.NEVER;
