@@ -178,6 +178,39 @@ describe('grouping connection events into attempts', () => {
     });
   }
 
+  // claude.ai sends every user's connector from one set of addresses with one user agent: another
+  // person's new connection there, stalled after its metadata reads, must stay their own attempt.
+  const CLAUDE_BACKEND = { ip: '160.79.104.10', userAgent: 'Claude-User' };
+  const NOT_BEFORE_A_REFRESH: Array<[string, ConnectionEvent[]]> = [
+    ['a new connection (its 401 challenge, both reads) 2 minutes before', [
+      at(3600, ok('mcp_challenge', CLAUDE_BACKEND)), at(3601, ok('resource_metadata', CLAUDE_BACKEND)), at(3602, ok('server_metadata', CLAUDE_BACKEND)),
+    ]],
+    ['a new connection (its 401 challenge, both reads) a second before', [
+      at(3716, ok('mcp_challenge', CLAUDE_BACKEND)), at(3717, ok('resource_metadata', CLAUDE_BACKEND)), at(3719, ok('server_metadata', CLAUDE_BACKEND)),
+    ]],
+    ['reads without a challenge 2 minutes before', [at(3601, ok('resource_metadata', CLAUDE_BACKEND)), at(3602, ok('server_metadata', CLAUDE_BACKEND))]],
+  ];
+  for (const [what, others] of NOT_BEFORE_A_REFRESH) {
+    test(`${what} another user's refresh from the same IP and user agent stays an attempt of its own`, () => {
+      const alice = { ...CLAUDE_BACKEND, clientId: 'dcr-alice', accountId: 'alice', grantId: 'gA' };
+      const browser = { ...BROWSER, clientId: 'dcr-alice', flowId: 'fA' };
+      const events = [
+        at(0, ok('registration', { ...CLAUDE_BACKEND, clientId: 'dcr-alice' })),
+        at(1, ok('authorization', browser)),
+        at(2, ok('sign_in', { ...browser, accountId: 'alice' })),
+        at(3, ok('consent', { ...browser, accountId: 'alice', grantId: 'gA' })),
+        at(4, ok('code_exchange', alice)),
+        at(5, ok('mcp_request', alice)),
+        ...others,
+        at(3720, ok('refresh', alice)),
+      ];
+      const attempts = group(events, 3720 + 11 * 60);
+      const theirs = attempts.find((attempt) => attempt.clientId === undefined);
+      assert.deepEqual([theirs?.accountId, theirs?.outcome, theirs?.lastStep, theirs?.events.length], [undefined, 'stalled', 'server_metadata', others.length]);
+      assert.equal(attempts.find((attempt) => attempt.accountId === 'alice')!.events.length, 7);
+    });
+  }
+
   test('metadata reads from elsewhere, or long before a refresh, stay apart from the connected attempt', () => {
     const grant = { ...CLI, clientId: 'dcr-1', accountId: 'u1', grantId: 'g1' };
     const events = [

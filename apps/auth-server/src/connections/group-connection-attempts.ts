@@ -24,7 +24,8 @@
  * 6. After a step-up, the same user's next authorization for that client (a new flow) merges into
  *    the attempt the 403 refused once it names the user (steppedUpAttemptOf).
  * 7. A refresh takes in the discovery reads just before it from its IP and user agent, which
- *    rule 2 made an attempt of their own (discoveryBeforeRefresh).
+ *    rule 2 made an attempt of their own, unless they began with a 401 challenge (a new
+ *    connection) (discoveryBeforeRefresh).
  * "Open": neither connected nor ended by a refusal. Keys (rule 1) still join ended attempts, so
  * an expired token refused at the MCP server and the refresh that follows stay in one timeline.
  *
@@ -46,6 +47,9 @@ import { SIGNED_IN_AUTHORIZATION_HINT, STALL_HINTS } from './stall-hints.ts';
 
 /** How long after its pre-registration steps a client's registration still joins them, in ms. */
 export const PRE_REGISTRATION_WINDOW_MS = 5 * 60 * 1000;
+
+/** How long before a refresh the metadata reads the SDK makes for it may come, in ms (rule 7). */
+const REFRESH_READS_WINDOW_MS = 30 * 1000;
 
 const PRE_REGISTRATION: ReadonlySet<ConnectionStep> = new Set(['mcp_challenge', 'resource_metadata', 'server_metadata']);
 
@@ -161,15 +165,19 @@ function steppedUpAttemptOf(attempts: Building[], fresh: Building, stallAfterMs:
  * token's 401, or ahead of expiry), from where the client's own requests come. A connected attempt
  * is no longer open, so rule 2 made those reads an attempt of their own, which then stalled "after
  * the metadata read" once per refresh. The latest attempt of nothing but discovery reads, all
- * answered, from the refresh's IP and user agent within PRE_REGISTRATION_WINDOW before it, is
- * part of the refreshed attempt.
+ * answered, from the refresh's IP and user agent within REFRESH_READS_WINDOW_MS before it, is part
+ * of the refreshed attempt. Not one that began with a 401 challenge (a request without a token):
+ * that is a new connection, and the SDK's 401 before a refresh is a refused MCP request with its
+ * token. Both because one IP and user agent can be many people's (claude.ai sends every user's
+ * connector from its own servers): another person's new connection, stalled after its reads, must
+ * not vanish into this user's timeline.
  */
 function discoveryBeforeRefresh(attempts: Building[], refreshed: Building, refresh: ConnectionEvent): Building | undefined {
   const origin = originOf(refresh);
   if (origin === undefined) return undefined;
   return attempts.findLast((candidate) => candidate !== refreshed && candidate.clientId === undefined && !candidate.pastDiscovery
-    && candidate.origins.has(origin) && refresh.at - candidate.lastAt <= PRE_REGISTRATION_WINDOW_MS
-    && candidate.events.every((event) => event.outcome === 'ok'));
+    && candidate.origins.has(origin) && refresh.at - candidate.lastAt <= REFRESH_READS_WINDOW_MS
+    && candidate.events.every((event) => event.outcome === 'ok' && event.step !== 'mcp_challenge'));
 }
 
 function newAttempt(attempts: Building[]): Building {
