@@ -19,7 +19,8 @@ import { NOBODY } from '../helpers/run-as-nobody.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { ADMIN_PASSWORD, startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { CLAUDE_DCR_BODY, connect, redeem, refresh, registerClient, type RegisteredClient } from '../helpers/oauth-flow.ts';
-import { makeCliDir, runCli, spawnCli } from './support/cli-runner.ts';
+import { exitedWithin, kill, run } from '../ops/support/processes.ts';
+import { BIN, envFor, makeCliDir, runCli, spawnCli } from './support/cli-runner.ts';
 
 const RESOURCE = 'http://localhost:4001/mcp';
 const mode = (path: string) => (statSync(path).mode & 0o777).toString(8);
@@ -316,24 +317,10 @@ describe('gatehouse backup writes all of its files or none', () => {
   test('a file that appears under one of its names while it copies: refused as such, what it linked removed, the other file kept', async () => {
     const dir = await deployment('gatehouse-cli-backup-race-');
     dirs.push(dir);
-    const fifo = join(dir, 'keys', 'cookie-keys.json');
-    rmSync(fifo);
-    assert.equal(spawnSync('mkfifo', ['-m', '600', fifo]).status, 0);
+    const fifo = cookieKeysAsFifo(dir);
     const backup = join(dir, 'raced');
     const running = spawnCli(dir, ['backup', backup]);
-    // Opening a FIFO to write without blocking fails (ENXIO) until a reader has it open. A child
-    // CLI takes seconds to start on a loaded machine.
-    const writer = await Promise.race([
-      waitFor('the backup to open cookie-keys.json', () => {
-        try {
-          return openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'ENXIO') return undefined;
-          throw err;
-        }
-      }, 60_000),
-      running.then((result) => assert.fail(`the backup ended before it read cookie-keys.json: ${result.stderr}`)),
-    ]);
+    const writer = await openOnceRead(fifo, running.then((result) => result.stderr));
     writeFileSync(join(backup, 'cookie-keys.json'), 'the other backup\'s', { mode: 0o600 });
     writeSync(writer, '{}');
     closeSync(writer);
@@ -344,4 +331,60 @@ describe('gatehouse backup writes all of its files or none', () => {
     assert.deepEqual(readdirSync(backup), ['cookie-keys.json'], 'the three files it had linked are removed');
     assert.equal(readFileSync(join(backup, 'cookie-keys.json'), 'utf8'), 'the other backup\'s');
   });
+
+  // Stopped while it copies (held at its last copy by a FIFO, the three files before it staged):
+  // it removes its private directory and says so, rather than dying with it left in DIRECTORY.
+  const stops: Array<{ what: string; signal: NodeJS.Signals; group: boolean }> = [
+    { what: 'Ctrl-C at a terminal (SIGINT to its process group)', signal: 'SIGINT', group: true },
+    { what: 'kill (SIGTERM to the CLI alone)', signal: 'SIGTERM', group: false },
+  ];
+  for (const { what, signal, group } of stops) {
+    test(`${what} while it copies: nothing is left in DIRECTORY, one line says so, exit 1, no process left`, async () => {
+      const dir = await deployment('gatehouse-cli-backup-stopped-');
+      dirs.push(dir);
+      const fifo = cookieKeysAsFifo(dir);
+      const backup = join(dir, 'stopped');
+      const cli = run(process.execPath, [BIN, 'backup', backup], envFor(dir) as Record<string, string>);
+      let writer: number | undefined;
+      try {
+        writer = await openOnceRead(fifo, cli.exited.then(() => cli.output()));
+        assert.equal(readdirSync(backup).length, 1, 'its private directory, the copy under way');
+        cli.signal(signal, { group });
+        assert.deepEqual(await exitedWithin(cli, 60_000, 'the stopped backup'), { code: 1, signal: null }, cli.output());
+        assert.equal(cli.output(), `gatehouse: interrupted (${signal}) while copying ${fifo}; nothing was kept\n`);
+        assert.deepEqual(readdirSync(backup), []);
+        assert.throws(() => process.kill(-cli.child.pid!, 0), { code: 'ESRCH' }, 'the process that copied is gone too');
+      } finally {
+        if (writer !== undefined) closeSync(writer);
+        kill(cli);
+      }
+    });
+  }
 });
+
+/** Makes KEYS_DIR/cookie-keys.json a FIFO: a backup that reads it waits there until the test writes it. */
+function cookieKeysAsFifo(dir: string): string {
+  const fifo = join(dir, 'keys', 'cookie-keys.json');
+  rmSync(fifo);
+  assert.equal(spawnSync('mkfifo', ['-m', '600', fifo]).status, 0);
+  return fifo;
+}
+
+/**
+ * Opens `fifo` to write once the backup has opened it to read: it is then at that copy. Opening a
+ * FIFO to write without blocking fails (ENXIO) until a reader has it open. A child CLI takes
+ * seconds to start on a loaded machine. `ended` (what it printed) fails the wait when it ends first.
+ */
+function openOnceRead(fifo: string, ended: Promise<string>): Promise<number> {
+  return Promise.race([
+    waitFor('the backup to open cookie-keys.json', () => {
+      try {
+        return openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENXIO') return undefined;
+        throw err;
+      }
+    }, 60_000),
+    ended.then((output) => assert.fail(`the backup ended before it read cookie-keys.json: ${output}`)),
+  ]);
+}

@@ -6,35 +6,26 @@
  * (https://sqlite.org/backup.html): beside an auth-server that commits on almost every request it
  * took a minute, or never finished.
  *
- * `targetFile` must not exist or be empty (SQLite refuses otherwise; an empty file made first
- * gives the copy its mode). The copy keeps the source's page size and auto_vacuum, in
- * rollback-journal mode until an app opens it (which sets WAL).
+ * The copy is made by `gatehouse backup` in a child process (cli/copy-in-child-process.ts), which
+ * a stop signal can end mid-copy; this module checks first that the source can be read. The
+ * target must not exist or be empty (SQLite refuses otherwise; an empty file made first gives the
+ * copy its mode). The copy keeps the source's page size and auto_vacuum, in rollback-journal mode
+ * until an app opens it (which sets WAL).
  */
 import Database from 'better-sqlite3';
 
-/** Read-only: a backup never creates, migrates or changes the database it copies. */
-const openSource = (sourceFile: string) => new Database(sourceFile, { readonly: true, fileMustExist: true });
-
 /**
- * Reads `sourceFile`'s schema as `vacuumInto` will, so what keeps it from being read fails before
+ * Reads `sourceFile`'s schema, opened as the copy opens it (read-only: a backup never creates,
+ * migrates or changes the database it copies), so what keeps it from being read fails before
  * a copy is begun, and is told apart from a copy that could not be written. Even to read a WAL
  * database, SQLite opens its -wal and -shm beside it, creating them when no app has it open: a
  * directory this user may not write in, or a read-only mount, fails here
  * (SQLITE_READONLY_DIRECTORY, SQLITE_CANTOPEN). Throws SQLite's error, whose `code` says which.
  */
 export function checkReadable(sourceFile: string): void {
-  const source = openSource(sourceFile);
+  const source = new Database(sourceFile, { readonly: true, fileMustExist: true });
   try {
     source.pragma('schema_version', { simple: true });
-  } finally {
-    source.close();
-  }
-}
-
-export function vacuumInto(sourceFile: string, targetFile: string): void {
-  const source = openSource(sourceFile);
-  try {
-    source.prepare('VACUUM INTO ?').run(targetFile);
   } finally {
     source.close();
   }

@@ -11,16 +11,20 @@
  *   a file that appeared meanwhile (another backup into the same DIRECTORY), which rename would
  *   replace. When any step fails, the files this run linked are removed again: a restore never
  *   finds half a set (an auth-server.db without the keys it was taken with) under the final names.
+ * - Ctrl-C, SIGTERM or SIGHUP while the files are written stops the copy at once (it runs in a
+ *   child process: copy-in-child-process.ts), removes the private directory and says nothing was
+ *   kept. Once every file is written, the links are made without yielding, so a signal then finds
+ *   the backup whole and is not heard.
  * Deliberately not done: checking DIRECTORY's parents (whoever may rename DIRECTORY there can swap
  * it for theirs after the check); removing the private directory when the process is killed
- * mid-copy (commands/backup-command.ts says why).
+ * (SIGKILL), which no process can notice.
  */
-import { closeSync, linkSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, lstatSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileSystemProblem } from '../../../shared/file-system-problem.ts';
-import { vacuumInto } from '../../../shared/storage/vacuum-into.ts';
 import { cutInput } from '../management/cut-input.ts';
 import { CliError } from './cli-errors.ts';
+import { copyInChildProcess, CopyFailed, CopyStopped, STOP_SIGNALS } from './copy-in-child-process.ts';
 
 export interface BackupCopy {
   from: string;
@@ -48,32 +52,31 @@ function makeDirectory(directory: string): void {
   if (unsafe) throw new CliError(`cannot back up into ${cutInput(directory)}: ${unsafe}; name a directory that does not exist yet (it is made 0700), or one only you may write in (chmod go-w); ${NOTHING}`);
 }
 
-/** The empty file made first gives the copy its mode: SQLite would make it 0644. */
-function copyDatabase(from: string, staged: string): void {
-  closeSync(openSync(staged, 'wx', 0o600));
-  vacuumInto(from, staged);
+/**
+ * Listens for the signals that stop a backup until `end()`; `stop` is aborted with the first one's
+ * name. While it listens, those signals no longer end the process.
+ */
+function listenForStop(): { stop: AbortSignal; end(): void } {
+  const controller = new AbortController();
+  const abort = (signal: NodeJS.Signals) => controller.abort(signal);
+  for (const signal of STOP_SIGNALS) process.on(signal, abort);
+  return { stop: controller.signal, end: () => STOP_SIGNALS.forEach((signal) => process.off(signal, abort)) };
 }
 
-function copyKeyFile(from: string, staged: string): void {
-  const fd = openSync(staged, 'wx', 0o600);
+/** Each copy written in `staging`, in order; the first that fails, or a stop signal, ends the rest. */
+async function stage(staging: string, copies: readonly BackupCopy[], stop: AbortSignal): Promise<string[]> {
+  const staged = copies.map(({ to }) => join(staging, basename(to)));
   try {
-    writeFileSync(fd, readFileSync(from));
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Each copy written in `staging`, in order; the first that fails stops the rest. */
-function stage(staging: string, copies: readonly BackupCopy[]): string[] {
-  return copies.map(({ from, to, kind }) => {
-    const staged = join(staging, basename(to));
-    try {
-      (kind === 'database' ? copyDatabase : copyKeyFile)(from, staged);
-    } catch (failure) {
+    await copyInChildProcess(copies.map(({ from, kind }, i) => ({ from, staged: staged[i]!, kind })), stop);
+  } catch (failure) {
+    if (failure instanceof CopyStopped) throw new CliError(`interrupted (${failure.signal}) while copying ${copies[failure.index]!.from}; nothing was kept`);
+    if (failure instanceof CopyFailed) {
+      const { from, to } = copies[failure.index]!;
       throw new CliError(`cannot copy ${from} to ${to}: ${fileSystemProblem(failure)}; ${NOTHING}`);
     }
-    return staged;
-  });
+    throw new CliError(`cannot start the process that copies the files: ${fileSystemProblem(failure)}; ${NOTHING}`);
+  }
+  return staged;
 }
 
 /** Links each staged file to its name; on a failure, removes what it linked, and says what it could not remove. */
@@ -105,28 +108,34 @@ function linkAll(directory: string, copies: readonly BackupCopy[], staged: reado
 }
 
 /** Writes `copies` into `directory` (each `to` in it), all or none; returns when the first copy was begun: the moment a restore brings back. */
-export function writeBackup(directory: string, copies: readonly BackupCopy[]): Date {
-  makeDirectory(directory);
-  const taken = copies.find(({ to }) => {
+export async function writeBackup(directory: string, copies: readonly BackupCopy[]): Promise<Date> {
+  // From before anything is made: a signal meanwhile is heard once the copy has begun, and stops it.
+  const { stop, end } = listenForStop();
+  try {
+    makeDirectory(directory);
+    const taken = copies.find(({ to }) => {
+      try {
+        lstatSync(to);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    if (taken) throw new CliError(`${taken.to} exists, and a backup is never overwritten: choose another DIRECTORY; ${NOTHING}`);
+    let staging: string;
     try {
-      lstatSync(to);
-      return true;
-    } catch {
-      return false;
+      staging = mkdtempSync(join(directory, '.partial-'));
+    } catch (failure) {
+      throw new CliError(`cannot write in the backup directory ${cutInput(directory)}: ${fileSystemProblem(failure)}; ${NOTHING}`);
     }
-  });
-  if (taken) throw new CliError(`${taken.to} exists, and a backup is never overwritten: choose another DIRECTORY; ${NOTHING}`);
-  let staging: string;
-  try {
-    staging = mkdtempSync(join(directory, '.partial-'));
-  } catch (failure) {
-    throw new CliError(`cannot write in the backup directory ${cutInput(directory)}: ${fileSystemProblem(failure)}; ${NOTHING}`);
-  }
-  try {
-    const begun = new Date();
-    linkAll(directory, copies, stage(staging, copies));
-    return begun;
+    try {
+      const begun = new Date();
+      linkAll(directory, copies, await stage(staging, copies, stop));
+      return begun;
+    } finally {
+      rmSync(staging, { recursive: true, force: true });
+    }
   } finally {
-    rmSync(staging, { recursive: true, force: true });
+    end();
   }
 }

@@ -9,15 +9,15 @@
  *   line naming DATA_DIR or KEYS_DIR, the cause and what to do. Without the signing keys a restore
  *   signs everyone out, so leaving them out takes `--without-keys`.
  * - It writes all of its files into DIRECTORY or none, never over a backup, into a directory only
- *   its owner may write in (write-backup.ts).
+ *   its owner may write in (write-backup.ts). Stopped mid-copy (Ctrl-C, SIGTERM, SIGHUP), it
+ *   removes what it wrote and says nothing was kept (exit 1); the copy runs in a child process
+ *   (copy-in-child-process.ts), so that takes no longer than stopping it.
  * - The resource server's database is copied when it is in the same DATA_DIR; docker compose
  *   keeps it in the resource-server's container, where this command copies it.
  * - PostgreSQL (DATABASE_URL) is refused: pg_dump copies that database, keys included.
  * Deliberately not done: removing the private directory the files are written in when the
- * process is stopped (Ctrl-C, kill) mid-copy. The copy runs inside SQLite, where no signal handler
- * runs until it ends, so handling the signal would make Ctrl-C wait for the whole copy; and a
- * worker thread cannot be stopped safely inside a native call (hash-worker-pool.ts). Such a
- * DIRECTORY holds that `.partial-…` directory and nothing else; the README says to delete it.
+ * process is killed (SIGKILL). Such a DIRECTORY holds that `.partial-…` directory and nothing
+ * else; the README says to delete it.
  */
 import { basename, dirname, join, resolve } from 'node:path';
 import { CliError, UsageError } from '../cli-errors.ts';
@@ -51,7 +51,7 @@ export const backupCommand: CommandGroup = {
       const withoutKeys = values['without-keys'];
       const { databases, keys } = findBackupSources({ authFile: database.sqliteFile, resourceFile, keysDir, withoutKeys });
       const copies = [...databases, ...keys].map((from) => ({ from, to: join(directory, basename(from)), kind: databases.includes(from) ? 'database' as const : 'key file' as const }));
-      const takenAt = writeBackup(directory, copies);
+      const takenAt = await writeBackup(directory, copies);
 
       if (!databases.includes(database.sqliteFile)) context.note(`not copied: the auth-server's database (no ${database.sqliteFile}); run this command where it is`);
       if (!databases.includes(resourceFile)) {
