@@ -13,11 +13,14 @@
  * stages existed (newest first, no `next`) gains a `next` key at the next start.
  * - Writes go to a temp file that is renamed into place, so a crash never leaves half a key file.
  *   The replacement keeps the owner of the file it replaces (`ownerToKeep`).
+ * - A start makes an existing key file 0600 again when others may read it, as every open does the
+ *   database files (sqlite-database.ts): a restore (`install` without `-m`, an archive, a copy
+ *   made under another umask) may have loosened it (`restrictKeyFile`).
  * - Keys are generated with the async generateKeyPair (the sync one has been seen to hang right
  *   after process start on these VMs).
  */
 import { generateKeyPair, randomBytes } from 'node:crypto';
-import { closeSync, fchmodSync, fchownSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, type Stats } from 'node:fs';
+import { chmodSync, closeSync, fchmodSync, fchownSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { calculateJwkThumbprint, type JWK } from 'jose';
@@ -91,6 +94,31 @@ function writePrivateFile(file: string, data: unknown): void {
   }
 }
 
+/**
+ * Makes `file` owner-only (0600) when its group or others have any access to it. When this user
+ * may not (the file is another user's: restored as root), the start stops, naming the file, its
+ * mode and owner and what to do; a file this user cannot even stat is left to the read that
+ * follows, which says why. Deliberately not done: tightening KEYS_DIR itself, as an existing
+ * DATA_DIR is not (it may be shared); with each file 0600 it shows only their names.
+ */
+function restrictKeyFile(file: string): void {
+  let found: Stats;
+  try {
+    found = statSync(file);
+  } catch {
+    return;
+  }
+  if ((found.mode & 0o077) === 0) return;
+  try {
+    chmodSync(file, 0o600);
+  } catch (err) {
+    const self = process.geteuid?.();
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM' || self === undefined) throw explainFileSystemError('KEYS_DIR', err);
+    throw new DeploymentFileError(`KEYS_DIR: ${file} may be read by users other than its owner (mode ${(found.mode & 0o777).toString(8)}) and belongs to uid ${found.uid}, `
+      + `so this user (uid ${self}) cannot make it 0600; as root: chown ${self} ${file} && chmod 600 ${file}`);
+  }
+}
+
 /** The `keys` list of a key file; none when the file does not exist. */
 function readKeyList<T>(file: string): T[] {
   let text: string;
@@ -139,6 +167,7 @@ export function activeKey(keys: StoredKey[]): StoredKey | undefined {
  * when the file has none (written before stages existed).
  */
 export async function loadOrCreateSigningKeys(keysDir: string, clock: Clock = systemClock): Promise<{ keys: StoredKey[]; created: boolean }> {
+  restrictKeyFile(join(keysDir, SIGNING_FILE));
   const existing = readSigningKeys(keysDir);
   if (existing.length > 0 && existing.some((k) => k.status === 'next')) return { keys: existing, created: false };
   const keys = existing.length > 0
@@ -211,6 +240,7 @@ export function readCookieKeys(keysDir: string): string[] {
 /** Secrets that sign cookies (Koa `app.keys` and the provider's `cookies.keys`), created once. */
 export function loadOrCreateCookieKeys(keysDir: string): string[] {
   const file = join(keysDir, COOKIE_FILE);
+  restrictKeyFile(file);
   const existing = readCookieKeys(keysDir);
   if (existing.length) return existing;
   const keys = [randomBytes(32).toString('base64url')];
