@@ -276,6 +276,18 @@ describe('gatehouse backup: the signing keys go with the auth-server\'s database
     assert.throws(() => statSync(backup), { code: 'ENOENT' });
   });
 
+  // The copies are made by a child process, which reports on its stdout: a module loaded by every
+  // Node process (NODE_OPTIONS) that prints there too must not be taken for its report.
+  test('a NODE_OPTIONS module that prints on stdout: the backup is whole and says so', async () => {
+    const printer = join(dir, 'prints.cjs');
+    writeFileSync(printer, "process.stdout.write('not a report\\n');\n");
+    const backup = join(dir, 'with-node-options');
+    const result = await spawnCli(dir, ['backup', backup], { env: { NODE_OPTIONS: `--require ${printer}` } });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^(not a report\n)+backed up into /);
+    assert.deepEqual(readdirSync(backup).sort(), ['auth-server.db', 'cookie-keys.json', 'resource-server.db', 'signing-keys.json']);
+  });
+
   test('--without-keys backs up the databases alone, and says so', async () => {
     const backup = join(dir, 'without-keys');
     const result = await runCli(dir, ['backup', '--without-keys', backup]);

@@ -82,6 +82,22 @@ for (const [i, { from, staged, kind }] of copies.entries()) {
 }
 `;
 
+interface ChildMessage {
+  copying?: number;
+  failed?: number;
+  code?: string;
+  message?: string;
+}
+
+/** One of the child's lines; undefined for anything else on its stdout (a module NODE_OPTIONS loads may print). */
+function parseLine(line: string): ChildMessage | undefined {
+  try {
+    return JSON.parse(line) as ChildMessage;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Makes each copy in turn, in a child process; resolves once all are made. Rejects with
  * CopyFailed for the first that failed, CopyStopped when `stop` was aborted (its reason is the
@@ -101,10 +117,10 @@ export function copyInChildProcess(copies: readonly StagedCopy[], stop: AbortSig
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       lines += chunk;
       for (let end = lines.indexOf('\n'); end !== -1; end = lines.indexOf('\n')) {
-        const message = JSON.parse(lines.slice(0, end)) as { copying?: number; failed?: number; code?: string; message?: string };
+        const message = parseLine(lines.slice(0, end));
         lines = lines.slice(end + 1);
-        if (message.copying !== undefined) current = message.copying;
-        if (message.failed !== undefined) failure = new CopyFailed(message.failed, message.code, message.message ?? 'failed');
+        if (message?.copying !== undefined) current = message.copying;
+        if (message?.failed !== undefined) failure = new CopyFailed(message.failed, message.code, message.message ?? 'failed');
       }
     });
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
