@@ -113,6 +113,40 @@ describe('a PostgreSQL migration and the locks of running replicas', { skip: !TE
     assert.deepEqual(await recorded(), ['001_widgets.sql', ALTER], 'recorded once');
   });
 
+  test('replicas starting beside a blocked migration wait for the migration lock through its pauses, not in the table\'s lock queue', { timeout: 30_000 }, async () => {
+    await holder.query('BEGIN');
+    await holder.query('SELECT count(*) FROM widgets');
+    let inPause!: () => void;
+    const paused = new Promise<void>((resolve) => (inPause = resolve));
+    let endPause!: () => void;
+    const first = migratePostgres(db, APP, dir, {
+      lockTimeoutMs: LOCK_TIMEOUT_MS,
+      sleep: () => {
+        inPause();
+        return new Promise((resolve) => (endPause = resolve));
+      },
+    });
+    await paused;
+    const other = new PostgresDatabase({ url });
+    const second = migratePostgres(other, APP, dir, { lockTimeoutMs: LOCK_TIMEOUT_MS, attempts: 2, sleep: async () => {} })
+      .then((applied) => applied, (err: unknown) => err);
+    try {
+      const waitingOn = await waitFor('the second replica waiting, for the migration lock or for widgets', async () => {
+        if ((await serving.query("SELECT 1 FROM pg_locks WHERE relation = 'widgets'::regclass AND mode = 'AccessExclusiveLock' AND NOT granted")).rowCount) return 'widgets';
+        if ((await serving.query("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory'")).rowCount) return 'the migration lock';
+        return false;
+      }, 10_000, 5);
+      assert.equal(waitingOn, 'the migration lock');
+    } finally {
+      // Whatever was seen, both starts end, so their connections go back before the pools close.
+      await holder.query('COMMIT');
+      endPause();
+    }
+    assert.deepEqual(await first, [ALTER]);
+    assert.deepEqual(await second, [], 'applied by the first');
+    await other.close();
+  });
+
   test('waiting for another replica\'s migration is not cut off by lock_timeout, even one the database sets for every session', { timeout: 30_000 }, async () => {
     // An operator's setting, as managed-database guides suggest; new sessions take it.
     await serving.query(`ALTER DATABASE ${pg.escapeIdentifier(new URL(url).pathname.slice(1))} SET lock_timeout = '100ms'`);
