@@ -10,23 +10,11 @@
  * Human-facing output (the bootstrap admin password, the start-up banner) is written to the
  * terminal directly by the entry points, never through this logger.
  *
- * Lines go to stdout asynchronously, as pino's default destination (sonic-boom) writes them: a log
- * call never waits for the reader, and lines logged while a write is in flight go out together
- * after it. The destination is our own, because of what sonic-boom 4 does when stdout's reader
- * is gone (`npm start 2>&1 | tee log`, tee ended by the same Ctrl-C): at exit pino calls its
- * flushSync, which retries a failed write every 100 ms for ever, whatever the error; pino turns
- * the stream into a no-op on EPIPE, but only once the failed write's callback has run, and a
- * shutdown that logs "shutting down" and "stopped" within a few event-loop turns exits before
- * that. The process then sleeps in that loop for good: no timer runs, SIGTERM does nothing, the
- * port stays held until SIGKILL (test/ops/closed-stdout.test.ts). Here:
- * - the first failed write (EPIPE, ENOSPC: any error but EAGAIN) ends logging for the process's
- *   life, said once on stderr; a log never stops or crashes the app that writes it;
- * - EAGAIN (a full pipe: its reader is slow, not gone) is retried, without blocking;
- * - at exit, lines still queued are written once, synchronously; an error (EAGAIN too) loses
- *   them, said on stderr, and the exit goes on.
+ * Lines go to stdout through `stdout-destination.ts`: written without waiting for the reader, and
+ * given up at the first write that fails, so a stdout nobody reads never holds or ends a process.
  */
-import { write, writeSync } from 'node:fs';
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { stdoutDestination } from './stdout-destination.ts';
 
 export type { Logger };
 
@@ -49,12 +37,6 @@ const REDACT = [
   'headers.authorization', 'headers.cookie', '*.headers.authorization', '*.headers.cookie', '*.headers["set-cookie"]',
 ];
 
-/** How long a full pipe is given before a write to it is tried again (sonic-boom's figure). */
-const FULL_PIPE_RETRY_MS = 100;
-
-/** Each stdout destination's last write, at exit: one 'exit' listener for all (tests make many loggers). */
-const writesAtExit = new Set<() => void>();
-
 /** `destination` defaults to stdout; tests pass a stream to read the lines back. */
 export function createLogger(name: string, level: string, destination: DestinationStream = stdoutDestination(name)): Logger {
   const options = {
@@ -65,55 +47,6 @@ export function createLogger(name: string, level: string, destination: Destinati
     redact: { paths: REDACT, censor: '[redacted]' },
   };
   return pino(options, destination);
-}
-
-/** Stdout, written as the header says: asynchronously, and given up at the first failed write. */
-function stdoutDestination(name: string): DestinationStream {
-  const fd = 1;
-  let queued = '';
-  let writing = false;
-  let failed = false;
-
-  const giveUp = (err: NodeJS.ErrnoException) => {
-    failed = true;
-    queued = '';
-    try {
-      writeSync(2, `gatehouse ${name}: the log cannot be written to stdout (${err.message}); no more log lines until the app restarts\n`);
-    } catch {
-      // stderr is gone as well (`2>&1` into the same pipe)
-    }
-  };
-  const writeQueued = () => {
-    writing = !failed && queued !== '';
-    if (!writing) return;
-    const chunk = Buffer.from(queued);
-    queued = '';
-    writeChunk(chunk);
-  };
-  const writeChunk = (chunk: Buffer) => {
-    write(fd, chunk, (err, written) => {
-      if (err?.code === 'EAGAIN') setTimeout(writeChunk, FULL_PIPE_RETRY_MS, chunk);
-      else if (err) giveUp(err);
-      else if (written < chunk.length) writeChunk(chunk.subarray(written));
-      else writeQueued();
-    });
-  };
-  if (writesAtExit.size === 0) process.once('exit', () => writesAtExit.forEach((writeRest) => writeRest()));
-  writesAtExit.add(() => {
-    let rest = Buffer.from(failed ? '' : queued);
-    try {
-      while (rest.length > 0) rest = rest.subarray(writeSync(fd, rest));
-    } catch (err) {
-      giveUp(err as NodeJS.ErrnoException); // lost: nothing may hold up the exit
-    }
-  });
-  return {
-    write(line: string) {
-      if (failed) return;
-      queued += line;
-      if (!writing) writeQueued();
-    },
-  };
 }
 
 /**

@@ -1,0 +1,112 @@
+/**
+ * Where the apps' log lines go: stdout, written here rather than by pino's default destination
+ * (sonic-boom), because of what sonic-boom 4 does when stdout's reader is gone (`npm start 2>&1 |
+ * tee log`, tee ended by the same Ctrl-C): at exit pino calls its flushSync, which retries a failed
+ * write every 100 ms for ever, whatever the error; pino turns the stream into a no-op on EPIPE, but
+ * only once the failed write's callback has run, and a shutdown that logs "shutting down" and
+ * "stopped" within a few event-loop turns exits before that. The process then sleeps in that loop
+ * for good: no timer runs, SIGTERM does nothing, the port stays held until SIGKILL
+ * (test/ops/closed-stdout.test.ts). Here:
+ * - a log call writes its line at once and never waits for the reader: a pipe or socket is put in
+ *   non-blocking mode first, so a write takes what the pipe has room for (as Node's own
+ *   process.stdout writes a pipe); a file or a terminal is written as console.log writes it;
+ * - a full pipe (EAGAIN: its reader is slow, not gone) keeps the rest queued, tried again every
+ *   100 ms;
+ * - the first other failed write (EPIPE, ENOSPC) ends logging for the process's life, said once on
+ *   stderr; a log never stops or crashes the app that writes it;
+ * - at exit the queue is written once more, without waiting; stderr says how many lines a pipe
+ *   still full then did not take. Nothing holds the exit.
+ */
+import { writeSync } from 'node:fs';
+import type { DestinationStream } from 'pino';
+
+/** How long a full pipe is given before a write to it is tried again (sonic-boom's figure). */
+const FULL_PIPE_RETRY_MS = 100;
+
+export interface StdoutDestination extends DestinationStream {
+  /** The bytes of the lines logged and not yet written, waiting for a full pipe's reader. */
+  readonly queuedBytes: number;
+}
+
+/** Each destination's last write, at exit: one 'exit' listener for all (tests make many loggers). */
+const writesAtExit = new Set<() => void>();
+
+/** `app` names the destination's notices on stderr. */
+export function stdoutDestination(app: string): StdoutDestination {
+  useNonBlockingWrites();
+  let rest = Buffer.alloc(0); // the head of the queue: what a write did not take
+  let queued = ''; // the lines logged after it, in order
+  let queuedBytes = 0;
+  let retry: NodeJS.Timeout | undefined;
+  let failed = false;
+
+  const say = (text: string) => {
+    try {
+      writeSync(2, `gatehouse ${app}: ${text}\n`);
+    } catch {
+      // stderr cannot be written either (`2>&1` into the same pipe)
+    }
+  };
+  const giveUp = (err: NodeJS.ErrnoException) => {
+    failed = true;
+    clearTimeout(retry);
+    rest = Buffer.alloc(0);
+    queued = '';
+    queuedBytes = 0;
+    say(`the log cannot be written to stdout (${err.message}); no more log lines until the app restarts`);
+  };
+  /** Writes what stdout takes now. */
+  const flush = () => {
+    retry = undefined;
+    try {
+      while (queuedBytes > 0) {
+        if (rest.length === 0) {
+          rest = Buffer.from(queued);
+          queued = '';
+        }
+        const written = writeSync(1, rest);
+        rest = rest.subarray(written);
+        queuedBytes -= written;
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') giveUp(err as NodeJS.ErrnoException);
+      // Not holding the process: at its exit what is left is written once more.
+      else retry = setTimeout(flush, FULL_PIPE_RETRY_MS).unref();
+    }
+  };
+
+  if (writesAtExit.size === 0) process.once('exit', () => writesAtExit.forEach((writeRest) => writeRest()));
+  writesAtExit.add(() => {
+    if (failed) return;
+    flush();
+    const lost = linesIn(rest.toString()) + linesIn(queued);
+    if (lost > 0) say(`${lost} log lines were lost at exit: stdout's reader is not reading`);
+  });
+
+  return {
+    get queuedBytes() {
+      return queuedBytes;
+    },
+    write(line: string) {
+      if (failed) return;
+      queued += line;
+      queuedBytes += Buffer.byteLength(line);
+      if (!retry) flush();
+    },
+  };
+}
+
+/**
+ * Node's own stdout and stderr streams put a pipe or socket in non-blocking mode when first used
+ * (libuv's uv_pipe_open). Until then a write to a full pipe waits for its reader, for ever if it
+ * never reads, and so does the exit; using them once is what does it. A terminal and a file stay
+ * as they are.
+ */
+function useNonBlockingWrites(): void {
+  void process.stdout;
+  void process.stderr;
+}
+
+function linesIn(text: string): number {
+  return text.split('\n').length - 1;
+}

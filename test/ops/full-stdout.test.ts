@@ -1,0 +1,182 @@
+/**
+ * Stdout whose reader is alive but not reading (`npm start | less` left on its first page, a log
+ * shipper that stalls): the pipe fills, and a write to it would wait for the reader. A log call must
+ * never wait, what waits in memory is bounded, and the exit is never held: it writes once what the
+ * pipe takes and counts the rest on stderr (apps/shared/stdout-destination.ts).
+ *
+ * The pipe is a real one (a FIFO) whose read end the test holds without reading until it chooses.
+ * A child logs through the logger under tsx, as `npm start` runs it, and under plain node from a
+ * compiled copy, as the container runs it: there stdout is still in blocking mode when the first
+ * line is written, since nothing has used process.stdout yet.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, constants, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { after, describe, test } from 'node:test';
+import ts from 'typescript';
+import { waitFor } from '../helpers/wait-for.ts';
+import { REPO_ROOT } from './support/processes.ts';
+
+/** Lines each child logs, of about 170 bytes: more than a pipe holds (64 KiB on Linux) twice over. */
+const LINES = 1000;
+const LOG_LINES = `for (let i = 0; i < ${LINES}; i += 1) logger.info({ i, pad: 'x'.repeat(100) }, 'line');`;
+const LOST_AT_EXIT = /^gatehouse app: (\d+) log lines were lost at exit: stdout's reader is not reading$/m;
+/** A child's exit, with room for a loaded machine; a held exit never comes. */
+const EXIT_WITHIN_MS = 20_000;
+
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-full-stdout-'));
+const children: ChildProcess[] = [];
+after(() => {
+  // A child a failed test left blocked on its full pipe.
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** apps/shared's own files compiled to JavaScript beside the repository's node_modules, for plain node. */
+function compileShared(): string {
+  const out = join(dir, 'compiled', 'apps', 'shared');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(dir, 'compiled', 'package.json'), '{ "type": "module" }\n');
+  symlinkSync(join(REPO_ROOT, 'node_modules'), join(dir, 'compiled', 'node_modules'));
+  const compilerOptions = { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, rewriteRelativeImportExtensions: true };
+  for (const file of readdirSync(join(REPO_ROOT, 'apps', 'shared')).filter((name) => name.endsWith('.ts'))) {
+    const source = readFileSync(join(REPO_ROOT, 'apps', 'shared', file), 'utf8');
+    writeFileSync(join(out, file.replace(/\.ts$/, '.js')), ts.transpileModule(source, { compilerOptions }).outputText);
+  }
+  return out;
+}
+
+const TSX = { name: 'under tsx', nodeArgs: ['--import', 'tsx'], shared: () => join(REPO_ROOT, 'apps', 'shared'), extension: '.ts' };
+const RUNTIMES = [TSX, { name: 'compiled, under plain node', nodeArgs: [], shared: compileShared, extension: '.js' }];
+type Runtime = typeof TSX;
+
+/**
+ * A pipe nobody reads yet: its write end is for a child's stdout; `read` starts reading the other
+ * end and resolves with all of it once every writer has closed; `received` is what came so far.
+ */
+function unreadPipe(name: string) {
+  const path = join(dir, name);
+  execFileSync('mkfifo', [path]);
+  // Non-blocking, so opening the read end does not wait for a writer.
+  const readEnd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  const writeEnd = openSync(path, constants.O_WRONLY);
+  const chunks: Buffer[] = [];
+  let bytesRead = 0;
+  return {
+    writeEnd,
+    bytesRead: () => bytesRead,
+    received: () => Buffer.concat(chunks).toString('utf8'),
+    read(): Promise<string> {
+      const socket = new Socket({ fd: readEnd, readable: true, writable: false });
+      socket.on('data', (chunk: Buffer) => {
+        chunks.push(chunk);
+        bytesRead += chunk.length;
+      });
+      return new Promise((resolve, reject) => {
+        socket.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+        socket.once('error', reject);
+      });
+    },
+  };
+}
+
+interface Child {
+  process: ChildProcess;
+  stderr: () => string;
+  exited: () => Promise<number | null>;
+}
+
+/**
+ * Runs `body` in a child whose stdout is `stdout` and stdin a pipe from the test, with `load(name)`
+ * importing apps/shared/<name> as `runtime` runs it.
+ */
+function runChild(runtime: Runtime, shared: string, body: string, stdout: number): Child {
+  const script = [
+    `const load = (name) => import(${JSON.stringify(pathToFileURL(shared).href)} + '/' + name + '${runtime.extension}');`,
+    "const { readSync, writeSync } = await import('node:fs');",
+    body,
+  ].join('\n');
+  const child = spawn(process.execPath, [...runtime.nodeArgs, '--input-type=module', '-e', script], { cwd: REPO_ROOT, stdio: ['pipe', stdout, 'pipe', 'ipc'] });
+  children.push(child);
+  closeSync(stdout); // the child's copy is the only writer left: its exit ends the pipe
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString('utf8');
+  });
+  return {
+    process: child,
+    stderr: () => stderr,
+    async exited() {
+      await waitFor(`the child's exit:\n${stderr}`, () => child.exitCode !== null || child.signalCode !== null, EXIT_WITHIN_MS);
+      return child.exitCode;
+    },
+  };
+}
+
+/** The complete lines of `text`, parsed; the last, cut short by a write, has no newline and is not one. */
+function completeLines(text: string): Array<Record<string, unknown>> {
+  return text.split('\n').slice(0, -1).map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+function lostAtExit(stderr: string): number {
+  return Number(LOST_AT_EXIT.exec(stderr)?.[1] ?? 0);
+}
+
+const upTo = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+describe('stdout whose reader is alive but not reading', () => {
+  for (const runtime of RUNTIMES) {
+    let shared: string | undefined;
+    const sharedFiles = () => (shared ??= runtime.shared());
+
+    test(`${runtime.name}: the exit is not held; what the pipe did not take is counted on stderr`, async () => {
+      const pipe = unreadPipe(`exit-${runtime.extension.slice(1)}`);
+      const child = runChild(runtime, sharedFiles(), [
+        "const { createLogger } = await load('logger');",
+        "const logger = createLogger('app', 'info');",
+        LOG_LINES,
+        'process.exit(0);',
+      ].join('\n'), pipe.writeEnd);
+
+      assert.equal(await child.exited(), 0, child.stderr());
+      const lost = lostAtExit(child.stderr());
+      assert.ok(lost > 0, `stderr counts the lines lost at exit:\n${child.stderr()}`);
+      const lines = completeLines(await pipe.read());
+      assert.deepEqual(lines.map((line) => line.i), upTo(lines.length), 'the lines written are the first ones, in order, each whole');
+      assert.equal(lines.length + lost, LINES);
+    });
+
+    test(`${runtime.name}: a log call does not wait for the reader, and the exit writes once what the pipe takes by then`, async () => {
+      const pipe = unreadPipe(`drained-${runtime.extension.slice(1)}`);
+      // Blocked on stdin, the child runs no timer: only its exit can write the queue.
+      const child = runChild(runtime, sharedFiles(), [
+        "const { createLogger } = await load('logger');",
+        "const { stdoutDestination } = await load('stdout-destination');",
+        "const out = stdoutDestination('app');",
+        'let logged = 0;',
+        "const logger = createLogger('app', 'info', { write(line) { logged += Buffer.byteLength(line); out.write(line); } });",
+        LOG_LINES,
+        "writeSync(2, `written ${logged - out.queuedBytes}\\n`);",
+        'readSync(0, Buffer.alloc(1));',
+        'process.exit(0);',
+      ].join('\n'), pipe.writeEnd);
+
+      const written = Number(await waitFor('the child to say what its log calls wrote', () => /^written (\d+)$/m.exec(child.stderr())?.[1], 30_000));
+      const text = pipe.read();
+      await waitFor(`the ${written} bytes the pipe holds`, () => pipe.bytesRead() === written);
+      child.process.stdin!.end('x');
+
+      assert.equal(await child.exited(), 0, child.stderr());
+      const lines = completeLines(await text);
+      assert.deepEqual(lines.map((line) => line.i), upTo(lines.length), 'the lines written are the first ones, in order, each whole');
+      assert.equal(lines.length + lostAtExit(child.stderr()), LINES);
+      const beforeExit = completeLines((await text).slice(0, written)).length;
+      assert.ok(lines.length > beforeExit, `the exit wrote lines: ${lines.length} in all, ${beforeExit} before it`);
+    });
+  }
+
+});
