@@ -10,8 +10,9 @@
  * Human-facing output (the bootstrap admin password, the start-up banner) is written to the
  * terminal directly by the entry points, never through this logger.
  *
- * Lines go to stdout through `stdout-destination.ts`: written without waiting for the reader, and
- * given up at the first write that fails, so a stdout nobody reads never holds or ends a process.
+ * Lines go to stdout through `stdout-destination.ts`: written without waiting for the reader, at
+ * most a few MB queued behind a full pipe, and given up at the first write that fails, so a stdout
+ * nobody reads never holds or ends a process.
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { stdoutDestination } from './stdout-destination.ts';

@@ -11,17 +11,26 @@
  *   non-blocking mode first, so a write takes what the pipe has room for (as Node's own
  *   process.stdout writes a pipe); a file or a terminal is written as console.log writes it;
  * - a full pipe (EAGAIN: its reader is slow, not gone) keeps the rest queued, tried again every
- *   100 ms;
+ *   100 ms. At most `maxQueuedBytes` wait: the lines logged beyond that are dropped until the queue
+ *   has drained, and then one warn line says how many (`droppedLines`);
  * - the first other failed write (EPIPE, ENOSPC) ends logging for the process's life, said once on
  *   stderr; a log never stops or crashes the app that writes it;
  * - at exit the queue is written once more, without waiting; stderr says how many lines a pipe
  *   still full then did not take. Nothing holds the exit.
  */
 import { writeSync } from 'node:fs';
-import type { DestinationStream } from 'pino';
+import { pino, type DestinationStream } from 'pino';
 
 /** How long a full pipe is given before a write to it is tried again (sonic-boom's figure). */
 const FULL_PIPE_RETRY_MS = 100;
+
+export interface StdoutDestinationOptions {
+  /**
+   * How many bytes of log lines may wait for a full pipe's reader; lines beyond are dropped. Default
+   * is 4 MiB: some 20,000 request lines, and little memory.
+   */
+  maxQueuedBytes?: number;
+}
 
 export interface StdoutDestination extends DestinationStream {
   /** The bytes of the lines logged and not yet written, waiting for a full pipe's reader. */
@@ -31,12 +40,13 @@ export interface StdoutDestination extends DestinationStream {
 /** Each destination's last write, at exit: one 'exit' listener for all (tests make many loggers). */
 const writesAtExit = new Set<() => void>();
 
-/** `app` names the destination's notices on stderr. */
-export function stdoutDestination(app: string): StdoutDestination {
+/** `app` names the lines this destination writes itself (the dropped-lines note) and its stderr notices. */
+export function stdoutDestination(app: string, { maxQueuedBytes = 4 * 1024 * 1024 }: StdoutDestinationOptions = {}): StdoutDestination {
   useNonBlockingWrites();
   let rest = Buffer.alloc(0); // the head of the queue: what a write did not take
   let queued = ''; // the lines logged after it, in order
   let queuedBytes = 0;
+  let dropped = 0;
   let retry: NodeJS.Timeout | undefined;
   let failed = false;
 
@@ -53,9 +63,10 @@ export function stdoutDestination(app: string): StdoutDestination {
     rest = Buffer.alloc(0);
     queued = '';
     queuedBytes = 0;
+    dropped = 0;
     say(`the log cannot be written to stdout (${err.message}); no more log lines until the app restarts`);
   };
-  /** Writes what stdout takes now. */
+  /** Writes what stdout takes now: the queue, then the note of the lines dropped since. */
   const flush = () => {
     retry = undefined;
     try {
@@ -68,6 +79,10 @@ export function stdoutDestination(app: string): StdoutDestination {
         rest = rest.subarray(written);
         queuedBytes -= written;
       }
+      if (dropped > 0) {
+        writeSync(1, droppedLinesNote(app, dropped)); // shorter than PIPE_BUF: written whole or not at all
+        dropped = 0;
+      }
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') giveUp(err as NodeJS.ErrnoException);
       // Not holding the process: at its exit what is left is written once more.
@@ -79,7 +94,7 @@ export function stdoutDestination(app: string): StdoutDestination {
   writesAtExit.add(() => {
     if (failed) return;
     flush();
-    const lost = linesIn(rest.toString()) + linesIn(queued);
+    const lost = linesIn(rest.toString()) + linesIn(queued) + dropped;
     if (lost > 0) say(`${lost} log lines were lost at exit: stdout's reader is not reading`);
   });
 
@@ -89,8 +104,13 @@ export function stdoutDestination(app: string): StdoutDestination {
     },
     write(line: string) {
       if (failed) return;
-      queued += line;
-      queuedBytes += Buffer.byteLength(line);
+      const bytes = Buffer.byteLength(line);
+      // Once lines are dropped, all are until the queue has drained: one gap, one note.
+      if (dropped > 0 || queuedBytes + bytes > maxQueuedBytes) dropped += 1;
+      else {
+        queued += line;
+        queuedBytes += bytes;
+      }
       if (!retry) flush();
     },
   };
@@ -105,6 +125,12 @@ export function stdoutDestination(app: string): StdoutDestination {
 function useNonBlockingWrites(): void {
   void process.stdout;
   void process.stderr;
+}
+
+/** A warn line in the apps' log format, saying that `count` lines were dropped. */
+function droppedLinesNote(app: string, count: number): string {
+  const note = { level: pino.levels.values.warn, time: new Date().toISOString(), app, name: app, droppedLines: count };
+  return `${JSON.stringify({ ...note, msg: `${count} log lines were dropped: stdout's reader was not keeping up` })}\n`;
 }
 
 function linesIn(text: string): number {
