@@ -6,7 +6,8 @@
  * - The configuration is checked here first, so a mistake is reported once, not by both apps.
  * - Ctrl-C (SIGINT) or SIGTERM stops both gracefully. If one app exits on its own, the other is
  *   stopped too; the launcher then exits with the first non-zero code (0 after a clean stop).
- * - A stdout nobody reads any more (`npm start | head`) loses the banner; it stops nothing.
+ * - A stdout nobody reads any more (`npm start | head`) loses the banner; it stops nothing. So
+ *   does a stderr nobody can write lose the launcher's own lines: the exit code stays the apps'.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
@@ -16,6 +17,10 @@ import { loadConfig } from './shared/config/load-config.ts';
 import { assertServable } from './shared/serving-warnings.ts';
 
 const apps = ['auth-server', 'resource-server'] as const;
+
+// Node reports a failed write as an 'error' on process.stderr, which without a listener would end
+// the launcher with exit code 1 at its first line, before the other app has stopped.
+process.stderr.on('error', () => {});
 
 try {
   assertServable(loadConfig());

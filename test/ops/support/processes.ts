@@ -65,11 +65,11 @@ export interface RunningProcess {
 }
 
 /**
- * Spawns `command args` in the repository, in its own process group. `stdout` is a pipe the test
- * reads, unless it passes a file descriptor to write to instead.
+ * Spawns `command args` in the repository, in its own process group. `stdout` and `stderr` are
+ * pipes the test reads, unless it passes a file descriptor to write to instead.
  */
-export function run(command: string, args: string[], env: Record<string, string>, { stdout = 'pipe' }: { stdout?: 'pipe' | number } = {}): RunningProcess {
-  const child = spawn(command, args, { cwd: REPO_ROOT, env, detached: true, stdio: ['ignore', stdout, 'pipe'] });
+export function run(command: string, args: string[], env: Record<string, string>, { stdout = 'pipe', stderr = 'pipe' }: { stdout?: 'pipe' | number; stderr?: 'pipe' | number } = {}): RunningProcess {
+  const child = spawn(command, args, { cwd: REPO_ROOT, env, detached: true, stdio: ['ignore', stdout, stderr] });
   let text = '';
   const listeners = new Set<() => void>();
   const append = (chunk: Buffer) => {
@@ -77,7 +77,7 @@ export function run(command: string, args: string[], env: Record<string, string>
     for (const listener of listeners) listener();
   };
   child.stdout?.on('data', append);
-  child.stderr!.on('data', append);
+  child.stderr?.on('data', append);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => {
       resolve({ code, signal });
