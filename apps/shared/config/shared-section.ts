@@ -4,6 +4,7 @@
  */
 import { accessSync, constants as fsConstants } from 'node:fs';
 import { resolve } from 'node:path';
+import { parse as parsePgConnectionString } from 'pg-connection-string';
 import * as z from 'zod';
 import { connectionsSection, toConnectionsConfig } from './connections-section.ts';
 import { booleanish, port, timerDuration, type FieldNote } from './field-schemas.ts';
@@ -24,10 +25,10 @@ function readableFile(context: LoadContext, expected: string) {
 }
 
 /**
- * Parses a PostgreSQL URL as node-postgres (pg-connection-string) does: with WHATWG's URL, except
- * that credentials before an empty host (`user:password@/db?host=/var/run/postgresql`, a Unix
- * socket with password authentication), which URL refuses, are read with a placeholder host.
- * `host` is what stood between `@` and the path ('' for such a socket URL).
+ * Parses a PostgreSQL URL as WHATWG's URL reads it, except that credentials before an empty host
+ * (`user:password@/db?host=/var/run/postgresql`, a Unix socket with password authentication),
+ * which URL refuses, are read with a placeholder host, as node-postgres does. `host` is what stood
+ * between `@` and the path ('' for such a socket URL).
  */
 function parsePostgresUrl(value: string): { url: URL; host: string } | undefined {
   try {
@@ -43,6 +44,51 @@ function parsePostgresUrl(value: string): { url: URL; host: string } | undefined
   }
 }
 
+/** `text` with its %XX escapes decoded; a `%` that starts none stays as written. */
+const decoded = (text: string, decode: (text: string) => string = decodeURIComponent): string => text.replace(/(?:%[0-9a-f]{2})+/gi, (escapes) => {
+  try {
+    return decode(escapes);
+  } catch {
+    return escapes;
+  }
+});
+
+/** The TLS parameters naming files, which node-postgres's parser reads from disk. */
+const TLS_FILE_PARAMETER = /^ssl(?:cert|key|rootcert)=/i;
+
+/** `value` without its TLS file parameters. */
+function withoutTlsFiles(value: string): string {
+  const query = value.indexOf('?');
+  if (query === -1) return value;
+  const end = value.indexOf('#', query) === -1 ? value.length : value.indexOf('#', query);
+  const kept = value.slice(query + 1, end).split('&').filter((pair) => !TLS_FILE_PARAMETER.test(pair));
+  return `${value.slice(0, query)}?${kept.join('&')}${value.slice(end)}`;
+}
+
+/**
+ * Where and as whom to connect, and with which parameters, as the URL says it: node-postgres's
+ * rules on WHATWG's reading (parameters override the URL's parts).
+ */
+function connectionFields({ url, host }: { url: URL; host: string }): Record<string, string> {
+  const params = Object.fromEntries([...url.searchParams].filter(([name]) => !/^ssl(?:|cert|key|rootcert)$/i.test(name)));
+  return {
+    ...params,
+    user: params.user || decoded(url.username), password: params.password || decoded(url.password),
+    host: params.host || decoded(host.replace(/^\[(.+)\]$/, '$1')), port: params.port || url.port, database: decoded(url.pathname.slice(1), decodeURI),
+  };
+}
+
+/** Whether node-postgres (pg-connection-string) reads `value` as `fields` say; false when it cannot parse it. */
+function readAlikeByNodePostgres(value: string, fields: Record<string, string>): boolean {
+  try {
+    // Without the TLS file parameters: it would read those files, which may be elsewhere here.
+    const read = parsePgConnectionString(withoutTlsFiles(value)) as Record<string, unknown>;
+    return Object.entries(fields).every(([name, expected]) => String(read[name] ?? '') === expected);
+  } catch {
+    return false;
+  }
+}
+
 /** postgres://… or postgresql://…, kept as given (node-postgres reads `sslmode` and friends). */
 const postgresUrl = z.string().transform((value, ctx) => {
   const parsed = parsePostgresUrl(value);
@@ -52,18 +98,20 @@ const postgresUrl = z.string().transform((value, ctx) => {
   // query or fragment: it would fail only when connecting, with ENOTFOUND. No user with an `@`
   // after the host is that; no user alone is not (a Unix socket with peer authentication, PGUSER).
   // A password of digits cut so (`12/ab`) parses as host `user`, port 12: the same `@` after it.
-  // With a user, an `@` in the path is a password holding `@` and `/` cut the same way (`x@y/z`:
-  // password `x`, host `y`): a database named with an `@` is written %40.
-  const cutAtPassword = url !== undefined && (/@/.test(url.pathname) || !url.username && /@/.test(`${url.search}${url.hash}`));
-  // A space, or a `%` not followed by two hex digits (a password `50%off`), makes
-  // pg-connection-string encode the whole URL again (encodeURI), then turn back only the escapes
-  // of two decimal digits: every %2F, %3D, %C3… in it is then read as those three characters, and
-  // a password otherwise encoded as the hint says failed only when connecting ("password
-  // authentication failed"). Without such an escape beside it the URL reads as written and
-  // connects, as it always did: refused only together.
-  const encodedAgain = / |%(?![0-9a-f]{2})/i.test(value);
-  const misreadEscapes = encodedAgain && /%(?:[a-f][0-9a-f]|[0-9][a-f])/i.test(value);
-  if (!parsed || !url || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') || !parsed.host && !url.searchParams.get('host') || cutAtPassword || misreadEscapes) {
+  // With a user, a password holding `@` and then `/`, `?` or `#` is cut the same way (`x@y/z@h`:
+  // password `x`, host `y`): an `@` before a `/` in the path, in a parameter's name or in the
+  // fragment (node-postgres ignores it). A database named `team@prod` and `application_name=a@b`
+  // are fine.
+  const cutAtPassword = url !== undefined && (url.username
+    ? /@.*\//.test(url.pathname) || [...url.searchParams.keys()].some((name) => name.includes('@')) || url.hash.includes('@')
+    : /@/.test(`${url.pathname}${url.search}${url.hash}`));
+  // A space, or a `%` not followed by two hex digits (a password `50%off`), makes node-postgres
+  // encode the whole URL again (encodeURI) and turn back only the escapes of two decimal digits:
+  // a %2F, %3D, %C3… beside it is then read as written (a password otherwise encoded as the hint
+  // says failed only when connecting, "password authentication failed"), and an IPv6 host does
+  // not parse at all. Its own reading must be what the URL says, parameters included.
+  const misread = parsed !== undefined && !readAlikeByNodePostgres(value, connectionFields(parsed));
+  if (!parsed || !url || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') || !parsed.host && !url.searchParams.get('host') || cutAtPassword || misread) {
     // Never echo the value: it usually carries the database password.
     // A password holding `/`, `#` or `?` (`openssl rand -base64` output has `/`) ends the URL's
     // authority early, so it does not parse (or parses as above), and one holding `%` or a space
