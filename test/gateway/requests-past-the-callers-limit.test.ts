@@ -97,6 +97,14 @@ for (const backend of TEST_BACKENDS) {
       const listed = (recent.structuredContent as { calls: Array<{ subject: string; tool: string; outcome: string; limited_by: string | null }> }).calls
         .filter((call) => call.subject === sub && call.tool === 'busy__echo');
       assert.deepEqual(listed.map(({ outcome, limited_by }) => ({ outcome, limited_by })), [{ outcome: 'limited', limited_by: 'max_calls_per_caller' }]);
+
+      // A limit this version does not know, as a newer replica sharing the database may record.
+      await server.db.run("UPDATE tool_calls SET limited_by = ? WHERE subject = ? AND outcome = 'limited'", ['max_calls_per_server', sub]);
+      const later = await admin.callTool({ name: 'recent_activity', arguments: { limit: 200 } });
+      assert.notEqual(later.isError, true, JSON.stringify(later.content));
+      const unknown = (later.structuredContent as { calls: Array<{ subject: string; outcome: string; limited_by: string | null }> }).calls
+        .filter((call) => call.subject === sub && call.outcome === 'limited');
+      assert.deepEqual(unknown.map((call) => call.limited_by), ['max_calls_per_server']);
     });
 
     const requests: Array<[method: string, send: (client: Client) => Promise<unknown>]> = [

@@ -181,7 +181,8 @@ const recentActivity = defineTool({
       client_id: z.string(),
       tool: z.string(),
       outcome: z.enum(['ok', 'error', 'denied', 'limited']),
-      limited_by: z.enum(LIMITS).nullable().describe('for a limited call, the limit that refused it: max_calls_per_caller (its calls in progress at that server), resource_server.max_processes or resource_server.max_processes_per_user'),
+      // A string, not an enum of today's limits: a newer replica sharing the database may record one this one does not know.
+      limited_by: z.string().nullable().describe(`for a limited call, the limit that refused it: ${LIMITS.join(', ')} (max_calls_per_caller: its calls in progress at that server; the others: resource_server.max_processes and resource_server.max_processes_per_user)`),
     })),
   },
   annotations: { readOnlyHint: true, openWorldHint: false },
