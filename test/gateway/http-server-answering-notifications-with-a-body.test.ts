@@ -5,10 +5,10 @@
  * every JSON body for JSON-RPC, so `notifications/initialized` answered with `{}` failed the
  * connection and the server showed as down.
  *
- * One that answers it with `200 text/event-stream` and keeps that stream open works too: the
- * transport waited for the stream's end, so `notifications/initialized` held every connection
- * being opened (the probe's and each client session's) for the server's whole `timeout`; the SDK's
- * transport cancels such a body at once.
+ * One that answers it with `200` and a body it keeps open (an event stream, JSON, no type) works
+ * too: the transport waited for the body's end, so `notifications/initialized` held every
+ * connection being opened (the probe's and each client session's) for the server's whole
+ * `timeout`; the SDK's transport cancels such a body at once.
  *
  * The upstream is a scripted node:http server (a real one answers 202); the caller is the MCP SDK
  * client.
@@ -85,52 +85,61 @@ describe('an HTTP server answering notifications with 200 and a JSON body', { ti
   }
 });
 
-describe('an HTTP server answering notifications with 200 and an event stream it keeps open', { timeout: 60_000 }, () => {
-  let issuer: TestIssuer;
-  let server: RunningResourceServer;
-  /** The streams the server answered notifications with. */
-  const streams: ServerResponse[] = [];
+/** Bodies a server starts answering a notification with and never ends. */
+const KEPT_OPEN: Array<[what: string, headers: Record<string, string>, start: string]> = [
+  ['an event stream', { 'content-type': 'text/event-stream' }, ': kept open\n\n'],
+  ['a JSON body', { 'content-type': 'application/json' }, '{'],
+  ['a body of no type', {}, ' '],
+];
 
-  const upstream = scriptedHttpUpstream(({ what, message, res, answer }) => {
-    switch (what) {
-      case 'initialize':
-        return answer({ result: { protocolVersion: message.params?.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: 'streaming', version: '1' } } });
-      case 'tools/list':
-        return answer({ result: { tools: [{ name: 'hi', inputSchema: { type: 'object' } }] } });
-      case 'tools/call':
-        return answer({ result: { content: [{ type: 'text', text: 'hello' }] } });
-      case 'GET':
-      case 'DELETE':
-        return void res.writeHead(405).end();
-      default:
-        res.writeHead(200, { 'content-type': 'text/event-stream' }).write(': kept open\n\n');
-        streams.push(res);
-    }
-  });
+for (const [what, headers, start] of KEPT_OPEN) {
+  describe(`an HTTP server answering notifications with 200 and ${what} it keeps open`, { timeout: 60_000 }, () => {
+    let issuer: TestIssuer;
+    let server: RunningResourceServer;
+    /** The bodies the server answered notifications with. */
+    const streams: ServerResponse[] = [];
 
-  before(async () => {
-    issuer = await startTestIssuer();
-    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-    // Longer than the waits below: held for it, the server never showed as ready in time.
-    const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/mcp`;
-    server = await startResourceServer({ issuer: issuer.issuer, config: { servers: [httpServer('streaming', url, { timeout: 120 })] } });
-  });
-  after(async () => {
-    await server?.close();
-    upstream.closeAllConnections();
-    await new Promise((resolve) => upstream.close(resolve));
-    await issuer?.close();
-  });
+    const upstream = scriptedHttpUpstream(({ what: method, message, res, answer }) => {
+      switch (method) {
+        case 'initialize':
+          return answer({ result: { protocolVersion: message.params?.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: 'streaming', version: '1' } } });
+        case 'tools/list':
+          return answer({ result: { tools: [{ name: 'hi', inputSchema: { type: 'object' } }] } });
+        case 'tools/call':
+          return answer({ result: { content: [{ type: 'text', text: 'hello' }] } });
+        case 'GET':
+        case 'DELETE':
+          return void res.writeHead(405).end();
+        default:
+          res.writeHead(200, headers).write(start);
+          streams.push(res);
+      }
+    });
 
-  test('it is ready, its tool can be called, and the streams are let go', async () => {
-    await waitForServers(server.baseUrl, { streaming: 'ready' });
-    const { client } = await connectAs(server.mcpUrl, await issuer.mint());
-    try {
-      assert.equal(resultText(await client.callTool({ name: 'streaming__hi', arguments: {} })), 'hello');
-    } finally {
-      await client.close();
-    }
-    assert.ok(streams.length >= 2, 'the probe\'s and the session\'s notifications/initialized');
-    await waitFor('the gateway to close every notification\'s stream', () => streams.every((res) => res.closed));
+    before(async () => {
+      issuer = await startTestIssuer();
+      await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+      // Longer than the waits below: held for it, the server never showed as ready in time.
+      const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/mcp`;
+      server = await startResourceServer({ issuer: issuer.issuer, config: { servers: [httpServer('streaming', url, { timeout: 120 })] } });
+    });
+    after(async () => {
+      await server?.close();
+      upstream.closeAllConnections();
+      await new Promise((resolve) => upstream.close(resolve));
+      await issuer?.close();
+    });
+
+    test('it is ready, its tool can be called, and the bodies are let go', async () => {
+      await waitForServers(server.baseUrl, { streaming: 'ready' });
+      const { client } = await connectAs(server.mcpUrl, await issuer.mint());
+      try {
+        assert.equal(resultText(await client.callTool({ name: 'streaming__hi', arguments: {} })), 'hello');
+      } finally {
+        await client.close();
+      }
+      assert.ok(streams.length >= 2, 'the probe\'s and the session\'s notifications/initialized');
+      await waitFor('the gateway to close every notification\'s body', () => streams.every((res) => res.closed));
+    });
   });
-});
+}

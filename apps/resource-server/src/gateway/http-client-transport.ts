@@ -188,9 +188,10 @@ export class HttpClientTransport implements Transport {
       // body only of a POST that carried a request, so such a server works there: here too. An
       // event stream is let go at once, as the SDK's transport cancels it: one the server kept
       // open held this send until `timeoutMs`, and with it (notifications/initialized) every
-      // connection being opened.
+      // connection being opened. Any other body is read to its end in the background (the
+      // connection is then used again), and let go after a grace if it does not end.
       if (type.startsWith('text/event-stream')) answer.body.on('error', () => { /* let go */ }).destroy();
-      else await answer.body.dump();
+      else this.#letGo(answer.body);
       return;
     }
     if (type.startsWith('text/event-stream')) {
@@ -316,6 +317,17 @@ export class HttpClientTransport implements Transport {
 
   #failed(err: unknown): void {
     if (!this.#closed) this.onerror?.(err as Error);
+  }
+
+  /**
+   * A body nobody reads (the answer to a notification): read to its end in the background if it
+   * ends within the grace a request's stream gets after its response, so the connection is used
+   * again; destroyed otherwise. Awaited, a body the server never ended held the send (and with
+   * it, for notifications/initialized, every connection being opened) until `timeoutMs`.
+   */
+  #letGo(body: { dump(): Promise<void>; destroy(): unknown }): void {
+    const timer = setTimeout(() => body.destroy(), this.#options.answeredStreamGraceMs ?? ANSWERED_STREAM_GRACE_MS).unref();
+    body.dump().catch(() => { /* let go */ }).finally(() => clearTimeout(timer));
   }
 }
 
