@@ -32,12 +32,6 @@ import type { SqlDatabase, SqlExecutor, SqlValue } from '../../../shared/storage
  */
 export type ToolCallOutcome = 'ok' | 'error' | 'denied' | 'limited';
 
-/**
- * For `limited`, the limit that refused the call: the caller's calls in flight at that server, or
- * resource_server.max_processes or max_processes_per_user (gateway/upstream-errors.ts LIMITS).
- */
-export type ToolCallLimit = 'max_calls_per_caller' | 'max_processes' | 'max_processes_per_user';
-
 export interface ToolCallRecord {
   subject: string;
   username?: string;
@@ -48,8 +42,11 @@ export interface ToolCallRecord {
   server?: string;
   tool: string;
   outcome: ToolCallOutcome;
-  /** For `limited`, the limit that refused it. */
-  limitedBy?: ToolCallLimit;
+  /**
+   * For `limited`, the limit that refused it (gateway/upstream-errors.ts LIMITS). Stored as text
+   * with no CHECK, so a newer replica sharing the database may record one this version does not know.
+   */
+  limitedBy?: string;
   durationMs?: number;
 }
 
@@ -61,7 +58,7 @@ export interface ToolCallEntry {
   client_id: string;
   tool: string;
   outcome: ToolCallOutcome;
-  limited_by: ToolCallLimit | null;
+  limited_by: string | null;
 }
 
 interface ToolCallRow extends Omit<ToolCallEntry, 'at'> {
