@@ -211,6 +211,51 @@ describe('grouping connection events into attempts', () => {
     });
   }
 
+  // The reads carry no client or user: from an IP and user agent many people share, only when
+  // they come can tell whose they are. The SDK reads each document once, then refreshes.
+  const BOBS_READS: Array<[string, ConnectionEvent[], ConnectionEvent[]]> = [
+    ['just before alice\'s own reads for her refresh', [at(3714, ok('resource_metadata', CLAUDE_BACKEND)), at(3715, ok('server_metadata', CLAUDE_BACKEND))], [
+      at(3718, ok('resource_metadata', CLAUDE_BACKEND)), at(3719, ok('server_metadata', CLAUDE_BACKEND)),
+    ]],
+  ];
+  for (const [when, bobs, alices] of BOBS_READS) {
+    test(`another user's metadata reads without a challenge, ${when}, stay their own attempt`, () => {
+      const alice = { ...CLAUDE_BACKEND, clientId: 'dcr-alice', accountId: 'alice', grantId: 'gA' };
+      const events = [...dcrConnection('mcp_request', { client: 'dcr-alice', account: 'alice', grant: 'gA', flow: 'fA' }), ...bobs, ...alices, at(3720, ok('refresh', alice))];
+      const attempts = group(events, 3720 + 11 * 60);
+      const theirs = attempts.filter((attempt) => attempt.clientId === undefined);
+      assert.deepEqual(theirs.map((attempt) => attempt.events.map((e) => e.id)), [bobs.map((e) => e.id)], JSON.stringify(attempts.map((a) => a.events.map((e) => `${e.step}@${(e.at - T0) / 1000}`))));
+      assert.deepEqual([theirs[0]!.outcome, theirs[0]!.lastStep], ['stalled', 'server_metadata']);
+      assert.deepEqual(attempts.find((attempt) => attempt.accountId === 'alice')!.events.slice(10).map((e) => e.id), [...alices, events.at(-1)!].map((e) => e.id));
+    });
+  }
+
+  // Two connectors of one app (one IP and user agent) whose tokens expire together: each refresh
+  // takes one read of each document, not every read the other made too.
+  const TWO_CONNECTORS: Array<[string, Array<[number, ConnectionStep]>]> = [
+    ['each reading both documents in turn', [[3701, 'resource_metadata'], [3701.2, 'server_metadata'], [3701.4, 'resource_metadata'], [3701.6, 'server_metadata'], [3702, 'refresh'], [3702.2, 'refresh']]],
+    ['their reads interleaved', [[3701, 'resource_metadata'], [3701.2, 'resource_metadata'], [3701.4, 'server_metadata'], [3701.6, 'server_metadata'], [3702, 'refresh'], [3702.2, 'refresh']]],
+    ['one after the other', [[3701, 'resource_metadata'], [3701.2, 'server_metadata'], [3701.4, 'refresh'], [3702, 'resource_metadata'], [3702.2, 'server_metadata'], [3702.4, 'refresh']]],
+  ];
+  for (const [how, steps] of TWO_CONNECTORS) {
+    test(`two connectors of one app refreshing at once, ${how}: each refresh takes one read of each document`, () => {
+      const grants = [{ ...CLI, clientId: 'dcr-1', accountId: 'u1', grantId: 'g1' }, { ...CLI, clientId: 'dcr-2', accountId: 'u1', grantId: 'g2' }];
+      let refreshes = 0;
+      const events = [
+        ...dcrConnection('mcp_request'), ...dcrConnection('mcp_request', { start: 20, client: 'dcr-2', grant: 'g2', flow: 'f2' }),
+        at(3700, refused('mcp_request', 'invalid_token', 'token_expired', 'the access token expired', grants[0]!)),
+        at(3700.5, refused('mcp_request', 'invalid_token', 'token_expired', 'the access token expired', grants[1]!)),
+        ...steps.map(([seconds, step]) => at(seconds, ok(step, step === 'refresh' ? grants[refreshes++]! : CLI))),
+      ];
+      const attempts = group(events, 3710);
+      assert.deepEqual(attempts.map((attempt) => attempt.clientId), ['dcr-2', 'dcr-1'], JSON.stringify(attempts.map((a) => a.events.map((e) => `${e.step}@${(e.at - T0) / 1000}`))));
+      for (const attempt of attempts) {
+        const reads = attempt.events.filter((e) => e.at > T0 + 3600 * 1000 && e.step !== 'mcp_request' && e.step !== 'refresh').map((e) => e.step);
+        assert.deepEqual(reads.sort(), ['resource_metadata', 'server_metadata'], attempt.clientId);
+      }
+    });
+  }
+
   test('metadata reads from elsewhere, or long before a refresh, stay apart from the connected attempt', () => {
     const grant = { ...CLI, clientId: 'dcr-1', accountId: 'u1', grantId: 'g1' };
     const events = [

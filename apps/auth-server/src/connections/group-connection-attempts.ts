@@ -23,9 +23,9 @@
  * 5. Otherwise a new attempt.
  * 6. After a step-up, the same user's next authorization for that client (a new flow) merges into
  *    the attempt the 403 refused once it names the user (steppedUpAttemptOf).
- * 7. A refresh takes in the discovery reads just before it from its IP and user agent, which
- *    rule 2 made an attempt of their own, unless they began with a 401 challenge (a new
- *    connection) (discoveryBeforeRefresh).
+ * 7. A refresh takes in the discovery reads just before it from its IP and user agent (at most
+ *    one of each document), which rule 2 made an attempt of their own, unless they began with a
+ *    401 challenge (a new connection) (readsBeforeRefresh).
  * "Open": neither connected nor ended by a refusal. Keys (rule 1) still join ended attempts, so
  * an expired token refused at the MCP server and the refresh that follows stay in one timeline.
  *
@@ -52,6 +52,8 @@ export const PRE_REGISTRATION_WINDOW_MS = 5 * 60 * 1000;
 const REFRESH_READS_WINDOW_MS = 30 * 1000;
 
 const PRE_REGISTRATION: ReadonlySet<ConnectionStep> = new Set(['mcp_challenge', 'resource_metadata', 'server_metadata']);
+/** The documents the SDK reads again before a refresh, one read each (rule 7). */
+const REREAD_BEFORE_REFRESH: readonly ConnectionStep[] = ['resource_metadata', 'server_metadata'];
 
 interface Building {
   events: ConnectionEvent[];
@@ -94,8 +96,8 @@ export function groupConnectionAttempts(events: readonly ConnectionEvent[], { no
     if (event.grantId) byGrant.set(event.grantId, attempt);
     const steppedUp = namesUser ? steppedUpAttemptOf(attempts, attempt, stallAfterMs) : undefined;
     if (steppedUp) merge(attempt, steppedUp);
-    const readBefore = event.step === 'refresh' ? discoveryBeforeRefresh(attempts, attempt, event) : undefined;
-    if (readBefore) merge(readBefore, attempt);
+    const readBefore = event.step === 'refresh' ? readsBeforeRefresh(attempts, attempt, event) : undefined;
+    if (readBefore) take(readBefore.reads, readBefore.from, attempt);
   }
 
   /** Moves every event of `from` into `into`, in time order (either may have gone on meanwhile). */
@@ -107,6 +109,17 @@ export function groupConnectionAttempts(events: readonly ConnectionEvent[], { no
     for (const flowId of from.flowIds) byFlow.set(flowId, into);
     for (const grantId of from.grantIds) byGrant.set(grantId, into);
     attempts.splice(attempts.indexOf(from), 1);
+  }
+
+  /** Moves `reads` from `from`, an attempt of nothing but discovery reads, into `into`. */
+  function take(reads: ConnectionEvent[], from: Building, into: Building): void {
+    from.events = from.events.filter((event) => !reads.includes(event));
+    // Each read left is activity of `from` (it never went past discovery).
+    if (from.events.length > 0) from.lastAt = from.events.at(-1)!.at;
+    else attempts.splice(attempts.indexOf(from), 1);
+    for (const read of reads) add(into, read);
+    into.events.sort((a, b) => a.at - b.at);
+    into.refused = into.events.at(-1)!.outcome === 'refused';
   }
   return attempts.map((attempt) => summarize(attempt, now, stallAfterMs)).sort((a, b) => b.startedAt - a.startedAt);
 }
@@ -164,20 +177,28 @@ function steppedUpAttemptOf(attempts: Building[], fresh: Building, stallAfterMs:
  * Rule 7: the MCP SDK reads both metadata documents again before each refresh (after an expired
  * token's 401, or ahead of expiry), from where the client's own requests come. A connected attempt
  * is no longer open, so rule 2 made those reads an attempt of their own, which then stalled "after
- * the metadata read" once per refresh. The latest attempt of nothing but discovery reads, all
- * answered, from the refresh's IP and user agent within REFRESH_READS_WINDOW_MS before it, is part
- * of the refreshed attempt. Not one that began with a 401 challenge (a request without a token):
- * that is a new connection, and the SDK's 401 before a refresh is a refused MCP request with its
- * token. Both because one IP and user agent can be many people's (claude.ai sends every user's
- * connector from its own servers): another person's new connection, stalled after its reads, must
- * not vanish into this user's timeline.
+ * the metadata read" once per refresh. From the latest attempt of nothing but discovery reads, all
+ * answered, from the refresh's IP and user agent, the refresh takes the last read of each document
+ * within REFRESH_READS_WINDOW_MS before it.
+ *
+ * The reads name no client or user, and one IP and user agent can be many people's (claude.ai
+ * sends every user's connector from its own servers), so only when they came tells whose they
+ * are. Never:
+ * - reads of an attempt that began with a 401 challenge (a request without a token): a new
+ *   connection (the SDK's 401 before a refresh is a refused MCP request with its token);
+ * - more than one read of each document: two connectors of one app refreshing at once each read
+ *   both, and each refresh takes its own share, not every read.
  */
-function discoveryBeforeRefresh(attempts: Building[], refreshed: Building, refresh: ConnectionEvent): Building | undefined {
+function readsBeforeRefresh(attempts: Building[], refreshed: Building, refresh: ConnectionEvent): { reads: ConnectionEvent[]; from: Building } | undefined {
   const origin = originOf(refresh);
   if (origin === undefined) return undefined;
-  return attempts.findLast((candidate) => candidate !== refreshed && candidate.clientId === undefined && !candidate.pastDiscovery
-    && candidate.origins.has(origin) && refresh.at - candidate.lastAt <= REFRESH_READS_WINDOW_MS
+  const near = (event: ConnectionEvent) => event.at <= refresh.at && refresh.at - event.at <= REFRESH_READS_WINDOW_MS;
+  const from = attempts.findLast((candidate) => candidate !== refreshed && candidate.clientId === undefined && !candidate.pastDiscovery
+    && candidate.origins.has(origin) && candidate.events.some(near)
     && candidate.events.every((event) => event.outcome === 'ok' && event.step !== 'mcp_challenge'));
+  if (!from) return undefined;
+  const reads = REREAD_BEFORE_REFRESH.flatMap((step) => from.events.findLast((event) => event.step === step && near(event)) ?? []);
+  return reads.length > 0 ? { reads, from } : undefined;
 }
 
 function newAttempt(attempts: Building[]): Building {
