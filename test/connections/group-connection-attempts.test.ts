@@ -212,8 +212,13 @@ describe('grouping connection events into attempts', () => {
   }
 
   // The reads carry no client or user: from an IP and user agent many people share, only when
-  // they come can tell whose they are. The SDK reads each document once, then refreshes.
+  // they come can tell whose they are. The SDK reads, then refreshes at once, after the token's
+  // last use; reads before that use, or long before the refresh, are someone else's.
   const BOBS_READS: Array<[string, ConnectionEvent[], ConnectionEvent[]]> = [
+    ['20 s before the refresh', [at(3700, ok('resource_metadata', CLAUDE_BACKEND)), at(3701, ok('server_metadata', CLAUDE_BACKEND))], []],
+    ['before alice\'s last MCP request with the token she refreshes', [at(3713, ok('resource_metadata', CLAUDE_BACKEND)), at(3714, ok('server_metadata', CLAUDE_BACKEND))], [
+      at(3716, ok('mcp_request', { ...CLAUDE_BACKEND, clientId: 'dcr-alice', accountId: 'alice', grantId: 'gA' })),
+    ]],
     ['just before alice\'s own reads for her refresh', [at(3714, ok('resource_metadata', CLAUDE_BACKEND)), at(3715, ok('server_metadata', CLAUDE_BACKEND))], [
       at(3718, ok('resource_metadata', CLAUDE_BACKEND)), at(3719, ok('server_metadata', CLAUDE_BACKEND)),
     ]],
@@ -229,6 +234,19 @@ describe('grouping connection events into attempts', () => {
       assert.deepEqual(attempts.find((attempt) => attempt.accountId === 'alice')!.events.slice(10).map((e) => e.id), [...alices, events.at(-1)!].map((e) => e.id));
     });
   }
+
+  test('the metadata read stamped just before the 401 that sent the SDK to refresh still joins the refresh: each app stamps by its own clock', () => {
+    const grant = { ...CLI, clientId: 'dcr-1', accountId: 'u1', grantId: 'g1' };
+    const events = [
+      ...dcrConnection('mcp_request'),
+      at(3700, refused('mcp_request', 'invalid_token', 'token_expired', 'the access token expired', grant)),
+      at(3700.01, ok('resource_metadata', CLI)),
+      // This server's clock 30 ms behind the MCP server's.
+      at(3699.99, ok('server_metadata', CLI)), at(3700.02, ok('refresh', grant)),
+    ];
+    const attempts = group(events, 3710);
+    assert.deepEqual(attempts.map((attempt) => [attempt.clientId, attempt.events.length]), [['dcr-1', 14]], JSON.stringify(attempts.map((a) => a.events.map((e) => e.step))));
+  });
 
   // Two connectors of one app (one IP and user agent) whose tokens expire together: each refresh
   // takes one read of each document, not every read the other made too.

@@ -48,8 +48,18 @@ import { SIGNED_IN_AUTHORIZATION_HINT, STALL_HINTS } from './stall-hints.ts';
 /** How long after its pre-registration steps a client's registration still joins them, in ms. */
 export const PRE_REGISTRATION_WINDOW_MS = 5 * 60 * 1000;
 
-/** How long before a refresh the metadata reads the SDK makes for it may come, in ms (rule 7). */
-const REFRESH_READS_WINDOW_MS = 30 * 1000;
+/**
+ * How long before a refresh the metadata reads the SDK makes for it may come, in ms (rule 7): it
+ * sends the refresh as soon as the second read is answered, so seconds, on a loaded machine too.
+ */
+const REFRESH_READS_WINDOW_MS = 10 * 1000;
+
+/**
+ * How much earlier than the refreshed attempt's last activity a read before the refresh may be
+ * stamped (rule 7): each app stamps by its own clock (the 401 by the MCP server's, the
+ * authorization server metadata by this one's), and the SDK's read comes milliseconds after.
+ */
+const APPS_CLOCK_SKEW_MS = 1000;
 
 const PRE_REGISTRATION: ReadonlySet<ConnectionStep> = new Set(['mcp_challenge', 'resource_metadata', 'server_metadata']);
 /** The documents the SDK reads again before a refresh, one read each (rule 7). */
@@ -91,12 +101,13 @@ export function groupConnectionAttempts(events: readonly ConnectionEvent[], { no
   for (const event of sorted) {
     const attempt = (event.flowId && byFlow.get(event.flowId)) || (event.grantId && byGrant.get(event.grantId)) || findOpen(attempts, event, stallAfterMs) || newAttempt(attempts);
     const namesUser = event.accountId !== undefined && attempt.accountId === undefined;
+    const activeBefore = attempt.events.length > 0 ? attempt.lastAt : undefined;
     add(attempt, event);
     if (event.flowId) byFlow.set(event.flowId, attempt);
     if (event.grantId) byGrant.set(event.grantId, attempt);
     const steppedUp = namesUser ? steppedUpAttemptOf(attempts, attempt, stallAfterMs) : undefined;
     if (steppedUp) merge(attempt, steppedUp);
-    const readBefore = event.step === 'refresh' ? readsBeforeRefresh(attempts, attempt, event) : undefined;
+    const readBefore = event.step === 'refresh' ? readsBeforeRefresh(attempts, attempt, event, activeBefore) : undefined;
     if (readBefore) take(readBefore.reads, readBefore.from, attempt);
   }
 
@@ -179,20 +190,26 @@ function steppedUpAttemptOf(attempts: Building[], fresh: Building, stallAfterMs:
  * is no longer open, so rule 2 made those reads an attempt of their own, which then stalled "after
  * the metadata read" once per refresh. From the latest attempt of nothing but discovery reads, all
  * answered, from the refresh's IP and user agent, the refresh takes the last read of each document
- * within REFRESH_READS_WINDOW_MS before it.
+ * within REFRESH_READS_WINDOW_MS before it and since the refreshed attempt's last activity
+ * (`activeBefore`: the 401 that sent the SDK to refresh, or the token's last use).
  *
  * The reads name no client or user, and one IP and user agent can be many people's (claude.ai
  * sends every user's connector from its own servers), so only when they came tells whose they
- * are. Never:
+ * are, and not for sure: this takes as few as the SDK's pattern allows, and another person's
+ * reads that fall in those seconds still join. Never:
  * - reads of an attempt that began with a 401 challenge (a request without a token): a new
  *   connection (the SDK's 401 before a refresh is a refused MCP request with its token);
+ * - reads before the refreshed attempt's last activity (by more than the apps' clocks may differ):
+ *   the SDK reads after the token's last use, right before it refreshes;
  * - more than one read of each document: two connectors of one app refreshing at once each read
  *   both, and each refresh takes its own share, not every read.
  */
-function readsBeforeRefresh(attempts: Building[], refreshed: Building, refresh: ConnectionEvent): { reads: ConnectionEvent[]; from: Building } | undefined {
+function readsBeforeRefresh(attempts: Building[], refreshed: Building, refresh: ConnectionEvent, activeBefore: number | undefined):
+  { reads: ConnectionEvent[]; from: Building } | undefined {
   const origin = originOf(refresh);
   if (origin === undefined) return undefined;
-  const near = (event: ConnectionEvent) => event.at <= refresh.at && refresh.at - event.at <= REFRESH_READS_WINDOW_MS;
+  const near = (event: ConnectionEvent) => event.at <= refresh.at && refresh.at - event.at <= REFRESH_READS_WINDOW_MS
+    && (activeBefore === undefined || event.at >= activeBefore - APPS_CLOCK_SKEW_MS);
   const from = attempts.findLast((candidate) => candidate !== refreshed && candidate.clientId === undefined && !candidate.pastDiscovery
     && candidate.origins.has(origin) && candidate.events.some(near)
     && candidate.events.every((event) => event.outcome === 'ok' && event.step !== 'mcp_challenge'));
