@@ -13,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { freePort } from '../helpers/net.ts';
 import { startAuthorization, type RegisteredClient } from '../helpers/oauth-flow.ts';
 import { startAuthServer, TEST_KEY_ENCRYPTION_KEY, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { TestClock } from '../helpers/test-clock.ts';
 import { TEST_BACKENDS } from '../helpers/test-database.ts';
 import { createUser } from '../admin/support/admin-browser.ts';
 import { askWrongRedirect, denyConsent, flushConnectionEvents, registerAs, replayCode } from '../admin/support/failing-connections.ts';
@@ -30,6 +31,8 @@ interface AttemptJson {
   explanation?: { step: string; error?: string; reason_code: string; reason: string };
 }
 interface ShownJson extends AttemptJson {
+  last_at: string;
+  last_event_at: string;
   events: Array<{ at: string; app: string; step: string; outcome: string; error?: string; reason_code?: string; reason?: string; redirect_uri?: string }>;
   problem?: string;
 }
@@ -41,6 +44,7 @@ for (const backend of TEST_BACKENDS) describe(`gatehouse connections (${backend}
   let replayed: RegisteredClient;
   let denied: RegisteredClient;
   let bobId: string;
+  const clock = TestClock.ahead(0);
 
   async function cli(args: string[]): Promise<CliResult> {
     const result = await runCli(dir, args, '', env);
@@ -53,7 +57,7 @@ for (const backend of TEST_BACKENDS) describe(`gatehouse connections (${backend}
 
   before(async () => {
     dir = makeCliDir('gatehouse-cli-connections-');
-    server = await startAuthServer({ dir, backend });
+    server = await startAuthServer({ dir, backend, clock });
     const postgres = server.config.authServer.database.postgres;
     // The CLI reads what the server wrote: the same files, or the same PostgreSQL database.
     env = {
@@ -146,5 +150,26 @@ for (const backend of TEST_BACKENDS) describe(`gatehouse connections (${backend}
     assert.match(shown.stdout, /\nuser {6}bob\n/);
     assert.match(shown.stdout, /\nTIME +SERVER +STEP +OUTCOME +DETAILS\n/);
     assert.match(shown.stdout, /auth-server +code_exchange +refused invalid_grant +authorization code already used/);
+  });
+
+  test('show: the time it gives runs to the last event of its timeline, a metadata read after the last step too', async () => {
+    // A client registers, then reads the authorization server metadata again half a minute later:
+    // the read joins its attempt (the same IP and user agent), though it is no activity of it.
+    const client = await registerAs(server, 'Claude (reads again)');
+    clock.advance(30);
+    const read = await fetch(`${server.issuer}/.well-known/oauth-authorization-server`);
+    assert.equal(read.status, 200);
+    await read.arrayBuffer();
+    await flushConnectionEvents(server);
+    const id = (await list(`--client=${client.client_id}`)).attempts[0]!.id;
+
+    const json = JSON.parse((await cli(['--json', 'connections', 'show', '--', id])).stdout) as ShownJson;
+    assert.deepEqual(json.events.map((e) => e.step), ['registration', 'server_metadata']);
+    const [registered, readAgain] = json.events.map((e) => e.at);
+    const shown = await cli(['connections', 'show', '--', id]);
+    assert.match(shown.stdout, new RegExp(`\\n${readAgain} +auth-server +server_metadata +ok`));
+    assert.match(shown.stdout, new RegExp(`\\ntime {6}${registered} to ${readAgain}\\n`));
+    // `last_at` stays its last activity (what a stall counts from); the timeline runs on.
+    assert.deepEqual([json.started_at, json.last_at, json.last_event_at], [registered, registered, readAgain]);
   });
 });

@@ -87,7 +87,16 @@ export function describeConnectionEvent(event: ConnectionEvent, time: TimeFormat
 }
 
 export function describeAttemptTimeline(attempt: ConnectionAttempt, time: TimeFormat) {
-  return { ...describeAttempt(attempt, time), events: attempt.events.map((event) => describeConnectionEvent(event, time)) };
+  return {
+    ...describeAttempt(attempt, time),
+    /**
+     * When its timeline ends: its last event's time, where the time shown for the attempt runs
+     * to. Later than `lastAt` (its last activity, what a stall counts from) when a discovery
+     * step was read again after its last step, which the timeline lists.
+     */
+    lastEventAt: time(attempt.events.at(-1)?.at ?? attempt.lastAt),
+    events: attempt.events.map((event) => describeConnectionEvent(event, time)),
+  };
 }
 
 export type AttemptRow = ReturnType<typeof describeAttempt>;

@@ -4,7 +4,9 @@
  *
  * `--json` prints one JSON document and nothing else, so it pipes: `list` an object with
  * `attempts` (newest first) and, when the resource server's events could not be read, `problem`;
- * `show` the attempt with its `events`, oldest first. Keys in snake_case, times ISO 8601.
+ * `show` the attempt with its `events`, oldest first, and `last_event_at`, the last one's time (its
+ * text gives the attempt's time as `started_at` to that; `last_at` is its last activity, which a
+ * metadata read again after its last step is not). Keys in snake_case, times ISO 8601.
  * Without --json the problem goes to stderr, so the table stays the whole of stdout.
  */
 import { ATTEMPT_OUTCOMES } from '../../../../shared/connection-events.ts';
@@ -99,7 +101,7 @@ export const connectionsCommand: CommandGroup = {
         `client    ${attempt.clientName ? `${attempt.clientName} (${attempt.clientId})` : (attempt.clientId ?? 'not known yet')}`,
         `user      ${attempt.user ?? attempt.accountId ?? 'nobody signed in'}`,
         `from      ${[attempt.ip, attempt.userAgent].filter(Boolean).join('  ') || 'unknown'}`,
-        `time      ${attempt.startedAt} to ${attempt.lastAt}`,
+        `time      ${attempt.startedAt} to ${attempt.lastEventAt}`,
         '',
         ...formatTable(
           ['TIME', 'SERVER', 'STEP', 'OUTCOME', 'DETAILS'],
