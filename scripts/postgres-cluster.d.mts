@@ -1,4 +1,6 @@
 export declare const SUPERUSER: string;
+/** The directory of the server binaries the cluster runs, and of the client tools of the same version (pg_dump). */
+export declare function binDir(): string;
 export interface PostgresCluster {
   /** The superuser's URL to the `postgres` database. */
   url: string;

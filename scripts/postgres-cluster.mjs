@@ -13,7 +13,8 @@ import pg from 'pg';
 
 export const SUPERUSER = 'gatehouse';
 
-function binDir() {
+/** The directory of the server binaries the cluster runs, and of the client tools of the same version (pg_dump). */
+export function binDir() {
   if (process.env.GATEHOUSE_PG_BIN) return process.env.GATEHOUSE_PG_BIN;
   const root = '/usr/lib/postgresql';
   const majors = existsSync(root) ? readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a)) : [];

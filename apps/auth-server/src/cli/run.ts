@@ -16,7 +16,7 @@ import { AdminError } from '../management/admin-error.ts';
 import { KeyDecryptionError } from '../keys/key-encryption.ts';
 import { keysDoNotDecrypt } from '../keys/open-key-store.ts';
 import { CliContext, type CliIo } from './cli-context.ts';
-import { CliError, EXIT, UsageError } from './cli-errors.ts';
+import { CliError, EXIT, migrationBlocked, UsageError } from './cli-errors.ts';
 import type { CommandGroup } from './command.ts';
 import { INVOCATION } from './invocation.ts';
 import { hostsCommand, redirectsCommand, schemesCommand } from './commands/allow-list-commands.ts';
@@ -145,7 +145,8 @@ export async function run(argv: string[], io: CliIo, env: NodeJS.ProcessEnv): Pr
     if (err instanceof UsageError) return fail(EXIT.usage, `${err.message}\n${usageOf(group, command)}`);
     // One line: its values (a stored username) cannot break it.
     if (err instanceof AdminError) return fail(EXIT.failure, escapeControlCharacters(err.error_description ?? err.message));
-    if (err instanceof CliError || err instanceof ConfigError || err instanceof DeploymentFileError || err instanceof MigrationBlockedError) return fail(EXIT.failure, err.message);
+    if (err instanceof CliError || err instanceof ConfigError || err instanceof DeploymentFileError) return fail(EXIT.failure, err.message);
+    if (err instanceof MigrationBlockedError) return fail(EXIT.failure, migrationBlocked(err).message);
     if (err instanceof KeyDecryptionError) return fail(EXIT.failure, keysDoNotDecrypt().message);
     // What no case above expected: one line, as every other failure; the stack is for whoever
     // debugs it, who asks for it as they ask the server for more (LOG_LEVEL).
