@@ -14,7 +14,8 @@
  * - A directory or file in DATA_DIR or KEYS_DIR it cannot use (DeploymentFileError): the
  *   setting, the path, why and what to do, exit code 1, no stack.
  * - A PostgreSQL migration that could not lock a table another session holds
- *   (MigrationBlockedError): the migration and how to find that session, exit code 1, no stack.
+ *   (MigrationBlockedError): the migration, the sessions holding locks on its tables and how to
+ *   find them, exit code 1, no stack.
  * - Anything else: the stack, exit code 1.
  *
  * Errors after start are not handled here: Node's default applies (the stack on stderr, exit 1).

@@ -16,6 +16,8 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import pg from 'pg';
 import { MigrationBlockedError } from '../../apps/shared/storage/migration-blocked-error.ts';
 import { MIGRATION_LOCK, migratePostgres, PostgresDatabase } from '../../apps/shared/storage/postgres-database.ts';
+import { findLockHolders, MAX_SHOWN } from '../../apps/shared/storage/find-lock-holders.ts';
+import { startPgDumpHoldingLocks } from '../helpers/pg-dump-holding-locks.ts';
 import { createTestPostgresDatabase, TEST_BACKENDS } from '../helpers/test-database.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
@@ -80,7 +82,8 @@ describe('a PostgreSQL migration and the locks of running replicas', { skip: !TE
 
     const err = await outcome;
     assert.ok(err instanceof MigrationBlockedError, String(err));
-    assert.match(err.message, new RegExp(`^migration ${ALTER.replaceAll('.', '\\.')} of ${APP} needs a lock on a table that another session held through 3 attempts of ${LOCK_TIMEOUT_MS} ms each \\(lock_timeout\\), so nothing of it was applied\\. That session is usually a long open transaction: find it in pg_locks and pg_stat_activity \\(SELECT `));
+    assert.match(err.message, new RegExp(`^migration ${ALTER.replaceAll('.', '\\.')} of ${APP} needs a lock on a table that another session held through 3 attempts of ${LOCK_TIMEOUT_MS} ms each \\(lock_timeout\\), so nothing of it was applied; `
+      + `locks on its schema's tables held by pid ${holderPid} \\(idle in transaction, transaction open \\d+ s\\)\\. That session is usually a long open transaction: find it in pg_locks and pg_stat_activity \\(SELECT `));
     assert.doesNotMatch(err.message, /\n/);
     assert.deepEqual(pauses, [1000, 2000], 'three attempts, a pause twice as long before each next one');
 
@@ -95,6 +98,54 @@ describe('a PostgreSQL migration and the locks of running replicas', { skip: !TE
     await holder.query('COMMIT');
     assert.deepEqual(await migratePostgres(db, APP, dir, { lockTimeoutMs: LOCK_TIMEOUT_MS }), [ALTER], 'the next start applies it');
     assert.equal(await hasColour(), true);
+  });
+
+  test('a nightly pg_dump holding the table: the line names its session by pid, application_name, state and how long its transaction has been open, never by its query', { timeout: 30_000 }, async () => {
+    const dump = await startPgDumpHoldingLocks(url, 'widgets');
+    try {
+      const err = await migratePostgres(db, APP, dir, { lockTimeoutMs: LOCK_TIMEOUT_MS, attempts: 2, sleep: async () => {} }).catch((failure: unknown) => failure);
+      assert.ok(err instanceof MigrationBlockedError, String(err));
+      // Still blocked writing its output, so as it was when the migration looked.
+      const seen = (await serving.query<{ state: string; query: string }>('SELECT state, query FROM pg_stat_activity WHERE pid = $1', [dump.pid])).rows[0]!;
+      assert.match(err.message, new RegExp(`, so nothing of it was applied; locks on its schema's tables held by pid ${dump.pid} \\(pg_dump, ${seen.state}, transaction open \\d+ s\\)\\. That session `));
+      assert.ok(seen.query.length > 0 && !err.message.includes(seen.query), `its query is not in the line: ${seen.query}`);
+      assert.doesNotMatch(err.message, /\n/);
+    } finally {
+      await dump.stop();
+    }
+  });
+
+  test('several sessions holding locks: the oldest transactions first, at most a few, and how many more', async () => {
+    const replicas = Array.from({ length: MAX_SHOWN + 2 }, (_, i) => new pg.Client({ connectionString: url, application_name: `replica-${i + 1}` }));
+    try {
+      for (const replica of replicas) {
+        await replica.connect();
+        await replica.query('BEGIN');
+        await replica.query('SELECT count(*) FROM widgets');
+      }
+      const err = await migratePostgres(db, APP, dir, { lockTimeoutMs: LOCK_TIMEOUT_MS, attempts: 1 }).catch((failure: unknown) => failure);
+      assert.ok(err instanceof MigrationBlockedError, String(err));
+      const shown = /locks on its schema's tables held by (.*)\. That session/.exec(err.message)?.[1];
+      assert.equal(shown?.replace(/pid \d+ \((replica-\d), idle in transaction, transaction open \d+ s\)/g, '$1'), 'replica-1, replica-2, replica-3, and 2 more');
+    } finally {
+      await Promise.all(replicas.map((replica) => replica.end()));
+    }
+  });
+
+  test('a lookup of the holders that fails leaves them out: it never throws, and the line is said without them', async () => {
+    const lost = new pg.Client({ connectionString: url });
+    lost.on('error', () => {});
+    await lost.connect();
+    try {
+      await lost.query('BEGIN');
+      const { pid } = (await lost.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!;
+      await serving.query('SELECT pg_terminate_backend($1)', [pid]);
+      assert.equal(await findLockHolders(lost, LOCK_TIMEOUT_MS), undefined);
+    } finally {
+      await lost.end().catch(() => {});
+    }
+    const err = new MigrationBlockedError(`migration ${ALTER} of ${APP}`, { attempts: 5, lockTimeoutMs: 2000 }, undefined);
+    assert.match(err.message, /, so nothing of it was applied\. That session is usually a long open transaction: find it in pg_locks /);
   });
 
   test('a holder that commits between attempts: the next attempt applies the migration', { timeout: 30_000 }, async () => {

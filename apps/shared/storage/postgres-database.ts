@@ -34,6 +34,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { DatabaseConflictError, DatabaseUnavailableError, isLostConnection, isTransactionConflict } from './database-unavailable-error.ts';
+import { findLockHolders } from './find-lock-holders.ts';
 import { MigrationBlockedError } from './migration-blocked-error.ts';
 import { hasNulCharacter, NulCharacterError } from './nul-character-error.ts';
 import { refuseNewerSchema } from './refuse-newer-schema.ts';
@@ -350,7 +351,8 @@ const FIRST_RETRY_DELAY_MS = 1000;
  *   lock_not_available (55P03) the step is rolled back to a savepoint, leaving the queue but
  *   keeping the migration lock (replicas starting beside it wait for that, not on the table), and
  *   tried again after a pause (`attempts` times in all); then the start fails with a
- *   MigrationBlockedError naming the migration, with nothing of it applied.
+ *   MigrationBlockedError naming the migration and the sessions holding locks on its schema's
+ *   tables (find-lock-holders.ts), with nothing of it applied.
  */
 export async function migratePostgres(db: PostgresDatabase, app: string, dir: string, options: MigrateOptions = {}): Promise<string[]> {
   const { clock = Date.now } = options;
@@ -436,7 +438,7 @@ async function underMigrationLock<T>(client: pg.PoolClient, step: string, waits:
       } catch (err) {
         if (!isLockNotAvailable(err)) throw err;
         await client.query('ROLLBACK TO SAVEPOINT migration_attempt');
-        if (attempt >= waits.attempts) throw new MigrationBlockedError(step, waits, { cause: err });
+        if (attempt >= waits.attempts) throw new MigrationBlockedError(step, waits, await findLockHolders(client, waits.lockTimeoutMs), { cause: err });
         await waits.sleep(FIRST_RETRY_DELAY_MS * 2 ** (attempt - 1));
       }
     }
