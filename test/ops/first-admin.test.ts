@@ -24,7 +24,8 @@ import { createHttpServer } from '../../apps/shared/http-server.ts';
 import { createLogger } from '../../apps/shared/logger.ts';
 import { PasswordHasher } from '../../apps/auth-server/src/accounts/password-hasher.ts';
 import { migrationsDir, openDatabase } from '../../apps/shared/storage/open-database.ts';
-import { migratePostgres, PostgresDatabase } from '../../apps/shared/storage/postgres-database.ts';
+import { migratePostgres } from '../../apps/shared/storage/migrate-postgres.ts';
+import { PostgresDatabase } from '../../apps/shared/storage/postgres-database.ts';
 import { migrateSqlite, SqliteDatabase } from '../../apps/shared/storage/sqlite-database.ts';
 import { freshSetup, kill, run, waitForOk, waitUntilRefused, type RunningProcess, type Setup } from './support/processes.ts';
 

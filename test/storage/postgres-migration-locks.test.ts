@@ -14,9 +14,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import pg from 'pg';
-import { MigrationBlockedError } from '../../apps/shared/storage/migration-blocked-error.ts';
-import { MIGRATION_LOCK, migratePostgres, PostgresDatabase } from '../../apps/shared/storage/postgres-database.ts';
 import { findLockHolders, MAX_SHOWN } from '../../apps/shared/storage/find-lock-holders.ts';
+import { MIGRATION_LOCK, migratePostgres } from '../../apps/shared/storage/migrate-postgres.ts';
+import { MigrationBlockedError } from '../../apps/shared/storage/migration-blocked-error.ts';
+import { PostgresDatabase } from '../../apps/shared/storage/postgres-database.ts';
 import { startPgDumpHoldingLocks } from '../helpers/pg-dump-holding-locks.ts';
 import { createTestPostgresDatabase, TEST_BACKENDS } from '../helpers/test-database.ts';
 import { waitFor } from '../helpers/wait-for.ts';
@@ -230,7 +231,8 @@ describe('a PostgreSQL migration and the locks of running replicas', { skip: !TE
     // What main.ts does with a failed start, around a migration with short waits.
     const script = `
       import { exitOnStartFailure } from './apps/shared/exit-on-start-failure.ts';
-      import { migratePostgres, PostgresDatabase } from './apps/shared/storage/postgres-database.ts';
+      import { migratePostgres } from './apps/shared/storage/migrate-postgres.ts';
+      import { PostgresDatabase } from './apps/shared/storage/postgres-database.ts';
       const db = new PostgresDatabase({ url: process.env.URL });
       migratePostgres(db, '${APP}', process.env.DIR, { lockTimeoutMs: ${LOCK_TIMEOUT_MS}, attempts: 2, sleep: async () => {} })
         .catch(exitOnStartFailure('auth-server', 'AUTH_PORT'));`;

@@ -10,7 +10,8 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import pg from 'pg';
 import { loadConfig } from '../../apps/shared/config/load-config.ts';
 import { openDatabase } from '../../apps/shared/storage/open-database.ts';
-import { isStalePlan, MAX_NAMED_STATEMENTS, PostgresDatabase } from '../../apps/shared/storage/postgres-database.ts';
+import { isStalePlan, PostgresDatabase } from '../../apps/shared/storage/postgres-database.ts';
+import { MAX_NAMED_STATEMENTS } from '../../apps/shared/storage/statement-names.ts';
 import type { SqlExecutor } from '../../apps/shared/storage/sql-database.ts';
 import { createTestPostgresDatabase, TEST_BACKENDS } from '../helpers/test-database.ts';
 

@@ -13,7 +13,8 @@ import { openDatabase } from '../../apps/shared/storage/open-database.ts';
 import { SqliteDatabase } from '../../apps/shared/storage/sqlite-database.ts';
 import type { SqlDatabase } from '../../apps/shared/storage/sql-database.ts';
 import { toPostgresPlaceholders } from '../../apps/shared/storage/to-postgres-placeholders.ts';
-import { MIGRATION_LOCK, migratePostgres, PostgresDatabase, redactDatabaseUrl } from '../../apps/shared/storage/postgres-database.ts';
+import { MIGRATION_LOCK, migratePostgres } from '../../apps/shared/storage/migrate-postgres.ts';
+import { PostgresDatabase, redactDatabaseUrl } from '../../apps/shared/storage/postgres-database.ts';
 import { DatabaseUnavailableError, databaseErrorReason } from '../../apps/shared/storage/database-unavailable-error.ts';
 import { createTestPostgresDatabase, TEST_BACKENDS, testDatabaseSettings } from '../helpers/test-database.ts';
 

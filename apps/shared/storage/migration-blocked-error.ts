@@ -1,7 +1,7 @@
 /**
  * A PostgreSQL migration could not take a lock on a table it changes: another session (a running
  * replica's long transaction, a nightly pg_dump, a person's open psql) held it through every
- * attempt (postgres-database.ts, `migratePostgres`). Nothing of that migration was applied and
+ * attempt (migrate-postgres.ts, `migratePostgres`). Nothing of that migration was applied and
  * nothing in the code is wrong, so the start-up handler and the CLI print its message, one line
  * naming the migration, the sessions that held locks on its schema's tables (find-lock-holders.ts)
  * and how to find them, without a stack. Trying again once that session has ended applies it: the

@@ -5,7 +5,8 @@
  */
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../project-root.ts';
-import { migratePostgres, PostgresDatabase, type PostgresOptions } from './postgres-database.ts';
+import { migratePostgres } from './migrate-postgres.ts';
+import { PostgresDatabase, type PostgresOptions } from './postgres-database.ts';
 import type { SqlDatabase } from './sql-database.ts';
 import { migrateSqlite, SqliteDatabase, type SqliteOptions } from './sqlite-database.ts';
 
