@@ -34,6 +34,8 @@ export const REFUSING = fileURLToPath(new URL('../fixtures/refusing-server.mjs',
 export const IGNORING_CANCEL = fileURLToPath(new URL('../fixtures/ignoring-cancel-server.mjs', import.meta.url));
 /** test/gateway/fixtures/one-write-server.mjs: `hold`/`release`, and a log message or elicitation written with the answer. */
 export const ONE_WRITE = fileURLToPath(new URL('../fixtures/one-write-server.mjs', import.meta.url));
+/** test/gateway/fixtures/printing-server.mjs: its tool `print` writes its `line` argument to stdout. */
+export const PRINTING = fileURLToPath(new URL('../fixtures/printing-server.mjs', import.meta.url));
 
 /** Names the scripted server uses (kept in step with fixtures/scripted-server.mjs). */
 export const LONG_TOOL_NAME = 'summarise-the-quarterly-report-for-every-region-in-the-company';

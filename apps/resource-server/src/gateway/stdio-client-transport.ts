@@ -105,15 +105,26 @@ export class StdioClientTransport implements Transport {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
 
+  /**
+   * Hands on a line that is a JSON-RPC message; any other goes to `onerror` (logged) by its length
+   * alone. Not JSON.parse's error, which quotes the line's first ten characters, nor zod's: a
+   * server printing a token it read there (a debug line) put its start in Gatehouse's log, and
+   * that token is the server's own, which no redaction of the configured credentials knows.
+   */
   #read(line: Buffer): void {
-    let message: JSONRPCMessage;
+    let parsed: unknown;
     try {
-      message = JSONRPCMessageSchema.parse(JSON.parse(line.toString('utf8')));
-    } catch (err) {
-      this.onerror?.(err as Error);
+      parsed = JSON.parse(line.toString('utf8'));
+    } catch {
+      this.onerror?.(new Error(`a line of ${line.length} bytes on its stdout is not JSON`));
       return;
     }
-    this.#deliver(message);
+    const message = JSONRPCMessageSchema.safeParse(parsed);
+    if (!message.success) {
+      this.onerror?.(new Error(`a line of ${line.length} bytes on its stdout is not a JSON-RPC 2.0 message`));
+      return;
+    }
+    this.#deliver(message.data);
   }
 
   /**
