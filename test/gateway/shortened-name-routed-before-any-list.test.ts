@@ -6,17 +6,20 @@
  * The short name is itself a valid-looking `<server>__<name>` of 64 characters, so reading it off
  * the name (as for unshortened names) routed the call to an upstream tool that does not exist,
  * under the server's default scope. It must be learned instead: from the config when the tool has
- * its own scope (the 403 step cannot list a server), else from the server's list.
+ * its own scope (the 403 step cannot list a server), else from the server's list. When that server
+ * cannot be listed (it is down), the caller gets the error a call to it gets, not "not found".
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { parseChallenge } from '../helpers/mcp-http.ts';
+import { freePort } from '../helpers/net.ts';
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
 import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
-import { connectAs, resultText, rpc, waitForServers } from './support/gateway-client.ts';
-import { gatewayName, LONG_TOOL_NAME, SCRIPTED, stdioServer } from './support/upstreams.ts';
+import { connectAs, errorText, resultText, rpc, waitForServers } from './support/gateway-client.ts';
+import { gatewayName, httpServer, LONG_TOOL_NAME, SCRIPTED, stdioServer } from './support/upstreams.ts';
 
 describe('a shortened tool name on a gateway process that has not listed the server yet', { timeout: 60_000 }, () => {
   let issuer: TestIssuer;
@@ -36,10 +39,12 @@ describe('a shortened tool name on a gateway process that has not listed the ser
           stdioServer('scripted', SCRIPTED, [], { scopes: { default: 'mcp:read', tools: { [LONG_TOOL_NAME]: 'mcp:write' } } }),
           stdioServer('unscoped', SCRIPTED),
           stdioServer('writeonly', SCRIPTED, [], { scopes: { default: 'mcp:write', tools: {} } }),
+          httpServer('gone', `http://127.0.0.1:${await freePort()}/mcp`, { timeout: 2 }),
+          { ...stdioServer('missing', SCRIPTED), command: '/nonexistent/gatehouse-test/mcp-server', args: [] },
         ],
       },
     });
-    await waitForServers(server.baseUrl, { scripted: 'ready', unscoped: 'ready', writeonly: 'ready' });
+    await waitForServers(server.baseUrl, { scripted: 'ready', unscoped: 'ready', writeonly: 'ready', gone: 'down', missing: 'down' });
   });
   after(async () => {
     for (const client of clients) await client.close();
@@ -85,5 +90,40 @@ describe('a shortened tool name on a gateway process that has not listed the ser
     await server.audit.flush();
     const [row] = await server.db.all<{ outcome: string }>('SELECT outcome FROM tool_calls WHERE tool = ?', [writeOnly]);
     assert.equal(row?.outcome, 'denied');
+  });
+
+  // Nothing can be listed from a server that is down: the name may be a tool of it or not, and
+  // the caller is told what a call to that server is told (not "Tool … not found", which blamed
+  // the name).
+  for (const down of ['gone', 'missing']) {
+    test(`a shortened tool name of the ${down} server, which is down, gets the error a call to that server gets, audited as one`, { timeout: 15_000 }, async () => {
+      const token = await issuer.mint({ claims: { ...alice, scope: 'mcp:read mcp:write' } });
+      const { client } = await connectAs(server.mcpUrl, token);
+      clients.push(client);
+      const name = gatewayName(down, LONG_TOOL_NAME);
+      const plain = errorText(await client.callTool({ name: `${down}__echo`, arguments: {} }));
+      const shortened = errorText(await client.callTool({ name, arguments: {} }));
+      assert.match(shortened, new RegExp(`^The ${down} server is unavailable: `));
+      // A stdio server's says when it is started again, which may have moved on between the calls.
+      const steady = (text: string) => text.replace(/restarted in \d+ s/, 'restarted in … s');
+      assert.equal(steady(shortened), steady(plain));
+      await server.audit.flush();
+      const [row] = await server.db.all<{ server: string; outcome: string }>('SELECT server, outcome FROM tool_calls WHERE tool = ?', [name]);
+      assert.deepEqual({ ...row }, { server: down, outcome: 'error' });
+    });
+  }
+
+  test('a shortened prompt name of a server that is down gets the error a prompts/get of that server gets', { timeout: 15_000 }, async () => {
+    const token = await issuer.mint({ claims: { ...alice, scope: 'mcp:read mcp:write' } });
+    const { client } = await connectAs(server.mcpUrl, token);
+    clients.push(client);
+    const refusal = (name: string) => client.getPrompt({ name }).then(() => assert.fail(`${name} was answered`), (err: unknown) => {
+      assert.ok(err instanceof McpError, String(err));
+      return { code: err.code, message: err.message };
+    });
+    const plain = await refusal('gone__greet');
+    const shortened = await refusal(gatewayName('gone', LONG_TOOL_NAME));
+    assert.match(shortened.message, /The gone server is unavailable: /);
+    assert.deepEqual(shortened, plain);
   });
 });

@@ -185,6 +185,11 @@ export class Gateway {
     return this.#byName.get(name);
   }
 
+  /** The server whose prefix the exposed name `exposed` carries, whether or not it has that name. */
+  upstreamNamedBy(exposed: string): Upstream | undefined {
+    return this.#byName.get(splitExposedName(exposed)?.server ?? '');
+  }
+
   /** Follows a session's list changes until its end. */
   attach(sessionKey: string, listener: GatewaySessionListener): void {
     this.#sessions.set(sessionKey, listener);
@@ -302,9 +307,13 @@ export class Gateway {
     return exposedName(upstream.config.name, parts.rest) === exposed ? { upstream, name: parts.rest } : undefined;
   }
 
-  /** Lists `kind` of the server `exposed` names, so a shortened name can be routed. */
+  /**
+   * Lists `kind` of the server `exposed` names, so a shortened name can be routed. Rejects with
+   * what kept that server from being listed (unavailable, no process to spare, its list failing):
+   * the caller is to be told that, not that the name is unknown.
+   */
   async learn(kind: NamedKind, exposed: string, context: CallContext): Promise<Route | undefined> {
-    const upstream = this.#byName.get(splitExposedName(exposed)?.server ?? '');
+    const upstream = this.upstreamNamedBy(exposed);
     if (!upstream) return undefined;
     const connection = await this.connectionFor(upstream, context);
     this.expose(upstream, kind, await connection.list(kind));

@@ -289,23 +289,39 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
     if (builtInTools && isBuiltInTool(name)) {
       return callBuiltInTool(name, args, token, (outcome) => record({ server: BUILT_IN_SERVER, tool: name, outcome }, token, startedAt), dependencies);
     }
-    const route = gateway.route('tools', name) ?? await gateway.learn('tools', name, contextOf(extra)).catch(() => undefined);
-    if (!route) throw new McpError(ErrorCode.InvalidParams, `Tool ${name} not found`);
-    const call = (outcome: ToolCallOutcome, limitedBy?: Limit) => record({ server: route.upstream.config.name, tool: name, outcome }, token, startedAt, limitedBy);
+    const call = (upstream: Upstream, outcome: ToolCallOutcome, limitedBy?: Limit) => record({ server: upstream.config.name, tool: name, outcome }, token, startedAt, limitedBy);
+    /** A call that did not reach its server or failed there, audited and told as a tool error. */
+    const failed = (upstream: Upstream, err: unknown): CallToolResult => {
+      if (err instanceof LimitError) call(upstream, 'limited', err.limit);
+      else call(upstream, 'error');
+      return toolError(describeFailure(err, upstream));
+    };
 
-    const scope = gateway.scopeFor('tools', route.upstream, route.name);
+    let route = gateway.route('tools', name);
+    // A name that may be a shortened one not learned yet: its server's list says. A server that
+    // cannot be listed (down, no process to spare) fails the call as it would fail it listed.
+    const named = route ? undefined : gateway.upstreamNamedBy(name);
+    if (named) {
+      try {
+        route = await gateway.learn('tools', name, contextOf(extra));
+      } catch (err) {
+        return failed(named, err);
+      }
+    }
+    if (!route) throw new McpError(ErrorCode.InvalidParams, `Tool ${name} not found`);
+    const { upstream } = route;
+
+    const scope = gateway.scopeFor('tools', upstream, route.name);
     if (!token.scopes.includes(scope)) {
-      call('denied');
+      call(upstream, 'denied');
       return toolError(`${name} needs the ${scope} scope, which this access token does not have.`);
     }
     try {
-      const result = await forward(route.upstream, 'tools/call', { name: route.name, arguments: args }, extra) as CallToolResult;
-      call(result.isError ? 'error' : 'ok');
+      const result = await forward(upstream, 'tools/call', { name: route.name, arguments: args }, extra) as CallToolResult;
+      call(upstream, result.isError ? 'error' : 'ok');
       return result;
     } catch (err) {
-      if (err instanceof LimitError) call('limited', err.limit);
-      else call('error');
-      return toolError(describeFailure(err, route.upstream));
+      return failed(upstream, err);
     }
   });
 
@@ -318,7 +334,9 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
 
   registerRequestHandler(server, GetPromptRequestSchema, async (request, extra) => {
     const { name, arguments: args } = request.params;
-    const route = gateway.route('prompts', name) ?? await gateway.learn('prompts', name, contextOf(extra)).catch(() => undefined);
+    // As for a tool: a server that cannot be listed fails the request as it would fail it listed.
+    const named = gateway.upstreamNamedBy(name);
+    const route = gateway.route('prompts', name) ?? (named && await protocolFailure(named, () => gateway.learn('prompts', name, contextOf(extra))));
     if (!route) throw new McpError(ErrorCode.InvalidParams, `Prompt ${name} not found`);
     requireScope(tokenOf(extra), gateway.scopeFor('prompts', route.upstream), name);
     return protocolFailure(route.upstream, () => forward(route.upstream, 'prompts/get', { name: route.name, ...(args ? { arguments: args } : {}) }, extra) as Promise<GetPromptResult>);
