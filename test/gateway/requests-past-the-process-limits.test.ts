@@ -9,6 +9,8 @@
  *   (it said only `limited`, as for the caller's calls in flight);
  * - a prompts/get or resources/read, which have no tool error, is the JSON-RPC error -32600
  *   (Invalid Request) with the same words: it was -32603 (Internal error), the server's fault;
+ * - so is a shortened tool or prompt name not learned yet, which only the server's list routes
+ *   (it was -32602, not found);
  * - the same request passes once a process has stopped.
  *
  * Two per_user scripted servers: `pa`, the one refused, and `pb`, where the user of the per-user
@@ -26,7 +28,7 @@ import { TestClock } from '../helpers/test-clock.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
 import { connectAs, errorText, readiness, resultText, waitForServers } from './support/gateway-client.ts';
-import { SCRIPTED, stdioServer } from './support/upstreams.ts';
+import { gatewayName, LONG_TOOL_NAME, SCRIPTED, stdioServer } from './support/upstreams.ts';
 
 interface LimitCase {
   limit: string;
@@ -130,6 +132,20 @@ for (const { limit, maxProcesses, maxProcessesPerUser, occupy, refused } of case
         assert.equal(await paProcesses(), 1, 'no process was started');
       });
     }
+
+    // Such a name cannot be routed before its server is listed, and no process can list it.
+    test('a shortened tool or prompt name not learned yet is refused the same way, not as unknown', async () => {
+      const tool = gatewayName('pa', LONG_TOOL_NAME);
+      assert.match(errorText(await user.callTool({ name: tool, arguments: {} })), refused);
+      await server.audit.flush();
+      const rows = await server.db.all<{ outcome: string; limited_by: string | null }>('SELECT outcome, limited_by FROM tool_calls WHERE subject = ? AND tool = ?', [sub, tool]);
+      assert.deepEqual(rows, [{ outcome: 'limited', limited_by: limit }]);
+      const error = await user.getPrompt({ name: gatewayName('pa', LONG_TOOL_NAME) }).then(() => assert.fail('the prompt was answered'), (err: unknown) => err);
+      assert.ok(error instanceof McpError, String(error));
+      assert.equal(error.code, ErrorCode.InvalidRequest, error.message);
+      assert.match(error.message, refused);
+      assert.equal(await paProcesses(), 1, 'no process was started');
+    });
 
     test('the same requests pass once a process has stopped', async () => {
       clock.advance(2);
