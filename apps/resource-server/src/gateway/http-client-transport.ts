@@ -16,7 +16,8 @@
  *   server: an event that is none is dropped and told to `onerror`, and its stream read on (the
  *   call's answer may follow); a JSON answer that is none fails its POST, as one that is not JSON;
  * - after `notifications/initialized`, one GET event stream for messages outside any call (list
- *   changes, logs), reopened after a drop (up to 3 times in a row); a 405 means the server has none;
+ *   changes, logs), reopened after a drop (up to 3 times in a row); a 405 means the server has none,
+ *   another answer that is no stream goes to `onEventStreamRefused` (tried again all the same);
  * - `terminateSession` sends DELETE (MCP transports §Session Management).
  * A JSON-RPC request's POST has no bound here: its answer may stream for as long as the call runs,
  * and the SDK's per-request timeout ends the call. A call the SDK gives up (its timeout, the
@@ -86,6 +87,12 @@ export interface HttpClientTransportOptions {
    */
   headersFor: (signal: AbortSignal, message?: JSONRPCMessage) => Promise<Record<string, string>>;
   dispatcher?: Dispatcher;
+  /**
+   * Told the status of each answer to the GET for the event stream that is neither a stream nor
+   * 405, instead of `onerror`: a server that always refuses it refuses every session's, and
+   * http-upstream.ts logs that per server, not per session. Without it, `onerror` is told.
+   */
+  onEventStreamRefused?: (status: number) => void;
   /** Milliseconds a request's stream may stay open after its response; ANSWERED_STREAM_GRACE_MS by default. */
   answeredStreamGraceMs?: number;
 }
@@ -258,7 +265,11 @@ export class HttpClientTransport implements Transport {
         const type = String(answer.headers['content-type'] ?? '');
         if (answer.statusCode !== 200 || !type.startsWith('text/event-stream')) {
           await answer.body.dump();
-          if (answer.statusCode !== 405) throw new UpstreamHttpError(answer.statusCode);
+          if (answer.statusCode === 405) return;
+          const refused = this.#options.onEventStreamRefused;
+          if (!refused) throw new UpstreamHttpError(answer.statusCode);
+          if (!this.#closed) refused(answer.statusCode);
+          this.#reopen(failures + 1);
           return;
         }
         await this.#readEvents(answer.body);

@@ -18,11 +18,15 @@
  *
  * Its state is the outcome of the last attempt to reach it: a probe at boot (repeated every 30 s
  * while it is down) and every connection opened for a caller since.
+ *
+ * A server that answers the GET for a session's event stream with an error status (not 405, which
+ * says it has none) does so for every session: it is warned of once an hour, with how many
+ * refusals were logged at debug since the last warning, not once per client session.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Dispatcher } from 'undici';
-import type { Clock } from '../../../shared/clock.ts';
+import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { HttpServerConfig } from '../../../shared/config/gateway-servers.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
@@ -40,7 +44,10 @@ export interface HttpUpstreamOptions {
   identity?: IdentityTokens;
   /** Where upstream requests go through (tests may pass an agent). Default: undici's global one. */
   dispatcher?: Dispatcher;
-  /** Its connections' error lines are limited on it (upstream-connection.ts). Default: systemClock. */
+  /**
+   * Its connections' error lines are limited on it (upstream-connection.ts), and its warnings of
+   * a refused event stream. Default: systemClock.
+   */
   clock?: Clock;
 }
 
@@ -72,6 +79,9 @@ const sendingCall = new AsyncLocalStorage<CallingClient>();
 let callsSending = 0;
 
 const PROBE_INTERVAL_MS = 30_000;
+/** How often a server refusing its sessions' event streams is warned of; the rest is at debug. */
+const STREAM_REFUSAL_WARNING_EVERY_MS = 60 * 60_000;
+const STREAM_REFUSED = 'an mcp server refused its event stream (GET) with an HTTP status other than 405: list changes and log messages it sends outside a call do not arrive; calls go on';
 /** Identity tokens a session remembers sending, to take out of the server's errors. */
 const IDENTITY_TOKENS_KEPT = 8;
 
@@ -82,6 +92,9 @@ export class HttpUpstream implements Upstream {
   #state: 'starting' | 'ready' | 'down' = 'starting';
   #reason: string | undefined;
   #prober: NodeJS.Timeout | undefined;
+  /** When a refused event stream was last warned of, and the refusals logged at debug since. */
+  #streamRefusalWarnedAt = Number.NEGATIVE_INFINITY;
+  #streamRefusalsNotWarned = 0;
 
   constructor(config: HttpServerConfig, options: HttpUpstreamOptions) {
     if (config.forwardIdentity && !options.identity) throw new Error(`${config.name}: forward_identity needs an identity token source`);
@@ -203,7 +216,27 @@ export class HttpUpstream implements Upstream {
         throw new IdentityTokenError(`Gatehouse could not obtain an identity token for it (${(err as Error).message})`, { cause: err });
       }
     };
-    return new HttpClientTransport({ url: new URL(url), headersFor, timeoutMs: this.config.timeout * 1000, dispatcher: this.#options.dispatcher });
+    return new HttpClientTransport({
+      url: new URL(url),
+      headersFor,
+      timeoutMs: this.config.timeout * 1000,
+      dispatcher: this.#options.dispatcher,
+      onEventStreamRefused: (status) => this.#eventStreamRefused(status),
+    });
+  }
+
+  /** Warns of a refused event stream at most once an hour (see the top of this file). */
+  #eventStreamRefused(status: number): void {
+    const now = (this.#options.clock ?? systemClock).now();
+    if (now - this.#streamRefusalWarnedAt < STREAM_REFUSAL_WARNING_EVERY_MS) {
+      this.#streamRefusalsNotWarned += 1;
+      this.#options.logger.debug({ server: this.config.name, status }, STREAM_REFUSED);
+      return;
+    }
+    const notWarned = this.#streamRefusalsNotWarned;
+    this.#streamRefusalWarnedAt = now;
+    this.#streamRefusalsNotWarned = 0;
+    this.#options.logger.warn({ server: this.config.name, status, ...(notWarned > 0 ? { refusalsNotWarned: notWarned } : {}) }, STREAM_REFUSED);
   }
 
   /** Connects once with no caller and disconnects: can the server be reached and initialized? */

@@ -1,0 +1,151 @@
+/**
+ * An HTTP server that answers the GET for a session's event stream with an error status (not 405,
+ * which says it has none) is warned of once an hour per server, the rest at debug, the warn line
+ * saying how many refusals it stands for. Each client session has its own upstream session, and
+ * each warned on its own connection: a server with no GET route (404) put a warn line in the log
+ * per client session, and a busy gateway's log filled with them.
+ *
+ * The upstream is a scripted node:http server (a session id per initialize, GET answered 404);
+ * first behind a real resource server with the MCP SDK client opening sessions, then behind the
+ * gateway's HttpUpstream alone on a TestClock, moved past the hour (the resource server's own
+ * clock cannot be moved that far without its revocation feed going stale).
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { VerifiedAccessToken } from '../../apps/resource-server/src/auth/verify-access-token.ts';
+import { HttpUpstream } from '../../apps/resource-server/src/gateway/http-upstream.ts';
+import { createLogger } from '../../apps/shared/logger.ts';
+import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
+import { TestClock } from '../helpers/test-clock.ts';
+import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+import { connectAs, resultText, waitForServers } from './support/gateway-client.ts';
+import { scriptedHttpUpstream } from './support/scripted-http-upstream.ts';
+import { httpServer } from './support/upstreams.ts';
+
+const REFUSED = /^an mcp server refused its event stream/;
+
+interface LogLine {
+  level: number;
+  msg: string;
+  server?: string;
+  status?: number;
+  refusalsNotWarned?: number;
+  error?: string;
+}
+
+/** A server answering every GET 404, each initialize with a new session; `refused` counts GETs by session. */
+function refusingUpstream() {
+  const refused = new Map<string, number>();
+  const server = scriptedHttpUpstream(({ what, message, session, res, answer }) => {
+    switch (what) {
+      case 'initialize':
+        return answer({ result: { protocolVersion: message.params?.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: 'refusing', version: '1' } } }, { 'mcp-session-id': randomUUID() });
+      case 'tools/list':
+        return answer({ result: { tools: [{ name: 'hi', inputSchema: { type: 'object' } }] } });
+      case 'tools/call':
+        return answer({ result: { content: [{ type: 'text', text: 'hello' }] } });
+      case 'GET':
+        refused.set(session, (refused.get(session) ?? 0) + 1);
+        return void res.writeHead(404).end();
+      case 'DELETE':
+        return void res.writeHead(200).end();
+      default:
+        return void res.writeHead(202).end();
+    }
+  });
+  return { server, refused };
+}
+
+async function listen(server: ReturnType<typeof refusingUpstream>['server']): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
+}
+
+async function stop(server: ReturnType<typeof refusingUpstream>['server']): Promise<void> {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+}
+
+describe('an HTTP server refusing the event stream of every client session', { timeout: 60_000 }, () => {
+  const SESSIONS = 4;
+  let issuer: TestIssuer;
+  let server: RunningResourceServer;
+  const upstream = refusingUpstream();
+  const lines: LogLine[] = [];
+  const clients: Client[] = [];
+
+  before(async () => {
+    issuer = await startTestIssuer();
+    const url = await listen(upstream.server);
+    const logger = createLogger('resource-server', 'debug', { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) });
+    server = await startResourceServer({ issuer: issuer.issuer, logger, config: { servers: [httpServer('refusing', url, { timeout: 5 })] } });
+    await waitForServers(server.baseUrl, { refusing: 'ready' });
+  });
+  after(async () => {
+    for (const client of clients) await client.close().catch(() => {});
+    await server?.close();
+    await stop(upstream.server);
+    await issuer?.close();
+  });
+
+  test('is warned of once, each refusal after at debug', async () => {
+    for (let i = 0; i < SESSIONS; i += 1) {
+      const { client } = await connectAs(server.mcpUrl, await issuer.mint());
+      clients.push(client);
+      assert.equal(resultText(await client.callTool({ name: 'refusing__hi', arguments: {} })), 'hello');
+    }
+    // The probe's session at boot and one per client session, each GET retried a few times.
+    await waitFor(`GETs of ${SESSIONS} client sessions refused`, () => upstream.refused.size > SESSIONS);
+    // Each connection's first refusal is logged, whatever the level (it was its own warn line).
+    const logged = () => lines.filter((line) => line.server === 'refusing' && (line.status === 404 || /HTTP 404/.test(line.error ?? '')));
+    await waitFor('a log line for each session\'s refusal', () => logged().length > SESSIONS);
+    const warnings = lines.filter((line) => line.server === 'refusing' && line.level >= 40);
+    assert.deepEqual(warnings.map(({ msg, status }) => ({ refused: REFUSED.test(msg), status })), [{ refused: true, status: 404 }], JSON.stringify(warnings));
+    assert.ok(logged().slice(1).every((line) => line.level === 20 && REFUSED.test(line.msg)), 'the later ones at debug');
+  });
+});
+
+describe('an HTTP server refusing its event stream, an hour on', { timeout: 60_000 }, () => {
+  const clock = new TestClock();
+  const upstream = refusingUpstream();
+  const lines: LogLine[] = [];
+  let gateway: HttpUpstream;
+  const caller = { scopes: ['mcp:read'], extra: { subject: 'alice', tokenId: 'token' } } as unknown as VerifiedAccessToken;
+  const refusalLines = () => lines.filter((line) => REFUSED.test(line.msg));
+  const warnings = () => refusalLines().filter((line) => line.level === 40);
+
+  before(async () => {
+    const url = await listen(upstream.server);
+    const logger = createLogger('resource-server', 'debug', { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) });
+    // Not started: no probe, only the sessions opened below.
+    gateway = new HttpUpstream(httpServer('refusing', url, { timeout: 5 }), { logger, onListChanged: () => {}, clock });
+  });
+  after(async () => {
+    await gateway?.close();
+    await stop(upstream.server);
+  });
+
+  test('the first refusal is a warn line; within the hour, another session\'s is at debug', async () => {
+    await gateway.connectionFor({ sessionKey: 'first', caller });
+    await waitFor('the warn line', () => warnings().length === 1);
+    assert.equal(warnings()[0]!.refusalsNotWarned, undefined);
+    const seen = refusalLines().length;
+    await gateway.connectionFor({ sessionKey: 'second', caller });
+    await waitFor('the second session\'s refusal', () => upstream.refused.size === 2 && refusalLines().length > seen);
+    assert.equal(warnings().length, 1);
+  });
+
+  test('an hour on, the next refusal is a warn line counting those logged at debug since the last', async () => {
+    clock.advance(3601);
+    await gateway.connectionFor({ sessionKey: 'third', caller });
+    await waitFor('the second warn line', () => warnings().length === 2);
+    const all = refusalLines();
+    const between = all.slice(all.indexOf(warnings()[0]!) + 1, all.indexOf(warnings()[1]!));
+    assert.ok(between.length > 0 && between.every((line) => line.level === 20), JSON.stringify(between));
+    assert.equal(warnings()[1]!.refusalsNotWarned, between.length);
+  });
+});
