@@ -15,9 +15,13 @@
  * - only JSON-RPC 2.0 messages (the SDK's JSONRPCMessageSchema) are handed on, as from a stdio
  *   server: an event that is none is dropped and told to `onerror`, and its stream read on (the
  *   call's answer may follow); a JSON answer that is none fails its POST, as one that is not JSON;
- * - after `notifications/initialized`, one GET event stream for messages outside any call (list
- *   changes, logs), reopened after a drop (up to 3 times in a row); a 405 means the server has none,
- *   another answer that is no stream goes to `onEventStreamRefused` (tried again all the same);
+ * - after `notifications/initialized` is answered 202, one GET event stream for messages outside
+ *   any call (list changes, logs), reopened after a drop (up to 3 times in a row); a 405 means the
+ *   server has none, another answer that is no stream goes to `onEventStreamRefused` (tried again
+ *   all the same). A server answering that notification 200 gets none, as from the SDK's transport
+ *   (`send`, which starts it only on a 202): the spec has it answer 202 (MCP 2025-11-25 transports
+ *   §Sending Messages to the Server, 4), and the GET is the client's to open or not (§Listening for
+ *   Messages from the Server, 1: MAY);
  * - `terminateSession` sends DELETE (MCP transports §Session Management).
  * A JSON-RPC request's POST has no bound here: its answer may stream for as long as the call runs,
  * and the SDK's per-request timeout ends the call. A call the SDK gives up (its timeout, the
