@@ -80,7 +80,7 @@ import { acceptHashedClientSecrets } from './provider/hashed-client-secrets.ts';
 import { pinUrlsToIssuer } from './provider/pin-urls-to-issuer.ts';
 import { ModelStore } from './provider/model-store.ts';
 import { startSweeper, sweepOnce } from './provider/start-sweeper.ts';
-import { expireUnusedClients } from './registration/expire-unused-clients.ts';
+import { expireUnusedClients, keepClientsGivenTokens } from './registration/expire-unused-clients.ts';
 import { PendingRegistrations } from './registration/pending-registrations.ts';
 import type { ConnectionLog, ConnectionRecorder } from '../../shared/connection-events.ts';
 import { createConnectionLog } from './connections/connection-log.ts';
@@ -258,6 +258,8 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   const idJag = {
     trustedIdps: admin.trustedIdps, replays: idJagReplays, accounts, signingKeysOf: createIdpSigningKeys(createMetadataFetch(options.metadataFetch)),
   };
+  // One memory of kept clients for every provider built.
+  const keepClientGivenToken = keepClientsGivenTokens(models);
   // Built again, with the same configuration and listeners, whenever the signing keys change.
   const buildProvider = (signingKeys: StoredKey[]): Provider => {
     const built = createProvider({
@@ -280,6 +282,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
       metadataFetch: clientDocuments.fetch,
       onDocumentAccepted: clientDocuments.accepted,
       idJag,
+      keepClientGivenToken,
       clock,
     });
     // Behind a TLS-terminating proxy, client IPs and the external scheme come from X-Forwarded-*.

@@ -337,7 +337,9 @@ export class ClientRegistry {
       const deleted = await this.db.transaction(async (tx) => {
         const clientIds: string[] = [];
         // Only while still pending: a registration that got its first token meanwhile (on any
-        // replica, or while an earlier batch was purged) has handed out tokens and stays.
+        // replica, or while an earlier batch was purged) stays. Its expiry is cleared before any
+        // of its tokens is stored or sent, and one deleted first gets none
+        // (registration/expire-unused-clients.ts).
         for (const client of batch) if (await this.#deleteRow(client.clientId, tx, { onlyPending: true })) clientIds.push(client.clientId);
         if (clientIds.length > 0) await this.audit.record({ event: 'clients.purged', actor: by.actor, ip: by.ip, details: { count: clientIds.length, client_ids: clientIds } }, tx);
         return clientIds;

@@ -34,7 +34,7 @@
  *   one without an account would (interaction-policy.ts).
  */
 import type { JSONWebKeySet } from 'jose';
-import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, type Client, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { AuthServerConfig } from '../../../shared/config/load-config.ts';
 import { ALL_SCOPES, MCP_SCOPES } from '../../../shared/mcp-scopes.ts';
@@ -89,6 +89,12 @@ export interface ProviderDeps {
   revocations?: Pick<RevocationFeed, 'refuses' | 'revokeGrant'>;
   /** Trusted IdPs, replay store, account linking and IdP keys of the ID-JAG grant (id-jag/). */
   idJag: Pick<IdJagGrantOptions, 'trustedIdps' | 'replays' | 'accounts' | 'signingKeysOf'>;
+  /**
+   * Called for each access token the provider builds, after every check of its grant and before
+   * anything of the request is stored or sent; may throw an OAuth error to refuse it. A fresh
+   * registration stops being pending first use here (registration/expire-unused-clients.ts).
+   */
+  keepClientGivenToken?: (client: Client) => Promise<void>;
   /** Storage for the provider's models; default: the database adapter on `database`. */
   adapter?: Configuration['adapter'];
   /**
@@ -286,7 +292,12 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     // `gid` names the grant, so the resource server can refuse a revoked grant's access tokens
     // when the revocation feed lists it (apps/shared/revocation-entry.ts).
+    // Every access token is built here, once its grant passed every check: in a code exchange
+    // (lib/helpers/grant_common.js issueTokens) and the client credentials and ID-JAG grants before
+    // any token of the request is stored or sent, so this is where a registration's first token
+    // keeps it (a refresh stores its new refresh token first; its client was kept by its first token).
     async extraTokenClaims(ctx, token) {
+      if (ctx.oidc.client) await deps.keepClientGivenToken?.(ctx.oidc.client);
       if (token.kind === 'ClientCredentials') return serviceTokenClaims(ctx.oidc.client);
       if (!('accountId' in token) || typeof token.accountId !== 'string') return undefined;
       const user = await findUserOnce(users, ctx, token.accountId);

@@ -253,9 +253,15 @@ export class ModelStore {
     await this.db.run("UPDATE oidc_models SET expires_at = ? WHERE model = 'Client' AND id = ?", [expiresAt, clientId]);
   }
 
-  /** A registration obtained a token: it stays. */
-  async keepClient(clientId: string): Promise<void> {
-    await this.db.run("UPDATE oidc_models SET expires_at = NULL WHERE model = 'Client' AND id = ? AND expires_at IS NOT NULL", [clientId]);
+  /**
+   * A registration is about to be handed a token: it stays. False when no such client is stored
+   * (deleted meanwhile). The clearing is one conditional statement, so against the purge's
+   * `deleteClient(…, { onlyPending: true })` or the sweep exactly one of the two changes the row,
+   * on either backend; only when it changed nothing (kept already, or gone) is the row looked up.
+   */
+  async keepClient(clientId: string): Promise<boolean> {
+    const { changes } = await this.db.run("UPDATE oidc_models SET expires_at = NULL WHERE model = 'Client' AND id = ? AND expires_at IS NOT NULL", [clientId]);
+    return changes > 0 || await this.db.get("SELECT 1 AS found FROM oidc_models WHERE model = 'Client' AND id = ?", [clientId]) !== undefined;
   }
 
   /** Registrations pending first use, and when the next of them expires (epoch seconds). */
