@@ -16,6 +16,13 @@
  * - A consent page that could grant nothing new (the account lacks every scope asked for) shows
  *   no Allow button: it names the scopes the account cannot have, and offers to continue with
  *   what the app already holds, if anything, or to go back to the app.
+ * - The consent page offers to sign in as someone else (a browser still signed in as an admin
+ *   from /admin was otherwise asked only to connect the app as admin). The switch is a POST that
+ *   shows the password form for this same interaction, with a token of its own purpose: only that
+ *   form may sign in during a consent step. A sign-in as another account is handed to the provider
+ *   as the interaction's login result; the provider then ends the browser's session (resume →
+ *   end_session/confirm, with every grant kept: expiresWithSession is false) and asks the new
+ *   account's consent in a new interaction. The old account's /admin tabs are signed out with it.
  */
 import { createHash } from 'node:crypto';
 import Router from '@koa/router';
@@ -139,24 +146,31 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   const compareTurns = new TurnsPerClient(Math.max(MIN_COMPARES_PER_CLIENT, hasher.threads));
   const router = new Router();
   const purpose = (uid: string) => `interaction:${uid}`;
+  /** The password form shown by "Sign in as someone else" on a consent page (`switchFrom`). */
+  const switchPurpose = (uid: string) => `interaction-switch:${uid}`;
 
   async function clientName(interaction: Interaction): Promise<{ name: string; client: Awaited<ReturnType<Provider['Client']['find']>> }> {
     const client = await provider.Client.find(String(interaction.params.client_id));
     return { name: client?.clientName ?? String(interaction.params.client_id), client };
   }
 
-  async function renderLogin(ctx: Context, interaction: Interaction, extra: { error?: string; username?: string } = {}) {
+  /** `switchFrom`: the account the consent page was for, which the person chose not to use. */
+  async function renderLogin(ctx: Context, interaction: Interaction, extra: { error?: string; username?: string; switchFrom?: string } = {}) {
     const { name } = await clientName(interaction);
+    const switching = extra.switchFrom !== undefined;
     ctx.type = 'html';
     ctx.body = render('login.njk', {
       title: 'Sign in',
       uid: interaction.uid,
-      csrf: csrf.issue(ctx, purpose(interaction.uid)),
+      csrf: csrf.issue(ctx, switching ? switchPurpose(interaction.uid) : purpose(interaction.uid)),
       clientName: name,
       username: extra.username ?? '',
       error: extra.error,
+      switching,
+      switchFrom: extra.switchFrom,
       builtin: deps.mode !== 'federated',
-      upstreams: deps.mode === 'builtin' ? [] : deps.upstreams,
+      // The upstream sign-in takes only a login step (federated-sign-in-routes.ts).
+      upstreams: deps.mode === 'builtin' || switching ? [] : deps.upstreams,
     });
   }
 
@@ -203,6 +217,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       alreadyAllowed: alreadyAllowed.map((scope) => ({ name: scope, description: describeScope(scope) })),
       offerAllow: !nothingNew,
       offerContinue: nothingNew && alreadyAllowed.length > 0,
+      offerSwitch: deps.mode !== 'federated',
     });
   }
 
@@ -217,10 +232,24 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     return renderConsent(ctx, interaction, user);
   });
 
-  router.post('/interaction/:uid/login', async function submitLogin(ctx) {
-    const interaction = await loadInteraction(ctx, provider, 'login');
+  router.post('/interaction/:uid/switch-account', async function switchAccount(ctx) {
+    const interaction = await loadInteraction(ctx, provider, 'consent');
     const form = await readForm(ctx, FORM_LIMIT);
     csrf.verify(ctx, purpose(interaction.uid), form.get('csrf')?.[0]);
+    if (deps.mode === 'federated') throw new PageError(400, 'invalid_request', 'Sign-in with a password is not offered on this server.');
+    const user = await users.findById(String(interaction.session?.accountId));
+    return renderLogin(ctx, interaction, { switchFrom: user?.username ?? '' });
+  });
+
+  router.post('/interaction/:uid/login', async function submitLogin(ctx) {
+    const interaction = await loadInteraction(ctx, provider);
+    const form = await readForm(ctx, FORM_LIMIT);
+    // In a consent step, only the form "Sign in as someone else" showed signs in (its own token).
+    const switchFrom = interaction.prompt.name === 'consent'
+      ? (await users.findById(String(interaction.session?.accountId)))?.username ?? ''
+      : undefined;
+    if (interaction.prompt.name !== 'login' && switchFrom === undefined) throw new PageError(400, 'invalid_request', 'This step does not apply to the current sign-in.');
+    csrf.verify(ctx, switchFrom === undefined ? purpose(interaction.uid) : switchPurpose(interaction.uid), form.get('csrf')?.[0]);
     if (deps.mode === 'federated') throw new PageError(400, 'invalid_request', 'Sign-in with a password is not offered on this server.');
     const username = (form.get('username')?.[0] ?? '').trim().slice(0, 64);
     const password = form.get('password')?.[0] ?? '';
@@ -243,7 +272,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       });
       await deps.clock.wait(delayMs);
       ctx.status = 400;
-      return renderLogin(ctx, interaction, { error: SIGN_IN_FAILED, username });
+      return renderLogin(ctx, interaction, { error: SIGN_IN_FAILED, username, switchFrom });
     }
     await throttle.recordSuccess(username, client, user.id);
     // A hash of another cost or name than the server writes now is replaced by one that is, so
