@@ -242,7 +242,8 @@ describe('consent page content', () => {
       assert.match(consent.html, /See your username <code>profile<\/code>/);
       assert.match(consent.html, /name="scope" value="mcp:read"/);
       assert.doesNotMatch(consent.html, /name="scope" value="mcp:write"/, 'no checkbox for a scope the user cannot grant');
-      assert.match(consent.html, /Your account cannot give this app: <code>mcp:write<\/code>\. Ask an administrator\./);
+      assert.match(consent.html, /Not available to your account: Use the tools that make changes <code>mcp:write<\/code>\./);
+      assert.doesNotMatch(consent.html, /Ask an administrator/, 'Allow is offered: the note informs, it does not send the person away');
     } finally {
       await server.close();
     }
@@ -346,7 +347,8 @@ describe('a consent page that can grant nothing new', () => {
   test('when something new can be granted, Allow stays, beside the note on what the account lacks', async () => {
     const { page } = await consentFor('mcp:read mcp:write');
     assert.equal(page.html.match(approveButton)?.[1], 'Allow');
-    assert.match(page.html, /Your account cannot give this app: <code>mcp:write<\/code>/);
+    assert.match(page.html, /<p class="note" id="unavailable-scopes" role="note">Not available to your account: Use the tools that make changes <code>mcp:write<\/code>\.<\/p>/);
+    assert.doesNotMatch(page.html, /Ask an administrator|cannot give this app/);
   });
 });
 

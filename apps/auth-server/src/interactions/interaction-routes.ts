@@ -213,7 +213,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       warning,
       scopes: grantable.map((scope) => ({ name: scope, description: describeScope(scope) })),
       identityScopes: requested.filter((s) => deps.identityScopes.includes(s)).map((scope) => ({ name: scope, description: describeScope(scope) })),
-      unavailable,
+      unavailable: unavailable.map((scope) => ({ name: scope, description: describeScope(scope) })),
       alreadyAllowed: alreadyAllowed.map((scope) => ({ name: scope, description: describeScope(scope) })),
       offerAllow: !nothingNew,
       offerContinue: nothingNew && alreadyAllowed.length > 0,
