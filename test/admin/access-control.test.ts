@@ -108,6 +108,20 @@ describe('admin pages: access control and CSRF', () => {
     }
   });
 
+  test('/admin refused to a non-admin links their account page and offers Sign out, which signs them out', async () => {
+    const { browser } = await signInAt(server, 'reader', READER_PASSWORD, '/account');
+    const refused = await browser.navigate('/admin');
+    assert.equal(refused.status, 403);
+    assert.match(refused.html, /Only administrators can open the administration pages\./);
+    assert.match(refused.html, /Your own connected apps are on <a href="\/account" id="account-link">your account page<\/a>\./);
+    assert.ok(refused.html.includes('action="/account/sign-out"'), 'Sign out is offered');
+    const out = await browser.submit('/account/sign-out', { csrf: csrfOf(refused, '/account/sign-out') }, refused.url);
+    assert.equal(out.status, 200, out.html.slice(0, 300));
+    assert.match(out.html, /<title>Signed out/);
+    const after = await browser.request('/account', { redirect: 'manual' });
+    assert.equal(after.status, 303, 'signed out: /account sends to sign in');
+  });
+
   test('a disabled or pending user with a live session gets 403 everywhere', async () => {
     const id = await createUser(server, 'soon-disabled', READER_PASSWORD, ['mcp:read', 'mcp:admin']);
     const { browser } = await signInAt(server, 'soon-disabled', READER_PASSWORD, '/admin');

@@ -43,8 +43,9 @@ interface HttpError extends Error {
 /**
  * `continueTo`: the way back to a client its error was not sent to automatically (hold-error-redirects.ts).
  * `signOutCsrf`: the page offers Sign out, with this account-form token (a disabled or pending account's refusal).
+ * `accountLink`: the page links the person's own account page (/admin refused to a non-administrator).
  */
-export function renderErrorPage(ctx: Context, render: Render, status: number, code: string, description?: string, plain = false, offers: { continueTo?: HeldErrorResponse; signOutCsrf?: string } = {}): void {
+export function renderErrorPage(ctx: Context, render: Render, status: number, code: string, description?: string, plain = false, offers: { continueTo?: HeldErrorResponse; signOutCsrf?: string; accountLink?: boolean } = {}): void {
   ctx.status = status;
   ctx.type = 'html';
   ctx.body = render('error.njk', {
@@ -54,6 +55,7 @@ export function renderErrorPage(ctx: Context, render: Render, status: number, co
     code,
     continueTo: offers.continueTo,
     signOutCsrf: offers.signOutCsrf,
+    accountLink: offers.accountLink,
   });
 }
 

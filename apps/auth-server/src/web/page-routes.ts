@@ -29,7 +29,7 @@ import { CSRF_PURPOSE, createPageRenderer, type Handler } from './page-handler.t
 import { AdminError } from '../management/admin-error.ts';
 import { refusedForm } from './refused-form.ts';
 import type { AdminServices } from '../management/admin-services.ts';
-import { UnusableAccountError, type Access, type PageSession } from './page-session.ts';
+import { NotAnAdministratorError, UnusableAccountError, type Access, type PageSession } from './page-session.ts';
 import type { PageFormState, PageState } from './page-state.ts';
 import type { GatewayStatus } from './admin/gateway-status.ts';
 import type { ConnectionLog } from '../../../shared/connection-events.ts';
@@ -176,14 +176,18 @@ export function pageRoutes(deps: PageRoutesDeps): Router {
   /**
    * A page refused because the signed-in account is disabled or pending still offers Sign out:
    * it only takes access away, and without it the browser stays signed in as that account (on a
-   * shared computer, for the next person) with no page to sign out from.
+   * shared computer, for the next person) with no page to sign out from. /admin refused to a
+   * non-administrator offers Sign out too (to sign in as an administrator) and a link to /account.
    */
   async function offerSignOutWhenUnusable(ctx: Context, next: Next): Promise<void> {
     try {
       await next();
     } catch (err) {
-      if (!(err instanceof UnusableAccountError)) throw err;
-      renderErrorPage(ctx, render, err.status, err.error, err.error_description, true, { signOutCsrf: csrf.issue(ctx, CSRF_PURPOSE.user) });
+      if (!(err instanceof UnusableAccountError) && !(err instanceof NotAnAdministratorError)) throw err;
+      renderErrorPage(ctx, render, err.status, err.error, err.error_description, true, {
+        signOutCsrf: csrf.issue(ctx, CSRF_PURPOSE.user),
+        accountLink: err instanceof NotAnAdministratorError,
+      });
     }
   }
 

@@ -41,6 +41,13 @@ export class UnusableAccountError extends PageError {
     super(403, 'access_denied', 'This account is disabled or waiting for approval, so it cannot use this page.');
   }
 }
+
+/** The signed-in account is not an administrator's: 403 on /admin, with its own pages and Sign out offered. */
+export class NotAnAdministratorError extends PageError {
+  constructor() {
+    super(403, 'access_denied', 'Only administrators can open the administration pages.');
+  }
+}
 const STATE_TTL_MS = 10 * 60 * 1000;
 
 export type Access = 'admin' | 'user';
@@ -122,7 +129,7 @@ export function createPageSession(deps: PageSessionDeps) {
       if (!UserStore.isActive(user) && !evenIfUnusable) throw new UnusableAccountError();
       if (access === 'admin') {
         if (!isAdmin(user)) {
-          throw new PageError(403, 'access_denied', 'Only administrators can open the administration pages. Your own connected apps are at /account.');
+          throw new NotAnAdministratorError();
         }
         if (activity.isIdle(ctx, session)) return sendToSignIn(ctx, returnTo, true);
         activity.touch(ctx, session);
