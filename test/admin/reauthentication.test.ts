@@ -54,6 +54,8 @@ describe('admin re-authentication and idle timeout', () => {
 
     const again = await post(browser, page, '/admin/users', { username: 'second-admin', password: 'second admin password', scope: 'mcp:admin' });
     assert.match(again.html, /name="password"/, 'the sign-in form, not a silent pass');
+    assert.match(again.html, /This change needs a recent sign-in\./, 'the sign-in says why it is asked');
+    assert.equal(inputValue(again.html, 'username'), 'admin', 'the signed-in account\'s name is filled in');
     const back = await signIn(browser, again, 'admin', ADMIN_PASSWORD);
     assert.equal(back.status, 200);
     assert.equal(new URL(back.url).pathname, '/admin/users');

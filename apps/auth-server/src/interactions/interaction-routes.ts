@@ -46,6 +46,7 @@ import { PageError } from '../http/page-error.ts';
 import { readForm } from '../http/read-body.ts';
 import type { SignInResult } from '../ops/auth-server-metrics.ts';
 import { isMetadataDocumentClientId } from '../registration/client-metadata-policy.ts';
+import { INTERNAL_CLIENT_ID } from '../provider/internal-client.ts';
 import { isLoopbackHttpUri } from '../registration/redirect-uri-policy.ts';
 import type { Render } from '../views/create-renderer.ts';
 import { allowResourceScopes, askedResourceScopes } from './asked-resource-scopes.ts';
@@ -158,13 +159,19 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   async function renderLogin(ctx: Context, interaction: Interaction, extra: { error?: string; username?: string; switchFrom?: string } = {}) {
     const { name } = await clientName(interaction);
     const switching = extra.switchFrom !== undefined;
+    // The admin and account pages' fresh sign-in (page-session.ts): the browser's own account is
+    // the one to sign in again, and `max_age` says a change asked for it.
+    const again = interaction.params.client_id === INTERNAL_CLIENT_ID && interaction.session?.accountId
+      ? await users.findById(String(interaction.session.accountId))
+      : undefined;
     ctx.type = 'html';
     ctx.body = render('login.njk', {
       title: 'Sign in',
       uid: interaction.uid,
       csrf: csrf.issue(ctx, switching ? switchPurpose(interaction.uid) : purpose(interaction.uid)),
       clientName: name,
-      username: extra.username ?? '',
+      username: extra.username ?? again?.username ?? '',
+      recentSignInNeeded: again !== undefined && interaction.params.max_age !== undefined,
       error: extra.error,
       switching,
       switchFrom: extra.switchFrom,

@@ -92,8 +92,12 @@ export function createPageSession(deps: PageSessionDeps) {
     return user && !UserStore.signedInBeforeSessionsEnded(user, session.loginTs) ? user : undefined;
   }
 
-  /** `fresh`: the provider must show the sign-in even though the browser has a session. */
-  function sendToSignIn(ctx: Context, returnTo: string, fresh = false): void {
+  /**
+   * `fresh`: the provider must show the sign-in even though the browser has a session.
+   * `maxAge`: a change needs a sign-in this recent (seconds); sent as `max_age` (OIDC Core
+   * §3.1.2.1), which the sign-in page reads to say why it asks.
+   */
+  function sendToSignIn(ctx: Context, returnTo: string, fresh = false, maxAge?: number): void {
     const state = randomBytes(24).toString('base64url');
     // PKCE is required of every client; the code is never redeemed, so the verifier is not kept.
     const challenge = createHash('sha256').update(randomBytes(32)).digest('base64url');
@@ -110,6 +114,7 @@ export function createPageSession(deps: PageSessionDeps) {
       code_challenge: challenge,
       code_challenge_method: 'S256',
       ...(fresh ? { prompt: 'login' } : {}),
+      ...(maxAge !== undefined ? { max_age: String(maxAge) } : {}),
     }).toString();
     ctx.status = 303;
     ctx.redirect(`${url.pathname}${url.search}`);
@@ -152,7 +157,7 @@ export function createPageSession(deps: PageSessionDeps) {
       const { signedInAt } = ctx.state;
       if (signedInAt === undefined || now() - signedInAt > deps.reauthenticateAfter) {
         const page = safeReturnPath(returnTo(ctx)) ?? '/admin';
-        return sendToSignIn(ctx, `${page}${page.includes('?') ? '&' : '?'}notice=signed_in_again`, true);
+        return sendToSignIn(ctx, `${page}${page.includes('?') ? '&' : '?'}notice=signed_in_again`, true, deps.reauthenticateAfter);
       }
       await next();
     };
