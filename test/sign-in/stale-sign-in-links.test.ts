@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Browser } from '../helpers/browser.ts';
-import { assertNoStackTrace, registerClient, signIn, startAuthorization } from '../helpers/oauth-flow.ts';
+import { assertNoStackTrace, decide, registerClient, signIn, startAuthorization } from '../helpers/oauth-flow.ts';
 import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { TEST_RESOURCE } from '../helpers/test-issuer.ts';
 import { waitFor } from '../helpers/wait-for.ts';
@@ -44,6 +44,27 @@ describe('stale sign-in links', () => {
       assert.equal(alertText(page.html), PLAIN_WORDS);
     });
   }
+
+  test('Back to the sign-in page of /account after signing in: says no app was being connected, and links /account', async () => {
+    await server.auth.users.create({ username: 'back', passwordHash: await server.auth.hasher.hash('back-password'), scopes: ['mcp:read'] });
+    const browser = new Browser(server.issuer);
+    const signInPage = await browser.navigate('/account');
+    assert.match(new URL(signInPage.url).pathname, /^\/interaction\/[^/]+$/);
+    const account = await signIn(browser, signInPage, 'back', 'back-password');
+    assert.equal(new URL(account.url).pathname, '/account');
+    const back = await browser.navigate(signInPage.url);
+    assert.equal(back.status, 400);
+    assert.equal(alertText(back.html), 'This sign-in to Gatehouse has already finished or has expired. No app was being connected.');
+    assert.match(back.html, /<a href="\/account" id="account-link">/);
+    // An app's sign-in page, in the same browser, keeps its words.
+    const client = await registerClient(server.issuer);
+    const { page: appConsent } = await startAuthorization(server.issuer, { clientId: client.client_id, scope: 'mcp:read', resource: TEST_RESOURCE }, browser);
+    await decide(browser, appConsent, 'approve');
+    const appBack = await browser.navigate(appConsent.url);
+    assert.equal(appBack.status, 400);
+    assert.equal(alertText(appBack.html), PLAIN_WORDS);
+    assertNoStackTrace(back.html, 'account sign-in');
+  });
 
   // The same sign-in form sent twice (a double click, or the back button and send again): the
   // first submission ends the interaction once its browser goes on, while the second is still

@@ -94,7 +94,7 @@ export function errorPages(render: Render, logger: Logger) {
         ctx.body = { error: code, ...(description ? { error_description: description } : {}) };
         return;
       }
-      renderErrorPage(ctx, render, status, code, description, caught instanceof PageError);
+      renderErrorPage(ctx, render, status, code, description, caught instanceof PageError, caught instanceof PageError ? caught.offers : {});
     }
   };
 }

@@ -8,6 +8,8 @@ export class PageError extends Error {
     readonly status: number,
     readonly error: string,
     readonly error_description?: string,
+    /** What the error page offers besides the message: a link to /account. */
+    readonly offers: { accountLink?: boolean } = {},
   ) {
     super(error);
   }

@@ -93,6 +93,27 @@ const SIGN_IN_FAILED = 'Incorrect username or password.';
  */
 const MIN_COMPARES_PER_CLIENT = 2;
 
+/**
+ * Marks, in this browser, a sign-in page of Gatehouse's own pages (/account, /admin: the internal
+ * client), on that interaction's path only: once it has ended (Back after signing in), its page
+ * says so and links /account, rather than sending the person back to an app they were not connecting.
+ */
+const PAGE_SIGN_IN_COOKIE = 'gatehouse.page_sign_in';
+const PAGE_SIGN_IN_COOKIE_MS = 60 * 60 * 1000;
+
+function markPageSignIn(ctx: Context, interaction: Interaction): void {
+  if (interaction.params.client_id !== INTERNAL_CLIENT_ID) return;
+  ctx.cookies.set(PAGE_SIGN_IN_COOKIE, interaction.uid, {
+    signed: true, httpOnly: true, sameSite: 'lax', secure: ctx.secure, path: `/interaction/${interaction.uid}`, maxAge: PAGE_SIGN_IN_COOKIE_MS, overwrite: true,
+  });
+}
+
+/** A stale link; one of this browser's own page sign-ins says so (markPageSignIn). */
+function staleLink(ctx: Context, uid: string): PageError {
+  if (ctx.cookies.get(PAGE_SIGN_IN_COOKIE, { signed: true }) !== uid) return new PageError(400, 'session_not_found');
+  return new PageError(400, 'session_not_found', 'This sign-in to Gatehouse has already finished or has expired. No app was being connected.', { accountLink: true });
+}
+
 /** The interaction this browser's cookie points at; it must be `uid` (default: the route's). */
 export async function loadInteraction(ctx: Context, provider: Provider, prompt?: 'login' | 'consent', uid: string = ctx.params.uid!): Promise<Interaction> {
   let interaction: Interaction;
@@ -101,9 +122,9 @@ export async function loadInteraction(ctx: Context, provider: Provider, prompt?:
   } catch (err) {
     // The link is fine; the database that holds its interaction is not reachable right now (503).
     if (err instanceof DatabaseUnavailableError) throw err;
-    throw new PageError(400, 'session_not_found');
+    throw staleLink(ctx, uid);
   }
-  if (interaction.uid !== uid) throw new PageError(400, 'session_not_found');
+  if (interaction.uid !== uid) throw staleLink(ctx, uid);
   if (prompt && interaction.prompt.name !== prompt) throw new PageError(400, 'invalid_request', 'This step does not apply to the current sign-in.');
   return interaction;
 }
@@ -230,7 +251,10 @@ export function interactionRoutes(deps: InteractionDeps): Router {
 
   router.get('/interaction/:uid', async function showInteraction(ctx) {
     const interaction = await loadInteraction(ctx, provider);
-    if (interaction.prompt.name === 'login') return renderLogin(ctx, interaction);
+    if (interaction.prompt.name === 'login') {
+      markPageSignIn(ctx, interaction);
+      return renderLogin(ctx, interaction);
+    }
     const user = await users.findById(String(interaction.session?.accountId));
     if (!UserStore.isActive(user)) {
       recordConsent(deps.connectionRecorder, ctx, interaction, { granted: false, why: 'account_not_active' });
