@@ -80,6 +80,7 @@ import { acceptHashedClientSecrets } from './provider/hashed-client-secrets.ts';
 import { pinUrlsToIssuer } from './provider/pin-urls-to-issuer.ts';
 import { ModelStore } from './provider/model-store.ts';
 import { startSweeper, sweepOnce } from './provider/start-sweeper.ts';
+import { INTERNAL_CLIENT_ID } from './provider/internal-client.ts';
 import { expireUnusedClients, keepClientsGivenTokens } from './registration/expire-unused-clients.ts';
 import { PendingRegistrations } from './registration/pending-registrations.ts';
 import type { ConnectionLog, ConnectionRecorder } from '../../shared/connection-events.ts';
@@ -425,6 +426,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     recordSignIn,
     clock,
     connectionRecorder,
+    ownPagesClientId: INTERNAL_CLIENT_ID,
   }).routes());
   // `mode: builtin` switches federated sign-in off, not just its buttons: its start and callback
   // routes are not mounted, so a forged start or a callback gets 404 whatever upstreams are listed

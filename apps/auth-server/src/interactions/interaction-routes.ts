@@ -46,7 +46,6 @@ import { PageError } from '../http/page-error.ts';
 import { readForm } from '../http/read-body.ts';
 import type { SignInResult } from '../ops/auth-server-metrics.ts';
 import { isMetadataDocumentClientId } from '../registration/client-metadata-policy.ts';
-import { INTERNAL_CLIENT_ID } from '../provider/internal-client.ts';
 import { isLoopbackHttpUri } from '../registration/redirect-uri-policy.ts';
 import type { Render } from '../views/create-renderer.ts';
 import { allowResourceScopes, askedResourceScopes } from './asked-resource-scopes.ts';
@@ -81,6 +80,8 @@ export interface InteractionDeps {
   clock: Clock;
   /** Where the consent step goes (connections/record-consent.ts). */
   connectionRecorder?: ConnectionRecorder;
+  /** The client the admin and account pages sign in with (provider/internal-client.ts). */
+  ownPagesClientId: string;
 }
 
 const FORM_LIMIT = 4096;
@@ -101,8 +102,8 @@ const MIN_COMPARES_PER_CLIENT = 2;
 const PAGE_SIGN_IN_COOKIE = 'gatehouse.page_sign_in';
 const PAGE_SIGN_IN_COOKIE_MS = 60 * 60 * 1000;
 
-function markPageSignIn(ctx: Context, interaction: Interaction): void {
-  if (interaction.params.client_id !== INTERNAL_CLIENT_ID) return;
+function markPageSignIn(ctx: Context, interaction: Interaction, ownPagesClientId: string): void {
+  if (interaction.params.client_id !== ownPagesClientId) return;
   ctx.cookies.set(PAGE_SIGN_IN_COOKIE, interaction.uid, {
     signed: true, httpOnly: true, sameSite: 'lax', secure: ctx.secure, path: `/interaction/${interaction.uid}`, maxAge: PAGE_SIGN_IN_COOKIE_MS, overwrite: true,
   });
@@ -182,7 +183,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const switching = extra.switchFrom !== undefined;
     // The admin and account pages' fresh sign-in (page-session.ts): the browser's own account is
     // the one to sign in again, and `max_age` says a change asked for it.
-    const again = interaction.params.client_id === INTERNAL_CLIENT_ID && interaction.session?.accountId
+    const again = interaction.params.client_id === deps.ownPagesClientId && interaction.session?.accountId
       ? await users.findById(String(interaction.session.accountId))
       : undefined;
     ctx.type = 'html';
@@ -252,7 +253,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   router.get('/interaction/:uid', async function showInteraction(ctx) {
     const interaction = await loadInteraction(ctx, provider);
     if (interaction.prompt.name === 'login') {
-      markPageSignIn(ctx, interaction);
+      markPageSignIn(ctx, interaction, deps.ownPagesClientId);
       return renderLogin(ctx, interaction);
     }
     const user = await users.findById(String(interaction.session?.accountId));
