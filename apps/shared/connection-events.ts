@@ -132,7 +132,8 @@ export interface ConnectionRecorder {
 /**
  * How an attempt ended (so far):
  * - `connected`: an MCP request was accepted with a token from it.
- * - `failed`: its last event is a refusal.
+ * - `failed`: its last event is a refusal, except one that refused a connected attempt only more
+ *   scope (a 403 step-up, the authorization it led to): that stays `connected`, with a `note`.
  * - `stalled`: no event for a while (the recorder's stall time) after a step that is not the end:
  *   the client or the user went away.
  * - `in_progress`: recent, and not ended yet.
@@ -172,6 +173,12 @@ export interface ConnectionAttemptSummary {
    * usually causes a stall there ("the client never came back after consent").
    */
   explanation?: { step: ConnectionStep; error?: string; reasonCode: string; reason: string };
+  /**
+   * A connected attempt's refusal of more scope since its last accepted MCP request (a 403
+   * step-up, or a refusal in the authorization it led to), in the shape of `explanation`: the
+   * connection works with the scope it has, and this says what it was refused.
+   */
+  note?: { step: ConnectionStep; error?: string; reasonCode: string; reason: string };
 }
 
 export interface ConnectionAttempt extends ConnectionAttemptSummary {

@@ -470,6 +470,53 @@ describe('grouping connection events into attempts', () => {
     }
   });
 
+  /** After a connection's accepted MCP request (T0 + 9 s), what came next; then its outcome, and what its note or explanation names. */
+  const grant = { ...CLI, clientId: 'dcr-1', accountId: 'u1', grantId: 'g1' };
+  const stepUp = refused('step_up', 'insufficient_scope', 'insufficient_scope', '`recent_activity` needs `mcp:admin`; the token has `mcp:read mcp:write`', grant);
+  const expired = refused('mcp_request', 'invalid_token', 'token_expired', 'the access token expired at 15:00:10 UTC; the client should refresh', grant);
+  const flow = { ...BROWSER, clientId: 'dcr-1', flowId: 'f2', accountId: 'u1' };
+  const AFTER_CONNECTING: Array<[string, NewConnectionEvent[], 'connected' | 'failed', { note?: string; explanation?: string }]> = [
+    ['a 403 step-up, the client never coming back with more scope', [stepUp], 'connected', { note: 'step_up' }],
+    ['a 403 step-up, then a refresh (which cannot add the scope)', [stepUp, ok('refresh', grant)], 'connected', { note: 'step_up' }],
+    ['two step-ups, one more request accepted between them', [stepUp, ok('mcp_request', grant), stepUp], 'connected', { note: 'step_up' }],
+    ['a step-up, then an accepted request (the step-up is behind it)', [stepUp, ok('mcp_request', grant)], 'connected', {}],
+    ['a step-up, then the user denies the larger scope at consent', [
+      stepUp,
+      ok('authorization', { ...flow, scope: 'mcp:read mcp:write mcp:admin' }),
+      refused('consent', 'access_denied', 'consent_denied', 'the user denied consent', flow),
+      refused('redirect', 'access_denied', 'consent_denied', 'the user denied consent', flow),
+    ], 'connected', { note: 'consent' }],
+    ['an expired token refused and never refreshed (the token no longer works)', [expired], 'failed', { explanation: 'mcp_request' }],
+    ['a step-up, then the expired token refused', [stepUp, expired], 'failed', { explanation: 'mcp_request' }],
+    ['a step-up, then a refused refresh', [stepUp, refused('refresh', 'invalid_grant', 'grant_revoked', 'the grant was revoked', grant)], 'failed', { explanation: 'refresh' }],
+  ];
+  for (const [what, next, outcome, { note, explanation }] of AFTER_CONNECTING) {
+    test(`after connecting, ${what}: ${outcome}${note ? `, noting the ${note} refusal` : ''}`, () => {
+      const attempts = group([...dcrConnection('mcp_request'), ...next.map((event, i) => at(20 + i, event))], 60);
+      assert.equal(attempts.length, 1, JSON.stringify(attempts.map((a) => a.events.map((e) => e.step))));
+      const [attempt] = attempts;
+      assert.equal(attempt!.outcome, outcome);
+      assert.equal(attempt!.note?.step, note);
+      assert.equal(attempt!.explanation?.step, explanation);
+      if (note === 'step_up') assert.equal(attempt!.note!.reason, '`recent_activity` needs `mcp:admin`; the token has `mcp:read mcp:write`');
+      if (note === 'consent') assert.equal(attempt!.note!.reasonCode, 'consent_denied');
+    });
+  }
+
+  test('a step-up refused before any request was accepted still fails the attempt: it never connected', () => {
+    const attempts = group([...dcrConnection('code_exchange'), at(20, stepUp)], 60);
+    assert.equal(attempts.length, 1);
+    assert.equal(attempts[0]!.outcome, 'failed');
+    assert.equal(attempts[0]!.explanation?.reasonCode, 'insufficient_scope');
+    assert.equal(attempts[0]!.note, undefined);
+  });
+
+  test('a connected attempt noting a step-up is not on the user\'s My apps (failed and stalled only)', async () => {
+    const attempts = group([...dcrConnection('mcp_request'), at(20, stepUp)], 60);
+    const connections: ConnectionLog = { list: async () => ({ attempts }), show: async () => undefined };
+    assert.deepEqual((await ownFailedAttempts(connections, 'u1', String)).attempts, []);
+  });
+
   test('a connected client does not absorb a new connection of the same client: a second flow is a second attempt', () => {
     const events = [...dcrConnection('mcp_request'), ...dcrConnection('authorization', { start: 100, flow: 'f2' }).slice(4)];
     const attempts = group(events, 200);

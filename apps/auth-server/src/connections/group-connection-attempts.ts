@@ -32,7 +32,9 @@
  * Outcome: `failed` when the last event is a refusal (its reason explains; when it is the redirect
  * that carries an earlier refusal back to the client, that earlier refusal explains), else `connected` when
  * an MCP request was accepted, else `stalled` after `stallAfter` without an event (the hint of
- * the step reached explains, stall-hints.ts), else `in_progress`.
+ * the step reached explains, stall-hints.ts), else `in_progress`. One exception: a connected
+ * attempt refused only more scope (a 403 step-up, or the authorization it sent the user through)
+ * stays `connected`, the refusal its `note` (stepUpRefusalOf): its token still does what it did.
  *
  * The step reached (`lastStep`, and what a stall is explained by) is the last event's, except
  * that a discovery step read again once the attempt has gone past discovery reaches nothing
@@ -266,6 +268,41 @@ function causeOf(events: ConnectionEvent[]): ConnectionEvent {
   return last.step === 'redirect' && before?.outcome === 'refused' && before.app === 'auth-server' ? before : last;
 }
 
+/** The browser steps of the authorization a step-up sends the user through (rule 6). */
+const STEP_UP_AUTHORIZATION: ReadonlySet<ConnectionStep> = new Set(['authorization', 'sign_in', 'consent', 'redirect']);
+
+/**
+ * The refusal a connected attempt notes instead of failing on: since its last accepted MCP
+ * request, a 403 step-up (insufficient_scope: a tool needs more scope than the token has), or a
+ * refusal in the authorization that step-up sent the user through (a denied consent). Either
+ * refused only more scope: the token still works for what it was granted, so the connection is
+ * not failed (the admin saw alice "failed" after create_note and list_notes worked, for asking
+ * recent_activity without mcp:admin). When the attempt ends on such a refusal, that refusal (its
+ * cause); when it went on (a refresh), the last step-up, so the summary still says more scope was
+ * refused. Any other refusal since (an expired token never refreshed, a refused refresh: the
+ * token no longer works) is not one: the attempt fails as before. Undefined then, or when nothing
+ * was refused since.
+ */
+function stepUpRefusalOf(events: ConnectionEvent[]): ConnectionEvent | undefined {
+  const since = events.slice(events.findLastIndex((event) => event.step === 'mcp_request' && event.outcome === 'ok') + 1);
+  const stepUp = since.findIndex((event) => event.step === 'step_up' && event.outcome === 'refused');
+  if (stepUp < 0) return undefined;
+  if (since.at(-1)!.outcome === 'ok') return since.findLast((event) => event.step === 'step_up' && event.outcome === 'refused');
+  const cause = causeOf(events);
+  const ofStepUp = cause.step === 'step_up' || (STEP_UP_AUTHORIZATION.has(cause.step) && since.indexOf(cause) > stepUp);
+  return ofStepUp ? cause : undefined;
+}
+
+/** A refusal in words, as an attempt's explanation (or note) carries it. */
+function describeRefusal(refusal: ConnectionEvent): NonNullable<ConnectionAttempt['explanation']> {
+  return {
+    step: refusal.step,
+    ...(refusal.error !== undefined ? { error: refusal.error } : {}),
+    reasonCode: refusal.reasonCode ?? 'refused',
+    reason: refusal.reason ?? `refused${refusal.error ? ` with ${refusal.error}` : ''}`,
+  };
+}
+
 /**
  * The event that shows how far an attempt got: its last, unless that is a discovery step read
  * again after the attempt went past discovery; then the last step past discovery. A refused
@@ -283,15 +320,10 @@ function summarize(attempt: Building, now: number, stallAfterMs: number): Connec
   const reached = stepReached(attempt.events);
   let outcome: AttemptOutcome;
   let explanation: ConnectionAttempt['explanation'];
-  if (last.outcome === 'refused') {
+  const stepUpRefusal = attempt.connected ? stepUpRefusalOf(attempt.events) : undefined;
+  if (last.outcome === 'refused' && !stepUpRefusal) {
     outcome = 'failed';
-    const refusal = causeOf(attempt.events);
-    explanation = {
-      step: refusal.step,
-      ...(refusal.error !== undefined ? { error: refusal.error } : {}),
-      reasonCode: refusal.reasonCode ?? 'refused',
-      reason: refusal.reason ?? `refused${refusal.error ? ` with ${refusal.error}` : ''}`,
-    };
+    explanation = describeRefusal(causeOf(attempt.events));
   } else if (attempt.connected) {
     outcome = 'connected';
   } else if (now - attempt.lastAt > stallAfterMs) {
@@ -313,6 +345,7 @@ function summarize(attempt: Building, now: number, stallAfterMs: number): Connec
     outcome,
     lastStep: reached.step,
     ...(explanation ? { explanation } : {}),
+    ...(stepUpRefusal ? { note: describeRefusal(stepUpRefusal) } : {}),
     events: attempt.events,
   };
 }

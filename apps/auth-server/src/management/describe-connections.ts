@@ -36,8 +36,19 @@ export const OUTCOME_WORDS: Record<AttemptOutcome, string> = {
   in_progress: 'in progress',
 };
 
+/** An attempt's explanation or note, with its step in words. */
+function describeRefusal(refusal: NonNullable<ConnectionAttemptSummary['explanation']>) {
+  return {
+    step: refusal.step,
+    stepWords: STEP_WORDS[refusal.step],
+    error: refusal.error,
+    reasonCode: refusal.reasonCode,
+    reason: refusal.reason,
+  };
+}
+
 export function describeAttempt(attempt: ConnectionAttemptSummary, time: TimeFormat) {
-  const { explanation } = attempt;
+  const { explanation, note } = attempt;
   return {
     id: attempt.id,
     startedAt: time(attempt.startedAt),
@@ -54,13 +65,9 @@ export function describeAttempt(attempt: ConnectionAttemptSummary, time: TimeFor
     lastStep: attempt.lastStep,
     lastStepWords: STEP_WORDS[attempt.lastStep],
     /** Why it failed or stalled: the refusal's step, RFC error and reason, or the stall hint. */
-    explanation: explanation && {
-      step: explanation.step,
-      stepWords: STEP_WORDS[explanation.step],
-      error: explanation.error,
-      reasonCode: explanation.reasonCode,
-      reason: explanation.reason,
-    },
+    explanation: explanation && describeRefusal(explanation),
+    /** A connected attempt refused more scope (a 403 step-up): what was refused; it still works. */
+    note: note && describeRefusal(note),
   };
 }
 

@@ -26,9 +26,9 @@ import { parseCommandLine } from '../parse-command-line.ts';
 import { snakeCaseKeys } from '../snake-case-keys.ts';
 import { cutInput } from '../../management/cut-input.ts';
 
-/** An attempt with snake_case keys all the way down (its explanation is an object of its own). */
+/** An attempt with snake_case keys all the way down (its explanation and note are objects of their own). */
 function attemptJson(row: AttemptRow) {
-  return snakeCaseKeys({ ...row, explanation: row.explanation && snakeCaseKeys(row.explanation) });
+  return snakeCaseKeys({ ...row, explanation: row.explanation && snakeCaseKeys(row.explanation), note: row.note && snakeCaseKeys(row.note) });
 }
 
 function eventJson(row: ConnectionEventRow) {
@@ -36,15 +36,21 @@ function eventJson(row: ConnectionEventRow) {
 }
 
 /** "authorization code already used — the grant was revoked (invalid_grant)" */
+function reasonOf(refusal: NonNullable<AttemptRow['explanation']>): string {
+  return `${refusal.reason}${refusal.error ? ` (${refusal.error})` : ''}`;
+}
+
+/** Why it failed or stalled; for a connected attempt, the more scope it was refused ("… (insufficient_scope)"). */
 function why(row: AttemptRow): string {
-  const { explanation } = row;
-  return explanation ? `${explanation.reason}${explanation.error ? ` (${explanation.error})` : ''}` : '';
+  if (row.explanation) return reasonOf(row.explanation);
+  return row.note ? `refused more scope: ${reasonOf(row.note)}` : '';
 }
 
 /** "at code exchanged for tokens: authorization code already used — … (invalid_grant)" */
 function whereAndWhy(row: AttemptRow): string {
-  if (!row.explanation) return '';
-  return `${row.outcome === 'stalled' ? 'stopped after' : 'at'} ${row.explanation.stepWords}: ${why(row)}`;
+  if (row.explanation) return `, ${row.outcome === 'stalled' ? 'stopped after' : 'at'} ${row.explanation.stepWords}: ${why(row)}`;
+  // Connected: the note is what was refused afterwards, not why it ended.
+  return row.note ? `; then refused at ${row.note.stepWords}: ${reasonOf(row.note)}` : '';
 }
 
 function warnOfProblem(context: CliContext, problem: string | undefined): void {
@@ -97,7 +103,7 @@ export const connectionsCommand: CommandGroup = {
       warnOfProblem(context, found.problem);
       context.print({ ...attemptJson(attempt), events: attempt.events.map(eventJson), ...(found.problem ? { problem: found.problem } : {}) }, () => [
         `attempt   ${attempt.id}`,
-        `outcome   ${attempt.outcomeWords}${attempt.explanation ? `, ${whereAndWhy(attempt)}` : ''}`,
+        `outcome   ${attempt.outcomeWords}${whereAndWhy(attempt)}`,
         `client    ${attempt.clientName ? `${attempt.clientName} (${attempt.clientId})` : (attempt.clientId ?? 'not known yet')}`,
         `user      ${attempt.user ?? attempt.accountId ?? 'nobody signed in'}`,
         `from      ${[attempt.ip, attempt.userAgent].filter(Boolean).join('  ') || 'unknown'}`,
