@@ -29,7 +29,7 @@ export function caseFoldHost(value: string): string {
 }
 
 export type RedirectUriEntryProblem =
-  | { problem: 'too_long' | 'loopback_http' | 'other_scheme' | 'not_https' | 'fragment' | 'user_info' }
+  | { problem: 'too_long' | 'loopback_http' | 'other_scheme' | 'not_https' | 'fragment' | 'user_info' | 'wildcard' }
   | { problem: 'defect'; defect: string };
 
 /** Why `uri` (`caseFoldUri` applied) cannot be an allowed redirect URI, or undefined. */
@@ -43,6 +43,9 @@ export function checkAllowedRedirectUri(uri: string): RedirectUriEntryProblem | 
   }
   if (uri.includes('#')) return { problem: 'fragment' };
   if (url.username || url.password) return { problem: 'user_info' };
+  // Registration compares redirect URIs as exact strings (RFC 9700 §4.1.3), so `*.example.com`
+  // or `/cb/*` would only ever match itself: an entry that looks like a pattern and allows nothing.
+  if (url.hostname.includes('*') || url.pathname.includes('*')) return { problem: 'wildcard' };
   const defect = findUriDefect(uri);
   return defect ? { problem: 'defect', defect } : undefined;
 }

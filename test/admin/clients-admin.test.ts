@@ -67,12 +67,18 @@ for (const backend of TEST_BACKENDS) describe(`admin pages: redirect URIs and cl
     ['https://app.example.com/cb#fragment', 400, /fragment/],
     ['https://user:pw@app.example.com/cb', 400, /user name or password/],
     ['not a uri', 400, /not an absolute https URI/],
+    // Matching is exact: a pattern would be "allowed" and match nothing.
+    ['https://*.example.com/cb', 400, /<p class="field-error" id="allowRedirectUri-uri-error">Redirect URIs are matched exactly; wildcards are not supported\./],
+    ['https://app.example.org/*', 400, /<p class="field-error" id="allowRedirectUri-uri-error">Redirect URIs are matched exactly; wildcards are not supported\./],
+    ['https://*/cb', 400, /wildcards are not supported/],
+    ['https://app.example.org/a*b/cb', 400, /wildcards are not supported/],
   ];
   for (const [uri, status, message] of uriRefusals) {
     test(`the allow-list refuses ${uri} with a clear message`, async () => {
       const page = await post(admin.browser, await redirectsPage(), '/admin/redirect-uris', { uri });
       assert.equal(page.status, status);
       assert.match(page.html, message);
+      assert.doesNotMatch(page.html, /The redirect URI was allowed/);
     });
   }
 

@@ -150,6 +150,19 @@ describe('gatehouse CLI on its own data directory', () => {
     assert.match(json<{ password_hash: string }>(await run(dir, ['--json', 'hash-password'], 'config password 123\n')).password_hash, /^\$2/);
   });
 
+  // Matching is exact: a pattern would sit on the list, "added", and match nothing.
+  const wildcardUris = ['https://app.example.org/*', 'https://*.example.com/cb', 'https://*/cb', 'https://app.example.org/cb/*/x', 'https://*.example.com:8443/cb'];
+  for (const uri of wildcardUris) {
+    test(`redirects allow refuses the wildcard ${uri} (exit 1), and lists nothing`, async () => {
+      const result = await run(dir, ['redirects', 'allow', uri]);
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(result.stderr, /^gatehouse: Redirect URIs are matched exactly; wildcards are not supported\./);
+      assert.equal(result.stdout, '');
+      const listed = json<Array<{ uri: string }>>(await run(dir, ['--json', 'redirects', 'list']));
+      assert.ok(!listed.some((e) => e.uri.includes('*')), JSON.stringify(listed));
+    });
+  }
+
   test('redirects allow, list and remove; a loopback URI is refused with a reason', async () => {
     assert.equal((await run(dir, ['redirects', 'allow', 'https://app.example.com/cb'])).code, 0);
     const listed = json<Array<{ uri: string; source: string; added_by: string }>>(await run(dir, ['--json', 'redirects', 'list']));

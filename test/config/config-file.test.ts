@@ -333,6 +333,8 @@ describe('the config file\'s allow-list entries', () => {
     ['a relative URI', URIS, '/cb', /"\/cb": expected an absolute https URI/],
     ['a fragment', URIS, 'https://app.example.com/cb#x', /must not contain a fragment/],
     ['user info', URIS, 'https://user:pw@app.example.com/cb', /must not contain a user name or password/],
+    ['a wildcard host', URIS, 'https://*.example.com/cb', /"https:\/\/\*\.example\.com\/cb": redirect URIs are matched exactly; wildcards are not supported/],
+    ['a wildcard path', URIS, 'https://app.example.org/*', /wildcards are not supported/],
     ['a default port', URIS, 'https://app.example.com:443/cb', /registration would refuse it: redirect_uris must be in normal form/],
     ['a space', URIS, 'https://app.example.com/a b', /registration would refuse it: redirect_uris must contain only RFC 3986 characters/],
     ['a dot segment', URIS, 'https://app.example.com/a/../cb', /registration would refuse it/],

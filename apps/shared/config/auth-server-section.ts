@@ -43,6 +43,7 @@ const allowedRedirectUri = z.string().transform((entry, ctx) => {
     not_https: `${quoted(entry)}: expected an absolute https URI`,
     fragment: `${quoted(entry)}: a redirect URI must not contain a fragment (#…)`,
     user_info: `${quoted(entry)}: a redirect URI must not contain a user name or password`,
+    wildcard: `${quoted(entry)}: redirect URIs are matched exactly; wildcards are not supported, list each URI`,
     defect: found.problem === 'defect' ? `${quoted(entry)}: registration would refuse it: ${found.defect}` : '',
   }[found.problem];
   ctx.addIssue({ code: 'custom', message: why });

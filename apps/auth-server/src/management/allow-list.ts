@@ -166,6 +166,7 @@ export function normaliseAllowedRedirectUri(value: string): string {
     case 'not_https': throw new AdminError(400, `${cutInput(value) || 'That'} is not an absolute https URI.`, 'uri');
     case 'fragment': throw new AdminError(400, 'A redirect URI must not contain a fragment (#…).', 'uri');
     case 'user_info': throw new AdminError(400, 'A redirect URI must not contain a user name or password.', 'uri');
+    case 'wildcard': throw new AdminError(400, 'Redirect URIs are matched exactly; wildcards are not supported. Add each redirect URI the app uses.', 'uri');
     case 'defect': throw new AdminError(400, `Registration would refuse this URI: ${found.defect}.`, 'uri');
   }
 }
