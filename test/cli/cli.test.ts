@@ -374,7 +374,9 @@ describe('gatehouse CLI on its own data directory', () => {
 
     // Exit 1: refused by the service accounts; exit 2: a wrong command line (command-lines.test.ts has more).
     const refusals: Array<[string[], 1 | 2, RegExp]> = [
-      [['services', 'add', '--name', 'X', '--scope', 'mcp:read'], 1, /jwks: private_key_jwt needs either a JWK Set or a jwks_uri/],
+      [['services', 'add', '--name', 'X', '--scope', 'mcp:read'], 2, /private_key_jwt \(the default --auth-method\) needs the service's public keys: --jwks-file PATH \(a JWK Set\) or --jwks-uri URL; or --auth-method client_secret_basic/],
+      [['services', 'add', '--name', 'X', '--scope', 'mcp:read', '--auth-method', 'private_key_jwt'], 2, /needs the service's public keys: --jwks-file PATH/],
+      [['services', 'add', '--name', 'X', '--scope', 'mcp:read', '--jwks-file', 'k.json', '--jwks-uri', 'https://keys.example.com/jwks'], 2, /give --jwks-file or --jwks-uri, not both/],
       [['services', 'add', '--name', 'X', '--scope', 'openid', '--auth-method', 'client_secret_basic'], 2, /unknown scope openid; the scopes are/],
       [['services', 'add', '--name', 'X', '--scope', 'mcp:read', '--jwks-file', join(dir, 'missing.json')], 1, /--jwks-file: cannot read/],
       [['services', 'disable', 'no-such-service'], 1, /There is no service account no-such-service/],

@@ -191,7 +191,11 @@ function checkScopes(requested: string[]): string[] {
 function checkKeys(input: ServiceAccountInput): { jwks: object } | { jwks_uri: string } {
   const jwks = input.jwks?.trim();
   const jwksUri = input.jwksUri?.trim();
-  if (Boolean(jwks) === Boolean(jwksUri)) throw new AdminError(400, 'jwks: private_key_jwt needs either a JWK Set or a jwks_uri, not both.', 'jwks');
+  if (!jwks && !jwksUri) {
+    throw new AdminError(400, 'jwks: private_key_jwt needs the service\'s public keys: a JWK Set or an https jwks_uri serving one. '
+      + 'Without keys, choose client_secret_basic (a generated secret, shown once).', 'jwks');
+  }
+  if (jwks && jwksUri) throw new AdminError(400, 'jwks: private_key_jwt needs either a JWK Set or a jwks_uri, not both.', 'jwks');
   if (jwksUri) {
     const url = URL.parse(jwksUri);
     if (!url || url.protocol !== 'https:' || url.username || url.password || url.hash) {

@@ -48,6 +48,12 @@ export const servicesCommand: CommandGroup = {
       }, { min: 0, max: 0, names: '', required: ['name', 'scope'] });
       const authMethod = values['auth-method'];
       if (!isAuthMethod(authMethod)) throw new UsageError(`--auth-method is one of ${AUTH_METHODS.join(', ')}, not ${JSON.stringify(cutInput(authMethod))}`);
+      // Said in the command line's words: the service's message names the admin form's fields.
+      if (authMethod === 'private_key_jwt' && values['jwks-file'] === undefined && values['jwks-uri'] === undefined) {
+        throw new UsageError('private_key_jwt (the default --auth-method) needs the service\'s public keys: --jwks-file PATH (a JWK Set) or --jwks-uri URL; '
+          + 'or --auth-method client_secret_basic for a generated secret, shown once');
+      }
+      if (values['jwks-file'] !== undefined && values['jwks-uri'] !== undefined) throw new UsageError('give --jwks-file or --jwks-uri, not both');
       const scopes = scopesFrom(values.scope!);
       await context.loadClientValidation();
       const created = await context.services.serviceAccounts.create({
