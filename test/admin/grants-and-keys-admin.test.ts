@@ -78,6 +78,26 @@ for (const backend of TEST_BACKENDS) describe(`admin pages: connected apps, keys
     assert.equal((await auditEvents(server, 'grant.revoked'))[0]!.details.grant_id, joGrant.grantId);
   });
 
+  // A typo in the filter: the list page again (navigation, the form), 400, the message by its field, the input kept.
+  const filterTypos: Array<[string, string, 'user' | 'client', RegExp]> = [
+    ['an unknown user', 'user=nobody', 'user', /There is no user nobody\./],
+    ['an unknown user with a known client', 'user=nobody&client=gatehouse', 'user', /There is no user nobody\./],
+    ['a username longer than any', `user=${'k'.repeat(300)}`, 'user', /A username has at most 256 characters\./],
+    ['a client id longer than any', `client=${'c'.repeat(3000)}`, 'client', /A client id has at most 2048 characters\./],
+  ];
+  for (const [what, query, field, message] of filterTypos) {
+    test(`grants filtered by ${what}: 400 on the list page, the message by the ${field} field`, async () => {
+      const page = await admin.browser.navigate(`/admin/grants?${query}`);
+      assert.equal(page.status, 400);
+      const error = new RegExp(`<p class="field-error" id="listGrants-${field}-error">${message.source}</p>`);
+      assert.match(page.html, error);
+      assert.match(page.html, new RegExp(`id="filter-${field}" name="${field}" type="text" value="[^"]+" aria-invalid="true"`), 'the input is kept and marked');
+      assert.match(page.html, /<h1>Connected apps<\/h1>/);
+      assert.match(page.html, /href="\/admin\/connections"/, 'the navigation is there');
+      assert.doesNotMatch(page.html, /No connected apps/, 'no empty list reading as "nothing there"');
+    });
+  }
+
   test('an administrator\'s revoke sent twice (a double click, back and send again) ends on the list without the grant, with a notice, not an error page', async () => {
     const tokens = await connectAs(server, client, 'kim', 'kim password 1234');
     const grantId = await grantIdOf(server, tokens.refreshToken);

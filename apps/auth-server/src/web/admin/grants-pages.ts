@@ -3,23 +3,37 @@
  * tokens at once and puts the grant on the revocation feed, so the resource server refuses its
  * access tokens within seconds (management/grant-registry.ts).
  */
+import { AdminError } from '../../management/admin-error.ts';
 import type { AdminServices } from '../../management/admin-services.ts';
+import { resolveConnectionFilter } from '../../management/connection-filter.ts';
 import { describeGrants, type UserLookup } from '../../management/describe-grants.ts';
-import { done, formatTime, requiredField, type Handler, type RenderPage } from '../page-handler.ts';
+import { done, formatTime, requiredField, type Handler, type PageRequest, type RenderPage } from '../page-handler.ts';
+
+function queryText(request: PageRequest, name: string): string {
+  const value = request.ctx.query[name];
+  const first = Array.isArray(value) ? value[0] : value;
+  return typeof first === 'string' ? first.trim() : '';
+}
 
 export function grantsPages(services: AdminServices, users: UserLookup, renderPage: RenderPage, accessTokenMinutes: number): Record<string, Handler> {
   return {
     async listGrants(request) {
-      const { query } = request.ctx;
-      const filter = {
-        accountId: typeof query.user === 'string' && query.user ? (await services.users.get(query.user)).id : undefined,
-        clientId: typeof query.client === 'string' && query.client ? query.client : undefined,
-      };
-      renderPage(request, 'admin/grants.njk', 'Connected apps', 'grants', {
-        grants: await describeGrants(services, users, filter, formatTime),
-        filter: { user: query.user ?? '', client: query.client ?? '' },
-        accessTokenMinutes,
-      });
+      const input = { user: queryText(request, 'user'), client: queryText(request, 'client') };
+      const page = (context: Record<string, unknown>) => renderPage(request, 'admin/grants.njk', 'Connected apps', 'grants', { filter: input, accessTokenMinutes, ...context });
+      let filter;
+      try {
+        // The connections list's filter checks (a user that exists, bounded lengths): a grant
+        // filter naming nobody is the same typo, answered the same way.
+        filter = await resolveConnectionFilter(services.users, input);
+      } catch (err) {
+        if (!(err instanceof AdminError)) throw err;
+        // A typo in the filter is a 400 on the list page itself, the message by its field and the
+        // input kept (as /admin/connections answers it), not an error page without the navigation.
+        page({ refused: { form: 'listGrants', field: err.field, message: err.error_description ?? err.message, values: input, lists: {} } });
+        request.ctx.status = err.status;
+        return;
+      }
+      page({ grants: await describeGrants(services, users, filter, formatTime) });
     },
 
     async revokeGrant(request) {
