@@ -23,6 +23,19 @@ export interface HealthRoutesOptions {
   details?: () => Record<string, unknown>;
 }
 
+/**
+ * What a failed check's error was caused by, as `code: message` ("ECONNREFUSED: connect
+ * ECONNREFUSED 127.0.0.1:4000"): fetch rejects with "fetch failed" and puts what failed in
+ * `cause`. An AggregateError (each address of a host refused) says it in its errors.
+ */
+function causeOf(err: unknown): string | undefined {
+  const cause = err instanceof Error ? err.cause : undefined;
+  if (!(cause instanceof Error)) return undefined;
+  const code = (cause as { code?: unknown }).code;
+  const message = cause.message || (cause instanceof AggregateError ? cause.errors.map((e: unknown) => (e as Error).message).join('; ') : '');
+  return [typeof code === 'string' ? code : '', message].filter(Boolean).join(': ') || cause.name;
+}
+
 export function healthRoutes({ checks, logger, checkTimeoutMs = 3000, details }: HealthRoutesOptions) {
   async function run(name: string, check: ReadinessCheck): Promise<'ok' | 'failed'> {
     let timer: NodeJS.Timeout | undefined;
@@ -35,7 +48,8 @@ export function healthRoutes({ checks, logger, checkTimeoutMs = 3000, details }:
       ]);
       return 'ok';
     } catch (err) {
-      logger.warn({ check: name, reason: (err as Error).message }, 'readiness check failed');
+      const cause = causeOf(err);
+      logger.warn({ check: name, reason: (err as Error).message, ...(cause ? { cause } : {}) }, 'readiness check failed');
       return 'failed';
     } finally {
       clearTimeout(timer);

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createJwksProbe, FAILURE_CACHE_MS } from '../../apps/resource-server/src/ops/probe-jwks.ts';
+import { createLogger } from '../../apps/shared/logger.ts';
 import { freePort } from '../helpers/net.ts';
 import { TestClock } from '../helpers/test-clock.ts';
 import { startResourceServer } from '../helpers/start-resource-server.ts';
@@ -102,9 +103,11 @@ describe('resource-server readiness and the issuer key set', () => {
     const port = await freePort();
     const feed = await startTestIssuer(); // the revocation feed answers; only the key set is down
     const clock = TestClock.ahead(0);
+    const written: string[] = [];
     const server = await startResourceServer({
       issuer: `http://127.0.0.1:${port}`,
       clock,
+      logger: createLogger('resource-server', 'warn', { write: (line: string) => { written.push(line); } }),
       config: { jwksUri: `http://127.0.0.1:${port}/oauth/jwks`, revocation: { feedUri: `${feed.issuer}/oauth/revocations`, pollInterval: 0.2, maxStaleness: 30 } },
     });
     let jwks: Awaited<ReturnType<typeof startJwksServer>> | undefined;
@@ -114,6 +117,11 @@ describe('resource-server readiness and the issuer key set', () => {
       assert.deepEqual(down.body, { status: 'not_ready', checks: { database: 'ok', jwks: 'failed', revocations: 'ok' } });
       assert.equal(down.retryAfter, '5');
       assert.equal((await health(`${server.baseUrl}/healthz`)).status, 200, 'still alive');
+      // Not just "fetch failed": where, and what failed there.
+      const warning = written.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line.msg === 'readiness check failed' && line.check === 'jwks');
+      assert.ok(warning, written.join(''));
+      assert.equal(warning.reason, `the JWKS at http://127.0.0.1:${port}/oauth/jwks could not be fetched`);
+      assert.match(String(warning.cause), new RegExp(`^ECONNREFUSED: connect ECONNREFUSED 127\\.0\\.0\\.1:${port}$`));
 
       jwks = await startJwksServer(port);
       assert.equal((await health(`${server.baseUrl}/readyz`)).status, 503, 'the failure stands a while');
@@ -210,12 +218,28 @@ describe('the JWKS probe', () => {
     }
   });
 
+  test('a JWKS nobody answers at: the error names the URL (never its user info or query) and what failed (ECONNREFUSED)', async () => {
+    const port = await freePort();
+    await assert.rejects(createJwksProbe({ jwksUri: `http://127.0.0.1:${port}/oauth/jwks?token=s3cret` })(), (err: Error) => {
+      assert.equal(err.message, `the JWKS at http://127.0.0.1:${port}/oauth/jwks could not be fetched`);
+      assert.equal((err.cause as { code?: string }).code, 'ECONNREFUSED');
+      assert.doesNotMatch(String((err.cause as Error).message), /s3cret/);
+      return true;
+    });
+    // fetch refuses a URL with user info, quoting it whole: none of that reaches the error.
+    await assert.rejects(createJwksProbe({ jwksUri: `http://ops:hunter2@127.0.0.1:${port}/oauth/jwks` })(), (err: Error) => {
+      assert.equal(err.message, `the JWKS at http://127.0.0.1:${port}/oauth/jwks could not be fetched`);
+      assert.equal(err.cause, undefined);
+      return true;
+    });
+  });
+
   test('gives up after timeoutMs when the JWKS does not answer', async () => {
     const jwks = await startJwksServer();
     try {
       jwks.hang();
       const started = performance.now();
-      await assert.rejects(createJwksProbe({ jwksUri: jwks.url, timeoutMs: 100 })());
+      await assert.rejects(createJwksProbe({ jwksUri: jwks.url, timeoutMs: 100 })(), /did not answer within 100 ms/);
       assert.ok(performance.now() - started < 1000);
     } finally {
       await jwks.close();

@@ -34,11 +34,23 @@ export function createJwksProbe({ jwksUri, timeoutMs = 2000, cacheMs = 10_000, c
   let failure: { error: unknown; until: number } | undefined;
   let inFlight: Promise<void> | undefined;
 
+  const where = shownUri(jwksUri);
+
   async function fetchKeySet(): Promise<void> {
-    const response = await fetch(jwksUri, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
-    if (!response.ok) throw new Error(`the JWKS answered ${response.status}`);
+    let response: Response;
+    try {
+      response = await fetch(jwksUri, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
+    } catch (err) {
+      // fetch says only "fetch failed"; what failed (ECONNREFUSED, ENOTFOUND, a TLS error) is its
+      // cause, which the readiness log line reports (shared/health-routes.ts). Never the error
+      // itself: a URL fetch refuses (user info) is quoted whole in its message.
+      if ((err as Error).name === 'TimeoutError') throw new Error(`the JWKS at ${where} did not answer within ${timeoutMs} ms`);
+      const cause = (err as Error).cause;
+      throw new Error(`the JWKS at ${where} could not be fetched`, cause === undefined ? undefined : { cause });
+    }
+    if (!response.ok) throw new Error(`the JWKS at ${where} answered ${response.status}`);
     const body = await response.json() as { keys?: unknown };
-    if (!Array.isArray(body.keys) || body.keys.length === 0) throw new Error('the JWKS holds no keys');
+    if (!Array.isArray(body.keys) || body.keys.length === 0) throw new Error(`the JWKS at ${where} holds no keys`);
   }
 
   return async function probeJwks(): Promise<void> {
@@ -61,4 +73,14 @@ export function createJwksProbe({ jwksUri, timeoutMs = 2000, cacheMs = 10_000, c
       });
     return inFlight;
   };
+}
+
+/** The key set's URL as a log line shows it: without user info or query, where a secret could sit. */
+function shownUri(uri: string): string {
+  const url = URL.parse(uri);
+  if (!url) return 'the configured URL';
+  url.username = '';
+  url.password = '';
+  url.search = '';
+  return url.href;
 }
