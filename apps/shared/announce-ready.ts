@@ -32,6 +32,8 @@ export interface ReadyAnnouncement {
   firstAdmin?: { username: string; password: string; passwordFile: string };
   /** The first admin while it has never signed in (auth-server only), and its password file while that is there. */
   unusedAdmin?: { username: string; passwordFile?: string };
+  /** GATEHOUSE_CONFIG and DATA_DIR as this server was started with them, for the commands printed (auth-server only). */
+  cliEnvironment?: Record<string, string>;
 }
 
 export interface BannerOptions {
@@ -41,8 +43,20 @@ export interface BannerOptions {
   terminal?: boolean;
 }
 
-/** How to give a user a new password, spelled as it runs here (`npx gatehouse` from a clone). */
-export const setPasswordCommand = (username: string) => `${GATEHOUSE_COMMAND} users passwd ${username}`;
+/** `value` as one POSIX shell word: as it is when it holds nothing the shell reads, else in single quotes. */
+function shellWord(value: string): string {
+  return /^[\w./:,+@%=-]+$/.test(value) ? value : `'${value.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * How to give a user a new password, spelled as it runs here (`npx gatehouse` from a clone), with
+ * the environment that points the CLI at this server's files: without DATA_DIR or
+ * GATEHOUSE_CONFIG, run as printed, it would change the password in ./data instead.
+ */
+export const setPasswordCommand = (username: string, environment: Record<string, string> = {}) => [
+  ...Object.entries(environment).map(([name, value]) => `${name}=${shellWord(value)}`),
+  `${GATEHOUSE_COMMAND} users passwd ${shellWord(username)}`,
+].join(' ');
 
 /** `http://127.0.0.1:4000` → `127.0.0.1:4000`, plus `, https` when it serves TLS itself. */
 function boundAddress(listening: string): string {
@@ -84,7 +98,7 @@ export function formatBanner(announcements: ReadyAnnouncement[], { launcher = fa
         '',
         `  Admin user "${username}" has not signed in yet.${passwordFile ? ` Its password is in ${passwordFile}` : ''}`,
         '  Lost its password? Set a new one:',
-        `    ${setPasswordCommand(username)}`,
+        `    ${setPasswordCommand(username, a.cliEnvironment)}`,
       );
     }
   }

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { formatBanner, type ReadyAnnouncement } from '../../apps/shared/announce-ready.ts';
+import { loadAuthServerConfig } from '../../apps/shared/config/load-config.ts';
 
 const auth: ReadyAnnouncement = { app: 'auth-server', listening: 'http://127.0.0.1:4000', publicUrl: 'http://localhost:4000' };
 const resource: ReadyAnnouncement = { app: 'resource-server', listening: 'http://127.0.0.1:4001', publicUrl: 'http://localhost:4001', mcpUrl: 'http://localhost:4001/mcp' };
@@ -58,5 +59,26 @@ describe('the start banner', () => {
     assert.ok(banner.includes('  Admin user "root" has not signed in yet.\n  Lost its password? Set a new one:\n    npx gatehouse users passwd root\n'), banner);
     const withFile = formatBanner([{ ...auth, unusedAdmin: { username: 'root', passwordFile: '/data/first-admin-password' } }, resource], { terminal: true });
     assert.ok(withFile.includes('  Admin user "root" has not signed in yet. Its password is in /data/first-admin-password\n  Lost its password? Set a new one:\n'), withFile);
+  });
+
+  // Run as printed, the command must open this server's files, not ./data.
+  const startedWith: Array<[string, Record<string, string>, string]> = [
+    ['DATA_DIR', { DATA_DIR: '/x' }, 'DATA_DIR=/x npx gatehouse users passwd root'],
+    ['GATEHOUSE_CONFIG and DATA_DIR', { GATEHOUSE_CONFIG: '/etc/gatehouse/gatehouse.yaml', DATA_DIR: '/var/lib/gatehouse' },
+      'GATEHOUSE_CONFIG=/etc/gatehouse/gatehouse.yaml DATA_DIR=/var/lib/gatehouse npx gatehouse users passwd root'],
+    ['a path with a space', { DATA_DIR: '/srv/my data' }, "DATA_DIR='/srv/my data' npx gatehouse users passwd root"],
+    ['a path with a quote and shell characters', { DATA_DIR: "/srv/bob's $(rm -rf ~)" }, "DATA_DIR='/srv/bob'\\''s $(rm -rf ~)' npx gatehouse users passwd root"],
+  ];
+  for (const [what, cliEnvironment, command] of startedWith) {
+    test(`the set-a-new-password command carries the environment the server was started with: ${what}, shell-quoted`, () => {
+      const banner = formatBanner([{ ...auth, unusedAdmin: { username: 'root' }, cliEnvironment }, resource], { launcher: true });
+      assert.ok(banner.includes(`  Lost its password? Set a new one:\n    ${command}\n`), banner);
+    });
+  }
+
+  test('the auth-server config carries GATEHOUSE_CONFIG and DATA_DIR as set, absolute, and nothing else (no DATABASE_URL)', () => {
+    const env = { DATA_DIR: 'state/data', DATABASE_URL: 'postgres://u:secret@db/gh', GATEHOUSE_KEY_ENCRYPTION_KEY: 'k'.repeat(43) };
+    assert.deepEqual(loadAuthServerConfig(env, '/srv/gatehouse').authServer.cliEnvironment, { DATA_DIR: '/srv/gatehouse/state/data' });
+    assert.deepEqual(loadAuthServerConfig({}, '/srv/gatehouse').authServer.cliEnvironment, {});
   });
 });

@@ -46,6 +46,7 @@ async function main(): Promise<void> {
     // Never through the (shipped, collected) JSON log; on stdout only when that is a terminal.
     firstAdmin: generated && passwordFile ? { username: created.username, password: generated, passwordFile } : undefined,
     unusedAdmin: generated ? undefined : await server.unusedBootstrapAdmin(),
+    cliEnvironment: authServer.cliEnvironment,
   });
 }
 

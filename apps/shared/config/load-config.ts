@@ -36,6 +36,19 @@ function databaseSettings(c: { data_dir: string } & Parameters<typeof toSharedCo
   return { postgres: toSharedConfig(c).postgres, sqliteFile: resolve(c.data_dir, sqliteFileName) };
 }
 
+/** What the CLI reads to find the files this server opens; DATABASE_URL and keys are secrets, never shown. */
+const CLI_LOCATION_VARIABLES = ['GATEHOUSE_CONFIG', 'DATA_DIR'] as const;
+
+/**
+ * The environment a `gatehouse` command needs to open what this server opened, for the commands
+ * its banner prints (shared/announce-ready.ts): GATEHOUSE_CONFIG and DATA_DIR when set, made
+ * absolute, since the command may be run from another directory. Without them the CLI opens
+ * ./data, another database than the server's.
+ */
+function cliEnvironment({ env, cwd }: LoadContext): Record<string, string> {
+  return Object.fromEntries(CLI_LOCATION_VARIABLES.filter((name) => env[name]).map((name) => [name, resolve(cwd, env[name]!)]));
+}
+
 function authServerApp(context: LoadContext) {
   return z.strictObject({
     ...sharedFields(context),
@@ -66,6 +79,8 @@ function authServerApp(context: LoadContext) {
         /** The resource server's GET /connections/events, read by the connection log with a minted mcp:admin token. */
         connectionEventsUri: a.connectionEventsUri ?? `${new URL(resource).origin}/connections/events`,
         connections: toSharedConfig(c).connections,
+        /** Prefixed to the `gatehouse` commands the banner prints (cliEnvironment). */
+        cliEnvironment: cliEnvironment(context),
       },
     };
   });
