@@ -68,7 +68,10 @@ describe('README.md for operators', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-readme-'));
     try {
       writeFileSync(join(dir, 'reference.yml'), block);
-      assert.deepEqual(loadConfig({ GATEHOUSE_CONFIG: join(dir, 'reference.yml') }, dir), loadConfig({}, dir));
+      const fromFile = loadConfig({ GATEHOUSE_CONFIG: join(dir, 'reference.yml') }, dir);
+      // Where the file is (for the commands the banner prints) is not a setting of it.
+      assert.deepEqual(fromFile.authServer.cliEnvironment, { GATEHOUSE_CONFIG: join(dir, 'reference.yml') });
+      assert.deepEqual({ ...fromFile, authServer: { ...fromFile.authServer, cliEnvironment: {} } }, loadConfig({}, dir));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
