@@ -31,7 +31,8 @@ import { freshSetup, kill, run, waitForOk, waitUntilRefused, type RunningProcess
 
 const PASSWORD_LINE = /created admin user "admin" with password: (\S+)/;
 const FILE_LINE = /created admin user "admin"\. Its password is in the file\n {4}(\S+)\n/;
-const RESET_HINT = /Admin user "admin" has not signed in yet\.(?: Its password is in (\S+))?\n {2}Lost its password\? Set a new one:\n {4}npx gatehouse users passwd admin\n/;
+// The command may begin with the environment the server was started with (DATA_DIR=…).
+const RESET_HINT = /Admin user "admin" has not signed in yet\.(?: Its password is in (\S+))?\n {2}Lost its password\? Set a new one:\n {4}(?:[A-Z_]+=\S+ )*npx gatehouse users passwd admin\n/;
 
 /** The password in the file the banner named: the file's own, 0600, one line. */
 function readPasswordFile(path: string): string {
