@@ -15,6 +15,7 @@ import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { StdioServerConfig } from '../../../shared/config/gateway-servers.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import { readBoundedLines } from './read-bounded-lines.ts';
+import { describeSpawnFailure } from './describe-spawn-failure.ts';
 import { credentialsAmong, maskCutCredential, redactText } from './redact-credentials.ts';
 import { StdioClientTransport } from './stdio-client-transport.ts';
 import { UpstreamConnection } from './upstream-connection.ts';
@@ -140,7 +141,8 @@ export class SupervisedProcess {
       return connection;
     } catch (err) {
       // The message may quote the process at any length (the error it answered to initialize).
-      if (!this.#stopped) this.#down(`it failed to start: ${cutReason((err as Error).message)}`);
+      const why = describeSpawnFailure(err, config) ?? cutReason((err as Error).message);
+      if (!this.#stopped) this.#down(`it failed to start: ${why}`);
       throw err;
     } finally {
       this.#starting = undefined;

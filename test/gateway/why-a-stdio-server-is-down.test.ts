@@ -1,0 +1,87 @@
+/**
+ * Why a stdio server is down, as the admin's MCP servers page reads it (`GET /gateway/servers`)
+ * and as the log says it: a review found "spawn node ENOENT" for a missing working directory
+ * (blaming `node`) and "MCP error -32000: Connection closed" for a server that wrote why it quit
+ * to its stderr, each with a second warn line meant for a running connection. Real processes:
+ * the reference filesystem server, this node binary, a file that is not executable.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { createLogger } from '../../apps/shared/logger.ts';
+import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
+import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+import { FILESYSTEM, stdioServer } from './support/upstreams.ts';
+
+interface LogLine {
+  level: number;
+  msg: string;
+  server?: string;
+  reason?: string;
+}
+
+describe('why a stdio server is down', { timeout: 90_000 }, () => {
+  let issuer: TestIssuer;
+  let server: RunningResourceServer;
+  let dir: string;
+  const logLines: LogLine[] = [];
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'gatehouse-down-reason-'));
+    writeFileSync(join(dir, 'a-file'), 'not a directory');
+    writeFileSync(join(dir, 'not-executable'), '#!/bin/sh\n', { mode: 0o644 });
+    issuer = await startTestIssuer();
+    const logger = createLogger('resource-server', 'debug', { write: (line: string) => void logLines.push(JSON.parse(line) as LogLine) });
+    server = await startResourceServer({
+      issuer: issuer.issuer,
+      logger,
+      config: {
+        servers: [
+          // `command` is this node binary, by its absolute path: it exists, the directory does not.
+          stdioServer('badcwd', FILESYSTEM, [dir], { cwd: join(dir, 'no-such-dir') }),
+          stdioServer('filecwd', FILESYSTEM, [dir], { cwd: join(dir, 'a-file') }),
+          { ...stdioServer('nocmd', FILESYSTEM), command: 'gatehouse-test-no-such-command', args: [] },
+          { ...stdioServer('nofile', FILESYSTEM), command: join(dir, 'no-such-command'), args: [] },
+          { ...stdioServer('noexec', FILESYSTEM), command: join(dir, 'not-executable'), args: [] },
+        ],
+      },
+    });
+  });
+  after(async () => {
+    await server?.close();
+    await issuer?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Each server's reason from GET /gateway/servers, as the admin page gets it. */
+  async function reasons(): Promise<Record<string, string | undefined>> {
+    const token = await issuer.mint({ claims: { scope: 'mcp:admin' } });
+    const response = await fetch(`${server.baseUrl}/gateway/servers`, { headers: { accept: 'application/json', authorization: `Bearer ${token}` } });
+    assert.equal(response.status, 200);
+    const { servers } = await response.json() as { servers: Array<{ name: string; reason?: string }> };
+    return Object.fromEntries(servers.map(({ name, reason }) => [name, reason]));
+  }
+
+  async function reasonOf(name: string): Promise<string> {
+    return waitFor(`a reason for ${name} on GET /gateway/servers`, async () => (await reasons())[name], 30_000);
+  }
+
+  const spawnFailures: Array<[server: string, expected: () => string]> = [
+    ['badcwd', () => `it failed to start: its cwd ${join(dir, 'no-such-dir')} does not exist`],
+    ['filecwd', () => `it failed to start: its cwd ${join(dir, 'a-file')} is not a directory`],
+    ['nocmd', () => 'it failed to start: command `gatehouse-test-no-such-command` was not found on PATH'],
+    ['nofile', () => `it failed to start: command \`${join(dir, 'no-such-command')}\` does not exist`],
+    ['noexec', () => `it failed to start: command \`${join(dir, 'not-executable')}\` could not be run: permission denied (EACCES; is it executable?)`],
+  ];
+  for (const [name, expected] of spawnFailures) {
+    test(`a process that cannot be spawned (${name}) is down for what is missing, on the admin page and in the log`, async () => {
+      assert.equal(await reasonOf(name), expected());
+      const down = logLines.filter((line) => line.server === name && line.msg === 'mcp server is down');
+      assert.ok(down.length > 0);
+      for (const line of down) assert.equal(line.reason, expected());
+    });
+  }
+});
