@@ -23,6 +23,8 @@ interface LogLine {
   reason?: string;
 }
 
+const WARN = 40;
+
 describe('why a stdio server is down', { timeout: 90_000 }, () => {
   let issuer: TestIssuer;
   let server: RunningResourceServer;
@@ -82,6 +84,8 @@ describe('why a stdio server is down', { timeout: 90_000 }, () => {
       const down = logLines.filter((line) => line.server === name && line.msg === 'mcp server is down');
       assert.ok(down.length > 0);
       for (const line of down) assert.equal(line.reason, expected());
+      const warned = logLines.filter((line) => line.server === name && line.level >= WARN).map((line) => line.msg);
+      assert.deepEqual(new Set(warned), new Set(['mcp server is down']), 'one warn line per failure, with its reason');
     });
   }
 });

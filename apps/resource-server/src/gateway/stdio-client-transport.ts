@@ -64,11 +64,17 @@ export class StdioClientTransport implements Transport {
     const { command, args, env, cwd, maxMessageBytes = MAX_MESSAGE_BYTES } = this.#options;
     return new Promise((resolve, reject) => {
       const child = this.#process = spawn(command, args, { env, cwd, stdio: ['pipe', 'pipe', 'pipe'], shell: false });
+      let spawned = false;
+      // A failed spawn is the start's failure, reported once by whoever started it (the
+      // SupervisedProcess's "mcp server is down"); onerror is for a running process's errors.
       child.on('error', (error) => {
-        reject(error);
-        this.onerror?.(error);
+        if (spawned) this.onerror?.(error);
+        else reject(error);
       });
-      child.on('spawn', () => resolve());
+      child.on('spawn', () => {
+        spawned = true;
+        resolve();
+      });
       child.on('close', () => {
         this.#process = undefined;
         this.onclose?.();
