@@ -3,7 +3,8 @@
  * and as the log says it: a review found "spawn node ENOENT" for a missing working directory
  * (blaming `node`) and "MCP error -32000: Connection closed" for a server that wrote why it quit
  * to its stderr, each with a second warn line meant for a running connection. Real processes:
- * the reference filesystem server, this node binary, a file that is not executable.
+ * the reference filesystem server, this node binary (`-e` scripts), a file that is not
+ * executable. What a process wrote to its stderr is for the admin (and the log), not for callers.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { createLogger } from '../../apps/shared/logger.ts';
 import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
 import { waitFor } from '../helpers/wait-for.ts';
+import { connectAs, errorText } from './support/gateway-client.ts';
 import { FILESYSTEM, stdioServer } from './support/upstreams.ts';
 
 interface LogLine {
@@ -24,6 +26,13 @@ interface LogLine {
 }
 
 const WARN = 40;
+const API_KEY = 'stdio-env-api-key-97531';
+/**
+ * Writes its key in colour, a right-to-left override, and Node's stack frames and version (which
+ * say nothing of why), then exits 3 before reading anything.
+ */
+const QUITTING_WITH_ITS_KEY = String.raw`process.stderr.write('\x1b[31mlogin failed with API_KEY=' + process.env.API_KEY + '\x1b[0m\u202etxt.exe\n    at main (file:///srv/x.js:1:1)\n\nNode.js v20.0.0\n', () => process.exit(3))`;
+const QUITTING_WITH_A_LONG_LINE = String.raw`process.stderr.write('first line\n' + 'x'.repeat(1500) + ' the end\n', () => process.exit(2))`;
 
 describe('why a stdio server is down', { timeout: 90_000 }, () => {
   let issuer: TestIssuer;
@@ -48,6 +57,9 @@ describe('why a stdio server is down', { timeout: 90_000 }, () => {
           { ...stdioServer('nocmd', FILESYSTEM), command: 'gatehouse-test-no-such-command', args: [] },
           { ...stdioServer('nofile', FILESYSTEM), command: join(dir, 'no-such-command'), args: [] },
           { ...stdioServer('noexec', FILESYSTEM), command: join(dir, 'not-executable'), args: [] },
+          stdioServer('files', FILESYSTEM, [join(dir, 'no-such-dir')]),
+          { ...stdioServer('leaky', FILESYSTEM), args: ['-e', QUITTING_WITH_ITS_KEY], env: { API_KEY } },
+          { ...stdioServer('long', FILESYSTEM), args: ['-e', QUITTING_WITH_A_LONG_LINE] },
         ],
       },
     });
@@ -88,4 +100,41 @@ describe('why a stdio server is down', { timeout: 90_000 }, () => {
       assert.deepEqual(new Set(warned), new Set(['mcp server is down']), 'one warn line per failure, with its reason');
     });
   }
+
+  test('a server that quits at start (the reference filesystem server on a missing directory) is down for what its stderr says', async () => {
+    const expected = /^it failed to start: it exited with code 1; its stderr says: .*Error: None of the specified directories are accessible$/;
+    assert.match(await reasonOf('files'), expected);
+    const down = logLines.filter((line) => line.server === 'files' && line.msg === 'mcp server is down');
+    assert.ok(down.length > 0);
+    for (const line of down) assert.match(String(line.reason), expected);
+    const warned = logLines.filter((line) => line.server === 'files' && line.level >= WARN).map((line) => line.msg);
+    assert.deepEqual(new Set(warned), new Set(['mcp server is down']), 'one warn line per failure, with its reason');
+  });
+
+  test('its stderr is quoted without its credentials, control characters escaped, without stack frames', async () => {
+    const expected = String.raw`it failed to start: it exited with code 3; its stderr says: \x1b[31mlogin failed with API_KEY=[redacted]\x1b[0m\u202etxt.exe`;
+    assert.equal(await reasonOf('leaky'), expected);
+    const down = logLines.filter((line) => line.server === 'leaky' && line.msg === 'mcp server is down');
+    assert.ok(down.length > 0);
+    for (const line of down) assert.equal(line.reason, expected);
+  });
+
+  test('only the end of a long stderr is quoted, at most 300 characters of it', async () => {
+    const reason = await reasonOf('long');
+    const [start, stderr] = reason.split('; its stderr says: ');
+    assert.equal(start, 'it failed to start: it exited with code 2');
+    assert.ok(stderr!.length <= 300, `at most 300 characters, got ${stderr!.length}`);
+    assert.match(stderr!, /^…x+ the end$/, 'the last line\'s end, marked as cut');
+  });
+
+  test('a caller\'s tool error says it exited, without quoting its stderr', async () => {
+    await reasonOf('leaky');
+    const { client } = await connectAs(server.mcpUrl, await issuer.mint({ claims: { scope: 'mcp:read' } }));
+    try {
+      const text = errorText(await client.callTool({ name: 'leaky__anything', arguments: {} }));
+      assert.match(text, /^The leaky server is unavailable: it failed to start: it exited with code 3; it is restarted in \d+ s\.$/);
+    } finally {
+      await client.close();
+    }
+  });
 });

@@ -50,6 +50,7 @@ export class StdioClientTransport implements Transport {
   /** The process's stderr, readable before it is started (so nothing it writes first is lost). */
   readonly stderr = new PassThrough();
   #process: ChildProcess | undefined;
+  #exit: string | undefined;
 
   constructor(options: StdioClientTransportOptions) {
     this.#options = options;
@@ -57,6 +58,11 @@ export class StdioClientTransport implements Transport {
 
   get pid(): number | undefined {
     return this.#process?.pid;
+  }
+
+  /** How the process ended (`with code 1`, `on SIGTERM`), once it has. */
+  get exit(): string | undefined {
+    return this.#exit;
   }
 
   start(): Promise<void> {
@@ -75,7 +81,8 @@ export class StdioClientTransport implements Transport {
         spawned = true;
         resolve();
       });
-      child.on('close', () => {
+      child.on('close', (code, signal) => {
+        this.#exit = signal ? `on ${signal}` : `with code ${String(code)}`;
         this.#process = undefined;
         this.onclose?.();
       });

@@ -10,13 +10,16 @@
  * before the gateway quotes or logs them (redact-credentials.ts).
  */
 import type { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { StdioServerConfig } from '../../../shared/config/gateway-servers.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import { readBoundedLines } from './read-bounded-lines.ts';
 import { describeSpawnFailure } from './describe-spawn-failure.ts';
 import { credentialsAmong, maskCutCredential, redactText } from './redact-credentials.ts';
+import { StderrTail } from './stderr-tail.ts';
 import { StdioClientTransport } from './stdio-client-transport.ts';
 import { UpstreamConnection } from './upstream-connection.ts';
 import { cutReason, UpstreamUnavailableError } from './upstream-errors.ts';
@@ -29,6 +32,8 @@ const MAX_BACKOFF_MS = 30_000;
 const STABLE_AFTER_MS = 30_000;
 /** Longest stderr line logged (and held while it is being written); the rest is dropped. */
 const MAX_LOG_LINE = 2000;
+/** How long a process that quit during its start is given for the rest of its stderr to be read. */
+const STDERR_END_WAIT_MS = 2000;
 
 export interface SupervisedProcessOptions {
   config: StdioServerConfig;
@@ -47,6 +52,8 @@ export class SupervisedProcess {
   readonly #credentials: readonly string[];
   #state: ProcessState = 'stopped';
   #reason: string | undefined;
+  /** The end of its stderr when it quit during its last start (StderrTail), shown with #reason. */
+  #stderrTail: string | undefined;
   #connection: UpstreamConnection | undefined;
   #starting: Promise<UpstreamConnection> | undefined;
   #restartTimer: NodeJS.Timeout | undefined;
@@ -64,8 +71,13 @@ export class SupervisedProcess {
     return this.#state;
   }
 
+  /**
+   * Why it is down, for the admin (GET /gateway/servers, the MCP servers page) and the log: with the
+   * last lines of its stderr when it quit during its start (stderr-tail.ts). Callers' errors get
+   * the reason without them: a server's stderr is for those who can read the log.
+   */
   get reason(): string | undefined {
-    return this.#reason;
+    return this.#reason && this.#stderrTail ? `${this.#reason}; its stderr says: ${this.#stderrTail}` : this.#reason;
   }
 
   /** A call in flight, or a start that callers are waiting for: either way, not idle. */
@@ -116,7 +128,7 @@ export class SupervisedProcess {
       server: config.name,
       logger,
     });
-    this.#logStderr(transport.stderr);
+    const stderrTail = this.#logStderr(transport.stderr);
     const startedAt = this.#clock.now();
     let opened: UpstreamConnection | undefined;
     try {
@@ -137,12 +149,20 @@ export class SupervisedProcess {
       this.#connection = connection;
       this.#state = 'ready';
       this.#reason = undefined;
+      this.#stderrTail = undefined;
       logger.info({ server: config.name, pid: transport.pid }, 'mcp server started');
       return connection;
     } catch (err) {
       // The message may quote the process at any length (the error it answered to initialize).
-      const why = describeSpawnFailure(err, config) ?? cutReason((err as Error).message);
-      if (!this.#stopped) this.#down(`it failed to start: ${why}`);
+      if (this.#stopped) throw err;
+      if (err instanceof McpError && err.code === ErrorCode.ConnectionClosed) {
+        // It quit before answering initialize: why is on its stderr, if anywhere.
+        await endOf(transport.stderr, STDERR_END_WAIT_MS);
+        if (this.#stopped) throw err;
+        this.#down(`it failed to start: ${transport.exit ? `it exited ${transport.exit}` : 'it closed its stdout'}`, stderrTail.text());
+      } else {
+        this.#down(`it failed to start: ${describeSpawnFailure(err, config) ?? cutReason((err as Error).message)}`);
+      }
       throw err;
     } finally {
       this.#starting = undefined;
@@ -157,22 +177,42 @@ export class SupervisedProcess {
     this.#down('it exited');
   }
 
-  #down(reason: string): void {
+  #down(reason: string, stderrTail?: string): void {
     this.#state = 'down';
     this.#reason = reason;
+    this.#stderrTail = stderrTail;
     const delay = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** this.#failures);
     this.#failures += 1;
     this.#restartAt = this.#clock.now() + delay;
-    this.#options.logger.warn({ server: this.#options.config.name, reason, restartInMs: delay }, 'mcp server is down');
+    this.#options.logger.warn({ server: this.#options.config.name, reason: this.reason, restartInMs: delay }, 'mcp server is down');
     clearTimeout(this.#restartTimer);
     this.#restartTimer = setTimeout(() => this.start(), delay).unref();
   }
 
-  #logStderr(stderr: Readable): void {
+  /** Logs each line of `stderr` without the credentials; returns its last lines, as logged. */
+  #logStderr(stderr: Readable): StderrTail {
     const server = this.#options.config.name;
+    const tail = new StderrTail();
     readBoundedLines(stderr, MAX_LOG_LINE, (line, cut) => {
       const redacted = redactText(line, this.#credentials);
-      this.#options.logger.info({ server, stderr: cut ? `${maskCutCredential(redacted, this.#credentials)}…` : redacted }, 'mcp server stderr');
+      const logged = cut ? `${maskCutCredential(redacted, this.#credentials)}…` : redacted;
+      this.#options.logger.info({ server, stderr: logged }, 'mcp server stderr');
+      tail.add(logged);
     });
+    return tail;
   }
+}
+
+/**
+ * Waits for `stream` to end, at most `ms`: a process's stderr ends with it, but may be held open
+ * by a child it left behind.
+ */
+async function endOf(stream: Readable, ms: number): Promise<void> {
+  if (stream.readableEnded) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    finished(stream).catch(() => { /* an error ends it too */ }),
+    new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); }),
+  ]);
+  clearTimeout(timer);
 }
