@@ -486,6 +486,13 @@ describe('grouping connection events into attempts', () => {
       refused('consent', 'access_denied', 'consent_denied', 'the user denied consent', flow),
       refused('redirect', 'access_denied', 'consent_denied', 'the user denied consent', flow),
     ], 'connected', { note: 'consent' }],
+    ['a step-up, the larger scope consented, then its code exchange refused (the old token still works)', [
+      stepUp,
+      ok('authorization', { ...flow, scope: 'mcp:read mcp:write mcp:admin' }),
+      ok('consent', flow),
+      ok('redirect', flow),
+      refused('code_exchange', 'invalid_grant', 'code_invalid', 'the authorization code was already used or has expired', { ...CLI, clientId: 'dcr-1', flowId: 'f2' }),
+    ], 'connected', { note: 'code_exchange' }],
     ['an expired token refused and never refreshed (the token no longer works)', [expired], 'failed', { explanation: 'mcp_request' }],
     ['a step-up, then the expired token refused', [stepUp, expired], 'failed', { explanation: 'mcp_request' }],
     ['a step-up, then a refused refresh', [stepUp, refused('refresh', 'invalid_grant', 'grant_revoked', 'the grant was revoked', grant)], 'failed', { explanation: 'refresh' }],

@@ -268,8 +268,8 @@ function causeOf(events: ConnectionEvent[]): ConnectionEvent {
   return last.step === 'redirect' && before?.outcome === 'refused' && before.app === 'auth-server' ? before : last;
 }
 
-/** The browser steps of the authorization a step-up sends the user through (rule 6). */
-const STEP_UP_AUTHORIZATION: ReadonlySet<ConnectionStep> = new Set(['authorization', 'sign_in', 'consent', 'redirect']);
+/** The steps of the authorization a step-up sends the user through (rule 6), its code exchange included. */
+const STEP_UP_AUTHORIZATION: ReadonlySet<ConnectionStep> = new Set(['authorization', 'sign_in', 'consent', 'redirect', 'code_exchange']);
 
 /**
  * The refusal a connected attempt notes instead of failing on: since its last accepted MCP
