@@ -218,9 +218,9 @@ describe('the JWKS probe', () => {
     }
   });
 
-  test('a JWKS nobody answers at: the error names the URL (never its user info or query) and what failed (ECONNREFUSED)', async () => {
+  test('a JWKS nobody answers at: the error names the URL (never its user info, query or fragment) and what failed (ECONNREFUSED)', async () => {
     const port = await freePort();
-    await assert.rejects(createJwksProbe({ jwksUri: `http://127.0.0.1:${port}/oauth/jwks?token=s3cret` })(), (err: Error) => {
+    await assert.rejects(createJwksProbe({ jwksUri: `http://127.0.0.1:${port}/oauth/jwks?token=s3cret#frag=s3cret` })(), (err: Error) => {
       assert.equal(err.message, `the JWKS at http://127.0.0.1:${port}/oauth/jwks could not be fetched`);
       assert.equal((err.cause as { code?: string }).code, 'ECONNREFUSED');
       assert.doesNotMatch(String((err.cause as Error).message), /s3cret/);

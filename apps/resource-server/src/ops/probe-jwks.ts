@@ -75,12 +75,13 @@ export function createJwksProbe({ jwksUri, timeoutMs = 2000, cacheMs = 10_000, c
   };
 }
 
-/** The key set's URL as a log line shows it: without user info or query, where a secret could sit. */
+/** The key set's URL as a log line shows it: without user info, query or fragment, where a secret could sit. */
 function shownUri(uri: string): string {
   const url = URL.parse(uri);
   if (!url) return 'the configured URL';
   url.username = '';
   url.password = '';
   url.search = '';
+  url.hash = '';
   return url.href;
 }
