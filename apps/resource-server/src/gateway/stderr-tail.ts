@@ -8,8 +8,9 @@
  *   the redacted line #logStderr logs, redact-credentials.ts): nothing the log hides is shown;
  * - blank lines, stack frames (`    at …`) and Node's closing `Node.js v20…` are skipped, so the
  *   lines kept are the error's own;
- * - control and bidirectional-override characters are written as escapes (`\x1b`, `\u202e`),
- *   so a line cannot recolour a terminal tailing the log or reorder the text on the page;
+ * - control, bidirectional-override and invisible characters are written as escapes (`\x1b`,
+ *   `\u202e`, `\u200b`), so a line cannot recolour a terminal tailing the log, reorder the text on
+ *   the page or hide part of it;
  * - at most MAX_LINES lines and MAX_CHARS characters, the start cut first (the last line is
  *   the likeliest to say why).
  *
@@ -19,9 +20,10 @@
 const MAX_LINES = 2;
 const MAX_CHARS = 300;
 const SKIPPED = /^\s*$|^\s+at |^Node\.js v\d/;
-// C0, DEL, C1, the Arabic letter mark, LRM/RLM, the embeddings and overrides, the isolates.
+// C0, DEL, C1, the Arabic letter mark, the zero-width characters, LRM/RLM, the line and paragraph
+// separators, the embeddings and overrides, the invisible operators, the isolates, the BOM.
 // eslint-disable-next-line no-control-regex
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
 
 export class StderrTail {
   readonly #lines: string[] = [];
