@@ -32,7 +32,7 @@ const MAX_BACKOFF_MS = 30_000;
 const STABLE_AFTER_MS = 30_000;
 /** Longest stderr line logged (and held while it is being written); the rest is dropped. */
 const MAX_LOG_LINE = 2000;
-/** How long a process that quit during its start is given for the rest of its stderr to be read. */
+/** How long the rest of the stderr of a process that quit during its start is given to be read (endOf). */
 const STDERR_END_WAIT_MS = 2000;
 
 export interface SupervisedProcessOptions {
@@ -204,8 +204,10 @@ export class SupervisedProcess {
 }
 
 /**
- * Waits for `stream` to end, at most `ms`: a process's stderr ends with it, but may be held open
- * by a child it left behind.
+ * Waits for `stream` to end, at most `ms`: the copy of a process's stderr that the line reader
+ * reads (StdioClientTransport.stderr), which may still hold lines when the process is reported
+ * closed. The close itself comes only once every stdio stream of the process has ended, so a child
+ * it left behind holding stderr open delays it (up to the start timeout), not this wait.
  */
 async function endOf(stream: Readable, ms: number): Promise<void> {
   if (stream.readableEnded) return;
