@@ -176,33 +176,57 @@ describe('gatehouse backup: the directory and what is in it', () => {
   }
 
   // Another user who may write in DIRECTORY could swap a file being written for theirs, or for a
-  // symbolic link (the review's backup-swap.sh): such a directory is refused before anything is in it.
-  const shared: Array<{ what: string; make: (path: string) => void; says: string; skip?: string | false }> = [
-    { what: 'writable by everyone', make: (path) => { mkdirSync(path); chmodSync(path, 0o777); }, says: 'users other than its owner may write in it (mode 777); name a directory that does not exist yet (it is made 0700), or one only you may write in (chmod go-w)' },
-    { what: 'writable by its group', make: (path) => { mkdirSync(path); chmodSync(path, 0o770); }, says: 'users other than its owner may write in it (mode 770); name a directory that does not exist yet (it is made 0700), or one only you may write in (chmod go-w)' },
+  // symbolic link (the review's backup-swap.sh); one who may read it sees what it holds, and any
+  // file later copied in with a looser mode: such a directory is refused before anything is in it.
+  const yours = (mode: string, may: string, path: (name: string) => string = (name) => name) => (name: string) => `users other than its owner may ${may} (mode ${mode}), `
+    + `and it is to hold the signing keys and every password hash; make it yours alone first (chmod 700 ${path(name)}), or name a directory that does not exist yet (it is made 0700)`;
+  const shared: Array<{ what: string; make: (path: string) => void; says: (path: string) => string; skip?: string | false; name?: string }> = [
+    { what: 'writable by everyone', make: (path) => { mkdirSync(path); chmodSync(path, 0o777); }, says: yours('777', 'write in it') },
+    { what: 'writable by its group', make: (path) => { mkdirSync(path); chmodSync(path, 0o770); }, says: yours('770', 'write in it') },
+    // mkdir under the usual umask (022): the keys would be in a directory anyone may list.
+    { what: 'readable by everyone (0755)', make: (path) => { mkdirSync(path); chmodSync(path, 0o755); }, says: yours('755', 'list it or enter it') },
+    { what: 'readable by its group (0750)', make: (path) => { mkdirSync(path); chmodSync(path, 0o750); }, says: yours('750', 'list it or enter it') },
+    { what: 'that others may enter (0711)', make: (path) => { mkdirSync(path); chmodSync(path, 0o711); }, says: yours('711', 'list it or enter it') },
     {
-      what: 'owned by another user, even 0755',
-      make: (path) => { mkdirSync(path, { mode: 0o755 }); chownSync(path, NOBODY, NOBODY); },
-      says: `it belongs to uid ${NOBODY}, not to this user (uid 0); name a directory that does not exist yet (it is made 0700), or one only you may write in (chmod go-w)`,
+      what: 'readable by everyone, named with a space and a quote',
+      name: "it's mine",
+      make: (path) => { mkdirSync(path); chmodSync(path, 0o755); },
+      says: yours('755', 'list it or enter it', (path) => `'${path.replace("'", "'\\''")}'`),
+    },
+    {
+      what: 'owned by another user, even 0700',
+      make: (path) => { mkdirSync(path, { mode: 0o700 }); chownSync(path, NOBODY, NOBODY); },
+      says: () => `it belongs to uid ${NOBODY}, not to this user (uid 0); name a directory that does not exist yet (it is made 0700)`,
       skip: process.geteuid?.() !== 0 && 'needs root to give a directory to nobody',
     },
     {
       what: 'a symbolic link to a directory of ours',
       make: (path) => { mkdirSync(`${path}-target`, { mode: 0o700 }); symlinkSync(`${path}-target`, path); },
-      says: 'it is a symbolic link; name the directory itself',
+      says: () => 'it is a symbolic link; name the directory itself',
     },
   ];
-  for (const [i, { what, make, says, skip }] of shared.entries()) {
+  for (const [i, { what, make, says, skip, name }] of shared.entries()) {
     test(`an existing DIRECTORY ${what}: refused in one line, nothing written in it`, { skip }, async () => {
-      const backup = join(dir, `shared-${i}`);
+      const backup = join(dir, name ?? `shared-${i}`);
       make(backup);
       const result = await runCli(dir, ['backup', backup]);
       assert.equal(result.code, 1);
-      assert.equal(result.stderr, `gatehouse: cannot back up into ${backup}: ${says}; nothing was written\n`);
+      assert.equal(result.stderr, `gatehouse: cannot back up into ${backup}: ${says(backup)}; nothing was written\n`);
       assert.equal(result.stdout, '');
       assert.deepEqual(readdirSync(backup), []);
     });
   }
+
+  test('an existing DIRECTORY made 0700 as the refusal says: the backup goes into it', async () => {
+    const backup = join(dir, 'made-private');
+    mkdirSync(backup);
+    chmodSync(backup, 0o755);
+    assert.equal((await runCli(dir, ['backup', backup])).code, 1);
+    assert.equal(spawnSync('sh', ['-c', `chmod 700 ${backup}`]).status, 0);
+    const result = await runCli(dir, ['backup', backup]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(readdirSync(backup).sort(), ['auth-server.db', 'cookie-keys.json', 'resource-server.db', 'signing-keys.json']);
+  });
 
   test('a database that is not SQLite: refused in one line naming it, before DIRECTORY is made', async () => {
     const broken = makeCliDir('gatehouse-cli-backup-broken-');

@@ -2,9 +2,13 @@
  * Writes `gatehouse backup`'s copies into DIRECTORY, all of them or none:
  *
  * - DIRECTORY is made 0700 when missing (its parent must exist: a typo does not grow a tree). An
- *   existing one is taken only when it is this user's, not a symbolic link, and no one else may
- *   write in it: another user who can would swap a file being written for one of theirs (then
- *   they can read the keys) or for a symbolic link (root then writes the keys over any file).
+ *   existing one is taken only when it is this user's, not a symbolic link, and 0700 or tighter:
+ *   another user who may write in it would swap a file being written for one of theirs (then
+ *   they can read the keys) or for a symbolic link (root then writes the keys over any file), and
+ *   one who may read it sees the backup's names, sizes and times, and any file a person later
+ *   copies in with a looser mode. Refused with the `chmod 700` to run, not made 0700 here, nor a
+ *   subdirectory made: DIRECTORY is the backup as the README restores it (`backup/*.db`), and
+ *   its mode is its owner's to change.
  * - A backup file already there is refused before anything is written: it is never overwritten.
  * - Every file is written first (0600) in a private directory made inside DIRECTORY (mkdtemp:
  *   0700, a name no one can guess), then each is linked into place. link, not rename: it refuses
@@ -47,9 +51,19 @@ function makeDirectory(directory: string): void {
   const self = process.geteuid?.();
   // Windows has neither owners nor these mode bits.
   if (self === undefined) return;
-  const unsafe = found.uid !== self ? `it belongs to uid ${found.uid}, not to this user (uid ${self})`
-    : found.mode & 0o022 ? `users other than its owner may write in it (mode ${(found.mode & 0o7777).toString(8)})` : undefined;
-  if (unsafe) throw new CliError(`cannot back up into ${cutInput(directory)}: ${unsafe}; name a directory that does not exist yet (it is made 0700), or one only you may write in (chmod go-w); ${NOTHING}`);
+  const refuse = (why: string) => new CliError(`cannot back up into ${cutInput(directory)}: ${why}; ${NOTHING}`);
+  if (found.uid !== self) throw refuse(`it belongs to uid ${found.uid}, not to this user (uid ${self}); name a directory that does not exist yet (it is made 0700)`);
+  const mode = (found.mode & 0o7777).toString(8);
+  if (found.mode & 0o077) {
+    const may = found.mode & 0o022 ? 'write in it' : 'list it or enter it';
+    throw refuse(`users other than its owner may ${may} (mode ${mode}), and it is to hold the signing keys and every password hash; `
+      + `make it yours alone first (chmod 700 ${shellWord(cutInput(directory))}), or name a directory that does not exist yet (it is made 0700)`);
+  }
+}
+
+/** `path` as one word for a shell: as it is when it holds nothing a shell reads, else in single quotes. */
+function shellWord(path: string): string {
+  return /^[\w./@%+=:,-]+$/.test(path) ? path : `'${path.replaceAll("'", "'\\''")}'`;
 }
 
 /**
