@@ -370,12 +370,15 @@ describe('gatehouse backup writes all of its files or none', () => {
 
   // Stopped while it copies (held at its last copy by a FIFO, the three files before it staged):
   // it removes its private directory and says so, rather than dying with it left in DIRECTORY.
-  const stops: Array<{ what: string; signal: NodeJS.Signals; group: boolean }> = [
-    { what: 'Ctrl-C at a terminal (SIGINT to its process group)', signal: 'SIGINT', group: true },
-    { what: 'kill (SIGTERM to the CLI alone)', signal: 'SIGTERM', group: false },
+  // The exit code is a shell's for a command the signal ended (128 + its number): a script tells
+  // a backup someone stopped from one that failed.
+  const stops: Array<{ what: string; signal: NodeJS.Signals; group: boolean; code: number }> = [
+    { what: 'Ctrl-C at a terminal (SIGINT to its process group)', signal: 'SIGINT', group: true, code: 130 },
+    { what: 'kill (SIGTERM to the CLI alone)', signal: 'SIGTERM', group: false, code: 143 },
+    { what: 'a closed terminal (SIGHUP to its process group)', signal: 'SIGHUP', group: true, code: 129 },
   ];
-  for (const { what, signal, group } of stops) {
-    test(`${what} while it copies: nothing is left in DIRECTORY, one line says so, exit 1, no process left`, async () => {
+  for (const { what, signal, group, code } of stops) {
+    test(`${what} while it copies: nothing is left in DIRECTORY, one line says so, exit ${code}, no process left`, async () => {
       const dir = await deployment('gatehouse-cli-backup-stopped-');
       dirs.push(dir);
       const fifo = cookieKeysAsFifo(dir);
@@ -386,7 +389,7 @@ describe('gatehouse backup writes all of its files or none', () => {
         writer = await openOnceRead(fifo, cli.exited.then(() => cli.output()));
         assert.equal(readdirSync(backup).length, 1, 'its private directory, the copy under way');
         cli.signal(signal, { group });
-        assert.deepEqual(await exitedWithin(cli, 60_000, 'the stopped backup'), { code: 1, signal: null }, cli.output());
+        assert.deepEqual(await exitedWithin(cli, 60_000, 'the stopped backup'), { code, signal: null }, cli.output());
         assert.equal(cli.output(), `gatehouse: interrupted (${signal}) while copying ${fifo}; nothing was kept\n`);
         assert.deepEqual(readdirSync(backup), []);
         assert.throws(() => process.kill(-cli.child.pid!, 0), { code: 'ESRCH' }, 'the process that copied is gone too');

@@ -1,7 +1,11 @@
 /**
  * How the CLI ends: 0 when the command did what it was asked, 1 when it failed or was refused
- * (the message says why), 2 when the command line itself is wrong (the message and the usage).
+ * (the message says why), 2 when the command line itself is wrong (the message and the usage),
+ * 128 + the signal's number when a signal stopped it (`backup`: 130 for Ctrl-C, 143 for SIGTERM,
+ * 129 for SIGHUP), as a shell reports a command a signal ended, so a script tells "stopped" from
+ * "failed".
  */
+import { constants } from 'node:os';
 import { databaseErrorReason } from '../../../shared/storage/database-unavailable-error.ts';
 import { MigrationBlockedError } from '../../../shared/storage/migration-blocked-error.ts';
 
@@ -15,6 +19,16 @@ export class UsageError extends Error {
 /** The command could not be done; `message` is written for the person at the terminal. */
 export class CliError extends Error {
   override name = 'CliError';
+}
+
+/** The command was stopped by `signal` after it had handled it (undone what it began); the exit code is 128 + the signal's number. */
+export class InterruptedError extends CliError {
+  override name = 'InterruptedError';
+  readonly exitCode: number;
+  constructor(message: string, readonly signal: NodeJS.Signals) {
+    super(message);
+    this.exitCode = 128 + constants.signals[signal];
+  }
 }
 
 /**

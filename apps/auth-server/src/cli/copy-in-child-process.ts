@@ -26,6 +26,9 @@ export interface StagedCopy {
 
 /** Signals that stop a copy: a terminal's Ctrl-C, `kill`, a closed terminal. */
 export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const satisfies readonly NodeJS.Signals[];
+export type StopSignal = (typeof STOP_SIGNALS)[number];
+
+const isStopSignal = (signal: string | null): signal is StopSignal => (STOP_SIGNALS as readonly (string | null)[]).includes(signal);
 
 /** Copy `index` failed: `code` is the errno (ENOSPC) or SQLite's (SQLITE_FULL), `message` its own. */
 export class CopyFailed extends Error {
@@ -38,7 +41,7 @@ export class CopyFailed extends Error {
 /** Stopped by `signal` while it made copy `index`. */
 export class CopyStopped extends Error {
   override name = 'CopyStopped';
-  constructor(readonly index: number, readonly signal: string) {
+  constructor(readonly index: number, readonly signal: StopSignal) {
     super(`stopped (${signal})`);
   }
 }
@@ -132,8 +135,8 @@ export function copyInChildProcess(copies: readonly StagedCopy[], stop: AbortSig
     });
     child.on('close', (code, signal) => {
       stop.removeEventListener('abort', kill);
-      if (stop.aborted) reject(new CopyStopped(current, String(stop.reason)));
-      else if (signal !== null && (STOP_SIGNALS as readonly string[]).includes(signal)) reject(new CopyStopped(current, signal));
+      if (stop.aborted) reject(new CopyStopped(current, stop.reason as StopSignal));
+      else if (isStopSignal(signal)) reject(new CopyStopped(current, signal));
       else if (code === 0) resolve();
       else if (failure) reject(failure);
       else reject(new CopyFailed(current, undefined, `the process copying it ended (${signal ?? `exit code ${code}`})${stderr.trim() ? `: ${stderr.trim().split('\n').at(-1)}` : ''}`));

@@ -4,7 +4,8 @@
  * pages (web/admin/) use too. main.ts runs it as a process; tests run it in-process with their
  * own streams.
  *
- * Exit codes: 0 done, 1 failed or refused (with a message), 2 the command line was wrong.
+ * Exit codes: 0 done, 1 failed or refused (with a message), 2 the command line was wrong,
+ * 128 + N stopped by signal N (cli-errors.ts).
  * Passwords come from a prompt or stdin, never from arguments.
  */
 import { ConfigError } from '../../../shared/config/config-error.ts';
@@ -16,7 +17,7 @@ import { AdminError } from '../management/admin-error.ts';
 import { KeyDecryptionError } from '../keys/key-encryption.ts';
 import { keysDoNotDecrypt } from '../keys/open-key-store.ts';
 import { CliContext, type CliIo } from './cli-context.ts';
-import { CliError, EXIT, migrationBlocked, UsageError } from './cli-errors.ts';
+import { CliError, EXIT, InterruptedError, migrationBlocked, UsageError } from './cli-errors.ts';
 import type { CommandGroup } from './command.ts';
 import { INVOCATION } from './invocation.ts';
 import { hostsCommand, redirectsCommand, schemesCommand } from './commands/allow-list-commands.ts';
@@ -62,7 +63,8 @@ export function usage(): string {
     'server (GATEHOUSE_CONFIG, DATA_DIR, KEYS_DIR, …), whether the server runs or not.',
     '--json prints machine-readable output (npx keeps stdout clean for a pipe, unlike `npm run`).',
     'An argument that starts with - goes after -- (`… clients remove -- -x1`), or as --option=-value.',
-    'COMMAND --help shows one command. Exit codes: 0 done, 1 failed or refused, 2 wrong command line.',
+    'COMMAND --help shows one command. Exit codes: 0 done, 1 failed or refused, 2 wrong command line,',
+    '128 + N stopped by signal N (130: Ctrl-C).',
     'An unexpected failure is one line; LOG_LEVEL=debug adds its stack trace.',
   ].join('\n');
 }
@@ -144,6 +146,7 @@ export async function run(argv: string[], io: CliIo, env: NodeJS.ProcessEnv): Pr
   } catch (err) {
     if (err instanceof UsageError) return fail(EXIT.usage, `${err.message}\n${usageOf(group, command)}`);
     // One line: its values (a stored username) cannot break it.
+    if (err instanceof InterruptedError) return fail(err.exitCode, err.message);
     if (err instanceof AdminError) return fail(EXIT.failure, escapeControlCharacters(err.error_description ?? err.message));
     if (err instanceof CliError || err instanceof ConfigError || err instanceof DeploymentFileError) return fail(EXIT.failure, err.message);
     if (err instanceof MigrationBlockedError) return fail(EXIT.failure, migrationBlocked(err).message);

@@ -17,7 +17,7 @@
  *   finds half a set (an auth-server.db without the keys it was taken with) under the final names.
  * - Ctrl-C, SIGTERM or SIGHUP while the files are written stops the copy at once (it runs in a
  *   child process: copy-in-child-process.ts), removes the private directory and says nothing was
- *   kept. Once every file is written, the links are made without yielding, so a signal then finds
+ *   kept; the exit code is then 128 + the signal's number (InterruptedError). Once every file is written, the links are made without yielding, so a signal then finds
  *   the backup whole and is not heard.
  * Deliberately not done: checking DIRECTORY's parents (whoever may rename DIRECTORY there can swap
  * it for theirs after the check); removing the private directory when the process is killed
@@ -27,7 +27,7 @@ import { linkSync, lstatSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileSystemProblem } from '../../../shared/file-system-problem.ts';
 import { cutInput } from '../management/cut-input.ts';
-import { CliError } from './cli-errors.ts';
+import { CliError, InterruptedError } from './cli-errors.ts';
 import { copyInChildProcess, CopyFailed, CopyStopped, STOP_SIGNALS } from './copy-in-child-process.ts';
 
 export interface BackupCopy {
@@ -83,7 +83,7 @@ async function stage(staging: string, copies: readonly BackupCopy[], stop: Abort
   try {
     await copyInChildProcess(copies.map(({ from, kind }, i) => ({ from, staged: staged[i]!, kind })), stop);
   } catch (failure) {
-    if (failure instanceof CopyStopped) throw new CliError(`interrupted (${failure.signal}) while copying ${copies[failure.index]!.from}; nothing was kept`);
+    if (failure instanceof CopyStopped) throw new InterruptedError(`interrupted (${failure.signal}) while copying ${copies[failure.index]!.from}; nothing was kept`, failure.signal);
     if (failure instanceof CopyFailed) {
       const { from, to } = copies[failure.index]!;
       throw new CliError(`cannot copy ${from} to ${to}: ${fileSystemProblem(failure)}; ${NOTHING}`);

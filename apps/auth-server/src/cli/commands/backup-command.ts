@@ -10,7 +10,8 @@
  *   signs everyone out, so leaving them out takes `--without-keys`.
  * - It writes all of its files into DIRECTORY or none, never over a backup, into a directory only
  *   its owner may write in (write-backup.ts). Stopped mid-copy (Ctrl-C, SIGTERM, SIGHUP), it
- *   removes what it wrote and says nothing was kept (exit 1); the copy runs in a child process
+ *   removes what it wrote and says nothing was kept (exit 128 + the signal's number: 130 for
+ *   Ctrl-C); the copy runs in a child process
  *   (copy-in-child-process.ts), so that takes no longer than stopping it.
  * - The resource server's database is copied when it is in the same DATA_DIR; docker compose
  *   keeps it in the resource-server's container, where this command copies it.
