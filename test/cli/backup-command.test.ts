@@ -143,6 +143,7 @@ describe('gatehouse backup: the directory and what is in it', () => {
     // What a restore brings back: the moment the copy was begun.
     assert.ok(Date.parse(printed.taken_at) >= started && Date.parse(printed.taken_at) <= Date.now(), printed.taken_at);
     assert.deepEqual(files, ['auth-server.db', 'resource-server.db', 'signing-keys.json', 'cookie-keys.json'].map((file) => join(backup, file)));
+    assert.deepEqual((printed as { not_found?: unknown }).not_found, [], 'every file it looks for was there');
     assert.equal(mode(backup), '700');
     for (const file of files) assert.equal(mode(file), '600', file);
     const resource = new Database(join(backup, 'resource-server.db'), { readonly: true });
@@ -298,6 +299,22 @@ describe('gatehouse backup: the signing keys go with the auth-server\'s database
       + '(restored without them, access tokens and browser sessions issued before then stop working); nothing was written\n');
     assert.equal(result.stdout, '');
     assert.throws(() => statSync(backup), { code: 'ENOENT' });
+  });
+
+  // The server makes cookie-keys.json at its first start, never the CLI: a KEYS_DIR it never started
+  // on has none. Restored without it, browsers sign in again and tokens stay valid: not refused,
+  // but said, for the restore to leave it out.
+  test('a KEYS_DIR without cookie-keys.json: backed up without it, and it says so, on stderr and in --json\'s not_found', async () => {
+    const keysDir = join(dir, 'signing-keys-only');
+    mkdirSync(keysDir, { mode: 0o700 });
+    copyFileSync(join(dir, 'keys', 'signing-keys.json'), join(keysDir, 'signing-keys.json'));
+    const backup = join(dir, 'no-cookie-keys');
+    const result = await runCli(dir, ['--json', 'backup', backup], '', { KEYS_DIR: keysDir });
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(readdirSync(backup).sort(), ['auth-server.db', 'resource-server.db', 'signing-keys.json']);
+    assert.deepEqual((JSON.parse(result.stdout) as { not_found: unknown }).not_found, [{ file: join(keysDir, 'cookie-keys.json'), what: 'cookie keys' }]);
+    assert.equal(result.stderr, `gatehouse: note: not copied: the cookie keys (no ${join(keysDir, 'cookie-keys.json')}); a server restored from this backup makes new ones at its start, `
+      + 'which signs browsers out (access and refresh tokens stay valid): restore it without cookie-keys.json\n');
   });
 
   // The copies are made by a child process, which reports on its stdout: a module loaded by every

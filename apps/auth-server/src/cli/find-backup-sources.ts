@@ -8,7 +8,11 @@
  *   even to read a WAL database SQLite must create its -shm and -wal beside it.
  * - The key files in KEYS_DIR, copied with the auth-server's database: without signing-keys.json
  *   a restore signs everyone out (every token issued before it stops verifying), so a missing or
- *   unreadable one is refused, as `migrate-to-postgres` refuses it, unless `withoutKeys`.
+ *   unreadable one is refused, as `migrate-to-postgres` refuses it, unless `withoutKeys`. A
+ *   missing cookie-keys.json is not refused but returned as such (`missingKeys`), for the output
+ *   to say: a server restored without it makes new cookie keys at its start, which ends the
+ *   browser sessions of before and nothing else; and a KEYS_DIR the server never started on (set
+ *   up with the CLI alone, which never makes them) has none to copy.
  * A path this user may not read names the user who owns it, the server's, to run this as.
  * Deliberately not checked: that a key file holds keys (it is copied as it is; the server that
  * starts on it says what is wrong with it).
@@ -109,6 +113,8 @@ export interface BackupSources {
   databases: string[];
   /** The key files to copy, each readable: none when the auth-server's database is not copied, or `withoutKeys`. */
   keys: string[];
+  /** The key files that were to be copied with the auth-server's database and are not there (cookie-keys.json). */
+  missingKeys: string[];
 }
 
 export function findBackupSources(options: { authFile: string; resourceFile: string; keysDir: string; withoutKeys: boolean }): BackupSources {
@@ -122,11 +128,12 @@ export function findBackupSources(options: { authFile: string; resourceFile: str
       throw unreadableDatabase(file, err);
     }
   }
-  if (!databases.includes(authFile) || withoutKeys) return { databases, keys: [] };
-  const keys = KEY_FILES.map((name) => join(keysDir, name)).filter((file) => isThere('KEYS_DIR', file, (path) => accessSync(path, constants.R_OK)));
+  if (!databases.includes(authFile) || withoutKeys) return { databases, keys: [], missingKeys: [] };
+  const expected = KEY_FILES.map((name) => join(keysDir, name));
+  const keys = expected.filter((file) => isThere('KEYS_DIR', file, (path) => accessSync(path, constants.R_OK)));
   if (!keys.includes(join(keysDir, SIGNING_KEYS))) {
     throw new CliError(`KEYS_DIR (${keysDir}) holds no signing keys (${SIGNING_KEYS}) to back up with ${authFile}: point KEYS_DIR at the keys of the server that uses this database, `
       + `or pass --without-keys to back up without them (restored without them, access tokens and browser sessions issued before then stop working); ${NOTHING}`);
   }
-  return { databases, keys };
+  return { databases, keys, missingKeys: expected.filter((file) => !keys.includes(file)) };
 }

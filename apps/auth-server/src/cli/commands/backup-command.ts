@@ -15,6 +15,8 @@
  *   (copy-in-child-process.ts), so that takes no longer than stopping it.
  * - The resource server's database is copied when it is in the same DATA_DIR; docker compose
  *   keeps it in the resource-server's container, where this command copies it.
+ * - What it looked for and did not find (a database, cookie-keys.json, which a restored server
+ *   makes anew: browsers sign in again) is a note each on stderr and `not_found` with --json.
  * - PostgreSQL (DATABASE_URL) is refused: pg_dump copies that database, keys included.
  * Deliberately not done: removing the private directory the files are written in when the
  * process is killed (SIGKILL). Such a DIRECTORY holds that `.partial-…` directory and nothing
@@ -50,17 +52,25 @@ export const backupCommand: CommandGroup = {
       const directory = resolve(positionals[0]!);
       const resourceFile = join(dirname(database.sqliteFile), 'resource-server.db');
       const withoutKeys = values['without-keys'];
-      const { databases, keys } = findBackupSources({ authFile: database.sqliteFile, resourceFile, keysDir, withoutKeys });
+      const { databases, keys, missingKeys } = findBackupSources({ authFile: database.sqliteFile, resourceFile, keysDir, withoutKeys });
       const copies = [...databases, ...keys].map((from) => ({ from, to: join(directory, basename(from)), kind: databases.includes(from) ? 'database' as const : 'key file' as const }));
       const takenAt = await writeBackup(directory, copies);
 
-      if (!databases.includes(database.sqliteFile)) context.note(`not copied: the auth-server's database (no ${database.sqliteFile}); run this command where it is`);
+      // What was expected and not there: a note on stderr each, and --json's not_found.
+      const notFound: Array<{ file: string; what: string; says: string }> = [];
+      const authFile = database.sqliteFile;
+      if (!databases.includes(authFile)) notFound.push({ file: authFile, what: 'auth-server database', says: `the auth-server's database (no ${authFile}); run this command where it is` });
       if (!databases.includes(resourceFile)) {
-        context.note(`not copied: the resource server's database (no ${resourceFile}); where it is elsewhere (docker compose: the resource-server container), `
-          + `run \`${INVOCATION} backup\` there, or sqlite3 resource-server.db "VACUUM INTO 'COPY'"`);
+        notFound.push({ file: resourceFile, what: 'resource-server database', says: `the resource server's database (no ${resourceFile}); where it is elsewhere (docker compose: the resource-server container), `
+          + `run \`${INVOCATION} backup\` there, or sqlite3 resource-server.db "VACUUM INTO 'COPY'"` });
       }
+      for (const file of missingKeys) {
+        notFound.push({ file, what: 'cookie keys', says: `the cookie keys (no ${file}); a server restored from this backup makes new ones at its start, which signs browsers out `
+          + '(access and refresh tokens stay valid): restore it without cookie-keys.json' });
+      }
+      for (const { says } of notFound) context.note(`not copied: ${says}`);
       const when = takenAt.toISOString();
-      context.print({ directory, taken_at: when, files: copies.map(({ from, to }) => ({ file: to, from })) }, () => [
+      context.print({ directory, taken_at: when, files: copies.map(({ from, to }) => ({ file: to, from })), not_found: notFound.map(({ file, what }) => ({ file, what })) }, () => [
         `backed up into ${directory}, as it was at ${when} (store it encrypted: it holds password hashes${keys.length > 0 ? ' and the keys' : ''}):`,
         ...copies.map(({ from, to }) => `  ${basename(to)}  (from ${from})`),
         ...(withoutKeys && databases.includes(database.sqliteFile) ? ['keys: none copied (--without-keys): restored without them, access tokens and browser sessions issued before then stop working'] : []),
