@@ -26,9 +26,27 @@ const MEANINGS: Record<string, { problem: string; remedy?: Remedy }> = {
   ENAMETOOLONG: { problem: 'the name is too long' },
 };
 
+/**
+ * What link(2) means by its own codes. A file system that makes no hard links (FAT, exFAT, some
+ * network shares) refuses one with EPERM on Linux (ENOTSUP elsewhere): not a permission, which
+ * link says with EACCES. Its other EPERMs (a directory, an immutable file, another user's file
+ * under protected_hardlinks) do not arise for a file the caller has just written, the one use here
+ * (write-backup.ts). The words say what to do too: no other call tells (FAT makes directories and
+ * writes files), so the directory named is what has to change. EXDEV: the new name is on another
+ * mount than the file.
+ */
+const NO_HARD_LINKS = 'its file system makes no hard links (FAT and exFAT make none): use a directory on one that does (ext4, XFS)';
+const LINK_MEANINGS: Record<string, string> = {
+  EPERM: NO_HARD_LINKS,
+  ENOTSUP: NO_HARD_LINKS,
+  EXDEV: 'it is on another file system than the file linked to it',
+};
+
 /** The problem in words; an error without a known errno code (SQLite's) keeps its own message, on one line. */
 export function fileSystemProblem(err: unknown): string {
-  return MEANINGS[String((err as NodeJS.ErrnoException).code)]?.problem ?? String((err as Error).message ?? err).replace(/\s*\n\s*/g, ' ');
+  const { syscall, code } = err as NodeJS.ErrnoException;
+  return (syscall === 'link' ? LINK_MEANINGS[String(code)] : undefined) ?? MEANINGS[String(code)]?.problem
+    ?? String((err as Error).message ?? err).replace(/\s*\n\s*/g, ' ');
 }
 
 /** What to do about `setting` (an env var naming a directory) after the file system refused with `code`. */

@@ -45,6 +45,22 @@ describe('what a file-system error code means', () => {
     });
   }
 
+  // link(2) on a FAT or exFAT file system (a USB stick), where `gatehouse backup` puts its files in
+  // place: Linux refuses it with EPERM, which is not a permission there (that is EACCES).
+  const noHardLinks = 'its file system makes no hard links (FAT and exFAT make none): use a directory on one that does (ext4, XFS)';
+  const links: Array<[code: keyof typeof constants.errno, problem: string]> = [
+    ['EPERM', noHardLinks],
+    ['ENOTSUP', noHardLinks],
+    ['EXDEV', 'it is on another file system than the file linked to it'],
+    ['EACCES', 'permission denied'],
+    ['ENOSPC', 'the disk is full'],
+  ];
+  for (const [code, problem] of links) {
+    test(`${code} from link: "${problem}"`, () => {
+      assert.equal(fileSystemProblem(fsError(code, 'link', '/backup/.partial-x/auth-server.db')), problem);
+    });
+  }
+
   test('an error without a code (SQLite\'s) keeps its message on one line, and is no deployment error', () => {
     const err = new Error('database disk image is malformed\n  at somewhere');
     assert.equal(fileSystemProblem(err), 'database disk image is malformed at somewhere');

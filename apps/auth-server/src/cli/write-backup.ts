@@ -13,7 +13,8 @@
  * - Every file is written first (0600) in a private directory made inside DIRECTORY (mkdtemp:
  *   0700, a name no one can guess), then each is linked into place. link, not rename: it refuses
  *   a file that appeared meanwhile (another backup into the same DIRECTORY), which rename would
- *   replace. When any step fails, the files this run linked are removed again: a restore never
+ *   replace. A file system without hard links (FAT, exFAT) is refused at the first link, in words
+ *   that say so (file-system-problem.ts), not "permission denied" (link's EPERM). When any step fails, the files this run linked are removed again: a restore never
  *   finds half a set (an auth-server.db without the keys it was taken with) under the final names.
  * - Ctrl-C, SIGTERM or SIGHUP while the files are written stops the copy at once (it runs in a
  *   child process: copy-in-child-process.ts), removes the private directory and says nothing was
