@@ -95,7 +95,7 @@ export function stdoutDestination(app: string, { maxQueuedBytes = 4 * 1024 * 102
     if (failed) return;
     flush();
     const lost = linesIn(rest.toString()) + linesIn(queued) + dropped;
-    if (lost > 0) say(`${lost} log lines were lost at exit: stdout's reader is not reading`);
+    if (lost > 0) say(`${logLines(lost)} lost at exit: stdout's reader is not reading`);
   });
 
   return {
@@ -130,7 +130,12 @@ function useNonBlockingWrites(): void {
 /** A warn line in the apps' log format, saying that `count` lines were dropped. */
 function droppedLinesNote(app: string, count: number): string {
   const note = { level: pino.levels.values.warn, time: new Date().toISOString(), app, name: app, droppedLines: count };
-  return `${JSON.stringify({ ...note, msg: `${count} log lines were dropped: stdout's reader was not keeping up` })}\n`;
+  return `${JSON.stringify({ ...note, msg: `${logLines(count)} dropped: stdout's reader was not keeping up` })}\n`;
+}
+
+/** `1 log line was`, `2 log lines were`. */
+function logLines(count: number): string {
+  return count === 1 ? '1 log line was' : `${count} log lines were`;
 }
 
 function linesIn(text: string): number {

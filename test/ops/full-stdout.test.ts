@@ -24,7 +24,9 @@ import { REPO_ROOT } from './support/processes.ts';
 /** Lines each child logs, of about 170 bytes: more than a pipe holds (64 KiB on Linux) twice over. */
 const LINES = 1000;
 const LOG_LINES = `for (let i = 0; i < ${LINES}; i += 1) logger.info({ i, pad: 'x'.repeat(100) }, 'line');`;
-const LOST_AT_EXIT = /^gatehouse app: (\d+) log lines were lost at exit: stdout's reader is not reading$/m;
+const LOST_AT_EXIT = /^gatehouse app: (\d+) log lines? (?:was|were) lost at exit: stdout's reader is not reading$/m;
+/** Logs until the pipe is full: the last line is the one queued. */
+const FILL_THE_PIPE = "let i = 0;\nwhile (out.queuedBytes === 0) logger.info({ i: i++, pad: 'x'.repeat(100) }, 'line');";
 /** A child's exit, with room for a loaded machine; a held exit never comes. */
 const EXIT_WITHIN_MS = 20_000;
 
@@ -178,6 +180,23 @@ describe('stdout whose reader is alive but not reading', () => {
       assert.ok(lines.length > beforeExit, `the exit wrote lines: ${lines.length} in all, ${beforeExit} before it`);
     });
   }
+
+  test('one line the pipe did not take at exit: stderr says "1 log line was lost", in the singular', async () => {
+    const pipe = unreadPipe('one-lost');
+    const child = runChild(TSX, TSX.shared(), [
+      "const { createLogger } = await load('logger');",
+      "const { stdoutDestination } = await load('stdout-destination');",
+      "const out = stdoutDestination('app');",
+      "const logger = createLogger('app', 'info', out);",
+      FILL_THE_PIPE,
+      'process.exit(0);',
+    ].join('\n'), pipe.writeEnd);
+
+    assert.equal(await child.exited(), 0, child.stderr());
+    assert.equal(child.stderr(), "gatehouse app: 1 log line was lost at exit: stdout's reader is not reading\n");
+    const lines = completeLines(await pipe.read());
+    assert.deepEqual(lines.map((line) => line.i), upTo(lines.length), 'every line but the last, in order');
+  });
 
   test('at most maxQueuedBytes wait: later lines are dropped, and one warn line says how many once the reader is back', async () => {
     const maxQueuedBytes = 16 * 1024;
