@@ -13,6 +13,11 @@
  * - a full pipe (EAGAIN: its reader is slow, not gone) keeps the rest queued, tried again every
  *   100 ms. At most `maxQueuedBytes` wait: the lines logged beyond that are dropped until the queue
  *   has drained, and then one warn line says how many (`droppedLines`);
+ * - a line longer than `maxQueuedBytes` is dropped alone, and a note in its place says so
+ *   (`droppedLines: 1`, `droppedBytes`), at its level and at least warn. Not written through when
+ *   the queue is empty: a pipe takes 64 KiB of it, and the rest would wait beyond the bound (and
+ *   a line of megabytes is one a log shipper cuts or refuses anyway). Nor does it start a gap:
+ *   the lines after it are queued as long as they fit;
  * - the first other failed write (EPIPE, ENOSPC) ends logging for the process's life, said once on
  *   stderr; a log never stops or crashes the app that writes it;
  * - at exit the queue is written once more, without waiting; stderr says how many lines a pipe
@@ -102,9 +107,12 @@ export function stdoutDestination(app: string, { maxQueuedBytes = 4 * 1024 * 102
     get queuedBytes() {
       return queuedBytes;
     },
-    write(line: string) {
+    write(logged: string) {
       if (failed) return;
-      const bytes = Buffer.byteLength(line);
+      const loggedBytes = Buffer.byteLength(logged);
+      // Held whole, it could never fit the queue: its note takes its place, in its turn.
+      const line = loggedBytes > maxQueuedBytes ? tooLongNote(app, logged, loggedBytes, maxQueuedBytes) : logged;
+      const bytes = line === logged ? loggedBytes : Buffer.byteLength(line);
       // Once lines are dropped, all are until the queue has drained: one gap, one note.
       if (dropped > 0 || queuedBytes + bytes > maxQueuedBytes) dropped += 1;
       else {
@@ -131,6 +139,17 @@ function useNonBlockingWrites(): void {
 function droppedLinesNote(app: string, count: number): string {
   const note = { level: pino.levels.values.warn, time: new Date().toISOString(), app, name: app, droppedLines: count };
   return `${JSON.stringify({ ...note, msg: `${logLines(count)} dropped: stdout's reader was not keeping up` })}\n`;
+}
+
+/** The note that takes the place of a line of `bytes`, more than the queue holds: at the line's level, at least warn. */
+function tooLongNote(app: string, line: string, bytes: number, maxBytes: number): string {
+  const note = { level: Math.max(levelOf(line), pino.levels.values.warn!), time: new Date().toISOString(), app, name: app, droppedLines: 1, droppedBytes: bytes };
+  return `${JSON.stringify({ ...note, msg: `${logLines(1)} dropped: ${bytes} bytes, more than the ${maxBytes} a log line may have` })}\n`;
+}
+
+/** A line's pino level (`{"level":50,…`, as pino writes it, first); 0 when it has none. */
+function levelOf(line: string): number {
+  return Number(/^\{"level":(\d+)/.exec(line)?.[1] ?? 0);
 }
 
 /** `1 log line was`, `2 log lines were`. */

@@ -181,6 +181,53 @@ describe('stdout whose reader is alive but not reading', () => {
     });
   }
 
+  // A line the queue could never hold (a logged body of megabytes): dropped alone, with a note in
+  // its place, whether the queue is empty or not; the lines after it are not lost with it.
+  test('a line longer than maxQueuedBytes: a note at its level takes its place, and the next lines are kept', async () => {
+    const maxQueuedBytes = 16 * 1024;
+    const pipe = unreadPipe('too-long');
+    const child = runChild(TSX, TSX.shared(), [
+      "const { createLogger } = await load('logger');",
+      "const { stdoutDestination } = await load('stdout-destination');",
+      `const out = stdoutDestination('app', { maxQueuedBytes: ${maxQueuedBytes} });`,
+      "const logger = createLogger('app', 'info', out);",
+      "logger.error({ body: 'x'.repeat(20000) }, 'too long');",
+      FILL_THE_PIPE,
+      "logger.error({ body: 'x'.repeat(20000) }, 'too long');",
+      "logger.info('after');",
+      'process.send({ queuedBytes: out.queuedBytes, logged: i });',
+      "process.once('message', () => process.disconnect());",
+    ].join('\n'), pipe.writeEnd);
+
+    const { queuedBytes, logged } = await new Promise<{ queuedBytes: number; logged: number }>((resolve, reject) => {
+      child.process.once('message', resolve);
+      child.process.once('exit', (code) => reject(new Error(`the child exited (${code}):\n${child.stderr()}`)));
+    });
+    assert.ok(queuedBytes > 0 && queuedBytes < maxQueuedBytes, `the second long line came while ${queuedBytes} bytes waited`);
+    const text = pipe.read();
+    // Or the note of a gap that took it (droppedLines 2), which is what this test catches.
+    await waitFor('the line after the second long one', () => /"msg":"after"|"droppedLines":2/.test(pipe.received()));
+    child.process.send('go');
+    assert.equal(await child.exited(), 0, child.stderr());
+    const lines = completeLines(await text);
+    const notes = [lines[0], lines[logged + 1]].map((note) => ({ ...note, time: undefined }));
+    const droppedBytes = lines[0]?.droppedBytes as number;
+    const note = {
+      level: 50,
+      time: undefined,
+      app: 'app',
+      name: 'app',
+      droppedLines: 1,
+      droppedBytes,
+      msg: `1 log line was dropped: ${droppedBytes} bytes, more than the ${maxQueuedBytes} a log line may have`,
+    };
+    assert.deepEqual(notes, [note, note], 'each long line\'s note, where the line was');
+    assert.ok(droppedBytes > 20_000, `${droppedBytes} bytes`);
+    assert.deepEqual(lines.slice(1, logged + 1).map((line) => line.i), upTo(logged));
+    assert.deepEqual(lines.slice(logged + 2).map((line) => line.msg), ['after'], 'the line after the second long one, kept: no gap opened');
+    assert.equal(child.stderr(), '');
+  });
+
   test('one line the pipe did not take at exit: stderr says "1 log line was lost", in the singular', async () => {
     const pipe = unreadPipe('one-lost');
     const child = runChild(TSX, TSX.shared(), [
