@@ -12,7 +12,10 @@
  *   process.stdout writes a pipe); a file or a terminal is written as console.log writes it;
  * - a full pipe (EAGAIN: its reader is slow, not gone) keeps the rest queued, tried again every
  *   100 ms. At most `maxQueuedBytes` wait: the lines logged beyond that are dropped until the queue
- *   has drained, and then one warn line says how many (`droppedLines`);
+ *   has drained, and then one line says how many (`droppedLines`). It is written whatever
+ *   LOG_LEVEL (this writes it, not pino), at the level of the most severe line it stands for and
+ *   at least warn: under LOG_LEVEL=error every line dropped was an error, so is the note, and a
+ *   collector keeping only what LOG_LEVEL lets through keeps it too;
  * - a line longer than `maxQueuedBytes` is dropped alone, and a note in its place says so
  *   (`droppedLines: 1`, `droppedBytes`), at its level and at least warn. Not written through when
  *   the queue is empty: a pipe takes 64 KiB of it, and the rest would wait beyond the bound (and
@@ -25,6 +28,9 @@
  */
 import { writeSync } from 'node:fs';
 import { pino, type DestinationStream } from 'pino';
+
+/** The least level of a note about lines lost. */
+const WARN = pino.levels.values.warn!;
 
 /** How long a full pipe is given before a write to it is tried again (sonic-boom's figure). */
 const FULL_PIPE_RETRY_MS = 100;
@@ -52,6 +58,7 @@ export function stdoutDestination(app: string, { maxQueuedBytes = 4 * 1024 * 102
   let queued = ''; // the lines logged after it, in order
   let queuedBytes = 0;
   let dropped = 0;
+  let droppedLevel = 0; // the most severe of the lines dropped
   let retry: NodeJS.Timeout | undefined;
   let failed = false;
 
@@ -69,6 +76,7 @@ export function stdoutDestination(app: string, { maxQueuedBytes = 4 * 1024 * 102
     queued = '';
     queuedBytes = 0;
     dropped = 0;
+    droppedLevel = 0;
     say(`the log cannot be written to stdout (${err.message}); no more log lines until the app restarts`);
   };
   /** Writes what stdout takes now: the queue, then the note of the lines dropped since. */
@@ -85,8 +93,9 @@ export function stdoutDestination(app: string, { maxQueuedBytes = 4 * 1024 * 102
         queuedBytes -= written;
       }
       if (dropped > 0) {
-        writeSync(1, droppedLinesNote(app, dropped)); // shorter than PIPE_BUF: written whole or not at all
+        writeSync(1, droppedLinesNote(app, dropped, droppedLevel)); // shorter than PIPE_BUF: written whole or not at all
         dropped = 0;
+        droppedLevel = 0;
       }
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') giveUp(err as NodeJS.ErrnoException);
@@ -114,8 +123,10 @@ export function stdoutDestination(app: string, { maxQueuedBytes = 4 * 1024 * 102
       const line = loggedBytes > maxQueuedBytes ? tooLongNote(app, logged, loggedBytes, maxQueuedBytes) : logged;
       const bytes = line === logged ? loggedBytes : Buffer.byteLength(line);
       // Once lines are dropped, all are until the queue has drained: one gap, one note.
-      if (dropped > 0 || queuedBytes + bytes > maxQueuedBytes) dropped += 1;
-      else {
+      if (dropped > 0 || queuedBytes + bytes > maxQueuedBytes) {
+        dropped += 1;
+        droppedLevel = Math.max(droppedLevel, levelOf(line));
+      } else {
         queued += line;
         queuedBytes += bytes;
       }
@@ -135,15 +146,15 @@ function useNonBlockingWrites(): void {
   void process.stderr;
 }
 
-/** A warn line in the apps' log format, saying that `count` lines were dropped. */
-function droppedLinesNote(app: string, count: number): string {
-  const note = { level: pino.levels.values.warn, time: new Date().toISOString(), app, name: app, droppedLines: count };
+/** A line in the apps' log format saying that `count` lines were dropped, at `level` (the most severe of theirs), at least warn. */
+function droppedLinesNote(app: string, count: number, level: number): string {
+  const note = { level: Math.max(level, WARN), time: new Date().toISOString(), app, name: app, droppedLines: count };
   return `${JSON.stringify({ ...note, msg: `${logLines(count)} dropped: stdout's reader was not keeping up` })}\n`;
 }
 
 /** The note that takes the place of a line of `bytes`, more than the queue holds: at the line's level, at least warn. */
 function tooLongNote(app: string, line: string, bytes: number, maxBytes: number): string {
-  const note = { level: Math.max(levelOf(line), pino.levels.values.warn!), time: new Date().toISOString(), app, name: app, droppedLines: 1, droppedBytes: bytes };
+  const note = { level: Math.max(levelOf(line), WARN), time: new Date().toISOString(), app, name: app, droppedLines: 1, droppedBytes: bytes };
   return `${JSON.stringify({ ...note, msg: `${logLines(1)} dropped: ${bytes} bytes, more than the ${maxBytes} a log line may have` })}\n`;
 }
 

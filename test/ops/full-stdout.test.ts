@@ -245,45 +245,56 @@ describe('stdout whose reader is alive but not reading', () => {
     assert.deepEqual(lines.map((line) => line.i), upTo(lines.length), 'every line but the last, in order');
   });
 
-  test('at most maxQueuedBytes wait: later lines are dropped, and one warn line says how many once the reader is back', async () => {
-    const maxQueuedBytes = 16 * 1024;
-    const pipe = unreadPipe('bounded');
-    const child = runChild(TSX, TSX.shared(), [
-      "const { createLogger } = await load('logger');",
-      "const { stdoutDestination } = await load('stdout-destination');",
-      `const out = stdoutDestination('app', { maxQueuedBytes: ${maxQueuedBytes} });`,
-      "const logger = createLogger('app', 'info', out);",
-      LOG_LINES,
-      'process.send({ queuedBytes: out.queuedBytes });',
-      "process.once('message', () => { logger.info('after'); process.disconnect(); });",
-    ].join('\n'), pipe.writeEnd);
+  // The note is written whatever LOG_LEVEL: it is as severe as the worst line it stands for, at
+  // least warn, so a collector keeping what LOG_LEVEL lets through (error and up) keeps it too.
+  const gaps: Array<{ what: string; logLevel: string; worst?: string; note: number }> = [
+    { what: 'info lines: a warn line', logLevel: 'info', note: 40 },
+    { what: 'info lines and an error: an error line', logLevel: 'info', worst: 'error', note: 50 },
+    { what: 'LOG_LEVEL=error, error lines: an error line', logLevel: 'error', note: 50 },
+  ];
+  for (const { what, logLevel, worst, note: level } of gaps) {
+    test(`at most maxQueuedBytes wait: later lines are dropped, and once the reader is back one line says how many; ${what}`, async () => {
+      const maxQueuedBytes = 16 * 1024;
+      const pipe = unreadPipe(`bounded-${logLevel}-${worst ?? ''}`);
+      const child = runChild(TSX, TSX.shared(), [
+        "const { createLogger } = await load('logger');",
+        "const { stdoutDestination } = await load('stdout-destination');",
+        `const out = stdoutDestination('app', { maxQueuedBytes: ${maxQueuedBytes} });`,
+        `const logger = createLogger('app', '${logLevel}', out);`,
+        LOG_LINES.replace('logger.info(', `logger.${logLevel}(`),
+        worst ? `logger.${worst}({ i: -1 }, 'worst');` : '',
+        'process.send({ queuedBytes: out.queuedBytes });',
+        `process.once('message', () => { logger.${logLevel}('after'); process.disconnect(); });`,
+      ].join('\n'), pipe.writeEnd);
 
-    const { queuedBytes } = await new Promise<{ queuedBytes: number }>((resolve, reject) => {
-      child.process.once('message', resolve);
-      child.process.once('exit', (code) => reject(new Error(`the child exited (${code}):\n${child.stderr()}`)));
-    });
-    assert.ok(queuedBytes > 0 && queuedBytes <= maxQueuedBytes, `queued ${queuedBytes} bytes`);
+      const { queuedBytes } = await new Promise<{ queuedBytes: number }>((resolve, reject) => {
+        child.process.once('message', resolve);
+        child.process.once('exit', (code) => reject(new Error(`the child exited (${code}):\n${child.stderr()}`)));
+      });
+      assert.ok(queuedBytes > 0 && queuedBytes <= maxQueuedBytes, `queued ${queuedBytes} bytes`);
 
-    const text = pipe.read();
-    await waitFor('the dropped-lines note', () => pipe.received().includes('"droppedLines"'));
-    child.process.send('go');
-    assert.equal(await child.exited(), 0, child.stderr());
-    const lines = completeLines(await text);
-    const logged = lines.filter((line) => line.msg === 'line');
-    assert.deepEqual(logged.map((line) => line.i), upTo(logged.length), 'the lines before the gap, in order');
-    const beforeTheGap = Buffer.byteLength((await text).split('\n').slice(0, logged.length).join('\n'));
-    assert.ok(beforeTheGap <= 64 * 1024 + maxQueuedBytes, `${beforeTheGap} bytes written before the gap: no more than a full pipe (64 KiB) and the queue`);
-    const [note, last] = lines.slice(logged.length);
-    assert.deepEqual({ ...note, time: undefined }, {
-      level: 40,
-      time: undefined,
-      app: 'app',
-      name: 'app',
-      droppedLines: LINES - logged.length,
-      msg: `${LINES - logged.length} log lines were dropped: stdout's reader was not keeping up`,
+      const text = pipe.read();
+      await waitFor('the dropped-lines note', () => pipe.received().includes('"droppedLines"'));
+      child.process.send('go');
+      assert.equal(await child.exited(), 0, child.stderr());
+      const lines = completeLines(await text);
+      const logged = lines.filter((line) => line.msg === 'line');
+      assert.deepEqual(logged.map((line) => line.i), upTo(logged.length), 'the lines before the gap, in order');
+      const beforeTheGap = Buffer.byteLength((await text).split('\n').slice(0, logged.length).join('\n'));
+      assert.ok(beforeTheGap <= 64 * 1024 + maxQueuedBytes, `${beforeTheGap} bytes written before the gap: no more than a full pipe (64 KiB) and the queue`);
+      const [note, last] = lines.slice(logged.length);
+      const dropped = LINES - logged.length + (worst ? 1 : 0);
+      assert.deepEqual({ ...note, time: undefined }, {
+        level,
+        time: undefined,
+        app: 'app',
+        name: 'app',
+        droppedLines: dropped,
+        msg: `${dropped} log lines were dropped: stdout's reader was not keeping up`,
+      });
+      assert.equal(last?.msg, 'after');
+      assert.equal(lines.length, logged.length + 2);
+      assert.equal(child.stderr(), '');
     });
-    assert.equal(last?.msg, 'after');
-    assert.equal(lines.length, logged.length + 2);
-    assert.equal(child.stderr(), '');
-  });
+  }
 });
