@@ -7,7 +7,9 @@
  * to is shown without a scheme, so nobody opens the pages on a second host and has to sign in
  * twice (cookies belong to one host).
  *
- * They go to stdout, not through the JSON logger: the URLs are for a person. The generated
+ * They go to stdout, not through the JSON logger: the URLs are for a person. An app writes them
+ * through its log's stdout destination (`print`), in turn with its log lines: written beside it,
+ * they overtook the lines queued for a full pipe, into the middle of one. The generated
  * password itself is shown only when stdout is a terminal. Otherwise (a container, a service
  * manager, output sent to a file) stdout is a log that collectors keep, so the banner names the
  * file that holds the password instead (accounts/first-admin-password-file.ts), which it does
@@ -19,6 +21,7 @@
  * nothing else: the app, or the launcher with both apps, goes on (`printBanner`).
  */
 import { GATEHOUSE_COMMAND } from './gatehouse-command.ts';
+import type { StdoutDestination } from './stdout-destination.ts';
 
 export interface ReadyAnnouncement {
   app: 'auth-server' | 'resource-server';
@@ -107,7 +110,7 @@ export function formatBanner(announcements: ReadyAnnouncement[], { launcher = fa
 }
 
 /**
- * Writes a banner to stdout. Node reports a write that fails as an 'error' on stdout, which
+ * Writes the launcher's banner to stdout (it has no log of its own). Node reports a write that fails as an 'error' on stdout, which
  * without a listener ends the process with a stack trace: a server (or the launcher, and with it
  * both apps) would stop because nobody reads what it prints.
  */
@@ -116,11 +119,14 @@ export function printBanner(text: string): void {
   process.stdout.write(text);
 }
 
-/** Tells the launcher (when there is one) or the terminal that this app is ready. */
-export function announceReady(announcement: ReadyAnnouncement): void {
+/**
+ * Tells the launcher (when there is one) or the terminal that this app is ready; `stdout` is the
+ * destination of the app's log, which writes the banner behind the lines it still holds.
+ */
+export function announceReady(announcement: ReadyAnnouncement, stdout: Pick<StdoutDestination, 'print'>): void {
   if (process.send) {
     process.send({ type: READY_MESSAGE, announcement });
     return;
   }
-  printBanner(formatBanner([announcement], { terminal: process.stdout.isTTY === true }));
+  stdout.print(formatBanner([announcement], { terminal: process.stdout.isTTY === true }));
 }

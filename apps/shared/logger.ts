@@ -7,8 +7,9 @@
  * - as a second line of defence the fields below are redacted wherever a log call passes them,
  *   except on lines written through `withoutRedaction` (fixed fields, none of them secret).
  *
- * Human-facing output (the bootstrap admin password, the start-up banner) is written to the
- * terminal directly by the entry points, never through this logger.
+ * Human-facing output (the bootstrap admin password, the start-up banner) is written by the entry
+ * points, never through this logger: through its stdout destination's `print`, in turn with the
+ * log lines.
  *
  * Lines go to stdout through `stdout-destination.ts`: written without waiting for the reader, at
  * most a few MB queued behind a full pipe, and given up at the first write that fails, so a stdout

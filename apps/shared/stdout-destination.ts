@@ -24,7 +24,10 @@
  * - the first other failed write (EPIPE, ENOSPC) ends logging for the process's life, said once on
  *   stderr; a log never stops or crashes the app that writes it;
  * - at exit the queue is written once more, without waiting; stderr says how many lines a pipe
- *   still full then did not take. Nothing holds the exit.
+ *   still full then did not take. Nothing holds the exit;
+ * - what a person reads on stdout (the start-up banner, announce-ready.ts) goes through `print`:
+ *   into the same queue, behind the lines waiting there, never into the middle of one; written
+ *   to stdout beside the queue, it overtook them as soon as a full pipe's reader came back.
  */
 import { writeSync } from 'node:fs';
 import { pino, type DestinationStream } from 'pino';
@@ -46,6 +49,12 @@ export interface StdoutDestinationOptions {
 export interface StdoutDestination extends DestinationStream {
   /** The bytes of the lines logged and not yet written, waiting for a full pipe's reader. */
   readonly queuedBytes: number;
+  /**
+   * Writes `text` (for a person: the start-up banner) in its turn with the log lines. Never
+   * dropped: it is a few lines, once, and past `maxQueuedBytes` too it waits. It closes a gap of
+   * dropped lines, whose note comes before it. Lost only with the log (stdout cannot be written).
+   */
+  print(text: string): void;
 }
 
 /** Each destination's last write, at exit: one 'exit' listener for all (tests make many loggers). */
@@ -115,6 +124,15 @@ export function stdoutDestination(app: string, { maxQueuedBytes = 4 * 1024 * 102
   return {
     get queuedBytes() {
       return queuedBytes;
+    },
+    print(text: string) {
+      if (failed) return;
+      const note = dropped > 0 ? droppedLinesNote(app, dropped, droppedLevel) : '';
+      dropped = 0;
+      droppedLevel = 0;
+      queued += note + text;
+      queuedBytes += Buffer.byteLength(note + text);
+      if (!retry) flush();
     },
     write(logged: string) {
       if (failed) return;

@@ -19,6 +19,7 @@ import { pathToFileURL } from 'node:url';
 import { after, describe, test } from 'node:test';
 import ts from 'typescript';
 import { waitFor } from '../helpers/wait-for.ts';
+import { formatBanner, type ReadyAnnouncement } from '../../apps/shared/announce-ready.ts';
 import { REPO_ROOT } from './support/processes.ts';
 
 /** Lines each child logs, of about 170 bytes: more than a pipe holds (64 KiB on Linux) twice over. */
@@ -94,15 +95,16 @@ interface Child {
 
 /**
  * Runs `body` in a child whose stdout is `stdout` and stdin a pipe from the test, with `load(name)`
- * importing apps/shared/<name> as `runtime` runs it.
+ * importing apps/shared/<name> as `runtime` runs it; with an IPC channel unless `ipc` is false
+ * (announceReady sends its banner there when there is one, as to `npm start`'s launcher).
  */
-function runChild(runtime: Runtime, shared: string, body: string, stdout: number): Child {
+function runChild(runtime: Runtime, shared: string, body: string, stdout: number, { ipc = true } = {}): Child {
   const script = [
     `const load = (name) => import(${JSON.stringify(pathToFileURL(shared).href)} + '/' + name + '${runtime.extension}');`,
     "const { readSync, writeSync } = await import('node:fs');",
     body,
   ].join('\n');
-  const child = spawn(process.execPath, [...runtime.nodeArgs, '--input-type=module', '-e', script], { cwd: REPO_ROOT, stdio: ['pipe', stdout, 'pipe', 'ipc'] });
+  const child = spawn(process.execPath, [...runtime.nodeArgs, '--input-type=module', '-e', script], { cwd: REPO_ROOT, stdio: ['pipe', stdout, 'pipe', ...(ipc ? ['ipc' as const] : [])] });
   children.push(child);
   closeSync(stdout); // the child's copy is the only writer left: its exit ends the pipe
   let stderr = '';
@@ -227,6 +229,52 @@ describe('stdout whose reader is alive but not reading', () => {
     assert.deepEqual(lines.slice(logged + 2).map((line) => line.msg), ['after'], 'the line after the second long one, kept: no gap opened');
     assert.equal(child.stderr(), '');
   });
+
+  // The start-up banner is written outside pino. Written to stdout beside the queue, it overtook the
+  // lines queued for a full pipe as soon as the reader came back, into the middle of one. With lines
+  // being dropped (a queue of 16 KiB), the note of that gap comes before it.
+  const banners: Array<{ what: string; maxQueuedBytes?: number }> = [
+    { what: 'the lines queued' },
+    { what: 'the lines queued and the note of those dropped', maxQueuedBytes: 16 * 1024 },
+  ];
+  for (const [n, { what, maxQueuedBytes }] of banners.entries()) {
+    test(`the start-up banner waits behind ${what} for a full pipe, and comes between two lines`, async () => {
+      const pipe = unreadPipe(`banner-${n}`);
+      const announcement: ReadyAnnouncement = { app: 'resource-server', listening: 'http://127.0.0.1:4001', publicUrl: 'http://localhost:4001', mcpUrl: 'http://localhost:4001/mcp' };
+      const more = maxQueuedBytes ? 1000 : 100;
+      const child = runChild(TSX, TSX.shared(), [
+        "const { createLogger } = await load('logger');",
+        "const { stdoutDestination } = await load('stdout-destination');",
+        "const { announceReady } = await load('announce-ready');",
+        `const out = stdoutDestination('app'${maxQueuedBytes ? `, { maxQueuedBytes: ${maxQueuedBytes} }` : ''});`,
+        "const logger = createLogger('app', 'info', out);",
+        FILL_THE_PIPE,
+        // More than a pipe's atomic write (4 KiB) waits: the pipe may take part of a line.
+        `for (let more = 0; more < ${more}; more += 1) logger.info({ i: i++, pad: 'x'.repeat(100) }, 'line');`,
+        `announceReady(${JSON.stringify(announcement)}, out);`,
+        'writeSync(2, `logged ${i}\\n`);',
+        "process.stdin.once('data', () => { logger.info('after'); process.exit(0); });",
+      ].join('\n'), pipe.writeEnd, { ipc: false });
+
+      const logged = Number(await waitFor('the child to log its lines and the banner', () => /^logged (\d+)$/m.exec(child.stderr())?.[1], 30_000));
+      const banner = formatBanner([announcement]);
+      const text = pipe.read();
+      await waitFor('the banner', () => pipe.received().includes(banner));
+      child.process.stdin!.end('x');
+      assert.equal(await child.exited(), 0, child.stderr());
+      const all = await text;
+      const at = all.indexOf(banner);
+      assert.notEqual(at, -1, `the banner, whole:\n${all.slice(-2000)}`);
+      const before = completeLines(all.slice(0, at));
+      const kept = before.filter((line) => line.msg === 'line');
+      assert.deepEqual(kept.map((line) => line.i), upTo(maxQueuedBytes ? kept.length : logged), 'every line logged (and kept) before the banner comes before it');
+      assert.ok(all.slice(0, at).endsWith('\n'), 'the banner comes between two lines, not inside one');
+      const notes = before.slice(kept.length).map((line) => line.droppedLines);
+      assert.deepEqual(notes, maxQueuedBytes ? [logged - kept.length] : [], 'the note of the lines dropped before it, last');
+      assert.deepEqual(completeLines(all.slice(at + banner.length)).map((line) => line.msg), ['after']);
+      assert.equal(child.stderr(), `logged ${logged}\n`);
+    });
+  }
 
   test('one line the pipe did not take at exit: stderr says "1 log line was lost", in the singular', async () => {
     const pipe = unreadPipe('one-lost');

@@ -12,13 +12,16 @@ import { createLogger } from '../../shared/logger.ts';
 import { createMetricsRegistry, serveMetrics } from '../../shared/metrics.ts';
 import { onShutdownSignal } from '../../shared/on-shutdown-signal.ts';
 import { assertServable, servingWarnings } from '../../shared/serving-warnings.ts';
+import { stdoutDestination } from '../../shared/stdout-destination.ts';
 import { createAuthServer } from './create-auth-server.ts';
 
 async function main(): Promise<void> {
   const config = loadAuthServerConfig();
   assertServable(config);
   const { authServer } = config;
-  const logger = createLogger('auth-server', config.logLevel);
+  // The banner goes through the log's destination too, behind the lines it holds (stdout-destination.ts).
+  const stdout = stdoutDestination('auth-server');
+  const logger = createLogger('auth-server', config.logLevel, stdout);
   for (const warning of servingWarnings(config, 'auth-server')) logger.warn(warning);
   const registry = config.metrics && createMetricsRegistry('auth-server', { processMetrics: true });
   const server = await createAuthServer(authServer, logger, { registry });
@@ -47,7 +50,7 @@ async function main(): Promise<void> {
     firstAdmin: generated && passwordFile ? { username: created.username, password: generated, passwordFile } : undefined,
     unusedAdmin: generated ? undefined : await server.unusedBootstrapAdmin(),
     cliEnvironment: authServer.cliEnvironment,
-  });
+  }, stdout);
 }
 
 main().catch(exitOnStartFailure('auth-server', 'AUTH_PORT, or the metrics port'));

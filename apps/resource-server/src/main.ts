@@ -10,12 +10,15 @@ import { createLogger } from '../../shared/logger.ts';
 import { createMetricsRegistry, serveMetrics } from '../../shared/metrics.ts';
 import { onShutdownSignal } from '../../shared/on-shutdown-signal.ts';
 import { servingWarnings } from '../../shared/serving-warnings.ts';
+import { stdoutDestination } from '../../shared/stdout-destination.ts';
 import { createResourceServer } from './create-resource-server.ts';
 
 async function main(): Promise<void> {
   const config = loadResourceServerConfig();
   const { resourceServer } = config;
-  const logger = createLogger('resource-server', config.logLevel);
+  // The banner goes through the log's destination too, behind the lines it holds (stdout-destination.ts).
+  const stdout = stdoutDestination('resource-server');
+  const logger = createLogger('resource-server', config.logLevel, stdout);
   for (const warning of servingWarnings(config, 'resource-server')) logger.warn(warning);
   const db = await openDatabase(resourceServer.database, 'resource-server');
 
@@ -33,7 +36,7 @@ async function main(): Promise<void> {
 
   const url = await server.listen(resourceServer.port, resourceServer.host);
   logger.info({ listening: url, resource: resourceServer.resource, issuer: resourceServer.issuer, metrics: metrics?.url }, 'resource-server started');
-  announceReady({ app: 'resource-server', listening: url, publicUrl: new URL(resourceServer.resource).origin, mcpUrl: resourceServer.resource });
+  announceReady({ app: 'resource-server', listening: url, publicUrl: new URL(resourceServer.resource).origin, mcpUrl: resourceServer.resource }, stdout);
 }
 
 main().catch(exitOnStartFailure('resource-server', 'RESOURCE_PORT, or the metrics port'));
