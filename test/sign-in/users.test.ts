@@ -47,8 +47,9 @@ describe('users', () => {
     const second = await startProcess(dir);
     assert.doesNotMatch(second, /created admin user/);
     assert.ok(!second.includes(password), 'the password is not shown again');
-    // Never signed in: the way to a new password instead (issue 17, trap 1).
-    assert.ok(second.includes(`Admin user "admin" has not signed in yet. Its password is in ${file}\n  Lost its password? Set a new one:\n    npx gatehouse users passwd admin\n`), second);
+    // Never signed in: the way to a new password instead (issue 17, trap 1), with the DATA_DIR
+    // the server was started with, so the command finds this admin.
+    assert.ok(second.includes(`Admin user "admin" has not signed in yet. Its password is in ${file}\n  Lost its password? Set a new one:\n    DATA_DIR=${join(dir, 'data')} npx gatehouse users passwd admin\n`), second);
   });
 
   test('users declared in the config sign in with their scopes as a cap, and disabled ones cannot', async () => {
