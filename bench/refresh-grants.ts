@@ -78,7 +78,9 @@ export async function startGatehouse(label: string, args: string[] = []): Promis
   const chains: string[] = [];
   for (let i = 0; i < CHAINS; i += 1) {
     const result = await connect(issuer, { clientId: client.client_id, scope: 'mcp:read', resource: RESOURCE, username: 'admin', password: ADMIN_PASSWORD });
-    chains.push((await redeem(issuer, client, result)).body.refresh_token as string);
+    const tokens = await redeem(issuer, client, result);
+    if (typeof tokens.body.refresh_token !== 'string') throw new Error(`${label}: the code exchange gave no refresh token: ${tokens.status} ${JSON.stringify(tokens.body)}`);
+    chains.push(tokens.body.refresh_token);
   }
   return { label, server, issuer, clientId: client.client_id, chains, rates: [], latencies: [], cpuSeconds: 0, mainThreadCpuSeconds: 0, seconds: 0, grants: 0 };
 }

@@ -259,8 +259,10 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   const idJag = {
     trustedIdps: admin.trustedIdps, replays: idJagReplays, accounts, signingKeysOf: createIdpSigningKeys(createMetadataFetch(options.metadataFetch)),
   };
-  // One memory of kept clients for every provider built.
-  const keepClientGivenToken = keepClientsGivenTokens(models);
+  // One memory of kept clients for every provider built. A replacement adapter (the benchmarks'
+  // in-memory one) holds its registrations itself: no stored row, so no expiry to clear, and
+  // asking the database would refuse every first token as a deleted client.
+  const keepClientGivenToken = options.adapter ? undefined : keepClientsGivenTokens(models);
   // Built again, with the same configuration and listeners, whenever the signing keys change.
   const buildProvider = (signingKeys: StoredKey[]): Provider => {
     const built = createProvider({
