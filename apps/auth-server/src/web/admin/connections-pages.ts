@@ -11,11 +11,11 @@
  */
 import { ATTEMPT_OUTCOMES, type ConnectionLog } from '../../../../shared/connection-events.ts';
 import { PageError } from '../../http/page-error.ts';
-import { AdminError } from '../../management/admin-error.ts';
 import type { AdminServices } from '../../management/admin-services.ts';
-import { resolveConnectionFilter, type ConnectionFilterInput } from '../../management/connection-filter.ts';
+import type { ConnectionFilterInput } from '../../management/connection-filter.ts';
 import { describeAttempt, describeAttemptTimeline, OUTCOME_WORDS } from '../../management/describe-connections.ts';
-import type { Handler, PageRequest, RenderPage } from '../page-handler.ts';
+import type { Handler, RenderPage } from '../page-handler.ts';
+import { queryText, resolveListFilter } from './resolve-list-filter.ts';
 
 const PAGE_SIZE = 100;
 /** Attempt ids are event ids (a few dozen characters); anything longer names no attempt. */
@@ -27,12 +27,6 @@ export function formatSeconds(ms: number | null | undefined): string {
   return `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
 }
 
-function queryText(request: PageRequest, name: string): string {
-  const value = request.ctx.query[name];
-  const first = Array.isArray(value) ? value[0] : value;
-  return typeof first === 'string' ? first.trim() : '';
-}
-
 export function connectionsPages(services: AdminServices, connections: ConnectionLog, renderPage: RenderPage): Record<string, Handler> {
   const outcomes = ATTEMPT_OUTCOMES.map((value) => ({ value, words: OUTCOME_WORDS[value] }));
 
@@ -40,16 +34,8 @@ export function connectionsPages(services: AdminServices, connections: Connectio
     async listConnections(request) {
       const input = { client: queryText(request, 'client'), user: queryText(request, 'user'), outcome: queryText(request, 'outcome') } satisfies ConnectionFilterInput;
       const page = (context: Record<string, unknown>) => renderPage(request, 'admin/connections.njk', 'Connections', 'connections', { filter: input, outcomes, ...context });
-      let filter;
-      try {
-        filter = await resolveConnectionFilter(services.users, input);
-      } catch (err) {
-        if (!(err instanceof AdminError)) throw err;
-        // The shape refused-form.ts gives a refused post: the filter form shows the message by its field.
-        page({ refused: { form: 'listConnections', field: err.field, message: err.error_description ?? err.message, values: input, lists: {} } });
-        request.ctx.status = err.status;
-        return;
-      }
+      const filter = await resolveListFilter(services.users, request, 'listConnections', input, page);
+      if (!filter) return;
       const { attempts, problem } = await connections.list({ ...filter, limit: PAGE_SIZE });
       page({
         attempts: attempts.map((attempt) => describeAttempt(attempt, formatSeconds)),
