@@ -429,6 +429,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
     clock,
     connectionRecorder,
     ownPagesClientId: INTERNAL_CLIENT_ID,
+    issuer: config.issuer,
   }).routes());
   // `mode: builtin` switches federated sign-in off, not just its buttons: its start and callback
   // routes are not mounted, so a forged start or a callback gets 404 whatever upstreams are listed

@@ -82,6 +82,8 @@ export interface InteractionDeps {
   connectionRecorder?: ConnectionRecorder;
   /** The client the admin and account pages sign in with (provider/internal-client.ts). */
   ownPagesClientId: string;
+  /** An https issuer makes the cookie set here Secure, as it does every other cookie of this server. */
+  issuer: string;
 }
 
 const FORM_LIMIT = 4096;
@@ -98,14 +100,16 @@ const MIN_COMPARES_PER_CLIENT = 2;
  * Marks, in this browser, a sign-in page of Gatehouse's own pages (/account, /admin: the internal
  * client), on that interaction's path only: once it has ended (Back after signing in), its page
  * says so and links /account, rather than sending the person back to an app they were not connecting.
+ * Secure when the issuer is https, like every other cookie here, not when the request was: an http
+ * issuer behind a proxy that says https set this one alone Secure.
  */
 const PAGE_SIGN_IN_COOKIE = 'gatehouse.page_sign_in';
 const PAGE_SIGN_IN_COOKIE_MS = 60 * 60 * 1000;
 
-function markPageSignIn(ctx: Context, interaction: Interaction, ownPagesClientId: string): void {
+function markPageSignIn(ctx: Context, interaction: Interaction, ownPagesClientId: string, secure: boolean): void {
   if (interaction.params.client_id !== ownPagesClientId) return;
   ctx.cookies.set(PAGE_SIGN_IN_COOKIE, interaction.uid, {
-    signed: true, httpOnly: true, sameSite: 'lax', secure: ctx.secure, path: `/interaction/${interaction.uid}`, maxAge: PAGE_SIGN_IN_COOKIE_MS, overwrite: true,
+    signed: true, httpOnly: true, sameSite: 'lax', secure, path: `/interaction/${interaction.uid}`, maxAge: PAGE_SIGN_IN_COOKIE_MS, overwrite: true,
   });
 }
 
@@ -168,6 +172,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   const { provider, users, hasher, throttle, csrf, render } = deps;
   const compareTurns = new TurnsPerClient(Math.max(MIN_COMPARES_PER_CLIENT, hasher.threads));
   const router = new Router();
+  const secureCookies = deps.issuer.startsWith('https:');
   const purpose = (uid: string) => `interaction:${uid}`;
   /** The password form shown by "Sign in as someone else" on a consent page (`switchFrom`). */
   const switchPurpose = (uid: string) => `interaction-switch:${uid}`;
@@ -253,7 +258,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   router.get('/interaction/:uid', async function showInteraction(ctx) {
     const interaction = await loadInteraction(ctx, provider);
     if (interaction.prompt.name === 'login') {
-      markPageSignIn(ctx, interaction, deps.ownPagesClientId);
+      markPageSignIn(ctx, interaction, deps.ownPagesClientId, secureCookies);
       return renderLogin(ctx, interaction);
     }
     const user = await users.findById(String(interaction.session?.accountId));
