@@ -4,7 +4,7 @@
  *
  * Matched on the provider's error classes and their fixed messages (lib/actions/authorization/,
  * lib/helpers/client_id_metadata_document.js, lib/shared/check_resource.js) and on the
- * descriptions our interaction pages finish with (interactions/interaction-routes.ts); anything
+ * descriptions our interaction pages finish with (interactions/); anything
  * else keeps the provider's description under `authorization_refused`.
  *
  * Deliberately not quoted: the state, the code challenge, the full query string.
@@ -25,7 +25,7 @@ export interface AuthorizationFacts {
   codeChallengeMethod?: string;
 }
 
-/** Decisions the sign-in and consent pages finish an interaction with (interaction-routes.ts). */
+/** Decisions the sign-in and consent pages finish an interaction with (interactions/). */
 const INTERACTION_REFUSALS: Record<string, { reasonCode: string; reason: string }> = {
   'the user denied the request': { reasonCode: 'consent_denied', reason: 'the user denied access' },
   'the account cannot be used': { reasonCode: 'account_not_active', reason: 'the account is disabled or waiting for approval' },

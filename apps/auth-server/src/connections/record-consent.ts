@@ -1,5 +1,5 @@
 /**
- * Records `consent` from the consent page (interactions/interaction-routes.ts): granted, with the
+ * Records `consent` from the consent page (interactions/consent-step.ts): granted, with the
  * grant and the scopes it now holds, or refused `access_denied` with why (the user denied, the
  * account cannot be used, nothing the user may grant was asked for). The redirect back to the
  * client that follows is recorded from the provider's event (record-provider-connection-events.ts).

@@ -52,7 +52,7 @@ import { PageError } from '../http/page-error.ts';
 import { readForm } from '../http/read-body.ts';
 import type { SignInRecorder } from '../audit/record-sign-in.ts';
 import { flowIdOf } from '../connections/flow-id.ts';
-import { loadInteraction } from '../interactions/interaction-routes.ts';
+import { loadInteraction } from '../interactions/load-interaction.ts';
 import type { SignInResult } from '../ops/auth-server-metrics.ts';
 import { admit, MAX_SUBJECT_BYTES, type FederatedAccounts } from './federated-accounts.ts';
 import type { FederatedLogins } from './federated-logins.ts';

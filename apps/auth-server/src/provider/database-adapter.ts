@@ -561,7 +561,7 @@ export async function readGrantFacts(db: SqlExecutor, grantIds: readonly string[
     const scopes = new Set<string>();
     for (const scope of Object.values(payload.resources ?? {}).flatMap((s) => s.split(' '))) if (scope) scopes.add(scope);
     // An MCP scope is granted for the resource: one in the OpenID part was put there by consent
-    // before 2026-12 whether the user ticked it or had it (interaction-routes.ts), never granted.
+    // before 2026-12 whether the user ticked it or had it (consent-step.ts), never granted.
     for (const scope of (payload.openid?.scope ?? '').split(' ')) if (scope && !(MCP_SCOPES as readonly string[]).includes(scope)) scopes.add(scope);
     facts.set(id, { scopes: [...scopes], issuedAt: payload.iat });
   }
