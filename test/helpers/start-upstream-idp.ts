@@ -41,6 +41,13 @@ export interface UpstreamIdpOptions {
    * Default false: only when asked (a max_age), as oidc-provider and Google do by default.
    */
   statesAuthTime?: boolean;
+  /**
+   * The loopback address it listens on and names in its issuer. Default 127.0.0.1. Another one
+   * (127.0.0.2) is another host to a browser: cookies are kept per host, not per port, and this
+   * upstream's session cookie (`_session`) has the name of Gatehouse's on an http issuer, so on one
+   * host each replaces the other's.
+   */
+  host?: string;
 }
 
 export interface UpstreamIdp {
@@ -63,8 +70,9 @@ export async function startUpstreamIdp(users: Record<string, UpstreamUser>, opti
     res.end();
   });
   server.prependListener('request', record);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  const issuer = `http://${host}:${(server.address() as AddressInfo).port}`;
   const clientId = 'gatehouse';
   const clientSecret = 'upstream-client-secret-for-tests';
 

@@ -6,6 +6,13 @@
  * - Start (POST, CSRF-checked): authorization code with PKCE S256, and a fresh `state` and
  *   `nonce` stored server-side with the interaction and the upstream they belong to (single use,
  *   10 minutes). The redirect URI is the upstream's own (federated-redirect-uri.ts).
+ * - The start is taken from the sign-in page in a login step, and in a consent step only from
+ *   the form "Sign in as someone else" (its own token, interaction-forms.ts), as the password
+ *   form is. That sign-in asks the upstream for a new one (prompt=login, OIDC Core §3.1.2.1):
+ *   answering from its own session, the upstream would only sign the same person in again. Not
+ *   checked that it did (auth_time): an upstream that passes its session on signs in the person
+ *   it holds, who could have chosen that account anyway. Its result ends like any other sign-in:
+ *   the interaction's login result, which the provider then treats as the password switch's.
  * - Callback, mix-up defence (RFC 9700 §4.4.2): the `state` is consumed first, then the response
  *   must have arrived at the redirect URI of the upstream that `state` was sent to; a response
  *   for another upstream is refused before any token request, and its state is gone, so it
@@ -52,6 +59,7 @@ import { PageError } from '../http/page-error.ts';
 import { readForm } from '../http/read-body.ts';
 import type { SignInRecorder } from '../audit/record-sign-in.ts';
 import { flowIdOf } from '../connections/flow-id.ts';
+import { signInPurpose } from '../interactions/interaction-forms.ts';
 import { loadInteraction } from '../interactions/load-interaction.ts';
 import type { SignInResult } from '../ops/auth-server-metrics.ts';
 import { admit, MAX_SUBJECT_BYTES, type FederatedAccounts } from './federated-accounts.ts';
@@ -161,9 +169,13 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
   }
 
   router.post('/interaction/:uid/federated/:upstream', async function startFederatedSignIn(ctx: Context) {
-    const interaction = await loadInteraction(ctx, provider, 'login');
+    const interaction = await loadInteraction(ctx, provider);
     const form = await readForm(ctx, 2048);
-    csrf.verify(ctx, `interaction:${interaction.uid}`, form.get('csrf')?.[0]);
+    const purpose = signInPurpose(interaction);
+    if (purpose === undefined) throw new PageError(400, 'invalid_request', 'This step does not apply to the current sign-in.');
+    csrf.verify(ctx, purpose, form.get('csrf')?.[0]);
+    // "Sign in as someone else" on a consent page (see the header).
+    const switching = interaction.prompt.name === 'consent';
     const upstream = upstreams.get(String(ctx.params.upstream));
     if (!upstream) throw new PageError(404, 'invalid_request', 'That sign-in option does not exist.');
     const configuration = await configurationOf(upstream);
@@ -184,8 +196,8 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
       // OIDC Core §3.1.2.1: a sign-in asked to be fresh (the admin pages' re-authentication sends
       // prompt=login) asks the upstream for a fresh one too, instead of accepting its SSO session,
       // and a client's max_age is the upstream's. max_age makes auth_time REQUIRED in the ID
-      // token, which the callback checks.
-      ...(asksFreshSignIn(interaction) ? { prompt: 'login' } : {}),
+      // token, which the callback checks. A switch of account asks for a new sign-in (the header).
+      ...(asksFreshSignIn(interaction) || switching ? { prompt: 'login' } : {}),
       ...(maxSignInAge(interaction) === undefined ? {} : { max_age: String(maxSignInAge(interaction)) }),
     });
     ctx.status = 303;

@@ -39,6 +39,7 @@ export interface ConsentStepDeps {
   documentHostPolicy: DocumentHostPolicy;
   /** What the sign-in page offers: the password form, upstream buttons, or both. */
   mode: 'builtin' | 'federated' | 'both';
+  upstreams: Array<{ id: string; displayName: string }>;
   /** Resource scopes (mcp:*) this server knows. */
   resourceScopes: readonly string[];
   /**
@@ -117,7 +118,8 @@ export function consentStep(deps: ConsentStepDeps) {
       alreadyAllowed: alreadyAllowed.map((scope) => ({ name: scope, description: describeScope(scope) })),
       offerAllow: !nothingNew,
       offerContinue: nothingNew && alreadyAllowed.length > 0,
-      offerSwitch: deps.mode !== 'federated',
+      // The switch shows what the sign-in page offers: the password form, the upstream buttons.
+      offerSwitch: deps.mode !== 'federated' || deps.upstreams.length > 0,
     });
   }
 

@@ -11,11 +11,13 @@
  * - The consent page and what Allow grants: consent-step.ts.
  * - The consent page offers to sign in as someone else (a browser still signed in as an admin
  *   from /admin was otherwise asked only to connect the app as admin). The switch is a POST that
- *   shows the password form for this same interaction, with a token of its own purpose: only that
- *   form may sign in during a consent step. A sign-in as another account is handed to the provider
- *   as the interaction's login result; the provider then ends the browser's session (resume →
- *   end_session/confirm, with every grant kept: expiresWithSession is false) and asks the new
- *   account's consent in a new interaction. The old account's /admin tabs are signed out with it.
+ *   shows what the sign-in page offers (the password form, the upstream buttons, or both) for this
+ *   same interaction, with a token of its own purpose: only those forms may sign in during a
+ *   consent step. A sign-in as another account, with a password or at an upstream
+ *   (federated-sign-in-routes.ts), is handed to the provider as the interaction's login result;
+ *   the provider then ends the browser's session (resume → end_session/confirm, with every grant
+ *   kept: expiresWithSession is false) and asks the new account's consent in a new interaction.
+ *   The old account's /admin tabs are signed out with it.
  */
 import Router from '@koa/router';
 import type { Context } from 'koa';
@@ -32,13 +34,12 @@ import { PageError } from '../http/page-error.ts';
 import { readForm } from '../http/read-body.ts';
 import type { SignInResult } from '../ops/auth-server-metrics.ts';
 import { consentStep, type ConsentStepDeps } from './consent-step.ts';
-import { FORM_LIMIT, interactionPurpose, switchPurpose } from './interaction-forms.ts';
+import { FORM_LIMIT, interactionPurpose, signInPurpose, switchPurpose } from './interaction-forms.ts';
 import { clientName, finish, loadInteraction, markPageSignIn, type Interaction } from './load-interaction.ts';
 
 export interface InteractionDeps extends ConsentStepDeps {
   hasher: PasswordHasher;
   throttle: SignInThrottle;
-  upstreams: Array<{ id: string; displayName: string }>;
   /** Told the result of each password sign-in (metrics). */
   onSignIn?: (result: SignInResult) => void;
   /** Told of each password sign-in attempt, with its user and reason (the audit log). */
@@ -87,8 +88,8 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       switching,
       switchFrom: extra.switchFrom,
       builtin: deps.mode !== 'federated',
-      // The upstream sign-in takes only a login step (federated-sign-in-routes.ts).
-      upstreams: deps.mode === 'builtin' || switching ? [] : deps.upstreams,
+      // In a consent step too: there the switch form's token starts it (federated-sign-in-routes.ts).
+      upstreams: deps.mode === 'builtin' ? [] : deps.upstreams,
     });
   }
 
@@ -110,7 +111,6 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const interaction = await loadInteraction(ctx, provider, 'consent');
     const form = await readForm(ctx, FORM_LIMIT);
     csrf.verify(ctx, interactionPurpose(interaction.uid), form.get('csrf')?.[0]);
-    if (deps.mode === 'federated') throw new PageError(400, 'invalid_request', 'Sign-in with a password is not offered on this server.');
     const user = await users.findById(String(interaction.session?.accountId));
     return renderLogin(ctx, interaction, { switchFrom: user?.username ?? '' });
   });
@@ -119,11 +119,12 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const interaction = await loadInteraction(ctx, provider);
     const form = await readForm(ctx, FORM_LIMIT);
     // In a consent step, only the form "Sign in as someone else" showed signs in (its own token).
+    const purpose = signInPurpose(interaction);
+    if (purpose === undefined) throw new PageError(400, 'invalid_request', 'This step does not apply to the current sign-in.');
+    csrf.verify(ctx, purpose, form.get('csrf')?.[0]);
     const switchFrom = interaction.prompt.name === 'consent'
       ? (await users.findById(String(interaction.session?.accountId)))?.username ?? ''
       : undefined;
-    if (interaction.prompt.name !== 'login' && switchFrom === undefined) throw new PageError(400, 'invalid_request', 'This step does not apply to the current sign-in.');
-    csrf.verify(ctx, switchFrom === undefined ? interactionPurpose(interaction.uid) : switchPurpose(interaction.uid), form.get('csrf')?.[0]);
     if (deps.mode === 'federated') throw new PageError(400, 'invalid_request', 'Sign-in with a password is not offered on this server.');
     const username = (form.get('username')?.[0] ?? '').trim().slice(0, 64);
     const password = form.get('password')?.[0] ?? '';
