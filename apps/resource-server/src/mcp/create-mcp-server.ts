@@ -61,6 +61,7 @@ import type { RequiredScopeLookup } from '../http/require-tool-scope.ts';
 import type { ToolCallOutcome } from '../storage/audit-store.ts';
 import { BUILT_IN_SERVER, BUILT_IN_TOOL_DEFINITIONS, callBuiltInTool, isBuiltInTool, toolError, type BuiltInToolDependencies } from './built-in-tools.ts';
 import { coalescePerKind } from './coalesce-per-kind.ts';
+import { mcpErrorText } from './mcp-error-text.ts';
 import { registerRequestHandler } from './register-request-handler.ts';
 import { TOOL_SCOPES } from './tool-table.ts';
 
@@ -417,7 +418,7 @@ async function protocolFailure<T>(upstream: Upstream, send: () => Promise<T>): P
     return await send();
   } catch (err) {
     if (err instanceof LimitError) throw new McpError(ErrorCode.InvalidRequest, describeFailure(err, upstream));
-    if (err instanceof McpError && !isTransportFailure(err)) throw passThrough(err);
+    if (err instanceof McpError && !isTransportFailure(err)) throw err;
     throw new McpError(ErrorCode.InternalError, describeFailure(err, upstream));
   }
 }
@@ -426,10 +427,6 @@ function isTransportFailure(err: McpError): boolean {
   return err.code === ErrorCode.RequestTimeout || err.code === ErrorCode.ConnectionClosed;
 }
 
-/** The upstream's JSON-RPC error as it sent it (the SDK prefixes the message with its code). */
-function passThrough(err: McpError): McpError {
-  return new McpError(err.code, err.message.replace(/^MCP error -?\d+: /, ''), err.data);
-}
 
 /** Why a call to `upstream` failed, in words naming the server, never with a stack or a secret. */
 function describeFailure(err: unknown, upstream: Upstream): string {
@@ -444,7 +441,7 @@ function describeFailure(err: unknown, upstream: Upstream): string {
         ? `The ${name} server stopped while handling the call; it is being restarted.`
         : `The connection to the ${name} server closed during the call.`;
     }
-    return `The ${name} server refused the call: ${err.message.replace(/^MCP error -?\d+: /, '')}`;
+    return `The ${name} server refused the call: ${mcpErrorText(err)}`;
   }
   return `The ${name} server could not be reached: ${describeConnectionFailure(err)}.`;
 }

@@ -10,11 +10,17 @@
  * server's. So the SDK is given a schema that checks only the method, and the full parse is done
  * here, before `handler`. (For `tools/call` the SDK's `Server` also checks the request itself,
  * first, and already answers `-32602`, with its own wording.)
+ *
+ * An McpError the handler throws (or this wrapper does) is answered with its message as the
+ * caller is to read it: without the SDK's `MCP error <code>: ` prefix, which the SDK client adds
+ * itself (mcp-error-text.ts). Sent with it, callers read `MCP error -32602: MCP error -32602: Tool
+ * x not found`.
  */
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import { ErrorCode, McpError, type ServerNotification, type ServerRequest, type ServerResult } from '@modelcontextprotocol/sdk/types.js';
 import * as z from 'zod';
+import { answerableMcpError } from './mcp-error-text.ts';
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
@@ -27,12 +33,16 @@ export function registerRequestHandler<T extends RequestSchema>(
   handler: (request: z.output<T>, extra: Extra) => ServerResult | Promise<ServerResult>,
 ): void {
   const method = schema.shape.method.value;
-  server.setRequestHandler(z.looseObject({ method: z.literal(method) }), (request, extra) => {
-    const parsed = schema.safeParse(request);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      throw new McpError(ErrorCode.InvalidParams, `Invalid params: ${issue.path.map(String).join('.')}: ${issue.message}`);
+  server.setRequestHandler(z.looseObject({ method: z.literal(method) }), async (request, extra) => {
+    try {
+      const parsed = schema.safeParse(request);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        throw new McpError(ErrorCode.InvalidParams, `Invalid params: ${issue.path.map(String).join('.')}: ${issue.message}`);
+      }
+      return await handler(parsed.data, extra);
+    } catch (err) {
+      throw err instanceof McpError ? answerableMcpError(err) : err;
     }
-    return handler(parsed.data, extra);
   });
 }
