@@ -7,7 +7,8 @@
  * the name (as for unshortened names) routed the call to an upstream tool that does not exist,
  * under the server's default scope. It must be learned instead: from the config when the tool has
  * its own scope (the 403 step cannot list a server), else from the server's list. When that server
- * cannot be listed (it is down), the caller gets the error a call to it gets, not "not found".
+ * cannot be listed (it is down), the caller gets the error a call to it gets, not "not found"; a
+ * name past 64 characters, which no list holds, is not found all the same.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -110,6 +111,27 @@ describe('a shortened tool name on a gateway process that has not listed the ser
       await server.audit.flush();
       const [row] = await server.db.all<{ server: string; outcome: string }>('SELECT server, outcome FROM tool_calls WHERE tool = ?', [name]);
       assert.deepEqual({ ...row }, { server: down, outcome: 'error' });
+    });
+  }
+
+  // Past 64 characters a name is no tool's or prompt's of any server (the gateway shortens such
+  // names), so no list can route it: it is not found, whether its server is up or down, and no
+  // call to that server is audited. It was given the down server's error, audited `error`.
+  for (const down of ['gone', 'missing']) {
+    test(`a name past 64 characters for the ${down} server, which is down, is not found and not audited`, { timeout: 15_000 }, async () => {
+      const token = await issuer.mint({ claims: { ...alice, scope: 'mcp:read mcp:write' } });
+      const { client } = await connectAs(server.mcpUrl, token);
+      clients.push(client);
+      const name = `${down}__${LONG_TOOL_NAME}`;
+      assert.ok(name.length > 64);
+      const notFound = (request: Promise<unknown>) => request.then(() => assert.fail(`${name} was answered`), (err: unknown) => {
+        assert.ok(err instanceof McpError, String(err));
+        return { code: err.code, message: err.message };
+      });
+      assert.deepEqual(await notFound(client.callTool({ name, arguments: {} })), { code: -32602, message: `MCP error -32602: Tool ${name} not found` });
+      assert.deepEqual(await notFound(client.getPrompt({ name })), { code: -32602, message: `MCP error -32602: Prompt ${name} not found` });
+      await server.audit.flush();
+      assert.deepEqual(await server.db.all('SELECT outcome FROM tool_calls WHERE tool = ?', [name]), []);
     });
   }
 

@@ -185,9 +185,14 @@ export class Gateway {
     return this.#byName.get(name);
   }
 
-  /** The server whose prefix the exposed name `exposed` carries, whether or not it has that name. */
-  upstreamNamedBy(exposed: string): Upstream | undefined {
-    return this.#byName.get(splitExposedName(exposed)?.server ?? '');
+  /**
+   * The server whose list is to be read to route `exposed`: the one its prefix names, when it may
+   * be a shortened name (mayBeShortened), which only a list (or the config) routes. Undefined for
+   * any other name: `route` reads one of up to 64 characters off the name, and one past 64 no
+   * list holds (exposedName shortens it), so it is not found, whether that server is up or down.
+   */
+  upstreamToLearnFrom(exposed: string): Upstream | undefined {
+    return mayBeShortened(exposed) ? this.#byName.get(splitExposedName(exposed)?.server ?? '') : undefined;
   }
 
   /** Follows a session's list changes until its end. */
@@ -313,7 +318,7 @@ export class Gateway {
    * the caller is to be told that, not that the name is unknown.
    */
   async learn(kind: NamedKind, exposed: string, context: CallContext): Promise<Route | undefined> {
-    const upstream = this.upstreamNamedBy(exposed);
+    const upstream = this.upstreamToLearnFrom(exposed);
     if (!upstream) return undefined;
     const connection = await this.connectionFor(upstream, context);
     this.expose(upstream, kind, await connection.list(kind));

@@ -300,8 +300,9 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
 
     let route = gateway.route('tools', name);
     // A name that may be a shortened one not learned yet: its server's list says. A server that
-    // cannot be listed (down, no process to spare) fails the call as it would fail it listed.
-    const named = route ? undefined : gateway.upstreamNamedBy(name);
+    // cannot be listed (down, no process to spare) fails the call as it would fail it listed. Any
+    // other name not routed is no tool of any server's: not found, not that server's failure.
+    const named = route ? undefined : gateway.upstreamToLearnFrom(name);
     if (named) {
       try {
         route = await gateway.learn('tools', name, contextOf(extra));
@@ -336,7 +337,7 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
   registerRequestHandler(server, GetPromptRequestSchema, async (request, extra) => {
     const { name, arguments: args } = request.params;
     // As for a tool: a server that cannot be listed fails the request as it would fail it listed.
-    const named = gateway.upstreamNamedBy(name);
+    const named = gateway.upstreamToLearnFrom(name);
     const route = gateway.route('prompts', name) ?? (named && await protocolFailure(named, () => gateway.learn('prompts', name, contextOf(extra))));
     if (!route) throw new McpError(ErrorCode.InvalidParams, `Prompt ${name} not found`);
     requireScope(tokenOf(extra), gateway.scopeFor('prompts', route.upstream), name);
