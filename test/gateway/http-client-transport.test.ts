@@ -179,6 +179,20 @@ describe('the transport against an unusual upstream', () => {
     await transport.close();
   });
 
+  test('a GET for its event stream answered 200 with a web page is told to onerror with that content type, not as an HTTP error', async () => {
+    answer = (req, res) => {
+      if (req.method === 'GET') res.writeHead(200, { 'content-type': 'text/html' }).end('<html>');
+      else res.writeHead(202).end();
+    };
+    const transport = transportWith();
+    const told = new Promise<Error>((resolve) => { transport.onerror = resolve; });
+    await transport.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    const err = await told;
+    await transport.close();
+    assert.ok(!(err instanceof UpstreamHttpError), String(err));
+    assert.equal(err.message, 'it answered its event stream (GET) with the content type "text/html"');
+  });
+
   test('many calls in flight on one session raise no listener-leak warning', async () => {
     const warnings: Error[] = [];
     const onWarning = (warning: Error) => warnings.push(warning);

@@ -8,10 +8,12 @@
  * The upstream is a scripted node:http server (a session id per initialize, GET answered 404);
  * first behind a real resource server with the MCP SDK client opening sessions, then behind the
  * gateway's HttpUpstream alone on a TestClock, moved past the hour (the resource server's own
- * clock cannot be moved that far without its revocation feed going stale).
+ * clock cannot be moved that far without its revocation feed going stale). A server answering the
+ * GET 200 with a web page is warned of the same way, as what it answered, not as a refusal.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -27,6 +29,7 @@ import { scriptedHttpUpstream } from './support/scripted-http-upstream.ts';
 import { httpServer } from './support/upstreams.ts';
 
 const REFUSED = /^an mcp server refused its event stream/;
+const NOT_EVENTS = /^an mcp server answered the GET for its event stream with another content type than text\/event-stream/;
 
 interface LogLine {
   level: number;
@@ -34,11 +37,15 @@ interface LogLine {
   server?: string;
   status?: number;
   refusalsNotWarned?: number;
+  contentType?: string;
   error?: string;
 }
 
-/** A server answering every GET 404, each initialize with a new session; `refused` counts GETs by session. */
-function refusingUpstream() {
+/**
+ * A server answering every GET with `answerGet` (404 unless given), each initialize with a new
+ * session; `refused` counts GETs by session.
+ */
+function refusingUpstream(answerGet: (res: ServerResponse) => void = (res) => void res.writeHead(404).end()) {
   const refused = new Map<string, number>();
   const server = scriptedHttpUpstream(({ what, message, session, res, answer }) => {
     switch (what) {
@@ -50,7 +57,7 @@ function refusingUpstream() {
         return answer({ result: { content: [{ type: 'text', text: 'hello' }] } });
       case 'GET':
         refused.set(session, (refused.get(session) ?? 0) + 1);
-        return void res.writeHead(404).end();
+        return answerGet(res);
       case 'DELETE':
         return void res.writeHead(200).end();
       default:
@@ -148,5 +155,49 @@ describe('an HTTP server refusing its event stream, an hour on', { timeout: 60_0
     const between = all.slice(all.indexOf(warnings()[0]!) + 1, all.indexOf(warnings()[1]!));
     assert.ok(between.length > 0 && between.every((line) => line.level === 20), JSON.stringify(between));
     assert.equal(warnings()[1]!.refusalsNotWarned, between.length);
+  });
+});
+
+// A server that serves a web page on GET (a framework's default route) answers 200: nothing was
+// refused, and a line saying "refused … status 200" sent the operator looking for an error that
+// is not there. The line says what it answered instead.
+describe('an HTTP server answering its event stream with a web page', { timeout: 60_000 }, () => {
+  let issuer: TestIssuer;
+  let server: RunningResourceServer;
+  const upstream = refusingUpstream((res) => void res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><p>hello</p>'));
+  const lines: LogLine[] = [];
+  const clients: Client[] = [];
+
+  before(async () => {
+    issuer = await startTestIssuer();
+    const url = await listen(upstream.server);
+    const logger = createLogger('resource-server', 'debug', { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) });
+    server = await startResourceServer({ issuer: issuer.issuer, logger, config: { servers: [httpServer('paged', url, { timeout: 5 })] } });
+    await waitForServers(server.baseUrl, { paged: 'ready' });
+  });
+  after(async () => {
+    for (const client of clients) await client.close().catch(() => {});
+    await server?.close();
+    await stop(upstream.server);
+    await issuer?.close();
+  });
+
+  test('is warned of once as answered with its content type, not as refused; the rest at debug', async () => {
+    for (let i = 0; i < 2; i += 1) {
+      const { client } = await connectAs(server.mcpUrl, await issuer.mint());
+      clients.push(client);
+      assert.equal(resultText(await client.callTool({ name: 'paged__hi', arguments: {} })), 'hello');
+    }
+    await waitFor('GETs of 2 sessions answered', () => upstream.refused.size >= 2);
+    const logged = () => lines.filter((line) => line.server === 'paged' && line.status === 200);
+    await waitFor('a log line for each session\'s GET', () => logged().length >= 2);
+    const warnings = lines.filter((line) => line.server === 'paged' && line.level >= 40);
+    assert.deepEqual(
+      warnings.map(({ msg, status, contentType }) => ({ notEvents: NOT_EVENTS.test(msg), status, contentType })),
+      [{ notEvents: true, status: 200, contentType: 'text/html; charset=utf-8' }],
+      JSON.stringify(warnings),
+    );
+    assert.ok(logged().slice(1).every((line) => line.level === 20 && NOT_EVENTS.test(line.msg)), 'the later ones at debug');
+    assert.ok(lines.every((line) => !REFUSED.test(line.msg)), 'nothing says it was refused');
   });
 });

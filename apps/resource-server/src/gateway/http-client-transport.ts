@@ -17,11 +17,12 @@
  *   call's answer may follow); a JSON answer that is none fails its POST, as one that is not JSON;
  * - after `notifications/initialized` is answered 202, one GET event stream for messages outside
  *   any call (list changes, logs), reopened after a drop (up to 3 times in a row); a 405 means the
- *   server has none, another answer that is no stream goes to `onEventStreamRefused` (tried again
- *   all the same). A server answering that notification 200 gets none, as from the SDK's transport
- *   (`send`, which starts it only on a 202): the spec has it answer 202 (MCP 2025-11-25 transports
- *   §Sending Messages to the Server, 4), and the GET is the client's to open or not (§Listening for
- *   Messages from the Server, 1: MAY);
+ *   server has none, another answer that is no stream (an error status, or a 2xx of another
+ *   content type) goes to `onEventStreamRefused` (tried again all the same). A server answering
+ *   that notification 200 gets none, as from the SDK's transport (`send`, which starts it only on
+ *   a 202): the spec has it answer 202 (MCP 2025-11-25 transports §Sending Messages to the Server,
+ *   4), and the GET is the client's to open or not (§Listening for Messages from the Server, 1:
+ *   MAY);
  * - `terminateSession` sends DELETE (MCP transports §Session Management).
  * A JSON-RPC request's POST has no bound here: its answer may stream for as long as the call runs,
  * and the SDK's per-request timeout ends the call. A call the SDK gives up (its timeout, the
@@ -77,6 +78,16 @@ export class UpstreamTimeoutError extends Error {
   }
 }
 
+/**
+ * An answer to the GET for the event stream that is no stream: an error status, or a 2xx with
+ * another content type (`contentType`, its first 100 characters; empty when it had none), which
+ * is no refusal of the request and is not to be reported as one.
+ */
+export interface EventStreamRefusal {
+  status: number;
+  contentType?: string;
+}
+
 export interface HttpClientTransportOptions {
   url: URL;
   /**
@@ -92,11 +103,11 @@ export interface HttpClientTransportOptions {
   headersFor: (signal: AbortSignal, message?: JSONRPCMessage) => Promise<Record<string, string>>;
   dispatcher?: Dispatcher;
   /**
-   * Told the status of each answer to the GET for the event stream that is neither a stream nor
-   * 405, instead of `onerror`: a server that always refuses it refuses every session's, and
-   * http-upstream.ts logs that per server, not per session. Without it, `onerror` is told.
+   * Told of each answer to the GET for the event stream that is neither a stream nor 405, instead
+   * of `onerror`: a server that always refuses it refuses every session's, and http-upstream.ts
+   * logs that per server, not per session. Without it, `onerror` is told.
    */
-  onEventStreamRefused?: (status: number) => void;
+  onEventStreamRefused?: (refusal: EventStreamRefusal) => void;
   /** Milliseconds a request's stream may stay open after its response; ANSWERED_STREAM_GRACE_MS by default. */
   answeredStreamGraceMs?: number;
 }
@@ -270,9 +281,11 @@ export class HttpClientTransport implements Transport {
         if (answer.statusCode !== 200 || !type.startsWith('text/event-stream')) {
           await answer.body.dump();
           if (answer.statusCode === 405) return;
+          const answered = answer.statusCode >= 200 && answer.statusCode <= 299;
+          const refusal: EventStreamRefusal = answered ? { status: answer.statusCode, contentType: type.slice(0, 100) } : { status: answer.statusCode };
           const refused = this.#options.onEventStreamRefused;
-          if (!refused) throw new UpstreamHttpError(answer.statusCode);
-          if (!this.#closed) refused(answer.statusCode);
+          if (!refused) throw answered ? new Error(`it answered its event stream (GET) with the content type ${JSON.stringify(refusal.contentType)}`) : new UpstreamHttpError(answer.statusCode);
+          if (!this.#closed) refused(refusal);
           this.#reopen(failures + 1);
           return;
         }

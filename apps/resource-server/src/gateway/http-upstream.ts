@@ -20,8 +20,9 @@
  * while it is down) and every connection opened for a caller since.
  *
  * A server that answers the GET for a session's event stream with an error status (not 405, which
- * says it has none) does so for every session: it is warned of once an hour, with how many
- * refusals were logged at debug since the last warning, not once per client session.
+ * says it has none), or with a 2xx that is no event stream (its content type is logged), does so
+ * for every session: it is warned of once an hour, with how many such answers were logged at debug
+ * since the last warning, not once per client session.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
@@ -30,7 +31,7 @@ import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { HttpServerConfig } from '../../../shared/config/gateway-servers.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
-import { HttpClientTransport } from './http-client-transport.ts';
+import { HttpClientTransport, type EventStreamRefusal } from './http-client-transport.ts';
 import type { IdentityTokens } from './identity-tokens.ts';
 import { scopesServerMaySee, type CallContext, type ListChangeListener, type Upstream, type UpstreamStatus } from './upstream.ts';
 import { UpstreamConnection, type CallingClient } from './upstream-connection.ts';
@@ -82,6 +83,7 @@ const PROBE_INTERVAL_MS = 30_000;
 /** How often a server refusing its sessions' event streams is warned of; the rest is at debug. */
 const STREAM_REFUSAL_WARNING_EVERY_MS = 60 * 60_000;
 const STREAM_REFUSED = 'an mcp server refused its event stream (GET) with an HTTP status other than 405: list changes and log messages it sends outside a call do not arrive; calls go on';
+const STREAM_NOT_EVENTS = 'an mcp server answered the GET for its event stream with another content type than text/event-stream: list changes and log messages it sends outside a call do not arrive; calls go on';
 /** Identity tokens a session remembers sending, to take out of the server's errors. */
 const IDENTITY_TOKENS_KEPT = 8;
 
@@ -92,7 +94,7 @@ export class HttpUpstream implements Upstream {
   #state: 'starting' | 'ready' | 'down' = 'starting';
   #reason: string | undefined;
   #prober: NodeJS.Timeout | undefined;
-  /** When a refused event stream was last warned of, and the refusals logged at debug since. */
+  /** When a refused event stream (or one answered with no stream) was last warned of, and those logged at debug since. */
   #streamRefusalWarnedAt = Number.NEGATIVE_INFINITY;
   #streamRefusalsNotWarned = 0;
 
@@ -221,22 +223,27 @@ export class HttpUpstream implements Upstream {
       headersFor,
       timeoutMs: this.config.timeout * 1000,
       dispatcher: this.#options.dispatcher,
-      onEventStreamRefused: (status) => this.#eventStreamRefused(status),
+      onEventStreamRefused: (refusal) => this.#eventStreamRefused(refusal),
     });
   }
 
-  /** Warns of a refused event stream at most once an hour (see the top of this file). */
-  #eventStreamRefused(status: number): void {
+  /**
+   * Warns of a refused event stream at most once an hour (see the top of this file), saying what
+   * it was answered: an error status, or the content type of a 2xx that is no stream.
+   */
+  #eventStreamRefused({ status, contentType }: EventStreamRefusal): void {
+    const fields = { server: this.config.name, status, ...(contentType === undefined ? {} : { contentType }) };
+    const message = contentType === undefined ? STREAM_REFUSED : STREAM_NOT_EVENTS;
     const now = (this.#options.clock ?? systemClock).now();
     if (now - this.#streamRefusalWarnedAt < STREAM_REFUSAL_WARNING_EVERY_MS) {
       this.#streamRefusalsNotWarned += 1;
-      this.#options.logger.debug({ server: this.config.name, status }, STREAM_REFUSED);
+      this.#options.logger.debug(fields, message);
       return;
     }
     const notWarned = this.#streamRefusalsNotWarned;
     this.#streamRefusalWarnedAt = now;
     this.#streamRefusalsNotWarned = 0;
-    this.#options.logger.warn({ server: this.config.name, status, ...(notWarned > 0 ? { refusalsNotWarned: notWarned } : {}) }, STREAM_REFUSED);
+    this.#options.logger.warn({ ...fields, ...(notWarned > 0 ? { refusalsNotWarned: notWarned } : {}) }, message);
   }
 
   /** Connects once with no caller and disconnects: can the server be reached and initialized? */
