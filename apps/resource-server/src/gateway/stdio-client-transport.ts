@@ -12,6 +12,10 @@
  * message whose id cannot be found (or a request or notification from the server) is dropped,
  * with a warning in the log. The process carries on either way.
  *
+ * A process that reads its stdin no more (a write fails EPIPE: it closed it, or is exiting) can be
+ * sent nothing: the transport closes, ending it if it lingers, and its exit is what is reported,
+ * not the failed write (#wroteToNoReader).
+ *
  * Where the id is: SDK servers write `{"result":…,"jsonrpc":"2.0","id":7}` (the id last), most
  * others `{"jsonrpc":"2.0","id":7,"result":…}` (first).
  */
@@ -51,6 +55,9 @@ export class StdioClientTransport implements Transport {
   readonly stderr = new PassThrough();
   #process: ChildProcess | undefined;
   #exit: string | undefined;
+  /** Nothing reads the process's stdin any more (EPIPE): what is written to it is lost. */
+  #stdinGone = false;
+  #closing: Promise<void> | undefined;
 
   constructor(options: StdioClientTransportOptions) {
     this.#options = options;
@@ -86,7 +93,9 @@ export class StdioClientTransport implements Transport {
         this.#process = undefined;
         this.onclose?.();
       });
-      child.stdin!.on('error', (error) => this.onerror?.(error));
+      child.stdin!.on('error', (error) => {
+        if (!this.#wroteToNoReader(error)) this.onerror?.(error);
+      });
       const lines = new BoundedLineSplitter(maxMessageBytes, ENDS_KEPT, (line) => this.#read(line), (head, tail) => this.#tooLong(head, tail));
       child.stdout!.on('data', (chunk: Buffer) => lines.push(chunk));
       child.stdout!.on('error', (error) => this.onerror?.(error));
@@ -94,18 +103,49 @@ export class StdioClientTransport implements Transport {
     });
   }
 
+  /**
+   * Resolves once the message is written, or handed to a process that reads no more (see
+   * #wroteToNoReader): lost, as one written just before it exits is. Waiting for `drain` instead
+   * never ended on a failed write (a stream that failed drains no more), and the start waiting on
+   * it (the SDK's `notifications/initialized`) with it: the server stayed `starting` for ever.
+   */
   send(message: JSONRPCMessage): Promise<void> {
     return new Promise((resolve, reject) => {
       const stdin = this.#process?.stdin;
       if (!stdin) return reject(new Error('Not connected'));
-      if (stdin.write(`${JSON.stringify(message)}\n`)) resolve();
-      else stdin.once('drain', resolve);
+      const written = stdin.write(`${JSON.stringify(message)}\n`, (error) => {
+        if (error && !this.#wroteToNoReader(error)) reject(error);
+        else resolve();
+      });
+      if (written) resolve();
     });
   }
 
-  async close(): Promise<void> {
+  /**
+   * Whether `error` (of a write to the process's stdin) says nothing reads it any more: EPIPE, the
+   * process closed its stdin or is exiting, or a write after that. It is not told to `onerror`:
+   * its consequence, not its cause, it was a warn line saying calls go on, beside the line saying
+   * the server is down. The transport closes instead: the process is ended if it lingers (it can
+   * be sent nothing), and its exit is what is reported.
+   */
+  #wroteToNoReader(error: Error): boolean {
+    if ((error as NodeJS.ErrnoException).code === 'EPIPE') this.#stdinGone = true;
+    if (!this.#stdinGone) return false;
+    void this.close();
+    return true;
+  }
+
+  /**
+   * Ends the process (its stdin, then SIGTERM, then SIGKILL); a call while it is being ended waits
+   * for that ending (the one an EPIPE started, when the gateway stops).
+   */
+  close(): Promise<void> {
     const child = this.#process;
-    if (!child) return;
+    if (!this.#closing && child) this.#closing = this.#end(child);
+    return this.#closing ?? Promise.resolve();
+  }
+
+  async #end(child: ChildProcess): Promise<void> {
     this.#process = undefined;
     const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
     const exitedWithin = (ms: number) => Promise.race([closed, new Promise<void>((resolve) => setTimeout(resolve, ms).unref())]);
