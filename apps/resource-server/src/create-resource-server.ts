@@ -32,7 +32,9 @@ import { RevocationFeedFollower } from './auth/follow-revocation-feed.ts';
 import { McpConnectionSteps } from './connections/mcp-connection-steps.ts';
 import { createAccessTokenVerifier } from './auth/verify-access-token.ts';
 import { authenticationMiddleware, originGuardMiddleware } from './http/as-koa-middleware.ts';
+import { answerBrowserVisit } from './http/answer-browser-visit.ts';
 import { assumeAnonymousCaller } from './http/assume-anonymous-caller.ts';
+import { bearerChallenge } from './http/bearer-challenge.ts';
 import { authorizationServerEndpoints } from './http/authorization-server-endpoints.ts';
 import { checkMcpRequestMetadata } from './http/check-mcp-request-metadata.ts';
 import { describeGatewayServers, GATEWAY_SERVERS_PATH } from './http/describe-gateway-servers.ts';
@@ -207,6 +209,12 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   });
   const mcpEndpoint = serveMcpEndpoint({
     guardOrigin: originGuard, // 403 unknown Origin; CORS; preflight
+    // A browser's GET without a token: the 401 with the same challenge, as a page; no connection step.
+    answerBrowserVisit: dangerouslyDisableAuthentication ? () => false : answerBrowserVisit({
+      resource: config.resource,
+      accountUrl: `${config.issuer}/account`,
+      challenge: bearerChallenge({ scopes: scopes.challenge, resourceMetadataUrl }),
+    }),
     authenticate, // 401 no or bad token; 503 key set unreachable
     readJsonRpcBody: readJsonRpcBody(config.maxBodyBytes), // 413 too large; 400 not JSON
     checkMcpRequestMetadata: checkMcpRequestMetadata(), // 400 headers disagree with the body; 2026-07-28 or a session

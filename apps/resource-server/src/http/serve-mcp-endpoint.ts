@@ -3,6 +3,8 @@
  * its chain in order, each answering on its own or passing on. Outermost first:
  *
  * 1. guardOrigin: 403 unknown Origin; CORS headers; preflights answered.
+ * 1b. answerBrowserVisit: a browser's GET without a token gets the 401 as a page saying what to
+ *    do with this URL, not recorded as a connection step (answer-browser-visit.ts).
  * 2. authenticate (requireBearerToken): 401 no or bad token; 503 key set or revocations unavailable.
  * 3. readJsonRpcBody: 413 too large; 400 not JSON. A request's task augmentation is dropped
  *    (ignore-task-augmentation.ts): this server does not run tasks.
@@ -19,6 +21,7 @@
  * is mcp-request-listener.ts's.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AnswerBrowserVisit } from './answer-browser-visit.ts';
 import type { OriginGuard } from './guard-origin.ts';
 import type { CheckMcpRequestMetadata } from './check-mcp-request-metadata.ts';
 import { ignoreTaskAugmentation } from './ignore-task-augmentation.ts';
@@ -30,6 +33,7 @@ import type { ServeStatelessRequest } from './serve-stateless-request.ts';
 
 export interface McpEndpointSteps {
   guardOrigin: OriginGuard;
+  answerBrowserVisit: AnswerBrowserVisit;
   authenticate: Authenticate;
   readJsonRpcBody: ReadJsonRpcBody;
   checkMcpRequestMetadata: CheckMcpRequestMetadata;
@@ -43,6 +47,7 @@ export type McpEndpoint = (req: IncomingMessage, res: ServerResponse) => Promise
 export function serveMcpEndpoint(steps: McpEndpointSteps): McpEndpoint {
   return async function mcpEndpoint(req, res) {
     if (!steps.guardOrigin(req, res)) return;
+    if (steps.answerBrowserVisit(req, res)) return;
     const auth = await steps.authenticate(req, res);
     if (!auth) return;
     const body = await steps.readJsonRpcBody(req, res);
