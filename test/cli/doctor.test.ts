@@ -20,6 +20,7 @@ import { startDocumentServer, type DocumentServer } from '../helpers/document-se
 import { freePort } from '../helpers/net.ts';
 import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { startResourceServerBeside } from '../helpers/start-resource-server-beside.ts';
+import { createLogger } from '../../apps/shared/logger.ts';
 import type { ResourceServerConfig } from '../../apps/shared/config/resource-server-section.ts';
 import type { GatehouseConfig } from '../../apps/shared/config/load-config.ts';
 import type { DoctorReport } from '../../apps/auth-server/src/doctor/doctor-check.ts';
@@ -71,6 +72,14 @@ const check = (report: DoctorReport, id: string) => {
 };
 const failed = (report: DoctorReport) => report.checks.filter((c) => c.status === 'fail').map((c) => c.id);
 
+interface LogLine {
+  level: number;
+  msg: string;
+  origin?: string;
+}
+const INFO = 30;
+const WARN = 40;
+
 interface Deployment {
   auth: TestAuthServer;
   mcpUrl: string;
@@ -78,11 +87,18 @@ interface Deployment {
 }
 
 /** A real auth-server and resource server on 127.0.0.1, as `npm start` runs them; `configure*` break them on purpose. */
-async function startDeployment(options: { configureAuth?: (config: GatehouseConfig) => void; configureResource?: (config: ResourceServerConfig) => void } = {}): Promise<Deployment> {
+async function startDeployment(options: {
+  configureAuth?: (config: GatehouseConfig) => void;
+  configureResource?: (config: ResourceServerConfig) => void;
+  /** Where the resource server's log lines (info and above) go. Default: nowhere. */
+  resourceLog?: LogLine[];
+} = {}): Promise<Deployment> {
   const port = await freePort();
   const mcpUrl = `http://127.0.0.1:${port}/mcp`;
   const auth = await startAuthServer({ env: { RESOURCE_URL: mcpUrl }, configure: options.configureAuth });
-  const rs = await startResourceServerBeside(auth, { configure: options.configureResource });
+  const lines = options.resourceLog;
+  const logger = lines && createLogger('resource-server', 'info', { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) });
+  const rs = await startResourceServerBeside(auth, { configure: options.configureResource, logger });
   return {
     auth,
     mcpUrl,
@@ -199,6 +215,45 @@ describe('gatehouse doctor against a good local deployment', () => {
     const interactions = stored(good.auth, 'Interaction');
     assert.equal(interactions.count, before.interactions + 1, 'resource-accepted started one sign-in');
     assert.ok(interactions.expiresAt !== null && interactions.expiresAt <= Date.now() / 1000 + 3600, `expires at ${interactions.expiresAt}`);
+  });
+});
+
+describe('gatehouse doctor\'s CORS probe in the resource server\'s log', () => {
+  let deployment: Deployment;
+  const log: LogLine[] = [];
+  before(async () => { deployment = await startDeployment({ resourceLog: log }); });
+  after(() => deployment?.close());
+
+  const refusals = (level: number) => log.filter((line) => line.level === level && line.origin !== undefined);
+
+  test('is logged at info as the doctor\'s, never at warn as a refused browser client; a real client from that origin is still warned of', async () => {
+    const { run, report } = await doctorJson([deployment.mcpUrl, '--no-register']);
+    assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+    assert.equal(check(report, 'cors').status, 'warn', 'MCP Inspector\'s origin is not allowed here');
+    assert.deepEqual(refusals(WARN), [], 'no warn line for the doctor\'s own probe');
+    const [probe, ...more] = refusals(INFO);
+    assert.equal(more.length, 0, JSON.stringify(log));
+    assert.equal(probe?.origin, INSPECTOR);
+    assert.match(probe.msg, /^gatehouse doctor's CORS probe: its browser origin is not in resource_server\.allowed_origins/);
+
+    // MCP Inspector itself (a browser's preflight: no doctor header) is the client the warning is for.
+    const preflight = await fetch(deployment.mcpUrl, {
+      method: 'OPTIONS', headers: { origin: INSPECTOR, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+    });
+    assert.equal(preflight.status, 403);
+    await preflight.text();
+    const [warned, ...others] = refusals(WARN);
+    assert.equal(others.length, 0, JSON.stringify(log));
+    assert.equal(warned?.origin, INSPECTOR);
+    assert.match(warned.msg, /^refused a browser origin not in resource_server\.allowed_origins/);
+  });
+
+  test('the doctor\'s header on anything but a preflight hides nothing: such a request is warned of like any other', async () => {
+    const origin = 'https://app.example.com';
+    const response = await fetch(deployment.mcpUrl, { method: 'POST', headers: { origin, 'gatehouse-doctor': 'cors', 'content-type': 'application/json' }, body: '{}' });
+    assert.equal(response.status, 403);
+    await response.text();
+    assert.deepEqual(refusals(WARN).filter((line) => line.origin === origin).map((line) => line.msg.slice(0, 25)), ['refused a browser origin ']);
   });
 });
 

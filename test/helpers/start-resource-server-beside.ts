@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { createResourceServer } from '../../apps/resource-server/src/create-resource-server.ts';
 import { openDatabase } from '../../apps/shared/storage/open-database.ts';
-import { createLogger } from '../../apps/shared/logger.ts';
+import { createLogger, type Logger } from '../../apps/shared/logger.ts';
 import type { Clock } from '../../apps/shared/clock.ts';
 import type { Registry } from '../../apps/shared/metrics.ts';
 import type { SqlDatabase } from '../../apps/shared/storage/sql-database.ts';
@@ -23,6 +23,8 @@ export interface BesideOptions {
   registry?: Registry;
   /** Where connection events go. Default: the server's own. */
   connectionRecorder?: ConnectionRecorder;
+  /** Instead of a silent logger, for tests that read its lines. */
+  logger?: Logger;
 }
 
 export async function startResourceServerBeside(auth: TestAuthServer, options: BesideOptions = {}): Promise<{ mcpUrl: string; db: SqlDatabase; connectionRecorder: ConnectionRecorder; close(): Promise<void> }> {
@@ -42,7 +44,7 @@ export async function startResourceServerBeside(auth: TestAuthServer, options: B
   options.configure?.(config);
   const db = await openDatabase(config.database, 'resource-server');
   const server = createResourceServer({
-    config, db, logger: createLogger('resource-server', 'silent'), clock: options.clock, registry: options.registry, connectionRecorder: options.connectionRecorder,
+    config, db, logger: options.logger ?? createLogger('resource-server', 'silent'), clock: options.clock, registry: options.registry, connectionRecorder: options.connectionRecorder,
   });
   await server.listen(port, '127.0.0.1');
   return {

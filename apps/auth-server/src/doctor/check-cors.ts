@@ -9,7 +9,13 @@
  * does MCP Inspector through its own proxy (which sends no Origin). The MCP endpoint's origins are
  * a deliberate, per-deployment list (resource_server.allowed_origins, empty by default), so its
  * refusal gets its own advice: the setting, for those who want a browser client.
+ *
+ * Each preflight carries `Gatehouse-Doctor: cors` (apps/shared/doctor-probe-header.ts), so a
+ * Gatehouse resource server logs the refusal of this probe at info as the doctor's, not at warn as
+ * a browser client's. The origin stays MCP Inspector's: the check answers whether that client
+ * may connect, which a made-up origin of the doctor's own could not tell.
  */
+import { DOCTOR_PROBE_HEADER } from '../../../shared/doctor-probe-header.ts';
 import { ok, warn, type CheckResult } from './doctor-check.ts';
 import { ProbeError, type Probe } from './http-probe.ts';
 
@@ -44,7 +50,7 @@ async function preflightProblem(probe: Probe, { url, method, headers }: CorsTarg
   try {
     const answer = await probe(url, {
       method: 'OPTIONS',
-      headers: { origin: BROWSER_ORIGIN, 'access-control-request-method': method, 'access-control-request-headers': headers.join(',') },
+      headers: { origin: BROWSER_ORIGIN, 'access-control-request-method': method, 'access-control-request-headers': headers.join(','), [DOCTOR_PROBE_HEADER]: 'cors' },
     });
     if (answer.status < 200 || answer.status >= 300) return `answered ${answer.status}`;
     const origin = answer.headers.get('access-control-allow-origin');

@@ -18,6 +18,11 @@
  *   operator learns which setting to change. The origin is the client's text: cut and escaped.
  *   The set of origins already logged is capped; beyond it the oldest is forgotten (and may be
  *   logged again), so a stream of made-up origins costs bounded memory.
+ * - A refused preflight carrying the `Gatehouse-Doctor` header (apps/shared/doctor-probe-header.ts:
+ *   a header no browser page can put on a refused request) is `gatehouse doctor`'s CORS probe: it
+ *   is logged at info, every time, naming the doctor, and does not count as the origin's one
+ *   warning, so a real client from that origin (MCP Inspector's, which the doctor probes as) is
+ *   still warned of.
  *
  * Done here rather than with the SDK transport's `allowedOrigins`, which runs only inside a
  * session's transport, i.e. after authentication, and sets no CORS headers.
@@ -25,6 +30,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { cutText } from '../../../shared/cut-text.ts';
 import { escapeControlCharacters } from '../../../shared/escape-control-characters.ts';
+import { DOCTOR_PROBE_HEADER } from '../../../shared/doctor-probe-header.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import { answerJson } from './answer-json.ts';
 
@@ -45,9 +51,13 @@ export function guardOrigin(allowedOrigins: readonly string[], logger: Logger): 
   const allowed = new Set(allowedOrigins);
   const logged = new Set<string>();
 
-  function logRefused(origin: string): void {
+  function logRefused(req: IncomingMessage, origin: string): void {
     // Remembered as shown: a header can be kilobytes long.
     const shown = escapeControlCharacters(cutText(origin, MAX_LOGGED_ORIGIN_LENGTH, '…'));
+    if (req.method === 'OPTIONS' && req.headers[DOCTOR_PROBE_HEADER] !== undefined) {
+      logger.info({ origin: shown }, 'gatehouse doctor\'s CORS probe: its browser origin is not in resource_server.allowed_origins (a browser client from it would be refused)');
+      return;
+    }
     if (logged.has(shown)) return;
     if (logged.size >= MAX_LOGGED_ORIGINS) logged.delete(logged.values().next().value!);
     logged.add(shown);
@@ -59,7 +69,7 @@ export function guardOrigin(allowedOrigins: readonly string[], logger: Logger): 
     const origin = req.headers.origin;
     res.setHeader('Vary', 'Origin');
     if (origin && !allowed.has(origin)) {
-      logRefused(origin);
+      logRefused(req, origin);
       answerJson(res, 403, { jsonrpc: '2.0', error: { code: -32000, message: 'Forbidden: origin not allowed' }, id: null });
       return false;
     }
