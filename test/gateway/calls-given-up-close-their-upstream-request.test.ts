@@ -132,73 +132,78 @@ describe('a call the gateway gives up', { timeout: 60_000 }, () => {
     assert.equal(resultText(await another.callTool({ name: 'patient__echo', arguments: { text: 'again' } })), 'again');
   });
 
-  test('calls the caller hung up on keep their places until the server\'s timeout, then give them back', async () => {
-    const carol = await userToken(randomUUID());
-    const sessionId = await openSession(server.mcpUrl, carol);
-    const callsBefore = seen('tools/call');
-    await Promise.all(Array.from({ length: MAX_CALLS_PER_CALLER }, async (_, i) => {
-      const response = await mcpRequest(server.mcpUrl, {
-        token: carol,
-        headers: { 'Mcp-Session-Id': sessionId, 'MCP-Protocol-Version': '2025-11-25' },
-        body: { jsonrpc: '2.0', id: 100 + i, method: 'tools/call', params: { name: 'hasty__wait-for-cancel', arguments: {} } },
+  // Each waits out a server's timeout (6 s) or its process's exit, each at a server of its own
+  // (hasty over HTTP, the stdio servers ignoring and stubborn), so they wait at once; the cases
+  // above count the HTTP server's calls and run before them.
+  describe('places held until the server\'s timeout or its process\'s exit', { concurrency: 3 }, () => {
+    test('calls the caller hung up on keep their places until the server\'s timeout, then give them back', async () => {
+      const carol = await userToken(randomUUID());
+      const sessionId = await openSession(server.mcpUrl, carol);
+      const callsBefore = seen('tools/call');
+      await Promise.all(Array.from({ length: MAX_CALLS_PER_CALLER }, async (_, i) => {
+        const response = await mcpRequest(server.mcpUrl, {
+          token: carol,
+          headers: { 'Mcp-Session-Id': sessionId, 'MCP-Protocol-Version': '2025-11-25' },
+          body: { jsonrpc: '2.0', id: 100 + i, method: 'tools/call', params: { name: 'hasty__wait-for-cancel', arguments: {} } },
+        });
+        await response.body?.cancel(); // hangs up without an answer
+      }));
+      await waitFor('the server to get every call', () => seen('tools/call') === callsBefore + MAX_CALLS_PER_CALLER);
+
+      const client = await connect(carol);
+      const refused = await client.callTool({ name: 'hasty__echo', arguments: { text: 'too soon' } });
+      assert.match(errorText(refused), /calls in progress at the hasty server/);
+      assert.equal(seen('tools/call'), callsBefore + MAX_CALLS_PER_CALLER);
+
+      // Past the 6 s timeout the calls end and their places are free again.
+      const answered = await waitFor('carol to be able to call again', async () => {
+        const result = await client.callTool({ name: 'hasty__echo', arguments: { text: 'later' } });
+        return result.isError ? undefined : result;
+      }, 20_000, 250);
+      assert.equal(resultText(answered), 'later');
+    });
+
+    /** Calls `slow` at `name` and cancels it once the server says it runs; a refused call is answered. */
+    async function startAndCancel(client: Client, name: string): Promise<ToolResult | 'cancelled'> {
+      const controller = new AbortController();
+      const call = client.callTool({ name: `${name}__slow`, arguments: {} }, undefined, {
+        signal: controller.signal,
+        onprogress: () => controller.abort('the user pressed stop'),
       });
-      await response.body?.cancel(); // hangs up without an answer
-    }));
-    await waitFor('the server to get every call', () => seen('tools/call') === callsBefore + MAX_CALLS_PER_CALLER);
+      return call.catch((err: unknown) => {
+        assert.match(String(err), /the user pressed stop/);
+        return 'cancelled' as const;
+      });
+    }
+    const isRefused = (result: ToolResult | 'cancelled', name: string) =>
+      result !== 'cancelled' && new RegExp(`You already have ${MAX_CALLS_PER_CALLER} calls in progress at the ${name} server.*retry`).test(errorText(result));
 
-    const client = await connect(carol);
-    const refused = await client.callTool({ name: 'hasty__echo', arguments: { text: 'too soon' } });
-    assert.match(errorText(refused), /calls in progress at the hasty server/);
-    assert.equal(seen('tools/call'), callsBefore + MAX_CALLS_PER_CALLER);
+    test('cancelling each call as it starts and calling again runs no more than the limit at the server; the places come back after its timeout', async () => {
+      const mallory = await connect(await userToken(randomUUID()));
+      const ends: Array<ToolResult | 'cancelled'> = [];
+      for (let i = 0; i < 40; i += 1) ends.push(await startAndCancel(mallory, 'ignoring'));
+      assert.equal(ends.filter((end) => end === 'cancelled').length, MAX_CALLS_PER_CALLER, 'calls the server started');
+      assert.ok(ends.slice(MAX_CALLS_PER_CALLER).every((end) => isRefused(end, 'ignoring')), 'the calls past the limit are refused');
+      const bob = await connect(await userToken(randomUUID()));
+      assert.equal(resultText(await bob.callTool({ name: 'ignoring__running', arguments: {} })), String(MAX_CALLS_PER_CALLER), 'calls running at the server');
 
-    // Past the 6 s timeout the calls end and their places are free again.
-    const answered = await waitFor('carol to be able to call again', async () => {
-      const result = await client.callTool({ name: 'hasty__echo', arguments: { text: 'later' } });
-      return result.isError ? undefined : result;
-    }, 20_000, 250);
-    assert.equal(resultText(answered), 'later');
-  });
-
-  /** Calls `slow` at `name` and cancels it once the server says it runs; a refused call is answered. */
-  async function startAndCancel(client: Client, name: string): Promise<ToolResult | 'cancelled'> {
-    const controller = new AbortController();
-    const call = client.callTool({ name: `${name}__slow`, arguments: {} }, undefined, {
-      signal: controller.signal,
-      onprogress: () => controller.abort('the user pressed stop'),
+      // Past the 6 s timeout the places are free again, though the server may still be at work.
+      const answered = await waitFor('mallory to be able to call again', async () => {
+        const result = await mallory.callTool({ name: 'ignoring__running', arguments: {} });
+        return result.isError ? undefined : result;
+      }, 20_000, 250);
+      assert.equal(resultText(answered), String(MAX_CALLS_PER_CALLER));
     });
-    return call.catch((err: unknown) => {
-      assert.match(String(err), /the user pressed stop/);
-      return 'cancelled' as const;
+
+    test('the places of cancelled calls come back at once when the server\'s process exits', async () => {
+      const dave = await connect(await userToken(randomUUID()));
+      for (let i = 0; i < MAX_CALLS_PER_CALLER; i += 1) assert.equal(await startAndCancel(dave, 'stubborn'), 'cancelled');
+      assert.ok(isRefused(await startAndCancel(dave, 'stubborn'), 'stubborn'), 'the call past the limit is refused');
+
+      const bob = await connect(await userToken(randomUUID()));
+      await bob.callTool({ name: 'stubborn__exit', arguments: {} }); // a tool error: the process ended
+      // Down and restarting, or running again: either way no longer dave's limit.
+      await waitFor('dave\'s places to come back with the process', async () => !isRefused(await startAndCancel(dave, 'stubborn'), 'stubborn'));
     });
-  }
-  const isRefused = (result: ToolResult | 'cancelled', name: string) =>
-    result !== 'cancelled' && new RegExp(`You already have ${MAX_CALLS_PER_CALLER} calls in progress at the ${name} server.*retry`).test(errorText(result));
-
-  test('cancelling each call as it starts and calling again runs no more than the limit at the server; the places come back after its timeout', async () => {
-    const mallory = await connect(await userToken(randomUUID()));
-    const ends: Array<ToolResult | 'cancelled'> = [];
-    for (let i = 0; i < 40; i += 1) ends.push(await startAndCancel(mallory, 'ignoring'));
-    assert.equal(ends.filter((end) => end === 'cancelled').length, MAX_CALLS_PER_CALLER, 'calls the server started');
-    assert.ok(ends.slice(MAX_CALLS_PER_CALLER).every((end) => isRefused(end, 'ignoring')), 'the calls past the limit are refused');
-    const bob = await connect(await userToken(randomUUID()));
-    assert.equal(resultText(await bob.callTool({ name: 'ignoring__running', arguments: {} })), String(MAX_CALLS_PER_CALLER), 'calls running at the server');
-
-    // Past the 6 s timeout the places are free again, though the server may still be at work.
-    const answered = await waitFor('mallory to be able to call again', async () => {
-      const result = await mallory.callTool({ name: 'ignoring__running', arguments: {} });
-      return result.isError ? undefined : result;
-    }, 20_000, 250);
-    assert.equal(resultText(answered), String(MAX_CALLS_PER_CALLER));
-  });
-
-  test('the places of cancelled calls come back at once when the server\'s process exits', async () => {
-    const dave = await connect(await userToken(randomUUID()));
-    for (let i = 0; i < MAX_CALLS_PER_CALLER; i += 1) assert.equal(await startAndCancel(dave, 'stubborn'), 'cancelled');
-    assert.ok(isRefused(await startAndCancel(dave, 'stubborn'), 'stubborn'), 'the call past the limit is refused');
-
-    const bob = await connect(await userToken(randomUUID()));
-    await bob.callTool({ name: 'stubborn__exit', arguments: {} }); // a tool error: the process ended
-    // Down and restarting, or running again: either way no longer dave's limit.
-    await waitFor('dave\'s places to come back with the process', async () => !isRefused(await startAndCancel(dave, 'stubborn'), 'stubborn'));
   });
 });
