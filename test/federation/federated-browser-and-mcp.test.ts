@@ -25,7 +25,8 @@ describe('federated sign-in in Chromium, then the MCP server', () => {
   before(async () => {
     const port = await freePort();
     mcpUrl = `http://127.0.0.1:${port}/mcp`;
-    idp = await startUpstreamIdp({ 'dana@example.com': { email: 'dana@example.com', email_verified: true } });
+    // On another loopback host: on Gatehouse's, the upstream's `_session` cookie would replace Gatehouse's.
+    idp = await startUpstreamIdp({ 'dana@example.com': { email: 'dana@example.com', email_verified: true } }, { host: '127.0.0.2' });
     server = await startAuthServer({
       env: { RESOURCE_URL: mcpUrl },
       configure(config) {
