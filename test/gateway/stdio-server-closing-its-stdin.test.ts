@@ -12,6 +12,9 @@
  * stayed `starting` for ever. Real resource server, `node -e` processes.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createLogger } from '../../apps/shared/logger.ts';
 import { startResourceServer, type RunningResourceServer } from '../helpers/start-resource-server.ts';
@@ -45,10 +48,24 @@ const answer = { jsonrpc: '2.0', id, result: { protocolVersion: params.protocolV
 process.stdout.write(JSON.stringify(answer) + '\n', () => { ${then} });
 `;
 
+/**
+ * A wrapper, as npx, uvx or a shell script is: it starts the server as its own child, which holds
+ * the wrapper's stdout and stderr (inherited), and exits when that child does, or `exitAtOnce`.
+ * The child writes its pid to a file in `pids` (so the test ends it) and lives until then.
+ */
+const wrapping = (pids: string, server: string, exitAtOnce = false) => String.raw`
+const { spawn } = require('node:child_process');
+const child = spawn(process.execPath, ['-e', ${JSON.stringify(`require('node:fs').writeFileSync(require('node:path').join(${JSON.stringify(pids)}, String(process.pid)), '');
+${server}`)}], { stdio: 'inherit' });
+${exitAtOnce ? 'process.exit(3);' : `require('node:fs').closeSync(0);
+child.on('exit', (code) => process.exit(code ?? 1));`}
+`;
+
 describe('a stdio server that closes its stdin', { timeout: 60_000 }, () => {
   let issuer: TestIssuer;
   let server: RunningResourceServer;
   const lines: LogLine[] = [];
+  const pids = mkdtempSync(join(tmpdir(), 'gatehouse-wrapped-'));
 
   before(async () => {
     issuer = await startTestIssuer();
@@ -61,6 +78,7 @@ describe('a stdio server that closes its stdin', { timeout: 60_000 }, () => {
           { ...stdioServer('quitting', SCRIPTED), args: ['-e', closingItsStdin('process.exit(3)')] },
           { ...stdioServer('lingering', SCRIPTED), args: ['-e', closingItsStdin('setInterval(() => {}, 60_000)')] },
           { ...stdioServer('exiting', SCRIPTED), args: ['-e', 'process.exit(3)'] },
+          { ...stdioServer('wrapped', SCRIPTED), args: ['-e', wrapping(pids, closingItsStdin('setInterval(() => {}, 60_000)'))] },
         ],
       },
     });
@@ -68,6 +86,14 @@ describe('a stdio server that closes its stdin', { timeout: 60_000 }, () => {
   after(async () => {
     await server?.close();
     await issuer?.close();
+    for (const pid of readdirSync(pids)) {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // ended already
+      }
+    }
+    rmSync(pids, { recursive: true, force: true });
   });
 
   const warned = (name: string) => lines.filter((line) => line.server === name && line.level >= WARN);
@@ -86,6 +112,13 @@ describe('a stdio server that closes its stdin', { timeout: 60_000 }, () => {
       assert.deepEqual(new Set(warned(name).map((line) => line.msg)), new Set(['mcp server is down']), JSON.stringify(warned(name)));
     });
   }
+
+  // A server behind a wrapper: the wrapper is ended, but its child holds its stdout and stderr,
+  // so the end of the process was never seen. It stayed `ready`, every call "Not connected".
+  test('(wrapped) one behind a wrapper is ended and started again as well, though the wrapper\'s child holds its pipes', async () => {
+    await waitFor('wrapped down twice', () => downs('wrapped').length >= 2, 20_000);
+    assert.deepEqual(new Set(warned('wrapped').map((line) => line.msg)), new Set(['mcp server is down']), JSON.stringify(warned('wrapped')));
+  });
 
   // The review's case: whether the gateway's first write meets the pipe open or closed is a race.
   test('one that exits before reading anything is down for that alone, start after start', async () => {

@@ -31,6 +31,30 @@ import { MAX_MESSAGE_BYTES } from './http-client-transport.ts';
 const ENDS_KEPT = 256;
 /** How long the process has to exit after its stdin is ended, then after SIGTERM. */
 const CLOSE_GRACE_MS = 2000;
+/**
+ * How long the stdout and stderr of a process being ended are read after it exited, before they
+ * are closed from this side (closePipesAfterExit): what it wrote last is read within this.
+ */
+const PIPES_AFTER_EXIT_MS = 1000;
+
+/**
+ * Closes the stdout and stderr of `child`, which is being ended, a moment after it exited. 'close'
+ * (the end the transport reports) waits for them to end, and a process that started its own (a
+ * wrapper such as npx, uvx or a shell script, with the server as its child) can exit while that
+ * child still holds them: a server ended after it closed its stdin was never reported down, and
+ * every call after failed "Not connected". Only for a process the transport ends: one that exits
+ * on its own while its child holds the pipes may have left that child serving (a wrapper that
+ * puts the server in the background), and the pipes still say when it ends, as for the MCP SDK's
+ * own transport.
+ */
+function closePipesAfterExit(child: ChildProcess): void {
+  const closeSoon = () => setTimeout(() => {
+    child.stdout?.destroy();
+    child.stderr?.destroy();
+  }, PIPES_AFTER_EXIT_MS).unref();
+  if (child.exitCode !== null || child.signalCode !== null) closeSoon();
+  else child.once('exit', closeSoon);
+}
 
 export interface StdioClientTransportOptions {
   command: string;
@@ -100,6 +124,10 @@ export class StdioClientTransport implements Transport {
       child.stdout!.on('data', (chunk: Buffer) => lines.push(chunk));
       child.stdout!.on('error', (error) => this.onerror?.(error));
       child.stderr!.pipe(this.stderr);
+      // Closed from this side (above), it does not end: end what is read from it all the same.
+      child.stderr!.once('close', () => {
+        if (!this.stderr.writableEnded) this.stderr.end();
+      });
     });
   }
 
@@ -148,6 +176,7 @@ export class StdioClientTransport implements Transport {
   async #end(child: ChildProcess): Promise<void> {
     this.#process = undefined;
     const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+    closePipesAfterExit(child);
     const exitedWithin = (ms: number) => Promise.race([closed, new Promise<void>((resolve) => setTimeout(resolve, ms).unref())]);
     child.stdin?.end();
     await exitedWithin(CLOSE_GRACE_MS);
