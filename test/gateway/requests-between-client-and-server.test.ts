@@ -222,6 +222,29 @@ describe('progress, cancellation, sampling and logging through the gateway', { t
     assert.ok(Date.now() - started < 10_000, 'refused, not left to time out');
   });
 
+  // The upstream's SDK client adds `MCP error <code>: ` to the message of the error it is answered
+  // with, and server-everything's tools report that message as their result. A review read the
+  // prefix twice for the gateway's own refusal and three times for a caller's refusal, relayed.
+  const refusals: Array<[what: string, tool: string, capabilities: ConnectOptions['capabilities'], text: string]> = [
+    ['a sampling request for a caller that did not declare sampling', 'trigger-sampling-request', {}, 'MCP error -32600: The calling client does not support sampling'],
+    ['a sampling request the caller refuses', 'trigger-sampling-request', { sampling: {} }, 'MCP error -1: User rejected it'],
+    ['an elicitation request for a caller that did not declare elicitation', 'trigger-elicitation-request', {}, 'MCP error -32600: The calling client does not support elicitation'],
+    ['an elicitation request the caller refuses', 'trigger-elicitation-request', { elicitation: {} }, 'MCP error -1: User rejected it'],
+  ];
+  for (const [what, tool, capabilities, text] of refusals) {
+    test(`${what}: the server reads the error's code once`, { timeout: 15_000 }, async () => {
+      const client = await connect({ capabilities });
+      const refuse = async (): Promise<never> => {
+        throw new McpError(-1, 'User rejected it');
+      };
+      if (capabilities?.sampling) client.setRequestHandler(CreateMessageRequestSchema, refuse);
+      if (capabilities?.elicitation) client.setRequestHandler(ElicitRequestSchema, refuse);
+      const args = tool === 'trigger-sampling-request' ? { prompt: 'say something' } : {};
+      const outcome = await refusalOf(client.callTool({ name: `everything__${tool}`, arguments: args }));
+      assert.equal(outcome, JSON.stringify([{ type: 'text', text }]));
+    });
+  }
+
   test('a server\'s log messages reach the caller from the level it set up, and no lower', { timeout: 15_000 }, async () => {
     const client = await connect();
     const levels: string[] = [];

@@ -64,6 +64,7 @@ import { FloodGuard } from '../../../shared/connections/flood-guard.ts';
 import { cutText } from '../../../shared/cut-text.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
+import { answerableMcpError } from './mcp-error-text.ts';
 import { redactData, redactError, redactText } from './redact-credentials.ts';
 
 export type ListKind = 'tools' | 'prompts' | 'resources' | 'resourceTemplates';
@@ -378,7 +379,7 @@ export class UpstreamConnection {
     const relay = (capability: 'sampling' | 'elicitation') => async (request: ServerRequest, extra: { signal: AbortSignal; requestId: RequestId }) => {
       const relayed = this.#relayed.get(extra.requestId);
       if (!relayed?.caller) {
-        throw new McpError(ErrorCode.InvalidRequest, `Gatehouse relays ${request.method} only during a tool call of a single client session`);
+        throw answerableMcpError(new McpError(ErrorCode.InvalidRequest, `Gatehouse relays ${request.method} only during a tool call of a single client session`));
       }
       const caller = relayed.caller;
       // Kept until the turn this handler ends in is over: the SDK sends our answer (or refusal)
@@ -389,6 +390,10 @@ export class UpstreamConnection {
           throw new McpError(ErrorCode.InvalidRequest, `The calling client does not support ${capability}`);
         }
         return await caller.sendRequest(request, ResultSchema.loose(), { signal: extra.signal });
+      } catch (err) {
+        // Our refusal, or the caller's error as the SDK read it (its code and data kept), is
+        // answered without the `MCP error <code>: ` prefixes: the upstream's SDK client adds one.
+        throw err instanceof McpError ? answerableMcpError(err) : err;
       } finally {
         setImmediate(() => this.#relayed.delete(extra.requestId));
       }

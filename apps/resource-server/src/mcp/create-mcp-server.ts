@@ -54,6 +54,7 @@ import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/proto
 import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
 import { releaseAfter } from '../gateway/call-budget.ts';
 import type { Gateway } from '../gateway/gateway.ts';
+import { mcpErrorText } from '../gateway/mcp-error-text.ts';
 import type { CallContext, Upstream } from '../gateway/upstream.ts';
 import type { CallingClient, ListItem, ListKind } from '../gateway/upstream-connection.ts';
 import { CallLimitError, describeConnectionFailure, LimitError, ProcessLimitError, UpstreamUnavailableError, type Limit } from '../gateway/upstream-errors.ts';
@@ -61,7 +62,6 @@ import type { RequiredScopeLookup } from '../http/require-tool-scope.ts';
 import type { ToolCallOutcome } from '../storage/audit-store.ts';
 import { BUILT_IN_SERVER, BUILT_IN_TOOL_DEFINITIONS, callBuiltInTool, isBuiltInTool, toolError, type BuiltInToolDependencies } from './built-in-tools.ts';
 import { coalescePerKind } from './coalesce-per-kind.ts';
-import { mcpErrorText } from './mcp-error-text.ts';
 import { registerRequestHandler } from './register-request-handler.ts';
 import { TOOL_SCOPES } from './tool-table.ts';
 

@@ -13,14 +13,14 @@
  *
  * An McpError the handler throws (or this wrapper does) is answered with its message as the
  * caller is to read it: without the SDK's `MCP error <code>: ` prefix, which the SDK client adds
- * itself (mcp-error-text.ts). Sent with it, callers read `MCP error -32602: MCP error -32602: Tool
- * x not found`.
+ * itself (gateway/mcp-error-text.ts). Sent with it, callers read `MCP error -32602: MCP error
+ * -32602: Tool x not found`.
  */
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import { ErrorCode, McpError, type ServerNotification, type ServerRequest, type ServerResult } from '@modelcontextprotocol/sdk/types.js';
 import * as z from 'zod';
-import { answerableMcpError } from './mcp-error-text.ts';
+import { answerableMcpError } from '../gateway/mcp-error-text.ts';
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
