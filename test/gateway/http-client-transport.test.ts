@@ -179,19 +179,42 @@ describe('the transport against an unusual upstream', () => {
     await transport.close();
   });
 
-  test('a GET for its event stream answered 200 with a web page is told to onerror with that content type, not as an HTTP error', async () => {
-    answer = (req, res) => {
-      if (req.method === 'GET') res.writeHead(200, { 'content-type': 'text/html' }).end('<html>');
-      else res.writeHead(202).end();
-    };
-    const transport = transportWith();
-    const told = new Promise<Error>((resolve) => { transport.onerror = resolve; });
-    await transport.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
-    const err = await told;
-    await transport.close();
-    assert.ok(!(err instanceof UpstreamHttpError), String(err));
-    assert.equal(err.message, 'it answered its event stream (GET) with the content type "text/html"');
-  });
+  // What the GET for the event stream is answered with, and what the transport makes of it: the
+  // message the stream carries, or what onerror is told. Media types are case-insensitive and end
+  // at their parameters (RFC 9110 §8.3.1); a 2xx of another status than 200 is told by its status,
+  // its content type being the right one. A 200 web page is told by its content type, not as an
+  // HTTP error.
+  const GET_ANSWERS: Array<[status: number, contentType: string | undefined, outcome: string]> = [
+    [200, 'text/event-stream', 'read: notifications/message'],
+    [200, 'Text/Event-Stream', 'read: notifications/message'],
+    [200, 'TEXT/EVENT-STREAM;charset=utf-8', 'read: notifications/message'],
+    [200, 'text/event-stream ; charset=utf-8', 'read: notifications/message'],
+    [200, 'text/html', 'Error: it answered its event stream (GET) with the content type "text/html"'],
+    [200, 'text/event-streams', 'Error: it answered its event stream (GET) with the content type "text/event-streams"'],
+    [200, undefined, 'Error: it answered its event stream (GET) with the content type ""'],
+    [201, 'text/event-stream', 'Error: it answered its event stream (GET) with HTTP 201, not 200'],
+    [204, 'Text/Event-Stream', 'Error: it answered its event stream (GET) with HTTP 204, not 200'],
+    [201, 'text/html', 'Error: it answered its event stream (GET) with the content type "text/html"'],
+    [404, 'text/event-stream', 'UpstreamHttpError: it answered HTTP 404'],
+  ];
+  for (const [status, contentType, outcome] of GET_ANSWERS) {
+    test(`a GET for its event stream answered ${status} ${contentType ?? 'without a content type'}: ${outcome}`, async () => {
+      answer = (req, res) => {
+        if (req.method !== 'GET') return void res.writeHead(202).end();
+        res.writeHead(status, contentType === undefined ? {} : { 'content-type': contentType });
+        if (status === 204) return void res.end();
+        res.end('data: {"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"hi"}}\n\n');
+      };
+      const transport = transportWith();
+      const told = new Promise<string>((resolve) => {
+        transport.onerror = (err) => resolve(`${err.name}: ${err.message}`);
+        transport.onmessage = (message) => resolve(`read: ${'method' in message ? message.method : JSON.stringify(message)}`);
+      });
+      await transport.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+      assert.equal(await told, outcome);
+      await transport.close();
+    });
+  }
 
   test('many calls in flight on one session raise no listener-leak warning', async () => {
     const warnings: Error[] = [];

@@ -201,3 +201,36 @@ describe('an HTTP server answering its event stream with a web page', { timeout:
     assert.ok(lines.every((line) => !REFUSED.test(line.msg)), 'nothing says it was refused');
   });
 });
+
+// Which warn line each answer to the GET gets, by status and content type. A 2xx of another
+// status than 200 with an event stream's content type was logged as "another content type than
+// text/event-stream"; a media type is case-insensitive (RFC 9110 §8.3.1).
+const NOT_200 = /^an mcp server answered the GET for its event stream with a success status other than 200/;
+describe('the warn line for each answer to the GET that is no stream', { timeout: 60_000 }, () => {
+  const caller = { scopes: ['mcp:read'], extra: { subject: 'alice', tokenId: 'token' } } as unknown as VerifiedAccessToken;
+  const cases: Array<[status: number, contentType: string, what: string, message: RegExp]> = [
+    [201, 'text/event-stream', 'another success status than 200', NOT_200],
+    [204, 'Text/Event-Stream; charset=utf-8', 'another success status than 200', NOT_200],
+    [200, 'text/html', 'another content type', NOT_EVENTS],
+    [202, 'application/json', 'another content type', NOT_EVENTS],
+    [404, 'text/event-stream', 'refused', REFUSED],
+  ];
+  for (const [status, contentType, what, message] of cases) {
+    test(`${status} ${contentType} is warned of as ${what}`, async () => {
+      const upstream = refusingUpstream((res) => void res.writeHead(status, { 'content-type': contentType }).end());
+      const lines: LogLine[] = [];
+      const logger = createLogger('resource-server', 'debug', { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) });
+      const gateway = new HttpUpstream(httpServer('odd', await listen(upstream.server), { timeout: 5 }), { logger, onListChanged: () => {} });
+      try {
+        await gateway.connectionFor({ sessionKey: 'one', caller });
+        await waitFor('the warn line', () => lines.some((line) => line.level === 40));
+        const warning = lines.find((line) => line.level === 40)!;
+        assert.match(warning.msg, message);
+        assert.equal(warning.status, status);
+      } finally {
+        await gateway.close();
+        await stop(upstream.server);
+      }
+    });
+  }
+});

@@ -17,12 +17,12 @@
  *   call's answer may follow); a JSON answer that is none fails its POST, as one that is not JSON;
  * - after `notifications/initialized` is answered 202, one GET event stream for messages outside
  *   any call (list changes, logs), reopened after a drop (up to 3 times in a row); a 405 means the
- *   server has none, another answer that is no stream (an error status, or a 2xx of another
- *   content type) goes to `onEventStreamRefused` (tried again all the same). A server answering
- *   that notification 200 gets none, as from the SDK's transport (`send`, which starts it only on
- *   a 202): the spec has it answer 202 (MCP 2025-11-25 transports §Sending Messages to the Server,
- *   4), and the GET is the client's to open or not (§Listening for Messages from the Server, 1:
- *   MAY);
+ *   server has none, another answer that is no stream (an error status, or a 2xx other than 200
+ *   or of another content type) goes to `onEventStreamRefused` (tried again all the same). A
+ *   server answering that notification 200 gets none, as from the SDK's transport (`send`, which
+ *   starts it only on a 202): the spec has it answer 202 (MCP 2025-11-25 transports §Sending
+ *   Messages to the Server, 4), and the GET is the client's to open or not (§Listening for
+ *   Messages from the Server, 1: MAY);
  * - `terminateSession` sends DELETE (MCP transports §Session Management).
  * A JSON-RPC request's POST has no bound here: its answer may stream for as long as the call runs,
  * and the SDK's per-request timeout ends the call. A call the SDK gives up (its timeout, the
@@ -45,6 +45,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { JSONRPCMessageSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { request, type Dispatcher } from 'undici';
+import { mediaTypeOf } from './media-type-of.ts';
 
 /** Largest JSON-RPC message (or JSON answer) accepted from an upstream. */
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -80,12 +81,21 @@ export class UpstreamTimeoutError extends Error {
 
 /**
  * An answer to the GET for the event stream that is no stream: an error status, or a 2xx with
- * another content type (`contentType`, its first 100 characters; empty when it had none), which
- * is no refusal of the request and is not to be reported as one.
+ * its content type (`contentType`, its first 100 characters; empty when it had none), which is no
+ * refusal of the request and is not to be reported as one. A 2xx is no stream unless it is 200
+ * and text/event-stream (in any case, with any parameters): a 201 or 204 with that type is
+ * wrong by its status alone.
  */
 export interface EventStreamRefusal {
   status: number;
   contentType?: string;
+}
+
+/** What `onerror` is told of a refusal when no `onEventStreamRefused` is given. */
+function eventStreamError({ status, contentType }: EventStreamRefusal, events: boolean): Error {
+  if (contentType === undefined) return new UpstreamHttpError(status);
+  if (events) return new Error(`it answered its event stream (GET) with HTTP ${status}, not 200`);
+  return new Error(`it answered its event stream (GET) with the content type ${JSON.stringify(contentType)}`);
 }
 
 export interface HttpClientTransportOptions {
@@ -278,13 +288,14 @@ export class HttpClientTransport implements Transport {
     this.#request('GET', undefined, { accept: 'text/event-stream' })
       .then(async (answer) => {
         const type = String(answer.headers['content-type'] ?? '');
-        if (answer.statusCode !== 200 || !type.startsWith('text/event-stream')) {
+        const events = mediaTypeOf(type) === 'text/event-stream';
+        if (answer.statusCode !== 200 || !events) {
           await answer.body.dump();
           if (answer.statusCode === 405) return;
           const answered = answer.statusCode >= 200 && answer.statusCode <= 299;
           const refusal: EventStreamRefusal = answered ? { status: answer.statusCode, contentType: type.slice(0, 100) } : { status: answer.statusCode };
           const refused = this.#options.onEventStreamRefused;
-          if (!refused) throw answered ? new Error(`it answered its event stream (GET) with the content type ${JSON.stringify(refusal.contentType)}`) : new UpstreamHttpError(answer.statusCode);
+          if (!refused) throw eventStreamError(refusal, events);
           if (!this.#closed) refused(refusal);
           this.#reopen(failures + 1);
           return;

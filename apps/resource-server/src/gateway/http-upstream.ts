@@ -20,9 +20,10 @@
  * while it is down) and every connection opened for a caller since.
  *
  * A server that answers the GET for a session's event stream with an error status (not 405, which
- * says it has none), or with a 2xx that is no event stream (its content type is logged), does so
- * for every session: it is warned of once an hour, with how many such answers were logged at debug
- * since the last warning, not once per client session.
+ * says it has none), or with a 2xx that is no event stream (another status than 200, or another
+ * content type; its content type is logged), does so for every session: it is warned of once an
+ * hour, with how many such answers were logged at debug since the last warning, not once per
+ * client session.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
@@ -33,6 +34,7 @@ import type { Logger } from '../../../shared/logger.ts';
 import type { VerifiedAccessToken } from '../auth/verify-access-token.ts';
 import { HttpClientTransport, type EventStreamRefusal } from './http-client-transport.ts';
 import type { IdentityTokens } from './identity-tokens.ts';
+import { mediaTypeOf } from './media-type-of.ts';
 import { scopesServerMaySee, type CallContext, type ListChangeListener, type Upstream, type UpstreamStatus } from './upstream.ts';
 import { UpstreamConnection, type CallingClient } from './upstream-connection.ts';
 import { credentialsAmong } from './redact-credentials.ts';
@@ -84,6 +86,7 @@ const PROBE_INTERVAL_MS = 30_000;
 const STREAM_REFUSAL_WARNING_EVERY_MS = 60 * 60_000;
 const STREAM_REFUSED = 'an mcp server refused its event stream (GET) with an HTTP status other than 405: list changes and log messages it sends outside a call do not arrive; calls go on';
 const STREAM_NOT_EVENTS = 'an mcp server answered the GET for its event stream with another content type than text/event-stream: list changes and log messages it sends outside a call do not arrive; calls go on';
+const STREAM_NOT_200 = 'an mcp server answered the GET for its event stream with a success status other than 200: list changes and log messages it sends outside a call do not arrive; calls go on';
 /** Identity tokens a session remembers sending, to take out of the server's errors. */
 const IDENTITY_TOKENS_KEPT = 8;
 
@@ -229,11 +232,14 @@ export class HttpUpstream implements Upstream {
 
   /**
    * Warns of a refused event stream at most once an hour (see the top of this file), saying what
-   * it was answered: an error status, or the content type of a 2xx that is no stream.
+   * it was answered: an error status, a 2xx other than 200 (with text/event-stream), or the
+   * content type of a 2xx that is no stream.
    */
   #eventStreamRefused({ status, contentType }: EventStreamRefusal): void {
     const fields = { server: this.config.name, status, ...(contentType === undefined ? {} : { contentType }) };
-    const message = contentType === undefined ? STREAM_REFUSED : STREAM_NOT_EVENTS;
+    let message = STREAM_NOT_EVENTS;
+    if (contentType === undefined) message = STREAM_REFUSED;
+    else if (mediaTypeOf(contentType) === 'text/event-stream') message = STREAM_NOT_200;
     const now = (this.#options.clock ?? systemClock).now();
     if (now - this.#streamRefusalWarnedAt < STREAM_REFUSAL_WARNING_EVERY_MS) {
       this.#streamRefusalsNotWarned += 1;
