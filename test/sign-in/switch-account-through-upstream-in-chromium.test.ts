@@ -3,8 +3,9 @@
  * the sign-in page does (`both` and `federated` modes): the upstream's sign-in, started from the
  * switch form, is handed to the provider as this interaction's login result, as the password
  * switch's is, so the provider ends the browser's session and asks the new account's consent.
- * The upstream is asked for a new sign-in (prompt=login): answering from its own session, it
- * would only sign the same person in again.
+ * The upstream is asked for a new sign-in (prompt=login, and max_age=0, which the callback checks
+ * auth_time against): answering from its own session, it would only sign the same person in again
+ * (refused: test/federation/federated-switch-needs-new-sign-in.test.ts).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -49,12 +50,12 @@ async function waitForHeading(page: Page, name: string): Promise<void> {
   }
 }
 
-/** The `prompt` of every authorization request the browser sent the upstream, in order. */
-function upstreamPrompts(page: Page, idp: UpstreamIdp): Array<string | null> {
-  const prompts: Array<string | null> = [];
+/** The `prompt` and `max_age` of every authorization request the browser sent the upstream, in order. */
+function upstreamPrompts(page: Page, idp: UpstreamIdp): Array<{ prompt: string | null; max_age: string | null }> {
+  const prompts: Array<{ prompt: string | null; max_age: string | null }> = [];
   page.on('request', (request) => {
     const url = new URL(request.url());
-    if (url.origin === idp.issuer && url.pathname === '/auth') prompts.push(url.searchParams.get('prompt'));
+    if (url.origin === idp.issuer && url.pathname === '/auth') prompts.push({ prompt: url.searchParams.get('prompt'), max_age: url.searchParams.get('max_age') });
   });
   return prompts;
 }
@@ -122,7 +123,7 @@ describe('consent page: sign in as someone else through the upstream', () => {
 
       await waitForHeading(page, 'Allow access?');
       assert.match(await page.locator('.lead').innerText(), /as dana@example\.com\./);
-      assert.deepEqual(prompts, ['login'], 'the upstream was asked for a new sign-in');
+      assert.deepEqual(prompts, [{ prompt: 'login', max_age: '0' }], 'the upstream was asked for a new sign-in');
       await page.getByRole('button', { name: 'Allow' }).click();
       await page.waitForURL(`${CLAUDE_CALLBACK}**`);
       const claims = await tokenClaims(both, client.client_id, callbacks.at(-1)!, verifier);
@@ -165,7 +166,7 @@ describe('consent page: sign in as someone else through the upstream', () => {
 
       await waitForHeading(page, 'Allow access?');
       assert.match(await page.locator('.lead').innerText(), /as erin@example\.com\./);
-      assert.deepEqual(prompts, [null, 'login'], 'only the switch asked the upstream for a new sign-in');
+      assert.deepEqual(prompts, [{ prompt: null, max_age: null }, { prompt: 'login', max_age: '0' }], 'only the switch asked the upstream for a new sign-in');
       await page.getByRole('button', { name: 'Allow' }).click();
       await page.waitForURL(`${CLAUDE_CALLBACK}**`);
       const claims = await tokenClaims(federated, second.client_id, callbacks.at(-1)!, verifier);

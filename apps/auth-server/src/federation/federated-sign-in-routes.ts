@@ -8,11 +8,13 @@
  *   10 minutes). The redirect URI is the upstream's own (federated-redirect-uri.ts).
  * - The start is taken from the sign-in page in a login step, and in a consent step only from
  *   the form "Sign in as someone else" (its own token, interaction-forms.ts), as the password
- *   form is. That sign-in asks the upstream for a new one (prompt=login, OIDC Core §3.1.2.1):
- *   answering from its own session, the upstream would only sign the same person in again. Not
- *   checked that it did (auth_time): an upstream that passes its session on signs in the person
- *   it holds, who could have chosen that account anyway. Its result ends like any other sign-in:
- *   the interaction's login result, which the provider then treats as the password switch's.
+ *   form is. That sign-in asks the upstream for a new one (prompt=login and max_age=0, OIDC Core
+ *   §3.1.2.1): answering from its own session, the upstream would only sign the same person in
+ *   again, and the switch would seem to do nothing, or be taken for done. It is checked as a
+ *   fresh sign-in is (below): an answer whose auth_time is not after the switch started is
+ *   refused (403) with a page saying the upstream did not ask who signs in. Its result ends like
+ *   any other sign-in: the interaction's login result, which the provider then treats as the
+ *   password switch's.
  * - Callback, mix-up defence (RFC 9700 §4.4.2): the `state` is consumed first, then the response
  *   must have arrived at the redirect URI of the upstream that `state` was sent to; a response
  *   for another upstream is refused before any token request, and its state is gone, so it
@@ -98,11 +100,21 @@ function asksFreshSignIn(interaction: { prompt: { reasons: string[] } }): boolea
 }
 
 /**
- * How old, in seconds, the upstream's sign-in may be: 0 for a fresh one, the client's max_age
- * when it sent one; undefined when the client did not say, which leaves it to the upstream.
+ * A sign-in in a consent step: "Sign in as someone else" (signInPurpose admits no other form
+ * there), which the upstream must perform anew too. The interaction's step is the same at the
+ * start and at the callback.
  */
-function maxSignInAge(interaction: { prompt: { reasons: string[] }; params: Record<string, unknown> }): number | undefined {
-  if (asksFreshSignIn(interaction)) return 0;
+function isSwitch(interaction: { prompt: { name: string } }): boolean {
+  return interaction.prompt.name === 'consent';
+}
+
+/**
+ * How old, in seconds, the upstream's sign-in may be: 0 for a fresh one and for a switch of
+ * account, the client's max_age when it sent one; undefined when the client did not say, which
+ * leaves it to the upstream.
+ */
+function maxSignInAge(interaction: { prompt: { name: string; reasons: string[] }; params: Record<string, unknown> }): number | undefined {
+  if (asksFreshSignIn(interaction) || isSwitch(interaction)) return 0;
   const maxAge = Number(interaction.params.max_age);
   return interaction.params.max_age !== undefined && Number.isSafeInteger(maxAge) && maxAge >= 0 ? maxAge : undefined;
 }
@@ -174,8 +186,6 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
     const purpose = signInPurpose(interaction);
     if (purpose === undefined) throw new PageError(400, 'invalid_request', 'This step does not apply to the current sign-in.');
     csrf.verify(ctx, purpose, form.get('csrf')?.[0]);
-    // "Sign in as someone else" on a consent page (see the header).
-    const switching = interaction.prompt.name === 'consent';
     const upstream = upstreams.get(String(ctx.params.upstream));
     if (!upstream) throw new PageError(404, 'invalid_request', 'That sign-in option does not exist.');
     const configuration = await configurationOf(upstream);
@@ -197,7 +207,7 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
       // prompt=login) asks the upstream for a fresh one too, instead of accepting its SSO session,
       // and a client's max_age is the upstream's. max_age makes auth_time REQUIRED in the ID
       // token, which the callback checks. A switch of account asks for a new sign-in (the header).
-      ...(asksFreshSignIn(interaction) || switching ? { prompt: 'login' } : {}),
+      ...(asksFreshSignIn(interaction) || isSwitch(interaction) ? { prompt: 'login' } : {}),
       ...(maxSignInAge(interaction) === undefined ? {} : { max_age: String(maxSignInAge(interaction)) }),
     });
     ctx.status = 303;
@@ -335,9 +345,17 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
    * sign-in. Finishing it would hand the admin pages a sign-in they would only send back to the
    * upstream for a fresh one again (a loop, as the upstream keeps its session), and an interaction
    * that asked for prompt=login or a max_age must not end without one (OIDC Core §3.1.2.1).
+   * A switch of account would sign in again the person the browser already is, as if switched.
    * Nothing is linked or created: the person is not let in on this answer.
    */
-  async function refuseStaleSignIn(ctx: Context, upstream: UpstreamConfig, interaction: { params: Record<string, unknown> } & Parameters<typeof flowIdOf>[0], maxAge: number, authTime: unknown): Promise<never> {
+  async function refuseStaleSignIn(ctx: Context, upstream: UpstreamConfig, interaction: { params: Record<string, unknown>; prompt: { name: string } } & Parameters<typeof flowIdOf>[0], maxAge: number, authTime: unknown): Promise<never> {
+    if (isSwitch(interaction)) {
+      logger.warn({ upstream: upstream.id, auth_time: authTime }, 'federated switch of account refused: the upstream signed the person in from its session instead of asking for a new sign-in');
+      deps.onSignIn?.('refused');
+      await deps.recordSignIn?.(ctx, { method: 'federated', ok: false, reason: 'not_signed_in_anew', upstream: upstream.id, clientId: String(interaction.params.client_id), flowId: flowIdOf(interaction) });
+      // 403, not 401: no credentials sent here would change the answer; the upstream must ask.
+      throw new PageError(403, 'login_required', `${upstream.displayName} did not ask who is signing in: it signed you in again from its own earlier sign-in, so you were not switched to another account. Sign out at ${upstream.displayName} (or end its session there), then choose "Sign in as someone else" again.`);
+    }
     logger.warn({ upstream: upstream.id, max_age: maxAge, auth_time: authTime }, 'federated re-authentication refused: the upstream did not sign the person in within max_age');
     deps.onSignIn?.('refused');
     await deps.recordSignIn?.(ctx, { method: 'federated', ok: false, reason: 'not_reauthenticated', upstream: upstream.id, clientId: String(interaction.params.client_id), flowId: flowIdOf(interaction) });
