@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser as Chromium, BrowserContext } from 'playwright-core';
 import { collectCspViolations, launchChromium, screenshot } from '../helpers/chromium.ts';
 import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
+import { assertNoStackTrace } from '../helpers/oauth-flow.ts';
 
 const MCP_URL = 'https://mcp.example.com/mcp';
 
@@ -64,6 +65,37 @@ describe('the home page', () => {
         await screenshot(page, `home-page-${name}`);
       } finally {
         await context?.close();
+      }
+    });
+  }
+});
+
+/**
+ * The MCP URL is the configured resource as written (config keeps the string, which only has to
+ * parse as a URL with a path): one holding markup or quotes is shown as text, in the input's value
+ * and in the Claude Code command, through views/home.njk's autoescaping, never as markup.
+ */
+describe('the home page with a configured MCP URL that holds markup', () => {
+  const cases: Array<{ what: string; mcpUrl: string; escaped: string }> = [
+    { what: 'a script element', mcpUrl: 'https://mcp.example.com/<script>alert(1)</script>', escaped: 'https://mcp.example.com/&lt;script&gt;alert(1)&lt;/script&gt;' },
+    { what: 'a double quote leaving the value attribute', mcpUrl: 'https://mcp.example.com/m"autofocus onfocus="alert(1)', escaped: 'https://mcp.example.com/m&quot;autofocus onfocus=&quot;alert(1)' },
+    { what: 'a single quote and an element', mcpUrl: "https://mcp.example.com/m'><img src=x onerror=alert(1)>", escaped: 'https://mcp.example.com/m&#39;&gt;&lt;img src=x onerror=alert(1)&gt;' },
+    { what: 'an entity, which must show as typed', mcpUrl: 'https://mcp.example.com/a&amp;b&lt;', escaped: 'https://mcp.example.com/a&amp;amp;b&amp;lt;' },
+  ];
+  for (const { what, mcpUrl, escaped } of cases) {
+    test(`${what}: shown escaped in the URL to paste and in the Claude Code command`, async () => {
+      const server = await startAuthServer({ env: { RESOURCE_URL: mcpUrl } });
+      try {
+        const response = await fetch(`${server.issuer}/`);
+        assert.equal(response.status, 200);
+        const html = await response.text();
+        assertNoStackTrace(html, what);
+        assert.ok(html.includes(`<input id="mcp-url" type="text" value="${escaped}" readonly`), `${what}: the value attribute\n${html}`);
+        assert.ok(html.includes(`<code>claude mcp add --transport http gatehouse ${escaped}</code>`), `${what}: the command`);
+        assert.ok(!html.includes(mcpUrl), `${what}: never as written`);
+        assert.equal(html.match(/<script\b/g)?.length, 1, `${what}: the Copy button's script only`);
+      } finally {
+        await server.close();
       }
     });
   }
