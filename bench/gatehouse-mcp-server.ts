@@ -28,7 +28,10 @@ export interface GatehouseMcpServerOptions {
 export async function startGatehouseMcpServer({ config, scope = 'mcp:read mcp:write mcp:admin', databaseUrl }: GatehouseMcpServerOptions = {}): Promise<{ mcpUrl: string; token: string; close(): Promise<void> }> {
   const issuer = await startTestIssuer();
   const revocation = { feedUri: `${issuer.issuer}/oauth/revocations`, pollInterval: 2, maxStaleness: 30 };
-  const logger = createLogger('resource-server', 'info', pino.destination({ dest: '/dev/null', sync: false }));
+  // Written as the apps write their lines (stdout-destination.ts: a synchronous write per line),
+  // to a sink that costs nothing to read. sonic-boom's async mode, used here before, handed each
+  // line to a libuv worker thread and back: a thread hop per request that Gatehouse does not make.
+  const logger = createLogger('resource-server', 'info', pino.destination({ dest: '/dev/null', sync: true }));
   const server = await startResourceServer({ issuer: issuer.issuer, config: { revocation, ...config }, databaseUrl, logger });
   const token = await issuer.mint({ claims: { scope } });
   return {
