@@ -6,11 +6,11 @@
  * it reads: an error thrown by an SDK server reads `MCP error -32602: MCP error -32602: Tool x not
  * found` to an SDK client. Relayed by the gateway it gains one more. Only a leading prefix naming
  * the error's own code is taken off (as often as it is there): an upstream's words after it,
- * another code's prefix included, are kept.
+ * another code's prefix included, are kept. Takes an McpError or a JSON-RPC error object.
  */
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 
-export function mcpErrorText(err: McpError): string {
+export function mcpErrorText(err: { code: number; message: string }): string {
   const prefix = `MCP error ${err.code}: `;
   let text = err.message;
   while (text.startsWith(prefix)) text = text.slice(prefix.length);

@@ -60,6 +60,7 @@ import type { CallingClient, ListItem, ListKind } from '../gateway/upstream-conn
 import { CallLimitError, describeConnectionFailure, LimitError, ProcessLimitError, UpstreamUnavailableError, type Limit } from '../gateway/upstream-errors.ts';
 import type { RequiredScopeLookup } from '../http/require-tool-scope.ts';
 import type { ToolCallOutcome } from '../storage/audit-store.ts';
+import { answerErrorsOnce } from './answer-errors-once.ts';
 import { BUILT_IN_SERVER, BUILT_IN_TOOL_DEFINITIONS, callBuiltInTool, isBuiltInTool, toolError, type BuiltInToolDependencies } from './built-in-tools.ts';
 import { coalescePerKind } from './coalesce-per-kind.ts';
 import { registerRequestHandler } from './register-request-handler.ts';
@@ -128,13 +129,13 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
     builtInTools ? BUILT_IN_INSTRUCTIONS : '',
     servers.length > 0 ? `Tools and prompts of the servers ${servers.join(', ')} are named <server>__<name>.` : '',
   ].filter(Boolean).join(' ');
-  const server = new Server(SERVER_INFO, {
+  const server = answerErrorsOnce(new Server(SERVER_INFO, {
     capabilities: {
       tools: { listChanged: true },
       ...(servers.length > 0 ? { prompts: { listChanged: true }, resources: { listChanged: true }, logging: {} } : {}),
     },
     ...(instructions ? { instructions } : {}),
-  });
+  }));
 
   const listChanged = coalescePerKind((kind: 'tools' | 'prompts' | 'resources') => {
     const send = kind === 'tools' ? server.sendToolListChanged() : kind === 'prompts' ? server.sendPromptListChanged() : server.sendResourceListChanged();

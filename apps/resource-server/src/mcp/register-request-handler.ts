@@ -11,16 +11,13 @@
  * here, before `handler`. (For `tools/call` the SDK's `Server` also checks the request itself,
  * first, and already answers `-32602`, with its own wording.)
  *
- * An McpError the handler throws (or this wrapper does) is answered with its message as the
- * caller is to read it: without the SDK's `MCP error <code>: ` prefix, which the SDK client adds
- * itself (gateway/mcp-error-text.ts). Sent with it, callers read `MCP error -32602: MCP error
- * -32602: Tool x not found`.
+ * The SDK's `MCP error <code>: ` prefix comes off the errors thrown here, and off every other error
+ * the server answers, as they leave (answer-errors-once.ts).
  */
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import { ErrorCode, McpError, type ServerNotification, type ServerRequest, type ServerResult } from '@modelcontextprotocol/sdk/types.js';
 import * as z from 'zod';
-import { answerableMcpError } from '../gateway/mcp-error-text.ts';
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
@@ -34,15 +31,11 @@ export function registerRequestHandler<T extends RequestSchema>(
 ): void {
   const method = schema.shape.method.value;
   server.setRequestHandler(z.looseObject({ method: z.literal(method) }), async (request, extra) => {
-    try {
-      const parsed = schema.safeParse(request);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        throw new McpError(ErrorCode.InvalidParams, `Invalid params: ${issue.path.map(String).join('.')}: ${issue.message}`);
-      }
-      return await handler(parsed.data, extra);
-    } catch (err) {
-      throw err instanceof McpError ? answerableMcpError(err) : err;
+    const parsed = schema.safeParse(request);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new McpError(ErrorCode.InvalidParams, `Invalid params: ${issue.path.map(String).join('.')}: ${issue.message}`);
     }
+    return handler(parsed.data, extra);
   });
 }
