@@ -77,20 +77,30 @@ async function stop(server: ReturnType<typeof refusingUpstream>['server']): Prom
   await new Promise((resolve) => server.close(resolve));
 }
 
-describe('an HTTP server refusing the event stream of every client session', { timeout: 60_000 }, () => {
-  const SESSIONS = 4;
+/** A logger at debug level whose lines land in `lines`. */
+function loggerInto(lines: LogLine[]) {
+  return createLogger('resource-server', 'debug', { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) });
+}
+
+/** The caller of the sessions an HttpUpstream opens alone. */
+const caller = { scopes: ['mcp:read'], extra: { subject: 'alice', tokenId: 'token' } } as unknown as VerifiedAccessToken;
+
+/**
+ * For the describe block it is called in: a real resource server in front of `upstream` as the
+ * server `name`, logging at debug into `lines`. `callInNewSession` opens a client session with the
+ * MCP SDK client and calls the server's tool there, which opens the session's upstream session.
+ */
+function behindResourceServer(name: string, upstream: ReturnType<typeof refusingUpstream>) {
   let issuer: TestIssuer;
   let server: RunningResourceServer;
-  const upstream = refusingUpstream();
   const lines: LogLine[] = [];
   const clients: Client[] = [];
 
   before(async () => {
     issuer = await startTestIssuer();
     const url = await listen(upstream.server);
-    const logger = createLogger('resource-server', 'debug', { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) });
-    server = await startResourceServer({ issuer: issuer.issuer, logger, config: { servers: [httpServer('refusing', url, { timeout: 5 })] } });
-    await waitForServers(server.baseUrl, { refusing: 'ready' });
+    server = await startResourceServer({ issuer: issuer.issuer, logger: loggerInto(lines), config: { servers: [httpServer(name, url, { timeout: 5 })] } });
+    await waitForServers(server.baseUrl, { [name]: 'ready' });
   });
   after(async () => {
     for (const client of clients) await client.close().catch(() => {});
@@ -99,12 +109,23 @@ describe('an HTTP server refusing the event stream of every client session', { t
     await issuer?.close();
   });
 
-  test('is warned of once, each refusal after at debug', async () => {
-    for (let i = 0; i < SESSIONS; i += 1) {
+  return {
+    lines,
+    async callInNewSession(): Promise<void> {
       const { client } = await connectAs(server.mcpUrl, await issuer.mint());
       clients.push(client);
-      assert.equal(resultText(await client.callTool({ name: 'refusing__hi', arguments: {} })), 'hello');
-    }
+      assert.equal(resultText(await client.callTool({ name: `${name}__hi`, arguments: {} })), 'hello');
+    },
+  };
+}
+
+describe('an HTTP server refusing the event stream of every client session', { timeout: 60_000 }, () => {
+  const SESSIONS = 4;
+  const upstream = refusingUpstream();
+  const { lines, callInNewSession } = behindResourceServer('refusing', upstream);
+
+  test('is warned of once, each refusal after at debug', async () => {
+    for (let i = 0; i < SESSIONS; i += 1) await callInNewSession();
     // One per client session, each GET retried a few times, and maybe the probe's at boot (its
     // session may end before its GET is sent).
     await waitFor(`GETs of ${SESSIONS} sessions refused`, () => upstream.refused.size >= SESSIONS);
@@ -122,15 +143,13 @@ describe('an HTTP server refusing its event stream, an hour on', { timeout: 60_0
   const upstream = refusingUpstream();
   const lines: LogLine[] = [];
   let gateway: HttpUpstream;
-  const caller = { scopes: ['mcp:read'], extra: { subject: 'alice', tokenId: 'token' } } as unknown as VerifiedAccessToken;
   const refusalLines = () => lines.filter((line) => REFUSED.test(line.msg));
   const warnings = () => refusalLines().filter((line) => line.level === 40);
 
   before(async () => {
     const url = await listen(upstream.server);
-    const logger = createLogger('resource-server', 'debug', { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) });
     // Not started: no probe, only the sessions opened below.
-    gateway = new HttpUpstream(httpServer('refusing', url, { timeout: 5 }), { logger, onListChanged: () => {}, clock });
+    gateway = new HttpUpstream(httpServer('refusing', url, { timeout: 5 }), { logger: loggerInto(lines), onListChanged: () => {}, clock });
   });
   after(async () => {
     await gateway?.close();
@@ -162,32 +181,11 @@ describe('an HTTP server refusing its event stream, an hour on', { timeout: 60_0
 // refused, and a line saying "refused … status 200" sent the operator looking for an error that
 // is not there. The line says what it answered instead.
 describe('an HTTP server answering its event stream with a web page', { timeout: 60_000 }, () => {
-  let issuer: TestIssuer;
-  let server: RunningResourceServer;
   const upstream = refusingUpstream((res) => void res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><p>hello</p>'));
-  const lines: LogLine[] = [];
-  const clients: Client[] = [];
-
-  before(async () => {
-    issuer = await startTestIssuer();
-    const url = await listen(upstream.server);
-    const logger = createLogger('resource-server', 'debug', { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) });
-    server = await startResourceServer({ issuer: issuer.issuer, logger, config: { servers: [httpServer('paged', url, { timeout: 5 })] } });
-    await waitForServers(server.baseUrl, { paged: 'ready' });
-  });
-  after(async () => {
-    for (const client of clients) await client.close().catch(() => {});
-    await server?.close();
-    await stop(upstream.server);
-    await issuer?.close();
-  });
+  const { lines, callInNewSession } = behindResourceServer('paged', upstream);
 
   test('is warned of once as answered with its content type, not as refused; the rest at debug', async () => {
-    for (let i = 0; i < 2; i += 1) {
-      const { client } = await connectAs(server.mcpUrl, await issuer.mint());
-      clients.push(client);
-      assert.equal(resultText(await client.callTool({ name: 'paged__hi', arguments: {} })), 'hello');
-    }
+    for (let i = 0; i < 2; i += 1) await callInNewSession();
     await waitFor('GETs of 2 sessions answered', () => upstream.refused.size >= 2);
     const logged = () => lines.filter((line) => line.server === 'paged' && line.status === 200);
     await waitFor('a log line for each session\'s GET', () => logged().length >= 2);
@@ -207,7 +205,6 @@ describe('an HTTP server answering its event stream with a web page', { timeout:
 // text/event-stream"; a media type is case-insensitive (RFC 9110 §8.3.1).
 const NOT_200 = /^an mcp server answered the GET for its event stream with a success status other than 200/;
 describe('the warn line for each answer to the GET that is no stream', { timeout: 60_000 }, () => {
-  const caller = { scopes: ['mcp:read'], extra: { subject: 'alice', tokenId: 'token' } } as unknown as VerifiedAccessToken;
   const cases: Array<[status: number, contentType: string, what: string, message: RegExp]> = [
     [201, 'text/event-stream', 'another success status than 200', NOT_200],
     [204, 'Text/Event-Stream; charset=utf-8', 'another success status than 200', NOT_200],
@@ -219,8 +216,7 @@ describe('the warn line for each answer to the GET that is no stream', { timeout
     test(`${status} ${contentType} is warned of as ${what}`, async () => {
       const upstream = refusingUpstream((res) => void res.writeHead(status, { 'content-type': contentType }).end());
       const lines: LogLine[] = [];
-      const logger = createLogger('resource-server', 'debug', { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) });
-      const gateway = new HttpUpstream(httpServer('odd', await listen(upstream.server), { timeout: 5 }), { logger, onListChanged: () => {} });
+      const gateway = new HttpUpstream(httpServer('odd', await listen(upstream.server), { timeout: 5 }), { logger: loggerInto(lines), onListChanged: () => {} });
       try {
         await gateway.connectionFor({ sessionKey: 'one', caller });
         await waitFor('the warn line', () => lines.some((line) => line.level === 40));
