@@ -378,20 +378,20 @@ export class UpstreamConnection {
   #relayUpstreamRequests(): void {
     const relay = (capability: 'sampling' | 'elicitation') => async (request: ServerRequest, extra: { signal: AbortSignal; requestId: RequestId }) => {
       const relayed = this.#relayed.get(extra.requestId);
-      if (!relayed?.caller) {
-        throw answerableMcpError(new McpError(ErrorCode.InvalidRequest, `Gatehouse relays ${request.method} only during a tool call of a single client session`));
-      }
-      const caller = relayed.caller;
-      // Kept until the turn this handler ends in is over: the SDK sends our answer (or refusal)
-      // in that turn (shared/protocol.js `_onrequest`), maybe after the call has ended.
-      relayed.answering = true;
       try {
+        if (!relayed?.caller) {
+          throw new McpError(ErrorCode.InvalidRequest, `Gatehouse relays ${request.method} only during a tool call of a single client session`);
+        }
+        const caller = relayed.caller;
+        // Kept until the turn this handler ends in is over: the SDK sends our answer (or refusal)
+        // in that turn (shared/protocol.js `_onrequest`), maybe after the call has ended.
+        relayed.answering = true;
         if (!callerSupports(caller.capabilities, capability, request)) {
           throw new McpError(ErrorCode.InvalidRequest, `The calling client does not support ${capability}`);
         }
         return await caller.sendRequest(request, ResultSchema.loose(), { signal: extra.signal });
       } catch (err) {
-        // Our refusal, or the caller's error as the SDK read it (its code and data kept), is
+        // Our refusals, or the caller's error as the SDK read it (its code and data kept), are
         // answered without the `MCP error <code>: ` prefixes: the upstream's SDK client adds one.
         throw err instanceof McpError ? answerableMcpError(err) : err;
       } finally {

@@ -429,7 +429,6 @@ function isTransportFailure(err: McpError): boolean {
   return err.code === ErrorCode.RequestTimeout || err.code === ErrorCode.ConnectionClosed;
 }
 
-
 /** Why a call to `upstream` failed, in words naming the server, never with a stack or a secret. */
 function describeFailure(err: unknown, upstream: Upstream): string {
   const { name, timeout } = upstream.config;
