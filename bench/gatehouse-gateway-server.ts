@@ -21,6 +21,7 @@ export async function startGatehouseGateway(upstreamUrl: string): Promise<{ mcpU
     headers: {},
     forwardIdentity: false,
     timeout: 30,
+    startTimeout: 60,
     scopes: { default: 'mcp:read', tools: {} },
   };
   return startGatehouseMcpServer({ config: { servers: [upstream] }, scope: 'mcp:read' });

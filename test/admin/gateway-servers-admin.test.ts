@@ -51,20 +51,20 @@ describe('admin page: MCP servers behind the gateway', () => {
     const servers: GatewayServerConfig[] = [
       {
         name: 'memory', transport: 'stdio', command: process.execPath, args: [MEMORY_SERVER],
-        env: { MEMORY_FILE_PATH: join(auth.dir, 'memory.jsonl') }, perUser: false, idleTimeout: 600, timeout: 30,
+        env: { MEMORY_FILE_PATH: join(auth.dir, 'memory.jsonl') }, perUser: false, idleTimeout: 600, timeout: 30, startTimeout: 60,
         scopes: { default: 'mcp:read', tools: { create_entities: 'mcp:write' } },
       },
       {
         name: 'graph', transport: 'stdio', command: process.execPath, args: [MEMORY_SERVER],
-        env: { MEMORY_FILE_PATH: join(auth.dir, 'graph.jsonl') }, perUser: true, idleTimeout: 600, timeout: 30,
+        env: { MEMORY_FILE_PATH: join(auth.dir, 'graph.jsonl') }, perUser: true, idleTimeout: 600, timeout: 30, startTimeout: 60,
         scopes: { default: 'mcp:write', tools: {} },
       },
       {
         name: 'many', transport: 'stdio', command: process.execPath, args: [LONG_LIST, '3', '400'],
-        env: {}, perUser: false, idleTimeout: 600, timeout: 30, scopes: { default: 'mcp:read', tools: {} },
+        env: {}, perUser: false, idleTimeout: 600, timeout: 30, startTimeout: 60, scopes: { default: 'mcp:read', tools: {} },
       },
       {
-        name: 'vendor', transport: 'http', url: `http://127.0.0.1:${unreachablePort}/mcp`, headers: {}, forwardIdentity: false, timeout: 2,
+        name: 'vendor', transport: 'http', url: `http://127.0.0.1:${unreachablePort}/mcp`, headers: {}, forwardIdentity: false, timeout: 2, startTimeout: 60,
         scopes: { default: 'mcp:admin', tools: {} },
       },
     ];

@@ -111,6 +111,7 @@ auth_server:
     ['auth_server.federated.timeout', (v) => `auth_server:\n  federated:\n    upstream_issuer: https://a.example.com\n    client_id: x\n    timeout: ${v}\n`],
     ['resource_server.revocation.poll_interval', (v) => `resource_server:\n  revocation: { poll_interval: ${v}, max_staleness: 30d }\n`],
     ['resource_server.servers.0.timeout', (v) => `resource_server:\n  servers: [{ name: files, url: https://files.example.com/mcp, timeout: ${v}, scopes: { default: mcp:read } }]\n`],
+    ['resource_server.servers.0.start_timeout', (v) => `resource_server:\n  servers: [{ name: files, command: node, start_timeout: ${v}, scopes: { default: mcp:read } }]\n`],
   ];
 
   test('a timeout or interval of 24 days, the longest a timer waits, is accepted and read as written', () => {
@@ -123,6 +124,7 @@ auth_server:
         'auth_server.federated.timeout': () => config.authServer.upstreams[0]!.timeout,
         'resource_server.revocation.poll_interval': () => config.resourceServer.revocation.pollInterval,
         'resource_server.servers.0.timeout': () => config.resourceServer.servers[0]!.timeout,
+        'resource_server.servers.0.start_timeout': () => config.resourceServer.servers[0]!.startTimeout,
       }[field]!;
       assert.equal(read(), 2147483, field);
     }

@@ -63,6 +63,7 @@ describe('gateway configuration', () => {
       perUser: true,
       idleTimeout: 300,
       timeout: 30,
+      startTimeout: 60,
       scopes: { default: 'mcp:read', tools: { write_file: 'mcp:write', move_file: 'mcp:write' } },
     });
     assert.deepEqual(config.servers[1], {
@@ -72,11 +73,27 @@ describe('gateway configuration', () => {
       headers: { 'X-Api-Key': 'every-secret' },
       forwardIdentity: true,
       timeout: 10,
+      startTimeout: 60,
       scopes: { default: 'mcp:write', tools: {} },
     });
     assert.equal(config.identityClient?.clientId, 'gatehouse-gateway');
     assert.equal(config.identityClient?.clientSecret, 'gw-secret');
   });
+
+  // [what, the server's timeout lines, the seconds its start may take]
+  const startBounds: Array<[string, string[], number]> = [
+    ['a minute by default', [], 60],
+    ['a minute beside a short timeout', ['    timeout: 5s'], 60],
+    ['as written', ['    timeout: 5s', '    start_timeout: 3m'], 180],
+    ['the timeout when that is longer', ['    timeout: 90s', '    start_timeout: 10s'], 90],
+    ['the timeout when that is longer than the default', ['    timeout: 2m'], 120],
+  ];
+  for (const [what, lines, seconds] of startBounds) {
+    test(`a server's start may take ${what}, for a stdio and an HTTP server alike`, () => {
+      const servers = load(block('servers:', ...stdioOk, ...lines, ...httpOk, ...lines)).servers;
+      assert.deepEqual(servers.map((server) => server.startTimeout), [seconds, seconds]);
+    });
+  }
 
   test('defaults: built-in tools on, no servers, and a stdio server shared, not per user', () => {
     const bare = load('');
@@ -114,6 +131,8 @@ describe('gateway configuration', () => {
     ['a header name with a space', block('servers:', ...httpOk, '    headers: { "X Api": k }'), 'resource_server.servers.0.headers'],
     ['an env name that is no variable name', block('servers:', ...stdioOk, '    env: { "A-B": c }'), 'resource_server.servers.0.env'],
     ['a timeout that is no duration', block('servers:', ...httpOk, '    timeout: soon'), 'resource_server.servers.0.timeout'],
+    ['a start_timeout that is no duration', block('servers:', ...stdioOk, '    start_timeout: slow'), 'resource_server.servers.0.start_timeout', /expected a duration such as 90s/],
+    ['a negative start_timeout', block('servers:', ...httpOk, '    start_timeout: -5'), 'resource_server.servers.0.start_timeout', /expected a duration/],
     ['servers that is not a list', block('servers: { files: { command: node } }'), 'resource_server.servers'],
     ['zero processes', block('max_processes: 0'), 'resource_server.max_processes'],
     ['zero processes per user', block('max_processes_per_user: 0'), 'resource_server.max_processes_per_user'],

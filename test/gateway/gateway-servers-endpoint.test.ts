@@ -46,6 +46,7 @@ describe('GET /gateway/servers', () => {
       perUser: false,
       idleTimeout: 600,
       timeout: 30,
+      startTimeout: 60,
       scopes: { default: 'mcp:read', tools: { create_entities: 'mcp:write' } },
     };
     issuer = await startTestIssuer();

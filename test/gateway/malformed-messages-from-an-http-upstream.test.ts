@@ -165,7 +165,7 @@ describe('the relay of an upstream\'s messages, whatever its transport hands on'
         void send({ jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: 'answered' }] } });
       };
       await serverSide.start();
-      const connection = await UpstreamConnection.open({ server: 'raw', transport: gatewaySide, timeoutMs: 5000, logger: createLogger('resource-server', 'silent'), dedicated: true });
+      const connection = await UpstreamConnection.open({ server: 'raw', transport: gatewaySide, timeoutMs: 5000, startTimeoutMs: 5000, logger: createLogger('resource-server', 'silent'), dedicated: true });
       const relayed: ServerNotification[] = [];
       const caller = {
         sessionKey: 'session',

@@ -78,6 +78,7 @@ describe('what a connection to an upstream reports going wrong', { timeout: 60_0
       server: 'noisy',
       transport: new HttpClientTransport({ url, timeoutMs: 5000, headersFor: async () => ({}) }),
       timeoutMs: 5000,
+      startTimeoutMs: 5000,
       logger: createLogger('resource-server', 'info', logs),
       credentials: () => [],
       clock,

@@ -9,6 +9,13 @@ import { MCP_SCOPES } from '../mcp-scopes.ts';
 import { booleanish, duration, environmentName, quoteUrl, timerDuration, whenSet, type FieldNote } from './field-schemas.ts';
 import type { LoadContext } from './load-context.ts';
 
+/**
+ * Seconds a server's start may take unless `start_timeout` says otherwise. Not its `timeout`: a
+ * start is not a call, and one that downloads the server first (npx, uvx) takes longer than the
+ * calls an admin bounds tightly, which then failed every start.
+ */
+const DEFAULT_START_TIMEOUT = 60;
+
 const mcpScope = z.enum(MCP_SCOPES, { error: `expected one of the resource's scopes: ${MCP_SCOPES.join(', ')}` });
 
 /** How the gateway needs a scope for one server's tools, prompts and resources. */
@@ -51,6 +58,8 @@ function gatewayServerEntry(context: LoadContext) {
       .meta({ description: "http: send a short-lived token naming the caller, issued for this server's URL", default: 'false' } satisfies FieldNote),
     timeout: timerDuration.default(30)
       .meta({ description: 'each request to the server' } satisfies FieldNote),
+    start_timeout: timerDuration.optional()
+      .meta({ description: 'its start: a process until it answers initialize (an npx or uvx wrapper may download the server first), an HTTP session until it is initialized; `timeout` when that is longer', default: '60s' } satisfies FieldNote),
     scopes: gatewayScopes
       .meta({ description: 'the scope its tools, prompts and resources need' } satisfies FieldNote),
   }).superRefine((entry, ctx) => {
@@ -65,7 +74,14 @@ function gatewayServerEntry(context: LoadContext) {
       ctx.addIssue({ code: 'custom', path: [key], message: `only applies to ${entry.command === undefined ? 'a stdio server (command)' : 'an HTTP server (url)'}` });
     }
   }).transform((server) => {
-    const common = { name: server.name, /** Seconds each request to the server may take. */ timeout: server.timeout, scopes: server.scopes };
+    const common = {
+      name: server.name,
+      /** Seconds each request to the server may take. */
+      timeout: server.timeout,
+      /** Seconds its start (connecting and initialize) may take: never less than `timeout`. */
+      startTimeout: Math.max(server.start_timeout ?? DEFAULT_START_TIMEOUT, server.timeout),
+      scopes: server.scopes,
+    };
     if (server.command !== undefined) {
       return {
         ...common,

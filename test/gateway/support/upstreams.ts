@@ -34,6 +34,8 @@ export const REFUSING = fileURLToPath(new URL('../fixtures/refusing-server.mjs',
 export const IGNORING_CANCEL = fileURLToPath(new URL('../fixtures/ignoring-cancel-server.mjs', import.meta.url));
 /** test/gateway/fixtures/one-write-server.mjs: `hold`/`release`, and a log message or elicitation written with the answer. */
 export const ONE_WRITE = fileURLToPath(new URL('../fixtures/one-write-server.mjs', import.meta.url));
+/** test/gateway/fixtures/slow-start-server.mjs: answers initialize after its first argument's milliseconds; `echo`, `sleep`. */
+export const SLOW_START = fileURLToPath(new URL('../fixtures/slow-start-server.mjs', import.meta.url));
 /** test/gateway/fixtures/printing-server.mjs: its tool `print` writes its `line` argument to stdout. */
 export const PRINTING = fileURLToPath(new URL('../fixtures/printing-server.mjs', import.meta.url));
 
@@ -64,6 +66,7 @@ export function stdioServer(name: string, script: string, args: string[] = [], o
     perUser: false,
     idleTimeout: 600,
     timeout: 30,
+    startTimeout: 60,
     scopes: READ,
     ...overrides,
   };
@@ -71,7 +74,7 @@ export function stdioServer(name: string, script: string, args: string[] = [], o
 
 /** A Streamable HTTP server entry, mcp:read for everything, no headers. */
 export function httpServer(name: string, url: string, overrides: Partial<HttpServerConfig> = {}): HttpServerConfig {
-  return { name, transport: 'http', url, headers: {}, forwardIdentity: false, timeout: 30, scopes: READ, ...overrides };
+  return { name, transport: 'http', url, headers: {}, forwardIdentity: false, timeout: 30, startTimeout: 60, scopes: READ, ...overrides };
 }
 
 /**

@@ -17,7 +17,9 @@
  * Redirects are refused, so the configured headers cannot be sent to another host.
  *
  * Its state is the outcome of the last attempt to reach it: a probe at boot (repeated every 30 s
- * while it is down) and every connection opened for a caller since.
+ * while it is down, one at a time) and every connection opened for a caller since. Each is
+ * bounded by its `start_timeout`, not its `timeout`; one still opening when its session ends (or
+ * the gateway stops) is closed then, not waited out, and says nothing about the server.
  *
  * A server that answers the GET for a session's event stream with an error status (not 405, which
  * says it has none), or with a 2xx that is no event stream (another status than 200, or another
@@ -62,6 +64,10 @@ interface UpstreamSession {
    */
   caller: VerifiedAccessToken;
   transport?: HttpClientTransport;
+  /** Its connection has opened, or failed to. */
+  settled: boolean;
+  /** The session was ended (endSession): a failure of its open since is that ending's. */
+  ended: boolean;
   /**
    * The identity tokens last sent for the caller (forward_identity), newest last: a call sent with
    * one may fail after another call was sent with its successor.
@@ -97,6 +103,9 @@ export class HttpUpstream implements Upstream {
   #state: 'starting' | 'ready' | 'down' = 'starting';
   #reason: string | undefined;
   #prober: NodeJS.Timeout | undefined;
+  /** The transport of the probe in progress: at most one at a time, closed by `close`. */
+  #probing: HttpClientTransport | undefined;
+  #closed = false;
   /** When a refused event stream (or one answered with no stream) was last warned of, and those logged at debug since. */
   #streamRefusalWarnedAt = Number.NEGATIVE_INFINITY;
   #streamRefusalsNotWarned = 0;
@@ -135,7 +144,7 @@ export class HttpUpstream implements Upstream {
       if (this.#sessions.get(sessionKey) !== existing) return this.connectionFor({ sessionKey, caller });
       this.#sessions.delete(sessionKey);
     }
-    const session: UpstreamSession = { caller, connection: Promise.resolve(undefined as never), identityTokens: [] };
+    const session: UpstreamSession = { caller, connection: Promise.resolve(undefined as never), identityTokens: [], settled: false, ended: false };
     let opened: UpstreamConnection | undefined;
     session.transport = this.#transport((message) => {
       // An answer is named by the request it answers, never by the context it is sent in: the
@@ -154,6 +163,7 @@ export class HttpUpstream implements Upstream {
       server: this.config.name,
       transport: session.transport,
       timeoutMs: this.config.timeout * 1000,
+      startTimeoutMs: this.config.startTimeout * 1000,
       logger: this.#options.logger,
       onListChanged: (kind) => this.#options.onListChanged(kind, { sessionKey }),
       dedicated: true,
@@ -162,11 +172,14 @@ export class HttpUpstream implements Upstream {
       clock: this.#options.clock,
       ...(this.config.forwardIdentity ? { sendAs } : {}),
     }).then((connection) => {
+      session.settled = true;
       opened = connection;
       this.#reachable();
       return connection;
     }, (err: unknown) => {
+      session.settled = true;
       forget();
+      if (session.ended) throw new UpstreamUnavailableError(this.config.name, 'the session ended while it was being opened');
       // The auth-server refusing or failing the exchange says nothing about the upstream.
       const identityFailure = causes(err).find((cause) => cause instanceof IdentityTokenError);
       if (identityFailure) throw new UpstreamUnavailableError(this.config.name, (identityFailure as Error).message);
@@ -180,6 +193,9 @@ export class HttpUpstream implements Upstream {
     const session = this.#sessions.get(sessionKey);
     if (!session) return;
     this.#sessions.delete(sessionKey);
+    session.ended = true;
+    // An open in progress may take up to `start_timeout`: closing its transport ends it now.
+    if (!session.settled) await session.transport?.close();
     const connection = await session.connection.catch(() => undefined);
     if (!connection) return;
     await session.transport?.terminateSession().catch(() => { /* the upstream may have ended it already */ });
@@ -191,7 +207,9 @@ export class HttpUpstream implements Upstream {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     clearInterval(this.#prober);
+    await this.#probing?.close();
     await Promise.all([...this.#sessions.keys()].map((key) => this.endSession(key)));
   }
 
@@ -254,17 +272,22 @@ export class HttpUpstream implements Upstream {
 
   /** Connects once with no caller and disconnects: can the server be reached and initialized? */
   #probe(): void {
-    const transport = this.#transport();
-    UpstreamConnection.open({ server: this.config.name, transport, timeoutMs: this.config.timeout * 1000, logger: this.#options.logger, credentials: () => this.#credentials(), clock: this.#options.clock })
+    if (this.#probing || this.#closed) return;
+    const transport = this.#probing = this.#transport();
+    UpstreamConnection.open({ server: this.config.name, transport, timeoutMs: this.config.timeout * 1000, startTimeoutMs: this.config.startTimeout * 1000, logger: this.#options.logger, credentials: () => this.#credentials(), clock: this.#options.clock })
       .then(async (connection) => {
         this.#reachable();
         await transport.terminateSession().catch(() => { /* stateless servers have no session to end */ });
         await connection.close();
       })
       .catch((err: unknown) => {
+        if (this.#closed) return;
         // A server that wants the forwarded identity answers an anonymous probe with 401: it is up.
         if (this.config.forwardIdentity && /\b401\b/.test(String((err as Error).message))) this.#reachable();
         else this.#unreachable(err);
+      })
+      .finally(() => {
+        this.#probing = undefined;
       });
   }
 

@@ -28,7 +28,7 @@ export type ProcessState = 'starting' | 'ready' | 'down' | 'stopped';
 
 const FIRST_BACKOFF_MS = 500;
 const MAX_BACKOFF_MS = 30_000;
-/** A process that ran this long before exiting starts the backoff over. */
+/** A process that ran this long (once started) before exiting starts the backoff over. */
 const STABLE_AFTER_MS = 30_000;
 /** Longest stderr line logged (and held while it is being written); the rest is dropped. */
 const MAX_LOG_LINE = 2000;
@@ -56,6 +56,8 @@ export class SupervisedProcess {
   #stderrTail: string | undefined;
   #connection: UpstreamConnection | undefined;
   #starting: Promise<UpstreamConnection> | undefined;
+  /** The transport of the start in progress: a stop closes it rather than wait out the start. */
+  #startingTransport: StdioClientTransport | undefined;
   #restartTimer: NodeJS.Timeout | undefined;
   #restartAt = 0;
   #failures = 0;
@@ -110,6 +112,8 @@ export class SupervisedProcess {
     this.#stopped = true;
     this.#state = 'stopped';
     clearTimeout(this.#restartTimer);
+    // A start may take up to `start_timeout` (a minute by default): ending its process ends it now.
+    await this.#startingTransport?.close();
     const connection = this.#connection ?? await this.#starting?.catch(() => undefined);
     this.#connection = undefined;
     await connection?.close();
@@ -129,16 +133,18 @@ export class SupervisedProcess {
       logger,
     });
     const stderrTail = this.#logStderr(transport.stderr);
-    const startedAt = this.#clock.now();
+    this.#startingTransport = transport;
+    let readyAt = Number.POSITIVE_INFINITY;
     let opened: UpstreamConnection | undefined;
     try {
       const connection = opened = await UpstreamConnection.open({
         server: config.name,
         transport,
         timeoutMs: config.timeout * 1000,
+        startTimeoutMs: config.startTimeout * 1000,
         logger,
         onListChanged: this.#options.onListChanged,
-        onClose: () => this.#exited(opened, startedAt),
+        onClose: () => this.#exited(opened, readyAt),
         credentials: () => this.#credentials,
         clock: this.#clock,
       });
@@ -147,6 +153,7 @@ export class SupervisedProcess {
         throw new UpstreamUnavailableError(config.name, 'it was stopped');
       }
       this.#connection = connection;
+      readyAt = this.#clock.now();
       this.#state = 'ready';
       this.#reason = undefined;
       this.#stderrTail = undefined;
@@ -166,14 +173,16 @@ export class SupervisedProcess {
       throw err;
     } finally {
       this.#starting = undefined;
+      this.#startingTransport = undefined;
     }
   }
 
-  #exited(connection: UpstreamConnection | undefined, startedAt: number): void {
+  #exited(connection: UpstreamConnection | undefined, readyAt: number): void {
     // An exit during the start is reported by the start itself.
     if (this.#stopped || !connection || connection !== this.#connection) return;
     this.#connection = undefined;
-    if (this.#clock.now() - startedAt >= STABLE_AFTER_MS) this.#failures = 0;
+    // Counted from when it was ready: a start that took most of that time proves nothing.
+    if (this.#clock.now() - readyAt >= STABLE_AFTER_MS) this.#failures = 0;
     this.#down('it exited');
   }
 
@@ -207,7 +216,7 @@ export class SupervisedProcess {
  * Waits for `stream` to end, at most `ms`: the copy of a process's stderr that the line reader
  * reads (StdioClientTransport.stderr), which may still hold lines when the process is reported
  * closed. The close itself comes only once every stdio stream of the process has ended, so a child
- * it left behind holding stderr open delays it (up to the start timeout), not this wait.
+ * it left behind holding stderr open delays it (up to `start_timeout`), not this wait.
  */
 async function endOf(stream: Readable, ms: number): Promise<void> {
   if (stream.readableEnded) return;

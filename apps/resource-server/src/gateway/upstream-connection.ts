@@ -113,8 +113,14 @@ export interface CallingClient {
 export interface UpstreamConnectionOptions {
   server: string;
   transport: Transport;
-  /** Milliseconds each request (initialize included) may take. */
+  /** Milliseconds each request after initialize may take. */
   timeoutMs: number;
+  /**
+   * Milliseconds the start (connecting, and initialize answered) may take: its own bound, not
+   * `timeoutMs`, as a server may start far slower than it answers (an npx or uvx wrapper
+   * downloading it first), and bounded by the call timeout its start failed every time.
+   */
+  startTimeoutMs: number;
   logger: Logger;
   /** Told when the upstream says a list changed (after the cached copy is dropped). */
   onListChanged?: (kind: 'tools' | 'prompts' | 'resources') => void;
@@ -183,12 +189,15 @@ export class UpstreamConnection {
     this.#relayUpstreamRequests();
   }
 
-  /** Connects and initializes; rejects (and closes the transport) when the upstream does not answer. */
+  /**
+   * Connects and initializes within `startTimeoutMs`; rejects (and closes the transport) when the
+   * upstream does not answer, or when the transport is closed meanwhile (a stop during the start).
+   */
   static async open(options: UpstreamConnectionOptions): Promise<UpstreamConnection> {
     const connection = new UpstreamConnection(options);
     connection.client.onclose = () => connection.#ended();
     try {
-      await connection.client.connect(options.transport, { timeout: options.timeoutMs });
+      await connection.client.connect(options.transport, { timeout: options.startTimeoutMs });
     } catch (err) {
       await connection.close();
       throw connection.#redacted(err);
