@@ -20,9 +20,7 @@
  * Deliberately not checked: `Sec-Fetch-Mode: navigate`; older browsers and privacy tools omit it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { join } from 'node:path';
-import nunjucks from 'nunjucks';
-import { PROJECT_ROOT } from '../../../shared/project-root.ts';
+import { renderPage } from './render-page.ts';
 
 export interface BrowserVisitPage {
   /** The MCP URL to give a client (config.resource). */
@@ -37,8 +35,7 @@ export interface BrowserVisitPage {
 export type AnswerBrowserVisit = (req: IncomingMessage, res: ServerResponse) => boolean;
 
 export function answerBrowserVisit({ resource, accountUrl, challenge }: BrowserVisitPage): AnswerBrowserVisit {
-  const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(join(PROJECT_ROOT, 'views')), { autoescape: true });
-  const html = env.render('resource-server/browser-visit.njk', { resource, accountUrl });
+  const html = renderPage('browser-visit', { resource, accountUrl });
   const length = Buffer.byteLength(html);
 
   return function answerBrowserVisitStep(req, res) {

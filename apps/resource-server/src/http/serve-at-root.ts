@@ -18,6 +18,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Context } from 'koa';
+import { renderPage } from './render-page.ts';
 
 export function isMcpRequestAtRoot(req: IncomingMessage): boolean {
   const method = req.method;
@@ -26,15 +27,12 @@ export function isMcpRequestAtRoot(req: IncomingMessage): boolean {
   return req.headers.authorization !== undefined || (req.headers.accept ?? '').toLowerCase().includes('text/event-stream');
 }
 
-const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
-/** `GET /` from a browser: what this server is and the URL to connect an MCP client to. */
+/**
+ * `GET /` from a browser: what this server is and the URL to connect an MCP client to
+ * (views/resource-server/root-page.njk, rendered once here).
+ */
 export function rootPage(resource: string) {
-  const html = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Gatehouse MCP</title></head>
-<body><h1>Gatehouse MCP</h1><p>This is an MCP server. To use its tools, add this URL to your MCP client (Claude, ChatGPT, VS Code, Cursor, …):</p>
-<p><code>${escapeHtml(resource)}</code></p></body></html>
-`;
+  const html = renderPage('root-page', { resource });
   return function rootPageMiddleware(ctx: Context): void {
     // default-src does not cover framing: without frame-ancestors any site could frame the page.
     ctx.set('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'");
