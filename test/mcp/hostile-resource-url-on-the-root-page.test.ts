@@ -12,13 +12,13 @@ import { startResourceServer } from '../helpers/start-resource-server.ts';
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
 
 // [what it tries, a resource URL the config accepts]
-// (No `(`, `)` or `!`: a resource path holding one stops the server at boot, see the report.)
 const hostile: Array<[string, string]> = [
   ['a script element', 'https://mcp.example.com/<script>alert`x`</script>'],
   ['closing the code element and adding an image with a handler', 'https://mcp.example.com/</code><img src=x onerror=alert`x`>'],
   ['a double quote and an event attribute', 'https://mcp.example.com/a"onmouseover="alert`x`'],
   ['a single quote', "https://mcp.example.com/it's/mcp"],
   ['an entity to be shown as written, not decoded', 'https://mcp.example.com/a&lt;b&amp;c'],
+  ['a call in parentheses and a bang', 'https://mcp.example.com/alert(1)!'],
 ];
 
 const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';

@@ -34,6 +34,7 @@ import { createAccessTokenVerifier } from './auth/verify-access-token.ts';
 import { authenticationMiddleware, originGuardMiddleware } from './http/as-koa-middleware.ts';
 import { answerBrowserVisit } from './http/answer-browser-visit.ts';
 import { assumeAnonymousCaller } from './http/assume-anonymous-caller.ts';
+import { literalRoute } from './http/literal-route.ts';
 import { bearerChallenge } from './http/bearer-challenge.ts';
 import { authorizationServerEndpoints } from './http/authorization-server-endpoints.ts';
 import { checkMcpRequestMetadata } from './http/check-mcp-request-metadata.ts';
@@ -247,7 +248,8 @@ export function createResourceServer(options: CreateResourceServerOptions): Reso
   ];
 
   const mcpPath = new URL(config.resource).pathname;
-  const metadataPaths = ['/.well-known/oauth-protected-resource', `/.well-known/oauth-protected-resource${mcpPath}`];
+  // As routes matching these paths only, whatever the resource's path holds (literal-route.ts).
+  const metadataPaths = ['/.well-known/oauth-protected-resource', `/.well-known/oauth-protected-resource${mcpPath}`].map(literalRoute);
   const metadata = protectedResourceMetadata({
     resource: config.resource, issuer: config.issuer, scopesSupported: scopes.supported, onServed: (req) => connectionSteps.metadataServed(req),
   });
