@@ -130,7 +130,7 @@ for (const statesAuthTime of [false, true]) describe(`federated sign-in and re-a
     idp.passesOnSession = true;
     try {
       const refused = await viaUpstream(browser, await browser.navigate(freshSignIn));
-      assert.equal(refused.status, 401, `${refused.status} ${refused.url}\n${refused.html.slice(0, 400)}`);
+      assert.equal(refused.status, 403, `a 401 would need a challenge (RFC 9110 §15.5.2): ${refused.status} ${refused.url}\n${refused.html.slice(0, 400)}`);
       assert.match(refused.html, /This step needs you to sign in again, but Test IdP let you through on an earlier sign-in/);
     } finally {
       idp.passesOnSession = false;
@@ -208,7 +208,7 @@ for (const statesAuthTime of [false, true]) describe(`federated sign-in and re-a
     idp.passesOnSession = true;
     try {
       const refused = await viaUpstream(browser, await browser.navigate(appAuthorization({ max_age: '60' }).url));
-      assert.equal(refused.status, 401, `${refused.status} ${refused.url}\n${refused.html.slice(0, 400)}`);
+      assert.equal(refused.status, 403, `a 401 would need a challenge (RFC 9110 §15.5.2): ${refused.status} ${refused.url}\n${refused.html.slice(0, 400)}`);
       assert.match(refused.html, /This step needs you to sign in again, but Test IdP let you through on an earlier sign-in/);
       assert.ok(!refused.url.startsWith(CLAUDE_CALLBACK), 'nothing was sent to the app');
     } finally {

@@ -353,13 +353,14 @@ export function federatedSignInRoutes(deps: FederatedSignInDeps): Router {
       logger.warn({ upstream: upstream.id, auth_time: authTime }, 'federated switch of account refused: the upstream signed the person in from its session instead of asking for a new sign-in');
       deps.onSignIn?.('refused');
       await deps.recordSignIn?.(ctx, { method: 'federated', ok: false, reason: 'not_signed_in_anew', upstream: upstream.id, clientId: String(interaction.params.client_id), flowId: flowIdOf(interaction) });
-      // 403, not 401: no credentials sent here would change the answer; the upstream must ask.
       throw new PageError(403, 'login_required', `${upstream.displayName} did not ask who is signing in: it signed you in again from its own earlier sign-in, so you were not switched to another account. Sign out at ${upstream.displayName} (or end its session there), then choose "Sign in as someone else" again.`);
     }
     logger.warn({ upstream: upstream.id, max_age: maxAge, auth_time: authTime }, 'federated re-authentication refused: the upstream did not sign the person in within max_age');
     deps.onSignIn?.('refused');
     await deps.recordSignIn?.(ctx, { method: 'federated', ok: false, reason: 'not_reauthenticated', upstream: upstream.id, clientId: String(interaction.params.client_id), flowId: flowIdOf(interaction) });
-    throw new PageError(401, 'login_required', `This step needs you to sign in again, but ${upstream.displayName} let you through on an earlier sign-in instead of asking for it. Sign out at ${upstream.displayName} (or end its session there), then try again.`);
+    // 403, not 401, for both: a 401 must carry a challenge (RFC 9110 §15.5.2) and none applies;
+    // no credentials sent here would change the answer, the upstream must ask.
+    throw new PageError(403, 'login_required', `This step needs you to sign in again, but ${upstream.displayName} let you through on an earlier sign-in instead of asking for it. Sign out at ${upstream.displayName} (or end its session there), then try again.`);
   }
 
   router.get(`${SHARED_CALLBACK_PATH}/:upstream`, async function finishAtUpstreamRedirectUri(ctx: Context) {
