@@ -198,19 +198,31 @@ export function createMcpServer(dependencies: McpServerDependencies): Server {
     };
   };
 
-  /** Each server's items of one kind; a server that cannot answer in time is left out. */
+  /**
+   * Each server's items of one kind; a server that cannot answer in time is left out. One that
+   * answers later (a process or session still starting: a start may take `start_timeout`, far
+   * longer than a list waits) has the session told its list changed once its items are in, so the
+   * client reads it again and finds them; without that, a client that lists once per session
+   * never saw that server's tools.
+   */
   async function gather(kind: ListKind, extra: Extra): Promise<Array<{ upstream: Upstream; items: ListItem[] }>> {
     const answers = await Promise.all(gateway.upstreams.map(async (upstream) => {
       let timer: NodeJS.Timeout | undefined;
+      let late = false;
+      let listing: Promise<ListItem[]> | undefined;
       try {
-        const listing = gateway.connectionFor(upstream, contextOf(extra)).then((connection) => connection.list(kind));
+        listing = gateway.connectionFor(upstream, contextOf(extra)).then((connection) => connection.list(kind));
         const wait = Math.min(MAX_LIST_WAIT_MS, upstream.config.timeout * 1000);
         const items = await Promise.race([listing, new Promise<never>((_resolve, reject) => {
-          timer = setTimeout(() => reject(new Error(`no answer within ${wait / 1000} s`)), wait);
+          timer = setTimeout(() => {
+            late = true;
+            reject(new Error(`no answer within ${wait / 1000} s`));
+          }, wait);
         })]);
         return { upstream, items };
       } catch (err) {
         logger.warn({ server: upstream.config.name, list: kind, reason: (err as Error).message }, 'an mcp server\'s list is left out');
+        if (late) listing?.then(() => listChanged.notify(kind === 'resourceTemplates' ? 'resources' : kind), () => { /* left out for good */ });
         return { upstream, items: undefined };
       } finally {
         clearTimeout(timer);
