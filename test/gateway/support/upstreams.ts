@@ -36,6 +36,8 @@ export const IGNORING_CANCEL = fileURLToPath(new URL('../fixtures/ignoring-cance
 export const ONE_WRITE = fileURLToPath(new URL('../fixtures/one-write-server.mjs', import.meta.url));
 /** test/gateway/fixtures/slow-start-server.mjs: answers initialize after its first argument's milliseconds; `echo`, `sleep`. */
 export const SLOW_START = fileURLToPath(new URL('../fixtures/slow-start-server.mjs', import.meta.url));
+/** test/gateway/fixtures/down-while-marked-server.mjs: exits at once while the file named by its first argument exists; its tool `echo`. */
+export const DOWN_WHILE_MARKED = fileURLToPath(new URL('../fixtures/down-while-marked-server.mjs', import.meta.url));
 /** test/gateway/fixtures/printing-server.mjs: its tool `print` writes its `line` argument to stdout. */
 export const PRINTING = fileURLToPath(new URL('../fixtures/printing-server.mjs', import.meta.url));
 

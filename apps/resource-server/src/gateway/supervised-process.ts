@@ -59,6 +59,12 @@ export class SupervisedProcess {
   /** The transport of the start in progress: a stop closes it rather than wait out the start. */
   #startingTransport: StdioClientTransport | undefined;
   #restartTimer: NodeJS.Timeout | undefined;
+  /**
+   * It was down since it was last ready: once ready again, every list is told as changed. A list
+   * answered meanwhile left it out, and a client that lists once per session would not see its
+   * tools again until it reconnected.
+   */
+  #downSinceReady = false;
   #restartAt = 0;
   #failures = 0;
   #stopped = false;
@@ -158,6 +164,10 @@ export class SupervisedProcess {
       this.#reason = undefined;
       this.#stderrTail = undefined;
       logger.info({ server: config.name, pid: transport.pid }, 'mcp server started');
+      if (this.#downSinceReady) {
+        this.#downSinceReady = false;
+        for (const kind of ['tools', 'prompts', 'resources'] as const) this.#options.onListChanged?.(kind);
+      }
       return connection;
     } catch (err) {
       // The message may quote the process at any length (the error it answered to initialize).
@@ -188,6 +198,7 @@ export class SupervisedProcess {
 
   #down(reason: string, stderrTail?: string): void {
     this.#state = 'down';
+    this.#downSinceReady = true;
     this.#reason = reason;
     this.#stderrTail = stderrTail;
     const delay = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** this.#failures);
