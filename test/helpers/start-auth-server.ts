@@ -72,9 +72,18 @@ function listen(server: Server, port: number): Promise<number> {
   });
 }
 
-function closeServer(server: Server): Promise<void> {
+/**
+ * Ends every connection and stops listening. Then one turn of the event loop (its poll phase):
+ * on loopback the client end of each connection has its FIN at once, and that turn lets a client
+ * in this process see its pooled keep-alive sockets closed. Without it, a server started at once
+ * on the same port (a restart, a restore) could be reached by nothing: starting one need not
+ * pass through a poll phase, and undici sent the next request on a closed socket ('other side
+ * closed').
+ */
+async function closeServer(server: Server): Promise<void> {
   server.closeAllConnections();
-  return new Promise((resolve) => server.close(() => resolve()));
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await new Promise((resolve) => setImmediate(resolve));
 }
 
 export async function startAuthServer(options: StartOptions = {}): Promise<TestAuthServer> {
@@ -128,10 +137,6 @@ export async function startAuthServer(options: StartOptions = {}): Promise<TestA
     async restart() {
       await closeServer(server);
       await auth.close();
-      // closeServer ended every connection, and on loopback the client end of each has its FIN at
-      // once: one turn of the event loop (its poll phase) lets a client in this process see its
-      // pooled keep-alive sockets closed before the port is reused, rather than send on one.
-      await new Promise((resolve) => setImmediate(resolve));
       server = createServer();
       await listen(server, port);
       auth = await createAuthServer(config.authServer, logger, serverOptions);
