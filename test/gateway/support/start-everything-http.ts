@@ -13,8 +13,9 @@ export interface RunningHttpUpstream {
   close(): Promise<void>;
 }
 
-export async function startEverythingHttp(): Promise<RunningHttpUpstream> {
-  const port = await freePort();
+/** On `port` when given (one a test reserved), else on a free one. */
+export async function startEverythingHttp(port?: number): Promise<RunningHttpUpstream> {
+  port ??= await freePort();
   const child = spawn(process.execPath, [EVERYTHING, 'streamableHttp'], {
     env: { PATH: process.env.PATH ?? '', PORT: String(port) },
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -293,8 +293,12 @@ export class HttpUpstream implements Upstream {
 
   #reachable(): void {
     if (this.#state !== 'ready') this.#options.logger.info({ server: this.config.name }, 'mcp server reachable');
+    const wasDown = this.#state === 'down';
     this.#state = 'ready';
     this.#reason = undefined;
+    // Lists answered while it was down left it out: every session is told they changed, so a
+    // client that lists once per session finds its tools (as a stdio server back up tells them).
+    if (wasDown) for (const kind of ['tools', 'prompts', 'resources'] as const) this.#options.onListChanged(kind, { all: true });
   }
 
   #unreachable(err: unknown): UpstreamUnavailableError {
