@@ -38,3 +38,20 @@ function cpuSecondsOf(file: string): number | undefined {
   const ticks = Number(fields[11]) + Number(fields[12]);
   return Number.isFinite(ticks) ? ticks / TICKS_PER_SECOND : undefined;
 }
+
+/**
+ * Seconds all CPUs of the machine spent idle so far (/proc/stat: idle + iowait), so a benchmark
+ * can say whether its rounds used the whole machine (CPU-bound) or waited on something else.
+ */
+export function machineIdleSeconds(): number | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync('/proc/stat', 'utf8');
+  } catch {
+    return undefined;
+  }
+  // proc(5): "cpu  user nice system idle iowait …", the first line summing every CPU.
+  const fields = stat.slice(0, stat.indexOf('\n')).trim().split(/\s+/);
+  const ticks = Number(fields[4]) + Number(fields[5]);
+  return Number.isFinite(ticks) ? ticks / TICKS_PER_SECOND : undefined;
+}

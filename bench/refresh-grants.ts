@@ -30,7 +30,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { generateKeyPair, SignJWT } from 'jose';
 import { median, quantile } from './mcp-session.ts';
-import { mainThreadCpuSeconds, processCpuSeconds } from './process-cpu-seconds.ts';
+import { availableParallelism } from 'node:os';
+import { machineIdleSeconds, mainThreadCpuSeconds, processCpuSeconds } from './process-cpu-seconds.ts';
 import { startServerProcess, type ServerProcess } from './start-server-process.ts';
 import { connect, redeem, refresh, registerClient } from '../test/helpers/oauth-flow.ts';
 import { ADMIN_PASSWORD } from '../test/helpers/start-auth-server.ts';
@@ -60,6 +61,10 @@ export interface Side {
   latencies: number[];
   cpuSeconds: number;
   mainThreadCpuSeconds: number;
+  /** CPU time of this process (the clients) over the recorded rounds. */
+  clientCpuSeconds: number;
+  /** Seconds the machine's CPUs stood idle over the recorded rounds (all CPUs summed). */
+  idleSeconds: number;
   seconds: number;
   grants: number;
 }
@@ -82,13 +87,13 @@ export async function startGatehouse(label: string, args: string[] = []): Promis
     if (typeof tokens.body.refresh_token !== 'string') throw new Error(`${label}: the code exchange gave no refresh token: ${tokens.status} ${JSON.stringify(tokens.body)}`);
     chains.push(tokens.body.refresh_token);
   }
-  return { label, server, issuer, clientId: client.client_id, chains, rates: [], latencies: [], cpuSeconds: 0, mainThreadCpuSeconds: 0, seconds: 0, grants: 0 };
+  return { label, server, issuer, clientId: client.client_id, chains, rates: [], latencies: [], cpuSeconds: 0, mainThreadCpuSeconds: 0, clientCpuSeconds: 0, idleSeconds: 0, seconds: 0, grants: 0 };
 }
 
 export async function startBare(label = 'bare oidc-provider', args: string[] = []): Promise<Side> {
   const server = await startServerProcess<{ issuer: string; clientId: string; refreshTokens: string[] }>('./bare-oidc-provider.ts', [String(CHAINS), ...args], profileArgs(label.replace(/\W+/g, '-')));
   const { issuer, clientId, refreshTokens } = server.started;
-  return { label, server, issuer, clientId, chains: refreshTokens, rates: [], latencies: [], cpuSeconds: 0, mainThreadCpuSeconds: 0, seconds: 0, grants: 0 };
+  return { label, server, issuer, clientId, chains: refreshTokens, rates: [], latencies: [], cpuSeconds: 0, mainThreadCpuSeconds: 0, clientCpuSeconds: 0, idleSeconds: 0, seconds: 0, grants: 0 };
 }
 
 /** Refreshes every chain in a loop for `seconds`; returns grants per second. */
@@ -96,6 +101,8 @@ export async function round(side: Side, seconds: number, record: boolean): Promi
   const until = Date.now() + seconds * 1000;
   const cpuBefore = processCpuSeconds(side.server.pid);
   const mainBefore = mainThreadCpuSeconds(side.server.pid);
+  const idleBefore = machineIdleSeconds();
+  const clientBefore = process.cpuUsage();
   const started = performance.now();
   let count = 0;
   await Promise.all(side.chains.map(async (_, i) => {
@@ -114,12 +121,16 @@ export async function round(side: Side, seconds: number, record: boolean): Promi
   const rate = count / elapsed;
   const cpuAfter = processCpuSeconds(side.server.pid);
   const mainAfter = mainThreadCpuSeconds(side.server.pid);
+  const idleAfter = machineIdleSeconds();
+  const client = process.cpuUsage(clientBefore);
   if (record) {
     side.rates.push(rate);
     side.grants += count;
     side.seconds += elapsed;
     if (cpuBefore !== undefined && cpuAfter !== undefined) side.cpuSeconds += cpuAfter - cpuBefore;
     if (mainBefore !== undefined && mainAfter !== undefined) side.mainThreadCpuSeconds += mainAfter - mainBefore;
+    if (idleBefore !== undefined && idleAfter !== undefined) side.idleSeconds += idleAfter - idleBefore;
+    side.clientCpuSeconds += (client.user + client.system) / 1e6;
   }
   return rate;
 }
@@ -165,7 +176,10 @@ export async function benchRefreshGrants(): Promise<void> {
     const cpu = side.cpuSeconds > 0
       ? `${((side.cpuSeconds / side.grants) * 1000).toFixed(3)} ms CPU/grant (main thread ${((side.mainThreadCpuSeconds / side.grants) * 1000).toFixed(3)}, busy ${((100 * side.mainThreadCpuSeconds) / side.seconds).toFixed(0)} %)`
       : 'CPU n/a';
-    return `  ${side.label.padEnd(32)} ${median(side.rates).toFixed(0).padStart(6)} grants/s   p50 ${quantile(side.latencies, 0.5).toFixed(2)} ms   p99 ${quantile(side.latencies, 0.99).toFixed(2)} ms   ${cpu}`;
+    // The clients run in this process on the same machine: when the machine is CPU-bound (little
+    // idle), what they spend per grant takes from what the server can get.
+    const machine = `clients ${((side.clientCpuSeconds / side.grants) * 1000).toFixed(3)} ms CPU/grant, machine idle ${((100 * side.idleSeconds) / (side.seconds * availableParallelism())).toFixed(0)} %`;
+    return `  ${side.label.padEnd(32)} ${median(side.rates).toFixed(0).padStart(6)} grants/s   p50 ${quantile(side.latencies, 0.5).toFixed(2)} ms   p99 ${quantile(side.latencies, 0.99).toFixed(2)} ms   ${cpu}; ${machine}`;
   };
   const ratio = median(ratios(gatehouse));
   const ofSign = median(gatehouse.rates) / signRate;
