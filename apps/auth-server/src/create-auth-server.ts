@@ -167,7 +167,7 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   const clock = options.clock ?? systemClock;
   // Group commit on SQLite: the token path's writes of one event-loop turn share a COMMIT
   // (apps/shared/storage/group-commit.ts).
-  const database = await openDatabase(config.database, 'auth-server', { groupCommit: true });
+  const database = await openDatabase(config.database, 'auth-server', { groupCommit: true, checkpointInBackground: true });
   // Before anything else reads the database: a missing or wrong key encryption key stops the start here.
   let keyStore: KeyStore;
   let starting: StartingKeys;

@@ -23,12 +23,16 @@
  * - With `groupCommit` (the auth-server's database), writes through `run` are committed in groups,
  *   one per event-loop turn, each acknowledged after its group's COMMIT (group-commit.ts). Reads
  *   run at once.
+ * - With `checkpointInBackground` (the auth-server's database too), a worker thread with its own
+ *   connection copies the WAL back into the file, so no COMMIT stalls on a checkpoint's fsyncs
+ *   (background-checkpoints.ts).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { accessSync, chmodSync, closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { explainFileSystemError } from './deployment-file-error.ts';
+import { BackgroundCheckpoints, type BackgroundCheckpointOptions } from './background-checkpoints.ts';
 import { GroupCommit } from './group-commit.ts';
 import { refuseNewerSchema } from './refuse-newer-schema.ts';
 import type { SqlDatabase, SqlExecutor, SqlParams, SqlRunResult, SqlValue } from './sql-database.ts';
@@ -112,6 +116,11 @@ export interface SqliteOptions {
    * write then commits on its own, at once.
    */
   groupCommit?: boolean;
+  /**
+   * Take WAL checkpoints on a worker thread, so a COMMIT never waits for one (background-checkpoints.ts).
+   * Off by default: SQLite then checkpoints from the COMMIT that fills the log.
+   */
+  checkpointInBackground?: boolean | BackgroundCheckpointOptions;
 }
 
 export class SqliteDatabase implements SqlDatabase {
@@ -124,6 +133,8 @@ export class SqliteDatabase implements SqlDatabase {
   #transaction: Promise<void> | null = null;
   readonly #direct: SqlExecutor;
   readonly #writes: GroupCommit | undefined;
+  /** The checkpointing worker, when checkpoints are taken in the background. */
+  readonly checkpoints: BackgroundCheckpoints | undefined;
 
   constructor(file: string, options: SqliteOptions = {}) {
     if (file !== ':memory:') restrictDatabaseFiles(file);
@@ -144,6 +155,10 @@ export class SqliteDatabase implements SqlDatabase {
       throw err;
     }
     this.#writes = options.groupCommit ? new GroupCommit(this.handle) : undefined;
+    const background = options.checkpointInBackground;
+    this.checkpoints = background && file !== ':memory:'
+      ? new BackgroundCheckpoints(this.handle, background === true ? {} : background)
+      : undefined;
     this.#direct = {
       dialect: 'sqlite',
       all: async (sql, params) => this.#all(sql, params),
@@ -231,8 +246,15 @@ export class SqliteDatabase implements SqlDatabase {
     }
   }
 
-  /** Commits the queued writes first, so a clean stop loses none. */
+  /**
+   * Commits the queued writes first, so a clean stop loses none. The checkpointing worker closes
+   * its connection before this one, so this one, the last, folds the WAL into the file and
+   * removes it, as SQLite does at the last close.
+   */
   async close(): Promise<void> {
+    while (this.#transaction) await this.#transactionEnd();
+    if (!this.handle.open) return;
+    await this.checkpoints?.stop();
     while (this.#transaction) await this.#transactionEnd();
     if (!this.handle.open) return;
     this.#writes?.commitNow();
