@@ -15,8 +15,8 @@
  *   same, as every checkpoint syncs the log before it copies and the file after).
  * - The committing connection keeps an automatic checkpoint as a backstop, at `backstopPages`
  *   instead of SQLite's 1,000: if the worker falls behind (a log that never restarts while writes
- *   never pause), cannot start, or dies, the log stays bounded as before, only larger. When the
- *   worker is gone the backstop goes back to SQLite's default.
+ *   never pause), cannot start, or dies, the log stays bounded as before, only larger (16 MB
+ *   instead of 4). When the worker is gone the backstop goes back to SQLite's default.
  * - `stop()` asks the worker to close its connection and end, and resolves once it has: the owner
  *   closes its own connection afterwards, as the last one, which checkpoints and removes the log.
  *   The worker reads that message between checkpoints; one in progress is finished, never cut
@@ -34,7 +34,12 @@ export const SQLITE_DEFAULT_AUTOCHECKPOINT = 1000;
 export interface BackgroundCheckpointOptions {
   /** How often the worker checkpoints. Default 100 ms (about 2 MB of log at full refresh load). */
   intervalMs?: number;
-  /** The committing connection's own automatic checkpoint, in pages. Default 20,000 (about 80 MB). */
+  /**
+   * The committing connection's own automatic checkpoint, in pages. Default 4,000 (16 MB of log,
+   * the largest the file grows to): under sustained writes the log restarts only when a
+   * checkpoint has caught up with every commit, which the worker's rarely does while commits keep
+   * coming, so the committing connection then takes one itself, with little left to copy.
+   */
   backstopPages?: number;
   /** How long `stop()` waits for the worker to end by itself. Default 5 s. */
   stopGraceMs?: number;
@@ -72,7 +77,7 @@ export class BackgroundCheckpoints {
 
   constructor(handle: Database.Database, options: BackgroundCheckpointOptions = {}) {
     this.#stopGraceMs = options.stopGraceMs ?? 5000;
-    handle.pragma(`wal_autocheckpoint = ${options.backstopPages ?? 20_000}`);
+    handle.pragma(`wal_autocheckpoint = ${options.backstopPages ?? 4000}`);
     this.#worker = new Worker(WORKER_SOURCE, {
       eval: true,
       workerData: {
