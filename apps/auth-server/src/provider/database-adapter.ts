@@ -66,6 +66,7 @@ import { fromStoredPayload, HASHED_ID_MODELS, storedId, toStoredPayload, type St
 import { isHashedClientSecret } from './hashed-client-secrets.ts';
 import { sameId } from './prefix-index.ts';
 import { modelName, storedModel } from './stored-model.ts';
+import { recentClients } from './recent-clients.ts';
 import { fromStoredKeys, storedKey } from './stored-payload-keys.ts';
 
 interface Row extends StoredColumns {
@@ -339,6 +340,7 @@ export type RecordGrantRevocation = (grantId: string, tx: SqlExecutor) => Promis
  */
 export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemClock, recordRevocation?: RecordGrantRevocation): new (model: string) => Adapter {
   const now = () => clock.epochSeconds();
+  const clients = recentClients<Row>(db);
 
   /**
    * Ends a grant (see the header): deletes it and every row carrying its id, and records its
@@ -462,7 +464,8 @@ export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemCloc
       };
       const consumed = this.model === 'RefreshToken' ? takeHeldConsume() : undefined;
       if (consumed) return this.saveInPlaceOf(consumed, values);
-      const { changes } = await db.run((replayMarker ? INSERT_REPLAY_MARKER : UPSERT)[db.dialect], values);
+      const write = () => db.run((replayMarker ? INSERT_REPLAY_MARKER : UPSERT)[db.dialect], values);
+      const { changes } = this.model === 'Client' ? await clients.change(values.id, write) : await write();
       if (replayMarker && changes === 0) throw new errors.InvalidClientAuth('client assertion tokens must only be used once');
     }
 
@@ -482,6 +485,7 @@ export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemCloc
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
+      if (this.model === 'Client') return this.findClient(id);
       if (this.model === 'Grant') {
         const readAlong = takeGrantReadAlong(id);
         if (readAlong) return fromStoredPayload('Grant', id, JSON.parse(readAlong.payload) as AdapterPayload, readAlong.columns);
@@ -490,6 +494,14 @@ export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemCloc
       const payload = toPayload(row, this.model);
       if (row && GRANT_HOLDS_ACCOUNT.has(this.model)) keepGrantReadAlong(row);
       return payload && fromStoredPayload(this.model, id, payload, row!);
+    }
+
+    /** A client, from what was read within CLIENT_FRESH_MS (recent-clients.ts), still unexpired on our clock. */
+    private async findClient(id: string): Promise<AdapterPayload | undefined> {
+      const row = await clients.read(id, clock.now(), () => db.get<Row>(FIND, { model: this.stored, id, now: now() }));
+      if (!row || (row.expires_at !== null && Number(row.expires_at) <= now())) return undefined;
+      const payload = toPayload(row, this.model);
+      return payload && fromStoredPayload(this.model, id, payload, row);
     }
 
     async findByUid(uid: string): Promise<AdapterPayload | undefined> {
@@ -514,6 +526,7 @@ export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemCloc
         if (grantId) return endGrant(grantId);
       }
       if (this.model === 'Session' && !isRotatedSessionId(id)) await db.run(END_SESSION, { id: stored, now: now() });
+      else if (this.model === 'Client') await clients.change(stored, () => db.run(DESTROY, { model: this.stored, id: stored }));
       else await db.run(DESTROY, { model: this.stored, id: stored });
     }
 
@@ -610,7 +623,7 @@ export async function changeClientMetadata(
   publish: (changed: ClientMetadataChange, tx: SqlExecutor) => Promise<void> = async () => {},
 ): Promise<ClientMetadataChange | undefined> {
   const lock = db.dialect === 'postgres' ? ' FOR UPDATE' : '';
-  return db.transaction(async (tx) => {
+  return recentClients(db).change(clientId, () => db.transaction(async (tx) => {
     const row = await tx.get<{ payload: string }>(`SELECT payload FROM oidc_models WHERE model = 'Client' AND id = ?${lock}`, [clientId]);
     if (!row) return undefined;
     const before = JSON.parse(row.payload) as Record<string, unknown>;
@@ -618,7 +631,7 @@ export async function changeClientMetadata(
     await tx.run("UPDATE oidc_models SET payload = ? WHERE model = 'Client' AND id = ?", [JSON.stringify(toStoredPayload('Client', after as AdapterPayload)), clientId]);
     await publish({ before, after }, tx);
     return { before, after };
-  });
+  }));
 }
 
 /** Whether a stored row still holds something an earlier version kept in plain. */

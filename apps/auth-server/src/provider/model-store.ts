@@ -19,6 +19,7 @@ import type { SqlDatabase, SqlExecutor, SqlValue } from '../../../shared/storage
 import { changeClientMetadata, insertClient, moveSessionSignIn, readClientMetadata, readGrantFacts, SESSION_ENDED, type ClientMetadataChange } from './database-adapter.ts';
 import { sameId } from './prefix-index.ts';
 import { storedId } from './stored-form.ts';
+import { recentClients } from './recent-clients.ts';
 import { storedModel } from './stored-model.ts';
 
 export interface StoredGrant {
@@ -245,12 +246,13 @@ export class ModelStore {
   /** `onlyPending`: only while the registration is pending first use (has an expiry). */
   async deleteClient(clientId: string, options: { onlyPending?: boolean } = {}, tx: SqlExecutor = this.db): Promise<boolean> {
     const pending = options.onlyPending ? ' AND expires_at IS NOT NULL' : '';
-    return (await tx.run(`DELETE FROM oidc_models WHERE model = 'Client' AND id = ?${pending}`, [clientId])).changes > 0;
+    const { changes } = await recentClients(this.db).change(clientId, () => tx.run(`DELETE FROM oidc_models WHERE model = 'Client' AND id = ?${pending}`, [clientId]));
+    return changes > 0;
   }
 
   /** Gives a fresh registration an expiry (epoch seconds), cleared by its first token. */
   async expireClientAt(clientId: string, expiresAt: number): Promise<void> {
-    await this.db.run("UPDATE oidc_models SET expires_at = ? WHERE model = 'Client' AND id = ?", [expiresAt, clientId]);
+    await recentClients(this.db).change(clientId, () => this.db.run("UPDATE oidc_models SET expires_at = ? WHERE model = 'Client' AND id = ?", [expiresAt, clientId]));
   }
 
   /**
@@ -260,7 +262,7 @@ export class ModelStore {
    * on either backend; only when it changed nothing (kept already, or gone) is the row looked up.
    */
   async keepClient(clientId: string): Promise<boolean> {
-    const { changes } = await this.db.run("UPDATE oidc_models SET expires_at = NULL WHERE model = 'Client' AND id = ? AND expires_at IS NOT NULL", [clientId]);
+    const { changes } = await recentClients(this.db).change(clientId, () => this.db.run("UPDATE oidc_models SET expires_at = NULL WHERE model = 'Client' AND id = ? AND expires_at IS NOT NULL", [clientId]));
     return changes > 0 || await this.db.get("SELECT 1 AS found FROM oidc_models WHERE model = 'Client' AND id = ?", [clientId]) !== undefined;
   }
 
@@ -277,8 +279,9 @@ export class ModelStore {
   async sweepExpired(nowSeconds: number): Promise<number> {
     let total = 0;
     for (;;) {
-      const { changes } = await this.db.run(`DELETE FROM oidc_models WHERE (model, id) IN (
-        SELECT model, id FROM oidc_models WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT ${SWEEP_BATCH})`, [nowSeconds]);
+      // Expired registrations among them: whatever is kept of clients is read again (recent-clients.ts).
+      const { changes } = await recentClients(this.db).change(undefined, () => this.db.run(`DELETE FROM oidc_models WHERE (model, id) IN (
+        SELECT model, id FROM oidc_models WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT ${SWEEP_BATCH})`, [nowSeconds]));
       total += changes;
       if (changes < SWEEP_BATCH) return total;
     }
