@@ -3,7 +3,7 @@
  *
  * - Callers build `details` from fields known to be safe (names, ids, scopes, reasons). As a
  *   second line of defence, keys that name credentials are dropped and long strings are cut, so
- *   a password, token, code or secret never reaches the table by mistake.
+ *   a password, token, code or secret never reaches the table by mistake (stored-details-of.ts).
  * - Every string is stored well formed (a lone surrogate, which a JSON body can carry into a
  *   client's name or redirect URI, becomes U+FFFD, and so does U+0000) and cut between
  *   characters: PostgreSQL's jsonb refuses both, and the whole insert with them, so a client
@@ -29,12 +29,9 @@ import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { SqlDatabase, SqlExecutor, SqlValue } from '../../../shared/storage/sql-database.ts';
 import { BatchedWrites } from '../../../shared/storage/batched-writes.ts';
 import { cutText } from '../../../shared/cut-text.ts';
-import { wellFormed } from '../../../shared/well-formed.ts';
-
-/** `text` as PostgreSQL's jsonb and text take it: well formed, U+0000 replaced too. */
-const storable = (text: string) => wellFormed(text).replaceAll('\u0000', '\ufffd');
 import { AuditStore, SELECT_EVENTS, VALUE_NUMBER, type StoredEvent, type StoredRow } from './audit-store.ts';
-import { joinDetails, splitDetails } from './stored-details.ts';
+import { storable, storedDetailsOf } from './stored-details-of.ts';
+import { joinDetails } from './stored-details.ts';
 
 /** Every event the log records, in the order the filter offers them. */
 export const AUDIT_EVENTS = [
@@ -132,32 +129,6 @@ export interface AuditFilter {
   limit?: number;
 }
 
-const CREDENTIAL_KEYS = new Set([
-  'access_token', 'refresh_token', 'id_token', 'token', 'code', 'code_verifier', 'authorization',
-  'cookie', 'registration_access_token', 'assertion', 'client_assertion',
-]);
-const CREDENTIAL_PATTERN = /password|secret/i;
-const MAX_STRING = 300;
-/**
- * Items of a list in `details` (and keys of an object) that a record keeps; the rest are cut. A
- * caller that must name more writes more records (ClientRegistry#purgeUnused).
- */
-export const MAX_DETAIL_ITEMS = 25;
-
-/** Drops credential-named keys and cuts long values (defence in depth; callers pass safe fields). */
-function scrub(value: unknown, depth = 0): unknown {
-  if (typeof value === 'string') return cutText(storable(value), MAX_STRING, '…');
-  if (Array.isArray(value)) return value.slice(0, MAX_DETAIL_ITEMS).map((item) => scrub(item, depth + 1));
-  if (value && typeof value === 'object' && depth < 3) {
-    return Object.fromEntries(Object.entries(value)
-      .filter(([key]) => !CREDENTIAL_KEYS.has(key.toLowerCase()) && !CREDENTIAL_PATTERN.test(key))
-      .slice(0, MAX_DETAIL_ITEMS)
-      .map(([key, item]) => [storable(key), scrub(item, depth + 1)]));
-  }
-  if (value && typeof value === 'object') return '[…]';
-  return value;
-}
-
 /**
  * A `token.issued` with a grant is a code exchange (client credentials have no grant; token
  * exchange and ID-JAG grants record events of their own): it is stored without its
@@ -236,7 +207,7 @@ export class AuditLog {
   }
 
   #toRow(entry: AuditEntry): StoredEvent {
-    const { grantId, scope, resource, rest } = splitDetails(scrub(entry.details ?? {}) as Record<string, unknown>);
+    const { grantId, scope, resource, rest } = storedDetailsOf(entry.details ?? {});
     return {
       at: this.clock.now(),
       event: entry.event,

@@ -25,7 +25,8 @@
 import type Provider from 'oidc-provider';
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { SqlDatabase, SqlExecutor } from '../../../shared/storage/sql-database.ts';
-import { MAX_DETAIL_ITEMS, type AuditLog } from '../audit/audit-log.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { MAX_DETAIL_ITEMS } from '../audit/stored-details-of.ts';
 import type { RevocationFeed } from '../revocation/revocation-feed.ts';
 import { CLIENT_KIND, MAX_UPSTREAM_AUDIENCES, RESOURCE_SERVER_FOR, UPSTREAM_AUDIENCES } from '../registration/client-metadata-policy.ts';
 import { upstreamAudienceDefect } from '../token-exchange/upstream-audience-defect.ts';
