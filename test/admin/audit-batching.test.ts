@@ -35,6 +35,54 @@ describe('batched writes', () => {
     await batched.add('c');
     assert.deepEqual(writes.at(-1), ['c']);
   });
+
+  test('rows pushed without a promise are written with the others, flush() waits for them, and a refused one reaches its callback with its row', async () => {
+    const writes: string[][] = [];
+    const stored: string[] = [];
+    const refused: Array<[string, string]> = [];
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const batched = new BatchedWrites<string>({
+      async writeMany(rows) {
+        writes.push(rows);
+        if (rows.includes('held')) await held;
+        if (rows.includes('refused')) throw new Error(`constraint failed: ${rows.join()}`);
+        stored.push(...rows);
+      },
+    });
+    const onRefused = (err: unknown, row: string) => refused.push([row, (err as Error).message]);
+    batched.push('held', onRefused);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(writes, [['held']], 'the first write is in flight');
+    batched.push('a', onRefused);
+    const added = batched.add('b');
+    batched.push('refused', onRefused);
+    let flushed = false;
+    const flush = batched.flush().then(() => (flushed = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(flushed, false, 'flush() waits for the write in flight and the rows behind it');
+    release();
+    await flush;
+    await added;
+    assert.deepEqual(writes, [['held'], ['a', 'b', 'refused'], ['a'], ['b'], ['refused']]);
+    assert.deepEqual(stored, ['held', 'a', 'b']);
+    assert.deepEqual(refused, [['refused', 'constraint failed: refused']]);
+    await batched.flush();
+    assert.equal(batched.waiting, 0);
+  });
+
+  test('a push callback that throws does not stop the queue', async () => {
+    const batched = new BatchedWrites<string>({
+      async writeMany(rows) {
+        if (rows.includes('refused')) throw new Error('constraint failed');
+      },
+    });
+    batched.push('refused', () => {
+      throw new Error('the failure handler failed');
+    });
+    await batched.flush();
+    await batched.add('next');
+  });
 });
 
 for (const backend of TEST_BACKENDS) describe(`audit events on a clean stop (${backend})`, () => {

@@ -10,7 +10,10 @@
  *   down (back-pressure) instead of the queue growing or rows being dropped. `add` itself never
  *   refuses a row: the rows beyond the bound are at most one per request in flight.
  * - A failed write is tried again row by row, so one row the database refuses does not take the
- *   others with it; each row's promise settles with its own outcome.
+ *   others with it; each row's promise (or `push`'s callback) settles with its own outcome.
+ * - `push` queues a row nobody waits for (an audit event on the request path) without a promise
+ *   per row: on a refresh grant the promise chain cost more CPU than the row's share of the
+ *   write's JavaScript.
  * - `flush()` writes everything queued so far and resolves once it is committed: the owner
  *   calls it before closing the database, so a clean stop loses no row.
  * - A producer that must never wait (the connection recorder) reads `waiting` instead of `room()`
@@ -21,10 +24,10 @@
 
 interface Queued<Row> {
   row: Row;
-  /** Settles once the row is written (or refused). */
-  written: Promise<void>;
-  resolve(): void;
-  reject(err: unknown): void;
+  /** Called once the row is written; absent for a row queued with `push`. */
+  written: (() => void) | undefined;
+  /** Called with the error (and the row) if the database refused the row. */
+  refused(err: unknown, row: Row): void;
 }
 
 export interface BatchedWritesOptions<Row> {
@@ -38,6 +41,8 @@ export class BatchedWrites<Row> {
   readonly #writeMany: (rows: Row[]) => Promise<void>;
   readonly #maxQueued: number;
   #queued: Queued<Row>[] = [];
+  /** Resolved once the rows queued now are written; made only when `flush()` asks. */
+  #queuedWritten: { promise: Promise<void>; resolve(): void } | undefined;
   /** A write is scheduled for the end of this turn, or in flight. */
   #draining = false;
   /** Settles when the write in flight ends. */
@@ -52,14 +57,24 @@ export class BatchedWrites<Row> {
 
   /** Queues `row`; resolves once it is committed, rejects if the database refused it. */
   add(row: Row): Promise<void> {
-    let settle!: Pick<Queued<Row>, 'resolve' | 'reject'>;
-    const written = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
-    this.#queued.push({ row, written, ...settle });
+    return new Promise((resolve, reject) => this.#queue({ row, written: resolve, refused: reject }));
+  }
+
+  /**
+   * Queues `row` for a caller that does not wait for it: `refused` is called with the error and
+   * the row if the database refuses it (one function can serve every row). Written, flushed and
+   * bounded as `add`'s rows are, without a promise per row.
+   */
+  push(row: Row, refused: (err: unknown, row: Row) => void): void {
+    this.#queue({ row, written: undefined, refused });
+  }
+
+  #queue(queued: Queued<Row>): void {
+    this.#queued.push(queued);
     if (!this.#draining) {
       this.#draining = true;
       setImmediate(() => void this.#drain());
     }
-    return written;
   }
 
   /** Rows waiting for the next write (not counting the write in flight). */
@@ -75,32 +90,51 @@ export class BatchedWrites<Row> {
 
   /** Resolves once every row queued so far is written (or refused). */
   async flush(): Promise<void> {
-    await Promise.allSettled([this.#inFlight, ...this.#queued.map((queued) => queued.written)]);
+    if (this.#queued.length === 0) return this.#inFlight;
+    if (!this.#queuedWritten) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((settle) => (resolve = settle));
+      this.#queuedWritten = { promise, resolve };
+    }
+    // The queued rows are written after the write in flight: once they are, it has ended too.
+    return this.#queuedWritten.promise;
   }
 
   /** Writes batch after batch until the queue is empty. */
   async #drain(): Promise<void> {
     while (this.#queued.length > 0) {
       const batch = this.#queued;
+      const written = this.#queuedWritten;
       this.#queued = [];
+      this.#queuedWritten = undefined;
       for (const wake of this.#waitingForRoom.splice(0)) wake();
       this.#inFlight = this.#write(batch);
       await this.#inFlight;
+      written?.resolve();
     }
     this.#draining = false;
   }
 
-  /** Never rejects: each row's own promise carries its outcome. */
+  /** Never rejects: each row's own callbacks carry its outcome. */
   async #write(batch: Queued<Row>[]): Promise<void> {
     try {
       await this.#writeMany(batch.map((queued) => queued.row));
-      for (const queued of batch) queued.resolve();
+      for (const queued of batch) queued.written?.();
       return;
     } catch (err) {
-      if (batch.length === 1) return batch[0]!.reject(err);
+      if (batch.length === 1) return refuse(batch[0]!, err);
     }
     for (const queued of batch) {
-      await this.#writeMany([queued.row]).then(queued.resolve, queued.reject);
+      await this.#writeMany([queued.row]).then(queued.written, (err: unknown) => refuse(queued, err));
     }
+  }
+}
+
+/** Tells `queued`'s caller it was refused: a `push` callback that throws must not stop the queue. */
+function refuse<Row>(queued: Queued<Row>, err: unknown): void {
+  try {
+    queued.refused(err, queued.row);
+  } catch {
+    // The caller's own failure handler failed; the row's outcome has nowhere else to go.
   }
 }

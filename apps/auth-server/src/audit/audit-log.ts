@@ -196,6 +196,15 @@ export class AuditLog {
     return this.#queue.add(this.#toRow(entry));
   }
 
+  /**
+   * `enqueue` for a caller that does not wait for the write (an event the provider emits on the
+   * request path): `refused` is called with the error and the event if it could not be written.
+   * No promise per event.
+   */
+  push(entry: AuditEntry, refused: (err: unknown, event: { event: string }) => void): void {
+    this.#queue.push(this.#toRow(entry), refused);
+  }
+
   /** Resolves once the queue is below its bound: awaited before answering, it is back-pressure. */
   room(): Promise<void> {
     return this.#queue.room();

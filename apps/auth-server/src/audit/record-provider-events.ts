@@ -49,16 +49,25 @@ const REUSE: Record<string, 'refresh_token.reused' | 'authorization_code.replaye
 };
 
 export function recordProviderEvents(provider: Provider, audit: AuditLog, users: Pick<UserStore, 'findById'>, logger: Pick<Logger, 'error'>): void {
-  const actorOf = async (ctx: KoaContextWithOIDC, accountId: unknown): Promise<Actor> => {
-    if (typeof accountId !== 'string') return SYSTEM;
-    const user = await findUserOnce(users, ctx, accountId);
-    return { name: user?.username ?? accountId, id: accountId };
+  const failed = (err: unknown, { event }: { event: string }) => logger.error({ err, event }, 'writing a provider event to the audit log failed');
+  const queue = (entry: Omit<AuditEntry, 'actor'> & { actor?: Actor }, actor: Actor) => {
+    try {
+      entry.actor = actor;
+      audit.push(entry as AuditEntry, failed);
+    } catch (err) {
+      failed(err, entry);
+    }
   };
-  /** Queues `entry` once its actor is known; a failure is logged, never thrown into the provider. */
+  /**
+   * Queues `entry` with its actor: at once when it is known, else once the user is (looked up
+   * once per request: the grant has already read that user). A failure is logged, never thrown
+   * into the provider. No promise for the write, and no function made per event but the
+   * lookup's callback.
+   */
   const write = (ctx: KoaContextWithOIDC, accountId: unknown, entry: Omit<AuditEntry, 'actor'> & { actor?: Actor }): void => {
-    (entry.actor ? Promise.resolve(entry.actor) : actorOf(ctx, accountId))
-      .then((actor) => audit.enqueue({ ...entry, actor }))
-      .catch((err: unknown) => logger.error({ err, event: entry.event }, 'writing a provider event to the audit log failed'));
+    if (entry.actor) queue(entry, entry.actor);
+    else if (typeof accountId !== 'string') queue(entry, SYSTEM);
+    else findUserOnce(users, ctx, accountId).then((user) => queue(entry, { name: user?.username ?? accountId, id: accountId }), (err: unknown) => failed(err, entry));
   };
 
   provider.use(async function waitForAuditRoom(_ctx, next) {
