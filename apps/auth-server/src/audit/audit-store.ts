@@ -68,8 +68,20 @@ const LAST_AT_SLACK = 3_600_000;
 /** Values the SQLite process remembers; beyond this it starts again from none. */
 const MAX_KNOWN = 10_000;
 
-const UPSERT_SQLITE = `INSERT INTO audit_values AS v (value, last_at) VALUES %ROWS%
-  ON CONFLICT (value) DO UPDATE SET last_at = max(v.last_at, excluded.last_at) RETURNING id, value, last_at`;
+const SHARED_FIELDS = SHARED.map(([field]) => field);
+
+/**
+ * The SQLite statements for `rows` rows, each text built once: a text built per write cost its
+ * building, and hashing it again to find its prepared statement.
+ */
+const upsertSqlite = sqlPerRowCount((rows) => `INSERT INTO audit_values AS v (value, last_at) VALUES ${Array(rows).fill('(?, ?)').join(', ')}
+  ON CONFLICT (value) DO UPDATE SET last_at = max(v.last_at, excluded.last_at) RETURNING id, value, last_at`);
+const insertSqlite = sqlPerRowCount((rows) => `INSERT INTO audit_events (${COLUMNS.join(', ')}) VALUES ${Array(rows).fill(`(${COLUMNS.map(() => '?').join(', ')})`).join(', ')}`);
+
+function sqlPerRowCount(build: (rows: number) => string): (rows: number) => string {
+  const texts: string[] = [];
+  return (rows) => (texts[rows] ??= build(rows));
+}
 const BUMP_SQLITE = 'UPDATE audit_values SET last_at = max(last_at, ?) WHERE id = ?';
 
 /**
@@ -123,51 +135,47 @@ export class AuditStore {
       return;
     }
     const own = tx === this.#db;
-    const latest = new Map<string, number>();
-    for (const event of events) {
-      for (const [field] of SHARED) {
-        const value = event[field];
-        if (value !== null) latest.set(value, Math.max(latest.get(value) ?? 0, event.at));
-      }
-    }
+    // One pass over the events' values: the known ones give their numbers (and are bumped when
+    // their last_at lags), the others are upserted with the latest `at` that uses them.
     const numbers = new Map<string, number>();
-    const missing: Array<[string, number]> = [];
-    const writes: Array<Promise<unknown>> = [];
-    const bumped: Array<[{ lastAt: number }, number]> = [];
-    for (const [value, at] of latest) {
-      const known = this.#known.get(value);
-      if (!known) {
-        missing.push([value, at]);
-        continue;
-      }
-      numbers.set(value, known.id);
-      // Keeps last_at within LAST_AT_SLACK of the newest event using the value.
-      if (known.lastAt < at - LAST_AT_SLACK) {
-        writes.push(tx.run(BUMP_SQLITE, [at, known.id]));
-        bumped.push([known, at]);
+    const missing = new Map<string, number>();
+    const bumped = new Map<{ id: number; lastAt: number }, number>();
+    for (const event of events) {
+      for (const field of SHARED_FIELDS) {
+        const value = event[field];
+        if (value === null) continue;
+        const known = this.#known.get(value);
+        if (!known) {
+          if (!(missing.get(value)! >= event.at)) missing.set(value, event.at);
+          continue;
+        }
+        numbers.set(value, known.id);
+        // Keeps last_at within LAST_AT_SLACK of the newest event using the value.
+        if (known.lastAt < event.at - LAST_AT_SLACK && !(bumped.get(known)! >= event.at)) bumped.set(known, event.at);
       }
     }
-    if (missing.length > 0) {
-      const rows = await tx.all<{ id: number; value: string; last_at: number }>(
-        UPSERT_SQLITE.replace('%ROWS%', missing.map(() => '(?, ?)').join(', ')), missing.flat());
+    const writes: Array<Promise<unknown>> = [];
+    for (const [known, at] of bumped) writes.push(tx.run(BUMP_SQLITE, [at, known.id]));
+    if (missing.size > 0) {
+      const rows = await tx.all<{ id: number; value: string; last_at: number }>(upsertSqlite(missing.size), [...missing].flat());
       for (const row of rows) {
         numbers.set(row.value, Number(row.id));
         if (own) this.#remember(row.value, Number(row.id), Number(row.last_at));
       }
     }
-    const placeholders = `(${COLUMNS.map(() => '?').join(', ')})`;
     for (let start = 0; start < events.length; start += ROWS_PER_STATEMENT) {
-      const chunk = events.slice(start, start + ROWS_PER_STATEMENT);
+      const end = Math.min(start + ROWS_PER_STATEMENT, events.length);
       const values: SqlValue[] = [];
-      for (const event of chunk) {
+      for (let i = start; i < end; i += 1) {
+        const event = events[i]!;
         values.push(event.at);
-        for (const [field] of SHARED) {
+        for (const field of SHARED_FIELDS) {
           const value = event[field];
           values.push(value === null ? null : numbers.get(value)!);
         }
         values.push(event.grantId, event.details);
       }
-      writes.push(tx.run(`INSERT INTO audit_events (${COLUMNS.join(', ')}) VALUES ${chunk.map(() => placeholders).join(', ')}`, values));
+      writes.push(tx.run(insertSqlite(end - start), values));
     }
     await Promise.all(writes);
     if (own) for (const [known, at] of bumped) known.lastAt = Math.max(known.lastAt, at);
