@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import Koa from 'koa';
 import { loadConfig } from '../../apps/shared/config/load-config.ts';
 import { createHttpServer } from '../../apps/shared/http-server.ts';
-import { createLogger } from '../../apps/shared/logger.ts';
+import { createLogger, isoTimeAt } from '../../apps/shared/logger.ts';
 import { observeRequests } from '../../apps/shared/observe-requests.ts';
 import { Browser } from '../helpers/browser.ts';
 import { CLAUDE_DCR_BODY, connect, redeem, refresh, registerClient, startAuthorization, signIn } from '../helpers/oauth-flow.ts';
@@ -112,6 +112,59 @@ describe('logs during a full flow at trace level', () => {
     assert.ok(lines.some((l) => l.msg === 'access token refused' && l.level === 20), 'debug lines are written at trace level');
     for (const line of requests) assert.ok(!String(line.path).includes('?'), `a path with a query string: ${line.path}`);
     assert.ok(requests.some((l) => l.path === '/oauth/authorize'), 'authorization requests are logged by path only');
+  });
+});
+
+describe('the request line', () => {
+  test('carries exactly its fields, in order: id, method, path (no query), status, ms; stream and aborted only when so; an ISO 8601 UTC time', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = createLogger('auth-server', 'info', new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(JSON.parse(String(chunk)) as Record<string, unknown>);
+        done();
+      },
+    }));
+    const app = new Koa();
+    app.use(observeRequests({ logger }));
+    app.use(async (ctx) => {
+      if (ctx.path === '/events') {
+        ctx.type = 'text/event-stream';
+        ctx.body = 'data: x\n\n';
+      } else if (ctx.path === '/hang') {
+        await new Promise((resolve) => ctx.res.once('close', resolve));
+      } else {
+        ctx.body = { ok: true };
+      }
+    });
+    const http = createHttpServer(app.callback());
+    const base = await http.listen(0, '127.0.0.1');
+    try {
+      await (await fetch(`${base}/oauth/token?code=abc`, { method: 'POST' })).text();
+      await (await fetch(`${base}/events`)).text();
+      await rawBytes(base, 'GET /hang HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n', { hangUpAfterMs: 50 });
+      await waitFor('three request lines', () => lines.length >= 3, 5000);
+    } finally {
+      await http.shutdown(1000);
+    }
+    const byPath = (path: string) => lines.find((line) => line.path === path)!;
+    const common = ['level', 'time', 'app', 'name', 'requestId', 'method', 'path', 'status', 'ms'];
+    assert.deepEqual(Object.keys(byPath('/oauth/token')), [...common, 'msg']);
+    assert.deepEqual(Object.keys(byPath('/events')), [...common, 'stream', 'msg']);
+    assert.deepEqual(Object.keys(byPath('/hang')), [...common, 'aborted', 'msg']);
+    assert.deepEqual({ ...byPath('/oauth/token'), time: undefined, requestId: undefined, ms: undefined }, {
+      level: 30, time: undefined, app: 'auth-server', name: 'auth-server', requestId: undefined, method: 'POST', path: '/oauth/token', status: 200, ms: undefined, msg: 'request',
+    });
+    assert.equal(byPath('/events').stream, true);
+    assert.deepEqual([byPath('/hang').status, byPath('/hang').aborted], [0, true]);
+    for (const line of lines) {
+      assert.match(String(line.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      assert.ok(Math.abs(Date.parse(String(line.time)) - Date.now()) < 60_000, `a time of now: ${String(line.time)}`);
+    }
+  });
+
+  test('its time is pino\'s isoTime, toISOString to the millisecond, whichever second it falls in', () => {
+    const times = [0, 1, 9, 10, 99, 100, 999, 1000, 1001, 59_999, 1_733_620_833_123, 1_733_620_833_999, 1_733_620_834_000, -1, -999, -1000, -62_198_755_200_000, 253_402_300_799_999, 253_402_300_800_000, 8.64e15];
+    for (const at of [...times, ...times.reverse()]) assert.equal(isoTimeAt(at), `,"time":"${new Date(at).toISOString()}"`, String(at));
   });
 });
 
