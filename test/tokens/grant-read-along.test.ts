@@ -58,17 +58,21 @@ for (const backend of TEST_BACKENDS) describe(`a grant read along with its code 
     return { refreshToken, grantId: row!.grant_id };
   }
 
-  // The client was read by the authorization request just before (our clock stands still), so it
-  // comes from memory (recent-clients.ts): the one read is the code or token with its grant.
-  test('a code exchange reads the database once, its code with its grant', async () => {
+  test('a code exchange reads the database twice, its client and then its code with its grant', async () => {
     await signedIn();
-    assert.deepEqual(codeExchangeReads, [`${storedModel('AuthorizationCode')}+grant`]);
+    assert.deepEqual(codeExchangeReads, [storedModel('Client'), `${storedModel('AuthorizationCode')}+grant`]);
   });
+
+  // The client was read by a refresh grant within CLIENT_FRESH_MS (our clock stands still), so it
+  // comes from memory (recent-clients.ts): the one read is the token with its grant.
 
   test('a refresh grant reads the database once, its token with its grant, and rotates as before', async () => {
     const { refreshToken } = await signedIn();
+    // The client's first refresh grant reads it (a code exchange does not keep it).
+    const warm = await refresh(server.issuer, client, refreshToken);
+    assert.equal(warm.status, 200, JSON.stringify(warm.body));
     recorded.reads.length = 0;
-    const first = await refresh(server.issuer, client, refreshToken);
+    const first = await refresh(server.issuer, client, warm.body.refresh_token as string);
     assert.equal(first.status, 200, JSON.stringify(first.body));
     assert.deepEqual(recorded.reads, [`${storedModel('RefreshToken')}+grant`]);
     const admin = (await server.auth.users.findByUsername('admin'))!;

@@ -496,9 +496,16 @@ export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemCloc
       return payload && fromStoredPayload(this.model, id, payload, row!);
     }
 
-    /** A client, from what was read within CLIENT_FRESH_MS (recent-clients.ts), still unexpired on our clock. */
+    /**
+     * A client. For a refresh grant, from what was read within CLIENT_FRESH_MS (recent-clients.ts),
+     * still unexpired on our clock; for every other request (client credentials, authorization,
+     * registration management), from the database.
+     */
     private async findClient(id: string): Promise<AdapterPayload | undefined> {
-      const row = await clients.read(id, clock.now(), () => db.get<Row>(FIND, { model: this.stored, id, now: now() }));
+      const read = () => db.get<Row>(FIND, { model: this.stored, id, now: now() });
+      const oidc = currentContext()?.oidc;
+      const refreshing = oidc?.route === 'token' && oidc.params?.grant_type === 'refresh_token';
+      const row = refreshing ? await clients.read(id, clock.now(), read) : await read();
       if (!row || (row.expires_at !== null && Number(row.expires_at) <= now())) return undefined;
       const payload = toPayload(row, this.model);
       return payload && fromStoredPayload(this.model, id, payload, row);

@@ -1,9 +1,12 @@
 /**
- * Client rows as last read, kept for up to CLIENT_FRESH_MS. oidc-provider looks its client up at
- * the start of every request: on a refresh grant that SELECT was a fifth of the grant's SQLite
- * work on the main thread (about 25 µs in situ, measured in the commit that brought this in), a
- * round trip on PostgreSQL, for a row that changes a few times in its life. The same bound as
- * users (user-store.ts USER_FRESH_MS):
+ * Client rows as last read by refresh grants, kept for up to CLIENT_FRESH_MS. oidc-provider looks
+ * its client up at the start of every request: on a refresh grant, the request clients make at
+ * machine rate, that SELECT was a fifth of the grant's SQLite work on the main thread (about 25 µs
+ * in situ, measured in the commit that brought this in), a round trip on PostgreSQL, for a row
+ * that changes a few times in its life. Only refresh grants use it (database-adapter.ts
+ * findClient): a refresh token dies with its client (below), while a client credentials token
+ * (a service account disabled or narrowed at one replica) has no grant to revoke, so every other
+ * request reads the row. The same bound as users (user-store.ts USER_FRESH_MS):
  *
  * - A change made in this process (database-adapter.ts, model-store.ts) drops the row's entry
  *   before and after its statement, and a read that overlapped any change is not kept, so this
