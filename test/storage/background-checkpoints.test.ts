@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { SQLITE_DEFAULT_AUTOCHECKPOINT } from '../../apps/shared/storage/background-checkpoints.ts';
+import { createLogger } from '../../apps/shared/logger.ts';
 import { SqliteDatabase } from '../../apps/shared/storage/sqlite-database.ts';
 import { startAuthServer, type TestAuthServer } from '../helpers/start-auth-server.ts';
 import { waitFor } from '../helpers/wait-for.ts';
@@ -69,7 +70,8 @@ describe('WAL checkpoints on a worker thread', () => {
   });
 
   test('the committing connection keeps its own checkpoint as a backstop, back at SQLite\'s default once the worker is gone', async () => {
-    db = new SqliteDatabase(file, { groupCommit: true, checkpointInBackground: { intervalMs: 60_000, backstopPages: 5000 } });
+    const exits: Array<Error | undefined> = [];
+    db = new SqliteDatabase(file, { groupCommit: true, checkpointInBackground: { intervalMs: 60_000, backstopPages: 5000, onUnexpectedExit: (err) => exits.push(err) } });
     assert.equal(await db.checkpoints!.started, true);
     assert.equal(db.handle.pragma('wal_autocheckpoint', { simple: true }), 5000, 'far above the default while the worker checkpoints');
 
@@ -77,6 +79,7 @@ describe('WAL checkpoints on a worker thread', () => {
     await db.checkpoints!.worker.terminate();
     await waitFor('the worker to be known gone', () => !db!.checkpoints!.running);
     assert.equal(db.handle.pragma('wal_autocheckpoint', { simple: true }), SQLITE_DEFAULT_AUTOCHECKPOINT);
+    assert.equal(exits.length, 1, 'its owner is told once');
 
     await writeRows(db);
     db.handle.pragma('wal_autocheckpoint = 1');
@@ -85,7 +88,8 @@ describe('WAL checkpoints on a worker thread', () => {
   });
 
   test('closing ends the worker first, so the last connection folds the log into the file and removes it', async () => {
-    db = new SqliteDatabase(file, { groupCommit: true, checkpointInBackground: { intervalMs: 60_000 } });
+    let toldUnexpected = false;
+    db = new SqliteDatabase(file, { groupCommit: true, checkpointInBackground: { intervalMs: 60_000, onUnexpectedExit: () => (toldUnexpected = true) } });
     assert.equal(await db.checkpoints!.started, true);
     await writeRows(db);
     const closing = db.run('INSERT INTO t (n, filler) VALUES (?, ?)', [ROWS, 'queued at close']);
@@ -94,6 +98,7 @@ describe('WAL checkpoints on a worker thread', () => {
     db = undefined;
     await closing;
     assert.equal(checkpoints.running, false);
+    assert.equal(toldUnexpected, false, 'an exit asked for is not reported as unexpected');
     assert.equal(existsSync(`${file}-wal`), false, 'the log is gone');
     assert.equal(rowsInFileAlone(), ROWS + 1, 'every row, the one queued at close too, is in the file');
   });
@@ -113,5 +118,16 @@ describe('the auth server takes its checkpoints on a worker thread', () => {
     assert.ok(database.checkpoints, 'a checkpointing worker');
     assert.equal(await database.checkpoints.started, true);
     assert.ok((database.handle.pragma('wal_autocheckpoint', { simple: true }) as number) > SQLITE_DEFAULT_AUTOCHECKPOINT);
+  });
+
+  test('a checkpoint thread that stops is logged, and commits take the checkpoints again', async () => {
+    const lines: Array<{ level: number; msg: string }> = [];
+    server = await startAuthServer({ logger: createLogger('auth-server', 'info', { write: (line: string) => void lines.push(JSON.parse(line)) }) });
+    const database = server.auth.database as SqliteDatabase;
+    assert.equal(await database.checkpoints!.started, true);
+    await database.checkpoints!.worker.terminate();
+    const line = await waitFor('the warning', () => lines.find((l) => /checkpoint thread stopped/.test(l.msg)));
+    assert.equal(line.level, 40, 'at warn');
+    assert.equal(database.handle.pragma('wal_autocheckpoint', { simple: true }), SQLITE_DEFAULT_AUTOCHECKPOINT);
   });
 });

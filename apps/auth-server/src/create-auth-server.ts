@@ -167,7 +167,13 @@ export async function createAuthServer(config: AuthServerConfig, logger: Logger,
   const clock = options.clock ?? systemClock;
   // Group commit on SQLite: the token path's writes of one event-loop turn share a COMMIT
   // (apps/shared/storage/group-commit.ts).
-  const database = await openDatabase(config.database, 'auth-server', { groupCommit: true, checkpointInBackground: true });
+  const database = await openDatabase(config.database, 'auth-server', {
+    groupCommit: true,
+    // SQLite's checkpoints on a worker thread (apps/shared/storage/background-checkpoints.ts).
+    checkpointInBackground: {
+      onUnexpectedExit: (err) => logger.warn({ err }, 'the SQLite checkpoint thread stopped: commits take the checkpoints again, which pauses requests for a few ms every 4 MB of writes'),
+    },
+  });
   // Before anything else reads the database: a missing or wrong key encryption key stops the start here.
   let keyStore: KeyStore;
   let starting: StartingKeys;

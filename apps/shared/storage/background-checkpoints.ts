@@ -16,7 +16,8 @@
  * - The committing connection keeps an automatic checkpoint as a backstop, at `backstopPages`
  *   instead of SQLite's 1,000: if the worker falls behind (a log that never restarts while writes
  *   never pause), cannot start, or dies, the log stays bounded as before, only larger (16 MB
- *   instead of 4). When the worker is gone the backstop goes back to SQLite's default.
+ *   instead of 4). When the worker is gone the backstop goes back to SQLite's default, and
+ *   `onUnexpectedExit` tells the owner (the auth server logs it).
  * - `stop()` asks the worker to close its connection and end, and resolves once it has: the owner
  *   closes its own connection afterwards, as the last one, which checkpoints and removes the log.
  *   The worker reads that message between checkpoints; one in progress is finished, never cut
@@ -43,6 +44,11 @@ export interface BackgroundCheckpointOptions {
   backstopPages?: number;
   /** How long `stop()` waits for the worker to end by itself. Default 5 s. */
   stopGraceMs?: number;
+  /**
+   * Called when the worker ends without being asked (it could not open the file, or died), with
+   * its error if it reported one: the owner's log says checkpoints are back on the committing thread.
+   */
+  onUnexpectedExit?: (err: Error | undefined) => void;
 }
 
 // The worker's body, kept as source so it runs the same under tsx, the compiled build and tests.
@@ -70,6 +76,8 @@ export class BackgroundCheckpoints {
   readonly #worker: Worker;
   readonly #stopGraceMs: number;
   #running = true;
+  /** `stop()` was called: the worker's exit is expected. */
+  #stopping = false;
   /** Settles once the worker thread has exited. */
   readonly #exited: Promise<void>;
   /** Settles once the worker has opened its connection (or failed to). */
@@ -91,12 +99,16 @@ export class BackgroundCheckpoints {
     this.started = new Promise((resolve) => (started = resolve));
     this.#worker.once('message', () => started(true));
     // A worker that cannot open the file reports an error, then exits.
-    this.#worker.on('error', () => undefined);
+    let failure: Error | undefined;
+    this.#worker.on('error', (err) => {
+      failure = err;
+    });
     this.#exited = new Promise((resolve) => this.#worker.once('exit', () => {
       started(false);
       this.#running = false;
       // The committing connection checkpoints by itself again, as SQLite does by default.
       if (handle.open) handle.pragma(`wal_autocheckpoint = ${SQLITE_DEFAULT_AUTOCHECKPOINT}`);
+      if (!this.#stopping) options.onUnexpectedExit?.(failure);
       resolve();
     }));
   }
@@ -109,6 +121,7 @@ export class BackgroundCheckpoints {
   /** Ends the worker once its checkpoint in progress (if any) is done; resolves once it has exited. */
   async stop(): Promise<void> {
     if (!this.#running) return this.#exited;
+    this.#stopping = true;
     // Until it has ended: a process with nothing else left to do waits for it.
     this.#worker.ref();
     const overdue = setTimeout(() => void this.#worker.terminate(), this.#stopGraceMs);
