@@ -13,9 +13,9 @@
  *   either sees the new `last_at` or waits for that row (PostgreSQL re-checks a row it waited
  *   for), so no event is left pointing at nothing. The same scheme as the connection events'
  *   values (apps/shared/connections/connection-event-store.ts).
- * - On SQLite the process remembers the values it wrote (it is the file's only writer, see
- *   `AuditStore`); on PostgreSQL nothing is remembered, so every replica reads what the database
- *   holds.
+ * - On SQLite the server remembers the values it wrote (it is the only process that deletes
+ *   values, see `AuditStore`); on PostgreSQL nothing is remembered, so every replica reads what
+ *   the database holds.
  */
 import type { SqlDatabase, SqlExecutor, SqlValue } from '../../../shared/storage/sql-database.ts';
 
@@ -114,7 +114,9 @@ export const VALUE_NUMBER = '(SELECT id FROM audit_values WHERE value = ?)';
 export class AuditStore {
   readonly #db: SqlDatabase;
   /**
-   * SQLite only, where this process is the database's only writer: the values as committed, with
+   * SQLite only, where the server is the only process that deletes values (a CLI command beside
+   * it may insert events and values, which a remembered number never contradicts: a value keeps
+   * its number until the server's own `pruneValues` deletes it): the values as committed, with
    * their number and `last_at`. An event whose values are all known is one INSERT that joins the
    * group commit (apps/shared/storage/group-commit.ts) instead of a transaction of its own: a
    * refresh grant's audit row is then written as cheaply as before the values table. Filled only
