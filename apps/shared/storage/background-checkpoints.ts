@@ -7,7 +7,7 @@
  * takes milliseconds: under refresh-token load (about 20 KB of log per grant) the auth server's
  * event loop stood still for 5-30 ms every few hundred grants, every request in flight waiting
  * with it (measured in the commit that brought this in: COMMIT 54 → 25 µs per grant, commits
- * over 1 ms 64 → 14 per 6,400 grants).
+ * over 1 ms 34 → 14 per 6,400 grants).
  *
  * - A worker thread opens its own connection to the same file and takes a PASSIVE checkpoint
  *   every `intervalMs`: it copies what the log holds without taking the write lock, so commits go

@@ -340,6 +340,8 @@ export type RecordGrantRevocation = (grantId: string, tx: SqlExecutor) => Promis
  */
 export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemClock, recordRevocation?: RecordGrantRevocation): new (model: string) => Adapter {
   const now = () => clock.epochSeconds();
+  /** What VISIBLE says in SQL, for a row read earlier: unexpired on our clock. */
+  const visible = (expiresAt: number | null) => expiresAt === null || Number(expiresAt) > now();
   const clients = recentClients<Row>(db);
 
   /**
@@ -433,9 +435,7 @@ export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemCloc
     const readAlong = ctx && grantsReadAlong.get(ctx);
     if (!readAlong) return undefined;
     grantsReadAlong.delete(ctx);
-    const { expires_at: expiresAt } = readAlong.columns;
-    const visible = expiresAt === null || Number(expiresAt) > now();
-    return readAlong.id === id && visible ? readAlong : undefined;
+    return readAlong.id === id && visible(readAlong.columns.expires_at) ? readAlong : undefined;
   }
 
   return class DatabaseAdapter implements Adapter {
@@ -506,7 +506,7 @@ export function createDatabaseAdapter(db: SqlDatabase, clock: Clock = systemCloc
       const oidc = currentContext()?.oidc;
       const refreshing = oidc?.route === 'token' && oidc.params?.grant_type === 'refresh_token';
       const row = refreshing ? await clients.read(id, clock.now(), read) : await read();
-      if (!row || (row.expires_at !== null && Number(row.expires_at) <= now())) return undefined;
+      if (!row || !visible(row.expires_at)) return undefined;
       const payload = toPayload(row, this.model);
       return payload && fromStoredPayload(this.model, id, payload, row);
     }
